@@ -1,0 +1,24 @@
+#!/bin/sh
+# Installs the Debian packages kiln needs to build, test and run its demo.
+# Idempotent: installs only what is missing. Must run as root (or with sudo).
+set -eu
+pkgs="build-essential meson ninja-build pkg-config git
+      libyaml-dev libssh-dev libjansson-dev libssl-dev
+      qemu-system-x86 qemu-utils ovmf
+      busybox-static dropbear-bin mmdebstrap cpio e2fsprogs dosfstools mtools zstd
+      openssh-client"
+missing=
+for p in $pkgs; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then SUDO=sudo; else
+        echo "deps.sh: missing packages:$missing" >&2
+        echo "deps.sh: run as root (or install sudo) so they can be installed with apt-get" >&2
+        exit 1
+    fi
+else SUDO=; fi
+echo "deps.sh: installing:$missing"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing

@@ -1,0 +1,74 @@
+#include "cmd/common.h"
+
+#include <limits.h>
+#include <stdio.h>
+
+#include "util/fs.h"
+#include "util/util.h"
+#include "util/yaml.h"
+
+int cmd_take_var(int argc, char **argv, int *i, struct cmd_vars *vars)
+{
+    const char *a = argv[*i], *val = NULL;
+    if (streq(a, "-v") || streq(a, "--variable")) {
+        if (*i + 1 >= argc) {
+            fprintf(stderr, "kiln: %s needs NAME=VALUE\n", a);
+            return -1;
+        }
+        val = argv[++*i];
+    } else if (startswith(a, "--variable=")) {
+        val = a + strlen("--variable=");
+    } else if (startswith(a, "-v") && a[2]) {
+        val = a + 2;
+    } else {
+        return 0;
+    }
+    struct kiln_var v;
+    if (runbook_parse_cli_var(val, &v) < 0) {
+        fprintf(stderr, "kiln: -v %s: expected NAME=VALUE (prefix s: for a secret, e.g. -v s:token=...)\n", val);
+        return -1;
+    }
+    *APPEND(vars->v, vars->n, vars->cap) = v;
+    return 1;
+}
+
+void cmd_vars_free(struct cmd_vars *vars)
+{
+    for (size_t i = 0; i < vars->n; i++) {
+        free(vars->v[i].name);
+        free(vars->v[i].value);
+    }
+    free(vars->v);
+}
+
+struct kiln_runbook *cmd_load_runbook(const char *path, const struct cmd_vars *vars)
+{
+    struct diags d = {0};
+    struct kiln_runbook *rb = NULL;
+    if (runbook_load(path, vars->v, vars->n, &rb, &d) < 0 || d.n) {
+        diags_print(&d, stderr);
+        fprintf(stderr, "kiln: %zu error(s) in %s; see docs/runbook.md for the keys\n", d.n, path);
+        diags_free(&d);
+        runbook_free(rb);
+        return NULL;
+    }
+    diags_free(&d);
+    return rb;
+}
+
+char *cmd_data_path(const char *name)
+{
+    const char *env = getenv("KILN_DATA_DIR");
+    if (env && *env) return path_join(env, name);
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = 0;
+        _cleanup_free_ char *dir = path_dirname(exe);
+        _cleanup_free_ char *share = path_join(dir, "../share/kiln");
+        char *p = path_join(share, name);
+        if (file_exists(p)) return p;
+        free(p);
+    }
+    return path_join(KILN_SOURCE_DATA_DIR, name);
+}

@@ -1,0 +1,26 @@
+/* What the verbs share: option parsing for variables and loading a runbook. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "runbook/runbook.h"
+
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
+
+struct cmd_vars {
+    struct kiln_var *v;
+    size_t n, cap;
+};
+
+/* Handles "-v NAME=VALUE" / "--variable NAME=VALUE"; returns 1 when it consumed argv[*i] (and its
+ * value), 0 when the option is not a variable, -1 on a malformed one (message printed). */
+int cmd_take_var(int argc, char **argv, int *i, struct cmd_vars *vars);
+void cmd_vars_free(struct cmd_vars *vars);
+/* Loads and validates; prints diagnostics to stderr. NULL on error. */
+struct kiln_runbook *cmd_load_runbook(const char *path, const struct cmd_vars *vars);
+/* Full path of a file under data/ (KILN_DATA_DIR, installed share/kiln, or the source tree). */
+char *cmd_data_path(const char *name);
+
+int cmd_run(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_check(int argc, char **argv);

@@ -1,0 +1,85 @@
+/* kiln list [RUNBOOK]: the cases a runbook selects (all cases without one). */
+#include <jansson.h>
+
+#include "cmd/common.h"
+#include "core/case.h"
+#include "core/select.h"
+#include "util/util.h"
+
+static void req_text(const struct kiln_req *r, char *buf, size_t sz)
+{
+    struct sbuf b = {0};
+    if (kiln_req_nodes(r) > 1) sbuf_printf(&b, "nodes>=%d ", kiln_req_nodes(r));
+    if (r->cpus) sbuf_printf(&b, "cpus>=%d ", r->cpus);
+    if (r->memory_mb) sbuf_printf(&b, "memory>=%dM ", r->memory_mb);
+    if (r->nics > 1) sbuf_printf(&b, "nics>=%d ", r->nics);
+    if (r->data_disks) sbuf_printf(&b, "disks>=%d ", r->data_disks);
+    char f[128];
+    kiln_features_format(r->features, f, sizeof f);
+    if (*f) sbuf_printf(&b, "%s", f);
+    snprintf(buf, sz, "%s", b.s && *b.s ? strstrip(b.s) : "-");
+    sbuf_free(&b);
+}
+
+int cmd_list(int argc, char **argv)
+{
+    struct cmd_vars vars = {0};
+    const char *path = NULL;
+    bool json = false;
+    for (int i = 1; i < argc; i++) {
+        int t = cmd_take_var(argc, argv, &i, &vars);
+        if (t < 0) return cmd_vars_free(&vars), EXIT_USAGE;
+        if (t) continue;
+        if (streq(argv[i], "--json")) json = true;
+        else if (argv[i][0] == '-' || path) {
+            fprintf(stderr, "usage: kiln list [--json] [-v NAME=VALUE]... [RUNBOOK]\n");
+            cmd_vars_free(&vars);
+            return EXIT_USAGE;
+        } else path = argv[i];
+    }
+    struct kiln_runbook *rb = NULL, empty = {0};
+    if (path) {
+        rb = cmd_load_runbook(path, &vars);
+        if (!rb) return cmd_vars_free(&vars), EXIT_USAGE;
+    }
+    cmd_vars_free(&vars);
+    struct kiln_selected *sel;
+    size_t n = select_cases(rb ? rb : &empty, &sel);
+    if (json) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < n; i++) {
+            const struct kiln_case *c = sel[i].c;
+            json_t *tags = json_array();
+            for (const char *const *t = c->tags; t && *t; t++) json_array_append_new(tags, json_string(*t));
+            char f[128];
+            kiln_features_format(c->requires.features, f, sizeof f);
+            json_array_append_new(
+                arr, json_pack("{s:s,s:s,s:s,s:i,s:s,s:o,s:I,s:I,s:I,s:{s:i,s:i,s:i,s:i,s:i,s:s}}", "name", c->name,
+                               "area", c->area, "category", c->category ? c->category : "functional", "priority",
+                               c->priority, "description", c->description ? c->description : "", "tags", tags,
+                               "timeout_s", (json_int_t)sel[i].timeout_s, "times", (json_int_t)sel[i].times,
+                               "retry", (json_int_t)sel[i].retry, "requires", "nodes", kiln_req_nodes(&c->requires),
+                               "cpus", c->requires.cpus, "memory_mb", c->requires.memory_mb, "nics",
+                               c->requires.nics, "data_disks", c->requires.data_disks, "features", f));
+        }
+        char *s = json_dumps(arr, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        puts(s);
+        free(s);
+        json_decref(arr);
+    } else {
+        printf("%-32s %-14s %-2s %-8s %-28s %s\n", "NAME", "AREA", "P", "TIMEOUT", "REQUIRES", "DESCRIPTION");
+        for (size_t i = 0; i < n; i++) {
+            const struct kiln_case *c = sel[i].c;
+            char req[128];
+            req_text(&c->requires, req, sizeof req);
+            char to[16];
+            snprintf(to, sizeof to, "%lds", sel[i].timeout_s);
+            printf("%-32s %-14s %-2d %-8s %-28s %s\n", c->name, c->area, c->priority, to, req,
+                   c->description ? c->description : "");
+        }
+        printf("%zu case(s)\n", n);
+    }
+    free(sel);
+    runbook_free(rb);
+    return EXIT_OK;
+}

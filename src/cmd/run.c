@@ -1,0 +1,174 @@
+/* kiln run RUNBOOK: boot environments, run the selected cases, write the reports. */
+#include <errno.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cmd/common.h"
+#include "core/scheduler.h"
+#include "core/select.h"
+#include "node/console.h"
+#include "node/keys.h"
+#include "platform/platform.h"
+#include "report/notifier.h"
+#include "util/fs.h"
+#include "util/log.h"
+#include "util/proc.h"
+#include "util/timeutil.h"
+#include "util/util.h"
+
+static void usage(FILE *f)
+{
+    fputs("usage: kiln run [-v NAME=VALUE]... [--runs-dir DIR] [--debug] RUNBOOK\n"
+          "Boots the runbook's environments, runs the selected cases and writes\n"
+          "DIR/<name>-<time>/ (results.json, junit.xml, report.html, logs). DIR defaults to ./runs.\n"
+          "Exit status: 0 all passed, 1 a case failed, 2 usage or configuration error, 130 interrupted.\n",
+          f);
+}
+
+static char *make_run_dir(const char *runs, const char *name, char **id)
+{
+    char stamp[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+    if (mkdir_p(runs, 0755) < 0) return NULL;
+    for (int k = 1; k < 1000; k++) {
+        char *base = k == 1 ? xasprintf("%s-%s", name, stamp) : xasprintf("%s-%s-%d", name, stamp, k);
+        char *dir = path_join(runs, base);
+        if (mkdir(dir, 0755) == 0) {
+            *id = base;
+            return dir;
+        }
+        free(base);
+        free(dir);
+        if (errno != EEXIST) return NULL;
+    }
+    return NULL;
+}
+
+int cmd_run(int argc, char **argv)
+{
+    struct cmd_vars vars = {0};
+    const char *runs_dir = "runs", *path = NULL;
+    bool debug = false;
+    for (int i = 1; i < argc; i++) {
+        int t = cmd_take_var(argc, argv, &i, &vars);
+        if (t < 0) return cmd_vars_free(&vars), EXIT_USAGE;
+        if (t) continue;
+        if (streq(argv[i], "--runs-dir") && i + 1 < argc) runs_dir = argv[++i];
+        else if (startswith(argv[i], "--runs-dir=")) runs_dir = argv[i] + 11;
+        else if (streq(argv[i], "--debug")) debug = true;
+        else if (streq(argv[i], "-h") || streq(argv[i], "--help")) return usage(stdout), cmd_vars_free(&vars), 0;
+        else if (argv[i][0] == '-' || path) {
+            fprintf(stderr, "kiln run: unexpected argument \"%s\"\n", argv[i]);
+            usage(stderr);
+            cmd_vars_free(&vars);
+            return EXIT_USAGE;
+        } else path = argv[i];
+    }
+    if (!path) {
+        usage(stderr);
+        cmd_vars_free(&vars);
+        return EXIT_USAGE;
+    }
+    if (debug) log_set_level(LOG_DEBUG);
+    struct kiln_runbook *rb = cmd_load_runbook(path, &vars);
+    cmd_vars_free(&vars);
+    if (!rb) return EXIT_USAGE;
+
+    int rc = EXIT_USAGE;
+    _cleanup_free_ char *logpath = NULL, *latest = NULL;
+    struct diags d = {0};
+    _cleanup_free_ char *pat_path = rb->console_patterns ? xstrdup(rb->console_patterns)
+                                                         : cmd_data_path("console-patterns.yml");
+    struct kiln_patterns *pats = patterns_load(pat_path, rb->console_ignore, rb->nconsole_ignore, &d);
+    struct kiln_selected *sel = NULL;
+    size_t nsel = 0;
+    char *work = NULL, *run_dir = NULL, *run_id = NULL;
+    FILE *logf = NULL;
+    struct kiln_platform_ctx pctx = {.rb = rb};
+    bool plat_ready = false;
+    struct kiln_results res = {0};
+    if (!pats) {
+        diags_print(&d, stderr);
+        goto out;
+    }
+    nsel = select_cases(rb, &sel);
+    if (!nsel) {
+        fprintf(stderr, "kiln run: %s selects no case; check testcase criteria with `kiln list %s`\n", path, path);
+        goto out;
+    }
+    run_dir = make_run_dir(runs_dir, rb->name, &run_id);
+    if (!run_dir) {
+        fprintf(stderr, "kiln run: cannot create a run directory under %s: %s\n", runs_dir, strerror(errno));
+        goto out;
+    }
+    logpath = path_join(run_dir, "kiln.log");
+    logf = fopen(logpath, "we");
+    log_set_file(logf);
+    const char *tmp = getenv("TMPDIR");
+    work = path_join(tmp && *tmp ? tmp : "/tmp", "kiln-XXXXXX");
+    if (!mkdtemp(work)) {
+        fprintf(stderr, "kiln run: cannot create a work directory %s: %s\n", work, strerror(errno));
+        free(work);
+        work = NULL;
+        goto out;
+    }
+    proc_install_signal_handlers();
+    pctx.ops = platform_by_type(rb->platform.type);
+    pctx.run_dir = run_dir;
+    pctx.work_dir = work;
+    pctx.patterns = pats;
+    log_info("kiln run %s: %zu case(s) selected, platform %s, run dir %s", rb->name, nsel, pctx.ops->name, run_dir);
+    if (node_keys_prepare(rb->platform.admin_private_key_file, work, &pctx.key_path, &pctx.pubkey) < 0) goto out;
+    if (pctx.ops->init(&pctx) < 0) goto out;
+    plat_ready = true;
+
+    struct console_notifier cn = {.tty = isatty(1) != 0};
+    cn.live = cn.tty && rb->concurrency == 1;
+    struct kiln_notifiers ns = {0};
+    notifiers_add(&ns, &notifier_console, &cn);
+    notifiers_add(&ns, &notifier_json, NULL);
+    if (!rb->nnotifiers) {
+        notifiers_add(&ns, &notifier_junit, NULL);
+        notifiers_add(&ns, &notifier_html, NULL);
+    }
+    for (size_t i = 0; i < rb->nnotifiers; i++) notifiers_add(&ns, notifier_by_name(rb->notifiers[i].type), NULL);
+
+    res.name = xstrdup(rb->name);
+    res.id = xstrdup(run_id);
+    res.dir = xstrdup(run_dir);
+    res.platform = xstrdup(pctx.ops->name);
+    res.accel = xstrdup(pctx.accel ? pctx.accel : "-");
+    res.started = wall_s();
+    double t0 = now_s();
+    struct kiln_sched_opts so = {.pctx = &pctx, .sel = sel, .nsel = nsel, .concurrency = rb->concurrency,
+                                 .notifiers = &ns};
+    sched_run(&so, &res);
+    res.duration_s = now_s() - t0;
+    int wr = notifiers_run_finished(&ns, &res);
+    latest = path_join(runs_dir, "latest");
+    symlink_replace(run_id, latest);
+    rc = res.interrupted ? 130 : results_exit_code(&res);
+    if (wr < 0 && rc == 0) rc = EXIT_FAIL;
+out:
+    if (plat_ready && pctx.ops->fini) pctx.ops->fini(&pctx);
+    proc_kill_all();
+    if (work) rm_rf(work);
+    log_set_file(NULL);
+    if (logf) fclose(logf);
+    results_free(&res);
+    free(pctx.key_path);
+    free(pctx.pubkey);
+    free(pctx.accel);
+    free(work);
+    free(run_dir);
+    free(run_id);
+    free(sel);
+    patterns_free(pats);
+    diags_free(&d);
+    runbook_free(rb);
+    return rc;
+}

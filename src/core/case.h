@@ -1,0 +1,71 @@
+/* Test cases are data plus a function. Built-in cases register themselves in a
+ * linker section with KILN_CASE; external suites add cases at run time. */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "core/req.h"
+#include "core/results.h"
+
+struct kiln_env;
+struct kiln_node;
+struct kiln_case_ctx;
+struct kiln_platform_ctx;
+
+enum { CASE_PASS = 0, CASE_FAIL = 1, CASE_SKIP = 2 };
+
+struct kiln_case {
+    const char *name;
+    const char *area;
+    const char *category; /* functional | performance | stress | community */
+    const char *description;
+    int priority;         /* LISA meaning: 0 boot fails ... 5 longer than a day */
+    int timeout_s;
+    const char *const *tags; /* NULL-terminated, may be NULL */
+    struct kiln_req requires;
+    /* Returns CASE_PASS/CASE_FAIL/CASE_SKIP; negative errno = the case could not run (failed). */
+    int (*run)(struct kiln_case_ctx *t);
+    void *data; /* for cases added at run time */
+};
+
+#define KILN_TAGS(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+#define KILN_CASE(fn, ...)                                                                         \
+    static int fn##_run(struct kiln_case_ctx *t);                                                  \
+    static const struct kiln_case fn##_case = {.name = #fn, .run = fn##_run, __VA_ARGS__};         \
+    __attribute__((used, section("kiln_cases"), aligned(sizeof(void *))))                          \
+    static const struct kiln_case *const fn##_entry = &fn##_case;                                  \
+    static int fn##_run(struct kiln_case_ctx *t)
+
+/* What a running case sees. */
+struct kiln_case_ctx {
+    const struct kiln_case *c;
+    struct kiln_platform_ctx *plat;
+    struct kiln_env *env;
+    struct kiln_node *node; /* the first node */
+    struct kiln_result *res;
+    FILE *log;              /* cases/<id>/log.txt */
+    char *dir;              /* cases/<id> */
+    int64_t deadline_ms;    /* monotonic */
+    uint64_t console_mark;  /* console findings before this belong to earlier cases */
+};
+
+/* Registry: all known cases, built-in first, sorted by name within each group. */
+const struct kiln_case *const *registry_all(size_t *n);
+void registry_add(const struct kiln_case *c); /* takes no ownership */
+const struct kiln_case *registry_find(const char *name);
+
+/* Case helpers. fail/skip keep the first reason and return CASE_FAIL/CASE_SKIP. */
+int case_fail(struct kiln_case_ctx *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int case_skip(struct kiln_case_ctx *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void case_log(struct kiln_case_ctx *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void case_metric(struct kiln_case_ctx *t, const char *name, double value, const char *unit);
+/* A metric with a threshold: higher_is_better says which side passes. A miss fails the case. */
+int case_metric_check(struct kiln_case_ctx *t, const char *name, double value, const char *unit,
+                      double threshold, bool higher_is_better);
+/* Seconds left before the case's deadline (at least 1). */
+int case_time_left(struct kiln_case_ctx *t);
+/* Runs cmd on the first node; returns its exit status, or negative errno. out/err may be NULL. */
+int case_sh(struct kiln_case_ctx *t, const char *cmd, char **out);
+int case_sh_on(struct kiln_case_ctx *t, struct kiln_node *n, const char *cmd, char **out, char **err);

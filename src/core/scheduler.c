@@ -1,0 +1,378 @@
+#include "core/scheduler.h"
+
+#include <errno.h>
+#include <pthread.h>
+
+#include "node/console.h"
+#include "util/fs.h"
+#include "util/log.h"
+#include "util/proc.h"
+#include "util/timeutil.h"
+#include "util/util.h"
+
+struct item {
+    size_t sel;
+    size_t result;
+    struct kiln_req need;
+};
+
+struct sched {
+    const struct kiln_sched_opts *o;
+    struct kiln_results *res;
+    struct item *items;
+    size_t nitems, next;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    long mem_budget, mem_used;
+    int env_seq;
+    size_t done;
+    /* a spec whose deployment failed: later cases needing it fail at once instead of
+     * waiting out another boot timeout */
+    struct kiln_req failed_spec;
+    char *failed_reason;
+};
+
+long host_memory_budget_mb(void)
+{
+    char *mi = NULL;
+    long avail = 0;
+    if (read_file("/proc/meminfo", 1 << 16, &mi, NULL) == 0) {
+        char *p = strstr(mi, "MemAvailable:");
+        if (p) avail = strtol(p + 13, NULL, 10) / 1024;
+        free(mi);
+    }
+    return MAX(avail - 1024, 256);
+}
+
+static int cmp_req(const struct kiln_req *a, const struct kiln_req *b)
+{
+    const int av[] = {a->nodes, a->nics, a->data_disks, (int)a->features, a->cpus, a->memory_mb};
+    const int bv[] = {b->nodes, b->nics, b->data_disks, (int)b->features, b->cpus, b->memory_mb};
+    for (size_t i = 0; i < ARRAY_SIZE(av); i++)
+        if (av[i] != bv[i]) return av[i] < bv[i] ? -1 : 1;
+    return 0;
+}
+
+static int cmp_item(const void *x, const void *y)
+{
+    const struct item *a = x, *b = y;
+    int c = cmp_req(&a->need, &b->need);
+    if (c) return c;
+    return a->result < b->result ? -1 : a->result > b->result;
+}
+
+static void finish(struct sched *s, struct kiln_result *r)
+{
+    pthread_mutex_lock(&s->lock);
+    s->done++;
+    notifiers_case_finished(s->o->notifiers, s->res, r, s->done);
+    pthread_mutex_unlock(&s->lock);
+}
+
+static bool admit(struct sched *s, long cost, char *why, size_t sz)
+{
+    pthread_mutex_lock(&s->lock);
+    if (cost > s->mem_budget) {
+        pthread_mutex_unlock(&s->lock);
+        snprintf(why, sz, "needs %ld MiB of host memory for its environment, only %ld MiB available", cost,
+                 s->mem_budget);
+        return false;
+    }
+    while (s->mem_used + cost > s->mem_budget && !kiln_interrupted) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 200 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+        pthread_cond_timedwait(&s->cond, &s->lock, &ts);
+    }
+    s->mem_used += cost;
+    pthread_mutex_unlock(&s->lock);
+    return true;
+}
+
+static void release(struct sched *s, long cost)
+{
+    pthread_mutex_lock(&s->lock);
+    s->mem_used -= cost;
+    pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+}
+
+struct worker {
+    struct sched *s;
+    struct kiln_env *env;
+    long env_cost;
+};
+
+static void drop_env(struct worker *w)
+{
+    if (!w->env) return;
+    struct kiln_platform_ctx *p = w->s->o->pctx;
+    log_info("%s: destroying", w->env->name);
+    p->ops->destroy(p, w->env);
+    env_free(w->env);
+    w->env = NULL;
+    release(w->s, w->env_cost);
+    w->env_cost = 0;
+}
+
+static int get_env(struct worker *w, const struct kiln_req *need, char *why, size_t sz)
+{
+    struct sched *s = w->s;
+    struct kiln_platform_ctx *p = s->o->pctx;
+    char tmp[256];
+    if (w->env && (w->env->bad || !kiln_req_satisfied(&w->env->spec, need, tmp, sizeof tmp))) drop_env(w);
+    if (w->env) return 0;
+    struct kiln_req spec;
+    p->ops->spec_for(p, need, &spec);
+    pthread_mutex_lock(&s->lock);
+    if (s->failed_reason && cmp_req(&s->failed_spec, &spec) == 0) {
+        snprintf(why, sz, "environment deployment failed earlier: %s", s->failed_reason);
+        pthread_mutex_unlock(&s->lock);
+        return -EHOSTDOWN;
+    }
+    int id = s->env_seq++;
+    pthread_mutex_unlock(&s->lock);
+    long cost = platform_env_cost_mb(p->ops, &spec);
+    if (!admit(s, cost, why, sz)) return -ENOMEM;
+    struct kiln_env *env = xcalloc(1, sizeof *env);
+    env->id = id;
+    env->name = xasprintf("env%d", id);
+    env->spec = spec;
+    w->env = env;
+    w->env_cost = cost;
+    char f[128];
+    kiln_features_format(spec.features, f, sizeof f);
+    log_info("%s: deploying %d node(s), %d cpu, %d MiB, %d nic, %d data disk(s), features %s", env->name,
+             kiln_req_nodes(&spec), spec.cpus, spec.memory_mb, spec.nics, spec.data_disks, f[0] ? f : "-");
+    double t0 = now_s();
+    int r = p->ops->deploy(p, env, why, sz);
+    if (r < 0) {
+        log_error("%s: deployment failed: %s", env->name, why);
+        pthread_mutex_lock(&s->lock);
+        if (!s->failed_reason && r != -EINTR) {
+            s->failed_spec = spec;
+            s->failed_reason = xstrdup(why);
+        }
+        pthread_mutex_unlock(&s->lock);
+        drop_env(w);
+        return r;
+    }
+    log_info("%s: ready in %.1f s", env->name, now_s() - t0);
+    return 0;
+}
+
+static FILE *open_case_log(struct kiln_results *res, struct kiln_result *r, char **dir)
+{
+    _cleanup_free_ char *cases = path_join(res->dir, "cases");
+    *dir = path_join(cases, r->id);
+    mkdir_p(*dir, 0755);
+    free(r->log_rel);
+    r->log_rel = xasprintf("cases/%s/log.txt", r->id);
+    _cleanup_free_ char *path = path_join(*dir, "log.txt");
+    return fopen(path, "ae");
+}
+
+/* Runs one attempt. Returns the status. */
+static int attempt(struct worker *w, const struct item *it, struct kiln_result *r, FILE *log, const char *dir)
+{
+    struct sched *s = w->s;
+    const struct kiln_selected *sel = &s->o->sel[it->sel];
+    const struct kiln_case *c = sel->c;
+    char why[2048] = "";
+    int r_env = get_env(w, &it->need, why, sizeof why);
+    if (r_env < 0) {
+        result_set_reason(r, r_env == -EINTR ? "run interrupted" : why);
+        fprintf(log, "environment: %s\n", why);
+        return r_env == -EINTR ? ST_SKIPPED : ST_FAILED;
+    }
+    struct kiln_env *env = w->env;
+    struct kiln_case_ctx t = {
+        .c = c, .plat = s->o->pctx, .env = env, .node = env->nodes[0], .res = r, .log = log, .dir = (char *)dir,
+        .deadline_ms = now_ms() + sel->timeout_s * 1000,
+    };
+    uint64_t *marks = xcalloc(env->nnodes, sizeof *marks);
+    for (size_t i = 0; i < env->nnodes; i++) {
+        env->nodes[i]->log = log;
+        if (env->nodes[i]->console) marks[i] = console_mark(env->nodes[i]->console);
+    }
+    t.console_mark = marks[0];
+    free(r->node);
+    free(r->env);
+    r->node = xstrdup(env->nodes[0]->name);
+    r->env = xstrdup(env->name);
+    fprintf(log, "case %s on %s (%s), timeout %ld s\n", c->name, env->name, r->node, sel->timeout_s);
+    fflush(log);
+    int rc = c->run(&t);
+    int status;
+    const char *fatal = NULL;
+    for (size_t i = 0; i < env->nnodes && !fatal; i++) fatal = node_fatal(env->nodes[i]);
+    if (fatal) {
+        _cleanup_free_ char *msg = xasprintf("console: %s", fatal);
+        result_set_reason(r, msg);
+        status = ST_FAILED;
+        env->bad = true;
+    } else if (rc == CASE_PASS) {
+        status = ST_PASSED;
+        result_set_reason(r, NULL);
+    } else if (rc == CASE_SKIP) {
+        status = ST_SKIPPED;
+    } else if (rc == CASE_FAIL) {
+        status = ST_FAILED;
+    } else {
+        status = ST_FAILED;
+        if (rc == -ETIMEDOUT && now_ms() >= t.deadline_ms) {
+            _cleanup_free_ char *msg = xasprintf("timed out after %ld s", sel->timeout_s);
+            result_set_reason(r, msg);
+        } else if (rc == -EINTR) {
+            result_set_reason(r, "run interrupted");
+        } else if (!r->reason) {
+            _cleanup_free_ char *msg = xasprintf("could not run on %s: %s", r->node, strerror(-rc));
+            result_set_reason(r, msg);
+        }
+    }
+    for (size_t i = 0; i < env->nnodes; i++) {
+        struct kiln_node *n = env->nodes[i];
+        if (n->bad) env->bad = true;
+        if (n->console) {
+            struct console_event *ev;
+            size_t nev = console_events(n->console, marks[i], &ev);
+            for (size_t k = 0; k < nev; k++)
+                fprintf(log, "console %s [%s]%s: %s\n", n->name, ev[k].pattern, ev[k].fatal ? " (fatal)" : "",
+                        ev[k].line);
+            console_events_free(ev, nev);
+        }
+        n->log = NULL;
+    }
+    free(marks);
+    fprintf(log, "attempt result: %s%s%s\n", kiln_status_names[status], r->reason ? ": " : "", r->reason ? r->reason : "");
+    fflush(log);
+    return status;
+}
+
+static void run_item(struct worker *w, const struct item *it)
+{
+    struct sched *s = w->s;
+    const struct kiln_selected *sel = &s->o->sel[it->sel];
+    struct kiln_result *r = &s->res->v[it->result];
+    _cleanup_free_ char *dir = NULL;
+    FILE *log = open_case_log(s->res, r, &dir);
+    if (!log) {
+        result_set_reason(r, "cannot create the case log");
+        r->status = ST_FAILED;
+        finish(s, r);
+        return;
+    }
+    pthread_mutex_lock(&s->lock);
+    r->status = ST_RUNNING;
+    r->started = wall_s();
+    notifiers_case_started(s->o->notifiers, s->res, r);
+    pthread_mutex_unlock(&s->lock);
+    double t0 = now_s();
+    bool failed_before = false;
+    int status = ST_FAILED;
+    for (long a = 0; a <= sel->retry; a++) {
+        if (kiln_interrupted) {
+            status = ST_SKIPPED;
+            result_set_reason(r, "run interrupted");
+            break;
+        }
+        r->attempts++;
+        if (a) fprintf(log, "--- retry %ld of %ld ---\n", a, sel->retry);
+        status = attempt(w, it, r, log, dir);
+        if (status != ST_FAILED) break;
+        failed_before = true;
+    }
+    if (status == ST_PASSED && failed_before) status = ST_FLAKY;
+    fclose(log);
+    r->duration_s = now_s() - t0;
+    r->status = status;
+    finish(s, r);
+}
+
+static bool next_item(struct sched *s, struct item *out)
+{
+    pthread_mutex_lock(&s->lock);
+    bool ok = s->next < s->nitems;
+    if (ok) *out = s->items[s->next++];
+    pthread_mutex_unlock(&s->lock);
+    return ok;
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    struct item it;
+    while (next_item(w->s, &it)) {
+        if (kiln_interrupted) {
+            struct kiln_result *r = &w->s->res->v[it.result];
+            r->status = ST_SKIPPED;
+            result_set_reason(r, "run interrupted");
+            finish(w->s, r);
+            continue;
+        }
+        run_item(w, &it);
+    }
+    drop_env(w);
+    return NULL;
+}
+
+int sched_run(const struct kiln_sched_opts *o, struct kiln_results *res)
+{
+    struct sched s = {.o = o, .res = res};
+    pthread_mutex_init(&s.lock, NULL);
+    pthread_cond_init(&s.cond, NULL);
+    s.mem_budget = o->host_memory_mb > 0 ? o->host_memory_mb : host_memory_budget_mb();
+    struct kiln_platform_ctx *p = o->pctx;
+    size_t total = 0;
+    for (size_t i = 0; i < o->nsel; i++) total += (size_t)o->sel[i].times;
+    res->v = xcalloc(total ? total : 1, sizeof *res->v);
+    s.items = xcalloc(total ? total : 1, sizeof *s.items);
+    for (size_t i = 0; i < o->nsel; i++) {
+        const struct kiln_selected *sel = &o->sel[i];
+        for (long k = 0; k < sel->times; k++) {
+            struct kiln_result *r = &res->v[res->n];
+            r->c = sel->c;
+            r->iteration = (int)k;
+            r->id = sel->times > 1 ? xasprintf("%s#%ld", sel->c->name, k + 1) : xstrdup(sel->c->name);
+            r->status = ST_QUEUED;
+            r->ignore_failure = sel->ignore_failure;
+            struct kiln_req need = sel->c->requires;
+            kiln_req_merge(&need, &p->rb->platform.requirement);
+            char why[256];
+            if (!p->ops->capable(p, &need, why, sizeof why)) {
+                r->status = ST_SKIPPED;
+                result_set_reason(r, why);
+            } else {
+                s.items[s.nitems++] = (struct item){.sel = i, .result = res->n, .need = need};
+            }
+            res->n++;
+        }
+    }
+    notifiers_run_started(o->notifiers, res);
+    for (size_t i = 0; i < res->n; i++)
+        if (res->v[i].status == ST_SKIPPED) finish(&s, &res->v[i]);
+    qsort(s.items, s.nitems, sizeof *s.items, cmp_item);
+    long nworkers = MAX(1, o->concurrency);
+    if (p->ops->max_envs) nworkers = MIN(nworkers, p->ops->max_envs);
+    nworkers = MIN(nworkers, (long)MAX(s.nitems, (size_t)1));
+    struct worker *ws = xcalloc((size_t)nworkers, sizeof *ws);
+    pthread_t *th = xcalloc((size_t)nworkers, sizeof *th);
+    for (long i = 0; i < nworkers; i++) {
+        ws[i].s = &s;
+        if (pthread_create(&th[i], NULL, worker_main, &ws[i]) != 0) {
+            log_error("cannot start a worker thread");
+            th[i] = 0;
+        }
+    }
+    for (long i = 0; i < nworkers; i++)
+        if (th[i]) pthread_join(th[i], NULL);
+    res->interrupted = kiln_interrupted != 0;
+    free(ws);
+    free(th);
+    free(s.items);
+    free(s.failed_reason);
+    pthread_mutex_destroy(&s.lock);
+    pthread_cond_destroy(&s.cond);
+    return 0;
+}

@@ -1,0 +1,77 @@
+#include "core/select.h"
+
+#include <regex.h>
+
+#include "util/util.h"
+
+static bool full_match(const char *re, const char *s)
+{
+    if (!re) return true;
+    _cleanup_free_ char *anchored = xasprintf("^(%s)$", re);
+    regex_t rx;
+    if (regcomp(&rx, anchored, REG_EXTENDED | REG_NOSUB)) return false;
+    bool m = regexec(&rx, s ? s : "", 0, NULL, 0) == 0;
+    regfree(&rx);
+    return m;
+}
+
+static bool has_tag(const struct kiln_case *c, const char *tag)
+{
+    for (const char *const *t = c->tags; t && *t; t++)
+        if (streq(*t, tag)) return true;
+    return false;
+}
+
+bool criteria_match(const struct kiln_criteria *cr, const struct kiln_case *c)
+{
+    if (!full_match(cr->name, c->name) || !full_match(cr->area, c->area) ||
+        !full_match(cr->category, c->category ? c->category : "functional"))
+        return false;
+    if (cr->npriorities) {
+        bool any = false;
+        for (size_t i = 0; i < cr->npriorities; i++) any = any || cr->priorities[i] == c->priority;
+        if (!any) return false;
+    }
+    for (size_t i = 0; i < cr->ntags; i++)
+        if (!has_tag(c, cr->tags[i])) return false;
+    return true;
+}
+
+size_t select_cases(const struct kiln_runbook *rb, struct kiln_selected **out)
+{
+    size_t n;
+    const struct kiln_case *const *all = registry_all(&n);
+    bool *on = xcalloc(n, sizeof *on), *locked = xcalloc(n, sizeof *locked);
+    struct kiln_selected *sel = xcalloc(n, sizeof *sel);
+    for (size_t i = 0; i < n; i++) {
+        sel[i].c = all[i];
+        sel[i].times = 1;
+        sel[i].retry = 0;
+        sel[i].timeout_s = all[i]->timeout_s > 0 ? all[i]->timeout_s : 600;
+        on[i] = !rb->has_testcase;
+    }
+    for (size_t r = 0; r < rb->nrules; r++) {
+        const struct kiln_tc_rule *rule = &rb->rules[r];
+        for (size_t i = 0; i < n; i++) {
+            if (!criteria_match(&rule->criteria, all[i])) continue;
+            bool include = rule->action == SEL_INCLUDE || rule->action == SEL_FORCE_INCLUDE;
+            bool force = rule->action == SEL_FORCE_INCLUDE || rule->action == SEL_FORCE_EXCLUDE;
+            if (locked[i] && !force) continue;
+            on[i] = include;
+            locked[i] = locked[i] || force;
+            if (include) {
+                if (rule->times >= 0) sel[i].times = rule->times;
+                if (rule->retry >= 0) sel[i].retry = rule->retry;
+                if (rule->timeout_s >= 0) sel[i].timeout_s = rule->timeout_s;
+                if (rule->ignore_failure >= 0) sel[i].ignore_failure = rule->ignore_failure;
+            }
+        }
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (on[i]) sel[k++] = sel[i];
+    free(on);
+    free(locked);
+    *out = sel;
+    return k;
+}

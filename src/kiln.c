@@ -1,0 +1,45 @@
+/* kiln: build, validate, sign and publish Linux OS images. Verb dispatch only. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd/common.h"
+#include "util/util.h"
+#include "util/yaml.h"
+
+static const struct verb {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *help;
+} verbs[] = {
+    {"run", cmd_run, "boot environments and run the cases a runbook selects"},
+    {"list", cmd_list, "list the cases a runbook selects (all cases without one)"},
+    {"check", cmd_check, "validate a runbook without running anything"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: kiln VERB [options]\n\nverbs:\n");
+    for (size_t i = 0; i < ARRAY_SIZE(verbs); i++) fprintf(f, "  %-8s %s\n", verbs[i].name, verbs[i].help);
+    fprintf(f, "\n`kiln VERB --help` describes a verb. Version %s.\n", KILN_VERSION);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || streq(argv[1], "-h") || streq(argv[1], "--help") || streq(argv[1], "help")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? EXIT_USAGE : EXIT_OK;
+    }
+    if (streq(argv[1], "--version") || streq(argv[1], "version")) {
+        printf("kiln %s\n", KILN_VERSION);
+        return EXIT_OK;
+    }
+    for (size_t i = 0; i < ARRAY_SIZE(verbs); i++)
+        if (streq(verbs[i].name, argv[1])) {
+            int rc = verbs[i].fn(argc - 1, argv + 1);
+            yfiles_free();
+            return rc;
+        }
+    fprintf(stderr, "kiln: unknown verb \"%s\"\n", argv[1]);
+    usage(stderr);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,40 @@
+/* Live serial console scanner: tails the console file qemu writes from the first
+ * byte, and matches each line against patterns kept as data (data/console-patterns.yml). */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/yaml.h"
+
+struct kiln_patterns;
+
+struct console_event {
+    char *pattern; /* pattern name, e.g. kernel-panic */
+    char *line;    /* the console line, escape sequences removed */
+    bool fatal;
+    double at_s;   /* seconds since the scanner started */
+};
+
+/* Loads a patterns file; extra_ignore adds ignore expressions. NULL with diagnostics on error. */
+struct kiln_patterns *patterns_load(const char *path, char *const *extra_ignore, size_t nextra, struct diags *d);
+void patterns_free(struct kiln_patterns *p);
+/* Matches one line; returns the matching pattern's name (and *fatal) or NULL. */
+const char *patterns_match(const struct kiln_patterns *p, const char *line, bool *fatal);
+
+struct kiln_console;
+struct kiln_console *console_start(const char *path, const struct kiln_patterns *p);
+void console_stop(struct kiln_console *c);
+/* Number of events so far; cases remember it and look at events after it. */
+uint64_t console_mark(struct kiln_console *c);
+/* Copies events with index >= mark (caller frees with console_events_free). */
+size_t console_events(struct kiln_console *c, uint64_t mark, struct console_event **out);
+void console_events_free(struct console_event *v, size_t n);
+/* First fatal line seen (stable pointer while the console lives), or NULL. */
+const char *console_fatal(struct kiln_console *c);
+/* Forgets a fatal event (after the node was replaced or deliberately crashed). */
+void console_clear_fatal(struct kiln_console *c);
+/* The last n lines (joined with newlines). */
+char *console_tail(struct kiln_console *c, int n);
+/* Strips ANSI escapes and control characters in place. */
+void console_clean_line(char *s);

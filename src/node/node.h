@@ -1,0 +1,58 @@
+/* A node: one machine under test reached over SSH (libssh), one persistent session. */
+#pragma once
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "core/req.h"
+
+struct kiln_console;
+struct ssh_session_struct;
+
+struct kiln_node {
+    char *name;        /* node0, node1 ... unique in a run */
+    char *host;
+    int port;
+    char *user;
+    char *key_path;    /* private key file */
+    struct ssh_session_struct *ssh;
+    struct kiln_console *console; /* NULL when the platform has no console */
+    struct kiln_req have;         /* what it was provisioned with */
+    char *dir;         /* <run>/nodes/<name> */
+    FILE *log;         /* where remote commands are logged (the running case's log) */
+    char *boot_id;
+    atomic_bool bad;   /* unreachable or panicked: do not reuse */
+    void *priv;        /* the platform's */
+    int64_t cmd_seq;
+};
+
+struct kiln_exec {
+    int status;        /* exit status; 128+N for signal N; -1 unknown */
+    char *out, *err;
+    double duration_s;
+    bool timed_out;
+};
+
+/* Connects with retries until timeout_s passes (backoff 0.2 s → 2 s). Aborts early when
+ * the node's console reports a fatal event. Leaves a one-line reason in why. */
+int node_connect(struct kiln_node *n, int timeout_s, char *why, size_t whysz);
+void node_disconnect(struct kiln_node *n);
+/* Runs cmd under sh. On timeout the remote process group is killed. Logged to n->log. */
+int node_exec(struct kiln_node *n, const char *cmd, int timeout_s, struct kiln_exec *r);
+/* Same, feeding in[inlen] to the command's stdin; captures at most maxout bytes per stream. */
+int node_exec_input(struct kiln_node *n, const char *cmd, const void *in, size_t inlen, int timeout_s,
+                    struct kiln_exec *r, size_t maxout);
+void kiln_exec_free(struct kiln_exec *r);
+/* Streams data to remote path (via cat), creating it with mode. */
+int node_upload(struct kiln_node *n, const void *data, size_t len, const char *remote, unsigned mode);
+int node_upload_file(struct kiln_node *n, const char *local, const char *remote, unsigned mode);
+/* Reads a remote file of at most max bytes. */
+int node_download(struct kiln_node *n, const char *remote, size_t max, char **data, size_t *len);
+/* Reboots and waits until SSH answers with a different boot id. */
+int node_reboot(struct kiln_node *n, int timeout_s, char *why, size_t whysz);
+/* Reads /proc/sys/kernel/random/boot_id into n->boot_id. */
+int node_read_boot_id(struct kiln_node *n);
+/* The first fatal console line seen, or NULL. */
+const char *node_fatal(struct kiln_node *n);
+void node_free(struct kiln_node *n);

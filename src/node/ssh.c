@@ -1,0 +1,386 @@
+/* SSH transport for nodes, on libssh. One session per node for its whole life;
+ * each command is one channel. Commands are wrapped so that a timeout can end the
+ * remote process group, not only the channel. */
+#include <errno.h>
+#include <libssh/libssh.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include "node/console.h"
+#include "node/node.h"
+#include "util/fs.h"
+#include "util/log.h"
+#include "util/proc.h"
+#include "util/timeutil.h"
+#include "util/util.h"
+
+#define PID_MARK "KILN-PID "
+#define MAX_CAPTURE (64u << 20)
+
+const char *node_fatal(struct kiln_node *n)
+{
+    return n->console ? console_fatal(n->console) : NULL;
+}
+
+void node_disconnect(struct kiln_node *n)
+{
+    if (!n->ssh) return;
+    ssh_disconnect(n->ssh);
+    ssh_free(n->ssh);
+    n->ssh = NULL;
+}
+
+static int try_connect(struct kiln_node *n, char *why, size_t whysz)
+{
+    ssh_session s = ssh_new();
+    if (!s) return -ENOMEM;
+    long t = 10;
+    int verbosity = SSH_LOG_NOLOG;
+    int no = 0;
+    ssh_options_set(s, SSH_OPTIONS_HOST, n->host);
+    ssh_options_set(s, SSH_OPTIONS_PORT, &n->port);
+    ssh_options_set(s, SSH_OPTIONS_USER, n->user);
+    ssh_options_set(s, SSH_OPTIONS_TIMEOUT, &t);
+    ssh_options_set(s, SSH_OPTIONS_LOG_VERBOSITY, &verbosity);
+    ssh_options_set(s, SSH_OPTIONS_STRICTHOSTKEYCHECK, &no);
+    ssh_options_set(s, SSH_OPTIONS_KNOWNHOSTS, "/dev/null");
+    ssh_options_set(s, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, "/dev/null");
+    ssh_options_set(s, SSH_OPTIONS_PROCESS_CONFIG, &no);
+    if (ssh_connect(s) != SSH_OK) {
+        snprintf(why, whysz, "ssh %s@%s:%d: %s", n->user, n->host, n->port, ssh_get_error(s));
+        ssh_free(s);
+        return -ECONNREFUSED;
+    }
+    ssh_key key = NULL;
+    if (ssh_pki_import_privkey_file(n->key_path, NULL, NULL, NULL, &key) != SSH_OK) {
+        snprintf(why, whysz, "cannot read private key %s (is it an unencrypted OpenSSH key?)", n->key_path);
+        ssh_disconnect(s);
+        ssh_free(s);
+        return -EACCES;
+    }
+    int rc = ssh_userauth_publickey(s, NULL, key);
+    ssh_key_free(key);
+    if (rc != SSH_AUTH_SUCCESS) {
+        snprintf(why, whysz, "ssh %s@%s:%d: public key authentication refused", n->user, n->host, n->port);
+        ssh_disconnect(s);
+        ssh_free(s);
+        return -EPERM;
+    }
+    n->ssh = s;
+    return 0;
+}
+
+int node_connect(struct kiln_node *n, int timeout_s, char *why, size_t whysz)
+{
+    node_disconnect(n);
+    int64_t deadline = now_ms() + (int64_t)timeout_s * 1000;
+    int64_t delay = 200;
+    snprintf(why, whysz, "no attempt made");
+    for (;;) {
+        if (kiln_interrupted) return -EINTR;
+        const char *fatal = node_fatal(n);
+        if (fatal) {
+            snprintf(why, whysz, "console: %s", fatal);
+            return -EHOSTDOWN;
+        }
+        int r = try_connect(n, why, whysz);
+        if (r == 0) {
+            struct kiln_exec e = {0};
+            r = node_exec(n, "true", 30, &e);
+            kiln_exec_free(&e);
+            if (r == 0 && e.status == 0) return 0;
+            node_disconnect(n);
+            snprintf(why, whysz, "ssh session opened but a command could not run");
+        }
+        if (r == -EACCES) return r;
+        if (now_ms() + delay > deadline) return -ETIMEDOUT;
+        sleep_ms(delay);
+        delay = MIN(delay * 2, 2000);
+    }
+}
+
+static void logf_node(struct kiln_node *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void logf_node(struct kiln_node *n, const char *fmt, ...)
+{
+    if (!n->log) return;
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = xvasprintf(fmt, ap);
+    va_end(ap);
+    char *m = secret_mask(s);
+    fputs(m, n->log);
+    fflush(n->log);
+    free(m);
+    free(s);
+}
+
+static void log_stream(struct kiln_node *n, const char *label, const char *text)
+{
+    if (!text || !*text) return;
+    logf_node(n, "  %s:\n", label);
+    const char *p = text;
+    while (*p) {
+        const char *e = strchr(p, '\n');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        _cleanup_free_ char *line = xstrndup(p, len);
+        logf_node(n, "    | %s\n", line);
+        p += len + (e ? 1 : 0);
+    }
+}
+
+/* Kills the remote process group on a fresh channel. */
+static void kill_remote(struct kiln_node *n, long pid)
+{
+    ssh_channel ch = ssh_channel_new(n->ssh);
+    if (!ch) return;
+    if (ssh_channel_open_session(ch) == SSH_OK) {
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "kill -KILL -- -%ld 2>/dev/null || kill -KILL %ld 2>/dev/null", pid, pid);
+        if (ssh_channel_request_exec(ch, cmd) == SSH_OK) {
+            char buf[256];
+            int64_t until = now_ms() + 5000;
+            while (!ssh_channel_is_eof(ch) && now_ms() < until)
+                if (ssh_channel_read_timeout(ch, buf, sizeof buf, 0, 200) < 0) break;
+        }
+        ssh_channel_close(ch);
+    }
+    ssh_channel_free(ch);
+}
+
+/* Takes "KILN-PID n\n" off the front of stderr. */
+static void take_pid(struct sbuf *err, long *pid)
+{
+    if (*pid || !err->s) return;
+    if (!startswith(err->s, PID_MARK)) {
+        if (err->len >= strlen(PID_MARK)) *pid = -1;
+        return;
+    }
+    char *nl = strchr(err->s, '\n');
+    if (!nl) return;
+    *pid = strtol(err->s + strlen(PID_MARK), NULL, 10);
+    size_t skip = (size_t)(nl + 1 - err->s);
+    memmove(err->s, nl + 1, err->len - skip + 1);
+    err->len -= skip;
+}
+
+static int run_channel(struct kiln_node *n, const char *wrapped, const void *in, size_t inlen, int timeout_s,
+                       struct kiln_exec *r, size_t maxout)
+{
+    ssh_channel ch = ssh_channel_new(n->ssh);
+    if (!ch) return -ENOTCONN;
+    if (ssh_channel_open_session(ch) != SSH_OK || ssh_channel_request_exec(ch, wrapped) != SSH_OK) {
+        ssh_channel_free(ch);
+        n->bad = true;
+        return -ENOTCONN;
+    }
+    size_t off = 0;
+    while (off < inlen) {
+        int w = ssh_channel_write(ch, (const char *)in + off, (uint32_t)MIN(inlen - off, 65536u));
+        if (w < 0) break;
+        off += (size_t)w;
+    }
+    if (in) ssh_channel_send_eof(ch);
+    struct sbuf out = {0}, err = {0};
+    long pid = 0;
+    int64_t deadline = now_ms() + (int64_t)timeout_s * 1000;
+    int rc = 0;
+    char buf[65536];
+    for (;;) {
+        bool progressed = false;
+        for (int is_err = 0; is_err < 2; is_err++) {
+            int k = ssh_channel_read_nonblocking(ch, buf, sizeof buf, is_err);
+            if (k == SSH_ERROR) {
+                rc = -ECONNRESET;
+                goto done;
+            }
+            if (k > 0) {
+                struct sbuf *b = is_err ? &err : &out;
+                if (b->len < maxout) sbuf_append(b, buf, MIN((size_t)k, maxout - b->len));
+                progressed = true;
+            }
+        }
+        take_pid(&err, &pid);
+        if (!progressed && ssh_channel_is_eof(ch)) break;
+        if (kiln_interrupted) {
+            rc = -EINTR;
+            break;
+        }
+        const char *fatal = node_fatal(n);
+        if (fatal) {
+            rc = -EHOSTDOWN;
+            n->bad = true;
+            break;
+        }
+        if (now_ms() >= deadline) {
+            r->timed_out = true;
+            rc = -ETIMEDOUT;
+            break;
+        }
+        if (!progressed) {
+            int p = ssh_channel_poll_timeout(ch, 100, 0);
+            if (p == SSH_ERROR) {
+                rc = -ECONNRESET;
+                break;
+            }
+            if (p == 0) ssh_channel_poll_timeout(ch, 1, 1);
+        }
+    }
+done:
+    if (rc == -ETIMEDOUT || rc == -EINTR) {
+        if (pid > 0) kill_remote(n, pid);
+    }
+    if (rc == 0) {
+        int64_t until = now_ms() + 5000;
+        int st = -1;
+        while ((st = ssh_channel_get_exit_status(ch)) == -1 && now_ms() < until && ssh_channel_is_open(ch))
+            ssh_channel_poll_timeout(ch, 50, 0);
+        r->status = st;
+    } else {
+        r->status = -1;
+    }
+    if (rc == -ECONNRESET) n->bad = true;
+    ssh_channel_send_eof(ch);
+    ssh_channel_close(ch);
+    ssh_channel_free(ch);
+    take_pid(&err, &pid);
+    r->out = sbuf_steal(&out);
+    r->err = sbuf_steal(&err);
+    return rc;
+}
+
+int node_exec_input(struct kiln_node *n, const char *cmd, const void *in, size_t inlen, int timeout_s,
+                    struct kiln_exec *r, size_t maxout)
+{
+    memset(r, 0, sizeof *r);
+    r->status = -1;
+    if (!n->ssh) return -ENOTCONN;
+    int64_t id = ++n->cmd_seq;
+    _cleanup_free_ char *q = shell_quote(cmd);
+    /* The remote shell's PID leads its process group (sshd and dropbear start a new session
+     * per channel), so "kill -- -PID" ends everything the command started. */
+    _cleanup_free_ char *wrapped = xasprintf("printf '" PID_MARK "%%s\\n' $$ >&2; exec sh -c %s", q);
+    logf_node(n, "[cmd %lld] $ %s\n", (long long)id, cmd);
+    double t0 = now_s();
+    int rc = run_channel(n, wrapped, in, inlen, timeout_s, r, maxout);
+    r->duration_s = now_s() - t0;
+    if (rc == 0) logf_node(n, "[cmd %lld] exit %d in %.3fs\n", (long long)id, r->status, r->duration_s);
+    else
+        logf_node(n, "[cmd %lld] %s after %.3fs\n", (long long)id,
+                  rc == -ETIMEDOUT ? "TIMED OUT (remote process group killed)"
+                  : rc == -EHOSTDOWN ? "aborted: node console reported a fatal error"
+                  : rc == -EINTR ? "interrupted" : "connection lost",
+                  r->duration_s);
+    if (maxout == MAX_CAPTURE) {
+        log_stream(n, "stdout", r->out);
+        log_stream(n, "stderr", r->err);
+    }
+    return rc;
+}
+
+int node_exec(struct kiln_node *n, const char *cmd, int timeout_s, struct kiln_exec *r)
+{
+    return node_exec_input(n, cmd, NULL, 0, timeout_s, r, MAX_CAPTURE);
+}
+
+void kiln_exec_free(struct kiln_exec *r)
+{
+    free(r->out);
+    free(r->err);
+    r->out = r->err = NULL;
+}
+
+int node_upload(struct kiln_node *n, const void *data, size_t len, const char *remote, unsigned mode)
+{
+    _cleanup_free_ char *q = shell_quote(remote);
+    _cleanup_free_ char *cmd = xasprintf("cat > %s.kiln-tmp && chmod %o %s.kiln-tmp && mv -f %s.kiln-tmp %s", q,
+                                         mode, q, q, q);
+    struct kiln_exec r;
+    int rc = node_exec_input(n, cmd, data ? data : "", len, 600, &r, 64 * 1024);
+    int st = r.status;
+    if (rc == 0 && st != 0) log_debug("upload to %s:%s failed: %s", n->name, remote, r.err);
+    kiln_exec_free(&r);
+    if (rc < 0) return rc;
+    return st == 0 ? 0 : -EIO;
+}
+
+int node_upload_file(struct kiln_node *n, const char *local, const char *remote, unsigned mode)
+{
+    char *data;
+    size_t len;
+    int r = read_file(local, 1u << 30, &data, &len);
+    if (r < 0) return r;
+    r = node_upload(n, data, len, remote, mode);
+    free(data);
+    return r;
+}
+
+int node_download(struct kiln_node *n, const char *remote, size_t max, char **data, size_t *len)
+{
+    _cleanup_free_ char *q = shell_quote(remote);
+    _cleanup_free_ char *cmd = xasprintf("cat %s", q);
+    struct kiln_exec r;
+    int rc = node_exec_input(n, cmd, NULL, 0, 600, &r, max + 1);
+    if (rc == 0 && r.status != 0) rc = -ENOENT;
+    size_t outlen = r.out ? strlen(r.out) : 0;
+    if (rc == 0 && outlen > max) rc = -EFBIG;
+    if (rc == 0) {
+        *data = r.out;
+        if (len) *len = outlen;
+        r.out = NULL;
+    }
+    kiln_exec_free(&r);
+    return rc;
+}
+
+int node_read_boot_id(struct kiln_node *n)
+{
+    char *id = NULL;
+    int r = node_download(n, "/proc/sys/kernel/random/boot_id", 128, &id, NULL);
+    if (r < 0) return r;
+    free(n->boot_id);
+    n->boot_id = xstrdup(strstrip(id));
+    free(id);
+    return 0;
+}
+
+int node_reboot(struct kiln_node *n, int timeout_s, char *why, size_t whysz)
+{
+    if (!n->boot_id && node_read_boot_id(n) < 0) {
+        snprintf(why, whysz, "cannot read boot id before reboot");
+        return -EIO;
+    }
+    _cleanup_free_ char *before = xstrdup(n->boot_id);
+    struct kiln_exec e;
+    /* Detach so the command returns before the connection drops. */
+    node_exec(n, "(sleep 1; systemctl reboot 2>/dev/null || reboot) >/dev/null 2>&1 </dev/null &", 30, &e);
+    kiln_exec_free(&e);
+    node_disconnect(n);
+    int64_t deadline = now_ms() + (int64_t)timeout_s * 1000;
+    sleep_ms(2000);
+    while (now_ms() < deadline) {
+        int left = (int)((deadline - now_ms()) / 1000);
+        int r = node_connect(n, MAX(left, 1), why, whysz);
+        if (r == -EHOSTDOWN || r == -EINTR || r == -EACCES) return r;
+        if (r < 0) break;
+        if (node_read_boot_id(n) == 0 && !streq(n->boot_id, before)) return 0;
+        node_disconnect(n);
+        sleep_ms(1000);
+    }
+    _cleanup_free_ char *last = xstrdup(why);
+    snprintf(why, whysz, "node did not come back with a new boot id within %d s (%s)", timeout_s, last);
+    return -ETIMEDOUT;
+}
+
+void node_free(struct kiln_node *n)
+{
+    if (!n) return;
+    node_disconnect(n);
+    if (n->console) console_stop(n->console);
+    free(n->name);
+    free(n->host);
+    free(n->user);
+    free(n->key_path);
+    free(n->dir);
+    free(n->boot_id);
+    free(n);
+}

@@ -1,0 +1,42 @@
+#include "platform/platform.h"
+
+#include "util/fs.h"
+#include "util/util.h"
+
+const struct kiln_platform *platform_by_type(int type)
+{
+    switch (type) {
+    case PLATFORM_QEMU: return &platform_qemu;
+    case PLATFORM_READY: return &platform_ready;
+    }
+    return NULL;
+}
+
+long platform_env_cost_mb(const struct kiln_platform *ops, const struct kiln_req *spec)
+{
+    if (!ops->uses_host_memory) return 0;
+    /* guest RAM plus what qemu itself and TCG's translation cache take */
+    return (long)kiln_req_nodes(spec) * (spec->memory_mb + 256);
+}
+
+void env_free(struct kiln_env *env)
+{
+    if (!env) return;
+    for (size_t i = 0; i < env->nnodes; i++) node_free(env->nodes[i]);
+    free(env->nodes);
+    free(env->name);
+    free(env);
+}
+
+struct kiln_node *platform_new_node(struct kiln_platform_ctx *p)
+{
+    struct kiln_node *n = xcalloc(1, sizeof *n);
+    int id = atomic_fetch_add(&p->next_node, 1);
+    n->name = xasprintf("node%d", id);
+    _cleanup_free_ char *nodes = path_join(p->run_dir, "nodes");
+    n->dir = path_join(nodes, n->name);
+    mkdir_p(n->dir, 0755);
+    n->key_path = xstrdup(p->key_path);
+    n->user = xstrdup(p->rb->platform.admin_username);
+    return n;
+}

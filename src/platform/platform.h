@@ -1,0 +1,62 @@
+/* The platform vtable: how environments (sets of nodes) are made and ended.
+ * The scheduler knows only this struct. Adding a platform = one file + one table entry. */
+#pragma once
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/req.h"
+#include "node/node.h"
+#include "runbook/runbook.h"
+
+struct kiln_patterns;
+
+struct kiln_env {
+    int id;
+    char *name;
+    struct kiln_node **nodes;
+    size_t nnodes;
+    struct kiln_req spec; /* what it was deployed with */
+    bool bad;
+    void *priv;
+};
+
+struct kiln_platform_ctx {
+    const struct kiln_runbook *rb;
+    const struct kiln_platform *ops;
+    char *run_dir;      /* nodes/<name>/ live here */
+    char *work_dir;     /* overlays, seeds, sockets: removed at the end */
+    char *key_path;     /* private key used for every node */
+    char *pubkey;       /* its authorized_keys line */
+    const struct kiln_patterns *patterns;
+    char *accel;        /* what the platform runs guests with, for the log and results */
+    atomic_int next_node;
+    void *priv;
+};
+
+struct kiln_platform {
+    const char *name;
+    bool uses_host_memory; /* environments count against host memory admission */
+    int max_envs;          /* 0 = no limit */
+    int (*init)(struct kiln_platform_ctx *p);
+    /* Whether this platform can ever give an environment meeting need (why on no). */
+    bool (*capable)(struct kiln_platform_ctx *p, const struct kiln_req *need, char *why, size_t sz);
+    /* The spec a new environment for need gets (platform defaults filled in). */
+    void (*spec_for)(struct kiln_platform_ctx *p, const struct kiln_req *need, struct kiln_req *spec);
+    /* Boots/attaches env->spec nodes and connects to them. Reason in why on failure. */
+    int (*deploy)(struct kiln_platform_ctx *p, struct kiln_env *env, char *why, size_t sz);
+    /* Optional (NULL = unsupported). */
+    int (*hot_add_disk)(struct kiln_platform_ctx *p, struct kiln_node *n, int size_mb, char *why, size_t sz);
+    /* Must be safe on every path, including a half-deployed env. */
+    void (*destroy)(struct kiln_platform_ctx *p, struct kiln_env *env);
+    void (*fini)(struct kiln_platform_ctx *p);
+};
+
+extern const struct kiln_platform platform_qemu;
+extern const struct kiln_platform platform_ready;
+const struct kiln_platform *platform_by_type(int type);
+/* Memory one environment needs on the host, MiB (0 for platforms that use none). */
+long platform_env_cost_mb(const struct kiln_platform *ops, const struct kiln_req *spec);
+void env_free(struct kiln_env *env);
+/* Creates a node with a unique name, its directory under run_dir, and the run's key. */
+struct kiln_node *platform_new_node(struct kiln_platform_ctx *p);

@@ -1,0 +1,400 @@
+/* QEMU platform: one qemu process per node, a qcow2 overlay over the (never modified)
+ * image, user-mode networking with an SSH forward on a port the kernel picks (read back
+ * through QMP: no race), the serial console in a file from the first byte, and SSH keys
+ * offered both as a systemd credential (SMBIOS type 11) and a cloud-init NoCloud seed. */
+#include <errno.h>
+#include <jansson.h>
+#include <regex.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "node/console.h"
+#include "platform/accel.h"
+#include "platform/platform.h"
+#include "platform/qmp.h"
+#include "util/fs.h"
+#include "util/log.h"
+#include "util/proc.h"
+#include "util/timeutil.h"
+#include "util/util.h"
+
+#define MAX_NICS 4
+#define MAX_DISKS 8
+#define DATA_DISK_MB 1024
+
+static const char *const ovmf_code[] = {"/usr/share/OVMF/OVMF_CODE_4M.fd", "/usr/share/OVMF/OVMF_CODE.fd", NULL};
+static const char *const ovmf_vars[] = {"/usr/share/OVMF/OVMF_VARS_4M.fd", "/usr/share/OVMF/OVMF_VARS.fd", NULL};
+
+struct qemu_priv {
+    bool kvm;
+    char *image_format;
+};
+
+struct qemu_node {
+    pid_t pid;
+    struct qmp *qmp;
+    char *work;      /* per-node work dir: overlay, seed, qmp socket */
+    int hot_disks;
+};
+
+static const char *first_existing(const char *const *paths)
+{
+    for (; *paths; paths++)
+        if (file_exists(*paths)) return *paths;
+    return NULL;
+}
+
+static int qemu_init(struct kiln_platform_ctx *p)
+{
+    const struct kiln_qemu_conf *q = &p->rb->platform.qemu;
+    struct qemu_priv *qp = xcalloc(1, sizeof *qp);
+    p->priv = qp;
+    if (q->image) {
+        if (!file_exists(q->image))
+            return log_error("platform.qemu.image: %s does not exist; build it first or fix the path", q->image);
+        char *argv[] = {"qemu-img", "info", "--output=json", (char *)q->image, NULL};
+        char *out = NULL;
+        int r = proc_run(argv, 60000, &out);
+        json_t *j = r == 0 ? json_loads(out, 0, NULL) : NULL;
+        const char *fmt = j ? json_string_value(json_object_get(j, "format")) : NULL;
+        if (!fmt) {
+            log_error("platform.qemu.image: qemu-img cannot read %s: %s", q->image, out ? out : "");
+            free(out);
+            json_decref(j);
+            return -EINVAL;
+        }
+        qp->image_format = xstrdup(fmt);
+        json_decref(j);
+        free(out);
+    }
+    for (const char *f = q->kernel; f; f = f == q->kernel ? q->initrd : NULL)
+        if (!file_exists(f)) return log_error("platform.qemu: %s does not exist", f);
+    if (q->firmware == FW_UEFI && (!first_existing(ovmf_code) || !first_existing(ovmf_vars)))
+        return log_error("platform.qemu.firmware is uefi but OVMF is not installed (apt-get install ovmf)");
+    char detail[256];
+    if (q->accel == ACCEL_TCG) {
+        qp->kvm = false;
+        snprintf(detail, sizeof detail, "accel: tcg requested");
+    } else {
+        qp->kvm = accel_kvm_works(p->work_dir, detail, sizeof detail);
+        if (q->accel == ACCEL_KVM && !qp->kvm)
+            return log_error("platform.qemu.accel is kvm but KVM does not work here (%s); use accel: auto or tcg",
+                             detail);
+    }
+    free(p->accel);
+    p->accel = xstrdup(qp->kvm ? "kvm" : "tcg");
+    log_info("qemu: using %s (%s)", p->accel, detail);
+    return 0;
+}
+
+static bool qemu_capable(struct kiln_platform_ctx *p, const struct kiln_req *need, char *why, size_t sz)
+{
+    const struct kiln_qemu_conf *q = &p->rb->platform.qemu;
+    if (need->nics > MAX_NICS) return snprintf(why, sz, "needs nics>=%d, qemu platform gives at most %d", need->nics, MAX_NICS), false;
+    if (need->data_disks > MAX_DISKS)
+        return snprintf(why, sz, "needs data_disks>=%d, qemu platform gives at most %d", need->data_disks, MAX_DISKS), false;
+    if ((need->features & FEAT_UEFI) && q->firmware != FW_UEFI)
+        return snprintf(why, sz, "needs feature uefi, platform.qemu.firmware is bios"), false;
+    if (need->features & FEAT_GPU) return snprintf(why, sz, "needs feature gpu, qemu platform has none"), false;
+    if ((need->features & FEAT_TPM) && !file_exists("/usr/bin/swtpm"))
+        return snprintf(why, sz, "needs feature tpm, swtpm is not installed"), false;
+    if (need->features & FEAT_TPM) return snprintf(why, sz, "needs feature tpm, not supported by kiln's qemu platform yet"), false;
+    long host_cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (need->cpus > 4 * host_cpus)
+        return snprintf(why, sz, "needs cpus>=%d, host has %ld (kiln allows up to 4x overcommit)", need->cpus, host_cpus), false;
+    return true;
+}
+
+static void qemu_spec_for(struct kiln_platform_ctx *p, const struct kiln_req *need, struct kiln_req *spec)
+{
+    const struct kiln_qemu_conf *q = &p->rb->platform.qemu;
+    *spec = *need;
+    spec->nodes = kiln_req_nodes(need);
+    spec->cpus = MAX(need->cpus, (int)q->cpus);
+    spec->memory_mb = MAX(need->memory_mb, (int)q->memory_mb);
+    spec->nics = MAX(need->nics, 1);
+    spec->features |= FEAT_SERIAL_CONSOLE | FEAT_HOT_ADD_DISK;
+    if (q->firmware == FW_UEFI) spec->features |= FEAT_UEFI;
+}
+
+static int run_tool(char *const argv[], char *why, size_t sz)
+{
+    char *out = NULL;
+    int r = proc_run(argv, 60000, &out);
+    if (r != 0) snprintf(why, sz, "%s failed (%d): %s", argv[0], r, out ? strstrip(out) : "");
+    free(out);
+    return r == 0 ? 0 : -EIO;
+}
+
+/* cloud-init NoCloud seed: a FAT image labelled CIDATA, made without mounting anything. */
+static int make_seed(struct kiln_platform_ctx *p, struct kiln_node *n, const char *work, char *why, size_t sz)
+{
+    const char *user = p->rb->platform.admin_username;
+    _cleanup_free_ char *ud_path = path_join(work, "user-data");
+    _cleanup_free_ char *md_path = path_join(work, "meta-data");
+    struct sbuf ud = {0};
+    sbuf_printf(&ud, "#cloud-config\ndisable_root: false\nssh_pwauth: false\nssh_authorized_keys:\n  - %s\n",
+                p->pubkey);
+    if (!streq(user, "root"))
+        sbuf_printf(&ud, "users:\n  - default\n  - name: %s\n    sudo: \"ALL=(ALL) NOPASSWD:ALL\"\n"
+                         "    shell: /bin/sh\n    ssh_authorized_keys:\n      - %s\n", user, p->pubkey);
+    _cleanup_free_ char *md = xasprintf("instance-id: kiln-%s-%d\nlocal-hostname: %s\n", n->name, (int)getpid(), n->name);
+    int r = write_file_atomic(ud_path, ud.s, ud.len, 0600);
+    sbuf_free(&ud);
+    if (r < 0 || write_file_atomic(md_path, md, strlen(md), 0644) < 0)
+        return snprintf(why, sz, "cannot write cloud-init seed files in %s", work), -EIO;
+    _cleanup_free_ char *img = path_join(work, "seed.img");
+    char *mk[] = {"mkfs.vfat", "-n", "CIDATA", "-C", img, "2048", NULL};
+    if (run_tool(mk, why, sz) < 0) return -EIO;
+    char *cp[] = {"mcopy", "-i", img, ud_path, md_path, "::/", NULL};
+    return run_tool(cp, why, sz);
+}
+
+/* qemu's argument vector plus the strings it owns; freed on every return path. */
+struct qargv {
+    char *v[160];
+    size_t n;
+    char *owned[64];
+    size_t no;
+};
+
+static void qargv_free(struct qargv *a)
+{
+    for (size_t i = 0; i < a->no; i++) free(a->owned[i]);
+    a->no = 0;
+}
+
+static int qemu_boot_node(struct kiln_platform_ctx *p, struct kiln_env *env, struct kiln_node *n, char *why,
+                          size_t sz)
+{
+    const struct kiln_qemu_conf *q = &p->rb->platform.qemu;
+    struct qemu_priv *qp = p->priv;
+    struct qemu_node *qn = xcalloc(1, sizeof *qn);
+    n->priv = qn;
+    qn->work = path_join(p->work_dir, n->name);
+    mkdir_p(qn->work, 0700);
+    n->have = env->spec;
+    n->have.nodes = 0;
+
+    __attribute__((cleanup(qargv_free))) struct qargv a = {0};
+#define ARG(s) (a.v[a.n++] = (char *)(s))
+#define OWN(s) (a.owned[a.no++] = (s))
+    ARG("qemu-system-x86_64");
+    ARG("-name"), ARG(OWN(xasprintf("kiln-%s", n->name)));
+    ARG("-machine"), ARG(qp->kvm ? "q35,accel=kvm" : "q35,accel=tcg");
+    ARG("-cpu"), ARG(qp->kvm ? "host" : "max");
+    ARG("-smp"), ARG(OWN(xasprintf("%d", env->spec.cpus)));
+    ARG("-m"), ARG(OWN(xasprintf("%d", env->spec.memory_mb)));
+    ARG("-nodefaults"), ARG("-no-user-config"), ARG("-display"), ARG("none");
+    _cleanup_free_ char *console = path_join(n->dir, "console.log");
+    ARG("-chardev"), ARG(OWN(xasprintf("file,id=con0,path=%s", console)));
+    ARG("-serial"), ARG("chardev:con0");
+    _cleanup_free_ char *qmp_sock = path_join(qn->work, "qmp.sock");
+    ARG("-qmp"), ARG(OWN(xasprintf("unix:%s,server=on,wait=off", qmp_sock)));
+    ARG("-device"), ARG("virtio-rng-pci");
+    int id = atoi(n->name + 4);
+    for (int i = 0; i < env->spec.nics; i++) {
+        if (i == 0) ARG("-netdev"), ARG("user,id=net0,hostfwd=tcp:127.0.0.1:0-:22");
+        else ARG("-netdev"), ARG(OWN(xasprintf("user,id=net%d,net=10.0.%d.0/24", i, 2 + i)));
+        ARG("-device"), ARG(OWN(xasprintf("virtio-net-pci,netdev=net%d,mac=52:54:00:%02x:%02x:%02x", i,
+                                          (id >> 8) & 0xff, id & 0xff, i)));
+    }
+    if (q->firmware == FW_UEFI) {
+        _cleanup_free_ char *vars = path_join(qn->work, "OVMF_VARS.fd");
+        char *cp[] = {"cp", (char *)first_existing(ovmf_vars), vars, NULL};
+        if (run_tool(cp, why, sz) < 0) return -EIO;
+        ARG("-drive"), ARG(OWN(xasprintf("if=pflash,format=raw,unit=0,readonly=on,file=%s", first_existing(ovmf_code))));
+        ARG("-drive"), ARG(OWN(xasprintf("if=pflash,format=raw,unit=1,file=%s", vars)));
+    }
+    if (q->image) {
+        _cleanup_free_ char *overlay = path_join(qn->work, "overlay.qcow2");
+        char *mk[] = {"qemu-img", "create", "-q", "-f", "qcow2", "-F", qp->image_format, "-b", (char *)q->image,
+                      overlay, NULL};
+        if (run_tool(mk, why, sz) < 0) return -EIO;
+        ARG("-drive"), ARG(OWN(xasprintf("if=none,id=root,file=%s,format=qcow2,cache=unsafe,discard=unmap", overlay)));
+        ARG("-device"), ARG("virtio-blk-pci,drive=root,bootindex=0");
+    }
+    for (int i = 0; i < env->spec.data_disks; i++) {
+        _cleanup_free_ char *disk = xasprintf("%s/data%d.qcow2", qn->work, i);
+        _cleanup_free_ char *size = xasprintf("%dM", DATA_DISK_MB);
+        char *mk[] = {"qemu-img", "create", "-q", "-f", "qcow2", disk, size, NULL};
+        if (run_tool(mk, why, sz) < 0) return -EIO;
+        ARG("-drive"), ARG(OWN(xasprintf("if=none,id=data%d,file=%s,format=qcow2,cache=unsafe", i, disk)));
+        ARG("-device"), ARG(OWN(xasprintf("virtio-blk-pci,drive=data%d,serial=kiln-data%d", i, i)));
+    }
+    if (env->spec.features & FEAT_NVME) {
+        _cleanup_free_ char *disk = path_join(qn->work, "nvme0.qcow2");
+        char *mk[] = {"qemu-img", "create", "-q", "-f", "qcow2", disk, "1G", NULL};
+        if (run_tool(mk, why, sz) < 0) return -EIO;
+        ARG("-drive"), ARG(OWN(xasprintf("if=none,id=nvme0,file=%s,format=qcow2,cache=unsafe", disk)));
+        ARG("-device"), ARG("nvme,drive=nvme0,serial=kilnnvme0");
+        n->have.features |= FEAT_NVME;
+    }
+    if (q->kernel) {
+        ARG("-kernel"), ARG(q->kernel);
+        if (q->initrd) ARG("-initrd"), ARG(q->initrd);
+        ARG("-append"), ARG(q->append ? q->append : "console=ttyS0");
+    }
+    /* systemd (and kiln's busybox test image) read root's key from this credential */
+    _cleanup_free_ char *keyline = xasprintf("%s\n", p->pubkey);
+    _cleanup_free_ char *b64 = base64_encode(keyline, strlen(keyline));
+    ARG("-smbios"), ARG(OWN(xasprintf("type=11,value=io.systemd.credential.binary:ssh.authorized_keys.root=%s", b64)));
+    if (make_seed(p, n, qn->work, why, sz) < 0) return -EIO;
+    ARG("-drive"), ARG(OWN(xasprintf("if=none,id=seed,file=%s/seed.img,format=raw,readonly=on", qn->work)));
+    ARG("-device"), ARG("virtio-blk-pci,drive=seed");
+    a.v[a.n] = NULL;
+
+    struct sbuf cmdline = {0};
+    for (size_t i = 0; i < a.n; i++) sbuf_printf(&cmdline, "%s%s", i ? " " : "", a.v[i]);
+    _cleanup_free_ char *cmdfile = path_join(n->dir, "qemu-cmdline.txt");
+    write_file_atomic(cmdfile, cmdline.s, cmdline.len, 0644);
+    log_debug("%s: %s", n->name, cmdline.s);
+    sbuf_free(&cmdline);
+
+    _cleanup_free_ char *qlog = path_join(n->dir, "qemu.log");
+    FILE *ql = fopen(qlog, "we");
+    int r = proc_spawn(a.v, -1, ql ? fileno(ql) : -1, ql ? fileno(ql) : -1, &qn->pid);
+    if (ql) fclose(ql);
+    if (r < 0) return snprintf(why, sz, "cannot start qemu-system-x86_64: %s", strerror(-r)), r;
+    n->console = console_start(console, p->patterns);
+
+    qn->qmp = qmp_open(qmp_sock, 10000);
+    if (!qn->qmp) {
+        char *err = NULL;
+        read_file(qlog, 4096, &err, NULL);
+        snprintf(why, sz, "qemu did not start: %s", err ? strstrip(err) : "no QMP socket");
+        free(err);
+        return -EIO;
+    }
+    _cleanup_free_ char *usernet = qmp_hmp(qn->qmp, "info usernet");
+    regex_t rx;
+    regcomp(&rx, "HOST_FORWARD\\][ \t]+[0-9]+[ \t]+[0-9.]+[ \t]+([0-9]+)", REG_EXTENDED);
+    regmatch_t m[2];
+    if (!usernet || regexec(&rx, usernet, 2, m, 0) != 0) {
+        regfree(&rx);
+        return snprintf(why, sz, "cannot find the SSH forward port in QMP 'info usernet'"), -EIO;
+    }
+    regfree(&rx);
+    n->port = atoi(usernet + m[1].rm_so);
+    n->host = xstrdup("127.0.0.1");
+    log_info("%s: qemu pid %d, ssh on 127.0.0.1:%d, console %s", n->name, (int)qn->pid, n->port, console);
+    return 0;
+#undef ARG
+#undef OWN
+}
+
+static int qemu_deploy(struct kiln_platform_ctx *p, struct kiln_env *env, char *why, size_t sz)
+{
+    const struct kiln_qemu_conf *q = &p->rb->platform.qemu;
+    int count = kiln_req_nodes(&env->spec);
+    env->nodes = xcalloc((size_t)count, sizeof *env->nodes);
+    for (int i = 0; i < count; i++) {
+        struct kiln_node *n = platform_new_node(p);
+        env->nodes[env->nnodes++] = n;
+        int r = qemu_boot_node(p, env, n, why, sz);
+        if (r < 0) return r;
+    }
+    for (size_t i = 0; i < env->nnodes; i++) {
+        struct kiln_node *n = env->nodes[i];
+        double t0 = now_s();
+        char err[512];
+        int r = node_connect(n, (int)q->boot_timeout_s, err, sizeof err);
+        if (r < 0) {
+            _cleanup_free_ char *tail = n->console ? console_tail(n->console, 8) : xstrdup("");
+            const char *fatal = node_fatal(n);
+            if (r == -EHOSTDOWN && fatal)
+                snprintf(why, sz, "%s: %s", n->name, fatal);
+            else if (r == -EINTR)
+                snprintf(why, sz, "interrupted");
+            else
+                snprintf(why, sz, "%s: no SSH after %ld s (%s); last console lines:\n%s", n->name,
+                         q->boot_timeout_s, err, tail);
+            return r;
+        }
+        node_read_boot_id(n);
+        log_info("%s: SSH ready after %.1f s", n->name, now_s() - t0);
+    }
+    return 0;
+}
+
+static int qemu_hot_add_disk(struct kiln_platform_ctx *p, struct kiln_node *n, int size_mb, char *why, size_t sz)
+{
+    (void)p;
+    struct qemu_node *qn = n->priv;
+    int idx = qn->hot_disks++;
+    _cleanup_free_ char *disk = xasprintf("%s/hot%d.qcow2", qn->work, idx);
+    _cleanup_free_ char *size = xasprintf("%dM", size_mb);
+    char *mk[] = {"qemu-img", "create", "-q", "-f", "qcow2", disk, size, NULL};
+    if (run_tool(mk, why, sz) < 0) return -EIO;
+    char *err = NULL;
+    _cleanup_free_ char *node_name = xasprintf("hot%d", idx);
+    _cleanup_free_ char *dev_id = xasprintf("hotdev%d", idx);
+    _cleanup_free_ char *serial = xasprintf("kiln-hot%d", idx);
+    json_t *r = qmp_call(qn->qmp, "blockdev-add",
+                         json_pack("{s:s,s:s,s:{s:s,s:s}}", "node-name", node_name, "driver", "qcow2", "file",
+                                   "driver", "file", "filename", disk),
+                         &err);
+    if (!r) goto fail;
+    json_decref(r);
+    r = qmp_call(qn->qmp, "device_add",
+                 json_pack("{s:s,s:s,s:s,s:s,s:s}", "driver", "virtio-blk-pci", "drive", node_name, "id", dev_id,
+                           "serial", serial, "bus", "pcie.0"),
+                 &err);
+    if (!r) goto fail;
+    json_decref(r);
+    return idx;
+fail:
+    snprintf(why, sz, "QMP hot-add failed: %s", err ? err : "?");
+    free(err);
+    return -EIO;
+}
+
+static void qemu_destroy(struct kiln_platform_ctx *p, struct kiln_env *env)
+{
+    (void)p;
+    for (size_t i = 0; env && i < env->nnodes; i++) {
+        struct kiln_node *n = env->nodes[i];
+        struct qemu_node *qn = n->priv;
+        node_disconnect(n);
+        if (!qn) continue;
+        if (qn->pid > 0) {
+            if (qn->qmp) {
+                char *err = NULL;
+                json_decref(qmp_call(qn->qmp, "quit", NULL, &err));
+                free(err);
+            }
+            if (proc_wait(qn->pid, 3000, NULL) < 0) proc_kill(qn->pid, 2000);
+        }
+        qmp_close(qn->qmp);
+        if (qn->work) rm_rf(qn->work);
+        free(qn->work);
+        free(qn);
+        n->priv = NULL;
+        if (n->console) {
+            console_stop(n->console);
+            n->console = NULL;
+        }
+    }
+}
+
+static void qemu_fini(struct kiln_platform_ctx *p)
+{
+    struct qemu_priv *qp = p->priv;
+    if (!qp) return;
+    free(qp->image_format);
+    free(qp);
+    p->priv = NULL;
+}
+
+const struct kiln_platform platform_qemu = {
+    .name = "qemu",
+    .uses_host_memory = true,
+    .init = qemu_init,
+    .capable = qemu_capable,
+    .spec_for = qemu_spec_for,
+    .deploy = qemu_deploy,
+    .hot_add_disk = qemu_hot_add_disk,
+    .destroy = qemu_destroy,
+    .fini = qemu_fini,
+};

@@ -1,0 +1,118 @@
+/* results.json: the source every other report is a view of. Schema: docs/results.md. */
+#include <jansson.h>
+
+#include "core/case.h"
+#include "report/notifier.h"
+#include "util/fs.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+#include "util/util.h"
+
+static json_t *mstr(const char *s)
+{
+    if (!s) return json_null();
+    char *m = secret_mask(s);
+    json_t *j = json_string(m);
+    free(m);
+    return j ? j : json_string("(invalid UTF-8)");
+}
+
+char *results_to_json(const struct kiln_results *r)
+{
+    size_t n[ST_FLAKY + 1];
+    results_count(r, n);
+    char started[32];
+    format_utc(started, r->started);
+    json_t *root = json_object();
+    json_object_set_new(root, "schema", json_string("kiln.results/v1"));
+    json_t *run = json_object();
+    json_object_set_new(run, "name", mstr(r->name));
+    json_object_set_new(run, "id", mstr(r->id));
+    json_object_set_new(run, "started", json_string(started));
+    json_object_set_new(run, "duration_s", json_real(r->duration_s));
+    json_object_set_new(run, "platform", mstr(r->platform));
+    json_object_set_new(run, "accel", mstr(r->accel));
+    json_object_set_new(run, "interrupted", json_boolean(r->interrupted));
+    json_object_set_new(run, "exit_code", json_integer(results_exit_code(r)));
+    json_object_set_new(root, "run", run);
+    json_object_set_new(root, "summary",
+                        json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "total", (json_int_t)r->n, "passed",
+                                  (json_int_t)n[ST_PASSED], "failed", (json_int_t)n[ST_FAILED], "skipped",
+                                  (json_int_t)n[ST_SKIPPED], "flaky", (json_int_t)n[ST_FLAKY], "attempted",
+                                  (json_int_t)n[ST_ATTEMPTED]));
+    json_t *cases = json_array();
+    for (size_t i = 0; i < r->n; i++) {
+        const struct kiln_result *c = &r->v[i];
+        json_t *o = json_object();
+        json_object_set_new(o, "id", mstr(c->id));
+        json_object_set_new(o, "name", mstr(c->c->name));
+        json_object_set_new(o, "area", mstr(c->c->area));
+        json_object_set_new(o, "category", mstr(c->c->category ? c->c->category : "functional"));
+        json_object_set_new(o, "priority", json_integer(c->c->priority));
+        json_object_set_new(o, "description", mstr(c->c->description));
+        json_t *tags = json_array();
+        for (const char *const *t = c->c->tags; t && *t; t++) json_array_append_new(tags, mstr(*t));
+        json_object_set_new(o, "tags", tags);
+        json_object_set_new(o, "status", json_string(kiln_status_names[c->status]));
+        json_object_set_new(o, "reason", mstr(c->reason));
+        if (c->started) {
+            char when[32];
+            format_utc(when, c->started);
+            json_object_set_new(o, "started", json_string(when));
+        } else {
+            json_object_set_new(o, "started", json_null());
+        }
+        json_object_set_new(o, "duration_s", json_real(c->duration_s));
+        json_object_set_new(o, "attempts", json_integer(c->attempts));
+        json_object_set_new(o, "ignore_failure", json_boolean(c->ignore_failure));
+        json_object_set_new(o, "node", mstr(c->node));
+        json_object_set_new(o, "environment", mstr(c->env));
+        json_object_set_new(o, "log", mstr(c->log_rel));
+        json_t *ms = json_array();
+        for (size_t k = 0; k < c->nmetrics; k++) {
+            const struct kiln_metric *m = &c->metrics[k];
+            json_t *mo = json_object();
+            json_object_set_new(mo, "name", mstr(m->name));
+            json_object_set_new(mo, "value", json_real(m->value));
+            json_object_set_new(mo, "unit", mstr(m->unit));
+            if (m->has_threshold) {
+                json_object_set_new(mo, "threshold", json_real(m->threshold));
+                json_object_set_new(mo, "higher_is_better", json_boolean(m->higher_is_better));
+            }
+            json_object_set_new(mo, "ok", json_boolean(m->ok));
+            json_array_append_new(ms, mo);
+        }
+        json_object_set_new(o, "metrics", ms);
+        json_t *st = json_array();
+        for (size_t k = 0; k < c->nsubtests; k++) {
+            const struct kiln_subtest *s = &c->subtests[k];
+            json_array_append_new(st, json_pack("{s:o,s:s,s:f,s:o}", "name", mstr(s->name), "status",
+                                                kiln_status_names[s->status], "duration_s", s->duration_s,
+                                                "reason", mstr(s->reason)));
+        }
+        json_object_set_new(o, "subtests", st);
+        json_array_append_new(cases, o);
+    }
+    json_object_set_new(root, "cases", cases);
+    char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(root);
+    return text;
+}
+
+static int run_finished(void *self, const struct kiln_results *r)
+{
+    (void)self;
+    char *text = results_to_json(r);
+    if (!text) return log_error("cannot serialise results");
+    struct sbuf b = {0};
+    sbuf_puts(&b, text);
+    sbuf_puts(&b, "\n");
+    free(text);
+    _cleanup_free_ char *path = path_join(r->dir, "results.json");
+    int rc = write_file_atomic(path, b.s, b.len, 0644);
+    sbuf_free(&b);
+    if (rc < 0) return log_error_errno(rc, "cannot write %s: %s", path, strerror(-rc));
+    return 0;
+}
+
+const struct kiln_notifier notifier_json = {.name = "json", .run_finished = run_finished};

@@ -1,0 +1,72 @@
+#include "report/notifier.h"
+
+#include "util/util.h"
+
+const struct kiln_notifier *notifier_by_name(const char *name)
+{
+    static const struct kiln_notifier *const all[] = {&notifier_console, &notifier_json, &notifier_junit,
+                                                      &notifier_html};
+    for (size_t i = 0; i < ARRAY_SIZE(all); i++)
+        if (streq(all[i]->name, name)) return all[i];
+    return NULL;
+}
+
+void notifiers_add(struct kiln_notifiers *ns, const struct kiln_notifier *n, void *self)
+{
+    for (size_t i = 0; i < ns->n; i++)
+        if (ns->v[i] == n) return;
+    if (ns->n == ARRAY_SIZE(ns->v)) return;
+    ns->v[ns->n] = n;
+    ns->self[ns->n++] = self;
+}
+
+void notifiers_run_started(struct kiln_notifiers *ns, const struct kiln_results *r)
+{
+    for (size_t i = 0; i < ns->n; i++)
+        if (ns->v[i]->run_started) ns->v[i]->run_started(ns->self[i], r);
+}
+
+void notifiers_case_started(struct kiln_notifiers *ns, const struct kiln_results *r, const struct kiln_result *c)
+{
+    for (size_t i = 0; i < ns->n; i++)
+        if (ns->v[i]->case_started) ns->v[i]->case_started(ns->self[i], r, c);
+}
+
+void notifiers_case_finished(struct kiln_notifiers *ns, const struct kiln_results *r, const struct kiln_result *c,
+                             size_t done)
+{
+    for (size_t i = 0; i < ns->n; i++)
+        if (ns->v[i]->case_finished) ns->v[i]->case_finished(ns->self[i], r, c, done);
+}
+
+int notifiers_run_finished(struct kiln_notifiers *ns, const struct kiln_results *r)
+{
+    int rc = 0;
+    for (size_t i = 0; i < ns->n; i++)
+        if (ns->v[i]->run_finished) {
+            int k = ns->v[i]->run_finished(ns->self[i], r);
+            if (k < 0 && rc == 0) rc = k;
+        }
+    return rc;
+}
+
+char *xml_escape(const char *s)
+{
+    struct sbuf b = {0};
+    sbuf_puts(&b, "");
+    for (; s && *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        switch (c) {
+        case '<': sbuf_puts(&b, "&lt;"); break;
+        case '>': sbuf_puts(&b, "&gt;"); break;
+        case '&': sbuf_puts(&b, "&amp;"); break;
+        case '"': sbuf_puts(&b, "&quot;"); break;
+        case '\'': sbuf_puts(&b, "&#39;"); break;
+        default:
+            /* XML 1.0 forbids most control characters even when escaped. */
+            if (c < 0x20 && c != '\n' && c != '\t' && c != '\r') sbuf_puts(&b, "?");
+            else sbuf_append(&b, s, 1);
+        }
+    }
+    return sbuf_steal(&b);
+}

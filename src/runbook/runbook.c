@@ -1,0 +1,645 @@
+#include "runbook/runbook.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <regex.h>
+#include <stdlib.h>
+
+#include "util/fs.h"
+#include "util/log.h"
+#include "util/util.h"
+
+#define MAX_INCLUDE_DEPTH 16
+#define CLI_FILE "<command line>"
+
+int runbook_parse_cli_var(const char *arg, struct kiln_var *out)
+{
+    memset(out, 0, sizeof *out);
+    const char *s = arg;
+    if (startswith(s, "s:") && (strchr(s + 2, '=') || strchr(s + 2, ':'))) {
+        out->secret = true;
+        s += 2;
+    }
+    const char *sep = strchr(s, '=');
+    if (!sep) sep = strchr(s, ':');
+    if (!sep || sep == s) return -EINVAL;
+    out->name = xstrndup(s, (size_t)(sep - s));
+    out->value = xstrdup(sep + 1);
+    out->file = yfiles_intern(CLI_FILE);
+    return 0;
+}
+
+/* ---- loading with includes ---- */
+
+struct loader {
+    struct diags *d;
+    char *stack[MAX_INCLUDE_DEPTH];
+    int depth;
+};
+
+static struct ynode *load_with_includes(struct loader *L, const char *path, const struct ynode *from)
+{
+    char real[PATH_MAX];
+    if (!realpath(path, real)) {
+        if (from) diag_add(L->d, from, "include", "cannot open included runbook %s: %s", path, strerror(errno));
+        else diag_add_at(L->d, path, 0, 0, NULL, "cannot open runbook: %s", strerror(errno));
+        return NULL;
+    }
+    for (int i = 0; i < L->depth; i++)
+        if (streq(L->stack[i], real)) {
+            diag_add(L->d, from, "include", "include cycle: %s is already being included", path);
+            return NULL;
+        }
+    if (L->depth == MAX_INCLUDE_DEPTH) {
+        diag_add(L->d, from, "include", "includes nested deeper than %d", MAX_INCLUDE_DEPTH);
+        return NULL;
+    }
+    struct ynode *root = yaml_load_file(path, L->d);
+    if (!root) return NULL;
+    if (root->kind != YN_MAP) {
+        diag_add(L->d, root, NULL, "a runbook must be a mapping of keys (name, platform, testcase, ...), got %s",
+                 ynode_kind_name(root));
+        ynode_free(root);
+        return NULL;
+    }
+    L->stack[L->depth++] = xstrdup(real);
+    struct ynode *merged = NULL;
+    struct ynode *inc = y_get(root, "include");
+    bool ok = true;
+    if (inc) {
+        if (inc->kind == YN_SCALAR) {
+            struct ynode *seq = ynode_new(YN_SEQ, inc);
+            ynode_push(seq, ynode_new(YN_SCALAR, inc));
+            seq->items[0]->scalar = xstrdup(inc->scalar);
+            inc = seq;
+            /* keep the converted form in the tree so it is freed with it */
+            for (size_t i = 0; i < root->n; i += 2)
+                if (streq(root->items[i]->scalar, "include")) {
+                    ynode_free(root->items[i + 1]);
+                    root->items[i + 1] = seq;
+                }
+        }
+        if (inc->kind != YN_SEQ) {
+            diag_add(L->d, inc, "include", "expected a path or a list of paths, got %s", ynode_kind_name(inc));
+            ok = false;
+        }
+        for (size_t i = 0; ok && i < inc->n; i++) {
+            struct ynode *it = inc->items[i];
+            const struct ynode *p = it->kind == YN_MAP ? y_get(it, "path") : it;
+            _cleanup_free_ char *ipath = ypath_index("include", i);
+            if (!p || p->kind != YN_SCALAR) {
+                diag_add(L->d, it, ipath, "expected a path or {path: ...}, got %s", ynode_kind_name(it));
+                ok = false;
+                break;
+            }
+            _cleanup_free_ char *dir = path_dirname(path);
+            _cleanup_free_ char *full = path_resolve(dir, p->scalar);
+            struct ynode *sub = load_with_includes(L, full, p);
+            if (!sub) {
+                ok = false;
+                break;
+            }
+            merged = ynode_merge(merged, sub);
+        }
+    }
+    L->depth--;
+    free(L->stack[L->depth]);
+    if (!ok) {
+        ynode_free(merged);
+        ynode_free(root);
+        return NULL;
+    }
+    return ynode_merge(merged, root);
+}
+
+/* ---- variables ---- */
+
+static struct kiln_var *find_var(struct kiln_runbook *rb, const char *name)
+{
+    for (size_t i = rb->nvars; i-- > 0;)
+        if (streq(rb->vars[i].name, name)) return &rb->vars[i];
+    return NULL;
+}
+
+static void set_var(struct kiln_runbook *rb, size_t *cap, const char *name, const char *value, bool secret,
+                    const char *file)
+{
+    struct kiln_var *v = find_var(rb, name);
+    if (!v) {
+        v = APPEND(rb->vars, rb->nvars, *cap);
+        v->name = xstrdup(name);
+    } else {
+        free(v->value);
+    }
+    v->value = xstrdup(value);
+    v->secret = v->secret || secret;
+    v->file = file;
+}
+
+static bool var_name_ok(const char *s)
+{
+    if (!*s) return false;
+    for (; *s; s++)
+        if (!(*s == '_' || *s == '-' || *s == '.' || (*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') ||
+              (*s >= 'A' && *s <= 'Z')))
+            return false;
+    return true;
+}
+
+static void load_var_file(struct kiln_runbook *rb, size_t *cap, const struct ynode *at, const char *file,
+                          bool secret, struct diags *d)
+{
+    struct ynode *root = yaml_load_file(file, d);
+    if (!root) return;
+    if (root->kind != YN_MAP) {
+        diag_add(d, root, NULL, "a variable file must map names to values, got %s", ynode_kind_name(root));
+    } else {
+        for (size_t i = 0; i < root->n; i += 2) {
+            const struct ynode *k = root->items[i], *v = root->items[i + 1];
+            if (v->kind == YN_MAP) {
+                char *val = NULL;
+                bool sec = secret;
+                const struct ynode *vv = y_get(v, "value"), *ss = y_get(v, "is_secret");
+                if (vv && y_str(d, vv, k->scalar, &val) && (!ss || y_bool(d, ss, k->scalar, &sec)))
+                    set_var(rb, cap, k->scalar, val, sec, root->file);
+                free(val);
+            } else if (v->kind == YN_SCALAR) {
+                set_var(rb, cap, k->scalar, v->scalar, secret, root->file);
+            } else {
+                diag_add(d, v, k->scalar, "expected a value, got %s", ynode_kind_name(v));
+            }
+        }
+    }
+    (void)at;
+    ynode_free(root);
+}
+
+static void parse_variables(struct kiln_runbook *rb, const struct ynode *seq, const struct kiln_var *cli,
+                            size_t ncli, struct diags *d)
+{
+    size_t cap = 0;
+    static const char *const keys[] = {"name", "value", "is_secret", "file", NULL};
+    if (seq && y_expect(d, seq, "variable", YN_SEQ)) {
+        for (size_t i = 0; i < seq->n; i++) {
+            const struct ynode *it = seq->items[i];
+            _cleanup_free_ char *p = ypath_index("variable", i);
+            if (!y_expect(d, it, p, YN_MAP) || !y_check_keys(d, it, p, keys)) continue;
+            bool secret = false;
+            const struct ynode *s = y_get(it, "is_secret");
+            if (s) {
+                _cleanup_free_ char *sp = ypath(p, "is_secret");
+                if (!y_bool(d, s, sp, &secret)) continue;
+            }
+            const struct ynode *file = y_get(it, "file"), *name = y_get(it, "name");
+            if (file) {
+                _cleanup_free_ char *fp = ypath(p, "file");
+                char *f = NULL;
+                if (y_str(d, file, fp, &f)) {
+                    _cleanup_free_ char *dir = path_dirname(file->file);
+                    _cleanup_free_ char *full = path_resolve(dir, f);
+                    load_var_file(rb, &cap, file, full, secret, d);
+                }
+                free(f);
+                continue;
+            }
+            _cleanup_free_ char *np = ypath(p, "name");
+            char *n = NULL, *v = NULL;
+            if (!name) {
+                diag_add(d, it, p, "a variable needs \"name\" and \"value\" (or \"file\")");
+            } else if (y_str(d, name, np, &n)) {
+                if (!var_name_ok(n)) {
+                    diag_add(d, name, np, "invalid variable name \"%s\" (letters, digits, _ - . only)", n);
+                } else {
+                    const struct ynode *val = y_get(it, "value");
+                    _cleanup_free_ char *vp = ypath(p, "value");
+                    if (!val) diag_add(d, it, p, "variable \"%s\" has no value", n);
+                    else if (y_str(d, val, vp, &v)) set_var(rb, &cap, n, v, secret, val->file);
+                }
+            }
+            free(n);
+            free(v);
+        }
+    }
+    for (size_t i = 0; i < ncli; i++) set_var(rb, &cap, cli[i].name, cli[i].value, cli[i].secret, cli[i].file);
+    for (size_t i = 0; i < rb->nvars; i++)
+        if (rb->vars[i].secret) secret_add(rb->vars[i].value);
+}
+
+/* Replaces $(name) in s. Returns NULL and a diagnostic when a name is unknown. */
+static char *substitute(struct kiln_runbook *rb, const char *s, const struct ynode *at, const char *path,
+                        struct diags *d, int depth, const char **single_file)
+{
+    struct sbuf b = {0};
+    const char *p = s;
+    int refs = 0;
+    const char *only = NULL;
+    while (*p) {
+        const char *q = strstr(p, "$(");
+        if (!q) break;
+        const char *e = strchr(q + 2, ')');
+        if (!e) break;
+        sbuf_append(&b, p, (size_t)(q - p));
+        _cleanup_free_ char *name = xstrndup(q + 2, (size_t)(e - q - 2));
+        struct kiln_var *v = find_var(rb, name);
+        if (!v) {
+            diag_add(d, at, path, "unknown variable $(%s); define it under \"variable:\" or pass -v %s=VALUE",
+                     name, name);
+            sbuf_free(&b);
+            return NULL;
+        }
+        if (depth > 8) {
+            diag_add(d, at, path, "variable $(%s) refers to itself", name);
+            sbuf_free(&b);
+            return NULL;
+        }
+        char *val = substitute(rb, v->value, at, path, d, depth + 1, NULL);
+        if (!val) {
+            sbuf_free(&b);
+            return NULL;
+        }
+        sbuf_puts(&b, val);
+        free(val);
+        refs++;
+        only = (q == s && e[1] == 0) ? v->file : NULL;
+        p = e + 1;
+    }
+    sbuf_puts(&b, p);
+    if (single_file) *single_file = refs == 1 ? only : NULL;
+    return sbuf_steal(&b);
+}
+
+static bool substitute_tree(struct kiln_runbook *rb, struct ynode *n, const char *path, struct diags *d)
+{
+    bool ok = true;
+    if (n->kind == YN_SCALAR) {
+        if (!strstr(n->scalar, "$(")) return true;
+        const char *file = NULL;
+        char *v = substitute(rb, n->scalar, n, path, d, 0, &file);
+        if (!v) return false;
+        free(n->scalar);
+        n->scalar = v;
+        /* A value that is exactly one variable resolves relative paths like that variable did. */
+        if (file) n->file = (char *)file;
+        return true;
+    }
+    for (size_t i = 0; i < n->n; i++) {
+        if (n->kind == YN_MAP) {
+            if (i % 2 == 0) continue;
+            const char *k = n->items[i - 1]->scalar;
+            if (!path[0] && streq(k, "variable")) continue;
+            _cleanup_free_ char *p = ypath(path, k);
+            ok = substitute_tree(rb, n->items[i], p, d) && ok;
+        } else {
+            _cleanup_free_ char *p = ypath_index(path, i);
+            ok = substitute_tree(rb, n->items[i], p, d) && ok;
+        }
+    }
+    return ok;
+}
+
+/* ---- typed sections ---- */
+
+static bool get_path(struct diags *d, const struct ynode *n, const char *path, char **out)
+{
+    char *s = NULL;
+    if (!y_str(d, n, path, &s)) return false;
+    _cleanup_free_ char *dir = path_dirname(n->file);
+    free(*out);
+    *out = streq(n->file, CLI_FILE) ? path_resolve(NULL, s) : path_resolve(dir, s);
+    if (!startswith(*out, "/")) {
+        char cwd[PATH_MAX];
+        if (getcwd(cwd, sizeof cwd)) {
+            char *abs = path_join(cwd, *out);
+            free(*out);
+            *out = abs;
+        }
+    }
+    free(s);
+    return true;
+}
+
+#define FIELD(map, key) y_get((map), (key))
+#define SUBPATH(var, parent, key) _cleanup_free_ char *var = ypath((parent), (key))
+
+static void parse_req(const struct ynode *n, const char *path, struct kiln_req *r, struct diags *d)
+{
+    static const char *const keys[] = {"nodes", "cpus", "memory_mb", "nics", "data_disks", "features", NULL};
+    if (!y_expect(d, n, path, YN_MAP)) return;
+    y_check_keys(d, n, path, keys);
+    long v;
+    const struct { const char *k; int *dst; long max; } ints[] = {
+        {"nodes", &r->nodes, 16}, {"cpus", &r->cpus, 256}, {"memory_mb", &r->memory_mb, 1 << 20},
+        {"nics", &r->nics, 8}, {"data_disks", &r->data_disks, 16},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(ints); i++) {
+        const struct ynode *x = FIELD(n, ints[i].k);
+        SUBPATH(p, path, ints[i].k);
+        if (x && y_long(d, x, p, 0, ints[i].max, &v)) *ints[i].dst = (int)v;
+    }
+    const struct ynode *f = FIELD(n, "features");
+    if (f) {
+        SUBPATH(p, path, "features");
+        char **names = NULL;
+        size_t nn = 0;
+        if (y_str_list(d, f, p, &names, &nn))
+            for (size_t i = 0; i < nn; i++) {
+                unsigned bit = kiln_feature_parse(names[i]);
+                if (!bit) {
+                    char all[256];
+                    kiln_features_format(~0u, all, sizeof all);
+                    diag_add(d, f->kind == YN_SEQ ? f->items[i] : f, p, "unknown feature \"%s\" (known: %s)",
+                             names[i], all);
+                }
+                r->features |= bit;
+            }
+        for (size_t i = 0; i < nn; i++) free(names[i]);
+        free(names);
+    }
+}
+
+static void parse_qemu(const struct ynode *n, struct kiln_qemu_conf *q, struct diags *d)
+{
+    static const char *const keys[] = {"image", "firmware", "kernel", "initrd", "append", "memory_mb",
+                                       "cpus", "accel", "boot_timeout_s", NULL};
+    static const char *const fw[] = {"bios", "uefi", NULL};
+    static const char *const accel[] = {"auto", "kvm", "tcg", NULL};
+    const char *path = "platform.qemu";
+    if (!y_expect(d, n, path, YN_MAP)) return;
+    y_check_keys(d, n, path, keys);
+    const struct ynode *x;
+    if ((x = FIELD(n, "image"))) { SUBPATH(p, path, "image"); get_path(d, x, p, &q->image); }
+    if ((x = FIELD(n, "kernel"))) { SUBPATH(p, path, "kernel"); get_path(d, x, p, &q->kernel); }
+    if ((x = FIELD(n, "initrd"))) { SUBPATH(p, path, "initrd"); get_path(d, x, p, &q->initrd); }
+    if ((x = FIELD(n, "append"))) { SUBPATH(p, path, "append"); y_str(d, x, p, &q->append); }
+    if ((x = FIELD(n, "firmware"))) { SUBPATH(p, path, "firmware"); y_enum(d, x, p, fw, &q->firmware); }
+    if ((x = FIELD(n, "accel"))) { SUBPATH(p, path, "accel"); y_enum(d, x, p, accel, &q->accel); }
+    if ((x = FIELD(n, "memory_mb"))) { SUBPATH(p, path, "memory_mb"); y_long(d, x, p, 64, 1 << 20, &q->memory_mb); }
+    if ((x = FIELD(n, "cpus"))) { SUBPATH(p, path, "cpus"); y_long(d, x, p, 1, 64, &q->cpus); }
+    if ((x = FIELD(n, "boot_timeout_s"))) {
+        SUBPATH(p, path, "boot_timeout_s");
+        y_long(d, x, p, 1, 86400, &q->boot_timeout_s);
+    }
+    if (!q->image && !q->kernel)
+        diag_add(d, n, path, "needs \"image\" (a raw, qcow2 or VHD disk) or \"kernel\" (direct kernel boot)");
+    if (q->initrd && !q->kernel) diag_add(d, FIELD(n, "initrd"), path, "\"initrd\" needs \"kernel\"");
+}
+
+static void parse_ready(const struct ynode *n, struct kiln_platform_conf *pc, struct diags *d)
+{
+    static const char *const keys[] = {"nodes", NULL};
+    static const char *const nkeys[] = {"address", "port", "username", "private_key_file", NULL};
+    const char *path = "platform.ready";
+    if (!y_expect(d, n, path, YN_MAP)) return;
+    y_check_keys(d, n, path, keys);
+    const struct ynode *nodes = FIELD(n, "nodes");
+    if (!nodes) {
+        diag_add(d, n, path, "needs \"nodes\": a list of {address, port, username}");
+        return;
+    }
+    if (!y_expect(d, nodes, "platform.ready.nodes", YN_SEQ)) return;
+    size_t cap = 0;
+    for (size_t i = 0; i < nodes->n; i++) {
+        const struct ynode *it = nodes->items[i];
+        _cleanup_free_ char *p = ypath_index("platform.ready.nodes", i);
+        if (!y_expect(d, it, p, YN_MAP)) continue;
+        y_check_keys(d, it, p, nkeys);
+        struct kiln_ready_node *rn = APPEND(pc->ready_nodes, pc->nready, cap);
+        rn->port = 22;
+        const struct ynode *x;
+        if ((x = FIELD(it, "address"))) { SUBPATH(q, p, "address"); y_str(d, x, q, &rn->address); }
+        else diag_add(d, it, p, "needs \"address\"");
+        if ((x = FIELD(it, "port"))) { SUBPATH(q, p, "port"); y_long(d, x, q, 1, 65535, &rn->port); }
+        if ((x = FIELD(it, "username"))) { SUBPATH(q, p, "username"); y_str(d, x, q, &rn->username); }
+        if ((x = FIELD(it, "private_key_file"))) {
+            SUBPATH(q, p, "private_key_file");
+            get_path(d, x, q, &rn->private_key_file);
+        }
+    }
+}
+
+static void parse_platform(const struct ynode *n, struct kiln_runbook *rb, struct diags *d)
+{
+    static const char *const keys[] = {"type", "admin_username", "admin_private_key_file", "keep_environment",
+                                       "requirement", "qemu", "ready", NULL};
+    static const char *const types[] = {"qemu", "ready", NULL};
+    static const char *const keep[] = {"no", "always", "failed", NULL};
+    struct kiln_platform_conf *pc = &rb->platform;
+    if (!n) {
+        diag_add_at(d, rb->path, 0, 0, "platform", "missing \"platform:\" (type: qemu with an image, or ready)");
+        return;
+    }
+    if (!y_expect(d, n, "platform", YN_MAP)) return;
+    y_check_keys(d, n, "platform", keys);
+    const struct ynode *x;
+    if ((x = FIELD(n, "type"))) y_enum(d, x, "platform.type", types, &pc->type);
+    if ((x = FIELD(n, "admin_username"))) y_str(d, x, "platform.admin_username", &pc->admin_username);
+    if ((x = FIELD(n, "admin_private_key_file")))
+        get_path(d, x, "platform.admin_private_key_file", &pc->admin_private_key_file);
+    if ((x = FIELD(n, "keep_environment"))) {
+        /* YAML turns a bare no into a boolean-looking scalar; accept both spellings. */
+        if (x->kind == YN_SCALAR && (streq(x->scalar, "false") || streq(x->scalar, "no"))) pc->keep_environment = KEEP_NO;
+        else if (x->kind == YN_SCALAR && (streq(x->scalar, "true") || streq(x->scalar, "yes")))
+            pc->keep_environment = KEEP_ALWAYS;
+        else y_enum(d, x, "platform.keep_environment", keep, &pc->keep_environment);
+    }
+    if ((x = FIELD(n, "requirement"))) parse_req(x, "platform.requirement", &pc->requirement, d);
+    const struct ynode *q = FIELD(n, "qemu"), *r = FIELD(n, "ready");
+    if (pc->type == PLATFORM_QEMU) {
+        if (!q) diag_add(d, n, "platform", "type qemu needs a \"qemu:\" section with an image or kernel");
+        else parse_qemu(q, &pc->qemu, d);
+    } else {
+        if (!r) diag_add(d, n, "platform", "type ready needs a \"ready:\" section with nodes");
+        else parse_ready(r, pc, d);
+    }
+}
+
+static void check_regex(const struct ynode *at, const char *path, const char *re, struct diags *d)
+{
+    regex_t rx;
+    int rc = regcomp(&rx, re, REG_EXTENDED | REG_NOSUB);
+    if (rc) {
+        char err[128];
+        regerror(rc, &rx, err, sizeof err);
+        diag_add(d, at, path, "invalid regular expression \"%s\": %s", re, err);
+    } else {
+        regfree(&rx);
+    }
+}
+
+static void parse_testcases(const struct ynode *n, struct kiln_runbook *rb, struct diags *d)
+{
+    static const char *const keys[] = {"criteria", "select_action", "times", "retry", "timeout_s",
+                                       "ignore_failure", NULL};
+    static const char *const ckeys[] = {"name", "area", "category", "priority", "tags", NULL};
+    static const char *const actions[] = {"include", "exclude", "force-include", "force-exclude", NULL};
+    rb->has_testcase = true;
+    if (!y_expect(d, n, "testcase", YN_SEQ)) return;
+    size_t cap = 0;
+    for (size_t i = 0; i < n->n; i++) {
+        const struct ynode *it = n->items[i];
+        _cleanup_free_ char *p = ypath_index("testcase", i);
+        if (!y_expect(d, it, p, YN_MAP)) continue;
+        y_check_keys(d, it, p, keys);
+        struct kiln_tc_rule *r = APPEND(rb->rules, rb->nrules, cap);
+        r->times = r->retry = r->timeout_s = -1;
+        r->ignore_failure = -1;
+        const struct ynode *x;
+        if ((x = FIELD(it, "select_action"))) { SUBPATH(q, p, "select_action"); y_enum(d, x, q, actions, &r->action); }
+        if ((x = FIELD(it, "times"))) { SUBPATH(q, p, "times"); y_long(d, x, q, 1, 1000, &r->times); }
+        if ((x = FIELD(it, "retry"))) { SUBPATH(q, p, "retry"); y_long(d, x, q, 0, 100, &r->retry); }
+        if ((x = FIELD(it, "timeout_s"))) { SUBPATH(q, p, "timeout_s"); y_long(d, x, q, 1, 7 * 86400, &r->timeout_s); }
+        if ((x = FIELD(it, "ignore_failure"))) {
+            SUBPATH(q, p, "ignore_failure");
+            bool b;
+            if (y_bool(d, x, q, &b)) r->ignore_failure = b;
+        }
+        const struct ynode *c = FIELD(it, "criteria");
+        if (!c) continue;
+        SUBPATH(cp, p, "criteria");
+        if (!y_expect(d, c, cp, YN_MAP)) continue;
+        y_check_keys(d, c, cp, ckeys);
+        struct kiln_criteria *cr = &r->criteria;
+        const struct { const char *k; char **dst; } res[] = {
+            {"name", &cr->name}, {"area", &cr->area}, {"category", &cr->category}};
+        for (size_t k = 0; k < ARRAY_SIZE(res); k++)
+            if ((x = FIELD(c, res[k].k))) {
+                SUBPATH(q, cp, res[k].k);
+                if (y_str(d, x, q, res[k].dst)) check_regex(x, q, *res[k].dst, d);
+            }
+        if ((x = FIELD(c, "priority"))) {
+            SUBPATH(q, cp, "priority");
+            y_long_list(d, x, q, 0, 5, &cr->priorities, &cr->npriorities);
+        }
+        if ((x = FIELD(c, "tags"))) { SUBPATH(q, cp, "tags"); y_str_list(d, x, q, &cr->tags, &cr->ntags); }
+    }
+}
+
+static void parse_notifiers(const struct ynode *n, struct kiln_runbook *rb, struct diags *d)
+{
+    static const char *const keys[] = {"type", NULL};
+    static const char *const types[] = {"console", "json", "junit", "html", NULL};
+    if (!y_expect(d, n, "notifier", YN_SEQ)) return;
+    size_t cap = 0;
+    for (size_t i = 0; i < n->n; i++) {
+        const struct ynode *it = n->items[i];
+        _cleanup_free_ char *p = ypath_index("notifier", i);
+        if (!y_expect(d, it, p, YN_MAP)) continue;
+        y_check_keys(d, it, p, keys);
+        const struct ynode *t = FIELD(it, "type");
+        SUBPATH(tp, p, "type");
+        int ti;
+        if (!t) diag_add(d, it, p, "needs \"type\" (console, json, junit or html)");
+        else if (y_enum(d, t, tp, types, &ti)) APPEND(rb->notifiers, rb->nnotifiers, cap)->type = xstrdup(types[ti]);
+    }
+}
+
+static void parse_console(const struct ynode *n, struct kiln_runbook *rb, struct diags *d)
+{
+    static const char *const keys[] = {"patterns", "ignore", NULL};
+    if (!y_expect(d, n, "console", YN_MAP)) return;
+    y_check_keys(d, n, "console", keys);
+    const struct ynode *x;
+    if ((x = FIELD(n, "patterns"))) get_path(d, x, "console.patterns", &rb->console_patterns);
+    if ((x = FIELD(n, "ignore")) && y_str_list(d, x, "console.ignore", &rb->console_ignore, &rb->nconsole_ignore))
+        for (size_t i = 0; i < rb->nconsole_ignore; i++) check_regex(x, "console.ignore", rb->console_ignore[i], d);
+}
+
+int runbook_load(const char *path, const struct kiln_var *cli, size_t ncli, struct kiln_runbook **out,
+                 struct diags *d)
+{
+    static const char *const keys[] = {"name", "include", "extension", "variable", "concurrency", "platform",
+                                       "testcase", "notifier", "console", NULL};
+    size_t before = d->n;
+    struct loader L = {.d = d};
+    struct ynode *root = load_with_includes(&L, path, NULL);
+    if (!root) return -EINVAL;
+    struct kiln_runbook *rb = xcalloc(1, sizeof *rb);
+    rb->path = xstrdup(path);
+    rb->concurrency = 1;
+    rb->platform.admin_username = xstrdup("root");
+    rb->platform.qemu.memory_mb = 1024;
+    rb->platform.qemu.cpus = 2;
+    rb->platform.qemu.boot_timeout_s = 300;
+    y_check_keys(d, root, "", keys);
+    parse_variables(rb, y_get(root, "variable"), cli, ncli, d);
+    if (d->n == before && substitute_tree(rb, root, "", d)) {
+        const struct ynode *x;
+        if ((x = y_get(root, "name"))) y_str(d, x, "name", &rb->name);
+        if ((x = y_get(root, "concurrency"))) y_long(d, x, "concurrency", 1, 64, &rb->concurrency);
+        if ((x = y_get(root, "extension"))) {
+            char **ext = NULL;
+            size_t next = 0;
+            if (y_str_list(d, x, "extension", &ext, &next)) {
+                _cleanup_free_ char *dir = path_dirname(x->file);
+                for (size_t i = 0; i < next; i++) {
+                    size_t cap = rb->nextensions;
+                    *APPEND(rb->extensions, rb->nextensions, cap) = path_resolve(dir, ext[i]);
+                }
+            }
+            for (size_t i = 0; i < next; i++) free(ext[i]);
+            free(ext);
+        }
+        parse_platform(y_get(root, "platform"), rb, d);
+        if ((x = y_get(root, "testcase"))) parse_testcases(x, rb, d);
+        if ((x = y_get(root, "notifier"))) parse_notifiers(x, rb, d);
+        if ((x = y_get(root, "console"))) parse_console(x, rb, d);
+    }
+    if (!rb->name) {
+        const char *base = strrchr(path, '/');
+        base = base ? base + 1 : path;
+        rb->name = xstrndup(base, strcspn(base, "."));
+    }
+    ynode_free(root);
+    if (d->n > before) {
+        runbook_free(rb);
+        return -EINVAL;
+    }
+    *out = rb;
+    return 0;
+}
+
+static void strv_free(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) free(v[i]);
+    free(v);
+}
+
+void runbook_free(struct kiln_runbook *rb)
+{
+    if (!rb) return;
+    free(rb->path);
+    free(rb->name);
+    for (size_t i = 0; i < rb->nvars; i++) {
+        free(rb->vars[i].name);
+        free(rb->vars[i].value);
+    }
+    free(rb->vars);
+    struct kiln_platform_conf *pc = &rb->platform;
+    free(pc->admin_username);
+    free(pc->admin_private_key_file);
+    free(pc->qemu.image);
+    free(pc->qemu.kernel);
+    free(pc->qemu.initrd);
+    free(pc->qemu.append);
+    for (size_t i = 0; i < pc->nready; i++) {
+        free(pc->ready_nodes[i].address);
+        free(pc->ready_nodes[i].username);
+        free(pc->ready_nodes[i].private_key_file);
+    }
+    free(pc->ready_nodes);
+    for (size_t i = 0; i < rb->nrules; i++) {
+        struct kiln_criteria *c = &rb->rules[i].criteria;
+        free(c->name);
+        free(c->area);
+        free(c->category);
+        free(c->priorities);
+        strv_free(c->tags, c->ntags);
+    }
+    free(rb->rules);
+    for (size_t i = 0; i < rb->nnotifiers; i++) free(rb->notifiers[i].type);
+    free(rb->notifiers);
+    strv_free(rb->extensions, rb->nextensions);
+    free(rb->console_patterns);
+    strv_free(rb->console_ignore, rb->nconsole_ignore);
+    free(rb);
+}

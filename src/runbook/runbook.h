@@ -1,0 +1,92 @@
+/* A runbook: YAML → typed structs. Includes, variables ($(name)), secrets. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/req.h"
+#include "util/yaml.h"
+
+enum kiln_keep_env { KEEP_NO, KEEP_ALWAYS, KEEP_FAILED };
+enum kiln_select_action { SEL_INCLUDE, SEL_EXCLUDE, SEL_FORCE_INCLUDE, SEL_FORCE_EXCLUDE };
+enum kiln_firmware { FW_BIOS, FW_UEFI };
+enum kiln_accel { ACCEL_AUTO, ACCEL_KVM, ACCEL_TCG };
+
+struct kiln_var {
+    char *name, *value;
+    bool secret;
+    const char *file; /* where it was defined; relative paths in it resolve against this file's dir */
+};
+
+struct kiln_qemu_conf {
+    char *image;            /* absolute path, or NULL with kernel set */
+    int firmware;           /* enum kiln_firmware */
+    char *kernel, *initrd, *append;
+    long memory_mb, cpus;
+    int accel;              /* enum kiln_accel */
+    long boot_timeout_s;
+};
+
+struct kiln_ready_node {
+    char *address;
+    long port;
+    char *username;
+    char *private_key_file;
+};
+
+struct kiln_platform_conf {
+    int type; /* enum kiln_platform_type */
+    char *admin_username;
+    char *admin_private_key_file;
+    int keep_environment;
+    struct kiln_req requirement; /* merged into every case's requirement */
+    struct kiln_qemu_conf qemu;
+    struct kiln_ready_node *ready_nodes;
+    size_t nready;
+};
+enum kiln_platform_type { PLATFORM_QEMU, PLATFORM_READY };
+
+struct kiln_criteria {
+    char *name, *area, *category; /* regular expressions (extended), whole-string match */
+    long *priorities;
+    size_t npriorities;
+    char **tags;                  /* a case must carry all of them */
+    size_t ntags;
+};
+
+struct kiln_tc_rule {
+    struct kiln_criteria criteria;
+    int action;                   /* enum kiln_select_action */
+    long times, retry, timeout_s; /* -1 = not set */
+    int ignore_failure;           /* -1 = not set */
+};
+
+struct kiln_notifier_conf {
+    char *type; /* console | json | junit | html */
+};
+
+struct kiln_runbook {
+    char *path, *name;
+    long concurrency;
+    struct kiln_var *vars;
+    size_t nvars;
+    struct kiln_platform_conf platform;
+    struct kiln_tc_rule *rules;
+    size_t nrules;
+    bool has_testcase;
+    struct kiln_notifier_conf *notifiers;
+    size_t nnotifiers;
+    char **extensions;
+    size_t nextensions;
+    char *console_patterns; /* a patterns file replacing the default one */
+    char **console_ignore;  /* extra ignore expressions */
+    size_t nconsole_ignore;
+};
+
+/* Parses "name=value", "name:value", with "s:" prefix for a secret. */
+int runbook_parse_cli_var(const char *arg, struct kiln_var *out);
+
+/* Loads path with includes; cli vars override runbook variables. All problems go to d.
+ * Returns 0 or a negative errno-style value (with diagnostics). */
+int runbook_load(const char *path, const struct kiln_var *cli, size_t ncli, struct kiln_runbook **out,
+                 struct diags *d);
+void runbook_free(struct kiln_runbook *rb);

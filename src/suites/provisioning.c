@@ -1,0 +1,125 @@
+/* Area provisioning: the node boots, answers SSH, reboots cleanly and its console is clean. */
+#include <errno.h>
+
+#include "core/case.h"
+#include "node/console.h"
+#include "node/node.h"
+#include "platform/platform.h"
+#include "util/util.h"
+
+/* Fails with the first console findings since the node booted (mark 0). */
+static int check_console(struct kiln_case_ctx *t, struct kiln_node *n, const char *when)
+{
+    if (!n->console) return CASE_PASS;
+    struct console_event *ev;
+    size_t nev = console_events(n->console, 0, &ev);
+    int r = CASE_PASS;
+    if (nev) {
+        _cleanup_free_ char *more = nev > 1 ? xasprintf(" (+%zu more, see nodes/%s/console.log)", nev - 1, n->name)
+                                            : xstrdup("");
+        r = case_fail(t, "console %s: [%s] %s%s", when, ev[0].pattern, ev[0].line, more);
+    }
+    console_events_free(ev, nev);
+    return r;
+}
+
+KILN_CASE(smoke,
+          .area = "provisioning", .priority = 0, .timeout_s = 600,
+          .description = "SSH answers, the console is clean, and a reboot comes back with a new boot id",
+          .tags = KILN_TAGS("fast", "boot"))
+{
+    struct kiln_node *n = t->node;
+    _cleanup_free_ char *os = NULL;
+    int r = case_sh(t, "uname -r; . /etc/os-release 2>/dev/null && echo \"$PRETTY_NAME\"", &os);
+    if (r != 0) return case_fail(t, "cannot run a command over SSH on %s (status %d)", n->name, r);
+    case_log(t, "kernel and OS: %s", strstrip(os));
+    if (check_console(t, n, "before reboot") != CASE_PASS) return CASE_FAIL;
+    if (!n->boot_id && node_read_boot_id(n) < 0) return case_fail(t, "cannot read /proc/sys/kernel/random/boot_id");
+    _cleanup_free_ char *before = xstrdup(n->boot_id);
+    char why[1024];
+    int rr = node_reboot(n, MIN(case_time_left(t), 600), why, sizeof why);
+    if (rr < 0) {
+        n->bad = true;
+        return case_fail(t, "reboot: %s", why);
+    }
+    case_log(t, "rebooted: boot id %s -> %s", before, n->boot_id);
+    return check_console(t, n, "after reboot");
+}
+
+static bool has_systemd(struct kiln_case_ctx *t)
+{
+    return case_sh(t, "test -d /run/systemd/system && command -v systemctl >/dev/null", NULL) == 0;
+}
+
+KILN_CASE(verify_no_failed_units,
+          .area = "provisioning", .priority = 1, .timeout_s = 300,
+          .description = "No systemd unit is in the failed state once the system finished booting",
+          .tags = KILN_TAGS("fast"))
+{
+    if (!has_systemd(t)) return case_skip(t, "no systemd on %s (/run/systemd/system missing)", t->node->name);
+    _cleanup_free_ char *state = NULL;
+    int to = MIN(case_time_left(t) - 10, 240);
+    _cleanup_free_ char *wait = xasprintf("timeout %d systemctl is-system-running --wait 2>/dev/null; true", MAX(to, 5));
+    case_sh(t, wait, &state);
+    case_log(t, "system state: %s", state ? strstrip(state) : "?");
+    _cleanup_free_ char *failed = NULL;
+    int r = case_sh(t, "systemctl list-units --state=failed --no-legend --plain --no-pager | awk '{print $1}'", &failed);
+    if (r != 0) return case_fail(t, "systemctl list-units failed with status %d", r);
+    char *list = strstrip(failed);
+    if (!*list) return CASE_PASS;
+    struct sbuf reason = {0};
+    size_t count = 0;
+    for (char *save = NULL, *u = strtok_r(list, "\n", &save); u; u = strtok_r(NULL, "\n", &save)) {
+        count++;
+        if (count > 3) continue;
+        _cleanup_free_ char *q = shell_quote(u);
+        _cleanup_free_ char *cmd = xasprintf("journalctl -b -u %s --no-pager -o cat -n 5 2>/dev/null | tail -n 5", q);
+        _cleanup_free_ char *journal = NULL;
+        case_sh(t, cmd, &journal);
+        sbuf_printf(&reason, "%s%s", count > 1 ? "; " : "", u);
+        if (journal && *strstrip(journal)) {
+            char *j = strstrip(journal);
+            for (char *p = j; *p; p++)
+                if (*p == '\n') *p = '|';
+            sbuf_printf(&reason, " (journal: %s)", j);
+        }
+    }
+    int rc = case_fail(t, "%zu failed unit(s): %s%s", count, reason.s, count > 3 ? " ..." : "");
+    sbuf_free(&reason);
+    return rc;
+}
+
+KILN_CASE(verify_console_clean,
+          .area = "provisioning", .priority = 1, .timeout_s = 120,
+          .description = "The serial console since boot has no panic, oops, BUG, lockup, failed unit or fs error",
+          .tags = KILN_TAGS("fast"),
+          .requires = {.features = FEAT_SERIAL_CONSOLE})
+{
+    /* Let late boot messages reach the console file before judging it. */
+    case_sh(t, "sleep 1", NULL);
+    return check_console(t, t->node, "since boot");
+}
+
+KILN_CASE(verify_kernel_cmdline,
+          .area = "provisioning", .priority = 1, .timeout_s = 120,
+          .description = "The kernel command line has a serial console and everything the runbook asked for",
+          .tags = KILN_TAGS("fast"))
+{
+    _cleanup_free_ char *cmdline = NULL;
+    if (case_sh(t, "cat /proc/cmdline", &cmdline) != 0) return case_fail(t, "cannot read /proc/cmdline");
+    char *line = strstrip(cmdline);
+    case_log(t, "/proc/cmdline: %s", line);
+    _cleanup_free_ char *padded = xasprintf(" %s ", line);
+    const struct kiln_qemu_conf *q = &t->plat->rb->platform.qemu;
+    if (t->plat->ops == &platform_qemu && q->kernel && q->append) {
+        _cleanup_free_ char *want = xstrdup(q->append);
+        for (char *save = NULL, *tok = strtok_r(want, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
+            _cleanup_free_ char *needle = xasprintf(" %s ", tok);
+            if (!strstr(padded, needle))
+                return case_fail(t, "/proc/cmdline lacks \"%s\" from platform.qemu.append; it is: %s", tok, line);
+        }
+    }
+    if (!strstr(padded, " console=ttyS") && !strstr(padded, " console=hvc"))
+        return case_fail(t, "/proc/cmdline has no serial console (console=ttyS0 or hvc0); it is: %s", line);
+    return CASE_PASS;
+}

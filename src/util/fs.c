@@ -1,0 +1,135 @@
+#include "util/fs.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include "util/util.h"
+
+int mkdir_p(const char *path, unsigned mode)
+{
+    _cleanup_free_ char *p = xstrdup(path);
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/') continue;
+        *s = 0;
+        if (mkdir(p, mode) < 0 && errno != EEXIST) return -errno;
+        *s = '/';
+    }
+    if (mkdir(p, mode) < 0 && errno != EEXIST) return -errno;
+    return 0;
+}
+
+int rm_rf(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) < 0) return errno == ENOENT ? 0 : -errno;
+    if (S_ISDIR(st.st_mode)) {
+        DIR *d = opendir(path);
+        if (!d) return -errno;
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            if (streq(e->d_name, ".") || streq(e->d_name, "..")) continue;
+            _cleanup_free_ char *c = path_join(path, e->d_name);
+            rm_rf(c);
+        }
+        closedir(d);
+        return rmdir(path) < 0 ? -errno : 0;
+    }
+    return unlink(path) < 0 ? -errno : 0;
+}
+
+int write_file_atomic(const char *path, const char *data, size_t len, unsigned mode)
+{
+    _cleanup_free_ char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd < 0) return -errno;
+    size_t off = 0;
+    while (off < len) {
+        ssize_t n = write(fd, data + off, len - off);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            int e = errno;
+            close(fd);
+            unlink(tmp);
+            return -e;
+        }
+        off += (size_t)n;
+    }
+    if (close(fd) < 0 || rename(tmp, path) < 0) {
+        int e = errno;
+        unlink(tmp);
+        return -e;
+    }
+    return 0;
+}
+
+int read_file(const char *path, size_t max, char **data, size_t *lenp)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    struct sbuf b = {0};
+    char buf[65536];
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            int e = errno;
+            close(fd);
+            sbuf_free(&b);
+            return -e;
+        }
+        if (n == 0) break;
+        if (b.len + (size_t)n > max) {
+            close(fd);
+            sbuf_free(&b);
+            return -EFBIG;
+        }
+        sbuf_append(&b, buf, (size_t)n);
+    }
+    close(fd);
+    if (lenp) *lenp = b.len;
+    *data = sbuf_steal(&b);
+    return 0;
+}
+
+char *path_join(const char *a, const char *b)
+{
+    if (!a || !*a || b[0] == '/') return xstrdup(b);
+    return xasprintf("%s%s%s", a, endswith(a, "/") ? "" : "/", b);
+}
+
+char *path_dirname(const char *path)
+{
+    const char *s = strrchr(path, '/');
+    if (!s) return xstrdup(".");
+    if (s == path) return xstrdup("/");
+    return xstrndup(path, (size_t)(s - path));
+}
+
+char *path_resolve(const char *base_dir, const char *p)
+{
+    if (startswith(p, "~/")) {
+        const char *home = getenv("HOME");
+        return path_join(home ? home : "/", p + 2);
+    }
+    return path_join(base_dir, p);
+}
+
+bool file_exists(const char *path)
+{
+    return access(path, F_OK) == 0;
+}
+
+int symlink_replace(const char *target, const char *link)
+{
+    _cleanup_free_ char *tmp = xasprintf("%s.tmp.%d", link, (int)getpid());
+    unlink(tmp);
+    if (symlink(target, tmp) < 0) return -errno;
+    if (rename(tmp, link) < 0) {
+        int e = errno;
+        unlink(tmp);
+        return -e;
+    }
+    return 0;
+}

@@ -1,0 +1,17 @@
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+
+int mkdir_p(const char *path, unsigned mode);
+int rm_rf(const char *path);
+/* Writes to path.tmp.<pid> then renames: readers never see half a file. */
+int write_file_atomic(const char *path, const char *data, size_t len, unsigned mode);
+/* Reads at most max bytes (error -EFBIG if larger). NUL-terminated. */
+int read_file(const char *path, size_t max, char **data, size_t *len);
+char *path_join(const char *a, const char *b);
+char *path_dirname(const char *path);
+/* Resolves p against base_dir when relative; expands a leading "~/". */
+char *path_resolve(const char *base_dir, const char *p);
+bool file_exists(const char *path);
+/* Replaces (atomically) the symlink link to point at target. */
+int symlink_replace(const char *target, const char *link);

@@ -1,0 +1,188 @@
+#include "util/proc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "util/log.h"
+#include "util/timeutil.h"
+#include "util/util.h"
+
+volatile sig_atomic_t kiln_interrupted;
+
+#define MAX_TRACKED 512
+static volatile pid_t tracked[MAX_TRACKED];
+
+static void track(pid_t pid)
+{
+    for (int i = 0; i < MAX_TRACKED; i++)
+        if (__sync_bool_compare_and_swap(&tracked[i], 0, pid)) return;
+}
+
+static void untrack(pid_t pid)
+{
+    for (int i = 0; i < MAX_TRACKED; i++)
+        if (__sync_bool_compare_and_swap(&tracked[i], pid, 0)) return;
+}
+
+void proc_kill_all(void)
+{
+    for (int i = 0; i < MAX_TRACKED; i++) {
+        pid_t p = tracked[i];
+        if (p > 0) {
+            kill(-p, SIGKILL);
+            kill(p, SIGKILL);
+        }
+    }
+}
+
+static void on_signal(int sig)
+{
+    if (kiln_interrupted) {
+        proc_kill_all();
+        _exit(128 + sig);
+    }
+    kiln_interrupted = sig;
+}
+
+void proc_install_signal_handlers(void)
+{
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+int proc_spawn(char *const argv[], int in_fd, int out_fd, int err_fd, pid_t *pidp)
+{
+    pid_t parent = getpid();
+    int nullfd = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (nullfd < 0) return -errno;
+    int errpipe[2];
+    if (pipe2(errpipe, O_CLOEXEC) < 0) {
+        close(nullfd);
+        return -errno;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(nullfd);
+        close(errpipe[0]);
+        close(errpipe[1]);
+        return -e;
+    }
+    if (pid == 0) {
+        setpgid(0, 0);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent) _exit(127);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        signal(SIGPIPE, SIG_DFL);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        dup2(in_fd >= 0 ? in_fd : nullfd, 0);
+        dup2(out_fd >= 0 ? out_fd : nullfd, 1);
+        dup2(err_fd >= 0 ? err_fd : nullfd, 2);
+        execvp(argv[0], argv);
+        int e = errno;
+        if (write(errpipe[1], &e, sizeof e) < 0) _exit(127);
+        _exit(127);
+    }
+    close(errpipe[1]);
+    close(nullfd);
+    int childerr = 0;
+    ssize_t n = read(errpipe[0], &childerr, sizeof childerr);
+    close(errpipe[0]);
+    if (n == sizeof childerr) {
+        waitpid(pid, NULL, 0);
+        return -childerr;
+    }
+    setpgid(pid, pid);
+    track(pid);
+    *pidp = pid;
+    return 0;
+}
+
+int proc_wait(pid_t pid, int timeout_ms, int *status)
+{
+    int64_t deadline = timeout_ms < 0 ? INT64_MAX : now_ms() + timeout_ms;
+    int delay = 1;
+    for (;;) {
+        int st;
+        pid_t r = waitpid(pid, &st, WNOHANG);
+        if (r == pid) {
+            untrack(pid);
+            if (status) *status = st;
+            return 0;
+        }
+        if (r < 0 && errno != EINTR) {
+            untrack(pid);
+            return -errno;
+        }
+        if (now_ms() >= deadline) return -ETIMEDOUT;
+        sleep_ms(delay);
+        if (delay < 50) delay *= 2;
+    }
+}
+
+void proc_kill(pid_t pid, int grace_ms)
+{
+    if (pid <= 0) return;
+    kill(-pid, SIGTERM);
+    kill(pid, SIGTERM);
+    if (proc_wait(pid, grace_ms, NULL) == 0) return;
+    kill(-pid, SIGKILL);
+    kill(pid, SIGKILL);
+    proc_wait(pid, -1, NULL);
+}
+
+int proc_run(char *const argv[], int timeout_ms, char **output)
+{
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) < 0) return -errno;
+    pid_t pid;
+    int r = proc_spawn(argv, -1, fds[1], fds[1], &pid);
+    close(fds[1]);
+    if (r < 0) {
+        close(fds[0]);
+        return r;
+    }
+    struct sbuf out = {0};
+    int64_t deadline = timeout_ms < 0 ? INT64_MAX : now_ms() + timeout_ms;
+    for (;;) {
+        int64_t left = deadline - now_ms();
+        if (left <= 0 || kiln_interrupted) {
+            close(fds[0]);
+            proc_kill(pid, 1000);
+            sbuf_free(&out);
+            return kiln_interrupted ? -EINTR : -ETIMEDOUT;
+        }
+        struct pollfd p = {.fd = fds[0], .events = POLLIN};
+        int pr = poll(&p, 1, (int)MIN(left, 200));
+        if (pr < 0 && errno != EINTR) break;
+        if (pr <= 0) continue;
+        char buf[4096];
+        ssize_t n = read(fds[0], buf, sizeof buf);
+        if (n <= 0) break;
+        if (out.len < (16u << 20)) sbuf_append(&out, buf, (size_t)n);
+    }
+    close(fds[0]);
+    int st = 0;
+    r = proc_wait(pid, (int)MAX(deadline - now_ms(), 1000), &st);
+    if (r < 0) {
+        proc_kill(pid, 1000);
+        sbuf_free(&out);
+        return r;
+    }
+    if (output) *output = sbuf_steal(&out);
+    else sbuf_free(&out);
+    if (WIFEXITED(st)) return WEXITSTATUS(st);
+    return 128 + WTERMSIG(st);
+}

@@ -1,0 +1,24 @@
+/* Child processes kiln starts (qemu, qemu-img, helpers). Every child is
+ * tracked so that all exit paths, including signals, end it: no orphans. */
+#pragma once
+#include <signal.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+extern volatile sig_atomic_t kiln_interrupted; /* signal number once SIGINT/SIGTERM arrived */
+
+/* Installs SIGINT/SIGTERM handlers: the first sets kiln_interrupted so work
+ * unwinds cleanly; a second one kills all tracked children and exits at once. */
+void proc_install_signal_handlers(void);
+
+/* Starts argv[0] (PATH lookup) in its own process group, with fds for stdin/stdout/stderr
+ * (-1 means /dev/null). The child dies with kiln (PDEATHSIG). Returns 0 or -errno. */
+int proc_spawn(char *const argv[], int in_fd, int out_fd, int err_fd, pid_t *pid);
+/* Waits up to timeout_ms (-1 forever). 0 and *status on exit, -ETIMEDOUT otherwise. */
+int proc_wait(pid_t pid, int timeout_ms, int *status);
+/* SIGTERM, then SIGKILL after grace_ms; reaps the child. */
+void proc_kill(pid_t pid, int grace_ms);
+void proc_kill_all(void);
+/* Runs argv to completion with a timeout; captures stdout+stderr into *output when non-NULL.
+ * Returns the exit status (>= 0), or -errno / -ETIMEDOUT. */
+int proc_run(char *const argv[], int timeout_ms, char **output);

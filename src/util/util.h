@@ -1,0 +1,54 @@
+/* Small helpers with no kiln knowledge: memory, strings, cleanup attributes. */
+#pragma once
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t m);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *xvasprintf(const char *fmt, va_list ap);
+
+/* Grows *arr (element size sz) so index n fits; capacity tracked in *cap. */
+void *grow_array(void *arr, size_t sz, size_t n, size_t *cap);
+#define APPEND(arr, n, cap) ((arr) = grow_array((arr), sizeof(*(arr)), (n) + 1, &(cap)), &(arr)[(n)++])
+
+static inline void freep(void *p) { free(*(void **)p); }
+static inline void fclosep(FILE **f) { if (*f) fclose(*f); }
+static inline void closep(int *fd) { if (*fd >= 0) close(*fd); }
+#define _cleanup_free_ __attribute__((cleanup(freep)))
+#define _cleanup_fclose_ __attribute__((cleanup(fclosep)))
+#define _cleanup_close_ __attribute__((cleanup(closep)))
+
+bool streq(const char *a, const char *b);
+bool startswith(const char *s, const char *prefix);
+bool endswith(const char *s, const char *suffix);
+char *strstrip(char *s);
+size_t levenshtein(const char *a, const char *b);
+/* Shell-quotes s in single quotes for a POSIX sh. */
+char *shell_quote(const char *s);
+char *base64_encode(const void *data, size_t len);
+/* Parses a whole decimal integer; false on garbage or overflow. */
+bool parse_long(const char *s, long *out);
+
+/* Growable string buffer. */
+struct sbuf {
+    char *s;
+    size_t len, cap;
+};
+void sbuf_append(struct sbuf *b, const char *s, size_t n);
+void sbuf_puts(struct sbuf *b, const char *s);
+void sbuf_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+char *sbuf_steal(struct sbuf *b);
+void sbuf_free(struct sbuf *b);

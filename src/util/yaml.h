@@ -1,0 +1,72 @@
+/* A YAML document as a small tree that keeps file:line:col on every node,
+ * plus typed accessors that report errors as "file:line:col: key.path: message".
+ * Used by the runbook and the image spec. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+enum ynode_kind { YN_SCALAR, YN_SEQ, YN_MAP };
+
+struct ynode {
+    enum ynode_kind kind;
+    char *file; /* shared, owned by the load that made it (see yfiles) */
+    int line, col;
+    char *scalar;
+    bool quoted;
+    struct ynode **items; /* seq: items; map: key, value, key, value ... */
+    size_t n;             /* seq: items; map: 2 * pairs */
+    size_t cap;
+};
+
+struct diag {
+    char *file;
+    int line, col;
+    char *path;
+    char *msg;
+};
+
+struct diags {
+    struct diag *v;
+    size_t n, cap;
+};
+
+void diag_add(struct diags *d, const struct ynode *at, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void diag_add_at(struct diags *d, const char *file, int line, int col, const char *path,
+                 const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+void diags_print(const struct diags *d, FILE *f);
+void diags_free(struct diags *d);
+
+/* Every file name a tree points at lives here until yfiles_free(). */
+const char *yfiles_intern(const char *path);
+void yfiles_free(void);
+
+/* Loads one YAML document (limits: 8 MiB, depth 64, 200000 nodes).
+ * Returns NULL and adds a diagnostic on error. An empty file gives an empty map. */
+struct ynode *yaml_load_file(const char *path, struct diags *d);
+struct ynode *yaml_load_string(const char *name, const char *text, size_t len, struct diags *d);
+void ynode_free(struct ynode *n);
+struct ynode *ynode_new(enum ynode_kind kind, const struct ynode *mark_from);
+void ynode_push(struct ynode *parent, struct ynode *child);
+/* Deep merge: maps key by key (over wins for scalars), sequences concatenated (base first).
+ * Consumes both; returns the merged tree. */
+struct ynode *ynode_merge(struct ynode *base, struct ynode *over);
+
+const char *ynode_kind_name(const struct ynode *n);
+/* Map lookup; NULL when absent or when map is not a map. */
+struct ynode *y_get(const struct ynode *map, const char *key);
+/* Reports keys not in allowed (NULL-terminated) with a did-you-mean. Returns false on any. */
+bool y_check_keys(struct diags *d, const struct ynode *map, const char *path, const char *const *allowed);
+bool y_expect(struct diags *d, const struct ynode *n, const char *path, enum ynode_kind kind);
+/* Typed scalar readers: on mismatch add a diagnostic and return false. */
+bool y_str(struct diags *d, const struct ynode *n, const char *path, char **out);
+bool y_long(struct diags *d, const struct ynode *n, const char *path, long min, long max, long *out);
+bool y_bool(struct diags *d, const struct ynode *n, const char *path, bool *out);
+bool y_enum(struct diags *d, const struct ynode *n, const char *path, const char *const *names, int *out);
+/* A scalar or a list of scalars. */
+bool y_str_list(struct diags *d, const struct ynode *n, const char *path, char ***out, size_t *count);
+bool y_long_list(struct diags *d, const struct ynode *n, const char *path, long min, long max,
+                 long **out, size_t *count);
+char *ypath(const char *parent, const char *key);
+char *ypath_index(const char *parent, size_t i);
