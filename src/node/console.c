@@ -6,6 +6,7 @@
 #include <regex.h>
 #include <stdatomic.h>
 
+#include "util/log.h"
 #include "util/timeutil.h"
 #include "util/util.h"
 
@@ -133,6 +134,7 @@ void console_clean_line(char *s)
 
 struct kiln_console {
     char *path;
+    FILE *out;
     const struct kiln_patterns *pats;
     pthread_t thread;
     atomic_bool stop;
@@ -147,6 +149,12 @@ struct kiln_console {
 
 static void on_line(struct kiln_console *c, char *line)
 {
+    if (c->out) {
+        char *m = secret_mask(line);
+        fprintf(c->out, "%s\n", m);
+        fflush(c->out);
+        free(m);
+    }
     console_clean_line(line);
     if (!*line) return;
     bool fatal = false;
@@ -196,10 +204,11 @@ static void *scan(void *arg)
     return NULL;
 }
 
-struct kiln_console *console_start(const char *path, const struct kiln_patterns *p)
+struct kiln_console *console_start(const char *raw, const char *out, const struct kiln_patterns *p)
 {
     struct kiln_console *c = xcalloc(1, sizeof *c);
-    c->path = xstrdup(path);
+    c->path = xstrdup(raw);
+    c->out = out ? fopen(out, "we") : NULL;
     c->pats = p;
     c->t0 = now_s();
     pthread_mutex_init(&c->lock, NULL);
@@ -220,6 +229,7 @@ void console_stop(struct kiln_console *c)
     for (size_t i = 0; i < TAIL_LINES; i++) free(c->tail[i]);
     free(c->fatal);
     free(c->path);
+    if (c->out) fclose(c->out);
     pthread_mutex_destroy(&c->lock);
     free(c);
 }

@@ -1,5 +1,5 @@
 /* Live serial console scanner: tails the console file qemu writes from the first
- * byte, and matches each line against patterns kept as data (data/console-patterns.yml). */
+ * byte into a private file, copies it with secrets masked into the run directory, and matches each line against patterns kept as data (data/console-patterns.yml). */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -23,7 +23,8 @@ void patterns_free(struct kiln_patterns *p);
 const char *patterns_match(const struct kiln_patterns *p, const char *line, bool *fatal);
 
 struct kiln_console;
-struct kiln_console *console_start(const char *path, const struct kiln_patterns *p);
+/* Tails raw (written by qemu) and copies every line, secrets masked, to out. */
+struct kiln_console *console_start(const char *raw, const char *out, const struct kiln_patterns *p);
 void console_stop(struct kiln_console *c);
 /* Number of events so far; cases remember it and look at events after it. */
 uint64_t console_mark(struct kiln_console *c);

@@ -187,8 +187,10 @@ static int qemu_boot_node(struct kiln_platform_ctx *p, struct kiln_env *env, str
     ARG("-smp"), ARG(OWN(xasprintf("%d", env->spec.cpus)));
     ARG("-m"), ARG(OWN(xasprintf("%d", env->spec.memory_mb)));
     ARG("-nodefaults"), ARG("-no-user-config"), ARG("-display"), ARG("none");
+    /* qemu writes the raw console privately; the scanner copies it, secrets masked, to the run dir */
+    _cleanup_free_ char *console_raw = path_join(qn->work, "console.raw");
     _cleanup_free_ char *console = path_join(n->dir, "console.log");
-    ARG("-chardev"), ARG(OWN(xasprintf("file,id=con0,path=%s", console)));
+    ARG("-chardev"), ARG(OWN(xasprintf("file,id=con0,path=%s", console_raw)));
     ARG("-serial"), ARG("chardev:con0");
     _cleanup_free_ char *qmp_sock = path_join(qn->work, "qmp.sock");
     ARG("-qmp"), ARG(OWN(xasprintf("unix:%s,server=on,wait=off", qmp_sock)));
@@ -248,8 +250,9 @@ static int qemu_boot_node(struct kiln_platform_ctx *p, struct kiln_env *env, str
     struct sbuf cmdline = {0};
     for (size_t i = 0; i < a.n; i++) sbuf_printf(&cmdline, "%s%s", i ? " " : "", a.v[i]);
     _cleanup_free_ char *cmdfile = path_join(n->dir, "qemu-cmdline.txt");
-    write_file_atomic(cmdfile, cmdline.s, cmdline.len, 0644);
-    log_debug("%s: %s", n->name, cmdline.s);
+    _cleanup_free_ char *masked = secret_mask(cmdline.s);
+    write_file_atomic(cmdfile, masked, strlen(masked), 0644);
+    log_debug("%s: %s", n->name, masked);
     sbuf_free(&cmdline);
 
     _cleanup_free_ char *qlog = path_join(n->dir, "qemu.log");
@@ -257,7 +260,7 @@ static int qemu_boot_node(struct kiln_platform_ctx *p, struct kiln_env *env, str
     int r = proc_spawn(a.v, -1, ql ? fileno(ql) : -1, ql ? fileno(ql) : -1, &qn->pid);
     if (ql) fclose(ql);
     if (r < 0) return snprintf(why, sz, "cannot start qemu-system-x86_64: %s", strerror(-r)), r;
-    n->console = console_start(console, p->patterns);
+    n->console = console_start(console_raw, console, p->patterns);
 
     qn->qmp = qmp_open(qmp_sock, 10000);
     if (!qn->qmp) {

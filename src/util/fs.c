@@ -107,13 +107,39 @@ char *path_dirname(const char *path)
     return xstrndup(path, (size_t)(s - path));
 }
 
+/* Lexical clean-up: drops "." and empty segments, folds "x/.." (never above the start). */
+static char *path_normalize(const char *p)
+{
+    bool abs = p[0] == '/';
+    _cleanup_free_ char *copy = xstrdup(p);
+    char *segs[256];
+    size_t n = 0;
+    for (char *save = NULL, *s = strtok_r(copy, "/", &save); s; s = strtok_r(NULL, "/", &save)) {
+        if (streq(s, ".")) continue;
+        if (streq(s, "..") && n > 0 && !streq(segs[n - 1], "..")) {
+            n--;
+            continue;
+        }
+        if (streq(s, "..") && abs) continue;
+        if (n < ARRAY_SIZE(segs)) segs[n++] = s;
+    }
+    struct sbuf b = {0};
+    if (abs) sbuf_puts(&b, "/");
+    for (size_t i = 0; i < n; i++) sbuf_printf(&b, "%s%s", i ? "/" : "", segs[i]);
+    if (!b.len) sbuf_puts(&b, ".");
+    return sbuf_steal(&b);
+}
+
 char *path_resolve(const char *base_dir, const char *p)
 {
+    _cleanup_free_ char *joined = NULL;
     if (startswith(p, "~/")) {
         const char *home = getenv("HOME");
-        return path_join(home ? home : "/", p + 2);
+        joined = path_join(home ? home : "/", p + 2);
+    } else {
+        joined = path_join(base_dir, p);
     }
-    return path_join(base_dir, p);
+    return path_normalize(joined);
 }
 
 bool file_exists(const char *path)

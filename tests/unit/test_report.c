@@ -1,1 +1,73 @@
-int main(void){return 0;}
+#include <jansson.h>
+
+#include "core/case.h"
+#include "report/notifier.h"
+#include "tap.h"
+#include "util/fs.h"
+#include "util/log.h"
+#include "util/util.h"
+
+static int noop(struct kiln_case_ctx *t)
+{
+    (void)t;
+    return CASE_PASS;
+}
+
+static const struct kiln_case k = {.name = "verify_<x>", .area = "core", .priority = 1, .run = noop,
+                                   .description = "a & b", .tags = KILN_TAGS("fast")};
+
+int main(void)
+{
+    char dir[] = "/tmp/kiln-rep-XXXXXX";
+    mkdtemp(dir);
+    secret_add("pa55word");
+    struct kiln_results r = {.name = xstrdup("demo"), .id = xstrdup("demo-1"), .dir = xstrdup(dir),
+                             .platform = xstrdup("qemu"), .accel = xstrdup("tcg"), .started = 1700000000,
+                             .duration_s = 12.5};
+    r.v = xcalloc(2, sizeof *r.v);
+    r.n = 2;
+    r.v[0] = (struct kiln_result){.id = xstrdup("verify_<x>"), .c = &k, .status = ST_FAILED,
+                                  .reason = xstrdup("value \"7\" < 8 with pa55word"), .log_rel = xstrdup("cases/x/log.txt")};
+    struct kiln_metric *m = APPEND(r.v[0].metrics, r.v[0].nmetrics, r.v[0].capmetrics);
+    *m = (struct kiln_metric){.name = xstrdup("boot_time"), .unit = xstrdup("s"), .value = 4.5, .ok = true};
+    struct kiln_subtest *s = APPEND(r.v[0].subtests, r.v[0].nsubtests, r.v[0].capsubtests);
+    *s = (struct kiln_subtest){.name = xstrdup("timers:posix"), .status = ST_SKIPPED, .reason = xstrdup("CONF")};
+    r.v[1] = (struct kiln_result){.id = xstrdup("ok_case"), .c = &k, .status = ST_PASSED};
+
+    char *text = results_to_json(&r);
+    json_error_t err;
+    json_t *j = json_loads(text, 0, &err);
+    ok(j != NULL, "results.json parses");
+    is_str(json_string_value(json_object_get(j, "schema")), "kiln.results/v1", "schema id");
+    is_int(json_integer_value(json_object_get(json_object_get(j, "summary"), "failed")), 1, "summary counts");
+    is_int(json_integer_value(json_object_get(json_object_get(j, "run"), "exit_code")), 1, "exit code 1 on failure");
+    json_t *c0 = json_array_get(json_object_get(j, "cases"), 0);
+    is_str(json_string_value(json_object_get(c0, "status")), "failed", "case status");
+    ok(!strstr(text, "pa55word"), "secret not in results.json");
+    is_str(json_string_value(json_object_get(json_array_get(json_object_get(c0, "subtests"), 0), "name")),
+           "timers:posix", "subtests serialised");
+    is_str(json_string_value(json_object_get(json_array_get(json_object_get(c0, "metrics"), 0), "unit")), "s",
+           "metrics serialised");
+    json_decref(j);
+    free(text);
+
+    ok(notifier_junit.run_finished(NULL, &r) == 0, "junit written");
+    ok(notifier_html.run_finished(NULL, &r) == 0, "html written");
+    _cleanup_free_ char *jp = path_join(dir, "junit.xml");
+    _cleanup_free_ char *hp = path_join(dir, "report.html");
+    char *junit, *html;
+    read_file(jp, 1 << 20, &junit, NULL);
+    read_file(hp, 1 << 20, &html, NULL);
+    has(junit, "name=\"verify_&lt;x&gt;\"", "junit escapes names");
+    has(junit, "tests=\"3\" failures=\"1\" errors=\"0\" skipped=\"1\"", "junit counts subtests");
+    has(junit, "<property name=\"metric.boot_time\" value=\"4.5 s\"/>", "junit carries metrics as properties");
+    ok(!strstr(junit, "pa55word") && !strstr(html, "pa55word"), "secret in neither junit nor html");
+    has(html, "href=\"cases/x/log.txt\"", "html links the case log");
+    has(html, "a &amp; b", "html escapes text");
+    free(junit);
+    free(html);
+    results_free(&r);
+    rm_rf(dir);
+    secret_clear();
+    return tap_done();
+}

@@ -1,0 +1,42 @@
+# kiln: the two entry points are `make demo` and `make check` (see README.md).
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+CACHE      ?= $(HOME)/.cache/kiln
+MESON      ?= meson
+
+.PHONY: all deps build build-asan demo check unit integration images bench clean
+
+all: build
+
+deps:
+	@sh scripts/deps.sh
+
+$(BUILD)/build.ninja:
+	$(MESON) setup $(BUILD) --buildtype=debugoptimized
+
+$(ASAN_BUILD)/build.ninja:
+	$(MESON) setup $(ASAN_BUILD) --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+build-asan: deps $(ASAN_BUILD)/build.ninja
+	ninja -C $(ASAN_BUILD)
+
+images: deps
+	@sh tests/images/build.sh busybox
+
+# The main job: build kiln, build the sample Debian image, validate it.
+demo: build
+	@sh tests/images/build.sh debian
+	./$(BUILD)/kiln run examples/demo.yml
+
+# All tests, under ASan+UBSan; prints "N passed, N failed" last.
+check: build-asan
+	@sh tests/run.sh $(ASAN_BUILD)
+
+bench: build
+	@sh bench/overhead/run.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,178 @@
+/* The scheduler against a fake platform: no VMs, only the logic. */
+#include <errno.h>
+#include <pthread.h>
+
+#include "core/case.h"
+#include "core/scheduler.h"
+#include "tap.h"
+#include "util/fs.h"
+#include "util/timeutil.h"
+#include "util/util.h"
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static int deploys, live, max_live, destroys;
+
+static int fake_init(struct kiln_platform_ctx *p)
+{
+    (void)p;
+    return 0;
+}
+
+static bool fake_capable(struct kiln_platform_ctx *p, const struct kiln_req *need, char *why, size_t sz)
+{
+    (void)p;
+    if (need->features & FEAT_GPU) return snprintf(why, sz, "needs feature gpu, fake has none"), false;
+    return true;
+}
+
+static void fake_spec_for(struct kiln_platform_ctx *p, const struct kiln_req *need, struct kiln_req *spec)
+{
+    (void)p;
+    *spec = *need;
+    spec->nodes = kiln_req_nodes(need);
+    spec->cpus = MAX(need->cpus, 1);
+    spec->memory_mb = 1000;
+    spec->nics = MAX(need->nics, 1);
+}
+
+static int fake_deploy(struct kiln_platform_ctx *p, struct kiln_env *env, char *why, size_t sz)
+{
+    pthread_mutex_lock(&lock);
+    deploys++;
+    live++;
+    max_live = MAX(max_live, live);
+    pthread_mutex_unlock(&lock);
+    env->nodes = xcalloc(1, sizeof *env->nodes);
+    env->nodes[env->nnodes++] = platform_new_node(p);
+    if (env->spec.nics == 3) return snprintf(why, sz, "no SSH after 1 s (fake)"), -ETIMEDOUT;
+    return 0;
+}
+
+static void fake_destroy(struct kiln_platform_ctx *p, struct kiln_env *env)
+{
+    (void)p;
+    (void)env;
+    pthread_mutex_lock(&lock);
+    live--;
+    destroys++;
+    pthread_mutex_unlock(&lock);
+}
+
+static const struct kiln_platform fake = {
+    .name = "fake", .uses_host_memory = true, .init = fake_init, .capable = fake_capable,
+    .spec_for = fake_spec_for, .deploy = fake_deploy, .destroy = fake_destroy,
+};
+
+static int pass(struct kiln_case_ctx *t)
+{
+    (void)t;
+    sleep_ms(20);
+    return CASE_PASS;
+}
+
+static int flaky_calls;
+static int flaky(struct kiln_case_ctx *t)
+{
+    return ++flaky_calls == 1 ? case_fail(t, "first attempt fails") : CASE_PASS;
+}
+
+static int fails(struct kiln_case_ctx *t)
+{
+    return case_fail(t, "value 3, expected 4");
+}
+
+static int skips(struct kiln_case_ctx *t)
+{
+    return case_skip(t, "does not apply");
+}
+
+static int slow(struct kiln_case_ctx *t)
+{
+    while (case_time_left(t) > 1) sleep_ms(50);
+    sleep_ms(1100);
+    return -ETIMEDOUT;
+}
+
+static const struct kiln_case cases[] = {
+    {.name = "a_pass1", .area = "x", .run = pass},
+    {.name = "a_pass2", .area = "x", .run = pass},
+    {.name = "b_nics2", .area = "x", .run = pass, .requires = {.nics = 2}},
+    {.name = "c_gpu", .area = "x", .run = pass, .requires = {.features = FEAT_GPU}},
+    {.name = "d_flaky", .area = "x", .run = flaky},
+    {.name = "e_fails", .area = "x", .run = fails},
+    {.name = "f_skips", .area = "x", .run = skips},
+    {.name = "g_nics3", .area = "x", .run = pass, .requires = {.nics = 3}},
+    {.name = "h_nics3_again", .area = "x", .run = pass, .requires = {.nics = 3}},
+    {.name = "i_timeout", .area = "x", .run = slow},
+};
+
+static const struct kiln_result *find(const struct kiln_results *r, const char *id)
+{
+    for (size_t i = 0; i < r->n; i++)
+        if (streq(r->v[i].id, id)) return &r->v[i];
+    return NULL;
+}
+
+static struct kiln_results run(long concurrency, long mem, const struct kiln_selected *sel, size_t n,
+                               struct kiln_runbook *rb, const char *dir)
+{
+    struct kiln_platform_ctx p = {.rb = rb, .ops = &fake, .run_dir = (char *)dir, .key_path = "/dev/null"};
+    struct kiln_notifiers ns = {0};
+    struct kiln_results res = {.dir = xstrdup(dir), .name = xstrdup("t")};
+    struct kiln_sched_opts o = {.pctx = &p, .sel = sel, .nsel = n, .concurrency = concurrency, .notifiers = &ns,
+                                .host_memory_mb = mem};
+    sched_run(&o, &res);
+    return res;
+}
+
+int main(void)
+{
+    char dir[] = "/tmp/kiln-sched-XXXXXX";
+    mkdtemp(dir);
+    struct kiln_runbook rb = {0};
+    rb.platform.admin_username = "root";
+    struct kiln_selected sel[ARRAY_SIZE(cases)];
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++)
+        sel[i] = (struct kiln_selected){.c = &cases[i], .times = 1, .retry = 0, .timeout_s = 60};
+    sel[4].retry = 1;
+    sel[9].timeout_s = 1;
+    sel[0].times = 3;
+
+    struct kiln_results r = run(1, 100000, sel, ARRAY_SIZE(sel), &rb, dir);
+    is_int(r.n, ARRAY_SIZE(cases) + 2, "times: 3 gives three results");
+    ok(find(&r, "a_pass1#3") && find(&r, "a_pass1#3")->status == ST_PASSED, "repeated case ids are numbered");
+    const struct kiln_result *gpu = find(&r, "c_gpu");
+    is_int(gpu->status, ST_SKIPPED, "unmet requirement skips");
+    is_str(gpu->reason, "needs feature gpu, fake has none", "skip reason names the dimension");
+    is_int(find(&r, "d_flaky")->status, ST_FLAKY, "fail then pass on retry is flaky");
+    is_int(find(&r, "d_flaky")->attempts, 2, "two attempts");
+    is_int(find(&r, "e_fails")->status, ST_FAILED, "failing case");
+    is_str(find(&r, "e_fails")->reason, "value 3, expected 4", "fail reason kept");
+    is_int(find(&r, "f_skips")->status, ST_SKIPPED, "case-level skip");
+    is_int(find(&r, "g_nics3")->status, ST_FAILED, "deploy failure fails the case");
+    has(find(&r, "g_nics3")->reason, "no SSH after", "with the deploy reason");
+    has(find(&r, "h_nics3_again")->reason, "deployment failed earlier", "same spec fails fast afterwards");
+    has(find(&r, "i_timeout")->reason, "timed out after 1 s", "timeout reason");
+    /* envs: {nics1} for the plain cases, {nics2}, one failed {nics3}; the nics3 retry is not attempted */
+    is_int(deploys, 3, "environments are reused across cases with the same needs");
+    is_int(live, 0, "every environment destroyed");
+    is_int(results_exit_code(&r), 1, "exit code 1 with failures");
+    results_free(&r);
+
+    deploys = max_live = destroys = 0;
+    flaky_calls = 0;
+    struct kiln_selected par[4];
+    for (int i = 0; i < 4; i++) par[i] = (struct kiln_selected){.c = &cases[2], .times = 1, .timeout_s = 60};
+    /* each env costs 1000+256 MiB; a 2600 MiB budget fits two at once */
+    r = run(4, 2600, par, 4, &rb, dir);
+    ok(max_live <= 2, "memory admission: at most 2 environments at once (saw %d)", max_live);
+    ok(deploys >= 2, "concurrency used more than one environment (%d)", deploys);
+    is_int(live, 0, "all destroyed");
+    results_free(&r);
+
+    r = run(1, 500, par, 1, &rb, dir);
+    has(r.v[0].reason, "needs 1256 MiB of host memory", "an environment that can never fit is refused with numbers");
+    results_free(&r);
+    rm_rf(dir);
+    return tap_done();
+}
