@@ -215,7 +215,8 @@ static int qemu_boot_node(struct kiln_platform_ctx *p, struct kiln_env *env, str
                       overlay, NULL};
         if (run_tool(mk, why, sz) < 0) return -EIO;
         ARG("-drive"), ARG(OWN(xasprintf("if=none,id=root,file=%s,format=qcow2,cache=unsafe,discard=unmap", overlay)));
-        ARG("-device"), ARG("virtio-blk-pci,drive=root,bootindex=0");
+        /* with -kernel the firmware boots the kernel; bootindex 0 would clash with it */
+        ARG("-device"), ARG(q->kernel ? "virtio-blk-pci,drive=root" : "virtio-blk-pci,drive=root,bootindex=0");
     }
     for (int i = 0; i < env->spec.data_disks; i++) {
         _cleanup_free_ char *disk = xasprintf("%s/data%d.qcow2", qn->work, i);

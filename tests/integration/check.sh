@@ -1,0 +1,59 @@
+#!/bin/sh
+# kiln check / list: config errors carry file:line:col and exit 2; good runbooks pass.
+. "$(dirname "$0")/lib.sh"
+
+cat > tier0.yml <<'YAML'
+name: tier0
+platform:
+  type: qemu
+  qemu:
+    kernel: /bin/true
+testcase:
+  - criteria:
+      priority: high
+YAML
+expect_status 2 "$KILN" check tier0.yml
+expect_in "$T/err" 'tier0.yml:8:17: testcase[0].criteria.priority: expected an integer or a list of integers, got "high"'
+
+printf 'name: x\nplatfrom: {}\n' > typo.yml
+expect_status 2 "$KILN" check typo.yml
+expect_in "$T/err" 'typo.yml:2:1: platfrom: unknown key "platfrom"; did you mean "platform"?'
+
+printf 'name: [unclosed\n' > syntax.yml
+expect_status 2 "$KILN" check syntax.yml
+expect_in "$T/err" 'syntax.yml:'
+expect_in "$T/err" 'invalid YAML'
+
+printf 'include: [ ./b.yml ]\n' > a.yml
+printf 'include: [ ./a.yml ]\n' > b.yml
+expect_status 2 "$KILN" check a.yml
+expect_in "$T/err" 'include cycle'
+
+busybox_runbook ok </dev/null > ok.yml
+expect_status 0 "$KILN" check ok.yml
+expect_in "$T/out" 'ok.yml: ok ('
+
+expect_status 2 "$KILN" check -v broken ok.yml
+expect_in "$T/err" 'expected NAME=VALUE'
+expect_status 2 "$KILN" check missing-file.yml
+expect_in "$T/err" 'cannot open runbook'
+expect_status 2 "$KILN" frobnicate
+expect_in "$T/err" 'unknown verb'
+
+busybox_runbook sel <<'YAML' > sel.yml
+testcase:
+  - criteria: { priority: 0 }
+YAML
+expect_status 0 "$KILN" list sel.yml
+expect_in "$T/out" 'smoke'
+expect_not_in "$T/out" 'verify_kernel_cmdline'
+expect_status 0 "$KILN" list --json
+[ "$(jq 'map(select(.name=="verify_console_clean"))[0].requires.features' "$T/out")" = '"serial-console"' ] ||
+    fail "kiln list --json lacks requirements"
+
+# garbage must not crash the parser
+head -c 4096 /dev/urandom > garbage.yml
+"$KILN" check garbage.yml >/dev/null 2>&1
+rc=$?
+[ "$rc" -eq 2 ] || fail "garbage runbook exited $rc, expected 2"
+exit 0

@@ -1,0 +1,50 @@
+# Sourced by integration tests. Provides $KILN, $KILN_BUSYBOX, a scratch dir $T
+# (removed on exit) and small assertions that print what they saw.
+set -u
+: "${KILN:?KILN must point at the kiln binary}"
+T=$(mktemp -d /tmp/kiln-it-XXXXXX)
+trap 'rm -rf "$T"' EXIT
+cd "$T"
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+note() { echo "  $*"; }
+
+# expect_status WANT CMD...: runs CMD, fails unless its exit status is WANT.
+expect_status() {
+    want=$1; shift
+    "$@" >"$T/out" 2>"$T/err"
+    got=$?
+    [ "$got" -eq "$want" ] || { cat "$T/out" "$T/err" >&2; fail "$* exited $got, expected $want"; }
+}
+# expect_in FILE TEXT: FILE contains TEXT (fixed string).
+expect_in() { grep -qF -- "$2" "$1" || { echo "--- $1:" >&2; cat "$1" >&2; fail "$1 lacks: $2"; }; }
+expect_not_in() { ! grep -qF -- "$2" "$1" || fail "$1 contains: $2"; }
+# jqv FILE EXPR: prints a jq value.
+jqv() { jq -r "$2" "$1"; }
+expect_jq() { got=$(jq -r "$2" "$1"); [ "$got" = "$3" ] || fail "$1: $2 is '$got', expected '$3'"; }
+
+# A runbook for the busybox image; extra YAML from stdin is appended.
+busybox_runbook() {
+    cat <<YAML
+name: ${1:-bb}
+platform:
+  type: qemu
+  qemu:
+    kernel: $KILN_BUSYBOX/vmlinuz
+    initrd: $KILN_BUSYBOX/initrd.img
+    append: "${2:-console=ttyS0 quiet}"
+    memory_mb: 256
+    cpus: 1
+    accel: tcg
+    boot_timeout_s: ${3:-120}
+YAML
+    cat
+}
+
+# No qemu started by kiln may outlive it.
+expect_no_qemu() {
+    if pgrep -f "qemu-system-x86_64 -name kiln-" >/dev/null; then
+        pgrep -af "qemu-system-x86_64 -name kiln-" >&2
+        fail "a kiln qemu process is still running"
+    fi
+}

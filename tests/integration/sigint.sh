@@ -1,0 +1,30 @@
+#!/bin/sh
+# SIGINT while a VM is booting: kiln ends qemu, removes its work dir (overlays, keys),
+# still writes results.json, and exits 130.
+. "$(dirname "$0")/lib.sh"
+
+busybox_runbook sig <<'YAML' > sig.yml
+testcase:
+  - criteria: { name: smoke }
+YAML
+export TMPDIR=$T/tmp
+mkdir -p "$TMPDIR"
+"$KILN" run --runs-dir runs sig.yml > out.txt 2>&1 &
+pid=$!
+i=0
+until pgrep -f "qemu-system-x86_64 -name kiln-node0" >/dev/null; do
+    i=$((i + 1)); [ $i -lt 600 ] || { kill -9 $pid; fail "qemu never started"; }
+    sleep 0.1
+done
+sleep 1
+kill -INT $pid
+wait $pid
+rc=$?
+cat out.txt
+[ "$rc" -eq 130 ] || fail "kiln exited $rc after SIGINT, expected 130"
+sleep 0.5
+expect_no_qemu
+left=$(find "$TMPDIR" -mindepth 1 | head -n 5)
+[ -z "$left" ] || fail "work files left behind: $left"
+expect_jq runs/latest/results.json .run.interrupted true
+exit 0
