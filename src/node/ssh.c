@@ -46,6 +46,10 @@ static int try_connect(struct kiln_node *n, char *why, size_t whysz)
     ssh_options_set(s, SSH_OPTIONS_KNOWNHOSTS, "/dev/null");
     ssh_options_set(s, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, "/dev/null");
     ssh_options_set(s, SSH_OPTIONS_PROCESS_CONFIG, &no);
+    /* Commands are small request/response exchanges: Nagle's algorithm against delayed
+     * ACKs would add tens of milliseconds to each one. */
+    int yes = 1;
+    ssh_options_set(s, SSH_OPTIONS_NODELAY, &yes);
     if (ssh_connect(s) != SSH_OK) {
         snprintf(why, whysz, "ssh %s@%s:%d: %s", n->user, n->host, n->port, ssh_get_error(s));
         ssh_free(s);
