@@ -2,7 +2,7 @@
 # What `make demo` does: the Debian bookworm image (systemd, OpenSSH) through kiln run,
 # with accel: auto (the KVM probe decides). Every provisioning case must pass.
 . "$(dirname "$0")/lib.sh"
-root=$(cd "$(dirname "$0")/../.." && pwd)
+root=${KILN_ROOT:?}
 images=$(sh "$root/tests/images/build.sh" debian) || fail "cannot build the Debian test image"
 "$KILN" run --runs-dir runs -v images="$images" "$root/examples/demo.yml" > out.txt 2>&1
 rc=$?

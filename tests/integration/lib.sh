@@ -2,6 +2,7 @@
 # (removed on exit) and small assertions that print what they saw.
 set -u
 : "${KILN:?KILN must point at the kiln binary}"
+: "${KILN_ROOT:?KILN_ROOT must point at the source tree}"
 T=$(mktemp -d /tmp/kiln-it-XXXXXX)
 trap 'rm -rf "$T"' EXIT
 cd "$T"
