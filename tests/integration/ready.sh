@@ -46,4 +46,10 @@ if [ "$want" = failed ]; then
 fi
 expect_in runs/latest/cases/verify_kernel_cmdline/log.txt "cat /proc/cmdline"
 expect_jq "$r" .run.platform ready
+
+# The node layer itself against the same server: exec, hard timeouts, upload/download.
+"$KILN_BUILD/tests/unit/node_probe" 127.0.0.1 "$port" "$(id -un)" "$T/client_key" > probe.txt 2>&1
+prc=$?
+grep -E '^(not )?ok' probe.txt
+[ "$prc" -eq 0 ] || { cat probe.txt; fail "node_probe failed"; }
 exit 0

@@ -93,6 +93,14 @@ static int slow(struct kiln_case_ctx *t)
     return -ETIMEDOUT;
 }
 
+static int breaks_node(struct kiln_case_ctx *t)
+{
+    t->node->bad = true; /* as when SSH drops or the console shows a panic */
+    return case_fail(t, "node lost");
+}
+
+static const struct kiln_case breaker = {.name = "breaker", .area = "x", .run = breaks_node};
+
 static const struct kiln_case cases[] = {
     {.name = "a_pass1", .area = "x", .run = pass},
     {.name = "a_pass2", .area = "x", .run = pass},
@@ -172,6 +180,19 @@ int main(void)
 
     r = run(1, 500, par, 1, &rb, dir);
     has(r.v[0].reason, "needs 1256 MiB of host memory", "an environment that can never fit is refused with numbers");
+    results_free(&r);
+
+    deploys = 0;
+    struct kiln_selected seq[3] = {
+        {.c = &cases[0], .times = 1, .timeout_s = 60},
+        {.c = &breaker, .times = 1, .timeout_s = 60},
+        {.c = &cases[1], .times = 1, .timeout_s = 60},
+    };
+    r = run(1, 100000, seq, 3, &rb, dir);
+    is_int(deploys, 2, "a case that broke its node makes the next case get a fresh environment");
+    ok(!streq(r.v[0].env, r.v[2].env), "the case after the breaker ran on %s, not %s", r.v[2].env, r.v[0].env);
+    ok(streq(r.v[0].env, r.v[1].env), "cases before it shared one environment");
+    is_int(live, 0, "all destroyed");
     results_free(&r);
     rm_rf(dir);
     return tap_done();
