@@ -85,7 +85,8 @@ int case_metric_check(struct kiln_case_ctx *t, const char *name, double value, c
 
 int case_time_left(struct kiln_case_ctx *t)
 {
-    int64_t left = (t->deadline_ms - now_ms()) / 1000;
+    /* round up: a command given this many seconds must not stop before the case deadline */
+    int64_t left = (t->deadline_ms - now_ms() + 999) / 1000;
     return left < 1 ? 1 : (int)left;
 }
 

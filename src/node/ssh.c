@@ -132,14 +132,20 @@ static void log_stream(struct kiln_node *n, const char *label, const char *text)
     }
 }
 
-/* Kills the remote process group on a fresh channel. */
+/* Kills the remote command's process tree and group on a fresh channel. */
 static void kill_remote(struct kiln_node *n, long pid)
 {
     ssh_channel ch = ssh_channel_new(n->ssh);
     if (!ch) return;
     if (ssh_channel_open_session(ch) == SSH_OK) {
-        char cmd[128];
-        snprintf(cmd, sizeof cmd, "kill -KILL -- -%ld 2>/dev/null || kill -KILL %ld 2>/dev/null", pid, pid);
+        /* OpenSSH makes the command's shell a process group leader, dropbear does not: stop
+         * the whole process tree first (so nothing forks away), then kill it and the group. */
+        char cmd[512];
+        snprintf(cmd, sizeof cmd,
+                 "s() { kill -STOP \"$1\" 2>/dev/null; for c in $(pgrep -P \"$1\" 2>/dev/null); do s \"$c\"; done; }; "
+                 "k() { for c in $(pgrep -P \"$1\" 2>/dev/null); do k \"$c\"; done; kill -KILL \"$1\" 2>/dev/null; }; "
+                 "s %ld; k %ld; kill -KILL -- -%ld 2>/dev/null; true",
+                 pid, pid, pid);
         if (ssh_channel_request_exec(ch, cmd) == SSH_OK) {
             char buf[256];
             int64_t until = now_ms() + 5000;

@@ -321,7 +321,7 @@ static bool get_path(struct diags *d, const struct ynode *n, const char *path, c
 #define FIELD(map, key) y_get((map), (key))
 #define SUBPATH(var, parent, key) _cleanup_free_ char *var = ypath((parent), (key))
 
-static void parse_req(const struct ynode *n, const char *path, struct kiln_req *r, struct diags *d)
+void runbook_parse_req(const struct ynode *n, const char *path, struct kiln_req *r, struct diags *d)
 {
     static const char *const keys[] = {"nodes", "cpus", "memory_mb", "nics", "data_disks", "features", NULL};
     if (!y_expect(d, n, path, YN_MAP)) return;
@@ -442,7 +442,7 @@ static void parse_platform(const struct ynode *n, struct kiln_runbook *rb, struc
             pc->keep_environment = KEEP_ALWAYS;
         else y_enum(d, x, "platform.keep_environment", keep, &pc->keep_environment);
     }
-    if ((x = FIELD(n, "requirement"))) parse_req(x, "platform.requirement", &pc->requirement, d);
+    if ((x = FIELD(n, "requirement"))) runbook_parse_req(x, "platform.requirement", &pc->requirement, d);
     const struct ynode *q = FIELD(n, "qemu"), *r = FIELD(n, "ready");
     if (pc->type == PLATFORM_QEMU) {
         if (!q) diag_add(d, n, "platform", "type qemu needs a \"qemu:\" section with an image or kernel");

@@ -90,3 +90,5 @@ int runbook_parse_cli_var(const char *arg, struct kiln_var *out);
 int runbook_load(const char *path, const struct kiln_var *cli, size_t ncli, struct kiln_runbook **out,
                  struct diags *d);
 void runbook_free(struct kiln_runbook *rb);
+/* A requirement mapping {nodes, cpus, memory_mb, nics, data_disks, features}. */
+void runbook_parse_req(const struct ynode *n, const char *path, struct kiln_req *r, struct diags *d);

@@ -27,18 +27,22 @@ for app in $("$r/bin/busybox" --list-full); do
     [ -e "$r/$app" ] || ln -s /bin/busybox "$r/$app"
 done
 
-# Only the drivers a QEMU guest needs; modules.dep made by busybox's depmod.
+# Only the drivers a QEMU guest needs, with what they depend on (read from each module's
+# own depends= field); modules.dep is then made by busybox's depmod.
 m=$work/k/lib/modules/$kver
 mkdir -p "$r/lib/modules/$kver"
-for mod in virtio virtio_ring virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci \
-           failover net_failover virtio_net virtio_blk virtio_rng nvme-core nvme \
-           crc32c_generic libcrc32c crc16 mbcache jbd2 ext4 fat vfat nls_cp437 nls_ascii \
-           virtio_scsi scsi_common scsi_mod sd_mod; do
-    f=$(find "$m/kernel" -name "$mod.ko" | head -n 1)
-    [ -n "$f" ] || continue
+add_module() {
+    name=$1
+    f=$(find "$m/kernel" \( -name "$name.ko" -o -name "$(echo "$name" | tr _ -).ko" -o -name "$(echo "$name" | tr - _).ko" \) | head -n 1)
+    [ -n "$f" ] || { grep -qE "/$name.ko$|/$(echo "$name" | tr _ -).ko$" "$m/modules.builtin" || echo "busybox.sh: module $name not found" >&2; return 0; }
     d=$r/lib/modules/$kver/${f#"$m/"}
+    [ -e "$d" ] && return 0
     mkdir -p "$(dirname "$d")"
     cp "$f" "$d"
+    for dep in $(busybox strings -a "$f" | sed -n 's/^depends=//p' | tr , ' '); do add_module "$dep"; done
+}
+for mod in virtio_pci virtio_net virtio_blk virtio_rng virtio_scsi sd_mod nvme ext4 vfat nls_cp437 nls_ascii; do
+    add_module "$mod"
 done
 cp "$m/modules.builtin" "$m/modules.order" "$r/lib/modules/$kver/"
 "$r/bin/busybox" depmod -b "$r" "$kver"

@@ -51,6 +51,17 @@ expect_status 0 "$KILN" list --json
 [ "$(jq 'map(select(.name=="verify_console_clean"))[0].requires.features' "$T/out")" = '"serial-console"' ] ||
     fail "kiln list --json lacks requirements"
 
+# script-test metadata errors point into the test file
+mkdir -p badext
+printf '#!/bin/sh\n# kiln: { priority: 9, aera: x }\ntrue\n' > badext/t.sh
+chmod +x badext/t.sh
+busybox_runbook badext <<YAML > badext.yml
+extension: [ ./badext ]
+YAML
+expect_status 2 "$KILN" check badext.yml
+expect_in "$T/err" "badext/t.sh:2:21: kiln.priority: 9 is out of range (0 to 5)"
+expect_in "$T/err" 'badext/t.sh:2:24: kiln.aera: unknown key "aera"; did you mean "area"?'
+
 # garbage must not crash the parser
 head -c 4096 /dev/urandom > garbage.yml
 "$KILN" check garbage.yml >/dev/null 2>&1

@@ -1,0 +1,345 @@
+#include "ext/scripts.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <regex.h>
+#include <sys/stat.h>
+
+#include "core/case.h"
+#include "ext/tap.h"
+#include "node/node.h"
+#include "util/fs.h"
+#include "util/log.h"
+#include "util/proc.h"
+#include "util/util.h"
+
+#define REMOTE_BASE "/var/tmp/kiln-ext"
+#define REBOOT_MARK REMOTE_BASE "/.reboot-mark"
+#define MAX_REBOOTS 10
+#define EXIT_SKIP 77
+
+struct script {
+    struct kiln_case c;
+    char *name, *area, *description;
+    char **tags;
+    size_t ntags;
+    char *local_dir, *dir_name, *file;
+    bool reboot;
+};
+
+static struct script **scripts;
+static size_t nscripts, capscripts;
+
+/* (node, boot, dir) triples already uploaded, so each node gets a directory once per boot */
+static pthread_mutex_t up_lock = PTHREAD_MUTEX_INITIALIZER;
+static char **uploaded;
+static size_t nuploaded, capuploaded;
+
+static const char reboot_helper[] =
+    "#!/bin/sh\n"
+    "# autopkgtest convention: record the mark and end the test (our parent); kiln reboots\n"
+    "# the node and reruns the test with AUTOPKGTEST_REBOOT_MARK set\n"
+    "[ -n \"$1\" ] || { echo 'usage: autopkgtest-reboot MARK' >&2; exit 2; }\n"
+    "mkdir -p " REMOTE_BASE " && printf '%s' \"$1\" > " REBOOT_MARK "\n"
+    "kill -KILL \"$PPID\"\n";
+
+static int upload_dir(struct kiln_case_ctx *t, struct script *s, const char *remote)
+{
+    struct kiln_node *n = t->node;
+    _cleanup_free_ char *key = xasprintf("%s %s %s", n->name, n->boot_id ? n->boot_id : "?", s->local_dir);
+    pthread_mutex_lock(&up_lock);
+    for (size_t i = 0; i < nuploaded; i++)
+        if (streq(uploaded[i], key)) {
+            pthread_mutex_unlock(&up_lock);
+            return 0;
+        }
+    pthread_mutex_unlock(&up_lock);
+    const char *tmp = getenv("TMPDIR");
+    _cleanup_free_ char *tarpath = xasprintf("%s/kiln-ext-%d-%p.tar", tmp && *tmp ? tmp : "/tmp", (int)getpid(), (void *)s);
+    char *argv[] = {"tar", "-C", s->local_dir, "--owner=0", "--group=0", "-cf", tarpath, ".", NULL};
+    _cleanup_free_ char *out = NULL;
+    int r = proc_run(argv, 120000, &out);
+    char *data = NULL;
+    size_t len = 0;
+    if (r != 0 || read_file(tarpath, 1u << 30, &data, &len) < 0) {
+        unlink(tarpath);
+        return case_fail(t, "cannot pack %s: %s", s->local_dir, out ? out : "tar failed");
+    }
+    unlink(tarpath);
+    _cleanup_free_ char *q = shell_quote(remote);
+    _cleanup_free_ char *cmd = xasprintf("rm -rf %s && mkdir -p %s && tar -C %s -xf - && chmod 755 %s", q, q, q, q);
+    struct kiln_exec e;
+    r = node_exec_input(n, cmd, data, len, case_time_left(t), &e, 64 * 1024);
+    free(data);
+    int st = e.status;
+    _cleanup_free_ char *err = e.err ? xstrdup(e.err) : NULL;
+    kiln_exec_free(&e);
+    if (r < 0 || st != 0) return case_fail(t, "cannot upload %s to %s:%s: %s", s->local_dir, n->name, remote, err ? strstrip(err) : strerror(-r));
+    pthread_mutex_lock(&up_lock);
+    *APPEND(uploaded, nuploaded, capuploaded) = xstrdup(key);
+    pthread_mutex_unlock(&up_lock);
+    return 0;
+}
+
+static char *last_lines(const char *text, int count)
+{
+    if (!text) return xstrdup("");
+    size_t len = strlen(text);
+    while (len && text[len - 1] == '\n') len--;
+    size_t start = len;
+    for (int seen = 0; start > 0; start--)
+        if (text[start - 1] == '\n' && ++seen == count) break;
+    char *s = xstrndup(text + start, len - start);
+    for (char *p = s; *p; p++)
+        if (*p == '\n') *p = '|';
+    return s;
+}
+
+static int run_script(struct kiln_case_ctx *t)
+{
+    struct script *s = t->c->data;
+    struct kiln_node *n = t->node;
+    _cleanup_free_ char *remote = xasprintf(REMOTE_BASE "/%s", s->dir_name);
+    _cleanup_free_ char *mark = NULL;
+    for (int reboots = 0;; reboots++) {
+        if (upload_dir(t, s, remote) != 0) return CASE_FAIL;
+        if (node_upload(n, reboot_helper, strlen(reboot_helper), "/tmp/autopkgtest-reboot", 0755) < 0)
+            return case_fail(t, "cannot install /tmp/autopkgtest-reboot on %s", n->name);
+        _cleanup_free_ char *rq = shell_quote(remote);
+        _cleanup_free_ char *fq = shell_quote(s->file);
+        _cleanup_free_ char *mq = mark ? shell_quote(mark) : xstrdup("''");
+        _cleanup_free_ char *cq = shell_quote(t->c->name);
+        _cleanup_free_ char *cmd = xasprintf(
+            "rm -f " REBOOT_MARK "; cd %s && AUTOPKGTEST_TMP=$(mktemp -d) AUTOPKGTEST_REBOOT_MARK=%s "
+            "KILN_CASE=%s KILN_DATA=%s/data ./%s",
+            rq, mq, cq, rq, fq);
+        struct kiln_exec e;
+        int r = node_exec(n, cmd, case_time_left(t), &e);
+        if (r < 0) {
+            kiln_exec_free(&e);
+            return r;
+        }
+        struct kiln_subtest *subs = NULL;
+        size_t nsubs = 0;
+        tap_parse(e.out, strlen(e.out), &subs, &nsubs);
+        for (size_t i = 0; i < nsubs; i++)
+            *APPEND(t->res->subtests, t->res->nsubtests, t->res->capsubtests) = subs[i];
+        free(subs);
+        _cleanup_free_ char *req_mark = NULL;
+        size_t mlen = 0;
+        if (node_download(n, REBOOT_MARK, 4096, &req_mark, &mlen) == 0 && mlen) {
+            kiln_exec_free(&e);
+            if (!s->reboot)
+                return case_fail(t, "asked for a reboot (autopkgtest-reboot %s) but its metadata lacks reboot: true", req_mark);
+            if (reboots >= MAX_REBOOTS) return case_fail(t, "asked for more than %d reboots", MAX_REBOOTS);
+            case_log(t, "test asked for a reboot with mark \"%s\"", req_mark);
+            char why[1024];
+            if (node_reboot(n, MIN(case_time_left(t), 600), why, sizeof why) < 0) {
+                n->bad = true;
+                return case_fail(t, "reboot requested by the test: %s", why);
+            }
+            free(mark);
+            mark = xstrdup(req_mark);
+            continue;
+        }
+        int st = e.status;
+        _cleanup_free_ char *tail = last_lines(*e.err ? e.err : e.out, 3);
+        kiln_exec_free(&e);
+        size_t failed = 0;
+        struct sbuf names = {0};
+        for (size_t i = 0; i < t->res->nsubtests; i++)
+            if (t->res->subtests[i].status == ST_FAILED) {
+                if (failed++ < 5) sbuf_printf(&names, "%s%s", failed > 1 ? ", " : "", t->res->subtests[i].name);
+            }
+        int rc;
+        if (st == EXIT_SKIP) rc = case_skip(t, "%s", *tail ? tail : "the test exited 77 (skip)");
+        else if (st != 0 && st != -1) rc = case_fail(t, "exit status %d: %s", st, tail);
+        else if (st == -1) rc = case_fail(t, "ended by a signal or lost connection: %s", tail);
+        else if (failed)
+            rc = case_fail(t, "%zu of %zu subtests failed: %s%s", failed, t->res->nsubtests, names.s,
+                           failed > 5 ? ", ..." : "");
+        else rc = CASE_PASS;
+        sbuf_free(&names);
+        return rc;
+    }
+}
+
+/* ---- loading ---- */
+
+static const char *const meta_keys[] = {"area", "priority", "timeout_s", "tags", "description", "reboot", "requires", NULL};
+
+static void apply_meta(struct script *s, const struct ynode *m, const char *path, struct diags *d)
+{
+    if (!y_expect(d, m, path, YN_MAP)) return;
+    y_check_keys(d, m, path, meta_keys);
+    const struct ynode *x;
+    long v;
+    _cleanup_free_ char *p_area = ypath(path, "area"), *p_prio = ypath(path, "priority"),
+                        *p_to = ypath(path, "timeout_s"), *p_tags = ypath(path, "tags"),
+                        *p_desc = ypath(path, "description"), *p_reboot = ypath(path, "reboot"),
+                        *p_req = ypath(path, "requires");
+    if ((x = y_get(m, "area"))) y_str(d, x, p_area, &s->area);
+    if ((x = y_get(m, "description"))) y_str(d, x, p_desc, &s->description);
+    if ((x = y_get(m, "priority")) && y_long(d, x, p_prio, 0, 5, &v)) s->c.priority = (int)v;
+    if ((x = y_get(m, "timeout_s")) && y_long(d, x, p_to, 1, 7 * 86400, &v)) s->c.timeout_s = (int)v;
+    if ((x = y_get(m, "reboot"))) y_bool(d, x, p_reboot, &s->reboot);
+    if ((x = y_get(m, "tags"))) y_str_list(d, x, p_tags, &s->tags, &s->ntags);
+    if ((x = y_get(m, "requires"))) runbook_parse_req(x, p_req, &s->c.requires, d);
+}
+
+/* Finds "# kiln: {...}" (or //, --, ;) in the first lines; parses it where it stands so
+ * errors point at the right line and column of the test file. */
+static void header_meta(struct script *s, const char *path, struct diags *d)
+{
+    char *text = NULL;
+    size_t len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    char buf[4096];
+    ssize_t k = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (k <= 0) return;
+    buf[k] = 0;
+    regex_t rx;
+    regcomp(&rx, "^[ \t]*(#|//|--|;)[ \t]*kiln:[ \t]*", REG_EXTENDED);
+    int line = 1;
+    for (char *p = buf; *p && line <= 20; line++) {
+        char *nl = strchr(p, '\n');
+        if (nl) *nl = 0;
+        regmatch_t m[1];
+        if (regexec(&rx, p, 1, m, 0) == 0) {
+            struct sbuf b = {0};
+            for (int i = 1; i < line; i++) sbuf_puts(&b, "\n");
+            for (regoff_t i = 0; i < m[0].rm_eo; i++) sbuf_puts(&b, " ");
+            sbuf_puts(&b, p + m[0].rm_eo);
+            text = sbuf_steal(&b);
+            len = strlen(text);
+            break;
+        }
+        if (!nl) break;
+        p = nl + 1;
+    }
+    regfree(&rx);
+    if (!text) return;
+    struct ynode *m = yaml_load_string(path, text, len, d);
+    free(text);
+    if (m) apply_meta(s, m, "kiln", d);
+    ynode_free(m);
+}
+
+static char *sanitize(const char *s)
+{
+    char *r = xstrdup(s);
+    for (char *p = r; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
+            *p = '_';
+    return r;
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void load_dir(const char *dir, struct diags *d)
+{
+    struct stat st;
+    if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+        diag_add_at(d, dir, 0, 0, "extension", "not a directory of tests: %s", strerror(errno ? errno : ENOTDIR));
+        return;
+    }
+    const char *base = strrchr(dir, '/');
+    _cleanup_free_ char *dir_name = sanitize(base && base[1] ? base + 1 : dir);
+    _cleanup_free_ char *meta_path = path_join(dir, "kiln.yml");
+    struct ynode *meta = file_exists(meta_path) ? yaml_load_file(meta_path, d) : NULL;
+    if (meta && !y_expect(d, meta, "", YN_MAP)) {
+        ynode_free(meta);
+        meta = NULL;
+    }
+    DIR *dh = opendir(dir);
+    if (!dh) return;
+    char **names = NULL;
+    size_t nn = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(dh))) {
+        if (e->d_name[0] == '.' || streq(e->d_name, "kiln.yml") || streq(e->d_name, "data")) continue;
+        _cleanup_free_ char *full = path_join(dir, e->d_name);
+        if (stat(full, &st) < 0 || !S_ISREG(st.st_mode) || !(st.st_mode & S_IXUSR)) continue;
+        *APPEND(names, nn, cap) = xstrdup(e->d_name);
+    }
+    closedir(dh);
+    qsort(names, nn, sizeof *names, by_name);
+    for (size_t i = 0; meta && i < meta->n; i += 2) {
+        bool known = false;
+        for (size_t j = 0; j < nn; j++) known = known || streq(names[j], meta->items[i]->scalar);
+        if (!known)
+            diag_add(d, meta->items[i], meta->items[i]->scalar,
+                     "kiln.yml describes \"%s\", which is not an executable file in %s", meta->items[i]->scalar, dir);
+    }
+    for (size_t i = 0; i < nn; i++) {
+        struct script *s = xcalloc(1, sizeof *s);
+        s->local_dir = xstrdup(dir);
+        s->dir_name = xstrdup(dir_name);
+        s->file = names[i];
+        s->c.priority = 2;
+        s->c.timeout_s = 600;
+        _cleanup_free_ char *full = path_join(dir, names[i]);
+        header_meta(s, full, d);
+        const struct ynode *m = y_get(meta, names[i]);
+        if (m) apply_meta(s, m, names[i], d);
+        char *stem = xstrdup(names[i]);
+        char *dot = strrchr(stem, '.');
+        if (dot && dot != stem) *dot = 0;
+        _cleanup_free_ char *clean = sanitize(stem);
+        free(stem);
+        s->name = xasprintf("ext.%s.%s", dir_name, clean);
+        if (!s->area) s->area = xstrdup(dir_name);
+        if (!s->description) s->description = xasprintf("script test %s/%s", dir, names[i]);
+        s->tags = xrealloc(s->tags, (s->ntags + 1) * sizeof *s->tags);
+        s->tags[s->ntags] = NULL;
+        s->c.name = s->name;
+        s->c.area = s->area;
+        s->c.category = "functional";
+        s->c.description = s->description;
+        s->c.tags = (const char *const *)s->tags;
+        s->c.run = run_script;
+        s->c.data = s;
+        if (registry_find(s->name)) diag_add_at(d, full, 0, 0, NULL, "a case named %s already exists", s->name);
+        *APPEND(scripts, nscripts, capscripts) = s;
+        registry_add(&s->c);
+    }
+    free(names);
+    ynode_free(meta);
+}
+
+int ext_scripts_load(const struct kiln_runbook *rb, struct diags *d)
+{
+    size_t before = d->n;
+    for (size_t i = 0; i < rb->nextensions; i++) load_dir(rb->extensions[i], d);
+    return d->n > before ? -EINVAL : 0;
+}
+
+void ext_scripts_free(void)
+{
+    for (size_t i = 0; i < nscripts; i++) {
+        struct script *s = scripts[i];
+        free(s->name);
+        free(s->area);
+        free(s->description);
+        for (size_t k = 0; k < s->ntags; k++) free(s->tags[k]);
+        free(s->tags);
+        free(s->local_dir);
+        free(s->dir_name);
+        free(s->file);
+        free(s);
+    }
+    free(scripts);
+    scripts = NULL;
+    nscripts = capscripts = 0;
+    for (size_t i = 0; i < nuploaded; i++) free(uploaded[i]);
+    free(uploaded);
+    uploaded = NULL;
+    nuploaded = capuploaded = 0;
+}

@@ -1,0 +1,4 @@
+#!/bin/sh
+# kiln: { tags: [fast] }
+echo "this guest has no GPU"
+exit 77

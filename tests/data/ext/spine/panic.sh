@@ -1,0 +1,4 @@
+#!/bin/sh
+# kiln: { timeout_s: 600, description: "panics the guest on purpose" }
+echo c > /proc/sysrq-trigger
+sleep 600

@@ -1,0 +1,3 @@
+#!/bin/sh
+# runs after panic.sh: on a fresh node
+uptime
