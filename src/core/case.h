@@ -24,6 +24,7 @@ struct kiln_case {
     int timeout_s;
     const char *const *tags; /* NULL-terminated, may be NULL */
     struct kiln_req requires;
+    bool explicit_only;   /* left out when a runbook has no testcase rules (bench helpers) */
     /* Returns CASE_PASS/CASE_FAIL/CASE_SKIP; negative errno = the case could not run (failed). */
     int (*run)(struct kiln_case_ctx *t);
     void *data; /* for cases added at run time */

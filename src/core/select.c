@@ -48,7 +48,7 @@ size_t select_cases(const struct kiln_runbook *rb, struct kiln_selected **out)
         sel[i].times = 1;
         sel[i].retry = 0;
         sel[i].timeout_s = all[i]->timeout_s > 0 ? all[i]->timeout_s : 600;
-        on[i] = !rb->has_testcase;
+        on[i] = !rb->has_testcase && !all[i]->explicit_only;
     }
     for (size_t r = 0; r < rb->nrules; r++) {
         const struct kiln_tc_rule *rule = &rb->rules[r];
