@@ -105,8 +105,8 @@ static int run_script(struct kiln_case_ctx *t)
     _cleanup_free_ char *mark = NULL;
     for (int reboots = 0;; reboots++) {
         if (upload_dir(t, s, remote) != 0) return CASE_FAIL;
-        if (node_upload(n, reboot_helper, strlen(reboot_helper), "/tmp/autopkgtest-reboot", 0755) < 0)
-            return case_fail(t, "cannot install /tmp/autopkgtest-reboot on %s", n->name);
+        int ur = node_upload(n, reboot_helper, strlen(reboot_helper), "/tmp/autopkgtest-reboot", 0755);
+        if (ur < 0) return case_fail(t, "cannot install /tmp/autopkgtest-reboot on %s: %s", n->name, strerror(-ur));
         _cleanup_free_ char *rq = shell_quote(remote);
         _cleanup_free_ char *fq = shell_quote(s->file);
         _cleanup_free_ char *mq = mark ? shell_quote(mark) : xstrdup("''");

@@ -30,6 +30,9 @@ void node_disconnect(struct kiln_node *n)
     n->ssh = NULL;
 }
 
+static int exec_internal(struct kiln_node *n, const char *cmd, const void *in, size_t inlen, int timeout_s,
+                         struct kiln_exec *r, size_t maxout, bool may_reconnect);
+
 static int try_connect(struct kiln_node *n, char *why, size_t whysz)
 {
     ssh_session s = ssh_new();
@@ -90,7 +93,7 @@ int node_connect(struct kiln_node *n, int timeout_s, char *why, size_t whysz)
         int r = try_connect(n, why, whysz);
         if (r == 0) {
             struct kiln_exec e = {0};
-            r = node_exec(n, "true", 30, &e);
+            r = exec_internal(n, "true", NULL, 0, 30, &e, 4096, false);
             kiln_exec_free(&e);
             if (r == 0 && e.status == 0) return 0;
             node_disconnect(n);
@@ -177,11 +180,16 @@ static int run_channel(struct kiln_node *n, const char *wrapped, const void *in,
                        struct kiln_exec *r, size_t maxout)
 {
     ssh_channel ch = ssh_channel_new(n->ssh);
-    if (!ch) return -ENOTCONN;
-    if (ssh_channel_open_session(ch) != SSH_OK || ssh_channel_request_exec(ch, wrapped) != SSH_OK) {
+    if (!ch || ssh_channel_open_session(ch) != SSH_OK) {
+        logf_node(n, "cannot open an SSH channel: %s\n", ssh_get_error(n->ssh));
+        if (ch) ssh_channel_free(ch);
+        return -ENOTCONN; /* nothing ran: the caller may reconnect and retry */
+    }
+    if (ssh_channel_request_exec(ch, wrapped) != SSH_OK) {
+        logf_node(n, "exec request refused: %s\n", ssh_get_error(n->ssh));
         ssh_channel_free(ch);
         n->bad = true;
-        return -ENOTCONN;
+        return -ECONNRESET;
     }
     size_t off = 0;
     while (off < inlen) {
@@ -258,8 +266,8 @@ done:
     return rc;
 }
 
-int node_exec_input(struct kiln_node *n, const char *cmd, const void *in, size_t inlen, int timeout_s,
-                    struct kiln_exec *r, size_t maxout)
+static int exec_internal(struct kiln_node *n, const char *cmd, const void *in, size_t inlen, int timeout_s,
+                         struct kiln_exec *r, size_t maxout, bool may_reconnect)
 {
     memset(r, 0, sizeof *r);
     r->status = -1;
@@ -272,6 +280,15 @@ int node_exec_input(struct kiln_node *n, const char *cmd, const void *in, size_t
     logf_node(n, "[cmd %lld] $ %s\n", (long long)id, cmd);
     double t0 = now_s();
     int rc = run_channel(n, wrapped, in, inlen, timeout_s, r, maxout);
+    if (rc == -ENOTCONN && may_reconnect && !node_fatal(n)) {
+        /* The session died before the command started: reconnect once and retry. */
+        char why[512];
+        logf_node(n, "[cmd %lld] reconnecting\n", (long long)id);
+        kiln_exec_free(r);
+        if (node_connect(n, 30, why, sizeof why) == 0) rc = run_channel(n, wrapped, in, inlen, timeout_s, r, maxout);
+        else logf_node(n, "[cmd %lld] reconnect failed: %s\n", (long long)id, why);
+        if (rc == -ENOTCONN) n->bad = true;
+    }
     r->duration_s = now_s() - t0;
     if (rc == 0) logf_node(n, "[cmd %lld] exit %d in %.3fs\n", (long long)id, r->status, r->duration_s);
     else
@@ -285,6 +302,12 @@ int node_exec_input(struct kiln_node *n, const char *cmd, const void *in, size_t
         log_stream(n, "stderr", r->err);
     }
     return rc;
+}
+
+int node_exec_input(struct kiln_node *n, const char *cmd, const void *in, size_t inlen, int timeout_s,
+                    struct kiln_exec *r, size_t maxout)
+{
+    return exec_internal(n, cmd, in, inlen, timeout_s, r, maxout, true);
 }
 
 int node_exec(struct kiln_node *n, const char *cmd, int timeout_s, struct kiln_exec *r)
@@ -307,7 +330,9 @@ int node_upload(struct kiln_node *n, const void *data, size_t len, const char *r
     struct kiln_exec r;
     int rc = node_exec_input(n, cmd, data ? data : "", len, 600, &r, 64 * 1024);
     int st = r.status;
-    if (rc == 0 && st != 0) log_debug("upload to %s:%s failed: %s", n->name, remote, r.err);
+    if (rc < 0 || st != 0)
+        logf_node(n, "upload of %zu bytes to %s failed: %s%s\n", len, remote, rc < 0 ? strerror(-rc) : "",
+                  rc < 0 ? "" : r.err);
     kiln_exec_free(&r);
     if (rc < 0) return rc;
     return st == 0 ? 0 : -EIO;
