@@ -1,9 +1,10 @@
 #!/bin/sh
-# One busybox VM runs the provisioning cases; checks the run directory, the reports,
+# Two busybox VMs at once (concurrency: 2) run the provisioning cases; checks the run directory, the reports,
 # secret masking, console capture and that nothing is left running.
 . "$(dirname "$0")/lib.sh"
 
 busybox_runbook bbrun "console=ttyS0 quiet kiln.token=\$(token)" <<'YAML' > run.yml
+concurrency: 2
 variable:
   - { name: token, value: Zq9-very-secret-value, is_secret: true }
 testcase:
@@ -34,6 +35,7 @@ expect_in "$d/junit.xml" '<testcase classname="kiln.provisioning" name="smoke"'
 expect_in "$d/report.html" 'href="cases/smoke/log.txt"'
 # the secret reached the guest (it is on the kernel command line) but no file of the run
 expect_in "$d/cases/verify_kernel_cmdline/log.txt" "kiln.token=******"
+[ "$(jq '[.cases[].environment] | unique | length' "$r")" -eq 2 ] || fail "expected two environments in parallel"
 if grep -rq "Zq9-very-secret-value" runs/ out.txt err.txt; then
     grep -rl "Zq9-very-secret-value" runs/ out.txt err.txt >&2
     fail "the secret leaked"
