@@ -1,6 +1,5 @@
 #include "cmd/common.h"
 
-#include <limits.h>
 #include <stdio.h>
 
 #include "ext/scripts.h"
@@ -55,21 +54,4 @@ struct kiln_runbook *cmd_load_runbook(const char *path, const struct cmd_vars *v
     }
     diags_free(&d);
     return rb;
-}
-
-char *cmd_data_path(const char *name)
-{
-    const char *env = getenv("KILN_DATA_DIR");
-    if (env && *env) return path_join(env, name);
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = 0;
-        _cleanup_free_ char *dir = path_dirname(exe);
-        _cleanup_free_ char *share = path_join(dir, "../share/kiln");
-        char *p = path_join(share, name);
-        if (file_exists(p)) return p;
-        free(p);
-    }
-    return path_join(KILN_SOURCE_DATA_DIR, name);
 }

@@ -18,8 +18,6 @@ int cmd_take_var(int argc, char **argv, int *i, struct cmd_vars *vars);
 void cmd_vars_free(struct cmd_vars *vars);
 /* Loads and validates; prints diagnostics to stderr. NULL on error. */
 struct kiln_runbook *cmd_load_runbook(const char *path, const struct cmd_vars *vars);
-/* Full path of a file under data/ (KILN_DATA_DIR, installed share/kiln, or the source tree). */
-char *cmd_data_path(const char *name);
 
 int cmd_run(int argc, char **argv);
 int cmd_list(int argc, char **argv);

@@ -10,6 +10,15 @@
 struct kiln_console;
 struct ssh_session_struct;
 
+/* Facts the suites learned about a node, valid for one boot (boot_id). */
+struct node_facts {
+    char *boot_id;
+    int family;      /* enum guest_family, -1 unknown */
+    char os_id[64];
+    int systemd;     /* -1 unknown */
+    bool helper;     /* kiln-guest uploaded */
+};
+
 struct kiln_node {
     char *name;        /* node0, node1 ... unique in a run */
     char *host;
@@ -24,6 +33,7 @@ struct kiln_node {
     char *boot_id;
     atomic_bool bad;   /* unreachable or panicked: do not reuse */
     void *priv;        /* the platform's */
+    struct node_facts facts;
     int64_t cmd_seq;
 };
 

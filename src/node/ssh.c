@@ -325,8 +325,10 @@ void kiln_exec_free(struct kiln_exec *r)
 int node_upload(struct kiln_node *n, const void *data, size_t len, const char *remote, unsigned mode)
 {
     _cleanup_free_ char *q = shell_quote(remote);
-    _cleanup_free_ char *cmd = xasprintf("cat > %s.kiln-tmp && chmod %o %s.kiln-tmp && mv -f %s.kiln-tmp %s", q,
-                                         mode, q, q, q);
+    _cleanup_free_ char *dir = path_dirname(remote);
+    _cleanup_free_ char *dq = shell_quote(dir);
+    _cleanup_free_ char *cmd = xasprintf("mkdir -p %s && cat > %s.kiln-tmp && chmod %o %s.kiln-tmp && mv -f %s.kiln-tmp %s",
+                                         dq, q, mode, q, q, q);
     struct kiln_exec r;
     int rc = node_exec_input(n, cmd, data ? data : "", len, 600, &r, 64 * 1024);
     int st = r.status;
@@ -417,5 +419,6 @@ void node_free(struct kiln_node *n)
     free(n->key_path);
     free(n->dir);
     free(n->boot_id);
+    free(n->facts.boot_id);
     free(n);
 }

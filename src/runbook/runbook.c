@@ -548,7 +548,7 @@ int runbook_load(const char *path, const struct kiln_var *cli, size_t ncli, stru
                  struct diags *d)
 {
     static const char *const keys[] = {"name", "include", "extension", "variable", "concurrency", "platform",
-                                       "testcase", "notifier", "console", NULL};
+                                       "testcase", "notifier", "console", "policy", NULL};
     size_t before = d->n;
     struct loader L = {.d = d};
     struct ynode *root = load_with_includes(&L, path, NULL);
@@ -583,6 +583,7 @@ int runbook_load(const char *path, const struct kiln_var *cli, size_t ncli, stru
         if ((x = y_get(root, "testcase"))) parse_testcases(x, rb, d);
         if ((x = y_get(root, "notifier"))) parse_notifiers(x, rb, d);
         if ((x = y_get(root, "console"))) parse_console(x, rb, d);
+        if ((x = y_get(root, "policy"))) get_path(d, x, "policy", &rb->policy);
     }
     if (!rb->name) {
         const char *base = strrchr(path, '/');
@@ -640,6 +641,7 @@ void runbook_free(struct kiln_runbook *rb)
     free(rb->notifiers);
     strv_free(rb->extensions, rb->nextensions);
     free(rb->console_patterns);
+    free(rb->policy);
     strv_free(rb->console_ignore, rb->nconsole_ignore);
     free(rb);
 }

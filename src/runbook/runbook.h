@@ -78,6 +78,7 @@ struct kiln_runbook {
     char **extensions;
     size_t nextensions;
     char *console_patterns; /* a patterns file replacing the default one */
+    char *policy;           /* a suite policy file replacing data/policy.yml */
     char **console_ignore;  /* extra ignore expressions */
     size_t nconsole_ignore;
 };

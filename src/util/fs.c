@@ -159,3 +159,42 @@ int symlink_replace(const char *target, const char *link)
     }
     return 0;
 }
+
+static char *exe_dir(void)
+{
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) return NULL;
+    exe[n] = 0;
+    return path_dirname(exe);
+}
+
+char *kiln_data_path(const char *name)
+{
+    const char *env = getenv("KILN_DATA_DIR");
+    if (env && *env) return path_join(env, name);
+    _cleanup_free_ char *dir = exe_dir();
+    if (dir) {
+        _cleanup_free_ char *share = path_join(dir, "../share/kiln");
+        char *p = path_join(share, name);
+        if (file_exists(p)) return p;
+        free(p);
+    }
+    return path_join(KILN_SOURCE_DATA_DIR, name);
+}
+
+char *kiln_guest_helper_path(void)
+{
+    const char *env = getenv("KILN_GUEST_HELPER");
+    if (env && *env) return xstrdup(env);
+    _cleanup_free_ char *dir = exe_dir();
+    if (dir) {
+        const char *rel[] = {"kiln-guest", "../libexec/kiln/kiln-guest"};
+        for (size_t i = 0; i < ARRAY_SIZE(rel); i++) {
+            char *p = path_join(dir, rel[i]);
+            if (file_exists(p)) return p;
+            free(p);
+        }
+    }
+    return xstrdup(KILN_GUEST_BUILD_PATH);
+}

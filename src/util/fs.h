@@ -13,5 +13,9 @@ char *path_dirname(const char *path);
 /* Resolves p against base_dir when relative; expands a leading "~/". */
 char *path_resolve(const char *base_dir, const char *p);
 bool file_exists(const char *path);
+/* A file shipped with kiln: $KILN_DATA_DIR, then <exe>/../share/kiln, then the source tree. */
+char *kiln_data_path(const char *name);
+/* The static guest helper: $KILN_GUEST_HELPER, next to the kiln binary, libexec, the build tree. */
+char *kiln_guest_helper_path(void);
 /* Replaces (atomically) the symlink link to point at target. */
 int symlink_replace(const char *target, const char *link);

@@ -1,0 +1,115 @@
+#include "suites/common.h"
+
+#include <errno.h>
+#include <pthread.h>
+
+#include "node/node.h"
+#include "platform/platform.h"
+#include "util/fs.h"
+#include "util/util.h"
+#include "util/yaml.h"
+
+/* Facts hold for one boot of the node. */
+static struct node_facts *facts(struct kiln_case_ctx *t)
+{
+    struct kiln_node *n = t->node;
+    if (!n->boot_id) node_read_boot_id(n);
+    if (!n->facts.boot_id || !streq(n->facts.boot_id, n->boot_id)) {
+        free(n->facts.boot_id);
+        n->facts = (struct node_facts){.boot_id = xstrdup(n->boot_id ? n->boot_id : "?"), .family = -1, .systemd = -1};
+    }
+    return &n->facts;
+}
+
+enum guest_family guest_family(struct kiln_case_ctx *t, char *id, size_t idsz)
+{
+    struct node_facts *f = facts(t);
+    if (f->family < 0) {
+        _cleanup_free_ char *out = NULL;
+        case_sh(t, ". /etc/os-release 2>/dev/null; echo \"$ID\"; echo \"$ID_LIKE\"; "
+                   "command -v dpkg >/dev/null && echo has-dpkg; command -v rpm >/dev/null && echo has-rpm", &out);
+        f->family = FAMILY_OTHER;
+        if (out) {
+            char *nl = strchr(out, '\n');
+            snprintf(f->os_id, sizeof f->os_id, "%.*s", nl ? (int)(nl - out) : (int)strlen(out), out);
+            if (strstr(out, "has-dpkg")) f->family = FAMILY_DEB;
+            else if (strstr(out, "has-rpm")) f->family = FAMILY_RPM;
+        }
+    }
+    if (id) snprintf(id, idsz, "%s", f->os_id[0] ? f->os_id : "unknown");
+    return f->family;
+}
+
+bool guest_has_systemd(struct kiln_case_ctx *t)
+{
+    struct node_facts *f = facts(t);
+    if (f->systemd < 0)
+        f->systemd = case_sh(t, "test -d /run/systemd/system && command -v systemctl >/dev/null", NULL) == 0;
+    return f->systemd == 1;
+}
+
+bool guest_has_cmd(struct kiln_case_ctx *t, const char *cmd)
+{
+    _cleanup_free_ char *q = shell_quote(cmd);
+    _cleanup_free_ char *c = xasprintf("command -v %s >/dev/null 2>&1", q);
+    return case_sh(t, c, NULL) == 0;
+}
+
+#define HELPER_REMOTE "/var/tmp/kiln-guest"
+
+const char *guest_helper(struct kiln_case_ctx *t)
+{
+    struct node_facts *f = facts(t);
+    if (f->helper) return HELPER_REMOTE;
+    _cleanup_free_ char *local = kiln_guest_helper_path();
+    int r = node_upload_file(t->node, local, HELPER_REMOTE, 0755);
+    if (r < 0) {
+        case_fail(t, "cannot upload the guest helper %s to %s: %s", local, t->node->name, strerror(-r));
+        return NULL;
+    }
+    f->helper = true;
+    return HELPER_REMOTE;
+}
+
+int guest_sh_ok(struct kiln_case_ctx *t, const char *what, const char *cmd, char **out)
+{
+    _cleanup_free_ char *err = NULL;
+    int r = case_sh_on(t, t->node, cmd, out, &err);
+    if (r == 0) return 0;
+    if (r < 0) return r;
+    return case_fail(t, "%s: `%s` exited %d: %s", what, cmd, r, err ? strstrip(err) : "");
+}
+
+static pthread_mutex_t policy_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct ynode *policy_cache;
+static char *policy_cache_path;
+
+struct ynode *suite_policy(struct kiln_case_ctx *t)
+{
+    const char *custom = t->plat && t->plat->rb ? t->plat->rb->policy : NULL;
+    _cleanup_free_ char *path = custom ? xstrdup(custom) : kiln_data_path("policy.yml");
+    pthread_mutex_lock(&policy_lock);
+    if (!policy_cache || !streq(policy_cache_path, path)) {
+        struct diags d = {0};
+        struct ynode *p = yaml_load_file(path, &d);
+        if (!p) {
+            pthread_mutex_unlock(&policy_lock);
+            case_fail(t, "cannot load the policy %s: %s", path, d.n ? d.v[0].msg : "?");
+            diags_free(&d);
+            return NULL;
+        }
+        diags_free(&d);
+        ynode_free(policy_cache);
+        free(policy_cache_path);
+        policy_cache = p;
+        policy_cache_path = xstrdup(path);
+    }
+    struct ynode *p = policy_cache;
+    pthread_mutex_unlock(&policy_lock);
+    return p;
+}
+
+const struct ynode *policy_get(struct ynode *policy, const char *section, const char *key)
+{
+    return y_get(y_get(policy, section), key);
+}

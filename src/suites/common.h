@@ -1,0 +1,23 @@
+/* What the built-in suites share: facts about the guest, cached per node and boot. */
+#pragma once
+#include <stdbool.h>
+
+#include "core/case.h"
+
+enum guest_family { FAMILY_OTHER, FAMILY_DEB, FAMILY_RPM };
+
+/* /etc/os-release ID and the package family (deb: dpkg, rpm: rpm). */
+enum guest_family guest_family(struct kiln_case_ctx *t, char *id, size_t idsz);
+bool guest_has_systemd(struct kiln_case_ctx *t);
+bool guest_has_cmd(struct kiln_case_ctx *t, const char *cmd);
+/* Uploads kiln-guest (once per node and boot); returns its remote path or NULL (case failed). */
+const char *guest_helper(struct kiln_case_ctx *t);
+/* Runs cmd; on a non-zero status fails the case with what and the command's stderr. */
+int guest_sh_ok(struct kiln_case_ctx *t, const char *what, const char *cmd, char **out);
+/* Loads a YAML data file a runbook may override (key `policy:`); NULL with the case failed. */
+struct ynode;
+struct ynode *suite_policy(struct kiln_case_ctx *t);
+/* "1min 2.345s", "345ms" (systemd's format) in seconds; -1 on garbage. */
+double parse_systemd_duration(const char *s);
+/* Policy lookups with defaults. */
+const struct ynode *policy_get(struct ynode *policy, const char *section, const char *key);
