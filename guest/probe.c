@@ -3,9 +3,15 @@
  *
  *   vdso                 clock_gettime through the vDSO must not enter the kernel
  *   now                  the real-time clock as seconds.nanoseconds
+ *   mbr DEV              writes an MBR with one Linux partition spanning DEV, re-reads partitions
+ *   io DEV MB            O_DIRECT sequential write/read and 4 KiB random read/write on DEV's first MB MiB
  */
 #define _GNU_SOURCE
 #include <elf.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
 #include <errno.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
@@ -102,6 +108,107 @@ static int cmd_vdso(void)
     return ok ? 0 : 1;
 }
 
+static int cmd_mbr(const char *dev)
+{
+    int fd = open(dev, O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+        fprintf(stderr, "open %s: %s\n", dev, strerror(errno));
+        return 1;
+    }
+    uint64_t bytes = 0;
+    if (ioctl(fd, BLKGETSIZE64, &bytes) < 0 || bytes < 4u << 20) {
+        fprintf(stderr, "%s: cannot read its size or smaller than 4 MiB\n", dev);
+        close(fd);
+        return 1;
+    }
+    uint64_t sectors = bytes / 512, start = 2048, count = sectors - start;
+    if (count > 0xFFFFFFFFu) count = 0xFFFFFFFFu;
+    unsigned char mbr[512] = {0};
+    uint32_t disk_id = (uint32_t)time(NULL) ^ (uint32_t)getpid();
+    memcpy(mbr + 440, &disk_id, 4);
+    unsigned char *e = mbr + 446;
+    e[0] = 0x00;                          /* not bootable */
+    e[1] = 0xFE; e[2] = 0xFF; e[3] = 0xFF; /* CHS: use LBA */
+    e[4] = 0x83;                          /* Linux */
+    e[5] = 0xFE; e[6] = 0xFF; e[7] = 0xFF;
+    uint32_t s32 = (uint32_t)start, c32 = (uint32_t)count;
+    memcpy(e + 8, &s32, 4);
+    memcpy(e + 12, &c32, 4);
+    mbr[510] = 0x55;
+    mbr[511] = 0xAA;
+    if (pwrite(fd, mbr, sizeof mbr, 0) != (ssize_t)sizeof mbr || fsync(fd) < 0) {
+        fprintf(stderr, "write %s: %s\n", dev, strerror(errno));
+        close(fd);
+        return 1;
+    }
+    int r = ioctl(fd, BLKRRPART);
+    close(fd);
+    printf("partition_start=%llu\npartition_sectors=%llu\nrereadpt=%s\n", (unsigned long long)start,
+           (unsigned long long)count, r == 0 ? "ok" : strerror(errno));
+    return r == 0 ? 0 : 1;
+}
+
+static double mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int cmd_io(const char *dev, long mb)
+{
+    if (mb < 4 || mb > 65536) {
+        fprintf(stderr, "io: size must be 4..65536 MiB\n");
+        return 64;
+    }
+    int fd = open(dev, O_RDWR | O_DIRECT | O_CLOEXEC);
+    if (fd < 0) {
+        fprintf(stderr, "open %s: %s\n", dev, strerror(errno));
+        return 1;
+    }
+    size_t block = 1u << 20;
+    unsigned char *buf;
+    if (posix_memalign((void **)&buf, 4096, block)) return 1;
+    for (size_t i = 0; i < block; i++) buf[i] = (unsigned char)(i * 131 + 7);
+    uint64_t total = (uint64_t)mb << 20;
+    double t0 = mono();
+    for (uint64_t off = 0; off < total; off += block)
+        if (pwrite(fd, buf, block, (off_t)off) != (ssize_t)block) goto fail;
+    if (fsync(fd) < 0) goto fail;
+    double t1 = mono();
+    for (uint64_t off = 0; off < total; off += block)
+        if (pread(fd, buf, block, (off_t)off) != (ssize_t)block) goto fail;
+    double t2 = mono();
+    uint64_t blocks4k = total / 4096, seed = 88172645463325252ull;
+    long reads = 0, writes = 0;
+    double until = mono() + 2.0;
+    while (mono() < until) {
+        seed ^= seed << 13; seed ^= seed >> 7; seed ^= seed << 17;
+        if (pread(fd, buf, 4096, (off_t)((seed % blocks4k) * 4096)) != 4096) goto fail;
+        reads++;
+    }
+    double t3 = mono();
+    until = t3 + 2.0;
+    while (mono() < until) {
+        seed ^= seed << 13; seed ^= seed >> 7; seed ^= seed << 17;
+        if (pwrite(fd, buf, 4096, (off_t)((seed % blocks4k) * 4096)) != 4096) goto fail;
+        writes++;
+    }
+    if (fsync(fd) < 0) goto fail;
+    double t4 = mono();
+    printf("seq_write_mbps=%.1f\nseq_read_mbps=%.1f\nrand_read_iops=%.0f\nrand_write_iops=%.0f\n",
+           (double)mb / (t1 - t0), (double)mb / (t2 - t1), (double)reads / (t3 - t2 > 0 ? t3 - t2 : 1),
+           (double)writes / (t4 - t3 > 0 ? t4 - t3 : 1));
+    free(buf);
+    close(fd);
+    return 0;
+fail:
+    fprintf(stderr, "io on %s: %s\n", dev, strerror(errno));
+    free(buf);
+    close(fd);
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "vdso") == 0) return cmd_vdso();
@@ -111,6 +218,8 @@ int main(int argc, char **argv)
         printf("%lld.%09ld\n", (long long)ts.tv_sec, ts.tv_nsec);
         return 0;
     }
-    fprintf(stderr, "usage: kiln-guest vdso|now\n");
+    if (argc == 3 && strcmp(argv[1], "mbr") == 0) return cmd_mbr(argv[2]);
+    if (argc == 4 && strcmp(argv[1], "io") == 0) return cmd_io(argv[2], strtol(argv[3], NULL, 10));
+    fprintf(stderr, "usage: kiln-guest vdso | now | mbr DEV | io DEV MB\n");
     return 64;
 }

@@ -61,6 +61,8 @@ int node_upload_file(struct kiln_node *n, const char *local, const char *remote,
 int node_download(struct kiln_node *n, const char *remote, size_t max, char **data, size_t *len);
 /* Reboots and waits until SSH answers with a different boot id. */
 int node_reboot(struct kiln_node *n, int timeout_s, char *why, size_t whysz);
+/* SHA256 fingerprint of the host key the node presented ("SHA256:..."), or NULL. */
+char *node_host_key_fingerprint(struct kiln_node *n);
 /* Reads /proc/sys/kernel/random/boot_id into n->boot_id. */
 int node_read_boot_id(struct kiln_node *n);
 /* The first fatal console line seen, or NULL. */

@@ -369,6 +369,24 @@ int node_download(struct kiln_node *n, const char *remote, size_t max, char **da
     return rc;
 }
 
+char *node_host_key_fingerprint(struct kiln_node *n)
+{
+    if (!n->ssh) return NULL;
+    ssh_key key = NULL;
+    if (ssh_get_server_publickey(n->ssh, &key) != SSH_OK) return NULL;
+    unsigned char *hash = NULL;
+    size_t hlen = 0;
+    char *fp = NULL;
+    if (ssh_get_publickey_hash(key, SSH_PUBLICKEY_HASH_SHA256, &hash, &hlen) == 0) {
+        char *f = ssh_get_fingerprint_hash(SSH_PUBLICKEY_HASH_SHA256, hash, hlen);
+        if (f) fp = xasprintf("%s %s", ssh_key_type_to_char(ssh_key_type(key)), f);
+        ssh_string_free_char(f);
+        ssh_clean_pubkey_hash(&hash);
+    }
+    ssh_key_free(key);
+    return fp;
+}
+
 int node_read_boot_id(struct kiln_node *n)
 {
     char *id = NULL;

@@ -22,6 +22,7 @@
 #define MAX_NICS 4
 #define MAX_DISKS 8
 #define DATA_DISK_MB 1024
+#define MAX_HOT_DISKS 4
 
 static const char *const ovmf_code[] = {"/usr/share/OVMF/OVMF_CODE_4M.fd", "/usr/share/OVMF/OVMF_CODE.fd", NULL};
 static const char *const ovmf_vars[] = {"/usr/share/OVMF/OVMF_VARS_4M.fd", "/usr/share/OVMF/OVMF_VARS.fd", NULL};
@@ -195,6 +196,9 @@ static int qemu_boot_node(struct kiln_platform_ctx *p, struct kiln_env *env, str
     _cleanup_free_ char *qmp_sock = path_join(qn->work, "qmp.sock");
     ARG("-qmp"), ARG(OWN(xasprintf("unix:%s,server=on,wait=off", qmp_sock)));
     ARG("-device"), ARG("virtio-rng-pci");
+    /* q35's root bus cannot hot-plug: empty root ports take the disks added at run time */
+    for (int i = 0; i < MAX_HOT_DISKS; i++)
+        ARG("-device"), ARG(OWN(xasprintf("pcie-root-port,id=hp%d,bus=pcie.0,chassis=%d,slot=0", i, 10 + i)));
     int id = atoi(n->name + 4);
     for (int i = 0; i < env->spec.nics; i++) {
         if (i == 0) ARG("-netdev"), ARG("user,id=net0,hostfwd=tcp:127.0.0.1:0-:22");
@@ -326,6 +330,7 @@ static int qemu_hot_add_disk(struct kiln_platform_ctx *p, struct kiln_node *n, i
 {
     (void)p;
     struct qemu_node *qn = n->priv;
+    if (qn->hot_disks >= MAX_HOT_DISKS) return snprintf(why, sz, "at most %d disks can be added to a VM", MAX_HOT_DISKS), -ENOSPC;
     int idx = qn->hot_disks++;
     _cleanup_free_ char *disk = xasprintf("%s/hot%d.qcow2", qn->work, idx);
     _cleanup_free_ char *size = xasprintf("%dM", size_mb);
@@ -335,6 +340,7 @@ static int qemu_hot_add_disk(struct kiln_platform_ctx *p, struct kiln_node *n, i
     _cleanup_free_ char *node_name = xasprintf("hot%d", idx);
     _cleanup_free_ char *dev_id = xasprintf("hotdev%d", idx);
     _cleanup_free_ char *serial = xasprintf("kiln-hot%d", idx);
+    _cleanup_free_ char *bus = xasprintf("hp%d", idx);
     json_t *r = qmp_call(qn->qmp, "blockdev-add",
                          json_pack("{s:s,s:s,s:{s:s,s:s}}", "node-name", node_name, "driver", "qcow2", "file",
                                    "driver", "file", "filename", disk),
@@ -343,7 +349,7 @@ static int qemu_hot_add_disk(struct kiln_platform_ctx *p, struct kiln_node *n, i
     json_decref(r);
     r = qmp_call(qn->qmp, "device_add",
                  json_pack("{s:s,s:s,s:s,s:s,s:s}", "driver", "virtio-blk-pci", "drive", node_name, "id", dev_id,
-                           "serial", serial, "bus", "pcie.0"),
+                           "serial", serial, "bus", bus),
                  &err);
     if (!r) goto fail;
     json_decref(r);

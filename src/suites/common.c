@@ -77,6 +77,8 @@ int guest_sh_ok(struct kiln_case_ctx *t, const char *what, const char *cmd, char
     int r = case_sh_on(t, t->node, cmd, out, &err);
     if (r == 0) return 0;
     if (r < 0) return r;
+    if (strchr(cmd, '\n') || strlen(cmd) > 100)
+        return case_fail(t, "%s: exited %d: %s", what, r, err ? strstrip(err) : "");
     return case_fail(t, "%s: `%s` exited %d: %s", what, cmd, r, err ? strstrip(err) : "");
 }
 

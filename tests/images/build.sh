@@ -20,4 +20,8 @@ if [ ! -f "$dir/.done" ]; then
     mv "$dir.tmp" "$dir"
 fi
 ln -sfn "$name-$key" "$link"
+# older builds of the same image are no longer used
+for old in "$cache/$name"-*; do
+    [ "$old" = "$dir" ] || [ ! -d "$old" ] || rm -rf "$old"
+done
 echo "$dir"

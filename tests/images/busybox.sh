@@ -41,7 +41,8 @@ add_module() {
     cp "$f" "$d"
     for dep in $(busybox strings -a "$f" | sed -n 's/^depends=//p' | tr , ' '); do add_module "$dep"; done
 }
-for mod in virtio_pci virtio_net virtio_blk virtio_rng virtio_scsi sd_mod nvme ext4 vfat nls_cp437 nls_ascii; do
+# crc32c_generic: ext4 asks the crypto API for crc32c at mount time, not through depends=
+for mod in virtio_pci virtio_net virtio_blk virtio_rng virtio_scsi sd_mod nvme ext4 crc32c_generic vfat nls_cp437 nls_ascii; do
     add_module "$mod"
 done
 cp "$m/modules.builtin" "$m/modules.order" "$r/lib/modules/$kver/"
@@ -91,7 +92,7 @@ mount -t devtmpfs devtmpfs /dev
 mkdir -p /dev/pts && mount -t devpts devpts /dev/pts
 mount -t tmpfs tmpfs /run
 mount -t tmpfs tmpfs /tmp
-for mod in virtio_pci virtio_net virtio_blk virtio_rng virtio_scsi sd_mod nvme ext4 vfat; do
+for mod in virtio_pci virtio_net virtio_blk virtio_rng virtio_scsi sd_mod nvme crc32c_generic ext4 vfat; do
     modprobe "$mod" 2>/dev/null
 done
 hostname kiln-busybox

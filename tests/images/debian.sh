@@ -2,7 +2,7 @@
 # Builds the Debian bookworm test image: systemd, OpenSSH, the Debian kernel, DHCP on
 # every NIC through systemd-networkd. Made with mmdebstrap and `mke2fs -d` (no loop
 # devices, no mounts). Generalised: no SSH host keys (made on first boot), empty
-# machine-id, root password locked, SSH keys come from the systemd credential or cloud-init.
+# machine-id, root password locked, hardening sysctls, SSH keys come from the systemd credential or cloud-init.
 #
 # usage: debian.sh OUTDIR → OUTDIR/disk.qcow2 (whole-disk ext4, label "root"),
 #        OUTDIR/vmlinuz, OUTDIR/initrd.img, OUTDIR/root-uuid
@@ -24,6 +24,7 @@ mmdebstrap --variant=apt --mode=root --format=directory \
     --customize-hook='chroot "$1" systemctl enable systemd-networkd systemd-timesyncd' \
     --customize-hook='printf "nameserver 10.0.2.3\n" > "$1/etc/resolv.conf"' \
     --customize-hook='chroot "$1" usermod -p "*" root' \
+    --customize-hook='printf "kernel.kptr_restrict = 2\nkernel.dmesg_restrict = 1\nnet.ipv4.conf.all.accept_redirects = 0\nnet.ipv4.conf.default.accept_redirects = 0\nnet.ipv4.conf.all.send_redirects = 0\nnet.ipv4.conf.default.send_redirects = 0\nnet.ipv6.conf.all.accept_redirects = 0\nfs.suid_dumpable = 0\n" > "$1/etc/sysctl.d/50-kiln-hardening.conf"' \
     --customize-hook='mkdir -p "$1/etc/ssh/sshd_config.d" && printf "PasswordAuthentication no\nPermitRootLogin prohibit-password\n" > "$1/etc/ssh/sshd_config.d/50-kiln.conf"' \
     --customize-hook='printf "[Unit]\nDescription=Generate SSH host keys on first boot\nBefore=ssh.service\nConditionPathExistsGlob=!/etc/ssh/ssh_host_*_key\n\n[Service]\nType=oneshot\nExecStart=/usr/bin/ssh-keygen -A\n\n[Install]\nWantedBy=multi-user.target\n" > "$1/etc/systemd/system/kiln-ssh-keygen.service" && chroot "$1" systemctl enable kiln-ssh-keygen.service' \
     --customize-hook='rm -f "$1"/etc/ssh/ssh_host_*' \

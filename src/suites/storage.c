@@ -1,0 +1,213 @@
+/* Area storage: the root filesystem, stable device names, disks added at run time,
+ * NVMe, filesystem health, swap, and I/O as metrics. */
+#include <errno.h>
+
+#include "node/node.h"
+#include "platform/platform.h"
+#include "suites/common.h"
+#include "util/timeutil.h"
+#include "util/util.h"
+#include "util/yaml.h"
+
+KILN_CASE(verify_rootfs,
+          .area = "storage", .priority = 1, .timeout_s = 120,
+          .description = "The root filesystem is a real disk filesystem, mounted read-write, with at least 10% free",
+          .tags = KILN_TAGS("fast"))
+{
+    _cleanup_free_ char *mnt = NULL, *df = NULL;
+    if (guest_sh_ok(t, "read /proc/mounts", "awk '$2 == \"/\" {print $1, $3, $4}' /proc/mounts | tail -n 1", &mnt))
+        return CASE_FAIL;
+    strstrip(mnt);
+    case_log(t, "root: %s", mnt);
+    if (startswith(mnt, "rootfs ") || strstr(mnt, " tmpfs ") || strstr(mnt, " ramfs "))
+        return case_skip(t, "the root is an initramfs (%s), not a disk filesystem", mnt);
+    char dev[256], fstype[64], opts[512];
+    if (sscanf(mnt, "%255s %63s %511s", dev, fstype, opts) != 3) return case_fail(t, "cannot parse the root mount: %s", mnt);
+    _cleanup_free_ char *padded = xasprintf(",%s,", opts);
+    if (strstr(padded, ",ro,")) return case_fail(t, "the root filesystem %s (%s) is mounted read-only", dev, fstype);
+    if (guest_sh_ok(t, "df", "df -Pk / | tail -n 1", &df)) return CASE_FAIL;
+    unsigned long long size = 0, used = 0, avail = 0;
+    if (sscanf(df, "%*s %llu %llu %llu", &size, &used, &avail) != 3 || !size) return case_fail(t, "cannot parse df: %s", df);
+    case_metric(t, "root_size", (double)size / 1048576.0, "GiB");
+    case_metric(t, "root_free", (double)avail / 1048576.0, "GiB");
+    return case_metric_check(t, "root_free_pct", 100.0 * (double)avail / (double)size, "%", 10, true);
+}
+
+KILN_CASE(verify_fstab_stable_names,
+          .area = "storage", .priority = 1, .timeout_s = 60,
+          .description = "/etc/fstab mounts by UUID, PARTUUID or LABEL, never by /dev/sdX, /dev/vdX or /dev/nvmeXnY",
+          .tags = KILN_TAGS("fast"))
+{
+    _cleanup_free_ char *fstab = NULL;
+    if (case_sh(t, "cat /etc/fstab", &fstab) != 0) return case_skip(t, "%s has no /etc/fstab", t->node->name);
+    size_t bad = 0;
+    struct sbuf lines = {0};
+    for (char *save = NULL, *l = strtok_r(fstab, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+        char *s = strstrip(l);
+        if (!*s || *s == '#') continue;
+        static const char *const unstable[] = {"/dev/sd", "/dev/vd", "/dev/xvd", "/dev/hd", "/dev/nvme", "/dev/mmcblk"};
+        for (size_t i = 0; i < ARRAY_SIZE(unstable); i++)
+            if (startswith(s, unstable[i])) {
+                if (bad++ < 4) sbuf_printf(&lines, "%s\"%s\"", bad > 1 ? ", " : "", s);
+                break;
+            }
+    }
+    int rc = bad ? case_fail(t, "/etc/fstab mounts by kernel device name, which can change between boots: %s", lines.s)
+                 : CASE_PASS;
+    sbuf_free(&lines);
+    return rc;
+}
+
+/* Waits for a block device whose serial is `serial`; returns "vdX" or NULL. */
+static char *wait_for_disk(struct kiln_case_ctx *t, const char *serial, int seconds)
+{
+    _cleanup_free_ char *cmd = xasprintf(
+        "for i in $(seq %d); do for s in /sys/block/*/serial; do "
+        "[ \"$(cat $s 2>/dev/null)\" = '%s' ] && { d=${s%%/serial}; echo ${d##*/}; exit 0; }; done; sleep 0.5; done; exit 1",
+        seconds * 2, serial);
+    char *out = NULL;
+    if (case_sh(t, cmd, &out) != 0) {
+        free(out);
+        return NULL;
+    }
+    strstrip(out);
+    return out;
+}
+
+/* Partition, format, mount, write, remount, read back: returns CASE_PASS or fails. */
+static int exercise_disk(struct kiln_case_ctx *t, const char *dev)
+{
+    const char *helper = guest_helper(t);
+    if (!helper) return CASE_FAIL;
+    _cleanup_free_ char *part_cmd = xasprintf("%s mbr /dev/%s", helper, dev);
+    if (guest_sh_ok(t, "write a partition table", part_cmd, NULL)) return CASE_FAIL;
+    _cleanup_free_ char *part = NULL;
+    _cleanup_free_ char *find = xasprintf(
+        "for i in $(seq 20); do for p in /dev/%s1 /dev/%sp1; do [ -b $p ] && { echo $p; exit 0; }; done; sleep 0.5; done; exit 1",
+        dev, dev);
+    if (case_sh(t, find, &part) != 0) return case_fail(t, "no partition device appeared on /dev/%s after writing the MBR", dev);
+    strstrip(part);
+    _cleanup_free_ char *script = xasprintf(
+        "set -e; p=%s; m=/mnt/kiln-disk-test; mkdir -p $m\n"
+        "if command -v mkfs.ext4 >/dev/null; then mkfs.ext4 -q -F $p; else mke2fs -q $p; fi\n"
+        "mount -t ext4 $p $m\n"
+        "dd if=/dev/urandom of=$m/data bs=1M count=16 2>/dev/null\n"
+        "a=$(sha256sum $m/data | cut -d' ' -f1); sync; umount $m\n"
+        "echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true\n"
+        "mount -t ext4 $p $m; b=$(sha256sum $m/data | cut -d' ' -f1); umount $m\n"
+        "echo \"written=$a read=$b\"; [ \"$a\" = \"$b\" ]",
+        part);
+    _cleanup_free_ char *out = NULL;
+    if (guest_sh_ok(t, "format, mount, write and read back", script, &out)) return CASE_FAIL;
+    case_log(t, "%s: %s", part, strstrip(out));
+    return CASE_PASS;
+}
+
+KILN_CASE(verify_hot_add_disk,
+          .area = "storage", .priority = 1, .timeout_s = 300,
+          .description = "A disk added to the running VM appears, and can be partitioned, formatted, mounted, written and read back intact",
+          .requires = {.features = FEAT_HOT_ADD_DISK})
+{
+    if (!t->plat->ops->hot_add_disk) return case_skip(t, "the %s platform cannot add disks", t->plat->ops->name);
+    char why[512];
+    int idx = t->plat->ops->hot_add_disk(t->plat, t->node, 256, why, sizeof why);
+    if (idx < 0) return case_fail(t, "could not add a disk: %s", why);
+    _cleanup_free_ char *serial = xasprintf("kiln-hot%d", idx);
+    double t0 = now_s();
+    _cleanup_free_ char *dev = wait_for_disk(t, serial, 30);
+    if (!dev) return case_fail(t, "the guest did not see the added disk (serial %s) within 30 s", serial);
+    case_metric(t, "hot_add_visible_after", now_s() - t0, "s");
+    case_log(t, "added disk is /dev/%s", dev);
+    return exercise_disk(t, dev);
+}
+
+KILN_CASE(verify_nvme,
+          .area = "storage", .priority = 2, .timeout_s = 300,
+          .description = "An NVMe namespace is detected and usable (partition, filesystem, data read back)",
+          .requires = {.features = FEAT_NVME})
+{
+    _cleanup_free_ char *ns = NULL;
+    if (case_sh(t, "for i in $(seq 20); do for d in /sys/block/nvme*n1; do [ -e $d ] && { echo ${d##*/}; exit 0; }; done; "
+                   "sleep 0.5; done; exit 1", &ns) != 0)
+        return case_fail(t, "no NVMe namespace under /sys/block (driver nvme loaded? %s)",
+                         case_sh(t, "grep -q '^nvme ' /proc/modules", NULL) == 0 ? "yes" : "no");
+    strstrip(ns);
+    _cleanup_free_ char *model = NULL, *cmd = xasprintf("cat /sys/block/%s/device/model 2>/dev/null", ns);
+    case_sh(t, cmd, &model);
+    case_log(t, "NVMe namespace %s, model %s", ns, model ? strstrip(model) : "?");
+    return exercise_disk(t, ns);
+}
+
+KILN_CASE(verify_no_fs_errors,
+          .area = "storage", .priority = 1, .timeout_s = 60,
+          .description = "No filesystem reports errors (ext4 error counters, kernel log)",
+          .tags = KILN_TAGS("fast"))
+{
+    _cleanup_free_ char *counts = NULL, *log = NULL;
+    case_sh(t, "for f in /sys/fs/ext4/*/errors_count; do [ -r $f ] && echo \"$(basename $(dirname $f)) $(cat $f)\"; done; true",
+            &counts);
+    for (char *save = NULL, *l = strtok_r(counts, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+        char dev[128];
+        long n = 0;
+        if (sscanf(l, "%127s %ld", dev, &n) == 2 && n > 0)
+            return case_fail(t, "ext4 on %s has recorded %ld error(s) (/sys/fs/ext4/%s/errors_count)", dev, n, dev);
+    }
+    case_sh(t, "dmesg | grep -E 'EXT4-fs error|EXT4-fs warning|XFS \\([^)]*\\): (Corruption|Internal error|metadata I/O error)|BTRFS (error|critical)|Remounting filesystem read-only' | head -n 3",
+            &log);
+    if (log && *strstrip(log)) return case_fail(t, "kernel log reports filesystem errors: %s", log);
+    return CASE_PASS;
+}
+
+KILN_CASE(verify_swap,
+          .area = "storage", .priority = 2, .timeout_s = 60,
+          .description = "Swap matches the policy, and every swap entry in /etc/fstab is active",
+          .tags = KILN_TAGS("fast"))
+{
+    _cleanup_free_ char *swaps = NULL, *fstab = NULL;
+    case_sh(t, "tail -n +2 /proc/swaps", &swaps);
+    double total_kib = 0;
+    size_t active = 0;
+    for (char *save = NULL, *l = strtok_r(swaps, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+        char name[256];
+        double size = 0;
+        if (sscanf(l, "%255s %*s %lf", name, &size) == 2) {
+            total_kib += size;
+            active++;
+        }
+    }
+    case_metric(t, "swap_total", total_kib / 1024.0, "MiB");
+    case_sh(t, "awk '$1 !~ /^#/ && $3 == \"swap\" {print $1}' /etc/fstab 2>/dev/null", &fstab);
+    size_t listed = 0;
+    for (char *save = NULL, *l = strtok_r(fstab, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) listed++;
+    if (listed > active)
+        return case_fail(t, "/etc/fstab lists %zu swap device(s) but %zu are active (/proc/swaps)", listed, active);
+    struct ynode *policy = suite_policy(t);
+    if (!policy) return CASE_FAIL;
+    const struct ynode *want = policy_get(policy, "storage", "swap");
+    const char *w = want && want->kind == YN_SCALAR ? want->scalar : "any";
+    if (streq(w, "required") && !active) return case_fail(t, "no swap is active; the policy requires swap");
+    if (streq(w, "forbidden") && active) return case_fail(t, "%zu swap device(s) active (%.0f MiB); the policy forbids swap", active, total_kib / 1024);
+    return CASE_PASS;
+}
+
+KILN_CASE(perf_storage_io,
+          .area = "storage", .priority = 2, .timeout_s = 300, .category = "performance",
+          .description = "Sequential MB/s and 4 KiB random IOPS on a data disk (O_DIRECT), as metrics",
+          .requires = {.data_disks = 1})
+{
+    _cleanup_free_ char *dev = wait_for_disk(t, "kiln-data0", 10);
+    if (!dev) return case_fail(t, "no data disk with serial kiln-data0");
+    const char *helper = guest_helper(t);
+    if (!helper) return CASE_FAIL;
+    _cleanup_free_ char *cmd = xasprintf("%s io /dev/%s 64", helper, dev), *out = NULL;
+    if (guest_sh_ok(t, "measure I/O", cmd, &out)) return CASE_FAIL;
+    static const struct { const char *key, *unit; } m[] = {
+        {"seq_write_mbps", "MB/s"}, {"seq_read_mbps", "MB/s"}, {"rand_read_iops", "IOPS"}, {"rand_write_iops", "IOPS"}};
+    for (size_t i = 0; i < ARRAY_SIZE(m); i++) {
+        _cleanup_free_ char *needle = xasprintf("%s=", m[i].key);
+        char *at = strstr(out, needle);
+        if (!at) return case_fail(t, "the helper did not report %s: %s", m[i].key, out);
+        case_metric(t, m[i].key, strtod(at + strlen(needle), NULL), m[i].unit);
+    }
+    return CASE_PASS;
+}
