@@ -548,7 +548,7 @@ int runbook_load(const char *path, const struct kiln_var *cli, size_t ncli, stru
                  struct diags *d)
 {
     static const char *const keys[] = {"name", "include", "extension", "variable", "concurrency", "platform",
-                                       "testcase", "notifier", "console", "policy", NULL};
+                                       "testcase", "notifier", "console", "policy", "vulnerability_feed", NULL};
     size_t before = d->n;
     struct loader L = {.d = d};
     struct ynode *root = load_with_includes(&L, path, NULL);
@@ -584,6 +584,7 @@ int runbook_load(const char *path, const struct kiln_var *cli, size_t ncli, stru
         if ((x = y_get(root, "notifier"))) parse_notifiers(x, rb, d);
         if ((x = y_get(root, "console"))) parse_console(x, rb, d);
         if ((x = y_get(root, "policy"))) get_path(d, x, "policy", &rb->policy);
+        if ((x = y_get(root, "vulnerability_feed"))) get_path(d, x, "vulnerability_feed", &rb->vulnerability_feed);
     }
     if (!rb->name) {
         const char *base = strrchr(path, '/');
@@ -642,6 +643,7 @@ void runbook_free(struct kiln_runbook *rb)
     strv_free(rb->extensions, rb->nextensions);
     free(rb->console_patterns);
     free(rb->policy);
+    free(rb->vulnerability_feed);
     strv_free(rb->console_ignore, rb->nconsole_ignore);
     free(rb);
 }

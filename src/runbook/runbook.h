@@ -79,6 +79,7 @@ struct kiln_runbook {
     size_t nextensions;
     char *console_patterns; /* a patterns file replacing the default one */
     char *policy;           /* a suite policy file replacing data/policy.yml */
+    char *vulnerability_feed; /* advisories to check installed packages against */
     char **console_ignore;  /* extra ignore expressions */
     size_t nconsole_ignore;
 };

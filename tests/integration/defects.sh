@@ -29,11 +29,13 @@ platform:
 testcase:
   - criteria: { name: "$target" }
 YAML
+    # a defect may add runbook keys (e.g. a vulnerability feed) in $IMG.extra.yml
+    [ -f "$img.extra.yml" ] && cat "$img.extra.yml" >> "$name.yml"
     "$KILN" run --runs-dir "runs-$name" "$name.yml" > "$name.out" 2>&1
     r=runs-$name/latest/results.json
     status=$(jq -r ".cases[] | select(.name==\"$target\") | .status" "$r" 2>/dev/null)
     reason=$(jq -r ".cases[] | select(.name==\"$target\") | .reason" "$r" 2>/dev/null)
-    rm -f "$img"
+    rm -f "$img" "$img".*
     case "$status:$reason" in
         failed:*"$expect"*) echo "  caught $name: $target failed: $reason" ;;
         *) echo "  MISSED $name: $target is $status: $reason (expected a failure naming '$expect')"
