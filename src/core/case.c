@@ -41,13 +41,10 @@ void case_log(struct kiln_case_ctx *t, const char *fmt, ...)
     if (!t->log) return;
     va_list ap;
     va_start(ap, fmt);
-    char *s = xvasprintf(fmt, ap);
+    secret_vfprintf(t->log, fmt, ap);
     va_end(ap);
-    char *m = secret_mask(s);
-    fprintf(t->log, "%s\n", m);
+    fputc('\n', t->log);
     fflush(t->log);
-    free(m);
-    free(s);
 }
 
 static struct kiln_metric *add_metric(struct kiln_case_ctx *t, const char *name, double value, const char *unit)

@@ -112,13 +112,8 @@ static void logf_node(struct kiln_node *n, const char *fmt, ...)
     if (!n->log) return;
     va_list ap;
     va_start(ap, fmt);
-    char *s = xvasprintf(fmt, ap);
+    secret_vfprintf(n->log, fmt, ap);
     va_end(ap);
-    char *m = secret_mask(s);
-    fputs(m, n->log);
-    fflush(n->log);
-    free(m);
-    free(s);
 }
 
 static void log_stream(struct kiln_node *n, const char *label, const char *text)

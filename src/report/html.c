@@ -109,11 +109,7 @@ static int run_finished(void *self, const struct kiln_results *r)
         sbuf_puts(&b, "</td></tr>\n");
     }
     sbuf_puts(&b, "</table>\n</body></html>\n");
-    _cleanup_free_ char *path = path_join(r->dir, "report.html");
-    int rc = write_file_atomic(path, b.s, b.len, 0644);
-    sbuf_free(&b);
-    if (rc < 0) return log_error_errno(rc, "cannot write %s: %s", path, strerror(-rc));
-    return 0;
+    return report_write(r, "report.html", &b);
 }
 
 const struct kiln_notifier notifier_html = {.name = "html", .run_finished = run_finished};

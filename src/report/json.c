@@ -108,11 +108,7 @@ static int run_finished(void *self, const struct kiln_results *r)
     sbuf_puts(&b, text);
     sbuf_puts(&b, "\n");
     free(text);
-    _cleanup_free_ char *path = path_join(r->dir, "results.json");
-    int rc = write_file_atomic(path, b.s, b.len, 0644);
-    sbuf_free(&b);
-    if (rc < 0) return log_error_errno(rc, "cannot write %s: %s", path, strerror(-rc));
-    return 0;
+    return report_write(r, "results.json", &b);
 }
 
 const struct kiln_notifier notifier_json = {.name = "json", .run_finished = run_finished};

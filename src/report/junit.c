@@ -91,11 +91,7 @@ static int run_finished(void *self, const struct kiln_results *r)
         }
     }
     sbuf_puts(&b, "  </testsuite>\n</testsuites>\n");
-    _cleanup_free_ char *path = path_join(r->dir, "junit.xml");
-    int rc = write_file_atomic(path, b.s, b.len, 0644);
-    sbuf_free(&b);
-    if (rc < 0) return log_error_errno(rc, "cannot write %s: %s", path, strerror(-rc));
-    return 0;
+    return report_write(r, "junit.xml", &b);
 }
 
 const struct kiln_notifier notifier_junit = {.name = "junit", .run_finished = run_finished};

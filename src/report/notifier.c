@@ -1,5 +1,7 @@
 #include "report/notifier.h"
 
+#include "util/fs.h"
+#include "util/log.h"
 #include "util/util.h"
 
 const struct kiln_notifier *notifier_by_name(const char *name)
@@ -69,4 +71,13 @@ char *xml_escape(const char *s)
         }
     }
     return sbuf_steal(&b);
+}
+
+int report_write(const struct kiln_results *r, const char *name, struct sbuf *b)
+{
+    _cleanup_free_ char *path = path_join(r->dir, name);
+    int rc = write_file_atomic(path, b->s ? b->s : "", b->len, 0644);
+    sbuf_free(b);
+    if (rc < 0) return log_error_errno(rc, "cannot write %s: %s", path, strerror(-rc));
+    return 0;
 }

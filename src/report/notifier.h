@@ -40,6 +40,9 @@ struct console_notifier {
     size_t total;
 };
 
+/* Writes b into r->dir/name atomically and frees b; logs and returns -errno on failure. */
+struct sbuf;
+int report_write(const struct kiln_results *r, const char *name, struct sbuf *b);
 /* results.json text for r (also used by tests). Caller frees. */
 char *results_to_json(const struct kiln_results *r);
 /* Escapes text for XML/HTML. Caller frees. */

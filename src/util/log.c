@@ -74,6 +74,24 @@ char *secret_mask(const char *s)
     return r;
 }
 
+void secret_vfprintf(FILE *f, const char *fmt, va_list ap)
+{
+    char *raw = xvasprintf(fmt, ap);
+    char *m = secret_mask(raw);
+    fputs(m, f);
+    fflush(f);
+    free(m);
+    free(raw);
+}
+
+void secret_fprintf(FILE *f, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    secret_vfprintf(f, fmt, ap);
+    va_end(ap);
+}
+
 int log_full(int level, int err, const char *fmt, ...)
 {
     va_list ap;

@@ -2,6 +2,7 @@
  * secret mask, so a secret can never reach a terminal or a log file. */
 #pragma once
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 
 enum { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERR };
@@ -21,3 +22,6 @@ int log_full(int level, int err, const char *fmt, ...) __attribute__((format(pri
 void secret_add(const char *value);
 char *secret_mask(const char *s); /* newly allocated */
 void secret_clear(void);
+/* fprintf with every secret masked, then fflush. */
+void secret_fprintf(FILE *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void secret_vfprintf(FILE *f, const char *fmt, va_list ap);
