@@ -25,12 +25,14 @@ expect_jq "$r" '.cases[] | select(.name=="smoke") | .status' passed
 expect_jq "$r" '.cases[] | select(.name=="verify_kernel_cmdline") | .status' passed
 expect_jq "$r" '.cases[] | select(.name=="verify_console_clean") | .status' passed
 expect_jq "$r" '.cases[] | select(.name=="verify_no_failed_units") | .status' skipped
-expect_jq "$r" '.cases[] | select(.name=="verify_no_failed_units") | .reason' 'no systemd on node0 (/run/systemd/system missing)'
+reason=$(jqv "$r" '.cases[] | select(.name=="verify_no_failed_units") | .reason')
+case "$reason" in "no systemd on node"[01]" (/run/systemd/system missing)") ;; *) fail "skip reason: $reason" ;; esac
 expect_jq "$r" '.run.exit_code' 0
 expect_jq "$r" '.run.accel' tcg
 expect_in "$d/cases/smoke/log.txt" "rebooted: boot id"
 expect_in "$d/cases/smoke/log.txt" "[cmd "
-expect_in "$d/nodes/node0/console.log" "kiln-busybox: ready"
+cat "$d"/nodes/node*/console.log > consoles.txt
+expect_in consoles.txt "kiln-busybox: ready"
 expect_in "$d/junit.xml" '<testcase classname="kiln.provisioning" name="smoke"'
 expect_in "$d/report.html" 'href="cases/smoke/log.txt"'
 # the secret reached the guest (it is on the kernel command line) but no file of the run
