@@ -3,7 +3,7 @@
 # Idempotent: installs only what is missing. Must run as root (or with sudo).
 set -eu
 pkgs="build-essential meson ninja-build pkg-config git
-      libyaml-dev libssh-dev libjansson-dev libssl-dev
+      libyaml-dev libssh-dev libjansson-dev libssl-dev libxml2-dev clang libclang-rt-14-dev
       qemu-system-x86 qemu-utils ovmf
       busybox-static dropbear-bin mmdebstrap cpio e2fsprogs dosfstools mtools zstd
       openssh-client openssh-server jq bc"

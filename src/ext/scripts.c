@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 
 #include "core/case.h"
+#include "ext/junit.h"
+#include "ext/ltp.h"
 #include "ext/tap.h"
 #include "node/node.h"
 #include "util/fs.h"
@@ -123,7 +125,14 @@ static int run_script(struct kiln_case_ctx *t)
         }
         struct kiln_subtest *subs = NULL;
         size_t nsubs = 0;
-        tap_parse(e.out, strlen(e.out), &subs, &nsubs);
+        size_t olen = strlen(e.out);
+        if (!tap_parse(e.out, olen, &subs, &nsubs)) {
+            subtests_free(subs, nsubs);
+            subs = NULL;
+            nsubs = 0;
+            if (strstr(e.out, "<testsuite")) junit_parse(e.out, olen, &subs, &nsubs);
+            else if (strstr(e.out, "Testcase") && strstr(e.out, "Result")) ltp_parse(e.out, olen, &subs, &nsubs);
+        }
         for (size_t i = 0; i < nsubs; i++)
             *APPEND(t->res->subtests, t->res->nsubtests, t->res->capsubtests) = subs[i];
         free(subs);

@@ -6,6 +6,10 @@ set -u
 T=$(mktemp -d /tmp/kiln-it-XXXXXX)
 trap 'rm -rf "$T"' EXIT
 cd "$T"
+# kiln's work directories (and so every qemu command line) live under $T: the no-orphan
+# check below then sees only this test's VMs, whatever else runs on the machine.
+export TMPDIR="$T/tmp"
+mkdir -p "$TMPDIR"
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 note() { echo "  $*"; }
@@ -44,8 +48,8 @@ YAML
 
 # No qemu started by kiln may outlive it.
 expect_no_qemu() {
-    if pgrep -f "qemu-system-x86_64 -name kiln-" >/dev/null; then
-        pgrep -af "qemu-system-x86_64 -name kiln-" >&2
-        fail "a kiln qemu process is still running"
+    if pgrep -f "qemu-system-x86_64 -name kiln-.*$T/" >/dev/null; then
+        pgrep -af "qemu-system-x86_64 -name kiln-.*$T/" >&2
+        fail "a qemu process kiln started is still running"
     fi
 }

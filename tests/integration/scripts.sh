@@ -34,6 +34,9 @@ expect ext.basic.tap status passed
 [ "$(jq '.cases[] | select(.name=="ext.basic.tap") | .subtests | length' "$r")" = 3 ] || fail "tap subtests"
 [ "$(jq -r '.cases[] | select(.name=="ext.basic.tap") | .subtests[1].status' "$r")" = skipped ] || fail "tap skip"
 expect_in runs/latest/junit.xml 'name="no GPU needed"'
+expect ext.basic.junit status passed
+[ "$(jq -r '.cases[] | select(.name=="ext.basic.junit") | .subtests | map(.name + "=" + .status) | join(",")' "$r")" = \
+  "guest.fs.tmp_writable=passed,guest.fs.no_ipv6=skipped" ] || fail "junit subtests"
 expect_in runs/latest/cases/ext.basic.reboot/log.txt 'test asked for a reboot with mark "after-first"'
 expect ext.spine.resources status passed
 expect ext.spine.cloudinit status passed

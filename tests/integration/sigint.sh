@@ -13,7 +13,7 @@ mkdir -p "$TMPDIR"
 "$KILN" run --runs-dir runs-$sig sig.yml > out.txt 2>&1 &
 pid=$!
 i=0
-until pgrep -f "qemu-system-x86_64 -name kiln-node0" >/dev/null; do
+until pgrep -f "qemu-system-x86_64 -name kiln-node0 .*$TMPDIR/" >/dev/null; do
     i=$((i + 1)); [ $i -lt 600 ] || { kill -9 $pid; fail "qemu never started"; }
     sleep 0.1
 done
