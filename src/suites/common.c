@@ -9,7 +9,8 @@
 #include "util/util.h"
 #include "util/yaml.h"
 
-/* Facts hold for one boot of the node. */
+/* Facts hold for one boot of the node. The package family needs a real package database:
+ * busybox has dpkg and rpm applets that are not package managers. */
 static struct node_facts *facts(struct kiln_case_ctx *t)
 {
     struct kiln_node *n = t->node;
@@ -27,7 +28,9 @@ enum guest_family guest_family(struct kiln_case_ctx *t, char *id, size_t idsz)
     if (f->family < 0) {
         _cleanup_free_ char *out = NULL;
         case_sh(t, ". /etc/os-release 2>/dev/null; echo \"$ID\"; echo \"$ID_LIKE\"; "
-                   "command -v dpkg >/dev/null && echo has-dpkg; command -v rpm >/dev/null && echo has-rpm", &out);
+                   "dpkg-query --version >/dev/null 2>&1 && [ -f /var/lib/dpkg/status ] && echo has-dpkg; "
+                   "rpm --version 2>/dev/null | grep -q '^RPM version' && "
+                   "{ [ -d /var/lib/rpm ] || [ -d /usr/lib/sysimage/rpm ]; } && echo has-rpm", &out);
         f->family = FAMILY_OTHER;
         if (out) {
             char *nl = strchr(out, '\n');
@@ -38,6 +41,14 @@ enum guest_family guest_family(struct kiln_case_ctx *t, char *id, size_t idsz)
     }
     if (id) snprintf(id, idsz, "%s", f->os_id[0] ? f->os_id : "unknown");
     return f->family;
+}
+
+int guest_need_family(struct kiln_case_ctx *t, enum guest_family *fam)
+{
+    char id[64];
+    *fam = guest_family(t, id, sizeof id);
+    if (*fam == FAMILY_OTHER) return case_skip(t, "%s has neither dpkg nor rpm", id);
+    return CASE_PASS;
 }
 
 bool guest_has_systemd(struct kiln_case_ctx *t)

@@ -8,6 +8,8 @@ enum guest_family { FAMILY_OTHER, FAMILY_DEB, FAMILY_RPM };
 
 /* /etc/os-release ID and the package family (deb: dpkg, rpm: rpm). */
 enum guest_family guest_family(struct kiln_case_ctx *t, char *id, size_t idsz);
+/* The family, or skips the case (returns CASE_SKIP) when the guest has neither dpkg nor rpm. */
+int guest_need_family(struct kiln_case_ctx *t, enum guest_family *fam);
 bool guest_has_systemd(struct kiln_case_ctx *t);
 bool guest_has_cmd(struct kiln_case_ctx *t, const char *cmd);
 /* Uploads kiln-guest (once per node and boot); returns its remote path or NULL (case failed). */

@@ -8,21 +8,13 @@
 #include "util/util.h"
 #include "util/yaml.h"
 
-static int need_family(struct kiln_case_ctx *t, enum guest_family *fam)
-{
-    char id[64];
-    *fam = guest_family(t, id, sizeof id);
-    if (*fam == FAMILY_OTHER) return case_skip(t, "%s has neither dpkg nor rpm", id);
-    return CASE_PASS;
-}
-
 KILN_CASE(verify_package_db,
           .area = "packages", .priority = 1, .timeout_s = 300,
           .description = "The package database is consistent (dpkg --audit, rpm --verifydb)",
           .tags = KILN_TAGS("fast"))
 {
     enum guest_family fam;
-    if (need_family(t, &fam)) return CASE_SKIP;
+    if (guest_need_family(t, &fam)) return CASE_SKIP;
     _cleanup_free_ char *out = NULL;
     if (fam == FAMILY_DEB) {
         if (guest_sh_ok(t, "dpkg --audit", "dpkg --audit", &out)) return CASE_FAIL;
@@ -44,7 +36,7 @@ KILN_CASE(verify_package_files,
           .description = "Files installed by packages are unmodified, configuration files aside (dpkg --verify, rpm -Va)")
 {
     enum guest_family fam;
-    if (need_family(t, &fam)) return CASE_SKIP;
+    if (guest_need_family(t, &fam)) return CASE_SKIP;
     _cleanup_free_ char *out = NULL;
     /* dpkg --verify: "??5?????? c /etc/x" ("c" marks a conffile); rpm -Va: "S.5....T.  c /etc/x" */
     const char *cmd = fam == FAMILY_DEB ? "dpkg --verify 2>&1; true" : "rpm -Va 2>&1; true";
@@ -72,7 +64,7 @@ KILN_CASE(verify_running_kernel_packaged,
           .tags = KILN_TAGS("fast"))
 {
     enum guest_family fam;
-    if (need_family(t, &fam)) return CASE_SKIP;
+    if (guest_need_family(t, &fam)) return CASE_SKIP;
     _cleanup_free_ char *rel = NULL, *owner = NULL;
     if (guest_sh_ok(t, "uname", "uname -r", &rel)) return CASE_FAIL;
     strstrip(rel);
@@ -92,7 +84,7 @@ KILN_CASE(verify_vulnerable_packages,
     const char *feed = t->plat->rb->vulnerability_feed;
     if (!feed) return case_skip(t, "the runbook names no vulnerability_feed");
     enum guest_family fam;
-    if (need_family(t, &fam)) return CASE_SKIP;
+    if (guest_need_family(t, &fam)) return CASE_SKIP;
     struct diags d = {0};
     struct ynode *root = yaml_load_file(feed, &d);
     const struct ynode *adv = y_get(root, "advisories");
