@@ -11,7 +11,12 @@ kiln=$root/$build/kiln
 [ -x "$kiln" ] || { echo "build kiln first (make build)" >&2; exit 2; }
 T=$(mktemp -d /tmp/kiln-bench-XXXXXX)
 spid=
-cleanup() { [ -n "$spid" ] && kill "$spid" 2>/dev/null; ssh -S "$T/ctl" -O exit x 2>/dev/null; rm -rf "$T"; }
+cleanup() {
+    # runs under set -e: nothing here may stop the rm
+    if [ -n "$spid" ]; then kill "$spid" 2>/dev/null || true; fi
+    ssh -o ControlPath="$T/ctl" -O exit x 2>/dev/null || true
+    rm -rf "$T"
+}
 trap cleanup EXIT INT TERM
 cd "$T"
 ssh-keygen -q -t ed25519 -N '' -f host_key
