@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <pthread.h>
 
+#include "node/console.h"
 #include "node/node.h"
 #include "platform/platform.h"
 #include "util/fs.h"
@@ -80,6 +81,21 @@ const char *guest_helper(struct kiln_case_ctx *t)
     }
     f->helper = true;
     return HELPER_REMOTE;
+}
+
+char *console_findings(struct kiln_node *n, uint64_t mark)
+{
+    if (!n->console) return NULL;
+    struct console_event *ev;
+    size_t nev = console_events(n->console, mark, &ev);
+    char *r = NULL;
+    if (nev) {
+        _cleanup_free_ char *more = nev > 1 ? xasprintf(" (+%zu more, see nodes/%s/console.log)", nev - 1, n->name)
+                                            : xstrdup("");
+        r = xasprintf("[%s] %s%s", ev[0].pattern, ev[0].line, more);
+    }
+    console_events_free(ev, nev);
+    return r;
 }
 
 int guest_sh_ok(struct kiln_case_ctx *t, const char *what, const char *cmd, char **out)

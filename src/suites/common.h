@@ -1,6 +1,7 @@
 /* What the built-in suites share: facts about the guest, cached per node and boot. */
 #pragma once
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "core/case.h"
 
@@ -14,6 +15,10 @@ bool guest_has_systemd(struct kiln_case_ctx *t);
 bool guest_has_cmd(struct kiln_case_ctx *t, const char *cmd);
 /* Uploads kiln-guest (once per node and boot); returns its remote path or NULL (case failed). */
 const char *guest_helper(struct kiln_case_ctx *t);
+/* Console findings on n after mark, as "[pattern] line (+N more, see nodes/<n>/console.log)";
+ * NULL when there are none or the node has no console. */
+struct kiln_node;
+char *console_findings(struct kiln_node *n, uint64_t mark);
 /* Runs cmd; on a non-zero status fails the case with what and the command's stderr. */
 int guest_sh_ok(struct kiln_case_ctx *t, const char *what, const char *cmd, char **out);
 /* Loads a YAML data file a runbook may override (key `policy:`); NULL with the case failed. */

@@ -7,17 +7,6 @@
 #include "suites/common.h"
 #include "util/util.h"
 
-/* Console findings between two marks, as a failure reason; NULL when clean. */
-static char *console_findings(struct kiln_node *n, uint64_t mark)
-{
-    if (!n->console) return NULL;
-    struct console_event *ev;
-    size_t nev = console_events(n->console, mark, &ev);
-    char *r = nev ? xasprintf("[%s] %s%s", ev[0].pattern, ev[0].line, nev > 1 ? " (and more)" : "") : NULL;
-    console_events_free(ev, nev);
-    return r;
-}
-
 KILN_CASE(verify_reboot_cycles,
           .area = "lifecycle", .priority = 2, .timeout_s = 1800,
           .description = "Three reboots in a row each come back with a new boot id and a clean console")

@@ -2,25 +2,16 @@
 #include <errno.h>
 
 #include "core/case.h"
-#include "node/console.h"
 #include "node/node.h"
 #include "platform/platform.h"
+#include "suites/common.h"
 #include "util/util.h"
 
 /* Fails with the first console findings since the node booted (mark 0). */
 static int check_console(struct kiln_case_ctx *t, struct kiln_node *n, const char *when)
 {
-    if (!n->console) return CASE_PASS;
-    struct console_event *ev;
-    size_t nev = console_events(n->console, 0, &ev);
-    int r = CASE_PASS;
-    if (nev) {
-        _cleanup_free_ char *more = nev > 1 ? xasprintf(" (+%zu more, see nodes/%s/console.log)", nev - 1, n->name)
-                                            : xstrdup("");
-        r = case_fail(t, "console %s: [%s] %s%s", when, ev[0].pattern, ev[0].line, more);
-    }
-    console_events_free(ev, nev);
-    return r;
+    _cleanup_free_ char *bad = console_findings(n, 0);
+    return bad ? case_fail(t, "console %s: %s", when, bad) : CASE_PASS;
 }
 
 KILN_CASE(smoke,
@@ -46,17 +37,12 @@ KILN_CASE(smoke,
     return check_console(t, n, "after reboot");
 }
 
-static bool has_systemd(struct kiln_case_ctx *t)
-{
-    return case_sh(t, "test -d /run/systemd/system && command -v systemctl >/dev/null", NULL) == 0;
-}
-
 KILN_CASE(verify_no_failed_units,
           .area = "provisioning", .priority = 1, .timeout_s = 300,
           .description = "No systemd unit is in the failed state once the system finished booting",
           .tags = KILN_TAGS("fast"))
 {
-    if (!has_systemd(t)) return case_skip(t, "no systemd on %s (/run/systemd/system missing)", t->node->name);
+    if (!guest_has_systemd(t)) return case_skip(t, "no systemd on %s (/run/systemd/system missing)", t->node->name);
     _cleanup_free_ char *state = NULL;
     int to = MIN(case_time_left(t) - 10, 240);
     _cleanup_free_ char *wait = xasprintf("timeout %d systemctl is-system-running --wait 2>/dev/null; true", MAX(to, 5));

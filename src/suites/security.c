@@ -52,7 +52,7 @@ KILN_CASE(verify_sshd_config,
 {
     struct ynode *policy = suite_policy(t);
     if (!policy) return CASE_FAIL;
-    const struct ynode *want = y_get(y_get(policy, "security"), "sshd");
+    const struct ynode *want = policy_get(policy, "security", "sshd");
     if (guest_has_cmd(t, "sshd") || case_sh(t, "test -x /usr/sbin/sshd", NULL) == 0) {
         _cleanup_free_ char *out = NULL;
         if (guest_sh_ok(t, "read the effective sshd configuration", "/usr/sbin/sshd -T 2>&1 || sshd -T", &out))
@@ -163,7 +163,7 @@ KILN_CASE(verify_no_world_writable,
                     &out))
         return CASE_FAIL;
     struct sbuf bad = {0};
-    size_t n = not_allowed(out, y_get(y_get(policy, "security"), "world_writable_allow"), true, &bad);
+    size_t n = not_allowed(out, policy_get(policy, "security", "world_writable_allow"), true, &bad);
     int rc = n ? case_fail(t, "%zu world-writable path(s): %s%s", n, bad.s, n > 8 ? ", ..." : "") : CASE_PASS;
     sbuf_free(&bad);
     return rc;
@@ -182,7 +182,7 @@ KILN_CASE(verify_suid_inventory,
         return CASE_FAIL;
     case_log(t, "SUID/SGID files:\n%s", out);
     struct sbuf bad = {0};
-    size_t n = not_allowed(out, y_get(y_get(policy, "security"), "suid_allow"), false, &bad);
+    size_t n = not_allowed(out, policy_get(policy, "security", "suid_allow"), false, &bad);
     int rc = n ? case_fail(t, "%zu SUID/SGID file(s) not on the allowlist: %s%s", n, bad.s, n > 8 ? ", ..." : "")
                : CASE_PASS;
     sbuf_free(&bad);
@@ -196,7 +196,7 @@ KILN_CASE(verify_kernel_hardening,
 {
     struct ynode *policy = suite_policy(t);
     if (!policy) return CASE_FAIL;
-    const struct ynode *want = y_get(y_get(policy, "security"), "sysctl");
+    const struct ynode *want = policy_get(policy, "security", "sysctl");
     struct sbuf bad = {0};
     size_t nbad = 0;
     for (size_t i = 0; want && want->kind == YN_MAP && i < want->n; i += 2) {
@@ -254,7 +254,7 @@ KILN_CASE(verify_login_users,
                     "awk -F: '$7 !~ /(nologin|false|sync|shutdown|halt)$/ && $7 != \"\" {print $1}' /etc/passwd", &out))
         return CASE_FAIL;
     struct sbuf bad = {0};
-    size_t n = not_allowed(out, y_get(y_get(policy, "security"), "login_users"), false, &bad);
+    size_t n = not_allowed(out, policy_get(policy, "security", "login_users"), false, &bad);
     int rc = n ? case_fail(t, "account(s) with a login shell not in the policy: %s", bad.s) : CASE_PASS;
     sbuf_free(&bad);
     return rc;
@@ -271,7 +271,7 @@ KILN_CASE(verify_mac_policy,
     enum guest_family fam = guest_family(t, id, sizeof id);
     const char *key = fam == FAMILY_DEB ? "deb" : fam == FAMILY_RPM ? "rpm" : NULL;
     if (!key) return case_skip(t, "%s is neither deb- nor rpm-based: no MAC policy applies", id);
-    const struct ynode *want = y_get(y_get(policy, "security"), "mac");
+    const struct ynode *want = policy_get(policy, "security", "mac");
     want = y_get(want, key);
     if (!want || want->kind != YN_SCALAR || streq(want->scalar, "none"))
         return case_skip(t, "the policy asks no MAC for %s systems", key);
