@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "cmd/common.h"
-#include "ext/scripts.h"
+#include "ext/ext.h"
 #include "util/util.h"
 #include "util/yaml.h"
 
@@ -37,7 +37,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < ARRAY_SIZE(verbs); i++)
         if (streq(verbs[i].name, argv[1])) {
             int rc = verbs[i].fn(argc - 1, argv + 1);
-            ext_scripts_free();
+            ext_free();
             yfiles_free();
             return rc;
         }

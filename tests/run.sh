@@ -13,6 +13,7 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 passed=0 failed=0 skipped=0 failures=
 
+ninja -C "$build" >/dev/null || { echo "build of $build failed"; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
 log=$(mktemp)
 meson test -C "$build" --print-errorlogs >"$log" 2>&1
 rc=$?

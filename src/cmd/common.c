@@ -2,7 +2,7 @@
 
 #include <stdio.h>
 
-#include "ext/scripts.h"
+#include "ext/ext.h"
 #include "util/fs.h"
 #include "util/util.h"
 #include "util/yaml.h"
@@ -45,7 +45,7 @@ struct kiln_runbook *cmd_load_runbook(const char *path, const struct cmd_vars *v
 {
     struct diags d = {0};
     struct kiln_runbook *rb = NULL;
-    if (runbook_load(path, vars->v, vars->n, &rb, &d) < 0 || ext_scripts_load(rb, &d) < 0 || d.n) {
+    if (runbook_load(path, vars->v, vars->n, &rb, &d) < 0 || ext_load(rb, &d) < 0 || d.n) {
         diags_print(&d, stderr);
         fprintf(stderr, "kiln: %zu error(s) in %s; see docs/runbook.md for the keys\n", d.n, path);
         diags_free(&d);

@@ -1,6 +1,7 @@
 #include "ext/ltp.h"
 
 #include <ctype.h>
+#include <jansson.h>
 
 #include "ext/tap.h"
 #include "util/util.h"
@@ -61,4 +62,50 @@ bool ltp_parse(const char *text, size_t len, struct kiln_subtest **out, size_t *
         p = nl ? nl + 1 : end;
     }
     return seen;
+}
+
+/* kirk's --json-report: {"results": [{"test_fqn": "abort01", "status": "pass",
+ * "test": {"duration": 0.1, "log": "...", ...}}, ...], ...}. */
+bool ltp_kirk_parse(const char *text, size_t len, struct kiln_subtest **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    size_t cap = 0;
+    json_error_t jerr;
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *results = root ? json_object_get(root, "results") : NULL;
+    if (!json_is_array(results)) {
+        json_decref(root);
+        return false;
+    }
+    size_t i;
+    json_t *r;
+    json_array_foreach(results, i, r) {
+        const char *name = json_string_value(json_object_get(r, "test_fqn"));
+        const char *status = json_string_value(json_object_get(r, "status"));
+        if (!name || !status || !valid_name(name) || *n >= MAX_RESULTS) continue;
+        char word[8] = {0};
+        for (size_t k = 0; k < sizeof word - 1 && status[k]; k++) word[k] = (char)toupper((unsigned char)status[k]);
+        const char *why = NULL;
+        int st = status_of(word, &why);
+        if (st < 0) continue;
+        json_t *test = json_object_get(r, "test");
+        struct kiln_subtest *s = APPEND(*out, *n, cap);
+        s->name = xstrdup(name);
+        s->status = st;
+        s->duration_s = json_number_value(json_object_get(test, "duration"));
+        const char *log = json_string_value(json_object_get(test, "log"));
+        if (st == ST_FAILED && log && *log) {
+            /* the last non-empty line of the test's log says the most */
+            size_t l = strlen(log);
+            while (l && (log[l - 1] == '\n' || log[l - 1] == ' ')) l--;
+            size_t b = l;
+            while (b && log[b - 1] != '\n') b--;
+            s->reason = xasprintf("%s: %.*s", why, (int)MIN(l - b, 300), log + b);
+        } else {
+            s->reason = why ? xstrdup(why) : NULL;
+        }
+    }
+    json_decref(root);
+    return *n > 0;
 }

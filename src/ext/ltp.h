@@ -11,3 +11,5 @@
 
 /* Returns true when any LTP result line was found. */
 bool ltp_parse(const char *text, size_t len, struct kiln_subtest **out, size_t *n);
+/* kirk's JSON report (--json-report): results[].test_fqn/status/test.duration/test.log. */
+bool ltp_kirk_parse(const char *text, size_t len, struct kiln_subtest **out, size_t *n);

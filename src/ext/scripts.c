@@ -3,11 +3,11 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <regex.h>
 #include <sys/stat.h>
 
 #include "core/case.h"
+#include "ext/common.h"
 #include "ext/junit.h"
 #include "ext/ltp.h"
 #include "ext/tap.h"
@@ -34,11 +34,6 @@ struct script {
 static struct script **scripts;
 static size_t nscripts, capscripts;
 
-/* (node, boot, dir) triples already uploaded, so each node gets a directory once per boot */
-static pthread_mutex_t up_lock = PTHREAD_MUTEX_INITIALIZER;
-static char **uploaded;
-static size_t nuploaded, capuploaded;
-
 static const char reboot_helper[] =
     "#!/bin/sh\n"
     "# autopkgtest convention: record the mark and end the test (our parent); kiln reboots\n"
@@ -47,58 +42,6 @@ static const char reboot_helper[] =
     "mkdir -p " REMOTE_BASE " && printf '%s' \"$1\" > " REBOOT_MARK "\n"
     "kill -KILL \"$PPID\"\n";
 
-static int upload_dir(struct kiln_case_ctx *t, struct script *s, const char *remote)
-{
-    struct kiln_node *n = t->node;
-    _cleanup_free_ char *key = xasprintf("%s %s %s", n->name, n->boot_id ? n->boot_id : "?", s->local_dir);
-    pthread_mutex_lock(&up_lock);
-    for (size_t i = 0; i < nuploaded; i++)
-        if (streq(uploaded[i], key)) {
-            pthread_mutex_unlock(&up_lock);
-            return 0;
-        }
-    pthread_mutex_unlock(&up_lock);
-    const char *tmp = getenv("TMPDIR");
-    _cleanup_free_ char *tarpath = xasprintf("%s/kiln-ext-%d-%p.tar", tmp && *tmp ? tmp : "/tmp", (int)getpid(), (void *)s);
-    char *argv[] = {"tar", "-C", s->local_dir, "--owner=0", "--group=0", "-cf", tarpath, ".", NULL};
-    _cleanup_free_ char *out = NULL;
-    int r = proc_run(argv, 120000, &out);
-    char *data = NULL;
-    size_t len = 0;
-    if (r != 0 || read_file(tarpath, 1u << 30, &data, &len) < 0) {
-        unlink(tarpath);
-        return case_fail(t, "cannot pack %s: %s", s->local_dir, out ? out : "tar failed");
-    }
-    unlink(tarpath);
-    _cleanup_free_ char *q = shell_quote(remote);
-    _cleanup_free_ char *cmd = xasprintf("rm -rf %s && mkdir -p %s && tar -C %s -xf - && chmod 755 %s", q, q, q, q);
-    struct kiln_exec e;
-    r = node_exec_input(n, cmd, data, len, case_time_left(t), &e, 64 * 1024);
-    free(data);
-    int st = e.status;
-    _cleanup_free_ char *err = e.err ? xstrdup(e.err) : NULL;
-    kiln_exec_free(&e);
-    if (r < 0 || st != 0) return case_fail(t, "cannot upload %s to %s:%s: %s", s->local_dir, n->name, remote, err ? strstrip(err) : strerror(-r));
-    pthread_mutex_lock(&up_lock);
-    *APPEND(uploaded, nuploaded, capuploaded) = xstrdup(key);
-    pthread_mutex_unlock(&up_lock);
-    return 0;
-}
-
-static char *last_lines(const char *text, int count)
-{
-    if (!text) return xstrdup("");
-    size_t len = strlen(text);
-    while (len && text[len - 1] == '\n') len--;
-    size_t start = len;
-    for (int seen = 0; start > 0; start--)
-        if (text[start - 1] == '\n' && ++seen == count) break;
-    char *s = xstrndup(text + start, len - start);
-    for (char *p = s; *p; p++)
-        if (*p == '\n') *p = '|';
-    return s;
-}
-
 static int run_script(struct kiln_case_ctx *t)
 {
     struct script *s = t->c->data;
@@ -106,7 +49,7 @@ static int run_script(struct kiln_case_ctx *t)
     _cleanup_free_ char *remote = xasprintf(REMOTE_BASE "/%s", s->dir_name);
     _cleanup_free_ char *mark = NULL;
     for (int reboots = 0;; reboots++) {
-        if (upload_dir(t, s, remote) != 0) return CASE_FAIL;
+        if (ext_upload_dir(t, s->local_dir, remote) != 0) return CASE_FAIL;
         int ur = node_upload(n, reboot_helper, strlen(reboot_helper), "/tmp/autopkgtest-reboot", 0755);
         if (ur < 0) return case_fail(t, "cannot install /tmp/autopkgtest-reboot on %s: %s", n->name, strerror(-ur));
         _cleanup_free_ char *rq = shell_quote(remote);
@@ -133,9 +76,7 @@ static int run_script(struct kiln_case_ctx *t)
             if (strstr(e.out, "<testsuite")) junit_parse(e.out, olen, &subs, &nsubs);
             else if (strstr(e.out, "Testcase") && strstr(e.out, "Result")) ltp_parse(e.out, olen, &subs, &nsubs);
         }
-        for (size_t i = 0; i < nsubs; i++)
-            *APPEND(t->res->subtests, t->res->nsubtests, t->res->capsubtests) = subs[i];
-        free(subs);
+        ext_add_subtests(t, subs, nsubs, NULL);
         _cleanup_free_ char *req_mark = NULL;
         size_t mlen = 0;
         if (node_download(n, REBOOT_MARK, 4096, &req_mark, &mlen) == 0 && mlen) {
@@ -154,24 +95,12 @@ static int run_script(struct kiln_case_ctx *t)
             continue;
         }
         int st = e.status;
-        _cleanup_free_ char *tail = last_lines(*e.err ? e.err : e.out, 3);
+        _cleanup_free_ char *tail = ext_last_lines(*e.err ? e.err : e.out, 3);
         kiln_exec_free(&e);
-        size_t failed = 0;
-        struct sbuf names = {0};
-        for (size_t i = 0; i < t->res->nsubtests; i++)
-            if (t->res->subtests[i].status == ST_FAILED) {
-                if (failed++ < 5) sbuf_printf(&names, "%s%s", failed > 1 ? ", " : "", t->res->subtests[i].name);
-            }
-        int rc;
-        if (st == EXIT_SKIP) rc = case_skip(t, "%s", *tail ? tail : "the test exited 77 (skip)");
-        else if (st != 0 && st != -1) rc = case_fail(t, "exit status %d: %s", st, tail);
-        else if (st == -1) rc = case_fail(t, "ended by a signal or lost connection: %s", tail);
-        else if (failed)
-            rc = case_fail(t, "%zu of %zu subtests failed: %s%s", failed, t->res->nsubtests, names.s,
-                           failed > 5 ? ", ..." : "");
-        else rc = CASE_PASS;
-        sbuf_free(&names);
-        return rc;
+        if (st == EXIT_SKIP) return case_skip(t, "%s", *tail ? tail : "the test exited 77 (skip)");
+        if (st == -1) return case_fail(t, "ended by a signal or lost connection: %s", tail);
+        if (st != 0) return case_fail(t, "exit status %d: %s", st, tail);
+        return ext_judge_subtests(t);
     }
 }
 
@@ -347,8 +276,4 @@ void ext_scripts_free(void)
     free(scripts);
     scripts = NULL;
     nscripts = capscripts = 0;
-    for (size_t i = 0; i < nuploaded; i++) free(uploaded[i]);
-    free(uploaded);
-    uploaded = NULL;
-    nuploaded = capuploaded = 0;
 }

@@ -31,10 +31,7 @@ static const unsigned char probe_code[] = {
 
 static char *cache_path(void)
 {
-    const char *xdg = getenv("XDG_CACHE_HOME");
-    const char *home = getenv("HOME");
-    _cleanup_free_ char *base = xdg && *xdg ? xstrdup(xdg) : path_join(home ? home : "/tmp", ".cache");
-    return path_join(base, "kiln/accel-probe");
+    return kiln_cache_path("accel-probe");
 }
 
 static char *probe_key(void)

@@ -544,11 +544,74 @@ static void parse_console(const struct ynode *n, struct kiln_runbook *rb, struct
         for (size_t i = 0; i < rb->nconsole_ignore; i++) check_regex(x, "console.ignore", rb->console_ignore[i], d);
 }
 
+static bool name_list(struct diags *d, const struct ynode *x, const char *path, char ***out, size_t *n)
+{
+    if (!y_str_list(d, x, path, out, n)) return false;
+    for (size_t i = 0; i < *n; i++)
+        if (!*(*out)[i] || strpbrk((*out)[i], " \t\n'\"$`;|&<>()*?[]\\")) {
+            diag_add(d, x->kind == YN_SEQ ? x->items[i] : x, path, "\"%s\" is not a plain name", (*out)[i]);
+            return false;
+        }
+    return true;
+}
+
+static void parse_kselftest(const struct ynode *n, struct kiln_runbook *rb, struct diags *d)
+{
+    static const char *const keys[] = {"source", "collections", "skip", "timeout_s", "priority", NULL};
+    if (!y_expect(d, n, "kselftest", YN_MAP)) return;
+    y_check_keys(d, n, "kselftest", keys);
+    struct kiln_kselftest_conf *k = rb->kselftest = xcalloc(1, sizeof *k);
+    k->priority = 2;
+    const struct ynode *x;
+    if (!(x = FIELD(n, "source")))
+        diag_add(d, n, "kselftest", "needs \"source\": a kernel source tree, Debian's linux-source tarball "
+                                    "(/usr/src/linux-source-*.tar.xz) or a kselftest tarball from `make gen_tar`");
+    else if (get_path(d, x, "kselftest.source", &k->source) && access(k->source, R_OK) != 0)
+        diag_add(d, x, "kselftest.source", "%s: %s", k->source, strerror(errno));
+    if (!(x = FIELD(n, "collections")))
+        diag_add(d, n, "kselftest", "needs \"collections\", e.g. [timers, size]");
+    else name_list(d, x, "kselftest.collections", &k->collections, &k->ncollections);
+    if ((x = FIELD(n, "skip")) && name_list(d, x, "kselftest.skip", &k->skip, &k->nskip))
+        for (size_t i = 0; i < k->nskip; i++) {
+            const char *colon = strchr(k->skip[i], ':');
+            const struct ynode *at = x->kind == YN_SEQ ? x->items[i] : x;
+            if (!colon || colon == k->skip[i] || !colon[1])
+                diag_add(d, at, "kselftest.skip", "\"%s\" should be COLLECTION:TEST, e.g. timers:raw_skew", k->skip[i]);
+        }
+    if ((x = FIELD(n, "timeout_s"))) y_long(d, x, "kselftest.timeout_s", 0, 86400, &k->timeout_s);
+    if ((x = FIELD(n, "priority"))) y_long(d, x, "kselftest.priority", 0, 5, &k->priority);
+}
+
+static void parse_ltp(const struct ynode *n, struct kiln_runbook *rb, struct diags *d)
+{
+    static const char *const keys[] = {"root", "source", "runner", "groups", "skip", "timeout_s", "priority", NULL};
+    static const char *const runners[] = {"kiln", "runltp", "kirk", NULL};
+    if (!y_expect(d, n, "ltp", YN_MAP)) return;
+    y_check_keys(d, n, "ltp", keys);
+    struct kiln_ltp_conf *l = rb->ltp = xcalloc(1, sizeof *l);
+    l->priority = 2;
+    l->timeout_s = 300;
+    const struct ynode *x;
+    if ((x = FIELD(n, "root")) && y_str(d, x, "ltp.root", &l->root) && (l->root[0] != '/' || strpbrk(l->root, " '\"$`;|&")))
+        diag_add(d, x, "ltp.root", "\"%s\" should be an absolute path on the guest without shell characters", l->root);
+    if (!l->root) l->root = xstrdup("/opt/ltp");
+    if ((x = FIELD(n, "source")) && get_path(d, x, "ltp.source", &l->source) && access(l->source, R_OK) != 0)
+        diag_add(d, x, "ltp.source", "%s: %s", l->source, strerror(errno));
+    if ((x = FIELD(n, "runner"))) y_enum(d, x, "ltp.runner", runners, &l->runner);
+    if (!(x = FIELD(n, "groups")))
+        diag_add(d, n, "ltp", "needs \"groups\": runtest files to run, e.g. [syscalls, math]");
+    else name_list(d, x, "ltp.groups", &l->groups, &l->ngroups);
+    if ((x = FIELD(n, "skip"))) name_list(d, x, "ltp.skip", &l->skip, &l->nskip);
+    if ((x = FIELD(n, "timeout_s"))) y_long(d, x, "ltp.timeout_s", 1, 86400, &l->timeout_s);
+    if ((x = FIELD(n, "priority"))) y_long(d, x, "ltp.priority", 0, 5, &l->priority);
+}
+
 int runbook_load(const char *path, const struct kiln_var *cli, size_t ncli, struct kiln_runbook **out,
                  struct diags *d)
 {
     static const char *const keys[] = {"name", "include", "extension", "variable", "concurrency", "platform",
-                                       "testcase", "notifier", "console", "policy", "vulnerability_feed", NULL};
+                                       "testcase", "notifier", "console", "policy", "vulnerability_feed",
+                                       "kselftest", "ltp", NULL};
     size_t before = d->n;
     struct loader L = {.d = d};
     struct ynode *root = load_with_includes(&L, path, NULL);
@@ -584,6 +647,8 @@ int runbook_load(const char *path, const struct kiln_var *cli, size_t ncli, stru
         if ((x = y_get(root, "notifier"))) parse_notifiers(x, rb, d);
         if ((x = y_get(root, "console"))) parse_console(x, rb, d);
         if ((x = y_get(root, "policy"))) get_path(d, x, "policy", &rb->policy);
+        if ((x = y_get(root, "kselftest"))) parse_kselftest(x, rb, d);
+        if ((x = y_get(root, "ltp"))) parse_ltp(x, rb, d);
         if ((x = y_get(root, "vulnerability_feed"))) get_path(d, x, "vulnerability_feed", &rb->vulnerability_feed);
     }
     if (!rb->name) {
@@ -645,5 +710,18 @@ void runbook_free(struct kiln_runbook *rb)
     free(rb->policy);
     free(rb->vulnerability_feed);
     strv_free(rb->console_ignore, rb->nconsole_ignore);
+    if (rb->kselftest) {
+        free(rb->kselftest->source);
+        strv_free(rb->kselftest->collections, rb->kselftest->ncollections);
+        strv_free(rb->kselftest->skip, rb->kselftest->nskip);
+        free(rb->kselftest);
+    }
+    if (rb->ltp) {
+        free(rb->ltp->root);
+        free(rb->ltp->source);
+        strv_free(rb->ltp->groups, rb->ltp->ngroups);
+        strv_free(rb->ltp->skip, rb->ltp->nskip);
+        free(rb->ltp);
+    }
     free(rb);
 }

@@ -64,6 +64,32 @@ struct kiln_notifier_conf {
     char *type; /* console | json | junit | html */
 };
 
+/* kselftest: collections built from a kernel tree (or taken from a gen_tar tarball) and run
+ * with the suite's own run_kselftest.sh, one case per collection. */
+struct kiln_kselftest_conf {
+    char *source;            /* kernel tree, linux-source tarball, installed dir or kselftest tarball */
+    char **collections;
+    size_t ncollections;
+    char **skip;             /* "collection:test" */
+    size_t nskip;
+    long timeout_s;          /* per test; 0 = the collection's own settings file */
+    long priority;
+};
+
+/* LTP on the guest: one case per runtest group. */
+struct kiln_ltp_conf {
+    char *root;              /* on the guest; default /opt/ltp */
+    char *source;            /* optional local path: an installed LTP tree, or LTP sources to build */
+    int runner;              /* enum kiln_ltp_runner */
+    char **groups;
+    size_t ngroups;
+    char **skip;             /* test tags */
+    size_t nskip;
+    long timeout_s;          /* per test */
+    long priority;
+};
+enum kiln_ltp_runner { LTP_RUNNER_KILN, LTP_RUNNER_RUNLTP, LTP_RUNNER_KIRK };
+
 struct kiln_runbook {
     char *path, *name;
     long concurrency;
@@ -80,6 +106,8 @@ struct kiln_runbook {
     char *console_patterns; /* a patterns file replacing the default one */
     char *policy;           /* a suite policy file replacing data/policy.yml */
     char *vulnerability_feed; /* advisories to check installed packages against */
+    struct kiln_kselftest_conf *kselftest;
+    struct kiln_ltp_conf *ltp;
     char **console_ignore;  /* extra ignore expressions */
     size_t nconsole_ignore;
 };

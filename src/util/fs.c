@@ -183,6 +183,17 @@ char *kiln_data_path(const char *name)
     return path_join(KILN_SOURCE_DATA_DIR, name);
 }
 
+char *kiln_cache_path(const char *name)
+{
+    const char *kc = getenv("KILN_CACHE");
+    if (kc && *kc) return path_join(kc, name);
+    const char *xdg = getenv("XDG_CACHE_HOME");
+    const char *home = getenv("HOME");
+    _cleanup_free_ char *base = xdg && *xdg ? xstrdup(xdg) : path_join(home && *home ? home : "/tmp", ".cache");
+    _cleanup_free_ char *kiln = path_join(base, "kiln");
+    return path_join(kiln, name);
+}
+
 char *kiln_guest_helper_path(void)
 {
     const char *env = getenv("KILN_GUEST_HELPER");

@@ -15,6 +15,8 @@ char *path_resolve(const char *base_dir, const char *p);
 bool file_exists(const char *path);
 /* A file shipped with kiln: $KILN_DATA_DIR, then <exe>/../share/kiln, then the source tree. */
 char *kiln_data_path(const char *name);
+/* A path under kiln's cache: $KILN_CACHE, else $XDG_CACHE_HOME/kiln, else ~/.cache/kiln. */
+char *kiln_cache_path(const char *name);
 /* The static guest helper: $KILN_GUEST_HELPER, next to the kiln binary, libexec, the build tree. */
 char *kiln_guest_helper_path(void);
 /* Replaces (atomically) the symlink link to point at target. */

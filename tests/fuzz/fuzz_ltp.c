@@ -10,5 +10,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t n;
     ltp_parse((const char *)data, size, &v, &n);
     subtests_free(v, n);
+    ltp_kirk_parse((const char *)data, size, &v, &n); /* kirk's JSON report */
+    subtests_free(v, n);
     return 0;
 }

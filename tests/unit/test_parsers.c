@@ -39,6 +39,27 @@ int main(void)
     ok(!ltp_parse("hello world\n", 12, &v, &n) && n == 0, "plain text is not LTP");
     subtests_free(v, n);
 
+    const char *kirk = "{\"environment\": {\"kernel\": \"6.1.0\"}, \"results\": [\n"
+                       " {\"test_fqn\": \"abort01\", \"status\": \"pass\", \"test\": {\"command\": \"abort01\", "
+                       "\"duration\": 0.25, \"log\": \"abort01.c:60: TPASS: abort() dumped core\\n\", \"retval\": [\"0\"]}},\n"
+                       " {\"test_fqn\": \"accept01\", \"status\": \"fail\", \"test\": {\"duration\": 1.5, "
+                       "\"log\": \"tst_test.c:1690: TINFO: start\\naccept01.c:91: TFAIL: accept() succeeded\\n\\n\"}},\n"
+                       " {\"test_fqn\": \"add_key05\", \"status\": \"conf\", \"test\": {\"duration\": 0}},\n"
+                       " {\"test_fqn\": \"bad name;rm\", \"status\": \"pass\"},\n"
+                       " {\"test_fqn\": \"mystery\", \"status\": \"unknown\"}\n], \"stats\": {}}";
+    ok(ltp_kirk_parse(kirk, strlen(kirk), &v, &n), "kirk JSON report recognised");
+    is_int(n, 3, "three usable results (odd names and statuses ignored)");
+    is_int(find(v, n, "abort01")->status, ST_PASSED, "kirk pass");
+    ok(find(v, n, "abort01")->duration_s > 0.24 && find(v, n, "abort01")->duration_s < 0.26, "kirk duration");
+    is_int(find(v, n, "accept01")->status, ST_FAILED, "kirk fail");
+    is_str(find(v, n, "accept01")->reason, "FAIL: accept01.c:91: TFAIL: accept() succeeded", "kirk reason is the log's last line");
+    is_int(find(v, n, "add_key05")->status, ST_SKIPPED, "kirk conf is skipped");
+    subtests_free(v, n);
+    ok(!ltp_kirk_parse("{\"results\": 3}", 15, &v, &n) && n == 0, "results not a list");
+    subtests_free(v, n);
+    ok(!ltp_kirk_parse("[1,2", 4, &v, &n) && n == 0, "garbage JSON");
+    subtests_free(v, n);
+
     const char *xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
                       "<testsuites><testsuite name=\"net\" tests=\"4\">\n"
                       "  <testcase classname=\"net.dns\" name=\"resolves\" time=\"0.25\"/>\n"

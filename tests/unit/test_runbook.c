@@ -125,6 +125,37 @@ int main(void)
     has(e9, "cannot open included runbook", "missing include named");
     _cleanup_free_ char *e10 = load_err("ready.yml", "platform:\n  type: ready\n  ready:\n    nodes: [ { port: 99999 } ]\n");
     has(e10, "needs \"address\"", "ready node without address");
+    _cleanup_free_ char *e11 = load_err("ks.yml", "platform: { type: qemu, qemu: { kernel: /k } }\n"
+                                                  "kselftest:\n  source: /nonexistent/linux.tar.xz\n"
+                                                  "  collections: [timers]\n");
+    has(e11, "ks.yml:3:11: kselftest.source: /nonexistent/linux.tar.xz: No such file or directory", "kselftest source checked");
+    _cleanup_free_ char *e13 = load_err("ks2.yml", "platform: { type: qemu, qemu: { kernel: /k } }\n"
+                                                   "kselftest:\n  source: /\n  collections: [timers]\n  skip: [timers]\n");
+    has(e13, "ks2.yml:5:10: kselftest.skip: \"timers\" should be COLLECTION:TEST", "kselftest skip needs collection:test");
+    _cleanup_free_ char *e14 = load_err("ks3.yml", "platform: { type: qemu, qemu: { kernel: /k } }\n"
+                                                   "kselftest:\n  source: /\n  collections: [\"a;b\"]\n");
+    has(e14, "ks3.yml:4:17: kselftest.collections: \"a;b\" is not a plain name", "shell characters refused");
+    _cleanup_free_ char *e12 = load_err("ltp.yml", "platform: { type: qemu, qemu: { kernel: /k } }\n"
+                                                   "ltp: { root: opt/ltp, groups: [a] }\n");
+    has(e12, "ltp.root: \"opt/ltp\" should be an absolute path", "ltp root must be absolute");
+    _cleanup_free_ char *e15 = load_err("ltp2.yml", "platform: { type: qemu, qemu: { kernel: /k } }\nltp: { runner: pan, groups: [a] }\n");
+    has(e15, "ltp.runner: expected one of kiln | runltp | kirk", "ltp runner enum");
+    _cleanup_free_ char *e16 = load_err("ltp3.yml", "platform: { type: qemu, qemu: { kernel: /k } }\nltp: { timeout_s: 5 }\n");
+    has(e16, "needs \"groups\"", "ltp needs groups");
+    {
+        struct kiln_runbook *ok_rb = NULL;
+        struct diags dd = {0};
+        _cleanup_free_ char *ks = put("ks-ok.yml", "platform: { type: qemu, qemu: { kernel: /k } }\n"
+                                                   "kselftest: { source: /, collections: [timers, size], skip: [timers:raw_skew], timeout_s: 30 }\n"
+                                                   "ltp: { groups: [syscalls], skip: [abort01], runner: kirk }\n");
+        ok(runbook_load(ks, NULL, 0, &ok_rb, &dd) == 0 && ok_rb->kselftest && ok_rb->kselftest->ncollections == 2 &&
+               ok_rb->kselftest->timeout_s == 30 && ok_rb->ltp && streq(ok_rb->ltp->root, "/opt/ltp") &&
+               ok_rb->ltp->runner == LTP_RUNNER_KIRK && ok_rb->ltp->timeout_s == 300,
+           "kselftest and ltp sections parse with defaults");
+        diags_print(&dd, stdout);
+        diags_free(&dd);
+        runbook_free(ok_rb);
+    }
     rm_rf(dir);
     secret_clear();
     yfiles_free();

@@ -1,0 +1,116 @@
+#include "ext/common.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "node/node.h"
+#include "util/fs.h"
+#include "util/proc.h"
+#include "util/util.h"
+
+/* "node boot local remote" keys of directories already unpacked */
+static pthread_mutex_t up_lock = PTHREAD_MUTEX_INITIALIZER;
+static char **uploaded;
+static size_t nuploaded, capuploaded;
+
+static bool seen(const char *key)
+{
+    bool found = false;
+    pthread_mutex_lock(&up_lock);
+    for (size_t i = 0; i < nuploaded && !found; i++) found = streq(uploaded[i], key);
+    pthread_mutex_unlock(&up_lock);
+    return found;
+}
+
+int ext_upload_dir(struct kiln_case_ctx *t, const char *local_dir, const char *remote)
+{
+    struct kiln_node *n = t->node;
+    _cleanup_free_ char *key = xasprintf("%s %s %s %s", n->name, n->boot_id ? n->boot_id : "?", local_dir, remote);
+    if (seen(key)) return 0;
+    const char *tmp = getenv("TMPDIR");
+    _cleanup_free_ char *tarpath = xasprintf("%s/kiln-ext-%d-%p.tar", tmp && *tmp ? tmp : "/tmp", (int)getpid(), (void *)t);
+    char *argv[] = {"tar", "-C", (char *)local_dir, "--owner=0", "--group=0", "-cf", tarpath, ".", NULL};
+    _cleanup_free_ char *out = NULL;
+    int r = proc_run(argv, 300000, &out);
+    char *data = NULL;
+    size_t len = 0;
+    if (r != 0 || read_file(tarpath, 1u << 30, &data, &len) < 0) {
+        unlink(tarpath);
+        return case_fail(t, "cannot pack %s: %s", local_dir, out && *out ? strstrip(out) : "tar failed");
+    }
+    unlink(tarpath);
+    _cleanup_free_ char *q = shell_quote(remote);
+    _cleanup_free_ char *cmd = xasprintf("rm -rf %s && mkdir -p %s && tar -C %s -xf - && chmod 755 %s", q, q, q, q);
+    struct kiln_exec e;
+    r = node_exec_input(n, cmd, data, len, case_time_left(t), &e, 64 * 1024);
+    free(data);
+    int st = e.status;
+    _cleanup_free_ char *err = e.err ? xstrdup(e.err) : NULL;
+    kiln_exec_free(&e);
+    if (r < 0 || st != 0)
+        return case_fail(t, "cannot upload %s to %s:%s: %s", local_dir, n->name, remote, err && *err ? strstrip(err) : strerror(r < 0 ? -r : EIO));
+    pthread_mutex_lock(&up_lock);
+    *APPEND(uploaded, nuploaded, capuploaded) = xstrdup(key);
+    pthread_mutex_unlock(&up_lock);
+    return 0;
+}
+
+void ext_upload_forget(void)
+{
+    pthread_mutex_lock(&up_lock);
+    for (size_t i = 0; i < nuploaded; i++) free(uploaded[i]);
+    free(uploaded);
+    uploaded = NULL;
+    nuploaded = capuploaded = 0;
+    pthread_mutex_unlock(&up_lock);
+}
+
+char *ext_last_lines(const char *text, int count)
+{
+    if (!text) return xstrdup("");
+    size_t len = strlen(text);
+    while (len && text[len - 1] == '\n') len--;
+    size_t start = len;
+    for (int nl = 0; start > 0; start--)
+        if (text[start - 1] == '\n' && ++nl == count) break;
+    char *s = xstrndup(text + start, len - start);
+    for (char *p = s; *p; p++)
+        if (*p == '\n') *p = '|';
+    return s;
+}
+
+void ext_add_subtests(struct kiln_case_ctx *t, struct kiln_subtest *subs, size_t n, const char *prefix)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (prefix) {
+            char *name = xasprintf("%s%s", prefix, subs[i].name);
+            free(subs[i].name);
+            subs[i].name = name;
+        }
+        *APPEND(t->res->subtests, t->res->nsubtests, t->res->capsubtests) = subs[i];
+    }
+    free(subs);
+}
+
+void ext_add_subtest(struct kiln_case_ctx *t, const char *name, int status, double duration_s, const char *reason)
+{
+    *APPEND(t->res->subtests, t->res->nsubtests, t->res->capsubtests) = (struct kiln_subtest){
+        .name = xstrdup(name), .status = status, .duration_s = duration_s, .reason = reason ? xstrdup(reason) : NULL};
+}
+
+int ext_judge_subtests(struct kiln_case_ctx *t)
+{
+    size_t failed = 0;
+    struct sbuf names = {0};
+    for (size_t i = 0; i < t->res->nsubtests; i++)
+        if (t->res->subtests[i].status == ST_FAILED && failed++ < 5)
+            sbuf_printf(&names, "%s%s", failed > 1 ? ", " : "", t->res->subtests[i].name);
+    int rc = CASE_PASS;
+    if (failed)
+        rc = case_fail(t, "%zu of %zu subtests failed: %s%s", failed, t->res->nsubtests, names.s,
+                       failed > 5 ? ", ..." : "");
+    sbuf_free(&names);
+    return rc;
+}

@@ -1,0 +1,21 @@
+/* What the external suites (script tests, kselftest, LTP) share: uploading a directory to a
+ * node once per boot, collecting parsed subtests, and judging a case by its subtests. */
+#pragma once
+#include <stddef.h>
+
+#include "core/case.h"
+#include "core/results.h"
+
+/* Packs local_dir with tar and unpacks it at remote on the case's first node (replacing what
+ * was there), once per node and boot. Returns 0, or a CASE_FAIL already recorded. */
+int ext_upload_dir(struct kiln_case_ctx *t, const char *local_dir, const char *remote);
+/* Forgets what was uploaded (for kiln's own teardown). */
+void ext_upload_forget(void);
+/* The last count lines of text, joined by '|' (for one-line reasons). */
+char *ext_last_lines(const char *text, int count);
+/* Moves subs[0..n) into the case's result, prefixing every name with prefix (may be NULL). */
+void ext_add_subtests(struct kiln_case_ctx *t, struct kiln_subtest *subs, size_t n, const char *prefix);
+/* Adds one subtest. */
+void ext_add_subtest(struct kiln_case_ctx *t, const char *name, int status, double duration_s, const char *reason);
+/* CASE_PASS when no subtest failed, else a failure naming the first five failed ones. */
+int ext_judge_subtests(struct kiln_case_ctx *t);
