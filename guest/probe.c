@@ -5,6 +5,7 @@
  *   now                  the real-time clock as seconds.nanoseconds
  *   mbr DEV              writes an MBR with one Linux partition spanning DEV, re-reads partitions
  *   io DEV MB            O_DIRECT sequential write/read and 4 KiB random read/write on DEV's first MB MiB
+ *   net-recv, net-send, net-echo, net-rr, ping: see net.c
  */
 #define _GNU_SOURCE
 #include <elf.h>
@@ -25,6 +26,8 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "guest.h"
 
 typedef int (*vdso_gettime_fn)(clockid_t, struct timespec *);
 
@@ -220,6 +223,12 @@ int main(int argc, char **argv)
     }
     if (argc == 3 && strcmp(argv[1], "mbr") == 0) return cmd_mbr(argv[2]);
     if (argc == 4 && strcmp(argv[1], "io") == 0) return cmd_io(argv[2], strtol(argv[3], NULL, 10));
-    fprintf(stderr, "usage: kiln-guest vdso | now | mbr DEV | io DEV MB\n");
+    if (argc == 3 && strcmp(argv[1], "net-recv") == 0) return cmd_net_recv(argv[2]);
+    if (argc == 5 && strcmp(argv[1], "net-send") == 0) return cmd_net_send(argv[2], argv[3], strtol(argv[4], NULL, 10));
+    if (argc == 3 && strcmp(argv[1], "net-echo") == 0) return cmd_net_echo(argv[2]);
+    if (argc == 5 && strcmp(argv[1], "net-rr") == 0) return cmd_net_rr(argv[2], argv[3], strtol(argv[4], NULL, 10));
+    if (argc == 4 && strcmp(argv[1], "ping") == 0) return cmd_ping(argv[2], strtol(argv[3], NULL, 10));
+    fprintf(stderr, "usage: kiln-guest vdso | now | mbr DEV | io DEV MB | net-recv PORT | net-send HOST PORT MB |\n"
+                    "                  net-echo PORT | net-rr HOST PORT N | ping ADDR N\n");
     return 64;
 }

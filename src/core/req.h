@@ -10,6 +10,7 @@ enum kiln_feature {
     FEAT_TPM = 1u << 3,
     FEAT_GPU = 1u << 4,
     FEAT_HOT_ADD_DISK = 1u << 5,
+    FEAT_PRIVATE_NET = 1u << 6, /* one more NIC per node, on a segment only the environment's nodes share */
 };
 
 struct kiln_req {

@@ -11,6 +11,10 @@
 
 struct kiln_patterns;
 
+/* With feature private-network every node has one more NIC, with a MAC starting with this
+ * prefix, on an Ethernet segment only the environment's nodes share. */
+#define KILN_PRIVATE_MAC_PREFIX "52:54:01"
+
 struct kiln_env {
     int id;
     char *name;

@@ -12,6 +12,7 @@
 #include "node/console.h"
 #include "platform/accel.h"
 #include "platform/platform.h"
+#include "platform/l2hub.h"
 #include "platform/qmp.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -30,6 +31,12 @@ static const char *const ovmf_vars[] = {"/usr/share/OVMF/OVMF_VARS_4M.fd", "/usr
 struct qemu_priv {
     bool kvm;
     char *image_format;
+};
+
+/* env->priv when the environment has a private network */
+struct l2hub_env {
+    struct l2hub *hub;
+    char *hub_path;
 };
 
 struct qemu_node {
@@ -116,6 +123,8 @@ static void qemu_spec_for(struct kiln_platform_ctx *p, const struct kiln_req *ne
     spec->memory_mb = MAX(need->memory_mb, (int)q->memory_mb);
     spec->nics = MAX(need->nics, 1);
     spec->features |= FEAT_SERIAL_CONSOLE | FEAT_HOT_ADD_DISK;
+    /* nodes of one environment always share a private segment: it costs one NIC */
+    if (spec->nodes > 1) spec->features |= FEAT_PRIVATE_NET;
     if (q->firmware == FW_UEFI) spec->features |= FEAT_UEFI;
 }
 
@@ -200,6 +209,12 @@ static int qemu_boot_node(struct kiln_platform_ctx *p, struct kiln_env *env, str
     for (int i = 0; i < MAX_HOT_DISKS; i++)
         ARG("-device"), ARG(OWN(xasprintf("pcie-root-port,id=hp%d,bus=pcie.0,chassis=%d,slot=0", i, 10 + i)));
     int id = atoi(n->name + 4);
+    if (env->spec.features & FEAT_PRIVATE_NET) {
+        ARG("-netdev"), ARG(OWN(xasprintf("dgram,id=l2,local.type=unix,local.path=%s/l2.sock,remote.type=unix,remote.path=%s",
+                                          qn->work, ((struct l2hub_env *)env->priv)->hub_path)));
+        ARG("-device"), ARG(OWN(xasprintf("virtio-net-pci,netdev=l2,mac=" KILN_PRIVATE_MAC_PREFIX ":%02x:%02x:%02x",
+                                          (id >> 16) & 0xff, (id >> 8) & 0xff, id & 0xff)));
+    }
     for (int i = 0; i < env->spec.nics; i++) {
         if (i == 0) ARG("-netdev"), ARG("user,id=net0,hostfwd=tcp:127.0.0.1:0-:22");
         else ARG("-netdev"), ARG(OWN(xasprintf("user,id=net%d,net=10.0.%d.0/24", i, 2 + i)));
@@ -297,10 +312,20 @@ static int qemu_deploy(struct kiln_platform_ctx *p, struct kiln_env *env, char *
     const struct kiln_qemu_conf *q = &p->rb->platform.qemu;
     int count = kiln_req_nodes(&env->spec);
     env->nodes = xcalloc((size_t)count, sizeof *env->nodes);
-    for (int i = 0; i < count; i++) {
-        struct kiln_node *n = platform_new_node(p);
-        env->nodes[env->nnodes++] = n;
-        int r = qemu_boot_node(p, env, n, why, sz);
+    for (int i = 0; i < count; i++) env->nodes[env->nnodes++] = platform_new_node(p);
+    if (env->spec.features & FEAT_PRIVATE_NET) {
+        struct l2hub_env *le = xcalloc(1, sizeof *le);
+        env->priv = le;
+        le->hub_path = xasprintf("%s/%s-l2.sock", p->work_dir, env->name);
+        char **ports = xcalloc((size_t)count, sizeof *ports);
+        for (int i = 0; i < count; i++) ports[i] = xasprintf("%s/%s/l2.sock", p->work_dir, env->nodes[i]->name);
+        le->hub = l2hub_start(le->hub_path, ports, (size_t)count, why, sz);
+        for (int i = 0; i < count; i++) free(ports[i]);
+        free(ports);
+        if (!le->hub) return -EIO;
+    }
+    for (size_t i = 0; i < env->nnodes; i++) {
+        int r = qemu_boot_node(p, env, env->nodes[i], why, sz);
         if (r < 0) return r;
     }
     for (size_t i = 0; i < env->nnodes; i++) {
@@ -363,6 +388,7 @@ fail:
 static void qemu_destroy(struct kiln_platform_ctx *p, struct kiln_env *env)
 {
     (void)p;
+    struct l2hub_env *le = env ? env->priv : NULL;
     for (size_t i = 0; env && i < env->nnodes; i++) {
         struct kiln_node *n = env->nodes[i];
         struct qemu_node *qn = n->priv;
@@ -385,6 +411,13 @@ static void qemu_destroy(struct kiln_platform_ctx *p, struct kiln_env *env)
             console_stop(n->console);
             n->console = NULL;
         }
+    }
+    if (le) {
+        unsigned long frames = l2hub_stop(le->hub);
+        log_debug("%s: private network carried %lu frame(s)", env->name, frames);
+        free(le->hub_path);
+        free(le);
+        env->priv = NULL;
     }
 }
 

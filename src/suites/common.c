@@ -12,15 +12,19 @@
 
 /* Facts hold for one boot of the node. The package family needs a real package database:
  * busybox has dpkg and rpm applets that are not package managers. */
-static struct node_facts *facts(struct kiln_case_ctx *t)
+static struct node_facts *node_facts_of(struct kiln_node *n)
 {
-    struct kiln_node *n = t->node;
     if (!n->boot_id) node_read_boot_id(n);
     if (!n->facts.boot_id || !streq(n->facts.boot_id, n->boot_id)) {
         free(n->facts.boot_id);
         n->facts = (struct node_facts){.boot_id = xstrdup(n->boot_id ? n->boot_id : "?"), .family = -1, .systemd = -1};
     }
     return &n->facts;
+}
+
+static struct node_facts *facts(struct kiln_case_ctx *t)
+{
+    return node_facts_of(t->node);
 }
 
 enum guest_family guest_family(struct kiln_case_ctx *t, char *id, size_t idsz)
@@ -71,12 +75,17 @@ bool guest_has_cmd(struct kiln_case_ctx *t, const char *cmd)
 
 const char *guest_helper(struct kiln_case_ctx *t)
 {
-    struct node_facts *f = facts(t);
+    return guest_helper_on(t, t->node);
+}
+
+const char *guest_helper_on(struct kiln_case_ctx *t, struct kiln_node *n)
+{
+    struct node_facts *f = node_facts_of(n);
     if (f->helper) return HELPER_REMOTE;
     _cleanup_free_ char *local = kiln_guest_helper_path();
-    int r = node_upload_file(t->node, local, HELPER_REMOTE, 0755);
+    int r = node_upload_file(n, local, HELPER_REMOTE, 0755);
     if (r < 0) {
-        case_fail(t, "cannot upload the guest helper %s to %s: %s", local, t->node->name, strerror(-r));
+        case_fail(t, "cannot upload the guest helper %s to %s: %s", local, n->name, strerror(-r));
         return NULL;
     }
     f->helper = true;

@@ -1,6 +1,7 @@
 /* Area network: interfaces, addresses, routes, name resolution, hostname, MTU. */
 #include <errno.h>
 
+#include "platform/platform.h"
 #include "suites/common.h"
 #include "util/util.h"
 #include "util/yaml.h"
@@ -15,6 +16,8 @@ KILN_CASE(verify_nics_up,
     if (guest_sh_ok(t, "list NICs",
                     "for n in /sys/class/net/*; do i=${n##*/}; [ \"$i\" = lo ] && continue; "
                     "[ -e $n/device ] || continue; "
+                    /* the private network's NIC is configured by the case that uses it */
+                    "case $(cat $n/address) in " KILN_PRIVATE_MAC_PREFIX ":*) continue;; esac; "
                     "a=$(ip -o addr show dev $i scope global 2>/dev/null | awk '{print $4}' | tr '\\n' ' '); "
                     "echo \"$i $(cat $n/operstate) $(cat $n/carrier 2>/dev/null || echo 0) $a\"; done",
                     &out))
@@ -95,6 +98,143 @@ KILN_CASE(verify_mtu,
         long mtu = 0;
         if (sscanf(l, "%63s %ld", name, &mtu) != 2) continue;
         if (mtu != want) return case_fail(t, "%s has MTU %ld, the policy says %ld", name, mtu, want);
+    }
+    return CASE_PASS;
+}
+
+/* ---- two nodes on a private segment ---- */
+
+#define PRIV_NET "10.99.0"
+#define PRIV_MB 100
+
+/* Gives node i the address 10.99.0.(i+1)/24 on its private NIC; returns the interface name. */
+static char *private_up(struct kiln_case_ctx *t, struct kiln_node *n, int i)
+{
+    _cleanup_free_ char *nic = NULL, *err = NULL;
+    case_sh_on(t, n,
+               "for n in /sys/class/net/*; do case $(cat $n/address) in " KILN_PRIVATE_MAC_PREFIX
+               ":*) echo \"${n##*/} $(cat $n/address)\";; esac; done",
+               &nic, NULL);
+    char ifname[64], mac[32];
+    if (!nic || sscanf(nic, "%63s %31s", ifname, mac) != 2) {
+        case_fail(t, "%s has no NIC with a MAC starting " KILN_PRIVATE_MAC_PREFIX " (the private network)", n->name);
+        return NULL;
+    }
+    /* systemd-networkd owns its links: tell it (a runtime .network matched by MAC, sorted
+     * before the image's own); elsewhere set the address directly */
+    _cleanup_free_ char *cmd = xasprintf(
+        "if systemctl is-active -q systemd-networkd 2>/dev/null; then "
+        "mkdir -p /run/systemd/network && printf '[Match]\\nMACAddress=%s\\n\\n[Network]\\nAddress=" PRIV_NET
+        ".%d/24\\nLinkLocalAddressing=no\\nIPv6AcceptRA=no\\n' > /run/systemd/network/10-kiln-private.network && "
+        "networkctl reload && networkctl reconfigure %s; "
+        "else ip link set %s up && ip addr replace " PRIV_NET ".%d/24 dev %s; fi; "
+        "for k in $(seq 1 40); do ip -o -4 addr show dev %s | grep -q ' " PRIV_NET ".%d/' && exit 0; sleep 0.25; done; "
+        "echo \"no address after 10 s: $(ip -o addr show dev %s)\" >&2; exit 1",
+        mac, i + 1, ifname, ifname, i + 1, ifname, ifname, i + 1, ifname);
+    if (case_sh_on(t, n, cmd, NULL, &err) != 0) {
+        case_fail(t, "%s: cannot put " PRIV_NET ".%d/24 on %s: %s", n->name, i + 1, ifname, err ? strstrip(err) : "");
+        return NULL;
+    }
+    case_log(t, "%s: %s (%s) is " PRIV_NET ".%d/24", n->name, ifname, mac, i + 1);
+    return xstrdup(ifname);
+}
+
+/* "key=value" lines → the value of key, or NULL. */
+static char *kv(const char *text, const char *key)
+{
+    size_t kl = strlen(key);
+    for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+        if (!strncmp(p, key, kl) && p[kl] == '=') return xstrndup(p + kl + 1, strcspn(p + kl + 1, "\n"));
+    return NULL;
+}
+
+/* Starts a helper server on n in the background; its output goes to file. */
+static int start_server(struct kiln_case_ctx *t, struct kiln_node *n, const char *helper, const char *args, const char *file)
+{
+    _cleanup_free_ char *cmd = xasprintf("rm -f %s; (trap '' HUP; exec %s %s > %s 2>&1 < /dev/null) & "
+                                         "for k in $(seq 1 40); do grep -q listening= %s 2>/dev/null && exit 0; sleep 0.25; done; "
+                                         "cat %s >&2; exit 1", file, helper, args, file, file, file);
+    _cleanup_free_ char *err = NULL;
+    if (case_sh_on(t, n, cmd, NULL, &err) != 0)
+        return case_fail(t, "%s: %s %s did not start: %s", n->name, helper, args, err ? strstrip(err) : "");
+    return 0;
+}
+
+/* Waits for a background server's final line (key=) and returns its output. */
+static char *server_result(struct kiln_case_ctx *t, struct kiln_node *n, const char *file, const char *key)
+{
+    _cleanup_free_ char *cmd = xasprintf("for k in $(seq 1 120); do grep -q '^%s=' %s && break; sleep 0.25; done; cat %s", key, file, file);
+    char *out = NULL;
+    case_sh_on(t, n, cmd, &out, NULL);
+    return out;
+}
+
+KILN_CASE(verify_private_network,
+          .area = "network", .priority = 1, .timeout_s = 900,
+          .description = "Two nodes on a private L2 segment reach each other and move 100 MB with a matching SHA-256; "
+                         "TCP throughput and latency as metrics",
+          .tags = KILN_TAGS("multi-node"),
+          .requires = {.nodes = 2, .features = FEAT_PRIVATE_NET})
+{
+    struct kiln_node *a = t->env->nodes[0], *b = t->env->nodes[1];
+    const char *ha = guest_helper_on(t, a), *hb = ha ? guest_helper_on(t, b) : NULL;
+    if (!ha || !hb) return CASE_FAIL;
+    _cleanup_free_ char *ia = private_up(t, a, 0);
+    _cleanup_free_ char *ib = ia ? private_up(t, b, 1) : NULL;
+    if (!ia || !ib) return CASE_FAIL;
+    /* both directions answer ICMP echo */
+    struct { struct kiln_node *from, *to; int to_i; } pings[] = {{a, b, 2}, {b, a, 1}};
+    for (size_t k = 0; k < ARRAY_SIZE(pings); k++) {
+        _cleanup_free_ char *cmd = xasprintf("%s ping " PRIV_NET ".%d 3", ha, pings[k].to_i);
+        _cleanup_free_ char *out = NULL;
+        case_sh_on(t, pings[k].from, cmd, &out, NULL);
+        _cleanup_free_ char *got = out ? kv(out, "received") : NULL;
+        _cleanup_free_ char *avg = out ? kv(out, "avg_ms") : NULL;
+        if (!got || atoi(got) != 3)
+            return case_fail(t, "%s cannot reach %s at " PRIV_NET ".%d on the private network: %s of 3 echo replies",
+                             pings[k].from->name, pings[k].to->name, pings[k].to_i, got ? got : "none");
+        case_log(t, "%s -> %s: 3/3 echo replies, avg %s ms", pings[k].from->name, pings[k].to->name, avg ? avg : "?");
+    }
+    /* 100 MiB from a to b, hashed on both ends */
+    const char *rfile = "/tmp/kiln-net-recv.out";
+    if (start_server(t, b, hb, "net-recv 5201", rfile)) return CASE_FAIL;
+    _cleanup_free_ char *send_cmd = xasprintf("%s net-send " PRIV_NET ".2 5201 %d", ha, PRIV_MB);
+    _cleanup_free_ char *sent = NULL;
+    char *serr = NULL;
+    int sr = case_sh_on(t, a, send_cmd, &sent, &serr);
+    _cleanup_free_ char *serr_owned = serr;
+    _cleanup_free_ char *recv = server_result(t, b, rfile, "seconds");
+    if (sr != 0) return case_fail(t, "sending %d MiB failed: %s", PRIV_MB, serr ? strstrip(serr) : "");
+    _cleanup_free_ char *s_hash = kv(sent, "sha256"), *r_hash = recv ? kv(recv, "sha256") : NULL;
+    _cleanup_free_ char *s_bytes = kv(sent, "bytes"), *r_bytes = recv ? kv(recv, "bytes") : NULL;
+    _cleanup_free_ char *mbit = kv(sent, "mbit_s");
+    if (!s_hash || !r_hash || !r_bytes)
+        return case_fail(t, "%s reported no transfer result: %s", b->name, recv ? strstrip(recv) : "nothing");
+    if (!streq(s_bytes, r_bytes) || !streq(s_hash, r_hash))
+        return case_fail(t, "the data changed on the way: %s sent %s bytes sha256 %s, %s received %s bytes sha256 %s",
+                         a->name, s_bytes, s_hash, b->name, r_bytes, r_hash);
+    case_log(t, "%s -> %s: %s bytes, sha256 %s on both ends, %s Mbit/s", a->name, b->name, r_bytes, r_hash,
+             mbit ? mbit : "?");
+    if (mbit) case_metric(t, "private_net_throughput", atof(mbit), "Mbit/s");
+    /* request/response latency over TCP */
+    const char *efile = "/tmp/kiln-net-echo.out";
+    if (start_server(t, b, hb, "net-echo 5202", efile)) return CASE_FAIL;
+    _cleanup_free_ char *rr_cmd = xasprintf("%s net-rr " PRIV_NET ".2 5202 200", ha);
+    _cleanup_free_ char *rr = NULL;
+    if (case_sh_on(t, a, rr_cmd, &rr, NULL) != 0 || !rr) return case_fail(t, "the TCP round-trip test failed: %s", rr ? rr : "");
+    _cleanup_free_ char *p50 = kv(rr, "p50_us"), *p99 = kv(rr, "p99_us");
+    if (p50) case_metric(t, "private_net_rtt_p50", atof(p50), "us");
+    if (p99) case_metric(t, "private_net_rtt_p99", atof(p99), "us");
+    /* iperf3 where both nodes have it: the number people compare against */
+    if (guest_has_cmd(t, "iperf3")) {
+        _cleanup_free_ char *have_b = NULL;
+        if (case_sh_on(t, b, "command -v iperf3", &have_b, NULL) == 0 &&
+            case_sh_on(t, b, "iperf3 -s -1 -D -p 5203", NULL, NULL) == 0) {
+            _cleanup_free_ char *ip = NULL;
+            if (case_sh_on(t, a, "sleep 0.5; iperf3 -c " PRIV_NET ".2 -p 5203 -t 5 -f m | awk '/receiver/ {print $7}'", &ip, NULL) == 0 &&
+                ip && atof(ip) > 0)
+                case_metric(t, "private_net_iperf3", atof(ip), "Mbit/s");
+        }
     }
     return CASE_PASS;
 }

@@ -1,0 +1,7 @@
+/* kiln-guest subcommands implemented outside probe.c. */
+#pragma once
+int cmd_net_recv(const char *port);
+int cmd_net_send(const char *host, const char *port, long mb);
+int cmd_net_echo(const char *port);
+int cmd_net_rr(const char *host, const char *port, long count);
+int cmd_ping(const char *addr, long count);
