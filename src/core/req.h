@@ -11,6 +11,7 @@ enum kiln_feature {
     FEAT_GPU = 1u << 4,
     FEAT_HOT_ADD_DISK = 1u << 5,
     FEAT_PRIVATE_NET = 1u << 6, /* one more NIC per node, on a segment only the environment's nodes share */
+    FEAT_MULTIQUEUE = 1u << 7,  /* one more NIC per node with one queue pair per vCPU (at least 2) */
 };
 
 struct kiln_req {

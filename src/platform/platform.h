@@ -14,6 +14,9 @@ struct kiln_patterns;
 /* With feature private-network every node has one more NIC, with a MAC starting with this
  * prefix, on an Ethernet segment only the environment's nodes share. */
 #define KILN_PRIVATE_MAC_PREFIX "52:54:01"
+/* With feature multiqueue every node has one more virtio-net NIC with max(2, cpus) queue
+ * pairs, its MAC starting with this prefix. */
+#define KILN_MULTIQUEUE_MAC_PREFIX "52:54:02"
 
 struct kiln_env {
     int id;

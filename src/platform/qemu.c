@@ -13,6 +13,7 @@
 #include "platform/accel.h"
 #include "platform/platform.h"
 #include "platform/l2hub.h"
+#include "platform/mqtap.h"
 #include "platform/qmp.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -44,6 +45,7 @@ struct qemu_node {
     struct qmp *qmp;
     char *work;      /* per-node work dir: overlay, seed, qmp socket */
     int hot_disks;
+    struct mqtap mq;
 };
 
 static const char *first_existing(const char *const *paths)
@@ -104,6 +106,8 @@ static bool qemu_capable(struct kiln_platform_ctx *p, const struct kiln_req *nee
         return snprintf(why, sz, "needs data_disks>=%d, qemu platform gives at most %d", need->data_disks, MAX_DISKS), false;
     if ((need->features & FEAT_UEFI) && q->firmware != FW_UEFI)
         return snprintf(why, sz, "needs feature uefi, platform.qemu.firmware is bios"), false;
+    if ((need->features & FEAT_MULTIQUEUE) && mqtap_unavailable())
+        return snprintf(why, sz, "needs feature multiqueue: %s", mqtap_unavailable()), false;
     if (need->features & FEAT_GPU) return snprintf(why, sz, "needs feature gpu, qemu platform has none"), false;
     if ((need->features & FEAT_TPM) && !file_exists("/usr/bin/swtpm"))
         return snprintf(why, sz, "needs feature tpm, swtpm is not installed"), false;
@@ -215,6 +219,16 @@ static int qemu_boot_node(struct kiln_platform_ctx *p, struct kiln_env *env, str
         ARG("-device"), ARG(OWN(xasprintf("virtio-net-pci,netdev=l2,mac=" KILN_PRIVATE_MAC_PREFIX ":%02x:%02x:%02x",
                                           (id >> 16) & 0xff, (id >> 8) & 0xff, id & 0xff)));
     }
+    if (env->spec.features & FEAT_MULTIQUEUE) {
+        int queues = MAX(2, MIN(env->spec.cpus, MQTAP_MAX_QUEUES));
+        if (mqtap_open(&qn->mq, queues, why, sz) < 0) return -EIO;
+        struct sbuf fds = {0};
+        for (int i = 0; i < qn->mq.nqueues; i++) sbuf_printf(&fds, "%s%d", i ? ":" : "", qn->mq.fds[i]);
+        ARG("-netdev"), ARG(OWN(xasprintf("tap,id=mq,fds=%s,vhost=off", fds.s)));
+        sbuf_free(&fds);
+        ARG("-device"), ARG(OWN(xasprintf("virtio-net-pci,netdev=mq,mq=on,vectors=%d,mac=" KILN_MULTIQUEUE_MAC_PREFIX
+                                          ":%02x:%02x:%02x", 2 * queues + 2, (id >> 16) & 0xff, (id >> 8) & 0xff, id & 0xff)));
+    }
     for (int i = 0; i < env->spec.nics; i++) {
         if (i == 0) ARG("-netdev"), ARG("user,id=net0,hostfwd=tcp:127.0.0.1:0-:22");
         else ARG("-netdev"), ARG(OWN(xasprintf("user,id=net%d,net=10.0.%d.0/24", i, 2 + i)));
@@ -278,6 +292,7 @@ static int qemu_boot_node(struct kiln_platform_ctx *p, struct kiln_env *env, str
     _cleanup_free_ char *qlog = path_join(n->dir, "qemu.log");
     FILE *ql = fopen(qlog, "we");
     int r = proc_spawn(a.v, -1, ql ? fileno(ql) : -1, ql ? fileno(ql) : -1, &qn->pid);
+    mqtap_release_queues(&qn->mq); /* qemu holds its own copies of the queues now */
     if (ql) fclose(ql);
     if (r < 0) return snprintf(why, sz, "cannot start qemu-system-x86_64: %s", strerror(-r)), r;
     n->console = console_start(console_raw, console, p->patterns);
@@ -403,6 +418,7 @@ static void qemu_destroy(struct kiln_platform_ctx *p, struct kiln_env *env)
             if (proc_wait(qn->pid, 3000, NULL) < 0) proc_kill(qn->pid, 2000);
         }
         qmp_close(qn->qmp);
+        mqtap_close(&qn->mq);
         if (qn->work) rm_rf(qn->work);
         free(qn->work);
         free(qn);

@@ -16,8 +16,8 @@ KILN_CASE(verify_nics_up,
     if (guest_sh_ok(t, "list NICs",
                     "for n in /sys/class/net/*; do i=${n##*/}; [ \"$i\" = lo ] && continue; "
                     "[ -e $n/device ] || continue; "
-                    /* the private network's NIC is configured by the case that uses it */
-                    "case $(cat $n/address) in " KILN_PRIVATE_MAC_PREFIX ":*) continue;; esac; "
+                    /* the private network's and the multiqueue NIC are for the cases that use them */
+                    "case $(cat $n/address) in " KILN_PRIVATE_MAC_PREFIX ":*|" KILN_MULTIQUEUE_MAC_PREFIX ":*) continue;; esac; "
                     "a=$(ip -o addr show dev $i scope global 2>/dev/null | awk '{print $4}' | tr '\\n' ' '); "
                     "echo \"$i $(cat $n/operstate) $(cat $n/carrier 2>/dev/null || echo 0) $a\"; done",
                     &out))
@@ -236,5 +236,41 @@ KILN_CASE(verify_private_network,
                 case_metric(t, "private_net_iperf3", atof(ip), "Mbit/s");
         }
     }
+    return CASE_PASS;
+}
+
+KILN_CASE(verify_multiqueue,
+          .area = "network", .priority = 2, .timeout_s = 120,
+          .description = "A virtio-net NIC with N queue pairs shows N channels in the guest (one per vCPU)",
+          .requires = {.cpus = 2, .features = FEAT_MULTIQUEUE})
+{
+    int queues = MAX(2, MIN(t->node->have.cpus, 8)); /* what the platform gave the NIC */
+    _cleanup_free_ char *out = NULL;
+    if (guest_sh_ok(t, "inspect the multiqueue NIC",
+                    "for n in /sys/class/net/*; do case $(cat $n/address) in " KILN_MULTIQUEUE_MAC_PREFIX
+                    ":*) i=${n##*/}; echo \"$i $(ls -d $n/queues/rx-* | wc -l) $(ls -d $n/queues/tx-* | wc -l) "
+                    "$(getconf _NPROCESSORS_ONLN 2>/dev/null || nproc) $(basename $(readlink $n/device/driver) 2>/dev/null)\";; "
+                    "esac; done",
+                    &out))
+        return CASE_FAIL;
+    char ifname[64], driver[64] = "?";
+    int rx = 0, tx = 0, cpus = 0;
+    if (!out || sscanf(out, "%63s %d %d %d %63s", ifname, &rx, &tx, &cpus, driver) < 4)
+        return case_fail(t, "no NIC with a MAC starting " KILN_MULTIQUEUE_MAC_PREFIX " in the guest");
+    case_log(t, "%s (%s): %d rx / %d tx queues, %d online CPUs, device offers %d queue pairs", ifname, driver, rx, tx,
+             cpus, queues);
+    /* the guest's maximum, where ethtool is installed */
+    if (guest_has_cmd(t, "ethtool")) {
+        _cleanup_free_ char *cmd = xasprintf("ethtool -l %s | awk '/maximums/ {m=1} m && /^Combined/ {print $2; exit}'", ifname);
+        _cleanup_free_ char *max = NULL;
+        if (case_sh(t, cmd, &max) == 0 && max && atoi(max) != queues)
+            return case_fail(t, "%s: ethtool reports %d combined channels at most, the device has %d", ifname, atoi(max), queues);
+    }
+    /* virtio_net enables min(queue pairs, online CPUs) at probe */
+    int want = MIN(queues, cpus > 0 ? cpus : 1);
+    case_metric(t, "nic_queues", rx, "");
+    if (rx != want || tx != want)
+        return case_fail(t, "%s uses %d rx / %d tx queues; with %d queue pairs and %d CPUs it should use %d (driver %s)",
+                         ifname, rx, tx, queues, cpus, want, driver);
     return CASE_PASS;
 }
