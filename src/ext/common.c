@@ -114,3 +114,32 @@ int ext_judge_subtests(struct kiln_case_ctx *t)
     sbuf_free(&names);
     return rc;
 }
+
+struct ext_case *ext_case_add(struct ext_cases *list, const char *prefix, const char *name, char *description,
+                              const struct kiln_case *tmpl, const char *rb_path, const char *key, struct diags *d)
+{
+    struct ext_case *e = xcalloc(1, sizeof *e);
+    e->name = xstrdup(name);
+    e->case_name = xasprintf("%s.%s", prefix, name);
+    e->description = description;
+    e->c = *tmpl;
+    e->c.name = e->case_name;
+    e->c.description = e->description;
+    e->c.data = e;
+    if (registry_find(e->case_name)) diag_add_at(d, rb_path, 0, 0, key, "%s is listed twice", name);
+    *APPEND(list->v, list->n, list->cap) = e;
+    registry_add(&e->c);
+    return e;
+}
+
+void ext_cases_free(struct ext_cases *list)
+{
+    for (size_t i = 0; i < list->n; i++) {
+        free(list->v[i]->name);
+        free(list->v[i]->case_name);
+        free(list->v[i]->description);
+        free(list->v[i]);
+    }
+    free(list->v);
+    *list = (struct ext_cases){0};
+}

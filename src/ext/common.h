@@ -5,6 +5,7 @@
 
 #include "core/case.h"
 #include "core/results.h"
+#include "util/yaml.h"
 
 /* Packs local_dir with tar and unpacks it at remote on the case's first node (replacing what
  * was there), once per node and boot. Returns 0, or a CASE_FAIL already recorded. */
@@ -19,3 +20,18 @@ void ext_add_subtests(struct kiln_case_ctx *t, struct kiln_subtest *subs, size_t
 void ext_add_subtest(struct kiln_case_ctx *t, const char *name, int status, double duration_s, const char *reason);
 /* CASE_PASS when no subtest failed, else a failure naming the first five failed ones. */
 int ext_judge_subtests(struct kiln_case_ctx *t);
+
+/* A case an external suite registers per collection or group: <prefix>.<name>. */
+struct ext_case {
+    struct kiln_case c;
+    char *name, *case_name, *description;
+};
+struct ext_cases {
+    struct ext_case **v;
+    size_t n, cap;
+};
+/* Registers a copy of tmpl named <prefix>.<name> (description owned, data = the ext_case);
+ * a name already registered is reported in d against key. */
+struct ext_case *ext_case_add(struct ext_cases *list, const char *prefix, const char *name, char *description,
+                              const struct kiln_case *tmpl, const char *rb_path, const char *key, struct diags *d);
+void ext_cases_free(struct ext_cases *list);

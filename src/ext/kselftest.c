@@ -31,14 +31,8 @@
 #define BUILD_TIMEOUT_MS (3600 * 1000)
 #define RUNNER_DEFAULT_TIMEOUT_S 45 /* kselftest's runner.sh default */
 
-struct collection {
-    struct kiln_case c;
-    char *name, *case_name, *description;
-};
-
 static const struct kiln_kselftest_conf *conf;
-static struct collection **colls;
-static size_t ncolls, capcolls;
+static struct ext_cases colls;
 
 static pthread_mutex_t prep_lock = PTHREAD_MUTEX_INITIALIZER;
 static char *prepared_dir; /* the installed tree, once built */
@@ -305,7 +299,7 @@ static int run_one(struct kiln_case_ctx *t, const char *coll, const char *test, 
 
 static int run_collection(struct kiln_case_ctx *t)
 {
-    struct collection *col = t->c->data;
+    struct ext_case *col = t->c->data;
     const char *inst = prepare();
     if (!inst) return case_fail(t, "cannot prepare kselftest: %s", prep_error);
     size_t ntests;
@@ -358,41 +352,18 @@ int ext_kselftest_load(const struct kiln_runbook *rb, struct diags *d)
     conf = rb->kselftest;
     if (!conf) return 0;
     size_t before = d->n;
-    for (size_t i = 0; i < conf->ncollections; i++) {
-        struct collection *col = xcalloc(1, sizeof *col);
-        col->name = xstrdup(conf->collections[i]);
-        col->case_name = xasprintf("kselftest.%s", col->name);
-        col->description = xasprintf("the kernel's %s selftests, run with run_kselftest.sh", col->name);
-        col->c = (struct kiln_case){
-            .name = col->case_name,
-            .area = "kernel",
-            .category = "community",
-            .description = col->description,
-            .priority = (int)conf->priority,
-            .timeout_s = 4 * 3600,
-            .tags = tags,
-            .run = run_collection,
-            .data = col,
-        };
-        if (registry_find(col->case_name))
-            diag_add_at(d, rb->path, 0, 0, "kselftest.collections", "collection %s is listed twice", col->name);
-        *APPEND(colls, ncolls, capcolls) = col;
-        registry_add(&col->c);
-    }
+    const struct kiln_case tmpl = {.area = "kernel", .category = "community", .priority = (int)conf->priority,
+                                   .timeout_s = 4 * 3600, .tags = tags, .run = run_collection};
+    for (size_t i = 0; i < conf->ncollections; i++)
+        ext_case_add(&colls, "kselftest", conf->collections[i],
+                     xasprintf("the kernel's %s selftests, run with run_kselftest.sh", conf->collections[i]), &tmpl,
+                     rb->path, "kselftest.collections", d);
     return d->n > before ? -EINVAL : 0;
 }
 
 void ext_kselftest_free(void)
 {
-    for (size_t i = 0; i < ncolls; i++) {
-        free(colls[i]->name);
-        free(colls[i]->case_name);
-        free(colls[i]->description);
-        free(colls[i]);
-    }
-    free(colls);
-    colls = NULL;
-    ncolls = capcolls = 0;
+    ext_cases_free(&colls);
     free(prepared_dir);
     free(prep_error);
     prepared_dir = prep_error = NULL;

@@ -36,14 +36,8 @@
 #define TWARN 4
 #define TCONF 32
 
-struct group {
-    struct kiln_case c;
-    char *name, *case_name, *description;
-};
-
 static const struct kiln_ltp_conf *conf;
-static struct group **groups;
-static size_t ngroups, capgroups;
+static struct ext_cases groups;
 
 static bool skipped(const char *tag)
 {
@@ -122,7 +116,7 @@ static char *flags_text(int st)
 }
 
 /* The kiln runner: every runtest entry as its own command. */
-static int run_kiln(struct kiln_case_ctx *t, struct group *g, const char *runtest)
+static int run_kiln(struct kiln_case_ctx *t, struct ext_case *g, const char *runtest)
 {
     _cleanup_free_ char *text = xstrdup(runtest);
     _cleanup_free_ char *rq = shell_quote(conf->root);
@@ -186,7 +180,7 @@ static bool runtest_has(const char *runtest, const char *tag)
     return false;
 }
 
-static int run_tool(struct kiln_case_ctx *t, struct group *g, const char *runtest)
+static int run_tool(struct kiln_case_ctx *t, struct ext_case *g, const char *runtest)
 {
     _cleanup_free_ char *rq = shell_quote(conf->root);
     _cleanup_free_ char *gq = shell_quote(g->name);
@@ -247,7 +241,7 @@ static int run_tool(struct kiln_case_ctx *t, struct group *g, const char *runtes
 
 static int run_group(struct kiln_case_ctx *t)
 {
-    struct group *g = t->c->data;
+    struct ext_case *g = t->c->data;
     if (conf->source) {
         int r = install_source(t);
         if (r) return r;
@@ -277,40 +271,16 @@ int ext_ltp_load(const struct kiln_runbook *rb, struct diags *d)
     conf = rb->ltp;
     if (!conf) return 0;
     size_t before = d->n;
-    for (size_t i = 0; i < conf->ngroups; i++) {
-        struct group *g = xcalloc(1, sizeof *g);
-        g->name = xstrdup(conf->groups[i]);
-        g->case_name = xasprintf("ltp.%s", g->name);
-        g->description = xasprintf("LTP runtest group %s", g->name);
-        g->c = (struct kiln_case){
-            .name = g->case_name,
-            .area = "kernel",
-            .category = "community",
-            .description = g->description,
-            .priority = (int)conf->priority,
-            .timeout_s = 6 * 3600,
-            .tags = tags,
-            .run = run_group,
-            .data = g,
-        };
-        if (registry_find(g->case_name))
-            diag_add_at(d, rb->path, 0, 0, "ltp.groups", "group %s is listed twice", g->name);
-        *APPEND(groups, ngroups, capgroups) = g;
-        registry_add(&g->c);
-    }
+    const struct kiln_case tmpl = {.area = "kernel", .category = "community", .priority = (int)conf->priority,
+                                   .timeout_s = 6 * 3600, .tags = tags, .run = run_group};
+    for (size_t i = 0; i < conf->ngroups; i++)
+        ext_case_add(&groups, "ltp", conf->groups[i], xasprintf("LTP runtest group %s", conf->groups[i]), &tmpl,
+                     rb->path, "ltp.groups", d);
     return d->n > before ? -EINVAL : 0;
 }
 
 void ext_ltp_free(void)
 {
-    for (size_t i = 0; i < ngroups; i++) {
-        free(groups[i]->name);
-        free(groups[i]->case_name);
-        free(groups[i]->description);
-        free(groups[i]);
-    }
-    free(groups);
-    groups = NULL;
-    ngroups = capgroups = 0;
+    ext_cases_free(&groups);
     conf = NULL;
 }
