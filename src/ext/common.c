@@ -81,6 +81,18 @@ char *ext_last_lines(const char *text, int count)
     return s;
 }
 
+void ext_save_output(struct kiln_case_ctx *t, const char *subdir, const char *name, const char *out, const char *err)
+{
+    _cleanup_free_ char *dir = path_join(t->dir, subdir);
+    mkdir_p(dir, 0755);
+    _cleanup_free_ char *clean = xstrdup(name);
+    for (char *p = clean; *p; p++)
+        if (*p == '/') *p = '_';
+    _cleanup_free_ char *file = xasprintf("%s/%s.log", dir, clean);
+    _cleanup_free_ char *text = xasprintf("%s%s%s", out ? out : "", err && *err ? "\n--- stderr ---\n" : "", err ? err : "");
+    write_file_atomic(file, text, strlen(text), 0644);
+}
+
 void ext_add_subtests(struct kiln_case_ctx *t, struct kiln_subtest *subs, size_t n, const char *prefix)
 {
     for (size_t i = 0; i < n; i++) {

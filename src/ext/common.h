@@ -14,6 +14,8 @@ int ext_upload_dir(struct kiln_case_ctx *t, const char *local_dir, const char *r
 void ext_upload_forget(void);
 /* The last count lines of text, joined by '|' (for one-line reasons). */
 char *ext_last_lines(const char *text, int count);
+/* Keeps a test's output as <case dir>/<subdir>/<name>.log ('/' in name becomes '_'). */
+void ext_save_output(struct kiln_case_ctx *t, const char *subdir, const char *name, const char *out, const char *err);
 /* Moves subs[0..n) into the case's result, prefixing every name with prefix (may be NULL). */
 void ext_add_subtests(struct kiln_case_ctx *t, struct kiln_subtest *subs, size_t n, const char *prefix);
 /* Adds one subtest. */

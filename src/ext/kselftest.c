@@ -88,7 +88,7 @@ static char *find_tree(const char *dir)
     _cleanup_free_ char *out = NULL;
     char *argv[] = {"find", (char *)dir, "-mindepth", "1", "-maxdepth", "1", "-type", "d", NULL};
     if (proc_run(argv, 30000, &out) != 0 || !out) return NULL;
-    for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n"))
+    for (char *save = NULL, *line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
         if (is_installed_tree(line) || is_kernel_tree(line)) return xstrdup(line);
     return NULL;
 }
@@ -190,9 +190,9 @@ static const char *prepare(void)
 
 static bool skipped(const char *coll, const char *test)
 {
+    size_t cl = strlen(coll);
     for (size_t i = 0; i < conf->nskip; i++) {
         const char *s = conf->skip[i];
-        size_t cl = strlen(coll);
         if (!strncmp(s, coll, cl) && s[cl] == ':' && streq(s + cl + 1, test)) return true;
     }
     return false;
@@ -209,20 +209,9 @@ static char **list_tests(const char *inst, const char *coll, size_t *n)
     *n = 0;
     if (read_file(path, 16u << 20, &text, &len) < 0) return NULL;
     size_t cl = strlen(coll);
-    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n"))
+    for (char *save = NULL, *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
         if (!strncmp(line, coll, cl) && line[cl] == ':' && line[cl + 1]) *APPEND(v, *n, cap) = xstrdup(line + cl + 1);
     return v;
-}
-
-static void save_output(struct kiln_case_ctx *t, const char *coll, const char *test, const struct kiln_exec *e)
-{
-    _cleanup_free_ char *dir = path_join(t->dir, "kselftest");
-    mkdir_p(dir, 0755);
-    _cleanup_free_ char *file = xasprintf("%s/%s:%s.log", dir, coll, test);
-    for (char *p = file + strlen(dir) + 1; *p; p++)
-        if (*p == '/') *p = '_';
-    _cleanup_free_ char *text = xasprintf("%s%s%s", e->out, *e->err ? "\n--- stderr ---\n" : "", e->err);
-    write_file_atomic(file, text, strlen(text), 0644);
 }
 
 /* The last non-empty line a test printed (the runner prefixes its output with "# "). */
@@ -264,7 +253,7 @@ static int run_one(struct kiln_case_ctx *t, const char *coll, const char *test, 
         ext_add_subtest(t, sub, ST_FAILED, 0, "lost the node while running it");
         return r;
     }
-    save_output(t, coll, test, &e);
+    ext_save_output(t, "kselftest", id, e.out, e.err);
     struct kiln_subtest *subs = NULL;
     size_t nsubs = 0;
     bool tap = tap_parse(e.out, strlen(e.out), &subs, &nsubs);

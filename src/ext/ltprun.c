@@ -15,7 +15,6 @@
 #include "ext/ltprun.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -94,18 +93,6 @@ static int install_source(struct kiln_case_ctx *t)
     return 0;
 }
 
-static void save_output(struct kiln_case_ctx *t, const char *name, const char *out, const char *err)
-{
-    _cleanup_free_ char *dir = path_join(t->dir, "ltp");
-    mkdir_p(dir, 0755);
-    _cleanup_free_ char *clean = xstrdup(name);
-    for (char *p = clean; *p; p++)
-        if (*p == '/') *p = '_';
-    _cleanup_free_ char *file = xasprintf("%s/%s.log", dir, clean);
-    _cleanup_free_ char *text = xasprintf("%s%s%s", out ? out : "", err && *err ? "\n--- stderr ---\n" : "", err ? err : "");
-    write_file_atomic(file, text, strlen(text), 0644);
-}
-
 static char *flags_text(int st)
 {
     struct sbuf b = {0};
@@ -149,7 +136,7 @@ static int run_kiln(struct kiln_case_ctx *t, struct ext_case *g, const char *run
             ext_add_subtest(t, sub, ST_FAILED, 0, "lost the node while running it");
             return r;
         }
-        save_output(t, tag, e.out, e.err);
+        ext_save_output(t, "ltp", tag, e.out, e.err);
         _cleanup_free_ char *tail = ext_last_lines(*e.out ? e.out : e.err, 2);
         if (e.timed_out) {
             _cleanup_free_ char *why = xasprintf("timed out after %d s (ltp.timeout_s): %s", limit, tail);
@@ -209,7 +196,7 @@ static int run_tool(struct kiln_case_ctx *t, struct ext_case *g, const char *run
         kiln_exec_free(&e);
         return r;
     }
-    save_output(t, g->name, e.out, e.err);
+    ext_save_output(t, "ltp", g->name, e.out, e.err);
     _cleanup_free_ char *tail = ext_last_lines(*e.err ? e.err : e.out, 3);
     bool timed_out = e.timed_out;
     kiln_exec_free(&e);

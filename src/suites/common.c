@@ -92,6 +92,14 @@ const char *guest_helper_on(struct kiln_case_ctx *t, struct kiln_node *n)
     return HELPER_REMOTE;
 }
 
+char *helper_value(const char *out, const char *key)
+{
+    size_t kl = strlen(key);
+    for (const char *p = out; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+        if (!strncmp(p, key, kl) && p[kl] == '=') return xstrndup(p + kl + 1, strcspn(p + kl + 1, "\n"));
+    return NULL;
+}
+
 char *console_findings(struct kiln_node *n, uint64_t mark)
 {
     if (!n->console) return NULL;

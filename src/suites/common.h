@@ -16,6 +16,8 @@ bool guest_has_cmd(struct kiln_case_ctx *t, const char *cmd);
 /* Uploads kiln-guest (once per node and boot); returns its remote path or NULL (case failed). */
 const char *guest_helper(struct kiln_case_ctx *t);
 const char *guest_helper_on(struct kiln_case_ctx *t, struct kiln_node *n);
+/* The value of a "key=value" line in the helper's output (allocated), or NULL (also for out NULL). */
+char *helper_value(const char *out, const char *key);
 /* Console findings on n after mark, as "[pattern] line (+N more, see nodes/<n>/console.log)";
  * NULL when there are none or the node has no console. */
 struct kiln_node;

@@ -139,15 +139,6 @@ static char *private_up(struct kiln_case_ctx *t, struct kiln_node *n, int i)
     return xstrdup(ifname);
 }
 
-/* "key=value" lines → the value of key, or NULL. */
-static char *kv(const char *text, const char *key)
-{
-    size_t kl = strlen(key);
-    for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
-        if (!strncmp(p, key, kl) && p[kl] == '=') return xstrndup(p + kl + 1, strcspn(p + kl + 1, "\n"));
-    return NULL;
-}
-
 /* Starts a helper server on n in the background; its output goes to file. */
 static int start_server(struct kiln_case_ctx *t, struct kiln_node *n, const char *helper, const char *args, const char *file)
 {
@@ -183,13 +174,13 @@ KILN_CASE(verify_private_network,
     _cleanup_free_ char *ib = ia ? private_up(t, b, 1) : NULL;
     if (!ia || !ib) return CASE_FAIL;
     /* both directions answer ICMP echo */
-    struct { struct kiln_node *from, *to; int to_i; } pings[] = {{a, b, 2}, {b, a, 1}};
+    struct { struct kiln_node *from, *to; const char *helper; int to_i; } pings[] = {{a, b, ha, 2}, {b, a, hb, 1}};
     for (size_t k = 0; k < ARRAY_SIZE(pings); k++) {
-        _cleanup_free_ char *cmd = xasprintf("%s ping " PRIV_NET ".%d 3", ha, pings[k].to_i);
+        _cleanup_free_ char *cmd = xasprintf("%s ping " PRIV_NET ".%d 3", pings[k].helper, pings[k].to_i);
         _cleanup_free_ char *out = NULL;
         case_sh_on(t, pings[k].from, cmd, &out, NULL);
-        _cleanup_free_ char *got = out ? kv(out, "received") : NULL;
-        _cleanup_free_ char *avg = out ? kv(out, "avg_ms") : NULL;
+        _cleanup_free_ char *got = helper_value(out, "received");
+        _cleanup_free_ char *avg = helper_value(out, "avg_ms");
         if (!got || atoi(got) != 3)
             return case_fail(t, "%s cannot reach %s at " PRIV_NET ".%d on the private network: %s of 3 echo replies",
                              pings[k].from->name, pings[k].to->name, pings[k].to_i, got ? got : "none");
@@ -199,15 +190,13 @@ KILN_CASE(verify_private_network,
     const char *rfile = "/tmp/kiln-net-recv.out";
     if (start_server(t, b, hb, "net-recv 5201", rfile)) return CASE_FAIL;
     _cleanup_free_ char *send_cmd = xasprintf("%s net-send " PRIV_NET ".2 5201 %d", ha, PRIV_MB);
-    _cleanup_free_ char *sent = NULL;
-    char *serr = NULL;
+    _cleanup_free_ char *sent = NULL, *serr = NULL;
     int sr = case_sh_on(t, a, send_cmd, &sent, &serr);
-    _cleanup_free_ char *serr_owned = serr;
     _cleanup_free_ char *recv = server_result(t, b, rfile, "seconds");
     if (sr != 0) return case_fail(t, "sending %d MiB failed: %s", PRIV_MB, serr ? strstrip(serr) : "");
-    _cleanup_free_ char *s_hash = kv(sent, "sha256"), *r_hash = recv ? kv(recv, "sha256") : NULL;
-    _cleanup_free_ char *s_bytes = kv(sent, "bytes"), *r_bytes = recv ? kv(recv, "bytes") : NULL;
-    _cleanup_free_ char *mbit = kv(sent, "mbit_s");
+    _cleanup_free_ char *s_hash = helper_value(sent, "sha256"), *r_hash = helper_value(recv, "sha256");
+    _cleanup_free_ char *s_bytes = helper_value(sent, "bytes"), *r_bytes = helper_value(recv, "bytes");
+    _cleanup_free_ char *mbit = helper_value(sent, "mbit_s");
     if (!s_hash || !r_hash || !r_bytes)
         return case_fail(t, "%s reported no transfer result: %s", b->name, recv ? strstrip(recv) : "nothing");
     if (!streq(s_bytes, r_bytes) || !streq(s_hash, r_hash))
@@ -222,13 +211,12 @@ KILN_CASE(verify_private_network,
     _cleanup_free_ char *rr_cmd = xasprintf("%s net-rr " PRIV_NET ".2 5202 200", ha);
     _cleanup_free_ char *rr = NULL;
     if (case_sh_on(t, a, rr_cmd, &rr, NULL) != 0 || !rr) return case_fail(t, "the TCP round-trip test failed: %s", rr ? rr : "");
-    _cleanup_free_ char *p50 = kv(rr, "p50_us"), *p99 = kv(rr, "p99_us");
+    _cleanup_free_ char *p50 = helper_value(rr, "p50_us"), *p99 = helper_value(rr, "p99_us");
     if (p50) case_metric(t, "private_net_rtt_p50", atof(p50), "us");
     if (p99) case_metric(t, "private_net_rtt_p99", atof(p99), "us");
     /* iperf3 where both nodes have it: the number people compare against */
     if (guest_has_cmd(t, "iperf3")) {
-        _cleanup_free_ char *have_b = NULL;
-        if (case_sh_on(t, b, "command -v iperf3", &have_b, NULL) == 0 &&
+        if (case_sh_on(t, b, "command -v iperf3", NULL, NULL) == 0 &&
             case_sh_on(t, b, "iperf3 -s -1 -D -p 5203", NULL, NULL) == 0) {
             _cleanup_free_ char *ip = NULL;
             if (case_sh_on(t, a, "sleep 0.5; iperf3 -c " PRIV_NET ".2 -p 5203 -t 5 -f m | awk '/receiver/ {print $7}'", &ip, NULL) == 0 &&

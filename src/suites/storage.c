@@ -204,10 +204,9 @@ KILN_CASE(perf_storage_io,
     static const struct { const char *key, *unit; } m[] = {
         {"seq_write_mbps", "MB/s"}, {"seq_read_mbps", "MB/s"}, {"rand_read_iops", "IOPS"}, {"rand_write_iops", "IOPS"}};
     for (size_t i = 0; i < ARRAY_SIZE(m); i++) {
-        _cleanup_free_ char *needle = xasprintf("%s=", m[i].key);
-        char *at = strstr(out, needle);
-        if (!at) return case_fail(t, "the helper did not report %s: %s", m[i].key, out);
-        case_metric(t, m[i].key, strtod(at + strlen(needle), NULL), m[i].unit);
+        _cleanup_free_ char *v = helper_value(out, m[i].key);
+        if (!v) return case_fail(t, "the helper did not report %s: %s", m[i].key, out);
+        case_metric(t, m[i].key, strtod(v, NULL), m[i].unit);
     }
     return CASE_PASS;
 }

@@ -2,6 +2,7 @@
 
 #include "suites/common.h"
 #include "tap.h"
+#include "util/util.h"
 
 static bool near(double a, double b)
 {
@@ -17,5 +18,10 @@ int main(void)
     ok(near(parse_systemd_duration("12us"), 12e-6), "microseconds");
     ok(parse_systemd_duration("") < 0, "empty is garbage");
     ok(parse_systemd_duration("5 parsecs") < 0, "unknown unit is garbage");
+    const char *hv = "listening=5201\nbytes=104857600\nsha256=ab12\nxbytes=1\n";
+    _cleanup_free_ char *b = helper_value(hv, "bytes"), *h = helper_value(hv, "sha256"), *none = helper_value(hv, "byte");
+    is_str(b, "104857600", "helper_value reads a key=value line");
+    is_str(h, "ab12", "helper_value: last line");
+    ok(!none && !helper_value(NULL, "bytes"), "helper_value: no partial keys, NULL output");
     return tap_done();
 }
