@@ -15,6 +15,9 @@ static const struct verb {
     {"run", cmd_run, "boot environments and run the cases a runbook selects"},
     {"list", cmd_list, "list the cases a runbook selects (all cases without one)"},
     {"check", cmd_check, "validate a runbook without running anything"},
+    {"build", cmd_build, "build a bootable disk image from a spec (raw, qcow2, VHD)"},
+    {"convert", cmd_convert, "rewrite a disk image in another format (raw, qcow2, vhd-fixed, vhd)"},
+    {"inspect", cmd_inspect, "show a disk image's format, partitions, filesystems and OS"},
 };
 
 static void usage(FILE *f)

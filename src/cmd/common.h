@@ -22,3 +22,10 @@ struct kiln_runbook *cmd_load_runbook(const char *path, const struct cmd_vars *v
 int cmd_run(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_check(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+int cmd_build(int argc, char **argv);
+
+struct disk_write_opts;
+/* VHD timestamp and id for an output named seed: reproducible under SOURCE_DATE_EPOCH. */
+void cmd_write_opts(const char *seed, struct disk_write_opts *o);

@@ -14,6 +14,7 @@
 #include "platform/platform.h"
 #include "platform/l2hub.h"
 #include "platform/mqtap.h"
+#include "image/disk.h"
 #include "platform/qmp.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -63,20 +64,18 @@ static int qemu_init(struct kiln_platform_ctx *p)
     if (q->image) {
         if (!file_exists(q->image))
             return log_error("platform.qemu.image: %s does not exist; build it first or fix the path", q->image);
-        char *argv[] = {"qemu-img", "info", "--output=json", (char *)q->image, NULL};
-        char *out = NULL;
-        int r = proc_run(argv, 60000, &out);
-        json_t *j = r == 0 ? json_loads(out, 0, NULL) : NULL;
-        const char *fmt = j ? json_string_value(json_object_get(j, "format")) : NULL;
-        if (!fmt) {
-            log_error("platform.qemu.image: qemu-img cannot read %s: %s", q->image, out ? out : "");
-            free(out);
-            json_decref(j);
+        /* kiln's own reader tells fixed VHDs (footer only) from raw, which qemu's probe cannot */
+        struct disk *d;
+        char *err = NULL;
+        if (disk_open(q->image, &d, &err) < 0) {
+            log_error("platform.qemu.image: %s", err);
+            free(err);
             return -EINVAL;
         }
+        static const char *const qemu_names[] = {"raw", "qcow2", "vpc", "vpc"};
+        const char *fmt = qemu_names[disk_format(d)];
+        disk_close(d);
         qp->image_format = xstrdup(fmt);
-        json_decref(j);
-        free(out);
     }
     for (const char *f = q->kernel; f; f = f == q->kernel ? q->initrd : NULL)
         if (!file_exists(f)) return log_error("platform.qemu: %s does not exist", f);

@@ -1,0 +1,933 @@
+/* The build stages, in order. Each prints one line with its duration; a failure names the stage
+ * and the cause and leaves nothing at the output path (outputs are staged, then renamed). */
+#include "image/build.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <glob.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "image/disk_int.h"
+#include "image/ext4.h"
+#include "image/gpt.h"
+#include "util/fs.h"
+#include "util/proc.h"
+#include "util/timeutil.h"
+#include "util/util.h"
+
+enum { MiB = 1 << 20, ESP_MIN = 128 };
+#define NSTAGES 7
+
+static double stage_t0;
+static int stage_no;
+
+static void stage_begin(const char *name)
+{
+    stage_no++;
+    stage_t0 = now_s();
+    fprintf(stderr, "kiln build: [%d/%d] %s ...\n", stage_no, NSTAGES, name);
+}
+
+static void stage_end(const char *name, const char *note)
+{
+    fprintf(stderr, "kiln build: [%d/%d] %-10s %7.1f s%s%s\n", stage_no, NSTAGES, name, now_s() - stage_t0,
+            note ? "  " : "", note ? note : "");
+}
+
+int build_error(struct build_ctx *c, const char *stage, const char *fmt, ...)
+{
+    (void)c;
+    va_list ap;
+    va_start(ap, fmt);
+    _cleanup_free_ char *m = xvasprintf(fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "kiln build: %s: %s\n", stage, m);
+    return -1;
+}
+
+/* The last lines of the build log from offset on. */
+static void print_tail(struct build_ctx *c, off_t from)
+{
+    char *text = NULL;
+    size_t len;
+    if (read_file(c->log_path, 64 << 20, &text, &len) < 0) return;
+    if ((size_t)from > len) from = 0;
+    const char *s = text + from, *p = text + len;
+    int lines = 0;
+    while (p > s && lines < 16)
+        if (*--p == '\n' && p + 1 < text + len) lines++;
+    fprintf(stderr, "%s%s", p == s ? "" : "  ...\n", p + (p > s));
+    free(text);
+}
+
+int build_run(struct build_ctx *c, const char *stage, char *const argv[])
+{
+    struct sbuf cmd = {0};
+    for (size_t i = 0; argv[i]; i++) sbuf_printf(&cmd, "%s%s", i ? " " : "", argv[i]);
+    off_t start = lseek(c->log_fd, 0, SEEK_END);
+    dprintf(c->log_fd, "$ %s\n", cmd.s);
+    pid_t pid;
+    int r = proc_spawn(argv, -1, c->log_fd, c->log_fd, &pid);
+    if (r < 0) {
+        build_error(c, stage, "cannot run %s: %s%s", argv[0], strerror(-r),
+                    r == -ENOENT ? " (is it installed? `make deps` installs what kiln needs)" : "");
+        sbuf_free(&cmd);
+        return -1;
+    }
+    int st = 0;
+    while ((r = proc_wait(pid, 200, &st)) == -ETIMEDOUT)
+        if (kiln_interrupted) {
+            proc_kill(pid, 3000);
+            sbuf_free(&cmd);
+            return build_error(c, stage, "interrupted");
+        }
+    if (r < 0 || !WIFEXITED(st) || WEXITSTATUS(st)) {
+        build_error(c, stage, "`%.300s` failed (%s %d); its last output:", cmd.s,
+                    r == 0 && WIFEXITED(st) ? "exit" : "signal", r == 0 && WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+        print_tail(c, start);
+        fprintf(stderr, "kiln build: the whole log is in %s\n", c->log_path);
+        sbuf_free(&cmd);
+        return -1;
+    }
+    sbuf_free(&cmd);
+    return 0;
+}
+
+int build_chroot(struct build_ctx *c, const char *stage, char *const argv[])
+{
+    size_t n = 0;
+    while (argv[n]) n++;
+    char **av = xcalloc(n + 3, sizeof *av);
+    av[0] = "chroot";
+    av[1] = c->root;
+    for (size_t i = 0; i < n; i++) av[i + 2] = argv[i];
+    int r = build_run(c, stage, av);
+    free(av);
+    return r;
+}
+
+/* Writes a file into the tree (parents made), with mode, owned by root. */
+static int tree_write(struct build_ctx *c, const char *rel, const char *content, unsigned mode)
+{
+    _cleanup_free_ char *p = path_join(c->root, rel);
+    _cleanup_free_ char *dir = path_dirname(p);
+    mkdir_p(dir, 0755);
+    int r = write_file_atomic(p, content, strlen(content), mode);
+    if (r < 0) return build_error(c, "customize", "cannot write /%s: %s", rel, strerror(-r));
+    chmod(p, mode);
+    return 0;
+}
+
+static bool tree_has(struct build_ctx *c, const char *rel)
+{
+    _cleanup_free_ char *p = path_join(c->root, rel);
+    struct stat st;
+    return lstat(p, &st) == 0;
+}
+
+static void tree_rm_glob(struct build_ctx *c, const char *pattern)
+{
+    _cleanup_free_ char *p = path_join(c->root, pattern);
+    glob_t g = {0};
+    if (glob(p, GLOB_NOSORT, NULL, &g) == 0)
+        for (size_t i = 0; i < g.gl_pathc; i++) rm_rf(g.gl_pathv[i]);
+    globfree(&g);
+}
+
+/* The cache key of the package tree: everything the package manager's result depends on. */
+static char *tree_key(const struct image_spec *s, long epoch)
+{
+    struct sbuf k = {0};
+    sbuf_printf(&k, "kiln-rootfs-2\n%d\n%s\n%s\n%s\n%ld\n", s->family, s->suite ? s->suite : "",
+                s->mirror ? s->mirror : "", s->releasever ? s->releasever : "", epoch);
+    for (size_t i = 0; i < s->ncomponents; i++) sbuf_printf(&k, "c %s\n", s->components[i]);
+    for (size_t i = 0; i < s->nrepos; i++) sbuf_printf(&k, "r %s %s %s\n", s->repos[i].name, s->repos[i].baseurl, s->repos[i].gpgkey);
+    for (size_t i = 0; i < s->ninstall; i++) sbuf_printf(&k, "i %s\n", s->install[i]);
+    for (size_t i = 0; i < s->nremove; i++) sbuf_printf(&k, "x %s\n", s->remove[i]);
+    uint8_t md[32];
+    unsigned mdlen;
+    EVP_Digest(k.s, k.len, md, &mdlen, EVP_sha256(), NULL);
+    sbuf_free(&k);
+    char *hex = xmalloc(33);
+    for (int i = 0; i < 16; i++) snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    return hex;
+}
+
+static int stage_rootfs(struct build_ctx *c)
+{
+    stage_begin("rootfs");
+    _cleanup_free_ char *key = tree_key(c->spec, c->epoch);
+    _cleanup_free_ char *rel = xasprintf("build/rootfs-%s", key);
+    _cleanup_free_ char *dir = kiln_cache_path(rel);
+    _cleanup_free_ char *tree = path_join(dir, "tree");
+    _cleanup_free_ char *done = path_join(dir, ".done");
+    bool cached = !c->opts->no_cache && file_exists(done);
+    if (!cached) {
+        _cleanup_free_ char *tmp = xasprintf("%s.tmp.%d", dir, (int)getpid());
+        rm_rf(tmp);
+        mkdir_p(tmp, 0755);
+        _cleanup_free_ char *ttree = path_join(tmp, "tree");
+        int r = c->spec->family == FAMILY_DEB ? rootfs_deb(c, ttree) : rootfs_rpm(c, ttree);
+        if (r < 0) {
+            rm_rf(tmp);
+            return -1;
+        }
+        _cleanup_free_ char *tdone = path_join(tmp, ".done");
+        write_file_atomic(tdone, key, strlen(key), 0644);
+        rm_rf(dir);
+        if (rename(tmp, dir) < 0) {
+            rm_rf(tmp);
+            return build_error(c, "rootfs", "cannot move the tree into the cache %s: %s", dir, strerror(errno));
+        }
+    }
+    /* the cached tree stays pristine; this build customizes a copy */
+    _cleanup_free_ char *src = xasprintf("%s/.", tree);
+    char *cp[] = {"cp", "-a", "--reflink=auto", src, c->root, NULL};
+    mkdir_p(c->root, 0755);
+    if (build_run(c, "rootfs", cp) < 0) return -1;
+    _cleanup_free_ char *note = xasprintf("(%s %s)", cached ? "cached tree" : "new tree, cached in", cached ? key : dir);
+    stage_end("rootfs", note);
+    return 0;
+}
+
+static int passwd_ids(struct build_ctx *c, const char *user, unsigned *uid, unsigned *gid, char **home)
+{
+    _cleanup_free_ char *p = path_join(c->root, "etc/passwd");
+    char *text = NULL;
+    size_t len;
+    if (read_file(p, 4 << 20, &text, &len) < 0) return -1;
+    int r = -1;
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char *f[7];
+        size_t k = 0;
+        for (char *q = line; k < 7; k++) {
+            f[k] = q;
+            q = strchr(q, ':');
+            if (!q) break;
+            *q++ = 0;
+        }
+        if (k < 6 || !streq(f[0], user)) continue;
+        *uid = (unsigned)strtoul(f[2], NULL, 10);
+        *gid = (unsigned)strtoul(f[3], NULL, 10);
+        *home = xstrdup(f[5]);
+        r = 0;
+        break;
+    }
+    free(text);
+    return r;
+}
+
+static int customize_users(struct build_ctx *c)
+{
+    const struct image_spec *s = c->spec;
+    for (size_t i = 0; i < s->nusers; i++) {
+        const struct image_user *u = &s->users[i];
+        unsigned uid, gid;
+        char *home = NULL;
+        if (!streq(u->name, "root") && passwd_ids(c, u->name, &uid, &gid, &home) < 0) {
+            struct sbuf groups = {0};
+            for (size_t g = 0; g < u->ngroups; g++) sbuf_printf(&groups, "%s%s", g ? "," : "", u->groups[g]);
+            char *av[] = {"useradd", "--create-home", "--user-group", "--shell", "/bin/bash", u->ngroups ? "--groups" : NULL,
+                          groups.s, NULL, NULL};
+            if (u->ngroups) av[7] = u->name;
+            else av[5] = u->name;
+            int r = build_chroot(c, "customize", av);
+            sbuf_free(&groups);
+            if (r < 0) return build_error(c, "customize", "os.users: cannot create user %s (does every group in its \"groups\" exist in the image?)", u->name);
+        }
+        if (!home && passwd_ids(c, u->name, &uid, &gid, &home) < 0)
+            return build_error(c, "customize", "os.users: user %s is not in the image's /etc/passwd", u->name);
+        if (u->nssh_keys) {
+            _cleanup_free_ char *ssh = xasprintf("%s%s/.ssh", c->root, home);
+            _cleanup_free_ char *ak = path_join(ssh, "authorized_keys");
+            struct sbuf keys = {0};
+            for (size_t k = 0; k < u->nssh_keys; k++) sbuf_printf(&keys, "%s\n", u->ssh_keys[k]);
+            mkdir_p(ssh, 0700);
+            int r = write_file_atomic(ak, keys.s, keys.len, 0600);
+            sbuf_free(&keys);
+            if (r < 0 || chown(ssh, uid, gid) < 0 || chown(ak, uid, gid) < 0 || chmod(ssh, 0700) < 0) {
+                free(home);
+                return build_error(c, "customize", "os.users: cannot install SSH keys for %s", u->name);
+            }
+        }
+        free(home);
+    }
+    return 0;
+}
+
+static int customize_services(struct build_ctx *c)
+{
+    const struct image_spec *s = c->spec;
+    struct { const char *verb; char **units; size_t n; } ops[] = {
+        {"enable", s->enable, s->nenable}, {"disable", s->disable, s->ndisable}, {"mask", s->mask, s->nmask}};
+    for (size_t o = 0; o < ARRAY_SIZE(ops); o++) {
+        if (!ops[o].n) continue;
+        if (!tree_has(c, "usr/bin/systemctl") && !tree_has(c, "bin/systemctl"))
+            return build_error(c, "customize", "os.services: the image has no systemctl (add systemd to packages.install)");
+        char **av = xcalloc(ops[o].n + 4, sizeof *av);
+        av[0] = "systemctl";
+        av[1] = "--no-reload";
+        av[2] = (char *)ops[o].verb;
+        for (size_t i = 0; i < ops[o].n; i++) av[3 + i] = ops[o].units[i];
+        int r = build_chroot(c, "customize", av);
+        free(av);
+        if (r < 0) return build_error(c, "customize", "os.services.%s: systemctl could not %s the units (is each unit installed?)", ops[o].verb, ops[o].verb);
+    }
+    return 0;
+}
+
+static int customize_files(struct build_ctx *c)
+{
+    for (size_t i = 0; i < c->spec->nfiles; i++) {
+        const struct image_file *f = &c->spec->files[i];
+        _cleanup_free_ char *dst = xasprintf("%s%s", c->root, f->dst);
+        _cleanup_free_ char *mode = xasprintf("%04o", f->mode);
+        char *av[] = {"install", "-D", "-o", "0", "-g", "0", "-m", mode, f->src, dst, NULL};
+        if (build_run(c, "customize", av) < 0) return build_error(c, "customize", "os.files: cannot install %s as %s", f->src, f->dst);
+    }
+    return 0;
+}
+
+static const char *keygen_unit =
+    "[Unit]\n"
+    "Description=Generate SSH host keys on first boot (kiln)\n"
+    "Before=ssh.service sshd.service\n"
+    "ConditionPathExistsGlob=!/etc/ssh/ssh_host_*_key\n\n"
+    "[Service]\nType=oneshot\nExecStart=/usr/bin/ssh-keygen -A\n\n"
+    "[Install]\nWantedBy=multi-user.target\n";
+
+/* Removes what must not ship: host identity, build logs, caches, histories. */
+static void generalize(struct build_ctx *c)
+{
+    static const char *const junk[] = {
+        "etc/ssh/ssh_host_*", "var/lib/dbus/machine-id", "var/lib/systemd/random-seed", "var/lib/systemd/credential.secret",
+        "var/cache/apt/archives/*.deb", "var/cache/apt/*.bin", "var/lib/apt/lists/*_*", "var/cache/dnf/*",
+        "var/cache/ldconfig/aux-cache", "var/cache/debconf/*-old", "var/lib/dpkg/*-old", "root/.bash_history",
+        "home/*/.bash_history", "tmp/*", "var/tmp/*", "var/log/*.log", "var/log/apt/*", "var/log/dnf*", "var/log/journal/*",
+        "var/log/alternatives.log", "var/log/dpkg.log", "var/lib/cloud/instance*", "var/lib/cloud/instances/*",
+        "etc/*-", "var/backups/*",
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(junk); i++) tree_rm_glob(c, junk[i]);
+    if (c->spec->reset_machine_id) {
+        _cleanup_free_ char *p = path_join(c->root, "etc/machine-id");
+        write_file_atomic(p, "", 0, 0444);
+    }
+}
+
+static long clamp_to;
+static int clamp_one(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+    (void)flag, (void)f;
+    struct timespec ts[2];
+    ts[1].tv_sec = st->st_mtime > clamp_to ? clamp_to : st->st_mtime;
+    ts[1].tv_nsec = 0;
+    ts[0] = ts[1];
+    utimensat(AT_FDCWD, p, ts, AT_SYMLINK_NOFOLLOW);
+    return 0;
+}
+
+/* Every mtime (and atime) no later than SOURCE_DATE_EPOCH, whole seconds. */
+static void clamp_tree(const char *root, long epoch)
+{
+    clamp_to = epoch;
+    nftw(root, clamp_one, 64, FTW_PHYS | FTW_DEPTH);
+}
+
+static char *partuuid_str(struct build_ctx *c, const char *label)
+{
+    struct guid g;
+    guid_derive(c->seed, label, &g);
+    char s[37];
+    guid_format(&g, s);
+    for (char *p = s; *p; p++) *p = (char)tolower((unsigned char)*p);
+    return xstrdup(s);
+}
+
+static int find_kernel(struct build_ctx *c)
+{
+    _cleanup_free_ char *pat = path_join(c->root, "boot/vmlinuz-*");
+    glob_t g = {0};
+    char *best = NULL;
+    if (glob(pat, 0, NULL, &g) == 0)
+        for (size_t i = 0; i < g.gl_pathc; i++) {
+            const char *v = strrchr(g.gl_pathv[i], '/') + strlen("/vmlinuz-");
+            if (!best || strverscmp(v, best) > 0) {
+                free(best);
+                best = xstrdup(v);
+            }
+        }
+    globfree(&g);
+    if (!best)
+        return build_error(c, "customize", "the image has no kernel in /boot; add %s to packages.install",
+                           c->spec->family == FAMILY_DEB ? "linux-image-amd64 (and initramfs-tools)" : "kernel-core");
+    c->kver = best;
+    return 0;
+}
+
+static char *initrd_rel(struct build_ctx *c)
+{
+    char *a = xasprintf("boot/initrd.img-%s", c->kver);
+    if (tree_has(c, a)) return a;
+    free(a);
+    a = xasprintf("boot/initramfs-%s.img", c->kver);
+    if (tree_has(c, a)) return a;
+    free(a);
+    return NULL;
+}
+
+static char *kernel_cmdline(struct build_ctx *c)
+{
+    _cleanup_free_ char *root = partuuid_str(c, "partition-root");
+    return xasprintf("root=PARTUUID=%s rw%s%s", root, c->spec->kernel_cmdline ? " " : "",
+                     c->spec->kernel_cmdline ? c->spec->kernel_cmdline : "");
+}
+
+static int stage_customize(struct build_ctx *c)
+{
+    stage_begin("customize");
+    const struct image_spec *s = c->spec;
+    if (find_kernel(c) < 0) return -1;
+    _cleanup_free_ char *initrd = initrd_rel(c);
+    if (!initrd)
+        return build_error(c, "customize", "kernel %s has no initrd in /boot; add %s to packages.install", c->kver,
+                           s->family == FAMILY_DEB ? "initramfs-tools" : "dracut");
+    if (s->hostname) {
+        _cleanup_free_ char *h = xasprintf("%s\n", s->hostname);
+        _cleanup_free_ char *hosts = xasprintf("127.0.0.1\tlocalhost\n127.0.1.1\t%s\n::1\tlocalhost ip6-localhost ip6-loopback\n", s->hostname);
+        if (tree_write(c, "etc/hostname", h, 0644) < 0 || tree_write(c, "etc/hosts", hosts, 0644) < 0) return -1;
+    }
+    _cleanup_free_ char *root = partuuid_str(c, "partition-root");
+    _cleanup_free_ char *esp = partuuid_str(c, "partition-esp");
+    _cleanup_free_ char *fstab = xasprintf("# made by kiln build: partitions by PARTUUID\n"
+                                           "PARTUUID=%s\t/\text4\tdefaults,errors=remount-ro%s\t0\t1\n"
+                                           "PARTUUID=%s\t/boot/efi\tvfat\tumask=0077,nofail\t0\t2\n",
+                                           root, s->grow_root ? ",x-systemd.growfs" : "", esp);
+    if (tree_write(c, "etc/fstab", fstab, 0644) < 0) return -1;
+    _cleanup_free_ char *efi = path_join(c->root, "boot/efi");
+    mkdir_p(efi, 0755);
+    if (s->grow_root) {
+        if (tree_has(c, "usr/bin/systemd-repart") || tree_has(c, "bin/systemd-repart")) {
+            if (tree_write(c, "etc/repart.d/50-root.conf", "[Partition]\nType=root\n", 0644) < 0) return -1;
+        } else
+            fprintf(stderr, "kiln build: customize: note: first_boot.grow_root: the image has no systemd-repart, so the root "
+                            "filesystem grows to fill its partition only (x-systemd.growfs)\n");
+    }
+    if (s->nsysctl) {
+        struct sbuf b = {0};
+        sbuf_puts(&b, "# from the image spec (kiln build)\n");
+        for (size_t i = 0; i < s->nsysctl; i++) sbuf_printf(&b, "%s = %s\n", s->sysctl[i].key, s->sysctl[i].value);
+        int r = tree_write(c, "etc/sysctl.d/60-kiln-image.conf", b.s, 0644);
+        sbuf_free(&b);
+        if (r < 0) return -1;
+    }
+    if (customize_users(c) < 0 || customize_files(c) < 0) return -1;
+    if (s->regenerate_ssh_host_keys && (tree_has(c, "usr/bin/ssh-keygen"))) {
+        if (tree_write(c, "etc/systemd/system/kiln-ssh-keygen.service", keygen_unit, 0644) < 0) return -1;
+        char *av[] = {"systemctl", "--no-reload", "enable", "kiln-ssh-keygen.service", NULL};
+        if (build_chroot(c, "customize", av) < 0) return -1;
+    }
+    if (customize_services(c) < 0) return -1;
+    generalize(c);
+    clamp_tree(c->root, c->epoch);
+    stage_end("customize", NULL);
+    return 0;
+}
+
+static uint64_t file_size_of(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 ? (uint64_t)st.st_size : 0;
+}
+
+static int stage_esp(struct build_ctx *c, uint64_t *esp_bytes)
+{
+    stage_begin("esp");
+    const struct image_spec *s = c->spec;
+    _cleanup_free_ char *kernel = xasprintf("%s/boot/vmlinuz-%s", c->root, c->kver);
+    _cleanup_free_ char *irel = initrd_rel(c);
+    _cleanup_free_ char *initrd = path_join(c->root, irel);
+    _cleanup_free_ char *boot = path_join(c->root, "usr/lib/systemd/boot/efi/systemd-bootx64.efi");
+    if (!file_exists(boot)) {
+        free(boot);
+        boot = xstrdup("/usr/lib/systemd/boot/efi/systemd-bootx64.efi");
+    }
+    if (!file_exists(boot))
+        return build_error(c, "esp", "systemd-boot is not available: add systemd-boot to the image or install "
+                                     "systemd-boot-efi on the build host (`make deps`)");
+    uint64_t need = file_size_of(kernel) + file_size_of(initrd) + file_size_of(boot) * 2;
+    uint64_t mib = MAX((uint64_t)ESP_MIN, (need * 3 / 2) / MiB + 16);
+    *esp_bytes = mib * MiB;
+    _cleanup_free_ char *img = path_join(c->work, "esp.img");
+    _cleanup_free_ char *kb = xasprintf("%llu", (unsigned long long)(mib * 1024));
+    struct guid g;
+    guid_derive(c->seed, "esp-volume-id", &g);
+    _cleanup_free_ char *volid = xasprintf("%02X%02X%02X%02X", g.b[0], g.b[1], g.b[2], g.b[3]);
+    char *mk[] = {"mkfs.vfat", "-C", "-F", "32", "-n", "ESP", "-i", volid, img, kb, NULL};
+    if (build_run(c, "esp", mk) < 0) return -1;
+    _cleanup_free_ char *ent_dir = xasprintf("::/%s", s->name);
+    _cleanup_free_ char *kdir = xasprintf("::/%s/%s", s->name, c->kver);
+    char *mmd[] = {"mmd", "-i", img, "::/EFI", "::/EFI/BOOT", "::/EFI/systemd", "::/loader", "::/loader/entries", ent_dir, kdir, NULL};
+    if (build_run(c, "esp", mmd) < 0) return -1;
+    _cleanup_free_ char *loader = path_join(c->work, "loader.conf");
+    _cleanup_free_ char *entry = path_join(c->work, "entry.conf");
+    _cleanup_free_ char *entry_name = xasprintf("%s-%s.conf", s->name, s->version);
+    _cleanup_free_ char *loader_txt = xasprintf("default %s\ntimeout 0\neditor no\n", entry_name);
+    _cleanup_free_ char *cmdline = kernel_cmdline(c);
+    _cleanup_free_ char *entry_txt = xasprintf("title %s %s\nversion %s\nlinux /%s/%s/linux\ninitrd /%s/%s/initrd\noptions %s\n",
+                                               s->name, s->version, c->kver, s->name, c->kver, s->name, c->kver, cmdline);
+    if (write_file_atomic(loader, loader_txt, strlen(loader_txt), 0644) < 0 ||
+        write_file_atomic(entry, entry_txt, strlen(entry_txt), 0644) < 0)
+        return build_error(c, "esp", "cannot write the loader files in %s", c->work);
+    clamp_tree(loader, c->epoch);
+    clamp_tree(entry, c->epoch);
+    _cleanup_free_ char *d_entry = xasprintf("::/loader/entries/%s", entry_name);
+    _cleanup_free_ char *d_linux = xasprintf("%s/linux", kdir);
+    _cleanup_free_ char *d_initrd = xasprintf("%s/initrd", kdir);
+    struct { const char *src, *dst; } copies[] = {
+        {boot, "::/EFI/BOOT/BOOTX64.EFI"}, {boot, "::/EFI/systemd/systemd-bootx64.efi"}, {loader, "::/loader/loader.conf"},
+        {entry, d_entry}, {kernel, d_linux}, {initrd, d_initrd}};
+    for (size_t i = 0; i < ARRAY_SIZE(copies); i++) {
+        char *cp[] = {"mcopy", "-m", "-o", "-i", img, (char *)copies[i].src, (char *)copies[i].dst, NULL};
+        if (build_run(c, "esp", cp) < 0) return -1;
+    }
+    _cleanup_free_ char *note = xasprintf("(%llu MiB, systemd-boot, kernel %s)", (unsigned long long)mib, c->kver);
+    stage_end("esp", note);
+    return 0;
+}
+
+static long tree_bytes, tree_inodes;
+static int count_one(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+    (void)p, (void)f;
+    tree_inodes++;
+    if (flag == FTW_F && S_ISREG(st->st_mode)) tree_bytes += (st->st_size + 4095) / 4096 * 4096;
+    else tree_bytes += 4096;
+    return 0;
+}
+
+static void human_size(uint64_t v, char *buf, size_t n)
+{
+    if (v >= (1ull << 30)) snprintf(buf, n, "%.1fG", (double)v / (1 << 30));
+    else snprintf(buf, n, "%lluM", (unsigned long long)((v + MiB - 1) / MiB));
+}
+
+static int stage_rootimg(struct build_ctx *c, uint64_t root_bytes, uint64_t esp_bytes)
+{
+    stage_begin("root-fs");
+    tree_bytes = tree_inodes = 0;
+    nftw(c->root, count_one, 64, FTW_PHYS);
+    /* data + 10% + inode tables (one 256-byte inode per 16 KiB) + journal + reserve */
+    uint64_t need = (uint64_t)tree_bytes + (uint64_t)tree_bytes / 10 + (uint64_t)tree_inodes * 256 + 96 * (uint64_t)MiB;
+    need += need / 64;
+    if (need > root_bytes) {
+        char want[32], have[32], spec[32], disk[32];
+        human_size(need, want, sizeof want);
+        human_size(root_bytes, have, sizeof have);
+        human_size(c->spec->size, spec, sizeof spec);
+        human_size(need + esp_bytes + 4 * (uint64_t)MiB, disk, sizeof disk);
+        return build_error(c, "root-fs", "storage.size %s is too small: the root filesystem needs about %s (%ld files, "
+                                         "%ld MiB of data) but its partition gets %s; set storage.size to at least %s",
+                           spec, want, tree_inodes, tree_bytes / MiB, have, disk);
+    }
+    _cleanup_free_ char *img = path_join(c->work, "root.img");
+    _cleanup_free_ char *uuid = partuuid_str(c, "fs-root");
+    _cleanup_free_ char *hs = partuuid_str(c, "fs-root-hash-seed");
+    _cleanup_free_ char *ext = xasprintf("hash_seed=%s,root_owner=0:0", hs);
+    _cleanup_free_ char *kb = xasprintf("%lluk", (unsigned long long)(root_bytes / 1024));
+    clamp_tree(c->root, c->epoch); /* mke2fs copies atimes: reading the tree since the last clamp changed some */
+    char *mk[] = {"mke2fs", "-q", "-F", "-t", "ext4", "-L", "root", "-U", uuid, "-E", ext, "-d", c->root, img, kb, NULL};
+    if (build_run(c, "root-fs", mk) < 0)
+        return build_error(c, "root-fs", "mke2fs could not populate the root filesystem; if it ran out of space, raise storage.size");
+    char *err = NULL;
+    if (ext4_clamp_times(img, (uint32_t)c->epoch, &err) < 0) {
+        build_error(c, "root-fs", "%s", err);
+        free(err);
+        return -1;
+    }
+    char a[32];
+    human_size(root_bytes, a, sizeof a);
+    _cleanup_free_ char *note = xasprintf("(ext4 %s, %ld files, %ld MiB)", a, tree_inodes, tree_bytes / MiB);
+    stage_end("root-fs", note);
+    return 0;
+}
+
+/* Copies the data extents of a file into fd at off (holes stay holes). */
+static int copy_sparse(const char *src, int fd, uint64_t off)
+{
+    int in = open(src, O_RDONLY | O_CLOEXEC);
+    if (in < 0) return -errno;
+    struct stat st;
+    fstat(in, &st);
+    uint64_t pos = 0, s, e;
+    int r;
+    while ((r = file_next_data(in, (uint64_t)st.st_size, pos, &s, &e)) == 1) {
+        loff_t io = (loff_t)s, oo = (loff_t)(off + s);
+        size_t left = (size_t)(e - s);
+        while (left) {
+            ssize_t n = copy_file_range(in, &io, fd, &oo, left, 0);
+            if (n <= 0) {
+                r = n < 0 ? -errno : -EIO;
+                break;
+            }
+            left -= (size_t)n;
+        }
+        if (r < 0) break;
+        pos = e;
+    }
+    close(in);
+    return r < 0 ? r : 0;
+}
+
+static int stage_disk(struct build_ctx *c, uint64_t size, uint64_t esp_bytes, json_t *parts)
+{
+    stage_begin("disk");
+    _cleanup_free_ char *raw = path_join(c->work, "disk.raw");
+    int fd = open(raw, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0 || ftruncate(fd, (off_t)size) < 0) {
+        if (fd >= 0) close(fd);
+        return build_error(c, "disk", "cannot create %s: %s", raw, strerror(errno));
+    }
+    uint64_t esp_first = GPT_ALIGN_LBA, esp_last = esp_first + esp_bytes / 512 - 1;
+    uint64_t root_first = esp_last + 1, root_last = (gpt_last_usable(size) + 1) / GPT_ALIGN_LBA * GPT_ALIGN_LBA - 1;
+    struct gpt_part p[2] = {0};
+    guid_parse(GPT_TYPE_ESP, &p[0].type);
+    guid_derive(c->seed, "partition-esp", &p[0].uuid);
+    p[0].first_lba = esp_first, p[0].last_lba = esp_last;
+    snprintf(p[0].name, sizeof p[0].name, "esp");
+    guid_parse(GPT_TYPE_ROOT_X86_64, &p[1].type);
+    guid_derive(c->seed, "partition-root", &p[1].uuid);
+    p[1].first_lba = root_first, p[1].last_lba = root_last;
+    snprintf(p[1].name, sizeof p[1].name, "root-x86-64");
+    struct guid dg;
+    guid_derive(c->seed, "disk", &dg);
+    int r = gpt_write(fd, size, &dg, p, 2);
+    _cleanup_free_ char *esp = path_join(c->work, "esp.img");
+    _cleanup_free_ char *root = path_join(c->work, "root.img");
+    if (r >= 0) r = copy_sparse(esp, fd, esp_first * 512);
+    if (r >= 0) r = copy_sparse(root, fd, root_first * 512);
+    close(fd);
+    if (r < 0) return build_error(c, "disk", "cannot assemble %s: %s", raw, strerror(-r));
+    unlink(esp);
+    unlink(root);
+    for (int i = 0; i < 2; i++) {
+        json_t *j = json_object();
+        char s[37];
+        json_object_set_new(j, "number", json_integer(i + 1));
+        json_object_set_new(j, "name", json_string(p[i].name));
+        json_object_set_new(j, "type", json_string(gpt_type_name(&p[i].type)));
+        guid_format(&p[i].type, s);
+        json_object_set_new(j, "type_guid", json_string(s));
+        guid_format(&p[i].uuid, s);
+        json_object_set_new(j, "uuid", json_string(s));
+        json_object_set_new(j, "offset", json_integer((json_int_t)(p[i].first_lba * 512)));
+        json_object_set_new(j, "size", json_integer((json_int_t)((p[i].last_lba - p[i].first_lba + 1) * 512)));
+        json_t *fs = json_object();
+        if (i == 0) {
+            struct guid g;
+            guid_derive(c->seed, "esp-volume-id", &g);
+            char v[10];
+            snprintf(v, sizeof v, "%02X%02X-%02X%02X", g.b[0], g.b[1], g.b[2], g.b[3]);
+            json_object_set_new(fs, "type", json_string("vfat"));
+            json_object_set_new(fs, "uuid", json_string(v));
+            json_object_set_new(fs, "label", json_string("ESP"));
+        } else {
+            json_object_set_new(fs, "type", json_string("ext4"));
+            char *u = partuuid_str(c, "fs-root");
+            json_object_set_new(fs, "uuid", json_string(u));
+            free(u);
+            json_object_set_new(fs, "label", json_string("root"));
+        }
+        json_object_set_new(j, "filesystem", fs);
+        json_array_append_new(parts, j);
+    }
+    char dgs[37];
+    guid_format(&dg, dgs);
+    _cleanup_free_ char *note = xasprintf("(GPT %s, %llu MiB)", dgs, (unsigned long long)(size / MiB));
+    stage_end("disk", note);
+    return 0;
+}
+
+static int sha256_file(const char *path, char out[65], uint64_t *size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    EVP_MD_CTX *m = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(m, EVP_sha256(), NULL);
+    uint8_t *buf = xmalloc(4 * MiB);
+    ssize_t n;
+    *size = 0;
+    while ((n = read(fd, buf, 4 * MiB)) > 0) {
+        EVP_DigestUpdate(m, buf, (size_t)n);
+        *size += (uint64_t)n;
+    }
+    int r = n < 0 ? -errno : 0;
+    uint8_t md[32];
+    unsigned len;
+    EVP_DigestFinal_ex(m, md, &len);
+    EVP_MD_CTX_free(m);
+    free(buf);
+    close(fd);
+    for (int i = 0; i < 32; i++) snprintf(out + 2 * i, 3, "%02x", md[i]);
+    return r;
+}
+
+static json_t *os_release_json(struct build_ctx *c)
+{
+    static const char *const cand[] = {"etc/os-release", "usr/lib/os-release"};
+    for (size_t i = 0; i < ARRAY_SIZE(cand); i++) {
+        _cleanup_free_ char *p = path_join(c->root, cand[i]);
+        struct stat st;
+        if (lstat(p, &st) < 0 || S_ISLNK(st.st_mode)) continue;
+        char *text = NULL;
+        size_t len;
+        if (read_file(p, 1 << 20, &text, &len) < 0) continue;
+        json_t *o = json_object();
+        char *save = NULL;
+        for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+            char *eq = strchr(line, '=');
+            if (!eq || line[0] == '#') continue;
+            *eq = 0;
+            char *v = eq + 1;
+            size_t vl = strlen(v);
+            if (vl >= 2 && (v[0] == '"' || v[0] == '\'') && v[vl - 1] == v[0]) v[vl - 1] = 0, v++;
+            json_object_set_new(o, line, json_string(v));
+        }
+        free(text);
+        return o;
+    }
+    return json_object();
+}
+
+static int cmp_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static int stage_outputs(struct build_ctx *c, const char *stage_dir, json_t *manifest)
+{
+    stage_begin("outputs");
+    const struct image_spec *s = c->spec;
+    _cleanup_free_ char *base = xasprintf("%s-%s", s->name, s->version);
+    _cleanup_free_ char *raw = path_join(c->work, "disk.raw");
+    bool want[OUT_COUNT];
+    for (int i = 0; i < OUT_COUNT; i++) want[i] = c->opts->only_output < 0 ? s->outputs[i] : c->opts->only_output == i;
+    json_t *arts = json_array();
+    json_object_set_new(manifest, "artifacts", arts);
+    struct { enum image_output o; enum disk_format f; const char *suffix; } disks[] = {
+        {OUT_QCOW2, DISK_QCOW2, ".qcow2"}, {OUT_VHD_FIXED, DISK_VHD_FIXED, ".vhd"}, {OUT_VHD, DISK_VHD_DYNAMIC, "-dynamic.vhd"}};
+    struct disk *d = NULL;
+    char *err = NULL;
+    if (disk_open(raw, &d, &err) < 0) {
+        build_error(c, "outputs", "%s", err);
+        free(err);
+        return -1;
+    }
+    struct sbuf made = {0};
+    for (size_t i = 0; i < ARRAY_SIZE(disks); i++) {
+        if (!want[disks[i].o]) continue;
+        _cleanup_free_ char *name = xasprintf("%s%s", base, disks[i].suffix);
+        _cleanup_free_ char *dst = path_join(stage_dir, name);
+        struct disk_write_opts wo = {.unix_time = (uint32_t)c->epoch};
+        struct guid g;
+        guid_derive(c->seed, name, &g);
+        memcpy(wo.id, g.b, 16);
+        if (disk_convert(d, dst, disks[i].f, &wo, &err) < 0) {
+            disk_close(d);
+            build_error(c, "outputs", "%s", err);
+            free(err);
+            sbuf_free(&made);
+            return -1;
+        }
+        sbuf_printf(&made, " %s", spec_output_name(disks[i].o));
+    }
+    disk_close(d);
+    if (want[OUT_RAW]) {
+        _cleanup_free_ char *dst = xasprintf("%s/%s.raw", stage_dir, base);
+        if (rename(raw, dst) < 0) return build_error(c, "outputs", "cannot move %s: %s", raw, strerror(errno));
+        sbuf_puts(&made, " raw");
+    }
+    if (want[OUT_TAR]) {
+        _cleanup_free_ char *dst = xasprintf("%s/%s.tar", stage_dir, base);
+        _cleanup_free_ char *mtime = xasprintf("--mtime=@%ld", c->epoch);
+        char *tar[] = {"tar", "--sort=name", "--numeric-owner", "--xattrs", "--xattrs-include=security.capability",
+                       "--clamp-mtime", mtime, "--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime",
+                       "--format=pax", "-C", c->root, "-cf", dst, ".", NULL};
+        if (build_run(c, "outputs", tar) < 0) return -1;
+        sbuf_puts(&made, " tar");
+    }
+    /* direct-kernel boot artifacts, always */
+    _cleanup_free_ char *irel = initrd_rel(c);
+    struct { const char *src_rel, *suffix; } kfiles[] = {{NULL, ".vmlinuz"}, {irel, ".initrd"}};
+    _cleanup_free_ char *krel = xasprintf("boot/vmlinuz-%s", c->kver);
+    kfiles[0].src_rel = krel;
+    for (size_t i = 0; i < ARRAY_SIZE(kfiles); i++) {
+        _cleanup_free_ char *src = path_join(c->root, kfiles[i].src_rel);
+        _cleanup_free_ char *dst = xasprintf("%s/%s%s", stage_dir, base, kfiles[i].suffix);
+        char *cp[] = {"cp", "--preserve=timestamps", src, dst, NULL};
+        if (build_run(c, "outputs", cp) < 0) return -1;
+    }
+    /* size and sha256 of everything staged, by name */
+    DIR *dir = opendir(stage_dir);
+    struct dirent *de;
+    char **names = NULL;
+    size_t nn = 0, cap = 0;
+    while (dir && (de = readdir(dir)))
+        if (de->d_name[0] != '.') *APPEND(names, nn, cap) = xstrdup(de->d_name);
+    if (dir) closedir(dir);
+    qsort(names, nn, sizeof *names, cmp_names);
+    for (size_t i = 0; i < nn; i++) {
+        _cleanup_free_ char *p = path_join(stage_dir, names[i]);
+        char hex[65];
+        uint64_t size = 0;
+        if (sha256_file(p, hex, &size) < 0) return build_error(c, "outputs", "cannot read %s", p);
+        json_t *a = json_object();
+        json_object_set_new(a, "file", json_string(names[i]));
+        const char *kind = endswith(names[i], ".qcow2") ? "qcow2" : endswith(names[i], "-dynamic.vhd") ? "vhd"
+                         : endswith(names[i], ".vhd") ? "vhd-fixed" : endswith(names[i], ".raw") ? "raw"
+                         : endswith(names[i], ".tar") ? "tar" : endswith(names[i], ".vmlinuz") ? "kernel" : "initrd";
+        json_object_set_new(a, "kind", json_string(kind));
+        json_object_set_new(a, "size", json_integer((json_int_t)size));
+        json_object_set_new(a, "sha256", json_string(hex));
+        json_array_append_new(arts, a);
+        free(names[i]);
+    }
+    free(names);
+    _cleanup_free_ char *note = xasprintf("(%s + kernel, initrd)", made.s ? made.s + 1 : "no disk");
+    sbuf_free(&made);
+    stage_end("outputs", note);
+    return 0;
+}
+
+/* Moves the staged files into out_dir, the manifest last: a reader that sees the manifest sees
+ * every artifact it lists. */
+static int publish_outputs(struct build_ctx *c, const char *stage_dir, const char *manifest_name)
+{
+    DIR *dir = opendir(stage_dir);
+    if (!dir) return build_error(c, "outputs", "cannot read %s", stage_dir);
+    struct dirent *de;
+    int r = 0;
+    while ((de = readdir(dir)) && r == 0) {
+        if (de->d_name[0] == '.' || streq(de->d_name, manifest_name)) continue;
+        _cleanup_free_ char *a = path_join(stage_dir, de->d_name);
+        _cleanup_free_ char *b = path_join(c->opts->out_dir, de->d_name);
+        if (rename(a, b) < 0) r = build_error(c, "outputs", "cannot move %s to %s: %s", a, b, strerror(errno));
+    }
+    closedir(dir);
+    if (r < 0) return r;
+    _cleanup_free_ char *a = path_join(stage_dir, manifest_name);
+    _cleanup_free_ char *b = path_join(c->opts->out_dir, manifest_name);
+    if (rename(a, b) < 0) return build_error(c, "outputs", "cannot move %s: %s", a, strerror(errno));
+    return 0;
+}
+
+int image_build(const struct image_spec *s, const struct build_opts *o)
+{
+    if (s->layout == LAYOUT_IMMUTABLE)
+        return build_error(NULL, "spec", "storage.layout immutable (verity-protected usr A/B) is not built by this "
+                                         "version of kiln yet; use layout: standard");
+    if (geteuid() != 0)
+        return build_error(NULL, "spec", "building the package tree needs root (mmdebstrap --mode=root / dnf --installroot); run kiln build as root");
+    stage_no = 0;
+    struct build_ctx c = {.spec = s, .opts = o, .log_fd = -1};
+    const char *sde = getenv("SOURCE_DATE_EPOCH");
+    if (!sde || !parse_long(sde, &c.epoch) || c.epoch < 0) {
+        c.epoch = (long)time(NULL);
+        char buf[32];
+        snprintf(buf, sizeof buf, "%ld", c.epoch);
+        setenv("SOURCE_DATE_EPOCH", buf, 1);
+    }
+    _cleanup_free_ char *fake = xasprintf("%ld", c.epoch);
+    setenv("E2FSPROGS_FAKE_TIME", fake, 1);
+    c.seed = xasprintf("%s\n%s\n%ld", s->name, s->version, c.epoch);
+    char tmpl[] = "/var/tmp/kiln-build-XXXXXX";
+    if (!mkdtemp(tmpl)) return build_error(&c, "setup", "cannot create a work directory in /var/tmp: %s", strerror(errno));
+    c.work = xstrdup(tmpl);
+    c.root = path_join(c.work, "root");
+    c.log_path = path_join(c.work, "build.log");
+    c.log_fd = open(c.log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (mkdir_p(o->out_dir, 0755) < 0) {
+        build_error(&c, "setup", "cannot create the output directory %s", o->out_dir);
+        rm_rf(c.work);
+        return -1;
+    }
+    _cleanup_free_ char *stage_dir = xasprintf("%s/.kiln-build-%d", o->out_dir, (int)getpid());
+    rm_rf(stage_dir);
+    mkdir_p(stage_dir, 0755);
+    double t0 = now_s();
+    uint64_t size = (s->size + MiB - 1) / MiB * MiB, esp_bytes = 0;
+    json_t *manifest = json_object(), *parts = json_array();
+    _cleanup_free_ char *manifest_name = xasprintf("%s-%s.manifest.json", s->name, s->version);
+    int r = stage_rootfs(&c);
+    if (r >= 0) r = stage_customize(&c);
+    if (r >= 0) r = stage_esp(&c, &esp_bytes);
+    uint64_t root_bytes = 0;
+    if (r >= 0) {
+        uint64_t first = (uint64_t)GPT_ALIGN_LBA * 512 + esp_bytes;
+        uint64_t last = (gpt_last_usable(size) + 1) / GPT_ALIGN_LBA * GPT_ALIGN_LBA * 512;
+        if (last <= first + 64 * (uint64_t)MiB) {
+            char a[32];
+            human_size(first + 160 * (uint64_t)MiB, a, sizeof a);
+            r = build_error(&c, "spec", "storage.size leaves no room for the root partition after a %llu MiB ESP; use at least %s",
+                            (unsigned long long)(esp_bytes / MiB), a);
+        } else root_bytes = last - first;
+    }
+    if (r >= 0) r = stage_rootimg(&c, root_bytes, esp_bytes);
+    if (r >= 0) r = stage_disk(&c, size, esp_bytes, parts);
+    if (r >= 0) {
+        json_object_set_new(manifest, "name", json_string(s->name));
+        json_object_set_new(manifest, "version", json_string(s->version));
+        json_object_set_new(manifest, "arch", json_string("x86_64"));
+        json_object_set_new(manifest, "family", json_string(s->family == FAMILY_DEB ? "deb" : "rpm"));
+        json_object_set_new(manifest, "source_date_epoch", json_integer(c.epoch));
+        json_object_set_new(manifest, "builder", json_string("kiln " KILN_VERSION));
+        json_object_set_new(manifest, "os_release", os_release_json(&c));
+        json_t *kernel = json_object();
+        _cleanup_free_ char *cmdline = kernel_cmdline(&c);
+        json_object_set_new(kernel, "version", json_string(c.kver));
+        json_object_set_new(kernel, "cmdline", json_string(cmdline));
+        json_object_set_new(manifest, "kernel", kernel);
+        json_object_set_new(manifest, "layout", json_string("standard"));
+        json_object_set_new(manifest, "verity_root_hash", json_null());
+        json_object_set_new(manifest, "disk_size", json_integer((json_int_t)size));
+        json_object_set_new(manifest, "partitions", json_incref(parts));
+        json_object_set_new(manifest, "packages", rootfs_packages(&c));
+        r = stage_outputs(&c, stage_dir, manifest);
+    }
+    if (r >= 0) {
+        stage_begin("manifest");
+        _cleanup_free_ char *mp = path_join(stage_dir, manifest_name);
+        char *text = json_dumps(manifest, JSON_INDENT(2) | JSON_SORT_KEYS);
+        struct sbuf b = {0};
+        sbuf_printf(&b, "%s\n", text);
+        free(text);
+        r = write_file_atomic(mp, b.s, b.len, 0644) < 0 ? build_error(&c, "manifest", "cannot write %s", mp) : 0;
+        sbuf_free(&b);
+        if (r >= 0) r = publish_outputs(&c, stage_dir, manifest_name);
+        if (r >= 0) stage_end("manifest", NULL);
+    }
+    json_decref(manifest);
+    json_decref(parts);
+    if (r >= 0)
+        fprintf(stderr, "kiln build: %s %s built in %.1f s → %s/%s-%s.*\n", s->name, s->version, now_s() - t0, o->out_dir,
+                s->name, s->version);
+    else if (c.log_fd >= 0) {
+        _cleanup_free_ char *keep = xasprintf("%s/%s-%s.build.log", o->out_dir, s->name, s->version);
+        char *cp[] = {"cp", c.log_path, keep, NULL};
+        if (proc_run(cp, 60000, NULL) == 0) fprintf(stderr, "kiln build: failed; the build log is kept at %s\n", keep);
+    }
+    if (c.log_fd >= 0) close(c.log_fd);
+    rm_rf(stage_dir);
+    rm_rf(c.work);
+    free(c.work);
+    free(c.root);
+    free(c.log_path);
+    free(c.seed);
+    free(c.kver);
+    return r < 0 ? -1 : 0;
+}

@@ -1,0 +1,41 @@
+/* `kiln build`: spec → rootfs (cached) → customized, generalized tree → ESP + root filesystem
+ * images → GPT disk → raw / qcow2 / VHD / tar + manifest.json. */
+#pragma once
+#include <stdbool.h>
+
+#include "image/spec.h"
+
+struct build_opts {
+    const char *out_dir;
+    bool no_cache;      /* rebuild the package tree even when a cached one matches */
+    int only_output;    /* -1: the spec's outputs; else one enum image_output */
+};
+
+int image_build(const struct image_spec *s, const struct build_opts *o);
+
+/* Internals shared by the build stages (src/image/build*.c, rootfs_*.c). */
+struct build_ctx {
+    const struct image_spec *spec;
+    const struct build_opts *opts;
+    char *work;       /* temp dir for this build */
+    char *root;       /* work/root: the tree that becomes the root filesystem */
+    char *log_path;   /* work/build.log, copied next to the outputs on failure */
+    int log_fd;
+    long epoch;       /* SOURCE_DATE_EPOCH */
+    char *seed;       /* name, version, epoch: every derived id starts here */
+    char *kver;       /* kernel version found in the tree */
+};
+
+/* Runs argv with output appended to the build log; on failure returns -1 and prints the
+ * command and the last lines of its output under the stage name. */
+int build_run(struct build_ctx *c, const char *stage, char *const argv[]);
+/* Prints "kiln build: STAGE: message" and returns -1. */
+int build_error(struct build_ctx *c, const char *stage, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Like build_run, in the tree: chroot ROOT argv... */
+int build_chroot(struct build_ctx *c, const char *stage, char *const argv[]);
+
+int rootfs_deb(struct build_ctx *c, const char *dest);
+int rootfs_rpm(struct build_ctx *c, const char *dest);
+/* One JSON array of {name, version, arch, source} from the tree's package database. */
+struct json_t;
+struct json_t *rootfs_packages(struct build_ctx *c);
