@@ -471,7 +471,8 @@ static int stage_esp(struct build_ctx *c, uint64_t *esp_bytes)
     struct guid g;
     guid_derive(c->seed, "esp-volume-id", &g);
     _cleanup_free_ char *volid = xasprintf("%02X%02X%02X%02X", g.b[0], g.b[1], g.b[2], g.b[3]);
-    char *mk[] = {"mkfs.vfat", "-C", "-F", "32", "-n", "ESP", "-i", volid, img, kb, NULL};
+    /* --invariant pins the label timestamp (it also sets a fixed volume id, which the -i after it replaces) */
+    char *mk[] = {"mkfs.vfat", "-C", "-F", "32", "-n", "ESP", "--invariant", "-i", volid, img, kb, NULL};
     if (build_run(c, "esp", mk) < 0) return -1;
     _cleanup_free_ char *ent_dir = xasprintf("::/%s", s->name);
     _cleanup_free_ char *kdir = xasprintf("::/%s/%s", s->name, c->kver);

@@ -40,6 +40,11 @@ int file_pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
     while (len) {
         ssize_t r = pwrite(fd, p, len, (off_t)off);
         if (r < 0 && errno == EINTR) continue;
+        if (r < 0 && errno == EINVAL) {
+            /* direct I/O refuses this buffer or offset alignment: go on through the page cache */
+            int fl = fcntl(fd, F_GETFL);
+            if (fl >= 0 && (fl & O_DIRECT) && fcntl(fd, F_SETFL, fl & ~O_DIRECT) == 0) continue;
+        }
         if (r < 0) return -errno;
         p += r, len -= (size_t)r, off += (uint64_t)r;
     }

@@ -230,6 +230,7 @@ static int fixed_finish(struct disk_sink *s)
 
 /* dynamic writer: blocks appended in the order data comes */
 struct dsink {
+    uint8_t *bitmap; /* all sectors present, 4 KiB aligned for direct I/O */
     uint32_t *bat;
     uint32_t entries;
     uint64_t first, next; /* byte offsets */
@@ -246,12 +247,13 @@ static int dyn_put(struct disk_sink *s, uint64_t off, const void *buf, size_t le
         uint64_t in = off % BLOCK;
         size_t n = (size_t)MIN((uint64_t)len, BLOCK - in);
         if (v->bat[bi] == BAT_UNUSED) {
-            uint8_t bm[512];
-            memset(bm, 0xff, sizeof bm);
-            int r = file_pwrite_full(s->fd, bm, BITMAP, v->next);
+            /* the bitmap sector sits just before a 4 KiB boundary so the block's data is aligned
+             * for direct I/O; the gap before it is a hole */
+            uint64_t data = (v->next + BITMAP + 4095) & ~4095ull;
+            int r = file_pwrite_full(s->fd, v->bitmap, BITMAP, data - BITMAP);
             if (r < 0) return r;
-            v->bat[bi] = (uint32_t)(v->next / 512);
-            v->next += BITMAP + BLOCK;
+            v->bat[bi] = (uint32_t)((data - BITMAP) / 512);
+            v->next = data + BLOCK;
         }
         int r = file_pwrite_full(s->fd, p, n, (uint64_t)v->bat[bi] * 512 + BITMAP + in);
         if (r < 0) return r;
@@ -289,6 +291,7 @@ static int dyn_finish(struct disk_sink *s)
 static void dyn_free(struct disk_sink *s)
 {
     struct dsink *v = s->priv;
+    free(v->bitmap);
     free(v->bat);
     free(v);
 }
@@ -304,6 +307,8 @@ void vhd_sink_init(struct disk_sink *s, bool dynamic)
         return;
     }
     struct dsink *v = xcalloc(1, sizeof *v);
+    if (posix_memalign((void **)&v->bitmap, 4096, 4096)) abort();
+    memset(v->bitmap, 0xff, 4096);
     v->entries = (uint32_t)((s->size + BLOCK - 1) / BLOCK);
     v->bat = xmalloc((size_t)v->entries * 4 + 4);
     memset(v->bat, 0xff, (size_t)v->entries * 4 + 4);
