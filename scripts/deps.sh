@@ -6,7 +6,9 @@ pkgs="build-essential meson ninja-build pkg-config git
       libyaml-dev libssh-dev libjansson-dev libssl-dev libxml2-dev clang libclang-rt-14-dev
       qemu-system-x86 qemu-utils ovmf
       busybox-static dropbear-bin mmdebstrap cpio e2fsprogs dosfstools mtools zstd
-      openssh-client openssh-server jq bc linux-source rsync"
+      openssh-client openssh-server jq bc linux-source rsync
+      zlib1g-dev systemd-boot-efi gdisk erofs-utils squashfs-tools cryptsetup-bin
+      rpm dnf createrepo-c gnupg mkosi"
 missing=
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"

@@ -846,9 +846,14 @@ int image_build(const struct image_spec *s, const struct build_opts *o)
     _cleanup_free_ char *fake = xasprintf("%ld", c.epoch);
     setenv("E2FSPROGS_FAKE_TIME", fake, 1);
     c.seed = xasprintf("%s\n%s\n%ld", s->name, s->version, c.epoch);
-    char tmpl[] = "/var/tmp/kiln-build-XXXXXX";
-    if (!mkdtemp(tmpl)) return build_error(&c, "setup", "cannot create a work directory in /var/tmp: %s", strerror(errno));
-    c.work = xstrdup(tmpl);
+    /* large scratch space (the tree and a full disk): $TMPDIR, else /var/tmp rather than a tmpfs /tmp */
+    const char *td = getenv("TMPDIR");
+    c.work = xasprintf("%s/kiln-build-XXXXXX", td && *td ? td : "/var/tmp");
+    if (!mkdtemp(c.work)) {
+        build_error(&c, "setup", "cannot create a work directory %s: %s", c.work, strerror(errno));
+        free(c.work);
+        return -1;
+    }
     c.root = path_join(c.work, "root");
     c.log_path = path_join(c.work, "build.log");
     c.log_fd = open(c.log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);

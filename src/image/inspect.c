@@ -90,7 +90,8 @@ static int extract(struct disk *d, uint64_t off, uint64_t len, const char *path)
 /* os-release of an ext4 root, read with debugfs (no mount). */
 static json_t *os_release(struct disk *d, uint64_t off, uint64_t len)
 {
-    char tmpl[] = "/tmp/kiln-inspect-XXXXXX";
+    const char *td = getenv("TMPDIR");
+    _cleanup_free_ char *tmpl = xasprintf("%s/kiln-inspect-XXXXXX", td && *td ? td : "/var/tmp");
     if (!mkdtemp(tmpl)) return NULL;
     _cleanup_free_ char *img = path_join(tmpl, "fs.img");
     json_t *o = NULL;
