@@ -1,0 +1,66 @@
+#!/bin/sh
+# bench/build: `kiln build` against mkosi 14 (the Debian package) on equivalent minimal Debian
+# bookworm specs (same package list, UEFI-bootable GPT disk with systemd-boot, raw output), in
+# the same run, cold (empty caches) and warm (second build with the caches of the first).
+# What each covers: both resolve and install the packages, write an ESP with systemd-boot and a
+# GPT disk. kiln also writes a manifest with every artifact's sha256 and generalizes the tree;
+# mkosi 14 needs loop devices and mounts for the disk, kiln needs neither. Warm: kiln reuses
+# its cached package tree; mkosi 14 reuses its package cache (its incremental mode applies only
+# to build scripts).  usage: bench/build/run.sh [BUILD_DIR]   (root)
+set -eu
+build=${1:-build}
+root=$(cd "$(dirname "$0")/../.." && pwd)
+kiln=$root/$build/kiln
+[ -x "$kiln" ] || { echo "build kiln first (make build)" >&2; exit 2; }
+command -v mkosi >/dev/null || { echo "mkosi is not installed (apt-get install mkosi)" >&2; exit 2; }
+T=$(mktemp -d /var/tmp/kiln-bench-build-XXXXXX)
+trap 'rm -rf "$T"' EXIT INT TERM
+cd "$T"
+pkgs="systemd-sysv,udev,dbus,openssh-server,linux-image-amd64,initramfs-tools,iproute2,kmod,procps,systemd-timesyncd,e2fsprogs,netbase,ca-certificates"
+mirror=$(sed -n 's/^URIs: *\(.*\/debian\)\/*$/\1/p' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -1)
+mirror=${mirror:-http://deb.debian.org/debian}
+mkdir -p files
+printf '[Match]\nName=en*\n\n[Network]\nDHCP=yes\n' > files/80-dhcp.network
+cat > spec.yml <<YAML
+name: bench
+version: 1.0.0
+base: { family: deb, suite: bookworm, mirror: $mirror }
+packages: { install: [$(echo "$pkgs" | sed 's/,/, /g')] }
+os:
+  hostname: bench
+  files: [ { src: files/80-dhcp.network, dst: /etc/systemd/network/80-dhcp.network } ]
+  kernel_cmdline: "console=ttyS0"
+storage: { size: 2G }
+output: [raw]
+YAML
+mkdir -p mk/mkosi.extra/etc/systemd/network
+cp files/80-dhcp.network mk/mkosi.extra/etc/systemd/network/
+cat > mk/mkosi.default <<INI
+[Distribution]
+Distribution=debian
+Release=bookworm
+Mirror=$mirror
+
+[Output]
+Format=gpt_ext4
+Bootable=yes
+Hostname=bench
+KernelCommandLine=console=ttyS0
+
+[Content]
+Packages=$pkgs
+
+[Partitions]
+RootSize=1800M
+INI
+now() { date +%s.%N; }
+run_kiln() { KILN_CACHE=$T/kcache "$kiln" build spec.yml --out "kout-$1" > "kiln-$1.log" 2>&1; }
+run_mkosi() { (cd mk && mkosi --cache "$T/mcache" -f -o "$T/mkosi-$1.raw" build) > "mkosi-$1.log" 2>&1; }
+for phase in cold warm; do
+    sync; t0=$(now); run_kiln "$phase" || { tail -20 "kiln-$phase.log"; echo "kiln build failed" >&2; exit 1; }; t1=$(now)
+    sync; m0=$(now); run_mkosi "$phase" || { tail -20 "mkosi-$phase.log"; echo "mkosi failed" >&2; exit 1; }; m1=$(now)
+    k=$(echo "$t1 - $t0" | bc -l) m=$(echo "$m1 - $m0" | bc -l)
+    printf '%s: kiln %6.1f s  mkosi %6.1f s  ratio %.2f×\n' "$phase" "$k" "$m" "$(echo "$k / $m" | bc -l)"
+done
+echo "kiln stages (warm):"; grep -E '\] [a-z-]+ +[0-9.]+ s' kiln-warm.log | sed 's/^/  /'
+ls -la kout-warm/ "mkosi-warm.raw" 2>/dev/null | sed 's/^/  /' || true
