@@ -112,6 +112,13 @@ int rootfs_deb(struct build_ctx *c, const char *dest)
     return r;
 }
 
+static int cmp_pkg(const void *a, const void *b)
+{
+    json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+    int r = strcmp(json_string_value(json_object_get(x, "name")), json_string_value(json_object_get(y, "name")));
+    return r ? r : strcmp(json_string_value(json_object_get(x, "arch")), json_string_value(json_object_get(y, "arch")));
+}
+
 json_t *rootfs_packages(struct build_ctx *c)
 {
     json_t *arr = json_array();
@@ -138,6 +145,7 @@ json_t *rootfs_packages(struct build_ctx *c)
             p = tab + 1;
         }
         if (k < 4 || !f[0] || f[0][0] != 'i' || f[0][1] != 'i') continue; /* installed only */
+        if (streq(f[1], "gpg-pubkey")) continue;                           /* rpm's imported keys */
         json_t *p = json_object();
         json_object_set_new(p, "name", json_string(f[1]));
         json_object_set_new(p, "version", json_string(f[2]));
@@ -157,5 +165,13 @@ json_t *rootfs_packages(struct build_ctx *c)
         if (f[5] && *f[5]) json_object_set_new(p, "source_version", json_string(f[5]));
         json_array_append_new(arr, p);
     }
+    /* by name, then arch: the same tree always gives the same list */
+    size_t n = json_array_size(arr);
+    json_t **v = xcalloc(n ? n : 1, sizeof *v);
+    for (size_t i = 0; i < n; i++) v[i] = json_incref(json_array_get(arr, i));
+    qsort(v, n, sizeof *v, cmp_pkg);
+    json_array_clear(arr);
+    for (size_t i = 0; i < n; i++) json_array_append_new(arr, v[i]);
+    free(v);
     return arr;
 }

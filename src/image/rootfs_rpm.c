@@ -22,24 +22,23 @@ int rootfs_rpm(struct build_ctx *c, const char *dest)
     if (r < 0) return build_error(c, "rootfs", "cannot write %s", repo_file);
     _cleanup_free_ char *cache = kiln_cache_path("build/dnf");
     mkdir_p(cache, 0755);
+    /* dnf's own configuration: nothing from the host's /etc/dnf */
+    _cleanup_free_ char *conf_path = path_join(c->work, "dnf.conf");
+    _cleanup_free_ char *main_conf = xasprintf("[main]\ngpgcheck=True\nlocalpkg_gpgcheck=True\nkeepcache=True\n"
+                                               "install_weak_deps=False\ntsflags=nodocs\nreposdir=%s\ncachedir=%s\n",
+                                               reposd, cache);
+    if (write_file_atomic(conf_path, main_conf, strlen(main_conf), 0644) < 0)
+        return build_error(c, "rootfs", "cannot write %s", conf_path);
+    _cleanup_free_ char *o_conf = xasprintf("--config=%s", conf_path);
     _cleanup_free_ char *o_root = xasprintf("--installroot=%s", dest);
     _cleanup_free_ char *o_rel = xasprintf("--releasever=%s", s->releasever ? s->releasever : "1");
-    _cleanup_free_ char *o_reposdir = xasprintf("--setopt=reposdir=%s", reposd);
-    _cleanup_free_ char *o_cache = xasprintf("--setopt=cachedir=%s", cache);
     char **argv = xcalloc(s->ninstall + 24, sizeof *argv);
     size_t n = 0;
     argv[n++] = "dnf";
     argv[n++] = "-y";
-    argv[n++] = "--config=/dev/null";
+    argv[n++] = o_conf;
     argv[n++] = o_root;
     argv[n++] = o_rel;
-    argv[n++] = o_reposdir;
-    argv[n++] = o_cache;
-    argv[n++] = "--setopt=keepcache=True";
-    argv[n++] = "--setopt=gpgcheck=True";
-    argv[n++] = "--setopt=localpkg_gpgcheck=True";
-    argv[n++] = "--setopt=install_weak_deps=False";
-    argv[n++] = "--setopt=tsflags=nodocs";
     argv[n++] = "--nodocs";
     argv[n++] = "--forcearch=x86_64";
     argv[n++] = "install";
@@ -52,11 +51,9 @@ int rootfs_rpm(struct build_ctx *c, const char *dest)
     n = 0;
     argv[n++] = "dnf";
     argv[n++] = "-y";
-    argv[n++] = "--config=/dev/null";
+    argv[n++] = o_conf;
     argv[n++] = o_root;
     argv[n++] = o_rel;
-    argv[n++] = o_reposdir;
-    argv[n++] = o_cache;
     argv[n++] = "remove";
     for (size_t i = 0; i < s->nremove; i++) argv[n++] = s->remove[i];
     argv[n] = NULL;

@@ -76,6 +76,18 @@ static void checked_list(struct diags *d, const struct ynode *x, const char *pat
         }
 }
 
+/* A path from the spec, made absolute (relative to the spec's directory): later stages hand
+ * it to tools that run elsewhere (dnf's file:// URLs, chroot). */
+static char *spec_path(const struct ynode *at, const char *p)
+{
+    _cleanup_free_ char *dir = path_dirname(at->file);
+    _cleanup_free_ char *r = path_resolve(dir, p);
+    if (r[0] == '/') return xstrdup(r);
+    char cwd[4096];
+    if (!getcwd(cwd, sizeof cwd)) return xstrdup(r);
+    return path_join(cwd, r);
+}
+
 static bool no_control(const char *s)
 {
     for (const char *c = s; *c; c++)
@@ -120,8 +132,7 @@ static void parse_base(const struct ynode *n, struct image_spec *s, struct diags
                 if (y_str(d, y, q, &r->baseurl) && !startswith(r->baseurl, "file:/") && !startswith(r->baseurl, "http://") &&
                     !startswith(r->baseurl, "https://")) {
                     /* a local directory: resolve it against the spec */
-                    _cleanup_free_ char *dir = path_dirname(y->file);
-                    char *abs = path_resolve(dir, r->baseurl);
+                    char *abs = spec_path(y, r->baseurl);
                     free(r->baseurl);
                     r->baseurl = xasprintf("file://%s", abs);
                     free(abs);
@@ -132,8 +143,7 @@ static void parse_base(const struct ynode *n, struct image_spec *s, struct diags
                 SUBPATH(q, p, "gpgkey");
                 char *k = NULL;
                 if (y_str(d, y, q, &k)) {
-                    _cleanup_free_ char *dir = path_dirname(y->file);
-                    r->gpgkey = path_resolve(dir, startswith(k, "file://") ? k + 7 : k);
+                    r->gpgkey = spec_path(y, startswith(k, "file://") ? k + 7 : k);
                     if (!file_exists(r->gpgkey)) diag_add(d, y, q, "%s does not exist", r->gpgkey);
                 }
                 free(k);
@@ -195,8 +205,7 @@ static void parse_os(const struct ynode *n, struct image_spec *s, struct diags *
                 SUBPATH(q, p, "src");
                 char *v = NULL;
                 if (y_str(d, y, q, &v)) {
-                    _cleanup_free_ char *dir = path_dirname(y->file);
-                    f->src = path_resolve(dir, v);
+                    f->src = spec_path(y, v);
                     if (!file_exists(f->src)) diag_add(d, y, q, "%s does not exist", f->src);
                 }
                 free(v);

@@ -1,0 +1,45 @@
+#!/bin/sh
+# kiln build's rpm path: a signed local repository (rpmbuild + rpmsign + createrepo_c, built
+# here), `dnf --installroot` with signature checks, the packages in the manifest; a repository
+# signed by another key is refused.
+. "$(dirname "$0")/lib.sh"
+root=${KILN_ROOT:?}
+for t in rpmbuild rpmsign createrepo_c dnf gpg; do
+    command -v $t >/dev/null || { echo "skip: $t not installed"; exit 77; }
+done
+export KILN_CACHE=$T/cache   # a fresh package tree every time: this test is about the rpm path
+export SOURCE_DATE_EPOCH=1750000000
+sh "$root/tests/images/rpmrepo.sh" rpm "$KILN_BUSYBOX" || fail "cannot build the test RPM repository"
+cat > rpm.yml <<YAML
+name: rpm-test
+version: 0.1.0
+base:
+  family: rpm
+  releasever: "1"
+  repos:
+    - { name: kiln-test, baseurl: rpm/repo, gpgkey: rpm/RPM-GPG-KEY-kiln-test }
+packages: { install: [kiln-release, kiln-busybox, kiln-kernel] }
+os: { hostname: rpm-box }
+storage: { size: 256M }
+output: [raw, qcow2]
+YAML
+"$KILN" build rpm.yml --out dist > build.txt 2>&1 || { cat build.txt; fail "rpm build failed"; }
+cat build.txt
+m=dist/rpm-test-0.1.0.manifest.json
+expect_jq "$m" .family rpm
+expect_jq "$m" .os_release.ID kiln-rpm
+expect_jq "$m" '.packages | map(.name) | join(",")' kiln-busybox,kiln-filesystem,kiln-kernel,kiln-release
+expect_jq "$m" '.packages[] | select(.name=="kiln-busybox") | "\(.version) \(.arch) \(.source)"' "1.0-1.kiln x86_64 kiln-busybox"
+expect_jq "$m" .kernel.version 6.1.0-kiln
+"$KILN" inspect dist/rpm-test-0.1.0.qcow2 > inspect.txt || fail "inspect failed"
+expect_in inspect.txt "os-release: kiln rpm test 1"
+qemu-img check -q dist/rpm-test-0.1.0.qcow2 || fail "qemu-img check rejects the qcow2"
+
+# the same repository checked against a key that did not sign it: refused, nothing written
+gpg --no-default-keyring --keyring /usr/share/keyrings/debian-archive-keyring.gpg --export --armor > wrong.key 2>/dev/null
+[ -s wrong.key ] || { echo "no Debian archive keyring to use as the wrong key"; exit 77; }
+sed 's|gpgkey: rpm/RPM-GPG-KEY-kiln-test|gpgkey: wrong.key|' rpm.yml > wrong.yml
+expect_status 1 "$KILN" build wrong.yml --out dist2
+grep -qiE "gpg|signature|public key" "$T/err" || { cat "$T/err"; fail "the refusal does not name the signature check"; }
+[ -z "$(ls -A dist2 2>/dev/null | grep -v '\.build\.log$')" ] || fail "a refused build left files: $(ls -A dist2)"
+exit 0
