@@ -208,7 +208,7 @@ static void load_dir(const char *dir, struct diags *d)
         *APPEND(names, nn, cap) = xstrdup(e->d_name);
     }
     closedir(dh);
-    qsort(names, nn, sizeof *names, by_name);
+    if (nn) qsort(names, nn, sizeof *names, by_name);
     for (size_t i = 0; meta && i < meta->n; i += 2) {
         bool known = false;
         for (size_t j = 0; j < nn; j++) known = known || streq(names[j], meta->items[i]->scalar);

@@ -24,21 +24,19 @@
 #include "util/util.h"
 
 enum { MiB = 1 << 20, ESP_MIN = 128 };
-#define NSTAGES 7
-
 static double stage_t0;
-static int stage_no;
+static int stage_no, nstages = 7;
 
 static void stage_begin(const char *name)
 {
     stage_no++;
     stage_t0 = now_s();
-    fprintf(stderr, "kiln build: [%d/%d] %s ...\n", stage_no, NSTAGES, name);
+    fprintf(stderr, "kiln build: [%d/%d] %s ...\n", stage_no, nstages, name);
 }
 
 static void stage_end(const char *name, const char *note)
 {
-    fprintf(stderr, "kiln build: [%d/%d] %-10s %7.1f s%s%s\n", stage_no, NSTAGES, name, now_s() - stage_t0,
+    fprintf(stderr, "kiln build: [%d/%d] %-10s %7.1f s%s%s\n", stage_no, nstages, name, now_s() - stage_t0,
             note ? "  " : "", note ? note : "");
 }
 
@@ -152,6 +150,7 @@ static char *tree_key(const struct image_spec *s, long epoch)
     for (size_t i = 0; i < s->nrepos; i++) sbuf_printf(&k, "r %s %s %s\n", s->repos[i].name, s->repos[i].baseurl, s->repos[i].gpgkey);
     for (size_t i = 0; i < s->ninstall; i++) sbuf_printf(&k, "i %s\n", s->install[i]);
     for (size_t i = 0; i < s->nremove; i++) sbuf_printf(&k, "x %s\n", s->remove[i]);
+    if (s->layout == LAYOUT_IMMUTABLE) sbuf_printf(&k, "immutable %s\n", s->usr_filesystem);
     uint8_t md[32];
     unsigned mdlen;
     EVP_Digest(k.s, k.len, md, &mdlen, EVP_sha256(), NULL);
@@ -384,11 +383,40 @@ static char *initrd_rel(struct build_ctx *c)
     return NULL;
 }
 
+/* Discoverable Partitions convention: a verity-protected partition's UUID is the first 128 bits
+ * of its root hash, its hash partition's the last 128 bits. */
+static void guid_from_hash(const char *hex, struct guid *g)
+{
+    char s[37];
+    snprintf(s, sizeof s, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
+    guid_parse(s, g);
+}
+
+static char *guid_lower(const struct guid *g)
+{
+    char s[37];
+    guid_format(g, s);
+    for (char *p = s; *p; p++) *p = (char)tolower((unsigned char)*p);
+    return xstrdup(s);
+}
+
 static char *kernel_cmdline(struct build_ctx *c)
 {
     _cleanup_free_ char *root = partuuid_str(c, "partition-root");
-    return xasprintf("root=PARTUUID=%s rw%s%s", root, c->spec->kernel_cmdline ? " " : "",
-                     c->spec->kernel_cmdline ? c->spec->kernel_cmdline : "");
+    struct sbuf b = {0};
+    sbuf_printf(&b, "root=PARTUUID=%s rw", root);
+    if (c->spec->layout == LAYOUT_IMMUTABLE) {
+        struct guid a, h;
+        guid_from_hash(c->usr_hash, &a);
+        guid_from_hash(c->usr_hash + 32, &h);
+        _cleanup_free_ char *as = guid_lower(&a);
+        _cleanup_free_ char *hs = guid_lower(&h);
+        sbuf_printf(&b, " usrhash=%s systemd.verity_usr_data=PARTUUID=%s systemd.verity_usr_hash=PARTUUID=%s"
+                        " mount.usr=/dev/mapper/usr mount.usrfstype=%s mount.usrflags=ro",
+                    c->usr_hash, as, hs, c->spec->usr_filesystem);
+    }
+    if (c->spec->kernel_cmdline) sbuf_printf(&b, " %s", c->spec->kernel_cmdline);
+    return sbuf_steal(&b);
 }
 
 static int stage_customize(struct build_ctx *c)
@@ -448,24 +476,40 @@ static uint64_t file_size_of(const char *p)
     return stat(p, &st) == 0 ? (uint64_t)st.st_size : 0;
 }
 
-static int stage_esp(struct build_ctx *c, uint64_t *esp_bytes)
+static char *bootloader_path(struct build_ctx *c)
+{
+    char *boot = path_join(c->root, "usr/lib/systemd/boot/efi/systemd-bootx64.efi");
+    if (file_exists(boot)) return boot;
+    free(boot);
+    boot = c->usr_moved ? path_join(c->work, "usr/lib/systemd/boot/efi/systemd-bootx64.efi") : NULL;
+    if (boot && file_exists(boot)) return boot;
+    free(boot);
+    return file_exists("/usr/lib/systemd/boot/efi/systemd-bootx64.efi") ? xstrdup("/usr/lib/systemd/boot/efi/systemd-bootx64.efi") : NULL;
+}
+
+/* The ESP holds the boot loader twice, the kernel and the initrd, with room to spare. */
+static uint64_t esp_size(struct build_ctx *c)
+{
+    _cleanup_free_ char *kernel = xasprintf("%s/boot/vmlinuz-%s", c->root, c->kver);
+    _cleanup_free_ char *irel = initrd_rel(c);
+    _cleanup_free_ char *initrd = irel ? path_join(c->root, irel) : NULL;
+    _cleanup_free_ char *boot = bootloader_path(c);
+    uint64_t need = file_size_of(kernel) + (initrd ? file_size_of(initrd) : 0) + (boot ? file_size_of(boot) * 2 : 0);
+    return MAX((uint64_t)ESP_MIN, (need * 3 / 2) / MiB + 16) * MiB;
+}
+
+static int stage_esp(struct build_ctx *c, uint64_t esp_bytes)
 {
     stage_begin("esp");
     const struct image_spec *s = c->spec;
     _cleanup_free_ char *kernel = xasprintf("%s/boot/vmlinuz-%s", c->root, c->kver);
     _cleanup_free_ char *irel = initrd_rel(c);
     _cleanup_free_ char *initrd = path_join(c->root, irel);
-    _cleanup_free_ char *boot = path_join(c->root, "usr/lib/systemd/boot/efi/systemd-bootx64.efi");
-    if (!file_exists(boot)) {
-        free(boot);
-        boot = xstrdup("/usr/lib/systemd/boot/efi/systemd-bootx64.efi");
-    }
-    if (!file_exists(boot))
+    _cleanup_free_ char *boot = bootloader_path(c);
+    if (!boot)
         return build_error(c, "esp", "systemd-boot is not available: add systemd-boot to the image or install "
                                      "systemd-boot-efi on the build host (`make deps`)");
-    uint64_t need = file_size_of(kernel) + file_size_of(initrd) + file_size_of(boot) * 2;
-    uint64_t mib = MAX((uint64_t)ESP_MIN, (need * 3 / 2) / MiB + 16);
-    *esp_bytes = mib * MiB;
+    uint64_t mib = esp_bytes / MiB;
     _cleanup_free_ char *img = path_join(c->work, "esp.img");
     _cleanup_free_ char *kb = xasprintf("%llu", (unsigned long long)(mib * 1024));
     struct guid g;
@@ -521,7 +565,7 @@ static void human_size(uint64_t v, char *buf, size_t n)
     else snprintf(buf, n, "%lluM", (unsigned long long)((v + MiB - 1) / MiB));
 }
 
-static int stage_rootimg(struct build_ctx *c, uint64_t root_bytes, uint64_t esp_bytes)
+static int stage_rootimg(struct build_ctx *c, uint64_t root_bytes, uint64_t other_bytes)
 {
     stage_begin("root-fs");
     tree_bytes = tree_inodes = 0;
@@ -534,7 +578,7 @@ static int stage_rootimg(struct build_ctx *c, uint64_t root_bytes, uint64_t esp_
         human_size(need, want, sizeof want);
         human_size(root_bytes, have, sizeof have);
         human_size(c->spec->size, spec, sizeof spec);
-        human_size(need + esp_bytes + 4 * (uint64_t)MiB, disk, sizeof disk);
+        human_size(need + other_bytes, disk, sizeof disk);
         return build_error(c, "root-fs", "storage.size %s is too small: the root filesystem needs about %s (%ld files, "
                                          "%ld MiB of data) but its partition gets %s; set storage.size to at least %s",
                            spec, want, tree_inodes, tree_bytes / MiB, have, disk);
@@ -588,7 +632,79 @@ static int copy_sparse(const char *src, int fd, uint64_t off)
     return r < 0 ? r : 0;
 }
 
-static int stage_disk(struct build_ctx *c, uint64_t size, uint64_t esp_bytes, json_t *parts)
+static uint64_t round_mib(uint64_t v) { return (v + MiB - 1) / MiB * MiB; }
+
+/* immutable layout: /usr as a read-only erofs (or squashfs) image with a dm-verity hash tree */
+static int stage_usr(struct build_ctx *c)
+{
+    stage_begin("usr");
+    const struct image_spec *s = c->spec;
+    _cleanup_free_ char *rusr = path_join(c->root, "usr");
+    _cleanup_free_ char *usr = path_join(c->work, "usr");
+    if (rename(rusr, usr) < 0 || mkdir(rusr, 0755) < 0)
+        return build_error(c, "usr", "cannot set /usr aside: %s", strerror(errno));
+    c->usr_moved = true;
+    clamp_tree(usr, c->epoch);
+    clamp_tree(rusr, c->epoch);
+    _cleanup_free_ char *img = path_join(c->work, "usr.img");
+    _cleanup_free_ char *uuid = partuuid_str(c, "fs-usr");
+    _cleanup_free_ char *t = xasprintf("-T%ld", c->epoch);
+    _cleanup_free_ char *u = xasprintf("-U%s", uuid);
+    _cleanup_free_ char *ts = xasprintf("%ld", c->epoch);
+    if (streq(s->usr_filesystem, "squashfs")) {
+        char *mk[] = {"mksquashfs", usr, img, "-noappend", "-quiet", "-no-progress", "-all-time", ts, "-mkfs-time", ts, NULL};
+        if (build_run(c, "usr", mk) < 0) return -1;
+    } else {
+        char *mk[] = {"mkfs.erofs", "--quiet", t, u, img, usr, NULL};
+        if (build_run(c, "usr", mk) < 0) return -1;
+    }
+    /* salt and superblock UUID derived from the spec: the hash tree is reproducible too */
+    struct guid sa, sb;
+    guid_derive(c->seed, "usr-verity-salt-1", &sa);
+    guid_derive(c->seed, "usr-verity-salt-2", &sb);
+    char salt[65];
+    for (int i = 0; i < 16; i++) snprintf(salt + 2 * i, 3, "%02x", sa.b[i]), snprintf(salt + 32 + 2 * i, 3, "%02x", sb.b[i]);
+    _cleanup_free_ char *vuuid = partuuid_str(c, "usr-verity");
+    _cleanup_free_ char *o_salt = xasprintf("--salt=%s", salt);
+    _cleanup_free_ char *o_uuid = xasprintf("--uuid=%s", vuuid);
+    _cleanup_free_ char *hashf = path_join(c->work, "usr.roothash");
+    _cleanup_free_ char *o_hash = xasprintf("--root-hash-file=%s", hashf);
+    _cleanup_free_ char *ver = path_join(c->work, "usr.verity");
+    char *vs[] = {"veritysetup", "format", "--data-block-size=4096", "--hash-block-size=4096", o_salt, o_uuid, o_hash, img, ver, NULL};
+    if (build_run(c, "usr", vs) < 0) return -1;
+    char *h = NULL;
+    size_t hl;
+    if (read_file(hashf, 4096, &h, &hl) < 0 || strlen(strstrip(h)) != 64) {
+        free(h);
+        return build_error(c, "usr", "veritysetup wrote no root hash to %s", hashf);
+    }
+    memcpy(c->usr_hash, strstrip(h), 65);
+    free(h);
+    /* slot B gets the same room; a quarter more than today's /usr leaves space for updates */
+    c->usr_bytes = round_mib(file_size_of(img) + file_size_of(img) / 4);
+    c->verity_bytes = round_mib(file_size_of(ver) + file_size_of(ver) / 4);
+    _cleanup_free_ char *note = xasprintf("(%s %llu MiB, verity root hash %.16s…)", s->usr_filesystem,
+                                          (unsigned long long)(file_size_of(img) / MiB), c->usr_hash);
+    stage_end("usr", note);
+    return 0;
+}
+
+static void usr_restore(struct build_ctx *c)
+{
+    if (!c->usr_moved) return;
+    _cleanup_free_ char *rusr = path_join(c->root, "usr");
+    _cleanup_free_ char *usr = path_join(c->work, "usr");
+    if (rmdir(rusr) == 0 && rename(usr, rusr) == 0) c->usr_moved = false;
+}
+
+struct part_plan {
+    const char *type_guid, *name, *img; /* img: file to copy in, or NULL for an empty partition */
+    struct guid uuid;
+    uint64_t bytes;                     /* 0 for the last: the rest of the disk */
+    json_t *fs;
+};
+
+static int stage_disk(struct build_ctx *c, uint64_t size, struct part_plan *pl, size_t n, json_t *parts)
 {
     stage_begin("disk");
     _cleanup_free_ char *raw = path_join(c->work, "disk.raw");
@@ -597,64 +713,85 @@ static int stage_disk(struct build_ctx *c, uint64_t size, uint64_t esp_bytes, js
         if (fd >= 0) close(fd);
         return build_error(c, "disk", "cannot create %s: %s", raw, strerror(errno));
     }
-    uint64_t esp_first = GPT_ALIGN_LBA, esp_last = esp_first + esp_bytes / 512 - 1;
-    uint64_t root_first = esp_last + 1, root_last = (gpt_last_usable(size) + 1) / GPT_ALIGN_LBA * GPT_ALIGN_LBA - 1;
-    struct gpt_part p[2] = {0};
-    guid_parse(GPT_TYPE_ESP, &p[0].type);
-    guid_derive(c->seed, "partition-esp", &p[0].uuid);
-    p[0].first_lba = esp_first, p[0].last_lba = esp_last;
-    snprintf(p[0].name, sizeof p[0].name, "esp");
-    guid_parse(GPT_TYPE_ROOT_X86_64, &p[1].type);
-    guid_derive(c->seed, "partition-root", &p[1].uuid);
-    p[1].first_lba = root_first, p[1].last_lba = root_last;
-    snprintf(p[1].name, sizeof p[1].name, "root-x86-64");
+    struct gpt_part p[8] = {0};
+    uint64_t lba = GPT_ALIGN_LBA, end = (gpt_last_usable(size) + 1) / GPT_ALIGN_LBA * GPT_ALIGN_LBA;
+    for (size_t i = 0; i < n; i++) {
+        guid_parse(pl[i].type_guid, &p[i].type);
+        p[i].uuid = pl[i].uuid;
+        p[i].first_lba = lba;
+        p[i].last_lba = pl[i].bytes ? lba + pl[i].bytes / 512 - 1 : end - 1;
+        snprintf(p[i].name, sizeof p[i].name, "%s", pl[i].name);
+        lba = p[i].last_lba + 1;
+    }
     struct guid dg;
     guid_derive(c->seed, "disk", &dg);
-    int r = gpt_write(fd, size, &dg, p, 2);
-    _cleanup_free_ char *esp = path_join(c->work, "esp.img");
-    _cleanup_free_ char *root = path_join(c->work, "root.img");
-    if (r >= 0) r = copy_sparse(esp, fd, esp_first * 512);
-    if (r >= 0) r = copy_sparse(root, fd, root_first * 512);
+    int r = gpt_write(fd, size, &dg, p, n);
+    for (size_t i = 0; i < n && r >= 0; i++)
+        if (pl[i].img) r = copy_sparse(pl[i].img, fd, p[i].first_lba * 512);
     close(fd);
     if (r < 0) return build_error(c, "disk", "cannot assemble %s: %s", raw, strerror(-r));
-    unlink(esp);
-    unlink(root);
-    for (int i = 0; i < 2; i++) {
+    for (size_t i = 0; i < n; i++) {
+        if (pl[i].img) unlink(pl[i].img);
         json_t *j = json_object();
-        char s[37];
-        json_object_set_new(j, "number", json_integer(i + 1));
+        char g[37];
+        json_object_set_new(j, "number", json_integer((json_int_t)i + 1));
         json_object_set_new(j, "name", json_string(p[i].name));
         json_object_set_new(j, "type", json_string(gpt_type_name(&p[i].type)));
-        guid_format(&p[i].type, s);
-        json_object_set_new(j, "type_guid", json_string(s));
-        guid_format(&p[i].uuid, s);
-        json_object_set_new(j, "uuid", json_string(s));
+        guid_format(&p[i].type, g);
+        json_object_set_new(j, "type_guid", json_string(g));
+        guid_format(&p[i].uuid, g);
+        json_object_set_new(j, "uuid", json_string(g));
         json_object_set_new(j, "offset", json_integer((json_int_t)(p[i].first_lba * 512)));
         json_object_set_new(j, "size", json_integer((json_int_t)((p[i].last_lba - p[i].first_lba + 1) * 512)));
-        json_t *fs = json_object();
-        if (i == 0) {
-            struct guid g;
-            guid_derive(c->seed, "esp-volume-id", &g);
-            char v[10];
-            snprintf(v, sizeof v, "%02X%02X-%02X%02X", g.b[0], g.b[1], g.b[2], g.b[3]);
-            json_object_set_new(fs, "type", json_string("vfat"));
-            json_object_set_new(fs, "uuid", json_string(v));
-            json_object_set_new(fs, "label", json_string("ESP"));
-        } else {
-            json_object_set_new(fs, "type", json_string("ext4"));
-            char *u = partuuid_str(c, "fs-root");
-            json_object_set_new(fs, "uuid", json_string(u));
-            free(u);
-            json_object_set_new(fs, "label", json_string("root"));
-        }
-        json_object_set_new(j, "filesystem", fs);
+        json_object_set_new(j, "filesystem", pl[i].fs ? pl[i].fs : json_null());
+        pl[i].fs = NULL;
         json_array_append_new(parts, j);
     }
     char dgs[37];
     guid_format(&dg, dgs);
-    _cleanup_free_ char *note = xasprintf("(GPT %s, %llu MiB)", dgs, (unsigned long long)(size / MiB));
+    _cleanup_free_ char *note = xasprintf("(GPT %s, %zu partitions, %llu MiB)", dgs, n, (unsigned long long)(size / MiB));
     stage_end("disk", note);
     return 0;
+}
+
+static json_t *fs_json(const char *type, const char *uuid, const char *label)
+{
+    json_t *fs = json_object();
+    json_object_set_new(fs, "type", json_string(type));
+    if (uuid) json_object_set_new(fs, "uuid", json_string(uuid));
+    if (label) json_object_set_new(fs, "label", json_string(label));
+    return fs;
+}
+
+/* The partitions of the layout, in disk order; the root partition last takes the rest. */
+static size_t plan_partitions(struct build_ctx *c, uint64_t esp_bytes, struct part_plan *pl)
+{
+    size_t n = 0;
+    struct guid g;
+    guid_derive(c->seed, "esp-volume-id", &g);
+    char vol[10];
+    snprintf(vol, sizeof vol, "%02X%02X-%02X%02X", g.b[0], g.b[1], g.b[2], g.b[3]);
+    pl[n] = (struct part_plan){GPT_TYPE_ESP, "esp", NULL, {{0}}, esp_bytes, fs_json("vfat", vol, "ESP")};
+    pl[n].img = path_join(c->work, "esp.img");
+    guid_derive(c->seed, "partition-esp", &pl[n++].uuid);
+    if (c->spec->layout == LAYOUT_IMMUTABLE) {
+        _cleanup_free_ char *fsu = partuuid_str(c, "fs-usr");
+        pl[n] = (struct part_plan){GPT_TYPE_USR_X86_64, "usr-a", NULL, {{0}}, c->usr_bytes, fs_json(c->spec->usr_filesystem, fsu, NULL)};
+        pl[n].img = path_join(c->work, "usr.img");
+        guid_from_hash(c->usr_hash, &pl[n++].uuid);
+        pl[n] = (struct part_plan){GPT_TYPE_USR_VERITY_X86_64, "usr-a-verity", NULL, {{0}}, c->verity_bytes, fs_json("dm-verity hash tree", NULL, NULL)};
+        pl[n].img = path_join(c->work, "usr.verity");
+        guid_from_hash(c->usr_hash + 32, &pl[n++].uuid);
+        pl[n] = (struct part_plan){GPT_TYPE_USR_X86_64, "usr-b", NULL, {{0}}, c->usr_bytes, NULL};
+        guid_derive(c->seed, "partition-usr-b", &pl[n++].uuid);
+        pl[n] = (struct part_plan){GPT_TYPE_USR_VERITY_X86_64, "usr-b-verity", NULL, {{0}}, c->verity_bytes, NULL};
+        guid_derive(c->seed, "partition-usr-b-verity", &pl[n++].uuid);
+    }
+    _cleanup_free_ char *fsr = partuuid_str(c, "fs-root");
+    pl[n] = (struct part_plan){GPT_TYPE_ROOT_X86_64, "root-x86-64", NULL, {{0}}, 0, fs_json("ext4", fsr, "root")};
+    pl[n].img = path_join(c->work, "root.img");
+    guid_derive(c->seed, "partition-root", &pl[n++].uuid);
+    return n;
 }
 
 static int sha256_file(const char *path, char out[65], uint64_t *size)
@@ -829,12 +966,10 @@ static int publish_outputs(struct build_ctx *c, const char *stage_dir, const cha
 
 int image_build(const struct image_spec *s, const struct build_opts *o)
 {
-    if (s->layout == LAYOUT_IMMUTABLE)
-        return build_error(NULL, "spec", "storage.layout immutable (verity-protected usr A/B) is not built by this "
-                                         "version of kiln yet; use layout: standard");
     if (geteuid() != 0)
         return build_error(NULL, "spec", "building the package tree needs root (mmdebstrap --mode=root / dnf --installroot); run kiln build as root");
     stage_no = 0;
+    nstages = s->layout == LAYOUT_IMMUTABLE ? 8 : 7;
     struct build_ctx c = {.spec = s, .opts = o, .log_fd = -1};
     const char *sde = getenv("SOURCE_DATE_EPOCH");
     if (!sde || !parse_long(sde, &c.epoch) || c.epoch < 0) {
@@ -869,22 +1004,34 @@ int image_build(const struct image_spec *s, const struct build_opts *o)
     uint64_t size = (s->size + MiB - 1) / MiB * MiB, esp_bytes = 0;
     json_t *manifest = json_object(), *parts = json_array();
     _cleanup_free_ char *manifest_name = xasprintf("%s-%s.manifest.json", s->name, s->version);
+    struct part_plan plan[8] = {0};
+    size_t nplan = 0;
     int r = stage_rootfs(&c);
     if (r >= 0) r = stage_customize(&c);
-    if (r >= 0) r = stage_esp(&c, &esp_bytes);
+    if (r >= 0) esp_bytes = esp_size(&c);
+    if (r >= 0 && s->layout == LAYOUT_IMMUTABLE) r = stage_usr(&c);
     uint64_t root_bytes = 0;
     if (r >= 0) {
-        uint64_t first = (uint64_t)GPT_ALIGN_LBA * 512 + esp_bytes;
+        nplan = plan_partitions(&c, esp_bytes, plan);
+        uint64_t first = (uint64_t)GPT_ALIGN_LBA * 512;
+        for (size_t i = 0; i + 1 < nplan; i++) first += plan[i].bytes;
         uint64_t last = (gpt_last_usable(size) + 1) / GPT_ALIGN_LBA * GPT_ALIGN_LBA * 512;
         if (last <= first + 64 * (uint64_t)MiB) {
             char a[32];
             human_size(first + 160 * (uint64_t)MiB, a, sizeof a);
-            r = build_error(&c, "spec", "storage.size leaves no room for the root partition after a %llu MiB ESP; use at least %s",
-                            (unsigned long long)(esp_bytes / MiB), a);
+            r = build_error(&c, "spec", "storage.size leaves no room for the root partition after %llu MiB of other "
+                                        "partitions; use at least %s",
+                            (unsigned long long)((first - (uint64_t)GPT_ALIGN_LBA * 512) / MiB), a);
         } else root_bytes = last - first;
     }
-    if (r >= 0) r = stage_rootimg(&c, root_bytes, esp_bytes);
-    if (r >= 0) r = stage_disk(&c, size, esp_bytes, parts);
+    if (r >= 0) r = stage_rootimg(&c, root_bytes, size - root_bytes);
+    usr_restore(&c);
+    if (r >= 0) r = stage_esp(&c, esp_bytes);
+    if (r >= 0) r = stage_disk(&c, size, plan, nplan, parts);
+    for (size_t i = 0; i < nplan; i++) {
+        free((char *)plan[i].img);
+        json_decref(plan[i].fs);
+    }
     if (r >= 0) {
         json_object_set_new(manifest, "name", json_string(s->name));
         json_object_set_new(manifest, "version", json_string(s->version));
@@ -898,8 +1045,8 @@ int image_build(const struct image_spec *s, const struct build_opts *o)
         json_object_set_new(kernel, "version", json_string(c.kver));
         json_object_set_new(kernel, "cmdline", json_string(cmdline));
         json_object_set_new(manifest, "kernel", kernel);
-        json_object_set_new(manifest, "layout", json_string("standard"));
-        json_object_set_new(manifest, "verity_root_hash", json_null());
+        json_object_set_new(manifest, "layout", json_string(s->layout == LAYOUT_IMMUTABLE ? "immutable" : "standard"));
+        json_object_set_new(manifest, "verity_root_hash", s->layout == LAYOUT_IMMUTABLE ? json_string(c.usr_hash) : json_null());
         json_object_set_new(manifest, "disk_size", json_integer((json_int_t)size));
         json_object_set_new(manifest, "partitions", json_incref(parts));
         json_object_set_new(manifest, "packages", rootfs_packages(&c));

@@ -24,6 +24,10 @@ struct build_ctx {
     long epoch;       /* SOURCE_DATE_EPOCH */
     char *seed;       /* name, version, epoch: every derived id starts here */
     char *kver;       /* kernel version found in the tree */
+    /* immutable layout */
+    bool usr_moved;   /* root/usr lives in work/usr while the root filesystem is made */
+    char usr_hash[65];
+    uint64_t usr_bytes, verity_bytes; /* partition sizes, per slot */
 };
 
 /* Runs argv with output appended to the build log; on failure returns -1 and prints the

@@ -79,6 +79,14 @@ int rootfs_deb(struct build_ctx *c, const char *dest)
     argv[n++] = "--aptopt=Acquire::Languages \"none\"";
     argv[n++] = "--dpkgopt=path-exclude=/usr/share/doc/*/changelog*";
     if (s->ninstall) argv[n++] = inc.s;
+    /* immutable layout: the initrd must set up dm-verity for /usr, which a systemd initrd made by
+     * dracut does; its configuration is in place before the kernel package makes the initrd */
+    _cleanup_free_ char *dracut = s->layout == LAYOUT_IMMUTABLE
+        ? xasprintf("--setup-hook=mkdir -p \"$1/etc/dracut.conf.d\" && printf '%%s\\n' 'hostonly=\"no\"' "
+                    "'add_dracutmodules+=\" systemd-veritysetup \"' 'add_drivers+=\" %s dm-verity virtio_blk virtio_pci virtio_scsi nvme \"' "
+                    "> \"$1/etc/dracut.conf.d/90-kiln-verity.conf\"", s->usr_filesystem)
+        : NULL;
+    if (dracut) argv[n++] = dracut;
     argv[n++] = sync_in;
     argv[n++] = sync_in2;
     argv[n++] = sync_out;

@@ -353,6 +353,14 @@ int spec_load(const char *path, struct image_spec **out, struct diags *d)
             free(o);
         } else s->outputs[OUT_RAW] = true;
     }
+    if (s->layout == LAYOUT_IMMUTABLE && d->n == before) {
+        bool dracut = false;
+        for (size_t i = 0; i < s->ninstall; i++) dracut |= startswith(s->install[i], "dracut");
+        if (!dracut)
+            diag_add(d, y_get(y_get(root, "storage"), "layout"), "storage.layout",
+                     "the immutable layout needs a systemd initrd that sets up dm-verity for /usr: add dracut "
+                     "(and libcryptsetup12) to packages.install instead of initramfs-tools");
+    }
     ynode_free(root);
     if (d->n > before) {
         spec_free(s);
