@@ -37,6 +37,8 @@ check: build-asan
 
 bench: build
 	@sh bench/overhead/run.sh $(BUILD)
+	@sh bench/convert/run.sh $(BUILD) 5
+	@sh bench/build/run.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
