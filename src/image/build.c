@@ -10,6 +10,7 @@
 #include <glob.h>
 #include <jansson.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -845,6 +846,29 @@ static json_t *os_release_json(struct build_ctx *c)
     return json_object();
 }
 
+/* Artifacts are hashed two at a time: the build host has more than one core and the images
+ * are gigabytes of mostly zeros. */
+struct hash_job {
+    const char *dir;
+    char **names;
+    size_t n;
+    size_t next;
+    char (*hex)[65];
+    uint64_t *size;
+    int *rc;
+};
+
+static void *hash_worker(void *arg)
+{
+    struct hash_job *j = arg;
+    for (;;) {
+        size_t i = __atomic_fetch_add(&j->next, 1, __ATOMIC_SEQ_CST);
+        if (i >= j->n) return NULL;
+        _cleanup_free_ char *p = path_join(j->dir, j->names[i]);
+        j->rc[i] = sha256_file(p, j->hex[i], &j->size[i]);
+    }
+}
+
 static int cmp_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 static int stage_outputs(struct build_ctx *c, const char *stage_dir, json_t *manifest)
@@ -919,23 +943,38 @@ static int stage_outputs(struct build_ctx *c, const char *stage_dir, json_t *man
         if (de->d_name[0] != '.') *APPEND(names, nn, cap) = xstrdup(de->d_name);
     if (dir) closedir(dir);
     qsort(names, nn, sizeof *names, cmp_names);
+    struct hash_job job = {.dir = stage_dir, .names = names, .n = nn};
+    job.hex = xcalloc(nn ? nn : 1, sizeof *job.hex);
+    job.size = xcalloc(nn ? nn : 1, sizeof *job.size);
+    job.rc = xcalloc(nn ? nn : 1, sizeof *job.rc);
+    pthread_t th[2];
+    int started = 0;
+    for (int i = 0; i < 2; i++)
+        if (pthread_create(&th[i], NULL, hash_worker, &job) == 0) started++;
+    if (!started) hash_worker(&job);
+    for (int i = 0; i < started; i++) pthread_join(th[i], NULL);
+    int r = 0;
     for (size_t i = 0; i < nn; i++) {
-        _cleanup_free_ char *p = path_join(stage_dir, names[i]);
-        char hex[65];
-        uint64_t size = 0;
-        if (sha256_file(p, hex, &size) < 0) return build_error(c, "outputs", "cannot read %s", p);
+        if (job.rc[i] < 0 && r == 0) r = build_error(c, "outputs", "cannot read %s/%s", stage_dir, names[i]);
         json_t *a = json_object();
         json_object_set_new(a, "file", json_string(names[i]));
         const char *kind = endswith(names[i], ".qcow2") ? "qcow2" : endswith(names[i], "-dynamic.vhd") ? "vhd"
                          : endswith(names[i], ".vhd") ? "vhd-fixed" : endswith(names[i], ".raw") ? "raw"
                          : endswith(names[i], ".tar") ? "tar" : endswith(names[i], ".vmlinuz") ? "kernel" : "initrd";
         json_object_set_new(a, "kind", json_string(kind));
-        json_object_set_new(a, "size", json_integer((json_int_t)size));
-        json_object_set_new(a, "sha256", json_string(hex));
+        json_object_set_new(a, "size", json_integer((json_int_t)job.size[i]));
+        json_object_set_new(a, "sha256", json_string(job.hex[i]));
         json_array_append_new(arts, a);
         free(names[i]);
     }
     free(names);
+    free(job.hex);
+    free(job.size);
+    free(job.rc);
+    if (r < 0) {
+        sbuf_free(&made);
+        return r;
+    }
     _cleanup_free_ char *note = xasprintf("(%s + kernel, initrd)", made.s ? made.s + 1 : "no disk");
     sbuf_free(&made);
     stage_end("outputs", note);
