@@ -141,7 +141,9 @@ static void tree_rm_glob(struct build_ctx *c, const char *pattern)
     globfree(&g);
 }
 
-/* The cache key of the package tree: everything the package manager's result depends on. */
+/* The cache key of the package tree: everything the package manager's result depends on. The
+ * epoch counts only when the user set SOURCE_DATE_EPOCH (a build-time default would make every
+ * key new); mtimes are clamped to each build's epoch afterwards either way. */
 static char *tree_key(const struct image_spec *s, long epoch)
 {
     struct sbuf k = {0};
@@ -164,7 +166,7 @@ static char *tree_key(const struct image_spec *s, long epoch)
 static int stage_rootfs(struct build_ctx *c)
 {
     stage_begin("rootfs");
-    _cleanup_free_ char *key = tree_key(c->spec, c->epoch);
+    _cleanup_free_ char *key = tree_key(c->spec, c->epoch_given ? c->epoch : -1);
     _cleanup_free_ char *rel = xasprintf("build/rootfs-%s", key);
     _cleanup_free_ char *dir = kiln_cache_path(rel);
     _cleanup_free_ char *tree = path_join(dir, "tree");
@@ -1011,7 +1013,8 @@ int image_build(const struct image_spec *s, const struct build_opts *o)
     nstages = s->layout == LAYOUT_IMMUTABLE ? 8 : 7;
     struct build_ctx c = {.spec = s, .opts = o, .log_fd = -1};
     const char *sde = getenv("SOURCE_DATE_EPOCH");
-    if (!sde || !parse_long(sde, &c.epoch) || c.epoch < 0) {
+    c.epoch_given = sde && parse_long(sde, &c.epoch) && c.epoch >= 0;
+    if (!c.epoch_given) {
         c.epoch = (long)time(NULL);
         char buf[32];
         snprintf(buf, sizeof buf, "%ld", c.epoch);

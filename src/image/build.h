@@ -22,6 +22,7 @@ struct build_ctx {
     char *log_path;   /* work/build.log, copied next to the outputs on failure */
     int log_fd;
     long epoch;       /* SOURCE_DATE_EPOCH */
+    bool epoch_given; /* set by the user rather than defaulted to the build time */
     char *seed;       /* name, version, epoch: every derived id starts here */
     char *kver;       /* kernel version found in the tree */
     /* immutable layout */
