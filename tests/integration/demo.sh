@@ -1,10 +1,13 @@
 #!/bin/sh
-# What `make demo` does: the Debian bookworm image (systemd, OpenSSH) through kiln run,
-# with accel: auto (the KVM probe decides). Every provisioning case must pass.
+# What `make demo` does: kiln builds the example Debian bookworm image, then kiln run boots it
+# through OVMF + systemd-boot (accel: auto, the KVM probe decides). Every provisioning case
+# must pass.
 . "$(dirname "$0")/lib.sh"
 root=${KILN_ROOT:?}
-images=$(sh "$root/tests/images/build.sh" debian) || fail "cannot build the Debian test image"
-"$KILN" run --runs-dir runs -v images="$images" "$root/examples/demo.yml" > out.txt 2>&1
+export SOURCE_DATE_EPOCH=1750000000   # the same package tree as tests/integration/image.sh
+"$KILN" build "$root/examples/images/debian-server.yml" --out out > build.txt 2>&1 || { cat build.txt; fail "kiln build failed"; }
+tail -n 2 build.txt
+"$KILN" run --runs-dir runs -v image="$T/out/debian-server-1.0.0.qcow2" "$root/examples/demo.yml" > out.txt 2>&1
 rc=$?
 cat out.txt
 [ "$rc" -eq 0 ] || fail "kiln run examples/demo.yml exited $rc"
