@@ -87,8 +87,25 @@ static int extract(struct disk *d, uint64_t off, uint64_t len, const char *path)
     return r < 0 ? r : 0;
 }
 
-/* os-release of an ext4 root, read with debugfs (no mount). */
-static json_t *os_release(struct disk *d, uint64_t off, uint64_t len)
+static json_t *parse_os_release(char *text)
+{
+    json_t *o = json_object();
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char *eq = strchr(line, '=');
+        if (!eq || line[0] == '#' || startswith(line, "debugfs ")) continue;
+        *eq = 0;
+        char *v = eq + 1;
+        size_t vl = strlen(v);
+        if (vl >= 2 && (v[0] == '"' || v[0] == '\'') && v[vl - 1] == v[0]) v[vl - 1] = 0, v++;
+        json_object_set_new(o, line, json_string(v));
+    }
+    return o;
+}
+
+/* os-release from a filesystem in the image, read without mounting: debugfs for ext4 (root or
+ * /etc), fsck.erofs --extract or unsquashfs -cat for a read-only /usr. */
+static json_t *os_release(struct disk *d, uint64_t off, uint64_t len, const char *fstype)
 {
     const char *td = getenv("TMPDIR");
     _cleanup_free_ char *tmpl = xasprintf("%s/kiln-inspect-XXXXXX", td && *td ? td : "/var/tmp");
@@ -96,22 +113,26 @@ static json_t *os_release(struct disk *d, uint64_t off, uint64_t len)
     _cleanup_free_ char *img = path_join(tmpl, "fs.img");
     json_t *o = NULL;
     if (extract(d, off, len, img) == 0) {
-        static const char *const paths[] = {"cat /usr/lib/os-release", "cat /etc/os-release"};
-        for (size_t i = 0; i < ARRAY_SIZE(paths) && !o; i++) {
-            char *argv[] = {"debugfs", "-R", (char *)paths[i], img, NULL};
-            _cleanup_free_ char *out = NULL;
-            if (proc_run(argv, 60000, &out) != 0 || !out || !strstr(out, "ID=")) continue;
-            o = json_object();
-            char *save = NULL;
-            for (char *line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-                char *eq = strchr(line, '=');
-                if (!eq || line[0] == '#' || startswith(line, "debugfs ")) continue;
-                *eq = 0;
-                char *v = eq + 1;
-                size_t vl = strlen(v);
-                if (vl >= 2 && (v[0] == '"' || v[0] == '\'') && v[vl - 1] == v[0]) v[vl - 1] = 0, v++;
-                json_object_set_new(o, line, json_string(v));
+        if (streq(fstype, "ext4")) {
+            static const char *const paths[] = {"cat /usr/lib/os-release", "cat /etc/os-release"};
+            for (size_t i = 0; i < ARRAY_SIZE(paths) && !o; i++) {
+                char *argv[] = {"debugfs", "-R", (char *)paths[i], img, NULL};
+                _cleanup_free_ char *out = NULL;
+                if (proc_run(argv, 60000, &out) == 0 && out && strstr(out, "ID=")) o = parse_os_release(out);
             }
+        } else if (streq(fstype, "squashfs")) {
+            char *argv[] = {"unsquashfs", "-cat", img, "lib/os-release", NULL};
+            _cleanup_free_ char *out = NULL;
+            if (proc_run(argv, 60000, &out) == 0 && out && strstr(out, "ID=")) o = parse_os_release(out);
+        } else if (streq(fstype, "erofs")) {
+            _cleanup_free_ char *dir = path_join(tmpl, "x");
+            _cleanup_free_ char *opt = xasprintf("--extract=%s", dir);
+            char *argv[] = {"fsck.erofs", opt, img, NULL};
+            _cleanup_free_ char *osr = path_join(dir, "lib/os-release");
+            char *text = NULL;
+            size_t tl;
+            if (proc_run(argv, 300000, NULL) == 0 && read_file(osr, 1 << 20, &text, &tl) == 0) o = parse_os_release(text);
+            free(text);
         }
     }
     rm_rf(tmpl);
@@ -156,8 +177,10 @@ int image_inspect(const char *path, json_t **out, char **err)
                 if (fs) {
                     json_object_set_new(p, "filesystem", fs);
                     const char *t = json_string_value(json_object_get(fs, "type"));
-                    if (t && streq(t, "ext4") && !json_object_get(j, "os_release")) {
-                        json_t *osr = os_release(d, off, len);
+                    bool usr = gpt_type_name(&parts[i].type) && startswith(gpt_type_name(&parts[i].type), "usr-");
+                    if (t && (streq(t, "ext4") || (usr && (streq(t, "erofs") || streq(t, "squashfs")))) &&
+                        !json_object_get(j, "os_release")) {
+                        json_t *osr = os_release(d, off, len, t);
                         if (osr) json_object_set_new(j, "os_release", osr);
                     }
                 }
@@ -173,7 +196,7 @@ int image_inspect(const char *path, json_t **out, char **err)
             const char *t = json_string_value(json_object_get(fs, "type"));
             json_object_set_new(j, "filesystem", fs);
             if (t && streq(t, "ext4")) {
-                json_t *osr = os_release(d, 0, disk_size(d));
+                json_t *osr = os_release(d, 0, disk_size(d), t);
                 if (osr) json_object_set_new(j, "os_release", osr);
             }
         }

@@ -52,6 +52,12 @@ cmp "out1/$base.manifest.json" "out2/$base.manifest.json" || {
     diff a1.json a2.json >&2; fail "rebuild differs"; }
 note "rebuild: identical sha256 for every artifact"
 rm -rf out2
+# a change to os.* only reuses the cached package tree
+cp -r "$root/examples/images/files" files
+sed 's/hostname: kiln-debian/hostname: kiln-other/' "$spec" > other.yml
+"$KILN" build other.yml --out out5 --format raw > build5.txt 2>&1 || { cat build5.txt; fail "os-only rebuild failed"; }
+expect_in build5.txt "(cached tree "
+rm -rf out5
 
 # the fixed VHD boots through OVMF + systemd-boot (no direct kernel) and passes tier 0
 "$KILN" run --runs-dir runs -v image="$T/out1/$base.vhd" "$root/examples/images/validate.yml" > run.txt 2>&1
@@ -65,7 +71,6 @@ expect_in runs/latest/nodes/node0/console.log "Debian GNU/Linux 12"
 
 # bad input: where, why, and nothing left at the output path
 sed 's/size: 2G/size: 400M/' "$spec" > small.yml
-cp -r "$root/examples/images/files" files
 expect_status 1 "$KILN" build small.yml --out out3
 expect_in "$T/err" "storage.size 400M is too small"
 expect_in "$T/err" "set storage.size to at least"

@@ -25,6 +25,11 @@ expect_jq "$m" ".kernel.cmdline | contains(\"usrhash=$hash\")" true
 # slot A's partition UUIDs carry the root hash (Discoverable Partitions convention)
 expect_jq "$m" '.partitions[1].uuid | ascii_downcase | gsub("-"; "")' "$(echo "$hash" | cut -c1-32)"
 
+# kiln inspect reads the OS from the read-only /usr (erofs)
+"$KILN" inspect "dist/$base.raw" > inspect.txt || fail "inspect failed"
+expect_in inspect.txt "usr-x86-64-verity"
+expect_in inspect.txt "os-release: Debian GNU/Linux 12 (bookworm)"
+
 # the hash tree matches the data, and stops matching when one byte changes
 part() { dd if="dist/$base.raw" of="$2" bs=1M skip=$(( $(jqv "$m" ".partitions[$1].offset") / 1048576 )) \
             count=$(( $(jqv "$m" ".partitions[$1].size") / 1048576 )) status=none; }
