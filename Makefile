@@ -38,6 +38,7 @@ check: build-asan
 bench: build
 	@sh bench/overhead/run.sh $(BUILD)
 	@sh bench/convert/run.sh $(BUILD) 5
+	@sh bench/sign/run.sh $(BUILD)
 	@sh bench/build/run.sh $(BUILD)
 
 clean:

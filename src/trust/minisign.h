@@ -1,0 +1,23 @@
+/* Signatures in minisign's format (Ed25519 over the BLAKE2b-512 hash of the file, a trusted
+ * comment covered by a global signature), through OpenSSL 3. Files are hashed as a stream, so
+ * multi-GiB images never sit in memory. Keys and signatures interoperate with stock minisign. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Writes BASE.key (secret; scrypt-encrypted unless passphrase is NULL) and BASE.pub, each
+ * through a temp file + rename. Returns 0 or -errno with *err set. */
+int ms_keygen(const char *base, const char *passphrase, char **err);
+/* Signs file into FILE.minisig. trusted_comment NULL: "timestamp:<t>\tfile:<name>\thashed". */
+int ms_sign(const char *seckey_path, const char *passphrase, const char *file, const char *trusted_comment,
+            char **err);
+/* Verifies file against sig_path (NULL: FILE.minisig) with the public key file; *trusted gets
+ * the trusted comment. Fail-closed: every mismatch is an error naming the file and what differs. */
+int ms_verify(const char *pubkey_path, const char *file, const char *sig_path, char **trusted, char **err);
+/* True when the secret key file is encrypted (needs a passphrase). */
+bool ms_key_encrypted(const char *seckey_path);
+
+/* BLAKE2b (RFC 7693) with any output length 1..64, unkeyed: minisign's key checksum is
+ * BLAKE2b-256, which OpenSSL 3.0 does not offer. */
+void blake2b(uint8_t *out, size_t outlen, const void *in, size_t inlen);

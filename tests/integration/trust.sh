@@ -1,0 +1,44 @@
+#!/bin/sh
+# kiln keygen / sign / verify against stock minisign, both ways, with encrypted and unencrypted
+# keys; tampering refused with the file named; the passphrase never printed.
+. "$(dirname "$0")/lib.sh"
+command -v minisign >/dev/null || { echo "skip: minisign not installed"; exit 77; }
+head -c 3000000 /dev/urandom > image.raw
+export KILN_PASSPHRASE=kiln-test-passphrase-7f3a
+
+# kiln key (encrypted), kiln signs, stock minisign verifies
+"$KILN" keygen --out rel > keygen.txt 2>&1 || { cat keygen.txt; fail "keygen"; }
+head -n 1 rel.key | grep -q "encrypted" || fail "the secret key is not encrypted"
+[ "$(stat -c %a rel.key)" = 600 ] || fail "secret key mode is $(stat -c %a rel.key)"
+"$KILN" sign -k rel.key -t "name:demo version:1.0.0" image.raw > sign.txt 2>&1 || { cat sign.txt; fail "sign"; }
+minisign -Vm image.raw -p rel.pub > v1.txt 2>&1 || { cat v1.txt; fail "stock minisign rejects kiln's signature"; }
+expect_in v1.txt "Trusted comment: name:demo version:1.0.0"
+"$KILN" verify -p rel.pub image.raw > v2.txt 2>&1 || { cat v2.txt; fail "kiln rejects its own signature"; }
+# stock minisign can use kiln's encrypted key too
+printf '%s\n' "$KILN_PASSPHRASE" | minisign -S -s rel.key -m image.raw -x by-minisign.minisig > ms.txt 2>&1 ||
+    { cat ms.txt; fail "stock minisign cannot open kiln's encrypted key"; }
+"$KILN" verify -p rel.pub -x by-minisign.minisig image.raw > v3.txt 2>&1 || { cat v3.txt; fail "kiln rejects minisign's signature"; }
+
+# minisign's key (unencrypted), minisign signs, kiln verifies; kiln signs with minisign's key
+minisign -G -W -p ms.pub -s ms.key > /dev/null 2>&1 || fail "minisign -G"
+cp image.raw other.raw
+minisign -S -s ms.key -m other.raw -t "from minisign" > /dev/null 2>&1 || fail "minisign -S"
+"$KILN" verify -p ms.pub other.raw > v4.txt 2>&1 || { cat v4.txt; fail "kiln rejects a stock minisign signature"; }
+expect_in v4.txt "trusted comment: from minisign"
+"$KILN" sign -k ms.key other.raw > /dev/null 2>&1 || fail "kiln cannot sign with minisign's key"
+minisign -Vm other.raw -p ms.pub > /dev/null 2>&1 || fail "minisign rejects kiln's signature made with its key"
+
+# tampering and wrong keys: refused, the file named
+printf 'X' | dd of=image.raw bs=1 seek=1000 conv=notrunc status=none
+expect_status 1 "$KILN" verify -p rel.pub image.raw
+expect_in "$T/err" "image.raw does not match its signature"
+expect_status 1 "$KILN" verify -p ms.pub other.raw -x image.raw.minisig
+expect_in "$T/err" "was made with key"
+head -c 40 image.raw.minisig > cut.minisig
+expect_status 1 "$KILN" verify -p rel.pub -x cut.minisig other.raw
+expect_in "$T/err" "not a valid minisign signature"
+expect_status 1 env KILN_PASSPHRASE=wrong "$KILN" sign -k rel.key other.raw
+expect_in "$T/err" "wrong passphrase"
+# the passphrase never reaches output
+! grep -rqF "$KILN_PASSPHRASE" ./*.txt "$T/out" "$T/err" || fail "the passphrase was printed"
+exit 0
