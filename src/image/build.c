@@ -19,6 +19,8 @@
 #include "image/disk_int.h"
 #include "image/ext4.h"
 #include "image/gpt.h"
+#include "image/inspect.h"
+#include "util/digest.h"
 #include "util/fs.h"
 #include "util/proc.h"
 #include "util/timeutil.h"
@@ -344,15 +346,6 @@ static void clamp_tree(const char *root, long epoch)
     nftw(root, clamp_one, 64, FTW_PHYS | FTW_DEPTH);
 }
 
-static char *partuuid_str(struct build_ctx *c, const char *label)
-{
-    struct guid g;
-    guid_derive(c->seed, label, &g);
-    char s[37];
-    guid_format(&g, s);
-    for (char *p = s; *p; p++) *p = (char)tolower((unsigned char)*p);
-    return xstrdup(s);
-}
 
 static int find_kernel(struct build_ctx *c)
 {
@@ -401,6 +394,14 @@ static char *guid_lower(const struct guid *g)
     guid_format(g, s);
     for (char *p = s; *p; p++) *p = (char)tolower((unsigned char)*p);
     return xstrdup(s);
+}
+
+/* A GUID derived from the build's seed and a label, as lower-case text (fstab, UUIDs). */
+static char *partuuid_str(struct build_ctx *c, const char *label)
+{
+    struct guid g;
+    guid_derive(c->seed, label, &g);
+    return guid_lower(&g);
 }
 
 static char *kernel_cmdline(struct build_ctx *c)
@@ -799,24 +800,8 @@ static size_t plan_partitions(struct build_ctx *c, uint64_t esp_bytes, struct pa
 
 static int sha256_file(const char *path, char out[65], uint64_t *size)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -errno;
-    EVP_MD_CTX *m = EVP_MD_CTX_new();
-    EVP_DigestInit_ex(m, EVP_sha256(), NULL);
-    uint8_t *buf = xmalloc(4 * MiB);
-    ssize_t n;
-    *size = 0;
-    while ((n = read(fd, buf, 4 * MiB)) > 0) {
-        EVP_DigestUpdate(m, buf, (size_t)n);
-        *size += (uint64_t)n;
-    }
-    int r = n < 0 ? -errno : 0;
     uint8_t md[32];
-    unsigned len;
-    EVP_DigestFinal_ex(m, md, &len);
-    EVP_MD_CTX_free(m);
-    free(buf);
-    close(fd);
+    int r = digest_file(path, EVP_sha256(), md, size);
     for (int i = 0; i < 32; i++) snprintf(out + 2 * i, 3, "%02x", md[i]);
     return r;
 }
@@ -831,17 +816,7 @@ static json_t *os_release_json(struct build_ctx *c)
         char *text = NULL;
         size_t len;
         if (read_file(p, 1 << 20, &text, &len) < 0) continue;
-        json_t *o = json_object();
-        char *save = NULL;
-        for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-            char *eq = strchr(line, '=');
-            if (!eq || line[0] == '#') continue;
-            *eq = 0;
-            char *v = eq + 1;
-            size_t vl = strlen(v);
-            if (vl >= 2 && (v[0] == '"' || v[0] == '\'') && v[vl - 1] == v[0]) v[vl - 1] = 0, v++;
-            json_object_set_new(o, line, json_string(v));
-        }
+        json_t *o = os_release_parse(text);
         free(text);
         return o;
     }

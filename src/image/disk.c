@@ -21,6 +21,12 @@ int disk_format_parse(const char *name)
     return -1;
 }
 
+int disk_fail(char **err, int r, const char *msg)
+{
+    *err = xstrdup(msg);
+    return r;
+}
+
 int file_pread_full(int fd, void *buf, size_t len, uint64_t off)
 {
     uint8_t *p = buf;

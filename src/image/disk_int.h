@@ -22,6 +22,8 @@ struct disk {
 int qcow2_open(struct disk *d, char **err);
 int vhd_open(struct disk *d, char **err);
 
+/* Sets *err to msg (a copy) and returns r: the readers' one way to report a bad header. */
+int disk_fail(char **err, int r, const char *msg);
 /* Reads exactly len bytes of the file at off, or fails (short file = -EIO). */
 int file_pread_full(int fd, void *buf, size_t len, uint64_t off);
 int file_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);

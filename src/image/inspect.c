@@ -10,6 +10,13 @@
 #include "util/proc.h"
 #include "util/util.h"
 
+/* A filesystem UUID as stored (RFC 4122 byte order) in lower-case text. */
+static void uuid_text(const uint8_t u[16], char out[37])
+{
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0], u[1], u[2], u[3],
+             u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
+}
+
 /* Filesystem signature at the start of a partition (or a whole disk). */
 static json_t *probe_fs(struct disk *d, uint64_t off, uint64_t len)
 {
@@ -22,9 +29,7 @@ static json_t *probe_fs(struct disk *d, uint64_t off, uint64_t len)
         const uint8_t *sb = b + 1024;
         uint32_t incompat = get_le32(sb + 96);
         json_object_set_new(fs, "type", json_string(incompat & 0x40 ? "ext4" : "ext2/3"));
-        snprintf(uuid, sizeof uuid, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-                 sb[104], sb[105], sb[106], sb[107], sb[108], sb[109], sb[110], sb[111], sb[112], sb[113],
-                 sb[114], sb[115], sb[116], sb[117], sb[118], sb[119]);
+        uuid_text(sb + 104, uuid);
         json_object_set_new(fs, "uuid", json_string(uuid));
         char label[17] = {0};
         memcpy(label, sb + 120, 16);
@@ -34,16 +39,14 @@ static json_t *probe_fs(struct disk *d, uint64_t off, uint64_t len)
     } else if (get_le32(b + 1024) == 0xe0f5e1e2) {
         json_object_set_new(fs, "type", json_string("erofs"));
         const uint8_t *u = b + 1024 + 48;
-        snprintf(uuid, sizeof uuid, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0],
-                 u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
+        uuid_text(u, uuid);
         json_object_set_new(fs, "uuid", json_string(uuid));
     } else if (!memcmp(b, "hsqs", 4)) {
         json_object_set_new(fs, "type", json_string("squashfs"));
     } else if (!memcmp(b, "verity\0\0", 8)) {
         json_object_set_new(fs, "type", json_string("dm-verity hash tree"));
         const uint8_t *u = b + 16;
-        snprintf(uuid, sizeof uuid, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0],
-                 u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
+        uuid_text(u, uuid);
         json_object_set_new(fs, "uuid", json_string(uuid));
     } else if (b[510] == 0x55 && b[511] == 0xaa && (!memcmp(b + 82, "FAT32   ", 8) || !memcmp(b + 54, "FAT1", 4))) {
         bool f32 = !memcmp(b + 82, "FAT32   ", 8);
@@ -87,7 +90,7 @@ static int extract(struct disk *d, uint64_t off, uint64_t len, const char *path)
     return r < 0 ? r : 0;
 }
 
-static json_t *parse_os_release(char *text)
+json_t *os_release_parse(char *text)
 {
     json_t *o = json_object();
     char *save = NULL;
@@ -118,12 +121,12 @@ static json_t *os_release(struct disk *d, uint64_t off, uint64_t len, const char
             for (size_t i = 0; i < ARRAY_SIZE(paths) && !o; i++) {
                 char *argv[] = {"debugfs", "-R", (char *)paths[i], img, NULL};
                 _cleanup_free_ char *out = NULL;
-                if (proc_run(argv, 60000, &out) == 0 && out && strstr(out, "ID=")) o = parse_os_release(out);
+                if (proc_run(argv, 60000, &out) == 0 && out && strstr(out, "ID=")) o = os_release_parse(out);
             }
         } else if (streq(fstype, "squashfs")) {
             char *argv[] = {"unsquashfs", "-cat", img, "lib/os-release", NULL};
             _cleanup_free_ char *out = NULL;
-            if (proc_run(argv, 60000, &out) == 0 && out && strstr(out, "ID=")) o = parse_os_release(out);
+            if (proc_run(argv, 60000, &out) == 0 && out && strstr(out, "ID=")) o = os_release_parse(out);
         } else if (streq(fstype, "erofs")) {
             _cleanup_free_ char *dir = path_join(tmpl, "x");
             _cleanup_free_ char *opt = xasprintf("--extract=%s", dir);
@@ -131,7 +134,7 @@ static json_t *os_release(struct disk *d, uint64_t off, uint64_t len, const char
             _cleanup_free_ char *osr = path_join(dir, "lib/os-release");
             char *text = NULL;
             size_t tl;
-            if (proc_run(argv, 300000, NULL) == 0 && read_file(osr, 1 << 20, &text, &tl) == 0) o = parse_os_release(text);
+            if (proc_run(argv, 300000, NULL) == 0 && read_file(osr, 1 << 20, &text, &tl) == 0) o = os_release_parse(text);
             free(text);
         }
     }

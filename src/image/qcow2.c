@@ -21,12 +21,6 @@ struct qcow2 {
     uint64_t l2_cache_off;
 };
 
-static int fail(char **err, int r, const char *msg)
-{
-    *err = xstrdup(msg);
-    return r;
-}
-
 /* Host offset of virtual off: 0 = unallocated or zero; sets *run to bytes left in the cluster. */
 static int lookup(struct disk *d, uint64_t off, uint64_t *host)
 {
@@ -117,15 +111,15 @@ int qcow2_open(struct disk *d, char **err)
     if (d->file_size < 72 || file_pread_full(d->fd, h, 72, 0) < 0 || get_be32(h) != QCOW2_MAGIC)
         return -EMEDIUMTYPE;
     uint32_t version = get_be32(h + 4);
-    if (version != 2 && version != 3) return fail(err, -ENOTSUP, "only qcow2 versions 2 and 3 are supported");
-    if (get_be64(h + 8)) return fail(err, -ENOTSUP, "qcow2 images with a backing file are not supported; flatten it with `qemu-img convert` first");
+    if (version != 2 && version != 3) return disk_fail(err, -ENOTSUP, "only qcow2 versions 2 and 3 are supported");
+    if (get_be64(h + 8)) return disk_fail(err, -ENOTSUP, "qcow2 images with a backing file are not supported; flatten it with `qemu-img convert` first");
     unsigned cb = get_be32(h + 20);
-    if (cb < 9 || cb > 21) return fail(err, -EINVAL, "qcow2 header: cluster size out of range");
-    if (get_be32(h + 32)) return fail(err, -ENOTSUP, "encrypted qcow2 images are not supported");
+    if (cb < 9 || cb > 21) return disk_fail(err, -EINVAL, "qcow2 header: cluster size out of range");
+    if (get_be32(h + 32)) return disk_fail(err, -ENOTSUP, "encrypted qcow2 images are not supported");
     if (version == 3) {
-        if (d->file_size < 104 || file_pread_full(d->fd, h + 72, 32, 72) < 0) return fail(err, -EIO, "qcow2 header is truncated");
-        if (get_be64(h + 72)) return fail(err, -ENOTSUP, "qcow2 image uses incompatible features kiln does not read (dirty, corrupt, external data or compression type)");
-        if (get_be32(h + 96) != 4) return fail(err, -ENOTSUP, "qcow2 refcount width other than 16 bits is not supported");
+        if (d->file_size < 104 || file_pread_full(d->fd, h + 72, 32, 72) < 0) return disk_fail(err, -EIO, "qcow2 header is truncated");
+        if (get_be64(h + 72)) return disk_fail(err, -ENOTSUP, "qcow2 image uses incompatible features kiln does not read (dirty, corrupt, external data or compression type)");
+        if (get_be32(h + 96) != 4) return disk_fail(err, -ENOTSUP, "qcow2 refcount width other than 16 bits is not supported");
     }
     struct qcow2 *q = xcalloc(1, sizeof *q);
     q->cluster_bits = cb;
@@ -138,7 +132,7 @@ int qcow2_open(struct disk *d, char **err)
     if (size > (1ull << 50) || (uint64_t)l1_size < (size + per_l1 - 1) / per_l1 || l1_size > (1u << 25) ||
         l1_off % q->cluster || l1_off > d->file_size || (uint64_t)l1_size * 8 > d->file_size - l1_off) {
         free(q);
-        return fail(err, -EINVAL, "qcow2 header: L1 table does not fit the image (truncated or corrupt file)");
+        return disk_fail(err, -EINVAL, "qcow2 header: L1 table does not fit the image (truncated or corrupt file)");
     }
     q->l1_size = l1_size;
     q->l1 = xcalloc(l1_size ? l1_size : 1, 8);
@@ -152,7 +146,7 @@ int qcow2_open(struct disk *d, char **err)
     d->ops = &qcow2_ops;
     if (r < 0) {
         q_close(d);
-        return fail(err, r, "qcow2: cannot read the L1 table");
+        return disk_fail(err, r, "qcow2: cannot read the L1 table");
     }
     d->fmt = DISK_QCOW2;
     d->size = size;

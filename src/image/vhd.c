@@ -148,12 +148,6 @@ static void v_close(struct disk *d)
 static const struct disk_ops fixed_ops = {v_pread_fixed, v_next_fixed, v_close};
 static const struct disk_ops dyn_ops = {v_pread_dyn, v_next_dyn, v_close};
 
-static int fail(char **err, int r, const char *msg)
-{
-    *err = xstrdup(msg);
-    return r;
-}
-
 int vhd_open(struct disk *d, char **err)
 {
     uint8_t f[FOOTER];
@@ -161,32 +155,32 @@ int vhd_open(struct disk *d, char **err)
         memcmp(f, "conectix", 8))
         return -EMEDIUMTYPE;
     if (get_be32(f + 64) != checksum(f, FOOTER, 64))
-        return fail(err, -EINVAL, "VHD footer checksum does not match (corrupt footer)");
+        return disk_fail(err, -EINVAL, "VHD footer checksum does not match (corrupt footer)");
     uint32_t type = get_be32(f + 60);
     uint64_t size = get_be64(f + 48);
-    if (size % 512 || size > (uint64_t)2040 << 30) return fail(err, -EINVAL, "VHD footer: disk size is not a whole number of sectors or exceeds 2040 GiB");
+    if (size % 512 || size > (uint64_t)2040 << 30) return disk_fail(err, -EINVAL, "VHD footer: disk size is not a whole number of sectors or exceeds 2040 GiB");
     if (type == TYPE_FIXED) {
-        if (size > d->file_size - FOOTER) return fail(err, -EINVAL, "fixed VHD is shorter than the size its footer states (truncated file)");
+        if (size > d->file_size - FOOTER) return disk_fail(err, -EINVAL, "fixed VHD is shorter than the size its footer states (truncated file)");
         d->ops = &fixed_ops;
         d->fmt = DISK_VHD_FIXED;
         d->size = size;
         return 0;
     }
-    if (type == TYPE_DIFF) return fail(err, -ENOTSUP, "differencing VHDs are not supported; merge it into its parent first");
-    if (type != TYPE_DYNAMIC) return fail(err, -EINVAL, "VHD footer: unknown disk type");
+    if (type == TYPE_DIFF) return disk_fail(err, -ENOTSUP, "differencing VHDs are not supported; merge it into its parent first");
+    if (type != TYPE_DYNAMIC) return disk_fail(err, -EINVAL, "VHD footer: unknown disk type");
     uint64_t hoff = get_be64(f + 16);
     uint8_t h[DYNHDR];
     if (hoff > d->file_size || d->file_size - hoff < DYNHDR || file_pread_full(d->fd, h, DYNHDR, hoff) < 0 ||
         memcmp(h, "cxsparse", 8))
-        return fail(err, -EINVAL, "dynamic VHD: no dynamic disk header where the footer points");
-    if (get_be32(h + 36) != checksum(h, DYNHDR, 36)) return fail(err, -EINVAL, "dynamic VHD header checksum does not match");
+        return disk_fail(err, -EINVAL, "dynamic VHD: no dynamic disk header where the footer points");
+    if (get_be32(h + 36) != checksum(h, DYNHDR, 36)) return disk_fail(err, -EINVAL, "dynamic VHD header checksum does not match");
     uint64_t bat_off = get_be64(h + 16);
     uint32_t entries = get_be32(h + 28), block = get_be32(h + 32);
     if (block < 512 || block > (256u << 20) || (block & (block - 1)))
-        return fail(err, -EINVAL, "dynamic VHD header: block size is not a power of two between 512 B and 256 MiB");
-    if ((uint64_t)entries * block < size) return fail(err, -EINVAL, "dynamic VHD header: the block table does not cover the disk");
+        return disk_fail(err, -EINVAL, "dynamic VHD header: block size is not a power of two between 512 B and 256 MiB");
+    if ((uint64_t)entries * block < size) return disk_fail(err, -EINVAL, "dynamic VHD header: the block table does not cover the disk");
     if (bat_off > d->file_size || (uint64_t)entries * 4 > d->file_size - bat_off)
-        return fail(err, -EINVAL, "dynamic VHD: the block table lies outside the file (truncated file)");
+        return disk_fail(err, -EINVAL, "dynamic VHD: the block table lies outside the file (truncated file)");
     struct vhd *v = xcalloc(1, sizeof *v);
     v->entries = entries;
     v->block = block;
@@ -207,7 +201,7 @@ int vhd_open(struct disk *d, char **err)
     if (r < 0) {
         v_close(d);
         d->priv = NULL;
-        return fail(err, r, "dynamic VHD: a block table entry points outside the file (truncated or corrupt file)");
+        return disk_fail(err, r, "dynamic VHD: a block table entry points outside the file (truncated or corrupt file)");
     }
     d->ops = &dyn_ops;
     d->fmt = DISK_VHD_DYNAMIC;
@@ -296,14 +290,11 @@ static void dyn_free(struct disk_sink *s)
     free(v);
 }
 
-static void nofree(struct disk_sink *s) { (void)s; }
-
 void vhd_sink_init(struct disk_sink *s, bool dynamic)
 {
     if (!dynamic) {
         s->put = fixed_put;
         s->finish = fixed_finish;
-        s->free = nofree;
         return;
     }
     struct dsink *v = xcalloc(1, sizeof *v);

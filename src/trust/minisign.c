@@ -8,12 +8,13 @@
 #include "trust/minisign.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
 #include <openssl/rand.h>
 #include <time.h>
 
+#include "util/digest.h"
+#include "util/endian.h"
 #include "util/fs.h"
 #include "util/util.h"
 
@@ -28,14 +29,6 @@ static const uint8_t b2_sigma[12][16] = {
     {12, 5, 1, 15, 14, 13, 4, 10, 0, 7, 6, 3, 9, 2, 8, 11}, {13, 11, 7, 14, 12, 1, 3, 9, 5, 0, 15, 4, 8, 6, 2, 10},
     {6, 15, 14, 9, 11, 3, 0, 8, 12, 2, 13, 7, 1, 4, 10, 5}, {10, 2, 8, 4, 7, 6, 1, 5, 15, 11, 9, 14, 3, 12, 13, 0},
     {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, {14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3}};
-
-static void put_le64(uint8_t *p, uint64_t v) { for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i)); }
-static uint64_t get_le64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--) v = v << 8 | p[i];
-    return v;
-}
 
 static uint64_t rotr64(uint64_t x, int n) { return x >> n | x << (64 - n); }
 
@@ -338,22 +331,7 @@ static bool ed_verify(EVP_PKEY *k, const uint8_t *msg, size_t n, const uint8_t s
 
 static int hash_file(const char *path, uint8_t out[64], char **err)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        *err = xasprintf("cannot read %s: %s", path, strerror(errno));
-        return -errno;
-    }
-    EVP_MD_CTX *c = EVP_MD_CTX_new();
-    EVP_DigestInit_ex(c, EVP_blake2b512(), NULL);
-    uint8_t *buf = xmalloc(1 << 20);
-    ssize_t n;
-    while ((n = read(fd, buf, 1 << 20)) > 0) EVP_DigestUpdate(c, buf, (size_t)n);
-    int r = n < 0 ? -errno : 0;
-    free(buf);
-    unsigned len;
-    EVP_DigestFinal_ex(c, out, &len);
-    EVP_MD_CTX_free(c);
-    close(fd);
+    int r = digest_file(path, EVP_blake2b512(), out, NULL);
     if (r < 0) *err = xasprintf("cannot read %s: %s", path, strerror(-r));
     return r;
 }

@@ -1,0 +1,30 @@
+#include "util/digest.h"
+
+#include <errno.h>
+#include <fcntl.h>
+
+#include "util/util.h"
+
+int digest_file(const char *path, const EVP_MD *md, uint8_t *out, uint64_t *size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    enum { BUF = 4 << 20 };
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(c, md, NULL);
+    uint8_t *buf = xmalloc(BUF);
+    uint64_t total = 0;
+    ssize_t n;
+    while ((n = read(fd, buf, BUF)) > 0) {
+        EVP_DigestUpdate(c, buf, (size_t)n);
+        total += (uint64_t)n;
+    }
+    int r = n < 0 ? -errno : 0;
+    unsigned len;
+    EVP_DigestFinal_ex(c, out, &len);
+    EVP_MD_CTX_free(c);
+    free(buf);
+    close(fd);
+    if (size) *size = total;
+    return r;
+}

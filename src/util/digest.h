@@ -1,0 +1,7 @@
+/* Hashing a whole file as a stream (multi-GiB images never sit in memory). */
+#pragma once
+#include <openssl/evp.h>
+#include <stdint.h>
+
+/* out gets EVP_MD_get_size(md) bytes; *size (when non-NULL) the bytes read. 0 or -errno. */
+int digest_file(const char *path, const EVP_MD *md, uint8_t *out, uint64_t *size);
