@@ -29,7 +29,9 @@ expect_in v4.txt "trusted comment: from minisign"
 minisign -Vm other.raw -p ms.pub > /dev/null 2>&1 || fail "minisign rejects kiln's signature made with its key"
 
 # tampering and wrong keys: refused, the file named
-printf 'X' | dd of=image.raw bs=1 seek=1000 conv=notrunc status=none
+# (the byte is random: write it back with one bit changed, so the file always differs)
+b=$(od -An -tu1 -j1000 -N1 image.raw | tr -d ' ')
+printf "\\$(printf %o $((b ^ 1)))" | dd of=image.raw bs=1 seek=1000 conv=notrunc status=none
 expect_status 1 "$KILN" verify -p rel.pub image.raw
 expect_in "$T/err" "image.raw does not match its signature"
 expect_status 1 "$KILN" verify -p ms.pub other.raw -x image.raw.minisig
