@@ -648,8 +648,8 @@ static int stage_usr(struct build_ctx *c)
     if (rename(rusr, usr) < 0 || mkdir(rusr, 0755) < 0)
         return build_error(c, "usr", "cannot set /usr aside: %s", strerror(errno));
     c->usr_moved = true;
-    clamp_tree(usr, c->epoch);
-    clamp_tree(rusr, c->epoch);
+    /* no clamping here: mkfs.erofs -T / mksquashfs -all-time set every timestamp, and the empty
+     * /usr left in the root is clamped with the rest of the root before mke2fs */
     _cleanup_free_ char *img = path_join(c->work, "usr.img");
     _cleanup_free_ char *uuid = partuuid_str(c, "fs-usr");
     _cleanup_free_ char *t = xasprintf("-T%ld", c->epoch);
