@@ -20,6 +20,9 @@
 #include "image/ext4.h"
 #include "image/gpt.h"
 #include "image/inspect.h"
+#include "trust/pkgdb.h"
+#include "trust/provenance.h"
+#include "trust/sbom.h"
 #include "util/digest.h"
 #include "util/fs.h"
 #include "util/proc.h"
@@ -798,14 +801,6 @@ static size_t plan_partitions(struct build_ctx *c, uint64_t esp_bytes, struct pa
     return n;
 }
 
-static int sha256_file(const char *path, char out[65], uint64_t *size)
-{
-    uint8_t md[32];
-    int r = digest_file(path, EVP_sha256(), md, size);
-    for (int i = 0; i < 32; i++) snprintf(out + 2 * i, 3, "%02x", md[i]);
-    return r;
-}
-
 static json_t *os_release_json(struct build_ctx *c)
 {
     static const char *const cand[] = {"etc/os-release", "usr/lib/os-release"};
@@ -842,7 +837,7 @@ static void *hash_worker(void *arg)
         size_t i = __atomic_fetch_add(&j->next, 1, __ATOMIC_SEQ_CST);
         if (i >= j->n) return NULL;
         _cleanup_free_ char *p = path_join(j->dir, j->names[i]);
-        j->rc[i] = sha256_file(p, j->hex[i], &j->size[i]);
+        j->rc[i] = sha256_file_hex(p, j->hex[i], &j->size[i]);
     }
 }
 
@@ -958,6 +953,80 @@ static int stage_outputs(struct build_ctx *c, const char *stage_dir, json_t *man
     return 0;
 }
 
+static const char *family_name(const struct image_spec *s)
+{
+    return s->family == FAMILY_DEB ? "deb" : "rpm";
+}
+
+/* SPDX and CycloneDX documents of the tree's packages, listed in the manifest with digests.
+ * Their time is SOURCE_DATE_EPOCH: a rebuild gives the same bytes. */
+static int write_sboms(struct build_ctx *c, const char *stage_dir, json_t *manifest, json_t *pkgs)
+{
+    struct sbom_subject sub = {.name = c->spec->name, .version = c->spec->version, .family = family_name(c->spec),
+                               .os_release = json_object_get(manifest, "os_release"), .created = c->epoch};
+    json_t *list = json_array();
+    json_object_set_new(manifest, "sbom", list);
+    const enum sbom_format fmts[] = {SBOM_SPDX, SBOM_CYCLONEDX};
+    for (size_t i = 0; i < ARRAY_SIZE(fmts); i++) {
+        _cleanup_free_ char *name = xasprintf("%s-%s%s", c->spec->name, c->spec->version, sbom_suffix(fmts[i]));
+        _cleanup_free_ char *path = path_join(stage_dir, name);
+        json_t *doc = sbom_make(fmts[i], &sub, pkgs);
+        int r = json_write_file(path, doc);
+        json_decref(doc);
+        char hex[65];
+        if (r < 0 || sha256_file_hex(path, hex, NULL) < 0) return build_error(c, "manifest", "cannot write %s", path);
+        json_array_append_new(list, json_pack("{s:s, s:s, s:s}", "file", name, "format",
+                                              fmts[i] == SBOM_SPDX ? "spdx-2.3" : "cyclonedx-1.5", "sha256", hex));
+    }
+    return 0;
+}
+
+/* The in-toto / SLSA statement: subjects are every artifact, the SBOMs and the manifest. */
+static int write_provenance(struct build_ctx *c, const char *stage_dir, json_t *manifest, json_t *pkgs,
+                            const char *manifest_name)
+{
+    json_t *subjects = json_array();
+    const char *lists[] = {"artifacts", "sbom"};
+    for (size_t k = 0; k < ARRAY_SIZE(lists); k++) {
+        size_t i;
+        json_t *a;
+        json_array_foreach(json_object_get(manifest, lists[k]), i, a)
+            json_array_append_new(subjects, json_pack("{s:O, s:{s:O}}", "name", json_object_get(a, "file"), "digest",
+                                                      "sha256", json_object_get(a, "sha256")));
+    }
+    _cleanup_free_ char *mp = path_join(stage_dir, manifest_name);
+    char mhex[65], shex[65];
+    if (sha256_file_hex(mp, mhex, NULL) < 0) {
+        json_decref(subjects);
+        return build_error(c, "manifest", "cannot read %s", mp);
+    }
+    json_array_append_new(subjects, json_pack("{s:s, s:{s:s}}", "name", manifest_name, "digest", "sha256", mhex));
+    if (sha256_file_hex(c->spec->path, shex, NULL) < 0) {
+        json_decref(subjects);
+        return build_error(c, "manifest", "cannot read the spec %s", c->spec->path);
+    }
+    json_t *outs = json_array();
+    for (int i = 0; i < OUT_COUNT; i++)
+        if (c->opts->only_output < 0 ? c->spec->outputs[i] : c->opts->only_output == i)
+            json_array_append_new(outs, json_string(spec_output_name(i)));
+    json_t *params = json_pack("{s:s, s:s, s:s, s:o, s:I}", "name", c->spec->name, "version", c->spec->version, "layout",
+                               c->spec->layout == LAYOUT_IMMUTABLE ? "immutable" : "standard", "outputs", outs,
+                               "source_date_epoch", (json_int_t)c->epoch);
+    _cleanup_free_ char *cache = kiln_cache_path(c->spec->family == FAMILY_DEB ? "build/debs" : "build/dnf");
+    struct provenance_in in = {
+        .spec_path = c->spec->path, .spec_sha256 = shex, .family = family_name(c->spec),
+        .os_release = json_object_get(manifest, "os_release"), .packages = pkgs, .pkg_cache = cache,
+        .subjects = subjects, .parameters = params, .started = c->started, .finished = wall_s(),
+    };
+    json_t *st = provenance_make(&in);
+    json_decref(subjects);
+    json_decref(params);
+    _cleanup_free_ char *path = xasprintf("%s/%s-%s.provenance.json", stage_dir, c->spec->name, c->spec->version);
+    int r = json_write_file(path, st);
+    json_decref(st);
+    return r < 0 ? build_error(c, "manifest", "cannot write %s", path) : 0;
+}
+
 /* Moves the staged files into out_dir, the manifest last: a reader that sees the manifest sees
  * every artifact it lists. */
 static int publish_outputs(struct build_ctx *c, const char *stage_dir, const char *manifest_name)
@@ -1019,7 +1088,8 @@ int image_build(const struct image_spec *s, const struct build_opts *o)
     mkdir_p(stage_dir, 0755);
     double t0 = now_s();
     uint64_t size = (s->size + MiB - 1) / MiB * MiB, esp_bytes = 0;
-    json_t *manifest = json_object(), *parts = json_array();
+    json_t *manifest = json_object(), *parts = json_array(), *pkgs = NULL;
+    c.started = wall_s();
     _cleanup_free_ char *manifest_name = xasprintf("%s-%s.manifest.json", s->name, s->version);
     struct part_plan plan[8] = {0};
     size_t nplan = 0;
@@ -1053,7 +1123,7 @@ int image_build(const struct image_spec *s, const struct build_opts *o)
         json_object_set_new(manifest, "name", json_string(s->name));
         json_object_set_new(manifest, "version", json_string(s->version));
         json_object_set_new(manifest, "arch", json_string("x86_64"));
-        json_object_set_new(manifest, "family", json_string(s->family == FAMILY_DEB ? "deb" : "rpm"));
+        json_object_set_new(manifest, "family", json_string(family_name(s)));
         json_object_set_new(manifest, "source_date_epoch", json_integer(c.epoch));
         json_object_set_new(manifest, "builder", json_string("kiln " KILN_VERSION));
         json_object_set_new(manifest, "os_release", os_release_json(&c));
@@ -1066,21 +1136,24 @@ int image_build(const struct image_spec *s, const struct build_opts *o)
         json_object_set_new(manifest, "verity_root_hash", s->layout == LAYOUT_IMMUTABLE ? json_string(c.usr_hash) : json_null());
         json_object_set_new(manifest, "disk_size", json_integer((json_int_t)size));
         json_object_set_new(manifest, "partitions", json_incref(parts));
-        json_object_set_new(manifest, "packages", rootfs_packages(&c));
-        r = stage_outputs(&c, stage_dir, manifest);
+        _cleanup_free_ char *db = path_join(c.root, s->family == FAMILY_DEB ? "var/lib/dpkg" : PKGDB_RPM_DBPATH);
+        char *perr = NULL;
+        if (pkgdb_list(family_name(s), db, &pkgs, &perr) < 0) {
+            r = build_error(&c, "manifest", "%s", perr);
+            free(perr);
+        } else json_object_set_new(manifest, "packages", json_incref(pkgs));
+        if (r >= 0) r = stage_outputs(&c, stage_dir, manifest);
     }
     if (r >= 0) {
         stage_begin("manifest");
         _cleanup_free_ char *mp = path_join(stage_dir, manifest_name);
-        char *text = json_dumps(manifest, JSON_INDENT(2) | JSON_SORT_KEYS);
-        struct sbuf b = {0};
-        sbuf_printf(&b, "%s\n", text);
-        free(text);
-        r = write_file_atomic(mp, b.s, b.len, 0644) < 0 ? build_error(&c, "manifest", "cannot write %s", mp) : 0;
-        sbuf_free(&b);
+        r = write_sboms(&c, stage_dir, manifest, pkgs);
+        if (r >= 0 && json_write_file(mp, manifest) < 0) r = build_error(&c, "manifest", "cannot write %s", mp);
+        if (r >= 0) r = write_provenance(&c, stage_dir, manifest, pkgs, manifest_name);
         if (r >= 0) r = publish_outputs(&c, stage_dir, manifest_name);
-        if (r >= 0) stage_end("manifest", NULL);
+        if (r >= 0) stage_end("manifest", "(+ SPDX and CycloneDX SBOMs, SLSA provenance)");
     }
+    json_decref(pkgs);
     json_decref(manifest);
     json_decref(parts);
     if (r >= 0)

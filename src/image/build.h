@@ -2,6 +2,7 @@
  * images → GPT disk → raw / qcow2 / VHD / tar + manifest.json. */
 #pragma once
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "image/spec.h"
 
@@ -22,6 +23,7 @@ struct build_ctx {
     char *log_path;   /* work/build.log, copied next to the outputs on failure */
     int log_fd;
     long epoch;       /* SOURCE_DATE_EPOCH */
+    int64_t started;  /* wall clock at the start, for the provenance */
     bool epoch_given; /* set by the user rather than defaulted to the build time */
     char *seed;       /* name, version, epoch: every derived id starts here */
     char *kver;       /* kernel version found in the tree */
@@ -41,6 +43,3 @@ int build_chroot(struct build_ctx *c, const char *stage, char *const argv[]);
 
 int rootfs_deb(struct build_ctx *c, const char *dest);
 int rootfs_rpm(struct build_ctx *c, const char *dest);
-/* One JSON array of {name, version, arch, source} from the tree's package database. */
-struct json_t;
-struct json_t *rootfs_packages(struct build_ctx *c);

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 
 #include "image/disk_int.h"
 #include "image/gpt.h"
@@ -140,6 +141,85 @@ static json_t *os_release(struct disk *d, uint64_t off, uint64_t len, const char
     }
     rm_rf(tmpl);
     return o;
+}
+
+/* ext4 filesystems of the image in order (GPT partitions, or the whole disk): offset, length. */
+static size_t ext4_filesystems(struct disk *d, uint64_t (*fs)[2], size_t max)
+{
+    struct guid dg;
+    struct gpt_part *parts = NULL;
+    size_t n = 0, k = 0;
+    char *gerr = NULL;
+    if (gpt_read(d, &dg, &parts, &n, &gerr) == 0) {
+        for (size_t i = 0; i < n && k < max; i++) {
+            uint64_t off = parts[i].first_lba * 512, len = (parts[i].last_lba - parts[i].first_lba + 1) * 512;
+            if (off >= disk_size(d) || len > disk_size(d) - off) continue;
+            json_t *f = probe_fs(d, off, len);
+            const char *t = f ? json_string_value(json_object_get(f, "type")) : NULL;
+            if (t && streq(t, "ext4")) fs[k][0] = off, fs[k][1] = len, k++;
+            json_decref(f);
+        }
+    } else {
+        json_t *f = probe_fs(d, 0, disk_size(d));
+        const char *t = f ? json_string_value(json_object_get(f, "type")) : NULL;
+        if (t && streq(t, "ext4") && max) fs[k][0] = 0, fs[k][1] = disk_size(d), k++;
+        json_decref(f);
+    }
+    free(gerr);
+    free(parts);
+    return k;
+}
+
+int image_extract(const char *path, const char *const *items, size_t nitems, const char *dest, char **err)
+{
+    struct disk *d;
+    int r = disk_open(path, &d, err);
+    if (r < 0) return r;
+    uint64_t fs[16][2];
+    size_t nfs = ext4_filesystems(d, fs, ARRAY_SIZE(fs));
+    const char *td = getenv("TMPDIR");
+    _cleanup_free_ char *tmpl = xasprintf("%s/kiln-extract-XXXXXX", td && *td ? td : "/var/tmp");
+    if (!mkdtemp(tmpl)) {
+        disk_close(d);
+        *err = xasprintf("cannot create a temporary directory under %s: %s", td && *td ? td : "/var/tmp", strerror(errno));
+        return -errno;
+    }
+    _cleanup_free_ char *img = path_join(tmpl, "fs.img");
+    _cleanup_free_ char *cmds = path_join(tmpl, "cmds");
+    struct sbuf b = {0};
+    for (size_t i = 0; i < nitems; i++) {
+        _cleanup_free_ char *dir = xasprintf("%s%s", dest, items[i]);
+        char *slash = strrchr(dir, '/');
+        *slash = 0;
+        mkdir_p(dir, 0755);
+        /* debugfs splits its arguments at blanks; kiln's item paths have none */
+        sbuf_printf(&b, "rdump %s %s\n", items[i], dir);
+    }
+    int found = 0;
+    if (write_file_atomic(cmds, b.s ? b.s : "", b.len, 0600) < 0) r = -EIO;
+    for (size_t k = 0; k < nfs && r >= 0 && !found; k++) {
+        if ((r = extract(d, fs[k][0], fs[k][1], img)) < 0) break;
+        char *argv[] = {"debugfs", "-f", cmds, img, NULL};
+        _cleanup_free_ char *out = NULL;
+        if (proc_run(argv, 300000, &out) != 0) continue;
+        for (size_t i = 0; i < nitems; i++) {
+            _cleanup_free_ char *p = xasprintf("%s%s", dest, items[i]);
+            struct stat st;
+            if (lstat(p, &st) == 0) found++;
+        }
+    }
+    sbuf_free(&b);
+    rm_rf(tmpl);
+    disk_close(d);
+    if (r < 0) {
+        *err = xasprintf("cannot read the filesystems of %s: %s", path, strerror(-r));
+        return r;
+    }
+    if (!nfs) {
+        *err = xasprintf("%s has no ext4 filesystem to read", path);
+        return -ENOENT;
+    }
+    return found;
 }
 
 int image_inspect(const char *path, json_t **out, char **err)

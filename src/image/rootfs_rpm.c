@@ -3,9 +3,14 @@
  * packages kept in kiln's cache. */
 #include <errno.h>
 
+#include <sys/stat.h>
+
 #include "image/build.h"
+#include "trust/pkgdb.h"
 #include "util/fs.h"
 #include "util/util.h"
+
+static int rpm_install(struct build_ctx *c, char *o_conf, char *o_root, char *o_rel);
 
 int rootfs_rpm(struct build_ctx *c, const char *dest)
 {
@@ -32,6 +37,35 @@ int rootfs_rpm(struct build_ctx *c, const char *dest)
     _cleanup_free_ char *o_conf = xasprintf("--config=%s", conf_path);
     _cleanup_free_ char *o_root = xasprintf("--installroot=%s", dest);
     _cleanup_free_ char *o_rel = xasprintf("--releasever=%s", s->releasever ? s->releasever : "1");
+    /* rpm on Debian keeps its database under $HOME; the tree's goes where Fedora keeps it */
+    _cleanup_free_ char *home = path_join(c->work, "rpm-home");
+    _cleanup_free_ char *macros = path_join(home, ".rpmmacros");
+    const char *dbmacro = "%_dbpath /" PKGDB_RPM_DBPATH "\n";
+    mkdir_p(home, 0700);
+    if (write_file_atomic(macros, dbmacro, strlen(dbmacro), 0644) < 0)
+        return build_error(c, "rootfs", "cannot write %s", macros);
+    const char *old_home = getenv("HOME");
+    _cleanup_free_ char *saved_home = old_home ? xstrdup(old_home) : NULL;
+    setenv("HOME", home, 1);
+    r = rpm_install(c, o_conf, o_root, o_rel);
+    if (saved_home) setenv("HOME", saved_home, 1);
+    else unsetenv("HOME");
+    if (r < 0) return r;
+    _cleanup_free_ char *varlib = path_join(dest, "var/lib/rpm");
+    struct stat st;
+    if (lstat(varlib, &st) < 0) {
+        _cleanup_free_ char *vl = path_join(dest, "var/lib");
+        mkdir_p(vl, 0755);
+        if (symlink("../../" PKGDB_RPM_DBPATH, varlib) < 0)
+            return build_error(c, "rootfs", "cannot link %s: %s", varlib, strerror(errno));
+    }
+    return 0;
+}
+
+static int rpm_install(struct build_ctx *c, char *o_conf, char *o_root, char *o_rel)
+{
+    const struct image_spec *s = c->spec;
+    int r;
     char **argv = xcalloc(s->ninstall + 24, sizeof *argv);
     size_t n = 0;
     argv[n++] = "dnf";

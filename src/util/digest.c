@@ -28,3 +28,11 @@ int digest_file(const char *path, const EVP_MD *md, uint8_t *out, uint64_t *size
     if (size) *size = total;
     return r;
 }
+
+int sha256_file_hex(const char *path, char out[65], uint64_t *size)
+{
+    uint8_t md[32];
+    int r = digest_file(path, EVP_sha256(), md, size);
+    for (int i = 0; i < 32; i++) snprintf(out + 2 * i, 3, "%02x", md[i]);
+    return r;
+}

@@ -13,7 +13,7 @@ expect_status 0 "$KILN" build --check "$spec"
 "$KILN" build "$spec" --out out1 > build1.txt 2>&1 || { cat build1.txt; fail "kiln build failed"; }
 cat build1.txt
 for s in rootfs customize esp root-fs disk outputs manifest; do expect_in build1.txt "] $s "; done
-for f in raw qcow2 vhd vmlinuz initrd manifest.json; do [ -s "out1/$base.$f" ] || fail "missing out1/$base.$f"; done
+for f in raw qcow2 vhd vmlinuz initrd manifest.json spdx.json cdx.json provenance.json; do [ -s "out1/$base.$f" ] || fail "missing out1/$base.$f"; done
 [ -z "$(ls -A out1 | grep -v "^$base\.")" ] || fail "stray files in out1: $(ls -A out1)"
 m=out1/$base.manifest.json
 expect_jq "$m" .name debian-server
@@ -51,7 +51,39 @@ cmp "out1/$base.manifest.json" "out2/$base.manifest.json" || {
     jq .artifacts "out1/$base.manifest.json" > a1.json; jq .artifacts "out2/$base.manifest.json" > a2.json
     diff a1.json a2.json >&2; fail "rebuild differs"; }
 note "rebuild: identical sha256 for every artifact"
+for f in spdx.json cdx.json; do cmp "out1/$base.$f" "out2/$base.$f" || fail "the rebuilt $f differs"; done
 rm -rf out2
+
+# SBOMs: every package the image's dpkg database has (read here with debugfs, not by kiln)
+debugfs -R "cat /var/lib/dpkg/status" rootfs.img 2>/dev/null |
+    awk '/^Package:/{p=$2} /^Status: install ok installed/{print p}' | sort -u > db-names.txt
+[ "$(wc -l < db-names.txt)" -gt 100 ] || fail "cannot read the image's dpkg status"
+spdx=out1/$base.spdx.json
+jq -r '.packages[1:][].name' "$spdx" | sort -u > spdx-names.txt
+diff db-names.txt spdx-names.txt > /dev/null || { diff db-names.txt spdx-names.txt | head; fail "SPDX packages differ from the image's dpkg database"; }
+expect_jq "$spdx" .spdxVersion SPDX-2.3
+expect_jq "$spdx" '.packages[0].primaryPackagePurpose' OPERATING-SYSTEM
+expect_jq "$spdx" '[.packages[].SPDXID | test("^SPDXRef-[A-Za-z0-9.-]+$")] | all' true
+expect_jq "$spdx" '[.packages[1:][] | .externalRefs[0].referenceLocator | startswith("pkg:deb/debian/")] | all' true
+expect_jq "$spdx" '[.relationships[] | select(.relationshipType=="CONTAINS")] | length' "$(wc -l < db-names.txt)"
+expect_jq "$spdx" '.packages[] | select(.name=="openssh-server") | .externalRefs[0].referenceLocator' \
+    "pkg:deb/debian/openssh-server@$(jq -r '.packages[] | select(.name=="openssh-server") | .version' "$m" | sed 's/+/%2B/g; s/:/%3A/g')?arch=amd64&distro=debian-12"
+cdx=out1/$base.cdx.json
+expect_jq "$cdx" '"\(.bomFormat) \(.specVersion) \(.metadata.component.type)"' "CycloneDX 1.5 operating-system"
+expect_jq "$cdx" '.components | length' "$(wc -l < db-names.txt)"
+# kiln sbom reads the same list back out of the qcow2
+"$KILN" sbom "out1/$base.qcow2" -o from-image.spdx.json > sbom.txt 2>&1 || { cat sbom.txt; fail "kiln sbom"; }
+jq -r '.packages[1:][].name' from-image.spdx.json | sort -u | diff -q db-names.txt - > /dev/null || fail "kiln sbom of the qcow2 differs"
+expect_jq from-image.spdx.json '.packages[0].checksums[0].checksumValue' "$(sha256sum "out1/$base.qcow2" | cut -d' ' -f1)"
+# provenance: in-toto statement, SLSA v1 predicate, the spec's digest, every artifact a subject
+pv=out1/$base.provenance.json
+expect_jq "$pv" '"\(._type) \(.predicateType)"' "https://in-toto.io/Statement/v1 https://slsa.dev/provenance/v1"
+expect_jq "$pv" .predicate.buildDefinition.externalParameters.spec.digest.sha256 "$(sha256sum "$spec" | cut -d' ' -f1)"
+(cd out1 && jq -r '.subject[] | "\(.digest.sha256)  \(.name)"' "$base.provenance.json" | sha256sum -c --quiet) || fail "provenance subjects do not match the files"
+expect_jq "$pv" '[.subject[].name] | index("'"$base"'.qcow2") != null and index("'"$base"'.manifest.json") != null' true
+expect_jq "$pv" '.predicate.buildDefinition.resolvedDependencies | length' "$(wc -l < db-names.txt)"
+d=$(jq -r '.predicate.buildDefinition.resolvedDependencies[] | select(.name=="openssh-server") | .digest.sha256' "$pv")
+ls "${KILN_CACHE:-$HOME/.cache/kiln}"/build/debs/openssh-server_*.deb | xargs sha256sum | grep -q "^$d " || fail "openssh-server's digest is not its .deb's"
 # a change to os.* only reuses the cached package tree
 cp -r "$root/examples/images/files" files
 sed 's/hostname: kiln-debian/hostname: kiln-other/' "$spec" > other.yml

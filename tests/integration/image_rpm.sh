@@ -35,6 +35,19 @@ expect_jq "$m" .kernel.version 6.1.0-kiln
 expect_in inspect.txt "os-release: kiln rpm test 1"
 qemu-img check -q dist/rpm-test-0.1.0.qcow2 || fail "qemu-img check rejects the qcow2"
 
+# the SBOM read back from the image's own rpm database (where Fedora keeps it), and the
+# provenance naming every package with the digest of the .rpm it came from
+"$KILN" sbom dist/rpm-test-0.1.0.qcow2 -o from-image.spdx.json > sbom.txt 2>&1 || { cat sbom.txt; fail "kiln sbom"; }
+expect_in sbom.txt "4 packages from the image's rpm database"
+expect_jq from-image.spdx.json '[.packages[].externalRefs[]?.referenceLocator] | sort | join(" ")' \
+    "pkg:rpm/kiln-rpm/kiln-busybox@1.0-1.kiln?arch=x86_64&distro=kiln-rpm-1 pkg:rpm/kiln-rpm/kiln-filesystem@1.0-1.kiln?arch=noarch&distro=kiln-rpm-1 pkg:rpm/kiln-rpm/kiln-kernel@1.0-1.kiln?arch=x86_64&distro=kiln-rpm-1 pkg:rpm/kiln-rpm/kiln-release@1.0-1.kiln?arch=noarch&distro=kiln-rpm-1"
+expect_jq from-image.spdx.json '.packages[0].checksums[0].checksumValue' "$(sha256sum dist/rpm-test-0.1.0.qcow2 | cut -d' ' -f1)"
+p=dist/rpm-test-0.1.0.provenance.json
+for f in $(find "$KILN_CACHE" -name '*.rpm' | sort); do
+    n=$(rpm -qp --qf '%{NAME}' "$f" 2>/dev/null)
+    expect_jq "$p" ".predicate.buildDefinition.resolvedDependencies[] | select(.name==\"$n\") | .digest.sha256" "$(sha256sum "$f" | cut -d' ' -f1)"
+done
+
 # the same repository checked against a key that did not sign it: refused, nothing written
 gpg --no-default-keyring --keyring /usr/share/keyrings/debian-archive-keyring.gpg --export --armor > wrong.key 2>/dev/null
 [ -s wrong.key ] || { echo "no Debian archive keyring to use as the wrong key"; exit 77; }

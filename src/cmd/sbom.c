@@ -1,0 +1,99 @@
+/* kiln sbom IMAGE: an SPDX or CycloneDX document of the packages the image's own database lists. */
+#include <errno.h>
+
+#include "cmd/common.h"
+#include "trust/pkgdb.h"
+#include "trust/sbom.h"
+#include "util/digest.h"
+#include "util/fs.h"
+#include "util/util.h"
+
+/* out/NAME-VERSION.qcow2 → out/NAME-VERSION (the stem kiln build's outputs share). */
+static char *image_stem(const char *image)
+{
+    static const char *const suffixes[] = {"-dynamic.vhd", ".vhd", ".qcow2", ".raw", ".img"};
+    for (size_t i = 0; i < ARRAY_SIZE(suffixes); i++)
+        if (endswith(image, suffixes[i])) return xstrndup(image, strlen(image) - strlen(suffixes[i]));
+    return xstrdup(image);
+}
+
+static int sbom_image(const char *image, enum sbom_format fmt, const char *out);
+
+int cmd_sbom(int argc, char **argv)
+{
+    const char *image = NULL, *out = NULL;
+    enum sbom_format fmt = SBOM_SPDX;
+    for (int i = 1; i < argc; i++) {
+        if ((streq(argv[i], "--format") || streq(argv[i], "-f")) && i + 1 < argc) {
+            if (!sbom_format_parse(argv[++i], &fmt)) {
+                fprintf(stderr, "kiln sbom: unknown format \"%s\"; use spdx or cyclonedx\n", argv[i]);
+                return EXIT_USAGE;
+            }
+        } else if ((streq(argv[i], "-o") || streq(argv[i], "--out")) && i + 1 < argc) out = argv[++i];
+        else if (argv[i][0] == '-' || image) goto usage;
+        else image = argv[i];
+    }
+    if (!image) goto usage;
+    return sbom_image(image, fmt, out);
+usage:
+    fprintf(stderr, "usage: kiln sbom IMAGE [--format spdx|cyclonedx] [-o FILE|-]\n"
+                    "  (default output: the image's name with .spdx.json or .cdx.json)\n");
+    return EXIT_USAGE;
+}
+
+static int sbom_image(const char *image, enum sbom_format fmt, const char *out)
+{
+    json_t *pkgs = NULL, *osr = NULL;
+    const char *family = NULL;
+    char *err = NULL;
+    if (pkgdb_from_image(image, &pkgs, &osr, &family, &err) < 0) {
+        fprintf(stderr, "kiln sbom: %s\n", err);
+        free(err);
+        return EXIT_FAIL;
+    }
+    char hex[65];
+    if (sha256_file_hex(image, hex, NULL) < 0) {
+        fprintf(stderr, "kiln sbom: cannot read %s: %s\n", image, strerror(errno));
+        json_decref(pkgs);
+        json_decref(osr);
+        return EXIT_FAIL;
+    }
+    /* name and version: the build manifest next to the image, else the image's os-release */
+    _cleanup_free_ char *stem = image_stem(image);
+    _cleanup_free_ char *mpath = xasprintf("%s.manifest.json", stem);
+    json_t *manifest = file_exists(mpath) ? json_load_file(mpath, 0, NULL) : NULL;
+    const char *name = json_string_value(json_object_get(manifest, "name"));
+    const char *version = json_string_value(json_object_get(manifest, "version"));
+    if (!name) name = json_string_value(json_object_get(osr, "ID"));
+    if (!version) version = json_string_value(json_object_get(osr, "VERSION_ID"));
+    _cleanup_free_ char *base = xstrdup(strrchr(image, '/') ? strrchr(image, '/') + 1 : image);
+    long epoch = 0;
+    const char *sde = getenv("SOURCE_DATE_EPOCH");
+    if (!(sde && parse_long(sde, &epoch))) {
+        json_t *e = json_object_get(manifest, "source_date_epoch");
+        epoch = json_is_integer(e) ? (long)json_integer_value(e) : (long)time(NULL);
+    }
+    struct sbom_subject sub = {.name = name ? name : base, .version = version ? version : "unknown", .family = family,
+                               .os_release = osr, .file = base, .sha256 = hex, .created = epoch};
+    json_t *doc = sbom_make(fmt, &sub, pkgs);
+    int rc = EXIT_OK;
+    if (out && streq(out, "-")) {
+        json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+        putchar('\n');
+    } else {
+        _cleanup_free_ char *def = xasprintf("%s%s", stem, sbom_suffix(fmt));
+        const char *path = out ? out : def;
+        if (json_write_file(path, doc) < 0) {
+            fprintf(stderr, "kiln sbom: cannot write %s: %s\n", path, strerror(errno));
+            rc = EXIT_FAIL;
+        } else
+            printf("kiln sbom: %s (%s, %zu packages from the image's %s database)\n", path,
+                   fmt == SBOM_SPDX ? "SPDX 2.3" : "CycloneDX 1.5", json_array_size(pkgs),
+                   streq(family, "deb") ? "dpkg" : "rpm");
+    }
+    json_decref(doc);
+    json_decref(manifest);
+    json_decref(pkgs);
+    json_decref(osr);
+    return rc;
+}

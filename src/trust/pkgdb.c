@@ -1,0 +1,185 @@
+/* Package lists from a tree's or an image's own database: dpkg-query --admindir / rpm --dbpath
+ * read the database files; the host's databases are never consulted. */
+#include "trust/pkgdb.h"
+
+#include <errno.h>
+#include <sys/stat.h>
+
+#include "image/inspect.h"
+#include "util/fs.h"
+#include "util/proc.h"
+#include "util/util.h"
+
+static int cmp_pkg(const void *a, const void *b)
+{
+    json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+    int r = strcmp(json_string_value(json_object_get(x, "name")), json_string_value(json_object_get(y, "name")));
+    return r ? r : strcmp(json_string_value(json_object_get(x, "arch")), json_string_value(json_object_get(y, "arch")));
+}
+
+static void set_nonempty(json_t *o, const char *key, const char *v)
+{
+    if (v && *v && !streq(v, "(none)")) json_object_set_new(o, key, json_string(v));
+}
+
+/* name-version-release.src.rpm → name */
+static char *srpm_name(char *src)
+{
+    char *end = strstr(src, ".src.rpm");
+    if (end) *end = 0;
+    for (int dash = 0; dash < 2; dash++) {
+        char *d = strrchr(src, '-');
+        if (d) *d = 0;
+    }
+    return src;
+}
+
+int pkgdb_list(const char *family, const char *dbdir, json_t **out, char **err)
+{
+    bool deb = streq(family, "deb");
+    _cleanup_free_ char *text = NULL;
+    int rc;
+    if (deb) {
+        char *argv[] = {"dpkg-query", "--admindir", (char *)dbdir, "-W", "-f",
+                        "${db:Status-Abbrev}\t${Package}\t${Version}\t${Architecture}\t${source:Package}\t"
+                        "${source:Version}\t${Maintainer}\t\t\n",
+                        NULL};
+        rc = proc_run(argv, 120000, &text);
+    } else {
+        _cleanup_free_ char *dbpath = xasprintf("--dbpath=%s", dbdir);
+        char *argv[] = {"rpm", dbpath, "-qa", "--qf",
+                        "ii \t%{NAME}\t%|EPOCH?{%{EPOCH}:}|%{VERSION}-%{RELEASE}\t%{ARCH}\t%{SOURCERPM}\t\t%{VENDOR}\t"
+                        "%|EPOCH?{%{EPOCH}}|\t%{LICENSE}\n",
+                        NULL};
+        rc = proc_run(argv, 120000, &text);
+    }
+    if (rc != 0) {
+        *err = xasprintf("cannot read the %s database in %s (%s exited %d)", deb ? "dpkg" : "rpm", dbdir,
+                         deb ? "dpkg-query" : "rpm", rc);
+        return -EIO;
+    }
+    json_t *arr = json_array();
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char *f[9] = {0};
+        size_t k = 0;
+        for (char *p = line; k < ARRAY_SIZE(f); k++) {
+            f[k] = p;
+            char *tab = strchr(p, '\t');
+            if (!tab) break;
+            *tab = 0;
+            p = tab + 1;
+        }
+        if (k < 4 || f[0][0] != 'i' || f[0][1] != 'i') continue; /* installed only */
+        if (streq(f[1], "gpg-pubkey")) continue;                  /* rpm's imported keys */
+        json_t *p = json_object();
+        json_object_set_new(p, "name", json_string(f[1]));
+        json_object_set_new(p, "version", json_string(f[2]));
+        json_object_set_new(p, "arch", json_string(f[3]));
+        if (f[4] && *f[4]) set_nonempty(p, "source", deb ? f[4] : srpm_name(f[4]));
+        set_nonempty(p, "source_version", f[5]);
+        set_nonempty(p, "supplier", f[6]);
+        set_nonempty(p, "epoch", f[7]);
+        set_nonempty(p, "license", f[8]);
+        json_array_append_new(arr, p);
+    }
+    size_t n = json_array_size(arr);
+    json_t **v = xcalloc(n ? n : 1, sizeof *v);
+    for (size_t i = 0; i < n; i++) v[i] = json_incref(json_array_get(arr, i));
+    qsort(v, n, sizeof *v, cmp_pkg);
+    json_array_clear(arr);
+    for (size_t i = 0; i < n; i++) json_array_append_new(arr, v[i]);
+    free(v);
+    *out = arr;
+    return 0;
+}
+
+int pkgdb_from_image(const char *image, json_t **pkgs, json_t **os_release, const char **family, char **err)
+{
+    json_t *info;
+    int r = image_inspect(image, &info, err);
+    if (r < 0) return r;
+    const char *td = getenv("TMPDIR");
+    _cleanup_free_ char *dir = xasprintf("%s/kiln-pkgdb-XXXXXX", td && *td ? td : "/var/tmp");
+    if (!mkdtemp(dir)) {
+        json_decref(info);
+        *err = xasprintf("cannot create a temporary directory: %s", strerror(errno));
+        return -errno;
+    }
+    /* dpkg's status file; rpm's database where Fedora keeps it and where older layouts did */
+    static const char *const items[] = {"/var/lib/dpkg/status", "/" PKGDB_RPM_DBPATH, "/var/lib/rpm"};
+    r = image_extract(image, items, ARRAY_SIZE(items), dir, err);
+    if (r == 0) {
+        *err = xasprintf("%s has no package database (looked for %s, /%s and %s)", image, items[0], PKGDB_RPM_DBPATH, items[2]);
+        r = -ENOENT;
+    }
+    if (r > 0) {
+        _cleanup_free_ char *status = xasprintf("%s%s", dir, items[0]);
+        _cleanup_free_ char *sysimage = xasprintf("%s%s", dir, items[1]);
+        _cleanup_free_ char *varlib = xasprintf("%s%s", dir, items[2]);
+        _cleanup_free_ char *admin = path_dirname(status);
+        struct stat st;
+        if (stat(status, &st) == 0) *family = "deb";
+        else *family = "rpm";
+        const char *db = streq(*family, "deb") ? admin : (lstat(sysimage, &st) == 0 && S_ISDIR(st.st_mode) ? sysimage : varlib);
+        r = pkgdb_list(*family, db, pkgs, err);
+    }
+    rm_rf(dir);
+    if (r >= 0) {
+        json_t *o = json_object_get(info, "os_release");
+        *os_release = o ? json_incref(o) : json_object();
+    }
+    json_decref(info);
+    return r < 0 ? r : 0;
+}
+
+/* purl components are percent-encoded outside the unreserved set (RFC 3986). */
+static void purl_enc(struct sbuf *b, const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr(".-_~", *p))
+            sbuf_printf(b, "%c", *p);
+        else sbuf_printf(b, "%%%02X", *p);
+    }
+}
+
+char *pkgdb_purl(const char *family, json_t *pkg, const char *distro_id, const char *distro_version)
+{
+    bool deb = streq(family, "deb");
+    const char *name = json_string_value(json_object_get(pkg, "name"));
+    const char *version = json_string_value(json_object_get(pkg, "version"));
+    const char *arch = json_string_value(json_object_get(pkg, "arch"));
+    const char *epoch = json_string_value(json_object_get(pkg, "epoch"));
+    struct sbuf b = {0};
+    sbuf_printf(&b, "pkg:%s/", deb ? "deb" : "rpm");
+    if (distro_id && *distro_id) {
+        purl_enc(&b, distro_id);
+        sbuf_puts(&b, "/");
+    }
+    purl_enc(&b, name ? name : "");
+    sbuf_puts(&b, "@");
+    /* rpm: the epoch is a qualifier, the version is version-release */
+    const char *v = version ? version : "";
+    if (!deb && epoch && startswith(v, epoch) && v[strlen(epoch)] == ':') v += strlen(epoch) + 1;
+    purl_enc(&b, v);
+    char sep = '?';
+    if (arch && *arch) {
+        sbuf_printf(&b, "%carch=", sep);
+        purl_enc(&b, arch);
+        sep = '&';
+    }
+    if (distro_id && *distro_id) {
+        sbuf_printf(&b, "%cdistro=", sep);
+        purl_enc(&b, distro_id);
+        if (distro_version && *distro_version) {
+            sbuf_puts(&b, "-");
+            purl_enc(&b, distro_version);
+        }
+        sep = '&';
+    }
+    if (!deb && epoch && *epoch) {
+        sbuf_printf(&b, "%cepoch=", sep);
+        purl_enc(&b, epoch);
+    }
+    return sbuf_steal(&b);
+}

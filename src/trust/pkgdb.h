@@ -1,0 +1,22 @@
+/* The packages an OS tree or a disk image holds, read from its own package database (dpkg's
+ * status file or the rpm database), never from the host's. Feeds the build manifest, the SBOMs
+ * and the provenance. */
+#pragma once
+#include <jansson.h>
+
+/* Where rpm trees built by kiln keep their database, relative to the root (Fedora's layout;
+ * var/lib/rpm links to it). */
+#define PKGDB_RPM_DBPATH "usr/lib/sysimage/rpm"
+
+/* One JSON array, sorted by name then arch, of installed packages:
+ * {name, version, arch, source?, source_version?, supplier?, epoch? (rpm), license? (rpm)}.
+ * family: "deb" reads ADMINDIR/status (dpkg-query --admindir), "rpm" reads the database directory
+ * (rpm --dbpath). 0, or -errno with *err set. */
+int pkgdb_list(const char *family, const char *dbdir, json_t **out, char **err);
+
+/* Reads the package database and os-release out of a disk image (raw, qcow2, VHD) without
+ * mounting it. *family gets "deb" or "rpm"; *os_release an object (possibly empty). */
+int pkgdb_from_image(const char *image, json_t **pkgs, json_t **os_release, const char **family, char **err);
+
+/* The package URL (purl) of one entry of pkgdb_list for a distro (os-release ID, VERSION_ID). */
+char *pkgdb_purl(const char *family, json_t *pkg, const char *distro_id, const char *distro_version);
