@@ -1,5 +1,6 @@
 /* kiln run RUNBOOK: boot environments, run the selected cases, write the reports. */
 #include <errno.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -11,11 +12,22 @@
 #include "node/keys.h"
 #include "platform/platform.h"
 #include "report/notifier.h"
+#include "util/digest.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/proc.h"
 #include "util/timeutil.h"
 #include "util/util.h"
+
+/* The tested files' digests, taken while the first environment boots (the VM reads them
+ * through a copy-on-write overlay and never writes them). */
+static void *hash_tested(void *arg)
+{
+    struct kiln_results *res = arg;
+    for (size_t i = 0; i < res->ntested; i++)
+        if (sha256_file_hex(res->tested[i].path, res->tested[i].sha256, NULL) < 0) res->tested[i].sha256[0] = 0;
+    return NULL;
+}
 
 static void usage(FILE *f)
 {
@@ -143,10 +155,22 @@ int cmd_run(int argc, char **argv)
     res.platform = xstrdup(pctx.ops->name);
     res.accel = xstrdup(pctx.accel ? pctx.accel : "-");
     res.started = wall_s();
+    const struct {
+        const char *role, *path;
+    } files[] = {{"image", rb->platform.qemu.image}, {"kernel", rb->platform.qemu.kernel}, {"initrd", rb->platform.qemu.initrd}};
+    if (rb->platform.type == PLATFORM_QEMU)
+        for (size_t i = 0; i < ARRAY_SIZE(files); i++)
+            if (files[i].path) {
+                res.tested[res.ntested].role = xstrdup(files[i].role);
+                res.tested[res.ntested++].path = xstrdup(files[i].path);
+            }
     double t0 = now_s();
     struct kiln_sched_opts so = {.pctx = &pctx, .sel = sel, .nsel = nsel, .concurrency = rb->concurrency,
                                  .notifiers = &ns};
+    pthread_t hasher;
+    bool hashing = pthread_create(&hasher, NULL, hash_tested, &res) == 0;
     sched_run(&so, &res);
+    if (hashing) pthread_join(hasher, NULL);
     res.duration_s = now_s() - t0;
     int wr = notifiers_run_finished(&ns, &res);
     latest = path_join(runs_dir, "latest");

@@ -1,49 +1,10 @@
 /* kiln keygen / sign / verify: minisign-format keys and signatures (src/trust/minisign.c). */
-#include <errno.h>
-#include <fcntl.h>
-#include <termios.h>
 
 #include "cmd/common.h"
+#include "cmd/passphrase.h"
 #include "trust/minisign.h"
 #include "util/log.h"
 #include "util/util.h"
-
-/* KILN_PASSPHRASE, else a prompt on the terminal (echo off); NULL when neither is possible. */
-static char *passphrase(const char *prompt, bool confirm)
-{
-    const char *env = getenv("KILN_PASSPHRASE");
-    if (env) return xstrdup(env);
-    int fd = open("/dev/tty", O_RDWR | O_CLOEXEC);
-    if (fd < 0) return NULL;
-    struct termios old, quiet;
-    bool term = tcgetattr(fd, &old) == 0;
-    char buf[2][1024];
-    for (int round = 0; round < (confirm ? 2 : 1); round++) {
-        dprintf(fd, "%s", round ? "Again: " : prompt);
-        if (term) {
-            quiet = old;
-            quiet.c_lflag &= ~(tcflag_t)ECHO;
-            tcsetattr(fd, TCSAFLUSH, &quiet);
-        }
-        ssize_t n = read(fd, buf[round], sizeof buf[round] - 1);
-        if (term) tcsetattr(fd, TCSAFLUSH, &old);
-        dprintf(fd, "\n");
-        if (n <= 0) {
-            close(fd);
-            return NULL;
-        }
-        buf[round][n] = 0;
-        buf[round][strcspn(buf[round], "\r\n")] = 0;
-    }
-    close(fd);
-    if (confirm && strcmp(buf[0], buf[1])) {
-        fprintf(stderr, "kiln: the passphrases differ\n");
-        return NULL;
-    }
-    char *p = xstrdup(buf[0]);
-    explicit_bzero(buf, sizeof buf);
-    return p;
-}
 
 int cmd_keygen(int argc, char **argv)
 {
@@ -56,7 +17,7 @@ int cmd_keygen(int argc, char **argv)
     }
     if (!out) goto usage;
     char *pass = NULL;
-    if (!none && !(pass = passphrase("Passphrase for the new secret key: ", true))) {
+    if (!none && !(pass = passphrase_read("Passphrase for the new secret key: ", true))) {
         fprintf(stderr, "kiln keygen: no passphrase (no terminal and KILN_PASSPHRASE unset); "
                         "pass --no-passphrase for an unencrypted key\n");
         return EXIT_USAGE;
@@ -90,7 +51,7 @@ int cmd_sign(int argc, char **argv)
     }
     if (!key || !first) goto usage;
     char *pass = NULL;
-    if (ms_key_encrypted(key) && !(pass = passphrase("Passphrase: ", false))) {
+    if (ms_key_encrypted(key) && !(pass = passphrase_read("Passphrase: ", false))) {
         fprintf(stderr, "kiln sign: %s is encrypted and there is no passphrase (no terminal, KILN_PASSPHRASE unset)\n", key);
         return EXIT_USAGE;
     }

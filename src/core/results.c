@@ -13,6 +13,10 @@ void result_set_reason(struct kiln_result *r, const char *reason)
 
 void results_free(struct kiln_results *rs)
 {
+    for (size_t i = 0; i < rs->ntested; i++) {
+        free(rs->tested[i].role);
+        free(rs->tested[i].path);
+    }
     for (size_t i = 0; i < rs->n; i++) {
         struct kiln_result *r = &rs->v[i];
         free(r->id);

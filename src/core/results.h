@@ -39,6 +39,13 @@ struct kiln_result {
     size_t nsubtests, capsubtests;
 };
 
+/* A file the run tested (the disk image, kernel, initrd), with its digest: what a gallery
+ * matches against the image it is asked to publish. */
+struct kiln_tested {
+    char *role, *path;
+    char sha256[65];
+};
+
 struct kiln_results {
     char *name;          /* runbook name */
     char *id;            /* run directory name */
@@ -49,6 +56,8 @@ struct kiln_results {
     struct kiln_result *v;
     size_t n;
     bool interrupted;
+    struct kiln_tested tested[3];
+    size_t ntested;
 };
 
 void result_set_reason(struct kiln_result *r, const char *reason);

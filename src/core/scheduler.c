@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <pthread.h>
 
+#include "core/perf.h"
 #include "node/console.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -203,7 +204,14 @@ static int attempt(struct worker *w, const struct item *it, struct kiln_result *
     r->env = xstrdup(env->name);
     fprintf(log, "case %s on %s (%s), timeout %ld s\n", c->name, env->name, r->node, sel->timeout_s);
     fflush(log);
+    pid_t *pids = xcalloc(env->nnodes, sizeof *pids);
+    for (size_t i = 0; i < env->nnodes; i++)
+        pids[i] = s->o->pctx->ops->node_pid ? s->o->pctx->ops->node_pid(s->o->pctx, env->nodes[i]) : 0;
+    struct perf *perf = perf_start(env->nodes, pids, env->nnodes);
+    free(pids);
     int rc = c->run(&t);
+    _cleanup_free_ char *perf_path = path_join(dir, "perf.json");
+    perf_finish(perf, perf_path);
     int status;
     const char *fatal = NULL;
     for (size_t i = 0; i < env->nnodes && !fatal; i++) fatal = node_fatal(env->nodes[i]);

@@ -1,6 +1,7 @@
 /* The platform vtable: how environments (sets of nodes) are made and ended.
  * The scheduler knows only this struct. Adding a platform = one file + one table entry. */
 #pragma once
+#include <sys/types.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -54,6 +55,8 @@ struct kiln_platform {
     int (*deploy)(struct kiln_platform_ctx *p, struct kiln_env *env, char *why, size_t sz);
     /* Optional (NULL = unsupported). */
     int (*hot_add_disk)(struct kiln_platform_ctx *p, struct kiln_node *n, int size_mb, char *why, size_t sz);
+    /* Optional: the node's process on this host (its VM), for performance counters. */
+    pid_t (*node_pid)(struct kiln_platform_ctx *p, struct kiln_node *n);
     /* Must be safe on every path, including a half-deployed env. */
     void (*destroy)(struct kiln_platform_ctx *p, struct kiln_env *env);
     void (*fini)(struct kiln_platform_ctx *p);

@@ -445,6 +445,13 @@ static void qemu_fini(struct kiln_platform_ctx *p)
     p->priv = NULL;
 }
 
+static pid_t qemu_node_pid(struct kiln_platform_ctx *p, struct kiln_node *n)
+{
+    (void)p;
+    struct qemu_node *qn = n->priv;
+    return qn ? qn->pid : 0;
+}
+
 const struct kiln_platform platform_qemu = {
     .name = "qemu",
     .uses_host_memory = true,
@@ -453,6 +460,7 @@ const struct kiln_platform platform_qemu = {
     .spec_for = qemu_spec_for,
     .deploy = qemu_deploy,
     .hot_add_disk = qemu_hot_add_disk,
+    .node_pid = qemu_node_pid,
     .destroy = qemu_destroy,
     .fini = qemu_fini,
 };

@@ -34,6 +34,11 @@ char *results_to_json(const struct kiln_results *r)
     json_object_set_new(run, "accel", mstr(r->accel));
     json_object_set_new(run, "interrupted", json_boolean(r->interrupted));
     json_object_set_new(run, "exit_code", json_integer(results_exit_code(r)));
+    json_t *tested = json_array();
+    for (size_t i = 0; i < r->ntested; i++)
+        json_array_append_new(tested, json_pack("{s:s, s:s, s:s}", "role", r->tested[i].role, "path", r->tested[i].path,
+                                                "sha256", r->tested[i].sha256));
+    json_object_set_new(run, "tested", tested);
     json_object_set_new(root, "run", run);
     json_object_set_new(root, "summary",
                         json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "total", (json_int_t)r->n, "passed",
@@ -68,6 +73,9 @@ char *results_to_json(const struct kiln_results *r)
         json_object_set_new(o, "node", mstr(c->node));
         json_object_set_new(o, "environment", mstr(c->env));
         json_object_set_new(o, "log", mstr(c->log_rel));
+        _cleanup_free_ char *perf_rel = xasprintf("cases/%s/perf.json", c->id);
+        _cleanup_free_ char *perf_abs = path_join(r->dir, perf_rel);
+        json_object_set_new(o, "perf", file_exists(perf_abs) ? json_string(perf_rel) : json_null());
         json_t *ms = json_array();
         for (size_t k = 0; k < c->nmetrics; k++) {
             const struct kiln_metric *m = &c->metrics[k];

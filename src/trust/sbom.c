@@ -24,18 +24,6 @@ const char *sbom_suffix(enum sbom_format f)
     return f == SBOM_SPDX ? ".spdx.json" : ".cdx.json";
 }
 
-int json_write_file(const char *path, json_t *j)
-{
-    char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
-    if (!text) return -ENOMEM;
-    struct sbuf b = {0};
-    sbuf_printf(&b, "%s\n", text);
-    free(text);
-    int r = write_file_atomic(path, b.s, b.len, 0644);
-    sbuf_free(&b);
-    return r;
-}
-
 static const char *osr(const struct sbom_subject *s, const char *key)
 {
     return json_string_value(json_object_get(s->os_release, key));

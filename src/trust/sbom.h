@@ -22,5 +22,3 @@ json_t *sbom_make(enum sbom_format f, const struct sbom_subject *s, json_t *pkgs
 bool sbom_format_parse(const char *s, enum sbom_format *f);
 /* File name suffix: ".spdx.json" | ".cdx.json". */
 const char *sbom_suffix(enum sbom_format f);
-/* Serialises j (sorted keys, 2-space indent, trailing newline) to path through a temp file. */
-int json_write_file(const char *path, json_t *j);

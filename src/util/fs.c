@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <jansson.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 
@@ -208,4 +209,16 @@ char *kiln_guest_helper_path(void)
         }
     }
     return xstrdup(KILN_GUEST_BUILD_PATH);
+}
+
+int json_write_file(const char *path, json_t *j)
+{
+    char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+    if (!text) return -ENOMEM;
+    struct sbuf b = {0};
+    sbuf_printf(&b, "%s\n", text);
+    free(text);
+    int r = write_file_atomic(path, b.s, b.len, 0644);
+    sbuf_free(&b);
+    return r;
 }

@@ -1,0 +1,350 @@
+#include "report/archive.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <openssl/evp.h>
+#include <sys/stat.h>
+
+#include "util/fs.h"
+#include "util/util.h"
+
+#define MANIFEST_NAME "MANIFEST.sha256"
+
+struct member {
+    char *rel;      /* path below the run directory */
+    char hex[65];
+    uint64_t size;
+    bool seen;
+};
+
+static int cmp_member(const void *a, const void *b)
+{
+    return strcmp(((const struct member *)a)->rel, ((const struct member *)b)->rel);
+}
+
+static void list_files(const char *abs, const char *rel, struct member **v, size_t *n, size_t *cap)
+{
+    DIR *d = opendir(abs);
+    if (!d) return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (streq(de->d_name, ".") || streq(de->d_name, "..")) continue;
+        _cleanup_free_ char *a = path_join(abs, de->d_name);
+        _cleanup_free_ char *r = *rel ? xasprintf("%s/%s", rel, de->d_name) : xstrdup(de->d_name);
+        struct stat st;
+        if (lstat(a, &st) < 0) continue;
+        if (S_ISDIR(st.st_mode)) list_files(a, r, v, n, cap);
+        else if (S_ISREG(st.st_mode) && !streq(r, MANIFEST_NAME)) {
+            struct member *m = APPEND(*v, *n, *cap);
+            *m = (struct member){.rel = xstrdup(r)};
+        }
+    }
+    closedir(d);
+}
+
+static void hex32(const uint8_t *md, char out[65])
+{
+    for (int i = 0; i < 32; i++) snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/* Files that must never travel in an archive: private keys (PEM/OpenSSH, minisign secret keys). */
+static bool looks_secret(const char *buf, size_t n)
+{
+    static const char *const markers[] = {"PRIVATE KEY-----", "minisign encrypted secret key",
+                                          "minisign unencrypted secret key"};
+    for (size_t i = 0; i < ARRAY_SIZE(markers); i++)
+        if (memmem(buf, n, markers[i], strlen(markers[i]))) return true;
+    return false;
+}
+
+/* SHA-256 and size of a file; *secret when a private-key marker shows up (markers split across
+ * reads are caught by carrying the last bytes over). */
+static int hash_scan(const char *path, struct member *m, bool *secret)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    enum { BUF = 1 << 20, KEEP = 64 };
+    char *buf = xmalloc(BUF + KEEP);
+    size_t carry = 0;
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(c, EVP_sha256(), NULL);
+    ssize_t n;
+    m->size = 0;
+    while ((n = read(fd, buf + carry, BUF)) > 0) {
+        EVP_DigestUpdate(c, buf + carry, (size_t)n);
+        m->size += (uint64_t)n;
+        size_t have = carry + (size_t)n;
+        if (looks_secret(buf, have)) *secret = true;
+        carry = MIN((size_t)KEEP, have);
+        memmove(buf, buf + have - carry, carry);
+    }
+    int r = n < 0 ? -errno : 0;
+    uint8_t md[32];
+    EVP_DigestFinal_ex(c, md, NULL);
+    EVP_MD_CTX_free(c);
+    hex32(md, m->hex);
+    free(buf);
+    close(fd);
+    return r;
+}
+
+static int add_entry(struct archive *a, const char *name, uint64_t size, time_t mtime)
+{
+    struct archive_entry *e = archive_entry_new();
+    archive_entry_set_pathname(e, name);
+    archive_entry_set_size(e, (la_int64_t)size);
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0644);
+    archive_entry_set_mtime(e, mtime, 0);
+    archive_entry_set_uid(e, 0);
+    archive_entry_set_gid(e, 0);
+    int r = archive_write_header(a, e);
+    archive_entry_free(e);
+    return r == ARCHIVE_OK ? 0 : -EIO;
+}
+
+static int write_members(struct archive *a, const char *abs, const char *id, struct member *v, size_t n,
+                         const char *manifest, size_t mlen, char **err)
+{
+    _cleanup_free_ char *mname = xasprintf("%s/%s", id, MANIFEST_NAME);
+    if (add_entry(a, mname, mlen, time(NULL)) < 0 || archive_write_data(a, manifest, mlen) != (la_ssize_t)mlen) {
+        *err = xasprintf("cannot write the archive: %s", archive_error_string(a));
+        return -EIO;
+    }
+    char *buf = xmalloc(1 << 20);
+    int r = 0;
+    for (size_t i = 0; i < n && r == 0; i++) {
+        _cleanup_free_ char *p = path_join(abs, v[i].rel);
+        _cleanup_free_ char *name = xasprintf("%s/%s", id, v[i].rel);
+        struct stat st;
+        int fd = open(p, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || fstat(fd, &st) < 0 || (uint64_t)st.st_size != v[i].size) {
+            *err = xasprintf("%s changed while it was being archived; archive a finished run", p);
+            r = -EAGAIN;
+        } else if (add_entry(a, name, v[i].size, st.st_mtime) < 0) {
+            *err = xasprintf("cannot write the archive: %s", archive_error_string(a));
+            r = -EIO;
+        }
+        uint64_t left = v[i].size;
+        while (r == 0 && left > 0) {
+            ssize_t k = read(fd, buf, (size_t)MIN(left, (uint64_t)(1 << 20)));
+            if (k <= 0) {
+                *err = xasprintf("%s changed while it was being archived", p);
+                r = -EIO;
+            } else if (archive_write_data(a, buf, (size_t)k) != k) {
+                *err = xasprintf("cannot write the archive: %s", archive_error_string(a));
+                r = -EIO;
+            } else left -= (uint64_t)k;
+        }
+        if (fd >= 0) close(fd);
+    }
+    free(buf);
+    return r;
+}
+
+int archive_create(const char *run_dir, const char *out, char **err)
+{
+    char abs[PATH_MAX];
+    if (!realpath(run_dir, abs)) {
+        *err = xasprintf("cannot open the run directory %s: %s", run_dir, strerror(errno));
+        return -errno;
+    }
+    _cleanup_free_ char *rj = path_join(abs, "results.json");
+    if (!file_exists(rj)) {
+        *err = xasprintf("%s is not a kiln run directory (no results.json)", run_dir);
+        return -ENOENT;
+    }
+    const char *id = strrchr(abs, '/') ? strrchr(abs, '/') + 1 : abs;
+    struct member *v = NULL;
+    size_t n = 0, cap = 0;
+    list_files(abs, "", &v, &n, &cap);
+    qsort(v, n, sizeof *v, cmp_member);
+    int r = 0;
+    struct sbuf man = {0};
+    for (size_t i = 0; i < n && r == 0; i++) {
+        _cleanup_free_ char *p = path_join(abs, v[i].rel);
+        bool secret = false;
+        if ((r = hash_scan(p, &v[i], &secret)) < 0) *err = xasprintf("cannot read %s: %s", p, strerror(-r));
+        else if (secret) {
+            *err = xasprintf("%s holds a private key; it must not go into an archive (remove it from the run "
+                             "directory)", p);
+            r = -EPERM;
+        } else sbuf_printf(&man, "%s  %s\n", v[i].hex, v[i].rel);
+    }
+    _cleanup_free_ char *tmp = xasprintf("%s.tmp-XXXXXX", out);
+    int fd = r == 0 ? mkostemp(tmp, O_CLOEXEC) : -1;
+    if (r == 0 && fd < 0) {
+        r = -errno;
+        *err = xasprintf("cannot create %s: %s", tmp, strerror(errno));
+    }
+    if (r == 0) {
+        struct archive *a = archive_write_new();
+        archive_write_add_filter_zstd(a);
+        archive_write_set_format_pax_restricted(a);
+        if (archive_write_open_fd(a, fd) != ARCHIVE_OK) {
+            *err = xasprintf("cannot write %s: %s", out, archive_error_string(a));
+            r = -EIO;
+        } else r = write_members(a, abs, id, v, n, man.s ? man.s : "", man.len, err);
+        if (archive_write_close(a) != ARCHIVE_OK && r == 0) {
+            *err = xasprintf("cannot finish %s: %s", out, archive_error_string(a));
+            r = -EIO;
+        }
+        archive_write_free(a);
+        if (r == 0 && fsync(fd) < 0) r = -errno;
+        close(fd);
+        if (r == 0 && rename(tmp, out) < 0) {
+            r = -errno;
+            *err = xasprintf("cannot rename %s to %s: %s", tmp, out, strerror(errno));
+        }
+        if (r < 0) unlink(tmp);
+    }
+    for (size_t i = 0; i < n; i++) free(v[i].rel);
+    free(v);
+    sbuf_free(&man);
+    return r;
+}
+
+/* "<64 hex>  <path>" lines → sorted members. */
+static int parse_manifest(char *text, struct member **v, size_t *n, char **err)
+{
+    size_t cap = 0;
+    char *save = NULL;
+    unsigned line = 0;
+    for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+        line++;
+        size_t len = strlen(l);
+        bool ok = len > 66 && l[64] == ' ' && l[65] == ' ';
+        for (int i = 0; ok && i < 64; i++) ok = strchr("0123456789abcdef", l[i]) && l[i];
+        if (!ok) {
+            *err = xasprintf("%s line %u is not \"<sha256>  <path>\"", MANIFEST_NAME, line);
+            return -EINVAL;
+        }
+        struct member *m = APPEND(*v, *n, cap);
+        *m = (struct member){.rel = xstrdup(l + 66)};
+        memcpy(m->hex, l, 64);
+        m->hex[64] = 0;
+    }
+    qsort(*v, *n, sizeof **v, cmp_member);
+    for (size_t i = 1; i < *n; i++)
+        if (streq((*v)[i].rel, (*v)[i - 1].rel)) {
+            *err = xasprintf("%s lists %s twice", MANIFEST_NAME, (*v)[i].rel);
+            return -EINVAL;
+        }
+    return 0;
+}
+
+static bool safe_name(const char *rel)
+{
+    if (!*rel || rel[0] == '/') return false;
+    for (const char *p = rel; *p; p++)
+        if ((p == rel || p[-1] == '/') && p[0] == '.' && (p[1] == '/' || !p[1] || (p[1] == '.' && (p[2] == '/' || !p[2]))))
+            return false;
+    return true;
+}
+
+int archive_verify(const char *path, unsigned *files, char **err)
+{
+    struct archive *a = archive_read_new();
+    archive_read_support_filter_zstd(a);
+    archive_read_support_format_tar(a);
+    *files = 0;
+    if (archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK) {
+        *err = xasprintf("%s: cannot read the archive: %s", path, archive_error_string(a));
+        archive_read_free(a);
+        return -EIO;
+    }
+    struct member *v = NULL;
+    size_t n = 0;
+    char *prefix = NULL;
+    bool have_manifest = false;
+    int r = 0;
+    uint8_t *buf = xmalloc(1 << 20);
+    struct archive_entry *e;
+    int st;
+    while (r == 0 && (st = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
+        const char *name = archive_entry_pathname(e);
+        if (!name || archive_entry_filetype(e) != AE_IFREG) {
+            *err = xasprintf("%s: member %s is not a regular file", path, name ? name : "(unnamed)");
+            r = -EINVAL;
+            break;
+        }
+        if (!have_manifest) {
+            const char *slash = strchr(name, '/');
+            if (!slash || !streq(slash + 1, MANIFEST_NAME) || archive_entry_size(e) > (16 << 20)) {
+                *err = xasprintf("%s: the first member is %s, not <run>/%s: not a kiln run archive", path, name, MANIFEST_NAME);
+                r = -EINVAL;
+                break;
+            }
+            prefix = xstrndup(name, (size_t)(slash - name + 1));
+            size_t sz = (size_t)archive_entry_size(e);
+            char *text = xmalloc(sz + 1);
+            la_ssize_t got = archive_read_data(a, text, sz);
+            text[got < 0 ? 0 : got] = 0;
+            if (got != (la_ssize_t)sz) {
+                *err = xasprintf("%s: the manifest is truncated: %s", path, archive_error_string(a));
+                r = -EIO;
+            } else r = parse_manifest(text, &v, &n, err);
+            free(text);
+            have_manifest = true;
+            continue;
+        }
+        if (!startswith(name, prefix) || !safe_name(name + strlen(prefix))) {
+            *err = xasprintf("%s: member %s lies outside %s", path, name, prefix);
+            r = -EINVAL;
+            break;
+        }
+        struct member key = {.rel = (char *)name + strlen(prefix)};
+        struct member *m = bsearch(&key, v, n, sizeof *v, cmp_member);
+        if (!m) {
+            *err = xasprintf("%s: %s is not listed in the manifest", path, name);
+            r = -EINVAL;
+            break;
+        }
+        if (m->seen) {
+            *err = xasprintf("%s: %s appears twice", path, name);
+            r = -EINVAL;
+            break;
+        }
+        EVP_MD_CTX *c = EVP_MD_CTX_new();
+        EVP_DigestInit_ex(c, EVP_sha256(), NULL);
+        la_ssize_t k;
+        while ((k = archive_read_data(a, buf, 1 << 20)) > 0) EVP_DigestUpdate(c, buf, (size_t)k);
+        uint8_t md[32];
+        char hex[65];
+        EVP_DigestFinal_ex(c, md, NULL);
+        EVP_MD_CTX_free(c);
+        hex32(md, hex);
+        if (k < 0) {
+            *err = xasprintf("%s: cannot read %s: %s", path, name, archive_error_string(a));
+            r = -EIO;
+        } else if (!streq(hex, m->hex)) {
+            *err = xasprintf("%s: %s does not match the manifest (sha256 %s, manifest says %s)", path, name, hex, m->hex);
+            r = -EBADMSG;
+        }
+        m->seen = true;
+        (*files)++;
+    }
+    if (r == 0 && st != ARCHIVE_EOF) {
+        *err = xasprintf("%s: the archive is corrupt: %s", path, archive_error_string(a));
+        r = -EIO;
+    }
+    if (r == 0 && !have_manifest) {
+        *err = xasprintf("%s: empty archive", path);
+        r = -EINVAL;
+    }
+    for (size_t i = 0; i < n && r == 0; i++)
+        if (!v[i].seen) {
+            *err = xasprintf("%s: %s%s is in the manifest but not in the archive", path, prefix, v[i].rel);
+            r = -ENOENT;
+        }
+    for (size_t i = 0; i < n; i++) free(v[i].rel);
+    free(v);
+    free(prefix);
+    free(buf);
+    archive_read_free(a);
+    return r;
+}
