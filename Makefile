@@ -26,10 +26,12 @@ build-asan: deps $(ASAN_BUILD)/build.ninja
 images: deps
 	@sh tests/images/build.sh busybox
 
-# The main job: build kiln, build the sample Debian image with kiln, validate it.
+# The main job: build kiln, build the sample Debian image with kiln, validate it, then sign,
+# publish into a gallery, pull it back verified and archive the run (examples/release.sh).
 demo: build
 	./$(BUILD)/kiln build examples/images/debian-server.yml --out out
 	./$(BUILD)/kiln run examples/demo.yml
+	sh examples/release.sh ./$(BUILD)/kiln out runs/latest
 
 # All tests, under ASan+UBSan; prints "N passed, N failed" last.
 check: build-asan

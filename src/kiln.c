@@ -21,6 +21,8 @@ static const struct verb {
     {"keygen", cmd_keygen, "make an Ed25519 signing key pair (minisign format)"},
     {"sign", cmd_sign, "sign files (FILE.minisig, verifiable with stock minisign)"},
     {"verify", cmd_verify, "verify a file's minisign signature"},
+    {"publish", cmd_publish, "publish a signed, validated image version into a gallery"},
+    {"gallery", cmd_gallery, "set up a gallery; list, show and pull (verified) image versions"},
     {"archive", cmd_archive, "pack a run directory into a signed .tar.zst with a sha256 manifest (--verify checks one)"},
     {"sbom", cmd_sbom, "write an SPDX or CycloneDX SBOM from an image's own package database"},
 };

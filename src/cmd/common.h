@@ -30,6 +30,8 @@ int cmd_sign(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_sbom(int argc, char **argv);
 int cmd_archive(int argc, char **argv);
+int cmd_publish(int argc, char **argv);
+int cmd_gallery(int argc, char **argv);
 
 struct disk_write_opts;
 /* VHD timestamp and id for an output named seed: reproducible under SOURCE_DATE_EPOCH. */

@@ -3,6 +3,7 @@
 #include "cmd/common.h"
 #include "cmd/passphrase.h"
 #include "trust/minisign.h"
+#include "util/fs.h"
 #include "util/log.h"
 #include "util/util.h"
 
@@ -24,6 +25,8 @@ int cmd_keygen(int argc, char **argv)
     }
     if (pass) secret_add(pass);
     char *err = NULL;
+    _cleanup_free_ char *dir = path_dirname(out);
+    mkdir_p(dir, 0700);
     int r = ms_keygen(out, pass, &err);
     if (pass) explicit_bzero(pass, strlen(pass));
     free(pass);
@@ -62,6 +65,7 @@ int cmd_sign(int argc, char **argv)
             i++;
             continue;
         }
+        if (endswith(argv[i], ".minisig")) continue; /* `kiln sign out/x-1.0.*` on a second run */
         char *err = NULL;
         if (ms_sign(key, pass, argv[i], tc, &err) < 0) {
             fprintf(stderr, "kiln sign: %s\n", err);

@@ -181,6 +181,7 @@ int archive_create(const char *run_dir, const char *out, char **err)
         r = -errno;
         *err = xasprintf("cannot create %s: %s", tmp, strerror(errno));
     }
+    if (fd >= 0) fchmod(fd, 0644);
     if (r == 0) {
         struct archive *a = archive_write_new();
         archive_write_add_filter_zstd(a);

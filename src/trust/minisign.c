@@ -474,3 +474,64 @@ int ms_verify(const char *pubkey_path, const char *file, const char *sig_path, c
     free(text);
     return 0;
 }
+
+int ms_verify_trusted(const char *const *pubkeys, size_t n, const char *file, char **trusted, char key_id[17], char **err)
+{
+    _cleanup_free_ char *sp = xasprintf("%s.minisig", file);
+    char *text = NULL;
+    size_t len;
+    int r = read_file(sp, 64 * 1024, &text, &len);
+    if (r < 0) {
+        *err = r == -ENOENT ? xasprintf("%s is not signed (no %s); sign it with kiln sign -k KEY", file, sp)
+                            : xasprintf("cannot read the signature %s: %s", sp, strerror(-r));
+        return r;
+    }
+    char *nl = strchr(text, '\n');
+    uint8_t sig[SIG_LEN];
+    size_t got = 0;
+    if (nl) {
+        char *line = nl + 1;
+        line[strcspn(line, "\r\n")] = 0;
+        r = b64_decode(line, sig, sizeof sig, &got);
+    }
+    free(text);
+    if (!nl || r < 0 || got != SIG_LEN) {
+        *err = xasprintf("%s is not a valid minisign signature (truncated or damaged)", sp);
+        return -EINVAL;
+    }
+    char want[17];
+    key_id_hex(sig + 2, want);
+    struct sbuf known = {0};
+    for (size_t i = 0; i < n; i++) {
+        uint8_t pk[PK_LEN];
+        char *kerr = NULL;
+        if (read_b64_file(pubkeys[i], pk, sizeof pk, &kerr) < 0) {
+            free(kerr);
+            continue;
+        }
+        char id[17];
+        key_id_hex(pk + 2, id);
+        sbuf_printf(&known, "%s%s", known.len ? ", " : "", id);
+        if (memcmp(pk + 2, sig + 2, 8)) continue;
+        sbuf_free(&known);
+        if (key_id) memcpy(key_id, id, 17);
+        return ms_verify(pubkeys[i], file, NULL, trusted, err);
+    }
+    *err = xasprintf("%s was signed with key %s, which is not a trusted key (trusted: %s)", file, want,
+                     known.len ? known.s : "none");
+    sbuf_free(&known);
+    return -EPERM;
+}
+
+int ms_key_id(const char *pubkey_path, char key_id[17], char **err)
+{
+    uint8_t pk[PK_LEN];
+    int r = read_b64_file(pubkey_path, pk, sizeof pk, err);
+    if (r < 0) return r;
+    if (memcmp(pk, "Ed", 2)) {
+        *err = xasprintf("%s: not an Ed25519 minisign public key", pubkey_path);
+        return -EINVAL;
+    }
+    key_id_hex(pk + 2, key_id);
+    return 0;
+}

@@ -15,6 +15,12 @@ int ms_sign(const char *seckey_path, const char *passphrase, const char *file, c
 /* Verifies file against sig_path (NULL: FILE.minisig) with the public key file; *trusted gets
  * the trusted comment. Fail-closed: every mismatch is an error naming the file and what differs. */
 int ms_verify(const char *pubkey_path, const char *file, const char *sig_path, char **trusted, char **err);
+/* Verifies FILE against FILE.minisig with whichever of the trusted public keys has the
+ * signature's key id (key rotation: old and new keys side by side). key_id gets that id.
+ * Unsigned, unknown key, damaged signature, mismatch: an error naming the file. */
+int ms_verify_trusted(const char *const *pubkeys, size_t n, const char *file, char **trusted, char key_id[17], char **err);
+/* The key id of a public key file (16 hex digits, as minisign prints it). */
+int ms_key_id(const char *pubkey_path, char key_id[17], char **err);
 /* True when the secret key file is encrypted (needs a passphrase). */
 bool ms_key_encrypted(const char *seckey_path);
 

@@ -11,7 +11,7 @@ command -v clang >/dev/null || { echo "fuzz: clang is not installed" >&2; exit 7
 flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -std=gnu17 -D_GNU_SOURCE
        -DKILN_VERSION=\"fuzz\" -DKILN_SOURCE_DATA_DIR=\"$root/data\" -DKILN_GUEST_BUILD_PATH=\"/nonexistent\"
        -I$root/src $(pkg-config --cflags yaml-0.1 libxml-2.0 jansson)"
-libs="$(pkg-config --libs yaml-0.1 libxml-2.0 jansson zlib libcrypto) -lpthread -lm"
+libs="$(pkg-config --libs yaml-0.1 libxml-2.0 jansson zlib libcrypto libarchive) -lpthread -lm"
 util="$root/src/util/util.c $root/src/util/log.c $root/src/util/fs.c $root/src/util/yaml.c $root/src/util/timeutil.c $root/src/util/proc.c"
 sources() {
     case $1 in
@@ -22,15 +22,17 @@ sources() {
         console) echo "$root/src/node/console.c" ;;
         disk) echo "$root/src/image/disk.c $root/src/image/qcow2.c $root/src/image/vhd.c $root/src/image/gpt.c" ;;
         spec) echo "$root/src/image/spec.c" ;;
+        archive) echo "$root/src/report/archive.c" ;;
     esac
 }
 status=0
-for t in tap ltp junit runbook console disk spec; do
+for t in tap ltp junit runbook console disk spec archive; do
     # shellcheck disable=SC2086
     clang $flags -o "$out/fuzz_$t" "$here/fuzz_$t.c" $(sources $t) $util $libs
     mkdir -p "$out/corpus-$t"
     maxlen=16384
     [ "$t" = disk ] && maxlen=70000
+    [ "$t" = archive ] && maxlen=8192
     if "$out/fuzz_$t" -max_total_time="$secs" -max_len=$maxlen -timeout=10 -rss_limit_mb=2048 \
         "$out/corpus-$t" "$here/corpus/$t" > "$out/fuzz_$t.log" 2>&1; then
         echo "fuzz_$t: $(grep -Eo 'Done [0-9]+ runs' "$out/fuzz_$t.log" | tail -n 1) in ${secs}s, no findings"

@@ -1,7 +1,8 @@
 #!/bin/sh
 # kiln build end to end: the example Debian spec → raw, qcow2 and fixed VHD (+ manifest),
-# checked by kiln inspect and qemu-img, rebuilt bit-identically, the VHD booted through
-# OVMF + systemd-boot and passing tier 0; bad specs fail with where and why and leave nothing.
+# checked by kiln inspect and qemu-img, rebuilt bit-identically, SBOMs and provenance checked
+# against the image's own package database; bad specs fail with where and why and leave
+# nothing. (demo.sh boots the fixed VHD through OVMF + systemd-boot.)
 . "$(dirname "$0")/lib.sh"
 root=${KILN_ROOT:?}
 spec=$root/examples/images/debian-server.yml
@@ -90,16 +91,6 @@ sed 's/hostname: kiln-debian/hostname: kiln-other/' "$spec" > other.yml
 "$KILN" build other.yml --out out5 --format raw > build5.txt 2>&1 || { cat build5.txt; fail "os-only rebuild failed"; }
 expect_in build5.txt "(cached tree "
 rm -rf out5
-
-# the fixed VHD boots through OVMF + systemd-boot (no direct kernel) and passes tier 0
-"$KILN" run --runs-dir runs -v image="$T/out1/$base.vhd" "$root/examples/images/validate.yml" > run.txt 2>&1
-rc=$?
-cat run.txt
-[ "$rc" -eq 0 ] || fail "tier 0 on the built image failed"
-expect_jq runs/latest/results.json .summary.failed 0
-expect_in runs/latest/nodes/node0/qemu-cmdline.txt "if=pflash"
-expect_not_in runs/latest/nodes/node0/qemu-cmdline.txt "-kernel"
-expect_in runs/latest/nodes/node0/console.log "Debian GNU/Linux 12"
 
 # bad input: where, why, and nothing left at the output path
 sed 's/size: 2G/size: 400M/' "$spec" > small.yml
