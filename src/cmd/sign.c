@@ -25,8 +25,9 @@ int cmd_keygen(int argc, char **argv)
     }
     if (pass) secret_add(pass);
     char *err = NULL;
-    _cleanup_free_ char *dir = path_dirname(out);
+    char *dir = path_dirname(out);
     mkdir_p(dir, 0700);
+    free(dir);
     int r = ms_keygen(out, pass, &err);
     if (pass) explicit_bzero(pass, strlen(pass));
     free(pass);
