@@ -142,6 +142,7 @@ int cmd_gallery(int argc, char **argv)
                 return EXIT_USAGE;
             }
         } else if ((streq(argv[i], "--out") || streq(argv[i], "-o")) && i + 1 < argc) out = argv[++i];
+        else if (streq(argv[i], "--artifact") && i + 1 < argc) artifact = argv[++i];
         else if (argv[i][0] == '-' || ref) goto usage;
         else ref = argv[i];
     }

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
+#include <pthread.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -256,6 +257,7 @@ struct vfile {
     char *expect;   /* sha256 the manifest (or provenance) claims, or NULL */
     char sha256[65];
     char key[17];   /* signer */
+    bool disk;      /* a disk image a run can boot */
 };
 
 static void vfiles_free(struct vfile *v, size_t n)
@@ -288,6 +290,58 @@ static int check_files(const char *dir, struct vfile *v, size_t n, const char *c
     return 0;
 }
 
+/* check_files over several files, two at a time: hashing dominates a publish or a pull of a
+ * multi-GiB version and the host has more than one core. Reports the first failure in order. */
+struct check_job {
+    const char *dir;
+    struct vfile *v;
+    const bool *pick;
+    size_t n, next;
+    const char *const *keys;
+    size_t nkeys;
+    const char *who;
+    int *rc;
+    char **errs;
+};
+
+static void *check_worker(void *arg)
+{
+    struct check_job *j = arg;
+    for (;;) {
+        size_t i = __atomic_fetch_add(&j->next, 1, __ATOMIC_SEQ_CST);
+        if (i >= j->n) return NULL;
+        if (j->pick && !j->pick[i]) continue;
+        j->rc[i] = check_files(j->dir, &j->v[i], 1, j->keys, j->nkeys, j->who, &j->errs[i]);
+    }
+}
+
+static int check_parallel(const char *dir, struct vfile *v, size_t n, const bool *pick, const char *const *keys,
+                          size_t nkeys, const char *who, char **err)
+{
+    struct check_job j = {.dir = dir, .v = v, .pick = pick, .n = n, .keys = keys, .nkeys = nkeys, .who = who};
+    j.rc = xcalloc(n ? n : 1, sizeof *j.rc);
+    j.errs = xcalloc(n ? n : 1, sizeof *j.errs);
+    pthread_t th[2];
+    int started = 0;
+    for (int i = 0; i < 2; i++)
+        if (pthread_create(&th[i], NULL, check_worker, &j) == 0) started++;
+    if (!started) check_worker(&j);
+    for (int i = 0; i < started; i++) pthread_join(th[i], NULL);
+    int r = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (j.rc[i] < 0 && r == 0) {
+            r = j.rc[i];
+            free(*err);
+            *err = j.errs[i];
+            j.errs[i] = NULL;
+        }
+        free(j.errs[i]);
+    }
+    free(j.rc);
+    free(j.errs);
+    return r;
+}
+
 /* The version's file list from its manifest: artifacts, SBOMs, provenance, the manifest. */
 static int version_files(const char *dir, const char *manifest_name, json_t **manifest, struct vfile **out, size_t *n,
                          char **err)
@@ -317,7 +371,9 @@ static int version_files(const char *dir, const char *manifest_name, json_t **ma
                 json_decref(m);
                 return fail(err, -EINVAL, "%s: %s[%zu] needs a plain file name and a sha256", mp, lists[k], i);
             }
-            *APPEND(*out, *n, cap) = (struct vfile){.name = xstrdup(f), .expect = xstrdup(h)};
+            const char *kind = jstr(a, "kind");
+            bool disk = k == 0 && (streq(kind, "qcow2") || streq(kind, "raw") || streq(kind, "vhd-fixed") || streq(kind, "vhd"));
+            *APPEND(*out, *n, cap) = (struct vfile){.name = xstrdup(f), .expect = xstrdup(h), .disk = disk};
         }
     }
     if (!json_array_size(json_object_get(m, "artifacts"))) {
@@ -403,9 +459,9 @@ static int check_run(const struct gallery *g, const char *run_dir, const char *s
     json_array_foreach(json_object_get(run, "tested"), i, t) {
         if (!v || !streq(jstr(t, "role"), "image")) continue;
         for (size_t k = 0; k < n && !tested; k++)
-            if (streq(v[k].sha256, jstr(t, "sha256"))) tested = v[k].name;
+            if (v[k].disk && streq(v[k].sha256, jstr(t, "sha256"))) tested = v[k].name;
         if (!tested)
-            r = fail(err, -EINVAL, "the run %s tested %s (sha256 %s), which is none of this version's artifacts", run_dir,
+            r = fail(err, -EINVAL, "the run %s tested %s (sha256 %s), which is none of this version's disk images", run_dir,
                      jstr(t, "path"), jstr(t, "sha256"));
     }
     if (r == 0 && v && !tested) r = fail(err, -EINVAL, "the run %s booted no disk image of this version", run_dir);
@@ -569,9 +625,14 @@ int gallery_publish(struct gallery *g, const struct publish_req *q, char **err)
         _cleanup_free_ char *s = xasprintf("%s.minisig", f);
         if (!file_exists(f)) r = fail(err, -ENOENT, "%s is missing (listed by %s)", f, manifest_name);
         else if (!file_exists(s)) r = fail(err, -EPERM, "%s is not signed (no %s); sign the version with kiln sign -k KEY %s.*", f, s, q->prefix);
-        else if ((r = copy_file(f, staged, err)) == 0 && (r = copy_file(s, staged, err)) == 0)
-            r = check_files(staged, &v[i], 1, (const char *const *)g->keys, g->nkeys, "the manifest", err);
+        else r = ms_check_signer((const char *const *)g->keys, g->nkeys, f, v[i].key, err);
     }
+    for (size_t i = 0; i < n && r == 0; i++) {
+        _cleanup_free_ char *f = path_join(src_dir, v[i].name);
+        _cleanup_free_ char *s = xasprintf("%s.minisig", f);
+        if ((r = copy_file(f, staged, err)) == 0) r = copy_file(s, staged, err);
+    }
+    if (r == 0) r = check_parallel(staged, v, n, NULL, (const char *const *)g->keys, g->nkeys, "the manifest", err);
     if (r == 0) r = check_sboms(staged, m, err);
     if (r == 0) r = check_provenance(staged, v, n, manifest_name, err);
     if (r == 0) r = check_run(g, q->run_dir, staged, v, n, &run, err);
@@ -668,7 +729,7 @@ int gallery_pull(struct gallery *g, json_t *e, const char *artifact, const char 
     if (r == 0 && (!streq(jstr(m, "name"), name) || !streq(jstr(m, "version"), version)))
         r = fail(err, -EINVAL, "%s/%s describes %s %s, not %s %s", src, mf.name, jstr(m, "name"), jstr(m, "version"), name,
                  version);
-    /* metadata, then the artifacts asked for */
+    /* the SBOMs, the provenance and the artifacts asked for */
     bool *want = xcalloc(n ? n : 1, sizeof *want);
     size_t nwant = 0, nart = json_array_size(json_object_get(m, "artifacts"));
     for (size_t k = 0; r == 0 && k + 1 < n; k++) {
@@ -677,11 +738,13 @@ int gallery_pull(struct gallery *g, json_t *e, const char *artifact, const char 
         nwant += a && want[k];
     }
     if (r == 0 && artifact && !nwant) r = fail(err, -ENOENT, "%s %s has no %s artifact", name, version, artifact);
-    for (int pass = 0; pass < 2 && r == 0; pass++)
-        for (size_t k = 0; k + 1 < n && r == 0; k++) {
-            if (!want[k] || (pass == 0) != (k >= nart)) continue;
-            r = fetch(src, tmp, &v[k], keys, nkeys, err);
-        }
+    for (size_t k = 0; k + 1 < n && r == 0; k++) {
+        if (!want[k]) continue;
+        _cleanup_free_ char *p = path_join(src, v[k].name);
+        _cleanup_free_ char *s = xasprintf("%s.minisig", p);
+        if ((r = copy_file(p, tmp, err)) == 0) r = copy_file(s, tmp, err);
+    }
+    if (r == 0) r = check_parallel(tmp, v, n - 1, want, keys, nkeys, "the signed manifest", err);
     for (size_t k = 0; k < n && r == 0; k++) {
         if (k + 1 < n && !want[k]) continue;
         _cleanup_free_ char *sig = xasprintf("%s.minisig", v[k].name);

@@ -475,7 +475,7 @@ int ms_verify(const char *pubkey_path, const char *file, const char *sig_path, c
     return 0;
 }
 
-int ms_verify_trusted(const char *const *pubkeys, size_t n, const char *file, char **trusted, char key_id[17], char **err)
+int ms_sig_key_id(const char *file, char key_id[17], char **err)
 {
     _cleanup_free_ char *sp = xasprintf("%s.minisig", file);
     char *text = NULL;
@@ -499,28 +499,50 @@ int ms_verify_trusted(const char *const *pubkeys, size_t n, const char *file, ch
         *err = xasprintf("%s is not a valid minisign signature (truncated or damaged)", sp);
         return -EINVAL;
     }
-    char want[17];
-    key_id_hex(sig + 2, want);
-    struct sbuf known = {0};
+    key_id_hex(sig + 2, key_id);
+    return 0;
+}
+
+/* The trusted key file whose id is key_id, or NULL; *known lists the ids seen. */
+static const char *trusted_key(const char *const *pubkeys, size_t n, const char *key_id, struct sbuf *known)
+{
     for (size_t i = 0; i < n; i++) {
-        uint8_t pk[PK_LEN];
-        char *kerr = NULL;
-        if (read_b64_file(pubkeys[i], pk, sizeof pk, &kerr) < 0) {
+        char id[17], *kerr = NULL;
+        if (ms_key_id(pubkeys[i], id, &kerr) < 0) {
             free(kerr);
             continue;
         }
-        char id[17];
-        key_id_hex(pk + 2, id);
-        sbuf_printf(&known, "%s%s", known.len ? ", " : "", id);
-        if (memcmp(pk + 2, sig + 2, 8)) continue;
-        sbuf_free(&known);
-        if (key_id) memcpy(key_id, id, 17);
-        return ms_verify(pubkeys[i], file, NULL, trusted, err);
+        sbuf_printf(known, "%s%s", known->len ? ", " : "", id);
+        if (streq(id, key_id)) return pubkeys[i];
     }
-    *err = xasprintf("%s was signed with key %s, which is not a trusted key (trusted: %s)", file, want,
+    return NULL;
+}
+
+int ms_check_signer(const char *const *pubkeys, size_t n, const char *file, char key_id[17], char **err)
+{
+    int r = ms_sig_key_id(file, key_id, err);
+    if (r < 0) return r;
+    struct sbuf known = {0};
+    if (trusted_key(pubkeys, n, key_id, &known)) {
+        sbuf_free(&known);
+        return 0;
+    }
+    *err = xasprintf("%s was signed with key %s, which is not a trusted key (trusted: %s)", file, key_id,
                      known.len ? known.s : "none");
     sbuf_free(&known);
     return -EPERM;
+}
+
+int ms_verify_trusted(const char *const *pubkeys, size_t n, const char *file, char **trusted, char key_id[17], char **err)
+{
+    char id[17];
+    int r = ms_check_signer(pubkeys, n, file, id, err);
+    if (r < 0) return r;
+    struct sbuf known = {0};
+    const char *pub = trusted_key(pubkeys, n, id, &known);
+    sbuf_free(&known);
+    if (key_id) memcpy(key_id, id, 17);
+    return ms_verify(pub, file, NULL, trusted, err);
 }
 
 int ms_key_id(const char *pubkey_path, char key_id[17], char **err)

@@ -19,6 +19,10 @@ int ms_verify(const char *pubkey_path, const char *file, const char *sig_path, c
  * signature's key id (key rotation: old and new keys side by side). key_id gets that id.
  * Unsigned, unknown key, damaged signature, mismatch: an error naming the file. */
 int ms_verify_trusted(const char *const *pubkeys, size_t n, const char *file, char **trusted, char key_id[17], char **err);
+/* The key id FILE.minisig names (no hashing). */
+int ms_sig_key_id(const char *file, char key_id[17], char **err);
+/* Cheap check before any hashing: FILE.minisig exists, parses, and names a trusted key. */
+int ms_check_signer(const char *const *pubkeys, size_t n, const char *file, char key_id[17], char **err);
 /* The key id of a public key file (16 hex digits, as minisign prints it). */
 int ms_key_id(const char *pubkey_path, char key_id[17], char **err);
 /* True when the secret key file is encrypted (needs a passphrase). */

@@ -49,6 +49,12 @@ static void content_uuid(const struct sbom_subject *s, json_t *pkgs, char out[37
              h[5], h[6], h[7], h[8], h[9], h[10], h[11], h[12], h[13], h[14], h[15]);
 }
 
+/* What both formats derive first: the document id, the time, the distro for purls. */
+struct doc_ids {
+    char uuid[37], created[32];
+    const char *id, *vid;
+};
+
 /* SPDX identifiers allow letters, digits, '.' and '-' only. */
 static char *spdx_id(const char *prefix, size_t n, const char *name, const char *arch)
 {
@@ -72,21 +78,17 @@ static char *spdx_supplier(const char *s)
     return xasprintf("Organization: %s (%s)", strstrip(name), mail);
 }
 
-static json_t *spdx(const struct sbom_subject *s, json_t *pkgs)
+static json_t *spdx(const struct sbom_subject *s, json_t *pkgs, const struct doc_ids *ids)
 {
-    char uuid[37], created[32];
-    content_uuid(s, pkgs, uuid);
-    format_utc(created, s->created);
-    const char *id = osr(s, "ID"), *vid = osr(s, "VERSION_ID");
     json_t *doc = json_object();
     json_object_set_new(doc, "spdxVersion", json_string("SPDX-2.3"));
     json_object_set_new(doc, "dataLicense", json_string("CC0-1.0"));
     json_object_set_new(doc, "SPDXID", json_string("SPDXRef-DOCUMENT"));
     _cleanup_free_ char *dname = xasprintf("%s-%s", s->name, s->version);
     json_object_set_new(doc, "name", json_string(dname));
-    _cleanup_free_ char *ns = xasprintf("https://spdx.org/spdxdocs/kiln/%s-%s", dname, uuid);
+    _cleanup_free_ char *ns = xasprintf("https://spdx.org/spdxdocs/kiln/%s-%s", dname, ids->uuid);
     json_object_set_new(doc, "documentNamespace", json_string(ns));
-    json_object_set_new(doc, "creationInfo", json_pack("{s:s, s:[s]}", "created", created, "creators", "Tool: kiln-" KILN_VERSION));
+    json_object_set_new(doc, "creationInfo", json_pack("{s:s, s:[s]}", "created", ids->created, "creators", "Tool: kiln-" KILN_VERSION));
 
     json_t *packages = json_array(), *rels = json_array();
     json_t *os = json_object();
@@ -116,7 +118,7 @@ static json_t *spdx(const struct sbom_subject *s, json_t *pkgs)
         const char *name = json_string_value(json_object_get(p, "name"));
         const char *arch = json_string_value(json_object_get(p, "arch"));
         _cleanup_free_ char *sid = spdx_id("Package", i + 1, name, arch);
-        _cleanup_free_ char *purl = pkgdb_purl(s->family, p, id, vid);
+        _cleanup_free_ char *purl = pkgdb_purl(s->family, p, ids->id, ids->vid);
         json_t *e = json_object();
         json_object_set_new(e, "SPDXID", json_string(sid));
         json_object_set_new(e, "name", json_string(name));
@@ -151,16 +153,12 @@ static json_t *spdx(const struct sbom_subject *s, json_t *pkgs)
     return doc;
 }
 
-static json_t *cyclonedx(const struct sbom_subject *s, json_t *pkgs)
+static json_t *cyclonedx(const struct sbom_subject *s, json_t *pkgs, const struct doc_ids *ids)
 {
-    char uuid[37], created[32];
-    content_uuid(s, pkgs, uuid);
-    format_utc(created, s->created);
-    const char *id = osr(s, "ID"), *vid = osr(s, "VERSION_ID");
     json_t *doc = json_object();
     json_object_set_new(doc, "bomFormat", json_string("CycloneDX"));
     json_object_set_new(doc, "specVersion", json_string("1.5"));
-    _cleanup_free_ char *serial = xasprintf("urn:uuid:%s", uuid);
+    _cleanup_free_ char *serial = xasprintf("urn:uuid:%s", ids->uuid);
     json_object_set_new(doc, "serialNumber", json_string(serial));
     json_object_set_new(doc, "version", json_integer(1));
     json_t *os = json_object();
@@ -175,7 +173,7 @@ static json_t *cyclonedx(const struct sbom_subject *s, json_t *pkgs)
         json_object_set_new(os, "description", json_string(d));
     }
     json_t *meta = json_object();
-    json_object_set_new(meta, "timestamp", json_string(created));
+    json_object_set_new(meta, "timestamp", json_string(ids->created));
     json_object_set_new(meta, "tools", json_pack("{s:[{s:s, s:s, s:s}]}", "components", "type", "application", "name",
                                                  "kiln", "version", KILN_VERSION));
     json_object_set_new(meta, "component", os);
@@ -184,7 +182,7 @@ static json_t *cyclonedx(const struct sbom_subject *s, json_t *pkgs)
     size_t i;
     json_t *p;
     json_array_foreach(pkgs, i, p) {
-        _cleanup_free_ char *purl = pkgdb_purl(s->family, p, id, vid);
+        _cleanup_free_ char *purl = pkgdb_purl(s->family, p, ids->id, ids->vid);
         json_t *c = json_object();
         json_object_set_new(c, "type", json_string("application"));
         json_object_set_new(c, "bom-ref", json_string(purl));
@@ -211,5 +209,8 @@ static json_t *cyclonedx(const struct sbom_subject *s, json_t *pkgs)
 
 json_t *sbom_make(enum sbom_format f, const struct sbom_subject *s, json_t *pkgs)
 {
-    return f == SBOM_SPDX ? spdx(s, pkgs) : cyclonedx(s, pkgs);
+    struct doc_ids d = {.id = osr(s, "ID"), .vid = osr(s, "VERSION_ID")};
+    content_uuid(s, pkgs, d.uuid);
+    format_utc(d.created, s->created);
+    return f == SBOM_SPDX ? spdx(s, pkgs, &d) : cyclonedx(s, pkgs, &d);
 }

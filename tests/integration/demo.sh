@@ -58,7 +58,7 @@ publish out/$v --channel beta --run runfail
 expect_in "$T/err" "did not include verify_kernel_cmdline, which the gallery's policy requires"
 jq '.run.tested[0].sha256 = "'"$(sha256sum out/$v.manifest.json | cut -d' ' -f1)"'"' "$r" > runfail/results.json
 publish out/$v --channel beta --run runfail
-expect_in "$T/err" "which is none of this version's artifacts"
+expect_in "$T/err" "which is none of this version's disk images"
 publish out/$v --channel beta
 expect_in "$T/err" "requires a validation run"
 # another key: not trusted until the gallery trusts it (rotation: both keys then)

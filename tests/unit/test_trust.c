@@ -5,7 +5,10 @@
 #include <unistd.h>
 
 #include "tap.h"
+#include "report/archive.h"
 #include "trust/minisign.h"
+#include "trust/pkgdb.h"
+#include "trust/sbom.h"
 #include "util/fs.h"
 #include "util/util.h"
 
@@ -47,6 +50,75 @@ static void edit(const char *name, const char *a, const char *b)
         sbuf_free(&s);
     }
     free(t);
+}
+
+/* A gallery's key set: the signature's key id picks the key; unknown ids and unsigned files refused. */
+static void trusted_keys(const char *file, const char *pub, const char *pub2)
+{
+    char *err = NULL, id[17] = "";
+    const char *both[] = {pub2, pub}, *other[] = {pub2};
+    ok(ms_verify_trusted(both, 2, file, NULL, id, &err) == 0 && strlen(id) == 16, "trusted set with the signer: key %s", id);
+    char pid[17];
+    ok(ms_key_id(pub, pid, &err) == 0 && streq(pid, id), "ms_key_id agrees with the signature's key id");
+    ok(ms_verify_trusted(other, 1, file, NULL, id, &err) < 0 && strstr(err, "which is not a trusted key"),
+       "signer not trusted: %s", err ? err : "");
+    free(err), err = NULL;
+    put("unsigned.raw", "x");
+    _cleanup_free_ char *u = path_join(dir, "unsigned.raw");
+    ok(ms_verify_trusted(both, 2, u, NULL, id, &err) < 0 && strstr(err, "is not signed"), "unsigned: %s", err ? err : "");
+    free(err);
+}
+
+static void purls_and_sboms(void)
+{
+    json_t *deb = json_pack("{s:s, s:s, s:s}", "name", "libc6", "version", "1:2.36-9+deb12u4", "arch", "amd64");
+    _cleanup_free_ char *p1 = pkgdb_purl("deb", deb, "debian", "12");
+    is_str(p1, "pkg:deb/debian/libc6@1%3A2.36-9%2Bdeb12u4?arch=amd64&distro=debian-12", "deb purl: epoch and '+' encoded");
+    json_t *rpm = json_pack("{s:s, s:s, s:s, s:s}", "name", "bash", "version", "2:5.1-1.fc36", "arch", "x86_64", "epoch", "2");
+    _cleanup_free_ char *p2 = pkgdb_purl("rpm", rpm, "fedora", "36");
+    is_str(p2, "pkg:rpm/fedora/bash@5.1-1.fc36?arch=x86_64&distro=fedora-36&epoch=2", "rpm purl: epoch as a qualifier");
+    json_t *pkgs = json_pack("[O, {s:s, s:s, s:s}]", deb, "name", "libstdc++6", "version", "12.2.0-14", "arch", "amd64");
+    json_t *osr = json_pack("{s:s, s:s}", "ID", "debian", "VERSION_ID", "12");
+    struct sbom_subject sub = {.name = "img", .version = "1.0", .family = "deb", .os_release = osr, .created = 1750000000};
+    json_t *a = sbom_make(SBOM_SPDX, &sub, pkgs), *b = sbom_make(SBOM_SPDX, &sub, pkgs);
+    ok(json_equal(a, b), "the same input gives the same SPDX document");
+    is_str(json_string_value(json_object_get(json_array_get(json_object_get(a, "packages"), 2), "SPDXID")),
+           "SPDXRef-Package-2-libstdc--6-amd64", "SPDX ids keep to letters, digits, '.' and '-'");
+    is_str(json_string_value(json_object_get(json_object_get(a, "creationInfo"), "created")), "2025-06-15T15:06:40Z",
+           "created is SOURCE_DATE_EPOCH");
+    sub.version = "1.1";
+    json_t *c = sbom_make(SBOM_SPDX, &sub, pkgs);
+    ok(!streq(json_string_value(json_object_get(a, "documentNamespace")), json_string_value(json_object_get(c, "documentNamespace"))),
+       "another version, another document namespace");
+    json_t *x = sbom_make(SBOM_CYCLONEDX, &sub, pkgs);
+    is_str(json_string_value(json_object_get(json_object_get(json_object_get(x, "metadata"), "component"), "type")),
+           "operating-system", "CycloneDX: the image is the operating-system component");
+    is_int(json_array_size(json_object_get(x, "components")), 2, "CycloneDX: one component per package");
+    json_decref(a), json_decref(b), json_decref(c), json_decref(x);
+    json_decref(pkgs), json_decref(osr), json_decref(deb), json_decref(rpm);
+}
+
+static void archives(void)
+{
+    _cleanup_free_ char *run = path_join(dir, "run-1");
+    _cleanup_free_ char *cases = path_join(run, "cases/smoke");
+    mkdir_p(cases, 0755);
+    put("run-1/results.json", "{}\n");
+    put("run-1/cases/smoke/log.txt", "[cmd 1] true\n");
+    _cleanup_free_ char *out = path_join(dir, "run-1.tar.zst");
+    char *err = NULL;
+    unsigned n = 0;
+    ok(archive_create(run, out, &err) == 0, "archive a run directory");
+    ok(archive_verify(out, &n, &err) == 0 && n == 2, "it verifies: %u members besides the manifest", n);
+    put("junk.tar.zst", "\x28\xb5\x2f\xfd garbage");
+    _cleanup_free_ char *junk = path_join(dir, "junk.tar.zst");
+    ok(archive_verify(junk, &n, &err) < 0 && strstr(err, "junk.tar.zst"), "garbage refused: %s", err ? err : "");
+    free(err), err = NULL;
+    put("run-1/cases/smoke/id_ed25519", "-----BEGIN OPENSSH PRIVATE KEY-----\nxx\n");
+    _cleanup_free_ char *out2 = path_join(dir, "leak.tar.zst");
+    ok(archive_create(run, out2, &err) < 0 && strstr(err, "holds a private key") && !file_exists(out2),
+       "a private key in the run: refused, nothing written: %s", err ? err : "");
+    free(err);
 }
 
 int main(void)
@@ -129,6 +201,9 @@ int main(void)
     _cleanup_free_ char *k2 = path_join(dir, "k2.key");
     ok(ms_sign(k2, NULL, file, NULL, &err) < 0 && strstr(err, "damaged"), "damaged secret key refused: %s", err ? err : "");
     free(err), err = NULL;
+    trusted_keys(file, pub, pub2);
+    purls_and_sboms();
+    archives();
     rm_rf(dir);
     return tap_done();
 }
