@@ -14,6 +14,7 @@
 #include "platform/platform.h"
 #include "platform/l2hub.h"
 #include "platform/mqtap.h"
+#include "platform/ntp.h"
 #include "image/disk.h"
 #include "platform/qmp.h"
 #include "util/fs.h"
@@ -33,6 +34,7 @@ static const char *const ovmf_vars[] = {"/usr/share/OVMF/OVMF_VARS_4M.fd", "/usr
 struct qemu_priv {
     bool kvm;
     char *image_format;
+    struct ntp_server *ntp; /* the guests' time source, when port 123 was free */
 };
 
 /* env->priv when the environment has a private network */
@@ -94,6 +96,10 @@ static int qemu_init(struct kiln_platform_ctx *p)
     free(p->accel);
     p->accel = xstrdup(qp->kvm ? "kvm" : "tcg");
     log_info("qemu: using %s (%s)", p->accel, detail);
+    char why[256];
+    qp->ntp = ntp_server_start("127.0.0.1", 0, why, sizeof why);
+    if (qp->ntp) log_info("qemu: NTP time source for the guests at 10.0.2.2:123 (host clock)");
+    else log_info("qemu: no NTP time source for the guests (%s)", why);
     return 0;
 }
 
@@ -440,6 +446,8 @@ static void qemu_fini(struct kiln_platform_ctx *p)
 {
     struct qemu_priv *qp = p->priv;
     if (!qp) return;
+    if (qp->ntp) log_info("qemu: the NTP source answered %llu request(s)", (unsigned long long)ntp_server_served(qp->ntp));
+    ntp_server_stop(qp->ntp);
     free(qp->image_format);
     free(qp);
     p->priv = NULL;

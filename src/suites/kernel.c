@@ -209,7 +209,13 @@ KILN_CASE(verify_time_sync,
         service = active && *strstrip(active);
         if (service) case_log(t, "time service: %s", active);
         _cleanup_free_ char *ntp = NULL;
-        case_sh(t, "timedatectl show -p NTPSynchronized --value 2>/dev/null", &ntp);
+        /* a service that has just started (or a VM that just booted) may need a few polls */
+        if (service)
+            case_sh(t, "for i in $(seq 30); do v=$(timedatectl show -p NTPSynchronized --value 2>/dev/null); "
+                       "[ \"$v\" = yes ] && break; sleep 1; done; echo \"$v\"; "
+                       "timedatectl timesync-status 2>/dev/null | sed -n 's/^ *\\(Server\\|Offset\\|Packet count\\):/\\1:/p' >&2",
+                    &ntp);
+        else case_sh(t, "timedatectl show -p NTPSynchronized --value 2>/dev/null", &ntp);
         case_log(t, "NTPSynchronized=%s", ntp ? strstrip(ntp) : "?");
         synced = ntp && streq(ntp, "yes");
         struct ynode *policy = suite_policy(t);

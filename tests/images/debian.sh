@@ -2,7 +2,8 @@
 # Builds the Debian bookworm test image: systemd, OpenSSH, the Debian kernel, DHCP on
 # every NIC through systemd-networkd. Made with mmdebstrap and `mke2fs -d` (no loop
 # devices, no mounts). Generalised: no SSH host keys (made on first boot), empty
-# machine-id, root password locked, hardening sysctls, SSH keys come from the systemd credential or cloud-init.
+# machine-id, root password locked, hardening sysctls, SSH keys come from the systemd credential or cloud-init,
+# time from systemd-timesyncd against 10.0.2.2 (kiln's NTP source on the host, src/platform/ntp.c).
 #
 # usage: debian.sh OUTDIR → OUTDIR/disk.qcow2 (whole-disk ext4, label "root"),
 #        OUTDIR/vmlinuz, OUTDIR/initrd.img, OUTDIR/root-uuid
@@ -22,6 +23,7 @@ mmdebstrap --variant=apt --mode=root --format=directory \
     --customize-hook="echo 'UUID=$uuid / ext4 defaults,errors=remount-ro 0 1' > \"\$1/etc/fstab\"" \
     --customize-hook='mkdir -p "$1/etc/systemd/network" && printf "[Match]\nName=en* eth*\n\n[Network]\nDHCP=yes\n" > "$1/etc/systemd/network/80-dhcp.network"' \
     --customize-hook='chroot "$1" systemctl enable systemd-networkd systemd-timesyncd' \
+    --customize-hook='mkdir -p "$1/etc/systemd/timesyncd.conf.d" && printf "[Time]\nNTP=10.0.2.2\n" > "$1/etc/systemd/timesyncd.conf.d/50-kiln.conf"' \
     --customize-hook='printf "nameserver 10.0.2.3\n" > "$1/etc/resolv.conf"' \
     --customize-hook='chroot "$1" usermod -p "*" root' \
     --customize-hook='printf "kernel.kptr_restrict = 2\nkernel.dmesg_restrict = 1\nnet.ipv4.conf.all.accept_redirects = 0\nnet.ipv4.conf.default.accept_redirects = 0\nnet.ipv4.conf.all.send_redirects = 0\nnet.ipv4.conf.default.send_redirects = 0\nnet.ipv6.conf.all.accept_redirects = 0\nfs.suid_dumpable = 0\n" > "$1/etc/sysctl.d/50-kiln-hardening.conf"' \

@@ -7,9 +7,9 @@
 root=${KILN_ROOT:?}
 export SOURCE_DATE_EPOCH=1750000000   # the same package tree as tests/integration/image.sh
 v=debian-server-1.0.0
-"$KILN" build "$root/examples/images/debian-server.yml" --out out > build.txt 2>&1 || { cat build.txt; fail "kiln build failed"; }
+"$KILN" build "$root/examples/images/debian-server.yml" --out dist > build.txt 2>&1 || { cat build.txt; fail "kiln build failed"; }
 tail -n 2 build.txt
-"$KILN" run --runs-dir runs -v image="$T/out/$v.vhd" "$root/examples/demo.yml" > out.txt 2>&1
+"$KILN" run --runs-dir runs -v image="$T/dist/$v.vhd" "$root/examples/demo.yml" > out.txt 2>&1
 rc=$?
 cat out.txt
 [ "$rc" -eq 0 ] || fail "kiln run examples/demo.yml exited $rc"
@@ -17,52 +17,52 @@ r=runs/latest/results.json
 for f in results.json junit.xml report.html; do [ -s "runs/latest/$f" ] || fail "missing $f"; done
 expect_jq "$r" .summary.passed 4
 expect_jq "$r" '.cases[] | select(.name=="verify_no_failed_units") | .status' passed
-expect_jq "$r" '.run.tested[0].sha256' "$(sha256sum "out/$v.vhd" | cut -d' ' -f1)"
+expect_jq "$r" '.run.tested[0].sha256' "$(sha256sum "dist/$v.vhd" | cut -d' ' -f1)"
 expect_in runs/latest/nodes/node0/console.log "Debian GNU/Linux 12"
 expect_in runs/latest/nodes/node0/qemu-cmdline.txt "if=pflash"
 expect_not_in runs/latest/nodes/node0/qemu-cmdline.txt "-kernel"
 expect_no_qemu
 
 # the release flow of make demo
-sh "$root/examples/release.sh" "$KILN" out runs/latest > release.txt 2>&1 || { cat release.txt; fail "examples/release.sh failed"; }
+sh "$root/examples/release.sh" "$KILN" dist runs/latest > release.txt 2>&1 || { cat release.txt; fail "examples/release.sh failed"; }
 cat release.txt
-expect_in release.txt "published in out/gallery (channel stable)"
+expect_in release.txt "published in dist/gallery (channel stable)"
 expect_in release.txt "supported"
 expect_in release.txt "files match the manifest; signature good"
-G=out/gallery
+G=dist/gallery
 expect_jq $G/index.json '.images[0] | "\(.name) \(.version) \(.channels[0]) \(.run.summary.passed) \(.run.tested)"' \
     "debian-server 1.0.0 stable 4 $v.vhd"
-[ -f out/pulled/$v.qcow2 ] && [ ! -e out/pulled/$v.raw ] || fail "pull --artifact qcow2 took the wrong files: $(ls out/pulled)"
+[ -f dist/pulled/$v.qcow2 ] && [ ! -e dist/pulled/$v.raw ] || fail "pull --artifact qcow2 took the wrong files: $(ls dist/pulled)"
 for f in qcow2 manifest.json spdx.json cdx.json provenance.json; do
-    minisign -Vm out/pulled/$v.$f -p out/keys/demo.pub > /dev/null 2>&1 || fail "stock minisign rejects the pulled $f"
+    minisign -Vm dist/pulled/$v.$f -p dist/keys/demo.pub > /dev/null 2>&1 || fail "stock minisign rejects the pulled $f"
 done
-cmp out/pulled/$v.qcow2 out/$v.qcow2 || fail "the pulled qcow2 differs"
+cmp dist/pulled/$v.qcow2 dist/$v.qcow2 || fail "the pulled qcow2 differs"
 
 # refusals, each with its reason (copies by hard link: nothing big is copied)
 publish() { expect_status 1 "$KILN" publish "$@" --gallery $G; expect_in "$T/err" "kiln publish: refused:"; }
-mkdir old && jq '.version = "0.9.0"' out/$v.manifest.json > old/debian-server-0.9.0.manifest.json
+mkdir old && jq '.version = "0.9.0"' dist/$v.manifest.json > old/debian-server-0.9.0.manifest.json
 publish old/debian-server-0.9.0 --channel stable --run runs/latest
 expect_in "$T/err" "0.9.0 is not newer than 1.0.0, the latest in stable"
-publish out/$v --channel stable --run runs/latest
+publish dist/$v --channel stable --run runs/latest
 expect_in "$T/err" "already published in stable"
-mkdir uns && ln out/$v.* uns/ && rm uns/$v.qcow2.minisig
+mkdir uns && ln dist/$v.* uns/ && rm uns/$v.qcow2.minisig
 publish uns/$v --channel beta --run runs/latest
 expect_in "$T/err" "uns/$v.qcow2 is not signed"
 cp -r runs/latest/. runfail
 jq '(.cases[] | select(.name=="verify_console_clean")) |= (.status = "failed" | .reason = "console: Oops") | .summary.failed = 1' \
     "$r" > runfail/results.json
-publish out/$v --channel beta --run runfail
+publish dist/$v --channel beta --run runfail
 expect_in "$T/err" "failed 1 case(s), the policy allows 0: verify_console_clean (console: Oops)"
 jq '(.cases[] | select(.name=="smoke")) |= (.status = "skipped") | del(.cases[] | select(.name=="verify_kernel_cmdline"))' "$r" > runfail/results.json
-publish out/$v --channel beta --run runfail
+publish dist/$v --channel beta --run runfail
 expect_in "$T/err" "did not include verify_kernel_cmdline, which the gallery's policy requires"
-jq '.run.tested[0].sha256 = "'"$(sha256sum out/$v.manifest.json | cut -d' ' -f1)"'"' "$r" > runfail/results.json
-publish out/$v --channel beta --run runfail
+jq '.run.tested[0].sha256 = "'"$(sha256sum dist/$v.manifest.json | cut -d' ' -f1)"'"' "$r" > runfail/results.json
+publish dist/$v --channel beta --run runfail
 expect_in "$T/err" "which is none of this version's disk images"
-publish out/$v --channel beta
+publish dist/$v --channel beta
 expect_in "$T/err" "requires a validation run"
 # another key: not trusted until the gallery trusts it (rotation: both keys then)
-mkdir k2 && ln out/$v.* k2/ && "$KILN" keygen --out newkey --no-passphrase > /dev/null
+mkdir k2 && ln dist/$v.* k2/ && "$KILN" keygen --out newkey --no-passphrase > /dev/null
 "$KILN" sign -k newkey.key k2/$v.* > /dev/null || fail "sign with the new key"
 publish k2/$v --channel beta --run runs/latest
 expect_in "$T/err" "which is not a trusted key"
