@@ -28,9 +28,9 @@ cat build.txt
 m=dist/rpm-test-0.1.0.manifest.json
 expect_jq "$m" .family rpm
 expect_jq "$m" .os_release.ID kiln-rpm
-expect_jq "$m" '.packages | map(.name) | join(",")' kiln-busybox,kiln-filesystem,kiln-kernel,kiln-release
+expect_jq "$m" '.packages | map(.name) | join(",")' kiln-busybox,kiln-filesystem,kiln-kernel,kiln-libs,kiln-release
 expect_jq "$m" '.packages[] | select(.name=="kiln-busybox") | "\(.version) \(.arch) \(.source)"' "1.0-1.kiln x86_64 kiln-busybox"
-expect_jq "$m" .kernel.version 6.1.0-kiln
+expect_jq "$m" .kernel.version "$(cat "$KILN_BUSYBOX/kernel-version")"
 "$KILN" inspect dist/rpm-test-0.1.0.qcow2 > inspect.txt || fail "inspect failed"
 expect_in inspect.txt "os-release: kiln rpm test 1"
 qemu-img check -q dist/rpm-test-0.1.0.qcow2 || fail "qemu-img check rejects the qcow2"
@@ -38,9 +38,9 @@ qemu-img check -q dist/rpm-test-0.1.0.qcow2 || fail "qemu-img check rejects the 
 # the SBOM read back from the image's own rpm database (where Fedora keeps it), and the
 # provenance naming every package with the digest of the .rpm it came from
 "$KILN" sbom dist/rpm-test-0.1.0.qcow2 -o from-image.spdx.json > sbom.txt 2>&1 || { cat sbom.txt; fail "kiln sbom"; }
-expect_in sbom.txt "4 packages from the image's rpm database"
+expect_in sbom.txt "5 packages from the image's rpm database"
 expect_jq from-image.spdx.json '[.packages[].externalRefs[]?.referenceLocator] | sort | join(" ")' \
-    "pkg:rpm/kiln-rpm/kiln-busybox@1.0-1.kiln?arch=x86_64&distro=kiln-rpm-1 pkg:rpm/kiln-rpm/kiln-filesystem@1.0-1.kiln?arch=noarch&distro=kiln-rpm-1 pkg:rpm/kiln-rpm/kiln-kernel@1.0-1.kiln?arch=x86_64&distro=kiln-rpm-1 pkg:rpm/kiln-rpm/kiln-release@1.0-1.kiln?arch=noarch&distro=kiln-rpm-1"
+    "pkg:rpm/kiln-rpm/kiln-busybox@1.0-1.kiln?arch=x86_64&distro=kiln-rpm-1 pkg:rpm/kiln-rpm/kiln-filesystem@1.0-1.kiln?arch=noarch&distro=kiln-rpm-1 pkg:rpm/kiln-rpm/kiln-kernel@1.0-1.kiln?arch=x86_64&distro=kiln-rpm-1 pkg:rpm/kiln-rpm/kiln-libs@1.0-1.kiln?arch=x86_64&distro=kiln-rpm-1 pkg:rpm/kiln-rpm/kiln-release@1.0-1.kiln?arch=noarch&distro=kiln-rpm-1"
 expect_jq from-image.spdx.json '.packages[0].checksums[0].checksumValue' "$(sha256sum dist/rpm-test-0.1.0.qcow2 | cut -d' ' -f1)"
 p=dist/rpm-test-0.1.0.provenance.json
 for f in $(find "$KILN_CACHE" -name '*.rpm' | sort); do
