@@ -20,7 +20,7 @@ base:
     - { name: kiln-test, baseurl: rpm/repo, gpgkey: rpm/RPM-GPG-KEY-kiln-test }
 packages: { install: [kiln-release, kiln-busybox, kiln-kernel] }
 os: { hostname: rpm-box }
-storage: { size: 256M }
+storage: { size: 512M }
 output: [raw, qcow2]
 YAML
 "$KILN" build rpm.yml --out dist > build.txt 2>&1 || { cat build.txt; fail "rpm build failed"; }
