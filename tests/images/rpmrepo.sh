@@ -228,18 +228,8 @@ chmod 700 /root/.ssh
 [ -f /root/.ssh/authorized_keys ] && chmod 600 /root/.ssh/authorized_keys
 echo "kiln-rpm: ready"
 RCS
-cat > "$top/SOURCES/default.script" <<'DHCP'
-#!/bin/sh
-case "$1" in
-bound|renew)
-    ip addr flush dev "$interface"
-    ip addr add "$ip/${mask:-24}" dev "$interface"
-    [ -n "${router:-}" ] && ip route replace default via "${router%% *}" dev "$interface"
-    : > /etc/resolv.conf
-    for d in ${dns:-}; do echo "nameserver $d" >> /etc/resolv.conf; done ;;
-esac
-exit 0
-DHCP
+# DHCP hook: the busybox image's (the initramfs unpacked above)
+cp "$ird/usr/share/udhcpc/default.script" "$top/SOURCES/default.script"
 spec kiln-init noarch "kiln-busybox kiln-dropbear kiln-chrony" \
 'install -D -m 0755 %{_sourcedir}/rcS %{buildroot}/etc/init.d/rcS
 install -D -m 0755 %{_sourcedir}/default.script %{buildroot}/usr/share/udhcpc/default.script
