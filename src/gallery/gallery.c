@@ -269,28 +269,25 @@ static void vfiles_free(struct vfile *v, size_t n)
     free(v);
 }
 
-/* Every file in dir: signed by a trusted key, its sha256 what the manifest says. */
-static int check_files(const char *dir, struct vfile *v, size_t n, const char *const *keys, size_t nkeys, const char *who,
-                       char **err)
+/* A file in dir: signed by a trusted key, its sha256 what `who` says it is. */
+static int check_file(const char *dir, struct vfile *f, const char *const *keys, size_t nkeys, const char *who, char **err)
 {
-    for (size_t i = 0; i < n; i++) {
-        _cleanup_free_ char *p = path_join(dir, v[i].name);
-        char *kerr = NULL;
-        int r = ms_verify_trusted(keys, nkeys, p, NULL, v[i].key, &kerr);
-        if (r < 0) {
-            free(*err);
-            *err = kerr;
-            return r;
-        }
-        if ((r = sha256_file_hex(p, v[i].sha256, NULL)) < 0) return fail(err, r, "cannot read %s: %s", p, strerror(-r));
-        if (v[i].expect && !streq(v[i].expect, v[i].sha256))
-            return fail(err, -EBADMSG, "%s: sha256 %s, but %s says %s (the file was changed)", v[i].name, v[i].sha256,
-                        who, v[i].expect);
+    _cleanup_free_ char *p = path_join(dir, f->name);
+    char *kerr = NULL;
+    int r = ms_verify_trusted(keys, nkeys, p, NULL, f->key, &kerr);
+    if (r < 0) {
+        free(*err);
+        *err = kerr;
+        return r;
     }
+    if ((r = sha256_file_hex(p, f->sha256, NULL)) < 0) return fail(err, r, "cannot read %s: %s", p, strerror(-r));
+    if (f->expect && !streq(f->expect, f->sha256))
+        return fail(err, -EBADMSG, "%s: sha256 %s, but %s says %s (the file was changed)", f->name, f->sha256, who,
+                    f->expect);
     return 0;
 }
 
-/* check_files over several files, two at a time: hashing dominates a publish or a pull of a
+/* check_file over several files, two at a time: hashing dominates a publish or a pull of a
  * multi-GiB version and the host has more than one core. Reports the first failure in order. */
 struct check_job {
     const char *dir;
@@ -311,7 +308,7 @@ static void *check_worker(void *arg)
         size_t i = __atomic_fetch_add(&j->next, 1, __ATOMIC_SEQ_CST);
         if (i >= j->n) return NULL;
         if (j->pick && !j->pick[i]) continue;
-        j->rc[i] = check_files(j->dir, &j->v[i], 1, j->keys, j->nkeys, j->who, &j->errs[i]);
+        j->rc[i] = check_file(j->dir, &j->v[i], j->keys, j->nkeys, j->who, &j->errs[i]);
     }
 }
 
@@ -697,7 +694,7 @@ static int fetch(const char *src, const char *tmp, struct vfile *f, const char *
     _cleanup_free_ char *s = xasprintf("%s.minisig", p);
     int r = copy_file(p, tmp, err);
     if (r == 0) r = copy_file(s, tmp, err);
-    if (r == 0) r = check_files(tmp, f, 1, keys, nkeys, "the signed manifest", err);
+    if (r == 0) r = check_file(tmp, f, keys, nkeys, "the signed manifest", err);
     return r;
 }
 
