@@ -422,7 +422,13 @@ int node_reboot(struct kiln_node *n, int timeout_s, char *why, size_t whysz)
         sleep_ms(1000);
     }
     _cleanup_free_ char *last = xstrdup(why);
-    snprintf(why, whysz, "node did not come back with a new boot id within %d s (%s)", timeout_s, last);
+    /* the console's last line tells a hung firmware or boot from a slow one */
+    _cleanup_free_ char *tail = n->console ? console_tail(n->console, 1) : NULL;
+    if (tail && *strstrip(tail))
+        snprintf(why, whysz, "node did not come back with a new boot id within %d s (%s); the console's last line: %s",
+                 timeout_s, last, strstrip(tail));
+    else
+        snprintf(why, whysz, "node did not come back with a new boot id within %d s (%s)", timeout_s, last);
     return -ETIMEDOUT;
 }
 

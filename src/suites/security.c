@@ -279,7 +279,10 @@ KILN_CASE(verify_mac_policy,
     case_sh(t, "cat /sys/kernel/security/lsm 2>/dev/null", &lsm);
     case_log(t, "active LSMs: %s", lsm ? lsm : "?");
     const char *mac = want->scalar;
-    if (!lsm || !strstr(lsm, mac)) return case_fail(t, "%s is not an active LSM (/sys/kernel/security/lsm: %s)", mac, lsm ? strstrip(lsm) : "unreadable");
+    if (!lsm || !*strstrip(lsm))
+        return case_fail(t, "cannot tell whether %s is active: /sys/kernel/security/lsm is missing or empty "
+                            "(is securityfs mounted on /sys/kernel/security?)", mac);
+    if (!strstr(lsm, mac)) return case_fail(t, "%s is not an active LSM (/sys/kernel/security/lsm: %s)", mac, lsm);
     if (streq(mac, "selinux")) {
         _cleanup_free_ char *enf = NULL;
         case_sh(t, "cat /sys/fs/selinux/enforce 2>/dev/null", &enf);
