@@ -283,6 +283,14 @@ void console_clear_fatal(struct kiln_console *c)
     pthread_mutex_unlock(&c->lock);
 }
 
+uint64_t console_lines(struct kiln_console *c)
+{
+    pthread_mutex_lock(&c->lock);
+    uint64_t n = c->tailpos;
+    pthread_mutex_unlock(&c->lock);
+    return n;
+}
+
 char *console_tail(struct kiln_console *c, int n)
 {
     struct sbuf b = {0};

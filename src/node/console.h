@@ -37,5 +37,7 @@ const char *console_fatal(struct kiln_console *c);
 void console_clear_fatal(struct kiln_console *c);
 /* The last n lines (joined with newlines). */
 char *console_tail(struct kiln_console *c, int n);
+/* Lines seen so far (grows while the guest writes to its console). */
+uint64_t console_lines(struct kiln_console *c);
 /* Strips ANSI escapes and control characters in place. */
 void console_clean_line(char *s);

@@ -33,6 +33,8 @@ struct kiln_node {
     char *boot_id;
     atomic_bool bad;   /* unreachable or panicked: do not reuse */
     void *priv;        /* the platform's */
+    /* Resets the machine from outside (the platform's; NULL when it cannot) */
+    int (*reset)(struct kiln_node *n, char *why, size_t whysz);
     struct node_facts facts;
     int64_t cmd_seq;
 };

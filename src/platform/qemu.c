@@ -184,6 +184,8 @@ static void qargv_free(struct qargv *a)
     a->no = 0;
 }
 
+static int qemu_node_reset(struct kiln_node *n, char *why, size_t sz);
+
 static int qemu_boot_node(struct kiln_platform_ctx *p, struct kiln_env *env, struct kiln_node *n, char *why,
                           size_t sz)
 {
@@ -191,6 +193,7 @@ static int qemu_boot_node(struct kiln_platform_ctx *p, struct kiln_env *env, str
     struct qemu_priv *qp = p->priv;
     struct qemu_node *qn = xcalloc(1, sizeof *qn);
     n->priv = qn;
+    n->reset = qemu_node_reset;
     qn->work = path_join(p->work_dir, n->name);
     mkdir_p(qn->work, 0700);
     n->have = env->spec;
@@ -368,6 +371,22 @@ static int qemu_deploy(struct kiln_platform_ctx *p, struct kiln_env *env, char *
         node_read_boot_id(n);
         log_info("%s: SSH ready after %.1f s", n->name, now_s() - t0);
     }
+    return 0;
+}
+
+/* The node's reset hook: a hardware reset through QMP, as the reset button would. */
+static int qemu_node_reset(struct kiln_node *n, char *why, size_t sz)
+{
+    struct qemu_node *qn = n->priv;
+    if (!qn || !qn->qmp) return snprintf(why, sz, "no QMP connection to %s", n->name), -ENOTCONN;
+    char *err = NULL;
+    json_t *r = qmp_call(qn->qmp, "system_reset", NULL, &err);
+    if (!r) {
+        snprintf(why, sz, "QMP system_reset failed: %s", err ? err : "?");
+        free(err);
+        return -EIO;
+    }
+    json_decref(r);
     return 0;
 }
 

@@ -49,5 +49,17 @@ expect ext.spine.timeout status failed
 expect ext.spine.timeout reason "timed out after 5 s"
 expect ext.spine.zz_no_leftovers status passed
 [ "$(st ext.spine.timeout node)" = "$(st ext.spine.zz_no_leftovers node)" ] || fail "leftover check ran elsewhere"
+# a machine stuck in its own reset (console silent after the kernel's restart message) is
+# reset from outside once; the stall threshold is shortened from 90 s for the test
+busybox_runbook stuck <<YAML > stuck.yml
+extension: [ $ext/stuck ]
+testcase:
+  - criteria: { name: "ext\\\\.stuck\\\\..*" }
+YAML
+KILN_REBOOT_STALL_S=10 "$KILN" run --runs-dir runs stuck.yml > stuck.out 2>&1 || { cat stuck.out; fail "the stuck reset was not recovered"; }
+expect ext.stuck.stuck_reset status passed
+expect_in runs/latest/cases/ext.stuck.stuck_reset/log.txt "nothing on the console for 10 s after the kernel's restart request"
+expect_in runs/latest/cases/ext.stuck.stuck_reset/log.txt "the machine was reset from outside"
+expect_in stuck.out "stuck in its own reset for 10 s"
 expect_no_qemu
 exit 0
