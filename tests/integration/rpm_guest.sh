@@ -70,7 +70,8 @@ r=runs/latest/results.json
 expect_in runs/latest/nodes/node0/console.log "kiln-rpm: ready"
 for c in verify_package_db verify_package_files verify_running_kernel_packaged verify_vulnerable_packages verify_repos_signed \
          verify_ssh_host_keys_unique verify_time_sync verify_mac_policy verify_reboot_cycles verify_clean_shutdown \
-         verify_nvme verify_multiqueue perf_storage_io verify_suid_inventory verify_kernel_modules; do
+         verify_nvme verify_multiqueue perf_storage_io verify_suid_inventory verify_kernel_modules \
+         verify_machine_id_unique; do
     expect_jq "$r" ".cases[] | select(.name==\"$c\") | .status" passed
 done
 expect_in runs/latest/cases/verify_package_db/log.txt "rpm -qa"
