@@ -21,6 +21,7 @@ struct guest_counters {
     long long mem_total_kib, mem_avail_kib;
     long long disk_read, disk_write; /* bytes, whole disks */
     long long net_rx, net_tx;        /* bytes, all interfaces but lo */
+    char boot_id[40];                /* counters restart when it changes */
 };
 
 struct perf_node {
@@ -88,7 +89,7 @@ static void guest_read(struct kiln_node *n, struct guest_counters *g)
     struct kiln_exec r = {0};
     FILE *saved = n->log;
     n->log = NULL; /* counters are not part of the case's story */
-    int rc = node_exec_once(n, "for f in stat meminfo diskstats net/dev; do echo \"== $f\"; cat /proc/$f; done", 10, &r);
+    int rc = node_exec_once(n, "for f in stat meminfo diskstats net/dev sys/kernel/random/boot_id; do echo \"== $f\"; cat /proc/$f; done", 10, &r);
     n->log = saved;
     if (rc < 0 || r.status != 0 || !r.out) {
         kiln_exec_free(&r);
@@ -117,6 +118,8 @@ static void guest_read(struct kiln_node *n, struct guest_counters *g)
                 g->disk_read += rd * 512;
                 g->disk_write += wr * 512;
             }
+        } else if (streq(section, "sys/kernel/random/boot_id")) {
+            snprintf(g->boot_id, sizeof g->boot_id, "%s", strstrip(line));
         } else if (streq(section, "net/dev")) {
             char *colon = strchr(line, ':');
             if (!colon) continue;
@@ -181,17 +184,25 @@ struct perf *perf_start(struct kiln_node **nodes, const pid_t *pids, size_t n)
 
 static json_t *guest_json(const struct guest_counters *a, const struct guest_counters *b)
 {
-    if (!a->ok || !b->ok || b->cpu_total < a->cpu_total) return json_null();
+    if (!b->ok) return json_null();
+    /* the guest rebooted during the case (smoke, lifecycle, tests asking for it): its
+     * counters started again, so the figures cover the time since that boot */
+    bool rebooted = a->ok && (!streq(a->boot_id, b->boot_id) || b->cpu_total < a->cpu_total);
+    static const struct guest_counters zero = {.ok = true};
+    const struct guest_counters *first = a;
+    if (rebooted) a = &zero;
+    else if (!a->ok) return json_null();
     double ticks = (double)(b->cpu_total - a->cpu_total);
     json_t *o = json_object();
     json_object_set_new(o, "cpu_busy_pct", json_real(ticks > 0 ? 100.0 * (double)(b->cpu_busy - a->cpu_busy) / ticks : 0));
     json_object_set_new(o, "mem_total_kib", json_integer(b->mem_total_kib));
-    json_object_set_new(o, "mem_used_kib_start", json_integer(a->mem_total_kib - a->mem_avail_kib));
+    json_object_set_new(o, "mem_used_kib_start", json_integer(first->mem_total_kib - first->mem_avail_kib));
     json_object_set_new(o, "mem_used_kib_end", json_integer(b->mem_total_kib - b->mem_avail_kib));
     json_object_set_new(o, "disk_read_bytes", json_integer(b->disk_read - a->disk_read));
     json_object_set_new(o, "disk_write_bytes", json_integer(b->disk_write - a->disk_write));
     json_object_set_new(o, "net_rx_bytes", json_integer(b->net_rx - a->net_rx));
     json_object_set_new(o, "net_tx_bytes", json_integer(b->net_tx - a->net_tx));
+    if (rebooted) json_object_set_new(o, "rebooted", json_true());
     return o;
 }
 
