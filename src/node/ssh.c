@@ -399,7 +399,7 @@ int node_read_boot_id(struct kiln_node *n)
 }
 
 /* Under TCG a guest's own reset request now and then leaves the emulated machine stuck
- * before its firmware prints a byte (seen once in about 20 UEFI reboots here; KubeVirt's
+ * before its firmware prints a byte (seen twice in about 50 UEFI reboots here; KubeVirt's
  * issue 6885 describes the same under emulation). When the console's last line is the
  * kernel's restart message and nothing followed for REBOOT_STALL_S, the machine is reset
  * once from outside, and the case log says so. */
