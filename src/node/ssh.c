@@ -440,9 +440,10 @@ int node_reboot(struct kiln_node *n, int timeout_s, char *why, size_t whysz)
     }
     _cleanup_free_ char *before = xstrdup(n->boot_id);
     struct kiln_exec e;
-    const char *stall = getenv("KILN_REBOOT_STALL_S");
+    const char *env = getenv("KILN_REBOOT_STALL_S");
+    int stall_s = env ? atoi(env) : 0;
     struct reboot_watch w = {.lines = n->console ? console_lines(n->console) : 0, .quiet_since = now_ms(),
-                             .stall_s = stall && atoi(stall) > 0 ? atoi(stall) : REBOOT_STALL_S};
+                             .stall_s = stall_s > 0 ? stall_s : REBOOT_STALL_S};
     /* Detach so the command returns before the connection drops. */
     node_exec(n, "(sleep 1; systemctl reboot 2>/dev/null || reboot) >/dev/null 2>&1 </dev/null &", 30, &e);
     kiln_exec_free(&e);
@@ -466,9 +467,10 @@ int node_reboot(struct kiln_node *n, int timeout_s, char *why, size_t whysz)
     _cleanup_free_ char *last = xstrdup(why);
     /* the console's last line tells a hung firmware or boot from a slow one */
     _cleanup_free_ char *tail = n->console ? console_tail(n->console, 1) : NULL;
-    if (tail && *strstrip(tail))
+    const char *line = tail ? strstrip(tail) : "";
+    if (*line)
         snprintf(why, whysz, "node did not come back with a new boot id within %d s (%s); the console's last line: %s",
-                 timeout_s, last, strstrip(tail));
+                 timeout_s, last, line);
     else
         snprintf(why, whysz, "node did not come back with a new boot id within %d s (%s)", timeout_s, last);
     return -ETIMEDOUT;

@@ -131,9 +131,7 @@ KILN_CASE(verify_machine_id_unique,
     if (t->env->nnodes < 2) return case_skip(t, "needs two nodes");
     if (!guest_has_systemd(t)) {
         /* other inits may still keep one (D-Bus, journald-less logging, the rpm test guest) */
-        _cleanup_free_ char *has = NULL;
-        case_sh(t, "[ -s /etc/machine-id ] && echo yes; true", &has);
-        if (!has || !streq(strstrip(has), "yes"))
+        if (case_sh(t, "test -s /etc/machine-id", NULL) != 0)
             return case_skip(t, "no systemd on %s and no /etc/machine-id: nothing uses one", t->node->name);
         case_log(t, "no systemd on %s, but it keeps an /etc/machine-id: checking it", t->node->name);
     }
