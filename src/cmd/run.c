@@ -172,6 +172,9 @@ int cmd_run(int argc, char **argv)
     sched_run(&so, &res);
     if (hashing) pthread_join(hasher, NULL);
     res.duration_s = now_s() - t0;
+    /* the platform may have fallen back from KVM to TCG during the run */
+    free(res.accel);
+    res.accel = xstrdup(pctx.accel ? pctx.accel : "-");
     int wr = notifiers_run_finished(&ns, &res);
     latest = path_join(runs_dir, "latest");
     symlink_replace(run_id, latest);

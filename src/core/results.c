@@ -34,6 +34,8 @@ void results_free(struct kiln_results *rs)
             free(r->subtests[s].reason);
         }
         free(r->subtests);
+        for (size_t k = 0; k < r->nnotes; k++) free(r->notes[k]);
+        free(r->notes);
     }
     free(rs->v);
     free(rs->name);

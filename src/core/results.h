@@ -37,6 +37,8 @@ struct kiln_result {
     size_t nmetrics, capmetrics;
     struct kiln_subtest *subtests;
     size_t nsubtests, capsubtests;
+    char **notes;        /* what kiln did or saw that did not decide the verdict by itself */
+    size_t nnotes, capnotes;
 };
 
 /* A file the run tested (the disk image, kernel, initrd), with its digest: what a gallery

@@ -242,6 +242,10 @@ static int attempt(struct worker *w, const struct item *it, struct kiln_result *
     for (size_t i = 0; i < env->nnodes; i++) {
         struct kiln_node *n = env->nodes[i];
         if (n->bad) env->bad = true;
+        for (size_t k = 0; k < n->nnotes; k++) *APPEND(r->notes, r->nnotes, r->capnotes) = n->notes[k];
+        free(n->notes);
+        n->notes = NULL;
+        n->nnotes = n->capnotes = 0;
         if (n->console) {
             struct console_event *ev;
             size_t nev = console_events(n->console, marks[i], &ev);

@@ -145,6 +145,7 @@ struct kiln_console {
     char *tail[TAIL_LINES];
     size_t tailpos;
     double t0;
+    atomic_uint_fast64_t bytes;
 };
 
 static void on_line(struct kiln_console *c, char *line)
@@ -184,6 +185,7 @@ static void *scan(void *arg)
         if (fd < 0) fd = open(c->path, O_RDONLY | O_CLOEXEC);
         ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf) : 0;
         if (n > 0) {
+            atomic_fetch_add(&c->bytes, (uint_fast64_t)n);
             for (ssize_t i = 0; i < n; i++) {
                 if (buf[i] == '\n') {
                     if (line.s) on_line(c, line.s);
@@ -281,6 +283,11 @@ void console_clear_fatal(struct kiln_console *c)
     free(c->fatal);
     c->fatal = NULL;
     pthread_mutex_unlock(&c->lock);
+}
+
+uint64_t console_bytes(struct kiln_console *c)
+{
+    return atomic_load(&c->bytes);
 }
 
 uint64_t console_lines(struct kiln_console *c)

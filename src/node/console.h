@@ -37,6 +37,8 @@ const char *console_fatal(struct kiln_console *c);
 void console_clear_fatal(struct kiln_console *c);
 /* The last n lines (joined with newlines). */
 char *console_tail(struct kiln_console *c, int n);
+/* Bytes the guest wrote to its console so far, across power cycles (a sign of life). */
+uint64_t console_bytes(struct kiln_console *c);
 /* Lines seen so far (grows while the guest writes to its console). */
 uint64_t console_lines(struct kiln_console *c);
 /* Strips ANSI escapes and control characters in place. */

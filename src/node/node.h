@@ -33,8 +33,20 @@ struct kiln_node {
     char *boot_id;
     atomic_bool bad;   /* unreachable or panicked: do not reuse */
     void *priv;        /* the platform's */
-    /* Resets the machine from outside (the platform's; NULL when it cannot) */
-    int (*reset)(struct kiln_node *n, char *why, size_t whysz);
+    /* Power control from outside (the platform's; NULL when it has none). power_check runs
+     * while a reboot is awaited: when the machine stopped by itself (a guest's reset ends a
+     * QEMU VM) it powers it on again and returns 1; 0 while it runs, <0 on error.
+     * power_cycle forces it off and on again. */
+    int (*power_check)(struct kiln_node *n, char *why, size_t whysz);
+    int (*power_cycle)(struct kiln_node *n, char *why, size_t whysz);
+    /* Seconds since the machine was last powered on, and console bytes it wrote since then
+     * (-1 when unknown): signs of life while a reboot is awaited. */
+    double (*since_power_on)(struct kiln_node *n, int64_t *console_bytes);
+    /* What kiln did or saw on this node during the running case that does not decide its
+     * verdict by itself (a power cycle after a hung reset); the scheduler moves them to the
+     * case's result. */
+    char **notes;
+    size_t nnotes, capnotes;
     struct node_facts facts;
     int64_t cmd_seq;
 };
@@ -72,4 +84,6 @@ char *node_host_key_fingerprint(struct kiln_node *n);
 int node_read_boot_id(struct kiln_node *n);
 /* The first fatal console line seen, or NULL. */
 const char *node_fatal(struct kiln_node *n);
+/* Adds a note for the running case (printf-style) and writes it to the case log. */
+void node_note(struct kiln_node *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void node_free(struct kiln_node *n);

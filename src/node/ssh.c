@@ -398,38 +398,76 @@ int node_read_boot_id(struct kiln_node *n)
     return 0;
 }
 
-/* Under TCG a guest's own reset request now and then leaves the emulated machine stuck
- * before its firmware prints a byte (seen twice in about 50 UEFI reboots here; KubeVirt's
- * issue 6885 describes the same under emulation). When the console's last line is the
- * kernel's restart message and nothing followed for REBOOT_STALL_S, the machine is reset
- * once from outside, and the case log says so. */
-#define REBOOT_STALL_S 90
+void node_note(struct kiln_node *n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = NULL;
+    if (vasprintf(&msg, fmt, ap) < 0) msg = NULL;
+    va_end(ap);
+    if (!msg) return;
+    logf_node(n, "note: %s\n", msg);
+    *APPEND(n->notes, n->nnotes, n->capnotes) = msg;
+}
+
+/* A reboot is a power cycle where the platform supports it: the QEMU platform runs VMs with
+ * -no-reboot, so the guest's reset ends the VM and power_check starts it again on the same
+ * disks and firmware variables (under TCG the emulator's own reset path now and then left the
+ * machine stuck before its firmware printed a byte). Two hangs are still watched for, each
+ * ended by a power cycle that is noted on the case:
+ *  - the kernel said it restarts the machine and the machine kept running for REBOOT_STALL_S
+ *    (KILN_REBOOT_STALL_S): the guest's reset never reached the hardware;
+ *  - after a power-on the console stayed silent for BOOT_SILENT_S although this node wrote to
+ *    its console before: the machine hangs before its firmware. */
+#define REBOOT_STALL_S 30
+#define BOOT_SILENT_S 90
+#define MAX_POWER_CYCLES 2
 struct reboot_watch {
-    int stall_s; /* REBOOT_STALL_S, or KILN_REBOOT_STALL_S (tests) */
+    int stall_s;
+    bool talks;       /* the node wrote to its console before the reboot */
     uint64_t lines;
     int64_t quiet_since;
-    bool reset_done;
+    int cycles;
 };
 
-static void reset_if_stuck(struct kiln_node *n, struct reboot_watch *w)
+static bool restart_line(const char *line)
 {
-    if (!n->console || !n->reset || w->reset_done) return;
+    return strstr(line, "reboot: machine restart") || strstr(line, "reboot: Restarting system");
+}
+
+static void power_cycle(struct kiln_node *n, struct reboot_watch *w, const char *what)
+{
+    char why[256] = "";
+    w->cycles++;
+    int r = n->power_cycle(n, why, sizeof why);
+    node_note(n, "%s: %s; %s", n->name, what, r < 0 ? why : "kiln power-cycled the machine");
+    log_warn("%s: %s; %s", n->name, what, r < 0 ? why : "power-cycled it");
+    w->quiet_since = now_ms();
+}
+
+static void watch_power(struct kiln_node *n, struct reboot_watch *w)
+{
+    if (!n->console || !n->power_cycle || w->cycles >= MAX_POWER_CYCLES) return;
     uint64_t lines = console_lines(n->console);
     if (lines != w->lines) {
         w->lines = lines;
         w->quiet_since = now_ms();
+    }
+    int64_t quiet_ms = now_ms() - w->quiet_since;
+    _cleanup_free_ char *last = console_tail(n->console, 1);
+    if (last && restart_line(last) && quiet_ms >= (int64_t)w->stall_s * 1000) {
+        _cleanup_free_ char *what = xasprintf("the machine kept running %d s after the kernel's restart message "
+                                              "(\"%s\") without resetting", w->stall_s, strstrip(last));
+        power_cycle(n, w, what);
         return;
     }
-    if (now_ms() - w->quiet_since < (int64_t)w->stall_s * 1000) return;
-    _cleanup_free_ char *last = console_tail(n->console, 1);
-    if (!last || !(strstr(last, "reboot: machine restart") || strstr(last, "reboot: Restarting system"))) return;
-    w->reset_done = true;
-    char why[256] = "";
-    int r = n->reset(n, why, sizeof why);
-    logf_node(n, "%s: nothing on the console for %d s after the kernel's restart request (%s): %s\n", n->name,
-              w->stall_s, strstrip(last), r < 0 ? why : "the machine was reset from outside");
-    log_warn("%s: stuck in its own reset for %d s; reset it from outside%s%s", n->name, w->stall_s,
-             r < 0 ? ": " : "", r < 0 ? why : "");
+    int64_t bytes = -1;
+    double up = n->since_power_on ? n->since_power_on(n, &bytes) : -1;
+    if (w->talks && bytes == 0 && up >= BOOT_SILENT_S) {
+        _cleanup_free_ char *what = xasprintf("nothing on the console %d s after power-on, although the node wrote to "
+                                              "its console on earlier boots", BOOT_SILENT_S);
+        power_cycle(n, w, what);
+    }
 }
 
 int node_reboot(struct kiln_node *n, int timeout_s, char *why, size_t whysz)
@@ -442,18 +480,28 @@ int node_reboot(struct kiln_node *n, int timeout_s, char *why, size_t whysz)
     struct kiln_exec e;
     const char *env = getenv("KILN_REBOOT_STALL_S");
     int stall_s = env ? atoi(env) : 0;
-    struct reboot_watch w = {.lines = n->console ? console_lines(n->console) : 0, .quiet_since = now_ms(),
-                             .stall_s = stall_s > 0 ? stall_s : REBOOT_STALL_S};
+    struct reboot_watch w = {.stall_s = stall_s > 0 ? stall_s : REBOOT_STALL_S,
+                             .talks = n->console && console_bytes(n->console) > 0,
+                             .lines = n->console ? console_lines(n->console) : 0, .quiet_since = now_ms()};
     /* Detach so the command returns before the connection drops. */
     node_exec(n, "(sleep 1; systemctl reboot 2>/dev/null || reboot) >/dev/null 2>&1 </dev/null &", 30, &e);
     kiln_exec_free(&e);
     node_disconnect(n);
     int64_t deadline = now_ms() + (int64_t)timeout_s * 1000;
-    sleep_ms(2000);
+    sleep_ms(1000);
     while (now_ms() < deadline) {
+        if (n->power_check) {
+            char pw[512] = "";
+            int pr = n->power_check(n, pw, sizeof pw);
+            if (pr < 0) {
+                snprintf(why, whysz, "the machine stopped and could not be powered on again: %s", pw);
+                return -EIO;
+            }
+            if (pr > 0) logf_node(n, "%s: the guest reset the machine; powered on again\n", n->name);
+        }
         int left = (int)((deadline - now_ms()) / 1000);
-        /* short attempts, so a machine stuck in its reset is noticed in time */
-        int r = node_connect(n, MIN(MAX(left, 1), MIN(20, w.stall_s)), why, whysz);
+        /* short attempts, so a stopped or stuck machine is noticed in time */
+        int r = node_connect(n, MIN(MAX(left, 1), 3), why, whysz);
         if (r == -EHOSTDOWN || r == -EINTR || r == -EACCES) return r;
         if (r == 0) {
             if (node_read_boot_id(n) == 0 && !streq(n->boot_id, before)) return 0;
@@ -462,7 +510,7 @@ int node_reboot(struct kiln_node *n, int timeout_s, char *why, size_t whysz)
         } else if (r != -ETIMEDOUT) {
             break;
         }
-        reset_if_stuck(n, &w);
+        watch_power(n, &w);
     }
     _cleanup_free_ char *last = xstrdup(why);
     /* the console's last line tells a hung firmware or boot from a slow one */
@@ -488,5 +536,7 @@ void node_free(struct kiln_node *n)
     free(n->dir);
     free(n->boot_id);
     free(n->facts.boot_id);
+    for (size_t i = 0; i < n->nnotes; i++) free(n->notes[i]);
+    free(n->notes);
     free(n);
 }

@@ -1,6 +1,19 @@
+/* Which accelerator guests get: KVM only when it runs a representative guest here. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
 
-/* True when KVM actually runs a guest here (cached for a day per host kernel and qemu build). */
-bool accel_kvm_works(const char *work_dir, char *detail, size_t sz);
+/* Seconds a KVM guest gets to show a sign of life (a byte on its serial console, a read of
+ * its disk, an SSH answer) before kiln concludes that /dev/kvm does not run real guests.
+ * Under working KVM firmware and kernels write to the console within a second or two. */
+#define KILN_KVM_LIFE_WINDOW_S 20
+
+/* True when KVM runs kiln's probe guest (kvm_probe.S: long mode, paging, timer interrupts)
+ * on the machine type and CPU model (cpu_model, e.g. "host") the guests will get, within
+ * 5 s. The verdict is cached for a day per host kernel, qemu build and CPU model
+ * (~/.cache/kiln/accel-probe, or $KILN_CACHE). detail gets a one-line reason. */
+bool accel_kvm_works(const char *work_dir, const char *cpu_model, char *detail, size_t sz);
+
+/* Records that a real guest made no progress under KVM although the probe passed, so runs
+ * within the next day start with TCG without waiting for the watchdog again. */
+void accel_kvm_failed(const char *cpu_model, const char *detail);

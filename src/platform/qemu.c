@@ -3,6 +3,8 @@
  * through QMP: no race), the serial console in a file from the first byte, and SSH keys
  * offered both as a systemd credential (SMBIOS type 11) and a cloud-init NoCloud seed. */
 #include <errno.h>
+#include <stdatomic.h>
+#include <sys/wait.h>
 #include <jansson.h>
 #include <regex.h>
 #include <signal.h>
@@ -32,7 +34,8 @@ static const char *const ovmf_code[] = {"/usr/share/OVMF/OVMF_CODE_4M.fd", "/usr
 static const char *const ovmf_vars[] = {"/usr/share/OVMF/OVMF_VARS_4M.fd", "/usr/share/OVMF/OVMF_VARS.fd", NULL};
 
 struct qemu_priv {
-    bool kvm;
+    atomic_bool kvm;
+    const char *kvm_cpu; /* -cpu under KVM: platform.qemu.cpu_model or "host" */
     char *image_format;
     struct ntp_server *ntp; /* the guests' time source, when port 123 was free */
 };
@@ -44,11 +47,18 @@ struct l2hub_env {
 };
 
 struct qemu_node {
-    pid_t pid;
+    pid_t pid;       /* 0 while powered off */
     struct qmp *qmp;
     char *work;      /* per-node work dir: overlay, seed, qmp socket */
     int hot_disks;
     struct mqtap mq;
+    bool kvm;        /* what this node was started with */
+    int64_t powered_on_ms;
+    uint64_t console_at_power_on;
+    int power_ons;
+    /* what a power-on needs again */
+    struct kiln_platform_ctx *p;
+    struct kiln_env *env;
 };
 
 static const char *first_existing(const char *const *paths)
@@ -84,11 +94,12 @@ static int qemu_init(struct kiln_platform_ctx *p)
     if (q->firmware == FW_UEFI && (!first_existing(ovmf_code) || !first_existing(ovmf_vars)))
         return log_error("platform.qemu.firmware is uefi but OVMF is not installed (apt-get install ovmf)");
     char detail[256];
+    qp->kvm_cpu = q->cpu_model ? q->cpu_model : "host";
     if (q->accel == ACCEL_TCG) {
         qp->kvm = false;
         snprintf(detail, sizeof detail, "accel: tcg requested");
     } else {
-        qp->kvm = accel_kvm_works(p->work_dir, detail, sizeof detail);
+        qp->kvm = accel_kvm_works(p->work_dir, qp->kvm_cpu, detail, sizeof detail);
         if (q->accel == ACCEL_KVM && !qp->kvm)
             return log_error("platform.qemu.accel is kvm but KVM does not work here (%s); use accel: auto or tcg",
                              detail);
@@ -184,37 +195,87 @@ static void qargv_free(struct qargv *a)
     a->no = 0;
 }
 
-static int qemu_node_reset(struct kiln_node *n, char *why, size_t sz);
+static int qemu_power_check(struct kiln_node *n, char *why, size_t sz);
+static int qemu_power_cycle(struct kiln_node *n, char *why, size_t sz);
+static double qemu_since_power_on(struct kiln_node *n, int64_t *console_bytes);
 
-static int qemu_boot_node(struct kiln_platform_ctx *p, struct kiln_env *env, struct kiln_node *n, char *why,
-                          size_t sz)
+/* Everything a node needs before its first power-on: work dir, firmware variables, overlay,
+ * data disks, cloud-init seed. Kept across power cycles. */
+static int qemu_prepare_node(struct kiln_platform_ctx *p, struct kiln_env *env, struct kiln_node *n, char *why,
+                             size_t sz)
 {
     const struct kiln_qemu_conf *q = &p->rb->platform.qemu;
     struct qemu_priv *qp = p->priv;
     struct qemu_node *qn = xcalloc(1, sizeof *qn);
     n->priv = qn;
-    n->reset = qemu_node_reset;
+    n->power_check = qemu_power_check;
+    n->power_cycle = qemu_power_cycle;
+    n->since_power_on = qemu_since_power_on;
+    qn->p = p;
+    qn->env = env;
+    qn->kvm = qp->kvm;
     qn->work = path_join(p->work_dir, n->name);
     mkdir_p(qn->work, 0700);
     n->have = env->spec;
     n->have.nodes = 0;
+    if (q->firmware == FW_UEFI) {
+        _cleanup_free_ char *vars = path_join(qn->work, "OVMF_VARS.fd");
+        char *cp[] = {"cp", (char *)first_existing(ovmf_vars), vars, NULL};
+        if (run_tool(cp, why, sz) < 0) return -EIO;
+    }
+    if (q->image) {
+        _cleanup_free_ char *overlay = path_join(qn->work, "overlay.qcow2");
+        char *mk[] = {"qemu-img", "create", "-q", "-f", "qcow2", "-F", qp->image_format, "-b", (char *)q->image,
+                      overlay, NULL};
+        if (run_tool(mk, why, sz) < 0) return -EIO;
+    }
+    for (int i = 0; i < env->spec.data_disks; i++) {
+        _cleanup_free_ char *disk = xasprintf("%s/data%d.qcow2", qn->work, i);
+        _cleanup_free_ char *size = xasprintf("%dM", DATA_DISK_MB);
+        char *mk[] = {"qemu-img", "create", "-q", "-f", "qcow2", disk, size, NULL};
+        if (run_tool(mk, why, sz) < 0) return -EIO;
+    }
+    if (env->spec.features & FEAT_NVME) {
+        _cleanup_free_ char *disk = path_join(qn->work, "nvme0.qcow2");
+        char *mk[] = {"qemu-img", "create", "-q", "-f", "qcow2", disk, "1G", NULL};
+        if (run_tool(mk, why, sz) < 0) return -EIO;
+        n->have.features |= FEAT_NVME;
+    }
+    return make_seed(p, n, qn->work, why, sz);
+}
+
+/* Starts the node's qemu (first boot or after a power-off): same disks and firmware
+ * variables, the console appended to the same file, QMP and the SSH port found again. */
+static int qemu_power_on(struct kiln_node *n, char *why, size_t sz)
+{
+    struct qemu_node *qn = n->priv;
+    struct kiln_platform_ctx *p = qn->p;
+    struct kiln_env *env = qn->env;
+    const struct kiln_qemu_conf *q = &p->rb->platform.qemu;
+    struct qemu_priv *qp = p->priv;
+    _cleanup_free_ char *console_raw = path_join(qn->work, "console.raw");
+    _cleanup_free_ char *qmp_sock = path_join(qn->work, "qmp.sock");
+    _cleanup_free_ char *l2_sock = path_join(qn->work, "l2.sock");
+    unlink(qmp_sock);
+    unlink(l2_sock);
+    qmp_close(qn->qmp);
+    qn->qmp = NULL;
 
     __attribute__((cleanup(qargv_free))) struct qargv a = {0};
 #define ARG(s) (a.v[a.n++] = (char *)(s))
 #define OWN(s) (a.owned[a.no++] = (s))
     ARG("qemu-system-x86_64");
     ARG("-name"), ARG(OWN(xasprintf("kiln-%s", n->name)));
-    ARG("-machine"), ARG(qp->kvm ? "q35,accel=kvm" : "q35,accel=tcg");
-    ARG("-cpu"), ARG(qp->kvm ? "host" : "max");
+    ARG("-machine"), ARG(qn->kvm ? "q35,accel=kvm" : "q35,accel=tcg");
+    ARG("-cpu"), ARG(qn->kvm ? qp->kvm_cpu : q->cpu_model ? q->cpu_model : "max");
     ARG("-smp"), ARG(OWN(xasprintf("%d", env->spec.cpus)));
     ARG("-m"), ARG(OWN(xasprintf("%d", env->spec.memory_mb)));
     ARG("-nodefaults"), ARG("-no-user-config"), ARG("-display"), ARG("none");
+    /* the guest's reset ends qemu: kiln powers it on again (see the top of this file) */
+    ARG("-no-reboot");
     /* qemu writes the raw console privately; the scanner copies it, secrets masked, to the run dir */
-    _cleanup_free_ char *console_raw = path_join(qn->work, "console.raw");
-    _cleanup_free_ char *console = path_join(n->dir, "console.log");
-    ARG("-chardev"), ARG(OWN(xasprintf("file,id=con0,path=%s", console_raw)));
+    ARG("-chardev"), ARG(OWN(xasprintf("file,id=con0,path=%s,append=on", console_raw)));
     ARG("-serial"), ARG("chardev:con0");
-    _cleanup_free_ char *qmp_sock = path_join(qn->work, "qmp.sock");
     ARG("-qmp"), ARG(OWN(xasprintf("unix:%s,server=on,wait=off", qmp_sock)));
     ARG("-device"), ARG("virtio-rng-pci");
     /* q35's root bus cannot hot-plug: empty root ports take the disks added at run time */
@@ -222,13 +283,14 @@ static int qemu_boot_node(struct kiln_platform_ctx *p, struct kiln_env *env, str
         ARG("-device"), ARG(OWN(xasprintf("pcie-root-port,id=hp%d,bus=pcie.0,chassis=%d,slot=0", i, 10 + i)));
     int id = atoi(n->name + 4);
     if (env->spec.features & FEAT_PRIVATE_NET) {
-        ARG("-netdev"), ARG(OWN(xasprintf("dgram,id=l2,local.type=unix,local.path=%s/l2.sock,remote.type=unix,remote.path=%s",
-                                          qn->work, ((struct l2hub_env *)env->priv)->hub_path)));
+        ARG("-netdev"), ARG(OWN(xasprintf("dgram,id=l2,local.type=unix,local.path=%s,remote.type=unix,remote.path=%s",
+                                          l2_sock, ((struct l2hub_env *)env->priv)->hub_path)));
         ARG("-device"), ARG(OWN(xasprintf("virtio-net-pci,netdev=l2,mac=" KILN_PRIVATE_MAC_PREFIX ":%02x:%02x:%02x",
                                           (id >> 16) & 0xff, (id >> 8) & 0xff, id & 0xff)));
     }
     if (env->spec.features & FEAT_MULTIQUEUE) {
         int queues = MAX(2, MIN(env->spec.cpus, MQTAP_MAX_QUEUES));
+        mqtap_close(&qn->mq); /* a tap device lives as long as its queues: a new one per power-on */
         if (mqtap_open(&qn->mq, queues, why, sz) < 0) return -EIO;
         struct sbuf fds = {0};
         for (int i = 0; i < qn->mq.nqueues; i++) sbuf_printf(&fds, "%s%d", i ? ":" : "", qn->mq.fds[i]);
@@ -244,36 +306,23 @@ static int qemu_boot_node(struct kiln_platform_ctx *p, struct kiln_env *env, str
                                           (id >> 8) & 0xff, id & 0xff, i)));
     }
     if (q->firmware == FW_UEFI) {
-        _cleanup_free_ char *vars = path_join(qn->work, "OVMF_VARS.fd");
-        char *cp[] = {"cp", (char *)first_existing(ovmf_vars), vars, NULL};
-        if (run_tool(cp, why, sz) < 0) return -EIO;
         ARG("-drive"), ARG(OWN(xasprintf("if=pflash,format=raw,unit=0,readonly=on,file=%s", first_existing(ovmf_code))));
-        ARG("-drive"), ARG(OWN(xasprintf("if=pflash,format=raw,unit=1,file=%s", vars)));
+        ARG("-drive"), ARG(OWN(xasprintf("if=pflash,format=raw,unit=1,file=%s/OVMF_VARS.fd", qn->work)));
     }
     if (q->image) {
-        _cleanup_free_ char *overlay = path_join(qn->work, "overlay.qcow2");
-        char *mk[] = {"qemu-img", "create", "-q", "-f", "qcow2", "-F", qp->image_format, "-b", (char *)q->image,
-                      overlay, NULL};
-        if (run_tool(mk, why, sz) < 0) return -EIO;
-        ARG("-drive"), ARG(OWN(xasprintf("if=none,id=root,file=%s,format=qcow2,cache=unsafe,discard=unmap", overlay)));
+        ARG("-drive"), ARG(OWN(xasprintf("if=none,id=root,file=%s/overlay.qcow2,format=qcow2,cache=unsafe,discard=unmap",
+                                         qn->work)));
         /* with -kernel the firmware boots the kernel; bootindex 0 would clash with it */
         ARG("-device"), ARG(q->kernel ? "virtio-blk-pci,drive=root" : "virtio-blk-pci,drive=root,bootindex=0");
     }
     for (int i = 0; i < env->spec.data_disks; i++) {
-        _cleanup_free_ char *disk = xasprintf("%s/data%d.qcow2", qn->work, i);
-        _cleanup_free_ char *size = xasprintf("%dM", DATA_DISK_MB);
-        char *mk[] = {"qemu-img", "create", "-q", "-f", "qcow2", disk, size, NULL};
-        if (run_tool(mk, why, sz) < 0) return -EIO;
-        ARG("-drive"), ARG(OWN(xasprintf("if=none,id=data%d,file=%s,format=qcow2,cache=unsafe", i, disk)));
+        ARG("-drive"), ARG(OWN(xasprintf("if=none,id=data%d,file=%s/data%d.qcow2,format=qcow2,cache=unsafe", i,
+                                         qn->work, i)));
         ARG("-device"), ARG(OWN(xasprintf("virtio-blk-pci,drive=data%d,serial=kiln-data%d", i, i)));
     }
     if (env->spec.features & FEAT_NVME) {
-        _cleanup_free_ char *disk = path_join(qn->work, "nvme0.qcow2");
-        char *mk[] = {"qemu-img", "create", "-q", "-f", "qcow2", disk, "1G", NULL};
-        if (run_tool(mk, why, sz) < 0) return -EIO;
-        ARG("-drive"), ARG(OWN(xasprintf("if=none,id=nvme0,file=%s,format=qcow2,cache=unsafe", disk)));
+        ARG("-drive"), ARG(OWN(xasprintf("if=none,id=nvme0,file=%s/nvme0.qcow2,format=qcow2,cache=unsafe", qn->work)));
         ARG("-device"), ARG("nvme,drive=nvme0,serial=kilnnvme0");
-        n->have.features |= FEAT_NVME;
     }
     if (q->kernel) {
         ARG("-kernel"), ARG(q->kernel);
@@ -284,7 +333,6 @@ static int qemu_boot_node(struct kiln_platform_ctx *p, struct kiln_env *env, str
     _cleanup_free_ char *keyline = xasprintf("%s\n", p->pubkey);
     _cleanup_free_ char *b64 = base64_encode(keyline, strlen(keyline));
     ARG("-smbios"), ARG(OWN(xasprintf("type=11,value=io.systemd.credential.binary:ssh.authorized_keys.root=%s", b64)));
-    if (make_seed(p, n, qn->work, why, sz) < 0) return -EIO;
     ARG("-drive"), ARG(OWN(xasprintf("if=none,id=seed,file=%s/seed.img,format=raw,readonly=on", qn->work)));
     ARG("-device"), ARG("virtio-blk-pci,drive=seed");
     a.v[a.n] = NULL;
@@ -298,12 +346,22 @@ static int qemu_boot_node(struct kiln_platform_ctx *p, struct kiln_env *env, str
     sbuf_free(&cmdline);
 
     _cleanup_free_ char *qlog = path_join(n->dir, "qemu.log");
-    FILE *ql = fopen(qlog, "we");
+    FILE *ql = fopen(qlog, qn->power_ons ? "ae" : "we");
+    uint64_t console_before = n->console ? console_bytes(n->console) : 0;
     int r = proc_spawn(a.v, -1, ql ? fileno(ql) : -1, ql ? fileno(ql) : -1, &qn->pid);
     mqtap_release_queues(&qn->mq); /* qemu holds its own copies of the queues now */
     if (ql) fclose(ql);
-    if (r < 0) return snprintf(why, sz, "cannot start qemu-system-x86_64: %s", strerror(-r)), r;
-    n->console = console_start(console_raw, console, p->patterns);
+    if (r < 0) {
+        qn->pid = 0;
+        return snprintf(why, sz, "cannot start qemu-system-x86_64: %s", strerror(-r)), r;
+    }
+    qn->power_ons++;
+    qn->powered_on_ms = now_ms();
+    qn->console_at_power_on = console_before;
+    if (!n->console) {
+        _cleanup_free_ char *console = path_join(n->dir, "console.log");
+        n->console = console_start(console_raw, console, p->patterns);
+    }
 
     qn->qmp = qmp_open(qmp_sock, 10000);
     if (!qn->qmp) {
@@ -323,19 +381,173 @@ static int qemu_boot_node(struct kiln_platform_ctx *p, struct kiln_env *env, str
     }
     regfree(&rx);
     n->port = atoi(usernet + m[1].rm_so);
+    free(n->host);
     n->host = xstrdup("127.0.0.1");
-    log_info("%s: qemu pid %d, ssh on 127.0.0.1:%d, console %s", n->name, (int)qn->pid, n->port, console);
+    /* later power-ons are part of a reboot: the case log tells them */
+    log_full(qn->power_ons > 1 ? LOG_DEBUG : LOG_INFO, 0, "%s: qemu pid %d (%s), ssh on 127.0.0.1:%d, console %s/console.log",
+             n->name, (int)qn->pid, qn->kvm ? "kvm" : "tcg", n->port, n->dir);
     return 0;
 #undef ARG
 #undef OWN
 }
 
-static int qemu_deploy(struct kiln_platform_ctx *p, struct kiln_env *env, char *why, size_t sz)
+/* Ends the node's qemu: asks through QMP, then signals. */
+static void qemu_power_off(struct qemu_node *qn)
+{
+    if (qn->pid > 0) {
+        if (qn->qmp) {
+            char *err = NULL;
+            json_decref(qmp_call(qn->qmp, "quit", NULL, &err));
+            free(err);
+        }
+        if (proc_wait(qn->pid, 3000, NULL) < 0) proc_kill(qn->pid, 2000);
+    }
+    qn->pid = 0;
+    qmp_close(qn->qmp);
+    qn->qmp = NULL;
+}
+
+/* 1 when qemu has exited (reaped; its status in *status), 0 while it runs. */
+static int qemu_exited(struct qemu_node *qn, int *status)
+{
+    if (qn->pid <= 0) return 1;
+    if (proc_wait(qn->pid, 0, status) < 0) return 0;
+    qn->pid = 0;
+    qmp_close(qn->qmp);
+    qn->qmp = NULL;
+    return 1;
+}
+
+static int qemu_power_check(struct kiln_node *n, char *why, size_t sz)
+{
+    struct qemu_node *qn = n->priv;
+    if (!qn) return snprintf(why, sz, "%s has no VM", n->name), -ENOTCONN;
+    if (!qemu_exited(qn, NULL)) return 0;
+    int r = qemu_power_on(n, why, sz);
+    return r < 0 ? r : 1;
+}
+
+static int qemu_power_cycle(struct kiln_node *n, char *why, size_t sz)
+{
+    struct qemu_node *qn = n->priv;
+    if (!qn) return snprintf(why, sz, "%s has no VM", n->name), -ENOTCONN;
+    if (qn->pid > 0) proc_kill(qn->pid, 0);
+    qn->pid = 0;
+    qmp_close(qn->qmp);
+    qn->qmp = NULL;
+    return qemu_power_on(n, why, sz);
+}
+
+static double qemu_since_power_on(struct kiln_node *n, int64_t *console_bytes_since)
+{
+    struct qemu_node *qn = n->priv;
+    if (!qn || qn->pid <= 0) {
+        if (console_bytes_since) *console_bytes_since = -1;
+        return -1;
+    }
+    if (console_bytes_since)
+        *console_bytes_since = n->console ? (int64_t)(console_bytes(n->console) - qn->console_at_power_on) : -1;
+    return (double)(now_ms() - qn->powered_on_ms) / 1000.0;
+}
+
+/* Reads of the boot disk since power-on (QMP query-blockstats), -1 when unknown. */
+static long long root_disk_reads(struct qemu_node *qn)
+{
+    if (!qn->qmp) return -1;
+    char *err = NULL;
+    json_t *r = qmp_call(qn->qmp, "query-blockstats", NULL, &err);
+    free(err);
+    if (!r) return -1;
+    long long reads = -1;
+    size_t i;
+    json_t *dev;
+    json_array_foreach(r, i, dev) {
+        const char *name = json_string_value(json_object_get(dev, "device"));
+        if (!name || !streq(name, "root")) continue;
+        json_t *ops = json_object_get(json_object_get(dev, "stats"), "rd_operations");
+        if (json_is_integer(ops)) reads = json_integer_value(ops);
+    }
+    json_decref(r);
+    return reads;
+}
+
+/* Seconds of CPU time qemu's threads used so far (vCPUs included), -1 when unknown. */
+static double qemu_cpu_s(pid_t pid)
+{
+    _cleanup_free_ char *path = xasprintf("/proc/%d/stat", (int)pid);
+    char *stat = NULL;
+    if (read_file(path, 4096, &stat, NULL) < 0) return -1;
+    const char *p = strrchr(stat, ')');
+    unsigned long long ut = 0, st = 0;
+    int got = p ? sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) : 0;
+    free(stat);
+    return got == 2 ? (double)(ut + st) / (double)sysconf(_SC_CLK_TCK) : -1;
+}
+
+/* Waits for SSH on a freshly deployed node. Under KVM, a guest that shows no sign of life
+ * within KILN_KVM_LIFE_WINDOW_S, or whose qemu exits, sets *kvm_dead (with the evidence in
+ * why) instead of waiting out the boot timeout. */
+static int qemu_wait_ssh(struct kiln_platform_ctx *p, struct kiln_node *n, bool *kvm_dead, char *why, size_t sz)
 {
     const struct kiln_qemu_conf *q = &p->rb->platform.qemu;
+    struct qemu_node *qn = n->priv;
+    int64_t deadline = now_ms() + q->boot_timeout_s * 1000;
+    bool alive = !qn->kvm;
+    char err[512] = "";
+    for (;;) {
+        int left = (int)((deadline - now_ms()) / 1000);
+        int r = node_connect(n, alive ? MAX(left, 1) : 2, err, sizeof err);
+        if (r == 0) return 0;
+        int status = 0;
+        if (r == -ETIMEDOUT && qemu_exited(qn, &status)) {
+            char *qlog = NULL;
+            _cleanup_free_ char *qpath = path_join(n->dir, "qemu.log");
+            read_file(qpath, 2048, &qlog, NULL);
+            snprintf(why, sz, "%s: qemu (%s) exited with %s %d before SSH answered: %s", n->name,
+                     qn->kvm ? "kvm" : "tcg", WIFEXITED(status) ? "status" : "signal",
+                     WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), qlog ? strstrip(qlog) : "");
+            free(qlog);
+            if (qn->kvm) *kvm_dead = true;
+            return -EIO;
+        }
+        if (r == -ETIMEDOUT && !alive) {
+            int64_t bytes = 0;
+            double up = qemu_since_power_on(n, &bytes);
+            long long reads = root_disk_reads(qn);
+            alive = bytes > 0 || reads > 0;
+            if (!alive && up >= KILN_KVM_LIFE_WINDOW_S) {
+                snprintf(why, sz, "%s: no sign of life under KVM after %.0f s (no console output, %s, no SSH; qemu "
+                         "used %.1f s of CPU)", n->name, up, reads < 0 ? "no boot disk" : "no read of the boot disk",
+                         qemu_cpu_s(qn->pid));
+                *kvm_dead = true;
+                return -EIO;
+            }
+            if (now_ms() < deadline) continue;
+        }
+        if (r == -ETIMEDOUT && now_ms() < deadline) continue;
+        _cleanup_free_ char *tail = n->console ? console_tail(n->console, 8) : xstrdup("");
+        const char *fatal = node_fatal(n);
+        if (r == -EHOSTDOWN && fatal)
+            snprintf(why, sz, "%s: %s", n->name, fatal);
+        else if (r == -EINTR)
+            snprintf(why, sz, "interrupted");
+        else
+            snprintf(why, sz, "%s: no SSH after %ld s (%s); last console lines:\n%s", n->name, q->boot_timeout_s, err,
+                     tail);
+        return r;
+    }
+}
+
+static void qemu_destroy(struct kiln_platform_ctx *p, struct kiln_env *env);
+
+/* Deploys env's nodes (made here, or kept from an attempt under KVM that was given up). */
+static int qemu_deploy_once(struct kiln_platform_ctx *p, struct kiln_env *env, bool *kvm_dead, char *why, size_t sz)
+{
     int count = kiln_req_nodes(&env->spec);
-    env->nodes = xcalloc((size_t)count, sizeof *env->nodes);
-    for (int i = 0; i < count; i++) env->nodes[env->nnodes++] = platform_new_node(p);
+    if (!env->nodes) {
+        env->nodes = xcalloc((size_t)count, sizeof *env->nodes);
+        for (int i = 0; i < count; i++) env->nodes[env->nnodes++] = platform_new_node(p);
+    }
     if (env->spec.features & FEAT_PRIVATE_NET) {
         struct l2hub_env *le = xcalloc(1, sizeof *le);
         env->priv = le;
@@ -348,46 +560,45 @@ static int qemu_deploy(struct kiln_platform_ctx *p, struct kiln_env *env, char *
         if (!le->hub) return -EIO;
     }
     for (size_t i = 0; i < env->nnodes; i++) {
-        int r = qemu_boot_node(p, env, env->nodes[i], why, sz);
+        int r = qemu_prepare_node(p, env, env->nodes[i], why, sz);
+        if (r == 0) r = qemu_power_on(env->nodes[i], why, sz);
         if (r < 0) return r;
     }
     for (size_t i = 0; i < env->nnodes; i++) {
         struct kiln_node *n = env->nodes[i];
         double t0 = now_s();
-        char err[512];
-        int r = node_connect(n, (int)q->boot_timeout_s, err, sizeof err);
-        if (r < 0) {
-            _cleanup_free_ char *tail = n->console ? console_tail(n->console, 8) : xstrdup("");
-            const char *fatal = node_fatal(n);
-            if (r == -EHOSTDOWN && fatal)
-                snprintf(why, sz, "%s: %s", n->name, fatal);
-            else if (r == -EINTR)
-                snprintf(why, sz, "interrupted");
-            else
-                snprintf(why, sz, "%s: no SSH after %ld s (%s); last console lines:\n%s", n->name,
-                         q->boot_timeout_s, err, tail);
-            return r;
-        }
+        int r = qemu_wait_ssh(p, n, kvm_dead, why, sz);
+        if (r < 0) return r;
         node_read_boot_id(n);
         log_info("%s: SSH ready after %.1f s", n->name, now_s() - t0);
     }
     return 0;
 }
 
-/* The node's reset hook: a hardware reset through QMP, as the reset button would. */
-static int qemu_node_reset(struct kiln_node *n, char *why, size_t sz)
+static int qemu_deploy(struct kiln_platform_ctx *p, struct kiln_env *env, char *why, size_t sz)
 {
-    struct qemu_node *qn = n->priv;
-    if (!qn || !qn->qmp) return snprintf(why, sz, "no QMP connection to %s", n->name), -ENOTCONN;
-    char *err = NULL;
-    json_t *r = qmp_call(qn->qmp, "system_reset", NULL, &err);
-    if (!r) {
-        snprintf(why, sz, "QMP system_reset failed: %s", err ? err : "?");
-        free(err);
+    const struct kiln_qemu_conf *q = &p->rb->platform.qemu;
+    struct qemu_priv *qp = p->priv;
+    bool kvm_dead = false;
+    int r = qemu_deploy_once(p, env, &kvm_dead, why, sz);
+    if (r == 0 || !kvm_dead) return r;
+    if (q->accel == ACCEL_KVM) {
+        _cleanup_free_ char *msg = xstrdup(why);
+        snprintf(why, sz, "platform.qemu.accel is kvm but KVM does not run this guest: %s; use accel: auto or tcg", msg);
         return -EIO;
     }
-    json_decref(r);
-    return 0;
+    /* auto: KVM passed the probe (or a cached verdict said so) but does not run real guests */
+    _cleanup_free_ char *evidence = xstrdup(why);
+    if (atomic_exchange(&qp->kvm, false)) {
+        accel_kvm_failed(qp->kvm_cpu, evidence);
+        free(p->accel);
+        p->accel = xstrdup("tcg");
+    }
+    log_warn("qemu: KVM does not run real guests here (%s); deploying %s again under TCG (slower) and remembering "
+             "this for a day", evidence, env->name);
+    qemu_destroy(p, env);
+    kvm_dead = false;
+    return qemu_deploy_once(p, env, &kvm_dead, why, sz);
 }
 
 static int qemu_hot_add_disk(struct kiln_platform_ctx *p, struct kiln_node *n, int size_mb, char *why, size_t sz)
@@ -433,15 +644,7 @@ static void qemu_destroy(struct kiln_platform_ctx *p, struct kiln_env *env)
         struct qemu_node *qn = n->priv;
         node_disconnect(n);
         if (!qn) continue;
-        if (qn->pid > 0) {
-            if (qn->qmp) {
-                char *err = NULL;
-                json_decref(qmp_call(qn->qmp, "quit", NULL, &err));
-                free(err);
-            }
-            if (proc_wait(qn->pid, 3000, NULL) < 0) proc_kill(qn->pid, 2000);
-        }
-        qmp_close(qn->qmp);
+        qemu_power_off(qn);
         mqtap_close(&qn->mq);
         if (qn->work) rm_rf(qn->work);
         free(qn->work);

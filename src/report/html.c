@@ -93,6 +93,11 @@ static int run_finished(void *self, const struct kiln_results *r)
             if (m->has_threshold) sbuf_printf(&b, " (%s %g)", m->higher_is_better ? "&ge;" : "&le;", m->threshold);
             sbuf_puts(&b, "</div>");
         }
+        for (size_t k = 0; k < c->nnotes; k++) {
+            sbuf_puts(&b, "<div class=\"note\">note: ");
+            put(&b, c->notes[k]);
+            sbuf_puts(&b, "</div>");
+        }
         if (c->nsubtests) {
             sbuf_printf(&b, "<details><summary>%zu subtests</summary><table>", c->nsubtests);
             for (size_t k = 0; k < c->nsubtests; k++) {

@@ -99,6 +99,11 @@ char *results_to_json(const struct kiln_results *r)
                                                 "reason", mstr(s->reason)));
         }
         json_object_set_new(o, "subtests", st);
+        if (c->nnotes) {
+            json_t *notes = json_array();
+            for (size_t k = 0; k < c->nnotes; k++) json_array_append_new(notes, mstr(c->notes[k]));
+            json_object_set_new(o, "notes", notes);
+        }
         json_array_append_new(cases, o);
     }
     json_object_set_new(root, "cases", cases);

@@ -360,7 +360,7 @@ void runbook_parse_req(const struct ynode *n, const char *path, struct kiln_req 
 static void parse_qemu(const struct ynode *n, struct kiln_qemu_conf *q, struct diags *d)
 {
     static const char *const keys[] = {"image", "firmware", "kernel", "initrd", "append", "memory_mb",
-                                       "cpus", "accel", "boot_timeout_s", NULL};
+                                       "cpus", "accel", "cpu_model", "boot_timeout_s", NULL};
     static const char *const fw[] = {"bios", "uefi", NULL};
     static const char *const accel[] = {"auto", "kvm", "tcg", NULL};
     const char *path = "platform.qemu";
@@ -373,6 +373,15 @@ static void parse_qemu(const struct ynode *n, struct kiln_qemu_conf *q, struct d
     if ((x = FIELD(n, "append"))) { SUBPATH(p, path, "append"); y_str(d, x, p, &q->append); }
     if ((x = FIELD(n, "firmware"))) { SUBPATH(p, path, "firmware"); y_enum(d, x, p, fw, &q->firmware); }
     if ((x = FIELD(n, "accel"))) { SUBPATH(p, path, "accel"); y_enum(d, x, p, accel, &q->accel); }
+    if ((x = FIELD(n, "cpu_model"))) {
+        SUBPATH(p, path, "cpu_model");
+        y_str(d, x, p, &q->cpu_model);
+        /* a qemu -cpu model: a name with optional ,+feature/-feature flags */
+        if (q->cpu_model && (!*q->cpu_model || q->cpu_model[strspn(q->cpu_model, "abcdefghijklmnopqrstuvwxyz"
+                                                                        "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.,+=")]))
+            diag_add(d, x, p, "expected a qemu CPU model such as host, max, qemu64 or Skylake-Server,-hle "
+                              "(see qemu-system-x86_64 -cpu help)");
+    }
     if ((x = FIELD(n, "memory_mb"))) { SUBPATH(p, path, "memory_mb"); y_long(d, x, p, 64, 1 << 20, &q->memory_mb); }
     if ((x = FIELD(n, "cpus"))) { SUBPATH(p, path, "cpus"); y_long(d, x, p, 1, 64, &q->cpus); }
     if ((x = FIELD(n, "boot_timeout_s"))) {
@@ -688,6 +697,7 @@ void runbook_free(struct kiln_runbook *rb)
     free(pc->qemu.kernel);
     free(pc->qemu.initrd);
     free(pc->qemu.append);
+    free(pc->qemu.cpu_model);
     for (size_t i = 0; i < pc->nready; i++) {
         free(pc->ready_nodes[i].address);
         free(pc->ready_nodes[i].username);

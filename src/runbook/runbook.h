@@ -23,6 +23,7 @@ struct kiln_qemu_conf {
     char *kernel, *initrd, *append;
     long memory_mb, cpus;
     int accel;              /* enum kiln_accel */
+    char *cpu_model;        /* qemu -cpu; NULL: "host" under KVM, "max" under TCG */
     long boot_timeout_s;
 };
 
