@@ -4,7 +4,7 @@ ASAN_BUILD ?= build-asan
 CACHE      ?= $(HOME)/.cache/kiln
 MESON      ?= meson
 
-.PHONY: all deps build build-asan demo check unit integration images bench clean
+.PHONY: all deps build build-asan demo check check-long unit integration images bench clean
 
 all: build
 
@@ -36,6 +36,11 @@ demo: build
 # All tests, under ASan+UBSan; prints "N passed, N failed" last.
 check: build-asan
 	@sh tests/run.sh $(ASAN_BUILD)
+
+# Long verifications (an hour or more under TCG): the reboot series on the demo image.
+check-long: build
+	@test -f out/debian-server-1.0.0.qcow2 || ./$(BUILD)/kiln build examples/images/debian-server.yml --out out
+	@sh bench/reboots/run.sh $(BUILD)
 
 bench: build
 	@sh bench/overhead/run.sh $(BUILD)

@@ -487,7 +487,8 @@ int node_reboot(struct kiln_node *n, int timeout_s, char *why, size_t whysz)
     node_exec(n, "(sleep 1; systemctl reboot 2>/dev/null || reboot) >/dev/null 2>&1 </dev/null &", 30, &e);
     kiln_exec_free(&e);
     node_disconnect(n);
-    int64_t deadline = now_ms() + (int64_t)timeout_s * 1000;
+    int64_t started = now_ms();
+    int64_t deadline = started + (int64_t)timeout_s * 1000;
     sleep_ms(1000);
     while (now_ms() < deadline) {
         if (n->power_check) {
@@ -504,7 +505,11 @@ int node_reboot(struct kiln_node *n, int timeout_s, char *why, size_t whysz)
         int r = node_connect(n, MIN(MAX(left, 1), 3), why, whysz);
         if (r == -EHOSTDOWN || r == -EINTR || r == -EACCES) return r;
         if (r == 0) {
-            if (node_read_boot_id(n) == 0 && !streq(n->boot_id, before)) return 0;
+            if (node_read_boot_id(n) == 0 && !streq(n->boot_id, before)) {
+                logf_node(n, "%s: back with boot id %s after %.1f s\n", n->name, n->boot_id,
+                          (double)(now_ms() - started) / 1000.0);
+                return 0;
+            }
             node_disconnect(n);
             sleep_ms(1000);
         } else if (r != -ETIMEDOUT) {
