@@ -282,6 +282,14 @@ static int qemu_power_on(struct kiln_node *n, char *why, size_t sz)
     for (int i = 0; i < MAX_HOT_DISKS; i++)
         ARG("-device"), ARG(OWN(xasprintf("pcie-root-port,id=hp%d,bus=pcie.0,chassis=%d,slot=0", i, 10 + i)));
     int id = atoi(n->name + 4);
+    /* the management NIC first: it gets the first PCI slot and so the first name (eth0, the
+     * lowest enpXsY) that images configure for DHCP */
+    for (int i = 0; i < env->spec.nics; i++) {
+        if (i == 0) ARG("-netdev"), ARG("user,id=net0,hostfwd=tcp:127.0.0.1:0-:22");
+        else ARG("-netdev"), ARG(OWN(xasprintf("user,id=net%d,net=10.0.%d.0/24", i, 2 + i)));
+        ARG("-device"), ARG(OWN(xasprintf("virtio-net-pci,netdev=net%d,mac=52:54:00:%02x:%02x:%02x", i,
+                                          (id >> 8) & 0xff, id & 0xff, i)));
+    }
     if (env->spec.features & FEAT_PRIVATE_NET) {
         ARG("-netdev"), ARG(OWN(xasprintf("dgram,id=l2,local.type=unix,local.path=%s,remote.type=unix,remote.path=%s",
                                           l2_sock, ((struct l2hub_env *)env->priv)->hub_path)));
@@ -298,12 +306,6 @@ static int qemu_power_on(struct kiln_node *n, char *why, size_t sz)
         sbuf_free(&fds);
         ARG("-device"), ARG(OWN(xasprintf("virtio-net-pci,netdev=mq,mq=on,vectors=%d,mac=" KILN_MULTIQUEUE_MAC_PREFIX
                                           ":%02x:%02x:%02x", 2 * queues + 2, (id >> 16) & 0xff, (id >> 8) & 0xff, id & 0xff)));
-    }
-    for (int i = 0; i < env->spec.nics; i++) {
-        if (i == 0) ARG("-netdev"), ARG("user,id=net0,hostfwd=tcp:127.0.0.1:0-:22");
-        else ARG("-netdev"), ARG(OWN(xasprintf("user,id=net%d,net=10.0.%d.0/24", i, 2 + i)));
-        ARG("-device"), ARG(OWN(xasprintf("virtio-net-pci,netdev=net%d,mac=52:54:00:%02x:%02x:%02x", i,
-                                          (id >> 8) & 0xff, id & 0xff, i)));
     }
     if (q->firmware == FW_UEFI) {
         ARG("-drive"), ARG(OWN(xasprintf("if=pflash,format=raw,unit=0,readonly=on,file=%s", first_existing(ovmf_code))));

@@ -619,7 +619,7 @@ int runbook_load(const char *path, const struct kiln_var *cli, size_t ncli, stru
                  struct diags *d)
 {
     static const char *const keys[] = {"name", "include", "extension", "variable", "concurrency", "platform",
-                                       "testcase", "notifier", "console", "policy", "vulnerability_feed",
+                                       "testcase", "notifier", "console", "policy", "policy_profile", "vulnerability_feed",
                                        "kselftest", "ltp", NULL};
     size_t before = d->n;
     struct loader L = {.d = d};
@@ -656,6 +656,7 @@ int runbook_load(const char *path, const struct kiln_var *cli, size_t ncli, stru
         if ((x = y_get(root, "notifier"))) parse_notifiers(x, rb, d);
         if ((x = y_get(root, "console"))) parse_console(x, rb, d);
         if ((x = y_get(root, "policy"))) get_path(d, x, "policy", &rb->policy);
+        if ((x = y_get(root, "policy_profile"))) y_str(d, x, "policy_profile", &rb->policy_profile);
         if ((x = y_get(root, "kselftest"))) parse_kselftest(x, rb, d);
         if ((x = y_get(root, "ltp"))) parse_ltp(x, rb, d);
         if ((x = y_get(root, "vulnerability_feed"))) get_path(d, x, "vulnerability_feed", &rb->vulnerability_feed);
@@ -718,6 +719,7 @@ void runbook_free(struct kiln_runbook *rb)
     strv_free(rb->extensions, rb->nextensions);
     free(rb->console_patterns);
     free(rb->policy);
+    free(rb->policy_profile);
     free(rb->vulnerability_feed);
     strv_free(rb->console_ignore, rb->nconsole_ignore);
     if (rb->kselftest) {

@@ -106,6 +106,7 @@ struct kiln_runbook {
     size_t nextensions;
     char *console_patterns; /* a patterns file replacing the default one */
     char *policy;           /* a suite policy file replacing data/policy.yml */
+    char *policy_profile;   /* a profile of the policy merged over its base (e.g. "hardened") */
     char *vulnerability_feed; /* advisories to check installed packages against */
     struct kiln_kselftest_conf *kselftest;
     struct kiln_ltp_conf *ltp;

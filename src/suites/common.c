@@ -130,12 +130,37 @@ static pthread_mutex_t policy_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct ynode *policy_cache;
 static char *policy_cache_path;
 
+/* Merges profiles.<name> of the policy over its base (maps key by key, lists appended). */
+static int policy_apply_profile(struct ynode *p, const char *name, const char *path, char *why, size_t sz)
+{
+    struct ynode *profiles = y_get(p, "profiles");
+    for (size_t i = 0; profiles && profiles->kind == YN_MAP && i < profiles->n; i += 2) {
+        if (!streq(profiles->items[i]->scalar, name)) continue;
+        struct ynode *prof = profiles->items[i + 1];
+        profiles->items[i + 1] = NULL;
+        if (!prof || prof->kind != YN_MAP) {
+            ynode_free(prof);
+            return snprintf(why, sz, "%s: profiles.%s is not a mapping", path, name), -EINVAL;
+        }
+        ynode_merge(p, prof); /* p is a map: merged in place */
+        return 0;
+    }
+    struct sbuf names = {0};
+    for (size_t i = 0; profiles && profiles->kind == YN_MAP && i < profiles->n; i += 2)
+        sbuf_printf(&names, "%s%s", i ? ", " : "", profiles->items[i]->scalar);
+    snprintf(why, sz, "policy_profile: %s has no profile \"%s\" (it has: %s)", path, name, names.s ? names.s : "none");
+    sbuf_free(&names);
+    return -ENOENT;
+}
+
 struct ynode *suite_policy(struct kiln_case_ctx *t)
 {
     const char *custom = t->plat && t->plat->rb ? t->plat->rb->policy : NULL;
+    const char *profile = t->plat && t->plat->rb ? t->plat->rb->policy_profile : NULL;
     _cleanup_free_ char *path = custom ? xstrdup(custom) : kiln_data_path("policy.yml");
+    _cleanup_free_ char *key = xasprintf("%s#%s", path, profile ? profile : "");
     pthread_mutex_lock(&policy_lock);
-    if (!policy_cache || !streq(policy_cache_path, path)) {
+    if (!policy_cache || !streq(policy_cache_path, key)) {
         struct diags d = {0};
         struct ynode *p = yaml_load_file(path, &d);
         if (!p) {
@@ -145,10 +170,19 @@ struct ynode *suite_policy(struct kiln_case_ctx *t)
             return NULL;
         }
         diags_free(&d);
+        char why[512] = "";
+        if (p->kind != YN_MAP) snprintf(why, sizeof why, "the policy %s is not a mapping", path);
+        else if (profile) policy_apply_profile(p, profile, path, why, sizeof why);
+        if (*why) {
+            pthread_mutex_unlock(&policy_lock);
+            ynode_free(p);
+            case_fail(t, "%s", why);
+            return NULL;
+        }
         ynode_free(policy_cache);
         free(policy_cache_path);
         policy_cache = p;
-        policy_cache_path = xstrdup(path);
+        policy_cache_path = xstrdup(key);
     }
     struct ynode *p = policy_cache;
     pthread_mutex_unlock(&policy_lock);

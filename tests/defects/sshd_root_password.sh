@@ -1,6 +1,6 @@
 #!/bin/sh
 # case: verify_sshd_config
-# expect: passwordauthentication is "yes"
+# expect: permitrootlogin is "yes"
 . "$(dirname "$0")/lib.sh"
 # sshd keeps the first value it reads, and 10- sorts before the image's 50-kiln.conf
 put /etc/ssh/sshd_config.d/10-legacy.conf 644 "PasswordAuthentication yes\nPermitRootLogin yes\n"
