@@ -413,7 +413,7 @@ static void qemu_power_off(struct qemu_node *qn)
 static int qemu_exited(struct qemu_node *qn, int *status)
 {
     if (qn->pid <= 0) return 1;
-    if (proc_wait(qn->pid, 0, status) < 0) return 0;
+    if (proc_wait(qn->pid, 0, status) == -ETIMEDOUT) return 0;
     qn->pid = 0;
     qmp_close(qn->qmp);
     qn->qmp = NULL;
@@ -433,10 +433,8 @@ static int qemu_power_cycle(struct kiln_node *n, char *why, size_t sz)
 {
     struct qemu_node *qn = n->priv;
     if (!qn) return snprintf(why, sz, "%s has no VM", n->name), -ENOTCONN;
-    if (qn->pid > 0) proc_kill(qn->pid, 0);
-    qn->pid = 0;
-    qmp_close(qn->qmp);
-    qn->qmp = NULL;
+    /* for the guest a power cut; qemu still gets to write its qcow2 metadata out when it answers */
+    qemu_power_off(qn);
     return qemu_power_on(n, why, sz);
 }
 
