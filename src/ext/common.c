@@ -8,6 +8,7 @@
 #include "node/node.h"
 #include "util/fs.h"
 #include "util/proc.h"
+#include "util/secret.h"
 #include "util/util.h"
 
 /* "node boot local remote" keys of directories already unpacked */
@@ -90,7 +91,7 @@ void ext_save_output(struct kiln_case_ctx *t, const char *subdir, const char *na
         if (*p == '/') *p = '_';
     _cleanup_free_ char *file = xasprintf("%s/%s.log", dir, clean);
     _cleanup_free_ char *text = xasprintf("%s%s%s", out ? out : "", err && *err ? "\n--- stderr ---\n" : "", err ? err : "");
-    write_file_atomic(file, text, strlen(text), 0644);
+    secret_write_file(file, text, strlen(text), 0644);
 }
 
 void ext_add_subtests(struct kiln_case_ctx *t, struct kiln_subtest *subs, size_t n, const char *prefix)

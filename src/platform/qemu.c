@@ -170,6 +170,26 @@ static int make_seed(struct kiln_platform_ctx *p, struct kiln_node *n, const cha
     return run_tool(cp, why, sz);
 }
 
+/* A kernel command line holding a secret goes to qemu in a 0600 file (-readconfig, section
+ * [machine]), not in argv, which every local user reads. qemu's config reader takes a
+ * double-quoted value without '"' on a line of at most 1023 bytes. */
+static int append_config(const char *work, const char *append, char **path, char *why, size_t sz)
+{
+    if (strpbrk(append, "\"\n") || strlen(append) > 1000)
+        return snprintf(why, sz, "platform.qemu.append holds a secret, so it goes to qemu in a file, where it cannot "
+                                 "hold '\"' or a newline nor pass 1000 bytes"),
+               -EINVAL;
+    *path = path_join(work, "machine.cfg");
+    _cleanup_free_ char *text = xasprintf("[machine]\n  append = \"%s\"\n", append);
+    int r = write_file_atomic(*path, text, strlen(text), 0600);
+    if (r < 0) {
+        snprintf(why, sz, "cannot write %s: %s", *path, strerror(-r));
+        free(*path);
+        *path = NULL;
+    }
+    return r;
+}
+
 /* qemu's argument vector plus the strings it owns; freed on every return path. */
 struct qargv {
     char *v[160];
@@ -278,7 +298,11 @@ static int qemu_boot_node(struct kiln_platform_ctx *p, struct kiln_env *env, str
     if (q->kernel) {
         ARG("-kernel"), ARG(q->kernel);
         if (q->initrd) ARG("-initrd"), ARG(q->initrd);
-        ARG("-append"), ARG(q->append ? q->append : "console=ttyS0");
+        const char *append = q->append ? q->append : "console=ttyS0";
+        char *cfg = NULL;
+        if (!secret_contains(append)) ARG("-append"), ARG(append);
+        else if (append_config(qn->work, append, &cfg, why, sz) < 0) return -EINVAL;
+        else ARG("-readconfig"), ARG(OWN(cfg));
     }
     /* systemd (and kiln's busybox test image) read root's key from this credential */
     _cleanup_free_ char *keyline = xasprintf("%s\n", p->pubkey);
