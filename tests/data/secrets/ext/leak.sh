@@ -6,9 +6,8 @@
 tok=$(sed -n 's/.*kiln\.tok=\([^ ]*\).*/\1/p' /proc/cmdline)
 [ -n "$tok" ] || { echo "no kiln.tok= on the kernel command line"; exit 2; }
 echo "output line: $tok"
-echo "stderr line: $tok" >&2
 pad=$(printf '%4090s' '' | tr ' ' a)
 tail=$(printf '%900s' '' | tr ' ' b)
 printf '%s%s%s\n' "$pad" "$tok" "$tail" > /dev/ttyS0
-echo "the token was $tok"
+echo "the token was $tok" >&2
 exit 1
