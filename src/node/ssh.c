@@ -46,6 +46,25 @@ static char *fingerprint_of(ssh_key key)
     return fp;
 }
 
+/* The fingerprints known_hosts lists for the node ("A or B"), for the message that refuses it:
+ * libssh hands out no entry for a changed key. */
+static char *known_fingerprints(struct kiln_node *n)
+{
+    _cleanup_free_ char *text = NULL;
+    if (read_file(n->known_hosts, 1 << 20, &text, NULL) < 0) return NULL;
+    _cleanup_free_ char *name = n->port == 22 ? xstrdup(n->host) : xasprintf("[%s]:%d", n->host, n->port);
+    struct sbuf b = {0};
+    for (char *save = NULL, *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        struct ssh_knownhosts_entry *e = NULL;
+        if (ssh_known_hosts_parse_line(name, line, &e) == SSH_OK && e && e->publickey) {
+            _cleanup_free_ char *fp = fingerprint_of(e->publickey);
+            if (fp) sbuf_printf(&b, "%s%s", b.len ? " or " : "", fp);
+        }
+        ssh_knownhosts_entry_free(e);
+    }
+    return b.len ? sbuf_steal(&b) : NULL;
+}
+
 /* Before authenticating or sending anything: whoever answers at the node's address must
  * hold its host key, or it could take the commands and fake their results. */
 static int check_host_key(struct kiln_node *n, ssh_session s, char *why, size_t whysz)
@@ -66,12 +85,7 @@ static int check_host_key(struct kiln_node *n, ssh_session s, char *why, size_t 
     }
     enum ssh_known_hosts_e k = ssh_session_is_known_server(s);
     if (k == SSH_KNOWN_HOSTS_OK) return 0;
-    struct ssh_knownhosts_entry *entry = NULL;
-    _cleanup_free_ char *want = NULL;
-    if (k == SSH_KNOWN_HOSTS_CHANGED && ssh_session_get_known_hosts_entry(s, &entry) == SSH_KNOWN_HOSTS_CHANGED &&
-        entry && entry->publickey)
-        want = fingerprint_of(entry->publickey);
-    ssh_knownhosts_entry_free(entry);
+    _cleanup_free_ char *want = k == SSH_KNOWN_HOSTS_CHANGED ? known_fingerprints(n) : NULL;
     if (k == SSH_KNOWN_HOSTS_CHANGED)
         snprintf(why, whysz, "ssh %s:%d presented host key %s, expected %s (from %s): refused, another machine may be "
                              "answering in its place",
@@ -101,7 +115,9 @@ static int try_connect(struct kiln_node *n, char *why, size_t whysz)
     ssh_options_set(s, SSH_OPTIONS_USER, n->user);
     ssh_options_set(s, SSH_OPTIONS_TIMEOUT, &t);
     ssh_options_set(s, SSH_OPTIONS_LOG_VERBOSITY, &verbosity);
-    ssh_options_set(s, SSH_OPTIONS_STRICTHOSTKEYCHECK, &no);
+    /* without it libssh's ssh_session_is_known_server() says OK for any key (libssh 0.10) */
+    int strict = n->known_hosts != NULL;
+    ssh_options_set(s, SSH_OPTIONS_STRICTHOSTKEYCHECK, &strict);
     ssh_options_set(s, SSH_OPTIONS_KNOWNHOSTS, n->known_hosts ? n->known_hosts : "/dev/null");
     ssh_options_set(s, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, "/dev/null");
     ssh_options_set(s, SSH_OPTIONS_PROCESS_CONFIG, &no);
