@@ -3,6 +3,7 @@
  * through QMP: no race), the serial console in a file from the first byte, and SSH keys
  * offered both as a systemd credential (SMBIOS type 11) and a cloud-init NoCloud seed. */
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <regex.h>
 #include <signal.h>
@@ -232,6 +233,9 @@ static int qemu_boot_node(struct kiln_platform_ctx *p, struct kiln_env *env, str
     /* qemu writes the raw console privately; the scanner copies it, secrets masked, to the run dir */
     _cleanup_free_ char *console_raw = path_join(qn->work, "console.raw");
     _cleanup_free_ char *console = path_join(n->dir, "console.log");
+    /* it holds what the guest printed, secrets unmasked: 0600 (qemu would create it 0644) */
+    int rawfd = open(console_raw, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (rawfd >= 0) close(rawfd);
     ARG("-chardev"), ARG(OWN(xasprintf("file,id=con0,path=%s", console_raw)));
     ARG("-serial"), ARG("chardev:con0");
     _cleanup_free_ char *qmp_sock = path_join(qn->work, "qmp.sock");

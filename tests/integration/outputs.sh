@@ -28,6 +28,7 @@ work=$(ls -d "$TMPDIR"/kiln-run-* 2>/dev/null)
 [ "$(stat -c %a "$work")" = 700 ] || fail "work dir mode $(stat -c %a "$work"), expected 700"
 [ "$(stat -c %a "$work/id_ed25519")" = 600 ] || fail "private key mode $(stat -c %a "$work/id_ed25519"), expected 600"
 [ "$(stat -c %a "$work/owner")" = 600 ] || fail "owner file mode $(stat -c %a "$work/owner")"
+[ "$(stat -c %a "$work/node0/console.raw")" = 600 ] || fail "raw console mode $(stat -c %a "$work/node0/console.raw")"
 orphan=$(ls -d runs/out-* | head -n 1)
 [ -n "$orphan" ] && [ ! -e "$orphan/results.json" ] || fail "expected a run dir without results.json"
 [ ! -e runs/latest ] || fail "runs/latest exists before any run finished"
