@@ -252,8 +252,7 @@ int cmd_run(int argc, char **argv)
     latest = path_join(runs_dir, "latest");
     /* latest names a run whose reports exist */
     if (wr == 0) symlink_replace(run_id, latest);
-    else fprintf(stderr, "kiln run: the reports of %s could not be written; %s still points at the previous run\n",
-                 run_dir, latest);
+    else fprintf(stderr, "kiln run: the reports of %s could not be written; %s was not moved to it\n", run_dir, latest);
     int first = 0;
     unsigned long lost = secret_write_failures(&first);
     if (lost)

@@ -3,7 +3,8 @@
 # boots leaves its work dir (private key, seed, raw console, QMP socket) and a run dir without
 # results.json: the key must be 0600 in a 0700 dir, and the next kiln run must remove the
 # dir and mark the run interrupted. That next run points --runs-dir at a 64 KiB tmpfs: it must
-# stop before booting anything, saying so, and leave runs/latest alone.
+# stop before booting anything, saying so, and leave runs/latest alone. A last run's disk fills
+# while its VM boots: it must say its logs and reports are incomplete and fail.
 . "$(dirname "$0")/lib.sh"
 busybox_runbook out <<YAML > out.yml
 testcase:
@@ -56,4 +57,26 @@ expect_jq "$orphan/results.json" .run.name out
 expect_jq "$orphan/results.json" .run.id "$(basename "$orphan")"
 expect_in "$orphan/kiln.log" "ended before this run finished"
 [ ! -e runs/latest ] || fail "the sweep moved runs/latest"
+
+# a disk that fills while the run goes on: the lost writes are reported, the run fails, and
+# runs/latest does not move to a run without reports
+fills=$T/fills
+mkdir -p "$fills"
+mount -t tmpfs -o size=17m tmpfs "$fills" || fail "cannot mount a second tmpfs"
+trap 'umount "$full" "$fills" 2>/dev/null; rm -rf "$T"' EXIT
+"$KILN" run --runs-dir "$fills" out.yml > third.txt 2>&1 &
+kpid=$!
+for i in $(seq 1 200); do
+    pgrep -f "qemu-system-x86_64 -name kiln-.*$T/" >/dev/null && break
+    sleep 0.1
+done
+dd if=/dev/zero of="$fills/filler" bs=64k 2>/dev/null
+wait "$kpid"
+rc=$?
+cat third.txt
+[ "$rc" -ne 0 ] || fail "a run whose disk filled up exited 0"
+expect_in third.txt "could not be written"
+expect_in third.txt "write(s) into the run directory or its logs failed (first: No space left on device)"
+[ ! -e "$fills/latest" ] || fail "latest points at a run whose reports could not be written"
+expect_no_qemu
 exit 0
