@@ -28,7 +28,9 @@ int cmd_take_var(int argc, char **argv, int *i, struct cmd_vars *vars)
     }
     struct kiln_var v;
     if (runbook_parse_cli_var(val, &v) < 0) {
-        fprintf(stderr, "kiln: -v %s: expected NAME=VALUE (prefix s: for a secret, e.g. -v s:token=...)\n", val);
+        /* a malformed secret is not registered yet: do not echo it */
+        fprintf(stderr, "kiln: -v %s: expected NAME=VALUE (prefix s: for a secret, e.g. -v s:token=...)\n",
+                startswith(val, "s:") ? "s:..." : val);
         return -1;
     }
     *APPEND(vars->v, vars->n, vars->cap) = v;

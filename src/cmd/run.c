@@ -49,7 +49,11 @@ static void usage(FILE *f)
 static int check_writable(const char *dir, char *why, size_t sz)
 {
     struct statvfs sv;
-    if (statvfs(dir, &sv) < 0) return snprintf(why, sz, "%s", strerror(errno)), -errno;
+    if (statvfs(dir, &sv) < 0) {
+        int e = errno;
+        snprintf(why, sz, "%s", strerror(e));
+        return -e;
+    }
     unsigned long long avail = (unsigned long long)sv.f_bavail * sv.f_frsize;
     if (avail < (unsigned long long)MIN_FREE_MB << 20)
         return snprintf(why, sz, "%s (%llu KiB free, a run needs at least %d MiB)", strerror(ENOSPC), avail >> 10,

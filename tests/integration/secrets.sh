@@ -42,7 +42,10 @@ done
 sed -e '/memory_mb/d' -e '/cpus/d' bad.yml > badpath.yml
 "$KILN" check -v "s:tok=$S" badpath.yml > bad-path.txt 2>&1
 expect_in bad-path.txt "/nonexistent/******/vmlinuz"
-no_leak "kiln check/list/run output" bad-check.txt bad-list.txt bad-run.txt bad-path.txt
+# a malformed secret variable (no name before =) is not echoed either
+"$KILN" check -v "s:=$S" bad.yml > bad-var.txt 2>&1
+expect_in bad-var.txt "kiln: -v s:...: expected NAME=VALUE"
+no_leak "kiln check/list/run output" bad-check.txt bad-list.txt bad-run.txt bad-path.txt bad-var.txt
 
 busybox_runbook sec "console=ttyS0 quiet kiln.tok=\$(tok)" <<YAML > sec.yml
 extension: [ $data/ext ]
