@@ -3,6 +3,7 @@
 #include "core/select.h"
 #include "node/console.h"
 #include "util/fs.h"
+#include "util/secret.h"
 #include "util/util.h"
 
 int cmd_check(int argc, char **argv)
@@ -33,7 +34,7 @@ int cmd_check(int argc, char **argv)
     _cleanup_free_ char *pat = rb->console_patterns ? xstrdup(rb->console_patterns) : kiln_data_path("console-patterns.yml");
     struct kiln_patterns *p = patterns_load(pat, rb->console_ignore, rb->nconsole_ignore, &d);
     if (!p) {
-        diags_print(&d, stderr);
+        cmd_print_diags(&d);
         rc = EXIT_USAGE;
     }
     patterns_free(p);
@@ -44,7 +45,7 @@ int cmd_check(int argc, char **argv)
                           "platform.admin_private_key_file"};
     for (size_t i = 0; i < ARRAY_SIZE(files); i++)
         if (files[i] && !file_exists(files[i])) {
-            fprintf(stderr, "%s: %s: %s does not exist\n", path, keys[i], files[i]);
+            secret_fprintf(stderr, "%s: %s: %s does not exist\n", path, keys[i], files[i]);
             rc = EXIT_USAGE;
         }
     struct kiln_selected *sel;
@@ -54,7 +55,7 @@ int cmd_check(int argc, char **argv)
         fprintf(stderr, "%s: testcase: the criteria select no case (see `kiln list`)\n", path);
         rc = EXIT_USAGE;
     }
-    if (rc == EXIT_OK) printf("%s: ok (%zu case(s) selected)\n", path, n);
+    if (rc == EXIT_OK) secret_fprintf(stdout, "%s: ok (%zu case(s) selected)\n", path, n);
     runbook_free(rb);
     return rc;
 }

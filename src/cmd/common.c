@@ -1,9 +1,12 @@
 #include "cmd/common.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "ext/ext.h"
 #include "util/fs.h"
+#include "util/secret.h"
 #include "util/util.h"
 #include "util/yaml.h"
 
@@ -25,11 +28,24 @@ int cmd_take_var(int argc, char **argv, int *i, struct cmd_vars *vars)
     }
     struct kiln_var v;
     if (runbook_parse_cli_var(val, &v) < 0) {
-        fprintf(stderr, "kiln: -v %s: expected NAME=VALUE (prefix s: for a secret, e.g. -v s:token=...)\n", val);
+        /* a malformed secret is not registered yet: do not echo it */
+        fprintf(stderr, "kiln: -v %s: expected NAME=VALUE (prefix s: for a secret, e.g. -v s:token=...)\n",
+                startswith(val, "s:") ? "s:..." : val);
         return -1;
     }
     *APPEND(vars->v, vars->n, vars->cap) = v;
     return 1;
+}
+
+void cmd_print_diags(const struct diags *d)
+{
+    FILE *err = secret_fwrap(stderr);
+    if (!err) {
+        fprintf(stderr, "kiln: %zu error(s); cannot print them with secrets masked: %s\n", d->n, strerror(errno));
+        return;
+    }
+    diags_print(d, err);
+    fclose(err);
 }
 
 void cmd_vars_free(struct cmd_vars *vars)
@@ -46,7 +62,7 @@ struct kiln_runbook *cmd_load_runbook(const char *path, const struct cmd_vars *v
     struct diags d = {0};
     struct kiln_runbook *rb = NULL;
     if (runbook_load(path, vars->v, vars->n, &rb, &d) < 0 || ext_load(rb, &d) < 0 || d.n) {
-        diags_print(&d, stderr);
+        cmd_print_diags(&d);
         fprintf(stderr, "kiln: %zu error(s) in %s; see docs/runbook.md for the keys\n", d.n, path);
         diags_free(&d);
         runbook_free(rb);

@@ -16,6 +16,8 @@ struct cmd_vars {
  * value), 0 when the option is not a variable, -1 on a malformed one (message printed). */
 int cmd_take_var(int argc, char **argv, int *i, struct cmd_vars *vars);
 void cmd_vars_free(struct cmd_vars *vars);
+/* Prints diagnostics to stderr with secrets masked (a value that failed validation may hold one). */
+void cmd_print_diags(const struct diags *d);
 /* Loads and validates; prints diagnostics to stderr. NULL on error. */
 struct kiln_runbook *cmd_load_runbook(const char *path, const struct cmd_vars *vars);
 

@@ -4,6 +4,7 @@
 #include "cmd/common.h"
 #include "core/case.h"
 #include "core/select.h"
+#include "util/secret.h"
 #include "util/util.h"
 
 static void req_text(const struct kiln_req *r, char *buf, size_t sz)
@@ -43,6 +44,12 @@ int cmd_list(int argc, char **argv)
         if (!rb) return cmd_vars_free(&vars), EXIT_USAGE;
     }
     cmd_vars_free(&vars);
+    /* case names and descriptions can come from substituted runbook values (extension paths) */
+    FILE *out = secret_fwrap(stdout);
+    if (!out) {
+        runbook_free(rb);
+        return EXIT_FAIL;
+    }
     struct kiln_selected *sel;
     size_t n = select_cases(rb ? rb : &empty, &sel);
     if (json) {
@@ -63,22 +70,23 @@ int cmd_list(int argc, char **argv)
                                c->requires.nics, "data_disks", c->requires.data_disks, "features", f));
         }
         char *s = json_dumps(arr, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        puts(s);
+        fprintf(out, "%s\n", s);
         free(s);
         json_decref(arr);
     } else {
-        printf("%-32s %-14s %-2s %-8s %-28s %s\n", "NAME", "AREA", "P", "TIMEOUT", "REQUIRES", "DESCRIPTION");
+        fprintf(out, "%-32s %-14s %-2s %-8s %-28s %s\n", "NAME", "AREA", "P", "TIMEOUT", "REQUIRES", "DESCRIPTION");
         for (size_t i = 0; i < n; i++) {
             const struct kiln_case *c = sel[i].c;
             char req[128];
             req_text(&c->requires, req, sizeof req);
             char to[16];
             snprintf(to, sizeof to, "%lds", sel[i].timeout_s);
-            printf("%-32s %-14s %-2d %-8s %-28s %s\n", c->name, c->area, c->priority, to, req,
+            fprintf(out, "%-32s %-14s %-2d %-8s %-28s %s\n", c->name, c->area, c->priority, to, req,
                    c->description ? c->description : "");
         }
-        printf("%zu case(s)\n", n);
+        fprintf(out, "%zu case(s)\n", n);
     }
+    fclose(out);
     free(sel);
     runbook_free(rb);
     return EXIT_OK;

@@ -2,12 +2,14 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cmd/common.h"
 #include "core/scheduler.h"
 #include "core/select.h"
+#include "core/workdir.h"
 #include "node/console.h"
 #include "node/keys.h"
 #include "platform/platform.h"
@@ -36,6 +38,60 @@ static void usage(FILE *f)
           "DIR/<name>-<time>/ (results.json, junit.xml, report.html, logs). DIR defaults to ./runs.\n"
           "Exit status: 0 all passed, 1 a case failed, 2 usage or configuration error, 130 interrupted.\n",
           f);
+}
+
+/* What a run writes before its first VM boots: the console and case logs, the reports. */
+#define MIN_FREE_MB 16
+#define PROBE_BYTES (256 * 1024)
+
+/* Whether dir takes files: MIN_FREE_MB free and a probe written, so a full or read-only disk
+ * stops the run before any VM boots, not after it with empty logs. */
+static int check_writable(const char *dir, char *why, size_t sz)
+{
+    struct statvfs sv;
+    if (statvfs(dir, &sv) < 0) {
+        int e = errno;
+        snprintf(why, sz, "%s", strerror(e));
+        return -e;
+    }
+    unsigned long long avail = (unsigned long long)sv.f_bavail * sv.f_frsize;
+    if (avail < (unsigned long long)MIN_FREE_MB << 20)
+        return snprintf(why, sz, "%s (%llu KiB free, a run needs at least %d MiB)", strerror(ENOSPC), avail >> 10,
+                        MIN_FREE_MB),
+               -ENOSPC;
+    _cleanup_free_ char *probe = path_join(dir, ".kiln-probe");
+    _cleanup_free_ char *zeros = xcalloc(1, PROBE_BYTES);
+    int r = write_file_atomic(probe, zeros, PROBE_BYTES, 0600);
+    unlink(probe);
+    if (r < 0) return snprintf(why, sz, "%s", strerror(-r)), r;
+    return 0;
+}
+
+/* A run whose kiln was killed (kill -9, power loss) has no results.json: give it one that says
+ * it was interrupted, so every tool reads the directory the same way, and say so in its log.
+ * runs/latest is left alone: it still names the newest run that finished. */
+static void mark_orphan(const struct workdir_owner *o)
+{
+    if (!o->run_dir || !file_exists(o->run_dir)) return;
+    _cleanup_free_ char *rj = path_join(o->run_dir, "results.json");
+    if (file_exists(rj)) return;
+    const char *base = strrchr(o->run_dir, '/');
+    struct kiln_results res = {.name = xstrdup(o->name ? o->name : "?"), .id = xstrdup(base ? base + 1 : o->run_dir),
+                               .dir = xstrdup(o->run_dir), .platform = xstrdup(o->platform ? o->platform : "-"),
+                               .accel = xstrdup("-"), .started = o->started, .interrupted = true};
+    char *text = results_to_json(&res);
+    int r = text ? secret_write_file(rj, text, strlen(text), 0644) : -ENOMEM;
+    free(text);
+    results_free(&res);
+    _cleanup_free_ char *logpath = path_join(o->run_dir, "kiln.log");
+    FILE *f = secret_fopen(logpath, true, 0644);
+    if (f) {
+        fprintf(f, "kiln (pid %d) ended before this run finished; kiln pid %d marked it interrupted\n", (int)o->pid,
+                (int)getpid());
+        fclose(f);
+    }
+    if (r < 0) log_warn("cannot mark %s as interrupted: %s", o->run_dir, strerror(-r));
+    else log_warn("run %s was left unfinished by kiln pid %d; marked interrupted", o->run_dir, (int)o->pid);
 }
 
 static char *make_run_dir(const char *runs, const char *name, char **id)
@@ -91,7 +147,7 @@ int cmd_run(int argc, char **argv)
     if (!rb) return EXIT_USAGE;
 
     int rc = EXIT_USAGE;
-    _cleanup_free_ char *logpath = NULL, *latest = NULL;
+    _cleanup_free_ char *logpath = NULL, *latest = NULL, *abs_run = NULL;
     struct diags d = {0};
     _cleanup_free_ char *pat_path = rb->console_patterns ? xstrdup(rb->console_patterns)
                                                          : kiln_data_path("console-patterns.yml");
@@ -104,7 +160,7 @@ int cmd_run(int argc, char **argv)
     bool plat_ready = false;
     struct kiln_results res = {0};
     if (!pats) {
-        diags_print(&d, stderr);
+        cmd_print_diags(&d);
         goto out;
     }
     nsel = select_cases(rb, &sel);
@@ -112,20 +168,44 @@ int cmd_run(int argc, char **argv)
         fprintf(stderr, "kiln run: %s selects no case; check testcase criteria with `kiln list %s`\n", path, path);
         goto out;
     }
+    const char *tmpenv = getenv("TMPDIR");
+    const char *tmp = tmpenv && *tmpenv ? tmpenv : "/tmp";
+    struct workdir_owner *stale = NULL;
+    size_t nstale = workdir_sweep(tmp, &stale);
+    for (size_t i = 0; i < nstale; i++) mark_orphan(&stale[i]);
+    if (nstale) log_info("removed %zu work director%s of kiln processes that no longer run", nstale, nstale == 1 ? "y" : "ies");
+    workdir_owners_free(stale, nstale);
+
     run_dir = make_run_dir(runs_dir, rb->name, &run_id);
     if (!run_dir) {
         fprintf(stderr, "kiln run: cannot create a run directory under %s: %s\n", runs_dir, strerror(errno));
         goto out;
     }
+    char why[256];
+    if (check_writable(run_dir, why, sizeof why) < 0) {
+        fprintf(stderr, "kiln run: runs dir %s: %s; free space or use --runs-dir\n", runs_dir, why);
+        rm_rf(run_dir);
+        goto out;
+    }
     logpath = path_join(run_dir, "kiln.log");
-    logf = fopen(logpath, "we");
+    logf = secret_fopen(logpath, false, 0644);
+    if (!logf) {
+        fprintf(stderr, "kiln run: cannot create %s: %s\n", logpath, strerror(errno));
+        rm_rf(run_dir);
+        goto out;
+    }
     log_set_file(logf);
-    const char *tmp = getenv("TMPDIR");
-    work = path_join(tmp && *tmp ? tmp : "/tmp", "kiln-XXXXXX");
-    if (!mkdtemp(work)) {
-        fprintf(stderr, "kiln run: cannot create a work directory %s: %s\n", work, strerror(errno));
-        free(work);
-        work = NULL;
+    abs_run = realpath(run_dir, NULL);
+    struct workdir_owner me = {.run_dir = abs_run, .name = rb->name,
+                               .platform = (char *)platform_by_type(rb->platform.type)->name, .started = wall_s()};
+    int wd = workdir_create(tmp, &me, &work);
+    if (wd < 0) {
+        fprintf(stderr, "kiln run: cannot create a work directory under %s: %s\n", tmp, strerror(-wd));
+        goto out;
+    }
+    /* overlays and consoles grow there while the VMs run */
+    if (check_writable(work, why, sizeof why) < 0) {
+        fprintf(stderr, "kiln run: work dir %s: %s; free space or set TMPDIR\n", work, why);
         goto out;
     }
     proc_install_signal_handlers();
@@ -177,9 +257,16 @@ int cmd_run(int argc, char **argv)
     res.accel = xstrdup(pctx.accel ? pctx.accel : "-");
     int wr = notifiers_run_finished(&ns, &res);
     latest = path_join(runs_dir, "latest");
-    symlink_replace(run_id, latest);
+    /* latest names a run whose reports exist */
+    if (wr == 0) symlink_replace(run_id, latest);
+    else fprintf(stderr, "kiln run: the reports of %s could not be written; %s was not moved to it\n", run_dir, latest);
+    int first = 0;
+    unsigned long lost = secret_write_failures(&first);
+    if (lost)
+        log_error("%lu write(s) into the run directory or its logs failed (first: %s): the logs of %s are incomplete",
+                  lost, strerror(first), run_dir);
     rc = res.interrupted ? 130 : results_exit_code(&res);
-    if (wr < 0 && rc == 0) rc = EXIT_FAIL;
+    if ((wr < 0 || lost) && rc == 0) rc = EXIT_FAIL;
 out:
     if (plat_ready && pctx.ops->fini) pctx.ops->fini(&pctx);
     proc_kill_all();

@@ -171,7 +171,7 @@ static FILE *open_case_log(struct kiln_results *res, struct kiln_result *r, char
     free(r->log_rel);
     r->log_rel = xasprintf("cases/%s/log.txt", r->id);
     _cleanup_free_ char *path = path_join(*dir, "log.txt");
-    return fopen(path, "ae");
+    return secret_fopen(path, true, 0644);
 }
 
 /* Runs one attempt. Returns the status. */

@@ -6,8 +6,10 @@
 #include <unistd.h>
 
 #include "node/node.h"
+#include "platform/platform.h"
 #include "util/fs.h"
 #include "util/proc.h"
+#include "util/secret.h"
 #include "util/util.h"
 
 /* "node boot local remote" keys of directories already unpacked */
@@ -29,8 +31,8 @@ int ext_upload_dir(struct kiln_case_ctx *t, const char *local_dir, const char *r
     struct kiln_node *n = t->node;
     _cleanup_free_ char *key = xasprintf("%s %s %s %s", n->name, n->boot_id ? n->boot_id : "?", local_dir, remote);
     if (seen(key)) return 0;
-    const char *tmp = getenv("TMPDIR");
-    _cleanup_free_ char *tarpath = xasprintf("%s/kiln-ext-%d-%p.tar", tmp && *tmp ? tmp : "/tmp", (int)getpid(), (void *)t);
+    /* in the run's work dir: swept with it when kiln is killed */
+    _cleanup_free_ char *tarpath = xasprintf("%s/ext-%p.tar", t->plat->work_dir, (void *)t);
     char *argv[] = {"tar", "-C", (char *)local_dir, "--owner=0", "--group=0", "-cf", tarpath, ".", NULL};
     _cleanup_free_ char *out = NULL;
     int r = proc_run(argv, 300000, &out);
@@ -90,7 +92,7 @@ void ext_save_output(struct kiln_case_ctx *t, const char *subdir, const char *na
         if (*p == '/') *p = '_';
     _cleanup_free_ char *file = xasprintf("%s/%s.log", dir, clean);
     _cleanup_free_ char *text = xasprintf("%s%s%s", out ? out : "", err && *err ? "\n--- stderr ---\n" : "", err ? err : "");
-    write_file_atomic(file, text, strlen(text), 0644);
+    secret_write_file(file, text, strlen(text), 0644);
 }
 
 void ext_add_subtests(struct kiln_case_ctx *t, struct kiln_subtest *subs, size_t n, const char *prefix)

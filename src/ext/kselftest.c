@@ -63,7 +63,7 @@ static int step(char *const argv[], const char *what, const char *logpath, int t
     _cleanup_free_ char *out = NULL;
     int64_t t0 = now_ms();
     int r = proc_run(argv, timeout_ms, &out);
-    FILE *f = fopen(logpath, "a");
+    FILE *f = secret_fopen(logpath, true, 0644);
     if (f) {
         fprintf(f, "$");
         for (size_t i = 0; argv[i]; i++) fprintf(f, " %s", argv[i]);
@@ -230,7 +230,7 @@ static char *last_said(const char *out)
         if (ql && strncmp(q, "selftests:", 10) && strncmp(q, "TAP version", 11) && strncmp(q, "ok ", 3) && strncmp(p, "ok ", 3) && strncmp(q, "not ok ", 7) &&
             strncmp(p, "not ok ", 7) && !(q[0] == '1' && q[1] == '.' && q[2] == '.')) {
             best = q;
-            blen = MIN(ql, (size_t)300);
+            blen = secret_cut(q, ql, MIN(ql, (size_t)300));
         }
         p = nl ? nl + 1 : p + l;
     }

@@ -4,6 +4,7 @@
 #include <jansson.h>
 
 #include "ext/tap.h"
+#include "util/secret.h"
 #include "util/util.h"
 
 #define MAX_RESULTS 200000
@@ -101,7 +102,7 @@ bool ltp_kirk_parse(const char *text, size_t len, struct kiln_subtest **out, siz
             while (l && (log[l - 1] == '\n' || log[l - 1] == ' ')) l--;
             size_t b = l;
             while (b && log[b - 1] != '\n') b--;
-            s->reason = xasprintf("%s: %.*s", why, (int)MIN(l - b, 300), log + b);
+            s->reason = xasprintf("%s: %.*s", why, (int)secret_cut(log + b, l - b, MIN(l - b, 300)), log + b);
         } else {
             s->reason = why ? xstrdup(why) : NULL;
         }

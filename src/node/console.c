@@ -148,15 +148,20 @@ struct kiln_console {
     atomic_uint_fast64_t bytes;
 };
 
-static void on_line(struct kiln_console *c, char *line)
+/* raw is one console line, or its first bytes when the guest wrote more than MAX_LINE. */
+static void on_line(struct kiln_console *c, const struct sbuf *raw)
 {
+    /* cut (at a secret's start when one straddles MAX_LINE), then mask: a cut after masking
+     * would miss a secret whose end was dropped and keep its first bytes */
+    size_t len = raw->len > MAX_LINE ? secret_cut(raw->s, raw->len, MAX_LINE) : raw->len;
+    _cleanup_free_ char *masked = secret_mask_n(raw->s, len);
     if (c->out) {
-        char *m = secret_mask(line);
-        fprintf(c->out, "%s\n", m);
+        fprintf(c->out, "%s\n", masked);
         fflush(c->out);
-        free(m);
     }
-    console_clean_line(line);
+    console_clean_line(masked);
+    /* escape sequences inside a secret no longer split it once removed */
+    _cleanup_free_ char *line = secret_mask(masked);
     if (!*line) return;
     bool fatal = false;
     const char *name = patterns_match(c->pats, line, &fatal);
@@ -186,12 +191,15 @@ static void *scan(void *arg)
         ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf) : 0;
         if (n > 0) {
             atomic_fetch_add(&c->bytes, (uint_fast64_t)n);
+            /* past MAX_LINE, as many bytes as the longest secret: enough to see whether one
+             * straddles the cut */
+            size_t keep = MAX_LINE + secret_max_len();
             for (ssize_t i = 0; i < n; i++) {
                 if (buf[i] == '\n') {
-                    if (line.s) on_line(c, line.s);
+                    if (line.s) on_line(c, &line);
                     line.len = 0;
                     if (line.s) line.s[0] = 0;
-                } else if (line.len < MAX_LINE) {
+                } else if (line.len < keep) {
                     sbuf_append(&line, &buf[i], 1);
                 }
             }
@@ -200,7 +208,7 @@ static void *scan(void *arg)
         if (stopping) break;
         sleep_ms(50);
     }
-    if (line.len) on_line(c, line.s);
+    if (line.len) on_line(c, &line);
     sbuf_free(&line);
     if (fd >= 0) close(fd);
     return NULL;
@@ -210,7 +218,7 @@ struct kiln_console *console_start(const char *raw, const char *out, const struc
 {
     struct kiln_console *c = xcalloc(1, sizeof *c);
     c->path = xstrdup(raw);
-    c->out = out ? fopen(out, "we") : NULL;
+    c->out = out ? secret_fopen(out, false, 0644) : NULL;
     c->pats = p;
     c->t0 = now_s();
     pthread_mutex_init(&c->lock, NULL);

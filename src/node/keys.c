@@ -16,9 +16,14 @@ int node_keys_prepare(const char *given, const char *work_dir, char **priv_path,
     } else {
         if (ssh_pki_generate(SSH_KEYTYPE_ED25519, 0, &key) != SSH_OK) return log_error("cannot generate an SSH key");
         *priv_path = path_join(work_dir, "id_ed25519");
-        if (ssh_pki_export_privkey_file(key, NULL, NULL, NULL, *priv_path) != SSH_OK) {
+        /* libssh's own export creates the file with the umask's mode (0644 as a rule) */
+        char *pem = NULL;
+        int r = ssh_pki_export_privkey_base64(key, NULL, NULL, NULL, &pem) == SSH_OK
+                    ? write_file_atomic(*priv_path, pem, strlen(pem), 0600) : -EIO;
+        ssh_string_free_char(pem);
+        if (r < 0) {
             ssh_key_free(key);
-            return log_error("cannot write %s", *priv_path);
+            return log_error("cannot write %s: %s", *priv_path, strerror(-r));
         }
     }
     ssh_key pub = NULL;

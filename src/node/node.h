@@ -25,6 +25,11 @@ struct kiln_node {
     int port;
     char *user;
     char *key_path;    /* private key file */
+    /* Host key checks (fail closed when set): the node must present one of these SHA256
+     * fingerprints, else (none pinned) a key known_hosts lists for it */
+    char **host_key_fps;
+    size_t nhost_key_fps;
+    char *known_hosts;
     struct ssh_session_struct *ssh;
     struct kiln_console *console; /* NULL when the platform has no console */
     struct kiln_req have;         /* what it was provisioned with */
@@ -56,10 +61,13 @@ struct kiln_exec {
     char *out, *err;
     double duration_s;
     bool timed_out;
+    bool truncated;    /* out or err reached the capture limit (cut where no secret straddles it) */
 };
 
 /* Connects with retries until timeout_s passes (backoff 0.2 s → 2 s). Aborts early when
- * the node's console reports a fatal event. Leaves a one-line reason in why. */
+ * the node's console reports a fatal event (-EHOSTDOWN), and at once with -EACCES when the
+ * private key cannot be read or the host key fails its check (nothing is sent to such a
+ * host). Leaves a one-line reason in why. */
 int node_connect(struct kiln_node *n, int timeout_s, char *why, size_t whysz);
 void node_disconnect(struct kiln_node *n);
 /* Runs cmd under sh. On timeout the remote process group is killed. Logged to n->log. */

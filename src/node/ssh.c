@@ -33,6 +33,76 @@ void node_disconnect(struct kiln_node *n)
 static int exec_internal(struct kiln_node *n, const char *cmd, const void *in, size_t inlen, int timeout_s,
                          struct kiln_exec *r, size_t maxout, bool may_reconnect);
 
+/* "SHA256:<base64>" of key, as ssh-keygen -l prints it; NULL on error. */
+static char *fingerprint_of(ssh_key key)
+{
+    unsigned char *hash = NULL;
+    size_t hlen = 0;
+    if (ssh_get_publickey_hash(key, SSH_PUBLICKEY_HASH_SHA256, &hash, &hlen) != 0) return NULL;
+    char *f = ssh_get_fingerprint_hash(SSH_PUBLICKEY_HASH_SHA256, hash, hlen);
+    ssh_clean_pubkey_hash(&hash);
+    char *fp = f ? xstrdup(f) : NULL;
+    ssh_string_free_char(f);
+    return fp;
+}
+
+/* The fingerprints known_hosts lists for the node ("A or B"), for the message that refuses it:
+ * libssh hands out no entry for a changed key. */
+static char *known_fingerprints(struct kiln_node *n)
+{
+    _cleanup_free_ char *text = NULL;
+    if (read_file(n->known_hosts, 1 << 20, &text, NULL) < 0) return NULL;
+    _cleanup_free_ char *name = n->port == 22 ? xstrdup(n->host) : xasprintf("[%s]:%d", n->host, n->port);
+    struct sbuf b = {0};
+    for (char *save = NULL, *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        struct ssh_knownhosts_entry *e = NULL;
+        if (ssh_known_hosts_parse_line(name, line, &e) == SSH_OK && e && e->publickey) {
+            _cleanup_free_ char *fp = fingerprint_of(e->publickey);
+            if (fp) sbuf_printf(&b, "%s%s", b.len ? " or " : "", fp);
+        }
+        ssh_knownhosts_entry_free(e);
+    }
+    return b.len ? sbuf_steal(&b) : NULL;
+}
+
+/* Before authenticating or sending anything: whoever answers at the node's address must
+ * hold its host key, or it could take the commands and fake their results. */
+static int check_host_key(struct kiln_node *n, ssh_session s, char *why, size_t whysz)
+{
+    if (!n->nhost_key_fps && !n->known_hosts) return 0;
+    ssh_key key = NULL;
+    _cleanup_free_ char *fp = NULL;
+    if (ssh_get_server_publickey(s, &key) == SSH_OK) fp = fingerprint_of(key);
+    ssh_key_free(key);
+    if (!fp) return snprintf(why, whysz, "ssh %s:%d: cannot read the host key it presented", n->host, n->port), -EACCES;
+    if (n->nhost_key_fps) {
+        for (size_t i = 0; i < n->nhost_key_fps; i++)
+            if (streq(fp, n->host_key_fps[i])) return 0;
+        snprintf(why, whysz, "ssh %s:%d presented host key %s, expected %s%s: refused, another machine may be "
+                             "answering in its place (fix host_key_fingerprints if the node's key really changed)",
+                 n->host, n->port, fp, n->host_key_fps[0], n->nhost_key_fps > 1 ? " or another pinned one" : "");
+        return -EACCES;
+    }
+    enum ssh_known_hosts_e k = ssh_session_is_known_server(s);
+    if (k == SSH_KNOWN_HOSTS_OK) return 0;
+    _cleanup_free_ char *want = k == SSH_KNOWN_HOSTS_CHANGED ? known_fingerprints(n) : NULL;
+    if (k == SSH_KNOWN_HOSTS_CHANGED)
+        snprintf(why, whysz, "ssh %s:%d presented host key %s, expected %s (from %s): refused, another machine may be "
+                             "answering in its place",
+                 n->host, n->port, fp, want ? want : "the key listed there", n->known_hosts);
+    else if (k == SSH_KNOWN_HOSTS_OTHER)
+        snprintf(why, whysz, "ssh %s:%d presented host key %s, of a type %s lists no key of for it: refused",
+                 n->host, n->port, fp, n->known_hosts);
+    else if (k == SSH_KNOWN_HOSTS_UNKNOWN || k == SSH_KNOWN_HOSTS_NOT_FOUND)
+        snprintf(why, whysz, "ssh %s:%d presented host key %s, which %s does not list for it: refused (add the "
+                             "node's key there once you have checked it)",
+                 n->host, n->port, fp, n->known_hosts);
+    else
+        snprintf(why, whysz, "ssh %s:%d: cannot check its host key against %s: %s", n->host, n->port, n->known_hosts,
+                 ssh_get_error(s));
+    return -EACCES;
+}
+
 static int try_connect(struct kiln_node *n, char *why, size_t whysz)
 {
     ssh_session s = ssh_new();
@@ -45,8 +115,10 @@ static int try_connect(struct kiln_node *n, char *why, size_t whysz)
     ssh_options_set(s, SSH_OPTIONS_USER, n->user);
     ssh_options_set(s, SSH_OPTIONS_TIMEOUT, &t);
     ssh_options_set(s, SSH_OPTIONS_LOG_VERBOSITY, &verbosity);
-    ssh_options_set(s, SSH_OPTIONS_STRICTHOSTKEYCHECK, &no);
-    ssh_options_set(s, SSH_OPTIONS_KNOWNHOSTS, "/dev/null");
+    /* without it libssh's ssh_session_is_known_server() says OK for any key (libssh 0.10) */
+    int strict = n->known_hosts != NULL;
+    ssh_options_set(s, SSH_OPTIONS_STRICTHOSTKEYCHECK, &strict);
+    ssh_options_set(s, SSH_OPTIONS_KNOWNHOSTS, n->known_hosts ? n->known_hosts : "/dev/null");
     ssh_options_set(s, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, "/dev/null");
     ssh_options_set(s, SSH_OPTIONS_PROCESS_CONFIG, &no);
     /* Commands are small request/response exchanges: Nagle's algorithm against delayed
@@ -57,6 +129,11 @@ static int try_connect(struct kiln_node *n, char *why, size_t whysz)
         snprintf(why, whysz, "ssh %s@%s:%d: %s", n->user, n->host, n->port, ssh_get_error(s));
         ssh_free(s);
         return -ECONNREFUSED;
+    }
+    if (check_host_key(n, s, why, whysz) < 0) {
+        ssh_disconnect(s);
+        ssh_free(s);
+        return -EACCES;
     }
     ssh_key key = NULL;
     if (ssh_pki_import_privkey_file(n->key_path, NULL, NULL, NULL, &key) != SSH_OK) {
@@ -194,6 +271,7 @@ static int run_channel(struct kiln_node *n, const char *wrapped, const void *in,
     }
     if (in) ssh_channel_send_eof(ch);
     struct sbuf out = {0}, err = {0};
+    bool capped[2] = {false, false};
     long pid = 0;
     int64_t deadline = now_ms() + (int64_t)timeout_s * 1000;
     int rc = 0;
@@ -208,7 +286,15 @@ static int run_channel(struct kiln_node *n, const char *wrapped, const void *in,
             }
             if (k > 0) {
                 struct sbuf *b = is_err ? &err : &out;
-                if (b->len < maxout) sbuf_append(b, buf, MIN((size_t)k, maxout - b->len));
+                if (!capped[is_err]) {
+                    sbuf_append(b, buf, (size_t)k);
+                    if (b->len > maxout) {
+                        /* cut at maxout, never inside a secret: its first bytes would escape the mask */
+                        b->len = secret_cut(b->s, b->len, maxout);
+                        b->s[b->len] = 0;
+                        capped[is_err] = r->truncated = true;
+                    }
+                }
                 progressed = true;
             }
         }
@@ -359,7 +445,7 @@ int node_download(struct kiln_node *n, const char *remote, size_t max, char **da
     int rc = node_exec_input(n, cmd, NULL, 0, 600, &r, max + 1);
     if (rc == 0 && r.status != 0) rc = -ENOENT;
     size_t outlen = r.out ? strlen(r.out) : 0;
-    if (rc == 0 && outlen > max) rc = -EFBIG;
+    if (rc == 0 && (outlen > max || r.truncated)) rc = -EFBIG;
     if (rc == 0) {
         *data = r.out;
         if (len) *len = outlen;
@@ -374,15 +460,8 @@ char *node_host_key_fingerprint(struct kiln_node *n)
     if (!n->ssh) return NULL;
     ssh_key key = NULL;
     if (ssh_get_server_publickey(n->ssh, &key) != SSH_OK) return NULL;
-    unsigned char *hash = NULL;
-    size_t hlen = 0;
-    char *fp = NULL;
-    if (ssh_get_publickey_hash(key, SSH_PUBLICKEY_HASH_SHA256, &hash, &hlen) == 0) {
-        char *f = ssh_get_fingerprint_hash(SSH_PUBLICKEY_HASH_SHA256, hash, hlen);
-        if (f) fp = xasprintf("%s %s", ssh_key_type_to_char(ssh_key_type(key)), f);
-        ssh_string_free_char(f);
-        ssh_clean_pubkey_hash(&hash);
-    }
+    _cleanup_free_ char *f = fingerprint_of(key);
+    char *fp = f ? xasprintf("%s %s", ssh_key_type_to_char(ssh_key_type(key)), f) : NULL;
     ssh_key_free(key);
     return fp;
 }
@@ -538,6 +617,9 @@ void node_free(struct kiln_node *n)
     free(n->host);
     free(n->user);
     free(n->key_path);
+    for (size_t i = 0; i < n->nhost_key_fps; i++) free(n->host_key_fps[i]);
+    free(n->host_key_fps);
+    free(n->known_hosts);
     free(n->dir);
     free(n->boot_id);
     free(n->facts.boot_id);

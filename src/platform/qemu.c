@@ -3,6 +3,7 @@
  * through QMP: no race), the serial console in a file from the first byte, and SSH keys
  * offered both as a systemd credential (SMBIOS type 11) and a cloud-init NoCloud seed. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <sys/wait.h>
 #include <jansson.h>
@@ -181,6 +182,26 @@ static int make_seed(struct kiln_platform_ctx *p, struct kiln_node *n, const cha
     return run_tool(cp, why, sz);
 }
 
+/* A kernel command line holding a secret goes to qemu in a 0600 file (-readconfig, section
+ * [machine]), not in argv, which every local user reads. qemu's config reader takes a
+ * double-quoted value without '"' on a line of at most 1023 bytes. */
+static int append_config(const char *work, const char *append, char **path, char *why, size_t sz)
+{
+    if (strpbrk(append, "\"\n") || strlen(append) > 1000)
+        return snprintf(why, sz, "platform.qemu.append holds a secret, so it goes to qemu in a file, where it cannot "
+                                 "hold '\"' or a newline nor pass 1000 bytes"),
+               -EINVAL;
+    *path = path_join(work, "machine.cfg");
+    _cleanup_free_ char *text = xasprintf("[machine]\n  append = \"%s\"\n", append);
+    int r = write_file_atomic(*path, text, strlen(text), 0600);
+    if (r < 0) {
+        snprintf(why, sz, "cannot write %s: %s", *path, strerror(-r));
+        free(*path);
+        *path = NULL;
+    }
+    return r;
+}
+
 /* qemu's argument vector plus the strings it owns; freed on every return path. */
 struct qargv {
     char *v[160];
@@ -274,6 +295,9 @@ static int qemu_power_on(struct kiln_node *n, char *why, size_t sz)
     /* the guest's reset ends qemu: kiln powers it on again (see the top of this file) */
     ARG("-no-reboot");
     /* qemu writes the raw console privately; the scanner copies it, secrets masked, to the run dir */
+    /* it holds what the guest printed, secrets unmasked: 0600 (qemu would create it 0644) */
+    int rawfd = open(console_raw, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (rawfd >= 0) close(rawfd);
     ARG("-chardev"), ARG(OWN(xasprintf("file,id=con0,path=%s,append=on", console_raw)));
     ARG("-serial"), ARG("chardev:con0");
     ARG("-qmp"), ARG(OWN(xasprintf("unix:%s,server=on,wait=off", qmp_sock)));
@@ -329,7 +353,11 @@ static int qemu_power_on(struct kiln_node *n, char *why, size_t sz)
     if (q->kernel) {
         ARG("-kernel"), ARG(q->kernel);
         if (q->initrd) ARG("-initrd"), ARG(q->initrd);
-        ARG("-append"), ARG(q->append ? q->append : "console=ttyS0");
+        const char *append = q->append ? q->append : "console=ttyS0";
+        char *cfg = NULL;
+        if (!secret_contains(append)) ARG("-append"), ARG(append);
+        else if (append_config(qn->work, append, &cfg, why, sz) < 0) return -EINVAL;
+        else ARG("-readconfig"), ARG(OWN(cfg));
     }
     /* systemd (and kiln's busybox test image) read root's key from this credential */
     _cleanup_free_ char *keyline = xasprintf("%s\n", p->pubkey);

@@ -58,6 +58,10 @@ static int ready_deploy(struct kiln_platform_ctx *p, struct kiln_env *env, char 
             free(n->key_path);
             n->key_path = xstrdup(rn->private_key_file);
         }
+        n->known_hosts = xstrdup(pc->ready_known_hosts);
+        n->nhost_key_fps = rn->nhost_key_fingerprints;
+        n->host_key_fps = xcalloc(n->nhost_key_fps ? n->nhost_key_fps : 1, sizeof *n->host_key_fps);
+        for (size_t k = 0; k < rn->nhost_key_fingerprints; k++) n->host_key_fps[k] = xstrdup(rn->host_key_fingerprints[k]);
         n->have = env->spec;
         n->have.nodes = 0;
         char err[512];
@@ -66,6 +70,12 @@ static int ready_deploy(struct kiln_platform_ctx *p, struct kiln_env *env, char 
         if (r < 0) return snprintf(why, sz, "%s (%s:%d): %s", n->name, n->host, n->port, err), r;
         node_read_boot_id(n);
         log_info("%s: connected to %s:%d in %.1f s", n->name, n->host, n->port, now_s() - t0);
+        if (!n->nhost_key_fps && !n->known_hosts) {
+            _cleanup_free_ char *fp = node_host_key_fingerprint(n);
+            log_warn("%s: the host key of %s:%d (%s) was not checked: anyone on the path could answer in its place; "
+                     "set platform.ready.known_hosts or the node's host_key_fingerprints",
+                     n->name, n->host, n->port, fp ? fp : "unreadable");
+        }
     }
     return 0;
 }

@@ -36,8 +36,8 @@ char *results_to_json(const struct kiln_results *r)
     json_object_set_new(run, "exit_code", json_integer(results_exit_code(r)));
     json_t *tested = json_array();
     for (size_t i = 0; i < r->ntested; i++)
-        json_array_append_new(tested, json_pack("{s:s, s:s, s:s}", "role", r->tested[i].role, "path", r->tested[i].path,
-                                                "sha256", r->tested[i].sha256));
+        json_array_append_new(tested, json_pack("{s:s, s:o, s:s}", "role", r->tested[i].role, "path",
+                                                mstr(r->tested[i].path), "sha256", r->tested[i].sha256));
     json_object_set_new(run, "tested", tested);
     json_object_set_new(root, "run", run);
     json_object_set_new(root, "summary",

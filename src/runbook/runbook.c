@@ -297,6 +297,38 @@ static bool substitute_tree(struct kiln_runbook *rb, struct ynode *n, const char
     return ok;
 }
 
+/* A diagnostic may quote a value only in part (the YAML layer keeps its first bytes). When the
+ * part ends inside a secret, the whole-secret mask applied at printing misses those first
+ * bytes: replace such a quoted prefix of a secret-bearing value by its masked form. */
+static void mask_cut_values(const struct ynode *n, struct diags *d, size_t from)
+{
+    if (n->kind != YN_SCALAR) {
+        for (size_t i = 0; i < n->n; i++) mask_cut_values(n->items[i], d, from);
+        return;
+    }
+    if (!secret_contains(n->scalar)) return;
+    const char *v = n->scalar;
+    size_t vlen = strlen(v);
+    for (size_t i = from; i < d->n; i++) {
+        char *msg = d->v[i].msg;
+        for (char *p = msg; (p = strchr(p, v[0]));) {
+            size_t k = 0;
+            while (k < vlen && p[k] == v[k]) k++;
+            size_t safe = k < vlen ? secret_cut(v, vlen, k) : k;
+            if (safe == k) {
+                p += k ? k : 1;
+                continue;
+            }
+            _cleanup_free_ char *head = secret_mask_n(v, safe);
+            char *fixed = xasprintf("%.*s%s" SECRET_MASK "%s", (int)(p - msg), msg, head, p + k);
+            size_t at = (size_t)(p - msg) + strlen(head) + strlen(SECRET_MASK);
+            free(msg);
+            d->v[i].msg = msg = fixed;
+            p = msg + at;
+        }
+    }
+}
+
 /* ---- typed sections ---- */
 
 static bool get_path(struct diags *d, const struct ynode *n, const char *path, char **out)
@@ -393,13 +425,25 @@ static void parse_qemu(const struct ynode *n, struct kiln_qemu_conf *q, struct d
     if (q->initrd && !q->kernel) diag_add(d, FIELD(n, "initrd"), path, "\"initrd\" needs \"kernel\"");
 }
 
+/* "SHA256:" and the 43 unpadded base64 characters of a SHA-256, as ssh-keygen -l prints it. */
+static bool sha256_fingerprint_ok(const char *s)
+{
+    if (!startswith(s, "SHA256:") || strlen(s) != 7 + 43) return false;
+    return strspn(s + 7, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/") == 43;
+}
+
 static void parse_ready(const struct ynode *n, struct kiln_platform_conf *pc, struct diags *d)
 {
-    static const char *const keys[] = {"nodes", NULL};
-    static const char *const nkeys[] = {"address", "port", "username", "private_key_file", NULL};
+    static const char *const keys[] = {"nodes", "known_hosts", NULL};
+    static const char *const nkeys[] = {"address", "port", "username", "private_key_file", "host_key_fingerprints",
+                                        NULL};
     const char *path = "platform.ready";
     if (!y_expect(d, n, path, YN_MAP)) return;
     y_check_keys(d, n, path, keys);
+    const struct ynode *kh = FIELD(n, "known_hosts");
+    if (kh && get_path(d, kh, "platform.ready.known_hosts", &pc->ready_known_hosts) &&
+        access(pc->ready_known_hosts, R_OK) != 0)
+        diag_add(d, kh, "platform.ready.known_hosts", "%s: %s", pc->ready_known_hosts, strerror(errno));
     const struct ynode *nodes = FIELD(n, "nodes");
     if (!nodes) {
         diag_add(d, n, path, "needs \"nodes\": a list of {address, port, username}");
@@ -422,6 +466,16 @@ static void parse_ready(const struct ynode *n, struct kiln_platform_conf *pc, st
         if ((x = FIELD(it, "private_key_file"))) {
             SUBPATH(q, p, "private_key_file");
             get_path(d, x, q, &rn->private_key_file);
+        }
+        if ((x = FIELD(it, "host_key_fingerprints"))) {
+            SUBPATH(q, p, "host_key_fingerprints");
+            if (y_str_list(d, x, q, &rn->host_key_fingerprints, &rn->nhost_key_fingerprints))
+                for (size_t k = 0; k < rn->nhost_key_fingerprints; k++)
+                    if (!sha256_fingerprint_ok(rn->host_key_fingerprints[k]))
+                        diag_add(d, x->kind == YN_SEQ ? x->items[k] : x, q,
+                                 "\"%s\" is not a SHA256 fingerprint (SHA256: and 43 base64 characters, as "
+                                 "`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` prints it)",
+                                 rn->host_key_fingerprints[k]);
         }
     }
 }
@@ -666,6 +720,7 @@ int runbook_load(const char *path, const struct kiln_var *cli, size_t ncli, stru
         base = base ? base + 1 : path;
         rb->name = xstrndup(base, strcspn(base, "."));
     }
+    if (d->n > before) mask_cut_values(root, d, before);
     ynode_free(root);
     if (d->n > before) {
         runbook_free(rb);
@@ -703,8 +758,10 @@ void runbook_free(struct kiln_runbook *rb)
         free(pc->ready_nodes[i].address);
         free(pc->ready_nodes[i].username);
         free(pc->ready_nodes[i].private_key_file);
+        strv_free(pc->ready_nodes[i].host_key_fingerprints, pc->ready_nodes[i].nhost_key_fingerprints);
     }
     free(pc->ready_nodes);
+    free(pc->ready_known_hosts);
     for (size_t i = 0; i < rb->nrules; i++) {
         struct kiln_criteria *c = &rb->rules[i].criteria;
         free(c->name);

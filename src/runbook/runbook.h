@@ -32,6 +32,8 @@ struct kiln_ready_node {
     long port;
     char *username;
     char *private_key_file;
+    char **host_key_fingerprints; /* "SHA256:<base64>": the node must present one of them */
+    size_t nhost_key_fingerprints;
 };
 
 struct kiln_platform_conf {
@@ -43,6 +45,7 @@ struct kiln_platform_conf {
     struct kiln_qemu_conf qemu;
     struct kiln_ready_node *ready_nodes;
     size_t nready;
+    char *ready_known_hosts; /* OpenSSH known_hosts checked for nodes without pinned fingerprints */
 };
 enum kiln_platform_type { PLATFORM_QEMU, PLATFORM_READY };
 

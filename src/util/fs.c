@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include "util/secret.h"
 #include "util/util.h"
 
 int mkdir_p(const char *path, unsigned mode)
@@ -211,14 +212,35 @@ char *kiln_guest_helper_path(void)
     return xstrdup(KILN_GUEST_BUILD_PATH);
 }
 
+/* Masks every string value in place: a secret escaped by the JSON encoder (one with a quote
+ * or a control character) would no longer match in the text. */
+static void json_mask_strings(json_t *j)
+{
+    if (json_is_string(j)) {
+        char *m = secret_mask_n(json_string_value(j), json_string_length(j));
+        json_string_setn(j, m, strlen(m));
+        free(m);
+    } else if (json_is_array(j)) {
+        for (size_t i = 0; i < json_array_size(j); i++) json_mask_strings(json_array_get(j, i));
+    } else if (json_is_object(j)) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(j, k, v) json_mask_strings(v);
+    }
+}
+
 int json_write_file(const char *path, json_t *j)
 {
-    char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+    json_t *copy = json_deep_copy(j);
+    if (!copy) return -ENOMEM;
+    json_mask_strings(copy);
+    char *text = json_dumps(copy, JSON_INDENT(2) | JSON_SORT_KEYS);
+    json_decref(copy);
     if (!text) return -ENOMEM;
     struct sbuf b = {0};
     sbuf_printf(&b, "%s\n", text);
     free(text);
-    int r = write_file_atomic(path, b.s, b.len, 0644);
+    int r = secret_write_file(path, b.s, b.len, 0644);
     sbuf_free(&b);
     return r;
 }

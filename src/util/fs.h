@@ -21,6 +21,7 @@ char *kiln_cache_path(const char *name);
 char *kiln_guest_helper_path(void);
 /* Replaces (atomically) the symlink link to point at target. */
 int symlink_replace(const char *target, const char *link);
-/* Serialises j (sorted keys, 2-space indent, trailing newline) to path through a temp file. */
+/* Serialises j (sorted keys, 2-space indent, trailing newline, every string secret-masked) to
+ * path through a temp file. */
 struct json_t;
 int json_write_file(const char *path, struct json_t *j);

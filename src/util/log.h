@@ -5,6 +5,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "util/secret.h"
+
 enum { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERR };
 
 void log_set_level(int level);      /* threshold for stderr */
@@ -17,11 +19,3 @@ int log_full(int level, int err, const char *fmt, ...) __attribute__((format(pri
 #define log_warn(...) log_full(LOG_WARN, 0, __VA_ARGS__)
 #define log_error(...) log_full(LOG_ERR, 0, __VA_ARGS__)
 #define log_error_errno(err, ...) log_full(LOG_ERR, (err), __VA_ARGS__)
-
-/* Secrets: every registered value is replaced by "******" wherever kiln prints or writes text. */
-void secret_add(const char *value);
-char *secret_mask(const char *s); /* newly allocated */
-void secret_clear(void);
-/* fprintf with every secret masked, then fflush. */
-void secret_fprintf(FILE *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void secret_vfprintf(FILE *f, const char *fmt, va_list ap);

@@ -40,6 +40,26 @@ void proc_kill_all(void)
     }
 }
 
+int proc_start_time(pid_t pid, unsigned long long *ticks)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    int e = errno;
+    close(fd);
+    if (n <= 0) return n < 0 ? -e : -EIO;
+    buf[n] = 0;
+    /* the command name (field 2) may hold spaces and parentheses: count from its last ')' */
+    char *p = strrchr(buf, ')');
+    if (!p) return -EIO;
+    p++;
+    for (int field = 3; field < 22 && p; field++) p = strchr(p + 1, ' ');
+    if (!p || sscanf(p, " %llu", ticks) != 1) return -EIO;
+    return 0;
+}
+
 static void on_signal(int sig)
 {
     if (kiln_interrupted) {
@@ -61,6 +81,12 @@ void proc_install_signal_handlers(void)
 
 int proc_spawn(char *const argv[], int in_fd, int out_fd, int err_fd, pid_t *pidp)
 {
+    /* every local user reads a process's arguments (ps, /proc/PID/cmdline) */
+    for (size_t i = 1; argv[i]; i++)
+        if (secret_contains(argv[i]))
+            return log_error_errno(EPERM, "refusing to start %s: its argument %zu holds a secret, which any local user "
+                                          "could read; secrets go to other processes in files",
+                                   argv[0], i);
     pid_t parent = getpid();
     int nullfd = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (nullfd < 0) return -errno;

@@ -12,13 +12,17 @@ extern volatile sig_atomic_t kiln_interrupted; /* signal number once SIGINT/SIGT
 void proc_install_signal_handlers(void);
 
 /* Starts argv[0] (PATH lookup) in its own process group, with fds for stdin/stdout/stderr
- * (-1 means /dev/null). The child dies with kiln (PDEATHSIG). Returns 0 or -errno. */
+ * (-1 means /dev/null). The child dies with kiln (PDEATHSIG). Returns 0 or -errno; -EPERM
+ * (logged) when an argument holds a registered secret: any local user can read argv. */
 int proc_spawn(char *const argv[], int in_fd, int out_fd, int err_fd, pid_t *pid);
 /* Waits up to timeout_ms (-1 forever). 0 and *status on exit, -ETIMEDOUT otherwise. */
 int proc_wait(pid_t pid, int timeout_ms, int *status);
 /* SIGTERM, then SIGKILL after grace_ms; reaps the child. */
 void proc_kill(pid_t pid, int grace_ms);
 void proc_kill_all(void);
+/* When process pid started, in clock ticks after boot (/proc/PID/stat field 22): with the pid,
+ * it names a process even after pids wrap. 0 or -ENOENT (no such process) / -errno. */
+int proc_start_time(pid_t pid, unsigned long long *ticks);
 /* Runs argv to completion with a timeout; captures stdout+stderr into *output when non-NULL.
  * Returns the exit status (>= 0), or -errno / -ETIMEDOUT. */
 int proc_run(char *const argv[], int timeout_ms, char **output);

@@ -12,7 +12,7 @@ flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefine
        -DKILN_VERSION=\"fuzz\" -DKILN_SOURCE_DATA_DIR=\"$root/data\" -DKILN_GUEST_BUILD_PATH=\"/nonexistent\"
        -I$root/src $(pkg-config --cflags yaml-0.1 libxml-2.0 jansson)"
 libs="$(pkg-config --libs yaml-0.1 libxml-2.0 jansson zlib libcrypto libarchive) -lpthread -lm"
-util="$root/src/util/util.c $root/src/util/log.c $root/src/util/fs.c $root/src/util/yaml.c $root/src/util/timeutil.c $root/src/util/proc.c"
+util="$root/src/util/util.c $root/src/util/log.c $root/src/util/secret.c $root/src/util/fs.c $root/src/util/yaml.c $root/src/util/timeutil.c $root/src/util/proc.c"
 sources() {
     case $1 in
         tap) echo "$root/src/ext/tap.c" ;;
@@ -23,10 +23,11 @@ sources() {
         disk) echo "$root/src/image/disk.c $root/src/image/qcow2.c $root/src/image/vhd.c $root/src/image/gpt.c" ;;
         spec) echo "$root/src/image/spec.c" ;;
         archive) echo "$root/src/report/archive.c" ;;
+        secret) echo "" ;;
     esac
 }
 status=0
-for t in tap ltp junit runbook console disk spec archive; do
+for t in tap ltp junit runbook console disk spec archive secret; do
     # shellcheck disable=SC2086
     clang $flags -o "$out/fuzz_$t" "$here/fuzz_$t.c" $(sources $t) $util $libs
     mkdir -p "$out/corpus-$t"
