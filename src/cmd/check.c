@@ -31,7 +31,7 @@ int cmd_check(int argc, char **argv)
     if (!rb) return EXIT_USAGE;
     int rc = EXIT_OK;
     struct diags d = {0};
-    _cleanup_free_ char *pat = rb->console_patterns ? xstrdup(rb->console_patterns) : kiln_data_path("console-patterns.yml");
+    _cleanup_free_ char *pat = patterns_path(rb->console_patterns);
     struct kiln_patterns *p = patterns_load(pat, rb->console_ignore, rb->nconsole_ignore, &d);
     if (!p) {
         cmd_print_diags(&d);

@@ -149,8 +149,7 @@ int cmd_run(int argc, char **argv)
     int rc = EXIT_USAGE;
     _cleanup_free_ char *logpath = NULL, *latest = NULL, *abs_run = NULL;
     struct diags d = {0};
-    _cleanup_free_ char *pat_path = rb->console_patterns ? xstrdup(rb->console_patterns)
-                                                         : kiln_data_path("console-patterns.yml");
+    _cleanup_free_ char *pat_path = patterns_path(rb->console_patterns);
     struct kiln_patterns *pats = patterns_load(pat_path, rb->console_ignore, rb->nconsole_ignore, &d);
     struct kiln_selected *sel = NULL;
     size_t nsel = 0;

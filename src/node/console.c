@@ -6,6 +6,7 @@
 #include <regex.h>
 #include <stdatomic.h>
 
+#include "util/fs.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 #include "util/util.h"
@@ -19,6 +20,10 @@ struct pattern {
 struct kiln_patterns {
     struct pattern *v;
     size_t n, cap;
+    /* Every pattern as one alternation "(p1)|(p2)|...": almost every console line matches
+     * none, and one pass over it is cheaper than one per pattern. */
+    regex_t any;
+    bool has_any;
     regex_t *ignore;
     size_t nignore, capignore;
 };
@@ -33,12 +38,29 @@ static bool compile(struct diags *d, const struct ynode *at, const char *path, c
     return false;
 }
 
+/* Groups in the combined expression renumber a back-reference, so none is allowed. */
+static bool has_backref(const char *re)
+{
+    for (const char *c = re; *c; c++)
+        if (*c == '\\' && c[1]) {
+            if (c[1] >= '1' && c[1] <= '9') return true;
+            c++;
+        }
+    return false;
+}
+
+char *patterns_path(const char *override)
+{
+    return override ? xstrdup(override) : kiln_data_path("console-patterns.yml");
+}
+
 struct kiln_patterns *patterns_load(const char *path, char *const *extra, size_t nextra, struct diags *d)
 {
     size_t before = d->n;
     struct ynode *root = yaml_load_file(path, d);
     if (!root) return NULL;
     struct kiln_patterns *p = xcalloc(1, sizeof *p);
+    struct sbuf any = {0};
     static const char *const keys[] = {"patterns", "ignore", NULL};
     static const char *const pkeys[] = {"name", "regex", "fatal", NULL};
     if (y_expect(d, root, "", YN_MAP) && y_check_keys(d, root, "", keys)) {
@@ -54,8 +76,12 @@ struct kiln_patterns *patterns_load(const char *path, char *const *extra, size_t
                 if (y_str(d, y_get(it, "name"), ip, &name) && y_str(d, y_get(it, "regex"), ip, &re) &&
                     (!f || y_bool(d, f, ip, &fatal))) {
                     struct pattern pat = {.name = name, .fatal = fatal};
-                    if (compile(d, it, ip, re, &pat.rx)) {
+                    if (has_backref(re))
+                        diag_add(d, it, ip, "\"%s\" has a back-reference, which patterns cannot use "
+                                 "(they are matched as one combined expression)", re);
+                    else if (compile(d, it, ip, re, &pat.rx)) {
                         *APPEND(p->v, p->n, p->cap) = pat;
+                        sbuf_printf(&any, "%s(%s)", any.len ? "|" : "", re);
                         name = NULL;
                     }
                 }
@@ -77,6 +103,8 @@ struct kiln_patterns *patterns_load(const char *path, char *const *extra, size_t
         regex_t rx;
         if (compile(d, NULL, "console.ignore", extra[i], &rx)) *APPEND(p->ignore, p->nignore, p->capignore) = rx;
     }
+    if (d->n == before && p->n) p->has_any = compile(d, root, "patterns", any.s, &p->any);
+    sbuf_free(&any);
     ynode_free(root);
     if (d->n > before) {
         patterns_free(p);
@@ -92,6 +120,7 @@ void patterns_free(struct kiln_patterns *p)
         free(p->v[i].name);
         regfree(&p->v[i].rx);
     }
+    if (p->has_any) regfree(&p->any);
     for (size_t i = 0; i < p->nignore; i++) regfree(&p->ignore[i]);
     free(p->v);
     free(p->ignore);
@@ -100,6 +129,7 @@ void patterns_free(struct kiln_patterns *p)
 
 const char *patterns_match(const struct kiln_patterns *p, const char *line, bool *fatal)
 {
+    if (!p->has_any || regexec(&p->any, line, 0, NULL, 0) != 0) return NULL;
     for (size_t i = 0; i < p->n; i++) {
         if (regexec(&p->v[i].rx, line, 0, NULL, 0) != 0) continue;
         for (size_t j = 0; j < p->nignore; j++)

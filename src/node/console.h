@@ -1,5 +1,6 @@
 /* Live serial console scanner: tails the console file qemu writes from the first
- * byte into a private file, copies it with secrets masked into the run directory, and matches each line against patterns kept as data (data/console-patterns.yml). */
+ * byte into a private file, copies it with secrets masked into the run directory, and matches each line against patterns kept as data (data/console-patterns.yml).
+ * The same patterns judge the kernel log (verify_dmesg_clean). */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -16,10 +17,15 @@ struct console_event {
     double at_s;   /* seconds since the scanner started */
 };
 
-/* Loads a patterns file; extra_ignore adds ignore expressions. NULL with diagnostics on error. */
+/* The patterns file to use: override (a runbook's console.patterns) or data/console-patterns.yml. */
+char *patterns_path(const char *override);
+/* Loads a patterns file ({patterns: [{name, regex, fatal}], ignore: [regex]}, POSIX extended
+ * regular expressions without back-references); extra_ignore adds ignore expressions.
+ * NULL with diagnostics (file:line:col) on error. */
 struct kiln_patterns *patterns_load(const char *path, char *const *extra_ignore, size_t nextra, struct diags *d);
 void patterns_free(struct kiln_patterns *p);
-/* Matches one line; returns the matching pattern's name (and *fatal) or NULL. */
+/* Matches one line; returns the name of the first pattern in file order that matches (and
+ * *fatal), or NULL when none does or an ignore expression matches the line. */
 const char *patterns_match(const struct kiln_patterns *p, const char *line, bool *fatal);
 
 struct kiln_console;

@@ -105,24 +105,32 @@ KILN_CASE(verify_vdso,
 
 KILN_CASE(verify_dmesg_clean,
           .area = "kernel", .priority = 1, .timeout_s = 120,
-          .description = "The kernel log since boot has no call trace, BUG, oops, segfault or fs/I-O error",
+          .description = "The kernel log since boot has no panic, oops, BUG, WARNING, stall, lockup, call trace, segfault or fs/I-O error",
           .tags = KILN_TAGS("fast"))
 {
     _cleanup_free_ char *log = NULL;
     if (guest_sh_ok(t, "read the kernel log", "dmesg", &log)) return CASE_FAIL;
-    struct diags d = {0};
-    char **ignore = NULL;
-    size_t nignore = 0;
     struct ynode *policy = suite_policy(t);
     if (!policy) return CASE_FAIL;
+    /* The console's patterns and ignores (the kernel writes the same lines to both), and
+     * the policy's ignores for the kernel log. */
+    const struct kiln_runbook *rb = t->plat->rb;
+    struct diags d = {0};
+    char **ignore = NULL;
+    size_t nignore = 0, cap = 0;
+    for (size_t i = 0; i < rb->nconsole_ignore; i++) *APPEND(ignore, nignore, cap) = xstrdup(rb->console_ignore[i]);
     const struct ynode *ig = policy_get(policy, "kernel", "dmesg_ignore");
-    if (ig) y_str_list(&d, ig, "kernel.dmesg_ignore", &ignore, &nignore);
-    _cleanup_free_ char *path = kiln_data_path("dmesg-patterns.yml");
-    struct kiln_patterns *p = patterns_load(path, ignore, nignore, &d);
+    char **more = NULL;
+    size_t nmore = 0;
+    if (ig) y_str_list(&d, ig, "kernel.dmesg_ignore", &more, &nmore);
+    for (size_t i = 0; i < nmore; i++) *APPEND(ignore, nignore, cap) = more[i];
+    free(more);
+    _cleanup_free_ char *path = patterns_path(rb->console_patterns);
+    struct kiln_patterns *p = d.n ? NULL : patterns_load(path, ignore, nignore, &d);
     for (size_t i = 0; i < nignore; i++) free(ignore[i]);
     free(ignore);
     if (!p) {
-        int r = case_fail(t, "cannot load %s: %s", path, d.n ? d.v[0].msg : "?");
+        int r = case_fail(t, "cannot load %s or kernel.dmesg_ignore: %s", path, d.n ? d.v[0].msg : "?");
         diags_free(&d);
         return r;
     }
@@ -130,6 +138,7 @@ KILN_CASE(verify_dmesg_clean,
     size_t hits = 0;
     struct sbuf first = {0};
     for (char *save = NULL, *line = strtok_r(log, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        console_clean_line(line);
         const char *name = patterns_match(p, line, NULL);
         if (!name) continue;
         case_log(t, "dmesg [%s]: %s", name, line);
