@@ -25,25 +25,65 @@ passed=$((passed + ${ok:-0})); failed=$((failed + ${fail:-0})); skipped=$((skipp
 if [ "$rc" -ne 0 ] && [ "${fail:-0}" -eq 0 ]; then failed=$((failed + 1)); failures="$failures meson-test"; fi
 rm -f "$log"
 
+# Integration tests run in KILN_TEST_LANES lanes side by side (default 2: under TCG a guest
+# keeps one core busy, and CI has two). Each lane takes the next test from one queue, the
+# longest first; a test's output is printed whole when it ends.
+LONGEST_FIRST="stock defects rpm_guest console tier1 image_rpm image_immutable image demo external accel scripts network uefi"
 if [ -z "${KILN_UNIT_ONLY:-}" ]; then
     KILN_BUSYBOX=$(sh tests/images/build.sh busybox) || { echo "cannot build the busybox test image"; exit 1; }
     export KILN_BUSYBOX
+    q=$(mktemp -d /tmp/kiln-tests-XXXXXX)
+    all=
     for t in tests/integration/*.sh; do
         [ -f "$t" ] || continue
         name=$(basename "$t" .sh)
         [ "$name" = lib ] && continue
         case "${KILN_TESTS:-}" in ""|*"$name"*) ;; *) continue ;; esac
-        echo "=== integration: $name"
-        start=$(date +%s)
-        sh "$t"
-        rc=$?
-        took=$(( $(date +%s) - start ))
+        all="$all $name"
+    done
+    n=0
+    for name in $LONGEST_FIRST $all; do
+        case " $all " in *" $name "*) ;; *) continue ;; esac
+        [ -e "$q/seen-$name" ] && continue
+        : > "$q/seen-$name"
+        n=$((n + 1))
+        echo "$name" > "$q/todo-$(printf %03d $n)"
+    done
+    lane() {
+        for f in "$q"/todo-*; do
+            [ -e "$f" ] || continue
+            mv "$f" "$f.taken-$1" 2>/dev/null || continue  # another lane took it first
+            name=$(cat "$f.taken-$1")
+            start=$(date +%s)
+            sh "tests/integration/$name.sh" > "$q/out-$name" 2>&1
+            echo "$? $(( $(date +%s) - start ))" > "$q/rc-$name"
+            { echo "=== integration: $name"; cat "$q/out-$name"; } > "$q/done-$name"
+            # print whole, one test at a time
+            while ! mkdir "$q/print.lock" 2>/dev/null; do sleep 0.2; done
+            cat "$q/done-$name"
+            read -r rc took < "$q/rc-$name"
+            case $rc in
+                0) echo "--- PASS $name (${took}s)" ;;
+                77) echo "--- SKIP $name" ;;
+                *) echo "--- FAIL $name (exit $rc, ${took}s)" ;;
+            esac
+            rmdir "$q/print.lock"
+        done
+    }
+    lanes=${KILN_TEST_LANES:-2}
+    i=0
+    while [ "$i" -lt "$lanes" ]; do lane "$i" & i=$((i + 1)); done
+    wait
+    for name in $all; do
+        [ -f "$q/rc-$name" ] || { failed=$((failed + 1)); failures="$failures $name"; echo "--- FAIL $name (did not run)"; continue; }
+        rc=$(cut -d' ' -f1 "$q/rc-$name")
         case $rc in
-            0) passed=$((passed + 1)); echo "--- PASS $name (${took}s)" ;;
-            77) skipped=$((skipped + 1)); echo "--- SKIP $name" ;;
-            *) failed=$((failed + 1)); failures="$failures $name"; echo "--- FAIL $name (exit $rc, ${took}s)" ;;
+            0) passed=$((passed + 1)) ;;
+            77) skipped=$((skipped + 1)) ;;
+            *) failed=$((failed + 1)); failures="$failures $name" ;;
         esac
     done
+    rm -rf "$q"
 fi
 [ -n "$failures" ] && echo "failed:$failures"
 echo "$passed passed, $failed failed, $skipped skipped"

@@ -79,6 +79,10 @@ struct ntp_server *ntp_server_start(const char *addr, int port, char *why, int w
 {
     int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)(port ? port : 123))};
+    /* several kiln runs on one host share the port: each answers from the same host clock,
+     * so whichever socket the kernel hands a request to gives the right time */
+    int one = 1;
+    if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
     if (fd < 0 || inet_pton(AF_INET, addr, &sa.sin_addr) != 1 || bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
         snprintf(why, (size_t)whysz, "cannot bind %s:%d/udp: %s", addr, port ? port : 123, strerror(errno));
         if (fd >= 0) close(fd);
