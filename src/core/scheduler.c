@@ -103,6 +103,7 @@ struct worker {
     struct sched *s;
     struct kiln_env *env;
     long env_cost;
+    char *deploy_note; /* for the next case's result: the first deployment failed and was retried */
 };
 
 static void drop_env(struct worker *w)
@@ -148,6 +149,25 @@ static int get_env(struct worker *w, const struct kiln_req *need, char *why, siz
              kiln_req_nodes(&spec), spec.cpus, spec.memory_mb, spec.nics, spec.data_disks, f[0] ? f : "-");
     double t0 = now_s();
     int r = p->ops->deploy(p, env, why, sz);
+    if (r < 0 && r != -EINTR && !kiln_interrupted) {
+        /* A first boot can fail for the host's sake (a starved emulator: under TCG a guest
+         * kernel then panics with "IO-APIC + timer doesn't work"); one more deployment tells
+         * that from an image that never boots, and the case says it happened. */
+        _cleanup_free_ char *first = xstrdup(why);
+        log_warn("%s: deployment failed (%s); deploying once more", env->name, first);
+        p->ops->destroy(p, env);
+        for (size_t i = 0; i < env->nnodes; i++) node_free(env->nodes[i]);
+        free(env->nodes);
+        env->nodes = NULL;
+        env->nnodes = 0;
+        env->bad = false;
+        r = p->ops->deploy(p, env, why, sz);
+        if (r == 0) {
+            free(w->deploy_note);
+            w->deploy_note = xasprintf("%s: the first deployment failed and the second succeeded; the first: %s",
+                                       env->name, first);
+        }
+    }
     if (r < 0) {
         log_error("%s: deployment failed: %s", env->name, why);
         pthread_mutex_lock(&s->lock);
@@ -188,6 +208,11 @@ static int attempt(struct worker *w, const struct item *it, struct kiln_result *
         return r_env == -EINTR ? ST_SKIPPED : ST_FAILED;
     }
     struct kiln_env *env = w->env;
+    if (w->deploy_note) {
+        fprintf(log, "note: %s\n", w->deploy_note);
+        *APPEND(r->notes, r->nnotes, r->capnotes) = w->deploy_note;
+        w->deploy_note = NULL;
+    }
     struct kiln_case_ctx t = {
         .c = c, .plat = s->o->pctx, .env = env, .node = env->nodes[0], .res = r, .log = log, .dir = (char *)dir,
         .deadline_ms = now_ms() + sel->timeout_s * 1000,
@@ -326,6 +351,8 @@ static void *worker_main(void *arg)
         run_item(w, &it);
     }
     drop_env(w);
+    free(w->deploy_note);
+    w->deploy_note = NULL;
     return NULL;
 }
 
