@@ -1,0 +1,47 @@
+/* The suites' policy: data/policy.yml's base accepts distributions' defaults; a runbook's
+ * policy_profile merges a profile over it; an unknown profile fails the case naming the
+ * profiles there are. */
+#include "core/case.h"
+#include "core/results.h"
+#include "platform/platform.h"
+#include "suites/common.h"
+#include "tap.h"
+#include "util/util.h"
+
+static const struct ynode *sysctl_of(struct ynode *p, const char *key)
+{
+    const struct ynode *m = policy_get(p, "security", "sysctl");
+    return m ? y_get(m, key) : NULL;
+}
+
+int main(void)
+{
+    struct kiln_runbook rb = {0};
+    struct kiln_platform_ctx plat = {.rb = &rb};
+    struct kiln_result res = {0};
+    struct kiln_case_ctx t = {.plat = &plat, .res = &res};
+
+    struct ynode *base = suite_policy(&t);
+    ok(base != NULL, "the shipped policy loads");
+    ok(sysctl_of(base, "kernel.randomize_va_space") != NULL, "base: ASLR is checked");
+    ok(sysctl_of(base, "kernel.kptr_restrict") == NULL, "base: kptr_restrict (0 on Debian) is not");
+    ok(sysctl_of(base, "net.ipv4.conf.all.accept_redirects") == NULL, "base: ICMP redirects (distro default) are not");
+    ok(y_get(policy_get(base, "security", "sshd"), "passwordauthentication") == NULL,
+       "base: password authentication (on in Debian and Fedora) is not");
+    ok(y_get(policy_get(base, "security", "sshd"), "permitrootlogin") != NULL, "base: root login with a password is");
+
+    rb.policy_profile = "hardened";
+    struct ynode *hard = suite_policy(&t);
+    ok(hard != NULL, "the hardened profile loads");
+    const struct ynode *kptr = sysctl_of(hard, "kernel.kptr_restrict");
+    ok(kptr && kptr->kind == YN_SEQ && kptr->n == 2, "hardened: kptr_restrict must be 1 or 2");
+    ok(sysctl_of(hard, "kernel.randomize_va_space") != NULL, "hardened keeps the base's keys");
+    ok(y_get(policy_get(hard, "security", "sshd"), "passwordauthentication") != NULL, "hardened: password authentication");
+    ok(y_get(policy_get(hard, "security", "sshd"), "permitrootlogin") != NULL, "hardened keeps the base's sshd keys");
+
+    rb.policy_profile = "paranoid";
+    ok(suite_policy(&t) == NULL, "an unknown profile fails");
+    has(res.reason, "has no profile \"paranoid\" (it has: hardened)", "naming the profiles there are");
+    free(res.reason);
+    return tap_done();
+}
