@@ -233,8 +233,13 @@ int cmd_gallery(int argc, char **argv)
     } else if (!(e = find(g, index, ref, ch, sub))) {
         rc = EXIT_FAIL;
     } else if (show) {
-        json_dumpf(e, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        putchar('\n');
+        if (gallery_check_run(g, e, &err) < 0) {
+            fprintf(stderr, "kiln gallery show: %s\n", err);
+            rc = EXIT_FAIL;
+        } else {
+            json_dumpf(e, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+            putchar('\n');
+        }
     } else {
         bool wrote = false;
         if (gallery_pull(g, e, artifact, out, force, &wrote, &err) < 0) {

@@ -157,8 +157,9 @@ int catalog_parse_entry(const char *data, size_t len, json_t **out, char **err)
     if (r == 0 && (!utc_time(str(j, "published")) || !utc_time(str(j, "support_end"))))
         r = bad(err, "the entry's \"published\" and \"support_end\" must be UTC times");
     if (r == 0 && !hex_of(str(j, "manifest_sha256"), 64, false)) r = bad(err, "the entry's manifest_sha256 is not a sha256");
-    if (r == 0 && !(json_is_null(json_object_get(j, "run")) || json_is_object(json_object_get(j, "run"))))
-        r = bad(err, "the entry's \"run\" is neither an object nor null");
+    json_t *run = json_object_get(j, "run");
+    if (r == 0 && !(json_is_null(run) || (json_is_object(run) && hex_of(str(run, "results_sha256"), 64, false))))
+        r = bad(err, "the entry's \"run\" is neither null nor a run with its results_sha256");
     if (r == 0 && (!json_is_array(files) || !json_array_size(files))) r = bad(err, "the entry lists no files");
     size_t i;
     json_t *f;

@@ -7,7 +7,8 @@
  *   images/NAME/VERSION/entry.json
  *                         {schema: "kiln.gallery.entry/v1", name, version, channel, published,
  *                          support_end, supersedes: version | null, manifest_sha256,
- *                          run: {..} | null, files: [{file, sha256, signed_by}]}
+ *                          run: {results_sha256 (of run/results.json), ..} | null,
+ *                          files: [{file, sha256, signed_by}]}
  *
  * Each file has a minisign signature beside it (FILE.minisig). These functions only parse: the
  * caller verifies the signature over exactly the bytes it then passes here. Input is bounded

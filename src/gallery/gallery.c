@@ -622,6 +622,19 @@ static int load_catalog(struct gallery *g, bool locked, json_t **out, char **err
 
 int gallery_load(struct gallery *g, json_t **catalog, char **err) { return load_catalog(g, false, catalog, err); }
 
+int gallery_check_run(const struct gallery *g, json_t *entry, char **err)
+{
+    const char *want = json_string_value(json_object_get(json_object_get(entry, "run"), "results_sha256"));
+    if (!want) return 0;
+    _cleanup_free_ char *p = xasprintf("%s/%s/run/results.json", g->dir, jstr(entry, "path"));
+    char got[65];
+    int r = sha256_file_hex(p, got, NULL);
+    if (r < 0) return fail(err, r, "cannot read %s: %s", p, strerror(-r));
+    if (!streq(got, want))
+        return fail(err, -EPERM, "%s has sha256 %s, but the signed entry says %s: the run's results were changed", p, got, want);
+    return 0;
+}
+
 /* Writes index/<serial>.json (items: stolen) and its signature: the signature first, the
  * index last, so the newest index file always has its signature beside it. */
 static int write_index(const char *dir, const struct ms_seckey *key, const char *gallery_id, uint64_t serial,
@@ -908,9 +921,13 @@ static int check_run(const struct gallery *g, const char *run_dir, const char *s
             r = fail(err, -EINVAL, "the run %s did not include %s, which the gallery's policy requires (priority <= %ld%s)",
                      run_dir, c->name, g->max_priority, g->nareas ? " in its areas" : "");
     }
+    char rsha[65];
+    if (r == 0 && summary && (r = sha256_file_hex(rp, rsha, NULL)) < 0) r = fail(err, r, "cannot read %s: %s", rp, strerror(-r));
+    /* the signed entry pins the copied results.json: the evidence cannot be swapped later */
     if (r == 0 && summary)
-        *summary = json_pack("{s:s, s:s, s:s, s:O, s:I}", "id", jstr(run, "id"), "name", jstr(run, "name"), "tested", tested,
-                             "summary", json_object_get(res, "summary"), "required_cases", (json_int_t)required);
+        *summary = json_pack("{s:s, s:s, s:s, s:O, s:I, s:s}", "id", jstr(run, "id"), "name", jstr(run, "name"), "tested",
+                             tested, "summary", json_object_get(res, "summary"), "required_cases", (json_int_t)required,
+                             "results_sha256", rsha);
     json_decref(res);
     return r;
 }

@@ -80,6 +80,9 @@ int gallery_publish(struct gallery *g, const struct publish_req *r, const struct
  * changed or unsigned, and a version directory the index does not list. Records the serial
  * in g->state. */
 int gallery_load(struct gallery *g, json_t **catalog, char **err);
+/* The validation run's results.json kept with a version (an entry of gallery_load's catalog)
+ * is the one its signed entry names (run.results_sha256); 0 when the entry has no run. */
+int gallery_check_run(const struct gallery *g, json_t *entry, char **err);
 /* Resolves NAME[@VERSION] in a catalog (latest in channel when no version; any channel when
  * channel NULL). */
 json_t *gallery_find(json_t *catalog, const char *name, const char *version, const char *channel, char **err);

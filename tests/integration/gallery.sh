@@ -125,6 +125,11 @@ refused "G/images/os/1.1/entry.json has sha256 $(sha G/images/os/1.1/entry.json)
 fresh
 cp G/images/os/1.0/entry.json G/images/os/1.0/entry.json.minisig G/images/os/1.1/
 refused "G/images/os/1.1/entry.json has sha256" "$KILN" gallery list --gallery G
+# the run's results kept with the version are pinned by the signed entry
+fresh
+jq '.summary.failed = 0 | .cases = []' G/images/os/1.1/run/results.json > r.json && echo >> r.json && mv r.json G/images/os/1.1/run/results.json
+refused "G/images/os/1.1/run/results.json has sha256 $(sha G/images/os/1.1/run/results.json), but the signed entry says" \
+    "$KILN" gallery show os@1.1 --gallery G
 fresh
 rm G/images/os/1.1/entry.json.minisig
 refused "G/images/os/1.1/entry.json is not signed" "$KILN" gallery list --gallery G
@@ -182,7 +187,8 @@ before=$(sha G/images/os/1.1/entry.json)
 [ "$(sha G/images/os/1.1/entry.json)" = "$before" ] || fail "promotion rewrote the entry"
 expect_jq "$(idx 3)" '.images[1].channels | join(",")' "stable,beta"
 "$KILN" gallery show os@1.1 --gallery G --channel beta > show.txt || fail "show in beta"
-expect_jq show.txt '"\(.channels | join(",")) \(.supersedes) \(.entry_sha256)"' "stable,beta 1.0 $before"
+expect_jq show.txt '"\(.channels | join(",")) \(.supersedes) \(.entry_sha256) \(.run.results_sha256)"' \
+    "stable,beta 1.0 $before $(sha G/images/os/1.1/run/results.json)"
 
 # issue: pull --out DIR overwrote an existing file, and with a directory in the way said
 # "nothing written" after moving files in

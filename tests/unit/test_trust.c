@@ -264,7 +264,8 @@ static void catalogs(void)
     } bad_entry[] = {
         {"\"support_end\": \"2028-01-31T00:00:00Z\"", "\"support_end\": 2038", "must be UTC times"},
         {"\"supersedes\": \"1.0\"", "\"supersedes\": \"../1.0\"", "\"supersedes\" is neither"},
-        {"\"run\": null", "\"run\": []", "\"run\" is neither an object nor null"},
+        {"\"run\": null", "\"run\": []", "\"run\" is neither null nor a run with its results_sha256"},
+        {"\"run\": null", "\"run\": {\"id\": \"r\"}", "\"run\" is neither null nor a run with its results_sha256"},
         {"\"run\": null, ", "", "has no \"run\""},
         {"E5FC6A2E9EAD8FE3", "e5fc6a2e9ead8fe3", "a 16-digit key id"},
         {"\"os-1.1.raw\"", "\"../os-1.1.raw\"", "files[0] needs a plain file name"},
