@@ -13,9 +13,11 @@ v=debian-server-1.0.0
 "$kiln" sign -k "$out/keys/demo.key" "$out/$v".*
 "$kiln" verify -p "$out/keys/demo.pub" "$out/$v.qcow2"
 rm -rf "$out/gallery" "$out/pulled"
-# the demo's run validates the provisioning area: that is what this gallery requires
-"$kiln" gallery init --gallery "$out/gallery" --trust "$out/keys/demo.pub" --require-priority 1 --require-area provisioning
-"$kiln" publish "$out/$v" --gallery "$out/gallery" --channel stable --run "$run"
+# the demo's run validates the provisioning area: that is what this gallery requires; the key
+# signs the gallery's catalog too (its index and each version's entry)
+"$kiln" gallery init --gallery "$out/gallery" --trust "$out/keys/demo.pub" -k "$out/keys/demo.key" \
+    --require-priority 1 --require-area provisioning
+"$kiln" publish "$out/$v" --gallery "$out/gallery" -k "$out/keys/demo.key" --channel stable --run "$run"
 "$kiln" gallery list --gallery "$out/gallery" --supported
 "$kiln" gallery pull debian-server --gallery "$out/gallery" --channel stable --artifact qcow2 --out "$out/pulled"
 id=$(basename "$(readlink -f "$run")")

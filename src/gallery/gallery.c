@@ -4,13 +4,17 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "core/case.h"
+#include "gallery/catalog.h"
 #include "suites/version.h"
 #include "trust/minisign.h"
 #include "trust/provenance.h"
@@ -33,13 +37,12 @@ static int fail(char **err, int r, const char *fmt, ...)
     return r;
 }
 
-/* Names and versions become directory names: a strict charset, no dot-only names. */
-static bool safe_component(const char *s)
+static void sha256_hex(const void *data, size_t len, char out[65])
 {
-    if (!s || !*s || strlen(s) > 128 || streq(s, ".") || streq(s, "..")) return false;
-    for (const char *p = s; *p; p++)
-        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+~-", *p)) return false;
-    return s[0] != '.' && s[0] != '-';
+    uint8_t h[32];
+    unsigned int n = sizeof h;
+    EVP_Digest(data, len, h, &n, EVP_sha256(), NULL);
+    for (size_t i = 0; i < sizeof h; i++) snprintf(out + 2 * i, 3, "%02x", h[i]);
 }
 
 /* ---- configuration ---- */
@@ -62,18 +65,53 @@ int gallery_trust(const char *dir, const char *pubkey, char *key_id_out, char **
     return 0;
 }
 
-int gallery_init(const char *dir, const char *const *pubkeys, size_t nkeys, long max_priority, const char *const *areas,
-                 size_t nareas, char **err)
+/* A signing key is usable only if readers will accept what it signs: its public half must be
+ * one of the trusted keys. Checked by signing and verifying a probe, which also catches a
+ * secret key whose id matches a trusted key but whose public half does not. */
+static int check_signing_key(const char *const *keys, size_t nkeys, const struct ms_seckey *key, const char *where,
+                             char **err)
+{
+    static const char probe[] = "kiln gallery: signing key check";
+    char id[17];
+    ms_seckey_id(key, id);
+    _cleanup_free_ char *sig = NULL;
+    char *kerr = NULL;
+    int r = ms_sign_data(key, probe, sizeof probe - 1, "probe", &sig, &kerr);
+    if (r == 0) r = ms_verify_data_trusted(keys, nkeys, probe, sizeof probe - 1, "probe", sig, "probe.minisig", NULL, NULL, &kerr);
+    free(kerr);
+    if (r < 0)
+        return fail(err, -EPERM,
+                    "the signing key %s is not one of %s: readers would refuse what it signs "
+                    "(trust its public key with kiln gallery trust, or sign with a trusted key)",
+                    id, where);
+    return 0;
+}
+
+static int write_index(const char *dir, const struct ms_seckey *key, const char *gallery_id, uint64_t serial,
+                       const char *prev_sha, json_t *items, char sha_out[65], char **err);
+
+int gallery_init(const char *dir, const char *const *pubkeys, size_t nkeys, const struct ms_seckey *key, long max_priority,
+                 const char *const *areas, size_t nareas, char **err)
 {
     _cleanup_free_ char *conf = path_join(dir, "gallery.yml");
     if (file_exists(conf)) return fail(err, -EEXIST, "%s exists: the gallery is already set up", conf);
     if (!nkeys) return fail(err, -EINVAL, "a gallery needs at least one trusted key (--trust KEY.pub)");
+    int r = check_signing_key(pubkeys, nkeys, key, "the keys the gallery is to trust", err);
+    if (r < 0) return r;
     _cleanup_free_ char *images = path_join(dir, "images");
     if (mkdir_p(images, 0755) < 0) return fail(err, -errno, "cannot create %s: %s", images, strerror(errno));
-    for (size_t i = 0; i < nkeys; i++) {
-        int r = gallery_trust(dir, pubkeys[i], NULL, err);
-        if (r < 0) return r;
-    }
+    for (size_t i = 0; i < nkeys; i++)
+        if ((r = gallery_trust(dir, pubkeys[i], NULL, err)) < 0) return r;
+    _cleanup_free_ char *lock = path_join(dir, ".lock");
+    int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return fail(err, -errno, "cannot create %s: %s", lock, strerror(errno));
+    close(fd);
+    /* serial 0, signed: from now on a missing index is damage, never an empty gallery */
+    uint8_t raw[16];
+    char id[33], sha[65];
+    if (RAND_bytes(raw, sizeof raw) != 1) return fail(err, -EIO, "no randomness from OpenSSL for the gallery id");
+    for (size_t i = 0; i < sizeof raw; i++) snprintf(id + 2 * i, 3, "%02x", raw[i]);
+    if ((r = write_index(dir, key, id, 0, NULL, json_array(), sha, err)) < 0) return r;
     struct sbuf b = {0};
     sbuf_printf(&b, "# kiln gallery: what `kiln publish` accepts. Trusted keys: keys/*.pub (docs/trust.md).\n"
                     "policy:\n"
@@ -96,7 +134,7 @@ int gallery_init(const char *dir, const char *const *pubkeys, size_t nkeys, long
                   "  stable: { support_days: 365 }\n"
                   "  beta: { support_days: 90 }\n"
                   "  dev: { support_days: 30 }\n");
-    int r = write_file_atomic(conf, b.s, b.len, 0644);
+    r = write_file_atomic(conf, b.s, b.len, 0644);
     sbuf_free(&b);
     return r < 0 ? fail(err, r, "cannot write %s: %s", conf, strerror(-r)) : 0;
 }
@@ -150,7 +188,7 @@ int gallery_open(const char *dir, struct gallery **out, struct diags *d, char **
             const char *name = ch->items[i]->scalar;
             _cleanup_free_ char *path = ypath("channels", name);
             struct gallery_channel c = {.name = xstrdup(name), .support_days = 365};
-            if (!safe_component(name)) diag_add(d, ch->items[i], path, "channel names use letters, digits, '.', '_', '-'");
+            if (!catalog_safe_name(name)) diag_add(d, ch->items[i], path, "channel names use letters, digits, '.', '_', '-'");
             struct ynode *v = ch->items[i + 1], *sd;
             if (v->kind == YN_MAP && (sd = y_get(v, "support_days"))) {
                 _cleanup_free_ char *sp = ypath(path, "support_days");
@@ -189,18 +227,7 @@ static const struct gallery_channel *channel(const struct gallery *g, const char
     return NULL;
 }
 
-/* ---- the catalog ---- */
-
-json_t *gallery_index(const struct gallery *g)
-{
-    _cleanup_free_ char *p = path_join(g->dir, "index.json");
-    json_t *j = file_exists(p) ? json_load_file(p, 0, NULL) : NULL;
-    if (!json_is_array(json_object_get(j, "images"))) {
-        json_decref(j);
-        j = json_pack("{s:s, s:[]}", "schema", "kiln.gallery/v1", "images");
-    }
-    return j;
-}
+/* ---- finding versions in a catalog ---- */
 
 static bool has_channel(json_t *e, const char *ch)
 {
@@ -248,6 +275,399 @@ json_t *gallery_find(json_t *index, const char *name, const char *version, const
     }
     fail(err, -ENOENT, "%s %s is not published", name, version);
     return NULL;
+}
+
+/* ---- the signed catalog ---- */
+
+static const char *const *reader_keys(const struct gallery *g, size_t *n)
+{
+    *n = g->npin ? g->npin : g->nkeys;
+    return g->npin ? g->pin_keys : (const char *const *)g->keys;
+}
+
+/* A signed catalog file (rel: its path in the gallery): the file and FILE.minisig read once,
+ * the signature checked over exactly the bytes returned. */
+static int read_signed(const struct gallery *g, const char *rel, size_t max, char **data, size_t *len, char key_id[17],
+                       char **err)
+{
+    _cleanup_free_ char *p = path_join(g->dir, rel);
+    _cleanup_free_ char *sp = xasprintf("%s.minisig", p);
+    _cleanup_free_ char *sig = NULL;
+    size_t sl;
+    int r = read_file(p, max, data, len);
+    if (r == -EFBIG) return fail(err, r, "%s is larger than the %zu bytes kiln reads: not a file kiln wrote", p, max);
+    if (r < 0) return fail(err, r, "cannot read %s: %s", p, strerror(-r));
+    if ((r = read_file(sp, 64 * 1024, &sig, &sl)) < 0) {
+        free(*data);
+        *data = NULL;
+        return r == -ENOENT ? fail(err, -EPERM, "%s is not signed (no %s)", p, sp)
+                            : fail(err, r, "cannot read %s: %s", sp, strerror(-r));
+    }
+    size_t nk;
+    const char *const *keys = reader_keys(g, &nk);
+    char *kerr = NULL;
+    if ((r = ms_verify_data_trusted(keys, nk, *data, *len, p, sig, sp, NULL, key_id, &kerr)) < 0) {
+        free(*data);
+        *data = NULL;
+        free(*err);
+        *err = kerr;
+    }
+    return r;
+}
+
+/* The highest serial of index/<serial>.json, or -ENOENT when there is none. */
+static int newest_serial(const char *dir, uint64_t *serial, char **err)
+{
+    _cleanup_free_ char *p = path_join(dir, "index");
+    DIR *d = opendir(p);
+    if (!d) return errno == ENOENT ? -ENOENT : fail(err, -errno, "cannot read %s: %s", p, strerror(errno));
+    bool any = false;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        uint64_t s;
+        if (catalog_index_serial(e->d_name, &s) && (!any || s > *serial)) *serial = s, any = true;
+    }
+    closedir(d);
+    return any ? 0 : -ENOENT;
+}
+
+/* index/<serial>.json verified and parsed; sha gets the sha256 of its bytes. */
+static int load_index(const struct gallery *g, uint64_t serial, json_t **idx, char sha[65], char key_id[17], char **err)
+{
+    _cleanup_free_ char *name = catalog_index_name(serial);
+    _cleanup_free_ char *rel = path_join("index", name);
+    _cleanup_free_ char *p = path_join(g->dir, rel);
+    char *data = NULL, *perr = NULL;
+    size_t len;
+    int r = read_signed(g, rel, CATALOG_INDEX_MAX, &data, &len, key_id, err);
+    if (r < 0) return r;
+    sha256_hex(data, len, sha);
+    r = catalog_parse_index(data, len, idx, &perr);
+    free(data);
+    if (r < 0) {
+        r = fail(err, r, "%s: %s", p, perr);
+        free(perr);
+        return r;
+    }
+    json_int_t got = json_integer_value(json_object_get(*idx, "serial"));
+    if ((uint64_t)got != serial) {
+        json_decref(*idx);
+        *idx = NULL;
+        return fail(err, -EINVAL, "%s holds index serial %lld: an older index was copied over a newer one", p, (long long)got);
+    }
+    return 0;
+}
+
+/* ---- what this client saw: the state file ---- */
+
+char *gallery_state_path(void)
+{
+    const char *d = getenv("KILN_STATE_DIR"), *x = getenv("XDG_STATE_HOME"), *h = getenv("HOME");
+    if (d && *d) return path_join(d, "gallery-seen.json");
+    if (x && *x) return xasprintf("%s/kiln/gallery-seen.json", x);
+    return h && *h ? xasprintf("%s/.local/state/kiln/gallery-seen.json", h) : NULL;
+}
+
+/* {schema, galleries: {ID: {serial, sha256, dir, seen}}}; an absent file is an empty one. */
+static int state_read(const char *path, json_t **st, char **err)
+{
+    char *text = NULL;
+    size_t len;
+    int r = read_file(path, 4u << 20, &text, &len);
+    if (r == -ENOENT) {
+        *st = json_pack("{s:s, s:{}}", "schema", "kiln.gallery-seen/v1", "galleries");
+        return 0;
+    }
+    if (r < 0) return fail(err, r, "cannot read %s: %s", path, strerror(-r));
+    *st = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
+    free(text);
+    if (!json_is_object(json_object_get(*st, "galleries"))) {
+        json_decref(*st);
+        return fail(err, -EINVAL,
+                    "%s (the serials this client saw of each gallery) is damaged; remove it to start over, which "
+                    "drops the protection against galleries rolled back to older indexes",
+                    path);
+    }
+    return 0;
+}
+
+/* Remembers serial (and its digest) for the gallery id; never lowers what is recorded. */
+static int state_record(const char *path, const char *dir, const char *id, uint64_t serial, const char *sha, char **err)
+{
+    _cleanup_free_ char *sdir = path_dirname(path);
+    _cleanup_free_ char *lp = xasprintf("%s.lock", path);
+    if (mkdir_p(sdir, 0700) < 0) return fail(err, -errno, "cannot create %s: %s", sdir, strerror(errno));
+    int fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return fail(err, -errno, "cannot open %s: %s", lp, strerror(errno));
+    if (flock(fd, LOCK_EX) < 0) {
+        close(fd);
+        return fail(err, -errno, "cannot lock %s: %s", lp, strerror(errno));
+    }
+    json_t *st = NULL;
+    int r = state_read(path, &st, err);
+    json_t *gal = r == 0 ? json_object_get(json_object_get(st, "galleries"), id) : NULL;
+    if (r == 0 && (!gal || (uint64_t)json_integer_value(json_object_get(gal, "serial")) < serial)) {
+        char now[32];
+        format_utc(now, wall_s());
+        _cleanup_free_ char *real = realpath(dir, NULL);
+        json_object_set_new(json_object_get(st, "galleries"), id,
+                            json_pack("{s:I, s:s, s:s, s:s}", "serial", (json_int_t)serial, "sha256", sha, "dir",
+                                      real ? real : dir, "seen", now));
+        r = json_write_file(path, st);
+        if (r < 0) r = fail(err, r, "cannot write %s: %s", path, strerror(-r));
+    }
+    json_decref(st);
+    close(fd);
+    return r;
+}
+
+/* Index `serial` (idx) must descend from the one this client saw: each index from serial-1
+ * down to seen+1 is read, its bytes matched against the digest its successor signed, until
+ * the link reaches the digest recorded for `seen`. */
+static int check_descent(const struct gallery *g, json_t *idx, uint64_t serial, uint64_t seen, const char *seen_sha,
+                         char **err)
+{
+    _cleanup_free_ char *want = xstrdup(json_string_value(json_object_get(idx, "previous_sha256")));
+    for (uint64_t k = serial - 1; k > seen; k--) {
+        _cleanup_free_ char *name = catalog_index_name(k);
+        _cleanup_free_ char *p = xasprintf("%s/index/%s", g->dir, name);
+        char *data = NULL, *perr = NULL, sha[65];
+        size_t len;
+        int r = read_file(p, CATALOG_INDEX_MAX, &data, &len);
+        if (r < 0)
+            return fail(err, r, "cannot show that index serial %llu follows serial %llu, which this client saw: %s: %s",
+                        (unsigned long long)serial, (unsigned long long)seen, p, strerror(-r));
+        sha256_hex(data, len, sha);
+        json_t *old = NULL;
+        if (!streq(sha, want)) r = fail(err, -EPERM, "%s has sha256 %s, but index serial %llu names %s as its predecessor: "
+                                                      "the gallery's history was rewritten",
+                                        p, sha, (unsigned long long)k + 1, want);
+        else if ((r = catalog_parse_index(data, len, &old, &perr)) < 0) r = fail(err, r, "%s: %s", p, perr);
+        free(data);
+        free(perr);
+        if (r < 0) return r;
+        free(want);
+        want = xstrdup(json_is_string(json_object_get(old, "previous_sha256"))
+                           ? json_string_value(json_object_get(old, "previous_sha256")) : "");
+        json_decref(old);
+    }
+    if (!streq(want, seen_sha))
+        return fail(err, -EPERM,
+                    "index serial %llu does not follow serial %llu, which this client saw (%s): the gallery's "
+                    "history was rewritten",
+                    (unsigned long long)serial, (unsigned long long)seen, g->state);
+    return 0;
+}
+
+/* Refuses an index older than what this client saw of the same gallery (a rollback, a freeze)
+ * or than --min-serial, and one of the same serial with other bytes (a fork). */
+static int check_fresh(const struct gallery *g, json_t *idx, uint64_t serial, const char *sha, const char *file, char **err)
+{
+    if (serial < g->min_serial)
+        return fail(err, -EPERM, "%s is index serial %llu, older than the minimum serial %llu asked for", file,
+                    (unsigned long long)serial, (unsigned long long)g->min_serial);
+    if (!g->state) return 0;
+    json_t *st = NULL;
+    int r = state_read(g->state, &st, err);
+    if (r < 0) return r;
+    json_t *seen = json_object_get(json_object_get(st, "galleries"), json_string_value(json_object_get(idx, "gallery")));
+    uint64_t s = (uint64_t)json_integer_value(json_object_get(seen, "serial"));
+    const char *ssha = json_string_value(json_object_get(seen, "sha256"));
+    if (!seen || !ssha) r = 0;
+    else if (serial < s)
+        r = fail(err, -EPERM,
+                 "%s is index serial %llu, but this client saw serial %llu of this gallery: the gallery was rolled "
+                 "back, and what was published since may be hidden. If it was restored from a backup on purpose, "
+                 "remove gallery %s from %s",
+                 file, (unsigned long long)serial, (unsigned long long)s, json_string_value(json_object_get(idx, "gallery")),
+                 g->state);
+    else if (serial == s && !streq(sha, ssha))
+        r = fail(err, -EPERM, "%s is index serial %llu, but not the serial %llu this client saw (sha256 %s, now %s): two "
+                              "different histories were signed",
+                 file, (unsigned long long)serial, (unsigned long long)s, ssha, sha);
+    else if (serial > s) r = check_descent(g, idx, serial, s, ssha, err);
+    json_decref(st);
+    return r;
+}
+
+/* Every directory under images/NAME/ must be a version the index lists: a version directory
+ * left behind when a newer index was removed is found here. Dot names are publishes in
+ * progress (.incoming-*). */
+static int check_listed(const struct gallery *g, json_t *images, const char *index_file, char **err)
+{
+    _cleanup_free_ char *root = path_join(g->dir, "images");
+    DIR *d = opendir(root);
+    if (!d) return fail(err, -errno, "cannot read %s: %s", root, strerror(errno));
+    int r = 0;
+    struct dirent *e;
+    while (r == 0 && (e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        _cleanup_free_ char *nd = path_join(root, e->d_name);
+        DIR *vd = opendir(nd);
+        if (!vd) {
+            r = fail(err, -EINVAL, "%s is not a directory of versions: %s", nd, strerror(errno));
+            break;
+        }
+        struct dirent *v;
+        while (r == 0 && (v = readdir(vd))) {
+            if (v->d_name[0] == '.') continue;
+            bool listed = false;
+            size_t i;
+            json_t *it;
+            json_array_foreach(images, i, it) listed |= streq(json_string_value(json_object_get(it, "name")), e->d_name) &&
+                                                        streq(json_string_value(json_object_get(it, "version")), v->d_name);
+            if (!listed)
+                r = fail(err, -EPERM,
+                         "%s/%s is not listed by %s, the newest index: a newer index was removed (the gallery rolled "
+                         "back) or a publish was cut off before it wrote its index",
+                         nd, v->d_name, index_file);
+        }
+        closedir(vd);
+    }
+    closedir(d);
+    return r;
+}
+
+/* Readers wait while a publisher commits (a renamed version directory and its index). A
+ * gallery whose .lock cannot be opened (a read-only copy) is read without it. */
+static int reader_lock(const char *dir, int *fd, char **err)
+{
+    _cleanup_free_ char *p = path_join(dir, ".lock");
+    *fd = open(p, O_RDONLY | O_CLOEXEC);
+    if (*fd < 0) return 0;
+    for (int i = 0; i < 600; i++) {
+        if (flock(*fd, LOCK_SH | LOCK_NB) == 0) return 0;
+        sleep_ms(100);
+    }
+    close(*fd);
+    *fd = -1;
+    return fail(err, -EBUSY, "a publish holds %s for over a minute", p);
+}
+
+/* gallery_load; a publisher already holding the lock passes locked. */
+static int load_catalog(struct gallery *g, bool locked, json_t **out, char **err)
+{
+    _cleanup_free_ char *v1 = path_join(g->dir, "index.json");
+    if (file_exists(v1))
+        return fail(err, -EINVAL,
+                    "%s is an unsigned index from an older kiln; this kiln reads only signed indexes (index/*.json): "
+                    "set up a new gallery and publish the versions into it",
+                    v1);
+    int lk = -1, r = locked ? 0 : reader_lock(g->dir, &lk, err);
+    if (r < 0) return r;
+    uint64_t serial = 0;
+    char sha[65], kid[17];
+    json_t *idx = NULL, *cat = NULL;
+    r = newest_serial(g->dir, &serial, err);
+    if (r == -ENOENT)
+        r = fail(err, -ENOENT,
+                 "%s/index holds no index (NNNNNNNNNN.json): every gallery has one from kiln gallery init on, so "
+                 "it was deleted; restore it from a backup",
+                 g->dir);
+    if (r == 0) r = load_index(g, serial, &idx, sha, kid, err);
+    _cleanup_free_ char *iname = catalog_index_name(serial);
+    _cleanup_free_ char *ifile = xasprintf("%s/index/%s", g->dir, iname);
+    if (r == 0) r = check_fresh(g, idx, serial, sha, ifile, err);
+    if (r == 0)
+        cat = json_pack("{s:O, s:I, s:s, s:s, s:s, s:[]}", "gallery", json_object_get(idx, "gallery"), "serial",
+                        (json_int_t)serial, "sha256", sha, "file", ifile, "signed_by", kid, "images");
+    size_t i;
+    json_t *it;
+    json_array_foreach(json_object_get(idx, "images"), i, it) {
+        if (r < 0) break;
+        const char *name = json_string_value(json_object_get(it, "name"));
+        const char *version = json_string_value(json_object_get(it, "version"));
+        const char *want = json_string_value(json_object_get(it, "entry_sha256"));
+        _cleanup_free_ char *rel = xasprintf("images/%s/%s", name, version);
+        _cleanup_free_ char *erel = path_join(rel, "entry.json");
+        _cleanup_free_ char *ep = path_join(g->dir, erel);
+        char *data = NULL, *perr = NULL, esha[65], ekid[17];
+        size_t len;
+        json_t *e = NULL;
+        if (!file_exists(ep)) {
+            r = fail(err, -ENOENT, "%s lists %s %s, but %s is missing: the version was deleted", ifile, name, version, ep);
+            break;
+        }
+        if ((r = read_signed(g, erel, CATALOG_ENTRY_MAX, &data, &len, ekid, err)) < 0) break;
+        sha256_hex(data, len, esha);
+        if (!streq(esha, want))
+            r = fail(err, -EPERM, "%s has sha256 %s, but %s says %s: it was replaced", ep, esha, ifile, want);
+        else if ((r = catalog_parse_entry(data, len, &e, &perr)) < 0) r = fail(err, r, "%s: %s", ep, perr);
+        else if (!streq(json_string_value(json_object_get(e, "name")), name) ||
+                 !streq(json_string_value(json_object_get(e, "version")), version))
+            r = fail(err, -EINVAL, "%s describes %s %s, not %s %s", ep, json_string_value(json_object_get(e, "name")),
+                     json_string_value(json_object_get(e, "version")), name, version);
+        free(data);
+        free(perr);
+        if (r == 0) {
+            json_object_set(e, "channels", json_object_get(it, "channels"));
+            json_object_set_new(e, "path", json_string(rel));
+            json_object_set_new(e, "entry_sha256", json_string(esha));
+            json_array_append(json_object_get(cat, "images"), e);
+        }
+        json_decref(e);
+    }
+    if (r == 0) r = check_listed(g, json_object_get(idx, "images"), ifile, err);
+    if (lk >= 0) close(lk);
+    json_decref(idx);
+    if (r == 0 && g->state)
+        r = state_record(g->state, g->dir, json_string_value(json_object_get(cat, "gallery")), serial, sha, err);
+    if (r < 0) {
+        json_decref(cat);
+        return r;
+    }
+    *out = cat;
+    return 0;
+}
+
+int gallery_load(struct gallery *g, json_t **catalog, char **err) { return load_catalog(g, false, catalog, err); }
+
+int gallery_check_run(const struct gallery *g, json_t *entry, char **err)
+{
+    const char *want = json_string_value(json_object_get(json_object_get(entry, "run"), "results_sha256"));
+    if (!want) return 0;
+    _cleanup_free_ char *p = xasprintf("%s/%s/run/results.json", g->dir, jstr(entry, "path"));
+    char got[65];
+    int r = sha256_file_hex(p, got, NULL);
+    if (r < 0) return fail(err, r, "cannot read %s: %s", p, strerror(-r));
+    if (!streq(got, want))
+        return fail(err, -EPERM, "%s has sha256 %s, but the signed entry says %s: the run's results were changed", p, got, want);
+    return 0;
+}
+
+/* Writes index/<serial>.json (items: stolen) and its signature: the signature first, the
+ * index last, so the newest index file always has its signature beside it. */
+static int write_index(const char *dir, const struct ms_seckey *key, const char *gallery_id, uint64_t serial,
+                       const char *prev_sha, json_t *items, char sha_out[65], char **err)
+{
+    char now[32];
+    format_utc(now, wall_s());
+    json_t *idx = json_pack("{s:s, s:s, s:I, s:o, s:s, s:o}", "schema", CATALOG_INDEX_SCHEMA, "gallery", gallery_id,
+                            "serial", (json_int_t)serial, "previous_sha256", prev_sha ? json_string(prev_sha) : json_null(),
+                            "updated", now, "images", items);
+    _cleanup_free_ char *text = catalog_dump(idx);
+    json_decref(idx);
+    _cleanup_free_ char *tc = xasprintf("kiln gallery %s index serial %llu", gallery_id, (unsigned long long)serial);
+    _cleanup_free_ char *sig = NULL;
+    char *kerr = NULL;
+    int r = ms_sign_data(key, text, strlen(text), tc, &sig, &kerr);
+    if (r < 0) {
+        free(*err);
+        *err = kerr;
+        return r;
+    }
+    _cleanup_free_ char *name = catalog_index_name(serial);
+    _cleanup_free_ char *idir = path_join(dir, "index");
+    _cleanup_free_ char *p = path_join(idir, name);
+    _cleanup_free_ char *sp = xasprintf("%s.minisig", p);
+    if (mkdir_p(idir, 0755) < 0) return fail(err, -errno, "cannot create %s: %s", idir, strerror(errno));
+    if ((r = write_file_atomic(sp, sig, strlen(sig), 0644)) < 0) return fail(err, r, "cannot write %s: %s", sp, strerror(-r));
+    if ((r = write_file_atomic(p, text, strlen(text), 0644)) < 0) {
+        unlink(sp);
+        return fail(err, r, "cannot write %s: %s", p, strerror(-r));
+    }
+    sha256_hex(text, strlen(text), sha_out);
+    return 0;
 }
 
 /* ---- checking a version's files ---- */
@@ -349,7 +769,7 @@ static int version_files(const char *dir, const char *manifest_name, json_t **ma
     if (!m) return fail(err, -EINVAL, "%s: not a kiln build manifest: %s (line %d)", mp, je.text, je.line);
     const char *name = json_string_value(json_object_get(m, "name"));
     const char *version = json_string_value(json_object_get(m, "version"));
-    if (!safe_component(name) || !safe_component(version)) {
+    if (!catalog_safe_name(name) || !catalog_safe_name(version)) {
         json_decref(m);
         return fail(err, -EINVAL, "%s: name and version must be set and use letters, digits, '.', '_', '+', '~', '-'", mp);
     }
@@ -363,7 +783,7 @@ static int version_files(const char *dir, const char *manifest_name, json_t **ma
         json_array_foreach(json_object_get(m, lists[k]), i, a) {
             const char *f = json_string_value(json_object_get(a, "file"));
             const char *h = json_string_value(json_object_get(a, "sha256"));
-            if (!safe_component(f) || !h || strlen(h) != 64) {
+            if (!catalog_safe_name(f) || !h || strlen(h) != 64) {
                 vfiles_free(*out, *n);
                 json_decref(m);
                 return fail(err, -EINVAL, "%s: %s[%zu] needs a plain file name and a sha256", mp, lists[k], i);
@@ -501,9 +921,13 @@ static int check_run(const struct gallery *g, const char *run_dir, const char *s
             r = fail(err, -EINVAL, "the run %s did not include %s, which the gallery's policy requires (priority <= %ld%s)",
                      run_dir, c->name, g->max_priority, g->nareas ? " in its areas" : "");
     }
+    char rsha[65];
+    if (r == 0 && summary && (r = sha256_file_hex(rp, rsha, NULL)) < 0) r = fail(err, r, "cannot read %s: %s", rp, strerror(-r));
+    /* the signed entry pins the copied results.json: the evidence cannot be swapped later */
     if (r == 0 && summary)
-        *summary = json_pack("{s:s, s:s, s:s, s:O, s:I}", "id", jstr(run, "id"), "name", jstr(run, "name"), "tested", tested,
-                             "summary", json_object_get(res, "summary"), "required_cases", (json_int_t)required);
+        *summary = json_pack("{s:s, s:s, s:s, s:O, s:I, s:s}", "id", jstr(run, "id"), "name", jstr(run, "name"), "tested",
+                             tested, "summary", json_object_get(res, "summary"), "required_cases", (json_int_t)required,
+                             "results_sha256", rsha);
     json_decref(res);
     return r;
 }
@@ -564,12 +988,6 @@ static int lock_gallery(const char *dir, char **err)
     return fail(err, -EBUSY, "another publish holds %s for over a minute", p);
 }
 
-static int write_json(const char *path, json_t *j, char **err)
-{
-    int r = json_write_file(path, j);
-    return r < 0 ? fail(err, r, "cannot write %s: %s", path, strerror(-r)) : 0;
-}
-
 static json_t *files_json(struct vfile *v, size_t n)
 {
     json_t *a = json_array();
@@ -578,30 +996,66 @@ static json_t *files_json(struct vfile *v, size_t n)
     return a;
 }
 
-int gallery_publish(struct gallery *g, const struct publish_req *q, char **err)
+/* The index items (name, version, channels, entry_sha256) of a catalog, for the next index. */
+static json_t *index_items(json_t *cat)
+{
+    json_t *items = json_array(), *e;
+    size_t i;
+    json_array_foreach(json_object_get(cat, "images"), i, e)
+        json_array_append_new(items, json_pack("{s:O, s:O, s:O, s:O}", "name", json_object_get(e, "name"), "version",
+                                               json_object_get(e, "version"), "channels", json_object_get(e, "channels"),
+                                               "entry_sha256", json_object_get(e, "entry_sha256")));
+    return items;
+}
+
+/* entry.json and entry.json.minisig into dir; *sha gets the entry's sha256. */
+static int write_entry(const char *dir, const struct ms_seckey *key, json_t *e, char sha[65], char **err)
+{
+    _cleanup_free_ char *text = catalog_dump(e);
+    _cleanup_free_ char *tc = xasprintf("kiln gallery entry %s %s", json_string_value(json_object_get(e, "name")),
+                                        json_string_value(json_object_get(e, "version")));
+    _cleanup_free_ char *sig = NULL;
+    char *kerr = NULL;
+    int r = ms_sign_data(key, text, strlen(text), tc, &sig, &kerr);
+    if (r < 0) {
+        free(*err);
+        *err = kerr;
+        return r;
+    }
+    _cleanup_free_ char *p = path_join(dir, "entry.json");
+    _cleanup_free_ char *sp = path_join(dir, "entry.json.minisig");
+    if ((r = write_file_atomic(p, text, strlen(text), 0644)) < 0 || (r = write_file_atomic(sp, sig, strlen(sig), 0644)) < 0)
+        return fail(err, r, "cannot write %s: %s", r < 0 && file_exists(p) ? sp : p, strerror(-r));
+    sha256_hex(text, strlen(text), sha);
+    return 0;
+}
+
+int gallery_publish(struct gallery *g, const struct publish_req *q, const struct ms_seckey *key, char **err)
 {
     const struct gallery_channel *ch = channel(g, q->channel);
     if (!ch) return fail(err, -EINVAL, "the gallery has no channel \"%s\" (gallery.yml channels)", q->channel);
+    _cleanup_free_ char *where = xasprintf("the keys %s trusts (%s/keys)", g->dir, g->dir);
+    int r = check_signing_key((const char *const *)g->keys, g->nkeys, key, where, err);
+    if (r < 0) return r;
     _cleanup_free_ char *src_dir = path_dirname(q->prefix);
     const char *base = strrchr(q->prefix, '/') ? strrchr(q->prefix, '/') + 1 : q->prefix;
     _cleanup_free_ char *manifest_name = xasprintf("%s.manifest.json", base);
     json_t *m = NULL;
     struct vfile *v = NULL;
     size_t n = 0;
-    int r = version_files(src_dir, manifest_name, &m, &v, &n, err);
-    if (r < 0) return r;
+    if ((r = version_files(src_dir, manifest_name, &m, &v, &n, err)) < 0) return r;
     const char *name = jstr(m, "name"), *version = jstr(m, "version");
     _cleanup_free_ char *name_dir = xasprintf("%s/images/%s", g->dir, name);
     _cleanup_free_ char *final = xasprintf("%s/%s", name_dir, version);
     _cleanup_free_ char *staged = xasprintf("%s/.incoming-%s-%d", name_dir, version, (int)getpid());
     _cleanup_free_ char *run_sub = path_join(staged, "run");
-    json_t *run = NULL, *index = NULL;
+    json_t *run = NULL, *cat = NULL;
     int lock = -1;
-    /* the version order first (again under the lock): refusing takes no copying */
-    index = gallery_index(g);
-    r = check_order(index, name, version, q->channel, NULL, err);
-    json_decref(index);
-    index = NULL;
+    bool moved = false, had_name_dir = file_exists(name_dir);
+    /* the catalog verified and the version order first (again under the lock): refusing takes no copying */
+    if ((r = load_catalog(g, false, &cat, err)) == 0) r = check_order(cat, name, version, q->channel, NULL, err);
+    json_decref(cat);
+    cat = NULL;
     if (r < 0) {
         json_decref(m);
         vfiles_free(v, n);
@@ -634,53 +1088,67 @@ int gallery_publish(struct gallery *g, const struct publish_req *q, char **err)
     if (r == 0) r = check_provenance(staged, v, n, manifest_name, err);
     if (r == 0) r = check_run(g, q->run_dir, staged, v, n, &run, err);
     if (r == 0 && (lock = lock_gallery(g->dir, err)) < 0) r = lock;
+    if (r == 0) r = load_catalog(g, true, &cat, err);
+    struct vfile *mf = &v[n - 1];
+    if (r == 0) r = check_order(cat, name, version, q->channel, mf->sha256, err);
     if (r == 0) {
-        index = gallery_index(g);
-        json_t *prev = latest(index, name, q->channel);
+        json_t *prev = latest(cat, name, q->channel);
         char *absent = NULL;
-        json_t *same = gallery_find(index, name, version, NULL, &absent);
+        json_t *same = gallery_find(cat, name, version, NULL, &absent);
         free(absent);
-        struct vfile *mf = &v[n - 1];
-        if ((r = check_order(index, name, version, q->channel, mf->sha256, err)) == 0) {
+        json_t *items = index_items(cat);
+        if (same) {
+            /* promotion: the same bytes (the entry stays as signed), one more channel in the index */
+            size_t i;
+            json_t *it;
+            json_array_foreach(items, i, it) if (streq(jstr(it, "name"), name) && streq(jstr(it, "version"), version))
+                json_array_append_new(json_object_get(it, "channels"), json_string(q->channel));
+        } else {
             int64_t now = wall_s();
             long days = q->support_days >= 0 ? q->support_days : ch->support_days;
-            char pub[32], end[32];
+            char pub[32], end[32], esha[65];
             format_utc(pub, now);
             format_utc(end, now + (int64_t)days * DAY);
-            json_t *e = same;
-            if (same) {
-                /* promotion: the same bytes, one more channel */
-                json_array_append_new(json_object_get(same, "channels"), json_string(q->channel));
-            } else {
-                e = json_object();
-                json_object_set_new(e, "name", json_string(name));
-                json_object_set_new(e, "version", json_string(version));
-                json_object_set_new(e, "channels", json_pack("[s]", q->channel));
-                json_object_set_new(e, "published", json_string(pub));
-                json_object_set_new(e, "support_end", json_string(end));
-                json_object_set_new(e, "supersedes", prev ? json_string(jstr(prev, "version")) : json_null());
-                json_object_set_new(e, "manifest_sha256", json_string(mf->sha256));
-                _cleanup_free_ char *rel = xasprintf("images/%s/%s", name, version);
-                json_object_set_new(e, "path", json_string(rel));
-                json_object_set_new(e, "run", run ? json_incref(run) : json_null());
-                json_object_set_new(e, "files", files_json(v, n));
-                _cleanup_free_ char *ep = path_join(staged, "entry.json");
-                r = write_json(ep, e, err);
-                if (r == 0 && rename(staged, final) < 0)
-                    r = fail(err, -errno, "cannot move %s to %s: %s", staged, final, strerror(errno));
-                if (r == 0) json_array_append(json_object_get(index, "images"), e);
-                json_decref(e);
-            }
-            if (r == 0) {
-                _cleanup_free_ char *ip = path_join(g->dir, "index.json");
-                r = write_json(ip, index, err);
-            }
+            json_t *e = json_object();
+            json_object_set_new(e, "schema", json_string(CATALOG_ENTRY_SCHEMA));
+            json_object_set_new(e, "name", json_string(name));
+            json_object_set_new(e, "version", json_string(version));
+            json_object_set_new(e, "channel", json_string(q->channel));
+            json_object_set_new(e, "published", json_string(pub));
+            json_object_set_new(e, "support_end", json_string(end));
+            json_object_set_new(e, "supersedes", prev ? json_string(jstr(prev, "version")) : json_null());
+            json_object_set_new(e, "manifest_sha256", json_string(mf->sha256));
+            json_object_set_new(e, "run", run ? json_incref(run) : json_null());
+            json_object_set_new(e, "files", files_json(v, n));
+            r = write_entry(staged, key, e, esha, err);
+            json_decref(e);
+            if (r == 0 && rename(staged, final) < 0)
+                r = fail(err, -errno, "cannot move %s to %s: %s", staged, final, strerror(errno));
+            moved = r == 0;
+            if (r == 0)
+                json_array_append_new(items, json_pack("{s:s, s:s, s:[s], s:s}", "name", name, "version", version,
+                                                       "channels", q->channel, "entry_sha256", esha));
         }
+        uint64_t serial = (uint64_t)json_integer_value(json_object_get(cat, "serial")) + 1;
+        char sha[65];
+        if (r == 0) r = write_index(g->dir, key, jstr(cat, "gallery"), serial, jstr(cat, "sha256"), items, sha, err);
+        else json_decref(items);
+        /* a version directory the index does not list would make the gallery unreadable and
+         * block a retry: take it back out (readers are held off by the lock meanwhile) */
+        if (r < 0 && moved && rename(final, staged) < 0) {
+            char *msg = xasprintf("%s; and %s could not be taken back out (%s): remove it by hand", *err, final,
+                                  strerror(errno));
+            free(*err);
+            *err = msg;
+        }
+        /* published: a state file that cannot be updated leaves a warning in *err, not a refusal */
+        if (r == 0 && g->state) (void)state_record(g->state, g->dir, jstr(cat, "gallery"), serial, sha, err);
     }
     if (lock >= 0) close(lock);
     rm_rf(staged);
+    if (!had_name_dir) rmdir(name_dir); /* only when empty: a refused first version of a name leaves nothing */
     if (r < 0) name_source(err, staged, src_dir);
-    json_decref(index);
+    json_decref(cat);
     json_decref(run);
     json_decref(m);
     vfiles_free(v, n);
@@ -698,22 +1166,132 @@ static int fetch(const char *src, const char *tmp, struct vfile *f, const char *
     return r;
 }
 
-int gallery_pull(struct gallery *g, json_t *e, const char *artifact, const char *const *pubkeys, size_t npub,
-                 const char *out_dir, char **err)
+/* Never replaces a file: RENAME_NOREPLACE, or link + unlink where the filesystem lacks it. */
+static int move_noreplace(const char *a, const char *b)
 {
-    const char *rel = jstr(e, "path");
+    if (renameat2(AT_FDCWD, a, AT_FDCWD, b, RENAME_NOREPLACE) == 0) return 0;
+    if (errno != EINVAL && errno != ENOSYS) return -errno;
+    if (link(a, b) < 0) return -errno;
+    return unlink(a) < 0 ? -errno : 0;
+}
+
+int gallery_move_all(const char *dir, const char *out_dir, const char *const *names, size_t n, bool force, bool *wrote,
+                     char **err)
+{
+    *wrote = false;
+    bool *replace = xcalloc(n ? n : 1, sizeof *replace);
+    struct sbuf exist = {0};
+    int r = 0;
+    /* every target first: a refusal moves nothing */
+    for (size_t i = 0; i < n && r == 0; i++) {
+        _cleanup_free_ char *t = path_join(out_dir, names[i]);
+        struct stat st;
+        if (lstat(t, &st) < 0) {
+            if (errno != ENOENT) r = fail(err, -errno, "cannot check %s: %s", t, strerror(errno));
+        } else if (S_ISDIR(st.st_mode)) {
+            r = fail(err, -EISDIR, "%s is a directory where a pulled file would go; kiln never replaces a directory", t);
+        } else if (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) {
+            r = fail(err, -EEXIST, "%s exists and is not a regular file; kiln does not replace it", t);
+        } else if (force) {
+            replace[i] = true;
+        } else {
+            sbuf_printf(&exist, "%s%s", exist.len ? ", " : "", names[i]);
+        }
+    }
+    if (r == 0 && exist.len)
+        r = fail(err, -EEXIST, "%s already holds %s: pass --force to replace what is there, or pull into another directory",
+                 out_dir, exist.s);
+    sbuf_free(&exist);
+    _cleanup_free_ char *old = path_join(dir, ".replaced");
+    size_t done = 0;
+    for (; done < n && r == 0; done++) {
+        _cleanup_free_ char *a = path_join(dir, names[done]);
+        _cleanup_free_ char *t = path_join(out_dir, names[done]);
+        _cleanup_free_ char *keep = path_join(old, names[done]);
+        /* a replaced file is kept (hard link) until all moves succeeded, to put it back otherwise */
+        if (replace[done] && ((mkdir(old, 0700) < 0 && errno != EEXIST) || link(t, keep) < 0))
+            r = fail(err, -errno, "cannot keep a copy of %s while replacing it: %s", t, strerror(errno));
+        else if (replace[done] && rename(a, t) < 0) r = fail(err, -errno, "cannot move %s to %s: %s", a, t, strerror(errno));
+        else if (!replace[done] && (r = move_noreplace(a, t)) < 0) r = fail(err, r, "cannot move %s to %s: %s", a, t, strerror(-r));
+        if (r < 0) break;
+    }
+    if (r == 0) {
+        *wrote = n > 0;
+        free(replace);
+        return 0;
+    }
+    /* undo in reverse: new files back into dir, replaced ones restored */
+    struct sbuf left = {0};
+    size_t undone = 0;
+    for (size_t k = done; k-- > 0;) {
+        _cleanup_free_ char *a = path_join(dir, names[k]);
+        _cleanup_free_ char *t = path_join(out_dir, names[k]);
+        _cleanup_free_ char *keep = path_join(old, names[k]);
+        if (replace[k] ? rename(keep, t) == 0 : rename(t, a) == 0) undone++;
+        else sbuf_printf(&left, "%s%s (%s)", left.len ? ", " : "", t, strerror(errno));
+    }
+    _cleanup_free_ char *msg = NULL;
+    if (left.len)
+        msg = xasprintf("%s; of the %zu files moved before it, %zu could not be moved back and stay as pulled: %s", *err,
+                        done, done - undone, left.s);
+    else if (done) msg = xasprintf("%s; the %zu files moved before it were moved back", *err, done);
+    if (msg) {
+        free(*err);
+        *err = xstrdup(msg);
+    }
+    *wrote = left.len > 0;
+    sbuf_free(&left);
+    free(replace);
+    return r;
+}
+
+/* The highest ancestor of path (or path) that does not exist, or NULL when path exists. */
+static char *first_missing(const char *path)
+{
+    char *top = NULL, *cur = xstrdup(path);
+    while (!file_exists(cur)) {
+        free(top);
+        top = cur;
+        cur = path_dirname(top);
+        if (streq(cur, top)) break;
+    }
+    free(cur);
+    return top;
+}
+
+/* Removes the empty directories from path up to top, which mkdir_p created. */
+static void remove_created(const char *path, const char *top)
+{
+    _cleanup_free_ char *cur = xstrdup(path);
+    while (rmdir(cur) == 0 && !streq(cur, top)) {
+        char *up = path_dirname(cur);
+        free(cur);
+        cur = up;
+    }
+}
+
+int gallery_pull(struct gallery *g, json_t *e, const char *artifact, const char *out_dir, bool force, bool *wrote,
+                 char **err)
+{
+    *wrote = false;
     const char *name = jstr(e, "name"), *version = jstr(e, "version");
-    if (!startswith(rel, "images/") || strstr(rel, "..") || !safe_component(name) || !safe_component(version))
-        return fail(err, -EINVAL, "index.json: %s %s has a bad entry (path \"%s\")", name, version, rel);
-    _cleanup_free_ char *src = path_join(g->dir, rel);
-    const char *const *keys = npub ? pubkeys : (const char *const *)g->keys;
-    size_t nkeys = npub ? npub : g->nkeys;
-    bool fresh = !file_exists(out_dir);
-    if (mkdir_p(out_dir, 0755) < 0) return fail(err, -errno, "cannot create %s: %s", out_dir, strerror(errno));
+    if (!catalog_safe_name(name) || !catalog_safe_name(version))
+        return fail(err, -EINVAL, "the catalog entry %s %s has an unsafe name", name, version);
+    _cleanup_free_ char *src = xasprintf("%s/images/%s/%s", g->dir, name, version);
+    size_t nkeys;
+    const char *const *keys = reader_keys(g, &nkeys);
+    struct stat st;
+    if (stat(out_dir, &st) == 0 && !S_ISDIR(st.st_mode)) return fail(err, -ENOTDIR, "%s is not a directory", out_dir);
+    _cleanup_free_ char *created = first_missing(out_dir);
+    if (mkdir_p(out_dir, 0755) < 0) {
+        int r = fail(err, -errno, "cannot create %s: %s", out_dir, strerror(errno));
+        if (created) remove_created(out_dir, created);
+        return r;
+    }
     _cleanup_free_ char *tmp = xasprintf("%s/.kiln-pull-XXXXXX", out_dir);
     if (!mkdtemp(tmp)) {
         int r = fail(err, -errno, "cannot create a directory in %s: %s", out_dir, strerror(errno));
-        if (fresh) rmdir(out_dir);
+        if (created) remove_created(out_dir, created);
         return r;
     }
     /* the signed manifest first: it says what the other files must hash to */
@@ -726,6 +1304,9 @@ int gallery_pull(struct gallery *g, json_t *e, const char *artifact, const char 
     if (r == 0 && (!streq(jstr(m, "name"), name) || !streq(jstr(m, "version"), version)))
         r = fail(err, -EINVAL, "%s/%s describes %s %s, not %s %s", src, mf.name, jstr(m, "name"), jstr(m, "version"), name,
                  version);
+    if (r == 0 && !streq(mf.sha256, jstr(e, "manifest_sha256")))
+        r = fail(err, -EPERM, "%s/%s has sha256 %s, but the signed entry says %s: it was replaced", src, mf.name, mf.sha256,
+                 jstr(e, "manifest_sha256"));
     /* the SBOMs, the provenance and the artifacts asked for */
     bool *want = xcalloc(n ? n : 1, sizeof *want);
     size_t nwant = 0, nart = json_array_size(json_object_get(m, "artifacts"));
@@ -742,19 +1323,20 @@ int gallery_pull(struct gallery *g, json_t *e, const char *artifact, const char 
         if ((r = copy_file(p, tmp, err)) == 0) r = copy_file(s, tmp, err);
     }
     if (r == 0) r = check_parallel(tmp, v, n - 1, want, keys, nkeys, "the signed manifest", err);
+    if (r < 0) name_source(err, tmp, src);
+    /* every file verified: now all of them move in, or none */
+    char **names = xcalloc(2 * n + 1, sizeof *names);
+    size_t nn = 0;
     for (size_t k = 0; k < n && r == 0; k++) {
         if (k + 1 < n && !want[k]) continue;
-        _cleanup_free_ char *sig = xasprintf("%s.minisig", v[k].name);
-        const char *names[2] = {v[k].name, sig};
-        for (int j = 0; j < 2 && r == 0; j++) {
-            _cleanup_free_ char *a = path_join(tmp, names[j]);
-            _cleanup_free_ char *b = path_join(out_dir, names[j]);
-            if (rename(a, b) < 0) r = fail(err, -errno, "cannot move %s to %s: %s", a, b, strerror(errno));
-        }
+        names[nn++] = xstrdup(v[k].name);
+        names[nn++] = xasprintf("%s.minisig", v[k].name);
     }
+    if (r == 0) r = gallery_move_all(tmp, out_dir, (const char *const *)names, nn, force, wrote, err);
     rm_rf(tmp);
-    if (r < 0 && fresh) rmdir(out_dir);
-    if (r < 0) name_source(err, tmp, src);
+    if (r < 0 && !*wrote && created) remove_created(out_dir, created);
+    for (size_t k = 0; k < nn; k++) free(names[k]);
+    free(names);
     free(want);
     free(mf.name);
     free(mf.expect);

@@ -1,20 +1,28 @@
 /* A gallery: a directory of published image versions that only accepts validated, signed
- * images. Layout (docs/trust.md):
+ * images, and whose catalog is signed too. Layout (docs/trust.md):
  *
  *   GALLERY/gallery.yml                 policy and channels (people edit it)
  *   GALLERY/keys/<KEYID>.pub            trusted minisign public keys (several: key rotation)
- *   GALLERY/index.json                  the catalog; replaced atomically, readers see only it
+ *   GALLERY/index/<serial>.json         the catalog, one file per change, each signed
+ *                                       (.minisig) and chained to the one before by its
+ *                                       sha256; the highest serial is the current one
  *   GALLERY/images/NAME/VERSION/        one version: artifacts, manifest, SBOMs, provenance, each
- *                                       with its .minisig, run/results.json, entry.json
- *   GALLERY/.lock                       serialises publishers (flock)
+ *                                       with its .minisig, run/results.json, entry.json (+.minisig)
+ *   GALLERY/.lock                       publishers hold it (flock, exclusive) while they commit;
+ *                                       readers hold it shared while they read the catalog
  *
  * A version directory is filled under images/NAME/.incoming-*, checked there, then renamed
- * into place, and only then listed in index.json. */
+ * into place, and only then listed by a new index. Readers trust nothing unsigned: the current
+ * index must verify with a trusted key, every entry it lists must exist with the digest and
+ * signature it names, and every version directory must be listed. A client remembers the
+ * highest serial it saw of each gallery (a state file), so a gallery rolled back to an older
+ * signed index is refused. */
 #pragma once
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "trust/minisign.h"
 #include "util/yaml.h"
 
 struct gallery_channel {
@@ -35,11 +43,18 @@ struct gallery {
     long max_failures;
     struct gallery_channel *channels;
     size_t nchannels;
+    /* how readers check the catalog (set by the caller after gallery_open) */
+    const char *const *pin_keys; /* verify with these instead of keys/ (client-side pinning) */
+    size_t npin;
+    uint64_t min_serial; /* refuse an index older than this */
+    const char *state;   /* the client's state file (highest serial seen per gallery), or NULL */
 };
 
-/* Writes gallery.yml (default policy, required priority max_priority) and trusts the keys. */
-int gallery_init(const char *dir, const char *const *pubkeys, size_t nkeys, long max_priority, const char *const *areas,
-                 size_t nareas, char **err);
+/* Writes gallery.yml (default policy, required priority max_priority), trusts the keys and
+ * writes index serial 0 (no versions, a new random gallery id) signed with key, which must be
+ * one of pubkeys. */
+int gallery_init(const char *dir, const char *const *pubkeys, size_t nkeys, const struct ms_seckey *key, long max_priority,
+                 const char *const *areas, size_t nareas, char **err);
 /* Loads gallery.yml (errors with file:line:col in d) and the trusted keys. */
 int gallery_open(const char *dir, struct gallery **out, struct diags *d, char **err);
 void gallery_free(struct gallery *g);
@@ -53,16 +68,41 @@ struct publish_req {
     long support_days;   /* <0: the channel's */
 };
 /* Checks everything (signatures by trusted keys, digests, SBOMs, provenance, run vs policy,
- * version order in the channel) and publishes atomically. *err says why on refusal. */
-int gallery_publish(struct gallery *g, const struct publish_req *r, char **err);
+ * version order in the channel against the verified catalog) and publishes atomically: a
+ * signed entry.json, the version directory, then a new index signed with key (one of the
+ * gallery's trusted keys). *err says why on refusal; a refused or failed publish leaves
+ * nothing in the gallery. On success *err may hold a warning (g->state not updated). */
+int gallery_publish(struct gallery *g, const struct publish_req *r, const struct ms_seckey *key, char **err);
 
-/* The catalog (index.json), or an empty one. */
-json_t *gallery_index(const struct gallery *g);
-/* Resolves NAME[@VERSION] (latest in channel when no version; any channel when channel NULL). */
-json_t *gallery_find(json_t *index, const char *name, const char *version, const char *channel, char **err);
-/* Copies a published version into a temp dir under out_dir, checks every copy (signature by
- * a trusted key, digest against the signed manifest), then moves them into out_dir. artifact
- * (a manifest kind: qcow2, raw, vhd-fixed, vhd, tar, kernel, initrd) limits the disk files to
- * one kind; NULL takes all. Nothing appears in out_dir on failure. */
-int gallery_pull(struct gallery *g, json_t *entry, const char *artifact, const char *const *pubkeys, size_t npub,
-                 const char *out_dir, char **err);
+/* The verified catalog: {gallery, serial, sha256, file, signed_by, images: [entry]}, each entry
+ * being entry.json's fields plus channels, path and entry_sha256 from the index. Fails (naming
+ * the file) on a missing, unsigned, damaged or rolled-back index, an entry that is missing,
+ * changed or unsigned, and a version directory the index does not list. Records the serial
+ * in g->state. */
+int gallery_load(struct gallery *g, json_t **catalog, char **err);
+/* The validation run's results.json kept with a version (an entry of gallery_load's catalog)
+ * is the one its signed entry names (run.results_sha256); 0 when the entry has no run. */
+int gallery_check_run(const struct gallery *g, json_t *entry, char **err);
+/* Resolves NAME[@VERSION] in a catalog (latest in channel when no version; any channel when
+ * channel NULL). */
+json_t *gallery_find(json_t *catalog, const char *name, const char *version, const char *channel, char **err);
+/* Copies a published version (an entry of gallery_load's catalog) into a temp dir inside
+ * out_dir (created, with any missing parents, when absent), checks every copy (signature by a
+ * trusted key, digest against the signed manifest), checks that no target exists (force:
+ * regular files and symlinks may be replaced; never a directory), then moves them in, undoing
+ * the moves made if one fails. artifact (a manifest kind: qcow2, raw, vhd-fixed, vhd, tar,
+ * kernel, initrd) limits the disk files to one kind; NULL takes all. On failure *wrote says
+ * whether out_dir was left changed (an undo that failed too; *err names what is left). */
+int gallery_pull(struct gallery *g, json_t *entry, const char *artifact, const char *out_dir, bool force, bool *wrote,
+                 char **err);
+
+/* Moves the files names[0..n) from dir into out_dir, all or nothing: every target checked
+ * first (absent; with force, a regular file or symlink), renames that never replace a file
+ * without force, and on any failure the moves made so far undone (replaced files restored).
+ * *wrote: out_dir was left changed. Exposed for tests. */
+int gallery_move_all(const char *dir, const char *out_dir, const char *const *names, size_t n, bool force, bool *wrote,
+                     char **err);
+
+/* The default client state file: $KILN_STATE_DIR, else $XDG_STATE_HOME/kiln, else
+ * ~/.local/state/kiln; then gallery-seen.json. */
+char *gallery_state_path(void);

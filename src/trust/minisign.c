@@ -262,7 +262,12 @@ bool ms_key_encrypted(const char *seckey_path)
     return enc;
 }
 
-static int load_secret(const char *path, const char *passphrase, uint8_t id[8], EVP_PKEY **key, char **err)
+struct ms_seckey {
+    uint8_t id[8];
+    EVP_PKEY *key;
+};
+
+int ms_seckey_load(const char *path, const char *passphrase, struct ms_seckey **out, char **err)
 {
     uint8_t sk[SK_LEN];
     int r = read_b64_file(path, sk, sizeof sk, err);
@@ -296,20 +301,29 @@ static int load_secret(const char *path, const char *passphrase, uint8_t id[8], 
         *err = xasprintf("%s: unknown key derivation \"%c%c\"", path, sk[2], sk[3]);
         return -EINVAL;
     }
-    memcpy(id, keynum, 8);
-    *key = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, keynum + 8, 32);
+    struct ms_seckey *k = xcalloc(1, sizeof *k);
+    memcpy(k->id, keynum, 8);
+    k->key = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, keynum + 8, 32);
     /* the stored public half must be the one the seed gives: catches damage in unencrypted keys */
     uint8_t pk[32];
     size_t pklen = 32;
-    bool ok = *key && EVP_PKEY_get_raw_public_key(*key, pk, &pklen) == 1 && !memcmp(pk, keynum + 40, 32);
+    bool ok = k->key && EVP_PKEY_get_raw_public_key(k->key, pk, &pklen) == 1 && !memcmp(pk, keynum + 40, 32);
     OPENSSL_cleanse(sk, sizeof sk);
     if (!ok) {
-        EVP_PKEY_free(*key);
-        *key = NULL;
+        ms_seckey_free(k);
         *err = xasprintf("%s: the secret key is damaged (its public half does not match)", path);
         return -EINVAL;
     }
+    *out = k;
     return 0;
+}
+
+void ms_seckey_free(struct ms_seckey *k)
+{
+    if (!k) return;
+    EVP_PKEY_free(k->key);
+    OPENSSL_cleanse(k, sizeof *k);
+    free(k);
 }
 
 static int ed_sign(EVP_PKEY *k, const uint8_t *msg, size_t n, uint8_t sig[64])
@@ -329,60 +343,122 @@ static bool ed_verify(EVP_PKEY *k, const uint8_t *msg, size_t n, const uint8_t s
     return ok;
 }
 
-static int hash_file(const char *path, uint8_t out[64], char **err)
+/* What is signed or verified: a file (hashed as a stream) or bytes in memory. `name` is what
+ * messages call it. */
+struct msg {
+    const char *file;
+    const void *data;
+    size_t len;
+    const char *name;
+};
+
+static int msg_hash(const struct msg *m, uint8_t out[64], char **err)
 {
-    int r = digest_file(path, EVP_blake2b512(), out, NULL);
-    if (r < 0) *err = xasprintf("cannot read %s: %s", path, strerror(-r));
+    if (!m->file) {
+        unsigned int n = 64;
+        if (EVP_Digest(m->data, m->len, out, &n, EVP_blake2b512(), NULL) != 1) {
+            *err = xstrdup("OpenSSL cannot hash with BLAKE2b-512");
+            return -EIO;
+        }
+        return 0;
+    }
+    int r = digest_file(m->file, EVP_blake2b512(), out, NULL);
+    if (r < 0) *err = xasprintf("cannot read %s: %s", m->file, strerror(-r));
     return r;
 }
 
-int ms_sign(const char *seckey_path, const char *passphrase, const char *file, const char *trusted_comment,
-            char **err)
+/* The four lines of a .minisig: untrusted comment, signature, trusted comment, global signature. */
+static int sign_msg(const struct ms_seckey *k, const struct msg *m, const char *trusted_comment, char **sig_text,
+                    char **err)
 {
-    uint8_t id[8], h[64];
-    EVP_PKEY *k = NULL;
-    int r = load_secret(seckey_path, passphrase, id, &k, err);
+    uint8_t h[64];
+    int r = msg_hash(m, h, err);
     if (r < 0) return r;
-    if ((r = hash_file(file, h, err)) < 0) {
-        EVP_PKEY_free(k);
-        return r;
-    }
-    const char *base = strrchr(file, '/');
-    base = base ? base + 1 : file;
+    const char *base = strrchr(m->name, '/');
+    base = base ? base + 1 : m->name;
     _cleanup_free_ char *tc = trusted_comment ? xstrdup(trusted_comment)
                                               : xasprintf("timestamp:%lld\tfile:%s\thashed", (long long)time(NULL), base);
     if (strchr(tc, '\n') || strchr(tc, '\r')) {
-        EVP_PKEY_free(k);
         *err = xstrdup("the trusted comment must be one line");
         return -EINVAL;
     }
     uint8_t sig[SIG_LEN];
     memcpy(sig, "ED", 2);
-    memcpy(sig + 2, id, 8);
-    r = ed_sign(k, h, sizeof h, sig + 10);
+    memcpy(sig + 2, k->id, 8);
+    r = ed_sign(k->key, h, sizeof h, sig + 10);
     size_t tcl = strlen(tc);
     uint8_t *g = xmalloc(64 + tcl);
     memcpy(g, sig + 10, 64);
     memcpy(g + 64, tc, tcl);
     uint8_t gsig[64];
-    if (r == 0) r = ed_sign(k, g, 64 + tcl, gsig);
+    if (r == 0) r = ed_sign(k->key, g, 64 + tcl, gsig);
     free(g);
-    EVP_PKEY_free(k);
     if (r < 0) {
         *err = xstrdup("OpenSSL could not sign");
         return r;
     }
     char hex[17];
-    key_id_hex(id, hex);
+    key_id_hex(k->id, hex);
     _cleanup_free_ char *s1 = b64(sig, sizeof sig);
     _cleanup_free_ char *s2 = b64(gsig, sizeof gsig);
-    _cleanup_free_ char *text = xasprintf("untrusted comment: signature from kiln, key %s\n%s\ntrusted comment: %s\n%s\n",
-                                          hex, s1, tc, s2);
+    *sig_text = xasprintf("untrusted comment: signature from kiln, key %s\n%s\ntrusted comment: %s\n%s\n", hex, s1, tc, s2);
+    return 0;
+}
+
+int ms_sign(const char *seckey_path, const char *passphrase, const char *file, const char *trusted_comment,
+            char **err)
+{
+    struct ms_seckey *k = NULL;
+    int r = ms_seckey_load(seckey_path, passphrase, &k, err);
+    if (r < 0) return r;
+    _cleanup_free_ char *text = NULL;
+    r = sign_msg(k, &(struct msg){.file = file, .name = file}, trusted_comment, &text, err);
+    ms_seckey_free(k);
+    if (r < 0) return r;
     _cleanup_free_ char *out = xasprintf("%s.minisig", file);
     return write_text(out, text, 0644, err);
 }
 
-int ms_verify(const char *pubkey_path, const char *file, const char *sig_path, char **trusted, char **err)
+int ms_sign_data(const struct ms_seckey *k, const void *data, size_t len, const char *trusted_comment, char **sig_text,
+                 char **err)
+{
+    if (!trusted_comment) {
+        *err = xstrdup("signing bytes in memory needs a trusted comment");
+        return -EINVAL;
+    }
+    return sign_msg(k, &(struct msg){.data = data, .len = len, .name = "data"}, trusted_comment, sig_text, err);
+}
+
+void ms_seckey_id(const struct ms_seckey *k, char key_id[17]) { key_id_hex(k->id, key_id); }
+
+/* A .minisig's text, split and decoded; sp names it in messages. */
+struct parsed_sig {
+    uint8_t sig[SIG_LEN], gsig[64];
+    char *tc;
+};
+
+static int parse_sig(char *text, const char *sp, struct parsed_sig *ps, char **err)
+{
+    char *lines[4] = {0}, *save = NULL;
+    size_t nl = 0;
+    for (char *l = strtok_r(text, "\n", &save); l && nl < 4; l = strtok_r(NULL, "\n", &save)) {
+        l[strcspn(l, "\r")] = 0;
+        lines[nl++] = l;
+    }
+    size_t got, got2;
+    if (nl < 4 || !startswith(lines[0], "untrusted comment:") || !startswith(lines[2], "trusted comment: ") ||
+        b64_decode(lines[1], ps->sig, sizeof ps->sig, &got) < 0 || got != SIG_LEN ||
+        b64_decode(lines[3], ps->gsig, 64, &got2) < 0 || got2 != 64) {
+        *err = xasprintf("%s is not a valid minisign signature (truncated or damaged)", sp);
+        return -EINVAL;
+    }
+    ps->tc = lines[2] + strlen("trusted comment: ");
+    return 0;
+}
+
+/* Verifies m against a parsed signature with the public key file pubkey_path. */
+static int verify_msg(const char *pubkey_path, const struct msg *m, const struct parsed_sig *ps, const char *sp,
+                      char **trusted, char **err)
 {
     uint8_t pk[PK_LEN];
     int r = read_b64_file(pubkey_path, pk, sizeof pk, err);
@@ -391,88 +467,75 @@ int ms_verify(const char *pubkey_path, const char *file, const char *sig_path, c
         *err = xasprintf("%s: not an Ed25519 minisign public key", pubkey_path);
         return -EINVAL;
     }
-    _cleanup_free_ char *sp = sig_path ? xstrdup(sig_path) : xasprintf("%s.minisig", file);
-    char *text = NULL;
-    size_t len;
-    if ((r = read_file(sp, 64 * 1024, &text, &len)) < 0) {
-        *err = xasprintf("cannot read the signature %s: %s", sp, strerror(-r));
-        return r;
-    }
-    char *lines[4] = {0}, *save = NULL, *p = text;
-    size_t nl = 0;
-    for (char *l = strtok_r(p, "\n", &save); l && nl < 4; l = strtok_r(NULL, "\n", &save)) {
-        l[strcspn(l, "\r")] = 0;
-        lines[nl++] = l;
-    }
-    uint8_t sig[SIG_LEN], gsig[64];
-    size_t got, got2;
-    if (nl < 4 || !startswith(lines[0], "untrusted comment:") || !startswith(lines[2], "trusted comment: ") ||
-        b64_decode(lines[1], sig, sizeof sig, &got) < 0 || got != SIG_LEN || b64_decode(lines[3], gsig, 64, &got2) < 0 ||
-        got2 != 64) {
-        free(text);
-        *err = xasprintf("%s is not a valid minisign signature (truncated or damaged)", sp);
-        return -EINVAL;
-    }
-    const char *tc = lines[2] + strlen("trusted comment: ");
     char a[17], b[17];
-    key_id_hex(sig + 2, a);
+    key_id_hex(ps->sig + 2, a);
     key_id_hex(pk + 2, b);
-    if (memcmp(sig + 2, pk + 2, 8)) {
-        free(text);
+    if (memcmp(ps->sig + 2, pk + 2, 8)) {
         *err = xasprintf("%s was made with key %s, but %s is key %s", sp, a, pubkey_path, b);
         return -EPERM;
     }
     EVP_PKEY *k = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pk + 10, 32);
-    bool hashed = !memcmp(sig, "ED", 2);
-    if (!k || (!hashed && memcmp(sig, "Ed", 2))) {
+    bool hashed = !memcmp(ps->sig, "ED", 2);
+    if (!k || (!hashed && memcmp(ps->sig, "Ed", 2))) {
         EVP_PKEY_free(k);
-        free(text);
         *err = xasprintf("%s: unknown signature algorithm", sp);
         return -EINVAL;
     }
     bool ok;
     if (hashed) {
         uint8_t h[64];
-        if ((r = hash_file(file, h, err)) < 0) {
+        if ((r = msg_hash(m, h, err)) < 0) {
             EVP_PKEY_free(k);
-            free(text);
             return r;
         }
-        ok = ed_verify(k, h, sizeof h, sig + 10);
+        ok = ed_verify(k, h, sizeof h, ps->sig + 10);
+    } else if (!m->file) {
+        ok = ed_verify(k, m->data, m->len, ps->sig + 10);
     } else {
         /* legacy signatures cover the file itself: bounded */
         char *data = NULL;
         size_t dl;
-        if ((r = read_file(file, 256u << 20, &data, &dl)) < 0) {
+        if ((r = read_file(m->file, 256u << 20, &data, &dl)) < 0) {
             EVP_PKEY_free(k);
-            free(text);
             *err = xasprintf("%s: legacy (unhashed) signature over a file kiln cannot read whole: %s", sp, strerror(-r));
             return r;
         }
-        ok = ed_verify(k, (uint8_t *)data, dl, sig + 10);
+        ok = ed_verify(k, (uint8_t *)data, dl, ps->sig + 10);
         free(data);
     }
     if (!ok) {
         EVP_PKEY_free(k);
-        free(text);
-        *err = xasprintf("%s does not match its signature %s (the file or the signature was changed)", file, sp);
+        *err = xasprintf("%s does not match its signature %s (the file or the signature was changed)", m->name, sp);
         return -EPERM;
     }
-    size_t tcl = strlen(tc);
+    size_t tcl = strlen(ps->tc);
     uint8_t *g = xmalloc(64 + tcl);
-    memcpy(g, sig + 10, 64);
-    memcpy(g + 64, tc, tcl);
-    ok = ed_verify(k, g, 64 + tcl, gsig);
+    memcpy(g, ps->sig + 10, 64);
+    memcpy(g + 64, ps->tc, tcl);
+    ok = ed_verify(k, g, 64 + tcl, ps->gsig);
     free(g);
     EVP_PKEY_free(k);
     if (!ok) {
-        free(text);
         *err = xasprintf("%s: the trusted comment does not match the global signature (it was changed)", sp);
         return -EPERM;
     }
-    if (trusted) *trusted = xstrdup(tc);
-    free(text);
+    if (trusted) *trusted = xstrdup(ps->tc);
     return 0;
+}
+
+int ms_verify(const char *pubkey_path, const char *file, const char *sig_path, char **trusted, char **err)
+{
+    _cleanup_free_ char *sp = sig_path ? xstrdup(sig_path) : xasprintf("%s.minisig", file);
+    _cleanup_free_ char *text = NULL;
+    size_t len;
+    int r = read_file(sp, 64 * 1024, &text, &len);
+    if (r < 0) {
+        *err = xasprintf("cannot read the signature %s: %s", sp, strerror(-r));
+        return r;
+    }
+    struct parsed_sig ps;
+    if ((r = parse_sig(text, sp, &ps, err)) < 0) return r;
+    return verify_msg(pubkey_path, &(struct msg){.file = file, .name = file}, &ps, sp, trusted, err);
 }
 
 int ms_sig_key_id(const char *file, char key_id[17], char **err)
@@ -543,6 +606,28 @@ int ms_verify_trusted(const char *const *pubkeys, size_t n, const char *file, ch
     sbuf_free(&known);
     if (key_id) memcpy(key_id, id, 17);
     return ms_verify(pub, file, NULL, trusted, err);
+}
+
+int ms_verify_data_trusted(const char *const *pubkeys, size_t n, const void *data, size_t len, const char *name,
+                           const char *sig_text, const char *sig_name, char **trusted, char key_id[17], char **err)
+{
+    _cleanup_free_ char *text = xstrdup(sig_text);
+    struct parsed_sig ps;
+    int r = parse_sig(text, sig_name, &ps, err);
+    if (r < 0) return r;
+    char id[17];
+    key_id_hex(ps.sig + 2, id);
+    struct sbuf known = {0};
+    const char *pub = trusted_key(pubkeys, n, id, &known);
+    if (!pub) {
+        *err = xasprintf("%s was signed with key %s, which is not a trusted key (trusted: %s)", name, id,
+                         known.len ? known.s : "none");
+        sbuf_free(&known);
+        return -EPERM;
+    }
+    sbuf_free(&known);
+    if (key_id) memcpy(key_id, id, 17);
+    return verify_msg(pub, &(struct msg){.data = data, .len = len, .name = name}, &ps, sig_name, trusted, err);
 }
 
 int ms_key_id(const char *pubkey_path, char key_id[17], char **err)

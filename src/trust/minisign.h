@@ -19,6 +19,21 @@ int ms_verify(const char *pubkey_path, const char *file, const char *sig_path, c
  * signature's key id (key rotation: old and new keys side by side). key_id gets that id.
  * Unsigned, unknown key, damaged signature, mismatch: an error naming the file. */
 int ms_verify_trusted(const char *const *pubkeys, size_t n, const char *file, char **trusted, char key_id[17], char **err);
+/* A secret key loaded once (scrypt runs once) to sign several things; wiped when freed. */
+struct ms_seckey;
+int ms_seckey_load(const char *seckey_path, const char *passphrase, struct ms_seckey **out, char **err);
+void ms_seckey_free(struct ms_seckey *k);
+/* Its key id, 16 hex digits as minisign prints it. */
+void ms_seckey_id(const struct ms_seckey *k, char key_id[17]);
+/* Signs len bytes in memory (hashed: "ED"); *sig_text gets what a .minisig file holds. The
+ * trusted comment is required (one line). */
+int ms_sign_data(const struct ms_seckey *k, const void *data, size_t len, const char *trusted_comment, char **sig_text,
+                 char **err);
+/* ms_verify_trusted for bytes in memory and a signature's text: the caller reads the file once
+ * and parses exactly the bytes that were verified. name and sig_name are what messages call
+ * the data and the signature (their file names). */
+int ms_verify_data_trusted(const char *const *pubkeys, size_t n, const void *data, size_t len, const char *name,
+                           const char *sig_text, const char *sig_name, char **trusted, char key_id[17], char **err);
 /* The key id FILE.minisig names (no hashing). */
 int ms_sig_key_id(const char *file, char key_id[17], char **err);
 /* Cheap check before any hashing: FILE.minisig exists, parses, and names a trusted key. */

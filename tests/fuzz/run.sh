@@ -24,10 +24,11 @@ sources() {
         spec) echo "$root/src/image/spec.c" ;;
         archive) echo "$root/src/report/archive.c" ;;
         secret) echo "" ;;
+        gallery) echo "$root/src/gallery/catalog.c" ;;
     esac
 }
 status=0
-for t in tap ltp junit runbook console disk spec archive secret; do
+for t in tap ltp junit runbook console disk spec archive secret gallery; do
     # shellcheck disable=SC2086
     clang $flags -o "$out/fuzz_$t" "$here/fuzz_$t.c" $(sources $t) $util $libs
     mkdir -p "$out/corpus-$t"

@@ -30,8 +30,10 @@ expect_in release.txt "published in dist/gallery (channel stable)"
 expect_in release.txt "supported"
 expect_in release.txt "files match the manifest; signature good"
 G=dist/gallery
-expect_jq $G/index.json '.images[0] | "\(.name) \(.version) \(.channels[0]) \(.run.summary.passed) \(.run.tested)"' \
+"$KILN" gallery show debian-server@1.0.0 --gallery $G > entry.json || fail "gallery show"
+expect_jq entry.json '"\(.name) \(.version) \(.channels[0]) \(.run.summary.passed) \(.run.tested)"' \
     "debian-server 1.0.0 stable 4 $v.vhd"
+minisign -Vm $G/index/0000000001.json -p dist/keys/demo.pub > /dev/null 2>&1 || fail "stock minisign rejects the gallery's index"
 [ -f dist/pulled/$v.qcow2 ] && [ ! -e dist/pulled/$v.raw ] || fail "pull --artifact qcow2 took the wrong files: $(ls dist/pulled)"
 for f in qcow2 manifest.json spdx.json cdx.json provenance.json; do
     minisign -Vm dist/pulled/$v.$f -p dist/keys/demo.pub > /dev/null 2>&1 || fail "stock minisign rejects the pulled $f"
@@ -39,7 +41,7 @@ done
 cmp dist/pulled/$v.qcow2 dist/$v.qcow2 || fail "the pulled qcow2 differs"
 
 # refusals, each with its reason (copies by hard link: nothing big is copied)
-publish() { expect_status 1 "$KILN" publish "$@" --gallery $G; expect_in "$T/err" "kiln publish: refused:"; }
+publish() { expect_status 1 "$KILN" publish "$@" --gallery $G -k dist/keys/demo.key; expect_in "$T/err" "kiln publish: refused:"; }
 mkdir old && jq '.version = "0.9.0"' dist/$v.manifest.json > old/debian-server-0.9.0.manifest.json
 publish old/debian-server-0.9.0 --channel stable --run runs/latest
 expect_in "$T/err" "0.9.0 is not newer than 1.0.0, the latest in stable"
@@ -67,7 +69,8 @@ mkdir k2 && ln dist/$v.* k2/ && "$KILN" keygen --out newkey --no-passphrase > /d
 publish k2/$v --channel beta --run runs/latest
 expect_in "$T/err" "which is not a trusted key"
 "$KILN" gallery trust newkey.pub --gallery $G > trust.txt || fail "gallery trust"
-"$KILN" publish k2/$v --gallery $G --channel beta --run runs/latest > pub2.txt 2>&1 || { cat pub2.txt; fail "publish after key rotation"; }
+"$KILN" publish k2/$v --gallery $G -k newkey.key --channel beta --run runs/latest > pub2.txt 2>&1 ||
+    { cat pub2.txt; fail "publish after key rotation"; }
 "$KILN" gallery list --gallery $G > list.txt
 expect_in list.txt "debian-server            1.0.0        stable,beta"
 "$KILN" gallery list --gallery $G --supported --at 2099-01-01 > later.txt

@@ -10,6 +10,8 @@ cd "$T"
 # check below then sees only this test's VMs, whatever else runs on the machine.
 export TMPDIR="$T/tmp"
 mkdir -p "$TMPDIR"
+# what this client saw of each gallery (kiln gallery): the test's own, not the user's
+export KILN_STATE_DIR="$T/state"
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 note() { echo "  $*"; }

@@ -1,10 +1,15 @@
-/* minisign-format signing: BLAKE2b vectors, round trips, and every kind of tampering refused. */
+/* minisign-format signing: BLAKE2b vectors, round trips, and every kind of tampering refused;
+ * the gallery's catalog parser and its all-or-nothing file moves. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "tap.h"
+#include "gallery/catalog.h"
+#include "gallery/gallery.h"
 #include "report/archive.h"
 #include "trust/minisign.h"
 #include "trust/pkgdb.h"
@@ -121,6 +126,223 @@ static void archives(void)
     free(err);
 }
 
+/* Signing bytes in memory: the gallery's index and entries are read once, verified and parsed
+ * from the same buffer. The signature is an ordinary .minisig. */
+static void signed_data(const char *key, const char *pub, const char *pub2)
+{
+    struct ms_seckey *k = NULL;
+    char *err = NULL, *sig = NULL, *tc = NULL, id[17] = "", kid[17];
+    const char *mine[] = {pub2, pub}, *other[] = {pub2};
+    const char data[] = "{\"serial\": 1}\n";
+    ok(ms_seckey_load(key, NULL, &k, &err) == 0, "load the secret key once");
+    ms_seckey_id(k, kid);
+    ok(ms_key_id(pub, id, &err) == 0 && streq(id, kid), "its id is the public key's: %s", kid);
+    ok(ms_sign_data(k, data, strlen(data), NULL, &sig, &err) < 0 && strstr(err, "needs a trusted comment"),
+       "bytes in memory need a trusted comment: %s", err ? err : "");
+    free(err), err = NULL;
+    ok(ms_sign_data(k, data, strlen(data), "kiln gallery index serial 1", &sig, &err) == 0, "sign bytes");
+    ok(ms_verify_data_trusted(mine, 2, data, strlen(data), "index.json", sig, "index.json.minisig", &tc, id, &err) == 0 &&
+           streq(id, kid),
+       "verify them with the trusted set");
+    is_str(tc, "kiln gallery index serial 1", "the trusted comment comes back");
+    free(tc);
+    /* the same signature over the same bytes in files: what stock minisign -V checks */
+    put("index.json", data);
+    put("index.json.minisig", sig);
+    _cleanup_free_ char *f = path_join(dir, "index.json");
+    ok(ms_verify(pub, f, NULL, NULL, &err) == 0, "it verifies as a file with its .minisig");
+    char changed[sizeof data];
+    memcpy(changed, data, sizeof data);
+    changed[11] = '2';
+    ok(ms_verify_data_trusted(mine, 2, changed, strlen(changed), "index.json", sig, "index.json.minisig", NULL, NULL, &err) < 0 &&
+           strstr(err, "index.json does not match its signature index.json.minisig"),
+       "one byte changed: %s", err ? err : "");
+    free(err), err = NULL;
+    ok(ms_verify_data_trusted(other, 1, data, strlen(data), "index.json", sig, "index.json.minisig", NULL, NULL, &err) < 0 &&
+           strstr(err, "which is not a trusted key"),
+       "signer not trusted: %s", err ? err : "");
+    free(err), err = NULL;
+    ok(ms_verify_data_trusted(mine, 2, data, strlen(data), "index.json", "untrusted comment: x\nRUQ=\n", "index.json.minisig",
+                              NULL, NULL, &err) < 0 &&
+           strstr(err, "index.json.minisig is not a valid minisign signature"),
+       "damaged signature: %s", err ? err : "");
+    free(err);
+    free(sig);
+    ms_seckey_free(k);
+}
+
+#define INDEX_OK \
+    "{\"schema\": \"kiln.gallery.index/v1\", \"gallery\": \"0123456789abcdef0123456789abcdef\", \"serial\": 2," \
+    " \"previous_sha256\": \"%s\", \"updated\": \"2027-01-31T00:00:00Z\", \"images\": [" \
+    "{\"name\": \"os\", \"version\": \"1.0\", \"channels\": [\"stable\"], \"entry_sha256\": \"%s\"}%s]}"
+#define SHA "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"
+
+/* *err is freed first: a refusal leaves only its own message */
+static int parse_text(bool index, const char *text, char **err)
+{
+    json_t *j = NULL;
+    free(*err);
+    *err = NULL;
+    int r = index ? catalog_parse_index(text, strlen(text), &j, err) : catalog_parse_entry(text, strlen(text), &j, err);
+    json_decref(j);
+    return r;
+}
+
+/* one index item appended to INDEX_OK's single image */
+static int parse_index(const char *prev, const char *extra, char **err)
+{
+    _cleanup_free_ char *text = xasprintf(INDEX_OK, prev, SHA, extra);
+    return parse_text(true, text, err);
+}
+
+/* replaces the first a by b in text (a must occur) */
+static char *swap(const char *text, const char *a, const char *b)
+{
+    const char *at = strstr(text, a);
+    if (!at) return xstrdup("");
+    return xasprintf("%.*s%s%s", (int)(at - text), text, b, at + strlen(a));
+}
+
+static void catalogs(void)
+{
+    char *err = NULL;
+    int r;
+    r = parse_index(SHA, "", &err);
+    ok(r == 0, "a well-formed index parses");
+    static const struct {
+        const char *a, *b, *why;
+    } bad_index[] = {
+        {"\"serial\": 2", "\"serial\": 2, \"serial\": 9", "duplicate object key"},
+        {"\"serial\": 2", "\"serial\": \"2\"", "\"serial\" is not an integer"},
+        {"\"serial\": 2", "\"serial\": -1", "\"serial\" is not an integer"},
+        {"\"serial\": 2", "\"serial\": 9007199254740993", "\"serial\" is not an integer"},
+        {"\"serial\": 2", "\"serial\": 0", "serial 0 has a previous_sha256"},
+        {"\"previous_sha256\": \"" SHA "\"", "\"previous_sha256\": null", "\"previous_sha256\" is not a sha256"},
+        {"\"gallery\": \"0123456789abcdef0123456789abcdef\"", "\"gallery\": \"x\"", "\"gallery\" is not 32 hex digits"},
+        {"\"schema\": \"kiln.gallery.index/v1\"", "\"schema\": \"kiln.gallery/v1\"", "schema is not"},
+        {"\"updated\": \"2027-01-31T00:00:00Z\"", "\"updated\": \"yesterday\"", "\"updated\" is not a UTC time"},
+        {"\"updated\"", "\"extra\": 1, \"updated\"", "unknown key \"extra\""},
+        {"\"name\": \"os\"", "\"name\": \"../os\"", "images[0]: name and version must use"},
+        {"\"version\": \"1.0\"", "\"version\": \".hidden\"", "images[0]: name and version must use"},
+        {"[\"stable\"]", "[]", "images[0] (os 1.0): no channels"},
+        {"[\"stable\"]", "[\"stable\", \"stable\"]", "channel stable is listed twice"},
+        {"\"entry_sha256\": \"" SHA "\"", "\"entry_sha256\": \"" SHA "0\"", "entry_sha256 is not a sha256"},
+        {"\"channels\"", "\"entry\": {}, \"channels\"", "images[0] has an unknown key \"entry\""},
+        {"\"images\": [", "\"images\": {\"x\": [", "is not valid JSON"},
+    };
+    _cleanup_free_ char *good = xasprintf(INDEX_OK, SHA, SHA, "");
+    for (size_t i = 0; i < ARRAY_SIZE(bad_index); i++) {
+        _cleanup_free_ char *t = swap(good, bad_index[i].a, bad_index[i].b);
+        r = parse_text(true, t, &err);
+        ok(r < 0 && err && strstr(err, bad_index[i].why), "index refused (%s): %s", bad_index[i].why,
+           err ? err : "(accepted)");
+    }
+    _cleanup_free_ char *dup = xasprintf(", {\"name\": \"os\", \"version\": \"1.0\", \"channels\": [\"beta\"], \"entry_sha256\": \"%s\"}", SHA);
+    r = parse_index(SHA, dup, &err);
+    ok(r < 0 && strstr(err, "images[1]: os 1.0 is listed twice"), "a version listed twice: %s",err ? err : "(accepted)");
+    r = parse_text(true, "", &err);
+    ok(r < 0 && strstr(err, "not valid JSON"), "empty index: %s",err ? err : "(accepted)");
+    r = parse_text(true, "[]", &err);
+    ok(r < 0 && strstr(err, "the index is not an object"), "a list: %s",err ? err : "(accepted)");
+    r = parse_text(true, "{\"a\": \"\\u0000\"}", &err);
+    ok(r < 0, "a NUL inside a string refused");
+    char *huge = xmalloc(CATALOG_INDEX_MAX + 2);
+    memset(huge, ' ', CATALOG_INDEX_MAX + 1);
+    huge[CATALOG_INDEX_MAX + 1] = 0;
+    r = parse_text(true, huge, &err);
+    ok(r < 0 && strstr(err, "more than the"), "over the size bound: %s",err ? err : "(accepted)");
+    free(huge);
+
+    const char *entry = "{\"schema\": \"kiln.gallery.entry/v1\", \"name\": \"os\", \"version\": \"1.1\", \"channel\": \"stable\","
+                        " \"published\": \"2027-01-31T00:00:00Z\", \"support_end\": \"2028-01-31T00:00:00Z\", \"supersedes\": \"1.0\","
+                        " \"manifest_sha256\": \"" SHA "\", \"run\": null,"
+                        " \"files\": [{\"file\": \"os-1.1.raw\", \"sha256\": \"" SHA "\", \"signed_by\": \"E5FC6A2E9EAD8FE3\"}]}";
+    r = parse_text(false, entry, &err);
+    ok(r == 0, "a well-formed entry parses");
+    static const struct {
+        const char *a, *b, *why;
+    } bad_entry[] = {
+        {"\"support_end\": \"2028-01-31T00:00:00Z\"", "\"support_end\": 2038", "must be UTC times"},
+        {"\"supersedes\": \"1.0\"", "\"supersedes\": \"../1.0\"", "\"supersedes\" is neither"},
+        {"\"run\": null", "\"run\": []", "\"run\" is neither null nor a run with its results_sha256"},
+        {"\"run\": null", "\"run\": {\"id\": \"r\"}", "\"run\" is neither null nor a run with its results_sha256"},
+        {"\"run\": null, ", "", "has no \"run\""},
+        {"E5FC6A2E9EAD8FE3", "e5fc6a2e9ead8fe3", "a 16-digit key id"},
+        {"\"os-1.1.raw\"", "\"../os-1.1.raw\"", "files[0] needs a plain file name"},
+        {"[{\"file\"", "[], \"x\": [{\"file\"", "unknown key \"x\""},
+        {"\"name\": \"os\"", "\"name\": \"os\", \"name\": \"evil\"", "duplicate"},
+        {"\"channel\": \"stable\"", "\"channel\": \"a/b\"", "name, version and channel must use"},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(bad_entry); i++) {
+        _cleanup_free_ char *t = swap(entry, bad_entry[i].a, bad_entry[i].b);
+        r = parse_text(false, t, &err);
+        ok(r < 0 && err && strstr(err, bad_entry[i].why), "entry refused (%s): %s", bad_entry[i].why,
+           err ? err : "(accepted)");
+    }
+    _cleanup_free_ char *nofiles = swap(entry, "[{\"file\": \"os-1.1.raw\", \"sha256\": \"" SHA "\", \"signed_by\": \"E5FC6A2E9EAD8FE3\"}]", "[]");
+    r = parse_text(false, nofiles, &err);
+    ok(r < 0 && strstr(err, "lists no files"), "an entry without files: %s",err ? err : "(accepted)");
+    free(err);
+
+    uint64_t s = 0;
+    _cleanup_free_ char *n7 = catalog_index_name(7);
+    is_str(n7, "0000000007.json", "index file names: ten digits");
+    ok(catalog_index_serial("0000000007.json", &s) && s == 7, "0000000007.json is serial 7");
+    _cleanup_free_ char *big = catalog_index_name(12345678901ull);
+    ok(catalog_index_serial(big, &s) && s == 12345678901ull, "%s: more digits past ten", big);
+    ok(!catalog_index_serial("7.json", &s) && !catalog_index_serial("00000000007.json", &s) &&
+           !catalog_index_serial("0000000007.json.minisig", &s) && !catalog_index_serial("000000000x.json", &s) &&
+           !catalog_index_serial("99999999999999999999999.json", &s) && !catalog_index_serial(".json", &s),
+       "only the names kiln writes count as index files");
+}
+
+static bool holds(const char *name, const char *text)
+{
+    _cleanup_free_ char *t = get(name);
+    return t && streq(t, text);
+}
+
+/* Pulling moves every file or none, and replaces a file only when asked. */
+static void moves(void)
+{
+    _cleanup_free_ char *stage = path_join(dir, "stage"), *out = path_join(dir, "out");
+    mkdir_p(stage, 0755);
+    mkdir_p(out, 0755);
+    put("stage/a", "new a");
+    put("stage/b", "new b");
+    put("stage/c", "new c");
+    put("out/b", "old b");
+    const char *abc[] = {"a", "b", "c"}, *broken[] = {"a", "b", "missing", "c"};
+    char *err = NULL;
+    bool wrote = true;
+    int r = gallery_move_all(stage, out, abc, 3, false, &wrote, &err);
+    ok(r == -EEXIST && !wrote && strstr(err, "already holds b") &&
+           holds("out/b", "old b") && holds("stage/a", "new a"),
+       "an existing file refused without force, nothing moved: %s", err);
+    _cleanup_free_ char *oa = path_join(out, "a");
+    ok(!file_exists(oa), "a was not moved either");
+    /* a failure half way (a file missing from the stage): the moves before it undone, the
+     * replaced file back */
+    r = gallery_move_all(stage, out, broken, 4, true, &wrote, &err);
+    ok(r < 0 && !wrote && strstr(err, "stage/missing") &&
+           strstr(err, "the 2 files moved before it were moved back"),
+       "a move failed half way: %s", err);
+    ok(!file_exists(oa) && holds("out/b", "old b") && holds("stage/a", "new a"), "after the undo: out as it was");
+    put("stage/b", "new b"); /* restoring the old b put the new one aside: the stage is dropped anyway */
+    _cleanup_free_ char *cdir = path_join(out, "c");
+    mkdir(cdir, 0755);
+    r = gallery_move_all(stage, out, abc, 3, true, &wrote, &err);
+    ok(r == -EISDIR && !wrote && strstr(err, "is a directory") &&
+           holds("out/b", "old b"),
+       "a directory in the way, even with force: %s", err);
+    rmdir(cdir);
+    r = gallery_move_all(stage, out, abc, 3, true, &wrote, &err);
+    ok(r == 0 && wrote && holds("out/a", "new a") &&
+           holds("out/b", "new b") && holds("out/c", "new c"),
+       "with force: every file moved, b replaced");
+    free(err);
+}
+
 int main(void)
 {
     if (!mkdtemp(dir)) return 1;
@@ -202,6 +424,9 @@ int main(void)
     ok(ms_sign(k2, NULL, file, NULL, &err) < 0 && strstr(err, "damaged"), "damaged secret key refused: %s", err ? err : "");
     free(err), err = NULL;
     trusted_keys(file, pub, pub2);
+    signed_data(key, pub, pub2);
+    catalogs();
+    moves();
     purls_and_sboms();
     archives();
     rm_rf(dir);
