@@ -15,6 +15,10 @@ if [ -n "$variant" ]; then key=$({ cat "$script"; echo "$variant"; } | sha256sum
 else key=$(sha256sum "$script" | cut -c1-16); fi
 dir=$cache/$name-$key
 link=$cache/$name
+mkdir -p "$cache"
+# tests in parallel lanes may ask for the same image: one builds it, the others wait
+exec 9>"$cache/.$name.lock"
+flock 9
 if [ ! -f "$dir/.done" ]; then
     echo "building test image $name (cached in $dir)" >&2
     rm -rf "$dir.tmp"
