@@ -686,6 +686,24 @@ static void test_ext4(void)
     ok(sums[0] && sums[1] && !strncmp(sums[0], sums[1], 64), "two builds a second apart are identical");
     free(sums[0]);
     free(sums[1]);
+    /* a superblock claiming 2^40 blocks in a 64 KiB file: refused, not 2^25 descriptors read */
+    _cleanup_free_ char *bad = tmp("bad.ext4");
+    uint8_t img[65536] = {0};
+    uint8_t *sb = img + 1024;
+    put_le32(sb + 4, 0);
+    put_le32(sb + 0x150, 256);  /* blocks_count_hi */
+    put_le32(sb + 24, 2);       /* 4 KiB blocks */
+    put_le32(sb + 32, 32768);   /* blocks per group */
+    put_le32(sb + 40, 8192);    /* inodes per group */
+    put_le16(sb + 56, 0xef53);
+    put_le16(sb + 88, 256);     /* inode size */
+    put_le32(sb + 96, 0x80);    /* 64bit */
+    put_le16(sb + 254, 64);     /* descriptor size */
+    write_bytes(bad, img, sizeof img);
+    char *err = NULL;
+    _cleanup_free_ char *want = xasprintf("%s: unexpected ext4 superblock values (33554432 groups of 8192 inodes do not fit the file)", bad);
+    ok(ext4_clamp_times(bad, 1700000000, &err) == -EINVAL && err && !strcmp(err, want), "hostile superblock refused: %s", err ? err : "");
+    free(err);
 }
 
 int main(void)
