@@ -152,7 +152,8 @@ int cmd_inspect(int argc, char **argv)
     json_t *osr = json_object_get(j, "os_release");
     if (osr) {
         const char *pn = json_string_value(json_object_get(osr, "PRETTY_NAME"));
-        printf("os-release: %s\n", pn ? pn : json_string_value(json_object_get(osr, "ID")));
+        const char *id = json_string_value(json_object_get(osr, "ID"));
+        printf("os-release: %s\n", pn ? pn : id ? id : "(no PRETTY_NAME or ID)");
     }
     json_decref(j);
     return EXIT_OK;

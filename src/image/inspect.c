@@ -187,6 +187,13 @@ static int ext4_dump(const char *img, const char *item, const char *dest, uint64
     return lstat(dest, &sb) == 0 ? 0 : -ENOENT;
 }
 
+/* The image's bytes need not be UTF-8, which JSON strings must be: the others become '?'. */
+static void to_ascii(char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s >= 0x80) *s = '?';
+}
+
 json_t *os_release_parse(char *text)
 {
     json_t *o = json_object();
@@ -198,7 +205,12 @@ json_t *os_release_parse(char *text)
         char *v = eq + 1;
         size_t vl = strlen(v);
         if (vl >= 2 && (v[0] == '"' || v[0] == '\'') && v[vl - 1] == v[0]) v[vl - 1] = 0, v++;
-        json_object_set_new(o, line, json_string(v));
+        json_t *j = json_string(v);
+        if (!j) to_ascii(v), j = json_string(v);
+        if (json_object_set_new(o, line, j) < 0) {
+            to_ascii(line);
+            json_object_set_new(o, line, json_string(v));
+        }
     }
     return o;
 }

@@ -11,6 +11,7 @@
 #include "image/disk.h"
 #include "image/ext4.h"
 #include "image/gpt.h"
+#include "image/inspect.h"
 #include "image/spec.h"
 #include "tap.h"
 #include "util/fs.h"
@@ -531,6 +532,18 @@ static void test_vhd_hostile(void)
     disk_close(in);
 }
 
+static void test_os_release(void)
+{
+    char text[] = "# comment\nID=debian\nPRETTY_NAME=\"Debian \xff\xfe 12\"\nVERSION_ID='12'\nNAME\xc3=x\nnot a pair\n";
+    json_t *o = os_release_parse(text);
+    is_str(json_string_value(json_object_get(o, "ID")), "debian", "os-release: plain value");
+    is_str(json_string_value(json_object_get(o, "VERSION_ID")), "12", "os-release: single quotes removed");
+    is_str(json_string_value(json_object_get(o, "PRETTY_NAME")), "Debian ?? 12", "os-release: bytes that are not UTF-8 become '?'");
+    is_str(json_string_value(json_object_get(o, "NAME?")), "x", "os-release: in keys too");
+    is_int(json_object_size(o), 4, "os-release: comments and lines without '=' skipped");
+    json_decref(o);
+}
+
 static void test_foreign(void)
 {
     static const struct { size_t off; const char *magic; size_t len; const char *what; } sigs[] = {
@@ -719,6 +732,7 @@ int main(void)
     test_qcow2_compressed();
     test_vhd_hostile();
     test_foreign();
+    test_os_release();
     test_spec();
     test_ext4();
     rm_rf(dir);
