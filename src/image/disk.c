@@ -57,10 +57,12 @@ int disk_refuse(struct disk *d, char **err, const char *what)
     const char *base = strrchr(d->path, '/') ? strrchr(d->path, '/') + 1 : d->path;
     const char *dot = strrchr(base, '.');
     _cleanup_free_ char *stem = dot && dot != base ? xstrndup(d->path, (size_t)(dot - d->path)) : xstrdup(d->path);
+    /* a QCOW v1 file may already be called x.qcow2: never suggest writing over the input */
+    bool same = endswith(d->path, ".qcow2") && strlen(d->path) == strlen(stem) + 6;
     return disk_failf(err, -ENOTSUP,
                       "this is %s, which kiln does not read (it reads raw, qcow2 and VHD); convert it first: "
-                      "qemu-img convert -O qcow2 %s %s.qcow2",
-                      what, d->path, stem);
+                      "qemu-img convert -O qcow2 %s %s%s.qcow2",
+                      what, d->path, stem, same ? "-converted" : "");
 }
 
 /* Formats kiln does not read, by their signature: without this they would pass for raw disks

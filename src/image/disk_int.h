@@ -12,7 +12,7 @@ struct disk {
     const struct disk_ops *ops;
     enum disk_format fmt;
     int fd;
-    const char *path;
+    const char *path;    /* while disk_open probes (for messages), else NULL */
     uint64_t size;       /* virtual */
     uint64_t file_size;  /* on disk */
     uint64_t file_alloc; /* allocated on disk */

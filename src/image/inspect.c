@@ -130,8 +130,8 @@ static int read_beneath(const char *dir, const char *rel, size_t max, char **tex
         fd = nfd;
     }
     struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > max) {
-        int e = !S_ISREG(st.st_mode) ? -EINVAL : -EFBIG;
+    int e = fstat(fd, &st) < 0 ? -errno : !S_ISREG(st.st_mode) ? -EINVAL : (uint64_t)st.st_size > max ? -EFBIG : 0;
+    if (e < 0) {
         close(fd);
         return e;
     }
