@@ -7,7 +7,7 @@ pkgs="build-essential meson ninja-build pkg-config git
       qemu-system-x86 qemu-utils ovmf
       busybox-static dropbear-bin mmdebstrap cpio e2fsprogs dosfstools mtools zstd
       openssh-client openssh-server jq bc linux-source rsync
-      zlib1g-dev systemd-boot-efi gdisk erofs-utils squashfs-tools cryptsetup-bin
+      zlib1g-dev libzstd-dev systemd-boot-efi gdisk erofs-utils squashfs-tools cryptsetup-bin
       rpm dnf createrepo-c gnupg mkosi minisign libarchive-dev"
 missing=
 for p in $pkgs; do

@@ -5,7 +5,7 @@
 
 #include "runbook/runbook.h"
 
-enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_INTERRUPTED = 130 };
 
 struct cmd_vars {
     struct kiln_var *v;

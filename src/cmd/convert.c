@@ -72,7 +72,7 @@ int cmd_convert(int argc, char **argv)
     if (r < 0) {
         fprintf(stderr, "kiln convert: %s\n", err);
         free(err);
-        return EXIT_FAIL;
+        return r == -EINTR ? EXIT_INTERRUPTED : EXIT_FAIL;
     }
     fprintf(stderr, "kiln convert: %s → %s (%s) in %.2f s\n", in, out, disk_format_name((enum disk_format)f), now_s() - t0);
     return EXIT_OK;
@@ -105,12 +105,15 @@ int cmd_inspect(int argc, char **argv)
         fprintf(stderr, "usage: kiln inspect IMAGE [--json]\n");
         return EXIT_USAGE;
     }
+    /* a SIGINT stops the copy of a filesystem into TMPDIR, which is then removed */
+    proc_install_signal_handlers();
     json_t *j;
     char *err = NULL;
-    if (image_inspect(path, &j, &err) < 0) {
+    int r = image_inspect(path, &j, &err);
+    if (r < 0) {
         fprintf(stderr, "kiln inspect: %s\n", err);
         free(err);
-        return EXIT_FAIL;
+        return r == -EINTR ? EXIT_INTERRUPTED : EXIT_FAIL;
     }
     if (as_json) {
         json_dumpf(j, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
@@ -149,7 +152,8 @@ int cmd_inspect(int argc, char **argv)
     json_t *osr = json_object_get(j, "os_release");
     if (osr) {
         const char *pn = json_string_value(json_object_get(osr, "PRETTY_NAME"));
-        printf("os-release: %s\n", pn ? pn : json_string_value(json_object_get(osr, "ID")));
+        const char *id = json_string_value(json_object_get(osr, "ID"));
+        printf("os-release: %s\n", pn ? pn : id ? id : "(no PRETTY_NAME or ID)");
     }
     json_decref(j);
     return EXIT_OK;

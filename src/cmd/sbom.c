@@ -6,6 +6,7 @@
 #include "trust/sbom.h"
 #include "util/digest.h"
 #include "util/fs.h"
+#include "util/proc.h"
 #include "util/util.h"
 
 /* out/NAME-VERSION.qcow2 → out/NAME-VERSION (the stem kiln build's outputs share). */
@@ -46,10 +47,13 @@ static int sbom_image(const char *image, enum sbom_format fmt, const char *out)
     json_t *pkgs = NULL, *osr = NULL;
     const char *family = NULL;
     char *err = NULL;
-    if (pkgdb_from_image(image, &pkgs, &osr, &family, &err) < 0) {
+    /* a SIGINT stops the copy of a filesystem into TMPDIR, which is then removed */
+    proc_install_signal_handlers();
+    int r = pkgdb_from_image(image, &pkgs, &osr, &family, &err);
+    if (r < 0) {
         fprintf(stderr, "kiln sbom: %s\n", err);
         free(err);
-        return EXIT_FAIL;
+        return r == -EINTR ? EXIT_INTERRUPTED : EXIT_FAIL;
     }
     char hex[65];
     if (sha256_file_hex(image, hex, NULL) < 0) {

@@ -1,6 +1,7 @@
 /* Format detection, the raw format, and the one conversion loop every output format shares. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <sys/stat.h>
 
 #include "image/disk_int.h"
@@ -25,6 +26,86 @@ int disk_fail(char **err, int r, const char *msg)
 {
     *err = xstrdup(msg);
     return r;
+}
+
+int disk_failf(char **err, int r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    *err = xvasprintf(fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+int disk_read_error(struct disk *d, int r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    free(d->why);
+    d->why = xvasprintf(fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+const char *disk_strerror(const struct disk *d, int r)
+{
+    return d->why ? d->why : strerror(-r);
+}
+
+int disk_refuse(struct disk *d, char **err, const char *what)
+{
+    const char *base = strrchr(d->path, '/') ? strrchr(d->path, '/') + 1 : d->path;
+    const char *dot = strrchr(base, '.');
+    _cleanup_free_ char *stem = dot && dot != base ? xstrndup(d->path, (size_t)(dot - d->path)) : xstrdup(d->path);
+    /* a QCOW v1 file may already be called x.qcow2: never suggest writing over the input */
+    bool same = endswith(d->path, ".qcow2") && strlen(d->path) == strlen(stem) + 6;
+    return disk_failf(err, -ENOTSUP,
+                      "this is %s, which kiln does not read (it reads raw, qcow2 and VHD); convert it first: "
+                      "qemu-img convert -O qcow2 %s %s%s.qcow2",
+                      what, d->path, stem, same ? "-converted" : "");
+}
+
+/* Formats kiln does not read, by their signature: without this they would pass for raw disks
+ * and be inspected or converted as garbage. */
+static int foreign_open(struct disk *d, char **err)
+{
+    static const struct {
+        uint64_t off;
+        const char *magic;
+        size_t len;
+        const char *what;
+        const char *hint; /* NULL: convert with qemu-img */
+    } sigs[] = {
+        {0, "KDMV", 4, "a VMDK image", NULL},
+        {0, "COWD", 4, "a VMware ESX sparse (COWD) image", NULL},
+        {0, "# Disk DescriptorFile", 21, "a VMDK descriptor (the data is in the extent files it names)", NULL},
+        {0, "vhdxfile", 8, "a VHDX image", NULL},
+        {0, "QED\0", 4, "a QED image", NULL},
+        {64, "\x7f\x10\xda\xbe", 4, "a VirtualBox VDI image", NULL},
+        {0, "WithoutFreeSpace", 16, "a Parallels image", NULL},
+        {0, "WithouFreSpacExt", 16, "a Parallels image", NULL},
+        {0, "Bochs Virtual HD Image", 22, "a Bochs image", NULL},
+        {0, "#!/bin/sh\n#V2.0 Format\nmodprobe cloop", 37, "a cloop image", NULL},
+        {0, "LUKS\xba\xbe", 6, "a LUKS-encrypted volume",
+         "kiln reads only unencrypted disk images; open it with cryptsetup and read the mapped device's contents"},
+        {0, "\x1f\x8b\x08", 3, "a gzip-compressed file", "decompress it first (gunzip)"},
+        {0, "\xfd" "7zXZ\0", 6, "an xz-compressed file", "decompress it first (xz -d)"},
+        {0, "\x28\xb5\x2f\xfd", 4, "a zstd-compressed file", "decompress it first (zstd -d)"},
+        {257, "ustar", 5, "a tar archive (an OVA?)", "unpack it and pass the disk image inside"},
+    };
+    uint8_t head[512];
+    size_t have = (size_t)MIN((uint64_t)sizeof head, d->file_size);
+    if (file_pread_full(d->fd, head, have, 0) < 0) return -EMEDIUMTYPE;
+    for (size_t i = 0; i < ARRAY_SIZE(sigs); i++) {
+        if (sigs[i].off + sigs[i].len > have || memcmp(head + sigs[i].off, sigs[i].magic, sigs[i].len)) continue;
+        if (!sigs[i].hint) return disk_refuse(d, err, sigs[i].what);
+        return disk_failf(err, -ENOTSUP, "this is %s, not a disk image: %s", sigs[i].what, sigs[i].hint);
+    }
+    /* Apple's UDIF (.dmg) ends with a "koly" trailer */
+    uint8_t tail[4];
+    if (d->file_size >= 512 && file_pread_full(d->fd, tail, 4, d->file_size - 512) == 0 && !memcmp(tail, "koly", 4))
+        return disk_refuse(d, err, "an Apple disk image (DMG)");
+    return -EMEDIUMTYPE;
 }
 
 int file_pread_full(int fd, void *buf, size_t len, uint64_t off)
@@ -76,7 +157,6 @@ int file_next_data(int fd, uint64_t limit, uint64_t off, uint64_t *start, uint64
 /* raw */
 static int raw_pread(struct disk *d, void *buf, size_t len, uint64_t off)
 {
-    if (off > d->size || len > d->size - off) return -EINVAL;
     return file_pread_full(d->fd, buf, len, off);
 }
 
@@ -105,12 +185,15 @@ int disk_open(const char *path, struct disk **out, char **err)
     }
     struct disk *d = xcalloc(1, sizeof *d);
     d->fd = fd;
+    d->path = path;
     d->file_size = (uint64_t)st.st_size;
-    int (*const probes[])(struct disk *, char **) = {qcow2_open, vhd_open};
+    d->file_alloc = MIN((uint64_t)st.st_blocks * 512, d->file_size);
+    int (*const probes[])(struct disk *, char **) = {qcow2_open, vhd_open, foreign_open};
     for (size_t i = 0; i < ARRAY_SIZE(probes); i++) {
         char *e = NULL;
         int r = probes[i](d, &e);
         if (r == 0) {
+            d->path = NULL;
             *out = d;
             return 0;
         }
@@ -118,11 +201,13 @@ int disk_open(const char *path, struct disk **out, char **err)
             *err = xasprintf("%s: %s", path, e ? e : strerror(-r));
             free(e);
             close(fd);
+            free(d->why);
             free(d);
             return r;
         }
         free(e);
     }
+    d->path = NULL;
     d->ops = &raw_ops;
     d->fmt = DISK_RAW;
     d->size = d->file_size;
@@ -135,22 +220,41 @@ void disk_close(struct disk *d)
     if (!d) return;
     d->ops->close(d);
     close(d->fd);
+    free(d->why);
     free(d);
 }
 
 uint64_t disk_size(const struct disk *d) { return d->size; }
+uint64_t disk_file_size(const struct disk *d) { return d->file_size; }
+uint64_t disk_file_allocated(const struct disk *d) { return d->file_alloc; }
 enum disk_format disk_format(const struct disk *d) { return d->fmt; }
+
+static void clear_error(struct disk *d)
+{
+    free(d->why);
+    d->why = NULL;
+}
 
 int disk_pread(struct disk *d, void *buf, size_t len, uint64_t off)
 {
-    if (off > d->size || len > d->size - off) return -EINVAL;
+    clear_error(d);
+    if (off > d->size || len > d->size - off)
+        return disk_read_error(d, -EINVAL, "read of %zu bytes at %llu is past the end of the %llu-byte disk", len,
+                               (unsigned long long)off, (unsigned long long)d->size);
     return d->ops->pread(d, buf, len, off);
 }
 
 int disk_next_data(struct disk *d, uint64_t off, uint64_t *start, uint64_t *end)
 {
+    clear_error(d);
     if (off >= d->size) return 0;
-    return d->ops->next_data(d, off, start, end);
+    int r = d->ops->next_data(d, off, start, end);
+    if (r != 1) return r;
+    /* callers loop on this: a range that does not move forward would never end */
+    *start = MAX(*start, off);
+    *end = MIN(*end, d->size);
+    if (*end <= *start) return disk_read_error(d, -EIO, "internal error: empty data range at %llu", (unsigned long long)off);
+    return 1;
 }
 
 /* raw output: the data where it belongs, holes everywhere else */
@@ -166,8 +270,8 @@ static bool all_zero(const uint8_t *p, size_t n) { return n == 0 || (p[0] == 0 &
 
 enum { GRAIN = 64 * 1024, CHUNK = 4 * 1024 * 1024 };
 
-/* Feeds every nonzero GRAIN of in to the sink, coalesced into runs. */
-static int pump(struct disk *in, struct disk_sink *s)
+/* Feeds every nonzero GRAIN of in to the sink, coalesced into runs. A read error sets *rerr. */
+static int pump(struct disk *in, struct disk_sink *s, char **rerr)
 {
     uint8_t *buf;
     if (posix_memalign((void **)&buf, 4096, CHUNK)) return -ENOMEM;
@@ -182,7 +286,10 @@ static int pump(struct disk *in, struct disk_sink *s)
                 goto out;
             }
             size_t n = (size_t)MIN((uint64_t)CHUNK, lim - pos);
-            if ((r = disk_pread(in, buf, n, pos)) < 0) goto out;
+            if ((r = disk_pread(in, buf, n, pos)) < 0) {
+                *rerr = xstrdup(disk_strerror(in, r));
+                goto out;
+            }
             size_t run = 0, run_len = 0;
             for (size_t g = 0; g < n; g += GRAIN) {
                 size_t gl = MIN((size_t)GRAIN, n - g);
@@ -198,6 +305,7 @@ static int pump(struct disk *in, struct disk_sink *s)
         }
         off = lim;
     }
+    if (r < 0) *rerr = xstrdup(disk_strerror(in, r));
 out:
     free(buf);
     return r;
@@ -230,7 +338,8 @@ int disk_convert(struct disk *in, const char *path, enum disk_format fmt, const 
      * headers and footers are small unaligned writes, done buffered. */
     int fl = fcntl(s.fd, F_GETFL);
     bool direct = fl >= 0 && fcntl(s.fd, F_SETFL, fl | O_DIRECT) == 0;
-    int r = pump(in, &s);
+    _cleanup_free_ char *rerr = NULL;
+    int r = pump(in, &s, &rerr);
     if (direct && fcntl(s.fd, F_SETFL, fl) < 0 && r >= 0) r = -errno;
     if (r >= 0) r = s.finish(&s);
     if (r >= 0 && fsync(s.fd) < 0) r = -errno;
@@ -239,8 +348,9 @@ int disk_convert(struct disk *in, const char *path, enum disk_format fmt, const 
     if (r >= 0 && rename(tmp, path) < 0) r = -errno;
     if (r < 0) {
         unlink(tmp);
-        *err = r == -EINTR ? xasprintf("interrupted while writing %s", path)
-                           : xasprintf("writing %s failed: %s", path, strerror(-r));
+        if (r == -EINTR) *err = xasprintf("interrupted while writing %s", path);
+        else if (rerr) *err = xasprintf("cannot read the input image: %s", rerr);
+        else *err = xasprintf("writing %s failed: %s", path, strerror(-r));
     }
     return r < 0 ? r : 0;
 }

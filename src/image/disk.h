@@ -1,7 +1,12 @@
-/* Disk image files: read raw, qcow2 (v2/v3, uncompressed) and VHD (fixed and dynamic) as one
- * flat virtual disk, and write any of them from any other. Writers are sparse-aware: holes stay
- * holes and all-zero clusters are not stored. Every reader checks offsets against the file, so
- * a hostile image gives an error, never a crash. */
+/* Disk image files: read raw, qcow2 (v2/v3, compressed clusters included) and VHD (fixed and
+ * dynamic) as one flat virtual disk, and write any of them from any other. Writers are
+ * sparse-aware: holes stay holes and all-zero clusters are not stored.
+ *
+ * Every reader treats the file as hostile: opening checks every table against the file (offsets
+ * inside it, no host cluster or block used twice), so the data a disk can yield is bounded by
+ * the file's size (times the compression ratio for compressed qcow2 clusters), and memory by a
+ * fraction of it. Other known formats (VMDK, VHDX, VDI, QED, LUKS, compressed files...) are
+ * refused by name instead of being read as raw. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -20,16 +25,24 @@ const char *disk_format_suffix(enum disk_format f);
 
 struct disk;
 
-/* Opens path and detects its format. On error returns -errno and sets *err to a sentence. */
+/* Opens path and detects its format. On error returns -errno and sets *err to a sentence:
+ * -ENOTSUP for a format or feature kiln does not read (the sentence says how to convert it),
+ * -EINVAL for a damaged or inconsistent image. */
 int disk_open(const char *path, struct disk **out, char **err);
 void disk_close(struct disk *d);
 uint64_t disk_size(const struct disk *d);
+/* Bytes the file itself holds: its size, and what it has allocated on disk (holes excluded). */
+uint64_t disk_file_size(const struct disk *d);
+uint64_t disk_file_allocated(const struct disk *d);
 enum disk_format disk_format(const struct disk *d);
 /* Reads virtual bytes [off, off+len); unallocated areas read as zeros. */
 int disk_pread(struct disk *d, void *buf, size_t len, uint64_t off);
-/* The next range at or after off that may hold data: [*start, *end). Returns 1 when found,
- * 0 at the end of the disk, -errno on error. */
+/* The next range at or after off that may hold data: [*start, *end) with off <= *start < *end
+ * <= disk_size(). Returns 1 when found, 0 at the end of the disk, -errno on error. */
 int disk_next_data(struct disk *d, uint64_t off, uint64_t *start, uint64_t *end);
+/* What went wrong in the last failed disk_pread / disk_next_data (r is what it returned):
+ * the reader's own sentence (which table, which offset) or strerror. */
+const char *disk_strerror(const struct disk *d, int r);
 
 struct disk_write_opts {
     uint32_t unix_time; /* VHD footer timestamp (build time or SOURCE_DATE_EPOCH) */

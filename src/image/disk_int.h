@@ -12,8 +12,11 @@ struct disk {
     const struct disk_ops *ops;
     enum disk_format fmt;
     int fd;
-    uint64_t size;      /* virtual */
-    uint64_t file_size; /* on disk */
+    const char *path;    /* while disk_open probes (for messages), else NULL */
+    uint64_t size;       /* virtual */
+    uint64_t file_size;  /* on disk */
+    uint64_t file_alloc; /* allocated on disk */
+    char *why;           /* the last read error's sentence */
     void *priv;
 };
 
@@ -24,6 +27,13 @@ int vhd_open(struct disk *d, char **err);
 
 /* Sets *err to msg (a copy) and returns r: the readers' one way to report a bad header. */
 int disk_fail(char **err, int r, const char *msg);
+/* disk_fail with a format string. */
+int disk_failf(char **err, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Refuses a format kiln does not read: *err names it (what, e.g. "a VMDK image") and says how
+ * to convert it with qemu-img. Returns -ENOTSUP. */
+int disk_refuse(struct disk *d, char **err, const char *what);
+/* Records why a read failed (for disk_strerror) and returns r. */
+int disk_read_error(struct disk *d, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Reads exactly len bytes of the file at off, or fails (short file = -EIO). */
 int file_pread_full(int fd, void *buf, size_t len, uint64_t off);
 int file_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 
 #include "image/disk_int.h"
 #include "util/util.h"
@@ -59,7 +60,17 @@ int ext4_clamp_times(const char *path, uint32_t t, char **err)
         return -EINVAL;
     }
     uint64_t bs = 1024ull << log_bs;
-    uint64_t groups = (blocks - first_data_block + blocks_per_group - 1) / blocks_per_group;
+    /* the group descriptors and one group's inode table are read whole: both must fit the file
+     * (a damaged superblock could otherwise ask for terabytes) */
+    struct stat st;
+    uint64_t fsize = fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+    uint64_t groups = blocks > first_data_block ? (blocks - first_data_block + blocks_per_group - 1) / blocks_per_group : 0;
+    if (!groups || groups > fsize / desc_size || inodes_per_group > fsize / isz) {
+        close(fd);
+        *err = xasprintf("%s: unexpected ext4 superblock values (%llu groups of %u inodes do not fit the file)", path,
+                         (unsigned long long)groups, inodes_per_group);
+        return -EINVAL;
+    }
     bool csum = ro_compat & RO_METADATA_CSUM;
     uint32_t seed = incompat & INCOMPAT_CSUM_SEED ? get_le32(sb + 0x270) : crc32c(~0u, sb + 104, 16);
     uint8_t *desc = xmalloc(groups * desc_size);

@@ -27,7 +27,8 @@ struct gpt_part {
     struct guid type, uuid;
     uint64_t first_lba, last_lba; /* inclusive, 512-byte sectors */
     uint64_t attrs;
-    char name[37]; /* ASCII; stored as UTF-16LE */
+    char name[37];   /* ASCII; stored as UTF-16LE */
+    uint32_t number; /* gpt_read: the entry's slot, from 1 (what sgdisk and the kernel call it) */
 };
 
 enum { GPT_ENTRIES = 128, GPT_ALIGN_LBA = 2048 /* 1 MiB */ };
@@ -37,7 +38,11 @@ uint64_t gpt_first_usable(void);
 uint64_t gpt_last_usable(uint64_t disk_size);
 /* Writes the protective MBR, primary header + entries, backup entries + header into fd. */
 int gpt_write(int fd, uint64_t disk_size, const struct guid *disk_guid, const struct gpt_part *parts, size_t n);
-/* Reads the primary table (falling back to the backup). *err explains a failure. */
+/* Reads the primary table (falling back to the backup) and checks that every partition lies in
+ * the disk's usable area, ends after it starts and overlaps no other. Returns 0; -ENOENT when
+ * the disk has no GPT (neither header is there); -EBADMSG when the headers are damaged (CRC,
+ * sizes); -EINVAL when a readable table describes impossible partitions; another -errno when
+ * the disk cannot be read. *err explains every failure. */
 int gpt_read(struct disk *d, struct guid *disk_guid, struct gpt_part **parts, size_t *n, char **err);
 /* A name for known type GUIDs ("esp", "root-x86-64", ...), else NULL. */
 const char *gpt_type_name(const struct guid *type);

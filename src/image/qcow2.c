@@ -1,6 +1,9 @@
-/* qcow2 (the QEMU image format, versions 2 and 3): a reader for uncompressed images without a
- * backing file, and a writer that lays data clusters first and the tables after them. */
+/* qcow2 (the QEMU image format, versions 2 and 3, as qemu's docs/interop/qcow2.txt lays it
+ * out): a reader for images without a backing file, compressed clusters (zlib or zstd)
+ * included, and a writer that lays data clusters first and the tables after them. */
 #include <errno.h>
+#include <zlib.h>
+#include <zstd.h>
 
 #include "image/disk_int.h"
 #include "util/util.h"
@@ -11,41 +14,151 @@
 #define COMPRESSED (1ull << 62)
 #define ZERO_FLAG 1ull
 
+enum {
+    INCOMPAT_DIRTY = 1,
+    INCOMPAT_CORRUPT = 2,
+    INCOMPAT_DATA_FILE = 4,
+    INCOMPAT_COMPRESSION = 8,
+    INCOMPAT_EXTENDED_L2 = 16,
+    COMPRESSION_ZLIB = 0,
+    COMPRESSION_ZSTD = 1,
+    MAX_L1_BYTES = 32 << 20, /* qemu's own limit */
+    ZSTD_WINDOW_LOG_MAX = 23, /* a cluster is at most 2 MiB; refuse frames that ask for more */
+};
+
 struct qcow2 {
     unsigned cluster_bits;
     uint64_t cluster;
     uint64_t l2_entries;
     uint64_t *l1;
-    uint32_t l1_size;
+    uint32_t l1_size;   /* entries that cover the virtual size */
     uint64_t *l2_cache; /* one L2 table */
     uint64_t l2_cache_off;
+    /* compressed clusters: descriptor layout, codec, where each one starts (sorted) and the
+     * last one inflated */
+    unsigned csize_shift;
+    uint64_t csize_mask;
+    int ctype;
+    uint64_t *cstarts;
+    size_t ncstarts;
+    uint8_t *cin, *cout;
+    uint64_t cout_of;
+    z_stream zs;
+    bool zs_ready;
+    ZSTD_DCtx *zd;
 };
 
-/* Host offset of virtual off: 0 = unallocated or zero; sets *run to bytes left in the cluster. */
-static int lookup(struct disk *d, uint64_t off, uint64_t *host)
+enum kind { UNALLOCATED, ZEROS, DATA, COMPRESSED_DATA };
+
+/* An L2 entry: its kind, host offset and (compressed) the bytes it may span. */
+static enum kind classify(const struct qcow2 *q, uint64_t e, uint64_t *host, uint64_t *span)
+{
+    if (e & COMPRESSED) {
+        *host = e & (((uint64_t)1 << q->csize_shift) - 1);
+        uint64_t sectors = ((e >> q->csize_shift) & q->csize_mask) + 1;
+        *span = sectors * 512 - (*host & 511);
+        return COMPRESSED_DATA;
+    }
+    if (e & ZERO_FLAG) return ZEROS;
+    *host = e & OFFSET_MASK;
+    return *host ? DATA : UNALLOCATED;
+}
+
+static int load_l2(struct disk *d, uint64_t l2off)
 {
     struct qcow2 *q = d->priv;
-    uint64_t ci = off >> q->cluster_bits;
-    uint64_t l1i = ci / q->l2_entries, l2i = ci % q->l2_entries;
-    *host = 0;
-    if (l1i >= q->l1_size) return -EIO;
+    if (l2off == q->l2_cache_off) return 0;
+    if (l2off % q->cluster || l2off > d->file_size || q->cluster > d->file_size - l2off)
+        return disk_read_error(d, -EINVAL, "qcow2: an L2 table at host offset %llu lies outside the file or is not "
+                                           "cluster-aligned (corrupt image)",
+                               (unsigned long long)l2off);
+    uint8_t *raw = (uint8_t *)q->l2_cache;
+    q->l2_cache_off = 0;
+    int r = file_pread_full(d->fd, raw, q->cluster, l2off);
+    if (r < 0) return disk_read_error(d, r, "qcow2: cannot read the L2 table at %llu: %s", (unsigned long long)l2off, strerror(-r));
+    for (uint64_t i = 0; i < q->l2_entries; i++) q->l2_cache[i] = get_be64(raw + 8 * i);
+    q->l2_cache_off = l2off;
+    return 0;
+}
+
+/* The L2 entry of virtual cluster ci (0 when its whole L2 table is unallocated). */
+static int entry(struct disk *d, uint64_t ci, uint64_t *e)
+{
+    struct qcow2 *q = d->priv;
+    uint64_t l1i = ci / q->l2_entries;
+    *e = 0;
+    if (l1i >= q->l1_size) return 0;
     uint64_t l2off = q->l1[l1i] & OFFSET_MASK;
     if (!l2off) return 0;
-    if (l2off != q->l2_cache_off) {
-        if (l2off % q->cluster || l2off + q->cluster > d->file_size) return -EIO;
-        uint8_t *raw = (uint8_t *)q->l2_cache;
-        int r = file_pread_full(d->fd, raw, q->cluster, l2off);
-        if (r < 0) return r;
-        for (uint64_t i = 0; i < q->l2_entries; i++) q->l2_cache[i] = get_be64(raw + 8 * i);
-        q->l2_cache_off = l2off;
+    int r = load_l2(d, l2off);
+    if (r < 0) return r;
+    *e = q->l2_cache[ci % q->l2_entries];
+    return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Inflates the compressed cluster at host (spanning at most span bytes) into q->cout. */
+static int inflate_cluster(struct disk *d, uint64_t host, uint64_t span)
+{
+    struct qcow2 *q = d->priv;
+    if (q->cout_of == host) return 0;
+    q->cout_of = UINT64_MAX;
+    /* streams never overlap: this one ends where the next compressed cluster starts, which
+     * bounds the input all compressed clusters together can consume by the file's size */
+    size_t lo = 0, hi = q->ncstarts;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (q->cstarts[mid] <= host) lo = mid + 1;
+        else hi = mid;
     }
-    uint64_t e = q->l2_cache[l2i];
-    if (e & COMPRESSED) return -ENOTSUP;
-    if (e & ZERO_FLAG) return 0;
-    uint64_t h = e & OFFSET_MASK;
-    if (!h) return 0;
-    if (h % q->cluster || h + q->cluster > d->file_size + q->cluster) return -EIO;
-    *host = h;
+    uint64_t limit = MIN(host + span, d->file_size);
+    if (lo < q->ncstarts) limit = MIN(limit, q->cstarts[lo]);
+    if (limit <= host)
+        return disk_read_error(d, -EINVAL, "qcow2: the compressed cluster at host offset %llu has no data (corrupt image)",
+                               (unsigned long long)host);
+    size_t in_len = (size_t)(limit - host);
+    int r = file_pread_full(d->fd, q->cin, in_len, host);
+    if (r < 0) return disk_read_error(d, r, "qcow2: cannot read the compressed cluster at %llu: %s", (unsigned long long)host, strerror(-r));
+    bool ok;
+    if (q->ctype == COMPRESSION_ZLIB) {
+        if (!q->zs_ready) {
+            if (inflateInit2(&q->zs, -12) != Z_OK) return disk_read_error(d, -ENOMEM, "qcow2: cannot set up zlib");
+            q->zs_ready = true;
+        } else inflateReset(&q->zs);
+        q->zs.next_in = q->cin;
+        q->zs.avail_in = (uInt)in_len;
+        q->zs.next_out = q->cout;
+        q->zs.avail_out = (uInt)q->cluster;
+        int zr = inflate(&q->zs, Z_FINISH);
+        /* the span is only known to the sector: input may be left over, but the cluster must be full */
+        ok = (zr == Z_STREAM_END || zr == Z_BUF_ERROR) && q->zs.avail_out == 0;
+    } else {
+        if (!q->zd) {
+            q->zd = ZSTD_createDCtx();
+            if (!q->zd || ZSTD_isError(ZSTD_DCtx_setParameter(q->zd, ZSTD_d_windowLogMax, ZSTD_WINDOW_LOG_MAX)))
+                return disk_read_error(d, -ENOMEM, "qcow2: cannot set up zstd");
+        } else ZSTD_DCtx_reset(q->zd, ZSTD_reset_session_only);
+        ZSTD_inBuffer in = {q->cin, in_len, 0};
+        ZSTD_outBuffer out = {q->cout, (size_t)q->cluster, 0};
+        size_t zr = 1;
+        ok = true;
+        while (ok && out.pos < out.size) {
+            size_t in_was = in.pos, out_was = out.pos;
+            zr = ZSTD_decompressStream(q->zd, &out, &in);
+            ok = !ZSTD_isError(zr) && (in.pos > in_was || out.pos > out_was);
+        }
+        ok = ok && zr == 0; /* the frame ends with the cluster */
+    }
+    if (!ok)
+        return disk_read_error(d, -EINVAL, "qcow2: the compressed cluster at host offset %llu does not decompress to "
+                                           "one cluster (corrupt image)",
+                               (unsigned long long)host);
+    q->cout_of = host;
     return 0;
 }
 
@@ -56,40 +169,61 @@ static int q_pread(struct disk *d, void *buf, size_t len, uint64_t off)
     while (len) {
         uint64_t in = off & (q->cluster - 1);
         size_t n = (size_t)MIN((uint64_t)len, q->cluster - in);
-        uint64_t host;
-        int r = lookup(d, off, &host);
+        uint64_t e, host = 0, span = 0;
+        int r = entry(d, off >> q->cluster_bits, &e);
         if (r < 0) return r;
-        if (!host) memset(p, 0, n);
-        else if (host + in + n > d->file_size) {
-            /* the last cluster of a file may be short: the rest reads as zeros */
-            uint64_t have = host + in < d->file_size ? d->file_size - host - in : 0;
-            if (have > n) have = n;
-            if (have && (r = file_pread_full(d->fd, p, (size_t)have, host + in)) < 0) return r;
-            memset(p + have, 0, n - (size_t)have);
-        } else if ((r = file_pread_full(d->fd, p, n, host + in)) < 0) return r;
+        switch (classify(q, e, &host, &span)) {
+        case UNALLOCATED:
+        case ZEROS: memset(p, 0, n); break;
+        case COMPRESSED_DATA:
+            if ((r = inflate_cluster(d, host, span)) < 0) return r;
+            memcpy(p, q->cout + in, n);
+            break;
+        case DATA:
+            if (host + in + n > d->file_size) {
+                /* the last cluster of a file may be short: the rest reads as zeros */
+                uint64_t have = host + in < d->file_size ? d->file_size - host - in : 0;
+                if (have > n) have = n;
+                if (have && (r = file_pread_full(d->fd, p, (size_t)have, host + in)) < 0) break;
+                memset(p + have, 0, n - (size_t)have);
+            } else r = file_pread_full(d->fd, p, n, host + in);
+            if (r < 0) return disk_read_error(d, r, "qcow2: cannot read the cluster at %llu: %s", (unsigned long long)host, strerror(-r));
+            break;
+        }
         p += n, off += n, len -= n;
     }
     return 0;
 }
 
+static bool holds_data(const struct qcow2 *q, uint64_t e)
+{
+    uint64_t host, span;
+    enum kind k = classify(q, e, &host, &span);
+    return k == DATA || k == COMPRESSED_DATA;
+}
+
 static int q_next_data(struct disk *d, uint64_t off, uint64_t *start, uint64_t *end)
 {
     struct qcow2 *q = d->priv;
-    off &= ~(q->cluster - 1);
-    while (off < d->size) {
-        uint64_t host;
-        int r = lookup(d, off, &host);
-        if (r < 0) return r;
-        if (!host) {
-            /* skip a whole unallocated L2 range at once */
-            uint64_t l1i = (off >> q->cluster_bits) / q->l2_entries;
-            if (!(q->l1[l1i] & OFFSET_MASK)) off = (l1i + 1) * q->l2_entries * q->cluster;
-            else off += q->cluster;
+    uint64_t ci = off >> q->cluster_bits, e;
+    int r;
+    while (ci << q->cluster_bits < d->size) {
+        uint64_t l1i = ci / q->l2_entries;
+        if (l1i >= q->l1_size || !(q->l1[l1i] & OFFSET_MASK)) {
+            ci = (l1i + 1) * q->l2_entries; /* a whole unallocated L2 range */
             continue;
         }
-        *start = off;
-        while (off < d->size && !lookup(d, off, &host) && host) off += q->cluster;
-        *end = MIN(off, d->size);
+        if ((r = entry(d, ci, &e)) < 0) return r;
+        if (!holds_data(q, e)) {
+            ci++;
+            continue;
+        }
+        *start = MAX(off, ci << q->cluster_bits);
+        do {
+            ci++;
+            if ((r = entry(d, ci, &e)) < 0) return r;
+        } while (ci << q->cluster_bits < d->size && holds_data(q, e));
+        *end = MIN(ci << q->cluster_bits, d->size);
         return 1;
     }
     return 0;
@@ -100,56 +234,167 @@ static void q_close(struct disk *d)
     struct qcow2 *q = d->priv;
     free(q->l1);
     free(q->l2_cache);
+    free(q->cstarts);
+    free(q->cin);
+    free(q->cout);
+    if (q->zs_ready) inflateEnd(&q->zs);
+    ZSTD_freeDCtx(q->zd);
     free(q);
 }
 
 static const struct disk_ops qcow2_ops = {q_pread, q_next_data, q_close};
 
+/* Walks every table once: each L2 table and data cluster inside the file, cluster-aligned and
+ * used once (the header and the L1 table count as used), each compressed cluster starting at
+ * its own offset. After this, the data a disk yields is bounded by the file's size: an image
+ * whose clusters all point at one cluster cannot make a 256 KiB file read as 64 GiB. */
+static int q_check(struct disk *d, uint64_t l1_off, char **err)
+{
+    struct qcow2 *q = d->priv;
+    uint64_t max_refs = (d->file_size + q->cluster - 1) / q->cluster; /* distinct clusters the file has */
+    uint64_t vclusters = (d->size + q->cluster - 1) / q->cluster;
+    uint64_t *refs = NULL;
+    size_t nrefs = 0, rcap = 0, ccap = 0;
+    int r = 0;
+#define REF(off)                                                                                                       \
+    do {                                                                                                               \
+        if (nrefs >= max_refs) {                                                                                       \
+            r = disk_failf(err, -EINVAL, "qcow2: the tables use more clusters than the %llu-byte file holds: some "     \
+                                         "cluster is used twice (corrupt or crafted image; `qemu-img check` shows "    \
+                                         "where)",                                                                     \
+                           (unsigned long long)d->file_size);                                                          \
+            goto out;                                                                                                  \
+        }                                                                                                              \
+        *APPEND(refs, nrefs, rcap) = (off);                                                                            \
+    } while (0)
+    REF(0);
+    for (uint64_t o = l1_off; o < l1_off + (uint64_t)q->l1_size * 8; o += q->cluster) REF(o - o % q->cluster);
+    for (uint32_t i = 0; i < q->l1_size; i++) {
+        uint64_t l2off = q->l1[i] & OFFSET_MASK;
+        if (!l2off) continue;
+        REF(l2off);
+        if ((r = load_l2(d, l2off)) < 0) {
+            *err = xstrdup(d->why);
+            goto out;
+        }
+        for (uint64_t j = 0; j < q->l2_entries && i * q->l2_entries + j < vclusters; j++) {
+            uint64_t host, span, voff = (i * q->l2_entries + j) << q->cluster_bits;
+            switch (classify(q, q->l2_cache[j], &host, &span)) {
+            case UNALLOCATED:
+            case ZEROS: break;
+            case DATA:
+                if (host % q->cluster || host >= d->file_size) {
+                    r = disk_failf(err, -EINVAL, "qcow2: the cluster at virtual offset %llu points at host offset %llu, "
+                                                 "%s (corrupt image)",
+                                   (unsigned long long)voff, (unsigned long long)host,
+                                   host % q->cluster ? "not cluster-aligned" : "past the end of the file");
+                    goto out;
+                }
+                REF(host);
+                break;
+            case COMPRESSED_DATA:
+                if (host >= d->file_size) {
+                    r = disk_failf(err, -EINVAL, "qcow2: the compressed cluster at virtual offset %llu points at host "
+                                                 "offset %llu, past the end of the file (corrupt image)",
+                                   (unsigned long long)voff, (unsigned long long)host);
+                    goto out;
+                }
+                *APPEND(q->cstarts, q->ncstarts, ccap) = host;
+                break;
+            }
+        }
+    }
+    qsort(refs, nrefs, sizeof *refs, cmp_u64);
+    for (size_t i = 1; i < nrefs; i++)
+        if (refs[i] == refs[i - 1]) {
+            r = disk_failf(err, -EINVAL, "qcow2: the host cluster at offset %llu is used twice (by two virtual clusters or "
+                                         "by a table and data): corrupt or crafted image; `qemu-img check` shows where",
+                           (unsigned long long)refs[i]);
+            goto out;
+        }
+    if (q->ncstarts) qsort(q->cstarts, q->ncstarts, sizeof *q->cstarts, cmp_u64);
+    for (size_t i = 1; i < q->ncstarts; i++)
+        if (q->cstarts[i] == q->cstarts[i - 1]) {
+            r = disk_failf(err, -EINVAL, "qcow2: two compressed clusters start at host offset %llu: corrupt or crafted "
+                                         "image; `qemu-img check` shows where",
+                           (unsigned long long)q->cstarts[i]);
+            goto out;
+        }
+#undef REF
+out:
+    free(refs);
+    return r;
+}
+
 int qcow2_open(struct disk *d, char **err)
 {
-    uint8_t h[104];
+    uint8_t h[112] = {0};
     if (d->file_size < 72 || file_pread_full(d->fd, h, 72, 0) < 0 || get_be32(h) != QCOW2_MAGIC)
         return -EMEDIUMTYPE;
     uint32_t version = get_be32(h + 4);
-    if (version != 2 && version != 3) return disk_fail(err, -ENOTSUP, "only qcow2 versions 2 and 3 are supported");
+    if (version == 1) return disk_refuse(d, err, "a QCOW version 1 image");
+    if (version != 2 && version != 3) return disk_failf(err, -ENOTSUP, "qcow2 version %u is not one kiln reads (2 and 3 are)", version);
     if (get_be64(h + 8)) return disk_fail(err, -ENOTSUP, "qcow2 images with a backing file are not supported; flatten it with `qemu-img convert` first");
     unsigned cb = get_be32(h + 20);
     if (cb < 9 || cb > 21) return disk_fail(err, -EINVAL, "qcow2 header: cluster size out of range");
     if (get_be32(h + 32)) return disk_fail(err, -ENOTSUP, "encrypted qcow2 images are not supported");
+    int ctype = COMPRESSION_ZLIB;
     if (version == 3) {
         if (d->file_size < 104 || file_pread_full(d->fd, h + 72, 32, 72) < 0) return disk_fail(err, -EIO, "qcow2 header is truncated");
-        if (get_be64(h + 72)) return disk_fail(err, -ENOTSUP, "qcow2 image uses incompatible features kiln does not read (dirty, corrupt, external data or compression type)");
-        if (get_be32(h + 96) != 4) return disk_fail(err, -ENOTSUP, "qcow2 refcount width other than 16 bits is not supported");
+        uint32_t hlen = get_be32(h + 100);
+        if (hlen < 104 || hlen % 8 || hlen > (1u << cb)) return disk_fail(err, -EINVAL, "qcow2 header: header length is invalid");
+        if (hlen > 104 && (d->file_size < 112 || file_pread_full(d->fd, h + 104, 8, 104) < 0)) return disk_fail(err, -EIO, "qcow2 header is truncated");
+        uint64_t inc = get_be64(h + 72);
+        /* dirty only means the refcounts may be stale: kiln reads the L1/L2 tables, never refcounts */
+        if (inc & INCOMPAT_CORRUPT) return disk_fail(err, -EINVAL, "the qcow2 image is marked corrupt; repair it with `qemu-img check -r all` first");
+        if (inc & INCOMPAT_DATA_FILE) return disk_fail(err, -ENOTSUP, "the qcow2 image keeps its data in an external data file, which kiln does not read; make a self-contained copy with `qemu-img convert -O qcow2`");
+        if (inc & INCOMPAT_EXTENDED_L2) return disk_fail(err, -ENOTSUP, "the qcow2 image uses extended L2 entries (subclusters), which kiln does not read; rewrite it with `qemu-img convert -O qcow2`");
+        if (inc & ~(uint64_t)(INCOMPAT_DIRTY | INCOMPAT_COMPRESSION))
+            return disk_failf(err, -ENOTSUP, "the qcow2 image uses incompatible features kiln does not know (bits 0x%llx); rewrite it with `qemu-img convert -O qcow2`", (unsigned long long)(inc & ~(uint64_t)31));
+        if (hlen > 104) ctype = h[104];
+        if ((inc & INCOMPAT_COMPRESSION) ? ctype != COMPRESSION_ZSTD : ctype != COMPRESSION_ZLIB)
+            return disk_failf(err, -ENOTSUP, "the qcow2 image's compression type %d is not one kiln reads (zlib and zstd are)", ctype);
     }
     struct qcow2 *q = xcalloc(1, sizeof *q);
     q->cluster_bits = cb;
     q->cluster = 1ull << cb;
     q->l2_entries = q->cluster / 8;
+    q->csize_shift = 62 - (cb - 8);
+    q->csize_mask = (1ull << (cb - 8)) - 1;
+    q->ctype = ctype;
+    q->cout_of = UINT64_MAX;
     uint64_t size = get_be64(h + 24);
     uint32_t l1_size = get_be32(h + 36);
     uint64_t l1_off = get_be64(h + 40);
     uint64_t per_l1 = q->l2_entries * q->cluster;
-    if (size > (1ull << 50) || (uint64_t)l1_size < (size + per_l1 - 1) / per_l1 || l1_size > (1u << 25) ||
-        l1_off % q->cluster || l1_off > d->file_size || (uint64_t)l1_size * 8 > d->file_size - l1_off) {
+    uint64_t need = size <= (1ull << 50) ? (size + per_l1 - 1) / per_l1 : 0;
+    if (size > (1ull << 50) || l1_size < need || need * 8 > MAX_L1_BYTES || l1_off % q->cluster ||
+        l1_off > d->file_size || need * 8 > d->file_size - l1_off) {
         free(q);
         return disk_fail(err, -EINVAL, "qcow2 header: L1 table does not fit the image (truncated or corrupt file)");
     }
-    q->l1_size = l1_size;
-    q->l1 = xcalloc(l1_size ? l1_size : 1, 8);
-    uint8_t *raw = xmalloc((size_t)l1_size * 8 + 1);
-    int r = l1_size ? file_pread_full(d->fd, raw, (size_t)l1_size * 8, l1_off) : 0;
-    for (uint32_t i = 0; !r && i < l1_size; i++) q->l1[i] = get_be64(raw + 8 * i);
+    /* entries past the virtual size map nothing: read only those that count */
+    q->l1_size = (uint32_t)need;
+    q->l1 = xcalloc(need ? need : 1, 8);
+    uint8_t *raw = xmalloc(need * 8 + 1);
+    int r = need ? file_pread_full(d->fd, raw, need * 8, l1_off) : 0;
+    for (uint32_t i = 0; !r && i < need; i++) q->l1[i] = get_be64(raw + 8 * i);
     free(raw);
     q->l2_cache = xmalloc(q->cluster);
-    q->l2_cache_off = 0;
+    q->cin = xmalloc(2 * q->cluster + 512); /* a compressed cluster spans up to 2^(cluster_bits-8) sectors */
+    q->cout = xmalloc(q->cluster);
     d->priv = q;
     d->ops = &qcow2_ops;
+    d->size = size;
     if (r < 0) {
         q_close(d);
         return disk_fail(err, r, "qcow2: cannot read the L1 table");
     }
+    if ((r = q_check(d, l1_off, err)) < 0) {
+        q_close(d);
+        return r;
+    }
     d->fmt = DISK_QCOW2;
-    d->size = size;
     return 0;
 }
 

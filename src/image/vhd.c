@@ -64,9 +64,17 @@ void vhd_footer(uint8_t f[512], uint64_t size, bool dynamic, const struct disk_w
     put_be32(f + 64, checksum(f, FOOTER, 64));
 }
 
+/* A dynamic disk keeps only its allocated blocks in memory (block number and byte offset,
+ * sorted by number), so a block table that claims 2^32 entries costs nothing unless the file
+ * really holds that many blocks. */
+struct vblock {
+    uint64_t at; /* byte offset of its sector bitmap */
+    uint32_t bn; /* block number */
+};
+
 struct vhd {
-    uint32_t *bat;
-    uint32_t entries;
+    struct vblock *b;
+    size_t n;
     uint32_t block;
     uint32_t bitmap_bytes; /* rounded to sectors */
     uint8_t *bitmap;       /* cached bitmap of one block */
@@ -83,12 +91,24 @@ static int v_next_fixed(struct disk *d, uint64_t off, uint64_t *start, uint64_t 
     return file_next_data(d->fd, d->size, off, start, end);
 }
 
-static int load_bitmap(struct disk *d, uint32_t bi)
+/* The first allocated block numbered bi or more: its index in b, or n. */
+static size_t first_from(const struct vhd *v, uint32_t bi)
+{
+    size_t lo = 0, hi = v->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (v->b[mid].bn < bi) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+static int load_bitmap(struct disk *d, size_t k)
 {
     struct vhd *v = d->priv;
-    if (v->bitmap_of == bi) return 0;
-    int r = file_pread_full(d->fd, v->bitmap, v->bitmap_bytes, (uint64_t)v->bat[bi] * 512);
-    v->bitmap_of = r < 0 ? -1 : (int64_t)bi;
+    if (v->bitmap_of == (int64_t)k) return 0;
+    int r = file_pread_full(d->fd, v->bitmap, v->bitmap_bytes, v->b[k].at);
+    v->bitmap_of = r < 0 ? -1 : (int64_t)k;
     return r;
 }
 
@@ -99,13 +119,13 @@ static int v_pread_dyn(struct disk *d, void *buf, size_t len, uint64_t off)
     while (len) {
         uint32_t bi = (uint32_t)(off / v->block);
         uint64_t in = off % v->block;
-        size_t n;
-        if (v->bat[bi] == BAT_UNUSED) {
+        size_t n, k = first_from(v, bi);
+        if (k == v->n || v->b[k].bn != bi) {
             n = (size_t)MIN((uint64_t)len, v->block - in);
             memset(p, 0, n);
         } else {
-            int r = load_bitmap(d, bi);
-            if (r < 0) return r;
+            int r = load_bitmap(d, k);
+            if (r < 0) return disk_read_error(d, r, "dynamic VHD: cannot read block %u: %s", bi, strerror(-r));
             /* extend over following sectors in the same bitmap state, within the block */
             uint64_t sec = in / 512;
             bool set = v->bitmap[sec / 8] & (0x80 >> (sec % 8));
@@ -114,8 +134,8 @@ static int v_pread_dyn(struct disk *d, void *buf, size_t len, uint64_t off)
             while (e < lim && (bool)(v->bitmap[(e / 512) / 8] & (0x80 >> ((e / 512) % 8))) == set) e += 512;
             n = (size_t)(MIN(e, lim) - in);
             if (set) {
-                r = file_pread_full(d->fd, p, n, (uint64_t)v->bat[bi] * 512 + v->bitmap_bytes + in);
-                if (r < 0) return r;
+                r = file_pread_full(d->fd, p, n, v->b[k].at + v->bitmap_bytes + in);
+                if (r < 0) return disk_read_error(d, r, "dynamic VHD: cannot read block %u: %s", bi, strerror(-r));
             } else memset(p, 0, n);
         }
         p += n, off += n, len -= n;
@@ -126,21 +146,19 @@ static int v_pread_dyn(struct disk *d, void *buf, size_t len, uint64_t off)
 static int v_next_dyn(struct disk *d, uint64_t off, uint64_t *start, uint64_t *end)
 {
     struct vhd *v = d->priv;
-    for (uint32_t bi = (uint32_t)(off / v->block); (uint64_t)bi * v->block < d->size; bi++) {
-        if (v->bat[bi] == BAT_UNUSED) continue;
-        *start = MAX(off, (uint64_t)bi * v->block);
-        while ((uint64_t)bi * v->block < d->size && bi < v->entries && v->bat[bi] != BAT_UNUSED) bi++;
-        *end = MIN(d->size, (uint64_t)bi * v->block);
-        return 1;
-    }
-    return 0;
+    size_t k = first_from(v, (uint32_t)(off / v->block));
+    if (k == v->n) return 0;
+    *start = MAX(off, (uint64_t)v->b[k].bn * v->block);
+    while (k + 1 < v->n && v->b[k + 1].bn == v->b[k].bn + 1) k++;
+    *end = MIN(d->size, ((uint64_t)v->b[k].bn + 1) * v->block);
+    return 1;
 }
 
 static void v_close(struct disk *d)
 {
     struct vhd *v = d->priv;
     if (!v) return;
-    free(v->bat);
+    free(v->b);
     free(v->bitmap);
     free(v);
 }
@@ -148,12 +166,86 @@ static void v_close(struct disk *d)
 static const struct disk_ops fixed_ops = {v_pread_fixed, v_next_fixed, v_close};
 static const struct disk_ops dyn_ops = {v_pread_dyn, v_next_dyn, v_close};
 
+struct extent {
+    uint64_t start, end;
+    int64_t block; /* -1: the footers, header or block table */
+};
+
+static int cmp_extent(const void *a, const void *b)
+{
+    const struct extent *x = a, *y = b;
+    return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* Reads the block table: every allocated block inside the file, before its closing footer,
+ * overlapping neither another block nor the metadata. So the blocks hold at most the file's
+ * size of data, whatever the table says, and a table read from a hole (all zeros: every block
+ * at offset 0) fails at its first entry. */
+static int read_bat(struct disk *d, struct vhd *v, uint64_t bat_off, uint64_t hoff, uint64_t need, char **err)
+{
+    uint64_t span = (uint64_t)v->bitmap_bytes + v->block;
+    uint64_t max_blocks = d->file_size / span;
+    size_t cap_b = 0, ne = 0, cap_e = 0;
+    struct extent *ex = NULL;
+    const struct extent meta[] = {
+        {0, FOOTER, -1}, {hoff, hoff + DYNHDR, -1}, {bat_off, bat_off + need * 4, -1}, {d->file_size - FOOTER, d->file_size, -1}};
+    enum { CHUNK_ENTRIES = 16384 };
+    uint8_t *raw = xmalloc(CHUNK_ENTRIES * 4);
+    int r = 0;
+    for (uint64_t i = 0; i < need && r >= 0; i += CHUNK_ENTRIES) {
+        size_t cnt = (size_t)MIN((uint64_t)CHUNK_ENTRIES, need - i);
+        if ((r = file_pread_full(d->fd, raw, cnt * 4, bat_off + i * 4)) < 0) {
+            r = disk_fail(err, r, "dynamic VHD: cannot read the block table");
+            break;
+        }
+        for (size_t j = 0; j < cnt; j++) {
+            uint32_t e = get_be32(raw + 4 * j);
+            if (e == BAT_UNUSED) continue;
+            uint64_t at = (uint64_t)e * 512;
+            if (at > d->file_size - FOOTER || span > d->file_size - FOOTER - at) {
+                r = disk_failf(err, -EINVAL, "dynamic VHD: block %llu lies outside the file (truncated or corrupt file)",
+                               (unsigned long long)(i + j));
+                break;
+            }
+            for (size_t m = 0; m < ARRAY_SIZE(meta) && r >= 0; m++)
+                if (at < meta[m].end && meta[m].start < at + span)
+                    r = disk_failf(err, -EINVAL, "dynamic VHD: block %llu overlaps the footer, header or block table "
+                                                 "(corrupt or crafted file)",
+                                   (unsigned long long)(i + j));
+            if (r < 0) break;
+            if (v->n >= max_blocks) {
+                r = disk_failf(err, -EINVAL, "dynamic VHD: the block table lists more blocks than the %llu-byte file "
+                                             "holds: blocks overlap (corrupt or crafted file)",
+                               (unsigned long long)d->file_size);
+                break;
+            }
+            *APPEND(v->b, v->n, cap_b) = (struct vblock){at, (uint32_t)(i + j)};
+        }
+    }
+    free(raw);
+    if (r < 0) return r;
+    if (!v->n) return 0;
+    for (size_t k = 0; k < v->n; k++) *APPEND(ex, ne, cap_e) = (struct extent){v->b[k].at, v->b[k].at + span, v->b[k].bn};
+    qsort(ex, ne, sizeof *ex, cmp_extent);
+    /* same-sized blocks sorted by offset: one overlapping another overlaps its predecessor */
+    for (size_t k = 1; k < ne && r >= 0; k++)
+        if (ex[k].start < ex[k - 1].end)
+            r = disk_failf(err, -EINVAL, "dynamic VHD: blocks %lld and %lld overlap in the file (corrupt or crafted file)",
+                           (long long)MIN(ex[k].block, ex[k - 1].block), (long long)MAX(ex[k].block, ex[k - 1].block));
+    free(ex);
+    return r;
+}
+
 int vhd_open(struct disk *d, char **err)
 {
     uint8_t f[FOOTER];
     if (d->file_size < FOOTER || file_pread_full(d->fd, f, FOOTER, d->file_size - FOOTER) < 0 ||
-        memcmp(f, "conectix", 8))
+        memcmp(f, "conectix", 8)) {
+        /* a dynamic disk starts with a copy of its footer: without the closing one it is cut short */
+        if (d->file_size >= FOOTER && file_pread_full(d->fd, f, FOOTER, 0) == 0 && !memcmp(f, "conectix", 8))
+            return disk_fail(err, -EINVAL, "this VHD has lost its closing footer (truncated file)");
         return -EMEDIUMTYPE;
+    }
     if (get_be32(f + 64) != checksum(f, FOOTER, 64))
         return disk_fail(err, -EINVAL, "VHD footer checksum does not match (corrupt footer)");
     uint32_t type = get_be32(f + 60);
@@ -178,31 +270,23 @@ int vhd_open(struct disk *d, char **err)
     uint32_t entries = get_be32(h + 28), block = get_be32(h + 32);
     if (block < 512 || block > (256u << 20) || (block & (block - 1)))
         return disk_fail(err, -EINVAL, "dynamic VHD header: block size is not a power of two between 512 B and 256 MiB");
-    if ((uint64_t)entries * block < size) return disk_fail(err, -EINVAL, "dynamic VHD header: the block table does not cover the disk");
-    if (bat_off > d->file_size || (uint64_t)entries * 4 > d->file_size - bat_off)
+    /* the table may be longer than the disk needs; entries past the disk's end map nothing */
+    uint64_t need = (size + block - 1) / block;
+    if (entries < need) return disk_fail(err, -EINVAL, "dynamic VHD header: the block table does not cover the disk");
+    if (bat_off > d->file_size || need * 4 > d->file_size - bat_off)
         return disk_fail(err, -EINVAL, "dynamic VHD: the block table lies outside the file (truncated file)");
     struct vhd *v = xcalloc(1, sizeof *v);
-    v->entries = entries;
     v->block = block;
     v->bitmap_bytes = ((block / 512 + 7) / 8 + 511) & ~511u;
-    v->bitmap = xmalloc(v->bitmap_bytes);
     v->bitmap_of = -1;
-    v->bat = xmalloc((size_t)entries * 4 + 4);
-    uint8_t *raw = xmalloc((size_t)entries * 4 + 4);
-    int r = file_pread_full(d->fd, raw, (size_t)entries * 4, bat_off);
-    for (uint32_t i = 0; r >= 0 && i < entries; i++) {
-        v->bat[i] = get_be32(raw + 4 * i);
-        if (v->bat[i] != BAT_UNUSED &&
-            (uint64_t)v->bat[i] * 512 + v->bitmap_bytes + block > d->file_size)
-            r = -EINVAL;
-    }
-    free(raw);
     d->priv = v;
+    int r = read_bat(d, v, bat_off, hoff, need, err);
     if (r < 0) {
         v_close(d);
         d->priv = NULL;
-        return disk_fail(err, r, "dynamic VHD: a block table entry points outside the file (truncated or corrupt file)");
+        return r;
     }
+    v->bitmap = xmalloc(v->bitmap_bytes);
     d->ops = &dyn_ops;
     d->fmt = DISK_VHD_DYNAMIC;
     d->size = size;

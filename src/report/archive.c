@@ -209,6 +209,20 @@ int archive_create(const char *run_dir, const char *out, char **err)
     return r;
 }
 
+/* A path below the run directory that stays there: relative, no empty, "." or ".." component
+ * (so no two spellings of one file either). */
+static bool safe_name(const char *rel)
+{
+    if (!*rel) return false;
+    for (const char *c = rel; c;) {
+        const char *slash = strchr(c, '/');
+        size_t n = slash ? (size_t)(slash - c) : strlen(c);
+        if (n == 0 || (n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' && c[1] == '.')) return false;
+        c = slash ? slash + 1 : NULL;
+    }
+    return true;
+}
+
 /* "<64 hex>  <path>" lines → sorted members. */
 static int parse_manifest(char *text, struct member **v, size_t *n, char **err)
 {
@@ -224,6 +238,10 @@ static int parse_manifest(char *text, struct member **v, size_t *n, char **err)
             *err = xasprintf("%s line %u is not \"<sha256>  <path>\"", MANIFEST_NAME, line);
             return -EINVAL;
         }
+        if (!safe_name(l + 66)) {
+            *err = xasprintf("%s line %u names %s, which leaves the run directory", MANIFEST_NAME, line, l + 66);
+            return -EINVAL;
+        }
         struct member *m = APPEND(*v, *n, cap);
         *m = (struct member){.rel = xstrdup(l + 66)};
         memcpy(m->hex, l, 64);
@@ -236,15 +254,6 @@ static int parse_manifest(char *text, struct member **v, size_t *n, char **err)
             return -EINVAL;
         }
     return 0;
-}
-
-static bool safe_name(const char *rel)
-{
-    if (!*rel || rel[0] == '/') return false;
-    for (const char *p = rel; *p; p++)
-        if ((p == rel || p[-1] == '/') && p[0] == '.' && (p[1] == '/' || !p[1] || (p[1] == '.' && (p[2] == '/' || !p[2]))))
-            return false;
-    return true;
 }
 
 int archive_verify(const char *path, unsigned *files, char **err)
@@ -268,14 +277,18 @@ int archive_verify(const char *path, unsigned *files, char **err)
     int st;
     while (r == 0 && (st = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
         const char *name = archive_entry_pathname(e);
-        if (!name || archive_entry_filetype(e) != AE_IFREG) {
+        if (!name || archive_entry_filetype(e) != AE_IFREG || archive_entry_hardlink(e)) {
             *err = xasprintf("%s: member %s is not a regular file", path, name ? name : "(unnamed)");
             r = -EINVAL;
             break;
         }
         if (!have_manifest) {
+            /* <run>/MANIFEST.sha256, <run> one plain name: "/MANIFEST.sha256" or
+             * "../MANIFEST.sha256" would make every member absolute or outside */
             const char *slash = strchr(name, '/');
-            if (!slash || !streq(slash + 1, MANIFEST_NAME) || archive_entry_size(e) > (16 << 20)) {
+            _cleanup_free_ char *id = slash ? xstrndup(name, (size_t)(slash - name)) : NULL;
+            if (!slash || !safe_name(id) || !streq(slash + 1, MANIFEST_NAME) || archive_entry_size(e) < 0 ||
+                archive_entry_size(e) > (16 << 20)) {
                 *err = xasprintf("%s: the first member is %s, not <run>/%s: not a kiln run archive", path, name, MANIFEST_NAME);
                 r = -EINVAL;
                 break;
@@ -288,7 +301,11 @@ int archive_verify(const char *path, unsigned *files, char **err)
             if (got != (la_ssize_t)sz) {
                 *err = xasprintf("%s: the manifest is truncated: %s", path, archive_error_string(a));
                 r = -EIO;
-            } else r = parse_manifest(text, &v, &n, err);
+            } else if ((r = parse_manifest(text, &v, &n, err)) < 0) {
+                char *why = *err;
+                *err = xasprintf("%s: %s", path, why);
+                free(why);
+            }
             free(text);
             have_manifest = true;
             continue;

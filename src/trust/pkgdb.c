@@ -17,9 +17,21 @@ static int cmp_pkg(const void *a, const void *b)
     return r ? r : strcmp(json_string_value(json_object_get(x, "arch")), json_string_value(json_object_get(y, "arch")));
 }
 
+/* A JSON string of bytes from an image's database, which need not be UTF-8: bytes that are not
+ * become '?' rather than losing the field (json_string refuses them). */
+static json_t *json_text(const char *v)
+{
+    json_t *j = json_string(v);
+    if (j) return j;
+    _cleanup_free_ char *c = xstrdup(v);
+    for (char *p = c; *p; p++)
+        if ((unsigned char)*p >= 0x80) *p = '?';
+    return json_string(c);
+}
+
 static void set_nonempty(json_t *o, const char *key, const char *v)
 {
-    if (v && *v && !streq(v, "(none)")) json_object_set_new(o, key, json_string(v));
+    if (v && *v && !streq(v, "(none)")) json_object_set_new(o, key, json_text(v));
 }
 
 /* name-version-release.src.rpm → name */
@@ -53,29 +65,39 @@ int pkgdb_list(const char *family, const char *dbdir, json_t **out, char **err)
                         NULL};
         rc = proc_run(argv, 120000, &text);
     }
+    if (rc == -EINTR) {
+        *err = xstrdup("interrupted");
+        return -EINTR;
+    }
     if (rc != 0) {
         *err = xasprintf("cannot read the %s database in %s (%s exited %d)", deb ? "dpkg" : "rpm", dbdir,
                          deb ? "dpkg-query" : "rpm", rc);
         return -EIO;
     }
+    *out = pkgdb_parse(family, text);
+    return 0;
+}
+
+json_t *pkgdb_parse(const char *family, char *text)
+{
+    bool deb = streq(family, "deb");
     json_t *arr = json_array();
     char *save = NULL;
     for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         char *f[9] = {0};
         size_t k = 0;
-        for (char *p = line; k < ARRAY_SIZE(f); k++) {
+        for (char *p = line; p && k < ARRAY_SIZE(f); k++) {
             f[k] = p;
             char *tab = strchr(p, '\t');
-            if (!tab) break;
-            *tab = 0;
-            p = tab + 1;
+            if (tab) *tab = 0;
+            p = tab ? tab + 1 : NULL;
         }
         if (k < 4 || f[0][0] != 'i' || f[0][1] != 'i') continue; /* installed only */
         if (streq(f[1], "gpg-pubkey")) continue;                  /* rpm's imported keys */
         json_t *p = json_object();
-        json_object_set_new(p, "name", json_string(f[1]));
-        json_object_set_new(p, "version", json_string(f[2]));
-        json_object_set_new(p, "arch", json_string(f[3]));
+        json_object_set_new(p, "name", json_text(f[1]));
+        json_object_set_new(p, "version", json_text(f[2]));
+        json_object_set_new(p, "arch", json_text(f[3]));
         if (f[4] && *f[4]) set_nonempty(p, "source", deb ? f[4] : srpm_name(f[4]));
         set_nonempty(p, "source_version", f[5]);
         set_nonempty(p, "supplier", f[6]);
@@ -90,8 +112,7 @@ int pkgdb_list(const char *family, const char *dbdir, json_t **out, char **err)
     json_array_clear(arr);
     for (size_t i = 0; i < n; i++) json_array_append_new(arr, v[i]);
     free(v);
-    *out = arr;
-    return 0;
+    return arr;
 }
 
 int pkgdb_from_image(const char *image, json_t **pkgs, json_t **os_release, const char **family, char **err)
@@ -106,22 +127,37 @@ int pkgdb_from_image(const char *image, json_t **pkgs, json_t **os_release, cons
         *err = xasprintf("cannot create a temporary directory: %s", strerror(errno));
         return -errno;
     }
-    /* dpkg's status file; rpm's database where Fedora keeps it and where older layouts did */
-    static const char *const items[] = {"/var/lib/dpkg/status", "/" PKGDB_RPM_DBPATH, "/var/lib/rpm"};
-    r = image_extract(image, items, ARRAY_SIZE(items), dir, err);
+    /* dpkg's status file; the rpm database's files (sqlite, Berkeley DB, ndb) where Fedora keeps
+     * them and where older layouts did: named files only, so a crafted image cannot make kiln
+     * unpack a whole tree */
+    static const char *const dirs[] = {"/" PKGDB_RPM_DBPATH, "/var/lib/rpm"};
+    static const char *const rpm_files[] = {"rpmdb.sqlite", "rpmdb.sqlite-wal", "Packages", "Packages.db", "Index.db", "Xdb.db"};
+    const char *items[1 + ARRAY_SIZE(dirs) * ARRAY_SIZE(rpm_files)];
+    char *owned[ARRAY_SIZE(items)] = {0};
+    size_t n = 0;
+    items[n++] = "/var/lib/dpkg/status";
+    for (size_t i = 0; i < ARRAY_SIZE(dirs); i++)
+        for (size_t k = 0; k < ARRAY_SIZE(rpm_files); k++) items[n] = owned[n] = xasprintf("%s/%s", dirs[i], rpm_files[k]), n++;
+    r = image_extract(image, items, n, dir, err);
+    for (size_t i = 0; i < n; i++) free(owned[i]);
     if (r == 0) {
-        *err = xasprintf("%s has no package database (looked for %s, /%s and %s)", image, items[0], PKGDB_RPM_DBPATH, items[2]);
+        *err = xasprintf("%s has no package database (looked for /var/lib/dpkg/status and the rpm database in %s and %s)",
+                         image, dirs[0], dirs[1]);
         r = -ENOENT;
     }
     if (r > 0) {
-        _cleanup_free_ char *status = xasprintf("%s%s", dir, items[0]);
-        _cleanup_free_ char *sysimage = xasprintf("%s%s", dir, items[1]);
-        _cleanup_free_ char *varlib = xasprintf("%s%s", dir, items[2]);
-        _cleanup_free_ char *admin = path_dirname(status);
+        _cleanup_free_ char *admin = xasprintf("%s/var/lib/dpkg", dir);
+        _cleanup_free_ char *status = path_join(admin, "status");
+        _cleanup_free_ char *sysimage = xasprintf("%s%s", dir, dirs[0]);
+        _cleanup_free_ char *varlib = xasprintf("%s%s", dir, dirs[1]);
         struct stat st;
-        if (stat(status, &st) == 0) *family = "deb";
-        else *family = "rpm";
-        const char *db = streq(*family, "deb") ? admin : (lstat(sysimage, &st) == 0 && S_ISDIR(st.st_mode) ? sysimage : varlib);
+        *family = lstat(status, &st) == 0 ? "deb" : "rpm";
+        bool in_sysimage = false;
+        for (size_t k = 0; k < ARRAY_SIZE(rpm_files) && !in_sysimage; k++) {
+            _cleanup_free_ char *f = path_join(sysimage, rpm_files[k]);
+            in_sysimage = lstat(f, &st) == 0;
+        }
+        const char *db = streq(*family, "deb") ? admin : in_sysimage ? sysimage : varlib;
         r = pkgdb_list(*family, db, pkgs, err);
     }
     rm_rf(dir);

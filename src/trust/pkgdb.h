@@ -14,6 +14,11 @@
  * (rpm --dbpath). 0, or -errno with *err set. */
 int pkgdb_list(const char *family, const char *dbdir, json_t **out, char **err);
 
+/* The lines pkgdb_list's queries print (tab-separated: status, name, version, arch, source,
+ * source version, supplier, epoch, license) as its sorted array; text is modified. Lines that
+ * are not an installed package, or have fewer than four fields, are skipped. */
+json_t *pkgdb_parse(const char *family, char *text);
+
 /* Reads the package database and os-release out of a disk image (raw, qcow2, VHD) without
  * mounting it. *family gets "deb" or "rpm"; *os_release an object (possibly empty). */
 int pkgdb_from_image(const char *image, json_t **pkgs, json_t **os_release, const char **family, char **err);

@@ -3,6 +3,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "runbook/runbook.h"
@@ -14,7 +15,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char path[64];
     snprintf(path, sizeof path, "/dev/shm/kiln-fuzz-%d.yml", (int)getpid());
-    if (write_file_atomic(path, (const char *)data, size, 0600) < 0) return 0;
+    /* a harness that cannot set up must stop the run, not pass every input untested */
+    if (write_file_atomic(path, (const char *)data, size, 0600) < 0) abort();
     struct diags d = {0};
     struct kiln_runbook *rb = NULL;
     if (runbook_load(path, NULL, 0, &rb, &d) == 0) runbook_free(rb);

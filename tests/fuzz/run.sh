@@ -1,8 +1,10 @@
 #!/bin/sh
 # Builds each parser's libFuzzer target with clang (ASan+UBSan) and runs it for a bounded
-# time from the seed corpus. usage: tests/fuzz/run.sh [SECONDS_PER_TARGET]
+# time from the seed corpus. usage: tests/fuzz/run.sh [SECONDS_PER_TARGET [TARGET...]]
 set -eu
 secs=${1:-10}
+targets="tap ltp junit runbook console disk spec archive minisign inspect pkgdb secret gallery"
+[ $# -gt 1 ] && shift && targets="$*"
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 out=${KILN_FUZZ_OUT:-$root/build-fuzz}
@@ -11,8 +13,9 @@ command -v clang >/dev/null || { echo "fuzz: clang is not installed" >&2; exit 7
 flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -std=gnu17 -D_GNU_SOURCE
        -DKILN_VERSION=\"fuzz\" -DKILN_SOURCE_DATA_DIR=\"$root/data\" -DKILN_GUEST_BUILD_PATH=\"/nonexistent\"
        -I$root/src $(pkg-config --cflags yaml-0.1 libxml-2.0 jansson)"
-libs="$(pkg-config --libs yaml-0.1 libxml-2.0 jansson zlib libcrypto libarchive) -lpthread -lm"
-util="$root/src/util/util.c $root/src/util/log.c $root/src/util/secret.c $root/src/util/fs.c $root/src/util/yaml.c $root/src/util/timeutil.c $root/src/util/proc.c"
+libs="$(pkg-config --libs yaml-0.1 libxml-2.0 jansson zlib libzstd libcrypto libarchive) -lpthread -lm"
+util="$root/src/util/util.c $root/src/util/log.c $root/src/util/secret.c $root/src/util/fs.c $root/src/util/yaml.c $root/src/util/timeutil.c $root/src/util/proc.c $root/src/util/digest.c"
+image="$root/src/image/disk.c $root/src/image/qcow2.c $root/src/image/vhd.c $root/src/image/gpt.c"
 sources() {
     case $1 in
         tap) echo "$root/src/ext/tap.c" ;;
@@ -20,7 +23,10 @@ sources() {
         junit) echo "$root/src/ext/junit.c $root/src/ext/tap.c" ;;
         runbook) echo "$root/src/runbook/runbook.c $root/src/core/req.c" ;;
         console) echo "$root/src/node/console.c" ;;
-        disk) echo "$root/src/image/disk.c $root/src/image/qcow2.c $root/src/image/vhd.c $root/src/image/gpt.c" ;;
+        disk) echo "$image" ;;
+        inspect) echo "$image $root/src/image/inspect.c $root/src/image/ext4.c" ;;
+        minisign) echo "$root/src/trust/minisign.c" ;;
+        pkgdb) echo "$root/src/trust/pkgdb.c $image $root/src/image/inspect.c" ;;
         spec) echo "$root/src/image/spec.c" ;;
         archive) echo "$root/src/report/archive.c" ;;
         secret) echo "" ;;
@@ -28,16 +34,21 @@ sources() {
     esac
 }
 status=0
-for t in tap ltp junit runbook console disk spec archive secret gallery; do
+for t in $targets; do
     # shellcheck disable=SC2086
     clang $flags -o "$out/fuzz_$t" "$here/fuzz_$t.c" $(sources $t) $util $libs
     mkdir -p "$out/corpus-$t"
     maxlen=16384
-    [ "$t" = disk ] && maxlen=70000
-    [ "$t" = archive ] && maxlen=8192
-    if "$out/fuzz_$t" -max_total_time="$secs" -max_len=$maxlen -timeout=10 -rss_limit_mb=2048 \
+    case $t in disk | inspect) maxlen=70000 ;; archive | minisign) maxlen=8192 ;; esac
+    if "$out/fuzz_$t" -max_total_time="$secs" -max_len=$maxlen -timeout=10 -rss_limit_mb=2048 -artifact_prefix="$out/fuzz_$t-" \
         "$out/corpus-$t" "$here/corpus/$t" > "$out/fuzz_$t.log" 2>&1; then
-        echo "fuzz_$t: $(grep -Eo 'Done [0-9]+ runs' "$out/fuzz_$t.log" | tail -n 1) in ${secs}s, no findings"
+        # a target that ran no input (a harness or corpus that never got going) has proved nothing
+        runs=$(grep -Eo 'Done [0-9]+ runs' "$out/fuzz_$t.log" | tail -n 1 | grep -Eo '[0-9]+' || true)
+        if [ "${runs:-0}" -gt 0 ]; then
+            echo "fuzz_$t: $runs runs in ${secs}s, no findings"
+        else
+            echo "fuzz_$t: ran no input (see $out/fuzz_$t.log)"; tail -n 30 "$out/fuzz_$t.log"; status=1
+        fi
     else
         echo "fuzz_$t: FINDING (see $out/fuzz_$t.log)"; tail -n 30 "$out/fuzz_$t.log"; status=1
     fi

@@ -6,14 +6,17 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "image/disk.h"
 #include "image/ext4.h"
 #include "image/gpt.h"
+#include "image/inspect.h"
 #include "image/spec.h"
 #include "tap.h"
 #include "util/fs.h"
 #include "util/proc.h"
+#include "util/endian.h"
 #include "util/util.h"
 
 static char dir[] = "/tmp/kiln-test-image-XXXXXX";
@@ -106,6 +109,75 @@ static void test_gpt(void)
     close(fd);
     disk_open(p, &d, &err);
     ok(gpt_read(d, &gdg, &got, &n, &err) < 0 && err && strstr(err, "CRC"), "both damaged: error names the CRC (%s)", err ? err : "");
+    free(err);
+    disk_close(d);
+}
+
+/* Rewrites partition slot idx (0-based) of both GPT copies of the disk at p and fixes the CRCs:
+ * a table that reads fine but describes what cannot be. */
+static void gpt_patch(const char *p, uint64_t size, int idx, uint64_t first, uint64_t last)
+{
+    int fd = open(p, O_RDWR);
+    uint64_t lbas[2] = {1, size / 512 - 1};
+    for (int c = 0; c < 2; c++) {
+        uint8_t h[512], arr[128 * 128];
+        if (pread(fd, h, 512, (off_t)(lbas[c] * 512)) != 512) abort();
+        uint64_t elba = get_le64(h + 72);
+        if (pread(fd, arr, sizeof arr, (off_t)(elba * 512)) != (ssize_t)sizeof arr) abort();
+        put_le64(arr + 128 * idx + 32, first);
+        put_le64(arr + 128 * idx + 40, last);
+        put_le32(h + 88, (uint32_t)crc32(0, arr, sizeof arr));
+        put_le32(h + 16, 0);
+        put_le32(h + 16, (uint32_t)crc32(0, h, 92));
+        if (pwrite(fd, arr, sizeof arr, (off_t)(elba * 512)) != (ssize_t)sizeof arr || pwrite(fd, h, 512, (off_t)(lbas[c] * 512)) != 512) abort();
+    }
+    close(fd);
+}
+
+static void test_gpt_hostile(void)
+{
+    _cleanup_free_ char *p = tmp("bad-gpt.raw");
+    uint64_t size = 64ull << 20;
+    struct gpt_part parts[2] = {0};
+    guid_parse(GPT_TYPE_ESP, &parts[0].type);
+    guid_parse(GPT_TYPE_ROOT_X86_64, &parts[1].type);
+    parts[0].first_lba = 2048, parts[0].last_lba = 18431;
+    parts[1].first_lba = 18432, parts[1].last_lba = 40000;
+    struct guid dg = {{1}};
+    static const struct { uint64_t first, last; const char *why; } cases[] = {
+        {50000, 40000, "GPT partition 2 ends before it starts (LBA 50000-40000)"},
+        {18000, 40000, "GPT partitions 1 and 2 overlap (LBA 2048-18431 and 18000-40000)"},
+        {18432, 131040, "GPT partition 2 (LBA 18432-131040) lies outside the disk's usable area (LBA 34-131038)"},
+        {18432, ~0ull, "GPT partition 2 (LBA 18432-18446744073709551615) lies outside the disk's usable area (LBA 34-131038)"},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        int fd = open(p, O_RDWR | O_CREAT | O_TRUNC, 0644);
+        if (ftruncate(fd, (off_t)size) || gpt_write(fd, size, &dg, parts, 2)) abort();
+        close(fd);
+        gpt_patch(p, size, 1, cases[i].first, cases[i].last);
+        struct disk *d;
+        char *err = NULL;
+        struct gpt_part *got = NULL;
+        size_t n = 0;
+        struct guid g;
+        ok(disk_open(p, &d, &err) == 0, "open");
+        is_int(gpt_read(d, &g, &got, &n, &err), -EINVAL, "impossible partition refused, not listed");
+        is_str(err, cases[i].why, "... with where and why");
+        free(err);
+        free(got);
+        disk_close(d);
+    }
+    /* no GPT at all is not an error of the same kind: the disk just has none */
+    int fd = open(p, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    if (ftruncate(fd, (off_t)size)) abort();
+    close(fd);
+    struct disk *d;
+    char *err = NULL;
+    struct gpt_part *got = NULL;
+    size_t n = 0;
+    struct guid g;
+    disk_open(p, &d, &err);
+    is_int(gpt_read(d, &g, &got, &n, &err), -ENOENT, "a disk without a GPT: -ENOENT");
     free(err);
     disk_close(d);
 }
@@ -243,9 +315,278 @@ static void test_hostile(void)
     struct stat st;
     stat(dyn, &st);
     if (truncate(dyn, st.st_size - 1024 * 1024)) abort();
-    /* the footer is gone with the tail: the file is no VHD any more; read as raw */
-    ok(disk_open(dyn, &d, &err) == 0 && disk_format(d) == DISK_RAW, "cut dynamic VHD without its footer reads as raw");
+    /* the closing footer is gone with the tail, the copy at the start is not: refused, not raw */
+    _cleanup_free_ char *want = xasprintf("%s: this VHD has lost its closing footer (truncated file)", dyn);
+    ok(disk_open(dyn, &d, &err) == -EINVAL && err && !strcmp(err, want), "cut dynamic VHD refused: %s", err ? err : "");
+    free(err);
+}
+
+/* A qcow2 v3 file of nclusters 64 KiB clusters: header, L1 table in cluster 1 (l1 entries,
+ * each pointing at l2), L2 table in cluster 2 whose entries get e[0..ne). */
+enum { QC = 65536 };
+static uint8_t *qcow2_file(uint64_t vsize, uint32_t l1_entries, uint64_t l2, const uint64_t *e, size_t ne, size_t nclusters)
+{
+    uint8_t *f = xcalloc(nclusters, QC);
+    put_be32(f, 0x514649fb);
+    put_be32(f + 4, 3);
+    put_be32(f + 20, 16);
+    put_be64(f + 24, vsize);
+    put_be32(f + 36, l1_entries);
+    put_be64(f + 40, QC);
+    put_be32(f + 96, 4);
+    put_be32(f + 100, 104);
+    for (uint32_t i = 0; i < l1_entries; i++) put_be64(f + QC + 8 * i, l2 | (1ull << 63));
+    for (size_t j = 0; j < ne; j++) put_be64(f + 2 * QC + 8 * j, e[j]);
+    return f;
+}
+
+/* disk_open of the bytes: 0 or the error; *err holds the message (without the path). */
+static int open_bytes(const char *p, const void *bytes, size_t n, struct disk **d, char **msg)
+{
+    write_bytes(p, bytes, n);
+    char *err = NULL;
+    int r = disk_open(p, d, &err);
+    *msg = NULL;
+    if (r < 0) {
+        *msg = xstrdup(err && strlen(err) > strlen(p) + 2 ? err + strlen(p) + 2 : "");
+        free(err);
+    }
+    return r;
+}
+
+static void test_qcow2_hostile(void)
+{
+    _cleanup_free_ char *p = tmp("h.qcow2");
+    struct disk *d;
+    char *msg;
+    /* 256 KiB: 128 L1 entries all pointing at one L2 table whose 8192 entries all point at one
+     * data cluster, claiming 64 GiB: refused at open, before a single byte is copied */
+    uint64_t one[8192];
+    for (size_t j = 0; j < 8192; j++) one[j] = 3ull * QC | (1ull << 63);
+    uint8_t *f = qcow2_file(64ull << 30, 128, 2 * QC, one, 8192, 4);
+    is_int(open_bytes(p, f, 4 * QC, &d, &msg), -EINVAL, "256 KiB qcow2 mapping 64 GiB onto one cluster: refused");
+    is_str(msg, "qcow2: the tables use more clusters than the 262144-byte file holds: some cluster is used twice "
+                "(corrupt or crafted image; `qemu-img check` shows where)", "... saying a cluster is used twice");
+    free(msg), free(f);
+    /* two virtual clusters on one host cluster, in a file with room to spare */
+    uint64_t two[2] = {3ull * QC | (1ull << 63), 3ull * QC | (1ull << 63)};
+    f = qcow2_file(1 << 20, 1, 2 * QC, two, 2, 8);
+    is_int(open_bytes(p, f, 8 * QC, &d, &msg), -EINVAL, "two virtual clusters on one host cluster: refused");
+    is_str(msg, "qcow2: the host cluster at offset 196608 is used twice (by two virtual clusters or by a table and data): "
+                "corrupt or crafted image; `qemu-img check` shows where", "... naming the host offset");
+    free(msg), free(f);
+    /* data mapped onto the L1 table */
+    uint64_t onl1[1] = {1ull * QC};
+    f = qcow2_file(1 << 20, 1, 2 * QC, onl1, 1, 4);
+    is_int(open_bytes(p, f, 4 * QC, &d, &msg), -EINVAL, "a data cluster on the L1 table: refused");
+    ok(msg && strstr(msg, "host cluster at offset 65536 is used twice"), "... with the reason");
+    free(msg), free(f);
+    uint64_t odd[1] = {3ull * QC + 512}, past[1] = {9ull * QC};
+    f = qcow2_file(1 << 20, 1, 2 * QC, odd, 1, 4);
+    is_int(open_bytes(p, f, 4 * QC, &d, &msg), -EINVAL, "an unaligned data cluster: refused");
+    is_str(msg, "qcow2: the cluster at virtual offset 0 points at host offset 197120, not cluster-aligned (corrupt image)", "... with the reason");
+    free(msg), free(f);
+    f = qcow2_file(1 << 20, 1, 2 * QC, past, 1, 4);
+    is_int(open_bytes(p, f, 4 * QC, &d, &msg), -EINVAL, "a data cluster past the end of the file: refused");
+    is_str(msg, "qcow2: the cluster at virtual offset 0 points at host offset 589824, past the end of the file (corrupt image)", "... with the reason");
+    free(msg), free(f);
+    /* an L1 table pointing at an L2 table outside the file */
+    f = qcow2_file(1 << 20, 1, 7ull * QC, NULL, 0, 4);
+    is_int(open_bytes(p, f, 4 * QC, &d, &msg), -EINVAL, "an L2 table outside the file: refused");
+    ok(msg && strstr(msg, "an L2 table at host offset 458752 lies outside the file"), "... with the reason");
+    free(msg), free(f);
+    /* incompatible features are named */
+    f = qcow2_file(1 << 20, 1, 0, NULL, 0, 4);
+    put_be64(f + 72, 16);
+    is_int(open_bytes(p, f, 4 * QC, &d, &msg), -ENOTSUP, "extended L2 entries: refused");
+    ok(msg && strstr(msg, "extended L2 entries (subclusters)"), "... with the reason");
+    free(msg);
+    put_be64(f + 72, 2);
+    is_int(open_bytes(p, f, 4 * QC, &d, &msg), -EINVAL, "the corrupt bit: refused");
+    ok(msg && strstr(msg, "qemu-img check -r all"), "... with the reason");
+    free(msg);
+    put_be64(f + 72, 1);
+    ok(open_bytes(p, f, 4 * QC, &d, &msg) == 0, "the dirty bit alone: read (kiln never uses the refcounts)");
     disk_close(d);
+    free(f);
+}
+
+/* A compressed cluster (raw deflate, as qemu writes it) at host offset at: the L2 entry. */
+static uint64_t deflate_cluster(uint8_t *file, uint64_t at, const uint8_t *data, size_t *clen)
+{
+    z_stream z = {0};
+    deflateInit2(&z, 6, Z_DEFLATED, -12, 9, Z_DEFAULT_STRATEGY);
+    z.next_in = (uint8_t *)data;
+    z.avail_in = QC;
+    z.next_out = file + at;
+    z.avail_out = 2 * QC;
+    deflate(&z, Z_FINISH);
+    *clen = z.total_out;
+    deflateEnd(&z);
+    uint64_t sectors = (at % 512 + *clen + 511) / 512; /* sectors touched, from the one holding at */
+    return (1ull << 62) | ((sectors - 1) << (62 - 8)) | at;
+}
+
+static void test_qcow2_compressed(void)
+{
+    _cleanup_free_ char *p = tmp("c.qcow2");
+    struct disk *d;
+    char *msg;
+    uint8_t *a = xmalloc(QC), *b = xmalloc(QC), *got = xmalloc(QC);
+    for (size_t i = 0; i < QC; i++) a[i] = (uint8_t)(i / 7), b[i] = (uint8_t)(i % 251 ^ 0x5a);
+    uint64_t e[2];
+    size_t la, lb;
+    uint8_t *f = qcow2_file(1 << 20, 1, 2 * QC, NULL, 0, 8);
+    e[0] = deflate_cluster(f, 3 * QC + 100, a, &la);
+    e[1] = deflate_cluster(f, 3 * QC + 100 + la, b, &lb); /* packed right behind, as qemu does */
+    for (size_t j = 0; j < 2; j++) put_be64(f + 2 * QC + 8 * j, e[j]);
+    ok(open_bytes(p, f, 8 * QC, &d, &msg) == 0, "crafted compressed qcow2 opens");
+    ok(disk_pread(d, got, QC, 0) == 0 && !memcmp(got, a, QC), "first compressed cluster inflates to its data");
+    ok(disk_pread(d, got, QC, QC) == 0 && !memcmp(got, b, QC), "second one, packed behind it, too");
+    uint64_t s, en;
+    ok(disk_next_data(d, 0, &s, &en) == 1 && s == 0 && en == 2 * QC, "compressed clusters count as data");
+    disk_close(d);
+    /* a damaged stream is a read error naming the cluster, not zeros or garbage */
+    f[3 * QC + 100 + 5] ^= 0xff;
+    f[3 * QC + 100 + 6] ^= 0xff;
+    ok(open_bytes(p, f, 8 * QC, &d, &msg) == 0, "damaged compressed qcow2 still opens");
+    int r = disk_pread(d, got, QC, 0);
+    ok(r < 0 && !strcmp(disk_strerror(d, r), "qcow2: the compressed cluster at host offset 196708 does not decompress to "
+                                               "one cluster (corrupt image)"),
+       "damaged cluster: %s", r < 0 ? disk_strerror(d, r) : "read");
+    disk_close(d);
+    /* two virtual clusters on one compressed stream */
+    put_be64(f + 2 * QC + 8, e[0]);
+    is_int(open_bytes(p, f, 8 * QC, &d, &msg), -EINVAL, "two clusters on one compressed stream: refused");
+    ok(msg && strstr(msg, "two compressed clusters start at host offset 196708"), "... with the reason");
+    free(msg), free(f), free(a), free(b), free(got);
+    /* what qemu-img writes: zlib (the default) and zstd, read back exactly */
+    _cleanup_free_ char *src = make_raw(8 << 20);
+    struct disk *in;
+    char *err = NULL;
+    disk_open(src, &in, &err);
+    const char *types[] = {"compression_type=zlib", "compression_type=zstd"};
+    for (size_t i = 0; i < ARRAY_SIZE(types); i++) {
+        _cleanup_free_ char *q = tmp(i ? "qz.qcow2" : "qc.qcow2");
+        char *cv[] = {"qemu-img", "convert", "-c", "-O", "qcow2", "-o", (char *)types[i], src, q, NULL};
+        int st = proc_run(cv, 60000, NULL);
+        if (st == -ENOENT) {
+            ok(true, "# SKIP qemu-img not installed");
+            break;
+        }
+        ok(st == 0 && disk_open(q, &d, &err) == 0, "qemu-img convert -c (%s) opens", types[i]);
+        ok(same_content(in, d), "... and reads back the same bytes as the raw image");
+        disk_close(d);
+    }
+    disk_close(in);
+    /* disk_next_data never returns a range starting before off, even inside a cluster */
+    _cleanup_free_ char *k = tmp("k.qcow2");
+    _cleanup_free_ char *src2 = make_raw(8 << 20);
+    disk_open(src2, &in, &err);
+    struct disk_write_opts o = {0};
+    disk_convert(in, k, DISK_QCOW2, &o, &err);
+    disk_close(in);
+    disk_open(k, &d, &err);
+    ok(disk_next_data(d, (1 << 20) + 1000, &s, &en) == 1 && s == (1 << 20) + 1000 && en > s,
+       "next data from inside an allocated cluster starts there (%llu)", (unsigned long long)s);
+    disk_close(d);
+}
+
+static void test_vhd_hostile(void)
+{
+    _cleanup_free_ char *src = make_raw(6 << 20);
+    _cleanup_free_ char *p = tmp("h.vhd");
+    struct disk *in, *d;
+    char *err = NULL, *msg;
+    disk_open(src, &in, &err);
+    struct disk_write_opts o = {0};
+    disk_convert(in, p, DISK_VHD_DYNAMIC, &o, &err);
+    char *text = NULL;
+    size_t n;
+    read_file(p, 64 << 20, &text, &n);
+    uint8_t *f = (uint8_t *)text, *h = f + 512;
+    /* the header claims 2^32-1 table entries: only the three the disk needs are read */
+    put_be32(h + 28, 0xffffffffu);
+    uint32_t sum = 0;
+    put_be32(h + 36, 0);
+    for (size_t i = 0; i < 1024; i++) sum += h[i];
+    put_be32(h + 36, ~sum);
+    ok(open_bytes(p, f, n, &d, &msg) == 0 && same_content(in, d), "max_table_entries 0xffffffff: opens, reads the same");
+    disk_close(d);
+    /* block 1 in the same place as block 0 */
+    uint8_t *bat = f + 1536;
+    memcpy(bat + 4, bat, 4);
+    is_int(open_bytes(p, f, n, &d, &msg), -EINVAL, "two blocks in one place: refused");
+    is_str(msg, "dynamic VHD: blocks 0 and 1 overlap in the file (corrupt or crafted file)", "... with the reason");
+    free(msg);
+    /* a block table read from a hole: every entry 0, every block on the footer */
+    memset(bat, 0, 12);
+    is_int(open_bytes(p, f, n, &d, &msg), -EINVAL, "a zeroed block table: refused at its first entry");
+    is_str(msg, "dynamic VHD: block 0 overlaps the footer, header or block table (corrupt or crafted file)", "... with the reason");
+    free(msg);
+    put_be32(bat, (uint32_t)(n / 512));
+    is_int(open_bytes(p, f, n, &d, &msg), -EINVAL, "a block past the end: refused");
+    is_str(msg, "dynamic VHD: block 0 lies outside the file (truncated or corrupt file)", "... with the reason");
+    free(msg);
+    free(text);
+    disk_close(in);
+}
+
+static void test_os_release(void)
+{
+    char text[] = "# comment\nID=debian\nPRETTY_NAME=\"Debian \xff\xfe 12\"\nVERSION_ID='12'\nNAME\xc3=x\nnot a pair\n";
+    json_t *o = os_release_parse(text);
+    is_str(json_string_value(json_object_get(o, "ID")), "debian", "os-release: plain value");
+    is_str(json_string_value(json_object_get(o, "VERSION_ID")), "12", "os-release: single quotes removed");
+    is_str(json_string_value(json_object_get(o, "PRETTY_NAME")), "Debian ?? 12", "os-release: bytes that are not UTF-8 become '?'");
+    is_str(json_string_value(json_object_get(o, "NAME?")), "x", "os-release: in keys too");
+    is_int(json_object_size(o), 4, "os-release: comments and lines without '=' skipped");
+    json_decref(o);
+}
+
+static void test_foreign(void)
+{
+    static const struct { size_t off; const char *magic; size_t len; const char *what; } sigs[] = {
+        {0, "KDMV", 4, "this is a VMDK image, which kiln does not read"},
+        {0, "# Disk DescriptorFile", 21, "this is a VMDK descriptor"},
+        {0, "vhdxfile", 8, "this is a VHDX image, which kiln does not read"},
+        {0, "QED\0", 4, "this is a QED image"},
+        {64, "\x7f\x10\xda\xbe", 4, "this is a VirtualBox VDI image"},
+        {0, "WithoutFreeSpace", 16, "this is a Parallels image"},
+        {0, "LUKS\xba\xbe", 6, "this is a LUKS-encrypted volume, not a disk image"},
+        {0, "\x1f\x8b\x08", 3, "this is a gzip-compressed file, not a disk image: decompress it first (gunzip)"},
+        {0, "\xfd" "7zXZ\0", 6, "this is an xz-compressed file"},
+        {0, "\x28\xb5\x2f\xfd", 4, "this is a zstd-compressed file"},
+        {257, "ustar", 5, "this is a tar archive (an OVA?)"},
+        {0, "QFI\xfb\0\0\0\x01", 8, "this is a QCOW version 1 image"},
+    };
+    _cleanup_free_ char *p = tmp("disk.vmdk");
+    uint8_t buf[4096];
+    for (size_t i = 0; i < ARRAY_SIZE(sigs); i++) {
+        memset(buf, 0, sizeof buf);
+        memcpy(buf + sigs[i].off, sigs[i].magic, sigs[i].len);
+        struct disk *d;
+        char *msg;
+        int r = open_bytes(p, buf, sizeof buf, &d, &msg);
+        ok(r == -ENOTSUP && msg && startswith(msg, sigs[i].what), "%s... refused: %s", sigs[i].what, msg ? msg : "opened");
+        if (r == 0) disk_close(d);
+        free(msg);
+    }
+    memset(buf, 0, sizeof buf);
+    memcpy(buf, "KDMV", 4);
+    write_bytes(p, buf, sizeof buf);
+    struct disk *d;
+    char *err = NULL;
+    _cleanup_free_ char *want = xasprintf("%s: this is a VMDK image, which kiln does not read (it reads raw, qcow2 and VHD); "
+                                          "convert it first: qemu-img convert -O qcow2 %s %s/disk.qcow2", p, p, dir);
+    ok(disk_open(p, &d, &err) == -ENOTSUP && err && !strcmp(err, want), "the message says how to convert: %s", err ? err : "");
+    free(err);
+    memset(buf, 0, sizeof buf);
+    memcpy(buf + sizeof buf - 512, "koly", 4);
+    write_bytes(p, buf, sizeof buf);
+    err = NULL;
+    ok(disk_open(p, &d, &err) == -ENOTSUP && err && strstr(err, "an Apple disk image (DMG)"), "DMG trailer: %s", err ? err : "");
+    free(err);
 }
 
 static const char *good_spec =
@@ -358,6 +699,24 @@ static void test_ext4(void)
     ok(sums[0] && sums[1] && !strncmp(sums[0], sums[1], 64), "two builds a second apart are identical");
     free(sums[0]);
     free(sums[1]);
+    /* a superblock claiming 2^40 blocks in a 64 KiB file: refused, not 2^25 descriptors read */
+    _cleanup_free_ char *bad = tmp("bad.ext4");
+    uint8_t img[65536] = {0};
+    uint8_t *sb = img + 1024;
+    put_le32(sb + 4, 0);
+    put_le32(sb + 0x150, 256);  /* blocks_count_hi */
+    put_le32(sb + 24, 2);       /* 4 KiB blocks */
+    put_le32(sb + 32, 32768);   /* blocks per group */
+    put_le32(sb + 40, 8192);    /* inodes per group */
+    put_le16(sb + 56, 0xef53);
+    put_le16(sb + 88, 256);     /* inode size */
+    put_le32(sb + 96, 0x80);    /* 64bit */
+    put_le16(sb + 254, 64);     /* descriptor size */
+    write_bytes(bad, img, sizeof img);
+    char *err = NULL;
+    _cleanup_free_ char *want = xasprintf("%s: unexpected ext4 superblock values (33554432 groups of 8192 inodes do not fit the file)", bad);
+    ok(ext4_clamp_times(bad, 1700000000, &err) == -EINVAL && err && !strcmp(err, want), "hostile superblock refused: %s", err ? err : "");
+    free(err);
 }
 
 int main(void)
@@ -366,8 +725,14 @@ int main(void)
     test_chs();
     test_guid();
     test_gpt();
+    test_gpt_hostile();
     test_formats();
     test_hostile();
+    test_qcow2_hostile();
+    test_qcow2_compressed();
+    test_vhd_hostile();
+    test_foreign();
+    test_os_release();
     test_spec();
     test_ext4();
     rm_rf(dir);

@@ -7,6 +7,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <archive.h>
+#include <archive_entry.h>
+
 #include "tap.h"
 #include "gallery/catalog.h"
 #include "gallery/gallery.h"
@@ -343,6 +346,94 @@ static void moves(void)
     free(err);
 }
 
+/* A .tar.zst with the given members (name, content) in this order, as a crafted archive would have. */
+static char *crafted_archive(const char *name, const char *const (*m)[2], size_t n)
+{
+    char *out = path_join(dir, name);
+    struct archive *a = archive_write_new();
+    archive_write_add_filter_zstd(a);
+    archive_write_set_format_pax_restricted(a);
+    archive_write_open_filename(a, out);
+    for (size_t i = 0; i < n; i++) {
+        struct archive_entry *e = archive_entry_new();
+        archive_entry_set_pathname(e, m[i][0]);
+        archive_entry_set_size(e, (la_int64_t)strlen(m[i][1]));
+        archive_entry_set_filetype(e, AE_IFREG);
+        archive_entry_set_perm(e, 0644);
+        if (!strcmp(m[i][1], "(hardlink)")) archive_entry_set_hardlink(e, "/etc/passwd"), archive_entry_set_size(e, 0);
+        archive_write_header(a, e);
+        archive_write_data(a, m[i][1], strlen(m[i][1]));
+        archive_entry_free(e);
+    }
+    archive_write_close(a);
+    archive_write_free(a);
+    return out;
+}
+
+/* Archives whose names would land outside the run directory when unpacked: refused. */
+static void hostile_archives(void)
+{
+    /* sha256("hello\n") */
+    const char *h = "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03";
+    _cleanup_free_ char *man = xasprintf("%s  x\n", h);
+    _cleanup_free_ char *man_up = xasprintf("%s  ../x\n", h);
+    _cleanup_free_ char *man_dot = xasprintf("%s  ./x\n", h);
+    static const char *const names[] = {"good", "abs", "up", "dot", "listed", "dotted", "empty", "member-abs", "hardlink"};
+    const char *const cases[][2][2] = {
+        {{"run/MANIFEST.sha256", man}, {"run/x", "hello\n"}},
+        {{"/MANIFEST.sha256", man}, {"/x", "hello\n"}},
+        {{"../MANIFEST.sha256", man}, {"../x", "hello\n"}},
+        {{"./MANIFEST.sha256", man}, {"./x", "hello\n"}},
+        {{"run/MANIFEST.sha256", man_up}, {"run/../x", "hello\n"}},
+        {{"run/MANIFEST.sha256", man_dot}, {"run/./x", "hello\n"}},
+        {{"run/MANIFEST.sha256", man}, {"run//x", "hello\n"}},
+        {{"run/MANIFEST.sha256", man}, {"/run/x", "hello\n"}},
+        {{"run/MANIFEST.sha256", man}, {"run/x", "(hardlink)"}},
+    };
+    const char *want[] = {
+        NULL,
+        "the first member is /MANIFEST.sha256, not <run>/MANIFEST.sha256: not a kiln run archive",
+        "the first member is ../MANIFEST.sha256, not <run>/MANIFEST.sha256: not a kiln run archive",
+        "the first member is ./MANIFEST.sha256, not <run>/MANIFEST.sha256: not a kiln run archive",
+        "MANIFEST.sha256 line 1 names ../x, which leaves the run directory",
+        "MANIFEST.sha256 line 1 names ./x, which leaves the run directory",
+        "member run//x lies outside run/",
+        "member /run/x lies outside run/",
+        "member run/x is not a regular file",
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        _cleanup_free_ char *file = xasprintf("%s.tar.zst", names[i]);
+        _cleanup_free_ char *p = crafted_archive(file, cases[i], 2);
+        unsigned n = 0;
+        char *err = NULL;
+        int r = archive_verify(p, &n, &err);
+        if (!want[i]) ok(r == 0 && n == 1, "a well-formed crafted archive verifies (%s)", err ? err : "1 member");
+        else {
+            _cleanup_free_ char *w = xasprintf("%s: %s", p, want[i]);
+            ok(r < 0 && err && !strcmp(err, w), "%s refused: %s", names[i], err ? err : "accepted");
+        }
+        free(err);
+    }
+}
+
+/* The query output the package tools print is parsed as bytes from the image: short lines,
+ * non-installed entries and bytes that are not UTF-8 give entries or nothing, never a crash. */
+static void pkgdb_lines(void)
+{
+    char text[] = "ii \tzed\t1.0\tall\t\t\tT\t\t\n"
+                  "ii \tb\xff\xfe" "ad\t2\xc3\tamd64\n"
+                  "ii \tshort\t1\n"
+                  "rc \tremoved\t1\tamd64\t\n"
+                  "\n\t\t\t\t\t\t\t\t\t\t\t\n"
+                  "ii \tgpg-pubkey\t1\tnoarch\n";
+    json_t *a = pkgdb_parse("deb", text);
+    is_int(json_array_size(a), 2, "two installed packages of six lines");
+    is_str(json_string_value(json_object_get(json_array_get(a, 0), "name")), "b??ad", "bytes that are not UTF-8 become '?'");
+    is_str(json_string_value(json_object_get(json_array_get(a, 0), "version")), "2?", "... in every field");
+    is_str(json_string_value(json_object_get(json_array_get(a, 1), "name")), "zed", "sorted by name");
+    json_decref(a);
+}
+
 int main(void)
 {
     if (!mkdtemp(dir)) return 1;
@@ -429,6 +520,8 @@ int main(void)
     moves();
     purls_and_sboms();
     archives();
+    hostile_archives();
+    pkgdb_lines();
     rm_rf(dir);
     return tap_done();
 }

@@ -1,0 +1,152 @@
+#!/bin/sh
+# Hostile input is contained: crafted and foreign disk images (made here with qemu-img and
+# hostile_images.py) and crafted run archives give the right answer or a clear error, in
+# bounded time (timeout) and memory (peak RSS), and leave nothing in TMPDIR, also after SIGINT.
+. "$(dirname "$0")/lib.sh"
+for t in qemu-img mke2fs sgdisk python3 zstd debugfs prlimit /usr/bin/time; do
+    command -v $t >/dev/null || { echo "skip: $t not installed"; exit 77; }
+done
+gen="python3 $KILN_ROOT/tests/integration/hostile_images.py"
+# ASan reserves terabytes of address space, so memory is judged by peak RSS, not ulimit -v
+max_rss_kib=262144
+
+# contained WANT_RC CMD...: CMD exits WANT_RC within 60 s, its peak RSS stays under
+# max_rss_kib, and TMPDIR is empty afterwards. Output in $T/out and $T/err.
+contained() {
+    want=$1; shift
+    /usr/bin/time -f %M -o "$T/rss" timeout 60 "$@" >"$T/out" 2>"$T/err"
+    got=$?
+    [ "$got" -ne 124 ] || fail "$* did not finish within 60 s"
+    [ "$got" -eq "$want" ] || { cat "$T/out" "$T/err" >&2; fail "$* exited $got, expected $want"; }
+    rss=$(tail -n 1 "$T/rss")
+    [ "$rss" -lt "$max_rss_kib" ] || fail "$* peaked at $rss KiB"
+    [ -z "$(ls -A "$TMPDIR")" ] || fail "$* left $(ls -A "$TMPDIR") in TMPDIR"
+}
+# expect_err TEXT: stderr is exactly TEXT.
+expect_err() { [ "$(cat "$T/err")" = "$1" ] || fail "stderr is '$(cat "$T/err")', expected '$1'"; }
+
+# A GPT disk whose ext4 partition (os-release, a dpkg database) ends off a 64 KiB boundary,
+# with data right after it: the cluster holding its end is allocated in the qcow2s.
+mkdir -p tree/usr/lib tree/etc tree/var/lib/dpkg
+printf 'ID=kiln-hostile\nVERSION_ID=1\nPRETTY_NAME="Hostile Test 1"\n' > tree/usr/lib/os-release
+ln -s ../usr/lib/os-release tree/etc/os-release
+printf 'Package: hello\nStatus: install ok installed\nArchitecture: amd64\nVersion: 2.10-3\nMaintainer: T <t@example.org>\nDescription: x\n\nPackage: zed\nStatus: install ok installed\nArchitecture: all\nVersion: 1.0\nMaintainer: T <t@example.org>\nDescription: x\n' \
+    > tree/var/lib/dpkg/status
+mke2fs -q -F -t ext4 -d tree fs.img $(( (40000 - 2048 + 1) / 2 ))k || fail "mke2fs"
+truncate -s 24M disk.raw
+sgdisk -n 1:2048:40000 -t 1:8300 disk.raw > /dev/null || fail "sgdisk"
+dd if=fs.img of=disk.raw bs=512 seek=2048 conv=notrunc status=none
+printf 'x' | dd of=disk.raw bs=512 seek=40001 conv=notrunc status=none
+qemu-img convert -O qcow2 disk.raw disk.qcow2
+qemu-img convert -c -O qcow2 disk.raw zlib.qcow2
+qemu-img convert -c -O qcow2 -o compression_type=zstd disk.raw zstd.qcow2
+for img in disk.raw disk.qcow2 zlib.qcow2 zstd.qcow2; do
+    # the qcow2 used to spin forever here; the compressed ones read as "partition table: none"
+    contained 0 "$KILN" inspect $img
+    expect_in "$T/out" "partition table: GPT"
+    expect_in "$T/out" "os-release: Hostile Test 1"
+    contained 0 "$KILN" sbom $img -o $img.spdx.json
+    expect_in "$T/out" "kiln sbom: $img.spdx.json (SPDX 2.3, 2 packages from the image's dpkg database)"
+    expect_jq $img.spdx.json '[.packages[1:][].name] | join(",")' hello,zed
+done
+contained 0 "$KILN" convert zlib.qcow2 back.raw
+cmp back.raw disk.raw || fail "the compressed qcow2 converts back to other bytes"
+
+# Formats kiln does not read: refused by name, nothing written
+qemu-img convert -O vmdk disk.raw disk.vmdk
+qemu-img convert -O vhdx disk.raw disk.vhdx
+qemu-img convert -O vdi disk.raw disk.vdi
+qemu-img convert -O qed disk.raw disk.qed
+for f in vmdk:VMDK vhdx:VHDX vdi:"VirtualBox VDI" qed:QED; do
+    ext=${f%%:*} name=${f#*:}
+    contained 1 "$KILN" inspect disk.$ext
+    expect_err "kiln inspect: disk.$ext: this is a $name image, which kiln does not read (it reads raw, qcow2 and VHD); convert it first: qemu-img convert -O qcow2 disk.$ext disk.qcow2"
+    contained 1 "$KILN" convert disk.$ext out.raw
+    expect_in "$T/err" "this is a $name image"
+    [ -z "$(ls out.raw* 2>/dev/null)" ] || fail "kiln convert of disk.$ext wrote $(ls out.raw*)"
+done
+# (qemu-img's key-derivation benchmark can fail on a loaded machine: then a LUKS1 header by hand)
+qemu-img create -q -f luks --object secret,id=s0,data=x -o key-secret=s0 disk.luks 4M 2>/dev/null ||
+    { printf 'LUKS\272\276\000\001aes' > disk.luks && truncate -s 4M disk.luks; }
+contained 1 "$KILN" inspect disk.luks
+expect_err "kiln inspect: disk.luks: this is a LUKS-encrypted volume, not a disk image: kiln reads only unencrypted disk images; open it with cryptsetup and read the mapped device's contents"
+gzip -c disk.raw > disk.raw.gz
+contained 1 "$KILN" sbom disk.raw.gz
+expect_err "kiln sbom: disk.raw.gz: this is a gzip-compressed file, not a disk image: decompress it first (gunzip)"
+
+# 256 KiB qcow2 whose 64 GiB all map to one cluster (a GPT disk with a 64 GiB "ext4"):
+# inspect used to copy all of it to TMPDIR
+$gen one-cluster one.qcow2
+contained 1 "$KILN" inspect one.qcow2
+expect_err "kiln inspect: one.qcow2: qcow2: the tables use more clusters than the 262144-byte file holds: some cluster is used twice (corrupt or crafted image; \`qemu-img check\` shows where)"
+contained 1 "$KILN" convert one.qcow2 one.raw
+[ ! -e one.raw ] || fail "kiln convert wrote one.raw"
+
+# a dynamic VHD whose header claims 2^32-1 table entries, in a 16 GiB sparse file: it used to
+# allocate 2 x 16 GiB; only the entries the disk needs are read
+contained 0 "$KILN" convert disk.raw dyn.vhd --format vhd
+$gen vhd-entries dyn.vhd huge-table.vhd
+contained 0 "$KILN" inspect huge-table.vhd
+expect_in "$T/out" "huge-table.vhd: vhd, virtual size 24.0 MiB (25165824 bytes), file 16.0 GiB"
+expect_in "$T/out" "os-release: Hostile Test 1"
+note "huge block table: peak RSS $rss KiB"
+
+# impossible GPT partitions are reported, not listed with negative sizes
+for m in backwards:"GPT partition 2 ends before it starts (LBA 50000-40000)" \
+         overlap:"GPT partitions 1 and 2 overlap (LBA 2048-40000 and 40000-40100)" \
+         outside:"GPT partition 2 (LBA 40001-49119) lies outside the disk's usable area (LBA 34-49118)"; do
+    mode=${m%%:*} why=${m#*:}
+    cp disk.raw $mode.raw
+    sgdisk -n 2:40960:45000 $mode.raw > /dev/null || fail "sgdisk"
+    $gen gpt $mode $mode.raw
+    contained 1 "$KILN" inspect $mode.raw
+    expect_err "kiln inspect: $mode.raw: invalid partition table: $why"
+done
+
+# a package database that is a 1 TiB sparse file: refused after 64 MiB + 4 x the image's
+# allocated size, not written out to TMPDIR
+cp -a tree tree2
+truncate -s 1T tree2/var/lib/dpkg/status
+mke2fs -q -F -t ext4 -d tree2 sparse.img 16M || fail "mke2fs"
+contained 1 "$KILN" sbom sparse.img
+expect_in "$T/err" "kiln sbom: cannot read the filesystems of sparse.img: /var/lib/dpkg/status in the image is larger than the"
+
+# SIGINT while a filesystem is being copied to TMPDIR: exit 130, TMPDIR empty. The process is
+# stopped as soon as its temporary directory shows, so the signal surely lands mid-work.
+dd if=/dev/zero of=big.raw bs=1M count=768 status=none
+sgdisk -n 1:2048:0 big.raw > /dev/null
+mke2fs -q -F -t ext4 -E offset=1048576 big.raw 700M || fail "mke2fs"
+"$KILN" inspect big.raw > /dev/null 2> "$T/err" &
+pid=$!
+i=0
+while [ -z "$(ls -A "$TMPDIR")" ] && [ $i -lt 3000 ] && kill -0 $pid 2>/dev/null; do sleep 0.01; i=$((i + 1)); done
+kill -STOP $pid 2>/dev/null || fail "kiln inspect finished before its temporary directory showed"
+[ -n "$(ls -A "$TMPDIR")" ] || { kill -CONT $pid; fail "caught kiln inspect after its copy"; }
+kill -INT $pid
+kill -CONT $pid
+wait $pid
+rc=$?
+[ $rc -eq 130 ] || { cat "$T/err" >&2; fail "kiln inspect exited $rc after SIGINT, expected 130"; }
+expect_err "kiln inspect: interrupted while reading big.raw"
+[ -z "$(ls -A "$TMPDIR")" ] || fail "SIGINT left $(ls -A "$TMPDIR") in TMPDIR"
+rm -f big.raw
+
+# run archives: a manifest at / or .. would make every member absolute or outside
+h=$(printf 'hello\n' | sha256sum | cut -d' ' -f1)
+arch() { out=$1; shift; $gen tar "$out.tar" "$@" && zstd -q --rm -f "$out.tar" -o "$out"; }
+arch ok.tar.zst "run/MANIFEST.sha256=$h  x\\n" "run/x=hello\\n"
+contained 0 "$KILN" archive --verify ok.tar.zst
+expect_in "$T/out" "kiln archive: ok.tar.zst: 1 files match the manifest"
+arch abs.tar.zst "/MANIFEST.sha256=$h  x\\n" "/x=hello\\n"
+contained 1 "$KILN" archive --verify abs.tar.zst
+expect_err "kiln archive: abs.tar.zst: the first member is /MANIFEST.sha256, not <run>/MANIFEST.sha256: not a kiln run archive"
+arch up.tar.zst "../MANIFEST.sha256=$h  x\\n" "../x=hello\\n"
+contained 1 "$KILN" archive --verify up.tar.zst
+expect_err "kiln archive: up.tar.zst: the first member is ../MANIFEST.sha256, not <run>/MANIFEST.sha256: not a kiln run archive"
+arch listed.tar.zst "run/MANIFEST.sha256=$h  ../x\\n" "run/../x=hello\\n"
+contained 1 "$KILN" archive --verify listed.tar.zst
+expect_err "kiln archive: listed.tar.zst: MANIFEST.sha256 line 1 names ../x, which leaves the run directory"
+arch member.tar.zst "run/MANIFEST.sha256=$h  x\\n" "run//x=hello\\n"
+contained 1 "$KILN" archive --verify member.tar.zst
+expect_err "kiln archive: member.tar.zst: member run//x lies outside run/"
+exit 0
