@@ -25,7 +25,8 @@ expect_status() {
 }
 # expect_in FILE TEXT: FILE contains TEXT (fixed string).
 expect_in() { grep -qF -- "$2" "$1" || { echo "--- $1:" >&2; cat "$1" >&2; fail "$1 lacks: $2"; }; }
-expect_not_in() { ! grep -qF -- "$2" "$1" || fail "$1 contains: $2"; }
+# expect_not_in FILE TEXT: FILE exists and does not contain TEXT (a missing file proves nothing).
+expect_not_in() { [ -f "$1" ] || fail "$1 does not exist"; ! grep -qF -- "$2" "$1" || fail "$1 contains: $2"; }
 # jqv FILE EXPR: prints a jq value.
 jqv() { jq -r "$2" "$1"; }
 expect_jq() { got=$(jq -r "$2" "$1"); [ "$got" = "$3" ] || fail "$1: $2 is '$got', expected '$3'"; }
