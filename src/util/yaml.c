@@ -151,6 +151,7 @@ struct loader {
     struct anchor *anchors;
     size_t nanchors, capanchors;
     size_t nodes, bytes;
+    bool aliased; /* an alias was expanded: worth naming when a limit is hit */
     int docs, doc_line;
 };
 
@@ -177,8 +178,8 @@ static struct ynode *node_at(struct loader *L, enum ynode_kind kind, const yaml_
 static bool charge(struct loader *L, size_t nodes, size_t bytes, const yaml_mark_t *m)
 {
     if (nodes > YAML_MAX_NODES - L->nodes || bytes > YAML_MAX_TOTAL_BYTES - L->bytes) {
-        load_error(L, m, "document too large: more than %d nodes or %d MiB of text once aliases are expanded; "
-                         "check for runaway aliases", YAML_MAX_NODES, YAML_MAX_TOTAL_BYTES >> 20);
+        load_error(L, m, "document too large: more than %d nodes or %d MiB of text%s", YAML_MAX_NODES,
+                   YAML_MAX_TOTAL_BYTES >> 20, L->aliased ? " once aliases are expanded; check for runaway aliases" : "");
         return false;
     }
     L->nodes += nodes;
@@ -273,6 +274,7 @@ static bool on_alias(struct loader *L, const yaml_event_t *e)
     for (size_t i = L->nanchors; i-- > 0;) {
         const struct anchor *a = &L->anchors[i];
         if (!streq(a->name, name)) continue;
+        L->aliased = true;
         if (!charge(L, a->nodes, a->bytes, &e->start_mark)) return false;
         struct ynode *c = ynode_copy(a->node);
         c->line = (int)e->start_mark.line + 1;
