@@ -23,10 +23,11 @@ sources() {
         disk) echo "$root/src/image/disk.c $root/src/image/qcow2.c $root/src/image/vhd.c $root/src/image/gpt.c" ;;
         spec) echo "$root/src/image/spec.c" ;;
         archive) echo "$root/src/report/archive.c" ;;
+        yaml) ;;
     esac
 }
 status=0
-for t in tap ltp junit runbook console disk spec archive; do
+for t in tap ltp junit runbook console disk spec archive yaml; do
     # shellcheck disable=SC2086
     clang $flags -o "$out/fuzz_$t" "$here/fuzz_$t.c" $(sources $t) $util $libs
     mkdir -p "$out/corpus-$t"
