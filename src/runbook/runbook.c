@@ -33,11 +33,38 @@ int runbook_parse_cli_var(const char *arg, struct kiln_var *out)
 
 /* ---- loading with includes ---- */
 
+/* Every file a runbook loads (itself, its includes, variable files) counts against these:
+ * including the same file many times, from files that include it many times, multiplies. */
+#define MAX_RUNBOOK_FILES 128
+#define MAX_RUNBOOK_NODES 200000
+
 struct loader {
     struct diags *d;
     char *stack[MAX_INCLUDE_DEPTH];
     int depth;
+    size_t files, nodes;
 };
+
+/* Loads one YAML file for the runbook, within the budget above. */
+static struct ynode *load_counted(struct loader *L, const char *path, const struct ynode *from, const char *what)
+{
+    if (L->files == MAX_RUNBOOK_FILES) {
+        diag_add(L->d, from, what, "the runbook loads more than %d files (includes and variable files together)",
+                 MAX_RUNBOOK_FILES);
+        return NULL;
+    }
+    struct ynode *root = yaml_load_file(path, L->d);
+    if (!root) return NULL;
+    L->files++;
+    L->nodes += ynode_count(root);
+    if (L->nodes > MAX_RUNBOOK_NODES) {
+        diag_add(L->d, from ? from : root, what, "the runbook and the files it loads hold more than %d YAML nodes",
+                 MAX_RUNBOOK_NODES);
+        ynode_free(root);
+        return NULL;
+    }
+    return root;
+}
 
 static struct ynode *load_with_includes(struct loader *L, const char *path, const struct ynode *from)
 {
@@ -56,7 +83,7 @@ static struct ynode *load_with_includes(struct loader *L, const char *path, cons
         diag_add(L->d, from, "include", "includes nested deeper than %d", MAX_INCLUDE_DEPTH);
         return NULL;
     }
-    struct ynode *root = yaml_load_file(path, L->d);
+    struct ynode *root = load_counted(L, path, from, "include");
     if (!root) return NULL;
     if (root->kind != YN_MAP) {
         diag_add(L->d, root, NULL, "a runbook must be a mapping of keys (name, platform, testcase, ...), got %s",
@@ -189,9 +216,10 @@ static bool var_name_ok(const char *s)
     return true;
 }
 
-static void load_var_file(struct kiln_runbook *rb, size_t *cap, const char *file, bool secret, struct diags *d)
+static void load_var_file(struct kiln_runbook *rb, size_t *cap, struct loader *L, const struct ynode *from,
+                          const char *file, bool secret, struct diags *d)
 {
-    struct ynode *root = yaml_load_file(file, d);
+    struct ynode *root = load_counted(L, file, from, "variable");
     if (!root) return;
     if (root->kind != YN_MAP) {
         diag_add(d, root, NULL, "a variable file must map names to values, got %s", ynode_kind_name(root));
@@ -217,8 +245,8 @@ static void load_var_file(struct kiln_runbook *rb, size_t *cap, const char *file
     ynode_free(root);
 }
 
-static void parse_variables(struct kiln_runbook *rb, const struct ynode *seq, const struct kiln_var *cli,
-                            size_t ncli, struct diags *d)
+static void parse_variables(struct kiln_runbook *rb, struct loader *L, const struct ynode *seq,
+                            const struct kiln_var *cli, size_t ncli, struct diags *d)
 {
     size_t cap = 0;
     static const char *const keys[] = {"name", "value", "is_secret", "file", NULL};
@@ -240,7 +268,7 @@ static void parse_variables(struct kiln_runbook *rb, const struct ynode *seq, co
                 if (y_str(d, file, fp, &f)) {
                     _cleanup_free_ char *dir = path_dirname(file->file);
                     _cleanup_free_ char *full = path_resolve(dir, f);
-                    load_var_file(rb, &cap, full, secret, d);
+                    load_var_file(rb, &cap, L, file, full, secret, d);
                 }
                 free(f);
                 continue;
@@ -801,7 +829,7 @@ int runbook_load(const char *path, const struct kiln_var *cli, size_t ncli, stru
     rb->platform.qemu.cpus = 2;
     rb->platform.qemu.boot_timeout_s = 300;
     y_check_keys(d, root, "", keys);
-    parse_variables(rb, y_get(root, "variable"), cli, ncli, d);
+    parse_variables(rb, &L, y_get(root, "variable"), cli, ncli, d);
     if (d->n == before && substitute_all(rb, root, d)) {
         const struct ynode *x;
         if ((x = y_get(root, "name")) && y_str(d, x, "name", &rb->name) && !run_name_ok(rb->name))

@@ -463,6 +463,13 @@ struct ynode *ynode_merge(struct ynode *base, struct ynode *over)
     return base;
 }
 
+size_t ynode_count(const struct ynode *n)
+{
+    size_t c = n ? 1 : 0;
+    for (size_t i = 0; n && i < n->n; i++) c += ynode_count(n->items[i]);
+    return c;
+}
+
 const char *ynode_kind_name(const struct ynode *n)
 {
     if (!n) return "nothing";

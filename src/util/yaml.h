@@ -59,6 +59,8 @@ void ynode_push(struct ynode *parent, struct ynode *child);
  * Consumes both; returns the merged tree. O((n + m) log n) for maps of n and m keys. */
 struct ynode *ynode_merge(struct ynode *base, struct ynode *over);
 
+/* Nodes in the tree, n included (0 for NULL). */
+size_t ynode_count(const struct ynode *n);
 const char *ynode_kind_name(const struct ynode *n);
 /* Map lookup; NULL when absent or when map is not a map. */
 struct ynode *y_get(const struct ynode *map, const char *key);

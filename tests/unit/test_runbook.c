@@ -156,6 +156,38 @@ static void test_hostile(void)
     _cleanup_free_ char *masked = rb ? secret_mask(rb->platform.qemu.append) : NULL;
     is_str(masked, "k=******", "a secret whose value uses another variable is masked as expanded");
     runbook_free(rb);
+    /* includes multiply: 100 includes of a file that includes another 100 times would load
+     * 10000 files (it took over 2 minutes and 1.4 GB); every file loaded counts */
+    struct sbuf inc = {0};
+    sbuf_puts(&inc, "include: [");
+    for (int i = 0; i < 100; i++) sbuf_puts(&inc, i ? ", ./fan-c.yml" : "./fan-c.yml");
+    sbuf_puts(&inc, "]\n");
+    _cleanup_free_ char *fc = put("fan-c.yml", "concurrency: 1\n");
+    _cleanup_free_ char *fb = put("fan-b.yml", inc.s);
+    (void)fc, (void)fb;
+    for (size_t i = 0; i < inc.len; i++)
+        if (!strncmp(inc.s + i, "fan-c", 5)) inc.s[i + 4] = 'b';
+    _cleanup_free_ char *in1 = load_err("fan-a.yml", inc.s);
+    has(in1, "include: the runbook loads more than 128 files (includes and variable files together)", "include fan-out bounded");
+    sbuf_free(&inc);
+    struct sbuf big = {0};
+    sbuf_puts(&big, "testcase:\n");
+    for (int i = 0; i < 15000; i++) sbuf_printf(&big, "  - { criteria: { name: x%d } }\n", i);
+    _cleanup_free_ char *bg = put("big-inc.yml", big.s);
+    (void)bg;
+    sbuf_free(&big);
+    _cleanup_free_ char *in2 = load_err("big-a.yml", "include: [./big-inc.yml, ./big-inc.yml, ./big-inc.yml, ./big-inc.yml]\n" PLATFORM);
+    is_str(in2, "big-a.yml:1:41: include: the runbook and the files it loads hold more than 200000 YAML nodes",
+           "the third include of a 75000-node file passes 200000 nodes in all, reported at it");
+    struct sbuf vfs = {0};
+    sbuf_puts(&vfs, "variable:\n");
+    for (int i = 0; i < 200; i++) sbuf_puts(&vfs, "  - { file: ./vars-ok.yml }\n");
+    _cleanup_free_ char *vok = put("vars-ok.yml", "a: 1\n");
+    (void)vok;
+    sbuf_puts(&vfs, PLATFORM);
+    _cleanup_free_ char *in3 = load_err("vfs.yml", vfs.s);
+    has(in3, "vfs.yml:129:13: variable: the runbook loads more than 128 files", "variable files count too");
+    sbuf_free(&vfs);
     struct kiln_var cli = {.name = "x", .value = "$(x)", .file = "<command line>"};
     _cleanup_free_ char *cp = put("cli.yml", "name: \"$(x)\"\n" PLATFORM);
     ok(runbook_load(cp, &cli, 1, &rb, &d) < 0 && d.n && strstr(d.v[0].msg, "$(x) refers to itself"),
