@@ -610,8 +610,70 @@ static void parse_platform(const struct ynode *n, struct kiln_runbook *rb, struc
     }
 }
 
+/* glibc's regcomp copies an atom once per count of the {m,n} after it, and kiln compiles each
+ * criteria expression once per case: ((a{200}){200}){200} (20 bytes) took over 60 s and
+ * 1.7 GB. Before regcomp sees an expression, its size once counts are expanded (characters,
+ * with a counted atom weighing its count times its own size) must stay under REGEX_MAX_COST,
+ * and groups nest at most 32 deep. */
+#define REGEX_MAX_COST 4096
+
+static const char *regex_problem(const char *re)
+{
+    unsigned long cost[33] = {0}; /* per open group: the expanded size of its content so far */
+    int depth = 0;
+    unsigned long last = 0;       /* the expanded size of the atom just read */
+    for (const char *p = re; *p; p++) {
+        unsigned long atom = 1;
+        switch (*p) {
+        case '\\':
+            if (p[1]) p++;
+            break;
+        case '[': /* a bracket expression is one atom: ']' first is a member, [:class:] holds a ']' */
+            p += p[1] == '^' ? 2 : 1;
+            if (*p == ']') p++;
+            while (*p && *p != ']')
+                p += (*p == '[' && (p[1] == ':' || p[1] == '.' || p[1] == '=') && strchr(p + 2, ']')) ? strchr(p + 2, ']') - p + 1 : 1;
+            if (!*p) return NULL; /* unterminated: regcomp says so */
+            break;
+        case '(':
+            if (depth == 32) return "groups nest deeper than 32";
+            cost[++depth] = 0;
+            last = 0;
+            continue;
+        case ')':
+            if (!depth) break;
+            atom = cost[depth--] + 1;
+            break;
+        case '{': {
+            char *end;
+            unsigned long m = strtoul(p + 1, &end, 10), n = m;
+            if (end == p + 1) break; /* not a count: regcomp judges it */
+            if (*end == ',') n = isdigit((unsigned char)end[1]) ? strtoul(end + 1, &end, 10) : (end++, m + 1);
+            if (*end != '}') break;
+            unsigned long k = MAX(m, n);
+            if (k > REGEX_MAX_COST) return "a count {m,n} above 4096";
+            if (k) cost[depth] += (k - 1) * last; /* the atom is there once already */
+            last *= k; /* glibc takes a{3}{3} as nine */
+            p = end;
+            if (cost[depth] > REGEX_MAX_COST) return "its counted repetitions {m,n} expand it past 4096 characters";
+            continue;
+        }
+        default: break;
+        }
+        cost[depth] += atom;
+        last = atom;
+        if (cost[depth] > REGEX_MAX_COST) return "it expands past 4096 characters";
+    }
+    return NULL;
+}
+
 static void check_regex(const struct ynode *at, const char *path, const char *re, struct diags *d)
 {
+    const char *why = regex_problem(re);
+    if (why) {
+        diag_add(d, at, path, "regular expression \"%.80s\" is too costly to compile: %s", re, why);
+        return;
+    }
     regex_t rx;
     int rc = regcomp(&rx, re, REG_EXTENDED | REG_NOSUB);
     if (rc) {

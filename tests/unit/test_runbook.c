@@ -188,6 +188,19 @@ static void test_hostile(void)
     _cleanup_free_ char *in3 = load_err("vfs.yml", vfs.s);
     has(in3, "vfs.yml:129:13: variable: the runbook loads more than 128 files", "variable files count too");
     sbuf_free(&vfs);
+    /* regular expressions: counts on counts made glibc's regcomp take over 60 s and 1.7 GB, once
+     * per case; the expanded size is bounded before regcomp sees them */
+    _cleanup_free_ char *x1 = load_err("re1.yml", PLATFORM "testcase: [ { criteria: { name: \"((a{200}){200}){200}\" } } ]\n");
+    is_str(x1, "re1.yml:2:33: testcase[0].criteria.name: regular expression \"((a{200}){200}){200}\" is too costly to "
+               "compile: its counted repetitions {m,n} expand it past 4096 characters",
+           "nested counts refused at their line:col");
+    _cleanup_free_ char *x2 = load_err("re2.yml", PLATFORM "console: { ignore: [\"x{30000}\"] }\n");
+    has(x2, "a count {m,n} above 4096", "console.ignore expressions too");
+    _cleanup_free_ char *x3 = load_err("re3.yml", PLATFORM "testcase: [ { criteria: { area: \"a{200}{200}\" } } ]\n");
+    has(x3, "expand it past 4096", "a{200}{200} is 40000 copies for glibc");
+    _cleanup_free_ char *x4 = load_ok("re4.yml", PLATFORM "testcase: [ { criteria: { name: \"(smoke|verify_[a-z]{2,40}){1,2}|x{0}\" } } ]\n", &rb);
+    is_str(x4, "(loaded)", "ordinary counts are fine");
+    runbook_free(rb);
     struct kiln_var cli = {.name = "x", .value = "$(x)", .file = "<command line>"};
     _cleanup_free_ char *cp = put("cli.yml", "name: \"$(x)\"\n" PLATFORM);
     ok(runbook_load(cp, &cli, 1, &rb, &d) < 0 && d.n && strstr(d.v[0].msg, "$(x) refers to itself"),
