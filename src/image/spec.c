@@ -103,7 +103,7 @@ static bool no_control(const char *s)
  * value is fine, else why not, in buf. */
 
 #define HOST_NAME_MAX_LEN 64 /* Linux HOST_NAME_MAX; systemd refuses a longer /etc/hostname */
-#define KERNEL_CMDLINE_MAX 1536
+#define KERNEL_CMDLINE_MAX 1536 /* x86 COMMAND_LINE_SIZE 2048, less what kiln adds (root=, usrhash=, ...) */
 
 /* RFC 1123 2.1 host name: labels of letters, digits and '-' (not first or last), 1 to 63
  * characters each, joined by single dots, no trailing dot. */
