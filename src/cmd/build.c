@@ -7,10 +7,13 @@
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: kiln build SPEC [--out DIR] [--format raw|qcow2|vhd-fixed|vhd|tar] [--no-cache] [--check]\n"
+    fprintf(stderr, "usage: kiln build SPEC [--out DIR] [--format raw|qcow2|vhd-fixed|vhd|tar] [--no-cache]\n"
+                    "                  [--source-root DIR] [--check]\n"
                     "  --out DIR     where the artifacts go (default: out)\n"
                     "  --format F    build only this output instead of the spec's \"output\" list\n"
                     "  --no-cache    rebuild the package tree even when a cached one matches\n"
+                    "  --source-root DIR  files the spec copies in (os.files src, repo keys, local repos)\n"
+                    "                may come from anywhere under DIR (default: the spec's directory)\n"
                     "  --check       validate the spec and exit\n");
     return EXIT_USAGE;
 }
@@ -18,12 +21,14 @@ static int usage(void)
 int cmd_build(int argc, char **argv)
 {
     struct build_opts o = {.out_dir = "out", .only_output = -1};
-    const char *path = NULL;
+    const char *path = NULL, *source_root = NULL;
     bool check = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (streq(a, "--out") && i + 1 < argc) o.out_dir = argv[++i];
         else if (startswith(a, "--out=")) o.out_dir = a + 6;
+        else if (streq(a, "--source-root") && i + 1 < argc) source_root = argv[++i];
+        else if (startswith(a, "--source-root=")) source_root = a + 14;
         else if ((streq(a, "--format") && i + 1 < argc) || startswith(a, "--format=")) {
             const char *f = startswith(a, "--format=") ? a + 9 : argv[++i];
             o.only_output = -1;
@@ -42,7 +47,7 @@ int cmd_build(int argc, char **argv)
     if (!path) return usage();
     struct diags d = {0};
     struct image_spec *s = NULL;
-    if (spec_load(path, &s, &d) < 0) {
+    if (spec_load(path, source_root, &s, &d) < 0) {
         diags_print(&d, stderr);
         diags_free(&d);
         return EXIT_USAGE;

@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
-#include <glob.h>
 #include <jansson.h>
 #include <openssl/evp.h>
 #include <pthread.h>
@@ -25,6 +24,7 @@
 #include "trust/sbom.h"
 #include "util/digest.h"
 #include "util/fs.h"
+#include "util/inroot.h"
 #include "util/proc.h"
 #include "util/timeutil.h"
 #include "util/util.h"
@@ -118,32 +118,27 @@ int build_chroot(struct build_ctx *c, const char *stage, char *const argv[])
     return r;
 }
 
+/* Every access to the tree below goes through util/inroot: paths resolve as they would in the
+ * image (var/run -> /run is the tree's run/), so no spec value or symlink in the package tree
+ * can make kiln write, read or delete on the build host. */
+
 /* Writes a file into the tree (parents made), with mode, owned by root. */
 static int tree_write(struct build_ctx *c, const char *rel, const char *content, unsigned mode)
 {
-    _cleanup_free_ char *p = path_join(c->root, rel);
-    _cleanup_free_ char *dir = path_dirname(p);
-    mkdir_p(dir, 0755);
-    int r = write_file_atomic(p, content, strlen(content), mode);
-    if (r < 0) return build_error(c, "customize", "cannot write /%s: %s", rel, strerror(-r));
-    chmod(p, mode);
+    int r = inroot_write(c->root_fd, rel, content, strlen(content), mode, 0, 0);
+    if (r < 0) return build_error(c, "customize", "cannot write /%s in the image: %s", rel, strerror(-r));
     return 0;
 }
 
 static bool tree_has(struct build_ctx *c, const char *rel)
 {
-    _cleanup_free_ char *p = path_join(c->root, rel);
-    struct stat st;
-    return lstat(p, &st) == 0;
+    return inroot_exists(c->root_fd, rel);
 }
 
-static void tree_rm_glob(struct build_ctx *c, const char *pattern)
+/* The build-host path of a file in the tree, for the tools that read it (mcopy, cp). */
+static char *tree_path(struct build_ctx *c, const char *rel)
 {
-    _cleanup_free_ char *p = path_join(c->root, pattern);
-    glob_t g = {0};
-    if (glob(p, GLOB_NOSORT, NULL, &g) == 0)
-        for (size_t i = 0; i < g.gl_pathc; i++) rm_rf(g.gl_pathv[i]);
-    globfree(&g);
+    return inroot_host_path(c->root_fd, rel);
 }
 
 /* The cache key of the package tree: everything the package manager's result depends on. The
@@ -200,6 +195,8 @@ static int stage_rootfs(struct build_ctx *c)
     char *cp[] = {"cp", "-a", "--reflink=auto", src, c->root, NULL};
     mkdir_p(c->root, 0755);
     if (build_run(c, "rootfs", cp) < 0) return -1;
+    c->root_fd = open(c->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (c->root_fd < 0) return build_error(c, "rootfs", "cannot open %s: %s", c->root, strerror(errno));
     _cleanup_free_ char *note = xasprintf("(%s %s)", cached ? "cached tree" : "new tree, cached in", cached ? key : dir);
     stage_end("rootfs", note);
     return 0;
@@ -207,10 +204,9 @@ static int stage_rootfs(struct build_ctx *c)
 
 static int passwd_ids(struct build_ctx *c, const char *user, unsigned *uid, unsigned *gid, char **home)
 {
-    _cleanup_free_ char *p = path_join(c->root, "etc/passwd");
     char *text = NULL;
     size_t len;
-    if (read_file(p, 4 << 20, &text, &len) < 0) return -1;
+    if (inroot_read(c->root_fd, "etc/passwd", 4 << 20, &text, &len) < 0) return -1;
     int r = -1;
     char *save = NULL;
     for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
@@ -254,16 +250,22 @@ static int customize_users(struct build_ctx *c)
         if (!home && passwd_ids(c, u->name, &uid, &gid, &home) < 0)
             return build_error(c, "customize", "os.users: user %s is not in the image's /etc/passwd", u->name);
         if (u->nssh_keys) {
-            _cleanup_free_ char *ssh = xasprintf("%s%s/.ssh", c->root, home);
+            /* home comes from the image's /etc/passwd: resolved in the tree like any path */
+            _cleanup_free_ char *ssh = path_join(home, ".ssh");
             _cleanup_free_ char *ak = path_join(ssh, "authorized_keys");
             struct sbuf keys = {0};
             for (size_t k = 0; k < u->nssh_keys; k++) sbuf_printf(&keys, "%s\n", u->ssh_keys[k]);
-            mkdir_p(ssh, 0700);
-            int r = write_file_atomic(ak, keys.s, keys.len, 0600);
+            int r = inroot_mkdir_p(c->root_fd, ssh, 0700);
+            int dfd = r < 0 ? r : inroot_open(c->root_fd, ssh, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
+            if (dfd < 0) r = dfd;
+            else if (fchown(dfd, uid, gid) < 0 || fchmod(dfd, 0700) < 0) r = -errno;
+            if (dfd >= 0) close(dfd);
+            if (r == 0) r = inroot_write(c->root_fd, ak, keys.s, keys.len, 0600, uid, gid);
             sbuf_free(&keys);
-            if (r < 0 || chown(ssh, uid, gid) < 0 || chown(ak, uid, gid) < 0 || chmod(ssh, 0700) < 0) {
+            if (r < 0) {
+                build_error(c, "customize", "os.users: cannot install SSH keys for %s in %s: %s", u->name, ssh, strerror(-r));
                 free(home);
-                return build_error(c, "customize", "os.users: cannot install SSH keys for %s", u->name);
+                return -1;
             }
         }
         free(home);
@@ -292,16 +294,30 @@ static int customize_services(struct build_ctx *c)
     return 0;
 }
 
+/* os.files: each source is opened again beneath the spec's source root (it may have changed
+ * since the spec was checked), each destination resolved in the tree. */
 static int customize_files(struct build_ctx *c)
 {
-    for (size_t i = 0; i < c->spec->nfiles; i++) {
+    if (!c->spec->nfiles) return 0;
+    int srcdir = open(c->spec->source_root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (srcdir < 0) return build_error(c, "customize", "os.files: cannot open %s: %s", c->spec->source_root, strerror(errno));
+    int r = 0;
+    for (size_t i = 0; i < c->spec->nfiles && r == 0; i++) {
         const struct image_file *f = &c->spec->files[i];
-        _cleanup_free_ char *dst = xasprintf("%s%s", c->root, f->dst);
-        _cleanup_free_ char *mode = xasprintf("%04o", f->mode);
-        char *av[] = {"install", "-D", "-o", "0", "-g", "0", "-m", mode, f->src, dst, NULL};
-        if (build_run(c, "customize", av) < 0) return build_error(c, "customize", "os.files: cannot install %s as %s", f->src, f->dst);
+        int fd = inroot_open_beneath(srcdir, f->src_rel, O_RDONLY | O_NOCTTY | O_NONBLOCK);
+        struct stat st;
+        if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
+            close(fd);
+            fd = -EINVAL;
+        }
+        r = fd < 0 ? fd : inroot_copy(c->root_fd, f->dst, fd, f->mode, 0, 0);
+        if (fd >= 0) close(fd);
+        if (r < 0)
+            build_error(c, "customize", "os.files: cannot install %s as %s: %s", f->src, f->dst,
+                        r == -EXDEV || r == -EINVAL ? "it is no longer a regular file under the source root" : strerror(-r));
     }
-    return 0;
+    close(srcdir);
+    return r < 0 ? -1 : 0;
 }
 
 static const char *keygen_unit =
@@ -323,11 +339,8 @@ static void generalize(struct build_ctx *c)
         "var/log/alternatives.log", "var/log/dpkg.log", "var/lib/cloud/instance*", "var/lib/cloud/instances/*",
         "etc/*-", "var/backups/*",
     };
-    for (size_t i = 0; i < ARRAY_SIZE(junk); i++) tree_rm_glob(c, junk[i]);
-    if (c->spec->reset_machine_id) {
-        _cleanup_free_ char *p = path_join(c->root, "etc/machine-id");
-        write_file_atomic(p, "", 0, 0444);
-    }
+    for (size_t i = 0; i < ARRAY_SIZE(junk); i++) inroot_rm_glob(c->root_fd, junk[i]);
+    if (c->spec->reset_machine_id) inroot_write(c->root_fd, "etc/machine-id", "", 0, 0444, 0, 0);
 }
 
 static long clamp_to;
@@ -352,18 +365,20 @@ static void clamp_tree(const char *root, long epoch)
 
 static int find_kernel(struct build_ctx *c)
 {
-    _cleanup_free_ char *pat = path_join(c->root, "boot/vmlinuz-*");
-    glob_t g = {0};
+    int fd = inroot_open(c->root_fd, "boot", O_RDONLY | O_DIRECTORY, 0);
+    DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!dir && fd >= 0) close(fd);
+    struct dirent *de;
     char *best = NULL;
-    if (glob(pat, 0, NULL, &g) == 0)
-        for (size_t i = 0; i < g.gl_pathc; i++) {
-            const char *v = strrchr(g.gl_pathv[i], '/') + strlen("/vmlinuz-");
-            if (!best || strverscmp(v, best) > 0) {
-                free(best);
-                best = xstrdup(v);
-            }
+    while (dir && (de = readdir(dir))) {
+        if (!startswith(de->d_name, "vmlinuz-") || !de->d_name[8]) continue;
+        const char *v = de->d_name + strlen("vmlinuz-");
+        if (!best || strverscmp(v, best) > 0) {
+            free(best);
+            best = xstrdup(v);
         }
-    globfree(&g);
+    }
+    if (dir) closedir(dir);
     if (!best)
         return build_error(c, "customize", "the image has no kernel in /boot; add %s to packages.install",
                            c->spec->family == FAMILY_DEB ? "linux-image-amd64 (and initramfs-tools)" : "kernel-core");
@@ -447,8 +462,8 @@ static int stage_customize(struct build_ctx *c)
                                            "PARTUUID=%s\t/boot/efi\tvfat\tumask=0077,nofail\t0\t2\n",
                                            root, s->grow_root ? ",x-systemd.growfs" : "", esp);
     if (tree_write(c, "etc/fstab", fstab, 0644) < 0) return -1;
-    _cleanup_free_ char *efi = path_join(c->root, "boot/efi");
-    mkdir_p(efi, 0755);
+    int r = inroot_mkdir_p(c->root_fd, "boot/efi", 0755);
+    if (r < 0) return build_error(c, "customize", "cannot make /boot/efi in the image: %s", strerror(-r));
     if (s->grow_root) {
         if (tree_has(c, "usr/bin/systemd-repart") || tree_has(c, "bin/systemd-repart")) {
             if (tree_write(c, "etc/repart.d/50-root.conf", "[Partition]\nType=root\n", 0644) < 0) return -1;
@@ -460,7 +475,7 @@ static int stage_customize(struct build_ctx *c)
         struct sbuf b = {0};
         sbuf_puts(&b, "# from the image spec (kiln build)\n");
         for (size_t i = 0; i < s->nsysctl; i++) sbuf_printf(&b, "%s = %s\n", s->sysctl[i].key, s->sysctl[i].value);
-        int r = tree_write(c, "etc/sysctl.d/60-kiln-image.conf", b.s, 0644);
+        r = tree_write(c, "etc/sysctl.d/60-kiln-image.conf", b.s, 0644);
         sbuf_free(&b);
         if (r < 0) return -1;
     }
@@ -485,23 +500,28 @@ static uint64_t file_size_of(const char *p)
 
 static char *bootloader_path(struct build_ctx *c)
 {
-    char *boot = path_join(c->root, "usr/lib/systemd/boot/efi/systemd-bootx64.efi");
-    if (file_exists(boot)) return boot;
-    free(boot);
-    boot = c->usr_moved ? path_join(c->work, "usr/lib/systemd/boot/efi/systemd-bootx64.efi") : NULL;
-    if (boot && file_exists(boot)) return boot;
-    free(boot);
+    char *boot = tree_path(c, "usr/lib/systemd/boot/efi/systemd-bootx64.efi");
+    if (boot) return boot;
+    if (c->usr_moved) {
+        /* /usr is set aside in work/usr: resolved there as if it were the image's /usr */
+        _cleanup_free_ char *usr = path_join(c->work, "usr");
+        int ufd = open(usr, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        boot = ufd >= 0 ? inroot_host_path(ufd, "lib/systemd/boot/efi/systemd-bootx64.efi") : NULL;
+        if (ufd >= 0) close(ufd);
+        if (boot) return boot;
+    }
     return file_exists("/usr/lib/systemd/boot/efi/systemd-bootx64.efi") ? xstrdup("/usr/lib/systemd/boot/efi/systemd-bootx64.efi") : NULL;
 }
 
 /* The ESP holds the boot loader twice, the kernel and the initrd, with room to spare. */
 static uint64_t esp_size(struct build_ctx *c)
 {
-    _cleanup_free_ char *kernel = xasprintf("%s/boot/vmlinuz-%s", c->root, c->kver);
+    _cleanup_free_ char *krel = xasprintf("boot/vmlinuz-%s", c->kver);
+    _cleanup_free_ char *kernel = tree_path(c, krel);
     _cleanup_free_ char *irel = initrd_rel(c);
-    _cleanup_free_ char *initrd = irel ? path_join(c->root, irel) : NULL;
+    _cleanup_free_ char *initrd = irel ? tree_path(c, irel) : NULL;
     _cleanup_free_ char *boot = bootloader_path(c);
-    uint64_t need = file_size_of(kernel) + (initrd ? file_size_of(initrd) : 0) + (boot ? file_size_of(boot) * 2 : 0);
+    uint64_t need = (kernel ? file_size_of(kernel) : 0) + (initrd ? file_size_of(initrd) : 0) + (boot ? file_size_of(boot) * 2 : 0);
     return MAX((uint64_t)ESP_MIN, (need * 3 / 2) / MiB + 16) * MiB;
 }
 
@@ -509,10 +529,12 @@ static int stage_esp(struct build_ctx *c, uint64_t esp_bytes)
 {
     stage_begin("esp");
     const struct image_spec *s = c->spec;
-    _cleanup_free_ char *kernel = xasprintf("%s/boot/vmlinuz-%s", c->root, c->kver);
+    _cleanup_free_ char *krel = xasprintf("boot/vmlinuz-%s", c->kver);
+    _cleanup_free_ char *kernel = tree_path(c, krel);
     _cleanup_free_ char *irel = initrd_rel(c);
-    _cleanup_free_ char *initrd = path_join(c->root, irel);
+    _cleanup_free_ char *initrd = irel ? tree_path(c, irel) : NULL;
     _cleanup_free_ char *boot = bootloader_path(c);
+    if (!kernel || !initrd) return build_error(c, "esp", "the kernel or initrd for %s is gone from /boot", c->kver);
     if (!boot)
         return build_error(c, "esp", "systemd-boot is not available: add systemd-boot to the image or install "
                                      "systemd-boot-efi on the build host (`make deps`)");
@@ -646,9 +668,11 @@ static int stage_usr(struct build_ctx *c)
 {
     stage_begin("usr");
     const struct image_spec *s = c->spec;
-    _cleanup_free_ char *rusr = path_join(c->root, "usr");
     _cleanup_free_ char *usr = path_join(c->work, "usr");
-    if (rename(rusr, usr) < 0 || mkdir(rusr, 0755) < 0)
+    struct stat st;
+    if (fstatat(c->root_fd, "usr", &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
+        return build_error(c, "usr", "the image's /usr is not a directory");
+    if (renameat(c->root_fd, "usr", AT_FDCWD, usr) < 0 || mkdirat(c->root_fd, "usr", 0755) < 0)
         return build_error(c, "usr", "cannot set /usr aside: %s", strerror(errno));
     c->usr_moved = true;
     /* no clamping here: mkfs.erofs -T / mksquashfs -all-time set every timestamp, and the empty
@@ -699,9 +723,8 @@ static int stage_usr(struct build_ctx *c)
 static void usr_restore(struct build_ctx *c)
 {
     if (!c->usr_moved) return;
-    _cleanup_free_ char *rusr = path_join(c->root, "usr");
     _cleanup_free_ char *usr = path_join(c->work, "usr");
-    if (rmdir(rusr) == 0 && rename(usr, rusr) == 0) c->usr_moved = false;
+    if (unlinkat(c->root_fd, "usr", AT_REMOVEDIR) == 0 && renameat(AT_FDCWD, usr, c->root_fd, "usr") == 0) c->usr_moved = false;
 }
 
 struct part_plan {
@@ -805,12 +828,9 @@ static json_t *os_release_json(struct build_ctx *c)
 {
     static const char *const cand[] = {"etc/os-release", "usr/lib/os-release"};
     for (size_t i = 0; i < ARRAY_SIZE(cand); i++) {
-        _cleanup_free_ char *p = path_join(c->root, cand[i]);
-        struct stat st;
-        if (lstat(p, &st) < 0 || S_ISLNK(st.st_mode)) continue;
         char *text = NULL;
         size_t len;
-        if (read_file(p, 1 << 20, &text, &len) < 0) continue;
+        if (inroot_read(c->root_fd, cand[i], 1 << 20, &text, &len) < 0) continue;
         json_t *o = os_release_parse(text);
         free(text);
         return o;
@@ -901,7 +921,8 @@ static int stage_outputs(struct build_ctx *c, const char *stage_dir, json_t *man
     _cleanup_free_ char *krel = xasprintf("boot/vmlinuz-%s", c->kver);
     kfiles[0].src_rel = krel;
     for (size_t i = 0; i < ARRAY_SIZE(kfiles); i++) {
-        _cleanup_free_ char *src = path_join(c->root, kfiles[i].src_rel);
+        _cleanup_free_ char *src = kfiles[i].src_rel ? tree_path(c, kfiles[i].src_rel) : NULL;
+        if (!src) return build_error(c, "outputs", "the kernel or initrd for %s is gone from /boot", c->kver);
         _cleanup_free_ char *dst = xasprintf("%s/%s%s", stage_dir, base, kfiles[i].suffix);
         char *cp[] = {"cp", "--preserve=timestamps", src, dst, NULL};
         if (build_run(c, "outputs", cp) < 0) return -1;
@@ -1055,7 +1076,7 @@ int image_build(const struct image_spec *s, const struct build_opts *o)
         return build_error(NULL, "spec", "building the package tree needs root (mmdebstrap --mode=root / dnf --installroot); run kiln build as root");
     stage_no = 0;
     nstages = s->layout == LAYOUT_IMMUTABLE ? 8 : 7;
-    struct build_ctx c = {.spec = s, .opts = o, .log_fd = -1};
+    struct build_ctx c = {.spec = s, .opts = o, .log_fd = -1, .root_fd = -1};
     const char *sde = getenv("SOURCE_DATE_EPOCH");
     c.epoch_given = sde && parse_long(sde, &c.epoch) && c.epoch >= 0;
     if (!c.epoch_given) {
@@ -1136,9 +1157,12 @@ int image_build(const struct image_spec *s, const struct build_opts *o)
         json_object_set_new(manifest, "verity_root_hash", s->layout == LAYOUT_IMMUTABLE ? json_string(c.usr_hash) : json_null());
         json_object_set_new(manifest, "disk_size", json_integer((json_int_t)size));
         json_object_set_new(manifest, "partitions", json_incref(parts));
-        _cleanup_free_ char *db = path_join(c.root, s->family == FAMILY_DEB ? "var/lib/dpkg" : PKGDB_RPM_DBPATH);
+        _cleanup_free_ char *db = inroot_host_path(c.root_fd, s->family == FAMILY_DEB ? "var/lib/dpkg" : PKGDB_RPM_DBPATH);
         char *perr = NULL;
-        if (pkgdb_list(family_name(s), db, &pkgs, &perr) < 0) {
+        if (!db) {
+            r = build_error(&c, "manifest", "the image has no package database (%s)",
+                            s->family == FAMILY_DEB ? "/var/lib/dpkg" : "/" PKGDB_RPM_DBPATH);
+        } else if (pkgdb_list(family_name(s), db, &pkgs, &perr) < 0) {
             r = build_error(&c, "manifest", "%s", perr);
             free(perr);
         } else json_object_set_new(manifest, "packages", json_incref(pkgs));
@@ -1165,6 +1189,7 @@ int image_build(const struct image_spec *s, const struct build_opts *o)
         if (proc_run(cp, 60000, NULL) == 0) fprintf(stderr, "kiln build: failed; the build log is kept at %s\n", keep);
     }
     if (c.log_fd >= 0) close(c.log_fd);
+    if (c.root_fd >= 0) close(c.root_fd);
     rm_rf(stage_dir);
     rm_rf(c.work);
     free(c.work);

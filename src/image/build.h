@@ -20,6 +20,7 @@ struct build_ctx {
     const struct build_opts *opts;
     char *work;       /* temp dir for this build */
     char *root;       /* work/root: the tree that becomes the root filesystem */
+    int root_fd;      /* root, opened once the tree is there: every access goes through util/inroot */
     char *log_path;   /* work/build.log, copied next to the outputs on failure */
     int log_fd;
     long epoch;       /* SOURCE_DATE_EPOCH */

@@ -2,12 +2,14 @@
  * repo files are never read), signatures checked against each repo's gpgkey, downloaded
  * packages kept in kiln's cache. */
 #include <errno.h>
+#include <fcntl.h>
 
 #include <sys/stat.h>
 
 #include "image/build.h"
 #include "trust/pkgdb.h"
 #include "util/fs.h"
+#include "util/inroot.h"
 #include "util/util.h"
 
 static int rpm_install(struct build_ctx *c, char *o_conf, char *o_root, char *o_rel);
@@ -51,15 +53,19 @@ int rootfs_rpm(struct build_ctx *c, const char *dest)
     if (saved_home) setenv("HOME", saved_home, 1);
     else unsetenv("HOME");
     if (r < 0) return r;
-    _cleanup_free_ char *varlib = path_join(dest, "var/lib/rpm");
-    struct stat st;
-    if (lstat(varlib, &st) < 0) {
-        _cleanup_free_ char *vl = path_join(dest, "var/lib");
-        mkdir_p(vl, 0755);
-        if (symlink("../../" PKGDB_RPM_DBPATH, varlib) < 0)
-            return build_error(c, "rootfs", "cannot link %s: %s", varlib, strerror(errno));
+    /* the tree is another system's root: var/lib is resolved in it (util/inroot) */
+    int root = open(dest, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0) return build_error(c, "rootfs", "cannot open %s: %s", dest, strerror(errno));
+    r = 0;
+    if (!inroot_exists(root, "var/lib/rpm")) {
+        int vl = inroot_mkdir_p(root, "var/lib", 0755);
+        if (vl == 0) vl = inroot_open(root, "var/lib", O_PATH | O_DIRECTORY, 0);
+        int e = vl < 0 ? -vl : symlinkat("../../" PKGDB_RPM_DBPATH, vl, "rpm") < 0 ? errno : 0;
+        if (e) r = build_error(c, "rootfs", "cannot link /var/lib/rpm to /" PKGDB_RPM_DBPATH " in %s: %s", dest, strerror(e));
+        if (vl >= 0) close(vl);
     }
-    return 0;
+    close(root);
+    return r;
 }
 
 static int rpm_install(struct build_ctx *c, char *o_conf, char *o_root, char *o_rel)

@@ -5,7 +5,10 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 
 #include "util/fs.h"
 #include "util/util.h"
@@ -56,8 +59,8 @@ static void checked_str(struct diags *d, const struct ynode *x, const char *path
 {
     char *v = NULL;
     if (!y_str(d, x, path, &v)) return;
-    if (!charset(v, extra, alnum_first)) {
-        diag_add(d, x, path, "\"%s\" is not a valid %s", v, what);
+    if (!charset(v, extra, alnum_first) || strlen(v) > 64) {
+        diag_add(d, x, path, "\"%.80s\" is not a valid %s", v, what);
         free(v);
         return;
     }
@@ -69,10 +72,10 @@ static void checked_list(struct diags *d, const struct ynode *x, const char *pat
 {
     if (!y_str_list(d, x, path, out, n)) return;
     for (size_t i = 0; i < *n; i++)
-        if (!charset((*out)[i], extra, true)) {
+        if (!charset((*out)[i], extra, true) || strlen((*out)[i]) > 64) {
             const struct ynode *at = x->kind == YN_SEQ && i < x->n ? x->items[i] : x;
             _cleanup_free_ char *p = ypath_index(path, i);
-            diag_add(d, at, p, "\"%s\" is not a valid %s", (*out)[i], what);
+            diag_add(d, at, p, "\"%.80s\" is not a valid %s", (*out)[i], what);
         }
 }
 
@@ -95,6 +98,203 @@ static bool no_control(const char *s)
     return true;
 }
 
+/* The rules below are the ones the programs that read each value apply, so a spec that passes
+ * --check does not fail (or worse, half-apply) inside the image. Each returns NULL when the
+ * value is fine, else why not, in buf. */
+
+#define HOST_NAME_MAX_LEN 64 /* Linux HOST_NAME_MAX; systemd refuses a longer /etc/hostname */
+#define KERNEL_CMDLINE_MAX 1536 /* x86 COMMAND_LINE_SIZE 2048, less what kiln adds (root=, usrhash=, ...) */
+
+/* RFC 1123 2.1 host name: labels of letters, digits and '-' (not first or last), 1 to 63
+ * characters each, joined by single dots, no trailing dot. */
+static const char *hostname_problem(const char *h, char *buf, size_t sz)
+{
+    size_t len = strlen(h);
+    if (len > HOST_NAME_MAX_LEN) {
+        snprintf(buf, sz, "it has %zu characters, at most %d (HOST_NAME_MAX); use the short name, not the FQDN", len,
+                 HOST_NAME_MAX_LEN);
+        return buf;
+    }
+    for (const char *l = h;; l++) {
+        size_t n = strcspn(l, ".");
+        if (!n) {
+            snprintf(buf, sz, "it has an empty label (a dot at the start or end, or two in a row)");
+            return buf;
+        }
+        for (size_t i = 0; i < n; i++)
+            if (!isalnum((unsigned char)l[i]) && l[i] != '-') {
+                snprintf(buf, sz, "'%c' is not allowed (letters, digits, '-' and the dots between labels)", l[i]);
+                if (!isprint((unsigned char)l[i])) snprintf(buf, sz, "byte 0x%02x is not allowed", (unsigned char)l[i]);
+                return buf;
+            }
+        if (l[0] == '-' || l[n - 1] == '-') {
+            snprintf(buf, sz, "label \"%.*s\" starts or ends with '-'", (int)n, l);
+            return buf;
+        }
+        if (n > 63) {
+            snprintf(buf, sz, "a label has %zu characters, at most 63", n);
+            return buf;
+        }
+        l += n;
+        if (!*l) return NULL;
+    }
+}
+
+/* shadow's useradd / groupadd default rule (NAME_REGEX): [a-z_][a-z0-9_-]*[$]?, at most 32. */
+static const char *account_problem(const char *n, char *buf, size_t sz)
+{
+    size_t len = strlen(n);
+    if (!len || len > 32) snprintf(buf, sz, "it has %zu characters, 1 to 32 are allowed", len);
+    else if (!(islower((unsigned char)n[0]) || n[0] == '_')) snprintf(buf, sz, "it must start with a-z or '_'");
+    else if (strspn(n, "abcdefghijklmnopqrstuvwxyz0123456789_-") < len - (n[len - 1] == '$'))
+        snprintf(buf, sz, "only a-z, 0-9, '_' and '-' are allowed (and a final '$')");
+    else return NULL;
+    return buf;
+}
+
+/* systemd.unit(5) names: [A-Za-z0-9:_.\\-] with at most one '@' (templates), at most 255
+ * characters with the suffix systemctl adds (".service" when the type is missing). Names
+ * starting with '-' or '.' are refused: systemctl would read an option. */
+static const char *unit_problem(const char *u, char *buf, size_t sz)
+{
+    size_t len = strlen(u);
+    const char *at = strchr(u, '@');
+    if (!len || len + strlen(".service") > 255) snprintf(buf, sz, "it has %zu characters, at most 247", len);
+    else if (!isalnum((unsigned char)u[0]) && u[0] != '_' && u[0] != '\\')
+        snprintf(buf, sz, "it must start with a letter, a digit, '_' or '\\'");
+    else if (strspn(u, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789:_.\\-@") < len)
+        snprintf(buf, sz, "only letters, digits, ':', '_', '.', '\\', '-' and one '@' are allowed");
+    else if (at && strchr(at + 1, '@')) snprintf(buf, sz, "it has more than one '@'");
+    else if (u[len - 1] == '.' || u[len - 1] == '@') snprintf(buf, sz, "it ends with '%c'", u[len - 1]);
+    else return NULL;
+    return buf;
+}
+
+/* sysctl.d(5) keys as dots: segments of [A-Za-z0-9_-] (and '*' globs), no '/', no empty or
+ * '..' segments (the key is a path under /proc/sys). */
+static const char *sysctl_problem(const char *k, char *buf, size_t sz)
+{
+    size_t len = strlen(k);
+    if (!len || len > 255) snprintf(buf, sz, "it has %zu characters, 1 to 255 are allowed", len);
+    else if (strspn(k, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-*.") < len)
+        snprintf(buf, sz, "only letters, digits, '_', '-', '*' and the dots between names are allowed");
+    else if (k[0] == '.' || k[len - 1] == '.' || strstr(k, "..")) snprintf(buf, sz, "it has an empty name between dots");
+    else if (k[0] == '-') snprintf(buf, sz, "it must not start with '-'");
+    else return NULL;
+    return buf;
+}
+
+/* An absolute, normalized path inside the image: no empty, '.' or '..' components, no
+ * trailing '/', each component at most 255 bytes (NAME_MAX). */
+static const char *dest_problem(const char *p, char *buf, size_t sz)
+{
+    if (p[0] != '/') return "it must be an absolute path, e.g. /etc/motd";
+    if (strlen(p) > 4095) return "it is longer than 4095 bytes";
+    for (const char *c = p + 1;; c++) {
+        size_t n = strcspn(c, "/");
+        if (!n || (c[0] == '.' && (n == 1 || (n == 2 && c[1] == '.'))))
+            return "it must be normalized: no empty, '.' or '..' components and no trailing '/'";
+        if (n > 255) return "a component is longer than 255 bytes";
+        for (size_t i = 0; i < n; i++)
+            if (!isalnum((unsigned char)c[i]) && !strchr("._-+@:~", c[i])) {
+                snprintf(buf, sz, "'%c' is not allowed in a file name here (letters, digits and . _ - + @ : ~)",
+                         isprint((unsigned char)c[i]) ? c[i] : '?');
+                return buf;
+            }
+        c += n;
+        if (!*c) return NULL;
+    }
+}
+
+/* Debian policy 5.6.1 package names ([a-z0-9][a-z0-9+.-]+), with apt's ":arch" and, to
+ * install, "=version" or "/release"; rpm names ([A-Za-z0-9_+][A-Za-z0-9._+-]*), which dnf also
+ * accepts with version, release, epoch (':') and arch, as in NEVRA. */
+static const char *package_problem(const char *p, enum image_family fam, bool install, char *buf, size_t sz)
+{
+    size_t len = strlen(p);
+    if (len > 256) {
+        snprintf(buf, sz, "it has %zu characters, at most 256", len);
+        return buf;
+    }
+    if (fam == FAMILY_RPM) {
+        if (!len || !(isalnum((unsigned char)p[0]) || p[0] == '_' || p[0] == '+'))
+            return "an rpm package name starts with a letter, a digit, '_' or '+'";
+        if (strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._+-:~^") < len)
+            return "an rpm package is letters, digits and . _ + - (with : ~ ^ in a version)";
+        return NULL;
+    }
+    size_t name = strspn(p, "abcdefghijklmnopqrstuvwxyz0123456789+.-");
+    if (name < 2 || !isalnum((unsigned char)p[0]))
+        return "a Debian package name is at least two of a-z, 0-9, + . - starting with a letter or digit (Debian policy 5.6.1)";
+    const char *r = p + name;
+    if (*r == ':') {
+        size_t a = strspn(r + 1, "abcdefghijklmnopqrstuvwxyz0123456789-");
+        if (!a) return "\":\" must be followed by an architecture, e.g. :amd64";
+        r += 1 + a;
+    }
+    if (install && *r == '=') {
+        if (!isdigit((unsigned char)r[1]) ||
+            strspn(r + 1, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.+~:-") != strlen(r + 1))
+            return "a version after '=' starts with a digit and is letters, digits and . + ~ : - (Debian policy 5.6.12)";
+        return NULL;
+    }
+    if (install && *r == '/') {
+        if (!r[1] || strspn(r + 1, "abcdefghijklmnopqrstuvwxyz0123456789.-") != strlen(r + 1))
+            return "a release after '/' is a suite name such as bookworm-backports";
+        return NULL;
+    }
+    if (*r) return install ? "a Debian package is NAME, NAME:ARCH, NAME=VERSION or NAME/RELEASE"
+                           : "a Debian package to remove is NAME or NAME:ARCH";
+    return NULL;
+}
+
+static void check_list(struct diags *d, const struct ynode *x, const char *path, char **v, size_t n, const char *what,
+                       const char *(*problem)(const char *, char *, size_t))
+{
+    for (size_t i = 0; i < n; i++) {
+        char buf[256];
+        const char *why = problem(v[i], buf, sizeof buf);
+        if (!why) continue;
+        const struct ynode *at = x->kind == YN_SEQ && i < x->n ? x->items[i] : x;
+        _cleanup_free_ char *p = ypath_index(path, i);
+        diag_add(d, at, x->kind == YN_SEQ ? p : path, "\"%.80s\" is not a valid %s: %s", v[i], what, why);
+    }
+}
+
+/* Something the spec reads from the build host (a file to copy in, a key, a local repository):
+ * relative to the spec's directory, and its real path (symlinks followed) must lie under
+ * s->source_root, so a spec cannot pull /etc/shadow into an image. Sets *abs to the real path
+ * and *rel (when asked) to it relative to the source root. */
+static bool source_path(struct diags *d, const struct ynode *at, const char *path, const struct image_spec *s,
+                        const char *v, mode_t type, char **abs, char **rel)
+{
+    _cleanup_free_ char *p = spec_path(at, v);
+    char real[PATH_MAX];
+    struct stat st;
+    if (!realpath(p, real) || stat(real, &st) < 0) {
+        diag_add(d, at, path, "%s: %s", p, strerror(errno));
+        return false;
+    }
+    const char *root = s->source_root;
+    size_t rl = streq(root, "/") ? 0 : strlen(root);
+    if (strncmp(real, root, rl) || (real[rl] != '/' && real[rl])) {
+        diag_add(d, at, path, "\"%s\" resolves to %s, outside %s, the directory this spec's sources are read from; "
+                              "copy it there or give kiln build --source-root DIR", v, real, root);
+        return false;
+    }
+    if ((st.st_mode & S_IFMT) != type) {
+        diag_add(d, at, path, "%s is not a %s", real, type == S_IFDIR ? "directory" : "regular file");
+        return false;
+    }
+    free(*abs);
+    *abs = xstrdup(real);
+    if (rel) {
+        free(*rel);
+        *rel = xstrdup(real[rl] ? real + rl + 1 : ".");
+    }
+    return true;
+}
+
 static void parse_base(const struct ynode *n, struct image_spec *s, struct diags *d)
 {
     static const char *const keys[] = {"family", "suite", "components", "mirror", "repos", "releasever", NULL};
@@ -108,10 +308,18 @@ static void parse_base(const struct ynode *n, struct image_spec *s, struct diags
     s->family = fam;
     if ((x = FIELD(n, "suite"))) checked_str(d, x, "base.suite", "-._", true, "suite name", &s->suite);
     if ((x = FIELD(n, "components"))) checked_list(d, x, "base.components", "-._", "component", &s->components, &s->ncomponents);
-    if ((x = FIELD(n, "mirror"))) {
-        if (y_str(d, x, "base.mirror", &s->mirror) &&
-            (!charset(s->mirror, ":/._-~%+@", true) || !(startswith(s->mirror, "http://") || startswith(s->mirror, "https://") || startswith(s->mirror, "file:/"))))
-            diag_add(d, x, "base.mirror", "\"%s\" is not an http(s):// or file:/ URL", s->mirror);
+    if ((x = FIELD(n, "mirror")) && y_str(d, x, "base.mirror", &s->mirror)) {
+        if (!charset(s->mirror, ":/._-~%+@", true) || strlen(s->mirror) > 1024 ||
+            !(startswith(s->mirror, "http://") || startswith(s->mirror, "https://") || startswith(s->mirror, "file:/")))
+            diag_add(d, x, "base.mirror", "\"%.80s\" is not an http(s):// or file:/ URL", s->mirror);
+        else if (startswith(s->mirror, "file:/")) {
+            char *dir = NULL;
+            if (source_path(d, x, "base.mirror", s, s->mirror + (startswith(s->mirror, "file://") ? 7 : 5), S_IFDIR, &dir, NULL)) {
+                free(s->mirror);
+                s->mirror = xasprintf("file://%s", dir);
+            }
+            free(dir);
+        }
     }
     if ((x = FIELD(n, "releasever"))) checked_str(d, x, "base.releasever", "._-", true, "release version", &s->releasever);
     if ((x = FIELD(n, "repos")) && y_expect(d, x, "base.repos", YN_SEQ)) {
@@ -129,23 +337,23 @@ static void parse_base(const struct ynode *n, struct image_spec *s, struct diags
             else diag_add(d, it, p, "needs \"name\"");
             if ((y = FIELD(it, "baseurl"))) {
                 SUBPATH(q, p, "baseurl");
-                if (y_str(d, y, q, &r->baseurl) && !startswith(r->baseurl, "file:/") && !startswith(r->baseurl, "http://") &&
-                    !startswith(r->baseurl, "https://")) {
-                    /* a local directory: resolve it against the spec */
-                    char *abs = spec_path(y, r->baseurl);
-                    free(r->baseurl);
-                    r->baseurl = xasprintf("file://%s", abs);
+                if (y_str(d, y, q, &r->baseurl) && !no_control(r->baseurl)) {
+                    diag_add(d, y, q, "contains control characters");
+                } else if (r->baseurl && !startswith(r->baseurl, "http://") && !startswith(r->baseurl, "https://")) {
+                    /* a local directory (a path relative to the spec, or a file: URL) */
+                    const char *local = r->baseurl + (startswith(r->baseurl, "file://") ? 7 : startswith(r->baseurl, "file:") ? 5 : 0);
+                    char *abs = NULL;
+                    if (source_path(d, y, q, s, local, S_IFDIR, &abs, NULL)) {
+                        free(r->baseurl);
+                        r->baseurl = xasprintf("file://%s", abs);
+                    }
                     free(abs);
                 }
-                if (r->baseurl && !no_control(r->baseurl)) diag_add(d, y, q, "contains control characters");
             } else diag_add(d, it, p, "needs \"baseurl\"");
             if ((y = FIELD(it, "gpgkey"))) {
                 SUBPATH(q, p, "gpgkey");
                 char *k = NULL;
-                if (y_str(d, y, q, &k)) {
-                    r->gpgkey = spec_path(y, startswith(k, "file://") ? k + 7 : k);
-                    if (!file_exists(r->gpgkey)) diag_add(d, y, q, "%s does not exist", r->gpgkey);
-                }
+                if (y_str(d, y, q, &k)) source_path(d, y, q, s, startswith(k, "file://") ? k + 7 : k, S_IFREG, &r->gpgkey, NULL);
                 free(k);
             } else diag_add(d, it, p, "needs \"gpgkey\": kiln installs RPMs with signature checks on");
         }
@@ -160,7 +368,12 @@ static void parse_os(const struct ynode *n, struct image_spec *s, struct diags *
     if (!y_expect(d, n, "os", YN_MAP)) return;
     y_check_keys(d, n, "os", keys);
     const struct ynode *x;
-    if ((x = FIELD(n, "hostname"))) checked_str(d, x, "os.hostname", "-.", true, "hostname (letters, digits, - and .)", &s->hostname);
+    char buf[256];
+    const char *why;
+    if ((x = FIELD(n, "hostname")) && y_str(d, x, "os.hostname", &s->hostname) &&
+        (why = hostname_problem(s->hostname, buf, sizeof buf)))
+        diag_add(d, x, "os.hostname", "\"%.255s\" is not a valid host name (RFC 1123, at most %d characters): %s",
+                 s->hostname, HOST_NAME_MAX_LEN, why);
     if ((x = FIELD(n, "users")) && y_expect(d, x, "os.users", YN_SEQ)) {
         static const char *const ukeys[] = {"name", "groups", "ssh_keys", NULL};
         size_t cap = 0;
@@ -174,17 +387,20 @@ static void parse_os(const struct ynode *n, struct image_spec *s, struct diags *
             const struct ynode *y;
             if ((y = FIELD(it, "name"))) {
                 SUBPATH(q, p, "name");
-                checked_str(d, y, q, "_-", false, "user name", &u->name);
-                if (u->name && (isdigit((unsigned char)u->name[0]) || u->name[0] == '-' || strlen(u->name) > 32)) {
-                    diag_add(d, y, q, "\"%s\" is not a valid user name", u->name);
-                }
+                if (y_str(d, y, q, &u->name) && (why = account_problem(u->name, buf, sizeof buf)))
+                    diag_add(d, y, q, "\"%.80s\" is not a valid user name (useradd): %s", u->name, why);
             } else diag_add(d, it, p, "needs \"name\"");
-            if ((y = FIELD(it, "groups"))) { SUBPATH(q, p, "groups"); checked_list(d, y, q, "_-", "group name", &u->groups, &u->ngroups); }
+            if ((y = FIELD(it, "groups"))) {
+                SUBPATH(q, p, "groups");
+                if (y_str_list(d, y, q, &u->groups, &u->ngroups))
+                    check_list(d, y, q, u->groups, u->ngroups, "group name (groupadd)", account_problem);
+            }
             if ((y = FIELD(it, "ssh_keys"))) {
                 SUBPATH(q, p, "ssh_keys");
                 if (y_str_list(d, y, q, &u->ssh_keys, &u->nssh_keys))
                     for (size_t k = 0; k < u->nssh_keys; k++)
-                        if (!no_control(u->ssh_keys[k]) || !(startswith(u->ssh_keys[k], "ssh-") || startswith(u->ssh_keys[k], "ecdsa-") || startswith(u->ssh_keys[k], "sk-")))
+                        if (!no_control(u->ssh_keys[k]) || strlen(u->ssh_keys[k]) > 16384 ||
+                            !(startswith(u->ssh_keys[k], "ssh-") || startswith(u->ssh_keys[k], "ecdsa-") || startswith(u->ssh_keys[k], "sk-")))
                             diag_add(d, y, q, "entry %zu is not an OpenSSH public key line (ssh-ed25519 AAAA…)", k);
             }
         }
@@ -204,17 +420,13 @@ static void parse_os(const struct ynode *n, struct image_spec *s, struct diags *
             if ((y = FIELD(it, "src"))) {
                 SUBPATH(q, p, "src");
                 char *v = NULL;
-                if (y_str(d, y, q, &v)) {
-                    f->src = spec_path(y, v);
-                    if (!file_exists(f->src)) diag_add(d, y, q, "%s does not exist", f->src);
-                }
+                if (y_str(d, y, q, &v)) source_path(d, y, q, s, v, S_IFREG, &f->src, &f->src_rel);
                 free(v);
             } else diag_add(d, it, p, "needs \"src\"");
             if ((y = FIELD(it, "dst"))) {
                 SUBPATH(q, p, "dst");
-                if (y_str(d, y, q, &f->dst) && (f->dst[0] != '/' || strstr(f->dst, "/../") || endswith(f->dst, "/..") ||
-                                                 !charset(f->dst + 1, "/._-+@", false) || endswith(f->dst, "/")))
-                    diag_add(d, y, q, "\"%s\" must be an absolute file path inside the image (no \"..\")", f->dst);
+                if (y_str(d, y, q, &f->dst) && (why = dest_problem(f->dst, buf, sizeof buf)))
+                    diag_add(d, y, q, "\"%.80s\" is not a file path inside the image: %s", f->dst, why);
             } else diag_add(d, it, p, "needs \"dst\"");
             if ((y = FIELD(it, "mode"))) {
                 SUBPATH(q, p, "mode");
@@ -232,25 +444,29 @@ static void parse_os(const struct ynode *n, struct image_spec *s, struct diags *
     if ((x = FIELD(n, "services")) && y_expect(d, x, "os.services", YN_MAP)) {
         static const char *const skeys[] = {"enable", "disable", "mask", NULL};
         y_check_keys(d, x, "os.services", skeys);
-        const struct ynode *y;
-        const char *unit = "@._:-\\";
-        if ((y = FIELD(x, "enable"))) checked_list(d, y, "os.services.enable", unit, "unit name", &s->enable, &s->nenable);
-        if ((y = FIELD(x, "disable"))) checked_list(d, y, "os.services.disable", unit, "unit name", &s->disable, &s->ndisable);
-        if ((y = FIELD(x, "mask"))) checked_list(d, y, "os.services.mask", unit, "unit name", &s->mask, &s->nmask);
+        struct { const char *key, *path; char ***v; size_t *n; } lists[] = {
+            {"enable", "os.services.enable", &s->enable, &s->nenable},
+            {"disable", "os.services.disable", &s->disable, &s->ndisable},
+            {"mask", "os.services.mask", &s->mask, &s->nmask}};
+        for (size_t i = 0; i < ARRAY_SIZE(lists); i++) {
+            const struct ynode *y = FIELD(x, lists[i].key);
+            if (y && y_str_list(d, y, lists[i].path, lists[i].v, lists[i].n))
+                check_list(d, y, lists[i].path, *lists[i].v, *lists[i].n, "systemd unit name", unit_problem);
+        }
     }
     if ((x = FIELD(n, "sysctl")) && y_expect(d, x, "os.sysctl", YN_MAP)) {
         size_t cap = 0;
         for (size_t i = 0; i + 1 < x->n; i += 2) {
             const struct ynode *k = x->items[i], *v = x->items[i + 1];
             _cleanup_free_ char *p = ypath("os.sysctl", k->scalar ? k->scalar : "?");
-            if (!k->scalar || !charset(k->scalar, "._/-*", true)) {
-                diag_add(d, k, p, "\"%s\" is not a sysctl name", k->scalar ? k->scalar : "");
+            if ((why = sysctl_problem(k->scalar, buf, sizeof buf))) {
+                diag_add(d, k, p, "\"%.80s\" is not a sysctl name (sysctl.d): %s", k->scalar, why);
                 continue;
             }
             char *val = NULL;
             if (!y_str(d, v, p, &val)) continue;
-            if (!no_control(val)) {
-                diag_add(d, v, p, "value contains control characters");
+            if (!no_control(val) || strlen(val) > 4096) {
+                diag_add(d, v, p, "the value must be one line of at most 4096 bytes");
                 free(val);
                 continue;
             }
@@ -259,8 +475,13 @@ static void parse_os(const struct ynode *n, struct image_spec *s, struct diags *
             kv->value = val;
         }
     }
-    if ((x = FIELD(n, "kernel_cmdline")) && y_str(d, x, "os.kernel_cmdline", &s->kernel_cmdline) && !no_control(s->kernel_cmdline))
-        diag_add(d, x, "os.kernel_cmdline", "contains control characters");
+    if ((x = FIELD(n, "kernel_cmdline")) && y_str(d, x, "os.kernel_cmdline", &s->kernel_cmdline)) {
+        if (!no_control(s->kernel_cmdline))
+            diag_add(d, x, "os.kernel_cmdline", "contains control characters (a newline ends the boot entry's options line)");
+        else if (strlen(s->kernel_cmdline) > KERNEL_CMDLINE_MAX)
+            diag_add(d, x, "os.kernel_cmdline", "is %zu bytes; at most %d: the kernel reads 2048 (x86 COMMAND_LINE_SIZE) "
+                     "and kiln adds up to 512 (root=, usrhash=, ...)", strlen(s->kernel_cmdline), KERNEL_CMDLINE_MAX);
+    }
     if ((x = FIELD(n, "first_boot")) && y_expect(d, x, "os.first_boot", YN_MAP)) {
         static const char *const bkeys[] = {"regenerate_ssh_host_keys", "reset_machine_id", "grow_root", NULL};
         y_check_keys(d, x, "os.first_boot", bkeys);
@@ -300,7 +521,7 @@ static void parse_storage(const struct ynode *n, struct image_spec *s, struct di
     }
 }
 
-int spec_load(const char *path, struct image_spec **out, struct diags *d)
+int spec_load(const char *path, const char *source_root, struct image_spec **out, struct diags *d)
 {
     static const char *const keys[] = {"name", "version", "base", "packages", "os", "storage", "boot", "output", NULL};
     size_t before = d->n;
@@ -312,21 +533,37 @@ int spec_load(const char *path, struct image_spec **out, struct diags *d)
     s->filesystem = xstrdup("ext4");
     s->usr_filesystem = xstrdup("erofs");
     s->regenerate_ssh_host_keys = s->reset_machine_id = true;
-    if (y_expect(d, root, "", YN_MAP)) {
+    _cleanup_free_ char *spec_dir = path_dirname(path);
+    char real[PATH_MAX];
+    if (realpath(source_root ? source_root : spec_dir, real)) s->source_root = xstrdup(real);
+    else diag_add_at(d, path, 0, 0, NULL, "the source directory %s: %s", source_root ? source_root : spec_dir, strerror(errno));
+    if (d->n == before && y_expect(d, root, "", YN_MAP)) {
         y_check_keys(d, root, "", keys);
         const struct ynode *x;
-        if ((x = FIELD(root, "name"))) checked_str(d, x, "name", "._-", true, "image name (letters, digits, . _ -)", &s->name);
+        if ((x = FIELD(root, "name"))) checked_str(d, x, "name", "._-", true, "image name (letters, digits, . _ -, at most 64)", &s->name);
         else diag_add_at(d, path, 1, 1, "name", "missing \"name:\" (the image name, e.g. debian-server)");
-        if ((x = FIELD(root, "version"))) checked_str(d, x, "version", "._+~-", true, "version (e.g. 1.2.0)", &s->version);
+        if ((x = FIELD(root, "version"))) checked_str(d, x, "version", "._+~-", true, "version (e.g. 1.2.0, at most 64)", &s->version);
         else diag_add_at(d, path, 1, 1, "version", "missing \"version:\" (e.g. 1.0.0)");
         if ((x = FIELD(root, "base"))) parse_base(x, s, d);
         else diag_add_at(d, path, 1, 1, "base", "missing \"base:\" (family deb with a suite, or rpm with repos)");
         if ((x = FIELD(root, "packages")) && y_expect(d, x, "packages", YN_MAP)) {
             static const char *const pkeys[] = {"install", "remove", NULL};
             y_check_keys(d, x, "packages", pkeys);
-            const struct ynode *y;
-            if ((y = FIELD(x, "install"))) checked_list(d, y, "packages.install", "+._-:~=", "package name", &s->install, &s->ninstall);
-            if ((y = FIELD(x, "remove"))) checked_list(d, y, "packages.remove", "+._-:", "package name", &s->remove, &s->nremove);
+            struct { const char *key, *path; char ***v; size_t *n; } lists[] = {
+                {"install", "packages.install", &s->install, &s->ninstall},
+                {"remove", "packages.remove", &s->remove, &s->nremove}};
+            for (size_t l = 0; l < ARRAY_SIZE(lists); l++) {
+                const struct ynode *y = FIELD(x, lists[l].key);
+                if (!y || !y_str_list(d, y, lists[l].path, lists[l].v, lists[l].n)) continue;
+                for (size_t i = 0; i < *lists[l].n; i++) {
+                    char buf[128];
+                    const char *pkg = (*lists[l].v)[i], *why = package_problem(pkg, s->family, l == 0, buf, sizeof buf);
+                    if (!why) continue;
+                    const struct ynode *at = y->kind == YN_SEQ && i < y->n ? y->items[i] : y;
+                    _cleanup_free_ char *p = ypath_index(lists[l].path, i);
+                    diag_add(d, at, p, "\"%.80s\" is not a valid package name: %s", pkg, why);
+                }
+            }
         }
         if ((x = FIELD(root, "os"))) parse_os(x, s, d);
         if ((x = FIELD(root, "storage"))) parse_storage(x, s, d);
@@ -380,6 +617,7 @@ void spec_free(struct image_spec *s)
 {
     if (!s) return;
     free(s->path);
+    free(s->source_root);
     free(s->name);
     free(s->version);
     free(s->suite);
@@ -403,6 +641,7 @@ void spec_free(struct image_spec *s)
     free(s->users);
     for (size_t i = 0; i < s->nfiles; i++) {
         free(s->files[i].src);
+        free(s->files[i].src_rel);
         free(s->files[i].dst);
     }
     free(s->files);

@@ -21,7 +21,9 @@ struct image_user {
 };
 
 struct image_file {
-    char *src, *dst; /* src resolved against the spec's directory */
+    char *src;     /* real path on the build host, under image_spec.source_root */
+    char *src_rel; /* the same, relative to source_root: the build opens it beneath that */
+    char *dst;     /* absolute and normalized, inside the image */
     unsigned mode;
 };
 
@@ -31,6 +33,7 @@ struct image_kv {
 
 struct image_spec {
     char *path, *name, *version;
+    char *source_root; /* real path; every file the spec reads from the host lies under it */
     enum image_family family;
     char *suite, *mirror, *releasever;
     char **components;
@@ -57,7 +60,13 @@ struct image_spec {
     bool outputs[OUT_COUNT];
 };
 
-int spec_load(const char *path, struct image_spec **out, struct diags *d);
+/* Parses and validates the spec at path: every value the image's OS reads later is checked
+ * with the rules of the program that reads it (RFC 1123 host name, useradd names, systemd unit
+ * names, sysctl.d keys, normalized absolute destinations, Debian / rpm package names, ...).
+ * Files the spec reads from the host (os.files[].src, repos' gpgkey and local baseurl, a file:
+ * mirror) must resolve under source_root (NULL: the spec's directory). Returns 0, or -EINVAL
+ * with file:line:col diagnostics in d. */
+int spec_load(const char *path, const char *source_root, struct image_spec **out, struct diags *d);
 void spec_free(struct image_spec *s);
 /* "2G", "512M", "1.5G", "4096" (bytes) → bytes; false on garbage. */
 bool spec_parse_size(const char *s, uint64_t *out);

@@ -1,5 +1,6 @@
 #include "runbook/runbook.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <regex.h>
@@ -10,6 +11,7 @@
 #include "util/util.h"
 
 #define MAX_INCLUDE_DEPTH 16
+#define NAME_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-"
 #define CLI_FILE "<command line>"
 
 int runbook_parse_cli_var(const char *arg, struct kiln_var *out)
@@ -31,11 +33,38 @@ int runbook_parse_cli_var(const char *arg, struct kiln_var *out)
 
 /* ---- loading with includes ---- */
 
+/* Every file a runbook loads (itself, its includes, variable files) counts against these:
+ * including the same file many times, from files that include it many times, multiplies. */
+#define MAX_RUNBOOK_FILES 128
+#define MAX_RUNBOOK_NODES 200000
+
 struct loader {
     struct diags *d;
     char *stack[MAX_INCLUDE_DEPTH];
     int depth;
+    size_t files, nodes;
 };
+
+/* Loads one YAML file for the runbook, within the budget above. */
+static struct ynode *load_counted(struct loader *L, const char *path, const struct ynode *from, const char *what)
+{
+    if (L->files == MAX_RUNBOOK_FILES) {
+        diag_add(L->d, from, what, "the runbook loads more than %d files (includes and variable files together)",
+                 MAX_RUNBOOK_FILES);
+        return NULL;
+    }
+    struct ynode *root = yaml_load_file(path, L->d);
+    if (!root) return NULL;
+    L->files++;
+    L->nodes += ynode_count(root);
+    if (L->nodes > MAX_RUNBOOK_NODES) {
+        diag_add(L->d, from ? from : root, what, "the runbook and the files it loads hold more than %d YAML nodes",
+                 MAX_RUNBOOK_NODES);
+        ynode_free(root);
+        return NULL;
+    }
+    return root;
+}
 
 static struct ynode *load_with_includes(struct loader *L, const char *path, const struct ynode *from)
 {
@@ -54,7 +83,7 @@ static struct ynode *load_with_includes(struct loader *L, const char *path, cons
         diag_add(L->d, from, "include", "includes nested deeper than %d", MAX_INCLUDE_DEPTH);
         return NULL;
     }
-    struct ynode *root = yaml_load_file(path, L->d);
+    struct ynode *root = load_counted(L, path, from, "include");
     if (!root) return NULL;
     if (root->kind != YN_MAP) {
         diag_add(L->d, root, NULL, "a runbook must be a mapping of keys (name, platform, testcase, ...), got %s",
@@ -114,26 +143,67 @@ static struct ynode *load_with_includes(struct loader *L, const char *path, cons
 
 /* ---- variables ---- */
 
-static struct kiln_var *find_var(struct kiln_runbook *rb, const char *name)
+/* Bounds on $(name) expansion: a few variables that each reference the previous one several
+ * times grow exponentially (nine of them turned a 749-byte runbook into 1 GB). */
+#define VAR_MAX_DEPTH 16         /* $(a) whose value uses $(b) whose value uses ... */
+#define VAR_MAX_VALUE (1u << 20) /* one expanded value */
+#define VAR_MAX_TOTAL (8u << 20) /* everything substituted into one runbook */
+
+static void add_var(struct kiln_runbook *rb, size_t *cap, const char *name, const char *value, bool secret,
+                    const char *file, const struct ynode *at)
 {
-    for (size_t i = rb->nvars; i-- > 0;)
-        if (streq(rb->vars[i].name, name)) return &rb->vars[i];
-    return NULL;
+    struct kiln_var *v = APPEND(rb->vars, rb->nvars, *cap);
+    *v = (struct kiln_var){.name = xstrdup(name), .value = xstrdup(value), .secret = secret, .file = file,
+                           .line = at ? at->line : 0, .col = at ? at->col : 0};
 }
 
-static void set_var(struct kiln_runbook *rb, size_t *cap, const char *name, const char *value, bool secret,
-                    const char *file)
+static int cmp_var_pos(const void *a, const void *b, void *arg)
 {
-    struct kiln_var *v = find_var(rb, name);
-    if (!v) {
-        v = APPEND(rb->vars, rb->nvars, *cap);
-        v->name = xstrdup(name);
-    } else {
-        free(v->value);
+    const struct kiln_var *v = arg;
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    int c = strcmp(v[x].name, v[y].name);
+    return c ? c : (x > y) - (x < y);
+}
+
+/* Later definitions win (an including file over its includes, -v over the runbook), a secret
+ * stays secret; the result is sorted by name for find_var. O(n log n) for n definitions. */
+static void settle_vars(struct kiln_runbook *rb)
+{
+    if (!rb->nvars) return;
+    size_t *ix = xcalloc(rb->nvars, sizeof *ix);
+    for (size_t i = 0; i < rb->nvars; i++) ix[i] = i;
+    qsort_r(ix, rb->nvars, sizeof *ix, cmp_var_pos, rb->vars);
+    struct kiln_var *out = xcalloc(rb->nvars, sizeof *out);
+    size_t n = 0;
+    for (size_t i = 0; i < rb->nvars; i++) {
+        struct kiln_var *v = &rb->vars[ix[i]];
+        if (n && streq(out[n - 1].name, v->name)) {
+            bool secret = out[n - 1].secret || v->secret;
+            free(out[n - 1].name);
+            free(out[n - 1].value);
+            out[n - 1] = *v;
+            out[n - 1].secret = secret;
+        } else {
+            out[n++] = *v;
+        }
     }
-    v->value = xstrdup(value);
-    v->secret = v->secret || secret;
-    v->file = file;
+    free(ix);
+    free(rb->vars);
+    rb->vars = out;
+    rb->nvars = n;
+}
+
+static struct kiln_var *find_var(struct kiln_runbook *rb, const char *name)
+{
+    size_t lo = 0, hi = rb->nvars;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(rb->vars[mid].name, name);
+        if (!c) return &rb->vars[mid];
+        if (c < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return NULL;
 }
 
 static bool var_name_ok(const char *s)
@@ -146,36 +216,37 @@ static bool var_name_ok(const char *s)
     return true;
 }
 
-static void load_var_file(struct kiln_runbook *rb, size_t *cap, const struct ynode *at, const char *file,
-                          bool secret, struct diags *d)
+static void load_var_file(struct kiln_runbook *rb, size_t *cap, struct loader *L, const struct ynode *from,
+                          const char *file, bool secret, struct diags *d)
 {
-    struct ynode *root = yaml_load_file(file, d);
+    struct ynode *root = load_counted(L, file, from, "variable");
     if (!root) return;
     if (root->kind != YN_MAP) {
         diag_add(d, root, NULL, "a variable file must map names to values, got %s", ynode_kind_name(root));
     } else {
         for (size_t i = 0; i < root->n; i += 2) {
             const struct ynode *k = root->items[i], *v = root->items[i + 1];
-            if (v->kind == YN_MAP) {
+            if (!var_name_ok(k->scalar)) {
+                diag_add(d, k, NULL, "invalid variable name \"%.80s\" (letters, digits, _ - . only)", k->scalar);
+            } else if (v->kind == YN_MAP) {
                 char *val = NULL;
                 bool sec = secret;
                 const struct ynode *vv = y_get(v, "value"), *ss = y_get(v, "is_secret");
                 if (vv && y_str(d, vv, k->scalar, &val) && (!ss || y_bool(d, ss, k->scalar, &sec)))
-                    set_var(rb, cap, k->scalar, val, sec, root->file);
+                    add_var(rb, cap, k->scalar, val, sec, root->file, k);
                 free(val);
             } else if (v->kind == YN_SCALAR) {
-                set_var(rb, cap, k->scalar, v->scalar, secret, root->file);
+                add_var(rb, cap, k->scalar, v->scalar, secret, root->file, k);
             } else {
                 diag_add(d, v, k->scalar, "expected a value, got %s", ynode_kind_name(v));
             }
         }
     }
-    (void)at;
     ynode_free(root);
 }
 
-static void parse_variables(struct kiln_runbook *rb, const struct ynode *seq, const struct kiln_var *cli,
-                            size_t ncli, struct diags *d)
+static void parse_variables(struct kiln_runbook *rb, struct loader *L, const struct ynode *seq,
+                            const struct kiln_var *cli, size_t ncli, struct diags *d)
 {
     size_t cap = 0;
     static const char *const keys[] = {"name", "value", "is_secret", "file", NULL};
@@ -197,7 +268,7 @@ static void parse_variables(struct kiln_runbook *rb, const struct ynode *seq, co
                 if (y_str(d, file, fp, &f)) {
                     _cleanup_free_ char *dir = path_dirname(file->file);
                     _cleanup_free_ char *full = path_resolve(dir, f);
-                    load_var_file(rb, &cap, file, full, secret, d);
+                    load_var_file(rb, &cap, L, file, full, secret, d);
                 }
                 free(f);
                 continue;
@@ -208,26 +279,83 @@ static void parse_variables(struct kiln_runbook *rb, const struct ynode *seq, co
                 diag_add(d, it, p, "a variable needs \"name\" and \"value\" (or \"file\")");
             } else if (y_str(d, name, np, &n)) {
                 if (!var_name_ok(n)) {
-                    diag_add(d, name, np, "invalid variable name \"%s\" (letters, digits, _ - . only)", n);
+                    diag_add(d, name, np, "invalid variable name \"%.80s\" (letters, digits, _ - . only)", n);
                 } else {
                     const struct ynode *val = y_get(it, "value");
                     _cleanup_free_ char *vp = ypath(p, "value");
                     if (!val) diag_add(d, it, p, "variable \"%s\" has no value", n);
-                    else if (y_str(d, val, vp, &v)) set_var(rb, &cap, n, v, secret, val->file);
+                    else if (y_str(d, val, vp, &v)) add_var(rb, &cap, n, v, secret, val->file, name);
                 }
             }
             free(n);
             free(v);
         }
     }
-    for (size_t i = 0; i < ncli; i++) set_var(rb, &cap, cli[i].name, cli[i].value, cli[i].secret, cli[i].file);
+    for (size_t i = 0; i < ncli; i++) add_var(rb, &cap, cli[i].name, cli[i].value, cli[i].secret, cli[i].file, NULL);
+    settle_vars(rb);
     for (size_t i = 0; i < rb->nvars; i++)
         if (rb->vars[i].secret) secret_add(rb->vars[i].value);
 }
 
-/* Replaces $(name) in s. Returns NULL and a diagnostic when a name is unknown. */
-static char *substitute(struct kiln_runbook *rb, const char *s, const struct ynode *at, const char *path,
-                        struct diags *d, int depth, const char **single_file)
+/* Each variable is expanded once and remembered, so the cost is the size of the output, which
+ * the limits above bound. */
+struct expander {
+    struct kiln_runbook *rb;
+    struct diags *d;
+    char **value;          /* per variable: its expansion, once done */
+    enum { VAR_NEW, VAR_BUSY, VAR_DONE, VAR_FAILED } *state; /* BUSY seen again: a cycle */
+    size_t chain[VAR_MAX_DEPTH + 1];
+    size_t total;
+    bool full;             /* VAR_MAX_TOTAL reached: stop, one error is enough */
+};
+
+static void where_defined(const struct kiln_var *v, char *buf, size_t sz)
+{
+    if (v->line) snprintf(buf, sz, " (defined at %s:%d:%d)", v->file, v->line, v->col);
+    else snprintf(buf, sz, " (given with -v)");
+}
+
+/* "$(a) → $(b) → $(c)": the variables being expanded from chain[from] on, then last. */
+static char *chain_text(struct expander *X, int from, int depth, const char *last)
+{
+    struct sbuf b = {0};
+    for (int i = from; i < depth; i++) sbuf_printf(&b, "$(%s) → ", X->rb->vars[X->chain[i]].name);
+    sbuf_printf(&b, "$(%s)", last);
+    return sbuf_steal(&b);
+}
+
+static char *expand(struct expander *X, const char *s, const struct ynode *at, const char *path, int depth,
+                    const char **single_file);
+
+static const char *var_value(struct expander *X, size_t i, const struct ynode *at, const char *path, int depth)
+{
+    struct kiln_var *v = &X->rb->vars[i];
+    if (X->state[i] == VAR_DONE) return X->value[i];
+    if (X->state[i] == VAR_FAILED) return NULL; /* reported where it was first used */
+    if (X->state[i] == VAR_BUSY) {
+        int from = 0;
+        while (X->chain[from] != i) from++;
+        _cleanup_free_ char *c = chain_text(X, from, depth, v->name);
+        diag_add(X->d, at, path, "variable $(%s) refers to itself: %s", v->name, c);
+        return NULL;
+    }
+    if (depth == VAR_MAX_DEPTH) {
+        _cleanup_free_ char *c = chain_text(X, 0, depth, v->name);
+        diag_add(X->d, at, path, "variables nest more than %d deep: %s", VAR_MAX_DEPTH, c);
+        return NULL;
+    }
+    X->state[i] = VAR_BUSY;
+    X->chain[depth] = i;
+    X->value[i] = expand(X, v->value, at, path, depth + 1, NULL);
+    X->state[i] = X->value[i] ? VAR_DONE : VAR_FAILED;
+    if (X->value[i] && v->secret && !streq(X->value[i], v->value)) secret_add(X->value[i]);
+    return X->value[i];
+}
+
+/* Replaces $(name) in s (depth: how many variables are being expanded around it). Returns NULL
+ * and a diagnostic at `at` naming the variable when one is unknown, cyclic, too deep or too large. */
+static char *expand(struct expander *X, const char *s, const struct ynode *at, const char *path, int depth,
+                    const char **single_file)
 {
     struct sbuf b = {0};
     const char *p = s;
@@ -240,42 +368,60 @@ static char *substitute(struct kiln_runbook *rb, const char *s, const struct yno
         if (!e) break;
         sbuf_append(&b, p, (size_t)(q - p));
         _cleanup_free_ char *name = xstrndup(q + 2, (size_t)(e - q - 2));
-        struct kiln_var *v = find_var(rb, name);
+        struct kiln_var *v = find_var(X->rb, name);
         if (!v) {
-            diag_add(d, at, path, "unknown variable $(%s); define it under \"variable:\" or pass -v %s=VALUE",
+            diag_add(X->d, at, path, "unknown variable $(%.80s); define it under \"variable:\" or pass -v %.80s=VALUE",
                      name, name);
             sbuf_free(&b);
             return NULL;
         }
-        if (depth > 8) {
-            diag_add(d, at, path, "variable $(%s) refers to itself", name);
-            sbuf_free(&b);
-            return NULL;
-        }
-        char *val = substitute(rb, v->value, at, path, d, depth + 1, NULL);
+        const char *val = var_value(X, (size_t)(v - X->rb->vars), at, path, depth);
         if (!val) {
             sbuf_free(&b);
             return NULL;
         }
+        if (b.len + strlen(val) + strlen(e + 1) > VAR_MAX_VALUE) {
+            if (depth) {
+                const struct kiln_var *outer = &X->rb->vars[X->chain[depth - 1]];
+                char def[512];
+                where_defined(outer, def, sizeof def);
+                _cleanup_free_ char *c = chain_text(X, 0, depth - 1, outer->name);
+                diag_add(X->d, at, path, "variable $(%s) expands to more than %u MiB%s%s%s", outer->name,
+                         VAR_MAX_VALUE >> 20, def, depth > 1 ? ", reached through " : "", depth > 1 ? c : "");
+            } else {
+                diag_add(X->d, at, path, "this value expands to more than %u MiB with $(%s)", VAR_MAX_VALUE >> 20, name);
+            }
+            sbuf_free(&b);
+            return NULL;
+        }
         sbuf_puts(&b, val);
-        free(val);
         refs++;
         only = (q == s && e[1] == 0) ? v->file : NULL;
         p = e + 1;
     }
     sbuf_puts(&b, p);
     if (single_file) *single_file = refs == 1 ? only : NULL;
-    return sbuf_steal(&b);
+    return b.s ? sbuf_steal(&b) : xstrdup("");
 }
 
-static bool substitute_tree(struct kiln_runbook *rb, struct ynode *n, const char *path, struct diags *d)
+static bool substitute_tree(struct expander *X, struct ynode *n, const char *path)
 {
     bool ok = true;
+    if (X->full) return false;
     if (n->kind == YN_SCALAR) {
         if (!strstr(n->scalar, "$(")) return true;
         const char *file = NULL;
-        char *v = substitute(rb, n->scalar, n, path, d, 0, &file);
+        char *v = expand(X, n->scalar, n, path, 0, &file);
         if (!v) return false;
+        size_t len = strlen(v);
+        if (len > VAR_MAX_TOTAL - X->total) {
+            diag_add(X->d, n, path, "variables make the runbook larger than %u MiB once expanded (this value: %zu bytes); "
+                                    "use fewer or shorter references", VAR_MAX_TOTAL >> 20, len);
+            free(v);
+            X->full = true;
+            return false;
+        }
+        X->total += len;
         free(n->scalar);
         n->scalar = v;
         /* A value that is exactly one variable resolves relative paths like that variable did. */
@@ -288,10 +434,10 @@ static bool substitute_tree(struct kiln_runbook *rb, struct ynode *n, const char
             const char *k = n->items[i - 1]->scalar;
             if (!path[0] && streq(k, "variable")) continue;
             _cleanup_free_ char *p = ypath(path, k);
-            ok = substitute_tree(rb, n->items[i], p, d) && ok;
+            ok = substitute_tree(X, n->items[i], p) && ok;
         } else {
             _cleanup_free_ char *p = ypath_index(path, i);
-            ok = substitute_tree(rb, n->items[i], p, d) && ok;
+            ok = substitute_tree(X, n->items[i], p) && ok;
         }
     }
     return ok;
@@ -327,6 +473,17 @@ static void mask_cut_values(const struct ynode *n, struct diags *d, size_t from)
             p = msg + at;
         }
     }
+}
+
+static bool substitute_all(struct kiln_runbook *rb, struct ynode *root, struct diags *d)
+{
+    struct expander X = {.rb = rb, .d = d, .value = xcalloc(rb->nvars + 1, sizeof *X.value),
+                         .state = xcalloc(rb->nvars + 1, sizeof *X.state)};
+    bool ok = substitute_tree(&X, root, "");
+    for (size_t i = 0; i < rb->nvars; i++) free(X.value[i]);
+    free(X.value);
+    free(X.state);
+    return ok;
 }
 
 /* ---- typed sections ---- */
@@ -516,8 +673,70 @@ static void parse_platform(const struct ynode *n, struct kiln_runbook *rb, struc
     }
 }
 
+/* glibc's regcomp copies an atom once per count of the {m,n} after it, and kiln compiles each
+ * criteria expression once per case: ((a{200}){200}){200} (20 bytes) took over 60 s and
+ * 1.7 GB. Before regcomp sees an expression, its size once counts are expanded (characters,
+ * with a counted atom weighing its count times its own size) must stay under REGEX_MAX_COST,
+ * and groups nest at most 32 deep. */
+#define REGEX_MAX_COST 4096
+
+static const char *regex_problem(const char *re)
+{
+    unsigned long cost[33] = {0}; /* per open group: the expanded size of its content so far */
+    int depth = 0;
+    unsigned long last = 0;       /* the expanded size of the atom just read */
+    for (const char *p = re; *p; p++) {
+        unsigned long atom = 1;
+        switch (*p) {
+        case '\\':
+            if (p[1]) p++;
+            break;
+        case '[': /* a bracket expression is one atom: ']' first is a member, [:class:] holds a ']' */
+            p += p[1] == '^' ? 2 : 1;
+            if (*p == ']') p++;
+            while (*p && *p != ']')
+                p += (*p == '[' && (p[1] == ':' || p[1] == '.' || p[1] == '=') && strchr(p + 2, ']')) ? strchr(p + 2, ']') - p + 1 : 1;
+            if (!*p) return NULL; /* unterminated: regcomp says so */
+            break;
+        case '(':
+            if (depth == 32) return "groups nest deeper than 32";
+            cost[++depth] = 0;
+            last = 0;
+            continue;
+        case ')':
+            if (!depth) break;
+            atom = cost[depth--] + 1;
+            break;
+        case '{': {
+            char *end;
+            unsigned long m = strtoul(p + 1, &end, 10), n = m;
+            if (end == p + 1) break; /* not a count: regcomp judges it */
+            if (*end == ',') n = isdigit((unsigned char)end[1]) ? strtoul(end + 1, &end, 10) : (end++, m + 1);
+            if (*end != '}') break;
+            unsigned long k = MAX(m, n);
+            if (k > REGEX_MAX_COST) return "a count {m,n} above 4096";
+            if (k) cost[depth] += (k - 1) * last; /* the atom is there once already */
+            last *= k; /* glibc takes a{3}{3} as nine */
+            p = end;
+            if (cost[depth] > REGEX_MAX_COST) return "its counted repetitions {m,n} expand it past 4096 characters";
+            continue;
+        }
+        default: break;
+        }
+        cost[depth] += atom;
+        last = atom;
+        if (cost[depth] > REGEX_MAX_COST) return "it expands past 4096 characters";
+    }
+    return NULL;
+}
+
 static void check_regex(const struct ynode *at, const char *path, const char *re, struct diags *d)
 {
+    const char *why = regex_problem(re);
+    if (why) {
+        diag_add(d, at, path, "regular expression \"%.80s\" is too costly to compile: %s", re, why);
+        return;
+    }
     regex_t rx;
     int rc = regcomp(&rx, re, REG_EXTENDED | REG_NOSUB);
     if (rc) {
@@ -607,14 +826,38 @@ static void parse_console(const struct ynode *n, struct kiln_runbook *rb, struct
         for (size_t i = 0; i < rb->nconsole_ignore; i++) check_regex(x, "console.ignore", rb->console_ignore[i], d);
 }
 
-static bool name_list(struct diags *d, const struct ynode *x, const char *path, char ***out, size_t *n)
+/* How a listed name is used: in a remote command only, or also as a path (a case directory
+ * under the run, a file on the guest), where it must stay one component or a relative path. */
+enum name_use { NAME_WORD, NAME_FILE, NAME_RELPATH };
+
+static const char *name_problem(const char *s, enum name_use use)
+{
+    if (!*s) return "is empty";
+    for (const char *c = s; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f) return "contains control characters";
+    if (strpbrk(s, " '\"$`;|&<>()*?[]\\")) return "is not a plain name (no spaces or shell characters)";
+    if (use == NAME_WORD) return NULL;
+    if (use == NAME_FILE && strchr(s, '/')) return "must be a name, not a path (no '/')";
+    if (s[0] == '/') return "must be a relative path";
+    for (const char *seg = s; seg; seg = strchr(seg, '/') ? strchr(seg, '/') + 1 : NULL) {
+        size_t len = strcspn(seg, "/");
+        if (!len || (seg[0] == '.' && (len == 1 || (len == 2 && seg[1] == '.'))))
+            return "must not have empty, '.' or '..' path segments";
+    }
+    return NULL;
+}
+
+static bool name_list(struct diags *d, const struct ynode *x, const char *path, enum name_use use, char ***out,
+                      size_t *n)
 {
     if (!y_str_list(d, x, path, out, n)) return false;
-    for (size_t i = 0; i < *n; i++)
-        if (!*(*out)[i] || strpbrk((*out)[i], " \t\n'\"$`;|&<>()*?[]\\")) {
-            diag_add(d, x->kind == YN_SEQ ? x->items[i] : x, path, "\"%s\" is not a plain name", (*out)[i]);
+    for (size_t i = 0; i < *n; i++) {
+        const char *why = name_problem((*out)[i], use);
+        if (why) {
+            diag_add(d, x->kind == YN_SEQ ? x->items[i] : x, path, "\"%.80s\" %s", (*out)[i], why);
             return false;
         }
+    }
     return true;
 }
 
@@ -633,8 +876,8 @@ static void parse_kselftest(const struct ynode *n, struct kiln_runbook *rb, stru
         diag_add(d, x, "kselftest.source", "%s: %s", k->source, strerror(errno));
     if (!(x = FIELD(n, "collections")))
         diag_add(d, n, "kselftest", "needs \"collections\", e.g. [timers, size]");
-    else name_list(d, x, "kselftest.collections", &k->collections, &k->ncollections);
-    if ((x = FIELD(n, "skip")) && name_list(d, x, "kselftest.skip", &k->skip, &k->nskip))
+    else name_list(d, x, "kselftest.collections", NAME_RELPATH, &k->collections, &k->ncollections);
+    if ((x = FIELD(n, "skip")) && name_list(d, x, "kselftest.skip", NAME_WORD, &k->skip, &k->nskip))
         for (size_t i = 0; i < k->nskip; i++) {
             const char *colon = strchr(k->skip[i], ':');
             const struct ynode *at = x->kind == YN_SEQ ? x->items[i] : x;
@@ -663,10 +906,34 @@ static void parse_ltp(const struct ynode *n, struct kiln_runbook *rb, struct dia
     if ((x = FIELD(n, "runner"))) y_enum(d, x, "ltp.runner", runners, &l->runner);
     if (!(x = FIELD(n, "groups")))
         diag_add(d, n, "ltp", "needs \"groups\": runtest files to run, e.g. [syscalls, math]");
-    else name_list(d, x, "ltp.groups", &l->groups, &l->ngroups);
-    if ((x = FIELD(n, "skip"))) name_list(d, x, "ltp.skip", &l->skip, &l->nskip);
+    else name_list(d, x, "ltp.groups", NAME_FILE, &l->groups, &l->ngroups);
+    if ((x = FIELD(n, "skip"))) name_list(d, x, "ltp.skip", NAME_WORD, &l->skip, &l->nskip);
     if ((x = FIELD(n, "timeout_s"))) y_long(d, x, "ltp.timeout_s", 1, 86400, &l->timeout_s);
     if ((x = FIELD(n, "priority"))) y_long(d, x, "ltp.priority", 0, 5, &l->priority);
+}
+
+/* The run's name becomes a directory under --runs-dir (NAME-TIME): one plain path component. */
+#define RUN_NAME_MAX 64
+
+static bool run_name_ok(const char *s)
+{
+    size_t n = strlen(s);
+    return n && n <= RUN_NAME_MAX && isalnum((unsigned char)s[0]) && strspn(s, NAME_CHARS) == n;
+}
+
+/* Without "name:", the file's name up to its first dot, with anything else made '-'. */
+static char *default_run_name(const char *path)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    char *n = xstrndup(base, MIN(strcspn(base, "."), (size_t)RUN_NAME_MAX));
+    for (char *c = n; *c; c++)
+        if (!strchr(NAME_CHARS, *c)) *c = '-';
+    if (!run_name_ok(n)) {
+        free(n);
+        n = xstrdup("run");
+    }
+    return n;
 }
 
 int runbook_load(const char *path, const struct kiln_var *cli, size_t ncli, struct kiln_runbook **out,
@@ -687,10 +954,12 @@ int runbook_load(const char *path, const struct kiln_var *cli, size_t ncli, stru
     rb->platform.qemu.cpus = 2;
     rb->platform.qemu.boot_timeout_s = 300;
     y_check_keys(d, root, "", keys);
-    parse_variables(rb, y_get(root, "variable"), cli, ncli, d);
-    if (d->n == before && substitute_tree(rb, root, "", d)) {
+    parse_variables(rb, &L, y_get(root, "variable"), cli, ncli, d);
+    if (d->n == before && substitute_all(rb, root, d)) {
         const struct ynode *x;
-        if ((x = y_get(root, "name"))) y_str(d, x, "name", &rb->name);
+        if ((x = y_get(root, "name")) && y_str(d, x, "name", &rb->name) && !run_name_ok(rb->name))
+            diag_add(d, x, "name", "\"%.80s\" cannot name the run directory: use letters, digits, '.', '_' and '-', "
+                                   "starting with a letter or digit, at most %d characters", rb->name, RUN_NAME_MAX);
         if ((x = y_get(root, "concurrency"))) y_long(d, x, "concurrency", 1, 64, &rb->concurrency);
         if ((x = y_get(root, "extension"))) {
             char **ext = NULL;
@@ -715,11 +984,7 @@ int runbook_load(const char *path, const struct kiln_var *cli, size_t ncli, stru
         if ((x = y_get(root, "ltp"))) parse_ltp(x, rb, d);
         if ((x = y_get(root, "vulnerability_feed"))) get_path(d, x, "vulnerability_feed", &rb->vulnerability_feed);
     }
-    if (!rb->name) {
-        const char *base = strrchr(path, '/');
-        base = base ? base + 1 : path;
-        rb->name = xstrndup(base, strcspn(base, "."));
-    }
+    if (!rb->name) rb->name = default_run_name(path);
     if (d->n > before) mask_cut_values(root, d, before);
     ynode_free(root);
     if (d->n > before) {

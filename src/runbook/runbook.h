@@ -15,6 +15,7 @@ struct kiln_var {
     char *name, *value;
     bool secret;
     const char *file; /* where it was defined; relative paths in it resolve against this file's dir */
+    int line, col;    /* of its name there; 0 for -v */
 };
 
 struct kiln_qemu_conf {

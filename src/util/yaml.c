@@ -11,8 +11,10 @@
 #include "util/util.h"
 
 #define YAML_MAX_BYTES (8u << 20)
+#define YAML_MAX_TOTAL_BYTES (32 << 20) /* scalar text after alias expansion */
 #define YAML_MAX_DEPTH 64
 #define YAML_MAX_NODES 200000
+#define DIAGS_MAX_PRINTED 100
 
 static pthread_mutex_t files_lock = PTHREAD_MUTEX_INITIALIZER;
 static char **files;
@@ -73,6 +75,10 @@ void diag_add_at(struct diags *d, const char *file, int line, int col, const cha
 void diags_print(const struct diags *d, FILE *f)
 {
     for (size_t i = 0; i < d->n; i++) {
+        if (i == DIAGS_MAX_PRINTED) {
+            fprintf(f, "%s: ... and %zu more\n", d->v[i].file, d->n - i);
+            break;
+        }
         const struct diag *g = &d->v[i];
         if (g->line > 0) fprintf(f, "%s:%d:%d: ", g->file, g->line, g->col);
         else fprintf(f, "%s: ", g->file);
@@ -119,107 +125,275 @@ void ynode_free(struct ynode *n)
     free(n);
 }
 
-struct conv {
-    yaml_document_t *doc;
-    const char *file;
-    size_t count;
-    struct diags *d;
+/* An alias is a copy of its anchor's subtree, counted against the limits like any node: an
+ * alias bomb (a: &a [x, x], b: &b [*a, *a], ...) stops at the limits instead of exhausting
+ * memory. */
+struct anchor {
+    char *name;
+    struct ynode *node;
+    size_t nodes, bytes; /* of the subtree, for the limit check before a copy */
 };
 
-static struct ynode *convert(struct conv *c, yaml_node_t *yn, int depth)
+struct frame {
+    struct ynode *n;
+    struct ynode *key; /* a mapping's key waiting for its value */
+    char *anchor;      /* registered when the collection ends */
+    size_t nodes0, bytes0;
+};
+
+struct loader {
+    yaml_parser_t p;
+    const char *file;
+    struct diags *d;
+    struct frame stack[YAML_MAX_DEPTH];
+    int depth;
+    struct ynode *root;
+    struct anchor *anchors;
+    size_t nanchors, capanchors;
+    size_t nodes, bytes;
+    bool aliased; /* an alias was expanded: worth naming when a limit is hit */
+    int docs, doc_line;
+};
+
+static void load_error(struct loader *L, const yaml_mark_t *m, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void load_error(struct loader *L, const yaml_mark_t *m, const char *fmt, ...)
 {
-    if (!yn) return NULL;
-    if (depth > YAML_MAX_DEPTH || ++c->count > YAML_MAX_NODES) {
-        diag_add_at(c->d, c->file, (int)yn->start_mark.line + 1, (int)yn->start_mark.column + 1, NULL,
-                    "document too deep or too large (limits: depth %d, %d nodes); "
-                    "check for runaway aliases", YAML_MAX_DEPTH, YAML_MAX_NODES);
-        return NULL;
-    }
-    struct ynode *n = xcalloc(1, sizeof *n);
-    n->file = (char *)c->file;
-    n->line = (int)yn->start_mark.line + 1;
-    n->col = (int)yn->start_mark.column + 1;
-    switch (yn->type) {
-    case YAML_SCALAR_NODE:
-        n->kind = YN_SCALAR;
-        n->scalar = xstrndup((const char *)yn->data.scalar.value, yn->data.scalar.length);
-        n->quoted = yn->data.scalar.style != YAML_PLAIN_SCALAR_STYLE;
-        break;
-    case YAML_SEQUENCE_NODE:
-        n->kind = YN_SEQ;
-        for (yaml_node_item_t *it = yn->data.sequence.items.start; it < yn->data.sequence.items.top; it++) {
-            struct ynode *ch = convert(c, yaml_document_get_node(c->doc, *it), depth + 1);
-            if (!ch) goto fail;
-            ynode_push(n, ch);
-        }
-        break;
-    case YAML_MAPPING_NODE:
-        n->kind = YN_MAP;
-        for (yaml_node_pair_t *p = yn->data.mapping.pairs.start; p < yn->data.mapping.pairs.top; p++) {
-            struct ynode *k = convert(c, yaml_document_get_node(c->doc, p->key), depth + 1);
-            if (!k) goto fail;
-            if (k->kind != YN_SCALAR) {
-                diag_add(c->d, k, NULL, "mapping keys must be plain strings");
-                ynode_free(k);
-                goto fail;
-            }
-            struct ynode *v = convert(c, yaml_document_get_node(c->doc, p->value), depth + 1);
-            if (!v) {
-                ynode_free(k);
-                goto fail;
-            }
-            for (size_t i = 0; i < n->n; i += 2)
-                if (streq(n->items[i]->scalar, k->scalar)) {
-                    diag_add(c->d, k, NULL, "duplicate key \"%s\" (first at line %d)", k->scalar,
-                             n->items[i]->line);
-                    ynode_free(k);
-                    ynode_free(v);
-                    goto fail;
-                }
-            ynode_push(n, k);
-            ynode_push(n, v);
-        }
-        break;
-    default:
-        n->kind = YN_SCALAR;
-        n->scalar = xstrdup("");
-    }
-    return n;
-fail:
-    ynode_free(n);
-    return NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    diag_vadd(L->d, L->file, (int)m->line + 1, (int)m->column + 1, NULL, fmt, ap);
+    va_end(ap);
 }
 
+static struct ynode *node_at(struct loader *L, enum ynode_kind kind, const yaml_mark_t *m)
+{
+    struct ynode *n = xcalloc(1, sizeof *n);
+    n->kind = kind;
+    n->file = (char *)L->file;
+    n->line = (int)m->line + 1;
+    n->col = (int)m->column + 1;
+    return n;
+}
+
+/* Counts a node (and its scalar bytes) against the document's limits. */
+static bool charge(struct loader *L, size_t nodes, size_t bytes, const yaml_mark_t *m)
+{
+    if (nodes > YAML_MAX_NODES - L->nodes || bytes > YAML_MAX_TOTAL_BYTES - L->bytes) {
+        load_error(L, m, "document too large: more than %d nodes or %d MiB of text%s", YAML_MAX_NODES,
+                   YAML_MAX_TOTAL_BYTES >> 20, L->aliased ? " once aliases are expanded; check for runaway aliases" : "");
+        return false;
+    }
+    L->nodes += nodes;
+    L->bytes += bytes;
+    return true;
+}
+
+static struct ynode *ynode_copy(const struct ynode *n)
+{
+    struct ynode *c = xcalloc(1, sizeof *c);
+    *c = *n;
+    c->scalar = n->scalar ? xstrdup(n->scalar) : NULL;
+    c->items = NULL;
+    c->n = c->cap = 0;
+    for (size_t i = 0; i < n->n; i++) ynode_push(c, ynode_copy(n->items[i]));
+    return c;
+}
+
+static int cmp_key_index(const void *a, const void *b, void *arg)
+{
+    struct ynode *const *items = arg;
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    int c = strcmp(items[x]->scalar, items[y]->scalar);
+    return c ? c : (x > y) - (x < y);
+}
+
+/* Finds a repeated key in O(n log n): sorts the key positions by (key, position); each later
+ * twin in a run of equal keys is a duplicate. Reports the one that comes first in the file. */
+static bool check_duplicates(struct loader *L, const struct ynode *map)
+{
+    size_t pairs = map->n / 2;
+    if (pairs < 2) return true;
+    size_t *ix = xcalloc(pairs, sizeof *ix);
+    for (size_t i = 0; i < pairs; i++) ix[i] = 2 * i;
+    qsort_r(ix, pairs, sizeof *ix, cmp_key_index, map->items);
+    size_t dup = SIZE_MAX, first = 0;
+    for (size_t i = 1; i < pairs; i++)
+        if (streq(map->items[ix[i]]->scalar, map->items[ix[i - 1]]->scalar) && ix[i] < dup &&
+            (i < 2 || !streq(map->items[ix[i - 1]]->scalar, map->items[ix[i - 2]]->scalar))) {
+            dup = ix[i];
+            first = ix[i - 1];
+        }
+    free(ix);
+    if (dup == SIZE_MAX) return true;
+    const struct ynode *k = map->items[dup];
+    diag_add(L->d, k, NULL, "duplicate key \"%.80s\" (first at line %d); each key may appear once in a mapping",
+             k->scalar, map->items[first]->line);
+    return false;
+}
+
+static void add_anchor(struct loader *L, char *name, struct ynode *n, size_t nodes, size_t bytes)
+{
+    struct anchor *a = APPEND(L->anchors, L->nanchors, L->capanchors);
+    a->name = name;
+    a->node = n;
+    a->nodes = nodes;
+    a->bytes = bytes;
+}
+
+/* Hangs a finished node under the open collection (or makes it the root). */
+static bool attach(struct loader *L, struct ynode *n)
+{
+    if (!L->depth) {
+        L->root = n;
+        return true;
+    }
+    struct frame *f = &L->stack[L->depth - 1];
+    if (f->n->kind == YN_SEQ) {
+        ynode_push(f->n, n);
+        return true;
+    }
+    if (!f->key) {
+        if (n->kind != YN_SCALAR) {
+            diag_add(L->d, n, NULL, "mapping keys must be plain strings, got %s", ynode_kind_name(n));
+            ynode_free(n);
+            return false;
+        }
+        f->key = n;
+        return true;
+    }
+    ynode_push(f->n, f->key);
+    ynode_push(f->n, n);
+    f->key = NULL;
+    return true;
+}
+
+/* Anchors are registered when their node is complete, so an alias inside its own anchor
+ * (a: &a [*a]) finds nothing: a cycle is an error, not an endless copy. */
+static bool on_alias(struct loader *L, const yaml_event_t *e)
+{
+    const char *name = (const char *)e->data.alias.anchor;
+    for (size_t i = L->nanchors; i-- > 0;) {
+        const struct anchor *a = &L->anchors[i];
+        if (!streq(a->name, name)) continue;
+        L->aliased = true;
+        if (!charge(L, a->nodes, a->bytes, &e->start_mark)) return false;
+        struct ynode *c = ynode_copy(a->node);
+        c->line = (int)e->start_mark.line + 1;
+        c->col = (int)e->start_mark.column + 1;
+        return attach(L, c);
+    }
+    for (int i = 0; i < L->depth; i++)
+        if (L->stack[i].anchor && streq(L->stack[i].anchor, name)) {
+            load_error(L, &e->start_mark, "alias *%s is inside the node it refers to (a cycle)", name);
+            return false;
+        }
+    load_error(L, &e->start_mark, "alias *%s refers to no anchor &%s before it", name, name);
+    return false;
+}
+
+static bool on_scalar(struct loader *L, const yaml_event_t *e)
+{
+    size_t len = e->data.scalar.length;
+    if (!charge(L, 1, len, &e->start_mark)) return false;
+    struct ynode *n = node_at(L, YN_SCALAR, &e->start_mark);
+    n->scalar = xstrndup((const char *)e->data.scalar.value, len);
+    n->quoted = e->data.scalar.style != YAML_PLAIN_SCALAR_STYLE;
+    if (e->data.scalar.anchor) add_anchor(L, xstrdup((const char *)e->data.scalar.anchor), n, 1, len);
+    return attach(L, n);
+}
+
+static bool on_start(struct loader *L, const yaml_event_t *e, enum ynode_kind kind, const yaml_char_t *anchor)
+{
+    if (L->depth == YAML_MAX_DEPTH) {
+        load_error(L, &e->start_mark, "nested deeper than %d levels", YAML_MAX_DEPTH);
+        return false;
+    }
+    if (!charge(L, 1, 0, &e->start_mark)) return false;
+    struct frame *f = &L->stack[L->depth++];
+    *f = (struct frame){.n = node_at(L, kind, &e->start_mark), .nodes0 = L->nodes - 1, .bytes0 = L->bytes};
+    if (anchor) f->anchor = xstrdup((const char *)anchor);
+    return true;
+}
+
+static bool on_end(struct loader *L)
+{
+    struct frame f = L->stack[--L->depth];
+    if (f.n->kind == YN_MAP && !check_duplicates(L, f.n)) {
+        free(f.anchor);
+        ynode_free(f.n);
+        return false;
+    }
+    if (f.anchor) add_anchor(L, f.anchor, f.n, L->nodes - f.nodes0, L->bytes - f.bytes0);
+    return attach(L, f.n);
+}
+
+/* One event; false on error (diagnostic added) or at the end of the stream. */
+static bool on_event(struct loader *L, const yaml_event_t *e, bool *done)
+{
+    switch (e->type) {
+    case YAML_DOCUMENT_START_EVENT:
+        if (++L->docs > 1) {
+            load_error(L, &e->start_mark, "more than one YAML document in the file (the first starts at line %d); "
+                                          "kiln reads one: remove this '---' and what follows, or move it to its own file",
+                       L->doc_line);
+            return false;
+        }
+        L->doc_line = (int)e->start_mark.line + 1;
+        return true;
+    case YAML_SCALAR_EVENT: return on_scalar(L, e);
+    case YAML_SEQUENCE_START_EVENT: return on_start(L, e, YN_SEQ, e->data.sequence_start.anchor);
+    case YAML_MAPPING_START_EVENT: return on_start(L, e, YN_MAP, e->data.mapping_start.anchor);
+    case YAML_SEQUENCE_END_EVENT:
+    case YAML_MAPPING_END_EVENT: return on_end(L);
+    case YAML_ALIAS_EVENT: return on_alias(L, e);
+    case YAML_STREAM_END_EVENT: *done = true; return true;
+    default: return true;
+    }
+}
+
+static void loader_free(struct loader *L)
+{
+    for (int i = L->depth; i-- > 0;) {
+        ynode_free(L->stack[i].key);
+        ynode_free(L->stack[i].n);
+        free(L->stack[i].anchor);
+    }
+    for (size_t i = 0; i < L->nanchors; i++) free(L->anchors[i].name);
+    free(L->anchors);
+    yaml_parser_delete(&L->p);
+}
+
+/* Builds the tree from libyaml's events rather than its document loader: the depth, node and
+ * document limits then apply while parsing, so a hostile file stops at the first node past a
+ * limit instead of after libyaml has built all of it. */
 struct ynode *yaml_load_string(const char *name, const char *text, size_t len, struct diags *d)
 {
-    const char *file = yfiles_intern(name);
-    yaml_parser_t parser;
-    yaml_document_t doc;
-    if (!yaml_parser_initialize(&parser)) {
-        diag_add_at(d, file, 0, 0, NULL, "cannot initialise the YAML parser");
+    struct loader L = {.file = yfiles_intern(name), .d = d};
+    if (!yaml_parser_initialize(&L.p)) {
+        diag_add_at(d, L.file, 0, 0, NULL, "cannot initialise the YAML parser");
         return NULL;
     }
-    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-    if (!yaml_parser_load(&parser, &doc)) {
-        diag_add_at(d, file, (int)parser.problem_mark.line + 1, (int)parser.problem_mark.column + 1, NULL,
-                    "invalid YAML: %s%s%s", parser.problem ? parser.problem : "syntax error",
-                    parser.context ? " " : "", parser.context ? parser.context : "");
-        yaml_parser_delete(&parser);
-        return NULL;
+    yaml_parser_set_input_string(&L.p, (const unsigned char *)text, len);
+    bool done = false, ok = true;
+    while (ok && !done) {
+        yaml_event_t e;
+        if (!yaml_parser_parse(&L.p, &e)) {
+            diag_add_at(d, L.file, (int)L.p.problem_mark.line + 1, (int)L.p.problem_mark.column + 1, NULL,
+                        "invalid YAML: %s%s%s", L.p.problem ? L.p.problem : "syntax error",
+                        L.p.context ? " " : "", L.p.context ? L.p.context : "");
+            break;
+        }
+        ok = on_event(&L, &e, &done);
+        yaml_event_delete(&e);
     }
-    struct ynode *root;
-    yaml_node_t *top = yaml_document_get_root_node(&doc);
-    if (!top) {
+    struct ynode *root = done ? L.root : NULL;
+    if (!done) ynode_free(L.root);
+    loader_free(&L);
+    if (done && !root) {
         root = xcalloc(1, sizeof *root);
         root->kind = YN_MAP;
-        root->file = (char *)file;
+        root->file = (char *)L.file;
         root->line = root->col = 1;
-    } else {
-        struct conv c = {.doc = &doc, .file = file, .d = d};
-        root = convert(&c, top, 0);
     }
-    yaml_document_delete(&doc);
-    yaml_parser_delete(&parser);
     return root;
 }
 
@@ -238,6 +412,12 @@ struct ynode *yaml_load_file(const char *path, struct diags *d)
     return n;
 }
 
+static int cmp_key_at(const void *a, const void *b, void *arg)
+{
+    struct ynode *const *items = arg;
+    return strcmp(items[*(const size_t *)a]->scalar, items[*(const size_t *)b]->scalar);
+}
+
 struct ynode *ynode_merge(struct ynode *base, struct ynode *over)
 {
     if (!base) return over;
@@ -252,22 +432,42 @@ struct ynode *ynode_merge(struct ynode *base, struct ynode *over)
         ynode_free(over);
         return base;
     }
+    /* base's keys sorted once, each of over's looked up by bisection: O((n + m) log n), where a
+     * linear lookup per key made two large included maps quadratic */
+    size_t nb = base->n / 2, nadd = 0;
+    size_t *ix = xcalloc(nb ? nb : 1, sizeof *ix);
+    for (size_t i = 0; i < nb; i++) ix[i] = 2 * i;
+    qsort_r(ix, nb, sizeof *ix, cmp_key_at, base->items);
+    struct ynode **add = xcalloc(over->n ? over->n : 1, sizeof *add);
     for (size_t i = 0; i < over->n; i += 2) {
         struct ynode *k = over->items[i], *v = over->items[i + 1];
-        size_t j;
-        for (j = 0; j < base->n; j += 2)
-            if (streq(base->items[j]->scalar, k->scalar)) break;
-        if (j < base->n) {
-            base->items[j + 1] = ynode_merge(base->items[j + 1], v);
+        size_t lo = 0, hi = nb;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (strcmp(base->items[ix[mid]]->scalar, k->scalar) < 0) lo = mid + 1;
+            else hi = mid;
+        }
+        if (lo < nb && streq(base->items[ix[lo]]->scalar, k->scalar)) {
+            base->items[ix[lo] + 1] = ynode_merge(base->items[ix[lo] + 1], v);
             ynode_free(k);
         } else {
-            ynode_push(base, k);
-            ynode_push(base, v);
+            add[nadd++] = k;
+            add[nadd++] = v;
         }
     }
+    for (size_t i = 0; i < nadd; i++) ynode_push(base, add[i]);
+    free(add);
+    free(ix);
     over->n = 0;
     ynode_free(over);
     return base;
+}
+
+size_t ynode_count(const struct ynode *n)
+{
+    size_t c = n ? 1 : 0;
+    for (size_t i = 0; n && i < n->n; i++) c += ynode_count(n->items[i]);
+    return c;
 }
 
 const char *ynode_kind_name(const struct ynode *n)
@@ -323,11 +523,11 @@ bool y_check_keys(struct diags *d, const struct ynode *map, const char *path, co
         ok = false;
         _cleanup_free_ char *p = ypath(path, k->scalar);
         if (best && bestd <= MAX(2u, strlen(k->scalar) / 3))
-            diag_add(d, k, p, "unknown key \"%s\"; did you mean \"%s\"?", k->scalar, best);
+            diag_add(d, k, p, "unknown key \"%.80s\"; did you mean \"%s\"?", k->scalar, best);
         else {
             struct sbuf b = {0};
             for (const char *const *a = allowed; *a; a++) sbuf_printf(&b, "%s%s", a == allowed ? "" : ", ", *a);
-            diag_add(d, k, p, "unknown key \"%s\"; expected one of: %s", k->scalar, b.s ? b.s : "");
+            diag_add(d, k, p, "unknown key \"%.80s\"; expected one of: %s", k->scalar, b.s ? b.s : "");
             sbuf_free(&b);
         }
     }

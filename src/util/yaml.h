@@ -35,6 +35,7 @@ void diag_add(struct diags *d, const struct ynode *at, const char *path, const c
     __attribute__((format(printf, 4, 5)));
 void diag_add_at(struct diags *d, const char *file, int line, int col, const char *path,
                  const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+/* Prints "file:line:col: path: message" lines, the first 100 and then how many more. */
 void diags_print(const struct diags *d, FILE *f);
 void diags_free(struct diags *d);
 
@@ -42,17 +43,24 @@ void diags_free(struct diags *d);
 const char *yfiles_intern(const char *path);
 void yfiles_free(void);
 
-/* Loads one YAML document (limits: 8 MiB, depth 64, 200000 nodes).
- * Returns NULL and adds a diagnostic on error. An empty file gives an empty map. */
+/* Loads a file holding one YAML 1.1 document (libyaml) into a tree.
+ * Limits, checked while parsing so a hostile file costs little: 8 MiB of text, collections
+ * nested at most 64 deep, 200000 nodes and 32 MiB of scalar text once aliases are expanded
+ * (an alias is a copy of its anchor's subtree). A second document ("---" after the first),
+ * a key repeated in a mapping, a non-scalar key, and an alias to an unknown or enclosing
+ * anchor are errors. Returns NULL and adds a diagnostic (file:line:col) on error. An empty
+ * file gives an empty map. */
 struct ynode *yaml_load_file(const char *path, struct diags *d);
 struct ynode *yaml_load_string(const char *name, const char *text, size_t len, struct diags *d);
 void ynode_free(struct ynode *n);
 struct ynode *ynode_new(enum ynode_kind kind, const struct ynode *mark_from);
 void ynode_push(struct ynode *parent, struct ynode *child);
 /* Deep merge: maps key by key (over wins for scalars), sequences concatenated (base first).
- * Consumes both; returns the merged tree. */
+ * Consumes both; returns the merged tree. O((n + m) log n) for maps of n and m keys. */
 struct ynode *ynode_merge(struct ynode *base, struct ynode *over);
 
+/* Nodes in the tree, n included (0 for NULL). */
+size_t ynode_count(const struct ynode *n);
 const char *ynode_kind_name(const struct ynode *n);
 /* Map lookup; NULL when absent or when map is not a map. */
 struct ynode *y_get(const struct ynode *map, const char *key);

@@ -18,7 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
     struct diags d = {0};
     struct image_spec *s = NULL;
-    if (spec_load(path, &s, &d) == 0) spec_free(s);
+    if (spec_load(path, NULL, &s, &d) == 0) spec_free(s);
     diags_free(&d);
     yfiles_free();
     close(fd);

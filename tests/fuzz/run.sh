@@ -3,7 +3,7 @@
 # time from the seed corpus. usage: tests/fuzz/run.sh [SECONDS_PER_TARGET [TARGET...]]
 set -eu
 secs=${1:-10}
-targets="tap ltp junit runbook console disk spec archive minisign inspect pkgdb secret gallery"
+targets="tap ltp junit runbook console disk spec archive minisign inspect pkgdb secret gallery yaml"
 [ $# -gt 1 ] && shift && targets="$*"
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -31,6 +31,7 @@ sources() {
         archive) echo "$root/src/report/archive.c" ;;
         secret) echo "" ;;
         gallery) echo "$root/src/gallery/catalog.c" ;;
+        yaml) ;;
     esac
 }
 status=0

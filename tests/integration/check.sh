@@ -62,6 +62,26 @@ expect_status 2 "$KILN" check badext.yml
 expect_in "$T/err" "badext/t.sh:2:21: kiln.priority: 9 is out of range (0 to 5)"
 expect_in "$T/err" 'badext/t.sh:2:24: kiln.aera: unknown key "aera"; did you mean "area"?'
 
+# hostile runbooks (issue 13, part 6): refused with file:line:col, nothing written outside
+# --runs-dir, parsing bounded
+inputs=$KILN_ROOT/tests/data/inputs
+expect_status 2 "$KILN" check "$inputs/yaml-multidoc/runbook.yml"
+expect_in "$T/err" "yaml-multidoc/runbook.yml:8:1: more than one YAML document in the file"
+mkdir -p a/b
+busybox_runbook ../../escape </dev/null > a/b/esc.yml
+expect_status 2 "$KILN" run --runs-dir a/b/R a/b/esc.yml
+expect_in "$T/err" 'esc.yml:1:7: name: "../../escape" cannot name the run directory'
+[ "$(ls a)" = b ] && [ ! -e a/b/R ] || fail "kiln run created $(ls a a/b)"
+{ printf 'a: '; head -c 100000 /dev/zero | tr '\0' '['; } > deep.yml
+expect_status 2 "$KILN" check deep.yml
+expect_in "$T/err" 'deep.yml:1:67: nested deeper than 64 levels'
+{ echo 'variable:'; echo '  - { name: v1, value: xxxxxxxxxx }'
+  for i in 2 3 4 5 6 7 8 9; do p=$((i - 1)); echo "  - { name: v$i, value: \"$(printf '$(v%d)' $p $p $p $p $p $p $p $p $p $p)\" }"; done
+} > bomb.yml
+busybox_runbook bomb "\$(v9)" </dev/null >> bomb.yml
+expect_status 2 "$KILN" check bomb.yml
+expect_in "$T/err" 'variable $(v7) expands to more than 1 MiB'
+
 # garbage must not crash the parser
 head -c 4096 /dev/urandom > garbage.yml
 "$KILN" check garbage.yml >/dev/null 2>&1

@@ -85,12 +85,21 @@ expect_jq "$pv" '[.subject[].name] | index("'"$base"'.qcow2") != null and index(
 expect_jq "$pv" '.predicate.buildDefinition.resolvedDependencies | length' "$(wc -l < db-names.txt)"
 d=$(jq -r '.predicate.buildDefinition.resolvedDependencies[] | select(.name=="openssh-server") | .digest.sha256' "$pv")
 ls "${KILN_CACHE:-$HOME/.cache/kiln}"/build/debs/openssh-server_*.deb | xargs sha256sum | grep -q "^$d " || fail "openssh-server's digest is not its .deb's"
-# a change to os.* only reuses the cached package tree
+# a change to os.* only reuses the cached package tree; a file for /var/run/X (var/run -> /run
+# in a Debian tree) lands in the image's /run, not the build host's
 cp -r "$root/examples/images/files" files
-sed 's/hostname: kiln-debian/hostname: kiln-other/' "$spec" > other.yml
+canary=kiln-canary-$$
+echo "in the image" > files/canary
+sed 's/hostname: kiln-debian/hostname: kiln-other/' "$spec" |
+    sed "s|^  files:|  files:\n    - { src: files/canary, dst: /var/run/$canary, mode: \"0644\" }|" > other.yml
 "$KILN" build other.yml --out out5 --format raw > build5.txt 2>&1 || { cat build5.txt; fail "os-only rebuild failed"; }
 expect_in build5.txt "(cached tree "
-rm -rf out5
+[ ! -e "/run/$canary" ] || { rm -f "/run/$canary"; fail "kiln build wrote /var/run/$canary on the build host's /run"; }
+m5=out5/$base.manifest.json
+dd if="out5/$base.raw" of=root5.img bs=1M skip=$(($(jq '.partitions[1].offset' "$m5") / 1048576)) \
+    count=$(($(jq '.partitions[1].size' "$m5") / 1048576)) status=none
+[ "$(debugfs -R "cat /run/$canary" root5.img 2>/dev/null)" = "in the image" ] || fail "/var/run/$canary is not the image's /run/$canary"
+rm -rf out5 root5.img
 
 # bad input: where, why, and nothing left at the output path
 sed 's/size: 2G/size: 400M/' "$spec" > small.yml

@@ -9,8 +9,8 @@ export SOURCE_DATE_EPOCH=1750000000
 base=debian-immutable-1.0.0
 cp -r "$root/examples/images/files" files
 i=0; : > canary; while [ $i -lt 400 ]; do echo "kiln-verity-canary-$i" >> canary; i=$((i + 1)); done
-sed "s|src: files/|src: $root/examples/images/files/|" "$root/examples/images/debian-immutable.yml" |
-    sed "s|^  files:|  files:\n    - { src: $T/canary, dst: /usr/share/kiln/canary, mode: \"0644\" }|" > spec.yml
+sed "s|^  files:|  files:\n    - { src: canary, dst: /usr/share/kiln/canary, mode: \"0644\" }|" \
+    "$root/examples/images/debian-immutable.yml" > spec.yml
 "$KILN" build spec.yml --out dist --format raw > build.txt 2>&1 || { cat build.txt; fail "kiln build failed"; }
 cat build.txt
 expect_in build.txt "] usr "

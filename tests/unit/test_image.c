@@ -602,7 +602,7 @@ static char *spec_errors(const char *text)
     write_bytes(p, text, strlen(text));
     struct diags d = {0};
     struct image_spec *s = NULL;
-    int r = spec_load(p, &s, &d);
+    int r = spec_load(p, NULL, &s, &d);
     spec_free(s);
     if (r == 0) {
         diags_free(&d);
@@ -628,7 +628,7 @@ static void test_spec(void)
     write_bytes(p, good_spec, strlen(good_spec));
     struct diags d = {0};
     struct image_spec *s = NULL;
-    ok(spec_load(p, &s, &d) == 0, "good spec loads");
+    ok(spec_load(p, NULL, &s, &d) == 0, "good spec loads");
     if (s) {
         ok(s->size == 1536ull << 20 && s->outputs[OUT_RAW] && s->outputs[OUT_VHD_FIXED] && !s->outputs[OUT_QCOW2], "size and outputs");
         ok(s->nusers == 1 && !strcmp(s->users[0].groups[0], "sudo") && s->nsysctl == 1 && s->regenerate_ssh_host_keys,
@@ -651,11 +651,164 @@ static void test_spec(void)
     has(e, "needs \"repos\"", "rpm base without repos");
     free(e);
     e = spec_errors("name: t\nversion: 1\nbase: { family: deb, suite: bookworm }\nos: { files: [ { src: /nonexistent/x, dst: ../etc/x } ] }\n");
-    has(e, "does not exist", "missing file source");
-    has(e, "absolute file path", "relative destination");
+    has(e, "spec.yml:4:23: os.files[0].src: /nonexistent/x: No such file or directory", "missing file source");
+    has(e, "spec.yml:4:44: os.files[0].dst: \"../etc/x\" is not a file path inside the image: it must be an absolute path", "relative destination");
     free(e);
     e = spec_errors("name: t\nversion: 1\nbase: { family: deb, suite: bookworm }\noutput: [iso]\n");
     has(e, "unknown output \"iso\"", "unknown output");
+    free(e);
+}
+
+#define SPEC_HEAD "name: t\nversion: 1\nbase: { family: deb, suite: bookworm }\n"
+
+/* The first diagnostic for a spec that is SPEC_HEAD plus os: { KEY: VALUE }, without the
+ * temp directory: "spec.yml:LINE:COL: PATH: MESSAGE". */
+static char *os_error(const char *key, const char *yaml_value)
+{
+    _cleanup_free_ char *text = xasprintf(SPEC_HEAD "os:\n  %s: %s\n", key, yaml_value);
+    char *e = spec_errors(text);
+    if (!e) return xstrdup("(ok)");
+    char *nl = strchr(e, '\n');
+    if (nl) *nl = 0;
+    char *r = xstrdup(strstr(e, "spec.yml:") ? strstr(e, "spec.yml:") : e);
+    free(e);
+    return r;
+}
+
+static void spec_ok(const char *key, const char *v, const char *what)
+{
+    _cleanup_free_ char *e = os_error(key, v);
+    is_str(e, "(ok)", what);
+}
+
+static void spec_bad(const char *key, const char *v, const char *want, const char *what)
+{
+    _cleanup_free_ char *e = os_error(key, v);
+    has(e, want, what);
+}
+
+/* Every spec field the image's OS reads is checked with the rules of the program reading it. */
+static void test_spec_fields(void)
+{
+    /* the input: an 88-character FQDN as the host name */
+    struct diags d = {0};
+    struct image_spec *s = NULL;
+    ok(spec_load(TEST_INPUTS_DIR "/spec-hostname/spec.yml", NULL, &s, &d) < 0 && d.n == 1,
+       "spec-hostname/spec.yml is refused");
+    _cleanup_free_ char *m = d.n ? xasprintf("%d:%d %s: %s", d.v[0].line, d.v[0].col, d.v[0].path, d.v[0].msg) : NULL;
+    has(m, "7:13 os.hostname: \"ci-runner-7f3a9c2e-4b1d-4e8a-9f00-1234567890ab.europe-west4-b.c.example-project.internal\" "
+           "is not a valid host name (RFC 1123, at most 64 characters): it has 88 characters, at most 64",
+        "at its line:col, RFC 1123 and 64 named");
+    diags_free(&d);
+    spec_bad("hostname", "a..b", "spec.yml:5:13: os.hostname: \"a..b\" is not a valid host name (RFC 1123, at most 64 "
+                                 "characters): it has an empty label", "a..b");
+    spec_bad("hostname", "x.-y", "label \"-y\" starts or ends with '-'", "x.-y");
+    spec_bad("hostname", "host.", "empty label", "host. (trailing dot)");
+    spec_bad("hostname", ".host", "empty label", ".host");
+    spec_bad("hostname", "a_b", "'_' is not allowed", "underscore");
+    spec_bad("hostname", "\"a b\"", "' ' is not allowed", "space");
+    spec_bad("hostname", "x-", "starts or ends with '-'", "trailing '-'");
+    _cleanup_free_ char *l64 = xasprintf("%s.%s", "a123456789012345678901234567890123456789012345678901234567890",
+                                         "bc"); /* 61 + 1 + 2 = 64 */
+    spec_ok("hostname", l64, "64 characters in two labels: ok");
+    _cleanup_free_ char *l65 = xasprintf("%s.abc", "a123456789012345678901234567890123456789012345678901234567890");
+    spec_bad("hostname", l65, "it has 65 characters, at most 64", "65 characters");
+    _cleanup_free_ char *lab64 = xasprintf("%064d", 7);
+    spec_bad("hostname", lab64, "a label has 64 characters, at most 63", "a 64-character label");
+    spec_ok("hostname", "kiln-debian.example", "a dotted name");
+    spec_ok("hostname", "0host", "a label may start with a digit (RFC 1123)");
+
+    /* users and groups: useradd's NAME_REGEX, at most 32 */
+    spec_bad("users", "[ { name: Ops } ]", "\"Ops\" is not a valid user name (useradd): it must start with a-z or '_'",
+             "upper-case user");
+    spec_bad("users", "[ { name: 1ops } ]", "must start with a-z or '_'", "digit first");
+    spec_bad("users", "[ { name: \"-rf\" } ]", "must start with a-z or '_'", "option-like user");
+    spec_bad("users", "[ { name: \"a.b\" } ]", "only a-z, 0-9, '_' and '-' are allowed", "dot in a user name");
+    spec_bad("users", "[ { name: abcdefghijabcdefghijabcdefghijabc } ]", "it has 33 characters", "33 characters");
+    spec_ok("users", "[ { name: _svc }, { name: \"build$\" }, { name: ops-1, groups: [sudo, adm] } ]",
+            "_svc, build$, ops-1 are user names");
+    spec_bad("users", "[ { name: ops, groups: [sudo, \"Wheel\"] } ]",
+             "os.users[0].groups[1]: \"Wheel\" is not a valid group name (groupadd)", "group names too");
+    spec_bad("users", "[ { name: ops, groups: \"a,b\" } ]", "only a-z, 0-9", "a comma would split useradd's list");
+    spec_bad("users", "[ { name: ops, ssh_keys: [\"ssh-ed25519 AAAA\\nssh-rsa BBBB\"] } ]", "not an OpenSSH public key line",
+             "a key with a newline");
+
+    /* file destinations: absolute and normalized */
+    _cleanup_free_ char *src = tmp("motd");
+    write_bytes(src, "hi\n", 3);
+    spec_ok("files", "[ { src: motd, dst: /etc/motd } ]", "a file next to the spec");
+    const char *bad_dst[] = {"/etc/../x", "/etc//motd", "/etc/./motd", "/etc/motd/", "etc/motd", "/", "/etc/..", "/a/b c"};
+    for (size_t i = 0; i < ARRAY_SIZE(bad_dst); i++) {
+        _cleanup_free_ char *v = xasprintf("[ { src: motd, dst: \"%s\" } ]", bad_dst[i]);
+        _cleanup_free_ char *e = os_error("files", v);
+        has(e, "is not a file path inside the image", bad_dst[i]);
+    }
+    spec_ok("files", "[ { src: motd, dst: /var/run/X } ]", "/var/run/X is a valid destination (resolved in the tree)");
+
+    /* sources stay under the spec's directory */
+    spec_bad("files", "[ { src: ../../../../../../../../etc/hostname, dst: /x } ]",
+             "resolves to /etc/hostname, outside ", "src ../../../../etc/hostname refused");
+    spec_bad("files", "[ { src: /etc/hostname, dst: /x } ]", "\"/etc/hostname\" resolves to /etc/hostname, outside", "an absolute src elsewhere refused");
+    _cleanup_free_ char *lnk = tmp("shadow");
+    if (symlink("/etc/hostname", lnk) < 0) perror(lnk);
+    spec_bad("files", "[ { src: shadow, dst: /x } ]", "\"shadow\" resolves to /etc/hostname, outside", "a symlink out of the directory");
+    _cleanup_free_ char *sub = tmp("sub");
+    mkdir(sub, 0755);
+    spec_bad("files", "[ { src: sub, dst: /x } ]", "is not a regular file", "a directory as a source");
+    {
+        _cleanup_free_ char *p = tmp("spec.yml");
+        const char *text = SPEC_HEAD "os: { files: [ { src: /etc/hostname, dst: /x } ] }\n";
+        write_bytes(p, text, strlen(text));
+        struct image_spec *sr = NULL;
+        ok(spec_load(p, "/etc", &sr, &d) == 0 && sr && streq(sr->files[0].src_rel, "hostname"),
+           "with a source root given (kiln build --source-root /etc) it is allowed, relative to it");
+        spec_free(sr);
+        diags_free(&d);
+    }
+
+    /* services, sysctl, kernel command line */
+    spec_bad("services", "{ enable: [\"--now\"] }", "\"--now\" is not a valid systemd unit name: it must start with",
+             "an option as a unit");
+    spec_bad("services", "{ mask: [\"a@b@c.service\"] }", "more than one '@'", "two '@'");
+    spec_bad("services", "{ disable: [\"x/../y\"] }", "only letters, digits", "'/' in a unit");
+    spec_bad("services", "{ enable: [\"ssh.\"] }", "it ends with '.'", "a trailing dot");
+    spec_ok("services", "{ enable: [ssh, getty@tty1.service, systemd-networkd, fstrim.timer, \"dev-disk-by\\\\x2dlabel.swap\"] }",
+            "plain, instance, timer and escaped unit names");
+    spec_bad("sysctl", "{ net/ipv4/ip_forward: 1 }", "os.sysctl.net/ipv4/ip_forward: \"net/ipv4/ip_forward\" is not a sysctl name",
+             "'/' in a sysctl key");
+    spec_bad("sysctl", "{ kernel..x: 1 }", "empty name between dots", "'..' in a sysctl key");
+    spec_bad("sysctl", "{ \"kernel.x\": \"1\\n2\" }", "one line", "a value with a newline");
+    spec_ok("sysctl", "{ net.ipv4.conf.*.rp_filter: 1, kernel.kptr_restrict: 2 }", "globs and plain keys");
+    spec_bad("kernel_cmdline", "\"console=ttyS0\\ninit=/bin/sh\"", "contains control characters", "a newline in the command line");
+    _cleanup_free_ char *long_cmd = xasprintf("\"%01600d\"", 0);
+    spec_bad("kernel_cmdline", long_cmd, "is 1600 bytes; at most 1536", "a command line past the kernel's limit");
+
+    /* package names per family */
+    char *e = spec_errors(SPEC_HEAD "packages: { install: [NetworkManager, \"-oDebug=1\", ok-pkg, vim=2:9.0-1, "
+                                                   "\"foo:amd64\", \"bar/bookworm-backports\", x], remove: [\"a=1\"] }\n");
+    has(e, "packages.install[0]: \"NetworkManager\" is not a valid package name: a Debian package name", "upper case on deb");
+    has(e, "packages.install[1]: \"-oDebug=1\"", "an option as a package");
+    has(e, "packages.install[6]: \"x\"", "a one-letter Debian name");
+    has(e, "packages.remove[0]: \"a=1\"", "a version in remove");
+    ok(e && !strstr(e, "install[2]") && !strstr(e, "install[3]") && !strstr(e, "install[4]") && !strstr(e, "install[5]"),
+       "pkg, pkg=epoch:version, pkg:arch, pkg/release accepted");
+    free(e);
+    _cleanup_free_ char *key = tmp("key.asc");
+    write_bytes(key, "k", 1);
+    _cleanup_free_ char *repo = tmp("repo");
+    mkdir(repo, 0755);
+    e = spec_errors("name: t\nversion: 1\nbase: { family: rpm, repos: [ { name: r, baseurl: repo, gpgkey: key.asc } ] }\n"
+                    "packages: { install: [NetworkManager, perl-Text-Tabs+Wrap, \"bash-5.1-1.x86_64\", \"-x\"] }\n");
+    has(e, "packages.install[3]: \"-x\" is not a valid package name: an rpm package name starts with", "rpm: an option");
+    ok(e && !strstr(e, "install[0]") && !strstr(e, "install[1]") && !strstr(e, "install[2]"), "rpm names with capitals, + and NEVRA");
+    free(e);
+    e = spec_errors("name: t\nversion: 1\nbase: { family: rpm, repos: [ { name: r, baseurl: \"file:///etc\", gpgkey: /etc/hostname } ] }\n");
+    has(e, "base.repos[0].baseurl: \"/etc\" resolves to /etc, outside", "a file: repository outside the source root");
+    has(e, "base.repos[0].gpgkey: \"/etc/hostname\" resolves to /etc/hostname, outside", "a key outside the source root");
+    free(e);
+    _cleanup_free_ char *long_name = xasprintf("name: %065d\nversion: 1\nbase: { family: deb, suite: bookworm }\n", 1);
+    e = spec_errors(long_name);
+    has(e, "is not a valid image name", "a 65-character image name (it names the output files)");
     free(e);
 }
 
@@ -734,6 +887,7 @@ int main(void)
     test_foreign();
     test_os_release();
     test_spec();
+    test_spec_fields();
     test_ext4();
     rm_rf(dir);
     return tap_done();

@@ -33,6 +33,181 @@ static char *load_err(const char *name, const char *text)
     return s;
 }
 
+static char *load_ok(const char *name, const char *text, struct kiln_runbook **rb)
+{
+    _cleanup_free_ char *p = put(name, text);
+    *rb = NULL;
+    struct diags d = {0};
+    char *s = runbook_load(p, NULL, 0, rb, &d) == 0 ? xstrdup("(loaded)")
+                                                     : xasprintf("%s:%d:%d: %s", d.v[0].file, d.v[0].line, d.v[0].col, d.v[0].msg);
+    diags_free(&d);
+    return s;
+}
+
+#define PLATFORM "platform: { type: qemu, qemu: { kernel: /k } }\n"
+
+/* Runbooks shaped to escape the runs directory or to cost time and memory. */
+static void test_hostile(void)
+{
+    /* the issue's input: a second document is an error at its '---', never dropped */
+    struct diags d = {0};
+    struct kiln_runbook *rb = NULL;
+    ok(runbook_load(TEST_INPUTS_DIR "/yaml-multidoc/runbook.yml", NULL, 0, &rb, &d) < 0 && d.n == 1,
+       "yaml-multidoc/runbook.yml is refused");
+    _cleanup_free_ char *m = d.n ? xasprintf("%d:%d %s", d.v[0].line, d.v[0].col, d.v[0].msg) : NULL;
+    has(m, "8:1 more than one YAML document in the file (the first starts at line 2)", "at the second document's line");
+    diags_free(&d);
+
+    /* names that become paths */
+    _cleanup_free_ char *n1 = load_err("esc.yml", "name: ../../escape\n" PLATFORM);
+    is_str(n1, "esc.yml:1:7: name: \"../../escape\" cannot name the run directory: use letters, digits, '.', '_' "
+               "and '-', starting with a letter or digit, at most 64 characters",
+           "name ../../escape refused at its line:col");
+    _cleanup_free_ char *n2 = load_err("slash.yml", "name: a/b\n" PLATFORM);
+    has(n2, "slash.yml:1:7: name: \"a/b\" cannot name the run directory", "a name with '/' refused");
+    _cleanup_free_ char *n3 = load_err("dot.yml", "name: .hidden\n" PLATFORM);
+    has(n3, "cannot name the run directory", "a name starting with '.' refused");
+    _cleanup_free_ char *n4 = load_err("var-name.yml", "name: $(n)\nvariable: [ { name: n, value: ../x } ]\n" PLATFORM);
+    has(n4, "\"../x\" cannot name the run directory", "checked after variables are substituted");
+    _cleanup_free_ char *long_name = xasprintf("name: %065d\n" PLATFORM, 0);
+    _cleanup_free_ char *n5 = load_err("long.yml", long_name);
+    has(n5, "cannot name the run directory", "65 characters refused");
+    _cleanup_free_ char *r1 = load_ok("good.yml", "name: nightly-1.2_x\n" PLATFORM, &rb);
+    ok(streq(r1, "(loaded)") && streq(rb->name, "nightly-1.2_x"), "letters, digits, . _ - are a name");
+    runbook_free(rb);
+    _cleanup_free_ char *r2 = load_ok("my run.v2.yml", PLATFORM, &rb);
+    ok(streq(r2, "(loaded)") && streq(rb->name, "my-run"), "without name: the file's name, made a plain name (%s)",
+       rb ? rb->name : r2);
+    runbook_free(rb);
+    _cleanup_free_ char *l1 = load_err("ltpg.yml", PLATFORM "ltp: { groups: [\"../../../etc/shadow\"] }\n");
+    has(l1, "ltpg.yml:2:17: ltp.groups: \"../../../etc/shadow\" must be a name, not a path", "ltp group with '/' refused");
+    _cleanup_free_ char *k1 = load_err("ksc.yml", PLATFORM "kselftest: { source: /, collections: [net/../../../x] }\n");
+    has(k1, "kselftest.collections: \"net/../../../x\" must not have empty, '.' or '..' path segments",
+        "kselftest collection climbing out refused");
+    _cleanup_free_ char *k2 = load_err("ksa.yml", PLATFORM "kselftest: { source: /, collections: [/x] }\n");
+    has(k2, "must be a relative path", "absolute kselftest collection refused");
+    _cleanup_free_ char *k3 = load_ok("ksok.yml", PLATFORM "kselftest: { source: /, collections: [net/forwarding] }\n", &rb);
+    ok(streq(k3, "(loaded)") && rb->kselftest && streq(rb->kselftest->collections[0], "net/forwarding"),
+       "net/forwarding is a kselftest collection");
+    runbook_free(rb);
+    _cleanup_free_ char *c1 = load_err("ctl.yml", PLATFORM "ltp: { groups: [\"a\\rb\"] }\n");
+    has(c1, "contains control characters", "control characters refused");
+
+    /* variables: nine that each use the previous ten times would be 10^9 bytes */
+    struct sbuf b = {0};
+    sbuf_puts(&b, "variable:\n  - { name: v1, value: xxxxxxxxxx }\n");
+    for (int i = 2; i <= 9; i++) {
+        sbuf_printf(&b, "  - { name: v%d, value: \"", i);
+        for (int k = 0; k < 10; k++) sbuf_printf(&b, "$(v%d)", i - 1);
+        sbuf_puts(&b, "\" }\n");
+    }
+    sbuf_puts(&b, "platform: { type: qemu, qemu: { kernel: /k, append: \"$(v9)\" } }\n");
+    _cleanup_free_ char *v1 = load_err("bomb.yml", b.s);
+    has(v1, "bomb.yml:11:53: platform.qemu.append: variable $(v7) expands to more than 1 MiB (defined at ",
+        "a variable bomb stops at the first value over 1 MiB, naming it");
+    has(v1, "/bomb.yml:8:13), reached through $(v9) → $(v8) → $(v7)", "and where it is defined and used");
+    sbuf_free(&b);
+    /* many uses of a big variable: bounded in total */
+    struct sbuf t = {0};
+    sbuf_puts(&t, "variable:\n  - { name: a, value: \"");
+    for (int i = 0; i < 100000; i++) sbuf_puts(&t, "0123456789");
+    sbuf_puts(&t, "\" }\n" PLATFORM "testcase:\n");
+    for (int i = 0; i < 10; i++) sbuf_puts(&t, "  - { criteria: { name: \"$(a)\" } }\n");
+    _cleanup_free_ char *v2 = load_err("total.yml", t.s);
+    has(v2, "total.yml:13:25: testcase[8].criteria.name:", "the total is exceeded at the ninth use");
+    has(v2, "variables make the runbook larger than 8 MiB once expanded", "total expansion bounded");
+    sbuf_free(&t);
+    /* cycles, named with the chain */
+    _cleanup_free_ char *v3 = load_err("cyc.yml", "variable:\n  - { name: a, value: \"$(b)\" }\n  - { name: b, value: \"x$(c)\" }\n"
+                                                  "  - { name: c, value: \"$(a)\" }\n" PLATFORM "name: \"$(a)\"\n");
+    is_str(v3, "cyc.yml:6:7: name: variable $(a) refers to itself: $(a) → $(b) → $(c) → $(a)", "a cycle names its chain");
+    _cleanup_free_ char *v4 = load_err("self.yml", "variable: [ { name: a, value: \"$(a)\" } ]\nname: \"$(a)\"\n" PLATFORM);
+    has(v4, "variable $(a) refers to itself: $(a) → $(a)", "a variable using itself");
+    /* chains: 16 deep is fine (9 was the limit before and was called a cycle), 17 is not */
+    for (int depth = 16; depth <= 17; depth++) {
+        struct sbuf c = {0};
+        sbuf_puts(&c, "variable:\n  - { name: c1, value: end }\n");
+        for (int i = 2; i <= depth; i++) sbuf_printf(&c, "  - { name: c%d, value: \"$(c%d)\" }\n", i, i - 1);
+        sbuf_printf(&c, "name: \"n-$(c%d)\"\n" PLATFORM, depth);
+        _cleanup_free_ char *e = load_ok("chain.yml", c.s, &rb);
+        if (depth == 16) ok(streq(e, "(loaded)") && streq(rb->name, "n-end"), "a chain of 16 variables expands (%s)", e);
+        else has(e, "variables nest more than 16 deep: $(c17) → $(c16) →", "a chain of 17 is refused, naming it");
+        if (depth == 16) runbook_free(rb);
+        sbuf_free(&c);
+    }
+    /* many variables, some defined twice: the later wins, in O(n log n) */
+    struct sbuf mv = {0};
+    sbuf_puts(&mv, "variable:\n");
+    for (int i = 0; i < 30000; i++) sbuf_printf(&mv, "  - { name: v%d, value: a%d }\n", i, i);
+    sbuf_puts(&mv, "  - { name: v777, value: later }\nname: \"$(v777)-$(v29999)\"\n" PLATFORM);
+    _cleanup_free_ char *v5 = load_ok("many.yml", mv.s, &rb);
+    ok(streq(v5, "(loaded)") && streq(rb->name, "later-a29999") && rb->nvars == 30000,
+       "30001 definitions of 30000 variables: the later definition wins (%s)", v5);
+    runbook_free(rb);
+    sbuf_free(&mv);
+    _cleanup_free_ char *vf = put("vars-bad.yml", "good: 1\n\"a b\": 2\n");
+    (void)vf;
+    _cleanup_free_ char *v6 = load_err("vf.yml", "variable: [ { file: vars-bad.yml } ]\n" PLATFORM);
+    is_str(v6, "vars-bad.yml:2:1: : invalid variable name \"a b\" (letters, digits, _ - . only)",
+           "variable files' names are checked too");
+    _cleanup_free_ char *sx = load_ok("sec.yml", "variable:\n  - { name: x, value: abc }\n"
+                                                 "  - { name: token, value: \"pre-$(x)\", is_secret: true }\n"
+                                                 "platform: { type: qemu, qemu: { kernel: /k, append: \"k=$(token)\" } }\n", &rb);
+    _cleanup_free_ char *masked = rb ? secret_mask(rb->platform.qemu.append) : NULL;
+    is_str(masked, "k=******", "a secret whose value uses another variable is masked as expanded");
+    runbook_free(rb);
+    /* includes multiply: 100 includes of a file that includes another 100 times would load
+     * 10000 files (it took over 2 minutes and 1.4 GB); every file loaded counts */
+    struct sbuf inc = {0};
+    sbuf_puts(&inc, "include: [");
+    for (int i = 0; i < 100; i++) sbuf_puts(&inc, i ? ", ./fan-c.yml" : "./fan-c.yml");
+    sbuf_puts(&inc, "]\n");
+    _cleanup_free_ char *fc = put("fan-c.yml", "concurrency: 1\n");
+    _cleanup_free_ char *fb = put("fan-b.yml", inc.s);
+    (void)fc, (void)fb;
+    for (size_t i = 0; i < inc.len; i++)
+        if (!strncmp(inc.s + i, "fan-c", 5)) inc.s[i + 4] = 'b';
+    _cleanup_free_ char *in1 = load_err("fan-a.yml", inc.s);
+    has(in1, "include: the runbook loads more than 128 files (includes and variable files together)", "include fan-out bounded");
+    sbuf_free(&inc);
+    struct sbuf big = {0};
+    sbuf_puts(&big, "testcase:\n");
+    for (int i = 0; i < 15000; i++) sbuf_printf(&big, "  - { criteria: { name: x%d } }\n", i);
+    _cleanup_free_ char *bg = put("big-inc.yml", big.s);
+    (void)bg;
+    sbuf_free(&big);
+    _cleanup_free_ char *in2 = load_err("big-a.yml", "include: [./big-inc.yml, ./big-inc.yml, ./big-inc.yml, ./big-inc.yml]\n" PLATFORM);
+    is_str(in2, "big-a.yml:1:41: include: the runbook and the files it loads hold more than 200000 YAML nodes",
+           "the third include of a 75000-node file passes 200000 nodes in all, reported at it");
+    struct sbuf vfs = {0};
+    sbuf_puts(&vfs, "variable:\n");
+    for (int i = 0; i < 200; i++) sbuf_puts(&vfs, "  - { file: ./vars-ok.yml }\n");
+    _cleanup_free_ char *vok = put("vars-ok.yml", "a: 1\n");
+    (void)vok;
+    sbuf_puts(&vfs, PLATFORM);
+    _cleanup_free_ char *in3 = load_err("vfs.yml", vfs.s);
+    has(in3, "vfs.yml:129:13: variable: the runbook loads more than 128 files", "variable files count too");
+    sbuf_free(&vfs);
+    /* regular expressions: counts on counts made glibc's regcomp take over 60 s and 1.7 GB, once
+     * per case; the expanded size is bounded before regcomp sees them */
+    _cleanup_free_ char *x1 = load_err("re1.yml", PLATFORM "testcase: [ { criteria: { name: \"((a{200}){200}){200}\" } } ]\n");
+    is_str(x1, "re1.yml:2:33: testcase[0].criteria.name: regular expression \"((a{200}){200}){200}\" is too costly to "
+               "compile: its counted repetitions {m,n} expand it past 4096 characters",
+           "nested counts refused at their line:col");
+    _cleanup_free_ char *x2 = load_err("re2.yml", PLATFORM "console: { ignore: [\"x{30000}\"] }\n");
+    has(x2, "a count {m,n} above 4096", "console.ignore expressions too");
+    _cleanup_free_ char *x3 = load_err("re3.yml", PLATFORM "testcase: [ { criteria: { area: \"a{200}{200}\" } } ]\n");
+    has(x3, "expand it past 4096", "a{200}{200} is 40000 copies for glibc");
+    _cleanup_free_ char *x4 = load_ok("re4.yml", PLATFORM "testcase: [ { criteria: { name: \"(smoke|verify_[a-z]{2,40}){1,2}|x{0}\" } } ]\n", &rb);
+    is_str(x4, "(loaded)", "ordinary counts are fine");
+    runbook_free(rb);
+    struct kiln_var cli = {.name = "x", .value = "$(x)", .file = "<command line>"};
+    _cleanup_free_ char *cp = put("cli.yml", "name: \"$(x)\"\n" PLATFORM);
+    ok(runbook_load(cp, &cli, 1, &rb, &d) < 0 && d.n && strstr(d.v[0].msg, "$(x) refers to itself"),
+       "-v x='$(x)' is a cycle too");
+    diags_free(&d);
+}
+
 int main(void)
 {
     mkdtemp(dir);
@@ -156,6 +331,7 @@ int main(void)
         diags_free(&dd);
         runbook_free(ok_rb);
     }
+    test_hostile();
     rm_rf(dir);
     secret_clear();
     yfiles_free();
