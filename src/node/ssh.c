@@ -585,6 +585,8 @@ int node_reboot(struct kiln_node *n, int timeout_s, char *why, size_t whysz)
         if (r == -EHOSTDOWN || r == -EINTR || r == -EACCES) return r;
         if (r == 0) {
             if (node_read_boot_id(n) == 0 && !streq(n->boot_id, before)) {
+                /* the connection lost while the machine went down says nothing about the new boot */
+                n->bad = false;
                 logf_node(n, "%s: back with boot id %s after %.1f s\n", n->name, n->boot_id,
                           (double)(now_ms() - started) / 1000.0);
                 return 0;
