@@ -12,7 +12,7 @@ flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefine
        -DKILN_VERSION=\"fuzz\" -DKILN_SOURCE_DATA_DIR=\"$root/data\" -DKILN_GUEST_BUILD_PATH=\"/nonexistent\"
        -I$root/src $(pkg-config --cflags yaml-0.1 libxml-2.0 jansson)"
 libs="$(pkg-config --libs yaml-0.1 libxml-2.0 jansson zlib libcrypto libarchive) -lpthread -lm"
-util="$root/src/util/util.c $root/src/util/log.c $root/src/util/fs.c $root/src/util/yaml.c $root/src/util/timeutil.c $root/src/util/proc.c"
+util="$root/src/util/util.c $root/src/util/utf8.c $root/src/util/log.c $root/src/util/fs.c $root/src/util/yaml.c $root/src/util/timeutil.c $root/src/util/proc.c"
 sources() {
     case $1 in
         tap) echo "$root/src/ext/tap.c" ;;
