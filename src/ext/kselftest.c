@@ -256,7 +256,7 @@ static int run_one(struct kiln_case_ctx *t, const char *coll, const char *test, 
     ext_save_output(t, "kselftest", id, e.out, e.err);
     struct kiln_subtest *subs = NULL;
     size_t nsubs = 0;
-    bool tap = tap_parse(e.out, strlen(e.out), &subs, &nsubs);
+    bool tap = tap_parse(e.out, strlen(e.out), &subs, &nsubs, NULL);
     /* the runner's own line for this test is named coll:test; give it kiln's duration and,
      * when it failed without a directive, the last lines the test printed */
     bool own = false;

@@ -69,7 +69,7 @@ static int run_script(struct kiln_case_ctx *t)
         struct kiln_subtest *subs = NULL;
         size_t nsubs = 0;
         size_t olen = strlen(e.out);
-        if (!tap_parse(e.out, olen, &subs, &nsubs)) {
+        if (!tap_parse(e.out, olen, &subs, &nsubs, NULL)) {
             subtests_free(subs, nsubs);
             subs = NULL;
             nsubs = 0;
