@@ -8,9 +8,7 @@
 
 #include "core/case.h"
 #include "ext/common.h"
-#include "ext/junit.h"
-#include "ext/ltp.h"
-#include "ext/tap.h"
+#include "ext/output.h"
 #include "node/node.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -48,6 +46,7 @@ static int run_script(struct kiln_case_ctx *t)
     struct kiln_node *n = t->node;
     _cleanup_free_ char *remote = xasprintf(REMOTE_BASE "/%s", s->dir_name);
     _cleanup_free_ char *mark = NULL;
+    _cleanup_free_ char *skip_all = NULL; /* TAP plan 1..0 # SKIP reason */
     for (int reboots = 0;; reboots++) {
         if (ext_upload_dir(t, s->local_dir, remote) != 0) return CASE_FAIL;
         int ur = node_upload(n, reboot_helper, strlen(reboot_helper), "/tmp/autopkgtest-reboot", 0755);
@@ -66,17 +65,11 @@ static int run_script(struct kiln_case_ctx *t)
             kiln_exec_free(&e);
             return r;
         }
-        struct kiln_subtest *subs = NULL;
-        size_t nsubs = 0;
-        size_t olen = strlen(e.out);
-        if (!tap_parse(e.out, olen, &subs, &nsubs, NULL)) {
-            subtests_free(subs, nsubs);
-            subs = NULL;
-            nsubs = 0;
-            if (strstr(e.out, "<testsuite")) junit_parse(e.out, olen, &subs, &nsubs);
-            else if (strstr(e.out, "Testcase") && strstr(e.out, "Result")) ltp_parse(e.out, olen, &subs, &nsubs);
-        }
-        ext_add_subtests(t, subs, nsubs, NULL);
+        struct ext_output o;
+        ext_output_read(e.out, strlen(e.out), &o);
+        ext_add_subtests(t, o.subtests, o.n, NULL);
+        free(skip_all);
+        skip_all = o.skip_all;
         _cleanup_free_ char *req_mark = NULL;
         size_t mlen = 0;
         if (node_download(n, REBOOT_MARK, 4096, &req_mark, &mlen) == 0 && mlen) {
@@ -100,7 +93,8 @@ static int run_script(struct kiln_case_ctx *t)
         if (st == EXIT_SKIP) return case_skip(t, "%s", *tail ? tail : "the test exited 77 (skip)");
         if (st == -1) return case_fail(t, "ended by a signal or lost connection: %s", tail);
         if (st != 0) return case_fail(t, "exit status %d: %s", st, tail);
-        return ext_judge_subtests(t);
+        int rc = ext_judge_subtests(t);
+        return rc == CASE_PASS && skip_all ? case_skip(t, "%s", skip_all) : rc;
     }
 }
 

@@ -18,6 +18,7 @@ sources() {
         tap) echo "$root/src/ext/tap.c" ;;
         ltp) echo "$root/src/ext/ltp.c $root/src/ext/tap.c" ;;
         junit) echo "$root/src/ext/junit.c $root/src/ext/tap.c" ;;
+        output) echo "$root/src/ext/output.c $root/src/ext/junit.c $root/src/ext/tap.c $root/src/ext/ltp.c" ;;
         runbook) echo "$root/src/runbook/runbook.c $root/src/core/req.c" ;;
         console) echo "$root/src/node/console.c" ;;
         disk) echo "$root/src/image/disk.c $root/src/image/qcow2.c $root/src/image/vhd.c $root/src/image/gpt.c" ;;
@@ -26,7 +27,7 @@ sources() {
     esac
 }
 status=0
-for t in tap ltp junit runbook console disk spec archive; do
+for t in tap ltp junit output runbook console disk spec archive; do
     # shellcheck disable=SC2086
     clang $flags -o "$out/fuzz_$t" "$here/fuzz_$t.c" $(sources $t) $util $libs
     mkdir -p "$out/corpus-$t"
