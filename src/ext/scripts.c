@@ -175,11 +175,15 @@ static int by_name(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static void load_dir(const char *dir, struct diags *d)
+static void load_dir(const struct kiln_runbook *rb, size_t idx, struct diags *d)
 {
+    const char *dir = rb->extensions[idx];
+    const struct kiln_where *at = &rb->extensions_at[idx];
+    _cleanup_free_ char *key = xasprintf("extension[%zu]", idx);
     struct stat st;
     if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-        diag_add_at(d, dir, 0, 0, "extension", "not a directory of tests: %s", strerror(errno ? errno : ENOTDIR));
+        diag_add_at(d, at->file, at->line, at->col, key, "%s is not a directory of tests: %s", dir,
+                    strerror(errno ? errno : ENOTDIR));
         return;
     }
     const char *base = strrchr(dir, '/');
@@ -194,15 +198,30 @@ static void load_dir(const char *dir, struct diags *d)
     if (!dh) return;
     char **names = NULL;
     size_t nn = 0, cap = 0;
+    struct sbuf subdirs = {0}, plain = {0}; /* what is there but is not a test, for saying so */
     struct dirent *e;
     while ((e = readdir(dh))) {
         if (e->d_name[0] == '.' || streq(e->d_name, "kiln.yml") || streq(e->d_name, "data")) continue;
         _cleanup_free_ char *full = path_join(dir, e->d_name);
-        if (stat(full, &st) < 0 || !S_ISREG(st.st_mode) || !(st.st_mode & S_IXUSR)) continue;
+        if (stat(full, &st) < 0) continue;
+        if (S_ISDIR(st.st_mode) && subdirs.len < 200) sbuf_printf(&subdirs, "%s%s/", subdirs.len ? ", " : "", e->d_name);
+        if (S_ISREG(st.st_mode) && !(st.st_mode & S_IXUSR) && plain.len < 200)
+            sbuf_printf(&plain, "%s%s", plain.len ? ", " : "", e->d_name);
+        if (!S_ISREG(st.st_mode) || !(st.st_mode & S_IXUSR)) continue;
         *APPEND(names, nn, cap) = xstrdup(e->d_name);
     }
     closedir(dh);
     if (nn) qsort(names, nn, sizeof *names, by_name);
+    if (!nn) {
+        /* selecting nothing from it would look like a runbook without tests */
+        _cleanup_free_ char *hint = subdirs.len
+            ? xasprintf("; subdirectories are not searched (%s): list each under extension:", subdirs.s)
+            : plain.len ? xasprintf("; files that are not executable are not tests (%s): chmod +x them", plain.s)
+                        : xstrdup("");
+        diag_add_at(d, at->file, at->line, at->col, key, "%s holds no test (an executable file)%s", dir, hint);
+    }
+    sbuf_free(&subdirs);
+    sbuf_free(&plain);
     for (size_t i = 0; meta && i < meta->n; i += 2) {
         bool known = false;
         for (size_t j = 0; j < nn; j++) known = known || streq(names[j], meta->items[i]->scalar);
@@ -249,7 +268,7 @@ static void load_dir(const char *dir, struct diags *d)
 int ext_scripts_load(const struct kiln_runbook *rb, struct diags *d)
 {
     size_t before = d->n;
-    for (size_t i = 0; i < rb->nextensions; i++) load_dir(rb->extensions[i], d);
+    for (size_t i = 0; i < rb->nextensions; i++) load_dir(rb, i, d);
     return d->n > before ? -EINVAL : 0;
 }
 
