@@ -243,6 +243,7 @@ size_t junit_read(const char *text, size_t len, struct kiln_subtest **out, size_
     if (spans) *spans = NULL;
     struct results r = {0};
     size_t nreports = 0, cap = 0;
+    size_t full = len;
     if (len > MAX_BYTES) len = MAX_BYTES;
     size_t at = next_report(text, len, 0);
     char *xml = at < len ? xml_safe(text, len) : NULL;
@@ -268,12 +269,13 @@ size_t junit_read(const char *text, size_t len, struct kiln_subtest **out, size_
         free(st.err);
         if (spans) *APPEND(*spans, nreports, cap) = (struct junit_span){at, end};
         else nreports++;
-        if (end == at) end++; /* never parse the same place twice */
         at = end;
     }
     if (at < len)
         add(&r, xstrdup("JUnit"), ST_FAILED, 0,
             xasprintf("more than %d reports in the output; the rest were not read", MAX_REPORTS));
+    else if (full > len && next_report(text, full, len) < full)
+        add(&r, xstrdup("JUnit"), ST_FAILED, 0, xasprintf("reports after the first %u MiB of output were not read", MAX_BYTES >> 20));
     if (r.overflow) {
         r.n--; /* room for saying so */
         free(r.v[r.n].name);
