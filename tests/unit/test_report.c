@@ -1,4 +1,3 @@
-#include <errno.h>
 #include <jansson.h>
 #include <libxml/parser.h>
 
@@ -85,7 +84,7 @@ int main(void)
     char *xargv[] = {"xmllint", "--noout", jp, NULL};
     _cleanup_free_ char *xout = NULL;
     int xr = proc_run(xargv, 30000, &xout);
-    ok(xr == 0 || xr == -ENOENT, "xmllint --noout accepts it (%d: %s)", xr, xout ? xout : "");
+    ok(xr == 0, "xmllint --noout accepts it (%d: %s)", xr, xout ? xout : "");
     _cleanup_free_ char *rp = path_join(dir, "results.json");
     json_t *rj = json_load_file(rp, 0, &err);
     json_t *subs = json_object_get(json_array_get(json_object_get(rj, "cases"), 0), "subtests");
