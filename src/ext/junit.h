@@ -8,10 +8,12 @@
  * no DTD, no entity expansion, at most 64 MiB, recovery bounded by the report's end), up to
  * the end of its root element. A report libxml2 cannot read as well-formed XML still gives
  * the testcases it recovered, plus a failed subtest "JUnit" saying what is wrong and where
- * (output line and column): output that looks like a report never passes silently.
+ * (the report's output line, then line and column within the report): output that looks
+ * like a report never passes silently.
  *
- * The text is read as UTF-8 whatever a report declares; invalid bytes and characters XML
- * cannot hold count as U+FFFD, not as damage. */
+ * The text is read as UTF-8 whatever a report declares (callers make it well-formed first,
+ * as ext/output.c does; other bytes read as '?'). Characters XML cannot hold (control
+ * characters read as '?', U+FFFE and U+FFFF as U+FFFD) are not counted as damage. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
