@@ -180,7 +180,10 @@ static void on_error(void *ctx, xmlErrorPtr e)
 {
     struct report *st = state(ctx);
     if (st->err || e->level < XML_ERR_ERROR) return;
-    st->err = xstrdup(e->message ? e->message : "unknown error");
+    /* the first line: some messages go on with a snippet of the input, cut at a byte count */
+    const char *m = e->message ? e->message : "unknown error";
+    size_t k = strcspn(m, "\n");
+    st->err = utf8_sanitize(m, k, 0);
     strstrip(st->err);
     st->err_line = e->line;
     st->err_col = e->int2;
