@@ -10,6 +10,7 @@
 #include "util/fs.h"
 #include "util/proc.h"
 #include "util/secret.h"
+#include "util/utf8.h"
 #include "util/util.h"
 
 /* "node boot local remote" keys of directories already unpacked */
@@ -114,19 +115,30 @@ void ext_add_subtest(struct kiln_case_ctx *t, const char *name, int status, doub
         .name = xstrdup(name), .status = status, .duration_s = duration_s, .reason = reason ? xstrdup(reason) : NULL};
 }
 
-int ext_judge_subtests(struct kiln_case_ctx *t)
+char *ext_subtests_verdict(const struct kiln_subtest *v, size_t n)
 {
     size_t failed = 0;
-    struct sbuf names = {0};
-    for (size_t i = 0; i < t->res->nsubtests; i++)
-        if (t->res->subtests[i].status == ST_FAILED && failed++ < 5)
-            sbuf_printf(&names, "%s%s", failed > 1 ? ", " : "", t->res->subtests[i].name);
-    int rc = CASE_PASS;
-    if (failed)
-        rc = case_fail(t, "%zu of %zu subtests failed: %s%s", failed, t->res->nsubtests, names.s,
-                       failed > 5 ? ", ..." : "");
-    sbuf_free(&names);
-    return rc;
+    struct sbuf b = {0};
+    for (size_t i = 0; i < n; i++) {
+        if (v[i].status != ST_FAILED || failed++ >= 5) continue;
+        sbuf_printf(&b, "%s%s", failed > 1 ? ", " : "", v[i].name);
+        if (v[i].reason && *v[i].reason) {
+            /* the first line of the reason, short: the case's reason stays one line */
+            size_t k = strcspn(v[i].reason, "\r\n");
+            _cleanup_free_ char *first = xstrndup(v[i].reason, k);
+            size_t cut = utf8_cut(first, 100);
+            sbuf_printf(&b, " (%.*s%s)", (int)cut, first, first[cut] || v[i].reason[k] ? "…" : "");
+        }
+    }
+    char *why = failed ? xasprintf("%zu of %zu subtests failed: %s%s", failed, n, b.s, failed > 5 ? ", ..." : "") : NULL;
+    sbuf_free(&b);
+    return why;
+}
+
+int ext_judge_subtests(struct kiln_case_ctx *t)
+{
+    _cleanup_free_ char *why = ext_subtests_verdict(t->res->subtests, t->res->nsubtests);
+    return why ? case_fail(t, "%s", why) : CASE_PASS;
 }
 
 struct ext_case *ext_case_add(struct ext_cases *list, const char *prefix, const char *name, char *description,

@@ -20,7 +20,10 @@ void ext_save_output(struct kiln_case_ctx *t, const char *subdir, const char *na
 void ext_add_subtests(struct kiln_case_ctx *t, struct kiln_subtest *subs, size_t n, const char *prefix);
 /* Adds one subtest. */
 void ext_add_subtest(struct kiln_case_ctx *t, const char *name, int status, double duration_s, const char *reason);
-/* CASE_PASS when no subtest failed, else a failure naming the first five failed ones. */
+/* NULL when no subtest in v[0..n) failed, else "F of N subtests failed: " naming the first
+ * five failed ones, each with the first line of its reason (at most 100 bytes). Caller frees. */
+char *ext_subtests_verdict(const struct kiln_subtest *v, size_t n);
+/* CASE_PASS when no subtest failed, else a failure saying ext_subtests_verdict's text. */
 int ext_judge_subtests(struct kiln_case_ctx *t);
 
 /* A case an external suite registers per collection or group: <prefix>.<name>. */

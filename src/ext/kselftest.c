@@ -25,6 +25,7 @@
 #include "util/log.h"
 #include "util/proc.h"
 #include "util/timeutil.h"
+#include "util/utf8.h"
 #include "util/util.h"
 
 #define REMOTE_DIR "/var/tmp/kiln-kselftest"
@@ -230,11 +231,14 @@ static char *last_said(const char *out)
         if (ql && strncmp(q, "selftests:", 10) && strncmp(q, "TAP version", 11) && strncmp(q, "ok ", 3) && strncmp(p, "ok ", 3) && strncmp(q, "not ok ", 7) &&
             strncmp(p, "not ok ", 7) && !(q[0] == '1' && q[1] == '.' && q[2] == '.')) {
             best = q;
-            blen = secret_cut(q, ql, MIN(ql, (size_t)300));
+            blen = ql;
         }
         p = nl ? nl + 1 : p + l;
     }
-    return best ? xstrndup(best, blen) : xstrdup("(no output)");
+    if (!best) return xstrdup("(no output)");
+    char *said = xstrndup(best, blen);
+    said[utf8_cut(said, 300)] = 0;
+    return said;
 }
 
 /* One test through run_kselftest.sh -t; adds its subtests. */
@@ -256,7 +260,7 @@ static int run_one(struct kiln_case_ctx *t, const char *coll, const char *test, 
     ext_save_output(t, "kselftest", id, e.out, e.err);
     struct kiln_subtest *subs = NULL;
     size_t nsubs = 0;
-    bool tap = tap_parse(e.out, strlen(e.out), &subs, &nsubs);
+    bool tap = tap_parse(e.out, strlen(e.out), &subs, &nsubs, NULL);
     /* the runner's own line for this test is named coll:test; give it kiln's duration and,
      * when it failed without a directive, the last lines the test printed */
     bool own = false;

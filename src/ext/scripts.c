@@ -8,9 +8,7 @@
 
 #include "core/case.h"
 #include "ext/common.h"
-#include "ext/junit.h"
-#include "ext/ltp.h"
-#include "ext/tap.h"
+#include "ext/output.h"
 #include "node/node.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -48,6 +46,7 @@ static int run_script(struct kiln_case_ctx *t)
     struct kiln_node *n = t->node;
     _cleanup_free_ char *remote = xasprintf(REMOTE_BASE "/%s", s->dir_name);
     _cleanup_free_ char *mark = NULL;
+    _cleanup_free_ char *skip_all = NULL; /* TAP plan 1..0 # SKIP reason */
     for (int reboots = 0;; reboots++) {
         if (ext_upload_dir(t, s->local_dir, remote) != 0) return CASE_FAIL;
         int ur = node_upload(n, reboot_helper, strlen(reboot_helper), "/tmp/autopkgtest-reboot", 0755);
@@ -66,17 +65,11 @@ static int run_script(struct kiln_case_ctx *t)
             kiln_exec_free(&e);
             return r;
         }
-        struct kiln_subtest *subs = NULL;
-        size_t nsubs = 0;
-        size_t olen = strlen(e.out);
-        if (!tap_parse(e.out, olen, &subs, &nsubs)) {
-            subtests_free(subs, nsubs);
-            subs = NULL;
-            nsubs = 0;
-            if (strstr(e.out, "<testsuite")) junit_parse(e.out, olen, &subs, &nsubs);
-            else if (strstr(e.out, "Testcase") && strstr(e.out, "Result")) ltp_parse(e.out, olen, &subs, &nsubs);
-        }
-        ext_add_subtests(t, subs, nsubs, NULL);
+        struct ext_output o;
+        ext_output_read(e.out, strlen(e.out), &o);
+        ext_add_subtests(t, o.subtests, o.n, NULL);
+        free(skip_all);
+        skip_all = o.skip_all;
         _cleanup_free_ char *req_mark = NULL;
         size_t mlen = 0;
         if (node_download(n, REBOOT_MARK, 4096, &req_mark, &mlen) == 0 && mlen) {
@@ -100,7 +93,8 @@ static int run_script(struct kiln_case_ctx *t)
         if (st == EXIT_SKIP) return case_skip(t, "%s", *tail ? tail : "the test exited 77 (skip)");
         if (st == -1) return case_fail(t, "ended by a signal or lost connection: %s", tail);
         if (st != 0) return case_fail(t, "exit status %d: %s", st, tail);
-        return ext_judge_subtests(t);
+        int rc = ext_judge_subtests(t);
+        return rc == CASE_PASS && skip_all ? case_skip(t, "%s", skip_all) : rc;
     }
 }
 
@@ -181,11 +175,15 @@ static int by_name(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static void load_dir(const char *dir, struct diags *d)
+static void load_dir(const struct kiln_runbook *rb, size_t idx, struct diags *d)
 {
+    const char *dir = rb->extensions[idx];
+    const struct kiln_where *at = &rb->extensions_at[idx];
+    _cleanup_free_ char *key = xasprintf("extension[%zu]", idx);
     struct stat st;
     if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-        diag_add_at(d, dir, 0, 0, "extension", "not a directory of tests: %s", strerror(errno ? errno : ENOTDIR));
+        diag_add_at(d, at->file, at->line, at->col, key, "%s is not a directory of tests: %s", dir,
+                    strerror(errno ? errno : ENOTDIR));
         return;
     }
     const char *base = strrchr(dir, '/');
@@ -200,15 +198,30 @@ static void load_dir(const char *dir, struct diags *d)
     if (!dh) return;
     char **names = NULL;
     size_t nn = 0, cap = 0;
+    struct sbuf subdirs = {0}, plain = {0}; /* what is there but is not a test, for saying so */
     struct dirent *e;
     while ((e = readdir(dh))) {
         if (e->d_name[0] == '.' || streq(e->d_name, "kiln.yml") || streq(e->d_name, "data")) continue;
         _cleanup_free_ char *full = path_join(dir, e->d_name);
-        if (stat(full, &st) < 0 || !S_ISREG(st.st_mode) || !(st.st_mode & S_IXUSR)) continue;
+        if (stat(full, &st) < 0) continue;
+        if (S_ISDIR(st.st_mode) && subdirs.len < 200) sbuf_printf(&subdirs, "%s%s/", subdirs.len ? ", " : "", e->d_name);
+        if (S_ISREG(st.st_mode) && !(st.st_mode & S_IXUSR) && plain.len < 200)
+            sbuf_printf(&plain, "%s%s", plain.len ? ", " : "", e->d_name);
+        if (!S_ISREG(st.st_mode) || !(st.st_mode & S_IXUSR)) continue;
         *APPEND(names, nn, cap) = xstrdup(e->d_name);
     }
     closedir(dh);
     if (nn) qsort(names, nn, sizeof *names, by_name);
+    if (!nn) {
+        /* selecting nothing from it would look like a runbook without tests */
+        _cleanup_free_ char *hint = subdirs.len
+            ? xasprintf("; subdirectories are not searched (%s): list each under extension:", subdirs.s)
+            : plain.len ? xasprintf("; files that are not executable are not tests (%s): chmod +x them", plain.s)
+                        : xstrdup("");
+        diag_add_at(d, at->file, at->line, at->col, key, "%s holds no test (an executable file)%s", dir, hint);
+    }
+    sbuf_free(&subdirs);
+    sbuf_free(&plain);
     for (size_t i = 0; meta && i < meta->n; i += 2) {
         bool known = false;
         for (size_t j = 0; j < nn; j++) known = known || streq(names[j], meta->items[i]->scalar);
@@ -255,7 +268,7 @@ static void load_dir(const char *dir, struct diags *d)
 int ext_scripts_load(const struct kiln_runbook *rb, struct diags *d)
 {
     size_t before = d->n;
-    for (size_t i = 0; i < rb->nextensions; i++) load_dir(rb->extensions[i], d);
+    for (size_t i = 0; i < rb->nextensions; i++) load_dir(rb, i, d);
     return d->n > before ? -EINVAL : 0;
 }
 

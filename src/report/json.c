@@ -6,15 +6,19 @@
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/timeutil.h"
+#include "util/utf8.h"
 #include "util/util.h"
 
+/* Any bytes a guest printed: ill-formed UTF-8 becomes U+FFFD, the rest is kept as it is. */
 static json_t *mstr(const char *s)
 {
     if (!s) return json_null();
     char *m = secret_mask(s);
-    json_t *j = json_string(m);
+    char *u = utf8_sanitize(m, strlen(m), 0);
+    json_t *j = json_string(u);
+    free(u);
     free(m);
-    return j ? j : json_string("(invalid UTF-8)");
+    return j;
 }
 
 char *results_to_json(const struct kiln_results *r)
@@ -36,7 +40,7 @@ char *results_to_json(const struct kiln_results *r)
     json_object_set_new(run, "exit_code", json_integer(results_exit_code(r)));
     json_t *tested = json_array();
     for (size_t i = 0; i < r->ntested; i++)
-        json_array_append_new(tested, json_pack("{s:s, s:o, s:s}", "role", r->tested[i].role, "path",
+        json_array_append_new(tested, json_pack("{s:o, s:o, s:s}", "role", mstr(r->tested[i].role), "path",
                                                 mstr(r->tested[i].path), "sha256", r->tested[i].sha256));
     json_object_set_new(run, "tested", tested);
     json_object_set_new(root, "run", run);

@@ -1,32 +1,74 @@
 /* junit.xml for CI systems: one testsuite per run; metrics as properties; subtests as
- * their own testcases named case/subtest so a CI shows each. */
+ * their own testcases named case/subtest so a CI shows each. Written with libxml2's
+ * xmlTextWriter; text from guests is made well-formed XML first (utf8_sanitize with
+ * UTF8_XML: ill-formed UTF-8 and characters XML 1.0 cannot hold become U+FFFD). */
+#include <errno.h>
+#include <libxml/xmlwriter.h>
+
 #include "core/case.h"
 #include "report/notifier.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/timeutil.h"
+#include "util/utf8.h"
 #include "util/util.h"
 
-static void put(struct sbuf *b, const char *s)
+struct out {
+    xmlTextWriterPtr w;
+    int rc; /* < 0 once a write failed */
+};
+
+static void chk(struct out *o, int r)
 {
-    char *m = secret_mask(s ? s : "");
-    char *e = xml_escape(m);
-    sbuf_puts(b, e);
-    free(e);
-    free(m);
+    if (r < 0) o->rc = -EIO;
 }
 
-static void outcome(struct sbuf *b, int status, const char *reason)
+static const xmlChar *X(const char *s)
 {
-    if (status == ST_FAILED || status == ST_ATTEMPTED) {
-        sbuf_puts(b, "      <failure message=\"");
-        put(b, reason ? reason : "failed");
-        sbuf_puts(b, "\"/>\n");
-    } else if (status == ST_SKIPPED) {
-        sbuf_puts(b, "      <skipped message=\"");
-        put(b, reason ? reason : "skipped");
-        sbuf_puts(b, "\"/>\n");
-    }
+    return (const xmlChar *)s;
+}
+
+/* Secrets masked, then made XML-safe. */
+static char *clean(const char *s)
+{
+    char *m = secret_mask(s ? s : "");
+    char *c = utf8_sanitize(m, strlen(m), UTF8_XML);
+    free(m);
+    return c;
+}
+
+static void attr(struct out *o, const char *name, const char *value)
+{
+    char *c = clean(value);
+    chk(o, xmlTextWriterWriteAttribute(o->w, X(name), X(c)));
+    free(c);
+}
+
+static void start(struct out *o, const char *name)
+{
+    chk(o, xmlTextWriterStartElement(o->w, X(name)));
+}
+
+static void end(struct out *o)
+{
+    chk(o, xmlTextWriterEndElement(o->w));
+}
+
+static void outcome(struct out *o, int status, const char *reason)
+{
+    if (status != ST_FAILED && status != ST_ATTEMPTED && status != ST_SKIPPED) return;
+    bool skip = status == ST_SKIPPED;
+    start(o, skip ? "skipped" : "failure");
+    attr(o, "message", reason ? reason : skip ? "skipped" : "failed");
+    end(o);
+}
+
+static void testcase(struct out *o, const char *classname, const char *name, double duration_s)
+{
+    start(o, "testcase");
+    attr(o, "classname", classname);
+    attr(o, "name", name);
+    chk(o, xmlTextWriterWriteFormatAttribute(o->w, X("time"), "%.3f", duration_s));
 }
 
 static int run_finished(void *self, const struct kiln_results *r)
@@ -44,53 +86,64 @@ static int run_finished(void *self, const struct kiln_results *r)
         }
     char when[32];
     format_utc(when, r->started);
-    struct sbuf b = {0};
-    sbuf_puts(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"kiln\">\n  <testsuite name=\"");
-    put(&b, r->name);
-    sbuf_printf(&b, "\" tests=\"%zu\" failures=\"%zu\" errors=\"0\" skipped=\"%zu\" time=\"%.3f\" timestamp=\"%s\">\n",
-                tests, failures, skipped, r->duration_s, when);
+    xmlBufferPtr buf = xmlBufferCreate();
+    struct out o = {.w = buf ? xmlNewTextWriterMemory(buf, 0) : NULL};
+    if (!o.w) {
+        xmlBufferFree(buf);
+        return log_error("cannot write junit.xml: out of memory");
+    }
+    chk(&o, xmlTextWriterSetIndent(o.w, 1));
+    chk(&o, xmlTextWriterSetIndentString(o.w, X("  ")));
+    chk(&o, xmlTextWriterStartDocument(o.w, "1.0", "UTF-8", NULL));
+    start(&o, "testsuites");
+    attr(&o, "name", "kiln");
+    start(&o, "testsuite");
+    attr(&o, "name", r->name);
+    chk(&o, xmlTextWriterWriteFormatAttribute(o.w, X("tests"), "%zu", tests));
+    chk(&o, xmlTextWriterWriteFormatAttribute(o.w, X("failures"), "%zu", failures));
+    chk(&o, xmlTextWriterWriteAttribute(o.w, X("errors"), X("0")));
+    chk(&o, xmlTextWriterWriteFormatAttribute(o.w, X("skipped"), "%zu", skipped));
+    chk(&o, xmlTextWriterWriteFormatAttribute(o.w, X("time"), "%.3f", r->duration_s));
+    chk(&o, xmlTextWriterWriteAttribute(o.w, X("timestamp"), X(when)));
     for (size_t i = 0; i < r->n; i++) {
         const struct kiln_result *c = &r->v[i];
-        sbuf_puts(&b, "    <testcase classname=\"kiln.");
-        put(&b, c->c->area);
-        sbuf_puts(&b, "\" name=\"");
-        put(&b, c->id);
-        sbuf_printf(&b, "\" time=\"%.3f\">\n", c->duration_s);
+        _cleanup_free_ char *cls = xasprintf("kiln.%s", c->c->area);
+        testcase(&o, cls, c->id, c->duration_s);
         if (c->nmetrics) {
-            sbuf_puts(&b, "      <properties>\n");
+            start(&o, "properties");
             for (size_t k = 0; k < c->nmetrics; k++) {
-                sbuf_puts(&b, "        <property name=\"metric.");
-                put(&b, c->metrics[k].name);
-                sbuf_printf(&b, "\" value=\"%g", c->metrics[k].value);
-                if (*c->metrics[k].unit) {
-                    sbuf_puts(&b, " ");
-                    put(&b, c->metrics[k].unit);
-                }
-                sbuf_puts(&b, "\"/>\n");
+                _cleanup_free_ char *name = xasprintf("metric.%s", c->metrics[k].name);
+                _cleanup_free_ char *value = *c->metrics[k].unit
+                                                 ? xasprintf("%g %s", c->metrics[k].value, c->metrics[k].unit)
+                                                 : xasprintf("%g", c->metrics[k].value);
+                start(&o, "property");
+                attr(&o, "name", name);
+                attr(&o, "value", value);
+                end(&o);
             }
-            sbuf_puts(&b, "      </properties>\n");
+            end(&o);
         }
-        outcome(&b, c->status, c->reason);
+        outcome(&o, c->status, c->reason);
         if (c->log_rel) {
-            sbuf_puts(&b, "      <system-out>log: ");
-            put(&b, c->log_rel);
-            sbuf_puts(&b, "</system-out>\n");
+            _cleanup_free_ char *text = xasprintf("log: %s", c->log_rel);
+            _cleanup_free_ char *t = clean(text);
+            chk(&o, xmlTextWriterWriteElement(o.w, X("system-out"), X(t)));
         }
-        sbuf_puts(&b, "    </testcase>\n");
+        end(&o);
+        _cleanup_free_ char *subcls = xasprintf("kiln.%s.%s", c->c->area, c->id);
         for (size_t k = 0; k < c->nsubtests; k++) {
             const struct kiln_subtest *s = &c->subtests[k];
-            sbuf_puts(&b, "    <testcase classname=\"kiln.");
-            put(&b, c->c->area);
-            sbuf_puts(&b, ".");
-            put(&b, c->id);
-            sbuf_puts(&b, "\" name=\"");
-            put(&b, s->name);
-            sbuf_printf(&b, "\" time=\"%.3f\">\n", s->duration_s);
-            outcome(&b, s->status, s->reason);
-            sbuf_puts(&b, "    </testcase>\n");
+            testcase(&o, subcls, s->name, s->duration_s);
+            outcome(&o, s->status, s->reason);
+            end(&o);
         }
     }
-    sbuf_puts(&b, "  </testsuite>\n</testsuites>\n");
+    chk(&o, xmlTextWriterEndDocument(o.w));
+    xmlFreeTextWriter(o.w);
+    struct sbuf b = {0};
+    if (o.rc == 0) sbuf_append(&b, (const char *)xmlBufferContent(buf), (size_t)xmlBufferLength(buf));
+    xmlBufferFree(buf);
+    if (o.rc < 0) return log_error("cannot write junit.xml: libxml2's writer failed");
     return report_write(r, "junit.xml", &b);
 }
 

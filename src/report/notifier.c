@@ -2,6 +2,7 @@
 
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/utf8.h"
 #include "util/util.h"
 
 const struct kiln_notifier *notifier_by_name(const char *name)
@@ -54,20 +55,18 @@ int notifiers_run_finished(struct kiln_notifiers *ns, const struct kiln_results 
 
 char *xml_escape(const char *s)
 {
+    /* any bytes a guest printed: well-formed UTF-8 without what XML 1.0 cannot hold */
+    _cleanup_free_ char *u = utf8_sanitize(s ? s : "", s ? strlen(s) : 0, UTF8_XML);
     struct sbuf b = {0};
     sbuf_puts(&b, "");
-    for (; s && *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        switch (c) {
+    for (const char *p = u; *p; p++) {
+        switch (*p) {
         case '<': sbuf_puts(&b, "&lt;"); break;
         case '>': sbuf_puts(&b, "&gt;"); break;
         case '&': sbuf_puts(&b, "&amp;"); break;
         case '"': sbuf_puts(&b, "&quot;"); break;
         case '\'': sbuf_puts(&b, "&#39;"); break;
-        default:
-            /* XML 1.0 forbids most control characters even when escaped. */
-            if (c < 0x20 && c != '\n' && c != '\t' && c != '\r') sbuf_puts(&b, "?");
-            else sbuf_append(&b, s, 1);
+        default: sbuf_append(&b, p, 1);
         }
     }
     return sbuf_steal(&b);

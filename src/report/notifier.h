@@ -45,5 +45,6 @@ struct sbuf;
 int report_write(const struct kiln_results *r, const char *name, struct sbuf *b);
 /* results.json text for r (also used by tests). Caller frees. */
 char *results_to_json(const struct kiln_results *r);
-/* Escapes text for XML/HTML. Caller frees. */
+/* Escapes text for XML/HTML (any bytes: ill-formed UTF-8 and characters XML cannot hold become
+ * U+FFFD). Caller frees. */
 char *xml_escape(const char *s);

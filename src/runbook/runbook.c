@@ -966,8 +966,11 @@ int runbook_load(const char *path, const struct kiln_var *cli, size_t ncli, stru
             size_t next = 0;
             if (y_str_list(d, x, "extension", &ext, &next)) {
                 _cleanup_free_ char *dir = path_dirname(x->file);
+                rb->extensions_at = xcalloc(next ? next : 1, sizeof *rb->extensions_at);
                 for (size_t i = 0; i < next; i++) {
                     size_t cap = rb->nextensions;
+                    const struct ynode *at = x->kind == YN_SEQ ? x->items[i] : x;
+                    rb->extensions_at[i] = (struct kiln_where){xstrdup(at->file ? at->file : rb->path), at->line, at->col};
                     *APPEND(rb->extensions, rb->nextensions, cap) = path_resolve(dir, ext[i]);
                 }
             }
@@ -1038,6 +1041,8 @@ void runbook_free(struct kiln_runbook *rb)
     free(rb->rules);
     for (size_t i = 0; i < rb->nnotifiers; i++) free(rb->notifiers[i].type);
     free(rb->notifiers);
+    for (size_t i = 0; rb->extensions_at && i < rb->nextensions; i++) free(rb->extensions_at[i].file);
+    free(rb->extensions_at);
     strv_free(rb->extensions, rb->nextensions);
     free(rb->console_patterns);
     free(rb->policy);

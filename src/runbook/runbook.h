@@ -108,6 +108,10 @@ struct kiln_runbook {
     size_t nnotifiers;
     char **extensions;
     size_t nextensions;
+    struct kiln_where {       /* where extensions[i] is named (for errors about it) */
+        char *file;
+        int line, col;
+    } *extensions_at;
     char *console_patterns; /* a patterns file replacing the default one */
     char *policy;           /* a suite policy file replacing data/policy.yml */
     char *policy_profile;   /* a profile of the policy merged over its base (e.g. "hardened") */

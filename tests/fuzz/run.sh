@@ -14,13 +14,14 @@ flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefine
        -DKILN_VERSION=\"fuzz\" -DKILN_SOURCE_DATA_DIR=\"$root/data\" -DKILN_GUEST_BUILD_PATH=\"/nonexistent\"
        -I$root/src $(pkg-config --cflags yaml-0.1 libxml-2.0 jansson)"
 libs="$(pkg-config --libs yaml-0.1 libxml-2.0 jansson zlib libzstd libcrypto libarchive) -lpthread -lm"
-util="$root/src/util/util.c $root/src/util/log.c $root/src/util/secret.c $root/src/util/fs.c $root/src/util/yaml.c $root/src/util/timeutil.c $root/src/util/proc.c $root/src/util/digest.c"
+util="$root/src/util/util.c $root/src/util/utf8.c $root/src/util/log.c $root/src/util/secret.c $root/src/util/fs.c $root/src/util/yaml.c $root/src/util/timeutil.c $root/src/util/proc.c $root/src/util/digest.c"
 image="$root/src/image/disk.c $root/src/image/qcow2.c $root/src/image/vhd.c $root/src/image/gpt.c"
 sources() {
     case $1 in
         tap) echo "$root/src/ext/tap.c" ;;
         ltp) echo "$root/src/ext/ltp.c $root/src/ext/tap.c" ;;
         junit) echo "$root/src/ext/junit.c $root/src/ext/tap.c" ;;
+        output) echo "$root/src/ext/output.c $root/src/ext/junit.c $root/src/ext/tap.c $root/src/ext/ltp.c" ;;
         runbook) echo "$root/src/runbook/runbook.c $root/src/core/req.c" ;;
         console) echo "$root/src/node/console.c" ;;
         disk) echo "$image" ;;

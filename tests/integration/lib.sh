@@ -56,3 +56,25 @@ expect_no_qemu() {
         fail "a qemu process kiln started is still running"
     fi
 }
+
+# loopback_sshd: an OpenSSH server on 127.0.0.1, on a port of its own, with keys of its own
+# (log in with $T/client_key); sets $sshd_port and stops it on exit. Exits 77 without sshd.
+loopback_sshd() {
+    command -v /usr/sbin/sshd >/dev/null || { echo "openssh-server not installed"; exit 77; }
+    ssh-keygen -q -t ed25519 -N '' -f "$T/host_key"
+    ssh-keygen -q -t ed25519 -N '' -f "$T/client_key"
+    cp "$T/client_key.pub" "$T/authorized_keys"
+    mkdir -p /run/sshd
+    sshd_port=
+    for try in 1 2 3 4 5; do
+        p=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom) % 20000 ))
+        /usr/sbin/sshd -D -e -p "$p" -o ListenAddress=127.0.0.1 -h "$T/host_key" \
+            -o AuthorizedKeysFile="$T/authorized_keys" -o StrictModes=no -o PidFile="$T/sshd.pid" \
+            -o PasswordAuthentication=no -o KbdInteractiveAuthentication=no -o UsePAM=no 2> "$T/sshd.log" &
+        sshd_pid=$!
+        sleep 0.5
+        if kill -0 $sshd_pid 2>/dev/null; then sshd_port=$p; break; fi
+    done
+    [ -n "$sshd_port" ] || { cat "$T/sshd.log"; fail "could not start sshd"; }
+    trap 'kill $sshd_pid 2>/dev/null; rm -rf "$T"' EXIT
+}

@@ -2,24 +2,7 @@
 # The ready platform against a real OpenSSH server on loopback (started here, on a port of
 # its own, with a key of its own). Never selects smoke: it would reboot this machine.
 . "$(dirname "$0")/lib.sh"
-command -v /usr/sbin/sshd >/dev/null || { echo "openssh-server not installed"; exit 77; }
-
-ssh-keygen -q -t ed25519 -N '' -f host_key
-ssh-keygen -q -t ed25519 -N '' -f client_key
-cp client_key.pub authorized_keys
-mkdir -p /run/sshd
-port=
-for try in 1 2 3 4 5; do
-    p=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom) % 20000 ))
-    /usr/sbin/sshd -D -e -p "$p" -o ListenAddress=127.0.0.1 -h "$T/host_key" \
-        -o AuthorizedKeysFile="$T/authorized_keys" -o StrictModes=no -o PidFile="$T/sshd.pid" \
-        -o PasswordAuthentication=no -o KbdInteractiveAuthentication=no -o UsePAM=no 2> sshd.log &
-    spid=$!
-    sleep 0.5
-    if kill -0 $spid 2>/dev/null; then port=$p; break; fi
-done
-[ -n "$port" ] || { cat sshd.log; fail "could not start sshd"; }
-trap 'kill $spid 2>/dev/null; rm -rf "$T"' EXIT
+loopback_sshd
 
 cat > ready.yml <<YAML
 name: ready
@@ -27,7 +10,7 @@ platform:
   type: ready
   admin_private_key_file: $T/client_key
   ready:
-    nodes: [ { address: 127.0.0.1, port: $port, username: $(id -un) } ]
+    nodes: [ { address: 127.0.0.1, port: $sshd_port, username: $(id -un) } ]
 testcase:
   - criteria: { name: "verify_kernel_cmdline|verify_console_clean|verify_no_failed_units" }
 YAML
@@ -105,7 +88,7 @@ sed "s|$real|SHA256:short|" pinned.yml > badpin.yml
 expect_in badpin.txt '"SHA256:short" is not a SHA256 fingerprint'
 
 # The node layer itself against the same server: exec, hard timeouts, upload/download.
-"$KILN_BUILD/tests/unit/node_probe" 127.0.0.1 "$port" "$(id -un)" "$T/client_key" > probe.txt 2>&1
+"$KILN_BUILD/tests/unit/node_probe" 127.0.0.1 "$sshd_port" "$(id -un)" "$T/client_key" > probe.txt 2>&1
 prc=$?
 grep -E '^(not )?ok' probe.txt
 [ "$prc" -eq 0 ] || { cat probe.txt; fail "node_probe failed"; }

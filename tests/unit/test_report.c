@@ -1,10 +1,12 @@
 #include <jansson.h>
+#include <libxml/parser.h>
 
 #include "core/case.h"
 #include "report/notifier.h"
 #include "tap.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/proc.h"
 #include "util/util.h"
 
 static int noop(struct kiln_case_ctx *t)
@@ -66,6 +68,33 @@ int main(void)
     has(html, "a &amp; b", "html escapes text");
     free(junit);
     free(html);
+
+    /* whatever bytes a guest printed, junit.xml stays well-formed and results.json keeps the
+     * text: U+FFFD only where the bytes were not UTF-8 */
+    struct kiln_result *res0 = &r.v[0];
+    const char *names[] = {"r\xE9sum\xE9 export", "returns \xEF\xBF\xBF / \xEF\xBF\xBE", "esc \x1b[1m bell \a",
+                           "cut \xD0\x9E\xD0"};
+    for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+        *APPEND(res0->subtests, res0->nsubtests, res0->capsubtests) =
+            (struct kiln_subtest){.name = xstrdup(names[i]), .status = ST_FAILED, .reason = xstrdup(names[i])};
+    ok(notifier_junit.run_finished(NULL, &r) == 0 && notifier_json.run_finished(NULL, &r) == 0, "reports written");
+    xmlDoc *doc = xmlReadFile(jp, NULL, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    ok(doc != NULL, "junit.xml with hostile bytes is well-formed XML");
+    xmlFreeDoc(doc);
+    char *xargv[] = {"xmllint", "--noout", jp, NULL};
+    _cleanup_free_ char *xout = NULL;
+    int xr = proc_run(xargv, 30000, &xout);
+    ok(xr == 0, "xmllint --noout accepts it (%d: %s)", xr, xout ? xout : "");
+    _cleanup_free_ char *rp = path_join(dir, "results.json");
+    json_t *rj = json_load_file(rp, 0, &err);
+    json_t *subs = json_object_get(json_array_get(json_object_get(rj, "cases"), 0), "subtests");
+    const char *want[] = {"r\xEF\xBF\xBDsum\xEF\xBF\xBD export", "returns \xEF\xBF\xBF / \xEF\xBF\xBE",
+                          "esc \x1b[1m bell \a", "cut \xD0\x9E\xEF\xBF\xBD"};
+    for (size_t i = 0; i < ARRAY_SIZE(want); i++) {
+        is_str(json_string_value(json_object_get(json_array_get(subs, i + 1), "name")), want[i], "results.json name");
+        is_str(json_string_value(json_object_get(json_array_get(subs, i + 1), "reason")), want[i], "results.json reason");
+    }
+    json_decref(rj);
     results_free(&r);
     rm_rf(dir);
     secret_clear();

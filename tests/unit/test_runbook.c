@@ -1,5 +1,6 @@
 #include <stdio.h>
 
+#include "ext/ext.h"
 #include "runbook/runbook.h"
 #include "tap.h"
 #include "util/fs.h"
@@ -332,6 +333,38 @@ int main(void)
         runbook_free(ok_rb);
     }
     test_hostile();
+    {
+        /* an extension directory that yields no test says so (its subdirectories are not
+         * searched), and a plain file is not a test */
+        _cleanup_free_ char *ext = path_join(dir, "mine");
+        _cleanup_free_ char *sub = path_join(dir, "mine/ui/t.sh");
+        _cleanup_free_ char *subdir = path_join(dir, "mine/ui");
+        mkdir_p(subdir, 0755);
+        write_file_atomic(sub, "#!/bin/sh\n", 10, 0755);
+        _cleanup_free_ char *plain = path_join(dir, "plain");
+        mkdir_p(plain, 0755);
+        _cleanup_free_ char *readme = path_join(dir, "plain/check.sh");
+        write_file_atomic(readme, "#!/bin/sh\n", 10, 0644);
+        _cleanup_free_ char *rbp = put("ext.yml", "platform: { type: qemu, qemu: { kernel: /k } }\n"
+                                                  "extension: [ ./mine, ./plain ]\n");
+        struct kiln_runbook *xrb = NULL;
+        struct diags dd = {0};
+        ok(runbook_load(rbp, NULL, 0, &xrb, &dd) == 0, "runbook with extensions loads");
+        ok(ext_load(xrb, &dd) < 0 && dd.n == 2, "both extension directories are refused (%zu)", dd.n);
+        if (dd.n == 2) {
+            _cleanup_free_ char *x1 = xasprintf("%s:%d:%d: %s: %s", strrchr(dd.v[0].file, '/') + 1, dd.v[0].line,
+                                                dd.v[0].col, dd.v[0].path, dd.v[0].msg);
+            _cleanup_free_ char *w1 = xasprintf("ext.yml:2:14: extension[0]: %s holds no test (an executable file); "
+                                                "subdirectories are not searched (ui/): list each under extension:", ext);
+            is_str(x1, w1, "only subdirectories: says so, where the runbook names it");
+            _cleanup_free_ char *w2 = xasprintf("%s holds no test (an executable file); files that are not executable "
+                                                "are not tests (check.sh): chmod +x them", plain);
+            is_str(dd.v[1].msg, w2, "only plain files: says so");
+        }
+        diags_free(&dd);
+        ext_free();
+        runbook_free(xrb);
+    }
     rm_rf(dir);
     secret_clear();
     yfiles_free();

@@ -4,6 +4,7 @@
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/proc.h"
+#include "util/utf8.h"
 #include "util/util.h"
 
 int main(void)
@@ -20,6 +21,31 @@ int main(void)
     ok(parse_long("42", &v) && v == 42, "parse_long accepts 42");
     ok(!parse_long("4x", &v), "parse_long rejects trailing garbage");
     ok(!parse_long("99999999999999999999999", &v), "parse_long rejects overflow");
+
+    /* UTF-8: the Unicode Standard's well-formed sequences, one U+FFFD per maximal subpart */
+    uint32_t cp = 0;
+    is_int(utf8_decode("\xD0\x9E", 2, &cp), 2, "two-byte sequence");
+    is_int(cp, 0x41E, "its code point");
+    is_int(utf8_decode("\xEF\xBF\xBF", 3, &cp), 3, "U+FFFF is well-formed UTF-8");
+    is_int(utf8_decode("\xC0\x80", 2, &cp), 0, "overlong NUL is not");
+    is_int(utf8_decode("\xED\xA0\x80", 3, &cp), 0, "a surrogate is not");
+    is_int(utf8_decode("\xF4\x90\x80\x80", 4, &cp), 0, "above U+10FFFF is not");
+    is_int(utf8_decode("\xD0", 1, &cp), 0, "a cut sequence is not");
+    _cleanup_free_ char *u1 = utf8_sanitize("r\xE9sum\xE9", 6, 0);
+    is_str(u1, "r\xEF\xBF\xBDsum\xEF\xBF\xBD", "each Latin-1 byte becomes one U+FFFD");
+    _cleanup_free_ char *u2 = utf8_sanitize("a\xE0\x80z\xF0\x9F\x98", 7, 0);
+    is_str(u2, "a\xEF\xBF\xBD\xEF\xBF\xBDz\xEF\xBF\xBD", "E0 80: two subparts; a cut 4-byte sequence: one");
+    _cleanup_free_ char *u3 = utf8_sanitize("\xEF\xBF\xBF\x01\t", 5, 0);
+    is_str(u3, "\xEF\xBF\xBF\x01\t", "well-formed text is kept as it is");
+    _cleanup_free_ char *u4 = utf8_sanitize("\xEF\xBF\xBF\xEF\xBF\xBE\x01\t\x1b[1m", 12, UTF8_XML);
+    is_str(u4, "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\t\xEF\xBF\xBD[1m", "UTF8_XML replaces U+FFFF, U+FFFE, C0");
+    _cleanup_free_ char *u5 = utf8_sanitize("\x1b[32mok\x1b[0m \x1b]0;title\a1\x1b" "c", 25, UTF8_STRIP_ANSI);
+    is_str(u5, "ok 1", "UTF8_STRIP_ANSI drops CSI, OSC and two-byte escapes");
+    _cleanup_free_ char *u6 = utf8_sanitize("a\0b", 3, 0);
+    is_str(u6, "a\xEF\xBF\xBD" "b", "NUL becomes U+FFFD");
+    is_int(utf8_cut("ab\xD0\x9E\xD0\x9E", 3), 2, "a cut never splits a character");
+    is_int(utf8_cut("ab\xD0\x9E\xD0\x9E", 4), 4, "a cut on a boundary stays");
+    is_int(utf8_cut("ab", 10), 2, "a short string is whole");
 
     secret_add("s3cr3t");
     _cleanup_free_ char *m = secret_mask("token=s3cr3t and again s3cr3t.");
