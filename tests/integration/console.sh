@@ -7,6 +7,7 @@
 #    and verify_dmesg_clean with the same findings.
 # 3. Debian: an fstab naming a disk that is not there (no nofail) sends systemd to emergency
 #    mode; the boot fails on the emergency line itself, not after boot_timeout_s (an hour here).
+# fails: smoke verify_console_clean verify_dmesg_clean
 . "$(dirname "$0")/lib.sh"
 
 # --- 1. emergency lines on a busybox console

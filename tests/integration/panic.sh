@@ -1,6 +1,7 @@
 #!/bin/sh
 # A kernel that panics at boot fails smoke with the panic line as the reason, as soon as
 # the console shows it: boot_timeout_s is an hour, and the run must end within minutes.
+# fails: smoke
 . "$(dirname "$0")/lib.sh"
 
 busybox_runbook panic "console=ttyS0 rdinit=/bin/false" 3600 <<'YAML' > panic.yml
