@@ -167,9 +167,13 @@ static int make_seed(struct kiln_platform_ctx *p, struct kiln_node *n, const cha
     struct sbuf ud = {0};
     sbuf_printf(&ud, "#cloud-config\ndisable_root: false\nssh_pwauth: false\nssh_authorized_keys:\n  - %s\n",
                 p->pubkey);
+    /* exactly the accounts kiln needs: cloud-init's implicit "default" user (debian, fedora,
+     * ...) would be an account provisioning made and the security checks then find */
     if (!streq(user, "root"))
-        sbuf_printf(&ud, "users:\n  - default\n  - name: %s\n    sudo: \"ALL=(ALL) NOPASSWD:ALL\"\n"
+        sbuf_printf(&ud, "users:\n  - name: %s\n    sudo: \"ALL=(ALL) NOPASSWD:ALL\"\n"
                          "    shell: /bin/sh\n    ssh_authorized_keys:\n      - %s\n", user, p->pubkey);
+    else
+        sbuf_puts(&ud, "users: []\n");
     _cleanup_free_ char *md = xasprintf("instance-id: kiln-%s-%d\nlocal-hostname: %s\n", n->name, (int)getpid(), n->name);
     int r = write_file_atomic(ud_path, ud.s, ud.len, 0600);
     sbuf_free(&ud);
