@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
 
 #include "node/console.h"
 #include "node/node.h"
@@ -10,8 +11,259 @@
 #include "util/util.h"
 #include "util/yaml.h"
 
-/* Facts hold for one boot of the node. The package family needs a real package database:
- * busybox has dpkg and rpm applets that are not package managers. */
+/* ---- verdicts ---- */
+
+enum verdict_kind verdict_set(struct verdict *v, enum verdict_kind kind, const char *fmt, ...)
+{
+    free(v->reason);
+    v->reason = NULL;
+    v->kind = kind;
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        v->reason = xvasprintf(fmt, ap);
+        va_end(ap);
+    }
+    return kind;
+}
+
+void verdict_free(struct verdict *v)
+{
+    free(v->reason);
+    *v = (struct verdict){0};
+}
+
+int case_verdict(struct kiln_case_ctx *t, struct verdict *v)
+{
+    int rc = CASE_PASS;
+    const char *why = v->reason ? v->reason : "";
+    switch (v->kind) {
+    case VERDICT_PASS:
+        if (v->reason) case_log(t, "%s", why);
+        break;
+    case VERDICT_FAIL: rc = case_fail(t, "%s", why); break;
+    case VERDICT_SKIP: rc = case_skip(t, "%s", why); break;
+    case VERDICT_NOTHING: {
+        struct ynode *policy = suite_policy(t);
+        if (!policy) {
+            rc = CASE_FAIL;
+            break;
+        }
+        const struct ynode *p = policy_get(policy, "cases", "nothing_to_examine");
+        const char *mode = p && p->kind == YN_SCALAR ? p->scalar : "skip";
+        if (streq(mode, "fail")) rc = case_fail(t, "nothing to examine: %s (policy: cases.nothing_to_examine is fail)", why);
+        else if (streq(mode, "skip")) rc = case_skip(t, "nothing to examine: %s", why);
+        else
+            rc = case_fail(t, "policy: cases.nothing_to_examine is \"%s\", expected skip or fail (%s)", mode, why);
+        break;
+    }
+    }
+    verdict_free(v);
+    return rc;
+}
+
+/* ---- guest output ---- */
+
+int guest_capture(struct kiln_case_ctx *t, struct kiln_node *n, const char *cmd, struct gcap *c)
+{
+    *c = (struct gcap){0};
+    int r = case_sh_on(t, n ? n : t->node, cmd, &c->out, &c->err);
+    if (!c->out) c->out = xstrdup("");
+    if (!c->err) c->err = xstrdup("");
+    if (r < 0) {
+        gcap_free(c);
+        return case_fail(t, "cannot run a command on %s: %s", (n ? n : t->node)->name, strerror(-r)), r;
+    }
+    c->status = r;
+    return 0;
+}
+
+void gcap_free(struct gcap *c)
+{
+    free(c->out);
+    free(c->err);
+    *c = (struct gcap){0};
+}
+
+char *gcap_why(const struct gcap *c)
+{
+    const char *src = c->err && *c->err ? c->err : c->out ? c->out : "";
+    while (*src == '\n' || *src == ' ') src++;
+    size_t len = strcspn(src, "\n");
+    if (len > 300) len = 300;
+    return len ? xasprintf("exited %d: %.*s", c->status, (int)len, src) : xasprintf("exited %d", c->status);
+}
+
+#define GFILE_MARK '\036'
+
+char *gfiles_command(const char *globs)
+{
+    /* a trailing echo keeps a last line without a newline off the next marker */
+    return xasprintf("for f in %s; do [ -f \"$f\" ] || continue; printf '\\036%%s\\n' \"$f\"; "
+                     "cat -- \"$f\" || exit 1; echo; done; exit 0",
+                     globs);
+}
+
+void gfiles_parse(const char *out, struct gfiles *files)
+{
+    *files = (struct gfiles){0};
+    const char *p = out ? out : "";
+    while ((p = strchr(p, GFILE_MARK))) {
+        if (p != out && p[-1] != '\n') {
+            p++;
+            continue;
+        }
+        const char *nl = strchr(p, '\n');
+        if (!nl) break;
+        const char *body = nl + 1, *end = body;
+        while ((end = strchr(end, GFILE_MARK)) && end[-1] != '\n') end++;
+        if (!end) end = body + strlen(body);
+        struct gfile *f = APPEND(files->v, files->n, files->cap);
+        f->path = xstrndup(p + 1, (size_t)(nl - p - 1));
+        f->text = xstrndup(body, (size_t)(end - body));
+        p = end;
+    }
+}
+
+const struct gfile *gfiles_get(const struct gfiles *files, const char *path)
+{
+    for (size_t i = 0; i < files->n; i++)
+        if (streq(files->v[i].path, path)) return &files->v[i];
+    return NULL;
+}
+
+void gfiles_free(struct gfiles *files)
+{
+    for (size_t i = 0; i < files->n; i++) {
+        free(files->v[i].path);
+        free(files->v[i].text);
+    }
+    free(files->v);
+    *files = (struct gfiles){0};
+}
+
+int guest_read_files(struct kiln_case_ctx *t, struct kiln_node *n, const char *globs, struct gfiles *files)
+{
+    *files = (struct gfiles){0};
+    _cleanup_free_ char *cmd = gfiles_command(globs);
+    struct gcap c;
+    if (guest_capture(t, n, cmd, &c) < 0) return CASE_FAIL;
+    int rc = CASE_PASS;
+    if (c.status != 0) {
+        _cleanup_free_ char *why = gcap_why(&c);
+        rc = case_fail(t, "cannot read %s on %s: %s", globs, (n ? n : t->node)->name, why);
+    } else {
+        gfiles_parse(c.out, files);
+    }
+    gcap_free(&c);
+    return rc;
+}
+
+bool next_line(const char **p, const char **line, size_t *len)
+{
+    if (!*p || !**p) return false;
+    *line = *p;
+    *len = strcspn(*p, "\n");
+    *p += *len;
+    if (**p == '\n') (*p)++;
+    return true;
+}
+
+void reason_item(struct sbuf *b, size_t *count, size_t max, const char *fmt, ...)
+{
+    if ((*count)++ >= max) {
+        if (*count == max + 1) sbuf_puts(b, ", ...");
+        return;
+    }
+    if (*count > 1) sbuf_puts(b, ", ");
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = xvasprintf(fmt, ap);
+    va_end(ap);
+    sbuf_puts(b, s);
+    free(s);
+}
+
+/* ---- facts ---- */
+
+char *os_release_value(const char *text, const char *key)
+{
+    size_t kl = strlen(key);
+    const char *p = text, *line;
+    size_t len;
+    while (next_line(&p, &line, &len)) {
+        while (len && (*line == ' ' || *line == '\t')) line++, len--;
+        if (len <= kl || strncmp(line, key, kl) || line[kl] != '=') continue;
+        const char *v = line + kl + 1, *end = line + len;
+        struct sbuf b = {0};
+        sbuf_puts(&b, "");
+        char quote = 0;
+        for (; v < end; v++) {
+            if (!quote && (*v == '"' || *v == '\'')) quote = *v;
+            else if (quote && *v == quote) quote = 0;
+            else if (quote != '\'' && *v == '\\' && v + 1 < end) sbuf_append(&b, ++v, 1);
+            else if (!quote && (*v == ' ' || *v == '\t' || *v == '#')) break;
+            else sbuf_append(&b, v, 1);
+        }
+        return sbuf_steal(&b);
+    }
+    return NULL;
+}
+
+static enum guest_family family_of_word(const char *w, size_t n)
+{
+    static const char *const deb[] = {"debian", "ubuntu", "raspbian", "devuan", "kali", "linuxmint", "pop", "pureos"};
+    static const char *const rpm[] = {"fedora", "rhel", "centos", "rocky", "almalinux", "ol", "amzn", "suse", "sles",
+                                      "sled", "opensuse", "mariner", "azurelinux", "photon", "openeuler", "mageia"};
+    for (size_t i = 0; i < ARRAY_SIZE(deb); i++)
+        if (strlen(deb[i]) == n && !strncmp(deb[i], w, n)) return FAMILY_DEB;
+    for (size_t i = 0; i < ARRAY_SIZE(rpm); i++)
+        if (strlen(rpm[i]) == n && !strncmp(rpm[i], w, n)) return FAMILY_RPM;
+    if (n > 9 && !strncmp(w, "opensuse-", 9)) return FAMILY_RPM;
+    return FAMILY_OTHER;
+}
+
+enum guest_family family_from_os_release(const char *id, const char *id_like)
+{
+    /* ID first: a derivative's own family beats what it is like */
+    const char *lists[] = {id, id_like};
+    for (size_t k = 0; k < ARRAY_SIZE(lists); k++)
+        for (const char *p = lists[k]; p && *p;) {
+            p += strspn(p, " \t");
+            size_t n = strcspn(p, " \t");
+            enum guest_family f = n ? family_of_word(p, n) : FAMILY_OTHER;
+            if (f != FAMILY_OTHER) return f;
+            p += n;
+        }
+    return FAMILY_OTHER;
+}
+
+enum verdict_kind decide_package_database(enum guest_family fam, const char *id, const struct gcap *list,
+                                          struct verdict *v)
+{
+    const char *tool = fam == FAMILY_DEB ? "dpkg" : "rpm", *kind = fam == FAMILY_DEB ? "deb" : "rpm";
+    _cleanup_free_ char *why = gcap_why(list);
+    if (list->status == 3)
+        return verdict_set(v, VERDICT_FAIL, "%s is %s-based but its %s database is missing (%s)", id, kind, tool, why);
+    if (list->status == 127)
+        return verdict_set(v, VERDICT_FAIL, "%s is %s-based but %s is not installed (%s)", id, kind, tool, why);
+    if (list->status != 0)
+        return verdict_set(v, VERDICT_FAIL, "%s is %s-based but its %s database cannot be read: %s", id, kind, tool, why);
+    /* rpm reports a damaged database on stderr and may still exit 0 */
+    const char *err = strstr(list->err, "error:");
+    if (err)
+        return verdict_set(v, VERDICT_FAIL, "%s is %s-based but its %s database is damaged: %.*s", id, kind, tool,
+                           (int)strcspn(err, "\n"), err);
+    size_t n = 0;
+    const char *p = list->out, *line;
+    size_t len;
+    while (next_line(&p, &line, &len))
+        if (len) n++;
+    if (!n) return verdict_set(v, VERDICT_FAIL, "%s is %s-based but its %s database lists no installed package", id, kind, tool);
+    return verdict_set(v, VERDICT_PASS, "%s database: %zu installed package(s)", tool, n);
+}
+
+/* Facts hold for one boot of the node. */
 static struct node_facts *node_facts_of(struct kiln_node *n)
 {
     if (!n->boot_id) node_read_boot_id(n);
@@ -27,33 +279,72 @@ static struct node_facts *facts(struct kiln_case_ctx *t)
     return node_facts_of(t->node);
 }
 
-enum guest_family guest_family(struct kiln_case_ctx *t, char *id, size_t idsz)
+/* The os-release text, then after a marker line which package databases exist: those decide
+ * only for distributions os-release does not place (busybox has dpkg and rpm applets that are
+ * not package managers, so the tools must answer and the database must be there). */
+#define FAMILY_PROBE                                                                                                  \
+    "for f in /etc/os-release /usr/lib/os-release; do if [ -e $f ]; then cat $f || exit 1; break; fi; done; "          \
+    "printf '\\n\\036databases\\n'; "                                                                                 \
+    "if dpkg-query --version >/dev/null 2>&1 && [ -f /var/lib/dpkg/status ]; then echo has-dpkg; fi; "                \
+    "if rpm --version 2>/dev/null | grep -q '^RPM version' && { [ -d /var/lib/rpm ] || [ -d /usr/lib/sysimage/rpm ]; }; " \
+    "then echo has-rpm; fi; exit 0"
+
+/* Returns the family (cached for the boot) or -1 with the case failed when os-release cannot be read. */
+static int probe_family(struct kiln_case_ctx *t)
 {
     struct node_facts *f = facts(t);
-    if (f->family < 0) {
-        _cleanup_free_ char *out = NULL;
-        case_sh(t, ". /etc/os-release 2>/dev/null; echo \"$ID\"; echo \"$ID_LIKE\"; "
-                   "dpkg-query --version >/dev/null 2>&1 && [ -f /var/lib/dpkg/status ] && echo has-dpkg; "
-                   "rpm --version 2>/dev/null | grep -q '^RPM version' && "
-                   "{ [ -d /var/lib/rpm ] || [ -d /usr/lib/sysimage/rpm ]; } && echo has-rpm", &out);
-        f->family = FAMILY_OTHER;
-        if (out) {
-            char *nl = strchr(out, '\n');
-            snprintf(f->os_id, sizeof f->os_id, "%.*s", nl ? (int)(nl - out) : (int)strlen(out), out);
-            if (strstr(out, "has-dpkg")) f->family = FAMILY_DEB;
-            else if (strstr(out, "has-rpm")) f->family = FAMILY_RPM;
-        }
+    if (f->family >= 0) return f->family;
+    struct gcap c;
+    if (guest_capture(t, NULL, FAMILY_PROBE, &c) < 0) return -1;
+    if (c.status != 0) {
+        _cleanup_free_ char *why = gcap_why(&c);
+        case_fail(t, "cannot read os-release on %s: %s", t->node->name, why);
+        gcap_free(&c);
+        return -1;
     }
-    if (id) snprintf(id, idsz, "%s", f->os_id[0] ? f->os_id : "unknown");
-    return f->family;
+    char *dbs = strstr(c.out, "\n\036databases\n");
+    if (dbs) *dbs = 0;
+    _cleanup_free_ char *id = os_release_value(c.out, "ID"), *like = os_release_value(c.out, "ID_LIKE");
+    enum guest_family fam = family_from_os_release(id, like);
+    if (fam == FAMILY_OTHER && dbs) {
+        if (strstr(dbs + 1, "has-dpkg")) fam = FAMILY_DEB;
+        else if (strstr(dbs + 1, "has-rpm")) fam = FAMILY_RPM;
+    }
+    snprintf(f->os_id, sizeof f->os_id, "%s", id && *id ? id : "unknown");
+    case_log(t, "os-release ID=%s ID_LIKE=%s: %s family", f->os_id, like ? like : "",
+             fam == FAMILY_DEB ? "deb" : fam == FAMILY_RPM ? "rpm" : "no package");
+    f->family = fam;
+    gcap_free(&c);
+    return fam;
+}
+
+enum guest_family guest_family(struct kiln_case_ctx *t, char *id, size_t idsz)
+{
+    int fam = probe_family(t);
+    if (id) snprintf(id, idsz, "%s", facts(t)->os_id[0] ? facts(t)->os_id : "unknown");
+    return fam < 0 ? FAMILY_OTHER : (enum guest_family)fam;
 }
 
 int guest_need_family(struct kiln_case_ctx *t, enum guest_family *fam)
 {
-    char id[64];
-    *fam = guest_family(t, id, sizeof id);
-    if (*fam == FAMILY_OTHER) return case_skip(t, "%s has neither dpkg nor rpm", id);
-    return CASE_PASS;
+    int f = probe_family(t);
+    if (f < 0) return CASE_FAIL;
+    *fam = (enum guest_family)f;
+    const char *id = facts(t)->os_id;
+    if (*fam == FAMILY_OTHER)
+        return case_skip(t, "%s is neither deb- nor rpm-based (os-release ID, ID_LIKE) and has no dpkg or rpm database", id);
+    /* the family's database must answer: a missing or damaged one is a finding, not another family */
+    const char *list = *fam == FAMILY_DEB
+        ? "[ -f /var/lib/dpkg/status ] || { echo '/var/lib/dpkg/status does not exist' >&2; exit 3; }; "
+          "dpkg-query -W -f '${Package}\\n'"
+        : "d=$(rpm --eval '%{_dbpath}') || exit 1; "
+          "[ -d \"$d\" ] || { echo \"$d does not exist\" >&2; exit 3; }; rpm -qa --qf '%{NAME}\\n'";
+    struct gcap c;
+    if (guest_capture(t, NULL, list, &c) < 0) return CASE_FAIL;
+    struct verdict v = {0};
+    decide_package_database(*fam, id, &c, &v);
+    gcap_free(&c);
+    return case_verdict(t, &v);
 }
 
 bool guest_has_systemd(struct kiln_case_ctx *t)
@@ -192,4 +483,23 @@ struct ynode *suite_policy(struct kiln_case_ctx *t)
 const struct ynode *policy_get(struct ynode *policy, const char *section, const char *key)
 {
     return y_get(y_get(policy, section), key);
+}
+
+bool policy_in_list(const struct ynode *list, const char *value)
+{
+    if (!list) return false;
+    if (list->kind == YN_SCALAR) return streq(list->scalar, value);
+    for (size_t i = 0; list->kind == YN_SEQ && i < list->n; i++)
+        if (list->items[i]->kind == YN_SCALAR && streq(list->items[i]->scalar, value)) return true;
+    return false;
+}
+
+char *policy_list_text(const struct ynode *list)
+{
+    struct sbuf b = {0};
+    sbuf_puts(&b, "");
+    for (size_t i = 0; list && list->kind == YN_SEQ && i < list->n; i++)
+        sbuf_printf(&b, "%s%s", i ? ", " : "", list->items[i]->scalar ? list->items[i]->scalar : "?");
+    if (list && list->kind == YN_SCALAR) sbuf_puts(&b, list->scalar);
+    return sbuf_steal(&b);
 }
