@@ -1,41 +1,90 @@
 /* Area network: interfaces, addresses, routes, name resolution, hostname, MTU. */
 #include <errno.h>
+#include <strings.h>
 
 #include "platform/platform.h"
-#include "suites/common.h"
+#include "suites/decide.h"
 #include "util/util.h"
 #include "util/yaml.h"
+
+enum verdict_kind decide_nics(const struct gcap *c, struct verdict *v, size_t *count)
+{
+    *count = 0;
+    if (c->status != 0) {
+        _cleanup_free_ char *why = gcap_why(c);
+        return verdict_set(v, VERDICT_FAIL, "cannot list the NICs: %s", why);
+    }
+    const char *p = c->out, *line;
+    size_t len;
+    while (next_line(&p, &line, &len)) {
+        if (!len) continue;
+        _cleanup_free_ char *l = xstrndup(line, len);
+        char name[64], state[32], addr[128] = "";
+        int carrier = 0;
+        int k = sscanf(l, "%63s %31s %d %127s", name, state, &carrier, addr);
+        if (k < 3) return verdict_set(v, VERDICT_FAIL, "cannot read a NIC's state from \"%s\"", l);
+        (*count)++;
+        if (!carrier || !streq(state, "up")) return verdict_set(v, VERDICT_FAIL, "%s is %s (carrier %d)", name, state, carrier);
+        if (k < 4 || !*addr) return verdict_set(v, VERDICT_FAIL, "%s is up but has no global address", name);
+    }
+    /* kiln reached the node over a network, so a guest showing no NIC is wrong, not empty */
+    if (!*count) return verdict_set(v, VERDICT_FAIL, "no network interface backed by a device");
+    return verdict_set(v, VERDICT_PASS, "%zu NIC(s) up with an address", *count);
+}
 
 KILN_CASE(verify_nics_up,
           .area = "network", .priority = 1, .timeout_s = 120,
           .description = "Every NIC has carrier, is up and holds an address",
           .tags = KILN_TAGS("fast"))
 {
-    _cleanup_free_ char *out = NULL;
     /* name operstate carrier addresses */
-    if (guest_sh_ok(t, "list NICs",
-                    "for n in /sys/class/net/*; do i=${n##*/}; [ \"$i\" = lo ] && continue; "
-                    "[ -e $n/device ] || continue; "
-                    /* the private network's and the multiqueue NIC are for the cases that use them */
-                    "case $(cat $n/address) in " KILN_PRIVATE_MAC_PREFIX ":*|" KILN_MULTIQUEUE_MAC_PREFIX ":*) continue;; esac; "
-                    "a=$(ip -o addr show dev $i scope global 2>/dev/null | awk '{print $4}' | tr '\\n' ' '); "
-                    "echo \"$i $(cat $n/operstate) $(cat $n/carrier 2>/dev/null || echo 0) $a\"; done",
-                    &out))
+    struct gcap c;
+    if (guest_capture(t, NULL,
+                      "for n in /sys/class/net/*; do i=${n##*/}; [ \"$i\" = lo ] && continue; "
+                      "[ -e $n/device ] || continue; "
+                      /* the private network's and the multiqueue NIC are for the cases that use them */
+                      "m=$(cat $n/address) || exit 1; "
+                      "case $m in " KILN_PRIVATE_MAC_PREFIX ":*|" KILN_MULTIQUEUE_MAC_PREFIX ":*) continue;; esac; "
+                      "s=$(cat $n/operstate) || exit 1; "
+                      "a=$(ip -o addr show dev $i scope global | awk '{print $4}' | tr '\\n' ' '); "
+                      "echo \"$i $s $(cat $n/carrier 2>/dev/null || echo 0) $a\"; done",
+                      &c) < 0)
         return CASE_FAIL;
-    size_t nics = 0;
-    for (char *save = NULL, *l = strtok_r(out, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-        char name[64], state[32], addr[128] = "";
-        int carrier = 0;
-        int k = sscanf(l, "%63s %31s %d %127s", name, state, &carrier, addr);
-        if (k < 3) continue;
-        nics++;
-        case_log(t, "%s: %s carrier=%d %s", name, state, carrier, addr);
-        if (!carrier || !streq(state, "up")) return case_fail(t, "%s is %s (carrier %d)", name, state, carrier);
-        if (k < 4 || !*addr) return case_fail(t, "%s is up but has no global address", name);
+    struct verdict v = {0};
+    size_t nics;
+    decide_nics(&c, &v, &nics);
+    gcap_free(&c);
+    if (v.kind == VERDICT_PASS) case_metric(t, "nics", (double)nics, "");
+    return case_verdict(t, &v);
+}
+
+enum verdict_kind decide_default_route(const struct gcap *route, struct verdict *v)
+{
+    if (route->status != 0) {
+        _cleanup_free_ char *why = gcap_why(route);
+        return verdict_set(v, VERDICT_FAIL, "cannot list the routes (ip route show default): %s", why);
     }
-    if (!nics) return case_fail(t, "no network interface backed by a device");
-    case_metric(t, "nics", (double)nics, "");
-    return CASE_PASS;
+    _cleanup_free_ char *r = xstrdup(route->out);
+    if (!*strstrip(r)) return verdict_set(v, VERDICT_FAIL, "no default route (ip route show default is empty)");
+    return verdict_set(v, VERDICT_PASS, "default route: %s", r);
+}
+
+enum verdict_kind decide_resolve(const char *name, const struct gcap *answer, const char *resolv_conf, struct verdict *v)
+{
+    _cleanup_free_ char *a = xstrdup(answer->out);
+    if (answer->status == 0 && *strstrip(a)) return verdict_set(v, VERDICT_PASS, "%s -> %s", name, a);
+    if (answer->status == 127)
+        return verdict_set(v, VERDICT_FAIL, "cannot resolve %s: the guest has neither getent nor nslookup", name);
+    /* the nameserver lines tell a resolver left over from the build from one that does not answer */
+    struct sbuf ns = {0};
+    const char *p = resolv_conf ? resolv_conf : "", *line;
+    size_t len;
+    while (next_line(&p, &line, &len))
+        if (len > 11 && !strncmp(line, "nameserver", 10) && (line[10] == ' ' || line[10] == '\t'))
+            sbuf_printf(&ns, "%s%.*s", ns.len ? " " : "", (int)(len - 11), line + 11);
+    verdict_set(v, VERDICT_FAIL, "cannot resolve %s (resolv.conf: %s)", name, ns.len ? ns.s : "no nameserver");
+    sbuf_free(&ns);
+    return v->kind;
 }
 
 KILN_CASE(verify_route_and_dns,
@@ -43,10 +92,14 @@ KILN_CASE(verify_route_and_dns,
           .description = "A default route exists and the policy's names resolve",
           .tags = KILN_TAGS("fast"))
 {
-    _cleanup_free_ char *route = NULL;
-    case_sh(t, "ip route show default", &route);
-    if (!route || !*strstrip(route)) return case_fail(t, "no default route (ip route show default is empty)");
-    case_log(t, "default route: %s", route);
+    struct gcap route;
+    if (guest_capture(t, NULL, "ip route show default", &route) < 0) return CASE_FAIL;
+    struct verdict v = {0};
+    decide_default_route(&route, &v);
+    gcap_free(&route);
+    if (v.kind != VERDICT_PASS) return case_verdict(t, &v);
+    case_log(t, "%s", v.reason);
+    verdict_free(&v);
     struct ynode *policy = suite_policy(t);
     if (!policy) return CASE_FAIL;
     const struct ynode *names = policy_get(policy, "network", "resolve");
@@ -54,16 +107,62 @@ KILN_CASE(verify_route_and_dns,
         const char *name = names->items[i]->scalar;
         if (!name) continue;
         _cleanup_free_ char *q = shell_quote(name);
-        _cleanup_free_ char *cmd = xasprintf("getent hosts %s 2>/dev/null || nslookup %s 2>/dev/null | "
-                                             "awk '/^Name:/ {n=1} n && /^Address/ {print; exit 0}'", q, q);
-        _cleanup_free_ char *out = NULL, *conf = NULL;
-        if (case_sh(t, cmd, &out) != 0 || !out || !*strstrip(out)) {
-            case_sh(t, "grep -E '^nameserver' /etc/resolv.conf | tr '\\n' ' '", &conf);
-            return case_fail(t, "cannot resolve %s (resolv.conf: %s)", name, conf && *conf ? strstrip(conf) : "no nameserver");
+        /* getent where libc has it, else busybox's nslookup (its answer follows "Name:") */
+        _cleanup_free_ char *cmd = xasprintf(
+            "if command -v getent >/dev/null 2>&1; then getent hosts %s; "
+            "elif command -v nslookup >/dev/null 2>&1; then nslookup %s | awk '/^Name:/ {n=1} n && /^Address/ {print; f=1; exit} "
+            "END {exit !f}'; else exit 127; fi", q, q);
+        struct gcap ans, conf = {0};
+        if (guest_capture(t, NULL, cmd, &ans) < 0) return CASE_FAIL;
+        if ((ans.status != 0 || !*ans.out) && guest_capture(t, NULL, "cat /etc/resolv.conf", &conf) < 0) {
+            gcap_free(&ans);
+            return CASE_FAIL;
         }
-        case_log(t, "%s -> %s", name, out);
+        decide_resolve(name, &ans, conf.out, &v);
+        gcap_free(&ans);
+        gcap_free(&conf);
+        if (v.kind != VERDICT_PASS) return case_verdict(t, &v);
+        case_log(t, "%s", v.reason);
+        verdict_free(&v);
     }
     return CASE_PASS;
+}
+
+/* The first name in an /etc/hostname text (hostname(5): comments and blank lines allowed). */
+static char *static_hostname(const char *text)
+{
+    const char *p = text, *line;
+    size_t len;
+    while (next_line(&p, &line, &len)) {
+        _cleanup_free_ char *l = xstrndup(line, len);
+        char *h = strchr(l, '#');
+        if (h) *h = 0;
+        if (*strstrip(l)) return xstrdup(strstrip(l));
+    }
+    return NULL;
+}
+
+enum verdict_kind decide_hostname(const struct gcap *kernel, const struct gcap *etc, struct verdict *v)
+{
+    if (kernel->status != 0) {
+        _cleanup_free_ char *why = gcap_why(kernel);
+        return verdict_set(v, VERDICT_FAIL, "cannot read the hostname (/proc/sys/kernel/hostname): %s", why);
+    }
+    _cleanup_free_ char *h = xstrdup(kernel->out);
+    strstrip(h);
+    if (!*h || streq(h, "localhost") || streq(h, "localhost.localdomain") || streq(h, "(none)"))
+        return verdict_set(v, VERDICT_FAIL, "the hostname is \"%s\"", h);
+    if (etc->status == 3)
+        return verdict_set(v, VERDICT_NOTHING, "there is no /etc/hostname to hold \"%s\" (set at run time: DHCP, cloud-init)", h);
+    if (etc->status != 0) {
+        _cleanup_free_ char *why = gcap_why(etc);
+        return verdict_set(v, VERDICT_FAIL, "cannot read /etc/hostname: %s", why);
+    }
+    _cleanup_free_ char *file = static_hostname(etc->out);
+    if (!file) return verdict_set(v, VERDICT_NOTHING, "/etc/hostname names no host (the hostname \"%s\" is set at run time)", h);
+    /* host names compare without case (RFC 4343) */
+    if (strcasecmp(file, h)) return verdict_set(v, VERDICT_FAIL, "the hostname is \"%s\" but /etc/hostname says \"%s\"", h, file);
+    return verdict_set(v, VERDICT_PASS, "hostname %s, as /etc/hostname says", h);
 }
 
 KILN_CASE(verify_hostname,
@@ -71,13 +170,39 @@ KILN_CASE(verify_hostname,
           .description = "The hostname is set (not empty, not localhost) and agrees with /etc/hostname",
           .tags = KILN_TAGS("fast"))
 {
-    _cleanup_free_ char *h = NULL, *file = NULL;
-    if (guest_sh_ok(t, "hostname", "cat /proc/sys/kernel/hostname", &h)) return CASE_FAIL;
-    strstrip(h);
-    if (!*h || streq(h, "localhost") || streq(h, "(none)")) return case_fail(t, "the hostname is \"%s\"", h);
-    if (case_sh(t, "cat /etc/hostname", &file) == 0 && *strstrip(file) && !streq(file, h))
-        return case_fail(t, "the hostname is \"%s\" but /etc/hostname says \"%s\"", h, file);
-    return CASE_PASS;
+    struct gcap kernel, etc;
+    if (guest_capture(t, NULL, "cat /proc/sys/kernel/hostname", &kernel) < 0) return CASE_FAIL;
+    if (guest_capture(t, NULL, "[ -e /etc/hostname ] || exit 3; cat /etc/hostname", &etc) < 0) {
+        gcap_free(&kernel);
+        return CASE_FAIL;
+    }
+    struct verdict v = {0};
+    decide_hostname(&kernel, &etc, &v);
+    gcap_free(&kernel);
+    gcap_free(&etc);
+    return case_verdict(t, &v);
+}
+
+enum verdict_kind decide_mtu(const struct gcap *c, long want, struct verdict *v)
+{
+    if (c->status != 0) {
+        _cleanup_free_ char *why = gcap_why(c);
+        return verdict_set(v, VERDICT_FAIL, "cannot read the NICs' MTU: %s", why);
+    }
+    size_t n = 0;
+    const char *p = c->out, *line;
+    size_t len;
+    while (next_line(&p, &line, &len)) {
+        if (!len) continue;
+        _cleanup_free_ char *l = xstrndup(line, len);
+        char name[64];
+        long mtu = 0;
+        if (sscanf(l, "%63s %ld", name, &mtu) != 2) return verdict_set(v, VERDICT_FAIL, "cannot read an MTU from \"%s\"", l);
+        n++;
+        if (mtu != want) return verdict_set(v, VERDICT_FAIL, "%s has MTU %ld, the policy says %ld", name, mtu, want);
+    }
+    if (!n) return verdict_set(v, VERDICT_NOTHING, "no NIC backed by a device (/sys/class/net/*/device)");
+    return verdict_set(v, VERDICT_PASS, "%zu NIC(s) with MTU %ld", n, want);
 }
 
 KILN_CASE(verify_mtu,
@@ -89,17 +214,16 @@ KILN_CASE(verify_mtu,
     if (!policy) return CASE_FAIL;
     const struct ynode *m = policy_get(policy, "network", "mtu");
     long want = 1500;
-    if (m && m->kind == YN_SCALAR) want = strtol(m->scalar, NULL, 10);
-    _cleanup_free_ char *out = NULL;
-    if (guest_sh_ok(t, "read MTUs", "for n in /sys/class/net/*; do [ -e $n/device ] && echo \"${n##*/} $(cat $n/mtu)\"; done; true", &out))
+    if (m && (m->kind != YN_SCALAR || !parse_long(m->scalar, &want)))
+        return case_fail(t, "policy: network.mtu must be a number");
+    struct gcap c;
+    if (guest_capture(t, NULL, "for n in /sys/class/net/*; do [ -e $n/device ] || continue; "
+                               "m=$(cat $n/mtu) || exit 1; echo \"${n##*/} $m\"; done", &c) < 0)
         return CASE_FAIL;
-    for (char *save = NULL, *l = strtok_r(out, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-        char name[64];
-        long mtu = 0;
-        if (sscanf(l, "%63s %ld", name, &mtu) != 2) continue;
-        if (mtu != want) return case_fail(t, "%s has MTU %ld, the policy says %ld", name, mtu, want);
-    }
-    return CASE_PASS;
+    struct verdict v = {0};
+    decide_mtu(&c, want, &v);
+    gcap_free(&c);
+    return case_verdict(t, &v);
 }
 
 /* ---- two nodes on a private segment ---- */

@@ -4,7 +4,7 @@
 
 #include "node/node.h"
 #include "platform/platform.h"
-#include "suites/common.h"
+#include "suites/decide.h"
 #include "util/timeutil.h"
 #include "util/util.h"
 #include "util/yaml.h"
@@ -33,29 +33,65 @@ KILN_CASE(verify_rootfs,
     return case_metric_check(t, "root_free_pct", 100.0 * (double)avail / (double)size, "%", 10, true);
 }
 
+/* The fields of the fstab(5) lines that are not comments, as "SPEC FILE TYPE OPTIONS" strings. */
+static size_t fstab_entries(const char *text, char ***out)
+{
+    size_t n = 0, cap = 0;
+    *out = NULL;
+    const char *p = text, *line;
+    size_t len;
+    while (next_line(&p, &line, &len)) {
+        _cleanup_free_ char *l = xstrndup(line, len);
+        char *s = strstrip(l);
+        if (!*s || *s == '#') continue;
+        *APPEND(*out, n, cap) = xstrdup(s);
+    }
+    return n;
+}
+
+static void strv_free_n(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) free(v[i]);
+    free(v);
+}
+
+enum verdict_kind decide_fstab(const struct gcap *fstab, struct verdict *v)
+{
+    if (fstab->status == 3) return verdict_set(v, VERDICT_NOTHING, "there is no /etc/fstab");
+    if (fstab->status != 0) {
+        _cleanup_free_ char *why = gcap_why(fstab);
+        return verdict_set(v, VERDICT_FAIL, "cannot read /etc/fstab: %s", why);
+    }
+    char **e;
+    size_t n = fstab_entries(fstab->out, &e);
+    static const char *const unstable[] = {"/dev/sd", "/dev/vd", "/dev/xvd", "/dev/hd", "/dev/nvme", "/dev/mmcblk"};
+    struct sbuf lines = {0};
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < ARRAY_SIZE(unstable); k++)
+            if (startswith(e[i], unstable[k])) {
+                reason_item(&lines, &bad, 4, "\"%s\"", e[i]);
+                break;
+            }
+    if (bad) verdict_set(v, VERDICT_FAIL, "/etc/fstab mounts by kernel device name, which can change between boots: %s", lines.s);
+    else if (!n) verdict_set(v, VERDICT_NOTHING, "/etc/fstab has no entries");
+    else verdict_set(v, VERDICT_PASS, "%zu fstab entr%s, none by kernel device name", n, n == 1 ? "y" : "ies");
+    sbuf_free(&lines);
+    strv_free_n(e, n);
+    return v->kind;
+}
+
 KILN_CASE(verify_fstab_stable_names,
           .area = "storage", .priority = 1, .timeout_s = 60,
           .description = "/etc/fstab mounts by UUID, PARTUUID or LABEL, never by /dev/sdX, /dev/vdX or /dev/nvmeXnY",
           .tags = KILN_TAGS("fast"))
 {
-    _cleanup_free_ char *fstab = NULL;
-    if (case_sh(t, "cat /etc/fstab", &fstab) != 0) return case_skip(t, "%s has no /etc/fstab", t->node->name);
-    size_t bad = 0;
-    struct sbuf lines = {0};
-    for (char *save = NULL, *l = strtok_r(fstab, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-        char *s = strstrip(l);
-        if (!*s || *s == '#') continue;
-        static const char *const unstable[] = {"/dev/sd", "/dev/vd", "/dev/xvd", "/dev/hd", "/dev/nvme", "/dev/mmcblk"};
-        for (size_t i = 0; i < ARRAY_SIZE(unstable); i++)
-            if (startswith(s, unstable[i])) {
-                if (bad++ < 4) sbuf_printf(&lines, "%s\"%s\"", bad > 1 ? ", " : "", s);
-                break;
-            }
-    }
-    int rc = bad ? case_fail(t, "/etc/fstab mounts by kernel device name, which can change between boots: %s", lines.s)
-                 : CASE_PASS;
-    sbuf_free(&lines);
-    return rc;
+    struct gcap c;
+    if (guest_capture(t, NULL, "[ -e /etc/fstab ] || exit 3; cat /etc/fstab", &c) < 0) return CASE_FAIL;
+    struct verdict v = {0};
+    decide_fstab(&c, &v);
+    gcap_free(&c);
+    return case_verdict(t, &v);
 }
 
 /* Waits for a block device whose serial is `serial`; returns "vdX" or NULL. */
@@ -138,56 +174,142 @@ KILN_CASE(verify_nvme,
     return exercise_disk(t, ns);
 }
 
+enum verdict_kind decide_fs_errors(const struct gcap *counts, const struct gcap *dmesg, struct verdict *v)
+{
+    if (counts->status != 0) {
+        _cleanup_free_ char *why = gcap_why(counts);
+        return verdict_set(v, VERDICT_FAIL, "cannot read the ext4 error counters: %s", why);
+    }
+    const char *p = counts->out, *line;
+    size_t len;
+    while (next_line(&p, &line, &len)) {
+        _cleanup_free_ char *l = xstrndup(line, len);
+        char dev[128];
+        long n = 0;
+        if (!*l) continue;
+        if (sscanf(l, "%127s %ld", dev, &n) != 2) return verdict_set(v, VERDICT_FAIL, "cannot read an ext4 error count from \"%s\"", l);
+        if (n > 0)
+            return verdict_set(v, VERDICT_FAIL, "ext4 on %s has recorded %ld error(s) (/sys/fs/ext4/%s/errors_count)", dev, n, dev);
+    }
+    if (dmesg->status != 0) {
+        _cleanup_free_ char *why = gcap_why(dmesg);
+        return verdict_set(v, VERDICT_FAIL, "cannot read the kernel log (dmesg): %s", why);
+    }
+    static const char *const bad[] = {"EXT4-fs error", "EXT4-fs warning", "BTRFS error", "BTRFS critical",
+                                      "Remounting filesystem read-only"};
+    static const char *const xfs[] = {"Corruption", "Internal error", "metadata I/O error"};
+    struct sbuf found = {0};
+    size_t nfound = 0;
+    p = dmesg->out;
+    while (next_line(&p, &line, &len)) {
+        _cleanup_free_ char *l = xstrndup(line, len);
+        bool hit = false;
+        for (size_t i = 0; i < ARRAY_SIZE(bad) && !hit; i++) hit = strstr(l, bad[i]) != NULL;
+        /* "XFS (vda1): Corruption ..." */
+        const char *x = strstr(l, "XFS (");
+        const char *close = x ? strstr(x, "): ") : NULL;
+        for (size_t i = 0; close && i < ARRAY_SIZE(xfs) && !hit; i++) hit = startswith(close + 3, xfs[i]);
+        if (hit) reason_item(&found, &nfound, 3, "%s", strstrip(l));
+    }
+    if (nfound) verdict_set(v, VERDICT_FAIL, "kernel log reports filesystem errors: %s", found.s);
+    else verdict_set(v, VERDICT_PASS, "no ext4 error counted, no filesystem error in the kernel log");
+    sbuf_free(&found);
+    return v->kind;
+}
+
 KILN_CASE(verify_no_fs_errors,
           .area = "storage", .priority = 1, .timeout_s = 60,
           .description = "No filesystem reports errors (ext4 error counters, kernel log)",
           .tags = KILN_TAGS("fast"))
 {
-    _cleanup_free_ char *counts = NULL, *log = NULL;
-    case_sh(t, "for f in /sys/fs/ext4/*/errors_count; do [ -r $f ] && echo \"$(basename $(dirname $f)) $(cat $f)\"; done; true",
-            &counts);
-    for (char *save = NULL, *l = strtok_r(counts, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-        char dev[128];
-        long n = 0;
-        if (sscanf(l, "%127s %ld", dev, &n) == 2 && n > 0)
-            return case_fail(t, "ext4 on %s has recorded %ld error(s) (/sys/fs/ext4/%s/errors_count)", dev, n, dev);
+    struct gcap counts, dmesg;
+    if (guest_capture(t, NULL, "for f in /sys/fs/ext4/*/errors_count; do [ -e \"$f\" ] || continue; "
+                               "c=$(cat \"$f\") || exit 1; d=${f%/errors_count}; echo \"${d##*/} $c\"; done",
+                      &counts) < 0)
+        return CASE_FAIL;
+    if (guest_capture(t, NULL, "dmesg", &dmesg) < 0) {
+        gcap_free(&counts);
+        return CASE_FAIL;
     }
-    case_sh(t, "dmesg | grep -E 'EXT4-fs error|EXT4-fs warning|XFS \\([^)]*\\): (Corruption|Internal error|metadata I/O error)|BTRFS (error|critical)|Remounting filesystem read-only' | head -n 3",
-            &log);
-    if (log && *strstrip(log)) return case_fail(t, "kernel log reports filesystem errors: %s", log);
-    return CASE_PASS;
+    struct verdict v = {0};
+    decide_fs_errors(&counts, &dmesg, &v);
+    gcap_free(&counts);
+    gcap_free(&dmesg);
+    return case_verdict(t, &v);
+}
+
+enum verdict_kind decide_swap(const struct gcap *swaps, const struct gcap *fstab, const char *policy, struct verdict *v,
+                              double *total_mib)
+{
+    *total_mib = 0;
+    if (swaps->status != 0) {
+        _cleanup_free_ char *why = gcap_why(swaps);
+        return verdict_set(v, VERDICT_FAIL, "cannot read /proc/swaps: %s", why);
+    }
+    if (fstab->status != 0 && fstab->status != 3) {
+        _cleanup_free_ char *why = gcap_why(fstab);
+        return verdict_set(v, VERDICT_FAIL, "cannot read /etc/fstab: %s", why);
+    }
+    /* /proc/swaps: a header, then "Filename Type Size Used Priority" */
+    size_t active = 0;
+    const char *p = swaps->out, *line;
+    size_t len;
+    bool header = true;
+    while (next_line(&p, &line, &len)) {
+        if (header) {
+            header = false;
+            continue;
+        }
+        _cleanup_free_ char *l = xstrndup(line, len);
+        char name[256];
+        double size = 0;
+        if (!*strstrip(l)) continue;
+        if (sscanf(l, "%255s %*s %lf", name, &size) != 2) return verdict_set(v, VERDICT_FAIL, "cannot read /proc/swaps line \"%s\"", l);
+        *total_mib += size / 1024.0;
+        active++;
+    }
+    /* swap entries of fstab that boot activates (noauto ones wait to be asked for) */
+    size_t listed = 0;
+    char **e = NULL;
+    size_t n = fstab->status == 0 ? fstab_entries(fstab->out, &e) : 0;
+    for (size_t i = 0; i < n; i++) {
+        char type[64] = "", opts[512] = "";
+        if (sscanf(e[i], "%*s %*s %63s %511s", type, opts) < 1 || !streq(type, "swap")) continue;
+        _cleanup_free_ char *padded = xasprintf(",%s,", opts);
+        if (!strstr(padded, ",noauto,")) listed++;
+    }
+    strv_free_n(e, n);
+    if (listed > active)
+        return verdict_set(v, VERDICT_FAIL, "/etc/fstab lists %zu swap device(s) but %zu are active (/proc/swaps)", listed, active);
+    if (streq(policy, "required") && !active) return verdict_set(v, VERDICT_FAIL, "no swap is active; the policy requires swap");
+    if (streq(policy, "forbidden") && active)
+        return verdict_set(v, VERDICT_FAIL, "%zu swap device(s) active (%.0f MiB); the policy forbids swap", active, *total_mib);
+    if (!streq(policy, "any") && !streq(policy, "required") && !streq(policy, "forbidden"))
+        return verdict_set(v, VERDICT_FAIL, "policy: storage.swap is \"%s\", expected any, required or forbidden", policy);
+    return verdict_set(v, VERDICT_PASS, "%zu swap device(s) active, %zu listed in /etc/fstab", active, listed);
 }
 
 KILN_CASE(verify_swap,
           .area = "storage", .priority = 2, .timeout_s = 60,
-          .description = "Swap matches the policy, and every swap entry in /etc/fstab is active",
+          .description = "Swap matches the policy, and every swap entry in /etc/fstab that boot activates is active",
           .tags = KILN_TAGS("fast"))
 {
-    _cleanup_free_ char *swaps = NULL, *fstab = NULL;
-    case_sh(t, "tail -n +2 /proc/swaps", &swaps);
-    double total_kib = 0;
-    size_t active = 0;
-    for (char *save = NULL, *l = strtok_r(swaps, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-        char name[256];
-        double size = 0;
-        if (sscanf(l, "%255s %*s %lf", name, &size) == 2) {
-            total_kib += size;
-            active++;
-        }
-    }
-    case_metric(t, "swap_total", total_kib / 1024.0, "MiB");
-    case_sh(t, "awk '$1 !~ /^#/ && $3 == \"swap\" {print $1}' /etc/fstab 2>/dev/null", &fstab);
-    size_t listed = 0;
-    for (char *save = NULL, *l = strtok_r(fstab, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) listed++;
-    if (listed > active)
-        return case_fail(t, "/etc/fstab lists %zu swap device(s) but %zu are active (/proc/swaps)", listed, active);
     struct ynode *policy = suite_policy(t);
     if (!policy) return CASE_FAIL;
     const struct ynode *want = policy_get(policy, "storage", "swap");
-    const char *w = want && want->kind == YN_SCALAR ? want->scalar : "any";
-    if (streq(w, "required") && !active) return case_fail(t, "no swap is active; the policy requires swap");
-    if (streq(w, "forbidden") && active) return case_fail(t, "%zu swap device(s) active (%.0f MiB); the policy forbids swap", active, total_kib / 1024);
-    return CASE_PASS;
+    struct gcap swaps, fstab;
+    if (guest_capture(t, NULL, "cat /proc/swaps", &swaps) < 0) return CASE_FAIL;
+    if (guest_capture(t, NULL, "[ -e /etc/fstab ] || exit 3; cat /etc/fstab", &fstab) < 0) {
+        gcap_free(&swaps);
+        return CASE_FAIL;
+    }
+    struct verdict v = {0};
+    double mib;
+    decide_swap(&swaps, &fstab, want && want->kind == YN_SCALAR ? want->scalar : "any", &v, &mib);
+    gcap_free(&swaps);
+    gcap_free(&fstab);
+    case_metric(t, "swap_total", mib, "MiB");
+    return case_verdict(t, &v);
 }
 
 KILN_CASE(perf_storage_io,
