@@ -179,11 +179,13 @@ enum verdict_kind decide_password_hashes(const struct gfiles *files, const struc
 
 /* Adds "key is X, policy allows Y" for each policy key whose value in text ("key value"
  * lines, as sshd -T prints) is not allowed; keys text lacks go to unknown when given. */
-static void judge_ssh_values(const char *label, const char *text, const struct ynode *want, struct sbuf *bad,
+static void judge_ssh_values(const char *label, const char *text, const struct ynode *want, bool root, struct sbuf *bad,
                              size_t *nbad, struct sbuf *unknown, size_t *nunknown)
 {
     for (size_t i = 0; want && want->kind == YN_MAP && i < want->n; i += 2) {
         const char *key = want->items[i]->scalar;
+        /* PermitRootLogin means nothing for another user's login */
+        if (!root && !strcasecmp(key, "permitrootlogin")) continue;
         size_t kl = strlen(key);
         _cleanup_free_ char *value = NULL;
         const char *p = text, *line;
@@ -231,7 +233,7 @@ enum verdict_kind decide_sshd(char *const *users, const struct gcap *out, size_t
                                users[i], why);
         }
         _cleanup_free_ char *label = xasprintf("sshd -T for user %s", users[i]);
-        judge_ssh_values(label, out[i].out, want, &bad, &nbad, NULL, NULL);
+        judge_ssh_values(label, out[i].out, want, streq(users[i], "root"), &bad, &nbad, NULL, NULL);
     }
     if (nbad) verdict_set(v, VERDICT_FAIL, "%s", bad.s);
     else verdict_set(v, VERDICT_PASS, "sshd's effective settings for %zu user(s) match the policy", n);
@@ -282,7 +284,7 @@ enum verdict_kind decide_dropbear(const struct gfiles *procs, const struct ynode
         _cleanup_free_ char *label = xasprintf("dropbear (pid %s: %s)", procs->v[i].path, strstrip(cmdline));
         sbuf_free(&unknown);
         nunknown = 0;
-        judge_ssh_values(label, settings, want, &bad, &nbad, &unknown, &nunknown);
+        judge_ssh_values(label, settings, want, true, &bad, &nbad, &unknown, &nunknown);
     }
     if (nbad) verdict_set(v, VERDICT_FAIL, "%s", bad.s);
     else if (nunknown)
@@ -1020,21 +1022,25 @@ KILN_CASE(verify_ssh_host_keys_unique,
     return case_verdict(t, &v);
 }
 
-/* Files holding private keys: PEM blocks of every kind (OpenSSH, PKCS#1/#8, EC, encrypted),
- * PuTTY keys and WireGuard's PrivateKey= lines among text files under 1 MiB, plus GnuPG
+/* Files holding private keys: PEM blocks of every kind (OpenSSH, PKCS#1/#8, EC, encrypted;
+ * the BEGIN line a whole line, which a binary quoting it is not), PuTTY keys and WireGuard's
+ * PrivateKey= lines among text files under 1 MiB (-I where grep has it), plus GnuPG
  * secret key stores and dropbear's binary host keys by name; /usr (the distribution's
  * packages) aside but /usr/local searched. A grep error counts unless it was about files
- * gone since find listed them (grep runs again on those still there). Prints "SHA256  PATH". */
-#define PRIVATE_KEY_SEARCH                                                                                         \
-    "pat='-----BEGIN ([A-Z0-9]+ )*PRIVATE KEY-----|^PuTTY-User-Key-File-[0-9]+:|^[[:space:]]*PrivateKey[[:space:]]*='; " \
-    "g='grep -lIE -e \"$0\" -- \"$@\" 2>/dev/null; [ $? -le 1 ] && exit 0; p=$0; "                               \
-    "for f; do shift; [ -e \"$f\" ] && set -- \"$@\" \"$f\"; done; grep -lIE -e \"$p\" -- \"$@\" >/dev/null; [ $? -le 1 ]'; " \
-    "s() { find \"$1\" -xdev \\( -path /usr -o -path /proc -o -path /sys -o -path /dev -o -path /run \\) -prune -o "   \
-    "-type f \\( \\( -name secring.gpg -o -path '*/private-keys-v1.d/*' -o -name 'dropbear_*_host_key' \\) -print -o " \
-    "-size -1024k -exec sh -c \"$g\" \"$pat\" {} + \\); }; "                                                         \
-    "l=$(s /) || exit 1; u=; if [ -d /usr/local ]; then u=$(s /usr/local) || exit 1; fi; "                          \
-    "printf '%s\\n%s\\n' \"$l\" \"$u\" | while IFS= read -r f; do [ -n \"$f\" ] || continue; "                       \
-    "sha256sum \"$f\" || exit 1; done"
+ * gone since find listed them (grep runs again on those still there); it comes back as a
+ * marked line because busybox's find ignores what -exec ... + returns, and runs such a batch
+ * only at the top level of its expression (hence two walks). Prints "SHA256  PATH". */
+#define PRIVATE_KEY_SEARCH \
+    "pat='^-----BEGIN ([A-Z0-9]+ )*PRIVATE KEY-----[[:space:]]*$|^PuTTY-User-Key-File-[0-9]+:|^[[:space:]]*PrivateKey[[:space:]]*='\n" \
+    "I=; grep -qI x /dev/null 2>/dev/null; [ $? -eq 1 ] && I=I\n" \
+    "g='grep -l'$I'E -e \"$0\" -- \"$@\" 2>/dev/null; [ $? -le 1 ] && exit 0; p=$0; for f; do shift; [ -e \"$f\" ] && set -- \"$@\" \"$f\"; done; e=$(grep -l'$I'E -e \"$p\" -- \"$@\" 2>&1 >/dev/null); [ $? -le 1 ] || echo \"kiln-grep-failed: $e\"'\n" \
+    "x='-path /usr -o -path /proc -o -path /sys -o -path /dev -o -path /run'\n" \
+    "s() { find \"$1\" -xdev \\( $x \\) -prune -o -type f -size -1024k -exec sh -c \"$g\" \"$pat\" {} + &&\n" \
+    "      find \"$1\" -xdev \\( $x \\) -prune -o -type f \\( -name secring.gpg -o -path '*/private-keys-v1.d/*' -o -name 'dropbear_*_host_key' \\) -print; }\n" \
+    "l=$(s /) || exit 1\n" \
+    "u=; if [ -d /usr/local ]; then u=$(s /usr/local) || exit 1; fi\n" \
+    "case \"$l$u\" in *kiln-grep-failed:*) printf '%s\\n%s\\n' \"$l\" \"$u\" | grep 'kiln-grep-failed:' >&2; exit 1;; esac\n" \
+    "printf '%s\\n%s\\n' \"$l\" \"$u\" | while IFS= read -r f; do [ -n \"$f\" ] || continue; sha256sum \"$f\" || exit 1; done\n"
 
 KILN_CASE(verify_no_baked_private_keys,
           .area = "security", .priority = 1, .timeout_s = 600,
@@ -1111,7 +1117,7 @@ KILN_CASE(verify_no_world_writable,
           .description = "No world-writable file, and no world-writable directory without the sticky bit, on the root filesystem",
           .tags = KILN_TAGS("fast"))
 {
-    return path_list_case(t, "find / -xdev \\( -type f -perm -0002 \\) -o \\( -type d -perm -0002 ! -perm -1000 \\) -print",
+    return path_list_case(t, "find / -xdev \\( \\( -type f -perm -0002 \\) -o \\( -type d -perm -0002 ! -perm -1000 \\) \\) -print",
                           "world_writable_allow", true, "world-writable path(s)", false);
 }
 

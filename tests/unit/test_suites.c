@@ -178,6 +178,13 @@ static void test_sshd(void)
     struct gcap alice_out[] = {ok_out[0], cap(0, "permitrootlogin no\n", NULL)};
     expect(decide_sshd(names, alice_out, 2, want2, &v), &v, VERDICT_FAIL,
            "for user alice: permitemptypasswords is \"(not set)\"", "sshd: a key missing for a user");
+    struct gcap global_out[] = {cap(0, "permitrootlogin yes\npermitemptypasswords no\n", NULL),
+                                cap(0, "permitrootlogin yes\npermitemptypasswords no\n", NULL)};
+    expect(decide_sshd(names, global_out, 2, want2, &v), &v, VERDICT_FAIL, "sshd -T for user root: permitrootlogin is \"yes\"",
+           "sshd: root login judged for root");
+    decide_sshd(names, global_out, 2, want2, &v);
+    ok(!strstr(v.reason, "alice"), "sshd: PermitRootLogin is not judged for another user");
+    verdict_free(&v);
     struct gcap broken[] = {cap(255, "", "/etc/ssh/sshd_config line 9: Bad configuration option: Matsch\n"), ok_out[1]};
     expect(decide_sshd(names, broken, 2, want2, &v), &v, VERDICT_FAIL, "Bad configuration option",
            "sshd: sshd -T failing is an error, not a pass");
