@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <stdarg.h>
 
 #include "node/console.h"
 #include "node/node.h"
@@ -12,26 +11,6 @@
 #include "util/yaml.h"
 
 /* ---- verdicts ---- */
-
-enum verdict_kind verdict_set(struct verdict *v, enum verdict_kind kind, const char *fmt, ...)
-{
-    free(v->reason);
-    v->reason = NULL;
-    v->kind = kind;
-    if (fmt) {
-        va_list ap;
-        va_start(ap, fmt);
-        v->reason = xvasprintf(fmt, ap);
-        va_end(ap);
-    }
-    return kind;
-}
-
-void verdict_free(struct verdict *v)
-{
-    free(v->reason);
-    *v = (struct verdict){0};
-}
 
 int case_verdict(struct kiln_case_ctx *t, struct verdict *v)
 {
@@ -85,63 +64,6 @@ void gcap_free(struct gcap *c)
     *c = (struct gcap){0};
 }
 
-char *gcap_why(const struct gcap *c)
-{
-    const char *src = c->err && *c->err ? c->err : c->out ? c->out : "";
-    while (*src == '\n' || *src == ' ') src++;
-    size_t len = strcspn(src, "\n");
-    if (len > 300) len = 300;
-    return len ? xasprintf("exited %d: %.*s", c->status, (int)len, src) : xasprintf("exited %d", c->status);
-}
-
-#define GFILE_MARK '\036'
-
-char *gfiles_command(const char *globs)
-{
-    /* a trailing echo keeps a last line without a newline off the next marker */
-    return xasprintf("for f in %s; do [ -f \"$f\" ] || continue; printf '\\036%%s\\n' \"$f\"; "
-                     "cat -- \"$f\" || exit 1; echo; done; exit 0",
-                     globs);
-}
-
-void gfiles_parse(const char *out, struct gfiles *files)
-{
-    *files = (struct gfiles){0};
-    const char *p = out ? out : "";
-    while ((p = strchr(p, GFILE_MARK))) {
-        if (p != out && p[-1] != '\n') {
-            p++;
-            continue;
-        }
-        const char *nl = strchr(p, '\n');
-        if (!nl) break;
-        const char *body = nl + 1, *end = body;
-        while ((end = strchr(end, GFILE_MARK)) && end[-1] != '\n') end++;
-        if (!end) end = body + strlen(body);
-        struct gfile *f = APPEND(files->v, files->n, files->cap);
-        f->path = xstrndup(p + 1, (size_t)(nl - p - 1));
-        f->text = xstrndup(body, (size_t)(end - body));
-        p = end;
-    }
-}
-
-const struct gfile *gfiles_get(const struct gfiles *files, const char *path)
-{
-    for (size_t i = 0; i < files->n; i++)
-        if (streq(files->v[i].path, path)) return &files->v[i];
-    return NULL;
-}
-
-void gfiles_free(struct gfiles *files)
-{
-    for (size_t i = 0; i < files->n; i++) {
-        free(files->v[i].path);
-        free(files->v[i].text);
-    }
-    free(files->v);
-    *files = (struct gfiles){0};
-}
-
 int guest_read_files(struct kiln_case_ctx *t, struct kiln_node *n, const char *globs, struct gfiles *files)
 {
     *files = (struct gfiles){0};
@@ -159,109 +81,7 @@ int guest_read_files(struct kiln_case_ctx *t, struct kiln_node *n, const char *g
     return rc;
 }
 
-bool next_line(const char **p, const char **line, size_t *len)
-{
-    if (!*p || !**p) return false;
-    *line = *p;
-    *len = strcspn(*p, "\n");
-    *p += *len;
-    if (**p == '\n') (*p)++;
-    return true;
-}
-
-void reason_item(struct sbuf *b, size_t *count, size_t max, const char *fmt, ...)
-{
-    if ((*count)++ >= max) {
-        if (*count == max + 1) sbuf_puts(b, ", ...");
-        return;
-    }
-    if (*count > 1) sbuf_puts(b, ", ");
-    va_list ap;
-    va_start(ap, fmt);
-    char *s = xvasprintf(fmt, ap);
-    va_end(ap);
-    sbuf_puts(b, s);
-    free(s);
-}
-
 /* ---- facts ---- */
-
-char *os_release_value(const char *text, const char *key)
-{
-    size_t kl = strlen(key);
-    const char *p = text, *line;
-    size_t len;
-    while (next_line(&p, &line, &len)) {
-        while (len && (*line == ' ' || *line == '\t')) line++, len--;
-        if (len <= kl || strncmp(line, key, kl) || line[kl] != '=') continue;
-        const char *v = line + kl + 1, *end = line + len;
-        struct sbuf b = {0};
-        sbuf_puts(&b, "");
-        char quote = 0;
-        for (; v < end; v++) {
-            if (!quote && (*v == '"' || *v == '\'')) quote = *v;
-            else if (quote && *v == quote) quote = 0;
-            else if (quote != '\'' && *v == '\\' && v + 1 < end) sbuf_append(&b, ++v, 1);
-            else if (!quote && (*v == ' ' || *v == '\t' || *v == '#')) break;
-            else sbuf_append(&b, v, 1);
-        }
-        return sbuf_steal(&b);
-    }
-    return NULL;
-}
-
-static enum guest_family family_of_word(const char *w, size_t n)
-{
-    static const char *const deb[] = {"debian", "ubuntu", "raspbian", "devuan", "kali", "linuxmint", "pop", "pureos"};
-    static const char *const rpm[] = {"fedora", "rhel", "centos", "rocky", "almalinux", "ol", "amzn", "suse", "sles",
-                                      "sled", "opensuse", "mariner", "azurelinux", "photon", "openeuler", "mageia"};
-    for (size_t i = 0; i < ARRAY_SIZE(deb); i++)
-        if (strlen(deb[i]) == n && !strncmp(deb[i], w, n)) return FAMILY_DEB;
-    for (size_t i = 0; i < ARRAY_SIZE(rpm); i++)
-        if (strlen(rpm[i]) == n && !strncmp(rpm[i], w, n)) return FAMILY_RPM;
-    if (n > 9 && !strncmp(w, "opensuse-", 9)) return FAMILY_RPM;
-    return FAMILY_OTHER;
-}
-
-enum guest_family family_from_os_release(const char *id, const char *id_like)
-{
-    /* ID first: a derivative's own family beats what it is like */
-    const char *lists[] = {id, id_like};
-    for (size_t k = 0; k < ARRAY_SIZE(lists); k++)
-        for (const char *p = lists[k]; p && *p;) {
-            p += strspn(p, " \t");
-            size_t n = strcspn(p, " \t");
-            enum guest_family f = n ? family_of_word(p, n) : FAMILY_OTHER;
-            if (f != FAMILY_OTHER) return f;
-            p += n;
-        }
-    return FAMILY_OTHER;
-}
-
-enum verdict_kind decide_package_database(enum guest_family fam, const char *id, const struct gcap *list,
-                                          struct verdict *v)
-{
-    const char *tool = fam == FAMILY_DEB ? "dpkg" : "rpm", *kind = fam == FAMILY_DEB ? "deb" : "rpm";
-    _cleanup_free_ char *why = gcap_why(list);
-    if (list->status == 3)
-        return verdict_set(v, VERDICT_FAIL, "%s is %s-based but its %s database is missing (%s)", id, kind, tool, why);
-    if (list->status == 127)
-        return verdict_set(v, VERDICT_FAIL, "%s is %s-based but %s is not installed (%s)", id, kind, tool, why);
-    if (list->status != 0)
-        return verdict_set(v, VERDICT_FAIL, "%s is %s-based but its %s database cannot be read: %s", id, kind, tool, why);
-    /* rpm reports a damaged database on stderr and may still exit 0 */
-    const char *err = strstr(list->err, "error:");
-    if (err)
-        return verdict_set(v, VERDICT_FAIL, "%s is %s-based but its %s database is damaged: %.*s", id, kind, tool,
-                           (int)strcspn(err, "\n"), err);
-    size_t n = 0;
-    const char *p = list->out, *line;
-    size_t len;
-    while (next_line(&p, &line, &len))
-        if (len) n++;
-    if (!n) return verdict_set(v, VERDICT_FAIL, "%s is %s-based but its %s database lists no installed package", id, kind, tool);
-    return verdict_set(v, VERDICT_PASS, "%s database: %zu installed package(s)", tool, n);
-}
 
 /* Facts hold for one boot of the node. */
 static struct node_facts *node_facts_of(struct kiln_node *n)
@@ -483,23 +303,4 @@ struct ynode *suite_policy(struct kiln_case_ctx *t)
 const struct ynode *policy_get(struct ynode *policy, const char *section, const char *key)
 {
     return y_get(y_get(policy, section), key);
-}
-
-bool policy_in_list(const struct ynode *list, const char *value)
-{
-    if (!list) return false;
-    if (list->kind == YN_SCALAR) return streq(list->scalar, value);
-    for (size_t i = 0; list->kind == YN_SEQ && i < list->n; i++)
-        if (list->items[i]->kind == YN_SCALAR && streq(list->items[i]->scalar, value)) return true;
-    return false;
-}
-
-char *policy_list_text(const struct ynode *list)
-{
-    struct sbuf b = {0};
-    sbuf_puts(&b, "");
-    for (size_t i = 0; list && list->kind == YN_SEQ && i < list->n; i++)
-        sbuf_printf(&b, "%s%s", i ? ", " : "", list->items[i]->scalar ? list->items[i]->scalar : "?");
-    if (list && list->kind == YN_SCALAR) sbuf_puts(&b, list->scalar);
-    return sbuf_steal(&b);
 }

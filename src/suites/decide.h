@@ -1,6 +1,7 @@
 /* The decisions of the built-in cases: pure functions of captured guest output (and the
- * policy), each next to its case in src/suites/<area>.c and unit-tested with canned outputs
- * in tests/unit/test_suites.c. Every one returns the verdict's kind and fills v: a failure's
+ * policy) in src/suites/decide.c, called by the cases in src/suites/<area>.c, unit-tested
+ * with canned outputs in tests/unit/test_suites.c and fuzzed by tests/fuzz/fuzz_decide.c.
+ * Every one returns the verdict's kind and fills v: a failure's
  * reason names the evidence, SKIP says why the output cannot decide, NOTHING what was
  * missing (the policy's cases.nothing_to_examine turns it into a skip or a failure).
  *

@@ -72,34 +72,6 @@ KILN_CASE(verify_memory,
     return CASE_PASS;
 }
 
-enum verdict_kind decide_vdso(const struct gcap *helper, const struct gcap *dmesg, const char *clocksource,
-                              const char *cmdline, bool tcg, int cpus, struct verdict *v)
-{
-    if (helper->status == 0) return verdict_set(v, VERDICT_PASS, "clock_gettime stays in the vDSO (clock source %s)", clocksource);
-    if (strstr(helper->out, "vdso=absent"))
-        return verdict_set(v, VERDICT_FAIL, "no vDSO is mapped into processes (vdso=0 on the kernel command line?)");
-    if (!strstr(helper->out, "vdso=")) {
-        _cleanup_free_ char *why = gcap_why(helper);
-        return verdict_set(v, VERDICT_FAIL, "the vDSO probe did not run: %s", why);
-    }
-    if (dmesg->status != 0) {
-        _cleanup_free_ char *why = gcap_why(dmesg);
-        return verdict_set(v, VERDICT_FAIL, "clock_gettime enters the kernel (clock source \"%s\") and the kernel log, "
-                                            "which would say why, cannot be read: %s", clocksource, why);
-    }
-    /* Under TCG with several vCPUs the kernel finds the TSCs unsynchronised and falls back
-     * to hpet, which has no vDSO path: that is the emulator, not the image (KVM gives
-     * kvm-clock). Only a clock source the image chose itself is its fault. */
-    const char *unstable = strstr(dmesg->out, "Marking TSC unstable");
-    bool forced = cmdline && (startswith(cmdline, "clocksource=") || strstr(cmdline, " clocksource="));
-    if (tcg && unstable && !forced)
-        return verdict_set(v, VERDICT_SKIP, "clock source is %s because the emulator's TSCs are unsynchronised (%.*s); "
-                                            "the vDSO cannot be judged under TCG with %d vCPUs",
-                           clocksource, (int)strcspn(unstable, "\n"), unstable, cpus);
-    return verdict_set(v, VERDICT_FAIL, "clock_gettime enters the kernel: the vDSO falls back to a system call with clock source \"%s\"",
-                       clocksource);
-}
-
 KILN_CASE(verify_vdso,
           .area = "kernel", .priority = 1, .timeout_s = 120,
           .description = "clock_gettime is served by the vDSO, not a system call (clock source supports it)",
@@ -176,43 +148,6 @@ KILN_CASE(verify_dmesg_clean,
     return rc;
 }
 
-enum verdict_kind decide_cgroup_v2(const struct gcap *filesystems, const struct gcap *mounts, bool systemd,
-                                   struct verdict *v)
-{
-    if (filesystems->status != 0) {
-        _cleanup_free_ char *why = gcap_why(filesystems);
-        return verdict_set(v, VERDICT_FAIL, "cannot read /proc/filesystems: %s", why);
-    }
-    bool cgroup2 = false;
-    const char *p = filesystems->out, *line;
-    size_t len;
-    while (next_line(&p, &line, &len))
-        if (len >= 7 && !strncmp(line + len - 7, "cgroup2", 7) && (len == 7 || line[len - 8] == '\t' || line[len - 8] == ' '))
-            cgroup2 = true;
-    if (!cgroup2) return verdict_set(v, VERDICT_FAIL, "the kernel does not support cgroup2 (/proc/filesystems)");
-    if (!systemd) return verdict_set(v, VERDICT_PASS, "cgroup2 supported (no systemd to mount it)");
-    if (mounts->status != 0) {
-        _cleanup_free_ char *why = gcap_why(mounts);
-        return verdict_set(v, VERDICT_FAIL, "cannot read /proc/mounts: %s", why);
-    }
-    const char *type = NULL;
-    size_t tl = 0;
-    p = mounts->out;
-    while (next_line(&p, &line, &len)) {
-        /* "SOURCE TARGET TYPE OPTIONS ..." */
-        _cleanup_free_ char *l = xstrndup(line, len);
-        char target[256], fstype[64];
-        if (sscanf(l, "%*s %255s %63s", target, fstype) == 2 && streq(target, "/sys/fs/cgroup")) {
-            type = strstr(line, fstype);
-            tl = strlen(fstype);
-        }
-    }
-    if (!type || tl != 7 || strncmp(type, "cgroup2", 7))
-        return verdict_set(v, VERDICT_FAIL, "/sys/fs/cgroup is \"%.*s\", expected cgroup2 (unified hierarchy)", (int)tl,
-                           type ? type : "not mounted");
-    return verdict_set(v, VERDICT_PASS, "/sys/fs/cgroup is cgroup2");
-}
-
 KILN_CASE(verify_cgroup_v2,
           .area = "kernel", .priority = 2, .timeout_s = 60,
           .description = "The unified cgroup v2 hierarchy is mounted (systemd) or at least supported",
@@ -229,20 +164,6 @@ KILN_CASE(verify_cgroup_v2,
     gcap_free(&fs);
     gcap_free(&mounts);
     return case_verdict(t, &v);
-}
-
-enum verdict_kind decide_module_cycle(const char *module, const struct gcap *load, const struct gcap *unload,
-                                      struct verdict *v)
-{
-    if (load->status != 0) {
-        _cleanup_free_ char *why = gcap_why(load);
-        return verdict_set(v, VERDICT_FAIL, "module %s does not load: %s", module, why);
-    }
-    if (unload->status != 0) {
-        _cleanup_free_ char *why = gcap_why(unload);
-        return verdict_set(v, VERDICT_FAIL, "module %s loaded but does not unload: %s", module, why);
-    }
-    return verdict_set(v, VERDICT_PASS, "module %s loaded and unloaded", module);
 }
 
 KILN_CASE(verify_kernel_modules,
@@ -293,21 +214,6 @@ KILN_CASE(verify_kernel_modules,
     return case_skip(t, "no unloaded module from {dummy, nbd, loop, nls_*, crc64, t10-pi} is installed to try");
 }
 
-enum verdict_kind decide_entropy(const struct gcap *read, struct verdict *v)
-{
-    if (read->status == 124)
-        return verdict_set(v, VERDICT_FAIL, "reading 32 bytes from /dev/random did not finish within 10 s (RNG not initialised)");
-    if (read->status != 0) {
-        _cleanup_free_ char *why = gcap_why(read);
-        return verdict_set(v, VERDICT_FAIL, "cannot read /dev/random: %s", why);
-    }
-    long n = -1;
-    _cleanup_free_ char *o = xstrdup(read->out);
-    if (!parse_long(strstrip(o), &n) || n != 32)
-        return verdict_set(v, VERDICT_FAIL, "reading 32 bytes from /dev/random gave %s bytes", o);
-    return verdict_set(v, VERDICT_PASS, "32 bytes read from /dev/random");
-}
-
 KILN_CASE(verify_entropy,
           .area = "kernel", .priority = 2, .timeout_s = 60,
           .description = "The kernel RNG is initialised: reading /dev/random does not block",
@@ -345,48 +251,6 @@ KILN_CASE(verify_entropy,
     "timedatectl) o=$(timedatectl show -p NTPSynchronized --value) || exit 1; [ \"$o\" = yes ] && v=yes || v=no;; "   \
     "ntpq) o=$(ntpq -c 'rv 0 leap') || exit 1; case \"$o\" in *leap=00*|*leap_none*) v=yes;; *) v=no;; esac;; "         \
     "esac; [ $v = yes ] && break; sleep 1; done; echo \"sync=$v via=$via\""
-
-enum verdict_kind decide_time_sync(const struct gcap *probe, bool require_sync, struct verdict *v, int *synced)
-{
-    *synced = -1;
-    if (probe->status != 0) {
-        _cleanup_free_ char *why = gcap_why(probe);
-        return verdict_set(v, VERDICT_FAIL, "cannot ask the time service whether the clock is synchronised: %s", why);
-    }
-    struct sbuf services = {0};
-    const char *p = probe->out, *line, *sync = NULL, *via = "";
-    size_t len, n = 0, vial = 0;
-    while (next_line(&p, &line, &len)) {
-        if (startswith(line, "service=")) reason_item(&services, &n, 8, "%.*s", (int)(len - 8), line + 8);
-        if (startswith(line, "sync=")) {
-            sync = line + 5;
-            const char *w = strstr(line, " via=");
-            if (w && w < line + len) via = w + 5, vial = (size_t)(line + len - via);
-        }
-    }
-    if (!n) return verdict_set(v, VERDICT_FAIL, "no time synchronisation service (chrony, systemd-timesyncd, ntpd) is running");
-    *synced = sync && startswith(sync, "yes") ? 1 : sync && startswith(sync, "no") ? 0 : -1;
-    if (require_sync && *synced == 0)
-        verdict_set(v, VERDICT_FAIL, "the clock is not NTP-synchronised after 30 s (%s, asked through %.*s)", services.s,
-                    (int)vial, via);
-    else if (require_sync && *synced < 0)
-        verdict_set(v, VERDICT_SKIP, "the policy requires a synchronised clock, but nothing on the guest can tell "
-                                     "(%s runs; no chronyc, timedatectl or ntpq)", services.s);
-    else
-        verdict_set(v, VERDICT_PASS, "time service %s; synchronised: %s", services.s,
-                    *synced > 0 ? "yes" : *synced == 0 ? "no" : "cannot tell");
-    sbuf_free(&services);
-    return v->kind;
-}
-
-double time_drift_bound(int synced, bool tcg, double bound, double unsynced_tcg_bound)
-{
-    /* Without a time source the clock is what the boot set: under TCG that is the emulated
-     * RTC (one-second resolution) read after tick-lagged early boot, measured at 0.5-1.1 s
-     * behind the host. That bounds the emulator, not the image, so it gets the looser bound;
-     * a synchronised clock, or any clock on KVM, gets the tight one. */
-    return synced <= 0 && tcg ? unsynced_tcg_bound : bound;
-}
 
 static bool policy_seconds(struct kiln_case_ctx *t, struct ynode *policy, const char *key, double def, double *out)
 {

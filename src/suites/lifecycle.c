@@ -26,38 +26,6 @@ KILN_CASE(verify_reboot_cycles,
     return CASE_PASS;
 }
 
-enum verdict_kind decide_clean_shutdown(const char *console, bool systemd, const struct gcap *journal, bool persistent,
-                                        struct verdict *v)
-{
-    if (console) return verdict_set(v, VERDICT_FAIL, "console during shutdown and boot: %s", console);
-    if (!systemd) return verdict_set(v, VERDICT_PASS, "the console through shutdown and boot is clean (no systemd journal)");
-    if (journal->status != 0) {
-        _cleanup_free_ char *why = gcap_why(journal);
-        if (!persistent)
-            return verdict_set(v, VERDICT_NOTHING, "the journal is not kept across boots (no /var/log/journal), so the "
-                                                   "last shutdown's messages are gone (%s); the console was clean", why);
-        return verdict_set(v, VERDICT_FAIL, "cannot read the previous boot's journal (journalctl -b -1): %s", why);
-    }
-    static const char *const bad[] = {"A stop job is running", "Failed unmounting", "timed out. Killing",
-                                      "blocked for more than"};
-    struct sbuf found = {0};
-    size_t n = 0;
-    const char *p = journal->out, *line;
-    size_t len;
-    while (next_line(&p, &line, &len)) {
-        _cleanup_free_ char *l = xstrndup(line, len);
-        for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
-            if (strstr(l, bad[i])) {
-                reason_item(&found, &n, 3, "%s", strstrip(l));
-                break;
-            }
-    }
-    if (n) verdict_set(v, VERDICT_FAIL, "the last shutdown was not clean: %s", found.s);
-    else verdict_set(v, VERDICT_PASS, "console and the previous boot's journal show a clean shutdown");
-    sbuf_free(&found);
-    return v->kind;
-}
-
 KILN_CASE(verify_clean_shutdown,
           .area = "lifecycle", .priority = 2, .timeout_s = 900,
           .description = "Shutting down takes no stop-job timeouts, hung tasks or failed unmounts",
@@ -84,34 +52,6 @@ KILN_CASE(verify_clean_shutdown,
     decide_clean_shutdown(bad, systemd, &journal, persistent, &v);
     gcap_free(&journal);
     return case_verdict(t, &v);
-}
-
-enum verdict_kind decide_generalized(const struct gcap *history, const struct gcap *logs, const struct gcap *cloud,
-                                     struct verdict *v)
-{
-    const struct gcap *caps[] = {history, logs, cloud};
-    static const char *const what[] = {"shell history", "log files", "cloud-init instances"};
-    for (size_t i = 0; i < ARRAY_SIZE(caps); i++)
-        if (caps[i]->status != 0) {
-            _cleanup_free_ char *why = gcap_why(caps[i]);
-            return verdict_set(v, VERDICT_FAIL, "cannot look for %s: %s", what[i], why);
-        }
-    static const char *const found[] = {"shell history left in the image", "log files from before this boot (left by the build)",
-                                        "cloud-init data of another instance"};
-    for (size_t i = 0; i < ARRAY_SIZE(caps); i++) {
-        struct sbuf list = {0};
-        size_t n = 0;
-        const char *p = caps[i]->out, *line;
-        size_t len;
-        while (next_line(&p, &line, &len))
-            if (len) reason_item(&list, &n, 5, "%.*s", (int)len, line);
-        if (n) {
-            verdict_set(v, VERDICT_FAIL, "%s: %s", found[i], list.s);
-            sbuf_free(&list);
-            return v->kind;
-        }
-    }
-    return verdict_set(v, VERDICT_PASS, "no shell history, build-time log or foreign cloud-init data");
 }
 
 KILN_CASE(verify_generalized,

@@ -1,36 +1,10 @@
 /* Area network: interfaces, addresses, routes, name resolution, hostname, MTU. */
 #include <errno.h>
-#include <strings.h>
 
 #include "platform/platform.h"
 #include "suites/decide.h"
 #include "util/util.h"
 #include "util/yaml.h"
-
-enum verdict_kind decide_nics(const struct gcap *c, struct verdict *v, size_t *count)
-{
-    *count = 0;
-    if (c->status != 0) {
-        _cleanup_free_ char *why = gcap_why(c);
-        return verdict_set(v, VERDICT_FAIL, "cannot list the NICs: %s", why);
-    }
-    const char *p = c->out, *line;
-    size_t len;
-    while (next_line(&p, &line, &len)) {
-        if (!len) continue;
-        _cleanup_free_ char *l = xstrndup(line, len);
-        char name[64], state[32], addr[128] = "";
-        int carrier = 0;
-        int k = sscanf(l, "%63s %31s %d %127s", name, state, &carrier, addr);
-        if (k < 3) return verdict_set(v, VERDICT_FAIL, "cannot read a NIC's state from \"%s\"", l);
-        (*count)++;
-        if (!carrier || !streq(state, "up")) return verdict_set(v, VERDICT_FAIL, "%s is %s (carrier %d)", name, state, carrier);
-        if (k < 4 || !*addr) return verdict_set(v, VERDICT_FAIL, "%s is up but has no global address", name);
-    }
-    /* kiln reached the node over a network, so a guest showing no NIC is wrong, not empty */
-    if (!*count) return verdict_set(v, VERDICT_FAIL, "no network interface backed by a device");
-    return verdict_set(v, VERDICT_PASS, "%zu NIC(s) up with an address", *count);
-}
 
 KILN_CASE(verify_nics_up,
           .area = "network", .priority = 1, .timeout_s = 120,
@@ -56,35 +30,6 @@ KILN_CASE(verify_nics_up,
     gcap_free(&c);
     if (v.kind == VERDICT_PASS) case_metric(t, "nics", (double)nics, "");
     return case_verdict(t, &v);
-}
-
-enum verdict_kind decide_default_route(const struct gcap *route, struct verdict *v)
-{
-    if (route->status != 0) {
-        _cleanup_free_ char *why = gcap_why(route);
-        return verdict_set(v, VERDICT_FAIL, "cannot list the routes (ip route show default): %s", why);
-    }
-    _cleanup_free_ char *r = xstrdup(route->out);
-    if (!*strstrip(r)) return verdict_set(v, VERDICT_FAIL, "no default route (ip route show default is empty)");
-    return verdict_set(v, VERDICT_PASS, "default route: %s", r);
-}
-
-enum verdict_kind decide_resolve(const char *name, const struct gcap *answer, const char *resolv_conf, struct verdict *v)
-{
-    _cleanup_free_ char *a = xstrdup(answer->out);
-    if (answer->status == 0 && *strstrip(a)) return verdict_set(v, VERDICT_PASS, "%s -> %s", name, a);
-    if (answer->status == 127)
-        return verdict_set(v, VERDICT_FAIL, "cannot resolve %s: the guest has neither getent nor nslookup", name);
-    /* the nameserver lines tell a resolver left over from the build from one that does not answer */
-    struct sbuf ns = {0};
-    const char *p = resolv_conf ? resolv_conf : "", *line;
-    size_t len;
-    while (next_line(&p, &line, &len))
-        if (len > 11 && !strncmp(line, "nameserver", 10) && (line[10] == ' ' || line[10] == '\t'))
-            sbuf_printf(&ns, "%s%.*s", ns.len ? " " : "", (int)(len - 11), line + 11);
-    verdict_set(v, VERDICT_FAIL, "cannot resolve %s (resolv.conf: %s)", name, ns.len ? ns.s : "no nameserver");
-    sbuf_free(&ns);
-    return v->kind;
 }
 
 KILN_CASE(verify_route_and_dns,
@@ -128,43 +73,6 @@ KILN_CASE(verify_route_and_dns,
     return CASE_PASS;
 }
 
-/* The first name in an /etc/hostname text (hostname(5): comments and blank lines allowed). */
-static char *static_hostname(const char *text)
-{
-    const char *p = text, *line;
-    size_t len;
-    while (next_line(&p, &line, &len)) {
-        _cleanup_free_ char *l = xstrndup(line, len);
-        char *h = strchr(l, '#');
-        if (h) *h = 0;
-        if (*strstrip(l)) return xstrdup(strstrip(l));
-    }
-    return NULL;
-}
-
-enum verdict_kind decide_hostname(const struct gcap *kernel, const struct gcap *etc, struct verdict *v)
-{
-    if (kernel->status != 0) {
-        _cleanup_free_ char *why = gcap_why(kernel);
-        return verdict_set(v, VERDICT_FAIL, "cannot read the hostname (/proc/sys/kernel/hostname): %s", why);
-    }
-    _cleanup_free_ char *h = xstrdup(kernel->out);
-    strstrip(h);
-    if (!*h || streq(h, "localhost") || streq(h, "localhost.localdomain") || streq(h, "(none)"))
-        return verdict_set(v, VERDICT_FAIL, "the hostname is \"%s\"", h);
-    if (etc->status == 3)
-        return verdict_set(v, VERDICT_NOTHING, "there is no /etc/hostname to hold \"%s\" (set at run time: DHCP, cloud-init)", h);
-    if (etc->status != 0) {
-        _cleanup_free_ char *why = gcap_why(etc);
-        return verdict_set(v, VERDICT_FAIL, "cannot read /etc/hostname: %s", why);
-    }
-    _cleanup_free_ char *file = static_hostname(etc->out);
-    if (!file) return verdict_set(v, VERDICT_NOTHING, "/etc/hostname names no host (the hostname \"%s\" is set at run time)", h);
-    /* host names compare without case (RFC 4343) */
-    if (strcasecmp(file, h)) return verdict_set(v, VERDICT_FAIL, "the hostname is \"%s\" but /etc/hostname says \"%s\"", h, file);
-    return verdict_set(v, VERDICT_PASS, "hostname %s, as /etc/hostname says", h);
-}
-
 KILN_CASE(verify_hostname,
           .area = "network", .priority = 2, .timeout_s = 60,
           .description = "The hostname is set (not empty, not localhost) and agrees with /etc/hostname",
@@ -181,28 +89,6 @@ KILN_CASE(verify_hostname,
     gcap_free(&kernel);
     gcap_free(&etc);
     return case_verdict(t, &v);
-}
-
-enum verdict_kind decide_mtu(const struct gcap *c, long want, struct verdict *v)
-{
-    if (c->status != 0) {
-        _cleanup_free_ char *why = gcap_why(c);
-        return verdict_set(v, VERDICT_FAIL, "cannot read the NICs' MTU: %s", why);
-    }
-    size_t n = 0;
-    const char *p = c->out, *line;
-    size_t len;
-    while (next_line(&p, &line, &len)) {
-        if (!len) continue;
-        _cleanup_free_ char *l = xstrndup(line, len);
-        char name[64];
-        long mtu = 0;
-        if (sscanf(l, "%63s %ld", name, &mtu) != 2) return verdict_set(v, VERDICT_FAIL, "cannot read an MTU from \"%s\"", l);
-        n++;
-        if (mtu != want) return verdict_set(v, VERDICT_FAIL, "%s has MTU %ld, the policy says %ld", name, mtu, want);
-    }
-    if (!n) return verdict_set(v, VERDICT_NOTHING, "no NIC backed by a device (/sys/class/net/*/device)");
-    return verdict_set(v, VERDICT_PASS, "%zu NIC(s) with MTU %ld", n, want);
 }
 
 KILN_CASE(verify_mtu,

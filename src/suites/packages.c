@@ -4,40 +4,8 @@
 
 #include "platform/platform.h"
 #include "suites/decide.h"
-#include "suites/version.h"
 #include "util/util.h"
 #include "util/yaml.h"
-
-enum verdict_kind decide_package_db(enum guest_family fam, const struct gcap *check, const struct gcap *deps,
-                                    struct verdict *v)
-{
-    _cleanup_free_ char *out = xstrdup(check->out);
-    strstrip(out);
-    if (fam == FAMILY_DEB) {
-        if (*out) return verdict_set(v, VERDICT_FAIL, "dpkg --audit reports half-installed or unconfigured packages: %s", out);
-        if (check->status != 0) {
-            _cleanup_free_ char *why = gcap_why(check);
-            return verdict_set(v, VERDICT_FAIL, "dpkg --audit failed: %s", why);
-        }
-        return verdict_set(v, VERDICT_PASS, "dpkg --audit reports nothing");
-    }
-    if (check->status != 0) {
-        _cleanup_free_ char *why = gcap_why(check);
-        return verdict_set(v, VERDICT_FAIL, "the rpm database does not verify (rpmdb --verifydb): %s", why);
-    }
-    /* rpm -Va --nofiles: "Unsatisfied dependencies for P:" then one indented line each */
-    _cleanup_free_ char *dout = xstrdup(deps->out);
-    if (deps->status != 0 && *strstrip(dout)) {
-        for (char *p = dout; *p; p++)
-            if (*p == '\n' || *p == '\t') *p = ' ';
-        return verdict_set(v, VERDICT_FAIL, "installed packages miss dependencies (rpm -Va --nofiles): %.400s", dout);
-    }
-    if (deps->status != 0) {
-        _cleanup_free_ char *why = gcap_why(deps);
-        return verdict_set(v, VERDICT_FAIL, "cannot check the installed packages' dependencies (rpm -Va --nofiles): %s", why);
-    }
-    return verdict_set(v, VERDICT_PASS, "the rpm database verifies and every dependency is installed");
-}
 
 KILN_CASE(verify_package_db,
           .area = "packages", .priority = 1, .timeout_s = 300,
@@ -72,70 +40,6 @@ KILN_CASE(verify_package_db,
         case_metric(t, "packages", (double)strlen(strstrip(count)), "");
     }
     return case_verdict(t, &v);
-}
-
-/* What each verify flag means (rpm(8) VERIFY OPTIONS; dpkg --verify prints the same format). */
-static const char *verify_flag(char c)
-{
-    switch (c) {
-    case 'S': return "size";
-    case 'M': return "mode";
-    case '5': return "digest";
-    case 'D': return "device";
-    case 'L': return "link";
-    case 'U': return "owner";
-    case 'G': return "group";
-    case 'P': return "capabilities";
-    default: return NULL;
-    }
-}
-
-enum verdict_kind decide_package_files(enum guest_family fam, const struct gcap *verify, const char *mountpoints,
-                                       struct verdict *v)
-{
-    const char *tool = fam == FAMILY_DEB ? "dpkg --verify" : "rpm -Va";
-    /* rpm exits 1 when it lists a difference; anything else, or dpkg's non-zero, is an error */
-    if (verify->status != 0 && !(fam == FAMILY_RPM && verify->status == 1 && *verify->out)) {
-        _cleanup_free_ char *why = gcap_why(verify);
-        return verdict_set(v, VERDICT_FAIL, "%s failed: %s", tool, why);
-    }
-    _cleanup_free_ char *mounts = xasprintf("\n%s\n", mountpoints ? mountpoints : "");
-    struct sbuf list = {0};
-    size_t bad = 0, lines = 0;
-    const char *p = verify->out, *line;
-    size_t len;
-    while (next_line(&p, &line, &len)) {
-        if (!len) continue;
-        _cleanup_free_ char *l = xstrndup(line, len);
-        /* "FLAGS [ATTR] PATH": 9 flags (or "missing"), an attribute letter (c config, d doc,
-         * g ghost, l license, r readme) or a blank, then the path */
-        size_t fl = strcspn(l, " ");
-        const char *rest = l + fl + strspn(l + fl, " ");
-        char attr = ' ';
-        if (rest[0] && rest[0] != '/' && rest[1] == ' ') attr = rest[0], rest += 1 + strspn(rest + 1, " ");
-        bool missing = fl == 7 && !strncmp(l, "missing", 7);
-        if (*rest != '/' || (!missing && (fl != 9 || strspn(l, ".SM5DLUGTP?") != 9))) {
-            verdict_set(v, VERDICT_FAIL, "cannot read %s's line \"%s\"", tool, l);
-            sbuf_free(&list);
-            return v->kind;
-        }
-        lines++;
-        /* configuration files are meant to change; ghost files are made at run time */
-        if (attr == 'c' || attr == 'g') continue;
-        /* a mount point shows the mounted filesystem's root, not the packaged directory */
-        _cleanup_free_ char *needle = xasprintf("\n%s\n", rest);
-        if (strstr(mounts, needle)) continue;
-        struct sbuf what = {0};
-        if (missing) sbuf_puts(&what, "missing");
-        for (size_t i = 0; !missing && i < fl; i++)
-            if (verify_flag(l[i])) sbuf_printf(&what, "%s%s", what.len ? ", " : "", verify_flag(l[i]));
-        if (what.len) reason_item(&list, &bad, 6, "%s (%s)", rest, what.s);
-        sbuf_free(&what);
-    }
-    if (bad) verdict_set(v, VERDICT_FAIL, "%zu packaged file(s) changed since installation: %s", bad, list.s);
-    else verdict_set(v, VERDICT_PASS, "%s: %zu line(s), only configuration files, ghost files, mount points or times differ", tool, lines);
-    sbuf_free(&list);
-    return v->kind;
 }
 
 KILN_CASE(verify_package_files,
@@ -183,48 +87,6 @@ KILN_CASE(verify_running_kernel_packaged,
     if (r != 0) return case_fail(t, "no installed package owns kernel %s: %s", rel, owner ? strstrip(owner) : "");
     case_log(t, "kernel %s from %s", rel, strstrip(owner));
     return CASE_PASS;
-}
-
-enum verdict_kind decide_vulnerable_packages(enum guest_family fam, const struct gcap *installed, const struct ynode *adv,
-                                             struct verdict *v, size_t *matched)
-{
-    *matched = 0;
-    if (installed->status != 0) {
-        _cleanup_free_ char *why = gcap_why(installed);
-        return verdict_set(v, VERDICT_FAIL, "cannot list the installed packages: %s", why);
-    }
-    const char *famname = fam == FAMILY_DEB ? "deb" : "rpm";
-    size_t bad = 0, packages = 0;
-    struct sbuf list = {0};
-    /* deb: "STATUS NAME VERSION" (dpkg's db:Status-Abbrev); rpm: "NAME [EPOCH:]VERSION-RELEASE" */
-    const char *p = installed->out, *line;
-    size_t len;
-    while (next_line(&p, &line, &len)) {
-        _cleanup_free_ char *l = xstrndup(line, len);
-        char st[8] = "ii", name[256], ver[256];
-        int n = fam == FAMILY_DEB ? sscanf(l, "%7s %255s %255s", st, name, ver) : sscanf(l, "%255s %255s", name, ver);
-        if (n != (fam == FAMILY_DEB ? 3 : 2)) continue;
-        /* dpkg: not-installed and config-files-only states hold no code */
-        if (st[1] == 'n' || st[1] == 'c') continue;
-        packages++;
-        for (size_t i = 0; adv && adv->kind == YN_SEQ && i < adv->n; i++) {
-            const struct ynode *a = adv->items[i];
-            const struct ynode *pk = y_get(a, "package"), *fx = y_get(a, "fixed"), *id = y_get(a, "id"), *fm = y_get(a, "family");
-            if (!pk || !fx || pk->kind != YN_SCALAR || fx->kind != YN_SCALAR || !streq(pk->scalar, name)) continue;
-            if (fm && fm->kind == YN_SCALAR && !streq(fm->scalar, famname)) continue;
-            (*matched)++;
-            int c = fam == FAMILY_DEB ? version_cmp_deb(ver, fx->scalar) : version_cmp_rpm(ver, fx->scalar);
-            if (c < 0 && bad++ < 6)
-                sbuf_printf(&list, "%s%s %s < %s (%s)", bad > 1 ? "; " : "", name, ver, fx->scalar,
-                            id && id->kind == YN_SCALAR ? id->scalar : "advisory");
-        }
-    }
-    if (!packages) verdict_set(v, VERDICT_FAIL, "the package list is empty: the %s database answered with no installed package", famname);
-    else if (bad) verdict_set(v, VERDICT_FAIL, "%zu installed package(s) have known vulnerabilities: %s", bad, list.s);
-    else verdict_set(v, VERDICT_PASS, "%zu advisor%s matched among %zu installed package(s), none vulnerable", *matched,
-                     *matched == 1 ? "y" : "ies", packages);
-    sbuf_free(&list);
-    return v->kind;
 }
 
 KILN_CASE(verify_vulnerable_packages,

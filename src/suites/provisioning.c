@@ -37,41 +37,6 @@ KILN_CASE(smoke,
     return check_console(t, n, "after reboot");
 }
 
-enum verdict_kind decide_failed_units(const struct gcap *units, const struct gcap *journals, size_t njournals,
-                                      struct verdict *v)
-{
-    if (units->status != 0) {
-        _cleanup_free_ char *why = gcap_why(units);
-        return verdict_set(v, VERDICT_FAIL, "cannot list the failed units (systemctl list-units --state=failed): %s", why);
-    }
-    struct sbuf reason = {0};
-    size_t count = 0;
-    const char *p = units->out, *line;
-    size_t len;
-    while (next_line(&p, &line, &len)) {
-        /* "UNIT LOAD ACTIVE SUB DESCRIPTION" */
-        size_t ul = strcspn(line, " \t");
-        if (!ul || ul > len) continue;
-        if (++count > 3) continue;
-        sbuf_printf(&reason, "%s%.*s", count > 1 ? "; " : "", (int)ul, line);
-        const struct gcap *j = count <= njournals ? &journals[count - 1] : NULL;
-        if (j && j->status != 0) {
-            _cleanup_free_ char *why = gcap_why(j);
-            sbuf_printf(&reason, " (journal unreadable: %s)", why);
-        } else if (j) {
-            _cleanup_free_ char *text = xstrdup(j->out);
-            char *jt = strstrip(text);
-            for (char *c = jt; *c; c++)
-                if (*c == '\n') *c = '|';
-            if (*jt) sbuf_printf(&reason, " (journal: %s)", jt);
-        }
-    }
-    if (count) verdict_set(v, VERDICT_FAIL, "%zu failed unit(s): %s%s", count, reason.s, count > 3 ? " ..." : "");
-    else verdict_set(v, VERDICT_PASS, "no failed unit");
-    sbuf_free(&reason);
-    return v->kind;
-}
-
 KILN_CASE(verify_no_failed_units,
           .area = "provisioning", .priority = 1, .timeout_s = 300,
           .description = "No systemd unit is in the failed state once the system finished booting",

@@ -33,54 +33,6 @@ KILN_CASE(verify_rootfs,
     return case_metric_check(t, "root_free_pct", 100.0 * (double)avail / (double)size, "%", 10, true);
 }
 
-/* The fields of the fstab(5) lines that are not comments, as "SPEC FILE TYPE OPTIONS" strings. */
-static size_t fstab_entries(const char *text, char ***out)
-{
-    size_t n = 0, cap = 0;
-    *out = NULL;
-    const char *p = text, *line;
-    size_t len;
-    while (next_line(&p, &line, &len)) {
-        _cleanup_free_ char *l = xstrndup(line, len);
-        char *s = strstrip(l);
-        if (!*s || *s == '#') continue;
-        *APPEND(*out, n, cap) = xstrdup(s);
-    }
-    return n;
-}
-
-static void strv_free_n(char **v, size_t n)
-{
-    for (size_t i = 0; i < n; i++) free(v[i]);
-    free(v);
-}
-
-enum verdict_kind decide_fstab(const struct gcap *fstab, struct verdict *v)
-{
-    if (fstab->status == 3) return verdict_set(v, VERDICT_NOTHING, "there is no /etc/fstab");
-    if (fstab->status != 0) {
-        _cleanup_free_ char *why = gcap_why(fstab);
-        return verdict_set(v, VERDICT_FAIL, "cannot read /etc/fstab: %s", why);
-    }
-    char **e;
-    size_t n = fstab_entries(fstab->out, &e);
-    static const char *const unstable[] = {"/dev/sd", "/dev/vd", "/dev/xvd", "/dev/hd", "/dev/nvme", "/dev/mmcblk"};
-    struct sbuf lines = {0};
-    size_t bad = 0;
-    for (size_t i = 0; i < n; i++)
-        for (size_t k = 0; k < ARRAY_SIZE(unstable); k++)
-            if (startswith(e[i], unstable[k])) {
-                reason_item(&lines, &bad, 4, "\"%s\"", e[i]);
-                break;
-            }
-    if (bad) verdict_set(v, VERDICT_FAIL, "/etc/fstab mounts by kernel device name, which can change between boots: %s", lines.s);
-    else if (!n) verdict_set(v, VERDICT_NOTHING, "/etc/fstab has no entries");
-    else verdict_set(v, VERDICT_PASS, "%zu fstab entr%s, none by kernel device name", n, n == 1 ? "y" : "ies");
-    sbuf_free(&lines);
-    strv_free_n(e, n);
-    return v->kind;
-}
-
 KILN_CASE(verify_fstab_stable_names,
           .area = "storage", .priority = 1, .timeout_s = 60,
           .description = "/etc/fstab mounts by UUID, PARTUUID or LABEL, never by /dev/sdX, /dev/vdX or /dev/nvmeXnY",
@@ -174,49 +126,6 @@ KILN_CASE(verify_nvme,
     return exercise_disk(t, ns);
 }
 
-enum verdict_kind decide_fs_errors(const struct gcap *counts, const struct gcap *dmesg, struct verdict *v)
-{
-    if (counts->status != 0) {
-        _cleanup_free_ char *why = gcap_why(counts);
-        return verdict_set(v, VERDICT_FAIL, "cannot read the ext4 error counters: %s", why);
-    }
-    const char *p = counts->out, *line;
-    size_t len;
-    while (next_line(&p, &line, &len)) {
-        _cleanup_free_ char *l = xstrndup(line, len);
-        char dev[128];
-        long n = 0;
-        if (!*l) continue;
-        if (sscanf(l, "%127s %ld", dev, &n) != 2) return verdict_set(v, VERDICT_FAIL, "cannot read an ext4 error count from \"%s\"", l);
-        if (n > 0)
-            return verdict_set(v, VERDICT_FAIL, "ext4 on %s has recorded %ld error(s) (/sys/fs/ext4/%s/errors_count)", dev, n, dev);
-    }
-    if (dmesg->status != 0) {
-        _cleanup_free_ char *why = gcap_why(dmesg);
-        return verdict_set(v, VERDICT_FAIL, "cannot read the kernel log (dmesg): %s", why);
-    }
-    static const char *const bad[] = {"EXT4-fs error", "EXT4-fs warning", "BTRFS error", "BTRFS critical",
-                                      "Remounting filesystem read-only"};
-    static const char *const xfs[] = {"Corruption", "Internal error", "metadata I/O error"};
-    struct sbuf found = {0};
-    size_t nfound = 0;
-    p = dmesg->out;
-    while (next_line(&p, &line, &len)) {
-        _cleanup_free_ char *l = xstrndup(line, len);
-        bool hit = false;
-        for (size_t i = 0; i < ARRAY_SIZE(bad) && !hit; i++) hit = strstr(l, bad[i]) != NULL;
-        /* "XFS (vda1): Corruption ..." */
-        const char *x = strstr(l, "XFS (");
-        const char *close = x ? strstr(x, "): ") : NULL;
-        for (size_t i = 0; close && i < ARRAY_SIZE(xfs) && !hit; i++) hit = startswith(close + 3, xfs[i]);
-        if (hit) reason_item(&found, &nfound, 3, "%s", strstrip(l));
-    }
-    if (nfound) verdict_set(v, VERDICT_FAIL, "kernel log reports filesystem errors: %s", found.s);
-    else verdict_set(v, VERDICT_PASS, "no ext4 error counted, no filesystem error in the kernel log");
-    sbuf_free(&found);
-    return v->kind;
-}
-
 KILN_CASE(verify_no_fs_errors,
           .area = "storage", .priority = 1, .timeout_s = 60,
           .description = "No filesystem reports errors (ext4 error counters, kernel log)",
@@ -236,57 +145,6 @@ KILN_CASE(verify_no_fs_errors,
     gcap_free(&counts);
     gcap_free(&dmesg);
     return case_verdict(t, &v);
-}
-
-enum verdict_kind decide_swap(const struct gcap *swaps, const struct gcap *fstab, const char *policy, struct verdict *v,
-                              double *total_mib)
-{
-    *total_mib = 0;
-    if (swaps->status != 0) {
-        _cleanup_free_ char *why = gcap_why(swaps);
-        return verdict_set(v, VERDICT_FAIL, "cannot read /proc/swaps: %s", why);
-    }
-    if (fstab->status != 0 && fstab->status != 3) {
-        _cleanup_free_ char *why = gcap_why(fstab);
-        return verdict_set(v, VERDICT_FAIL, "cannot read /etc/fstab: %s", why);
-    }
-    /* /proc/swaps: a header, then "Filename Type Size Used Priority" */
-    size_t active = 0;
-    const char *p = swaps->out, *line;
-    size_t len;
-    bool header = true;
-    while (next_line(&p, &line, &len)) {
-        if (header) {
-            header = false;
-            continue;
-        }
-        _cleanup_free_ char *l = xstrndup(line, len);
-        char name[256];
-        double size = 0;
-        if (!*strstrip(l)) continue;
-        if (sscanf(l, "%255s %*s %lf", name, &size) != 2) return verdict_set(v, VERDICT_FAIL, "cannot read /proc/swaps line \"%s\"", l);
-        *total_mib += size / 1024.0;
-        active++;
-    }
-    /* swap entries of fstab that boot activates (noauto ones wait to be asked for) */
-    size_t listed = 0;
-    char **e = NULL;
-    size_t n = fstab->status == 0 ? fstab_entries(fstab->out, &e) : 0;
-    for (size_t i = 0; i < n; i++) {
-        char type[64] = "", opts[512] = "";
-        if (sscanf(e[i], "%*s %*s %63s %511s", type, opts) < 1 || !streq(type, "swap")) continue;
-        _cleanup_free_ char *padded = xasprintf(",%s,", opts);
-        if (!strstr(padded, ",noauto,")) listed++;
-    }
-    strv_free_n(e, n);
-    if (listed > active)
-        return verdict_set(v, VERDICT_FAIL, "/etc/fstab lists %zu swap device(s) but %zu are active (/proc/swaps)", listed, active);
-    if (streq(policy, "required") && !active) return verdict_set(v, VERDICT_FAIL, "no swap is active; the policy requires swap");
-    if (streq(policy, "forbidden") && active)
-        return verdict_set(v, VERDICT_FAIL, "%zu swap device(s) active (%.0f MiB); the policy forbids swap", active, *total_mib);
-    if (!streq(policy, "any") && !streq(policy, "required") && !streq(policy, "forbidden"))
-        return verdict_set(v, VERDICT_FAIL, "policy: storage.swap is \"%s\", expected any, required or forbidden", policy);
-    return verdict_set(v, VERDICT_PASS, "%zu swap device(s) active, %zu listed in /etc/fstab", active, listed);
 }
 
 KILN_CASE(verify_swap,
