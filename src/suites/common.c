@@ -10,8 +10,80 @@
 #include "util/util.h"
 #include "util/yaml.h"
 
-/* Facts hold for one boot of the node. The package family needs a real package database:
- * busybox has dpkg and rpm applets that are not package managers. */
+/* ---- verdicts ---- */
+
+int case_verdict(struct kiln_case_ctx *t, struct verdict *v)
+{
+    int rc = CASE_PASS;
+    const char *why = v->reason ? v->reason : "";
+    switch (v->kind) {
+    case VERDICT_PASS:
+        if (v->reason) case_log(t, "%s", why);
+        break;
+    case VERDICT_FAIL: rc = case_fail(t, "%s", why); break;
+    case VERDICT_SKIP: rc = case_skip(t, "%s", why); break;
+    case VERDICT_NOTHING: {
+        struct ynode *policy = suite_policy(t);
+        if (!policy) {
+            rc = CASE_FAIL;
+            break;
+        }
+        const struct ynode *p = policy_get(policy, "cases", "nothing_to_examine");
+        const char *mode = p && p->kind == YN_SCALAR ? p->scalar : "skip";
+        if (streq(mode, "fail")) rc = case_fail(t, "nothing to examine: %s (policy: cases.nothing_to_examine is fail)", why);
+        else if (streq(mode, "skip")) rc = case_skip(t, "nothing to examine: %s", why);
+        else
+            rc = case_fail(t, "policy: cases.nothing_to_examine is \"%s\", expected skip or fail (%s)", mode, why);
+        break;
+    }
+    }
+    verdict_free(v);
+    return rc;
+}
+
+/* ---- guest output ---- */
+
+int guest_capture(struct kiln_case_ctx *t, struct kiln_node *n, const char *cmd, struct gcap *c)
+{
+    *c = (struct gcap){0};
+    int r = case_sh_on(t, n ? n : t->node, cmd, &c->out, &c->err);
+    if (!c->out) c->out = xstrdup("");
+    if (!c->err) c->err = xstrdup("");
+    if (r < 0) {
+        gcap_free(c);
+        return case_fail(t, "cannot run a command on %s: %s", (n ? n : t->node)->name, strerror(-r)), r;
+    }
+    c->status = r;
+    return 0;
+}
+
+void gcap_free(struct gcap *c)
+{
+    free(c->out);
+    free(c->err);
+    *c = (struct gcap){0};
+}
+
+int guest_read_files(struct kiln_case_ctx *t, struct kiln_node *n, const char *globs, struct gfiles *files)
+{
+    *files = (struct gfiles){0};
+    _cleanup_free_ char *cmd = gfiles_command(globs);
+    struct gcap c;
+    if (guest_capture(t, n, cmd, &c) < 0) return CASE_FAIL;
+    int rc = CASE_PASS;
+    if (c.status != 0) {
+        _cleanup_free_ char *why = gcap_why(&c);
+        rc = case_fail(t, "cannot read %s on %s: %s", globs, (n ? n : t->node)->name, why);
+    } else {
+        gfiles_parse(c.out, files);
+    }
+    gcap_free(&c);
+    return rc;
+}
+
+/* ---- facts ---- */
+
+/* Facts hold for one boot of the node. */
 static struct node_facts *node_facts_of(struct kiln_node *n)
 {
     if (!n->boot_id) node_read_boot_id(n);
@@ -27,33 +99,72 @@ static struct node_facts *facts(struct kiln_case_ctx *t)
     return node_facts_of(t->node);
 }
 
-enum guest_family guest_family(struct kiln_case_ctx *t, char *id, size_t idsz)
+/* The os-release text, then after a marker line which package databases exist: those decide
+ * only for distributions os-release does not place (busybox has dpkg and rpm applets that are
+ * not package managers, so the tools must answer and the database must be there). */
+#define FAMILY_PROBE                                                                                                  \
+    "for f in /etc/os-release /usr/lib/os-release; do if [ -e $f ]; then cat $f || exit 1; break; fi; done; "          \
+    "printf '\\n\\036databases\\n'; "                                                                                 \
+    "if dpkg-query --version >/dev/null 2>&1 && [ -f /var/lib/dpkg/status ]; then echo has-dpkg; fi; "                \
+    "if rpm --version 2>/dev/null | grep -q '^RPM version' && { [ -d /var/lib/rpm ] || [ -d /usr/lib/sysimage/rpm ]; }; " \
+    "then echo has-rpm; fi; exit 0"
+
+/* Returns the family (cached for the boot) or -1 with the case failed when os-release cannot be read. */
+static int probe_family(struct kiln_case_ctx *t)
 {
     struct node_facts *f = facts(t);
-    if (f->family < 0) {
-        _cleanup_free_ char *out = NULL;
-        case_sh(t, ". /etc/os-release 2>/dev/null; echo \"$ID\"; echo \"$ID_LIKE\"; "
-                   "dpkg-query --version >/dev/null 2>&1 && [ -f /var/lib/dpkg/status ] && echo has-dpkg; "
-                   "rpm --version 2>/dev/null | grep -q '^RPM version' && "
-                   "{ [ -d /var/lib/rpm ] || [ -d /usr/lib/sysimage/rpm ]; } && echo has-rpm", &out);
-        f->family = FAMILY_OTHER;
-        if (out) {
-            char *nl = strchr(out, '\n');
-            snprintf(f->os_id, sizeof f->os_id, "%.*s", nl ? (int)(nl - out) : (int)strlen(out), out);
-            if (strstr(out, "has-dpkg")) f->family = FAMILY_DEB;
-            else if (strstr(out, "has-rpm")) f->family = FAMILY_RPM;
-        }
+    if (f->family >= 0) return f->family;
+    struct gcap c;
+    if (guest_capture(t, NULL, FAMILY_PROBE, &c) < 0) return -1;
+    if (c.status != 0) {
+        _cleanup_free_ char *why = gcap_why(&c);
+        case_fail(t, "cannot read os-release on %s: %s", t->node->name, why);
+        gcap_free(&c);
+        return -1;
     }
-    if (id) snprintf(id, idsz, "%s", f->os_id[0] ? f->os_id : "unknown");
-    return f->family;
+    char *dbs = strstr(c.out, "\n\036databases\n");
+    if (dbs) *dbs = 0;
+    _cleanup_free_ char *id = os_release_value(c.out, "ID"), *like = os_release_value(c.out, "ID_LIKE");
+    enum guest_family fam = family_from_os_release(id, like);
+    if (fam == FAMILY_OTHER && dbs) {
+        if (strstr(dbs + 1, "has-dpkg")) fam = FAMILY_DEB;
+        else if (strstr(dbs + 1, "has-rpm")) fam = FAMILY_RPM;
+    }
+    snprintf(f->os_id, sizeof f->os_id, "%s", id && *id ? id : "unknown");
+    case_log(t, "os-release ID=%s ID_LIKE=%s: %s family", f->os_id, like ? like : "",
+             fam == FAMILY_DEB ? "deb" : fam == FAMILY_RPM ? "rpm" : "no package");
+    f->family = fam;
+    gcap_free(&c);
+    return fam;
+}
+
+enum guest_family guest_family(struct kiln_case_ctx *t, char *id, size_t idsz)
+{
+    int fam = probe_family(t);
+    if (id) snprintf(id, idsz, "%s", facts(t)->os_id[0] ? facts(t)->os_id : "unknown");
+    return fam < 0 ? FAMILY_OTHER : (enum guest_family)fam;
 }
 
 int guest_need_family(struct kiln_case_ctx *t, enum guest_family *fam)
 {
-    char id[64];
-    *fam = guest_family(t, id, sizeof id);
-    if (*fam == FAMILY_OTHER) return case_skip(t, "%s has neither dpkg nor rpm", id);
-    return CASE_PASS;
+    int f = probe_family(t);
+    if (f < 0) return CASE_FAIL;
+    *fam = (enum guest_family)f;
+    const char *id = facts(t)->os_id;
+    if (*fam == FAMILY_OTHER)
+        return case_skip(t, "%s is neither deb- nor rpm-based (os-release ID, ID_LIKE) and has no dpkg or rpm database", id);
+    /* the family's database must answer: a missing or damaged one is a finding, not another family */
+    const char *list = *fam == FAMILY_DEB
+        ? "[ -f /var/lib/dpkg/status ] || { echo '/var/lib/dpkg/status does not exist' >&2; exit 3; }; "
+          "dpkg-query -W -f '${Package}\\n'"
+        : "d=$(rpm --eval '%{_dbpath}') || exit 1; "
+          "[ -d \"$d\" ] || { echo \"$d does not exist\" >&2; exit 3; }; rpm -qa --qf '%{NAME}\\n'";
+    struct gcap c;
+    if (guest_capture(t, NULL, list, &c) < 0) return CASE_FAIL;
+    struct verdict v = {0};
+    decide_package_database(*fam, id, &c, &v);
+    gcap_free(&c);
+    return case_verdict(t, &v);
 }
 
 bool guest_has_systemd(struct kiln_case_ctx *t)

@@ -1,4 +1,5 @@
-/* What the built-in suites share: facts about the guest, cached per node and boot. */
+/* What the built-in suites share: facts about the guest, cached per node and boot, the
+ * capture of guest output and the verdicts the cases' pure decide_*() functions return. */
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
@@ -7,9 +8,77 @@
 
 enum guest_family { FAMILY_OTHER, FAMILY_DEB, FAMILY_RPM };
 
-/* /etc/os-release ID and the package family (deb: dpkg, rpm: rpm). */
+/* ---- verdicts: what a decide_*() function returns ---- */
+
+enum verdict_kind {
+    VERDICT_PASS,
+    VERDICT_FAIL,    /* reason names the evidence (file, value, expected) */
+    VERDICT_SKIP,    /* cannot decide: reason says why */
+    VERDICT_NOTHING, /* nothing to examine: reason says what is missing; policy decides */
+};
+
+struct verdict {
+    enum verdict_kind kind;
+    char *reason; /* allocated; NULL for a pass without a note */
+};
+
+/* Sets the kind and the reason (replacing an earlier one); returns kind. */
+enum verdict_kind verdict_set(struct verdict *v, enum verdict_kind kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void verdict_free(struct verdict *v);
+/* Turns v into the case's result and frees it: NOTHING is skipped or failed as the policy's
+ * cases.nothing_to_examine says (skip when unset). Returns CASE_PASS/FAIL/SKIP. */
+int case_verdict(struct kiln_case_ctx *t, struct verdict *v);
+
+/* ---- guest output ---- */
+
+/* One command's result: exit status and both streams (never NULL once captured). */
+struct gcap {
+    int status;
+    char *out, *err;
+};
+/* Runs cmd on n (the case's node when NULL). Returns 0 with *c filled, whatever the exit
+ * status; a negative errno when the command could not run at all (the case is failed). */
+int guest_capture(struct kiln_case_ctx *t, struct kiln_node *n, const char *cmd, struct gcap *c);
+void gcap_free(struct gcap *c);
+/* The first line of c's stderr (or stdout), for a reason: "exited 2: cannot open ...". */
+char *gcap_why(const struct gcap *c);
+
+/* Files read in one command: each regular file the shell words in globs name, or a failed
+ * case when one cannot be read. Output shape (gfiles_parse): "\036PATH\n" then the content. */
+struct gfile {
+    char *path;
+    char *text;
+};
+struct gfiles {
+    struct gfile *v;
+    size_t n, cap;
+};
+int guest_read_files(struct kiln_case_ctx *t, struct kiln_node *n, const char *globs, struct gfiles *files);
+/* The shell command guest_read_files runs for globs (allocated). */
+char *gfiles_command(const char *globs);
+void gfiles_parse(const char *out, struct gfiles *files);
+const struct gfile *gfiles_get(const struct gfiles *files, const char *path);
+void gfiles_free(struct gfiles *files);
+
+/* ---- facts ---- */
+
+/* The value of KEY in an os-release text (os-release(5): shell-style quoting), allocated;
+ * NULL when absent. */
+char *os_release_value(const char *text, const char *key);
+/* The package family an os-release ID and ID_LIKE name (either may be NULL); FAMILY_OTHER
+ * when neither names a deb- or rpm-based distribution. */
+enum guest_family family_from_os_release(const char *id, const char *id_like);
+/* Whether the family's database answered: status/output of the listing command
+ * guest_need_family runs ("dpkg-query -W" / "rpm -qa"; exit 3 = database missing). */
+enum verdict_kind decide_package_database(enum guest_family fam, const char *id, const struct gcap *list,
+                                          struct verdict *v);
+
+/* /etc/os-release ID and the package family: from ID and ID_LIKE, or for a distribution
+ * os-release does not place, from a package database present on the guest. */
 enum guest_family guest_family(struct kiln_case_ctx *t, char *id, size_t idsz);
-/* The family, or skips the case (returns CASE_SKIP) when the guest has neither dpkg nor rpm. */
+/* The family, with its database readable: CASE_PASS; CASE_SKIP when the guest is neither
+ * deb- nor rpm-based; CASE_FAIL when its family's database is missing or unreadable. */
 int guest_need_family(struct kiln_case_ctx *t, enum guest_family *fam);
 bool guest_has_systemd(struct kiln_case_ctx *t);
 bool guest_has_cmd(struct kiln_case_ctx *t, const char *cmd);
@@ -31,3 +100,15 @@ struct ynode *suite_policy(struct kiln_case_ctx *t);
 double parse_systemd_duration(const char *s);
 /* Policy lookups with defaults. */
 const struct ynode *policy_get(struct ynode *policy, const char *section, const char *key);
+/* Is value one of the scalars of list (a scalar or a sequence)? */
+bool policy_in_list(const struct ynode *list, const char *value);
+/* A policy list as "a, b, c" (allocated). */
+char *policy_list_text(const struct ynode *list);
+
+/* ---- text helpers for decide functions ---- */
+
+/* Joins up to max items of a list for a reason: "a, b, c, ..." */
+struct sbuf;
+void reason_item(struct sbuf *b, size_t *count, size_t max, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Next line of a text (modifies nothing): start in *p, length in *len; false at the end. */
+bool next_line(const char **p, const char **line, size_t *len);

@@ -6,7 +6,7 @@
 #include "node/console.h"
 #include "node/node.h"
 #include "platform/platform.h"
-#include "suites/common.h"
+#include "suites/decide.h"
 #include "util/fs.h"
 #include "util/timeutil.h"
 #include "util/util.h"
@@ -77,30 +77,28 @@ KILN_CASE(verify_vdso,
           .description = "clock_gettime is served by the vDSO, not a system call (clock source supports it)",
           .tags = KILN_TAGS("fast"))
 {
-    _cleanup_free_ char *cs = NULL;
-    case_sh(t, "cat /sys/devices/system/clocksource/clocksource0/current_clocksource", &cs);
-    case_log(t, "clock source: %s", cs ? strstrip(cs) : "?");
+    _cleanup_free_ char *cs = NULL, *cmdline = NULL;
+    if (guest_sh_ok(t, "read the clock source", "cat /sys/devices/system/clocksource/clocksource0/current_clocksource", &cs) ||
+        guest_sh_ok(t, "read the kernel command line", "cat /proc/cmdline", &cmdline))
+        return CASE_FAIL;
+    strstrip(cs);
+    strstrip(cmdline);
+    case_log(t, "clock source: %s", cs);
     const char *helper = guest_helper(t);
     if (!helper) return CASE_FAIL;
-    _cleanup_free_ char *cmd = xasprintf("%s vdso", helper), *out = NULL;
-    int r = case_sh(t, cmd, &out);
-    case_log(t, "%s", out ? out : "");
-    if (r == 0) return CASE_PASS;
-    if (r < 0) return r;
-    if (out && strstr(out, "vdso=absent")) return case_fail(t, "no vDSO is mapped into processes (vdso=0 on the kernel command line?)");
-    /* Under TCG with several vCPUs the kernel finds the TSCs unsynchronised and falls back
-     * to hpet, which has no vDSO path: that is the emulator, not the image (KVM gives
-     * kvm-clock). Only a clock source the image chose itself is its fault. */
-    _cleanup_free_ char *why_unstable = NULL, *cmdline = NULL;
-    case_sh(t, "dmesg | grep -m1 'Marking TSC unstable'", &why_unstable);
-    case_sh(t, "cat /proc/cmdline", &cmdline);
-    bool forced = cmdline && strstr(cmdline, "clocksource=");
-    if (streq(t->plat->accel, "tcg") && why_unstable && *strstrip(why_unstable) && !forced)
-        return case_skip(t, "clock source is %s because the emulator's TSCs are unsynchronised (%s); "
-                            "the vDSO cannot be judged under TCG with %d vCPUs",
-                         cs ? strstrip(cs) : "?", strstrip(why_unstable), t->node->have.cpus);
-    return case_fail(t, "clock_gettime enters the kernel: the vDSO falls back to a system call with clock source \"%s\"",
-                     cs ? strstrip(cs) : "?");
+    _cleanup_free_ char *cmd = xasprintf("%s vdso", helper);
+    struct gcap probe, dmesg = {0};
+    if (guest_capture(t, NULL, cmd, &probe) < 0) return CASE_FAIL;
+    case_log(t, "%s", probe.out);
+    if (probe.status != 0 && guest_capture(t, NULL, "dmesg", &dmesg) < 0) {
+        gcap_free(&probe);
+        return CASE_FAIL;
+    }
+    struct verdict v = {0};
+    decide_vdso(&probe, &dmesg, cs, cmdline, streq(t->plat->accel, "tcg"), t->node->have.cpus, &v);
+    gcap_free(&probe);
+    gcap_free(&dmesg);
+    return case_verdict(t, &v);
 }
 
 KILN_CASE(verify_dmesg_clean,
@@ -155,14 +153,17 @@ KILN_CASE(verify_cgroup_v2,
           .description = "The unified cgroup v2 hierarchy is mounted (systemd) or at least supported",
           .tags = KILN_TAGS("fast"))
 {
-    _cleanup_free_ char *fs = NULL, *mounts = NULL;
-    case_sh(t, "grep -w cgroup2 /proc/filesystems", &fs);
-    if (!fs || !strstr(fs, "cgroup2")) return case_fail(t, "the kernel does not support cgroup2 (/proc/filesystems)");
-    if (!guest_has_systemd(t)) return CASE_PASS;
-    case_sh(t, "awk '$2 == \"/sys/fs/cgroup\" {print $3}' /proc/mounts", &mounts);
-    if (!mounts || !streq(strstrip(mounts), "cgroup2"))
-        return case_fail(t, "/sys/fs/cgroup is \"%s\", expected cgroup2 (unified hierarchy)", mounts ? strstrip(mounts) : "not mounted");
-    return CASE_PASS;
+    struct gcap fs, mounts;
+    if (guest_capture(t, NULL, "cat /proc/filesystems", &fs) < 0) return CASE_FAIL;
+    if (guest_capture(t, NULL, "cat /proc/mounts", &mounts) < 0) {
+        gcap_free(&fs);
+        return CASE_FAIL;
+    }
+    struct verdict v = {0};
+    decide_cgroup_v2(&fs, &mounts, guest_has_systemd(t), &v);
+    gcap_free(&fs);
+    gcap_free(&mounts);
+    return case_verdict(t, &v);
 }
 
 KILN_CASE(verify_kernel_modules,
@@ -176,17 +177,39 @@ KILN_CASE(verify_kernel_modules,
     strstrip(release);
     for (size_t i = 0; i < ARRAY_SIZE(candidates); i++) {
         const char *m = candidates[i];
+        /* exit 3: loaded already, 4: not installed; anything else is an error of the probe */
         _cleanup_free_ char *probe = xasprintf(
             "m=%s; n=$(echo $m | tr - _); grep -q \"^$n \" /proc/modules && exit 3; "
-            "find /lib/modules/%s -name \"$m.ko*\" -o -name \"$n.ko*\" | grep -q . || exit 4; exit 0", m, release);
-        if (case_sh(t, probe, NULL) != 0) continue;
+            "f=$(find /lib/modules/%s -name \"$m.ko*\" -o -name \"$n.ko*\") || exit 1; [ -n \"$f\" ] || exit 4; exit 0",
+            m, release);
+        struct gcap p;
+        if (guest_capture(t, NULL, probe, &p) < 0) return CASE_FAIL;
+        int st = p.status;
+        _cleanup_free_ char *why = st == 0 || st == 3 || st == 4 ? NULL : gcap_why(&p);
+        gcap_free(&p);
+        if (why) return case_fail(t, "cannot tell whether module %s can be tried: %s", m, why);
+        if (st) continue;
         case_log(t, "testing with module %s", m);
         _cleanup_free_ char *load = xasprintf("modprobe %s && grep -q \"^$(echo %s | tr - _) \" /proc/modules", m, m);
-        _cleanup_free_ char *what = xasprintf("load module %s", m);
-        if (guest_sh_ok(t, what, load, NULL)) return CASE_FAIL;
-        _cleanup_free_ char *unload = xasprintf("modprobe -r %s 2>/dev/null || rmmod %s", m, m);
-        case_sh(t, unload, NULL);
-        return CASE_PASS;
+        _cleanup_free_ char *unload = xasprintf(
+            "{ modprobe -r %s || rmmod %s; } && ! grep -q \"^$(echo %s | tr - _) \" /proc/modules", m, m, m);
+        struct gcap l, u = {.status = 0, .out = xstrdup(""), .err = xstrdup("")};
+        if (guest_capture(t, NULL, load, &l) < 0) {
+            gcap_free(&u);
+            return CASE_FAIL;
+        }
+        if (l.status == 0) {
+            gcap_free(&u);
+            if (guest_capture(t, NULL, unload, &u) < 0) {
+                gcap_free(&l);
+                return CASE_FAIL;
+            }
+        }
+        struct verdict v = {0};
+        decide_module_cycle(m, &l, &u, &v);
+        gcap_free(&l);
+        gcap_free(&u);
+        return case_verdict(t, &v);
     }
     return case_skip(t, "no unloaded module from {dummy, nbd, loop, nls_*, crc64, t10-pi} is installed to try");
 }
@@ -196,53 +219,84 @@ KILN_CASE(verify_entropy,
           .description = "The kernel RNG is initialised: reading /dev/random does not block",
           .tags = KILN_TAGS("fast"))
 {
-    _cleanup_free_ char *avail = NULL, *bytes = NULL;
-    case_sh(t, "cat /proc/sys/kernel/random/entropy_avail", &avail);
-    case_metric(t, "entropy_avail", avail ? strtod(avail, NULL) : 0, "bits");
-    int r = case_sh(t, "timeout 10 dd if=/dev/random bs=32 count=1 2>/dev/null | wc -c", &bytes);
-    if (r != 0 || !bytes || strtol(bytes, NULL, 10) != 32)
-        return case_fail(t, "reading 32 bytes from /dev/random did not finish within 10 s (RNG not initialised)");
-    return CASE_PASS;
+    _cleanup_free_ char *avail = NULL;
+    if (guest_sh_ok(t, "read the entropy estimate", "cat /proc/sys/kernel/random/entropy_avail", &avail)) return CASE_FAIL;
+    case_metric(t, "entropy_avail", strtod(avail, NULL), "bits");
+    /* timeout's 124 is the finding; dd's own failure shows as a short count */
+    struct gcap c;
+    if (guest_capture(t, NULL, "timeout 10 sh -c 'dd if=/dev/random bs=32 count=1 2>/dev/null | wc -c'", &c) < 0)
+        return CASE_FAIL;
+    struct verdict v = {0};
+    decide_entropy(&c, &v);
+    gcap_free(&c);
+    return case_verdict(t, &v);
+}
+
+/* Which time service runs and whether it says the clock is synchronised, polled up to 30 s
+ * (a service that just started, or a VM that just booted, needs a few polls): chronyc where
+ * chronyd runs, else timedatectl under systemd, else ntpq where ntpd runs; "unknown" when
+ * none can tell. Prints "service=NAME" lines then "sync=yes|no|unknown via=TOOL". */
+#define TIME_PROBE                                                                                                      \
+    "svc=; if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then "                                \
+    "for u in chrony chronyd systemd-timesyncd ntpsec ntp ntpd openntpd; do "                                          \
+    "systemctl is-active --quiet $u.service && svc=\"$svc $u\"; done; sd=1; else "                                     \
+    "svc=$(cat /proc/[0-9]*/comm 2>/dev/null | grep -xE 'chronyd|ntpd|openntpd' | sort -u); sd=; fi; "                  \
+    "for s in $svc; do echo service=$s; done; [ -n \"$svc\" ] || exit 0; "                                             \
+    "via=; case \"$svc\" in *chrony*) command -v chronyc >/dev/null 2>&1 && via=chronyc;; esac; "                        \
+    "[ -z \"$via\" ] && [ -n \"$sd\" ] && via=timedatectl; "                                                           \
+    "[ -z \"$via\" ] && case \"$svc\" in *ntp*) command -v ntpq >/dev/null 2>&1 && via=ntpq;; esac; "                   \
+    "[ -n \"$via\" ] || { echo 'sync=unknown via=none'; exit 0; }; "                                                   \
+    "for i in $(seq 30); do case $via in "                                                                             \
+    "chronyc) o=$(chronyc -n tracking) || exit 1; echo \"$o\" | grep -q '^Leap status *: Normal' && v=yes || v=no;; " \
+    "timedatectl) o=$(timedatectl show -p NTPSynchronized --value) || exit 1; [ \"$o\" = yes ] && v=yes || v=no;; "   \
+    "ntpq) o=$(ntpq -c 'rv 0 leap') || exit 1; case \"$o\" in *leap=00*|*leap_none*) v=yes;; *) v=no;; esac;; "         \
+    "esac; [ $v = yes ] && break; sleep 1; done; echo \"sync=$v via=$via\""
+
+static bool policy_seconds(struct kiln_case_ctx *t, struct ynode *policy, const char *key, double def, double *out)
+{
+    const struct ynode *n = policy_get(policy, "time", key);
+    *out = def;
+    if (!n) return true;
+    char *end = NULL;
+    if (n->kind == YN_SCALAR) *out = strtod(n->scalar, &end);
+    if (n->kind != YN_SCALAR || end == n->scalar || *end || *out <= 0) {
+        case_fail(t, "policy: time.%s must be a positive number of seconds", key);
+        return false;
+    }
+    return true;
 }
 
 KILN_CASE(verify_time_sync,
           .area = "kernel", .priority = 1, .timeout_s = 180,
-          .description = "A time service (chrony, systemd-timesyncd, ntpd) runs and the clock is within 1 s of the host",
+          .description = "A time service (chrony, systemd-timesyncd, ntpd) runs and the clock is within the policy's "
+                         "bound of the host (time.max_drift_s)",
           .tags = KILN_TAGS("fast"))
 {
-    bool service = false, synced = false;
-    if (guest_has_systemd(t)) {
-        _cleanup_free_ char *active = NULL;
-        case_sh(t, "for u in chrony chronyd systemd-timesyncd ntpsec ntp ntpd; do "
-                   "systemctl is-active --quiet $u.service 2>/dev/null && echo $u; done", &active);
-        service = active && *strstrip(active);
-        if (service) case_log(t, "time service: %s", active);
-        _cleanup_free_ char *ntp = NULL;
-        /* a service that has just started (or a VM that just booted) may need a few polls */
-        if (service)
-            case_sh(t, "for i in $(seq 30); do v=$(timedatectl show -p NTPSynchronized --value 2>/dev/null); "
-                       "[ \"$v\" = yes ] && break; sleep 1; done; echo \"$v\"; "
-                       "timedatectl timesync-status 2>/dev/null | sed -n 's/^ *\\(Server\\|Offset\\|Packet count\\):/\\1:/p' >&2",
-                    &ntp);
-        else case_sh(t, "timedatectl show -p NTPSynchronized --value 2>/dev/null", &ntp);
-        case_log(t, "NTPSynchronized=%s", ntp ? strstrip(ntp) : "?");
-        synced = ntp && streq(ntp, "yes");
-        struct ynode *policy = suite_policy(t);
-        if (!policy) return CASE_FAIL;
-        const struct ynode *req = policy_get(policy, "time", "require_synchronized");
-        bool must = false;
-        struct diags d = {0};
-        if (req) y_bool(&d, req, "time.require_synchronized", &must);
+    struct ynode *policy = suite_policy(t);
+    if (!policy) return CASE_FAIL;
+    const struct ynode *req = policy_get(policy, "time", "require_synchronized");
+    bool must = false;
+    struct diags d = {0};
+    if (req && !y_bool(&d, req, "time.require_synchronized", &must)) {
+        int r = case_fail(t, "policy: %s", d.n ? d.v[0].msg : "time.require_synchronized must be true or false");
         diags_free(&d);
-        if (must && !synced) return case_fail(t, "the clock is not NTP-synchronised (timedatectl NTPSynchronized=no)");
-    } else {
-        /* /proc/PID/comm rather than pgrep, which small userlands may lack */
-        _cleanup_free_ char *running = NULL;
-        case_sh(t, "cat /proc/[0-9]*/comm 2>/dev/null | grep -xE 'chronyd|ntpd|openntpd' | sort -u", &running);
-        service = running && *strstrip(running);
-        if (service) case_log(t, "time service: %s", running);
+        return r;
     }
-    if (!service) return case_fail(t, "no time synchronisation service (chrony, systemd-timesyncd, ntpd) is running");
+    diags_free(&d);
+    double bound, loose;
+    if (!policy_seconds(t, policy, "max_drift_s", 1.0, &bound) ||
+        !policy_seconds(t, policy, "max_drift_unsynchronized_tcg_s", 5.0, &loose))
+        return CASE_FAIL;
+    struct gcap probe;
+    if (guest_capture(t, NULL, TIME_PROBE, &probe) < 0) return CASE_FAIL;
+    case_log(t, "%s", probe.out);
+    struct verdict v = {0};
+    int synced;
+    decide_time_sync(&probe, must, &v, &synced);
+    gcap_free(&probe);
+    if (v.kind != VERDICT_PASS) return case_verdict(t, &v);
+    case_log(t, "%s", v.reason);
+    verdict_free(&v);
     const char *helper = guest_helper(t);
     if (!helper) return CASE_FAIL;
     _cleanup_free_ char *cmd = xasprintf("%s now", helper), *out = NULL;
@@ -255,16 +309,10 @@ KILN_CASE(verify_time_sync,
     double drift = guest - host;
     double rtt = ((double)b.tv_sec - (double)a.tv_sec) + ((double)b.tv_nsec - (double)a.tv_nsec) / 1e9;
     case_log(t, "guest %.6f host %.6f (round trip %.3f s)", guest, host, rtt);
-    /* Without a time source the clock is what the boot set: under TCG that is the emulated
-     * RTC (one-second resolution) read after tick-lagged early boot, measured here at
-     * 0.5-1.1 s behind the host. That judges the emulator, not the image; once the clock is
-     * synchronised, or on KVM, the bound applies. */
-    if (!synced && streq(t->plat->accel, "tcg")) {
-        case_log(t, "drift not judged: the clock has no reachable time source and TCG's RTC sets it at boot");
-        case_metric(t, "clock_drift_abs", fabs(drift), "s");
-        return CASE_PASS;
-    }
-    return case_metric_check(t, "clock_drift_abs", fabs(drift), "s", 1.0, false);
+    bool tcg = streq(t->plat->accel, "tcg");
+    double limit = time_drift_bound(synced, tcg, bound, loose);
+    if (limit != bound) case_log(t, "the clock is not known to be synchronised and TCG's RTC set it: bound %g s", limit);
+    return case_metric_check(t, "clock_drift_abs", fabs(drift), "s", limit, false);
 }
 
 KILN_CASE(boot_time,

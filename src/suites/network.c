@@ -2,7 +2,7 @@
 #include <errno.h>
 
 #include "platform/platform.h"
-#include "suites/common.h"
+#include "suites/decide.h"
 #include "util/util.h"
 #include "util/yaml.h"
 
@@ -11,31 +11,25 @@ KILN_CASE(verify_nics_up,
           .description = "Every NIC has carrier, is up and holds an address",
           .tags = KILN_TAGS("fast"))
 {
-    _cleanup_free_ char *out = NULL;
     /* name operstate carrier addresses */
-    if (guest_sh_ok(t, "list NICs",
-                    "for n in /sys/class/net/*; do i=${n##*/}; [ \"$i\" = lo ] && continue; "
-                    "[ -e $n/device ] || continue; "
-                    /* the private network's and the multiqueue NIC are for the cases that use them */
-                    "case $(cat $n/address) in " KILN_PRIVATE_MAC_PREFIX ":*|" KILN_MULTIQUEUE_MAC_PREFIX ":*) continue;; esac; "
-                    "a=$(ip -o addr show dev $i scope global 2>/dev/null | awk '{print $4}' | tr '\\n' ' '); "
-                    "echo \"$i $(cat $n/operstate) $(cat $n/carrier 2>/dev/null || echo 0) $a\"; done",
-                    &out))
+    struct gcap c;
+    if (guest_capture(t, NULL,
+                      "for n in /sys/class/net/*; do i=${n##*/}; [ \"$i\" = lo ] && continue; "
+                      "[ -e $n/device ] || continue; "
+                      /* the private network's and the multiqueue NIC are for the cases that use them */
+                      "m=$(cat $n/address) || exit 1; "
+                      "case $m in " KILN_PRIVATE_MAC_PREFIX ":*|" KILN_MULTIQUEUE_MAC_PREFIX ":*) continue;; esac; "
+                      "s=$(cat $n/operstate) || exit 1; "
+                      "a=$(ip -o addr show dev $i scope global | awk '{print $4}' | tr '\\n' ' '); "
+                      "echo \"$i $s $(cat $n/carrier 2>/dev/null || echo 0) $a\"; done",
+                      &c) < 0)
         return CASE_FAIL;
-    size_t nics = 0;
-    for (char *save = NULL, *l = strtok_r(out, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-        char name[64], state[32], addr[128] = "";
-        int carrier = 0;
-        int k = sscanf(l, "%63s %31s %d %127s", name, state, &carrier, addr);
-        if (k < 3) continue;
-        nics++;
-        case_log(t, "%s: %s carrier=%d %s", name, state, carrier, addr);
-        if (!carrier || !streq(state, "up")) return case_fail(t, "%s is %s (carrier %d)", name, state, carrier);
-        if (k < 4 || !*addr) return case_fail(t, "%s is up but has no global address", name);
-    }
-    if (!nics) return case_fail(t, "no network interface backed by a device");
-    case_metric(t, "nics", (double)nics, "");
-    return CASE_PASS;
+    struct verdict v = {0};
+    size_t nics;
+    decide_nics(&c, &v, &nics);
+    gcap_free(&c);
+    if (v.kind == VERDICT_PASS) case_metric(t, "nics", (double)nics, "");
+    return case_verdict(t, &v);
 }
 
 KILN_CASE(verify_route_and_dns,
@@ -43,10 +37,14 @@ KILN_CASE(verify_route_and_dns,
           .description = "A default route exists and the policy's names resolve",
           .tags = KILN_TAGS("fast"))
 {
-    _cleanup_free_ char *route = NULL;
-    case_sh(t, "ip route show default", &route);
-    if (!route || !*strstrip(route)) return case_fail(t, "no default route (ip route show default is empty)");
-    case_log(t, "default route: %s", route);
+    struct gcap route;
+    if (guest_capture(t, NULL, "ip route show default", &route) < 0) return CASE_FAIL;
+    struct verdict v = {0};
+    decide_default_route(&route, &v);
+    gcap_free(&route);
+    if (v.kind != VERDICT_PASS) return case_verdict(t, &v);
+    case_log(t, "%s", v.reason);
+    verdict_free(&v);
     struct ynode *policy = suite_policy(t);
     if (!policy) return CASE_FAIL;
     const struct ynode *names = policy_get(policy, "network", "resolve");
@@ -54,14 +52,23 @@ KILN_CASE(verify_route_and_dns,
         const char *name = names->items[i]->scalar;
         if (!name) continue;
         _cleanup_free_ char *q = shell_quote(name);
-        _cleanup_free_ char *cmd = xasprintf("getent hosts %s 2>/dev/null || nslookup %s 2>/dev/null | "
-                                             "awk '/^Name:/ {n=1} n && /^Address/ {print; exit 0}'", q, q);
-        _cleanup_free_ char *out = NULL, *conf = NULL;
-        if (case_sh(t, cmd, &out) != 0 || !out || !*strstrip(out)) {
-            case_sh(t, "grep -E '^nameserver' /etc/resolv.conf | tr '\\n' ' '", &conf);
-            return case_fail(t, "cannot resolve %s (resolv.conf: %s)", name, conf && *conf ? strstrip(conf) : "no nameserver");
+        /* getent where libc has it, else busybox's nslookup (its answer follows "Name:") */
+        _cleanup_free_ char *cmd = xasprintf(
+            "if command -v getent >/dev/null 2>&1; then getent hosts %s; "
+            "elif command -v nslookup >/dev/null 2>&1; then nslookup %s | awk '/^Name:/ {n=1} n && /^Address/ {print; f=1; exit} "
+            "END {exit !f}'; else exit 127; fi", q, q);
+        struct gcap ans, conf = {0};
+        if (guest_capture(t, NULL, cmd, &ans) < 0) return CASE_FAIL;
+        if ((ans.status != 0 || !*ans.out) && guest_capture(t, NULL, "cat /etc/resolv.conf", &conf) < 0) {
+            gcap_free(&ans);
+            return CASE_FAIL;
         }
-        case_log(t, "%s -> %s", name, out);
+        decide_resolve(name, &ans, conf.out, &v);
+        gcap_free(&ans);
+        gcap_free(&conf);
+        if (v.kind != VERDICT_PASS) return case_verdict(t, &v);
+        case_log(t, "%s", v.reason);
+        verdict_free(&v);
     }
     return CASE_PASS;
 }
@@ -71,13 +78,17 @@ KILN_CASE(verify_hostname,
           .description = "The hostname is set (not empty, not localhost) and agrees with /etc/hostname",
           .tags = KILN_TAGS("fast"))
 {
-    _cleanup_free_ char *h = NULL, *file = NULL;
-    if (guest_sh_ok(t, "hostname", "cat /proc/sys/kernel/hostname", &h)) return CASE_FAIL;
-    strstrip(h);
-    if (!*h || streq(h, "localhost") || streq(h, "(none)")) return case_fail(t, "the hostname is \"%s\"", h);
-    if (case_sh(t, "cat /etc/hostname", &file) == 0 && *strstrip(file) && !streq(file, h))
-        return case_fail(t, "the hostname is \"%s\" but /etc/hostname says \"%s\"", h, file);
-    return CASE_PASS;
+    struct gcap kernel, etc;
+    if (guest_capture(t, NULL, "cat /proc/sys/kernel/hostname", &kernel) < 0) return CASE_FAIL;
+    if (guest_capture(t, NULL, "[ -e /etc/hostname ] || exit 3; cat /etc/hostname", &etc) < 0) {
+        gcap_free(&kernel);
+        return CASE_FAIL;
+    }
+    struct verdict v = {0};
+    decide_hostname(&kernel, &etc, &v);
+    gcap_free(&kernel);
+    gcap_free(&etc);
+    return case_verdict(t, &v);
 }
 
 KILN_CASE(verify_mtu,
@@ -89,17 +100,16 @@ KILN_CASE(verify_mtu,
     if (!policy) return CASE_FAIL;
     const struct ynode *m = policy_get(policy, "network", "mtu");
     long want = 1500;
-    if (m && m->kind == YN_SCALAR) want = strtol(m->scalar, NULL, 10);
-    _cleanup_free_ char *out = NULL;
-    if (guest_sh_ok(t, "read MTUs", "for n in /sys/class/net/*; do [ -e $n/device ] && echo \"${n##*/} $(cat $n/mtu)\"; done; true", &out))
+    if (m && (m->kind != YN_SCALAR || !parse_long(m->scalar, &want)))
+        return case_fail(t, "policy: network.mtu must be a number");
+    struct gcap c;
+    if (guest_capture(t, NULL, "for n in /sys/class/net/*; do [ -e $n/device ] || continue; "
+                               "m=$(cat $n/mtu) || exit 1; echo \"${n##*/} $m\"; done", &c) < 0)
         return CASE_FAIL;
-    for (char *save = NULL, *l = strtok_r(out, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-        char name[64];
-        long mtu = 0;
-        if (sscanf(l, "%63s %ld", name, &mtu) != 2) continue;
-        if (mtu != want) return case_fail(t, "%s has MTU %ld, the policy says %ld", name, mtu, want);
-    }
-    return CASE_PASS;
+    struct verdict v = {0};
+    decide_mtu(&c, want, &v);
+    gcap_free(&c);
+    return case_verdict(t, &v);
 }
 
 /* ---- two nodes on a private segment ---- */

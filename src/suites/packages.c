@@ -3,59 +3,71 @@
 #include <errno.h>
 
 #include "platform/platform.h"
-#include "suites/common.h"
-#include "suites/version.h"
+#include "suites/decide.h"
 #include "util/util.h"
 #include "util/yaml.h"
 
 KILN_CASE(verify_package_db,
           .area = "packages", .priority = 1, .timeout_s = 300,
-          .description = "The package database is consistent (dpkg --audit, rpm --verifydb)",
+          .description = "The package database is readable and consistent (dpkg --audit; rpmdb --verifydb and "
+                         "every dependency installed)",
           .tags = KILN_TAGS("fast"))
 {
     enum guest_family fam;
-    if (guest_need_family(t, &fam)) return CASE_SKIP;
-    _cleanup_free_ char *out = NULL;
-    if (fam == FAMILY_DEB) {
-        if (guest_sh_ok(t, "dpkg --audit", "dpkg --audit", &out)) return CASE_FAIL;
-        if (*strstrip(out)) return case_fail(t, "dpkg --audit reports half-installed or unconfigured packages: %s", out);
-        _cleanup_free_ char *count = NULL;
-        case_sh(t, "dpkg-query -W -f '.' | wc -c", &count);
-        case_metric(t, "packages", count ? strtod(count, NULL) : 0, "");
-        return CASE_PASS;
+    int r = guest_need_family(t, &fam);
+    if (r != CASE_PASS) return r;
+    struct gcap check, deps = {0};
+    if (guest_capture(t, NULL, fam == FAMILY_DEB ? "dpkg --audit"
+                                                 : "if command -v rpmdb >/dev/null 2>&1; then rpmdb --verifydb; "
+                                                   "else rpm --verifydb; fi",
+                      &check) < 0)
+        return CASE_FAIL;
+    if (fam == FAMILY_RPM && guest_capture(t, NULL, "rpm -Va --nofiles --noscripts", &deps) < 0) {
+        gcap_free(&check);
+        return CASE_FAIL;
     }
-    if (guest_sh_ok(t, "rpm database check", "rpmdb --verifydb 2>&1 || rpm --verifydb 2>&1", &out)) return CASE_FAIL;
-    _cleanup_free_ char *count = NULL;
-    if (guest_sh_ok(t, "rpm -qa", "rpm -qa | wc -l", &count)) return CASE_FAIL;
-    case_metric(t, "packages", strtod(count, NULL), "");
-    return CASE_PASS;
+    struct verdict v = {0};
+    decide_package_db(fam, &check, &deps, &v);
+    gcap_free(&check);
+    gcap_free(&deps);
+    if (v.kind == VERDICT_PASS) {
+        _cleanup_free_ char *count = NULL;
+        if (guest_sh_ok(t, "count the installed packages",
+                        fam == FAMILY_DEB ? "dpkg-query -W -f '.'" : "rpm -qa --qf '.'", &count)) {
+            verdict_free(&v);
+            return CASE_FAIL;
+        }
+        case_metric(t, "packages", (double)strlen(strstrip(count)), "");
+    }
+    return case_verdict(t, &v);
 }
 
 KILN_CASE(verify_package_files,
           .area = "packages", .priority = 2, .timeout_s = 600,
-          .description = "Files installed by packages are unmodified, configuration files aside (dpkg --verify, rpm -Va)")
+          .description = "Files installed by packages are unmodified, configuration files aside: missing files, content, "
+                         "and (rpm; dpkg records only digests) mode, owner, size and link target (dpkg --verify, rpm -Va)")
 {
     enum guest_family fam;
-    if (guest_need_family(t, &fam)) return CASE_SKIP;
-    _cleanup_free_ char *out = NULL;
-    /* dpkg --verify: "??5?????? c /etc/x" ("c" marks a conffile); rpm -Va: "S.5....T.  c /etc/x" */
-    const char *cmd = fam == FAMILY_DEB ? "dpkg --verify 2>&1; true" : "rpm -Va 2>&1; true";
-    case_sh(t, cmd, &out);
-    size_t bad = 0;
-    struct sbuf list = {0};
-    for (char *save = NULL, *l = strtok_r(out, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-        char flags[32], kind[8], path[1024];
-        int n = sscanf(l, "%31s %7s %1023s", flags, kind, path);
-        bool conf = n == 3 && streq(kind, "c");
-        const char *file = n == 3 ? path : n >= 2 ? kind : l;
-        if (conf || strchr(flags, '5') == NULL) continue; /* only content changes of non-config files count */
-        case_log(t, "modified: %s", l);
-        if (bad++ < 6) sbuf_printf(&list, "%s%s", bad > 1 ? ", " : "", file);
+    int r = guest_need_family(t, &fam);
+    if (r != CASE_PASS) return r;
+    struct gcap verify, mounts;
+    if (guest_capture(t, NULL, fam == FAMILY_DEB ? "dpkg --verify" : "rpm -Va --nodeps --noscripts", &verify) < 0)
+        return CASE_FAIL;
+    if (guest_capture(t, NULL, "awk '{print $5}' /proc/self/mountinfo", &mounts) < 0) {
+        gcap_free(&verify);
+        return CASE_FAIL;
     }
-    int rc = bad ? case_fail(t, "%zu packaged file(s) changed since installation: %s%s", bad, list.s, bad > 6 ? ", ..." : "")
-                 : CASE_PASS;
-    sbuf_free(&list);
-    return rc;
+    struct verdict v = {0};
+    if (mounts.status != 0) {
+        _cleanup_free_ char *why = gcap_why(&mounts);
+        verdict_set(&v, VERDICT_FAIL, "cannot read the mount points (/proc/self/mountinfo): %s", why);
+    } else {
+        decide_package_files(fam, &verify, mounts.out, &v);
+    }
+    if (*verify.out) case_log(t, "%s", verify.out);
+    gcap_free(&verify);
+    gcap_free(&mounts);
+    return case_verdict(t, &v);
 }
 
 KILN_CASE(verify_running_kernel_packaged,
@@ -64,7 +76,8 @@ KILN_CASE(verify_running_kernel_packaged,
           .tags = KILN_TAGS("fast"))
 {
     enum guest_family fam;
-    if (guest_need_family(t, &fam)) return CASE_SKIP;
+    int need = guest_need_family(t, &fam);
+    if (need != CASE_PASS) return need;
     _cleanup_free_ char *rel = NULL, *owner = NULL;
     if (guest_sh_ok(t, "uname", "uname -r", &rel)) return CASE_FAIL;
     strstrip(rel);
@@ -84,46 +97,30 @@ KILN_CASE(verify_vulnerable_packages,
     const char *feed = t->plat->rb->vulnerability_feed;
     if (!feed) return case_skip(t, "the runbook names no vulnerability_feed");
     enum guest_family fam;
-    if (guest_need_family(t, &fam)) return CASE_SKIP;
+    int r = guest_need_family(t, &fam);
+    if (r != CASE_PASS) return r;
     struct diags d = {0};
     struct ynode *root = yaml_load_file(feed, &d);
     const struct ynode *adv = y_get(root, "advisories");
     if (!root || !adv || adv->kind != YN_SEQ) {
-        int r = case_fail(t, "cannot read advisories from %s: %s", feed, d.n ? d.v[0].msg : "needs a list under \"advisories:\"");
+        r = case_fail(t, "cannot read advisories from %s: %s", feed, d.n ? d.v[0].msg : "needs a list under \"advisories:\"");
         diags_free(&d);
         ynode_free(root);
         return r;
     }
     diags_free(&d);
-    _cleanup_free_ char *installed = NULL;
-    case_sh(t, fam == FAMILY_DEB ? "dpkg-query -W -f '${db:Status-Abbrev} ${Package} ${Version}\\n' | awk '$1 == \"ii\" {print $2, $3}'"
-                                 : "rpm -qa --qf '%{NAME} %|EPOCH?{%{EPOCH}:}|%{VERSION}-%{RELEASE}\\n'",
-            &installed);
-    const char *famname = fam == FAMILY_DEB ? "deb" : "rpm";
-    size_t bad = 0, checked = 0;
-    struct sbuf list = {0};
-    for (size_t i = 0; i < adv->n; i++) {
-        const struct ynode *a = adv->items[i];
-        const struct ynode *pk = y_get(a, "package"), *fx = y_get(a, "fixed"), *id = y_get(a, "id"), *fm = y_get(a, "family");
-        if (!pk || !fx || pk->kind != YN_SCALAR || fx->kind != YN_SCALAR) continue;
-        if (fm && fm->kind == YN_SCALAR && !streq(fm->scalar, famname)) continue;
-        _cleanup_free_ char *needle = xasprintf("\n%s ", pk->scalar);
-        _cleanup_free_ char *hay = xasprintf("\n%s", installed ? installed : "");
-        char *at = strstr(hay, needle);
-        if (!at) continue;
-        at += strlen(needle);
-        _cleanup_free_ char *ver = xstrndup(at, strcspn(at, "\n"));
-        checked++;
-        int c = fam == FAMILY_DEB ? version_cmp_deb(ver, fx->scalar) : version_cmp_rpm(ver, fx->scalar);
-        case_log(t, "%s %s %s %s (fixed in %s)", id && id->scalar ? id->scalar : "advisory", pk->scalar, ver,
-                 c < 0 ? "VULNERABLE" : "ok", fx->scalar);
-        if (c < 0 && bad++ < 6)
-            sbuf_printf(&list, "%s%s %s < %s (%s)", bad > 1 ? "; " : "", pk->scalar, ver, fx->scalar,
-                        id && id->scalar ? id->scalar : "advisory");
+    struct gcap installed;
+    if (guest_capture(t, NULL, fam == FAMILY_DEB ? "dpkg-query -W -f '${db:Status-Abbrev} ${Package} ${Version}\\n'"
+                                                 : "rpm -qa --qf '%{NAME} %|EPOCH?{%{EPOCH}:}|%{VERSION}-%{RELEASE}\\n'",
+                      &installed) < 0) {
+        ynode_free(root);
+        return CASE_FAIL;
     }
-    case_metric(t, "advisories_matched", (double)checked, "");
-    int rc = bad ? case_fail(t, "%zu installed package(s) have known vulnerabilities: %s", bad, list.s) : CASE_PASS;
-    sbuf_free(&list);
+    struct verdict v = {0};
+    size_t matched;
+    decide_vulnerable_packages(fam, &installed, adv, &v, &matched);
+    gcap_free(&installed);
     ynode_free(root);
-    return rc;
+    case_metric(t, "advisories_matched", (double)matched, "");
+    return case_verdict(t, &v);
 }

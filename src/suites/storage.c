@@ -4,7 +4,7 @@
 
 #include "node/node.h"
 #include "platform/platform.h"
-#include "suites/common.h"
+#include "suites/decide.h"
 #include "util/timeutil.h"
 #include "util/util.h"
 #include "util/yaml.h"
@@ -38,24 +38,12 @@ KILN_CASE(verify_fstab_stable_names,
           .description = "/etc/fstab mounts by UUID, PARTUUID or LABEL, never by /dev/sdX, /dev/vdX or /dev/nvmeXnY",
           .tags = KILN_TAGS("fast"))
 {
-    _cleanup_free_ char *fstab = NULL;
-    if (case_sh(t, "cat /etc/fstab", &fstab) != 0) return case_skip(t, "%s has no /etc/fstab", t->node->name);
-    size_t bad = 0;
-    struct sbuf lines = {0};
-    for (char *save = NULL, *l = strtok_r(fstab, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-        char *s = strstrip(l);
-        if (!*s || *s == '#') continue;
-        static const char *const unstable[] = {"/dev/sd", "/dev/vd", "/dev/xvd", "/dev/hd", "/dev/nvme", "/dev/mmcblk"};
-        for (size_t i = 0; i < ARRAY_SIZE(unstable); i++)
-            if (startswith(s, unstable[i])) {
-                if (bad++ < 4) sbuf_printf(&lines, "%s\"%s\"", bad > 1 ? ", " : "", s);
-                break;
-            }
-    }
-    int rc = bad ? case_fail(t, "/etc/fstab mounts by kernel device name, which can change between boots: %s", lines.s)
-                 : CASE_PASS;
-    sbuf_free(&lines);
-    return rc;
+    struct gcap c;
+    if (guest_capture(t, NULL, "[ -e /etc/fstab ] || exit 3; cat /etc/fstab", &c) < 0) return CASE_FAIL;
+    struct verdict v = {0};
+    decide_fstab(&c, &v);
+    gcap_free(&c);
+    return case_verdict(t, &v);
 }
 
 /* Waits for a block device whose serial is `serial`; returns "vdX" or NULL. */
@@ -143,51 +131,43 @@ KILN_CASE(verify_no_fs_errors,
           .description = "No filesystem reports errors (ext4 error counters, kernel log)",
           .tags = KILN_TAGS("fast"))
 {
-    _cleanup_free_ char *counts = NULL, *log = NULL;
-    case_sh(t, "for f in /sys/fs/ext4/*/errors_count; do [ -r $f ] && echo \"$(basename $(dirname $f)) $(cat $f)\"; done; true",
-            &counts);
-    for (char *save = NULL, *l = strtok_r(counts, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-        char dev[128];
-        long n = 0;
-        if (sscanf(l, "%127s %ld", dev, &n) == 2 && n > 0)
-            return case_fail(t, "ext4 on %s has recorded %ld error(s) (/sys/fs/ext4/%s/errors_count)", dev, n, dev);
+    struct gcap counts, dmesg;
+    if (guest_capture(t, NULL, "for f in /sys/fs/ext4/*/errors_count; do [ -e \"$f\" ] || continue; "
+                               "c=$(cat \"$f\") || exit 1; d=${f%/errors_count}; echo \"${d##*/} $c\"; done",
+                      &counts) < 0)
+        return CASE_FAIL;
+    if (guest_capture(t, NULL, "dmesg", &dmesg) < 0) {
+        gcap_free(&counts);
+        return CASE_FAIL;
     }
-    case_sh(t, "dmesg | grep -E 'EXT4-fs error|EXT4-fs warning|XFS \\([^)]*\\): (Corruption|Internal error|metadata I/O error)|BTRFS (error|critical)|Remounting filesystem read-only' | head -n 3",
-            &log);
-    if (log && *strstrip(log)) return case_fail(t, "kernel log reports filesystem errors: %s", log);
-    return CASE_PASS;
+    struct verdict v = {0};
+    decide_fs_errors(&counts, &dmesg, &v);
+    gcap_free(&counts);
+    gcap_free(&dmesg);
+    return case_verdict(t, &v);
 }
 
 KILN_CASE(verify_swap,
           .area = "storage", .priority = 2, .timeout_s = 60,
-          .description = "Swap matches the policy, and every swap entry in /etc/fstab is active",
+          .description = "Swap matches the policy, and every swap entry in /etc/fstab that boot activates is active",
           .tags = KILN_TAGS("fast"))
 {
-    _cleanup_free_ char *swaps = NULL, *fstab = NULL;
-    case_sh(t, "tail -n +2 /proc/swaps", &swaps);
-    double total_kib = 0;
-    size_t active = 0;
-    for (char *save = NULL, *l = strtok_r(swaps, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-        char name[256];
-        double size = 0;
-        if (sscanf(l, "%255s %*s %lf", name, &size) == 2) {
-            total_kib += size;
-            active++;
-        }
-    }
-    case_metric(t, "swap_total", total_kib / 1024.0, "MiB");
-    case_sh(t, "awk '$1 !~ /^#/ && $3 == \"swap\" {print $1}' /etc/fstab 2>/dev/null", &fstab);
-    size_t listed = 0;
-    for (char *save = NULL, *l = strtok_r(fstab, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) listed++;
-    if (listed > active)
-        return case_fail(t, "/etc/fstab lists %zu swap device(s) but %zu are active (/proc/swaps)", listed, active);
     struct ynode *policy = suite_policy(t);
     if (!policy) return CASE_FAIL;
     const struct ynode *want = policy_get(policy, "storage", "swap");
-    const char *w = want && want->kind == YN_SCALAR ? want->scalar : "any";
-    if (streq(w, "required") && !active) return case_fail(t, "no swap is active; the policy requires swap");
-    if (streq(w, "forbidden") && active) return case_fail(t, "%zu swap device(s) active (%.0f MiB); the policy forbids swap", active, total_kib / 1024);
-    return CASE_PASS;
+    struct gcap swaps, fstab;
+    if (guest_capture(t, NULL, "cat /proc/swaps", &swaps) < 0) return CASE_FAIL;
+    if (guest_capture(t, NULL, "[ -e /etc/fstab ] || exit 3; cat /etc/fstab", &fstab) < 0) {
+        gcap_free(&swaps);
+        return CASE_FAIL;
+    }
+    struct verdict v = {0};
+    double mib;
+    decide_swap(&swaps, &fstab, want && want->kind == YN_SCALAR ? want->scalar : "any", &v, &mib);
+    gcap_free(&swaps);
+    gcap_free(&fstab);
+    case_metric(t, "swap_total", mib, "MiB");
+    return case_verdict(t, &v);
 }
 
 KILN_CASE(perf_storage_io,
