@@ -312,7 +312,8 @@ static bool have_passwd(const struct gfiles *files)
     return gfiles_get(files, "/etc/passwd") != NULL;
 }
 
-enum verdict_kind decide_login_users(const struct gfiles *files, const struct ynode *allow, struct verdict *v)
+enum verdict_kind decide_login_users(const struct gfiles *files, const struct ynode *allow, const char *provisioned,
+                                     struct verdict *v)
 {
     if (!have_passwd(files)) return verdict_set(v, VERDICT_NOTHING, "there is no /etc/passwd");
     struct accounts a;
@@ -322,6 +323,7 @@ enum verdict_kind decide_login_users(const struct gfiles *files, const struct yn
     for (size_t i = 0; i < a.n; i++) {
         const struct account *acc = &a.v[i];
         if (!login_shell(acc) || policy_in_list(allow, acc->name)) continue;
+        if (provisioned && streq(acc->name, provisioned)) continue;
         reason_item(&bad, &n, 8, "%s (%s)", acc->name, *acc->shell ? acc->shell : "empty shell field: /bin/sh");
     }
     if (n) verdict_set(v, VERDICT_FAIL, "account(s) with a login shell not in the policy: %s", bad.s);

@@ -15,8 +15,11 @@ struct ynode;
 
 /* ---- security ---- */
 
-/* Accounts come from /etc/passwd and /etc/shadow (and /var/lib/extrausers/ when present). */
-enum verdict_kind decide_login_users(const struct gfiles *accounts, const struct ynode *allow, struct verdict *v);
+/* Accounts come from /etc/passwd and /etc/shadow (and /var/lib/extrausers/ when present).
+ * provisioned: the account the platform made to log in (its admin user; NULL for none), which
+ * is not the image's. */
+enum verdict_kind decide_login_users(const struct gfiles *accounts, const struct ynode *allow, const char *provisioned,
+                                     struct verdict *v);
 enum verdict_kind decide_empty_passwords(const struct gfiles *accounts, struct verdict *v);
 /* Accounts holding a usable password hash that the allow list does not name. */
 enum verdict_kind decide_password_hashes(const struct gfiles *accounts, const struct ynode *allow, struct verdict *v);

@@ -379,7 +379,9 @@ KILN_CASE(verify_login_users,
     struct gfiles acc;
     if (read_accounts(t, &acc)) return CASE_FAIL;
     struct verdict v = {0};
-    decide_login_users(&acc, policy_get(policy, "security", "login_users"), &v);
+    /* the admin user kiln had the platform make (cloud-init) is provisioning's, not the image's */
+    const char *admin = t->plat && t->plat->rb ? t->plat->rb->platform.admin_username : NULL;
+    decide_login_users(&acc, policy_get(policy, "security", "login_users"), admin, &v);
     gfiles_free(&acc);
     return case_verdict(t, &v);
 }

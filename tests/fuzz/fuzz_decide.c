@@ -60,7 +60,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     free(like);
     decide_package_database(FAMILY_RPM, "x", &a, &v), run(&v);
 
-    decide_login_users(&f, allow, &v), run(&v);
+    decide_login_users(&f, allow, "kiln", &v), run(&v);
     decide_empty_passwords(&f, &v), run(&v);
     decide_password_hashes(&f, allow, &v), run(&v);
     char **users = sshd_test_users(&f, 3);

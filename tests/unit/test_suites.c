@@ -107,14 +107,16 @@ static void test_accounts(void)
     struct ynode *allow = yaml("[root, alice]");
 
     gfiles_parse(PASSWD RS "/etc/shadow\nroot:*:1::::::\nalice:!$6$x$y:1::::::\ndaemon:*:1::::::\n", &f);
-    expect(decide_login_users(&f, allow, &v), &v, VERDICT_PASS, NULL, "login users: the policy's");
+    expect(decide_login_users(&f, allow, NULL, &v), &v, VERDICT_PASS, NULL, "login users: the policy's");
     expect(decide_empty_passwords(&f, &v), &v, VERDICT_PASS, NULL, "empty passwords: none");
     expect(decide_password_hashes(&f, NULL, &v), &v, VERDICT_PASS, NULL, "hashes: a locked hash is no password");
     gfiles_free(&f);
 
     gfiles_parse(PASSWD "svc:x:990:990::/srv:\n" RS "/etc/shadow\nroot::1::::::\n", &f);
-    expect(decide_login_users(&f, allow, &v), &v, VERDICT_FAIL, "svc (empty shell field: /bin/sh)",
+    expect(decide_login_users(&f, allow, NULL, &v), &v, VERDICT_FAIL, "svc (empty shell field: /bin/sh)",
            "login users: an empty shell field is /bin/sh");
+    expect(decide_login_users(&f, allow, "svc", &v), &v, VERDICT_PASS, NULL,
+           "login users: the account provisioning made is not the image's");
     expect(decide_empty_passwords(&f, &v), &v, VERDICT_FAIL, "root (/etc/shadow)", "empty passwords: shadow");
     gfiles_free(&f);
 
@@ -140,7 +142,7 @@ static void test_accounts(void)
     gfiles_free(&f);
 
     gfiles_parse(RS "/etc/shadow\nroot:*:1::::::\n", &f);
-    expect(decide_login_users(&f, allow, &v), &v, VERDICT_NOTHING, "no /etc/passwd", "login users: no passwd");
+    expect(decide_login_users(&f, allow, NULL, &v), &v, VERDICT_NOTHING, "no /etc/passwd", "login users: no passwd");
     expect(decide_empty_passwords(&f, &v), &v, VERDICT_NOTHING, "no /etc/passwd", "empty passwords: no passwd");
     gfiles_free(&f);
     ynode_free(allow);
