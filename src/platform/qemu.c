@@ -456,7 +456,19 @@ static int qemu_power_check(struct kiln_node *n, char *why, size_t sz)
 {
     struct qemu_node *qn = n->priv;
     if (!qn) return snprintf(why, sz, "%s has no VM", n->name), -ENOTCONN;
-    if (!qemu_exited(qn, NULL)) return 0;
+    int status = 0;
+    if (!qemu_exited(qn, &status)) return 0;
+    /* with -no-reboot the guest's reset or power-off ends qemu with status 0; anything else
+     * is qemu failing, which a new power-on would hide */
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        char *qlog = NULL;
+        _cleanup_free_ char *qpath = path_join(n->dir, "qemu.log");
+        read_file(qpath, 2048, &qlog, NULL);
+        snprintf(why, sz, "qemu ended with %s %d: %s", WIFEXITED(status) ? "status" : "signal",
+                 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), qlog ? strstrip(qlog) : "");
+        free(qlog);
+        return -EIO;
+    }
     int r = qemu_power_on(n, why, sz);
     return r < 0 ? r : 1;
 }
@@ -528,7 +540,8 @@ static int qemu_wait_ssh(struct kiln_platform_ctx *p, struct kiln_node *n, bool 
     char err[512] = "";
     for (;;) {
         int left = (int)((deadline - now_ms()) / 1000);
-        int r = node_connect(n, alive ? MAX(left, 1) : 2, err, sizeof err);
+        /* short attempts: a qemu that died, or a KVM guest without progress, is seen in time */
+        int r = node_connect(n, MAX(MIN(left, alive ? 5 : 2), 1), err, sizeof err);
         if (r == 0) return 0;
         int status = 0;
         if (r == -ETIMEDOUT && qemu_exited(qn, &status)) {
