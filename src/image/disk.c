@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "image/disk_int.h"
+#include "util/fs.h"
 #include "util/proc.h"
 #include "util/util.h"
 
@@ -321,11 +322,12 @@ int disk_convert(struct disk *in, const char *path, enum disk_format fmt, const 
         *err = xasprintf("%s is %llu bytes; VHD holds at most 2040 GiB", path, (unsigned long long)in->size);
         return -EFBIG;
     }
-    _cleanup_free_ char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
-    s.fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    _cleanup_free_ char *tmp = NULL;
+    s.fd = open_beside(path, 0644, &tmp);
     if (s.fd < 0) {
-        int e = errno;
-        *err = xasprintf("cannot create %s: %s", tmp, strerror(e));
+        int e = -s.fd;
+        *err = e == EEXIST ? xasprintf("%s exists and is not a regular file: give another output path", path)
+                           : xasprintf("cannot create a file beside %s: %s", path, strerror(e));
         return -e;
     }
     switch (fmt) {

@@ -154,7 +154,8 @@ static int check_parts(const struct gpt_part *v, size_t n, uint64_t first, uint6
                             p->number, (unsigned long long)p->first_lba, (unsigned long long)p->last_lba,
                             (unsigned long long)first, (unsigned long long)last), -EINVAL;
     }
-    struct gpt_part *s = xmalloc((n ? n : 1) * sizeof *s);
+    if (n == 0) return 0; /* a GPT with no partitions is valid */
+    struct gpt_part *s = xmalloc(n * sizeof *s);
     memcpy(s, v, n * sizeof *s);
     qsort(s, n, sizeof *s, cmp_first_lba);
     int r = 0;

@@ -503,11 +503,17 @@ void node_note(struct kiln_node *n, const char *fmt, ...)
 #define MAX_POWER_CYCLES 2
 struct reboot_watch {
     int stall_s;
-    bool talks;       /* the node wrote to its console before the reboot */
-    uint64_t lines;
-    int64_t quiet_since;
+    bool talks;          /* the node wrote to its console before the reboot */
+    uint64_t lines;      /* console lines read so far */
+    char *restart;       /* the kernel's restart message, once seen */
+    int64_t restart_ms;  /* when it was seen */
     int cycles;
 };
+
+static void reboot_watch_done(struct reboot_watch *w)
+{
+    free(w->restart);
+}
 
 static bool restart_line(const char *line)
 {
@@ -521,27 +527,43 @@ static void power_cycle(struct kiln_node *n, struct reboot_watch *w, const char 
     int r = n->power_cycle(n, why, sizeof why);
     node_note(n, "%s: %s; %s", n->name, what, r < 0 ? why : "kiln power-cycled the machine");
     log_warn("%s: %s; %s", n->name, what, r < 0 ? why : "power-cycled it");
-    w->quiet_since = now_ms();
+    free(w->restart);
+    w->restart = NULL;
 }
 
 static void watch_power(struct kiln_node *n, struct reboot_watch *w)
 {
     if (!n->console || !n->power_cycle || w->cycles >= MAX_POWER_CYCLES) return;
-    uint64_t lines = console_lines(n->console);
-    if (lines != w->lines) {
-        w->lines = lines;
-        w->quiet_since = now_ms();
+    int64_t bytes = -1;
+    double up = n->since_power_on ? n->since_power_on(n, &bytes) : -1;
+    /* a power-on after the restart message: the machine did reset */
+    if (w->restart && up >= 0 && up * 1000 < (double)(now_ms() - w->restart_ms)) {
+        free(w->restart);
+        w->restart = NULL;
     }
-    int64_t quiet_ms = now_ms() - w->quiet_since;
-    _cleanup_free_ char *last = console_tail(n->console, 1);
-    if (last && restart_line(last) && quiet_ms >= (int64_t)w->stall_s * 1000) {
+    /* look for the restart message among the lines printed since the last look (other lines
+     * may follow it: a daemon still logging shows the machine did not reset either) */
+    uint64_t lines = console_lines(n->console);
+    if (lines != w->lines && !w->restart) {
+        uint64_t fresh = lines - w->lines;
+        _cleanup_free_ char *tail = console_tail(n->console, (int)MIN(fresh, (uint64_t)64));
+        for (char *l = tail, *nl; l && *l; l = nl ? nl + 1 : NULL) {
+            nl = strchr(l, '\n');
+            if (nl) *nl = 0;
+            if (restart_line(l)) {
+                w->restart = xstrdup(strstrip(l));
+                w->restart_ms = now_ms();
+            }
+            if (!nl) break;
+        }
+    }
+    w->lines = lines;
+    if (w->restart && now_ms() - w->restart_ms >= (int64_t)w->stall_s * 1000) {
         _cleanup_free_ char *what = xasprintf("the machine kept running %d s after the kernel's restart message "
-                                              "(\"%s\") without resetting", w->stall_s, strstrip(last));
+                                              "(\"%s\") without resetting", w->stall_s, w->restart);
         power_cycle(n, w, what);
         return;
     }
-    int64_t bytes = -1;
-    double up = n->since_power_on ? n->since_power_on(n, &bytes) : -1;
     if (w->talks && bytes == 0 && up >= BOOT_SILENT_S) {
         _cleanup_free_ char *what = xasprintf("nothing on the console %d s after power-on, although the node wrote to "
                                               "its console on earlier boots", BOOT_SILENT_S);
@@ -559,9 +581,9 @@ int node_reboot(struct kiln_node *n, int timeout_s, char *why, size_t whysz)
     struct kiln_exec e;
     const char *env = getenv("KILN_REBOOT_STALL_S");
     int stall_s = env ? atoi(env) : 0;
-    struct reboot_watch w = {.stall_s = stall_s > 0 ? stall_s : REBOOT_STALL_S,
+    __attribute__((cleanup(reboot_watch_done))) struct reboot_watch w = {.stall_s = stall_s > 0 ? stall_s : REBOOT_STALL_S,
                              .talks = n->console && console_bytes(n->console) > 0,
-                             .lines = n->console ? console_lines(n->console) : 0, .quiet_since = now_ms()};
+                             .lines = n->console ? console_lines(n->console) : 0};
     /* Detach so the command returns before the connection drops. */
     node_exec(n, "(sleep 1; systemctl reboot 2>/dev/null || reboot) >/dev/null 2>&1 </dev/null &", 30, &e);
     kiln_exec_free(&e);

@@ -957,9 +957,14 @@ int runbook_load(const char *path, const struct kiln_var *cli, size_t ncli, stru
     parse_variables(rb, &L, y_get(root, "variable"), cli, ncli, d);
     if (d->n == before && substitute_all(rb, root, d)) {
         const struct ynode *x;
-        if ((x = y_get(root, "name")) && y_str(d, x, "name", &rb->name) && !run_name_ok(rb->name))
-            diag_add(d, x, "name", "\"%.80s\" cannot name the run directory: use letters, digits, '.', '_' and '-', "
-                                   "starting with a letter or digit, at most %d characters", rb->name, RUN_NAME_MAX);
+        if ((x = y_get(root, "name")) && y_str(d, x, "name", &rb->name)) {
+            /* the name is printed and names a directory: no mask can reach it there */
+            if (secret_contains(rb->name))
+                diag_add(d, x, "name", "the run's name holds a secret variable; name the run without it");
+            else if (!run_name_ok(rb->name))
+                diag_add(d, x, "name", "\"%.80s\" cannot name the run directory: use letters, digits, '.', '_' and '-', "
+                                       "starting with a letter or digit, at most %d characters", rb->name, RUN_NAME_MAX);
+        }
         if ((x = y_get(root, "concurrency"))) y_long(d, x, "concurrency", 1, 64, &rb->concurrency);
         if ((x = y_get(root, "extension"))) {
             char **ext = NULL;

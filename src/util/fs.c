@@ -41,11 +41,31 @@ int rm_rf(const char *path)
     return unlink(path) < 0 ? -errno : 0;
 }
 
+int open_beside(const char *path, unsigned mode, char **tmp)
+{
+    struct stat st;
+    *tmp = NULL;
+    if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) return -EEXIST;
+    char *t = xasprintf("%s.tmp.XXXXXX", path);
+    int fd = mkostemp(t, O_CLOEXEC);
+    if (fd < 0 || fchmod(fd, mode & 07777) < 0) {
+        int e = errno;
+        if (fd >= 0) {
+            close(fd);
+            unlink(t);
+        }
+        free(t);
+        return -e;
+    }
+    *tmp = t;
+    return fd;
+}
+
 int write_file_atomic(const char *path, const char *data, size_t len, unsigned mode)
 {
-    _cleanup_free_ char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-    if (fd < 0) return -errno;
+    _cleanup_free_ char *tmp = NULL;
+    int fd = open_beside(path, mode, &tmp);
+    if (fd < 0) return fd;
     size_t off = 0;
     while (off < len) {
         ssize_t n = write(fd, data + off, len - off);

@@ -5,6 +5,13 @@
 int mkdir_p(const char *path, unsigned mode);
 int rm_rf(const char *path);
 /* Writes to path.tmp.<pid> then renames: readers never see half a file. */
+/* A new file beside path to be renamed onto it: a unique name (path.tmp.XXXXXX) created
+ * exclusively, so a file or symlink planted under a guessable name is never written through,
+ * then given mode. -EEXIST when what stands at path is neither a regular file nor a symlink
+ * (a device, a FIFO, a directory: a rename would replace it). Returns the fd or -errno; *tmp
+ * gets the name (caller frees). */
+int open_beside(const char *path, unsigned mode, char **tmp);
+/* Writes data to path through open_beside and rename. 0 or -errno. */
 int write_file_atomic(const char *path, const char *data, size_t len, unsigned mode);
 /* Reads at most max bytes (error -EFBIG if larger). NUL-terminated. */
 int read_file(const char *path, size_t max, char **data, size_t *len);

@@ -293,6 +293,11 @@ static bool on_alias(struct loader *L, const yaml_event_t *e)
 static bool on_scalar(struct loader *L, const yaml_event_t *e)
 {
     size_t len = e->data.scalar.length;
+    /* "\0" in a quoted scalar: every consumer takes C strings and would read a cut value */
+    if (memchr(e->data.scalar.value, 0, len)) {
+        load_error(L, &e->start_mark, "a value holds a NUL character (\\0); remove it");
+        return false;
+    }
     if (!charge(L, 1, len, &e->start_mark)) return false;
     struct ynode *n = node_at(L, YN_SCALAR, &e->start_mark);
     n->scalar = xstrndup((const char *)e->data.scalar.value, len);

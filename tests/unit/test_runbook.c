@@ -5,6 +5,7 @@
 #include "tap.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/secret.h"
 #include "util/util.h"
 
 static char dir[] = "/tmp/kiln-rb-XXXXXX";
@@ -46,6 +47,22 @@ static char *load_ok(const char *name, const char *text, struct kiln_runbook **r
 }
 
 #define PLATFORM "platform: { type: qemu, qemu: { kernel: /k } }\n"
+
+/* A secret cannot become the run's name: the name is printed and names a directory. */
+static void test_secret_name(void)
+{
+    _cleanup_free_ char *p = put("secret-name.yml", "name: run-$(tok)\n" PLATFORM);
+    struct kiln_var cli = {.name = "tok", .value = "HunterTwoSecretXYZ", .secret = true, .file = "<command line>"};
+    secret_add(cli.value);
+    struct diags d = {0};
+    struct kiln_runbook *rb = NULL;
+    ok(runbook_load(p, &cli, 1, &rb, &d) < 0 && d.n == 1, "a secret in name: refused");
+    if (d.n) has(d.v[0].msg, "the run's name holds a secret variable", "saying why");
+    if (d.n) ok(!strstr(d.v[0].msg, "HunterTwo"), "without the secret");
+    diags_free(&d);
+    runbook_free(rb);
+    secret_clear();
+}
 
 /* Runbooks shaped to escape the runs directory or to cost time and memory. */
 static void test_hostile(void)
@@ -365,6 +382,7 @@ int main(void)
         ext_free();
         runbook_free(xrb);
     }
+    test_secret_name();
     rm_rf(dir);
     secret_clear();
     yfiles_free();

@@ -1,4 +1,6 @@
 #include <errno.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "tap.h"
 #include "util/fs.h"
@@ -7,8 +9,35 @@
 #include "util/utf8.h"
 #include "util/util.h"
 
+/* open_beside: a planted symlink under a guessable temp name is never written through, and
+ * an output that is a device, FIFO or directory is refused rather than replaced. */
+static void test_open_beside(void)
+{
+    char dir[] = "/tmp/kiln-util-XXXXXX";
+    if (!mkdtemp(dir)) return;
+    _cleanup_free_ char *victim = path_join(dir, "victim"), *out = path_join(dir, "out");
+    write_file_atomic(victim, "keep\n", 5, 0644);
+    _cleanup_free_ char *planted = xasprintf("%s.tmp.%d", out, (int)getpid());
+    symlink(victim, planted);
+    is_int(write_file_atomic(out, "secret\n", 7, 0600), 0, "write beside a planted symlink");
+    char *got = NULL;
+    read_file(victim, 64, &got, NULL);
+    is_str(got, "keep\n", "the symlink's target is untouched");
+    free(got);
+    struct stat st;
+    ok(lstat(out, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 07777) == 0600, "out is a regular 0600 file");
+    _cleanup_free_ char *fifo = path_join(dir, "fifo");
+    mkfifo(fifo, 0600);
+    is_int(write_file_atomic(fifo, "x", 1, 0644), -EEXIST, "a FIFO at the output: refused");
+    ok(lstat(fifo, &st) == 0 && S_ISFIFO(st.st_mode), "and left as it was");
+    is_int(write_file_atomic(dir, "x", 1, 0644), -EEXIST, "a directory at the output: refused");
+    unlink(planted);
+    rm_rf(dir);
+}
+
 int main(void)
 {
+    test_open_beside();
     is_int(levenshtein("platfrom", "platform"), 2, "levenshtein transposition costs 2");
     is_int(levenshtein("", "abc"), 3, "levenshtein from empty");
     _cleanup_free_ char *q = shell_quote("it's");

@@ -36,6 +36,9 @@ static void test_hostile(void)
     _cleanup_free_ char *e2 = load_err("block.yml", b.s, b.len);
     is_str(e2, "block.yml:65:129: : nested deeper than 64 levels", "block mappings 70 deep stop at the 65th (line 65)");
     sbuf_free(&b);
+    /* a NUL inside a quoted value would be cut off by every C consumer: refused */
+    _cleanup_free_ char *enul = load_err("nul.yml", "name: \"a\\u0000b\"\n", 17);
+    is_str(enul, "nul.yml:1:7: : a value holds a NUL character (\\0); remove it", "a NUL in a value is an error at it");
     /* 64 levels are fine */
     struct sbuf ok64 = {0};
     for (int i = 0; i < 64; i++) sbuf_puts(&ok64, "[");
