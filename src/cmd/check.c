@@ -2,6 +2,7 @@
 #include "cmd/common.h"
 #include "core/select.h"
 #include "node/console.h"
+#include "suites/common.h"
 #include "util/fs.h"
 #include "util/secret.h"
 #include "util/util.h"
@@ -39,6 +40,18 @@ int cmd_check(int argc, char **argv)
     }
     patterns_free(p);
     diags_free(&d);
+    /* the policy and its profile are read by the cases: a mistake there shows now, not after boot */
+    char why[512];
+    struct ynode *pol = policy_load(rb->policy, rb->policy_profile, why, sizeof why);
+    if (!pol) {
+        secret_fprintf(stderr, "%s: policy: %s\n", path, why);
+        rc = EXIT_USAGE;
+    }
+    ynode_free(pol);
+    if (rb->vulnerability_feed && !file_exists(rb->vulnerability_feed)) {
+        secret_fprintf(stderr, "%s: vulnerability_feed: %s does not exist\n", path, rb->vulnerability_feed);
+        rc = EXIT_USAGE;
+    }
     const struct kiln_qemu_conf *q = &rb->platform.qemu;
     const char *files[] = {q->image, q->kernel, q->initrd, rb->platform.admin_private_key_file};
     const char *keys[] = {"platform.qemu.image", "platform.qemu.kernel", "platform.qemu.initrd",

@@ -264,29 +264,38 @@ static int policy_apply_profile(struct ynode *p, const char *name, const char *p
     return -ENOENT;
 }
 
+struct ynode *policy_load(const char *custom, const char *profile, char *why, size_t sz)
+{
+    _cleanup_free_ char *path = custom ? xstrdup(custom) : kiln_data_path("policy.yml");
+    struct diags d = {0};
+    struct ynode *p = yaml_load_file(path, &d);
+    if (!p) {
+        snprintf(why, sz, "cannot load the policy %s: %s", path, d.n ? d.v[0].msg : "?");
+        diags_free(&d);
+        return NULL;
+    }
+    diags_free(&d);
+    *why = 0;
+    if (p->kind != YN_MAP) snprintf(why, sz, "the policy %s is not a mapping", path);
+    else if (profile) policy_apply_profile(p, profile, path, why, sz);
+    if (*why) {
+        ynode_free(p);
+        return NULL;
+    }
+    return p;
+}
+
 struct ynode *suite_policy(struct kiln_case_ctx *t)
 {
     const char *custom = t->plat && t->plat->rb ? t->plat->rb->policy : NULL;
     const char *profile = t->plat && t->plat->rb ? t->plat->rb->policy_profile : NULL;
-    _cleanup_free_ char *path = custom ? xstrdup(custom) : kiln_data_path("policy.yml");
-    _cleanup_free_ char *key = xasprintf("%s#%s", path, profile ? profile : "");
+    _cleanup_free_ char *key = xasprintf("%s#%s", custom ? custom : "", profile ? profile : "");
     pthread_mutex_lock(&policy_lock);
     if (!policy_cache || !streq(policy_cache_path, key)) {
-        struct diags d = {0};
-        struct ynode *p = yaml_load_file(path, &d);
+        char why[512];
+        struct ynode *p = policy_load(custom, profile, why, sizeof why);
         if (!p) {
             pthread_mutex_unlock(&policy_lock);
-            case_fail(t, "cannot load the policy %s: %s", path, d.n ? d.v[0].msg : "?");
-            diags_free(&d);
-            return NULL;
-        }
-        diags_free(&d);
-        char why[512] = "";
-        if (p->kind != YN_MAP) snprintf(why, sizeof why, "the policy %s is not a mapping", path);
-        else if (profile) policy_apply_profile(p, profile, path, why, sizeof why);
-        if (*why) {
-            pthread_mutex_unlock(&policy_lock);
-            ynode_free(p);
             case_fail(t, "%s", why);
             return NULL;
         }

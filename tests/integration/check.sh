@@ -82,6 +82,19 @@ busybox_runbook bomb "\$(v9)" </dev/null >> bomb.yml
 expect_status 2 "$KILN" check bomb.yml
 expect_in "$T/err" 'variable $(v7) expands to more than 1 MiB'
 
+# what the cases will read is checked now, not after the VMs booted
+busybox_runbook prof > prof.yml <<'YAML'
+policy_profile: nonexist
+vulnerability_feed: /nonexistent-feed.yml
+YAML
+expect_status 2 "$KILN" check prof.yml
+expect_in "$T/err" 'has no profile "nonexist" (it has: hardened)'
+expect_in "$T/err" 'vulnerability_feed: /nonexistent-feed.yml does not exist'
+busybox_runbook prof2 > prof2.yml <<'YAML'
+policy_profile: hardened
+YAML
+expect_status 0 "$KILN" check prof2.yml
+
 # garbage must not crash the parser
 head -c 4096 /dev/urandom > garbage.yml
 "$KILN" check garbage.yml >/dev/null 2>&1
