@@ -51,7 +51,8 @@ struct kiln_platform {
     bool (*capable)(struct kiln_platform_ctx *p, const struct kiln_req *need, char *why, size_t sz);
     /* The spec a new environment for need gets (platform defaults filled in). */
     void (*spec_for)(struct kiln_platform_ctx *p, const struct kiln_req *need, struct kiln_req *spec);
-    /* Boots/attaches env->spec nodes and connects to them. Reason in why on failure. */
+    /* Boots/attaches env->spec nodes and connects to them. Reason in why on failure; -ENOTSUP
+     * when deploying again cannot help (the scheduler retries other failures once). */
     int (*deploy)(struct kiln_platform_ctx *p, struct kiln_env *env, char *why, size_t sz);
     /* Optional (NULL = unsupported). */
     int (*hot_add_disk)(struct kiln_platform_ctx *p, struct kiln_node *n, int size_mb, char *why, size_t sz);

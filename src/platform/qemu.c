@@ -630,7 +630,7 @@ static int qemu_deploy(struct kiln_platform_ctx *p, struct kiln_env *env, char *
     if (q->accel == ACCEL_KVM) {
         _cleanup_free_ char *msg = xstrdup(why);
         snprintf(why, sz, "platform.qemu.accel is kvm but KVM does not run this guest: %s; use accel: auto or tcg", msg);
-        return -EIO;
+        return -ENOTSUP; /* the runbook's choice: deploying again would not help */
     }
     /* auto: KVM passed the probe (or a cached verdict said so) but does not run real guests */
     _cleanup_free_ char *evidence = xstrdup(why);
