@@ -46,7 +46,7 @@ platform:
   admin_private_key_file: $T/client_key
   ready:
     ${3:-}
-    nodes: [ { address: 127.0.0.1, port: $port, username: $(id -un) $2 } ]
+    nodes: [ { address: 127.0.0.1, port: $sshd_port, username: $(id -un) $2 } ]
 testcase:
   - criteria: { name: verify_kernel_cmdline }
 YAML
@@ -63,17 +63,17 @@ rc=$(ready_run wrongpin ", host_key_fingerprints: [\"$other\"]")
 [ "$rc" -eq 1 ] || { cat wrongpin.txt; fail "a node with another host key: exit $rc, expected 1"; }
 [ "$(grep -c "Accepted publickey" sshd.log)" = "$auths" ] || fail "kiln authenticated to a host it refused"
 case "$(host_reason wrongpin)" in
-    *"ssh 127.0.0.1:$port presented host key $real, expected $other: refused"*) ;;
+    *"ssh 127.0.0.1:$sshd_port presented host key $real, expected $other: refused"*) ;;
     *) fail "wrong pin reason: $(host_reason wrongpin)" ;;
 esac
-echo "[127.0.0.1]:$port $(cut -d' ' -f1-2 host_key.pub)" > known_hosts
+echo "[127.0.0.1]:$sshd_port $(cut -d' ' -f1-2 host_key.pub)" > known_hosts
 rc=$(ready_run known "" "known_hosts: $T/known_hosts")
 [ "$(jqv runs-known/latest/results.json '.cases[0].status')" = "$want" ] || { cat known.txt; fail "the known host did not run the case"; }
 sed "s|ssh-ed25519 .*|$(cut -d' ' -f1-2 other_key.pub)|" known_hosts > changed_hosts
 rc=$(ready_run changed "" "known_hosts: $T/changed_hosts")
 [ "$rc" -eq 1 ] || { cat changed.txt; fail "a changed host key: exit $rc, expected 1"; }
 case "$(host_reason changed)" in
-    *"ssh 127.0.0.1:$port presented host key $real, expected $other (from $T/changed_hosts): refused"*) ;;
+    *"ssh 127.0.0.1:$sshd_port presented host key $real, expected $other (from $T/changed_hosts): refused"*) ;;
     *) fail "changed key reason: $(host_reason changed)" ;;
 esac
 : > empty_hosts
