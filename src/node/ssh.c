@@ -551,6 +551,8 @@ static void watch_power(struct kiln_node *n, struct reboot_watch *w)
             nl = strchr(l, '\n');
             if (nl) *nl = 0;
             if (restart_line(l)) {
+                /* the kernel may print more than one such line: the latest counts */
+                free(w->restart);
                 w->restart = xstrdup(strstrip(l));
                 w->restart_ms = now_ms();
             }
