@@ -54,6 +54,7 @@ struct kiln_node {
     size_t nnotes, capnotes;
     struct node_facts facts;
     int64_t cmd_seq;
+    int64_t auth_refused_ms; /* when sshd first refused kiln's key in a row of refusals; 0 none */
 };
 
 struct kiln_exec {
@@ -64,10 +65,13 @@ struct kiln_exec {
     bool truncated;    /* out or err reached the capture limit (cut where no secret straddles it) */
 };
 
-/* Connects with retries until timeout_s passes (backoff 0.2 s → 2 s). Aborts early when
- * the node's console reports a fatal event (-EHOSTDOWN), and at once with -EACCES when the
- * private key cannot be read or the host key fails its check (nothing is sent to such a
- * host). Leaves a one-line reason in why. */
+/* Connects (and runs `true`) with retries until timeout_s passes (backoff 0.2 s → 2 s).
+ * Returns 0 or: -ETIMEDOUT; -EINTR; -EHOSTDOWN when the node's console reports a fatal event;
+ * -EACCES at once when the private key cannot be read or the host key fails its check
+ * (nothing is sent to such a host); -EPERM when sshd refused kiln's key on every attempt for
+ * KILN_AUTH_GRACE_S (default 20) seconds, the first refusal counted across calls (a key that
+ * reaches authorized_keys a moment after sshd starts is still waited for). Leaves a one-line
+ * reason in why. */
 int node_connect(struct kiln_node *n, int timeout_s, char *why, size_t whysz);
 void node_disconnect(struct kiln_node *n);
 /* Runs cmd under sh. On timeout the remote process group is killed. Logged to n->log. */

@@ -154,6 +154,15 @@ static int try_connect(struct kiln_node *n, char *why, size_t whysz)
     return 0;
 }
 
+/* A guest may start sshd a moment before its key lands in authorized_keys (a late cloud-init
+ * module): refusals are waited out this long before they are the answer. */
+static int auth_grace_s(void)
+{
+    const char *e = getenv("KILN_AUTH_GRACE_S");
+    int v = e ? atoi(e) : 0;
+    return v > 0 ? v : 20;
+}
+
 int node_connect(struct kiln_node *n, int timeout_s, char *why, size_t whysz)
 {
     node_disconnect(n);
@@ -168,6 +177,15 @@ int node_connect(struct kiln_node *n, int timeout_s, char *why, size_t whysz)
             return -EHOSTDOWN;
         }
         int r = try_connect(n, why, whysz);
+        if (r == -EPERM) {
+            if (!n->auth_refused_ms) n->auth_refused_ms = now_ms();
+            if (now_ms() - n->auth_refused_ms >= (int64_t)auth_grace_s() * 1000) {
+                snprintf(why + strlen(why), whysz - strlen(why), " on every attempt for %d s", auth_grace_s());
+                return -EPERM;
+            }
+        } else if (r != -ECONNREFUSED) {
+            n->auth_refused_ms = 0;
+        }
         if (r == 0) {
             struct kiln_exec e = {0};
             r = exec_internal(n, "true", NULL, 0, 30, &e, 4096, false);
@@ -606,7 +624,7 @@ int node_reboot(struct kiln_node *n, int timeout_s, char *why, size_t whysz)
         int left = (int)((deadline - now_ms()) / 1000);
         /* short attempts, so a stopped or stuck machine is noticed in time */
         int r = node_connect(n, MIN(MAX(left, 1), 3), why, whysz);
-        if (r == -EHOSTDOWN || r == -EINTR || r == -EACCES) return r;
+        if (r == -EHOSTDOWN || r == -EINTR || r == -EACCES || r == -EPERM) return r;
         if (r == 0) {
             if (node_read_boot_id(n) == 0 && !streq(n->boot_id, before)) {
                 /* the connection lost while the machine went down says nothing about the new boot */

@@ -543,6 +543,16 @@ static int qemu_wait_ssh(struct kiln_platform_ctx *p, struct kiln_node *n, bool 
         /* short attempts: a qemu that died, or a KVM guest without progress, is seen in time */
         int r = node_connect(n, MAX(MIN(left, alive ? 5 : 2), 1), err, sizeof err);
         if (r == 0) return 0;
+        if (r == -EPERM) {
+            /* the boot timeout would only wait on: say why at once */
+            snprintf(why, sz, "%s: %s. The image did not take the key kiln provisioned (cloud-init user-data on "
+                     "the NoCloud seed, and the SMBIOS credential ssh.authorized_keys.root for systemd >= 252): it "
+                     "may run neither, ship its own authorized_keys, or refuse this user (PermitRootLogin, "
+                     "AllowUsers). Give the image one of those, or set platform.admin_username and "
+                     "platform.admin_private_key_file to an account and key it accepts",
+                     n->name, err);
+            return r;
+        }
         int status = 0;
         if (r == -ETIMEDOUT && qemu_exited(qn, &status)) {
             char *qlog = NULL;
