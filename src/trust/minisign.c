@@ -4,85 +4,20 @@
  *                [key id (8) | seed (32) + public key (32) | BLAKE2b-256 checksum (32)]
  *                the bracket XORed with scrypt(passphrase) when kdf is "Sc"
  *   signature:   "ED" | key id | Ed25519(BLAKE2b-512(file)); then the trusted comment line and
- *                Ed25519(signature || trusted comment), the global signature. */
+ *                Ed25519(signature || trusted comment), the global signature.
+ * The primitives are libsodium's, as minisign's own: crypto_generichash (BLAKE2b),
+ * crypto_sign (Ed25519) and crypto_pwhash_scryptsalsa208sha256. */
 #include "trust/minisign.h"
 
 #include <errno.h>
-#include <openssl/evp.h>
-#include <openssl/kdf.h>
-#include <openssl/rand.h>
+#include <fcntl.h>
+#include <sodium.h>
 #include <time.h>
+#include <unistd.h>
 
-#include "util/digest.h"
 #include "util/endian.h"
 #include "util/fs.h"
 #include "util/util.h"
-
-/* BLAKE2b, RFC 7693 */
-static const uint64_t b2_iv[8] = {0x6a09e667f3bcc908ull, 0xbb67ae8584caa73bull, 0x3c6ef372fe94f82bull,
-                                  0xa54ff53a5f1d36f1ull, 0x510e527fade682d1ull, 0x9b05688c2b3e6c1full,
-                                  0x1f83d9abfb41bd6bull, 0x5be0cd19137e2179ull};
-static const uint8_t b2_sigma[12][16] = {
-    {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, {14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3},
-    {11, 8, 12, 0, 5, 2, 15, 13, 10, 14, 3, 6, 7, 1, 9, 4}, {7, 9, 3, 1, 13, 12, 11, 14, 2, 6, 5, 10, 4, 0, 15, 8},
-    {9, 0, 5, 7, 2, 4, 10, 15, 14, 1, 11, 12, 6, 8, 3, 13}, {2, 12, 6, 10, 0, 11, 8, 3, 4, 13, 7, 5, 15, 14, 1, 9},
-    {12, 5, 1, 15, 14, 13, 4, 10, 0, 7, 6, 3, 9, 2, 8, 11}, {13, 11, 7, 14, 12, 1, 3, 9, 5, 0, 15, 4, 8, 6, 2, 10},
-    {6, 15, 14, 9, 11, 3, 0, 8, 12, 2, 13, 7, 1, 4, 10, 5}, {10, 2, 8, 4, 7, 6, 1, 5, 15, 11, 9, 14, 3, 12, 13, 0},
-    {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, {14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3}};
-
-static uint64_t rotr64(uint64_t x, int n) { return x >> n | x << (64 - n); }
-
-static void b2_compress(uint64_t h[8], const uint8_t block[128], uint64_t t, bool last)
-{
-    uint64_t v[16], m[16];
-    for (int i = 0; i < 16; i++) {
-        m[i] = 0;
-        for (int k = 7; k >= 0; k--) m[i] = m[i] << 8 | block[8 * i + k];
-    }
-    for (int i = 0; i < 8; i++) v[i] = h[i], v[i + 8] = b2_iv[i];
-    v[12] ^= t;
-    if (last) v[14] = ~v[14];
-#define G(a, b, c, d, x, y)                                                                                            \
-    do {                                                                                                               \
-        v[a] = v[a] + v[b] + (x), v[d] = rotr64(v[d] ^ v[a], 32);                                                      \
-        v[c] = v[c] + v[d], v[b] = rotr64(v[b] ^ v[c], 24);                                                            \
-        v[a] = v[a] + v[b] + (y), v[d] = rotr64(v[d] ^ v[a], 16);                                                      \
-        v[c] = v[c] + v[d], v[b] = rotr64(v[b] ^ v[c], 63);                                                            \
-    } while (0)
-    for (int r = 0; r < 12; r++) {
-        const uint8_t *s = b2_sigma[r];
-        G(0, 4, 8, 12, m[s[0]], m[s[1]]);
-        G(1, 5, 9, 13, m[s[2]], m[s[3]]);
-        G(2, 6, 10, 14, m[s[4]], m[s[5]]);
-        G(3, 7, 11, 15, m[s[6]], m[s[7]]);
-        G(0, 5, 10, 15, m[s[8]], m[s[9]]);
-        G(1, 6, 11, 12, m[s[10]], m[s[11]]);
-        G(2, 7, 8, 13, m[s[12]], m[s[13]]);
-        G(3, 4, 9, 14, m[s[14]], m[s[15]]);
-    }
-#undef G
-    for (int i = 0; i < 8; i++) h[i] ^= v[i] ^ v[i + 8];
-}
-
-void blake2b(uint8_t *out, size_t outlen, const void *in, size_t inlen)
-{
-    uint64_t h[8];
-    memcpy(h, b2_iv, sizeof h);
-    h[0] ^= 0x01010000ull ^ (uint64_t)outlen;
-    const uint8_t *p = in;
-    uint8_t block[128];
-    uint64_t t = 0;
-    while (inlen > 128) {
-        t += 128;
-        b2_compress(h, p, t, false);
-        p += 128, inlen -= 128;
-    }
-    memset(block, 0, sizeof block);
-    memcpy(block, p, inlen);
-    t += inlen;
-    b2_compress(h, block, t, true);
-    for (size_t i = 0; i < outlen; i++) out[i] = (uint8_t)(h[i / 8] >> (8 * (i % 8)));
-}
 
 /* base64 with strict checks (no whitespace inside, padding only at the end) */
 static int b64_decode(const char *s, uint8_t *out, size_t cap, size_t *outlen)
@@ -174,8 +109,9 @@ static int scrypt_stream(const char *pass, const uint8_t salt[32], uint64_t ops,
     uint32_t r, p;
     scrypt_params(ops, mem, &N, &r, &p);
     if (N > (1ull << 22) || p > 16) return -EINVAL; /* refuse absurd parameters from a hostile key file */
-    uint64_t maxmem = 128 * (uint64_t)r * (N + p + 2) + (1 << 20);
-    return EVP_PBE_scrypt(pass, strlen(pass), salt, 32, N, r, p, maxmem, out, n) == 1 ? 0 : -EINVAL;
+    return crypto_pwhash_scryptsalsa208sha256_ll((const uint8_t *)pass, strlen(pass), salt, 32, N, r, p, out, n) == 0
+               ? 0
+               : -EINVAL;
 }
 
 static void sk_checksum(const uint8_t *keynum, uint8_t chk[32])
@@ -183,7 +119,17 @@ static void sk_checksum(const uint8_t *keynum, uint8_t chk[32])
     uint8_t buf[2 + 8 + 64];
     memcpy(buf, "Ed", 2);
     memcpy(buf + 2, keynum, 72);
-    blake2b(chk, 32, buf, sizeof buf);
+    crypto_generichash(chk, 32, buf, sizeof buf, NULL, 0);
+}
+
+/* libsodium must be set up once before use; sodium_init is safe to call again and from threads */
+static int crypto_ready(char **err)
+{
+    if (sodium_init() < 0) {
+        *err = xstrdup("libsodium could not be initialised");
+        return -EIO;
+    }
+    return 0;
 }
 
 static char *b64(const uint8_t *p, size_t n) { return base64_encode(p, n); }
@@ -197,19 +143,13 @@ static int write_text(const char *path, const char *text, unsigned mode, char **
 
 int ms_keygen(const char *base, const char *passphrase, char **err)
 {
-    uint8_t seed[32], pk[32], id[8];
-    size_t pklen = 32;
-    if (RAND_bytes(seed, 32) != 1 || RAND_bytes(id, 8) != 1) {
-        *err = xstrdup("no randomness from OpenSSL");
-        return -EIO;
-    }
-    EVP_PKEY *k = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, seed, 32);
-    if (!k || EVP_PKEY_get_raw_public_key(k, pk, &pklen) != 1) {
-        EVP_PKEY_free(k);
-        *err = xstrdup("OpenSSL cannot make an Ed25519 key");
-        return -EIO;
-    }
-    EVP_PKEY_free(k);
+    uint8_t seed[32], pk[32], id[8], edsk[64];
+    int cr = crypto_ready(err);
+    if (cr < 0) return cr;
+    randombytes_buf(seed, sizeof seed);
+    randombytes_buf(id, sizeof id);
+    crypto_sign_seed_keypair(pk, edsk, seed);
+    sodium_memzero(edsk, sizeof edsk);
     uint8_t sk[SK_LEN] = {0};
     memcpy(sk, "Ed", 2);
     memcpy(sk + 4, "B2", 2);
@@ -221,7 +161,7 @@ int ms_keygen(const char *base, const char *passphrase, char **err)
     if (passphrase) {
         memcpy(sk + 2, "Sc", 2);
         uint64_t ops = 33554432, mem = 1073741824; /* minisign's defaults */
-        RAND_bytes(sk + 6, 32);
+        randombytes_buf(sk + 6, 32);
         put_le64(sk + 38, ops);
         put_le64(sk + 46, mem);
         uint8_t stream[KEYNUM_SK];
@@ -230,7 +170,7 @@ int ms_keygen(const char *base, const char *passphrase, char **err)
             return -ENOMEM;
         }
         for (size_t i = 0; i < KEYNUM_SK; i++) keynum[i] ^= stream[i];
-        OPENSSL_cleanse(stream, sizeof stream);
+        sodium_memzero(stream, sizeof stream);
     }
     char hex[17];
     key_id_hex(id, hex);
@@ -243,12 +183,12 @@ int ms_keygen(const char *base, const char *passphrase, char **err)
     _cleanup_free_ char *sktext = xasprintf("untrusted comment: %s secret key %s (kiln)\n%s\n",
                                             passphrase ? "minisign encrypted" : "minisign unencrypted", hex, skb);
     _cleanup_free_ char *pktext = xasprintf("untrusted comment: minisign public key %s\n%s\n", hex, pkb);
-    OPENSSL_cleanse(sk, sizeof sk);
-    OPENSSL_cleanse(seed, sizeof seed);
+    sodium_memzero(sk, sizeof sk);
+    sodium_memzero(seed, sizeof seed);
     _cleanup_free_ char *kp = xasprintf("%s.key", base);
     _cleanup_free_ char *pp = xasprintf("%s.pub", base);
     int r = write_text(kp, sktext, 0600, err);
-    OPENSSL_cleanse(sktext, strlen(sktext));
+    sodium_memzero(sktext, strlen(sktext));
     if (r == 0) r = write_text(pp, pktext, 0644, err);
     return r;
 }
@@ -264,13 +204,15 @@ bool ms_key_encrypted(const char *seckey_path)
 
 struct ms_seckey {
     uint8_t id[8];
-    EVP_PKEY *key;
+    uint8_t sk[crypto_sign_SECRETKEYBYTES]; /* libsodium's form: seed || public key */
 };
 
 int ms_seckey_load(const char *path, const char *passphrase, struct ms_seckey **out, char **err)
 {
     uint8_t sk[SK_LEN];
-    int r = read_b64_file(path, sk, sizeof sk, err);
+    int r = crypto_ready(err);
+    if (r < 0) return r;
+    r = read_b64_file(path, sk, sizeof sk, err);
     if (r < 0) return r;
     if (memcmp(sk, "Ed", 2) || memcmp(sk + 4, "B2", 2)) {
         *err = xasprintf("%s: not an Ed25519 minisign secret key", path);
@@ -289,11 +231,11 @@ int ms_seckey_load(const char *path, const char *passphrase, struct ms_seckey **
             return -EINVAL;
         }
         for (size_t i = 0; i < KEYNUM_SK; i++) keynum[i] ^= stream[i];
-        OPENSSL_cleanse(stream, sizeof stream);
+        sodium_memzero(stream, sizeof stream);
         uint8_t chk[32];
         sk_checksum(keynum, chk);
         if (memcmp(chk, keynum + 72, 32)) {
-            OPENSSL_cleanse(sk, sizeof sk);
+            sodium_memzero(sk, sizeof sk);
             *err = xasprintf("%s: wrong passphrase (the key's checksum does not match)", path);
             return -EACCES;
         }
@@ -303,12 +245,11 @@ int ms_seckey_load(const char *path, const char *passphrase, struct ms_seckey **
     }
     struct ms_seckey *k = xcalloc(1, sizeof *k);
     memcpy(k->id, keynum, 8);
-    k->key = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, keynum + 8, 32);
     /* the stored public half must be the one the seed gives: catches damage in unencrypted keys */
     uint8_t pk[32];
-    size_t pklen = 32;
-    bool ok = k->key && EVP_PKEY_get_raw_public_key(k->key, pk, &pklen) == 1 && !memcmp(pk, keynum + 40, 32);
-    OPENSSL_cleanse(sk, sizeof sk);
+    crypto_sign_seed_keypair(pk, k->sk, keynum + 8);
+    bool ok = !memcmp(pk, keynum + 40, 32);
+    sodium_memzero(sk, sizeof sk);
     if (!ok) {
         ms_seckey_free(k);
         *err = xasprintf("%s: the secret key is damaged (its public half does not match)", path);
@@ -321,26 +262,18 @@ int ms_seckey_load(const char *path, const char *passphrase, struct ms_seckey **
 void ms_seckey_free(struct ms_seckey *k)
 {
     if (!k) return;
-    EVP_PKEY_free(k->key);
-    OPENSSL_cleanse(k, sizeof *k);
+    sodium_memzero(k, sizeof *k);
     free(k);
 }
 
-static int ed_sign(EVP_PKEY *k, const uint8_t *msg, size_t n, uint8_t sig[64])
+static int ed_sign(const struct ms_seckey *k, const uint8_t *msg, size_t n, uint8_t sig[64])
 {
-    EVP_MD_CTX *c = EVP_MD_CTX_new();
-    size_t sl = 64;
-    int ok = c && EVP_DigestSignInit(c, NULL, NULL, NULL, k) == 1 && EVP_DigestSign(c, sig, &sl, msg, n) == 1;
-    EVP_MD_CTX_free(c);
-    return ok ? 0 : -EIO;
+    return crypto_sign_detached(sig, NULL, msg, n, k->sk) == 0 ? 0 : -EIO;
 }
 
-static bool ed_verify(EVP_PKEY *k, const uint8_t *msg, size_t n, const uint8_t sig[64])
+static bool ed_verify(const uint8_t pk[32], const uint8_t *msg, size_t n, const uint8_t sig[64])
 {
-    EVP_MD_CTX *c = EVP_MD_CTX_new();
-    bool ok = c && EVP_DigestVerifyInit(c, NULL, NULL, NULL, k) == 1 && EVP_DigestVerify(c, sig, 64, msg, n) == 1;
-    EVP_MD_CTX_free(c);
-    return ok;
+    return crypto_sign_verify_detached(sig, msg, n, pk) == 0;
 }
 
 /* What is signed or verified: a file (hashed as a stream) or bytes in memory. `name` is what
@@ -352,19 +285,31 @@ struct msg {
     const char *name;
 };
 
+/* BLAKE2b-512 of the message, a file read as a stream */
 static int msg_hash(const struct msg *m, uint8_t out[64], char **err)
 {
     if (!m->file) {
-        unsigned int n = 64;
-        if (EVP_Digest(m->data, m->len, out, &n, EVP_blake2b512(), NULL) != 1) {
-            *err = xstrdup("OpenSSL cannot hash with BLAKE2b-512");
-            return -EIO;
-        }
+        crypto_generichash(out, 64, m->data, m->len, NULL, 0);
         return 0;
     }
-    int r = digest_file(m->file, EVP_blake2b512(), out, NULL);
-    if (r < 0) *err = xasprintf("cannot read %s: %s", m->file, strerror(-r));
-    return r;
+    int fd = open(m->file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        *err = xasprintf("cannot read %s: %s", m->file, strerror(e));
+        return -e;
+    }
+    enum { BUF = 4 << 20 };
+    uint8_t *buf = xmalloc(BUF);
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, 64);
+    ssize_t n;
+    while ((n = read(fd, buf, BUF)) > 0) crypto_generichash_update(&st, buf, (size_t)n);
+    int e = n < 0 ? errno : 0;
+    crypto_generichash_final(&st, out, 64);
+    free(buf);
+    close(fd);
+    if (e) *err = xasprintf("cannot read %s: %s", m->file, strerror(e));
+    return -e;
 }
 
 /* The four lines of a .minisig: untrusted comment, signature, trusted comment, global signature. */
@@ -385,16 +330,16 @@ static int sign_msg(const struct ms_seckey *k, const struct msg *m, const char *
     uint8_t sig[SIG_LEN];
     memcpy(sig, "ED", 2);
     memcpy(sig + 2, k->id, 8);
-    r = ed_sign(k->key, h, sizeof h, sig + 10);
+    r = ed_sign(k, h, sizeof h, sig + 10);
     size_t tcl = strlen(tc);
     uint8_t *g = xmalloc(64 + tcl);
     memcpy(g, sig + 10, 64);
     memcpy(g + 64, tc, tcl);
     uint8_t gsig[64];
-    if (r == 0) r = ed_sign(k->key, g, 64 + tcl, gsig);
+    if (r == 0) r = ed_sign(k, g, 64 + tcl, gsig);
     free(g);
     if (r < 0) {
-        *err = xstrdup("OpenSSL could not sign");
+        *err = xstrdup("libsodium could not sign");
         return r;
     }
     char hex[17];
@@ -461,7 +406,9 @@ static int verify_msg(const char *pubkey_path, const struct msg *m, const struct
                       char **trusted, char **err)
 {
     uint8_t pk[PK_LEN];
-    int r = read_b64_file(pubkey_path, pk, sizeof pk, err);
+    int r = crypto_ready(err);
+    if (r < 0) return r;
+    r = read_b64_file(pubkey_path, pk, sizeof pk, err);
     if (r < 0) return r;
     if (memcmp(pk, "Ed", 2)) {
         *err = xasprintf("%s: not an Ed25519 minisign public key", pubkey_path);
@@ -474,20 +421,16 @@ static int verify_msg(const char *pubkey_path, const struct msg *m, const struct
         *err = xasprintf("%s was made with key %s, but %s is key %s", sp, a, pubkey_path, b);
         return -EPERM;
     }
-    EVP_PKEY *k = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pk + 10, 32);
+    const uint8_t *k = pk + 10;
     bool hashed = !memcmp(ps->sig, "ED", 2);
-    if (!k || (!hashed && memcmp(ps->sig, "Ed", 2))) {
-        EVP_PKEY_free(k);
+    if (!hashed && memcmp(ps->sig, "Ed", 2)) {
         *err = xasprintf("%s: unknown signature algorithm", sp);
         return -EINVAL;
     }
     bool ok;
     if (hashed) {
         uint8_t h[64];
-        if ((r = msg_hash(m, h, err)) < 0) {
-            EVP_PKEY_free(k);
-            return r;
-        }
+        if ((r = msg_hash(m, h, err)) < 0) return r;
         ok = ed_verify(k, h, sizeof h, ps->sig + 10);
     } else if (!m->file) {
         ok = ed_verify(k, m->data, m->len, ps->sig + 10);
@@ -496,7 +439,6 @@ static int verify_msg(const char *pubkey_path, const struct msg *m, const struct
         char *data = NULL;
         size_t dl;
         if ((r = read_file(m->file, 256u << 20, &data, &dl)) < 0) {
-            EVP_PKEY_free(k);
             *err = xasprintf("%s: legacy (unhashed) signature over a file kiln cannot read whole: %s", sp, strerror(-r));
             return r;
         }
@@ -504,7 +446,6 @@ static int verify_msg(const char *pubkey_path, const struct msg *m, const struct
         free(data);
     }
     if (!ok) {
-        EVP_PKEY_free(k);
         *err = xasprintf("%s does not match its signature %s (the file or the signature was changed)", m->name, sp);
         return -EPERM;
     }
@@ -514,7 +455,6 @@ static int verify_msg(const char *pubkey_path, const struct msg *m, const struct
     memcpy(g + 64, ps->tc, tcl);
     ok = ed_verify(k, g, 64 + tcl, ps->gsig);
     free(g);
-    EVP_PKEY_free(k);
     if (!ok) {
         *err = xasprintf("%s: the trusted comment does not match the global signature (it was changed)", sp);
         return -EPERM;

@@ -43,6 +43,3 @@ int ms_key_id(const char *pubkey_path, char key_id[17], char **err);
 /* True when the secret key file is encrypted (needs a passphrase). */
 bool ms_key_encrypted(const char *seckey_path);
 
-/* BLAKE2b (RFC 7693) with any output length 1..64, unkeyed: minisign's key checksum is
- * BLAKE2b-256, which OpenSSL 3.0 does not offer. */
-void blake2b(uint8_t *out, size_t outlen, const void *in, size_t inlen);
