@@ -86,18 +86,11 @@ static void guest_read(struct kiln_node *n, struct guest_counters *g)
 {
     *g = (struct guest_counters){0};
     if (!n || n->bad || !n->ssh) return;
-    struct kiln_exec r = {0};
-    FILE *saved = n->log;
-    n->log = NULL; /* counters are not part of the case's story */
-    int rc = node_exec_once(n, "for f in stat meminfo diskstats net/dev sys/kernel/random/boot_id; do echo \"== $f\"; cat /proc/$f; done", 10, &r);
-    n->log = saved;
-    if (rc < 0 || r.status != 0 || !r.out) {
-        kiln_exec_free(&r);
-        return;
-    }
+    _cleanup_free_ char *out = NULL;
+    if (node_read_counters(n, 10, &out) < 0) return;
     const char *section = "";
     char *save = NULL;
-    for (char *line = strtok_r(r.out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+    for (char *line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         if (startswith(line, "== ")) {
             section = line + 3;
             continue;
@@ -133,7 +126,6 @@ static void guest_read(struct kiln_node *n, struct guest_counters *g)
         }
     }
     g->ok = g->cpu_total > 0 && g->mem_total_kib > 0;
-    kiln_exec_free(&r);
 }
 
 static void sample_all(struct perf *p)

@@ -55,6 +55,7 @@ struct kiln_node {
     struct node_facts facts;
     int64_t cmd_seq;
     int64_t auth_refused_ms; /* when sshd first refused kiln's key in a row of refusals; 0 none */
+    struct ssh_channel_struct *counters; /* node_read_counters' long-lived channel; NULL: none open */
 };
 
 struct kiln_exec {
@@ -74,6 +75,13 @@ struct kiln_exec {
  * reason in why. */
 int node_connect(struct kiln_node *n, int timeout_s, char *why, size_t whysz);
 void node_disconnect(struct kiln_node *n);
+/* The guest's counters for perf.json: /proc/stat, meminfo, diskstats, net/dev and the boot id
+ * as "== NAME" sections (NAME the path under /proc), read through one long-lived channel whose
+ * remote shell answers each request with shell builtins only: a reading costs about one round
+ * trip, not an SSH session and processes (cases are often shorter than that would be). The
+ * channel is opened on first use and again after a reconnect. Not logged. Returns 0 and *out
+ * (caller frees), or a negative errno (-ENOTCONN, -ETIMEDOUT after timeout_s, -EIO). */
+int node_read_counters(struct kiln_node *n, int timeout_s, char **out);
 /* Runs cmd under sh. On timeout the remote process group is killed. Logged to n->log. */
 int node_exec(struct kiln_node *n, const char *cmd, int timeout_s, struct kiln_exec *r);
 /* Same, but a dead session is not reconnected: for observers that must not wait on a node a

@@ -22,9 +22,18 @@ const char *node_fatal(struct kiln_node *n)
     return n->console ? console_fatal(n->console) : NULL;
 }
 
+static void counters_close(struct kiln_node *n)
+{
+    if (!n->counters) return;
+    ssh_channel_close(n->counters);
+    ssh_channel_free(n->counters);
+    n->counters = NULL;
+}
+
 void node_disconnect(struct kiln_node *n)
 {
     if (!n->ssh) return;
+    counters_close(n);
     ssh_disconnect(n->ssh);
     ssh_free(n->ssh);
     n->ssh = NULL;
@@ -401,6 +410,59 @@ static int exec_internal(struct kiln_node *n, const char *cmd, const void *in, s
         log_stream(n, "stderr", r->err);
     }
     return rc;
+}
+
+#define COUNTERS_END "== kiln-end\n"
+int node_read_counters(struct kiln_node *n, int timeout_s, char **out)
+{
+    *out = NULL;
+    if (!n->ssh) return -ENOTCONN;
+    if (!n->counters) {
+        /* one request per line read; builtins only (dash, bash, busybox ash) */
+        static const char *script =
+            "while read -r _; do for f in stat meminfo diskstats net/dev sys/kernel/random/boot_id; do "
+            "echo \"== $f\"; while IFS= read -r l; do printf '%s\\n' \"$l\"; done < /proc/$f; done; "
+            "echo '== kiln-end'; done";
+        ssh_channel ch = ssh_channel_new(n->ssh);
+        if (!ch) return -ENOTCONN;
+        if (ssh_channel_open_session(ch) != SSH_OK || ssh_channel_request_exec(ch, script) != SSH_OK) {
+            ssh_channel_free(ch);
+            return -EIO;
+        }
+        n->counters = ch;
+    }
+    if (ssh_channel_write(n->counters, "\n", 1) != 1) {
+        counters_close(n);
+        return -EIO;
+    }
+    struct sbuf b = {0};
+    int64_t deadline = now_ms() + (int64_t)timeout_s * 1000;
+    char buf[16384];
+    int rc = -ETIMEDOUT;
+    while (now_ms() < deadline) {
+        int k = ssh_channel_read_timeout(n->counters, buf, sizeof buf, 0, 200);
+        if (k < 0 || (k == 0 && ssh_channel_is_eof(n->counters))) {
+            rc = -EIO;
+            break;
+        }
+        sbuf_append(&b, buf, (size_t)k);
+        if (b.len > (1u << 20)) {
+            rc = -EFBIG;
+            break;
+        }
+        if (b.len >= strlen(COUNTERS_END) && streq(b.s + b.len - strlen(COUNTERS_END), COUNTERS_END)) {
+            rc = 0;
+            break;
+        }
+    }
+    if (rc < 0) {
+        /* a reply cut off or late would be read as the next one's: start again */
+        counters_close(n);
+        sbuf_free(&b);
+        return rc;
+    }
+    *out = sbuf_steal(&b);
+    return 0;
 }
 
 int node_exec_input(struct kiln_node *n, const char *cmd, const void *in, size_t inlen, int timeout_s,
