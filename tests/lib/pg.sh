@@ -38,8 +38,10 @@ start)
     fi
     mkdir -p "$dir"
     if [ "$(id -u)" -eq 0 ]; then
+        # two tests may create it at once: the loser finds it made
         getent passwd "$user" >/dev/null ||
-            useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$user"
+            useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$user" 2>/dev/null ||
+            getent passwd "$user" >/dev/null
         chown "$user" "$dir"
     fi
     chmod 700 "$dir"
