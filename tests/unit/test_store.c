@@ -801,7 +801,42 @@ static int run_claimers(struct claimer *c, int n)
     return errors;
 }
 
-static void test_concurrent_claims(void)
+/* The same with processes: each claims through its own connection and reports back through a
+ * pipe (cross-process locking: SQLite's file locks, PostgreSQL's separate backends alike). */
+static int run_claimer_processes(struct claimer *c, int n)
+{
+    int fds[NTHREADS], errors = 0;
+    pid_t pids[NTHREADS];
+    for (int i = 0; i < n; i++) {
+        int p[2];
+        if (pipe(p) < 0) return -1;
+        fflush(stdout);
+        if ((pids[i] = fork()) == 0) {
+            close(p[0]);
+            claimer_run(&c[i]);
+            for (size_t off = 0; off < sizeof(c[i]);) {
+                ssize_t w = write(p[1], (char *)&c[i] + off, sizeof(c[i]) - off);
+                if (w <= 0) _exit(1);
+                off += (size_t)w;
+            }
+            _exit(0);
+        }
+        close(p[1]);
+        fds[i] = p[0];
+    }
+    for (int i = 0; i < n; i++) {
+        size_t off = 0;
+        ssize_t r;
+        while (off < sizeof(c[i]) && (r = read(fds[i], (char *)&c[i] + off, sizeof(c[i]) - off)) > 0) off += (size_t)r;
+        close(fds[i]);
+        int status = 0;
+        waitpid(pids[i], &status, 0);
+        errors += off == sizeof(c[i]) && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? c[i].errors : 1;
+    }
+    return errors;
+}
+
+static void test_concurrent_claims(bool processes)
 {
     fresh_db();
     struct kiln_store *st = open_db(NULL);
@@ -821,7 +856,8 @@ static void test_concurrent_claims(void)
         if (!first) first = last;
     }
     is_int(last - first + 1, NJOBS, L("300 jobs submitted"));
-    is_int(run_claimers(c, NTHREADS), 0, L("8 threads claimed and finished without an error"));
+    is_int(processes ? run_claimer_processes(c, NTHREADS) : run_claimers(c, NTHREADS), 0,
+           L(processes ? "8 processes claimed and finished without an error" : "8 threads claimed and finished without an error"));
     static int times[NJOBS];
     memset(times, 0, sizeof(times));
     int total = 0, outside = 0;
@@ -835,7 +871,7 @@ static void test_concurrent_claims(void)
             else times[id - first]++;
         }
     }
-    printf("# %s: claims per thread:%s\n", backend, spread);
+    printf("# %s: claims per %s:%s\n", backend, processes ? "process" : "thread", spread);
     int once = 0;
     for (int i = 0; i < NJOBS; i++) once += times[i] == 1;
     is_int(total, NJOBS, L("300 claims in all"));
@@ -878,7 +914,8 @@ static void run_all(void)
     test_quota();
     test_capabilities();
     test_lapse();
-    test_concurrent_claims();
+    test_concurrent_claims(false);
+    test_concurrent_claims(true);
     test_concurrent_quota();
 }
 
