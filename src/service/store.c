@@ -13,6 +13,7 @@
 
 #include "core/req.h"
 #include "service/store_driver.h"
+#include "util/utf8.h"
 #include "util/util.h"
 
 struct kiln_store {
@@ -146,13 +147,18 @@ static bool is_hex(const char *s, size_t n)
     return s && strlen(s) == n && strspn(s, "0123456789abcdef") == n;
 }
 
-/* Printable text and line breaks only, at most max bytes. */
+/* Well-formed UTF-8 (PostgreSQL refuses anything else), no control characters but tab and
+ * line feed, at most max bytes. */
 static bool valid_text(const char *s, size_t max)
 {
     size_t n = strlen(s);
     if (n > max) return false;
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] < 0x20 && s[i] != '\n' && s[i] != '\t') return false;
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        size_t k = utf8_decode(s + i, n - i, &cp);
+        if (!k || (cp < 0x20 && cp != '\n' && cp != '\t') || cp == 0x7f) return false;
+        i += k;
+    }
     return true;
 }
 
@@ -962,14 +968,13 @@ int kiln_store_job_attempts(struct kiln_store *st, int64_t scope, int64_t id, st
     return 0;
 }
 
-/* A reason as stored: at most KILN_STORE_REASON_MAX bytes, cut on a UTF-8 boundary. */
-static char *reason_cut(const char *reason)
+/* A reason as stored: well-formed UTF-8 without terminal escapes (it may quote a guest), at
+ * most KILN_STORE_REASON_MAX bytes, cut between characters. */
+static char *reason_clean(const char *reason)
 {
-    size_t n = strlen(reason);
-    if (n <= KILN_STORE_REASON_MAX) return xstrdup(reason);
-    n = KILN_STORE_REASON_MAX;
-    while (n > 0 && ((unsigned char)reason[n] & 0xc0) == 0x80) n--;
-    return xstrndup(reason, n);
+    char *s = utf8_sanitize(reason, strlen(reason), UTF8_STRIP_ANSI);
+    s[utf8_cut(s, KILN_STORE_REASON_MAX)] = 0;
+    return s;
 }
 
 /* Ends the job's current attempt with result. An incomplete attempt queues the job again
@@ -979,7 +984,7 @@ static int end_attempt(struct kiln_store *st, int64_t id, int attempt, int max_a
                        enum kiln_job_result result, const char *reason, enum kiln_job_state *state, char **err)
 {
     int64_t now = now_ms(st);
-    _cleanup_free_ char *why = reason_cut(reason ? reason : "");
+    _cleanup_free_ char *why = reason_clean(reason ? reason : "");
     const char *res = result == RESULT_NONE ? NULL : result_names[result];
     int rc = q(st, "UPDATE job_attempts SET ended_ms = $3, result = $4, reason = $5 WHERE job_id = $1 AND attempt = $2",
                PARAMS(PI(id), PI(attempt), PI(now), PT(res), PT(why)), NULL, err);

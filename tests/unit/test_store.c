@@ -193,6 +193,32 @@ static struct kiln_job get(struct kiln_store *st, int64_t id)
     return j;
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Every table.column of the schema, sorted, comma-separated: the logical schema, whatever
+ * the backend calls its types. */
+static char *schema_columns(void)
+{
+    _cleanup_free_ char *list = raw(streq(backend, "sqlite")
+                                        ? "SELECT group_concat(m.name || '.' || p.name, ',') FROM sqlite_master m,"
+                                          " pragma_table_info(m.name) p WHERE m.type = 'table'"
+                                        : "SELECT string_agg(table_name || '.' || column_name, ',') FROM"
+                                          " information_schema.columns WHERE table_schema = 'public'");
+    if (!list) return NULL;
+    char *v[256];
+    size_t n = 0;
+    for (char *save = NULL, *t = strtok_r(list, ",", &save); t && n < ARRAY_SIZE(v); t = strtok_r(NULL, ",", &save)) v[n++] = t;
+    qsort(v, n, sizeof(*v), cmp_str);
+    struct sbuf b = {0};
+    for (size_t i = 0; i < n; i++) sbuf_printf(&b, "%s%s", i ? "," : "", v[i]);
+    sbuf_append(&b, "", 0);
+    return sbuf_steal(&b);
+}
+static char *sqlite_schema; /* what the SQLite run saw, for the PostgreSQL run to compare */
+
 /* --- migrations ------------------------------------------------------------------------------ */
 
 static void *open_and_close(void *arg)
@@ -226,6 +252,14 @@ static void test_migrations(void)
     is_int(raw_long("SELECT COUNT(*) FROM schema_version"), kiln_store_schema_latest(),
            L("each migration recorded once after three opens"));
     is_int(raw_long("SELECT COUNT(*) FROM jobs"), 0, L("the jobs table exists"));
+    char *cols = schema_columns();
+    has(cols, "jobs.lease_expires_ms", L("the schema has the jobs' leases"));
+    has(cols, "job_attempts.worker_id", L("and each attempt's worker"));
+    if (streq(backend, "sqlite")) sqlite_schema = cols;
+    else {
+        is_str(cols, sqlite_schema, L("the same tables and columns as on SQLite"));
+        free(cols);
+    }
 
     /* a database from a newer kiln is refused, not half-used */
     _cleanup_free_ char *ins = raw("INSERT INTO schema_version (version, applied_ms) VALUES (99, 0)");
@@ -409,6 +443,26 @@ static void test_transitions(void)
     is_int(j.finished_ms, now0 + 2000, L("finished when it finished"));
     is_int(j.lease_expires_ms, 0, L("no lease once done"));
     kiln_job_clear(&j);
+    /* a reason is bounded, and cut where a UTF-8 character starts */
+    int64_t lr = submit(st, tenant, NULL);
+    claim(st, w, &got);
+    kiln_store_job_advance(st, w, lr, JOB_RUNNING, &err);
+    struct sbuf longr = {0};
+    sbuf_puts(&longr, "x");
+    for (int i = 0; i < 5000; i++) sbuf_puts(&longr, "\xc3\xa9");
+    is_int(kiln_store_job_finish(st, w, lr, RESULT_FAILED, longr.s, NULL, &err), 0, L("a 10 kB reason accepted"));
+    sbuf_free(&longr);
+    j = get(st, lr);
+    is_int(j.reason ? strlen(j.reason) : 0, 4095, L("kept to 4096 bytes, cut before a split character"));
+    kiln_job_clear(&j);
+    int64_t bad_utf8 = submit(st, tenant, NULL);
+    claim(st, w, &got);
+    kiln_store_job_advance(st, w, bad_utf8, JOB_RUNNING, &err);
+    is_int(kiln_store_job_finish(st, w, bad_utf8, RESULT_FAILED, "guest said \xff\xfe \x1b[31mred\x1b[0m", NULL, &err), 0,
+           L("a reason with bytes that are not UTF-8 and terminal escapes accepted"));
+    j = get(st, bad_utf8);
+    is_str(j.reason, "guest said \xef\xbf\xbd\xef\xbf\xbd red", L("stored as UTF-8 (U+FFFD), escapes dropped"));
+    kiln_job_clear(&j);
     is_int(kiln_store_job_cancel(st, tenant, id, &err), -EINVAL, L("a done job cannot be cancelled"));
     has(err, "from done to cancelled", L("cancel refusal names the states"));
     is_int(kiln_store_job_finish(st, w, id, RESULT_FAILED, NULL, NULL, &err), -ESTALE, L("a done job cannot finish twice"));
@@ -472,7 +526,10 @@ static void test_transitions(void)
     is_str(j.publish_channel, "stable", L("publish channel kept"));
     ok(j.image_digest == NULL, "%s", L("no image digest"));
     kiln_job_clear(&j);
-    bs.publish_channel = "sta ble";
+    bs = (struct kiln_job_submit){.gallery_ref = "debian\xff@1", .spec = "{}"};
+    is_int(kiln_store_job_submit(st, tenant, &bs, &got, &err), -EINVAL, L("a gallery ref that is not UTF-8 refused"));
+    has(err, "gallery_ref", L("it names the field"));
+    bs = (struct kiln_job_submit){.gallery_ref = "debian-server@1.0.1", .spec = "{}", .publish_channel = "sta ble"};
     is_int(kiln_store_job_submit(st, tenant, &bs, &got, &err), -EINVAL, L("a channel with a space refused"));
     has(err, "publish.channel", L("it names the field"));
     kiln_store_close(st);
@@ -919,6 +976,11 @@ static void run_all(void)
     test_concurrent_quota();
 }
 
+static void free_sqlite_schema(void)
+{
+    free(sqlite_schema);
+}
+
 static bool skip_allowed(void)
 {
     const char *s = getenv("KILN_ALLOW_SKIP");
@@ -942,6 +1004,7 @@ int main(void)
     is_int(kiln_store_open("sqlite:/nonexistent/dir/kiln.db", NULL, &st, &err), -ENOENT, "sqlite: a missing directory refused");
     run_all();
     rm_rf(sqlite_dir);
+    atexit(free_sqlite_schema);
 
     backend = "postgresql";
     if (!mkdtemp(pg_dir)) return ok(false, "mkdtemp"), tap_done();
