@@ -1,6 +1,7 @@
 #!/bin/sh
 # kiln tenant add / kiln worker add: a token printed once on stdout, only its SHA-256 in the
-# service's database; bad names, duplicates and bad key files refused.
+# service's database; bad names, duplicates and bad key files refused; the same through
+# $KILN_DB on a PostgreSQL server started here (tests/lib/pg.sh).
 . "$(dirname "$0")/lib.sh"
 
 data="$T/data"
@@ -43,4 +44,24 @@ expect_in "$T/err" "cannot connect to PostgreSQL"
 expect_not_in "$T/err" "hunter2"
 expect_status 2 "$KILN" tenant list --data "$data"
 expect_in "$T/err" "usage: kiln tenant add"
+# PostgreSQL: the server lives in $T/pg; pg.sh's watchdog removes it if this script dies
+pgdir="$T/pg"
+trap 'sh "$KILN_ROOT/tests/lib/pg.sh" stop "$pgdir"; rm -rf "$T"' EXIT
+chmod 711 "$T"   # the server runs as kiln-test when this runs as root: it must reach $T/pg
+if ! uri=$(setsid sh "$KILN_ROOT/tests/lib/pg.sh" start "$pgdir" $$ 2>"$T/pgerr"); then
+    st=$?
+    cat "$T/pgerr" >&2
+    [ "$st" -eq 2 ] && case " ${KILN_ALLOW_SKIP:-} " in *" service_cli "*) exit 77 ;; esac
+    fail "cannot start a PostgreSQL server for the test"
+fi
+expect_status 0 env KILN_DB="$uri" "$KILN" tenant add acme --max-jobs 3
+pgtoken=$(cat "$T/out")
+echo "$pgtoken" | grep -qE '^kt_[0-9a-f]{64}$' || fail "tenant token on PostgreSQL: '$pgtoken'"
+expect_status 1 "$KILN" tenant add acme --db "$uri"
+expect_in "$T/err" "tenant acme exists already"
+expect_status 0 "$KILN" worker add host7 --db "$uri"
+psql "$uri" -Atc "SELECT name || ' ' || max_jobs || ' ' || token_hash FROM tenants" > "$T/rows"
+expect_in "$T/rows" "acme 3 $(printf %s "$pgtoken" | sha256sum | cut -d' ' -f1)"
+psql "$uri" -Atc "SELECT * FROM tenants; SELECT * FROM workers" > "$T/dump"
+expect_not_in "$T/dump" "${pgtoken#kt_}"
 echo "service_cli: ok"
