@@ -11,7 +11,6 @@
 #include <openssl/rand.h>
 #include <time.h>
 
-#include "core/req.h"
 #include "service/store_driver.h"
 #include "util/utf8.h"
 #include "util/util.h"
