@@ -25,6 +25,8 @@ static const struct verb {
     {"gallery", cmd_gallery, "set up a gallery; list, show and pull (verified) image versions"},
     {"archive", cmd_archive, "pack a run directory into a signed .tar.zst with a sha256 manifest (--verify checks one)"},
     {"sbom", cmd_sbom, "write an SPDX or CycloneDX SBOM from an image's own package database"},
+    {"tenant", cmd_tenant, "add a publisher to the validation service (prints its API token once)"},
+    {"worker", cmd_worker, "add a worker host to the validation service (prints its token once)"},
 };
 
 static void usage(FILE *f)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "ext/ext.h"
+#include "service/store.h"
 #include "util/fs.h"
 #include "util/secret.h"
 #include "util/util.h"
@@ -70,4 +71,28 @@ struct kiln_runbook *cmd_load_runbook(const char *path, const struct cmd_vars *v
     }
     diags_free(&d);
     return rb;
+}
+
+int cmd_store_open(const char *verb, const char *data, const char *db, struct kiln_store **st)
+{
+    if (!db) db = getenv("KILN_DB");
+    _cleanup_free_ char *url = NULL;
+    if (db && *db) {
+        url = xstrdup(db);
+    } else if (data) {
+        int r = mkdir_p(data, 0700);
+        if (r < 0) {
+            fprintf(stderr, "kiln %s: cannot create %s: %s\n", verb, data, strerror(-r));
+            return r;
+        }
+        url = xasprintf("sqlite:%s/kiln.db", data);
+    } else {
+        fprintf(stderr, "kiln %s: say where the service keeps its state: --data DIR or --db URL\n", verb);
+        return -EINVAL;
+    }
+    char *err = NULL;
+    int r = kiln_store_open(url, NULL, st, &err);
+    if (r < 0) fprintf(stderr, "kiln %s: %s\n", verb, err);
+    free(err);
+    return r;
 }

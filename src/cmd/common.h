@@ -34,6 +34,14 @@ int cmd_sbom(int argc, char **argv);
 int cmd_archive(int argc, char **argv);
 int cmd_publish(int argc, char **argv);
 int cmd_gallery(int argc, char **argv);
+int cmd_tenant(int argc, char **argv);
+int cmd_worker(int argc, char **argv);
+
+struct kiln_store;
+/* The service's database: db (else $KILN_DB) when set, else DIR/kiln.db under data (created
+ * 0700). Prints why (as "kiln VERB: ...") and returns -errno when it cannot be opened: -EINVAL
+ * when neither is given or the URL names no backend (a usage error). */
+int cmd_store_open(const char *verb, const char *data, const char *db, struct kiln_store **st);
 
 struct disk_write_opts;
 /* VHD timestamp and id for an output named seed: reproducible under SOURCE_DATE_EPOCH. */

@@ -1,0 +1,39 @@
+/* kiln worker add: a host allowed to pull jobs from the service, with its token printed once. */
+#include <errno.h>
+
+#include "cmd/common.h"
+#include "service/store.h"
+#include "util/util.h"
+
+int cmd_worker(int argc, char **argv)
+{
+    const char *name = NULL, *data = NULL, *db = NULL;
+    if (argc < 2 || !streq(argv[1], "add")) goto usage;
+    for (int i = 2; i < argc; i++) {
+        if (streq(argv[i], "--data") && i + 1 < argc) data = argv[++i];
+        else if (streq(argv[i], "--db") && i + 1 < argc) db = argv[++i];
+        else if (argv[i][0] == '-' || name) goto usage;
+        else name = argv[i];
+    }
+    if (!name) goto usage;
+    struct kiln_store *st = NULL;
+    int r = cmd_store_open("worker add", data, db, &st);
+    if (r < 0) return r == -EINVAL ? EXIT_USAGE : EXIT_FAIL;
+    char token[KILN_TOKEN_LEN + 1], *err = NULL;
+    int rc = EXIT_OK;
+    if (kiln_store_worker_add(st, name, token, NULL, &err) < 0) {
+        fprintf(stderr, "kiln worker add: %s\n", err);
+        rc = EXIT_FAIL;
+    } else {
+        fprintf(stderr, "kiln worker add: %s. Its token (shown this once, only its hash is kept):\n", name);
+        printf("%s\n", token);
+    }
+    explicit_bzero(token, sizeof(token));
+    kiln_store_close(st);
+    free(err);
+    return rc;
+usage:
+    fprintf(stderr, "usage: kiln worker add NAME (--data DIR | --db URL)\n"
+                    "  adds a worker host and prints its token once; --db (or $KILN_DB): a postgresql:// URI\n");
+    return EXIT_USAGE;
+}

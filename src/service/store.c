@@ -1,0 +1,1240 @@
+/* The store's logic, written once for both backends: schema and migrations, tokens, the job
+ * state machine, claims, leases and quotas. See store.h for the contract, store_driver.h for
+ * what a backend provides. */
+#include "service/store.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <time.h>
+
+#include "service/store_driver.h"
+#include "util/utf8.h"
+#include "util/util.h"
+
+struct kiln_store {
+    const struct kiln_store_driver *drv;
+    void *conn;
+    struct kiln_store_opts o;
+};
+
+/* --- small helpers ------------------------------------------------------------------------ */
+
+int store_fail(char **err, int rc, const char *fmt, ...)
+{
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        free(*err);
+        *err = xvasprintf(fmt, ap);
+        va_end(ap);
+    }
+    return rc;
+}
+
+void sql_rows_free(struct sql_rows *r)
+{
+    for (size_t i = 0; i < r->nrows * r->ncols; i++) free(r->cells[i]);
+    free(r->cells);
+    *r = (struct sql_rows){0};
+}
+
+void sql_rows_add(struct sql_rows *r, const char *const *cells)
+{
+    size_t at = r->nrows * r->ncols;
+    r->cells = grow_array(r->cells, sizeof(*r->cells), at + r->ncols + 1, &r->cap);
+    for (size_t c = 0; c < r->ncols; c++) r->cells[at + c] = cells[c] ? xstrdup(cells[c]) : NULL;
+    r->nrows++;
+}
+
+static const char *cell(const struct sql_rows *r, size_t row, size_t col)
+{
+    return r->cells[row * r->ncols + col];
+}
+
+static int64_t cell_int(const struct sql_rows *r, size_t row, size_t col)
+{
+    const char *s = cell(r, row, col);
+    return s ? strtoll(s, NULL, 10) : 0;
+}
+
+static char *cell_dup(const struct sql_rows *r, size_t row, size_t col)
+{
+    const char *s = cell(r, row, col);
+    return s ? xstrdup(s) : NULL;
+}
+
+static void cell_copy(char *dst, size_t sz, const struct sql_rows *r, size_t row, size_t col)
+{
+    const char *s = cell(r, row, col);
+    snprintf(dst, sz, "%s", s ? s : "");
+}
+
+static struct sql_param pt(const char *s)
+{
+    return (struct sql_param){.type = s ? SQL_TEXT : SQL_NULL, .s = s};
+}
+#define PI(v) ((struct sql_param){.type = SQL_INT, .i = (v)})
+#define PT(v) pt(v)
+#define PARAMS(...) (const struct sql_param[]){__VA_ARGS__}, ARRAY_SIZE(((const struct sql_param[]){__VA_ARGS__}))
+
+/* The statement in the driver's dialect: {ID} and {LOCK:...} expanded (store_driver.h). */
+static char *dialect(const struct kiln_store_driver *drv, const char *tmpl)
+{
+    struct sbuf b = {0};
+    for (const char *s = tmpl; *s;) {
+        if (startswith(s, "{ID}")) {
+            sbuf_puts(&b, drv->id_column);
+            s += 4;
+        } else if (startswith(s, "{LOCK:")) {
+            const char *end = strchr(s, '}');
+            if (!end) break; /* store.c's own templates: never */
+            if (drv->row_locks) sbuf_append(&b, s + 6, (size_t)(end - s - 6));
+            s = end + 1;
+        } else {
+            sbuf_append(&b, s, 1);
+            s++;
+        }
+    }
+    sbuf_append(&b, "", 0);
+    return sbuf_steal(&b);
+}
+
+static int q(struct kiln_store *st, const char *tmpl, const struct sql_param *p, size_t np, struct sql_rows *rows,
+             char **err)
+{
+    _cleanup_free_ char *sql = dialect(st->drv, tmpl);
+    return st->drv->query(st->conn, sql, p, np, rows, err);
+}
+
+static int begin(struct kiln_store *st, char **err)
+{
+    return st->drv->exec(st->conn, st->drv->begin_sql, err);
+}
+
+static int commit(struct kiln_store *st, char **err)
+{
+    return st->drv->exec(st->conn, "COMMIT", err);
+}
+
+static void rollback(struct kiln_store *st)
+{
+    st->drv->exec(st->conn, "ROLLBACK", NULL);
+}
+
+static int64_t now_ms(struct kiln_store *st)
+{
+    if (st->o.now_ms) return st->o.now_ms(st->o.now_ctx);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static bool valid_name(const char *s, bool empty_ok)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0) return empty_ok;
+    if (n > KILN_STORE_NAME_MAX || s[0] == '-' || s[0] == '.') return false;
+    return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
+}
+
+static bool is_hex(const char *s, size_t n)
+{
+    return s && strlen(s) == n && strspn(s, "0123456789abcdef") == n;
+}
+
+/* Well-formed UTF-8 (PostgreSQL refuses anything else), no control characters but tab and
+ * line feed, at most max bytes. */
+static bool valid_text(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n > max) return false;
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        size_t k = utf8_decode(s + i, n - i, &cp);
+        if (!k || (cp < 0x20 && cp != '\n' && cp != '\t') || cp == 0x7f) return false;
+        i += k;
+    }
+    return true;
+}
+
+/* --- schema -------------------------------------------------------------------------------- */
+
+/* One entry per schema version, applied in order, never edited once released: a change is a
+ * new entry. Integers are BIGINT on both backends (SQLite gives BIGINT integer affinity);
+ * times are ms since the epoch; hashes are lower-case hex. */
+static const char *const migrations[] = {
+    /* 1: the first schema */
+    "CREATE TABLE tenants ("
+    " id {ID},"
+    " name TEXT NOT NULL UNIQUE,"
+    " token_hash TEXT NOT NULL UNIQUE," /* SHA-256 of the token */
+    " token_lookup TEXT NOT NULL,"      /* its first 16 hex digits: the index a lookup uses */
+    " max_jobs BIGINT NOT NULL CHECK (max_jobs >= 1),"
+    " admin BIGINT NOT NULL DEFAULT 0,"
+    " created_ms BIGINT NOT NULL);"
+    "CREATE INDEX tenants_token_lookup ON tenants (token_lookup);"
+    "CREATE TABLE tenant_keys ("
+    " tenant_id BIGINT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,"
+    " key_id TEXT NOT NULL,"
+    " pubkey TEXT NOT NULL,"
+    " added_ms BIGINT NOT NULL,"
+    " PRIMARY KEY (tenant_id, key_id));"
+    "CREATE TABLE workers ("
+    " id {ID},"
+    " name TEXT NOT NULL UNIQUE,"
+    " token_hash TEXT NOT NULL UNIQUE,"
+    " token_lookup TEXT NOT NULL,"
+    " accel TEXT NOT NULL DEFAULT '',"
+    " arch TEXT NOT NULL DEFAULT '',"
+    " cpus BIGINT NOT NULL DEFAULT 0,"
+    " memory_mb BIGINT NOT NULL DEFAULT 0,"
+    " features BIGINT NOT NULL DEFAULT 0,"
+    " slots BIGINT NOT NULL DEFAULT 1,"
+    " last_heartbeat_ms BIGINT NOT NULL DEFAULT 0,"
+    " created_ms BIGINT NOT NULL);"
+    "CREATE INDEX workers_token_lookup ON workers (token_lookup);"
+    "CREATE TABLE images ("
+    " digest TEXT PRIMARY KEY,"
+    " size BIGINT NOT NULL,"
+    " path TEXT NOT NULL,"
+    " created_ms BIGINT NOT NULL);"
+    "CREATE TABLE tenant_images ("
+    " tenant_id BIGINT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,"
+    " digest TEXT NOT NULL REFERENCES images (digest),"
+    " created_ms BIGINT NOT NULL,"
+    " PRIMARY KEY (tenant_id, digest));"
+    "CREATE TABLE jobs ("
+    " id {ID},"
+    " tenant_id BIGINT NOT NULL REFERENCES tenants (id),"
+    " image_digest TEXT REFERENCES images (digest),"
+    " gallery_ref TEXT,"
+    " spec TEXT NOT NULL,"
+    " publish_channel TEXT,"
+    " req_accel TEXT NOT NULL,"
+    " req_arch TEXT NOT NULL,"
+    " req_cpus BIGINT NOT NULL,"
+    " req_memory_mb BIGINT NOT NULL,"
+    " req_features BIGINT NOT NULL,"
+    " state TEXT NOT NULL CHECK (state IN ('queued', 'assigned', 'running', 'uploading', 'done', 'cancelled')),"
+    " result TEXT CHECK (result IN ('passed', 'failed', 'incomplete')),"
+    " reason TEXT,"
+    " attempt BIGINT NOT NULL DEFAULT 0,"
+    " max_attempts BIGINT NOT NULL,"
+    " worker_id BIGINT REFERENCES workers (id),"
+    " lease_expires_ms BIGINT,"
+    " avoid_worker_id BIGINT REFERENCES workers (id)," /* lost the last attempt: not preferred */
+    " avoid_until_ms BIGINT,"
+    " created_ms BIGINT NOT NULL,"
+    " started_ms BIGINT,"
+    " finished_ms BIGINT,"
+    " updated_ms BIGINT NOT NULL,"
+    " CHECK ((image_digest IS NULL) <> (gallery_ref IS NULL)),"
+    " CHECK ((state = 'done') = (result IS NOT NULL)));"
+    "CREATE INDEX jobs_state ON jobs (state, id);"
+    "CREATE INDEX jobs_tenant ON jobs (tenant_id, state);"
+    "CREATE INDEX jobs_worker ON jobs (worker_id, state);"
+    "CREATE TABLE job_attempts ("
+    " job_id BIGINT NOT NULL REFERENCES jobs (id),"
+    " attempt BIGINT NOT NULL,"
+    " worker_id BIGINT NOT NULL REFERENCES workers (id),"
+    " started_ms BIGINT NOT NULL,"
+    " ended_ms BIGINT,"
+    " result TEXT CHECK (result IN ('passed', 'failed', 'incomplete')),"
+    " reason TEXT,"
+    " PRIMARY KEY (job_id, attempt));",
+};
+
+int kiln_store_schema_latest(void)
+{
+    return (int)ARRAY_SIZE(migrations);
+}
+
+static const char schema_version_table[] =
+    "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT PRIMARY KEY, applied_ms BIGINT NOT NULL)";
+
+static int read_version(struct kiln_store *st, int *version, char **err)
+{
+    struct sql_rows r;
+    int rc = q(st, "SELECT COALESCE(MAX(version), 0) FROM schema_version", NULL, 0, &r, err);
+    if (rc < 0) return rc;
+    *version = (int)cell_int(&r, 0, 0);
+    sql_rows_free(&r);
+    return 0;
+}
+
+/* Brings the schema to the newest version in one transaction: all pending migrations or none. */
+static int migrate(struct kiln_store *st, char **err)
+{
+    int rc = begin(st, err);
+    if (rc < 0) return rc;
+    int version = 0;
+    if ((st->drv->migrate_lock && (rc = q(st, st->drv->migrate_lock, NULL, 0, NULL, err)) < 0) ||
+        (rc = q(st, schema_version_table, NULL, 0, NULL, err)) < 0 || (rc = read_version(st, &version, err)) < 0)
+        goto fail;
+    if (version > kiln_store_schema_latest()) {
+        rc = store_fail(err, -EPROTO,
+                        "the database's schema is version %d, newer than this kiln knows (%d): upgrade kiln", version,
+                        kiln_store_schema_latest());
+        goto fail;
+    }
+    for (int v = version; v < kiln_store_schema_latest(); v++) {
+        _cleanup_free_ char *sql = dialect(st->drv, migrations[v]);
+        if ((rc = st->drv->exec(st->conn, sql, err)) < 0 ||
+            (rc = q(st, "INSERT INTO schema_version (version, applied_ms) VALUES ($1, $2)",
+                    PARAMS(PI(v + 1), PI(now_ms(st))), NULL, err)) < 0) {
+            if (err && *err) {
+                char *why = *err;
+                *err = NULL;
+                store_fail(err, rc, "schema migration %d failed: %s", v + 1, why);
+                free(why);
+            }
+            goto fail;
+        }
+    }
+    return commit(st, err);
+fail:
+    rollback(st);
+    return rc;
+}
+
+int kiln_store_schema_version(struct kiln_store *st, int *version, char **err)
+{
+    return read_version(st, version, err);
+}
+
+int kiln_store_open(const char *url, const struct kiln_store_opts *opts, struct kiln_store **out, char **err)
+{
+    const struct kiln_store_driver *drv;
+    const char *target;
+    if (startswith(url, "sqlite:") && url[7]) {
+        drv = &kiln_store_sqlite;
+        target = url + 7;
+    } else if (startswith(url, "postgresql://") || startswith(url, "postgres://")) {
+        drv = &kiln_store_pg;
+        target = url;
+    } else {
+        /* only the scheme: the rest may hold a password */
+        return store_fail(err, -EINVAL, "unknown database kind \"%.*s\": use sqlite:PATH or a postgresql:// URI",
+                          (int)MIN(strcspn(url, ":"), (size_t)20), url);
+    }
+    struct kiln_store *st = xcalloc(1, sizeof(*st));
+    st->drv = drv;
+    if (opts) st->o = *opts;
+    if (st->o.max_attempts <= 0) st->o.max_attempts = 3;
+    if (st->o.avoid_ms <= 0) st->o.avoid_ms = 60000;
+    if (st->o.busy_timeout_ms <= 0) st->o.busy_timeout_ms = 30000;
+    int rc = drv->connect(target, &st->o, &st->conn, err);
+    if (rc < 0) {
+        free(st);
+        return rc;
+    }
+    if ((rc = migrate(st, err)) < 0) {
+        kiln_store_close(st);
+        return rc;
+    }
+    *out = st;
+    return 0;
+}
+
+void kiln_store_close(struct kiln_store *st)
+{
+    if (!st) return;
+    st->drv->disconnect(st->conn);
+    free(st);
+}
+
+const char *kiln_store_backend(const struct kiln_store *st)
+{
+    return st->drv->name;
+}
+
+/* --- capabilities ------------------------------------------------------------------------- */
+
+bool kiln_caps_meet(const struct kiln_caps *have, const struct kiln_caps *need)
+{
+    return (!need->accel[0] || streq(need->accel, have->accel)) && (!need->arch[0] || streq(need->arch, have->arch)) &&
+           have->cpus >= need->cpus && have->memory_mb >= need->memory_mb && (need->features & ~have->features) == 0;
+}
+
+static int check_caps(const struct kiln_caps *c, const char *what, char **err)
+{
+    if (!valid_name(c->accel, true)) return store_fail(err, -EINVAL, "%s accel: not a name", what);
+    if (!valid_name(c->arch, true)) return store_fail(err, -EINVAL, "%s arch: not a name", what);
+    if (c->cpus < 0 || c->memory_mb < 0) return store_fail(err, -EINVAL, "%s cpus and memory_mb cannot be negative", what);
+    return 0;
+}
+
+/* --- tokens ------------------------------------------------------------------------------- */
+
+/* SHA-256 of the token's text, lower-case hex. The token has 256 random bits, so an unsalted
+ * fast hash is enough: nothing short of the token itself finds it. */
+static void token_hash(const char *token, char hex[65])
+{
+    unsigned char md[32];
+    unsigned int len = sizeof(md);
+    EVP_Digest(token, strlen(token), md, &len, EVP_sha256(), NULL);
+    for (size_t i = 0; i < sizeof(md); i++) snprintf(hex + 2 * i, 3, "%02x", md[i]);
+}
+
+static int token_new(const char *prefix, char token[KILN_TOKEN_LEN + 1], char hash[65], char **err)
+{
+    unsigned char raw[32];
+    if (RAND_bytes(raw, sizeof(raw)) != 1) return store_fail(err, -EIO, "cannot draw random bytes for a token (OpenSSL RAND_bytes)");
+    int n = snprintf(token, KILN_TOKEN_LEN + 1, "%s", prefix);
+    for (size_t i = 0; i < sizeof(raw); i++) n += snprintf(token + n, (size_t)(KILN_TOKEN_LEN + 1 - n), "%02x", raw[i]);
+    OPENSSL_cleanse(raw, sizeof(raw));
+    token_hash(token, hash);
+    return 0;
+}
+
+/* The row of table whose token_hash is token's hash: looked up by the hash's first 16 hex
+ * digits, then compared whole in constant time. Returns the row index or -1. */
+static int token_match(const struct sql_rows *r, size_t hash_col, const char hash[65])
+{
+    int found = -1;
+    for (size_t i = 0; i < r->nrows; i++) {
+        const char *h = cell(r, i, hash_col);
+        if (h && strlen(h) == 64 && CRYPTO_memcmp(h, hash, 64) == 0) found = (int)i;
+    }
+    return found;
+}
+
+static bool token_well_formed(const char *token, const char *prefix)
+{
+    return token && strlen(token) == KILN_TOKEN_LEN && startswith(token, prefix) && is_hex(token + 3, 64);
+}
+
+/* --- tenants ------------------------------------------------------------------------------ */
+
+#define TENANT_COLS "id, name, max_jobs, admin, created_ms"
+
+static void tenant_from(const struct sql_rows *r, size_t i, struct kiln_tenant *t)
+{
+    *t = (struct kiln_tenant){.id = cell_int(r, i, 0), .max_jobs = (int)cell_int(r, i, 2), .admin = cell_int(r, i, 3) != 0,
+                              .created_ms = cell_int(r, i, 4)};
+    cell_copy(t->name, sizeof(t->name), r, i, 1);
+}
+
+int kiln_store_tenant_add(struct kiln_store *st, const char *name, int max_jobs, bool admin, char token[KILN_TOKEN_LEN + 1],
+                          struct kiln_tenant *out, char **err)
+{
+    if (!valid_name(name, false))
+        return store_fail(err, -EINVAL, "tenant name \"%.64s\": use 1-%d letters, digits, '.', '_' or '-'", name ? name : "",
+                          KILN_STORE_NAME_MAX);
+    if (max_jobs < 1) return store_fail(err, -EINVAL, "tenant %s: max_jobs must be at least 1", name);
+    char hash[65];
+    int rc = token_new("kt_", token, hash, err);
+    if (rc < 0) return rc;
+    char lookup[17];
+    snprintf(lookup, sizeof(lookup), "%.16s", hash);
+    struct sql_rows r;
+    rc = q(st,
+           "INSERT INTO tenants (name, token_hash, token_lookup, max_jobs, admin, created_ms) VALUES ($1, $2, $3, $4, $5, $6)"
+           " RETURNING " TENANT_COLS,
+           PARAMS(PT(name), PT(hash), PT(lookup), PI(max_jobs), PI(admin), PI(now_ms(st))), &r, err);
+    if (rc == -EEXIST) rc = store_fail(err, rc, "tenant %s exists already", name);
+    if (rc < 0) {
+        OPENSSL_cleanse(token, KILN_TOKEN_LEN);
+        return rc;
+    }
+    if (out) tenant_from(&r, 0, out);
+    sql_rows_free(&r);
+    return 0;
+}
+
+int kiln_store_tenant_auth(struct kiln_store *st, const char *token, struct kiln_tenant *out, char **err)
+{
+    if (!token_well_formed(token, "kt_")) return store_fail(err, -EACCES, "not a valid tenant token");
+    char hash[65];
+    token_hash(token, hash);
+    char lookup[17];
+    snprintf(lookup, sizeof(lookup), "%.16s", hash);
+    struct sql_rows r;
+    int rc = q(st, "SELECT " TENANT_COLS ", token_hash FROM tenants WHERE token_lookup = $1", PARAMS(PT(lookup)), &r, err);
+    if (rc < 0) return rc;
+    int i = token_match(&r, 5, hash);
+    if (i >= 0) tenant_from(&r, (size_t)i, out);
+    sql_rows_free(&r);
+    return i >= 0 ? 0 : store_fail(err, -EACCES, "not a valid tenant token");
+}
+
+int kiln_store_tenant_get(struct kiln_store *st, const char *name, struct kiln_tenant *out, char **err)
+{
+    struct sql_rows r;
+    int rc = q(st, "SELECT " TENANT_COLS " FROM tenants WHERE name = $1", PARAMS(PT(name)), &r, err);
+    if (rc < 0) return rc;
+    if (r.nrows) tenant_from(&r, 0, out);
+    else rc = store_fail(err, -ENOENT, "tenant %.64s not found", name);
+    sql_rows_free(&r);
+    return rc;
+}
+
+int kiln_store_tenant_set_max_jobs(struct kiln_store *st, int64_t tenant_id, int max_jobs, char **err)
+{
+    if (max_jobs < 1) return store_fail(err, -EINVAL, "max_jobs must be at least 1");
+    struct sql_rows r;
+    int rc = q(st, "UPDATE tenants SET max_jobs = $2 WHERE id = $1 RETURNING id", PARAMS(PI(tenant_id), PI(max_jobs)), &r,
+               err);
+    if (rc < 0) return rc;
+    if (!r.nrows) rc = store_fail(err, -ENOENT, "tenant %" PRId64 " not found", tenant_id);
+    sql_rows_free(&r);
+    return rc;
+}
+
+int kiln_store_tenant_trust(struct kiln_store *st, int64_t tenant_id, const char *key_id, const char *pubkey_text,
+                            char **err)
+{
+    if (!key_id || strlen(key_id) != 16 || strspn(key_id, "0123456789ABCDEFabcdef") != 16)
+        return store_fail(err, -EINVAL, "key id \"%.20s\": want the 16 hex digits minisign prints", key_id ? key_id : "");
+    if (!pubkey_text || !*pubkey_text || !valid_text(pubkey_text, KILN_STORE_KEY_MAX))
+        return store_fail(err, -EINVAL, "public key %s: want a minisign .pub file's text (at most %d bytes)", key_id,
+                          KILN_STORE_KEY_MAX);
+    int rc = q(st,
+               "INSERT INTO tenant_keys (tenant_id, key_id, pubkey, added_ms) VALUES ($1, $2, $3, $4)"
+               " ON CONFLICT (tenant_id, key_id) DO UPDATE SET pubkey = excluded.pubkey",
+               PARAMS(PI(tenant_id), PT(key_id), PT(pubkey_text), PI(now_ms(st))), NULL, err);
+    return rc;
+}
+
+int kiln_store_tenant_keys(struct kiln_store *st, int64_t tenant_id, char ***keys, size_t *n, char **err)
+{
+    struct sql_rows r;
+    int rc = q(st, "SELECT pubkey FROM tenant_keys WHERE tenant_id = $1 ORDER BY added_ms, key_id", PARAMS(PI(tenant_id)),
+               &r, err);
+    if (rc < 0) return rc;
+    char **v = xcalloc(r.nrows + 1, sizeof(*v));
+    for (size_t i = 0; i < r.nrows; i++) v[i] = cell_dup(&r, i, 0);
+    *keys = v;
+    *n = r.nrows;
+    sql_rows_free(&r);
+    return 0;
+}
+
+void kiln_strv_free(char **v)
+{
+    for (size_t i = 0; v && v[i]; i++) free(v[i]);
+    free(v);
+}
+
+/* --- workers ------------------------------------------------------------------------------ */
+
+#define ACTIVE_STATES "('assigned', 'running', 'uploading')"
+#define WORKER_COLS                                                                                               \
+    "w.id, w.name, w.accel, w.arch, w.cpus, w.memory_mb, w.features, w.slots, w.last_heartbeat_ms, w.created_ms," \
+    " (SELECT COUNT(*) FROM jobs j WHERE j.worker_id = w.id AND j.state IN " ACTIVE_STATES ")"
+
+static void worker_from(const struct sql_rows *r, size_t i, struct kiln_worker *w)
+{
+    *w = (struct kiln_worker){.id = cell_int(r, i, 0),
+                              .caps = {.cpus = (int)cell_int(r, i, 4), .memory_mb = (int)cell_int(r, i, 5),
+                                       .features = (unsigned)cell_int(r, i, 6)},
+                              .slots = (int)cell_int(r, i, 7),
+                              .last_heartbeat_ms = cell_int(r, i, 8),
+                              .created_ms = cell_int(r, i, 9),
+                              .running = (int)cell_int(r, i, 10)};
+    cell_copy(w->name, sizeof(w->name), r, i, 1);
+    cell_copy(w->caps.accel, sizeof(w->caps.accel), r, i, 2);
+    cell_copy(w->caps.arch, sizeof(w->caps.arch), r, i, 3);
+}
+
+int kiln_store_worker_add(struct kiln_store *st, const char *name, char token[KILN_TOKEN_LEN + 1], struct kiln_worker *out,
+                          char **err)
+{
+    if (!valid_name(name, false))
+        return store_fail(err, -EINVAL, "worker name \"%.64s\": use 1-%d letters, digits, '.', '_' or '-'", name ? name : "",
+                          KILN_STORE_NAME_MAX);
+    char hash[65];
+    int rc = token_new("kw_", token, hash, err);
+    if (rc < 0) return rc;
+    char lookup[17];
+    snprintf(lookup, sizeof(lookup), "%.16s", hash);
+    struct sql_rows r = {0}, w = {0};
+    rc = q(st, "INSERT INTO workers (name, token_hash, token_lookup, created_ms) VALUES ($1, $2, $3, $4) RETURNING id",
+           PARAMS(PT(name), PT(hash), PT(lookup), PI(now_ms(st))), &r, err);
+    if (rc == -EEXIST) rc = store_fail(err, rc, "worker %s exists already", name);
+    if (rc >= 0 && out &&
+        (rc = q(st, "SELECT " WORKER_COLS " FROM workers w WHERE w.id = $1", PARAMS(PI(cell_int(&r, 0, 0))), &w, err)) >= 0)
+        worker_from(&w, 0, out);
+    sql_rows_free(&r);
+    sql_rows_free(&w);
+    if (rc < 0) OPENSSL_cleanse(token, KILN_TOKEN_LEN);
+    return rc < 0 ? rc : 0;
+}
+
+int kiln_store_worker_auth(struct kiln_store *st, const char *token, struct kiln_worker *out, char **err)
+{
+    if (!token_well_formed(token, "kw_")) return store_fail(err, -EACCES, "not a valid worker token");
+    char hash[65];
+    token_hash(token, hash);
+    char lookup[17];
+    snprintf(lookup, sizeof(lookup), "%.16s", hash);
+    struct sql_rows r;
+    int rc = q(st, "SELECT " WORKER_COLS ", w.token_hash FROM workers w WHERE w.token_lookup = $1", PARAMS(PT(lookup)), &r,
+               err);
+    if (rc < 0) return rc;
+    int i = token_match(&r, 11, hash);
+    if (i >= 0) worker_from(&r, (size_t)i, out);
+    sql_rows_free(&r);
+    return i >= 0 ? 0 : store_fail(err, -EACCES, "not a valid worker token");
+}
+
+int kiln_store_worker_declare(struct kiln_store *st, int64_t worker_id, const struct kiln_caps *caps, int slots, char **err)
+{
+    int rc = check_caps(caps, "worker", err);
+    if (rc < 0) return rc;
+    if (slots < 1) return store_fail(err, -EINVAL, "worker slots must be at least 1");
+    struct sql_rows r;
+    rc = q(st,
+           "UPDATE workers SET accel = $2, arch = $3, cpus = $4, memory_mb = $5, features = $6, slots = $7,"
+           " last_heartbeat_ms = $8 WHERE id = $1 RETURNING id",
+           PARAMS(PI(worker_id), PT(caps->accel), PT(caps->arch), PI(caps->cpus), PI(caps->memory_mb), PI(caps->features),
+                  PI(slots), PI(now_ms(st))),
+           &r, err);
+    if (rc < 0) return rc;
+    if (!r.nrows) rc = store_fail(err, -ENOENT, "worker %" PRId64 " not found", worker_id);
+    sql_rows_free(&r);
+    return rc;
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+int kiln_store_worker_heartbeat(struct kiln_store *st, int64_t worker_id, int64_t lease_ms, int64_t **held, char **err)
+{
+    if (lease_ms <= 0) return store_fail(err, -EINVAL, "a lease must last more than 0 ms");
+    int64_t now = now_ms(st);
+    struct sql_rows w = {0}, r = {0};
+    int rc = begin(st, err);
+    if (rc < 0) return rc;
+    if ((rc = q(st, "UPDATE workers SET last_heartbeat_ms = $2 WHERE id = $1 RETURNING id", PARAMS(PI(worker_id), PI(now)),
+                &w, err)) < 0)
+        goto fail;
+    if (!w.nrows) {
+        rc = store_fail(err, -ENOENT, "worker %" PRId64 " not found", worker_id);
+        goto fail;
+    }
+    /* A lease that lapsed stays lapsed: the sweep hands its job to another worker. */
+    if ((rc = q(st,
+                "UPDATE jobs SET lease_expires_ms = $2, updated_ms = $3"
+                " WHERE worker_id = $1 AND state IN " ACTIVE_STATES " AND lease_expires_ms > $3 RETURNING id",
+                PARAMS(PI(worker_id), PI(now + lease_ms), PI(now)), &r, err)) < 0 ||
+        (rc = commit(st, err)) < 0)
+        goto fail;
+    int64_t *ids = xcalloc(r.nrows + 1, sizeof(*ids));
+    for (size_t i = 0; i < r.nrows; i++) ids[i] = cell_int(&r, i, 0);
+    qsort(ids, r.nrows, sizeof(*ids), cmp_id);
+    rc = (int)r.nrows;
+    if (held) *held = ids;
+    else free(ids);
+    sql_rows_free(&w);
+    sql_rows_free(&r);
+    return rc;
+fail:
+    rollback(st);
+    sql_rows_free(&w);
+    sql_rows_free(&r);
+    return rc;
+}
+
+int kiln_store_worker_list(struct kiln_store *st, struct kiln_worker **out, size_t *n, char **err)
+{
+    struct sql_rows r;
+    int rc = q(st, "SELECT " WORKER_COLS " FROM workers w ORDER BY w.name", NULL, 0, &r, err);
+    if (rc < 0) return rc;
+    *out = xcalloc(r.nrows + 1, sizeof(**out));
+    for (size_t i = 0; i < r.nrows; i++) worker_from(&r, i, &(*out)[i]);
+    *n = r.nrows;
+    sql_rows_free(&r);
+    return 0;
+}
+
+/* --- images ------------------------------------------------------------------------------- */
+
+int kiln_store_image_record(struct kiln_store *st, int64_t tenant_id, const char *digest, int64_t size, const char *path,
+                            struct kiln_image *out, char **err)
+{
+    if (!is_hex(digest, 64)) return store_fail(err, -EINVAL, "image digest: want 64 lower-case hex digits (sha256)");
+    if (size < 0) return store_fail(err, -EINVAL, "image sha256:%s: size cannot be negative", digest);
+    if (!path || !*path || !valid_text(path, KILN_STORE_REF_MAX) || strchr(path, '\n'))
+        return store_fail(err, -EINVAL, "image sha256:%s: path must be 1-%d bytes on one line", digest, KILN_STORE_REF_MAX);
+    int64_t now = now_ms(st);
+    struct sql_rows ins = {0}, r = {0};
+    int rc = begin(st, err);
+    if (rc < 0) return rc;
+    /* On PostgreSQL a concurrent insert of the same digest makes this wait for it, then do
+     * nothing: the SELECT after it sees that row. */
+    if ((rc = q(st,
+                "INSERT INTO images (digest, size, path, created_ms) VALUES ($1, $2, $3, $4)"
+                " ON CONFLICT (digest) DO NOTHING RETURNING digest",
+                PARAMS(PT(digest), PI(size), PT(path), PI(now)), &ins, err)) < 0 ||
+        (rc = q(st, "SELECT size, path FROM images WHERE digest = $1", PARAMS(PT(digest)), &r, err)) < 0)
+        goto fail;
+    if (r.nrows != 1) {
+        rc = store_fail(err, -EIO, "image sha256:%s vanished while being recorded", digest);
+        goto fail;
+    }
+    if (cell_int(&r, 0, 0) != size) {
+        rc = store_fail(err, -EINVAL, "image sha256:%s is recorded with %" PRId64 " bytes, not %" PRId64 ": the upload is damaged",
+                        digest, cell_int(&r, 0, 0), size);
+        goto fail;
+    }
+    if ((rc = q(st,
+                "INSERT INTO tenant_images (tenant_id, digest, created_ms) VALUES ($1, $2, $3)"
+                " ON CONFLICT (tenant_id, digest) DO NOTHING",
+                PARAMS(PI(tenant_id), PT(digest), PI(now)), NULL, err)) < 0)
+        goto fail;
+    if ((rc = commit(st, err)) < 0) goto fail;
+    if (out) {
+        *out = (struct kiln_image){.size = size, .known = ins.nrows == 0};
+        snprintf(out->digest, sizeof(out->digest), "%s", digest);
+        cell_copy(out->path, sizeof(out->path), &r, 0, 1);
+    }
+    sql_rows_free(&ins);
+    sql_rows_free(&r);
+    return 0;
+fail:
+    rollback(st);
+    sql_rows_free(&ins);
+    sql_rows_free(&r);
+    return rc;
+}
+
+int kiln_store_image_get(struct kiln_store *st, int64_t scope, const char *digest, struct kiln_image *out, char **err)
+{
+    struct sql_rows r;
+    int rc = q(st,
+               "SELECT i.digest, i.size, i.path FROM images i WHERE i.digest = $2 AND EXISTS"
+               " (SELECT 1 FROM tenant_images t WHERE t.digest = i.digest AND ($1 = -1 OR t.tenant_id = $1))",
+               PARAMS(PI(scope), PT(digest)), &r, err);
+    if (rc < 0) return rc;
+    if (r.nrows) {
+        *out = (struct kiln_image){.size = cell_int(&r, 0, 1), .known = true};
+        cell_copy(out->digest, sizeof(out->digest), &r, 0, 0);
+        cell_copy(out->path, sizeof(out->path), &r, 0, 2);
+    } else {
+        rc = store_fail(err, -ENOENT, "image sha256:%.64s not found", digest ? digest : "");
+    }
+    sql_rows_free(&r);
+    return rc;
+}
+
+/* --- job states ----------------------------------------------------------------------------- */
+
+static const char *const state_names[JOB_STATE_COUNT] = {"queued", "assigned", "running", "uploading", "done", "cancelled"};
+static const char *const result_names[RESULT_COUNT] = {"", "passed", "failed", "incomplete"};
+
+const char *kiln_job_state_name(enum kiln_job_state s)
+{
+    return (unsigned)s < JOB_STATE_COUNT ? state_names[s] : "?";
+}
+
+const char *kiln_job_result_name(enum kiln_job_result r)
+{
+    return (unsigned)r < RESULT_COUNT ? result_names[r] : "?";
+}
+
+int kiln_job_state_parse(const char *name)
+{
+    for (int i = 0; i < JOB_STATE_COUNT; i++)
+        if (name && streq(name, state_names[i])) return i;
+    return -1;
+}
+
+static enum kiln_job_result result_parse(const char *name)
+{
+    for (int i = 1; i < RESULT_COUNT; i++)
+        if (name && streq(name, result_names[i])) return (enum kiln_job_result)i;
+    return RESULT_NONE;
+}
+
+#define B(s) (1u << (s))
+static const unsigned legal_next[JOB_STATE_COUNT] = {
+    [JOB_QUEUED] = B(JOB_ASSIGNED) | B(JOB_CANCELLED),
+    [JOB_ASSIGNED] = B(JOB_RUNNING) | B(JOB_QUEUED) | B(JOB_DONE) | B(JOB_CANCELLED),
+    [JOB_RUNNING] = B(JOB_UPLOADING) | B(JOB_QUEUED) | B(JOB_DONE) | B(JOB_CANCELLED),
+    [JOB_UPLOADING] = B(JOB_QUEUED) | B(JOB_DONE) | B(JOB_CANCELLED),
+};
+
+int kiln_job_transition_check(enum kiln_job_state from, enum kiln_job_state to, enum kiln_job_result result, char *why,
+                              size_t sz)
+{
+    const char *bad = NULL;
+    if ((unsigned)from >= JOB_STATE_COUNT || (unsigned)to >= JOB_STATE_COUNT || (unsigned)result >= RESULT_COUNT)
+        bad = "not a job state";
+    else if (!(legal_next[from] & B(to)))
+        bad = from == JOB_DONE || from == JOB_CANCELLED ? "the job has ended" : "not a step of the job's life";
+    else if (to == JOB_DONE && result == RESULT_NONE)
+        bad = "done needs a result";
+    else if (to != JOB_DONE && result != RESULT_NONE)
+        bad = "only done has a result";
+    else if (to == JOB_DONE && from == JOB_ASSIGNED && result != RESULT_INCOMPLETE)
+        bad = "a job that never ran can neither pass nor fail";
+    if (!bad) return 0;
+    if (why)
+        snprintf(why, sz, "job state cannot go from %s to %s%s%s (%s)", kiln_job_state_name(from), kiln_job_state_name(to),
+                 result != RESULT_NONE ? " " : "", result != RESULT_NONE ? kiln_job_result_name(result) : "", bad);
+    return -EINVAL;
+}
+
+/* --- jobs ------------------------------------------------------------------------------------ */
+
+#define JOB_COLS                                                                                                       \
+    "j.id, j.tenant_id, t.name, j.image_digest, j.gallery_ref, j.spec, j.publish_channel,"                              \
+    " j.req_accel, j.req_arch, j.req_cpus, j.req_memory_mb, j.req_features,"                                            \
+    " j.state, j.result, j.reason, j.attempt, j.max_attempts, j.worker_id, w.name, j.lease_expires_ms,"                \
+    " j.created_ms, j.started_ms, j.finished_ms, j.updated_ms,"                                                         \
+    " CASE WHEN j.state = 'queued' THEN (SELECT COUNT(*) FROM jobs p WHERE p.state = 'queued' AND p.id <= j.id) ELSE 0 END"
+#define JOB_FROM " FROM jobs j JOIN tenants t ON t.id = j.tenant_id LEFT JOIN workers w ON w.id = j.worker_id"
+
+static void job_from(const struct sql_rows *r, size_t i, struct kiln_job *j)
+{
+    *j = (struct kiln_job){
+        .id = cell_int(r, i, 0),
+        .tenant_id = cell_int(r, i, 1),
+        .image_digest = cell_dup(r, i, 3),
+        .gallery_ref = cell_dup(r, i, 4),
+        .spec = cell_dup(r, i, 5),
+        .publish_channel = cell_dup(r, i, 6),
+        .req = {.cpus = (int)cell_int(r, i, 9), .memory_mb = (int)cell_int(r, i, 10), .features = (unsigned)cell_int(r, i, 11)},
+        .state = (enum kiln_job_state)kiln_job_state_parse(cell(r, i, 12)),
+        .result = result_parse(cell(r, i, 13)),
+        .reason = cell_dup(r, i, 14),
+        .attempt = (int)cell_int(r, i, 15),
+        .max_attempts = (int)cell_int(r, i, 16),
+        .worker_id = cell_int(r, i, 17),
+        .lease_expires_ms = cell_int(r, i, 19),
+        .created_ms = cell_int(r, i, 20),
+        .started_ms = cell_int(r, i, 21),
+        .finished_ms = cell_int(r, i, 22),
+        .updated_ms = cell_int(r, i, 23),
+        .queue_position = (long)cell_int(r, i, 24),
+    };
+    cell_copy(j->tenant, sizeof(j->tenant), r, i, 2);
+    cell_copy(j->req.accel, sizeof(j->req.accel), r, i, 7);
+    cell_copy(j->req.arch, sizeof(j->req.arch), r, i, 8);
+    cell_copy(j->worker, sizeof(j->worker), r, i, 18);
+}
+
+void kiln_job_clear(struct kiln_job *j)
+{
+    if (!j) return;
+    free(j->image_digest);
+    free(j->gallery_ref);
+    free(j->spec);
+    free(j->publish_channel);
+    free(j->reason);
+    *j = (struct kiln_job){0};
+}
+
+void kiln_jobs_free(struct kiln_job *jobs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) kiln_job_clear(&jobs[i]);
+    free(jobs);
+}
+
+void kiln_attempts_free(struct kiln_attempt *a, size_t n)
+{
+    for (size_t i = 0; i < n; i++) free(a[i].reason);
+    free(a);
+}
+
+int kiln_store_job_submit(struct kiln_store *st, int64_t tenant_id, const struct kiln_job_submit *s, int64_t *id,
+                          char **err)
+{
+    if (!s->image_digest == !s->gallery_ref)
+        return store_fail(err, -EINVAL, "image: give either an image digest or a gallery reference");
+    if (s->image_digest && !is_hex(s->image_digest, 64))
+        return store_fail(err, -EINVAL, "image: want the sha256 digest as 64 lower-case hex digits");
+    if (s->gallery_ref && (!*s->gallery_ref || !valid_text(s->gallery_ref, KILN_STORE_REF_MAX) ||
+                           strpbrk(s->gallery_ref, "\n\t")))
+        return store_fail(err, -EINVAL, "gallery_ref: want 1-%d bytes on one line", KILN_STORE_REF_MAX);
+    if (s->publish_channel && !valid_name(s->publish_channel, false))
+        return store_fail(err, -EINVAL, "publish.channel: use 1-%d letters, digits, '.', '_' or '-'", KILN_STORE_NAME_MAX);
+    int rc = check_caps(&s->req, "requirements", err);
+    if (rc < 0) return rc;
+    size_t len = s->spec ? strlen(s->spec) : 0;
+    if (len == 0 || len > KILN_STORE_SPEC_MAX)
+        return store_fail(err, -EINVAL, "selection: want JSON of 1-%d bytes, got %zu", KILN_STORE_SPEC_MAX, len);
+    json_error_t jerr;
+    json_t *j = json_loadb(s->spec, len, 0, &jerr);
+    if (!j) return store_fail(err, -EINVAL, "selection: not JSON at line %d column %d: %s", jerr.line, jerr.column, jerr.text);
+    bool object = json_is_object(j);
+    json_decref(j);
+    if (!object) return store_fail(err, -EINVAL, "selection: want a JSON object");
+
+    int64_t now = now_ms(st);
+    struct sql_rows img = {0}, r = {0};
+    if ((rc = begin(st, err)) < 0) return rc;
+    if (s->image_digest) {
+        if ((rc = q(st, "SELECT 1 FROM tenant_images WHERE tenant_id = $1 AND digest = $2",
+                    PARAMS(PI(tenant_id), PT(s->image_digest)), &img, err)) < 0)
+            goto fail;
+        if (!img.nrows) {
+            rc = store_fail(err, -ENOENT, "image sha256:%s not found: upload it first", s->image_digest);
+            goto fail;
+        }
+    }
+    if ((rc = q(st,
+                "INSERT INTO jobs (tenant_id, image_digest, gallery_ref, spec, publish_channel, req_accel, req_arch,"
+                " req_cpus, req_memory_mb, req_features, state, max_attempts, created_ms, updated_ms)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'queued', $11, $12, $12) RETURNING id",
+                PARAMS(PI(tenant_id), PT(s->image_digest), PT(s->gallery_ref), PT(s->spec), PT(s->publish_channel),
+                       PT(s->req.accel), PT(s->req.arch), PI(s->req.cpus), PI(s->req.memory_mb), PI(s->req.features),
+                       PI(st->o.max_attempts), PI(now)),
+                &r, err)) < 0 ||
+        (rc = commit(st, err)) < 0)
+        goto fail;
+    if (id) *id = cell_int(&r, 0, 0);
+    sql_rows_free(&img);
+    sql_rows_free(&r);
+    return 0;
+fail:
+    rollback(st);
+    sql_rows_free(&img);
+    sql_rows_free(&r);
+    return rc;
+}
+
+static int job_not_found(char **err, int64_t id)
+{
+    return store_fail(err, -ENOENT, "job %" PRId64 " not found", id);
+}
+
+int kiln_store_job_get(struct kiln_store *st, int64_t scope, int64_t id, struct kiln_job *out, char **err)
+{
+    struct sql_rows r;
+    int rc = q(st, "SELECT " JOB_COLS JOB_FROM " WHERE j.id = $2 AND ($1 = -1 OR j.tenant_id = $1)", PARAMS(PI(scope), PI(id)),
+               &r, err);
+    if (rc < 0) return rc;
+    if (r.nrows) job_from(&r, 0, out);
+    else rc = job_not_found(err, id);
+    sql_rows_free(&r);
+    return rc;
+}
+
+int kiln_store_job_list(struct kiln_store *st, int64_t scope, int state, size_t limit, struct kiln_job **out, size_t *n,
+                        char **err)
+{
+    if (state >= JOB_STATE_COUNT) return store_fail(err, -EINVAL, "state: not a job state");
+    if (limit == 0 || limit > KILN_STORE_LIST_MAX) limit = KILN_STORE_LIST_MAX;
+    struct sql_rows r;
+    int rc = q(st,
+               "SELECT " JOB_COLS JOB_FROM " WHERE ($1 = -1 OR j.tenant_id = $1) AND ($2 = '' OR j.state = $2)"
+               " ORDER BY j.id DESC LIMIT $3",
+               PARAMS(PI(scope), PT(state < 0 ? "" : state_names[state]), PI((int64_t)limit)), &r, err);
+    if (rc < 0) return rc;
+    *out = xcalloc(r.nrows + 1, sizeof(**out));
+    for (size_t i = 0; i < r.nrows; i++) job_from(&r, i, &(*out)[i]);
+    *n = r.nrows;
+    sql_rows_free(&r);
+    return 0;
+}
+
+int kiln_store_job_attempts(struct kiln_store *st, int64_t scope, int64_t id, struct kiln_attempt **out, size_t *n,
+                            char **err)
+{
+    struct sql_rows r;
+    int rc = q(st,
+               "SELECT a.attempt, a.worker_id, w.name, a.started_ms, a.ended_ms, a.result, a.reason"
+               " FROM jobs j JOIN job_attempts a ON a.job_id = j.id JOIN workers w ON w.id = a.worker_id"
+               " WHERE j.id = $2 AND ($1 = -1 OR j.tenant_id = $1) ORDER BY a.attempt",
+               PARAMS(PI(scope), PI(id)), &r, err);
+    if (rc < 0) return rc;
+    if (!r.nrows) {
+        /* a queued job has no attempts yet; an unknown or foreign one is not found */
+        sql_rows_free(&r);
+        struct kiln_job j;
+        if ((rc = kiln_store_job_get(st, scope, id, &j, err)) < 0) return rc;
+        kiln_job_clear(&j);
+    }
+    *out = xcalloc(r.nrows + 1, sizeof(**out));
+    for (size_t i = 0; i < r.nrows; i++) {
+        struct kiln_attempt *a = &(*out)[i];
+        *a = (struct kiln_attempt){.attempt = (int)cell_int(&r, i, 0), .worker_id = cell_int(&r, i, 1),
+                                   .started_ms = cell_int(&r, i, 3), .ended_ms = cell_int(&r, i, 4),
+                                   .result = result_parse(cell(&r, i, 5)), .reason = cell_dup(&r, i, 6)};
+        cell_copy(a->worker, sizeof(a->worker), &r, i, 2);
+    }
+    *n = r.nrows;
+    sql_rows_free(&r);
+    return 0;
+}
+
+/* A reason as stored: well-formed UTF-8 without terminal escapes (it may quote a guest), at
+ * most KILN_STORE_REASON_MAX bytes, cut between characters. */
+static char *reason_clean(const char *reason)
+{
+    char *s = utf8_sanitize(reason, strlen(reason), UTF8_STRIP_ANSI);
+    s[utf8_cut(s, KILN_STORE_REASON_MAX)] = 0;
+    return s;
+}
+
+/* Ends the job's current attempt with result. An incomplete attempt queues the job again
+ * (the worker not preferred for avoid_ms) unless it was the last; anything else ends it.
+ * Inside a write transaction, the job row locked. */
+static int end_attempt(struct kiln_store *st, int64_t id, int attempt, int max_attempts, int64_t worker_id,
+                       enum kiln_job_result result, const char *reason, enum kiln_job_state *state, char **err)
+{
+    int64_t now = now_ms(st);
+    _cleanup_free_ char *why = reason_clean(reason ? reason : "");
+    const char *res = result == RESULT_NONE ? NULL : result_names[result];
+    int rc = q(st, "UPDATE job_attempts SET ended_ms = $3, result = $4, reason = $5 WHERE job_id = $1 AND attempt = $2",
+               PARAMS(PI(id), PI(attempt), PI(now), PT(res), PT(why)), NULL, err);
+    if (rc < 0) return rc;
+    if (result == RESULT_INCOMPLETE && attempt < max_attempts) {
+        *state = JOB_QUEUED;
+        return q(st,
+                 "UPDATE jobs SET state = 'queued', worker_id = NULL, lease_expires_ms = NULL, reason = $2,"
+                 " avoid_worker_id = $3, avoid_until_ms = $4, updated_ms = $5 WHERE id = $1",
+                 PARAMS(PI(id), PT(why), PI(worker_id), PI(now + st->o.avoid_ms), PI(now)), NULL, err);
+    }
+    *state = result == RESULT_NONE ? JOB_CANCELLED : JOB_DONE;
+    return q(st,
+             "UPDATE jobs SET state = $2, result = $3, reason = $4, lease_expires_ms = NULL, finished_ms = $5,"
+             " updated_ms = $5 WHERE id = $1",
+             PARAMS(PI(id), PT(state_names[*state]), PT(res), PT(why), PI(now)), NULL, err);
+}
+
+int kiln_store_job_cancel(struct kiln_store *st, int64_t scope, int64_t id, char **err)
+{
+    struct sql_rows r = {0};
+    int rc = begin(st, err);
+    if (rc < 0) return rc;
+    if ((rc = q(st,
+                "SELECT state, attempt, max_attempts, worker_id FROM jobs WHERE id = $2 AND ($1 = -1 OR tenant_id = $1)"
+                " {LOCK:FOR UPDATE}",
+                PARAMS(PI(scope), PI(id)), &r, err)) < 0)
+        goto fail;
+    if (!r.nrows) {
+        rc = job_not_found(err, id);
+        goto fail;
+    }
+    enum kiln_job_state from = (enum kiln_job_state)kiln_job_state_parse(cell(&r, 0, 0)), to;
+    char why[160];
+    if (kiln_job_transition_check(from, JOB_CANCELLED, RESULT_NONE, why, sizeof(why)) < 0) {
+        rc = store_fail(err, -EINVAL, "job %" PRId64 ": %s", id, why);
+        goto fail;
+    }
+    if (from == JOB_QUEUED) {
+        rc = q(st,
+               "UPDATE jobs SET state = 'cancelled', reason = 'cancelled', finished_ms = $2, updated_ms = $2 WHERE id = $1",
+               PARAMS(PI(id), PI(now_ms(st))), NULL, err);
+    } else {
+        rc = end_attempt(st, id, (int)cell_int(&r, 0, 1), (int)cell_int(&r, 0, 2), cell_int(&r, 0, 3), RESULT_NONE,
+                         "cancelled", &to, err);
+    }
+    if (rc < 0 || (rc = commit(st, err)) < 0) goto fail;
+    sql_rows_free(&r);
+    return 0;
+fail:
+    rollback(st);
+    sql_rows_free(&r);
+    return rc;
+}
+
+/* The job as its worker sees it, row locked: -ESTALE unless worker_id holds it now. */
+static int held_job(struct kiln_store *st, int64_t worker_id, int64_t id, struct sql_rows *r, enum kiln_job_state *state,
+                    char **err)
+{
+    int rc = q(st,
+               "SELECT j.state, j.attempt, j.max_attempts, j.worker_id, j.lease_expires_ms, w.name"
+               " FROM jobs j LEFT JOIN workers w ON w.id = $2 WHERE j.id = $1 {LOCK:FOR UPDATE OF j}",
+               PARAMS(PI(id), PI(worker_id)), r, err);
+    if (rc < 0) return rc;
+    if (!r->nrows) return job_not_found(err, id);
+    *state = (enum kiln_job_state)kiln_job_state_parse(cell(r, 0, 0));
+    const char *wname = cell(r, 0, 5) ? cell(r, 0, 5) : "?";
+    if (*state == JOB_CANCELLED) return store_fail(err, -ESTALE, "job %" PRId64 " was cancelled: stop it", id);
+    if (cell_int(r, 0, 3) != worker_id || (*state != JOB_ASSIGNED && *state != JOB_RUNNING && *state != JOB_UPLOADING))
+        return store_fail(err, -ESTALE, "job %" PRId64 " is not held by worker %s (its lease lapsed and it went to another try)",
+                          id, wname);
+    if (cell_int(r, 0, 4) <= now_ms(st))
+        return store_fail(err, -ESTALE, "job %" PRId64 ": worker %s's lease lapsed: stop it", id, wname);
+    return 0;
+}
+
+int kiln_store_job_advance(struct kiln_store *st, int64_t worker_id, int64_t id, enum kiln_job_state to, char **err)
+{
+    struct sql_rows r = {0};
+    enum kiln_job_state from;
+    char why[160];
+    int rc = begin(st, err);
+    if (rc < 0) return rc;
+    if ((rc = held_job(st, worker_id, id, &r, &from, err)) < 0) goto fail;
+    if ((to != JOB_RUNNING && to != JOB_UPLOADING) || kiln_job_transition_check(from, to, RESULT_NONE, why, sizeof(why)) < 0) {
+        if (to != JOB_RUNNING && to != JOB_UPLOADING)
+            snprintf(why, sizeof(why), "a worker moves a job only to running or uploading, not %s", kiln_job_state_name(to));
+        rc = store_fail(err, -EINVAL, "job %" PRId64 ": %s", id, why);
+        goto fail;
+    }
+    int64_t now = now_ms(st);
+    if ((rc = q(st,
+                "UPDATE jobs SET state = $2, updated_ms = $3, started_ms = CASE WHEN $2 = 'running' THEN $3 ELSE started_ms END"
+                " WHERE id = $1",
+                PARAMS(PI(id), PT(state_names[to]), PI(now)), NULL, err)) < 0 ||
+        (rc = commit(st, err)) < 0)
+        goto fail;
+    sql_rows_free(&r);
+    return 0;
+fail:
+    rollback(st);
+    sql_rows_free(&r);
+    return rc;
+}
+
+int kiln_store_job_finish(struct kiln_store *st, int64_t worker_id, int64_t id, enum kiln_job_result result,
+                          const char *reason, enum kiln_job_state *state, char **err)
+{
+    if (result != RESULT_PASSED && result != RESULT_FAILED && result != RESULT_INCOMPLETE)
+        return store_fail(err, -EINVAL, "job %" PRId64 ": a result is passed, failed or incomplete", id);
+    struct sql_rows r = {0};
+    enum kiln_job_state from, to = JOB_DONE;
+    char why[160];
+    int rc = begin(st, err);
+    if (rc < 0) return rc;
+    if ((rc = held_job(st, worker_id, id, &r, &from, err)) < 0) goto fail;
+    int attempt = (int)cell_int(&r, 0, 1), max_attempts = (int)cell_int(&r, 0, 2);
+    bool retry = result == RESULT_INCOMPLETE && attempt < max_attempts;
+    if (kiln_job_transition_check(from, retry ? JOB_QUEUED : JOB_DONE, retry ? RESULT_NONE : result, why, sizeof(why)) < 0) {
+        rc = store_fail(err, -EINVAL, "job %" PRId64 ": %s", id, why);
+        goto fail;
+    }
+    if ((rc = end_attempt(st, id, attempt, max_attempts, worker_id, result, reason, &to, err)) < 0 ||
+        (rc = commit(st, err)) < 0)
+        goto fail;
+    if (state) *state = to;
+    sql_rows_free(&r);
+    return 0;
+fail:
+    rollback(st);
+    sql_rows_free(&r);
+    return rc;
+}
+
+int kiln_store_sweep(struct kiln_store *st, char **err)
+{
+    int64_t now = now_ms(st);
+    struct sql_rows r = {0};
+    int rc = begin(st, err);
+    if (rc < 0) return rc;
+    /* SKIP LOCKED: a job a worker is finishing right now is left to that worker. */
+    if ((rc = q(st,
+                "SELECT j.id, j.attempt, j.max_attempts, j.worker_id, w.name, w.last_heartbeat_ms FROM jobs j"
+                " JOIN workers w ON w.id = j.worker_id WHERE j.state IN " ACTIVE_STATES " AND j.lease_expires_ms <= $1"
+                " ORDER BY j.id LIMIT 100 {LOCK:FOR UPDATE OF j SKIP LOCKED}",
+                PARAMS(PI(now)), &r, err)) < 0)
+        goto fail;
+    for (size_t i = 0; i < r.nrows; i++) {
+        int64_t heard = cell_int(&r, i, 5);
+        _cleanup_free_ char *why =
+            heard ? xasprintf("incomplete: worker %s stopped renewing its lease (last heard from %" PRId64 " s before)",
+                              cell(&r, i, 4), (now - heard) / 1000)
+                  : xasprintf("incomplete: worker %s never renewed its lease", cell(&r, i, 4));
+        enum kiln_job_state to;
+        if ((rc = end_attempt(st, cell_int(&r, i, 0), (int)cell_int(&r, i, 1), (int)cell_int(&r, i, 2), cell_int(&r, i, 3),
+                              RESULT_INCOMPLETE, why, &to, err)) < 0)
+            goto fail;
+    }
+    if ((rc = commit(st, err)) < 0) goto fail;
+    rc = (int)r.nrows;
+    sql_rows_free(&r);
+    return rc;
+fail:
+    rollback(st);
+    sql_rows_free(&r);
+    return rc;
+}
+
+/* One claim transaction: 1 claimed (*id set), 0 nothing, -EAGAIN lost a race for the tenant's
+ * last slot (try again), -errno. */
+static int claim_once(struct kiln_store *st, int64_t worker_id, int64_t lease_ms, int64_t *id, char **err)
+{
+    int64_t now = now_ms(st);
+    struct sql_rows w = {0}, c = {0}, t = {0}, n = {0};
+    int rc = begin(st, err);
+    if (rc < 0) return rc;
+    /* Locking the worker first serialises one worker's concurrent claims (its slots). */
+    if ((rc = q(st,
+                "SELECT accel, arch, cpus, memory_mb, features, slots,"
+                " (SELECT COUNT(*) FROM jobs j WHERE j.worker_id = w.id AND j.state IN " ACTIVE_STATES ")"
+                " FROM workers w WHERE w.id = $1 {LOCK:FOR UPDATE}",
+                PARAMS(PI(worker_id)), &w, err)) < 0)
+        goto fail;
+    if (!w.nrows) {
+        rc = store_fail(err, -ENOENT, "worker %" PRId64 " not found", worker_id);
+        goto fail;
+    }
+    if (cell_int(&w, 0, 6) >= cell_int(&w, 0, 5)) goto none;
+    if ((rc = q(st,
+                "SELECT j.id, j.tenant_id, j.attempt FROM jobs j JOIN tenants t ON t.id = j.tenant_id"
+                " WHERE j.state = 'queued'"
+                " AND (j.req_accel = '' OR j.req_accel = $2) AND (j.req_arch = '' OR j.req_arch = $3)"
+                " AND j.req_cpus <= $4 AND j.req_memory_mb <= $5 AND (j.req_features & ~$6) = 0"
+                " AND (j.avoid_worker_id IS NULL OR j.avoid_worker_id <> $1 OR j.avoid_until_ms <= $7)"
+                " AND (SELECT COUNT(*) FROM jobs a WHERE a.tenant_id = j.tenant_id AND a.state IN " ACTIVE_STATES ")"
+                " < t.max_jobs"
+                " ORDER BY j.id LIMIT 1 {LOCK:FOR UPDATE OF j SKIP LOCKED}",
+                PARAMS(PI(worker_id), PT(cell(&w, 0, 0)), PT(cell(&w, 0, 1)), PI(cell_int(&w, 0, 2)), PI(cell_int(&w, 0, 3)),
+                       PI(cell_int(&w, 0, 4)), PI(now)),
+                &c, err)) < 0)
+        goto fail;
+    if (!c.nrows) goto none;
+    /* The quota, again under the tenant's row lock: the count above may predate a concurrent
+     * claim for the same tenant (PostgreSQL); this statement's snapshot follows the lock. */
+    if ((rc = q(st, "SELECT max_jobs FROM tenants WHERE id = $1 {LOCK:FOR UPDATE}", PARAMS(PI(cell_int(&c, 0, 1))), &t,
+                err)) < 0 ||
+        (rc = q(st, "SELECT COUNT(*) FROM jobs WHERE tenant_id = $1 AND state IN " ACTIVE_STATES,
+                PARAMS(PI(cell_int(&c, 0, 1))), &n, err)) < 0)
+        goto fail;
+    if (cell_int(&n, 0, 0) >= cell_int(&t, 0, 0)) {
+        rc = -EAGAIN;
+        goto fail;
+    }
+    *id = cell_int(&c, 0, 0);
+    int64_t attempt = cell_int(&c, 0, 2) + 1;
+    if ((rc = q(st,
+                "UPDATE jobs SET state = 'assigned', worker_id = $2, attempt = $3, lease_expires_ms = $4, updated_ms = $5"
+                " WHERE id = $1",
+                PARAMS(PI(*id), PI(worker_id), PI(attempt), PI(now + lease_ms), PI(now)), NULL, err)) < 0 ||
+        (rc = q(st, "INSERT INTO job_attempts (job_id, attempt, worker_id, started_ms) VALUES ($1, $2, $3, $4)",
+                PARAMS(PI(*id), PI(attempt), PI(worker_id), PI(now)), NULL, err)) < 0 ||
+        (rc = commit(st, err)) < 0)
+        goto fail;
+    rc = 1;
+    goto out;
+none:
+    rollback(st);
+    rc = 0;
+    goto out;
+fail:
+    rollback(st);
+out:
+    sql_rows_free(&w);
+    sql_rows_free(&c);
+    sql_rows_free(&t);
+    sql_rows_free(&n);
+    return rc;
+}
+
+int kiln_store_claim(struct kiln_store *st, int64_t worker_id, int64_t lease_ms, struct kiln_job *out, char **err)
+{
+    if (lease_ms <= 0) return store_fail(err, -EINVAL, "a lease must last more than 0 ms");
+    /* A lost race for a tenant's last slot or a deadlock is retried: the next candidate query
+     * sees the committed claims and skips that tenant. */
+    for (int tries = 0; tries < 32; tries++) {
+        int64_t id = 0;
+        int rc = claim_once(st, worker_id, lease_ms, &id, err);
+        if (rc == -EAGAIN) continue;
+        if (rc <= 0) return rc;
+        if (out && (rc = kiln_store_job_get(st, KILN_SCOPE_ALL, id, out, err)) < 0) return rc;
+        return 1;
+    }
+    return 0;
+}

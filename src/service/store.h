@@ -1,0 +1,253 @@
+/* The service's state: tenants, workers, images, jobs and their attempts, behind one
+ * interface with two backends (store_sqlite.c: SQLite in WAL mode, one machine;
+ * store_pg.c: PostgreSQL through libpq, shared by servers on many hosts).
+ *
+ * A backend is a small driver (struct kiln_store_driver, store_impl.h): connect, run a
+ * parametrised statement, transactions, and the few words its SQL dialect spells differently.
+ * Everything else (schema and migrations, the job state machine, claims, leases, quotas) is
+ * written once in store.c, so both backends behave alike by construction and the same tests
+ * run against both (tests/unit/test_store.c).
+ *
+ * Conventions:
+ *  - Functions return 0 (or a count / 1 where said) or a negative errno; on error *err (when
+ *    err is non-NULL) gets a malloc'ed one-line message saying what and what to do. Nothing
+ *    here prints.
+ *  - Times are milliseconds since the Unix epoch (int64), taken from the store's clock
+ *    (kiln_store_opts.now_ms; tests pass a fake one).
+ *  - Ids are positive int64; 0 means "none".
+ *  - A handle is one database connection and is used by one thread at a time; threads and
+ *    processes open their own. Atomicity between them comes from the database (SQLite:
+ *    BEGIN IMMEDIATE; PostgreSQL: row locks, SELECT ... FOR UPDATE SKIP LOCKED for claims).
+ *  - Every query that reads a tenant's data takes a scope: a tenant id, or KILN_SCOPE_ALL
+ *    (the admin). Another tenant's job or image is -ENOENT ("not found"), never -EACCES.
+ *
+ * Errors common to all calls: -EIO (the database failed; the message has its words),
+ * -EBUSY (SQLite stayed locked past the busy timeout), -ENOMEM. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct kiln_store;
+
+/* Bounds on what the store accepts (all in bytes unless said). */
+#define KILN_STORE_NAME_MAX 64          /* tenant, worker, channel, arch and accel names: [A-Za-z0-9._-] */
+#define KILN_STORE_SPEC_MAX (256 * 1024) /* a job's selection/runbook JSON */
+#define KILN_STORE_REF_MAX 512          /* a gallery reference, an image path */
+#define KILN_STORE_KEY_MAX 1024         /* a trusted public key's text */
+#define KILN_STORE_REASON_MAX 4096      /* longer reasons are cut */
+#define KILN_STORE_LIST_MAX 1000        /* most rows one list call returns */
+#define KILN_TOKEN_LEN 67               /* "kt_" or "kw_" + 64 hex digits (32 random bytes) */
+
+/* The scope that sees every tenant (the admin token). Tenant ids are positive, so an
+ * uninitialised scope (0) sees nothing rather than everything. */
+#define KILN_SCOPE_ALL ((int64_t)-1)
+
+struct kiln_store_opts {
+    /* Attempts a job gets before an infrastructure failure is final (default 3). */
+    int max_attempts;
+    /* After a worker lost a job (lease lapsed), other workers get this long to take it
+     * before that worker may again (default 60000 ms): the lost worker is not preferred,
+     * yet a fleet of one still finishes its queue. */
+    int64_t avoid_ms;
+    /* SQLite: how long a writer waits for the lock (default 30000 ms). */
+    int busy_timeout_ms;
+    /* The clock (default: CLOCK_REALTIME). */
+    int64_t (*now_ms)(void *ctx);
+    void *now_ctx;
+};
+
+/* Opens url and brings its schema to the newest version (migrations, idempotent):
+ *   "sqlite:PATH"                 SQLite database file PATH (created; WAL; e.g. DATA/kiln.db)
+ *   "postgresql://..." or "postgres://..."   a libpq connection URI, e.g.
+ *                                 postgresql:///kiln?host=/run/postgresql
+ * opts may be NULL (defaults). -EINVAL: url names no backend; -EPROTO: the database's schema
+ * is newer than this kiln knows (upgrade kiln); -ECONNREFUSED: PostgreSQL unreachable. */
+int kiln_store_open(const char *url, const struct kiln_store_opts *opts, struct kiln_store **out, char **err);
+void kiln_store_close(struct kiln_store *st);
+/* "sqlite" or "postgresql". */
+const char *kiln_store_backend(const struct kiln_store *st);
+/* The schema version the database is at, and the newest this kiln knows. */
+int kiln_store_schema_version(struct kiln_store *st, int *version, char **err);
+int kiln_store_schema_latest(void);
+
+/* What a worker offers and what a job needs, matched as: accel and arch equal unless the job
+ * leaves them empty (any); the worker's cpus and memory_mb at least the job's; the job's
+ * feature bits (FEAT_* of core/req.h: uefi, tpm, nvme, multiqueue, gpu, ...) a subset of the
+ * worker's. */
+struct kiln_caps {
+    char accel[KILN_STORE_NAME_MAX + 1]; /* "kvm", "tcg"; "" in a job: any */
+    char arch[KILN_STORE_NAME_MAX + 1];  /* "x86_64", "aarch64"; "" in a job: any */
+    int cpus;
+    int memory_mb;
+    unsigned features;
+};
+/* True when have meets need. */
+bool kiln_caps_meet(const struct kiln_caps *have, const struct kiln_caps *need);
+
+/* --- tenants (publishers) ---------------------------------------------------------------- */
+
+struct kiln_tenant {
+    int64_t id;
+    char name[KILN_STORE_NAME_MAX + 1];
+    int max_jobs; /* jobs assigned, running or uploading at once */
+    bool admin;   /* its token manages tenants and sees every tenant (KILN_SCOPE_ALL) */
+    int64_t created_ms;
+};
+
+/* Adds a tenant. token (KILN_TOKEN_LEN + 1 bytes) gets its API token: 32 random bytes, shown
+ * this once; only its SHA-256 is stored. -EEXIST: the name is taken; -EINVAL: bad name or
+ * max_jobs < 1. */
+int kiln_store_tenant_add(struct kiln_store *st, const char *name, int max_jobs, bool admin, char token[KILN_TOKEN_LEN + 1],
+                          struct kiln_tenant *out, char **err);
+/* The tenant a token belongs to (hash looked up, compared in constant time). -EACCES: no
+ * tenant has it (malformed, unknown or revoked). */
+int kiln_store_tenant_auth(struct kiln_store *st, const char *token, struct kiln_tenant *out, char **err);
+int kiln_store_tenant_get(struct kiln_store *st, const char *name, struct kiln_tenant *out, char **err);
+int kiln_store_tenant_set_max_jobs(struct kiln_store *st, int64_t tenant_id, int max_jobs, char **err);
+/* Trusts a minisign public key (key_id: its 16 hex digits; text: the .pub file) for the
+ * tenant's self-service publishing. Trusting the same key id again replaces its text. */
+int kiln_store_tenant_trust(struct kiln_store *st, int64_t tenant_id, const char *key_id, const char *pubkey_text,
+                            char **err);
+/* The tenant's trusted keys' texts, oldest first; *keys is NULL-terminated, free with
+ * kiln_strv_free. */
+int kiln_store_tenant_keys(struct kiln_store *st, int64_t tenant_id, char ***keys, size_t *n, char **err);
+void kiln_strv_free(char **v);
+
+/* --- workers ------------------------------------------------------------------------------ */
+
+struct kiln_worker {
+    int64_t id;
+    char name[KILN_STORE_NAME_MAX + 1];
+    struct kiln_caps caps; /* as last declared */
+    int slots;             /* jobs it runs at once */
+    int64_t last_heartbeat_ms; /* 0: never heard from */
+    int running;           /* jobs it holds now (worker list only) */
+    int64_t created_ms;
+};
+
+/* Adds a worker with no capabilities (it declares them when it connects); token as for
+ * tenants ("kw_..."). -EEXIST: the name is taken. */
+int kiln_store_worker_add(struct kiln_store *st, const char *name, char token[KILN_TOKEN_LEN + 1], struct kiln_worker *out,
+                          char **err);
+/* -EACCES: no worker has this token. */
+int kiln_store_worker_auth(struct kiln_store *st, const char *token, struct kiln_worker *out, char **err);
+/* What the worker offers (on connect); counts as a heartbeat. -EINVAL: bad caps or slots < 1. */
+int kiln_store_worker_declare(struct kiln_store *st, int64_t worker_id, const struct kiln_caps *caps, int slots, char **err);
+/* The worker is alive: records the heartbeat and extends to now + lease_ms the lease of
+ * every job it holds whose lease has not lapsed. *held (may be NULL) gets the ids of the jobs
+ * it still holds, ascending (free()); a job the worker runs that is not among them was
+ * cancelled or lost, and the worker stops it. Returns how many. */
+int kiln_store_worker_heartbeat(struct kiln_store *st, int64_t worker_id, int64_t lease_ms, int64_t **held, char **err);
+/* Every worker, by name (free(*out)). */
+int kiln_store_worker_list(struct kiln_store *st, struct kiln_worker **out, size_t *n, char **err);
+
+/* --- images ------------------------------------------------------------------------------- */
+
+struct kiln_image {
+    char digest[65]; /* sha256, lower-case hex */
+    int64_t size;    /* bytes */
+    char path[KILN_STORE_REF_MAX + 1];
+    bool known;      /* the digest was stored before (this or another tenant): use path, drop the upload */
+};
+
+/* Records that tenant uploaded the image with this digest, stored at path. Images are stored
+ * once per digest: when the digest is known, out->path is where it already is and out->known
+ * is set. -EINVAL: bad digest, or a size that disagrees with the one recorded for it. */
+int kiln_store_image_record(struct kiln_store *st, int64_t tenant_id, const char *digest, int64_t size, const char *path,
+                            struct kiln_image *out, char **err);
+/* -ENOENT: scope has not uploaded it. */
+int kiln_store_image_get(struct kiln_store *st, int64_t scope, const char *digest, struct kiln_image *out, char **err);
+
+/* --- jobs ------------------------------------------------------------------------------- */
+
+/* State (where the job is) and result (what came out) are separate:
+ *   queued -> assigned -> running -> uploading -> done      (result passed | failed | incomplete)
+ *   any state but done -> cancelled                           (no result)
+ *   assigned | running | uploading -> queued                  (the attempt was incomplete: retried)
+ *   assigned -> done only with result incomplete (attempts used up before it ran) */
+enum kiln_job_state { JOB_QUEUED, JOB_ASSIGNED, JOB_RUNNING, JOB_UPLOADING, JOB_DONE, JOB_CANCELLED, JOB_STATE_COUNT };
+enum kiln_job_result { RESULT_NONE, RESULT_PASSED, RESULT_FAILED, RESULT_INCOMPLETE, RESULT_COUNT };
+const char *kiln_job_state_name(enum kiln_job_state s);
+const char *kiln_job_result_name(enum kiln_job_result r); /* RESULT_NONE: "" */
+/* -1 when name is none of them. */
+int kiln_job_state_parse(const char *name);
+/* 0, or -EINVAL with "job state cannot go from X to Y" in why (sz bytes). */
+int kiln_job_transition_check(enum kiln_job_state from, enum kiln_job_state to, enum kiln_job_result result, char *why,
+                              size_t sz);
+
+struct kiln_job_submit {
+    const char *image_digest; /* one of the tenant's images, or NULL */
+    const char *gallery_ref;  /* or a gallery reference ("NAME@VERSION"), or NULL: exactly one */
+    const char *spec;         /* the selection or runbook, as JSON text (<= KILN_STORE_SPEC_MAX) */
+    const char *publish_channel; /* publish on pass, or NULL */
+    struct kiln_caps req;     /* what a worker must offer */
+};
+
+struct kiln_job {
+    int64_t id, tenant_id;
+    char tenant[KILN_STORE_NAME_MAX + 1];
+    char *image_digest, *gallery_ref, *spec, *publish_channel; /* NULL when absent */
+    struct kiln_caps req;
+    enum kiln_job_state state;
+    enum kiln_job_result result;
+    char *reason;         /* why the last attempt ended as it did, or NULL */
+    int attempt;          /* attempts started (1 on the first claim) */
+    int max_attempts;
+    int64_t worker_id;    /* the worker of the current or last attempt; 0 while queued */
+    char worker[KILN_STORE_NAME_MAX + 1];
+    int64_t lease_expires_ms; /* 0 when not held */
+    int64_t created_ms, started_ms, finished_ms, updated_ms; /* 0: not yet */
+    long queue_position;  /* 1 = next to be claimed among queued jobs (first in, first out;
+                           * a worker skips jobs it cannot run); 0 when not queued */
+};
+void kiln_job_clear(struct kiln_job *j);
+void kiln_jobs_free(struct kiln_job *jobs, size_t n);
+
+struct kiln_attempt {
+    int attempt;
+    int64_t worker_id;
+    char worker[KILN_STORE_NAME_MAX + 1];
+    int64_t started_ms, ended_ms; /* ended 0: still going */
+    enum kiln_job_result result;  /* RESULT_NONE while going, or when cancelled */
+    char *reason;
+};
+void kiln_attempts_free(struct kiln_attempt *a, size_t n);
+
+/* Queues a job for tenant_id (quotas are not checked here: claims respect them). -ENOENT:
+ * the image is not one of the tenant's; -EINVAL: a field out of bounds (named in *err), spec
+ * not JSON. */
+int kiln_store_job_submit(struct kiln_store *st, int64_t tenant_id, const struct kiln_job_submit *s, int64_t *id,
+                          char **err);
+/* -ENOENT ("job N not found") when the job does not exist or is another tenant's. */
+int kiln_store_job_get(struct kiln_store *st, int64_t scope, int64_t id, struct kiln_job *out, char **err);
+/* Newest first; state < 0: any; at most limit (<= KILN_STORE_LIST_MAX) jobs. */
+int kiln_store_job_list(struct kiln_store *st, int64_t scope, int state, size_t limit, struct kiln_job **out, size_t *n,
+                        char **err);
+/* Every attempt of a job, first to last (the dashboard shows each try). */
+int kiln_store_job_attempts(struct kiln_store *st, int64_t scope, int64_t id, struct kiln_attempt **out, size_t *n,
+                            char **err);
+/* Cancels a job that is not done; its worker learns it at its next heartbeat. -ENOENT as
+ * job_get; -EINVAL: already done or cancelled. */
+int kiln_store_job_cancel(struct kiln_store *st, int64_t scope, int64_t id, char **err);
+
+/* Gives the worker the first queued job it can run: its capabilities meet the job's
+ * requirements, it holds fewer jobs than its slots, the job's tenant has fewer than max_jobs
+ * jobs assigned/running/uploading, and the worker did not lose this job within avoid_ms.
+ * The job becomes assigned with a new attempt and a lease until now + lease_ms.
+ * Returns 1 with *out filled, 0 when there is nothing for this worker. Atomic: among any
+ * number of concurrent claimers a job goes to exactly one. */
+int kiln_store_claim(struct kiln_store *st, int64_t worker_id, int64_t lease_ms, struct kiln_job *out, char **err);
+/* The holding worker moves its job on: assigned -> running -> uploading. -ESTALE: the worker
+ * no longer holds the job (lease lapsed, cancelled: stop it); -EINVAL: not a legal step. */
+int kiln_store_job_advance(struct kiln_store *st, int64_t worker_id, int64_t id, enum kiln_job_state to, char **err);
+/* The holding worker reports its attempt's result. passed/failed: the job is done with it.
+ * incomplete (the infrastructure failed: say why in reason): the job is queued again for
+ * another attempt, or done with result incomplete after max_attempts. *state (may be NULL)
+ * gets the job's new state. -ESTALE, -EINVAL as job_advance. */
+int kiln_store_job_finish(struct kiln_store *st, int64_t worker_id, int64_t id, enum kiln_job_result result,
+                          const char *reason, enum kiln_job_state *state, char **err);
+/* Ends every attempt whose lease lapsed as incomplete and queues its job again (or ends it
+ * done/incomplete when out of attempts). The server calls it every few seconds; one call
+ * handles at most 100 jobs. Returns how many it handled. */
+int kiln_store_sweep(struct kiln_store *st, char **err);
