@@ -14,18 +14,33 @@
 #define NAME_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-"
 #define CLI_FILE "<command line>"
 
+static bool var_name_ok(const char *s)
+{
+    if (!*s) return false;
+    for (; *s; s++)
+        if (!(*s == '_' || *s == '-' || *s == '.' || (*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') ||
+              (*s >= 'A' && *s <= 'Z')))
+            return false;
+    return true;
+}
+
 int runbook_parse_cli_var(const char *arg, struct kiln_var *out)
 {
     memset(out, 0, sizeof *out);
     const char *s = arg;
-    if (startswith(s, "s:") && (strchr(s + 2, '=') || strchr(s + 2, ':'))) {
+    /* "s:" always marks a secret: "-v s:VALUE" is a secret without a name, never a variable "s" */
+    if (startswith(s, "s:")) {
         out->secret = true;
         s += 2;
     }
-    const char *sep = strchr(s, '=');
-    if (!sep) sep = strchr(s, ':');
-    if (!sep || sep == s) return -EINVAL;
-    out->name = xstrndup(s, (size_t)(sep - s));
+    const char *sep = s + strcspn(s, "=:"); /* the first: a name holds neither */
+    if (!*sep || sep == s) return -EINVAL;
+    char *name = xstrndup(s, (size_t)(sep - s));
+    if (!var_name_ok(name)) {
+        free(name);
+        return -EINVAL;
+    }
+    out->name = name;
     out->value = xstrdup(sep + 1);
     out->file = yfiles_intern(CLI_FILE);
     return 0;
@@ -206,15 +221,6 @@ static struct kiln_var *find_var(struct kiln_runbook *rb, const char *name)
     return NULL;
 }
 
-static bool var_name_ok(const char *s)
-{
-    if (!*s) return false;
-    for (; *s; s++)
-        if (!(*s == '_' || *s == '-' || *s == '.' || (*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') ||
-              (*s >= 'A' && *s <= 'Z')))
-            return false;
-    return true;
-}
 
 static void load_var_file(struct kiln_runbook *rb, size_t *cap, struct loader *L, const struct ynode *from,
                           const char *file, bool secret, struct diags *d)

@@ -122,7 +122,9 @@ struct kiln_runbook {
     size_t nconsole_ignore;
 };
 
-/* Parses "name=value", "name:value", with "s:" prefix for a secret. */
+/* Parses "name=value" (or LISA's "name:value"); an "s:" prefix marks a secret ("s:name=value").
+ * -EINVAL without a separator, with an empty or invalid name (letters, digits, _ - . only), and
+ * for "s:value": "s:" is always the secret prefix, never a variable named s. */
 int runbook_parse_cli_var(const char *arg, struct kiln_var *out);
 
 /* Loads path with includes; cli vars override runbook variables. All problems go to d.

@@ -291,6 +291,17 @@ int main(void)
     free(sec.name);
     free(sec.value);
     ok(runbook_parse_cli_var("novalue", &sec) < 0, "a var without = or : is rejected");
+    ok(runbook_parse_cli_var("s:VALUE", &sec) < 0, "-v s:VALUE is a secret without a name, not a variable named s");
+    ok(runbook_parse_cli_var("s:", &sec) < 0 && runbook_parse_cli_var("s:=x", &sec) < 0, "-v s: needs name=value");
+    ok(runbook_parse_cli_var("a b=c", &sec) < 0 && runbook_parse_cli_var("=c", &sec) < 0, "-v needs a valid name");
+    ok(runbook_parse_cli_var("s=1", &sec) == 0 && !sec.secret && streq(sec.name, "s") && streq(sec.value, "1"),
+       "-v s=1 is the plain variable s");
+    free(sec.name);
+    free(sec.value);
+    ok(runbook_parse_cli_var("s:tok:v=1", &sec) == 0 && sec.secret && streq(sec.name, "tok") && streq(sec.value, "v=1"),
+       "-v s:name:value (LISA's form) is a secret too");
+    free(sec.name);
+    free(sec.value);
 
     _cleanup_free_ char *e1 = load_err("tier0.yml",
                                        "platform:\n  type: qemu\n  qemu: { kernel: /bin/sh }\n"
