@@ -431,7 +431,7 @@ static bool substitute_tree(struct expander *X, struct ynode *n, const char *pat
         free(n->scalar);
         n->scalar = v;
         /* A value that is exactly one variable resolves relative paths like that variable did. */
-        if (file) n->file = (char *)file;
+        if (file) n->base = file;
         return true;
     }
     for (size_t i = 0; i < n->n; i++) {
@@ -498,9 +498,10 @@ static bool get_path(struct diags *d, const struct ynode *n, const char *path, c
 {
     char *s = NULL;
     if (!y_str(d, n, path, &s)) return false;
-    _cleanup_free_ char *dir = path_dirname(n->file);
+    const char *base = n->base ? n->base : n->file;
+    _cleanup_free_ char *dir = path_dirname(base);
     free(*out);
-    *out = streq(n->file, CLI_FILE) ? path_resolve(NULL, s) : path_resolve(dir, s);
+    *out = streq(base, CLI_FILE) ? path_resolve(NULL, s) : path_resolve(dir, s);
     if (!startswith(*out, "/")) {
         char cwd[PATH_MAX];
         if (getcwd(cwd, sizeof cwd)) {
@@ -976,11 +977,12 @@ int runbook_load(const char *path, const struct kiln_var *cli, size_t ncli, stru
             char **ext = NULL;
             size_t next = 0;
             if (y_str_list(d, x, "extension", &ext, &next)) {
-                _cleanup_free_ char *dir = path_dirname(x->file);
                 rb->extensions_at = xcalloc(next ? next : 1, sizeof *rb->extensions_at);
                 for (size_t i = 0; i < next; i++) {
                     size_t cap = rb->nextensions;
                     const struct ynode *at = x->kind == YN_SEQ ? x->items[i] : x;
+                    const char *base = at->base ? at->base : at->file;
+                    _cleanup_free_ char *dir = streq(base, CLI_FILE) ? NULL : path_dirname(base);
                     rb->extensions_at[i] = (struct kiln_where){xstrdup(at->file ? at->file : rb->path), at->line, at->col};
                     *APPEND(rb->extensions, rb->nextensions, cap) = path_resolve(dir, ext[i]);
                 }

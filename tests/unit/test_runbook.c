@@ -61,6 +61,24 @@ static void test_secret_name(void)
     if (d.n) ok(!strstr(d.v[0].msg, "HunterTwo"), "without the secret");
     diags_free(&d);
     runbook_free(rb);
+    /* a name that is exactly the -v variable: still located at the runbook's name: value,
+     * not at <command line> (which only decides how a relative path in it resolves) */
+    _cleanup_free_ char *p2 = put("secret-name2.yml", "# run\nname: $(tok)\n" PLATFORM);
+    rb = NULL;
+    ok(runbook_load(p2, &cli, 1, &rb, &d) < 0 && d.n == 1, "a name that is exactly a secret variable: refused");
+    if (d.n) is_str(d.v[0].file, p2, "located in the runbook, not <command line>");
+    if (d.n) ok(d.v[0].line == 2 && d.v[0].col == 7, "at the name's value, 2:7 (got %d:%d)", d.v[0].line, d.v[0].col);
+    diags_free(&d);
+    runbook_free(rb);
+    /* the same from a secret the runbook defines */
+    _cleanup_free_ char *p3 = put("secret-name3.yml", "variable:\n  - { name: pw, value: HunterThreeXYZ, is_secret: true }\n"
+                                                      "name: $(pw)\n" PLATFORM);
+    rb = NULL;
+    ok(runbook_load(p3, NULL, 0, &rb, &d) < 0 && d.n == 1, "a name that is a runbook secret: refused");
+    if (d.n) ok(streq(d.v[0].file, p3) && d.v[0].line == 3 && d.v[0].col == 7, "at %s:3:7 (got %s:%d:%d)", p3,
+                d.v[0].file, d.v[0].line, d.v[0].col);
+    diags_free(&d);
+    runbook_free(rb);
     secret_clear();
 }
 
