@@ -943,6 +943,32 @@ static char *default_run_name(const char *path)
     return n;
 }
 
+/* What kiln check verifies once the runbook is loaded (files exist, the policy has the profile):
+ * their locations are kept so its errors name file:line:col too. */
+static void note_keys_at(struct kiln_runbook *rb, const struct ynode *root)
+{
+    static const char *const keys[] = {"policy", "policy_profile", "vulnerability_feed", "platform.qemu.image",
+                                       "platform.qemu.kernel", "platform.qemu.initrd",
+                                       "platform.admin_private_key_file"};
+    rb->keys_at = xcalloc(ARRAY_SIZE(keys), sizeof *rb->keys_at);
+    for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+        const struct ynode *n = root;
+        _cleanup_free_ char *copy = xstrdup(keys[i]);
+        char *save = NULL;
+        for (char *k = strtok_r(copy, ".", &save); k && n; k = strtok_r(NULL, ".", &save)) n = y_get(n, k);
+        if (n)
+            rb->keys_at[rb->nkeys_at++] =
+                (struct kiln_key_where){keys[i], {xstrdup(n->file ? n->file : rb->path), n->line, n->col}};
+    }
+}
+
+const struct kiln_where *runbook_where(const struct kiln_runbook *rb, const char *key)
+{
+    for (size_t i = 0; rb && i < rb->nkeys_at; i++)
+        if (streq(rb->keys_at[i].key, key)) return &rb->keys_at[i].at;
+    return NULL;
+}
+
 int runbook_load(const char *path, const struct kiln_var *cli, size_t ncli, struct kiln_runbook **out,
                  struct diags *d)
 {
@@ -1001,6 +1027,7 @@ int runbook_load(const char *path, const struct kiln_var *cli, size_t ncli, stru
         if ((x = y_get(root, "vulnerability_feed"))) get_path(d, x, "vulnerability_feed", &rb->vulnerability_feed);
     }
     if (!rb->name) rb->name = default_run_name(path);
+    if (d->n == before) note_keys_at(rb, root);
     if (d->n > before) mask_cut_values(root, d, before);
     ynode_free(root);
     if (d->n > before) {
@@ -1020,6 +1047,8 @@ static void strv_free(char **v, size_t n)
 void runbook_free(struct kiln_runbook *rb)
 {
     if (!rb) return;
+    for (size_t i = 0; i < rb->nkeys_at; i++) free(rb->keys_at[i].at.file);
+    free(rb->keys_at);
     free(rb->path);
     free(rb->name);
     for (size_t i = 0; i < rb->nvars; i++) {
