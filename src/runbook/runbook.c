@@ -251,6 +251,19 @@ static void load_var_file(struct kiln_runbook *rb, size_t *cap, struct loader *L
     ynode_free(root);
 }
 
+/* A secret of 1 to SECRET_MIN_LEN-1 bytes is an error where the variable is defined (the
+ * value is never quoted); an empty one has nothing to hide. */
+static bool secret_long_enough(struct diags *d, const struct kiln_var *v, const char *value)
+{
+    size_t len = strlen(value);
+    if (!len || len >= SECRET_MIN_LEN) return true;
+    diag_add_at(d, v->file, v->line, v->col, "variable",
+                "the secret variable \"%s\" is %zu byte%s long: a secret needs at least %d bytes (every occurrence of "
+                "a shorter one would be masked in every log and report)",
+                v->name, len, len == 1 ? "" : "s", SECRET_MIN_LEN);
+    return false;
+}
+
 static void parse_variables(struct kiln_runbook *rb, struct loader *L, const struct ynode *seq,
                             const struct kiln_var *cli, size_t ncli, struct diags *d)
 {
@@ -300,7 +313,7 @@ static void parse_variables(struct kiln_runbook *rb, struct loader *L, const str
     for (size_t i = 0; i < ncli; i++) add_var(rb, &cap, cli[i].name, cli[i].value, cli[i].secret, cli[i].file, NULL);
     settle_vars(rb);
     for (size_t i = 0; i < rb->nvars; i++)
-        if (rb->vars[i].secret) secret_add(rb->vars[i].value);
+        if (rb->vars[i].secret && secret_long_enough(d, &rb->vars[i], rb->vars[i].value)) secret_add(rb->vars[i].value);
 }
 
 /* Each variable is expanded once and remembered, so the cost is the size of the output, which
@@ -354,7 +367,14 @@ static const char *var_value(struct expander *X, size_t i, const struct ynode *a
     X->chain[depth] = i;
     X->value[i] = expand(X, v->value, at, path, depth + 1, NULL);
     X->state[i] = X->value[i] ? VAR_DONE : VAR_FAILED;
-    if (X->value[i] && v->secret && !streq(X->value[i], v->value)) secret_add(X->value[i]);
+    if (X->value[i] && v->secret && !streq(X->value[i], v->value)) {
+        if (secret_long_enough(X->d, v, X->value[i])) secret_add(X->value[i]);
+        else {
+            free(X->value[i]);
+            X->value[i] = NULL;
+            X->state[i] = VAR_FAILED;
+        }
+    }
     return X->value[i];
 }
 
@@ -449,9 +469,11 @@ static bool substitute_tree(struct expander *X, struct ynode *n, const char *pat
     return ok;
 }
 
-/* A diagnostic may quote a value only in part (the YAML layer keeps its first bytes). When the
- * part ends inside a secret, the whole-secret mask applied at printing misses those first
- * bytes: replace such a quoted prefix of a secret-bearing value by its masked form. */
+/* A diagnostic may quote a value only in part (the YAML layer keeps its first bytes, "%.60s").
+ * When the part ends inside a secret, the whole-secret mask applied at printing misses those
+ * first bytes: replace such a quoted prefix of a secret-bearing value by its masked form. Only
+ * a prefix that stands whole between quotes is one: the first bytes of a value found inside
+ * other words are not a quotation (with "ab" secret, "variable" keeps its "a"). */
 static void mask_cut_values(const struct ynode *n, struct diags *d, size_t from)
 {
     if (n->kind != YN_SCALAR) {
@@ -466,7 +488,8 @@ static void mask_cut_values(const struct ynode *n, struct diags *d, size_t from)
         for (char *p = msg; (p = strchr(p, v[0]));) {
             size_t k = 0;
             while (k < vlen && p[k] == v[k]) k++;
-            size_t safe = k < vlen ? secret_cut(v, vlen, k) : k;
+            bool quoted = p > msg && p[-1] == '"' && p[k] == '"';
+            size_t safe = k < vlen && quoted ? secret_cut(v, vlen, k) : k;
             if (safe == k) {
                 p += k ? k : 1;
                 continue;

@@ -260,7 +260,7 @@ int json_write_file(const char *path, json_t *j)
     struct sbuf b = {0};
     sbuf_printf(&b, "%s\n", text);
     free(text);
-    int r = secret_write_file(path, b.s, b.len, 0644);
+    int r = secret_write_structured(path, b.s, b.len, 0644);
     sbuf_free(&b);
     return r;
 }
