@@ -329,8 +329,11 @@ out:
 int qcow2_open(struct disk *d, char **err)
 {
     uint8_t h[112] = {0};
-    if (d->file_size < 72 || file_pread_full(d->fd, h, 72, 0) < 0 || get_be32(h) != QCOW2_MAGIC)
-        return -EMEDIUMTYPE;
+    if (d->file_size < 4 || file_pread_full(d->fd, h, 4, 0) < 0 || get_be32(h) != QCOW2_MAGIC) return -EMEDIUMTYPE;
+    /* the magic without the rest of the header is a cut qcow2, not a raw disk */
+    if (d->file_size < 72 || file_pread_full(d->fd, h, 72, 0) < 0)
+        return disk_failf(err, -EINVAL, "qcow2 header is truncated: the file holds %llu bytes, the header needs 72 "
+                                        "(the file was cut short)", (unsigned long long)d->file_size);
     uint32_t version = get_be32(h + 4);
     if (version == 1) return disk_refuse(d, err, "a QCOW version 1 image");
     if (version != 2 && version != 3) return disk_failf(err, -ENOTSUP, "qcow2 version %u is not one kiln reads (2 and 3 are)", version);
