@@ -65,6 +65,17 @@ for f in vmdk:VMDK vhdx:VHDX vdi:"VirtualBox VDI" qed:QED; do
     expect_in "$T/err" "this is a $name image"
     [ -z "$(ls out.raw* 2>/dev/null)" ] || fail "kiln convert of disk.$ext wrote $(ls out.raw*)"
 done
+# cut short: a VMDK or VHDX is still refused by its magic; a qcow2 cut inside its header is
+# that error, never a raw disk
+for f in vmdk:VMDK vhdx:VHDX; do
+    ext=${f%%:*} name=${f#*:}
+    head -c 100 disk.$ext > cut.$ext
+    contained 1 "$KILN" inspect cut.$ext
+    expect_in "$T/err" "kiln inspect: cut.$ext: this is a $name image, which kiln does not read"
+done
+head -c 50 disk.qcow2 > cut.qcow2
+contained 1 "$KILN" inspect cut.qcow2
+expect_err "kiln inspect: cut.qcow2: qcow2 header is truncated: the file holds 50 bytes, the header needs 72 (the file was cut short)"
 # (qemu-img's key-derivation benchmark can fail on a loaded machine: then a LUKS1 header by hand)
 qemu-img create -q -f luks --object secret,id=s0,data=x -o key-secret=s0 disk.luks 4M 2>/dev/null ||
     { printf 'LUKS\272\276\000\001aes' > disk.luks && truncate -s 4M disk.luks; }
