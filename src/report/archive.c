@@ -65,8 +65,8 @@ static bool looks_secret(const char *buf, size_t n)
  * reads are caught by carrying the last bytes over). */
 static int hash_scan(const char *path, struct member *m, bool *secret)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -errno;
+    int fd = open_regular(path, true, NULL);
+    if (fd < 0) return fd;
     enum { BUF = 1 << 20, KEEP = 64 };
     char *buf = xmalloc(BUF + KEEP);
     size_t carry = 0;
@@ -121,8 +121,8 @@ static int write_members(struct archive *a, const char *abs, const char *id, str
         _cleanup_free_ char *p = path_join(abs, v[i].rel);
         _cleanup_free_ char *name = xasprintf("%s/%s", id, v[i].rel);
         struct stat st;
-        int fd = open(p, O_RDONLY | O_CLOEXEC);
-        if (fd < 0 || fstat(fd, &st) < 0 || (uint64_t)st.st_size != v[i].size) {
+        int fd = open_regular(p, true, &st);
+        if (fd < 0 || (uint64_t)st.st_size != v[i].size) {
             *err = xasprintf("%s changed while it was being archived; archive a finished run", p);
             r = -EAGAIN;
         } else if (add_entry(a, name, v[i].size, st.st_mtime) < 0) {
@@ -262,9 +262,16 @@ int archive_verify(const char *path, unsigned *files, char **err)
     archive_read_support_filter_zstd(a);
     archive_read_support_format_tar(a);
     *files = 0;
-    if (archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK) {
+    int fd = open_regular(path, false, NULL);
+    if (fd < 0) {
+        *err = xasprintf("%s: cannot read the archive: %s", path, fs_strerror(fd));
+        archive_read_free(a);
+        return fd;
+    }
+    if (archive_read_open_fd(a, fd, 1 << 16) != ARCHIVE_OK) {
         *err = xasprintf("%s: cannot read the archive: %s", path, archive_error_string(a));
         archive_read_free(a);
+        close(fd);
         return -EIO;
     }
     struct member *v = NULL;
@@ -364,5 +371,6 @@ int archive_verify(const char *path, unsigned *files, char **err)
     free(prefix);
     free(buf);
     archive_read_free(a);
+    close(fd);
     return r;
 }

@@ -85,6 +85,22 @@ gzip -c disk.raw > disk.raw.gz
 contained 1 "$KILN" sbom disk.raw.gz
 expect_err "kiln sbom: disk.raw.gz: this is a gzip-compressed file, not a disk image: decompress it first (gunzip)"
 
+# a FIFO (no writer) or a device where an image should be: a clear error at once, not an open
+# that waits for a writer forever or a read that never ends
+mkfifo pipe.img
+ln -s /dev/zero zero.img
+for f in pipe.img zero.img /dev/zero; do
+    for verb in inspect sbom; do
+        contained 1 "$KILN" $verb $f
+        expect_err "kiln $verb: cannot open $f: not a regular file (a FIFO, device or socket)"
+    done
+    contained 1 "$KILN" convert $f out.raw
+    expect_err "kiln convert: cannot open $f: not a regular file (a FIFO, device or socket)"
+    [ -z "$(ls out.raw* 2>/dev/null)" ] || fail "kiln convert of $f wrote $(ls out.raw*)"
+done
+contained 1 "$KILN" archive --verify pipe.img
+expect_err "kiln archive: pipe.img: cannot read the archive: not a regular file (a FIFO, device or socket)"
+
 # 256 KiB qcow2 whose 64 GiB all map to one cluster (a GPT disk with a 64 GiB "ext4"):
 # inspect used to copy all of it to TMPDIR
 $gen one-cluster one.qcow2
