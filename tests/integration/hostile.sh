@@ -176,4 +176,25 @@ expect_err "kiln archive: listed.tar.zst: MANIFEST.sha256 line 1 names ../x, whi
 arch member.tar.zst "run/MANIFEST.sha256=$h  x\\n" "run//x=hello\\n"
 contained 1 "$KILN" archive --verify member.tar.zst
 expect_err "kiln archive: member.tar.zst: member run//x lies outside run/"
+# a file x beside x/y (x would be a file and a directory), and names longer than Linux allows
+arch both.tar.zst "run/MANIFEST.sha256=$h  x\\n$h  x/y\\n" "run/x=hello\\n" "run/x/y=hello\\n"
+contained 1 "$KILN" archive --verify both.tar.zst
+expect_err "kiln archive: both.tar.zst: MANIFEST.sha256 lists x as a file and x/y inside it: a name cannot be both a file and a directory"
+long=$(printf '%0256d' 0)
+arch long.tar.zst "run/MANIFEST.sha256=$h  d/$long\\n" "run/d/$long=hello\\n"
+contained 1 "$KILN" archive --verify long.tar.zst
+expect_err "kiln archive: long.tar.zst: MANIFEST.sha256 line 1 names a path of 258 bytes (d/00000000000000000000000000000000000000...): the most is 4095, 255 per component"
+deep=$(printf 'dd/%.0s' $(seq 1400))x
+arch deep.tar.zst "run/MANIFEST.sha256=$h  $deep\\n" "run/$deep=hello\\n"
+contained 1 "$KILN" archive --verify deep.tar.zst
+expect_in "$T/err" "MANIFEST.sha256 line 1 names a path of 4201 bytes"
+# a name of 3 MB in a pax header: libarchive stops at its 1 MiB header limit, memory stays small
+python3 -c "
+import io, tarfile
+with tarfile.open('huge.tar', 'w', format=tarfile.PAX_FORMAT) as t:
+    for name, data in (('run/MANIFEST.sha256', b''), ('run/' + 'a/' * 1500000 + 'x', b'x')):
+        i = tarfile.TarInfo(name); i.size = len(data); t.addfile(i, io.BytesIO(data))
+" && zstd -q --rm huge.tar -o huge.tar.zst
+contained 1 "$KILN" archive --verify huge.tar.zst
+expect_err "kiln archive: huge.tar.zst: the archive is corrupt: Special header too large"
 exit 0
