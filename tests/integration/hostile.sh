@@ -109,6 +109,14 @@ expect_err "kiln inspect: one.qcow2: qcow2: the tables use more clusters than th
 contained 1 "$KILN" convert one.qcow2 one.raw
 [ ! -e one.raw ] || fail "kiln convert wrote one.raw"
 
+# a ~700 KiB qcow2 whose 4096 compressed clusters inflate to 256 MiB (deflate at ~400:1):
+# refused, since compressed data may yield at most 64 MiB + 64 x the file's size
+$gen deflate-bomb bomb.qcow2
+contained 1 "$KILN" inspect bomb.qcow2
+expect_err "kiln inspect: bomb.qcow2: qcow2: its 4096 compressed clusters would expand to 268435456 bytes, more than the 64 MiB + 64 x the file's 720896 bytes kiln expands (a crafted or corrupt image)"
+contained 1 "$KILN" convert bomb.qcow2 bomb.raw
+[ -z "$(ls bomb.raw* 2>/dev/null)" ] || fail "kiln convert of bomb.qcow2 wrote $(ls bomb.raw*)"
+
 # a dynamic VHD whose header claims 2^32-1 table entries, in a 16 GiB sparse file: it used to
 # allocate 2 x 16 GiB; only the entries the disk needs are read
 contained 0 "$KILN" convert disk.raw dyn.vhd --format vhd
