@@ -117,6 +117,30 @@ expect_err "kiln inspect: bomb.qcow2: qcow2: its 4096 compressed clusters would 
 contained 1 "$KILN" convert bomb.qcow2 bomb.raw
 [ -z "$(ls bomb.raw* 2>/dev/null)" ] || fail "kiln convert of bomb.qcow2 wrote $(ls bomb.raw*)"
 
+# os-release of an erofs /usr whose other files hold 480 MiB (compressed to ~2 MiB): read
+# without unpacking the tree (fsck.erofs --extract wrote all 480 MiB to TMPDIR), so a 64 MiB
+# TMPDIR is enough
+if command -v mkfs.erofs >/dev/null && command -v dump.erofs >/dev/null; then
+    mkdir -p usr/lib
+    printf 'ID=kiln-erofs\nPRETTY_NAME="Erofs Test 2"\n' > usr/lib/os-release
+    for i in 1 2 3 4 5 6 7 8; do head -c 60M /dev/zero | tr '\0' A > usr/big$i; done
+    mkfs.erofs --quiet -zlz4hc usr.erofs usr || fail "mkfs.erofs"
+    rm -rf usr
+    truncate -s 16M erofs.raw
+    sgdisk -n 1:2048:0 -t 1:8314 erofs.raw > /dev/null || fail "sgdisk"
+    dd if=usr.erofs of=erofs.raw bs=512 seek=2048 conv=notrunc status=none
+    mkdir small
+    if mount -t tmpfs -o size=64m tmpfs small 2>/dev/null; then
+        contained 0 env TMPDIR="$T/small" "$KILN" inspect erofs.raw
+        umount small
+    else
+        contained 0 "$KILN" inspect erofs.raw
+    fi
+    expect_in "$T/out" "os-release: Erofs Test 2"
+else
+    note "no erofs-utils: the erofs os-release check is skipped"
+fi
+
 # a dynamic VHD whose header claims 2^32-1 table entries, in a 16 GiB sparse file: it used to
 # allocate 2 x 16 GiB; only the entries the disk needs are read
 contained 0 "$KILN" convert disk.raw dyn.vhd --format vhd
