@@ -1,4 +1,6 @@
 /* kiln check RUNBOOK: validates a runbook (and what it points at) without running anything. */
+#include <limits.h>
+
 #include "cmd/common.h"
 #include "core/select.h"
 #include "node/console.h"
@@ -6,6 +8,16 @@
 #include "util/fs.h"
 #include "util/secret.h"
 #include "util/util.h"
+
+/* "FILE:LINE:COL" of key's value in the runbook, or the runbook's path when it sets no such key
+ * (a default, such as kiln's own policy). */
+static const char *located(const struct kiln_runbook *rb, const char *key, char *buf, size_t sz)
+{
+    const struct kiln_where *w = runbook_where(rb, key);
+    if (w) snprintf(buf, sz, "%s:%d:%d", w->file, w->line, w->col);
+    else snprintf(buf, sz, "%s", rb->path);
+    return buf;
+}
 
 int cmd_check(int argc, char **argv)
 {
@@ -40,25 +52,29 @@ int cmd_check(int argc, char **argv)
     }
     patterns_free(p);
     diags_free(&d);
-    /* the policy and its profile are read by the cases: a mistake there shows now, not after boot */
-    char why[512];
-    struct ynode *pol = policy_load(rb->policy, rb->policy_profile, why, sizeof why);
+    /* the policy and its profile are read by the cases: a mistake there shows now, not after
+     * boot. The policy alone first, so an error names the key that is wrong. */
+    char why[512], at[PATH_MAX + 64];
+    struct ynode *pol = policy_load(rb->policy, NULL, why, sizeof why);
     if (!pol) {
-        secret_fprintf(stderr, "%s: policy: %s\n", path, why);
+        secret_fprintf(stderr, "%s: policy: %s\n", located(rb, "policy", at, sizeof at), why);
         rc = EXIT_USAGE;
+    } else if (rb->policy_profile) {
+        ynode_free(pol);
+        if (!(pol = policy_load(rb->policy, rb->policy_profile, why, sizeof why))) {
+            /* why names the key: "policy_profile: POLICY has no profile ..." */
+            secret_fprintf(stderr, "%s: %s\n", located(rb, "policy_profile", at, sizeof at), why);
+            rc = EXIT_USAGE;
+        }
     }
     ynode_free(pol);
-    if (rb->vulnerability_feed && !file_exists(rb->vulnerability_feed)) {
-        secret_fprintf(stderr, "%s: vulnerability_feed: %s does not exist\n", path, rb->vulnerability_feed);
-        rc = EXIT_USAGE;
-    }
     const struct kiln_qemu_conf *q = &rb->platform.qemu;
-    const char *files[] = {q->image, q->kernel, q->initrd, rb->platform.admin_private_key_file};
-    const char *keys[] = {"platform.qemu.image", "platform.qemu.kernel", "platform.qemu.initrd",
+    const char *files[] = {rb->vulnerability_feed, q->image, q->kernel, q->initrd, rb->platform.admin_private_key_file};
+    const char *keys[] = {"vulnerability_feed", "platform.qemu.image", "platform.qemu.kernel", "platform.qemu.initrd",
                           "platform.admin_private_key_file"};
     for (size_t i = 0; i < ARRAY_SIZE(files); i++)
         if (files[i] && !file_exists(files[i])) {
-            secret_fprintf(stderr, "%s: %s: %s does not exist\n", path, keys[i], files[i]);
+            secret_fprintf(stderr, "%s: %s: %s does not exist\n", located(rb, keys[i], at, sizeof at), keys[i], files[i]);
             rc = EXIT_USAGE;
         }
     struct kiln_selected *sel;

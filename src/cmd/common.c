@@ -30,7 +30,8 @@ int cmd_take_var(int argc, char **argv, int *i, struct cmd_vars *vars)
     struct kiln_var v;
     if (runbook_parse_cli_var(val, &v) < 0) {
         /* a malformed secret is not registered yet: do not echo it */
-        fprintf(stderr, "kiln: -v %s: expected NAME=VALUE (prefix s: for a secret, e.g. -v s:token=...)\n",
+        fprintf(stderr, "kiln: -v %s: the form is -v name=value, or -v s:name=value for a secret (a name is letters, "
+                        "digits, _ - .)\n",
                 startswith(val, "s:") ? "s:..." : val);
         return -1;
     }

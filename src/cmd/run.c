@@ -80,7 +80,7 @@ static void mark_orphan(const struct workdir_owner *o)
                                .dir = xstrdup(o->run_dir), .platform = xstrdup(o->platform ? o->platform : "-"),
                                .accel = xstrdup("-"), .started = o->started, .interrupted = true};
     char *text = results_to_json(&res);
-    int r = text ? secret_write_file(rj, text, strlen(text), 0644) : -ENOMEM;
+    int r = text ? secret_write_structured(rj, text, strlen(text), 0644) : -ENOMEM;
     free(text);
     results_free(&res);
     _cleanup_free_ char *logpath = path_join(o->run_dir, "kiln.log");

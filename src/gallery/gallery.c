@@ -20,7 +20,6 @@
 #include "trust/provenance.h"
 #include "util/digest.h"
 #include "util/fs.h"
-#include "util/proc.h"
 #include "util/timeutil.h"
 #include "util/util.h"
 
@@ -297,7 +296,7 @@ static int read_signed(const struct gallery *g, const char *rel, size_t max, cha
     int r = read_file(p, max, data, len);
     if (r == -EFBIG) return fail(err, r, "%s is larger than the %zu bytes kiln reads: not a file kiln wrote", p, max);
     if (r < 0) return fail(err, r, "cannot read %s: %s", p, strerror(-r));
-    if ((r = read_file(sp, 64 * 1024, &sig, &sl)) < 0) {
+    if ((r = read_file(sp, MS_SIG_MAX, &sig, &sl)) < 0) {
         free(*data);
         *data = NULL;
         return r == -ENOENT ? fail(err, -EPERM, "%s is not signed (no %s)", p, sp)
@@ -533,7 +532,7 @@ static int check_listed(const struct gallery *g, json_t *images, const char *ind
 static int reader_lock(const char *dir, int *fd, char **err)
 {
     _cleanup_free_ char *p = path_join(dir, ".lock");
-    *fd = open(p, O_RDONLY | O_CLOEXEC);
+    *fd = open(p, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW); /* a FIFO there must not block the open */
     if (*fd < 0) return 0;
     for (int i = 0; i < 600; i++) {
         if (flock(*fd, LOCK_SH | LOCK_NB) == 0) return 0;
@@ -674,6 +673,7 @@ static int write_index(const char *dir, const struct ms_seckey *key, const char 
 
 struct vfile {
     char *name;     /* base name */
+    uint64_t max;   /* bytes a copy may hold: the artifact's size in the manifest, else GALLERY_JSON_MAX */
     char *expect;   /* sha256 the manifest (or provenance) claims, or NULL */
     char sha256[65];
     char key[17];   /* signer */
@@ -764,8 +764,13 @@ static int version_files(const char *dir, const char *manifest_name, json_t **ma
                          char **err)
 {
     _cleanup_free_ char *mp = path_join(dir, manifest_name);
+    _cleanup_free_ char *text = NULL;
+    size_t tl;
+    int r = read_file(mp, GALLERY_JSON_MAX, &text, &tl);
+    if (r == -EFBIG) return fail(err, r, "%s is larger than %u MiB: not a kiln build manifest", mp, GALLERY_JSON_MAX >> 20);
+    if (r < 0) return fail(err, r, "cannot read %s: %s", mp, fs_strerror(r));
     json_error_t je;
-    json_t *m = json_load_file(mp, 0, &je);
+    json_t *m = json_loadb(text, tl, 0, &je);
     if (!m) return fail(err, -EINVAL, "%s: not a kiln build manifest: %s (line %d)", mp, je.text, je.line);
     const char *name = json_string_value(json_object_get(m, "name"));
     const char *version = json_string_value(json_object_get(m, "version"));
@@ -783,14 +788,19 @@ static int version_files(const char *dir, const char *manifest_name, json_t **ma
         json_array_foreach(json_object_get(m, lists[k]), i, a) {
             const char *f = json_string_value(json_object_get(a, "file"));
             const char *h = json_string_value(json_object_get(a, "sha256"));
-            if (!catalog_safe_name(f) || !h || strlen(h) != 64) {
+            /* an artifact's size bounds its copy: a FIFO, a device or a growing file in its place
+             * must not fill the disk */
+            json_t *sz = json_object_get(a, "size");
+            if (!catalog_safe_name(f) || !h || strlen(h) != 64 || (k == 0 && (!json_is_integer(sz) || json_integer_value(sz) < 0))) {
                 vfiles_free(*out, *n);
                 json_decref(m);
-                return fail(err, -EINVAL, "%s: %s[%zu] needs a plain file name and a sha256", mp, lists[k], i);
+                return fail(err, -EINVAL, "%s: %s[%zu] needs a plain file name, a sha256%s", mp, lists[k], i,
+                            k == 0 ? " and a size" : "");
             }
             const char *kind = jstr(a, "kind");
             bool disk = k == 0 && (streq(kind, "qcow2") || streq(kind, "raw") || streq(kind, "vhd-fixed") || streq(kind, "vhd"));
-            *APPEND(*out, *n, cap) = (struct vfile){.name = xstrdup(f), .expect = xstrdup(h), .disk = disk};
+            *APPEND(*out, *n, cap) = (struct vfile){.name = xstrdup(f), .expect = xstrdup(h), .disk = disk,
+                                                    .max = k == 0 ? (uint64_t)json_integer_value(sz) : GALLERY_JSON_MAX};
         }
     }
     if (!json_array_size(json_object_get(m, "artifacts"))) {
@@ -798,8 +808,8 @@ static int version_files(const char *dir, const char *manifest_name, json_t **ma
         json_decref(m);
         return fail(err, -EINVAL, "%s lists no artifacts", mp);
     }
-    *APPEND(*out, *n, cap) = (struct vfile){.name = xasprintf("%s-%s.provenance.json", name, version)};
-    *APPEND(*out, *n, cap) = (struct vfile){.name = xstrdup(manifest_name)};
+    *APPEND(*out, *n, cap) = (struct vfile){.name = xasprintf("%s-%s.provenance.json", name, version), .max = GALLERY_JSON_MAX};
+    *APPEND(*out, *n, cap) = (struct vfile){.name = xstrdup(manifest_name), .max = GALLERY_JSON_MAX};
     *manifest = m;
     return 0;
 }
@@ -966,13 +976,78 @@ static int check_order(json_t *index, const char *name, const char *version, con
     return 0;
 }
 
-static int copy_file(const char *src, const char *dst_dir, char **err)
+static int write_all(int fd, const uint8_t *b, size_t len)
 {
-    char *argv[] = {"cp", "--sparse=always", "--preserve=timestamps", (char *)src, (char *)dst_dir, NULL};
-    _cleanup_free_ char *out = NULL;
-    if (proc_run(argv, 3600 * 1000, &out) != 0)
-        return fail(err, -EIO, "cannot copy %s to %s: %s", src, dst_dir, out ? strstrip(out) : "cp failed");
+    while (len) {
+        ssize_t n = write(fd, b, len);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return -1;
+        b += n, len -= (size_t)n;
+    }
     return 0;
+}
+
+/* Copies src into dst_dir (same base name), at most max bytes, keeping its modification time
+ * and its holes (zero blocks are skipped, so a sparse disk image stays sparse). Only a regular
+ * file is copied, and with nofollow not through a symbolic link: a FIFO, a device or a link to
+ * one put in a gallery fails at once instead of blocking or filling the disk. The partial copy
+ * is removed on every failure. */
+static int copy_file(const char *src, const char *dst_dir, uint64_t max, bool nofollow, char **err)
+{
+    struct stat st;
+    int in = open_regular(src, nofollow, &st);
+    if (in < 0)
+        return fail(err, in, "cannot copy %s: %s", src,
+                    in == -ELOOP && nofollow ? "a symbolic link, where a gallery holds regular files" : fs_strerror(in));
+    if ((uint64_t)st.st_size > max) {
+        close(in);
+        return fail(err, -EFBIG, "%s holds %llu bytes, more than the %llu its manifest allows", src,
+                    (unsigned long long)st.st_size, (unsigned long long)max);
+    }
+    const char *base = strrchr(src, '/') ? strrchr(src, '/') + 1 : src;
+    _cleanup_free_ char *dst = path_join(dst_dir, base);
+    int out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (out < 0) {
+        int e = errno;
+        close(in);
+        return fail(err, -e, "cannot create %s: %s", dst, strerror(e));
+    }
+    enum { BUF = 1 << 20, BLOCK = 4096 };
+    uint8_t *buf = xmalloc(BUF);
+    uint64_t total = 0;
+    int r = 0;
+    for (;;) {
+        ssize_t n = read(in, buf, BUF);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            r = fail(err, -errno, "cannot read %s: %s", src, strerror(errno));
+            break;
+        }
+        if (n == 0) break;
+        if ((total += (uint64_t)n) > max) { /* it grew while being copied */
+            r = fail(err, -EFBIG, "%s grew past the %llu bytes its manifest allows while it was copied", src,
+                     (unsigned long long)max);
+            break;
+        }
+        for (ssize_t off = 0; off < n && r == 0; off += BLOCK) {
+            size_t len = (size_t)MIN((ssize_t)BLOCK, n - off);
+            const uint8_t *b = buf + off;
+            if (b[0] == 0 && !memcmp(b, b + 1, len - 1)) {
+                if (lseek(out, (off_t)len, SEEK_CUR) < 0) r = fail(err, -errno, "cannot write %s: %s", dst, strerror(errno));
+            } else if (write_all(out, b, len) < 0) {
+                r = fail(err, -errno, "cannot write %s: %s", dst, strerror(errno));
+            }
+        }
+        if (r < 0) break;
+    }
+    free(buf);
+    struct timespec times[2] = {st.st_atim, st.st_mtim};
+    if (r == 0 && (ftruncate(out, (off_t)total) < 0 || futimens(out, times) < 0))
+        r = fail(err, -errno, "cannot write %s: %s", dst, strerror(errno));
+    if (close(out) < 0 && r == 0) r = fail(err, -errno, "cannot write %s: %s", dst, strerror(errno));
+    close(in);
+    if (r < 0) unlink(dst);
+    return r;
 }
 
 static int lock_gallery(const char *dir, char **err)
@@ -1068,7 +1143,7 @@ int gallery_publish(struct gallery *g, const struct publish_req *q, const struct
     if (r == 0 && q->run_dir) {
         _cleanup_free_ char *rj = path_join(q->run_dir, "results.json");
         if (!file_exists(rj)) r = fail(err, -ENOENT, "%s is not a kiln run directory (no results.json)", q->run_dir);
-        else r = copy_file(rj, run_sub, err);
+        else r = copy_file(rj, run_sub, GALLERY_JSON_MAX, false, err);
     }
     if (r == 0) r = check_run(g, q->run_dir, staged, NULL, 0, NULL, err);
     for (size_t i = 0; i < n && r == 0; i++) {
@@ -1081,7 +1156,7 @@ int gallery_publish(struct gallery *g, const struct publish_req *q, const struct
     for (size_t i = 0; i < n && r == 0; i++) {
         _cleanup_free_ char *f = path_join(src_dir, v[i].name);
         _cleanup_free_ char *s = xasprintf("%s.minisig", f);
-        if ((r = copy_file(f, staged, err)) == 0) r = copy_file(s, staged, err);
+        if ((r = copy_file(f, staged, v[i].max, false, err)) == 0) r = copy_file(s, staged, MS_SIG_MAX, false, err);
     }
     if (r == 0) r = check_parallel(staged, v, n, NULL, (const char *const *)g->keys, g->nkeys, "the manifest", err);
     if (r == 0) r = check_sboms(staged, m, err);
@@ -1160,8 +1235,8 @@ static int fetch(const char *src, const char *tmp, struct vfile *f, const char *
 {
     _cleanup_free_ char *p = path_join(src, f->name);
     _cleanup_free_ char *s = xasprintf("%s.minisig", p);
-    int r = copy_file(p, tmp, err);
-    if (r == 0) r = copy_file(s, tmp, err);
+    int r = copy_file(p, tmp, f->max, true, err);
+    if (r == 0) r = copy_file(s, tmp, MS_SIG_MAX, true, err);
     if (r == 0) r = check_file(tmp, f, keys, nkeys, "the signed manifest", err);
     return r;
 }
@@ -1295,7 +1370,7 @@ int gallery_pull(struct gallery *g, json_t *e, const char *artifact, const char 
         return r;
     }
     /* the signed manifest first: it says what the other files must hash to */
-    struct vfile mf = {.name = xasprintf("%s-%s.manifest.json", name, version)};
+    struct vfile mf = {.name = xasprintf("%s-%s.manifest.json", name, version), .max = GALLERY_JSON_MAX};
     int r = fetch(src, tmp, &mf, keys, nkeys, err);
     json_t *m = NULL;
     struct vfile *v = NULL;
@@ -1320,7 +1395,7 @@ int gallery_pull(struct gallery *g, json_t *e, const char *artifact, const char 
         if (!want[k]) continue;
         _cleanup_free_ char *p = path_join(src, v[k].name);
         _cleanup_free_ char *s = xasprintf("%s.minisig", p);
-        if ((r = copy_file(p, tmp, err)) == 0) r = copy_file(s, tmp, err);
+        if ((r = copy_file(p, tmp, v[k].max, true, err)) == 0) r = copy_file(s, tmp, MS_SIG_MAX, true, err);
     }
     if (r == 0) r = check_parallel(tmp, v, n - 1, want, keys, nkeys, "the signed manifest", err);
     if (r < 0) name_source(err, tmp, src);

@@ -25,6 +25,10 @@
 #include "trust/minisign.h"
 #include "util/yaml.h"
 
+/* The most kiln copies or reads of a version's JSON files (manifest, SBOMs, provenance) and
+ * of a linked run's results.json; a disk artifact is bounded by the size its manifest states. */
+#define GALLERY_JSON_MAX (64u << 20)
+
 struct gallery_channel {
     char *name;
     long support_days;

@@ -172,17 +172,12 @@ static const struct disk_ops raw_ops = {raw_pread, raw_next_data, raw_close};
 
 int disk_open(const char *path, struct disk **out, char **err)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        int e = errno;
-        *err = xasprintf("cannot open %s: %s", path, strerror(e));
-        return -e;
-    }
+    /* a FIFO or a device would block the open or never end: only regular files are images */
     struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        *err = xasprintf("%s is not a regular file", path);
-        return -EINVAL;
+    int fd = open_regular(path, false, &st);
+    if (fd < 0) {
+        *err = xasprintf("cannot open %s: %s", path, fs_strerror(fd));
+        return fd;
     }
     struct disk *d = xcalloc(1, sizeof *d);
     d->fd = fd;

@@ -23,6 +23,12 @@ enum {
     COMPRESSION_ZLIB = 0,
     COMPRESSION_ZSTD = 1,
     MAX_L1_BYTES = 32 << 20, /* qemu's own limit */
+    /* Compressed clusters may yield at most 64 MiB + 64 x the file's size in all: deflate can
+     * shrink a cluster ~1000 times and zstd far more, so a small crafted file could otherwise
+     * make inspect or convert expand terabytes; qemu-img convert -c of real disks stays well
+     * under 64 (zero clusters are not stored, and data rarely shrinks past 10x). */
+    COMPRESSED_RATIO_MAX = 64,
+    COMPRESSED_FIXED_MAX = 64 << 20,
     ZSTD_WINDOW_LOG_MAX = 23, /* a cluster is at most 2 MiB; refuse frames that ask for more */
 };
 
@@ -246,8 +252,9 @@ static const struct disk_ops qcow2_ops = {q_pread, q_next_data, q_close};
 
 /* Walks every table once: each L2 table and data cluster inside the file, cluster-aligned and
  * used once (the header and the L1 table count as used), each compressed cluster starting at
- * its own offset. After this, the data a disk yields is bounded by the file's size: an image
- * whose clusters all point at one cluster cannot make a 256 KiB file read as 64 GiB. */
+ * its own offset, and no more compressed clusters than COMPRESSED_RATIO_MAX allows. After
+ * this, the data a disk yields is bounded by the file's size (x 64 + 64 MiB when compressed):
+ * an image whose clusters all point at one cluster cannot make a 256 KiB file read as 64 GiB. */
 static int q_check(struct disk *d, uint64_t l1_off, char **err)
 {
     struct qcow2 *q = d->priv;
@@ -312,6 +319,13 @@ static int q_check(struct disk *d, uint64_t l1_off, char **err)
                            (unsigned long long)refs[i]);
             goto out;
         }
+    if (q->ncstarts > (COMPRESSED_FIXED_MAX + COMPRESSED_RATIO_MAX * (d->file_size + 1)) / q->cluster) {
+        r = disk_failf(err, -EFBIG, "qcow2: its %zu compressed clusters would expand to %llu bytes, more than the %d MiB + "
+                                    "%d x the file's %llu bytes kiln expands (a crafted or corrupt image)",
+                       q->ncstarts, (unsigned long long)(q->ncstarts * q->cluster), COMPRESSED_FIXED_MAX >> 20,
+                       COMPRESSED_RATIO_MAX, (unsigned long long)d->file_size);
+        goto out;
+    }
     if (q->ncstarts) qsort(q->cstarts, q->ncstarts, sizeof *q->cstarts, cmp_u64);
     for (size_t i = 1; i < q->ncstarts; i++)
         if (q->cstarts[i] == q->cstarts[i - 1]) {
@@ -329,8 +343,11 @@ out:
 int qcow2_open(struct disk *d, char **err)
 {
     uint8_t h[112] = {0};
-    if (d->file_size < 72 || file_pread_full(d->fd, h, 72, 0) < 0 || get_be32(h) != QCOW2_MAGIC)
-        return -EMEDIUMTYPE;
+    if (d->file_size < 4 || file_pread_full(d->fd, h, 4, 0) < 0 || get_be32(h) != QCOW2_MAGIC) return -EMEDIUMTYPE;
+    /* the magic without the rest of the header is a cut qcow2, not a raw disk */
+    if (d->file_size < 72 || file_pread_full(d->fd, h, 72, 0) < 0)
+        return disk_failf(err, -EINVAL, "qcow2 header is truncated: the file holds %llu bytes, the header needs 72 "
+                                        "(the file was cut short)", (unsigned long long)d->file_size);
     uint32_t version = get_be32(h + 4);
     if (version == 1) return disk_refuse(d, err, "a QCOW version 1 image");
     if (version != 2 && version != 3) return disk_failf(err, -ENOTSUP, "qcow2 version %u is not one kiln reads (2 and 3 are)", version);

@@ -242,8 +242,17 @@ int vhd_open(struct disk *d, char **err)
     if (d->file_size < FOOTER || file_pread_full(d->fd, f, FOOTER, d->file_size - FOOTER) < 0 ||
         memcmp(f, "conectix", 8)) {
         /* a dynamic disk starts with a copy of its footer: without the closing one it is cut short */
-        if (d->file_size >= FOOTER && file_pread_full(d->fd, f, FOOTER, 0) == 0 && !memcmp(f, "conectix", 8))
+        size_t head = (size_t)MIN((uint64_t)FOOTER, d->file_size);
+        if (head >= 8 && file_pread_full(d->fd, f, head, 0) == 0 && !memcmp(f, "conectix", 8))
             return disk_fail(err, -EINVAL, "this VHD has lost its closing footer (truncated file)");
+        /* a fixed disk's footer that starts in the last 511 bytes was cut short */
+        size_t tail = (size_t)MIN((uint64_t)FOOTER - 1, d->file_size);
+        if (tail >= 8 && file_pread_full(d->fd, f, tail, d->file_size - tail) == 0) {
+            const uint8_t *c = memmem(f, tail, "conectix", 8);
+            if (c)
+                return disk_failf(err, -EINVAL, "the VHD footer is cut short: %zu of its %d bytes are there (truncated file)",
+                                  (size_t)(f + tail - c), FOOTER);
+        }
         return -EMEDIUMTYPE;
     }
     if (get_be32(f + 64) != checksum(f, FOOTER, 64))

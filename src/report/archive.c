@@ -65,8 +65,8 @@ static bool looks_secret(const char *buf, size_t n)
  * reads are caught by carrying the last bytes over). */
 static int hash_scan(const char *path, struct member *m, bool *secret)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -errno;
+    int fd = open_regular(path, true, NULL);
+    if (fd < 0) return fd;
     enum { BUF = 1 << 20, KEEP = 64 };
     char *buf = xmalloc(BUF + KEEP);
     size_t carry = 0;
@@ -121,8 +121,8 @@ static int write_members(struct archive *a, const char *abs, const char *id, str
         _cleanup_free_ char *p = path_join(abs, v[i].rel);
         _cleanup_free_ char *name = xasprintf("%s/%s", id, v[i].rel);
         struct stat st;
-        int fd = open(p, O_RDONLY | O_CLOEXEC);
-        if (fd < 0 || fstat(fd, &st) < 0 || (uint64_t)st.st_size != v[i].size) {
+        int fd = open_regular(p, true, &st);
+        if (fd < 0 || (uint64_t)st.st_size != v[i].size) {
             *err = xasprintf("%s changed while it was being archived; archive a finished run", p);
             r = -EAGAIN;
         } else if (add_entry(a, name, v[i].size, st.st_mtime) < 0) {
@@ -211,6 +211,20 @@ int archive_create(const char *run_dir, const char *out, char **err)
 
 /* A path below the run directory that stays there: relative, no empty, "." or ".." component
  * (so no two spellings of one file either). */
+/* PATH_MAX and NAME_MAX of Linux: a longer name could not be unpacked anywhere */
+enum { NAME_PATH_MAX = 4095, NAME_COMPONENT_MAX = 255 };
+
+static bool name_fits(const char *rel)
+{
+    if (strlen(rel) > NAME_PATH_MAX) return false;
+    for (const char *c = rel; c;) {
+        const char *slash = strchr(c, '/');
+        if ((slash ? (size_t)(slash - c) : strlen(c)) > NAME_COMPONENT_MAX) return false;
+        c = slash ? slash + 1 : NULL;
+    }
+    return true;
+}
+
 static bool safe_name(const char *rel)
 {
     if (!*rel) return false;
@@ -242,17 +256,36 @@ static int parse_manifest(char *text, struct member **v, size_t *n, char **err)
             *err = xasprintf("%s line %u names %s, which leaves the run directory", MANIFEST_NAME, line, l + 66);
             return -EINVAL;
         }
+        if (!name_fits(l + 66)) {
+            *err = xasprintf("%s line %u names a path of %zu bytes (%.40s...): the most is %d, %d per component",
+                             MANIFEST_NAME, line, strlen(l + 66), l + 66, NAME_PATH_MAX, NAME_COMPONENT_MAX);
+            return -ENAMETOOLONG;
+        }
         struct member *m = APPEND(*v, *n, cap);
         *m = (struct member){.rel = xstrdup(l + 66)};
         memcpy(m->hex, l, 64);
         m->hex[64] = 0;
     }
-    qsort(*v, *n, sizeof **v, cmp_member);
+    if (*n) qsort(*v, *n, sizeof **v, cmp_member); /* an empty manifest has no array to sort */
     for (size_t i = 1; i < *n; i++)
         if (streq((*v)[i].rel, (*v)[i - 1].rel)) {
             *err = xasprintf("%s lists %s twice", MANIFEST_NAME, (*v)[i].rel);
             return -EINVAL;
         }
+    /* a file x and a file x/y cannot both be unpacked: x would have to be a directory too.
+     * Each name's directories are looked up: O(length x log n). */
+    for (size_t i = 0; i < *n; i++) {
+        const char *rel = (*v)[i].rel;
+        for (const char *s = strchr(rel, '/'); s; s = strchr(s + 1, '/')) {
+            _cleanup_free_ char *dir = xstrndup(rel, (size_t)(s - rel));
+            struct member key = {.rel = dir};
+            if (bsearch(&key, *v, *n, sizeof **v, cmp_member)) {
+                *err = xasprintf("%s lists %s as a file and %s inside it: a name cannot be both a file and a directory",
+                                 MANIFEST_NAME, dir, rel);
+                return -EINVAL;
+            }
+        }
+    }
     return 0;
 }
 
@@ -262,9 +295,16 @@ int archive_verify(const char *path, unsigned *files, char **err)
     archive_read_support_filter_zstd(a);
     archive_read_support_format_tar(a);
     *files = 0;
-    if (archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK) {
+    int fd = open_regular(path, false, NULL);
+    if (fd < 0) {
+        *err = xasprintf("%s: cannot read the archive: %s", path, fs_strerror(fd));
+        archive_read_free(a);
+        return fd;
+    }
+    if (archive_read_open_fd(a, fd, 1 << 16) != ARCHIVE_OK) {
         *err = xasprintf("%s: cannot read the archive: %s", path, archive_error_string(a));
         archive_read_free(a);
+        close(fd);
         return -EIO;
     }
     struct member *v = NULL;
@@ -287,7 +327,7 @@ int archive_verify(const char *path, unsigned *files, char **err)
              * "../MANIFEST.sha256" would make every member absolute or outside */
             const char *slash = strchr(name, '/');
             _cleanup_free_ char *id = slash ? xstrndup(name, (size_t)(slash - name)) : NULL;
-            if (!slash || !safe_name(id) || !streq(slash + 1, MANIFEST_NAME) || archive_entry_size(e) < 0 ||
+            if (!slash || !safe_name(id) || !name_fits(id) || !streq(slash + 1, MANIFEST_NAME) || archive_entry_size(e) < 0 ||
                 archive_entry_size(e) > (16 << 20)) {
                 *err = xasprintf("%s: the first member is %s, not <run>/%s: not a kiln run archive", path, name, MANIFEST_NAME);
                 r = -EINVAL;
@@ -364,5 +404,6 @@ int archive_verify(const char *path, unsigned *files, char **err)
     free(prefix);
     free(buf);
     archive_read_free(a);
+    close(fd);
     return r;
 }

@@ -1,4 +1,5 @@
-/* Live console lines: one per case, and a summary at the end. */
+/* Live console lines: one per case, and a summary at the end. Each line is masked whole
+ * (secret_fprintf): case names and paths may hold a secret as well as the reasons. */
 #include <stdio.h>
 #include <unistd.h>
 
@@ -27,8 +28,7 @@ static void run_started(void *self, const struct kiln_results *r)
 {
     struct console_notifier *cn = self;
     cn->total = r->n;
-    printf("kiln run %s: %zu case(s), results in %s\n", r->name, r->n, r->dir);
-    fflush(stdout);
+    secret_fprintf(stdout, "kiln run %s: %zu case(s), results in %s\n", r->name, r->n, r->dir);
 }
 
 static void case_started(void *self, const struct kiln_results *r, const struct kiln_result *c)
@@ -36,26 +36,24 @@ static void case_started(void *self, const struct kiln_results *r, const struct 
     struct console_notifier *cn = self;
     (void)r;
     if (!cn->live) return;
-    printf("  %-9s %s ...", "RUNNING", c->id);
-    fflush(stdout);
+    secret_fprintf(stdout, "  %-9s %s ...", "RUNNING", c->id);
 }
 
 static void case_finished(void *self, const struct kiln_results *r, const struct kiln_result *c, size_t done)
 {
     struct console_notifier *cn = self;
     (void)r;
-    if (cn->live) printf("\r\033[K");
-    char *reason = c->reason ? secret_mask(c->reason) : NULL;
+    if (cn->live) fputs("\r\033[K", stdout);
+    char *reason = c->reason ? secret_mask(c->reason) : NULL; /* masked before the cut at a newline */
     if (reason) {
         char *nl = strchr(reason, '\n');
         if (nl) *nl = 0;
     }
     int width = cn->total >= 100 ? 3 : cn->total >= 10 ? 2 : 1;
-    printf("[%*zu/%zu] %s%-9s%s %-32s %7.1fs%s%s\n", width, done, cn->total, cn->tty ? color(c->status) : "",
+    secret_fprintf(stdout, "[%*zu/%zu] %s%-9s%s %-32s %7.1fs%s%s\n", width, done, cn->total, cn->tty ? color(c->status) : "",
            status_word(c->status), cn->tty ? "\033[0m" : "", c->id, c->duration_s, reason ? "  " : "",
            reason ? reason : "");
     free(reason);
-    fflush(stdout);
 }
 
 static int run_finished(void *self, const struct kiln_results *r)
@@ -63,20 +61,18 @@ static int run_finished(void *self, const struct kiln_results *r)
     (void)self;
     size_t n[ST_FLAKY + 1];
     results_count(r, n);
-    printf("\n%s: %zu passed, %zu failed, %zu skipped", r->interrupted ? "INTERRUPTED" : "summary", n[ST_PASSED],
+    secret_fprintf(stdout, "\n%s: %zu passed, %zu failed, %zu skipped", r->interrupted ? "INTERRUPTED" : "summary", n[ST_PASSED],
            n[ST_FAILED] + n[ST_ATTEMPTED], n[ST_SKIPPED]);
-    if (n[ST_FLAKY]) printf(", %zu flaky", n[ST_FLAKY]);
-    printf(" in %.1f s (platform %s, accel %s)\n", r->duration_s, r->platform ? r->platform : "-",
+    if (n[ST_FLAKY]) secret_fprintf(stdout, ", %zu flaky", n[ST_FLAKY]);
+    secret_fprintf(stdout, " in %.1f s (platform %s, accel %s)\n", r->duration_s, r->platform ? r->platform : "-",
            r->accel ? r->accel : "-");
     for (size_t i = 0; i < r->n; i++) {
         const struct kiln_result *c = &r->v[i];
         if (c->status != ST_FAILED && c->status != ST_ATTEMPTED) continue;
-        char *reason = secret_mask(c->reason ? c->reason : "no reason recorded");
-        printf("  FAILED %s: %s\n    log: %s/%s\n", c->id, reason, r->dir, c->log_rel ? c->log_rel : "");
-        free(reason);
+        const char *reason = c->reason ? c->reason : "no reason recorded";
+        secret_fprintf(stdout, "  FAILED %s: %s\n    log: %s/%s\n", c->id, reason, r->dir, c->log_rel ? c->log_rel : "");
     }
-    printf("report: %s/report.html\n", r->dir);
-    fflush(stdout);
+    secret_fprintf(stdout, "report: %s/report.html\n", r->dir);
     return 0;
 }
 

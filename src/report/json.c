@@ -40,8 +40,8 @@ char *results_to_json(const struct kiln_results *r)
     json_object_set_new(run, "exit_code", json_integer(results_exit_code(r)));
     json_t *tested = json_array();
     for (size_t i = 0; i < r->ntested; i++)
-        json_array_append_new(tested, json_pack("{s:o, s:o, s:s}", "role", mstr(r->tested[i].role), "path",
-                                                mstr(r->tested[i].path), "sha256", r->tested[i].sha256));
+        json_array_append_new(tested, json_pack("{s:o, s:o, s:o}", "role", mstr(r->tested[i].role), "path",
+                                                mstr(r->tested[i].path), "sha256", mstr(r->tested[i].sha256)));
     json_object_set_new(run, "tested", tested);
     json_object_set_new(root, "run", run);
     json_object_set_new(root, "summary",
@@ -79,7 +79,7 @@ char *results_to_json(const struct kiln_results *r)
         json_object_set_new(o, "log", mstr(c->log_rel));
         _cleanup_free_ char *perf_rel = xasprintf("cases/%s/perf.json", c->id);
         _cleanup_free_ char *perf_abs = path_join(r->dir, perf_rel);
-        json_object_set_new(o, "perf", file_exists(perf_abs) ? json_string(perf_rel) : json_null());
+        json_object_set_new(o, "perf", file_exists(perf_abs) ? mstr(perf_rel) : json_null());
         json_t *ms = json_array();
         for (size_t k = 0; k < c->nmetrics; k++) {
             const struct kiln_metric *m = &c->metrics[k];

@@ -75,7 +75,8 @@ char *xml_escape(const char *s)
 int report_write(const struct kiln_results *r, const char *name, struct sbuf *b)
 {
     _cleanup_free_ char *path = path_join(r->dir, name);
-    int rc = secret_write_file(path, b->s ? b->s : "", b->len, 0644);
+    /* every notifier masks each value before it serialises it */
+    int rc = secret_write_structured(path, b->s ? b->s : "", b->len, 0644);
     sbuf_free(b);
     if (rc < 0) return log_error_errno(rc, "cannot write %s: %s", path, strerror(-rc));
     return 0;

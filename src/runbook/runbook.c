@@ -14,18 +14,33 @@
 #define NAME_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-"
 #define CLI_FILE "<command line>"
 
+static bool var_name_ok(const char *s)
+{
+    if (!*s) return false;
+    for (; *s; s++)
+        if (!(*s == '_' || *s == '-' || *s == '.' || (*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') ||
+              (*s >= 'A' && *s <= 'Z')))
+            return false;
+    return true;
+}
+
 int runbook_parse_cli_var(const char *arg, struct kiln_var *out)
 {
     memset(out, 0, sizeof *out);
     const char *s = arg;
-    if (startswith(s, "s:") && (strchr(s + 2, '=') || strchr(s + 2, ':'))) {
+    /* "s:" always marks a secret: "-v s:VALUE" is a secret without a name, never a variable "s" */
+    if (startswith(s, "s:")) {
         out->secret = true;
         s += 2;
     }
-    const char *sep = strchr(s, '=');
-    if (!sep) sep = strchr(s, ':');
-    if (!sep || sep == s) return -EINVAL;
-    out->name = xstrndup(s, (size_t)(sep - s));
+    const char *sep = s + strcspn(s, "=:"); /* the first: a name holds neither */
+    if (!*sep || sep == s) return -EINVAL;
+    char *name = xstrndup(s, (size_t)(sep - s));
+    if (!var_name_ok(name)) {
+        free(name);
+        return -EINVAL;
+    }
+    out->name = name;
     out->value = xstrdup(sep + 1);
     out->file = yfiles_intern(CLI_FILE);
     return 0;
@@ -206,15 +221,6 @@ static struct kiln_var *find_var(struct kiln_runbook *rb, const char *name)
     return NULL;
 }
 
-static bool var_name_ok(const char *s)
-{
-    if (!*s) return false;
-    for (; *s; s++)
-        if (!(*s == '_' || *s == '-' || *s == '.' || (*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') ||
-              (*s >= 'A' && *s <= 'Z')))
-            return false;
-    return true;
-}
 
 static void load_var_file(struct kiln_runbook *rb, size_t *cap, struct loader *L, const struct ynode *from,
                           const char *file, bool secret, struct diags *d)
@@ -243,6 +249,19 @@ static void load_var_file(struct kiln_runbook *rb, size_t *cap, struct loader *L
         }
     }
     ynode_free(root);
+}
+
+/* A secret of 1 to SECRET_MIN_LEN-1 bytes is an error where the variable is defined (the
+ * value is never quoted); an empty one has nothing to hide. */
+static bool secret_long_enough(struct diags *d, const struct kiln_var *v, const char *value)
+{
+    size_t len = strlen(value);
+    if (!len || len >= SECRET_MIN_LEN) return true;
+    diag_add_at(d, v->file, v->line, v->col, "variable",
+                "the secret variable \"%s\" is %zu byte%s long: a secret needs at least %d bytes (every occurrence of "
+                "a shorter one would be masked in every log and report)",
+                v->name, len, len == 1 ? "" : "s", SECRET_MIN_LEN);
+    return false;
 }
 
 static void parse_variables(struct kiln_runbook *rb, struct loader *L, const struct ynode *seq,
@@ -294,7 +313,7 @@ static void parse_variables(struct kiln_runbook *rb, struct loader *L, const str
     for (size_t i = 0; i < ncli; i++) add_var(rb, &cap, cli[i].name, cli[i].value, cli[i].secret, cli[i].file, NULL);
     settle_vars(rb);
     for (size_t i = 0; i < rb->nvars; i++)
-        if (rb->vars[i].secret) secret_add(rb->vars[i].value);
+        if (rb->vars[i].secret && secret_long_enough(d, &rb->vars[i], rb->vars[i].value)) secret_add(rb->vars[i].value);
 }
 
 /* Each variable is expanded once and remembered, so the cost is the size of the output, which
@@ -348,7 +367,14 @@ static const char *var_value(struct expander *X, size_t i, const struct ynode *a
     X->chain[depth] = i;
     X->value[i] = expand(X, v->value, at, path, depth + 1, NULL);
     X->state[i] = X->value[i] ? VAR_DONE : VAR_FAILED;
-    if (X->value[i] && v->secret && !streq(X->value[i], v->value)) secret_add(X->value[i]);
+    if (X->value[i] && v->secret && !streq(X->value[i], v->value)) {
+        if (secret_long_enough(X->d, v, X->value[i])) secret_add(X->value[i]);
+        else {
+            free(X->value[i]);
+            X->value[i] = NULL;
+            X->state[i] = VAR_FAILED;
+        }
+    }
     return X->value[i];
 }
 
@@ -425,7 +451,7 @@ static bool substitute_tree(struct expander *X, struct ynode *n, const char *pat
         free(n->scalar);
         n->scalar = v;
         /* A value that is exactly one variable resolves relative paths like that variable did. */
-        if (file) n->file = (char *)file;
+        if (file) n->base = file;
         return true;
     }
     for (size_t i = 0; i < n->n; i++) {
@@ -443,9 +469,11 @@ static bool substitute_tree(struct expander *X, struct ynode *n, const char *pat
     return ok;
 }
 
-/* A diagnostic may quote a value only in part (the YAML layer keeps its first bytes). When the
- * part ends inside a secret, the whole-secret mask applied at printing misses those first
- * bytes: replace such a quoted prefix of a secret-bearing value by its masked form. */
+/* A diagnostic may quote a value only in part (the YAML layer keeps its first bytes, "%.60s").
+ * When the part ends inside a secret, the whole-secret mask applied at printing misses those
+ * first bytes: replace such a quoted prefix of a secret-bearing value by its masked form. Only
+ * a prefix that stands whole between quotes is one: the first bytes of a value found inside
+ * other words are not a quotation (with "ab" secret, "variable" keeps its "a"). */
 static void mask_cut_values(const struct ynode *n, struct diags *d, size_t from)
 {
     if (n->kind != YN_SCALAR) {
@@ -460,7 +488,8 @@ static void mask_cut_values(const struct ynode *n, struct diags *d, size_t from)
         for (char *p = msg; (p = strchr(p, v[0]));) {
             size_t k = 0;
             while (k < vlen && p[k] == v[k]) k++;
-            size_t safe = k < vlen ? secret_cut(v, vlen, k) : k;
+            bool quoted = p > msg && p[-1] == '"' && p[k] == '"';
+            size_t safe = k < vlen && quoted ? secret_cut(v, vlen, k) : k;
             if (safe == k) {
                 p += k ? k : 1;
                 continue;
@@ -492,9 +521,10 @@ static bool get_path(struct diags *d, const struct ynode *n, const char *path, c
 {
     char *s = NULL;
     if (!y_str(d, n, path, &s)) return false;
-    _cleanup_free_ char *dir = path_dirname(n->file);
+    const char *base = n->base ? n->base : n->file;
+    _cleanup_free_ char *dir = path_dirname(base);
     free(*out);
-    *out = streq(n->file, CLI_FILE) ? path_resolve(NULL, s) : path_resolve(dir, s);
+    *out = streq(base, CLI_FILE) ? path_resolve(NULL, s) : path_resolve(dir, s);
     if (!startswith(*out, "/")) {
         char cwd[PATH_MAX];
         if (getcwd(cwd, sizeof cwd)) {
@@ -936,6 +966,32 @@ static char *default_run_name(const char *path)
     return n;
 }
 
+/* What kiln check verifies once the runbook is loaded (files exist, the policy has the profile):
+ * their locations are kept so its errors name file:line:col too. */
+static void note_keys_at(struct kiln_runbook *rb, const struct ynode *root)
+{
+    static const char *const keys[] = {"policy", "policy_profile", "vulnerability_feed", "platform.qemu.image",
+                                       "platform.qemu.kernel", "platform.qemu.initrd",
+                                       "platform.admin_private_key_file"};
+    rb->keys_at = xcalloc(ARRAY_SIZE(keys), sizeof *rb->keys_at);
+    for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+        const struct ynode *n = root;
+        _cleanup_free_ char *copy = xstrdup(keys[i]);
+        char *save = NULL;
+        for (char *k = strtok_r(copy, ".", &save); k && n; k = strtok_r(NULL, ".", &save)) n = y_get(n, k);
+        if (n)
+            rb->keys_at[rb->nkeys_at++] =
+                (struct kiln_key_where){keys[i], {xstrdup(n->file ? n->file : rb->path), n->line, n->col}};
+    }
+}
+
+const struct kiln_where *runbook_where(const struct kiln_runbook *rb, const char *key)
+{
+    for (size_t i = 0; rb && i < rb->nkeys_at; i++)
+        if (streq(rb->keys_at[i].key, key)) return &rb->keys_at[i].at;
+    return NULL;
+}
+
 int runbook_load(const char *path, const struct kiln_var *cli, size_t ncli, struct kiln_runbook **out,
                  struct diags *d)
 {
@@ -970,11 +1026,12 @@ int runbook_load(const char *path, const struct kiln_var *cli, size_t ncli, stru
             char **ext = NULL;
             size_t next = 0;
             if (y_str_list(d, x, "extension", &ext, &next)) {
-                _cleanup_free_ char *dir = path_dirname(x->file);
                 rb->extensions_at = xcalloc(next ? next : 1, sizeof *rb->extensions_at);
                 for (size_t i = 0; i < next; i++) {
                     size_t cap = rb->nextensions;
                     const struct ynode *at = x->kind == YN_SEQ ? x->items[i] : x;
+                    const char *base = at->base ? at->base : at->file;
+                    _cleanup_free_ char *dir = streq(base, CLI_FILE) ? NULL : path_dirname(base);
                     rb->extensions_at[i] = (struct kiln_where){xstrdup(at->file ? at->file : rb->path), at->line, at->col};
                     *APPEND(rb->extensions, rb->nextensions, cap) = path_resolve(dir, ext[i]);
                 }
@@ -993,6 +1050,7 @@ int runbook_load(const char *path, const struct kiln_var *cli, size_t ncli, stru
         if ((x = y_get(root, "vulnerability_feed"))) get_path(d, x, "vulnerability_feed", &rb->vulnerability_feed);
     }
     if (!rb->name) rb->name = default_run_name(path);
+    if (d->n == before) note_keys_at(rb, root);
     if (d->n > before) mask_cut_values(root, d, before);
     ynode_free(root);
     if (d->n > before) {
@@ -1012,6 +1070,8 @@ static void strv_free(char **v, size_t n)
 void runbook_free(struct kiln_runbook *rb)
 {
     if (!rb) return;
+    for (size_t i = 0; i < rb->nkeys_at; i++) free(rb->keys_at[i].at.file);
+    free(rb->keys_at);
     free(rb->path);
     free(rb->name);
     for (size_t i = 0; i < rb->nvars; i++) {

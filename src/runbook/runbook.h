@@ -120,9 +120,20 @@ struct kiln_runbook {
     struct kiln_ltp_conf *ltp;
     char **console_ignore;  /* extra ignore expressions */
     size_t nconsole_ignore;
+    struct kiln_key_where { /* where the values kiln check verifies after loading stand */
+        const char *key;    /* a key path, e.g. "policy", "platform.qemu.image" */
+        struct kiln_where at;
+    } *keys_at;
+    size_t nkeys_at;
 };
 
-/* Parses "name=value", "name:value", with "s:" prefix for a secret. */
+/* file:line:col of key's value (a key path: "policy", "policy_profile", "vulnerability_feed",
+ * "platform.qemu.image" ...), or NULL when the runbook does not set it. */
+const struct kiln_where *runbook_where(const struct kiln_runbook *rb, const char *key);
+
+/* Parses "name=value" (or LISA's "name:value"); an "s:" prefix marks a secret ("s:name=value").
+ * -EINVAL without a separator, with an empty or invalid name (letters, digits, _ - . only), and
+ * for "s:value": "s:" is always the secret prefix, never a variable named s. */
 int runbook_parse_cli_var(const char *arg, struct kiln_var *out);
 
 /* Loads path with includes; cli vars override runbook variables. All problems go to d.

@@ -270,7 +270,10 @@ struct ynode *policy_load(const char *custom, const char *profile, char *why, si
     struct diags d = {0};
     struct ynode *p = yaml_load_file(path, &d);
     if (!p) {
-        snprintf(why, sz, "cannot load the policy %s: %s", path, d.n ? d.v[0].msg : "?");
+        /* the policy's own error keeps its place in the policy file */
+        if (d.n && d.v[0].line)
+            snprintf(why, sz, "cannot load the policy: %s:%d:%d: %s", d.v[0].file, d.v[0].line, d.v[0].col, d.v[0].msg);
+        else snprintf(why, sz, "cannot load the policy %s: %s", path, d.n ? d.v[0].msg : "?");
         diags_free(&d);
         return NULL;
     }

@@ -51,9 +51,9 @@ static int read_b64_file(const char *path, uint8_t *out, size_t want, char **err
 {
     char *text = NULL;
     size_t len;
-    int r = read_file(path, 64 * 1024, &text, &len);
+    int r = read_file(path, MS_SIG_MAX, &text, &len);
     if (r < 0) {
-        *err = xasprintf("cannot read %s: %s", path, strerror(-r));
+        *err = xasprintf("cannot read %s: %s", path, fs_strerror(r));
         return r;
     }
     char *nl = strchr(text, '\n');
@@ -292,11 +292,10 @@ static int msg_hash(const struct msg *m, uint8_t out[64], char **err)
         crypto_generichash(out, 64, m->data, m->len, NULL, 0);
         return 0;
     }
-    int fd = open(m->file, O_RDONLY | O_CLOEXEC);
+    int fd = open_regular(m->file, false, NULL); /* a FIFO or a device is refused, not waited on */
     if (fd < 0) {
-        int e = errno;
-        *err = xasprintf("cannot read %s: %s", m->file, strerror(e));
-        return -e;
+        *err = xasprintf("cannot read %s: %s", m->file, fs_strerror(fd));
+        return fd;
     }
     enum { BUF = 4 << 20 };
     uint8_t *buf = xmalloc(BUF);
@@ -468,9 +467,9 @@ int ms_verify(const char *pubkey_path, const char *file, const char *sig_path, c
     _cleanup_free_ char *sp = sig_path ? xstrdup(sig_path) : xasprintf("%s.minisig", file);
     _cleanup_free_ char *text = NULL;
     size_t len;
-    int r = read_file(sp, 64 * 1024, &text, &len);
+    int r = read_file(sp, MS_SIG_MAX, &text, &len);
     if (r < 0) {
-        *err = xasprintf("cannot read the signature %s: %s", sp, strerror(-r));
+        *err = xasprintf("cannot read the signature %s: %s", sp, fs_strerror(r));
         return r;
     }
     struct parsed_sig ps;
@@ -483,10 +482,10 @@ int ms_sig_key_id(const char *file, char key_id[17], char **err)
     _cleanup_free_ char *sp = xasprintf("%s.minisig", file);
     char *text = NULL;
     size_t len;
-    int r = read_file(sp, 64 * 1024, &text, &len);
+    int r = read_file(sp, MS_SIG_MAX, &text, &len);
     if (r < 0) {
         *err = r == -ENOENT ? xasprintf("%s is not signed (no %s); sign it with kiln sign -k KEY", file, sp)
-                            : xasprintf("cannot read the signature %s: %s", sp, strerror(-r));
+                            : xasprintf("cannot read the signature %s: %s", sp, fs_strerror(r));
         return r;
     }
     char *nl = strchr(text, '\n');

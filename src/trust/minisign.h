@@ -6,6 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The most kiln reads of a key or a signature file (a minisign file is two short lines). */
+#define MS_SIG_MAX (64u * 1024)
+
 /* Writes BASE.key (secret; scrypt-encrypted unless passphrase is NULL) and BASE.pub, each
  * through a temp file + rename. Returns 0 or -errno with *err set. */
 int ms_keygen(const char *base, const char *passphrase, char **err);

@@ -3,12 +3,13 @@
 #include <errno.h>
 #include <fcntl.h>
 
+#include "util/fs.h"
 #include "util/util.h"
 
 int digest_file(const char *path, const EVP_MD *md, uint8_t *out, uint64_t *size)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -errno;
+    int fd = open_regular(path, false, NULL);
+    if (fd < 0) return fd;
     enum { BUF = 4 << 20 };
     EVP_MD_CTX *c = EVP_MD_CTX_new();
     EVP_DigestInit_ex(c, md, NULL);

@@ -86,10 +86,31 @@ int write_file_atomic(const char *path, const char *data, size_t len, unsigned m
     return 0;
 }
 
+int open_regular(const char *path, bool nofollow, struct stat *stp)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | (nofollow ? O_NOFOLLOW : 0));
+    if (fd < 0) return -errno;
+    struct stat st;
+    int r = fstat(fd, &st) < 0 ? -errno : S_ISDIR(st.st_mode) ? -EISDIR : !S_ISREG(st.st_mode) ? -ENOTREG : 0;
+    int fl = r ? -1 : fcntl(fd, F_GETFL);
+    if (!r && (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)) r = -errno;
+    if (r < 0) {
+        close(fd);
+        return r;
+    }
+    if (stp) *stp = st;
+    return fd;
+}
+
+const char *fs_strerror(int r)
+{
+    return r == -ENOTREG ? "not a regular file (a FIFO, device or socket)" : strerror(-r);
+}
+
 int read_file(const char *path, size_t max, char **data, size_t *lenp)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -errno;
+    int fd = open_regular(path, false, NULL);
+    if (fd < 0) return fd;
     struct sbuf b = {0};
     char buf[65536];
     for (;;) {
@@ -260,7 +281,7 @@ int json_write_file(const char *path, json_t *j)
     struct sbuf b = {0};
     sbuf_printf(&b, "%s\n", text);
     free(text);
-    int r = secret_write_file(path, b.s, b.len, 0644);
+    int r = secret_write_structured(path, b.s, b.len, 0644);
     sbuf_free(&b);
     return r;
 }

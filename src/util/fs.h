@@ -13,7 +13,18 @@ int rm_rf(const char *path);
 int open_beside(const char *path, unsigned mode, char **tmp);
 /* Writes data to path through open_beside and rename. 0 or -errno. */
 int write_file_atomic(const char *path, const char *data, size_t len, unsigned mode);
-/* Reads at most max bytes (error -EFBIG if larger). NUL-terminated. */
+/* What open_regular (and so read_file) returns for a FIFO, a device or a socket: Linux has no
+ * EFTYPE, and EBADFD is never what opening or reading a regular file fails with. */
+#define ENOTREG EBADFD
+struct stat;
+/* Opens path to read its bytes, O_CLOEXEC. O_NONBLOCK, so opening a FIFO (or a device that waits
+ * for a peer) returns at once; only a regular file is kept (-EISDIR for a directory, -ENOTREG
+ * for anything else), then O_NONBLOCK is cleared. With nofollow a symbolic link is refused
+ * (-ELOOP). Returns the fd or -errno; *st (when not NULL) gets the file's fstat. */
+int open_regular(const char *path, bool nofollow, struct stat *st);
+/* strerror(-r), with -ENOTREG worded "not a regular file (a FIFO, device or socket)". */
+const char *fs_strerror(int r);
+/* Reads a regular file (open_regular), at most max bytes (error -EFBIG if larger). NUL-terminated. */
 int read_file(const char *path, size_t max, char **data, size_t *len);
 char *path_join(const char *a, const char *b);
 char *path_dirname(const char *path);

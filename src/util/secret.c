@@ -258,3 +258,10 @@ int secret_write_file(const char *path, const char *data, size_t len, unsigned m
     if (r < 0) count_failure(-r);
     return r;
 }
+
+int secret_write_structured(const char *path, const char *data, size_t len, unsigned mode)
+{
+    int r = write_file_atomic(path, data ? data : "", data ? len : 0, mode);
+    if (r < 0) count_failure(-r);
+    return r;
+}

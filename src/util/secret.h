@@ -11,6 +11,12 @@
 #include <stdio.h>
 
 #define SECRET_MASK "******"
+/* Secrets a user gives (runbook variables, -v s:) shorter than this are refused where they are
+ * defined: every occurrence of one to three bytes ("a", "1", a quote) would be masked in every
+ * log and report, leaving none readable, and kiln would refuse to start any program whose
+ * arguments hold such bytes. Reports stay well-formed whatever is registered (see
+ * secret_write_structured). */
+#define SECRET_MIN_LEN 4
 
 void secret_add(const char *value);
 void secret_clear(void);
@@ -32,8 +38,14 @@ size_t secret_max_len(void);
 FILE *secret_fopen(const char *path, bool append, unsigned mode);
 /* The same onto an open stream (stderr, stdout); fclose of the result leaves under open. */
 FILE *secret_fwrap(FILE *under);
-/* write_file_atomic of the masked text. */
+/* write_file_atomic of the masked text. For text only (logs): masking serialised JSON, XML or
+ * HTML would rewrite their syntax when a secret is a quote, a brace or a substring of markup. */
 int secret_write_file(const char *path, const char *data, size_t len, unsigned mode);
+/* write_file_atomic of a structured file (JSON, XML, HTML) whose writer passed every value
+ * through secret_mask() before serialising it (so the encoder escapes the mask, and the
+ * syntax is never touched): written as it is, counted like the other writes. Names, keys and
+ * fixed words of the format (status names, dates, numbers) are the format's own, not data. */
+int secret_write_structured(const char *path, const char *data, size_t len, unsigned mode);
 /* fprintf with every secret masked, then fflush. */
 void secret_fprintf(FILE *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void secret_vfprintf(FILE *f, const char *fmt, va_list ap);

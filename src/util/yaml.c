@@ -409,7 +409,7 @@ struct ynode *yaml_load_file(const char *path, struct diags *d)
     int r = read_file(path, YAML_MAX_BYTES, &text, &len);
     if (r < 0) {
         diag_add_at(d, path, 0, 0, NULL, "cannot read: %s",
-                    r == -EFBIG ? "larger than 8 MiB" : strerror(-r));
+                    r == -EFBIG ? "larger than 8 MiB" : fs_strerror(r));
         return NULL;
     }
     struct ynode *n = yaml_load_string(path, text, len, d);

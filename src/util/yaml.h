@@ -12,6 +12,10 @@ struct ynode {
     enum ynode_kind kind;
     char *file; /* shared, owned by the load that made it (see yfiles) */
     int line, col;
+    /* A relative path in this scalar resolves against this file's directory when set, not
+     * file's (a value that is exactly one variable: where the variable was defined). Errors
+     * still name file:line:col, where the value stands. */
+    const char *base;
     char *scalar;
     bool quoted;
     struct ynode **items; /* seq: items; map: key, value, key, value ... */

@@ -34,7 +34,7 @@ expect_status 0 "$KILN" check ok.yml
 expect_in "$T/out" 'ok.yml: ok ('
 
 expect_status 2 "$KILN" check -v broken ok.yml
-expect_in "$T/err" 'expected NAME=VALUE'
+expect_in "$T/err" 'kiln: -v broken: the form is -v name=value, or -v s:name=value for a secret'
 expect_status 2 "$KILN" check missing-file.yml
 expect_in "$T/err" 'cannot open runbook'
 expect_status 2 "$KILN" frobnicate
@@ -88,8 +88,22 @@ policy_profile: nonexist
 vulnerability_feed: /nonexistent-feed.yml
 YAML
 expect_status 2 "$KILN" check prof.yml
-expect_in "$T/err" 'has no profile "nonexist" (it has: hardened)'
-expect_in "$T/err" 'vulnerability_feed: /nonexistent-feed.yml does not exist'
+# each at the file:line:col of its value (busybox_runbook writes 11 lines before these)
+expect_in "$T/err" "prof.yml:12:17: policy_profile: $KILN_ROOT/data/policy.yml has no profile \"nonexist\" (it has: hardened)"
+expect_in "$T/err" "prof.yml:13:21: vulnerability_feed: /nonexistent-feed.yml does not exist"
+# an unknown policy file, and one that is not YAML (located in the policy itself)
+busybox_runbook pol > pol.yml <<'YAML'
+policy: nonexistent-policy.yml
+YAML
+expect_status 2 "$KILN" check pol.yml
+expect_in "$T/err" "pol.yml:12:9: policy: cannot load the policy $T/nonexistent-policy.yml: "
+printf 'sshd: [\n' > broken-policy.yml
+busybox_runbook pol3 > pol3.yml <<'YAML'
+policy: broken-policy.yml
+policy_profile: hardened
+YAML
+expect_status 2 "$KILN" check pol3.yml
+expect_in "$T/err" "pol3.yml:12:9: policy: cannot load the policy: $T/broken-policy.yml:2:1: invalid YAML"
 busybox_runbook prof2 > prof2.yml <<'YAML'
 policy_profile: hardened
 YAML

@@ -28,7 +28,8 @@ mkver() {
     printf '{"bomFormat":"CycloneDX","metadata":{"component":{"type":"operating-system","name":"%s"}}}\n' "$2" > "$p.cdx.json"
     set -- "$2" "$3" "$(sha "$p.raw")" "$(sha "$p.vmlinuz")" "$(sha "$p.spdx.json")" "$(sha "$p.cdx.json")"
     jq -n --arg n "$1" --arg v "$2" --arg r "$3" --arg k "$4" --arg s "$5" --arg c "$6" '{name: $n, version: $v,
-        artifacts: [{file: "\($n)-\($v).raw", sha256: $r, kind: "raw"}, {file: "\($n)-\($v).vmlinuz", sha256: $k, kind: "kernel"}],
+        artifacts: [{file: "\($n)-\($v).raw", sha256: $r, kind: "raw", size: 300000},
+                    {file: "\($n)-\($v).vmlinuz", sha256: $k, kind: "kernel", size: 5000}],
         sbom: [{file: "\($n)-\($v).spdx.json", sha256: $s}, {file: "\($n)-\($v).cdx.json", sha256: $c}]}' > "$p.manifest.json"
     jq -n --arg n "$1" --arg v "$2" --arg r "$3" --arg k "$4" --arg s "$5" --arg c "$6" '{_type: "https://in-toto.io/Statement/v1",
         predicateType: "https://slsa.dev/provenance/v1", subject: [{name: "\($n)-\($v).raw", digest: {sha256: $r}},
@@ -179,6 +180,34 @@ cp rebuilt/os-1.1.* G/images/os/1.1/
 refused "os-1.1.manifest.json has sha256 $(sha rebuilt/os-1.1.manifest.json), but the signed entry says" \
     "$KILN" gallery pull os@1.1 --gallery G --out p
 [ ! -e p ] || fail "a refused pull left p"
+
+# a FIFO, or a link to a device, in place of the index, an entry or an artifact: a clear error
+# within seconds (the open used to block on the FIFO, cp to copy /dev/zero until the disk was
+# full); a pull leaves nothing behind
+hostile_file() { # PATH KIND: replace PATH by a FIFO or by a symlink to /dev/zero
+    rm -f "$1"
+    case $2 in fifo) mkfifo "$1" ;; dev) ln -s /dev/zero "$1" ;; esac
+}
+for kind in fifo dev; do
+    fresh
+    hostile_file "$(idx 2)" $kind
+    refused "cannot read $(idx 2): " timeout 20 "$KILN" gallery list --gallery G
+    fresh
+    hostile_file G/images/os/1.1/entry.json $kind
+    refused "G/images/os/1.1/entry.json: " timeout 20 "$KILN" gallery list --gallery G
+    refused "G/images/os/1.1/entry.json: " timeout 20 "$KILN" gallery pull os --gallery G --out p
+    fresh
+    hostile_file G/images/os/1.1/os-1.1.raw $kind
+    refused "cannot copy G/images/os/1.1/os-1.1.raw: " timeout 20 "$KILN" gallery pull os --gallery G --out p
+    [ ! -e p ] || fail "a refused pull left p: $(find p)"
+done
+expect_in "$T/err" "cannot copy G/images/os/1.1/os-1.1.raw: a symbolic link, where a gallery holds regular files"
+# a file longer than the size its signed manifest states is not copied past that size
+fresh
+head -c 300001 /dev/urandom > G/images/os/1.1/os-1.1.raw
+refused "G/images/os/1.1/os-1.1.raw holds 300001 bytes, more than the 300000 its manifest allows" \
+    timeout 20 "$KILN" gallery pull os --gallery G --out p
+[ ! -e p ] || fail "a refused pull left p: $(find p)"
 
 # promotion: the same version joins beta; its signed entry stays byte for byte
 fresh

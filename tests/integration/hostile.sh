@@ -65,6 +65,17 @@ for f in vmdk:VMDK vhdx:VHDX vdi:"VirtualBox VDI" qed:QED; do
     expect_in "$T/err" "this is a $name image"
     [ -z "$(ls out.raw* 2>/dev/null)" ] || fail "kiln convert of disk.$ext wrote $(ls out.raw*)"
 done
+# cut short: a VMDK or VHDX is still refused by its magic; a qcow2 cut inside its header is
+# that error, never a raw disk
+for f in vmdk:VMDK vhdx:VHDX; do
+    ext=${f%%:*} name=${f#*:}
+    head -c 100 disk.$ext > cut.$ext
+    contained 1 "$KILN" inspect cut.$ext
+    expect_in "$T/err" "kiln inspect: cut.$ext: this is a $name image, which kiln does not read"
+done
+head -c 50 disk.qcow2 > cut.qcow2
+contained 1 "$KILN" inspect cut.qcow2
+expect_err "kiln inspect: cut.qcow2: qcow2 header is truncated: the file holds 50 bytes, the header needs 72 (the file was cut short)"
 # (qemu-img's key-derivation benchmark can fail on a loaded machine: then a LUKS1 header by hand)
 qemu-img create -q -f luks --object secret,id=s0,data=x -o key-secret=s0 disk.luks 4M 2>/dev/null ||
     { printf 'LUKS\272\276\000\001aes' > disk.luks && truncate -s 4M disk.luks; }
@@ -74,6 +85,22 @@ gzip -c disk.raw > disk.raw.gz
 contained 1 "$KILN" sbom disk.raw.gz
 expect_err "kiln sbom: disk.raw.gz: this is a gzip-compressed file, not a disk image: decompress it first (gunzip)"
 
+# a FIFO (no writer) or a device where an image should be: a clear error at once, not an open
+# that waits for a writer forever or a read that never ends
+mkfifo pipe.img
+ln -s /dev/zero zero.img
+for f in pipe.img zero.img /dev/zero; do
+    for verb in inspect sbom; do
+        contained 1 "$KILN" $verb $f
+        expect_err "kiln $verb: cannot open $f: not a regular file (a FIFO, device or socket)"
+    done
+    contained 1 "$KILN" convert $f out.raw
+    expect_err "kiln convert: cannot open $f: not a regular file (a FIFO, device or socket)"
+    [ -z "$(ls out.raw* 2>/dev/null)" ] || fail "kiln convert of $f wrote $(ls out.raw*)"
+done
+contained 1 "$KILN" archive --verify pipe.img
+expect_err "kiln archive: pipe.img: cannot read the archive: not a regular file (a FIFO, device or socket)"
+
 # 256 KiB qcow2 whose 64 GiB all map to one cluster (a GPT disk with a 64 GiB "ext4"):
 # inspect used to copy all of it to TMPDIR
 $gen one-cluster one.qcow2
@@ -81,6 +108,38 @@ contained 1 "$KILN" inspect one.qcow2
 expect_err "kiln inspect: one.qcow2: qcow2: the tables use more clusters than the 262144-byte file holds: some cluster is used twice (corrupt or crafted image; \`qemu-img check\` shows where)"
 contained 1 "$KILN" convert one.qcow2 one.raw
 [ ! -e one.raw ] || fail "kiln convert wrote one.raw"
+
+# a ~700 KiB qcow2 whose 4096 compressed clusters inflate to 256 MiB (deflate at ~400:1):
+# refused, since compressed data may yield at most 64 MiB + 64 x the file's size
+$gen deflate-bomb bomb.qcow2
+contained 1 "$KILN" inspect bomb.qcow2
+expect_err "kiln inspect: bomb.qcow2: qcow2: its 4096 compressed clusters would expand to 268435456 bytes, more than the 64 MiB + 64 x the file's 720896 bytes kiln expands (a crafted or corrupt image)"
+contained 1 "$KILN" convert bomb.qcow2 bomb.raw
+[ -z "$(ls bomb.raw* 2>/dev/null)" ] || fail "kiln convert of bomb.qcow2 wrote $(ls bomb.raw*)"
+
+# os-release of an erofs /usr whose other files hold 480 MiB (compressed to ~2 MiB): read
+# without unpacking the tree (fsck.erofs --extract wrote all 480 MiB to TMPDIR), so a 64 MiB
+# TMPDIR is enough
+if command -v mkfs.erofs >/dev/null && command -v dump.erofs >/dev/null; then
+    mkdir -p usr/lib
+    printf 'ID=kiln-erofs\nPRETTY_NAME="Erofs Test 2"\n' > usr/lib/os-release
+    for i in 1 2 3 4 5 6 7 8; do head -c 60M /dev/zero | tr '\0' A > usr/big$i; done
+    mkfs.erofs --quiet -zlz4hc usr.erofs usr || fail "mkfs.erofs"
+    rm -rf usr
+    truncate -s 16M erofs.raw
+    sgdisk -n 1:2048:0 -t 1:8314 erofs.raw > /dev/null || fail "sgdisk"
+    dd if=usr.erofs of=erofs.raw bs=512 seek=2048 conv=notrunc status=none
+    mkdir small
+    if mount -t tmpfs -o size=64m tmpfs small 2>/dev/null; then
+        contained 0 env TMPDIR="$T/small" "$KILN" inspect erofs.raw
+        umount small
+    else
+        contained 0 "$KILN" inspect erofs.raw
+    fi
+    expect_in "$T/out" "os-release: Erofs Test 2"
+else
+    note "no erofs-utils: the erofs os-release check is skipped"
+fi
 
 # a dynamic VHD whose header claims 2^32-1 table entries, in a 16 GiB sparse file: it used to
 # allocate 2 x 16 GiB; only the entries the disk needs are read
@@ -149,4 +208,25 @@ expect_err "kiln archive: listed.tar.zst: MANIFEST.sha256 line 1 names ../x, whi
 arch member.tar.zst "run/MANIFEST.sha256=$h  x\\n" "run//x=hello\\n"
 contained 1 "$KILN" archive --verify member.tar.zst
 expect_err "kiln archive: member.tar.zst: member run//x lies outside run/"
+# a file x beside x/y (x would be a file and a directory), and names longer than Linux allows
+arch both.tar.zst "run/MANIFEST.sha256=$h  x\\n$h  x/y\\n" "run/x=hello\\n" "run/x/y=hello\\n"
+contained 1 "$KILN" archive --verify both.tar.zst
+expect_err "kiln archive: both.tar.zst: MANIFEST.sha256 lists x as a file and x/y inside it: a name cannot be both a file and a directory"
+long=$(printf '%0256d' 0)
+arch long.tar.zst "run/MANIFEST.sha256=$h  d/$long\\n" "run/d/$long=hello\\n"
+contained 1 "$KILN" archive --verify long.tar.zst
+expect_err "kiln archive: long.tar.zst: MANIFEST.sha256 line 1 names a path of 258 bytes (d/00000000000000000000000000000000000000...): the most is 4095, 255 per component"
+deep=$(printf 'dd/%.0s' $(seq 1400))x
+arch deep.tar.zst "run/MANIFEST.sha256=$h  $deep\\n" "run/$deep=hello\\n"
+contained 1 "$KILN" archive --verify deep.tar.zst
+expect_in "$T/err" "MANIFEST.sha256 line 1 names a path of 4201 bytes"
+# a name of 3 MB in a pax header: libarchive stops at its 1 MiB header limit, memory stays small
+python3 -c "
+import io, tarfile
+with tarfile.open('huge.tar', 'w', format=tarfile.PAX_FORMAT) as t:
+    for name, data in (('run/MANIFEST.sha256', b''), ('run/' + 'a/' * 1500000 + 'x', b'x')):
+        i = tarfile.TarInfo(name); i.size = len(data); t.addfile(i, io.BytesIO(data))
+" && zstd -q --rm huge.tar -o huge.tar.zst
+contained 1 "$KILN" archive --verify huge.tar.zst
+expect_err "kiln archive: huge.tar.zst: the archive is corrupt: Special header too large"
 exit 0

@@ -7,6 +7,8 @@ usage: hostile_images.py one-cluster OUT      256 KiB qcow2 whose 64 GiB all map
                                               0xffffffff, stretched (sparse) past 16 GiB
        hostile_images.py gpt MODE RAW         partition 2 of RAW made backwards|overlap|outside
        hostile_images.py tar OUT NAME=TEXT... a tar with these members, in this order
+       hostile_images.py deflate-bomb OUT     ~700 KiB qcow2 of 4096 compressed clusters, each a
+                                              ~80-byte deflate stream of 64 KiB (256 MiB in all)
 """
 import io
 import struct
@@ -109,6 +111,26 @@ def tar(out, members):
             t.addfile(info, io.BytesIO(data))
 
 
+def deflate_bomb(out):
+    """4096 virtual clusters, each compressed (zlib, raw deflate as qemu writes it) into its own
+    128-byte slot: 256 MiB from ~700 KiB, a ratio of about 400."""
+    n, slot = 4096, 128
+    c = zlib.compressobj(9, zlib.DEFLATED, -12)
+    stream = c.compress(b"A" * CLUSTER) + c.flush()
+    assert len(stream) <= slot
+    l1_off, l2_off, data_off = CLUSTER, 2 * CLUSTER, 3 * CLUSTER
+    f = bytearray(data_off + n * slot)
+    struct.pack_into(">IIQIIQIIQ", f, 0, 0x514649FB, 3, 0, 0, 16, n * CLUSTER, 0, 1, l1_off)
+    struct.pack_into(">II", f, 96, 4, 104)
+    struct.pack_into(">Q", f, l1_off, l2_off | 1 << 63)
+    csize_shift = 62 - (16 - 8)
+    for i in range(n):
+        host = data_off + i * slot
+        f[host:host + len(stream)] = stream
+        struct.pack_into(">Q", f, l2_off + 8 * i, 1 << 62 | 0 << csize_shift | host)  # one sector
+    open(out, "wb").write(f)
+
+
 def main(argv):
     if argv[1] == "one-cluster":
         one_cluster(argv[2])
@@ -116,6 +138,8 @@ def main(argv):
         vhd_entries(argv[2], argv[3])
     elif argv[1] == "gpt":
         gpt(argv[2], argv[3])
+    elif argv[1] == "deflate-bomb":
+        deflate_bomb(argv[2])
     elif argv[1] == "tar":
         tar(argv[2], argv[3:])
     else:

@@ -6,6 +6,8 @@
 # tests/data/secrets). Then neither the secret nor any prefix of 6 bytes or more of it may be
 # found in the run directory, the archive, kiln's terminal output, qemu's argv (read from
 # /proc while the VM runs), nor in what kiln check / list / run print for a failing field.
+# Secrets of 1-3 bytes are refused; secrets shaped like JSON or XML syntax leave the reports
+# well-formed (jq, xmllint).
 . "$(dirname "$0")/lib.sh"
 S=kilnTOK3n5ecretV4lue9Q
 data=$KILN_ROOT/tests/data/secrets
@@ -44,8 +46,13 @@ sed -e '/memory_mb/d' -e '/cpus/d' bad.yml > badpath.yml
 expect_in bad-path.txt "/nonexistent/******/vmlinuz"
 # a malformed secret variable (no name before =) is not echoed either
 "$KILN" check -v "s:=$S" bad.yml > bad-var.txt 2>&1
-expect_in bad-var.txt "kiln: -v s:...: expected NAME=VALUE"
-no_leak "kiln check/list/run output" bad-check.txt bad-list.txt bad-run.txt bad-path.txt bad-var.txt
+expect_in bad-var.txt "kiln: -v s:...: the form is -v name=value, or -v s:name=value for a secret"
+# -v s:VALUE (no name) is that error too, never a plain variable named "s" holding the secret
+"$KILN" check -v "s:$S" badpath.yml > bad-noname.txt 2>&1
+rc=$?
+[ "$rc" -eq 2 ] || { cat bad-noname.txt; fail "kiln check -v s:VALUE exited $rc, expected 2"; }
+expect_in bad-noname.txt "kiln: -v s:...: the form is -v name=value, or -v s:name=value for a secret"
+no_leak "kiln check/list/run output" bad-check.txt bad-list.txt bad-run.txt bad-path.txt bad-var.txt bad-noname.txt
 
 busybox_runbook sec "console=ttyS0 quiet kiln.tok=\$(tok)" <<YAML > sec.yml
 extension: [ $data/ext ]
@@ -106,5 +113,30 @@ mkdir unpacked && tar --zstd -xf run.tar.zst -C unpacked || fail "cannot unpack 
 [ -n "$(find unpacked -name console.log)" ] || fail "the archive has no console log"
 no_leak "the archive" unpacked/
 [ -z "$(ls -d "$TMPDIR"/kiln-run-* 2>/dev/null)" ] || fail "the work dir outlived the run"
+
+# secrets of 1-3 bytes are refused where they are given, without quoting them
+for v in a '"' 1 '{'; do
+    "$KILN" check -v "s:pw=$v" badpath.yml > short.txt 2>&1
+    rc=$?
+    [ "$rc" -eq 2 ] || { cat short.txt; fail "kiln check with a 1-byte secret exited $rc, expected 2"; }
+    expect_in short.txt '<command line>: variable: the secret variable "pw" is 1 byte long: a secret needs at least 4 bytes'
+done
+# secrets shaped like the reports' syntax or part of a case name: the reports stay well-formed
+# (values are masked before they are serialised) and no value in them holds a secret
+busybox_runbook shape <<YAML > shape.yml
+testcase:
+  - criteria: { name: smoke }
+YAML
+"$KILN" run --runs-dir shape -v 's:q=": "' -v 's:x=</testcase>' -v 's:c=smok' shape.yml > shape.txt 2>&1
+rc=$?
+[ "$rc" -eq 0 ] || { cat shape.txt; fail "kiln run with syntax-shaped secrets exited $rc"; }
+r=shape/latest/results.json
+jq -e . "$r" > /dev/null || fail "results.json does not parse with a secret \": \""
+xmllint --noout shape/latest/junit.xml || fail "xmllint refuses junit.xml with a secret </testcase>"
+expect_jq "$r" '.cases[0].status' passed
+expect_jq "$r" '.cases[0].name' '******e'
+[ "$(jq '[.. | strings | select(contains("\": \"") or contains("</testcase>") or contains("smok"))] | length' "$r")" = 0 ] ||
+    fail "a value in results.json holds a secret"
+if grep -rlaF smok shape/latest/ shape.txt; then fail "a file of the run holds the secret smok"; fi
 expect_no_qemu
 exit 0

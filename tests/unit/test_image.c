@@ -318,6 +318,44 @@ static void test_hostile(void)
     /* the closing footer is gone with the tail, the copy at the start is not: refused, not raw */
     _cleanup_free_ char *want = xasprintf("%s: this VHD has lost its closing footer (truncated file)", dyn);
     ok(disk_open(dyn, &d, &err) == -EINVAL && err && !strcmp(err, want), "cut dynamic VHD refused: %s", err ? err : "");
+    free(err), err = NULL;
+    /* a qcow2 cut inside its header: the magic says qcow2, so it is that error, never raw */
+    _cleanup_free_ char *qc = tmp("cut.qcow2");
+    _cleanup_free_ char *qcow = tmp("whole.qcow2");
+    disk_open(src, &in, &err);
+    disk_convert(in, qcow, DISK_QCOW2, &o, &err);
+    disk_close(in);
+    uint8_t head[50];
+    int qfd = open(qcow, O_RDONLY);
+    if (qfd < 0 || read(qfd, head, sizeof head) != (ssize_t)sizeof head) abort();
+    close(qfd);
+    const size_t cuts[] = {50, 10, 4};
+    for (size_t i = 0; i < ARRAY_SIZE(cuts); i++) {
+        write_bytes(qc, head, cuts[i]);
+        _cleanup_free_ char *w = xasprintf("%s: qcow2 header is truncated: the file holds %zu bytes, the header needs 72 "
+                                           "(the file was cut short)", qc, cuts[i]);
+        ok(disk_open(qc, &d, &err) == -EINVAL && err && !strcmp(err, w), "qcow2 cut to %zu bytes: %s", cuts[i], err ? err : "");
+        free(err), err = NULL;
+    }
+    /* a fixed VHD whose footer lost its last bytes */
+    _cleanup_free_ char *fixed = tmp("t-fixed.vhd");
+    disk_open(src, &in, &err);
+    disk_convert(in, fixed, DISK_VHD_FIXED, &o, &err);
+    disk_close(in);
+    stat(fixed, &st);
+    const int keep[] = {300, 8}; /* each cut from the whole file's size: the file only shrinks */
+    for (size_t i = 0; i < ARRAY_SIZE(keep); i++) {
+        if (truncate(fixed, st.st_size - 512 + keep[i])) abort();
+        _cleanup_free_ char *w = xasprintf("%s: the VHD footer is cut short: %d of its 512 bytes are there (truncated file)",
+                                           fixed, keep[i]);
+        ok(disk_open(fixed, &d, &err) == -EINVAL && err && !strcmp(err, w), "fixed VHD footer cut to %d bytes: %s", keep[i],
+           err ? err : "");
+        free(err), err = NULL;
+    }
+    /* a file that is only a VHD footer's first bytes */
+    write_bytes(p, "conectix\0\0\0\2", 12);
+    ok(disk_open(p, &d, &err) == -EINVAL && err && strstr(err, "this VHD has lost its closing footer"), "a 12-byte VHD footer: %s",
+       err ? err : "");
     free(err);
 }
 

@@ -18,6 +18,86 @@ static int noop(struct kiln_case_ctx *t)
 static const struct kiln_case k = {.name = "verify_<x>", .area = "core", .priority = 1, .run = noop,
                                    .description = "a & b", .tags = KILN_TAGS("fast")};
 
+/* No value in a parsed report that came from data (names, reasons, ids) holds the secret. */
+static bool json_clean(json_t *j, const char *sec)
+{
+    if (json_is_string(j)) return !strstr(json_string_value(j), sec);
+    bool ok = true;
+    size_t i;
+    json_t *v;
+    const char *key;
+    if (json_is_array(j)) json_array_foreach(j, i, v) ok = json_clean(v, sec) && ok;
+    /* the schema id, status words and dates are the format's own */
+    if (json_is_object(j))
+        json_object_foreach(j, key, v) if (!streq(key, "schema") && !streq(key, "status") && !streq(key, "started"))
+            ok = json_clean(v, sec) && ok;
+    return ok;
+}
+
+static bool xml_clean(xmlNode *n, const char *sec)
+{
+    static const char *const data_attrs[] = {"name", "classname", "message"};
+    bool ok = true;
+    for (; n; n = n->next) {
+        if (n->type != XML_ELEMENT_NODE) continue;
+        for (size_t i = 0; i < ARRAY_SIZE(data_attrs); i++) {
+            xmlChar *v = xmlGetProp(n, (const xmlChar *)data_attrs[i]);
+            if (v && strstr((const char *)v, sec)) ok = false;
+            xmlFree(v);
+        }
+        ok = xml_clean(n->children, sec) && ok;
+    }
+    return ok;
+}
+
+/* Secrets shaped like JSON or XML syntax, one byte long, or part of a case's name: every report
+ * stays well-formed (each value is masked before it is serialised, never the serialised bytes)
+ * and no data value carries the secret. */
+static void hostile_secrets(const char *dir)
+{
+    const char *secrets[] = {"a", "\"", "1", "{", "<", "&", ":", "ok_ca", "verify_<", "\\", "},"};
+    _cleanup_free_ char *jp = path_join(dir, "junit.xml");
+    _cleanup_free_ char *rp = path_join(dir, "results.json");
+    _cleanup_free_ char *hp = path_join(dir, "report.html");
+    for (size_t i = 0; i < ARRAY_SIZE(secrets); i++) {
+        const char *sec = secrets[i];
+        secret_clear();
+        secret_add(sec);
+        struct kiln_results r = {.name = xasprintf("run%s", sec), .id = xstrdup("run-1"), .dir = xstrdup(dir),
+                                 .platform = xstrdup("qemu"), .accel = xstrdup("tcg"), .started = 1700000000};
+        r.v = xcalloc(2, sizeof *r.v);
+        r.n = 2;
+        r.v[0] = (struct kiln_result){.id = xstrdup("verify_<x>"), .c = &k, .status = ST_FAILED,
+                                      .reason = xasprintf("got %s{\"k\": 1, \"v\": [\"%s\"]} <b>&amp;</b> %s", sec, sec, sec),
+                                      .log_rel = xstrdup("cases/verify_x/log.txt")};
+        *APPEND(r.v[0].subtests, r.v[0].nsubtests, r.v[0].capsubtests) =
+            (struct kiln_subtest){.name = xasprintf("sub%s", sec), .status = ST_FAILED, .reason = xstrdup(sec)};
+        r.v[1] = (struct kiln_result){.id = xstrdup("ok_case"), .c = &k, .status = ST_PASSED};
+        ok(notifier_json.run_finished(NULL, &r) == 0 && notifier_junit.run_finished(NULL, &r) == 0 &&
+               notifier_html.run_finished(NULL, &r) == 0,
+           "secret '%s': reports written", sec);
+        json_error_t err;
+        json_t *j = json_load_file(rp, JSON_REJECT_DUPLICATES, &err);
+        ok(j != NULL, "secret '%s': results.json parses (%s)", sec, j ? "" : err.text);
+        ok(j && json_clean(j, sec), "secret '%s': in no value of results.json", sec);
+        json_t *c0 = json_array_get(json_object_get(j, "cases"), 0);
+        ok(streq(json_string_value(json_object_get(c0, "status")), "failed"), "secret '%s': status kept", sec);
+        _cleanup_free_ char *want = secret_mask(r.v[0].reason);
+        ok(streq(json_string_value(json_object_get(c0, "reason")), want), "secret '%s': the reason masked, the rest kept", sec);
+        json_decref(j);
+        xmlDoc *doc = xmlReadFile(jp, NULL, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+        ok(doc != NULL, "secret '%s': junit.xml is well-formed", sec);
+        ok(doc && xml_clean(xmlDocGetRootElement(doc), sec), "secret '%s': in no name or message of junit.xml", sec);
+        xmlFreeDoc(doc);
+        char *html = NULL;
+        read_file(hp, 1 << 20, &html, NULL);
+        ok(html && strstr(html, "</table>\n</body></html>\n"), "secret '%s': report.html whole, its markup untouched", sec);
+        free(html);
+        results_free(&r);
+    }
+    secret_clear();
+}
+
 int main(void)
 {
     char dir[] = "/tmp/kiln-rep-XXXXXX";
@@ -96,6 +176,7 @@ int main(void)
     }
     json_decref(rj);
     results_free(&r);
+    hostile_secrets(dir);
     rm_rf(dir);
     secret_clear();
     return tap_done();

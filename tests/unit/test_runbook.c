@@ -61,6 +61,62 @@ static void test_secret_name(void)
     if (d.n) ok(!strstr(d.v[0].msg, "HunterTwo"), "without the secret");
     diags_free(&d);
     runbook_free(rb);
+    /* a name that is exactly the -v variable: still located at the runbook's name: value,
+     * not at <command line> (which only decides how a relative path in it resolves) */
+    _cleanup_free_ char *p2 = put("secret-name2.yml", "# run\nname: $(tok)\n" PLATFORM);
+    rb = NULL;
+    ok(runbook_load(p2, &cli, 1, &rb, &d) < 0 && d.n == 1, "a name that is exactly a secret variable: refused");
+    if (d.n) is_str(d.v[0].file, p2, "located in the runbook, not <command line>");
+    if (d.n) ok(d.v[0].line == 2 && d.v[0].col == 7, "at the name's value, 2:7 (got %d:%d)", d.v[0].line, d.v[0].col);
+    diags_free(&d);
+    runbook_free(rb);
+    /* the same from a secret the runbook defines */
+    _cleanup_free_ char *p3 = put("secret-name3.yml", "variable:\n  - { name: pw, value: HunterThreeXYZ, is_secret: true }\n"
+                                                      "name: $(pw)\n" PLATFORM);
+    rb = NULL;
+    ok(runbook_load(p3, NULL, 0, &rb, &d) < 0 && d.n == 1, "a name that is a runbook secret: refused");
+    if (d.n) ok(streq(d.v[0].file, p3) && d.v[0].line == 3 && d.v[0].col == 7, "at %s:3:7 (got %s:%d:%d)", p3,
+                d.v[0].file, d.v[0].line, d.v[0].col);
+    diags_free(&d);
+    runbook_free(rb);
+    secret_clear();
+}
+
+/* Only whole occurrences of a secret are masked in diagnostics: a word that happens to begin
+ * like a secret-bearing value is not a cut quotation of it; secrets of 1-3 bytes are refused
+ * where they are defined, without quoting them. */
+static void test_secret_whole(void)
+{
+    _cleanup_free_ char *p = put("secret-whole.yml", "platform: { type: qemu, qemu: { kernel: /k, memory_mb: \"$(tok)\" } }\n");
+    struct kiln_var cli = {.name = "tok", .value = "expectedSecret1", .secret = true, .file = "<command line>"};
+    struct diags d = {0};
+    struct kiln_runbook *rb = NULL;
+    ok(runbook_load(p, &cli, 1, &rb, &d) < 0 && d.n == 1, "a secret in memory_mb: an error");
+    _cleanup_free_ char *shown = d.n ? secret_mask(d.v[0].msg) : NULL; /* as printed */
+    is_str(shown, "expected an integer, got \"******\"", "the word 'expected' is kept, the value masked");
+    diags_free(&d);
+    secret_clear();
+    const char *shorts[] = {"a", "\"", "1", "{", "abc"};
+    for (size_t i = 0; i < ARRAY_SIZE(shorts); i++) {
+        struct kiln_var sv = {.name = "tok", .value = (char *)shorts[i], .secret = true, .file = "<command line>"};
+        rb = NULL;
+        ok(runbook_load(p, &sv, 1, &rb, &d) < 0 && d.n == 1, "secret '%s' (%zu bytes) refused", shorts[i], strlen(shorts[i]));
+        if (d.n) {
+            _cleanup_free_ char *want = xasprintf("the secret variable \"tok\" is %zu byte%s long: a secret needs at least 4 "
+                                                  "bytes (every occurrence of a shorter one would be masked in every log "
+                                                  "and report)", strlen(shorts[i]), strlen(shorts[i]) == 1 ? "" : "s");
+            is_str(d.v[0].msg, want, "saying why, without the value");
+            is_str(d.v[0].file, "<command line>", "located where it was given");
+        }
+        ok(!secret_contains(shorts[i]), "and not registered as a secret");
+        diags_free(&d);
+    }
+    _cleanup_free_ char *p2 = put("secret-short.yml", "variable:\n  - { name: pin, value: \"12\", is_secret: true }\n" PLATFORM);
+    rb = NULL;
+    ok(runbook_load(p2, NULL, 0, &rb, &d) < 0 && d.n == 1, "a 2-byte secret in the runbook: refused");
+    if (d.n) ok(streq(d.v[0].file, p2) && d.v[0].line == 2 && d.v[0].col == 13, "at its name, %s:2:13 (got %s:%d:%d)", p2,
+                d.v[0].file, d.v[0].line, d.v[0].col);
+    diags_free(&d);
     secret_clear();
 }
 
@@ -291,6 +347,17 @@ int main(void)
     free(sec.name);
     free(sec.value);
     ok(runbook_parse_cli_var("novalue", &sec) < 0, "a var without = or : is rejected");
+    ok(runbook_parse_cli_var("s:VALUE", &sec) < 0, "-v s:VALUE is a secret without a name, not a variable named s");
+    ok(runbook_parse_cli_var("s:", &sec) < 0 && runbook_parse_cli_var("s:=x", &sec) < 0, "-v s: needs name=value");
+    ok(runbook_parse_cli_var("a b=c", &sec) < 0 && runbook_parse_cli_var("=c", &sec) < 0, "-v needs a valid name");
+    ok(runbook_parse_cli_var("s=1", &sec) == 0 && !sec.secret && streq(sec.name, "s") && streq(sec.value, "1"),
+       "-v s=1 is the plain variable s");
+    free(sec.name);
+    free(sec.value);
+    ok(runbook_parse_cli_var("s:tok:v=1", &sec) == 0 && sec.secret && streq(sec.name, "tok") && streq(sec.value, "v=1"),
+       "-v s:name:value (LISA's form) is a secret too");
+    free(sec.name);
+    free(sec.value);
 
     _cleanup_free_ char *e1 = load_err("tier0.yml",
                                        "platform:\n  type: qemu\n  qemu: { kernel: /bin/sh }\n"
@@ -383,6 +450,7 @@ int main(void)
         runbook_free(xrb);
     }
     test_secret_name();
+    test_secret_whole();
     rm_rf(dir);
     secret_clear();
     yfiles_free();

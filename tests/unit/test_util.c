@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -35,9 +36,39 @@ static void test_open_beside(void)
     rm_rf(dir);
 }
 
+/* open_regular / read_file: a FIFO with no writer, a device or a directory is refused at once
+ * (the open of a FIFO used to block until a writer came), a link only when nofollow says so. */
+static void test_open_regular(void)
+{
+    char dir[] = "/tmp/kiln-util-XXXXXX";
+    if (!mkdtemp(dir)) return;
+    _cleanup_free_ char *fifo = path_join(dir, "fifo"), *file = path_join(dir, "file"), *link = path_join(dir, "link");
+    _cleanup_free_ char *devlink = path_join(dir, "zero");
+    mkfifo(fifo, 0600);
+    write_file_atomic(file, "data", 4, 0644);
+    symlink(file, link);
+    symlink("/dev/zero", devlink);
+    char *data = NULL;
+    is_int(read_file(fifo, 100, &data, NULL), -ENOTREG, "read_file of a FIFO: -ENOTREG, not a wait for a writer");
+    is_int(read_file("/dev/zero", 100, &data, NULL), -ENOTREG, "of a character device: -ENOTREG");
+    is_int(read_file(devlink, 100, &data, NULL), -ENOTREG, "of a link to a device: -ENOTREG");
+    is_int(read_file(dir, 100, &data, NULL), -EISDIR, "of a directory: -EISDIR");
+    is_str(fs_strerror(-ENOTREG), "not a regular file (a FIFO, device or socket)", "worded for people");
+    struct stat st;
+    int fd = open_regular(link, false, &st);
+    ok(fd >= 0 && st.st_size == 4 && !(fcntl(fd, F_GETFL) & O_NONBLOCK), "a link to a file is followed by default, "
+                                                                          "and the fd blocks again");
+    if (fd >= 0) close(fd);
+    is_int(open_regular(link, true, NULL), -ELOOP, "with nofollow, a link: -ELOOP");
+    ok(read_file(link, 100, &data, NULL) == 0 && streq(data, "data"), "read_file reads through a link to a file");
+    free(data);
+    rm_rf(dir);
+}
+
 int main(void)
 {
     test_open_beside();
+    test_open_regular();
     is_int(levenshtein("platfrom", "platform"), 2, "levenshtein transposition costs 2");
     is_int(levenshtein("", "abc"), 3, "levenshtein from empty");
     _cleanup_free_ char *q = shell_quote("it's");
