@@ -29,6 +29,14 @@ int main(void)
     ok(y_get(policy_get(base, "security", "sshd"), "passwordauthentication") == NULL,
        "base: password authentication (on in Debian and Fedora) is not");
     ok(y_get(policy_get(base, "security", "sshd"), "permitrootlogin") != NULL, "base: root login with a password is");
+    /* SUID files stock images ship (tier 2 on the NetworkManager stock image failed on polkit's) */
+    const struct ynode *suid = policy_get(base, "security", "suid_allow");
+    ok(policy_in_list(suid, "/usr/lib/polkit-1/polkit-agent-helper-1"), "base: polkit's agent helper (Debian polkitd)");
+    ok(policy_in_list(suid, "/usr/bin/pkexec") && policy_in_list(suid, "/usr/bin/fusermount3") &&
+           policy_in_list(suid, "/usr/lib/openssh/ssh-keysign") && policy_in_list(suid, "/usr/sbin/unix_chkpwd"),
+       "base: pkexec, fusermount3, ssh-keysign, unix_chkpwd");
+    ok(!policy_in_list(suid, "/usr/bin/find") && !policy_in_list(suid, "/usr/bin/bash"),
+       "base: a SUID find or bash is still a finding");
 
     rb.policy_profile = "hardened";
     struct ynode *hard = suite_policy(&t);
