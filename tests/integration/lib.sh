@@ -4,7 +4,16 @@ set -u
 : "${KILN:?KILN must point at the kiln binary}"
 : "${KILN_ROOT:?KILN_ROOT must point at the source tree}"
 T=$(mktemp -d /tmp/kiln-it-XXXXXX)
-trap 'rm -rf "$T"' EXIT
+# When a test fails, the ends of its guests' consoles are the evidence (its directory goes):
+# a hang in a VM is otherwise known only by its last line.
+dump_consoles() {
+    [ "$1" -eq 0 ] || [ "$1" -eq 77 ] && return 0
+    find "$T" -name console.log -path '*/nodes/*' 2>/dev/null | sort | head -n 8 | while read -r c; do
+        echo "--- last 40 lines of ${c#"$T"/}:" >&2
+        tail -n 40 "$c" >&2
+    done
+}
+trap 'dump_consoles $?; rm -rf "$T"' EXIT
 cd "$T"
 # kiln's work directories (and so every qemu command line) live under $T: the no-orphan
 # check below then sees only this test's VMs, whatever else runs on the machine.
@@ -76,5 +85,5 @@ loopback_sshd() {
         if kill -0 $sshd_pid 2>/dev/null; then sshd_port=$p; break; fi
     done
     [ -n "$sshd_port" ] || { cat "$T/sshd.log"; fail "could not start sshd"; }
-    trap 'kill $sshd_pid 2>/dev/null; rm -rf "$T"' EXIT
+    trap 'dump_consoles $?; kill $sshd_pid 2>/dev/null; rm -rf "$T"' EXIT
 }
