@@ -660,6 +660,7 @@ int node_reboot(struct kiln_node *n, int timeout_s, char *why, size_t whysz)
         return -EIO;
     }
     _cleanup_free_ char *before = xstrdup(n->boot_id);
+    uint64_t mark = n->console ? console_mark(n->console) : 0;
     struct kiln_exec e;
     const char *env = getenv("KILN_REBOOT_STALL_S");
     int stall_s = env ? atoi(env) : 0;
@@ -703,14 +704,21 @@ int node_reboot(struct kiln_node *n, int timeout_s, char *why, size_t whysz)
         watch_power(n, &w);
     }
     _cleanup_free_ char *last = xstrdup(why);
-    /* the console's last line tells a hung firmware or boot from a slow one */
+    /* the console's last line tells a hung firmware or boot from a slow one; what the scanner
+     * found since the reboot began (a hung task, an RCU stall, a failed unit) tells why */
     _cleanup_free_ char *tail = n->console ? console_tail(n->console, 1) : NULL;
     const char *line = tail ? strstrip(tail) : "";
-    if (*line)
-        snprintf(why, whysz, "node did not come back with a new boot id within %d s (%s); the console's last line: %s",
-                 timeout_s, last, line);
-    else
-        snprintf(why, whysz, "node did not come back with a new boot id within %d s (%s)", timeout_s, last);
+    struct sbuf found = {0};
+    struct console_event *ev = NULL;
+    size_t nev = n->console ? console_events(n->console, mark, &ev) : 0;
+    for (size_t i = 0; i < nev && i < 3; i++)
+        sbuf_printf(&found, "%s%s: %s", i ? "; " : "", ev[i].pattern, ev[i].line);
+    if (nev > 3) sbuf_printf(&found, "; and %zu more", nev - 3);
+    console_events_free(ev, nev);
+    snprintf(why, whysz, "node did not come back with a new boot id within %d s (%s)%s%s%s%s", timeout_s, last,
+             *line ? "; the console's last line: " : "", line, found.len ? "; the console during the reboot: " : "",
+             found.len ? found.s : "");
+    sbuf_free(&found);
     return -ETIMEDOUT;
 }
 
