@@ -22,6 +22,8 @@ int cmd_serve(int argc, char **argv)
         else if (streq(argv[i], "--db") && i + 1 < argc) o.db_url = argv[++i];
         else if (streq(argv[i], "--max-image-mb") && i + 1 < argc && parse_long(argv[i + 1], &v) && v > 0 && v < (1L << 30))
             o.max_image = (int64_t)v << 20, i++;
+        else if (streq(argv[i], "--max-queued") && i + 1 < argc && parse_long(argv[i + 1], &v) && v >= 1 && v <= 1000000)
+            o.max_queued = v, i++;
         else if (streq(argv[i], "--lease-s") && i + 1 < argc && parse_long(argv[i + 1], &v) && v >= 5 && v <= 3600)
             o.lease_ms = v * 1000, i++;
         else goto usage;
@@ -41,10 +43,11 @@ int cmd_serve(int argc, char **argv)
     }
     return EXIT_OK;
 usage:
-    fprintf(stderr, "usage: kiln serve --data DIR [--listen IPV4:PORT] [--db URL] [--max-image-mb N] [--lease-s N]\n"
+    fprintf(stderr, "usage: kiln serve --data DIR [--listen IPV4:PORT] [--db URL] [--max-image-mb N] [--max-queued N] [--lease-s N]\n"
                     "  serves the validation API on http://IPV4:PORT/api/v1/ (default 127.0.0.1:8470); images and job files\n"
                     "  under DIR; the database DIR/kiln.db unless --db (or $KILN_DB) names a postgresql:// URI.\n"
-                    "  --max-image-mb: the upload cap (default 16384); --lease-s: a claim's lease (default 60).\n"
+                    "  --max-image-mb: the upload cap (default 16384); --max-queued: a tenant's queued jobs before\n"
+                    "  submissions get 429 (default 1000); --lease-s: a claim's lease (default 60).\n"
                     "  Add tenants and workers with `kiln tenant add` and `kiln worker add`. SIGTERM stops it.\n");
     return EXIT_USAGE;
 }
