@@ -9,6 +9,7 @@
 #include "service/client.h"
 #include "util/digest.h"
 #include "util/fs.h"
+#include "util/secret.h"
 #include "util/util.h"
 
 enum { EXIT_INCOMPLETE = 3 };
@@ -135,6 +136,7 @@ int cmd_submit(int argc, char **argv)
         fprintf(stderr, "kiln submit: no token: give --token or set $KILN_TOKEN (the tenant's, from `kiln tenant add`)\n");
         return EXIT_USAGE;
     }
+    secret_add(token); /* masked in every log line, should a message ever quote it */
     json_t *req = json_object();
     if (runbook && read_file(runbook, 128 * 1024, &rbtext, NULL) < 0) {
         fprintf(stderr, "kiln submit: cannot read %s (at most 128 KiB): %s\n", runbook, strerror(errno));

@@ -166,6 +166,27 @@ static int upload(struct kiln_client *c, int64_t id, const char *file, const cha
     return r;
 }
 
+/* Uploads the run directory's regular files (reports, logs, per-case files, node consoles)
+ * under their relative paths, at most MAX_FILES of them; symlinks are not followed. */
+#define MAX_FILES 4000
+static void upload_tree(struct kiln_client *c, int64_t id, const char *dir, const char *rel, int *n)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d)) && *n < MAX_FILES) {
+        if (e->d_name[0] == '.') continue;
+        _cleanup_free_ char *p = path_join(dir, e->d_name), *r = *rel ? xasprintf("%s/%s", rel, e->d_name) : xstrdup(e->d_name);
+        struct stat sb;
+        if (lstat(p, &sb) < 0) continue;
+        if (S_ISDIR(sb.st_mode)) upload_tree(c, id, p, r, n);
+        else if (S_ISREG(sb.st_mode)) {
+            (*n)++;
+            upload(c, id, p, r);
+        }
+    }
+    if (d) closedir(d);
+}
+
 /* The runbook the job runs: JSON (which YAML reads as is) with the platform this worker
  * gives and the job's selection, or the tenant's runbook with that platform added. */
 static char *job_runbook(const struct wopts *o, json_t *job, const char *image, const char *kernel)
@@ -328,11 +349,8 @@ static int run_job(const struct wopts *o, json_t *job)
         } else why = xasprintf("the run could not start or write its reports (exit %d; see kiln.log)", rc);
     }
     if (rundir && advance(c, id, "uploading") == 0) {
-        const char *files[] = {"results.json", "junit.xml", "report.html", "kiln.log"};
-        for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
-            _cleanup_free_ char *f = path_join(rundir, files[i]);
-            upload(c, id, f, files[i]);
-        }
+        int nfiles = 0;
+        upload_tree(c, id, rundir, "", &nfiles);
         _cleanup_free_ char *ar = path_join(dir, "archive.tar.zst"), *sig = xasprintf("%s.minisig", ar);
         char *aerr = NULL;
         if (archive_create(rundir, ar, &aerr) < 0) log_warn("kiln worker: job %lld: archive: %s", (long long)id, aerr);
@@ -383,6 +401,7 @@ int cmd_worker_run(int argc, char **argv)
         else goto usage;
     }
     if (!o.server || !o.token || !*o.token) goto usage;
+    secret_add(o.token); /* masked in every log line, should a message ever quote it */
     if (!o.work) {
         const char *t = getenv("TMPDIR");
         o.work = defwork = xasprintf("%s/kiln-worker-%d", t && *t ? t : "/tmp", (int)getpid());
@@ -500,6 +519,12 @@ int cmd_worker_run(int argc, char **argv)
         free(jr);
         int64_t id = json_integer_value(json_object_get(job, "id"));
         if (!job || id <= 0) {
+            json_decref(job);
+            continue;
+        }
+        if (stopping) {
+            /* the claim was answered after SIGTERM came: hand the job straight back */
+            finish(c, id, "incomplete", "the worker was stopped; the job goes back to the queue");
             json_decref(job);
             continue;
         }

@@ -115,8 +115,7 @@ void kiln_route_parse(const char *url, struct kiln_route_match *m)
             if (streq(t, "advance")) m->route = R_W_ADVANCE;
             else if (streq(t, "console")) m->route = R_W_CONSOLE;
             else if (streq(t, "finish")) m->route = R_W_FINISH;
-            /* a worker uploads the files of its run's top directory: no '/' */
-            else if (startswith(t, "artifacts/") && kiln_api_path_ok(t + 10) && !strchr(t + 10, '/')) {
+            else if (startswith(t, "artifacts/") && kiln_api_path_ok(t + 10)) {
                 m->route = R_W_ARTIFACT;
                 m->rest = xstrdup(t + 10);
             }

@@ -33,7 +33,7 @@ enum kiln_route {
     R_W_IMAGE,         /* GET    /api/v1/worker/images/{digest} */
     R_W_ADVANCE,       /* POST   /api/v1/worker/jobs/{id}/advance */
     R_W_CONSOLE,       /* POST   /api/v1/worker/jobs/{id}/console (bytes appended) */
-    R_W_ARTIFACT,      /* PUT    /api/v1/worker/jobs/{id}/artifacts/{name} */
+    R_W_ARTIFACT,      /* PUT    /api/v1/worker/jobs/{id}/artifacts/{path} */
     R_W_FINISH,        /* POST   /api/v1/worker/jobs/{id}/finish */
 };
 

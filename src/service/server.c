@@ -249,6 +249,8 @@ static int upload_end(struct req *r, const char *dir, char digest[65])
     }
     r->fd = -1;
     _cleanup_free_ char *to = r->dest ? xstrdup(r->dest) : path_join(dir, digest);
+    /* an image stored before stays as it is (workers may be reading it): same digest, same bytes */
+    if (!r->dest && file_exists(to)) return 0;
     if (fchmodat(AT_FDCWD, r->tmp, 0644, 0) < 0 || rename(r->tmp, to) < 0) return -errno;
     free(r->tmp);
     r->tmp = NULL;
@@ -812,8 +814,11 @@ static void begin(struct server *s, struct MHD_Connection *c, struct req *r)
         _cleanup_free_ char *dir = job_dir(s, r->m.id);
         mkdir(dir, 0700);
         if (rule->body == BODY_ARTIFACT) {
-            _cleanup_free_ char *dest = path_join(dir, r->m.rest);
-            if (upload_begin(s, r, dir, dest, ARTIFACT_MAX) < 0) return fail(r, 500, NULL, "the server could not store the upload");
+            /* the path has no "..", hidden or empty component (api.c) and only the server
+             * writes under the job's directory: its parents are plain directories */
+            _cleanup_free_ char *dest = path_join(dir, r->m.rest), *parent = path_dirname(dest);
+            if (mkdir_p(parent, 0700) < 0 || upload_begin(s, r, parent, dest, ARTIFACT_MAX) < 0)
+                return fail(r, 500, NULL, "the server could not store the upload");
         } else {
             if (len > CONSOLE_POST_MAX) return fail(r, 413, NULL, "send the console in pieces of at most 1 MiB");
             _cleanup_free_ char *p = path_join(dir, "console.log");

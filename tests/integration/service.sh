@@ -2,6 +2,7 @@
 # The validation service end to end on SQLite: kiln serve, two kiln workers and kiln submit of
 # the busybox test image (kernel + initrd, tier 0). One server serves every check:
 #  - the job passes; its console is readable while it runs and the stream ends with the job;
+#    a kernel command line that cannot boot fails the job (the image's fault, not retried);
 #    its archive verifies against the worker's key;
 #  - SIGTERM of the worker running it: that worker leaves no qemu and no job directory, and
 #    the job is handed back (attempt 1 incomplete) and passes on the other worker;
@@ -94,6 +95,11 @@ expect_jq job.json '.cases[] | select(.name=="smoke") | .status' passed
 expect_jq job.json '.artifacts | sort | join(",")' "archive.tar.zst,archive.tar.zst.minisig,console.log,junit.xml,kiln.log,report.html,results.json"
 expect_api 200 "$TA" GET "/api/v1/jobs/$id/artifacts/results.json"
 expect_jq "$T/body" '.cases[] | select(.name=="smoke") | .status' passed
+# the whole run directory came up: the report's links to per-case logs resolve on the server
+expect_api 200 "$TA" GET "/api/v1/jobs/$id/artifacts/report.html"
+expect_in "$T/body" 'href="cases/smoke/log.txt"'
+expect_api 200 "$TA" GET "/api/v1/jobs/$id/artifacts/cases/smoke/log.txt"
+expect_in "$T/body" "rebooted: boot id"
 curl -sf -H "Authorization: Bearer $TA" -o archive.tar.zst "$S/api/v1/jobs/$id/artifacts/archive.tar.zst" || fail "archive"
 curl -sf -H "Authorization: Bearer $TA" -o archive.tar.zst.minisig "$S/api/v1/jobs/$id/artifacts/archive.tar.zst.minisig" || fail "signature"
 expect_status 0 "$KILN" archive --verify archive.tar.zst -p "$T/wkey.pub"
@@ -104,6 +110,23 @@ cmp -s "$T/body" live.txt || fail "the live stream differs from the console read
 # both attempts: each run's opening case line, and a boot each (smoke reboots the second)
 [ "$(grep -c "^kiln run job: 1 case(s)" live.txt)" -eq 2 ] || fail "expected both attempts' runs in the console"
 [ "$(grep -c "kiln-busybox: ready" live.txt)" -ge 2 ] || fail "expected the boot of both attempts in the console"
+# a guest that does not boot is the image's failure: failed, not incomplete, not retried.
+# The job is a tenant's runbook: the worker adds its platform to it.
+cat > tenant.yml <<'YAML'
+name: tenant-runbook
+testcase:
+  - criteria: { name: smoke }
+YAML
+expect_status 1 env KILN_TOKEN="$TA" "$KILN" submit --server "$S" --kernel "$BB/vmlinuz" \
+    --append "console=ttyS0 rdinit=/nonexistent panic=-1" --runbook tenant.yml "$BB/initrd.img" --wait
+expect_in "$T/out" "failed   smoke: node"
+expect_in "$T/out" "Kernel panic"
+expect_api 200 "$TA" GET "/api/v1/jobs/$(head -n 1 "$T/out")"
+expect_jq "$T/body" .result failed
+expect_jq "$T/body" .reason "1 of 1 cases failed: smoke"
+expect_jq "$T/body" '.attempts | length' 1
+expect_api 200 "$TA" GET "/api/v1/jobs/$(jq -r .id "$T/body")/artifacts/results.json"
+expect_jq "$T/body" .run.name tenant-runbook
 # the same image again: the client sees the server has it and uploads nothing
 KILN_TOKEN=$TA "$KILN" submit --server "$S" --kernel "$BB/vmlinuz" "$BB/initrd.img" > again.out 2> again.err || fail "resubmit"
 expect_in again.err "is on the server already"
@@ -117,6 +140,7 @@ expect_api 409 "$TA" POST "/api/v1/jobs/$id/cancel"
 # --- isolation: every URL of tenant A's job is 404 for tenant B ---
 digest=$(sha256sum "$BB/initrd.img" | cut -d' ' -f1)
 for u in "/api/v1/jobs/$id" "/api/v1/jobs/$id/console" "/api/v1/jobs/$id/artifacts/results.json" \
+         "/api/v1/jobs/$id/artifacts/cases/smoke/log.txt" \
          "/api/v1/jobs/$id/artifacts/archive.tar.zst" "/api/v1/images/$digest"; do
     expect_api 404 "$TB" GET "$u"
     [ "$(jq -r '.error | type' "$T/body")" = string ] || fail "$u: not a JSON error: $(cat "$T/body")"

@@ -49,7 +49,8 @@ int main(void)
     route("/api/v1/jobs/42/artifacts//etc/passwd", R_NONE, 0, "");
     route("/api/v1/jobs/42/artifacts/.upload-Ab12", R_NONE, 0, "");
     route("/api/v1/jobs/42/artifacts/", R_NONE, 0, "");
-    route("/api/v1/worker/jobs/7/artifacts/a/b", R_NONE, 0, "");
+    route("/api/v1/worker/jobs/7/artifacts/cases/smoke/log.txt", R_W_ARTIFACT, 7, "cases/smoke/log.txt");
+    route("/api/v1/worker/jobs/7/artifacts/cases/../../x", R_NONE, 0, "");
     route("/api/v1/jobs/042", R_NONE, 0, "");
     route("/api/v1/jobs/-1", R_NONE, 0, "");
     route("/api/v1/jobs/99999999999999999999", R_NONE, 0, "");
