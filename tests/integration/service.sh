@@ -6,6 +6,7 @@
 #    its archive verifies against the worker's key;
 #  - SIGTERM of the worker running it: that worker leaves no qemu and no job directory, and
 #    the job is handed back (attempt 1 incomplete) and passes on the other worker;
+#  - a job cancelled while it runs is stopped by its worker (heartbeat), nothing left behind;
 #  - tenant B gets 404 for every URL of tenant A's job and image; tokens are in no log;
 #  - bad input: a field named in 400s, 413 for big bodies and images, artifact paths that
 #    leave the job's directory (.., %2e%2e, a symlink) are 404, no token 401, 409, 429;
@@ -24,7 +25,7 @@ W2=$("$KILN" worker add w2 --data "$data" 2>/dev/null) || fail "worker add w2"
 port=
 for try in 1 2 3 4 5; do
     p=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom) % 20000 ))
-    "$KILN" serve --listen 127.0.0.1:$p --data "$data" --max-image-mb 16 --max-queued 2 > serve.log 2>&1 &
+    "$KILN" serve --listen 127.0.0.1:$p --data "$data" --max-image-mb 16 --max-queued 2 --lease-s 20 > serve.log 2>&1 &
     serve_pid=$!
     for i in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$p/api/v1/openapi.json" && break; sleep 0.1; done
     if kill -0 $serve_pid 2>/dev/null; then port=$p; break; fi
@@ -132,7 +133,16 @@ KILN_TOKEN=$TA "$KILN" submit --server "$S" --kernel "$BB/vmlinuz" "$BB/initrd.i
 expect_in again.err "is on the server already"
 expect_not_in again.err "uploading"
 id2=$(cat again.out)
+# cancelled while it runs: the worker learns it at its next heartbeat and stops the run
+for i in $(seq 600); do grep -q '^\[node' "$data/jobs/$id2/console.log" 2>/dev/null && break; sleep 0.2; done
 expect_api 200 "$TA" POST "/api/v1/jobs/$id2/cancel"
+expect_jq "$T/body" .state cancelled
+odir=$T/$other
+for i in $(seq 300); do [ -z "$(ls "$odir")" ] && break; sleep 0.2; done
+[ -z "$(ls "$odir")" ] || { ls -R "$odir" >&2; fail "the cancelled job's files stay on worker $other"; }
+if pgrep -f "qemu-system-x86_64 -name kiln-.*$odir/" >/dev/null; then fail "the cancelled job's qemu still runs"; fi
+expect_in "$other".log "job $id2 was cancelled or lost; stopping it"
+expect_api 200 "$TA" GET "/api/v1/jobs/$id2"
 expect_jq "$T/body" .state cancelled
 expect_api 409 "$TA" POST "/api/v1/jobs/$id2/cancel"
 expect_api 409 "$TA" POST "/api/v1/jobs/$id/cancel"
