@@ -9,7 +9,7 @@ pkgs="build-essential meson ninja-build pkg-config git
       openssh-client openssh-server jq bc linux-source rsync libxml2-utils perl
       zlib1g-dev libzstd-dev systemd-boot-efi gdisk erofs-utils squashfs-tools cryptsetup-bin
       rpm dnf createrepo-c gnupg mkosi minisign libarchive-dev libsodium-dev
-      libsqlite3-dev libpq-dev postgresql-15"
+      libsqlite3-dev libpq-dev postgresql-15 libmicrohttpd-dev libcurl4-openssl-dev"
 missing=
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"

@@ -36,6 +36,10 @@ int cmd_publish(int argc, char **argv);
 int cmd_gallery(int argc, char **argv);
 int cmd_tenant(int argc, char **argv);
 int cmd_worker(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_submit(int argc, char **argv);
+/* kiln worker --server ...: src/cmd/worker_run.c */
+int cmd_worker_run(int argc, char **argv);
 
 struct kiln_store;
 /* The service's database: db (else $KILN_DB) when set, else DIR/kiln.db under data (created

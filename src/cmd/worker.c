@@ -8,7 +8,8 @@
 int cmd_worker(int argc, char **argv)
 {
     const char *name = NULL, *data = NULL, *db = NULL;
-    if (argc < 2 || !streq(argv[1], "add")) goto usage;
+    if (argc >= 2 && !streq(argv[1], "add")) return cmd_worker_run(argc, argv);
+    if (argc < 2) goto usage;
     for (int i = 2; i < argc; i++) {
         if (streq(argv[i], "--data") && i + 1 < argc) data = argv[++i];
         else if (streq(argv[i], "--db") && i + 1 < argc) db = argv[++i];
@@ -34,6 +35,7 @@ int cmd_worker(int argc, char **argv)
     return rc;
 usage:
     fprintf(stderr, "usage: kiln worker add NAME (--data DIR | --db URL)\n"
+                    "       kiln worker --server URL [--token WTOKEN] [--slots N] [--work DIR] [--key SECRET.key]\n"
                     "  adds a worker host and prints its token once; --db (or $KILN_DB): a postgresql:// URI\n");
     return EXIT_USAGE;
 }

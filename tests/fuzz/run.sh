@@ -3,7 +3,7 @@
 # time from the seed corpus. usage: tests/fuzz/run.sh [SECONDS_PER_TARGET [TARGET...]]
 set -eu
 secs=${1:-10}
-targets="tap ltp junit runbook console disk spec archive minisign inspect pkgdb secret gallery yaml decide"
+targets="tap ltp junit runbook console disk spec archive minisign inspect pkgdb secret gallery yaml decide api"
 [ $# -gt 1 ] && shift && targets="$*"
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -34,6 +34,7 @@ sources() {
         gallery) echo "$root/src/gallery/catalog.c" ;;
         yaml) ;;
         decide) echo "$root/src/suites/decide.c $root/src/suites/version.c" ;;
+        api) echo "$root/src/service/api.c" ;;
     esac
 }
 status=0

@@ -1,0 +1,567 @@
+/* kiln worker --server URL: pulls jobs from the validation service over HTTP and runs each
+ * with the engine of `kiln run` (cmd_run, in a child process per job so a job's signals,
+ * logs and VMs are its own), streaming the console and case lines to the server and
+ * uploading the reports and the telemetry archive when done.
+ *
+ * Results: the run's verdict is the job's (a guest that does not boot fails its cases: the
+ * image's failure). A job ends incomplete when the infrastructure failed: the image could
+ * not be downloaded, the run could not start (disk full), the worker was stopped (SIGTERM:
+ * the job is handed back to the queue) or its child died. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cmd/common.h"
+#include "core/req.h"
+#include "platform/accel.h"
+#include "report/archive.h"
+#include "service/client.h"
+#include "service/store.h"
+#include "trust/minisign.h"
+#include "util/fs.h"
+#include "util/log.h"
+#include "util/proc.h"
+#include "util/util.h"
+
+#define MAX_SLOTS 64
+#define CONSOLE_CHUNK (256 * 1024)
+
+static volatile sig_atomic_t stopping;
+static void on_stop(int sig) { stopping = sig; }
+
+struct wopts {
+    const char *server, *token, *work, *key;
+    int slots;
+    struct kiln_caps caps;
+};
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* One request; 0 and *status, or -errno (logged). resp may be NULL. */
+static int call(struct kiln_client *c, const char *method, const char *path, const char *body, long timeout_s, long *status,
+                char **resp)
+{
+    char *err = NULL, *r = NULL;
+    struct kiln_http h = {.method = method, .path = path, .body = body, .body_len = body ? strlen(body) : 0, .stream_fd = -1,
+                          .timeout_s = timeout_s};
+    int rc = kiln_client_do(c, &h, status, &r, &err);
+    if (rc < 0) log_warn("kiln worker: %s", err);
+    else if (*status / 100 != 2 && *status != 409) {
+        _cleanup_free_ char *t = kiln_client_error_text(*status, r);
+        log_warn("kiln worker: %s %s: %s", method, path, t);
+    }
+    free(err);
+    if (resp) *resp = r;
+    else free(r);
+    return rc;
+}
+
+/* ---- one job, in a child process ---- */
+
+struct streamer {
+    struct kiln_client *c;
+    const char *jobdir;
+    int64_t id;
+    volatile bool done;
+    /* sources: the case lines, then each node's console, with what was sent of each */
+    char *paths[32];
+    off_t sent[32];
+    int n;
+};
+
+/* Sends what the sources gained since the last call, whole lines only, each node's lines
+ * prefixed with its name; final: the rest too. */
+static void stream_once(struct streamer *s, bool final)
+{
+    _cleanup_free_ char *pat = xasprintf("%s/runs/*/nodes/*/console.log", s->jobdir);
+    glob_t g;
+    if (glob(pat, 0, NULL, &g) == 0) {
+        for (size_t i = 0; i < g.gl_pathc && s->n < 32; i++) {
+            bool known = false;
+            for (int k = 0; k < s->n && !known; k++) known = streq(s->paths[k], g.gl_pathv[i]);
+            if (!known) s->paths[s->n++] = xstrdup(g.gl_pathv[i]);
+        }
+        globfree(&g);
+    }
+    struct sbuf out = {0};
+    for (int k = 0; k < s->n && out.len < CONSOLE_CHUNK; k++) {
+        int fd = open(s->paths[k], O_RDONLY | O_CLOEXEC);
+        if (fd < 0) continue;
+        char *buf = xmalloc(CONSOLE_CHUNK);
+        ssize_t n = pread(fd, buf, CONSOLE_CHUNK - out.len, s->sent[k]);
+        close(fd);
+        if (n > 0) {
+            ssize_t end = n;
+            if (!final) while (end > 0 && buf[end - 1] != '\n') end--;
+            /* node consoles are tagged with the node's directory name; case lines stand as they are */
+            const char *tag = NULL;
+            _cleanup_free_ char *node = NULL;
+            if (k > 0) {
+                node = path_dirname(s->paths[k]);
+                tag = strrchr(node, '/') ? strrchr(node, '/') + 1 : node;
+            }
+            for (ssize_t p = 0; p < end;) {
+                char *nl = memchr(buf + p, '\n', (size_t)(end - p));
+                ssize_t q = nl ? nl - buf + 1 : end;
+                if (tag) sbuf_printf(&out, "[%s] ", tag);
+                sbuf_append(&out, buf + p, (size_t)(q - p));
+                if (!nl) sbuf_puts(&out, "\n");
+                p = q;
+            }
+            s->sent[k] += end;
+        }
+        free(buf);
+    }
+    if (out.len) {
+        _cleanup_free_ char *path = xasprintf("/api/v1/worker/jobs/%lld/console", (long long)s->id);
+        long st;
+        char *err = NULL;
+        struct kiln_http h = {.method = "POST", .path = path, .body = out.s, .body_len = out.len, .stream_fd = -1, .timeout_s = 30};
+        if (kiln_client_do(s->c, &h, &st, NULL, &err) < 0) log_warn("kiln worker: sending the console: %s", err);
+        free(err);
+    }
+    sbuf_free(&out);
+}
+
+static void *streamer_main(void *arg)
+{
+    struct streamer *s = arg;
+    while (!s->done) {
+        stream_once(s, false);
+        sleep_ms(1000);
+    }
+    return NULL;
+}
+
+static int upload(struct kiln_client *c, int64_t id, const char *file, const char *name)
+{
+    if (!file_exists(file)) return 0;
+    _cleanup_free_ char *path = xasprintf("/api/v1/worker/jobs/%lld/artifacts/%s", (long long)id, name);
+    long st = 0;
+    char *err = NULL, *resp = NULL;
+    struct kiln_http h = {.method = "PUT", .path = path, .upload = file, .stream_fd = -1};
+    int r = kiln_client_do(c, &h, &st, &resp, &err);
+    if (r < 0 || st != 201) {
+        _cleanup_free_ char *t = r < 0 ? NULL : kiln_client_error_text(st, resp);
+        log_warn("kiln worker: uploading %s: %s", name, r < 0 ? err : t);
+        if (r == 0) r = -EIO;
+    }
+    free(err);
+    free(resp);
+    return r;
+}
+
+/* Uploads the run directory's regular files (reports, logs, per-case files, node consoles)
+ * under their relative paths, at most MAX_FILES of them; symlinks are not followed. */
+#define MAX_FILES 4000
+static void upload_tree(struct kiln_client *c, int64_t id, const char *dir, const char *rel, int *n)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d)) && *n < MAX_FILES) {
+        if (e->d_name[0] == '.') continue;
+        _cleanup_free_ char *p = path_join(dir, e->d_name), *r = *rel ? xasprintf("%s/%s", rel, e->d_name) : xstrdup(e->d_name);
+        struct stat sb;
+        if (lstat(p, &sb) < 0) continue;
+        if (S_ISDIR(sb.st_mode)) upload_tree(c, id, p, r, n);
+        else if (S_ISREG(sb.st_mode)) {
+            (*n)++;
+            upload(c, id, p, r);
+        }
+    }
+    if (d) closedir(d);
+}
+
+/* The runbook the job runs: JSON (which YAML reads as is) with the platform this worker
+ * gives and the job's selection, or the tenant's runbook with that platform added. */
+static char *job_runbook(const struct wopts *o, json_t *job, const char *image, const char *kernel)
+{
+    json_t *spec = json_object_get(job, "spec");
+    json_t *req = json_object_get(job, "requirements");
+    json_t *q = json_pack("{s:s}", "accel", o->caps.accel);
+    if (kernel) {
+        json_object_set_new(q, "kernel", json_string(kernel));
+        json_object_set_new(q, "initrd", json_string(image));
+        const char *ap = json_string_value(json_object_get(spec, "append"));
+        json_object_set_new(q, "append", json_string(ap ? ap : "console=ttyS0"));
+    } else {
+        json_object_set_new(q, "image", json_string(image));
+    }
+    json_int_t mem = json_integer_value(json_object_get(req, "memory_mb")), cpus = json_integer_value(json_object_get(req, "cpus"));
+    if (mem > 0) json_object_set_new(q, "memory_mb", json_integer(mem));
+    if (cpus > 0) json_object_set_new(q, "cpus", json_integer(cpus));
+    if (json_is_true(json_object_get(req, "uefi"))) json_object_set_new(q, "firmware", json_string("uefi"));
+    json_t *platform = json_pack("{s:s, s:o}", "type", "qemu", "qemu", q);
+    char *out;
+    const char *rb = json_string_value(json_object_get(spec, "runbook"));
+    if (rb) {
+        /* the server let through only name, concurrency, variable and testcase */
+        _cleanup_free_ char *p = json_dumps(platform, JSON_COMPACT | JSON_ENSURE_ASCII);
+        out = xasprintf("%s\nplatform: %s\n", rb, p);
+    } else {
+        json_t *r = json_pack("{s:s, s:i, s:o, s:O}", "name", "job", "concurrency", 1, "platform", platform, "testcase",
+                              json_object_get(spec, "testcase"));
+        platform = NULL;
+        out = json_dumps(r, JSON_INDENT(1) | JSON_ENSURE_ASCII);
+        json_decref(r);
+    }
+    json_decref(platform);
+    return out;
+}
+
+/* "2 of 7 cases failed: a, b" from the run's results.json. */
+static char *failed_reason(const char *results)
+{
+    json_t *j = json_load_file(results, 0, NULL);
+    json_t *cs = json_object_get(j, "cases");
+    struct sbuf names = {0};
+    size_t i, nf = 0;
+    json_t *x;
+    json_array_foreach(cs, i, x) {
+        const char *stt = json_string_value(json_object_get(x, "status"));
+        if (stt && (streq(stt, "failed") || streq(stt, "attempted"))) {
+            if (nf++ < 5) sbuf_printf(&names, "%s%s", nf > 1 ? ", " : "", json_string_value(json_object_get(x, "name")));
+        }
+    }
+    _cleanup_free_ char *n = sbuf_steal(&names);
+    char *out = xasprintf("%zu of %zu cases failed%s%s", nf, json_array_size(cs), n ? ": " : "", n ? n : "");
+    json_decref(j);
+    return out;
+}
+
+static int finish(struct kiln_client *c, int64_t id, const char *result, const char *reason)
+{
+    json_t *b = json_pack("{s:s}", "result", result);
+    if (reason) json_object_set_new(b, "reason", json_string(reason));
+    _cleanup_free_ char *body = json_dumps(b, JSON_COMPACT), *path = xasprintf("/api/v1/worker/jobs/%lld/finish", (long long)id);
+    json_decref(b);
+    long st = 0;
+    int r = call(c, "POST", path, body, 60, &st, NULL);
+    return r < 0 ? r : st == 200 ? 0 : -ESTALE;
+}
+
+static int advance(struct kiln_client *c, int64_t id, const char *state)
+{
+    _cleanup_free_ char *path = xasprintf("/api/v1/worker/jobs/%lld/advance", (long long)id),
+                        *body = xasprintf("{\"state\":\"%s\"}", state);
+    long st = 0;
+    int r = call(c, "POST", path, body, 60, &st, NULL);
+    return r < 0 ? r : st == 200 ? 0 : -ESTALE;
+}
+
+static int download(struct kiln_client *c, const char *digest, const char *to, char **why)
+{
+    _cleanup_free_ char *path = xasprintf("/api/v1/worker/images/%s", digest);
+    long st = 0;
+    char *err = NULL, *resp = NULL;
+    struct kiln_http h = {.method = "GET", .path = path, .download = to, .stream_fd = -1};
+    int r = kiln_client_do(c, &h, &st, &resp, &err);
+    if (r == 0 && st != 200) r = -EIO, err = kiln_client_error_text(st, resp);
+    if (r < 0) *why = xasprintf("downloading image %.12s: %s", digest, err);
+    free(err);
+    free(resp);
+    return r;
+}
+
+/* Runs the claimed job; the child's exit status: 0 once the server has the result. */
+static int run_job(const struct wopts *o, json_t *job)
+{
+    int64_t id = json_integer_value(json_object_get(job, "id"));
+    struct kiln_client *c = NULL;
+    char *err = NULL;
+    if (kiln_client_new(o->server, o->token, &c, &err) < 0) return free(err), 1;
+    char idtxt[32];
+    snprintf(idtxt, sizeof idtxt, "job-%lld", (long long)id);
+    _cleanup_free_ char *dir = path_join(o->work, idtxt), *img = path_join(dir, "image"), *kern = path_join(dir, "kernel"),
+                        *rbp = path_join(dir, "runbook.yml"), *runs = path_join(dir, "runs"), *cases = path_join(dir, "cases.txt"),
+                        *tmp = path_join(dir, "tmp");
+    rm_rf(dir);
+    char *why = NULL;
+    const char *result = "incomplete";
+    const char *kd = json_string_value(json_object_get(json_object_get(job, "spec"), "kernel"));
+    int r = mkdir_p(tmp, 0700);
+    if (r < 0) why = xasprintf("cannot create %s: %s", dir, strerror(-r));
+    if (r == 0) r = download(c, json_string_value(json_object_get(job, "image")), img, &why);
+    if (r == 0 && kd) r = download(c, kd, kern, &why);
+    _cleanup_free_ char *rb = r == 0 ? job_runbook(o, job, img, kd ? kern : NULL) : NULL;
+    if (r == 0 && (r = write_file_atomic(rbp, rb, strlen(rb), 0600)) < 0) why = xasprintf("cannot write the runbook: %s", strerror(-r));
+    if (r == 0) {
+        /* a runbook that does not load is the job's own fault, not the infrastructure's */
+        struct cmd_vars novars = {0};
+        struct kiln_runbook *loaded = cmd_load_runbook(rbp, &novars);
+        if (!loaded) {
+            result = "failed";
+            why = xstrdup("the job's runbook is not valid (see the worker's log)");
+            r = -EINVAL;
+        }
+        runbook_free(loaded);
+    }
+    if (r == 0 && advance(c, id, "running") < 0) r = -ESTALE;
+    int rc = -1;
+    if (r == 0) {
+        struct streamer s = {.c = c, .jobdir = dir, .id = id, .paths = {xstrdup(cases)}, .n = 1};
+        pthread_t th;
+        bool streaming = pthread_create(&th, NULL, streamer_main, &s) == 0;
+        /* the run's case lines (its stdout) go to cases.txt, which the streamer sends */
+        int fd = open(cases, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        int saved = dup(1);
+        if (fd >= 0) dup2(fd, 1);
+        setenv("TMPDIR", tmp, 1);
+        char *argv[] = {"run", "--runs-dir", runs, rbp, NULL};
+        rc = cmd_run(4, argv);
+        fflush(stdout);
+        if (saved >= 0) dup2(saved, 1), close(saved);
+        if (fd >= 0) close(fd);
+        s.done = true;
+        if (streaming) pthread_join(th, NULL);
+        stream_once(&s, true);
+        for (int k = 0; k < s.n; k++) free(s.paths[k]);
+        log_info("kiln worker: job %lld: the run exited %d", (long long)id, rc);
+    }
+    /* the run's directory: the one directory under runs/ */
+    _cleanup_free_ char *rundir = NULL;
+    DIR *d = r == 0 ? opendir(runs) : NULL;
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        if (e->d_name[0] != '.' && e->d_type == DT_DIR) rundir = path_join(runs, e->d_name);
+    if (d) closedir(d);
+    _cleanup_free_ char *rj = rundir ? path_join(rundir, "results.json") : NULL;
+    if (r == 0) {
+        if (kiln_interrupted || rc == EXIT_INTERRUPTED) why = xstrdup(stopping || kiln_interrupted ? "the worker was stopped; the job goes back to the queue" : "the run was interrupted");
+        else if ((rc == 0 || rc == 1) && rj && file_exists(rj)) {
+            result = rc == 0 ? "passed" : "failed";
+            if (rc == 1) why = failed_reason(rj);
+        } else why = xasprintf("the run could not start or write its reports (exit %d; see kiln.log)", rc);
+    }
+    if (rundir && advance(c, id, "uploading") == 0) {
+        int nfiles = 0;
+        upload_tree(c, id, rundir, "", &nfiles);
+        _cleanup_free_ char *ar = path_join(dir, "archive.tar.zst"), *sig = xasprintf("%s.minisig", ar);
+        char *aerr = NULL;
+        if (archive_create(rundir, ar, &aerr) < 0) log_warn("kiln worker: job %lld: archive: %s", (long long)id, aerr);
+        else if (o->key && ms_sign(o->key, getenv("KILN_PASSPHRASE"), ar, "kiln run archive (kiln worker)", &aerr) < 0)
+            log_warn("kiln worker: job %lld: signing the archive: %s", (long long)id, aerr);
+        free(aerr);
+        upload(c, id, ar, "archive.tar.zst");
+        upload(c, id, sig, "archive.tar.zst.minisig");
+    }
+    int fr = finish(c, id, result, why);
+    log_info("kiln worker: job %lld: %s%s%s", (long long)id, result, why ? ": " : "", why ? why : "");
+    rm_rf(dir);
+    free(why);
+    kiln_client_free(c);
+    return fr == 0 ? 0 : 1;
+}
+
+/* ---- the worker's loop ---- */
+
+struct slot {
+    pid_t pid;
+    int64_t id;
+};
+
+static void probe_caps(const char *work, struct kiln_caps *c)
+{
+    char detail[256];
+    snprintf(c->accel, sizeof(c->accel), "%s", accel_kvm_works(work, NULL, detail, sizeof detail) ? "kvm" : "tcg");
+    struct utsname u;
+    snprintf(c->arch, sizeof(c->arch), "%s", uname(&u) == 0 ? u.machine : "x86_64");
+    c->cpus = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    c->memory_mb = (int)((long long)sysconf(_SC_PHYS_PAGES) * sysconf(_SC_PAGESIZE) >> 20);
+    if (file_exists("/usr/share/OVMF/OVMF_CODE_4M.fd") || file_exists("/usr/share/OVMF/OVMF_CODE.fd")) c->features |= FEAT_UEFI;
+}
+
+int cmd_worker_run(int argc, char **argv)
+{
+    struct wopts o = {.token = getenv("KILN_WORKER_TOKEN"), .slots = 1};
+    _cleanup_free_ char *defwork = NULL, *body = NULL; /* before any goto usage */
+    long v;
+    for (int i = 1; i < argc; i++) {
+        if (streq(argv[i], "--server") && i + 1 < argc) o.server = argv[++i];
+        else if (streq(argv[i], "--token") && i + 1 < argc) o.token = argv[++i];
+        else if (streq(argv[i], "--work") && i + 1 < argc) o.work = argv[++i];
+        else if (streq(argv[i], "--key") && i + 1 < argc) o.key = argv[++i];
+        else if (streq(argv[i], "--slots") && i + 1 < argc && parse_long(argv[i + 1], &v) && v >= 1 && v <= MAX_SLOTS)
+            o.slots = (int)v, i++;
+        else goto usage;
+    }
+    if (!o.server || !o.token || !*o.token) goto usage;
+    secret_add(o.token); /* masked in every log line, should a message ever quote it */
+    if (!o.work) {
+        const char *t = getenv("TMPDIR");
+        o.work = defwork = xasprintf("%s/kiln-worker-%d", t && *t ? t : "/tmp", (int)getpid());
+    }
+    if (mkdir_p(o.work, 0700) < 0) {
+        fprintf(stderr, "kiln worker: cannot create --work %s: %s\n", o.work, strerror(errno));
+        return EXIT_FAIL;
+    }
+    struct kiln_client *c = NULL;
+    char *err = NULL;
+    if (kiln_client_new(o.server, o.token, &c, &err) < 0) {
+        fprintf(stderr, "kiln worker: %s\n", err);
+        free(err);
+        return EXIT_USAGE;
+    }
+    struct sigaction sa = {.sa_handler = on_stop};
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    probe_caps(o.work, &o.caps);
+    json_t *decl = json_pack("{s:{s:s, s:s, s:i, s:i, s:b}, s:i}", "caps", "accel", o.caps.accel, "arch", o.caps.arch, "cpus",
+                             o.caps.cpus, "memory_mb", o.caps.memory_mb, "uefi", (o.caps.features & FEAT_UEFI) != 0, "slots", o.slots);
+    body = json_dumps(decl, JSON_COMPACT);
+    json_decref(decl);
+    long st = 0, lease_ms = 60000;
+    char *resp = NULL;
+    /* the server may start after the worker: keep trying until it answers */
+    while (!stopping && (call(c, "POST", "/api/v1/worker/declare", body, 30, &st, &resp) < 0 || st != 200)) {
+        free(resp);
+        resp = NULL;
+        if (st == 401 || st == 400) {
+            fprintf(stderr, "kiln worker: the server refused this worker (HTTP %ld); check --token\n", st);
+            kiln_client_free(c);
+            return EXIT_USAGE;
+        }
+        sleep_ms(2000);
+    }
+    json_t *dj = resp ? json_loads(resp, 0, NULL) : NULL;
+    if (json_integer_value(json_object_get(dj, "lease_ms")) > 0) lease_ms = json_integer_value(json_object_get(dj, "lease_ms"));
+    json_decref(dj);
+    free(resp);
+    log_info("kiln worker: serving %s with %d slot(s): %s/%s, %d cpus, %d MiB%s", o.server, o.slots, o.caps.accel, o.caps.arch,
+             o.caps.cpus, o.caps.memory_mb, o.caps.features & FEAT_UEFI ? ", uefi" : "");
+    struct slot slots[MAX_SLOTS] = {0};
+    int busy = 0;
+    bool told = false;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    long long next_beat = 0;
+    for (;;) {
+        /* children that ended: one that did not report its job (killed, crashed) leaves it to us */
+        int status;
+        pid_t p;
+        while ((p = waitpid(-1, &status, WNOHANG)) > 0)
+            for (int k = 0; k < o.slots; k++)
+                if (slots[k].pid == p) {
+                    if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+                        finish(c, slots[k].id, "incomplete", "the worker's job process ended before it reported (killed or crashed)");
+                        char n[32];
+                        snprintf(n, sizeof n, "job-%lld", (long long)slots[k].id);
+                        _cleanup_free_ char *jd = path_join(o.work, n);
+                        rm_rf(jd);
+                    }
+                    slots[k] = (struct slot){0};
+                    busy--;
+                }
+        if (stopping) {
+            if (!told) {
+                log_info("kiln worker: stopping: %d job(s) handed back", busy);
+                for (int k = 0; k < o.slots; k++)
+                    if (slots[k].pid) kill(slots[k].pid, SIGTERM);
+                told = true;
+            }
+            if (busy == 0) break;
+            sleep_ms(200);
+            continue;
+        }
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long long ms = (now.tv_sec - t0.tv_sec) * 1000LL + (now.tv_nsec - t0.tv_nsec) / 1000000;
+        if (ms >= next_beat) {
+            next_beat = ms + lease_ms / 4;
+            char *hr = NULL;
+            if (call(c, "POST", "/api/v1/worker/heartbeat", NULL, 30, &st, &hr) == 0 && st == 200) {
+                json_t *h = json_loads(hr, 0, NULL), *held = json_object_get(h, "held");
+                /* a job the server no longer gives us (cancelled, lease lost) is stopped */
+                for (int k = 0; k < o.slots; k++) {
+                    if (!slots[k].pid) continue;
+                    bool keep = false;
+                    size_t i;
+                    json_t *x;
+                    json_array_foreach(held, i, x) keep |= json_integer_value(x) == slots[k].id;
+                    if (!keep) {
+                        log_warn("kiln worker: job %lld was cancelled or lost; stopping it", (long long)slots[k].id);
+                        kill(slots[k].pid, SIGTERM);
+                    }
+                }
+                json_decref(h);
+            }
+            free(hr);
+        }
+        if (busy >= o.slots) {
+            sleep_ms(500);
+            continue;
+        }
+        char *jr = NULL;
+        _cleanup_free_ char *path = xasprintf("/api/v1/worker/claim?wait=%lld", lease_ms / 4000 > 10 ? 10LL : (long long)(lease_ms / 4000));
+        int cr = call(c, "POST", path, NULL, 60, &st, &jr);
+        if (cr < 0 || st != 200) {
+            free(jr);
+            if (cr < 0 || st / 100 != 2) sleep_ms(2000);
+            continue;
+        }
+        json_t *job = json_loads(jr, 0, NULL);
+        free(jr);
+        int64_t id = json_integer_value(json_object_get(job, "id"));
+        if (!job || id <= 0) {
+            json_decref(job);
+            continue;
+        }
+        if (stopping) {
+            /* the claim was answered after SIGTERM came: hand the job straight back */
+            finish(c, id, "incomplete", "the worker was stopped; the job goes back to the queue");
+            json_decref(job);
+            continue;
+        }
+        fflush(NULL);
+        pid_t child = fork();
+        if (child == 0) {
+            /* the job's process ends with the worker (kill -9 included): its VMs go with it */
+            prctl(PR_SET_PDEATHSIG, SIGTERM);
+            signal(SIGTERM, SIG_DFL);
+            signal(SIGINT, SIG_DFL);
+            kiln_client_free(c);
+            _exit(run_job(&o, job));
+        }
+        if (child < 0) {
+            log_error("kiln worker: fork: %s", strerror(errno));
+            finish(c, id, "incomplete", "the worker could not start a process for the job");
+        } else {
+            for (int k = 0; k < o.slots; k++)
+                if (!slots[k].pid) {
+                    slots[k] = (struct slot){child, id};
+                    busy++;
+                    break;
+                }
+            log_info("kiln worker: job %lld started (attempt %lld)", (long long)id, (long long)json_integer_value(json_object_get(job, "attempt")));
+        }
+        json_decref(job);
+    }
+    kiln_client_free(c);
+    if (defwork) rm_rf(defwork);
+    log_info("kiln worker: stopped");
+    return EXIT_OK;
+usage:
+    fprintf(stderr, "usage: kiln worker --server URL [--token WTOKEN] [--slots N] [--work DIR] [--key SECRET.key]\n"
+                    "       kiln worker add NAME (--data DIR | --db URL)\n"
+                    "  pulls jobs from the service and runs each like `kiln run` (N at once, default 1) under DIR\n"
+                    "  (default $TMPDIR/kiln-worker-PID); --key signs each job's telemetry archive.\n"
+                    "  The token (from `kiln worker add`) may come from $KILN_WORKER_TOKEN instead of the command line.\n"
+                    "  SIGTERM: running jobs are stopped and handed back to the queue, then the worker exits.\n");
+    return EXIT_USAGE;
+}

@@ -1,0 +1,82 @@
+/* The service API's request parsing (kiln serve, src/service/server.c): routes, job
+ * submissions, worker declarations and reports. Pure functions over untrusted bytes, bounded,
+ * fuzzed by tests/fuzz/fuzz_api.c. Nothing here prints or touches the store.
+ *
+ * Errors: -EINVAL with *field (the JSON field at fault, e.g. "selections[2].casePriority", or
+ * "" for the body as a whole) and *why (what is wrong and what is wanted), both malloc'ed. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "service/store.h"
+
+#define KILN_API_BODY_MAX (512 * 1024) /* a JSON request body (a runbook fits KILN_STORE_SPEC_MAX) */
+#define KILN_API_PATH_MAX 255          /* an artifact's path inside a job's directory */
+#define KILN_API_SELECTIONS_MAX 256
+
+enum kiln_route {
+    R_NONE,
+    R_IMAGES,          /* POST   /api/v1/images */
+    R_IMAGE,           /* GET    /api/v1/images/{digest}: whether the tenant has it */
+    R_JOBS,            /* GET, POST /api/v1/jobs */
+    R_JOB,             /* GET    /api/v1/jobs/{id} */
+    R_JOB_CONSOLE,     /* GET    /api/v1/jobs/{id}/console */
+    R_JOB_CANCEL,      /* POST   /api/v1/jobs/{id}/cancel */
+    R_JOB_ARTIFACT,    /* GET    /api/v1/jobs/{id}/artifacts/{path} */
+    R_WORKERS,         /* GET    /api/v1/workers */
+    R_OPENAPI,         /* GET    /api/v1/openapi.json */
+    /* the worker protocol (worker tokens) */
+    R_W_DECLARE,       /* POST   /api/v1/worker/declare */
+    R_W_CLAIM,         /* POST   /api/v1/worker/claim?wait=S */
+    R_W_HEARTBEAT,     /* POST   /api/v1/worker/heartbeat */
+    R_W_IMAGE,         /* GET    /api/v1/worker/images/{digest} */
+    R_W_ADVANCE,       /* POST   /api/v1/worker/jobs/{id}/advance */
+    R_W_CONSOLE,       /* POST   /api/v1/worker/jobs/{id}/console (bytes appended) */
+    R_W_ARTIFACT,      /* PUT    /api/v1/worker/jobs/{id}/artifacts/{path} */
+    R_W_FINISH,        /* POST   /api/v1/worker/jobs/{id}/finish */
+};
+
+struct kiln_route_match {
+    enum kiln_route route;
+    int64_t id;     /* the job id, when the route has one */
+    char *rest;     /* the artifact path (R_JOB_ARTIFACT, R_W_ARTIFACT) or digest (R_W_IMAGE), malloc'ed */
+};
+/* Matches url (the path, no query) to a route. R_NONE when it names none (404); -EINVAL is not
+ * used: a bad id or artifact path is R_NONE too, so it reads as "not found". */
+void kiln_route_parse(const char *url, struct kiln_route_match *m);
+void kiln_route_clear(struct kiln_route_match *m);
+
+/* An artifact path: 1 to KILN_API_PATH_MAX bytes of components made of [A-Za-z0-9._+-],
+ * separated by single '/', none empty or starting with '.' (so no "." or ".."), not starting
+ * with '/'. */
+bool kiln_api_path_ok(const char *rel);
+/* 64 lower-case hex digits. */
+bool kiln_api_digest_ok(const char *s);
+
+/* A parsed POST /api/v1/jobs body:
+ *   {"image": DIGEST, "kernel": DIGEST?, "append": STR?,
+ *    one of "tier": 0|1|2, "selections": [...], "runbook": YAML-TEXT (default tier 0),
+ *    "publish": {"channel": NAME}?, "requirements": {"accel", "arch", "cpus", "memory_mb", "uefi"}?}
+ * selections are shaped like AITL's: [{casePriority: N | [N...], caseArea, caseName,
+ * caseCategory (regular expressions, whole match), caseTags: [STR...], action: include |
+ * exclude | force-include | force-exclude, testIterations: 1..1000, retryCount: 0..100}];
+ * tier N selects priorities 0..N.
+ * spec gets the job's specification as the worker reads it (JSON text): {"testcase": [runbook
+ * testcase rules]} or {"runbook": TEXT}, plus "kernel" and "append" when given. */
+struct kiln_api_job {
+    char image[65], kernel[65]; /* kernel "" when absent: image is a disk */
+    char *spec;
+    char channel[KILN_STORE_NAME_MAX + 1]; /* "" when not publishing */
+    struct kiln_caps req;
+};
+int kiln_api_parse_job(const char *body, size_t len, struct kiln_api_job *out, char **field, char **why);
+void kiln_api_job_clear(struct kiln_api_job *j);
+
+/* {"caps": {"accel", "arch", "cpus", "memory_mb", "uefi"}, "slots": N} (worker declare). */
+int kiln_api_parse_declare(const char *body, size_t len, struct kiln_caps *caps, int *slots, char **field, char **why);
+/* {"state": "running" | "uploading"} (advance). */
+int kiln_api_parse_advance(const char *body, size_t len, enum kiln_job_state *to, char **field, char **why);
+/* {"result": "passed" | "failed" | "incomplete", "reason": STR?} (finish); *reason malloc'ed or NULL. */
+int kiln_api_parse_finish(const char *body, size_t len, enum kiln_job_result *result, char **reason, char **field,
+                          char **why);

@@ -1,0 +1,166 @@
+/* The service's HTTP client: see client.h. */
+#include "service/client.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/fs.h"
+#include "util/util.h"
+
+#define RESP_MAX (4 << 20)
+
+struct kiln_client {
+    char *base;
+    char *auth; /* "Authorization: Bearer ..." */
+};
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static void global_init(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
+
+int kiln_client_new(const char *base, const char *token, struct kiln_client **out, char **err)
+{
+    if (!startswith(base, "http://") && !startswith(base, "https://")) {
+        *err = xasprintf("--server %s: want an http:// or https:// URL, e.g. http://127.0.0.1:8470", base);
+        return -EINVAL;
+    }
+    pthread_once(&once, global_init);
+    struct kiln_client *c = xcalloc(1, sizeof(*c));
+    c->base = xstrdup(base);
+    size_t n = strlen(c->base);
+    while (n && c->base[n - 1] == '/') c->base[--n] = 0;
+    c->auth = xasprintf("Authorization: Bearer %s", token ? token : "");
+    *out = c;
+    return 0;
+}
+
+void kiln_client_free(struct kiln_client *c)
+{
+    if (!c) return;
+    explicit_bzero(c->auth, strlen(c->auth));
+    free(c->auth);
+    free(c->base);
+    free(c);
+}
+
+struct sink {
+    struct sbuf b;
+    FILE *f;
+    int fd;
+    bool over;
+};
+
+static size_t on_data(char *p, size_t sz, size_t n, void *arg)
+{
+    struct sink *s = arg;
+    size_t len = sz * n;
+    if (s->fd >= 0) return write(s->fd, p, len) == (ssize_t)len ? len : 0;
+    if (s->f) return fwrite(p, 1, len, s->f);
+    if (s->b.len + len > RESP_MAX) {
+        s->over = true;
+        return 0;
+    }
+    sbuf_append(&s->b, p, len);
+    return len;
+}
+
+int kiln_client_do(struct kiln_client *c, const struct kiln_http *h, long *status, char **resp, char **err)
+{
+    CURL *k = curl_easy_init();
+    if (!k) return -ENOMEM;
+    _cleanup_free_ char *url = xasprintf("%s%s", c->base, h->path);
+    struct curl_slist *hdr = curl_slist_append(NULL, c->auth);
+    hdr = curl_slist_append(hdr, h->upload ? "Content-Type: application/octet-stream" : "Content-Type: application/json");
+    hdr = curl_slist_append(hdr, "Expect:");
+    struct sink sk = {.fd = h->stream_fd};
+    _cleanup_free_ char *tmp = NULL;
+    int tfd = -1;
+    if (h->download && h->stream_fd < 0) {
+        tfd = open_beside(h->download, 0644, &tmp);
+        if (tfd < 0) {
+            *err = xasprintf("cannot write %s: %s", h->download, strerror(-tfd));
+            curl_slist_free_all(hdr);
+            curl_easy_cleanup(k);
+            return tfd;
+        }
+        sk.f = fdopen(tfd, "w");
+    }
+    FILE *up = NULL;
+    if (h->upload) {
+        up = fopen(h->upload, "rb");
+        struct stat sb;
+        if (!up || fstat(fileno(up), &sb) < 0) {
+            int e = errno;
+            *err = xasprintf("cannot read %s: %s", h->upload, strerror(e));
+            if (up) fclose(up);
+            if (sk.f) fclose(sk.f), unlink(tmp);
+            curl_slist_free_all(hdr);
+            curl_easy_cleanup(k);
+            return -e;
+        }
+        curl_easy_setopt(k, CURLOPT_UPLOAD, 1L);
+        curl_easy_setopt(k, CURLOPT_READDATA, up);
+        curl_easy_setopt(k, CURLOPT_INFILESIZE_LARGE, (curl_off_t)sb.st_size);
+    } else if (h->body || streq(h->method, "POST")) {
+        curl_easy_setopt(k, CURLOPT_POSTFIELDS, h->body ? h->body : "");
+        curl_easy_setopt(k, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(h->body ? h->body_len : 0));
+    }
+    curl_easy_setopt(k, CURLOPT_CUSTOMREQUEST, h->method);
+    curl_easy_setopt(k, CURLOPT_URL, url);
+    curl_easy_setopt(k, CURLOPT_HTTPHEADER, hdr);
+    curl_easy_setopt(k, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(k, CURLOPT_WRITEDATA, &sk);
+    curl_easy_setopt(k, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(k, CURLOPT_CONNECTTIMEOUT, 10L);
+    curl_easy_setopt(k, CURLOPT_PROTOCOLS_STR, "http,https");
+    if (h->timeout_s) curl_easy_setopt(k, CURLOPT_TIMEOUT, h->timeout_s);
+    /* a dead connection ends a stream or an upload: under 1 byte/s for a minute */
+    curl_easy_setopt(k, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(k, CURLOPT_LOW_SPEED_TIME, 60L);
+    char ebuf[CURL_ERROR_SIZE] = "";
+    curl_easy_setopt(k, CURLOPT_ERRORBUFFER, ebuf);
+    CURLcode cr = curl_easy_perform(k);
+    *status = 0;
+    curl_easy_getinfo(k, CURLINFO_RESPONSE_CODE, status);
+    int r = 0;
+    if (cr != CURLE_OK && !(*status && cr == CURLE_WRITE_ERROR && sk.over)) {
+        r = cr == CURLE_COULDNT_CONNECT ? -ECONNREFUSED : cr == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -EIO;
+        *err = xasprintf("%s %s: %s", h->method, url, *ebuf ? ebuf : curl_easy_strerror(cr));
+    }
+    if (up) fclose(up);
+    if (sk.f) {
+        bool ok = r == 0 && *status / 100 == 2;
+        if (fflush(sk.f) != 0 || fsync(fileno(sk.f)) != 0) ok = false;
+        fclose(sk.f);
+        if (ok && rename(tmp, h->download) == 0) { /* done */
+        } else {
+            unlink(tmp);
+            if (r == 0 && *status / 100 == 2) {
+                r = -EIO;
+                *err = xasprintf("cannot write %s: %s", h->download, strerror(errno));
+            }
+        }
+    }
+    if (resp) *resp = sbuf_steal(&sk.b);
+    else sbuf_free(&sk.b);
+    if (resp && !*resp) *resp = xstrdup("");
+    curl_slist_free_all(hdr);
+    curl_easy_cleanup(k);
+    return r;
+}
+
+char *kiln_client_error_text(long status, const char *resp)
+{
+    json_t *j = resp ? json_loads(resp, 0, NULL) : NULL;
+    const char *e = json_string_value(json_object_get(j, "error")), *f = json_string_value(json_object_get(j, "field"));
+    char *out = e ? (f ? xasprintf("HTTP %ld: %s: %s", status, f, e) : xasprintf("HTTP %ld: %s", status, e))
+                  : xasprintf("HTTP %ld: %.200s", status, resp ? resp : "");
+    json_decref(j);
+    return out;
+}

@@ -1,0 +1,28 @@
+/* The service's HTTP client (libcurl) for kiln worker and kiln submit: one request at a time
+ * against BASE/api/v1/..., with a bearer token that goes only into the Authorization header
+ * (never into a URL, a message or a log). */
+#pragma once
+#include <stddef.h>
+
+struct kiln_client;
+
+/* base: "http://HOST:PORT" (a trailing '/' is fine). -EINVAL: not an http(s) URL. */
+int kiln_client_new(const char *base, const char *token, struct kiln_client **out, char **err);
+void kiln_client_free(struct kiln_client *c);
+
+struct kiln_http {
+    const char *method;      /* GET, POST, PUT */
+    const char *path;        /* "/api/v1/jobs" (query included) */
+    const char *body;        /* a JSON body, or NULL */
+    size_t body_len;
+    const char *upload;      /* or a file sent as the body (streamed) */
+    const char *download;    /* a 2xx body is written here (temp + rename) instead of *resp */
+    int stream_fd;           /* or (>= 0) a 2xx body is written to this fd as it comes */
+    long timeout_s;          /* 0: none (long polls, uploads and streams pass their own) */
+};
+/* Sends the request. *status gets the HTTP status, *resp (when non-NULL) the body, at most
+ * 4 MiB, NUL-terminated. Returns 0 whenever an HTTP answer came (any status); -ECONNREFUSED,
+ * -ETIMEDOUT, -EIO with *err when none did. */
+int kiln_client_do(struct kiln_client *c, const struct kiln_http *h, long *status, char **resp, char **err);
+/* The "error" (and "field") of a JSON error body as one line, or the body's start. */
+char *kiln_client_error_text(long status, const char *resp);

@@ -1,0 +1,993 @@
+/* kiln serve: see server.h. */
+#include "service/server.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/req.h"
+#include "service/api.h"
+#include "service/store.h"
+#include "util/fs.h"
+#include "util/inroot.h"
+#include "util/log.h"
+#include "util/util.h"
+
+#define POOL_KEEP 8            /* idle store handles kept open */
+#define CONSOLE_POST_MAX (1 << 20)
+#define ARTIFACT_MAX ((int64_t)1 << 30)
+#define CLAIM_WAIT_MAX_S 30
+#define POLL_MS 250
+
+struct server {
+    const struct kiln_server_opts *o;
+    char *url, *images, *tmp, *jobs, *openapi;
+    volatile sig_atomic_t *stop;
+    pthread_mutex_t lock;
+    struct kiln_store *idle[POOL_KEEP];
+    int nidle;
+};
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* One store handle per thread at a time: taken from the pool, or opened. */
+static struct kiln_store *store_get(struct server *s)
+{
+    pthread_mutex_lock(&s->lock);
+    struct kiln_store *st = s->nidle ? s->idle[--s->nidle] : NULL;
+    pthread_mutex_unlock(&s->lock);
+    if (st) return st;
+    char *err = NULL;
+    if (kiln_store_open(s->url, NULL, &st, &err) < 0) {
+        log_error("kiln serve: cannot open the store: %s", err);
+        free(err);
+        return NULL;
+    }
+    return st;
+}
+
+static void store_put(struct server *s, struct kiln_store *st)
+{
+    if (!st) return;
+    pthread_mutex_lock(&s->lock);
+    if (s->nidle < POOL_KEEP) s->idle[s->nidle++] = st, st = NULL;
+    pthread_mutex_unlock(&s->lock);
+    if (st) kiln_store_close(st);
+}
+
+enum who { WHO_NONE, WHO_TENANT, WHO_WORKER };
+
+struct req {
+    struct kiln_route_match m;
+    const char *method;
+    char *url; /* the path only: a token never travels in it */
+    enum who who;
+    struct kiln_tenant t;
+    struct kiln_worker w;
+    int64_t scope;
+    /* an early error (auth, size) answered once the body is drained */
+    int status;
+    char *error, *field;
+    /* JSON bodies */
+    struct sbuf body;
+    /* streamed uploads: images, artifacts, console */
+    int fd;
+    char *tmp, *dest;
+    EVP_MD_CTX *md;
+    int64_t size, cap;
+};
+
+static void req_free(struct req *r)
+{
+    if (!r) return;
+    kiln_route_clear(&r->m);
+    free(r->url);
+    free(r->error);
+    free(r->field);
+    sbuf_free(&r->body);
+    if (r->fd >= 0) close(r->fd);
+    if (r->tmp) unlink(r->tmp);
+    free(r->tmp);
+    free(r->dest);
+    EVP_MD_CTX_free(r->md);
+    free(r);
+}
+
+static void fail(struct req *r, int status, const char *field, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void fail(struct req *r, int status, const char *field, const char *fmt, ...)
+{
+    if (r->status) return; /* the first error stands */
+    va_list ap;
+    va_start(ap, fmt);
+    r->status = status;
+    r->error = xvasprintf(fmt, ap);
+    r->field = field ? xstrdup(field) : NULL;
+    va_end(ap);
+}
+
+static enum MHD_Result send_json(struct MHD_Connection *c, struct req *r, int status, json_t *j)
+{
+    char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(j);
+    if (!text) return MHD_NO;
+    size_t n = strlen(text);
+    text = xrealloc(text, n + 2);
+    text[n++] = '\n';
+    struct MHD_Response *resp = MHD_create_response_from_buffer(n, text, MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(resp, "Content-Type", "application/json");
+    if (status == 401) MHD_add_response_header(resp, "WWW-Authenticate", "Bearer");
+    if (status == 429) MHD_add_response_header(resp, "Retry-After", "30");
+    enum MHD_Result res = MHD_queue_response(c, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    log_info("%s %s -> %d%s%s", r->method, r->url, status, r->who == WHO_TENANT ? " tenant " : r->who == WHO_WORKER ? " worker " : "",
+             r->who == WHO_TENANT ? r->t.name : r->who == WHO_WORKER ? r->w.name : "");
+    return res;
+}
+
+static enum MHD_Result send_error(struct MHD_Connection *c, struct req *r)
+{
+    json_t *j = json_pack("{s:s}", "error", r->error ? r->error : "error");
+    json_object_set_new(j, "field", r->field ? json_string(r->field) : json_null());
+    return send_json(c, r, r->status, j);
+}
+
+static enum MHD_Result err_now(struct MHD_Connection *c, struct req *r, int status, const char *field, const char *msg)
+{
+    fail(r, status, field, "%s", msg);
+    return send_error(c, r);
+}
+
+/* A store error as an HTTP status: not found, conflict, bad input or the server's fault. */
+static int store_status(int e)
+{
+    switch (e) {
+    case -ENOENT: return 404;
+    case -EINVAL: return 400;
+    case -ESTALE:
+    case -EEXIST: return 409;
+    default: return 500;
+    }
+}
+
+static enum MHD_Result store_error(struct MHD_Connection *c, struct req *r, int e, char *err)
+{
+    int status = store_status(e);
+    /* a database failure's words are for the server's log, not the client */
+    if (status == 500) log_error("kiln serve: store: %s", err ? err : strerror(-e));
+    fail(r, status, NULL, "%s", status == 500 ? "the server's database failed; try again later" : err ? err : strerror(-e));
+    free(err);
+    return send_error(c, r);
+}
+
+/* ---- authentication ---- */
+
+static void authenticate(struct server *s, struct MHD_Connection *c, struct req *r)
+{
+    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0) return;
+    const char *tok = h + 7;
+    while (*tok == ' ') tok++;
+    struct kiln_store *st = store_get(s);
+    if (!st) return;
+    char *err = NULL;
+    if (startswith(tok, "kt_") && kiln_store_tenant_auth(st, tok, &r->t, &err) == 0) {
+        r->who = WHO_TENANT;
+        r->scope = r->t.admin ? KILN_SCOPE_ALL : r->t.id;
+    } else if (startswith(tok, "kw_") && kiln_store_worker_auth(st, tok, &r->w, &err) == 0) {
+        r->who = WHO_WORKER;
+    }
+    free(err);
+    store_put(s, st);
+}
+
+/* ---- streamed uploads ---- */
+
+static int upload_begin(struct server *s, struct req *r, const char *dir, const char *dest, int64_t cap)
+{
+    r->tmp = path_join(dir, ".upload-XXXXXX");
+    r->fd = mkstemp(r->tmp);
+    if (r->fd < 0) {
+        int e = errno;
+        log_error("kiln serve: cannot create a temp file in %s: %s", dir, strerror(e));
+        free(r->tmp);
+        r->tmp = NULL;
+        return -e;
+    }
+    r->md = EVP_MD_CTX_new();
+    if (!r->md || EVP_DigestInit_ex(r->md, EVP_sha256(), NULL) != 1) return -ENOMEM;
+    r->dest = dest ? xstrdup(dest) : NULL;
+    r->cap = cap;
+    (void)s;
+    return 0;
+}
+
+static void upload_data(struct req *r, const char *data, size_t n)
+{
+    if (r->status || r->fd < 0) return; /* drained: the answer is already decided */
+    if (r->size + (int64_t)n > r->cap) {
+        fail(r, 413, NULL, "the upload is over the %lld-byte limit", (long long)r->cap);
+        return;
+    }
+    EVP_DigestUpdate(r->md, data, n);
+    for (size_t off = 0; off < n;) {
+        ssize_t w = write(r->fd, data + off, n - off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) {
+            log_error("kiln serve: writing an upload: %s", strerror(errno));
+            fail(r, errno == ENOSPC ? 507 : 500, NULL, "the server could not store the upload");
+            return;
+        }
+        off += (size_t)w;
+    }
+    r->size += (int64_t)n;
+}
+
+/* Renames the upload to dest (or, when dest is NULL, to DIR/DIGEST with digest set). */
+static int upload_end(struct req *r, const char *dir, char digest[65])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned len = 0;
+    EVP_DigestFinal_ex(r->md, md, &len);
+    for (unsigned i = 0; i < 32; i++) sprintf(digest + 2 * i, "%02x", md[i]);
+    if (fsync(r->fd) < 0 || close(r->fd) < 0) {
+        r->fd = -1;
+        return -errno;
+    }
+    r->fd = -1;
+    _cleanup_free_ char *to = r->dest ? xstrdup(r->dest) : path_join(dir, digest);
+    /* an image stored before stays as it is (workers may be reading it): same digest, same bytes */
+    if (!r->dest && file_exists(to)) return 0;
+    if (fchmodat(AT_FDCWD, r->tmp, 0644, 0) < 0 || rename(r->tmp, to) < 0) return -errno;
+    free(r->tmp);
+    r->tmp = NULL;
+    return 0;
+}
+
+/* ---- handlers ---- */
+
+static char *job_dir(struct server *s, int64_t id)
+{
+    char n[32];
+    snprintf(n, sizeof n, "%lld", (long long)id);
+    return path_join(s->jobs, n);
+}
+
+static json_t *caps_json(const struct kiln_caps *c)
+{
+    return json_pack("{s:s, s:s, s:i, s:i, s:b}", "accel", c->accel, "arch", c->arch, "cpus", c->cpus, "memory_mb",
+                     c->memory_mb, "uefi", (c->features & FEAT_UEFI) != 0);
+}
+
+static json_t *ms_json(int64_t ms) { return ms ? json_integer(ms) : json_null(); }
+
+static json_t *job_json(const struct kiln_job *j, bool with_spec)
+{
+    json_t *o = json_pack("{s:I, s:s, s:s, s:o, s:I, s:i, s:i}", "id", (json_int_t)j->id, "tenant", j->tenant, "state",
+                          kiln_job_state_name(j->state), "result",
+                          j->result ? json_string(kiln_job_result_name(j->result)) : json_null(), "queue_position",
+                          (json_int_t)j->queue_position, "attempt", j->attempt, "max_attempts", j->max_attempts);
+    json_object_set_new(o, "image", j->image_digest ? json_string(j->image_digest) : json_null());
+    json_object_set_new(o, "reason", j->reason ? json_string(j->reason) : json_null());
+    json_object_set_new(o, "worker", *j->worker ? json_string(j->worker) : json_null());
+    json_object_set_new(o, "created_ms", ms_json(j->created_ms));
+    json_object_set_new(o, "started_ms", ms_json(j->started_ms));
+    json_object_set_new(o, "finished_ms", ms_json(j->finished_ms));
+    json_object_set_new(o, "publish", j->publish_channel ? json_pack("{s:s}", "channel", j->publish_channel) : json_null());
+    json_object_set_new(o, "requirements", caps_json(&j->req));
+    if (with_spec && j->spec) {
+        json_t *sp = json_loads(j->spec, 0, NULL);
+        json_object_set_new(o, "spec", sp ? sp : json_null());
+    }
+    return o;
+}
+
+static enum MHD_Result h_image_upload(struct server *s, struct MHD_Connection *c, struct req *r)
+{
+    char digest[65];
+    int e = upload_end(r, s->images, digest);
+    if (e < 0) {
+        log_error("kiln serve: storing an image: %s", strerror(-e));
+        return err_now(c, r, 500, NULL, "the server could not store the image");
+    }
+    _cleanup_free_ char *path = path_join(s->images, digest);
+    struct kiln_store *st = store_get(s);
+    if (!st) return err_now(c, r, 500, NULL, "the server's database failed; try again later");
+    struct kiln_image im;
+    char *err = NULL;
+    int rc = kiln_store_image_record(st, r->t.id, digest, r->size, path, &im, &err);
+    store_put(s, st);
+    if (rc < 0) return store_error(c, r, rc, err);
+    return send_json(c, r, im.known ? 200 : 201, json_pack("{s:s, s:I, s:b}", "digest", digest, "size", (json_int_t)r->size, "known", im.known));
+}
+
+static enum MHD_Result h_image_get(struct server *s, struct MHD_Connection *c, struct req *r)
+{
+    struct kiln_store *st = store_get(s);
+    if (!st) return err_now(c, r, 500, NULL, "the server's database failed; try again later");
+    struct kiln_image im;
+    char *err = NULL;
+    int rc = kiln_store_image_get(st, r->scope, r->m.rest, &im, &err);
+    store_put(s, st);
+    if (rc < 0) return store_error(c, r, rc, err);
+    return send_json(c, r, 200, json_pack("{s:s, s:I}", "digest", im.digest, "size", (json_int_t)im.size));
+}
+
+static enum MHD_Result h_job_submit(struct server *s, struct MHD_Connection *c, struct req *r)
+{
+    struct kiln_api_job aj;
+    char *field = NULL, *why = NULL;
+    if (kiln_api_parse_job(r->body.s ? r->body.s : "", r->body.len, &aj, &field, &why) < 0) {
+        fail(r, 400, field, "%s", why);
+        free(field);
+        free(why);
+        return send_error(c, r);
+    }
+    struct kiln_store *st = store_get(s);
+    if (!st) return kiln_api_job_clear(&aj), err_now(c, r, 500, NULL, "the server's database failed; try again later");
+    char *err = NULL;
+    struct kiln_image im;
+    int rc = 0;
+    const char *missing = NULL;
+    if ((rc = kiln_store_image_get(st, r->t.id, aj.image, &im, &err)) == -ENOENT) missing = "image";
+    else if (rc == 0 && *aj.kernel && (rc = kiln_store_image_get(st, r->t.id, aj.kernel, &im, &err)) == -ENOENT) missing = "kernel";
+    if (missing) {
+        store_put(s, st);
+        kiln_api_job_clear(&aj);
+        free(err);
+        return err_now(c, r, 404, missing, "no image with this digest was uploaded by this tenant; POST it to /api/v1/images first");
+    }
+    struct kiln_job *queued = NULL;
+    size_t nq = 0;
+    if (rc == 0) rc = kiln_store_job_list(st, r->t.id, JOB_QUEUED, KILN_STORE_LIST_MAX, &queued, &nq, &err);
+    kiln_jobs_free(queued, nq);
+    if (rc == 0 && (long)nq >= s->o->max_queued) {
+        store_put(s, st);
+        kiln_api_job_clear(&aj);
+        fail(r, 429, NULL, "this tenant has %zu jobs queued (at most %ld); submit more when some have run", nq, s->o->max_queued);
+        return send_error(c, r);
+    }
+    int64_t id = 0;
+    struct kiln_job_submit sub = {.image_digest = aj.image, .spec = aj.spec, .publish_channel = *aj.channel ? aj.channel : NULL,
+                                  .req = aj.req};
+    if (rc == 0) rc = kiln_store_job_submit(st, r->t.id, &sub, &id, &err);
+    struct kiln_job j = {0};
+    if (rc == 0) rc = kiln_store_job_get(st, r->scope, id, &j, &err);
+    store_put(s, st);
+    kiln_api_job_clear(&aj);
+    if (rc < 0) return store_error(c, r, rc, err);
+    log_info("kiln serve: job %lld queued for tenant %s", (long long)id, r->t.name);
+    json_t *o = job_json(&j, true);
+    kiln_job_clear(&j);
+    return send_json(c, r, 201, o);
+}
+
+static enum MHD_Result h_job_list(struct server *s, struct MHD_Connection *c, struct req *r)
+{
+    const char *q = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "state");
+    int state = -1;
+    if (q && (state = kiln_job_state_parse(q)) < 0)
+        return err_now(c, r, 400, "state", "must be queued, assigned, running, uploading, done or cancelled");
+    struct kiln_store *st = store_get(s);
+    if (!st) return err_now(c, r, 500, NULL, "the server's database failed; try again later");
+    struct kiln_job *v = NULL;
+    size_t n = 0;
+    char *err = NULL;
+    int rc = kiln_store_job_list(st, r->scope, state, KILN_STORE_LIST_MAX, &v, &n, &err);
+    store_put(s, st);
+    if (rc < 0) return store_error(c, r, rc, err);
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++) json_array_append_new(a, job_json(&v[i], false));
+    kiln_jobs_free(v, n);
+    return send_json(c, r, 200, json_pack("{s:o}", "jobs", a));
+}
+
+/* The cases of the job's results.json (uploaded by its worker), as name, status, reason. */
+static json_t *job_cases(struct server *s, int64_t id)
+{
+    _cleanup_free_ char *dir = job_dir(s, id), *rj = path_join(dir, "results.json");
+    json_t *res = json_load_file(rj, 0, NULL);
+    json_t *out = json_array(), *cs = json_object_get(res, "cases");
+    size_t i;
+    json_t *x;
+    json_array_foreach(cs, i, x) {
+        json_t *o = json_object();
+        const char *keys[] = {"name", "status", "reason", "duration_s", "environment"};
+        for (size_t k = 0; k < ARRAY_SIZE(keys); k++)
+            if (json_object_get(x, keys[k])) json_object_set(o, keys[k], json_object_get(x, keys[k]));
+        json_array_append_new(out, o);
+    }
+    json_decref(res);
+    return out;
+}
+
+static json_t *job_artifacts(struct server *s, int64_t id)
+{
+    _cleanup_free_ char *dir = job_dir(s, id);
+    json_t *a = json_array();
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        if (e->d_name[0] != '.' && e->d_type == DT_REG) json_array_append_new(a, json_string(e->d_name));
+    if (d) closedir(d);
+    return a;
+}
+
+static enum MHD_Result h_job_get(struct server *s, struct MHD_Connection *c, struct req *r)
+{
+    struct kiln_store *st = store_get(s);
+    if (!st) return err_now(c, r, 500, NULL, "the server's database failed; try again later");
+    struct kiln_job j = {0};
+    struct kiln_attempt *at = NULL;
+    size_t na = 0;
+    char *err = NULL;
+    int rc = kiln_store_job_get(st, r->scope, r->m.id, &j, &err);
+    if (rc == 0) rc = kiln_store_job_attempts(st, r->scope, r->m.id, &at, &na, &err);
+    store_put(s, st);
+    if (rc < 0) return kiln_job_clear(&j), store_error(c, r, rc, err);
+    json_t *o = job_json(&j, true);
+    json_t *a = json_array();
+    for (size_t i = 0; i < na; i++)
+        json_array_append_new(a, json_pack("{s:i, s:s, s:o, s:o, s:o, s:o}", "attempt", at[i].attempt, "worker", at[i].worker,
+                                           "started_ms", ms_json(at[i].started_ms), "ended_ms", ms_json(at[i].ended_ms),
+                                           "result", at[i].result ? json_string(kiln_job_result_name(at[i].result)) : json_null(),
+                                           "reason", at[i].reason ? json_string(at[i].reason) : json_null()));
+    json_object_set_new(o, "attempts", a);
+    json_object_set_new(o, "cases", job_cases(s, j.id));
+    json_object_set_new(o, "artifacts", job_artifacts(s, j.id));
+    kiln_attempts_free(at, na);
+    kiln_job_clear(&j);
+    return send_json(c, r, 200, o);
+}
+
+static enum MHD_Result h_job_cancel(struct server *s, struct MHD_Connection *c, struct req *r)
+{
+    struct kiln_store *st = store_get(s);
+    if (!st) return err_now(c, r, 500, NULL, "the server's database failed; try again later");
+    char *err = NULL;
+    struct kiln_job j = {0};
+    int rc = kiln_store_job_get(st, r->scope, r->m.id, &j, &err);
+    if (rc == 0 && (j.state == JOB_DONE || j.state == JOB_CANCELLED)) {
+        store_put(s, st);
+        char *msg = xasprintf("job %lld is already %s", (long long)j.id, kiln_job_state_name(j.state));
+        kiln_job_clear(&j);
+        fail(r, 409, NULL, "%s", msg);
+        free(msg);
+        return send_error(c, r);
+    }
+    kiln_job_clear(&j);
+    if (rc == 0) rc = kiln_store_job_cancel(st, r->scope, r->m.id, &err);
+    if (rc == 0) rc = kiln_store_job_get(st, r->scope, r->m.id, &j, &err);
+    store_put(s, st);
+    if (rc < 0) return store_error(c, r, rc, err == NULL ? NULL : err);
+    json_t *o = job_json(&j, false);
+    kiln_job_clear(&j);
+    return send_json(c, r, 200, o);
+}
+
+static const char *content_type(const char *name)
+{
+    if (endswith(name, ".json")) return "application/json";
+    if (endswith(name, ".xml")) return "application/xml";
+    if (endswith(name, ".html")) return "text/html; charset=utf-8";
+    if (endswith(name, ".log") || endswith(name, ".txt") || endswith(name, ".minisig")) return "text/plain; charset=utf-8";
+    return "application/octet-stream";
+}
+
+/* A file by fd, after checking it is a regular file. */
+static enum MHD_Result send_file(struct MHD_Connection *c, struct req *r, int fd, const char *name)
+{
+    struct stat sb;
+    if (fd < 0 || fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+        if (fd >= 0) close(fd);
+        return err_now(c, r, 404, NULL, "no such file");
+    }
+    struct MHD_Response *resp = MHD_create_response_from_fd((uint64_t)sb.st_size, fd);
+    MHD_add_response_header(resp, "Content-Type", content_type(name));
+    /* an artifact is the guest's or tenant's content: never rendered as this site's page */
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(resp, "Content-Security-Policy", "sandbox");
+    enum MHD_Result res = MHD_queue_response(c, 200, resp);
+    MHD_destroy_response(resp);
+    log_info("%s %s -> 200", r->method, r->url);
+    return res;
+}
+
+static enum MHD_Result h_job_artifact(struct server *s, struct MHD_Connection *c, struct req *r)
+{
+    struct kiln_store *st = store_get(s);
+    if (!st) return err_now(c, r, 500, NULL, "the server's database failed; try again later");
+    struct kiln_job j = {0};
+    char *err = NULL;
+    int rc = kiln_store_job_get(st, r->scope, r->m.id, &j, &err);
+    store_put(s, st);
+    kiln_job_clear(&j);
+    if (rc < 0) return store_error(c, r, rc, err);
+    _cleanup_free_ char *dir = job_dir(s, r->m.id);
+    int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) return err_now(c, r, 404, NULL, "this job has no artifacts yet");
+    /* resolution stays beneath the job's directory whatever symlinks it holds */
+    int fd = inroot_open_beneath(dfd, r->m.rest, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    close(dfd);
+    return send_file(c, r, fd < 0 ? -1 : fd, r->m.rest);
+}
+
+/* The live console: what the worker sent so far, then more as it comes, until the job ends. */
+struct console_stream {
+    struct server *s;
+    int64_t id, scope;
+    char *path;
+    int fd;
+    int64_t last_check_ms;
+    bool ended;
+};
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static ssize_t console_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct console_stream *cs = cls;
+    for (;;) {
+        if (*cs->s->stop) return MHD_CONTENT_READER_END_OF_STREAM;
+        if (cs->fd < 0) cs->fd = open(cs->path, O_RDONLY | O_CLOEXEC);
+        if (cs->fd >= 0) {
+            ssize_t n = pread(cs->fd, buf, max, (off_t)pos);
+            if (n > 0) return n;
+        }
+        if (cs->ended) return MHD_CONTENT_READER_END_OF_STREAM;
+        if (mono_ms() - cs->last_check_ms >= 1000) {
+            cs->last_check_ms = mono_ms();
+            struct kiln_store *st = store_get(cs->s);
+            struct kiln_job j = {0};
+            char *err = NULL;
+            int rc = st ? kiln_store_job_get(st, cs->scope, cs->id, &j, &err) : -EIO;
+            store_put(cs->s, st);
+            free(err);
+            /* one more read after the end is seen: the worker's last bytes came before it finished */
+            if (rc < 0 || j.state == JOB_DONE || j.state == JOB_CANCELLED) cs->ended = true;
+            kiln_job_clear(&j);
+            if (cs->ended) continue;
+        }
+        sleep_ms(POLL_MS);
+    }
+}
+
+static void console_free(void *cls)
+{
+    struct console_stream *cs = cls;
+    if (cs->fd >= 0) close(cs->fd);
+    free(cs->path);
+    free(cs);
+}
+
+static enum MHD_Result h_job_console(struct server *s, struct MHD_Connection *c, struct req *r)
+{
+    struct kiln_store *st = store_get(s);
+    if (!st) return err_now(c, r, 500, NULL, "the server's database failed; try again later");
+    struct kiln_job j = {0};
+    char *err = NULL;
+    int rc = kiln_store_job_get(st, r->scope, r->m.id, &j, &err);
+    store_put(s, st);
+    kiln_job_clear(&j);
+    if (rc < 0) return store_error(c, r, rc, err);
+    struct console_stream *cs = xcalloc(1, sizeof(*cs));
+    _cleanup_free_ char *dir = job_dir(s, r->m.id);
+    *cs = (struct console_stream){.s = s, .id = r->m.id, .scope = r->scope, .path = path_join(dir, "console.log"), .fd = -1};
+    struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, console_read, cs, console_free);
+    MHD_add_response_header(resp, "Content-Type", "text/plain; charset=utf-8");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    enum MHD_Result res = MHD_queue_response(c, 200, resp);
+    MHD_destroy_response(resp);
+    log_info("%s %s -> 200 tenant %s", r->method, r->url, r->t.name);
+    return res;
+}
+
+static enum MHD_Result h_workers(struct server *s, struct MHD_Connection *c, struct req *r)
+{
+    struct kiln_store *st = store_get(s);
+    if (!st) return err_now(c, r, 500, NULL, "the server's database failed; try again later");
+    struct kiln_worker *v = NULL;
+    size_t n = 0;
+    char *err = NULL;
+    int rc = kiln_store_worker_list(st, &v, &n, &err);
+    store_put(s, st);
+    if (rc < 0) return store_error(c, r, rc, err);
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, json_pack("{s:s, s:i, s:i, s:o, s:o}", "name", v[i].name, "slots", v[i].slots, "running",
+                                           v[i].running, "last_heartbeat_ms", ms_json(v[i].last_heartbeat_ms), "caps",
+                                           caps_json(&v[i].caps)));
+    free(v);
+    return send_json(c, r, 200, json_pack("{s:o}", "workers", a));
+}
+
+/* ---- the worker protocol ---- */
+
+static enum MHD_Result h_w_declare(struct server *s, struct MHD_Connection *c, struct req *r)
+{
+    struct kiln_caps caps;
+    int slots;
+    char *field = NULL, *why = NULL, *err = NULL;
+    if (kiln_api_parse_declare(r->body.s ? r->body.s : "", r->body.len, &caps, &slots, &field, &why) < 0) {
+        fail(r, 400, field, "%s", why);
+        free(field);
+        free(why);
+        return send_error(c, r);
+    }
+    struct kiln_store *st = store_get(s);
+    if (!st) return err_now(c, r, 500, NULL, "the server's database failed; try again later");
+    int rc = kiln_store_worker_declare(st, r->w.id, &caps, slots, &err);
+    store_put(s, st);
+    if (rc < 0) return store_error(c, r, rc, err);
+    log_info("kiln serve: worker %s offers %s/%s, %d cpus, %d MiB, %d slot(s)", r->w.name, caps.accel, caps.arch, caps.cpus,
+             caps.memory_mb, slots);
+    return send_json(c, r, 200, json_pack("{s:I}", "lease_ms", (json_int_t)s->o->lease_ms));
+}
+
+static enum MHD_Result h_w_claim(struct server *s, struct MHD_Connection *c, struct req *r)
+{
+    const char *q = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "wait");
+    long wait = 0;
+    if (q && (!parse_long(q, &wait) || wait < 0 || wait > CLAIM_WAIT_MAX_S))
+        return err_now(c, r, 400, "wait", "must be a number of seconds from 0 to 30");
+    int64_t until = mono_ms() + wait * 1000;
+    for (;;) {
+        struct kiln_store *st = store_get(s);
+        if (!st) return err_now(c, r, 500, NULL, "the server's database failed; try again later");
+        struct kiln_job j = {0};
+        char *err = NULL;
+        int rc = kiln_store_claim(st, r->w.id, s->o->lease_ms, &j, &err);
+        store_put(s, st);
+        if (rc < 0) return store_error(c, r, rc, err);
+        if (rc == 1) {
+            log_info("kiln serve: job %lld (attempt %d) assigned to worker %s", (long long)j.id, j.attempt, r->w.name);
+            _cleanup_free_ char *dir = job_dir(s, j.id);
+            mkdir(dir, 0700);
+            json_t *o = job_json(&j, true);
+            json_object_set_new(o, "lease_ms", json_integer(s->o->lease_ms));
+            kiln_job_clear(&j);
+            return send_json(c, r, 200, o);
+        }
+        if (mono_ms() >= until || *s->stop) break;
+        sleep_ms(500);
+    }
+    struct MHD_Response *resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+    enum MHD_Result res = MHD_queue_response(c, 204, resp);
+    MHD_destroy_response(resp);
+    return res;
+}
+
+static enum MHD_Result h_w_heartbeat(struct server *s, struct MHD_Connection *c, struct req *r)
+{
+    struct kiln_store *st = store_get(s);
+    if (!st) return err_now(c, r, 500, NULL, "the server's database failed; try again later");
+    int64_t *held = NULL;
+    char *err = NULL;
+    int n = kiln_store_worker_heartbeat(st, r->w.id, s->o->lease_ms, &held, &err);
+    store_put(s, st);
+    if (n < 0) return store_error(c, r, n, err);
+    json_t *a = json_array();
+    for (int i = 0; i < n; i++) json_array_append_new(a, json_integer(held[i]));
+    free(held);
+    return send_json(c, r, 200, json_pack("{s:o}", "held", a));
+}
+
+static enum MHD_Result h_w_image(struct server *s, struct MHD_Connection *c, struct req *r)
+{
+    struct kiln_store *st = store_get(s);
+    if (!st) return err_now(c, r, 500, NULL, "the server's database failed; try again later");
+    struct kiln_image im;
+    char *err = NULL;
+    int rc = kiln_store_image_get(st, KILN_SCOPE_ALL, r->m.rest, &im, &err);
+    store_put(s, st);
+    if (rc < 0) return store_error(c, r, rc, err);
+    return send_file(c, r, open(im.path, O_RDONLY | O_CLOEXEC), im.path);
+}
+
+/* The worker holds job id (it is assigned to it and not over): else 409 queued. */
+static int worker_holds(struct server *s, struct req *r, int64_t id)
+{
+    struct kiln_store *st = store_get(s);
+    if (!st) return -EIO;
+    struct kiln_job j = {0};
+    char *err = NULL;
+    int rc = kiln_store_job_get(st, KILN_SCOPE_ALL, id, &j, &err);
+    store_put(s, st);
+    free(err);
+    if (rc == 0 && (j.worker_id != r->w.id || j.state == JOB_QUEUED || j.state == JOB_DONE || j.state == JOB_CANCELLED)) rc = -ESTALE;
+    kiln_job_clear(&j);
+    return rc;
+}
+
+static enum MHD_Result h_w_advance(struct server *s, struct MHD_Connection *c, struct req *r)
+{
+    enum kiln_job_state to;
+    char *field = NULL, *why = NULL, *err = NULL;
+    if (kiln_api_parse_advance(r->body.s ? r->body.s : "", r->body.len, &to, &field, &why) < 0) {
+        fail(r, 400, field, "%s", why);
+        free(field);
+        free(why);
+        return send_error(c, r);
+    }
+    struct kiln_store *st = store_get(s);
+    if (!st) return err_now(c, r, 500, NULL, "the server's database failed; try again later");
+    int rc = kiln_store_job_advance(st, r->w.id, r->m.id, to, &err);
+    store_put(s, st);
+    if (rc < 0) return store_error(c, r, rc, err);
+    return send_json(c, r, 200, json_pack("{s:s}", "state", kiln_job_state_name(to)));
+}
+
+static enum MHD_Result h_w_finish(struct server *s, struct MHD_Connection *c, struct req *r)
+{
+    enum kiln_job_result res;
+    enum kiln_job_state state;
+    char *field = NULL, *why = NULL, *err = NULL, *reason = NULL;
+    if (kiln_api_parse_finish(r->body.s ? r->body.s : "", r->body.len, &res, &reason, &field, &why) < 0) {
+        fail(r, 400, field, "%s", why);
+        free(field);
+        free(why);
+        return send_error(c, r);
+    }
+    struct kiln_store *st = store_get(s);
+    if (!st) return free(reason), err_now(c, r, 500, NULL, "the server's database failed; try again later");
+    int rc = kiln_store_job_finish(st, r->w.id, r->m.id, res, reason, &state, &err);
+    store_put(s, st);
+    free(reason);
+    if (rc < 0) return store_error(c, r, rc, err);
+    log_info("kiln serve: job %lld attempt ended %s by worker %s: now %s", (long long)r->m.id, kiln_job_result_name(res), r->w.name,
+             kiln_job_state_name(state));
+    return send_json(c, r, 200, json_pack("{s:s}", "state", kiln_job_state_name(state)));
+}
+
+/* ---- dispatch ---- */
+
+struct route_rule {
+    enum kiln_route route;
+    const char *method;
+    enum who who;
+    enum { BODY_NONE, BODY_JSON, BODY_IMAGE, BODY_ARTIFACT, BODY_CONSOLE } body;
+};
+static const struct route_rule rules[] = {
+    {R_IMAGES, "POST", WHO_TENANT, BODY_IMAGE},     {R_IMAGE, "GET", WHO_TENANT, BODY_NONE},     {R_JOBS, "POST", WHO_TENANT, BODY_JSON},
+    {R_JOBS, "GET", WHO_TENANT, BODY_NONE},         {R_JOB, "GET", WHO_TENANT, BODY_NONE},
+    {R_JOB_CONSOLE, "GET", WHO_TENANT, BODY_NONE},  {R_JOB_CANCEL, "POST", WHO_TENANT, BODY_NONE},
+    {R_JOB_ARTIFACT, "GET", WHO_TENANT, BODY_NONE}, {R_WORKERS, "GET", WHO_TENANT, BODY_NONE},
+    {R_OPENAPI, "GET", WHO_NONE, BODY_NONE},        {R_W_DECLARE, "POST", WHO_WORKER, BODY_JSON},
+    {R_W_CLAIM, "POST", WHO_WORKER, BODY_NONE},     {R_W_HEARTBEAT, "POST", WHO_WORKER, BODY_NONE},
+    {R_W_IMAGE, "GET", WHO_WORKER, BODY_NONE},      {R_W_ADVANCE, "POST", WHO_WORKER, BODY_JSON},
+    {R_W_CONSOLE, "POST", WHO_WORKER, BODY_CONSOLE}, {R_W_ARTIFACT, "PUT", WHO_WORKER, BODY_ARTIFACT},
+    {R_W_FINISH, "POST", WHO_WORKER, BODY_JSON},
+};
+
+static const struct route_rule *find_rule(const struct req *r, bool *method_ok)
+{
+    *method_ok = false;
+    for (size_t i = 0; i < ARRAY_SIZE(rules); i++)
+        if (rules[i].route == r->m.route) {
+            if (streq(rules[i].method, r->method)) return *method_ok = true, &rules[i];
+        }
+    return NULL;
+}
+
+/* First call of a request: route, authenticate, and set up where its body goes. */
+static void begin(struct server *s, struct MHD_Connection *c, struct req *r)
+{
+    bool method_ok;
+    const struct route_rule *rule = find_rule(r, &method_ok);
+    if (r->m.route == R_NONE) return fail(r, 404, NULL, "no such resource");
+    if (!rule) return fail(r, 405, NULL, "method not allowed here");
+    if (rule->who != WHO_NONE) authenticate(s, c, r);
+    if (rule->who != WHO_NONE && r->who != rule->who)
+        return fail(r, 401, NULL, rule->who == WHO_TENANT ? "this needs a tenant's API token: Authorization: Bearer kt_..."
+                                                          : "this needs a worker's token: Authorization: Bearer kw_...");
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+    long long len = cl ? strtoll(cl, NULL, 10) : -1;
+    if (rule->body == BODY_NONE && len > 0) return fail(r, 413, NULL, "this request takes no body");
+    if (rule->body == BODY_JSON && len > KILN_API_BODY_MAX)
+        return fail(r, 413, NULL, "the body is %lld bytes; at most %d are accepted", len, KILN_API_BODY_MAX);
+    if (rule->body == BODY_IMAGE && len > s->o->max_image)
+        return fail(r, 413, NULL, "the image is %lld bytes; this server takes at most %lld", len, (long long)s->o->max_image);
+    if (rule->body == BODY_IMAGE && upload_begin(s, r, s->tmp, NULL, s->o->max_image) < 0)
+        return fail(r, 500, NULL, "the server could not store the upload");
+    if (rule->body == BODY_ARTIFACT || rule->body == BODY_CONSOLE) {
+        int h = worker_holds(s, r, r->m.id);
+        if (h == -ESTALE || h == -ENOENT) return fail(r, 409, NULL, "this worker does not hold the job (cancelled or lease lapsed)");
+        if (h < 0) return fail(r, 500, NULL, "the server's database failed; try again later");
+        _cleanup_free_ char *dir = job_dir(s, r->m.id);
+        mkdir(dir, 0700);
+        if (rule->body == BODY_ARTIFACT) {
+            /* the path has no "..", hidden or empty component (api.c) and only the server
+             * writes under the job's directory: its parents are plain directories */
+            _cleanup_free_ char *dest = path_join(dir, r->m.rest), *parent = path_dirname(dest);
+            if (mkdir_p(parent, 0700) < 0 || upload_begin(s, r, parent, dest, ARTIFACT_MAX) < 0)
+                return fail(r, 500, NULL, "the server could not store the upload");
+        } else {
+            if (len > CONSOLE_POST_MAX) return fail(r, 413, NULL, "send the console in pieces of at most 1 MiB");
+            _cleanup_free_ char *p = path_join(dir, "console.log");
+            r->fd = open(p, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+            r->cap = CONSOLE_POST_MAX;
+            if (r->fd < 0) return fail(r, 500, NULL, "the server could not store the console");
+        }
+    }
+}
+
+static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                               const char *version, const char *upload, size_t *upload_size, void **con_cls)
+{
+    struct server *s = cls;
+    (void)version;
+    struct req *r = *con_cls;
+    if (!r) {
+        r = xcalloc(1, sizeof(*r));
+        r->fd = -1;
+        r->method = method;
+        r->url = xstrndup(url, 512);
+        kiln_route_parse(url, &r->m);
+        *con_cls = r;
+        begin(s, c, r);
+        return MHD_YES;
+    }
+    bool method_ok;
+    const struct route_rule *rule = find_rule(r, &method_ok);
+    if (*upload_size) {
+        /* after an error the rest of the body is read and dropped, then the error is sent */
+        if (!r->status && rule) {
+            if (rule->body == BODY_JSON) {
+                if (r->body.len + *upload_size > KILN_API_BODY_MAX)
+                    fail(r, 413, NULL, "the body is over %d bytes", KILN_API_BODY_MAX);
+                else sbuf_append(&r->body, upload, *upload_size);
+            } else if (rule->body == BODY_CONSOLE) {
+                if (r->size + (int64_t)*upload_size > r->cap) fail(r, 413, NULL, "send the console in pieces of at most 1 MiB");
+                else if (write(r->fd, upload, *upload_size) != (ssize_t)*upload_size) fail(r, 500, NULL, "the server could not store the console");
+                else r->size += (int64_t)*upload_size;
+            } else if (rule->body == BODY_IMAGE || rule->body == BODY_ARTIFACT) {
+                upload_data(r, upload, *upload_size);
+            }
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (r->status) return send_error(c, r);
+    switch (r->m.route) {
+    case R_IMAGES: return h_image_upload(s, c, r);
+    case R_IMAGE: return h_image_get(s, c, r);
+    case R_JOBS: return streq(method, "POST") ? h_job_submit(s, c, r) : h_job_list(s, c, r);
+    case R_JOB: return h_job_get(s, c, r);
+    case R_JOB_CONSOLE: return h_job_console(s, c, r);
+    case R_JOB_CANCEL: return h_job_cancel(s, c, r);
+    case R_JOB_ARTIFACT: return h_job_artifact(s, c, r);
+    case R_WORKERS: return h_workers(s, c, r);
+    case R_OPENAPI: {
+        int fd = open(s->openapi, O_RDONLY | O_CLOEXEC);
+        return send_file(c, r, fd, "openapi.json");
+    }
+    case R_W_DECLARE: return h_w_declare(s, c, r);
+    case R_W_CLAIM: return h_w_claim(s, c, r);
+    case R_W_HEARTBEAT: return h_w_heartbeat(s, c, r);
+    case R_W_IMAGE: return h_w_image(s, c, r);
+    case R_W_ADVANCE: return h_w_advance(s, c, r);
+    case R_W_CONSOLE: return send_json(c, r, 200, json_pack("{s:I}", "appended", (json_int_t)r->size));
+    case R_W_ARTIFACT: {
+        char digest[65];
+        int e = upload_end(r, NULL, digest);
+        if (e < 0) return err_now(c, r, 500, NULL, "the server could not store the artifact");
+        return send_json(c, r, 201, json_pack("{s:s, s:s, s:I}", "name", r->m.rest, "sha256", digest, "size", (json_int_t)r->size));
+    }
+    case R_W_FINISH: return h_w_finish(s, c, r);
+    case R_NONE: break;
+    }
+    return err_now(c, r, 404, NULL, "no such resource");
+}
+
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)c;
+    (void)toe;
+    req_free(*con_cls);
+    *con_cls = NULL;
+}
+
+static void *sweeper(void *arg)
+{
+    struct server *s = arg;
+    int64_t next = 0;
+    while (!*s->stop) {
+        if (mono_ms() >= next) {
+            next = mono_ms() + s->o->sweep_ms;
+            struct kiln_store *st = store_get(s);
+            char *err = NULL;
+            int n = st ? kiln_store_sweep(st, &err) : 0;
+            store_put(s, st);
+            if (n > 0) log_warn("kiln serve: %d job(s) whose worker went silent were queued again or ended incomplete", n);
+            if (n < 0) log_error("kiln serve: sweeping lapsed leases: %s", err);
+            free(err);
+        }
+        sleep_ms(200);
+    }
+    return NULL;
+}
+
+static int parse_listen(const char *l, struct sockaddr_in *sa, char **err)
+{
+    const char *colon = strrchr(l, ':');
+    long port;
+    memset(sa, 0, sizeof(*sa));
+    sa->sin_family = AF_INET;
+    _cleanup_free_ char *host = colon ? xstrndup(l, (size_t)(colon - l)) : NULL;
+    if (!colon || !parse_long(colon + 1, &port) || port < 0 || port > 65535 || inet_pton(AF_INET, host, &sa->sin_addr) != 1) {
+        *err = xasprintf("--listen %s: want IPV4:PORT, e.g. 127.0.0.1:8470", l);
+        return -EINVAL;
+    }
+    sa->sin_port = htons((uint16_t)port);
+    return 0;
+}
+
+int kiln_server_run(const struct kiln_server_opts *o, volatile sig_atomic_t *stop, char **err)
+{
+    struct sockaddr_in sa;
+    int r = parse_listen(o->listen, &sa, err);
+    if (r < 0) return r;
+    struct server s = {.o = o, .stop = stop};
+    pthread_mutex_init(&s.lock, NULL);
+    s.url = o->db_url ? xstrdup(o->db_url) : xasprintf("sqlite:%s/kiln.db", o->data);
+    s.images = path_join(o->data, "images");
+    s.tmp = path_join(s.images, ".tmp");
+    s.jobs = path_join(o->data, "jobs");
+    s.openapi = kiln_data_path("service/openapi.json");
+    const char *dirs[] = {o->data, s.images, s.tmp, s.jobs};
+    for (size_t i = 0; i < ARRAY_SIZE(dirs) && r == 0; i++)
+        if (mkdir_p(dirs[i], 0700) < 0) {
+            r = -errno;
+            *err = xasprintf("cannot create %s: %s", dirs[i], strerror(errno));
+        }
+    struct kiln_store *st = NULL;
+    if (r == 0 && (r = kiln_store_open(s.url, NULL, &st, err)) == 0) store_put(&s, st);
+    struct MHD_Daemon *d = NULL;
+    pthread_t sw;
+    bool sweeping = false;
+    if (r == 0) {
+        d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, handler, &s,
+                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_LIMIT, 256u,
+                             MHD_OPTION_PER_IP_CONNECTION_LIMIT, 64u, MHD_OPTION_CONNECTION_TIMEOUT, 120u,
+                             MHD_OPTION_NOTIFY_COMPLETED, completed, &s, MHD_OPTION_END);
+        if (!d) {
+            r = -EADDRINUSE;
+            *err = xasprintf("cannot listen on %s (the port is taken or the address is not this host's)", o->listen);
+        }
+    }
+    if (r == 0) {
+        sweeping = pthread_create(&sw, NULL, sweeper, &s) == 0;
+        log_info("kiln serve: listening on http://%s/api/v1/ (store: %s, data: %s)", o->listen, kiln_store_backend(s.idle[0] ? s.idle[0] : NULL) , o->data);
+        while (!*stop) sleep_ms(200);
+        log_info("kiln serve: stopping");
+    }
+    if (d) MHD_stop_daemon(d);
+    if (sweeping) pthread_join(sw, NULL);
+    for (int i = 0; i < s.nidle; i++) kiln_store_close(s.idle[i]);
+    pthread_mutex_destroy(&s.lock);
+    free(s.url);
+    free(s.images);
+    free(s.tmp);
+    free(s.jobs);
+    free(s.openapi);
+    return r;
+}

@@ -1,0 +1,39 @@
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "service/api.h"
+#include "util/util.h"
+
+/* Any bytes as each request body the service parses and as a URL path: a parsed request or an
+ * error naming a field, never a crash, a leak, or an artifact path that could leave its
+ * directory. */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    const char *b = (const char *)data;
+    char *field = NULL, *why = NULL, *reason = NULL;
+    struct kiln_api_job j;
+    if (kiln_api_parse_job(b, size, &j, &field, &why) == 0) {
+        if (!j.spec || !kiln_api_digest_ok(j.image)) abort();
+        kiln_api_job_clear(&j);
+    } else if (!why || !field) abort();
+    struct kiln_caps caps;
+    int slots;
+    kiln_api_parse_declare(b, size, &caps, &slots, &field, &why);
+    enum kiln_job_state st;
+    kiln_api_parse_advance(b, size, &st, &field, &why);
+    enum kiln_job_result res;
+    kiln_api_parse_finish(b, size, &res, &reason, &field, &why);
+    free(reason);
+    free(field);
+    free(why);
+    char *url = xstrndup(b, size < 1024 ? size : 1024);
+    struct kiln_route_match m;
+    kiln_route_parse(url, &m);
+    /* no component that is empty, ".", ".." or hidden */
+    if (m.rest && (m.rest[0] == '/' || m.rest[0] == '.' || strstr(m.rest, "/.") || strstr(m.rest, "//"))) abort();
+    kiln_route_clear(&m);
+    free(url);
+    return 0;
+}

@@ -1,0 +1,147 @@
+/* The service API's request parsing (src/service/api.c): routes, artifact paths, job bodies
+ * (tiers, AITL-shaped selections, runbooks) and the worker's bodies, with the field named in
+ * every refusal. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/req.h"
+#include "service/api.h"
+#include "tap.h"
+#include "util/util.h"
+
+#define D64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+/* Parses body; returns the refusal's field ("" when accepted) and frees the rest. */
+static char *job_field(const char *body, char **spec)
+{
+    struct kiln_api_job j;
+    char *field = NULL, *why = NULL;
+    int r = kiln_api_parse_job(body, strlen(body), &j, &field, &why);
+    if (spec) *spec = r == 0 ? xstrdup(j.spec) : NULL;
+    if (r == 0) kiln_api_job_clear(&j);
+    free(why);
+    return r == 0 ? xstrdup("") : field ? field : xstrdup("(none)");
+}
+
+static void route(const char *url, enum kiln_route want, long long id, const char *rest)
+{
+    struct kiln_route_match m;
+    kiln_route_parse(url, &m);
+    is_int(m.route, want, url);
+    is_int(m.id, id, url);
+    is_str(m.rest ? m.rest : "", rest, url);
+    kiln_route_clear(&m);
+}
+
+int main(void)
+{
+    route("/api/v1/jobs", R_JOBS, 0, "");
+    route("/api/v1/jobs/42", R_JOB, 42, "");
+    route("/api/v1/jobs/42/console", R_JOB_CONSOLE, 42, "");
+    route("/api/v1/jobs/42/cancel", R_JOB_CANCEL, 42, "");
+    route("/api/v1/jobs/42/artifacts/cases/smoke/log.txt", R_JOB_ARTIFACT, 42, "cases/smoke/log.txt");
+    route("/api/v1/images/" D64, R_IMAGE, 0, D64);
+    route("/api/v1/worker/jobs/7/artifacts/results.json", R_W_ARTIFACT, 7, "results.json");
+    /* what could leave the job's directory, or name a hidden file, is no route (404) */
+    route("/api/v1/jobs/42/artifacts/../../kiln.db", R_NONE, 0, "");
+    route("/api/v1/jobs/42/artifacts/cases/../x", R_NONE, 0, "");
+    route("/api/v1/jobs/42/artifacts//etc/passwd", R_NONE, 0, "");
+    route("/api/v1/jobs/42/artifacts/.upload-Ab12", R_NONE, 0, "");
+    route("/api/v1/jobs/42/artifacts/", R_NONE, 0, "");
+    route("/api/v1/worker/jobs/7/artifacts/cases/smoke/log.txt", R_W_ARTIFACT, 7, "cases/smoke/log.txt");
+    route("/api/v1/worker/jobs/7/artifacts/cases/../../x", R_NONE, 0, "");
+    route("/api/v1/jobs/042", R_NONE, 0, "");
+    route("/api/v1/jobs/-1", R_NONE, 0, "");
+    route("/api/v1/jobs/99999999999999999999", R_NONE, 0, "");
+    route("/api/v1/images/" "ABCDEF", R_NONE, 0, "");
+    ok(kiln_api_path_ok("a..b/c.txt"), "'..' inside a name is a name");
+
+    char *spec = NULL, *f;
+    f = job_field("{\"image\":\"" D64 "\",\"tier\":1}", &spec);
+    is_str(f, "", "tier 1 accepted");
+    is_str(spec, "{\"testcase\":[{\"criteria\":{\"priority\":[0,1]}}]}", "tier 1 is priorities 0 and 1");
+    free(f), free(spec);
+    f = job_field("{\"image\":\"" D64 "\"}", &spec);
+    is_str(spec, "{\"testcase\":[{\"criteria\":{\"priority\":[0]}}]}", "no selection is tier 0");
+    free(f), free(spec);
+    f = job_field("{\"image\":\"" D64 "\",\"kernel\":\"" D64 "\",\"append\":\"console=ttyS0\",\"selections\":["
+                  "{\"casePriority\":[0,2],\"caseArea\":\"prov.*\",\"caseTags\":[\"net\"],\"action\":\"exclude\","
+                  "\"testIterations\":3,\"retryCount\":1}]}", &spec);
+    is_str(f, "", "selections accepted");
+    is_str(spec, "{\"append\":\"console=ttyS0\",\"kernel\":\"" D64 "\",\"testcase\":[{\"criteria\":{\"area\":\"prov.*\","
+                 "\"priority\":[0,2],\"tags\":[\"net\"]},\"retry\":1,\"select_action\":\"exclude\",\"times\":3}]}",
+           "a selection becomes a runbook testcase rule");
+    free(f), free(spec);
+    const struct {
+        const char *body, *field;
+    } bad[] = {
+        {"{\"image\": ", ""},
+        {"[1]", ""},
+        {"{}", "image"},
+        {"{\"image\":\"" D64 "x\"}", "image"},
+        {"{\"image\":\"" D64 "\",\"colour\":1}", "colour"},
+        {"{\"image\":\"" D64 "\",\"tier\":3}", "tier"},
+        {"{\"image\":\"" D64 "\",\"tier\":0,\"selections\":[{}]}", "selections"},
+        {"{\"image\":\"" D64 "\",\"selections\":[]}", "selections"},
+        {"{\"image\":\"" D64 "\",\"selections\":[{\"casePriority\":\"high\"}]}", "selections[0].casePriority"},
+        {"{\"image\":\"" D64 "\",\"selections\":[{},{\"casePriority\":9}]}", "selections[1].casePriority"},
+        {"{\"image\":\"" D64 "\",\"selections\":[{\"action\":\"maybe\"}]}", "selections[0].action"},
+        {"{\"image\":\"" D64 "\",\"selections\":[{\"testIterations\":0}]}", "selections[0].testIterations"},
+        {"{\"image\":\"" D64 "\",\"selections\":[{\"caseTags\":[\"a b\"]}]}", "selections[0].caseTags"},
+        {"{\"image\":\"" D64 "\",\"selections\":[{\"caseColour\":1}]}", "selections[0].caseColour"},
+        {"{\"image\":\"" D64 "\",\"append\":\"quiet\"}", "append"},
+        {"{\"image\":\"" D64 "\",\"runbook\":\"name: x\\nplatform: {type: ready}\\n\"}", "runbook"},
+        {"{\"image\":\"" D64 "\",\"runbook\":\"- a list\\n\"}", "runbook"},
+        {"{\"image\":\"" D64 "\",\"runbook\":\"a: [\\n\"}", "runbook"},
+        {"{\"image\":\"" D64 "\",\"publish\":{\"channel\":\"../x\"}}", "publish.channel"},
+        {"{\"image\":\"" D64 "\",\"requirements\":{\"accel\":\"xen\"}}", "requirements.accel"},
+        {"{\"image\":\"" D64 "\",\"requirements\":{\"cpus\":-1}}", "requirements.cpus"},
+        {"{\"image\":\"" D64 "\",\"image\":\"" D64 "\"}", ""},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        f = job_field(bad[i].body, NULL);
+        is_str(f, bad[i].field, bad[i].body);
+        free(f);
+    }
+    f = job_field("{\"image\":\"" D64 "\",\"runbook\":\"name: mine\\ntestcase:\\n  - criteria: {area: provisioning}\\n\"}", &spec);
+    is_str(f, "", "a runbook of name and testcase accepted");
+    has(spec, "\"runbook\":\"name: mine", "the runbook is kept as text");
+    free(f), free(spec);
+    char *big = xcalloc(1, KILN_API_BODY_MAX + 2);
+    memset(big, ' ', KILN_API_BODY_MAX + 1);
+    f = job_field(big, NULL);
+    is_str(f, "", "an oversized body is refused as a whole");
+    free(f);
+    free(big);
+
+    struct kiln_caps caps;
+    int slots = 0;
+    char *field = NULL, *why = NULL;
+    const char *decl = "{\"caps\":{\"accel\":\"tcg\",\"arch\":\"x86_64\",\"cpus\":4,\"memory_mb\":8192,\"uefi\":true},\"slots\":2}";
+    is_int(kiln_api_parse_declare(decl, strlen(decl), &caps, &slots, &field, &why), 0, "declare");
+    is_str(caps.accel, "tcg", "accel");
+    is_int(caps.memory_mb, 8192, "memory");
+    is_int(caps.features, FEAT_UEFI, "uefi");
+    is_int(slots, 2, "slots");
+    decl = "{\"caps\":{},\"slots\":0}";
+    is_int(kiln_api_parse_declare(decl, strlen(decl), &caps, &slots, &field, &why), -EINVAL, "0 slots");
+    is_str(field, "slots", "0 slots: the field");
+    enum kiln_job_result res;
+    char *reason = NULL;
+    const char *fin = "{\"result\":\"incomplete\",\"reason\":\"disk full\"}";
+    is_int(kiln_api_parse_finish(fin, strlen(fin), &res, &reason, &field, &why), 0, "finish");
+    is_int(res, RESULT_INCOMPLETE, "finish: result");
+    is_str(reason, "disk full", "finish: reason");
+    free(reason);
+    fin = "{\"result\":\"great\"}";
+    is_int(kiln_api_parse_finish(fin, strlen(fin), &res, &reason, &field, &why), -EINVAL, "finish: bad result");
+    is_str(field, "result", "finish: the field");
+    enum kiln_job_state st;
+    const char *adv = "{\"state\":\"done\"}";
+    is_int(kiln_api_parse_advance(adv, strlen(adv), &st, &field, &why), -EINVAL, "a worker cannot advance to done");
+    is_str(field, "state", "advance: the field");
+    free(field);
+    free(why);
+    return tap_done();
+}
