@@ -3,7 +3,7 @@
 # time from the seed corpus. usage: tests/fuzz/run.sh [SECONDS_PER_TARGET [TARGET...]]
 set -eu
 secs=${1:-10}
-targets="tap ltp junit runbook console disk spec archive minisign inspect pkgdb secret gallery yaml decide"
+targets="tap ltp junit runbook console disk spec archive minisign inspect pkgdb secret gallery yaml decide manifest"
 [ $# -gt 1 ] && shift && targets="$*"
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -36,6 +36,7 @@ sources() {
         gallery) echo "$root/src/gallery/catalog.c" ;;
         yaml) ;;
         decide) echo "$root/src/suites/decide.c $root/src/suites/version.c" ;;
+        manifest) echo "$root/src/image/manifest.c" ;;
     esac
 }
 status=0

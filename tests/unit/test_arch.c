@@ -1,11 +1,16 @@
-/* The architecture table and `arch` in specs. */
+/* The architecture table, `arch` in specs and runbooks, the manifest's arch read back for a
+ * built image, and the accelerator choice for a guest of another architecture. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/arch.h"
 #include "image/gpt.h"
+#include "image/manifest.h"
 #include "image/spec.h"
+#include "platform/accel.h"
+#include "runbook/runbook.h"
 #include "tap.h"
 #include "util/fs.h"
 #include "util/util.h"
@@ -107,11 +112,94 @@ static void test_spec(void)
     spec_free(s);
 }
 
+static char *runbook_with(const char *name, const char *qemu_extra, struct kiln_runbook **rb)
+{
+    _cleanup_free_ char *text = xasprintf("platform:\n  type: qemu\n  qemu:\n    kernel: /k\n%s", qemu_extra);
+    _cleanup_free_ char *p = put(name, text);
+    struct diags d = {0};
+    *rb = NULL;
+    int r = runbook_load(p, NULL, 0, rb, &d);
+    char *s = first_diag(r, &d);
+    diags_free(&d);
+    return s;
+}
+
+static void test_runbook(void)
+{
+    struct kiln_runbook *rb;
+    _cleanup_free_ char *r1 = runbook_with("r1.yml", "", &rb);
+    ok(streq(r1, "(loaded)") && rb && !rb->platform.qemu.arch, "no arch: decided at run time (manifest, else x86_64)");
+    runbook_free(rb);
+    _cleanup_free_ char *r2 = runbook_with("r2.yml", "    arch: aarch64\n", &rb);
+    ok(streq(r2, "(loaded)") && rb && rb->platform.qemu.arch == kiln_arch_find("aarch64"), "platform.qemu.arch: aarch64");
+    runbook_free(rb);
+    _cleanup_free_ char *r3 = runbook_with("r3.yml", "    arch: riscv64\n", &rb);
+    is_str(r3, "r3.yml:5:11: platform.qemu.arch: expected one of x86_64 | aarch64, got \"riscv64\"",
+           "unknown arch refused at file:line:col");
+    runbook_free(rb);
+}
+
+static void test_manifest(void)
+{
+    const struct kiln_arch *a = NULL;
+    char why[512];
+    const char *m = "{\"name\":\"d\",\"arch\":\"aarch64\",\"artifacts\":[{\"file\":\"d-1.qcow2\"},{\"file\":\"d-1.vmlinuz\"}]}";
+    ok(manifest_arch_parse(m, strlen(m), "d-1.qcow2", &a, why, sizeof why) == 0 && a == kiln_arch_find("aarch64"),
+       "a manifest listing the image gives its arch");
+    a = NULL;
+    ok(manifest_arch_parse(m, strlen(m), "d-1.vmlinuz", &a, why, sizeof why) == 0 && a == kiln_arch_find("aarch64"),
+       "the kernel artifact too (direct kernel boot)");
+    is_int(manifest_arch_parse(m, strlen(m), "other.qcow2", &a, why, sizeof why), -ENOENT, "another image: not this one's");
+    const char *old = "{\"artifacts\":[{\"file\":\"d-1.raw\"}]}";
+    a = NULL;
+    ok(manifest_arch_parse(old, strlen(old), "d-1.raw", &a, why, sizeof why) == 0 && a == kiln_arch_find("x86_64"),
+       "a manifest without arch predates it: x86_64");
+    const char *bad = "{\"arch\":\"sparc\",\"artifacts\":[{\"file\":\"d-1.raw\"}]}";
+    is_int(manifest_arch_parse(bad, strlen(bad), "d-1.raw", &a, why, sizeof why), -EINVAL, "unknown arch is an error");
+    is_str(why, "\"arch\" is \"sparc\", which kiln does not know (known: x86_64, aarch64)", "and says which");
+    const char *num = "{\"arch\":7,\"artifacts\":[{\"file\":\"d-1.raw\"}]}";
+    is_int(manifest_arch_parse(num, strlen(num), "d-1.raw", &a, why, sizeof why), -EINVAL, "a non-string arch too");
+    is_int(manifest_arch_parse("[1]", 3, "d-1.raw", &a, why, sizeof why), -EBADMSG, "not an object");
+    is_int(manifest_arch_parse("{\"a\":1,\"a\":2}", 13, "x", &a, why, sizeof why), -EBADMSG, "duplicate keys refused");
+
+    /* on disk: the manifest beside the image that lists it, whatever else lies there */
+    _cleanup_free_ char *img = put("d-1.qcow2", "not a disk");
+    _cleanup_free_ char *m1 = put("d-1.manifest.json", m);
+    _cleanup_free_ char *m2 = put("a-junk.manifest.json", "{ not json");
+    _cleanup_free_ char *m3 = put("b-other.manifest.json", "{\"arch\":\"sparc\",\"artifacts\":[{\"file\":\"b.raw\"}]}");
+    a = NULL;
+    ok(manifest_arch_for(img, &a, why, sizeof why) == 0 && a == kiln_arch_find("aarch64"),
+       "found beside the image among unrelated and broken manifests");
+    _cleanup_free_ char *lone = put("lone.raw", "x");
+    is_int(manifest_arch_for(lone, &a, why, sizeof why), -ENOENT, "an image no manifest lists");
+    has(why, "lists lone.raw", "says which image had none");
+    _cleanup_free_ char *braw = put("b.raw", "x");
+    is_int(manifest_arch_for(braw, &a, why, sizeof why), -EINVAL, "its manifest's unknown arch is an error");
+    has(why, "b-other.manifest.json: \"arch\" is \"sparc\"", "naming the manifest");
+}
+
+static void test_accel(void)
+{
+    char detail[256] = "";
+#if defined(__x86_64__)
+    /* no probe runs: a probe would need /dev/kvm and qemu and leave a cache file */
+    ok(!accel_kvm_works(kiln_arch_find("aarch64"), dir, "host", detail, sizeof detail), "no KVM for an aarch64 guest here");
+    is_str(detail, "KVM cannot run an aarch64 guest on an x86_64 host", "and why, without probing");
+    _cleanup_free_ char *cache = path_join(dir, "cache/accel-probe");
+    ok(!file_exists(cache), "no verdict cached for it");
+#endif
+}
+
 int main(void)
 {
     if (!mkdtemp(dir)) return 1;
+    _cleanup_free_ char *cache = path_join(dir, "cache");
+    setenv("KILN_CACHE", cache, 1);
     test_table();
     test_spec();
+    test_runbook();
+    test_manifest();
+    test_accel();
     rm_rf(dir);
     return tap_done();
 }
