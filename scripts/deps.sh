@@ -4,17 +4,27 @@
 set -eu
 pkgs="build-essential meson ninja-build pkg-config git
       libyaml-dev libssh-dev libjansson-dev libssl-dev libxml2-dev clang libclang-rt-14-dev
-      qemu-system-x86 qemu-utils ovmf
+      qemu-system-x86 qemu-utils ovmf qemu-system-arm qemu-efi-aarch64 qemu-user-static arch-test
       busybox-static dropbear-bin mmdebstrap cpio e2fsprogs dosfstools mtools zstd
       openssh-client openssh-server jq bc linux-source rsync libxml2-utils perl
       zlib1g-dev libzstd-dev systemd-boot-efi gdisk erofs-utils squashfs-tools cryptsetup-bin
       rpm dnf createrepo-c gnupg mkosi minisign libarchive-dev libsodium-dev
       libsqlite3-dev libpq-dev postgresql-15 libmicrohttpd-dev libcurl4-openssl-dev"
+# aarch64 images: mmdebstrap runs arm64 maintainer scripts through binfmt_misc + qemu-user-static;
+# containers often have binfmt_misc unmounted, so qemu-user-static's own registration did not land
+binfmt() {
+    [ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] && return 0
+    [ -e /usr/lib/binfmt.d/qemu-aarch64.conf ] || return 0
+    [ "$(id -u)" -eq 0 ] || { echo "deps.sh: run as root to register qemu-aarch64 with binfmt_misc" >&2; return 0; }
+    [ -e /proc/sys/fs/binfmt_misc/register ] || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc || return 0
+    cat /usr/lib/binfmt.d/qemu-aarch64.conf > /proc/sys/fs/binfmt_misc/register ||
+        echo "deps.sh: cannot register qemu-aarch64 with binfmt_misc: aarch64 images cannot be built here" >&2
+}
 missing=
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
 done
-[ -z "$missing" ] && exit 0
+[ -z "$missing" ] && { binfmt; exit 0; }
 if [ "$(id -u)" -ne 0 ]; then
     if command -v sudo >/dev/null 2>&1; then SUDO=sudo; else
         echo "deps.sh: missing packages:$missing" >&2
@@ -25,3 +35,4 @@ else SUDO=; fi
 echo "deps.sh: installing:$missing"
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
+binfmt

@@ -2,6 +2,7 @@
 #include <errno.h>
 
 #include "cmd/common.h"
+#include "core/arch.h"
 #include "trust/pkgdb.h"
 #include "trust/sbom.h"
 #include "util/digest.h"
@@ -77,7 +78,10 @@ static int sbom_image(const char *image, enum sbom_format fmt, const char *out)
         json_t *e = json_object_get(manifest, "source_date_epoch");
         epoch = json_is_integer(e) ? (long)json_integer_value(e) : (long)time(NULL);
     }
+    /* the architecture only from a build manifest, and only one kiln knows: a stock image's is not claimed */
+    const struct kiln_arch *arch = kiln_arch_find(json_string_value(json_object_get(manifest, "arch")));
     struct sbom_subject sub = {.name = name ? name : base, .version = version ? version : "unknown", .family = family,
+                               .arch = arch ? arch->name : NULL,
                                .os_release = osr, .file = base, .sha256 = hex, .created = epoch};
     json_t *doc = sbom_make(fmt, &sub, pkgs);
     int rc = EXIT_OK;

@@ -154,6 +154,8 @@ static char *tree_key(const struct image_spec *s, long epoch)
     for (size_t i = 0; i < s->ninstall; i++) sbuf_printf(&k, "i %s\n", s->install[i]);
     for (size_t i = 0; i < s->nremove; i++) sbuf_printf(&k, "x %s\n", s->remove[i]);
     if (s->layout == LAYOUT_IMMUTABLE) sbuf_printf(&k, "immutable %s\n", s->usr_filesystem);
+    /* only other architectures add a line: trees cached for x86_64 keep their keys */
+    if (s->arch != kiln_arch_default()) sbuf_printf(&k, "arch %s\n", s->arch->name);
     uint8_t md[32];
     unsigned mdlen;
     EVP_Digest(k.s, k.len, md, &mdlen, EVP_sha256(), NULL);
@@ -161,6 +163,24 @@ static char *tree_key(const struct image_spec *s, long epoch)
     char *hex = xmalloc(33);
     for (int i = 0; i < 16; i++) snprintf(hex + 2 * i, 3, "%02x", md[i]);
     return hex;
+}
+
+/* Packages of another architecture run their maintainer scripts through binfmt_misc: without
+ * an entry the package manager fails deep in its log, so say it first. */
+static int foreign_arch_check(struct build_ctx *c)
+{
+    const struct kiln_arch *a = c->spec->arch;
+    if (a == kiln_arch_host()) return 0;
+    _cleanup_free_ char *entry = xasprintf("/proc/sys/fs/binfmt_misc/%s", a->binfmt);
+    char *text = NULL;
+    size_t len;
+    bool enabled = read_file(entry, 4096, &text, &len) == 0 && startswith(text, "enabled");
+    free(text);
+    if (enabled) return 0;
+    return build_error(c, "rootfs", "arch %s: this host cannot run %s programs, which the package tree's maintainer "
+                                    "scripts are: %s is %s; install qemu-user-static and register it "
+                                    "(scripts/deps.sh mounts binfmt_misc and does both)",
+                       a->name, a->name, entry, file_exists(entry) ? "disabled" : "missing");
 }
 
 static int stage_rootfs(struct build_ctx *c)
@@ -177,6 +197,10 @@ static int stage_rootfs(struct build_ctx *c)
         rm_rf(tmp);
         mkdir_p(tmp, 0755);
         _cleanup_free_ char *ttree = path_join(tmp, "tree");
+        if (foreign_arch_check(c) < 0) {
+            rm_rf(tmp);
+            return -1;
+        }
         int r = c->spec->family == FAMILY_DEB ? rootfs_deb(c, ttree) : rootfs_rpm(c, ttree);
         if (r < 0) {
             rm_rf(tmp);
@@ -379,9 +403,11 @@ static int find_kernel(struct build_ctx *c)
         }
     }
     if (dir) closedir(dir);
-    if (!best)
+    if (!best) {
+        _cleanup_free_ char *deb = xasprintf("linux-image-%s (and initramfs-tools)", c->spec->arch->debian);
         return build_error(c, "customize", "the image has no kernel in /boot; add %s to packages.install",
-                           c->spec->family == FAMILY_DEB ? "linux-image-amd64 (and initramfs-tools)" : "kernel-core");
+                           c->spec->family == FAMILY_DEB ? deb : "kernel-core");
+    }
     c->kver = best;
     return 0;
 }
@@ -498,19 +524,24 @@ static uint64_t file_size_of(const char *p)
     return stat(p, &st) == 0 ? (uint64_t)st.st_size : 0;
 }
 
+/* systemd-boot for the image's architecture: the image's own, else the build host's (which has
+ * only its own architecture's file, so another architecture's image must ship it). */
 static char *bootloader_path(struct build_ctx *c)
 {
-    char *boot = tree_path(c, "usr/lib/systemd/boot/efi/systemd-bootx64.efi");
+    _cleanup_free_ char *rel = xasprintf("lib/systemd/boot/efi/%s", c->spec->arch->systemd_boot);
+    _cleanup_free_ char *in_usr = xasprintf("usr/%s", rel);
+    char *boot = tree_path(c, in_usr);
     if (boot) return boot;
     if (c->usr_moved) {
         /* /usr is set aside in work/usr: resolved there as if it were the image's /usr */
         _cleanup_free_ char *usr = path_join(c->work, "usr");
         int ufd = open(usr, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        boot = ufd >= 0 ? inroot_host_path(ufd, "lib/systemd/boot/efi/systemd-bootx64.efi") : NULL;
+        boot = ufd >= 0 ? inroot_host_path(ufd, rel) : NULL;
         if (ufd >= 0) close(ufd);
         if (boot) return boot;
     }
-    return file_exists("/usr/lib/systemd/boot/efi/systemd-bootx64.efi") ? xstrdup("/usr/lib/systemd/boot/efi/systemd-bootx64.efi") : NULL;
+    _cleanup_free_ char *host = xasprintf("/%s", in_usr);
+    return file_exists(host) ? xstrdup(host) : NULL;
 }
 
 /* The ESP holds the boot loader twice, the kernel and the initrd, with room to spare. */
@@ -535,9 +566,13 @@ static int stage_esp(struct build_ctx *c, uint64_t esp_bytes)
     _cleanup_free_ char *initrd = irel ? tree_path(c, irel) : NULL;
     _cleanup_free_ char *boot = bootloader_path(c);
     if (!kernel || !initrd) return build_error(c, "esp", "the kernel or initrd for %s is gone from /boot", c->kver);
-    if (!boot)
+    if (!boot && c->spec->arch == kiln_arch_host())
         return build_error(c, "esp", "systemd-boot is not available: add systemd-boot to the image or install "
                                      "systemd-boot-efi on the build host (`make deps`)");
+    if (!boot)
+        return build_error(c, "esp", "%s is not in the image: add systemd-boot-efi to packages.install (the build "
+                                     "host's systemd-boot is for its own architecture, not %s)",
+                           c->spec->arch->systemd_boot, c->spec->arch->name);
     uint64_t mib = esp_bytes / MiB;
     _cleanup_free_ char *img = path_join(c->work, "esp.img");
     _cleanup_free_ char *kb = xasprintf("%llu", (unsigned long long)(mib * 1024));
@@ -566,8 +601,10 @@ static int stage_esp(struct build_ctx *c, uint64_t esp_bytes)
     _cleanup_free_ char *d_entry = xasprintf("::/loader/entries/%s", entry_name);
     _cleanup_free_ char *d_linux = xasprintf("%s/linux", kdir);
     _cleanup_free_ char *d_initrd = xasprintf("%s/initrd", kdir);
+    _cleanup_free_ char *d_removable = xasprintf("::/EFI/BOOT/%s", c->spec->arch->efi_boot);
+    _cleanup_free_ char *d_sdboot = xasprintf("::/EFI/systemd/%s", c->spec->arch->systemd_boot);
     struct { const char *src, *dst; } copies[] = {
-        {boot, "::/EFI/BOOT/BOOTX64.EFI"}, {boot, "::/EFI/systemd/systemd-bootx64.efi"}, {loader, "::/loader/loader.conf"},
+        {boot, d_removable}, {boot, d_sdboot}, {loader, "::/loader/loader.conf"},
         {entry, d_entry}, {kernel, d_linux}, {initrd, d_initrd}};
     for (size_t i = 0; i < ARRAY_SIZE(copies); i++) {
         char *cp[] = {"mcopy", "-m", "-o", "-i", img, (char *)copies[i].src, (char *)copies[i].dst, NULL};
@@ -796,6 +833,7 @@ static json_t *fs_json(const char *type, const char *uuid, const char *label)
 /* The partitions of the layout, in disk order; the root partition last takes the rest. */
 static size_t plan_partitions(struct build_ctx *c, uint64_t esp_bytes, struct part_plan *pl)
 {
+    const struct kiln_arch *a = c->spec->arch;
     size_t n = 0;
     struct guid g;
     guid_derive(c->seed, "esp-volume-id", &g);
@@ -806,19 +844,19 @@ static size_t plan_partitions(struct build_ctx *c, uint64_t esp_bytes, struct pa
     guid_derive(c->seed, "partition-esp", &pl[n++].uuid);
     if (c->spec->layout == LAYOUT_IMMUTABLE) {
         _cleanup_free_ char *fsu = partuuid_str(c, "fs-usr");
-        pl[n] = (struct part_plan){GPT_TYPE_USR_X86_64, "usr-a", NULL, {{0}}, c->usr_bytes, fs_json(c->spec->usr_filesystem, fsu, NULL)};
+        pl[n] = (struct part_plan){a->gpt_usr, "usr-a", NULL, {{0}}, c->usr_bytes, fs_json(c->spec->usr_filesystem, fsu, NULL)};
         pl[n].img = path_join(c->work, "usr.img");
         guid_from_hash(c->usr_hash, &pl[n++].uuid);
-        pl[n] = (struct part_plan){GPT_TYPE_USR_VERITY_X86_64, "usr-a-verity", NULL, {{0}}, c->verity_bytes, fs_json("dm-verity hash tree", NULL, NULL)};
+        pl[n] = (struct part_plan){a->gpt_usr_verity, "usr-a-verity", NULL, {{0}}, c->verity_bytes, fs_json("dm-verity hash tree", NULL, NULL)};
         pl[n].img = path_join(c->work, "usr.verity");
         guid_from_hash(c->usr_hash + 32, &pl[n++].uuid);
-        pl[n] = (struct part_plan){GPT_TYPE_USR_X86_64, "usr-b", NULL, {{0}}, c->usr_bytes, NULL};
+        pl[n] = (struct part_plan){a->gpt_usr, "usr-b", NULL, {{0}}, c->usr_bytes, NULL};
         guid_derive(c->seed, "partition-usr-b", &pl[n++].uuid);
-        pl[n] = (struct part_plan){GPT_TYPE_USR_VERITY_X86_64, "usr-b-verity", NULL, {{0}}, c->verity_bytes, NULL};
+        pl[n] = (struct part_plan){a->gpt_usr_verity, "usr-b-verity", NULL, {{0}}, c->verity_bytes, NULL};
         guid_derive(c->seed, "partition-usr-b-verity", &pl[n++].uuid);
     }
     _cleanup_free_ char *fsr = partuuid_str(c, "fs-root");
-    pl[n] = (struct part_plan){GPT_TYPE_ROOT_X86_64, "root-x86-64", NULL, {{0}}, 0, fs_json("ext4", fsr, "root")};
+    pl[n] = (struct part_plan){a->gpt_root, a->gpt_root_name, NULL, {{0}}, 0, fs_json("ext4", fsr, "root")};
     pl[n].img = path_join(c->work, "root.img");
     guid_derive(c->seed, "partition-root", &pl[n++].uuid);
     return n;
@@ -983,7 +1021,8 @@ static const char *family_name(const struct image_spec *s)
  * Their time is SOURCE_DATE_EPOCH: a rebuild gives the same bytes. */
 static int write_sboms(struct build_ctx *c, const char *stage_dir, json_t *manifest, json_t *pkgs)
 {
-    struct sbom_subject sub = {.name = c->spec->name, .version = c->spec->version, .family = family_name(c->spec),
+    struct sbom_subject sub = {.name = c->spec->name, .version = c->spec->version, .arch = c->spec->arch->name,
+                               .family = family_name(c->spec),
                                .os_release = json_object_get(manifest, "os_release"), .created = c->epoch};
     json_t *list = json_array();
     json_object_set_new(manifest, "sbom", list);
@@ -1143,7 +1182,7 @@ int image_build(const struct image_spec *s, const struct build_opts *o)
     if (r >= 0) {
         json_object_set_new(manifest, "name", json_string(s->name));
         json_object_set_new(manifest, "version", json_string(s->version));
-        json_object_set_new(manifest, "arch", json_string("x86_64"));
+        json_object_set_new(manifest, "arch", json_string(s->arch->name));
         json_object_set_new(manifest, "family", json_string(family_name(s)));
         json_object_set_new(manifest, "source_date_epoch", json_integer(c.epoch));
         json_object_set_new(manifest, "builder", json_string("kiln " KILN_VERSION));

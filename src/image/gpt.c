@@ -6,6 +6,7 @@
 #include <strings.h>
 #include <zlib.h>
 
+#include "core/arch.h"
 #include "image/disk_int.h"
 #include "image/gpt.h"
 #include "util/util.h"
@@ -268,9 +269,6 @@ const char *gpt_type_name(const struct guid *type)
 {
     static const struct { const char *guid, *name; } known[] = {
         {GPT_TYPE_ESP, "esp"},
-        {GPT_TYPE_ROOT_X86_64, "root-x86-64"},
-        {GPT_TYPE_USR_X86_64, "usr-x86-64"},
-        {GPT_TYPE_USR_VERITY_X86_64, "usr-x86-64-verity"},
         {"0FC63DAF-8483-4772-8E79-3D69D8477DE4", "linux-generic"},
         {"0657FD6D-A4AB-43C4-84E5-0933C84B4F4F", "swap"},
         {"21686148-6449-6E6F-744E-656564454649", "bios-boot"},
@@ -279,5 +277,12 @@ const char *gpt_type_name(const struct guid *type)
     guid_format(type, s);
     for (size_t i = 0; i < ARRAY_SIZE(known); i++)
         if (!strcasecmp(s, known[i].guid)) return known[i].name;
+    size_t n;
+    const struct kiln_arch *a = kiln_arch_all(&n);
+    for (size_t i = 0; i < n; i++) {
+        if (!strcasecmp(s, a[i].gpt_root)) return a[i].gpt_root_name;
+        if (!strcasecmp(s, a[i].gpt_usr)) return a[i].gpt_usr_name;
+        if (!strcasecmp(s, a[i].gpt_usr_verity)) return a[i].gpt_usr_verity_name;
+    }
     return NULL;
 }

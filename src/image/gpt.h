@@ -17,11 +17,9 @@ void guid_format(const struct guid *g, char out[37]);
 /* A version-4-shaped GUID derived from a seed and a label (reproducible builds). */
 void guid_derive(const char *seed, const char *label, struct guid *g);
 
-/* Discoverable Partitions Specification type GUIDs (x86-64). */
+/* Discoverable Partitions Specification type GUIDs; the per-architecture ones (root, usr,
+ * usr-verity) are in the architecture table, core/arch.c. */
 #define GPT_TYPE_ESP "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"
-#define GPT_TYPE_ROOT_X86_64 "4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709"
-#define GPT_TYPE_USR_X86_64 "8484680C-9521-48C6-9C11-B0720656F69E"
-#define GPT_TYPE_USR_VERITY_X86_64 "77FF5F63-E7B6-4633-ACF4-1565B864C0E6"
 
 struct gpt_part {
     struct guid type, uuid;

@@ -74,6 +74,9 @@ int rootfs_deb(struct build_ctx *c, const char *dest)
     argv[n++] = "--variant=apt";
     argv[n++] = "--mode=root";
     argv[n++] = "--format=directory";
+    /* another architecture's maintainer scripts run through the host's binfmt_misc (qemu-user) */
+    _cleanup_free_ char *arch = xasprintf("--architectures=%s", s->arch->debian);
+    argv[n++] = arch;
     argv[n++] = "--skip=download/empty";
     argv[n++] = "--skip=essential/unlink";
     argv[n++] = "--aptopt=Acquire::Languages \"none\"";

@@ -73,6 +73,7 @@ static int rpm_install(struct build_ctx *c, char *o_conf, char *o_root, char *o_
     const struct image_spec *s = c->spec;
     int r;
     char **argv = xcalloc(s->ninstall + 24, sizeof *argv);
+    _cleanup_free_ char *forcearch = xasprintf("--forcearch=%s", s->arch->rpm);
     size_t n = 0;
     argv[n++] = "dnf";
     argv[n++] = "-y";
@@ -80,7 +81,7 @@ static int rpm_install(struct build_ctx *c, char *o_conf, char *o_root, char *o_
     argv[n++] = o_root;
     argv[n++] = o_rel;
     argv[n++] = "--nodocs";
-    argv[n++] = "--forcearch=x86_64";
+    argv[n++] = forcearch;
     argv[n++] = "install";
     for (size_t i = 0; i < s->ninstall; i++) argv[n++] = s->install[i];
     argv[n] = NULL;

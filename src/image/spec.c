@@ -523,12 +523,13 @@ static void parse_storage(const struct ynode *n, struct image_spec *s, struct di
 
 int spec_load(const char *path, const char *source_root, struct image_spec **out, struct diags *d)
 {
-    static const char *const keys[] = {"name", "version", "base", "packages", "os", "storage", "boot", "output", NULL};
+    static const char *const keys[] = {"name", "version", "arch", "base", "packages", "os", "storage", "boot", "output", NULL};
     size_t before = d->n;
     struct ynode *root = yaml_load_file(path, d);
     if (!root) return -EINVAL;
     struct image_spec *s = xcalloc(1, sizeof *s);
     s->path = xstrdup(path);
+    s->arch = kiln_arch_default();
     s->size = 2ull << 30;
     s->filesystem = xstrdup("ext4");
     s->usr_filesystem = xstrdup("erofs");
@@ -544,6 +545,8 @@ int spec_load(const char *path, const char *source_root, struct image_spec **out
         else diag_add_at(d, path, 1, 1, "name", "missing \"name:\" (the image name, e.g. debian-server)");
         if ((x = FIELD(root, "version"))) checked_str(d, x, "version", "._+~-", true, "version (e.g. 1.2.0, at most 64)", &s->version);
         else diag_add_at(d, path, 1, 1, "version", "missing \"version:\" (e.g. 1.0.0)");
+        int a;
+        if ((x = FIELD(root, "arch")) && y_enum(d, x, "arch", kiln_arch_names(), &a)) s->arch = kiln_arch_find(kiln_arch_names()[a]);
         if ((x = FIELD(root, "base"))) parse_base(x, s, d);
         else diag_add_at(d, path, 1, 1, "base", "missing \"base:\" (family deb with a suite, or rpm with repos)");
         if ((x = FIELD(root, "packages")) && y_expect(d, x, "packages", YN_MAP)) {

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/arch.h"
 #include "util/yaml.h"
 
 enum image_family { FAMILY_DEB, FAMILY_RPM };
@@ -34,6 +35,7 @@ struct image_kv {
 struct image_spec {
     char *path, *name, *version;
     char *source_root; /* real path; every file the spec reads from the host lies under it */
+    const struct kiln_arch *arch; /* "arch:", default x86_64: packages, boot loader, GPT types */
     enum image_family family;
     char *suite, *mirror, *releasever;
     char **components;

@@ -97,8 +97,18 @@ static void cache_store(const char *key, bool kvm, const char *detail)
     if (write_file_atomic(cache, line, strlen(line), 0644) < 0) log_debug("cannot write %s", cache);
 }
 
-bool accel_kvm_works(const char *work_dir, const char *cpu_model, char *detail, size_t sz)
+bool accel_kvm_works(const struct kiln_arch *guest, const char *work_dir, const char *cpu_model, char *detail,
+                     size_t sz)
 {
+    const struct kiln_arch *host = kiln_arch_host();
+    if (guest != host) {
+        snprintf(detail, sz, "KVM cannot run an %s guest on an %s host", guest->name, host ? host->name : "other");
+        return false;
+    }
+    if (guest != kiln_arch_find("x86_64")) {
+        snprintf(detail, sz, "kiln's KVM probe is an x86_64 guest; %s guests run under TCG", guest->name);
+        return false;
+    }
     _cleanup_free_ char *cache = cache_path();
     _cleanup_free_ char *key = probe_key(cpu_model);
     char *old = NULL;

@@ -3,6 +3,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "core/arch.h"
+
 /* Seconds a KVM guest gets to show a sign of life (a byte on its serial console, a read of
  * its disk, an SSH answer) before kiln concludes that /dev/kvm does not run real guests.
  * Under working KVM firmware and kernels write to the console within a second or two. */
@@ -11,8 +13,11 @@
 /* True when KVM runs kiln's probe guest (kvm_probe.S: long mode, paging, timer interrupts)
  * on the machine type and CPU model (cpu_model, e.g. "host") the guests will get, within
  * 5 s. The verdict is cached for a day per host kernel, qemu build and CPU model
- * (~/.cache/kiln/accel-probe, or $KILN_CACHE). detail gets a one-line reason. */
-bool accel_kvm_works(const char *work_dir, const char *cpu_model, char *detail, size_t sz);
+ * (~/.cache/kiln/accel-probe, or $KILN_CACHE). detail gets a one-line reason. The probe is an
+ * x86_64 guest: a guest of another architecture than the host's (KVM cannot run it at all),
+ * or an aarch64 guest on an aarch64 host (no probe yet), gets false without a probe. */
+bool accel_kvm_works(const struct kiln_arch *guest, const char *work_dir, const char *cpu_model, char *detail,
+                     size_t sz);
 
 /* Records that a real guest made no progress under KVM although the probe passed, so runs
  * within the next day start with TCG without waiting for the watchdog again. */

@@ -19,6 +19,7 @@
 #include "platform/mqtap.h"
 #include "platform/ntp.h"
 #include "image/disk.h"
+#include "image/manifest.h"
 #include "platform/qmp.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -31,10 +32,9 @@
 #define DATA_DISK_MB 1024
 #define MAX_HOT_DISKS 4
 
-static const char *const ovmf_code[] = {"/usr/share/OVMF/OVMF_CODE_4M.fd", "/usr/share/OVMF/OVMF_CODE.fd", NULL};
-static const char *const ovmf_vars[] = {"/usr/share/OVMF/OVMF_VARS_4M.fd", "/usr/share/OVMF/OVMF_VARS.fd", NULL};
-
 struct qemu_priv {
+    const struct kiln_arch *arch; /* the guests': qemu binary, machine, firmware, console */
+    char *fw_code;                /* UEFI firmware code as the machine takes it */
     atomic_bool kvm;
     const char *kvm_cpu; /* -cpu under KVM: platform.qemu.cpu_model or "host" */
     char *image_format;
@@ -69,6 +69,44 @@ static const char *first_existing(const char *const *paths)
     return NULL;
 }
 
+/* The guests' architecture: the runbook's, else the one the image's manifest records (an image
+ * kiln built), else x86_64. A runbook naming another than the manifest is an error. */
+static int guest_arch(const struct kiln_qemu_conf *q, const struct kiln_arch **out)
+{
+    const char *artifact = q->image ? q->image : q->kernel;
+    const struct kiln_arch *built = NULL;
+    char why[512];
+    int r = manifest_arch_for(artifact, &built, why, sizeof why);
+    if (r == -EINVAL) return log_error("platform.qemu: %s; set platform.qemu.arch", why);
+    if (q->arch && built && q->arch != built)
+        return log_error("platform.qemu.arch is %s but %s was built for %s (its manifest says so); fix the arch or "
+                         "the image", q->arch->name, artifact, built->name);
+    *out = q->arch ? q->arch : built ? built : kiln_arch_default();
+    log_info("qemu: %s guests (%s)", (*out)->name, q->arch ? "platform.qemu.arch" : built ? "from the image's manifest"
+                                                                                     : "the default");
+    return 0;
+}
+
+/* The firmware code as the machine takes it: a machine that wants pflash devices of one size
+ * (virt: 64 MiB) gets a padded copy of smaller code in the run's work dir. */
+static int firmware_code(struct kiln_platform_ctx *p, struct qemu_priv *qp)
+{
+    const char *code = first_existing(qp->arch->fw_code);
+    struct stat st;
+    if (!qp->arch->pflash_bytes || (stat(code, &st) == 0 && (uint64_t)st.st_size == qp->arch->pflash_bytes)) {
+        qp->fw_code = xstrdup(code);
+        return 0;
+    }
+    if (stat(code, &st) < 0 || (uint64_t)st.st_size > qp->arch->pflash_bytes)
+        return log_error("platform.qemu.firmware: %s is larger than the %llu MiB pflash of a %s %s machine", code,
+                         (unsigned long long)(qp->arch->pflash_bytes >> 20), qp->arch->name, qp->arch->machine);
+    qp->fw_code = path_join(p->work_dir, "efi-code.fd");
+    char *cp[] = {"cp", (char *)code, qp->fw_code, NULL};
+    if (proc_run(cp, 60000, NULL) != 0 || truncate(qp->fw_code, (off_t)qp->arch->pflash_bytes) < 0)
+        return log_error("platform.qemu.firmware: cannot make a padded copy of %s in %s", code, p->work_dir);
+    return 0;
+}
+
 static int qemu_init(struct kiln_platform_ctx *p)
 {
     const struct kiln_qemu_conf *q = &p->rb->platform.qemu;
@@ -92,15 +130,18 @@ static int qemu_init(struct kiln_platform_ctx *p)
     }
     for (const char *f = q->kernel; f; f = f == q->kernel ? q->initrd : NULL)
         if (!file_exists(f)) return log_error("platform.qemu: %s does not exist", f);
-    if (q->firmware == FW_UEFI && (!first_existing(ovmf_code) || !first_existing(ovmf_vars)))
-        return log_error("platform.qemu.firmware is uefi but OVMF is not installed (apt-get install ovmf)");
+    if (guest_arch(q, &qp->arch) < 0) return -EINVAL;
+    if (q->firmware == FW_UEFI && (!first_existing(qp->arch->fw_code) || !first_existing(qp->arch->fw_vars)))
+        return log_error("platform.qemu.firmware is uefi but %s UEFI firmware is not installed (apt-get install %s)",
+                         qp->arch->name, qp->arch->fw_package);
+    if (q->firmware == FW_UEFI && firmware_code(p, qp) < 0) return -EIO;
     char detail[256];
     qp->kvm_cpu = q->cpu_model ? q->cpu_model : "host";
     if (q->accel == ACCEL_TCG) {
         qp->kvm = false;
         snprintf(detail, sizeof detail, "accel: tcg requested");
     } else {
-        qp->kvm = accel_kvm_works(p->work_dir, qp->kvm_cpu, detail, sizeof detail);
+        qp->kvm = accel_kvm_works(qp->arch, p->work_dir, qp->kvm_cpu, detail, sizeof detail);
         if (q->accel == ACCEL_KVM && !qp->kvm)
             return log_error("platform.qemu.accel is kvm but KVM does not work here (%s); use accel: auto or tcg",
                              detail);
@@ -244,9 +285,11 @@ static int qemu_prepare_node(struct kiln_platform_ctx *p, struct kiln_env *env, 
     n->have = env->spec;
     n->have.nodes = 0;
     if (q->firmware == FW_UEFI) {
-        _cleanup_free_ char *vars = path_join(qn->work, "OVMF_VARS.fd");
-        char *cp[] = {"cp", (char *)first_existing(ovmf_vars), vars, NULL};
+        _cleanup_free_ char *vars = path_join(qn->work, "efi-vars.fd");
+        char *cp[] = {"cp", (char *)first_existing(qp->arch->fw_vars), vars, NULL};
         if (run_tool(cp, why, sz) < 0) return -EIO;
+        if (qp->arch->pflash_bytes && truncate(vars, (off_t)qp->arch->pflash_bytes) < 0)
+            return snprintf(why, sz, "cannot size %s to the machine's pflash: %s", vars, strerror(errno)), -errno;
     }
     if (q->image) {
         _cleanup_free_ char *overlay = path_join(qn->work, "overlay.qcow2");
@@ -289,10 +332,10 @@ static int qemu_power_on(struct kiln_node *n, char *why, size_t sz)
     __attribute__((cleanup(qargv_free))) struct qargv a = {0};
 #define ARG(s) (a.v[a.n++] = (char *)(s))
 #define OWN(s) (a.owned[a.no++] = (s))
-    ARG("qemu-system-x86_64");
+    ARG(qp->arch->qemu);
     ARG("-name"), ARG(OWN(xasprintf("kiln-%s", n->name)));
-    ARG("-machine"), ARG(qn->kvm ? "q35,accel=kvm" : "q35,accel=tcg");
-    ARG("-cpu"), ARG(qn->kvm ? qp->kvm_cpu : q->cpu_model ? q->cpu_model : "max");
+    ARG("-machine"), ARG(OWN(xasprintf("%s,accel=%s", qp->arch->machine, qn->kvm ? "kvm" : "tcg")));
+    ARG("-cpu"), ARG(qn->kvm ? qp->kvm_cpu : q->cpu_model ? q->cpu_model : qp->arch->tcg_cpu);
     ARG("-smp"), ARG(OWN(xasprintf("%d", env->spec.cpus)));
     ARG("-m"), ARG(OWN(xasprintf("%d", env->spec.memory_mb)));
     ARG("-nodefaults"), ARG("-no-user-config"), ARG("-display"), ARG("none");
@@ -336,8 +379,8 @@ static int qemu_power_on(struct kiln_node *n, char *why, size_t sz)
                                           ":%02x:%02x:%02x", 2 * queues + 2, (id >> 16) & 0xff, (id >> 8) & 0xff, id & 0xff)));
     }
     if (q->firmware == FW_UEFI) {
-        ARG("-drive"), ARG(OWN(xasprintf("if=pflash,format=raw,unit=0,readonly=on,file=%s", first_existing(ovmf_code))));
-        ARG("-drive"), ARG(OWN(xasprintf("if=pflash,format=raw,unit=1,file=%s/OVMF_VARS.fd", qn->work)));
+        ARG("-drive"), ARG(OWN(xasprintf("if=pflash,format=raw,unit=0,readonly=on,file=%s", qp->fw_code)));
+        ARG("-drive"), ARG(OWN(xasprintf("if=pflash,format=raw,unit=1,file=%s/efi-vars.fd", qn->work)));
     }
     if (q->image) {
         ARG("-drive"), ARG(OWN(xasprintf("if=none,id=root,file=%s/overlay.qcow2,format=qcow2,cache=unsafe,discard=unmap",
@@ -357,7 +400,8 @@ static int qemu_power_on(struct kiln_node *n, char *why, size_t sz)
     if (q->kernel) {
         ARG("-kernel"), ARG(q->kernel);
         if (q->initrd) ARG("-initrd"), ARG(q->initrd);
-        const char *append = q->append ? q->append : "console=ttyS0";
+        _cleanup_free_ char *console = xasprintf("console=%s", qp->arch->console);
+        const char *append = q->append ? q->append : console;
         char *cfg = NULL;
         if (!secret_contains(append)) ARG("-append"), ARG(append);
         else if (append_config(qn->work, append, &cfg, why, sz) < 0) return -EINVAL;
@@ -387,7 +431,7 @@ static int qemu_power_on(struct kiln_node *n, char *why, size_t sz)
     if (ql) fclose(ql);
     if (r < 0) {
         qn->pid = 0;
-        return snprintf(why, sz, "cannot start qemu-system-x86_64: %s", strerror(-r)), r;
+        return snprintf(why, sz, "cannot start %s: %s", qp->arch->qemu, strerror(-r)), r;
     }
     qn->power_ons++;
     qn->powered_on_ms = now_ms();
@@ -726,6 +770,7 @@ static void qemu_fini(struct kiln_platform_ctx *p)
     if (qp->ntp) log_info("qemu: the NTP source answered %llu request(s)", (unsigned long long)ntp_server_served(qp->ntp));
     ntp_server_stop(qp->ntp);
     free(qp->image_format);
+    free(qp->fw_code);
     free(qp);
     p->priv = NULL;
 }

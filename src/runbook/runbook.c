@@ -579,7 +579,7 @@ void runbook_parse_req(const struct ynode *n, const char *path, struct kiln_req 
 static void parse_qemu(const struct ynode *n, struct kiln_qemu_conf *q, struct diags *d)
 {
     static const char *const keys[] = {"image", "firmware", "kernel", "initrd", "append", "memory_mb",
-                                       "cpus", "accel", "cpu_model", "boot_timeout_s", NULL};
+                                       "cpus", "accel", "cpu_model", "boot_timeout_s", "arch", NULL};
     static const char *const fw[] = {"bios", "uefi", NULL};
     static const char *const accel[] = {"auto", "kvm", "tcg", NULL};
     const char *path = "platform.qemu";
@@ -592,6 +592,11 @@ static void parse_qemu(const struct ynode *n, struct kiln_qemu_conf *q, struct d
     if ((x = FIELD(n, "append"))) { SUBPATH(p, path, "append"); y_str(d, x, p, &q->append); }
     if ((x = FIELD(n, "firmware"))) { SUBPATH(p, path, "firmware"); y_enum(d, x, p, fw, &q->firmware); }
     if ((x = FIELD(n, "accel"))) { SUBPATH(p, path, "accel"); y_enum(d, x, p, accel, &q->accel); }
+    int a;
+    if ((x = FIELD(n, "arch"))) {
+        SUBPATH(p, path, "arch");
+        if (y_enum(d, x, p, kiln_arch_names(), &a)) q->arch = kiln_arch_find(kiln_arch_names()[a]);
+    }
     if ((x = FIELD(n, "cpu_model"))) {
         SUBPATH(p, path, "cpu_model");
         y_str(d, x, p, &q->cpu_model);
@@ -599,7 +604,7 @@ static void parse_qemu(const struct ynode *n, struct kiln_qemu_conf *q, struct d
         if (q->cpu_model && (!*q->cpu_model || q->cpu_model[strspn(q->cpu_model, "abcdefghijklmnopqrstuvwxyz"
                                                                         "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.,+=")]))
             diag_add(d, x, p, "expected a qemu CPU model such as host, max, qemu64 or Skylake-Server,-hle "
-                              "(see qemu-system-x86_64 -cpu help)");
+                              "(see qemu-system-x86_64 -cpu help, or qemu-system-aarch64 for arch aarch64)");
     }
     if ((x = FIELD(n, "memory_mb"))) { SUBPATH(p, path, "memory_mb"); y_long(d, x, p, 64, 1 << 20, &q->memory_mb); }
     if ((x = FIELD(n, "cpus"))) { SUBPATH(p, path, "cpus"); y_long(d, x, p, 1, 64, &q->cpus); }

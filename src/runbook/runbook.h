@@ -3,6 +3,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "core/arch.h"
 #include "core/req.h"
 #include "util/yaml.h"
 
@@ -24,7 +25,8 @@ struct kiln_qemu_conf {
     char *kernel, *initrd, *append;
     long memory_mb, cpus;
     int accel;              /* enum kiln_accel */
-    char *cpu_model;        /* qemu -cpu; NULL: "host" under KVM, "max" under TCG */
+    char *cpu_model;        /* qemu -cpu; NULL: "host" under KVM, the architecture's default under TCG */
+    const struct kiln_arch *arch; /* the guest's; NULL: from the image's manifest, else x86_64 */
     long boot_timeout_s;
 };
 

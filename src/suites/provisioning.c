@@ -102,7 +102,8 @@ KILN_CASE(verify_kernel_cmdline,
                 return case_fail(t, "/proc/cmdline lacks \"%s\" from platform.qemu.append; it is: %s", tok, line);
         }
     }
-    if (!strstr(padded, " console=ttyS") && !strstr(padded, " console=hvc"))
+    /* ttyS: 8250/16550 UARTs (x86 and most boards), ttyAMA: ARM's PL011 (arm64 virt), hvc: hypervisor consoles */
+    if (!strstr(padded, " console=ttyS") && !strstr(padded, " console=ttyAMA") && !strstr(padded, " console=hvc"))
         return case_fail(t, "/proc/cmdline has no serial console (console=ttyS0 or hvc0); it is: %s", line);
     return CASE_PASS;
 }

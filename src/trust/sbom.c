@@ -102,6 +102,8 @@ static json_t *spdx(const struct sbom_subject *s, json_t *pkgs, const struct doc
     json_object_set_new(os, "licenseDeclared", json_string("NOASSERTION"));
     json_object_set_new(os, "copyrightText", json_string("NOASSERTION"));
     if (s->file) json_object_set_new(os, "packageFileName", json_string(s->file));
+    /* SPDX 2.3 has no architecture field: a comment, as SPDX suggests for such facts */
+    if (s->arch) json_object_set_new(os, "comment", json_pack("s+", "Architecture: ", s->arch));
     if (s->sha256)
         json_object_set_new(os, "checksums", json_pack("[{s:s, s:s}]", "algorithm", "SHA256", "checksumValue", s->sha256));
     const char *pretty = osr(s, "PRETTY_NAME");
@@ -167,6 +169,7 @@ static json_t *cyclonedx(const struct sbom_subject *s, json_t *pkgs, const struc
     json_object_set_new(os, "name", json_string(s->name));
     json_object_set_new(os, "version", json_string(s->version));
     if (s->sha256) json_object_set_new(os, "hashes", json_pack("[{s:s, s:s}]", "alg", "SHA-256", "content", s->sha256));
+    if (s->arch) json_object_set_new(os, "properties", json_pack("[{s:s, s:s}]", "name", "kiln:image:arch", "value", s->arch));
     const char *pretty = osr(s, "PRETTY_NAME");
     if (pretty) {
         _cleanup_free_ char *d = xasprintf("OS image based on %s", pretty);

@@ -8,6 +8,7 @@
 
 struct sbom_subject {
     const char *name, *version; /* the image (or os-release NAME/VERSION_ID for a stock image) */
+    const char *arch;           /* the image's architecture ("x86_64", "aarch64"), or NULL when unknown */
     const char *family;         /* "deb" | "rpm" */
     json_t *os_release;         /* object, may be empty */
     const char *file;           /* the image file described, or NULL */

@@ -3,7 +3,7 @@
 # time from the seed corpus. usage: tests/fuzz/run.sh [SECONDS_PER_TARGET [TARGET...]]
 set -eu
 secs=${1:-10}
-targets="tap ltp junit runbook console disk spec archive minisign inspect pkgdb secret gallery yaml decide api"
+targets="tap ltp junit runbook console disk spec archive minisign inspect pkgdb secret gallery yaml decide api manifest"
 [ $# -gt 1 ] && shift && targets="$*"
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -15,6 +15,8 @@ flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefine
        -I$root/src $(pkg-config --cflags yaml-0.1 libxml-2.0 jansson)"
 libs="$(pkg-config --libs yaml-0.1 libxml-2.0 jansson zlib libzstd libcrypto libarchive) -lpthread -lm"
 util="$root/src/util/util.c $root/src/util/utf8.c $root/src/util/log.c $root/src/util/secret.c $root/src/util/fs.c $root/src/util/yaml.c $root/src/util/timeutil.c $root/src/util/proc.c $root/src/util/digest.c"
+# the architecture table: specs, runbooks and GPT type names look facts up in it
+model="$root/src/core/arch.c"
 image="$root/src/image/disk.c $root/src/image/qcow2.c $root/src/image/vhd.c $root/src/image/gpt.c"
 sources() {
     case $1 in
@@ -35,12 +37,13 @@ sources() {
         yaml) ;;
         decide) echo "$root/src/suites/decide.c $root/src/suites/version.c" ;;
         api) echo "$root/src/service/api.c" ;;
+        manifest) echo "$root/src/image/manifest.c" ;;
     esac
 }
 status=0
 for t in $targets; do
     # shellcheck disable=SC2086
-    clang $flags -o "$out/fuzz_$t" "$here/fuzz_$t.c" $(sources $t) $util $libs
+    clang $flags -o "$out/fuzz_$t" "$here/fuzz_$t.c" $(sources $t) $util $model $libs
     mkdir -p "$out/corpus-$t"
     maxlen=16384
     case $t in disk | inspect) maxlen=70000 ;; archive | minisign) maxlen=8192 ;; esac

@@ -58,10 +58,10 @@ YAML
     cat
 }
 
-# No qemu started by kiln may outlive it.
+# No qemu started by kiln may outlive it (of any architecture).
 expect_no_qemu() {
-    if pgrep -f "qemu-system-x86_64 -name kiln-.*$T/" >/dev/null; then
-        pgrep -af "qemu-system-x86_64 -name kiln-.*$T/" >&2
+    if pgrep -f "qemu-system-[a-z0-9_]* -name kiln-.*$T/" >/dev/null; then
+        pgrep -af "qemu-system-[a-z0-9_]* -name kiln-.*$T/" >&2
         fail "a qemu process kiln started is still running"
     fi
 }

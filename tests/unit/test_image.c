@@ -19,6 +19,9 @@
 #include "util/endian.h"
 #include "util/util.h"
 
+/* Discoverable Partitions Specification: root partition, x86-64 */
+#define ROOT_X86_64 "4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709"
+
 static char dir[] = "/tmp/kiln-test-image-XXXXXX";
 
 static char *tmp(const char *name) { return path_join(dir, name); }
@@ -68,7 +71,7 @@ static void test_gpt(void)
     guid_derive("t", "a", &parts[0].uuid);
     parts[0].first_lba = 2048, parts[0].last_lba = 2048 + 16384 - 1;
     strcpy(parts[0].name, "esp");
-    guid_parse(GPT_TYPE_ROOT_X86_64, &parts[1].type);
+    guid_parse(ROOT_X86_64, &parts[1].type);
     guid_derive("t", "b", &parts[1].uuid);
     parts[1].first_lba = 2048 + 16384, parts[1].last_lba = gpt_last_usable(size);
     strcpy(parts[1].name, "root-x86-64");
@@ -140,7 +143,7 @@ static void test_gpt_hostile(void)
     uint64_t size = 64ull << 20;
     struct gpt_part parts[2] = {0};
     guid_parse(GPT_TYPE_ESP, &parts[0].type);
-    guid_parse(GPT_TYPE_ROOT_X86_64, &parts[1].type);
+    guid_parse(ROOT_X86_64, &parts[1].type);
     parts[0].first_lba = 2048, parts[0].last_lba = 18431;
     parts[1].first_lba = 18432, parts[1].last_lba = 40000;
     struct guid dg = {{1}};

@@ -95,6 +95,20 @@ static void purls_and_sboms(void)
     is_str(json_string_value(json_object_get(json_object_get(json_object_get(x, "metadata"), "component"), "type")),
            "operating-system", "CycloneDX: the image is the operating-system component");
     is_int(json_array_size(json_object_get(x, "components")), 2, "CycloneDX: one component per package");
+    ok(!json_object_get(json_array_get(json_object_get(a, "packages"), 0), "comment") &&
+           !json_object_get(json_object_get(json_object_get(x, "metadata"), "component"), "properties"),
+       "no arch given (kiln sbom of a stock image): none claimed");
+    json_t *xa = NULL, *sa = NULL;
+    sub.arch = "aarch64";
+    sa = sbom_make(SBOM_SPDX, &sub, pkgs);
+    xa = sbom_make(SBOM_CYCLONEDX, &sub, pkgs);
+    is_str(json_string_value(json_object_get(json_array_get(json_object_get(sa, "packages"), 0), "comment")),
+           "Architecture: aarch64", "SPDX: the operating-system package says the image's architecture");
+    json_t *prop = json_array_get(json_object_get(json_object_get(json_object_get(xa, "metadata"), "component"), "properties"), 0);
+    ok(streq(json_string_value(json_object_get(prop, "name")), "kiln:image:arch") &&
+           streq(json_string_value(json_object_get(prop, "value")), "aarch64"),
+       "CycloneDX: the operating-system component carries kiln:image:arch");
+    json_decref(sa), json_decref(xa);
     json_decref(a), json_decref(b), json_decref(c), json_decref(x);
     json_decref(pkgs), json_decref(osr), json_decref(deb), json_decref(rpm);
 }

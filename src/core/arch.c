@@ -1,0 +1,76 @@
+/* The architecture table. Firmware paths are Debian's (ovmf, qemu-efi-aarch64); GPT type
+ * GUIDs from the UAPI Group's Discoverable Partitions Specification (`systemd-id128 show
+ * root-arm64` prints them too). */
+#include "core/arch.h"
+
+#include "util/util.h"
+
+static const char *const ovmf_code[] = {"/usr/share/OVMF/OVMF_CODE_4M.fd", "/usr/share/OVMF/OVMF_CODE.fd", NULL};
+static const char *const ovmf_vars[] = {"/usr/share/OVMF/OVMF_VARS_4M.fd", "/usr/share/OVMF/OVMF_VARS.fd", NULL};
+static const char *const aavmf_code[] = {"/usr/share/AAVMF/AAVMF_CODE.fd", NULL};
+static const char *const aavmf_vars[] = {"/usr/share/AAVMF/AAVMF_VARS.fd", NULL};
+
+static const struct kiln_arch arches[] = {
+    {
+        .name = "x86_64", .debian = "amd64", .rpm = "x86_64", .binfmt = "qemu-x86_64",
+        .qemu = "qemu-system-x86_64", .machine = "q35", .tcg_cpu = "max",
+        .fw_code = ovmf_code, .fw_vars = ovmf_vars, .fw_package = "ovmf", .pflash_bytes = 0,
+        .console = "ttyS0",
+        .efi_boot = "BOOTX64.EFI", .systemd_boot = "systemd-bootx64.efi",
+        .gpt_root = "4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709",
+        .gpt_usr = "8484680C-9521-48C6-9C11-B0720656F69E",
+        .gpt_usr_verity = "77FF5F63-E7B6-4633-ACF4-1565B864C0E6",
+        .gpt_root_name = "root-x86-64", .gpt_usr_name = "usr-x86-64", .gpt_usr_verity_name = "usr-x86-64-verity",
+    },
+    {
+        /* virt is the machine made for guests (PCIe, GICv2, PL011 UART = ttyAMA0); cortex-a57
+         * is cheaper to emulate than max (no pointer authentication), which the Debian
+         * kernel does not need. QEMU's virt board wants both pflash devices 64 MiB. */
+        .name = "aarch64", .debian = "arm64", .rpm = "aarch64", .binfmt = "qemu-aarch64",
+        .qemu = "qemu-system-aarch64", .machine = "virt", .tcg_cpu = "cortex-a57",
+        .fw_code = aavmf_code, .fw_vars = aavmf_vars, .fw_package = "qemu-efi-aarch64",
+        .pflash_bytes = 64ull << 20,
+        .console = "ttyAMA0",
+        .efi_boot = "BOOTAA64.EFI", .systemd_boot = "systemd-bootaa64.efi",
+        .gpt_root = "B921B045-1DF0-41C3-AF44-4C6F280D3FAE",
+        .gpt_usr = "B0E01050-EE5F-4390-949A-9101B17104E9",
+        .gpt_usr_verity = "6E11A4E7-FBCA-4DED-B9E9-E1A512BB664E",
+        .gpt_root_name = "root-arm64", .gpt_usr_name = "usr-arm64", .gpt_usr_verity_name = "usr-arm64-verity",
+    },
+};
+
+static const char *const names[] = {"x86_64", "aarch64", NULL};
+
+const struct kiln_arch *kiln_arch_find(const char *name)
+{
+    for (size_t i = 0; name && i < ARRAY_SIZE(arches); i++)
+        if (streq(arches[i].name, name)) return &arches[i];
+    return NULL;
+}
+
+const struct kiln_arch *kiln_arch_all(size_t *n)
+{
+    *n = ARRAY_SIZE(arches);
+    return arches;
+}
+
+const struct kiln_arch *kiln_arch_default(void)
+{
+    return &arches[0];
+}
+
+const struct kiln_arch *kiln_arch_host(void)
+{
+#if defined(__x86_64__)
+    return kiln_arch_find("x86_64");
+#elif defined(__aarch64__)
+    return kiln_arch_find("aarch64");
+#else
+    return NULL;
+#endif
+}
+
+const char *const *kiln_arch_names(void)
+{
+    return names;
+}
