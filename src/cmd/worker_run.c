@@ -24,6 +24,7 @@
 
 #include "cmd/common.h"
 #include "core/req.h"
+#include "core/arch.h"
 #include "platform/accel.h"
 #include "report/archive.h"
 #include "service/client.h"
@@ -378,9 +379,11 @@ struct slot {
 static void probe_caps(const char *work, struct kiln_caps *c)
 {
     char detail[256];
-    snprintf(c->accel, sizeof(c->accel), "%s", accel_kvm_works(work, NULL, detail, sizeof detail) ? "kvm" : "tcg");
+    const struct kiln_arch *host = kiln_arch_host();
+    snprintf(c->accel, sizeof(c->accel), "%s",
+             host && accel_kvm_works(host, work, NULL, detail, sizeof detail) ? "kvm" : "tcg");
     struct utsname u;
-    snprintf(c->arch, sizeof(c->arch), "%s", uname(&u) == 0 ? u.machine : "x86_64");
+    snprintf(c->arch, sizeof(c->arch), "%s", host ? host->name : uname(&u) == 0 ? u.machine : "x86_64");
     c->cpus = (int)sysconf(_SC_NPROCESSORS_ONLN);
     c->memory_mb = (int)((long long)sysconf(_SC_PHYS_PAGES) * sysconf(_SC_PAGESIZE) >> 20);
     if (file_exists("/usr/share/OVMF/OVMF_CODE_4M.fd") || file_exists("/usr/share/OVMF/OVMF_CODE.fd")) c->features |= FEAT_UEFI;
