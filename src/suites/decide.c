@@ -1123,6 +1123,30 @@ static char *static_hostname(const char *text)
     return NULL;
 }
 
+/* A host name the kernel and systemd accept: labels of letters, digits and '-' (not at either
+ * end), each 1..63 characters (RFC 1123 2.1), 64 in all (HOST_NAME_MAX on Linux); NULL or why not. */
+static const char *hostname_invalid(const char *h)
+{
+    size_t n = strlen(h);
+    if (n > 64) return "longer than 64 characters";
+    for (const char *l = h; *l;) {
+        size_t len = strcspn(l, ".");
+        if (!len) return "an empty label";
+        if (len > 63) return "a label longer than 63 characters";
+        if (l[0] == '-' || l[len - 1] == '-') return "a label starting or ending with '-'";
+        for (size_t i = 0; i < len; i++)
+            if (!isalnum((unsigned char)l[i]) && l[i] != '-') return "a character other than letters, digits, '-' and '.'";
+        l += len;
+        if (*l == '.') l++;
+    }
+    return NULL;
+}
+
+static bool hostname_placeholder(const char *h)
+{
+    return !*h || streq(h, "localhost") || streq(h, "localhost.localdomain") || streq(h, "(none)");
+}
+
 enum verdict_kind decide_hostname(const struct gcap *kernel, const struct gcap *etc, struct verdict *v)
 {
     if (kernel->status != 0) {
@@ -1131,15 +1155,23 @@ enum verdict_kind decide_hostname(const struct gcap *kernel, const struct gcap *
     }
     _cleanup_free_ char *h = xstrdup(kernel->out);
     strstrip(h);
-    if (!*h || streq(h, "localhost") || streq(h, "localhost.localdomain") || streq(h, "(none)"))
+    _cleanup_free_ char *file = etc->status == 0 ? static_hostname(etc->out) : NULL;
+    /* an invalid name in the file is ignored at boot: the machine runs with a fallback */
+    const char *bad = file ? hostname_invalid(file) : NULL;
+    if (bad)
+        return verdict_set(v, VERDICT_FAIL, "/etc/hostname says \"%s\", which is not a valid host name (%s); the hostname is \"%s\"",
+                           file, bad, h);
+    if (hostname_placeholder(h)) {
+        if (file && strcasecmp(file, h))
+            return verdict_set(v, VERDICT_FAIL, "the hostname is \"%s\" but /etc/hostname says \"%s\"", h, file);
         return verdict_set(v, VERDICT_FAIL, "the hostname is \"%s\"", h);
+    }
     if (etc->status == 3)
         return verdict_set(v, VERDICT_NOTHING, "there is no /etc/hostname to hold \"%s\" (set at run time: DHCP, cloud-init)", h);
     if (etc->status != 0) {
         _cleanup_free_ char *why = gcap_why(etc);
         return verdict_set(v, VERDICT_FAIL, "cannot read /etc/hostname: %s", why);
     }
-    _cleanup_free_ char *file = static_hostname(etc->out);
     if (!file) return verdict_set(v, VERDICT_NOTHING, "/etc/hostname names no host (the hostname \"%s\" is set at run time)", h);
     /* host names compare without case (RFC 4343) */
     if (strcasecmp(file, h)) return verdict_set(v, VERDICT_FAIL, "the hostname is \"%s\" but /etc/hostname says \"%s\"", h, file);
@@ -1262,6 +1294,37 @@ enum verdict_kind decide_entropy(const struct gcap *read, struct verdict *v)
     if (!parse_long(strstrip(o), &n) || n != 32)
         return verdict_set(v, VERDICT_FAIL, "reading 32 bytes from /dev/random gave %s bytes", o);
     return verdict_set(v, VERDICT_PASS, "32 bytes read from /dev/random");
+}
+
+enum verdict_kind decide_boot_finished(const struct gcap *analyze, const struct gcap *jobs, int waited_s, struct verdict *v)
+{
+    if (analyze->status == 0 && strstr(analyze->out, "Startup finished"))
+        return verdict_set(v, VERDICT_PASS, "the boot finished");
+    if (jobs->status != 0) {
+        _cleanup_free_ char *why = gcap_why(analyze), *jwhy = gcap_why(jobs);
+        return verdict_set(v, VERDICT_FAIL, "systemd-analyze time did not report (%s), and the jobs cannot be listed: %s", why, jwhy);
+    }
+    /* "ID UNIT TYPE STATE": the running jobs hold the boot, the waiting ones wait for them */
+    struct sbuf running = {0};
+    size_t nrun = 0, nwait = 0;
+    const char *p = jobs->out, *line;
+    size_t len;
+    while (next_line(&p, &line, &len)) {
+        _cleanup_free_ char *l = xstrndup(line, len);
+        char unit[256], type[64], state[64];
+        if (sscanf(l, "%*s %255s %63s %63s", unit, type, state) != 3) continue;
+        if (streq(state, "running")) reason_item(&running, &nrun, 4, "%s (%s)", unit, type);
+        else nwait++;
+    }
+    if (nrun)
+        verdict_set(v, VERDICT_FAIL, "the boot did not finish within %d s: %zu job(s) running: %s; %zu waiting", waited_s,
+                    nrun, running.s, nwait);
+    else {
+        _cleanup_free_ char *why = gcap_why(analyze);
+        verdict_set(v, VERDICT_FAIL, "systemd-analyze time did not report and no job is running: %s", why);
+    }
+    sbuf_free(&running);
+    return v->kind;
 }
 
 enum verdict_kind decide_time_sync(const struct gcap *probe, bool require_sync, struct verdict *v, int *synced)
@@ -1413,6 +1476,8 @@ enum verdict_kind decide_swap(const struct gcap *swaps, const struct gcap *fstab
     }
     /* /proc/swaps: a header, then "Filename Type Size Used Priority" */
     size_t active = 0;
+    /* the active devices' names, each between spaces */
+    struct sbuf names = {0};
     const char *p = swaps->out, *line;
     size_t len;
     bool header = true;
@@ -1425,29 +1490,70 @@ enum verdict_kind decide_swap(const struct gcap *swaps, const struct gcap *fstab
         char name[256];
         double size = 0;
         if (!*strstrip(l)) continue;
-        if (sscanf(l, "%255s %*s %lf", name, &size) != 2) return verdict_set(v, VERDICT_FAIL, "cannot read /proc/swaps line \"%s\"", l);
+        if (sscanf(l, "%255s %*s %lf", name, &size) != 2) {
+            sbuf_free(&names);
+            return verdict_set(v, VERDICT_FAIL, "cannot read /proc/swaps line \"%s\"", l);
+        }
+        sbuf_printf(&names, " %s ", name);
         *total_mib += size / 1024.0;
         active++;
     }
-    /* swap entries of fstab that boot activates (noauto ones wait to be asked for) */
-    size_t listed = 0;
+    /* swap entries of fstab that boot activates (noauto ones wait to be asked for); a path
+     * that /proc/swaps does not show is named (UUID= and LABEL= ones only counted) */
+    size_t listed = 0, nmissing = 0;
+    struct sbuf missing = {0};
     char **e = NULL;
     size_t n = fstab->status == 0 ? fstab_entries(fstab->out, &e) : 0;
     for (size_t i = 0; i < n; i++) {
-        char type[64] = "", opts[512] = "";
-        if (sscanf(e[i], "%*s %*s %63s %511s", type, opts) < 1 || !streq(type, "swap")) continue;
+        char spec[256] = "", type[64] = "", opts[512] = "";
+        if (sscanf(e[i], "%255s %*s %63s %511s", spec, type, opts) < 2 || !streq(type, "swap")) continue;
         _cleanup_free_ char *padded = xasprintf(",%s,", opts);
-        if (!strstr(padded, ",noauto,")) listed++;
+        if (strstr(padded, ",noauto,")) continue;
+        listed++;
+        _cleanup_free_ char *needle = xasprintf(" %s ", spec);
+        if (spec[0] == '/' && !strstr(names.s ? names.s : "", needle)) reason_item(&missing, &nmissing, 4, "%s", spec);
     }
     strv_free_n(e, n);
-    if (listed > active)
-        return verdict_set(v, VERDICT_FAIL, "/etc/fstab lists %zu swap device(s) but %zu are active (/proc/swaps)", listed, active);
+    sbuf_free(&names);
+    if (listed > active || nmissing) {
+        verdict_set(v, VERDICT_FAIL, "/etc/fstab lists %zu swap device(s) but %zu are active (/proc/swaps)%s%s", listed, active,
+                    nmissing ? "; not active: " : "", nmissing ? missing.s : "");
+        sbuf_free(&missing);
+        return v->kind;
+    }
+    sbuf_free(&missing);
     if (streq(policy, "required") && !active) return verdict_set(v, VERDICT_FAIL, "no swap is active; the policy requires swap");
     if (streq(policy, "forbidden") && active)
         return verdict_set(v, VERDICT_FAIL, "%zu swap device(s) active (%.0f MiB); the policy forbids swap", active, *total_mib);
     if (!streq(policy, "any") && !streq(policy, "required") && !streq(policy, "forbidden"))
         return verdict_set(v, VERDICT_FAIL, "policy: storage.swap is \"%s\", expected any, required or forbidden", policy);
     return verdict_set(v, VERDICT_PASS, "%zu swap device(s) active, %zu listed in /etc/fstab", active, listed);
+}
+
+enum verdict_kind decide_disk_unused(const char *dev, const char *what, const struct gcap *use, struct verdict *v)
+{
+    if (use->status != 0) {
+        _cleanup_free_ char *why = gcap_why(use);
+        return verdict_set(v, VERDICT_FAIL, "cannot tell whether /dev/%s (%s) is in use: %s", dev, what, why);
+    }
+    struct sbuf users = {0};
+    size_t n = 0;
+    const char *p = use->out, *line;
+    size_t len;
+    while (next_line(&p, &line, &len)) {
+        /* "mounted DEV MOUNTPOINT", "swap DEV", "held DEV HOLDER" */
+        _cleanup_free_ char *l = xstrndup(line, len);
+        char kind[16], node[128], arg[512] = "";
+        if (sscanf(l, "%15s %127s %511s", kind, node, arg) < 2) continue;
+        if (streq(kind, "mounted")) reason_item(&users, &n, 4, "%s mounted at %s", node, arg);
+        else if (streq(kind, "swap")) reason_item(&users, &n, 4, "%s is active swap", node);
+        else if (streq(kind, "held")) reason_item(&users, &n, 4, "%s held by %s", node, arg);
+    }
+    if (n)
+        verdict_set(v, VERDICT_FAIL, "/dev/%s (%s) was given to the VM empty but the image took it: %s", dev, what, users.s);
+    else verdict_set(v, VERDICT_PASS, "/dev/%s is not in use", dev);
+    sbuf_free(&users);
+    return v->kind;
 }
 
 /* ---- packages ---- */

@@ -84,6 +84,10 @@ enum verdict_kind decide_module_cycle(const char *module, const struct gcap *loa
                                       struct verdict *v);
 /* The byte count read from /dev/random within timeout 10 (status 124: it blocked). */
 enum verdict_kind decide_entropy(const struct gcap *read, struct verdict *v);
+/* systemd-analyze time after up to waited_s s of `systemctl is-system-running --wait`, and
+ * (when it did not report) systemctl list-jobs --no-legend: the jobs still running name what
+ * holds the boot. */
+enum verdict_kind decide_boot_finished(const struct gcap *analyze, const struct gcap *jobs, int waited_s, struct verdict *v);
 /* The time probe's "service=NAME" and "sync=yes|no|unknown via=TOOL" lines; synced gets
  * 1, 0 or -1 (cannot tell). */
 enum verdict_kind decide_time_sync(const struct gcap *probe, bool require_sync, struct verdict *v, int *synced);
@@ -101,6 +105,9 @@ enum verdict_kind decide_fs_errors(const struct gcap *counts, const struct gcap 
  * forbidden); total_mib gets the active swap. */
 enum verdict_kind decide_swap(const struct gcap *swaps, const struct gcap *fstab, const char *policy, struct verdict *v,
                               double *total_mib);
+/* The disk-use probe's lines for /dev/dev and its partitions (src/suites/storage.c: "mounted
+ * DEV MOUNTPOINT", "swap DEV", "held DEV HOLDER"); what names the disk ("serial kiln-data0"). */
+enum verdict_kind decide_disk_unused(const char *dev, const char *what, const struct gcap *use, struct verdict *v);
 
 /* ---- packages ---- */
 

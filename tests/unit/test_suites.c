@@ -436,6 +436,26 @@ static void test_network(void)
     expect(decide_hostname(&k, &e, &v), &v, VERDICT_FAIL, "cannot read /etc/hostname", "hostname: unreadable");
     k = cap(0, "localhost\n", NULL);
     expect(decide_hostname(&k, &e, &v), &v, VERDICT_FAIL, "the hostname is \"localhost\"", "hostname: localhost");
+    e = cap(0, "web1\n", NULL);
+    expect(decide_hostname(&k, &e, &v), &v, VERDICT_FAIL, "the hostname is \"localhost\" but /etc/hostname says \"web1\"",
+           "hostname: a fallback name names the file's");
+    e = cap(0, "build_host01\n", NULL);
+    expect(decide_hostname(&k, &e, &v), &v, VERDICT_FAIL,
+           "/etc/hostname says \"build_host01\", which is not a valid host name (a character other than letters, digits, "
+           "'-' and '.'); the hostname is \"localhost\"", "hostname: an underscore is not allowed");
+    k = cap(0, "build_host01\n", NULL);
+    expect(decide_hostname(&k, &e, &v), &v, VERDICT_FAIL, "not a valid host name",
+           "hostname: invalid even where the kernel took it");
+    k = cap(0, "db-1.example.com\n", NULL), e = cap(0, "db-1.example.com\n", NULL);
+    expect(decide_hostname(&k, &e, &v), &v, VERDICT_PASS, NULL, "hostname: a valid FQDN");
+    e = cap(0, "-db1\n", NULL);
+    expect(decide_hostname(&k, &e, &v), &v, VERDICT_FAIL, "a label starting or ending with '-'", "hostname: leading hyphen");
+    e = cap(0, "db..example.com\n", NULL);
+    expect(decide_hostname(&k, &e, &v), &v, VERDICT_FAIL, "an empty label", "hostname: empty label");
+    e = cap(0, "a123456789b123456789c123456789d123456789e123456789f123456789g123\n", NULL);
+    expect(decide_hostname(&k, &e, &v), &v, VERDICT_FAIL, "a label longer than 63 characters", "hostname: label of 64");
+    e = cap(0, "a123456789b123456789c123456789.d123456789e123456789f123456789g1234\n", NULL);
+    expect(decide_hostname(&k, &e, &v), &v, VERDICT_FAIL, "longer than 64 characters", "hostname: 65 characters");
 
     c = cap(0, "ens3 1500\nens4 1500\n", NULL);
     expect(decide_mtu(&c, 1500, &v), &v, VERDICT_PASS, NULL, "mtu: as policy");
@@ -507,6 +527,20 @@ static void test_kernel(void)
     ok(time_drift_bound(0, true, 1, 5) == 5, "drift: not synchronised under TCG: the looser bound, not none");
     ok(time_drift_bound(-1, true, 1, 5) == 5, "drift: unknown under TCG: the looser bound");
     ok(time_drift_bound(0, false, 1, 5) == 1, "drift: not synchronised on KVM: the tight bound");
+
+    struct gcap an = cap(0, "Startup finished in 2.1s (kernel) + 5.3s (userspace) = 7.4s\n", NULL), jn = cap(0, "", NULL);
+    expect(decide_boot_finished(&an, &jn, 120, &v), &v, VERDICT_PASS, NULL, "boot: finished");
+    struct gcap unfinished = cap(1, "", "Bootup is not yet finished (org.freedesktop.systemd1.Manager.FinishTimestampMonotonic=0).\n");
+    struct gcap jobs = cap(0, "112 multi-user.target start waiting\n98  kiln-app-init.service start running\n"
+                              "113 graphical.target start waiting\n", NULL);
+    expect(decide_boot_finished(&unfinished, &jobs, 120, &v), &v, VERDICT_FAIL,
+           "the boot did not finish within 120 s: 1 job(s) running: kiln-app-init.service (start); 2 waiting",
+           "boot: names the job that holds it");
+    expect(decide_boot_finished(&unfinished, &jn, 120, &v), &v, VERDICT_FAIL, "no job is running: exited 1: Bootup is not yet finished",
+           "boot: not finished, nothing running");
+    struct gcap jfail = cap(1, "", "Failed to connect to bus\n");
+    expect(decide_boot_finished(&unfinished, &jfail, 120, &v), &v, VERDICT_FAIL, "the jobs cannot be listed: exited 1: Failed to connect to bus",
+           "boot: jobs unreadable");
 }
 
 static void test_storage(void)
@@ -543,6 +577,26 @@ static void test_storage(void)
     struct gcap sw0 = cap(0, "Filename\tType\tSize\tUsed\tPriority\n", NULL);
     expect(decide_swap(&sw0, &fs1, "any", &v, &mib), &v, VERDICT_FAIL, "lists 1 swap device(s) but 0 are active",
            "swap: listed, not active");
+    struct gcap fs2 = cap(0, "/swapfile none swap sw 0 0\nUUID=5f1c none swap sw 0 0\n", NULL);
+    expect(decide_swap(&sw0, &fs2, "any", &v, &mib), &v, VERDICT_FAIL,
+           "/etc/fstab lists 2 swap device(s) but 0 are active (/proc/swaps); not active: /swapfile",
+           "swap: names the path that is not active, counts the UUID");
+    struct gcap zram = cap(0, "Filename\tType\tSize\tUsed\tPriority\n/dev/zram0 partition 524284 0 100\n", NULL);
+    struct gcap fs3 = cap(0, "/swapfile none swap sw 0 0\n", NULL);
+    expect(decide_swap(&zram, &fs3, "any", &v, &mib), &v, VERDICT_FAIL, "not active: /swapfile",
+           "swap: another swap device does not stand for the listed one");
+    struct gcap unused = cap(0, "", NULL);
+    expect(decide_disk_unused("vdb", "serial kiln-data0", &unused, &v), &v, VERDICT_PASS, NULL, "disk: unused");
+    struct gcap mounted = cap(0, "mounted /dev/vdb /mnt/scratch\n", NULL);
+    expect(decide_disk_unused("vdb", "serial kiln-data0", &mounted, &v), &v, VERDICT_FAIL,
+           "/dev/vdb (serial kiln-data0) was given to the VM empty but the image took it: /dev/vdb mounted at /mnt/scratch",
+           "disk: mounted by the image");
+    struct gcap held = cap(0, "swap /dev/vdc1\nheld /dev/vdc2 dm-0\n", NULL);
+    expect(decide_disk_unused("vdc", "serial kiln-hot0", &held, &v), &v, VERDICT_FAIL,
+           "/dev/vdc1 is active swap, /dev/vdc2 held by dm-0", "disk: swap and a holder");
+    struct gcap ufail = cap(1, "", "cat: /sys/block/vdb/dev: No such file or directory\n");
+    expect(decide_disk_unused("vdb", "serial kiln-data0", &ufail, &v), &v, VERDICT_FAIL, "cannot tell whether /dev/vdb",
+           "disk: the probe failed");
     struct gcap nofstab = cap(3, "", NULL);
     expect(decide_swap(&sw0, &nofstab, "required", &v, &mib), &v, VERDICT_FAIL, "the policy requires swap", "swap: required");
     expect(decide_swap(&sw, &nofstab, "forbidden", &v, &mib), &v, VERDICT_FAIL, "the policy forbids swap", "swap: forbidden");
