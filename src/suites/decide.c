@@ -1202,6 +1202,67 @@ enum verdict_kind decide_mtu(const struct gcap *c, long want, struct verdict *v)
 
 /* ---- kernel ---- */
 
+/* The words of a kernel command line that start with one of the prefixes, space-separated
+ * ("" for none). */
+static char *cmdline_words(const char *cmdline, const char *const *prefixes)
+{
+    struct sbuf b = {0};
+    _cleanup_free_ char *c = xstrdup(cmdline ? cmdline : "");
+    for (char *save = NULL, *w = strtok_r(c, " \t\n", &save); w; w = strtok_r(NULL, " \t\n", &save))
+        for (const char *const *p = prefixes; *p; p++)
+            if (startswith(w, *p)) {
+                sbuf_printf(&b, "%s%s", b.len ? " " : "", w);
+                break;
+            }
+    return b.s ? sbuf_steal(&b) : xstrdup("");
+}
+
+enum verdict_kind decide_cpu_count(const struct gcap *count, const char *offline, const char *cmdline, int given,
+                                   struct verdict *v, long *n)
+{
+    *n = -1;
+    _cleanup_free_ char *o = xstrdup(count->out);
+    if (count->status != 0 || !parse_long(strstrip(o), n)) {
+        _cleanup_free_ char *why = gcap_why(count);
+        return verdict_set(v, VERDICT_FAIL, "cannot count the processors in /proc/cpuinfo: %s", why);
+    }
+    if (*n == given) return verdict_set(v, VERDICT_PASS, "%ld processors, as provisioned", *n);
+    /* what keeps the others away: CPUs the kernel holds offline, and the options that do it */
+    static const char *const opts[] = {"maxcpus=", "nr_cpus=", "nosmp", "possible_cpus=", NULL};
+    _cleanup_free_ char *words = cmdline_words(cmdline, opts), *off = xstrdup(offline ? offline : "");
+    strstrip(off);
+    return verdict_set(v, VERDICT_FAIL, "/proc/cpuinfo lists %ld processors, %d were provisioned%s%s%s%s", *n, given,
+                       *off ? "; offline: " : "", off, *words ? "; kernel command line: " : "", words);
+}
+
+enum verdict_kind decide_memory(const struct gcap *memtotal, const char *crash_bytes, const char *cmdline, double given_mb,
+                                struct verdict *v, double *mib)
+{
+    *mib = -1;
+    long kib = 0;
+    _cleanup_free_ char *o = xstrdup(memtotal->out);
+    if (memtotal->status != 0 || !parse_long(strstrip(o), &kib)) {
+        _cleanup_free_ char *why = gcap_why(memtotal);
+        return verdict_set(v, VERDICT_FAIL, "cannot read MemTotal from /proc/meminfo: %s", why);
+    }
+    *mib = (double)kib / 1024.0;
+    if (*mib <= given_mb && *mib >= 0.75 * given_mb)
+        return verdict_set(v, VERDICT_PASS, "MemTotal is %.0f MiB of %.0f MiB provisioned", *mib, given_mb);
+    /* where the rest went: a crash kernel's reservation, options that cap memory */
+    long crash = 0;
+    _cleanup_free_ char *c = xstrdup(crash_bytes ? crash_bytes : "");
+    struct sbuf why = {0};
+    if (parse_long(strstrip(c), &crash) && crash > 0)
+        sbuf_printf(&why, "; %ld MiB reserved for a crash kernel (/sys/kernel/kexec_crash_size)", crash >> 20);
+    static const char *const opts[] = {"mem=", "crashkernel=", "memmap=", "hugepages=", NULL};
+    _cleanup_free_ char *words = cmdline_words(cmdline, opts);
+    if (*words) sbuf_printf(&why, "; kernel command line: %s", words);
+    verdict_set(v, VERDICT_FAIL, "MemTotal is %.0f MiB, %.0f MiB were provisioned (expected 75%%..100%%)%s", *mib, given_mb,
+                why.s ? why.s : "");
+    sbuf_free(&why);
+    return v->kind;
+}
+
 enum verdict_kind decide_vdso(const struct gcap *helper, const struct gcap *dmesg, const char *clocksource,
                               const char *cmdline, bool tcg, int cpus, struct verdict *v)
 {

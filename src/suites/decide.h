@@ -72,6 +72,14 @@ enum verdict_kind decide_mtu(const struct gcap *c, long want, struct verdict *v)
 
 /* ---- kernel ---- */
 
+/* The processor count of /proc/cpuinfo against the vCPUs given; offline
+ * (/sys/devices/system/cpu/offline) and cmdline (/proc/cmdline) name why some are missing. */
+enum verdict_kind decide_cpu_count(const struct gcap *count, const char *offline, const char *cmdline, int given,
+                                   struct verdict *v, long *n);
+/* MemTotal in KiB against the memory given (75%..100% of it passes); crash_bytes
+ * (/sys/kernel/kexec_crash_size) and cmdline name where the rest went; mib gets MemTotal. */
+enum verdict_kind decide_memory(const struct gcap *memtotal, const char *crash_bytes, const char *cmdline, double given_mb,
+                                struct verdict *v, double *mib);
 /* kiln-guest's vdso probe, and dmesg (read only when the probe failed; status 0 otherwise
  * unused), the clock source and kernel command line, whether the VM runs under TCG. */
 enum verdict_kind decide_vdso(const struct gcap *helper, const struct gcap *dmesg, const char *clocksource,

@@ -528,6 +528,32 @@ static void test_kernel(void)
     ok(time_drift_bound(-1, true, 1, 5) == 5, "drift: unknown under TCG: the looser bound");
     ok(time_drift_bound(0, false, 1, 5) == 1, "drift: not synchronised on KVM: the tight bound");
 
+    long ncpu;
+    struct gcap two = cap(0, "2\n", NULL), one = cap(0, "1\n", NULL), garbled = cap(0, "two\n", NULL);
+    expect(decide_cpu_count(&two, "", "", 2, &v, &ncpu), &v, VERDICT_PASS, NULL, "cpus: as given");
+    is_int(ncpu, 2, "cpus: counted");
+    expect(decide_cpu_count(&one, "1\n", "BOOT_IMAGE=/vmlinuz root=/dev/vda maxcpus=1 quiet", 2, &v, &ncpu), &v, VERDICT_FAIL,
+           "/proc/cpuinfo lists 1 processors, 2 were provisioned; offline: 1; kernel command line: maxcpus=1",
+           "cpus: fewer, with the offline CPUs and the option that did it");
+    expect(decide_cpu_count(&one, "", "console=ttyS0", 2, &v, &ncpu), &v, VERDICT_FAIL,
+           "/proc/cpuinfo lists 1 processors, 2 were provisioned", "cpus: fewer, no hint");
+    expect(decide_cpu_count(&garbled, "", "", 2, &v, &ncpu), &v, VERDICT_FAIL, "cannot count the processors", "cpus: garbled count");
+    is_int(ncpu, -1, "cpus: no count");
+
+    double mem;
+    struct gcap m1000 = cap(0, "1009000\n", NULL), m574 = cap(0, "587776\n", NULL), m2g = cap(0, "2097152\n", NULL);
+    expect(decide_memory(&m1000, "", "", 1024, &v, &mem), &v, VERDICT_PASS, NULL, "memory: 98% of what was given");
+    ok(near(mem, 1009000 / 1024.0), "memory: MiB");
+    expect(decide_memory(&m574, "402653184\n", "console=ttyS0 crashkernel=384M rw", 1024, &v, &mem), &v, VERDICT_FAIL,
+           "MemTotal is 574 MiB, 1024 MiB were provisioned (expected 75%..100%); 384 MiB reserved for a crash kernel "
+           "(/sys/kernel/kexec_crash_size); kernel command line: crashkernel=384M", "memory: names the crash kernel's share");
+    expect(decide_memory(&m574, "0\n", "mem=600M", 1024, &v, &mem), &v, VERDICT_FAIL, "kernel command line: mem=600M",
+           "memory: capped by mem=");
+    expect(decide_memory(&m2g, "", "", 1024, &v, &mem), &v, VERDICT_FAIL, "MemTotal is 2048 MiB, 1024 MiB were provisioned",
+           "memory: more than given");
+    struct gcap mfail = cap(2, "", "awk: cannot open /proc/meminfo\n");
+    expect(decide_memory(&mfail, "", "", 1024, &v, &mem), &v, VERDICT_FAIL, "cannot read MemTotal", "memory: unreadable");
+
     struct gcap an = cap(0, "Startup finished in 2.1s (kernel) + 5.3s (userspace) = 7.4s\n", NULL), jn = cap(0, "", NULL);
     expect(decide_boot_finished(&an, &jn, 120, &v), &v, VERDICT_PASS, NULL, "boot: finished");
     struct gcap unfinished = cap(1, "", "Bootup is not yet finished (org.freedesktop.systemd1.Manager.FinishTimestampMonotonic=0).\n");
