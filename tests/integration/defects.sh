@@ -159,11 +159,11 @@ check_clean() {
     fi
 }
 
-# The jobs, taken from one queue by the lanes, the longest first: the clean image's run in two,
-# then the defect images. The cases that reboot or wait out the boot (minutes each) run in the
-# second clean job, with verify_vdso, on one vCPU: under TCG the vDSO can be judged only there
-# (with two, the kernel finds the emulated TSCs unsynchronised and picks hpet, which has no
-# vDSO read path, and the case skips).
+# The jobs, taken in turn from one queue by the lanes: the clean image's run in two (the longest
+# jobs, so first), then the defect images. The cases that reboot or wait out the boot (minutes
+# each) run in the second clean job, with verify_vdso, on one vCPU: under TCG the vDSO can be
+# judged only there (with two, the kernel finds the emulated TSCs unsynchronised and picks
+# hpet, which has no vDSO read path, and the case skips).
 clean_one= clean_rest=
 for t in $targets; do
     case $t in verify_reboot_cycles|verify_clean_shutdown|boot_time|verify_vdso) clean_one="$clean_one $t" ;;
