@@ -1523,8 +1523,8 @@ enum verdict_kind decide_fs_errors(const struct gcap *counts, const struct gcap 
     return v->kind;
 }
 
-enum verdict_kind decide_swap(const struct gcap *swaps, const struct gcap *fstab, const char *policy, struct verdict *v,
-                              double *total_mib)
+enum verdict_kind decide_swap(const struct gcap *swaps, const struct gcap *fstab, const char *resolved, const char *policy,
+                              struct verdict *v, double *total_mib)
 {
     *total_mib = 0;
     if (swaps->status != 0) {
@@ -1559,12 +1559,13 @@ enum verdict_kind decide_swap(const struct gcap *swaps, const struct gcap *fstab
         *total_mib += size / 1024.0;
         active++;
     }
-    /* swap entries of fstab that boot activates (noauto ones wait to be asked for); a path
-     * that /proc/swaps does not show is named (UUID= and LABEL= ones only counted) */
+    /* swap entries of fstab that boot activates (noauto ones wait to be asked for); one that
+     * /proc/swaps shows neither as written nor as the device it resolves to is named */
     size_t listed = 0, nmissing = 0;
     struct sbuf missing = {0};
     char **e = NULL;
     size_t n = fstab->status == 0 ? fstab_entries(fstab->out, &e) : 0;
+    const char *active_names = names.s ? names.s : "";
     for (size_t i = 0; i < n; i++) {
         char spec[256] = "", type[64] = "", opts[512] = "";
         if (sscanf(e[i], "%255s %*s %63s %511s", spec, type, opts) < 2 || !streq(type, "swap")) continue;
@@ -1572,7 +1573,18 @@ enum verdict_kind decide_swap(const struct gcap *swaps, const struct gcap *fstab
         if (strstr(padded, ",noauto,")) continue;
         listed++;
         _cleanup_free_ char *needle = xasprintf(" %s ", spec);
-        if (spec[0] == '/' && !strstr(names.s ? names.s : "", needle)) reason_item(&missing, &nmissing, 4, "%s", spec);
+        if (strstr(active_names, needle)) continue;
+        /* "SPEC PATH" lines: what the spec resolved to on the guest */
+        char *target = NULL;
+        const char *p2 = resolved ? resolved : "", *rl;
+        size_t rlen;
+        while (!target && next_line(&p2, &rl, &rlen)) {
+            size_t sl = strlen(spec);
+            if (rlen > sl + 1 && !strncmp(rl, spec, sl) && rl[sl] == ' ') target = xasprintf(" %.*s ", (int)(rlen - sl - 1), rl + sl + 1);
+        }
+        bool known = resolved || spec[0] == '/';
+        if (known && (!target || !strstr(active_names, target))) reason_item(&missing, &nmissing, 4, "%s", spec);
+        free(target);
     }
     strv_free_n(e, n);
     sbuf_free(&names);

@@ -109,10 +109,12 @@ double time_drift_bound(int synced, bool tcg, double bound, double unsynced_tcg_
 enum verdict_kind decide_fstab(const struct gcap *fstab, struct verdict *v);
 /* "DEVICE COUNT" lines of /sys/fs/ext4/<dev>/errors_count, and dmesg. */
 enum verdict_kind decide_fs_errors(const struct gcap *counts, const struct gcap *dmesg, struct verdict *v);
-/* /proc/swaps, /etc/fstab (exit 3: none) and the policy's storage.swap (any, required,
- * forbidden); total_mib gets the active swap. */
-enum verdict_kind decide_swap(const struct gcap *swaps, const struct gcap *fstab, const char *policy, struct verdict *v,
-                              double *total_mib);
+/* /proc/swaps, /etc/fstab (exit 3: none), "SPEC PATH" lines naming the device or file each
+ * swap entry of fstab resolves to on the guest (NULL: not known; then only paths as written
+ * are matched) and the policy's storage.swap (any, required, forbidden); total_mib gets the
+ * active swap. */
+enum verdict_kind decide_swap(const struct gcap *swaps, const struct gcap *fstab, const char *resolved, const char *policy,
+                              struct verdict *v, double *total_mib);
 /* The disk-use probe's lines for /dev/dev and its partitions (src/suites/storage.c: "mounted
  * DEV MOUNTPOINT", "swap DEV", "held DEV HOLDER"); what names the disk ("serial kiln-data0"). */
 enum verdict_kind decide_disk_unused(const char *dev, const char *what, const struct gcap *use, struct verdict *v);

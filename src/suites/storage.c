@@ -182,17 +182,30 @@ KILN_CASE(verify_swap,
     struct ynode *policy = suite_policy(t);
     if (!policy) return CASE_FAIL;
     const struct ynode *want = policy_get(policy, "storage", "swap");
-    struct gcap swaps, fstab;
+    struct gcap swaps, fstab, resolved = {0};
     if (guest_capture(t, NULL, "cat /proc/swaps", &swaps) < 0) return CASE_FAIL;
     if (guest_capture(t, NULL, "[ -e /etc/fstab ] || exit 3; cat /etc/fstab", &fstab) < 0) {
         gcap_free(&swaps);
         return CASE_FAIL;
     }
+    /* /proc/swaps names the device a UUID=, LABEL= or /dev/disk/... entry resolved to */
+    if (fstab.status == 0 &&
+        guest_capture(t, NULL, "awk '$1 !~ /^#/ && $3 == \"swap\" {print $1}' /etc/fstab | while read -r s; do "
+                               "case $s in UUID=*) p=/dev/disk/by-uuid/${s#UUID=};; LABEL=*) p=/dev/disk/by-label/${s#LABEL=};; "
+                               "PARTUUID=*) p=/dev/disk/by-partuuid/${s#PARTUUID=};; PARTLABEL=*) p=/dev/disk/by-partlabel/${s#PARTLABEL=};; "
+                               "*) p=$s;; esac; echo \"$s $(readlink -f \"$p\" 2>/dev/null || echo \"$p\")\"; done",
+                      &resolved) < 0) {
+        gcap_free(&swaps);
+        gcap_free(&fstab);
+        return CASE_FAIL;
+    }
     struct verdict v = {0};
     double mib;
-    decide_swap(&swaps, &fstab, want && want->kind == YN_SCALAR ? want->scalar : "any", &v, &mib);
+    decide_swap(&swaps, &fstab, resolved.status == 0 && resolved.out ? resolved.out : NULL,
+                want && want->kind == YN_SCALAR ? want->scalar : "any", &v, &mib);
     gcap_free(&swaps);
     gcap_free(&fstab);
+    gcap_free(&resolved);
     case_metric(t, "swap_total", mib, "MiB");
     return case_verdict(t, &v);
 }

@@ -100,7 +100,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     double mib;
     decide_fstab(&a, &v), run(&v);
     decide_fs_errors(&b, &a, &v), run(&v);
-    decide_swap(&b, &a, part[2], &v, &mib), run(&v);
+    decide_swap(&b, &a, part[1], part[2], &v, &mib), run(&v);
     decide_disk_unused("vdb", "disk", &a, &v), run(&v);
     decide_boot_finished(&a, &b, 120, &v), run(&v);
     long ncpu;

@@ -598,18 +598,18 @@ static void test_storage(void)
     double mib;
     struct gcap sw = cap(0, "Filename\tType\tSize\tUsed\tPriority\n/swapfile file 1048572 0 -2\n", NULL);
     struct gcap fs1 = cap(0, "/swapfile none swap sw 0 0\n/dev/disk/by-label/s2 none swap noauto 0 0\n", NULL);
-    expect(decide_swap(&sw, &fs1, "any", &v, &mib), &v, VERDICT_PASS, NULL, "swap: active; noauto entry waits");
+    expect(decide_swap(&sw, &fs1, NULL, "any", &v, &mib), &v, VERDICT_PASS, NULL, "swap: active; noauto entry waits");
     ok(mib > 1023 && mib < 1024, "swap: total in MiB");
     struct gcap sw0 = cap(0, "Filename\tType\tSize\tUsed\tPriority\n", NULL);
-    expect(decide_swap(&sw0, &fs1, "any", &v, &mib), &v, VERDICT_FAIL, "lists 1 swap device(s) but 0 are active",
+    expect(decide_swap(&sw0, &fs1, NULL, "any", &v, &mib), &v, VERDICT_FAIL, "lists 1 swap device(s) but 0 are active",
            "swap: listed, not active");
     struct gcap fs2 = cap(0, "/swapfile none swap sw 0 0\nUUID=5f1c none swap sw 0 0\n", NULL);
-    expect(decide_swap(&sw0, &fs2, "any", &v, &mib), &v, VERDICT_FAIL,
+    expect(decide_swap(&sw0, &fs2, NULL, "any", &v, &mib), &v, VERDICT_FAIL,
            "/etc/fstab lists 2 swap device(s) but 0 are active (/proc/swaps); not active: /swapfile",
            "swap: names the path that is not active, counts the UUID");
     struct gcap zram = cap(0, "Filename\tType\tSize\tUsed\tPriority\n/dev/zram0 partition 524284 0 100\n", NULL);
     struct gcap fs3 = cap(0, "/swapfile none swap sw 0 0\n", NULL);
-    expect(decide_swap(&zram, &fs3, "any", &v, &mib), &v, VERDICT_FAIL, "not active: /swapfile",
+    expect(decide_swap(&zram, &fs3, NULL, "any", &v, &mib), &v, VERDICT_FAIL, "not active: /swapfile",
            "swap: another swap device does not stand for the listed one");
     struct gcap unused = cap(0, "", NULL);
     expect(decide_disk_unused("vdb", "serial kiln-data0", &unused, &v), &v, VERDICT_PASS, NULL, "disk: unused");
@@ -623,13 +623,21 @@ static void test_storage(void)
     struct gcap ufail = cap(1, "", "cat: /sys/block/vdb/dev: No such file or directory\n");
     expect(decide_disk_unused("vdb", "serial kiln-data0", &ufail, &v), &v, VERDICT_FAIL, "cannot tell whether /dev/vdb",
            "disk: the probe failed");
+    struct gcap swdev = cap(0, "Filename\tType\tSize\tUsed\tPriority\n/dev/vda2 partition 1048572 0 -2\n", NULL);
+    struct gcap fs4 = cap(0, "UUID=5f1c none swap sw 0 0\n/dev/disk/by-label/swap2 none swap sw 0 0\n", NULL);
+    expect(decide_swap(&swdev, &fs4, "UUID=5f1c /dev/vda2\n/dev/disk/by-label/swap2 /dev/vdb1\n", "any", &v, &mib), &v,
+           VERDICT_FAIL, "/etc/fstab lists 2 swap device(s) but 1 are active (/proc/swaps); not active: /dev/disk/by-label/swap2",
+           "swap: entries matched through what they resolve to");
+    struct gcap fs5 = cap(0, "/dev/disk/by-uuid/5f1c none swap sw 0 0\n", NULL);
+    expect(decide_swap(&swdev, &fs5, "/dev/disk/by-uuid/5f1c /dev/vda2\n", "any", &v, &mib), &v, VERDICT_PASS, NULL,
+           "swap: a /dev/disk link is active as the device it names");
     struct gcap nofstab = cap(3, "", NULL);
-    expect(decide_swap(&sw0, &nofstab, "required", &v, &mib), &v, VERDICT_FAIL, "the policy requires swap", "swap: required");
-    expect(decide_swap(&sw, &nofstab, "forbidden", &v, &mib), &v, VERDICT_FAIL, "the policy forbids swap", "swap: forbidden");
-    expect(decide_swap(&sw, &nofstab, "sometimes", &v, &mib), &v, VERDICT_FAIL, "expected any, required or forbidden",
+    expect(decide_swap(&sw0, &nofstab, NULL, "required", &v, &mib), &v, VERDICT_FAIL, "the policy requires swap", "swap: required");
+    expect(decide_swap(&sw, &nofstab, NULL, "forbidden", &v, &mib), &v, VERDICT_FAIL, "the policy forbids swap", "swap: forbidden");
+    expect(decide_swap(&sw, &nofstab, NULL, "sometimes", &v, &mib), &v, VERDICT_FAIL, "expected any, required or forbidden",
            "swap: a policy value it does not know");
     struct gcap swfail = cap(1, "", "cat: /proc/swaps: No such file or directory\n");
-    expect(decide_swap(&swfail, &nofstab, "any", &v, &mib), &v, VERDICT_FAIL, "cannot read /proc/swaps", "swap: unreadable");
+    expect(decide_swap(&swfail, &nofstab, NULL, "any", &v, &mib), &v, VERDICT_FAIL, "cannot read /proc/swaps", "swap: unreadable");
 }
 
 static void test_packages(void)
