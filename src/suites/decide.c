@@ -1123,6 +1123,30 @@ static char *static_hostname(const char *text)
     return NULL;
 }
 
+/* A host name the kernel and systemd accept: labels of letters, digits and '-' (not at either
+ * end), each 1..63 characters (RFC 1123 2.1), 64 in all (HOST_NAME_MAX on Linux); NULL or why not. */
+static const char *hostname_invalid(const char *h)
+{
+    size_t n = strlen(h);
+    if (n > 64) return "longer than 64 characters";
+    for (const char *l = h; *l;) {
+        size_t len = strcspn(l, ".");
+        if (!len) return "an empty label";
+        if (len > 63) return "a label longer than 63 characters";
+        if (l[0] == '-' || l[len - 1] == '-') return "a label starting or ending with '-'";
+        for (size_t i = 0; i < len; i++)
+            if (!isalnum((unsigned char)l[i]) && l[i] != '-') return "a character other than letters, digits, '-' and '.'";
+        l += len;
+        if (*l == '.') l++;
+    }
+    return NULL;
+}
+
+static bool hostname_placeholder(const char *h)
+{
+    return !*h || streq(h, "localhost") || streq(h, "localhost.localdomain") || streq(h, "(none)");
+}
+
 enum verdict_kind decide_hostname(const struct gcap *kernel, const struct gcap *etc, struct verdict *v)
 {
     if (kernel->status != 0) {
@@ -1131,15 +1155,23 @@ enum verdict_kind decide_hostname(const struct gcap *kernel, const struct gcap *
     }
     _cleanup_free_ char *h = xstrdup(kernel->out);
     strstrip(h);
-    if (!*h || streq(h, "localhost") || streq(h, "localhost.localdomain") || streq(h, "(none)"))
+    _cleanup_free_ char *file = etc->status == 0 ? static_hostname(etc->out) : NULL;
+    /* an invalid name in the file is ignored at boot: the machine runs with a fallback */
+    const char *bad = file ? hostname_invalid(file) : NULL;
+    if (bad)
+        return verdict_set(v, VERDICT_FAIL, "/etc/hostname says \"%s\", which is not a valid host name (%s); the hostname is \"%s\"",
+                           file, bad, h);
+    if (hostname_placeholder(h)) {
+        if (file && strcasecmp(file, h))
+            return verdict_set(v, VERDICT_FAIL, "the hostname is \"%s\" but /etc/hostname says \"%s\"", h, file);
         return verdict_set(v, VERDICT_FAIL, "the hostname is \"%s\"", h);
+    }
     if (etc->status == 3)
         return verdict_set(v, VERDICT_NOTHING, "there is no /etc/hostname to hold \"%s\" (set at run time: DHCP, cloud-init)", h);
     if (etc->status != 0) {
         _cleanup_free_ char *why = gcap_why(etc);
         return verdict_set(v, VERDICT_FAIL, "cannot read /etc/hostname: %s", why);
     }
-    _cleanup_free_ char *file = static_hostname(etc->out);
     if (!file) return verdict_set(v, VERDICT_NOTHING, "/etc/hostname names no host (the hostname \"%s\" is set at run time)", h);
     /* host names compare without case (RFC 4343) */
     if (strcasecmp(file, h)) return verdict_set(v, VERDICT_FAIL, "the hostname is \"%s\" but /etc/hostname says \"%s\"", h, file);
@@ -1169,6 +1201,67 @@ enum verdict_kind decide_mtu(const struct gcap *c, long want, struct verdict *v)
 }
 
 /* ---- kernel ---- */
+
+/* The words of a kernel command line that start with one of the prefixes, space-separated
+ * ("" for none). */
+static char *cmdline_words(const char *cmdline, const char *const *prefixes)
+{
+    struct sbuf b = {0};
+    _cleanup_free_ char *c = xstrdup(cmdline ? cmdline : "");
+    for (char *save = NULL, *w = strtok_r(c, " \t\n", &save); w; w = strtok_r(NULL, " \t\n", &save))
+        for (const char *const *p = prefixes; *p; p++)
+            if (startswith(w, *p)) {
+                sbuf_printf(&b, "%s%s", b.len ? " " : "", w);
+                break;
+            }
+    return b.s ? sbuf_steal(&b) : xstrdup("");
+}
+
+enum verdict_kind decide_cpu_count(const struct gcap *count, const char *offline, const char *cmdline, int given,
+                                   struct verdict *v, long *n)
+{
+    *n = -1;
+    _cleanup_free_ char *o = xstrdup(count->out);
+    if (count->status != 0 || !parse_long(strstrip(o), n)) {
+        _cleanup_free_ char *why = gcap_why(count);
+        return verdict_set(v, VERDICT_FAIL, "cannot count the processors in /proc/cpuinfo: %s", why);
+    }
+    if (*n == given) return verdict_set(v, VERDICT_PASS, "%ld processors, as provisioned", *n);
+    /* what keeps the others away: CPUs the kernel holds offline, and the options that do it */
+    static const char *const opts[] = {"maxcpus=", "nr_cpus=", "nosmp", "possible_cpus=", NULL};
+    _cleanup_free_ char *words = cmdline_words(cmdline, opts), *off = xstrdup(offline ? offline : "");
+    strstrip(off);
+    return verdict_set(v, VERDICT_FAIL, "/proc/cpuinfo lists %ld processors, %d were provisioned%s%s%s%s", *n, given,
+                       *off ? "; offline: " : "", off, *words ? "; kernel command line: " : "", words);
+}
+
+enum verdict_kind decide_memory(const struct gcap *memtotal, const char *crash_bytes, const char *cmdline, double given_mb,
+                                struct verdict *v, double *mib)
+{
+    *mib = -1;
+    long kib = 0;
+    _cleanup_free_ char *o = xstrdup(memtotal->out);
+    if (memtotal->status != 0 || !parse_long(strstrip(o), &kib)) {
+        _cleanup_free_ char *why = gcap_why(memtotal);
+        return verdict_set(v, VERDICT_FAIL, "cannot read MemTotal from /proc/meminfo: %s", why);
+    }
+    *mib = (double)kib / 1024.0;
+    if (*mib <= given_mb && *mib >= 0.75 * given_mb)
+        return verdict_set(v, VERDICT_PASS, "MemTotal is %.0f MiB of %.0f MiB provisioned", *mib, given_mb);
+    /* where the rest went: a crash kernel's reservation, options that cap memory */
+    long crash = 0;
+    _cleanup_free_ char *c = xstrdup(crash_bytes ? crash_bytes : "");
+    struct sbuf why = {0};
+    if (parse_long(strstrip(c), &crash) && crash > 0)
+        sbuf_printf(&why, "; %ld MiB reserved for a crash kernel (/sys/kernel/kexec_crash_size)", crash >> 20);
+    static const char *const opts[] = {"mem=", "crashkernel=", "memmap=", "hugepages=", NULL};
+    _cleanup_free_ char *words = cmdline_words(cmdline, opts);
+    if (*words) sbuf_printf(&why, "; kernel command line: %s", words);
+    verdict_set(v, VERDICT_FAIL, "MemTotal is %.0f MiB, %.0f MiB were provisioned (expected 75%%..100%%)%s", *mib, given_mb,
+                why.s ? why.s : "");
+    sbuf_free(&why);
+    return v->kind;
+}
 
 enum verdict_kind decide_vdso(const struct gcap *helper, const struct gcap *dmesg, const char *clocksource,
                               const char *cmdline, bool tcg, int cpus, struct verdict *v)
@@ -1262,6 +1355,37 @@ enum verdict_kind decide_entropy(const struct gcap *read, struct verdict *v)
     if (!parse_long(strstrip(o), &n) || n != 32)
         return verdict_set(v, VERDICT_FAIL, "reading 32 bytes from /dev/random gave %s bytes", o);
     return verdict_set(v, VERDICT_PASS, "32 bytes read from /dev/random");
+}
+
+enum verdict_kind decide_boot_finished(const struct gcap *analyze, const struct gcap *jobs, int waited_s, struct verdict *v)
+{
+    if (analyze->status == 0 && strstr(analyze->out, "Startup finished"))
+        return verdict_set(v, VERDICT_PASS, "the boot finished");
+    if (jobs->status != 0) {
+        _cleanup_free_ char *why = gcap_why(analyze), *jwhy = gcap_why(jobs);
+        return verdict_set(v, VERDICT_FAIL, "systemd-analyze time did not report (%s), and the jobs cannot be listed: %s", why, jwhy);
+    }
+    /* "ID UNIT TYPE STATE": the running jobs hold the boot, the waiting ones wait for them */
+    struct sbuf running = {0};
+    size_t nrun = 0, nwait = 0;
+    const char *p = jobs->out, *line;
+    size_t len;
+    while (next_line(&p, &line, &len)) {
+        _cleanup_free_ char *l = xstrndup(line, len);
+        char unit[256], type[64], state[64];
+        if (sscanf(l, "%*s %255s %63s %63s", unit, type, state) != 3) continue;
+        if (streq(state, "running")) reason_item(&running, &nrun, 4, "%s (%s)", unit, type);
+        else nwait++;
+    }
+    if (nrun)
+        verdict_set(v, VERDICT_FAIL, "the boot did not finish within %d s: %zu job(s) running: %s; %zu waiting", waited_s,
+                    nrun, running.s, nwait);
+    else {
+        _cleanup_free_ char *why = gcap_why(analyze);
+        verdict_set(v, VERDICT_FAIL, "systemd-analyze time did not report and no job is running: %s", why);
+    }
+    sbuf_free(&running);
+    return v->kind;
 }
 
 enum verdict_kind decide_time_sync(const struct gcap *probe, bool require_sync, struct verdict *v, int *synced)
@@ -1399,8 +1523,8 @@ enum verdict_kind decide_fs_errors(const struct gcap *counts, const struct gcap 
     return v->kind;
 }
 
-enum verdict_kind decide_swap(const struct gcap *swaps, const struct gcap *fstab, const char *policy, struct verdict *v,
-                              double *total_mib)
+enum verdict_kind decide_swap(const struct gcap *swaps, const struct gcap *fstab, const char *resolved, const char *policy,
+                              struct verdict *v, double *total_mib)
 {
     *total_mib = 0;
     if (swaps->status != 0) {
@@ -1413,6 +1537,8 @@ enum verdict_kind decide_swap(const struct gcap *swaps, const struct gcap *fstab
     }
     /* /proc/swaps: a header, then "Filename Type Size Used Priority" */
     size_t active = 0;
+    /* the active devices' names, each between spaces */
+    struct sbuf names = {0};
     const char *p = swaps->out, *line;
     size_t len;
     bool header = true;
@@ -1425,29 +1551,82 @@ enum verdict_kind decide_swap(const struct gcap *swaps, const struct gcap *fstab
         char name[256];
         double size = 0;
         if (!*strstrip(l)) continue;
-        if (sscanf(l, "%255s %*s %lf", name, &size) != 2) return verdict_set(v, VERDICT_FAIL, "cannot read /proc/swaps line \"%s\"", l);
+        if (sscanf(l, "%255s %*s %lf", name, &size) != 2) {
+            sbuf_free(&names);
+            return verdict_set(v, VERDICT_FAIL, "cannot read /proc/swaps line \"%s\"", l);
+        }
+        sbuf_printf(&names, " %s ", name);
         *total_mib += size / 1024.0;
         active++;
     }
-    /* swap entries of fstab that boot activates (noauto ones wait to be asked for) */
-    size_t listed = 0;
+    /* swap entries of fstab that boot activates (noauto ones wait to be asked for); one that
+     * /proc/swaps shows neither as written nor as the device it resolves to is named */
+    size_t listed = 0, nmissing = 0;
+    struct sbuf missing = {0};
     char **e = NULL;
     size_t n = fstab->status == 0 ? fstab_entries(fstab->out, &e) : 0;
+    const char *active_names = names.s ? names.s : "";
     for (size_t i = 0; i < n; i++) {
-        char type[64] = "", opts[512] = "";
-        if (sscanf(e[i], "%*s %*s %63s %511s", type, opts) < 1 || !streq(type, "swap")) continue;
+        char spec[256] = "", type[64] = "", opts[512] = "";
+        if (sscanf(e[i], "%255s %*s %63s %511s", spec, type, opts) < 2 || !streq(type, "swap")) continue;
         _cleanup_free_ char *padded = xasprintf(",%s,", opts);
-        if (!strstr(padded, ",noauto,")) listed++;
+        if (strstr(padded, ",noauto,")) continue;
+        listed++;
+        _cleanup_free_ char *needle = xasprintf(" %s ", spec);
+        if (strstr(active_names, needle)) continue;
+        /* "SPEC PATH" lines: what the spec resolved to on the guest */
+        char *target = NULL;
+        const char *p2 = resolved ? resolved : "", *rl;
+        size_t rlen;
+        while (!target && next_line(&p2, &rl, &rlen)) {
+            size_t sl = strlen(spec);
+            if (rlen > sl + 1 && !strncmp(rl, spec, sl) && rl[sl] == ' ') target = xasprintf(" %.*s ", (int)(rlen - sl - 1), rl + sl + 1);
+        }
+        bool known = resolved || spec[0] == '/';
+        if (known && (!target || !strstr(active_names, target))) reason_item(&missing, &nmissing, 4, "%s", spec);
+        free(target);
     }
     strv_free_n(e, n);
-    if (listed > active)
-        return verdict_set(v, VERDICT_FAIL, "/etc/fstab lists %zu swap device(s) but %zu are active (/proc/swaps)", listed, active);
+    sbuf_free(&names);
+    if (listed > active || nmissing) {
+        verdict_set(v, VERDICT_FAIL, "/etc/fstab lists %zu swap device(s) but %zu are active (/proc/swaps)%s%s", listed, active,
+                    nmissing ? "; not active: " : "", nmissing ? missing.s : "");
+        sbuf_free(&missing);
+        return v->kind;
+    }
+    sbuf_free(&missing);
     if (streq(policy, "required") && !active) return verdict_set(v, VERDICT_FAIL, "no swap is active; the policy requires swap");
     if (streq(policy, "forbidden") && active)
         return verdict_set(v, VERDICT_FAIL, "%zu swap device(s) active (%.0f MiB); the policy forbids swap", active, *total_mib);
     if (!streq(policy, "any") && !streq(policy, "required") && !streq(policy, "forbidden"))
         return verdict_set(v, VERDICT_FAIL, "policy: storage.swap is \"%s\", expected any, required or forbidden", policy);
     return verdict_set(v, VERDICT_PASS, "%zu swap device(s) active, %zu listed in /etc/fstab", active, listed);
+}
+
+enum verdict_kind decide_disk_unused(const char *dev, const char *what, const struct gcap *use, struct verdict *v)
+{
+    if (use->status != 0) {
+        _cleanup_free_ char *why = gcap_why(use);
+        return verdict_set(v, VERDICT_FAIL, "cannot tell whether /dev/%s (%s) is in use: %s", dev, what, why);
+    }
+    struct sbuf users = {0};
+    size_t n = 0;
+    const char *p = use->out, *line;
+    size_t len;
+    while (next_line(&p, &line, &len)) {
+        /* "mounted DEV MOUNTPOINT", "swap DEV", "held DEV HOLDER" */
+        _cleanup_free_ char *l = xstrndup(line, len);
+        char kind[16], node[128], arg[512] = "";
+        if (sscanf(l, "%15s %127s %511s", kind, node, arg) < 2) continue;
+        if (streq(kind, "mounted")) reason_item(&users, &n, 4, "%s mounted at %s", node, arg);
+        else if (streq(kind, "swap")) reason_item(&users, &n, 4, "%s is active swap", node);
+        else if (streq(kind, "held")) reason_item(&users, &n, 4, "%s held by %s", node, arg);
+    }
+    if (n)
+        verdict_set(v, VERDICT_FAIL, "/dev/%s (%s) was given to the VM empty but the image took it: %s", dev, what, users.s);
+    else verdict_set(v, VERDICT_PASS, "/dev/%s is not in use", dev);
+    sbuf_free(&users);
+    return v->kind;
 }
 
 /* ---- packages ---- */

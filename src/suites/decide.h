@@ -72,6 +72,14 @@ enum verdict_kind decide_mtu(const struct gcap *c, long want, struct verdict *v)
 
 /* ---- kernel ---- */
 
+/* The processor count of /proc/cpuinfo against the vCPUs given; offline
+ * (/sys/devices/system/cpu/offline) and cmdline (/proc/cmdline) name why some are missing. */
+enum verdict_kind decide_cpu_count(const struct gcap *count, const char *offline, const char *cmdline, int given,
+                                   struct verdict *v, long *n);
+/* MemTotal in KiB against the memory given (75%..100% of it passes); crash_bytes
+ * (/sys/kernel/kexec_crash_size) and cmdline name where the rest went; mib gets MemTotal. */
+enum verdict_kind decide_memory(const struct gcap *memtotal, const char *crash_bytes, const char *cmdline, double given_mb,
+                                struct verdict *v, double *mib);
 /* kiln-guest's vdso probe, and dmesg (read only when the probe failed; status 0 otherwise
  * unused), the clock source and kernel command line, whether the VM runs under TCG. */
 enum verdict_kind decide_vdso(const struct gcap *helper, const struct gcap *dmesg, const char *clocksource,
@@ -84,6 +92,10 @@ enum verdict_kind decide_module_cycle(const char *module, const struct gcap *loa
                                       struct verdict *v);
 /* The byte count read from /dev/random within timeout 10 (status 124: it blocked). */
 enum verdict_kind decide_entropy(const struct gcap *read, struct verdict *v);
+/* systemd-analyze time after up to waited_s s of `systemctl is-system-running --wait`, and
+ * (when it did not report) systemctl list-jobs --no-legend: the jobs still running name what
+ * holds the boot. */
+enum verdict_kind decide_boot_finished(const struct gcap *analyze, const struct gcap *jobs, int waited_s, struct verdict *v);
 /* The time probe's "service=NAME" and "sync=yes|no|unknown via=TOOL" lines; synced gets
  * 1, 0 or -1 (cannot tell). */
 enum verdict_kind decide_time_sync(const struct gcap *probe, bool require_sync, struct verdict *v, int *synced);
@@ -97,10 +109,15 @@ double time_drift_bound(int synced, bool tcg, double bound, double unsynced_tcg_
 enum verdict_kind decide_fstab(const struct gcap *fstab, struct verdict *v);
 /* "DEVICE COUNT" lines of /sys/fs/ext4/<dev>/errors_count, and dmesg. */
 enum verdict_kind decide_fs_errors(const struct gcap *counts, const struct gcap *dmesg, struct verdict *v);
-/* /proc/swaps, /etc/fstab (exit 3: none) and the policy's storage.swap (any, required,
- * forbidden); total_mib gets the active swap. */
-enum verdict_kind decide_swap(const struct gcap *swaps, const struct gcap *fstab, const char *policy, struct verdict *v,
-                              double *total_mib);
+/* /proc/swaps, /etc/fstab (exit 3: none), "SPEC PATH" lines naming the device or file each
+ * swap entry of fstab resolves to on the guest (NULL: not known; then only paths as written
+ * are matched) and the policy's storage.swap (any, required, forbidden); total_mib gets the
+ * active swap. */
+enum verdict_kind decide_swap(const struct gcap *swaps, const struct gcap *fstab, const char *resolved, const char *policy,
+                              struct verdict *v, double *total_mib);
+/* The disk-use probe's lines for /dev/dev and its partitions (src/suites/storage.c: "mounted
+ * DEV MOUNTPOINT", "swap DEV", "held DEV HOLDER"); what names the disk ("serial kiln-data0"). */
+enum verdict_kind decide_disk_unused(const char *dev, const char *what, const struct gcap *use, struct verdict *v);
 
 /* ---- packages ---- */
 

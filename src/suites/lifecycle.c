@@ -7,6 +7,20 @@
 #include "suites/decide.h"
 #include "util/util.h"
 
+/* The units systemd holds failed, as "; failed units: A B" ("" for none or no systemd): the
+ * console's status lines shorten unit names to fit, the list names them whole. */
+static char *failed_units_note(struct kiln_case_ctx *t)
+{
+    _cleanup_free_ char *out = NULL;
+    if (!guest_has_systemd(t) ||
+        case_sh(t, "systemctl list-units --state=failed --no-legend --plain --no-pager | awk '{print $1}'", &out) != 0 ||
+        !out || !*strstrip(out))
+        return xstrdup("");
+    for (char *c = out; *c; c++)
+        if (*c == '\n') *c = ' ';
+    return xasprintf("; failed units: %s", out);
+}
+
 KILN_CASE(verify_reboot_cycles,
           .area = "lifecycle", .priority = 2, .timeout_s = 1800,
           .description = "Three reboots in a row each come back with a new boot id and a clean console")
@@ -20,7 +34,10 @@ KILN_CASE(verify_reboot_cycles,
             return case_fail(t, "reboot %d of 3: %s", i, why);
         }
         _cleanup_free_ char *bad = console_findings(n, mark);
-        if (bad) return case_fail(t, "reboot %d of 3: console: %s", i, bad);
+        if (bad) {
+            _cleanup_free_ char *units = failed_units_note(t);
+            return case_fail(t, "reboot %d of 3: console: %s%s", i, bad, units);
+        }
         case_log(t, "reboot %d: boot id %s", i, n->boot_id);
     }
     return CASE_PASS;
@@ -39,6 +56,12 @@ KILN_CASE(verify_clean_shutdown,
         return case_fail(t, "reboot: %s", why);
     }
     _cleanup_free_ char *bad = console_findings(n, mark);
+    if (bad) {
+        _cleanup_free_ char *units = failed_units_note(t);
+        char *all = xasprintf("%s%s", bad, units);
+        free(bad);
+        bad = all;
+    }
     bool systemd = guest_has_systemd(t);
     struct gcap journal = {.out = xstrdup(""), .err = xstrdup("")};
     bool persistent = false;

@@ -62,9 +62,35 @@ static char *wait_for_disk(struct kiln_case_ctx *t, const char *serial, int seco
     return out;
 }
 
-/* Partition, format, mount, write, remount, read back: returns CASE_PASS or fails. */
-static int exercise_disk(struct kiln_case_ctx *t, const char *dev)
+/* A disk kiln gave the VM empty must still be unused when a case writes to it: an image that
+ * formats, mounts or swaps on whatever disk it finds would lose its data to the case, and the
+ * case would measure the image's filesystem. udev settles first, so whatever the image does
+ * when a disk appears has happened. Returns CASE_PASS or fails. */
+static int disk_unused(struct kiln_case_ctx *t, const char *dev, const char *what)
 {
+    _cleanup_free_ char *probe = xasprintf(
+        "command -v udevadm >/dev/null 2>&1 && udevadm settle -t 10; "
+        "for p in /sys/block/%s /sys/block/%s/%s*; do [ -e \"$p/dev\" ] || continue; n=${p##*/}; m=$(cat \"$p/dev\") || exit 1; "
+        "awk -v m=\"$m\" -v n=\"$n\" '$3 == m {print \"mounted /dev/\" n, $5}' /proc/self/mountinfo || exit 1; "
+        "awk -v n=\"/dev/$n\" 'NR > 1 && $1 == n {print \"swap\", n}' /proc/swaps || exit 1; "
+        "for h in \"$p\"/holders/*; do [ -e \"$h\" ] && echo \"held /dev/$n ${h##*/}\"; done; done; exit 0",
+        dev, dev, dev);
+    struct gcap use;
+    if (guest_capture(t, NULL, probe, &use) < 0) return CASE_FAIL;
+    struct verdict v = {0};
+    decide_disk_unused(dev, what, &use, &v);
+    gcap_free(&use);
+    if (v.kind == VERDICT_PASS) {
+        verdict_free(&v);
+        return CASE_PASS;
+    }
+    return case_verdict(t, &v);
+}
+
+/* Partition, format, mount, write, remount, read back: returns CASE_PASS or fails. */
+static int exercise_disk(struct kiln_case_ctx *t, const char *dev, const char *what)
+{
+    if (disk_unused(t, dev, what) != CASE_PASS) return CASE_FAIL;
     const char *helper = guest_helper(t);
     if (!helper) return CASE_FAIL;
     _cleanup_free_ char *part_cmd = xasprintf("%s mbr /dev/%s", helper, dev);
@@ -106,7 +132,8 @@ KILN_CASE(verify_hot_add_disk,
     if (!dev) return case_fail(t, "the guest did not see the added disk (serial %s) within 30 s", serial);
     case_metric(t, "hot_add_visible_after", now_s() - t0, "s");
     case_log(t, "added disk is /dev/%s", dev);
-    return exercise_disk(t, dev);
+    _cleanup_free_ char *what = xasprintf("the disk added with serial %s", serial);
+    return exercise_disk(t, dev, what);
 }
 
 KILN_CASE(verify_nvme,
@@ -123,7 +150,7 @@ KILN_CASE(verify_nvme,
     _cleanup_free_ char *model = NULL, *cmd = xasprintf("cat /sys/block/%s/device/model 2>/dev/null", ns);
     case_sh(t, cmd, &model);
     case_log(t, "NVMe namespace %s, model %s", ns, model ? strstrip(model) : "?");
-    return exercise_disk(t, ns);
+    return exercise_disk(t, ns, "the NVMe namespace");
 }
 
 KILN_CASE(verify_no_fs_errors,
@@ -155,17 +182,30 @@ KILN_CASE(verify_swap,
     struct ynode *policy = suite_policy(t);
     if (!policy) return CASE_FAIL;
     const struct ynode *want = policy_get(policy, "storage", "swap");
-    struct gcap swaps, fstab;
+    struct gcap swaps, fstab, resolved = {0};
     if (guest_capture(t, NULL, "cat /proc/swaps", &swaps) < 0) return CASE_FAIL;
     if (guest_capture(t, NULL, "[ -e /etc/fstab ] || exit 3; cat /etc/fstab", &fstab) < 0) {
         gcap_free(&swaps);
         return CASE_FAIL;
     }
+    /* /proc/swaps names the device a UUID=, LABEL= or /dev/disk/... entry resolved to */
+    if (fstab.status == 0 &&
+        guest_capture(t, NULL, "awk '$1 !~ /^#/ && $3 == \"swap\" {print $1}' /etc/fstab | while read -r s; do "
+                               "case $s in UUID=*) p=/dev/disk/by-uuid/${s#UUID=};; LABEL=*) p=/dev/disk/by-label/${s#LABEL=};; "
+                               "PARTUUID=*) p=/dev/disk/by-partuuid/${s#PARTUUID=};; PARTLABEL=*) p=/dev/disk/by-partlabel/${s#PARTLABEL=};; "
+                               "*) p=$s;; esac; echo \"$s $(readlink -f \"$p\" 2>/dev/null || echo \"$p\")\"; done",
+                      &resolved) < 0) {
+        gcap_free(&swaps);
+        gcap_free(&fstab);
+        return CASE_FAIL;
+    }
     struct verdict v = {0};
     double mib;
-    decide_swap(&swaps, &fstab, want && want->kind == YN_SCALAR ? want->scalar : "any", &v, &mib);
+    decide_swap(&swaps, &fstab, resolved.status == 0 && resolved.out ? resolved.out : NULL,
+                want && want->kind == YN_SCALAR ? want->scalar : "any", &v, &mib);
     gcap_free(&swaps);
     gcap_free(&fstab);
+    gcap_free(&resolved);
     case_metric(t, "swap_total", mib, "MiB");
     return case_verdict(t, &v);
 }
@@ -177,6 +217,7 @@ KILN_CASE(perf_storage_io,
 {
     _cleanup_free_ char *dev = wait_for_disk(t, "kiln-data0", 10);
     if (!dev) return case_fail(t, "no data disk with serial kiln-data0");
+    if (disk_unused(t, dev, "the data disk with serial kiln-data0") != CASE_PASS) return CASE_FAIL;
     const char *helper = guest_helper(t);
     if (!helper) return CASE_FAIL;
     _cleanup_free_ char *cmd = xasprintf("%s io /dev/%s 64", helper, dev), *out = NULL;

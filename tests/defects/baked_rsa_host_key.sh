@@ -1,6 +1,7 @@
 #!/bin/sh
 # case: verify_ssh_host_keys_unique
 # expect: have the same host key file(s) /etc/ssh/ssh_host_rsa_key: host keys are baked into the image
+# image: pair-b
 # A baked RSA host key beside fresh ones: first-boot key generation still runs (a drop-in
 # clears its "no key yet" condition) and ssh-keygen -A adds the missing ecdsa and ed25519
 # keys, so sshd presents a fresh ed25519 key while the RSA key is the same on every VM.

@@ -1,6 +1,7 @@
 #!/bin/sh
 # case: verify_login_users
 # expect: deploy (empty shell field: /bin/sh)
+# image: cmdline
 # an account whose shell field is empty logs in with /bin/sh
 . "$(dirname "$0")/lib.sh"
 d=$(mktemp -d)

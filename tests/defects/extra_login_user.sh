@@ -1,6 +1,7 @@
 #!/bin/sh
 # case: verify_login_users
 # expect: svc-backup
+# image: system
 . "$(dirname "$0")/lib.sh"
 d=$(mktemp -d)
 debugfs -R "cat /etc/passwd" "$IMG" > "$d/passwd" 2>/dev/null

@@ -1,6 +1,7 @@
 #!/bin/sh
 # case: verify_no_empty_passwords
 # expect: kiosk (/etc/passwd)
+# image: cmdline
 # an empty password in /etc/passwd itself (no "x", so /etc/shadow is not consulted)
 . "$(dirname "$0")/lib.sh"
 d=$(mktemp -d)

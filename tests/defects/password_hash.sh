@@ -1,6 +1,7 @@
 #!/bin/sh
 # case: verify_no_password_hashes
 # expect: root (/etc/shadow, $6$ hash)
+# image: system
 # root keeps the password it had while the image was built
 . "$(dirname "$0")/lib.sh"
 d=$(mktemp -d)

@@ -1,6 +1,7 @@
 #!/bin/sh
 # case: verify_vulnerable_packages
 # expect: openssh-server
+# image: packages
 # The image's openssh-server is older than an advisory's fixed version: the feed (written
 # beside the image) says the fix is one build newer than what the image has.
 . "$(dirname "$0")/lib.sh"
@@ -11,4 +12,4 @@ cat > "$IMG.feed.yml" <<YAML
 advisories:
   - { id: KILN-TEST-0001, package: openssh-server, family: deb, fixed: "$ver+kiln1", severity: high }
 YAML
-echo "vulnerability_feed: $IMG.feed.yml" > "$IMG.extra.yml"
+echo "vulnerability_feed: $IMG.feed.yml" >> "$IMG.extra.yml"

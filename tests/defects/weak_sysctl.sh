@@ -1,6 +1,7 @@
 #!/bin/sh
 # case: verify_kernel_hardening
 # expect: kernel.randomize_va_space = 0
+# image: cmdline
 # Address space layout randomisation switched off: every distribution ships 2, so the
 # default policy catches it.
 . "$(dirname "$0")/lib.sh"

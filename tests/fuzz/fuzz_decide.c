@@ -100,7 +100,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     double mib;
     decide_fstab(&a, &v), run(&v);
     decide_fs_errors(&b, &a, &v), run(&v);
-    decide_swap(&b, &a, part[2], &v, &mib), run(&v);
+    decide_swap(&b, &a, part[1], part[2], &v, &mib), run(&v);
+    decide_disk_unused("vdb", "disk", &a, &v), run(&v);
+    decide_boot_finished(&a, &b, 120, &v), run(&v);
+    long ncpu;
+    decide_cpu_count(&a, part[1], part[2], 2, &v, &ncpu), run(&v);
+    double mem;
+    decide_memory(&a, part[1], part[2], 1024, &v, &mem), run(&v);
 
     decide_package_db(status & 1 ? FAMILY_DEB : FAMILY_RPM, &b, &a, &v), run(&v);
     decide_package_files(status & 1 ? FAMILY_DEB : FAMILY_RPM, &a, part[1], &v), run(&v);

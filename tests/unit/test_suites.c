@@ -436,6 +436,26 @@ static void test_network(void)
     expect(decide_hostname(&k, &e, &v), &v, VERDICT_FAIL, "cannot read /etc/hostname", "hostname: unreadable");
     k = cap(0, "localhost\n", NULL);
     expect(decide_hostname(&k, &e, &v), &v, VERDICT_FAIL, "the hostname is \"localhost\"", "hostname: localhost");
+    e = cap(0, "web1\n", NULL);
+    expect(decide_hostname(&k, &e, &v), &v, VERDICT_FAIL, "the hostname is \"localhost\" but /etc/hostname says \"web1\"",
+           "hostname: a fallback name names the file's");
+    e = cap(0, "build_host01\n", NULL);
+    expect(decide_hostname(&k, &e, &v), &v, VERDICT_FAIL,
+           "/etc/hostname says \"build_host01\", which is not a valid host name (a character other than letters, digits, "
+           "'-' and '.'); the hostname is \"localhost\"", "hostname: an underscore is not allowed");
+    k = cap(0, "build_host01\n", NULL);
+    expect(decide_hostname(&k, &e, &v), &v, VERDICT_FAIL, "not a valid host name",
+           "hostname: invalid even where the kernel took it");
+    k = cap(0, "db-1.example.com\n", NULL), e = cap(0, "db-1.example.com\n", NULL);
+    expect(decide_hostname(&k, &e, &v), &v, VERDICT_PASS, NULL, "hostname: a valid FQDN");
+    e = cap(0, "-db1\n", NULL);
+    expect(decide_hostname(&k, &e, &v), &v, VERDICT_FAIL, "a label starting or ending with '-'", "hostname: leading hyphen");
+    e = cap(0, "db..example.com\n", NULL);
+    expect(decide_hostname(&k, &e, &v), &v, VERDICT_FAIL, "an empty label", "hostname: empty label");
+    e = cap(0, "a123456789b123456789c123456789d123456789e123456789f123456789g123\n", NULL);
+    expect(decide_hostname(&k, &e, &v), &v, VERDICT_FAIL, "a label longer than 63 characters", "hostname: label of 64");
+    e = cap(0, "a123456789b123456789c123456789.d123456789e123456789f123456789g1234\n", NULL);
+    expect(decide_hostname(&k, &e, &v), &v, VERDICT_FAIL, "longer than 64 characters", "hostname: 65 characters");
 
     c = cap(0, "ens3 1500\nens4 1500\n", NULL);
     expect(decide_mtu(&c, 1500, &v), &v, VERDICT_PASS, NULL, "mtu: as policy");
@@ -507,6 +527,46 @@ static void test_kernel(void)
     ok(time_drift_bound(0, true, 1, 5) == 5, "drift: not synchronised under TCG: the looser bound, not none");
     ok(time_drift_bound(-1, true, 1, 5) == 5, "drift: unknown under TCG: the looser bound");
     ok(time_drift_bound(0, false, 1, 5) == 1, "drift: not synchronised on KVM: the tight bound");
+
+    long ncpu;
+    struct gcap two = cap(0, "2\n", NULL), one = cap(0, "1\n", NULL), garbled = cap(0, "two\n", NULL);
+    expect(decide_cpu_count(&two, "", "", 2, &v, &ncpu), &v, VERDICT_PASS, NULL, "cpus: as given");
+    is_int(ncpu, 2, "cpus: counted");
+    expect(decide_cpu_count(&one, "1\n", "BOOT_IMAGE=/vmlinuz root=/dev/vda maxcpus=1 quiet", 2, &v, &ncpu), &v, VERDICT_FAIL,
+           "/proc/cpuinfo lists 1 processors, 2 were provisioned; offline: 1; kernel command line: maxcpus=1",
+           "cpus: fewer, with the offline CPUs and the option that did it");
+    expect(decide_cpu_count(&one, "", "console=ttyS0", 2, &v, &ncpu), &v, VERDICT_FAIL,
+           "/proc/cpuinfo lists 1 processors, 2 were provisioned", "cpus: fewer, no hint");
+    expect(decide_cpu_count(&garbled, "", "", 2, &v, &ncpu), &v, VERDICT_FAIL, "cannot count the processors", "cpus: garbled count");
+    is_int(ncpu, -1, "cpus: no count");
+
+    double mem;
+    struct gcap m1000 = cap(0, "1009000\n", NULL), m574 = cap(0, "587776\n", NULL), m2g = cap(0, "2097152\n", NULL);
+    expect(decide_memory(&m1000, "", "", 1024, &v, &mem), &v, VERDICT_PASS, NULL, "memory: 98% of what was given");
+    ok(near(mem, 1009000 / 1024.0), "memory: MiB");
+    expect(decide_memory(&m574, "402653184\n", "console=ttyS0 crashkernel=384M rw", 1024, &v, &mem), &v, VERDICT_FAIL,
+           "MemTotal is 574 MiB, 1024 MiB were provisioned (expected 75%..100%); 384 MiB reserved for a crash kernel "
+           "(/sys/kernel/kexec_crash_size); kernel command line: crashkernel=384M", "memory: names the crash kernel's share");
+    expect(decide_memory(&m574, "0\n", "mem=600M", 1024, &v, &mem), &v, VERDICT_FAIL, "kernel command line: mem=600M",
+           "memory: capped by mem=");
+    expect(decide_memory(&m2g, "", "", 1024, &v, &mem), &v, VERDICT_FAIL, "MemTotal is 2048 MiB, 1024 MiB were provisioned",
+           "memory: more than given");
+    struct gcap mfail = cap(2, "", "awk: cannot open /proc/meminfo\n");
+    expect(decide_memory(&mfail, "", "", 1024, &v, &mem), &v, VERDICT_FAIL, "cannot read MemTotal", "memory: unreadable");
+
+    struct gcap an = cap(0, "Startup finished in 2.1s (kernel) + 5.3s (userspace) = 7.4s\n", NULL), jn = cap(0, "", NULL);
+    expect(decide_boot_finished(&an, &jn, 120, &v), &v, VERDICT_PASS, NULL, "boot: finished");
+    struct gcap unfinished = cap(1, "", "Bootup is not yet finished (org.freedesktop.systemd1.Manager.FinishTimestampMonotonic=0).\n");
+    struct gcap jobs = cap(0, "112 multi-user.target start waiting\n98  kiln-app-init.service start running\n"
+                              "113 graphical.target start waiting\n", NULL);
+    expect(decide_boot_finished(&unfinished, &jobs, 120, &v), &v, VERDICT_FAIL,
+           "the boot did not finish within 120 s: 1 job(s) running: kiln-app-init.service (start); 2 waiting",
+           "boot: names the job that holds it");
+    expect(decide_boot_finished(&unfinished, &jn, 120, &v), &v, VERDICT_FAIL, "no job is running: exited 1: Bootup is not yet finished",
+           "boot: not finished, nothing running");
+    struct gcap jfail = cap(1, "", "Failed to connect to bus\n");
+    expect(decide_boot_finished(&unfinished, &jfail, 120, &v), &v, VERDICT_FAIL, "the jobs cannot be listed: exited 1: Failed to connect to bus",
+           "boot: jobs unreadable");
 }
 
 static void test_storage(void)
@@ -538,18 +598,46 @@ static void test_storage(void)
     double mib;
     struct gcap sw = cap(0, "Filename\tType\tSize\tUsed\tPriority\n/swapfile file 1048572 0 -2\n", NULL);
     struct gcap fs1 = cap(0, "/swapfile none swap sw 0 0\n/dev/disk/by-label/s2 none swap noauto 0 0\n", NULL);
-    expect(decide_swap(&sw, &fs1, "any", &v, &mib), &v, VERDICT_PASS, NULL, "swap: active; noauto entry waits");
+    expect(decide_swap(&sw, &fs1, NULL, "any", &v, &mib), &v, VERDICT_PASS, NULL, "swap: active; noauto entry waits");
     ok(mib > 1023 && mib < 1024, "swap: total in MiB");
     struct gcap sw0 = cap(0, "Filename\tType\tSize\tUsed\tPriority\n", NULL);
-    expect(decide_swap(&sw0, &fs1, "any", &v, &mib), &v, VERDICT_FAIL, "lists 1 swap device(s) but 0 are active",
+    expect(decide_swap(&sw0, &fs1, NULL, "any", &v, &mib), &v, VERDICT_FAIL, "lists 1 swap device(s) but 0 are active",
            "swap: listed, not active");
+    struct gcap fs2 = cap(0, "/swapfile none swap sw 0 0\nUUID=5f1c none swap sw 0 0\n", NULL);
+    expect(decide_swap(&sw0, &fs2, NULL, "any", &v, &mib), &v, VERDICT_FAIL,
+           "/etc/fstab lists 2 swap device(s) but 0 are active (/proc/swaps); not active: /swapfile",
+           "swap: names the path that is not active, counts the UUID");
+    struct gcap zram = cap(0, "Filename\tType\tSize\tUsed\tPriority\n/dev/zram0 partition 524284 0 100\n", NULL);
+    struct gcap fs3 = cap(0, "/swapfile none swap sw 0 0\n", NULL);
+    expect(decide_swap(&zram, &fs3, NULL, "any", &v, &mib), &v, VERDICT_FAIL, "not active: /swapfile",
+           "swap: another swap device does not stand for the listed one");
+    struct gcap unused = cap(0, "", NULL);
+    expect(decide_disk_unused("vdb", "serial kiln-data0", &unused, &v), &v, VERDICT_PASS, NULL, "disk: unused");
+    struct gcap mounted = cap(0, "mounted /dev/vdb /mnt/scratch\n", NULL);
+    expect(decide_disk_unused("vdb", "serial kiln-data0", &mounted, &v), &v, VERDICT_FAIL,
+           "/dev/vdb (serial kiln-data0) was given to the VM empty but the image took it: /dev/vdb mounted at /mnt/scratch",
+           "disk: mounted by the image");
+    struct gcap held = cap(0, "swap /dev/vdc1\nheld /dev/vdc2 dm-0\n", NULL);
+    expect(decide_disk_unused("vdc", "serial kiln-hot0", &held, &v), &v, VERDICT_FAIL,
+           "/dev/vdc1 is active swap, /dev/vdc2 held by dm-0", "disk: swap and a holder");
+    struct gcap ufail = cap(1, "", "cat: /sys/block/vdb/dev: No such file or directory\n");
+    expect(decide_disk_unused("vdb", "serial kiln-data0", &ufail, &v), &v, VERDICT_FAIL, "cannot tell whether /dev/vdb",
+           "disk: the probe failed");
+    struct gcap swdev = cap(0, "Filename\tType\tSize\tUsed\tPriority\n/dev/vda2 partition 1048572 0 -2\n", NULL);
+    struct gcap fs4 = cap(0, "UUID=5f1c none swap sw 0 0\n/dev/disk/by-label/swap2 none swap sw 0 0\n", NULL);
+    expect(decide_swap(&swdev, &fs4, "UUID=5f1c /dev/vda2\n/dev/disk/by-label/swap2 /dev/vdb1\n", "any", &v, &mib), &v,
+           VERDICT_FAIL, "/etc/fstab lists 2 swap device(s) but 1 are active (/proc/swaps); not active: /dev/disk/by-label/swap2",
+           "swap: entries matched through what they resolve to");
+    struct gcap fs5 = cap(0, "/dev/disk/by-uuid/5f1c none swap sw 0 0\n", NULL);
+    expect(decide_swap(&swdev, &fs5, "/dev/disk/by-uuid/5f1c /dev/vda2\n", "any", &v, &mib), &v, VERDICT_PASS, NULL,
+           "swap: a /dev/disk link is active as the device it names");
     struct gcap nofstab = cap(3, "", NULL);
-    expect(decide_swap(&sw0, &nofstab, "required", &v, &mib), &v, VERDICT_FAIL, "the policy requires swap", "swap: required");
-    expect(decide_swap(&sw, &nofstab, "forbidden", &v, &mib), &v, VERDICT_FAIL, "the policy forbids swap", "swap: forbidden");
-    expect(decide_swap(&sw, &nofstab, "sometimes", &v, &mib), &v, VERDICT_FAIL, "expected any, required or forbidden",
+    expect(decide_swap(&sw0, &nofstab, NULL, "required", &v, &mib), &v, VERDICT_FAIL, "the policy requires swap", "swap: required");
+    expect(decide_swap(&sw, &nofstab, NULL, "forbidden", &v, &mib), &v, VERDICT_FAIL, "the policy forbids swap", "swap: forbidden");
+    expect(decide_swap(&sw, &nofstab, NULL, "sometimes", &v, &mib), &v, VERDICT_FAIL, "expected any, required or forbidden",
            "swap: a policy value it does not know");
     struct gcap swfail = cap(1, "", "cat: /proc/swaps: No such file or directory\n");
-    expect(decide_swap(&swfail, &nofstab, "any", &v, &mib), &v, VERDICT_FAIL, "cannot read /proc/swaps", "swap: unreadable");
+    expect(decide_swap(&swfail, &nofstab, NULL, "any", &v, &mib), &v, VERDICT_FAIL, "cannot read /proc/swaps", "swap: unreadable");
 }
 
 static void test_packages(void)
