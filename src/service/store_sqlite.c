@@ -3,6 +3,7 @@
  * when a read turns into a write. */
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sqlite3.h>
 #include <stdio.h>
 
@@ -39,10 +40,17 @@ static int sqlite_exec(void *conn, const char *sql, char **err)
 static int sqlite_connect(const char *path, const struct kiln_store_opts *o, void **conn, char **err)
 {
     /* The database holds tenants' jobs: create it private before SQLite opens it (its -wal
-     * and -shm files take the same mode). */
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) return store_fail(err, -errno, "cannot open the database %s: %s", path, strerror(errno));
-    close(fd);
+     * and -shm files take the same mode). Only when it is missing: closing any descriptor of
+     * the file drops every POSIX lock this process holds on it, the locks of this process's
+     * other connections included, and another process (kiln tenant add beside kiln serve)
+     * would then checkpoint and delete the WAL under them. */
+    struct stat st;
+    if (stat(path, &st) < 0) {
+        int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0 && errno != EEXIST)
+            return store_fail(err, -errno, "cannot create the database %s: %s", path, strerror(errno));
+        if (fd >= 0) close(fd);
+    }
     sqlite3 *db = NULL;
     int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, NULL);
     if (rc != SQLITE_OK) {

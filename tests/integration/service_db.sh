@@ -1,0 +1,43 @@
+#!/bin/sh
+# kiln tenant add / worker add beside a running kiln serve on SQLite (the README's workflow):
+# the server's many connections keep their locks, so the new tokens work at once, the WAL is
+# never deleted under the server and the database stays intact. (Opening and closing the
+# database file before each connection dropped the server's POSIX locks: the CLI then
+# checkpointed and deleted the WAL under it, new tokens got 401, integrity_check failed.)
+. "$(dirname "$0")/lib.sh"
+command -v curl >/dev/null && command -v sqlite3 >/dev/null || fail "curl and sqlite3 are needed"
+data="$T/data"
+ta=$("$KILN" tenant add acme --data "$data" 2>/dev/null) || fail "tenant add"
+port=
+for try in 1 2 3 4 5; do
+    p=$(( 30000 + $(od -An -N2 -tu2 /dev/urandom) % 20000 ))
+    "$KILN" serve --listen "127.0.0.1:$p" --data "$data" 2> serve.log &
+    spid=$!
+    sleep 1
+    if kill -0 "$spid" 2>/dev/null; then port=$p; break; fi
+done
+[ -n "$port" ] || { cat serve.log; fail "kiln serve did not start"; }
+trap 'dump_consoles $?; kill $spid 2>/dev/null; wait $spid 2>/dev/null; rm -rf "$T"' EXIT
+u=http://127.0.0.1:$port/api/v1
+head -c 4096 /dev/urandom > img
+dg=$(sha256sum img | cut -c1-64)
+curl -s -o /dev/null -H "Authorization: Bearer $ta" --data-binary @img "$u/images"
+for round in 1 2 3; do
+    # concurrent requests make the server open more connections to the database
+    seq 1 20 | xargs -P 20 -I{} curl -s -o /dev/null -H "Authorization: Bearer $ta" \
+        -d "{\"image\":\"$dg\",\"tier\":0}" "$u/jobs"
+    tw=$("$KILN" worker add "host$round" --data "$data" 2>/dev/null) || fail "worker add, round $round"
+    tn=$("$KILN" tenant add "t$round" --data "$data" 2>/dev/null) || fail "tenant add, round $round"
+    w=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $tw" -X POST "$u/worker/heartbeat")
+    t=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $tn" "$u/jobs")
+    [ "$w" = 200 ] && [ "$t" = 200 ] || fail "round $round: a token added beside the server got worker $w, tenant $t"
+done
+deleted=$(ls -l "/proc/$spid/fd" 2>/dev/null | grep -c 'kiln.db.*(deleted)')
+[ "$deleted" -eq 0 ] || fail "the server holds $deleted deleted database file(s)"
+listed=$(curl -s -H "Authorization: Bearer $ta" "$u/jobs" | jq '.jobs | length')
+kill "$spid"; wait "$spid" 2>/dev/null
+[ "$(sqlite3 "$data/kiln.db" 'pragma integrity_check')" = ok ] || fail "integrity_check: $(sqlite3 "$data/kiln.db" 'pragma integrity_check')"
+ondisk=$(sqlite3 "$data/kiln.db" 'select count(*) from jobs')
+[ "$ondisk" -eq 60 ] && [ "$listed" -eq 60 ] || fail "60 jobs submitted: the server listed $listed, the file holds $ondisk"
+! grep -qF "${ta#kt_}" serve.log || fail "the tenant token is in the server's log"
+exit 0
