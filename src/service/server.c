@@ -399,7 +399,9 @@ static enum MHD_Result h_job_list(struct server *s, struct MHD_Connection *c, st
 static json_t *job_cases(struct server *s, int64_t id)
 {
     _cleanup_free_ char *dir = job_dir(s, id), *rj = path_join(dir, "results.json");
-    json_t *res = json_load_file(rj, 0, NULL);
+    int fd = open(rj, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    json_t *res = fd >= 0 ? json_loadfd(fd, 0, NULL) : NULL;
+    if (fd >= 0) close(fd);
     json_t *out = json_array(), *cs = json_object_get(res, "cases");
     size_t i;
     json_t *x;
@@ -547,7 +549,7 @@ static ssize_t console_read(void *cls, uint64_t pos, char *buf, size_t max)
     struct console_stream *cs = cls;
     for (;;) {
         if (*cs->s->stop) return MHD_CONTENT_READER_END_OF_STREAM;
-        if (cs->fd < 0) cs->fd = open(cs->path, O_RDONLY | O_CLOEXEC);
+        if (cs->fd < 0) cs->fd = open(cs->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
         if (cs->fd >= 0) {
             ssize_t n = pread(cs->fd, buf, max, (off_t)pos);
             if (n > 0) return n;
@@ -817,12 +819,20 @@ static void begin(struct server *s, struct MHD_Connection *c, struct req *r)
             /* the path has no "..", hidden or empty component (api.c) and only the server
              * writes under the job's directory: its parents are plain directories */
             _cleanup_free_ char *dest = path_join(dir, r->m.rest), *parent = path_dirname(dest);
-            if (mkdir_p(parent, 0700) < 0 || upload_begin(s, r, parent, dest, ARTIFACT_MAX) < 0)
+            if (mkdir_p(parent, 0700) < 0) return fail(r, 500, NULL, "the server could not store the upload");
+            /* a link planted in the job's directory never takes a write outside it */
+            _cleanup_free_ char *rdir = realpath(dir, NULL), *rparent = realpath(parent, NULL);
+            size_t dl = rdir ? strlen(rdir) : 0;
+            if (!rdir || !rparent || strncmp(rparent, rdir, dl) || (rparent[dl] && rparent[dl] != '/'))
+                return fail(r, 404, NULL, "no such artifact path in this job");
+            const char *base = strrchr(dest, '/');
+            _cleanup_free_ char *rdest = path_join(rparent, base ? base + 1 : dest);
+            if (upload_begin(s, r, rparent, rdest, ARTIFACT_MAX) < 0)
                 return fail(r, 500, NULL, "the server could not store the upload");
         } else {
             if (len > CONSOLE_POST_MAX) return fail(r, 413, NULL, "send the console in pieces of at most 1 MiB");
             _cleanup_free_ char *p = path_join(dir, "console.log");
-            r->fd = open(p, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+            r->fd = open(p, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
             r->cap = CONSOLE_POST_MAX;
             if (r->fd < 0) return fail(r, 500, NULL, "the server could not store the console");
         }

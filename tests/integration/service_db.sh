@@ -32,6 +32,21 @@ for round in 1 2 3; do
     t=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $tn" "$u/jobs")
     [ "$w" = 200 ] && [ "$t" = 200 ] || fail "round $round: a token added beside the server got worker $w, tenant $t"
 done
+# links planted in a job's directory never take the worker's writes outside it
+tw=$("$KILN" worker add links --data "$data" 2>/dev/null) || fail "worker add links"
+curl -s -o /dev/null -H "Authorization: Bearer $tw" \
+    -d '{"caps":{"accel":"tcg","arch":"x86_64","cpus":2,"memory_mb":4096},"slots":1}' "$u/worker/declare"
+jid=$(curl -s -H "Authorization: Bearer $tw" -X POST "$u/worker/claim?wait=1" | jq -r .id)
+[ -n "$jid" ] && [ "$jid" != null ] || fail "the worker claimed no job"
+mkdir -p outside
+echo before > outside/console
+ln -s "$T/outside" "$data/jobs/$jid/linkdir"
+ln -sf "$T/outside/console" "$data/jobs/$jid/console.log"
+echo planted > f
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $tw" -T f "$u/worker/jobs/$jid/artifacts/linkdir/pwned")
+[ "$code" = 404 ] || fail "an artifact under a planted link got $code, expected 404"
+curl -s -o /dev/null -H "Authorization: Bearer $tw" --data-binary @f "$u/worker/jobs/$jid/console"
+[ ! -e outside/pwned ] && [ "$(cat outside/console)" = before ] || fail "a write went through a link out of the job's directory"
 deleted=$(ls -l "/proc/$spid/fd" 2>/dev/null | grep -c 'kiln.db.*(deleted)')
 [ "$deleted" -eq 0 ] || fail "the server holds $deleted deleted database file(s)"
 listed=$(curl -s -H "Authorization: Bearer $ta" "$u/jobs" | jq '.jobs | length')
