@@ -311,7 +311,9 @@ static enum MHD_Result h_image_upload(struct server *s, struct MHD_Connection *c
     int rc = kiln_store_image_record(st, r->t.id, digest, r->size, path, &im, &err);
     store_put(s, st);
     if (rc < 0) return store_error(c, r, rc, err);
-    return send_json(c, r, im.known ? 200 : 201, json_pack("{s:s, s:I, s:b}", "digest", digest, "size", (json_int_t)r->size, "known", im.known));
+    /* whether another tenant uploaded these bytes is theirs to know, not this tenant's */
+    return send_json(c, r, im.tenant_had ? 200 : 201,
+                     json_pack("{s:s, s:I, s:b}", "digest", digest, "size", (json_int_t)r->size, "known", im.tenant_had));
 }
 
 static enum MHD_Result h_image_get(struct server *s, struct MHD_Connection *c, struct req *r)

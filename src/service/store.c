@@ -685,14 +685,17 @@ int kiln_store_image_record(struct kiln_store *st, int64_t tenant_id, const char
                         digest, cell_int(&r, 0, 0), size);
         goto fail;
     }
+    struct sql_rows mine = {0};
     if ((rc = q(st,
                 "INSERT INTO tenant_images (tenant_id, digest, created_ms) VALUES ($1, $2, $3)"
-                " ON CONFLICT (tenant_id, digest) DO NOTHING",
-                PARAMS(PI(tenant_id), PT(digest), PI(now)), NULL, err)) < 0)
+                " ON CONFLICT (tenant_id, digest) DO NOTHING RETURNING digest",
+                PARAMS(PI(tenant_id), PT(digest), PI(now)), &mine, err)) < 0)
         goto fail;
+    bool tenant_had = mine.nrows == 0;
+    sql_rows_free(&mine);
     if ((rc = commit(st, err)) < 0) goto fail;
     if (out) {
-        *out = (struct kiln_image){.size = size, .known = ins.nrows == 0};
+        *out = (struct kiln_image){.size = size, .known = ins.nrows == 0, .tenant_had = tenant_had};
         snprintf(out->digest, sizeof(out->digest), "%s", digest);
         cell_copy(out->path, sizeof(out->path), &r, 0, 1);
     }

@@ -149,6 +149,7 @@ struct kiln_image {
     int64_t size;    /* bytes */
     char path[KILN_STORE_REF_MAX + 1];
     bool known;      /* the digest was stored before (this or another tenant): use path, drop the upload */
+    bool tenant_had; /* this tenant had it before: what the tenant may be told (another's is not said) */
 };
 
 /* Records that tenant uploaded the image with this digest, stored at path. Images are stored

@@ -582,7 +582,10 @@ static void test_isolation(void)
     /* ... until beta uploads the same bytes: stored once */
     is_int(kiln_store_image_record(st, b, digest_a, 4096, "/data/images/tmp-upload", &img, &err), 0, L("beta uploads the same image"));
     ok(img.known, "%s", L("the digest was known"));
+    ok(!img.tenant_had, "%s", L("... but not to beta: alpha's upload is not beta's to learn of"));
     is_str(img.path, "/data/images/aa", L("the first copy's path, not a second copy"));
+    is_int(kiln_store_image_record(st, b, digest_a, 4096, "/data/images/tmp-upload", &img, &err), 0, L("beta uploads it again"));
+    ok(img.tenant_had, "%s", L("now beta had it"));
     is_int(kiln_store_image_record(st, b, digest_a, 4097, "/x", &img, &err), -EINVAL, L("the same digest with another size refused"));
     is_int(kiln_store_image_record(st, b, digest_b, 1, "/data/images/bb", &img, &err), 0, L("a new image recorded"));
     ok(!img.known, "%s", L("a new digest is not known"));
