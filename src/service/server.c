@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 #include <openssl/evp.h>
+#include <openssl/sha.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -274,7 +275,10 @@ static json_t *caps_json(const struct kiln_caps *c)
 
 static json_t *ms_json(int64_t ms) { return ms ? json_integer(ms) : json_null(); }
 
-static json_t *job_json(const struct kiln_job *j, bool with_spec)
+/* What of a job's spec its JSON carries: none (lists), the tenant's and admin's view (a
+ * runbook only by its sha256), or all of it (the worker that runs it). */
+enum spec_view { SPEC_NONE, SPEC_REDACTED, SPEC_FULL };
+static json_t *job_json(const struct kiln_job *j, enum spec_view view)
 {
     json_t *o = json_pack("{s:I, s:s, s:s, s:o, s:I, s:i, s:i}", "id", (json_int_t)j->id, "tenant", j->tenant, "state",
                           kiln_job_state_name(j->state), "result",
@@ -288,8 +292,19 @@ static json_t *job_json(const struct kiln_job *j, bool with_spec)
     json_object_set_new(o, "finished_ms", ms_json(j->finished_ms));
     json_object_set_new(o, "publish", j->publish_channel ? json_pack("{s:s}", "channel", j->publish_channel) : json_null());
     json_object_set_new(o, "requirements", caps_json(&j->req));
-    if (with_spec && j->spec) {
+    if (view != SPEC_NONE && j->spec) {
         json_t *sp = json_loads(j->spec, 0, NULL);
+        /* a runbook may hold secrets (is_secret variables): the API says which runbook by its
+         * sha256 and never gives its text back, to its tenant or an admin */
+        const char *rb = json_string_value(json_object_get(sp, "runbook"));
+        if (rb && view == SPEC_REDACTED) {
+            unsigned char md[32];
+            char hex[65];
+            SHA256((const unsigned char *)rb, strlen(rb), md);
+            for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", md[i]);
+            json_object_del(sp, "runbook");
+            json_object_set_new(sp, "runbook_sha256", json_string(hex));
+        }
         json_object_set_new(o, "spec", sp ? sp : json_null());
     }
     return o;
@@ -372,7 +387,7 @@ static enum MHD_Result h_job_submit(struct server *s, struct MHD_Connection *c, 
     kiln_api_job_clear(&aj);
     if (rc < 0) return store_error(c, r, rc, err);
     log_info("kiln serve: job %lld queued for tenant %s", (long long)id, r->t.name);
-    json_t *o = job_json(&j, true);
+    json_t *o = job_json(&j, SPEC_REDACTED);
     kiln_job_clear(&j);
     return send_json(c, r, 201, o);
 }
@@ -392,7 +407,7 @@ static enum MHD_Result h_job_list(struct server *s, struct MHD_Connection *c, st
     store_put(s, st);
     if (rc < 0) return store_error(c, r, rc, err);
     json_t *a = json_array();
-    for (size_t i = 0; i < n; i++) json_array_append_new(a, job_json(&v[i], false));
+    for (size_t i = 0; i < n; i++) json_array_append_new(a, job_json(&v[i], SPEC_NONE));
     kiln_jobs_free(v, n);
     return send_json(c, r, 200, json_pack("{s:o}", "jobs", a));
 }
@@ -442,7 +457,7 @@ static enum MHD_Result h_job_get(struct server *s, struct MHD_Connection *c, str
     if (rc == 0) rc = kiln_store_job_attempts(st, r->scope, r->m.id, &at, &na, &err);
     store_put(s, st);
     if (rc < 0) return kiln_job_clear(&j), store_error(c, r, rc, err);
-    json_t *o = job_json(&j, true);
+    json_t *o = job_json(&j, SPEC_REDACTED);
     json_t *a = json_array();
     for (size_t i = 0; i < na; i++)
         json_array_append_new(a, json_pack("{s:i, s:s, s:o, s:o, s:o, s:o}", "attempt", at[i].attempt, "worker", at[i].worker,
@@ -477,7 +492,7 @@ static enum MHD_Result h_job_cancel(struct server *s, struct MHD_Connection *c, 
     if (rc == 0) rc = kiln_store_job_get(st, r->scope, r->m.id, &j, &err);
     store_put(s, st);
     if (rc < 0) return store_error(c, r, rc, err == NULL ? NULL : err);
-    json_t *o = job_json(&j, false);
+    json_t *o = job_json(&j, SPEC_NONE);
     kiln_job_clear(&j);
     return send_json(c, r, 200, o);
 }
@@ -665,7 +680,7 @@ static enum MHD_Result h_w_claim(struct server *s, struct MHD_Connection *c, str
             log_info("kiln serve: job %lld (attempt %d) assigned to worker %s", (long long)j.id, j.attempt, r->w.name);
             _cleanup_free_ char *dir = job_dir(s, j.id);
             mkdir(dir, 0700);
-            json_t *o = job_json(&j, true);
+            json_t *o = job_json(&j, SPEC_FULL);
             json_object_set_new(o, "lease_ms", json_integer(s->o->lease_ms));
             kiln_job_clear(&j);
             return send_json(c, r, 200, o);

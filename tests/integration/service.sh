@@ -115,6 +115,8 @@ cmp -s "$T/body" live.txt || fail "the live stream differs from the console read
 # The job is a tenant's runbook: the worker adds its platform to it.
 cat > tenant.yml <<'YAML'
 name: tenant-runbook
+variable:
+  - { name: pw, value: hunter2-tenant-secret, is_secret: true }
 testcase:
   - criteria: { name: smoke }
 YAML
@@ -126,6 +128,11 @@ expect_api 200 "$TA" GET "/api/v1/jobs/$(head -n 1 "$T/out")"
 expect_jq "$T/body" .result failed
 expect_jq "$T/body" .reason "1 of 1 cases failed: smoke"
 expect_jq "$T/body" '.attempts | length' 1
+# a runbook may hold secrets: the API names it by its sha256 and never gives its text back
+expect_jq "$T/body" '.spec.runbook' null
+expect_jq "$T/body" '.spec.runbook_sha256 | test("^[0-9a-f]{64}$")' true
+expect_not_in "$T/body" "hunter2-tenant-secret"
+! grep -rqF "hunter2-tenant-secret" "$data/jobs" || fail "a runbook secret is in a job's files: $(grep -rlF hunter2-tenant-secret "$data/jobs")"
 expect_api 200 "$TA" GET "/api/v1/jobs/$(jq -r .id "$T/body")/artifacts/results.json"
 expect_jq "$T/body" .run.name tenant-runbook
 # the same image again: the client sees the server has it and uploads nothing
