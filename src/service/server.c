@@ -661,6 +661,19 @@ static enum MHD_Result h_w_declare(struct server *s, struct MHD_Connection *c, s
     return send_json(c, r, 200, json_pack("{s:I}", "lease_ms", (json_int_t)s->o->lease_ms));
 }
 
+static void clear_attempt_files(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (streq(e->d_name, ".") || streq(e->d_name, "..") || streq(e->d_name, "console.log")) continue;
+        _cleanup_free_ char *p = path_join(dir, e->d_name);
+        if (rm_rf(p) < 0) log_warn("kiln serve: cannot remove %s of an earlier attempt", p);
+    }
+    closedir(d);
+}
+
 static enum MHD_Result h_w_claim(struct server *s, struct MHD_Connection *c, struct req *r)
 {
     const char *q = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "wait");
@@ -680,6 +693,9 @@ static enum MHD_Result h_w_claim(struct server *s, struct MHD_Connection *c, str
             log_info("kiln serve: job %lld (attempt %d) assigned to worker %s", (long long)j.id, j.attempt, r->w.name);
             _cleanup_free_ char *dir = job_dir(s, j.id);
             mkdir(dir, 0700);
+            /* a new attempt starts without the last one's artifacts (its results would show as
+             * this attempt's); the console keeps every attempt's lines */
+            if (j.attempt > 1) clear_attempt_files(dir);
             json_t *o = job_json(&j, SPEC_FULL);
             json_object_set_new(o, "lease_ms", json_integer(s->o->lease_ms));
             kiln_job_clear(&j);

@@ -47,6 +47,24 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $tw" -T 
 [ "$code" = 404 ] || fail "an artifact under a planted link got $code, expected 404"
 curl -s -o /dev/null -H "Authorization: Bearer $tw" --data-binary @f "$u/worker/jobs/$jid/console"
 [ ! -e outside/pwned ] && [ "$(cat outside/console)" = before ] || fail "a write went through a link out of the job's directory"
+# a retried job shows its own attempt's results, never the last one's
+rm -f "$data/jobs/$jid/linkdir" "$data/jobs/$jid/console.log"
+printf '{"cases":[{"name":"smoke","status":"passed","reason":"attempt-1"}]}' > r1.json
+curl -s -o /dev/null -H "Authorization: Bearer $tw" -T r1.json "$u/worker/jobs/$jid/artifacts/results.json"
+curl -s -o /dev/null -H "Authorization: Bearer $tw" -d '{"to":"running"}' "$u/worker/jobs/$jid/advance"
+curl -s -o /dev/null -H "Authorization: Bearer $tw" -d '{"result":"incomplete","reason":"host out of disk"}' "$u/worker/jobs/$jid/finish"
+tw2=$("$KILN" worker add second --data "$data" 2>/dev/null) || fail "worker add second"
+curl -s -o /dev/null -H "Authorization: Bearer $tw2" \
+    -d '{"caps":{"accel":"tcg","arch":"x86_64","cpus":2,"memory_mb":4096},"slots":70}' "$u/worker/declare"
+got=
+for i in $(seq 1 70); do
+    c=$(curl -s -H "Authorization: Bearer $tw2" -X POST "$u/worker/claim?wait=1")
+    [ "$(echo "$c" | jq -r .id)" = "$jid" ] && { got=$(echo "$c" | jq -r .attempt); break; }
+done
+[ "$got" = 2 ] || fail "the job given back was not claimed again as attempt 2 (got '$got')"
+job=$(curl -s -H "Authorization: Bearer $ta" "$u/jobs/$jid")
+[ "$(echo "$job" | jq '.cases | length')" -eq 0 ] || fail "attempt 2 shows the cases of attempt 1: $job"
+[ ! -e "$data/jobs/$jid/results.json" ] || fail "attempt 1's results.json is still in the job's directory"
 deleted=$(ls -l "/proc/$spid/fd" 2>/dev/null | grep -c 'kiln.db.*(deleted)')
 [ "$deleted" -eq 0 ] || fail "the server holds $deleted deleted database file(s)"
 listed=$(curl -s -H "Authorization: Bearer $ta" "$u/jobs" | jq '.jobs | length')
