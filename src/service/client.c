@@ -26,6 +26,21 @@ static void global_init(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
 
 int kiln_client_new(const char *base, const char *token, struct kiln_client **out, char **err)
 {
+    /* credentials in the URL would be printed with it in every message: refuse, unechoed */
+    const char *auth = strstr(base, "://");
+    size_t alen = auth ? strcspn(auth + 3, "/?#") : 0;
+    if (auth && memchr(auth + 3, '@', alen)) {
+        *err = xstrdup("--server: the URL holds a user name or password (user:password@host); give the "
+                       "server's address only and the token in KILN_TOKEN or KILN_WORKER_TOKEN");
+        return -EINVAL;
+    }
+    /* a token goes into a header: anything but its own alphabet could add headers */
+    size_t tl = token ? strlen(token) : 0;
+    if (tl > 256 || (token && token[strspn(token, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")])) {
+        *err = xstrdup("the token holds characters a kiln token never has (tokens are kt_ or kw_ and 64 hex "
+                       "digits, as kiln tenant add and kiln worker add print them)");
+        return -EINVAL;
+    }
     if (!startswith(base, "http://") && !startswith(base, "https://")) {
         *err = xasprintf("--server %s: want an http:// or https:// URL, e.g. http://127.0.0.1:8470", base);
         return -EINVAL;

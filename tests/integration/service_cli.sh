@@ -65,3 +65,12 @@ expect_in "$T/rows" "acme 3 $(printf %s "$pgtoken" | sha256sum | cut -d' ' -f1)"
 psql "$uri" -Atc "SELECT * FROM tenants; SELECT * FROM workers" > "$T/dump"
 expect_not_in "$T/dump" "${pgtoken#kt_}"
 echo "service_cli: ok"
+# the client: a token that would add a header, and credentials in the server URL, are refused
+# before anything is sent, and the password is never echoed
+echo x > img.raw
+expect_status 2 env KILN_TOKEN="$(printf 'kt_abc\r\nX-Evil: injected')" "$KILN" submit --server http://127.0.0.1:9 img.raw
+expect_in "$T/err" "the token holds characters a kiln token never has"
+expect_status 2 env KILN_TOKEN=kt_abc "$KILN" submit --server http://admin:S3cretPW@127.0.0.1:9 img.raw
+expect_in "$T/err" "the URL holds a user name or password"
+expect_not_in "$T/err" "S3cretPW"
+echo "service_cli: client checks ok"
