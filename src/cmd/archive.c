@@ -33,8 +33,17 @@ static int verify(const char *path, const char *pub)
         free(tc);
         return EXIT_FAIL;
     }
+    if (n == 0) {
+        fprintf(stderr, "kiln archive: %s: its manifest lists no file: not a run's archive (kiln archive writes "
+                        "every file of the run into it)\n", path);
+        free(tc);
+        return EXIT_FAIL;
+    }
     printf("kiln archive: %s: %u files match the manifest%s%s\n", path, n, pub ? "; signature good, trusted comment: " : "",
            pub ? tc : "");
+    if (!pub)
+        fprintf(stderr, "kiln archive: warning: the signature was not checked: anyone could have made this archive "
+                        "and its manifest; give -p KEY.pub to check who made it\n");
     free(tc);
     return EXIT_OK;
 }

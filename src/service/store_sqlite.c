@@ -3,9 +3,11 @@
  * when a read turns into a write. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <sqlite3.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "service/store.h"
 #include "service/store_driver.h"
@@ -44,13 +46,19 @@ static int sqlite_connect(const char *path, const struct kiln_store_opts *o, voi
      * the file drops every POSIX lock this process holds on it, the locks of this process's
      * other connections included, and another process (kiln tenant add beside kiln serve)
      * would then checkpoint and delete the WAL under them. */
+    static pthread_mutex_t creating = PTHREAD_MUTEX_INITIALIZER;
+    /* held from the check to the close, so no thread of this process opens the file and
+     * takes locks in between */
+    pthread_mutex_lock(&creating);
     struct stat st;
+    int fd = -1, e = 0;
     if (stat(path, &st) < 0) {
-        int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        if (fd < 0 && errno != EEXIST)
-            return store_fail(err, -errno, "cannot create the database %s: %s", path, strerror(errno));
+        fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        e = fd < 0 && errno != EEXIST ? errno : 0;
         if (fd >= 0) close(fd);
     }
+    pthread_mutex_unlock(&creating);
+    if (e) return store_fail(err, -e, "cannot create the database %s: %s", path, strerror(e));
     sqlite3 *db = NULL;
     int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, NULL);
     if (rc != SQLITE_OK) {
@@ -63,7 +71,25 @@ static int sqlite_connect(const char *path, const struct kiln_store_opts *o, voi
     sqlite3_busy_timeout(db, o->busy_timeout_ms);
     /* synchronous=NORMAL is durable across crashes of kiln in WAL mode and loses at most the
      * last commits on power loss, which the lease sweep repairs. */
-    int r = sqlite_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", err);
+    /* Turning a new database to WAL needs it alone; SQLite answers "locked" at once, without
+     * its busy handler, while another connection (a second server starting) does the same:
+     * try again within the busy timeout. */
+    int r = 0;
+    for (int waited = 0;; waited += 20) {
+        int wrc = sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
+        if (wrc == SQLITE_OK) break;
+        if ((wrc & 0xff) != SQLITE_BUSY && (wrc & 0xff) != SQLITE_LOCKED) {
+            r = sqlite_fail(db, wrc, err, "cannot turn on WAL");
+            break;
+        }
+        if (waited >= o->busy_timeout_ms) {
+            r = sqlite_fail(db, wrc, err, "cannot turn on WAL");
+            break;
+        }
+        struct timespec ts = {0, 20 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    if (r == 0) r = sqlite_exec(db, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", err);
     if (r < 0) {
         sqlite3_close(db);
         return r;

@@ -196,6 +196,10 @@ arch() { out=$1; shift; $gen tar "$out.tar" "$@" && zstd -q --rm -f "$out.tar" -
 arch ok.tar.zst "run/MANIFEST.sha256=$h  x\\n" "run/x=hello\\n"
 contained 0 "$KILN" archive --verify ok.tar.zst
 expect_in "$T/out" "kiln archive: ok.tar.zst: 1 files match the manifest"
+expect_in "$T/err" "the signature was not checked"   # without -p the manifest proves no origin
+arch empty.tar.zst "run/MANIFEST.sha256="
+contained 1 "$KILN" archive --verify empty.tar.zst
+expect_in "$T/err" "its manifest lists no file"
 arch abs.tar.zst "/MANIFEST.sha256=$h  x\\n" "/x=hello\\n"
 contained 1 "$KILN" archive --verify abs.tar.zst
 expect_err "kiln archive: abs.tar.zst: the first member is /MANIFEST.sha256, not <run>/MANIFEST.sha256: not a kiln run archive"
