@@ -525,16 +525,33 @@ static enum MHD_Result send_file(struct MHD_Connection *c, struct req *r, int fd
     return res;
 }
 
-static enum MHD_Result h_job_artifact(struct server *s, struct MHD_Connection *c, struct req *r)
+/* Whether path resolves (links followed) to rdir or below it. */
+static bool under(const char *rdir, const char *path)
+{
+    _cleanup_free_ char *rp = rdir ? realpath(path, NULL) : NULL;
+    size_t dl = rdir ? strlen(rdir) : 0;
+    return rp && !strncmp(rp, rdir, dl) && (!rp[dl] || rp[dl] == '/');
+}
+
+/* The job r names, seen with the caller's scope: 0 when it may see it, else -1 with the
+ * answer sent in *sent (404 for another tenant's job, 500 when the database failed). */
+static int job_visible(struct server *s, struct MHD_Connection *c, struct req *r, enum MHD_Result *sent)
 {
     struct kiln_store *st = store_get(s);
-    if (!st) return err_now(c, r, 500, NULL, "the server's database failed; try again later");
+    if (!st) return *sent = err_now(c, r, 500, NULL, "the server's database failed; try again later"), -1;
     struct kiln_job j = {0};
     char *err = NULL;
     int rc = kiln_store_job_get(st, r->scope, r->m.id, &j, &err);
     store_put(s, st);
     kiln_job_clear(&j);
-    if (rc < 0) return store_error(c, r, rc, err);
+    if (rc < 0) return *sent = store_error(c, r, rc, err), -1;
+    return 0;
+}
+
+static enum MHD_Result h_job_artifact(struct server *s, struct MHD_Connection *c, struct req *r)
+{
+    enum MHD_Result sent;
+    if (job_visible(s, c, r, &sent) < 0) return sent;
     _cleanup_free_ char *dir = job_dir(s, r->m.id);
     int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0) return err_now(c, r, 404, NULL, "this job has no artifacts yet");
@@ -599,14 +616,8 @@ static void console_free(void *cls)
 
 static enum MHD_Result h_job_console(struct server *s, struct MHD_Connection *c, struct req *r)
 {
-    struct kiln_store *st = store_get(s);
-    if (!st) return err_now(c, r, 500, NULL, "the server's database failed; try again later");
-    struct kiln_job j = {0};
-    char *err = NULL;
-    int rc = kiln_store_job_get(st, r->scope, r->m.id, &j, &err);
-    store_put(s, st);
-    kiln_job_clear(&j);
-    if (rc < 0) return store_error(c, r, rc, err);
+    enum MHD_Result sent;
+    if (job_visible(s, c, r, &sent) < 0) return sent;
     struct console_stream *cs = xcalloc(1, sizeof(*cs));
     _cleanup_free_ char *dir = job_dir(s, r->m.id);
     *cs = (struct console_stream){.s = s, .id = r->m.id, .scope = r->scope, .path = path_join(dir, "console.log"), .fd = -1};
@@ -852,12 +863,16 @@ static void begin(struct server *s, struct MHD_Connection *c, struct req *r)
             /* the path has no "..", hidden or empty component (api.c) and only the server
              * writes under the job's directory: its parents are plain directories */
             _cleanup_free_ char *dest = path_join(dir, r->m.rest), *parent = path_dirname(dest);
-            if (mkdir_p(parent, 0700) < 0) return fail(r, 500, NULL, "the server could not store the upload");
-            /* a link planted in the job's directory never takes a write outside it */
-            _cleanup_free_ char *rdir = realpath(dir, NULL), *rparent = realpath(parent, NULL);
-            size_t dl = rdir ? strlen(rdir) : 0;
-            if (!rdir || !rparent || strncmp(rparent, rdir, dl) || (rparent[dl] && rparent[dl] != '/'))
+            /* a link planted in the job's directory never takes a write, or a directory made
+             * for one, outside it: the deepest existing parent is checked before mkdir -p,
+             * the whole parent after */
+            _cleanup_free_ char *rdir = realpath(dir, NULL), *have = xstrdup(parent);
+            struct stat hst;
+            while (lstat(have, &hst) < 0 && strchr(have + 1, '/')) *strrchr(have, '/') = 0;
+            if (!under(rdir, have) || mkdir_p(parent, 0700) < 0 || !under(rdir, parent))
                 return fail(r, 404, NULL, "no such artifact path in this job");
+            _cleanup_free_ char *rparent = realpath(parent, NULL);
+            if (!rparent) return fail(r, 404, NULL, "no such artifact path in this job");
             const char *base = strrchr(dest, '/');
             _cleanup_free_ char *rdest = path_join(rparent, base ? base + 1 : dest);
             if (upload_begin(s, r, rparent, rdest, ARTIFACT_MAX) < 0)

@@ -45,8 +45,11 @@ ln -sf "$T/outside/console" "$data/jobs/$jid/console.log"
 echo planted > f
 code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $tw" -T f "$u/worker/jobs/$jid/artifacts/linkdir/pwned")
 [ "$code" = 404 ] || fail "an artifact under a planted link got $code, expected 404"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $tw" -T f "$u/worker/jobs/$jid/artifacts/linkdir/made/pwned")
+[ "$code" = 404 ] || fail "an artifact in a new directory under a planted link got $code, expected 404"
 curl -s -o /dev/null -H "Authorization: Bearer $tw" --data-binary @f "$u/worker/jobs/$jid/console"
-[ ! -e outside/pwned ] && [ "$(cat outside/console)" = before ] || fail "a write went through a link out of the job's directory"
+[ ! -e outside/pwned ] && [ ! -e outside/made ] && [ "$(cat outside/console)" = before ] ||
+    fail "a write or a directory went through a link out of the job's directory: $(ls outside)"
 # a retried job shows its own attempt's results, never the last one's
 rm -f "$data/jobs/$jid/linkdir" "$data/jobs/$jid/console.log"
 printf '{"cases":[{"name":"smoke","status":"passed","reason":"attempt-1"}]}' > r1.json
