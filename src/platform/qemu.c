@@ -199,12 +199,35 @@ static int run_tool(char *const argv[], char *why, size_t sz)
     return r == 0 ? 0 : -EIO;
 }
 
-/* cloud-init NoCloud seed: a FAT image labelled CIDATA, made without mounting anything. */
-static int make_seed(struct kiln_platform_ctx *p, struct kiln_node *n, const char *work, char *why, size_t sz)
+/* The user-mode NICs' MACs: 52:54:00, the node's number, the NIC's index (the guest's NIC
+ * cases and the seed's network-config both go by them). */
+static char *nic_mac(const struct kiln_node *n, int i)
+{
+    int id = atoi(n->name + 4);
+    return xasprintf("52:54:00:%02x:%02x:%02x", (id >> 8) & 0xff, id & 0xff, i);
+}
+
+/* cloud-init NoCloud seed: a FAT image labelled CIDATA, made without mounting anything.
+ * network-config (cloud-init's format version 2, the netplan schema) gives every user-mode NIC
+ * DHCP, as a cloud's metadata does for every NIC it attaches; without it cloud-init's fallback
+ * configures only the first NIC. The NICs are matched by MAC; the IDs are Azure's ethN
+ * convention, which only renderers that name devices themselves (ENI, sysconfig) apply. NICs
+ * after the first are optional, so boot does not wait on them. The private and multiqueue NICs
+ * are left to the cases that use them. */
+static int make_seed(struct kiln_platform_ctx *p, struct kiln_node *n, int nics, const char *work, char *why,
+                     size_t sz)
 {
     const char *user = p->rb->platform.admin_username;
     _cleanup_free_ char *ud_path = path_join(work, "user-data");
     _cleanup_free_ char *md_path = path_join(work, "meta-data");
+    _cleanup_free_ char *nc_path = path_join(work, "network-config");
+    struct sbuf nc = {0};
+    sbuf_puts(&nc, "version: 2\nethernets:\n");
+    for (int i = 0; i < nics; i++) {
+        _cleanup_free_ char *mac = nic_mac(n, i);
+        sbuf_printf(&nc, "  eth%d:\n    match: { macaddress: \"%s\" }\n    dhcp4: true\n%s", i, mac,
+                    i ? "    optional: true\n" : "");
+    }
     struct sbuf ud = {0};
     sbuf_printf(&ud, "#cloud-config\ndisable_root: false\nssh_pwauth: false\nssh_authorized_keys:\n  - %s\n",
                 p->pubkey);
@@ -218,12 +241,14 @@ static int make_seed(struct kiln_platform_ctx *p, struct kiln_node *n, const cha
     _cleanup_free_ char *md = xasprintf("instance-id: kiln-%s-%d\nlocal-hostname: %s\n", n->name, (int)getpid(), n->name);
     int r = write_file_atomic(ud_path, ud.s, ud.len, 0600);
     sbuf_free(&ud);
+    if (r == 0) r = write_file_atomic(nc_path, nc.s, nc.len, 0644);
+    sbuf_free(&nc);
     if (r < 0 || write_file_atomic(md_path, md, strlen(md), 0644) < 0)
         return snprintf(why, sz, "cannot write cloud-init seed files in %s", work), -EIO;
     _cleanup_free_ char *img = path_join(work, "seed.img");
     char *mk[] = {"mkfs.vfat", "-n", "CIDATA", "-C", img, "2048", NULL};
     if (run_tool(mk, why, sz) < 0) return -EIO;
-    char *cp[] = {"mcopy", "-i", img, ud_path, md_path, "::/", NULL};
+    char *cp[] = {"mcopy", "-i", img, ud_path, md_path, nc_path, "::/", NULL};
     return run_tool(cp, why, sz);
 }
 
@@ -309,7 +334,7 @@ static int qemu_prepare_node(struct kiln_platform_ctx *p, struct kiln_env *env, 
         if (run_tool(mk, why, sz) < 0) return -EIO;
         n->have.features |= FEAT_NVME;
     }
-    return make_seed(p, n, qn->work, why, sz);
+    return make_seed(p, n, env->spec.nics, qn->work, why, sz);
 }
 
 /* Starts the node's qemu (first boot or after a power-off): same disks and firmware
@@ -358,8 +383,8 @@ static int qemu_power_on(struct kiln_node *n, char *why, size_t sz)
     for (int i = 0; i < env->spec.nics; i++) {
         if (i == 0) ARG("-netdev"), ARG("user,id=net0,hostfwd=tcp:127.0.0.1:0-:22");
         else ARG("-netdev"), ARG(OWN(xasprintf("user,id=net%d,net=10.0.%d.0/24", i, 2 + i)));
-        ARG("-device"), ARG(OWN(xasprintf("virtio-net-pci,netdev=net%d,mac=52:54:00:%02x:%02x:%02x", i,
-                                          (id >> 8) & 0xff, id & 0xff, i)));
+        _cleanup_free_ char *mac = nic_mac(n, i);
+        ARG("-device"), ARG(OWN(xasprintf("virtio-net-pci,netdev=net%d,mac=%s", i, mac)));
     }
     if (env->spec.features & FEAT_PRIVATE_NET) {
         ARG("-netdev"), ARG(OWN(xasprintf("dgram,id=l2,local.type=unix,local.path=%s,remote.type=unix,remote.path=%s",
