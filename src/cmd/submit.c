@@ -18,8 +18,10 @@ enum { EXIT_INCOMPLETE = 3 };
 static int ensure_image(struct kiln_client *c, const char *file, char digest[65])
 {
     uint64_t size = 0;
-    if (sha256_file_hex(file, digest, &size) < 0) {
-        fprintf(stderr, "kiln submit: cannot read %s: %s\n", file, strerror(errno));
+    int rr = sha256_file_hex(file, digest, &size);
+    if (rr < 0) {
+        _cleanup_free_ char *why = fs_open_error(file, rr, "pass the disk image file itself");
+        fprintf(stderr, "kiln submit: %s\n", why);
         return EXIT_USAGE;
     }
     _cleanup_free_ char *path = xasprintf("/api/v1/images/%s", digest);
@@ -138,8 +140,11 @@ int cmd_submit(int argc, char **argv)
     }
     secret_add(token); /* masked in every log line, should a message ever quote it */
     json_t *req = json_object();
-    if (runbook && read_file(runbook, 128 * 1024, &rbtext, NULL) < 0) {
-        fprintf(stderr, "kiln submit: cannot read %s (at most 128 KiB): %s\n", runbook, strerror(errno));
+    int rr = runbook ? read_file(runbook, 128 * 1024, &rbtext, NULL) : 0;
+    if (rr < 0) {
+        _cleanup_free_ char *why = rr == -EFBIG ? xasprintf("%s is larger than the 128 KiB a runbook may be", runbook)
+                                                : fs_open_error(runbook, rr, "pass the runbook file itself");
+        fprintf(stderr, "kiln submit: --runbook: %s\n", why);
         json_decref(req);
         return EXIT_USAGE;
     }

@@ -62,6 +62,28 @@ static void test_open_regular(void)
     is_int(open_regular(link, true, NULL), -ELOOP, "with nofollow, a link: -ELOOP");
     ok(read_file(link, 100, &data, NULL) == 0 && streq(data, "data"), "read_file reads through a link to a file");
     free(data);
+    data = NULL;
+    is_int(read_regular(link, true, 100, &data, NULL), -ELOOP, "read_regular with nofollow: a link to a file is -ELOOP");
+    ok(!data, "and nothing is read");
+    ok(read_regular(file, true, 100, &data, NULL) == 0 && streq(data, "data"), "the file itself is read");
+    free(data);
+    /* the messages name the kind of file and what to do, never a raw errno string */
+    _cleanup_free_ char *m1 = fs_open_error(fifo, -ENOTREG, "replace it");
+    _cleanup_free_ char *w1 = xasprintf("%s is a FIFO, not a regular file: replace it", fifo);
+    is_str(m1, w1, "fs_open_error of a FIFO");
+    _cleanup_free_ char *m2 = fs_open_error(link, -ELOOP, "replace it");
+    _cleanup_free_ char *w2 = xasprintf("%s is a symbolic link, not a regular file: replace it", link);
+    is_str(m2, w2, "of a link refused by nofollow");
+    _cleanup_free_ char *m3 = fs_open_error(devlink, -ENOTREG, NULL);
+    _cleanup_free_ char *w3 = xasprintf("%s is a character device, not a regular file", devlink);
+    is_str(m3, w3, "of a link to a device: the device, no fix given");
+    _cleanup_free_ char *m4 = fs_open_error(dir, -EISDIR, "pass a file");
+    _cleanup_free_ char *w4 = xasprintf("%s is a directory, not a regular file: pass a file", dir);
+    is_str(m4, w4, "of a directory");
+    _cleanup_free_ char *gone = path_join(dir, "gone");
+    _cleanup_free_ char *m5 = fs_open_error(gone, -ENOENT, "pass a file");
+    _cleanup_free_ char *w5 = xasprintf("cannot read %s: No such file or directory", gone);
+    is_str(m5, w5, "other errors: strerror, and no fix");
     rm_rf(dir);
 }
 
