@@ -10,6 +10,7 @@
 #include "util/digest.h"
 #include "util/fs.h"
 #include "util/secret.h"
+#include "util/utf8.h"
 #include "util/util.h"
 
 enum { EXIT_INCOMPLETE = 3 };
@@ -138,7 +139,9 @@ static int follow(struct kiln_client *c, long long id)
             char now[64];
             snprintf(now, sizeof now, "%s %s", state, result ? result : "");
             if (strcmp(now, last)) {
-                fprintf(stderr, "kiln submit: job %lld: %s%s%s\n", id, now, reason ? ": " : "", reason ? reason : "");
+                /* a reason quotes the guest: printed with its control characters escaped */
+                _cleanup_free_ char *r_esc = reason ? utf8_escape_controls(reason, strlen(reason), false) : NULL;
+                fprintf(stderr, "kiln submit: job %lld: %s%s%s\n", id, now, r_esc ? ": " : "", r_esc ? r_esc : "");
                 snprintf(last, sizeof last, "%s", now);
             }
             if (streq(state, "done") || streq(state, "cancelled")) {
@@ -147,8 +150,12 @@ static int follow(struct kiln_client *c, long long id)
                 json_t *x;
                 json_array_foreach(cs, i, x) {
                     const char *why = json_string_value(json_object_get(x, "reason"));
-                    printf("%-8s %s%s%s\n", json_string_value(json_object_get(x, "status")), json_string_value(json_object_get(x, "name")),
-                           why ? ": " : "", why ? why : "");
+                    const char *st_ = json_string_value(json_object_get(x, "status"));
+                    const char *nm = json_string_value(json_object_get(x, "name"));
+                    _cleanup_free_ char *e_st = utf8_escape_controls(st_, strlen(st_), false);
+                    _cleanup_free_ char *e_nm = utf8_escape_controls(nm, strlen(nm), false);
+                    _cleanup_free_ char *e_why = why ? utf8_escape_controls(why, strlen(why), false) : NULL;
+                    printf("%-8s %s%s%s\n", e_st, e_nm, e_why ? ": " : "", e_why ? e_why : "");
                 }
                 json_decref(j);
                 free(resp);

@@ -194,6 +194,33 @@ static void to_ascii(char *s)
         if ((unsigned char)*s >= 0x80) *s = '?';
 }
 
+/* A value as os-release(5) quotes it (shell style): in double quotes a backslash escapes only
+ * \ " $ ` (and is kept before anything else), in single quotes nothing is escaped, outside
+ * quotes a backslash escapes the next character and blanks end the value. Unescaped in place. */
+static void os_release_unquote(char *v)
+{
+    char *out = v, q = 0;
+    for (char *p = v; *p; p++) {
+        if (q == '\'') {
+            if (*p == '\'') q = 0;
+            else *out++ = *p;
+        } else if (q == '"') {
+            if (*p == '"') q = 0;
+            else if (*p == '\\' && p[1] && strchr("\\\"$`", p[1])) *out++ = *++p;
+            else *out++ = *p;
+        } else if (*p == '"' || *p == '\'') {
+            q = *p;
+        } else if (*p == '\\' && p[1]) {
+            *out++ = *++p;
+        } else if (*p == ' ' || *p == '\t') {
+            break;
+        } else {
+            *out++ = *p;
+        }
+    }
+    *out = 0;
+}
+
 json_t *os_release_parse(char *text)
 {
     json_t *o = json_object();
@@ -203,8 +230,7 @@ json_t *os_release_parse(char *text)
         if (!eq || line[0] == '#' || startswith(line, "debugfs ")) continue;
         *eq = 0;
         char *v = eq + 1;
-        size_t vl = strlen(v);
-        if (vl >= 2 && (v[0] == '"' || v[0] == '\'') && v[vl - 1] == v[0]) v[vl - 1] = 0, v++;
+        os_release_unquote(v);
         json_t *j = json_string(v);
         if (!j) to_ascii(v), j = json_string(v);
         if (json_object_set_new(o, line, j) < 0) {

@@ -52,6 +52,17 @@ done
 contained 0 "$KILN" convert zlib.qcow2 back.raw
 cmp back.raw disk.raw || fail "the compressed qcow2 converts back to other bytes"
 
+# os-release is the image's: its quoting is undone as os-release(5) says, and a control
+# character (an escape sequence that would recolour or retitle the terminal) is shown escaped
+mkdir -p esc/usr/lib
+printf 'ID=esc\nPRETTY_NAME="Say \\"hi\\" \\$5 \033[31mred\033]0;pwned\007 \302\233"\n' > esc/usr/lib/os-release
+mke2fs -q -F -t ext4 -d esc esc.img 4M || fail "mke2fs"
+contained 0 "$KILN" inspect esc.img
+expect_in "$T/out" 'os-release: Say "hi" $5 \x1b[31mred\x1b]0;pwned\x07 \u009b'
+! grep -q "$(printf '\033')" "$T/out" || fail "kiln inspect printed an ESC byte"
+contained 0 "$KILN" inspect esc.img --json
+expect_jq "$T/out" '.os_release.PRETTY_NAME' "$(printf 'Say "hi" $5 \033[31mred\033]0;pwned\007 \302\233')"
+
 # Formats kiln does not read: refused by name, nothing written
 qemu-img convert -O vmdk disk.raw disk.vmdk
 qemu-img convert -O vhdx disk.raw disk.vhdx

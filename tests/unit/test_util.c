@@ -113,6 +113,27 @@ int main(void)
     is_int(utf8_decode("\xED\xA0\x80", 3, &cp), 0, "a surrogate is not");
     is_int(utf8_decode("\xF4\x90\x80\x80", 4, &cp), 0, "above U+10FFFF is not");
     is_int(utf8_decode("\xD0", 1, &cp), 0, "a cut sequence is not");
+    /* for terminals: controls escaped, never passed through */
+    static const char in1[] = "ok\x1b[31m\x1b]0;t\a\r\n\tx\x7f\xC2\x9B" "1m\xE9\xC3\xA9";
+    _cleanup_free_ char *e1 = utf8_escape_controls(in1, sizeof in1 - 1, false);
+    is_str(e1, "ok\\x1b[31m\\x1b]0;t\\x07\\x0d\\x0a\tx\\x7f\\u009b1m\\xe9\xC3\xA9",
+           "utf8_escape_controls: ESC, BEL, CR, LF, DEL as \\xNN, C1 CSI as \\u009b, a stray byte \\xNN, tab and é kept");
+    _cleanup_free_ char *e2 = utf8_escape_controls("a\nb", 3, true);
+    is_str(e2, "a\nb", "with keep_lf a newline stays");
+    _cleanup_free_ char *e3 = utf8_escape_controls("", 0, false);
+    is_str(e3, "", "empty in, empty out");
+    /* a log line quoting a guest cannot drive the terminal or the log's reader */
+    FILE *lf = tmpfile();
+    log_set_file(lf);
+    log_set_level(LOG_ERR + 1);
+    log_info("unit %s failed", "evil\x1b]0;pwned\a\x1b[2J");
+    log_set_file(NULL);
+    char line[256] = "";
+    rewind(lf);
+    ok(fgets(line, sizeof line, lf) && strstr(line, "unit evil\\x1b]0;pwned\\x07\\x1b[2J failed\n") && !strchr(line, '\x1b'),
+       "log lines: control characters escaped (%s)", line);
+    fclose(lf);
+    log_set_level(LOG_INFO);
     _cleanup_free_ char *u1 = utf8_sanitize("r\xE9sum\xE9", 6, 0);
     is_str(u1, "r\xEF\xBF\xBDsum\xEF\xBF\xBD", "each Latin-1 byte becomes one U+FFFD");
     _cleanup_free_ char *u2 = utf8_sanitize("a\xE0\x80z\xF0\x9F\x98", 7, 0);
