@@ -178,23 +178,50 @@ int cmd_submit(int argc, char **argv)
     long tier = -1;
     bool wait = false;
     _cleanup_free_ char *rbtext = NULL; /* before any goto usage */
+    static const char opts[] = "--server URL, --token TOKEN, --kernel VMLINUZ, --append CMDLINE, --tier 0|1|2, --runbook FILE, "
+                               "--publish CHANNEL, --wait, and one IMAGE";
+    const struct { const char *opt, *what; const char **to; } vals[] = {
+        {"--server", "the service's URL, e.g. http://127.0.0.1:8470", &server},
+        {"--token", "the tenant's token (kt_...)", &token},
+        {"--kernel", "a kernel (vmlinuz) to boot the image with as its initrd", &kernel},
+        {"--append", "the kernel command line", &append},
+        {"--runbook", "a runbook file", &runbook},
+        {"--publish", "a gallery channel", &publish},
+    };
     for (int i = 1; i < argc; i++) {
-        if (streq(argv[i], "--server") && i + 1 < argc) server = argv[++i];
-        else if (streq(argv[i], "--token") && i + 1 < argc) token = argv[++i];
-        else if (streq(argv[i], "--kernel") && i + 1 < argc) kernel = argv[++i];
-        else if (streq(argv[i], "--append") && i + 1 < argc) append = argv[++i];
-        else if (streq(argv[i], "--runbook") && i + 1 < argc) runbook = argv[++i];
-        else if (streq(argv[i], "--publish") && i + 1 < argc) publish = argv[++i];
-        else if (streq(argv[i], "--tier") && i + 1 < argc) {
-            if (!parse_long(argv[++i], &tier) || tier < 0 || tier > 2) {
-                fprintf(stderr, "kiln submit: --tier %s: want 0, 1 or 2\n", argv[i]);
-                return EXIT_USAGE;
-            }
-        } else if (streq(argv[i], "--wait")) wait = true;
-        else if (argv[i][0] == '-' || image) goto usage;
-        else image = argv[i];
+        const char *a = argv[i];
+        size_t k = 0;
+        while (k < ARRAY_SIZE(vals) && !streq(a, vals[k].opt)) k++;
+        if (streq(a, "--help")) goto usage;
+        if (k < ARRAY_SIZE(vals)) {
+            if (!(*vals[k].to = cmd_opt_value("submit", argc, argv, &i, vals[k].what))) return EXIT_USAGE;
+        } else if (streq(a, "--tier")) {
+            const char *val = cmd_opt_value("submit", argc, argv, &i, "0, 1 or 2");
+            if (!val || !cmd_opt_long("submit", a, val, 0, 2, &tier)) return EXIT_USAGE;
+        } else if (streq(a, "--wait")) {
+            wait = true;
+        } else if (a[0] == '-') {
+            return cmd_opt_unknown("submit", a, opts);
+        } else if (image) {
+            fprintf(stderr, "kiln submit: %s: one image per submission (%s is the image already)\n", a, image);
+            return EXIT_USAGE;
+        } else {
+            image = a;
+        }
     }
-    if (!server || !image || (tier >= 0 && runbook)) goto usage;
+    if (!server) {
+        fprintf(stderr, "kiln submit: --server URL is needed: the service to submit to\n");
+        return EXIT_USAGE;
+    }
+    if (!image) {
+        fprintf(stderr, "kiln submit: no IMAGE given: name the disk image to validate\n");
+        return EXIT_USAGE;
+    }
+    if (tier >= 0 && runbook) {
+        fprintf(stderr, "kiln submit: --tier %ld and --runbook %s: give one of them (a runbook selects its own cases)\n", tier,
+                runbook);
+        return EXIT_USAGE;
+    }
     if (!token || !*token) {
         fprintf(stderr, "kiln submit: no token: give --token or set $KILN_TOKEN (the tenant's, from `kiln tenant add`)\n");
         return EXIT_USAGE;

@@ -393,17 +393,33 @@ int cmd_worker_run(int argc, char **argv)
 {
     struct wopts o = {.token = getenv("KILN_WORKER_TOKEN"), .slots = 1};
     _cleanup_free_ char *defwork = NULL, *body = NULL; /* before any goto usage */
+    static const char opts[] = "--server URL, --token WTOKEN, --slots N, --work DIR, --key SECRET.key";
     long v;
     for (int i = 1; i < argc; i++) {
-        if (streq(argv[i], "--server") && i + 1 < argc) o.server = argv[++i];
-        else if (streq(argv[i], "--token") && i + 1 < argc) o.token = argv[++i];
-        else if (streq(argv[i], "--work") && i + 1 < argc) o.work = argv[++i];
-        else if (streq(argv[i], "--key") && i + 1 < argc) o.key = argv[++i];
-        else if (streq(argv[i], "--slots") && i + 1 < argc && parse_long(argv[i + 1], &v) && v >= 1 && v <= MAX_SLOTS)
-            o.slots = (int)v, i++;
-        else goto usage;
+        const char *a = argv[i], *val = NULL;
+        if (streq(a, "--help")) goto usage;
+        if (streq(a, "--server")) val = cmd_opt_value("worker", argc, argv, &i, "the service's URL, e.g. http://127.0.0.1:8470");
+        else if (streq(a, "--token")) val = cmd_opt_value("worker", argc, argv, &i, "the worker's token (kw_...)");
+        else if (streq(a, "--work")) val = cmd_opt_value("worker", argc, argv, &i, "a directory for the jobs' files");
+        else if (streq(a, "--key")) val = cmd_opt_value("worker", argc, argv, &i, "the minisign secret key that signs telemetry");
+        else if (streq(a, "--slots")) val = cmd_opt_value("worker", argc, argv, &i, "how many jobs run at once");
+        else return cmd_opt_unknown("worker", a, opts);
+        if (!val) return EXIT_USAGE;
+        if (streq(a, "--server")) o.server = val;
+        else if (streq(a, "--token")) o.token = val;
+        else if (streq(a, "--work")) o.work = val;
+        else if (streq(a, "--key")) o.key = val;
+        else if (!cmd_opt_long("worker", a, val, 1, MAX_SLOTS, &v)) return EXIT_USAGE;
+        else o.slots = (int)v;
     }
-    if (!o.server || !o.token || !*o.token) goto usage;
+    if (!o.server) {
+        fprintf(stderr, "kiln worker: --server URL is needed: the service to pull jobs from\n");
+        return EXIT_USAGE;
+    }
+    if (!o.token || !*o.token) {
+        fprintf(stderr, "kiln worker: no token: give --token or set $KILN_WORKER_TOKEN (from `kiln worker add`)\n");
+        return EXIT_USAGE;
+    }
     secret_add(o.token); /* masked in every log line, should a message ever quote it */
     if (!o.work) {
         const char *t = getenv("TMPDIR");

@@ -131,3 +131,33 @@ expect_in "$T/err" "the server's reply to POST /api/v1/worker/heartbeat lacks wh
 expect_in "$T/err" "the server's reply to POST /api/v1/worker/claim lacks what kiln needs: Object item not found: image $need"
 expect_in reqs "POST /api/v1/worker/jobs/5/finish {\"result\":\"incomplete\",\"reason\":\"the server's reply to POST /api/v1/worker/claim lacks what kiln needs: Object item not found: image"
 echo "service_cli: server replies ok"
+
+# option errors name the option, the bad value and what is accepted (kiln serve printed only
+# its usage text); the same in every service verb's parser
+opt_err() { # MESSAGE CMD...: exit 2, stderr is exactly "MESSAGE"
+    msg=$1; shift
+    expect_status 2 "$@"
+    [ "$(cat "$T/err")" = "$msg" ] || fail "$*: stderr is '$(cat "$T/err")', expected '$msg'"
+}
+opt_err "kiln serve: --lease-s 2: want a whole number from 5 to 3600" "$KILN" serve --data d --lease-s 2
+opt_err "kiln serve: --max-image-mb 0x: want a whole number from 1 to 1073741823" "$KILN" serve --max-image-mb 0x --data d
+opt_err "kiln serve: --max-queued 0: want a whole number from 1 to 1000000" "$KILN" serve --data d --max-queued 0
+opt_err "kiln serve: --lease-s needs a value: a claim's lease in seconds" "$KILN" serve --data d --lease-s
+opt_err "kiln serve: unknown option --port; the options are: --data DIR, --listen IPV4:PORT, --db URL, --max-image-mb N, --max-queued N, --lease-s N" \
+    "$KILN" serve --data d --port 80
+opt_err "kiln serve: --data DIR is needed: the directory of images, job files and (without --db) kiln.db" "$KILN" serve
+opt_err "kiln serve: --listen 127.0.0.1:99999: want IPV4:PORT, e.g. 127.0.0.1:8470" "$KILN" serve --data "$T/sd" --listen 127.0.0.1:99999
+opt_err "kiln worker: --slots 0: want a whole number from 1 to 64" "$KILN" worker --server http://127.0.0.1:9 --slots 0
+opt_err "kiln worker: --server needs a value: the service's URL, e.g. http://127.0.0.1:8470" "$KILN" worker --server
+opt_err "kiln worker: unknown option --slot; the options are: --server URL, --token WTOKEN, --slots N, --work DIR, --key SECRET.key" \
+    "$KILN" worker --slot 2
+opt_err "kiln worker: --server URL is needed: the service to pull jobs from" env KILN_WORKER_TOKEN=kw_x "$KILN" worker --work w
+opt_err "kiln submit: --tier 3: want a whole number from 0 to 2" "$KILN" submit --tier 3 img.raw
+opt_err "kiln submit: --tier 0 and --runbook rb.yml: give one of them (a runbook selects its own cases)" \
+    "$KILN" submit --server http://127.0.0.1:9 --tier 0 --runbook rb.yml img.raw
+opt_err "kiln submit: other.raw: one image per submission (img.raw is the image already)" "$KILN" submit img.raw other.raw
+opt_err "kiln submit: no IMAGE given: name the disk image to validate" "$KILN" submit --server http://127.0.0.1:9
+opt_err "kiln tenant add: --trust needs a value: a minisign public key file (KEY.pub)" "$KILN" tenant add x --trust
+opt_err "kiln tenant add: unknown option --max-job; the options are: --data DIR, --db URL, --trust KEY.pub, --max-jobs N, --admin, and one NAME" "$KILN" tenant add x --max-job 2
+opt_err "kiln worker add: b: one worker at a time (a is the name already)" "$KILN" worker add a b --data d
+echo "service_cli: option errors ok"
