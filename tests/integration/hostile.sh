@@ -49,6 +49,41 @@ for img in disk.raw disk.qcow2 zlib.qcow2 zstd.qcow2; do
     expect_in "$T/out" "kiln sbom: $img.spdx.json (SPDX 2.3, 2 packages from the image's dpkg database)"
     expect_jq $img.spdx.json '[.packages[1:][].name] | join(",")' hello,zed
 done
+# a dpkg status that is a symbolic link is followed inside the image's root, never on the
+# host; one that cannot be followed, or a database that lists nothing, is an error, never
+# "0 packages" (it used to write an SBOM of 0 packages for every link)
+# linked IMAGE TARGET: an ext4 image of tree whose /var/lib/dpkg/status links to TARGET
+linked() {
+    rm -rf lt && cp -a tree lt && mkdir -p lt/usr/share/db && mv lt/var/lib/dpkg/status lt/usr/share/db/status
+    ln -s "$2" lt/var/lib/dpkg/status
+    mke2fs -q -F -t ext4 -d lt "$1" 8M || fail "mke2fs"
+}
+long=$(printf 'd%.0s' $(seq 70))
+for t in rel:../../../usr/share/db/status abs:/usr/share/db/status up:../../../../../../usr/share/db/status \
+         slow:/$long/../usr/share/db/status; do
+    linked "${t%%:*}.img" "${t#*:}"
+    contained 0 "$KILN" sbom "${t%%:*}.img" -o "${t%%:*}.json"
+    expect_in "$T/out" "kiln sbom: ${t%%:*}.json (SPDX 2.3, 2 packages from the image's dpkg database)"
+    expect_jq "${t%%:*}.json" '[.packages[1:][].name] | join(",")' hello,zed
+done
+# a link that leaves the image's root names a file of the image, not the host's (which exists)
+mkdir -p "$T/host" && cp tree/var/lib/dpkg/status "$T/host/status"
+linked host.img "../../../../../..$T/host/status"
+contained 1 "$KILN" sbom host.img -o host.json
+expect_err "kiln sbom: host.img has no package database (looked for /var/lib/dpkg/status and the rpm database in /usr/lib/sysimage/rpm and /var/lib/rpm)"
+[ ! -e host.json ] || fail "an SBOM was written from the host's database"
+linked loop.img status2
+ln -s status lt/var/lib/dpkg/status2 && rm loop.img && mke2fs -q -F -t ext4 -d lt loop.img 8M
+contained 1 "$KILN" sbom loop.img -o loop.json
+expect_err "kiln sbom: cannot read the filesystems of loop.img: /var/lib/dpkg/status in the image is a symbolic link that kiln does not follow (more than 8 links, or a target with blanks, quotes or backslashes): a crafted or damaged filesystem"
+linked blank.img "/usr/share/db/a b"
+contained 1 "$KILN" sbom blank.img -o blank.json
+expect_in "$T/err" "/var/lib/dpkg/status in the image is a symbolic link that kiln does not follow"
+rm -rf lt && cp -a tree lt && : > lt/var/lib/dpkg/status && mke2fs -q -F -t ext4 -d lt empty.img 8M
+contained 1 "$KILN" sbom empty.img -o empty.json
+expect_err "kiln sbom: empty.img: the dpkg database (/var/lib/dpkg/status) lists no installed package: it is damaged or kiln could not read it; no SBOM was written"
+[ ! -e empty.json ] && [ ! -e loop.json ] && [ ! -e blank.json ] || fail "an SBOM was written for a database kiln did not read"
+
 contained 0 "$KILN" convert zlib.qcow2 back.raw
 cmp back.raw disk.raw || fail "the compressed qcow2 converts back to other bytes"
 
