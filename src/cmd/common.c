@@ -97,3 +97,30 @@ int cmd_store_open(const char *verb, const char *data, const char *db, struct ki
     free(err);
     return r;
 }
+
+const char *cmd_opt_value(const char *verb, int argc, char **argv, int *i, const char *what)
+{
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "kiln %s: %s needs a value: %s\n", verb, argv[*i], what);
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+bool cmd_opt_long(const char *verb, const char *opt, const char *val, long lo, long hi, long *out)
+{
+    long v;
+    if (!parse_long(val, &v) || v < lo || v > hi) {
+        fprintf(stderr, "kiln %s: %s %s: want a whole number from %ld to %ld\n", verb, opt, val, lo, hi);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+int cmd_opt_unknown(const char *verb, const char *arg, const char *accepted)
+{
+    if (arg[0] == '-') fprintf(stderr, "kiln %s: unknown option %s; the options are: %s\n", verb, arg, accepted);
+    else fprintf(stderr, "kiln %s: unexpected argument %s; the options are: %s\n", verb, arg, accepted);
+    return EXIT_USAGE;
+}

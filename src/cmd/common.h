@@ -41,6 +41,18 @@ int cmd_submit(int argc, char **argv);
 /* kiln worker --server ...: src/cmd/worker_run.c */
 int cmd_worker_run(int argc, char **argv);
 
+/* Option errors name the option, the bad value and what is accepted, printed once as
+ * "kiln VERB: ..." (never a bare usage text). */
+/* argv[*i] is an option that takes a value: the value (*i moved onto it), or NULL after
+ * printing "OPT needs a value: WHAT". */
+const char *cmd_opt_value(const char *verb, int argc, char **argv, int *i, const char *what);
+/* val as a whole number from lo to hi into *out; false after printing "OPT VAL: want a whole
+ * number from LO to HI". */
+bool cmd_opt_long(const char *verb, const char *opt, const char *val, long lo, long hi, long *out);
+/* An argument no option matched: prints "unknown option ARG; the options are: ACCEPTED" (or
+ * "unexpected argument ARG" for a non-option) and returns EXIT_USAGE. */
+int cmd_opt_unknown(const char *verb, const char *arg, const char *accepted);
+
 struct kiln_store;
 /* The service's database: db (else $KILN_DB) when set, else DIR/kiln.db under data (created
  * 0700). Prints why (as "kiln VERB: ...") and returns -errno when it cannot be opened: -EINVAL

@@ -11,6 +11,7 @@
 #include "image/inspect.h"
 #include "util/proc.h"
 #include "util/timeutil.h"
+#include "util/utf8.h"
 #include "util/util.h"
 
 static int format_from_name(const char *path)
@@ -90,6 +91,26 @@ static void human(uint64_t v, char *buf, size_t n)
     snprintf(buf, n, i ? "%.1f %s" : "%.0f %s", x, u[i]);
 }
 
+/* Every string of an image (os-release values, partition names) is the image's to choose: for
+ * the terminal its control characters are escaped (JSON output escapes them itself). */
+static void escape_strings(json_t *j)
+{
+    const char *k;
+    json_t *v;
+    size_t i;
+    if (json_is_object(j)) {
+        json_object_foreach(j, k, v) {
+            if (!json_is_string(v)) escape_strings(v);
+            else {
+                _cleanup_free_ char *e = utf8_escape_controls(json_string_value(v), json_string_length(v), false);
+                json_string_set(v, e);
+            }
+        }
+    } else if (json_is_array(j)) {
+        json_array_foreach(j, i, v) escape_strings(v);
+    }
+}
+
 int cmd_inspect(int argc, char **argv)
 {
     const char *path = NULL;
@@ -121,6 +142,7 @@ int cmd_inspect(int argc, char **argv)
         json_decref(j);
         return EXIT_OK;
     }
+    escape_strings(j);
     char a[32], b[32];
     human((uint64_t)json_integer_value(json_object_get(j, "virtual_size")), a, sizeof a);
     human((uint64_t)json_integer_value(json_object_get(j, "file_size")), b, sizeof b);

@@ -57,8 +57,10 @@ static int sbom_image(const char *image, enum sbom_format fmt, const char *out)
         return r == -EINTR ? EXIT_INTERRUPTED : EXIT_FAIL;
     }
     char hex[65];
-    if (sha256_file_hex(image, hex, NULL) < 0) {
-        fprintf(stderr, "kiln sbom: cannot read %s: %s\n", image, strerror(errno));
+    int rr = sha256_file_hex(image, hex, NULL);
+    if (rr < 0) {
+        _cleanup_free_ char *why = fs_open_error(image, rr, "pass the disk image file itself");
+        fprintf(stderr, "kiln sbom: %s\n", why);
         json_decref(pkgs);
         json_decref(osr);
         return EXIT_FAIL;

@@ -15,20 +15,37 @@ int cmd_serve(int argc, char **argv)
 {
     struct kiln_server_opts o = {.listen = "127.0.0.1:8470", .max_image = (int64_t)16 << 30, .lease_ms = 60000,
                                  .sweep_ms = 5000, .max_queued = 1000};
+    static const char opts[] = "--data DIR, --listen IPV4:PORT, --db URL, --max-image-mb N, --max-queued N, --lease-s N";
     long v;
     for (int i = 1; i < argc; i++) {
-        if (streq(argv[i], "--listen") && i + 1 < argc) o.listen = argv[++i];
-        else if (streq(argv[i], "--data") && i + 1 < argc) o.data = argv[++i];
-        else if (streq(argv[i], "--db") && i + 1 < argc) o.db_url = argv[++i];
-        else if (streq(argv[i], "--max-image-mb") && i + 1 < argc && parse_long(argv[i + 1], &v) && v > 0 && v < (1L << 30))
-            o.max_image = (int64_t)v << 20, i++;
-        else if (streq(argv[i], "--max-queued") && i + 1 < argc && parse_long(argv[i + 1], &v) && v >= 1 && v <= 1000000)
-            o.max_queued = v, i++;
-        else if (streq(argv[i], "--lease-s") && i + 1 < argc && parse_long(argv[i + 1], &v) && v >= 5 && v <= 3600)
-            o.lease_ms = v * 1000, i++;
-        else goto usage;
+        const char *a = argv[i], *val = NULL;
+        if (streq(a, "--help")) goto usage;
+        if (streq(a, "--listen")) val = cmd_opt_value("serve", argc, argv, &i, "IPV4:PORT, e.g. 127.0.0.1:8470");
+        else if (streq(a, "--data")) val = cmd_opt_value("serve", argc, argv, &i, "the directory of the service's state");
+        else if (streq(a, "--db")) val = cmd_opt_value("serve", argc, argv, &i, "sqlite:PATH or a postgresql:// URI");
+        else if (streq(a, "--max-image-mb")) val = cmd_opt_value("serve", argc, argv, &i, "the upload cap in MiB");
+        else if (streq(a, "--max-queued")) val = cmd_opt_value("serve", argc, argv, &i, "a tenant's queued jobs before 429");
+        else if (streq(a, "--lease-s")) val = cmd_opt_value("serve", argc, argv, &i, "a claim's lease in seconds");
+        else return cmd_opt_unknown("serve", a, opts);
+        if (!val) return EXIT_USAGE;
+        if (streq(a, "--listen")) o.listen = val;
+        else if (streq(a, "--data")) o.data = val;
+        else if (streq(a, "--db")) o.db_url = val;
+        else if (streq(a, "--max-image-mb")) {
+            if (!cmd_opt_long("serve", a, val, 1, (1L << 30) - 1, &v)) return EXIT_USAGE;
+            o.max_image = (int64_t)v << 20;
+        } else if (streq(a, "--max-queued")) {
+            if (!cmd_opt_long("serve", a, val, 1, 1000000, &v)) return EXIT_USAGE;
+            o.max_queued = v;
+        } else {
+            if (!cmd_opt_long("serve", a, val, 5, 3600, &v)) return EXIT_USAGE;
+            o.lease_ms = v * 1000;
+        }
     }
-    if (!o.data) goto usage;
+    if (!o.data) {
+        fprintf(stderr, "kiln serve: --data DIR is needed: the directory of images, job files and (without --db) kiln.db\n");
+        return EXIT_USAGE;
+    }
     if (!o.db_url) o.db_url = getenv("KILN_DB") && *getenv("KILN_DB") ? getenv("KILN_DB") : NULL;
     struct sigaction sa = {.sa_handler = on_signal};
     sigaction(SIGINT, &sa, NULL);

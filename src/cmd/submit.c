@@ -10,6 +10,7 @@
 #include "util/digest.h"
 #include "util/fs.h"
 #include "util/secret.h"
+#include "util/utf8.h"
 #include "util/util.h"
 
 enum { EXIT_INCOMPLETE = 3 };
@@ -18,8 +19,10 @@ enum { EXIT_INCOMPLETE = 3 };
 static int ensure_image(struct kiln_client *c, const char *file, char digest[65])
 {
     uint64_t size = 0;
-    if (sha256_file_hex(file, digest, &size) < 0) {
-        fprintf(stderr, "kiln submit: cannot read %s: %s\n", file, strerror(errno));
+    int rr = sha256_file_hex(file, digest, &size);
+    if (rr < 0) {
+        _cleanup_free_ char *why = fs_open_error(file, rr, "pass the disk image file itself");
+        fprintf(stderr, "kiln submit: %s\n", why);
         return EXIT_USAGE;
     }
     _cleanup_free_ char *path = xasprintf("/api/v1/images/%s", digest);
@@ -27,19 +30,23 @@ static int ensure_image(struct kiln_client *c, const char *file, char digest[65]
     long st = 0;
     struct kiln_http h = {.method = "GET", .path = path, .stream_fd = -1, .timeout_s = 60};
     int r = kiln_client_do(c, &h, &st, &resp, &err);
-    if (r == 0 && st == 200) {
-        fprintf(stderr, "kiln submit: %s is on the server already (sha256 %s)\n", file, digest);
+    bool had = r == 0 && st == 200;
+    _cleanup_free_ char *request = xasprintf("GET %s", path);
+    if (!had) {
         free(resp);
-        return 0;
+        resp = NULL;
     }
-    free(resp);
-    resp = NULL;
     if (r == 0 && st == 404) {
         fprintf(stderr, "kiln submit: uploading %s (%llu bytes)\n", file, (unsigned long long)size);
         struct kiln_http u = {.method = "POST", .path = "/api/v1/images", .upload = file, .stream_fd = -1};
         r = kiln_client_do(c, &u, &st, &resp, &err);
+        free(request);
+        request = xstrdup("POST /api/v1/images");
     }
     int rc = 0;
+    json_t *j = NULL;
+    const char *got = NULL;
+    json_int_t got_size = 0;
     if (r < 0) {
         fprintf(stderr, "kiln submit: %s\n", err);
         rc = EXIT_INCOMPLETE;
@@ -47,10 +54,48 @@ static int ensure_image(struct kiln_client *c, const char *file, char digest[65]
         _cleanup_free_ char *t = kiln_client_error_text(st, resp);
         fprintf(stderr, "kiln submit: %s: %s\n", file, t);
         rc = st == 401 || st == 413 ? EXIT_USAGE : EXIT_INCOMPLETE;
+    } else if (kiln_client_unpack(request, resp, &j, &err, "{s:s, s:I}", "digest", &got, "size", &got_size) < 0) {
+        fprintf(stderr, "kiln submit: %s\n", err);
+        rc = EXIT_INCOMPLETE;
+    } else if (!streq(got, digest) || (uint64_t)got_size != size) {
+        /* "on the server" must be this image: the job would run whatever the server names */
+        fprintf(stderr, "kiln submit: the server's reply to %s names image %.64s of %lld bytes, not %s (sha256 %s, %llu "
+                        "bytes): a broken server or proxy; nothing was queued\n",
+                request, got, (long long)got_size, file, digest, (unsigned long long)size);
+        rc = EXIT_INCOMPLETE;
+    } else if (had) {
+        fprintf(stderr, "kiln submit: %s is on the server already (sha256 %s)\n", file, digest);
     }
+    json_decref(j);
     free(resp);
     free(err);
     return rc;
+}
+
+/* What a job reply must say beyond its fields' types: a known state, a result that is one of
+ * the three (or null before the job ends, or when it was cancelled unrun), and a name and a
+ * status for each case. false with *err. */
+static bool reply_checks(const char *request, const char *state, json_t *res, json_t *cs, char **err)
+{
+    static const char *const states[] = {"queued", "assigned", "running", "uploading", "done", "cancelled"};
+    const char *result = json_string_value(res);
+    bool known = false;
+    for (size_t i = 0; i < ARRAY_SIZE(states); i++) known |= streq(state, states[i]);
+    if (!known)
+        *err = xasprintf("the server's reply to %s gives the job's state as \"%.40s\", which is none of queued, assigned, "
+                         "running, uploading, done, cancelled",
+                         request, state);
+    else if (!(json_is_null(res) || (result && (streq(result, "passed") || streq(result, "failed") || streq(result, "incomplete")))) ||
+             (streq(state, "done") && !result))
+        *err = xasprintf("the server's reply to %s gives the %s job the result %s, not passed, failed or incomplete", request,
+                         state, result ? result : "null");
+    else if (!json_is_array(cs))
+        *err = xasprintf("the server's reply to %s lacks what kiln needs: the job's cases are not a list", request);
+    size_t i;
+    json_t *x;
+    json_array_foreach(cs, i, x) if (!*err && (!json_is_string(json_object_get(x, "name")) || !json_is_string(json_object_get(x, "status"))))
+        *err = xasprintf("the server's reply to %s lacks what kiln needs: case %zu has no name or no status", request, i + 1);
+    return !*err;
 }
 
 /* Follows the job until it is done or cancelled; the exit code of its result. */
@@ -64,7 +109,22 @@ static int follow(struct kiln_client *c, long long id)
         long st = 0;
         struct kiln_http h = {.method = "GET", .path = path, .stream_fd = -1, .timeout_s = 60};
         int r = kiln_client_do(c, &h, &st, &resp, &err);
-        json_t *j = r == 0 && st == 200 ? json_loads(resp, 0, NULL) : NULL;
+        json_t *j = NULL;
+        const char *state = NULL;
+        json_t *res = NULL, *cs = NULL, *rsn = NULL;
+        _cleanup_free_ char *request = xasprintf("GET %s", path);
+        /* a job reply without its state (or result, or cases) cannot be followed: an error at
+         * once, not a job that stays "?" forever or a verdict made up from defaults */
+        if (r == 0 && st == 200 &&
+            (kiln_client_unpack(request, resp, &j, &err, "{s:s, s:o, s:o, s?o}", "state", &state, "result", &res, "cases",
+                                &cs, "reason", &rsn) < 0 ||
+             !reply_checks(request, state, res, cs, &err))) {
+            fprintf(stderr, "kiln submit: %s\n", err);
+            json_decref(j);
+            free(resp);
+            free(err);
+            return EXIT_INCOMPLETE;
+        }
         if (!j) {
             /* a server restart is ridden out; a server gone for long is not */
             if (++fails > 30) {
@@ -75,24 +135,27 @@ static int follow(struct kiln_client *c, long long id)
             }
         } else {
             fails = 0;
-            const char *state = json_string_value(json_object_get(j, "state"));
-            const char *result = json_string_value(json_object_get(j, "result"));
-            const char *reason = json_string_value(json_object_get(j, "reason"));
+            const char *result = json_string_value(res), *reason = json_string_value(rsn);
             char now[64];
-            snprintf(now, sizeof now, "%s %s", state ? state : "?", result ? result : "");
+            snprintf(now, sizeof now, "%s %s", state, result ? result : "");
             if (strcmp(now, last)) {
-                fprintf(stderr, "kiln submit: job %lld: %s%s%s\n", id, now, reason ? ": " : "", reason ? reason : "");
+                /* a reason quotes the guest: printed with its control characters escaped */
+                _cleanup_free_ char *r_esc = reason ? utf8_escape_controls(reason, strlen(reason), false) : NULL;
+                fprintf(stderr, "kiln submit: job %lld: %s%s%s\n", id, now, r_esc ? ": " : "", r_esc ? r_esc : "");
                 snprintf(last, sizeof last, "%s", now);
             }
-            if (state && (streq(state, "done") || streq(state, "cancelled"))) {
+            if (streq(state, "done") || streq(state, "cancelled")) {
                 int rc = result && streq(result, "passed") ? EXIT_OK : result && streq(result, "failed") ? EXIT_FAIL : EXIT_INCOMPLETE;
-                json_t *cs = json_object_get(j, "cases");
                 size_t i;
                 json_t *x;
                 json_array_foreach(cs, i, x) {
                     const char *why = json_string_value(json_object_get(x, "reason"));
-                    printf("%-8s %s%s%s\n", json_string_value(json_object_get(x, "status")), json_string_value(json_object_get(x, "name")),
-                           why ? ": " : "", why ? why : "");
+                    const char *st_ = json_string_value(json_object_get(x, "status"));
+                    const char *nm = json_string_value(json_object_get(x, "name"));
+                    _cleanup_free_ char *e_st = utf8_escape_controls(st_, strlen(st_), false);
+                    _cleanup_free_ char *e_nm = utf8_escape_controls(nm, strlen(nm), false);
+                    _cleanup_free_ char *e_why = why ? utf8_escape_controls(why, strlen(why), false) : NULL;
+                    printf("%-8s %s%s%s\n", e_st, e_nm, e_why ? ": " : "", e_why ? e_why : "");
                 }
                 json_decref(j);
                 free(resp);
@@ -115,31 +178,61 @@ int cmd_submit(int argc, char **argv)
     long tier = -1;
     bool wait = false;
     _cleanup_free_ char *rbtext = NULL; /* before any goto usage */
+    static const char opts[] = "--server URL, --token TOKEN, --kernel VMLINUZ, --append CMDLINE, --tier 0|1|2, --runbook FILE, "
+                               "--publish CHANNEL, --wait, and one IMAGE";
+    const struct { const char *opt, *what; const char **to; } vals[] = {
+        {"--server", "the service's URL, e.g. http://127.0.0.1:8470", &server},
+        {"--token", "the tenant's token (kt_...)", &token},
+        {"--kernel", "a kernel (vmlinuz) to boot the image with as its initrd", &kernel},
+        {"--append", "the kernel command line", &append},
+        {"--runbook", "a runbook file", &runbook},
+        {"--publish", "a gallery channel", &publish},
+    };
     for (int i = 1; i < argc; i++) {
-        if (streq(argv[i], "--server") && i + 1 < argc) server = argv[++i];
-        else if (streq(argv[i], "--token") && i + 1 < argc) token = argv[++i];
-        else if (streq(argv[i], "--kernel") && i + 1 < argc) kernel = argv[++i];
-        else if (streq(argv[i], "--append") && i + 1 < argc) append = argv[++i];
-        else if (streq(argv[i], "--runbook") && i + 1 < argc) runbook = argv[++i];
-        else if (streq(argv[i], "--publish") && i + 1 < argc) publish = argv[++i];
-        else if (streq(argv[i], "--tier") && i + 1 < argc) {
-            if (!parse_long(argv[++i], &tier) || tier < 0 || tier > 2) {
-                fprintf(stderr, "kiln submit: --tier %s: want 0, 1 or 2\n", argv[i]);
-                return EXIT_USAGE;
-            }
-        } else if (streq(argv[i], "--wait")) wait = true;
-        else if (argv[i][0] == '-' || image) goto usage;
-        else image = argv[i];
+        const char *a = argv[i];
+        size_t k = 0;
+        while (k < ARRAY_SIZE(vals) && !streq(a, vals[k].opt)) k++;
+        if (streq(a, "--help")) goto usage;
+        if (k < ARRAY_SIZE(vals)) {
+            if (!(*vals[k].to = cmd_opt_value("submit", argc, argv, &i, vals[k].what))) return EXIT_USAGE;
+        } else if (streq(a, "--tier")) {
+            const char *val = cmd_opt_value("submit", argc, argv, &i, "0, 1 or 2");
+            if (!val || !cmd_opt_long("submit", a, val, 0, 2, &tier)) return EXIT_USAGE;
+        } else if (streq(a, "--wait")) {
+            wait = true;
+        } else if (a[0] == '-') {
+            return cmd_opt_unknown("submit", a, opts);
+        } else if (image) {
+            fprintf(stderr, "kiln submit: %s: one image per submission (%s is the image already)\n", a, image);
+            return EXIT_USAGE;
+        } else {
+            image = a;
+        }
     }
-    if (!server || !image || (tier >= 0 && runbook)) goto usage;
+    if (!server) {
+        fprintf(stderr, "kiln submit: --server URL is needed: the service to submit to\n");
+        return EXIT_USAGE;
+    }
+    if (!image) {
+        fprintf(stderr, "kiln submit: no IMAGE given: name the disk image to validate\n");
+        return EXIT_USAGE;
+    }
+    if (tier >= 0 && runbook) {
+        fprintf(stderr, "kiln submit: --tier %ld and --runbook %s: give one of them (a runbook selects its own cases)\n", tier,
+                runbook);
+        return EXIT_USAGE;
+    }
     if (!token || !*token) {
         fprintf(stderr, "kiln submit: no token: give --token or set $KILN_TOKEN (the tenant's, from `kiln tenant add`)\n");
         return EXIT_USAGE;
     }
     secret_add(token); /* masked in every log line, should a message ever quote it */
     json_t *req = json_object();
-    if (runbook && read_file(runbook, 128 * 1024, &rbtext, NULL) < 0) {
-        fprintf(stderr, "kiln submit: cannot read %s (at most 128 KiB): %s\n", runbook, strerror(errno));
+    int rr = runbook ? read_file(runbook, 128 * 1024, &rbtext, NULL) : 0;
+    if (rr < 0) {
+        _cleanup_free_ char *why = rr == -EFBIG ? xasprintf("%s is larger than the 128 KiB a runbook may be", runbook)
+                                                : fs_open_error(runbook, rr, "pass the runbook file itself");
+        fprintf(stderr, "kiln submit: --runbook: %s\n", why);
         json_decref(req);
         return EXIT_USAGE;
     }
@@ -167,21 +260,25 @@ int cmd_submit(int argc, char **argv)
         struct kiln_http h = {.method = "POST", .path = "/api/v1/jobs", .body = body, .body_len = body ? strlen(body) : 0,
                               .stream_fd = -1, .timeout_s = 60};
         int r = body ? kiln_client_do(c, &h, &st, &resp, &err) : -EINVAL;
-        json_t *j = r == 0 && st == 201 ? json_loads(resp, 0, NULL) : NULL;
+        json_t *j = NULL;
+        json_int_t id = 0, pos = 0;
         if (r < 0) {
             fprintf(stderr, "kiln submit: %s\n", err ? err : "a runbook or --append that is not UTF-8");
             rc = r == -EINVAL ? EXIT_USAGE : EXIT_INCOMPLETE;
-        } else if (!j) {
+        } else if (st != 201) {
             _cleanup_free_ char *t = kiln_client_error_text(st, resp);
             fprintf(stderr, "kiln submit: %s\n", t);
             rc = st == 400 || st == 401 || st == 404 || st == 413 ? EXIT_USAGE : EXIT_INCOMPLETE;
+        } else if (kiln_client_unpack("POST /api/v1/jobs", resp, &j, &err, "{s:I, s:I}", "id", &id, "queue_position", &pos) < 0 ||
+                   id <= 0) {
+            fprintf(stderr, "kiln submit: %s\n",
+                    j ? "the server's reply to POST /api/v1/jobs gives a job id that is not a positive number" : err);
+            rc = EXIT_INCOMPLETE;
         } else {
-            long long id = (long long)json_integer_value(json_object_get(j, "id"));
-            printf("%lld\n", id);
+            printf("%lld\n", (long long)id);
             fflush(stdout);
-            fprintf(stderr, "kiln submit: job %lld queued (position %lld)\n", id,
-                    (long long)json_integer_value(json_object_get(j, "queue_position")));
-            if (wait) rc = follow(c, id);
+            fprintf(stderr, "kiln submit: job %lld queued (position %lld)\n", (long long)id, (long long)pos);
+            if (wait) rc = follow(c, (long long)id);
         }
         json_decref(j);
         free(resp);

@@ -16,19 +16,33 @@ int cmd_tenant(int argc, char **argv)
     long max_jobs = 2;
     bool admin = false;
     if (argc < 2 || !streq(argv[1], "add")) goto usage;
+    static const char opts[] = "--data DIR, --db URL, --trust KEY.pub, --max-jobs N, --admin, and one NAME";
     for (int i = 2; i < argc; i++) {
-        if (streq(argv[i], "--data") && i + 1 < argc) data = argv[++i];
-        else if (streq(argv[i], "--db") && i + 1 < argc) db = argv[++i];
-        else if (streq(argv[i], "--trust") && i + 1 < argc) *APPEND(keys, nkeys, cap) = argv[++i];
-        else if (streq(argv[i], "--admin")) admin = true;
-        else if (streq(argv[i], "--max-jobs") && i + 1 < argc) {
-            if (!parse_long(argv[++i], &max_jobs) || max_jobs < 1 || max_jobs > 100000) {
-                fprintf(stderr, "kiln tenant add: --max-jobs %s: want a whole number from 1 to 100000\n", argv[i]);
+        const char *a = argv[i], *val = NULL;
+        bool valued = streq(a, "--data") || streq(a, "--db") || streq(a, "--trust") || streq(a, "--max-jobs");
+        if (valued && !(val = cmd_opt_value("tenant add", argc, argv, &i,
+                                            streq(a, "--data")    ? "the directory of the service's state"
+                                            : streq(a, "--db")    ? "sqlite:PATH or a postgresql:// URI"
+                                            : streq(a, "--trust") ? "a minisign public key file (KEY.pub)"
+                                                                  : "a whole number from 1 to 100000"))) {
+            free(keys);
+            return EXIT_USAGE;
+        }
+        if (streq(a, "--data")) data = val;
+        else if (streq(a, "--db")) db = val;
+        else if (streq(a, "--trust")) *APPEND(keys, nkeys, cap) = val;
+        else if (streq(a, "--admin")) admin = true;
+        else if (streq(a, "--max-jobs")) {
+            if (!cmd_opt_long("tenant add", a, val, 1, 100000, &max_jobs)) {
                 free(keys);
                 return EXIT_USAGE;
             }
-        } else if (argv[i][0] == '-' || name) goto usage;
-        else name = argv[i];
+        } else if (a[0] == '-' || name) {
+            free(keys);
+            if (a[0] == '-') return cmd_opt_unknown("tenant add", a, opts);
+            fprintf(stderr, "kiln tenant add: %s: one tenant at a time (%s is the name already)\n", a, name);
+            return EXIT_USAGE;
+        } else name = a;
     }
     if (!name) goto usage;
     /* every key is read before anything is stored: a bad key file adds no tenant */

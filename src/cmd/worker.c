@@ -11,10 +11,19 @@ int cmd_worker(int argc, char **argv)
     if (argc >= 2 && !streq(argv[1], "add")) return cmd_worker_run(argc, argv);
     if (argc < 2) goto usage;
     for (int i = 2; i < argc; i++) {
-        if (streq(argv[i], "--data") && i + 1 < argc) data = argv[++i];
-        else if (streq(argv[i], "--db") && i + 1 < argc) db = argv[++i];
-        else if (argv[i][0] == '-' || name) goto usage;
-        else name = argv[i];
+        const char *a = argv[i];
+        if (streq(a, "--data") || streq(a, "--db")) {
+            const char *val = cmd_opt_value("worker add", argc, argv, &i,
+                                            streq(a, "--data") ? "the directory of the service's state"
+                                                               : "sqlite:PATH or a postgresql:// URI");
+            if (!val) return EXIT_USAGE;
+            *(streq(a, "--data") ? &data : &db) = val;
+        } else if (a[0] == '-') {
+            return cmd_opt_unknown("worker add", a, "--data DIR, --db URL, and one NAME");
+        } else if (name) {
+            fprintf(stderr, "kiln worker add: %s: one worker at a time (%s is the name already)\n", a, name);
+            return EXIT_USAGE;
+        } else name = a;
     }
     if (!name) goto usage;
     struct kiln_store *st = NULL;

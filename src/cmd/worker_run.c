@@ -393,17 +393,33 @@ int cmd_worker_run(int argc, char **argv)
 {
     struct wopts o = {.token = getenv("KILN_WORKER_TOKEN"), .slots = 1};
     _cleanup_free_ char *defwork = NULL, *body = NULL; /* before any goto usage */
+    static const char opts[] = "--server URL, --token WTOKEN, --slots N, --work DIR, --key SECRET.key";
     long v;
     for (int i = 1; i < argc; i++) {
-        if (streq(argv[i], "--server") && i + 1 < argc) o.server = argv[++i];
-        else if (streq(argv[i], "--token") && i + 1 < argc) o.token = argv[++i];
-        else if (streq(argv[i], "--work") && i + 1 < argc) o.work = argv[++i];
-        else if (streq(argv[i], "--key") && i + 1 < argc) o.key = argv[++i];
-        else if (streq(argv[i], "--slots") && i + 1 < argc && parse_long(argv[i + 1], &v) && v >= 1 && v <= MAX_SLOTS)
-            o.slots = (int)v, i++;
-        else goto usage;
+        const char *a = argv[i], *val = NULL;
+        if (streq(a, "--help")) goto usage;
+        if (streq(a, "--server")) val = cmd_opt_value("worker", argc, argv, &i, "the service's URL, e.g. http://127.0.0.1:8470");
+        else if (streq(a, "--token")) val = cmd_opt_value("worker", argc, argv, &i, "the worker's token (kw_...)");
+        else if (streq(a, "--work")) val = cmd_opt_value("worker", argc, argv, &i, "a directory for the jobs' files");
+        else if (streq(a, "--key")) val = cmd_opt_value("worker", argc, argv, &i, "the minisign secret key that signs telemetry");
+        else if (streq(a, "--slots")) val = cmd_opt_value("worker", argc, argv, &i, "how many jobs run at once");
+        else return cmd_opt_unknown("worker", a, opts);
+        if (!val) return EXIT_USAGE;
+        if (streq(a, "--server")) o.server = val;
+        else if (streq(a, "--token")) o.token = val;
+        else if (streq(a, "--work")) o.work = val;
+        else if (streq(a, "--key")) o.key = val;
+        else if (!cmd_opt_long("worker", a, val, 1, MAX_SLOTS, &v)) return EXIT_USAGE;
+        else o.slots = (int)v;
     }
-    if (!o.server || !o.token || !*o.token) goto usage;
+    if (!o.server) {
+        fprintf(stderr, "kiln worker: --server URL is needed: the service to pull jobs from\n");
+        return EXIT_USAGE;
+    }
+    if (!o.token || !*o.token) {
+        fprintf(stderr, "kiln worker: no token: give --token or set $KILN_WORKER_TOKEN (from `kiln worker add`)\n");
+        return EXIT_USAGE;
+    }
     secret_add(o.token); /* masked in every log line, should a message ever quote it */
     if (!o.work) {
         const char *t = getenv("TMPDIR");
@@ -442,8 +458,19 @@ int cmd_worker_run(int argc, char **argv)
         }
         sleep_ms(2000);
     }
-    json_t *dj = resp ? json_loads(resp, 0, NULL) : NULL;
-    if (json_integer_value(json_object_get(dj, "lease_ms")) > 0) lease_ms = json_integer_value(json_object_get(dj, "lease_ms"));
+    /* the heartbeat's pace comes from the server's lease: a reply without it is not guessed at */
+    json_t *dj = NULL;
+    json_int_t lm = 0;
+    char *derr = NULL;
+    if (!stopping && (kiln_client_unpack("POST /api/v1/worker/declare", resp, &dj, &derr, "{s:I}", "lease_ms", &lm) < 0 || lm <= 0)) {
+        fprintf(stderr, "kiln worker: %s\n", derr ? derr : "the server's reply to POST /api/v1/worker/declare gives a lease_ms that is not a positive number of milliseconds");
+        free(derr);
+        json_decref(dj);
+        free(resp);
+        kiln_client_free(c);
+        return EXIT_FAIL;
+    }
+    if (lm > 0) lease_ms = lm;
     json_decref(dj);
     free(resp);
     log_info("kiln worker: serving %s with %d slot(s): %s/%s, %d cpus, %d MiB%s", o.server, o.slots, o.caps.accel, o.caps.arch,
@@ -489,9 +516,19 @@ int cmd_worker_run(int argc, char **argv)
             next_beat = ms + lease_ms / 4;
             char *hr = NULL;
             if (call(c, "POST", "/api/v1/worker/heartbeat", NULL, 30, &st, &hr) == 0 && st == 200) {
-                json_t *h = json_loads(hr, 0, NULL), *held = json_object_get(h, "held");
+                json_t *h = NULL, *held = NULL;
+                char *herr = NULL;
+                /* a reply without the list of held jobs says nothing about them: stopping every
+                 * job on it would take a broken reply for "all cancelled" */
+                if (kiln_client_unpack("POST /api/v1/worker/heartbeat", hr, &h, &herr, "{s:o}", "held", &held) < 0 ||
+                    !json_is_array(held)) {
+                    log_error("kiln worker: %s; the running jobs are kept", herr ? herr : "the server's reply to POST "
+                              "/api/v1/worker/heartbeat lacks what kiln needs: held is not a list");
+                    held = NULL;
+                }
+                free(herr);
                 /* a job the server no longer gives us (cancelled, lease lost) is stopped */
-                for (int k = 0; k < o.slots; k++) {
+                for (int k = 0; k < o.slots && held; k++) {
                     if (!slots[k].pid) continue;
                     bool keep = false;
                     size_t i;
@@ -518,11 +555,24 @@ int cmd_worker_run(int argc, char **argv)
             if (cr < 0 || st / 100 != 2) sleep_ms(2000);
             continue;
         }
-        json_t *job = json_loads(jr, 0, NULL);
+        /* a claimed job is run from what the reply says: without its image, spec or
+         * requirements it cannot be, and is handed back as incomplete with the reason */
+        json_t *job = NULL, *jspec = NULL, *jreq = NULL;
+        json_int_t id = 0, attempt = 0;
+        const char *image = NULL;
+        char *jerr = NULL;
+        int ur = kiln_client_unpack("POST /api/v1/worker/claim", jr, &job, &jerr, "{s:I, s:s, s:I, s:o, s:o}", "id", &id, "image",
+                                    &image, "attempt", &attempt, "spec", &jspec, "requirements", &jreq);
         free(jr);
-        int64_t id = json_integer_value(json_object_get(job, "id"));
-        if (!job || id <= 0) {
+        if (ur < 0 || id <= 0 || !json_is_object(jspec) || !json_is_object(jreq)) {
+            if (!jerr) jerr = xstrdup("the server's reply to POST /api/v1/worker/claim gives no positive job id, or a spec or "
+                                      "requirements that are not objects");
+            log_error("kiln worker: %s", jerr);
+            /* the id, when the reply had one, lets the server requeue the job at once */
+            if (id > 0) finish(c, id, "incomplete", jerr);
+            free(jerr);
             json_decref(job);
+            sleep_ms(2000);
             continue;
         }
         if (stopping) {
@@ -551,7 +601,7 @@ int cmd_worker_run(int argc, char **argv)
                     busy++;
                     break;
                 }
-            log_info("kiln worker: job %lld started (attempt %lld)", (long long)id, (long long)json_integer_value(json_object_get(job, "attempt")));
+            log_info("kiln worker: job %lld started (attempt %lld)", (long long)id, (long long)attempt);
         }
         json_decref(job);
     }

@@ -36,6 +36,40 @@ static int fail(char **err, int r, const char *fmt, ...)
     return r;
 }
 
+/* What to do about a link, a FIFO or a device in a gallery (fs_open_error's fix). */
+#define GALLERY_FIX "a gallery holds only the regular files kiln wrote; replace it with the file itself (from a backup of the gallery)"
+
+/* Everything read from a gallery in place is opened without following a symbolic link: the
+ * directory is trusted by where it is, so a link in it would read another file as the gallery's. */
+static int read_gallery_file(const char *path, size_t max, char **data, size_t *len, char **err)
+{
+    int r = read_regular(path, true, max, data, len);
+    if (r == -EFBIG) return fail(err, r, "%s is larger than the %zu bytes kiln reads: not a file kiln wrote", path, max);
+    if (r < 0 && r != -ENOENT) {
+        free(*err);
+        *err = fs_open_error(path, r, GALLERY_FIX);
+    }
+    return r;
+}
+
+/* opendir, refusing a symbolic link at path (see read_gallery_file); NULL with errno set. */
+static DIR *opendir_nofollow(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    DIR *d = fd < 0 ? NULL : fdopendir(fd);
+    if (fd >= 0 && !d) close(fd);
+    return d;
+}
+
+/* The message for opendir_nofollow's failure on path (errno e). */
+static int dir_fail(char **err, int e, const char *path)
+{
+    struct stat st;
+    if ((e == ELOOP || e == ENOTDIR) && lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
+        return fail(err, -ELOOP, "%s is a symbolic link, not a directory: %s", path, GALLERY_FIX);
+    return fail(err, -e, "cannot read %s: %s", path, strerror(e));
+}
+
 static void sha256_hex(const void *data, size_t len, char out[65])
 {
     uint8_t h[32];
@@ -53,7 +87,11 @@ int gallery_trust(const char *dir, const char *pubkey, char *key_id_out, char **
     if (r < 0) return r;
     char *text = NULL;
     size_t len;
-    if ((r = read_file(pubkey, 64 * 1024, &text, &len)) < 0) return fail(err, r, "cannot read %s: %s", pubkey, strerror(-r));
+    if ((r = read_file(pubkey, 64 * 1024, &text, &len)) < 0) {
+        free(*err);
+        *err = fs_open_error(pubkey, r, "pass the .pub file kiln keygen wrote");
+        return r;
+    }
     _cleanup_free_ char *keys = path_join(dir, "keys");
     _cleanup_free_ char *dst = xasprintf("%s/%s.pub", keys, id);
     mkdir_p(keys, 0755);
@@ -159,7 +197,11 @@ int gallery_open(const char *dir, struct gallery **out, struct diags *d, char **
     if (!file_exists(conf))
         return fail(err, -ENOENT, "%s is not a gallery (no gallery.yml); create one with kiln gallery init --gallery %s --trust KEY.pub",
                     dir, dir);
-    struct ynode *root = yaml_load_file(conf, d);
+    _cleanup_free_ char *text = NULL;
+    size_t tlen;
+    int r = read_gallery_file(conf, 1u << 20, &text, &tlen, err);
+    if (r < 0) return r == -ENOENT ? fail(err, r, "cannot read %s: %s", conf, strerror(-r)) : r;
+    struct ynode *root = yaml_load_string(conf, text, tlen, d);
     if (!root) return fail(err, -EINVAL, "%s is not valid", conf);
     struct gallery *g = xcalloc(1, sizeof *g);
     g->dir = xstrdup(dir);
@@ -201,12 +243,23 @@ int gallery_open(const char *dir, struct gallery **out, struct diags *d, char **
     if (!g->nchannels) diag_add_at(d, conf, 1, 1, "channels", "the gallery defines no channel");
     _cleanup_free_ char *pat = path_join(dir, "keys/*.pub");
     glob_t gl = {0};
+    struct stat kst;
     if (glob(pat, 0, NULL, &gl) == 0)
-        for (size_t i = 0; i < gl.gl_pathc; i++) {
+        for (size_t i = 0; i < gl.gl_pathc && r == 0; i++) {
+            /* minisign reads a key by its name: a key that is a link is refused here instead */
+            if (lstat(gl.gl_pathv[i], &kst) == 0 && !S_ISREG(kst.st_mode)) {
+                free(*err);
+                *err = fs_open_error(gl.gl_pathv[i], S_ISLNK(kst.st_mode) ? -ELOOP : -ENOTREG, GALLERY_FIX);
+                r = S_ISLNK(kst.st_mode) ? -ELOOP : -ENOTREG;
+            }
             size_t cap = g->nkeys;
             *APPEND(g->keys, g->nkeys, cap) = xstrdup(gl.gl_pathv[i]);
         }
     globfree(&gl);
+    if (r < 0) {
+        gallery_free(g);
+        return r;
+    }
     if (d->n) {
         gallery_free(g);
         return fail(err, -EINVAL, "%s has errors", conf);
@@ -293,14 +346,13 @@ static int read_signed(const struct gallery *g, const char *rel, size_t max, cha
     _cleanup_free_ char *sp = xasprintf("%s.minisig", p);
     _cleanup_free_ char *sig = NULL;
     size_t sl;
-    int r = read_file(p, max, data, len);
-    if (r == -EFBIG) return fail(err, r, "%s is larger than the %zu bytes kiln reads: not a file kiln wrote", p, max);
-    if (r < 0) return fail(err, r, "cannot read %s: %s", p, strerror(-r));
-    if ((r = read_file(sp, MS_SIG_MAX, &sig, &sl)) < 0) {
+    int r = read_gallery_file(p, max, data, len, err);
+    if (r == -ENOENT) return fail(err, r, "cannot read %s: %s", p, strerror(-r));
+    if (r < 0) return r;
+    if ((r = read_gallery_file(sp, MS_SIG_MAX, &sig, &sl, err)) < 0) {
         free(*data);
         *data = NULL;
-        return r == -ENOENT ? fail(err, -EPERM, "%s is not signed (no %s)", p, sp)
-                            : fail(err, r, "cannot read %s: %s", sp, strerror(-r));
+        return r == -ENOENT ? fail(err, -EPERM, "%s is not signed (no %s)", p, sp) : r;
     }
     size_t nk;
     const char *const *keys = reader_keys(g, &nk);
@@ -318,8 +370,8 @@ static int read_signed(const struct gallery *g, const char *rel, size_t max, cha
 static int newest_serial(const char *dir, uint64_t *serial, char **err)
 {
     _cleanup_free_ char *p = path_join(dir, "index");
-    DIR *d = opendir(p);
-    if (!d) return errno == ENOENT ? -ENOENT : fail(err, -errno, "cannot read %s: %s", p, strerror(errno));
+    DIR *d = opendir_nofollow(p);
+    if (!d) return errno == ENOENT ? -ENOENT : dir_fail(err, errno, p);
     bool any = false;
     struct dirent *e;
     while ((e = readdir(d))) {
@@ -377,7 +429,11 @@ static int state_read(const char *path, json_t **st, char **err)
         *st = json_pack("{s:s, s:{}}", "schema", "kiln.gallery-seen/v1", "galleries");
         return 0;
     }
-    if (r < 0) return fail(err, r, "cannot read %s: %s", path, strerror(-r));
+    if (r < 0) {
+        free(*err);
+        *err = fs_open_error(path, r, "it is kiln's record of the gallery serials this client saw: replace it with a regular file");
+        return r;
+    }
     *st = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
     free(text);
     if (!json_is_object(json_object_get(*st, "galleries"))) {
@@ -432,10 +488,15 @@ static int check_descent(const struct gallery *g, json_t *idx, uint64_t serial, 
         _cleanup_free_ char *p = xasprintf("%s/index/%s", g->dir, name);
         char *data = NULL, *perr = NULL, sha[65];
         size_t len;
-        int r = read_file(p, CATALOG_INDEX_MAX, &data, &len);
-        if (r < 0)
-            return fail(err, r, "cannot show that index serial %llu follows serial %llu, which this client saw: %s: %s",
-                        (unsigned long long)serial, (unsigned long long)seen, p, strerror(-r));
+        char *rerr = NULL;
+        int r = read_gallery_file(p, CATALOG_INDEX_MAX, &data, &len, &rerr);
+        if (r < 0) {
+            r = fail(err, r, "cannot show that index serial %llu follows serial %llu, which this client saw: %s",
+                     (unsigned long long)serial, (unsigned long long)seen,
+                     rerr ? rerr : strerror(-r));
+            free(rerr);
+            return r;
+        }
         sha256_hex(data, len, sha);
         json_t *old = NULL;
         if (!streq(sha, want)) r = fail(err, -EPERM, "%s has sha256 %s, but index serial %llu names %s as its predecessor: "
@@ -495,16 +556,17 @@ static int check_fresh(const struct gallery *g, json_t *idx, uint64_t serial, co
 static int check_listed(const struct gallery *g, json_t *images, const char *index_file, char **err)
 {
     _cleanup_free_ char *root = path_join(g->dir, "images");
-    DIR *d = opendir(root);
-    if (!d) return fail(err, -errno, "cannot read %s: %s", root, strerror(errno));
+    DIR *d = opendir_nofollow(root);
+    if (!d) return dir_fail(err, errno, root);
     int r = 0;
     struct dirent *e;
     while (r == 0 && (e = readdir(d))) {
         if (e->d_name[0] == '.') continue;
         _cleanup_free_ char *nd = path_join(root, e->d_name);
-        DIR *vd = opendir(nd);
+        DIR *vd = opendir_nofollow(nd);
         if (!vd) {
-            r = fail(err, -EINVAL, "%s is not a directory of versions: %s", nd, strerror(errno));
+            r = errno == ENOTDIR ? fail(err, -EINVAL, "%s is not a directory of versions: %s", nd, strerror(errno))
+                                 : dir_fail(err, errno, nd);
             break;
         }
         struct dirent *v;
@@ -515,7 +577,10 @@ static int check_listed(const struct gallery *g, json_t *images, const char *ind
             json_t *it;
             json_array_foreach(images, i, it) listed |= streq(json_string_value(json_object_get(it, "name")), e->d_name) &&
                                                         streq(json_string_value(json_object_get(it, "version")), v->d_name);
-            if (!listed)
+            struct stat st;
+            if (fstatat(dirfd(vd), v->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+                r = fail(err, -ELOOP, "%s/%s is a symbolic link, not a directory: %s", nd, v->d_name, GALLERY_FIX);
+            else if (!listed)
                 r = fail(err, -EPERM,
                          "%s/%s is not listed by %s, the newest index: a newer index was removed (the gallery rolled "
                          "back) or a publish was cut off before it wrote its index",
@@ -627,8 +692,12 @@ int gallery_check_run(const struct gallery *g, json_t *entry, char **err)
     if (!want) return 0;
     _cleanup_free_ char *p = xasprintf("%s/%s/run/results.json", g->dir, jstr(entry, "path"));
     char got[65];
-    int r = sha256_file_hex(p, got, NULL);
-    if (r < 0) return fail(err, r, "cannot read %s: %s", p, strerror(-r));
+    int r = sha256_regular_hex(p, true, got, NULL);
+    if (r < 0) {
+        free(*err);
+        *err = fs_open_error(p, r, GALLERY_FIX);
+        return r;
+    }
     if (!streq(got, want))
         return fail(err, -EPERM, "%s has sha256 %s, but the signed entry says %s: the run's results were changed", p, got, want);
     return 0;
@@ -700,7 +769,11 @@ static int check_file(const char *dir, struct vfile *f, const char *const *keys,
         *err = kerr;
         return r;
     }
-    if ((r = sha256_file_hex(p, f->sha256, NULL)) < 0) return fail(err, r, "cannot read %s: %s", p, strerror(-r));
+    if ((r = sha256_file_hex(p, f->sha256, NULL)) < 0) {
+        free(*err);
+        *err = fs_open_error(p, r, NULL);
+        return r;
+    }
     if (f->expect && !streq(f->expect, f->sha256))
         return fail(err, -EBADMSG, "%s: sha256 %s, but %s says %s (the file was changed)", f->name, f->sha256, who,
                     f->expect);
@@ -768,7 +841,11 @@ static int version_files(const char *dir, const char *manifest_name, json_t **ma
     size_t tl;
     int r = read_file(mp, GALLERY_JSON_MAX, &text, &tl);
     if (r == -EFBIG) return fail(err, r, "%s is larger than %u MiB: not a kiln build manifest", mp, GALLERY_JSON_MAX >> 20);
-    if (r < 0) return fail(err, r, "cannot read %s: %s", mp, fs_strerror(r));
+    if (r < 0) {
+        free(*err);
+        *err = fs_open_error(mp, r, "pass the manifest kiln build wrote");
+        return r;
+    }
     json_error_t je;
     json_t *m = json_loadb(text, tl, 0, &je);
     if (!m) return fail(err, -EINVAL, "%s: not a kiln build manifest: %s (line %d)", mp, je.text, je.line);
@@ -932,7 +1009,10 @@ static int check_run(const struct gallery *g, const char *run_dir, const char *s
                      run_dir, c->name, g->max_priority, g->nareas ? " in its areas" : "");
     }
     char rsha[65];
-    if (r == 0 && summary && (r = sha256_file_hex(rp, rsha, NULL)) < 0) r = fail(err, r, "cannot read %s: %s", rp, strerror(-r));
+    if (r == 0 && summary && (r = sha256_file_hex(rp, rsha, NULL)) < 0) {
+        free(*err);
+        *err = fs_open_error(rp, r, NULL);
+    }
     /* the signed entry pins the copied results.json: the evidence cannot be swapped later */
     if (r == 0 && summary)
         *summary = json_pack("{s:s, s:s, s:s, s:O, s:I, s:s}", "id", jstr(run, "id"), "name", jstr(run, "name"), "tested",
@@ -996,9 +1076,11 @@ static int copy_file(const char *src, const char *dst_dir, uint64_t max, bool no
 {
     struct stat st;
     int in = open_regular(src, nofollow, &st);
-    if (in < 0)
-        return fail(err, in, "cannot copy %s: %s", src,
-                    in == -ELOOP && nofollow ? "a symbolic link, where a gallery holds regular files" : fs_strerror(in));
+    if (in < 0) {
+        free(*err);
+        *err = fs_open_error(src, in, nofollow ? GALLERY_FIX : "publish the regular files kiln build and kiln sign wrote");
+        return in;
+    }
     if ((uint64_t)st.st_size > max) {
         close(in);
         return fail(err, -EFBIG, "%s holds %llu bytes, more than the %llu its manifest allows", src,

@@ -176,7 +176,7 @@ int disk_open(const char *path, struct disk **out, char **err)
     struct stat st;
     int fd = open_regular(path, false, &st);
     if (fd < 0) {
-        *err = xasprintf("cannot open %s: %s", path, fs_strerror(fd));
+        *err = fs_open_error(path, fd, "pass the disk image file itself (raw, qcow2 or VHD)");
         return fd;
     }
     struct disk *d = xcalloc(1, sizeof *d);

@@ -170,11 +170,68 @@ static uint64_t unpack_budget(const struct disk *d) { return (64ull << 20) + 4 *
 /* debugfs's "dump" of the file item (absolute, in the ext4 image img) to dest, at most limit
  * bytes. dump writes the file's bytes, never a link: a symbolic link in the image cannot make
  * kiln read a host file. 0, -ENOENT (no such file), -EFBIG (over the limit), or -errno. */
+/* The most symbolic links followed for one item (as Linux's 40, but the files kiln reads are
+ * never more than a link or two away). */
+#define EXT4_MAX_LINKS 8
+
+/* item with the symbolic links of its last component followed inside the image (debugfs itself
+ * follows those of the directories on the way, inside the filesystem): each target read with
+ * debugfs (a fast link from stat, a slow one dumped into scratch, at most 4 KiB), taken
+ * relative to the link's directory and never above the image's root. 0 with *out (caller
+ * frees); -ELOOP after EXT4_MAX_LINKS links; -EINVAL for a target debugfs cannot name. */
+static int ext4_resolve(const char *img, const char *item, const char *scratch, char **out)
+{
+    char *cur = xstrdup(item);
+    int r = -ELOOP;
+    for (int hop = 0; hop <= EXT4_MAX_LINKS; hop++) {
+        /* debugfs splits its command at blanks (quotes group) */
+        if (strpbrk(cur, " \t\n\"\\")) {
+            r = -EINVAL;
+            break;
+        }
+        _cleanup_free_ char *cmd = xasprintf("stat %s", cur), *o = NULL, *target = NULL;
+        char *argv[] = {"debugfs", "-R", cmd, (char *)img, NULL};
+        int st = proc_run(argv, 60000, &o);
+        if (st < 0) {
+            r = st;
+            break;
+        }
+        if (!o || !strstr(o, "Type: symlink")) {
+            *out = cur;
+            return 0;
+        }
+        if (hop == EXT4_MAX_LINKS) break;
+        const char *fast = strstr(o, "Fast link dest: \"");
+        if (fast) {
+            fast += strlen("Fast link dest: \"");
+            const char *e = strchr(fast, '\n');
+            if (e && e > fast && e[-1] == '"') target = xstrndup(fast, (size_t)(e - 1 - fast));
+        } else {
+            _cleanup_free_ char *dump = xasprintf("dump %s \"%s\"", cur, scratch);
+            char *dargv[] = {"debugfs", "-R", dump, (char *)img, NULL};
+            if (run_capped(dargv, 4096, 60000) == 0) read_file(scratch, 4096, &target, NULL);
+            unlink(scratch);
+        }
+        if (!target || !*target || strchr(target, '\n')) {
+            r = -EINVAL;
+            break;
+        }
+        _cleanup_free_ char *dir = path_dirname(cur);
+        _cleanup_free_ char *joined = target[0] == '/' ? xstrdup(target) : xasprintf("%s/%s", dir, target);
+        free(cur);
+        cur = path_resolve(NULL, joined); /* joined is absolute: ".." stops at the image's root */
+    }
+    free(cur);
+    return r;
+}
+
 static int ext4_dump(const char *img, const char *item, const char *dest, uint64_t limit)
 {
-    /* debugfs splits its command at blanks (quotes group) */
-    if (strpbrk(item, " \t\n\"\\") || strpbrk(dest, "\n\"\\")) return -EINVAL;
-    _cleanup_free_ char *cmd = xasprintf("dump %s \"%s\"", item, dest);
+    if (strpbrk(dest, "\n\"\\")) return -EINVAL;
+    _cleanup_free_ char *real = NULL;
+    int r = ext4_resolve(img, item, dest, &real);
+    if (r < 0) return r;
+    _cleanup_free_ char *cmd = xasprintf("dump %s \"%s\"", real, dest);
     char *argv[] = {"debugfs", "-R", cmd, (char *)img, NULL};
     int st = run_capped(argv, limit, 300000);
     if (st == 128 + SIGXFSZ) {
@@ -194,6 +251,33 @@ static void to_ascii(char *s)
         if ((unsigned char)*s >= 0x80) *s = '?';
 }
 
+/* A value as os-release(5) quotes it (shell style): in double quotes a backslash escapes only
+ * \ " $ ` (and is kept before anything else), in single quotes nothing is escaped, outside
+ * quotes a backslash escapes the next character and blanks end the value. Unescaped in place. */
+static void os_release_unquote(char *v)
+{
+    char *out = v, q = 0;
+    for (char *p = v; *p; p++) {
+        if (q == '\'') {
+            if (*p == '\'') q = 0;
+            else *out++ = *p;
+        } else if (q == '"') {
+            if (*p == '"') q = 0;
+            else if (*p == '\\' && p[1] && strchr("\\\"$`", p[1])) *out++ = *++p;
+            else *out++ = *p;
+        } else if (*p == '"' || *p == '\'') {
+            q = *p;
+        } else if (*p == '\\' && p[1]) {
+            *out++ = *++p;
+        } else if (*p == ' ' || *p == '\t') {
+            break;
+        } else {
+            *out++ = *p;
+        }
+    }
+    *out = 0;
+}
+
 json_t *os_release_parse(char *text)
 {
     json_t *o = json_object();
@@ -203,8 +287,7 @@ json_t *os_release_parse(char *text)
         if (!eq || line[0] == '#' || startswith(line, "debugfs ")) continue;
         *eq = 0;
         char *v = eq + 1;
-        size_t vl = strlen(v);
-        if (vl >= 2 && (v[0] == '"' || v[0] == '\'') && v[vl - 1] == v[0]) v[vl - 1] = 0, v++;
+        os_release_unquote(v);
         json_t *j = json_string(v);
         if (!j) to_ascii(v), j = json_string(v);
         if (json_object_set_new(o, line, j) < 0) {
@@ -402,6 +485,11 @@ int image_extract(const char *path, const char *const *items, size_t nitems, con
                 why = xasprintf("%s in the image is larger than the %llu bytes kiln still reads from a %llu-byte image "
                                 "(64 MiB + 4 x what the file holds, in all): a crafted or damaged filesystem",
                                 items[i], (unsigned long long)budget, (unsigned long long)disk_file_size(d));
+                r = k2;
+            } else if (k2 == -ELOOP || k2 == -EINVAL) {
+                why = xasprintf("%s in the image is a symbolic link that kiln does not follow (more than %d links, or a "
+                                "target with blanks, quotes or backslashes): a crafted or damaged filesystem",
+                                items[i], EXT4_MAX_LINKS);
                 r = k2;
             } else if (k2 == -EINTR || k2 == -ENOPKG) r = k2;
         }

@@ -168,7 +168,8 @@ int archive_create(const char *run_dir, const char *out, char **err)
     for (size_t i = 0; i < n && r == 0; i++) {
         _cleanup_free_ char *p = path_join(abs, v[i].rel);
         bool secret = false;
-        if ((r = hash_scan(p, &v[i], &secret)) < 0) *err = xasprintf("cannot read %s: %s", p, strerror(-r));
+        if ((r = hash_scan(p, &v[i], &secret)) < 0)
+            *err = fs_open_error(p, r, "a run directory holds the regular files kiln run wrote; remove it from the run directory");
         else if (secret) {
             *err = xasprintf("%s holds a private key; it must not go into an archive (remove it from the run "
                              "directory)", p);
@@ -297,7 +298,7 @@ int archive_verify(const char *path, unsigned *files, char **err)
     *files = 0;
     int fd = open_regular(path, false, NULL);
     if (fd < 0) {
-        *err = xasprintf("%s: cannot read the archive: %s", path, fs_strerror(fd));
+        *err = fs_open_error(path, fd, "pass the .tar.zst file kiln archive wrote");
         archive_read_free(a);
         return fd;
     }

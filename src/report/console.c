@@ -6,6 +6,7 @@
 #include "core/case.h"
 #include "report/notifier.h"
 #include "util/log.h"
+#include "util/utf8.h"
 #include "util/util.h"
 
 static const char *status_word(int st)
@@ -48,6 +49,10 @@ static void case_finished(void *self, const struct kiln_results *r, const struct
     if (reason) {
         char *nl = strchr(reason, '\n');
         if (nl) *nl = 0;
+        /* a reason quotes what the guest said: it must not drive the terminal */
+        char *e = utf8_escape_controls(reason, strlen(reason), false);
+        free(reason);
+        reason = e;
     }
     int width = cn->total >= 100 ? 3 : cn->total >= 10 ? 2 : 1;
     secret_fprintf(stdout, "[%*zu/%zu] %s%-9s%s %-32s %7.1fs%s%s\n", width, done, cn->total, cn->tty ? color(c->status) : "",
@@ -69,8 +74,9 @@ static int run_finished(void *self, const struct kiln_results *r)
     for (size_t i = 0; i < r->n; i++) {
         const struct kiln_result *c = &r->v[i];
         if (c->status != ST_FAILED && c->status != ST_ATTEMPTED) continue;
-        const char *reason = c->reason ? c->reason : "no reason recorded";
-        secret_fprintf(stdout, "  FAILED %s: %s\n    log: %s/%s\n", c->id, reason, r->dir, c->log_rel ? c->log_rel : "");
+        _cleanup_free_ char *reason = c->reason ? utf8_escape_controls(c->reason, strlen(c->reason), true) : NULL;
+        secret_fprintf(stdout, "  FAILED %s: %s\n    log: %s/%s\n", c->id, reason ? reason : "no reason recorded", r->dir,
+                       c->log_rel ? c->log_rel : "");
     }
     secret_fprintf(stdout, "report: %s/report.html\n", r->dir);
     return 0;

@@ -170,6 +170,34 @@ int kiln_client_do(struct kiln_client *c, const struct kiln_http *h, long *statu
     return r;
 }
 
+int kiln_client_unpack(const char *request, const char *resp, json_t **out, char **err, const char *fmt, ...)
+{
+    json_error_t je;
+    json_t *j = json_loads(resp ? resp : "", 0, &je);
+    int r = 0;
+    if (!json_is_object(j)) {
+        *err = xasprintf("the server's reply to %s is not a JSON object (%.80s): is the URL a kiln server's?", request,
+                         resp ? resp : "");
+        r = -EBADMSG;
+    } else {
+        va_list ap;
+        va_start(ap, fmt);
+        if (json_vunpack_ex(j, &je, 0, fmt, ap) < 0) {
+            *err = xasprintf("the server's reply to %s lacks what kiln needs: %s (a server of another version, or not "
+                             "a kiln server; check --server)",
+                             request, je.text);
+            r = -EBADMSG;
+        }
+        va_end(ap);
+    }
+    if (r < 0) {
+        json_decref(j);
+        j = NULL;
+    }
+    *out = j;
+    return r;
+}
+
 char *kiln_client_error_text(long status, const char *resp)
 {
     json_t *j = resp ? json_loads(resp, 0, NULL) : NULL;

@@ -26,3 +26,10 @@ struct kiln_http {
 int kiln_client_do(struct kiln_client *c, const struct kiln_http *h, long *status, char **resp, char **err);
 /* The "error" (and "field") of a JSON error body as one line, or the body's start. */
 char *kiln_client_error_text(long status, const char *resp);
+/* A successful reply must hold what the client acts on: resp parsed as a JSON object and
+ * unpacked with fmt (jansson's json_unpack format, e.g. "{s:I, s:s}", JSON_STRICT off, so
+ * other fields are fine). 0 with *out (the parsed object, caller decrefs; the unpacked values
+ * point into it); -EBADMSG with *err naming the request (e.g. "POST /api/v1/jobs") and the
+ * missing or mistyped field: a reply lacking a field is an error, never a default. */
+struct json_t;
+int kiln_client_unpack(const char *request, const char *resp, struct json_t **out, char **err, const char *fmt, ...);

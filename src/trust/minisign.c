@@ -53,7 +53,7 @@ static int read_b64_file(const char *path, uint8_t *out, size_t want, char **err
     size_t len;
     int r = read_file(path, MS_SIG_MAX, &text, &len);
     if (r < 0) {
-        *err = xasprintf("cannot read %s: %s", path, fs_strerror(r));
+        *err = fs_open_error(path, r, "pass the key or signature file kiln keygen or kiln sign wrote");
         return r;
     }
     char *nl = strchr(text, '\n');
@@ -294,7 +294,7 @@ static int msg_hash(const struct msg *m, uint8_t out[64], char **err)
     }
     int fd = open_regular(m->file, false, NULL); /* a FIFO or a device is refused, not waited on */
     if (fd < 0) {
-        *err = xasprintf("cannot read %s: %s", m->file, fs_strerror(fd));
+        *err = fs_open_error(m->file, fd, "kiln signs and verifies regular files only");
         return fd;
     }
     enum { BUF = 4 << 20 };
@@ -469,7 +469,7 @@ int ms_verify(const char *pubkey_path, const char *file, const char *sig_path, c
     size_t len;
     int r = read_file(sp, MS_SIG_MAX, &text, &len);
     if (r < 0) {
-        *err = xasprintf("cannot read the signature %s: %s", sp, fs_strerror(r));
+        *err = fs_open_error(sp, r, "a signature is the regular file kiln sign wrote");
         return r;
     }
     struct parsed_sig ps;
@@ -485,7 +485,7 @@ int ms_sig_key_id(const char *file, char key_id[17], char **err)
     int r = read_file(sp, MS_SIG_MAX, &text, &len);
     if (r < 0) {
         *err = r == -ENOENT ? xasprintf("%s is not signed (no %s); sign it with kiln sign -k KEY", file, sp)
-                            : xasprintf("cannot read the signature %s: %s", sp, fs_strerror(r));
+                            : fs_open_error(sp, r, "a signature is the regular file kiln sign wrote");
         return r;
     }
     char *nl = strchr(text, '\n');

@@ -159,6 +159,16 @@ int pkgdb_from_image(const char *image, json_t **pkgs, json_t **os_release, cons
         }
         const char *db = streq(*family, "deb") ? admin : in_sysimage ? sysimage : varlib;
         r = pkgdb_list(*family, db, pkgs, err);
+        /* an installed system lists packages: none means a database that was not read */
+        if (r == 0 && json_array_size(*pkgs) == 0) {
+            json_decref(*pkgs);
+            *pkgs = NULL;
+            *err = xasprintf("%s: the %s database (%s) lists no installed package: it is damaged or kiln could not read "
+                             "it; no SBOM was written",
+                             image, streq(*family, "deb") ? "dpkg" : "rpm",
+                             streq(*family, "deb") ? "/var/lib/dpkg/status" : in_sysimage ? dirs[0] : dirs[1]);
+            r = -ENODATA;
+        }
     }
     rm_rf(dir);
     if (r >= 0) {

@@ -6,9 +6,9 @@
 #include "util/fs.h"
 #include "util/util.h"
 
-int digest_file(const char *path, const EVP_MD *md, uint8_t *out, uint64_t *size)
+int digest_file(const char *path, bool nofollow, const EVP_MD *md, uint8_t *out, uint64_t *size)
 {
-    int fd = open_regular(path, false, NULL);
+    int fd = open_regular(path, nofollow, NULL);
     if (fd < 0) return fd;
     enum { BUF = 4 << 20 };
     EVP_MD_CTX *c = EVP_MD_CTX_new();
@@ -30,10 +30,15 @@ int digest_file(const char *path, const EVP_MD *md, uint8_t *out, uint64_t *size
     return r;
 }
 
-int sha256_file_hex(const char *path, char out[65], uint64_t *size)
+int sha256_regular_hex(const char *path, bool nofollow, char out[65], uint64_t *size)
 {
-    uint8_t md[32];
-    int r = digest_file(path, EVP_sha256(), md, size);
+    uint8_t md[32] = {0};
+    int r = digest_file(path, nofollow, EVP_sha256(), md, size);
     for (int i = 0; i < 32; i++) snprintf(out + 2 * i, 3, "%02x", md[i]);
     return r;
+}
+
+int sha256_file_hex(const char *path, char out[65], uint64_t *size)
+{
+    return sha256_regular_hex(path, false, out, size);
 }

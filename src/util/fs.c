@@ -107,9 +107,30 @@ const char *fs_strerror(int r)
     return r == -ENOTREG ? "not a regular file (a FIFO, device or socket)" : strerror(-r);
 }
 
+char *fs_open_error(const char *path, int r, const char *fix)
+{
+    struct stat st;
+    const char *kind = NULL;
+    if (r == -ELOOP && lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) kind = "a symbolic link";
+    else if ((r == -ENOTREG || r == -EISDIR) && stat(path, &st) == 0)
+        kind = S_ISFIFO(st.st_mode)  ? "a FIFO"
+               : S_ISSOCK(st.st_mode) ? "a socket"
+               : S_ISCHR(st.st_mode)  ? "a character device"
+               : S_ISBLK(st.st_mode)  ? "a block device"
+               : S_ISDIR(st.st_mode)  ? "a directory"
+                                      : NULL;
+    if (!kind) return xasprintf("cannot read %s: %s", path, fs_strerror(r));
+    return xasprintf("%s is %s, not a regular file%s%s", path, kind, fix ? ": " : "", fix ? fix : "");
+}
+
 int read_file(const char *path, size_t max, char **data, size_t *lenp)
 {
-    int fd = open_regular(path, false, NULL);
+    return read_regular(path, false, max, data, lenp);
+}
+
+int read_regular(const char *path, bool nofollow, size_t max, char **data, size_t *lenp)
+{
+    int fd = open_regular(path, nofollow, NULL);
     if (fd < 0) return fd;
     struct sbuf b = {0};
     char buf[65536];

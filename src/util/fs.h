@@ -24,7 +24,15 @@ struct stat;
 int open_regular(const char *path, bool nofollow, struct stat *st);
 /* strerror(-r), with -ENOTREG worded "not a regular file (a FIFO, device or socket)". */
 const char *fs_strerror(int r);
-/* Reads a regular file (open_regular), at most max bytes (error -EFBIG if larger). NUL-terminated. */
+/* What open_regular's (or read_regular's) error r on path means, for people: for what is not a
+ * regular file, "PATH is a FIFO, not a regular file: FIX" (the kind from stat: FIFO, socket,
+ * character device, block device, directory; "a symbolic link" for -ELOOP when lstat finds
+ * one); else "cannot read PATH: strerror". fix says what to do (NULL: left out). Caller frees. */
+char *fs_open_error(const char *path, int r, const char *fix);
+/* Reads a regular file (open_regular; with nofollow a symbolic link is -ELOOP), at most max
+ * bytes (error -EFBIG if larger). NUL-terminated. */
+int read_regular(const char *path, bool nofollow, size_t max, char **data, size_t *len);
+/* read_regular following links. */
 int read_file(const char *path, size_t max, char **data, size_t *len);
 char *path_join(const char *a, const char *b);
 char *path_dirname(const char *path);

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <time.h>
 
+#include "util/utf8.h"
 #include "util/util.h"
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -29,7 +30,10 @@ int log_full(int level, int err, const char *fmt, ...)
     char *raw = xvasprintf(fmt, ap);
     va_end(ap);
     static const char *names[] = {"debug", "info", "warning", "error"};
-    char *msg = secret_mask(raw);
+    /* messages quote guests, images and servers: their control characters are escaped, so a
+     * log line cannot drive the terminal it is shown on */
+    char *masked = secret_mask(raw), *msg = utf8_escape_controls(masked, strlen(masked), true);
+    free(masked);
     pthread_mutex_lock(&lock);
     if (level >= threshold) {
         if (level >= LOG_WARN) fprintf(stderr, "kiln: %s: %s\n", names[level], msg);

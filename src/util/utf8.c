@@ -94,6 +94,37 @@ char *utf8_sanitize(const char *s, size_t len, unsigned flags)
     return sbuf_steal(&b);
 }
 
+char *utf8_escape_controls(const char *s, size_t len, bool keep_lf)
+{
+    struct sbuf b = {0};
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c >= 0x20 && c < 0x7F) || c == '\t' || (c == '\n' && keep_lf)) {
+            sbuf_append(&b, s + i, 1);
+            i++;
+            continue;
+        }
+        uint32_t cp = 0;
+        size_t sub, k = c < 0x80 ? 0 : decode((const unsigned char *)s + i, len - i, &cp, &sub);
+        if (c < 0x80) {
+            sbuf_printf(&b, "\\x%02x", c);
+            i++;
+        } else if (!k) {
+            for (size_t e = 0; e < sub; e++) sbuf_printf(&b, "\\x%02x", (unsigned char)s[i + e]);
+            i += sub;
+        } else if (cp < 0xA0) {
+            sbuf_printf(&b, "\\u%04x", (unsigned)cp);
+            i += k;
+        } else {
+            sbuf_append(&b, s + i, k);
+            i += k;
+        }
+    }
+    if (!b.s) sbuf_puts(&b, "");
+    return sbuf_steal(&b);
+}
+
 size_t utf8_cut(const char *s, size_t max)
 {
     size_t len = strnlen(s, max + 1);

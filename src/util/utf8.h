@@ -23,6 +23,12 @@ enum {
  * "U+FFFD Substitution of Maximal Subparts"); flags as above. Caller frees. */
 char *utf8_sanitize(const char *s, size_t len, unsigned flags);
 
+/* A copy of s[0..len) that cannot drive a terminal, for text from an image, a guest or a
+ * server printed to a terminal or a log: C0 controls (but tab, and LF when keep_lf), DEL and
+ * the bytes of ill-formed sequences become "\xNN", C1 controls (U+0080..U+009F: CSI and OSC
+ * on some terminals) "\u00NN"; everything else is kept. Caller frees. */
+char *utf8_escape_controls(const char *s, size_t len, bool keep_lf);
+
 /* The longest prefix of the NUL-terminated s that is at most max bytes and does not end
  * inside a multibyte character. */
 size_t utf8_cut(const char *s, size_t max);

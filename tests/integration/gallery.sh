@@ -181,27 +181,61 @@ refused "os-1.1.manifest.json has sha256 $(sha rebuilt/os-1.1.manifest.json), bu
     "$KILN" gallery pull os@1.1 --gallery G --out p
 [ ! -e p ] || fail "a refused pull left p"
 
-# a FIFO, or a link to a device, in place of the index, an entry or an artifact: a clear error
-# within seconds (the open used to block on the FIFO, cp to copy /dev/zero until the disk was
-# full); a pull leaves nothing behind
-hostile_file() { # PATH KIND: replace PATH by a FIFO or by a symlink to /dev/zero
-    rm -f "$1"
-    case $2 in fifo) mkfifo "$1" ;; dev) ln -s /dev/zero "$1" ;; esac
+# a FIFO, a link to a device, or a link to a valid copy of the file, in place of the index, an
+# entry or an artifact: a clear error within seconds that names what is there (the open used
+# to block on the FIFO, cp to copy /dev/zero until the disk was full; a FIFO read as "File
+# descriptor in bad state"; a link to a good copy was read as the gallery's); a pull leaves
+# nothing behind
+fix="a gallery holds only the regular files kiln wrote; replace it with the file itself (from a backup of the gallery)"
+hostile_file() { # PATH KIND: replace PATH by a FIFO, a symlink to /dev/zero or a symlink to a copy of it
+    case $2 in
+        fifo) rm -f "$1" && mkfifo "$1" ;;
+        dev) rm -f "$1" && ln -s /dev/zero "$1" ;;
+        link) mv "$1" "$T/moved.${1##*/}" && ln -s "$T/moved.${1##*/}" "$1" ;;
+    esac
 }
-for kind in fifo dev; do
+for kind in fifo dev link; do
+    what="a symbolic link"
+    [ $kind = fifo ] && what="a FIFO"
     fresh
     hostile_file "$(idx 2)" $kind
-    refused "cannot read $(idx 2): " timeout 20 "$KILN" gallery list --gallery G
+    refused "$(idx 2) is $what, not a regular file: $fix" timeout 20 "$KILN" gallery list --gallery G
+    expect_not_in "$T/err" "File descriptor in bad state"
+    fresh
+    hostile_file "$(idx 2).minisig" $kind
+    refused "$(idx 2).minisig is $what, not a regular file: $fix" timeout 20 "$KILN" gallery list --gallery G
     fresh
     hostile_file G/images/os/1.1/entry.json $kind
-    refused "G/images/os/1.1/entry.json: " timeout 20 "$KILN" gallery list --gallery G
-    refused "G/images/os/1.1/entry.json: " timeout 20 "$KILN" gallery pull os --gallery G --out p
+    refused "G/images/os/1.1/entry.json is $what, not a regular file: $fix" timeout 20 "$KILN" gallery list --gallery G
+    refused "G/images/os/1.1/entry.json is $what, not a regular file: $fix" timeout 20 "$KILN" gallery pull os --gallery G --out p
     fresh
     hostile_file G/images/os/1.1/os-1.1.raw $kind
-    refused "cannot copy G/images/os/1.1/os-1.1.raw: " timeout 20 "$KILN" gallery pull os --gallery G --out p
+    refused "G/images/os/1.1/os-1.1.raw is $what, not a regular file: $fix" timeout 20 "$KILN" gallery pull os --gallery G --out p
     [ ! -e p ] || fail "a refused pull left p: $(find p)"
+    fresh
+    hostile_file G/images/os/1.1/run/results.json $kind
+    refused "G/images/os/1.1/run/results.json is $what, not a regular file: $fix" timeout 20 "$KILN" gallery show os@1.1 --gallery G
+    fresh
+    hostile_file G/gallery.yml $kind
+    refused "G/gallery.yml is $what, not a regular file: $fix" timeout 20 "$KILN" gallery list --gallery G
+    fresh
+    hostile_file "$(ls G/keys/*.pub)" $kind
+    refused "$(ls G/keys/*.pub) is $what, not a regular file: $fix" timeout 20 "$KILN" gallery list --gallery G
 done
-expect_in "$T/err" "cannot copy G/images/os/1.1/os-1.1.raw: a symbolic link, where a gallery holds regular files"
+# an older index, reached while checking the history this client saw, that is a link
+fresh
+rm -rf state && mkdir state && "$KILN" gallery list --gallery G > /dev/null && cp state/gallery-seen.json seen1.json
+jq '.galleries[].serial = 0 | .galleries[].sha256 = "'"$(sha "$(idx 0)")"'"' seen1.json > state/gallery-seen.json
+hostile_file "$(idx 1)" link
+refused "cannot show that index serial 2 follows serial 0, which this client saw: $(idx 1) is a symbolic link, not a regular file: $fix" \
+    "$KILN" gallery list --gallery G
+# directories of the gallery that are links: the index directory, a version directory
+for d in G/index G/images/os/1.1; do
+    fresh
+    mv "$d" "$T/moved.dir" && ln -s "$T/moved.dir" "$d"
+    refused "$d is a symbolic link, not a directory: $fix" timeout 20 "$KILN" gallery list --gallery G
+    rm -rf "$T/moved.dir"
+done
 # a file longer than the size its signed manifest states is not copied past that size
 fresh
 head -c 300001 /dev/urandom > G/images/os/1.1/os-1.1.raw

@@ -49,8 +49,54 @@ for img in disk.raw disk.qcow2 zlib.qcow2 zstd.qcow2; do
     expect_in "$T/out" "kiln sbom: $img.spdx.json (SPDX 2.3, 2 packages from the image's dpkg database)"
     expect_jq $img.spdx.json '[.packages[1:][].name] | join(",")' hello,zed
 done
+# a dpkg status that is a symbolic link is followed inside the image's root, never on the
+# host; one that cannot be followed, or a database that lists nothing, is an error, never
+# "0 packages" (it used to write an SBOM of 0 packages for every link)
+# linked IMAGE TARGET: an ext4 image of tree whose /var/lib/dpkg/status links to TARGET
+linked() {
+    rm -rf lt && cp -a tree lt && mkdir -p lt/usr/share/db && mv lt/var/lib/dpkg/status lt/usr/share/db/status
+    ln -s "$2" lt/var/lib/dpkg/status
+    mke2fs -q -F -t ext4 -d lt "$1" 8M || fail "mke2fs"
+}
+long=$(printf 'd%.0s' $(seq 70))
+for t in rel:../../../usr/share/db/status abs:/usr/share/db/status up:../../../../../../usr/share/db/status \
+         slow:/$long/../usr/share/db/status; do
+    linked "${t%%:*}.img" "${t#*:}"
+    contained 0 "$KILN" sbom "${t%%:*}.img" -o "${t%%:*}.json"
+    expect_in "$T/out" "kiln sbom: ${t%%:*}.json (SPDX 2.3, 2 packages from the image's dpkg database)"
+    expect_jq "${t%%:*}.json" '[.packages[1:][].name] | join(",")' hello,zed
+done
+# a link that leaves the image's root names a file of the image, not the host's (which exists)
+mkdir -p "$T/host" && cp tree/var/lib/dpkg/status "$T/host/status"
+linked host.img "../../../../../..$T/host/status"
+contained 1 "$KILN" sbom host.img -o host.json
+expect_err "kiln sbom: host.img has no package database (looked for /var/lib/dpkg/status and the rpm database in /usr/lib/sysimage/rpm and /var/lib/rpm)"
+[ ! -e host.json ] || fail "an SBOM was written from the host's database"
+linked loop.img status2
+ln -s status lt/var/lib/dpkg/status2 && rm loop.img && mke2fs -q -F -t ext4 -d lt loop.img 8M
+contained 1 "$KILN" sbom loop.img -o loop.json
+expect_err "kiln sbom: cannot read the filesystems of loop.img: /var/lib/dpkg/status in the image is a symbolic link that kiln does not follow (more than 8 links, or a target with blanks, quotes or backslashes): a crafted or damaged filesystem"
+linked blank.img "/usr/share/db/a b"
+contained 1 "$KILN" sbom blank.img -o blank.json
+expect_in "$T/err" "/var/lib/dpkg/status in the image is a symbolic link that kiln does not follow"
+rm -rf lt && cp -a tree lt && : > lt/var/lib/dpkg/status && mke2fs -q -F -t ext4 -d lt empty.img 8M
+contained 1 "$KILN" sbom empty.img -o empty.json
+expect_err "kiln sbom: empty.img: the dpkg database (/var/lib/dpkg/status) lists no installed package: it is damaged or kiln could not read it; no SBOM was written"
+[ ! -e empty.json ] && [ ! -e loop.json ] && [ ! -e blank.json ] || fail "an SBOM was written for a database kiln did not read"
+
 contained 0 "$KILN" convert zlib.qcow2 back.raw
 cmp back.raw disk.raw || fail "the compressed qcow2 converts back to other bytes"
+
+# os-release is the image's: its quoting is undone as os-release(5) says, and a control
+# character (an escape sequence that would recolour or retitle the terminal) is shown escaped
+mkdir -p esc/usr/lib
+printf 'ID=esc\nPRETTY_NAME="Say \\"hi\\" \\$5 \033[31mred\033]0;pwned\007 \302\233"\n' > esc/usr/lib/os-release
+mke2fs -q -F -t ext4 -d esc esc.img 4M || fail "mke2fs"
+contained 0 "$KILN" inspect esc.img
+expect_in "$T/out" 'os-release: Say "hi" $5 \x1b[31mred\x1b]0;pwned\x07 \u009b'
+! grep -q "$(printf '\033')" "$T/out" || fail "kiln inspect printed an ESC byte"
+contained 0 "$KILN" inspect esc.img --json
+expect_jq "$T/out" '.os_release.PRETTY_NAME' "$(printf 'Say "hi" $5 \033[31mred\033]0;pwned\007 \302\233')"
 
 # Formats kiln does not read: refused by name, nothing written
 qemu-img convert -O vmdk disk.raw disk.vmdk
@@ -89,17 +135,23 @@ expect_err "kiln sbom: disk.raw.gz: this is a gzip-compressed file, not a disk i
 # that waits for a writer forever or a read that never ends
 mkfifo pipe.img
 ln -s /dev/zero zero.img
-for f in pipe.img zero.img /dev/zero; do
-    for verb in inspect sbom; do
-        contained 1 "$KILN" $verb $f
-        expect_err "kiln $verb: cannot open $f: not a regular file (a FIFO, device or socket)"
+# (the message names what is there: a raw errno string said "File descriptor in bad state")
+for f in pipe.img:"a FIFO" zero.img:"a character device" /dev/zero:"a character device"; do
+    what=${f#*:} f=${f%%:*}
+    for cmd in "inspect $f" "sbom $f" "convert $f out.raw"; do
+        # shellcheck disable=SC2086
+        contained 1 "$KILN" $cmd
+        expect_err "kiln ${cmd%% *}: $f is $what, not a regular file: pass the disk image file itself (raw, qcow2 or VHD)"
     done
-    contained 1 "$KILN" convert $f out.raw
-    expect_err "kiln convert: cannot open $f: not a regular file (a FIFO, device or socket)"
     [ -z "$(ls out.raw* 2>/dev/null)" ] || fail "kiln convert of $f wrote $(ls out.raw*)"
 done
 contained 1 "$KILN" archive --verify pipe.img
-expect_err "kiln archive: pipe.img: cannot read the archive: not a regular file (a FIFO, device or socket)"
+expect_err "kiln archive: pipe.img is a FIFO, not a regular file: pass the .tar.zst file kiln archive wrote"
+contained 2 env KILN_TOKEN=kt_x "$KILN" submit --server http://127.0.0.1:9 pipe.img
+expect_err "kiln submit: pipe.img is a FIFO, not a regular file: pass the disk image file itself"
+"$KILN" keygen --out k --no-passphrase > /dev/null || fail keygen
+contained 1 "$KILN" sign -k k.key pipe.img
+expect_err "kiln sign: pipe.img is a FIFO, not a regular file: kiln signs and verifies regular files only"
 
 # 256 KiB qcow2 whose 64 GiB all map to one cluster (a GPT disk with a 64 GiB "ext4"):
 # inspect used to copy all of it to TMPDIR

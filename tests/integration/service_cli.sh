@@ -74,3 +74,90 @@ expect_status 2 env KILN_TOKEN=kt_abc "$KILN" submit --server http://admin:S3cre
 expect_in "$T/err" "the URL holds a user name or password"
 expect_not_in "$T/err" "S3cretPW"
 echo "service_cli: client checks ok"
+
+# replies a kiln server never sends (a proxy's {}, another program on the port): each is an
+# error naming the request and the field, never a default ("{}" used to mean "the image is
+# there", job id 0, a job followed forever as "?", every running job stopped)
+d=$(sha256sum img.raw | cut -d' ' -f1)
+img_ok="\"GET /api/v1/images/\": [200, \"{\\\"digest\\\": \\\"$d\\\", \\\"size\\\": 2}\"]"
+job_ok='"POST /api/v1/jobs": [201, "{\"id\": 7, \"queue_position\": 0}"]'
+# fake TABLE CMD...: CMD run against fake_server.py answering from TABLE (its requests in
+# reqs); CMD finds the server's port in the file port
+fake() {
+    printf '%s\n' "$1" > table.json; shift
+    rm -f port reqs
+    python3 "$KILN_ROOT/tests/integration/fake_server.py" port table.json reqs &
+    fpid=$!
+    i=0; while [ ! -s port ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+    "$@" >"$T/out" 2>"$T/err"
+    fake_rc=$?
+    kill $fpid; wait $fpid 2>/dev/null
+}
+submit() { fake "$1" sh -c 'KILN_TOKEN=kt_abc exec timeout 30 "$0" submit --server "http://127.0.0.1:$(cat port)" img.raw --wait' "$KILN"; }
+expect_fake() { # RC STDERR: the exit status and the last line of stderr
+    [ "$fake_rc" -eq "$1" ] || { cat "$T/err" >&2; fail "exited $fake_rc, expected $1"; }
+    [ "$(tail -n 1 "$T/err")" = "$2" ] || fail "stderr ends '$(tail -n 1 "$T/err")', expected '$2'"
+}
+need="(a server of another version, or not a kiln server; check --server)"
+submit '{"GET /api/v1/images/": [200, "{}"]}'
+expect_fake 3 "kiln submit: the server's reply to GET /api/v1/images/$d lacks what kiln needs: Object item not found: digest $need"
+submit '{"GET /api/v1/images/": [200, "{\"digest\": \"0000\", \"size\": 2}"]}'
+expect_fake 3 "kiln submit: the server's reply to GET /api/v1/images/$d names image 0000 of 2 bytes, not img.raw (sha256 $d, 2 bytes): a broken server or proxy; nothing was queued"
+submit '{"POST /api/v1/images": [201, "{}"]}'
+expect_fake 3 "kiln submit: the server's reply to POST /api/v1/images lacks what kiln needs: Object item not found: digest $need"
+submit '{"GET /api/v1/images/": [200, "not json"]}'
+expect_fake 3 "kiln submit: the server's reply to GET /api/v1/images/$d is not a JSON object (not json): is the URL a kiln server's?"
+submit "{$img_ok, \"POST /api/v1/jobs\": [201, \"{}\"]}"
+expect_fake 3 "kiln submit: the server's reply to POST /api/v1/jobs lacks what kiln needs: Object item not found: id $need"
+[ ! -s "$T/out" ] || fail "a job id was printed: $(cat "$T/out")"
+submit "{$img_ok, $job_ok, \"GET /api/v1/jobs/7\": [200, \"{}\"]}"
+expect_fake 3 "kiln submit: the server's reply to GET /api/v1/jobs/7 lacks what kiln needs: Object item not found: state $need"
+submit "{$img_ok, $job_ok, \"GET /api/v1/jobs/7\": [200, \"{\\\"state\\\": \\\"done\\\", \\\"result\\\": null, \\\"cases\\\": []}\"]}"
+expect_fake 3 "kiln submit: the server's reply to GET /api/v1/jobs/7 gives the done job the result null, not passed, failed or incomplete"
+submit "{$img_ok, $job_ok, \"GET /api/v1/jobs/7\": [200, \"{\\\"state\\\": \\\"done\\\", \\\"result\\\": \\\"passed\\\", \\\"cases\\\": [{}]}\"]}"
+expect_fake 3 "kiln submit: the server's reply to GET /api/v1/jobs/7 lacks what kiln needs: case 1 has no name or no status"
+# and the complete reply is followed to its verdict
+submit "{$img_ok, $job_ok, \"GET /api/v1/jobs/7\": [200, \"{\\\"state\\\": \\\"done\\\", \\\"result\\\": \\\"passed\\\", \\\"reason\\\": null, \\\"cases\\\": [{\\\"name\\\": \\\"a\\\", \\\"status\\\": \\\"passed\\\"}]}\"]}"
+expect_fake 0 "kiln submit: job 7: done passed"
+[ "$(cat "$T/out")" = "$(printf '7\npassed   a')" ] || fail "stdout is '$(cat "$T/out")'"
+# the worker: a declare reply without the lease stops it; a claim without an image hands the
+# job back as incomplete; a heartbeat without "held" keeps what runs (logged)
+worker() { fake "$1" sh -c 'KILN_WORKER_TOKEN=kw_abc exec timeout "$1" "$0" worker --work "$PWD/w" --server "http://127.0.0.1:$(cat port)"' "$KILN" "$2"; }
+worker '{"POST /api/v1/worker/declare": [200, "{}"]}' 20
+expect_fake 1 "kiln worker: the server's reply to POST /api/v1/worker/declare lacks what kiln needs: Object item not found: lease_ms $need"
+worker '{"POST /api/v1/worker/declare": [200, "{\"lease_ms\": 4000}"], "POST /api/v1/worker/heartbeat": [200, "{}"], "POST /api/v1/worker/claim": [200, "{\"id\": 5}"]}' 4
+[ "$fake_rc" -eq 124 ] || { cat "$T/err"; fail "the worker exited $fake_rc"; }
+expect_in "$T/err" "the server's reply to POST /api/v1/worker/heartbeat lacks what kiln needs: Object item not found: held $need; the running jobs are kept"
+expect_in "$T/err" "the server's reply to POST /api/v1/worker/claim lacks what kiln needs: Object item not found: image $need"
+expect_in reqs "POST /api/v1/worker/jobs/5/finish {\"result\":\"incomplete\",\"reason\":\"the server's reply to POST /api/v1/worker/claim lacks what kiln needs: Object item not found: image"
+echo "service_cli: server replies ok"
+
+# option errors name the option, the bad value and what is accepted (kiln serve printed only
+# its usage text); the same in every service verb's parser
+opt_err() { # MESSAGE CMD...: exit 2, stderr is exactly "MESSAGE"
+    msg=$1; shift
+    expect_status 2 "$@"
+    [ "$(cat "$T/err")" = "$msg" ] || fail "$*: stderr is '$(cat "$T/err")', expected '$msg'"
+}
+opt_err "kiln serve: --lease-s 2: want a whole number from 5 to 3600" "$KILN" serve --data d --lease-s 2
+opt_err "kiln serve: --max-image-mb 0x: want a whole number from 1 to 1073741823" "$KILN" serve --max-image-mb 0x --data d
+opt_err "kiln serve: --max-queued 0: want a whole number from 1 to 1000000" "$KILN" serve --data d --max-queued 0
+opt_err "kiln serve: --lease-s needs a value: a claim's lease in seconds" "$KILN" serve --data d --lease-s
+opt_err "kiln serve: unknown option --port; the options are: --data DIR, --listen IPV4:PORT, --db URL, --max-image-mb N, --max-queued N, --lease-s N" \
+    "$KILN" serve --data d --port 80
+opt_err "kiln serve: --data DIR is needed: the directory of images, job files and (without --db) kiln.db" "$KILN" serve
+opt_err "kiln serve: --listen 127.0.0.1:99999: want IPV4:PORT, e.g. 127.0.0.1:8470" "$KILN" serve --data "$T/sd" --listen 127.0.0.1:99999
+opt_err "kiln worker: --slots 0: want a whole number from 1 to 64" "$KILN" worker --server http://127.0.0.1:9 --slots 0
+opt_err "kiln worker: --server needs a value: the service's URL, e.g. http://127.0.0.1:8470" "$KILN" worker --server
+opt_err "kiln worker: unknown option --slot; the options are: --server URL, --token WTOKEN, --slots N, --work DIR, --key SECRET.key" \
+    "$KILN" worker --slot 2
+opt_err "kiln worker: --server URL is needed: the service to pull jobs from" env KILN_WORKER_TOKEN=kw_x "$KILN" worker --work w
+opt_err "kiln submit: --tier 3: want a whole number from 0 to 2" "$KILN" submit --tier 3 img.raw
+opt_err "kiln submit: --tier 0 and --runbook rb.yml: give one of them (a runbook selects its own cases)" \
+    "$KILN" submit --server http://127.0.0.1:9 --tier 0 --runbook rb.yml img.raw
+opt_err "kiln submit: other.raw: one image per submission (img.raw is the image already)" "$KILN" submit img.raw other.raw
+opt_err "kiln submit: no IMAGE given: name the disk image to validate" "$KILN" submit --server http://127.0.0.1:9
+opt_err "kiln tenant add: --trust needs a value: a minisign public key file (KEY.pub)" "$KILN" tenant add x --trust
+opt_err "kiln tenant add: unknown option --max-job; the options are: --data DIR, --db URL, --trust KEY.pub, --max-jobs N, --admin, and one NAME" "$KILN" tenant add x --max-job 2
+opt_err "kiln worker add: b: one worker at a time (a is the name already)" "$KILN" worker add a b --data d
+echo "service_cli: option errors ok"

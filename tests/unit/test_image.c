@@ -583,6 +583,14 @@ static void test_os_release(void)
     is_str(json_string_value(json_object_get(o, "NAME?")), "x", "os-release: in keys too");
     is_int(json_object_size(o), 4, "os-release: comments and lines without '=' skipped");
     json_decref(o);
+    /* os-release(5) quoting, shell style: the escapes are undone, not shown */
+    char q[] = "A=\"say \\\"hi\\\" \\$HOME \\` \\\\ \\n\"\nB='it\\s'\nC=plain\\ word more\nD=\"x\"'y'z\n";
+    o = os_release_parse(q);
+    is_str(json_string_value(json_object_get(o, "A")), "say \"hi\" $HOME ` \\ \\n", "os-release: \\\" \\$ \\` \\\\ undone in double quotes, \\n kept");
+    is_str(json_string_value(json_object_get(o, "B")), "it\\s", "os-release: nothing escaped in single quotes");
+    is_str(json_string_value(json_object_get(o, "C")), "plain word", "os-release: unquoted, a backslash escapes, a blank ends");
+    is_str(json_string_value(json_object_get(o, "D")), "xyz", "os-release: quoted parts joined");
+    json_decref(o);
 }
 
 static void test_foreign(void)

@@ -62,6 +62,28 @@ static void test_open_regular(void)
     is_int(open_regular(link, true, NULL), -ELOOP, "with nofollow, a link: -ELOOP");
     ok(read_file(link, 100, &data, NULL) == 0 && streq(data, "data"), "read_file reads through a link to a file");
     free(data);
+    data = NULL;
+    is_int(read_regular(link, true, 100, &data, NULL), -ELOOP, "read_regular with nofollow: a link to a file is -ELOOP");
+    ok(!data, "and nothing is read");
+    ok(read_regular(file, true, 100, &data, NULL) == 0 && streq(data, "data"), "the file itself is read");
+    free(data);
+    /* the messages name the kind of file and what to do, never a raw errno string */
+    _cleanup_free_ char *m1 = fs_open_error(fifo, -ENOTREG, "replace it");
+    _cleanup_free_ char *w1 = xasprintf("%s is a FIFO, not a regular file: replace it", fifo);
+    is_str(m1, w1, "fs_open_error of a FIFO");
+    _cleanup_free_ char *m2 = fs_open_error(link, -ELOOP, "replace it");
+    _cleanup_free_ char *w2 = xasprintf("%s is a symbolic link, not a regular file: replace it", link);
+    is_str(m2, w2, "of a link refused by nofollow");
+    _cleanup_free_ char *m3 = fs_open_error(devlink, -ENOTREG, NULL);
+    _cleanup_free_ char *w3 = xasprintf("%s is a character device, not a regular file", devlink);
+    is_str(m3, w3, "of a link to a device: the device, no fix given");
+    _cleanup_free_ char *m4 = fs_open_error(dir, -EISDIR, "pass a file");
+    _cleanup_free_ char *w4 = xasprintf("%s is a directory, not a regular file: pass a file", dir);
+    is_str(m4, w4, "of a directory");
+    _cleanup_free_ char *gone = path_join(dir, "gone");
+    _cleanup_free_ char *m5 = fs_open_error(gone, -ENOENT, "pass a file");
+    _cleanup_free_ char *w5 = xasprintf("cannot read %s: No such file or directory", gone);
+    is_str(m5, w5, "other errors: strerror, and no fix");
     rm_rf(dir);
 }
 
@@ -91,6 +113,27 @@ int main(void)
     is_int(utf8_decode("\xED\xA0\x80", 3, &cp), 0, "a surrogate is not");
     is_int(utf8_decode("\xF4\x90\x80\x80", 4, &cp), 0, "above U+10FFFF is not");
     is_int(utf8_decode("\xD0", 1, &cp), 0, "a cut sequence is not");
+    /* for terminals: controls escaped, never passed through */
+    static const char in1[] = "ok\x1b[31m\x1b]0;t\a\r\n\tx\x7f\xC2\x9B" "1m\xE9\xC3\xA9";
+    _cleanup_free_ char *e1 = utf8_escape_controls(in1, sizeof in1 - 1, false);
+    is_str(e1, "ok\\x1b[31m\\x1b]0;t\\x07\\x0d\\x0a\tx\\x7f\\u009b1m\\xe9\xC3\xA9",
+           "utf8_escape_controls: ESC, BEL, CR, LF, DEL as \\xNN, C1 CSI as \\u009b, a stray byte \\xNN, tab and é kept");
+    _cleanup_free_ char *e2 = utf8_escape_controls("a\nb", 3, true);
+    is_str(e2, "a\nb", "with keep_lf a newline stays");
+    _cleanup_free_ char *e3 = utf8_escape_controls("", 0, false);
+    is_str(e3, "", "empty in, empty out");
+    /* a log line quoting a guest cannot drive the terminal or the log's reader */
+    FILE *lf = tmpfile();
+    log_set_file(lf);
+    log_set_level(LOG_ERR + 1);
+    log_info("unit %s failed", "evil\x1b]0;pwned\a\x1b[2J");
+    log_set_file(NULL);
+    char line[256] = "";
+    rewind(lf);
+    ok(fgets(line, sizeof line, lf) && strstr(line, "unit evil\\x1b]0;pwned\\x07\\x1b[2J failed\n") && !strchr(line, '\x1b'),
+       "log lines: control characters escaped (%s)", line);
+    fclose(lf);
+    log_set_level(LOG_INFO);
     _cleanup_free_ char *u1 = utf8_sanitize("r\xE9sum\xE9", 6, 0);
     is_str(u1, "r\xEF\xBF\xBDsum\xEF\xBF\xBD", "each Latin-1 byte becomes one U+FFFD");
     _cleanup_free_ char *u2 = utf8_sanitize("a\xE0\x80z\xF0\x9F\x98", 7, 0);
