@@ -20,6 +20,7 @@ int cmd_serve(int argc, char **argv)
         if (streq(argv[i], "--listen") && i + 1 < argc) o.listen = argv[++i];
         else if (streq(argv[i], "--data") && i + 1 < argc) o.data = argv[++i];
         else if (streq(argv[i], "--db") && i + 1 < argc) o.db_url = argv[++i];
+        else if (streq(argv[i], "--gallery") && i + 1 < argc) o.gallery = argv[++i];
         else if (streq(argv[i], "--max-image-mb") && i + 1 < argc && parse_long(argv[i + 1], &v) && v > 0 && v < (1L << 30))
             o.max_image = (int64_t)v << 20, i++;
         else if (streq(argv[i], "--max-queued") && i + 1 < argc && parse_long(argv[i + 1], &v) && v >= 1 && v <= 1000000)
@@ -43,11 +44,13 @@ int cmd_serve(int argc, char **argv)
     }
     return EXIT_OK;
 usage:
-    fprintf(stderr, "usage: kiln serve --data DIR [--listen IPV4:PORT] [--db URL] [--max-image-mb N] [--max-queued N] [--lease-s N]\n"
+    fprintf(stderr, "usage: kiln serve --data DIR [--listen IPV4:PORT] [--db URL] [--max-image-mb N] [--max-queued N] [--lease-s N] [--gallery DIR]\n"
                     "  serves the validation API on http://IPV4:PORT/api/v1/ (default 127.0.0.1:8470); images and job files\n"
                     "  under DIR; the database DIR/kiln.db unless --db (or $KILN_DB) names a postgresql:// URI.\n"
                     "  --max-image-mb: the upload cap (default 16384); --max-queued: a tenant's queued jobs before\n"
                     "  submissions get 429 (default 1000); --lease-s: a claim's lease (default 60).\n"
+                    "  --gallery: also the update server: Omaha v3 at POST /v1/update/, the versions' payloads\n"
+                    "  under GET /v1/update/payload/, rollouts set with `kiln rollout` (docs/updates.md).\n"
                     "  Add tenants and workers with `kiln tenant add` and `kiln worker add`. SIGTERM stops it.\n");
     return EXIT_USAGE;
 }
