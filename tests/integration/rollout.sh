@@ -8,6 +8,8 @@
 . "$(dirname "$0")/lib.sh"
 command -v curl >/dev/null && command -v jq >/dev/null && command -v python3 >/dev/null || fail "curl, jq and python3 are needed"
 fleet="$KILN_ROOT/bench/rollout/fleet.py"
+# bench/rollout/run.sh runs this with 1,000 clients and prints the share and requests/s
+N=${KILN_ROLLOUT_FLEET:-200}
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 # mkver NAME VERSION: a signed build with a raw disk and (from 1.1) an update payload
 mkver() {
@@ -57,17 +59,22 @@ run_backend() { # LABEL DB-ARGS...
     u="http://127.0.0.1:$port/v1/update/"
     # 10 %: exactly the machines inside the ramp, the same answer on the second check
     "$KILN" rollout set os stable --version 1.1 --percent 10 "$@" --data "$data" > /dev/null || fail "$label: rollout set"
-    python3 "$fleet" "$u" os stable 1.0 200 1 > f1.json || { cat "serve-$label.log"; fail "$label: fleet"; }
+    python3 "$fleet" "$u" os stable 1.0 "$N" 1 > f1.json || { cat "serve-$label.log"; fail "$label: fleet"; }
     jq .offered_ids f1.json > ids.json
-    python3 -c 'import json,random; r=random.Random(1); print(json.dumps(["%032x" % r.getrandbits(128) for _ in range(200)]))' > all.json
+    python3 -c 'import json,random; r=random.Random(1); print(json.dumps(["%032x" % r.getrandbits(128) for _ in range('"$N"')]))' > all.json
     want=$(expected all.json 1.1 1000)
     got=$(jq .offered f1.json)
     [ "$got" = "$want" ] || fail "$label: 10 % of 200 offered $got, the buckets say $want"
-    [ "$(jq .same_answer f1.json)" = 200 ] || fail "$label: $(jq .same_answer f1.json) of 200 got the same answer twice"
+    [ "$(jq .same_answer f1.json)" = "$N" ] || fail "$label: $(jq .same_answer f1.json) of $N got the same answer twice"
+    if [ "$N" -ge 1000 ]; then
+        share=$(jq '.offered * 1000 / .clients | floor' f1.json)  # per mille
+        [ "$share" -ge 80 ] && [ "$share" -le 120 ] || fail "$label: $share per mille offered, outside 8-12 %"
+        echo "bench rollout $label: $got of $N offered ($(jq '.offered * 100 / .clients' f1.json) %), $(jq .requests f1.json) requests in $(jq .seconds f1.json) s: $(jq .rps f1.json) requests/s"
+    fi
     [ "$(jq -c .versions f1.json)" = '["1.1"]' ] || fail "$label: offered $(jq -c .versions f1.json)"
-    note "$label: 10 % rollout offered $got of 200 (buckets: $want), all 200 answered the same twice"
+    note "$label: 10 % rollout offered $got of $N (buckets: $want), all $N answered the same twice"
     "$KILN" rollout status os stable --json "$@" --data "$data" > st.json || fail "$label: status"
-    [ "$(jq .machines st.json)" = 200 ] && [ "$(jq .inflight st.json)" = "$got" ] && [ "$(jq '.versions["1.0"]' st.json)" = 200 ] ||
+    [ "$(jq .machines st.json)" = "$N" ] && [ "$(jq .inflight st.json)" = "$got" ] && [ "$(jq '.versions["1.0"]' st.json)" = "$N" ] ||
         fail "$label: status says $(jq -c '{machines, inflight, versions}' st.json)"
 
     # max per hour: 5 of 200 at 100 %, and those 5 keep their answer
