@@ -26,6 +26,7 @@ static const struct verb {
     {"archive", cmd_archive, "pack a run directory into a signed .tar.zst with a sha256 manifest (--verify checks one)"},
     {"sbom", cmd_sbom, "write an SPDX or CycloneDX SBOM from an image's own package database"},
     {"tenant", cmd_tenant, "add a publisher to the validation service (prints its API token once)"},
+    {"rollout", cmd_rollout, "set, pause, resume and show an update rollout (kiln serve --gallery answers Omaha)"},
     {"worker", cmd_worker, "run jobs of the validation service on this host; `worker add` registers a host"},
     {"serve", cmd_serve, "serve the validation service's HTTP API (jobs, images, workers, consoles, artifacts)"},
     {"submit", cmd_submit, "submit an image to the validation service (uploads it, queues a job, --wait follows it)"},

@@ -35,6 +35,7 @@ int cmd_archive(int argc, char **argv);
 int cmd_publish(int argc, char **argv);
 int cmd_gallery(int argc, char **argv);
 int cmd_tenant(int argc, char **argv);
+int cmd_rollout(int argc, char **argv);
 int cmd_worker(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_submit(int argc, char **argv);

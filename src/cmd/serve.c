@@ -15,7 +15,7 @@ int cmd_serve(int argc, char **argv)
 {
     struct kiln_server_opts o = {.listen = "127.0.0.1:8470", .max_image = (int64_t)16 << 30, .lease_ms = 60000,
                                  .sweep_ms = 5000, .max_queued = 1000};
-    static const char opts[] = "--data DIR, --listen IPV4:PORT, --db URL, --max-image-mb N, --max-queued N, --lease-s N";
+    static const char opts[] = "--data DIR, --listen IPV4:PORT, --db URL, --gallery DIR, --max-image-mb N, --max-queued N, --lease-s N";
     long v;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = NULL;
@@ -23,6 +23,7 @@ int cmd_serve(int argc, char **argv)
         if (streq(a, "--listen")) val = cmd_opt_value("serve", argc, argv, &i, "IPV4:PORT, e.g. 127.0.0.1:8470");
         else if (streq(a, "--data")) val = cmd_opt_value("serve", argc, argv, &i, "the directory of the service's state");
         else if (streq(a, "--db")) val = cmd_opt_value("serve", argc, argv, &i, "sqlite:PATH or a postgresql:// URI");
+        else if (streq(a, "--gallery")) val = cmd_opt_value("serve", argc, argv, &i, "the gallery the update server offers");
         else if (streq(a, "--max-image-mb")) val = cmd_opt_value("serve", argc, argv, &i, "the upload cap in MiB");
         else if (streq(a, "--max-queued")) val = cmd_opt_value("serve", argc, argv, &i, "a tenant's queued jobs before 429");
         else if (streq(a, "--lease-s")) val = cmd_opt_value("serve", argc, argv, &i, "a claim's lease in seconds");
@@ -31,6 +32,7 @@ int cmd_serve(int argc, char **argv)
         if (streq(a, "--listen")) o.listen = val;
         else if (streq(a, "--data")) o.data = val;
         else if (streq(a, "--db")) o.db_url = val;
+        else if (streq(a, "--gallery")) o.gallery = val;
         else if (streq(a, "--max-image-mb")) {
             if (!cmd_opt_long("serve", a, val, 1, (1L << 30) - 1, &v)) return EXIT_USAGE;
             o.max_image = (int64_t)v << 20;
@@ -60,11 +62,13 @@ int cmd_serve(int argc, char **argv)
     }
     return EXIT_OK;
 usage:
-    fprintf(stderr, "usage: kiln serve --data DIR [--listen IPV4:PORT] [--db URL] [--max-image-mb N] [--max-queued N] [--lease-s N]\n"
+    fprintf(stderr, "usage: kiln serve --data DIR [--listen IPV4:PORT] [--db URL] [--max-image-mb N] [--max-queued N] [--lease-s N] [--gallery DIR]\n"
                     "  serves the validation API on http://IPV4:PORT/api/v1/ (default 127.0.0.1:8470); images and job files\n"
                     "  under DIR; the database DIR/kiln.db unless --db (or $KILN_DB) names a postgresql:// URI.\n"
                     "  --max-image-mb: the upload cap (default 16384); --max-queued: a tenant's queued jobs before\n"
                     "  submissions get 429 (default 1000); --lease-s: a claim's lease (default 60).\n"
+                    "  --gallery: also the update server: Omaha v3 at POST /v1/update/, the versions' payloads\n"
+                    "  under GET /v1/update/payload/, rollouts set with `kiln rollout` (docs/updates.md).\n"
                     "  Add tenants and workers with `kiln tenant add` and `kiln worker add`. SIGTERM stops it.\n");
     return EXIT_USAGE;
 }

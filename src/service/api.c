@@ -85,6 +85,18 @@ void kiln_route_parse(const char *url, struct kiln_route_match *m)
 {
     memset(m, 0, sizeof(*m));
     const char *p = url;
+    if (streq(p, "/v1/update/") || streq(p, "/v1/update")) {
+        m->route = R_OMAHA;
+        return;
+    }
+    if (startswith(p, "/v1/update/payload/")) {
+        const char *rest = p + 19, *s1 = strchr(rest, '/'), *s2 = s1 ? strchr(s1 + 1, '/') : NULL;
+        if (kiln_api_path_ok(rest) && s2 && !strchr(s2 + 1, '/')) {
+            m->route = R_UPDATE_PAYLOAD;
+            m->rest = xstrdup(rest);
+        }
+        return;
+    }
     if (!startswith(p, "/api/v1/")) return;
     p += 8;
     const char *t;

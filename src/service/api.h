@@ -35,12 +35,16 @@ enum kiln_route {
     R_W_CONSOLE,       /* POST   /api/v1/worker/jobs/{id}/console (bytes appended) */
     R_W_ARTIFACT,      /* PUT    /api/v1/worker/jobs/{id}/artifacts/{path} */
     R_W_FINISH,        /* POST   /api/v1/worker/jobs/{id}/finish */
+    /* the update server (docs/updates.md): machines, no token */
+    R_OMAHA,           /* POST   /v1/update/ (Omaha v3) */
+    R_UPDATE_PAYLOAD,  /* GET    /v1/update/payload/{name}/{version}/{file} */
 };
 
 struct kiln_route_match {
     enum kiln_route route;
     int64_t id;     /* the job id, when the route has one */
-    char *rest;     /* the artifact path (R_JOB_ARTIFACT, R_W_ARTIFACT) or digest (R_W_IMAGE), malloc'ed */
+    char *rest;     /* the artifact path (R_JOB_ARTIFACT, R_W_ARTIFACT), digest (R_W_IMAGE) or
+                     * name/version/file (R_UPDATE_PAYLOAD: exactly three components), malloc'ed */
 };
 /* Matches url (the path, no query) to a route. R_NONE when it names none (404); -EINVAL is not
  * used: a bad id or artifact path is R_NONE too, so it reads as "not found". */

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "core/req.h"
+#include "gallery/gallery.h"
 #include "service/api.h"
 #include "service/store.h"
 #include "util/fs.h"
@@ -37,6 +38,10 @@ struct server {
     pthread_mutex_t lock;
     struct kiln_store *idle[POOL_KEEP];
     int nidle;
+    /* the update server: the gallery's verified catalog, reloaded every CATALOG_TTL_MS */
+    pthread_mutex_t catalog_lock;
+    json_t *catalog;
+    int64_t catalog_ms;
 };
 
 static void sleep_ms(long ms)
@@ -803,13 +808,276 @@ static enum MHD_Result h_w_finish(struct server *s, struct MHD_Connection *c, st
     return send_json(c, r, 200, json_pack("{s:s}", "state", kiln_job_state_name(state)));
 }
 
+/* ---- the update server (docs/updates.md) ---- */
+
+#define CATALOG_TTL_MS 2000
+
+/* The gallery's verified catalog (a reference the caller drops), reloaded when older than
+ * CATALOG_TTL_MS; NULL when it never loaded. */
+static json_t *catalog_get(struct server *s)
+{
+    pthread_mutex_lock(&s->catalog_lock);
+    if (!s->catalog || mono_ms() - s->catalog_ms > CATALOG_TTL_MS) {
+        struct gallery *g = NULL;
+        struct diags d = {0};
+        char *err = NULL;
+        json_t *cat = NULL;
+        if (gallery_open(s->o->gallery, &g, &d, &err) == 0 && gallery_load(g, &cat, &err) == 0) {
+            json_decref(s->catalog);
+            s->catalog = cat;
+            s->catalog_ms = mono_ms();
+        } else {
+            log_error("kiln serve: the gallery %s cannot be read: %s", s->o->gallery, err ? err : "see its gallery.yml");
+        }
+        diags_free(&d);
+        gallery_free(g);
+        free(err);
+    }
+    json_t *c = json_incref(s->catalog);
+    pthread_mutex_unlock(&s->catalog_lock);
+    return c;
+}
+
+static bool in_channel(json_t *e, const char *ch)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(e, "channels"), i, v) if (streq(json_string_value(v), ch)) return true;
+    return false;
+}
+
+static int64_t utc_ms(const char *t)
+{
+    struct tm tm = {0};
+    const char *end = t ? strptime(t, "%Y-%m-%dT%H:%M:%SZ", &tm) : NULL;
+    return end && !*end ? (int64_t)timegm(&tm) * 1000 : 0;
+}
+
+/* The published versions of name in channel (pointing into cat); *known: name is in the
+ * gallery at all. */
+static struct rollout_version *channel_versions(json_t *cat, const char *name, const char *channel, size_t *n, bool *known)
+{
+    struct rollout_version *v = NULL;
+    size_t cap = 0, i;
+    json_t *e;
+    *n = 0;
+    *known = false;
+    json_array_foreach(json_object_get(cat, "images"), i, e) {
+        if (!streq(json_string_value(json_object_get(e, "name")), name)) continue;
+        *known = true;
+        if (in_channel(e, channel))
+            *APPEND(v, *n, cap) = (struct rollout_version){.version = json_string_value(json_object_get(e, "version")),
+                                                           .support_end_ms = utc_ms(json_string_value(json_object_get(e, "support_end")))};
+    }
+    return v;
+}
+
+static json_t *find_entry(json_t *cat, const char *name, const char *version)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(cat, "images"), i, e) if (streq(json_string_value(json_object_get(e, "name")), name) &&
+                                                                 streq(json_string_value(json_object_get(e, "version")), version)) return e;
+    return NULL;
+}
+
+/* The signed sha256 of a file of the version (entry.json's files), or NULL. */
+static const char *listed_sha256(json_t *entry, const char *file)
+{
+    size_t i;
+    json_t *f;
+    json_array_foreach(json_object_get(entry, "files"), i, f) if (streq(json_string_value(json_object_get(f, "file")), file))
+        return json_string_value(json_object_get(f, "sha256"));
+    return NULL;
+}
+
+/* The version's update payload: the manifest artifact of kind "update" (file, size, sha256,
+ * roothash), the manifest checked against the signed entry and the file listed in it. */
+static int payload_of(struct server *s, json_t *entry, struct omaha_app_response *o, char *why, size_t sz)
+{
+    const char *name = json_string_value(json_object_get(entry, "name")), *version = json_string_value(json_object_get(entry, "version"));
+    _cleanup_free_ char *mname = xasprintf("%s-%s.manifest.json", name, version);
+    _cleanup_free_ char *mp = xasprintf("%s/%s/%s", s->o->gallery, json_string_value(json_object_get(entry, "path")), mname);
+    _cleanup_free_ char *text = NULL;
+    size_t len;
+    char hex[65];
+    unsigned char md[32];
+    if (read_file(mp, 1 << 20, &text, &len) < 0) return snprintf(why, sz, "cannot read %s", mp), -ENOENT;
+    SHA256((const unsigned char *)text, len, md);
+    for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    if (!streq(hex, json_string_value(json_object_get(entry, "manifest_sha256"))))
+        return snprintf(why, sz, "%s is not the manifest the gallery signed", mp), -EINVAL;
+    json_t *m = json_loadb(text, len, 0, NULL);
+    json_t *a, *u = NULL;
+    size_t i;
+    json_array_foreach(json_object_get(m, "artifacts"), i, a) if (streq(json_string_value(json_object_get(a, "kind")), "update")) u = a;
+    const char *file = json_string_value(json_object_get(u, "file")), *sha = json_string_value(json_object_get(u, "sha256"));
+    const char *root = json_string_value(json_object_get(u, "roothash"));
+    json_int_t size = json_integer_value(json_object_get(u, "size"));
+    int rc = 0;
+    if (!u) rc = -ENOENT, snprintf(why, sz, "%s %s has no update payload (no artifact of kind \"update\")", name, version);
+    else if (!file || !sha || !listed_sha256(entry, file) || !streq(listed_sha256(entry, file), sha) || size <= 0)
+        rc = -EINVAL, snprintf(why, sz, "%s %s: its update artifact is not a signed file of the version", name, version);
+    else {
+        o->npackages = 1;
+        snprintf(o->packages[0].name, sizeof(o->packages[0].name), "%s", file);
+        o->packages[0].size = size;
+        o->packages[0].required = true;
+        snprintf(o->packages[0].hash_sha256, sizeof(o->packages[0].hash_sha256), "%s", sha);
+        o->has_postinstall = true;
+        if (omaha_sha256_hex_to_b64(sha, o->sha256_b64) < 0) rc = -EINVAL, snprintf(why, sz, "%s: bad sha256", file);
+        snprintf(o->kiln_roothash, sizeof(o->kiln_roothash), "%s", root ? root : "");
+        _cleanup_free_ char *sig = xasprintf("%s.minisig", file);
+        if (strlen(sig) <= OMAHA_TOKEN_MAX) snprintf(o->kiln_signature, sizeof(o->kiln_signature), "%s", sig);
+    }
+    json_decref(m);
+    return rc;
+}
+
+/* The host part of the payload URLs: the request's Host header when it is a plain host[:port],
+ * else the listen address. */
+static const char *public_host(struct server *s, struct MHD_Connection *c)
+{
+    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
+    size_t n = h ? strlen(h) : 0;
+    if (n && n <= 255 && strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") == n) return h;
+    return s->o->listen;
+}
+
+static enum MHD_Result send_xml(struct MHD_Connection *c, struct req *r, char *doc, size_t len)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, doc, MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(resp, "Content-Type", "text/xml; charset=utf-8");
+    enum MHD_Result res = MHD_queue_response(c, 200, resp);
+    MHD_destroy_response(resp);
+    log_info("%s %s -> 200", r->method, r->url);
+    return res;
+}
+
+/* One app of an Omaha request: its events recorded, its update check decided. 0, or an HTTP
+ * status with why. */
+static int omaha_app(struct server *s, struct MHD_Connection *c, struct kiln_store *st, json_t *cat,
+                     const struct omaha_app_request *a, struct omaha_app_response *o, char *why, size_t sz)
+{
+    snprintf(o->appid, sizeof(o->appid), "%s", a->appid);
+    const char *channel = a->track[0] ? a->track : "stable";
+    size_t nv;
+    bool known;
+    _cleanup_free_ struct rollout_version *v = channel_versions(cat, a->appid, channel, &nv, &known);
+    if (!known) {
+        snprintf(o->status, sizeof(o->status), "error-unknownApplication");
+        return 0;
+    }
+    if (!a->machineid[0]) return snprintf(why, sz, "<app> needs a machineid: the rollout places each machine by it"), 400;
+    snprintf(o->status, sizeof(o->status), "ok");
+    o->ping = a->ping;
+    char *err = NULL;
+    for (size_t k = 0; k < a->nevents; k++) {
+        bool paused = false;
+        int rc = kiln_store_update_event(st, a->appid, channel, a->machineid, a->version, &a->events[k], &paused, &err);
+        if (rc < 0) {
+            snprintf(why, sz, "%s", rc == -EINVAL && err ? err : "the server's database failed; try again later");
+            if (rc != -EINVAL) log_error("kiln serve: update event: %s", err ? err : strerror(-rc));
+            free(err);
+            return rc == -EINVAL ? 400 : 500;
+        }
+        char tb[16], rb[16];
+        log_info("kiln serve: %s %s machine %s (%s): %s %s", a->appid, channel, a->machineid, a->version,
+                 omaha_event_type_name(a->events[k].type, tb), omaha_event_result_name(a->events[k].result, rb));
+        if (paused) log_warn("kiln serve: rollout %s %s paused after failures", a->appid, channel);
+        o->events++;
+    }
+    if (!a->updatecheck) return 0;
+    o->has_updatecheck = true;
+    struct rollout_decision d;
+    int rc = kiln_store_update_check(st, a->appid, channel, a->machineid, a->version, v, nv, &d, &err);
+    if (rc < 0) {
+        snprintf(why, sz, "%s", rc == -EINVAL && err ? err : "the server's database failed; try again later");
+        if (rc != -EINVAL) log_error("kiln serve: update check: %s", err ? err : strerror(-rc));
+        free(err);
+        return rc == -EINVAL ? 400 : 500;
+    }
+    snprintf(o->update_status, sizeof(o->update_status), "noupdate");
+    if (d.verdict == ROLLOUT_OFFER) {
+        char pw[256];
+        json_t *e = find_entry(cat, a->appid, d.version);
+        if (e && payload_of(s, e, o, pw, sizeof(pw)) == 0) {
+            snprintf(o->update_status, sizeof(o->update_status), "ok");
+            snprintf(o->version, sizeof(o->version), "%s", d.version);
+            o->nurls = 1;
+            snprintf(o->urls[0], sizeof(o->urls[0]), "http://%s/v1/update/payload/%s/%s/", public_host(s, c), a->appid, d.version);
+        } else {
+            o->npackages = 0;
+            o->has_postinstall = false;
+            log_error("kiln serve: %s %s would be offered %s, but %s", a->appid, channel, d.version, e ? pw : "it is not in the gallery");
+        }
+    }
+    log_info("kiln serve: %s %s machine %s (%s): %s", a->appid, channel, a->machineid, a->version, d.why);
+    return 0;
+}
+
+static enum MHD_Result h_omaha(struct server *s, struct MHD_Connection *c, struct req *r)
+{
+    struct omaha_request *q = xcalloc(1, sizeof(*q));
+    struct omaha_response *out = xcalloc(1, sizeof(*out));
+    char why[512];
+    int status = 0;
+    int rc = omaha_request_parse(r->body.s ? r->body.s : "", r->body.len, q, why, sizeof(why));
+    json_t *cat = NULL;
+    struct kiln_store *st = NULL;
+    if (rc < 0) status = rc == -EMSGSIZE ? 413 : 400;
+    else if (!(cat = catalog_get(s))) status = 500, snprintf(why, sizeof(why), "the server's gallery cannot be read; try again later");
+    else if (!(st = store_get(s))) status = 500, snprintf(why, sizeof(why), "the server's database failed; try again later");
+    snprintf(out->server, sizeof(out->server), "kiln");
+    out->daystart_elapsed_seconds = (int64_t)(time(NULL) % 86400);
+    for (size_t i = 0; !status && i < q->napps; i++) {
+        status = omaha_app(s, c, st, cat, &q->apps[i], &out->apps[i], why, sizeof(why));
+        out->napps++;
+    }
+    store_put(s, st);
+    json_decref(cat);
+    char *doc = NULL;
+    size_t len = 0;
+    if (!status && omaha_response_write(out, &doc, &len, why, sizeof(why)) < 0) {
+        log_error("kiln serve: writing an Omaha response: %s", why);
+        status = 500, snprintf(why, sizeof(why), "the server could not write its answer");
+    }
+    free(q);
+    free(out);
+    if (status) return err_now(c, r, status, NULL, why);
+    return send_xml(c, r, doc, len);
+}
+
+/* GET /v1/update/payload/NAME/VERSION/FILE: a file the version's signed entry lists, or its
+ * signature. */
+static enum MHD_Result h_update_payload(struct server *s, struct MHD_Connection *c, struct req *r)
+{
+    if (!s->o->gallery) return err_now(c, r, 404, NULL, "this server serves no gallery");
+    _cleanup_free_ char *rest = xstrdup(r->m.rest);
+    char *version = strchr(rest, '/');
+    *version++ = 0;
+    char *file = strchr(version, '/');
+    *file++ = 0;
+    json_t *cat = catalog_get(s);
+    json_t *e = cat ? find_entry(cat, rest, version) : NULL;
+    _cleanup_free_ char *base = endswith(file, ".minisig") ? xstrndup(file, strlen(file) - 8) : xstrdup(file);
+    int fd = -1;
+    if (e && listed_sha256(e, base)) {
+        _cleanup_free_ char *p = xasprintf("%s/%s/%s", s->o->gallery, json_string_value(json_object_get(e, "path")), file);
+        fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    }
+    json_decref(cat);
+    if (fd < 0) return err_now(c, r, 404, NULL, "no such file of a published version");
+    return send_file(c, r, fd, file);
+}
+
 /* ---- dispatch ---- */
 
 struct route_rule {
     enum kiln_route route;
     const char *method;
     enum who who;
-    enum { BODY_NONE, BODY_JSON, BODY_IMAGE, BODY_ARTIFACT, BODY_CONSOLE } body;
+    enum { BODY_NONE, BODY_JSON, BODY_IMAGE, BODY_ARTIFACT, BODY_CONSOLE, BODY_OMAHA } body;
 };
 static const struct route_rule rules[] = {
     {R_IMAGES, "POST", WHO_TENANT, BODY_IMAGE},     {R_IMAGE, "GET", WHO_TENANT, BODY_NONE},     {R_JOBS, "POST", WHO_TENANT, BODY_JSON},
@@ -821,6 +1089,7 @@ static const struct route_rule rules[] = {
     {R_W_IMAGE, "GET", WHO_WORKER, BODY_NONE},      {R_W_ADVANCE, "POST", WHO_WORKER, BODY_JSON},
     {R_W_CONSOLE, "POST", WHO_WORKER, BODY_CONSOLE}, {R_W_ARTIFACT, "PUT", WHO_WORKER, BODY_ARTIFACT},
     {R_W_FINISH, "POST", WHO_WORKER, BODY_JSON},
+    {R_OMAHA, "POST", WHO_NONE, BODY_OMAHA},        {R_UPDATE_PAYLOAD, "GET", WHO_NONE, BODY_NONE},
 };
 
 static const struct route_rule *find_rule(const struct req *r, bool *method_ok)
@@ -849,6 +1118,14 @@ static void begin(struct server *s, struct MHD_Connection *c, struct req *r)
     if (rule->body == BODY_NONE && len > 0) return fail(r, 413, NULL, "this request takes no body");
     if (rule->body == BODY_JSON && len > KILN_API_BODY_MAX)
         return fail(r, 413, NULL, "the body is %lld bytes; at most %d are accepted", len, KILN_API_BODY_MAX);
+    if (rule->body == BODY_OMAHA) {
+        if (len > OMAHA_DOC_MAX) return fail(r, 413, NULL, "an Omaha request is at most %d bytes", OMAHA_DOC_MAX);
+        /* update_engine sends text/xml; a form or JSON body is no Omaha request */
+        const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+        if (ct && !startswith(ct, "text/xml") && !startswith(ct, "application/xml"))
+            return fail(r, 415, NULL, "an Omaha request is XML: send it as Content-Type: text/xml");
+        if (!s->o->gallery) return fail(r, 404, NULL, "this server answers no update checks (start kiln serve with --gallery DIR)");
+    }
     if (rule->body == BODY_IMAGE && len > s->o->max_image)
         return fail(r, 413, NULL, "the image is %lld bytes; this server takes at most %lld", len, (long long)s->o->max_image);
     if (rule->body == BODY_IMAGE && upload_begin(s, r, s->tmp, NULL, s->o->max_image) < 0)
@@ -908,7 +1185,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     if (*upload_size) {
         /* after an error the rest of the body is read and dropped, then the error is sent */
         if (!r->status && rule) {
-            if (rule->body == BODY_JSON) {
+            if (rule->body == BODY_OMAHA) {
+                if (r->body.len + *upload_size > OMAHA_DOC_MAX) fail(r, 413, NULL, "an Omaha request is at most %d bytes", OMAHA_DOC_MAX);
+                else sbuf_append(&r->body, upload, *upload_size);
+            } else if (rule->body == BODY_JSON) {
                 if (r->body.len + *upload_size > KILN_API_BODY_MAX)
                     fail(r, 413, NULL, "the body is over %d bytes", KILN_API_BODY_MAX);
                 else sbuf_append(&r->body, upload, *upload_size);
@@ -950,6 +1230,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         return send_json(c, r, 201, json_pack("{s:s, s:s, s:I}", "name", r->m.rest, "sha256", digest, "size", (json_int_t)r->size));
     }
     case R_W_FINISH: return h_w_finish(s, c, r);
+    case R_OMAHA: return h_omaha(s, c, r);
+    case R_UPDATE_PAYLOAD: return h_update_payload(s, c, r);
     case R_NONE: break;
     }
     return err_now(c, r, 404, NULL, "no such resource");
@@ -1006,6 +1288,7 @@ int kiln_server_run(const struct kiln_server_opts *o, volatile sig_atomic_t *sto
     if (r < 0) return r;
     struct server s = {.o = o, .stop = stop};
     pthread_mutex_init(&s.lock, NULL);
+    pthread_mutex_init(&s.catalog_lock, NULL);
     s.url = o->db_url ? xstrdup(o->db_url) : xasprintf("sqlite:%s/kiln.db", o->data);
     s.images = path_join(o->data, "images");
     s.tmp = path_join(s.images, ".tmp");
@@ -1042,6 +1325,8 @@ int kiln_server_run(const struct kiln_server_opts *o, volatile sig_atomic_t *sto
     if (sweeping) pthread_join(sw, NULL);
     for (int i = 0; i < s.nidle; i++) kiln_store_close(s.idle[i]);
     pthread_mutex_destroy(&s.lock);
+    pthread_mutex_destroy(&s.catalog_lock);
+    json_decref(s.catalog);
     free(s.url);
     free(s.images);
     free(s.tmp);

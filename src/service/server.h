@@ -18,6 +18,8 @@ struct kiln_server_opts {
     int64_t lease_ms;      /* a claim's lease, renewed by heartbeats (default 60000) */
     int64_t sweep_ms;      /* how often lapsed leases are swept (default 5000) */
     long max_queued;       /* a tenant's queued jobs before submissions get 429 (default 1000) */
+    const char *gallery;   /* a gallery directory: also answer Omaha at POST /v1/update/ and serve
+                            * its versions' files at GET /v1/update/payload/ (docs/updates.md) */
 };
 
 /* Serves until *stop is set (a signal handler sets it), then stops taking connections, lets

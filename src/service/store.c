@@ -11,7 +11,9 @@
 #include <openssl/rand.h>
 #include <time.h>
 
+#include "gallery/catalog.h"
 #include "service/store_driver.h"
+#include "update/omaha.h"
 #include "util/utf8.h"
 #include "util/util.h"
 
@@ -246,6 +248,64 @@ static const char *const migrations[] = {
     " result TEXT CHECK (result IN ('passed', 'failed', 'incomplete')),"
     " reason TEXT,"
     " PRIMARY KEY (job_id, attempt));",
+    /* 2: the update server (update/omaha.h, update/policy.h): a rollout per image name and
+     * channel, the machines that check in, the grants made and the events they report */
+    "CREATE TABLE rollouts ("
+    " name TEXT NOT NULL,"
+    " channel TEXT NOT NULL,"
+    " enabled BIGINT NOT NULL DEFAULT 1,"
+    " target TEXT NOT NULL DEFAULT '',"
+    " permyriad BIGINT NOT NULL DEFAULT 0 CHECK (permyriad BETWEEN 0 AND 10000),"
+    " max_per_period BIGINT NOT NULL DEFAULT 0,"
+    " period_ms BIGINT NOT NULL DEFAULT 3600000 CHECK (period_ms > 0),"
+    " max_inflight BIGINT NOT NULL DEFAULT 0,"
+    " pause_after_failures BIGINT NOT NULL DEFAULT 0,"
+    " floors TEXT NOT NULL DEFAULT '[]',"   /* JSON list of versions */
+    " pins TEXT NOT NULL DEFAULT '{}',"     /* JSON object group -> version */
+    " paused BIGINT NOT NULL DEFAULT 0,"
+    " pause_reason TEXT NOT NULL DEFAULT '',"
+    " set_ms BIGINT NOT NULL,"              /* the target was set: failures count from here */
+    " updated_ms BIGINT NOT NULL,"
+    " PRIMARY KEY (name, channel));"
+    "CREATE TABLE rollout_log ("
+    " id {ID},"
+    " name TEXT NOT NULL,"
+    " channel TEXT NOT NULL,"
+    " at_ms BIGINT NOT NULL,"
+    " what TEXT NOT NULL);"
+    "CREATE INDEX rollout_log_by ON rollout_log (name, channel, at_ms);"
+    "CREATE TABLE machines ("
+    " name TEXT NOT NULL,"                  /* the image (Omaha appid) */
+    " machine_id TEXT NOT NULL,"
+    " channel TEXT NOT NULL DEFAULT '',"
+    " grp TEXT NOT NULL DEFAULT '',"
+    " version TEXT NOT NULL DEFAULT '',"
+    " last_seen_ms BIGINT NOT NULL DEFAULT 0,"
+    " state TEXT NOT NULL DEFAULT 'idle',"  /* idle granted downloading downloaded installed complete failed */
+    " grant_version TEXT,"                  /* offered and not yet completed or failed */
+    " grant_ms BIGINT,"
+    " PRIMARY KEY (name, machine_id));"
+    "CREATE INDEX machines_grant ON machines (name, channel, grant_ms);"
+    "CREATE TABLE update_grants ("
+    " name TEXT NOT NULL,"
+    " channel TEXT NOT NULL,"
+    " machine_id TEXT NOT NULL,"
+    " version TEXT NOT NULL,"
+    " at_ms BIGINT NOT NULL);"
+    "CREATE INDEX update_grants_by ON update_grants (name, channel, at_ms);"
+    "CREATE TABLE update_events ("
+    " id {ID},"
+    " name TEXT NOT NULL,"
+    " channel TEXT NOT NULL,"
+    " machine_id TEXT NOT NULL,"
+    " at_ms BIGINT NOT NULL,"
+    " type BIGINT NOT NULL,"
+    " result BIGINT NOT NULL,"
+    " errorcode BIGINT,"
+    " version TEXT NOT NULL,"               /* what the machine ran when it reported */
+    " previous_version TEXT NOT NULL DEFAULT '',"
+    " target TEXT NOT NULL DEFAULT '');"    /* the version it was granted, '' none */
+    "CREATE INDEX update_events_by ON update_events (name, channel, result, at_ms);",
 };
 
 int kiln_store_schema_latest(void)
@@ -1240,4 +1300,430 @@ int kiln_store_claim(struct kiln_store *st, int64_t worker_id, int64_t lease_ms,
         return 1;
     }
     return 0;
+}
+
+/* --- the update server -------------------------------------------------------------------- */
+
+static bool valid_version(const char *s)
+{
+    return s && *s && catalog_safe_name(s);
+}
+
+static void rollout_log(struct kiln_store *st, const char *name, const char *channel, int64_t at, const char *what)
+{
+    q(st, "INSERT INTO rollout_log (name, channel, at_ms, what) VALUES ($1, $2, $3, $4)",
+      PARAMS(PT(name), PT(channel), PI(at), PT(what)), NULL, NULL);
+}
+
+static char *floors_json(const struct rollout_policy *p)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < p->nfloors; i++) json_array_append_new(a, json_string(p->floors[i]));
+    char *s = json_dumps(a, JSON_COMPACT);
+    json_decref(a);
+    return s;
+}
+
+static char *pins_json(const struct rollout_policy *p)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; i < p->npins; i++) json_object_set_new(o, p->pins[i].group, json_string(p->pins[i].version));
+    char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(o);
+    return s;
+}
+
+#define ROLLOUT_COLS                                                                                                   \
+    "enabled, target, permyriad, max_per_period, period_ms, max_inflight, pause_after_failures, floors, pins, paused, " \
+    "pause_reason, set_ms, updated_ms"
+
+static void rollout_from_row(const struct sql_rows *r, struct kiln_rollout *out)
+{
+    struct rollout_policy *p = &out->p;
+    p->enabled = cell_int(r, 0, 0) != 0;
+    cell_copy(p->target, sizeof(p->target), r, 0, 1);
+    p->permyriad = (int)cell_int(r, 0, 2);
+    p->max_per_period = (int)cell_int(r, 0, 3);
+    p->period_ms = cell_int(r, 0, 4);
+    p->max_inflight = (int)cell_int(r, 0, 5);
+    p->pause_after_failures = (int)cell_int(r, 0, 6);
+    json_t *f = json_loads(cell(r, 0, 7) ? cell(r, 0, 7) : "[]", 0, NULL);
+    size_t i;
+    json_t *v;
+    json_array_foreach(f, i, v) {
+        if (p->nfloors < ROLLOUT_FLOORS_MAX)
+            snprintf(p->floors[p->nfloors++], sizeof(p->floors[0]), "%s", json_string_value(v) ? json_string_value(v) : "");
+    }
+    json_decref(f);
+    json_t *pins = json_loads(cell(r, 0, 8) ? cell(r, 0, 8) : "{}", 0, NULL);
+    const char *k;
+    json_object_foreach(pins, k, v) {
+        if (p->npins < ROLLOUT_PINS_MAX) {
+            snprintf(p->pins[p->npins].group, sizeof(p->pins[0].group), "%s", k);
+            snprintf(p->pins[p->npins].version, sizeof(p->pins[0].version), "%s", json_string_value(v) ? json_string_value(v) : "");
+            p->npins++;
+        }
+    }
+    json_decref(pins);
+    p->paused = cell_int(r, 0, 9) != 0;
+    cell_copy(p->pause_reason, sizeof(p->pause_reason), r, 0, 10);
+    out->set_ms = cell_int(r, 0, 11);
+    out->updated_ms = cell_int(r, 0, 12);
+}
+
+static int rollout_read(struct kiln_store *st, const char *name, const char *channel, bool lock, struct kiln_rollout *out,
+                        char **err)
+{
+    struct sql_rows r = {0};
+    int rc = q(st, lock ? "SELECT " ROLLOUT_COLS " FROM rollouts WHERE name = $1 AND channel = $2 {LOCK:FOR UPDATE}"
+                        : "SELECT " ROLLOUT_COLS " FROM rollouts WHERE name = $1 AND channel = $2",
+               PARAMS(PT(name), PT(channel)), &r, err);
+    if (rc < 0) return rc;
+    memset(out, 0, sizeof(*out));
+    snprintf(out->name, sizeof(out->name), "%s", name);
+    snprintf(out->channel, sizeof(out->channel), "%s", channel);
+    if (r.nrows) rollout_from_row(&r, out);
+    rc = r.nrows ? 0 : store_fail(err, -ENOENT, "no rollout is set for %s in channel %s", name, channel);
+    sql_rows_free(&r);
+    return rc;
+}
+
+int kiln_store_rollout_get(struct kiln_store *st, const char *name, const char *channel, struct kiln_rollout *out,
+                           char **err)
+{
+    if (!valid_version(name) || !valid_name(channel, false))
+        return store_fail(err, -EINVAL, "an image name and a channel name are needed");
+    return rollout_read(st, name, channel, false, out, err);
+}
+
+int kiln_store_rollout_set(struct kiln_store *st, const struct kiln_rollout *ro, char **err)
+{
+    const struct rollout_policy *p = &ro->p;
+    if (!valid_version(ro->name) || !valid_name(ro->channel, false))
+        return store_fail(err, -EINVAL, "an image name and a channel name are needed");
+    if (!valid_version(p->target)) return store_fail(err, -EINVAL, "the target version must be a gallery version");
+    if (p->permyriad < 0 || p->permyriad > 10000 || p->max_per_period < 0 || p->max_inflight < 0 ||
+        p->pause_after_failures < 0 || p->period_ms <= 0 || p->nfloors > ROLLOUT_FLOORS_MAX || p->npins > ROLLOUT_PINS_MAX)
+        return store_fail(err, -EINVAL, "a rollout knob is out of range");
+    for (size_t i = 0; i < p->nfloors; i++)
+        if (!valid_version(p->floors[i])) return store_fail(err, -EINVAL, "floor %zu is not a gallery version", i + 1);
+    for (size_t i = 0; i < p->npins; i++)
+        if (!rollout_group_ok(p->pins[i].group) || !valid_version(p->pins[i].version))
+            return store_fail(err, -EINVAL, "pin %zu needs a group name and a gallery version", i + 1);
+    _cleanup_free_ char *floors = floors_json(p), *pins = pins_json(p);
+    int64_t now = now_ms(st);
+    int rc = begin(st, err);
+    if (rc < 0) return rc;
+    struct kiln_rollout old;
+    char *e2 = NULL;
+    int have = rollout_read(st, ro->name, ro->channel, true, &old, &e2);
+    free(e2);
+    if (have < 0 && have != -ENOENT) {
+        rollback(st);
+        return store_fail(err, have, "cannot read the rollout");
+    }
+    /* a new target is a new rollout: failures count from now, an old pause is lifted */
+    bool fresh = have == -ENOENT || !streq(old.p.target, p->target);
+    bool paused = fresh ? false : old.p.paused;
+    const char *reason = fresh ? "" : old.p.pause_reason;
+    if (have == -ENOENT)
+        rc = q(st,
+               "INSERT INTO rollouts (name, channel, enabled, target, permyriad, max_per_period, period_ms, max_inflight,"
+               " pause_after_failures, floors, pins, paused, pause_reason, set_ms, updated_ms)"
+               " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, '', $12, $12)",
+               PARAMS(PT(ro->name), PT(ro->channel), PI(p->enabled), PT(p->target), PI(p->permyriad), PI(p->max_per_period),
+                      PI(p->period_ms), PI(p->max_inflight), PI(p->pause_after_failures), PT(floors), PT(pins), PI(now)),
+               NULL, err);
+    else
+        rc = q(st,
+               "UPDATE rollouts SET enabled = $3, target = $4, permyriad = $5, max_per_period = $6, period_ms = $7,"
+               " max_inflight = $8, pause_after_failures = $9, floors = $10, pins = $11, paused = $12, pause_reason = $13,"
+               " set_ms = $14, updated_ms = $15 WHERE name = $1 AND channel = $2",
+               PARAMS(PT(ro->name), PT(ro->channel), PI(p->enabled), PT(p->target), PI(p->permyriad), PI(p->max_per_period),
+                      PI(p->period_ms), PI(p->max_inflight), PI(p->pause_after_failures), PT(floors), PT(pins), PI(paused),
+                      PT(reason), PI(fresh ? now : old.set_ms), PI(now)),
+               NULL, err);
+    if (rc < 0) {
+        rollback(st);
+        return rc;
+    }
+    _cleanup_free_ char *what = xasprintf("set %s %d.%02d%%%s%s", p->target, p->permyriad / 100, p->permyriad % 100,
+                                          p->enabled ? "" : " (disabled)", fresh ? ", a new target" : "");
+    rollout_log(st, ro->name, ro->channel, now, what);
+    return commit(st, err);
+}
+
+int kiln_store_rollout_pause(struct kiln_store *st, const char *name, const char *channel, bool pause, const char *reason,
+                             char **err)
+{
+    if (!valid_version(name) || !valid_name(channel, false))
+        return store_fail(err, -EINVAL, "an image name and a channel name are needed");
+    const char *why = reason && *reason ? reason : "by hand";
+    if (!valid_text(why, ROLLOUT_REASON_MAX)) return store_fail(err, -EINVAL, "the reason is too long or has control characters");
+    int64_t now = now_ms(st);
+    int rc = begin(st, err);
+    if (rc < 0) return rc;
+    struct kiln_rollout old;
+    if ((rc = rollout_read(st, name, channel, true, &old, err)) < 0 ||
+        (rc = q(st, "UPDATE rollouts SET paused = $3, pause_reason = $4, updated_ms = $5 WHERE name = $1 AND channel = $2",
+                PARAMS(PT(name), PT(channel), PI(pause), PT(pause ? why : ""), PI(now)), NULL, err)) < 0) {
+        rollback(st);
+        return rc;
+    }
+    _cleanup_free_ char *what = pause ? xasprintf("paused: %s", why) : xstrdup("resumed");
+    rollout_log(st, name, channel, now, what);
+    return commit(st, err);
+}
+
+int kiln_store_machine_group(struct kiln_store *st, const char *name, const char *machine_id, const char *group,
+                             char **err)
+{
+    if (!valid_version(name) || !omaha_token_ok(machine_id) || (*group && !rollout_group_ok(group)))
+        return store_fail(err, -EINVAL, "an image name, a machine id and a group name ([A-Za-z0-9._-]) are needed");
+    int rc = begin(st, err);
+    if (rc < 0) return rc;
+    struct sql_rows r = {0};
+    if ((rc = q(st, "SELECT grp FROM machines WHERE name = $1 AND machine_id = $2 {LOCK:FOR UPDATE}",
+                PARAMS(PT(name), PT(machine_id)), &r, err)) < 0 ||
+        (rc = q(st, r.nrows ? "UPDATE machines SET grp = $3 WHERE name = $1 AND machine_id = $2"
+                            : "INSERT INTO machines (name, machine_id, grp) VALUES ($1, $2, $3)",
+                PARAMS(PT(name), PT(machine_id), PT(group)), NULL, err)) < 0) {
+        sql_rows_free(&r);
+        rollback(st);
+        return rc;
+    }
+    sql_rows_free(&r);
+    return commit(st, err);
+}
+
+/* The machine's row (created when new) with its check-in recorded; grp and grant copied out. */
+static int machine_touch(struct kiln_store *st, const char *name, const char *channel, const char *machine_id,
+                         const char *running, int64_t now, char grp[ROLLOUT_GROUP_MAX + 1],
+                         char grant[ROLLOUT_VERSION_MAX + 1], int64_t *grant_ms, char **err)
+{
+    struct sql_rows r = {0};
+    int rc = q(st, "SELECT grp, grant_version, grant_ms FROM machines WHERE name = $1 AND machine_id = $2 {LOCK:FOR UPDATE}",
+               PARAMS(PT(name), PT(machine_id)), &r, err);
+    if (rc < 0) return rc;
+    grp[0] = grant[0] = 0;
+    *grant_ms = 0;
+    if (r.nrows) {
+        cell_copy(grp, ROLLOUT_GROUP_MAX + 1, &r, 0, 0);
+        cell_copy(grant, ROLLOUT_VERSION_MAX + 1, &r, 0, 1);
+        *grant_ms = cell_int(&r, 0, 2);
+    }
+    rc = q(st, r.nrows ? "UPDATE machines SET channel = $3, version = $4, last_seen_ms = $5 WHERE name = $1 AND machine_id = $2"
+                       : "INSERT INTO machines (name, machine_id, channel, version, last_seen_ms) VALUES ($1, $2, $3, $4, $5)",
+           PARAMS(PT(name), PT(machine_id), PT(channel), PT(running), PI(now)), NULL, err);
+    sql_rows_free(&r);
+    return rc;
+}
+
+static int check_client(const char *name, const char *channel, const char *machine_id, const char *running, char **err)
+{
+    if (!valid_version(name) || !valid_name(channel, false) || !omaha_token_ok(machine_id) || !omaha_token_ok(running))
+        return store_fail(err, -EINVAL, "a machine needs an image name, a channel, a machine id and its version");
+    return 0;
+}
+
+int kiln_store_update_check(struct kiln_store *st, const char *name, const char *channel, const char *machine_id,
+                            const char *running, const struct rollout_version *versions, size_t nversions,
+                            struct rollout_decision *d, char **err)
+{
+    int rc = check_client(name, channel, machine_id, running, err);
+    if (rc < 0) return rc;
+    int64_t now = now_ms(st);
+    if ((rc = begin(st, err)) < 0) return rc;
+    struct kiln_rollout ro;
+    char *e2 = NULL;
+    /* the rollout's row lock orders every check of this rollout: the limits are counted and
+     * the grant recorded before the next check counts them */
+    int have = rollout_read(st, name, channel, true, &ro, &e2);
+    free(e2);
+    char grp[ROLLOUT_GROUP_MAX + 1], grant[ROLLOUT_VERSION_MAX + 1];
+    int64_t grant_ms;
+    struct sql_rows a = {0}, b = {0};
+    if (have < 0 && have != -ENOENT) {
+        rc = store_fail(err, have, "cannot read the rollout");
+        goto fail;
+    }
+    if ((rc = machine_touch(st, name, channel, machine_id, running, now, grp, grant, &grant_ms, err)) < 0) goto fail;
+    /* running the granted version: that update is done */
+    if (*grant && streq(grant, running)) {
+        if ((rc = q(st, "UPDATE machines SET state = 'complete', grant_version = NULL, grant_ms = NULL"
+                        " WHERE name = $1 AND machine_id = $2",
+                    PARAMS(PT(name), PT(machine_id)), NULL, err)) < 0)
+            goto fail;
+        grant[0] = 0;
+    }
+    if (have == -ENOENT) {
+        memset(d, 0, sizeof(*d));
+        d->verdict = ROLLOUT_UP_TO_DATE;
+        d->bucket = -1;
+        snprintf(d->why, sizeof(d->why), "no rollout is set for %s in channel %s", name, channel);
+        return commit(st, err);
+    }
+    if ((rc = q(st, "SELECT COUNT(*) FROM update_grants WHERE name = $1 AND channel = $2 AND at_ms > $3",
+                PARAMS(PT(name), PT(channel), PI(now - ro.p.period_ms)), &a, err)) < 0 ||
+        (rc = q(st, "SELECT COUNT(*) FROM machines WHERE name = $1 AND channel = $2 AND grant_version IS NOT NULL AND grant_ms > $3",
+                PARAMS(PT(name), PT(channel), PI(now - ROLLOUT_INFLIGHT_TTL_MS)), &b, err)) < 0)
+        goto fail;
+    struct rollout_counts c = {.granted_in_period = (int)cell_int(&a, 0, 0), .inflight = (int)cell_int(&b, 0, 0),
+                               .held = *grant && grant_ms > now - ROLLOUT_INFLIGHT_TTL_MS ? grant : NULL};
+    if ((rc = rollout_decide(&ro.p, versions, nversions, machine_id, grp, running, &c, now, d)) < 0) {
+        rc = store_fail(err, rc, "the rollout could not decide");
+        goto fail;
+    }
+    if (d->verdict == ROLLOUT_OFFER && d->new_grant &&
+        ((rc = q(st, "UPDATE machines SET state = 'granted', grant_version = $3, grant_ms = $4 WHERE name = $1 AND machine_id = $2",
+                 PARAMS(PT(name), PT(machine_id), PT(d->version), PI(now)), NULL, err)) < 0 ||
+         (rc = q(st, "INSERT INTO update_grants (name, channel, machine_id, version, at_ms) VALUES ($1, $2, $3, $4, $5)",
+                 PARAMS(PT(name), PT(channel), PT(machine_id), PT(d->version), PI(now)), NULL, err)) < 0))
+        goto fail;
+    sql_rows_free(&a);
+    sql_rows_free(&b);
+    return commit(st, err);
+fail:
+    sql_rows_free(&a);
+    sql_rows_free(&b);
+    rollback(st);
+    return rc;
+}
+
+static const char *event_state(const struct omaha_event *e)
+{
+    if (e->result == OMAHA_RESULT_ERROR) return "failed";
+    switch (e->type) {
+    case OMAHA_EVENT_DOWNLOAD_STARTED: return "downloading";
+    case OMAHA_EVENT_DOWNLOAD_FINISHED: return "downloaded";
+    case OMAHA_EVENT_UPDATE_INSTALLED: return "installed";
+    case OMAHA_EVENT_UPDATE_COMPLETE: return "complete";
+    }
+    return NULL;
+}
+
+int kiln_store_update_event(struct kiln_store *st, const char *name, const char *channel, const char *machine_id,
+                            const char *running, const struct omaha_event *e, bool *paused_now, char **err)
+{
+    if (paused_now) *paused_now = false;
+    int rc = check_client(name, channel, machine_id, running, err);
+    if (rc < 0) return rc;
+    int64_t now = now_ms(st);
+    if ((rc = begin(st, err)) < 0) return rc;
+    struct kiln_rollout ro;
+    char *e2 = NULL;
+    int have = rollout_read(st, name, channel, true, &ro, &e2);
+    free(e2);
+    char grp[ROLLOUT_GROUP_MAX + 1], grant[ROLLOUT_VERSION_MAX + 1];
+    int64_t grant_ms;
+    struct sql_rows n = {0};
+    if (have < 0 && have != -ENOENT) {
+        rc = store_fail(err, have, "cannot read the rollout");
+        goto fail;
+    }
+    if ((rc = machine_touch(st, name, channel, machine_id, running, now, grp, grant, &grant_ms, err)) < 0) goto fail;
+    if ((rc = q(st,
+                "INSERT INTO update_events (name, channel, machine_id, at_ms, type, result, errorcode, version, previous_version, target)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                PARAMS(PT(name), PT(channel), PT(machine_id), PI(now), PI(e->type), PI(e->result),
+                       e->has_errorcode ? PI(e->errorcode) : PT(NULL), PT(running), PT(e->previousversion), PT(grant)),
+                NULL, err)) < 0)
+        goto fail;
+    const char *state = event_state(e);
+    bool done = state && (streq(state, "failed") || streq(state, "complete"));
+    if (state &&
+        (rc = q(st, done ? "UPDATE machines SET state = $3, grant_version = NULL, grant_ms = NULL WHERE name = $1 AND machine_id = $2"
+                         : "UPDATE machines SET state = $3 WHERE name = $1 AND machine_id = $2",
+                PARAMS(PT(name), PT(machine_id), PT(state)), NULL, err)) < 0)
+        goto fail;
+    /* a failure of the rollout's target may pause it */
+    if (have == 0 && e->result == OMAHA_RESULT_ERROR && *grant && streq(grant, ro.p.target) && !ro.p.paused) {
+        if ((rc = q(st, "SELECT COUNT(*) FROM update_events WHERE name = $1 AND channel = $2 AND result = 0 AND target = $3 AND at_ms >= $4",
+                    PARAMS(PT(name), PT(channel), PT(ro.p.target), PI(ro.set_ms)), &n, err)) < 0)
+            goto fail;
+        char reason[ROLLOUT_REASON_MAX + 1];
+        if (rollout_should_pause(&ro.p, (int)cell_int(&n, 0, 0), machine_id, e->has_errorcode ? e->errorcode : 0, reason)) {
+            if ((rc = q(st, "UPDATE rollouts SET paused = 1, pause_reason = $3, updated_ms = $4 WHERE name = $1 AND channel = $2",
+                        PARAMS(PT(name), PT(channel), PT(reason), PI(now)), NULL, err)) < 0)
+                goto fail;
+            _cleanup_free_ char *what = xasprintf("paused: %s", reason);
+            rollout_log(st, name, channel, now, what);
+            if (paused_now) *paused_now = true;
+        }
+    }
+    sql_rows_free(&n);
+    return commit(st, err);
+fail:
+    sql_rows_free(&n);
+    rollback(st);
+    return rc;
+}
+
+void kiln_rollout_status_free(struct kiln_rollout_status *s)
+{
+    free(s->versions);
+    free(s->failures);
+    for (size_t i = 0; i < s->nlog; i++) free(s->log[i].what);
+    free(s->log);
+    memset(s, 0, sizeof(*s));
+}
+
+int kiln_store_rollout_status(struct kiln_store *st, const char *name, const char *channel, struct kiln_rollout_status *out,
+                              char **err)
+{
+    memset(out, 0, sizeof(*out));
+    int rc = kiln_store_rollout_get(st, name, channel, &out->rollout, err);
+    if (rc == -ENOENT) {
+        free(*err);
+        *err = NULL;
+    } else if (rc < 0) return rc;
+    out->has_rollout = rc == 0;
+    int64_t now = now_ms(st), since = out->has_rollout ? out->rollout.set_ms : 0;
+    struct sql_rows v = {0}, f = {0}, l = {0}, c = {0};
+    if ((rc = q(st, "SELECT version, COUNT(*) FROM machines WHERE name = $1 AND channel = $2 GROUP BY version ORDER BY version",
+                PARAMS(PT(name), PT(channel)), &v, err)) < 0 ||
+        (rc = q(st,
+                "SELECT COUNT(*), COALESCE(SUM(CASE WHEN grant_version IS NOT NULL AND grant_ms > $3 THEN 1 ELSE 0 END), 0)"
+                " FROM machines WHERE name = $1 AND channel = $2",
+                PARAMS(PT(name), PT(channel), PI(now - ROLLOUT_INFLIGHT_TTL_MS)), &c, err)) < 0 ||
+        (rc = q(st,
+                "SELECT machine_id, version, target, type, errorcode, at_ms FROM update_events"
+                " WHERE name = $1 AND channel = $2 AND result = 0 AND at_ms >= $3 ORDER BY at_ms DESC, id DESC LIMIT 100",
+                PARAMS(PT(name), PT(channel), PI(since)), &f, err)) < 0 ||
+        (rc = q(st, "SELECT at_ms, what FROM rollout_log WHERE name = $1 AND channel = $2 ORDER BY id DESC LIMIT 50",
+                PARAMS(PT(name), PT(channel)), &l, err)) < 0)
+        goto out;
+    out->machines = (int)cell_int(&c, 0, 0);
+    out->inflight = (int)cell_int(&c, 0, 1);
+    out->versions = xcalloc(v.nrows + 1, sizeof(*out->versions));
+    for (size_t i = 0; i < v.nrows; i++) {
+        cell_copy(out->versions[i].version, sizeof(out->versions[i].version), &v, i, 0);
+        out->versions[i].machines = (int)cell_int(&v, i, 1);
+    }
+    out->nversions = v.nrows;
+    out->failures = xcalloc(f.nrows + 1, sizeof(*out->failures));
+    for (size_t i = 0; i < f.nrows; i++) {
+        struct kiln_update_failure *x = &out->failures[i];
+        cell_copy(x->machine_id, sizeof(x->machine_id), &f, i, 0);
+        cell_copy(x->version, sizeof(x->version), &f, i, 1);
+        cell_copy(x->target, sizeof(x->target), &f, i, 2);
+        x->type = (int)cell_int(&f, i, 3);
+        x->has_errorcode = cell(&f, i, 4) != NULL;
+        x->errorcode = cell_int(&f, i, 4);
+        x->at_ms = cell_int(&f, i, 5);
+    }
+    out->nfailures = f.nrows;
+    out->log = xcalloc(l.nrows + 1, sizeof(*out->log));
+    for (size_t i = 0; i < l.nrows; i++) {
+        out->log[i].at_ms = cell_int(&l, i, 0);
+        out->log[i].what = cell_dup(&l, i, 1);
+    }
+    out->nlog = l.nrows;
+out:
+    sql_rows_free(&v);
+    sql_rows_free(&f);
+    sql_rows_free(&l);
+    sql_rows_free(&c);
+    if (rc < 0) kiln_rollout_status_free(out);
+    return rc;
 }

@@ -28,6 +28,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "update/omaha.h"
+#include "update/policy.h"
+
 struct kiln_store;
 
 /* Bounds on what the store accepts (all in bytes unless said). */
@@ -252,3 +255,62 @@ int kiln_store_job_finish(struct kiln_store *st, int64_t worker_id, int64_t id, 
  * done/incomplete when out of attempts). The server calls it every few seconds; one call
  * handles at most 100 jobs. Returns how many it handled. */
 int kiln_store_sweep(struct kiln_store *st, char **err);
+
+/* --- the update server (update/omaha.h, update/policy.h; docs/updates.md) ----------------- */
+
+/* A rollout: the policy of one image name (the Omaha appid) in one channel (the track). */
+struct kiln_rollout {
+    char name[ROLLOUT_VERSION_MAX + 1];
+    char channel[KILN_STORE_NAME_MAX + 1];
+    struct rollout_policy p;
+    int64_t set_ms;     /* when the target was set: failures count from then */
+    int64_t updated_ms;
+};
+/* -ENOENT: no rollout for name in channel. */
+int kiln_store_rollout_get(struct kiln_store *st, const char *name, const char *channel, struct kiln_rollout *out,
+                           char **err);
+/* Creates or replaces the rollout's knobs (p.paused and p.pause_reason are ignored: a new
+ * target starts unpaused with its failure count at 0; the same target keeps its pause).
+ * Logged in the rollout's history. -EINVAL: a bad name, version or knob. */
+int kiln_store_rollout_set(struct kiln_store *st, const struct kiln_rollout *r, char **err);
+/* Pauses (reason: why, "by hand" when NULL) or resumes. -ENOENT: no such rollout. */
+int kiln_store_rollout_pause(struct kiln_store *st, const char *name, const char *channel, bool pause, const char *reason,
+                             char **err);
+/* Puts a machine of name in group ("" none); pins apply per group. */
+int kiln_store_machine_group(struct kiln_store *st, const char *name, const char *machine_id, const char *group,
+                             char **err);
+/* A machine's update check: records it (version, last seen), decides with the rollout's
+ * policy against the channel's published versions, and when it offers a new grant records
+ * it, all in one transaction under the rollout's lock (so max per period and max in flight
+ * hold with any number of servers). Without a rollout the answer is ROLLOUT_UP_TO_DATE.
+ * -EINVAL: a field out of bounds (the Omaha layer checked them already). */
+int kiln_store_update_check(struct kiln_store *st, const char *name, const char *channel, const char *machine_id,
+                            const char *running, const struct rollout_version *versions, size_t nversions,
+                            struct rollout_decision *d, char **err);
+/* A machine's Omaha event: recorded with the version it was granted; moves its state
+ * (downloading, downloaded, installed, complete, failed: the last two end its grant); a
+ * failure of the rollout's target pauses the rollout once pause_after_failures is reached
+ * (*paused_now set). */
+int kiln_store_update_event(struct kiln_store *st, const char *name, const char *channel, const char *machine_id,
+                            const char *running, const struct omaha_event *e, bool *paused_now, char **err);
+
+struct kiln_update_failure {
+    char machine_id[OMAHA_TOKEN_MAX + 1], version[OMAHA_TOKEN_MAX + 1], target[OMAHA_TOKEN_MAX + 1];
+    int type;
+    bool has_errorcode;
+    int64_t errorcode, at_ms;
+};
+struct kiln_rollout_status {
+    bool has_rollout;
+    struct kiln_rollout rollout;
+    int machines, inflight;
+    struct { char version[OMAHA_TOKEN_MAX + 1]; int machines; } *versions; /* by version */
+    size_t nversions;
+    struct kiln_update_failure *failures; /* since the target was set, newest first, at most 100 */
+    size_t nfailures;
+    struct { int64_t at_ms; char *what; } *log; /* the ramp over time, newest first, at most 50 */
+    size_t nlog;
+};
+int kiln_store_rollout_status(struct kiln_store *st, const char *name, const char *channel, struct kiln_rollout_status *out,
+                              char **err);
+void kiln_rollout_status_free(struct kiln_rollout_status *s);
