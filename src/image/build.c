@@ -467,6 +467,27 @@ static char *kernel_cmdline(struct build_ctx *c)
     return sbuf_steal(&b);
 }
 
+/* The immutable layout's os-release (in /usr, so it changes with the slot) names the image
+ * and its version (os-release(5) IMAGE_ID, IMAGE_VERSION): the updater reports the version it
+ * runs from there. */
+static int stamp_os_release(struct build_ctx *c)
+{
+    const char *rel = "usr/lib/os-release";
+    char *text = NULL;
+    size_t len;
+    if (inroot_read(c->root_fd, rel, 1 << 20, &text, &len) < 0)
+        return build_error(c, "customize", "the immutable layout needs /%s in the image (the updater reads its version there)", rel);
+    struct sbuf b = {0};
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+        if (!startswith(line, "IMAGE_ID=") && !startswith(line, "IMAGE_VERSION=")) sbuf_printf(&b, "%s\n", line);
+    free(text);
+    sbuf_printf(&b, "IMAGE_ID=%s\nIMAGE_VERSION=%s\n", c->spec->name, c->spec->version);
+    int r = inroot_write(c->root_fd, rel, b.s, b.len, 0644, 0, 0);
+    sbuf_free(&b);
+    return r < 0 ? build_error(c, "customize", "cannot write /%s in the image: %s", rel, strerror(-r)) : 0;
+}
+
 static int stage_customize(struct build_ctx *c)
 {
     stage_begin("customize");
@@ -506,6 +527,7 @@ static int stage_customize(struct build_ctx *c)
         if (r < 0) return -1;
     }
     if (customize_users(c) < 0 || customize_files(c) < 0) return -1;
+    if (s->layout == LAYOUT_IMMUTABLE && stamp_os_release(c) < 0) return -1;
     if (s->regenerate_ssh_host_keys && (tree_has(c, "usr/bin/ssh-keygen"))) {
         if (tree_write(c, "etc/systemd/system/kiln-ssh-keygen.service", keygen_unit, 0644) < 0) return -1;
         char *av[] = {"systemctl", "--no-reload", "enable", "kiln-ssh-keygen.service", NULL};
@@ -769,6 +791,7 @@ struct part_plan {
     struct guid uuid;
     uint64_t bytes;                     /* 0 for the last: the rest of the disk */
     json_t *fs;
+    bool keep;                          /* img stays after the disk is made (the update payload) */
 };
 
 static int stage_disk(struct build_ctx *c, uint64_t size, struct part_plan *pl, size_t n, json_t *parts)
@@ -798,7 +821,7 @@ static int stage_disk(struct build_ctx *c, uint64_t size, struct part_plan *pl, 
     close(fd);
     if (r < 0) return build_error(c, "disk", "cannot assemble %s: %s", raw, strerror(-r));
     for (size_t i = 0; i < n; i++) {
-        if (pl[i].img) unlink(pl[i].img);
+        if (pl[i].img && !pl[i].keep) unlink(pl[i].img);
         json_t *j = json_object();
         char g[37];
         json_object_set_new(j, "number", json_integer((json_int_t)i + 1));
@@ -846,9 +869,11 @@ static size_t plan_partitions(struct build_ctx *c, uint64_t esp_bytes, struct pa
         _cleanup_free_ char *fsu = partuuid_str(c, "fs-usr");
         pl[n] = (struct part_plan){a->gpt_usr, "usr-a", NULL, {{0}}, c->usr_bytes, fs_json(c->spec->usr_filesystem, fsu, NULL)};
         pl[n].img = path_join(c->work, "usr.img");
+        pl[n].keep = true;
         guid_from_hash(c->usr_hash, &pl[n++].uuid);
         pl[n] = (struct part_plan){a->gpt_usr_verity, "usr-a-verity", NULL, {{0}}, c->verity_bytes, fs_json("dm-verity hash tree", NULL, NULL)};
         pl[n].img = path_join(c->work, "usr.verity");
+        pl[n].keep = true;
         guid_from_hash(c->usr_hash + 32, &pl[n++].uuid);
         pl[n] = (struct part_plan){a->gpt_usr, "usr-b", NULL, {{0}}, c->usr_bytes, NULL};
         guid_derive(c->seed, "partition-usr-b", &pl[n++].uuid);
@@ -900,6 +925,48 @@ static void *hash_worker(void *arg)
 }
 
 static int cmp_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* The artifact of this kind in the manifest's list, as {file, size, sha256}. */
+static json_t *artifact_ref(json_t *arts, const char *kind)
+{
+    size_t i;
+    json_t *a;
+    json_array_foreach(arts, i, a) if (streq(json_string_value(json_object_get(a, "kind")), kind))
+        return json_pack("{s:O, s:O, s:O}", "file", json_object_get(a, "file"), "size", json_object_get(a, "size"),
+                         "sha256", json_object_get(a, "sha256"));
+    return NULL;
+}
+
+/* NAME-VERSION.update.json: what an updater needs to move a machine to this version (format in
+ * docs/updates.md). Signed like every artifact, it vouches for the others through their sha256. */
+static int write_update_manifest(struct build_ctx *c, const char *stage_dir, const char *base, json_t *arts)
+{
+    json_t *usr = artifact_ref(arts, "usr"), *ver = artifact_ref(arts, "usr-verity");
+    json_t *kernel = artifact_ref(arts, "kernel"), *initrd = artifact_ref(arts, "initrd");
+    if (!usr || !ver || !kernel || !initrd) {
+        json_decref(usr), json_decref(ver), json_decref(kernel), json_decref(initrd);
+        return build_error(c, "outputs", "the update payload is incomplete (/usr image, hash tree, kernel, initrd)");
+    }
+    json_object_set_new(usr, "filesystem", json_string(c->spec->usr_filesystem));
+    json_object_set_new(ver, "root_hash", json_string(c->usr_hash));
+    json_object_set_new(ver, "hash_algorithm", json_string("sha256"));
+    json_object_set_new(ver, "data_block_size", json_integer(4096));
+    json_object_set_new(ver, "hash_block_size", json_integer(4096));
+    json_object_set_new(kernel, "version", json_string(c->kver));
+    json_t *u = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o}", "format", "kiln-update/1", "name", c->spec->name,
+                          "version", c->spec->version, "arch", c->spec->arch->name, "usr", usr, "verity", ver,
+                          "kernel", kernel, "initrd", initrd);
+    _cleanup_free_ char *name = xasprintf("%s.update.json", base);
+    _cleanup_free_ char *path = path_join(stage_dir, name);
+    int r = json_write_file(path, u);
+    json_decref(u);
+    char hex[65];
+    uint64_t size = 0;
+    if (r < 0 || sha256_file_hex(path, hex, &size) < 0) return build_error(c, "outputs", "cannot write %s", path);
+    json_array_append_new(arts, json_pack("{s:s, s:s, s:I, s:s}", "file", name, "kind", "update", "size", (json_int_t)size,
+                                          "sha256", hex));
+    return 0;
+}
 
 static int stage_outputs(struct build_ctx *c, const char *stage_dir, json_t *manifest)
 {
@@ -965,6 +1032,17 @@ static int stage_outputs(struct build_ctx *c, const char *stage_dir, json_t *man
         char *cp[] = {"cp", "--preserve=timestamps", src, dst, NULL};
         if (build_run(c, "outputs", cp) < 0) return -1;
     }
+    /* the immutable layout's update payload: slot A's /usr image and its hash tree (the kernel
+     * and initrd above go with them; update.json, written below, ties them together) */
+    if (s->layout == LAYOUT_IMMUTABLE) {
+        const char *parts[][2] = {{"usr.img", ".usr.img"}, {"usr.verity", ".usr.verity"}};
+        for (size_t i = 0; i < ARRAY_SIZE(parts); i++) {
+            _cleanup_free_ char *src = path_join(c->work, parts[i][0]);
+            _cleanup_free_ char *dst = xasprintf("%s/%s%s", stage_dir, base, parts[i][1]);
+            char *mv[] = {"mv", src, dst, NULL};
+            if (build_run(c, "outputs", mv) < 0) return -1;
+        }
+    }
     /* size and sha256 of everything staged, by name */
     DIR *dir = opendir(stage_dir);
     struct dirent *de;
@@ -991,7 +1069,8 @@ static int stage_outputs(struct build_ctx *c, const char *stage_dir, json_t *man
         json_object_set_new(a, "file", json_string(names[i]));
         const char *kind = endswith(names[i], ".qcow2") ? "qcow2" : endswith(names[i], "-dynamic.vhd") ? "vhd"
                          : endswith(names[i], ".vhd") ? "vhd-fixed" : endswith(names[i], ".raw") ? "raw"
-                         : endswith(names[i], ".tar") ? "tar" : endswith(names[i], ".vmlinuz") ? "kernel" : "initrd";
+                         : endswith(names[i], ".tar") ? "tar" : endswith(names[i], ".vmlinuz") ? "kernel"
+                         : endswith(names[i], ".usr.img") ? "usr" : endswith(names[i], ".usr.verity") ? "usr-verity" : "initrd";
         json_object_set_new(a, "kind", json_string(kind));
         json_object_set_new(a, "size", json_integer((json_int_t)job.size[i]));
         json_object_set_new(a, "sha256", json_string(job.hex[i]));
@@ -1002,11 +1081,13 @@ static int stage_outputs(struct build_ctx *c, const char *stage_dir, json_t *man
     free(job.hex);
     free(job.size);
     free(job.rc);
+    if (r == 0 && s->layout == LAYOUT_IMMUTABLE) r = write_update_manifest(c, stage_dir, base, arts);
     if (r < 0) {
         sbuf_free(&made);
         return r;
     }
-    _cleanup_free_ char *note = xasprintf("(%s + kernel, initrd)", made.s ? made.s + 1 : "no disk");
+    _cleanup_free_ char *note = xasprintf("(%s + kernel, initrd%s)", made.s ? made.s + 1 : "no disk",
+                                          s->layout == LAYOUT_IMMUTABLE ? ", update payload" : "");
     sbuf_free(&made);
     stage_end("outputs", note);
     return 0;
