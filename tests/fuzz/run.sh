@@ -3,7 +3,7 @@
 # time from the seed corpus. usage: tests/fuzz/run.sh [SECONDS_PER_TARGET [TARGET...]]
 set -eu
 secs=${1:-10}
-targets="tap ltp junit runbook console disk spec archive minisign inspect pkgdb secret gallery yaml decide api manifest"
+targets="tap ltp junit runbook console disk spec archive minisign inspect pkgdb secret gallery yaml decide api manifest omaha"
 [ $# -gt 1 ] && shift && targets="$*"
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -38,6 +38,7 @@ sources() {
         decide) echo "$root/src/suites/decide.c $root/src/suites/version.c" ;;
         api) echo "$root/src/service/api.c" ;;
         manifest) echo "$root/src/image/manifest.c" ;;
+        omaha) echo "$root/src/update/omaha.c" ;;
     esac
 }
 status=0

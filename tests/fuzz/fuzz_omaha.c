@@ -1,0 +1,33 @@
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "update/omaha.h"
+
+/* Any bytes as an Omaha request and as a response: parsed or refused with a reason, never a
+ * crash, a leak or a fetch; whatever parses is written back, and the written document parses
+ * to the same structure (so a server never answers with what a client cannot read). */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static struct omaha_request q, q2;
+    static struct omaha_response r, r2;
+    char why[256], *doc = NULL;
+    size_t len;
+    why[0] = 0;
+    if (omaha_request_parse((const char *)data, size, &q, why, sizeof(why)) == 0) {
+        if (q.napps == 0 || omaha_request_write(&q, &doc, &len, why, sizeof(why)) < 0) abort();
+        if (omaha_request_parse(doc, len, &q2, why, sizeof(why)) < 0 || memcmp(&q, &q2, sizeof(q)) != 0) abort();
+        free(doc);
+    } else if (!why[0]) abort();
+    why[0] = 0;
+    if (omaha_response_parse((const char *)data, size, &r, why, sizeof(why)) == 0) {
+        /* the writer acknowledges at most OMAHA_EVENTS_MAX events */
+        for (size_t i = 0; i < r.napps; i++)
+            if (r.apps[i].events > OMAHA_EVENTS_MAX) r.apps[i].events = OMAHA_EVENTS_MAX;
+        if (omaha_response_write(&r, &doc, &len, why, sizeof(why)) < 0) abort();
+        if (omaha_response_parse(doc, len, &r2, why, sizeof(why)) < 0 || memcmp(&r, &r2, sizeof(r)) != 0) abort();
+        free(doc);
+    } else if (!why[0]) abort();
+    return 0;
+}
