@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <jansson.h>
+#include <limits.h>
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -19,6 +20,7 @@
 #include "image/ext4.h"
 #include "image/gpt.h"
 #include "image/inspect.h"
+#include "trust/minisign.h"
 #include "trust/pkgdb.h"
 #include "trust/provenance.h"
 #include "trust/sbom.h"
@@ -488,6 +490,98 @@ static int stamp_os_release(struct build_ctx *c)
     return r < 0 ? build_error(c, "customize", "cannot write /%s in the image: %s", rel, strerror(-r)) : 0;
 }
 
+/* The updater binary: next to kiln (build tree or libexec), else where meson built it. */
+static char *updater_path(void)
+{
+    const char *env = getenv("KILN_UPDATER");
+    if (env && *env) return xstrdup(env);
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) {
+        self[n] = 0;
+        _cleanup_free_ char *dir = path_dirname(self);
+        const char *rel[] = {"kiln-updater", "../libexec/kiln/kiln-updater"};
+        for (size_t i = 0; i < ARRAY_SIZE(rel); i++) {
+            char *p = path_join(dir, rel[i]);
+            if (file_exists(p)) return p;
+            free(p);
+        }
+    }
+    return file_exists(KILN_UPDATER_BUILD_PATH) ? xstrdup(KILN_UPDATER_BUILD_PATH) : NULL;
+}
+
+static const char *updater_units[][2] = {
+    {"etc/systemd/system/kiln-updater.service",
+     "[Unit]\nDescription=kiln updater: check, download, verify and install the next image version\n"
+     "Wants=network-online.target\n"
+     "After=network-online.target boot-complete.target\nConditionPathExists=/etc/kiln/updater.conf\n\n"
+     "[Service]\nType=oneshot\nExecStart=/usr/lib/kiln/kiln-updater\n"},
+    /* the timer only wakes the updater: its own schedule (interval, jitter, back-off) decides */
+    {"etc/systemd/system/kiln-updater.timer",
+     "[Unit]\nDescription=kiln updater\n\n[Timer]\nOnBootSec=90\nOnUnitInactiveSec=5min\nRandomizedDelaySec=30\n\n"
+     "[Install]\nWantedBy=timers.target\n"},
+    /* a counted boot (systemd-boot's LoaderBootCountPath) that fails its checks reboots, so
+     * the entry uses up its tries and the previous one boots */
+    {"etc/systemd/system/systemd-boot-check-no-failures.service.d/50-kiln.conf",
+     "[Unit]\nFailureAction=reboot\n"
+     "ConditionPathExists=/sys/firmware/efi/efivars/LoaderBootCountPath-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f\n"},
+};
+
+static const char *health_unit =
+    "[Unit]\nDescription=kiln update health check (the spec's updates.check)\n"
+    "After=multi-user.target\nBefore=boot-complete.target\n"
+    "ConditionPathExists=/sys/firmware/efi/efivars/LoaderBootCountPath-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f\n"
+    "FailureAction=reboot\n\n[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/sh /etc/kiln/health-check\n\n"
+    "[Install]\nRequiredBy=boot-complete.target\n";
+
+/* updates: the updater, its configuration, the trusted keys, the units (docs/updates.md). */
+static int install_updater(struct build_ctx *c)
+{
+    const struct image_updates *u = &c->spec->updates;
+    if (!tree_has(c, "usr/lib/systemd/systemd-bless-boot") && !tree_has(c, "lib/systemd/systemd-bless-boot"))
+        return build_error(c, "customize", "updates: the image has no systemd-bless-boot (boot counting and blessing): "
+                                           "add systemd-boot to packages.install");
+    _cleanup_free_ char *bin = updater_path();
+    int fd = bin ? open(bin, O_RDONLY | O_CLOEXEC) : -1;
+    int r = fd < 0 ? -ENOENT : inroot_copy(c->root_fd, "usr/lib/kiln/kiln-updater", fd, 0755, 0, 0);
+    if (fd >= 0) close(fd);
+    if (r < 0)
+        return build_error(c, "customize", "updates: cannot install kiln-updater (%s): %s; build it with ninja or set "
+                                           "KILN_UPDATER", bin ? bin : "not found", strerror(-r));
+    _cleanup_free_ char *conf = xasprintf("# made by kiln build from the spec's updates: (docs/updates.md)\nserver=%s\n"
+                                          "channel=%s\nauto=%s\nreboot=%s\ninterval=%ld\njitter=%ld\n",
+                                          u->server, u->channel, u->auto_apply ? "true" : "false",
+                                          u->reboot ? "true" : "false", u->interval_s, u->interval_s / 10);
+    if (tree_write(c, "etc/kiln/updater.conf", conf, 0644) < 0) return -1;
+    for (size_t i = 0; i < u->nkeys; i++) {
+        char id[17];
+        char *err = NULL;
+        if (ms_key_id(u->keys[i], id, &err) < 0) {
+            build_error(c, "customize", "updates.keys: %s", err);
+            free(err);
+            return -1;
+        }
+        _cleanup_free_ char *dst = xasprintf("etc/kiln/update-keys/%s.pub", id);
+        fd = open(u->keys[i], O_RDONLY | O_CLOEXEC);
+        r = fd < 0 ? -errno : inroot_copy(c->root_fd, dst, fd, 0644, 0, 0);
+        if (fd >= 0) close(fd);
+        if (r < 0) return build_error(c, "customize", "updates.keys: cannot install %s: %s", u->keys[i], strerror(-r));
+    }
+    for (size_t i = 0; i < ARRAY_SIZE(updater_units); i++)
+        if (tree_write(c, updater_units[i][0], updater_units[i][1], 0644) < 0) return -1;
+    char *en[] = {"systemctl", "--no-reload", "enable", "kiln-updater.timer", "systemd-boot-check-no-failures.service",
+                  NULL, NULL};
+    if (u->check) {
+        _cleanup_free_ char *script = xasprintf("#!/bin/sh\n# updates.check from the image spec: a new version is kept "
+                                                "only if this passes on its first boots\n%s\n", u->check);
+        if (tree_write(c, "etc/kiln/health-check", script, 0755) < 0 ||
+            tree_write(c, "etc/systemd/system/kiln-update-health.service", health_unit, 0644) < 0)
+            return -1;
+        en[5] = "kiln-update-health.service";
+    }
+    return build_chroot(c, "customize", en);
+}
+
 static int stage_customize(struct build_ctx *c)
 {
     stage_begin("customize");
@@ -528,6 +622,7 @@ static int stage_customize(struct build_ctx *c)
     }
     if (customize_users(c) < 0 || customize_files(c) < 0) return -1;
     if (s->layout == LAYOUT_IMMUTABLE && stamp_os_release(c) < 0) return -1;
+    if (s->updates.set && install_updater(c) < 0) return -1;
     if (s->regenerate_ssh_host_keys && (tree_has(c, "usr/bin/ssh-keygen"))) {
         if (tree_write(c, "etc/systemd/system/kiln-ssh-keygen.service", keygen_unit, 0644) < 0) return -1;
         char *av[] = {"systemctl", "--no-reload", "enable", "kiln-ssh-keygen.service", NULL};
