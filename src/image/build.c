@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <jansson.h>
+#include <limits.h>
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -19,6 +20,7 @@
 #include "image/ext4.h"
 #include "image/gpt.h"
 #include "image/inspect.h"
+#include "trust/minisign.h"
 #include "trust/pkgdb.h"
 #include "trust/provenance.h"
 #include "trust/sbom.h"
@@ -467,6 +469,119 @@ static char *kernel_cmdline(struct build_ctx *c)
     return sbuf_steal(&b);
 }
 
+/* The immutable layout's os-release (in /usr, so it changes with the slot) names the image
+ * and its version (os-release(5) IMAGE_ID, IMAGE_VERSION): the updater reports the version it
+ * runs from there. */
+static int stamp_os_release(struct build_ctx *c)
+{
+    const char *rel = "usr/lib/os-release";
+    char *text = NULL;
+    size_t len;
+    if (inroot_read(c->root_fd, rel, 1 << 20, &text, &len) < 0)
+        return build_error(c, "customize", "the immutable layout needs /%s in the image (the updater reads its version there)", rel);
+    struct sbuf b = {0};
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+        if (!startswith(line, "IMAGE_ID=") && !startswith(line, "IMAGE_VERSION=")) sbuf_printf(&b, "%s\n", line);
+    free(text);
+    sbuf_printf(&b, "IMAGE_ID=%s\nIMAGE_VERSION=%s\n", c->spec->name, c->spec->version);
+    int r = inroot_write(c->root_fd, rel, b.s, b.len, 0644, 0, 0);
+    sbuf_free(&b);
+    return r < 0 ? build_error(c, "customize", "cannot write /%s in the image: %s", rel, strerror(-r)) : 0;
+}
+
+/* The updater binary: next to kiln (build tree or libexec), else where meson built it. */
+static char *updater_path(void)
+{
+    const char *env = getenv("KILN_UPDATER");
+    if (env && *env) return xstrdup(env);
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) {
+        self[n] = 0;
+        _cleanup_free_ char *dir = path_dirname(self);
+        const char *rel[] = {"kiln-updater", "../libexec/kiln/kiln-updater"};
+        for (size_t i = 0; i < ARRAY_SIZE(rel); i++) {
+            char *p = path_join(dir, rel[i]);
+            if (file_exists(p)) return p;
+            free(p);
+        }
+    }
+    return file_exists(KILN_UPDATER_BUILD_PATH) ? xstrdup(KILN_UPDATER_BUILD_PATH) : NULL;
+}
+
+static const char *updater_units[][2] = {
+    {"etc/systemd/system/kiln-updater.service",
+     "[Unit]\nDescription=kiln updater: check, download, verify and install the next image version\n"
+     "Wants=network-online.target\n"
+     "After=network-online.target boot-complete.target\nConditionPathExists=/etc/kiln/updater.conf\n\n"
+     "[Service]\nType=oneshot\nExecStart=/usr/lib/kiln/kiln-updater\n"},
+    /* the timer only wakes the updater: its own schedule (interval, jitter, back-off) decides */
+    {"etc/systemd/system/kiln-updater.timer",
+     "[Unit]\nDescription=kiln updater\n\n[Timer]\nOnBootSec=90\nOnUnitInactiveSec=5min\nRandomizedDelaySec=30\n\n"
+     "[Install]\nWantedBy=timers.target\n"},
+    /* a counted boot (systemd-boot's LoaderBootCountPath) that fails its checks reboots, so
+     * the entry uses up its tries and the previous one boots */
+    {"etc/systemd/system/systemd-boot-check-no-failures.service.d/50-kiln.conf",
+     "[Unit]\nFailureAction=reboot\n"
+     "ConditionPathExists=/sys/firmware/efi/efivars/LoaderBootCountPath-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f\n"},
+};
+
+static const char *health_unit =
+    "[Unit]\nDescription=kiln update health check (the spec's updates.check)\n"
+    "After=multi-user.target\nBefore=boot-complete.target\n"
+    "ConditionPathExists=/sys/firmware/efi/efivars/LoaderBootCountPath-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f\n"
+    "FailureAction=reboot\n\n[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/sh /etc/kiln/health-check\n\n"
+    "[Install]\nRequiredBy=boot-complete.target\n";
+
+/* updates: the updater, its configuration, the trusted keys, the units (docs/updates.md). */
+static int install_updater(struct build_ctx *c)
+{
+    const struct image_updates *u = &c->spec->updates;
+    if (!tree_has(c, "usr/lib/systemd/systemd-bless-boot") && !tree_has(c, "lib/systemd/systemd-bless-boot"))
+        return build_error(c, "customize", "updates: the image has no systemd-bless-boot (boot counting and blessing): "
+                                           "add systemd-boot to packages.install");
+    _cleanup_free_ char *bin = updater_path();
+    int fd = bin ? open(bin, O_RDONLY | O_CLOEXEC) : -1;
+    int r = fd < 0 ? -ENOENT : inroot_copy(c->root_fd, "usr/lib/kiln/kiln-updater", fd, 0755, 0, 0);
+    if (fd >= 0) close(fd);
+    if (r < 0)
+        return build_error(c, "customize", "updates: cannot install kiln-updater (%s): %s; build it with ninja or set "
+                                           "KILN_UPDATER", bin ? bin : "not found", strerror(-r));
+    _cleanup_free_ char *conf = xasprintf("# made by kiln build from the spec's updates: (docs/updates.md)\nserver=%s\n"
+                                          "channel=%s\nauto=%s\nreboot=%s\ninterval=%ld\njitter=%ld\n",
+                                          u->server, u->channel, u->auto_apply ? "true" : "false",
+                                          u->reboot ? "true" : "false", u->interval_s, u->interval_s / 10);
+    if (tree_write(c, "etc/kiln/updater.conf", conf, 0644) < 0) return -1;
+    for (size_t i = 0; i < u->nkeys; i++) {
+        char id[17];
+        char *err = NULL;
+        if (ms_key_id(u->keys[i], id, &err) < 0) {
+            build_error(c, "customize", "updates.keys: %s", err);
+            free(err);
+            return -1;
+        }
+        _cleanup_free_ char *dst = xasprintf("etc/kiln/update-keys/%s.pub", id);
+        fd = open(u->keys[i], O_RDONLY | O_CLOEXEC);
+        r = fd < 0 ? -errno : inroot_copy(c->root_fd, dst, fd, 0644, 0, 0);
+        if (fd >= 0) close(fd);
+        if (r < 0) return build_error(c, "customize", "updates.keys: cannot install %s: %s", u->keys[i], strerror(-r));
+    }
+    for (size_t i = 0; i < ARRAY_SIZE(updater_units); i++)
+        if (tree_write(c, updater_units[i][0], updater_units[i][1], 0644) < 0) return -1;
+    char *en[] = {"systemctl", "--no-reload", "enable", "kiln-updater.timer", "systemd-boot-check-no-failures.service",
+                  NULL, NULL};
+    if (u->check) {
+        _cleanup_free_ char *script = xasprintf("#!/bin/sh\n# updates.check from the image spec: a new version is kept "
+                                                "only if this passes on its first boots\n%s\n", u->check);
+        if (tree_write(c, "etc/kiln/health-check", script, 0755) < 0 ||
+            tree_write(c, "etc/systemd/system/kiln-update-health.service", health_unit, 0644) < 0)
+            return -1;
+        en[5] = "kiln-update-health.service";
+    }
+    return build_chroot(c, "customize", en);
+}
+
 static int stage_customize(struct build_ctx *c)
 {
     stage_begin("customize");
@@ -506,6 +621,8 @@ static int stage_customize(struct build_ctx *c)
         if (r < 0) return -1;
     }
     if (customize_users(c) < 0 || customize_files(c) < 0) return -1;
+    if (s->layout == LAYOUT_IMMUTABLE && stamp_os_release(c) < 0) return -1;
+    if (s->updates.set && install_updater(c) < 0) return -1;
     if (s->regenerate_ssh_host_keys && (tree_has(c, "usr/bin/ssh-keygen"))) {
         if (tree_write(c, "etc/systemd/system/kiln-ssh-keygen.service", keygen_unit, 0644) < 0) return -1;
         char *av[] = {"systemctl", "--no-reload", "enable", "kiln-ssh-keygen.service", NULL};
@@ -769,6 +886,7 @@ struct part_plan {
     struct guid uuid;
     uint64_t bytes;                     /* 0 for the last: the rest of the disk */
     json_t *fs;
+    bool keep;                          /* img stays after the disk is made (the update payload) */
 };
 
 static int stage_disk(struct build_ctx *c, uint64_t size, struct part_plan *pl, size_t n, json_t *parts)
@@ -798,7 +916,7 @@ static int stage_disk(struct build_ctx *c, uint64_t size, struct part_plan *pl, 
     close(fd);
     if (r < 0) return build_error(c, "disk", "cannot assemble %s: %s", raw, strerror(-r));
     for (size_t i = 0; i < n; i++) {
-        if (pl[i].img) unlink(pl[i].img);
+        if (pl[i].img && !pl[i].keep) unlink(pl[i].img);
         json_t *j = json_object();
         char g[37];
         json_object_set_new(j, "number", json_integer((json_int_t)i + 1));
@@ -846,9 +964,11 @@ static size_t plan_partitions(struct build_ctx *c, uint64_t esp_bytes, struct pa
         _cleanup_free_ char *fsu = partuuid_str(c, "fs-usr");
         pl[n] = (struct part_plan){a->gpt_usr, "usr-a", NULL, {{0}}, c->usr_bytes, fs_json(c->spec->usr_filesystem, fsu, NULL)};
         pl[n].img = path_join(c->work, "usr.img");
+        pl[n].keep = true;
         guid_from_hash(c->usr_hash, &pl[n++].uuid);
         pl[n] = (struct part_plan){a->gpt_usr_verity, "usr-a-verity", NULL, {{0}}, c->verity_bytes, fs_json("dm-verity hash tree", NULL, NULL)};
         pl[n].img = path_join(c->work, "usr.verity");
+        pl[n].keep = true;
         guid_from_hash(c->usr_hash + 32, &pl[n++].uuid);
         pl[n] = (struct part_plan){a->gpt_usr, "usr-b", NULL, {{0}}, c->usr_bytes, NULL};
         guid_derive(c->seed, "partition-usr-b", &pl[n++].uuid);
@@ -900,6 +1020,48 @@ static void *hash_worker(void *arg)
 }
 
 static int cmp_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* The artifact of this kind in the manifest's list, as {file, size, sha256}. */
+static json_t *artifact_ref(json_t *arts, const char *kind)
+{
+    size_t i;
+    json_t *a;
+    json_array_foreach(arts, i, a) if (streq(json_string_value(json_object_get(a, "kind")), kind))
+        return json_pack("{s:O, s:O, s:O}", "file", json_object_get(a, "file"), "size", json_object_get(a, "size"),
+                         "sha256", json_object_get(a, "sha256"));
+    return NULL;
+}
+
+/* NAME-VERSION.update.json: what an updater needs to move a machine to this version (format in
+ * docs/updates.md). Signed like every artifact, it vouches for the others through their sha256. */
+static int write_update_manifest(struct build_ctx *c, const char *stage_dir, const char *base, json_t *arts)
+{
+    json_t *usr = artifact_ref(arts, "usr"), *ver = artifact_ref(arts, "usr-verity");
+    json_t *kernel = artifact_ref(arts, "kernel"), *initrd = artifact_ref(arts, "initrd");
+    if (!usr || !ver || !kernel || !initrd) {
+        json_decref(usr), json_decref(ver), json_decref(kernel), json_decref(initrd);
+        return build_error(c, "outputs", "the update payload is incomplete (/usr image, hash tree, kernel, initrd)");
+    }
+    json_object_set_new(usr, "filesystem", json_string(c->spec->usr_filesystem));
+    json_object_set_new(ver, "root_hash", json_string(c->usr_hash));
+    json_object_set_new(ver, "hash_algorithm", json_string("sha256"));
+    json_object_set_new(ver, "data_block_size", json_integer(4096));
+    json_object_set_new(ver, "hash_block_size", json_integer(4096));
+    json_object_set_new(kernel, "version", json_string(c->kver));
+    json_t *u = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o}", "format", "kiln-update/1", "name", c->spec->name,
+                          "version", c->spec->version, "arch", c->spec->arch->name, "usr", usr, "verity", ver,
+                          "kernel", kernel, "initrd", initrd);
+    _cleanup_free_ char *name = xasprintf("%s.update.json", base);
+    _cleanup_free_ char *path = path_join(stage_dir, name);
+    int r = json_write_file(path, u);
+    json_decref(u);
+    char hex[65];
+    uint64_t size = 0;
+    if (r < 0 || sha256_file_hex(path, hex, &size) < 0) return build_error(c, "outputs", "cannot write %s", path);
+    json_array_append_new(arts, json_pack("{s:s, s:s, s:I, s:s}", "file", name, "kind", "update", "size", (json_int_t)size,
+                                          "sha256", hex));
+    return 0;
+}
 
 static int stage_outputs(struct build_ctx *c, const char *stage_dir, json_t *manifest)
 {
@@ -965,6 +1127,17 @@ static int stage_outputs(struct build_ctx *c, const char *stage_dir, json_t *man
         char *cp[] = {"cp", "--preserve=timestamps", src, dst, NULL};
         if (build_run(c, "outputs", cp) < 0) return -1;
     }
+    /* the immutable layout's update payload: slot A's /usr image and its hash tree (the kernel
+     * and initrd above go with them; update.json, written below, ties them together) */
+    if (s->layout == LAYOUT_IMMUTABLE) {
+        const char *parts[][2] = {{"usr.img", ".usr.img"}, {"usr.verity", ".usr.verity"}};
+        for (size_t i = 0; i < ARRAY_SIZE(parts); i++) {
+            _cleanup_free_ char *src = path_join(c->work, parts[i][0]);
+            _cleanup_free_ char *dst = xasprintf("%s/%s%s", stage_dir, base, parts[i][1]);
+            char *mv[] = {"mv", src, dst, NULL};
+            if (build_run(c, "outputs", mv) < 0) return -1;
+        }
+    }
     /* size and sha256 of everything staged, by name */
     DIR *dir = opendir(stage_dir);
     struct dirent *de;
@@ -991,7 +1164,8 @@ static int stage_outputs(struct build_ctx *c, const char *stage_dir, json_t *man
         json_object_set_new(a, "file", json_string(names[i]));
         const char *kind = endswith(names[i], ".qcow2") ? "qcow2" : endswith(names[i], "-dynamic.vhd") ? "vhd"
                          : endswith(names[i], ".vhd") ? "vhd-fixed" : endswith(names[i], ".raw") ? "raw"
-                         : endswith(names[i], ".tar") ? "tar" : endswith(names[i], ".vmlinuz") ? "kernel" : "initrd";
+                         : endswith(names[i], ".tar") ? "tar" : endswith(names[i], ".vmlinuz") ? "kernel"
+                         : endswith(names[i], ".usr.img") ? "usr" : endswith(names[i], ".usr.verity") ? "usr-verity" : "initrd";
         json_object_set_new(a, "kind", json_string(kind));
         json_object_set_new(a, "size", json_integer((json_int_t)job.size[i]));
         json_object_set_new(a, "sha256", json_string(job.hex[i]));
@@ -1002,11 +1176,13 @@ static int stage_outputs(struct build_ctx *c, const char *stage_dir, json_t *man
     free(job.hex);
     free(job.size);
     free(job.rc);
+    if (r == 0 && s->layout == LAYOUT_IMMUTABLE) r = write_update_manifest(c, stage_dir, base, arts);
     if (r < 0) {
         sbuf_free(&made);
         return r;
     }
-    _cleanup_free_ char *note = xasprintf("(%s + kernel, initrd)", made.s ? made.s + 1 : "no disk");
+    _cleanup_free_ char *note = xasprintf("(%s + kernel, initrd%s)", made.s ? made.s + 1 : "no disk",
+                                          s->layout == LAYOUT_IMMUTABLE ? ", update payload" : "");
     sbuf_free(&made);
     stage_end("outputs", note);
     return 0;

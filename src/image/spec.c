@@ -3,6 +3,8 @@
  * a shell. */
 #include "image/spec.h"
 
+#include "trust/minisign.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -521,9 +523,57 @@ static void parse_storage(const struct ynode *n, struct image_spec *s, struct di
     }
 }
 
+/* updates: {server, channel, auto, reboot, check, interval, keys} */
+static void parse_updates(const struct ynode *n, struct image_spec *s, struct diags *d)
+{
+    static const char *const keys[] = {"server", "channel", "auto", "reboot", "check", "interval", "keys", NULL};
+    struct image_updates *u = &s->updates;
+    if (!y_expect(d, n, "updates", YN_MAP)) return;
+    y_check_keys(d, n, "updates", keys);
+    u->set = true;
+    u->auto_apply = u->reboot = true;
+    u->interval_s = 3600;
+    const struct ynode *x;
+    if ((x = FIELD(n, "server")) && y_str(d, x, "updates.server", &u->server)) {
+        bool ok = startswith(u->server, "http://") && u->server[7] && u->server[7] != '/' && strlen(u->server) < 1000;
+        for (const char *p = u->server; ok && *p; p++) ok = (unsigned char)*p > ' ' && *p != 0x7f && *p != '"' && *p != '\\';
+        if (!ok)
+            diag_add(d, x, "updates.server", "\"%.80s\" is not an http:// URL (the updater speaks plain HTTP: update.json "
+                                             "is signed and vouches for every file, see docs/updates.md)", u->server);
+    } else if (!x) diag_add(d, n, "updates.server", "missing \"server:\" (the update server's Omaha URL, e.g. "
+                                                     "http://updates.example:8470/v1/update/)");
+    if ((x = FIELD(n, "channel"))) checked_str(d, x, "updates.channel", "._-", true, "channel name", &u->channel);
+    else u->channel = xstrdup("stable");
+    if ((x = FIELD(n, "auto"))) y_bool(d, x, "updates.auto", &u->auto_apply);
+    if ((x = FIELD(n, "reboot"))) y_bool(d, x, "updates.reboot", &u->reboot);
+    if ((x = FIELD(n, "check")) && y_str(d, x, "updates.check", &u->check) && (!*u->check || strchr(u->check, '\n')))
+        diag_add(d, x, "updates.check", "the health check is one non-empty shell command line");
+    if ((x = FIELD(n, "interval"))) {
+        char *t = NULL;
+        if (y_str(d, x, "updates.interval", &t) && (!parse_long(t, &u->interval_s) || u->interval_s < 60 || u->interval_s > 7 * 86400))
+            diag_add(d, x, "updates.interval", "\"%.40s\" is not a number of seconds between 60 and 604800", t);
+        free(t);
+    }
+    if ((x = FIELD(n, "keys")) && y_str_list(d, x, "updates.keys", &u->keys, &u->nkeys)) {
+        for (size_t i = 0; i < u->nkeys; i++) {
+            const struct ynode *at = x->kind == YN_SEQ && i < x->n ? x->items[i] : x;
+            _cleanup_free_ char *p = ypath_index("updates.keys", i);
+            char *abs = NULL, *err = NULL;
+            char id[17];
+            if (!source_path(d, at, p, s, u->keys[i], S_IFREG, &abs, NULL)) continue;
+            if (ms_key_id(abs, id, &err) < 0) diag_add(d, at, p, "%s is not a minisign public key: %s", abs, err);
+            free(err);
+            free(u->keys[i]);
+            u->keys[i] = abs;
+        }
+    }
+    if (!u->nkeys) diag_add(d, x ? x : n, "updates.keys", "the updater needs the gallery's trusted public keys: "
+                                                         "keys: [keys/release.pub] (kiln keygen makes one)");
+}
+
 int spec_load(const char *path, const char *source_root, struct image_spec **out, struct diags *d)
 {
-    static const char *const keys[] = {"name", "version", "arch", "base", "packages", "os", "storage", "boot", "output", NULL};
+    static const char *const keys[] = {"name", "version", "arch", "base", "packages", "os", "storage", "boot", "output", "updates", NULL};
     size_t before = d->n;
     struct ynode *root = yaml_load_file(path, d);
     if (!root) return -EINVAL;
@@ -570,6 +620,7 @@ int spec_load(const char *path, const char *source_root, struct image_spec **out
         }
         if ((x = FIELD(root, "os"))) parse_os(x, s, d);
         if ((x = FIELD(root, "storage"))) parse_storage(x, s, d);
+        if ((x = FIELD(root, "updates"))) parse_updates(x, s, d);
         if ((x = FIELD(root, "boot"))) {
             static const char *const boots[] = {"uefi", NULL};
             int v;
@@ -600,6 +651,16 @@ int spec_load(const char *path, const char *source_root, struct image_spec **out
             diag_add(d, y_get(y_get(root, "storage"), "layout"), "storage.layout",
                      "the immutable layout needs a systemd initrd that sets up dm-verity for /usr: add dracut "
                      "(and libcryptsetup12) to packages.install instead of initramfs-tools");
+    }
+    if (s->updates.set && d->n == before) {
+        bool sdboot = false;
+        for (size_t i = 0; i < s->ninstall; i++) sdboot |= streq(s->install[i], "systemd-boot");
+        if (s->layout != LAYOUT_IMMUTABLE)
+            diag_add(d, y_get(root, "updates"), "updates", "updates need storage.layout: immutable (the updater "
+                                                          "writes the inactive /usr slot)");
+        else if (s->family == FAMILY_DEB && !sdboot)
+            diag_add(d, y_get(root, "updates"), "updates", "updates need boot counting and blessing "
+                                                          "(systemd-bless-boot): add systemd-boot to packages.install");
     }
     ynode_free(root);
     if (d->n > before) {
@@ -659,5 +720,9 @@ void spec_free(struct image_spec *s)
     free(s->kernel_cmdline);
     free(s->filesystem);
     free(s->usr_filesystem);
+    free(s->updates.server);
+    free(s->updates.channel);
+    free(s->updates.check);
+    strv_free(s->updates.keys, s->updates.nkeys);
     free(s);
 }

@@ -32,6 +32,19 @@ struct image_kv {
     char *key, *value;
 };
 
+/* updates: the in-image updater (docs/updates.md); set only with the immutable layout. */
+struct image_updates {
+    bool set;
+    char *server;          /* http:// Omaha endpoint, e.g. http://10.0.2.2:8470/v1/update/ */
+    char *channel;         /* the gallery channel (Omaha track) */
+    bool auto_apply;       /* auto: false checks and reports, never applies */
+    bool reboot;           /* reboot once installed (default), else the next reboot switches */
+    char *check;           /* health check command (sh -c) a new version's boot must pass, or NULL */
+    long interval_s;       /* between checks (default 3600) */
+    char **keys;           /* trusted minisign public keys (real paths under source_root) */
+    size_t nkeys;
+};
+
 struct image_spec {
     char *path, *name, *version;
     char *source_root; /* real path; every file the spec reads from the host lies under it */
@@ -60,6 +73,7 @@ struct image_spec {
     char *filesystem;     /* root: ext4 | xfs */
     char *usr_filesystem; /* immutable usr: erofs | squashfs */
     bool outputs[OUT_COUNT];
+    struct image_updates updates;
 };
 
 /* Parses and validates the spec at path: every value the image's OS reads later is checked

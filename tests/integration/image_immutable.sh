@@ -30,6 +30,45 @@ expect_jq "$m" '.partitions[1].uuid | ascii_downcase | gsub("-"; "")' "$(echo "$
 expect_in inspect.txt "usr-x86-64-verity"
 expect_in inspect.txt "os-release: Debian GNU/Linux 12 (bookworm)"
 
+# the update payload (docs/updates.md): slot A's /usr image and hash tree, the kernel and initrd,
+# tied together by update.json, whose root hash is the one on the kernel command line
+u=dist/$base.update.json
+expect_jq "$u" '[.format, .name, .version, .verity.root_hash] | @tsv' "$(printf 'kiln-update/1\tdebian-immutable\t1.0.0\t%s' "$hash")"
+cmdhash=$(jqv "$m" .kernel.cmdline | tr ' ' '\n' | sed -n 's/^usrhash=//p')
+[ "$cmdhash" = "$(jqv "$u" .verity.root_hash)" ] || fail "update.json's root hash is not the kernel command line's usrhash ($cmdhash)"
+for k in usr verity kernel initrd; do
+    f=dist/$(jqv "$u" ".$k.file")
+    [ "$(sha256sum "$f" | cut -d' ' -f1)" = "$(jqv "$u" ".$k.sha256")" ] || fail "$f does not have the sha256 update.json gives"
+    [ "$(stat -c %s "$f")" = "$(jqv "$u" ".$k.size")" ] || fail "$f does not have the size update.json gives"
+done
+expect_jq "$m" '[.artifacts[] | select(.kind == "usr" or .kind == "usr-verity" or .kind == "update") | .file] | sort | join(",")' \
+    "$base.update.json,$base.usr.img,$base.usr.verity"
+veritysetup verify "dist/$base.usr.img" "dist/$base.usr.verity" "$hash" || fail "veritysetup verify rejects the payload's /usr"
+# slot A on the disk holds exactly the payload's image (the partition is larger: zeros after it)
+n=$(stat -c %s "dist/$base.usr.img")
+dd if="dist/$base.raw" bs=1M skip=$(( $(jqv "$m" '.partitions[1].offset') / 1048576 )) \
+    status=none | cmp -s -n "$n" "dist/$base.usr.img" - || fail "slot A differs from the payload's /usr image"
+# the version is in /usr's os-release (IMAGE_VERSION), which the updater reports
+expect_jq "$m" '.os_release.IMAGE_VERSION' 1.0.0
+# signed like every artifact, carried by kiln publish, pulled back verified
+"$KILN" keygen --out k --no-passphrase > /dev/null || fail keygen
+"$KILN" sign -k k.key dist/$base.* > /dev/null || fail "kiln sign"
+mkdir run; jq -n --arg r "$(sha256sum "dist/$base.raw" | cut -d' ' -f1)" --arg f "dist/$base.raw" '{schema: "kiln.results/v1",
+    run: {id: "r", name: "fake", tested: [{role: "image", path: $f, sha256: $r}]}, summary: {passed: 1, failed: 0}, cases: []}' > run/results.json
+"$KILN" gallery init --gallery G --trust k.pub -k k.key --require-priority -1 > /dev/null || fail "gallery init"
+"$KILN" publish "dist/$base" --gallery G --channel stable --run run -k k.key > pub.txt 2>&1 || { cat pub.txt; fail "publish"; }
+for k in update usr usr-verity; do
+    "$KILN" gallery pull debian-immutable@1.0.0 --gallery G --artifact "$k" --out "pulled-$k" > pull.txt 2>&1 || { cat pull.txt; fail "pull $k"; }
+done
+cmp pulled-update/$base.update.json "$u" || fail "the gallery's update.json differs"
+cmp pulled-usr/$base.usr.img "dist/$base.usr.img" || fail "the gallery's /usr image differs"
+! command -v minisign > /dev/null || minisign -Vm "G/images/debian-immutable/1.0.0/$base.update.json" -p k.pub > /dev/null 2>&1 || fail "minisign rejects the gallery's update.json"
+# a payload changed in the gallery is refused on pull
+printf 'X' | dd of="G/images/debian-immutable/1.0.0/$base.usr.img" bs=1 seek=70000 conv=notrunc status=none
+expect_status 1 "$KILN" gallery pull debian-immutable@1.0.0 --gallery G --artifact usr --out pulled-bad
+[ ! -e "pulled-bad/$base.usr.img" ] || fail "a tampered /usr image was pulled"
+rm -rf G pulled-* dist/$base.usr.img dist/$base.usr.verity
+
 # the hash tree matches the data, and stops matching when one byte changes
 part() { dd if="dist/$base.raw" of="$2" bs=1M skip=$(( $(jqv "$m" ".partitions[$1].offset") / 1048576 )) \
             count=$(( $(jqv "$m" ".partitions[$1].size") / 1048576 )) status=none; }

@@ -47,4 +47,42 @@ expect_in "$T/err" 'fields.yml:5:20: os.users[0].name: "Admin" is not a valid us
 expect_in "$T/err" 'fields.yml:6:36: os.files[0].dst: "/etc//x" is not a file path inside the image'
 expect_in "$T/err" 'fields.yml:7:24: os.services.enable[0]: "--now" is not a valid systemd unit name'
 expect_in "$T/err" 'fields.yml:8:13: os.sysctl.net/ipv4/ip_forward: "net/ipv4/ip_forward" is not a sysctl name'
+# updates: (docs/updates.md): each value checked where it stands, and what the updater needs
+"$KILN" keygen --out rel --no-passphrase > /dev/null || fail keygen
+echo "not a key" > bad.pub
+upd() { # upd FILE LAYOUT PACKAGES UPDATES_YAML
+    printf 'name: t\nversion: 1.0.0\nbase: { family: deb, suite: bookworm }\npackages: { install: [%s] }\nstorage: { layout: %s }\nupdates:\n%b\n' \
+        "$3" "$2" "$4" > "$1"
+}
+pk="dracut, libcryptsetup12, systemd-boot"
+upd u-good.yml immutable "$pk" '  { server: "http://10.0.2.2:8470/v1/update/", channel: stable, auto: false, check: "systemctl is-active ssh", keys: [rel.pub] }'
+expect_status 0 "$KILN" build --check u-good.yml
+upd u-std.yml standard "$pk" '  { server: "http://h/v1/update/", keys: [rel.pub] }'
+expect_status 2 "$KILN" build --check u-std.yml
+expect_in "$T/err" 'u-std.yml:7:3: updates: updates need storage.layout: immutable'
+upd u-sdboot.yml immutable "dracut, libcryptsetup12" '  { server: "http://h/v1/update/", keys: [rel.pub] }'
+expect_status 2 "$KILN" build --check u-sdboot.yml
+expect_in "$T/err" 'add systemd-boot to packages.install'
+upd u-https.yml immutable "$pk" '  server: "https://h/v1/update/"\n  keys: [rel.pub]'
+expect_status 2 "$KILN" build --check u-https.yml
+expect_in "$T/err" 'u-https.yml:7:11: updates.server: "https://h/v1/update/" is not an http:// URL'
+upd u-inject.yml immutable "$pk" '  server: "http://h/a b"\n  keys: [rel.pub]'
+expect_status 2 "$KILN" build --check u-inject.yml
+expect_in "$T/err" 'u-inject.yml:7:11: updates.server:'
+upd u-nokeys.yml immutable "$pk" '  server: "http://h/"'
+expect_status 2 "$KILN" build --check u-nokeys.yml
+expect_in "$T/err" "updates.keys: the updater needs the gallery's trusted public keys"
+upd u-badkey.yml immutable "$pk" '  server: "http://h/"\n  keys: [bad.pub]'
+expect_status 2 "$KILN" build --check u-badkey.yml
+expect_in "$T/err" 'u-badkey.yml:8:10: updates.keys[0]:'
+expect_in "$T/err" 'is not a minisign public key'
+upd u-outside.yml immutable "$pk" '  server: "http://h/"\n  keys: [/etc/hostname]'
+expect_status 2 "$KILN" build --check u-outside.yml
+expect_in "$T/err" 'outside'
+upd u-check.yml immutable "$pk" '  server: "http://h/"\n  keys: [rel.pub]\n  check: ""\n  interval: 5\n  channel: "a b"\n  bogus: 1'
+expect_status 2 "$KILN" build --check u-check.yml
+expect_in "$T/err" 'updates.check: the health check is one non-empty shell command line'
+expect_in "$T/err" 'updates.interval: "5" is not a number of seconds between 60 and 604800'
+expect_in "$T/err" 'updates.channel: "a b" is not a valid channel name'
+expect_in "$T/err" 'u-check.yml:12:3: updates.bogus: unknown key "bogus"'
 exit 0

@@ -1,0 +1,647 @@
+/* kiln-updater: moves an immutable kiln image to the next version its update server offers
+ * (docs/updates.md). Started by kiln-updater.timer; each run:
+ *   1. settles a pending update after a reboot (complete once the new version runs blessed,
+ *      rollback when the machine came back on the old one) and reports it;
+ *   2. when the next check is due (interval with jitter, back-off after errors; --now: at
+ *      once) sends an Omaha update check;
+ *   3. with auto on and a newer version offered: downloads update.json and its signature,
+ *      verifies them with the trusted keys baked into the image, streams the /usr image and
+ *      hash tree into the inactive slot's partitions and the kernel and initrd onto the ESP
+ *      (sha256 of each), verifies the slot's dm-verity root hash, and only then writes a
+ *      boot entry for it with three tries, and reboots (or waits, reboot=false).
+ * The decisions are state.c's; this file does the I/O. Messages go to stderr (the journal). */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <linux/fs.h>
+#include <limits.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/random.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "boot.h"
+#include "http.h"
+#include "state.h"
+#include "trust/minisign.h"
+#include "update/omaha.h"
+#include "util/fs.h"
+#include "util/util.h"
+#include "verity.h"
+
+enum { TIMEOUT_S = 60, TRIES = 3, MANIFEST_MAX = 1 << 20 };
+
+struct cfg {
+    char *server, *channel, *esp, *keys_dir, *state_path, *root; /* root: "" or a test prefix */
+    struct upd_config upd;
+};
+
+static struct cfg C;
+static char appid[OMAHA_TOKEN_MAX + 1], running[UPD_VERSION_MAX], machine_id[64], boot_id[40];
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "kiln-updater: ");
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+static char *at(const char *path) { return xasprintf("%s%s", C.root, path); }
+
+/* The first line of a small file, stripped, into buf. */
+static int read_line_file(const char *path, char *buf, size_t n)
+{
+    _cleanup_free_ char *p = at(path);
+    char *text = NULL;
+    size_t len;
+    int r = read_file(p, 64 << 10, &text, &len);
+    if (r < 0) return r;
+    char *nl = strchr(text, '\n');
+    if (nl) *nl = 0;
+    snprintf(buf, n, "%s", strstrip(text));
+    free(text);
+    return 0;
+}
+
+/* KEY=value from os-release (quotes removed). */
+static int os_release(const char *key, char *buf, size_t n)
+{
+    _cleanup_free_ char *p = at("/usr/lib/os-release");
+    char *text = NULL;
+    size_t len;
+    int r = read_file(p, 64 << 10, &text, &len);
+    if (r < 0) return r;
+    r = -ENOENT;
+    size_t kl = strlen(key);
+    for (char *s = NULL, *line = strtok_r(text, "\n", &s); line; line = strtok_r(NULL, "\n", &s)) {
+        if (strncmp(line, key, kl) || line[kl] != '=') continue;
+        char *v = line + kl + 1;
+        size_t vl = strlen(v);
+        if (vl >= 2 && (v[0] == '"' || v[0] == '\'') && v[vl - 1] == v[0]) v[vl - 1] = 0, v++;
+        r = strlen(v) < n && omaha_token_ok(v) ? 0 : -EINVAL;
+        if (r == 0) snprintf(buf, n, "%s", v);
+    }
+    free(text);
+    return r;
+}
+
+static int load_config(const char *path)
+{
+    char *text = NULL;
+    size_t len;
+    int r = read_file(path, 64 << 10, &text, &len);
+    if (r < 0) {
+        say("cannot read %s: %s", path, strerror(-r));
+        return r;
+    }
+    C.upd = (struct upd_config){.auto_apply = false, .reboot = true, .interval_s = 3600, .jitter_s = 600,
+                                .backoff_base_s = 60, .backoff_max_s = 6 * 3600};
+    int lineno = 0;
+    for (char *s = NULL, *line = strtok_r(text, "\n", &s); line && r == 0; line = strtok_r(NULL, "\n", &s)) {
+        lineno++;
+        line = strstrip(line);
+        if (!*line || *line == '#') continue;
+        char *eq = strchr(line, '=');
+        long n = 0;
+        if (!eq) {
+            r = -EINVAL;
+            break;
+        }
+        *eq = 0;
+        const char *k = strstrip(line), *v = strstrip(eq + 1);
+        bool num = parse_long(v, &n) && n >= 0;
+        if (streq(k, "server")) C.server = xstrdup(v);
+        else if (streq(k, "channel")) C.channel = xstrdup(v);
+        else if (streq(k, "auto") && (streq(v, "true") || streq(v, "false"))) C.upd.auto_apply = streq(v, "true");
+        else if (streq(k, "reboot") && (streq(v, "true") || streq(v, "false"))) C.upd.reboot = streq(v, "true");
+        else if (streq(k, "interval") && num && n > 0) C.upd.interval_s = n;
+        else if (streq(k, "jitter") && num) C.upd.jitter_s = n;
+        else if (streq(k, "backoff_base") && num && n > 0) C.upd.backoff_base_s = n;
+        else if (streq(k, "backoff_max") && num && n > 0) C.upd.backoff_max_s = n;
+        else r = -EINVAL;
+    }
+    free(text);
+    if (r < 0) say("%s:%d: not a known KEY=value (server, channel, auto, reboot, interval, jitter, backoff_base, backoff_max)",
+                   path, lineno);
+    else if (!C.server || !C.channel || !omaha_token_ok(C.channel)) {
+        say("%s: server= and channel= are required", path);
+        r = -EINVAL;
+    }
+    return r;
+}
+
+static void save_state(const struct upd_state *s)
+{
+    _cleanup_free_ char *text = upd_state_format(s);
+    _cleanup_free_ char *dir = path_dirname(C.state_path);
+    mkdir_p(dir, 0755);
+    if (!text || write_file_atomic(C.state_path, text, strlen(text), 0644) < 0) say("cannot write %s", C.state_path);
+}
+
+/* ---- Omaha ---- */
+
+static int sink_mem(void *ctx, const void *p, size_t n)
+{
+    sbuf_append(ctx, p, n);
+    return 0;
+}
+
+/* One Omaha exchange: the events, and an update check when check is set. */
+static int omaha(const struct upd_event *ev, size_t nev, bool check, struct omaha_app_response *out)
+{
+    struct omaha_request q = {.napps = 1};
+    struct utsname u;
+    uname(&u);
+    snprintf(q.client, sizeof q.client, "kiln-updater-" KILN_VERSION);
+    snprintf(q.os_platform, sizeof q.os_platform, "linux");
+    snprintf(q.os_arch, sizeof q.os_arch, "%s", u.machine);
+    struct omaha_app_request *a = &q.apps[0];
+    snprintf(a->appid, sizeof a->appid, "%s", appid);
+    snprintf(a->version, sizeof a->version, "%s", running);
+    snprintf(a->track, sizeof a->track, "%s", C.channel);
+    snprintf(a->machineid, sizeof a->machineid, "%s", machine_id);
+    snprintf(a->bootid, sizeof a->bootid, "%s", boot_id);
+    a->updatecheck = check;
+    a->ping = check;
+    for (size_t i = 0; i < nev && i < OMAHA_EVENTS_MAX; i++) {
+        a->events[a->nevents++] = (struct omaha_event){.type = (int)ev[i].type, .result = (int)ev[i].result,
+                                                      .errorcode = ev[i].code, .has_errorcode = ev[i].code != 0};
+        snprintf(a->events[i].previousversion, sizeof a->events[i].previousversion, "%s", ev[i].previous);
+    }
+    char why[256];
+    char *doc = NULL;
+    size_t len = 0;
+    int r = omaha_request_write(&q, &doc, &len, why, sizeof why);
+    if (r < 0) {
+        say("cannot write the Omaha request: %s", why);
+        return r;
+    }
+    struct sbuf body = {0};
+    int status = 0;
+    r = http_request("POST", C.server, "text/xml", doc, len, sink_mem, &body, OMAHA_DOC_MAX, TIMEOUT_S, &status, why, sizeof why);
+    free(doc);
+    if (r == 0 && status != 200) {
+        say("%s answered HTTP %d", C.server, status);
+        r = -EPROTO;
+    } else if (r < 0) say("%s", why);
+    struct omaha_response resp;
+    if (r == 0 && (r = omaha_response_parse(body.s ? body.s : "", body.len, &resp, why, sizeof why)) < 0)
+        say("the server's Omaha response is malformed: %s", why);
+    sbuf_free(&body);
+    if (r < 0) return r;
+    for (size_t i = 0; i < resp.napps; i++)
+        if (streq(resp.apps[i].appid, appid)) {
+            if (out) *out = resp.apps[i];
+            if (!streq(resp.apps[i].status, "ok")) {
+                say("the server answers %s for %s", resp.apps[i].status, appid);
+                return -ENOENT;
+            }
+            return 0;
+        }
+    say("the server's response has no app %s", appid);
+    return -EPROTO;
+}
+
+static void report(const struct upd_out *o)
+{
+    for (size_t i = 0; i < o->nevents; i++) {
+        char tb[16], rb[16];
+        say("event %s %s%s%.0d", omaha_event_type_name((int)o->events[i].type, tb),
+            omaha_event_result_name((int)o->events[i].result, rb), o->events[i].code ? " errorcode " : "", o->events[i].code);
+    }
+    /* events are best effort: a lost one leaves the server one state behind until the next */
+    if (o->nevents && omaha(o->events, o->nevents, false, NULL) < 0) say("the events were not delivered");
+}
+
+static void report_one(enum upd_event_type t)
+{
+    struct upd_out o = {.nevents = 1};
+    o.events[0] = (struct upd_event){.type = t, .result = UPD_RES_SUCCESS};
+    snprintf(o.events[0].previous, sizeof o.events[0].previous, "%s", running);
+    report(&o);
+}
+
+/* ---- slots ---- */
+
+struct slot {
+    char *data, *hash;            /* device paths */
+    char data_uuid[40], hash_uuid[40];
+};
+
+static char *real(const char *p)
+{
+    _cleanup_free_ char *q = at(p);
+    return realpath(q, NULL);
+}
+
+/* The lower-case PARTUUID whose /dev/disk/by-partuuid link resolves to dev. */
+static int partuuid_of(const char *dev, char *out, size_t n)
+{
+    _cleanup_free_ char *dir = at("/dev/disk/by-partuuid");
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    int r = -ENOENT;
+    while (d && r < 0 && (de = readdir(d))) {
+        if (de->d_name[0] == '.') continue;
+        _cleanup_free_ char *p = xasprintf("/dev/disk/by-partuuid/%s", de->d_name);
+        _cleanup_free_ char *rp = real(p);
+        if (rp && streq(rp, dev) && strlen(de->d_name) < n) {
+            snprintf(out, n, "%s", de->d_name);
+            r = 0;
+        }
+    }
+    if (d) closedir(d);
+    return r;
+}
+
+/* The slot /usr does not run from: the other of usr-a/usr-b (GPT partition names). */
+static int inactive_slot(const char *cmdline, struct slot *s)
+{
+    _cleanup_free_ char *data = boot_cmdline_get(cmdline, "systemd.verity_usr_data");
+    if (!data || !startswith(data, "PARTUUID=")) {
+        say("the kernel command line has no systemd.verity_usr_data=PARTUUID=: not kiln's immutable layout");
+        return -ENOENT;
+    }
+    for (char *p = data; *p; p++) *p = (char)tolower((unsigned char)*p);
+    _cleanup_free_ char *cur_link = xasprintf("/dev/disk/by-partuuid/%s", data + 9);
+    _cleanup_free_ char *cur = real(cur_link);
+    _cleanup_free_ char *a = real("/dev/disk/by-partlabel/usr-a");
+    _cleanup_free_ char *b = real("/dev/disk/by-partlabel/usr-b");
+    if (!cur || !a || !b) {
+        say("cannot find the slots (/dev/disk/by-partlabel/usr-a, usr-b) and the running one");
+        return -ENOENT;
+    }
+    const char *other = streq(cur, a) ? "usr-b" : streq(cur, b) ? "usr-a" : NULL;
+    if (!other) {
+        say("/usr runs from %s, which is neither slot", cur);
+        return -ENOENT;
+    }
+    _cleanup_free_ char *dl = xasprintf("/dev/disk/by-partlabel/%s", other);
+    _cleanup_free_ char *hl = xasprintf("/dev/disk/by-partlabel/%s-verity", other);
+    s->data = real(dl);
+    s->hash = real(hl);
+    if (!s->data || !s->hash || partuuid_of(s->data, s->data_uuid, sizeof s->data_uuid) < 0 ||
+        partuuid_of(s->hash, s->hash_uuid, sizeof s->hash_uuid) < 0) {
+        say("cannot find the partitions of slot %s", other);
+        return -ENOENT;
+    }
+    return 0;
+}
+
+static uint64_t dev_size(int fd)
+{
+    uint64_t n = 0;
+    struct stat st;
+    if (ioctl(fd, BLKGETSIZE64, &n) == 0) return n;
+    return fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0; /* a file standing in for a partition */
+}
+
+/* ---- downloads ---- */
+
+struct fsink {
+    int fd;
+    uint64_t off;
+    crypto_hash_sha256_state sha;
+};
+
+static int sink_file(void *ctx, const void *p, size_t n)
+{
+    struct fsink *f = ctx;
+    crypto_hash_sha256_update(&f->sha, p, n);
+    for (size_t done = 0; done < n;) {
+        ssize_t k = pwrite(f->fd, (const char *)p + done, n - done, (off_t)(f->off + done));
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0) return -errno;
+        done += (size_t)k;
+    }
+    f->off += n;
+    return 0;
+}
+
+/* Streams codebase+name (exactly size bytes with this sha256) into fd from offset 0. */
+static enum upd_error fetch_to(const char *codebase, const char *name, uint64_t size, const char *sha_hex, int fd)
+{
+    _cleanup_free_ char *url = xasprintf("%s%s", codebase, name);
+    struct fsink f = {.fd = fd};
+    crypto_hash_sha256_init(&f.sha);
+    char why[256];
+    int status = 0;
+    int r = http_request("GET", url, NULL, NULL, 0, sink_file, &f, size, TIMEOUT_S, &status, why, sizeof why);
+    if (r == -EFBIG) {
+        say("%s is larger than the %llu bytes update.json gives", url, (unsigned long long)size);
+        return UPD_ERR_TOO_LARGE;
+    }
+    if (r < 0 || status != 200 || f.off != size) {
+        if (r < 0 && f.off && (r == -ENOSPC || r == -EIO)) return say("cannot write %s: %s", name, strerror(-r)), UPD_ERR_WRITE;
+        say("cannot download %s: %s", url, r < 0 ? why : status != 200 ? "HTTP error" : "short body");
+        return UPD_ERR_DOWNLOAD;
+    }
+    if (fdatasync(fd) < 0 && errno != EINVAL) return say("cannot write %s: %s", name, strerror(errno)), UPD_ERR_WRITE;
+    uint8_t md[32];
+    char hex[65];
+    crypto_hash_sha256_final(&f.sha, md);
+    sodium_bin2hex(hex, sizeof hex, md, sizeof md);
+    if (!streq(hex, sha_hex)) {
+        say("%s has sha256 %s, update.json says %s", name, hex, sha_hex);
+        return UPD_ERR_DIGEST;
+    }
+    return UPD_ERR_NONE;
+}
+
+/* A file entry of update.json: a plain name, a size, a sha256. */
+static bool file_ok(json_t *o, const char **name, uint64_t *size, const char **sha)
+{
+    *name = json_string_value(json_object_get(o, "file"));
+    *sha = json_string_value(json_object_get(o, "sha256"));
+    json_t *sz = json_object_get(o, "size");
+    if (!*name || !omaha_token_ok(*name) || strchr(*name, '/') || !*sha || strlen(*sha) != 64 ||
+        strspn(*sha, "0123456789abcdef") != 64 || !json_is_integer(sz) || json_integer_value(sz) <= 0)
+        return false;
+    *size = (uint64_t)json_integer_value(sz);
+    return true;
+}
+
+/* Removes every boot entry that boots the slot about to be overwritten (and its kernel
+ * directory when it is a versioned one of this image), so nothing ever points at a slot
+ * while it is being written. */
+static int drop_entries_for(const char *partuuid)
+{
+    _cleanup_free_ char *dir = xasprintf("%s%s/loader/entries", C.root, C.esp);
+    DIR *d = opendir(dir);
+    if (!d) return -errno;
+    struct dirent *de;
+    int r = 0;
+    while ((de = readdir(d))) {
+        if (!endswith(de->d_name, ".conf")) continue;
+        _cleanup_free_ char *p = path_join(dir, de->d_name);
+        char *text = NULL;
+        size_t len;
+        if (read_file(p, 64 << 10, &text, &len) < 0) continue;
+        if (boot_entry_uses(text, partuuid)) {
+            say("removing boot entry %s (it boots the slot to be written)", de->d_name);
+            if (unlink(p) < 0) r = -errno;
+        }
+        free(text);
+    }
+    closedir(d);
+    return r;
+}
+
+static enum upd_error install(const struct omaha_app_response *app, const char *cmdline)
+{
+    if (!app->nurls || !app->npackages) return UPD_ERR_MANIFEST;
+    const char *codebase = app->urls[0];
+    const struct omaha_package *pkg = &app->packages[0];
+    if (!endswith(pkg->name, ".update.json") || pkg->size > MANIFEST_MAX) {
+        say("the offered package %s is not a kiln update.json", pkg->name);
+        return UPD_ERR_MANIFEST;
+    }
+    report_one(UPD_EV_DOWNLOAD_STARTED);
+    /* update.json and its signature, verified before anything is parsed or written */
+    _cleanup_free_ char *murl = xasprintf("%s%s", codebase, pkg->name);
+    _cleanup_free_ char *surl = xasprintf("%s%s", codebase, app->kiln_signature[0] ? app->kiln_signature : "");
+    if (!app->kiln_signature[0]) {
+        free(surl);
+        surl = xasprintf("%s%s.minisig", codebase, pkg->name);
+    }
+    struct sbuf m = {0}, sig = {0};
+    char why[512];
+    int st1 = 0, st2 = 0;
+    int r = http_request("GET", murl, NULL, NULL, 0, sink_mem, &m, (uint64_t)pkg->size, TIMEOUT_S, &st1, why, sizeof why);
+    if (r == 0) r = http_request("GET", surl, NULL, NULL, 0, sink_mem, &sig, MS_SIG_MAX, TIMEOUT_S, &st2, why, sizeof why);
+    if (r < 0 || st1 != 200 || st2 != 200) {
+        say("cannot download the update manifest: %s", r < 0 ? why : "HTTP error");
+        sbuf_free(&m), sbuf_free(&sig);
+        return UPD_ERR_DOWNLOAD;
+    }
+    uint8_t md[32];
+    char hex[65];
+    crypto_hash_sha256((uint8_t *)md, (const uint8_t *)(m.s ? m.s : ""), m.len);
+    sodium_bin2hex(hex, sizeof hex, md, sizeof md);
+    if (pkg->hash_sha256[0] && !streq(hex, pkg->hash_sha256)) {
+        say("%s has sha256 %s, the server offered %s", pkg->name, hex, pkg->hash_sha256);
+        sbuf_free(&m), sbuf_free(&sig);
+        return UPD_ERR_DIGEST;
+    }
+    /* the trusted keys: every *.pub in the keys directory */
+    char *keys[16];
+    size_t nkeys = 0;
+    _cleanup_free_ char *kdir = at(C.keys_dir);
+    DIR *d = opendir(kdir);
+    struct dirent *de;
+    while (d && nkeys < 16 && (de = readdir(d)))
+        if (endswith(de->d_name, ".pub")) keys[nkeys++] = path_join(kdir, de->d_name);
+    if (d) closedir(d);
+    char *err = NULL, *sigtext = sbuf_steal(&sig);
+    r = nkeys ? ms_verify_data_trusted((const char *const *)keys, nkeys, m.s ? m.s : "", m.len, pkg->name,
+                                       sigtext ? sigtext : "", "update.json.minisig", NULL, NULL, &err)
+              : -ENOKEY;
+    for (size_t i = 0; i < nkeys; i++) free(keys[i]);
+    free(sigtext);
+    if (r < 0) {
+        say("the update manifest is refused: %s", err ? err : "no trusted key in the image");
+        free(err);
+        sbuf_free(&m);
+        return UPD_ERR_SIGNATURE;
+    }
+    json_error_t je;
+    json_t *u = json_loadb(m.s, m.len, JSON_REJECT_DUPLICATES, &je);
+    sbuf_free(&m);
+    struct utsname un;
+    uname(&un);
+    const char *root = json_string_value(json_object_get(json_object_get(u, "verity"), "root_hash"));
+    const char *kinds[] = {"usr", "verity", "kernel", "initrd"};
+    const char *fname[4], *fsha[4];
+    uint64_t fsize[4];
+    bool ok = u && streq(json_string_value(json_object_get(u, "format")), "kiln-update/1") &&
+              streq(json_string_value(json_object_get(u, "name")), appid) &&
+              streq(json_string_value(json_object_get(u, "version")), app->version) &&
+              streq(json_string_value(json_object_get(u, "arch")), un.machine) && root && strlen(root) == 64 &&
+              strspn(root, "0123456789abcdef") == 64 && (!app->kiln_roothash[0] || streq(app->kiln_roothash, root));
+    for (int i = 0; ok && i < 4; i++) ok = file_ok(json_object_get(u, kinds[i]), &fname[i], &fsize[i], &fsha[i]);
+    if (!ok) {
+        say("the signed update manifest does not describe %s %s for %s (format kiln-update/1, files, root hash)", appid,
+            app->version, un.machine);
+        json_decref(u);
+        return UPD_ERR_MANIFEST;
+    }
+    /* the inactive slot: nothing may point at it while it is written */
+    struct slot s = {0};
+    enum upd_error e = UPD_ERR_NONE;
+    int dfd = -1, hfd = -1;
+    if (inactive_slot(cmdline, &s) < 0) e = UPD_ERR_WRITE;
+    if (!e && drop_entries_for(s.data_uuid) < 0) e = UPD_ERR_BOOT_ENTRY;
+    if (!e && ((dfd = open(s.data, O_RDWR | O_CLOEXEC)) < 0 || (hfd = open(s.hash, O_RDWR | O_CLOEXEC)) < 0)) {
+        say("cannot open the inactive slot %s, %s: %s", s.data, s.hash, strerror(errno));
+        e = UPD_ERR_WRITE;
+    }
+    uint64_t dsz = dfd >= 0 ? dev_size(dfd) : 0, hsz = hfd >= 0 ? dev_size(hfd) : 0;
+    if (!e && (fsize[0] > dsz || fsize[1] > hsz)) {
+        say("the /usr image (%llu bytes) or its hash tree (%llu) is larger than the slot (%llu, %llu)",
+            (unsigned long long)fsize[0], (unsigned long long)fsize[1], (unsigned long long)dsz, (unsigned long long)hsz);
+        e = UPD_ERR_TOO_LARGE;
+    }
+    if (!e) e = fetch_to(codebase, fname[0], fsize[0], fsha[0], dfd);
+    if (!e) e = fetch_to(codebase, fname[1], fsize[1], fsha[1], hfd);
+    if (!e && (r = verity_verify(dfd, dsz, hfd, hsz, root, why, sizeof why)) < 0) {
+        say("the slot does not verify against root hash %s: %s", root, why);
+        e = UPD_ERR_VERITY;
+    }
+    if (dfd >= 0) close(dfd);
+    if (hfd >= 0) close(hfd);
+    /* kernel and initrd: ESP/NAME/VERSION/, written beside and renamed */
+    _cleanup_free_ char *kdir2 = xasprintf("%s%s/%s/%s", C.root, C.esp, appid, app->version);
+    const char *kn[] = {"linux", "initrd"};
+    for (int i = 0; !e && i < 2; i++) {
+        mkdir_p(kdir2, 0700);
+        _cleanup_free_ char *dst = path_join(kdir2, kn[i]);
+        _cleanup_free_ char *tmp = xasprintf("%s.tmp", dst);
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd < 0) {
+            say("cannot write %s: %s", tmp, strerror(errno));
+            e = UPD_ERR_WRITE;
+            break;
+        }
+        e = fetch_to(codebase, fname[2 + i], fsize[2 + i], fsha[2 + i], fd);
+        close(fd);
+        if (!e && rename(tmp, dst) < 0) e = UPD_ERR_WRITE;
+        if (e) unlink(tmp);
+    }
+    if (!e) report_one(UPD_EV_DOWNLOAD_FINISHED);
+    /* only now does an entry point at the slot */
+    if (!e) {
+        _cleanup_free_ char *opts = boot_cmdline_for_slot(cmdline, root, s.data_uuid, s.hash_uuid);
+        _cleanup_free_ char *name = boot_entry_name(appid, app->version, TRIES);
+        _cleanup_free_ char *text = opts ? boot_entry_text(appid, app->version, opts) : NULL;
+        _cleanup_free_ char *path = xasprintf("%s%s/loader/entries/%s", C.root, C.esp, name);
+        _cleanup_free_ char *lpath = xasprintf("%s%s/loader/loader.conf", C.root, C.esp);
+        char *ltext = NULL;
+        size_t llen;
+        _cleanup_free_ char *lnew = read_file(lpath, 64 << 10, &ltext, &llen) == 0 ? boot_loader_conf(ltext, appid) : NULL;
+        free(ltext);
+        if (!text || !lnew || write_file_atomic(path, text, strlen(text), 0600) < 0 ||
+            write_file_atomic(lpath, lnew, strlen(lnew), 0600) < 0) {
+            say("cannot write the boot entry %s", path);
+            e = UPD_ERR_BOOT_ENTRY;
+        } else say("installed %s %s into %s; boot entry %s", appid, app->version, s.data, name);
+    }
+    json_decref(u);
+    free(s.data), free(s.hash);
+    return e;
+}
+
+/* Whether the running version's boot entry has no counter left. */
+static bool running_blessed(void)
+{
+    _cleanup_free_ char *dir = xasprintf("%s%s/loader/entries", C.root, C.esp);
+    _cleanup_free_ char *want = xasprintf("%s-%s.conf", appid, running);
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    bool blessed = false;
+    while (d && (de = readdir(d))) {
+        _cleanup_free_ char *id = boot_entry_id(de->d_name);
+        if (id && streq(id, want)) blessed = boot_entry_blessed(de->d_name);
+    }
+    if (d) closedir(d);
+    return blessed;
+}
+
+static uint32_t rnd(void)
+{
+    uint32_t v = 0;
+    if (getrandom(&v, sizeof v, 0) != sizeof v) v = (uint32_t)time(NULL);
+    return v;
+}
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: kiln-updater [--now] [--config FILE] [--state FILE] [--root DIR]\n"
+                    "       kiln-updater status [--state FILE]\n");
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    const char *config = "/etc/kiln/updater.conf";
+    bool now_flag = false, status = false;
+    C = (struct cfg){.esp = "/boot/efi", .keys_dir = "/etc/kiln/update-keys", .state_path = "/var/lib/kiln-updater/state",
+                     .root = ""};
+    for (int i = 1; i < argc; i++) {
+        if (streq(argv[i], "--now")) now_flag = true;
+        else if (streq(argv[i], "status") && i == 1) status = true;
+        else if (streq(argv[i], "--config") && i + 1 < argc) config = argv[++i];
+        else if (streq(argv[i], "--state") && i + 1 < argc) C.state_path = argv[++i];
+        else if (streq(argv[i], "--root") && i + 1 < argc) C.root = argv[++i];
+        else return usage();
+    }
+    struct upd_state s = {0};
+    char *text = NULL;
+    size_t len;
+    if (read_file(C.state_path, 64 << 10, &text, &len) == 0 && upd_state_parse(text, &s) < 0) {
+        say("%s is damaged; starting from a fresh state", C.state_path);
+        memset(&s, 0, sizeof s);
+    }
+    free(text);
+    if (status) {
+        _cleanup_free_ char *t = upd_state_format(&s);
+        fputs(t ? t : "", stdout);
+        return 0;
+    }
+    if (sodium_init() < 0 || load_config(config) < 0) return 1;
+    if (os_release("IMAGE_ID", appid, sizeof appid) < 0 || os_release("IMAGE_VERSION", running, sizeof running) < 0) {
+        say("/usr/lib/os-release has no valid IMAGE_ID and IMAGE_VERSION: not an image kiln built");
+        return 1;
+    }
+    read_line_file("/etc/machine-id", machine_id, sizeof machine_id);
+    read_line_file("/proc/sys/kernel/random/boot_id", boot_id, sizeof boot_id);
+    char cmdline[4096] = "";
+    read_line_file("/proc/cmdline", cmdline, sizeof cmdline);
+    struct upd_out o;
+    upd_on_boot(&s, boot_id, running, running_blessed(), &o);
+    save_state(&s);
+    report(&o);
+    upd_on_timer(&s, (int64_t)time(NULL), now_flag, &o);
+    if (o.action != UPD_ACT_CHECK) return 0;
+    struct omaha_app_response app;
+    int r = omaha(NULL, 0, true, &app);
+    if (r < 0 || !app.has_updatecheck) {
+        upd_on_check_failed(&s, &C.upd, (int64_t)time(NULL), rnd(), &o);
+        save_state(&s);
+        say("the update check failed; next check in %lld s", (long long)(s.next_check - (int64_t)time(NULL)));
+        return 1;
+    }
+    bool offered = streq(app.update_status, "ok");
+    upd_on_check(&s, &C.upd, running, offered ? app.version : "", (int64_t)time(NULL), rnd(), &o);
+    save_state(&s);
+    say("checked %s: running %s, %s%s%s", C.server, running, offered ? "offered " : app.update_status,
+        offered ? app.version : "", offered && o.action != UPD_ACT_INSTALL ? (C.upd.auto_apply ? " (not taken)" : " (auto: false, not applied)") : "");
+    if (o.action != UPD_ACT_INSTALL) return 0;
+    char version[UPD_VERSION_MAX];
+    snprintf(version, sizeof version, "%s", o.version);
+    enum upd_error e = install(&app, cmdline);
+    upd_on_install(&s, &C.upd, running, version, e, boot_id, (int64_t)time(NULL), rnd(), &o);
+    save_state(&s);
+    report(&o);
+    if (o.action == UPD_ACT_REBOOT) {
+        say("rebooting into %s", version);
+        sync();
+        execl("/bin/systemctl", "systemctl", "reboot", (char *)NULL);
+        say("cannot run systemctl reboot: %s", strerror(errno));
+        return 1;
+    }
+    return e ? 1 : 0;
+}
