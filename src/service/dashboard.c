@@ -25,6 +25,7 @@
 #define COOKIE "kiln_session"
 #define FORM_MAX 4096               /* a sign-in form's body */
 #define RESULTS_MAX (16 << 20)      /* a job's results.json read for its page */
+#define TREND_RESULTS_MAX (4 << 20) /* an earlier job's, read for the trend */
 #define PERF_MAX (4 << 20)          /* one case's perf.json */
 #define CONSOLE_TAIL (64 * 1024)    /* console bytes a job page shows */
 #define LIST_JOBS 200               /* jobs on the jobs page */
@@ -557,15 +558,15 @@ static void series_free(struct series *s, size_t n)
 
 static const char *const palette[] = {"#1e88e5", "#8e24aa", "#00897b", "#f4511e", "#6d4c41", "#3949ab"};
 
-/* Lines over a shared time axis (s since the run's first case), with case boundaries
+/* Lines over a time axis of xmax s (since the run's first case), with case boundaries
  * (marks, the case names in their tooltips). */
 static void plot_lines(xmlNodePtr parent, const char *label, const char *unit, const struct series *ss, size_t ns,
-                       const double *marks, const char *const *mark_names, size_t nmarks)
+                       double xmax, const double *marks, const char *const *mark_names, size_t nmarks)
 {
     const int W = 760, H = 180, L = 56, R = 12, T = 12, B = 26;
-    double xmax = 0, ymax = 0;
+    double ymax = 0;
     for (size_t i = 0; i < ns; i++)
-        for (size_t k = 0; k < ss[i].n; k++) xmax = MAX(xmax, ss[i].x[k]), ymax = MAX(ymax, ss[i].y[k]);
+        for (size_t k = 0; k < ss[i].n; k++) ymax = MAX(ymax, ss[i].y[k]);
     if (xmax <= 0) xmax = 1;
     if (ymax <= 0) ymax = 1;
     ymax *= 1.08;
@@ -808,7 +809,7 @@ static struct trend *trend_find(struct trend **t, size_t *n, size_t njobs, const
  * VM's peak RSS and CPU time (perf.json). */
 static void trend_job(struct kiln_dash *d, int64_t id, size_t k, size_t njobs, struct trend **t, size_t *n)
 {
-    json_t *res = job_json_file(d, id, "results.json", RESULTS_MAX);
+    json_t *res = job_json_file(d, id, "results.json", TREND_RESULTS_MAX);
     json_t *cs = json_object_get(res, "cases"), *x;
     size_t i;
     json_array_foreach(cs, i, x) {
@@ -954,8 +955,14 @@ static void section_perf(struct kiln_dash *d, xmlNodePtr m, int64_t id, json_t *
     kh_el(m, "h2", "The VM over time (host side, perf.json)");
     if (!ns) kh_el(m, "p", "No performance samples (the job has not run a case, or ran on no VM).");
     else {
-        plot_lines(m, "VM CPU (% of one host CPU) over the run", "CPU %", cpu, ns, marks, (const char *const *)mark_names, nm);
-        plot_lines(m, "VM resident memory (MiB) over the run", "RSS MiB", rss, ns, marks, (const char *const *)mark_names, nm);
+        /* both plots on one time axis, to the last sample */
+        double xmax = 0;
+        for (size_t k = 0; k < ns; k++) {
+            if (rss[k].n) xmax = MAX(xmax, rss[k].x[rss[k].n - 1]);
+            if (cpu[k].n) xmax = MAX(xmax, cpu[k].x[cpu[k].n - 1]);
+        }
+        plot_lines(m, "VM CPU (% of one host CPU) over the run", "CPU %", cpu, ns, xmax, marks, (const char *const *)mark_names, nm);
+        plot_lines(m, "VM resident memory (MiB) over the run", "RSS MiB", rss, ns, xmax, marks, (const char *const *)mark_names, nm);
     }
     series_free(cpu, ns);
     series_free(rss, ns);

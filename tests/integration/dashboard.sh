@@ -177,7 +177,7 @@ expect_in "$T/body" "root (admin)"
 
 # --- no session: to the sign-in form; the form takes the token, not a wrong one or another site's ---
 expect_http 303 "$T/none.jar" GET "/jobs/$id2"
-grep -qi "^location: /login?next=%2Fjobs%2F$id2" "$T/head" || { cat "$T/head"; fail "no redirect to the sign-in form"; }
+grep -qi "^location: /login?next=/jobs/$id2" "$T/head" || { cat "$T/head"; fail "no redirect to the sign-in form"; }
 expect_http 200 "$T/none.jar" GET "/login?next=/jobs/$id2"
 expect_in "$T/body" 'type="password"'
 expect_http 401 "$T/none.jar" POST /login --data-urlencode "token=kt_$(printf '%064d' 0)"
@@ -188,6 +188,18 @@ expect_http 200 "$T/form.jar" GET "/workers"
 expect_http 303 "$T/form.jar" POST /logout
 expect_http 303 "$T/form.jar" GET "/workers"  # signed out: the session is gone
 expect_http 404 "$T/none.jar" GET "/no/such/page"
+
+# --- kiln submit's default image name: the file's name without version and extensions (a job
+# asking for more vCPUs than any worker offers stays queued, so no VM runs for it) ---
+cp "$BB/initrd.img" debian-server-1.0.1.qcow2
+for f in debian-server-1.0.1.qcow2 "$BB/initrd.img"; do
+    qid=$(KILN_TOKEN=$TA "$KILN" submit --server "$S" --cpus 64 --kernel "$BB/vmlinuz" "$f" 2> submit3.err) || { cat submit3.err; fail "submit $f"; }
+    curl -s -H "Authorization: Bearer $TA" "$S/api/v1/jobs/$qid" > q.json
+    case $f in *qcow2) want=debian-server ;; *) want=initrd ;; esac
+    expect_jq q.json .spec.image_name "$want"
+    expect_jq q.json .state queued
+    curl -sf -X POST -H "Authorization: Bearer $TA" "$S/api/v1/jobs/$qid/cancel" > /dev/null || fail "cancel $qid"
+done
 
 kill -TERM $w1_pid $serve_pid
 wait $w1_pid
