@@ -55,6 +55,7 @@ if [ -z "${KILN_UNIT_ONLY:-}" ]; then
     lane() {
         for f in "$q"/todo-*; do
             [ -e "$f" ] || continue
+            case $f in *.taken-*) continue ;; esac  # listed after another lane took it
             mv "$f" "$f.taken-$1" 2>/dev/null || continue  # another lane took it first
             name=$(cat "$f.taken-$1")
             start=$(date +%s)

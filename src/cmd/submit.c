@@ -171,15 +171,37 @@ static int follow(struct kiln_client *c, long long id)
     }
 }
 
+/* The name the dashboard groups an image's jobs by: the file's name without its version and
+ * extensions ("out/debian-server-1.0.1.qcow2" is "debian-server"), so trends span versions. */
+static char *default_name(const char *path)
+{
+    const char *b = strrchr(path, '/');
+    char *n = xstrdup(b ? b + 1 : path);
+    char *dot = strchr(n + (n[0] == '.'), '.');
+    /* a '-' before a digit starts the version; without one, the first '.' starts the extensions */
+    for (char *p = n; *p; p++)
+        if (*p == '-' && p[1] >= '0' && p[1] <= '9' && p > n) {
+            *p = 0;
+            dot = NULL;
+            break;
+        }
+    if (dot) *dot = 0;
+    if (!*n) {
+        free(n);
+        n = xstrdup("image");
+    }
+    return n;
+}
+
 int cmd_submit(int argc, char **argv)
 {
     const char *server = NULL, *token = getenv("KILN_TOKEN"), *image = NULL, *kernel = NULL, *append = NULL,
-               *runbook = NULL, *publish = NULL;
-    long tier = -1;
+               *runbook = NULL, *publish = NULL, *name = NULL;
+    long tier = -1, cpus = 0, memory_mb = 0;
     bool wait = false;
     _cleanup_free_ char *rbtext = NULL; /* before any goto usage */
     static const char opts[] = "--server URL, --token TOKEN, --kernel VMLINUZ, --append CMDLINE, --tier 0|1|2, --runbook FILE, "
-                               "--publish CHANNEL, --wait, and one IMAGE";
+                               "--publish CHANNEL, --name NAME, --cpus N, --memory-mb N, --wait, and one IMAGE";
     const struct { const char *opt, *what; const char **to; } vals[] = {
         {"--server", "the service's URL, e.g. http://127.0.0.1:8470", &server},
         {"--token", "the tenant's token (kt_...)", &token},
@@ -187,6 +209,7 @@ int cmd_submit(int argc, char **argv)
         {"--append", "the kernel command line", &append},
         {"--runbook", "a runbook file", &runbook},
         {"--publish", "a gallery channel", &publish},
+        {"--name", "the image's name (jobs of one name form the dashboard's trends)", &name},
     };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -198,6 +221,10 @@ int cmd_submit(int argc, char **argv)
         } else if (streq(a, "--tier")) {
             const char *val = cmd_opt_value("submit", argc, argv, &i, "0, 1 or 2");
             if (!val || !cmd_opt_long("submit", a, val, 0, 2, &tier)) return EXIT_USAGE;
+        } else if (streq(a, "--cpus") || streq(a, "--memory-mb")) {
+            const char *val = cmd_opt_value("submit", argc, argv, &i, streq(a, "--cpus") ? "vCPUs per VM" : "MiB per VM");
+            if (!val || !cmd_opt_long("submit", a, val, 1, 1048576, streq(a, "--cpus") ? &cpus : &memory_mb))
+                return EXIT_USAGE;
         } else if (streq(a, "--wait")) {
             wait = true;
         } else if (a[0] == '-') {
@@ -249,11 +276,17 @@ int cmd_submit(int argc, char **argv)
     if (rc == 0 && kernel) rc = ensure_image(c, kernel, kdigest);
     if (rc == 0) {
         json_object_set_new(req, "image", json_string(digest));
+        _cleanup_free_ char *dn = name ? NULL : default_name(image);
+        json_object_set_new(req, "name", json_string(name ? name : dn));
         if (kernel) json_object_set_new(req, "kernel", json_string(kdigest));
         if (append) json_object_set_new(req, "append", json_string(append));
         if (tier >= 0) json_object_set_new(req, "tier", json_integer(tier));
         if (rbtext) json_object_set_new(req, "runbook", json_string(rbtext));
         if (publish) json_object_set_new(req, "publish", json_pack("{s:s}", "channel", publish));
+        /* the job's VM gets what it requires, and a worker must offer at least that */
+        if (cpus || memory_mb) json_object_set_new(req, "requirements", json_object());
+        if (cpus) json_object_set_new(json_object_get(req, "requirements"), "cpus", json_integer(cpus));
+        if (memory_mb) json_object_set_new(json_object_get(req, "requirements"), "memory_mb", json_integer(memory_mb));
         _cleanup_free_ char *body = json_dumps(req, JSON_COMPACT);
         char *resp = NULL;
         long st = 0;
@@ -290,9 +323,13 @@ int cmd_submit(int argc, char **argv)
 usage:
     fprintf(stderr,
             "usage: kiln submit --server URL [--token TOKEN] IMAGE [--kernel VMLINUZ [--append CMDLINE]]\n"
-            "                   [--tier 0|1|2 | --runbook FILE] [--publish CHANNEL] [--wait]\n"
+            "                   [--tier 0|1|2 | --runbook FILE] [--publish CHANNEL] [--name NAME]\n"
+            "                   [--cpus N] [--memory-mb N] [--wait]\n"
             "  uploads IMAGE (skipped when the server has its digest), queues a job and prints its id.\n"
             "  IMAGE is a disk image, or with --kernel the initrd of a direct kernel boot. The default is tier 0.\n"
+            "  --name names the image on the dashboard, whose trends follow the jobs of one name (default: the\n"
+            "  file's name without version and extensions, out/debian-server-1.0.1.qcow2 -> debian-server).\n"
+            "  --cpus, --memory-mb: the job's VM size (a worker must offer at least that; default: the worker's).\n"
             "  The token is the tenant's (kiln tenant add); $KILN_TOKEN keeps it off the command line.\n"
             "  Exit status with --wait: 0 passed, 1 failed, 2 usage or a refused request, 3 incomplete\n"
             "  (cancelled, the infrastructure failed, or the server was lost); without --wait 0 once queued.\n");

@@ -104,6 +104,7 @@ void kiln_route_parse(const char *url, struct kiln_route_match *m)
     else if (streq(p, "jobs")) m->route = R_JOBS;
     else if (streq(p, "workers")) m->route = R_WORKERS;
     else if (streq(p, "openapi.json")) m->route = R_OPENAPI;
+    else if (streq(p, "login-links")) m->route = R_LOGIN_LINKS;
     else if (startswith(p, "images/") && kiln_api_digest_ok(p + 7)) {
         m->route = R_IMAGE;
         m->rest = xstrdup(p + 7);
@@ -354,7 +355,7 @@ static int check_runbook(const char *text, size_t len, char **field, char **why)
 
 int kiln_api_parse_job(const char *body, size_t len, struct kiln_api_job *out, char **field, char **why)
 {
-    static const char *const keys[] = {"image", "kernel", "append", "tier", "selections", "runbook", "publish", "requirements", NULL};
+    static const char *const keys[] = {"image", "name", "kernel", "append", "tier", "selections", "runbook", "publish", "requirements", NULL};
     memset(out, 0, sizeof(*out));
     json_t *j = load(body, len, field, why);
     if (!j) return -EINVAL;
@@ -365,6 +366,13 @@ int kiln_api_parse_job(const char *body, size_t len, struct kiln_api_job *out, c
         if (!s) r = bad(field, why, "image", "missing: the sha256 digest of an image uploaded to /api/v1/images");
         else if (!kiln_api_digest_ok(s)) r = bad(field, why, "image", "must be a sha256 digest: 64 lower-case hex digits");
         else memcpy(out->image, s, 65);
+    }
+    /* shown on the dashboard (escaped there) and grouping its trends: any one line of text */
+    if (r == 0 && (r = get_str(j, "name", "name", KILN_API_NAME_MAX, &s, field, why)) == 0 && s) {
+        bool ctl = !*s;
+        for (const unsigned char *c = (const unsigned char *)s; *c; c++) ctl |= *c < 0x20 || *c == 0x7f;
+        if (ctl) r = bad(field, why, "name", "must be 1 to %d bytes of text without control characters", KILN_API_NAME_MAX);
+        else json_object_set_new(spec, "image_name", json_string(s));
     }
     if (r == 0 && (r = get_str(j, "kernel", "kernel", 64, &s, field, why)) == 0 && s) {
         if (!kiln_api_digest_ok(s)) r = bad(field, why, "kernel", "must be a sha256 digest: 64 lower-case hex digits");

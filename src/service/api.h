@@ -14,6 +14,7 @@
 #define KILN_API_BODY_MAX (512 * 1024) /* a JSON request body (a runbook fits KILN_STORE_SPEC_MAX) */
 #define KILN_API_PATH_MAX 255          /* an artifact's path inside a job's directory */
 #define KILN_API_SELECTIONS_MAX 256
+#define KILN_API_NAME_MAX 128          /* a job's image name */
 
 enum kiln_route {
     R_NONE,
@@ -26,6 +27,7 @@ enum kiln_route {
     R_JOB_ARTIFACT,    /* GET    /api/v1/jobs/{id}/artifacts/{path} */
     R_WORKERS,         /* GET    /api/v1/workers */
     R_OPENAPI,         /* GET    /api/v1/openapi.json */
+    R_LOGIN_LINKS,     /* POST   /api/v1/login-links: a one-time dashboard sign-in link */
     /* the worker protocol (worker tokens) */
     R_W_DECLARE,       /* POST   /api/v1/worker/declare */
     R_W_CLAIM,         /* POST   /api/v1/worker/claim?wait=S */
@@ -59,7 +61,7 @@ bool kiln_api_path_ok(const char *rel);
 bool kiln_api_digest_ok(const char *s);
 
 /* A parsed POST /api/v1/jobs body:
- *   {"image": DIGEST, "kernel": DIGEST?, "append": STR?,
+ *   {"image": DIGEST, "name": STR?, "kernel": DIGEST?, "append": STR?,
  *    one of "tier": 0|1|2, "selections": [...], "runbook": YAML-TEXT (default tier 0),
  *    "publish": {"channel": NAME}?, "requirements": {"accel", "arch", "cpus", "memory_mb", "uefi"}?}
  * selections are shaped like AITL's: [{casePriority: N | [N...], caseArea, caseName,
@@ -67,7 +69,9 @@ bool kiln_api_digest_ok(const char *s);
  * exclude | force-include | force-exclude, testIterations: 1..1000, retryCount: 0..100}];
  * tier N selects priorities 0..N.
  * spec gets the job's specification as the worker reads it (JSON text): {"testcase": [runbook
- * testcase rules]} or {"runbook": TEXT}, plus "kernel" and "append" when given. */
+ * testcase rules]} or {"runbook": TEXT}, plus "kernel" and "append" when given, and
+ * "image_name" (the image's name, 1 to KILN_API_NAME_MAX bytes without control characters:
+ * the dashboard shows it and draws trends over the jobs of one name). */
 struct kiln_api_job {
     char image[65], kernel[65]; /* kernel "" when absent: image is a disk */
     char *spec;

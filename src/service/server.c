@@ -19,6 +19,7 @@
 #include "core/req.h"
 #include "gallery/gallery.h"
 #include "service/api.h"
+#include "service/dashboard.h"
 #include "service/store.h"
 #include "util/fs.h"
 #include "util/inroot.h"
@@ -42,6 +43,7 @@ struct server {
     pthread_mutex_t catalog_lock;
     json_t *catalog;
     int64_t catalog_ms;
+    struct kiln_dash *dash;
 };
 
 static void sleep_ms(long ms)
@@ -85,6 +87,9 @@ struct req {
     struct kiln_tenant t;
     struct kiln_worker w;
     int64_t scope;
+    /* a dashboard page (dashboard.h) and its state */
+    bool dash;
+    void *dash_state;
     /* an early error (auth, size) answered once the body is drained */
     int status;
     char *error, *field;
@@ -110,6 +115,7 @@ static void req_free(struct req *r)
     free(r->tmp);
     free(r->dest);
     EVP_MD_CTX_free(r->md);
+    kiln_dash_state_free(r->dash_state);
     free(r);
 }
 
@@ -184,6 +190,13 @@ static enum MHD_Result store_error(struct MHD_Connection *c, struct req *r, int 
 static void authenticate(struct server *s, struct MHD_Connection *c, struct req *r)
 {
     const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    /* the dashboard's pages link to the console and artifacts: its session cookie stands for
+     * the tenant's token on reads, never on a request that changes anything */
+    if (!h && streq(r->method, "GET") && kiln_dash_session(s->dash, c, &r->t) == 0) {
+        r->who = WHO_TENANT;
+        r->scope = r->t.admin ? KILN_SCOPE_ALL : r->t.id;
+        return;
+    }
     if (!h || strncasecmp(h, "Bearer ", 7) != 0) return;
     const char *tok = h + 7;
     while (*tok == ' ') tok++;
@@ -654,6 +667,19 @@ static enum MHD_Result h_workers(struct server *s, struct MHD_Connection *c, str
     return send_json(c, r, 200, json_pack("{s:o}", "workers", a));
 }
 
+/* A one-time sign-in link to the dashboard for the caller's tenant (dashboard.h): the token
+ * stays with the API client, the browser gets a nonce valid once for a minute. */
+static enum MHD_Result h_login_link(struct server *s, struct MHD_Connection *c, struct req *r)
+{
+    char *path = NULL;
+    int64_t expires = 0;
+    if (kiln_dash_link_mint(s->dash, &r->t, &path, &expires) < 0)
+        return err_now(c, r, 503, NULL, "the server holds too many sessions; try again later");
+    json_t *o = json_pack("{s:s, s:I}", "path", path, "expires_ms", (json_int_t)expires);
+    free(path);
+    return send_json(c, r, 201, o);
+}
+
 /* ---- the worker protocol ---- */
 
 static enum MHD_Result h_w_declare(struct server *s, struct MHD_Connection *c, struct req *r)
@@ -1084,7 +1110,7 @@ static const struct route_rule rules[] = {
     {R_JOBS, "GET", WHO_TENANT, BODY_NONE},         {R_JOB, "GET", WHO_TENANT, BODY_NONE},
     {R_JOB_CONSOLE, "GET", WHO_TENANT, BODY_NONE},  {R_JOB_CANCEL, "POST", WHO_TENANT, BODY_NONE},
     {R_JOB_ARTIFACT, "GET", WHO_TENANT, BODY_NONE}, {R_WORKERS, "GET", WHO_TENANT, BODY_NONE},
-    {R_OPENAPI, "GET", WHO_NONE, BODY_NONE},        {R_W_DECLARE, "POST", WHO_WORKER, BODY_JSON},
+    {R_OPENAPI, "GET", WHO_NONE, BODY_NONE},        {R_LOGIN_LINKS, "POST", WHO_TENANT, BODY_NONE},        {R_W_DECLARE, "POST", WHO_WORKER, BODY_JSON},
     {R_W_CLAIM, "POST", WHO_WORKER, BODY_NONE},     {R_W_HEARTBEAT, "POST", WHO_WORKER, BODY_NONE},
     {R_W_IMAGE, "GET", WHO_WORKER, BODY_NONE},      {R_W_ADVANCE, "POST", WHO_WORKER, BODY_JSON},
     {R_W_CONSOLE, "POST", WHO_WORKER, BODY_CONSOLE}, {R_W_ARTIFACT, "PUT", WHO_WORKER, BODY_ARTIFACT},
@@ -1177,9 +1203,13 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         r->url = xstrndup(url, 512);
         kiln_route_parse(url, &r->m);
         *con_cls = r;
-        begin(s, c, r);
-        return MHD_YES;
+        r->dash = r->m.route == R_NONE && kiln_dash_owns(url);
+        if (!r->dash) {
+            begin(s, c, r);
+            return MHD_YES;
+        }
     }
+    if (r->dash) return kiln_dash_handle(s->dash, c, url, method, upload, upload_size, &r->dash_state);
     bool method_ok;
     const struct route_rule *rule = find_rule(r, &method_ok);
     if (*upload_size) {
@@ -1217,6 +1247,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         int fd = open(s->openapi, O_RDONLY | O_CLOEXEC);
         return send_file(c, r, fd, "openapi.json");
     }
+    case R_LOGIN_LINKS: return h_login_link(s, c, r);
     case R_W_DECLARE: return h_w_declare(s, c, r);
     case R_W_CLAIM: return h_w_claim(s, c, r);
     case R_W_HEARTBEAT: return h_w_heartbeat(s, c, r);
@@ -1245,6 +1276,9 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
     req_free(*con_cls);
     *con_cls = NULL;
 }
+
+static struct kiln_store *dash_store_get(void *ctx) { return store_get(ctx); }
+static void dash_store_put(void *ctx, struct kiln_store *st) { store_put(ctx, st); }
 
 static void *sweeper(void *arg)
 {
@@ -1302,6 +1336,8 @@ int kiln_server_run(const struct kiln_server_opts *o, volatile sig_atomic_t *sto
         }
     struct kiln_store *st = NULL;
     if (r == 0 && (r = kiln_store_open(s.url, NULL, &st, err)) == 0) store_put(&s, st);
+    struct kiln_dash_env denv = {.jobs_dir = s.jobs, .store_get = dash_store_get, .store_put = dash_store_put, .ctx = &s};
+    s.dash = kiln_dash_new(&denv);
     struct MHD_Daemon *d = NULL;
     pthread_t sw;
     bool sweeping = false;
@@ -1317,13 +1353,14 @@ int kiln_server_run(const struct kiln_server_opts *o, volatile sig_atomic_t *sto
     }
     if (r == 0) {
         sweeping = pthread_create(&sw, NULL, sweeper, &s) == 0;
-        log_info("kiln serve: listening on http://%s/api/v1/ (store: %s, data: %s)", o->listen, kiln_store_backend(s.idle[0] ? s.idle[0] : NULL) , o->data);
+        log_info("kiln serve: listening on http://%s/ (dashboard; API under /api/v1/; store: %s, data: %s)", o->listen, kiln_store_backend(s.idle[0] ? s.idle[0] : NULL) , o->data);
         while (!*stop) sleep_ms(200);
         log_info("kiln serve: stopping");
     }
     if (d) MHD_stop_daemon(d);
     if (sweeping) pthread_join(sw, NULL);
     for (int i = 0; i < s.nidle; i++) kiln_store_close(s.idle[i]);
+    kiln_dash_free(s.dash);
     pthread_mutex_destroy(&s.lock);
     pthread_mutex_destroy(&s.catalog_lock);
     json_decref(s.catalog);

@@ -1,0 +1,77 @@
+/* The service's dashboard: HTML pages served by kiln serve beside the API, for a browser.
+ *
+ *   GET  /                 jobs: state, result, tenant, image, queue position, worker, duration
+ *   GET  /jobs/{id}        a job: attempts, cases (status, reason, duration, log), artifacts,
+ *                          the console (live while the job runs), SVG plots of case durations,
+ *                          the VM's CPU and RSS over time (perf.json, see core/perf.h) and each
+ *                          metric's trend over the tenant's earlier jobs of the same image name
+ *   GET  /workers          workers: capabilities, slots, current jobs, last heartbeat
+ *   GET  /login            the sign-in form; POST /login with the tenant's API token
+ *   GET  /login/{nonce}    a one-time sign-in link (minted by POST /api/v1/login-links)
+ *   POST /logout
+ *
+ * Pages are built server-side with html.h (every value escaped), need no JavaScript (a small
+ * inline script follows the live console; without it the page links to the console stream),
+ * load nothing from elsewhere and carry a Content-Security-Policy that allows only their own
+ * inline style and script (by hash), same-origin fetches and images.
+ *
+ * Sign-in: the browser never holds the API token. POST /login checks it and answers with a
+ * session cookie (kiln_session: 32 random bytes; HttpOnly, SameSite=Strict, 8 hours) naming a
+ * session kept in the server's memory (a restart signs everyone out). A sign-in link carries a
+ * nonce valid once for 60 s, never a token. Sessions see what their tenant's token sees: a
+ * tenant its own jobs (another's job page is 404), the admin every job. Nothing here logs a
+ * token, nonce or session id. */
+#pragma once
+#include <microhttpd.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "service/store.h"
+
+#define KILN_DASH_SESSION_MS (8LL * 3600 * 1000)
+#define KILN_DASH_LINK_MS (60LL * 1000)
+#define KILN_DASH_SESSIONS_MAX 4096 /* sessions and unused links held at once */
+
+struct kiln_dash_env {
+    const char *jobs_dir; /* DATA/jobs: one directory per job (server.h) */
+    /* a store handle for this thread, given back after use (NULL: the database failed) */
+    struct kiln_store *(*store_get)(void *ctx);
+    void (*store_put)(void *ctx, struct kiln_store *st);
+    void *ctx;
+    /* the wall clock in ms (NULL: CLOCK_REALTIME); sessions and links expire by it */
+    int64_t (*now_ms)(void);
+};
+
+struct kiln_dash;
+struct kiln_dash *kiln_dash_new(const struct kiln_dash_env *env);
+void kiln_dash_free(struct kiln_dash *d);
+
+/* Whether url (a path) is the dashboard's: anything outside /api/. */
+bool kiln_dash_owns(const char *url);
+/* One call of libmicrohttpd's access handler for a dashboard URL; *state is this request's
+ * (NULL on the first call), freed by kiln_dash_state_free when the request ends. */
+enum MHD_Result kiln_dash_handle(struct kiln_dash *d, struct MHD_Connection *c, const char *url, const char *method,
+                                 const char *upload, size_t *upload_size, void **state);
+void kiln_dash_state_free(void *state);
+
+/* The tenant whose session the request's cookie names: 0 and *t filled, or -EACCES. The
+ * server lets it stand for a Bearer token on the API's GET routes (console, artifacts), so
+ * the pages can link to them. */
+int kiln_dash_session(struct kiln_dash *d, struct MHD_Connection *c, struct kiln_tenant *t);
+
+/* Mints a one-time sign-in link for tenant t: *path gets "/login/NONCE" (malloc'ed), valid
+ * once until *expires_ms. -ENOSPC when KILN_DASH_SESSIONS_MAX are held. */
+int kiln_dash_link_mint(struct kiln_dash *d, const struct kiln_tenant *t, char **path, int64_t *expires_ms);
+
+/* Exposed for the unit tests. */
+/* Whether next is a path of this site to send the browser to after sign-in ("/", "/jobs/7"):
+ * starts with one '/', then only [A-Za-z0-9/_.?=&-], at most 200 bytes. */
+bool kiln_dash_next_ok(const char *next);
+/* The image name a job is shown and grouped by: the name it was submitted with, else the
+ * gallery reference's name, else "sha256:" and 12 digits of its digest. Caller frees. */
+char *kiln_dash_image_name(const struct kiln_job *j);
+/* The page of job id (HTML, malloc'ed, *len bytes) as viewer sees it (a tenant its own jobs,
+ * the admin every job), from the store and the files of DATA/jobs/ID; 0, or -ENOENT as
+ * kiln_store_job_get. */
+int kiln_dash_job_page(struct kiln_dash *d, struct kiln_store *st, const struct kiln_tenant *viewer, int64_t id, char **html,
+                       size_t *len, char **err);

@@ -1,0 +1,224 @@
+/* The dashboard's pieces that need no HTTP: the escaping writer (hostile text, bad UTF-8),
+ * sign-in redirect targets, image names, the bound on sessions and links (a fake clock), and
+ * a job page rendered from a real SQLite store and a job directory holding a results.json and
+ * perf.json shaped like kiln run's: hostile strings come out as text, another tenant gets
+ * -ENOENT. tests/integration/dashboard.sh drives the same pages over HTTP and in Chromium. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "service/dashboard.h"
+#include "service/html.h"
+#include "service/store.h"
+#include "tap.h"
+#include "util/fs.h"
+#include "util/util.h"
+
+static int64_t fake_now = 1800000000000;
+static int64_t fake_clock(void) { return fake_now; }
+static int64_t store_clock(void *ctx)
+{
+    (void)ctx;
+    return fake_now;
+}
+
+static struct kiln_store *the_store;
+static struct kiln_store *get(void *ctx)
+{
+    (void)ctx;
+    return the_store;
+}
+static void put(void *ctx, struct kiln_store *st)
+{
+    (void)ctx;
+    (void)st;
+}
+
+static void writer(void)
+{
+    struct kh_page p;
+    kh_page_init(&p, "t<i>tle", "b{}");
+    xmlNodePtr td = kh_el(p.body, "td", "<script>alert(1)</script> & \"q\"");
+    kh_attr(td, "title", "\"><script>x</script>");
+    kh_el(p.body, "p", "bad \xff\xfe utf-8 \x01 ctl \x1b[31mred\x1b[0m");
+    xmlNodePtr a = kh_link(p.body, "/jobs/1", "j");
+    kh_attr(a, "data-x", "' onmouseover='y");
+    kh_attr(a, "data-y", "'\"><b>");
+    size_t len = 0;
+    char *h = kh_page_finish(&p, &len);
+    ok(h && strlen(h) == len, "the page is written");
+    has(h, "<!DOCTYPE html>", "HTML5 doctype");
+    has(h, "<title>t&lt;i&gt;tle</title>", "the title is text");
+    has(h, "&lt;script&gt;alert(1)&lt;/script&gt; &amp; \"q\"", "element text escaped");
+    ok(!strstr(h, "<script>"), "no script element came of the text: %s", h);
+    /* libxml2 quotes a value holding '"' with '\'', and escapes '"' when it holds both */
+    has(h, "title='\"&gt;&lt;script&gt;x&lt;/script&gt;'", "an attribute value cannot close its quotes");
+    has(h, "data-y=\"'&quot;&gt;&lt;b&gt;\"", "nor one holding both quotes");
+    has(h, "data-x=\"' onmouseover='y\"", "single quotes stay inside double-quoted values");
+    ok(!strchr(h, '\xff') && !strchr(h, '\x01') && !strchr(h, '\x1b'), "bad bytes, controls and escapes do not pass");
+    has(h, "bad &#65533;&#65533; utf-8 &#65533; ctl red", "ill-formed bytes and controls are U+FFFD, ANSI colours dropped");
+    has(h, "<style>b{}</style>", "the stylesheet is written as it is");
+    has(h, "<meta charset=\"utf-8\">", "a void element has no end tag");
+    free(h);
+    char *e = kh_url_escape("cases/a b/<x>.txt", 1);
+    is_str(e, "cases/a%20b/%3Cx%3E.txt", "URL path escaping keeps '/'");
+    free(e);
+    e = kh_url_escape("/jobs/1?x", 0);
+    is_str(e, "%2Fjobs%2F1%3Fx", "URL value escaping");
+    free(e);
+}
+
+static void next_and_names(void)
+{
+    ok(kiln_dash_next_ok("/"), "/ is a place to go after sign-in");
+    ok(kiln_dash_next_ok("/jobs/7"), "/jobs/7 too");
+    ok(kiln_dash_next_ok("/?state=queued"), "a page with a query too");
+    ok(!kiln_dash_next_ok("//evil.example/"), "a scheme-relative URL is not (another site)");
+    ok(!kiln_dash_next_ok("https://evil.example/"), "nor an absolute one");
+    ok(!kiln_dash_next_ok("/\\evil.example"), "nor a backslash");
+    ok(!kiln_dash_next_ok("/a\r\nSet-Cookie: x"), "nor a header break");
+    ok(!kiln_dash_next_ok(""), "nor nothing");
+
+    struct kiln_job j = {.spec = "{\"image_name\":\"<b>deb</b>\",\"testcase\":[]}", .image_digest = "ab"};
+    char *n = kiln_dash_image_name(&j);
+    is_str(n, "<b>deb</b>", "the submitted name (escaped where shown, not here)");
+    free(n);
+    j.spec = "{\"testcase\":[]}";
+    j.gallery_ref = "debian-server@1.0.2";
+    n = kiln_dash_image_name(&j);
+    is_str(n, "debian-server", "else the gallery reference's name");
+    free(n);
+    j.gallery_ref = NULL;
+    j.image_digest = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    n = kiln_dash_image_name(&j);
+    is_str(n, "sha256:0123456789ab", "else the digest");
+    free(n);
+}
+
+static void sessions_bounded(void)
+{
+    struct kiln_dash_env env = {.jobs_dir = "/nonexistent", .store_get = get, .store_put = put, .now_ms = fake_clock};
+    struct kiln_dash *d = kiln_dash_new(&env);
+    struct kiln_tenant t = {.id = 1, .name = "acme"};
+    int rc = 0, made = 0;
+    char *path = NULL, *first = NULL;
+    int64_t exp = 0;
+    for (int i = 0; i < KILN_DASH_SESSIONS_MAX && rc == 0; i++, made++) {
+        rc = kiln_dash_link_mint(d, &t, &path, &exp);
+        if (rc == 0 && !first) first = path;
+        else free(path);
+        path = NULL;
+    }
+    is_int(made, KILN_DASH_SESSIONS_MAX, "links up to the bound");
+    ok(first && strlen(first) == strlen("/login/") + 64, "a link is /login/ and 64 hex digits: %s", first ? first : "");
+    is_int(exp, fake_now + KILN_DASH_LINK_MS, "a link lasts a minute");
+    is_int(kiln_dash_link_mint(d, &t, &path, &exp), -ENOSPC, "one more is refused");
+    fake_now += KILN_DASH_LINK_MS + 1;
+    is_int(kiln_dash_link_mint(d, &t, &path, &exp), 0, "expired links make room again");
+    ok(path && first && !streq(path, first), "links differ");
+    free(path);
+    free(first);
+    kiln_dash_free(d);
+}
+
+static void put_file(const char *path, const char *text)
+{
+    _cleanup_free_ char *dir = path_dirname(path);
+    mkdir_p(dir, 0700);
+    ok(write_file_atomic(path, text, strlen(text), 0600) == 0, "wrote %s", path);
+}
+
+static void job_page(void)
+{
+    char tmp[] = "/tmp/kiln-test-dash-XXXXXX";
+    if (!mkdtemp(tmp)) return (void)ok(false, "mkdtemp");
+    _cleanup_free_ char *url = xasprintf("sqlite:%s/kiln.db", tmp), *jobs = path_join(tmp, "jobs");
+    struct kiln_store_opts so = {.now_ms = store_clock};
+    char *err = NULL;
+    if (kiln_store_open(url, &so, &the_store, &err) < 0) return (void)ok(false, "store: %s", err);
+    char tok[KILN_TOKEN_LEN + 1];
+    struct kiln_tenant a, b;
+    struct kiln_worker w;
+    ok(kiln_store_tenant_add(the_store, "acme", 2, false, tok, &a, &err) == 0, "tenant a");
+    ok(kiln_store_tenant_add(the_store, "beta", 2, false, tok, &b, &err) == 0, "tenant b");
+    ok(kiln_store_worker_add(the_store, "w1", tok, &w, &err) == 0, "worker w1");
+    struct kiln_caps caps = {.accel = "tcg", .arch = "x86_64", .cpus = 2, .memory_mb = 2048};
+    ok(kiln_store_worker_declare(the_store, w.id, &caps, 2, &err) == 0, "declare");
+    const char *digest = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    struct kiln_image im;
+    ok(kiln_store_image_record(the_store, a.id, digest, 10, "/x", &im, &err) == 0, "image");
+    struct kiln_job_submit sub = {.image_digest = digest, .spec = "{\"image_name\":\"<img src=x>deb\",\"testcase\":[]}"};
+    int64_t id[2];
+    struct kiln_job j;
+    for (int k = 0; k < 2; k++) {
+        ok(kiln_store_job_submit(the_store, a.id, &sub, &id[k], &err) == 0, "job %d", k);
+        ok(kiln_store_claim(the_store, w.id, 60000, &j, &err) == 1, "claimed");
+        kiln_job_clear(&j);
+        kiln_store_job_advance(the_store, w.id, id[k], JOB_RUNNING, &err);
+        fake_now += 5000;
+        ok(kiln_store_job_finish(the_store, w.id, id[k], k ? RESULT_FAILED : RESULT_PASSED, k ? "1 of 2 cases failed: <b>x</b>" : NULL,
+                                 NULL, &err) == 0,
+           "finished");
+        char n[32];
+        snprintf(n, sizeof n, "%lld", (long long)id[k]);
+        _cleanup_free_ char *dir = path_join(jobs, n), *rj = path_join(dir, "results.json"),
+                            *pj = path_join(dir, "cases/x/perf.json"), *lj = path_join(dir, "cases/x/log.txt");
+        _cleanup_free_ char *results = xasprintf(
+            "{\"run\":{\"name\":\"job\"},\"cases\":["
+            "{\"name\":\"x\",\"status\":\"%s\",\"reason\":\"it is: <script>alert(1)</script>\",\"duration_s\":%d,"
+            "\"started\":\"2026-11-30T10:00:00Z\",\"log\":\"cases/x/log.txt\",\"perf\":\"cases/x/perf.json\","
+            "\"metrics\":[{\"name\":\"boot\",\"value\":%d.5,\"unit\":\"s\"}]},"
+            "{\"name\":\"y\",\"status\":\"passed\",\"duration_s\":2,\"started\":\"2026-11-30T10:00:04Z\","
+            "\"perf\":\"../../../kiln.db\"}]}",
+            k ? "failed" : "passed", 3 + k, 7 + k);
+        put_file(rj, results);
+        put_file(pj, "{\"duration_s\":3,\"interval_s\":1,\"host\":{\"node0\":{\"cpu_s\":1.5,\"rss_max_kib\":204800,\"samples\":["
+                  "{\"t\":0,\"cpu_s\":10,\"rss_kib\":102400},{\"t\":1,\"cpu_s\":10.5,\"rss_kib\":153600},"
+                  "{\"t\":2,\"cpu_s\":11.5,\"rss_kib\":204800}]}},\"guest\":{}}");
+        put_file(lj, "log\n");
+    }
+    struct kiln_dash_env env = {.jobs_dir = jobs, .store_get = get, .store_put = put, .now_ms = fake_clock};
+    struct kiln_dash *d = kiln_dash_new(&env);
+    char *html = NULL;
+    size_t len = 0;
+    ok(kiln_dash_job_page(d, the_store, &a, id[1], &html, &len, &err) == 0, "the job page renders: %s", err ? err : "");
+    has(html, "<h1>Job ", "its heading");
+    has(html, "&lt;img src=x&gt;deb", "the image name is text");
+    has(html, "it is: &lt;script&gt;alert(1)&lt;/script&gt;", "the case reason is text");
+    has(html, "1 of 2 cases failed: &lt;b&gt;x&lt;/b&gt;", "the job reason is text");
+    ok(!strstr(html, "<script") && !strstr(html, "<img") && !strstr(html, "<b>"), "no element came of a hostile string");
+    has(html, "<td class=\"failed\">failed</td>", "the failing case's status");
+    has(html, "/artifacts/cases/x/log.txt\">log</a>", "the case log's link");
+    has(html, "aria-label=\"case durations (s)\"", "the durations plot");
+    /* CPU: 0.5 s over 1 s, then 1 s over 1 s: 50% and 100%, plotted on a 0..108% axis */
+    has(html, "<title>x on node0: VM CPU %</title>", "the CPU series of the case's node");
+    has(html, "x on node0: VM RSS MiB", "the RSS series");
+    has(html, "1 earlier job(s) of tenant acme", "the trend counts job 1");
+    has(html, "x: boot", "the trend follows the case's metric");
+    has(html, "7.50 to 7.50 s", "the earlier value of that metric");
+    has(html, "x: VM peak RSS", "and the VM's peak RSS");
+    ok(!strstr(html, "y on node0"), "a perf path out of the job's directory was not read");
+    free(html);
+    html = NULL;
+    is_int(kiln_dash_job_page(d, the_store, &b, id[1], &html, &len, &err), -ENOENT, "another tenant's job is not found");
+    free(err);
+    err = NULL;
+    struct kiln_tenant admin = {.id = 99, .admin = true, .name = "root"};
+    ok(kiln_dash_job_page(d, the_store, &admin, id[1], &html, &len, &err) == 0, "the admin sees it");
+    has(html, "root (admin)", "signed in as the admin");
+    free(html);
+    kiln_dash_free(d);
+    kiln_store_close(the_store);
+    rm_rf(tmp);
+}
+
+int main(void)
+{
+    writer();
+    next_and_names();
+    sessions_bounded();
+    job_page();
+    return tap_done();
+}
