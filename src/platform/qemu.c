@@ -410,8 +410,10 @@ static int swtpm_start(struct kiln_node *n, struct qemu_node *qn, const char *so
     unlink(sock);
     _cleanup_free_ char *state = xasprintf("dir=%s/tpm,mode=0600", qn->work);
     _cleanup_free_ char *ctrl = xasprintf("type=unixio,path=%s,mode=0600", sock);
-    char *argv[] = {qp->swtpm, "socket", "--tpm2", "--tpmstate", state, "--ctrl", ctrl, "--log", "fd=2,level=1", NULL};
     _cleanup_free_ char *logp = path_join(n->dir, "swtpm.log");
+    /* swtpm 0.7 refuses --log fd=2: its log and its stderr append to the same file */
+    _cleanup_free_ char *logarg = xasprintf("file=%s,level=1", logp);
+    char *argv[] = {qp->swtpm, "socket", "--tpm2", "--tpmstate", state, "--ctrl", ctrl, "--log", logarg, NULL};
     FILE *lf = fopen(logp, qn->power_ons ? "ae" : "we");
     int r = proc_spawn(argv, -1, lf ? fileno(lf) : -1, lf ? fileno(lf) : -1, &qn->swtpm_pid);
     if (lf) fclose(lf);
@@ -907,6 +909,7 @@ static void qemu_fini(struct kiln_platform_ctx *p)
     ntp_server_stop(qp->ntp);
     free(qp->image_format);
     free(qp->fw_code);
+    free(qp->swtpm);
     free(qp);
     p->priv = NULL;
 }
