@@ -7,7 +7,7 @@ kiln=${1:?usage: checks-table.sh KILN [OUT]}
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${2:-$root/docs/checks.md}
 tmp=$(mktemp)
-trap 'rm -f "$tmp" "$tmp.d"' EXIT
+trap 'rm -f "$tmp" "$tmp.d" "$tmp.p"' EXIT
 for f in "$root"/tests/defects/*.sh; do
     n=$(basename "$f" .sh)
     [ "$n" = lib ] && continue
@@ -21,6 +21,10 @@ sed -n 's/^\([a-z0-9_]*\): \(.*\)$/\1\t-\t\2/p' "$root/tests/defects/unproducibl
 for f in "$root"/tests/integration/*.sh; do
     for c in $(sed -n 's/^# fails: //p' "$f"); do printf '%s\t%s\t%s\n' "$c" "../integration/$(basename "$f")" "see the test"; done
 done >> "$tmp.d"
+# cases above priority 2, which no tier selects, pass on a clean guest where a test says so: "# passes: case ..."
+for f in "$root"/tests/integration/*.sh; do
+    for c in $(sed -n 's/^# passes: //p' "$f"); do printf '%s\t%s\n' "$c" "$(basename "$f")"; done
+done > "$tmp.p"
 {
     echo "# Built-in checks, proven both ways"
     echo
@@ -43,7 +47,9 @@ done >> "$tmp.d"
         [ -z "$defects" ] && [ -n "$cannot" ] && defects="none here: $cannot"
         clean=
         awk -F'\t' -v c="$name" '$1 == c && $2 !~ /^\.\.\// && $2 != "-" {f = 1} END {exit !f}' "$tmp.d" && clean="defects.sh (clean run)"
-        if [ "$prio" -le 1 ]; then clean="${clean:+$clean, }tier1.sh, stock.sh"; else clean="${clean:+$clean, }check-long (tier 2, stock images)"; fi
+        if [ "$prio" -le 1 ]; then clean="${clean:+$clean, }tier1.sh, stock.sh"
+        elif [ "$prio" -eq 2 ]; then clean="${clean:+$clean, }check-long (tier 2, stock images)"
+        else clean="${clean:+$clean, }$(awk -F'\t' -v c="$name" '$1 == c {printf "%s%s", sep, $2; sep = ", "}' "$tmp.p")"; fi
         echo "| $name | $area | $prio | ${defects:-none yet} | ${evidence:--} | $clean |"
     done
 } > "$tmp"

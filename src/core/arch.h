@@ -16,6 +16,11 @@ struct kiln_arch {
     const char *const *fw_code; /* UEFI firmware code, candidate paths in order of preference */
     const char *const *fw_vars; /* its variable store template, same order */
     const char *fw_package;    /* the Debian package that ships them */
+    /* Secure Boot (NULL: kiln offers none for this architecture): code that needs SMM, and
+     * variable stores with keys enrolled and Secure Boot on (Debian's ovmf README.Debian) */
+    const char *fw_code_secure;
+    const char *fw_vars_ms;       /* Microsoft's KEK and db, the distribution's PK */
+    const char *fw_vars_snakeoil; /* the test key shipped with its private key as PK, KEK and db */
     uint64_t pflash_bytes;     /* size each pflash device must have (0: the files' own size) */
     const char *console;       /* the serial console's device in the guest: "ttyS0" */
     /* UEFI boot (UEFI specification 2.10, 3.5.1.1: removable media boot file names) */

@@ -1,7 +1,10 @@
 /* QEMU platform: one qemu process per node, a qcow2 overlay over the (never modified)
  * image, user-mode networking with an SSH forward on a port the kernel picks (read back
  * through QMP: no race), the serial console in a file from the first byte, and SSH keys
- * offered both as a systemd credential (SMBIOS type 11) and a cloud-init NoCloud seed. */
+ * offered both as a systemd credential (SMBIOS type 11) and a cloud-init NoCloud seed.
+ * A node that needs a TPM gets its own swtpm (TPM 2.0 over CRB), one process per power-on
+ * on the same state directory; Secure Boot is OVMF's SMM build with a copy of a variable
+ * store that has keys enrolled. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
@@ -39,6 +42,8 @@ struct qemu_priv {
     const char *kvm_cpu; /* -cpu under KVM: platform.qemu.cpu_model or "host" */
     char *image_format;
     struct ntp_server *ntp; /* the guests' time source, when port 123 was free */
+    char *swtpm;            /* the swtpm program; NULL: none, so feature tpm is not offered */
+    const char *fw_vars;    /* the variable store each node starts from a copy of */
 };
 
 /* env->priv when the environment has a private network */
@@ -53,6 +58,7 @@ struct qemu_node {
     char *work;      /* per-node work dir: overlay, seed, qmp socket */
     int hot_disks;
     struct mqtap mq;
+    pid_t swtpm_pid; /* this power-on's TPM, 0 when none runs */
     bool kvm;        /* what this node was started with */
     int64_t powered_on_ms;
     uint64_t console_at_power_on;
@@ -91,7 +97,8 @@ static int guest_arch(const struct kiln_qemu_conf *q, const struct kiln_arch **o
  * (virt: 64 MiB) gets a padded copy of smaller code in the run's work dir. */
 static int firmware_code(struct kiln_platform_ctx *p, struct qemu_priv *qp)
 {
-    const char *code = first_existing(qp->arch->fw_code);
+    const char *code = p->rb->platform.qemu.secure_boot != SB_OFF ? qp->arch->fw_code_secure
+                                                                   : first_existing(qp->arch->fw_code);
     struct stat st;
     if (!qp->arch->pflash_bytes || (stat(code, &st) == 0 && (uint64_t)st.st_size == qp->arch->pflash_bytes)) {
         qp->fw_code = xstrdup(code);
@@ -105,6 +112,42 @@ static int firmware_code(struct kiln_platform_ctx *p, struct qemu_priv *qp)
     if (proc_run(cp, 60000, NULL) != 0 || truncate(qp->fw_code, (off_t)qp->arch->pflash_bytes) < 0)
         return log_error("platform.qemu.firmware: cannot make a padded copy of %s in %s", code, p->work_dir);
     return 0;
+}
+
+/* platform.qemu.secure_boot: the SMM firmware build and the chosen variable store. */
+static int secure_boot_firmware(const struct kiln_qemu_conf *q, struct qemu_priv *qp)
+{
+    if (!qp->arch->fw_code_secure)
+        return log_error("platform.qemu.secure_boot: kiln offers Secure Boot for x86_64 guests only, these are %s; "
+                         "remove secure_boot", qp->arch->name);
+    qp->fw_vars = q->secure_boot == SB_MS         ? qp->arch->fw_vars_ms
+                  : q->secure_boot == SB_SNAKEOIL ? qp->arch->fw_vars_snakeoil
+                                                  : q->secure_boot_vars;
+    for (const char *f = qp->arch->fw_code_secure; f; f = f == qp->arch->fw_code_secure ? qp->fw_vars : NULL)
+        if (!file_exists(f))
+            return log_error("platform.qemu.secure_boot: %s does not exist (%s; apt-get install %s)", f,
+                             f == qp->fw_vars && q->secure_boot == SB_FILE ? "the runbook names it"
+                                                                          : "Secure Boot firmware",
+                             qp->arch->fw_package);
+    return 0;
+}
+
+/* swtpm: $KILN_SWTPM when set (a path; empty or missing: no TPM offered), else the first
+ * executable swtpm in $PATH. NULL when there is none. */
+static char *find_swtpm(void)
+{
+    const char *env = getenv("KILN_SWTPM");
+    if (env) return *env && access(env, X_OK) == 0 ? xstrdup(env) : NULL;
+    const char *path = getenv("PATH");
+    if (!path) return NULL;
+    _cleanup_free_ char *dirs = xstrdup(path);
+    char *save = NULL;
+    for (char *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+        char *f = path_join(d, "swtpm");
+        if (access(f, X_OK) == 0) return f;
+        free(f);
+    }
+    return NULL;
 }
 
 static int qemu_init(struct kiln_platform_ctx *p)
@@ -134,7 +177,11 @@ static int qemu_init(struct kiln_platform_ctx *p)
     if (q->firmware == FW_UEFI && (!first_existing(qp->arch->fw_code) || !first_existing(qp->arch->fw_vars)))
         return log_error("platform.qemu.firmware is uefi but %s UEFI firmware is not installed (apt-get install %s)",
                          qp->arch->name, qp->arch->fw_package);
+    qp->fw_vars = first_existing(qp->arch->fw_vars);
+    if (q->secure_boot != SB_OFF && secure_boot_firmware(q, qp) < 0) return -EINVAL;
     if (q->firmware == FW_UEFI && firmware_code(p, qp) < 0) return -EIO;
+    qp->swtpm = find_swtpm();
+    if (qp->swtpm) log_debug("qemu: TPMs from %s", qp->swtpm);
     char detail[256];
     qp->kvm_cpu = q->cpu_model ? q->cpu_model : "host";
     if (q->accel == ACCEL_TCG) {
@@ -167,9 +214,12 @@ static bool qemu_capable(struct kiln_platform_ctx *p, const struct kiln_req *nee
     if ((need->features & FEAT_MULTIQUEUE) && mqtap_unavailable())
         return snprintf(why, sz, "needs feature multiqueue: %s", mqtap_unavailable()), false;
     if (need->features & FEAT_GPU) return snprintf(why, sz, "needs feature gpu, qemu platform has none"), false;
-    if ((need->features & FEAT_TPM) && !file_exists("/usr/bin/swtpm"))
-        return snprintf(why, sz, "needs feature tpm, swtpm is not installed"), false;
-    if (need->features & FEAT_TPM) return snprintf(why, sz, "needs feature tpm, not supported by kiln's qemu platform yet"), false;
+    struct qemu_priv *qp = p->priv;
+    if ((need->features & FEAT_TPM) && !qp->swtpm)
+        return snprintf(why, sz, "needs feature tpm, swtpm is not installed (apt-get install swtpm)"), false;
+    if ((need->features & FEAT_SECURE_BOOT) && q->secure_boot == SB_OFF)
+        return snprintf(why, sz, "needs feature secure-boot, platform.qemu.secure_boot is not set (ms or snakeoil)"),
+               false;
     long host_cpus = sysconf(_SC_NPROCESSORS_ONLN);
     if (need->cpus > 4 * host_cpus)
         return snprintf(why, sz, "needs cpus>=%d, host has %ld (kiln allows up to 4x overcommit)", need->cpus, host_cpus), false;
@@ -188,6 +238,7 @@ static void qemu_spec_for(struct kiln_platform_ctx *p, const struct kiln_req *ne
     /* nodes of one environment always share a private segment: it costs one NIC */
     if (spec->nodes > 1) spec->features |= FEAT_PRIVATE_NET;
     if (q->firmware == FW_UEFI) spec->features |= FEAT_UEFI;
+    if (q->secure_boot != SB_OFF) spec->features |= FEAT_SECURE_BOOT;
 }
 
 static int run_tool(char *const argv[], char *why, size_t sz)
@@ -311,7 +362,7 @@ static int qemu_prepare_node(struct kiln_platform_ctx *p, struct kiln_env *env, 
     n->have.nodes = 0;
     if (q->firmware == FW_UEFI) {
         _cleanup_free_ char *vars = path_join(qn->work, "efi-vars.fd");
-        char *cp[] = {"cp", (char *)first_existing(qp->arch->fw_vars), vars, NULL};
+        char *cp[] = {"cp", (char *)qp->fw_vars, vars, NULL};
         if (run_tool(cp, why, sz) < 0) return -EIO;
         if (qp->arch->pflash_bytes && truncate(vars, (off_t)qp->arch->pflash_bytes) < 0)
             return snprintf(why, sz, "cannot size %s to the machine's pflash: %s", vars, strerror(errno)), -errno;
@@ -334,7 +385,56 @@ static int qemu_prepare_node(struct kiln_platform_ctx *p, struct kiln_env *env, 
         if (run_tool(mk, why, sz) < 0) return -EIO;
         n->have.features |= FEAT_NVME;
     }
+    if (env->spec.features & FEAT_TPM) {
+        /* the TPM's persistent state (seeds, NV indices) outlives each swtpm: one per power-on */
+        _cleanup_free_ char *state = path_join(qn->work, "tpm");
+        if (mkdir_p(state, 0700) < 0) return snprintf(why, sz, "cannot make %s: %s", state, strerror(errno)), -EIO;
+    }
     return make_seed(p, n, env->spec.nics, qn->work, why, sz);
+}
+
+/* Ends this power-on's swtpm. Its persistent state is on disk already (swtpm writes it on
+ * every change), so SIGTERM loses only what a power cut loses. */
+static void swtpm_stop(struct qemu_node *qn)
+{
+    if (qn->swtpm_pid > 0) proc_kill(qn->swtpm_pid, 1000);
+    qn->swtpm_pid = 0;
+}
+
+/* Starts a swtpm for this power-on on the node's TPM state and waits for its control
+ * socket: swtpm ends when qemu sends it CMD_SHUTDOWN on exit, so each power-on needs one. */
+static int swtpm_start(struct kiln_node *n, struct qemu_node *qn, const char *sock, char *why, size_t sz)
+{
+    struct qemu_priv *qp = qn->p->priv;
+    swtpm_stop(qn);
+    unlink(sock);
+    _cleanup_free_ char *state = xasprintf("dir=%s/tpm,mode=0600", qn->work);
+    _cleanup_free_ char *ctrl = xasprintf("type=unixio,path=%s,mode=0600", sock);
+    _cleanup_free_ char *logp = path_join(n->dir, "swtpm.log");
+    /* swtpm 0.7 refuses --log fd=2: its log and its stderr append to the same file */
+    _cleanup_free_ char *logarg = xasprintf("file=%s,level=1", logp);
+    char *argv[] = {qp->swtpm, "socket", "--tpm2", "--tpmstate", state, "--ctrl", ctrl, "--log", logarg, NULL};
+    FILE *lf = fopen(logp, qn->power_ons ? "ae" : "we");
+    int r = proc_spawn(argv, -1, lf ? fileno(lf) : -1, lf ? fileno(lf) : -1, &qn->swtpm_pid);
+    if (lf) fclose(lf);
+    if (r < 0) {
+        qn->swtpm_pid = 0;
+        return snprintf(why, sz, "cannot start %s: %s", qp->swtpm, strerror(-r)), r;
+    }
+    for (int64_t deadline = now_ms() + 5000; !file_exists(sock); usleep(20000)) {
+        bool exited = proc_wait(qn->swtpm_pid, 0, NULL) == 0;
+        if (exited || now_ms() > deadline) {
+            if (exited) qn->swtpm_pid = 0; /* reaped: its pid may be another process's now */
+            swtpm_stop(qn);
+            char *log = NULL;
+            read_file(logp, 2048, &log, NULL);
+            snprintf(why, sz, "%s: swtpm %s without its control socket %s: %s", n->name,
+                     exited ? "exited" : "ran 5 s", sock, log ? strstrip(log) : "");
+            free(log);
+            return -EIO;
+        }
+    }
+    return 0;
 }
 
 /* Starts the node's qemu (first boot or after a power-off): same disks and firmware
@@ -359,7 +459,11 @@ static int qemu_power_on(struct kiln_node *n, char *why, size_t sz)
 #define OWN(s) (a.owned[a.no++] = (s))
     ARG(qp->arch->qemu);
     ARG("-name"), ARG(OWN(xasprintf("kiln-%s", n->name)));
-    ARG("-machine"), ARG(OWN(xasprintf("%s,accel=%s", qp->arch->machine, qn->kvm ? "kvm" : "tcg")));
+    /* the Secure Boot firmware keeps its variables safe from the OS only in SMM */
+    bool secure = q->secure_boot != SB_OFF;
+    ARG("-machine"), ARG(OWN(xasprintf("%s,accel=%s%s", qp->arch->machine, qn->kvm ? "kvm" : "tcg",
+                                       secure ? ",smm=on" : "")));
+    if (secure) ARG("-global"), ARG("driver=cfi.pflash01,property=secure,value=on");
     ARG("-cpu"), ARG(qn->kvm ? qp->kvm_cpu : q->cpu_model ? q->cpu_model : qp->arch->tcg_cpu);
     ARG("-smp"), ARG(OWN(xasprintf("%d", env->spec.cpus)));
     ARG("-m"), ARG(OWN(xasprintf("%d", env->spec.memory_mb)));
@@ -402,6 +506,13 @@ static int qemu_power_on(struct kiln_node *n, char *why, size_t sz)
         sbuf_free(&fds);
         ARG("-device"), ARG(OWN(xasprintf("virtio-net-pci,netdev=mq,mq=on,vectors=%d,mac=" KILN_MULTIQUEUE_MAC_PREFIX
                                           ":%02x:%02x:%02x", 2 * queues + 2, (id >> 16) & 0xff, (id >> 8) & 0xff, id & 0xff)));
+    }
+    if (env->spec.features & FEAT_TPM) {
+        _cleanup_free_ char *tpm_sock = path_join(qn->work, "swtpm.sock");
+        if (swtpm_start(n, qn, tpm_sock, why, sz) < 0) return -EIO;
+        ARG("-chardev"), ARG(OWN(xasprintf("socket,id=chrtpm,path=%s", tpm_sock)));
+        ARG("-tpmdev"), ARG("emulator,id=tpm0,chardev=chrtpm");
+        ARG("-device"), ARG("tpm-crb,tpmdev=tpm0");
     }
     if (q->firmware == FW_UEFI) {
         ARG("-drive"), ARG(OWN(xasprintf("if=pflash,format=raw,unit=0,readonly=on,file=%s", qp->fw_code)));
@@ -456,6 +567,7 @@ static int qemu_power_on(struct kiln_node *n, char *why, size_t sz)
     if (ql) fclose(ql);
     if (r < 0) {
         qn->pid = 0;
+        swtpm_stop(qn);
         return snprintf(why, sz, "cannot start %s: %s", qp->arch->qemu, strerror(-r)), r;
     }
     qn->power_ons++;
@@ -505,6 +617,7 @@ static void qemu_power_off(struct qemu_node *qn)
         }
         if (proc_wait(qn->pid, 3000, NULL) < 0) proc_kill(qn->pid, 2000);
     }
+    swtpm_stop(qn);
     qn->pid = 0;
     qmp_close(qn->qmp);
     qn->qmp = NULL;
@@ -796,6 +909,7 @@ static void qemu_fini(struct kiln_platform_ctx *p)
     ntp_server_stop(qp->ntp);
     free(qp->image_format);
     free(qp->fw_code);
+    free(qp->swtpm);
     free(qp);
     p->priv = NULL;
 }

@@ -579,7 +579,7 @@ void runbook_parse_req(const struct ynode *n, const char *path, struct kiln_req 
 static void parse_qemu(const struct ynode *n, struct kiln_qemu_conf *q, struct diags *d)
 {
     static const char *const keys[] = {"image", "firmware", "kernel", "initrd", "append", "memory_mb",
-                                       "cpus", "accel", "cpu_model", "boot_timeout_s", "arch", NULL};
+                                       "cpus", "accel", "cpu_model", "boot_timeout_s", "arch", "secure_boot", NULL};
     static const char *const fw[] = {"bios", "uefi", NULL};
     static const char *const accel[] = {"auto", "kvm", "tcg", NULL};
     const char *path = "platform.qemu";
@@ -611,6 +611,23 @@ static void parse_qemu(const struct ynode *n, struct kiln_qemu_conf *q, struct d
     if ((x = FIELD(n, "boot_timeout_s"))) {
         SUBPATH(p, path, "boot_timeout_s");
         y_long(d, x, p, 1, 86400, &q->boot_timeout_s);
+    }
+    if ((x = FIELD(n, "secure_boot"))) {
+        SUBPATH(p, path, "secure_boot");
+        static const char *const sb[] = {"off", "ms", "snakeoil", NULL};
+        const char *v = x->kind == YN_SCALAR ? x->scalar : NULL;
+        int i = 0;
+        while (v && sb[i] && !streq(sb[i], v)) i++;
+        if (v && sb[i]) q->secure_boot = i;
+        else if (get_path(d, x, p, &q->secure_boot_vars)) {
+            /* anything else names a variable store of the user's (their own keys enrolled) */
+            q->secure_boot = SB_FILE;
+            if (access(q->secure_boot_vars, R_OK) != 0)
+                diag_add(d, x, p, "expected ms, snakeoil, off or an OVMF variable store file; %s: %s",
+                         q->secure_boot_vars, strerror(errno));
+        }
+        if (q->secure_boot != SB_OFF && q->firmware != FW_UEFI)
+            diag_add(d, x, p, "Secure Boot needs UEFI firmware; add \"firmware: uefi\" to platform.qemu");
     }
     if (!q->image && !q->kernel)
         diag_add(d, n, path, "needs \"image\" (a raw, qcow2 or VHD disk) or \"kernel\" (direct kernel boot)");
@@ -1092,6 +1109,7 @@ void runbook_free(struct kiln_runbook *rb)
     free(pc->qemu.initrd);
     free(pc->qemu.append);
     free(pc->qemu.cpu_model);
+    free(pc->qemu.secure_boot_vars);
     for (size_t i = 0; i < pc->nready; i++) {
         free(pc->ready_nodes[i].address);
         free(pc->ready_nodes[i].username);

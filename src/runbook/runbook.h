@@ -11,6 +11,8 @@ enum kiln_keep_env { KEEP_NO, KEEP_ALWAYS, KEEP_FAILED };
 enum kiln_select_action { SEL_INCLUDE, SEL_EXCLUDE, SEL_FORCE_INCLUDE, SEL_FORCE_EXCLUDE };
 enum kiln_firmware { FW_BIOS, FW_UEFI };
 enum kiln_accel { ACCEL_AUTO, ACCEL_KVM, ACCEL_TCG };
+/* platform.qemu.secure_boot: which variable store the Secure Boot firmware starts from */
+enum kiln_secure_boot { SB_OFF, SB_MS, SB_SNAKEOIL, SB_FILE };
 
 struct kiln_var {
     char *name, *value;
@@ -28,6 +30,8 @@ struct kiln_qemu_conf {
     char *cpu_model;        /* qemu -cpu; NULL: "host" under KVM, the architecture's default under TCG */
     const struct kiln_arch *arch; /* the guest's; NULL: from the image's manifest, else x86_64 */
     long boot_timeout_s;
+    int secure_boot;        /* enum kiln_secure_boot; not SB_OFF only with firmware uefi */
+    char *secure_boot_vars; /* SB_FILE: absolute path of the variable store each node gets a copy of */
 };
 
 struct kiln_ready_node {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "suites/decide.h"
+#include "suites/decide_cvm.h"
 #include "util/util.h"
 #include "util/yaml.h"
 
@@ -115,6 +116,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     decide_failed_units(&a, &b, 1, &v), run(&v);
     decide_clean_shutdown(status & 2 ? part[2] : NULL, true, &a, status & 1, &v), run(&v);
     decide_generalized(&b, &a, &b, &v), run(&v);
+
+    decide_tpm_present(&f, status & 1, status & 2 ? &b : NULL, &v), run(&v);
+    struct gcap c = {.status = status & 4 ? 1 : 0, .out = (char *)part[2], .err = (char *)""};
+    decide_measured_boot(!(status & 8), &a, &c, &v), run(&v);
+    decide_secure_boot(&a, status & 2 ? &b : NULL, &c, &v), run(&v);
 
     gfiles_free(&f);
     free(buf);

@@ -4,6 +4,7 @@
 # devices, no mounts). Generalised: no SSH host keys (made on first boot), empty
 # machine-id, root password locked, hardening sysctls, SSH keys come from the systemd credential or cloud-init,
 # time from systemd-timesyncd against 10.0.2.2 (kiln's NTP source on the host, src/platform/ntp.c).
+# tpm2-tools: the cvm cases ask the TPM (tpm2_getcap, tpm2_pcrread, tpm2_eventlog).
 #
 # usage: debian.sh OUTDIR → OUTDIR/disk.qcow2 (whole-disk ext4, label "root"),
 #        OUTDIR/vmlinuz, OUTDIR/initrd.img, OUTDIR/root-uuid
@@ -18,7 +19,7 @@ security=${KILN_DEBIAN_SECURITY:-http://deb.debian.org/debian-security}
 uuid=6b696c6e-0000-4000-8000-000000000001
 
 mmdebstrap --variant=apt --mode=root --format=directory \
-    --include=systemd-sysv,udev,dbus,openssh-server,linux-image-amd64,initramfs-tools,iproute2,kmod,procps,systemd-timesyncd,e2fsprogs,netbase,ca-certificates \
+    --include=systemd-sysv,udev,dbus,openssh-server,linux-image-amd64,initramfs-tools,iproute2,kmod,procps,systemd-timesyncd,e2fsprogs,netbase,ca-certificates,tpm2-tools \
     --customize-hook='echo kiln-debian > "$1/etc/hostname"' \
     --customize-hook="echo 'UUID=$uuid / ext4 defaults,errors=remount-ro 0 1' > \"\$1/etc/fstab\"" \
     --customize-hook='mkdir -p "$1/etc/systemd/network" && printf "[Match]\nName=en* eth*\n\n[Network]\nDHCP=yes\n" > "$1/etc/systemd/network/80-dhcp.network"' \

@@ -66,6 +66,14 @@ expect_no_qemu() {
     fi
 }
 
+# No swtpm started by kiln may outlive it (its state and socket live under $T).
+expect_no_swtpm() {
+    if pgrep -f "swtpm socket .*$T/" >/dev/null; then
+        pgrep -af "swtpm socket .*$T/" >&2
+        fail "a swtpm kiln started is still running"
+    fi
+}
+
 # loopback_sshd: an OpenSSH server on 127.0.0.1, on a port of its own, with keys of its own
 # (log in with $T/client_key); sets $sshd_port and stops it on exit. Exits 77 without sshd.
 loopback_sshd() {

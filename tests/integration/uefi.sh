@@ -18,7 +18,8 @@ extension: [ $KILN_ROOT/tests/data/ext/uefi ]
 testcase:
   - criteria: { name: "ext\\\\.uefi\\\\..*|verify_kernel_cmdline" }
 YAML
-"$KILN" run --runs-dir runs2 bios.yml > out2.txt 2>&1
+# with no swtpm offered (KILN_SWTPM empty), as on a host without it
+KILN_SWTPM= "$KILN" run --runs-dir runs2 bios.yml > out2.txt 2>&1
 cat out2.txt
 r=runs2/latest/results.json
 expect_jq "$r" '.cases[] | select(.name=="ext.uefi.efi") | .status' skipped

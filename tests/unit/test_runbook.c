@@ -282,9 +282,32 @@ static void test_hostile(void)
     diags_free(&d);
 }
 
+/* platform.qemu.secure_boot: a named store or a file of the user's, only with UEFI firmware. */
+static void test_secure_boot(void)
+{
+    struct kiln_runbook *rb = NULL;
+    _cleanup_free_ char *a = load_ok("sb.yml", "platform: { type: qemu, qemu: { kernel: /k, firmware: uefi, secure_boot: snakeoil } }\n", &rb);
+    is_str(a, "(loaded)", "secure_boot: snakeoil loads");
+    if (rb) is_int(rb->platform.qemu.secure_boot, SB_SNAKEOIL, "secure_boot snakeoil");
+    runbook_free(rb);
+    _cleanup_free_ char *vars = put("my-vars.fd", "x");
+    _cleanup_free_ char *b = load_ok("sbf.yml", "platform: { type: qemu, qemu: { kernel: /k, firmware: uefi, secure_boot: ./my-vars.fd } }\n", &rb);
+    is_str(b, "(loaded)", "secure_boot: a variable store file loads");
+    if (rb) {
+        is_int(rb->platform.qemu.secure_boot, SB_FILE, "secure_boot file");
+        is_str(rb->platform.qemu.secure_boot_vars, vars, "the file resolves against the runbook's directory");
+    }
+    runbook_free(rb);
+    _cleanup_free_ char *e1 = load_err("sbbios.yml", "platform:\n  type: qemu\n  qemu: { kernel: /k, secure_boot: ms }\n");
+    has(e1, "sbbios.yml:3:36: platform.qemu.secure_boot: Secure Boot needs UEFI firmware", "secure boot without uefi located");
+    _cleanup_free_ char *e2 = load_err("sbnone.yml", "platform:\n  type: qemu\n  qemu: { kernel: /k, firmware: uefi, secure_boot: microsoft }\n");
+    has(e2, "sbnone.yml:3:52: platform.qemu.secure_boot: expected ms, snakeoil, off or an OVMF variable store file", "unknown store located");
+}
+
 int main(void)
 {
     mkdtemp(dir);
+    test_secure_boot();
     _cleanup_free_ char *common = put("common.yml",
                                       "concurrency: 2\n"
                                       "variable:\n"

@@ -1,0 +1,263 @@
+/* Area cvm's decisions (decide_cvm.h). Guest output is untrusted: every parser reads a
+ * NUL-terminated text of any content, copies at most a bounded value and never assumes a
+ * shape. Output formats: tpm2-tools 5 (tpm2_getcap, tpm2_pcrread, tpm2_eventlog print
+ * YAML-like text), od(1), mokutil's --sb-state, the kernel's "secureboot:" lines. */
+#include <ctype.h>
+#include <strings.h>
+
+#include "suites/decide_cvm.h"
+#include "util/util.h"
+
+/* Indentation of the line at p (spaces), and its content's end (the newline or NUL). */
+static size_t line_indent(const char *p) { return strspn(p, " "); }
+static const char *line_end(const char *p) { return p + strcspn(p, "\n"); }
+static const char *line_next(const char *p)
+{
+    p = line_end(p);
+    return *p ? p + 1 : NULL;
+}
+
+/* Whether the content of the line at p (indentation skipped, trailing blanks ignored) is s. */
+static bool line_is(const char *p, const char *s)
+{
+    p += line_indent(p);
+    size_t n = strlen(s);
+    if (strncmp(p, s, n) != 0) return false;
+    for (p += n; *p && *p != '\n'; p++)
+        if (*p != ' ' && *p != '\t' && *p != '\r') return false;
+    return true;
+}
+
+/* The value: of property key in tpm2_getcap's output ("KEY:\n  raw: ..\n  value: \"2.0\""),
+ * quotes removed, at most sz-1 printable bytes; false when absent. */
+static bool getcap_value(const char *text, const char *key, char *buf, size_t sz)
+{
+    _cleanup_free_ char *head = xasprintf("%s:", key);
+    for (const char *p = text; p; p = line_next(p)) {
+        if (line_indent(p) != 0 || !line_is(p, head)) continue;
+        for (const char *q = line_next(p); q && line_indent(q) > 0; q = line_next(q)) {
+            const char *s = q + line_indent(q);
+            if (!startswith(s, "value:")) continue;
+            s += 6;
+            s += strspn(s, " \"");
+            size_t n = 0;
+            while (s[n] && s[n] != '"' && s[n] != '\n' && s[n] != '\r' && n + 1 < sz) {
+                buf[n] = isprint((unsigned char)s[n]) ? s[n] : '?';
+                n++;
+            }
+            buf[n] = 0;
+            return true;
+        }
+        return false;
+    }
+    return false;
+}
+
+enum verdict_kind decide_tpm_present(const struct gfiles *sysfs, bool have_tpmrm, const struct gcap *getcap,
+                                     struct verdict *v)
+{
+    if (!sysfs->n)
+        return verdict_set(v, VERDICT_FAIL, "the guest has no TPM: no /sys/class/tpm/tpm*/tpm_version_major (the "
+                                            "platform attached one; no TPM driver bound to it: tpm_crb, tpm_tis)");
+    const struct gfile *f = &sysfs->v[0];
+    _cleanup_free_ char *text = xstrdup(f->text);
+    long major = 0;
+    if (!parse_long(strstrip(text), &major))
+        return verdict_set(v, VERDICT_SKIP, "cannot decide: %s holds \"%.40s\", not a number", f->path, text);
+    if (major != 2) return verdict_set(v, VERDICT_FAIL, "%s is %ld, expected 2 (a TPM 2.0)", f->path, major);
+    if (!have_tpmrm)
+        return verdict_set(v, VERDICT_FAIL, "/dev/tpmrm0 is missing: the kernel runs no TPM 2.0 resource manager "
+                                            "(%s is 2)", f->path);
+    if (!getcap)
+        return verdict_set(v, VERDICT_PASS, "TPM 2.0 by the kernel's account (%s = 2, /dev/tpmrm0); the guest lacks "
+                                            "tpm2-tools, so the TPM itself was not asked", f->path);
+    if (getcap->status != 0) {
+        _cleanup_free_ char *why = gcap_why(getcap);
+        return verdict_set(v, VERDICT_FAIL, "the TPM does not answer: tpm2_getcap properties-fixed %s", why);
+    }
+    char family[64], maker[64];
+    if (!getcap_value(getcap->out, "TPM2_PT_FAMILY_INDICATOR", family, sizeof family))
+        return verdict_set(v, VERDICT_SKIP, "cannot decide: tpm2_getcap properties-fixed printed no "
+                                            "TPM2_PT_FAMILY_INDICATOR value");
+    if (!streq(family, "2.0"))
+        return verdict_set(v, VERDICT_FAIL, "TPM2_PT_FAMILY_INDICATOR is \"%s\", expected \"2.0\" (tpm2_getcap "
+                                            "properties-fixed)", family);
+    bool m = getcap_value(getcap->out, "TPM2_PT_MANUFACTURER", maker, sizeof maker);
+    return verdict_set(v, VERDICT_PASS, "TPM 2.0 answers: TPM2_PT_FAMILY_INDICATOR \"2.0\"%s%s%s, /dev/tpmrm0",
+                       m ? ", manufacturer \"" : "", m ? maker : "", m ? "\"" : "");
+}
+
+/* "N : 0xHEX" → index and lower-case hex (a digest of 20..64 bytes); false otherwise. */
+static bool pcr_line(const char *p, int *idx, char hex[129])
+{
+    p += line_indent(p);
+    if (!isdigit((unsigned char)*p)) return false;
+    long i = 0;
+    while (isdigit((unsigned char)*p) && i < 100) i = i * 10 + (*p++ - '0');
+    p += strspn(p, " ");
+    if (*p++ != ':') return false;
+    p += strspn(p, " ");
+    if (strncasecmp(p, "0x", 2) != 0) return false;
+    p += 2;
+    size_t n = 0;
+    while (isxdigit((unsigned char)p[n]) && n < 128) {
+        hex[n] = (char)tolower((unsigned char)p[n]);
+        n++;
+    }
+    hex[n] = 0;
+    if (isxdigit((unsigned char)p[n]) || (n != 40 && n != 64 && n != 96 && n != 128)) return false;
+    *idx = (int)i;
+    return true;
+}
+
+unsigned cvm_parse_pcr_bank(const char *text, const char *bank, char hex[CVM_PCRS][129])
+{
+    _cleanup_free_ char *head = xasprintf("%s:", bank);
+    unsigned got = 0;
+    for (const char *p = text; p; p = line_next(p)) {
+        if (!line_is(p, head)) continue;
+        size_t indent = line_indent(p);
+        for (const char *q = line_next(p); q; q = line_next(q)) {
+            if (line_is(q, "")) continue;
+            if (line_indent(q) <= indent) break;
+            int i;
+            char h[129];
+            if (pcr_line(q, &i, h) && i >= 0 && i < CVM_PCRS) {
+                memcpy(hex[i], h, sizeof h);
+                got |= 1u << i;
+            }
+        }
+        break;
+    }
+    return got;
+}
+
+enum verdict_kind decide_measured_boot(bool log_present, const struct gcap *eventlog, const struct gcap *pcrread,
+                                       struct verdict *v)
+{
+    static const char log_path[] = "/sys/kernel/security/tpm0/binary_bios_measurements";
+    if (!log_present)
+        return verdict_set(v, VERDICT_FAIL, "no firmware event log: %s is missing (the firmware measured nothing, "
+                                            "or did not hand its log to the kernel)", log_path);
+    if (eventlog->status != 0) {
+        _cleanup_free_ char *why = gcap_why(eventlog);
+        return verdict_set(v, VERDICT_FAIL, "tpm2_eventlog cannot replay %s: %s", log_path, why);
+    }
+    /* the replayed values close tpm2_eventlog's output, under "pcrs:" at the left margin */
+    const char *pcrs = NULL;
+    for (const char *p = eventlog->out; p && !pcrs; p = line_next(p))
+        if (line_indent(p) == 0 && line_is(p, "pcrs:")) pcrs = p;
+    if (!pcrs)
+        return verdict_set(v, VERDICT_FAIL, "the firmware event log %s records no measurement (tpm2_eventlog "
+                                            "replays no PCR)", log_path);
+    char want[CVM_PCRS][129], have[CVM_PCRS][129];
+    unsigned logged = cvm_parse_pcr_bank(pcrs, "sha256", want);
+    if (!logged) {
+        bool other = strstr(pcrs, "sha1:") != NULL;
+        return other ? verdict_set(v, VERDICT_SKIP, "cannot decide: the event log extends no sha256 PCR 0-7 (only "
+                                                    "sha1), which is the bank compared")
+                     : verdict_set(v, VERDICT_FAIL, "the firmware event log %s measured nothing into PCR 0-7",
+                                   log_path);
+    }
+    if (pcrread->status != 0) {
+        _cleanup_free_ char *why = gcap_why(pcrread);
+        return verdict_set(v, VERDICT_FAIL, "the TPM does not answer: tpm2_pcrread sha256:0,1,2,3,4,5,6,7 %s", why);
+    }
+    unsigned read = cvm_parse_pcr_bank(pcrread->out, "sha256", have);
+    for (int i = 0; i < CVM_PCRS; i++)
+        if (!(read & (1u << i)))
+            return verdict_set(v, VERDICT_SKIP, "cannot decide: tpm2_pcrread printed no sha256 value for PCR %d", i);
+    struct sbuf bad = {0};
+    int nbad = 0;
+    for (int i = 0; i < CVM_PCRS; i++) {
+        /* a PCR the log never extends is still at its reset value, all zeros */
+        char zero[129];
+        memset(zero, '0', 64);
+        zero[64] = 0;
+        const char *w = logged & (1u << i) ? want[i] : zero;
+        if (streq(w, have[i])) continue;
+        sbuf_printf(&bad, "%sPCR %d: the event log replays to 0x%s, the TPM reports 0x%s", nbad ? "; " : "", i, w,
+                    have[i]);
+        nbad++;
+    }
+    if (nbad) {
+        verdict_set(v, VERDICT_FAIL, "the firmware event log does not match the TPM (%d of PCR 0-7, sha256): %s", nbad,
+                    bad.s);
+        sbuf_free(&bad);
+        return VERDICT_FAIL;
+    }
+    return verdict_set(v, VERDICT_PASS, "the firmware event log replays to the TPM's PCR 0-7 (sha256; %d extended)",
+                       __builtin_popcount(logged));
+}
+
+/* The value byte of an efivarfs file as `od -An -tu1` shows it ("NAME 6 0 0 0 1": four
+ * attribute bytes, then the value): 0..255, or -1 when the line is absent or short. */
+static int efivar_byte(const char *text, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = text; p; p = line_next(p)) {
+        if (strncmp(p, name, n) != 0 || p[n] != ' ') continue;
+        const char *s = p + n, *end = line_end(p);
+        long bytes[5];
+        int k = 0;
+        while (s < end && k < 5) {
+            s += strspn(s, " \t");
+            if (s >= end || !isdigit((unsigned char)*s)) break;
+            long b = 0;
+            while (s < end && isdigit((unsigned char)*s) && b < 1000) b = b * 10 + (*s++ - '0');
+            bytes[k++] = b;
+        }
+        return k == 5 && bytes[4] <= 255 ? (int)bytes[4] : -1;
+    }
+    return -1;
+}
+
+/* The first line of text holding needle (case-insensitive), at most 160 bytes, allocated. */
+static char *line_with(const char *text, const char *needle)
+{
+    for (const char *p = text; p; p = line_next(p)) {
+        size_t len = (size_t)(line_end(p) - p);
+        _cleanup_free_ char *l = xstrndup(p, len > 160 ? 160 : len);
+        if (strcasestr(l, needle)) return xstrdup(strstrip(l));
+    }
+    return NULL;
+}
+
+enum verdict_kind decide_secure_boot(const struct gcap *efivars, const struct gcap *mokutil, const struct gcap *klog,
+                                     struct verdict *v)
+{
+    static const char guid[] = "8be4df61-93ca-11d2-aa0d-00e098032b8c";
+    for (const char *p = efivars->out; p; p = line_next(p))
+        if (line_is(p, "no-efi"))
+            return verdict_set(v, VERDICT_FAIL, "the guest did not boot through UEFI (no /sys/firmware/efi), so "
+                                                "there is no Secure Boot");
+    int sb = efivar_byte(efivars->out, "SecureBoot"), setup = efivar_byte(efivars->out, "SetupMode");
+    const char *from = "efivarfs";
+    if (sb < 0 && mokutil) {
+        /* mokutil --sb-state: "SecureBoot enabled" / "SecureBoot disabled" */
+        const char *o = mokutil->out;
+        sb = strstr(o, "SecureBoot enabled") ? 1 : strstr(o, "SecureBoot disabled") ? 0 : -1;
+        from = "mokutil --sb-state";
+    }
+    if (sb < 0)
+        return verdict_set(v, VERDICT_SKIP, "cannot decide: efivarfs holds no readable SecureBoot-%s%s", guid,
+                           mokutil ? " and mokutil --sb-state says neither enabled nor disabled" : " (and no mokutil)");
+    char setup_s[32] = "";
+    if (setup >= 0) snprintf(setup_s, sizeof setup_s, ", SetupMode=%d", setup);
+    if (sb != 1)
+        return verdict_set(v, VERDICT_FAIL, "SecureBoot=%d%s (%s): the firmware does not enforce Secure Boot%s", sb,
+                           setup_s, from,
+                           setup == 1 ? "; in setup mode no Platform Key is enrolled, so no signature is checked" : "");
+    if (setup > 0)
+        return verdict_set(v, VERDICT_FAIL, "SecureBoot=1 but SetupMode=%d (%s): in setup mode no Platform Key is "
+                                            "enrolled, so no signature is checked", setup, from);
+    _cleanup_free_ char *on = line_with(klog->out, "Secure boot enabled");
+    if (on)
+        return verdict_set(v, VERDICT_PASS, "SecureBoot=1%s (%s); the kernel reports \"%s\"", setup_s, from, on);
+    _cleanup_free_ char *other = line_with(klog->out, "Secure boot");
+    if (other)
+        return verdict_set(v, VERDICT_FAIL, "the firmware says SecureBoot=1 (%s) but the kernel reports \"%s\"", from,
+                           other);
+    return verdict_set(v, VERDICT_SKIP, "cannot decide: SecureBoot=1%s (%s), but the kernel log has no \"Secure boot\" "
+                                        "line saying whether the kernel saw it", setup_s, from);
+}

@@ -1,0 +1,37 @@
+/* The decisions of area cvm (src/suites/cvm.c): the TPM, measured boot and Secure Boot, as
+ * pure functions of captured guest output, with the conventions of decide.h (unit-tested in
+ * tests/unit/test_cvm.c, fuzzed by tests/fuzz/fuzz_decide.c). Guest output is untrusted. */
+#pragma once
+#include <stdbool.h>
+
+#include "suites/common.h"
+
+#define CVM_PCRS 8 /* PCR 0-7: what the firmware and boot loader measure (TCG PC Client PFP) */
+
+/* A TPM 2.0 answers. sysfs: /sys/class/tpm/tpm* /tpm_version_major files (guest_read_files);
+ * have_tpmrm: /dev/tpmrm0 is a character device (the kernel's TPM 2.0 resource manager);
+ * getcap: `tpm2_getcap properties-fixed` (tpm2-tools 5), or NULL when the guest lacks
+ * tpm2-tools: the kernel's view then decides, and the pass says so. */
+enum verdict_kind decide_tpm_present(const struct gfiles *sysfs, bool have_tpmrm, const struct gcap *getcap,
+                                     struct verdict *v);
+
+/* The firmware's event log replays to the PCRs the TPM reports. log_present: the log
+ * (/sys/kernel/security/tpm0/binary_bios_measurements) exists; eventlog: `tpm2_eventlog` of
+ * it (its closing "pcrs:" map holds the replayed values per bank); pcrread: `tpm2_pcrread
+ * sha256:0,1,2,3,4,5,6,7`. The sha256 bank is compared; a PCR the log never extends must
+ * read all zeros. A mismatch names the PCR and both values. */
+enum verdict_kind decide_measured_boot(bool log_present, const struct gcap *eventlog, const struct gcap *pcrread,
+                                       struct verdict *v);
+
+/* The PCRs of one bank (e.g. "sha256") in tpm2-tools' YAML-like output, from the first line
+ * at or after text whose content is "BANK:": lines "N : 0xHEX" indented deeper. Fills
+ * hex[i] (lower case, without 0x) for i < CVM_PCRS and sets bit i of the return value. */
+unsigned cvm_parse_pcr_bank(const char *text, const char *bank, char hex[CVM_PCRS][129]);
+
+/* Secure Boot is on and enforced. efivars: lines "NAME B0 B1 B2 B3 B4" (`od -An -tu1` of
+ * /sys/firmware/efi/efivars/NAME-8be4df61-93ca-11d2-aa0d-00e098032b8c: four attribute bytes,
+ * then the value) for SecureBoot and SetupMode, and "no-efi" when /sys/firmware/efi is
+ * absent; mokutil: `mokutil --sb-state` or NULL when not installed (used when efivarfs
+ * gives no SecureBoot); klog: the kernel log's lines that mention Secure boot (dmesg). */
+enum verdict_kind decide_secure_boot(const struct gcap *efivars, const struct gcap *mokutil, const struct gcap *klog,
+                                     struct verdict *v);

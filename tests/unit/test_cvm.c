@@ -1,0 +1,162 @@
+/* Area cvm's decisions from canned guest output (tpm2-tools 5.4 as Debian 12 ships it, od,
+ * mokutil, the kernel's secureboot lines): a pass, a failure naming the evidence, and what
+ * cannot be decided, for each. */
+#include "suites/decide_cvm.h"
+#include "tap.h"
+#include "util/util.h"
+
+static struct gcap cap(int status, const char *out, const char *err)
+{
+    return (struct gcap){.status = status, .out = (char *)out, .err = (char *)(err ? err : "")};
+}
+
+static void expect(enum verdict_kind got, struct verdict *v, enum verdict_kind kind, const char *want, const char *what)
+{
+    static const char *const names[] = {"pass", "fail", "skip", "nothing"};
+    ok(got == kind && v->kind == kind, "%s: %s (got %s: %s)", what, names[kind], names[v->kind],
+       v->reason ? v->reason : "");
+    if (want) has(v->reason ? v->reason : "", want, what);
+    verdict_free(v);
+}
+
+#define RS "\036"
+#define Z64 "0000000000000000000000000000000000000000000000000000000000000000"
+#define P0 "3d458cfe55cc03ea1f443f1562beec8df51c75e14a9fcf9a7234a13f198e7969"
+#define P4 "aa4b1a0ff7ab4e3a4e7de5e1ab5b1c1b3b4e4f6f7ae8dd3b3f7d6c2b1a0f9e8d"
+#define P7 "65caf8dd1e0ea7a6347b635d2b379c93b9a1351edc2afc3ecda700e534eb3068"
+
+static const char getcap_ok[] = "TPM2_PT_FAMILY_INDICATOR:\n  raw: 0x322E3000\n  value: \"2.0\"\n"
+                                "TPM2_PT_LEVEL:\n  raw: 0\nTPM2_PT_REVISION:\n  raw: 0xA4\n  value: 1.64\n"
+                                "TPM2_PT_MANUFACTURER:\n  raw: 0x49424D00\n  value: \"IBM\"\n";
+
+static void test_tpm_present(void)
+{
+    struct verdict v = {0};
+    struct gfiles sys;
+    gfiles_parse(RS "/sys/class/tpm/tpm0/tpm_version_major\n2\n\n", &sys);
+    struct gcap gc = cap(0, getcap_ok, NULL);
+    expect(decide_tpm_present(&sys, true, &gc, &v), &v, VERDICT_PASS, "manufacturer \"IBM\"", "tpm: 2.0 answers");
+    expect(decide_tpm_present(&sys, true, NULL, &v), &v, VERDICT_PASS, "lacks tpm2-tools",
+           "tpm: without tpm2-tools the kernel's view decides, and the pass says so");
+    expect(decide_tpm_present(&sys, false, &gc, &v), &v, VERDICT_FAIL, "/dev/tpmrm0 is missing", "tpm: no tpmrm0");
+    struct gcap dead = cap(1, "", "ERROR:tcti:src/tss2-tcti/tcti-device.c:452:Tss2_Tcti_Device_Init() Failed to open "
+                                  "specified TCTI device file /dev/tpmrm0: Input/output error\n");
+    expect(decide_tpm_present(&sys, true, &dead, &v), &v, VERDICT_FAIL,
+           "the TPM does not answer: tpm2_getcap properties-fixed exited 1: ERROR:tcti", "tpm: getcap fails");
+    struct gcap v12 = cap(0, "TPM2_PT_FAMILY_INDICATOR:\n  raw: 0x312E3200\n  value: \"1.2\"\n", NULL);
+    expect(decide_tpm_present(&sys, true, &v12, &v), &v, VERDICT_FAIL, "TPM2_PT_FAMILY_INDICATOR is \"1.2\"",
+           "tpm: family 1.2 named");
+    struct gcap none = cap(0, "TPM2_PT_LEVEL:\n  raw: 0\n", NULL);
+    expect(decide_tpm_present(&sys, true, &none, &v), &v, VERDICT_SKIP, "no TPM2_PT_FAMILY_INDICATOR",
+           "tpm: no family property cannot decide");
+    /* a property further down must not lend its value to a bare key */
+    struct gcap bare = cap(0, "TPM2_PT_FAMILY_INDICATOR:\n  raw: 0x322E3000\nTPM2_PT_REVISION:\n  value: 1.64\n", NULL);
+    expect(decide_tpm_present(&sys, true, &bare, &v), &v, VERDICT_SKIP, NULL, "tpm: value read inside its key only");
+    gfiles_free(&sys);
+
+    gfiles_parse(RS "/sys/class/tpm/tpm0/tpm_version_major\n1\n\n", &sys);
+    expect(decide_tpm_present(&sys, true, &gc, &v), &v, VERDICT_FAIL,
+           "/sys/class/tpm/tpm0/tpm_version_major is 1, expected 2", "tpm: a TPM 1.2 named by sysfs");
+    gfiles_free(&sys);
+    gfiles_parse("", &sys);
+    expect(decide_tpm_present(&sys, false, NULL, &v), &v, VERDICT_FAIL, "the guest has no TPM", "tpm: none bound");
+    gfiles_free(&sys);
+    gfiles_parse(RS "/sys/class/tpm/tpm0/tpm_version_major\nzz\n\n", &sys);
+    expect(decide_tpm_present(&sys, true, &gc, &v), &v, VERDICT_SKIP, "not a number", "tpm: garbage in sysfs");
+    gfiles_free(&sys);
+}
+
+/* tpm2_eventlog's shape: the events, then the replayed banks under "pcrs:" */
+#define EVENTS "---\nversion: 1\nevents:\n- EventNum: 0\n  PCRIndex: 0\n  EventType: EV_NO_ACTION\n" \
+               "  Digest: \"0000000000000000000000000000000000000000\"\n" \
+               "- EventNum: 1\n  PCRIndex: 0\n  EventType: EV_S_CRTM_VERSION\n  DigestCount: 1\n  Digests:\n" \
+               "  - AlgorithmId: sha256\n    Digest: \"d4720b4009438213b803568017f903093f6bea8ab47d283db32b6eabedbbf155\"\n"
+#define LOG_PCRS(p4) "pcrs:\n  sha1:\n    0  : 0x7ee5ca0b2b5f5c5ab1e8a8f4b6a2a6bd1d1e2f3a\n  sha256:\n" \
+                     "    0  : 0x" P0 "\n    4  : 0x" p4 "\n    7  : 0x" P7 "\n"
+#define READ(p4) "  sha256:\n    0 : 0x" P0 "\n    1 : 0x" Z64 "\n    2 : 0x" Z64 "\n    3 : 0x" Z64 "\n" \
+                 "    4 : 0x" p4 "\n    5 : 0x" Z64 "\n    6 : 0x" Z64 "\n    7 : 0x" P7 "\n"
+
+static void test_measured_boot(void)
+{
+    struct verdict v = {0};
+    struct gcap log = cap(0, EVENTS LOG_PCRS(P4), NULL), pcrs = cap(0, READ(P4), NULL);
+    expect(decide_measured_boot(true, &log, &pcrs, &v), &v, VERDICT_PASS, "3 extended", "pcr: the log replays");
+    /* upper-case hex from one tool, lower from the other */
+    struct gcap upper = cap(0, "  sha256:\n    0 : 0x3D458CFE55CC03EA1F443F1562BEEC8DF51C75E14A9FCF9A7234A13F198E7969\n"
+                               "    1 : 0x" Z64 "\n    2 : 0x" Z64 "\n    3 : 0x" Z64 "\n    4 : 0x" P4 "\n"
+                               "    5 : 0x" Z64 "\n    6 : 0x" Z64 "\n    7 : 0x" P7 "\n", NULL);
+    expect(decide_measured_boot(true, &log, &upper, &v), &v, VERDICT_PASS, NULL, "pcr: hex case does not matter");
+
+    struct gcap other = cap(0, READ("1111111111111111111111111111111111111111111111111111111111111111"), NULL);
+    expect(decide_measured_boot(true, &log, &other, &v), &v, VERDICT_FAIL,
+           "PCR 4: the event log replays to 0x" P4 ", the TPM reports 0x1111111111111111111111111111111111111111111111111111111111111111",
+           "pcr: a mismatch names the PCR and both values");
+    /* PCR 5 is not in the log: the TPM must hold zeros there */
+    struct gcap ext5 = cap(0, "  sha256:\n    0 : 0x" P0 "\n    1 : 0x" Z64 "\n    2 : 0x" Z64 "\n    3 : 0x" Z64 "\n"
+                              "    4 : 0x" P4 "\n    5 : 0x" P7 "\n    6 : 0x" Z64 "\n    7 : 0x" P7 "\n", NULL);
+    expect(decide_measured_boot(true, &log, &ext5, &v), &v, VERDICT_FAIL, "PCR 5: the event log replays to 0x" Z64,
+           "pcr: a PCR extended outside the log is caught");
+
+    expect(decide_measured_boot(false, &log, &pcrs, &v), &v, VERDICT_FAIL,
+           "no firmware event log: /sys/kernel/security/tpm0/binary_bios_measurements is missing", "pcr: no log");
+    struct gcap bad = cap(1, "", "ERROR: Unable to run tpm2_eventlog\n");
+    expect(decide_measured_boot(true, &bad, &pcrs, &v), &v, VERDICT_FAIL, "tpm2_eventlog cannot replay", "pcr: bad log");
+    struct gcap nopcrs = cap(0, EVENTS, NULL);
+    expect(decide_measured_boot(true, &nopcrs, &pcrs, &v), &v, VERDICT_FAIL, "records no measurement",
+           "pcr: a log replaying to nothing");
+    struct gcap sha1 = cap(0, EVENTS "pcrs:\n  sha1:\n    0  : 0x7ee5ca0b2b5f5c5ab1e8a8f4b6a2a6bd1d1e2f3a\n", NULL);
+    expect(decide_measured_boot(true, &sha1, &pcrs, &v), &v, VERDICT_SKIP, "only sha1", "pcr: sha1-only log");
+    struct gcap short_read = cap(0, "  sha256:\n    0 : 0x" P0 "\n", NULL);
+    expect(decide_measured_boot(true, &log, &short_read, &v), &v, VERDICT_SKIP, "no sha256 value for PCR 1",
+           "pcr: an incomplete pcrread cannot decide");
+    struct gcap noread = cap(1, "", "ERROR: Could not read PCRs\n");
+    expect(decide_measured_boot(true, &log, &noread, &v), &v, VERDICT_FAIL, "tpm2_pcrread", "pcr: pcrread fails");
+
+    char hex[CVM_PCRS][129];
+    is_int(cvm_parse_pcr_bank("  sha256:\n    9 : 0x" P0 "\n    3 : 0xzz\n    2 : 0x" P0 "ff\n", "sha256", hex), 0,
+           "pcr parse: out-of-range index, non-hex and odd-length digests are ignored");
+    is_int(cvm_parse_pcr_bank("sha256:\n  1 : 0x" P0 "\nsha384:\n  2 : 0x" P0 "\n", "sha256", hex), 1u << 1,
+           "pcr parse: the bank ends at the next key of its level");
+}
+
+#define SB_ON "SecureBoot 6 0 0 0 1\nSetupMode 6 0 0 0 0\n"
+
+static void test_secure_boot(void)
+{
+    struct verdict v = {0};
+    struct gcap on = cap(0, SB_ON, NULL), klog = cap(0, "[    0.000000] secureboot: Secure boot enabled\n", NULL);
+    expect(decide_secure_boot(&on, NULL, &klog, &v), &v, VERDICT_PASS, "secureboot: Secure boot enabled",
+           "sb: enforced and seen by the kernel");
+    struct gcap setup = cap(0, "SecureBoot 6 0 0 0 0\nSetupMode 6 0 0 0 1\n", NULL);
+    struct gcap koff = cap(0, "[    0.000000] secureboot: Secure boot disabled\n", NULL);
+    expect(decide_secure_boot(&setup, NULL, &koff, &v), &v, VERDICT_FAIL, "SecureBoot=0, SetupMode=1 (efivarfs)",
+           "sb: setup mode (no keys) named");
+    struct gcap off = cap(0, "SecureBoot 6 0 0 0 0\nSetupMode 6 0 0 0 0\n", NULL);
+    expect(decide_secure_boot(&off, NULL, &koff, &v), &v, VERDICT_FAIL, "SecureBoot=0, SetupMode=0",
+           "sb: disabled with keys enrolled");
+    struct gcap odd = cap(0, "SecureBoot 6 0 0 0 1\nSetupMode 6 0 0 0 1\n", NULL);
+    expect(decide_secure_boot(&odd, NULL, &klog, &v), &v, VERDICT_FAIL, "SetupMode=1", "sb: setup mode with SecureBoot=1");
+    expect(decide_secure_boot(&on, NULL, &koff, &v), &v, VERDICT_FAIL, "the kernel reports \"[    0.000000] secureboot: Secure boot disabled\"",
+           "sb: the kernel disagreeing with the firmware");
+    struct gcap quiet = cap(0, "", NULL);
+    expect(decide_secure_boot(&on, NULL, &quiet, &v), &v, VERDICT_SKIP, "no \"Secure boot\" line",
+           "sb: no kernel line cannot decide");
+    struct gcap noefi = cap(0, "no-efi\n", NULL);
+    expect(decide_secure_boot(&noefi, NULL, &klog, &v), &v, VERDICT_FAIL, "did not boot through UEFI", "sb: BIOS boot");
+    /* efivarfs not mounted: mokutil decides, else nothing can */
+    struct gcap mok_on = cap(0, "SecureBoot enabled\n", NULL), mok_off = cap(0, "SecureBoot disabled\n", NULL);
+    expect(decide_secure_boot(&quiet, &mok_on, &klog, &v), &v, VERDICT_PASS, "mokutil --sb-state", "sb: from mokutil");
+    expect(decide_secure_boot(&quiet, &mok_off, &klog, &v), &v, VERDICT_FAIL, "SecureBoot=0 (mokutil --sb-state)",
+           "sb: mokutil says disabled");
+    expect(decide_secure_boot(&quiet, NULL, &klog, &v), &v, VERDICT_SKIP, "no readable SecureBoot", "sb: nothing to read");
+    struct gcap trunc = cap(0, "SecureBoot 6 0 0\n", NULL);
+    expect(decide_secure_boot(&trunc, NULL, &klog, &v), &v, VERDICT_SKIP, NULL, "sb: a short variable cannot decide");
+}
+
+int main(void)
+{
+    test_tpm_present();
+    test_measured_boot();
+    test_secure_boot();
+    return tap_done();
+}
