@@ -12,6 +12,7 @@ enum kiln_feature {
     FEAT_HOT_ADD_DISK = 1u << 5,
     FEAT_PRIVATE_NET = 1u << 6, /* one more NIC per node, on a segment only the environment's nodes share */
     FEAT_MULTIQUEUE = 1u << 7,  /* one more NIC per node with one queue pair per vCPU (at least 2) */
+    FEAT_UPDATE = 1u << 8,      /* an update server (kiln serve --gallery) the nodes are pointed at */
 };
 
 struct kiln_req {

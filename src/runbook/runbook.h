@@ -28,6 +28,14 @@ struct kiln_qemu_conf {
     char *cpu_model;        /* qemu -cpu; NULL: "host" under KVM, the architecture's default under TCG */
     const struct kiln_arch *arch; /* the guest's; NULL: from the image's manifest, else x86_64 */
     long boot_timeout_s;
+    /* platform.qemu.update: the update server kiln serves the guests (feature update) */
+    struct kiln_qemu_update {
+        char *gallery;      /* absolute path of a gallery directory; NULL: no update server */
+        char *name;         /* the image name the cases roll out (the Omaha appid) */
+        char *channel;      /* the channel (default "stable") */
+        char *target;       /* the version the update cases move machines to (NULL: not named) */
+        char *broken;       /* a newer one whose health check fails (the rollback case) */
+    } update;
 };
 
 struct kiln_ready_node {

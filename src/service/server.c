@@ -1357,7 +1357,12 @@ int kiln_server_run(const struct kiln_server_opts *o, volatile sig_atomic_t *sto
     }
     if (r == 0) {
         sweeping = pthread_create(&sw, NULL, sweeper, &s) == 0;
-        log_info("kiln serve: listening on http://%s/api/v1/ (store: %s, data: %s)", o->listen, kiln_store_backend(s.idle[0] ? s.idle[0] : NULL) , o->data);
+        /* with port 0 the kernel picked one: the line names it, for whoever started the server */
+        const union MHD_DaemonInfo *bi = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+        char addr[INET_ADDRSTRLEN] = "?";
+        inet_ntop(AF_INET, &sa.sin_addr, addr, sizeof(addr));
+        log_info("kiln serve: listening on http://%s:%u/api/v1/ (store: %s, data: %s)", addr,
+                 bi && bi->port ? (unsigned)bi->port : (unsigned)ntohs(sa.sin_port), kiln_store_backend(s.idle[0] ? s.idle[0] : NULL), o->data);
         while (!*stop) sleep_ms(200);
         log_info("kiln serve: stopping");
     }
