@@ -179,6 +179,8 @@ static void update_server_stop(struct kiln_platform_ctx *p, struct qemu_priv *qp
     p->update = NULL;
 }
 
+static void qemu_fini(struct kiln_platform_ctx *p);
+
 static int qemu_init(struct kiln_platform_ctx *p)
 {
     const struct kiln_qemu_conf *q = &p->rb->platform.qemu;
@@ -225,7 +227,12 @@ static int qemu_init(struct kiln_platform_ctx *p)
     qp->ntp = ntp_server_start("127.0.0.1", 0, why, sizeof why);
     if (qp->ntp) log_info("qemu: NTP time source for the guests at 10.0.2.2:123 (host clock)");
     else log_info("qemu: no NTP time source for the guests (%s)", why);
-    return update_server_start(p, qp) < 0 ? -EIO : 0;
+    if (update_server_start(p, qp) < 0) {
+        /* kiln run calls fini only after a successful init */
+        qemu_fini(p);
+        return -EIO;
+    }
+    return 0;
 }
 
 static bool qemu_capable(struct kiln_platform_ctx *p, const struct kiln_req *need, char *why, size_t sz)
