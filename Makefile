@@ -38,10 +38,12 @@ check: build-asan
 	@sh tests/run.sh $(ASAN_BUILD)
 
 # Long verifications (hours under TCG): tiers 1 and 2 on the four stock Debian images (no
-# false failure), an aarch64 image built and booted under emulation (tier 0), then the reboot
-# series on the demo image.
+# false failure), an aarch64 image built and booted under emulation (tier 0), the update cases
+# (three debian-update versions built, examples/update.yml), then the reboot series on the
+# demo image.
 check-long: build-asan build
 	KILN_TESTS=arm64 KILN_ARM64=1 sh tests/run.sh $(ASAN_BUILD)
+	KILN_TESTS=update sh tests/run.sh $(ASAN_BUILD)
 	KILN_TESTS=stock KILN_STOCK_VARIANTS="networkd ifupdown nm cloudinit" KILN_STOCK_TIER=1 sh tests/run.sh $(ASAN_BUILD)
 	KILN_TESTS=stock KILN_STOCK_VARIANTS="networkd ifupdown nm cloudinit" KILN_STOCK_TIER=2 sh tests/run.sh $(ASAN_BUILD)
 	@test -f out/debian-server-1.0.0.qcow2 || ./$(BUILD)/kiln build examples/images/debian-server.yml --out out

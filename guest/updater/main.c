@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/random.h>
 #include <sys/reboot.h>
@@ -99,49 +100,35 @@ static int os_release(const char *key, char *buf, size_t n)
     return r;
 }
 
-static int load_config(const char *path)
+/* The image's configuration, then the provisioning override (docs/updates.md): a machine's
+ * provider can point it at another server or channel without rebuilding the image. */
+static int load_config(const char *path, const char *override)
 {
-    char *text = NULL;
-    size_t len;
-    int r = read_file(path, 64 << 10, &text, &len);
-    if (r < 0) {
-        say("cannot read %s: %s", path, strerror(-r));
-        return r;
-    }
     C.upd = (struct upd_config){.auto_apply = false, .reboot = true, .interval_s = 3600, .jitter_s = 600,
                                 .backoff_base_s = 60, .backoff_max_s = 6 * 3600};
-    int lineno = 0;
-    for (char *s = NULL, *line = strtok_r(text, "\n", &s); line && r == 0; line = strtok_r(NULL, "\n", &s)) {
-        lineno++;
-        line = strstrip(line);
-        if (!*line || *line == '#') continue;
-        char *eq = strchr(line, '=');
-        long n = 0;
-        if (!eq) {
-            r = -EINVAL;
-            break;
+    const char *paths[] = {path, override};
+    for (size_t i = 0; i < 2; i++) {
+        char *text = NULL;
+        size_t len;
+        int line = 0, r = read_file(paths[i], 64 << 10, &text, &len);
+        if (r == -ENOENT && i == 1) continue;
+        if (r < 0) {
+            say("cannot read %s: %s", paths[i], strerror(-r));
+            return r;
         }
-        *eq = 0;
-        const char *k = strstrip(line), *v = strstrip(eq + 1);
-        bool num = parse_long(v, &n) && n >= 0;
-        if (streq(k, "server")) C.server = xstrdup(v);
-        else if (streq(k, "channel")) C.channel = xstrdup(v);
-        else if (streq(k, "auto") && (streq(v, "true") || streq(v, "false"))) C.upd.auto_apply = streq(v, "true");
-        else if (streq(k, "reboot") && (streq(v, "true") || streq(v, "false"))) C.upd.reboot = streq(v, "true");
-        else if (streq(k, "interval") && num && n > 0) C.upd.interval_s = n;
-        else if (streq(k, "jitter") && num) C.upd.jitter_s = n;
-        else if (streq(k, "backoff_base") && num && n > 0) C.upd.backoff_base_s = n;
-        else if (streq(k, "backoff_max") && num && n > 0) C.upd.backoff_max_s = n;
-        else r = -EINVAL;
+        r = upd_config_apply(text, &C.upd, &C.server, &C.channel, &line);
+        free(text);
+        if (r < 0) {
+            say("%s:%d: not a known key=value (server, channel, auto, reboot, interval, jitter, backoff_base, backoff_max)",
+                paths[i], line);
+            return r;
+        }
     }
-    free(text);
-    if (r < 0) say("%s:%d: not a known KEY=value (server, channel, auto, reboot, interval, jitter, backoff_base, backoff_max)",
-                   path, lineno);
-    else if (!C.server || !C.channel || !omaha_token_ok(C.channel)) {
+    if (!C.server || !C.channel || !omaha_token_ok(C.channel)) {
         say("%s: server= and channel= are required", path);
-        r = -EINVAL;
+        return -EINVAL;
     }
-    return r;
+    return 0;
 }
 
 static void save_state(const struct upd_state *s)
@@ -569,14 +556,14 @@ static uint32_t rnd(void)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: kiln-updater [--now] [--config FILE] [--state FILE] [--root DIR]\n"
+    fprintf(stderr, "usage: kiln-updater [--now] [--config FILE] [--override FILE] [--state FILE] [--root DIR]\n"
                     "       kiln-updater status [--state FILE]\n");
     return 2;
 }
 
 int main(int argc, char **argv)
 {
-    const char *config = "/etc/kiln/updater.conf";
+    const char *config = "/etc/kiln/updater.conf", *override = "/run/kiln/updater.conf";
     bool now_flag = false, status = false;
     C = (struct cfg){.esp = "/boot/efi", .keys_dir = "/etc/kiln/update-keys", .state_path = "/var/lib/kiln-updater/state",
                      .root = ""};
@@ -584,6 +571,7 @@ int main(int argc, char **argv)
         if (streq(argv[i], "--now")) now_flag = true;
         else if (streq(argv[i], "status") && i == 1) status = true;
         else if (streq(argv[i], "--config") && i + 1 < argc) config = argv[++i];
+        else if (streq(argv[i], "--override") && i + 1 < argc) override = argv[++i];
         else if (streq(argv[i], "--state") && i + 1 < argc) C.state_path = argv[++i];
         else if (streq(argv[i], "--root") && i + 1 < argc) C.root = argv[++i];
         else return usage();
@@ -601,7 +589,14 @@ int main(int argc, char **argv)
         fputs(t ? t : "", stdout);
         return 0;
     }
-    if (sodium_init() < 0 || load_config(config) < 0) return 1;
+    if (sodium_init() < 0 || load_config(config, override) < 0) return 1;
+    /* the timer's run and an asked-for one (kiln-updater-now.service) never write a slot at once */
+    _cleanup_free_ char *lock_path = at("/run/kiln-updater.lock");
+    int lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock < 0 || flock(lock, LOCK_EX) < 0) {
+        say("cannot lock %s: %s", lock_path, strerror(errno));
+        return 1;
+    }
     if (os_release("IMAGE_ID", appid, sizeof appid) < 0 || os_release("IMAGE_VERSION", running, sizeof running) < 0) {
         say("/usr/lib/os-release has no valid IMAGE_ID and IMAGE_VERSION: not an image kiln built");
         return 1;

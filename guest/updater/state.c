@@ -24,6 +24,63 @@ static void reset(struct upd_out *o)
     memset(o, 0, sizeof *o);
 }
 
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t') s++;
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r')) s[--n] = 0;
+    return s;
+}
+
+static bool num(const char *v, bool zero_ok, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    if (!*v || *end || errno || n < 0 || (!zero_ok && n == 0)) return false;
+    *out = n;
+    return true;
+}
+
+int upd_config_apply(const char *text, struct upd_config *c, char **server, char **channel, int *bad_line)
+{
+    struct upd_config n = *c;
+    char *srv = NULL, *ch = NULL, *copy_text = strdup(text ? text : "");
+    int r = copy_text ? 0 : -ENOMEM, line = 0;
+    for (char *save = NULL, *l = copy_text ? strtok_r(copy_text, "\n", &save) : NULL; l && r == 0; l = strtok_r(NULL, "\n", &save)) {
+        line++;
+        l = trim(l);
+        if (!*l || *l == '#') continue;
+        char *eq = strchr(l, '=');
+        if (!eq) {
+            r = -EINVAL;
+            break;
+        }
+        *eq = 0;
+        const char *k = trim(l), *v = trim(eq + 1);
+        bool t = !strcmp(v, "true"), f = !strcmp(v, "false");
+        if (!strcmp(k, "server") && *v) free(srv), srv = strdup(v);
+        else if (!strcmp(k, "channel") && *v) free(ch), ch = strdup(v);
+        else if (!strcmp(k, "auto") && (t || f)) n.auto_apply = t;
+        else if (!strcmp(k, "reboot") && (t || f)) n.reboot = t;
+        else if (!strcmp(k, "interval") && num(v, false, &n.interval_s)) ;
+        else if (!strcmp(k, "jitter") && num(v, true, &n.jitter_s)) ;
+        else if (!strcmp(k, "backoff_base") && num(v, false, &n.backoff_base_s)) ;
+        else if (!strcmp(k, "backoff_max") && num(v, false, &n.backoff_max_s)) ;
+        else r = -EINVAL;
+    }
+    free(copy_text);
+    if (r < 0) {
+        *bad_line = line;
+        free(srv), free(ch);
+        return r;
+    }
+    *c = n;
+    if (srv) free(*server), *server = srv;
+    if (ch) free(*channel), *channel = ch;
+    return 0;
+}
+
 bool upd_newer(const char *a, const char *b)
 {
     return strverscmp(a, b) > 0;

@@ -107,6 +107,13 @@ void upd_on_install(struct upd_state *s, const struct upd_config *c, const char 
 int64_t upd_next_check(const struct upd_config *c, unsigned errors, int64_t now, uint32_t rnd);
 /* Whether version a is newer than b (strverscmp order, as systemd-boot sorts entries). */
 bool upd_newer(const char *a, const char *b);
+/* Configuration text (updater.conf: "key=value" lines, # comments; keys server, channel, auto,
+ * reboot, interval, jitter, backoff_base, backoff_max) applied over c, *server and *channel
+ * (replaced, allocated): the image's /etc/kiln/updater.conf first, then the provisioning
+ * override /run/kiln/updater.conf, each key of the later one winning. -EINVAL with *bad_line
+ * (1-based) at the first line that is not a known key with a valid value; nothing of that
+ * text is applied then. */
+int upd_config_apply(const char *text, struct upd_config *c, char **server, char **channel, int *bad_line);
 /* The state as "key=value" lines and back; parse rejects unknown keys and oversized values. */
 char *upd_state_format(const struct upd_state *s);
 int upd_state_parse(const char *text, struct upd_state *s);

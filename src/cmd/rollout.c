@@ -102,6 +102,8 @@ int cmd_rollout(int argc, char **argv)
     const char *data = NULL, *db = NULL, *name = NULL, *channel = NULL, *reason = NULL, *machine = NULL;
     const char *verb = argc > 1 ? argv[1] : "";
     bool json = false, have_version = false;
+    /* declared before the first goto usage: the cleanup runs on that path too */
+    _cleanup_free_ char *cmdname = NULL;
     struct kiln_rollout ro;
     memset(&ro, 0, sizeof(ro));
     struct rollout_policy *p = &ro.p;
@@ -151,7 +153,7 @@ int cmd_rollout(int argc, char **argv)
     snprintf(ro.name, sizeof(ro.name), "%s", name);
     snprintf(ro.channel, sizeof(ro.channel), "%s", channel);
     struct kiln_store *st = NULL;
-    _cleanup_free_ char *cmdname = xasprintf("rollout %s", verb);
+    cmdname = xasprintf("rollout %s", verb);
     int r = cmd_store_open(cmdname, data, db, &st);
     if (r < 0) return r == -EINVAL ? EXIT_USAGE : EXIT_FAIL;
     char *err = NULL;

@@ -13,6 +13,7 @@ enum kiln_feature {
     FEAT_PRIVATE_NET = 1u << 6, /* one more NIC per node, on a segment only the environment's nodes share */
     FEAT_MULTIQUEUE = 1u << 7,  /* one more NIC per node with one queue pair per vCPU (at least 2) */
     FEAT_SECURE_BOOT = 1u << 8, /* UEFI firmware that enforces Secure Boot with keys enrolled */
+    FEAT_UPDATE = 1u << 9,      /* an update server (kiln serve --gallery) the nodes are pointed at */
 };
 
 struct kiln_req {

@@ -516,6 +516,17 @@ static const char *updater_units[][2] = {
      "Wants=network-online.target\n"
      "After=network-online.target boot-complete.target\nConditionPathExists=/etc/kiln/updater.conf\n\n"
      "[Service]\nType=oneshot\nExecStart=/usr/lib/kiln/kiln-updater\n"},
+    /* `systemctl start kiln-updater-now` checks at once, whatever the schedule says (the
+     * updater's lock keeps it from running beside the timer's run) */
+    {"etc/systemd/system/kiln-updater-now.service",
+     "[Unit]\nDescription=kiln updater: check for the next image version now\nWants=network-online.target\n"
+     "After=network-online.target boot-complete.target\nConditionPathExists=/etc/kiln/updater.conf\n\n"
+     "[Service]\nType=oneshot\nExecStart=/usr/lib/kiln/kiln-updater --now\n"},
+    /* the provisioning override: a system credential kiln-updater.conf (SMBIOS type 11, the
+     * kernel command line, a container manager) becomes /run/kiln/updater.conf, whose keys win
+     * over /etc/kiln/updater.conf's; tmpfiles.d's ^ reads system credentials (systemd >= 252) */
+    {"usr/lib/tmpfiles.d/kiln-updater.conf",
+     "d /run/kiln 0755 root root -\nf^ /run/kiln/updater.conf 0644 root root - kiln-updater.conf\n"},
     /* the timer only wakes the updater: its own schedule (interval, jitter, back-off) decides */
     {"etc/systemd/system/kiln-updater.timer",
      "[Unit]\nDescription=kiln updater\n\n[Timer]\nOnBootSec=90\nOnUnitInactiveSec=5min\nRandomizedDelaySec=30\n\n"

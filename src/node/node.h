@@ -98,6 +98,9 @@ int node_upload_file(struct kiln_node *n, const char *local, const char *remote,
 int node_download(struct kiln_node *n, const char *remote, size_t max, char **data, size_t *len);
 /* Reboots and waits until SSH answers with a different boot id. */
 int node_reboot(struct kiln_node *n, int timeout_s, char *why, size_t whysz);
+/* Waits, as node_reboot does, until SSH answers with a boot id other than before: for a reboot
+ * the machine makes itself (an updater, a failed health check). */
+int node_await_boot(struct kiln_node *n, const char *before, int timeout_s, char *why, size_t whysz);
 /* SHA256 fingerprint of the host key the node presented ("SHA256:..."), or NULL. */
 char *node_host_key_fingerprint(struct kiln_node *n);
 /* Reads /proc/sys/kernel/random/boot_id into n->boot_id. */

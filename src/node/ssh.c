@@ -653,23 +653,21 @@ static void watch_power(struct kiln_node *n, struct reboot_watch *w)
     }
 }
 
-int node_reboot(struct kiln_node *n, int timeout_s, char *why, size_t whysz)
+/* The wait of node_reboot and node_await_boot: SSH back with a boot id other than before. */
+static int await_boot(struct kiln_node *n, const char *before, bool sent, int timeout_s, char *why, size_t whysz)
 {
-    if (!n->boot_id && node_read_boot_id(n) < 0) {
-        snprintf(why, whysz, "cannot read boot id before reboot");
-        return -EIO;
-    }
-    _cleanup_free_ char *before = xstrdup(n->boot_id);
     uint64_t mark = n->console ? console_mark(n->console) : 0;
-    struct kiln_exec e;
     const char *env = getenv("KILN_REBOOT_STALL_S");
     int stall_s = env ? atoi(env) : 0;
     __attribute__((cleanup(reboot_watch_done))) struct reboot_watch w = {.stall_s = stall_s > 0 ? stall_s : REBOOT_STALL_S,
                              .talks = n->console && console_bytes(n->console) > 0,
                              .lines = n->console ? console_lines(n->console) : 0};
-    /* Detach so the command returns before the connection drops. */
-    node_exec(n, "(sleep 1; systemctl reboot 2>/dev/null || reboot) >/dev/null 2>&1 </dev/null &", 30, &e);
-    kiln_exec_free(&e);
+    if (sent) {
+        /* Detach so the command returns before the connection drops. */
+        struct kiln_exec e;
+        node_exec(n, "(sleep 1; systemctl reboot 2>/dev/null || reboot) >/dev/null 2>&1 </dev/null &", 30, &e);
+        kiln_exec_free(&e);
+    }
     node_disconnect(n);
     int64_t started = now_ms();
     int64_t deadline = started + (int64_t)timeout_s * 1000;
@@ -720,6 +718,21 @@ int node_reboot(struct kiln_node *n, int timeout_s, char *why, size_t whysz)
              found.len ? found.s : "");
     sbuf_free(&found);
     return -ETIMEDOUT;
+}
+
+int node_reboot(struct kiln_node *n, int timeout_s, char *why, size_t whysz)
+{
+    if (!n->boot_id && node_read_boot_id(n) < 0) {
+        snprintf(why, whysz, "cannot read boot id before reboot");
+        return -EIO;
+    }
+    _cleanup_free_ char *before = xstrdup(n->boot_id);
+    return await_boot(n, before, true, timeout_s, why, whysz);
+}
+
+int node_await_boot(struct kiln_node *n, const char *before, int timeout_s, char *why, size_t whysz)
+{
+    return await_boot(n, before, false, timeout_s, why, whysz);
 }
 
 void node_free(struct kiln_node *n)

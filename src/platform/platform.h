@@ -29,6 +29,18 @@ struct kiln_env {
     void *priv;
 };
 
+/* The update server a platform runs for its guests (feature update, docs/updates.md): kiln
+ * serve --gallery over the runbook's gallery, its state in data (SQLite: data/kiln.db), for
+ * the update cases to set rollouts and read what machines reported. */
+struct kiln_update_server {
+    char *url;        /* the Omaha endpoint as the host reaches it: http://127.0.0.1:PORT/v1/update/ */
+    char *guest_url;  /* as the guests reach it (their updaters are pointed there) */
+    char *data;       /* kiln serve --data */
+    char *log;        /* the server's log, in the run directory */
+    const char *gallery, *name, *channel; /* the runbook's platform.<type>.update */
+    const char *target, *broken;          /* its versions; NULL when not named */
+};
+
 struct kiln_platform_ctx {
     const struct kiln_runbook *rb;
     const struct kiln_platform *ops;
@@ -39,6 +51,7 @@ struct kiln_platform_ctx {
     const struct kiln_patterns *patterns;
     char *accel;        /* what the platform runs guests with, for the log and results */
     atomic_int next_node;
+    struct kiln_update_server *update; /* NULL until a platform started one */
     void *priv;
 };
 

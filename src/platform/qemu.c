@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <sys/wait.h>
 #include <jansson.h>
+#include <limits.h>
 #include <regex.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -44,6 +45,7 @@ struct qemu_priv {
     struct ntp_server *ntp; /* the guests' time source, when port 123 was free */
     char *swtpm;            /* the swtpm program; NULL: none, so feature tpm is not offered */
     const char *fw_vars;    /* the variable store each node starts from a copy of */
+    pid_t update_pid;       /* kiln serve --gallery for platform.qemu.update; 0: none */
 };
 
 /* env->priv when the environment has a private network */
@@ -150,6 +152,78 @@ static char *find_swtpm(void)
     return NULL;
 }
 
+#define UPDATE_SERVER_START_MS 60000 /* an ASan build on a loaded host takes seconds to start */
+
+/* platform.qemu.update: kiln serve --gallery on a loopback port the kernel picks (the server's
+ * "listening on" line names it: no race), its database in the run's work dir, its log in the
+ * run dir. Guests reach it as 10.0.2.2:PORT (user-mode networking maps that address to the
+ * host's loopback); their updaters are pointed there by the system credential
+ * kiln-updater.conf (docs/updates.md). A tracked child: it ends on every exit path. */
+static int update_server_start(struct kiln_platform_ctx *p, struct qemu_priv *qp)
+{
+    const struct kiln_qemu_update *u = &p->rb->platform.qemu.update;
+    if (!u->gallery) return 0;
+    _cleanup_free_ char *gyml = path_join(u->gallery, "gallery.yml");
+    if (!file_exists(gyml))
+        return log_error("platform.qemu.update.gallery: %s is not a gallery (no gallery.yml); make one with kiln gallery "
+                         "init and kiln publish (examples/update-images.sh)", u->gallery);
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) return log_error("platform.qemu.update: cannot find kiln's own program: %s", strerror(errno));
+    self[n] = 0;
+    struct kiln_update_server *us = xcalloc(1, sizeof *us);
+    us->data = path_join(p->work_dir, "update-server");
+    us->log = path_join(p->run_dir, "update-server.log");
+    us->gallery = u->gallery, us->name = u->name, us->channel = u->channel, us->target = u->target, us->broken = u->broken;
+    p->update = us;
+    char *argv[] = {self, "serve", "--listen", "127.0.0.1:0", "--data", us->data, "--gallery", (char *)u->gallery, NULL};
+    int fd = open(us->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return log_error("platform.qemu.update: cannot write %s: %s", us->log, strerror(errno));
+    int r = proc_spawn(argv, -1, fd, fd, &qp->update_pid);
+    close(fd);
+    if (r < 0) return log_error("platform.qemu.update: cannot start kiln serve: %s", strerror(-r));
+    int64_t deadline = now_ms() + UPDATE_SERVER_START_MS;
+    while (now_ms() < deadline && !kiln_interrupted) {
+        char *text = NULL;
+        int status = 0;
+        unsigned port = 0;
+        read_file(us->log, 1 << 20, &text, NULL);
+        const char *at = text ? strstr(text, "listening on http://127.0.0.1:") : NULL;
+        if (at && sscanf(at + strlen("listening on http://127.0.0.1:"), "%u", &port) == 1 && port > 0 && port < 65536) {
+            free(text);
+            us->url = xasprintf("http://127.0.0.1:%u/v1/update/", port);
+            us->guest_url = xasprintf("http://10.0.2.2:%u/v1/update/", port);
+            log_info("qemu: update server for %s in channel %s at %s (guests: %s), gallery %s, log %s", u->name, u->channel,
+                     us->url, us->guest_url, u->gallery, us->log);
+            return 0;
+        }
+        if (proc_wait(qp->update_pid, 0, &status) == 0) {
+            qp->update_pid = 0;
+            log_error("platform.qemu.update: kiln serve --gallery %s exited (%d) before listening: %s", u->gallery,
+                      WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), text ? strstrip(text) : "");
+            free(text);
+            return -EIO;
+        }
+        free(text);
+        sleep_ms(200);
+    }
+    return log_error("platform.qemu.update: kiln serve did not start listening within %d s (see %s)",
+                     UPDATE_SERVER_START_MS / 1000, us->log);
+}
+
+static void update_server_stop(struct kiln_platform_ctx *p, struct qemu_priv *qp)
+{
+    if (qp->update_pid > 0) proc_kill(qp->update_pid, 5000);
+    qp->update_pid = 0;
+    struct kiln_update_server *us = p->update;
+    if (!us) return;
+    free(us->url), free(us->guest_url), free(us->data), free(us->log);
+    free(us);
+    p->update = NULL;
+}
+
+static void qemu_fini(struct kiln_platform_ctx *p);
+
 static int qemu_init(struct kiln_platform_ctx *p)
 {
     const struct kiln_qemu_conf *q = &p->rb->platform.qemu;
@@ -200,6 +274,11 @@ static int qemu_init(struct kiln_platform_ctx *p)
     qp->ntp = ntp_server_start("127.0.0.1", 0, why, sizeof why);
     if (qp->ntp) log_info("qemu: NTP time source for the guests at 10.0.2.2:123 (host clock)");
     else log_info("qemu: no NTP time source for the guests (%s)", why);
+    if (update_server_start(p, qp) < 0) {
+        /* kiln run calls fini only after a successful init */
+        qemu_fini(p);
+        return -EIO;
+    }
     return 0;
 }
 
@@ -220,6 +299,8 @@ static bool qemu_capable(struct kiln_platform_ctx *p, const struct kiln_req *nee
     if ((need->features & FEAT_SECURE_BOOT) && q->secure_boot == SB_OFF)
         return snprintf(why, sz, "needs feature secure-boot, platform.qemu.secure_boot is not set (ms or snakeoil)"),
                false;
+    if ((need->features & FEAT_UPDATE) && !p->update)
+        return snprintf(why, sz, "needs feature update: set platform.qemu.update {gallery, name} (docs/updates.md)"), false;
     long host_cpus = sysconf(_SC_NPROCESSORS_ONLN);
     if (need->cpus > 4 * host_cpus)
         return snprintf(why, sz, "needs cpus>=%d, host has %ld (kiln allows up to 4x overcommit)", need->cpus, host_cpus), false;
@@ -239,6 +320,7 @@ static void qemu_spec_for(struct kiln_platform_ctx *p, const struct kiln_req *ne
     if (spec->nodes > 1) spec->features |= FEAT_PRIVATE_NET;
     if (q->firmware == FW_UEFI) spec->features |= FEAT_UEFI;
     if (q->secure_boot != SB_OFF) spec->features |= FEAT_SECURE_BOOT;
+    if (p->update) spec->features |= FEAT_UPDATE;
 }
 
 static int run_tool(char *const argv[], char *why, size_t sz)
@@ -547,6 +629,12 @@ static int qemu_power_on(struct kiln_node *n, char *why, size_t sz)
     _cleanup_free_ char *keyline = xasprintf("%s\n", p->pubkey);
     _cleanup_free_ char *b64 = base64_encode(keyline, strlen(keyline));
     ARG("-smbios"), ARG(OWN(xasprintf("type=11,value=io.systemd.credential.binary:ssh.authorized_keys.root=%s", b64)));
+    if (p->update) {
+        /* kiln-updater's provisioning override: this run's server, and the channel the cases roll out */
+        _cleanup_free_ char *conf = xasprintf("server=%s\nchannel=%s\n", p->update->guest_url, p->update->channel);
+        _cleanup_free_ char *cb64 = base64_encode(conf, strlen(conf));
+        ARG("-smbios"), ARG(OWN(xasprintf("type=11,value=io.systemd.credential.binary:kiln-updater.conf=%s", cb64)));
+    }
     ARG("-drive"), ARG(OWN(xasprintf("if=none,id=seed,file=%s/seed.img,format=raw,readonly=on", qn->work)));
     ARG("-device"), ARG("virtio-blk-pci,drive=seed");
     a.v[a.n] = NULL;
@@ -907,6 +995,7 @@ static void qemu_fini(struct kiln_platform_ctx *p)
     if (!qp) return;
     if (qp->ntp) log_info("qemu: the NTP source answered %llu request(s)", (unsigned long long)ntp_server_served(qp->ntp));
     ntp_server_stop(qp->ntp);
+    update_server_stop(p, qp);
     free(qp->image_format);
     free(qp->fw_code);
     free(qp->swtpm);

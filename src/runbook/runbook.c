@@ -576,10 +576,37 @@ void runbook_parse_req(const struct ynode *n, const char *path, struct kiln_req 
     }
 }
 
+/* A name or channel as the gallery writes them: letters, digits, . _ - (at most 64). */
+static void gallery_word(const struct ynode *x, const char *p, struct diags *d, char **out)
+{
+    if (!y_str(d, x, p, out)) return;
+    size_t n = strlen(*out);
+    if (!n || n > 64 || (*out)[strspn(*out, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")] || (*out)[0] == '.')
+        diag_add(d, x, p, "\"%.64s\" is not an image name, channel or version (letters, digits, . _ -)", *out);
+}
+
+/* platform.qemu.update: {gallery, name, channel} (docs/updates.md) */
+static void parse_qemu_update(const struct ynode *n, struct kiln_qemu_update *u, struct diags *d)
+{
+    static const char *const keys[] = {"gallery", "name", "channel", "target", "broken", NULL};
+    const char *path = "platform.qemu.update";
+    if (!y_expect(d, n, path, YN_MAP)) return;
+    y_check_keys(d, n, path, keys);
+    const struct ynode *x;
+    if ((x = FIELD(n, "gallery"))) get_path(d, x, "platform.qemu.update.gallery", &u->gallery);
+    else diag_add(d, n, path, "needs \"gallery\" (the gallery directory kiln serve --gallery answers from)");
+    if ((x = FIELD(n, "name"))) gallery_word(x, "platform.qemu.update.name", d, &u->name);
+    else diag_add(d, n, path, "needs \"name\" (the image name the update cases roll out)");
+    if ((x = FIELD(n, "channel"))) gallery_word(x, "platform.qemu.update.channel", d, &u->channel);
+    else u->channel = xstrdup("stable");
+    if ((x = FIELD(n, "target"))) gallery_word(x, "platform.qemu.update.target", d, &u->target);
+    if ((x = FIELD(n, "broken"))) gallery_word(x, "platform.qemu.update.broken", d, &u->broken);
+}
+
 static void parse_qemu(const struct ynode *n, struct kiln_qemu_conf *q, struct diags *d)
 {
     static const char *const keys[] = {"image", "firmware", "kernel", "initrd", "append", "memory_mb",
-                                       "cpus", "accel", "cpu_model", "boot_timeout_s", "arch", "secure_boot", NULL};
+                                       "cpus", "accel", "cpu_model", "boot_timeout_s", "arch", "secure_boot", "update", NULL};
     static const char *const fw[] = {"bios", "uefi", NULL};
     static const char *const accel[] = {"auto", "kvm", "tcg", NULL};
     const char *path = "platform.qemu";
@@ -629,6 +656,7 @@ static void parse_qemu(const struct ynode *n, struct kiln_qemu_conf *q, struct d
         if (q->secure_boot != SB_OFF && q->firmware != FW_UEFI)
             diag_add(d, x, p, "Secure Boot needs UEFI firmware; add \"firmware: uefi\" to platform.qemu");
     }
+    if ((x = FIELD(n, "update"))) parse_qemu_update(x, &q->update, d);
     if (!q->image && !q->kernel)
         diag_add(d, n, path, "needs \"image\" (a raw, qcow2 or VHD disk) or \"kernel\" (direct kernel boot)");
     if (q->initrd && !q->kernel) diag_add(d, FIELD(n, "initrd"), path, "\"initrd\" needs \"kernel\"");
@@ -1110,6 +1138,11 @@ void runbook_free(struct kiln_runbook *rb)
     free(pc->qemu.append);
     free(pc->qemu.cpu_model);
     free(pc->qemu.secure_boot_vars);
+    free(pc->qemu.update.gallery);
+    free(pc->qemu.update.name);
+    free(pc->qemu.update.channel);
+    free(pc->qemu.update.target);
+    free(pc->qemu.update.broken);
     for (size_t i = 0; i < pc->nready; i++) {
         free(pc->ready_nodes[i].address);
         free(pc->ready_nodes[i].username);

@@ -32,6 +32,14 @@ struct kiln_qemu_conf {
     long boot_timeout_s;
     int secure_boot;        /* enum kiln_secure_boot; not SB_OFF only with firmware uefi */
     char *secure_boot_vars; /* SB_FILE: absolute path of the variable store each node gets a copy of */
+    /* platform.qemu.update: the update server kiln serves the guests (feature update) */
+    struct kiln_qemu_update {
+        char *gallery;      /* absolute path of a gallery directory; NULL: no update server */
+        char *name;         /* the image name the cases roll out (the Omaha appid) */
+        char *channel;      /* the channel (default "stable") */
+        char *target;       /* the version the update cases move machines to (NULL: not named) */
+        char *broken;       /* a newer one whose health check fails (the rollback case) */
+    } update;
 };
 
 struct kiln_ready_node {

@@ -837,6 +837,7 @@ static enum MHD_Result h_w_finish(struct server *s, struct MHD_Connection *c, st
 /* ---- the update server (docs/updates.md) ---- */
 
 #define CATALOG_TTL_MS 2000
+#define UPDATE_MANIFEST_MAX (1 << 20) /* bytes of an update.json: what kiln-updater accepts */
 
 /* The gallery's verified catalog (a reference the caller drops), reloaded when older than
  * CATALOG_TTL_MS; NULL when it never loaded. */
@@ -917,45 +918,84 @@ static const char *listed_sha256(json_t *entry, const char *file)
     return NULL;
 }
 
-/* The version's update payload: the manifest artifact of kind "update" (file, size, sha256,
- * roothash), the manifest checked against the signed entry and the file listed in it. */
+static void sha256_hex(const void *p, size_t n, char hex[65])
+{
+    unsigned char md[32];
+    SHA256(p, n, md);
+    for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", md[i]);
+}
+
+/* A gallery file of the version, read whole (at most max bytes) and checked against the sha256
+ * its signed entry lists, so what the server parses is what the gallery signed. */
+static int read_signed(struct server *s, json_t *entry, const char *file, size_t max, char **text, size_t *len, char *why, size_t sz)
+{
+    _cleanup_free_ char *p = xasprintf("%s/%s/%s", s->o->gallery, json_string_value(json_object_get(entry, "path")), file);
+    const char *want = listed_sha256(entry, file);
+    char hex[65];
+    if (!want) return snprintf(why, sz, "%s is not a signed file of the version", file), -EINVAL;
+    if (read_file(p, max, text, len) < 0) return snprintf(why, sz, "cannot read %s (at most %zu bytes)", p, max), -ENOENT;
+    sha256_hex(*text, *len, hex);
+    if (!streq(hex, want)) return free(*text), *text = NULL, snprintf(why, sz, "%s is not the file the gallery signed", p), -EINVAL;
+    return 0;
+}
+
+/* The version's update payload, offered as the client expects it (docs/updates.md): the
+ * package is NAME-VERSION.update.json (the manifest artifact of kind "update"), the signed
+ * update manifest that names and hashes every other file; kiln_signature is its .minisig and
+ * kiln_roothash its verity root hash. Offered only when the manifest is the one the gallery
+ * signed, describes this name and version, and every file it names is a signed file of the
+ * version with the same sha256 (so the payload route serves each of them). */
 static int payload_of(struct server *s, json_t *entry, struct omaha_app_response *o, char *why, size_t sz)
 {
     const char *name = json_string_value(json_object_get(entry, "name")), *version = json_string_value(json_object_get(entry, "version"));
     _cleanup_free_ char *mname = xasprintf("%s-%s.manifest.json", name, version);
     _cleanup_free_ char *mp = xasprintf("%s/%s/%s", s->o->gallery, json_string_value(json_object_get(entry, "path")), mname);
-    _cleanup_free_ char *text = NULL;
-    size_t len;
+    _cleanup_free_ char *text = NULL, *utext = NULL;
+    size_t len, ulen;
     char hex[65];
-    unsigned char md[32];
     if (read_file(mp, 1 << 20, &text, &len) < 0) return snprintf(why, sz, "cannot read %s", mp), -ENOENT;
-    SHA256((const unsigned char *)text, len, md);
-    for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    sha256_hex(text, len, hex);
     if (!streq(hex, json_string_value(json_object_get(entry, "manifest_sha256"))))
         return snprintf(why, sz, "%s is not the manifest the gallery signed", mp), -EINVAL;
-    json_t *m = json_loadb(text, len, 0, NULL);
-    json_t *a, *u = NULL;
+    json_t *m = json_loadb(text, len, 0, NULL), *u = NULL;
+    json_t *a, *art = NULL;
     size_t i;
-    json_array_foreach(json_object_get(m, "artifacts"), i, a) if (streq(json_string_value(json_object_get(a, "kind")), "update")) u = a;
-    const char *file = json_string_value(json_object_get(u, "file")), *sha = json_string_value(json_object_get(u, "sha256"));
-    const char *root = json_string_value(json_object_get(u, "roothash"));
-    json_int_t size = json_integer_value(json_object_get(u, "size"));
+    json_array_foreach(json_object_get(m, "artifacts"), i, a) if (streq(json_string_value(json_object_get(a, "kind")), "update")) art = a;
+    const char *file = json_string_value(json_object_get(art, "file"));
     int rc = 0;
-    if (!u) rc = -ENOENT, snprintf(why, sz, "%s %s has no update payload (no artifact of kind \"update\")", name, version);
-    else if (!file || !sha || !listed_sha256(entry, file) || !streq(listed_sha256(entry, file), sha) || size <= 0)
-        rc = -EINVAL, snprintf(why, sz, "%s %s: its update artifact is not a signed file of the version", name, version);
-    else {
+    if (!art || !file || !omaha_token_ok(file) || strchr(file, '/'))
+        rc = -ENOENT, snprintf(why, sz, "%s %s has no update payload (no artifact of kind \"update\")", name, version);
+    else if ((rc = read_signed(s, entry, file, UPDATE_MANIFEST_MAX, &utext, &ulen, why, sz)) == 0 &&
+             !(u = json_loadb(utext, ulen, JSON_REJECT_DUPLICATES, NULL)))
+        rc = -EINVAL, snprintf(why, sz, "%s is not JSON", file);
+    const char *root = json_string_value(json_object_get(json_object_get(u, "verity"), "root_hash"));
+    if (rc == 0 && (!streq(json_string_value(json_object_get(u, "format")), "kiln-update/1") ||
+                    !streq(json_string_value(json_object_get(u, "name")), name) ||
+                    !streq(json_string_value(json_object_get(u, "version")), version) || !root || strlen(root) != 64 ||
+                    strspn(root, "0123456789abcdef") != 64))
+        rc = -EINVAL, snprintf(why, sz, "%s is not a kiln-update/1 manifest of %s %s with a root hash", file, name, version);
+    static const char *const kinds[] = {"usr", "verity", "kernel", "initrd"};
+    for (size_t k = 0; rc == 0 && k < ARRAY_SIZE(kinds); k++) {
+        json_t *f = json_object_get(u, kinds[k]);
+        const char *fn = json_string_value(json_object_get(f, "file"));
+        const char *listed = fn ? listed_sha256(entry, fn) : NULL;
+        if (!listed || !streq(listed, json_string_value(json_object_get(f, "sha256"))))
+            rc = -EINVAL, snprintf(why, sz, "%s names %s %s, which is not a signed file of the version with that sha256", file,
+                                   kinds[k], fn ? fn : "(none)");
+    }
+    if (rc == 0) {
         o->npackages = 1;
         snprintf(o->packages[0].name, sizeof(o->packages[0].name), "%s", file);
-        o->packages[0].size = size;
+        o->packages[0].size = (int64_t)ulen;
         o->packages[0].required = true;
-        snprintf(o->packages[0].hash_sha256, sizeof(o->packages[0].hash_sha256), "%s", sha);
+        sha256_hex(utext, ulen, o->packages[0].hash_sha256);
         o->has_postinstall = true;
-        if (omaha_sha256_hex_to_b64(sha, o->sha256_b64) < 0) rc = -EINVAL, snprintf(why, sz, "%s: bad sha256", file);
-        snprintf(o->kiln_roothash, sizeof(o->kiln_roothash), "%s", root ? root : "");
+        if (omaha_sha256_hex_to_b64(o->packages[0].hash_sha256, o->sha256_b64) < 0) rc = -EINVAL, snprintf(why, sz, "%s: bad sha256", file);
+        snprintf(o->kiln_roothash, sizeof(o->kiln_roothash), "%s", root);
         _cleanup_free_ char *sig = xasprintf("%s.minisig", file);
         if (strlen(sig) <= OMAHA_TOKEN_MAX) snprintf(o->kiln_signature, sizeof(o->kiln_signature), "%s", sig);
     }
+    json_decref(u);
     json_decref(m);
     return rc;
 }
@@ -1353,7 +1393,12 @@ int kiln_server_run(const struct kiln_server_opts *o, volatile sig_atomic_t *sto
     }
     if (r == 0) {
         sweeping = pthread_create(&sw, NULL, sweeper, &s) == 0;
-        log_info("kiln serve: listening on http://%s/ (dashboard; API under /api/v1/; store: %s, data: %s)", o->listen, kiln_store_backend(s.idle[0] ? s.idle[0] : NULL) , o->data);
+        /* with port 0 the kernel picked one: the line names it, for whoever started the server */
+        const union MHD_DaemonInfo *bi = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+        char addr[INET_ADDRSTRLEN] = "?";
+        inet_ntop(AF_INET, &sa.sin_addr, addr, sizeof(addr));
+        log_info("kiln serve: listening on http://%s:%u/ (dashboard; API under /api/v1/; store: %s, data: %s)", addr,
+                 bi && bi->port ? (unsigned)bi->port : (unsigned)ntohs(sa.sin_port), kiln_store_backend(s.idle[0] ? s.idle[0] : NULL), o->data);
         while (!*stop) sleep_ms(200);
         log_info("kiln serve: stopping");
     }

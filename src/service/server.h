@@ -11,7 +11,8 @@
 #include <stdint.h>
 
 struct kiln_server_opts {
-    const char *listen;    /* "HOST:PORT"; HOST an IPv4 address (default 127.0.0.1:8470) */
+    const char *listen;    /* "HOST:PORT"; HOST an IPv4 address (default 127.0.0.1:8470); port 0: the
+                            * kernel picks a free one, which the "listening on" log line names */
     const char *data;      /* the data directory (created 0700) */
     const char *db_url;    /* store URL (store.h); NULL: sqlite:DATA/kiln.db */
     int64_t max_image;     /* upload cap in bytes (default 16 GiB) */

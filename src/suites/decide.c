@@ -1866,3 +1866,128 @@ enum verdict_kind decide_generalized(const struct gcap *history, const struct gc
     }
     return verdict_set(v, VERDICT_PASS, "no shell history, build-time log or foreign cloud-init data");
 }
+
+/* ---- update ---- */
+
+/* The loader entry of name-version in a listing: "NAME-VERSION.conf" or with systemd-boot's
+ * boot counter "NAME-VERSION+LEFT[-DONE].conf" (Automatic Boot Assessment); *left gets LEFT,
+ * -1 for no counter (blessed). NULL when none. */
+static char *entry_of(const char *entries, const char *name, const char *version, long *left)
+{
+    _cleanup_free_ char *base = xasprintf("%s-%s", name, version);
+    size_t bl = strlen(base);
+    const char *p = entries ? entries : "", *line;
+    size_t len;
+    while (next_line(&p, &line, &len)) {
+        while (len && (line[len - 1] == '\r' || line[len - 1] == ' ')) len--;
+        if (len < bl + 5 || strncmp(line, base, bl) || strncmp(line + len - 5, ".conf", 5)) continue;
+        const char *rest = line + bl, *end = line + len - 5;
+        if (rest == end) return *left = -1, xstrndup(line, len);
+        if (*rest != '+') continue;
+        char *e;
+        long l = strtol(rest + 1, &e, 10);
+        if (e == rest + 1 || (e != end && (*e != '-' || strspn(e + 1, "0123456789") != (size_t)(end - e - 1) || e + 1 == end)))
+            continue;
+        *left = l;
+        return xstrndup(line, len);
+    }
+    return NULL;
+}
+
+/* IMAGE_VERSION of os-release text, allocated; "(none)" when absent. */
+static char *image_version(const char *os_release)
+{
+    char *v = os_release ? os_release_value(os_release, "IMAGE_VERSION") : NULL;
+    return v ? v : xstrdup("(none)");
+}
+
+/* The value of KEY= on a kernel command line, allocated, or NULL. */
+static char *cmdline_value(const char *cmdline, const char *key)
+{
+    size_t kl = strlen(key);
+    for (const char *p = cmdline ? cmdline : ""; *p;) {
+        p += strspn(p, " \t\n");
+        size_t n = strcspn(p, " \t\n");
+        if (n > kl && !strncmp(p, key, kl) && p[kl] == '=') return xstrndup(p + kl + 1, n - kl - 1);
+        p += n;
+    }
+    return NULL;
+}
+
+static const struct update_failure *failure_of(const char *machine, const char *target, const struct update_failure *f, size_t n)
+{
+    const struct update_failure *last = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (streq(f[i].machine, machine) && streq(f[i].target, target)) last = &f[i];
+    return last;
+}
+
+enum verdict_kind decide_update_applied(const char *name, const char *want, const char *roothash, const struct update_facts *f,
+                                        struct verdict *v)
+{
+    _cleanup_free_ char *running = image_version(f->os_release);
+    if (!streq(running, want))
+        return verdict_set(v, VERDICT_FAIL, "/etc/os-release says IMAGE_VERSION=%s after the update, not %s", running, want);
+    _cleanup_free_ char *usrhash = cmdline_value(f->cmdline, "usrhash");
+    if (!usrhash || !streq(usrhash, roothash))
+        return verdict_set(v, VERDICT_FAIL, "/proc/cmdline has usrhash=%s, not %s's root hash %s (its update.json)",
+                           usrhash ? usrhash : "(none)", want, roothash);
+    long left;
+    _cleanup_free_ char *e = entry_of(f->entries, name, want, &left);
+    if (!e) return verdict_set(v, VERDICT_FAIL, "no loader entry %s-%s.conf on the ESP", name, want);
+    if (left >= 0)
+        return verdict_set(v, VERDICT_FAIL, "%s runs but its entry %s still counts tries: it was not blessed (boot-complete.target "
+                                            "not reached, or systemd-bless-boot did not run)", want, e);
+    return verdict_set(v, VERDICT_PASS, "runs %s with usrhash=%s from the blessed entry %s", want, roothash, e);
+}
+
+enum verdict_kind decide_update_rolled_back(const char *name, const char *from, const char *bad, const struct update_facts *f,
+                                            const char *machine, const struct update_failure *fails, size_t nfails, bool paused,
+                                            const char *pause_reason, struct verdict *v)
+{
+    _cleanup_free_ char *running = image_version(f->os_release);
+    if (!streq(running, from))
+        return verdict_set(v, VERDICT_FAIL, "the machine runs %s, not %s: it did not fall back from %s", running, from, bad);
+    long left;
+    _cleanup_free_ char *e = entry_of(f->entries, name, bad, &left);
+    if (e && left != 0) return verdict_set(v, VERDICT_FAIL, "%s's entry %s still has tries left (or is blessed)", bad, e);
+    const struct update_failure *x = failure_of(machine, bad, fails, nfails);
+    if (!x) return verdict_set(v, VERDICT_FAIL, "the server recorded no failure of %s from machine %s", bad, machine);
+    if (x->errorcode != 20)
+        return verdict_set(v, VERDICT_FAIL, "the server recorded machine %s's failure of %s with error code %d, not 20 (rollback)",
+                           machine, bad, x->errorcode);
+    if (!paused) return verdict_set(v, VERDICT_FAIL, "the rollout of %s did not pause after the failure", bad);
+    return verdict_set(v, VERDICT_PASS, "fell back to %s (%s: %s), error 20 recorded, rollout paused: %s", from, bad,
+                       e ? e : "entry removed", pause_reason ? pause_reason : "");
+}
+
+enum verdict_kind decide_update_refused(const char *name, const char *from, const char *bad, int want_code,
+                                        const struct update_facts *f, const char *machine, const struct update_failure *fails,
+                                        size_t nfails, struct verdict *v)
+{
+    _cleanup_free_ char *running = image_version(f->os_release);
+    if (!streq(running, from)) return verdict_set(v, VERDICT_FAIL, "the machine runs %s, not %s", running, from);
+    long left;
+    _cleanup_free_ char *e = entry_of(f->entries, name, bad, &left);
+    if (e) return verdict_set(v, VERDICT_FAIL, "the loader entry %s points at the refused %s", e, bad);
+    const struct update_failure *x = failure_of(machine, bad, fails, nfails);
+    if (!x) return verdict_set(v, VERDICT_FAIL, "the server recorded no failure of %s from machine %s", bad, machine);
+    if (x->errorcode != want_code)
+        return verdict_set(v, VERDICT_FAIL, "machine %s reported error code %d for %s, not %d", machine, x->errorcode, bad, want_code);
+    return verdict_set(v, VERDICT_PASS, "%s refused with error %d, no entry points at it, still on %s", bad, want_code, from);
+}
+
+enum verdict_kind decide_update_opted_out(const char *name, const char *from, const char *offered, const struct update_facts *f,
+                                          const char *updater_log, struct verdict *v)
+{
+    _cleanup_free_ char *running = image_version(f->os_release);
+    if (!streq(running, from)) return verdict_set(v, VERDICT_FAIL, "the machine runs %s, not %s, with auto: false", running, from);
+    long left;
+    _cleanup_free_ char *e = entry_of(f->entries, name, offered, &left);
+    if (e) return verdict_set(v, VERDICT_FAIL, "with auto: false the updater wrote the entry %s", e);
+    _cleanup_free_ char *said = xasprintf("offered %s (auto: false, not applied)", offered);
+    if (!updater_log || !strstr(updater_log, said))
+        return verdict_set(v, VERDICT_SKIP, "the updater's log does not say %s was offered (\"%s\"): the check did not happen", offered,
+                           said);
+    return verdict_set(v, VERDICT_PASS, "%s offered, not applied (auto: false), still on %s", offered, from);
+}

@@ -145,3 +145,37 @@ enum verdict_kind decide_clean_shutdown(const char *console, bool systemd, const
 /* Paths (one a line) of shell histories, build-time logs and foreign cloud-init instances. */
 enum verdict_kind decide_generalized(const struct gcap *history, const struct gcap *logs, const struct gcap *cloud,
                                      struct verdict *v);
+
+/* ---- update (docs/updates.md) ---- */
+
+/* A failure event the update server recorded (kiln rollout status's failures). */
+struct update_failure {
+    const char *machine, *version, *target; /* machine id, what it ran, the rollout's target */
+    int errorcode;                          /* -1: none given */
+};
+/* The facts of one machine after an update attempt: /etc/os-release, /proc/cmdline and the
+ * ESP's loader entries (file names, one a line). */
+struct update_facts {
+    const char *os_release, *cmdline, *entries;
+};
+
+/* The machine runs want (os-release IMAGE_VERSION), booted with want's root hash (usrhash= on
+ * the command line, from the gallery's update.json) from name-want's entry, which is blessed:
+ * NAME-WANT.conf, no +LEFT[-DONE] counter left. */
+enum verdict_kind decide_update_applied(const char *name, const char *want, const char *roothash, const struct update_facts *f,
+                                        struct verdict *v);
+/* The machine fell back from bad to from by itself: it runs from, bad's entry has no tries left
+ * (+0-DONE) or is gone, and the server recorded this machine's failure of bad with error code
+ * 20 (rollback); paused/pause_reason: the rollout paused after the configured count. */
+enum verdict_kind decide_update_rolled_back(const char *name, const char *from, const char *bad, const struct update_facts *f,
+                                            const char *machine, const struct update_failure *fails, size_t nfails, bool paused,
+                                            const char *pause_reason, struct verdict *v);
+/* An update to bad was refused: the machine still runs from, no loader entry names bad, and
+ * the server recorded this machine's failure of bad with want_code. */
+enum verdict_kind decide_update_refused(const char *name, const char *from, const char *bad, int want_code,
+                                        const struct update_facts *f, const char *machine, const struct update_failure *fails,
+                                        size_t nfails, struct verdict *v);
+/* With auto: false nothing was applied although offered was: the machine runs from, no entry
+ * names offered, and the updater's log (journal) says it was offered and not applied. */
+enum verdict_kind decide_update_opted_out(const char *name, const char *from, const char *offered, const struct update_facts *f,
+                                          const char *updater_log, struct verdict *v);

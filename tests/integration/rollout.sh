@@ -11,23 +11,35 @@ fleet="$KILN_ROOT/bench/rollout/fleet.py"
 # bench/rollout/run.sh runs this with 1,000 clients and prints the share and requests/s
 N=${KILN_ROLLOUT_FLEET:-200}
 sha() { sha256sum "$1" | cut -d' ' -f1; }
-# mkver NAME VERSION: a signed build with a raw disk and (from 1.1) an update payload
+# mkver NAME VERSION: a signed build with a raw disk and an update payload as kiln build
+# writes it (docs/updates.md): the /usr image, its hash tree, kernel, initrd and the
+# kiln-update/1 manifest naming them (the update artifact)
 mkver() {
     p=src/$1-$2
     mkdir -p "src/run-$1-$2"
     head -c 30000 /dev/urandom > "$p.raw"
+    head -c 40960 /dev/urandom > "$p.usr.img"
     head -c 20000 /dev/urandom > "$p.usr.verity"
+    head -c 9000 /dev/urandom > "$p.vmlinuz"
+    head -c 7000 /dev/urandom > "$p.initrd"
+    f() { jq -n --arg f "$1-$2.$3" --arg s "$(sha "$p.$3")" --argjson n "$(stat -c %s "$p.$3")" '{file: $f, size: $n, sha256: $s}'; }
+    jq -n --arg n "$1" --arg v "$2" --argjson u "$(f "$1" "$2" usr.img)" --argjson h "$(f "$1" "$2" usr.verity)" \
+        --argjson k "$(f "$1" "$2" vmlinuz)" --argjson i "$(f "$1" "$2" initrd)" '{format: "kiln-update/1", name: $n, version: $v,
+        arch: "x86_64", usr: ($u + {filesystem: "erofs"}), verity: ($h + {root_hash: ("ab" * 32)}), kernel: $k, initrd: $i}' > "$p.update.json"
+    # FORGE_KERNEL=1: update.json vouches for a kernel the version does not carry
+    [ -z "${FORGE_KERNEL:-}" ] || { jq '.kernel.sha256 = ("cd" * 32)' "$p.update.json" > "$p.tmp" && mv "$p.tmp" "$p.update.json"; }
     printf '{"spdxVersion":"SPDX-2.3","packages":[{"name":"%s","versionInfo":"%s","primaryPackagePurpose":"OPERATING-SYSTEM"}]}\n' "$1" "$2" > "$p.spdx.json"
     printf '{"bomFormat":"CycloneDX","metadata":{"component":{"type":"operating-system","name":"%s"}}}\n' "$1" > "$p.cdx.json"
-    jq -n --arg n "$1" --arg v "$2" --arg r "$(sha "$p.raw")" --arg u "$(sha "$p.usr.verity")" --arg s "$(sha "$p.spdx.json")" \
-        --arg c "$(sha "$p.cdx.json")" '{name: $n, version: $v,
-        artifacts: [{file: "\($n)-\($v).raw", sha256: $r, kind: "raw", size: 30000},
-                    {file: "\($n)-\($v).usr.verity", sha256: $u, kind: "update", size: 20000, roothash: ("ab" * 32)}],
-        sbom: [{file: "\($n)-\($v).spdx.json", sha256: $s}, {file: "\($n)-\($v).cdx.json", sha256: $c}]}' > "$p.manifest.json"
-    jq -n --arg n "$1" --arg v "$2" --arg r "$(sha "$p.raw")" --arg u "$(sha "$p.usr.verity")" --arg s "$(sha "$p.spdx.json")" \
-        --arg c "$(sha "$p.cdx.json")" '{_type: "https://in-toto.io/Statement/v1", predicateType: "https://slsa.dev/provenance/v1",
-        subject: [{name: "\($n)-\($v).raw", digest: {sha256: $r}}, {name: "\($n)-\($v).usr.verity", digest: {sha256: $u}},
-        {name: "\($n)-\($v).spdx.json", digest: {sha256: $s}}, {name: "\($n)-\($v).cdx.json", digest: {sha256: $c}}]}' > "$p.provenance.json"
+    arts=$(for k in raw:raw usr.img:usr usr.verity:usr-verity vmlinuz:kernel initrd:initrd update.json:update; do
+        jq -n --arg f "$1-$2.${k%%:*}" --arg s "$(sha "$p.${k%%:*}")" --arg k "${k#*:}" --argjson n "$(stat -c %s "$p.${k%%:*}")" \
+            '{file: $f, sha256: $s, kind: $k, size: $n}'; done | jq -s .)
+    jq -n --arg n "$1" --arg v "$2" --argjson a "$arts" --arg s "$(sha "$p.spdx.json")" --arg c "$(sha "$p.cdx.json")" \
+        '{name: $n, version: $v, artifacts: $a, sbom: [{file: "\($n)-\($v).spdx.json", sha256: $s}, {file: "\($n)-\($v).cdx.json", sha256: $c}]}' \
+        > "$p.manifest.json"
+    jq -n --argjson a "$arts" --arg n "$1" --arg v "$2" --arg s "$(sha "$p.spdx.json")" --arg c "$(sha "$p.cdx.json")" \
+        '{_type: "https://in-toto.io/Statement/v1", predicateType: "https://slsa.dev/provenance/v1",
+        subject: ([$a[] | {name: .file, digest: {sha256: .sha256}}] + [{name: "\($n)-\($v).spdx.json", digest: {sha256: $s}},
+        {name: "\($n)-\($v).cdx.json", digest: {sha256: $c}}])}' > "$p.provenance.json"
     jq -n --arg r "$(sha "$p.raw")" --arg f "$T/$p.raw" '{schema: "kiln.results/v1", run: {id: "r", name: "fake", tested: [{role: "image",
         path: $f, sha256: $r}]}, summary: {passed: 1, failed: 0}, cases: []}' > "src/run-$1-$2/results.json"
     "$KILN" sign -k k.key "$p".* > /dev/null || fail "sign $p"
@@ -35,7 +47,7 @@ mkver() {
 }
 "$KILN" keygen --out k --no-passphrase > /dev/null || fail keygen
 "$KILN" gallery init --gallery G --trust k.pub -k k.key --require-priority -1 > /dev/null || fail "gallery init"
-for n in os burst brake; do mkver $n 1.0; mkver $n 1.1; done
+for n in os burst brake forged; do mkver $n 1.0; [ $n = forged ] && FORGE_KERNEL=1 mkver $n 1.1 || mkver $n 1.1; done
 
 # expected NAME TARGET PERMYRIAD IDS-JSON: how many of the ids fall inside the ramp
 expected() {
@@ -114,20 +126,37 @@ u="http://127.0.0.1:$p/v1/update/"
 mid=$(jq -r '.offered_ids[0]' f1.json)
 printf '<?xml version="1.0"?><request protocol="3.0"><app appid="os" version="1.0" track="stable" machineid="%s"><updatecheck/></app></request>' "$mid" > req.xml
 curl -s -H 'Content-Type: text/xml' --data-binary @req.xml "$u" > resp.xml
-python3 - "$T/resp.xml" "$T/src/os-1.1.usr.verity" <<'PY' || fail "the offered package is not the payload (response: $(cat resp.xml))"
-import base64, hashlib, sys, urllib.request, xml.etree.ElementTree as ET
+python3 - "$T/resp.xml" "$T/src" <<'PY' || fail "the offered package is not the payload (response: $(cat resp.xml))"
+import base64, hashlib, json, sys, urllib.request, xml.etree.ElementTree as ET
 r = ET.parse(sys.argv[1]).getroot()
 uc = r.find("app/updatecheck"); pkg = uc.find("manifest/packages/package"); act = uc.find("manifest/actions/action")
-data = open(sys.argv[2], "rb").read()
-got = urllib.request.urlopen(uc.find("urls/url").get("codebase") + pkg.get("name")).read()
-assert got == data, "served bytes differ"
+base = uc.find("urls/url").get("codebase")
+# the client's contract (docs/updates.md): the package is update.json, under the codebase are
+# it, its signature and every file it names, byte for byte the gallery's
+assert pkg.get("name") == "os-1.1.update.json", pkg.get("name")
+data = open(sys.argv[2] + "/os-1.1.update.json", "rb").read()
+got = urllib.request.urlopen(base + pkg.get("name")).read()
+assert got == data, "served update.json differs"
 assert pkg.get("hash_sha256") == hashlib.sha256(data).hexdigest()
 assert act.get("sha256") == base64.b64encode(hashlib.sha256(data).digest()).decode()
-assert int(pkg.get("size")) == len(data) and act.get("kiln_roothash") == "ab" * 32
-sig = urllib.request.urlopen(uc.find("urls/url").get("codebase") + act.get("kiln_signature")).read()
-assert sig.startswith(b"untrusted comment:"), sig[:40]
+assert int(pkg.get("size")) == len(data) and act.get("kiln_roothash") == json.loads(data)["verity"]["root_hash"] == "ab" * 32
+assert act.get("kiln_signature") == "os-1.1.update.json.minisig", act.get("kiln_signature")
+sig = urllib.request.urlopen(base + act.get("kiln_signature")).read()
+assert sig == open(sys.argv[2] + "/os-1.1.update.json.minisig", "rb").read(), sig[:40]
+u = json.loads(data)
+for k in ("usr", "verity", "kernel", "initrd"):
+    body = urllib.request.urlopen(base + u[k]["file"]).read()
+    assert hashlib.sha256(body).hexdigest() == u[k]["sha256"] and len(body) == u[k]["size"], k
 PY
-note "the offered package, its hash_sha256, action sha256 and signature are the gallery's payload"
+# an update.json naming a file that is not a signed file of its version is never offered
+"$KILN" rollout set forged stable --version 1.1 --percent 100 --data "$data" > /dev/null || fail "set forged"
+printf '<request protocol="3.0"><app appid="forged" version="1.0" track="stable" machineid="m1"><updatecheck/></app></request>' > f.xml
+curl -s -H 'Content-Type: text/xml' --data-binary @f.xml "$u" > fresp.xml
+grep -q 'updatecheck status="noupdate"' fresp.xml || fail "forged 1.1 was offered: $(cat fresp.xml)"
+grep -q "forged-1.1.update.json names kernel forged-1.1.vmlinuz, which is not a signed file of the version with that sha256" serve2.log ||
+    fail "the log does not say why forged 1.1 is not offered: $(tail -5 serve2.log)"
+note "an update.json naming a kernel whose sha256 the gallery did not sign is not offered (noupdate, the reason logged)"
+note "the offered package is update.json (hash_sha256, action sha256, kiln_roothash, kiln_signature its own); it, its signature and the 4 files it names are served byte for byte"
 code() { curl -s -o "$T/body" -w '%{http_code}' "$@"; }
 [ "$(code -H 'Content-Type: text/xml' --data-binary '<request protocol="3.0"><app' "$u")" = 400 ] || fail "malformed XML not 400"
 grep -q "malformed XML at line 1" body || fail "the 400 does not say where: $(cat body)"

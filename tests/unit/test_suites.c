@@ -764,6 +764,82 @@ static void test_nothing_policy(void)
     rmdir(dir);
 }
 
+/* canned facts of a machine of debian-update (examples/update-images.sh) after update attempts */
+static void test_update(void)
+{
+    struct verdict v = {0};
+    const char *h1 = "3f2a000000000000000000000000000000000000000000000000000000000001";
+    const char *h0 = "9c1e000000000000000000000000000000000000000000000000000000000000";
+    char os1[] = "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nIMAGE_ID=debian-update\nIMAGE_VERSION=1.0.1\n";
+    char os0[] = "ID=debian\nIMAGE_ID=debian-update\nIMAGE_VERSION=\"1.0.0\"\n";
+    char cmd1[512], cmd0[512];
+    snprintf(cmd1, sizeof cmd1, "initrd=\\debian-update\\1.0.1\\initrd usrhash=%s systemd.verity_usr_data=PARTUUID=aa console=ttyS0\n", h1);
+    snprintf(cmd0, sizeof cmd0, "usrhash=%s console=ttyS0\n", h0);
+    struct update_facts f = {.os_release = os1, .cmdline = cmd1, .entries = "debian-update-6.1.0-57-amd64.conf\ndebian-update-1.0.1.conf\n"};
+    expect(decide_update_applied("debian-update", "1.0.1", h1, &f, &v), &v, VERDICT_PASS, "blessed entry debian-update-1.0.1.conf",
+           "apply: new version, its root hash, blessed");
+    f.entries = "debian-update-6.1.0-57-amd64.conf\ndebian-update-1.0.1+2-1.conf\n";
+    expect(decide_update_applied("debian-update", "1.0.1", h1, &f, &v), &v, VERDICT_FAIL,
+           "its entry debian-update-1.0.1+2-1.conf still counts tries: it was not blessed", "apply: booted but not blessed");
+    f.entries = "debian-update-1.0.10.conf\n";
+    expect(decide_update_applied("debian-update", "1.0.1", h1, &f, &v), &v, VERDICT_FAIL, "no loader entry debian-update-1.0.1.conf",
+           "apply: 1.0.10's entry is not 1.0.1's");
+    f.entries = "debian-update-1.0.1.conf\n";
+    f.cmdline = cmd0;
+    expect(decide_update_applied("debian-update", "1.0.1", h1, &f, &v), &v, VERDICT_FAIL,
+           "/proc/cmdline has usrhash=9c1e", "apply: the old root hash on the command line");
+    f.os_release = os0, f.cmdline = cmd1;
+    expect(decide_update_applied("debian-update", "1.0.1", h1, &f, &v), &v, VERDICT_FAIL,
+           "/etc/os-release says IMAGE_VERSION=1.0.0 after the update, not 1.0.1", "apply: still the old version (quoted value)");
+    f.os_release = "ID=debian\n";
+    expect(decide_update_applied("debian-update", "1.0.1", h1, &f, &v), &v, VERDICT_FAIL, "IMAGE_VERSION=(none)",
+           "apply: an os-release without IMAGE_VERSION");
+
+    const char *m = "0123456789abcdef0123456789abcdef";
+    struct update_failure fails[] = {{.machine = "ffff", .version = "1.0.0", .target = "1.0.2", .errorcode = 20},
+                                     {.machine = m, .version = "1.0.0", .target = "1.0.2", .errorcode = 20}};
+    f = (struct update_facts){.os_release = os0, .cmdline = cmd0,
+                              .entries = "debian-update-6.1.0-57-amd64.conf\ndebian-update-1.0.2+0-3.conf\n"};
+    expect(decide_update_rolled_back("debian-update", "1.0.0", "1.0.2", &f, m, fails, 2, true, "1 failure events on 1.0.2", &v), &v,
+           VERDICT_PASS, "error 20 recorded, rollout paused: 1 failure events on 1.0.2", "rollback: fell back, recorded, paused");
+    expect(decide_update_rolled_back("debian-update", "1.0.0", "1.0.2", &f, m, fails, 2, false, "", &v), &v, VERDICT_FAIL,
+           "did not pause", "rollback: the rollout kept going");
+    expect(decide_update_rolled_back("debian-update", "1.0.0", "1.0.2", &f, m, fails, 1, true, "", &v), &v, VERDICT_FAIL,
+           "recorded no failure of 1.0.2 from machine 0123", "rollback: another machine's failure is not this one's");
+    fails[1].errorcode = 14;
+    expect(decide_update_rolled_back("debian-update", "1.0.0", "1.0.2", &f, m, fails, 2, true, "", &v), &v, VERDICT_FAIL,
+           "error code 14, not 20", "rollback: the wrong error code");
+    fails[1].errorcode = 20;
+    f.entries = "debian-update-1.0.2+1-2.conf\n";
+    expect(decide_update_rolled_back("debian-update", "1.0.0", "1.0.2", &f, m, fails, 2, true, "", &v), &v, VERDICT_FAIL,
+           "still has tries left", "rollback: tries left");
+    f.entries = "", f.os_release = os1;
+    expect(decide_update_rolled_back("debian-update", "1.0.0", "1.0.2", &f, m, fails, 2, true, "", &v), &v, VERDICT_FAIL,
+           "the machine runs 1.0.1, not 1.0.0", "rollback: not back on the old version");
+
+    struct update_failure refused[] = {{.machine = m, .version = "1.0.0", .target = "1.0.1", .errorcode = 13}};
+    f = (struct update_facts){.os_release = os0, .cmdline = cmd0, .entries = "debian-update-6.1.0-57-amd64.conf\n"};
+    expect(decide_update_refused("debian-update", "1.0.0", "1.0.1", 13, &f, m, refused, 1, &v), &v, VERDICT_PASS,
+           "refused with error 13", "tampered: refused, reported");
+    expect(decide_update_refused("debian-update", "1.0.0", "1.0.1", 12, &f, m, refused, 1, &v), &v, VERDICT_FAIL,
+           "reported error code 13 for 1.0.1, not 12", "tampered: another error code");
+    expect(decide_update_refused("debian-update", "1.0.0", "1.0.1", 13, &f, m, refused, 0, &v), &v, VERDICT_FAIL,
+           "recorded no failure", "tampered: nothing reported");
+    f.entries = "debian-update-1.0.1+3.conf\n";
+    expect(decide_update_refused("debian-update", "1.0.0", "1.0.1", 13, &f, m, refused, 1, &v), &v, VERDICT_FAIL,
+           "the loader entry debian-update-1.0.1+3.conf points at the refused 1.0.1", "tampered: an entry points at it");
+
+    f = (struct update_facts){.os_release = os0, .cmdline = cmd0, .entries = "debian-update-6.1.0-57-amd64.conf\n"};
+    const char *said = "kiln-updater: checked http://10.0.2.2:40000/v1/update/: running 1.0.0, offered 1.0.1 (auto: false, not applied)\n";
+    expect(decide_update_opted_out("debian-update", "1.0.0", "1.0.1", &f, said, &v), &v, VERDICT_PASS, "not applied (auto: false)",
+           "opt-out: offered, not applied");
+    expect(decide_update_opted_out("debian-update", "1.0.0", "1.0.1", &f, "kiln-updater: checked ...: running 1.0.0, noupdate\n", &v),
+           &v, VERDICT_SKIP, "the check did not happen", "opt-out: nothing offered cannot decide");
+    f.entries = "debian-update-1.0.1+3.conf\n";
+    expect(decide_update_opted_out("debian-update", "1.0.0", "1.0.1", &f, said, &v), &v, VERDICT_FAIL,
+           "with auto: false the updater wrote the entry", "opt-out: an entry written");
+}
+
 int main(void)
 {
     ok(near(parse_systemd_duration("1.234s"), 1.234), "seconds");
@@ -790,5 +866,6 @@ int main(void)
     test_packages();
     test_lifecycle();
     test_nothing_policy();
+    test_update();
     return tap_done();
 }

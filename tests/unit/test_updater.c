@@ -336,8 +336,35 @@ static void test_http(void)
     ok(http_parse_url("http://h\r\nX:1/", &h, &p, &pa) == -EINVAL, "so is a CR LF in the host");
 }
 
+static void test_config(void)
+{
+    struct upd_config c = {.auto_apply = false, .reboot = true, .interval_s = 3600, .jitter_s = 600, .backoff_base_s = 60,
+                           .backoff_max_s = 21600};
+    char *server = NULL, *channel = NULL;
+    int line = 0;
+    ok(upd_config_apply("# made by kiln build\nserver=http://updates.example:8470/v1/update/\nchannel=stable\nauto=true\n"
+                        "reboot=false\ninterval=900\njitter=90\n", &c, &server, &channel, &line) == 0, "the image's updater.conf");
+    is_str(server, "http://updates.example:8470/v1/update/", "server");
+    is_str(channel, "stable", "channel");
+    ok(c.auto_apply && !c.reboot && c.interval_s == 900 && c.jitter_s == 90 && c.backoff_max_s == 21600, "auto, reboot, interval, jitter");
+    /* the provisioning override (/run/kiln/updater.conf, from the kiln-updater.conf credential) */
+    ok(upd_config_apply("server = http://10.0.2.2:40123/v1/update/\r\n", &c, &server, &channel, &line) == 0, "an override");
+    is_str(server, "http://10.0.2.2:40123/v1/update/", "the override's server wins");
+    is_str(channel, "stable", "keys the override does not name keep the image's");
+    ok(c.auto_apply && c.interval_s == 900, "so do auto and interval");
+    ok(upd_config_apply("auto=false\n", &c, &server, &channel, &line) == 0 && !c.auto_apply, "auto=false opts out");
+    ok(upd_config_apply("channel=beta\nauto=maybe\n", &c, &server, &channel, &line) == -EINVAL && line == 2,
+       "a bad value is refused with its line");
+    is_str(channel, "stable", "and nothing of that text is applied");
+    ok(upd_config_apply("interval=0\n", &c, &server, &channel, &line) == -EINVAL && c.interval_s == 900, "interval 0 is refused");
+    ok(upd_config_apply("serverhttp://x\n", &c, &server, &channel, &line) == -EINVAL && line == 1, "a line without = is refused");
+    ok(upd_config_apply("bogus=1\n", &c, &server, &channel, &line) == -EINVAL, "an unknown key is refused");
+    free(server), free(channel);
+}
+
 int main(void)
 {
+    test_config();
     test_schedule();
     test_apply();
     test_rollback();
