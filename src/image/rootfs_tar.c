@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <locale.h>
 #include <stdarg.h>
 #include <sys/stat.h>
 
@@ -169,7 +170,7 @@ static int walk(struct writer *w, int dirfd, const char *rel)
         for (size_t k = 0; k < n && !have; k++) have = streq(names[k], base);
         if (!have) *APPEND(names, n, cap) = xstrdup(base);
     }
-    qsort(names, n, sizeof *names, cmp_str);
+    if (n > 1) qsort(names, n, sizeof *names, cmp_str);
     int r = 0;
     for (size_t i = 0; i < n; i++) {
         if (r == 0) r = write_one(w, dirfd, rel, names[i]);
@@ -205,6 +206,12 @@ int rootfs_tar_write(const char *root, const char *dst, int64_t epoch, const str
         *err = xasprintf("cannot create a file beside %s: %s", dst, strerror(-fd));
         return fd;
     }
+    /* libarchive reads names in the calling thread's locale: in C.UTF-8 (built into glibc since
+     * 2.35) a UTF-8 name goes into a plain pax "path=" record, which every tar reads; in kiln's
+     * C locale it would be marked "hdrcharset=BINARY", which GNU tar warns about. A name that
+     * is not UTF-8 is stored as its bytes either way. */
+    locale_t utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+    locale_t prev = utf8 ? uselocale(utf8) : (locale_t)0;
     struct writer w = {.a = archive_write_new(), .disk = archive_read_disk_new(),
                        .links = archive_entry_linkresolver_new(), .root = root, .epoch = epoch, .extra = extra,
                        .nextra = nextra, .buf = xmalloc(COPY_BUF), .err = err};
@@ -234,6 +241,10 @@ int rootfs_tar_write(const char *root, const char *dst, int64_t epoch, const str
         r = werr(&w, -EIO, "cannot finish %s: %s", tmp, archive_error_string(w.a));
     archive_write_free(w.a);
     archive_read_free(w.disk);
+    if (utf8) {
+        uselocale(prev);
+        freelocale(utf8);
+    }
     archive_entry_linkresolver_free(w.links);
     free(w.buf);
     close(rootfd);
