@@ -31,7 +31,7 @@ sources() {
         minisign) echo "$root/src/trust/minisign.c" ;;
         pkgdb) echo "$root/src/trust/pkgdb.c $image $root/src/image/inspect.c $root/src/image/rootfs_tar.c" ;;
         rootfs_tar) echo "$image $root/src/image/inspect.c $root/src/image/rootfs_tar.c" ;;
-        spec) echo "$root/src/image/spec.c" ;;
+        spec) echo "$root/src/image/spec.c $root/src/trust/minisign.c" ;;
         archive) echo "$root/src/report/archive.c" ;;
         secret) echo "" ;;
         gallery) echo "$root/src/gallery/catalog.c" ;;
