@@ -17,7 +17,7 @@ static const struct verb {
     {"check", cmd_check, "validate a runbook without running anything"},
     {"build", cmd_build, "build a bootable disk image from a spec (raw, qcow2, VHD)"},
     {"convert", cmd_convert, "rewrite a disk image in another format (raw, qcow2, vhd-fixed, vhd)"},
-    {"inspect", cmd_inspect, "show a disk image's format, partitions, filesystems and OS"},
+    {"inspect", cmd_inspect, "show a disk image's format, partitions, filesystems and OS (or a rootfs archive's)"},
     {"keygen", cmd_keygen, "make an Ed25519 signing key pair (minisign format)"},
     {"sign", cmd_sign, "sign files (FILE.minisig, verifiable with stock minisign)"},
     {"verify", cmd_verify, "verify a file's minisign signature"},

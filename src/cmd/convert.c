@@ -9,6 +9,7 @@
 #include "image/disk.h"
 #include "image/gpt.h"
 #include "image/inspect.h"
+#include "image/rootfs_tar.h"
 #include "util/proc.h"
 #include "util/timeutil.h"
 #include "util/utf8.h"
@@ -59,6 +60,12 @@ int cmd_convert(int argc, char **argv)
     proc_install_signal_handlers();
     struct disk *d;
     char *err = NULL;
+    if (rootfs_tar_probe(in)) {
+        fprintf(stderr, "kiln convert: %s is a root filesystem archive (tar), not a disk image: kiln convert converts "
+                        "between disk formats; kiln build makes the disk from the spec, kiln inspect and kiln sbom read "
+                        "the archive\n", in);
+        return EXIT_FAIL;
+    }
     if (disk_open(in, &d, &err) < 0) {
         fprintf(stderr, "kiln convert: %s\n", err);
         free(err);
@@ -111,6 +118,39 @@ static void escape_strings(json_t *j)
     }
 }
 
+/* The text form of a disk image's description (image_inspect). */
+static void print_disk(json_t *j, const char *path)
+{
+    char a[32], b[32];
+    human((uint64_t)json_integer_value(json_object_get(j, "virtual_size")), a, sizeof a);
+    human((uint64_t)json_integer_value(json_object_get(j, "file_size")), b, sizeof b);
+    printf("%s: %s, virtual size %s (%lld bytes), file %s\n", path, json_string_value(json_object_get(j, "format")), a,
+           (long long)json_integer_value(json_object_get(j, "virtual_size")), b);
+    json_t *parts = json_object_get(j, "partitions");
+    if (parts) {
+        printf("partition table: GPT, disk %s\n", json_string_value(json_object_get(j, "disk_guid")));
+        size_t i;
+        json_t *p;
+        json_array_foreach(parts, i, p) {
+            human((uint64_t)json_integer_value(json_object_get(p, "size")), a, sizeof a);
+            json_t *fs = json_object_get(p, "filesystem");
+            printf("  %lld  %-18s %-10s %9s  at %-11lld %s", (long long)json_integer_value(json_object_get(p, "number")),
+                   json_string_value(json_object_get(p, "type")), json_string_value(json_object_get(p, "name")), a,
+                   (long long)json_integer_value(json_object_get(p, "offset")), json_string_value(json_object_get(p, "uuid")));
+            if (fs) {
+                const char *lab = json_string_value(json_object_get(fs, "label"));
+                const char *u = json_string_value(json_object_get(fs, "uuid"));
+                printf("  %s%s%s%s%s", json_string_value(json_object_get(fs, "type")), u ? " uuid=" : "", u ? u : "",
+                       lab && *lab ? " label=" : "", lab && *lab ? lab : "");
+            }
+            putchar('\n');
+        }
+    } else {
+        json_t *fs = json_object_get(j, "filesystem");
+        printf("partition table: none%s%s\n", fs ? "; whole-disk " : "", fs ? json_string_value(json_object_get(fs, "type")) : "");
+    }
+}
+
 int cmd_inspect(int argc, char **argv)
 {
     const char *path = NULL;
@@ -144,33 +184,14 @@ int cmd_inspect(int argc, char **argv)
     }
     escape_strings(j);
     char a[32], b[32];
-    human((uint64_t)json_integer_value(json_object_get(j, "virtual_size")), a, sizeof a);
-    human((uint64_t)json_integer_value(json_object_get(j, "file_size")), b, sizeof b);
-    printf("%s: %s, virtual size %s (%lld bytes), file %s\n", path, json_string_value(json_object_get(j, "format")), a,
-           (long long)json_integer_value(json_object_get(j, "virtual_size")), b);
-    json_t *parts = json_object_get(j, "partitions");
-    if (parts) {
-        printf("partition table: GPT, disk %s\n", json_string_value(json_object_get(j, "disk_guid")));
-        size_t i;
-        json_t *p;
-        json_array_foreach(parts, i, p) {
-            human((uint64_t)json_integer_value(json_object_get(p, "size")), a, sizeof a);
-            json_t *fs = json_object_get(p, "filesystem");
-            printf("  %lld  %-18s %-10s %9s  at %-11lld %s", (long long)json_integer_value(json_object_get(p, "number")),
-                   json_string_value(json_object_get(p, "type")), json_string_value(json_object_get(p, "name")), a,
-                   (long long)json_integer_value(json_object_get(p, "offset")), json_string_value(json_object_get(p, "uuid")));
-            if (fs) {
-                const char *lab = json_string_value(json_object_get(fs, "label"));
-                const char *u = json_string_value(json_object_get(fs, "uuid"));
-                printf("  %s%s%s%s%s", json_string_value(json_object_get(fs, "type")), u ? " uuid=" : "", u ? u : "",
-                       lab && *lab ? " label=" : "", lab && *lab ? lab : "");
-            }
-            putchar('\n');
-        }
-    } else {
-        json_t *fs = json_object_get(j, "filesystem");
-        printf("partition table: none%s%s\n", fs ? "; whole-disk " : "", fs ? json_string_value(json_object_get(fs, "type")) : "");
-    }
+    if (streq(json_string_value(json_object_get(j, "format")), "rootfs-tar")) {
+        human((uint64_t)json_integer_value(json_object_get(j, "expanded_size")), a, sizeof a);
+        human((uint64_t)json_integer_value(json_object_get(j, "file_size")), b, sizeof b);
+        printf("%s: root filesystem archive (tar, compression %s), %lld entries, %s expanded, file %s\n", path,
+               json_string_value(json_object_get(j, "compression")), (long long)json_integer_value(json_object_get(j, "entries")),
+               a, b);
+        if (json_is_true(json_object_get(j, "wsl_conf"))) printf("WSL: /etc/wsl.conf present\n");
+    } else print_disk(j, path);
     json_t *osr = json_object_get(j, "os_release");
     if (osr) {
         const char *pn = json_string_value(json_object_get(osr, "PRETTY_NAME"));

@@ -13,7 +13,7 @@
 /* out/NAME-VERSION.qcow2 → out/NAME-VERSION (the stem kiln build's outputs share). */
 static char *image_stem(const char *image)
 {
-    static const char *const suffixes[] = {"-dynamic.vhd", ".vhd", ".qcow2", ".raw", ".img"};
+    static const char *const suffixes[] = {"-dynamic.vhd", ".vhd", ".qcow2", ".raw", ".img", ".tar.zst", ".tar"};
     for (size_t i = 0; i < ARRAY_SIZE(suffixes); i++)
         if (endswith(image, suffixes[i])) return xstrndup(image, strlen(image) - strlen(suffixes[i]));
     return xstrdup(image);
@@ -39,6 +39,7 @@ int cmd_sbom(int argc, char **argv)
     return sbom_image(image, fmt, out);
 usage:
     fprintf(stderr, "usage: kiln sbom IMAGE [--format spdx|cyclonedx] [-o FILE|-]\n"
+                    "  (IMAGE: a disk image, or a root filesystem archive .tar.zst / .tar)\n"
                     "  (default output: the image's name with .spdx.json or .cdx.json)\n");
     return EXIT_USAGE;
 }

@@ -21,6 +21,7 @@
 #include "image/gpt.h"
 #include "image/inspect.h"
 #include "trust/minisign.h"
+#include "image/rootfs_tar.h"
 #include "trust/pkgdb.h"
 #include "trust/provenance.h"
 #include "trust/sbom.h"
@@ -1074,6 +1075,30 @@ static int write_update_manifest(struct build_ctx *c, const char *stage_dir, con
     return 0;
 }
 
+/* The tree as NAME-VERSION.tar.zst (image/rootfs_tar.h: sorted, numeric owners, xattrs and ACLs,
+ * mtimes clamped to the epoch). With wsl: true it carries /etc/wsl.conf (WSL's per-distribution
+ * settings: systemd as init, the first os.users entry as the default user) and an /etc/fstab
+ * without the disk's PARTUUID mounts, which do not exist in a WSL distribution. */
+static int output_rootfs_tar(struct build_ctx *c, const char *stage_dir, const char *base)
+{
+    const struct image_spec *s = c->spec;
+    _cleanup_free_ char *dst = xasprintf("%s/%s.tar.zst", stage_dir, base);
+    struct sbuf conf = {0};
+    sbuf_puts(&conf, "# made by kiln build (wsl: true)\n[boot]\nsystemd=true\n");
+    if (s->nusers) sbuf_printf(&conf, "\n[user]\ndefault=%s\n", s->users[0].name);
+    static const char fstab[] = "# made by kiln build (wsl: true): WSL mounts the root; the disk image's partitions do not exist here\n";
+    const struct rootfs_tar_file wsl[] = {{"etc/fstab", fstab, strlen(fstab), 0644}, {"etc/wsl.conf", conf.s, conf.len, 0644}};
+    char *err = NULL;
+    int r = rootfs_tar_write(c->root, dst, c->epoch, wsl, s->wsl ? ARRAY_SIZE(wsl) : 0, &err);
+    sbuf_free(&conf);
+    if (r < 0) {
+        build_error(c, "outputs", "the rootfs archive: %s", err);
+        free(err);
+        return -1;
+    }
+    return 0;
+}
+
 static int stage_outputs(struct build_ctx *c, const char *stage_dir, json_t *manifest)
 {
     stage_begin("outputs");
@@ -1118,12 +1143,7 @@ static int stage_outputs(struct build_ctx *c, const char *stage_dir, json_t *man
         sbuf_puts(&made, " raw");
     }
     if (want[OUT_TAR]) {
-        _cleanup_free_ char *dst = xasprintf("%s/%s.tar", stage_dir, base);
-        _cleanup_free_ char *mtime = xasprintf("--mtime=@%ld", c->epoch);
-        char *tar[] = {"tar", "--sort=name", "--numeric-owner", "--xattrs", "--xattrs-include=security.capability",
-                       "--clamp-mtime", mtime, "--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime",
-                       "--format=pax", "-C", c->root, "-cf", dst, ".", NULL};
-        if (build_run(c, "outputs", tar) < 0) return -1;
+        if (output_rootfs_tar(c, stage_dir, base) < 0) return -1;
         sbuf_puts(&made, " tar");
     }
     /* direct-kernel boot artifacts, always */
@@ -1175,7 +1195,7 @@ static int stage_outputs(struct build_ctx *c, const char *stage_dir, json_t *man
         json_object_set_new(a, "file", json_string(names[i]));
         const char *kind = endswith(names[i], ".qcow2") ? "qcow2" : endswith(names[i], "-dynamic.vhd") ? "vhd"
                          : endswith(names[i], ".vhd") ? "vhd-fixed" : endswith(names[i], ".raw") ? "raw"
-                         : endswith(names[i], ".tar") ? "tar" : endswith(names[i], ".vmlinuz") ? "kernel"
+                         : endswith(names[i], ".tar.zst") ? "tar" : endswith(names[i], ".vmlinuz") ? "kernel"
                          : endswith(names[i], ".usr.img") ? "usr" : endswith(names[i], ".usr.verity") ? "usr-verity" : "initrd";
         json_object_set_new(a, "kind", json_string(kind));
         json_object_set_new(a, "size", json_integer((json_int_t)job.size[i]));

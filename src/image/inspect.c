@@ -8,6 +8,7 @@
 
 #include "image/disk_int.h"
 #include "image/gpt.h"
+#include "image/rootfs_tar.h"
 #include "util/fs.h"
 #include "util/proc.h"
 #include "util/util.h"
@@ -439,6 +440,11 @@ static int ext4_filesystems(struct disk *d, uint64_t (*fs)[2], size_t max, size_
 
 int image_extract(const char *path, const char *const *items, size_t nitems, const char *dest, char **err)
 {
+    if (rootfs_tar_probe(path)) {
+        struct stat st;
+        struct rootfs_tar_limits lim = rootfs_tar_default_limits(stat(path, &st) == 0 ? (uint64_t)st.st_size : 0);
+        return rootfs_tar_extract(path, items, nitems, dest, &lim, NULL, err);
+    }
     struct disk *d;
     int r = disk_open(path, &d, err);
     if (r < 0) return r;
@@ -507,8 +513,57 @@ int image_extract(const char *path, const char *const *items, size_t nitems, con
     return found;
 }
 
+/* A rootfs archive: its counts, os-release (usr/lib's, else etc's: a link there is not followed)
+ * and whether it carries WSL's /etc/wsl.conf. Read in one pass, os-release at most
+ * OS_RELEASE_MAX bytes. */
+static int inspect_rootfs_tar(const char *path, json_t **out, char **err)
+{
+    struct stat st;
+    if (stat(path, &st) < 0) {
+        int e = errno;
+        *err = xasprintf("%s: %s", path, strerror(e));
+        return -e;
+    }
+    const char *td = getenv("TMPDIR");
+    _cleanup_free_ char *tmpl = xasprintf("%s/kiln-inspect-XXXXXX", td && *td ? td : "/var/tmp");
+    if (!mkdtemp(tmpl)) {
+        int e = errno;
+        *err = xasprintf("cannot create a temporary directory under %s: %s", td && *td ? td : "/var/tmp", strerror(e));
+        return -e;
+    }
+    static const char *const items[] = {"/usr/lib/os-release", "/etc/os-release", "/etc/wsl.conf"};
+    struct rootfs_tar_limits lim = rootfs_tar_default_limits((uint64_t)st.st_size);
+    lim.file = OS_RELEASE_MAX;
+    struct rootfs_tar_info info = {0};
+    int r = rootfs_tar_extract(path, items, ARRAY_SIZE(items), tmpl, &lim, &info, err);
+    char *text = NULL;
+    for (size_t i = 0; i < 2 && r >= 0 && !text; i++)
+        if (read_beneath(tmpl, items[i] + 1, OS_RELEASE_MAX, &text) == 0 && !strstr(text, "ID=")) text = (free(text), NULL);
+    struct stat wst;
+    _cleanup_free_ char *wsl = path_join(tmpl, items[2] + 1);
+    bool has_wsl = lstat(wsl, &wst) == 0;
+    rm_rf(tmpl);
+    if (r < 0) {
+        free(text);
+        return r;
+    }
+    json_t *j = json_object();
+    json_object_set_new(j, "file", json_string(path));
+    json_object_set_new(j, "format", json_string("rootfs-tar"));
+    json_object_set_new(j, "compression", json_string(info.compression));
+    json_object_set_new(j, "file_size", json_integer((json_int_t)st.st_size));
+    json_object_set_new(j, "entries", json_integer((json_int_t)info.entries));
+    json_object_set_new(j, "expanded_size", json_integer((json_int_t)info.expanded));
+    json_object_set_new(j, "wsl_conf", json_boolean(has_wsl));
+    if (text) json_object_set_new(j, "os_release", os_release_parse(text));
+    free(text);
+    *out = j;
+    return 0;
+}
+
 int image_inspect(const char *path, json_t **out, char **err)
 {
+    if (rootfs_tar_probe(path)) return inspect_rootfs_tar(path, out, err);
     struct disk *d;
     int r = disk_open(path, &d, err);
     if (r < 0) return r;

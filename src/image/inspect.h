@@ -5,13 +5,17 @@
 /* Describes a disk image file as JSON: format, virtual_size, file_size, partition_table,
  * partitions (number, type, uuid, offset, size, filesystem), os_release. A disk without a GPT
  * gets partition_table null and a note; a damaged or impossible partition table, an unreadable
- * disk or SIGINT (-EINTR) is an error with *err set. */
+ * disk or SIGINT (-EINTR) is an error with *err set. A root filesystem archive (tar or tar.zst,
+ * image/rootfs_tar.h) gets format "rootfs-tar", compression, file_size, entries, expanded_size,
+ * wsl_conf (whether it holds /etc/wsl.conf) and os_release, read within the archive limits. */
 int image_inspect(const char *path, json_t **out, char **err);
 /* os-release text (KEY=value lines, values optionally quoted) as a JSON object; text is modified. */
 json_t *os_release_parse(char *text);
 /* Copies items (absolute paths of regular files) out of the image's first ext4 filesystem that
  * has any of them into dest/<path>, without mounting (debugfs dump: links in the image are
  * resolved inside it, never on the host). What is copied adds up to at most 64 MiB plus four
- * times the image file's allocated size; a larger file is an error (-EFBIG). Returns how many
- * items were found, or -errno with *err set (-EINTR after SIGINT, with nothing left in TMPDIR). */
+ * times the image file's allocated size; a larger file is an error (-EFBIG). From a root
+ * filesystem archive, rootfs_tar_extract with its default limits (links are never items).
+ * Returns how many items were found, or -errno with *err set (-EINTR after SIGINT, with nothing
+ * left in TMPDIR). */
 int image_extract(const char *path, const char *const *items, size_t nitems, const char *dest, char **err);

@@ -571,9 +571,30 @@ static void parse_updates(const struct ynode *n, struct image_spec *s, struct di
                                                          "keys: [keys/release.pub] (kiln keygen makes one)");
 }
 
+/* wsl: true shapes the rootfs archive only (a WSL distribution is imported from a tar), and
+ * kiln writes /etc/wsl.conf and /etc/fstab into it: a disk-only spec, or a file the spec copies
+ * to either path, would be silently ignored or overwritten. */
+static void check_wsl(struct diags *d, const struct ynode *x, const struct ynode *root, const struct image_spec *s)
+{
+    if (!s->outputs[OUT_TAR])
+        diag_add(d, x, "wsl", "wsl: true applies to the rootfs archive only: add tar to \"output\" (e.g. output: [tar]) "
+                              "or remove wsl");
+    const struct ynode *files = y_get(y_get(root, "os"), "files");
+    for (size_t i = 0; i < s->nfiles; i++) {
+        const char *dst = s->files[i].dst;
+        if (!dst || !(streq(dst, "/etc/wsl.conf") || streq(dst, "/etc/fstab"))) continue;
+        const struct ynode *it = files && files->kind == YN_SEQ && i < files->n ? files->items[i] : x;
+        const struct ynode *at = y_get(it, "dst") ? y_get(it, "dst") : it;
+        _cleanup_free_ char *p = ypath_index("os.files", i);
+        _cleanup_free_ char *q = ypath(p, "dst");
+        diag_add(d, at, q, "%s is written by kiln when wsl: true (systemd on, the first os.users entry as the default "
+                           "user); remove this file or wsl", dst);
+    }
+}
+
 int spec_load(const char *path, const char *source_root, struct image_spec **out, struct diags *d)
 {
-    static const char *const keys[] = {"name", "version", "arch", "base", "packages", "os", "storage", "boot", "output", "updates", NULL};
+    static const char *const keys[] = {"name", "version", "arch", "base", "packages", "os", "storage", "boot", "output", "updates", "wsl", NULL};
     size_t before = d->n;
     struct ynode *root = yaml_load_file(path, d);
     if (!root) return -EINVAL;
@@ -643,6 +664,7 @@ int spec_load(const char *path, const char *source_root, struct image_spec **out
             for (size_t i = 0; i < no; i++) free(o[i]);
             free(o);
         } else s->outputs[OUT_RAW] = true;
+        if ((x = FIELD(root, "wsl")) && y_bool(d, x, "wsl", &s->wsl) && s->wsl) check_wsl(d, x, root, s);
     }
     if (s->layout == LAYOUT_IMMUTABLE && d->n == before) {
         bool dracut = false;

@@ -74,6 +74,7 @@ struct image_spec {
     char *usr_filesystem; /* immutable usr: erofs | squashfs */
     bool outputs[OUT_COUNT];
     struct image_updates updates;
+    bool wsl; /* "wsl: true": the tar output carries /etc/wsl.conf (WSL's per-distribution settings) */
 };
 
 /* Parses and validates the spec at path: every value the image's OS reads later is checked
