@@ -10,6 +10,8 @@
 #include <signal.h>
 #include <stdint.h>
 
+#include "trust/minisign.h"
+
 struct kiln_server_opts {
     const char *listen;    /* "HOST:PORT"; HOST an IPv4 address (default 127.0.0.1:8470) */
     const char *data;      /* the data directory (created 0700) */
@@ -18,6 +20,11 @@ struct kiln_server_opts {
     int64_t lease_ms;      /* a claim's lease, renewed by heartbeats (default 60000) */
     int64_t sweep_ms;      /* how often lapsed leases are swept (default 5000) */
     long max_queued;       /* a tenant's queued jobs before submissions get 429 (default 1000) */
+    /* self-service publishing (publish.h): the key that signs the tenants' galleries under
+     * DATA/galleries/ and its public key file; NULL: jobs asking to publish are refused (400) */
+    const struct ms_seckey *gallery_key;
+    const char *gallery_pub;
+    long publish_priority; /* a new tenant gallery requires built-in cases at or below (default 0) */
 };
 
 /* Serves until *stop is set (a signal handler sets it), then stops taking connections, lets
