@@ -25,7 +25,7 @@ pgdir=
 serve_pid=
 cleanup() {
     [ -n "$serve_pid" ] && kill "$serve_pid" 2>/dev/null && wait "$serve_pid" 2>/dev/null
-    [ -n "$pgdir" ] && sh "$root/tests/lib/pg.sh" stop "$pgdir"
+    [ -n "$pgdir" ] && sh "$root/tests/lib/pg.sh" stop "$pgdir" && rm -rf "$pgdir"
     rm -rf "$T"
 }
 trap cleanup EXIT INT TERM
@@ -114,6 +114,7 @@ if url=$(setsid sh "$root/tests/lib/pg.sh" start "$pgdir" $$ 2> "$T/pg.err"); th
     bench postgresql --db "$url" || rc=1
 else
     echo "postgresql: not measured: $(cat "$T/pg.err")"
+    rm -rf "$pgdir"
     pgdir=
 fi
 exit $rc
