@@ -4,7 +4,11 @@
 #include <string.h>
 
 #include "cmd/common.h"
+#include "cmd/passphrase.h"
 #include "service/server.h"
+#include "trust/minisign.h"
+#include "util/fs.h"
+#include "util/secret.h"
 #include "util/log.h"
 #include "util/util.h"
 
@@ -15,7 +19,10 @@ int cmd_serve(int argc, char **argv)
 {
     struct kiln_server_opts o = {.listen = "127.0.0.1:8470", .max_image = (int64_t)16 << 30, .lease_ms = 60000,
                                  .sweep_ms = 5000, .max_queued = 1000};
-    static const char opts[] = "--data DIR, --listen IPV4:PORT, --db URL, --gallery DIR, --max-image-mb N, --max-queued N, --lease-s N";
+    static const char opts[] = "--data DIR, --listen IPV4:PORT, --db URL, --gallery DIR, --max-image-mb N, --max-queued N, --lease-s N, "
+                               "--gallery-key SECRET.key, --gallery-require-priority N";
+    const char *gkey = NULL;
+    _cleanup_free_ char *pub = NULL; /* before any goto usage */
     long v;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = NULL;
@@ -27,13 +34,21 @@ int cmd_serve(int argc, char **argv)
         else if (streq(a, "--max-image-mb")) val = cmd_opt_value("serve", argc, argv, &i, "the upload cap in MiB");
         else if (streq(a, "--max-queued")) val = cmd_opt_value("serve", argc, argv, &i, "a tenant's queued jobs before 429");
         else if (streq(a, "--lease-s")) val = cmd_opt_value("serve", argc, argv, &i, "a claim's lease in seconds");
+        else if (streq(a, "--gallery-key"))
+            val = cmd_opt_value("serve", argc, argv, &i, "the minisign secret key (KEY.key, KEY.pub beside it) that signs tenants' galleries");
+        else if (streq(a, "--gallery-require-priority"))
+            val = cmd_opt_value("serve", argc, argv, &i, "the highest priority of built-in cases a published run must pass (0-5, -1: none)");
         else return cmd_opt_unknown("serve", a, opts);
         if (!val) return EXIT_USAGE;
         if (streq(a, "--listen")) o.listen = val;
         else if (streq(a, "--data")) o.data = val;
         else if (streq(a, "--db")) o.db_url = val;
         else if (streq(a, "--gallery")) o.gallery = val;
-        else if (streq(a, "--max-image-mb")) {
+        else if (streq(a, "--gallery-key")) gkey = val;
+        else if (streq(a, "--gallery-require-priority")) {
+            if (!cmd_opt_long("serve", a, val, -1, 5, &v)) return EXIT_USAGE;
+            o.publish_priority = v;
+        } else if (streq(a, "--max-image-mb")) {
             if (!cmd_opt_long("serve", a, val, 1, (1L << 30) - 1, &v)) return EXIT_USAGE;
             o.max_image = (int64_t)v << 20;
         } else if (streq(a, "--max-queued")) {
@@ -49,12 +64,48 @@ int cmd_serve(int argc, char **argv)
         return EXIT_USAGE;
     }
     if (!o.db_url) o.db_url = getenv("KILN_DB") && *getenv("KILN_DB") ? getenv("KILN_DB") : NULL;
+    /* the gallery key: its passphrase from $KILN_PASSPHRASE (or the terminal), scrypt once, the
+     * secret kept in memory only (wiped at exit); logs name its public key id, nothing more */
+    struct ms_seckey *key = NULL;
+    if (gkey) {
+        char *pass = NULL, *err = NULL, kid[17], pid[17];
+        pub = endswith(gkey, ".key") ? xasprintf("%.*s.pub", (int)(strlen(gkey) - 4), gkey) : NULL;
+        if (!pub || !file_exists(pub)) {
+            fprintf(stderr, "kiln serve: --gallery-key %s: want KEY.key with its KEY.pub beside it (kiln keygen --out KEY)\n", gkey);
+            return EXIT_USAGE;
+        }
+        if (ms_key_encrypted(gkey) && !(pass = passphrase_read("Gallery key passphrase: ", false))) {
+            fprintf(stderr, "kiln serve: --gallery-key %s is encrypted and there is no passphrase (set KILN_PASSPHRASE)\n", gkey);
+            return EXIT_USAGE;
+        }
+        if (pass) secret_add(pass);
+        int kr = ms_seckey_load(gkey, pass, &key, &err);
+        if (pass) explicit_bzero(pass, strlen(pass));
+        free(pass);
+        if (kr == 0) {
+            ms_seckey_id(key, kid);
+            if (ms_key_id(pub, pid, &err) == 0 && !streq(kid, pid)) {
+                err = xasprintf("%s is key %s, but %s is key %s: not a pair", gkey, kid, pub, pid);
+                kr = -EINVAL;
+            }
+        }
+        if (kr < 0) {
+            fprintf(stderr, "kiln serve: --gallery-key: %s\n", err);
+            free(err);
+            ms_seckey_free(key);
+            return EXIT_USAGE;
+        }
+        log_info("kiln serve: tenants' galleries are signed with key %s (%s)", kid, pub);
+        o.gallery_key = key;
+        o.gallery_pub = pub;
+    }
     struct sigaction sa = {.sa_handler = on_signal};
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     char *err = NULL;
     int r = kiln_server_run(&o, &stop, &err);
+    ms_seckey_free(key);
     if (r < 0) {
         fprintf(stderr, "kiln serve: %s\n", err ? err : strerror(-r));
         free(err);
@@ -62,13 +113,17 @@ int cmd_serve(int argc, char **argv)
     }
     return EXIT_OK;
 usage:
-    fprintf(stderr, "usage: kiln serve --data DIR [--listen IPV4:PORT] [--db URL] [--max-image-mb N] [--max-queued N] [--lease-s N] [--gallery DIR]\n"
+    fprintf(stderr, "usage: kiln serve --data DIR [--listen IPV4:PORT] [--db URL] [--max-image-mb N] [--max-queued N] [--lease-s N]\n"
+                    "                  [--gallery DIR] [--gallery-key SECRET.key [--gallery-require-priority N]]\n"
                     "  serves the validation API on http://IPV4:PORT/api/v1/ (default 127.0.0.1:8470); images and job files\n"
                     "  under DIR; the database DIR/kiln.db unless --db (or $KILN_DB) names a postgresql:// URI.\n"
                     "  --max-image-mb: the upload cap (default 16384); --max-queued: a tenant's queued jobs before\n"
                     "  submissions get 429 (default 1000); --lease-s: a claim's lease (default 60).\n"
                     "  --gallery: also the update server: Omaha v3 at POST /v1/update/, the versions' payloads\n"
                     "  under GET /v1/update/payload/, rollouts set with `kiln rollout` (docs/updates.md).\n"
+                    "  --gallery-key: jobs submitted with --publish that pass are published into DIR/galleries/TENANT,\n"
+                    "  signed with this key (its passphrase from $KILN_PASSPHRASE); a new gallery requires the built-in\n"
+                    "  cases up to --gallery-require-priority (default 0) to pass.\n"
                     "  Add tenants and workers with `kiln tenant add` and `kiln worker add`. SIGTERM stops it.\n");
     return EXIT_USAGE;
 }

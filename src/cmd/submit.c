@@ -1,11 +1,13 @@
 /* kiln submit: uploads an image to the validation service (unless it has it), queues a job
  * and, with --wait, follows it to its result. */
 #include <errno.h>
+#include <glob.h>
 #include <jansson.h>
 #include <string.h>
 #include <time.h>
 
 #include "cmd/common.h"
+#include "service/api.h"
 #include "service/client.h"
 #include "util/digest.h"
 #include "util/fs.h"
@@ -13,7 +15,7 @@
 #include "util/utf8.h"
 #include "util/util.h"
 
-enum { EXIT_INCOMPLETE = 3 };
+enum { EXIT_INCOMPLETE = 3, EXIT_PUBLISH_REFUSED = 4 };
 
 /* The image with this digest is on the server (HEAD-like GET), else uploaded. 0 or an exit code. */
 static int ensure_image(struct kiln_client *c, const char *file, char digest[65])
@@ -98,7 +100,23 @@ static bool reply_checks(const char *request, const char *state, json_t *res, js
     return !*err;
 }
 
-/* Follows the job until it is done or cancelled; the exit code of its result. */
+/* A job's publish, when it has one: an object whose state is one of the four and whose
+ * reason is a string or null. false with *err. */
+static bool publish_checks(const char *request, json_t *pub, char **err)
+{
+    if (!pub || json_is_null(pub)) return true;
+    const char *st = json_string_value(json_object_get(pub, "state"));
+    json_t *rs = json_object_get(pub, "reason");
+    if (!st || !(streq(st, "pending") || streq(st, "publishing") || streq(st, "published") || streq(st, "refused")) ||
+        !(json_is_string(rs) || json_is_null(rs)))
+        *err = xasprintf("the server's reply to %s gives the job's publish without a state (pending, publishing, published, "
+                         "refused) or a reason",
+                         request);
+    return !*err;
+}
+
+/* Follows the job until it is done or cancelled (and its publish decided); the exit code of
+ * its result (EXIT_PUBLISH_REFUSED when it passed but was not published). */
 static int follow(struct kiln_client *c, long long id)
 {
     _cleanup_free_ char *path = xasprintf("/api/v1/jobs/%lld", id);
@@ -111,14 +129,14 @@ static int follow(struct kiln_client *c, long long id)
         int r = kiln_client_do(c, &h, &st, &resp, &err);
         json_t *j = NULL;
         const char *state = NULL;
-        json_t *res = NULL, *cs = NULL, *rsn = NULL;
+        json_t *res = NULL, *cs = NULL, *rsn = NULL, *pub = NULL;
         _cleanup_free_ char *request = xasprintf("GET %s", path);
         /* a job reply without its state (or result, or cases) cannot be followed: an error at
          * once, not a job that stays "?" forever or a verdict made up from defaults */
         if (r == 0 && st == 200 &&
-            (kiln_client_unpack(request, resp, &j, &err, "{s:s, s:o, s:o, s?o}", "state", &state, "result", &res, "cases",
-                                &cs, "reason", &rsn) < 0 ||
-             !reply_checks(request, state, res, cs, &err))) {
+            (kiln_client_unpack(request, resp, &j, &err, "{s:s, s:o, s:o, s?o, s?o}", "state", &state, "result", &res, "cases",
+                                &cs, "reason", &rsn, "publish", &pub) < 0 ||
+             !reply_checks(request, state, res, cs, &err) || !publish_checks(request, pub, &err))) {
             fprintf(stderr, "kiln submit: %s\n", err);
             json_decref(j);
             free(resp);
@@ -144,7 +162,10 @@ static int follow(struct kiln_client *c, long long id)
                 fprintf(stderr, "kiln submit: job %lld: %s%s%s\n", id, now, r_esc ? ": " : "", r_esc ? r_esc : "");
                 snprintf(last, sizeof last, "%s", now);
             }
-            if (streq(state, "done") || streq(state, "cancelled")) {
+            const char *pstate = json_string_value(json_object_get(pub, "state"));
+            /* a job that asked to be published is followed until the publish is decided */
+            bool deciding = pstate && (streq(pstate, "pending") || streq(pstate, "publishing"));
+            if ((streq(state, "done") || streq(state, "cancelled")) && !deciding) {
                 int rc = result && streq(result, "passed") ? EXIT_OK : result && streq(result, "failed") ? EXIT_FAIL : EXIT_INCOMPLETE;
                 size_t i;
                 json_t *x;
@@ -156,6 +177,12 @@ static int follow(struct kiln_client *c, long long id)
                     _cleanup_free_ char *e_nm = utf8_escape_controls(nm, strlen(nm), false);
                     _cleanup_free_ char *e_why = why ? utf8_escape_controls(why, strlen(why), false) : NULL;
                     printf("%-8s %s%s%s\n", e_st, e_nm, e_why ? ": " : "", e_why ? e_why : "");
+                }
+                if (pstate) {
+                    const char *pr = json_string_value(json_object_get(pub, "reason"));
+                    _cleanup_free_ char *e_pr = pr ? utf8_escape_controls(pr, strlen(pr), false) : NULL;
+                    fprintf(stderr, "kiln submit: job %lld: publish %s%s%s\n", id, pstate, e_pr ? ": " : "", e_pr ? e_pr : "");
+                    if (streq(pstate, "refused") && rc == EXIT_OK) rc = EXIT_PUBLISH_REFUSED;
                 }
                 json_decref(j);
                 free(resp);
@@ -191,6 +218,75 @@ static char *default_name(const char *path)
         n = xstrdup("image");
     }
     return n;
+}
+
+/* --publish: the version IMAGE belongs to, as kiln build and kiln sign left it beside IMAGE:
+ * the manifest listing IMAGE's file name, the files it lists, the provenance, and each one's
+ * .minisig where there is one (the server refuses what is unsigned, and says so on the job).
+ * Each is uploaded (unless the server has it); *files gets {NAME: DIGEST}. 0 or an exit code. */
+static int publish_files(struct kiln_client *c, const char *image, json_t **files)
+{
+    _cleanup_free_ char *dir = path_dirname(image);
+    const char *base = strrchr(image, '/') ? strrchr(image, '/') + 1 : image;
+    glob_t g;
+    _cleanup_free_ char *pat = path_join(dir, "*.manifest.json");
+    json_t *m = NULL;
+    _cleanup_free_ char *mname = NULL;
+    if (glob(pat, 0, NULL, &g) == 0) {
+        for (size_t i = 0; i < g.gl_pathc && !m; i++) {
+            json_t *cand = json_load_file(g.gl_pathv[i], 0, NULL);
+            size_t k;
+            json_t *a;
+            json_array_foreach(json_object_get(cand, "artifacts"), k, a) if (!m && streq(json_string_value(json_object_get(a, "file")), base)) {
+                m = json_incref(cand);
+                mname = xstrdup(strrchr(g.gl_pathv[i], '/') + 1);
+            }
+            json_decref(cand);
+        }
+        globfree(&g);
+    }
+    if (!m) {
+        fprintf(stderr, "kiln submit: --publish: no *.manifest.json beside %s lists it: publish a version kiln build made "
+                        "(NAME-VERSION.manifest.json and its files, signed with kiln sign)\n", image);
+        return EXIT_USAGE;
+    }
+    const char *name = json_string_value(json_object_get(m, "name")), *version = json_string_value(json_object_get(m, "version"));
+    json_t *names = json_array();
+    json_array_append_new(names, json_string(mname));
+    const char *lists[] = {"artifacts", "sbom"};
+    for (size_t l = 0; l < ARRAY_SIZE(lists); l++) {
+        size_t k;
+        json_t *a;
+        json_array_foreach(json_object_get(m, lists[l]), k, a) if (json_is_string(json_object_get(a, "file")))
+            json_array_append(names, json_object_get(a, "file"));
+    }
+    if (name && version) json_array_append_new(names, json_sprintf("%s-%s.provenance.json", name, version));
+    json_decref(m);
+    *files = json_object();
+    int rc = 0;
+    size_t k;
+    json_t *n;
+    json_array_foreach(names, k, n) {
+        const char *f = json_string_value(n);
+        for (int sig = 0; sig < 2 && rc == 0; sig++) {
+            _cleanup_free_ char *fn = sig ? xasprintf("%s.minisig", f) : xstrdup(f), *p = path_join(dir, fn);
+            if (!kiln_api_file_name_ok(fn)) {
+                fprintf(stderr, "kiln submit: --publish: %s names the file \"%s\", which is not a plain file name\n", mname, fn);
+                rc = EXIT_USAGE;
+            } else if (!file_exists(p)) {
+                if (!sig) {
+                    fprintf(stderr, "kiln submit: --publish: %s is missing (listed by %s): the version is published whole\n", p, mname);
+                    rc = EXIT_USAGE;
+                }
+            } else {
+                char digest[65];
+                if ((rc = ensure_image(c, p, digest)) == 0) json_object_set_new(*files, fn, json_string(digest));
+            }
+        }
+        if (rc) break;
+    }
+    json_decref(names);
+    return rc;
 }
 
 int cmd_submit(int argc, char **argv)
@@ -274,6 +370,8 @@ int cmd_submit(int argc, char **argv)
     char digest[65], kdigest[65];
     int rc = ensure_image(c, image, digest);
     if (rc == 0 && kernel) rc = ensure_image(c, kernel, kdigest);
+    json_t *pfiles = NULL;
+    if (rc == 0 && publish) rc = publish_files(c, image, &pfiles);
     if (rc == 0) {
         json_object_set_new(req, "image", json_string(digest));
         _cleanup_free_ char *dn = name ? NULL : default_name(image);
@@ -287,6 +385,8 @@ int cmd_submit(int argc, char **argv)
         if (cpus || memory_mb) json_object_set_new(req, "requirements", json_object());
         if (cpus) json_object_set_new(json_object_get(req, "requirements"), "cpus", json_integer(cpus));
         if (memory_mb) json_object_set_new(json_object_get(req, "requirements"), "memory_mb", json_integer(memory_mb));
+        if (publish) json_object_set_new(req, "publish", json_pack("{s:s, s:o}", "channel", publish, "files", pfiles));
+        pfiles = NULL;
         _cleanup_free_ char *body = json_dumps(req, JSON_COMPACT);
         char *resp = NULL;
         long st = 0;
@@ -317,6 +417,7 @@ int cmd_submit(int argc, char **argv)
         free(resp);
     }
     free(err);
+    json_decref(pfiles);
     json_decref(req);
     kiln_client_free(c);
     return rc;
@@ -331,7 +432,11 @@ usage:
             "  file's name without version and extensions, out/debian-server-1.0.1.qcow2 -> debian-server).\n"
             "  --cpus, --memory-mb: the job's VM size (a worker must offer at least that; default: the worker's).\n"
             "  The token is the tenant's (kiln tenant add); $KILN_TOKEN keeps it off the command line.\n"
+            "  --publish CHANNEL: on pass, the server publishes IMAGE's version (the manifest beside IMAGE that lists\n"
+            "  it, every file it lists, the provenance, each signed with kiln sign by a key the tenant trusts) into\n"
+            "  the tenant's gallery; all of them are uploaded. --wait then also says whether it was published.\n"
             "  Exit status with --wait: 0 passed, 1 failed, 2 usage or a refused request, 3 incomplete\n"
-            "  (cancelled, the infrastructure failed, or the server was lost); without --wait 0 once queued.\n");
+            "  (cancelled, the infrastructure failed, or the server was lost), 4 passed but the publish was refused;\n"
+            "  without --wait 0 once queued.\n");
     return EXIT_USAGE;
 }

@@ -39,6 +39,7 @@
 #define CONSOLE_CHUNK (256 * 1024)
 
 static volatile sig_atomic_t stopping;
+static pid_t worker_pid; /* the worker's process: a job process whose parent is another was orphaned */
 static void on_stop(int sig) { stopping = sig; }
 
 struct wopts {
@@ -343,7 +344,9 @@ static int run_job(const struct wopts *o, json_t *job)
     if (d) closedir(d);
     _cleanup_free_ char *rj = rundir ? path_join(rundir, "results.json") : NULL;
     if (r == 0) {
-        if (kiln_interrupted || rc == EXIT_INTERRUPTED) why = xstrdup(stopping || kiln_interrupted ? "the worker was stopped; the job goes back to the queue" : "the run was interrupted");
+        if ((kiln_interrupted || rc == EXIT_INTERRUPTED) && getppid() != worker_pid)
+            why = xstrdup("the worker process ended under the job (killed); the job goes back to the queue");
+        else if (kiln_interrupted || rc == EXIT_INTERRUPTED) why = xstrdup(stopping || kiln_interrupted ? "the worker was stopped; the job goes back to the queue" : "the run was interrupted");
         else if ((rc == 0 || rc == 1) && rj && file_exists(rj)) {
             result = rc == 0 ? "passed" : "failed";
             if (rc == 1) why = failed_reason(rj);
@@ -440,6 +443,7 @@ int cmd_worker_run(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    worker_pid = getpid();
     probe_caps(o.work, &o.caps);
     json_t *decl = json_pack("{s:{s:s, s:s, s:i, s:i, s:b}, s:i}", "caps", "accel", o.caps.accel, "arch", o.caps.arch, "cpus",
                              o.caps.cpus, "memory_mb", o.caps.memory_mb, "uefi", (o.caps.features & FEAT_UEFI) != 0, "slots", o.slots);
@@ -588,6 +592,8 @@ int cmd_worker_run(int argc, char **argv)
             prctl(PR_SET_PDEATHSIG, SIGTERM);
             signal(SIGTERM, SIG_DFL);
             signal(SIGINT, SIG_DFL);
+            /* the worker died before PDEATHSIG was set: the signal will never come */
+            if (getppid() != worker_pid) _exit(1);
             kiln_client_free(c);
             _exit(run_job(&o, job));
         }

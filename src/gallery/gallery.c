@@ -747,6 +747,7 @@ struct vfile {
     char sha256[65];
     char key[17];   /* signer */
     bool disk;      /* a disk image a run can boot */
+    char *kind;     /* the artifact's kind in the manifest (qcow2, initrd, kernel, ...), or NULL */
 };
 
 static void vfiles_free(struct vfile *v, size_t n)
@@ -754,6 +755,7 @@ static void vfiles_free(struct vfile *v, size_t n)
     for (size_t i = 0; i < n; i++) {
         free(v[i].name);
         free(v[i].expect);
+        free(v[i].kind);
     }
     free(v);
 }
@@ -877,6 +879,7 @@ static int version_files(const char *dir, const char *manifest_name, json_t **ma
             const char *kind = jstr(a, "kind");
             bool disk = k == 0 && (streq(kind, "qcow2") || streq(kind, "raw") || streq(kind, "vhd-fixed") || streq(kind, "vhd"));
             *APPEND(*out, *n, cap) = (struct vfile){.name = xstrdup(f), .expect = xstrdup(h), .disk = disk,
+                                                    .kind = k == 0 && kind ? xstrdup(kind) : NULL,
                                                     .max = k == 0 ? (uint64_t)json_integer_value(sz) : GALLERY_JSON_MAX};
         }
     }
@@ -960,15 +963,23 @@ static int check_run(const struct gallery *g, const char *run_dir, const char *s
     const char *tested = NULL;
     size_t i;
     json_t *t;
+    /* what booted: a disk image (role image) of this version; or, in a run without one, an
+     * initramfs that is the whole OS (role initrd) with a kernel, both this version's own */
+    bool has_disk = false;
+    json_array_foreach(json_object_get(run, "tested"), i, t) has_disk |= streq(jstr(t, "role"), "image");
     json_array_foreach(json_object_get(run, "tested"), i, t) {
-        if (!v || !streq(jstr(t, "role"), "image")) continue;
-        for (size_t k = 0; k < n && !tested; k++)
-            if (v[k].disk && streq(v[k].sha256, jstr(t, "sha256"))) tested = v[k].name;
-        if (!tested)
-            r = fail(err, -EINVAL, "the run %s tested %s (sha256 %s), which is none of this version's disk images", run_dir,
-                     jstr(t, "path"), jstr(t, "sha256"));
+        const char *role = jstr(t, "role");
+        bool disk = streq(role, "image");
+        if (!v || !(disk || (!has_disk && (streq(role, "initrd") || streq(role, "kernel"))))) continue;
+        const char *match = NULL;
+        for (size_t k = 0; k < n && !match; k++)
+            if ((disk ? v[k].disk : v[k].kind && streq(v[k].kind, role)) && streq(v[k].sha256, jstr(t, "sha256"))) match = v[k].name;
+        if (!match && r == 0)
+            r = fail(err, -EINVAL, "the run %s tested %s (sha256 %s), which is none of this version's %s", run_dir,
+                     jstr(t, "path"), jstr(t, "sha256"), disk ? "disk images" : streq(role, "initrd") ? "initrd artifacts" : "kernel artifacts");
+        if (match && !streq(role, "kernel")) tested = match;
     }
-    if (r == 0 && v && !tested) r = fail(err, -EINVAL, "the run %s booted no disk image of this version", run_dir);
+    if (r == 0 && v && !tested) r = fail(err, -EINVAL, "the run %s booted no disk image (or initrd) of this version", run_dir);
     if (r == 0 && json_is_true(json_object_get(run, "interrupted"))) r = fail(err, -EINVAL, "the run %s was interrupted", run_dir);
     json_int_t failed = json_integer_value(json_object_get(json_object_get(res, "summary"), "failed"));
     if (r == 0 && failed > g->max_failures) {

@@ -243,6 +243,7 @@ static int parse_caps(json_t *o, const char *prefix, struct kiln_caps *c, char *
 void kiln_api_job_clear(struct kiln_api_job *j)
 {
     free(j->spec);
+    free(j->publish_files);
     memset(j, 0, sizeof(*j));
 }
 
@@ -353,6 +354,39 @@ static int check_runbook(const char *text, size_t len, char **field, char **why)
     return r;
 }
 
+bool kiln_api_file_name_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > KILN_API_FILE_NAME_MAX || s[0] == '.' || s[0] == '-') return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') || strchr("._+~-", s[i])))
+            return false;
+    return true;
+}
+
+/* publish.files: {NAME: DIGEST}, the version's files as the tenant uploaded them. */
+static int publish_files(json_t *files, struct kiln_api_job *out, char **field, char **why)
+{
+    if (!files)
+        return bad(field, why, "publish.files", "missing: the version's files by name and digest (its manifest, artifacts, "
+                                                "SBOMs, provenance and their .minisig), each uploaded to /api/v1/images");
+    if (!json_is_object(files) || json_object_size(files) == 0 || json_object_size(files) > KILN_API_PUBLISH_FILES_MAX)
+        return bad(field, why, "publish.files", "must be an object of 1 to %d \"NAME\": \"DIGEST\" pairs", KILN_API_PUBLISH_FILES_MAX);
+    const char *k;
+    json_t *v;
+    json_object_foreach(files, k, v) {
+        if (!kiln_api_file_name_ok(k))
+            return bad(field, why, "publish.files",
+                       "a file name is 1 to %d letters, digits, '.', '_', '+', '~', '-', not starting with '.' or '-'",
+                       KILN_API_FILE_NAME_MAX);
+        _cleanup_free_ char *f = xasprintf("publish.files.%s", k);
+        if (!json_is_string(v) || !kiln_api_digest_ok(json_string_value(v)))
+            return bad(field, why, f, "must be a sha256 digest: 64 lower-case hex digits");
+    }
+    out->publish_files = json_dumps(files, JSON_COMPACT | JSON_SORT_KEYS);
+    return out->publish_files ? 0 : -ENOMEM;
+}
+
 int kiln_api_parse_job(const char *body, size_t len, struct kiln_api_job *out, char **field, char **why)
 {
     static const char *const keys[] = {"image", "name", "kernel", "append", "tier", "selections", "runbook", "publish", "requirements", NULL};
@@ -415,13 +449,14 @@ int kiln_api_parse_job(const char *body, size_t len, struct kiln_api_job *out, c
     }
     json_t *pub = json_object_get(j, "publish");
     if (r == 0 && pub) {
-        static const char *const pkeys[] = {"channel", NULL};
-        if (!json_is_object(pub)) r = bad(field, why, "publish", "must be an object: {\"channel\": NAME}");
+        static const char *const pkeys[] = {"channel", "files", NULL};
+        if (!json_is_object(pub)) r = bad(field, why, "publish", "must be an object: {\"channel\": NAME, \"files\": {...}}");
         else if ((r = only_keys(pub, "publish", pkeys, field, why)) == 0 &&
                  (r = get_str(pub, "channel", "publish.channel", KILN_STORE_NAME_MAX, &s, field, why)) == 0) {
             if (!s || !name_ok(s)) r = bad(field, why, "publish.channel", "must be a channel name ([A-Za-z0-9._-], at most 64)");
             else snprintf(out->channel, sizeof(out->channel), "%s", s);
         }
+        if (r == 0) r = publish_files(json_object_get(pub, "files"), out, field, why);
     }
     json_t *req = json_object_get(j, "requirements");
     if (r == 0 && req) r = parse_caps(req, "requirements", &out->req, field, why);

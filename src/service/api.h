@@ -15,6 +15,8 @@
 #define KILN_API_PATH_MAX 255          /* an artifact's path inside a job's directory */
 #define KILN_API_SELECTIONS_MAX 256
 #define KILN_API_NAME_MAX 128          /* a job's image name */
+#define KILN_API_PUBLISH_FILES_MAX 64  /* files of a version submitted for publishing */
+#define KILN_API_FILE_NAME_MAX 128
 
 enum kiln_route {
     R_NONE,
@@ -57,13 +59,16 @@ void kiln_route_clear(struct kiln_route_match *m);
  * separated by single '/', none empty or starting with '.' (so no "." or ".."), not starting
  * with '/'. */
 bool kiln_api_path_ok(const char *rel);
+/* A file name of a version submitted for publishing: 1 to KILN_API_FILE_NAME_MAX bytes of
+ * [A-Za-z0-9._+~-], not starting with '.' or '-' (no path, nothing hidden). */
+bool kiln_api_file_name_ok(const char *s);
 /* 64 lower-case hex digits. */
 bool kiln_api_digest_ok(const char *s);
 
 /* A parsed POST /api/v1/jobs body:
  *   {"image": DIGEST, "name": STR?, "kernel": DIGEST?, "append": STR?,
  *    one of "tier": 0|1|2, "selections": [...], "runbook": YAML-TEXT (default tier 0),
- *    "publish": {"channel": NAME}?, "requirements": {"accel", "arch", "cpus", "memory_mb", "uefi"}?}
+ *    "publish": {"channel": NAME, "files": {FILE-NAME: DIGEST, ...}}?, "requirements": {"accel", "arch", "cpus", "memory_mb", "uefi"}?}
  * selections are shaped like AITL's: [{casePriority: N | [N...], caseArea, caseName,
  * caseCategory (regular expressions, whole match), caseTags: [STR...], action: include |
  * exclude | force-include | force-exclude, testIterations: 1..1000, retryCount: 0..100}];
@@ -76,6 +81,8 @@ struct kiln_api_job {
     char image[65], kernel[65]; /* kernel "" when absent: image is a disk */
     char *spec;
     char channel[KILN_STORE_NAME_MAX + 1]; /* "" when not publishing */
+    char *publish_files; /* with a channel: {FILE-NAME: DIGEST} as compact JSON (names checked
+                          * by kiln_api_file_name_ok, at most KILN_API_PUBLISH_FILES_MAX) */
     struct kiln_caps req;
 };
 int kiln_api_parse_job(const char *body, size_t len, struct kiln_api_job *out, char **field, char **why);

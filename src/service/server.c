@@ -20,6 +20,7 @@
 #include "gallery/gallery.h"
 #include "service/api.h"
 #include "service/dashboard.h"
+#include "service/publish.h"
 #include "service/store.h"
 #include "util/fs.h"
 #include "util/inroot.h"
@@ -308,7 +309,11 @@ static json_t *job_json(const struct kiln_job *j, enum spec_view view)
     json_object_set_new(o, "created_ms", ms_json(j->created_ms));
     json_object_set_new(o, "started_ms", ms_json(j->started_ms));
     json_object_set_new(o, "finished_ms", ms_json(j->finished_ms));
-    json_object_set_new(o, "publish", j->publish_channel ? json_pack("{s:s}", "channel", j->publish_channel) : json_null());
+    /* what became of the publish: pending until the job ends, then published or refused (why) */
+    json_object_set_new(o, "publish", j->publish_channel ? json_pack("{s:s, s:s, s:o}", "channel", j->publish_channel, "state",
+                                                                     j->publish_state, "reason",
+                                                                     j->publish_reason ? json_string(j->publish_reason) : json_null())
+                                                         : json_null());
     json_object_set_new(o, "requirements", caps_json(&j->req));
     if (view != SPEC_NONE && j->spec) {
         json_t *sp = json_loads(j->spec, 0, NULL);
@@ -385,6 +390,29 @@ static enum MHD_Result h_job_submit(struct server *s, struct MHD_Connection *c, 
         free(err);
         return err_now(c, r, 404, missing, "no image with this digest was uploaded by this tenant; POST it to /api/v1/images first");
     }
+    if (missing == NULL && rc == 0 && *aj.channel) {
+        /* every file of the version to publish is one of this tenant's uploads */
+        json_t *files = json_loads(aj.publish_files, 0, NULL);
+        const char *k;
+        json_t *v;
+        json_object_foreach(files, k, v) {
+            if (rc < 0) break;
+            if ((rc = kiln_store_image_get(st, r->t.id, json_string_value(v), &im, &err)) == -ENOENT) {
+                store_put(s, st);
+                _cleanup_free_ char *f = xasprintf("publish.files.%s", k);
+                json_decref(files);
+                kiln_api_job_clear(&aj);
+                free(err);
+                return err_now(c, r, 404, f, "no upload with this digest was made by this tenant; POST it to /api/v1/images first");
+            }
+        }
+        json_decref(files);
+        if (rc == 0 && !s->o->gallery_key) {
+            store_put(s, st);
+            kiln_api_job_clear(&aj);
+            return err_now(c, r, 400, "publish", "this server publishes nothing: it was started without --gallery-key");
+        }
+    }
     struct kiln_job *queued = NULL;
     size_t nq = 0;
     if (rc == 0) rc = kiln_store_job_list(st, r->t.id, JOB_QUEUED, KILN_STORE_LIST_MAX, &queued, &nq, &err);
@@ -397,7 +425,7 @@ static enum MHD_Result h_job_submit(struct server *s, struct MHD_Connection *c, 
     }
     int64_t id = 0;
     struct kiln_job_submit sub = {.image_digest = aj.image, .spec = aj.spec, .publish_channel = *aj.channel ? aj.channel : NULL,
-                                  .req = aj.req};
+                                  .publish_files = *aj.channel ? aj.publish_files : NULL, .req = aj.req};
     if (rc == 0) rc = kiln_store_job_submit(st, r->t.id, &sub, &id, &err);
     struct kiln_job j = {0};
     if (rc == 0) rc = kiln_store_job_get(st, r->scope, id, &j, &err);
@@ -1340,6 +1368,35 @@ static void *sweeper(void *arg)
     return NULL;
 }
 
+/* Publishes the jobs that asked for it once they end, one at a time (a publish copies and
+ * hashes whole images: never in a request's thread). */
+static void *publisher(void *arg)
+{
+    struct server *s = arg;
+    struct kiln_publisher p = {.data = s->o->data, .key = s->o->gallery_key, .key_pub = s->o->gallery_pub,
+                               .require_priority = s->o->publish_priority};
+    while (!*s->stop) {
+        struct kiln_store *st = store_get(s);
+        struct kiln_job j = {0};
+        char *err = NULL, *msg = NULL;
+        int n = st ? kiln_store_publish_take(st, &j, &err) : 0;
+        if (n < 0) log_error("kiln serve: taking a job to publish: %s", err);
+        if (n == 1) {
+            int pub = kiln_publish_job(&p, st, &j, &msg);
+            free(err);
+            err = NULL;
+            if (kiln_store_publish_end(st, j.id, pub == 1, msg, &err) < 0)
+                log_error("kiln serve: recording job %lld's publish: %s", (long long)j.id, err);
+        }
+        store_put(s, st);
+        kiln_job_clear(&j);
+        free(msg);
+        free(err);
+        if (n != 1) sleep_ms(500);
+    }
+    return NULL;
+}
+
 static int parse_listen(const char *l, struct sockaddr_in *sa, char **err)
 {
     const char *colon = strrchr(l, ':');
@@ -1379,8 +1436,8 @@ int kiln_server_run(const struct kiln_server_opts *o, volatile sig_atomic_t *sto
     struct kiln_dash_env denv = {.jobs_dir = s.jobs, .store_get = dash_store_get, .store_put = dash_store_put, .ctx = &s};
     s.dash = kiln_dash_new(&denv);
     struct MHD_Daemon *d = NULL;
-    pthread_t sw;
-    bool sweeping = false;
+    pthread_t sw, pu;
+    bool sweeping = false, publishing = false;
     if (r == 0) {
         d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, handler, &s,
                              MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_LIMIT, 256u,
@@ -1393,6 +1450,7 @@ int kiln_server_run(const struct kiln_server_opts *o, volatile sig_atomic_t *sto
     }
     if (r == 0) {
         sweeping = pthread_create(&sw, NULL, sweeper, &s) == 0;
+        publishing = o->gallery_key && pthread_create(&pu, NULL, publisher, &s) == 0;
         /* with port 0 the kernel picked one: the line names it, for whoever started the server */
         const union MHD_DaemonInfo *bi = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
         char addr[INET_ADDRSTRLEN] = "?";
@@ -1404,6 +1462,7 @@ int kiln_server_run(const struct kiln_server_opts *o, volatile sig_atomic_t *sto
     }
     if (d) MHD_stop_daemon(d);
     if (sweeping) pthread_join(sw, NULL);
+    if (publishing) pthread_join(pu, NULL);
     for (int i = 0; i < s.nidle; i++) kiln_store_close(s.idle[i]);
     kiln_dash_free(s.dash);
     pthread_mutex_destroy(&s.lock);

@@ -10,6 +10,8 @@
 #include <signal.h>
 #include <stdint.h>
 
+#include "trust/minisign.h"
+
 struct kiln_server_opts {
     const char *listen;    /* "HOST:PORT"; HOST an IPv4 address (default 127.0.0.1:8470); port 0: the
                             * kernel picks a free one, which the "listening on" log line names */
@@ -21,6 +23,11 @@ struct kiln_server_opts {
     long max_queued;       /* a tenant's queued jobs before submissions get 429 (default 1000) */
     const char *gallery;   /* a gallery directory: also answer Omaha at POST /v1/update/ and serve
                             * its versions' files at GET /v1/update/payload/ (docs/updates.md) */
+    /* self-service publishing (publish.h): the key that signs the tenants' galleries under
+     * DATA/galleries/ and its public key file; NULL: jobs asking to publish are refused (400) */
+    const struct ms_seckey *gallery_key;
+    const char *gallery_pub;
+    long publish_priority; /* a new tenant gallery requires built-in cases at or below (default 0) */
 };
 
 /* Serves until *stop is set (a signal handler sets it), then stops taking connections, lets

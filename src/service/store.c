@@ -306,6 +306,12 @@ static const char *const migrations[] = {
     " previous_version TEXT NOT NULL DEFAULT '',"
     " target TEXT NOT NULL DEFAULT '');"    /* the version it was granted, '' none */
     "CREATE INDEX update_events_by ON update_events (name, channel, result, at_ms);",
+    /* 3: self-service publishing: the version's files (JSON {name: digest}) and what became
+     * of the publish (pending, publishing, published, refused) with its reason */
+    "ALTER TABLE jobs ADD COLUMN publish_files TEXT;"
+    "ALTER TABLE jobs ADD COLUMN publish_state TEXT"
+    " CHECK (publish_state IN ('pending', 'publishing', 'published', 'refused'));"
+    "ALTER TABLE jobs ADD COLUMN publish_reason TEXT;",
 };
 
 int kiln_store_schema_latest(void)
@@ -853,7 +859,8 @@ int kiln_job_transition_check(enum kiln_job_state from, enum kiln_job_state to, 
     " j.req_accel, j.req_arch, j.req_cpus, j.req_memory_mb, j.req_features,"                                            \
     " j.state, j.result, j.reason, j.attempt, j.max_attempts, j.worker_id, w.name, j.lease_expires_ms,"                \
     " j.created_ms, j.started_ms, j.finished_ms, j.updated_ms,"                                                         \
-    " CASE WHEN j.state = 'queued' THEN (SELECT COUNT(*) FROM jobs p WHERE p.state = 'queued' AND p.id <= j.id) ELSE 0 END"
+    " CASE WHEN j.state = 'queued' THEN (SELECT COUNT(*) FROM jobs p WHERE p.state = 'queued' AND p.id <= j.id) ELSE 0 END," \
+    " j.publish_files, j.publish_state, j.publish_reason"
 #define JOB_FROM " FROM jobs j JOIN tenants t ON t.id = j.tenant_id LEFT JOIN workers w ON w.id = j.worker_id"
 
 static void job_from(const struct sql_rows *r, size_t i, struct kiln_job *j)
@@ -878,7 +885,10 @@ static void job_from(const struct sql_rows *r, size_t i, struct kiln_job *j)
         .finished_ms = cell_int(r, i, 22),
         .updated_ms = cell_int(r, i, 23),
         .queue_position = (long)cell_int(r, i, 24),
+        .publish_files = cell_dup(r, i, 25),
+        .publish_reason = cell_dup(r, i, 27),
     };
+    cell_copy(j->publish_state, sizeof(j->publish_state), r, i, 26);
     cell_copy(j->tenant, sizeof(j->tenant), r, i, 2);
     cell_copy(j->req.accel, sizeof(j->req.accel), r, i, 7);
     cell_copy(j->req.arch, sizeof(j->req.arch), r, i, 8);
@@ -892,6 +902,8 @@ void kiln_job_clear(struct kiln_job *j)
     free(j->gallery_ref);
     free(j->spec);
     free(j->publish_channel);
+    free(j->publish_files);
+    free(j->publish_reason);
     free(j->reason);
     *j = (struct kiln_job){0};
 }
@@ -920,6 +932,13 @@ int kiln_store_job_submit(struct kiln_store *st, int64_t tenant_id, const struct
         return store_fail(err, -EINVAL, "gallery_ref: want 1-%d bytes on one line", KILN_STORE_REF_MAX);
     if (s->publish_channel && !valid_name(s->publish_channel, false))
         return store_fail(err, -EINVAL, "publish.channel: use 1-%d letters, digits, '.', '_' or '-'", KILN_STORE_NAME_MAX);
+    if (s->publish_files) {
+        size_t pl = strlen(s->publish_files);
+        json_t *pf = pl <= KILN_STORE_SPEC_MAX ? json_loadb(s->publish_files, pl, 0, NULL) : NULL;
+        bool object = json_is_object(pf);
+        json_decref(pf);
+        if (!object) return store_fail(err, -EINVAL, "publish.files: want a JSON object of at most %d bytes", KILN_STORE_SPEC_MAX);
+    }
     int rc = check_caps(&s->req, "requirements", err);
     if (rc < 0) return rc;
     size_t len = s->spec ? strlen(s->spec) : 0;
@@ -946,11 +965,13 @@ int kiln_store_job_submit(struct kiln_store *st, int64_t tenant_id, const struct
     }
     if ((rc = q(st,
                 "INSERT INTO jobs (tenant_id, image_digest, gallery_ref, spec, publish_channel, req_accel, req_arch,"
-                " req_cpus, req_memory_mb, req_features, state, max_attempts, created_ms, updated_ms)"
-                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'queued', $11, $12, $12) RETURNING id",
+                " req_cpus, req_memory_mb, req_features, state, max_attempts, created_ms, updated_ms,"
+                " publish_files, publish_state)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'queued', $11, $12, $12, $13, $14) RETURNING id",
                 PARAMS(PI(tenant_id), PT(s->image_digest), PT(s->gallery_ref), PT(s->spec), PT(s->publish_channel),
                        PT(s->req.accel), PT(s->req.arch), PI(s->req.cpus), PI(s->req.memory_mb), PI(s->req.features),
-                       PI(st->o.max_attempts), PI(now)),
+                       PI(st->o.max_attempts), PI(now), PT(s->publish_files),
+                       PT(s->publish_channel ? "pending" : NULL)),
                 &r, err)) < 0 ||
         (rc = commit(st, err)) < 0)
         goto fail;
@@ -1725,5 +1746,49 @@ out:
     sql_rows_free(&l);
     sql_rows_free(&c);
     if (rc < 0) kiln_rollout_status_free(out);
+    return rc;
+}
+
+int kiln_store_publish_take(struct kiln_store *st, struct kiln_job *out, char **err)
+{
+    struct sql_rows r = {0};
+    int rc = begin(st, err);
+    if (rc < 0) return rc;
+    /* SKIP LOCKED: servers sharing a database each take a different job */
+    if ((rc = q(st,
+                "SELECT id FROM jobs WHERE publish_state = 'pending' AND state IN ('done', 'cancelled')"
+                " ORDER BY id LIMIT 1 {LOCK:FOR UPDATE SKIP LOCKED}",
+                NULL, 0, &r, err)) < 0)
+        goto fail;
+    if (!r.nrows) {
+        rollback(st);
+        sql_rows_free(&r);
+        return 0;
+    }
+    int64_t id = cell_int(&r, 0, 0);
+    if ((rc = q(st, "UPDATE jobs SET publish_state = 'publishing', updated_ms = $2 WHERE id = $1", PARAMS(PI(id), PI(now_ms(st))),
+                NULL, err)) < 0 ||
+        (rc = commit(st, err)) < 0)
+        goto fail;
+    sql_rows_free(&r);
+    if ((rc = kiln_store_job_get(st, KILN_SCOPE_ALL, id, out, err)) < 0) return rc;
+    return 1;
+fail:
+    rollback(st);
+    sql_rows_free(&r);
+    return rc;
+}
+
+int kiln_store_publish_end(struct kiln_store *st, int64_t id, bool published, const char *reason, char **err)
+{
+    _cleanup_free_ char *why = reason ? reason_clean(reason) : NULL;
+    struct sql_rows r = {0};
+    int rc = q(st,
+               "UPDATE jobs SET publish_state = $2, publish_reason = $3, updated_ms = $4"
+               " WHERE id = $1 AND publish_state = 'publishing' RETURNING id",
+               PARAMS(PI(id), PT(published ? "published" : "refused"), PT(why), PI(now_ms(st))), &r, err);
+    if (rc < 0) return rc;
+    if (!r.nrows) rc = store_fail(err, -ESTALE, "job %" PRId64 " is not being published", id);
+    sql_rows_free(&r);
     return rc;
 }

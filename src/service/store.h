@@ -185,6 +185,8 @@ struct kiln_job_submit {
     const char *gallery_ref;  /* or a gallery reference ("NAME@VERSION"), or NULL: exactly one */
     const char *spec;         /* the selection or runbook, as JSON text (<= KILN_STORE_SPEC_MAX) */
     const char *publish_channel; /* publish on pass, or NULL */
+    const char *publish_files;   /* with a channel: the version's files, JSON {"NAME": DIGEST, ...}
+                                  * (each one of the tenant's uploads; the server checks) */
     struct kiln_caps req;     /* what a worker must offer */
 };
 
@@ -204,6 +206,9 @@ struct kiln_job {
     int64_t created_ms, started_ms, finished_ms, updated_ms; /* 0: not yet */
     long queue_position;  /* 1 = next to be claimed among queued jobs (first in, first out;
                            * a worker skips jobs it cannot run); 0 when not queued */
+    char *publish_files;  /* as submitted, or NULL */
+    char publish_state[16]; /* "" (not publishing), pending, publishing, published, refused */
+    char *publish_reason; /* why refused (or what was published), or NULL */
 };
 void kiln_job_clear(struct kiln_job *j);
 void kiln_jobs_free(struct kiln_job *jobs, size_t n);
@@ -314,3 +319,13 @@ struct kiln_rollout_status {
 int kiln_store_rollout_status(struct kiln_store *st, const char *name, const char *channel, struct kiln_rollout_status *out,
                               char **err);
 void kiln_rollout_status_free(struct kiln_rollout_status *s);
+/* --- self-service publishing ------------------------------------------------------------- */
+
+/* Takes the oldest job that asked to be published and has ended (done or cancelled) and is
+ * still pending: it becomes "publishing" (one taker among any number of servers). Returns 1
+ * with *out filled, 0 when there is none. A passed job is then published or refused; a job
+ * that did not pass is refused. */
+int kiln_store_publish_take(struct kiln_store *st, struct kiln_job *out, char **err);
+/* Records the outcome of a publish taken above: published, or refused with the reason
+ * (cleaned as reasons are). -ESTALE: the job is not being published. */
+int kiln_store_publish_end(struct kiln_store *st, int64_t id, bool published, const char *reason, char **err);

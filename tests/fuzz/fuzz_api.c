@@ -15,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *field = NULL, *why = NULL, *reason = NULL;
     struct kiln_api_job j;
     if (kiln_api_parse_job(b, size, &j, &field, &why) == 0) {
-        if (!j.spec || !kiln_api_digest_ok(j.image)) abort();
+        if (!j.spec || !kiln_api_digest_ok(j.image) || !*j.channel != !j.publish_files) abort();
         kiln_api_job_clear(&j);
     } else if (!why || !field) abort();
     struct kiln_caps caps;

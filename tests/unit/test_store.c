@@ -965,6 +965,56 @@ static void test_concurrent_quota(void)
     kiln_store_close(st);
 }
 
+/* --- self-service publishing: each ended job that asked is taken once, its outcome kept ------- */
+
+static void test_publish(void)
+{
+    fresh_db();
+    struct kiln_store *st = open_db(&fake_opts);
+    if (!ok(st != NULL, "%s", L("open"))) return;
+    int64_t tenant = add_tenant(st, "acme", 10, NULL);
+    int64_t w = add_worker(st, "w1", "kvm", "x86_64", 4, 8192, 0, 4);
+    _cleanup_free_ char *err = NULL;
+    struct kiln_image img;
+    kiln_store_image_record(st, tenant, digest_a, 4096, "/data/images/aa", &img, &err);
+    int64_t plain = submit(st, tenant, NULL), id = 0, got = 0;
+    struct kiln_job_submit s = {.image_digest = digest_a, .spec = "{}", .publish_channel = "stable",
+                                .publish_files = "{\"os-1.0.manifest.json\": \"aa\"}"};
+    is_int(kiln_store_job_submit(st, tenant, &s, &id, &err), 0, L("a job asking to publish submitted"));
+    s.publish_files = "[1]";
+    int64_t bad = 0;
+    is_int(kiln_store_job_submit(st, tenant, &s, &bad, &err), -EINVAL, L("publish files that are not an object refused"));
+    struct kiln_job j = get(st, id);
+    is_str(j.publish_state, "pending", L("its publish is pending"));
+    is_str(j.publish_files, "{\"os-1.0.manifest.json\": \"aa\"}", L("its files kept as submitted"));
+    kiln_job_clear(&j);
+    j = get(st, plain);
+    is_str(j.publish_state, "", L("a job without publish has no publish state"));
+    kiln_job_clear(&j);
+    struct kiln_job t = {0};
+    is_int(kiln_store_publish_take(st, &t, &err), 0, L("nothing to publish while the job is queued"));
+    /* run both jobs to done */
+    enum kiln_job_state to;
+    for (int k = 0; k < 2; k++) {
+        claim(st, w, &got);
+        kiln_store_job_advance(st, w, got, JOB_RUNNING, &err);
+        kiln_store_job_finish(st, w, got, RESULT_PASSED, NULL, &to, &err);
+    }
+    is_int(kiln_store_publish_take(st, &t, &err), 1, L("the passed job is taken to publish"));
+    is_int(t.id, id, L("the job that asked"));
+    is_str(t.publish_state, "publishing", L("it is publishing"));
+    kiln_job_clear(&t);
+    is_int(kiln_store_publish_take(st, &t, &err), 0, L("taken once: nothing more"));
+    is_int(kiln_store_publish_end(st, id, false, "not published: x.raw is not signed\x1b[31m", &err), 0, L("refused"));
+    j = get(st, id);
+    is_str(j.publish_state, "refused", L("the refusal kept"));
+    is_str(j.publish_reason, "not published: x.raw is not signed", L("with its reason, cleaned of terminal escapes"));
+    kiln_job_clear(&j);
+    is_int(kiln_store_publish_end(st, id, true, NULL, &err), -ESTALE, L("an outcome is recorded once"));
+    is_int(kiln_store_publish_end(st, plain, true, NULL, &err), -ESTALE, L("a job not being published has no outcome"));
+    kiln_store_close(st);
+}
+
 static void run_all(void)
 {
     test_migrations();
@@ -977,6 +1027,7 @@ static void run_all(void)
     test_concurrent_claims(false);
     test_concurrent_claims(true);
     test_concurrent_quota();
+    test_publish();
 }
 
 static void free_sqlite_schema(void)

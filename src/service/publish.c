@@ -1,0 +1,228 @@
+/* Self-service publishing: see publish.h. */
+#include "service/publish.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "gallery/catalog.h"
+#include "gallery/gallery.h"
+#include "util/fs.h"
+#include "util/log.h"
+#include "util/util.h"
+
+/* msg with every occurrence of from replaced by to (a server path by what the tenant knows). */
+static char *replace_all(char *msg, const char *from, const char *to)
+{
+    if (!msg || !*from) return msg;
+    struct sbuf b = {0};
+    const char *p = msg, *hit;
+    while ((hit = strstr(p, from))) {
+        sbuf_append(&b, p, (size_t)(hit - p));
+        sbuf_puts(&b, to);
+        p = hit + strlen(from);
+    }
+    sbuf_puts(&b, p);
+    free(msg);
+    return sbuf_steal(&b);
+}
+
+/* The tenant's gallery, created (trusting the server's key and the tenant's) when missing;
+ * keys the tenant trusts since are added (rotation: old keys stay). */
+static int tenant_gallery(const struct kiln_publisher *p, const char *dir, char **keys, size_t nkeys, struct gallery **g,
+                          char **err)
+{
+    _cleanup_free_ char *top = path_join(p->data, "galleries"), *lockp = path_join(top, ".lock");
+    if (mkdir_p(top, 0700) < 0) return *err = xasprintf("cannot create %s: %s", top, strerror(errno)), -errno;
+    /* servers sharing DATA create a tenant's gallery once */
+    int lock = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock < 0 || flock(lock, LOCK_EX) < 0) {
+        int e = errno;
+        if (lock >= 0) close(lock);
+        return *err = xasprintf("cannot lock %s: %s", lockp, strerror(e)), -e;
+    }
+    _cleanup_free_ char *conf = path_join(dir, "gallery.yml");
+    int r = 0;
+    if (!file_exists(conf)) {
+        const char **pubs = xcalloc(nkeys + 2, sizeof *pubs);
+        pubs[0] = p->key_pub;
+        for (size_t i = 0; i < nkeys; i++) pubs[i + 1] = keys[i];
+        r = gallery_init(dir, pubs, nkeys + 1, p->key, p->require_priority, NULL, 0, err);
+        free(pubs);
+        if (r == 0) log_info("kiln serve: created the gallery %s (requires priority <= %ld)", dir, p->require_priority);
+    } else {
+        for (size_t i = 0; i < nkeys && r == 0; i++) r = gallery_trust(dir, keys[i], NULL, err);
+    }
+    close(lock);
+    if (r < 0) return r;
+    struct diags d = {0};
+    r = gallery_open(dir, g, &d, err);
+    diags_free(&d);
+    return r;
+}
+
+/* The signed manifest's name and version; 0, or a refusal (-EPERM/-EINVAL, *why) or failure. */
+static int read_manifest(const char *src, const char *mname, char **keys, size_t nkeys, char **name, char **version, char **why)
+{
+    _cleanup_free_ char *mp = path_join(src, mname), *trusted = NULL;
+    char kid[17];
+    int r = ms_verify_trusted((const char *const *)keys, nkeys, mp, &trusted, kid, why);
+    if (r < 0) return r;
+    /* kiln sign's trusted comment names the file it signed: a signature made for another
+     * file (a manifest renamed to pass for another version) is refused */
+    const char *f = trusted ? strstr(trusted, "file:") : NULL;
+    if (f && (f == trusted || f[-1] == '\t')) {
+        size_t n = strcspn(f + 5, "\t");
+        if (n != strlen(mname) || strncmp(f + 5, mname, n) != 0)
+            return *why = xasprintf("%s: its signature was made for the file %.*s, not this one", mname, (int)(n > 200 ? 200 : n),
+                                    f + 5),
+                   -EPERM;
+    }
+    _cleanup_free_ char *text = NULL;
+    size_t len;
+    if ((r = read_file(mp, GALLERY_JSON_MAX, &text, &len)) < 0)
+        return *why = xasprintf("%s: cannot be read as a manifest (%s)", mname, strerror(-r)), -EINVAL;
+    json_t *m = json_loadb(text, len, 0, NULL);
+    const char *n = json_string_value(json_object_get(m, "name")), *v = json_string_value(json_object_get(m, "version"));
+    if (!catalog_safe_name(n) || !catalog_safe_name(v)) {
+        json_decref(m);
+        return *why = xasprintf("%s is not a kiln build manifest with a name and a version", mname), -EINVAL;
+    }
+    _cleanup_free_ char *want = xasprintf("%s-%s.manifest.json", n, v);
+    if (!streq(want, mname)) {
+        r = -EINVAL;
+        *why = xasprintf("%s describes %s %s: submit it as %s", mname, n, v, want);
+    } else {
+        *name = xstrdup(n);
+        *version = xstrdup(v);
+    }
+    json_decref(m);
+    return r;
+}
+
+/* Links the submitted files (uploads by digest) into src under their names. */
+static int stage(const struct kiln_publisher *p, struct kiln_store *st, const struct kiln_job *j, json_t *files, const char *src,
+                 char **manifest, char **why)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(files, k, v) {
+        if (endswith(k, ".manifest.json")) {
+            if (*manifest) return *why = xasprintf("the submission holds two manifests, %s and %s: publish one version", *manifest, k), -EINVAL;
+            *manifest = xstrdup(k);
+        }
+        struct kiln_image im;
+        char *err = NULL;
+        int r = kiln_store_image_get(st, j->tenant_id, json_string_value(v), &im, &err);
+        free(err);
+        if (r < 0) return *why = xasprintf("%s: upload %.12s is not the tenant's", k, json_string_value(v)), -EINVAL;
+        _cleanup_free_ char *to = path_join(src, k);
+        /* uploads are never rewritten (stored once per digest): a link is a stable copy */
+        if (link(im.path, to) < 0) {
+            int e = errno;
+            log_error("kiln serve: publishing job %lld: linking %s to %s: %s", (long long)j->id, im.path, to, strerror(e));
+            return *why = xstrdup("the server could not stage the files (see its log)"), -e;
+        }
+    }
+    (void)p;
+    if (!*manifest) return *why = xstrdup("the submission holds no NAME-VERSION.manifest.json (the version's kiln build manifest)"), -EINVAL;
+    return 0;
+}
+
+int kiln_publish_job(const struct kiln_publisher *p, struct kiln_store *st, const struct kiln_job *j, char **msg)
+{
+    *msg = NULL;
+    if (j->state != JOB_DONE || j->result != RESULT_PASSED) {
+        *msg = j->state == JOB_CANCELLED ? xstrdup("not published: the job was cancelled")
+                                         : xasprintf("not published: the job %s; only a job that passed is published",
+                                                     j->result == RESULT_FAILED ? "failed" : "ended incomplete");
+        return 0;
+    }
+    char **keys = NULL, *err = NULL;
+    size_t nkeys = 0;
+    int r = kiln_store_tenant_keys(st, j->tenant_id, &keys, &nkeys, &err);
+    if (r < 0) {
+        log_error("kiln serve: publishing job %lld: %s", (long long)j->id, err);
+        free(err);
+        *msg = xstrdup("not published: the server's database failed");
+        return 0;
+    }
+    if (!nkeys) {
+        kiln_strv_free(keys);
+        *msg = xasprintf("not published: tenant %s trusts no signing key (kiln tenant add --trust KEY.pub)", j->tenant);
+        return 0;
+    }
+    _cleanup_free_ char *top = path_join(p->data, "galleries"), *tmpl = path_join(top, ".work-XXXXXX");
+    _cleanup_free_ char *gdir = path_join(top, j->tenant);
+    char idtxt[32];
+    snprintf(idtxt, sizeof idtxt, "jobs/%lld", (long long)j->id);
+    _cleanup_free_ char *run = path_join(p->data, idtxt);
+    char *work = NULL;
+    if (mkdir_p(top, 0700) < 0 || !(work = mkdtemp(tmpl))) {
+        log_error("kiln serve: publishing job %lld: cannot create a directory in %s: %s", (long long)j->id, top, strerror(errno));
+        kiln_strv_free(keys);
+        *msg = xstrdup("not published: the server could not stage the files (see its log)");
+        return 0;
+    }
+    _cleanup_free_ char *src = path_join(work, "src"), *kdir = path_join(work, "keys");
+    char **kpaths = xcalloc(nkeys + 1, sizeof *kpaths);
+    mkdir_p(src, 0700);
+    mkdir_p(kdir, 0700);
+    for (size_t i = 0; i < nkeys && r == 0; i++) {
+        char n[32];
+        snprintf(n, sizeof n, "k%zu.pub", i);
+        kpaths[i] = path_join(kdir, n);
+        r = write_file_atomic(kpaths[i], keys[i], strlen(keys[i]), 0600);
+    }
+    kiln_strv_free(keys);
+    json_t *files = json_loads(j->publish_files ? j->publish_files : "", 0, NULL);
+    char *why = NULL, *mname = NULL, *name = NULL, *version = NULL;
+    if (r < 0) why = xstrdup("the server could not stage the files (see its log)");
+    else if (!json_is_object(files)) r = -EINVAL, why = xstrdup("the job names no files to publish");
+    if (r == 0) r = stage(p, st, j, files, src, &mname, &why);
+    if (r == 0) r = read_manifest(src, mname, kpaths, nkeys, &name, &version, &why);
+    struct gallery *g = NULL;
+    if (r == 0 && (r = tenant_gallery(p, gdir, kpaths, nkeys, &g, &err)) < 0) {
+        log_error("kiln serve: publishing job %lld: the gallery %s: %s", (long long)j->id, gdir, err);
+        why = xstrdup("the server could not open the tenant's gallery (see its log)");
+    }
+    if (r == 0) {
+        _cleanup_free_ char *prefix = xasprintf("%s/%s-%s", src, name, version);
+        struct publish_req q = {.prefix = prefix, .channel = j->publish_channel, .run_dir = run, .support_days = -1};
+        r = gallery_publish(g, &q, p->key, &why);
+        free(err);
+        err = NULL;
+        /* published: a warning in why is about a client state file the server does not keep */
+        if (r == 0) {
+            free(why);
+            why = NULL;
+        }
+    }
+    if (r == 0) {
+        *msg = xasprintf("%s %s in channel %s", name, version, j->publish_channel);
+        log_info("kiln serve: job %lld: published %s %s in %s (channel %s)", (long long)j->id, name, version, gdir,
+                 j->publish_channel);
+    } else {
+        /* the tenant's file names, not the server's paths */
+        _cleanup_free_ char *srcs = xasprintf("%s/", src), *runs = xasprintf("the job's run (%s)", idtxt);
+        why = replace_all(why, srcs, "");
+        why = replace_all(why, run, runs);
+        why = replace_all(why, gdir, "the gallery");
+        *msg = xasprintf("not published: %s", why ? why : strerror(-r));
+        log_info("kiln serve: job %lld: %s", (long long)j->id, *msg);
+    }
+    gallery_free(g);
+    json_decref(files);
+    for (size_t i = 0; i < nkeys; i++) free(kpaths[i]);
+    free(kpaths);
+    free(why);
+    free(err);
+    free(mname);
+    free(name);
+    free(version);
+    rm_rf(work);
+    return r == 0 ? 1 : 0;
+}

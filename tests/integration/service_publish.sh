@@ -1,0 +1,184 @@
+#!/bin/sh
+# Self-service publishing through kiln serve (issue 14): jobs of the busybox test image
+# submitted with --publish, as a version kiln build would lay out (the kernel and the initrd as
+# its artifacts, both SBOMs, the provenance, the manifest; made here with jq, as gallery.sh does).
+#  - unsigned, passed        -> refused, the job says which file is not signed; exit 4
+#  - signed, failed          -> refused: only a passed job is published; exit 1
+#  - signed by a key the tenant does not trust, passed -> refused, naming the key
+#  - signed, passed          -> published in DATA/galleries/acme, catalog signed with the
+#                               server's gallery key; `kiln gallery pull` verifies; the same
+#                               version again is refused (versions only go up in a channel)
+#  - a signed manifest renamed to pass for another version -> refused (its trusted comment)
+#  - no-VM checks: publish files not uploaded by the tenant are 404 naming the file; a server
+#    without --gallery-key refuses publish requests (400); the gallery key is in no log
+. "$(dirname "$0")/lib.sh"
+command -v curl >/dev/null && command -v jq >/dev/null || { echo "curl and jq are needed"; exit 77; }
+
+BB=$KILN_BUSYBOX
+data=$T/data
+"$KILN" keygen --out tk --no-passphrase >/dev/null && "$KILN" keygen --out other --no-passphrase >/dev/null &&
+    KILN_PASSPHRASE=gallery-pass-phrase "$KILN" keygen --out gk >/dev/null || fail "keygen"
+TA=$("$KILN" tenant add acme --trust tk.pub --max-jobs 2 --data "$data" 2>/dev/null) || fail "tenant add acme"
+W1=$("$KILN" worker add w1 --data "$data" 2>/dev/null) || fail "worker add"
+
+sha() { sha256sum "$1" | cut -d' ' -f1; }
+# mkver DIR NAME VERSION [KEY]: the busybox image as version NAME-VERSION in DIR, signed with
+# KEY (none: unsigned)
+mkver() {
+    mkdir -p "$1"
+    p=$1/$2-$3
+    cp "$BB/vmlinuz" "$p.vmlinuz"
+    cp "$BB/initrd.img" "$p.initrd.img"
+    printf '{"spdxVersion":"SPDX-2.3","packages":[{"name":"%s","versionInfo":"%s","primaryPackagePurpose":"OPERATING-SYSTEM"}]}\n' \
+        "$2" "$3" > "$p.spdx.json"
+    printf '{"bomFormat":"CycloneDX","metadata":{"component":{"type":"operating-system","name":"%s"}}}\n' "$2" > "$p.cdx.json"
+    k=$(sha "$p.vmlinuz") i=$(sha "$p.initrd.img") s=$(sha "$p.spdx.json") c=$(sha "$p.cdx.json")
+    ks=$(stat -c %s "$p.vmlinuz") is=$(stat -c %s "$p.initrd.img")
+    jq -n --arg n "$2" --arg v "$3" --arg k "$k" --arg i "$i" --arg s "$s" --arg c "$c" --argjson ks "$ks" --argjson is "$is" \
+        '{name: $n, version: $v,
+          artifacts: [{file: "\($n)-\($v).vmlinuz", sha256: $k, kind: "kernel", size: $ks},
+                      {file: "\($n)-\($v).initrd.img", sha256: $i, kind: "initrd", size: $is}],
+          sbom: [{file: "\($n)-\($v).spdx.json", sha256: $s}, {file: "\($n)-\($v).cdx.json", sha256: $c}]}' > "$p.manifest.json"
+    jq -n --arg n "$2" --arg v "$3" --arg k "$k" --arg i "$i" --arg s "$s" --arg c "$c" '{_type: "https://in-toto.io/Statement/v1",
+        predicateType: "https://slsa.dev/provenance/v1", subject: [{name: "\($n)-\($v).vmlinuz", digest: {sha256: $k}},
+        {name: "\($n)-\($v).initrd.img", digest: {sha256: $i}}, {name: "\($n)-\($v).spdx.json", digest: {sha256: $s}},
+        {name: "\($n)-\($v).cdx.json", digest: {sha256: $c}}]}' > "$p.provenance.json"
+    if [ -n "${4:-}" ]; then "$KILN" sign -k "$4" "$p".* >/dev/null || fail "sign $p"; fi
+}
+mkver unsigned bbos 1.0
+mkver signed bbos 1.0 tk.key
+mkver untrusted bbos 1.1 other.key
+mkver renamed bbos 1.2 tk.key
+# the 1.2 manifest (signed as bbos-1.2.manifest.json) renamed to pass for 1.3
+mv renamed/bbos-1.2.manifest.json renamed/bbos-1.3.manifest.json
+mv renamed/bbos-1.2.manifest.json.minisig renamed/bbos-1.3.manifest.json.minisig
+
+start_serve() { # LOG ARGS...: kiln serve on a free port; sets S and serve_pid
+    log=$1; shift
+    S=
+    for try in 1 2 3 4 5; do
+        p=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom) % 20000 ))
+        "$KILN" serve --listen 127.0.0.1:$p --data "$data" --lease-s 20 "$@" > "$log" 2>&1 &
+        serve_pid=$!
+        # an encrypted gallery key takes seconds of scrypt (under ASan) before the port opens
+        for i in $(seq 600); do
+            curl -s -o /dev/null "http://127.0.0.1:$p/api/v1/openapi.json" && { S=http://127.0.0.1:$p; break; }
+            kill -0 $serve_pid 2>/dev/null || break
+            sleep 0.1
+        done
+        [ -n "$S" ] && break
+    done
+    [ -n "$S" ] || { cat "$log"; fail "kiln serve did not start"; }
+}
+
+# --- a server without a gallery key publishes nothing: the request is refused, no job made ---
+start_serve serve0.log
+KILN_TOKEN=$TA "$KILN" submit --server "$S" --kernel signed/bbos-1.0.vmlinuz signed/bbos-1.0.initrd.img --publish stable \
+    > nokey.out 2> nokey.err
+[ $? -eq 2 ] || { cat nokey.err; fail "a publish request to a server without --gallery-key did not exit 2"; }
+expect_in nokey.err "this server publishes nothing: it was started without --gallery-key"
+kill -TERM $serve_pid; wait $serve_pid
+
+# the key's passphrase from the environment; nothing of the secret key reaches the log
+KILN_PASSPHRASE=gallery-pass-phrase start_serve serve.log --gallery-key gk.key
+trap 'kill $serve_pid $w1_pid 2>/dev/null; sleep 1; rm -rf "$T"' EXIT
+KILN_WORKER_TOKEN=$W1 "$KILN" worker --server "$S" --work "$T/w1" --slots 2 > w1.log 2>&1 &
+w1_pid=$!
+expect_in serve.log "tenants' galleries are signed with key $(sed -n 's/.*public key //p' gk.pub)"
+
+# --- refused before anything runs: files that are not the tenant's uploads, bad names ---
+h() { curl -s -o "$T/body" -w '%{http_code}' -H "Authorization: Bearer $TA" "$@"; }
+dg=$(sha signed/bbos-1.0.initrd.img)
+curl -s -o /dev/null -H "Authorization: Bearer $TA" --data-binary @signed/bbos-1.0.initrd.img "$S/api/v1/images"
+code=$(h -d "{\"image\":\"$dg\",\"publish\":{\"channel\":\"stable\",\"files\":{\"bbos-1.0.manifest.json\":\"$(printf '%064d' 7)\"}}}" "$S/api/v1/jobs")
+[ "$code" = 404 ] || fail "a publish file nobody uploaded got $code, expected 404"
+expect_jq "$T/body" .field "publish.files.bbos-1.0.manifest.json"
+code=$(h -d "{\"image\":\"$dg\",\"publish\":{\"channel\":\"stable\",\"files\":{\"../etc/passwd\":\"$dg\"}}}" "$S/api/v1/jobs")
+[ "$code" = 400 ] || fail "a publish file name with a path got $code, expected 400"
+expect_jq "$T/body" .field "publish.files"
+code=$(h -d "{\"image\":\"$dg\",\"publish\":{\"channel\":\"stable\"}}" "$S/api/v1/jobs")
+[ "$code" = 400 ] || fail "publish without files got $code, expected 400"
+expect_jq "$T/body" .field "publish.files"
+code=$(h "$S/api/v1/jobs")
+expect_jq "$T/body" '.jobs | length' 0
+
+# submit TAG VERSION-DIR NAME-VERSION APPEND: kiln submit --publish stable --wait, its output in
+# TAG.out and TAG.err, its exit status in TAG.rc
+submit() {
+    KILN_TOKEN=$TA "$KILN" submit --server "$S" --kernel "$2/$3.vmlinuz" --append "$4" "$2/$3.initrd.img" --tier 0 \
+        --publish stable --wait > "$1.out" 2> "$1.err"
+    echo $? > "$1.rc"
+}
+# result TAG: TAG's output as $T/out, $T/err, and $rc
+result() { cp "$1.out" "$T/out"; cp "$1.err" "$T/err"; rc=$(cat "$1.rc"); }
+ok_boot="console=ttyS0 quiet"
+# the four refusals run side by side (two worker slots)
+submit unsigned unsigned bbos-1.0 "$ok_boot" &
+s1=$!
+submit failed signed bbos-1.0 "console=ttyS0 rdinit=/nonexistent panic=-1" &
+s2=$!
+submit untrusted untrusted bbos-1.1 "$ok_boot" &
+s3=$!
+submit renamed renamed bbos-1.2 "$ok_boot" &
+s4=$!
+wait $s1 $s2 $s3 $s4
+
+# --- unsigned, passed: refused, with the file that is not signed ---
+result unsigned
+[ $rc -eq 4 ] || { cat "$T/out" "$T/err"; fail "unsigned: kiln submit exited $rc, expected 4 (passed, publish refused)"; }
+expect_in "$T/out" "passed   smoke"
+expect_in "$T/err" "publish refused: not published: "
+expect_in "$T/err" "bbos-1.0.manifest.json"
+id=$(head -n 1 "$T/out")
+h "$S/api/v1/jobs/$id" >/dev/null
+expect_jq "$T/body" .result passed
+expect_jq "$T/body" .publish.state refused
+expect_jq "$T/body" '.publish.reason | test("not signed|minisig")' true
+expect_not_in "$T/body" "$data"   # the refusal names the tenant's files, not the server's paths
+
+# --- signed, failed: refused ---
+result failed
+[ $rc -eq 1 ] || { cat "$T/out" "$T/err"; fail "signed, failed: kiln submit exited $rc, expected 1"; }
+expect_in "$T/err" "publish refused: not published: the job failed; only a job that passed is published"
+
+# --- signed by a key the tenant does not trust, passed: refused naming the key ---
+result untrusted
+[ $rc -eq 4 ] || { cat "$T/out" "$T/err"; fail "untrusted key: kiln submit exited $rc, expected 4"; }
+expect_in "$T/err" "$(sed -n 's/.*public key //p' other.pub)"
+[ ! -e "$data/galleries/acme/images/bbos" ] || fail "a refused publish left files in the gallery"
+
+# --- a signed manifest renamed to pass for another version: refused ---
+result renamed
+[ $rc -eq 4 ] || { cat "$T/out" "$T/err"; fail "renamed manifest: kiln submit exited $rc, expected 4"; }
+expect_in "$T/err" "bbos-1.3.manifest.json: its signature was made for the file bbos-1.2.manifest.json, not this one"
+
+# --- signed, passed: published; the pull verifies ---
+submit passed signed bbos-1.0 "$ok_boot"
+result passed
+[ $rc -eq 0 ] || { cat "$T/out" "$T/err"; fail "signed, passed: kiln submit exited $rc, expected 0"; }
+expect_in "$T/err" "publish published: bbos 1.0 in channel stable"
+G=$data/galleries/acme
+"$KILN" gallery list --gallery "$G" > list.txt 2>&1 || { cat list.txt; fail "gallery list"; }
+expect_in list.txt "signed by key $(sed -n 's/.*public key //p' gk.pub)"
+grep -q '^bbos *1\.0' list.txt || { cat list.txt; fail "the gallery does not list bbos 1.0"; }
+expect_status 0 "$KILN" gallery pull bbos@1.0 --gallery "$G" --out pulled
+cmp -s pulled/bbos-1.0.initrd.img "$BB/initrd.img" || fail "the pulled initrd is not the image that was validated"
+expect_status 0 "$KILN" verify -p tk.pub pulled/bbos-1.0.initrd.img
+# the run that passed is the one the signed entry pins
+expect_jq "$G/images/bbos/1.0/entry.json" .run.tested bbos-1.0.initrd.img
+expect_jq "$G/images/bbos/1.0/entry.json" .run.results_sha256 "$(sha "$G/images/bbos/1.0/run/results.json")"
+# --- the same version again: refused, versions only go up in a channel ---
+submit again signed bbos-1.0 "$ok_boot"
+result again
+[ $rc -eq 4 ] || { cat "$T/out" "$T/err"; fail "republish: kiln submit exited $rc, expected 4"; }
+expect_in "$T/err" "bbos 1.0 is already published in stable"
+
+kill -TERM $serve_pid $w1_pid
+wait $serve_pid $w1_pid
+expect_no_qemu
+[ -z "$(ls -A "$G/images/bbos" | grep -v '^1\.0$')" ] || fail "a refused publish left files: $(ls -A "$G/images/bbos")"
+[ -z "$(ls -d "$data"/galleries/.work-* 2>/dev/null)" ] || fail "publishing left its work directory"
+! grep -qF gallery-pass-phrase serve.log w1.log || fail "the gallery key's passphrase is in a log"
+! grep -rqF "$(sed -n 2p gk.key)" serve.log w1.log "$data" || fail "the gallery's secret key is in a log or under $data"
+! grep -qF "${TA#kt_}" serve.log w1.log || fail "the tenant token is in a log"
+echo "service_publish: unsigned, failed, untrusted, renamed and repeated versions refused; the signed passed one published and pulled"
