@@ -40,7 +40,8 @@ int cmd_sbom(int argc, char **argv)
 usage:
     fprintf(stderr, "usage: kiln sbom IMAGE [--format spdx|cyclonedx] [-o FILE|-]\n"
                     "  (IMAGE: a disk image, or a root filesystem archive .tar.zst / .tar)\n"
-                    "  (default output: the image's name with .spdx.json or .cdx.json)\n");
+                    "  (default output: the image's name with .spdx.json or .cdx.json, never replaced: kiln build\n"
+                    "  wrote and kiln sign signed the file of that name; -o names another, -o - is stdout)\n");
     return EXIT_USAGE;
 }
 
@@ -94,11 +95,17 @@ static int sbom_image(const char *image, enum sbom_format fmt, const char *out)
     } else {
         _cleanup_free_ char *def = xasprintf("%s%s", stem, sbom_suffix(fmt));
         const char *path = out ? out : def;
-        if (json_write_file(path, doc) < 0) {
+        /* the default name is the one kiln build gives the SBOM it lists and kiln sign signs:
+         * replacing that file unasked would break its signature */
+        if (!out && access(def, F_OK) == 0) {
+            fprintf(stderr, "kiln sbom: %s exists (kiln build writes it beside the image, and kiln sign signs it); "
+                            "not replaced: name another file with -o FILE, or -o - for stdout\n", def);
+            rc = EXIT_FAIL;
+        } else if (json_write_file(path, doc) < 0) {
             fprintf(stderr, "kiln sbom: cannot write %s: %s\n", path, strerror(errno));
             rc = EXIT_FAIL;
         } else
-            printf("kiln sbom: %s (%s, %zu packages from the image's %s database)\n", path,
+            fprintf(stderr, "kiln sbom: %s (%s, %zu packages from the image's %s database)\n", path,
                    fmt == SBOM_SPDX ? "SPDX 2.3" : "CycloneDX 1.5", json_array_size(pkgs),
                    streq(family, "deb") ? "dpkg" : "rpm");
     }

@@ -46,9 +46,20 @@ for img in disk.raw disk.qcow2 zlib.qcow2 zstd.qcow2; do
     expect_in "$T/out" "partition table: GPT"
     expect_in "$T/out" "os-release: Hostile Test 1"
     contained 0 "$KILN" sbom $img -o $img.spdx.json
-    expect_in "$T/out" "kiln sbom: $img.spdx.json (SPDX 2.3, 2 packages from the image's dpkg database)"
+    expect_in "$T/err" "kiln sbom: $img.spdx.json (SPDX 2.3, 2 packages from the image's dpkg database)"
     expect_jq $img.spdx.json '[.packages[1:][].name] | join(",")' hello,zed
 done
+# the default output name is the SBOM kiln build wrote and kiln sign signed beside the image:
+# never replaced unasked (a fresh user's `kiln sbom IMAGE` broke the build's signatures)
+echo signed > disk.spdx.json
+contained 1 "$KILN" sbom disk.qcow2
+expect_err "kiln sbom: disk.spdx.json exists (kiln build writes it beside the image, and kiln sign signs it); not replaced: name another file with -o FILE, or -o - for stdout"
+[ "$(cat disk.spdx.json)" = signed ] || fail "kiln sbom replaced the existing disk.spdx.json"
+rm disk.spdx.json
+contained 0 "$KILN" sbom disk.qcow2
+expect_jq disk.spdx.json '[.packages[1:][].name] | join(",")' hello,zed
+contained 0 "$KILN" sbom disk.qcow2 -o -
+[ "$(jq -r '.spdxVersion' "$T/out")" = SPDX-2.3 ] || fail "kiln sbom -o - did not print the SBOM alone on stdout"
 # a dpkg status that is a symbolic link is followed inside the image's root, never on the
 # host; one that cannot be followed, or a database that lists nothing, is an error, never
 # "0 packages" (it used to write an SBOM of 0 packages for every link)
@@ -63,7 +74,7 @@ for t in rel:../../../usr/share/db/status abs:/usr/share/db/status up:../../../.
          slow:/$long/../usr/share/db/status; do
     linked "${t%%:*}.img" "${t#*:}"
     contained 0 "$KILN" sbom "${t%%:*}.img" -o "${t%%:*}.json"
-    expect_in "$T/out" "kiln sbom: ${t%%:*}.json (SPDX 2.3, 2 packages from the image's dpkg database)"
+    expect_in "$T/err" "kiln sbom: ${t%%:*}.json (SPDX 2.3, 2 packages from the image's dpkg database)"
     expect_jq "${t%%:*}.json" '[.packages[1:][].name] | join(",")' hello,zed
 done
 # a link that leaves the image's root names a file of the image, not the host's (which exists)
