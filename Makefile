@@ -25,6 +25,7 @@ build-asan: deps $(ASAN_BUILD)/build.ninja
 
 images: deps
 	@sh tests/images/build.sh busybox
+	@sh tests/images/build.sh debian
 
 # The main job: build kiln, build the sample Debian image with kiln, validate it, then sign,
 # publish into a gallery, pull it back verified and archive the run (examples/release.sh).

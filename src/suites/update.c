@@ -208,7 +208,7 @@ static void settle(struct kiln_case_ctx *t)
 }
 
 KILN_CASE(verify_update_apply,
-          .area = "update", .priority = 1, .timeout_s = 3600,
+          .area = "update", .priority = 3, .timeout_s = 3600,
           .description = "An update offered by the server is installed into the other slot, booted and blessed: the kernel "
                          "command line's usrhash and os-release name the new version",
           .requires = {.features = FEAT_UPDATE})
@@ -244,7 +244,7 @@ KILN_CASE(verify_update_apply,
 }
 
 KILN_CASE(verify_update_rollback,
-          .area = "update", .priority = 1, .timeout_s = 4800,
+          .area = "update", .priority = 3, .timeout_s = 4800,
           .description = "A version whose health check fails uses up its boot tries and the machine falls back by itself; "
                          "the server records the rollback (error 20) and pauses the rollout",
           .requires = {.features = FEAT_UPDATE})
@@ -345,7 +345,7 @@ static int tampered_offer(struct kiln_case_ctx *t, const char *from, const char 
 }
 
 KILN_CASE(verify_update_tampered,
-          .area = "update", .priority = 1, .timeout_s = 3600,
+          .area = "update", .priority = 3, .timeout_s = 3600,
           .description = "An update signed by a key the image does not trust, or with one byte of its /usr image flipped, is "
                          "refused before any boot entry points at it; the machine stays and reports the error code",
           .requires = {.features = FEAT_UPDATE})
@@ -396,7 +396,7 @@ KILN_CASE(verify_update_tampered,
 }
 
 KILN_CASE(verify_update_opt_out,
-          .area = "update", .priority = 2, .timeout_s = 1800,
+          .area = "update", .priority = 3, .timeout_s = 1800,
           .description = "With auto: false the updater checks and reports, and applies nothing although an update is offered",
           .requires = {.features = FEAT_UPDATE})
 {
