@@ -77,6 +77,7 @@ int cmd_check(int argc, char **argv)
             secret_fprintf(stderr, "%s: %s: %s does not exist\n", located(rb, keys[i], at, sizeof at), keys[i], files[i]);
             rc = EXIT_USAGE;
         }
+    cmd_warn_unmatched_rules("check", rb);
     struct kiln_selected *sel;
     size_t n = select_cases(rb, &sel);
     free(sel);

@@ -1,4 +1,5 @@
 #include "cmd/common.h"
+#include "core/select.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -123,4 +124,15 @@ int cmd_opt_unknown(const char *verb, const char *arg, const char *accepted)
     if (arg[0] == '-') fprintf(stderr, "kiln %s: unknown option %s; the options are: %s\n", verb, arg, accepted);
     else fprintf(stderr, "kiln %s: unexpected argument %s; the options are: %s\n", verb, arg, accepted);
     return EXIT_USAGE;
+}
+
+void cmd_warn_unmatched_rules(const char *verb, const struct kiln_runbook *rb)
+{
+    char **msgs;
+    size_t n = select_unmatched_rules(rb, &msgs);
+    for (size_t i = 0; i < n; i++) {
+        secret_fprintf(stderr, "kiln %s: warning: %s\n", verb, msgs[i]);
+        free(msgs[i]);
+    }
+    free(msgs);
 }

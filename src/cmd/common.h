@@ -63,3 +63,7 @@ int cmd_store_open(const char *verb, const char *data, const char *db, struct ki
 struct disk_write_opts;
 /* VHD timestamp and id for an output named seed: reproducible under SOURCE_DATE_EPOCH. */
 void cmd_write_opts(const char *seed, struct disk_write_opts *o);
+
+/* Prints to stderr a warning for each testcase rule of rb that matches no case
+ * (select_unmatched_rules), prefixed "kiln VERB: warning: ". */
+void cmd_warn_unmatched_rules(const char *verb, const struct kiln_runbook *rb);

@@ -50,6 +50,7 @@ int cmd_list(int argc, char **argv)
         runbook_free(rb);
         return EXIT_FAIL;
     }
+    if (rb) cmd_warn_unmatched_rules("list", rb);
     struct kiln_selected *sel;
     size_t n = select_cases(rb ? rb : &empty, &sel);
     if (json) {

@@ -162,6 +162,7 @@ int cmd_run(int argc, char **argv)
         cmd_print_diags(&d);
         goto out;
     }
+    cmd_warn_unmatched_rules("run", rb);
     nsel = select_cases(rb, &sel);
     if (!nsel) {
         fprintf(stderr, "kiln run: %s selects no case; check testcase criteria with `kiln list %s`\n", path, path);

@@ -75,3 +75,41 @@ size_t select_cases(const struct kiln_runbook *rb, struct kiln_selected **out)
     *out = sel;
     return k;
 }
+
+/* The closest of the registry's case names (or areas) to word, when it is a plain word (no
+ * regular-expression characters) within a third of its length in edits; NULL otherwise. */
+static const char *closest(const char *word, bool area)
+{
+    if (!word || strpbrk(word, ".*+?[](){}|^$\\")) return NULL;
+    size_t n, best_d = strlen(word) / 3 + 1;
+    const char *best = NULL;
+    const struct kiln_case *const *all = registry_all(&n);
+    for (size_t i = 0; i < n; i++) {
+        const char *cand = area ? all[i]->area : all[i]->name;
+        size_t d = levenshtein(word, cand);
+        if (d > 0 && d < best_d) best_d = d, best = cand;
+    }
+    return best;
+}
+
+size_t select_unmatched_rules(const struct kiln_runbook *rb, char ***out)
+{
+    size_t n, k = 0, cap = 0;
+    const struct kiln_case *const *all = registry_all(&n);
+    char **msgs = NULL;
+    for (size_t r = 0; r < rb->nrules; r++) {
+        const struct kiln_tc_rule *rule = &rb->rules[r];
+        bool any = false;
+        for (size_t i = 0; i < n && !any; i++) any = criteria_match(&rule->criteria, all[i]);
+        if (any) continue;
+        const char *nb = closest(rule->criteria.name, false), *ab = closest(rule->criteria.area, true);
+        struct sbuf m = {0};
+        sbuf_printf(&m, "%s:%d:%d: testcase[%zu] matches no case", rule->at_file, rule->at_line, rule->at_col, r);
+        if (nb) sbuf_printf(&m, "; name: did you mean \"%s\"?", nb);
+        if (ab) sbuf_printf(&m, "; area: did you mean \"%s\"?", ab);
+        sbuf_puts(&m, " (see `kiln list`)");
+        *APPEND(msgs, k, cap) = m.s;
+    }
+    *out = msgs;
+    return k;
+}

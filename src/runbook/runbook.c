@@ -843,6 +843,9 @@ static void parse_testcases(const struct ynode *n, struct kiln_runbook *rb, stru
         if (!y_expect(d, it, p, YN_MAP)) continue;
         y_check_keys(d, it, p, keys);
         struct kiln_tc_rule *r = APPEND(rb->rules, rb->nrules, cap);
+        r->at_file = xstrdup(it->file ? it->file : rb->path);
+        r->at_line = it->line;
+        r->at_col = it->col;
         r->times = r->retry = r->timeout_s = -1;
         r->ignore_failure = -1;
         const struct ynode *x;
@@ -1158,6 +1161,7 @@ void runbook_free(struct kiln_runbook *rb)
         free(c->category);
         free(c->priorities);
         strv_free(c->tags, c->ntags);
+        free(rb->rules[i].at_file);
     }
     free(rb->rules);
     for (size_t i = 0; i < rb->nnotifiers; i++) free(rb->notifiers[i].type);

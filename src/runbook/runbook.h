@@ -77,6 +77,8 @@ struct kiln_tc_rule {
     int action;                   /* enum kiln_select_action */
     long times, retry, timeout_s; /* -1 = not set */
     int ignore_failure;           /* -1 = not set */
+    char *at_file;                /* where the rule is written (a rule that selects nothing is named there) */
+    int at_line, at_col;
 };
 
 struct kiln_notifier_conf {

@@ -109,6 +109,23 @@ policy_profile: hardened
 YAML
 expect_status 0 "$KILN" check prof2.yml
 
+# a rule that matches no case, among rules that do, is named where it is written, with the
+# case or area meant when it is a near miss (a typo used to pass as "ok" unnoticed)
+busybox_runbook typo > typo.yml <<'YAML'
+testcase:
+  - criteria: { name: verify_sshd_confg }
+  - criteria: { area: secuirty }
+  - criteria: { name: "verify_.*", priority: 5 }
+  - criteria: { priority: 0 }
+YAML
+expect_status 0 "$KILN" check typo.yml
+expect_in "$T/err" "kiln check: warning: typo.yml:13:5: testcase[0] matches no case; name: did you mean \"verify_sshd_config\"? (see \`kiln list\`)"
+expect_in "$T/err" "kiln check: warning: typo.yml:14:5: testcase[1] matches no case; area: did you mean \"security\"? (see \`kiln list\`)"
+expect_in "$T/err" "kiln check: warning: typo.yml:15:5: testcase[2] matches no case (see \`kiln list\`)"
+[ "$(grep -c 'matches no case' "$T/err")" = 3 ] || fail "the rule that selects smoke was warned about"
+expect_status 0 "$KILN" list typo.yml
+expect_in "$T/err" "kiln list: warning: typo.yml:13:5: testcase[0] matches no case"
+
 # garbage must not crash the parser
 head -c 4096 /dev/urandom > garbage.yml
 "$KILN" check garbage.yml >/dev/null 2>&1
