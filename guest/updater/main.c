@@ -40,7 +40,11 @@
 #include "util/util.h"
 #include "verity.h"
 
-enum { TIMEOUT_S = 60, TRIES = 3, MANIFEST_MAX = 1 << 20 };
+/* EXIT_RETRY (sysexits' EX_TEMPFAIL): the server could not be asked and the back-off is
+ * scheduled; the units count it a success (SuccessExitStatus=), so a machine whose server is
+ * away has no failed unit (it would fail smoke and verify_console_clean, and
+ * systemd-boot-check-no-failures on a counted boot). */
+enum { TIMEOUT_S = 60, TRIES = 3, MANIFEST_MAX = 1 << 20, EXIT_RETRY = 75 };
 
 struct cfg {
     char *server, *channel, *esp, *keys_dir, *state_path, *root; /* root: "" or a test prefix */
@@ -617,7 +621,7 @@ int main(int argc, char **argv)
         upd_on_check_failed(&s, &C.upd, (int64_t)time(NULL), rnd(), &o);
         save_state(&s);
         say("the update check failed; next check in %lld s", (long long)(s.next_check - (int64_t)time(NULL)));
-        return 1;
+        return EXIT_RETRY;
     }
     bool offered = streq(app.update_status, "ok");
     upd_on_check(&s, &C.upd, running, offered ? app.version : "", (int64_t)time(NULL), rnd(), &o);

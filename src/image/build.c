@@ -521,18 +521,25 @@ static const char *updater_units[][2] = {
      "[Unit]\nDescription=kiln updater: check, download, verify and install the next image version\n"
      "Wants=network-online.target\n"
      "After=network-online.target boot-complete.target\nConditionPathExists=/etc/kiln/updater.conf\n\n"
-     "[Service]\nType=oneshot\nExecStart=/usr/lib/kiln/kiln-updater\n"},
+     "[Service]\nType=oneshot\nExecStart=/usr/lib/kiln/kiln-updater\nSuccessExitStatus=75\n"},
     /* `systemctl start kiln-updater-now` checks at once, whatever the schedule says (the
-     * updater's lock keeps it from running beside the timer's run) */
+     * updater's lock keeps it from running beside the timer's run); exit 75: the server could
+     * not be asked and the updater backs off, which is no failure of the unit */
     {"usr/lib/systemd/system/kiln-updater-now.service",
      "[Unit]\nDescription=kiln updater: check for the next image version now\nWants=network-online.target\n"
      "After=network-online.target boot-complete.target\nConditionPathExists=/etc/kiln/updater.conf\n\n"
-     "[Service]\nType=oneshot\nExecStart=/usr/lib/kiln/kiln-updater --now\n"},
+     "[Service]\nType=oneshot\nExecStart=/usr/lib/kiln/kiln-updater --now\nSuccessExitStatus=75\n"},
     /* the provisioning override: a system credential kiln-updater.conf (SMBIOS type 11, the
      * kernel command line, a container manager) becomes /run/kiln/updater.conf, whose keys win
      * over /etc/kiln/updater.conf's; tmpfiles.d's ^ reads system credentials (systemd >= 252) */
     {"usr/lib/tmpfiles.d/kiln-updater.conf",
      "d /run/kiln 0755 root root -\nf^ /run/kiln/updater.conf 0644 root root - kiln-updater.conf\n"},
+    /* ...but systemd-tmpfiles-setup.service sees only the credentials its unit loads: Debian 12's
+     * (systemd 252) lists LoadCredential= tmpfiles.extra, login.*, network.hosts and
+     * ssh.authorized_keys.root, newer ones ImportCredential= globs of those; a name not found
+     * is skipped, so a machine without the credential boots as before */
+    {"usr/lib/systemd/system/systemd-tmpfiles-setup.service.d/50-kiln-updater.conf",
+     "[Service]\nLoadCredential=kiln-updater.conf\n"},
     /* the timer only wakes the updater: its own schedule (interval, jitter, back-off) decides */
     {"usr/lib/systemd/system/kiln-updater.timer",
      "[Unit]\nDescription=kiln updater\n\n[Timer]\nOnBootSec=90\nOnUnitInactiveSec=5min\nRandomizedDelaySec=30\n\n"
