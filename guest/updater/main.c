@@ -385,6 +385,18 @@ static int drop_entries_for(const char *partuuid)
         if (boot_entry_uses(text, partuuid)) {
             say("removing boot entry %s (it boots the slot to be written)", de->d_name);
             if (unlink(p) < 0) r = -errno;
+            /* and its kernel and initrd: the ESP (sized for about two) would fill up on the
+             * second update of a machine otherwise */
+            _cleanup_free_ char *kd = r == 0 ? boot_entry_kernel_dir(text, appid) : NULL;
+            if (kd) {
+                const char *files[] = {"linux", "initrd"};
+                for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+                    _cleanup_free_ char *f = xasprintf("%s%s/%s/%s", C.root, C.esp, kd, files[i]);
+                    if (unlink(f) < 0 && errno != ENOENT) say("cannot remove %s: %s", f, strerror(errno));
+                }
+                _cleanup_free_ char *dk = xasprintf("%s%s/%s", C.root, C.esp, kd);
+                rmdir(dk); /* only when empty */
+            }
         }
         free(text);
     }
