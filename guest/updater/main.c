@@ -605,7 +605,7 @@ int main(int argc, char **argv)
         fputs(t ? t : "", stdout);
         return 0;
     }
-    if (sodium_init() < 0 || load_config(config, override) < 0) return 1;
+    if (sodium_init() < 0) return 1;
     /* the timer's run and an asked-for one (kiln-updater-now.service) never write a slot at once */
     _cleanup_free_ char *lock_path = at("/run/kiln-updater.lock");
     int lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -613,6 +613,9 @@ int main(int argc, char **argv)
         say("cannot lock %s: %s", lock_path, strerror(errno));
         return 1;
     }
+    /* read under the lock: a run that waited for another one sees the configuration as it is
+     * now (an owner's auto=false written meanwhile) */
+    if (load_config(config, override) < 0) return 1;
     if (os_release("IMAGE_ID", appid, sizeof appid) < 0 || os_release("IMAGE_VERSION", running, sizeof running) < 0) {
         say("/usr/lib/os-release has no valid IMAGE_ID and IMAGE_VERSION: not an image kiln built");
         return 1;
