@@ -22,7 +22,10 @@ cp -r "$here/images/files" "$src/"
 for v in 1.0.0 1.0.1 1.0.2; do
     check="systemctl is-active --quiet ssh.service"
     [ "$v" = 1.0.2 ] && check="echo 'debian-update 1.0.2 is broken on purpose (examples/update-images.sh)' >&2; exit 1"
-    sed -e "s/^version: .*/version: $v/" -e "s|^  check: .*|  check: \"$check\"|" "$here/images/debian-update.yml" > "$src/$name-$v.yml"
+    # & and | are special in sed's replacement (1.0.2's check has >&2)
+    check_re=$(printf '%s' "$check" | sed 's/[&|\\]/\\&/g')
+    sed -e "s/^version: .*/version: $v/" -e "s|^  check: .*|  check: \"$check_re\"|" "$here/images/debian-update.yml" > "$src/$name-$v.yml"
+    grep -qF "  check: \"$check\"" "$src/$name-$v.yml" || { echo "update-images: cannot set the check of $v" >&2; exit 1; }
     grep -q "^version: $v$" "$src/$name-$v.yml" || { echo "update-images: cannot set version $v" >&2; exit 1; }
     if [ ! -f "$out/$name-$v.manifest.json" ]; then
         "$kiln" build "$src/$name-$v.yml" --out "$out"

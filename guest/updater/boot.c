@@ -168,6 +168,28 @@ bool boot_entry_uses(const char *text, const char *partuuid)
     return r;
 }
 
+/* "NAME/DIR" when path is /NAME/DIR/FILE with plain components, else NULL. */
+static char *kernel_dir_of(const char *path, const char *name)
+{
+    size_t nl = strlen(name);
+    if (!path || path[0] != '/' || strncmp(path + 1, name, nl) || path[1 + nl] != '/') return NULL;
+    const char *dir = path + 2 + nl, *slash = strchr(dir, '/');
+    if (!slash || slash == dir || strchr(slash + 1, '/') || !slash[1]) return NULL;
+    if ((slash - dir == 1 && dir[0] == '.') || (slash - dir == 2 && !strncmp(dir, "..", 2))) return NULL;
+    if (!strcmp(slash + 1, ".") || !strcmp(slash + 1, "..")) return NULL;
+    return strndup(path + 1, (size_t)(slash - path - 1));
+}
+
+char *boot_entry_kernel_dir(const char *text, const char *name)
+{
+    char *linux_ = boot_entry_get(text, "linux"), *initrd = boot_entry_get(text, "initrd");
+    char *a = kernel_dir_of(linux_, name), *b = kernel_dir_of(initrd, name);
+    char *r = a && b && !strcmp(a, b) ? a : NULL;
+    if (r != a) free(a);
+    free(b), free(linux_), free(initrd);
+    return r;
+}
+
 char *boot_loader_conf(const char *text, const char *name)
 {
     struct str b = {0};

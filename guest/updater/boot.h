@@ -24,6 +24,11 @@ char *boot_entry_id(const char *filename);
 bool boot_entry_uses(const char *text, const char *partuuid);
 /* The value of an entry's KEY line (linux, initrd, options...), or NULL. */
 char *boot_entry_get(const char *text, const char *key);
+/* The ESP directory an entry of image name keeps its kernel and initrd in, "NAME/DIR" (no
+ * leading slash, malloc'd): both its linux and initrd lines must be /NAME/DIR/FILE with DIR one
+ * plain component (the build's /NAME/KERNEL-VERSION/, the updater's /NAME/VERSION/); NULL for
+ * anything else, which is then not the updater's to delete. */
+char *boot_entry_kernel_dir(const char *text, const char *name);
 /* loader.conf with its default set to "NAME-*" (the newest entry of the image that has tries
  * left: a pinned version would keep booting the old slot). */
 char *boot_loader_conf(const char *text, const char *name);

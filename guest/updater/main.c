@@ -40,7 +40,11 @@
 #include "util/util.h"
 #include "verity.h"
 
-enum { TIMEOUT_S = 60, TRIES = 3, MANIFEST_MAX = 1 << 20 };
+/* EXIT_RETRY (sysexits' EX_TEMPFAIL): the server could not be asked and the back-off is
+ * scheduled; the units count it a success (SuccessExitStatus=), so a machine whose server is
+ * away has no failed unit (it would fail smoke and verify_console_clean, and
+ * systemd-boot-check-no-failures on a counted boot). */
+enum { TIMEOUT_S = 60, TRIES = 3, MANIFEST_MAX = 1 << 20, EXIT_RETRY = 75 };
 
 struct cfg {
     char *server, *channel, *esp, *keys_dir, *state_path, *root; /* root: "" or a test prefix */
@@ -381,6 +385,18 @@ static int drop_entries_for(const char *partuuid)
         if (boot_entry_uses(text, partuuid)) {
             say("removing boot entry %s (it boots the slot to be written)", de->d_name);
             if (unlink(p) < 0) r = -errno;
+            /* and its kernel and initrd: the ESP (sized for about two) would fill up on the
+             * second update of a machine otherwise */
+            _cleanup_free_ char *kd = r == 0 ? boot_entry_kernel_dir(text, appid) : NULL;
+            if (kd) {
+                const char *files[] = {"linux", "initrd"};
+                for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+                    _cleanup_free_ char *f = xasprintf("%s%s/%s/%s", C.root, C.esp, kd, files[i]);
+                    if (unlink(f) < 0 && errno != ENOENT) say("cannot remove %s: %s", f, strerror(errno));
+                }
+                _cleanup_free_ char *dk = xasprintf("%s%s/%s", C.root, C.esp, kd);
+                rmdir(dk); /* only when empty */
+            }
         }
         free(text);
     }
@@ -589,7 +605,7 @@ int main(int argc, char **argv)
         fputs(t ? t : "", stdout);
         return 0;
     }
-    if (sodium_init() < 0 || load_config(config, override) < 0) return 1;
+    if (sodium_init() < 0) return 1;
     /* the timer's run and an asked-for one (kiln-updater-now.service) never write a slot at once */
     _cleanup_free_ char *lock_path = at("/run/kiln-updater.lock");
     int lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -597,6 +613,9 @@ int main(int argc, char **argv)
         say("cannot lock %s: %s", lock_path, strerror(errno));
         return 1;
     }
+    /* read under the lock: a run that waited for another one sees the configuration as it is
+     * now (an owner's auto=false written meanwhile) */
+    if (load_config(config, override) < 0) return 1;
     if (os_release("IMAGE_ID", appid, sizeof appid) < 0 || os_release("IMAGE_VERSION", running, sizeof running) < 0) {
         say("/usr/lib/os-release has no valid IMAGE_ID and IMAGE_VERSION: not an image kiln built");
         return 1;
@@ -617,7 +636,7 @@ int main(int argc, char **argv)
         upd_on_check_failed(&s, &C.upd, (int64_t)time(NULL), rnd(), &o);
         save_state(&s);
         say("the update check failed; next check in %lld s", (long long)(s.next_check - (int64_t)time(NULL)));
-        return 1;
+        return EXIT_RETRY;
     }
     bool offered = streq(app.update_status, "ok");
     upd_on_check(&s, &C.upd, running, offered ? app.version : "", (int64_t)time(NULL), rnd(), &o);

@@ -511,39 +511,55 @@ static char *updater_path(void)
     return file_exists(KILN_UPDATER_BUILD_PATH) ? xstrdup(KILN_UPDATER_BUILD_PATH) : NULL;
 }
 
+/* Everything a version's updater and health check consist of lives in /usr, which an update
+ * replaces: the root partition (/etc, /var) stays the machine's own across versions, so a unit
+ * or check written there would be the first version's forever (the broken 1.0.2 of
+ * examples/update.yml would run 1.0.0's passing check and never roll back). Only the machine's
+ * settings (/etc/kiln/updater.conf, which the owner edits to opt out) and the trusted keys are
+ * in /etc. */
 static const char *updater_units[][2] = {
-    {"etc/systemd/system/kiln-updater.service",
+    {"usr/lib/systemd/system/kiln-updater.service",
      "[Unit]\nDescription=kiln updater: check, download, verify and install the next image version\n"
      "Wants=network-online.target\n"
      "After=network-online.target boot-complete.target\nConditionPathExists=/etc/kiln/updater.conf\n\n"
-     "[Service]\nType=oneshot\nExecStart=/usr/lib/kiln/kiln-updater\n"},
+     "[Service]\nType=oneshot\nExecStart=/usr/lib/kiln/kiln-updater\nSuccessExitStatus=75\n"},
     /* `systemctl start kiln-updater-now` checks at once, whatever the schedule says (the
-     * updater's lock keeps it from running beside the timer's run) */
-    {"etc/systemd/system/kiln-updater-now.service",
+     * updater's lock keeps it from running beside the timer's run); exit 75: the server could
+     * not be asked and the updater backs off, which is no failure of the unit */
+    {"usr/lib/systemd/system/kiln-updater-now.service",
      "[Unit]\nDescription=kiln updater: check for the next image version now\nWants=network-online.target\n"
      "After=network-online.target boot-complete.target\nConditionPathExists=/etc/kiln/updater.conf\n\n"
-     "[Service]\nType=oneshot\nExecStart=/usr/lib/kiln/kiln-updater --now\n"},
+     "[Service]\nType=oneshot\nExecStart=/usr/lib/kiln/kiln-updater --now\nSuccessExitStatus=75\n"},
     /* the provisioning override: a system credential kiln-updater.conf (SMBIOS type 11, the
      * kernel command line, a container manager) becomes /run/kiln/updater.conf, whose keys win
      * over /etc/kiln/updater.conf's; tmpfiles.d's ^ reads system credentials (systemd >= 252) */
     {"usr/lib/tmpfiles.d/kiln-updater.conf",
      "d /run/kiln 0755 root root -\nf^ /run/kiln/updater.conf 0644 root root - kiln-updater.conf\n"},
+    /* ...but systemd-tmpfiles-setup.service sees only the credentials its unit loads: Debian 12's
+     * (systemd 252) lists LoadCredential= tmpfiles.extra, login.*, network.hosts and
+     * ssh.authorized_keys.root, newer ones ImportCredential= globs of those; a name not found
+     * is skipped, so a machine without the credential boots as before */
+    {"usr/lib/systemd/system/systemd-tmpfiles-setup.service.d/50-kiln-updater.conf",
+     "[Service]\nLoadCredential=kiln-updater.conf\n"},
     /* the timer only wakes the updater: its own schedule (interval, jitter, back-off) decides */
-    {"etc/systemd/system/kiln-updater.timer",
+    {"usr/lib/systemd/system/kiln-updater.timer",
      "[Unit]\nDescription=kiln updater\n\n[Timer]\nOnBootSec=90\nOnUnitInactiveSec=5min\nRandomizedDelaySec=30\n\n"
      "[Install]\nWantedBy=timers.target\n"},
     /* a counted boot (systemd-boot's LoaderBootCountPath) that fails its checks reboots, so
      * the entry uses up its tries and the previous one boots */
-    {"etc/systemd/system/systemd-boot-check-no-failures.service.d/50-kiln.conf",
+    {"usr/lib/systemd/system/systemd-boot-check-no-failures.service.d/50-kiln.conf",
      "[Unit]\nFailureAction=reboot\n"
      "ConditionPathExists=/sys/firmware/efi/efivars/LoaderBootCountPath-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f\n"},
 };
 
+/* Enabled in every image with updates: (the enablement link in /etc outlives the version); a
+ * version without a check has no /usr/lib/kiln/health-check and the unit is skipped. */
 static const char *health_unit =
     "[Unit]\nDescription=kiln update health check (the spec's updates.check)\n"
     "After=multi-user.target\nBefore=boot-complete.target\n"
     "ConditionPathExists=/sys/firmware/efi/efivars/LoaderBootCountPath-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f\n"
-    "FailureAction=reboot\n\n[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/sh /etc/kiln/health-check\n\n"
+    "ConditionPathExists=/usr/lib/kiln/health-check\n"
+    "FailureAction=reboot\n\n[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/sh /usr/lib/kiln/health-check\n\n"
     "[Install]\nRequiredBy=boot-complete.target\n";
 
 /* updates: the updater, its configuration, the trusted keys, the units (docs/updates.md). */
@@ -581,16 +597,14 @@ static int install_updater(struct build_ctx *c)
     }
     for (size_t i = 0; i < ARRAY_SIZE(updater_units); i++)
         if (tree_write(c, updater_units[i][0], updater_units[i][1], 0644) < 0) return -1;
-    char *en[] = {"systemctl", "--no-reload", "enable", "kiln-updater.timer", "systemd-boot-check-no-failures.service",
-                  NULL, NULL};
+    if (tree_write(c, "usr/lib/systemd/system/kiln-update-health.service", health_unit, 0644) < 0) return -1;
     if (u->check) {
         _cleanup_free_ char *script = xasprintf("#!/bin/sh\n# updates.check from the image spec: a new version is kept "
                                                 "only if this passes on its first boots\n%s\n", u->check);
-        if (tree_write(c, "etc/kiln/health-check", script, 0755) < 0 ||
-            tree_write(c, "etc/systemd/system/kiln-update-health.service", health_unit, 0644) < 0)
-            return -1;
-        en[5] = "kiln-update-health.service";
+        if (tree_write(c, "usr/lib/kiln/health-check", script, 0755) < 0) return -1;
     }
+    char *en[] = {"systemctl", "--no-reload", "enable", "kiln-updater.timer", "systemd-boot-check-no-failures.service",
+                  "kiln-update-health.service", NULL};
     return build_chroot(c, "customize", en);
 }
 

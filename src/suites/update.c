@@ -405,9 +405,12 @@ KILN_CASE(verify_update_opt_out,
     int r = precheck(t, "", &from);
     if (r != CASE_PASS) return r;
     if (!u->target) return case_skip(t, "platform.qemu.update names no target version");
-    /* the machine's owner opts out as the spec's auto: false does: auto=false in updater.conf */
+    /* the machine's owner opts out as the spec's auto: false does: auto=false in updater.conf;
+     * then the updater's lock is taken once, so a timer run that read the old configuration
+     * before the edit has ended before the rollout offers anything (such a run installed 1.0.1
+     * in the first end-to-end run: it checked after the rollout was set) */
     if (guest_sh_ok(t, "opting out", "sed -i 's/^auto=.*/auto=false/' /etc/kiln/updater.conf && grep -qx auto=false "
-                                     "/etc/kiln/updater.conf", NULL) != 0)
+                                     "/etc/kiln/updater.conf && flock /run/kiln-updater.lock true", NULL) != 0)
         return CASE_FAIL;
     if (rollout_to(t, u->target, 0) < 0) return CASE_FAIL;
     _cleanup_free_ char *log = NULL;

@@ -9,6 +9,17 @@ out=${KILN_UPDATE_OUT:-$KILN_ROOT/out/update}
 start=$(date +%s)
 sh "$KILN_ROOT/examples/update-images.sh" "$KILN" "$out" > images.txt 2>&1 || { tail -40 images.txt; fail "update-images.sh failed"; }
 note "images built, validated and published in $(( $(date +%s) - start )) s"
+# what a version changes is in its /usr (the root partition stays the machine's): the health
+# check, its unit, the updater's units, and the drop-in that lets systemd-tmpfiles-setup read
+# the credential kiln-updater.conf (systemd 252 loads only the credentials its unit names)
+for v in 1.0.0 1.0.1 1.0.2; do
+    for f in /lib/kiln/health-check /lib/systemd/system/kiln-update-health.service /lib/systemd/system/kiln-updater.service \
+             /lib/systemd/system/systemd-tmpfiles-setup.service.d/50-kiln-updater.conf; do
+        # dump.erofs exits 0 on a missing path too: its "File :" line says it found it
+        dump.erofs --path="$f" "$out/debian-update-$v.usr.img" 2>/dev/null | grep -qx "File : $f" ||
+            fail "debian-update $v: /usr$f is not in its /usr image"
+    done
+done
 gallery_before=$(cd "$out/gallery" && find . -type f -exec sha256sum {} + | sort | sha256sum)
 "$KILN" run --runs-dir runs -v "out=$out" "$KILN_ROOT/examples/update.yml" > run.txt 2>&1
 rc=$?

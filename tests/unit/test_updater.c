@@ -166,6 +166,18 @@ static void test_boot(void)
     char *e = boot_entry_text("img", "1.0.1", "root=x systemd.verity_usr_data=PARTUUID=B1");
     has(e, "linux /img/1.0.1/linux\n", "the version's kernel");
     has(e, "initrd /img/1.0.1/initrd\n", "and initrd");
+    char *kd = boot_entry_kernel_dir(e, "img");
+    is_str(kd, "img/1.0.1", "the updater's entry keeps its kernel in img/1.0.1 on the ESP");
+    free(kd);
+    kd = boot_entry_kernel_dir("linux /img/6.1.0-57-amd64/linux\ninitrd /img/6.1.0-57-amd64/initrd\n", "img");
+    is_str(kd, "img/6.1.0-57-amd64", "the build's entry keeps its kernel in img/KERNEL-VERSION");
+    free(kd);
+    ok(!boot_entry_kernel_dir(e, "other"), "an entry of another image: not ours to delete");
+    ok(!boot_entry_kernel_dir("linux /img/a/linux\ninitrd /img/b/initrd\n", "img"), "kernel and initrd apart: NULL");
+    ok(!boot_entry_kernel_dir("linux /img/../linux\ninitrd /img/../initrd\n", "img"), "a .. component: NULL");
+    ok(!boot_entry_kernel_dir("linux /img/x/y/linux\ninitrd /img/x/y/initrd\n", "img"), "a deeper path: NULL");
+    ok(!boot_entry_kernel_dir("linux /vmlinuz\ninitrd /initrd\n", "img"), "files at the ESP's top: NULL");
+    ok(!boot_entry_kernel_dir("options x\n", "img"), "no linux line: NULL");
     ok(boot_entry_uses(e, "b1"), "the entry uses the slot (PARTUUIDs compare without case)");
     ok(!boot_entry_uses(e, "b2"), "and not another");
     char *o = boot_entry_get(e, "options");
