@@ -77,11 +77,12 @@ size_t select_cases(const struct kiln_runbook *rb, struct kiln_selected **out)
 }
 
 /* The closest of the registry's case names (or areas) to word, when it is a plain word (no
- * regular-expression characters) within a third of its length in edits; NULL otherwise. */
+ * regular-expression characters) within the edits the runbook's key suggestions allow
+ * (util/yaml.c: two, or a third of its length); NULL otherwise. */
 static const char *closest(const char *word, bool area)
 {
     if (!word || strpbrk(word, ".*+?[](){}|^$\\")) return NULL;
-    size_t n, best_d = strlen(word) / 3 + 1;
+    size_t n, best_d = MAX(2u, strlen(word) / 3) + 1;
     const char *best = NULL;
     const struct kiln_case *const *all = registry_all(&n);
     for (size_t i = 0; i < n; i++) {
