@@ -1547,28 +1547,42 @@ static int check_client(const char *name, const char *channel, const char *machi
     return 0;
 }
 
+/* What an update check and an event both start with: the machine's fields checked, a
+ * transaction begun, the rollout read under its row lock (which orders every check and event
+ * of this rollout: the limits are counted and the grant recorded before the next one counts
+ * them; *have is 0 or -ENOENT for no rollout), and the machine recorded as seen running
+ * `running`, with its group and current grant read back. On an error the transaction is
+ * rolled back. */
+static int update_begin(struct kiln_store *st, const char *name, const char *channel, const char *machine_id,
+                        const char *running, int64_t *now, struct kiln_rollout *ro, int *have,
+                        char grp[ROLLOUT_GROUP_MAX + 1], char grant[ROLLOUT_VERSION_MAX + 1], int64_t *grant_ms,
+                        char **err)
+{
+    int rc = check_client(name, channel, machine_id, running, err);
+    if (rc < 0) return rc;
+    *now = now_ms(st);
+    if ((rc = begin(st, err)) < 0) return rc;
+    char *e2 = NULL;
+    *have = rollout_read(st, name, channel, true, ro, &e2);
+    free(e2);
+    if (*have < 0 && *have != -ENOENT) rc = store_fail(err, *have, "cannot read the rollout");
+    else rc = machine_touch(st, name, channel, machine_id, running, *now, grp, grant, grant_ms, err);
+    if (rc < 0) rollback(st);
+    return rc;
+}
+
 int kiln_store_update_check(struct kiln_store *st, const char *name, const char *channel, const char *machine_id,
                             const char *running, const struct rollout_version *versions, size_t nversions,
                             struct rollout_decision *d, char **err)
 {
-    int rc = check_client(name, channel, machine_id, running, err);
-    if (rc < 0) return rc;
-    int64_t now = now_ms(st);
-    if ((rc = begin(st, err)) < 0) return rc;
+    int64_t now;
     struct kiln_rollout ro;
-    char *e2 = NULL;
-    /* the rollout's row lock orders every check of this rollout: the limits are counted and
-     * the grant recorded before the next check counts them */
-    int have = rollout_read(st, name, channel, true, &ro, &e2);
-    free(e2);
+    int have;
     char grp[ROLLOUT_GROUP_MAX + 1], grant[ROLLOUT_VERSION_MAX + 1];
     int64_t grant_ms;
+    int rc = update_begin(st, name, channel, machine_id, running, &now, &ro, &have, grp, grant, &grant_ms, err);
+    if (rc < 0) return rc;
     struct sql_rows a = {0}, b = {0};
-    if (have < 0 && have != -ENOENT) {
-        rc = store_fail(err, have, "cannot read the rollout");
-        goto fail;
-    }
-    if ((rc = machine_touch(st, name, channel, machine_id, running, now, grp, grant, &grant_ms, err)) < 0) goto fail;
     /* running the granted version: that update is done */
     if (*grant && streq(grant, running)) {
         if ((rc = q(st, "UPDATE machines SET state = 'complete', grant_version = NULL, grant_ms = NULL"
@@ -1627,22 +1641,14 @@ int kiln_store_update_event(struct kiln_store *st, const char *name, const char 
                             const char *running, const struct omaha_event *e, bool *paused_now, char **err)
 {
     if (paused_now) *paused_now = false;
-    int rc = check_client(name, channel, machine_id, running, err);
-    if (rc < 0) return rc;
-    int64_t now = now_ms(st);
-    if ((rc = begin(st, err)) < 0) return rc;
+    int64_t now;
     struct kiln_rollout ro;
-    char *e2 = NULL;
-    int have = rollout_read(st, name, channel, true, &ro, &e2);
-    free(e2);
+    int have;
     char grp[ROLLOUT_GROUP_MAX + 1], grant[ROLLOUT_VERSION_MAX + 1];
     int64_t grant_ms;
+    int rc = update_begin(st, name, channel, machine_id, running, &now, &ro, &have, grp, grant, &grant_ms, err);
+    if (rc < 0) return rc;
     struct sql_rows n = {0};
-    if (have < 0 && have != -ENOENT) {
-        rc = store_fail(err, have, "cannot read the rollout");
-        goto fail;
-    }
-    if ((rc = machine_touch(st, name, channel, machine_id, running, now, grp, grant, &grant_ms, err)) < 0) goto fail;
     if ((rc = q(st,
                 "INSERT INTO update_events (name, channel, machine_id, at_ms, type, result, errorcode, version, previous_version, target)"
                 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
