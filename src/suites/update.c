@@ -207,6 +207,22 @@ static void settle(struct kiln_case_ctx *t)
     free(log);
 }
 
+/* Rolls out version (pausing after pause_after failures, 0: never), runs the updater and
+ * requires it to install the version and reboot. *before gets the boot id from before the
+ * reboot, for await_boot. CASE_PASS, or the case's failure (logged). */
+static int install_offered(struct kiln_case_ctx *t, const char *version, int pause_after, char **before)
+{
+    if (node_read_boot_id(t->node) < 0) return case_fail(t, "cannot read the boot id");
+    *before = xstrdup(t->node->boot_id);
+    if (rollout_to(t, version, pause_after) < 0) return CASE_FAIL;
+    _cleanup_free_ char *log = NULL;
+    bool rebooting;
+    if (run_updater(t, &log, &rebooting) < 0) return CASE_FAIL;
+    if (log) case_log(t, "updater:\n%s", log);
+    if (!rebooting) return case_fail(t, "the updater did not install %s and reboot: %s", version, log ? log : "(no log)");
+    return CASE_PASS;
+}
+
 KILN_CASE(verify_update_apply,
           .area = "update", .priority = 3, .timeout_s = 3600,
           .description = "An update offered by the server is installed into the other slot, booted and blessed: the kernel "
@@ -220,14 +236,8 @@ KILN_CASE(verify_update_apply,
     if (!u->target) return case_skip(t, "platform.qemu.update names no target version");
     _cleanup_free_ char *root = roothash_of(u, u->target);
     if (!root) return case_fail(t, "%s %s has no readable update.json in %s", u->name, u->target, u->gallery);
-    if (node_read_boot_id(t->node) < 0) return case_fail(t, "cannot read the boot id");
-    _cleanup_free_ char *before = xstrdup(t->node->boot_id);
-    if (rollout_to(t, u->target, 0) < 0) return CASE_FAIL;
-    _cleanup_free_ char *log = NULL;
-    bool rebooting;
-    if (run_updater(t, &log, &rebooting) < 0) return CASE_FAIL;
-    if (log) case_log(t, "updater:\n%s", log);
-    if (!rebooting) return case_fail(t, "the updater did not install %s and reboot: %s", u->target, log ? log : "(no log)");
+    _cleanup_free_ char *before = NULL;
+    if ((r = install_offered(t, u->target, 0, &before)) != CASE_PASS) return r;
     if (await_boot(t, before) < 0) return CASE_FAIL;
     /* blessing needs boot-complete.target: the health check and no failed unit, after multi-user */
     struct gcap w = {0};
@@ -254,14 +264,8 @@ KILN_CASE(verify_update_rollback,
     int r = precheck(t, "", &from);
     if (r != CASE_PASS) return r;
     if (!u->broken) return case_skip(t, "platform.qemu.update names no broken version");
-    if (node_read_boot_id(t->node) < 0) return case_fail(t, "cannot read the boot id");
-    _cleanup_free_ char *before = xstrdup(t->node->boot_id);
-    if (rollout_to(t, u->broken, 1) < 0) return CASE_FAIL;
-    _cleanup_free_ char *log = NULL;
-    bool rebooting;
-    if (run_updater(t, &log, &rebooting) < 0) return CASE_FAIL;
-    if (log) case_log(t, "updater:\n%s", log);
-    if (!rebooting) return case_fail(t, "the updater did not install %s and reboot: %s", u->broken, log ? log : "(no log)");
+    _cleanup_free_ char *before = NULL;
+    if ((r = install_offered(t, u->broken, 1, &before)) != CASE_PASS) return r;
     /* three counted boots of the broken version, each rebooted by its failed check, then the old one */
     _cleanup_free_ char *running = NULL;
     for (int boot = 1; boot <= 5; boot++) {
