@@ -2,8 +2,8 @@
 # The validation service end to end on PostgreSQL (started here: initdb into a temp dir, unix
 # socket only, tests/lib/pg.sh): kiln serve --db postgresql://..., three kiln workers, real jobs
 # of the busybox test image (one quick case, verify_cpu_count, in a TCG VM each: no job kind
-# runs without a VM, so the count is what TCG affords, KILN_PG_JOBS, default 12; the 300-job
-# exactly-once claim race without VMs is test_store's, on both backends).
+# runs without a VM, so the count is what TCG affords, KILN_PG_JOBS: 12 in make check, 300 in
+# make check-long; test_store races 300 claims without VMs on both backends).
 #  - every job is done and passed exactly once: one passing attempt each, any other attempt
 #    incomplete with its reason, and the workers started exactly the attempts the store lists;
 #  - kill -9 of the worker running a job: its job process and qemu end with it (PDEATHSIG), the
