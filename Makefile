@@ -57,6 +57,11 @@ bench: build
 	@sh bench/convert/run.sh $(BUILD) 5
 	@sh bench/sign/run.sh $(BUILD)
 	@sh bench/build/run.sh $(BUILD)
+	@test -f out/debian-server-1.0.0.qcow2 || ./$(BUILD)/kiln build examples/images/debian-server.yml --out out
+	@sh bench/boot/run.sh $(BUILD)
+	@sh bench/concurrency/run.sh $(BUILD)
+	@sh bench/rollout/run.sh $(BUILD)
+	@sh bench/service/run.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
