@@ -1,6 +1,7 @@
 #include "tap.h"
 
 #include <stdarg.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -10,10 +11,15 @@ bool tap_ok(bool cond, const char *file, int line, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    printf("%s %d - ", cond ? "ok" : "not ok", ++count);
-    vprintf(fmt, ap);
-    printf("\n");
+    char *msg = NULL;
+    if (vasprintf(&msg, fmt, ap) < 0) msg = NULL;
     va_end(ap);
+    /* a TAP line ends at the first newline: one in a description (a tool's output quoted into
+     * it) would make the rest unparsable lines */
+    for (char *c = msg; c && *c; c++)
+        if (*c == '\n' || *c == '\r') *c = ' ';
+    printf("%s %d - %s\n", cond ? "ok" : "not ok", ++count, msg ? msg : "(no description)");
+    free(msg);
     if (!cond) {
         failures++;
         printf("# failed at %s:%d\n", file, line);
