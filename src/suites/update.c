@@ -375,14 +375,15 @@ KILN_CASE(verify_update_tampered,
     int r = precheck(t, "", &from);
     if (r != CASE_PASS) return r;
     if (!u->target || !u->broken) return case_skip(t, "platform.qemu.update names no target and broken versions");
-    /* 1: update.json signed by a key of this case, not the gallery's */
+    /* 1: update.json signed by a key the gallery does not use: the runbook's untrusted_key
+     * (so a defect image can be made that trusts it), else one this case makes */
     _cleanup_free_ char *sig = gallery_file(u, u->target, ".update.json.minisig");
     _cleanup_free_ char *manifest = gallery_file(u, u->target, ".update.json");
     _cleanup_free_ char *kbase = path_join(t->dir, "untrusted");
-    _cleanup_free_ char *kpath = xasprintf("%s.key", kbase);
+    _cleanup_free_ char *kpath = u->untrusted_key ? xstrdup(u->untrusted_key) : xasprintf("%s.key", kbase);
     char *err = NULL;
     struct saved s = {0};
-    r = ms_keygen(kbase, NULL, &err);
+    r = u->untrusted_key ? 0 : ms_keygen(kbase, NULL, &err);
     if (r == 0 && tamper_save(&s, sig) < 0) r = -EIO, err = xasprintf("cannot read %s", sig);
     if (r == 0) r = ms_sign(kpath, NULL, manifest, "signed by a key the image does not trust", &err);
     if (r < 0) {
@@ -391,7 +392,7 @@ KILN_CASE(verify_update_tampered,
         free(err);
         return rc;
     }
-    case_log(t, "%s now carries a signature by key %s", sig, kbase);
+    case_log(t, "%s now carries a signature by key %s", sig, kpath);
     r = tampered_offer(t, from, u->target, 13, "update.json signed by an untrusted key");
     tamper_restore(&s);
     if (r != CASE_PASS) return r;

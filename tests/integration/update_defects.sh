@@ -37,6 +37,11 @@ for n in $names; do
     sed -e "s|^    image: .*|    image: $img|" -e "s|^  - criteria: .*|  - criteria: { name: $case_ }|" \
         "$KILN_ROOT/examples/update.yml" > "$n.yml"
     grep -qF "image: $img" "$n.yml" && grep -qF "name: $case_ }" "$n.yml" || fail "cannot write the runbook for $n"
+    # a defect's own key (stray_key) is the one the tampered case signs with
+    if [ -f "$files/untrusted.key" ]; then
+        sed -i "s|^\(    update: {.*\) }\$|\1, untrusted_key: $files/untrusted.key }|" "$n.yml"
+        grep -qF "untrusted_key: $files/untrusted.key }" "$n.yml" || fail "cannot name the untrusted key in the runbook for $n"
+    fi
     "$KILN" run --runs-dir "runs-$n" -v "out=$out" "$n.yml" > "run-$n" 2>&1
     rc=$?
     r=runs-$n/latest/results.json

@@ -22,3 +22,13 @@ mask() {
     sed -i "s/^\(  services: { enable: \[[^]]*\]\) }\$/\1, mask: [$1] }/" "$SPEC"
     grep -qF "mask: [$1]" "$SPEC" || { echo "cannot mask $1 in $SPEC" >&2; exit 1; }
 }
+# stray_key: a minisign key made here ($FILES/untrusted.{key,pub}) that the image trusts beside
+# the gallery's (updates.keys); update_defects.sh names its secret half to the runbook
+# (platform.qemu.update.untrusted_key) as the key verify_update_tampered signs with
+stray_key() {
+    mkdir -p "$FILES"
+    "${KILN:?KILN must name kiln}" keygen --out "$FILES/untrusted" --no-passphrase > /dev/null
+    grep -q '^  keys: \[[^]]*\]' "$SPEC" || { echo "$SPEC has no updates.keys list" >&2; exit 1; }
+    sed -i "s|^\(  keys: \[[^]]*\)\]|\1, $(basename "$FILES")/untrusted.pub]|" "$SPEC"
+    grep -qF "$(basename "$FILES")/untrusted.pub]" "$SPEC" || { echo "cannot add the key to $SPEC" >&2; exit 1; }
+}
