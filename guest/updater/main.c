@@ -596,8 +596,10 @@ int main(int argc, char **argv)
     if (status) {
         char *text = NULL;
         size_t len;
-        if (read_file(C.state_path, 64 << 10, &text, &len) == 0 && upd_state_parse(text, &s) < 0)
-            say("%s is damaged", C.state_path);
+        if (read_file(C.state_path, 64 << 10, &text, &len) == 0 && upd_state_parse(text, &s) < 0) {
+            say("%s is damaged; a run starts from a fresh state", C.state_path);
+            memset(&s, 0, sizeof s);
+        }
         free(text);
         _cleanup_free_ char *t = upd_state_format(&s);
         fputs(t ? t : "", stdout);
