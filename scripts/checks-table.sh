@@ -15,6 +15,13 @@ for f in "$root"/tests/defects/*.sh; do
     e=$(sed -n 's/^# expect: //p' "$f")
     printf '%s\t%s\t%s\n' "$c" "$n" "$e"
 done > "$tmp.d"
+# the update cases' defects: spec changes built into the machine's starting image and run
+# through a whole update cycle (tests/integration/update_defects.sh, make check-long)
+for f in "$root"/tests/defects/update/*.sh; do
+    n=$(basename "$f" .sh)
+    [ "$n" = lib ] && continue
+    printf '%s\t%s\t%s\n' "$(sed -n 's/^# case: //p' "$f")" "update/$n" "$(sed -n 's/^# expect: //p' "$f")"
+done >> "$tmp.d"
 # cases no defect made here can fail: "CASE: why" (tests/defects/unproducible.txt)
 sed -n 's/^\([a-z0-9_]*\): \(.*\)$/\1\t-\t\2/p' "$root/tests/defects/unproducible.txt" >> "$tmp.d"
 # integration tests that make a case fail on a broken guest say so: "# fails: case case ..."
@@ -46,7 +53,7 @@ done > "$tmp.p"
         cannot=$(awk -F'\t' -v c="$name" '$1 == c && $2 == "-" {print $3}' "$tmp.d" | sed 's/|/\\|/g')
         [ -z "$defects" ] && [ -n "$cannot" ] && defects="none here: $cannot"
         clean=
-        awk -F'\t' -v c="$name" '$1 == c && $2 !~ /^\.\.\// && $2 != "-" {f = 1} END {exit !f}' "$tmp.d" && clean="defects.sh (clean run)"
+        awk -F'\t' -v c="$name" '$1 == c && $2 !~ /^\.\.\// && $2 !~ /^update\// && $2 != "-" {f = 1} END {exit !f}' "$tmp.d" && clean="defects.sh (clean run)"
         if [ "$prio" -le 1 ]; then clean="${clean:+$clean, }tier1.sh, stock.sh"
         elif [ "$prio" -eq 2 ]; then clean="${clean:+$clean, }check-long (tier 2, stock images)"
         else clean="${clean:+$clean, }$(awk -F'\t' -v c="$name" '$1 == c {printf "%s%s", sep, $2; sep = ", "}' "$tmp.p")"; fi

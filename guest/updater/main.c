@@ -22,7 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/random.h>
 #include <sys/reboot.h>
@@ -34,6 +33,7 @@
 #include "boot.h"
 #include "http.h"
 #include "state.h"
+#include "store.h"
 #include "trust/minisign.h"
 #include "update/omaha.h"
 #include "util/fs.h"
@@ -135,12 +135,12 @@ static int load_config(const char *path, const char *override)
     return 0;
 }
 
+/* Durably (store.h): the pending install must survive the reboot into the new slot and
+ * every boot until the machine falls back. */
 static void save_state(const struct upd_state *s)
 {
-    _cleanup_free_ char *text = upd_state_format(s);
-    _cleanup_free_ char *dir = path_dirname(C.state_path);
-    mkdir_p(dir, 0755);
-    if (!text || write_file_atomic(C.state_path, text, strlen(text), 0644) < 0) say("cannot write %s", C.state_path);
+    int r = upd_store_save(C.state_path, s);
+    if (r < 0) say("cannot write %s: %s", C.state_path, strerror(-r));
 }
 
 /* ---- Omaha ---- */
@@ -536,8 +536,8 @@ static enum upd_error install(const struct omaha_app_response *app, const char *
         size_t llen;
         _cleanup_free_ char *lnew = read_file(lpath, 64 << 10, &ltext, &llen) == 0 ? boot_loader_conf(ltext, appid) : NULL;
         free(ltext);
-        if (!text || !lnew || write_file_atomic(path, text, strlen(text), 0600) < 0 ||
-            write_file_atomic(lpath, lnew, strlen(lnew), 0600) < 0) {
+        if (!text || !lnew || upd_write_durable(path, text, strlen(text), 0600) < 0 ||
+            upd_write_durable(lpath, lnew, strlen(lnew), 0600) < 0) {
             say("cannot write the boot entry %s", path);
             e = UPD_ERR_BOOT_ENTRY;
         } else say("installed %s %s into %s; boot entry %s", appid, app->version, s.data, name);
@@ -593,28 +593,31 @@ int main(int argc, char **argv)
         else return usage();
     }
     struct upd_state s = {0};
-    char *text = NULL;
-    size_t len;
-    if (read_file(C.state_path, 64 << 10, &text, &len) == 0 && upd_state_parse(text, &s) < 0) {
-        say("%s is damaged; starting from a fresh state", C.state_path);
-        memset(&s, 0, sizeof s);
-    }
-    free(text);
     if (status) {
+        char *text = NULL;
+        size_t len;
+        if (read_file(C.state_path, 64 << 10, &text, &len) == 0 && upd_state_parse(text, &s) < 0) {
+            say("%s is damaged; a run starts from a fresh state", C.state_path);
+            memset(&s, 0, sizeof s);
+        }
+        free(text);
         _cleanup_free_ char *t = upd_state_format(&s);
         fputs(t ? t : "", stdout);
         return 0;
     }
     if (sodium_init() < 0) return 1;
-    /* the timer's run and an asked-for one (kiln-updater-now.service) never write a slot at once */
+    /* the timer's run and an asked-for one (kiln-updater-now.service) never write a slot at
+     * once; the state and the configuration are read under the lock, so a run that waited for
+     * another one sees them as that one left them (the install it recorded, an owner's
+     * auto=false written meanwhile), never its own stale copy to save over them */
     _cleanup_free_ char *lock_path = at("/run/kiln-updater.lock");
-    int lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (lock < 0 || flock(lock, LOCK_EX) < 0) {
-        say("cannot lock %s: %s", lock_path, strerror(errno));
+    bool damaged = false;
+    int lock = upd_store_open(lock_path, C.state_path, &s, &damaged);
+    if (lock < 0) {
+        say("cannot lock %s: %s", lock_path, strerror(-lock));
         return 1;
     }
-    /* read under the lock: a run that waited for another one sees the configuration as it is
-     * now (an owner's auto=false written meanwhile) */
+    if (damaged) say("%s is damaged; starting from a fresh state", C.state_path);
     if (load_config(config, override) < 0) return 1;
     if (os_release("IMAGE_ID", appid, sizeof appid) < 0 || os_release("IMAGE_VERSION", running, sizeof running) < 0) {
         say("/usr/lib/os-release has no valid IMAGE_ID and IMAGE_VERSION: not an image kiln built");

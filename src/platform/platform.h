@@ -39,6 +39,7 @@ struct kiln_update_server {
     char *log;        /* the server's log, in the run directory */
     const char *gallery, *name, *channel; /* the runbook's platform.<type>.update */
     const char *target, *broken;          /* its versions; NULL when not named */
+    const char *untrusted_key;            /* a secret key the images must not trust, or NULL */
 };
 
 struct kiln_platform_ctx {

@@ -175,6 +175,7 @@ static int update_server_start(struct kiln_platform_ctx *p, struct qemu_priv *qp
     us->data = path_join(p->work_dir, "update-server");
     us->log = path_join(p->run_dir, "update-server.log");
     us->gallery = u->gallery, us->name = u->name, us->channel = u->channel, us->target = u->target, us->broken = u->broken;
+    us->untrusted_key = u->untrusted_key;
     p->update = us;
     char *argv[] = {self, "serve", "--listen", "127.0.0.1:0", "--data", us->data, "--gallery", (char *)u->gallery, NULL};
     int fd = open(us->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

@@ -588,7 +588,7 @@ static void gallery_word(const struct ynode *x, const char *p, struct diags *d, 
 /* platform.qemu.update: {gallery, name, channel} (docs/updates.md) */
 static void parse_qemu_update(const struct ynode *n, struct kiln_qemu_update *u, struct diags *d)
 {
-    static const char *const keys[] = {"gallery", "name", "channel", "target", "broken", NULL};
+    static const char *const keys[] = {"gallery", "name", "channel", "target", "broken", "untrusted_key", NULL};
     const char *path = "platform.qemu.update";
     if (!y_expect(d, n, path, YN_MAP)) return;
     y_check_keys(d, n, path, keys);
@@ -601,6 +601,7 @@ static void parse_qemu_update(const struct ynode *n, struct kiln_qemu_update *u,
     else u->channel = xstrdup("stable");
     if ((x = FIELD(n, "target"))) gallery_word(x, "platform.qemu.update.target", d, &u->target);
     if ((x = FIELD(n, "broken"))) gallery_word(x, "platform.qemu.update.broken", d, &u->broken);
+    if ((x = FIELD(n, "untrusted_key"))) get_path(d, x, "platform.qemu.update.untrusted_key", &u->untrusted_key);
 }
 
 static void parse_qemu(const struct ynode *n, struct kiln_qemu_conf *q, struct diags *d)
@@ -1146,6 +1147,7 @@ void runbook_free(struct kiln_runbook *rb)
     free(pc->qemu.update.channel);
     free(pc->qemu.update.target);
     free(pc->qemu.update.broken);
+    free(pc->qemu.update.untrusted_key);
     for (size_t i = 0; i < pc->nready; i++) {
         free(pc->ready_nodes[i].address);
         free(pc->ready_nodes[i].username);

@@ -39,6 +39,8 @@ struct kiln_qemu_conf {
         char *channel;      /* the channel (default "stable") */
         char *target;       /* the version the update cases move machines to (NULL: not named) */
         char *broken;       /* a newer one whose health check fails (the rollback case) */
+        char *untrusted_key; /* absolute path of a minisign secret key (no passphrase) the images
+                              * must not trust, for the tampered case; NULL: the case makes one */
     } update;
 };
 

@@ -253,6 +253,21 @@ KILN_CASE(verify_update_apply,
     return case_verdict(t, &v);
 }
 
+/* Whether version's entry is blessed once this boot has finished starting: then the machine
+ * keeps it, and waiting for a fallback boot would only run into the boot timeout (the decision
+ * names what stayed). False when the machine went down meanwhile (the broken version's failed
+ * check reboots it). */
+static bool blessed_stays(struct kiln_case_ctx *t, const char *name, const char *version)
+{
+    _cleanup_free_ char *entry = xasprintf("/boot/efi/loader/entries/%s-%s.conf", name, version);
+    _cleanup_free_ char *q = shell_quote(entry);
+    _cleanup_free_ char *cmd = xasprintf("systemctl is-system-running --wait >/dev/null 2>&1; test -e %s", q);
+    /* case_sh_on, not guest_capture: a lost connection here is the expected reboot, no failure */
+    bool blessed = case_sh_on(t, t->node, cmd, NULL, NULL) == 0;
+    if (blessed) case_log(t, "%s is blessed (%s): the machine keeps it", version, entry);
+    return blessed;
+}
+
 KILN_CASE(verify_update_rollback,
           .area = "update", .priority = 3, .timeout_s = 4800,
           .description = "A version whose health check fails uses up its boot tries and the machine falls back by itself; "
@@ -282,6 +297,7 @@ KILN_CASE(verify_update_rollback,
         gcap_free(&os);
         case_log(t, "boot %d runs %s", boot, running ? running : "(no IMAGE_VERSION)");
         if (running && streq(running, from)) break;
+        if (running && streq(running, u->broken) && blessed_stays(t, u->name, u->broken)) break;
     }
     settle(t);
     struct facts x = {0};
@@ -359,14 +375,15 @@ KILN_CASE(verify_update_tampered,
     int r = precheck(t, "", &from);
     if (r != CASE_PASS) return r;
     if (!u->target || !u->broken) return case_skip(t, "platform.qemu.update names no target and broken versions");
-    /* 1: update.json signed by a key of this case, not the gallery's */
+    /* 1: update.json signed by a key the gallery does not use: the runbook's untrusted_key
+     * (so a defect image can be made that trusts it), else one this case makes */
     _cleanup_free_ char *sig = gallery_file(u, u->target, ".update.json.minisig");
     _cleanup_free_ char *manifest = gallery_file(u, u->target, ".update.json");
     _cleanup_free_ char *kbase = path_join(t->dir, "untrusted");
-    _cleanup_free_ char *kpath = xasprintf("%s.key", kbase);
+    _cleanup_free_ char *kpath = u->untrusted_key ? xstrdup(u->untrusted_key) : xasprintf("%s.key", kbase);
     char *err = NULL;
     struct saved s = {0};
-    r = ms_keygen(kbase, NULL, &err);
+    r = u->untrusted_key ? 0 : ms_keygen(kbase, NULL, &err);
     if (r == 0 && tamper_save(&s, sig) < 0) r = -EIO, err = xasprintf("cannot read %s", sig);
     if (r == 0) r = ms_sign(kpath, NULL, manifest, "signed by a key the image does not trust", &err);
     if (r < 0) {
@@ -375,7 +392,7 @@ KILN_CASE(verify_update_tampered,
         free(err);
         return rc;
     }
-    case_log(t, "%s now carries a signature by key %s", sig, kbase);
+    case_log(t, "%s now carries a signature by key %s", sig, kpath);
     r = tampered_offer(t, from, u->target, 13, "update.json signed by an untrusted key");
     tamper_restore(&s);
     if (r != CASE_PASS) return r;

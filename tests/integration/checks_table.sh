@@ -14,7 +14,7 @@ grep '| none yet |' "$T/checks.md" && fail "the cases above have no defect (test
 sed -n 's/^\([a-z0-9_]*\): .*/\1/p' "$KILN_ROOT/tests/defects/unproducible.txt" | while read -r c; do
     "$KILN" list --json | jq -e --arg c "$c" 'any(.[]; .name == $c)' > /dev/null ||
         fail "tests/defects/unproducible.txt names $c, which is no case of kiln's"
-    ! grep -l "^# case: $c\$" "$KILN_ROOT"/tests/defects/*.sh ||
+    ! grep -l "^# case: $c\$" "$KILN_ROOT"/tests/defects/*.sh "$KILN_ROOT"/tests/defects/update/*.sh ||
         fail "tests/defects/unproducible.txt says no defect can fail $c, but the scripts above do"
 done || exit 1
 note "$n_rows cases; $(grep -c '| none here: ' "$T/checks.md") no defect made here can fail (with the reason)"

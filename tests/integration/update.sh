@@ -1,4 +1,5 @@
 #!/bin/sh
+# passes: verify_update_apply verify_update_rollback verify_update_tampered verify_update_opt_out
 # The update cases end to end under TCG (make check-long: several image builds and reboots):
 # examples/update-images.sh builds debian-update 1.0.0, 1.0.1 and the broken 1.0.2, validates
 # and publishes them; examples/update.yml then runs verify_update_apply, _rollback, _tampered

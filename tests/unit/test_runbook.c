@@ -304,10 +304,30 @@ static void test_secure_boot(void)
     has(e2, "sbnone.yml:3:52: platform.qemu.secure_boot: expected ms, snakeoil, off or an OVMF variable store file", "unknown store located");
 }
 
+/* platform.qemu.update: untrusted_key is a path resolved against the runbook's directory. */
+static void test_update_server(void)
+{
+    struct kiln_runbook *rb = NULL;
+    _cleanup_free_ char *key = put("stray.key", "x");
+    _cleanup_free_ char *gal = put("gal", "x");
+    _cleanup_free_ char *a = load_ok("upd.yml", "platform: { type: qemu, qemu: { kernel: /k, update: { gallery: ./gal, name: img, "
+                                                "target: 1.0.1, untrusted_key: ./stray.key } } }\n", &rb);
+    is_str(a, "(loaded)", "update with untrusted_key loads");
+    if (rb) {
+        is_str(rb->platform.qemu.update.untrusted_key, key, "untrusted_key resolves against the runbook's directory");
+        is_str(rb->platform.qemu.update.channel, "stable", "the channel defaults to stable");
+    }
+    runbook_free(rb);
+    _cleanup_free_ char *e = load_err("upd2.yml", "platform: { type: qemu, qemu: { kernel: /k, update: { gallery: ./gal, name: img, "
+                                                 "untrusted: ./stray.key } } }\n");
+    has(e, "unknown key \"untrusted\"; expected one of: gallery, name, channel, target, broken, untrusted_key", "a near miss is refused with the keys");
+}
+
 int main(void)
 {
     mkdtemp(dir);
     test_secure_boot();
+    test_update_server();
     _cleanup_free_ char *common = put("common.yml",
                                       "concurrency: 2\n"
                                       "variable:\n"

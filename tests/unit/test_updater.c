@@ -15,6 +15,7 @@
 #include "boot.h"
 #include "http.h"
 #include "state.h"
+#include "store.h"
 #include "tap.h"
 #include "verity.h"
 
@@ -138,6 +139,102 @@ static void test_state_text(void)
     snprintf(big, sizeof big, "pending=%0120d\n", 1);
     is_int(upd_state_parse(big, &back), -EINVAL, "an oversized value is refused, not cut");
     is_int(upd_state_parse("", &back), 0, "an empty state is the initial one");
+}
+
+/* Whether /proc/locks shows pid waiting for a lock ("-> FLOCK ... PID"). */
+static bool waits_for_lock(pid_t pid)
+{
+    FILE *f = fopen("/proc/locks", "r");
+    char line[256], want[32];
+    bool found = false;
+    snprintf(want, sizeof want, " %d ", (int)pid);
+    while (f && !found && fgets(line, sizeof line, f)) found = strstr(line, "->") && strstr(line, want);
+    if (f) fclose(f);
+    return found;
+}
+
+/* The rollback case's failure (verify_update_rollback, error 16 instead of 20): the timer's
+ * run started while kiln-updater-now was installing, read the state, waited for the lock and
+ * then saved its stale copy (idle) over the install the other had recorded, so after the
+ * fallback boot nothing said an update was pending. A run that waited must see what the run
+ * before it saved. */
+static void test_store(void)
+{
+    char dir[] = "/tmp/test_updater_store.XXXXXX";
+    if (!mkdtemp(dir)) {
+        ok(false, "mkdtemp");
+        return;
+    }
+    char lock[128], state[128], sub[128];
+    snprintf(lock, sizeof lock, "%s/lock", dir);
+    snprintf(sub, sizeof sub, "%s/var", dir);
+    snprintf(state, sizeof state, "%s/var/state", dir);
+    struct upd_state s = {.next_check = 100}, got;
+    bool damaged = true;
+    int fd = upd_store_open(lock, state, &got, &damaged);
+    ok(fd >= 0 && !damaged && got.phase == UPD_IDLE && got.next_check == 0, "no state file: the initial state");
+    if (fd >= 0) close(fd);
+    is_int(upd_store_save(state, &s), 0, "the state is saved (its directory created)");
+
+    /* run A holds the lock; run B starts and waits for it; A records the install and ends */
+    fd = upd_store_open(lock, state, &got, &damaged);
+    ok(fd >= 0 && got.next_check == 100, "run A reads the saved state under the lock");
+    int p[2];
+    if (fd < 0 || pipe(p) < 0) {
+        ok(false, "pipe");
+        return;
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(p[0]);
+        close(fd); /* A's lock is its open file, which B must not share */
+        struct upd_state b;
+        bool dmg;
+        int l = upd_store_open(lock, state, &b, &dmg);
+        /* B's run goes on to save what it read, as main.c does */
+        if (l >= 0) upd_store_save(state, &b);
+        ssize_t n = write(p[1], &b, sizeof b);
+        _exit(l >= 0 && n == (ssize_t)sizeof b ? 0 : 1);
+    }
+    close(p[1]);
+    bool waiting = false;
+    for (int i = 0; i < 1000 && !(waiting = waits_for_lock(pid)); i++) usleep(10000);
+    ok(waiting, "run B waits for run A's lock");
+    got.phase = UPD_INSTALLED;
+    strcpy(got.pending, "1.0.2");
+    strcpy(got.previous, "1.0.0");
+    strcpy(got.boot_id, "boot-a");
+    is_int(upd_store_save(state, &got), 0, "run A records the install");
+    close(fd);
+    struct upd_state b = {0};
+    ssize_t n = read(p[0], &b, sizeof b);
+    close(p[0]);
+    int st = 0;
+    waitpid(pid, &st, 0);
+    ok(n == (ssize_t)sizeof b && WIFEXITED(st) && WEXITSTATUS(st) == 0, "run B ran");
+    ok(b.phase == UPD_INSTALLED && !strcmp(b.pending, "1.0.2"), "run B sees the install run A saved (phase %s, pending '%s')",
+       b.phase == UPD_INSTALLED ? "installed" : "idle", b.pending);
+    fd = upd_store_open(lock, state, &got, &damaged);
+    ok(fd >= 0 && got.phase == UPD_INSTALLED && !strcmp(got.previous, "1.0.0"), "and the file still holds it after B saved");
+    if (fd >= 0) close(fd);
+
+    /* a fallback boot then settles it as a rollback */
+    struct upd_out o;
+    upd_on_boot(&got, "boot-c", "1.0.0", true, &o);
+    ok(o.nevents == 1 && o.events[0].code == UPD_ERR_ROLLBACK && !strcmp(got.failed, "1.0.2"), "the fallback boot reports 20");
+
+    /* no temporary file is left beside the state; a damaged file is the initial state, flagged */
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "test \"$(ls %s)\" = state", sub);
+    is_int(system(cmd), 0, "only the state file is in its directory");
+    FILE *f = fopen(state, "w");
+    if (f) fputs("phase=somewhere\n", f), fclose(f);
+    fd = upd_store_open(lock, state, &got, &damaged);
+    ok(fd >= 0 && damaged && got.phase == UPD_IDLE, "a damaged state file is flagged and read as the initial state");
+    if (fd >= 0) close(fd);
+    is_int(upd_write_durable("/nonexistent-dir/x", "a", 1, 0644), -ENOENT, "a write into a missing directory fails with ENOENT");
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    system(cmd);
 }
 
 static void test_boot(void)
@@ -381,6 +478,7 @@ int main(void)
     test_apply();
     test_rollback();
     test_state_text();
+    test_store();
     test_boot();
     test_verity();
     test_http();
