@@ -201,15 +201,24 @@ static void authenticate(struct server *s, struct MHD_Connection *c, struct req 
     if (!h || strncasecmp(h, "Bearer ", 7) != 0) return;
     const char *tok = h + 7;
     while (*tok == ' ') tok++;
+    /* wrong tokens count against the address as wrong sign-ins do (dashboard.h) */
+    char addr[64];
+    int retry_s = 0;
+    kiln_dash_client_addr(c, addr);
+    if (!kiln_dash_auth_allowed(s->dash, addr, &retry_s))
+        return fail(r, 429, NULL, "this address sent %d unknown tokens within %lld s; try again in %d s", KILN_DASH_AUTH_FAILS,
+                    KILN_DASH_AUTH_WINDOW_MS / 1000, retry_s);
     struct kiln_store *st = store_get(s);
     if (!st) return;
     char *err = NULL;
-    if (startswith(tok, "kt_") && kiln_store_tenant_auth(st, tok, &r->t, &err) == 0) {
+    int rc = -EACCES;
+    if (startswith(tok, "kt_") && (rc = kiln_store_tenant_auth(st, tok, &r->t, &err)) == 0) {
         r->who = WHO_TENANT;
         r->scope = r->t.admin ? KILN_SCOPE_ALL : r->t.id;
-    } else if (startswith(tok, "kw_") && kiln_store_worker_auth(st, tok, &r->w, &err) == 0) {
+    } else if (startswith(tok, "kw_") && (rc = kiln_store_worker_auth(st, tok, &r->w, &err)) == 0) {
         r->who = WHO_WORKER;
     }
+    if (rc == -EACCES) kiln_dash_auth_failed(s->dash, addr);
     free(err);
     store_put(s, st);
 }
@@ -701,8 +710,13 @@ static enum MHD_Result h_login_link(struct server *s, struct MHD_Connection *c, 
 {
     char *path = NULL;
     int64_t expires = 0;
-    if (kiln_dash_link_mint(s->dash, &r->t, &path, &expires) < 0)
-        return err_now(c, r, 503, NULL, "the server holds too many sessions; try again later");
+    int rc = kiln_dash_link_mint(s->dash, &r->t, &path, &expires);
+    if (rc == -EUSERS) {
+        fail(r, 429, NULL, "tenant %s holds %d unused sign-in links (at most %d); each lapses a minute after it was made",
+             r->t.name, KILN_DASH_TENANT_LINKS, KILN_DASH_TENANT_LINKS);
+        return send_error(c, r);
+    }
+    if (rc < 0) return err_now(c, r, 503, NULL, "the server holds too many sessions; try again later");
     json_t *o = json_pack("{s:s, s:I}", "path", path, "expires_ms", (json_int_t)expires);
     free(path);
     return send_json(c, r, 201, o);
@@ -1204,6 +1218,7 @@ static void begin(struct server *s, struct MHD_Connection *c, struct req *r)
     if (r->m.route == R_NONE) return fail(r, 404, NULL, "no such resource");
     if (!rule) return fail(r, 405, NULL, "method not allowed here");
     if (rule->who != WHO_NONE) authenticate(s, c, r);
+    if (r->status) return;
     if (rule->who != WHO_NONE && r->who != rule->who)
         return fail(r, 401, NULL, rule->who == WHO_TENANT ? "this needs a tenant's API token: Authorization: Bearer kt_..."
                                                           : "this needs a worker's token: Authorization: Bearer kw_...");
