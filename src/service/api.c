@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/req.h"
 #include "util/util.h"
@@ -362,6 +363,29 @@ bool kiln_api_file_name_ok(const char *s)
         if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') || strchr("._+~-", s[i])))
             return false;
     return true;
+}
+
+bool kiln_api_media_type_is(const char *ct, const char *want)
+{
+    if (!ct || !want) return false;
+    size_t n = strlen(want);
+    if (strncasecmp(ct, want, n) != 0) return false;
+    ct += n;
+    while (*ct == ' ' || *ct == '\t') ct++;
+    return *ct == 0 || *ct == ';';
+}
+
+int kiln_api_framing_check(const char *const *cl, size_t ncl, bool transfer_encoding, char *why, size_t sz)
+{
+    if (ncl > 1) return snprintf(why, sz, "the request has %zu Content-Length fields; send one", ncl), -EINVAL;
+    if (ncl == 1 && transfer_encoding)
+        return snprintf(why, sz, "the request has both Content-Length and Transfer-Encoding; send one of them"), -EINVAL;
+    if (ncl == 1) {
+        size_t n = strlen(cl[0]);
+        if (n == 0 || n > 18 || strspn(cl[0], "0123456789") != n)
+            return snprintf(why, sz, "Content-Length must be 1 to 18 decimal digits"), -EINVAL;
+    }
+    return 0;
 }
 
 /* publish.files: {NAME: DIGEST}, the version's files as the tenant uploaded them. */
