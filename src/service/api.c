@@ -203,10 +203,11 @@ static int get_int(json_t *o, const char *key, const char *fieldname, long lo, l
     return 1;
 }
 
+/* A name (channel, tag, arch): never ".", ".." or an option-like "-x", as the store's names */
 static bool name_ok(const char *s)
 {
     size_t n = strlen(s);
-    if (n == 0 || n > KILN_STORE_NAME_MAX) return false;
+    if (n == 0 || n > KILN_STORE_NAME_MAX || s[0] == '.' || s[0] == '-') return false;
     for (size_t i = 0; i < n; i++)
         if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') || strchr("._-", s[i])))
             return false;
@@ -477,7 +478,7 @@ int kiln_api_parse_job(const char *body, size_t len, struct kiln_api_job *out, c
         if (!json_is_object(pub)) r = bad(field, why, "publish", "must be an object: {\"channel\": NAME, \"files\": {...}}");
         else if ((r = only_keys(pub, "publish", pkeys, field, why)) == 0 &&
                  (r = get_str(pub, "channel", "publish.channel", KILN_STORE_NAME_MAX, &s, field, why)) == 0) {
-            if (!s || !name_ok(s)) r = bad(field, why, "publish.channel", "must be a channel name ([A-Za-z0-9._-], at most 64)");
+            if (!s || !name_ok(s)) r = bad(field, why, "publish.channel", "must be a channel name ([A-Za-z0-9._-], at most 64, not starting with '.' or '-')");
             else snprintf(out->channel, sizeof(out->channel), "%s", s);
         }
         if (r == 0) r = publish_files(json_object_get(pub, "files"), out, field, why);

@@ -139,10 +139,13 @@ def check_slow(n_each):
             s.sendall(b"POST /v1/update/ HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\nContent-Length: 1000\r\n\r\n<req")
         socks.append((s, kind))
     t0 = time.monotonic()
-    st, _, _ = request("GET", "/login", timeout=10)
-    expect("a sign-in page while %d slow connections are open" % len(socks), st, 200)
-    st, _, text = request("POST", "/v1/update/", OMAHA, {"Content-Type": "text/xml"}, timeout=10)
-    expect("an update check meanwhile", st, 200)
+    try:
+        st, _, _ = request("GET", "/login", timeout=10)
+        expect("a sign-in page while %d slow connections are open" % len(socks), st, 200)
+        st, _, text = request("POST", "/v1/update/", OMAHA, {"Content-Type": "text/xml"}, timeout=10)
+        expect("an update check meanwhile", st, 200)
+    except OSError as e:
+        fail("no answer within 10 s while %d slow connections are open: %s" % (len(socks), e))
     answered = time.monotonic() - t0
     # keep trickling a byte every second; the server must close every one of them
     open_ = {s: kind for s, kind in socks}

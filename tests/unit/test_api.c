@@ -95,6 +95,12 @@ int main(void)
         {"{\"image\":\"" D64 "\",\"runbook\":\"- a list\\n\"}", "runbook"},
         {"{\"image\":\"" D64 "\",\"runbook\":\"a: [\\n\"}", "runbook"},
         {"{\"image\":\"" D64 "\",\"publish\":{\"channel\":\"../x\"}}", "publish.channel"},
+        /* "." and ".." are path components: refused here, naming the field, not later by the store */
+        {"{\"image\":\"" D64 "\",\"publish\":{\"channel\":\"..\"}}", "publish.channel"},
+        {"{\"image\":\"" D64 "\",\"publish\":{\"channel\":\".\"}}", "publish.channel"},
+        {"{\"image\":\"" D64 "\",\"publish\":{\"channel\":\"-rf\"}}", "publish.channel"},
+        {"{\"image\":\"" D64 "\",\"selections\":[{\"caseTags\":[\"..\"]}]}", "selections[0].caseTags"},
+        {"{\"image\":\"" D64 "\",\"requirements\":{\"arch\":\"..\"}}", "requirements.arch"},
         {"{\"image\":\"" D64 "\",\"requirements\":{\"accel\":\"xen\"}}", "requirements.accel"},
         {"{\"image\":\"" D64 "\",\"requirements\":{\"cpus\":-1}}", "requirements.cpus"},
         {"{\"image\":\"" D64 "\",\"image\":\"" D64 "\"}", ""},
