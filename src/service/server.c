@@ -33,6 +33,7 @@
 #define CONSOLE_POST_MAX (1 << 20)
 #define ARTIFACT_MAX ((int64_t)1 << 30)
 #define CLAIM_WAIT_MAX_S 30
+#define CLAIM_POLL_MS 500
 #define POLL_MS 250
 
 /* Connections (libmicrohttpd with epoll and a pool of threads: a connection costs a socket and
@@ -253,7 +254,7 @@ struct req {
     /* a dashboard page (dashboard.h) and its state */
     bool dash;
     bool framing_bad; /* answered 400 on its headers (framing_refused) */
-    int64_t claim_until_ms; /* a worker's long poll: when it ends (0: not begun) */
+    int64_t claim_until_ms, claim_next_ms; /* a worker's long poll: when it ends (0: not begun), when to ask the store again */
     void *dash_state;
     /* an early error (auth, size) answered once the body is drained */
     int status;
@@ -926,6 +927,9 @@ static enum MHD_Result h_w_claim(struct server *s, struct MHD_Connection *c, str
             return err_now(c, r, 400, "wait", "must be a number of seconds from 0 to 30");
         r->claim_until_ms = mono_ms() + wait * 1000;
     }
+    /* the store is asked every CLAIM_POLL_MS, though the request is resumed more often */
+    if (mono_ms() < r->claim_next_ms && !*s->stop && park(s, c)) return MHD_YES;
+    r->claim_next_ms = mono_ms() + CLAIM_POLL_MS;
     struct kiln_store *st = store_get(s);
     if (!st) return err_now(c, r, 500, NULL, "the server's database failed; try again later");
     struct kiln_job j = {0};

@@ -4,10 +4,15 @@
 usage: serve_limits.py PORT CHECK [ARGS...]; exits 1 with the reason on the first wrong
 answer. Source addresses 127.0.0.2 and up are other clients on loopback (Linux routes all of
 127/8 there)."""
+import hashlib
 import http.client
+import json
+import os
 import select
+import signal
 import socket
 import sys
+import threading
 import time
 import urllib.parse
 
@@ -169,6 +174,76 @@ def check_slow(n_each):
           "all closed by the server (%.0f s)" % (len(socks), answered, closed))
 
 
+def check_waiting(ta, tw, pid, n):
+    """n workers long-polling and n console streams at once, more than the server's threads:
+    others are still answered, a job submitted meanwhile goes to exactly one poll, the streams
+    follow the console live, and SIGTERM ends the server with all of them open."""
+    auth, wauth = {"Authorization": "Bearer " + ta}, {"Authorization": "Bearer " + tw}
+    img = os.urandom(65536)
+    st, _, text = request("POST", "/api/v1/images", img, dict(auth, **{"Content-Type": "application/octet-stream"}))
+    expect("the image upload", st, 201)
+    digest = hashlib.sha256(img).hexdigest()
+    caps = {"caps": {"accel": "tcg", "arch": "x86_64", "cpus": 2, "memory_mb": 4096}, "slots": n}
+    expect("declare", request("POST", "/api/v1/worker/declare", json.dumps(caps), wauth)[0], 200)
+    claims = []
+
+    def claim():
+        st, _, text = request("POST", "/api/v1/worker/claim?wait=8", "", wauth, timeout=30)
+        claims.append((st, text))
+    polls = [threading.Thread(target=claim) for _ in range(n)]
+    for t in polls:
+        t.start()
+    time.sleep(1)
+    expect("a sign-in page while %d workers long-poll" % n, request("GET", "/login", timeout=10)[0], 200)
+    st, _, text = request("POST", "/api/v1/jobs", json.dumps({"image": digest, "tier": 0}), auth)
+    expect("a job submitted during the polls", st, 201)
+    job = json.loads(text)["id"]
+    for t in polls:
+        t.join()
+    got = sorted(st for st, _ in claims)
+    expect("the %d polls' answers" % n, got, [200] + [204] * (n - 1))
+    expect("the claimed job", [json.loads(t)["id"] for st, t in claims if st == 200], [job])
+    w = "/api/v1/worker/jobs/%d/" % job
+    expect("advance", request("POST", w + "advance", json.dumps({"state": "running"}), wauth)[0], 200)
+    expect("console", request("POST", w + "console", "first line\n", wauth)[0], 200)
+    seen = [b""] * n
+    ended = [False] * n
+
+    def follow(i):
+        c = http.client.HTTPConnection("127.0.0.1", PORT, timeout=60)
+        c.request("GET", "/api/v1/jobs/%d/console" % job, headers=auth)
+        r = c.getresponse()
+        try:
+            while True:
+                b = r.read1(4096)
+                if not b:
+                    break
+                seen[i] += b
+            ended[i] = True
+        except OSError:
+            pass
+        c.close()
+    streams = [threading.Thread(target=follow, args=(i,)) for i in range(n)]
+    for t in streams:
+        t.start()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not all(b"first line" in x for x in seen):
+        time.sleep(0.2)
+    expect("streams holding the first line", sum(b"first line" in x for x in seen), n)
+    expect("a sign-in page while %d console streams are open" % n, request("GET", "/login", timeout=10)[0], 200)
+    expect("more console", request("POST", w + "console", "second line\n", wauth)[0], 200)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not all(b"second line" in x for x in seen):
+        time.sleep(0.2)
+    expect("streams that followed the second line live", sum(b"second line" in x for x in seen), n)
+    os.kill(pid, signal.SIGTERM)
+    for t in streams:
+        t.join(60)
+    expect("streams ended by the server's stop", sum(ended), n)
+    print("  %d long polls and %d live console streams at once: others answered, the job to exactly one poll, "
+          "the streams followed live and ended on SIGTERM" % (n, n))
+
+
 check = sys.argv[2]
 if check == "sessions":
     check_sessions(*sys.argv[3:6])
@@ -176,6 +251,8 @@ elif check == "failures":
     check_failures(sys.argv[3])
 elif check == "edges":
     check_edges(sys.argv[3])
+elif check == "waiting":
+    check_waiting(sys.argv[3], sys.argv[4], int(sys.argv[5]), int(sys.argv[6]))
 elif check == "slow":
     check_slow(int(sys.argv[3]))
 else:

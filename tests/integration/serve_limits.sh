@@ -9,13 +9,17 @@
 #  - a stray directory and file under the gallery's images/ leave updates working (200, not
 #    500) and are logged once each;
 #  - 300 idle and trickling connections from 127.0.0.2-6 do not keep others from an answer,
-#    and the server closes every one of them.
+#    and the server closes every one of them;
+#  - 40 workers' long polls and 40 live console streams at once (the server has 8 threads)
+#    leave others answered; a job submitted meanwhile goes to exactly one poll; the streams
+#    follow the console live and end when SIGTERM stops the server (exit 0).
 . "$(dirname "$0")/lib.sh"
 command -v curl >/dev/null && command -v python3 >/dev/null || { echo "curl and python3 are needed"; exit 77; }
 data="$T/data"
 TA=$("$KILN" tenant add acme --data "$data" 2>/dev/null) || fail "tenant add acme"
 TB=$("$KILN" tenant add bob --data "$data" 2>/dev/null) || fail "tenant add bob"
 TR=$("$KILN" tenant add root --admin --data "$data" 2>/dev/null) || fail "tenant add root"
+TW=$("$KILN" worker add w1 --data "$data" 2>/dev/null) || fail "worker add w1"
 "$KILN" keygen --out k --no-passphrase > /dev/null || fail keygen
 "$KILN" gallery init --gallery G --trust k.pub -k k.key > /dev/null || fail "gallery init"
 # what a cut-off publish or a hand leaves in images/: not versions the index lists
@@ -42,10 +46,11 @@ expect_in serve.log "closed "
     fail "the stray version directory was not logged exactly once: $(grep -c 'images/stray/1.0 is not a version' serve.log)"
 [ "$(grep -c "G/images/junk is not a version the gallery's newest index lists" serve.log)" = 1 ] || fail "the stray file was not logged once"
 expect_not_in serve.log "cannot be read"
-kill $serve_pid
+# waiting requests hold no thread (the server has 8); the check ends with SIGTERM
+py waiting "$TA" "$TW" $serve_pid 40
 wait $serve_pid
 rc=$?
 [ "$rc" -eq 0 ] || { tail serve.log; fail "kiln serve exited $rc on SIGTERM"; }
 expect_in serve.log "kiln serve: stopping"
-! grep -q "$TA\|$TB\|$TR" serve.log || fail "a token is in the server's log"
+! grep -q "$TA\|$TB\|$TR\|$TW" serve.log || fail "a token is in the server's log"
 note "stray gallery entries logged once, no token in the log, kiln serve stopped with 0"
