@@ -207,7 +207,7 @@ static int get_int(json_t *o, const char *key, const char *fieldname, long lo, l
 static bool name_ok(const char *s)
 {
     size_t n = strlen(s);
-    if (n == 0 || n > KILN_STORE_NAME_MAX || s[0] == '.' || s[0] == '-') return false;
+    if (n == 0 || n > KILN_STORE_NAME_MAX || s[0] == '.' || s[0] == '-' || strstr(s, "..")) return false;
     for (size_t i = 0; i < n; i++)
         if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') || strchr("._-", s[i])))
             return false;

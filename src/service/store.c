@@ -139,7 +139,7 @@ static bool valid_name(const char *s, bool empty_ok)
 {
     size_t n = s ? strlen(s) : 0;
     if (n == 0) return empty_ok;
-    if (n > KILN_STORE_NAME_MAX || s[0] == '-' || s[0] == '.') return false;
+    if (n > KILN_STORE_NAME_MAX || s[0] == '-' || s[0] == '.' || strstr(s, "..")) return false;
     return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
 }
 
