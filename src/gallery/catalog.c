@@ -19,7 +19,8 @@ static int bad(char **err, const char *fmt, ...)
 
 bool catalog_safe_name(const char *s)
 {
-    if (!s || !*s || strlen(s) > 128 || streq(s, ".") || streq(s, "..")) return false;
+    /* ".." anywhere, not only as the whole name: the same rule as the update protocol's names */
+    if (!s || !*s || strlen(s) > 128 || strstr(s, "..")) return false;
     for (const char *p = s; *p; p++)
         if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+~-", *p)) return false;
     return s[0] != '.' && s[0] != '-';

@@ -26,8 +26,8 @@
 #define CATALOG_ENTRY_MAX (1u << 20)
 #define CATALOG_SERIAL_MAX ((uint64_t)1 << 53) /* exact in any JSON reader */
 
-/* Names, versions and channels become directory names: a strict charset, 1..128 bytes, no
- * leading '.' or '-'. */
+/* Names, versions and channels become directory names: a strict charset without '/', 1..128
+ * bytes, no leading '.' or '-', no "..". */
 bool catalog_safe_name(const char *s);
 /* 0 and *out (the parsed index), or -EINVAL with *err saying what is wrong. */
 int catalog_parse_index(const char *data, size_t len, json_t **out, char **err);

@@ -552,8 +552,9 @@ static int check_fresh(const struct gallery *g, json_t *idx, uint64_t serial, co
 
 /* Every directory under images/NAME/ must be a version the index lists: a version directory
  * left behind when a newer index was removed is found here. Dot names are publishes in
- * progress (.incoming-*). */
-static int check_listed(const struct gallery *g, json_t *images, const char *index_file, char **err)
+ * progress (.incoming-*). With g->skip_unlisted, what is not listed goes into *unlisted
+ * instead (a listed version that is a symbolic link fails either way). */
+static int check_listed(const struct gallery *g, json_t *images, const char *index_file, json_t *unlisted, char **err)
 {
     _cleanup_free_ char *root = path_join(g->dir, "images");
     DIR *d = opendir_nofollow(root);
@@ -564,6 +565,10 @@ static int check_listed(const struct gallery *g, json_t *images, const char *ind
         if (e->d_name[0] == '.') continue;
         _cleanup_free_ char *nd = path_join(root, e->d_name);
         DIR *vd = opendir_nofollow(nd);
+        if (!vd && errno == ENOTDIR && g->skip_unlisted) {
+            json_array_append_new(unlisted, json_string(nd));
+            continue;
+        }
         if (!vd) {
             r = errno == ENOTDIR ? fail(err, -EINVAL, "%s is not a directory of versions: %s", nd, strerror(errno))
                                  : dir_fail(err, errno, nd);
@@ -578,8 +583,9 @@ static int check_listed(const struct gallery *g, json_t *images, const char *ind
             json_array_foreach(images, i, it) listed |= streq(json_string_value(json_object_get(it, "name")), e->d_name) &&
                                                         streq(json_string_value(json_object_get(it, "version")), v->d_name);
             struct stat st;
-            if (fstatat(dirfd(vd), v->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
-                r = fail(err, -ELOOP, "%s/%s is a symbolic link, not a directory: %s", nd, v->d_name, GALLERY_FIX);
+            bool link = fstatat(dirfd(vd), v->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode);
+            if (!listed && g->skip_unlisted) json_array_append_new(unlisted, json_sprintf("%s/%s", nd, v->d_name));
+            else if (link) r = fail(err, -ELOOP, "%s/%s is a symbolic link, not a directory: %s", nd, v->d_name, GALLERY_FIX);
             else if (!listed)
                 r = fail(err, -EPERM,
                          "%s/%s is not listed by %s, the newest index: a newer index was removed (the gallery rolled "
@@ -671,7 +677,12 @@ static int load_catalog(struct gallery *g, bool locked, json_t **out, char **err
         }
         json_decref(e);
     }
-    if (r == 0) r = check_listed(g, json_object_get(idx, "images"), ifile, err);
+    if (r == 0) {
+        json_t *unlisted = json_array();
+        r = check_listed(g, json_object_get(idx, "images"), ifile, unlisted, err);
+        if (g->skip_unlisted) json_object_set(cat, "unlisted", unlisted);
+        json_decref(unlisted);
+    }
     if (lk >= 0) close(lk);
     json_decref(idx);
     if (r == 0 && g->state)

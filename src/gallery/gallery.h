@@ -52,6 +52,11 @@ struct gallery {
     size_t npin;
     uint64_t min_serial; /* refuse an index older than this */
     const char *state;   /* the client's state file (highest serial seen per gallery), or NULL */
+    /* What images/ holds beyond the index's versions (a directory a cut-off publish left, a
+     * stray file) fails the load, or with skip_unlisted is left out and named in the
+     * catalog's "unlisted" (paths): the update server's view, where one such entry must not
+     * stop every image's updates (a rolled-back index is still caught by state). */
+    bool skip_unlisted;
 };
 
 /* Writes gallery.yml (default policy, required priority max_priority), trusts the keys and
@@ -81,8 +86,8 @@ int gallery_publish(struct gallery *g, const struct publish_req *r, const struct
 /* The verified catalog: {gallery, serial, sha256, file, signed_by, images: [entry]}, each entry
  * being entry.json's fields plus channels, path and entry_sha256 from the index. Fails (naming
  * the file) on a missing, unsigned, damaged or rolled-back index, an entry that is missing,
- * changed or unsigned, and a version directory the index does not list. Records the serial
- * in g->state. */
+ * changed or unsigned, and a version directory the index does not list (with g->skip_unlisted
+ * the catalog's "unlisted": [path] names it instead). Records the serial in g->state. */
 int gallery_load(struct gallery *g, json_t **catalog, char **err);
 /* The validation run's results.json kept with a version (an entry of gallery_load's catalog)
  * is the one its signed entry names (run.results_sha256); 0 when the entry has no run. */

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/req.h"
 #include "util/util.h"
@@ -202,10 +203,11 @@ static int get_int(json_t *o, const char *key, const char *fieldname, long lo, l
     return 1;
 }
 
+/* A name (channel, tag, arch): never ".", ".." or an option-like "-x", as the store's names */
 static bool name_ok(const char *s)
 {
     size_t n = strlen(s);
-    if (n == 0 || n > KILN_STORE_NAME_MAX) return false;
+    if (n == 0 || n > KILN_STORE_NAME_MAX || s[0] == '.' || s[0] == '-' || strstr(s, "..")) return false;
     for (size_t i = 0; i < n; i++)
         if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') || strchr("._-", s[i])))
             return false;
@@ -364,6 +366,29 @@ bool kiln_api_file_name_ok(const char *s)
     return true;
 }
 
+bool kiln_api_media_type_is(const char *ct, const char *want)
+{
+    if (!ct || !want) return false;
+    size_t n = strlen(want);
+    if (strncasecmp(ct, want, n) != 0) return false;
+    ct += n;
+    while (*ct == ' ' || *ct == '\t') ct++;
+    return *ct == 0 || *ct == ';';
+}
+
+int kiln_api_framing_check(const char *const *cl, size_t ncl, bool transfer_encoding, char *why, size_t sz)
+{
+    if (ncl > 1) return snprintf(why, sz, "the request has %zu Content-Length fields; send one", ncl), -EINVAL;
+    if (ncl == 1 && transfer_encoding)
+        return snprintf(why, sz, "the request has both Content-Length and Transfer-Encoding; send one of them"), -EINVAL;
+    if (ncl == 1) {
+        size_t n = strlen(cl[0]);
+        if (n == 0 || n > 18 || strspn(cl[0], "0123456789") != n)
+            return snprintf(why, sz, "Content-Length must be 1 to 18 decimal digits"), -EINVAL;
+    }
+    return 0;
+}
+
 /* publish.files: {NAME: DIGEST}, the version's files as the tenant uploaded them. */
 static int publish_files(json_t *files, struct kiln_api_job *out, char **field, char **why)
 {
@@ -453,7 +478,7 @@ int kiln_api_parse_job(const char *body, size_t len, struct kiln_api_job *out, c
         if (!json_is_object(pub)) r = bad(field, why, "publish", "must be an object: {\"channel\": NAME, \"files\": {...}}");
         else if ((r = only_keys(pub, "publish", pkeys, field, why)) == 0 &&
                  (r = get_str(pub, "channel", "publish.channel", KILN_STORE_NAME_MAX, &s, field, why)) == 0) {
-            if (!s || !name_ok(s)) r = bad(field, why, "publish.channel", "must be a channel name ([A-Za-z0-9._-], at most 64)");
+            if (!s || !name_ok(s)) r = bad(field, why, "publish.channel", "must be a channel name ([A-Za-z0-9._-], at most 64, not starting with '.' or '-')");
             else snprintf(out->channel, sizeof(out->channel), "%s", s);
         }
         if (r == 0) r = publish_files(json_object_get(pub, "files"), out, field, why);

@@ -65,6 +65,17 @@ bool kiln_api_file_name_ok(const char *s);
 /* 64 lower-case hex digits. */
 bool kiln_api_digest_ok(const char *s);
 
+/* Whether a Content-Type value names the media type want ("text/xml"): type and subtype
+ * compared without regard to case, spaces before parameters and the parameters (";
+ * charset=...") ignored (RFC 9110 section 8.3.1). */
+bool kiln_api_media_type_is(const char *content_type, const char *want);
+/* A request's framing from its header fields (RFC 9112 section 6.3): ncl Content-Length
+ * fields with the values cl[0..ncl), and whether Transfer-Encoding came. 0 when the body's
+ * length is unambiguous, else -EINVAL with why: more than one Content-Length (equal or not),
+ * one that is not 1 to 18 decimal digits, or both Content-Length and Transfer-Encoding (what
+ * a proxy in front may read otherwise: request smuggling). */
+int kiln_api_framing_check(const char *const *cl, size_t ncl, bool transfer_encoding, char *why, size_t sz);
+
 /* A parsed POST /api/v1/jobs body:
  *   {"image": DIGEST, "name": STR?, "kernel": DIGEST?, "append": STR?,
  *    one of "tier": 0|1|2, "selections": [...], "runbook": YAML-TEXT (default tier 0),

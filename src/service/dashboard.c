@@ -1,8 +1,10 @@
 /* The service's dashboard: see dashboard.h. */
 #include "service/dashboard.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <jansson.h>
 #include <math.h>
 #include <openssl/crypto.h>
@@ -36,9 +38,16 @@
 
 struct session {
     unsigned char id[32];
-    int64_t expires_ms;
+    int64_t expires_ms, created_ms;
     bool link; /* a one-time sign-in link, not yet used */
     struct kiln_tenant t;
+};
+
+/* An address's failed sign-ins in the window that began with the first of them. */
+struct auth_fails {
+    char addr[64];
+    int64_t since_ms;
+    int n;
 };
 
 struct kiln_dash {
@@ -46,6 +55,7 @@ struct kiln_dash {
     pthread_mutex_t lock;
     struct session *s;
     size_t n;
+    struct auth_fails fails[KILN_DASH_AUTH_ADDRS];
     char *csp;
 };
 
@@ -181,7 +191,8 @@ static void prune(struct kiln_dash *d, int64_t now)
     d->n = k;
 }
 
-/* A new session or link for t, its id hex in idhex (65 bytes). */
+/* A new session or link for t, its id hex in idhex (65 bytes): the per-tenant bounds of
+ * dashboard.h, then the table's (its last KILN_DASH_ADMIN_RESERVE slots for the admin). */
 static int session_add(struct kiln_dash *d, const struct kiln_tenant *t, bool link, char idhex[65], int64_t *expires)
 {
     struct session s = {.link = link, .t = *t};
@@ -189,9 +200,21 @@ static int session_add(struct kiln_dash *d, const struct kiln_tenant *t, bool li
     pthread_mutex_lock(&d->lock);
     int64_t now = wall_ms(d);
     prune(d, now);
+    size_t mine = 0, oldest = SIZE_MAX;
+    for (size_t i = 0; i < d->n; i++)
+        if (d->s[i].t.id == t->id && d->s[i].link == link) {
+            mine++;
+            if (oldest == SIZE_MAX || d->s[i].created_ms < d->s[oldest].created_ms) oldest = i;
+        }
+    if (!link && mine >= KILN_DASH_TENANT_SESSIONS) {
+        d->s[oldest].expires_ms = 0;
+        prune(d, now);
+    }
     int r = 0;
-    if (d->n >= KILN_DASH_SESSIONS_MAX) r = -ENOSPC;
+    if (link && mine >= KILN_DASH_TENANT_LINKS) r = -EUSERS;
+    else if (d->n >= (t->admin ? KILN_DASH_SESSIONS_MAX : KILN_DASH_SESSIONS_MAX - KILN_DASH_ADMIN_RESERVE)) r = -ENOSPC;
     else {
+        s.created_ms = now;
         s.expires_ms = now + (link ? KILN_DASH_LINK_MS : KILN_DASH_SESSION_MS);
         if (expires) *expires = s.expires_ms;
         d->s = xrealloc(d->s, (d->n + 1) * sizeof(*d->s));
@@ -242,6 +265,69 @@ int kiln_dash_session(struct kiln_dash *d, struct MHD_Connection *c, struct kiln
     return v ? session_take(d, v, false, t) : -EACCES;
 }
 
+int kiln_dash_session_open(struct kiln_dash *d, const struct kiln_tenant *t, char idhex[65])
+{
+    return session_add(d, t, false, idhex, NULL);
+}
+
+int kiln_dash_session_check(struct kiln_dash *d, const char *idhex, struct kiln_tenant *t)
+{
+    return session_take(d, idhex, false, t);
+}
+
+/* ---- failed sign-ins per address ---- */
+
+/* The address's entry (the lock is held): its own, else a free or lapsed one, else the one
+ * whose window began first, made its own; NULL only with create false. */
+static struct auth_fails *fails_of(struct kiln_dash *d, const char *addr, int64_t now, bool create)
+{
+    struct auth_fails *free_one = NULL, *stalest = &d->fails[0];
+    for (size_t i = 0; i < KILN_DASH_AUTH_ADDRS; i++) {
+        struct auth_fails *f = &d->fails[i];
+        bool lapsed = !f->addr[0] || now - f->since_ms >= KILN_DASH_AUTH_WINDOW_MS;
+        if (f->addr[0] && streq(f->addr, addr)) {
+            if (lapsed) f->n = 0, f->since_ms = now;
+            return f;
+        }
+        if (lapsed && !free_one) free_one = f;
+        if (f->since_ms < stalest->since_ms) stalest = f;
+    }
+    if (!create) return NULL;
+    struct auth_fails *f = free_one ? free_one : stalest;
+    snprintf(f->addr, sizeof f->addr, "%s", addr);
+    f->since_ms = now;
+    f->n = 0;
+    return f;
+}
+
+bool kiln_dash_auth_allowed(struct kiln_dash *d, const char *addr, int *retry_s)
+{
+    pthread_mutex_lock(&d->lock);
+    int64_t now = wall_ms(d);
+    struct auth_fails *f = fails_of(d, addr, now, false);
+    bool ok = !f || f->n < KILN_DASH_AUTH_FAILS;
+    if (!ok && retry_s) *retry_s = (int)((f->since_ms + KILN_DASH_AUTH_WINDOW_MS - now + 999) / 1000);
+    pthread_mutex_unlock(&d->lock);
+    return ok;
+}
+
+void kiln_dash_auth_failed(struct kiln_dash *d, const char *addr)
+{
+    pthread_mutex_lock(&d->lock);
+    struct auth_fails *f = fails_of(d, addr, wall_ms(d), true);
+    if (f->n < INT_MAX) f->n++;
+    pthread_mutex_unlock(&d->lock);
+}
+
+void kiln_dash_client_addr(struct MHD_Connection *c, char out[64])
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+    snprintf(out, 64, "?");
+    if (sa && sa->sa_family == AF_INET) inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, 64);
+    else if (sa && sa->sa_family == AF_INET6) inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, 64);
+}
+
 int kiln_dash_link_mint(struct kiln_dash *d, const struct kiln_tenant *t, char **path, int64_t *expires_ms)
 {
     char idhex[65];
@@ -288,6 +374,7 @@ static enum MHD_Result respond(struct kiln_dash *d, struct MHD_Connection *c, co
     MHD_add_response_header(resp, "Cache-Control", "no-store");
     if (location) MHD_add_response_header(resp, "Location", location);
     if (cookie) MHD_add_response_header(resp, "Set-Cookie", cookie);
+    if (status == 429) MHD_add_response_header(resp, "Retry-After", "60");
     enum MHD_Result r = MHD_queue_response(c, status, resp);
     MHD_destroy_response(resp);
     log_info("%s %s -> %u%s%s", method, log_path(url), status, who ? " tenant " : "", who ? who : "");
@@ -1228,7 +1315,7 @@ static enum MHD_Result sign_in(struct kiln_dash *d, struct MHD_Connection *c, co
                                const struct kiln_tenant *t, const char *next)
 {
     char idhex[65];
-    if (session_add(d, t, false, idhex, NULL) < 0)
+    if (kiln_dash_session_open(d, t, idhex) < 0)
         return message(d, c, method, url, 503, NULL, "Too many sessions", "The server holds too many sessions; try again later.");
     char *cookie = session_cookie(idhex);
     OPENSSL_cleanse(idhex, sizeof idhex);
@@ -1272,6 +1359,16 @@ enum MHD_Result kiln_dash_handle(struct kiln_dash *d, struct MHD_Connection *c, 
         return MHD_YES;
     }
     bool get = streq(method, "GET") || streq(method, "HEAD");
+    char addr[64];
+    int retry_s = 0;
+    bool signing_in = (post && streq(url, "/login")) || (get && startswith(url, "/login/"));
+    if (signing_in) kiln_dash_client_addr(c, addr);
+    if (signing_in && !kiln_dash_auth_allowed(d, addr, &retry_s)) {
+        OPENSSL_cleanse(q->token, sizeof q->token);
+        _cleanup_free_ char *why = xasprintf("This address had %d failed sign-ins within %lld s; try again in %d s.",
+                                             KILN_DASH_AUTH_FAILS, KILN_DASH_AUTH_WINDOW_MS / 1000, retry_s);
+        return message(d, c, method, url, 429, NULL, "Too many failed sign-ins", why);
+    }
     if (post && streq(url, "/login")) {
         if (!same_origin(c)) return message(d, c, method, url, 403, NULL, "Refused", "The form was sent from another site.");
         if (!q->pp || q->too_big)
@@ -1279,18 +1376,24 @@ enum MHD_Result kiln_dash_handle(struct kiln_dash *d, struct MHD_Connection *c, 
         struct kiln_tenant t;
         struct kiln_store *st = d->env.store_get(d->env.ctx);
         char *err = NULL;
-        int rc = st && startswith(q->token, "kt_") ? kiln_store_tenant_auth(st, q->token, &t, &err) : -EACCES;
+        int rc = !startswith(q->token, "kt_") ? -EACCES : st ? kiln_store_tenant_auth(st, q->token, &t, &err) : -EIO;
         d->env.store_put(d->env.ctx, st);
         free(err);
         OPENSSL_cleanse(q->token, sizeof q->token);
-        if (rc < 0) return page_login(d, c, method, url, 401, q->next, "That is not a tenant's API token.");
+        if (rc == -EACCES) {
+            kiln_dash_auth_failed(d, addr);
+            return page_login(d, c, method, url, 401, q->next, "That is not a tenant's API token.");
+        }
+        if (rc < 0) return message(d, c, method, url, 500, NULL, "Database failure", "the server's database failed; try again later");
         return sign_in(d, c, method, url, &t, q->next);
     }
     if (get && startswith(url, "/login/")) {
         struct kiln_tenant t;
         const char *next = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "next");
-        if (session_take(d, url + 7, true, &t) < 0)
+        if (session_take(d, url + 7, true, &t) < 0) {
+            kiln_dash_auth_failed(d, addr);
             return page_login(d, c, method, url, 401, next, "That sign-in link is used up, expired or unknown: sign in with the token.");
+        }
         return sign_in(d, c, method, url, &t, next);
     }
     if (get && streq(url, "/login")) return page_login(d, c, method, url, 200, MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "next"), NULL);

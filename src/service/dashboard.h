@@ -30,7 +30,24 @@
 
 #define KILN_DASH_SESSION_MS (8LL * 3600 * 1000)
 #define KILN_DASH_LINK_MS (60LL * 1000)
-#define KILN_DASH_SESSIONS_MAX 4096 /* sessions and unused links held at once */
+#define KILN_DASH_SESSIONS_MAX 4096 /* sessions and unused links held at once, all tenants */
+/* Per tenant, so one tenant (or one leaked token) cannot fill the table for the others. A
+ * sign-in past KILN_DASH_TENANT_SESSIONS ends that tenant's oldest session (whoever holds the
+ * token may sign in; a browser that was thrown away never signs out). A link past
+ * KILN_DASH_TENANT_LINKS is refused (-EUSERS, 429): links are minted by scripts, an unused one
+ * lapses within a minute, and ending one a script already handed to a browser would break it
+ * silently. */
+#define KILN_DASH_TENANT_SESSIONS 32
+#define KILN_DASH_TENANT_LINKS 16
+/* The last slots of the table are the admin's: tenants together fill at most this many. */
+#define KILN_DASH_ADMIN_RESERVE 64
+/* Failed sign-ins (a wrong token on POST /login, an unknown link, a bad Bearer token on the
+ * API) per client address: after KILN_DASH_AUTH_FAILS within KILN_DASH_AUTH_WINDOW_MS the
+ * address gets 429 until the window that began with its first failure is over. Addresses are
+ * remembered in a table of KILN_DASH_AUTH_ADDRS (the stalest window makes room). */
+#define KILN_DASH_AUTH_FAILS 20
+#define KILN_DASH_AUTH_WINDOW_MS (60LL * 1000)
+#define KILN_DASH_AUTH_ADDRS 1024
 
 struct kiln_dash_env {
     const char *jobs_dir; /* DATA/jobs: one directory per job (server.h) */
@@ -60,8 +77,23 @@ void kiln_dash_state_free(void *state);
 int kiln_dash_session(struct kiln_dash *d, struct MHD_Connection *c, struct kiln_tenant *t);
 
 /* Mints a one-time sign-in link for tenant t: *path gets "/login/NONCE" (malloc'ed), valid
- * once until *expires_ms. -ENOSPC when KILN_DASH_SESSIONS_MAX are held. */
+ * once until *expires_ms. -EUSERS when t holds KILN_DASH_TENANT_LINKS unused links; -ENOSPC
+ * when the table is full (KILN_DASH_SESSIONS_MAX, less the admin's reserve for a tenant). */
 int kiln_dash_link_mint(struct kiln_dash *d, const struct kiln_tenant *t, char **path, int64_t *expires_ms);
+
+/* Opens a session for t (a sign-in): idhex gets its id (64 hex digits and a NUL), the cookie's
+ * value. At KILN_DASH_TENANT_SESSIONS, t's oldest session ends; -ENOSPC when the table is full
+ * as for links. */
+int kiln_dash_session_open(struct kiln_dash *d, const struct kiln_tenant *t, char idhex[65]);
+/* The tenant of the live session idhex names: 0 and *t filled, or -EACCES. */
+int kiln_dash_session_check(struct kiln_dash *d, const char *idhex, struct kiln_tenant *t);
+
+/* Sign-in failures of a client address (its text, as inet_ntop writes it): whether it may
+ * try now (false: *retry_s gets the seconds until it may), and recording one failure. */
+bool kiln_dash_auth_allowed(struct kiln_dash *d, const char *addr, int *retry_s);
+void kiln_dash_auth_failed(struct kiln_dash *d, const char *addr);
+/* The text of c's client address for the two above ("?" when MHD does not say). */
+void kiln_dash_client_addr(struct MHD_Connection *c, char out[64]);
 
 /* Exposed for the unit tests. */
 /* Whether next is a path of this site to send the browser to after sign-in ("/", "/jobs/7"):

@@ -12,6 +12,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -31,7 +33,23 @@
 #define CONSOLE_POST_MAX (1 << 20)
 #define ARTIFACT_MAX ((int64_t)1 << 30)
 #define CLAIM_WAIT_MAX_S 30
+#define CLAIM_POLL_MS 500
 #define POLL_MS 250
+
+/* Connections (libmicrohttpd with epoll and a pool of threads: a connection costs a socket and
+ * its buffer, not a thread, so idle ones block nobody). A request that waits (a worker's long
+ * poll, a console stream) is suspended and resumed every POLL_MS rather than holding a pool
+ * thread. Deadlines that a trickle of bytes cannot stretch, enforced by the keeper thread:
+ * a request's headers within HEADER_DEADLINE_MS of the connection opening or of its previous
+ * answer; its body at BODY_MIN_RATE bytes/s on average after BODY_GRACE_MS. MHD closes a
+ * connection silent for IDLE_TIMEOUT_S (a client that stops reading its answer). */
+#define POOL_THREADS 8
+#define CONN_MAX 1024u
+#define CONN_PER_IP 64u /* bench/service: 50 clients at once from one address */
+#define IDLE_TIMEOUT_S 30u
+#define HEADER_DEADLINE_MS 10000
+#define BODY_GRACE_MS 30000
+#define BODY_MIN_RATE 16384
 
 struct server {
     const struct kiln_server_opts *o;
@@ -44,13 +62,158 @@ struct server {
     pthread_mutex_t catalog_lock;
     json_t *catalog;
     int64_t catalog_ms;
+    char *gallery_state; /* DATA/gallery-seen.json: the newest index serial seen */
+    json_t *unlisted_logged; /* {path: true} of the gallery's unlisted entries logged */
+    char *catalog_err;       /* the last reason the gallery could not be read, logged once */
     struct kiln_dash *dash;
+    /* the open connections (struct conn), their deadlines and the suspended ones */
+    pthread_mutex_t conn_lock;
+    struct conn *conns;
+    bool closing; /* stopping: nothing is suspended any more */
+};
+
+enum conn_phase { PH_HEADERS, PH_BODY, PH_ANSWER };
+struct conn {
+    struct conn *prev, *next;
+    struct MHD_Connection *mc;
+    int fd;
+    enum conn_phase phase;
+    int64_t since_ms; /* when the phase began (monotonic) */
+    int64_t body;     /* bytes of the body so far */
+    bool parked;      /* suspended until the keeper's next round */
+    bool cut;         /* shut down for a missed deadline */
 };
 
 static void sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- connections ---- */
+
+static struct conn *conn_of(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+static void conn_phase(struct server *s, struct MHD_Connection *c, enum conn_phase ph)
+{
+    struct conn *k = conn_of(c);
+    if (!k) return;
+    pthread_mutex_lock(&s->conn_lock);
+    k->phase = ph;
+    k->since_ms = mono_ms();
+    k->body = 0;
+    pthread_mutex_unlock(&s->conn_lock);
+}
+
+static void conn_body(struct server *s, struct MHD_Connection *c, size_t n)
+{
+    struct conn *k = conn_of(c);
+    if (!k) return;
+    pthread_mutex_lock(&s->conn_lock);
+    k->body += (int64_t)n;
+    pthread_mutex_unlock(&s->conn_lock);
+}
+
+static void conn_notify(void *cls, struct MHD_Connection *c, void **ctx, enum MHD_ConnectionNotificationCode code)
+{
+    struct server *s = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        struct conn *k = xcalloc(1, sizeof(*k));
+        *k = (struct conn){.mc = c, .fd = ci ? ci->connect_fd : -1, .phase = PH_HEADERS, .since_ms = mono_ms()};
+        pthread_mutex_lock(&s->conn_lock);
+        k->next = s->conns;
+        if (s->conns) s->conns->prev = k;
+        s->conns = k;
+        pthread_mutex_unlock(&s->conn_lock);
+        *ctx = k;
+        return;
+    }
+    struct conn *k = *ctx;
+    if (!k) return;
+    /* MHD closes the socket after this notice: the keeper never shuts down a reused fd */
+    pthread_mutex_lock(&s->conn_lock);
+    if (k->prev) k->prev->next = k->next;
+    else s->conns = k->next;
+    if (k->next) k->next->prev = k->prev;
+    pthread_mutex_unlock(&s->conn_lock);
+    free(k);
+    *ctx = NULL;
+}
+
+/* Suspends the request on c until the keeper's next round (the access handler, or the content
+ * reader, is called again then); false, and nothing suspended, once the server is stopping. */
+static bool park(struct server *s, struct MHD_Connection *c)
+{
+    struct conn *k = conn_of(c);
+    pthread_mutex_lock(&s->conn_lock);
+    bool ok = k && !s->closing;
+    if (ok) {
+        MHD_suspend_connection(c);
+        k->parked = true;
+    }
+    pthread_mutex_unlock(&s->conn_lock);
+    return ok;
+}
+
+/* Resumes every suspended request; at the end (stopping) for good. */
+static void unpark_all(struct server *s, bool stopping)
+{
+    pthread_mutex_lock(&s->conn_lock);
+    if (stopping) s->closing = true;
+    for (struct conn *k = s->conns; k; k = k->next)
+        if (k->parked) {
+            k->parked = false;
+            MHD_resume_connection(k->mc);
+        }
+    pthread_mutex_unlock(&s->conn_lock);
+}
+
+/* Shuts down the connections past a deadline (MHD then sees the end of the stream and closes
+ * them); how many. */
+static int cut_late(struct server *s)
+{
+    int n = 0;
+    int64_t now = mono_ms();
+    pthread_mutex_lock(&s->conn_lock);
+    for (struct conn *k = s->conns; k; k = k->next) {
+        int64_t age = now - k->since_ms;
+        bool late = (k->phase == PH_HEADERS && age > HEADER_DEADLINE_MS) ||
+                    (k->phase == PH_BODY && age > BODY_GRACE_MS + k->body * 1000 / BODY_MIN_RATE);
+        if (late && !k->parked && !k->cut && k->fd >= 0) {
+            shutdown(k->fd, SHUT_RDWR);
+            k->cut = true;
+            n++;
+        }
+    }
+    pthread_mutex_unlock(&s->conn_lock);
+    return n;
+}
+
+static void *keeper(void *arg)
+{
+    struct server *s = arg;
+    while (!*s->stop) {
+        sleep_ms(POLL_MS);
+        unpark_all(s, false);
+        int n = cut_late(s);
+        if (n)
+            log_warn("kiln serve: closed %d connection(s) that sent no request headers within %d s, or a body slower than %d "
+                     "bytes/s after %d s",
+                     n, HEADER_DEADLINE_MS / 1000, BODY_MIN_RATE, BODY_GRACE_MS / 1000);
+    }
+    return NULL;
 }
 
 /* One store handle per thread at a time: taken from the pool, or opened. */
@@ -90,6 +253,8 @@ struct req {
     int64_t scope;
     /* a dashboard page (dashboard.h) and its state */
     bool dash;
+    bool framing_bad; /* answered 400 on its headers (framing_refused) */
+    int64_t claim_until_ms, claim_next_ms; /* a worker's long poll: when it ends (0: not begun), when to ask the store again */
     void *dash_state;
     /* an early error (auth, size) answered once the body is drained */
     int status;
@@ -201,15 +366,24 @@ static void authenticate(struct server *s, struct MHD_Connection *c, struct req 
     if (!h || strncasecmp(h, "Bearer ", 7) != 0) return;
     const char *tok = h + 7;
     while (*tok == ' ') tok++;
+    /* wrong tokens count against the address as wrong sign-ins do (dashboard.h) */
+    char addr[64];
+    int retry_s = 0;
+    kiln_dash_client_addr(c, addr);
+    if (!kiln_dash_auth_allowed(s->dash, addr, &retry_s))
+        return fail(r, 429, NULL, "this address sent %d unknown tokens within %lld s; try again in %d s", KILN_DASH_AUTH_FAILS,
+                    KILN_DASH_AUTH_WINDOW_MS / 1000, retry_s);
     struct kiln_store *st = store_get(s);
     if (!st) return;
     char *err = NULL;
-    if (startswith(tok, "kt_") && kiln_store_tenant_auth(st, tok, &r->t, &err) == 0) {
+    int rc = -EACCES;
+    if (startswith(tok, "kt_") && (rc = kiln_store_tenant_auth(st, tok, &r->t, &err)) == 0) {
         r->who = WHO_TENANT;
         r->scope = r->t.admin ? KILN_SCOPE_ALL : r->t.id;
-    } else if (startswith(tok, "kw_") && kiln_store_worker_auth(st, tok, &r->w, &err) == 0) {
+    } else if (startswith(tok, "kw_") && (rc = kiln_store_worker_auth(st, tok, &r->w, &err)) == 0) {
         r->who = WHO_WORKER;
     }
+    if (rc == -EACCES) kiln_dash_auth_failed(s->dash, addr);
     free(err);
     store_put(s, st);
 }
@@ -610,19 +784,13 @@ static enum MHD_Result h_job_artifact(struct server *s, struct MHD_Connection *c
 /* The live console: what the worker sent so far, then more as it comes, until the job ends. */
 struct console_stream {
     struct server *s;
+    struct MHD_Connection *c;
     int64_t id, scope;
     char *path;
     int fd;
     int64_t last_check_ms;
     bool ended;
 };
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static ssize_t console_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
@@ -648,7 +816,8 @@ static ssize_t console_read(void *cls, uint64_t pos, char *buf, size_t max)
             kiln_job_clear(&j);
             if (cs->ended) continue;
         }
-        sleep_ms(POLL_MS);
+        /* nothing new: read again on the keeper's next round (0 with the connection suspended) */
+        return park(cs->s, cs->c) ? 0 : MHD_CONTENT_READER_END_OF_STREAM;
     }
 }
 
@@ -666,7 +835,7 @@ static enum MHD_Result h_job_console(struct server *s, struct MHD_Connection *c,
     if (job_visible(s, c, r, &sent) < 0) return sent;
     struct console_stream *cs = xcalloc(1, sizeof(*cs));
     _cleanup_free_ char *dir = job_dir(s, r->m.id);
-    *cs = (struct console_stream){.s = s, .id = r->m.id, .scope = r->scope, .path = path_join(dir, "console.log"), .fd = -1};
+    *cs = (struct console_stream){.s = s, .c = c, .id = r->m.id, .scope = r->scope, .path = path_join(dir, "console.log"), .fd = -1};
     struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, console_read, cs, console_free);
     MHD_add_response_header(resp, "Content-Type", "text/plain; charset=utf-8");
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
@@ -701,8 +870,13 @@ static enum MHD_Result h_login_link(struct server *s, struct MHD_Connection *c, 
 {
     char *path = NULL;
     int64_t expires = 0;
-    if (kiln_dash_link_mint(s->dash, &r->t, &path, &expires) < 0)
-        return err_now(c, r, 503, NULL, "the server holds too many sessions; try again later");
+    int rc = kiln_dash_link_mint(s->dash, &r->t, &path, &expires);
+    if (rc == -EUSERS) {
+        fail(r, 429, NULL, "tenant %s holds %d unused sign-in links (at most %d); each lapses a minute after it was made",
+             r->t.name, KILN_DASH_TENANT_LINKS, KILN_DASH_TENANT_LINKS);
+        return send_error(c, r);
+    }
+    if (rc < 0) return err_now(c, r, 503, NULL, "the server holds too many sessions; try again later");
     json_t *o = json_pack("{s:s, s:I}", "path", path, "expires_ms", (json_int_t)expires);
     free(path);
     return send_json(c, r, 201, o);
@@ -746,34 +920,37 @@ static void clear_attempt_files(const char *dir)
 
 static enum MHD_Result h_w_claim(struct server *s, struct MHD_Connection *c, struct req *r)
 {
-    const char *q = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "wait");
-    long wait = 0;
-    if (q && (!parse_long(q, &wait) || wait < 0 || wait > CLAIM_WAIT_MAX_S))
-        return err_now(c, r, 400, "wait", "must be a number of seconds from 0 to 30");
-    int64_t until = mono_ms() + wait * 1000;
-    for (;;) {
-        struct kiln_store *st = store_get(s);
-        if (!st) return err_now(c, r, 500, NULL, "the server's database failed; try again later");
-        struct kiln_job j = {0};
-        char *err = NULL;
-        int rc = kiln_store_claim(st, r->w.id, s->o->lease_ms, &j, &err);
-        store_put(s, st);
-        if (rc < 0) return store_error(c, r, rc, err);
-        if (rc == 1) {
-            log_info("kiln serve: job %lld (attempt %d) assigned to worker %s", (long long)j.id, j.attempt, r->w.name);
-            _cleanup_free_ char *dir = job_dir(s, j.id);
-            mkdir(dir, 0700);
-            /* a new attempt starts without the last one's artifacts (its results would show as
-             * this attempt's); the console keeps every attempt's lines */
-            if (j.attempt > 1) clear_attempt_files(dir);
-            json_t *o = job_json(&j, SPEC_FULL);
-            json_object_set_new(o, "lease_ms", json_integer(s->o->lease_ms));
-            kiln_job_clear(&j);
-            return send_json(c, r, 200, o);
-        }
-        if (mono_ms() >= until || *s->stop) break;
-        sleep_ms(500);
+    if (!r->claim_until_ms) {
+        const char *q = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "wait");
+        long wait = 0;
+        if (q && (!parse_long(q, &wait) || wait < 0 || wait > CLAIM_WAIT_MAX_S))
+            return err_now(c, r, 400, "wait", "must be a number of seconds from 0 to 30");
+        r->claim_until_ms = mono_ms() + wait * 1000;
     }
+    /* the store is asked every CLAIM_POLL_MS, though the request is resumed more often */
+    if (mono_ms() < r->claim_next_ms && !*s->stop && park(s, c)) return MHD_YES;
+    r->claim_next_ms = mono_ms() + CLAIM_POLL_MS;
+    struct kiln_store *st = store_get(s);
+    if (!st) return err_now(c, r, 500, NULL, "the server's database failed; try again later");
+    struct kiln_job j = {0};
+    char *err = NULL;
+    int rc = kiln_store_claim(st, r->w.id, s->o->lease_ms, &j, &err);
+    store_put(s, st);
+    if (rc < 0) return store_error(c, r, rc, err);
+    if (rc == 1) {
+        log_info("kiln serve: job %lld (attempt %d) assigned to worker %s", (long long)j.id, j.attempt, r->w.name);
+        _cleanup_free_ char *dir = job_dir(s, j.id);
+        mkdir(dir, 0700);
+        /* a new attempt starts without the last one's artifacts (its results would show as
+         * this attempt's); the console keeps every attempt's lines */
+        if (j.attempt > 1) clear_attempt_files(dir);
+        json_t *o = job_json(&j, SPEC_FULL);
+        json_object_set_new(o, "lease_ms", json_integer(s->o->lease_ms));
+        kiln_job_clear(&j);
+        return send_json(c, r, 200, o);
+    }
+    /* nothing yet: asked again on the keeper's next round, without holding a thread */
+    if (mono_ms() < r->claim_until_ms && !*s->stop && park(s, c)) return MHD_YES;
     struct MHD_Response *resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
     enum MHD_Result res = MHD_queue_response(c, 204, resp);
     MHD_destroy_response(resp);
@@ -868,7 +1045,10 @@ static enum MHD_Result h_w_finish(struct server *s, struct MHD_Connection *c, st
 #define UPDATE_MANIFEST_MAX (1 << 20) /* bytes of an update.json: what kiln-updater accepts */
 
 /* The gallery's verified catalog (a reference the caller drops), reloaded when older than
- * CATALOG_TTL_MS; NULL when it never loaded. */
+ * CATALOG_TTL_MS; NULL when it never loaded. What images/ holds beyond the index's versions
+ * is left out (gallery.h, skip_unlisted) and logged once per path; the serial seen is kept in
+ * DATA/gallery-seen.json, so a rolled-back index is refused all the same. A gallery that
+ * cannot be read is logged once per distinct reason, not on every request. */
 static json_t *catalog_get(struct server *s)
 {
     pthread_mutex_lock(&s->catalog_lock);
@@ -877,12 +1057,33 @@ static json_t *catalog_get(struct server *s)
         struct diags d = {0};
         char *err = NULL;
         json_t *cat = NULL;
-        if (gallery_open(s->o->gallery, &g, &d, &err) == 0 && gallery_load(g, &cat, &err) == 0) {
+        if (gallery_open(s->o->gallery, &g, &d, &err) == 0) {
+            g->state = s->gallery_state;
+            g->skip_unlisted = true;
+        }
+        if (g && gallery_load(g, &cat, &err) == 0) {
+            size_t i;
+            json_t *u;
+            json_array_foreach(json_object_get(cat, "unlisted"), i, u) {
+                const char *p = json_string_value(u);
+                if (!json_object_get(s->unlisted_logged, p)) {
+                    log_warn("kiln serve: %s is not a version the gallery's newest index lists (a publish cut off, or "
+                             "something put there by hand): updates leave it out; remove it",
+                             p);
+                    json_object_set_new(s->unlisted_logged, p, json_true());
+                }
+            }
             json_decref(s->catalog);
             s->catalog = cat;
             s->catalog_ms = mono_ms();
+            free(s->catalog_err);
+            s->catalog_err = NULL;
         } else {
-            log_error("kiln serve: the gallery %s cannot be read: %s", s->o->gallery, err ? err : "see its gallery.yml");
+            const char *why = err ? err : "see its gallery.yml";
+            if (!s->catalog_err || !streq(s->catalog_err, why))
+                log_error("kiln serve: the gallery %s cannot be read: %s", s->o->gallery, why);
+            free(s->catalog_err);
+            s->catalog_err = xstrdup(why);
         }
         diags_free(&d);
         gallery_free(g);
@@ -1119,6 +1320,7 @@ static enum MHD_Result h_omaha(struct server *s, struct MHD_Connection *c, struc
     int rc = omaha_request_parse(r->body.s ? r->body.s : "", r->body.len, q, why, sizeof(why));
     json_t *cat = NULL;
     struct kiln_store *st = NULL;
+    /* only the document's size is 413 (its bytes); too many apps or events is a bad request */
     if (rc < 0) status = rc == -EMSGSIZE ? 413 : 400;
     else if (!(cat = catalog_get(s))) status = 500, snprintf(why, sizeof(why), "the server's gallery cannot be read; try again later");
     else if (!(st = store_get(s))) status = 500, snprintf(why, sizeof(why), "the server's database failed; try again later");
@@ -1204,6 +1406,7 @@ static void begin(struct server *s, struct MHD_Connection *c, struct req *r)
     if (r->m.route == R_NONE) return fail(r, 404, NULL, "no such resource");
     if (!rule) return fail(r, 405, NULL, "method not allowed here");
     if (rule->who != WHO_NONE) authenticate(s, c, r);
+    if (r->status) return;
     if (rule->who != WHO_NONE && r->who != rule->who)
         return fail(r, 401, NULL, rule->who == WHO_TENANT ? "this needs a tenant's API token: Authorization: Bearer kt_..."
                                                           : "this needs a worker's token: Authorization: Bearer kw_...");
@@ -1216,7 +1419,7 @@ static void begin(struct server *s, struct MHD_Connection *c, struct req *r)
         if (len > OMAHA_DOC_MAX) return fail(r, 413, NULL, "an Omaha request is at most %d bytes", OMAHA_DOC_MAX);
         /* update_engine sends text/xml; a form or JSON body is no Omaha request */
         const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
-        if (ct && !startswith(ct, "text/xml") && !startswith(ct, "application/xml"))
+        if (ct && !kiln_api_media_type_is(ct, "text/xml") && !kiln_api_media_type_is(ct, "application/xml"))
             return fail(r, 415, NULL, "an Omaha request is XML: send it as Content-Type: text/xml");
         if (!s->o->gallery) return fail(r, 404, NULL, "this server answers no update checks (start kiln serve with --gallery DIR)");
     }
@@ -1258,12 +1461,54 @@ static void begin(struct server *s, struct MHD_Connection *c, struct req *r)
     }
 }
 
+struct framing {
+    const char *cl[4];
+    size_t ncl;
+    bool te;
+};
+
+static enum MHD_Result framing_field(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    struct framing *f = cls;
+    (void)kind;
+    if (!strcasecmp(key, "Content-Length")) {
+        if (f->ncl < ARRAY_SIZE(f->cl)) f->cl[f->ncl] = value ? value : "";
+        f->ncl++;
+    } else if (!strcasecmp(key, "Transfer-Encoding")) f->te = true;
+    return MHD_YES;
+}
+
+/* A request whose body's length is ambiguous is answered 400 at once and the connection
+ * closed: where its body ends, and so where a next request would start, is unknown. */
+static enum MHD_Result framing_refused(struct MHD_Connection *c, struct req *r)
+{
+    struct framing f = {0};
+    char why[160];
+    MHD_get_connection_values(c, MHD_HEADER_KIND, framing_field, &f);
+    if (kiln_api_framing_check(f.cl, f.ncl < ARRAY_SIZE(f.cl) ? f.ncl : ARRAY_SIZE(f.cl) + 1, f.te, why, sizeof why) == 0)
+        return MHD_NO;
+    r->framing_bad = true;
+    json_t *j = json_pack("{s:s, s:n}", "error", why, "field");
+    char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(j);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(resp, "Content-Type", "application/json");
+    MHD_add_response_header(resp, "Connection", "close");
+    MHD_queue_response(c, 400, resp);
+    MHD_destroy_response(resp);
+    log_info("%s %s -> 400 (%s)", r->method, r->dash ? "(dashboard)" : r->url, why);
+    return MHD_YES;
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                const char *version, const char *upload, size_t *upload_size, void **con_cls)
 {
     struct server *s = cls;
     (void)version;
     struct req *r = *con_cls;
+    if (!r) conn_phase(s, c, PH_BODY); /* the headers are in */
+    else if (*upload_size) conn_body(s, c, *upload_size);
+    else conn_phase(s, c, PH_ANSWER);
     if (!r) {
         r = xcalloc(1, sizeof(*r));
         r->fd = -1;
@@ -1272,10 +1517,15 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         kiln_route_parse(url, &r->m);
         *con_cls = r;
         r->dash = r->m.route == R_NONE && kiln_dash_owns(url);
+        if (framing_refused(c, r) == MHD_YES) return MHD_YES;
         if (!r->dash) {
             begin(s, c, r);
             return MHD_YES;
         }
+    }
+    if (r->framing_bad) {
+        *upload_size = 0;
+        return MHD_YES;
     }
     if (r->dash) return kiln_dash_handle(s->dash, c, url, method, upload, upload_size, &r->dash_state);
     bool method_ok;
@@ -1338,11 +1588,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
-    (void)cls;
-    (void)c;
     (void)toe;
     req_free(*con_cls);
     *con_cls = NULL;
+    conn_phase(cls, c, PH_HEADERS); /* a kept-alive connection's next request */
 }
 
 static struct kiln_store *dash_store_get(void *ctx) { return store_get(ctx); }
@@ -1420,11 +1669,14 @@ int kiln_server_run(const struct kiln_server_opts *o, volatile sig_atomic_t *sto
     struct server s = {.o = o, .stop = stop};
     pthread_mutex_init(&s.lock, NULL);
     pthread_mutex_init(&s.catalog_lock, NULL);
+    pthread_mutex_init(&s.conn_lock, NULL);
     s.url = o->db_url ? xstrdup(o->db_url) : xasprintf("sqlite:%s/kiln.db", o->data);
     s.images = path_join(o->data, "images");
     s.tmp = path_join(s.images, ".tmp");
     s.jobs = path_join(o->data, "jobs");
     s.openapi = kiln_data_path("service/openapi.json");
+    s.gallery_state = path_join(o->data, "gallery-seen.json");
+    s.unlisted_logged = json_object();
     const char *dirs[] = {o->data, s.images, s.tmp, s.jobs};
     for (size_t i = 0; i < ARRAY_SIZE(dirs) && r == 0; i++)
         if (mkdir_p(dirs[i], 0700) < 0) {
@@ -1436,13 +1688,19 @@ int kiln_server_run(const struct kiln_server_opts *o, volatile sig_atomic_t *sto
     struct kiln_dash_env denv = {.jobs_dir = s.jobs, .store_get = dash_store_get, .store_put = dash_store_put, .ctx = &s};
     s.dash = kiln_dash_new(&denv);
     struct MHD_Daemon *d = NULL;
-    pthread_t sw, pu;
-    bool sweeping = false, publishing = false;
+    pthread_t sw, pu, ke;
+    bool sweeping = false, publishing = false, keeping = false;
     if (r == 0) {
-        d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, handler, &s,
-                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_LIMIT, 256u,
-                             MHD_OPTION_PER_IP_CONNECTION_LIMIT, 64u, MHD_OPTION_CONNECTION_TIMEOUT, 120u,
-                             MHD_OPTION_NOTIFY_COMPLETED, completed, &s, MHD_OPTION_END);
+        /* connections are file descriptors: a few are left for the store, uploads and logs */
+        struct rlimit rl;
+        unsigned limit = CONN_MAX;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < CONN_MAX + 128)
+            limit = rl.rlim_cur > 256 ? (unsigned)rl.rlim_cur - 128 : 128;
+        d = MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL, handler, &s,
+                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)POOL_THREADS,
+                             MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT, CONN_PER_IP,
+                             MHD_OPTION_CONNECTION_TIMEOUT, IDLE_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED, completed, &s,
+                             MHD_OPTION_NOTIFY_CONNECTION, conn_notify, &s, MHD_OPTION_END);
         if (!d) {
             r = -EADDRINUSE;
             *err = xasprintf("cannot listen on %s (the port is taken or the address is not this host's)", o->listen);
@@ -1450,6 +1708,7 @@ int kiln_server_run(const struct kiln_server_opts *o, volatile sig_atomic_t *sto
     }
     if (r == 0) {
         sweeping = pthread_create(&sw, NULL, sweeper, &s) == 0;
+        keeping = pthread_create(&ke, NULL, keeper, &s) == 0;
         publishing = o->gallery_key && pthread_create(&pu, NULL, publisher, &s) == 0;
         /* with port 0 the kernel picked one: the line names it, for whoever started the server */
         const union MHD_DaemonInfo *bi = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
@@ -1460,14 +1719,24 @@ int kiln_server_run(const struct kiln_server_opts *o, volatile sig_atomic_t *sto
         while (!*stop) sleep_ms(200);
         log_info("kiln serve: stopping");
     }
-    if (d) MHD_stop_daemon(d);
+    if (keeping) pthread_join(ke, NULL);
+    if (d) {
+        /* suspended requests are resumed (they see the stop and end) before MHD stops */
+        unpark_all(&s, true);
+        sleep_ms(2 * POLL_MS);
+        MHD_stop_daemon(d);
+    }
     if (sweeping) pthread_join(sw, NULL);
     if (publishing) pthread_join(pu, NULL);
     for (int i = 0; i < s.nidle; i++) kiln_store_close(s.idle[i]);
     kiln_dash_free(s.dash);
     pthread_mutex_destroy(&s.lock);
     pthread_mutex_destroy(&s.catalog_lock);
+    pthread_mutex_destroy(&s.conn_lock);
     json_decref(s.catalog);
+    json_decref(s.unlisted_logged);
+    free(s.gallery_state);
+    free(s.catalog_err);
     free(s.url);
     free(s.images);
     free(s.tmp);

@@ -139,7 +139,7 @@ static bool valid_name(const char *s, bool empty_ok)
 {
     size_t n = s ? strlen(s) : 0;
     if (n == 0) return empty_ok;
-    if (n > KILN_STORE_NAME_MAX || s[0] == '-' || s[0] == '.') return false;
+    if (n > KILN_STORE_NAME_MAX || s[0] == '-' || s[0] == '.' || strstr(s, "..")) return false;
     return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
 }
 
@@ -1499,7 +1499,7 @@ int kiln_store_rollout_pause(struct kiln_store *st, const char *name, const char
 int kiln_store_machine_group(struct kiln_store *st, const char *name, const char *machine_id, const char *group,
                              char **err)
 {
-    if (!valid_version(name) || !omaha_token_ok(machine_id) || (*group && !rollout_group_ok(group)))
+    if (!valid_version(name) || !omaha_name_ok(machine_id) || (*group && !rollout_group_ok(group)))
         return store_fail(err, -EINVAL, "an image name, a machine id and a group name ([A-Za-z0-9._-]) are needed");
     int rc = begin(st, err);
     if (rc < 0) return rc;
@@ -1542,7 +1542,7 @@ static int machine_touch(struct kiln_store *st, const char *name, const char *ch
 
 static int check_client(const char *name, const char *channel, const char *machine_id, const char *running, char **err)
 {
-    if (!valid_version(name) || !valid_name(channel, false) || !omaha_token_ok(machine_id) || !omaha_token_ok(running))
+    if (!valid_version(name) || !valid_name(channel, false) || !omaha_name_ok(machine_id) || !omaha_name_ok(running))
         return store_fail(err, -EINVAL, "a machine needs an image name, a channel, a machine id and its version");
     return 0;
 }

@@ -27,6 +27,7 @@ __attribute__((format(printf, 4, 5))) static int fail(char *why, size_t sz, int 
 
 enum kind {
     K_TOKEN,  /* OMAHA_TOKEN_CHARS, 1..OMAHA_TOKEN_MAX */
+    K_NAME,   /* omaha_name_ok: a token that cannot act as a path */
     K_FILE,   /* a token without '/', ':', '{', '}', not starting with '.' */
     K_URL,    /* printable ASCII without spaces, quotes or angle brackets, 1..OMAHA_URL_MAX */
     K_HEX64,  /* 64 hex digits (stored lower-case) */
@@ -37,6 +38,7 @@ static const char *kind_says(enum kind k)
 {
     switch (k) {
     case K_TOKEN: return "1 to 128 of A-Z a-z 0-9 . _ + ~ : { } @ = / -";
+    case K_NAME: return "1 to 128 of A-Z a-z 0-9 . _ + ~ : { } @ = -, not starting with '.' and without \"..\"";
     case K_FILE: return "a file name: 1 to 128 of A-Z a-z 0-9 . _ + ~ @ = -, not starting with '.'";
     case K_URL: return "an http:// or https:// URL of at most 1024 printable characters without spaces or quotes";
     case K_HEX64: return "64 hexadecimal digits (a SHA-256)";
@@ -51,11 +53,17 @@ bool omaha_token_ok(const char *s)
     return n > 0 && n <= OMAHA_TOKEN_MAX && strspn(s, OMAHA_TOKEN_CHARS) == n;
 }
 
+bool omaha_name_ok(const char *s)
+{
+    return omaha_token_ok(s) && s[0] != '.' && !strchr(s, '/') && !strstr(s, "..");
+}
+
 static bool value_ok(const char *s, enum kind k)
 {
     size_t n = strlen(s);
     switch (k) {
     case K_TOKEN: return omaha_token_ok(s);
+    case K_NAME: return omaha_name_ok(s);
     case K_FILE: return omaha_token_ok(s) && s[0] != '.' && !strpbrk(s, "/:{}");
     case K_URL:
         if (n == 0 || n > OMAHA_URL_MAX || (strncmp(s, "http://", 7) != 0 && strncmp(s, "https://", 8) != 0)) return false;
@@ -296,7 +304,7 @@ static int parse_event(const xmlNode *n, struct omaha_event *e, char *why, size_
     if ((rc = attr_int(n, "eventtype", 0, 65535, true, &t, NULL, why, sz)) < 0 ||
         (rc = attr_int(n, "eventresult", 0, 65535, true, &r, NULL, why, sz)) < 0 ||
         (rc = attr_int(n, "errorcode", INT32_MIN, UINT32_MAX, false, &e->errorcode, &e->has_errorcode, why, sz)) < 0 ||
-        (rc = attr(n, "previousversion", K_TOKEN, false, e->previousversion, sizeof(e->previousversion), why, sz)) < 0)
+        (rc = attr(n, "previousversion", K_NAME, false, e->previousversion, sizeof(e->previousversion), why, sz)) < 0)
         return rc;
     e->type = (int)t;
     e->result = (int)r;
@@ -306,18 +314,18 @@ static int parse_event(const xmlNode *n, struct omaha_event *e, char *why, size_
 static int parse_app_request(const xmlNode *n, struct omaha_app_request *a, char *why, size_t sz)
 {
     int rc;
-    if ((rc = attr(n, "appid", K_TOKEN, true, a->appid, sizeof(a->appid), why, sz)) < 0 ||
-        (rc = attr(n, "version", K_TOKEN, true, a->version, sizeof(a->version), why, sz)) < 0 ||
-        (rc = attr(n, "track", K_TOKEN, false, a->track, sizeof(a->track), why, sz)) < 0 ||
-        (rc = attr(n, "machineid", K_TOKEN, false, a->machineid, sizeof(a->machineid), why, sz)) < 0 ||
-        (rc = attr(n, "bootid", K_TOKEN, false, a->bootid, sizeof(a->bootid), why, sz)) < 0)
+    if ((rc = attr(n, "appid", K_NAME, true, a->appid, sizeof(a->appid), why, sz)) < 0 ||
+        (rc = attr(n, "version", K_NAME, true, a->version, sizeof(a->version), why, sz)) < 0 ||
+        (rc = attr(n, "track", K_NAME, false, a->track, sizeof(a->track), why, sz)) < 0 ||
+        (rc = attr(n, "machineid", K_NAME, false, a->machineid, sizeof(a->machineid), why, sz)) < 0 ||
+        (rc = attr(n, "bootid", K_NAME, false, a->bootid, sizeof(a->bootid), why, sz)) < 0)
         return rc;
     for (const xmlNode *c = n->children; c; c = c->next) {
         if (is(c, "ping")) a->ping = true;
         else if (is(c, "updatecheck")) a->updatecheck = true;
         else if (is(c, "event")) {
             if (a->nevents == OMAHA_EVENTS_MAX)
-                return fail(why, sz, -EMSGSIZE, "<app> has more than %d events", OMAHA_EVENTS_MAX);
+                return fail(why, sz, -E2BIG, "<app> has more than %d events", OMAHA_EVENTS_MAX);
             if ((rc = parse_event(c, &a->events[a->nevents], why, sz)) < 0) return rc;
             a->nevents++;
         }
@@ -346,7 +354,7 @@ int omaha_request_parse(const char *doc, size_t len, struct omaha_request *out, 
                 break;
             rc = attr(c, "arch", K_TOKEN, false, r->os_arch, sizeof(r->os_arch), why, sz);
         } else if (is(c, "app")) {
-            if (r->napps == OMAHA_APPS_MAX) rc = fail(why, sz, -EMSGSIZE, "<request> has more than %d apps", OMAHA_APPS_MAX);
+            if (r->napps == OMAHA_APPS_MAX) rc = fail(why, sz, -E2BIG, "<request> has more than %d apps", OMAHA_APPS_MAX);
             else if ((rc = parse_app_request(c, &r->apps[r->napps], why, sz)) == 0) r->napps++;
         }
     }
@@ -359,13 +367,13 @@ int omaha_request_parse(const char *doc, size_t len, struct omaha_request *out, 
 
 static int parse_manifest(const xmlNode *m, struct omaha_app_response *a, char *why, size_t sz)
 {
-    int rc = attr(m, "version", K_TOKEN, true, a->version, sizeof(a->version), why, sz);
+    int rc = attr(m, "version", K_NAME, true, a->version, sizeof(a->version), why, sz);
     for (const xmlNode *c = m->children; c && rc == 0; c = c->next) {
         if (is(c, "packages")) {
             for (const xmlNode *p = c->children; p && rc == 0; p = p->next) {
                 if (!is(p, "package")) continue;
                 if (a->npackages == OMAHA_PACKAGES_MAX)
-                    return fail(why, sz, -EMSGSIZE, "<packages> has more than %d packages", OMAHA_PACKAGES_MAX);
+                    return fail(why, sz, -E2BIG, "<packages> has more than %d packages", OMAHA_PACKAGES_MAX);
                 struct omaha_package *k = &a->packages[a->npackages];
                 char req[8];
                 if ((rc = attr(p, "name", K_FILE, true, k->name, sizeof(k->name), why, sz)) < 0 ||
@@ -409,7 +417,7 @@ static int parse_updatecheck(const xmlNode *u, struct omaha_app_response *a, cha
         if (is(c, "urls")) {
             for (const xmlNode *l = c->children; l && rc == 0; l = l->next) {
                 if (!is(l, "url")) continue;
-                if (a->nurls == OMAHA_URLS_MAX) return fail(why, sz, -EMSGSIZE, "<urls> has more than %d urls", OMAHA_URLS_MAX);
+                if (a->nurls == OMAHA_URLS_MAX) return fail(why, sz, -E2BIG, "<urls> has more than %d urls", OMAHA_URLS_MAX);
                 if ((rc = attr(l, "codebase", K_URL, true, a->urls[a->nurls], sizeof(a->urls[0]), why, sz)) == 0) a->nurls++;
             }
         } else if (is(c, "manifest") && !manifest) {
@@ -427,7 +435,7 @@ static int parse_updatecheck(const xmlNode *u, struct omaha_app_response *a, cha
 static int parse_app_response(const xmlNode *n, struct omaha_app_response *a, char *why, size_t sz)
 {
     int rc;
-    if ((rc = attr(n, "appid", K_TOKEN, true, a->appid, sizeof(a->appid), why, sz)) < 0 ||
+    if ((rc = attr(n, "appid", K_NAME, true, a->appid, sizeof(a->appid), why, sz)) < 0 ||
         (rc = attr(n, "status", K_TOKEN, true, a->status, sizeof(a->status), why, sz)) < 0)
         return rc;
     for (const xmlNode *c = n->children; c && rc == 0; c = c->next) {
@@ -456,7 +464,7 @@ int omaha_response_parse(const char *doc, size_t len, struct omaha_response *out
         if (is(c, "daystart")) {
             rc = attr_int(c, "elapsed_seconds", 0, 86400, false, &r->daystart_elapsed_seconds, NULL, why, sz);
         } else if (is(c, "app")) {
-            if (r->napps == OMAHA_APPS_MAX) rc = fail(why, sz, -EMSGSIZE, "<response> has more than %d apps", OMAHA_APPS_MAX);
+            if (r->napps == OMAHA_APPS_MAX) rc = fail(why, sz, -E2BIG, "<response> has more than %d apps", OMAHA_APPS_MAX);
             else if ((rc = parse_app_response(c, &r->apps[r->napps], why, sz)) == 0) r->napps++;
         }
     }
@@ -573,11 +581,11 @@ int omaha_request_write(const struct omaha_request *r, char **out, size_t *len, 
             break;
         }
         open_el(&w, "app");
-        put(&w, "app", "appid", a->appid, K_TOKEN, true);
-        put(&w, "app", "version", a->version, K_TOKEN, true);
-        put(&w, "app", "track", a->track, K_TOKEN, false);
-        put(&w, "app", "machineid", a->machineid, K_TOKEN, false);
-        put(&w, "app", "bootid", a->bootid, K_TOKEN, false);
+        put(&w, "app", "appid", a->appid, K_NAME, true);
+        put(&w, "app", "version", a->version, K_NAME, true);
+        put(&w, "app", "track", a->track, K_NAME, false);
+        put(&w, "app", "machineid", a->machineid, K_NAME, false);
+        put(&w, "app", "bootid", a->bootid, K_NAME, false);
         if (a->ping) {
             open_el(&w, "ping");
             put_raw(&w, "active", "1");
@@ -598,7 +606,7 @@ int omaha_request_write(const struct omaha_request *r, char **out, size_t *len, 
             put_int(&w, "eventtype", e->type);
             put_int(&w, "eventresult", e->result);
             if (e->has_errorcode) put_int(&w, "errorcode", e->errorcode);
-            put(&w, "event", "previousversion", e->previousversion, K_TOKEN, false);
+            put(&w, "event", "previousversion", e->previousversion, K_NAME, false);
             close_el(&w);
         }
         close_el(&w);
@@ -628,7 +636,7 @@ static void write_updatecheck(struct writer *w, const struct omaha_app_response 
     }
     close_el(w);
     open_el(w, "manifest");
-    put(w, "manifest", "version", a->version, K_TOKEN, true);
+    put(w, "manifest", "version", a->version, K_NAME, true);
     open_el(w, "packages");
     for (size_t i = 0; i < a->npackages && w->rc == 0; i++) {
         const struct omaha_package *p = &a->packages[i];
@@ -684,7 +692,7 @@ int omaha_response_write(const struct omaha_response *r, char **out, size_t *len
     for (size_t i = 0; i < r->napps && w.rc == 0; i++) {
         const struct omaha_app_response *a = &r->apps[i];
         open_el(&w, "app");
-        put(&w, "app", "appid", a->appid, K_TOKEN, true);
+        put(&w, "app", "appid", a->appid, K_NAME, true);
         put(&w, "app", "status", a->status, K_TOKEN, true);
         if (a->ping) {
             open_el(&w, "ping");

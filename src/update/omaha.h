@@ -42,11 +42,12 @@
  * runs without network access (XML_PARSE_NONET), without entity substitution, and a document
  * with a DOCTYPE is refused (no DTD, no entity declarations). Every attribute value kept is
  * bounded (the array sizes below, including the NUL) and checked: identifiers, versions and
- * names use OMAHA_TOKEN_CHARS; URLs are printable ASCII without spaces; numbers are decimal in
+ * names use OMAHA_TOKEN_CHARS without '/' and "..", not starting with '.' (omaha_name_ok),
+ * hashes and statuses OMAHA_TOKEN_CHARS; URLs are printable ASCII without spaces; numbers are decimal in
  * range. Unknown elements and attributes are ignored (later protocol versions add some).
  *
- * Errors: 0 on success; -EMSGSIZE: the document is too large, or has more apps, events, URLs
- * or packages than the bounds; -EINVAL: not well-formed XML, a DOCTYPE, a wrong root element
+ * Errors: 0 on success; -EMSGSIZE: the document is too large (more bytes than OMAHA_DOC_MAX);
+ * -E2BIG: it has more apps, events, URLs or packages than the bounds; -EINVAL: not well-formed XML, a DOCTYPE, a wrong root element
  * or protocol, a missing or bad attribute; -ENOMEM. why (sz bytes) gets one line saying what
  * and where (line:column for XML errors, the element and attribute otherwise); no text of
  * the document other than names checked against the charset is ever copied into it. */
@@ -168,3 +169,7 @@ int omaha_sha256_hex_to_b64(const char *hex, char b64[45]);
 int omaha_sha256_b64_to_hex(const char *b64, char hex[65]);
 /* True when s (len > 0, <= OMAHA_TOKEN_MAX) uses only OMAHA_TOKEN_CHARS. */
 bool omaha_token_ok(const char *s);
+/* A token that names something (appid, version, track, machineid, bootid, previousversion):
+ * also no '/', no "..", not starting with '.', so it never acts as a path wherever it is
+ * stored, logged or joined. */
+bool omaha_name_ok(const char *s);

@@ -34,6 +34,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* no component that is empty, ".", ".." or hidden */
     if (m.rest && (m.rest[0] == '/' || m.rest[0] == '.' || strstr(m.rest, "/.") || strstr(m.rest, "//"))) abort();
     kiln_route_clear(&m);
+    /* the header values the server judges: a Content-Type, and Content-Length fields split at NUL */
+    kiln_api_media_type_is(url, "text/xml");
+    const char *cl[3] = {url, url + strlen(url), url};
+    char fw[160];
+    if (kiln_api_framing_check(cl, 1 + size % 3, size & 1, fw, sizeof fw) == 0 &&
+        (size % 3 != 0 || (size & 1) || strspn(url, "0123456789") != strlen(url) || !*url))
+        abort();
     free(url);
     return 0;
 }

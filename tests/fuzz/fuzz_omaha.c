@@ -17,6 +17,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     why[0] = 0;
     if (omaha_request_parse((const char *)data, size, &q, why, sizeof(why)) == 0) {
         if (q.napps == 0 || omaha_request_write(&q, &doc, &len, why, sizeof(why)) < 0) abort();
+        /* names never act as paths */
+        for (size_t i = 0; i < q.napps; i++) {
+            const char *names[] = {q.apps[i].appid, q.apps[i].version, q.apps[i].track, q.apps[i].machineid, q.apps[i].bootid};
+            for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++)
+                if (strchr(names[k], '/') || strstr(names[k], "..") || names[k][0] == '.') abort();
+        }
         if (omaha_request_parse(doc, len, &q2, why, sizeof(why)) < 0 || memcmp(&q, &q2, sizeof(q)) != 0) abort();
         free(doc);
     } else if (!why[0]) abort();

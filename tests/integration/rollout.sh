@@ -171,6 +171,20 @@ printf '<request protocol="3.0"><app appid="os" version="1.0" track="stable" mac
 grep -q "machineid" body || fail "the 400 does not name machineid"
 ! grep -q "m$" serve2.log || fail "the machine id with a newline reached the log"
 note "malformed 400 (with line), JSON 415, 70 kB 413, GET 405, unlisted and traversing payload paths 404, control characters 400"
+# what a publish cut off before its index leaves (a version directory), and a stray file,
+# leave every published version's updates as they were; each is logged once
+mkdir -p G/images/os/1.2 && echo x > G/images/os/1.2/os-1.2.update.json && echo junk > G/images/stray
+sleep 2.5 # the server reloads the catalog when it is 2 s old
+for i in 1 2; do
+    curl -s -H 'Content-Type: text/xml' --data-binary @req.xml "$u" > stray.xml
+    grep -q '<manifest version="1.1">' stray.xml || fail "with a stray G/images/os/1.2 os 1.1 was not offered: $(cat stray.xml)"
+    sleep 2.5
+done
+[ "$(grep -c "G/images/os/1.2 is not a version the gallery's newest index lists" serve2.log)" = 1 ] ||
+    fail "G/images/os/1.2 not logged once: $(grep -c 'images/os/1.2' serve2.log)"
+[ "$(grep -c "G/images/stray is not a version the gallery's newest index lists" serve2.log)" = 1 ] || fail "G/images/stray not logged once"
+rm -r G/images/os/1.2 G/images/stray
+note "a stray G/images/os/1.2 and G/images/stray: os 1.1 still offered, each logged once"
 kill "$spid"; wait "$spid" 2>/dev/null
 
 # PostgreSQL

@@ -95,6 +95,12 @@ int main(void)
         {"{\"image\":\"" D64 "\",\"runbook\":\"- a list\\n\"}", "runbook"},
         {"{\"image\":\"" D64 "\",\"runbook\":\"a: [\\n\"}", "runbook"},
         {"{\"image\":\"" D64 "\",\"publish\":{\"channel\":\"../x\"}}", "publish.channel"},
+        /* "." and ".." are path components: refused here, naming the field, not later by the store */
+        {"{\"image\":\"" D64 "\",\"publish\":{\"channel\":\"..\"}}", "publish.channel"},
+        {"{\"image\":\"" D64 "\",\"publish\":{\"channel\":\".\"}}", "publish.channel"},
+        {"{\"image\":\"" D64 "\",\"publish\":{\"channel\":\"-rf\"}}", "publish.channel"},
+        {"{\"image\":\"" D64 "\",\"selections\":[{\"caseTags\":[\"..\"]}]}", "selections[0].caseTags"},
+        {"{\"image\":\"" D64 "\",\"requirements\":{\"arch\":\"..\"}}", "requirements.arch"},
         {"{\"image\":\"" D64 "\",\"requirements\":{\"accel\":\"xen\"}}", "requirements.accel"},
         {"{\"image\":\"" D64 "\",\"requirements\":{\"cpus\":-1}}", "requirements.cpus"},
         {"{\"image\":\"" D64 "\",\"image\":\"" D64 "\"}", ""},
@@ -143,5 +149,29 @@ int main(void)
     is_str(field, "state", "advance: the field");
     free(field);
     free(why);
+
+    /* media types (RFC 9110 8.3.1): case-insensitive, parameters ignored */
+    ok(kiln_api_media_type_is("TEXT/XML", "text/xml"), "TEXT/XML is text/xml");
+    ok(kiln_api_media_type_is("text/xml; charset=UTF-8", "text/xml"), "with a charset parameter");
+    ok(kiln_api_media_type_is("Application/Xml ;charset=utf-8", "application/xml"), "mixed case, space before ';'");
+    ok(!kiln_api_media_type_is("text/xmlx", "text/xml"), "text/xmlx is not");
+    ok(!kiln_api_media_type_is("text/x", "text/xml"), "nor a prefix of it");
+    ok(!kiln_api_media_type_is("application/json", "text/xml"), "nor JSON");
+    ok(!kiln_api_media_type_is(NULL, "text/xml"), "nor no header");
+    /* framing (RFC 9112 6.3) */
+    char fw[160];
+    const char *one[] = {"10"}, *two[] = {"10", "20"}, *same[] = {"10", "10"}, *neg[] = {"-1"}, *huge[] = {"99999999999999999999999"},
+               *sp[] = {"1 0"}, *empty[] = {""};
+    is_int(kiln_api_framing_check(one, 1, false, fw, sizeof fw), 0, "one Content-Length");
+    is_int(kiln_api_framing_check(NULL, 0, true, fw, sizeof fw), 0, "chunked alone");
+    is_int(kiln_api_framing_check(NULL, 0, false, fw, sizeof fw), 0, "no body");
+    is_int(kiln_api_framing_check(two, 2, false, fw, sizeof fw), -EINVAL, "Content-Length 10 and 20: 400");
+    is_str(fw, "the request has 2 Content-Length fields; send one", "says why");
+    is_int(kiln_api_framing_check(same, 2, false, fw, sizeof fw), -EINVAL, "the same value twice too");
+    is_int(kiln_api_framing_check(one, 1, true, fw, sizeof fw), -EINVAL, "Content-Length with Transfer-Encoding");
+    is_int(kiln_api_framing_check(neg, 1, false, fw, sizeof fw), -EINVAL, "-1");
+    is_int(kiln_api_framing_check(huge, 1, false, fw, sizeof fw), -EINVAL, "23 digits");
+    is_int(kiln_api_framing_check(sp, 1, false, fw, sizeof fw), -EINVAL, "a space inside");
+    is_int(kiln_api_framing_check(empty, 1, false, fw, sizeof fw), -EINVAL, "empty");
     return tap_done();
 }

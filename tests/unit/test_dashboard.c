@@ -1,5 +1,6 @@
 /* The dashboard's pieces that need no HTTP: the escaping writer (hostile text, bad UTF-8),
- * sign-in redirect targets, image names, the bound on sessions and links (a fake clock), and
+ * sign-in redirect targets, image names, the bounds on sessions and links per tenant and for
+ * all, failed sign-ins per address (a fake clock), and
  * a job page rendered from a real SQLite store and a job directory holding a results.json and
  * perf.json shaped like kiln run's: hostile strings come out as text, another tenant gets
  * -ENOENT. tests/integration/dashboard.sh drives the same pages over HTTP and in Chromium. */
@@ -101,25 +102,86 @@ static void sessions_bounded(void)
 {
     struct kiln_dash_env env = {.jobs_dir = "/nonexistent", .store_get = get, .store_put = put, .now_ms = fake_clock};
     struct kiln_dash *d = kiln_dash_new(&env);
-    struct kiln_tenant t = {.id = 1, .name = "acme"};
+    struct kiln_tenant acme = {.id = 1, .name = "acme"}, bob = {.id = 2, .name = "bob"}, root = {.id = 3, .name = "root", .admin = true};
     int rc = 0, made = 0;
     char *path = NULL, *first = NULL;
     int64_t exp = 0;
-    for (int i = 0; i < KILN_DASH_SESSIONS_MAX && rc == 0; i++, made++) {
-        rc = kiln_dash_link_mint(d, &t, &path, &exp);
+    /* one tenant floods the links: it is refused at its own bound, nobody else is */
+    for (int i = 0; i < 10000 && rc == 0; i++) {
+        rc = kiln_dash_link_mint(d, &acme, &path, &exp);
+        if (rc == 0) made++;
         if (rc == 0 && !first) first = path;
         else free(path);
         path = NULL;
     }
-    is_int(made, KILN_DASH_SESSIONS_MAX, "links up to the bound");
+    is_int(made, KILN_DASH_TENANT_LINKS, "a tenant gets its bound of unused links");
+    is_int(rc, -EUSERS, "the next is refused as the tenant's own limit (429), not the server's");
     ok(first && strlen(first) == strlen("/login/") + 64, "a link is /login/ and 64 hex digits: %s", first ? first : "");
     is_int(exp, fake_now + KILN_DASH_LINK_MS, "a link lasts a minute");
-    is_int(kiln_dash_link_mint(d, &t, &path, &exp), -ENOSPC, "one more is refused");
+    is_int(kiln_dash_link_mint(d, &bob, &path, &exp), 0, "another tenant still gets a link");
+    free(path);
     fake_now += KILN_DASH_LINK_MS + 1;
-    is_int(kiln_dash_link_mint(d, &t, &path, &exp), 0, "expired links make room again");
+    is_int(kiln_dash_link_mint(d, &acme, &path, &exp), 0, "expired links make room again");
     ok(path && first && !streq(path, first), "links differ");
     free(path);
     free(first);
+
+    /* sessions: a sign-in past the bound ends the tenant's oldest session */
+    char ids[KILN_DASH_TENANT_SESSIONS + 1][65];
+    struct kiln_tenant t;
+    rc = 0;
+    for (int i = 0; i <= KILN_DASH_TENANT_SESSIONS; i++) {
+        rc |= kiln_dash_session_open(d, &acme, ids[i]);
+        fake_now++;
+    }
+    is_int(rc, 0, "one sign-in more than the bound succeeds too");
+    is_int(kiln_dash_session_check(d, ids[0], &t), -EACCES, "the oldest session ended");
+    is_int(kiln_dash_session_check(d, ids[1], &t), 0, "the next oldest still stands");
+    is_str(t.name, "acme", "as acme's");
+    is_int(kiln_dash_session_check(d, ids[KILN_DASH_TENANT_SESSIONS], &t), 0, "the newest stands");
+    for (int i = 0; i < 5000; i++) kiln_dash_session_open(d, &acme, ids[0]);
+    char bid[65], rid[65];
+    is_int(kiln_dash_session_open(d, &bob, bid), 0, "after 5000 more sign-ins by acme, bob still signs in");
+    is_int(kiln_dash_session_check(d, bid, &t), 0, "and his session works");
+    is_int(kiln_dash_session_open(d, &root, rid), 0, "so does the admin");
+
+    /* many tenants together fill the table but for the admin's reserve */
+    struct kiln_tenant many = {.name = "many"};
+    rc = 0;
+    for (int64_t id = 100; rc == 0; id++) {
+        many.id = id;
+        for (int i = 0; i < KILN_DASH_TENANT_SESSIONS && rc == 0; i++) rc = kiln_dash_session_open(d, &many, bid);
+    }
+    is_int(rc, -ENOSPC, "tenants together stop at the table's bound");
+    is_int(kiln_dash_session_open(d, &bob, bid), -ENOSPC, "a tenant under its bound gets no new slot (503)");
+    is_int(kiln_dash_session_open(d, &acme, bid), 0, "one at its bound still signs in, in place of its oldest");
+    for (int i = 0; i < KILN_DASH_ADMIN_RESERVE - 1; i++) rc = kiln_dash_session_open(d, &root, rid);
+    is_int(rc, 0, "the admin signs in on the reserve");
+    kiln_dash_free(d);
+}
+
+static void failed_sign_ins(void)
+{
+    struct kiln_dash_env env = {.jobs_dir = "/nonexistent", .store_get = get, .store_put = put, .now_ms = fake_clock};
+    struct kiln_dash *d = kiln_dash_new(&env);
+    int retry = 0;
+    for (int i = 0; i < KILN_DASH_AUTH_FAILS; i++) {
+        ok(kiln_dash_auth_allowed(d, "127.0.0.9", &retry), "try %d allowed", i + 1);
+        kiln_dash_auth_failed(d, "127.0.0.9");
+        fake_now += 1000;
+    }
+    ok(!kiln_dash_auth_allowed(d, "127.0.0.9", &retry), "after %d failures the address is refused", KILN_DASH_AUTH_FAILS);
+    is_int(retry, KILN_DASH_AUTH_WINDOW_MS / 1000 - KILN_DASH_AUTH_FAILS, "until the window of its first failure is over (s)");
+    ok(kiln_dash_auth_allowed(d, "127.0.0.10", &retry), "another address is not");
+    /* more addresses than the table holds: the stalest windows make room */
+    for (int i = 0; i < KILN_DASH_AUTH_ADDRS + 10; i++) {
+        char a[64];
+        snprintf(a, sizeof a, "10.0.%d.%d", i / 256, i % 256);
+        kiln_dash_auth_failed(d, a);
+    }
+    ok(kiln_dash_auth_allowed(d, "10.0.0.0", &retry), "an address pushed out of the table starts over");
+    fake_now += KILN_DASH_AUTH_WINDOW_MS;
+    ok(kiln_dash_auth_allowed(d, "127.0.0.9", &retry), "the window over, the address may try again");
     kiln_dash_free(d);
 }
 
@@ -219,6 +281,7 @@ int main(void)
     writer();
     next_and_names();
     sessions_bounded();
+    failed_sign_ins();
     job_page();
     return tap_done();
 }

@@ -252,13 +252,33 @@ static void hostile(void)
     for (int i = 0; i <= OMAHA_EVENTS_MAX; i++) sbuf_puts(&b, "<event eventtype=\"13\" eventresult=\"1\"/>");
     sbuf_puts(&b, "</app></request>");
     sbuf_append(&b, "", 0);
-    ok(req_str(b.s, r, why, sizeof(why)) == -EMSGSIZE, "more than %d events refused", OMAHA_EVENTS_MAX);
+    ok(req_str(b.s, r, why, sizeof(why)) == -E2BIG, "more than %d events refused as too many (400), not too large", OMAHA_EVENTS_MAX);
     sbuf_free(&b);
     for (int i = 0; i <= OMAHA_APPS_MAX; i++) sbuf_puts(&b, i ? "<app appid=\"a\" version=\"1\"/>" : "<request protocol=\"3.0\">");
     sbuf_puts(&b, "<app appid=\"a\" version=\"1\"/></request>");
     sbuf_append(&b, "", 0);
-    ok(req_str(b.s, r, why, sizeof(why)) == -EMSGSIZE, "more than %d apps refused", OMAHA_APPS_MAX);
+    ok(req_str(b.s, r, why, sizeof(why)) == -E2BIG, "more than %d apps refused as too many", OMAHA_APPS_MAX);
     sbuf_free(&b);
+
+    /* what names an app, a machine or a version never acts as a path */
+    static const char *const paths[] = {
+        "<app appid=\"a\" version=\"1\" track=\"../../etc\"/>", "<app appid=\"a\" version=\"../../etc\"/>",
+        "<app appid=\"a\" version=\"1\" machineid=\"../..\"/>", "<app appid=\"a/b\" version=\"1\"/>",
+        "<app appid=\"a\" version=\"1\" track=\"stable/x\"/>", "<app appid=\"a\" version=\"1..2\"/>",
+        "<app appid=\".a\" version=\"1\"/>", "<app appid=\"a\" version=\"1\" bootid=\"/b\"/>",
+        "<app appid=\"a\" version=\"1\"><event eventtype=\"3\" eventresult=\"1\" previousversion=\"../0\"/></app>",
+    };
+    for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+        char *pdoc = xasprintf("<request protocol=\"3.0\">%s</request>", paths[i]);
+        ok(req_str(pdoc, r, why, sizeof(why)) == -EINVAL, "refused: %s", paths[i]);
+        has(why, "without \"..\"", "says what is wanted");
+        free(pdoc);
+    }
+    ok(req_str("<request protocol=\"3.0\"><app appid=\"{e96281a6-d1af-4bde-9a0a-97b76e56dc57}\" version=\"3510.2.0+b~1\" "
+               "track=\"stable\" machineid=\"0123abcd\"/></request>", r, why, sizeof(why)) == 0,
+       "Flatcar's GUID appid, a version with + and ~ still pass");
+    ok(omaha_name_ok("1.0.1") && !omaha_name_ok("..") && !omaha_name_ok("a/b") && omaha_token_ok("a/b"),
+       "omaha_name_ok is omaha_token_ok without paths");
 
     char *huge = xmalloc(OMAHA_DOC_MAX + 2);
     memset(huge, ' ', OMAHA_DOC_MAX + 1);
@@ -276,6 +296,9 @@ static void hostile(void)
                        "<manifest version=\"2\"><packages><package name=\"../x\" size=\"1\"/></packages></manifest></updatecheck></app></response>";
     ok(omaha_response_parse(trav, strlen(trav), s, why, sizeof(why)) == -EINVAL, "package name ../x refused");
     has(why, "name", "names the attribute");
+    const char *mv = "<response protocol=\"3.0\"><app appid=\"a\" status=\"ok\"><updatecheck status=\"ok\"><urls><url codebase=\"http://h/\"/></urls>"
+                     "<manifest version=\"../2\"><packages><package name=\"x\" size=\"1\"/></packages></manifest></updatecheck></app></response>";
+    ok(omaha_response_parse(mv, strlen(mv), s, why, sizeof(why)) == -EINVAL, "an offered version ../2 refused by the client");
     const char *fileurl = "<response protocol=\"3.0\"><app appid=\"a\" status=\"ok\"><updatecheck status=\"ok\"><urls><url codebase=\"file:///etc/\"/></urls>"
                           "<manifest version=\"2\"><packages><package name=\"x\" size=\"1\"/></packages></manifest></updatecheck></app></response>";
     ok(omaha_response_parse(fileurl, strlen(fileurl), s, why, sizeof(why)) == -EINVAL, "a file:// codebase refused");

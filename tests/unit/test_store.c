@@ -1015,6 +1015,42 @@ static void test_publish(void)
     kiln_store_close(st);
 }
 
+/* Names that come from machines and from kiln rollout never act as paths, on both backends. */
+static void test_update_names(void)
+{
+    fresh_db();
+    struct kiln_store *st = open_db(NULL);
+    if (!ok(st != NULL, "%s", L("open"))) return;
+    char *err = NULL;
+    struct kiln_rollout ro = {.p = {.enabled = true, .permyriad = 10000, .period_ms = 3600000}};
+    snprintf(ro.name, sizeof ro.name, "os");
+    snprintf(ro.p.target, sizeof ro.p.target, "1.1");
+    static const char *const channels[] = {"../x", "..", "a..b", "a/b", ".hidden"};
+    for (size_t i = 0; i < ARRAY_SIZE(channels); i++) {
+        snprintf(ro.channel, sizeof ro.channel, "%s", channels[i]);
+        is_int(kiln_store_rollout_set(st, &ro, &err), -EINVAL, L(channels[i]));
+        free(err), err = NULL;
+    }
+    snprintf(ro.channel, sizeof ro.channel, "stable");
+    snprintf(ro.p.target, sizeof ro.p.target, "1..1");
+    is_int(kiln_store_rollout_set(st, &ro, &err), -EINVAL, L("a target version with \"..\""));
+    free(err), err = NULL;
+    snprintf(ro.p.target, sizeof ro.p.target, "1.1");
+    is_int(kiln_store_rollout_set(st, &ro, &err), 0, L("rollout os stable 1.1"));
+    struct rollout_version v = {.version = "1.1", .support_end_ms = INT64_MAX};
+    struct rollout_decision d;
+    static const char *const bad[][2] = {{"../..", "1.0"}, {"m1", "../../etc"}, {"m/1", "1.0"}, {"m1", "1/0"}};
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        is_int(kiln_store_update_check(st, "os", "stable", bad[i][0], bad[i][1], &v, 1, &d, &err), -EINVAL,
+               L("a machine id or running version that is a path"));
+        free(err), err = NULL;
+    }
+    is_int(kiln_store_update_check(st, "os", "stable", "m1", "1.0", &v, 1, &d, &err), 0, L("a plain one is checked"));
+    is_int(d.verdict, ROLLOUT_OFFER, L("and offered 1.1"));
+    free(err);
+    kiln_store_close(st);
+}
+
 static void run_all(void)
 {
     test_migrations();
@@ -1028,6 +1064,7 @@ static void run_all(void)
     test_concurrent_claims(true);
     test_concurrent_quota();
     test_publish();
+    test_update_names();
 }
 
 static void free_sqlite_schema(void)

@@ -294,6 +294,12 @@ static void catalogs(void)
     ok(r < 0 && strstr(err, "lists no files"), "an entry without files: %s",err ? err : "(accepted)");
     free(err);
 
+    /* what a name, version or channel may be wherever it comes in (publish, kiln rollout) */
+    ok(catalog_safe_name("1.0.1+b~rc1") && catalog_safe_name("debian-server"), "versions and names as kiln builds them");
+    ok(!catalog_safe_name("..") && !catalog_safe_name(".") && !catalog_safe_name("../x") && !catalog_safe_name("a/b") &&
+           !catalog_safe_name("1..2") && !catalog_safe_name(".hidden") && !catalog_safe_name("-rf") && !catalog_safe_name(""),
+       "never a path: '/', \"..\" anywhere, a leading '.' or '-'");
+
     uint64_t s = 0;
     _cleanup_free_ char *n7 = catalog_index_name(7);
     is_str(n7, "0000000007.json", "index file names: ten digits");
