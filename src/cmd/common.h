@@ -55,10 +55,12 @@ bool cmd_opt_long(const char *verb, const char *opt, const char *val, long lo, l
 int cmd_opt_unknown(const char *verb, const char *arg, const char *accepted);
 
 struct kiln_store;
-/* The service's database: db (else $KILN_DB) when set, else DIR/kiln.db under data (created
- * 0700). Prints why (as "kiln VERB: ...") and returns -errno when it cannot be opened: -EINVAL
- * when neither is given or the URL names no backend (a usage error). */
-int cmd_store_open(const char *verb, const char *data, const char *db, struct kiln_store **st);
+/* The service's database: db (else $KILN_DB) when set, else DIR/kiln.db under data. create
+ * (kiln serve --init only): the directory and database are made and the schema migrated;
+ * otherwise it must exist with kiln's schema and nothing is created or written on open.
+ * Prints why (as "kiln VERB: ...") and returns -errno: -EINVAL for a usage error (neither
+ * given, the URL names no backend, or no kiln database there: a mistyped --data). */
+int cmd_store_open(const char *verb, const char *data, const char *db, bool create, struct kiln_store **st);
 
 struct disk_write_opts;
 /* VHD timestamp and id for an output named seed: reproducible under SOURCE_DATE_EPOCH. */

@@ -57,7 +57,7 @@ int cmd_tenant(int argc, char **argv)
         }
     }
     struct kiln_store *st = NULL;
-    int r = rc == EXIT_OK ? cmd_store_open("tenant add", data, db, &st) : 0;
+    int r = rc == EXIT_OK ? cmd_store_open("tenant add", data, db, false, &st) : 0;
     if (r < 0) rc = r == -EINVAL ? EXIT_USAGE : EXIT_FAIL;
     char token[KILN_TOKEN_LEN + 1];
     struct kiln_tenant t;

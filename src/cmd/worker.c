@@ -27,7 +27,7 @@ int cmd_worker(int argc, char **argv)
     }
     if (!name) goto usage;
     struct kiln_store *st = NULL;
-    int r = cmd_store_open("worker add", data, db, &st);
+    int r = cmd_store_open("worker add", data, db, false, &st);
     if (r < 0) return r == -EINVAL ? EXIT_USAGE : EXIT_FAIL;
     char token[KILN_TOKEN_LEN + 1], *err = NULL;
     int rc = EXIT_OK;

@@ -367,6 +367,30 @@ fail:
     return rc;
 }
 
+/* For a store opened with opts.existing: the schema must be there at this kiln's version;
+ * only read. */
+static int schema_present(struct kiln_store *st, char **err)
+{
+    struct sql_rows r;
+    int rc = q(st, st->drv->table_count_sql, PARAMS(PT("schema_version")), &r, err);
+    if (rc < 0) return rc;
+    bool there = r.nrows && cell_int(&r, 0, 0) > 0;
+    sql_rows_free(&r);
+    if (!there) return store_fail(err, -ENOENT, "the database holds no kiln schema");
+    int version = 0;
+    if ((rc = read_version(st, &version, err)) < 0) return rc;
+    if (version == 0) return store_fail(err, -ENOENT, "the database holds no kiln schema");
+    if (version > kiln_store_schema_latest())
+        return store_fail(err, -EPROTO, "the database's schema is version %d, newer than this kiln knows (%d): upgrade kiln",
+                          version, kiln_store_schema_latest());
+    if (version < kiln_store_schema_latest())
+        return store_fail(err, -EPROTO,
+                          "the database's schema is version %d, older than this kiln's (%d): run this kiln's `kiln serve --init` "
+                          "(or start its kiln serve) once to upgrade it",
+                          version, kiln_store_schema_latest());
+    return 0;
+}
+
 int kiln_store_schema_version(struct kiln_store *st, int *version, char **err)
 {
     return read_version(st, version, err);
@@ -398,7 +422,7 @@ int kiln_store_open(const char *url, const struct kiln_store_opts *opts, struct 
         free(st);
         return rc;
     }
-    if ((rc = migrate(st, err)) < 0) {
+    if ((rc = st->o.existing ? schema_present(st, err) : migrate(st, err)) < 0) {
         kiln_store_close(st);
         return rc;
     }
@@ -1422,15 +1446,8 @@ int kiln_store_rollout_set(struct kiln_store *st, const struct kiln_rollout *ro,
     const struct rollout_policy *p = &ro->p;
     if (!valid_version(ro->name) || !valid_name(ro->channel, false))
         return store_fail(err, -EINVAL, "an image name and a channel name are needed");
-    if (!valid_version(p->target)) return store_fail(err, -EINVAL, "the target version must be a gallery version");
-    if (p->permyriad < 0 || p->permyriad > 10000 || p->max_per_period < 0 || p->max_inflight < 0 ||
-        p->pause_after_failures < 0 || p->period_ms <= 0 || p->nfloors > ROLLOUT_FLOORS_MAX || p->npins > ROLLOUT_PINS_MAX)
-        return store_fail(err, -EINVAL, "a rollout knob is out of range");
-    for (size_t i = 0; i < p->nfloors; i++)
-        if (!valid_version(p->floors[i])) return store_fail(err, -EINVAL, "floor %zu is not a gallery version", i + 1);
-    for (size_t i = 0; i < p->npins; i++)
-        if (!rollout_group_ok(p->pins[i].group) || !valid_version(p->pins[i].version))
-            return store_fail(err, -EINVAL, "pin %zu needs a group name and a gallery version", i + 1);
+    char why[ROLLOUT_REASON_MAX];
+    if (rollout_policy_check(p, why, sizeof why) < 0) return store_fail(err, -EINVAL, "%s", why);
     _cleanup_free_ char *floors = floors_json(p), *pins = pins_json(p);
     int64_t now = now_ms(st);
     int rc = begin(st, err);

@@ -55,6 +55,10 @@ struct kiln_store_opts {
     int64_t avoid_ms;
     /* SQLite: how long a writer waits for the lock (default 30000 ms). */
     int busy_timeout_ms;
+    /* The database must already hold kiln's schema at this kiln's version (every verb but
+     * kiln serve): opening creates, migrates and writes nothing; -ENOENT when there is no
+     * database or it has no kiln schema, -EPROTO when its schema is older or newer. */
+    bool existing;
     /* The clock (default: CLOCK_REALTIME). */
     int64_t (*now_ms)(void *ctx);
     void *now_ctx;
@@ -65,7 +69,8 @@ struct kiln_store_opts {
  *   "postgresql://..." or "postgres://..."   a libpq connection URI, e.g.
  *                                 postgresql:///kiln?host=/run/postgresql
  * opts may be NULL (defaults). -EINVAL: url names no backend; -EPROTO: the database's schema
- * is newer than this kiln knows (upgrade kiln); -ECONNREFUSED: PostgreSQL unreachable. */
+ * is newer than this kiln knows (upgrade kiln); -ECONNREFUSED: PostgreSQL unreachable;
+ * with opts->existing, -ENOENT: no kiln database there. */
 int kiln_store_open(const char *url, const struct kiln_store_opts *opts, struct kiln_store **out, char **err);
 void kiln_store_close(struct kiln_store *st);
 /* "sqlite" or "postgresql". */

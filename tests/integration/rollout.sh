@@ -115,6 +115,70 @@ run_backend() { # LABEL DB-ARGS...
 
 run_backend sqlite
 
+# rollout set refuses contradictory or doubtful knobs with the reason, before any write
+# (hostile finding 4); each refusal exits 2 and leaves the rollout as it was
+data="$T/data-sqlite"
+"$KILN" rollout status os stable --json --data "$data" > before.json || fail "status os"
+refused() { # MESSAGE ARGS...: rollout set os stable ARGS exits 2 saying MESSAGE
+    msg=$1; shift
+    "$KILN" rollout set os stable "$@" --data "$data" > out.txt 2> err.txt && fail "rollout set $* was accepted"
+    [ $? -eq 2 ] || fail "rollout set $*: exit status not 2"
+    [ "$(cat err.txt)" = "kiln rollout set: $msg" ] || fail "rollout set $*: said '$(cat err.txt)', expected '$msg'"
+}
+refused "the floor 2.0 is not below the target 1.0: a floor is a version machines pass through on the way to the target" --version 1.0 --percent 5 --floor 2.0
+refused "the floor 1.0 is not below the target 1.0: a floor is a version machines pass through on the way to the target" --version 1.0 --percent 5 --floor 1.0
+refused "the floor 0.5 is given twice" --version 1.0 --percent 5 --floor 0.5 --floor 0.5
+refused "the floors 0.5 and 0.05 are the same version" --version 1.0 --percent 5 --floor 0.5 --floor 0.05
+refused "group g is pinned twice" --version 1.0 --percent 5 --pin g=0.1 --pin g=0.2
+refused "--version given twice (1.0 and 1.1): give it once" --version 1.0 --percent 5 --version 1.1
+refused "--percent given twice (5 and 50): give it once" --version 1.0 --percent 5 --percent 50
+refused "--max-per-hour given twice (5 and 6): give it once" --version 1.0 --percent 5 --max-per-hour 5 --max-per-hour 6
+refused "--max-inflight given twice (1 and 1): give it once" --version 1.0 --percent 5 --max-inflight 1 --max-inflight 1
+refused "--pause-after-failures given twice (3 and 4): give it once" --version 1.0 --percent 5 --pause-after-failures 3 --pause-after-failures 4
+for n in 0100 ' 5' +5 5. .5 5.0 -1 1e3 0x10 99999999999999999999 ''; do
+    for o in --max-per-hour --max-inflight --pause-after-failures; do
+        refused "$o $n: want a whole number from 0 to 1000000" --version 1.0 --percent 5 $o "$n"
+    done
+done
+for n in 0100 ' 5' +5 5. .5 00.5 100.01 101 -0 ''; do
+    refused "--percent $n: want 0 to 100 with at most two decimals (10, 2.5, 0.25)" --version 1.0 --percent "$n"
+done
+long=99999999999999999999999999999999999999.1
+refused "--version $long: want a version: at most 64 of A-Z a-z 0-9 . _ + ~ -, starting with a letter or digit, no run of more than 18 digits" --version $long --percent 5
+refused "--version 1.0.1234567890123456789: want a version: at most 64 of A-Z a-z 0-9 . _ + ~ -, starting with a letter or digit, no run of more than 18 digits" --version 1.0.1234567890123456789 --percent 5
+refused "--floor $long: want a version (as --version)" --version 1.0 --percent 5 --floor $long
+"$KILN" rollout set os stable --data "$data" --version 1.0 --percent 5 --max-per-hour > out.txt 2> err.txt; st=$?
+[ $st -eq 2 ] && [ "$(cat err.txt)" = "kiln rollout set: --max-per-hour needs a value: a whole number, 0 for no limit" ] ||
+    fail "a missing value: exit $st, '$(cat err.txt)'"
+"$KILN" rollout status os stable --json --data "$data" > after.json
+cmp -s before.json after.json || fail "a refused rollout set changed the rollout"
+# the accepted edges: 0 and 100, a number of 18 digits, two decimals, one floor below the target
+for args in "--percent 0 --max-per-hour 0" "--percent 100 --max-inflight 1000000" "--percent 99.99 --floor 1.0" "--percent 0.5"; do
+    "$KILN" rollout set edge stable --version 1.1 $args --data "$data" > /dev/null 2> err.txt || fail "rollout set $args refused: $(cat err.txt)"
+done
+"$KILN" rollout set edge stable --version 1.1.123456789012345678 --percent 1 --data "$data" > /dev/null || fail "an 18-digit run refused"
+# --gallery: what the gallery lacks is said (a warning: the version may be published later)
+"$KILN" rollout set nosuch stable --version 1.0 --percent 5 --gallery G --data "$data" > /dev/null 2> err.txt || fail "set nosuch"
+expect_in err.txt "kiln rollout set: warning: the gallery G has no image nosuch: no machine is offered anything until it is published"
+"$KILN" rollout set os beta --version 1.1 --percent 5 --gallery G --data "$data" > /dev/null 2> err.txt || fail "set os beta"
+expect_in err.txt "kiln rollout set: warning: the gallery G has no version of os in channel beta"
+"$KILN" rollout set os stable --version 1.2 --percent 10 --floor 1.1 --floor 0.9 --gallery G --data "$data" > /dev/null 2> err.txt || fail "set os 1.2"
+expect_in err.txt "kiln rollout set: warning: os 1.2 is not published in channel stable of G: it is not offered until it is"
+expect_in err.txt "kiln rollout set: warning: os 0.9 is not published in channel stable of G"
+expect_not_in err.txt "os 1.1 is not published"
+"$KILN" rollout set os stable --version 1.1 --percent 10 --gallery G --data "$data" > /dev/null 2> err.txt || fail "set os back"
+[ ! -s err.txt ] || fail "a rollout of a published version warned: $(cat err.txt)"
+# status of a rollout that does not exist fails (exit 1) saying so; status takes no set knobs
+"$KILN" rollout status nosuch beta --data "$data" > out.txt 2> err.txt; st=$?
+[ $st -eq 1 ] || fail "status of a missing rollout exited $st"
+expect_in err.txt "kiln rollout status: no rollout is set for nosuch in channel beta"
+"$KILN" rollout status os stable --percent 5 --data "$data" > out.txt 2> err.txt; st=$?
+[ $st -eq 2 ] && expect_in err.txt "kiln rollout status: --percent belongs to kiln rollout set"
+"$KILN" rollout pause nosuch beta --data "$data" > out.txt 2> err.txt; st=$?
+[ $st -eq 1 ] || fail "pause of a missing rollout exited $st"
+expect_in err.txt "no rollout is set for nosuch in channel beta"
+note "rollout set refused floors at or above the target, duplicates, repeated options, non-canonical numbers and absurd versions with the reason (exit 2, nothing changed); --gallery warned of what the gallery lacks; status of a missing rollout exits 1"
+
 # the response names the payload the server serves; bad requests are refused clearly
 data="$T/data-sqlite"
 p=$(( 30000 + $(od -An -N2 -tu2 /dev/urandom) % 20000 ))

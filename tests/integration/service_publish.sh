@@ -18,6 +18,7 @@ BB=$KILN_BUSYBOX
 data=$T/data
 "$KILN" keygen --out tk --no-passphrase >/dev/null && "$KILN" keygen --out other --no-passphrase >/dev/null &&
     KILN_PASSPHRASE=gallery-pass-phrase "$KILN" keygen --out gk >/dev/null || fail "keygen"
+"$KILN" serve --init --data "$data" 2>/dev/null || fail "serve --init"
 TA=$("$KILN" tenant add acme --trust tk.pub --max-jobs 2 --data "$data" 2>/dev/null) || fail "tenant add acme"
 W1=$("$KILN" worker add w1 --data "$data" 2>/dev/null) || fail "worker add"
 

@@ -1015,8 +1015,54 @@ static void test_publish(void)
     kiln_store_close(st);
 }
 
+/* Every verb but kiln serve opens with opts.existing: nothing is created, migrated or
+ * written; a database without kiln's schema, or with an older one, is refused. */
+static void test_existing(void)
+{
+    fresh_db();
+    const struct kiln_store_opts ex = {.existing = true, .now_ms = fake_clock};
+    struct kiln_store *st = NULL;
+    _cleanup_free_ char *err = NULL;
+    is_int(kiln_store_open(url, &ex, &st, &err), -ENOENT, L("existing: a database that is not there is refused"));
+    ok(st == NULL, "%s", L("no handle for it"));
+    if (streq(backend, "sqlite")) ok(access(url + 7, F_OK) < 0, "%s", L("and no file was created"));
+    else is_int(raw_long("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema()"), 0,
+                L("and no table was created"));
+    /* a database holding another program's tables */
+    _cleanup_free_ char *mk = raw("CREATE TABLE notes (t TEXT)");
+    free(err);
+    err = NULL;
+    is_int(kiln_store_open(url, &ex, &st, &err), -ENOENT, L("existing: another program's database is refused"));
+    has(err, "holds no kiln schema", L("saying it holds no kiln schema"));
+    is_int(raw_long("SELECT COUNT(*) FROM notes"), 0, L("its table left alone"));
+    if (streq(backend, "sqlite")) {
+        _cleanup_free_ char *jm = raw("PRAGMA journal_mode");
+        is_str(jm, "delete", L("and not turned to WAL"));
+    }
+    /* made by kiln serve, then opened as the other verbs open it */
+    st = open_db(&fake_opts);
+    ok(st != NULL, "%s", L("kiln serve's open creates the schema"));
+    kiln_store_close(st);
+    st = open_db(&ex);
+    ok(st != NULL, "%s", L("existing: kiln's database opens"));
+    char tok[KILN_TOKEN_LEN + 1];
+    ok(st && kiln_store_tenant_add(st, "acme", 1, false, tok, NULL, NULL) == 0, "%s", L("and takes writes"));
+    kiln_store_close(st);
+    /* an older schema is not migrated by a verb that only wanted to read or add a row */
+    _cleanup_free_ char *del = raw("DELETE FROM schema_version WHERE version = (SELECT MAX(version) FROM schema_version)");
+    long before = raw_long("SELECT COUNT(*) FROM schema_version");
+    free(err);
+    err = NULL;
+    st = NULL;
+    is_int(kiln_store_open(url, &ex, &st, &err), -EPROTO, L("existing: an older schema is refused"));
+    has(err, "older than this kiln's", L("saying so"));
+    has(err, "kiln serve --init", L("and what upgrades it"));
+    is_int(raw_long("SELECT COUNT(*) FROM schema_version"), before, L("nothing migrated"));
+}
+
 static void run_all(void)
 {
+    test_existing();
     test_migrations();
     test_tokens();
     test_transitions();
