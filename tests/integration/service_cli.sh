@@ -210,4 +210,7 @@ for n in 0100 +5 ' 5' 5. .5 1e3; do
     opt_err "kiln worker: --slots $n: want a whole number from 1 to 64" "$KILN" worker --server http://127.0.0.1:9 --slots "$n"
 done
 opt_err "kiln serve: --gallery-require-priority -0: want a whole number from -1 to 5" "$KILN" serve --data d --gallery-require-priority -0
+opt_err "kiln publish: --support-days 010: want a whole number from 0 to 100000" "$KILN" publish x -k y --support-days 010
+opt_err "kiln gallery: --min-serial +2: want a whole number from 0 to 9223372036854775807" "$KILN" gallery list --gallery G --min-serial +2
+opt_err "kiln gallery: --require-priority 1.0: want a whole number from -1 to 5" "$KILN" gallery init --gallery G --require-priority 1.0
 echo "service_cli: option errors ok"
