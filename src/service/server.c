@@ -1433,7 +1433,8 @@ int kiln_server_run(const struct kiln_server_opts *o, volatile sig_atomic_t *sto
         }
     struct kiln_store *st = NULL;
     if (r == 0 && (r = kiln_store_open(s.url, NULL, &st, err)) == 0) store_put(&s, st);
-    struct kiln_dash_env denv = {.jobs_dir = s.jobs, .store_get = dash_store_get, .store_put = dash_store_put, .ctx = &s};
+    struct kiln_dash_env denv = {.jobs_dir = s.jobs, .store_get = dash_store_get, .store_put = dash_store_put, .ctx = &s,
+                                 .gallery = o->gallery, .data = o->data};
     s.dash = kiln_dash_new(&denv);
     struct MHD_Daemon *d = NULL;
     pthread_t sw, pu;

@@ -310,6 +310,13 @@ struct kiln_update_failure {
     bool has_errorcode;
     int64_t errorcode, at_ms;
 };
+/* The state a set, pause or resume left: one step of the ramp over time. */
+struct kiln_rollout_step {
+    int64_t at_ms;
+    char target[ROLLOUT_VERSION_MAX + 1];
+    int permyriad;
+    bool paused;
+};
 struct kiln_rollout_status {
     bool has_rollout;
     struct kiln_rollout rollout;
@@ -318,9 +325,15 @@ struct kiln_rollout_status {
     size_t nversions;
     struct kiln_update_failure *failures; /* since the target was set, newest first, at most 100 */
     size_t nfailures;
-    struct { int64_t at_ms; char *what; } *log; /* the ramp over time, newest first, at most 50 */
+    struct { int64_t at_ms; char *what; } *log; /* the history in words, newest first, at most 50 */
     size_t nlog;
+    struct kiln_rollout_step *ramp; /* the ramp over time: oldest first, the newest 500 steps */
+    size_t nramp;
+    int64_t *granted_ms; /* when machines were granted the target (since it was set), oldest first, at most 10000 */
+    size_t ngranted;
 };
+/* Every rollout (name, channel, policy), by name then channel, at most 1000 (free(*out)). */
+int kiln_store_rollout_list(struct kiln_store *st, struct kiln_rollout **out, size_t *n, char **err);
 int kiln_store_rollout_status(struct kiln_store *st, const char *name, const char *channel, struct kiln_rollout_status *out,
                               char **err);
 void kiln_rollout_status_free(struct kiln_rollout_status *s);
