@@ -1377,20 +1377,16 @@ static void *publisher(void *arg)
                                .require_priority = s->o->publish_priority};
     while (!*s->stop) {
         struct kiln_store *st = store_get(s);
-        struct kiln_job j = {0};
-        char *err = NULL, *msg = NULL;
-        int n = st ? kiln_store_publish_take(st, &j, &err) : 0;
-        if (n < 0) log_error("kiln serve: taking a job to publish: %s", err);
-        if (n == 1) {
-            int pub = kiln_publish_job(&p, st, &j, &msg);
-            free(err);
-            err = NULL;
-            if (kiln_store_publish_end(st, j.id, pub == 1, msg, &err) < 0)
-                log_error("kiln serve: recording job %lld's publish: %s", (long long)j.id, err);
-        }
+        char *err = NULL;
+        /* a publish left "publishing" by a server that stopped (this one before a restart, or
+         * another sharing DATA) is resumed; the grace covers a take not yet locked */
+        int n = st ? kiln_publish_recover(&p, st, (int64_t)time(NULL) * 1000 - 10000, &err) : 0;
+        if (n < 0) log_error("kiln serve: resuming interrupted publishes: %s", err);
+        free(err);
+        err = NULL;
+        n = st ? kiln_publish_next(&p, st, &err) : 0;
+        if (n < 0) log_error("kiln serve: publishing: %s", err);
         store_put(s, st);
-        kiln_job_clear(&j);
-        free(msg);
         free(err);
         if (n != 1) sleep_ms(500);
     }

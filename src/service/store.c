@@ -316,7 +316,10 @@ static const char *const migrations[] = {
      * the state it left (target, percentage, paused); NULL in the rows written before */
     "ALTER TABLE rollout_log ADD COLUMN target TEXT;"
     "ALTER TABLE rollout_log ADD COLUMN permyriad BIGINT;"
-    "ALTER TABLE rollout_log ADD COLUMN paused BIGINT;",
+    "ALTER TABLE rollout_log ADD COLUMN paused BIGINT;"
+    /* and how often a job's publish was taken: a server stopped mid-publish leaves it
+     * "publishing", which is resumed (the count says it is a resume) or, past a bound, refused */
+    "ALTER TABLE jobs ADD COLUMN publish_takes BIGINT NOT NULL DEFAULT 0;",
 };
 
 int kiln_store_schema_latest(void)
@@ -889,7 +892,7 @@ int kiln_job_transition_check(enum kiln_job_state from, enum kiln_job_state to, 
     " j.state, j.result, j.reason, j.attempt, j.max_attempts, j.worker_id, w.name, j.lease_expires_ms,"                \
     " j.created_ms, j.started_ms, j.finished_ms, j.updated_ms,"                                                         \
     " CASE WHEN j.state = 'queued' THEN (SELECT COUNT(*) FROM jobs p WHERE p.state = 'queued' AND p.id <= j.id) ELSE 0 END," \
-    " j.publish_files, j.publish_state, j.publish_reason"
+    " j.publish_files, j.publish_state, j.publish_reason, j.publish_takes"
 #define JOB_FROM " FROM jobs j JOIN tenants t ON t.id = j.tenant_id LEFT JOIN workers w ON w.id = j.worker_id"
 
 static void job_from(const struct sql_rows *r, size_t i, struct kiln_job *j)
@@ -918,6 +921,7 @@ static void job_from(const struct sql_rows *r, size_t i, struct kiln_job *j)
         .publish_reason = cell_dup(r, i, 27),
     };
     cell_copy(j->publish_state, sizeof(j->publish_state), r, i, 26);
+    j->publish_takes = (int)cell_int(r, i, 28);
     cell_copy(j->tenant, sizeof(j->tenant), r, i, 2);
     cell_copy(j->req.accel, sizeof(j->req.accel), r, i, 7);
     cell_copy(j->req.arch, sizeof(j->req.arch), r, i, 8);
@@ -1840,7 +1844,8 @@ int kiln_store_publish_take(struct kiln_store *st, struct kiln_job *out, char **
         return 0;
     }
     int64_t id = cell_int(&r, 0, 0);
-    if ((rc = q(st, "UPDATE jobs SET publish_state = 'publishing', updated_ms = $2 WHERE id = $1", PARAMS(PI(id), PI(now_ms(st))),
+    if ((rc = q(st, "UPDATE jobs SET publish_state = 'publishing', publish_takes = publish_takes + 1, updated_ms = $2 WHERE id = $1",
+                PARAMS(PI(id), PI(now_ms(st))),
                 NULL, err)) < 0 ||
         (rc = commit(st, err)) < 0)
         goto fail;
@@ -1863,6 +1868,38 @@ int kiln_store_publish_end(struct kiln_store *st, int64_t id, bool published, co
                PARAMS(PI(id), PT(published ? "published" : "refused"), PT(why), PI(now_ms(st))), &r, err);
     if (rc < 0) return rc;
     if (!r.nrows) rc = store_fail(err, -ESTALE, "job %" PRId64 " is not being published", id);
+    sql_rows_free(&r);
+    return rc;
+}
+
+int kiln_store_publish_stuck(struct kiln_store *st, int64_t taken_before_ms, int64_t **ids, size_t *n, char **err)
+{
+    struct sql_rows r = {0};
+    *ids = NULL;
+    *n = 0;
+    int rc = q(st, "SELECT id FROM jobs WHERE publish_state = 'publishing' AND updated_ms < $1 ORDER BY id LIMIT 100",
+               PARAMS(PI(taken_before_ms)), &r, err);
+    if (rc < 0) return rc;
+    *ids = xcalloc(r.nrows + 1, sizeof(**ids));
+    for (size_t i = 0; i < r.nrows; i++) (*ids)[i] = cell_int(&r, i, 0);
+    *n = r.nrows;
+    sql_rows_free(&r);
+    return 0;
+}
+
+int kiln_store_publish_resume(struct kiln_store *st, int64_t id, int max_takes, char **err)
+{
+    struct sql_rows r = {0};
+    _cleanup_free_ char *why = xasprintf("not published: the server stopped while publishing this job %d times; it is not "
+                                         "tried again (see the server's log, then submit it again)",
+                                         max_takes);
+    int rc = q(st,
+               "UPDATE jobs SET publish_state = CASE WHEN publish_takes >= $2 THEN 'refused' ELSE 'pending' END,"
+               " publish_reason = CASE WHEN publish_takes >= $2 THEN $3 ELSE publish_reason END, updated_ms = $4"
+               " WHERE id = $1 AND publish_state = 'publishing' RETURNING publish_state",
+               PARAMS(PI(id), PI(max_takes), PT(why), PI(now_ms(st))), &r, err);
+    if (rc < 0) return rc;
+    rc = !r.nrows ? store_fail(err, -ESTALE, "job %" PRId64 " is not being published", id) : streq(cell(&r, 0, 0), "pending") ? 1 : 2;
     sql_rows_free(&r);
     return rc;
 }

@@ -214,6 +214,7 @@ struct kiln_job {
     char *publish_files;  /* as submitted, or NULL */
     char publish_state[16]; /* "" (not publishing), pending, publishing, published, refused */
     char *publish_reason; /* why refused (or what was published), or NULL */
+    int publish_takes;    /* how often its publish was taken: more than 1 is a resume */
 };
 void kiln_job_clear(struct kiln_job *j);
 void kiln_jobs_free(struct kiln_job *jobs, size_t n);
@@ -344,6 +345,13 @@ void kiln_rollout_status_free(struct kiln_rollout_status *s);
  * with *out filled, 0 when there is none. A passed job is then published or refused; a job
  * that did not pass is refused. */
 int kiln_store_publish_take(struct kiln_store *st, struct kiln_job *out, char **err);
+/* Jobs "publishing" since before taken_before_ms (their publisher may have stopped), at most
+ * 100, ascending (free(*ids)). */
+int kiln_store_publish_stuck(struct kiln_store *st, int64_t taken_before_ms, int64_t **ids, size_t *n, char **err);
+/* A publish whose publisher stopped (the caller knows it: service/publish.c holds a lock per
+ * publish): pending again, to be taken and resumed, or refused with the reason once it was
+ * taken max_takes times. 1: pending again; 2: refused; -ESTALE: not "publishing". */
+int kiln_store_publish_resume(struct kiln_store *st, int64_t id, int max_takes, char **err);
 /* Records the outcome of a publish taken above: published, or refused with the reason
  * (cleaned as reasons are). -ESTALE: the job is not being published. */
 int kiln_store_publish_end(struct kiln_store *st, int64_t id, bool published, const char *reason, char **err);

@@ -1003,8 +1003,37 @@ static void test_publish(void)
     is_int(kiln_store_publish_take(st, &t, &err), 1, L("the passed job is taken to publish"));
     is_int(t.id, id, L("the job that asked"));
     is_str(t.publish_state, "publishing", L("it is publishing"));
+    is_int(t.publish_takes, 1, L("taken once"));
     kiln_job_clear(&t);
     is_int(kiln_store_publish_take(st, &t, &err), 0, L("taken once: nothing more"));
+    /* the server publishing it stops: the publish is found stuck, resumed, taken again (a
+     * resume), and refused with the reason once taken KILN's bound of times */
+    int64_t *stuck = NULL;
+    size_t ns = 0;
+    is_int(kiln_store_publish_stuck(st, atomic_load(&fake_now), &stuck, &ns, &err), 0, L("stuck publishes listed"));
+    is_int((int)ns, 0, L("none taken before now"));
+    free(stuck);
+    fake_now += 20000;
+    is_int(kiln_store_publish_stuck(st, atomic_load(&fake_now) - 10000, &stuck, &ns, &err), 0, L("stuck publishes listed"));
+    ok(ns == 1 && stuck[0] == id, "%s", L("the publish taken 20 s ago is listed"));
+    free(stuck);
+    for (int take = 2; take <= 3; take++) {
+        is_int(kiln_store_publish_resume(st, id, 3, &err), 1, L("resumed: pending again"));
+        j = get(st, id);
+        is_str(j.publish_state, "pending", L("pending"));
+        kiln_job_clear(&j);
+        is_int(kiln_store_publish_take(st, &t, &err), 1, L("taken again"));
+        is_int(t.publish_takes, take, L("counted as a resume"));
+        kiln_job_clear(&t);
+    }
+    is_int(kiln_store_publish_resume(st, id, 3, &err), 2, L("the third stop: refused"));
+    j = get(st, id);
+    is_str(j.publish_state, "refused", L("refused"));
+    has(j.publish_reason, "the server stopped while publishing this job 3 times", L("saying why"));
+    kiln_job_clear(&j);
+    is_int(kiln_store_publish_resume(st, id, 3, &err), -ESTALE, L("a publish not in progress is not resumed"));
+    /* the rest as a publisher that did not stop: put it back to publishing */
+    _cleanup_free_ char *back = raw("UPDATE jobs SET publish_state = 'publishing', publish_reason = NULL WHERE publish_state = 'refused'");
     is_int(kiln_store_publish_end(st, id, false, "not published: x.raw is not signed\x1b[31m", &err), 0, L("refused"));
     j = get(st, id);
     is_str(j.publish_state, "refused", L("the refusal kept"));
