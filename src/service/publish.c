@@ -1,6 +1,7 @@
 /* Self-service publishing: see publish.h. */
 #include "service/publish.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -156,14 +157,17 @@ int kiln_publish_job(const struct kiln_publisher *p, struct kiln_store *st, cons
         *msg = xasprintf("not published: tenant %s trusts no signing key (kiln tenant add --trust KEY.pub)", j->tenant);
         return 0;
     }
-    _cleanup_free_ char *top = path_join(p->data, "galleries"), *tmpl = path_join(top, ".work-XXXXXX");
+    /* the work directory is named after the job: whoever holds the job's publish lock may
+     * remove what a stopped server left there (kiln_publish_recover) */
+    _cleanup_free_ char *top = path_join(p->data, "galleries"), *pubdir = path_join(top, ".publishing"),
+                        *tmpl = xasprintf("%s/%lld.work-XXXXXX", pubdir, (long long)j->id);
     _cleanup_free_ char *gdir = path_join(top, j->tenant);
     char idtxt[32];
     snprintf(idtxt, sizeof idtxt, "jobs/%lld", (long long)j->id);
     _cleanup_free_ char *run = path_join(p->data, idtxt);
     char *work = NULL;
-    if (mkdir_p(top, 0700) < 0 || !(work = mkdtemp(tmpl))) {
-        log_error("kiln serve: publishing job %lld: cannot create a directory in %s: %s", (long long)j->id, top, strerror(errno));
+    if (mkdir_p(pubdir, 0700) < 0 || !(work = mkdtemp(tmpl))) {
+        log_error("kiln serve: publishing job %lld: cannot create a directory in %s: %s", (long long)j->id, pubdir, strerror(errno));
         kiln_strv_free(keys);
         *msg = xstrdup("not published: the server could not stage the files (see its log)");
         return 0;
@@ -259,6 +263,24 @@ static int publish_lock(const struct kiln_publisher *p, int64_t id, char **path)
     return fd;
 }
 
+/* The work directories a stopped publish of job id left (DATA/galleries/.publishing/ID.work-*);
+ * the caller holds the job's publish lock. */
+static void rm_work(const struct kiln_publisher *p, int64_t id)
+{
+    _cleanup_free_ char *dir = xasprintf("%s/galleries/.publishing", p->data);
+    char prefix[32];
+    snprintf(prefix, sizeof prefix, "%lld.work-", (long long)id);
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        if (startswith(e->d_name, prefix)) {
+            _cleanup_free_ char *w = path_join(dir, e->d_name);
+            log_info("kiln serve: job %lld: removing %s, left by the publish that stopped", (long long)id, w);
+            rm_rf(w);
+        }
+    if (d) closedir(d);
+}
+
 int kiln_publish_next(const struct kiln_publisher *p, struct kiln_store *st, char **err)
 {
     struct kiln_job j = {0};
@@ -295,6 +317,7 @@ int kiln_publish_recover(const struct kiln_publisher *p, struct kiln_store *st, 
                       strerror(-lock));
             continue;
         }
+        rm_work(p, ids[i]);
         int k = kiln_store_publish_resume(st, ids[i], KILN_PUBLISH_TAKES_MAX, err);
         if (k == 1) log_warn("kiln serve: job %lld: the server publishing it stopped; its publish is resumed", (long long)ids[i]);
         if (k == 2)

@@ -50,6 +50,7 @@ mkver unsigned bbos 1.0
 mkver signed bbos 1.0 tk.key
 mkver untrusted bbos 1.1 other.key
 mkver renamed bbos 1.2 tk.key
+mkver resumed bbos 1.4 tk.key
 # the 1.2 manifest (signed as bbos-1.2.manifest.json) renamed to pass for 1.3
 mv renamed/bbos-1.2.manifest.json renamed/bbos-1.3.manifest.json
 mv renamed/bbos-1.2.manifest.json.minisig renamed/bbos-1.3.manifest.json.minisig
@@ -174,12 +175,49 @@ result again
 [ $rc -eq 4 ] || { cat "$T/out" "$T/err"; fail "republish: kiln submit exited $rc, expected 4"; }
 expect_in "$T/err" "bbos 1.0 is already published in stable"
 
+# --- the server killed (-9) while publishing: the restarted server resumes the publish ---
+# The test holds the gallery's lock, so the publisher waits inside gallery_publish (state
+# "publishing") for as long as the test likes; then kill -9, let go, start the server again.
+jobs_publish() { curl -s -H "Authorization: Bearer $TA" "$S/api/v1/jobs/$1" | jq -r '.publish.state // "-"'; }
+flock "$G/.lock" sleep 900 &
+lock_pid=$!
+rid=$(KILN_TOKEN=$TA "$KILN" submit --server "$S" --kernel resumed/bbos-1.4.vmlinuz --append "$ok_boot" resumed/bbos-1.4.initrd.img \
+    --tier 0 --publish stable 2> resumed.err) || { cat resumed.err; fail "submit bbos 1.4"; }
+for i in $(seq 900); do [ "$(jobs_publish "$rid")" = publishing ] && break; sleep 0.5; done
+[ "$(jobs_publish "$rid")" = publishing ] || fail "job $rid never started publishing: $(jobs_publish "$rid")"
+sleep 1
+kill -9 $serve_pid
+wait $serve_pid 2>/dev/null
+kill $lock_pid
+wait $lock_pid 2>/dev/null
+[ "$(sqlite3 "$data/kiln.db" "SELECT publish_state FROM jobs WHERE id = $rid")" = publishing ] || fail "the killed publish is not left publishing"
+KILN_PASSPHRASE=gallery-pass-phrase start_serve serve2.log --gallery-key gk.key
+for i in $(seq 240); do case $(jobs_publish "$rid") in published | refused) break ;; esac; sleep 0.5; done
+curl -s -H "Authorization: Bearer $TA" "$S/api/v1/jobs/$rid" > resumed.json
+expect_jq resumed.json .publish.state published
+expect_jq resumed.json .publish.reason "bbos 1.4 in channel stable"
+expect_in serve2.log "job $rid: the server publishing it stopped; its publish is resumed"
+expect_in serve2.log "job $rid: resuming its publish (taken 2 times)"
+expect_status 0 "$KILN" gallery pull bbos@1.4 --gallery "$G" --out pulled14
+cmp -s pulled14/bbos-1.4.initrd.img "$BB/initrd.img" || fail "the resumed publish is not the image validated"
+note "kill -9 while job $rid was publishing: the restarted server resumed it and published bbos 1.4 (pulled, verified)"
+# killed after the gallery committed but before the outcome was recorded: the resumed publish
+# finds its version in the channel with the same manifest and says published, not "already there"
+kill -TERM $serve_pid; wait $serve_pid
+sqlite3 "$data/kiln.db" "UPDATE jobs SET publish_state = 'publishing', publish_reason = NULL WHERE id = $rid" || fail "sqlite3"
+KILN_PASSPHRASE=gallery-pass-phrase start_serve serve3.log --gallery-key gk.key
+for i in $(seq 240); do case $(jobs_publish "$rid") in published | refused) break ;; esac; sleep 0.5; done
+curl -s -H "Authorization: Bearer $TA" "$S/api/v1/jobs/$rid" > resumed2.json
+expect_jq resumed2.json .publish.state published
+expect_jq resumed2.json .publish.reason "bbos 1.4 in channel stable (before the server that published it stopped)"
+note "a publish cut off after the gallery committed is recorded as published on restart"
+
 kill -TERM $serve_pid $w1_pid
 wait $serve_pid $w1_pid
 expect_no_qemu
-[ -z "$(ls -A "$G/images/bbos" | grep -v '^1\.0$')" ] || fail "a refused publish left files: $(ls -A "$G/images/bbos")"
-[ -z "$(ls -d "$data"/galleries/.work-* 2>/dev/null)" ] || fail "publishing left its work directory"
+[ -z "$(ls -A "$G/images/bbos" | grep -v '^1\.[04]$')" ] || fail "a refused publish left files: $(ls -A "$G/images/bbos")"
+[ -z "$(ls -A "$data/galleries/.publishing")" ] || fail "publishing left its work directory or lock: $(ls -A "$data/galleries/.publishing")"
 ! grep -qF gallery-pass-phrase serve.log w1.log || fail "the gallery key's passphrase is in a log"
 ! grep -rqF "$(sed -n 2p gk.key)" serve.log w1.log "$data" || fail "the gallery's secret key is in a log or under $data"
 ! grep -qF "${TA#kt_}" serve.log w1.log || fail "the tenant token is in a log"
-echo "service_publish: unsigned, failed, untrusted, renamed and repeated versions refused; the signed passed one published and pulled"
+echo "service_publish: unsigned, failed, untrusted, renamed and repeated versions refused; the signed passed one published and pulled; a publish cut off by kill -9 resumed on restart"
