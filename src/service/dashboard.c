@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/req.h"
 #include "service/api.h"
 #include "service/html.h"
 #include "util/fs.h"
@@ -737,8 +738,10 @@ static enum MHD_Result page_workers(struct kiln_dash *d, struct MHD_Connection *
         for (size_t i = 0; i < nw; i++) {
             xmlNodePtr tr = kh_el(tb, "tr", NULL);
             kh_el(tr, "td", w[i].name);
-            kh_elf(tr, "td", "%s %s, %d cpu, %d MiB", *w[i].caps.accel ? w[i].caps.accel : "-", *w[i].caps.arch ? w[i].caps.arch : "-",
-                   w[i].caps.cpus, w[i].caps.memory_mb);
+            char feats[128];
+            kiln_features_format(w[i].caps.features, feats, sizeof feats);
+            kh_elf(tr, "td", "%s %s, %d cpu, %d MiB%s%s", *w[i].caps.accel ? w[i].caps.accel : "-", *w[i].caps.arch ? w[i].caps.arch : "-",
+                   w[i].caps.cpus, w[i].caps.memory_mb, *feats ? ", " : "", feats);
             kh_attr(kh_elf(tr, "td", "%d", w[i].slots), "class", "num");
             kh_attr(kh_elf(tr, "td", "%d", w[i].running), "class", "num");
             xmlNodePtr cj = kh_el(tr, "td", NULL);

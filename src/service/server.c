@@ -288,8 +288,9 @@ static char *job_dir(struct server *s, int64_t id)
 
 static json_t *caps_json(const struct kiln_caps *c)
 {
-    return json_pack("{s:s, s:s, s:i, s:i, s:b}", "accel", c->accel, "arch", c->arch, "cpus", c->cpus, "memory_mb",
-                     c->memory_mb, "uefi", (c->features & FEAT_UEFI) != 0);
+    return json_pack("{s:s, s:s, s:i, s:i, s:b, s:b, s:b}", "accel", c->accel, "arch", c->arch, "cpus", c->cpus, "memory_mb",
+                     c->memory_mb, "uefi", (c->features & FEAT_UEFI) != 0, "tpm", (c->features & FEAT_TPM) != 0, "secure_boot",
+                     (c->features & FEAT_SECURE_BOOT) != 0);
 }
 
 static json_t *ms_json(int64_t ms) { return ms ? json_integer(ms) : json_null(); }

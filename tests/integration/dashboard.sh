@@ -218,6 +218,7 @@ expect_in "$T/body" "No jobs yet"
 expect_http 200 "$T/a.jar" GET "/workers"
 expect_in "$T/body" "<td>w1</td>"
 expect_in "$T/body" "s ago)"
+expect_in "$T/body" " MiB, uefi"   # what w1 offers, features included
 # the session reads the console and artifacts the page links to, but changes nothing
 expect_http 200 "$T/a.jar" GET "/api/v1/jobs/$id2/artifacts/cases/verify_kernel_cmdline/log.txt"
 expect_in "$T/body" "/proc/cmdline: console=tty0"

@@ -192,7 +192,7 @@ opt_err "kiln serve: --data DIR is needed: the directory of images, job files an
 opt_err "kiln serve: --listen 127.0.0.1:99999: want IPV4:PORT, e.g. 127.0.0.1:8470" "$KILN" serve --data "$T/sd" --listen 127.0.0.1:99999
 opt_err "kiln worker: --slots 0: want a whole number from 1 to 64" "$KILN" worker --server http://127.0.0.1:9 --slots 0
 opt_err "kiln worker: --server needs a value: the service's URL, e.g. http://127.0.0.1:8470" "$KILN" worker --server
-opt_err "kiln worker: unknown option --slot; the options are: --server URL, --token WTOKEN, --slots N, --work DIR, --key SECRET.key" \
+opt_err "kiln worker: unknown option --slot; the options are: --server URL, --token WTOKEN, --slots N, --work DIR, --key SECRET.key, --withhold FEATURES" \
     "$KILN" worker --slot 2
 opt_err "kiln worker: --server URL is needed: the service to pull jobs from" env KILN_WORKER_TOKEN=kw_x "$KILN" worker --work w
 opt_err "kiln submit: --tier 3: want a whole number from 0 to 2" "$KILN" submit --tier 3 img.raw
