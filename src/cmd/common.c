@@ -131,6 +131,16 @@ bool cmd_opt_long(const char *verb, const char *opt, const char *val, long lo, l
     return true;
 }
 
+bool cmd_opt_once(const char *verb, const char *opt, const char **seen, const char *val)
+{
+    if (*seen) {
+        fprintf(stderr, "kiln %s: %s given twice (%s and %s): give it once\n", verb, opt, *seen, val);
+        return false;
+    }
+    *seen = val;
+    return true;
+}
+
 int cmd_opt_unknown(const char *verb, const char *arg, const char *accepted)
 {
     if (arg[0] == '-') fprintf(stderr, "kiln %s: unknown option %s; the options are: %s\n", verb, arg, accepted);

@@ -50,6 +50,10 @@ const char *cmd_opt_value(const char *verb, int argc, char **argv, int *i, const
 /* val as a whole number from lo to hi into *out; false after printing "OPT VAL: want a whole
  * number from LO to HI". */
 bool cmd_opt_long(const char *verb, const char *opt, const char *val, long lo, long hi, long *out);
+/* A single-valued option given again is refused (which value was meant cannot be known):
+ * prints "OPT given twice (A and B): give it once" and returns false; else records val in
+ * *seen (NULL until the option is given) and returns true. */
+bool cmd_opt_once(const char *verb, const char *opt, const char **seen, const char *val);
 /* An argument no option matched: prints "unknown option ARG; the options are: ACCEPTED" (or
  * "unexpected argument ARG" for a non-option) and returns EXIT_USAGE. */
 int cmd_opt_unknown(const char *verb, const char *arg, const char *accepted);

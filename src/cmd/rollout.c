@@ -151,17 +151,6 @@ static const char *opt_what(const char *opt)
     return "a whole number, 0 for no limit";
 }
 
-/* A single-valued option given again is refused: which value was meant cannot be known. */
-static bool once(const char *verb, const char *opt, const char **seen, const char *val)
-{
-    if (*seen) {
-        fprintf(stderr, "kiln rollout %s: %s given twice (%s and %s): give it once\n", verb, opt, *seen, val);
-        return false;
-    }
-    *seen = val;
-    return true;
-}
-
 int cmd_rollout(int argc, char **argv)
 {
     const char *data = NULL, *db = NULL, *name = NULL, *channel = NULL, *reason = NULL, *machine = NULL, *gallery = NULL;
@@ -203,17 +192,17 @@ int cmd_rollout(int argc, char **argv)
                                    "--pause-after-failures N, --floor V, --pin GROUP=V, --disable, --gallery DIR; for pause: --reason TEXT");
         if (valued && !(val = cmd_opt_value(cmdname, argc, argv, &i, opt_what(a)))) return EXIT_USAGE;
         if (streq(a, "--data")) {
-            if (!once(verb, a, &data, val)) return EXIT_USAGE;
+            if (!cmd_opt_once(cmdname, a, &data, val)) return EXIT_USAGE;
         } else if (streq(a, "--db")) {
-            if (!once(verb, a, &db, val)) return EXIT_USAGE;
+            if (!cmd_opt_once(cmdname, a, &db, val)) return EXIT_USAGE;
         } else if (streq(a, "--gallery")) {
-            if (!once(verb, a, &gallery, val)) return EXIT_USAGE;
+            if (!cmd_opt_once(cmdname, a, &gallery, val)) return EXIT_USAGE;
         } else if (streq(a, "--reason")) {
-            if (!once(verb, a, &reason, val)) return EXIT_USAGE;
+            if (!cmd_opt_once(cmdname, a, &reason, val)) return EXIT_USAGE;
         } else if (streq(a, "--json")) json = true;
         else if (streq(a, "--disable")) p->enabled = false;
         else if (streq(a, "--version")) {
-            if (!once(verb, a, &seen_version, val)) return EXIT_USAGE;
+            if (!cmd_opt_once(cmdname, a, &seen_version, val)) return EXIT_USAGE;
             if (!rollout_version_ok(val)) {
                 fprintf(stderr, "kiln rollout set: --version %.80s%s: want a version: at most %d of A-Z a-z 0-9 . _ + ~ -, starting with a "
                                 "letter or digit, no run of more than %d digits\n",
@@ -222,14 +211,14 @@ int cmd_rollout(int argc, char **argv)
             }
             snprintf(p->target, sizeof(p->target), "%s", val);
         } else if (streq(a, "--percent")) {
-            if (!once(verb, a, &seen_percent, val)) return EXIT_USAGE;
+            if (!cmd_opt_once(cmdname, a, &seen_percent, val)) return EXIT_USAGE;
             if (rollout_parse_percent(val, &p->permyriad) < 0) {
                 fprintf(stderr, "kiln rollout set: --percent %s: want 0 to 100 with at most two decimals (10, 2.5, 0.25)\n", val);
                 return EXIT_USAGE;
             }
         } else if (streq(a, "--max-per-hour") || streq(a, "--max-inflight") || streq(a, "--pause-after-failures")) {
             const char **seen = streq(a, "--max-per-hour") ? &seen_max : streq(a, "--max-inflight") ? &seen_inflight : &seen_pause;
-            if (!once(verb, a, seen, val) || !cmd_opt_long(cmdname, a, val, 0, 1000000, &v)) return EXIT_USAGE;
+            if (!cmd_opt_once(cmdname, a, seen, val) || !cmd_opt_long(cmdname, a, val, 0, 1000000, &v)) return EXIT_USAGE;
             *(streq(a, "--max-per-hour") ? &p->max_per_period : streq(a, "--max-inflight") ? &p->max_inflight : &p->pause_after_failures) = (int)v;
         } else if (streq(a, "--floor")) {
             if (p->nfloors == ROLLOUT_FLOORS_MAX) {

@@ -26,6 +26,9 @@ int cmd_serve(int argc, char **argv)
     _cleanup_free_ char *pub = NULL; /* before any goto usage */
     long v;
     bool init = false;
+    static const char *const valued[] = {"--listen", "--data", "--db", "--gallery", "--max-image-mb", "--max-queued", "--lease-s",
+                                         "--gallery-key", "--gallery-require-priority"};
+    const char *seen[ARRAY_SIZE(valued)] = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = NULL;
         if (streq(a, "--help")) goto usage;
@@ -46,6 +49,8 @@ int cmd_serve(int argc, char **argv)
             val = cmd_opt_value("serve", argc, argv, &i, "the highest priority of built-in cases a published run must pass (0-5, -1: none)");
         else return cmd_opt_unknown("serve", a, opts);
         if (!val) return EXIT_USAGE;
+        for (size_t k = 0; k < ARRAY_SIZE(valued); k++)
+            if (streq(a, valued[k]) && !cmd_opt_once("serve", a, &seen[k], val)) return EXIT_USAGE;
         if (streq(a, "--listen")) o.listen = val;
         else if (streq(a, "--data")) o.data = val;
         else if (streq(a, "--db")) o.db_url = val;

@@ -309,19 +309,24 @@ int cmd_submit(int argc, char **argv)
         {"--publish", "a gallery channel", &publish},
         {"--name", "the image's name (jobs of one name form the dashboard's trends)", &name},
     };
+    /* each valued option once (--require may repeat): the last three are --tier, --cpus, --memory-mb */
+    const char *seen[ARRAY_SIZE(vals) + 3] = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         size_t k = 0;
         while (k < ARRAY_SIZE(vals) && !streq(a, vals[k].opt)) k++;
         if (streq(a, "--help")) goto usage;
         if (k < ARRAY_SIZE(vals)) {
-            if (!(*vals[k].to = cmd_opt_value("submit", argc, argv, &i, vals[k].what))) return EXIT_USAGE;
+            const char *val = cmd_opt_value("submit", argc, argv, &i, vals[k].what);
+            if (!val || !cmd_opt_once("submit", a, &seen[k], val)) return EXIT_USAGE;
+            *vals[k].to = val;
         } else if (streq(a, "--tier")) {
             const char *val = cmd_opt_value("submit", argc, argv, &i, "0, 1 or 2");
-            if (!val || !cmd_opt_long("submit", a, val, 0, 2, &tier)) return EXIT_USAGE;
+            if (!val || !cmd_opt_once("submit", a, &seen[k], val) || !cmd_opt_long("submit", a, val, 0, 2, &tier)) return EXIT_USAGE;
         } else if (streq(a, "--cpus") || streq(a, "--memory-mb")) {
             const char *val = cmd_opt_value("submit", argc, argv, &i, streq(a, "--cpus") ? "vCPUs per VM" : "MiB per VM");
-            if (!val || !cmd_opt_long("submit", a, val, 1, 1048576, streq(a, "--cpus") ? &cpus : &memory_mb))
+            if (!val || !cmd_opt_once("submit", a, &seen[k + (streq(a, "--cpus") ? 1 : 2)], val) ||
+                !cmd_opt_long("submit", a, val, 1, 1048576, streq(a, "--cpus") ? &cpus : &memory_mb))
                 return EXIT_USAGE;
         } else if (streq(a, "--require")) {
             const char *val = cmd_opt_value("submit", argc, argv, &i, "uefi, tpm or secure-boot");

@@ -16,8 +16,7 @@ int cmd_worker(int argc, char **argv)
             const char *val = cmd_opt_value("worker add", argc, argv, &i,
                                             streq(a, "--data") ? "the directory of the service's state"
                                                                : "sqlite:PATH or a postgresql:// URI");
-            if (!val) return EXIT_USAGE;
-            *(streq(a, "--data") ? &data : &db) = val;
+            if (!val || !cmd_opt_once("worker add", a, streq(a, "--data") ? &data : &db, val)) return EXIT_USAGE;
         } else if (a[0] == '-') {
             return cmd_opt_unknown("worker add", a, "--data DIR, --db URL, and one NAME");
         } else if (name) {

@@ -405,6 +405,8 @@ int cmd_worker_run(int argc, char **argv)
     _cleanup_free_ char *defwork = NULL, *body = NULL; /* before any goto usage */
     static const char opts[] = "--server URL, --token WTOKEN, --slots N, --work DIR, --key SECRET.key, --withhold FEATURES";
     long v;
+    static const char *const valued[] = {"--server", "--token", "--work", "--key", "--slots", "--withhold"};
+    const char *seen[ARRAY_SIZE(valued)] = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = NULL;
         if (streq(a, "--help")) goto usage;
@@ -417,6 +419,8 @@ int cmd_worker_run(int argc, char **argv)
             val = cmd_opt_value("worker", argc, argv, &i, "features not to offer, of uefi, tpm, secure-boot (comma-separated)");
         else return cmd_opt_unknown("worker", a, opts);
         if (!val) return EXIT_USAGE;
+        for (size_t k = 0; k < ARRAY_SIZE(valued); k++)
+            if (streq(a, valued[k]) && !cmd_opt_once("worker", a, &seen[k], val)) return EXIT_USAGE;
         if (streq(a, "--server")) o.server = val;
         else if (streq(a, "--token")) o.token = val;
         else if (streq(a, "--work")) o.work = val;

@@ -210,6 +210,15 @@ for n in 0100 +5 ' 5' 5. .5 1e3; do
     opt_err "kiln worker: --slots $n: want a whole number from 1 to 64" "$KILN" worker --server http://127.0.0.1:9 --slots "$n"
 done
 opt_err "kiln serve: --gallery-require-priority -0: want a whole number from -1 to 5" "$KILN" serve --data d --gallery-require-priority -0
+# a single-valued option given twice is refused in every service verb (it used to be last one wins)
+opt_err "kiln tenant add: --max-jobs given twice (2 and 3): give it once" "$KILN" tenant add x --max-jobs 2 --max-jobs 3 --data d
+opt_err "kiln tenant add: --data given twice (a and b): give it once" "$KILN" tenant add x --data a --data b
+opt_err "kiln worker add: --db given twice (x and y): give it once" "$KILN" worker add w --db x --db y
+opt_err "kiln serve: --listen given twice (127.0.0.1:1 and 127.0.0.1:2): give it once" "$KILN" serve --data d --listen 127.0.0.1:1 --listen 127.0.0.1:2
+opt_err "kiln worker: --slots given twice (1 and 2): give it once" "$KILN" worker --server http://127.0.0.1:9 --slots 1 --slots 2
+opt_err "kiln submit: --tier given twice (0 and 1): give it once" "$KILN" submit --tier 0 --tier 1 img.raw
+opt_err "kiln submit: --memory-mb given twice (256 and 512): give it once" "$KILN" submit --memory-mb 256 --memory-mb 512 img.raw
+opt_err "kiln submit: --name given twice (a and b): give it once" "$KILN" submit --name a --name b img.raw
 opt_err "kiln publish: --support-days 010: want a whole number from 0 to 100000" "$KILN" publish x -k y --support-days 010
 opt_err "kiln gallery: --min-serial +2: want a whole number from 0 to 9223372036854775807" "$KILN" gallery list --gallery G --min-serial +2
 opt_err "kiln gallery: --require-priority 1.0: want a whole number from -1 to 5" "$KILN" gallery init --gallery G --require-priority 1.0
