@@ -198,6 +198,14 @@ int kiln_publish_job(const struct kiln_publisher *p, struct kiln_store *st, cons
      * the same manifest already in the channel is this job's publish, done */
     bool done_before = false;
     if (r == 0 && j->publish_takes > 1) {
+        bool dropped = false;
+        if (gallery_drop_cut_off(g, name, version, &dropped, &err) < 0) {
+            log_error("kiln serve: job %lld: clearing a cut-off publish of %s %s: %s", (long long)j->id, name, version, err);
+            free(err);
+            err = NULL;
+        } else if (dropped)
+            log_warn("kiln serve: job %lld: removed %s %s from %s: its publish was cut off before the gallery's index listed it",
+                     (long long)j->id, name, version, gdir);
         json_t *cat = NULL;
         char *absent = NULL, have[65];
         _cleanup_free_ char *mp = path_join(src, mname);
