@@ -179,7 +179,8 @@ expect_in "$T/err" "bbos 1.0 is already published in stable"
 # The test holds the gallery's lock, so the publisher waits inside gallery_publish (state
 # "publishing") for as long as the test likes; then kill -9, let go, start the server again.
 jobs_publish() { curl -s -H "Authorization: Bearer $TA" "$S/api/v1/jobs/$1" | jq -r '.publish.state // "-"'; }
-flock "$G/.lock" sleep 900 &
+# (the subshell becomes the sleep holding the lock: killing it lets go)
+( exec 9> "$G/.lock"; flock 9; exec sleep 900 ) &
 lock_pid=$!
 rid=$(KILN_TOKEN=$TA "$KILN" submit --server "$S" --kernel resumed/bbos-1.4.vmlinuz --append "$ok_boot" resumed/bbos-1.4.initrd.img \
     --tier 0 --publish stable 2> resumed.err) || { cat resumed.err; fail "submit bbos 1.4"; }
@@ -194,7 +195,7 @@ wait $lock_pid 2>/dev/null
 KILN_PASSPHRASE=gallery-pass-phrase start_serve serve2.log --gallery-key gk.key
 for i in $(seq 240); do case $(jobs_publish "$rid") in published | refused) break ;; esac; sleep 0.5; done
 curl -s -H "Authorization: Bearer $TA" "$S/api/v1/jobs/$rid" > resumed.json
-expect_jq resumed.json .publish.state published
+[ "$(jq -r .publish.state resumed.json)" = published ] || { jq -c .publish resumed.json; tail -n 30 serve2.log; fail "the resumed publish did not publish"; }
 expect_jq resumed.json .publish.reason "bbos 1.4 in channel stable"
 expect_in serve2.log "job $rid: the server publishing it stopped; its publish is resumed"
 expect_in serve2.log "job $rid: resuming its publish (taken 2 times)"
