@@ -220,16 +220,25 @@ newest=$(ls "$G/index" | grep -E '^[0-9]{10}\.json$' | sort | tail -n 1)
 rm "$G/index/$newest" "$G/index/$newest.minisig"
 expect_status 1 env KILN_STATE_DIR="$T/state-cut" "$KILN" gallery list --gallery "$G"
 expect_in "$T/err" "a publish was cut off before it wrote its index"
-sqlite3 "$data/kiln.db" "UPDATE jobs SET publish_state = 'publishing', publish_reason = NULL WHERE id = $rid" || fail "sqlite3"
+# (taken once before, as a job cut off the first time: the two stops above count towards the bound)
+sqlite3 "$data/kiln.db" "UPDATE jobs SET publish_state = 'publishing', publish_reason = NULL, publish_takes = 1 WHERE id = $rid" || fail "sqlite3"
 KILN_PASSPHRASE=gallery-pass-phrase start_serve serve4.log --gallery-key gk.key
 for i in $(seq 240); do case $(jobs_publish "$rid") in published | refused) break ;; esac; sleep 0.5; done
 curl -s -H "Authorization: Bearer $TA" "$S/api/v1/jobs/$rid" > resumed3.json
-expect_jq resumed3.json .publish.state published
+[ "$(jq -r .publish.state resumed3.json)" = published ] || { jq -c .publish resumed3.json; tail -n 30 serve4.log; fail "the cut-off publish did not publish"; }
 expect_jq resumed3.json .publish.reason "bbos 1.4 in channel stable"
 expect_in serve4.log "removed bbos 1.4 from $G: its publish was cut off before the gallery's index listed it"
 expect_status 0 env KILN_STATE_DIR="$T/state-cut" "$KILN" gallery pull bbos@1.4 --gallery "$G" --out pulled14b
 cmp -s pulled14b/bbos-1.4.initrd.img "$BB/initrd.img" || fail "the republished initrd is not the image validated"
 note "a publish cut off before its index was written: the unlisted version removed and published again on restart"
+# the bound: a publish whose server stopped a third time is refused, saying so
+kill -TERM $serve_pid; wait $serve_pid
+sqlite3 "$data/kiln.db" "UPDATE jobs SET publish_state = 'publishing', publish_reason = NULL, publish_takes = 3 WHERE id = $rid" || fail "sqlite3"
+KILN_PASSPHRASE=gallery-pass-phrase start_serve serve5.log --gallery-key gk.key
+for i in $(seq 240); do case $(jobs_publish "$rid") in published | refused) break ;; esac; sleep 0.5; done
+curl -s -H "Authorization: Bearer $TA" "$S/api/v1/jobs/$rid" > refused3.json
+expect_jq refused3.json .publish.state refused
+expect_jq refused3.json .publish.reason "not published: the server stopped while publishing this job 3 times; it is not tried again (see the server's log, then submit it again)"
 
 kill -TERM $serve_pid $w1_pid
 wait $serve_pid $w1_pid
