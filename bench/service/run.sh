@@ -39,6 +39,7 @@ bench() {
     name=$1; shift
     d=$T/$name
     mkdir -p "$d"
+    "$kiln" serve --init --data "$d/data" "$@" 2>/dev/null || { echo "bench service: $name: serve --init failed" >&2; exit 1; }
     adm=$("$kiln" tenant add admin --admin --data "$d/data" "$@" 2>/dev/null)
     for t in $(seq $tenants); do "$kiln" tenant add "t$t" --max-jobs "$submits" --data "$d/data" "$@" 2>/dev/null > "$d/tok$t"; done
     for w in $(seq $workers); do "$kiln" worker add "w$w" --data "$d/data" "$@" 2>/dev/null > "$d/wtok$w"; done

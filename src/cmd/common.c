@@ -75,17 +75,19 @@ struct kiln_runbook *cmd_load_runbook(const char *path, const struct cmd_vars *v
     return rb;
 }
 
-int cmd_store_open(const char *verb, const char *data, const char *db, struct kiln_store **st)
+int cmd_store_open(const char *verb, const char *data, const char *db, bool create, struct kiln_store **st)
 {
     if (!db) db = getenv("KILN_DB");
     _cleanup_free_ char *url = NULL;
     if (db && *db) {
         url = xstrdup(db);
     } else if (data) {
-        int r = mkdir_p(data, 0700);
-        if (r < 0) {
-            fprintf(stderr, "kiln %s: cannot create %s: %s\n", verb, data, strerror(-r));
-            return r;
+        if (create) {
+            int r = mkdir_p(data, 0700);
+            if (r < 0) {
+                fprintf(stderr, "kiln %s: cannot create %s: %s\n", verb, data, strerror(-r));
+                return r;
+            }
         }
         url = xasprintf("sqlite:%s/kiln.db", data);
     } else {
@@ -93,8 +95,18 @@ int cmd_store_open(const char *verb, const char *data, const char *db, struct ki
         return -EINVAL;
     }
     char *err = NULL;
-    int r = kiln_store_open(url, NULL, st, &err);
-    if (r < 0) fprintf(stderr, "kiln %s: %s\n", verb, err);
+    struct kiln_store_opts o = {.existing = !create};
+    int r = kiln_store_open(url, &o, st, &err);
+    if (r == -ENOENT && !create) {
+        /* a mistyped --data must not make a second, empty service that the real one never reads */
+        if (db && *db)
+            fprintf(stderr, "kiln %s: no kiln database at the --db URL%s (%s): create it with `kiln serve --init --db URL`, or "
+                            "check the URL\n", verb, getenv("KILN_DB") == db ? " from $KILN_DB" : "", err);
+        else
+            fprintf(stderr, "kiln %s: no kiln database in %s: create it with `kiln serve --init --data %s` (or start kiln serve "
+                            "--data %s once), or check --data\n", verb, data, data, data);
+        r = -EINVAL;
+    } else if (r < 0) fprintf(stderr, "kiln %s: %s\n", verb, err);
     free(err);
     return r;
 }
@@ -111,11 +123,21 @@ const char *cmd_opt_value(const char *verb, int argc, char **argv, int *i, const
 bool cmd_opt_long(const char *verb, const char *opt, const char *val, long lo, long hi, long *out)
 {
     long v;
-    if (!parse_long(val, &v) || v < lo || v > hi) {
+    if (!parse_long_strict(val, &v) || v < lo || v > hi) {
         fprintf(stderr, "kiln %s: %s %s: want a whole number from %ld to %ld\n", verb, opt, val, lo, hi);
         return false;
     }
     *out = v;
+    return true;
+}
+
+bool cmd_opt_once(const char *verb, const char *opt, const char **seen, const char *val)
+{
+    if (*seen) {
+        fprintf(stderr, "kiln %s: %s given twice (%s and %s): give it once\n", verb, opt, *seen, val);
+        return false;
+    }
+    *seen = val;
     return true;
 }
 

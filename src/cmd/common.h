@@ -50,15 +50,21 @@ const char *cmd_opt_value(const char *verb, int argc, char **argv, int *i, const
 /* val as a whole number from lo to hi into *out; false after printing "OPT VAL: want a whole
  * number from LO to HI". */
 bool cmd_opt_long(const char *verb, const char *opt, const char *val, long lo, long hi, long *out);
+/* A single-valued option given again is refused (which value was meant cannot be known):
+ * prints "OPT given twice (A and B): give it once" and returns false; else records val in
+ * *seen (NULL until the option is given) and returns true. */
+bool cmd_opt_once(const char *verb, const char *opt, const char **seen, const char *val);
 /* An argument no option matched: prints "unknown option ARG; the options are: ACCEPTED" (or
  * "unexpected argument ARG" for a non-option) and returns EXIT_USAGE. */
 int cmd_opt_unknown(const char *verb, const char *arg, const char *accepted);
 
 struct kiln_store;
-/* The service's database: db (else $KILN_DB) when set, else DIR/kiln.db under data (created
- * 0700). Prints why (as "kiln VERB: ...") and returns -errno when it cannot be opened: -EINVAL
- * when neither is given or the URL names no backend (a usage error). */
-int cmd_store_open(const char *verb, const char *data, const char *db, struct kiln_store **st);
+/* The service's database: db (else $KILN_DB) when set, else DIR/kiln.db under data. create
+ * (kiln serve --init only): the directory and database are made and the schema migrated;
+ * otherwise it must exist with kiln's schema and nothing is created or written on open.
+ * Prints why (as "kiln VERB: ...") and returns -errno: -EINVAL for a usage error (neither
+ * given, the URL names no backend, or no kiln database there: a mistyped --data). */
+int cmd_store_open(const char *verb, const char *data, const char *db, bool create, struct kiln_store **st);
 
 struct disk_write_opts;
 /* VHD timestamp and id for an output named seed: reproducible under SOURCE_DATE_EPOCH. */

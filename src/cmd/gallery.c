@@ -1,5 +1,6 @@
 /* kiln publish PREFIX --gallery DIR -k KEY --channel C --run RUN-DIR
  * kiln gallery init|trust|list|show|pull ... --gallery DIR */
+#include <limits.h>
 #include <time.h>
 
 #include "cmd/common.h"
@@ -57,7 +58,8 @@ int cmd_publish(int argc, char **argv)
         else if (streq(argv[i], "--channel") && i + 1 < argc) q.channel = argv[++i];
         else if (streq(argv[i], "--run") && i + 1 < argc) q.run_dir = argv[++i];
         else if (streq(argv[i], "--support-days") && i + 1 < argc) {
-            if (!parse_long(argv[++i], &q.support_days) || q.support_days < 0) goto usage;
+            if (!cmd_opt_long("publish", argv[i], argv[i + 1], 0, 100000, &q.support_days)) return EXIT_USAGE;
+            i++;
         } else if (argv[i][0] == '-' || q.prefix) goto usage;
         else q.prefix = argv[i];
     }
@@ -170,10 +172,12 @@ int cmd_gallery(int argc, char **argv)
         else if ((streq(argv[i], "-k") || streq(argv[i], "--key")) && i + 1 < argc) keyfile = argv[++i];
         else if (streq(argv[i], "--require-area") && i + 1 < argc && nareas < ARRAY_SIZE(areas)) areas[nareas++] = argv[++i];
         else if (streq(argv[i], "--require-priority") && i + 1 < argc) {
-            if (!parse_long(argv[++i], &prio) || prio < -1 || prio > 5) goto usage;
+            if (!cmd_opt_long("gallery", argv[i], argv[i + 1], -1, 5, &prio)) return EXIT_USAGE;
+            i++;
         } else if (streq(argv[i], "--min-serial") && i + 1 < argc) {
             long v;
-            if (!parse_long(argv[++i], &v) || v < 0) goto usage;
+            if (!cmd_opt_long("gallery", argv[i], argv[i + 1], 0, LONG_MAX, &v)) return EXIT_USAGE;
+            i++;
             min_serial = (uint64_t)v;
         } else if (streq(argv[i], "--supported")) supported = true;
         else if (streq(argv[i], "--force")) force = true;

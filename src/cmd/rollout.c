@@ -6,6 +6,7 @@
 
 #include "cmd/common.h"
 #include "gallery/catalog.h"
+#include "gallery/gallery.h"
 #include "service/store.h"
 #include "util/util.h"
 
@@ -92,16 +93,70 @@ static void status_print(const struct kiln_rollout_status *s)
     }
 }
 
-static bool num(const char *s, long lo, long hi, long *v)
+/* rollout set --gallery DIR: warnings (never refusals: the version may be published after the
+ * rollout is set) when the gallery the server offers lacks what the rollout names. */
+static void gallery_warn(const char *dir, const struct kiln_rollout *ro)
 {
-    return parse_long(s, v) && *v >= lo && *v <= hi;
+    struct gallery *g = NULL;
+    struct diags d = {0};
+    char *err = NULL;
+    json_t *cat = NULL;
+    if (gallery_open(dir, &g, &d, &err) < 0 || gallery_load(g, &cat, &err) < 0) {
+        fprintf(stderr, "kiln rollout set: warning: --gallery %s cannot be read, nothing was checked against it: %s\n", dir,
+                err ? err : d.n ? d.v[0].msg : "see its gallery.yml");
+    } else {
+        bool name = false, channel = false;
+        const char *want[1 + ROLLOUT_FLOORS_MAX + ROLLOUT_PINS_MAX];
+        size_t nwant = 0;
+        want[nwant++] = ro->p.target;
+        for (size_t i = 0; i < ro->p.nfloors; i++) want[nwant++] = ro->p.floors[i];
+        for (size_t i = 0; i < ro->p.npins; i++) want[nwant++] = ro->p.pins[i].version;
+        bool found[sizeof(want) / sizeof(*want)] = {0};
+        size_t i, k;
+        json_t *e, *c;
+        json_array_foreach(json_object_get(cat, "images"), i, e) {
+            if (!streq(json_string_value(json_object_get(e, "name")), ro->name)) continue;
+            name = true;
+            bool in = false;
+            json_array_foreach(json_object_get(e, "channels"), k, c) in |= streq(json_string_value(c), ro->channel);
+            if (!in) continue;
+            channel = true;
+            for (size_t w = 0; w < nwant; w++) found[w] |= streq(json_string_value(json_object_get(e, "version")), want[w]);
+        }
+        if (!name) fprintf(stderr, "kiln rollout set: warning: the gallery %s has no image %s: no machine is offered anything until it is published\n", dir, ro->name);
+        else if (!channel) fprintf(stderr, "kiln rollout set: warning: the gallery %s has no version of %s in channel %s\n", dir, ro->name, ro->channel);
+        else
+            for (size_t w = 0; w < nwant; w++)
+                if (!found[w])
+                    fprintf(stderr, "kiln rollout set: warning: %s %s is not published in channel %s of %s: it is not offered until it is\n",
+                            ro->name, want[w], ro->channel, dir);
+    }
+    json_decref(cat);
+    gallery_free(g);
+    diags_free(&d);
+    free(err);
+}
+
+/* What an option's value is, for "needs a value: ..." */
+static const char *opt_what(const char *opt)
+{
+    static const struct { const char *opt, *what; } t[] = {
+        {"--data", "the directory of the service's state"}, {"--db", "sqlite:PATH or a postgresql:// URI"},
+        {"--gallery", "the gallery kiln serve offers"}, {"--reason", "why, in a few words"},
+        {"--version", "the target version"}, {"--percent", "0 to 100"}, {"--floor", "a version below the target"},
+        {"--pin", "GROUP=VERSION"},
+    };
+    for (size_t i = 0; i < sizeof(t) / sizeof(*t); i++)
+        if (streq(opt, t[i].opt)) return t[i].what;
+    return "a whole number, 0 for no limit";
 }
 
 int cmd_rollout(int argc, char **argv)
 {
-    const char *data = NULL, *db = NULL, *name = NULL, *channel = NULL, *reason = NULL, *machine = NULL;
+    const char *data = NULL, *db = NULL, *name = NULL, *channel = NULL, *reason = NULL, *machine = NULL, *gallery = NULL;
     const char *verb = argc > 1 ? argv[1] : "";
-    bool json = false, have_version = false;
+    const char *seen_version = NULL, *seen_percent = NULL, *seen_max = NULL, *seen_inflight = NULL, *seen_pause = NULL;
+    bool json = false;
     /* declared before the first goto usage: the cleanup runs on that path too */
     _cleanup_free_ char *cmdname = NULL;
     struct kiln_rollout ro;
@@ -111,54 +166,113 @@ int cmd_rollout(int argc, char **argv)
     p->permyriad = -1;
     p->period_ms = 3600 * 1000;
     long v;
-    char why[160];
-    if (!streq(verb, "set") && !streq(verb, "status") && !streq(verb, "pause") && !streq(verb, "resume") && !streq(verb, "group"))
-        goto usage;
+    char why[ROLLOUT_REASON_MAX];
+    bool set = streq(verb, "set");
+    if (!set && !streq(verb, "status") && !streq(verb, "pause") && !streq(verb, "resume") && !streq(verb, "group")) goto usage;
+    cmdname = xasprintf("rollout %s", verb);
+    static const char *const set_only[] = {"--version", "--percent", "--max-per-hour", "--max-inflight", "--pause-after-failures",
+                                           "--floor", "--pin", "--disable", "--gallery", NULL};
     for (int i = 2; i < argc; i++) {
-        const char *a = argv[i], *n = i + 1 < argc ? argv[i + 1] : NULL;
-        if (streq(a, "--data") && n) data = argv[++i];
-        else if (streq(a, "--db") && n) db = argv[++i];
-        else if (streq(a, "--json")) json = true;
-        else if (streq(a, "--reason") && n) reason = argv[++i];
-        else if (streq(a, "--disable")) p->enabled = false;
-        else if (streq(a, "--version") && n && catalog_safe_name(n)) snprintf(p->target, sizeof(p->target), "%s", n), have_version = true, i++;
-        else if (streq(a, "--percent") && n) {
-            if (rollout_parse_percent(argv[++i], &p->permyriad) < 0) {
-                fprintf(stderr, "kiln rollout: --percent %s: want 0 to 100 with at most two decimals\n", argv[i]);
+        const char *a = argv[i], *val = NULL;
+        bool valued = !streq(a, "--json") && !streq(a, "--disable") && a[0] == '-';
+        for (const char *const *o = set_only; *o && !set; o++)
+            if (streq(a, *o)) {
+                fprintf(stderr, "kiln rollout %s: %s belongs to kiln rollout set\n", verb, a);
                 return EXIT_USAGE;
             }
-        } else if (streq(a, "--max-per-hour") && n && num(n, 0, 1000000, &v)) p->max_per_period = (int)v, i++;
-        else if (streq(a, "--max-inflight") && n && num(n, 0, 1000000, &v)) p->max_inflight = (int)v, i++;
-        else if (streq(a, "--pause-after-failures") && n && num(n, 0, 1000000, &v)) p->pause_after_failures = (int)v, i++;
-        else if (streq(a, "--floor") && n && catalog_safe_name(n) && p->nfloors < ROLLOUT_FLOORS_MAX)
-            snprintf(p->floors[p->nfloors++], sizeof(p->floors[0]), "%s", n), i++;
-        else if (streq(a, "--pin") && n && p->npins < ROLLOUT_PINS_MAX) {
-            if (rollout_parse_pin(argv[++i], &p->pins[p->npins], why, sizeof(why)) < 0) {
-                fprintf(stderr, "kiln rollout: --pin %s: %s\n", argv[i], why);
+        if (streq(a, "--reason") && !streq(verb, "pause")) {
+            fprintf(stderr, "kiln rollout %s: --reason belongs to kiln rollout pause\n", verb);
+            return EXIT_USAGE;
+        }
+        if (valued && !(streq(a, "--data") || streq(a, "--db") || streq(a, "--reason") || streq(a, "--version") ||
+                         streq(a, "--percent") || streq(a, "--max-per-hour") || streq(a, "--max-inflight") ||
+                         streq(a, "--pause-after-failures") || streq(a, "--floor") || streq(a, "--pin") || streq(a, "--gallery")))
+            return cmd_opt_unknown(cmdname, a,
+                                   "--data DIR, --db URL, --json; for set: --version V, --percent P, --max-per-hour N, --max-inflight N, "
+                                   "--pause-after-failures N, --floor V, --pin GROUP=V, --disable, --gallery DIR; for pause: --reason TEXT");
+        if (valued && !(val = cmd_opt_value(cmdname, argc, argv, &i, opt_what(a)))) return EXIT_USAGE;
+        if (streq(a, "--data")) {
+            if (!cmd_opt_once(cmdname, a, &data, val)) return EXIT_USAGE;
+        } else if (streq(a, "--db")) {
+            if (!cmd_opt_once(cmdname, a, &db, val)) return EXIT_USAGE;
+        } else if (streq(a, "--gallery")) {
+            if (!cmd_opt_once(cmdname, a, &gallery, val)) return EXIT_USAGE;
+        } else if (streq(a, "--reason")) {
+            if (!cmd_opt_once(cmdname, a, &reason, val)) return EXIT_USAGE;
+        } else if (streq(a, "--json")) json = true;
+        else if (streq(a, "--disable")) p->enabled = false;
+        else if (streq(a, "--version")) {
+            if (!cmd_opt_once(cmdname, a, &seen_version, val)) return EXIT_USAGE;
+            if (!rollout_version_ok(val)) {
+                fprintf(stderr, "kiln rollout set: --version %.80s%s: want a version: at most %d of A-Z a-z 0-9 . _ + ~ -, starting with a "
+                                "letter or digit, no run of more than %d digits\n",
+                        val, strlen(val) > 80 ? "..." : "", ROLLOUT_TARGET_MAX, ROLLOUT_DIGITS_MAX);
+                return EXIT_USAGE;
+            }
+            snprintf(p->target, sizeof(p->target), "%s", val);
+        } else if (streq(a, "--percent")) {
+            if (!cmd_opt_once(cmdname, a, &seen_percent, val)) return EXIT_USAGE;
+            if (rollout_parse_percent(val, &p->permyriad) < 0) {
+                fprintf(stderr, "kiln rollout set: --percent %s: want 0 to 100 with at most two decimals (10, 2.5, 0.25)\n", val);
+                return EXIT_USAGE;
+            }
+        } else if (streq(a, "--max-per-hour") || streq(a, "--max-inflight") || streq(a, "--pause-after-failures")) {
+            const char **seen = streq(a, "--max-per-hour") ? &seen_max : streq(a, "--max-inflight") ? &seen_inflight : &seen_pause;
+            if (!cmd_opt_once(cmdname, a, seen, val) || !cmd_opt_long(cmdname, a, val, 0, 1000000, &v)) return EXIT_USAGE;
+            *(streq(a, "--max-per-hour") ? &p->max_per_period : streq(a, "--max-inflight") ? &p->max_inflight : &p->pause_after_failures) = (int)v;
+        } else if (streq(a, "--floor")) {
+            if (p->nfloors == ROLLOUT_FLOORS_MAX) {
+                fprintf(stderr, "kiln rollout set: --floor %s: at most %d floors\n", val, ROLLOUT_FLOORS_MAX);
+                return EXIT_USAGE;
+            }
+            if (!rollout_version_ok(val)) {
+                fprintf(stderr, "kiln rollout set: --floor %.80s: want a version (as --version)\n", val);
+                return EXIT_USAGE;
+            }
+            snprintf(p->floors[p->nfloors++], sizeof(p->floors[0]), "%s", val);
+        } else if (streq(a, "--pin")) {
+            if (p->npins == ROLLOUT_PINS_MAX) {
+                fprintf(stderr, "kiln rollout set: --pin %s: at most %d pins\n", val, ROLLOUT_PINS_MAX);
+                return EXIT_USAGE;
+            }
+            if (rollout_parse_pin(val, &p->pins[p->npins], why, sizeof(why)) < 0) {
+                fprintf(stderr, "kiln rollout set: --pin %s: %s\n", val, why);
                 return EXIT_USAGE;
             }
             p->npins++;
-        } else if (a[0] == '-') goto usage;
-        else if (!name) name = a;
+        } else if (!name) name = a;
         else if (!channel) channel = a;
         else if (streq(verb, "group") && !machine) machine = a;
-        else goto usage;
+        else {
+            fprintf(stderr, "kiln rollout %s: unexpected argument %s (the arguments are NAME CHANNEL%s)\n", verb, a,
+                    streq(verb, "group") ? " MACHINE-ID" : "");
+            return EXIT_USAGE;
+        }
     }
-    if (!name || !channel || !catalog_safe_name(name)) goto usage;
-    if (streq(verb, "set") && (!have_version || p->permyriad < 0)) {
+    if (!name || !channel) goto usage;
+    if (!catalog_safe_name(name)) {
+        fprintf(stderr, "kiln rollout %s: %s is not an image name (letters, digits, '.', '_', '+', '~', '-')\n", verb, name);
+        return EXIT_USAGE;
+    }
+    if (set && (!seen_version || !seen_percent)) {
         fprintf(stderr, "kiln rollout set: --version V and --percent P are needed\n");
         return EXIT_USAGE;
     }
     if (streq(verb, "group") && !machine) goto usage;
     snprintf(ro.name, sizeof(ro.name), "%s", name);
     snprintf(ro.channel, sizeof(ro.channel), "%s", channel);
+    /* contradictions are refused before the database is touched */
+    if (set && rollout_policy_check(p, why, sizeof(why)) < 0) {
+        fprintf(stderr, "kiln rollout set: %s\n", why);
+        return EXIT_USAGE;
+    }
     struct kiln_store *st = NULL;
-    cmdname = xasprintf("rollout %s", verb);
-    int r = cmd_store_open(cmdname, data, db, &st);
+    int r = cmd_store_open(cmdname, data, db, false, &st);
     if (r < 0) return r == -EINVAL ? EXIT_USAGE : EXIT_FAIL;
+    if (set && gallery) gallery_warn(gallery, &ro);
     char *err = NULL;
     int rc = EXIT_OK;
-    if (streq(verb, "set")) r = kiln_store_rollout_set(st, &ro, &err);
+    if (set) r = kiln_store_rollout_set(st, &ro, &err);
     else if (streq(verb, "pause")) r = kiln_store_rollout_pause(st, name, channel, true, reason, &err);
     else if (streq(verb, "resume")) r = kiln_store_rollout_pause(st, name, channel, false, NULL, &err);
     /* "group NAME GROUP MACHINE": the machine's group for pins */
@@ -166,7 +280,7 @@ int cmd_rollout(int argc, char **argv)
     if (r < 0) {
         fprintf(stderr, "kiln rollout %s: %s\n", verb, err ? err : strerror(-r));
         rc = r == -EINVAL ? EXIT_USAGE : EXIT_FAIL;
-    } else if (streq(verb, "status") || streq(verb, "set") || streq(verb, "pause") || streq(verb, "resume")) {
+    } else if (!streq(verb, "group")) {
         struct kiln_rollout_status s;
         if ((r = kiln_store_rollout_status(st, name, channel, &s, &err)) < 0) {
             fprintf(stderr, "kiln rollout status: %s\n", err ? err : strerror(-r));
@@ -181,6 +295,11 @@ int cmd_rollout(int argc, char **argv)
                 free(text);
                 json_decref(j);
             } else status_print(&s);
+            /* a status of nothing (a mistyped name or channel) is not a success */
+            if (!s.has_rollout) {
+                fprintf(stderr, "kiln rollout status: no rollout is set for %s in channel %s\n", name, channel);
+                rc = EXIT_FAIL;
+            }
             kiln_rollout_status_free(&s);
         }
     } else printf("%s: machine %s is in group %s\n", name, machine, channel);
@@ -190,11 +309,13 @@ int cmd_rollout(int argc, char **argv)
 usage:
     fprintf(stderr,
             "usage: kiln rollout set NAME CHANNEL --version V --percent P [--max-per-hour N] [--max-inflight N]\n"
-            "                        [--pause-after-failures N] [--floor V]... [--pin GROUP=V]... [--disable]\n"
-            "       kiln rollout status NAME CHANNEL [--json]\n"
+            "                        [--pause-after-failures N] [--floor V]... [--pin GROUP=V]... [--disable] [--gallery DIR]\n"
+            "       kiln rollout status NAME CHANNEL [--json]      (exit 1 when no rollout is set)\n"
             "       kiln rollout pause NAME CHANNEL [--reason TEXT] | kiln rollout resume NAME CHANNEL\n"
             "       kiln rollout group NAME GROUP MACHINE-ID      (pins apply per group)\n"
-            "  each with --data DIR or --db URL (or $KILN_DB), the database kiln serve uses.\n"
-            "  P: 0-100, each machine's place stable (SHA-256 of machine id and version); 0 for N: no limit.\n");
+            "  each with --data DIR or --db URL (or $KILN_DB), the database kiln serve uses (it must exist).\n"
+            "  P: 0-100 with at most two decimals, each machine's place stable (SHA-256 of machine id and version);\n"
+            "  N: a whole number, 0 for no limit. A floor is below V and given once; a group is pinned once.\n"
+            "  --gallery: the gallery kiln serve offers, to warn when it lacks the name, channel or versions.\n");
     return EXIT_USAGE;
 }

@@ -6,6 +6,7 @@
 #include "cmd/common.h"
 #include "cmd/passphrase.h"
 #include "service/server.h"
+#include "service/store.h"
 #include "trust/minisign.h"
 #include "util/fs.h"
 #include "util/secret.h"
@@ -19,14 +20,22 @@ int cmd_serve(int argc, char **argv)
 {
     struct kiln_server_opts o = {.listen = "127.0.0.1:8470", .max_image = (int64_t)16 << 30, .lease_ms = 60000,
                                  .sweep_ms = 5000, .max_queued = 1000};
-    static const char opts[] = "--data DIR, --listen IPV4:PORT, --db URL, --gallery DIR, --max-image-mb N, --max-queued N, --lease-s N, "
+    static const char opts[] = "--init, --data DIR, --listen IPV4:PORT, --db URL, --gallery DIR, --max-image-mb N, --max-queued N, --lease-s N, "
                                "--gallery-key SECRET.key, --gallery-require-priority N";
     const char *gkey = NULL;
     _cleanup_free_ char *pub = NULL; /* before any goto usage */
     long v;
+    bool init = false;
+    static const char *const valued[] = {"--listen", "--data", "--db", "--gallery", "--max-image-mb", "--max-queued", "--lease-s",
+                                         "--gallery-key", "--gallery-require-priority"};
+    const char *seen[ARRAY_SIZE(valued)] = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = NULL;
         if (streq(a, "--help")) goto usage;
+        if (streq(a, "--init")) {
+            init = true;
+            continue;
+        }
         if (streq(a, "--listen")) val = cmd_opt_value("serve", argc, argv, &i, "IPV4:PORT, e.g. 127.0.0.1:8470");
         else if (streq(a, "--data")) val = cmd_opt_value("serve", argc, argv, &i, "the directory of the service's state");
         else if (streq(a, "--db")) val = cmd_opt_value("serve", argc, argv, &i, "sqlite:PATH or a postgresql:// URI");
@@ -40,6 +49,8 @@ int cmd_serve(int argc, char **argv)
             val = cmd_opt_value("serve", argc, argv, &i, "the highest priority of built-in cases a published run must pass (0-5, -1: none)");
         else return cmd_opt_unknown("serve", a, opts);
         if (!val) return EXIT_USAGE;
+        for (size_t k = 0; k < ARRAY_SIZE(valued); k++)
+            if (streq(a, valued[k]) && !cmd_opt_once("serve", a, &seen[k], val)) return EXIT_USAGE;
         if (streq(a, "--listen")) o.listen = val;
         else if (streq(a, "--data")) o.data = val;
         else if (streq(a, "--db")) o.db_url = val;
@@ -58,6 +69,22 @@ int cmd_serve(int argc, char **argv)
             if (!cmd_opt_long("serve", a, val, 5, 3600, &v)) return EXIT_USAGE;
             o.lease_ms = v * 1000;
         }
+    }
+    if (init) {
+        /* the one verb besides kiln serve itself that makes a database: every other verb
+         * refuses a --data or --db without one (a typo must not start a second service) */
+        struct kiln_store *st = NULL;
+        int r = cmd_store_open("serve --init", o.data, o.db_url, true, &st);
+        if (r < 0) return r == -EINVAL ? EXIT_USAGE : EXIT_FAIL;
+        int version = 0;
+        char *err = NULL;
+        kiln_store_schema_version(st, &version, &err);
+        const char *in = o.db_url || (getenv("KILN_DB") && *getenv("KILN_DB")) ? NULL : o.data;
+        fprintf(stderr, "kiln serve --init: the %s database%s%s is ready (schema version %d)\n", kiln_store_backend(st),
+                in ? " in " : "", in ? in : "", version);
+        free(err);
+        kiln_store_close(st);
+        return EXIT_OK;
     }
     if (!o.data) {
         fprintf(stderr, "kiln serve: --data DIR is needed: the directory of images, job files and (without --db) kiln.db\n");
@@ -113,7 +140,8 @@ int cmd_serve(int argc, char **argv)
     }
     return EXIT_OK;
 usage:
-    fprintf(stderr, "usage: kiln serve --data DIR [--listen IPV4:PORT] [--db URL] [--max-image-mb N] [--max-queued N] [--lease-s N]\n"
+    fprintf(stderr, "usage: kiln serve --init (--data DIR | --db URL)\n"
+                    "       kiln serve --data DIR [--listen IPV4:PORT] [--db URL] [--max-image-mb N] [--max-queued N] [--lease-s N]\n"
                     "                  [--gallery DIR] [--gallery-key SECRET.key [--gallery-require-priority N]]\n"
                     "  serves the validation API on http://IPV4:PORT/api/v1/ (default 127.0.0.1:8470); images and job files\n"
                     "  under DIR; the database DIR/kiln.db unless --db (or $KILN_DB) names a postgresql:// URI.\n"
@@ -124,6 +152,8 @@ usage:
                     "  --gallery-key: jobs submitted with --publish that pass are published into DIR/galleries/TENANT,\n"
                     "  signed with this key (its passphrase from $KILN_PASSPHRASE); a new gallery requires the built-in\n"
                     "  cases up to --gallery-require-priority (default 0) to pass.\n"
-                    "  Add tenants and workers with `kiln tenant add` and `kiln worker add`. SIGTERM stops it.\n");
+                    "  --init: create (or upgrade) the database and exit; only kiln serve makes one, the other verbs\n"
+                    "  refuse a --data or --db without it. Add tenants and workers with `kiln tenant add` and\n"
+                    "  `kiln worker add`. SIGTERM stops it.\n");
     return EXIT_USAGE;
 }

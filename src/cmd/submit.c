@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "cmd/common.h"
+#include "core/req.h"
 #include "service/api.h"
 #include "service/client.h"
 #include "util/digest.h"
@@ -294,10 +295,11 @@ int cmd_submit(int argc, char **argv)
     const char *server = NULL, *token = getenv("KILN_TOKEN"), *image = NULL, *kernel = NULL, *append = NULL,
                *runbook = NULL, *publish = NULL, *name = NULL;
     long tier = -1, cpus = 0, memory_mb = 0;
+    unsigned require = 0; /* FEAT_UEFI | FEAT_TPM | FEAT_SECURE_BOOT: what the worker must offer */
     bool wait = false;
     _cleanup_free_ char *rbtext = NULL; /* before any goto usage */
     static const char opts[] = "--server URL, --token TOKEN, --kernel VMLINUZ, --append CMDLINE, --tier 0|1|2, --runbook FILE, "
-                               "--publish CHANNEL, --name NAME, --cpus N, --memory-mb N, --wait, and one IMAGE";
+                               "--publish CHANNEL, --name NAME, --cpus N, --memory-mb N, --require FEATURE, --wait, and one IMAGE";
     const struct { const char *opt, *what; const char **to; } vals[] = {
         {"--server", "the service's URL, e.g. http://127.0.0.1:8470", &server},
         {"--token", "the tenant's token (kt_...)", &token},
@@ -307,20 +309,34 @@ int cmd_submit(int argc, char **argv)
         {"--publish", "a gallery channel", &publish},
         {"--name", "the image's name (jobs of one name form the dashboard's trends)", &name},
     };
+    /* each valued option once (--require may repeat): the last three are --tier, --cpus, --memory-mb */
+    const char *seen[ARRAY_SIZE(vals) + 3] = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         size_t k = 0;
         while (k < ARRAY_SIZE(vals) && !streq(a, vals[k].opt)) k++;
         if (streq(a, "--help")) goto usage;
         if (k < ARRAY_SIZE(vals)) {
-            if (!(*vals[k].to = cmd_opt_value("submit", argc, argv, &i, vals[k].what))) return EXIT_USAGE;
+            const char *val = cmd_opt_value("submit", argc, argv, &i, vals[k].what);
+            if (!val || !cmd_opt_once("submit", a, &seen[k], val)) return EXIT_USAGE;
+            *vals[k].to = val;
         } else if (streq(a, "--tier")) {
             const char *val = cmd_opt_value("submit", argc, argv, &i, "0, 1 or 2");
-            if (!val || !cmd_opt_long("submit", a, val, 0, 2, &tier)) return EXIT_USAGE;
+            if (!val || !cmd_opt_once("submit", a, &seen[k], val) || !cmd_opt_long("submit", a, val, 0, 2, &tier)) return EXIT_USAGE;
         } else if (streq(a, "--cpus") || streq(a, "--memory-mb")) {
             const char *val = cmd_opt_value("submit", argc, argv, &i, streq(a, "--cpus") ? "vCPUs per VM" : "MiB per VM");
-            if (!val || !cmd_opt_long("submit", a, val, 1, 1048576, streq(a, "--cpus") ? &cpus : &memory_mb))
+            if (!val || !cmd_opt_once("submit", a, &seen[k + (streq(a, "--cpus") ? 1 : 2)], val) ||
+                !cmd_opt_long("submit", a, val, 1, 1048576, streq(a, "--cpus") ? &cpus : &memory_mb))
                 return EXIT_USAGE;
+        } else if (streq(a, "--require")) {
+            const char *val = cmd_opt_value("submit", argc, argv, &i, "uefi, tpm or secure-boot");
+            unsigned bit = val ? kiln_feature_parse(val) : 0;
+            if (!val) return EXIT_USAGE;
+            if (!(bit & (FEAT_UEFI | FEAT_TPM | FEAT_SECURE_BOOT))) {
+                fprintf(stderr, "kiln submit: --require %s: want uefi, tpm or secure-boot (what a worker offers)\n", val);
+                return EXIT_USAGE;
+            }
+            require |= bit;
         } else if (streq(a, "--wait")) {
             wait = true;
         } else if (a[0] == '-') {
@@ -382,7 +398,11 @@ int cmd_submit(int argc, char **argv)
         if (rbtext) json_object_set_new(req, "runbook", json_string(rbtext));
         if (publish) json_object_set_new(req, "publish", json_pack("{s:s}", "channel", publish));
         /* the job's VM gets what it requires, and a worker must offer at least that */
-        if (cpus || memory_mb) json_object_set_new(req, "requirements", json_object());
+        if (cpus || memory_mb || require) json_object_set_new(req, "requirements", json_object());
+        json_t *rq = json_object_get(req, "requirements");
+        if (require & FEAT_UEFI) json_object_set_new(rq, "uefi", json_true());
+        if (require & FEAT_TPM) json_object_set_new(rq, "tpm", json_true());
+        if (require & FEAT_SECURE_BOOT) json_object_set_new(rq, "secure_boot", json_true());
         if (cpus) json_object_set_new(json_object_get(req, "requirements"), "cpus", json_integer(cpus));
         if (memory_mb) json_object_set_new(json_object_get(req, "requirements"), "memory_mb", json_integer(memory_mb));
         if (publish) json_object_set_new(req, "publish", json_pack("{s:s, s:o}", "channel", publish, "files", pfiles));
@@ -425,12 +445,14 @@ usage:
     fprintf(stderr,
             "usage: kiln submit --server URL [--token TOKEN] IMAGE [--kernel VMLINUZ [--append CMDLINE]]\n"
             "                   [--tier 0|1|2 | --runbook FILE] [--publish CHANNEL] [--name NAME]\n"
-            "                   [--cpus N] [--memory-mb N] [--wait]\n"
+            "                   [--cpus N] [--memory-mb N] [--require uefi|tpm|secure-boot]... [--wait]\n"
             "  uploads IMAGE (skipped when the server has its digest), queues a job and prints its id.\n"
             "  IMAGE is a disk image, or with --kernel the initrd of a direct kernel boot. The default is tier 0.\n"
             "  --name names the image on the dashboard, whose trends follow the jobs of one name (default: the\n"
             "  file's name without version and extensions, out/debian-server-1.0.1.qcow2 -> debian-server).\n"
             "  --cpus, --memory-mb: the job's VM size (a worker must offer at least that; default: the worker's).\n"
+            "  --require: only a worker offering the feature runs the job (tpm: a swtpm per VM; secure-boot: OVMF's\n"
+            "  Secure Boot build with Microsoft's keys, which the job then boots).\n"
             "  The token is the tenant's (kiln tenant add); $KILN_TOKEN keeps it off the command line.\n"
             "  --publish CHANNEL: on pass, the server publishes IMAGE's version (the manifest beside IMAGE that lists\n"
             "  it, every file it lists, the provenance, each signed with kiln sign by a key the tenant trusts) into\n"

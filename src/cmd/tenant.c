@@ -15,6 +15,7 @@ int cmd_tenant(int argc, char **argv)
     size_t nkeys = 0, cap = 0;
     long max_jobs = 2;
     bool admin = false;
+    const char *seen_max = NULL;
     if (argc < 2 || !streq(argv[1], "add")) goto usage;
     static const char opts[] = "--data DIR, --db URL, --trust KEY.pub, --max-jobs N, --admin, and one NAME";
     for (int i = 2; i < argc; i++) {
@@ -28,9 +29,13 @@ int cmd_tenant(int argc, char **argv)
             free(keys);
             return EXIT_USAGE;
         }
-        if (streq(a, "--data")) data = val;
-        else if (streq(a, "--db")) db = val;
-        else if (streq(a, "--trust")) *APPEND(keys, nkeys, cap) = val;
+        if ((streq(a, "--data") || streq(a, "--db") || streq(a, "--max-jobs")) &&
+            !cmd_opt_once("tenant add", a, streq(a, "--data") ? &data : streq(a, "--db") ? &db : &seen_max, val)) {
+            free(keys);
+            return EXIT_USAGE;
+        }
+        if (streq(a, "--data") || streq(a, "--db")) continue; /* kept by cmd_opt_once */
+        if (streq(a, "--trust")) *APPEND(keys, nkeys, cap) = val;
         else if (streq(a, "--admin")) admin = true;
         else if (streq(a, "--max-jobs")) {
             if (!cmd_opt_long("tenant add", a, val, 1, 100000, &max_jobs)) {
@@ -57,7 +62,7 @@ int cmd_tenant(int argc, char **argv)
         }
     }
     struct kiln_store *st = NULL;
-    int r = rc == EXIT_OK ? cmd_store_open("tenant add", data, db, &st) : 0;
+    int r = rc == EXIT_OK ? cmd_store_open("tenant add", data, db, false, &st) : 0;
     if (r < 0) rc = r == -EINVAL ? EXIT_USAGE : EXIT_FAIL;
     char token[KILN_TOKEN_LEN + 1];
     struct kiln_tenant t;

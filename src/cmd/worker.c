@@ -16,8 +16,7 @@ int cmd_worker(int argc, char **argv)
             const char *val = cmd_opt_value("worker add", argc, argv, &i,
                                             streq(a, "--data") ? "the directory of the service's state"
                                                                : "sqlite:PATH or a postgresql:// URI");
-            if (!val) return EXIT_USAGE;
-            *(streq(a, "--data") ? &data : &db) = val;
+            if (!val || !cmd_opt_once("worker add", a, streq(a, "--data") ? &data : &db, val)) return EXIT_USAGE;
         } else if (a[0] == '-') {
             return cmd_opt_unknown("worker add", a, "--data DIR, --db URL, and one NAME");
         } else if (name) {
@@ -27,7 +26,7 @@ int cmd_worker(int argc, char **argv)
     }
     if (!name) goto usage;
     struct kiln_store *st = NULL;
-    int r = cmd_store_open("worker add", data, db, &st);
+    int r = cmd_store_open("worker add", data, db, false, &st);
     if (r < 0) return r == -EINVAL ? EXIT_USAGE : EXIT_FAIL;
     char token[KILN_TOKEN_LEN + 1], *err = NULL;
     int rc = EXIT_OK;

@@ -26,6 +26,7 @@
 #include "core/req.h"
 #include "core/arch.h"
 #include "platform/accel.h"
+#include "platform/platform.h"
 #include "report/archive.h"
 #include "service/client.h"
 #include "service/store.h"
@@ -45,6 +46,7 @@ static void on_stop(int sig) { stopping = sig; }
 struct wopts {
     const char *server, *token, *work, *key;
     int slots;
+    unsigned withhold; /* FEAT_* bits not offered though the host has them (--withhold) */
     struct kiln_caps caps;
 };
 
@@ -207,7 +209,10 @@ static char *job_runbook(const struct wopts *o, json_t *job, const char *image, 
     json_int_t mem = json_integer_value(json_object_get(req, "memory_mb")), cpus = json_integer_value(json_object_get(req, "cpus"));
     if (mem > 0) json_object_set_new(q, "memory_mb", json_integer(mem));
     if (cpus > 0) json_object_set_new(q, "cpus", json_integer(cpus));
-    if (json_is_true(json_object_get(req, "uefi"))) json_object_set_new(q, "firmware", json_string("uefi"));
+    bool sb = json_is_true(json_object_get(req, "secure_boot"));
+    if (sb || json_is_true(json_object_get(req, "uefi"))) json_object_set_new(q, "firmware", json_string("uefi"));
+    /* the keys a distribution's shim is signed with: what kiln_qemu_host_features checked */
+    if (sb) json_object_set_new(q, "secure_boot", json_string("ms"));
     json_t *platform = json_pack("{s:s, s:o}", "type", "qemu", "qemu", q);
     char *out;
     const char *rb = json_string_value(json_object_get(spec, "runbook"));
@@ -379,7 +384,7 @@ struct slot {
     int64_t id;
 };
 
-static void probe_caps(const char *work, struct kiln_caps *c)
+static void probe_caps(const char *work, unsigned withhold, struct kiln_caps *c)
 {
     char detail[256];
     const struct kiln_arch *host = kiln_arch_host();
@@ -389,15 +394,19 @@ static void probe_caps(const char *work, struct kiln_caps *c)
     snprintf(c->arch, sizeof(c->arch), "%s", host ? host->name : uname(&u) == 0 ? u.machine : "x86_64");
     c->cpus = (int)sysconf(_SC_NPROCESSORS_ONLN);
     c->memory_mb = (int)((long long)sysconf(_SC_PHYS_PAGES) * sysconf(_SC_PAGESIZE) >> 20);
-    if (file_exists("/usr/share/OVMF/OVMF_CODE_4M.fd") || file_exists("/usr/share/OVMF/OVMF_CODE.fd")) c->features |= FEAT_UEFI;
+    char why[512];
+    c->features = kiln_qemu_host_features(host, why, sizeof why) & ~withhold;
+    if (*why) log_info("kiln worker: %s", why);
 }
 
 int cmd_worker_run(int argc, char **argv)
 {
     struct wopts o = {.token = getenv("KILN_WORKER_TOKEN"), .slots = 1};
     _cleanup_free_ char *defwork = NULL, *body = NULL; /* before any goto usage */
-    static const char opts[] = "--server URL, --token WTOKEN, --slots N, --work DIR, --key SECRET.key";
+    static const char opts[] = "--server URL, --token WTOKEN, --slots N, --work DIR, --key SECRET.key, --withhold FEATURES";
     long v;
+    static const char *const valued[] = {"--server", "--token", "--work", "--key", "--slots", "--withhold"};
+    const char *seen[ARRAY_SIZE(valued)] = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = NULL;
         if (streq(a, "--help")) goto usage;
@@ -406,13 +415,28 @@ int cmd_worker_run(int argc, char **argv)
         else if (streq(a, "--work")) val = cmd_opt_value("worker", argc, argv, &i, "a directory for the jobs' files");
         else if (streq(a, "--key")) val = cmd_opt_value("worker", argc, argv, &i, "the minisign secret key that signs telemetry");
         else if (streq(a, "--slots")) val = cmd_opt_value("worker", argc, argv, &i, "how many jobs run at once");
+        else if (streq(a, "--withhold"))
+            val = cmd_opt_value("worker", argc, argv, &i, "features not to offer, of uefi, tpm, secure-boot (comma-separated)");
         else return cmd_opt_unknown("worker", a, opts);
         if (!val) return EXIT_USAGE;
+        for (size_t k = 0; k < ARRAY_SIZE(valued); k++)
+            if (streq(a, valued[k]) && !cmd_opt_once("worker", a, &seen[k], val)) return EXIT_USAGE;
         if (streq(a, "--server")) o.server = val;
         else if (streq(a, "--token")) o.token = val;
         else if (streq(a, "--work")) o.work = val;
         else if (streq(a, "--key")) o.key = val;
-        else if (!cmd_opt_long("worker", a, val, 1, MAX_SLOTS, &v)) return EXIT_USAGE;
+        else if (streq(a, "--withhold")) {
+            _cleanup_free_ char *list = xstrdup(val);
+            char *save = NULL;
+            for (char *f = strtok_r(list, ",", &save); f; f = strtok_r(NULL, ",", &save)) {
+                unsigned bit = kiln_feature_parse(f);
+                if (!(bit & (FEAT_UEFI | FEAT_TPM | FEAT_SECURE_BOOT))) {
+                    fprintf(stderr, "kiln worker: --withhold %s: %s is not a feature a worker offers (uefi, tpm, secure-boot)\n", val, f);
+                    return EXIT_USAGE;
+                }
+                o.withhold |= bit;
+            }
+        } else if (!cmd_opt_long("worker", a, val, 1, MAX_SLOTS, &v)) return EXIT_USAGE;
         else o.slots = (int)v;
     }
     if (!o.server) {
@@ -444,9 +468,11 @@ int cmd_worker_run(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     worker_pid = getpid();
-    probe_caps(o.work, &o.caps);
-    json_t *decl = json_pack("{s:{s:s, s:s, s:i, s:i, s:b}, s:i}", "caps", "accel", o.caps.accel, "arch", o.caps.arch, "cpus",
-                             o.caps.cpus, "memory_mb", o.caps.memory_mb, "uefi", (o.caps.features & FEAT_UEFI) != 0, "slots", o.slots);
+    probe_caps(o.work, o.withhold, &o.caps);
+    json_t *decl = json_pack("{s:{s:s, s:s, s:i, s:i, s:b, s:b, s:b}, s:i}", "caps", "accel", o.caps.accel, "arch", o.caps.arch, "cpus",
+                             o.caps.cpus, "memory_mb", o.caps.memory_mb, "uefi", (o.caps.features & FEAT_UEFI) != 0, "tpm",
+                             (o.caps.features & FEAT_TPM) != 0, "secure_boot", (o.caps.features & FEAT_SECURE_BOOT) != 0, "slots",
+                             o.slots);
     body = json_dumps(decl, JSON_COMPACT);
     json_decref(decl);
     long st = 0, lease_ms = 60000;
@@ -477,8 +503,10 @@ int cmd_worker_run(int argc, char **argv)
     if (lm > 0) lease_ms = lm;
     json_decref(dj);
     free(resp);
-    log_info("kiln worker: serving %s with %d slot(s): %s/%s, %d cpus, %d MiB%s", o.server, o.slots, o.caps.accel, o.caps.arch,
-             o.caps.cpus, o.caps.memory_mb, o.caps.features & FEAT_UEFI ? ", uefi" : "");
+    char feats[128];
+    kiln_features_format(o.caps.features, feats, sizeof feats);
+    log_info("kiln worker: serving %s with %d slot(s): %s/%s, %d cpus, %d MiB, features: %s", o.server, o.slots, o.caps.accel,
+             o.caps.arch, o.caps.cpus, o.caps.memory_mb, *feats ? feats : "none");
     struct slot slots[MAX_SLOTS] = {0};
     int busy = 0;
     bool told = false;
@@ -616,10 +644,12 @@ int cmd_worker_run(int argc, char **argv)
     log_info("kiln worker: stopped");
     return EXIT_OK;
 usage:
-    fprintf(stderr, "usage: kiln worker --server URL [--token WTOKEN] [--slots N] [--work DIR] [--key SECRET.key]\n"
+    fprintf(stderr, "usage: kiln worker --server URL [--token WTOKEN] [--slots N] [--work DIR] [--key SECRET.key] [--withhold FEATURES]\n"
                     "       kiln worker add NAME (--data DIR | --db URL)\n"
                     "  pulls jobs from the service and runs each like `kiln run` (N at once, default 1) under DIR\n"
                     "  (default $TMPDIR/kiln-worker-PID); --key signs each job's telemetry archive.\n"
+                    "  It offers uefi, tpm and secure-boot when this host has what they take (OVMF, a swtpm that runs, OVMF's\n"
+                    "  Secure Boot build); --withhold tpm,secure-boot offers them not (jobs that need them go elsewhere).\n"
                     "  The token (from `kiln worker add`) may come from $KILN_WORKER_TOKEN instead of the command line.\n"
                     "  SIGTERM: running jobs are stopped and handed back to the queue, then the worker exits.\n");
     return EXIT_USAGE;

@@ -1167,6 +1167,40 @@ static int lock_gallery(const char *dir, char **err)
     return fail(err, -EBUSY, "another publish holds %s for over a minute", p);
 }
 
+int gallery_drop_cut_off(struct gallery *g, const char *name, const char *version, bool *dropped, char **err)
+{
+    *dropped = false;
+    if (!catalog_safe_name(name) || !catalog_safe_name(version)) return fail(err, -EINVAL, "not a name and version: %s %s", name, version);
+    _cleanup_free_ char *name_dir = xasprintf("%s/images/%s", g->dir, name), *final = path_join(name_dir, version);
+    struct stat st;
+    if (lstat(final, &st) < 0 || !S_ISDIR(st.st_mode)) return 0;
+    /* under the writers' lock no publish is between its rename and its index: an unlisted
+     * directory now is one whose publisher stopped there */
+    int lock = lock_gallery(g->dir, err);
+    if (lock < 0) return lock;
+    uint64_t serial = 0;
+    char sha[65], kid[17];
+    json_t *idx = NULL;
+    int r = newest_serial(g->dir, &serial, err);
+    if (r == 0) r = load_index(g, serial, &idx, sha, kid, err);
+    bool listed = false;
+    size_t i;
+    json_t *it;
+    json_array_foreach(json_object_get(idx, "images"), i, it) listed |= streq(jstr(it, "name"), name) && streq(jstr(it, "version"), version);
+    if (r == 0 && !listed) {
+        _cleanup_free_ char *aside = xasprintf("%s/.cut-off-%s-%d", name_dir, version, (int)getpid());
+        rm_rf(aside);
+        if (rename(final, aside) < 0) r = fail(err, -errno, "cannot move %s out of the gallery: %s", final, strerror(errno));
+        else {
+            rm_rf(aside);
+            *dropped = true;
+        }
+    }
+    json_decref(idx);
+    close(lock);
+    return r;
+}
+
 static json_t *files_json(struct vfile *v, size_t n)
 {
     json_t *a = json_array();

@@ -83,6 +83,12 @@ struct publish_req {
  * nothing in the gallery. On success *err may hold a warning (g->state not updated). */
 int gallery_publish(struct gallery *g, const struct publish_req *r, const struct ms_seckey *key, char **err);
 
+/* A publish cut off between moving NAME/VERSION into images/ and writing the index that lists
+ * it (its process killed) leaves a directory no index lists, which makes the gallery
+ * unreadable. Under the writers' lock, with the newest index verified, removes
+ * images/NAME/VERSION when that index does not list it (*dropped set); nothing when it is
+ * listed or absent. For a publisher resuming its own cut-off publish (kiln serve). */
+int gallery_drop_cut_off(struct gallery *g, const char *name, const char *version, bool *dropped, char **err);
 /* The verified catalog: {gallery, serial, sha256, file, signed_by, images: [entry]}, each entry
  * being entry.json's fields plus channels, path and entry_sha256 from the index. Fails (naming
  * the file) on a missing, unsigned, damaged or rolled-back index, an entry that is missing,

@@ -77,6 +77,15 @@ struct kiln_platform {
     void (*fini)(struct kiln_platform_ctx *p);
 };
 
+struct kiln_arch;
+/* What the qemu platform can give guests of arch (NULL: the host's) on this host, from
+ * evidence, as FEAT_* bits: uefi when the firmware code and variable template exist; tpm when
+ * the swtpm deploy would use ($KILN_SWTPM, else $PATH; empty $KILN_SWTPM: none) runs and
+ * answers --print-capabilities within 10 s; secure-boot when OVMF's SMM build and its
+ * variable store with Microsoft's keys exist (platform.qemu.secure_boot: ms). why (may be
+ * NULL) gets what is missing and why. kiln worker declares these. */
+unsigned kiln_qemu_host_features(const struct kiln_arch *arch, char *why, size_t sz);
+
 extern const struct kiln_platform platform_qemu;
 extern const struct kiln_platform platform_ready;
 const struct kiln_platform *platform_by_type(int type);

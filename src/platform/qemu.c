@@ -152,6 +152,32 @@ static char *find_swtpm(void)
     return NULL;
 }
 
+unsigned kiln_qemu_host_features(const struct kiln_arch *arch, char *why, size_t sz)
+{
+    unsigned f = 0;
+    struct sbuf b = {0};
+    if (!arch) arch = kiln_arch_host() ? kiln_arch_host() : kiln_arch_default();
+    if (first_existing(arch->fw_code) && first_existing(arch->fw_vars)) f |= FEAT_UEFI;
+    else sbuf_printf(&b, "no uefi: no %s firmware (apt-get install %s); ", arch->name, arch->fw_package);
+    /* the TPM as deploy would start it: the same swtpm, and it must run */
+    _cleanup_free_ char *sw = find_swtpm(), *out = NULL;
+    char *argv[] = {sw, "socket", "--tpm2", "--print-capabilities", NULL};
+    int rc = sw ? proc_run(argv, 10000, &out) : -ENOENT;
+    if (rc == 0 && out && strstr(out, "\"tpm-2.0\"")) f |= FEAT_TPM;
+    else if (!sw) sbuf_printf(&b, "no tpm: no swtpm (apt-get install swtpm, or $KILN_SWTPM is empty); ");
+    else sbuf_printf(&b, "no tpm: %s socket --tpm2 --print-capabilities did not answer (exit %d); ", sw, rc);
+    /* Secure Boot as platform.qemu.secure_boot: ms boots it: the SMM build and Microsoft's keys */
+    struct stat st;
+    if (arch->fw_code_secure && arch->fw_vars_ms && stat(arch->fw_code_secure, &st) == 0 && st.st_size > 0 &&
+        stat(arch->fw_vars_ms, &st) == 0 && st.st_size > 0)
+        f |= FEAT_SECURE_BOOT;
+    else sbuf_printf(&b, "no secure-boot: %s", arch->fw_code_secure ? "no OVMF Secure Boot build with Microsoft's keys (apt-get install ovmf)"
+                                                                  : "kiln offers it for x86_64 guests only");
+    if (why && sz) snprintf(why, sz, "%s", b.s ? b.s : "");
+    sbuf_free(&b);
+    return f;
+}
+
 #define UPDATE_SERVER_START_MS 60000 /* an ASan build on a loaded host takes seconds to start */
 
 /* platform.qemu.update: kiln serve --gallery on a loopback port the kernel picks (the server's

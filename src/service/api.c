@@ -216,14 +216,13 @@ static bool name_ok(const char *s)
 
 static int parse_caps(json_t *o, const char *prefix, struct kiln_caps *c, char **field, char **why)
 {
-    static const char *const keys[] = {"accel", "arch", "cpus", "memory_mb", "uefi", NULL};
+    static const char *const keys[] = {"accel", "arch", "cpus", "memory_mb", "uefi", "tpm", "secure_boot", NULL};
     if (!json_is_object(o)) return bad(field, why, prefix, "must be an object");
     if (only_keys(o, prefix, keys, field, why) < 0) return -EINVAL;
     memset(c, 0, sizeof(*c));
     const char *s;
     _cleanup_free_ char *fa = xasprintf("%s.accel", prefix), *fr = xasprintf("%s.arch", prefix),
-                        *fc = xasprintf("%s.cpus", prefix), *fm = xasprintf("%s.memory_mb", prefix),
-                        *fu = xasprintf("%s.uefi", prefix);
+                        *fc = xasprintf("%s.cpus", prefix), *fm = xasprintf("%s.memory_mb", prefix);
     if (get_str(o, "accel", fa, KILN_STORE_NAME_MAX, &s, field, why) < 0) return -EINVAL;
     if (s && !streq(s, "kvm") && !streq(s, "tcg") && *s) return bad(field, why, fa, "must be \"kvm\" or \"tcg\"");
     if (s) snprintf(c->accel, sizeof(c->accel), "%s", s);
@@ -236,9 +235,14 @@ static int parse_caps(json_t *o, const char *prefix, struct kiln_caps *c, char *
     v = 0;
     if (get_int(o, "memory_mb", fm, 0, 1L << 24, &v, field, why) < 0) return -EINVAL;
     c->memory_mb = (int)v;
-    json_t *u = json_object_get(o, "uefi");
-    if (u && !json_is_boolean(u)) return bad(field, why, fu, "must be true or false");
-    if (json_is_true(u)) c->features |= FEAT_UEFI;
+    static const struct { const char *key; unsigned bit; } flags[] = {
+        {"uefi", FEAT_UEFI}, {"tpm", FEAT_TPM}, {"secure_boot", FEAT_SECURE_BOOT}};
+    for (size_t i = 0; i < ARRAY_SIZE(flags); i++) {
+        json_t *u = json_object_get(o, flags[i].key);
+        _cleanup_free_ char *fu = xasprintf("%s.%s", prefix, flags[i].key);
+        if (u && !json_is_boolean(u)) return bad(field, why, fu, "must be true or false");
+        if (json_is_true(u)) c->features |= flags[i].bit;
+    }
     return 0;
 }
 

@@ -79,7 +79,7 @@ int kiln_api_framing_check(const char *const *cl, size_t ncl, bool transfer_enco
 /* A parsed POST /api/v1/jobs body:
  *   {"image": DIGEST, "name": STR?, "kernel": DIGEST?, "append": STR?,
  *    one of "tier": 0|1|2, "selections": [...], "runbook": YAML-TEXT (default tier 0),
- *    "publish": {"channel": NAME, "files": {FILE-NAME: DIGEST, ...}}?, "requirements": {"accel", "arch", "cpus", "memory_mb", "uefi"}?}
+ *    "publish": {"channel": NAME, "files": {FILE-NAME: DIGEST, ...}}?, "requirements": {"accel", "arch", "cpus", "memory_mb", "uefi", "tpm", "secure_boot"}?}
  * selections are shaped like AITL's: [{casePriority: N | [N...], caseArea, caseName,
  * caseCategory (regular expressions, whole match), caseTags: [STR...], action: include |
  * exclude | force-include | force-exclude, testIterations: 1..1000, retryCount: 0..100}];
@@ -99,7 +99,8 @@ struct kiln_api_job {
 int kiln_api_parse_job(const char *body, size_t len, struct kiln_api_job *out, char **field, char **why);
 void kiln_api_job_clear(struct kiln_api_job *j);
 
-/* {"caps": {"accel", "arch", "cpus", "memory_mb", "uefi"}, "slots": N} (worker declare). */
+/* {"caps": {"accel", "arch", "cpus", "memory_mb", "uefi", "tpm", "secure_boot"}, "slots": N} (worker declare);
+ * the booleans are FEAT_UEFI, FEAT_TPM and FEAT_SECURE_BOOT. */
 int kiln_api_parse_declare(const char *body, size_t len, struct kiln_caps *caps, int *slots, char **field, char **why);
 /* {"state": "running" | "uploading"} (advance). */
 int kiln_api_parse_advance(const char *body, size_t len, enum kiln_job_state *to, char **field, char **why);

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/req.h"
 #include "service/api.h"
 #include "service/html.h"
 #include "util/fs.h"
@@ -131,18 +132,6 @@ void kiln_dash_free(struct kiln_dash *d)
 }
 
 bool kiln_dash_owns(const char *url) { return url && url[0] == '/' && !startswith(url, "/api/") && !streq(url, "/api"); }
-
-bool kiln_dash_next_ok(const char *next)
-{
-    size_t n = next ? strlen(next) : 0;
-    if (n == 0 || n > 200 || next[0] != '/' || next[1] == '/') return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = next[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("/_.?=&-", c)))
-            return false;
-    }
-    return true;
-}
 
 char *kiln_dash_image_name(const struct kiln_job *j)
 {
@@ -341,10 +330,7 @@ int kiln_dash_link_mint(struct kiln_dash *d, const struct kiln_tenant *t, char *
 
 struct dreq {
     struct MHD_PostProcessor *pp;
-    char token[KILN_TOKEN_LEN + 1];
-    char next[201];
-    size_t body;
-    bool too_big;
+    struct kiln_dash_form f;
 };
 
 void kiln_dash_state_free(void *state)
@@ -352,7 +338,7 @@ void kiln_dash_state_free(void *state)
     struct dreq *q = state;
     if (!q) return;
     if (q->pp) MHD_destroy_post_processor(q->pp);
-    OPENSSL_cleanse(q->token, sizeof q->token);
+    OPENSSL_cleanse(q->f.token, sizeof q->f.token);
     free(q);
 }
 
@@ -388,7 +374,9 @@ static enum MHD_Result redirect(struct kiln_dash *d, struct MHD_Connection *c, c
 }
 
 /* The page frame: header with navigation and who is signed in, a <main> to fill. */
-static xmlNodePtr frame(struct kh_page *p, const char *title, const struct kiln_tenant *t)
+static bool rollouts_visible(const struct kiln_dash *d, const struct kiln_tenant *t);
+
+static xmlNodePtr frame(const struct kiln_dash *d, struct kh_page *p, const char *title, const struct kiln_tenant *t)
 {
     _cleanup_free_ char *full = xasprintf("%s · kiln", title);
     kh_page_init(p, full, css);
@@ -397,6 +385,7 @@ static xmlNodePtr frame(struct kh_page *p, const char *title, const struct kiln_
     if (t) {
         kh_link(h, "/", "Jobs");
         kh_link(h, "/workers", "Workers");
+        if (d->env.gallery && rollouts_visible(d, t)) kh_link(h, "/rollouts", "Rollouts");
         xmlNodePtr f = kh_el(h, "form", NULL);
         kh_attr(f, "method", "post");
         kh_attr(f, "action", "/logout");
@@ -419,7 +408,7 @@ static enum MHD_Result message(struct kiln_dash *d, struct MHD_Connection *c, co
                                unsigned status, const struct kiln_tenant *t, const char *title, const char *text)
 {
     struct kh_page p;
-    xmlNodePtr m = frame(&p, title, t);
+    xmlNodePtr m = frame(d, &p, title, t);
     kh_el(m, "h1", title);
     kh_el(m, "p", text);
     return send_page(d, c, method, url, status, &p, NULL, t ? t->name : NULL);
@@ -776,7 +765,7 @@ static enum MHD_Result page_jobs(struct kiln_dash *d, struct MHD_Connection *c, 
         return message(d, c, method, url, 500, t, "Database failure", "the server's database failed; try again later");
     }
     struct kh_page p;
-    xmlNodePtr m = frame(&p, "Jobs", t);
+    xmlNodePtr m = frame(d, &p, "Jobs", t);
     kh_el(m, "h1", state >= 0 ? kiln_job_state_name(state) : "Jobs");
     xmlNodePtr f = kh_el(m, "nav", NULL);
     kh_attr(f, "class", "filter");
@@ -823,7 +812,7 @@ static enum MHD_Result page_workers(struct kiln_dash *d, struct MHD_Connection *
         return message(d, c, method, url, 500, t, "Database failure", "the server's database failed; try again later");
     }
     struct kh_page p;
-    xmlNodePtr m = frame(&p, "Workers", t);
+    xmlNodePtr m = frame(d, &p, "Workers", t);
     kh_el(m, "h1", "Workers");
     if (!nw) kh_el(m, "p", "No workers: add one with kiln worker add.");
     else {
@@ -836,8 +825,10 @@ static enum MHD_Result page_workers(struct kiln_dash *d, struct MHD_Connection *
         for (size_t i = 0; i < nw; i++) {
             xmlNodePtr tr = kh_el(tb, "tr", NULL);
             kh_el(tr, "td", w[i].name);
-            kh_elf(tr, "td", "%s %s, %d cpu, %d MiB", *w[i].caps.accel ? w[i].caps.accel : "-", *w[i].caps.arch ? w[i].caps.arch : "-",
-                   w[i].caps.cpus, w[i].caps.memory_mb);
+            char feats[128];
+            kiln_features_format(w[i].caps.features, feats, sizeof feats);
+            kh_elf(tr, "td", "%s %s, %d cpu, %d MiB%s%s", *w[i].caps.accel ? w[i].caps.accel : "-", *w[i].caps.arch ? w[i].caps.arch : "-",
+                   w[i].caps.cpus, w[i].caps.memory_mb, *feats ? ", " : "", feats);
             kh_attr(kh_elf(tr, "td", "%d", w[i].slots), "class", "num");
             kh_attr(kh_elf(tr, "td", "%d", w[i].running), "class", "num");
             xmlNodePtr cj = kh_el(tr, "td", NULL);
@@ -1110,7 +1101,7 @@ int kiln_dash_job_page(struct kiln_dash *d, struct kiln_store *st, const struct 
     int64_t now = wall_ms(d);
     struct kh_page p;
     _cleanup_free_ char *title = xasprintf("Job %lld", (long long)j.id), *name = kiln_dash_image_name(&j);
-    xmlNodePtr m = frame(&p, title, viewer);
+    xmlNodePtr m = frame(d, &p, title, viewer);
     kh_el(m, "h1", title);
     xmlNodePtr dl = kh_el(m, "dl", NULL);
     kh_attr(dl, "class", "facts");
@@ -1245,11 +1236,357 @@ static enum MHD_Result page_job(struct kiln_dash *d, struct MHD_Connection *c, c
     return respond(d, c, method, url, 200, html, len, NULL, NULL, t->name);
 }
 
+/* ---- rollouts (the update server's, docs/updates.md) ---- */
+
+/* Rollouts carry no tenant in the store: they steer the update server, whose gallery (kiln
+ * serve --gallery) is the operator's. The admin sees every rollout; a tenant sees them only
+ * when that gallery is the tenant's own self-service gallery (DATA/galleries/TENANT, which the
+ * operator may serve), i.e. when the versions rolled out are the tenant's. */
+static bool rollouts_visible(const struct kiln_dash *d, const struct kiln_tenant *t)
+{
+    if (t->admin) return true;
+    if (!d->env.gallery || !d->env.data) return false;
+    _cleanup_free_ char *mine = xasprintf("%s/galleries/%s", d->env.data, t->name);
+    _cleanup_free_ char *a = realpath(d->env.gallery, NULL), *b = realpath(mine, NULL);
+    return a && b && streq(a, b);
+}
+
+static const char *event_name(int type)
+{
+    switch (type) {
+    case OMAHA_EVENT_DOWNLOAD_COMPLETE: return "download complete";
+    case OMAHA_EVENT_INSTALL_COMPLETE: return "install complete";
+    case OMAHA_EVENT_UPDATE_COMPLETE: return "update complete";
+    case OMAHA_EVENT_DOWNLOAD_STARTED: return "download started";
+    case OMAHA_EVENT_DOWNLOAD_FINISHED: return "download finished";
+    case OMAHA_EVENT_UPDATE_INSTALLED: return "update installed";
+    default: return "event";
+    }
+}
+
+static void format_pct(char *buf, size_t sz, int permyriad)
+{
+    snprintf(buf, sz, "%d.%02d %%", permyriad / 100, permyriad % 100);
+}
+
+/* The ramp over time: the percentage each set left (a step line, 0-100 % on the left), the
+ * paused spans shaded, the machines granted the target so far (a line on its own scale, the
+ * right) and each failure as a red tick on the time axis. */
+static void plot_ramp(xmlNodePtr parent, const struct kiln_rollout_status *s, int64_t now)
+{
+    const int W = 760, H = 220, L = 56, R = 56, T = 14, B = 40;
+    double pw = W - L - R, ph = H - T - B;
+    int64_t t0 = s->nramp ? s->ramp[0].at_ms : s->rollout.set_ms, t1 = now;
+    for (size_t i = 0; i < s->nfailures; i++) t0 = MIN(t0, s->failures[i].at_ms);
+    if (s->ngranted) t0 = MIN(t0, s->granted_ms[0]);
+    if (t1 <= t0) t1 = t0 + 1000;
+    double span = (double)(t1 - t0);
+#define RX(t) (L + pw * (double)((t) - t0) / span)
+    xmlNodePtr svg = svg_new(parent, W, H, "rollout ramp over time");
+    /* paused spans first, under the lines */
+    for (size_t i = 0; i < s->nramp; i++) {
+        if (!s->ramp[i].paused) continue;
+        int64_t end = i + 1 < s->nramp ? s->ramp[i + 1].at_ms : t1;
+        xmlNodePtr g = kh_el(svg, "g", NULL);
+        char a[32], b[32];
+        format_ms(a, s->ramp[i].at_ms);
+        format_ms(b, end);
+        kh_elf(g, "title", "paused from %s to %s", a, i + 1 < s->nramp ? b : "now");
+        xmlNodePtr r = kh_el(g, "rect", NULL);
+        kh_attrf(r, "x", "%.1f", RX(s->ramp[i].at_ms));
+        kh_attrf(r, "y", "%d", T);
+        kh_attrf(r, "width", "%.1f", MAX(RX(end) - RX(s->ramp[i].at_ms), 1.0));
+        kh_attrf(r, "height", "%.1f", ph);
+        kh_attr(r, "fill", "#ffcdd2");
+        kh_attr(r, "class", "paused-span");
+    }
+    svg_line(svg, L, T, L, T + ph, "#999");
+    svg_line(svg, L, T + ph, L + pw, T + ph, "#999");
+    svg_line(svg, L + pw, T, L + pw, T + ph, "#999");
+    /* the percentage: a step at each set */
+    if (s->nramp) {
+        struct sbuf pts = {0};
+        for (size_t i = 0; i < s->nramp; i++) {
+            double y = T + ph - ph * s->ramp[i].permyriad / 10000.0;
+            if (i) sbuf_printf(&pts, " %.1f,%.1f", RX(s->ramp[i].at_ms), T + ph - ph * s->ramp[i - 1].permyriad / 10000.0);
+            sbuf_printf(&pts, "%s%.1f,%.1f", i ? " " : "", RX(s->ramp[i].at_ms), y);
+        }
+        sbuf_printf(&pts, " %.1f,%.1f", RX(t1), T + ph - ph * s->ramp[s->nramp - 1].permyriad / 10000.0);
+        xmlNodePtr g = kh_el(svg, "g", NULL);
+        kh_el(g, "title", "ramp (% of machines)");
+        xmlNodePtr pl = kh_el(g, "polyline", NULL);
+        kh_attr(pl, "points", pts.s);
+        kh_attr(pl, "fill", "none");
+        kh_attr(pl, "stroke", palette[0]);
+        kh_attr(pl, "stroke-width", "2");
+        sbuf_free(&pts);
+        for (size_t i = 0; i < s->nramp; i++) {
+            xmlNodePtr c = kh_el(svg, "circle", NULL);
+            kh_attrf(c, "cx", "%.1f", RX(s->ramp[i].at_ms));
+            kh_attrf(c, "cy", "%.1f", T + ph - ph * s->ramp[i].permyriad / 10000.0);
+            kh_attr(c, "r", "3");
+            kh_attr(c, "fill", palette[0]);
+            char when[32], pct[24];
+            format_ms(when, s->ramp[i].at_ms);
+            format_pct(pct, sizeof pct, s->ramp[i].permyriad);
+            kh_elf(c, "title", "%s: %s at %s%s", when, s->ramp[i].target, pct, s->ramp[i].paused ? ", paused" : "");
+        }
+    }
+    /* machines granted the target, cumulative */
+    size_t ng = s->ngranted;
+    if (ng) {
+        struct sbuf pts = {0};
+        size_t step = ng > PLOT_POINTS ? (ng + PLOT_POINTS - 1) / PLOT_POINTS : 1;
+        sbuf_printf(&pts, "%.1f,%.1f", RX(s->granted_ms[0]), T + ph);
+        for (size_t i = 0; i < ng; i += step)
+            sbuf_printf(&pts, " %.1f,%.1f", RX(s->granted_ms[i]), T + ph - ph * (double)(i + 1) / (double)ng);
+        sbuf_printf(&pts, " %.1f,%.1f %.1f,%.1f", RX(s->granted_ms[ng - 1]), (double)T, RX(t1), (double)T);
+        xmlNodePtr g = kh_el(svg, "g", NULL);
+        kh_elf(g, "title", "machines granted %s: %zu", s->rollout.p.target, ng);
+        xmlNodePtr pl = kh_el(g, "polyline", NULL);
+        kh_attr(pl, "points", pts.s);
+        kh_attr(pl, "fill", "none");
+        kh_attr(pl, "stroke", palette[2]);
+        kh_attr(pl, "stroke-width", "1.5");
+        sbuf_free(&pts);
+    }
+    for (size_t i = 0; i < s->nfailures; i++) {
+        double x = RX(s->failures[i].at_ms);
+        xmlNodePtr g = kh_el(svg, "g", NULL);
+        char when[32];
+        format_ms(when, s->failures[i].at_ms);
+        if (s->failures[i].has_errorcode)
+            kh_elf(g, "title", "%s: machine %s failed (%s), error code %lld", when, s->failures[i].machine_id,
+                   event_name(s->failures[i].type), (long long)s->failures[i].errorcode);
+        else kh_elf(g, "title", "%s: machine %s failed (%s)", when, s->failures[i].machine_id, event_name(s->failures[i].type));
+        xmlNodePtr l = kh_el(g, "line", NULL);
+        kh_attrf(l, "x1", "%.1f", x);
+        kh_attrf(l, "x2", "%.1f", x);
+        kh_attrf(l, "y1", "%.1f", T + ph - 10);
+        kh_attrf(l, "y2", "%.1f", T + ph);
+        kh_attr(l, "stroke", "#e53935");
+        kh_attr(l, "stroke-width", "2");
+        kh_attr(l, "class", "failure-mark");
+    }
+#undef RX
+    svg_text(svg, L - 4, T + 10, "end", "100 %");
+    svg_text(svg, L - 4, T + ph, "end", "0 %");
+    char n[32];
+    snprintf(n, sizeof n, "%zu", ng);
+    svg_text(svg, L + pw + 4, T + 10, "start", n);
+    svg_text(svg, L + pw + 4, T + ph, "start", "0");
+    svg_text(svg, L + pw + 4, T + ph / 2, "start", "granted");
+    char a[32], b[32];
+    format_ms(a, t0);
+    format_ms(b, t1);
+    svg_text(svg, L, H - 22, "start", a);
+    svg_text(svg, L + pw, H - 22, "end", b);
+    svg_text(svg, L, H - 6, "start", "blue: ramp %, green: machines granted the target, red: failures, pink: paused");
+}
+
+int kiln_dash_rollout_page(struct kiln_dash *d, struct kiln_store *st, const struct kiln_tenant *viewer, const char *name,
+                           const char *channel, char **html, size_t *len, char **err)
+{
+    if (!rollouts_visible(d, viewer)) return -ENOENT;
+    struct kiln_rollout_status s;
+    int rc = kiln_store_rollout_status(st, name, channel, &s, err);
+    if (rc < 0) return rc;
+    if (!s.has_rollout) {
+        kiln_rollout_status_free(&s);
+        return -ENOENT;
+    }
+    const struct rollout_policy *p = &s.rollout.p;
+    int64_t now = wall_ms(d);
+    struct kh_page pg;
+    _cleanup_free_ char *title = xasprintf("Rollout %s %s", name, channel);
+    xmlNodePtr m = frame(d, &pg, title, viewer);
+    kh_el(m, "h1", title);
+    xmlNodePtr dl = kh_el(m, "dl", NULL);
+    kh_attr(dl, "class", "facts");
+    kh_attr(dl, "id", "rollout");
+    char pct[24], when[32], buf[256];
+    fact(dl, "Target", p->target, NULL);
+    format_pct(pct, sizeof pct, p->permyriad);
+    fact(dl, "Ramp", pct, NULL);
+    fact(dl, "State", !p->enabled ? "updates disabled" : p->paused ? "paused" : "rolling out", p->paused || !p->enabled ? "failed" : "passed");
+    if (p->paused) {
+        fact(dl, "Paused because", p->pause_reason[0] ? p->pause_reason : "by hand", "reason");
+        kh_attr(dl->last, "id", "pause-reason");
+    }
+    snprintf(buf, sizeof buf, "%d per %lld s, %d in flight, pause after %d failures (0: none)", p->max_per_period,
+             (long long)(p->period_ms / 1000), p->max_inflight, p->pause_after_failures);
+    fact(dl, "Limits", buf, NULL);
+    for (size_t i = 0; i < p->nfloors; i++) fact(dl, "Floor", p->floors[i], NULL);
+    for (size_t i = 0; i < p->npins; i++) {
+        snprintf(buf, sizeof buf, "group %s -> %s", p->pins[i].group, p->pins[i].version);
+        fact(dl, "Pin", buf, NULL);
+    }
+    format_ms(when, s.rollout.set_ms);
+    fact(dl, "Target set (UTC)", when, NULL);
+    snprintf(buf, sizeof buf, "%d", s.machines);
+    fact(dl, "Machines", buf, NULL);
+    snprintf(buf, sizeof buf, "%d", s.inflight);
+    fact(dl, "In flight", buf, NULL);
+
+    kh_el(m, "h2", "Machines per version");
+    if (!s.nversions) kh_el(m, "p", "No machine has checked in yet.");
+    else {
+        xmlNodePtr tbl = kh_el(m, "table", NULL);
+        kh_attr(tbl, "id", "versions");
+        static const char *const h[] = {"Version", "Machines", "Share", NULL};
+        head_row(tbl, h);
+        xmlNodePtr tb = kh_el(tbl, "tbody", NULL);
+        for (size_t i = 0; i < s.nversions; i++) {
+            xmlNodePtr tr = kh_el(tb, "tr", NULL);
+            xmlNodePtr td = kh_el(tr, "td", s.versions[i].version[0] ? s.versions[i].version : "(not reported)");
+            if (streq(s.versions[i].version, p->target)) kh_text(td, " (target)");
+            kh_attr(kh_elf(tr, "td", "%d", s.versions[i].machines), "class", "num");
+            kh_attr(kh_elf(tr, "td", "%.1f %%", s.machines ? 100.0 * s.versions[i].machines / s.machines : 0.0), "class", "num");
+        }
+    }
+
+    kh_el(m, "h2", "Ramp over time");
+    plot_ramp(m, &s, now);
+
+    kh_el(m, "h2", "Failures");
+    if (!s.nfailures) kh_el(m, "p", "No failure reported since the target was set.");
+    else {
+        kh_elf(m, "p", "%zu failure event(s) since the target was set%s.", s.nfailures, s.nfailures == 100 ? " (the newest 100 shown)" : "");
+        xmlNodePtr tbl = kh_el(m, "table", NULL);
+        kh_attr(tbl, "id", "failures");
+        static const char *const h[] = {"When (UTC)", "Machine", "Running", "Granted", "Event", "Error code", NULL};
+        head_row(tbl, h);
+        xmlNodePtr tb = kh_el(tbl, "tbody", NULL);
+        for (size_t i = 0; i < s.nfailures; i++) {
+            const struct kiln_update_failure *x = &s.failures[i];
+            xmlNodePtr tr = kh_el(tb, "tr", NULL);
+            format_ms(when, x->at_ms);
+            kh_el(tr, "td", when);
+            kh_el(tr, "td", x->machine_id);
+            kh_el(tr, "td", x->version[0] ? x->version : "-");
+            kh_el(tr, "td", x->target[0] ? x->target : "-");
+            kh_elf(tr, "td", "%s (%d)", event_name(x->type), x->type);
+            xmlNodePtr ec = x->has_errorcode ? kh_elf(tr, "td", "%lld", (long long)x->errorcode) : kh_el(tr, "td", "-");
+            kh_attr(ec, "class", "failed errorcode");
+        }
+    }
+
+    kh_el(m, "h2", "History");
+    xmlNodePtr tbl = kh_el(m, "table", NULL);
+    kh_attr(tbl, "id", "history");
+    static const char *const hh[] = {"When (UTC)", "What", NULL};
+    head_row(tbl, hh);
+    xmlNodePtr tb = kh_el(tbl, "tbody", NULL);
+    for (size_t i = 0; i < s.nlog; i++) {
+        xmlNodePtr tr = kh_el(tb, "tr", NULL);
+        format_ms(when, s.log[i].at_ms);
+        kh_el(tr, "td", when);
+        cell_class(tr, s.log[i].what, "reason");
+    }
+    kiln_rollout_status_free(&s);
+    *html = kh_page_finish(&pg, len);
+    return *html ? 0 : -ENOMEM;
+}
+
+static enum MHD_Result page_rollout(struct kiln_dash *d, struct MHD_Connection *c, const char *method, const char *url,
+                                    const struct kiln_tenant *t, const char *name, const char *channel)
+{
+    struct kiln_store *st = d->env.store_get(d->env.ctx);
+    if (!st) return message(d, c, method, url, 500, t, "Database failure", "the server's database failed; try again later");
+    char *html = NULL, *err = NULL;
+    size_t len = 0;
+    int rc = kiln_dash_rollout_page(d, st, t, name, channel, &html, &len, &err);
+    d->env.store_put(d->env.ctx, st);
+    if (rc == -ENOENT) {
+        free(err);
+        return message(d, c, method, url, 404, t, "Not found", "No such rollout.");
+    }
+    if (rc < 0) {
+        log_error("kiln serve: dashboard: rollout %s %s: %s", name, channel, err ? err : strerror(-rc));
+        free(err);
+        return message(d, c, method, url, 500, t, "Database failure", "the server's database failed; try again later");
+    }
+    return respond(d, c, method, url, 200, html, len, NULL, NULL, t->name);
+}
+
+int kiln_dash_rollouts_page(struct kiln_dash *d, struct kiln_store *st, const struct kiln_tenant *viewer, char **html, size_t *len,
+                            char **err)
+{
+    struct kiln_rollout *ro = NULL;
+    size_t n = 0;
+    bool visible = rollouts_visible(d, viewer);
+    int rc = visible ? kiln_store_rollout_list(st, &ro, &n, err) : 0;
+    if (rc < 0) return rc;
+    struct kh_page pg;
+    xmlNodePtr m = frame(d, &pg, "Rollouts", viewer);
+    kh_el(m, "h1", "Rollouts");
+    if (!d->env.gallery) kh_el(m, "p", "This server answers no update checks (kiln serve --gallery DIR); rollouts set with kiln rollout "
+                                       "take effect on a server that does.");
+    if (!visible) kh_el(m, "p", "Rollouts steer the update server's gallery, which is not yours: the admin sees them.");
+    else if (!n) kh_el(m, "p", "No rollouts: set one with kiln rollout set.");
+    else {
+        xmlNodePtr tbl = kh_el(m, "table", NULL);
+        kh_attr(tbl, "id", "rollouts");
+        static const char *const h[] = {"Image", "Channel", "Target", "Ramp", "State", "Machines", "In flight", "Failures", "Target set (UTC)", NULL};
+        head_row(tbl, h);
+        xmlNodePtr tb = kh_el(tbl, "tbody", NULL);
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            struct kiln_rollout_status s;
+            if ((rc = kiln_store_rollout_status(st, ro[i].name, ro[i].channel, &s, err)) < 0) break;
+            const struct rollout_policy *p = &ro[i].p;
+            xmlNodePtr tr = kh_el(tb, "tr", NULL);
+            _cleanup_free_ char *en = kh_url_escape(ro[i].name, 0), *ec = kh_url_escape(ro[i].channel, 0);
+            _cleanup_free_ char *href = xasprintf("/rollouts/%s/%s", en, ec);
+            kh_link(kh_el(tr, "td", NULL), href, ro[i].name);
+            kh_el(tr, "td", ro[i].channel);
+            kh_el(tr, "td", p->target);
+            char pct[24], when[32];
+            format_pct(pct, sizeof pct, p->permyriad);
+            kh_attr(kh_el(tr, "td", pct), "class", "num");
+            xmlNodePtr stc = kh_el(tr, "td", !p->enabled ? "disabled" : p->paused ? "paused: " : "rolling out");
+            if (p->paused) {
+                kh_text(stc, p->pause_reason[0] ? p->pause_reason : "by hand");
+                kh_attr(stc, "class", "failed");
+            }
+            kh_attr(kh_elf(tr, "td", "%d", s.machines), "class", "num");
+            kh_attr(kh_elf(tr, "td", "%d", s.inflight), "class", "num");
+            kh_attr(kh_elf(tr, "td", "%zu", s.nfailures), "class", "num");
+            format_ms(when, ro[i].set_ms);
+            kh_el(tr, "td", when);
+            kiln_rollout_status_free(&s);
+        }
+    }
+    free(ro);
+    if (rc < 0) {
+        kh_page_free(&pg);
+        return rc;
+    }
+    *html = kh_page_finish(&pg, len);
+    return *html ? 0 : -ENOMEM;
+}
+
+static enum MHD_Result page_rollouts(struct kiln_dash *d, struct MHD_Connection *c, const char *method, const char *url,
+                                     const struct kiln_tenant *t)
+{
+    struct kiln_store *st = d->env.store_get(d->env.ctx);
+    if (!st) return message(d, c, method, url, 500, t, "Database failure", "the server's database failed; try again later");
+    char *html = NULL, *err = NULL;
+    size_t len = 0;
+    int rc = kiln_dash_rollouts_page(d, st, t, &html, &len, &err);
+    d->env.store_put(d->env.ctx, st);
+    if (rc < 0) {
+        log_error("kiln serve: dashboard: rollouts: %s", err ? err : strerror(-rc));
+        free(err);
+        return message(d, c, method, url, 500, t, "Database failure", "the server's database failed; try again later");
+    }
+    return respond(d, c, method, url, 200, html, len, NULL, NULL, t->name);
+}
+
 static enum MHD_Result page_login(struct kiln_dash *d, struct MHD_Connection *c, const char *method, const char *url,
                                   unsigned status, const char *next, const char *error)
 {
     struct kh_page p;
-    xmlNodePtr m = frame(&p, "Sign in", NULL);
+    xmlNodePtr m = frame(d, &p, "Sign in", NULL);
     kh_el(m, "h1", "Sign in");
     if (error) kh_attr(kh_el(m, "p", error), "class", "err");
     xmlNodePtr f = kh_el(m, "form", NULL);
@@ -1281,15 +1618,7 @@ static enum MHD_Result post_field(void *cls, enum MHD_ValueKind kind, const char
 {
     struct dreq *q = cls;
     (void)kind, (void)filename, (void)content_type, (void)transfer_encoding;
-    char *dst = streq(key, "token") ? q->token : streq(key, "next") ? q->next : NULL;
-    size_t cap = streq(key, "token") ? sizeof q->token : sizeof q->next;
-    if (!dst) return MHD_YES;
-    if (off + size >= cap) {
-        q->too_big = true;
-        return MHD_YES;
-    }
-    memcpy(dst + off, data, size);
-    dst[off + size] = 0;
+    kiln_dash_form_field(&q->f, key, data, off, size);
     return MHD_YES;
 }
 
@@ -1326,20 +1655,6 @@ static enum MHD_Result sign_in(struct kiln_dash *d, struct MHD_Connection *c, co
     return r;
 }
 
-static bool job_url(const char *url, int64_t *id)
-{
-    const char *p = url + strlen("/jobs/");
-    size_t n = strlen(p);
-    if (!startswith(url, "/jobs/") || n == 0 || n > 18 || p[0] == '0') return false;
-    int64_t v = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (p[i] < '0' || p[i] > '9') return false;
-        v = v * 10 + (p[i] - '0');
-    }
-    *id = v;
-    return true;
-}
-
 enum MHD_Result kiln_dash_handle(struct kiln_dash *d, struct MHD_Connection *c, const char *url, const char *method,
                                  const char *upload, size_t *upload_size, void **state)
 {
@@ -1352,9 +1667,9 @@ enum MHD_Result kiln_dash_handle(struct kiln_dash *d, struct MHD_Connection *c, 
         return MHD_YES;
     }
     if (*upload_size) {
-        q->body += *upload_size;
-        if (q->body > FORM_MAX) q->too_big = true;
-        else if (q->pp && MHD_post_process(q->pp, upload, *upload_size) != MHD_YES) q->too_big = true;
+        q->f.body += *upload_size;
+        if (q->f.body > FORM_MAX) q->f.too_big = true;
+        else if (q->pp && MHD_post_process(q->pp, upload, *upload_size) != MHD_YES) q->f.too_big = true;
         *upload_size = 0;
         return MHD_YES;
     }
@@ -1364,28 +1679,28 @@ enum MHD_Result kiln_dash_handle(struct kiln_dash *d, struct MHD_Connection *c, 
     bool signing_in = (post && streq(url, "/login")) || (get && startswith(url, "/login/"));
     if (signing_in) kiln_dash_client_addr(c, addr);
     if (signing_in && !kiln_dash_auth_allowed(d, addr, &retry_s)) {
-        OPENSSL_cleanse(q->token, sizeof q->token);
+        OPENSSL_cleanse(q->f.token, sizeof q->f.token);
         _cleanup_free_ char *why = xasprintf("This address had %d failed sign-ins within %lld s; try again in %d s.",
                                              KILN_DASH_AUTH_FAILS, KILN_DASH_AUTH_WINDOW_MS / 1000, retry_s);
         return message(d, c, method, url, 429, NULL, "Too many failed sign-ins", why);
     }
     if (post && streq(url, "/login")) {
         if (!same_origin(c)) return message(d, c, method, url, 403, NULL, "Refused", "The form was sent from another site.");
-        if (!q->pp || q->too_big)
+        if (!q->pp || q->f.too_big)
             return page_login(d, c, method, url, 400, NULL, "Send the form as application/x-www-form-urlencoded, under 4 KiB.");
         struct kiln_tenant t;
         struct kiln_store *st = d->env.store_get(d->env.ctx);
         char *err = NULL;
-        int rc = !startswith(q->token, "kt_") ? -EACCES : st ? kiln_store_tenant_auth(st, q->token, &t, &err) : -EIO;
+        int rc = !startswith(q->f.token, "kt_") ? -EACCES : st ? kiln_store_tenant_auth(st, q->f.token, &t, &err) : -EIO;
         d->env.store_put(d->env.ctx, st);
         free(err);
-        OPENSSL_cleanse(q->token, sizeof q->token);
+        OPENSSL_cleanse(q->f.token, sizeof q->f.token);
         if (rc == -EACCES) {
             kiln_dash_auth_failed(d, addr);
-            return page_login(d, c, method, url, 401, q->next, "That is not a tenant's API token.");
+            return page_login(d, c, method, url, 401, q->f.next, "That is not a tenant's API token.");
         }
         if (rc < 0) return message(d, c, method, url, 500, NULL, "Database failure", "the server's database failed; try again later");
-        return sign_in(d, c, method, url, &t, q->next);
+        return sign_in(d, c, method, url, &t, q->f.next);
     }
     if (get && startswith(url, "/login/")) {
         struct kiln_tenant t;
@@ -1403,9 +1718,8 @@ enum MHD_Result kiln_dash_handle(struct kiln_dash *d, struct MHD_Connection *c, 
         if (v) session_drop(d, v);
         return redirect(d, c, method, url, "/login", COOKIE "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0", NULL);
     }
-    int64_t id = 0;
-    bool known = streq(url, "/") || streq(url, "/workers") || job_url(url, &id);
-    if (!known) return message(d, c, method, url, 404, NULL, "Not found", "No such page.");
+    struct kiln_dash_route rt;
+    if (!kiln_dash_route(url, &rt)) return message(d, c, method, url, 404, NULL, "Not found", "No such page.");
     if (!get) return message(d, c, method, url, 405, NULL, "Method not allowed", "This page is only read (GET).");
     struct kiln_tenant t;
     if (kiln_dash_session(d, c, &t) < 0) {
@@ -1415,7 +1729,11 @@ enum MHD_Result kiln_dash_handle(struct kiln_dash *d, struct MHD_Connection *c, 
         return redirect(d, c, method, url, to, NULL, NULL);
     }
     int64_t scope = t.admin ? KILN_SCOPE_ALL : t.id;
-    if (streq(url, "/")) return page_jobs(d, c, method, url, &t, scope);
-    if (streq(url, "/workers")) return page_workers(d, c, method, url, &t, scope);
-    return page_job(d, c, method, url, &t, id);
+    switch (rt.page) {
+    case DASH_JOBS: return page_jobs(d, c, method, url, &t, scope);
+    case DASH_WORKERS: return page_workers(d, c, method, url, &t, scope);
+    case DASH_ROLLOUTS: return page_rollouts(d, c, method, url, &t);
+    case DASH_ROLLOUT: return page_rollout(d, c, method, url, &t, rt.name, rt.channel);
+    default: return page_job(d, c, method, url, &t, rt.job);
+    }
 }

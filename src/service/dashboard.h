@@ -6,6 +6,9 @@
  *                          the VM's CPU and RSS over time (perf.json, see core/perf.h) and each
  *                          metric's trend over the tenant's earlier jobs of the same image name
  *   GET  /workers          workers: capabilities, slots, current jobs, last heartbeat
+ *   GET  /rollouts         the update server's rollouts: target, ramp, paused and why, machines
+ *   GET  /rollouts/{name}/{channel}   one rollout: machines per version, in flight, failures
+ *                          with their error codes, the ramp over time (SVG), its history
  *   GET  /login            the sign-in form; POST /login with the tenant's API token
  *   GET  /login/{nonce}    a one-time sign-in link (minted by POST /api/v1/login-links)
  *   POST /logout
@@ -26,6 +29,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "service/dash_parse.h"
 #include "service/store.h"
 
 #define KILN_DASH_SESSION_MS (8LL * 3600 * 1000)
@@ -55,6 +59,9 @@ struct kiln_dash_env {
     struct kiln_store *(*store_get)(void *ctx);
     void (*store_put)(void *ctx, struct kiln_store *st);
     void *ctx;
+    /* the update server's gallery (kiln serve --gallery; NULL: none) and the service's data
+     * directory: whom the rollout pages show rollouts to (dashboard.c, rollouts_visible) */
+    const char *gallery, *data;
     /* the wall clock in ms (NULL: CLOCK_REALTIME); sessions and links expire by it */
     int64_t (*now_ms)(void);
 };
@@ -96,12 +103,18 @@ void kiln_dash_auth_failed(struct kiln_dash *d, const char *addr);
 void kiln_dash_client_addr(struct MHD_Connection *c, char out[64]);
 
 /* Exposed for the unit tests. */
-/* Whether next is a path of this site to send the browser to after sign-in ("/", "/jobs/7"):
- * starts with one '/', then only [A-Za-z0-9/_.?=&-], at most 200 bytes. */
-bool kiln_dash_next_ok(const char *next);
 /* The image name a job is shown and grouped by: the name it was submitted with, else the
  * gallery reference's name, else "sha256:" and 12 digits of its digest. Caller frees. */
 char *kiln_dash_image_name(const struct kiln_job *j);
+/* The rollouts page and one rollout's page (machines per version, in flight, failures with
+ * their error codes, the ramp over time as SVG, paused and why), as viewer sees them: the
+ * admin every rollout, a tenant those of the update server's gallery only when it is the
+ * tenant's own (DATA/galleries/TENANT); -ENOENT for a rollout that is not there or not
+ * theirs. */
+int kiln_dash_rollouts_page(struct kiln_dash *d, struct kiln_store *st, const struct kiln_tenant *viewer, char **html, size_t *len,
+                            char **err);
+int kiln_dash_rollout_page(struct kiln_dash *d, struct kiln_store *st, const struct kiln_tenant *viewer, const char *name,
+                           const char *channel, char **html, size_t *len, char **err);
 /* The page of job id (HTML, malloc'ed, *len bytes) as viewer sees it (a tenant its own jobs,
  * the admin every job), from the store and the files of DATA/jobs/ID; 0, or -ENOENT as
  * kiln_store_job_get. */

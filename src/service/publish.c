@@ -1,6 +1,7 @@
 /* Self-service publishing: see publish.h. */
 #include "service/publish.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -10,6 +11,7 @@
 
 #include "gallery/catalog.h"
 #include "gallery/gallery.h"
+#include "util/digest.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/util.h"
@@ -155,14 +157,17 @@ int kiln_publish_job(const struct kiln_publisher *p, struct kiln_store *st, cons
         *msg = xasprintf("not published: tenant %s trusts no signing key (kiln tenant add --trust KEY.pub)", j->tenant);
         return 0;
     }
-    _cleanup_free_ char *top = path_join(p->data, "galleries"), *tmpl = path_join(top, ".work-XXXXXX");
+    /* the work directory is named after the job: whoever holds the job's publish lock may
+     * remove what a stopped server left there (kiln_publish_recover) */
+    _cleanup_free_ char *top = path_join(p->data, "galleries"), *pubdir = path_join(top, ".publishing"),
+                        *tmpl = xasprintf("%s/%lld.work-XXXXXX", pubdir, (long long)j->id);
     _cleanup_free_ char *gdir = path_join(top, j->tenant);
     char idtxt[32];
     snprintf(idtxt, sizeof idtxt, "jobs/%lld", (long long)j->id);
     _cleanup_free_ char *run = path_join(p->data, idtxt);
     char *work = NULL;
-    if (mkdir_p(top, 0700) < 0 || !(work = mkdtemp(tmpl))) {
-        log_error("kiln serve: publishing job %lld: cannot create a directory in %s: %s", (long long)j->id, top, strerror(errno));
+    if (mkdir_p(pubdir, 0700) < 0 || !(work = mkdtemp(tmpl))) {
+        log_error("kiln serve: publishing job %lld: cannot create a directory in %s: %s", (long long)j->id, pubdir, strerror(errno));
         kiln_strv_free(keys);
         *msg = xstrdup("not published: the server could not stage the files (see its log)");
         return 0;
@@ -189,7 +194,27 @@ int kiln_publish_job(const struct kiln_publisher *p, struct kiln_store *st, cons
         log_error("kiln serve: publishing job %lld: the gallery %s: %s", (long long)j->id, gdir, err);
         why = xstrdup("the server could not open the tenant's gallery (see its log)");
     }
-    if (r == 0) {
+    /* a resumed publish (the server stopped while it ran) may have committed before the stop:
+     * the same manifest already in the channel is this job's publish, done */
+    bool done_before = false;
+    if (r == 0 && j->publish_takes > 1) {
+        bool dropped = false;
+        if (gallery_drop_cut_off(g, name, version, &dropped, &err) < 0) {
+            log_error("kiln serve: job %lld: clearing a cut-off publish of %s %s: %s", (long long)j->id, name, version, err);
+            free(err);
+            err = NULL;
+        } else if (dropped)
+            log_warn("kiln serve: job %lld: removed %s %s from %s: its publish was cut off before the gallery's index listed it",
+                     (long long)j->id, name, version, gdir);
+        json_t *cat = NULL;
+        char *absent = NULL, have[65];
+        _cleanup_free_ char *mp = path_join(src, mname);
+        json_t *e = gallery_load(g, &cat, &absent) == 0 ? gallery_find(cat, name, version, j->publish_channel, &absent) : NULL;
+        done_before = e && sha256_file_hex(mp, have, NULL) == 0 && streq(have, json_string_value(json_object_get(e, "manifest_sha256")) ?: "");
+        free(absent);
+        json_decref(cat);
+    }
+    if (r == 0 && !done_before) {
         _cleanup_free_ char *prefix = xasprintf("%s/%s-%s", src, name, version);
         struct publish_req q = {.prefix = prefix, .channel = j->publish_channel, .run_dir = run, .support_days = -1};
         r = gallery_publish(g, &q, p->key, &why);
@@ -202,7 +227,8 @@ int kiln_publish_job(const struct kiln_publisher *p, struct kiln_store *st, cons
         }
     }
     if (r == 0) {
-        *msg = xasprintf("%s %s in channel %s", name, version, j->publish_channel);
+        *msg = xasprintf("%s %s in channel %s%s", name, version, j->publish_channel,
+                         done_before ? " (before the server that published it stopped)" : "");
         log_info("kiln serve: job %lld: published %s %s in %s (channel %s)", (long long)j->id, name, version, gdir,
                  j->publish_channel);
     } else {
@@ -225,4 +251,95 @@ int kiln_publish_job(const struct kiln_publisher *p, struct kiln_store *st, cons
     free(version);
     rm_rf(work);
     return r == 0 ? 1 : 0;
+}
+
+/* DATA/galleries/.publishing/ID.lock, held (flock) by the server publishing job id for as long
+ * as it runs: the kernel lets go of it when that server dies, however it dies. fd, or -errno
+ * (-EWOULDBLOCK: a live server holds it). */
+static int publish_lock(const struct kiln_publisher *p, int64_t id, char **path)
+{
+    _cleanup_free_ char *dir = xasprintf("%s/galleries/.publishing", p->data);
+    *path = xasprintf("%s/%lld.lock", dir, (long long)id);
+    if (mkdir_p(dir, 0700) < 0) return -errno;
+    int fd = open(*path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) return -errno;
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    return fd;
+}
+
+/* The work directories a stopped publish of job id left (DATA/galleries/.publishing/ID.work-*);
+ * the caller holds the job's publish lock. */
+static void rm_work(const struct kiln_publisher *p, int64_t id)
+{
+    _cleanup_free_ char *dir = xasprintf("%s/galleries/.publishing", p->data);
+    char prefix[32];
+    snprintf(prefix, sizeof prefix, "%lld.work-", (long long)id);
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        if (startswith(e->d_name, prefix)) {
+            _cleanup_free_ char *w = path_join(dir, e->d_name);
+            log_info("kiln serve: job %lld: removing %s, left by the publish that stopped", (long long)id, w);
+            rm_rf(w);
+        }
+    if (d) closedir(d);
+}
+
+int kiln_publish_next(const struct kiln_publisher *p, struct kiln_store *st, char **err)
+{
+    struct kiln_job j = {0};
+    int n = kiln_store_publish_take(st, &j, err);
+    if (n != 1) return n;
+    _cleanup_free_ char *lp = NULL;
+    int lock = publish_lock(p, j.id, &lp);
+    if (lock < 0) log_warn("kiln serve: publishing job %lld without its lock %s: %s", (long long)j.id, lp, strerror(-lock));
+    if (j.publish_takes > 1) log_info("kiln serve: job %lld: resuming its publish (taken %d times)", (long long)j.id, j.publish_takes);
+    char *msg = NULL;
+    int pub = kiln_publish_job(p, st, &j, &msg);
+    int r = kiln_store_publish_end(st, j.id, pub == 1, msg, err);
+    if (lock >= 0) {
+        unlink(lp);
+        close(lock);
+    }
+    free(msg);
+    kiln_job_clear(&j);
+    return r < 0 ? r : 1;
+}
+
+int kiln_publish_recover(const struct kiln_publisher *p, struct kiln_store *st, int64_t taken_before_ms, char **err)
+{
+    int64_t *ids = NULL;
+    size_t n = 0;
+    int r = kiln_store_publish_stuck(st, taken_before_ms, &ids, &n, err);
+    int handled = 0;
+    for (size_t i = 0; r == 0 && i < n; i++) {
+        _cleanup_free_ char *lp = NULL;
+        int lock = publish_lock(p, ids[i], &lp);
+        if (lock == -EWOULDBLOCK) continue; /* a live server publishes it */
+        if (lock < 0) {
+            log_error("kiln serve: cannot tell whether job %lld is still being published: %s: %s", (long long)ids[i], lp,
+                      strerror(-lock));
+            continue;
+        }
+        rm_work(p, ids[i]);
+        int k = kiln_store_publish_resume(st, ids[i], KILN_PUBLISH_TAKES_MAX, err);
+        if (k == 1) log_warn("kiln serve: job %lld: the server publishing it stopped; its publish is resumed", (long long)ids[i]);
+        if (k == 2)
+            log_error("kiln serve: job %lld: the server stopped while publishing it %d times: refused", (long long)ids[i],
+                      KILN_PUBLISH_TAKES_MAX);
+        if (k > 0) handled++;
+        /* -ESTALE: it ended meanwhile */
+        if (k == -ESTALE) {
+            free(*err);
+            *err = NULL;
+        } else if (k < 0) r = k;
+        unlink(lp);
+        close(lock);
+    }
+    free(ids);
+    return r < 0 ? r : handled;
 }

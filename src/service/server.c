@@ -462,8 +462,9 @@ static char *job_dir(struct server *s, int64_t id)
 
 static json_t *caps_json(const struct kiln_caps *c)
 {
-    return json_pack("{s:s, s:s, s:i, s:i, s:b}", "accel", c->accel, "arch", c->arch, "cpus", c->cpus, "memory_mb",
-                     c->memory_mb, "uefi", (c->features & FEAT_UEFI) != 0);
+    return json_pack("{s:s, s:s, s:i, s:i, s:b, s:b, s:b}", "accel", c->accel, "arch", c->arch, "cpus", c->cpus, "memory_mb",
+                     c->memory_mb, "uefi", (c->features & FEAT_UEFI) != 0, "tpm", (c->features & FEAT_TPM) != 0, "secure_boot",
+                     (c->features & FEAT_SECURE_BOOT) != 0);
 }
 
 static json_t *ms_json(int64_t ms) { return ms ? json_integer(ms) : json_null(); }
@@ -1626,20 +1627,16 @@ static void *publisher(void *arg)
                                .require_priority = s->o->publish_priority};
     while (!*s->stop) {
         struct kiln_store *st = store_get(s);
-        struct kiln_job j = {0};
-        char *err = NULL, *msg = NULL;
-        int n = st ? kiln_store_publish_take(st, &j, &err) : 0;
-        if (n < 0) log_error("kiln serve: taking a job to publish: %s", err);
-        if (n == 1) {
-            int pub = kiln_publish_job(&p, st, &j, &msg);
-            free(err);
-            err = NULL;
-            if (kiln_store_publish_end(st, j.id, pub == 1, msg, &err) < 0)
-                log_error("kiln serve: recording job %lld's publish: %s", (long long)j.id, err);
-        }
+        char *err = NULL;
+        /* a publish left "publishing" by a server that stopped (this one before a restart, or
+         * another sharing DATA) is resumed; the grace covers a take not yet locked */
+        int n = st ? kiln_publish_recover(&p, st, (int64_t)time(NULL) * 1000 - 10000, &err) : 0;
+        if (n < 0) log_error("kiln serve: resuming interrupted publishes: %s", err);
+        free(err);
+        err = NULL;
+        n = st ? kiln_publish_next(&p, st, &err) : 0;
+        if (n < 0) log_error("kiln serve: publishing: %s", err);
         store_put(s, st);
-        kiln_job_clear(&j);
-        free(msg);
         free(err);
         if (n != 1) sleep_ms(500);
     }
@@ -1685,7 +1682,8 @@ int kiln_server_run(const struct kiln_server_opts *o, volatile sig_atomic_t *sto
         }
     struct kiln_store *st = NULL;
     if (r == 0 && (r = kiln_store_open(s.url, NULL, &st, err)) == 0) store_put(&s, st);
-    struct kiln_dash_env denv = {.jobs_dir = s.jobs, .store_get = dash_store_get, .store_put = dash_store_put, .ctx = &s};
+    struct kiln_dash_env denv = {.jobs_dir = s.jobs, .store_get = dash_store_get, .store_put = dash_store_put, .ctx = &s,
+                                 .gallery = o->gallery, .data = o->data};
     s.dash = kiln_dash_new(&denv);
     struct MHD_Daemon *d = NULL;
     pthread_t sw, pu, ke;

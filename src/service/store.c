@@ -312,6 +312,14 @@ static const char *const migrations[] = {
     "ALTER TABLE jobs ADD COLUMN publish_state TEXT"
     " CHECK (publish_state IN ('pending', 'publishing', 'published', 'refused'));"
     "ALTER TABLE jobs ADD COLUMN publish_reason TEXT;",
+    /* 4: the ramp over time (the dashboard's rollout page): each rollout_log row also keeps
+     * the state it left (target, percentage, paused); NULL in the rows written before */
+    "ALTER TABLE rollout_log ADD COLUMN target TEXT;"
+    "ALTER TABLE rollout_log ADD COLUMN permyriad BIGINT;"
+    "ALTER TABLE rollout_log ADD COLUMN paused BIGINT;"
+    /* and how often a job's publish was taken: a server stopped mid-publish leaves it
+     * "publishing", which is resumed (the count says it is a resume) or, past a bound, refused */
+    "ALTER TABLE jobs ADD COLUMN publish_takes BIGINT NOT NULL DEFAULT 0;",
 };
 
 int kiln_store_schema_latest(void)
@@ -367,6 +375,30 @@ fail:
     return rc;
 }
 
+/* For a store opened with opts.existing: the schema must be there at this kiln's version;
+ * only read. */
+static int schema_present(struct kiln_store *st, char **err)
+{
+    struct sql_rows r;
+    int rc = q(st, st->drv->table_count_sql, PARAMS(PT("schema_version")), &r, err);
+    if (rc < 0) return rc;
+    bool there = r.nrows && cell_int(&r, 0, 0) > 0;
+    sql_rows_free(&r);
+    if (!there) return store_fail(err, -ENOENT, "the database holds no kiln schema");
+    int version = 0;
+    if ((rc = read_version(st, &version, err)) < 0) return rc;
+    if (version == 0) return store_fail(err, -ENOENT, "the database holds no kiln schema");
+    if (version > kiln_store_schema_latest())
+        return store_fail(err, -EPROTO, "the database's schema is version %d, newer than this kiln knows (%d): upgrade kiln",
+                          version, kiln_store_schema_latest());
+    if (version < kiln_store_schema_latest())
+        return store_fail(err, -EPROTO,
+                          "the database's schema is version %d, older than this kiln's (%d): run this kiln's `kiln serve --init` "
+                          "(or start its kiln serve) once to upgrade it",
+                          version, kiln_store_schema_latest());
+    return 0;
+}
+
 int kiln_store_schema_version(struct kiln_store *st, int *version, char **err)
 {
     return read_version(st, version, err);
@@ -398,7 +430,7 @@ int kiln_store_open(const char *url, const struct kiln_store_opts *opts, struct 
         free(st);
         return rc;
     }
-    if ((rc = migrate(st, err)) < 0) {
+    if ((rc = st->o.existing ? schema_present(st, err) : migrate(st, err)) < 0) {
         kiln_store_close(st);
         return rc;
     }
@@ -860,7 +892,7 @@ int kiln_job_transition_check(enum kiln_job_state from, enum kiln_job_state to, 
     " j.state, j.result, j.reason, j.attempt, j.max_attempts, j.worker_id, w.name, j.lease_expires_ms,"                \
     " j.created_ms, j.started_ms, j.finished_ms, j.updated_ms,"                                                         \
     " CASE WHEN j.state = 'queued' THEN (SELECT COUNT(*) FROM jobs p WHERE p.state = 'queued' AND p.id <= j.id) ELSE 0 END," \
-    " j.publish_files, j.publish_state, j.publish_reason"
+    " j.publish_files, j.publish_state, j.publish_reason, j.publish_takes"
 #define JOB_FROM " FROM jobs j JOIN tenants t ON t.id = j.tenant_id LEFT JOIN workers w ON w.id = j.worker_id"
 
 static void job_from(const struct sql_rows *r, size_t i, struct kiln_job *j)
@@ -889,6 +921,7 @@ static void job_from(const struct sql_rows *r, size_t i, struct kiln_job *j)
         .publish_reason = cell_dup(r, i, 27),
     };
     cell_copy(j->publish_state, sizeof(j->publish_state), r, i, 26);
+    j->publish_takes = (int)cell_int(r, i, 28);
     cell_copy(j->tenant, sizeof(j->tenant), r, i, 2);
     cell_copy(j->req.accel, sizeof(j->req.accel), r, i, 7);
     cell_copy(j->req.arch, sizeof(j->req.arch), r, i, 8);
@@ -1330,10 +1363,12 @@ static bool valid_version(const char *s)
     return s && *s && catalog_safe_name(s);
 }
 
-static void rollout_log(struct kiln_store *st, const char *name, const char *channel, int64_t at, const char *what)
+/* A line of the rollout's history, with the state it left (target, ramp, paused). */
+static void rollout_log(struct kiln_store *st, const char *name, const char *channel, int64_t at, const char *what,
+                        const char *target, int permyriad, bool paused)
 {
-    q(st, "INSERT INTO rollout_log (name, channel, at_ms, what) VALUES ($1, $2, $3, $4)",
-      PARAMS(PT(name), PT(channel), PI(at), PT(what)), NULL, NULL);
+    q(st, "INSERT INTO rollout_log (name, channel, at_ms, what, target, permyriad, paused) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+      PARAMS(PT(name), PT(channel), PI(at), PT(what), PT(target), PI(permyriad), PI(paused)), NULL, NULL);
 }
 
 static char *floors_json(const struct rollout_policy *p)
@@ -1358,17 +1393,17 @@ static char *pins_json(const struct rollout_policy *p)
     "enabled, target, permyriad, max_per_period, period_ms, max_inflight, pause_after_failures, floors, pins, paused, " \
     "pause_reason, set_ms, updated_ms"
 
-static void rollout_from_row(const struct sql_rows *r, struct kiln_rollout *out)
+static void rollout_from_row(const struct sql_rows *r, size_t row, struct kiln_rollout *out)
 {
     struct rollout_policy *p = &out->p;
-    p->enabled = cell_int(r, 0, 0) != 0;
-    cell_copy(p->target, sizeof(p->target), r, 0, 1);
-    p->permyriad = (int)cell_int(r, 0, 2);
-    p->max_per_period = (int)cell_int(r, 0, 3);
-    p->period_ms = cell_int(r, 0, 4);
-    p->max_inflight = (int)cell_int(r, 0, 5);
-    p->pause_after_failures = (int)cell_int(r, 0, 6);
-    json_t *f = json_loads(cell(r, 0, 7) ? cell(r, 0, 7) : "[]", 0, NULL);
+    p->enabled = cell_int(r, row, 0) != 0;
+    cell_copy(p->target, sizeof(p->target), r, row, 1);
+    p->permyriad = (int)cell_int(r, row, 2);
+    p->max_per_period = (int)cell_int(r, row, 3);
+    p->period_ms = cell_int(r, row, 4);
+    p->max_inflight = (int)cell_int(r, row, 5);
+    p->pause_after_failures = (int)cell_int(r, row, 6);
+    json_t *f = json_loads(cell(r, row, 7) ? cell(r, row, 7) : "[]", 0, NULL);
     size_t i;
     json_t *v;
     json_array_foreach(f, i, v) {
@@ -1376,7 +1411,7 @@ static void rollout_from_row(const struct sql_rows *r, struct kiln_rollout *out)
             snprintf(p->floors[p->nfloors++], sizeof(p->floors[0]), "%s", json_string_value(v) ? json_string_value(v) : "");
     }
     json_decref(f);
-    json_t *pins = json_loads(cell(r, 0, 8) ? cell(r, 0, 8) : "{}", 0, NULL);
+    json_t *pins = json_loads(cell(r, row, 8) ? cell(r, row, 8) : "{}", 0, NULL);
     const char *k;
     json_object_foreach(pins, k, v) {
         if (p->npins < ROLLOUT_PINS_MAX) {
@@ -1386,10 +1421,10 @@ static void rollout_from_row(const struct sql_rows *r, struct kiln_rollout *out)
         }
     }
     json_decref(pins);
-    p->paused = cell_int(r, 0, 9) != 0;
-    cell_copy(p->pause_reason, sizeof(p->pause_reason), r, 0, 10);
-    out->set_ms = cell_int(r, 0, 11);
-    out->updated_ms = cell_int(r, 0, 12);
+    p->paused = cell_int(r, row, 9) != 0;
+    cell_copy(p->pause_reason, sizeof(p->pause_reason), r, row, 10);
+    out->set_ms = cell_int(r, row, 11);
+    out->updated_ms = cell_int(r, row, 12);
 }
 
 static int rollout_read(struct kiln_store *st, const char *name, const char *channel, bool lock, struct kiln_rollout *out,
@@ -1403,7 +1438,7 @@ static int rollout_read(struct kiln_store *st, const char *name, const char *cha
     memset(out, 0, sizeof(*out));
     snprintf(out->name, sizeof(out->name), "%s", name);
     snprintf(out->channel, sizeof(out->channel), "%s", channel);
-    if (r.nrows) rollout_from_row(&r, out);
+    if (r.nrows) rollout_from_row(&r, 0, out);
     rc = r.nrows ? 0 : store_fail(err, -ENOENT, "no rollout is set for %s in channel %s", name, channel);
     sql_rows_free(&r);
     return rc;
@@ -1417,20 +1452,31 @@ int kiln_store_rollout_get(struct kiln_store *st, const char *name, const char *
     return rollout_read(st, name, channel, false, out, err);
 }
 
+int kiln_store_rollout_list(struct kiln_store *st, struct kiln_rollout **out, size_t *n, char **err)
+{
+    struct sql_rows r = {0};
+    *out = NULL;
+    *n = 0;
+    int rc = q(st, "SELECT " ROLLOUT_COLS ", name, channel FROM rollouts ORDER BY name, channel LIMIT 1000", NULL, 0, &r, err);
+    if (rc < 0) return rc;
+    *out = xcalloc(r.nrows + 1, sizeof(**out));
+    for (size_t i = 0; i < r.nrows; i++) {
+        rollout_from_row(&r, i, &(*out)[i]);
+        cell_copy((*out)[i].name, sizeof((*out)[i].name), &r, i, 13);
+        cell_copy((*out)[i].channel, sizeof((*out)[i].channel), &r, i, 14);
+    }
+    *n = r.nrows;
+    sql_rows_free(&r);
+    return 0;
+}
+
 int kiln_store_rollout_set(struct kiln_store *st, const struct kiln_rollout *ro, char **err)
 {
     const struct rollout_policy *p = &ro->p;
     if (!valid_version(ro->name) || !valid_name(ro->channel, false))
         return store_fail(err, -EINVAL, "an image name and a channel name are needed");
-    if (!valid_version(p->target)) return store_fail(err, -EINVAL, "the target version must be a gallery version");
-    if (p->permyriad < 0 || p->permyriad > 10000 || p->max_per_period < 0 || p->max_inflight < 0 ||
-        p->pause_after_failures < 0 || p->period_ms <= 0 || p->nfloors > ROLLOUT_FLOORS_MAX || p->npins > ROLLOUT_PINS_MAX)
-        return store_fail(err, -EINVAL, "a rollout knob is out of range");
-    for (size_t i = 0; i < p->nfloors; i++)
-        if (!valid_version(p->floors[i])) return store_fail(err, -EINVAL, "floor %zu is not a gallery version", i + 1);
-    for (size_t i = 0; i < p->npins; i++)
-        if (!rollout_group_ok(p->pins[i].group) || !valid_version(p->pins[i].version))
-            return store_fail(err, -EINVAL, "pin %zu needs a group name and a gallery version", i + 1);
+    char why[ROLLOUT_REASON_MAX];
+    if (rollout_policy_check(p, why, sizeof why) < 0) return store_fail(err, -EINVAL, "%s", why);
     _cleanup_free_ char *floors = floors_json(p), *pins = pins_json(p);
     int64_t now = now_ms(st);
     int rc = begin(st, err);
@@ -1470,7 +1516,7 @@ int kiln_store_rollout_set(struct kiln_store *st, const struct kiln_rollout *ro,
     }
     _cleanup_free_ char *what = xasprintf("set %s %d.%02d%%%s%s", p->target, p->permyriad / 100, p->permyriad % 100,
                                           p->enabled ? "" : " (disabled)", fresh ? ", a new target" : "");
-    rollout_log(st, ro->name, ro->channel, now, what);
+    rollout_log(st, ro->name, ro->channel, now, what, p->target, p->permyriad, paused);
     return commit(st, err);
 }
 
@@ -1492,7 +1538,7 @@ int kiln_store_rollout_pause(struct kiln_store *st, const char *name, const char
         return rc;
     }
     _cleanup_free_ char *what = pause ? xasprintf("paused: %s", why) : xstrdup("resumed");
-    rollout_log(st, name, channel, now, what);
+    rollout_log(st, name, channel, now, what, old.p.target, old.p.permyriad, pause);
     return commit(st, err);
 }
 
@@ -1674,7 +1720,7 @@ int kiln_store_update_event(struct kiln_store *st, const char *name, const char 
                         PARAMS(PT(name), PT(channel), PT(reason), PI(now)), NULL, err)) < 0)
                 goto fail;
             _cleanup_free_ char *what = xasprintf("paused: %s", reason);
-            rollout_log(st, name, channel, now, what);
+            rollout_log(st, name, channel, now, what, ro.p.target, ro.p.permyriad, true);
             if (paused_now) *paused_now = true;
         }
     }
@@ -1688,6 +1734,8 @@ fail:
 
 void kiln_rollout_status_free(struct kiln_rollout_status *s)
 {
+    free(s->ramp);
+    free(s->granted_ms);
     free(s->versions);
     free(s->failures);
     for (size_t i = 0; i < s->nlog; i++) free(s->log[i].what);
@@ -1706,7 +1754,7 @@ int kiln_store_rollout_status(struct kiln_store *st, const char *name, const cha
     } else if (rc < 0) return rc;
     out->has_rollout = rc == 0;
     int64_t now = now_ms(st), since = out->has_rollout ? out->rollout.set_ms : 0;
-    struct sql_rows v = {0}, f = {0}, l = {0}, c = {0};
+    struct sql_rows v = {0}, f = {0}, l = {0}, c = {0}, rp = {0}, g = {0};
     if ((rc = q(st, "SELECT version, COUNT(*) FROM machines WHERE name = $1 AND channel = $2 GROUP BY version ORDER BY version",
                 PARAMS(PT(name), PT(channel)), &v, err)) < 0 ||
         (rc = q(st,
@@ -1718,8 +1766,30 @@ int kiln_store_rollout_status(struct kiln_store *st, const char *name, const cha
                 " WHERE name = $1 AND channel = $2 AND result = 0 AND at_ms >= $3 ORDER BY at_ms DESC, id DESC LIMIT 100",
                 PARAMS(PT(name), PT(channel), PI(since)), &f, err)) < 0 ||
         (rc = q(st, "SELECT at_ms, what FROM rollout_log WHERE name = $1 AND channel = $2 ORDER BY id DESC LIMIT 50",
-                PARAMS(PT(name), PT(channel)), &l, err)) < 0)
+                PARAMS(PT(name), PT(channel)), &l, err)) < 0 ||
+        (rc = q(st,
+                "SELECT at_ms, target, permyriad, paused FROM rollout_log WHERE name = $1 AND channel = $2 AND permyriad IS NOT NULL"
+                " ORDER BY id DESC LIMIT 500",
+                PARAMS(PT(name), PT(channel)), &rp, err)) < 0 ||
+        (out->has_rollout &&
+         (rc = q(st,
+                 "SELECT at_ms FROM update_grants WHERE name = $1 AND channel = $2 AND version = $3 AND at_ms >= $4"
+                 " ORDER BY at_ms LIMIT 10000",
+                 PARAMS(PT(name), PT(channel), PT(out->rollout.p.target), PI(since)), &g, err)) < 0))
         goto out;
+    /* oldest first, as a plot reads them */
+    out->ramp = xcalloc(rp.nrows + 1, sizeof(*out->ramp));
+    for (size_t i = 0; i < rp.nrows; i++) {
+        struct kiln_rollout_step *x = &out->ramp[rp.nrows - 1 - i];
+        x->at_ms = cell_int(&rp, i, 0);
+        cell_copy(x->target, sizeof(x->target), &rp, i, 1);
+        x->permyriad = (int)cell_int(&rp, i, 2);
+        x->paused = cell_int(&rp, i, 3) != 0;
+    }
+    out->nramp = rp.nrows;
+    out->granted_ms = xcalloc(g.nrows + 1, sizeof(*out->granted_ms));
+    for (size_t i = 0; i < g.nrows; i++) out->granted_ms[i] = cell_int(&g, i, 0);
+    out->ngranted = g.nrows;
     out->machines = (int)cell_int(&c, 0, 0);
     out->inflight = (int)cell_int(&c, 0, 1);
     out->versions = xcalloc(v.nrows + 1, sizeof(*out->versions));
@@ -1751,6 +1821,8 @@ out:
     sql_rows_free(&f);
     sql_rows_free(&l);
     sql_rows_free(&c);
+    sql_rows_free(&rp);
+    sql_rows_free(&g);
     if (rc < 0) kiln_rollout_status_free(out);
     return rc;
 }
@@ -1772,7 +1844,8 @@ int kiln_store_publish_take(struct kiln_store *st, struct kiln_job *out, char **
         return 0;
     }
     int64_t id = cell_int(&r, 0, 0);
-    if ((rc = q(st, "UPDATE jobs SET publish_state = 'publishing', updated_ms = $2 WHERE id = $1", PARAMS(PI(id), PI(now_ms(st))),
+    if ((rc = q(st, "UPDATE jobs SET publish_state = 'publishing', publish_takes = publish_takes + 1, updated_ms = $2 WHERE id = $1",
+                PARAMS(PI(id), PI(now_ms(st))),
                 NULL, err)) < 0 ||
         (rc = commit(st, err)) < 0)
         goto fail;
@@ -1795,6 +1868,38 @@ int kiln_store_publish_end(struct kiln_store *st, int64_t id, bool published, co
                PARAMS(PI(id), PT(published ? "published" : "refused"), PT(why), PI(now_ms(st))), &r, err);
     if (rc < 0) return rc;
     if (!r.nrows) rc = store_fail(err, -ESTALE, "job %" PRId64 " is not being published", id);
+    sql_rows_free(&r);
+    return rc;
+}
+
+int kiln_store_publish_stuck(struct kiln_store *st, int64_t taken_before_ms, int64_t **ids, size_t *n, char **err)
+{
+    struct sql_rows r = {0};
+    *ids = NULL;
+    *n = 0;
+    int rc = q(st, "SELECT id FROM jobs WHERE publish_state = 'publishing' AND updated_ms < $1 ORDER BY id LIMIT 100",
+               PARAMS(PI(taken_before_ms)), &r, err);
+    if (rc < 0) return rc;
+    *ids = xcalloc(r.nrows + 1, sizeof(**ids));
+    for (size_t i = 0; i < r.nrows; i++) (*ids)[i] = cell_int(&r, i, 0);
+    *n = r.nrows;
+    sql_rows_free(&r);
+    return 0;
+}
+
+int kiln_store_publish_resume(struct kiln_store *st, int64_t id, int max_takes, char **err)
+{
+    struct sql_rows r = {0};
+    _cleanup_free_ char *why = xasprintf("not published: the server stopped while publishing this job %d times; it is not "
+                                         "tried again (see the server's log, then submit it again)",
+                                         max_takes);
+    int rc = q(st,
+               "UPDATE jobs SET publish_state = CASE WHEN publish_takes >= $2 THEN 'refused' ELSE 'pending' END,"
+               " publish_reason = CASE WHEN publish_takes >= $2 THEN $3 ELSE publish_reason END, updated_ms = $4"
+               " WHERE id = $1 AND publish_state = 'publishing' RETURNING publish_state",
+               PARAMS(PI(id), PI(max_takes), PT(why), PI(now_ms(st))), &r, err);
+    if (rc < 0) return rc;
+    rc = !r.nrows ? store_fail(err, -ESTALE, "job %" PRId64 " is not being published", id) : streq(cell(&r, 0, 0), "pending") ? 1 : 2;
     sql_rows_free(&r);
     return rc;
 }

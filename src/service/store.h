@@ -55,6 +55,10 @@ struct kiln_store_opts {
     int64_t avoid_ms;
     /* SQLite: how long a writer waits for the lock (default 30000 ms). */
     int busy_timeout_ms;
+    /* The database must already hold kiln's schema at this kiln's version (every verb but
+     * kiln serve): opening creates, migrates and writes nothing; -ENOENT when there is no
+     * database or it has no kiln schema, -EPROTO when its schema is older or newer. */
+    bool existing;
     /* The clock (default: CLOCK_REALTIME). */
     int64_t (*now_ms)(void *ctx);
     void *now_ctx;
@@ -65,7 +69,8 @@ struct kiln_store_opts {
  *   "postgresql://..." or "postgres://..."   a libpq connection URI, e.g.
  *                                 postgresql:///kiln?host=/run/postgresql
  * opts may be NULL (defaults). -EINVAL: url names no backend; -EPROTO: the database's schema
- * is newer than this kiln knows (upgrade kiln); -ECONNREFUSED: PostgreSQL unreachable. */
+ * is newer than this kiln knows (upgrade kiln); -ECONNREFUSED: PostgreSQL unreachable;
+ * with opts->existing, -ENOENT: no kiln database there. */
 int kiln_store_open(const char *url, const struct kiln_store_opts *opts, struct kiln_store **out, char **err);
 void kiln_store_close(struct kiln_store *st);
 /* "sqlite" or "postgresql". */
@@ -209,6 +214,7 @@ struct kiln_job {
     char *publish_files;  /* as submitted, or NULL */
     char publish_state[16]; /* "" (not publishing), pending, publishing, published, refused */
     char *publish_reason; /* why refused (or what was published), or NULL */
+    int publish_takes;    /* how often its publish was taken: more than 1 is a resume */
 };
 void kiln_job_clear(struct kiln_job *j);
 void kiln_jobs_free(struct kiln_job *jobs, size_t n);
@@ -305,6 +311,13 @@ struct kiln_update_failure {
     bool has_errorcode;
     int64_t errorcode, at_ms;
 };
+/* The state a set, pause or resume left: one step of the ramp over time. */
+struct kiln_rollout_step {
+    int64_t at_ms;
+    char target[ROLLOUT_VERSION_MAX + 1];
+    int permyriad;
+    bool paused;
+};
 struct kiln_rollout_status {
     bool has_rollout;
     struct kiln_rollout rollout;
@@ -313,9 +326,15 @@ struct kiln_rollout_status {
     size_t nversions;
     struct kiln_update_failure *failures; /* since the target was set, newest first, at most 100 */
     size_t nfailures;
-    struct { int64_t at_ms; char *what; } *log; /* the ramp over time, newest first, at most 50 */
+    struct { int64_t at_ms; char *what; } *log; /* the history in words, newest first, at most 50 */
     size_t nlog;
+    struct kiln_rollout_step *ramp; /* the ramp over time: oldest first, the newest 500 steps */
+    size_t nramp;
+    int64_t *granted_ms; /* when machines were granted the target (since it was set), oldest first, at most 10000 */
+    size_t ngranted;
 };
+/* Every rollout (name, channel, policy), by name then channel, at most 1000 (free(*out)). */
+int kiln_store_rollout_list(struct kiln_store *st, struct kiln_rollout **out, size_t *n, char **err);
 int kiln_store_rollout_status(struct kiln_store *st, const char *name, const char *channel, struct kiln_rollout_status *out,
                               char **err);
 void kiln_rollout_status_free(struct kiln_rollout_status *s);
@@ -326,6 +345,13 @@ void kiln_rollout_status_free(struct kiln_rollout_status *s);
  * with *out filled, 0 when there is none. A passed job is then published or refused; a job
  * that did not pass is refused. */
 int kiln_store_publish_take(struct kiln_store *st, struct kiln_job *out, char **err);
+/* Jobs "publishing" since before taken_before_ms (their publisher may have stopped), at most
+ * 100, ascending (free(*ids)). */
+int kiln_store_publish_stuck(struct kiln_store *st, int64_t taken_before_ms, int64_t **ids, size_t *n, char **err);
+/* A publish whose publisher stopped (the caller knows it: service/publish.c holds a lock per
+ * publish): pending again, to be taken and resumed, or refused with the reason once it was
+ * taken max_takes times. 1: pending again; 2: refused; -ESTALE: not "publishing". */
+int kiln_store_publish_resume(struct kiln_store *st, int64_t id, int max_takes, char **err);
 /* Records the outcome of a publish taken above: published, or refused with the reason
  * (cleaned as reasons are). -ESTALE: the job is not being published. */
 int kiln_store_publish_end(struct kiln_store *st, int64_t id, bool published, const char *reason, char **err);

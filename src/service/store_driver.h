@@ -33,7 +33,10 @@ struct kiln_store_driver {
     bool row_locks;
     const char *begin_sql;    /* opens a write transaction */
     const char *migrate_lock; /* first statement of the migration transaction, or NULL */
-    /* target: what followed the scheme ("sqlite:PATH" -> PATH; a PostgreSQL URI whole). */
+    /* one row, one cell: how many tables named $1 the database has (read only) */
+    const char *table_count_sql;
+    /* target: what followed the scheme ("sqlite:PATH" -> PATH; a PostgreSQL URI whole).
+     * With o->existing nothing is created or written: -ENOENT when there is no database. */
     int (*connect)(const char *target, const struct kiln_store_opts *o, void **conn, char **err);
     void (*disconnect)(void *conn);
     /* Several statements, no parameters, no result. */

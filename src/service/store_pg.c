@@ -116,6 +116,7 @@ const struct kiln_store_driver kiln_store_pg = {
     .begin_sql = "BEGIN",
     /* Servers starting together migrate one after the other (any constant key: "kiln"). */
     .migrate_lock = "SELECT pg_advisory_xact_lock(1802071150)",
+    .table_count_sql = "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = $1",
     .connect = pg_connect,
     .disconnect = pg_disconnect,
     .exec = pg_exec,

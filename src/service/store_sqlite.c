@@ -49,10 +49,12 @@ static int sqlite_connect(const char *path, const struct kiln_store_opts *o, voi
     static pthread_mutex_t creating = PTHREAD_MUTEX_INITIALIZER;
     /* held from the check to the close, so no thread of this process opens the file and
      * takes locks in between */
-    pthread_mutex_lock(&creating);
     struct stat st;
+    if (o->existing && stat(path, &st) < 0)
+        return store_fail(err, errno == ENOENT ? -ENOENT : -errno, "no database file %s: %s", path, strerror(errno));
+    pthread_mutex_lock(&creating);
     int fd = -1, e = 0;
-    if (stat(path, &st) < 0) {
+    if (!o->existing && stat(path, &st) < 0) {
         fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         e = fd < 0 && errno != EEXIST ? errno : 0;
         if (fd >= 0) close(fd);
@@ -75,7 +77,9 @@ static int sqlite_connect(const char *path, const struct kiln_store_opts *o, voi
      * its busy handler, while another connection (a second server starting) does the same:
      * try again within the busy timeout. */
     int r = 0;
-    for (int waited = 0;; waited += 20) {
+    /* kiln's databases are WAL already (the setting is kept in the file); another file is
+     * refused by the schema check without being turned into one */
+    for (int waited = 0; !o->existing; waited += 20) {
         int wrc = sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
         if (wrc == SQLITE_OK) break;
         if ((wrc & 0xff) != SQLITE_BUSY && (wrc & 0xff) != SQLITE_LOCKED) {
@@ -146,6 +150,7 @@ const struct kiln_store_driver kiln_store_sqlite = {
     .row_locks = false,
     .begin_sql = "BEGIN IMMEDIATE",
     .migrate_lock = NULL,
+    .table_count_sql = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = $1",
     .connect = sqlite_connect,
     .disconnect = sqlite_disconnect,
     .exec = sqlite_exec,

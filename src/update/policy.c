@@ -1,6 +1,7 @@
 /* Rollout policy arithmetic (see policy.h). */
 #include "update/policy.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <openssl/evp.h>
@@ -8,7 +9,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "gallery/catalog.h"
 #include "suites/version.h"
 
 int rollout_bucket(const char *machine_id, const char *target)
@@ -116,7 +116,8 @@ int rollout_parse_percent(const char *s, int *permyriad)
     int whole = 0, frac = 0, digits = 0;
     const char *p = s;
     for (; *p >= '0' && *p <= '9'; p++) whole = whole * 10 + (*p - '0');
-    if (p == s) return -EINVAL;
+    /* "0100" is no spelling of 100: one leading zero only before the point */
+    if (p == s || (s[0] == '0' && p - s > 1)) return -EINVAL;
     if (*p == '.') {
         for (p++; *p >= '0' && *p <= '9' && digits < 2; p++, digits++) frac = frac * 10 + (*p - '0');
         if (digits == 0) return -EINVAL;
@@ -124,6 +125,63 @@ int rollout_parse_percent(const char *s, int *permyriad)
     }
     if (*p || whole > 100 || (whole == 100 && frac > 0)) return -EINVAL;
     *permyriad = whole * 100 + frac;
+    return 0;
+}
+
+bool rollout_version_ok(const char *s)
+{
+    size_t n = s ? strlen(s) : 0, digits = 0;
+    /* a version names gallery paths: ".." is refused as the gallery's names refuse it */
+    if (n == 0 || n > ROLLOUT_TARGET_MAX || !isalnum((unsigned char)s[0]) || strstr(s, "..")) return false;
+    for (const char *p = s; *p; p++) {
+        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+~-", *p)) return false;
+        digits = isdigit((unsigned char)*p) ? digits + 1 : 0;
+        if (digits > ROLLOUT_DIGITS_MAX) return false;
+    }
+    return true;
+}
+
+__attribute__((format(printf, 3, 4))) static int refuse(char *why, size_t sz, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sz, fmt, ap);
+    va_end(ap);
+    return -EINVAL;
+}
+
+int rollout_policy_check(const struct rollout_policy *p, char *why, size_t sz)
+{
+    char grammar[160];
+    snprintf(grammar, sizeof grammar, "at most %d of A-Z a-z 0-9 . _ + ~ -, starting with a letter or digit, no \"..\", no run of more than %d digits",
+             ROLLOUT_TARGET_MAX, ROLLOUT_DIGITS_MAX);
+    if (!rollout_version_ok(p->target)) return refuse(why, sz, "the target version %.80s is not a version (%s)", p->target, grammar);
+    if (p->permyriad < 0 || p->permyriad > ROLLOUT_BUCKETS) return refuse(why, sz, "the percentage is not within 0 to 100");
+    if (p->max_per_period < 0 || p->max_inflight < 0 || p->pause_after_failures < 0 || p->period_ms <= 0)
+        return refuse(why, sz, "a limit is negative");
+    if (p->nfloors > ROLLOUT_FLOORS_MAX || p->npins > ROLLOUT_PINS_MAX)
+        return refuse(why, sz, "at most %d floors and %d pins", ROLLOUT_FLOORS_MAX, ROLLOUT_PINS_MAX);
+    for (size_t i = 0; i < p->nfloors; i++) {
+        const char *f = p->floors[i];
+        if (!rollout_version_ok(f)) return refuse(why, sz, "the floor %.80s is not a version (%s)", f, grammar);
+        /* a machine below a floor gets the floor first: one at or past the target would send
+         * machines beyond the version the rollout is for */
+        if (version_cmp_deb(f, p->target) >= 0)
+            return refuse(why, sz, "the floor %s is not below the target %s: a floor is a version machines pass through on the way to the target", f, p->target);
+        for (size_t k = 0; k < i; k++)
+            if (version_cmp_deb(f, p->floors[k]) == 0)
+                return strcmp(f, p->floors[k]) == 0 ? refuse(why, sz, "the floor %s is given twice", f)
+                                                    : refuse(why, sz, "the floors %s and %s are the same version", p->floors[k], f);
+    }
+    for (size_t i = 0; i < p->npins; i++) {
+        if (!rollout_group_ok(p->pins[i].group))
+            return refuse(why, sz, "the pinned group %.80s is not 1 to %d of A-Z a-z 0-9 . _ -", p->pins[i].group, ROLLOUT_GROUP_MAX);
+        if (!rollout_version_ok(p->pins[i].version))
+            return refuse(why, sz, "the version pinned for group %s is not a version (%s)", p->pins[i].group, grammar);
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(p->pins[i].group, p->pins[k].group) == 0)
+                return refuse(why, sz, "group %s is pinned twice", p->pins[i].group);
+    }
     return 0;
 }
 
@@ -148,8 +206,9 @@ int rollout_parse_pin(const char *s, struct rollout_pin *pin, char *why, size_t 
         snprintf(why, sz, "a group is 1 to %d of A-Z a-z 0-9 . _ -", ROLLOUT_GROUP_MAX);
         return -EINVAL;
     }
-    if (!catalog_safe_name(eq + 1)) {
-        snprintf(why, sz, "the pinned version must be a gallery version (letters, digits, '.', '_', '+', '~', '-')");
+    if (!rollout_version_ok(eq + 1)) {
+        snprintf(why, sz, "the pinned version must be a version (at most %d of A-Z a-z 0-9 . _ + ~ -, starting with a letter or digit, no run of more than %d digits)",
+                 ROLLOUT_TARGET_MAX, ROLLOUT_DIGITS_MAX);
         return -EINVAL;
     }
     snprintf(pin->version, sizeof(pin->version), "%s", eq + 1);

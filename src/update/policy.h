@@ -13,6 +13,11 @@
 #include <stdint.h>
 
 #define ROLLOUT_VERSION_MAX 128    /* bytes of a version (the gallery's catalog_safe_name) */
+/* What a rollout accepts as a version it sends machines to (target, floor, pin): the image
+ * spec's version grammar (image/spec.c: at most 64 bytes), and no run of more than 18 digits
+ * (a release number that fits the 64-bit integers version tools parse components into). */
+#define ROLLOUT_TARGET_MAX 64
+#define ROLLOUT_DIGITS_MAX 18
 #define ROLLOUT_GROUP_MAX 64       /* bytes of a machine group: [A-Za-z0-9._-] */
 #define ROLLOUT_FLOORS_MAX 16
 #define ROLLOUT_PINS_MAX 16
@@ -98,5 +103,12 @@ bool rollout_should_pause(const struct rollout_policy *p, int failures, const ch
 int rollout_parse_percent(const char *s, int *permyriad);
 /* "GROUP=VERSION" -> pin. -EINVAL naming what is wrong in why. */
 int rollout_parse_pin(const char *s, struct rollout_pin *pin, char *why, size_t sz);
+/* A version a rollout may send machines to: 1..ROLLOUT_TARGET_MAX of [A-Za-z0-9._+~-],
+ * starting with a letter or digit, no "..", no digit run longer than ROLLOUT_DIGITS_MAX. */
+bool rollout_version_ok(const char *s);
+/* Whether the knobs make sense together: target, floors and pins are versions; each floor is
+ * below the target (Debian order) and given once; each group is pinned once; the
+ * percentage within 0..100 and no limit negative. 0, or -EINVAL naming the knob in why. */
+int rollout_policy_check(const struct rollout_policy *p, char *why, size_t sz);
 /* A group name: 1..ROLLOUT_GROUP_MAX of [A-Za-z0-9._-], not starting with '.' or '-'. */
 bool rollout_group_ok(const char *s);

@@ -160,6 +160,14 @@ bool parse_long(const char *s, long *out)
     return true;
 }
 
+bool parse_long_strict(const char *s, long *out)
+{
+    const char *d = s && *s == '-' ? s + 1 : s;
+    /* one spelling per number: no sign but '-', no space, no leading zero, no "-0" */
+    if (!d || !*d || strspn(d, "0123456789") != strlen(d) || (d[0] == '0' && (d[1] || d != s))) return false;
+    return parse_long(s, out);
+}
+
 void sbuf_append(struct sbuf *b, const char *s, size_t n)
 {
     if (b->len + n + 1 > b->cap) {

@@ -41,6 +41,10 @@ char *shell_quote(const char *s);
 char *base64_encode(const void *data, size_t len);
 /* Parses a whole decimal integer; false on garbage or overflow. */
 bool parse_long(const char *s, long *out);
+/* The same for what a person types as an option: only "0" or digits not starting with 0,
+ * optionally after one '-' ("0100", " 5", "+5", "5.", "-0" and overflow are refused), so a
+ * number has one spelling. */
+bool parse_long_strict(const char *s, long *out);
 
 /* Growable string buffer. */
 struct sbuf {

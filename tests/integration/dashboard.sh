@@ -13,22 +13,35 @@
 #    one and a form from another origin;
 #  - tenant B's session gets 404 for tenant A's job page, console and artifacts, and an empty
 #    jobs list; the admin's sees A's jobs; the cookie never stands in for a token on a POST;
+#  - the rollout page (the server also answers Omaha for a gallery with os 1.0 and 1.1): after
+#    curl's update checks and events from three machines, one failure with error code 4242
+#    pausing the rollout, Chromium's DOM of /rollouts/os/stable shows the machines per version,
+#    in flight, the error code, the pause's reason and the ramp's SVG (a screenshot kept);
+#    the admin sees the rollouts, tenant A (the gallery is not A's) gets 404 and an empty list;
 #  - no token, nonce or session id is in the server's log.
 . "$(dirname "$0")/lib.sh"
 command -v curl >/dev/null || { echo "curl is not installed"; exit 77; }
 chrome=$(command -v chromium) || { echo "chromium is not installed (scripts/deps.sh installs it)"; exit 77; }
 
 data="$T/data"
+"$KILN" serve --init --data "$data" 2>/dev/null || fail "serve --init"
 TA=$("$KILN" tenant add acme --data "$data" 2>/dev/null) || fail "tenant add acme"
 TB=$("$KILN" tenant add beta --data "$data" 2>/dev/null) || fail "tenant add beta"
 TR=$("$KILN" tenant add root --admin --data "$data" 2>/dev/null) || fail "tenant add root"
 W1=$("$KILN" worker add w1 --data "$data" 2>/dev/null) || fail "worker add w1"
 "$KILN" keygen --out "$T/wkey" --no-passphrase >/dev/null || fail "keygen"
 
+# the update server's gallery: os 1.0 and 1.1 in stable (tests/lib/update_version.sh)
+. "$KILN_ROOT/tests/lib/update_version.sh"
+"$KILN" keygen --out k --no-passphrase > /dev/null || fail "keygen k"
+"$KILN" gallery init --gallery G --trust k.pub -k k.key --require-priority -1 > /dev/null || fail "gallery init"
+mkver os 1.0
+mkver os 1.1
+
 port=
 for try in 1 2 3 4 5; do
     p=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom) % 20000 ))
-    "$KILN" serve --listen 127.0.0.1:$p --data "$data" > serve.log 2>&1 &
+    "$KILN" serve --listen 127.0.0.1:$p --data "$data" --gallery G > serve.log 2>&1 &
     serve_pid=$!
     for i in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$p/api/v1/openapi.json" && break; sleep 0.1; done
     if kill -0 $serve_pid 2>/dev/null; then port=$p; break; fi
@@ -142,6 +155,58 @@ chrome_run shot --hide-scrollbars --window-size=1280,2200 --screenshot="$shots/d
 [ "$(head -c 8 "$shots/dashboard-job.png" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] || fail "the screenshot is not a PNG"
 note "screenshot of the job page: $shots/dashboard-job.png"
 
+# --- the rollout page (issue 15): after a few Omaha checks and events, Chromium's DOM shows
+# the machines per version, a failure's error code and why the rollout paused ---
+"$KILN" rollout set os stable --version 1.1 --percent 100 --pause-after-failures 1 --gallery G --data "$data" > /dev/null 2> set.err ||
+    { cat set.err; fail "rollout set"; }
+[ ! -s set.err ] || fail "rollout set of a published version warned: $(cat set.err)"
+omaha() { # MACHINE VERSION BODY: one Omaha request for os in stable; the response in omaha.xml
+    printf '<?xml version="1.0"?><request protocol="3.0"><app appid="os" version="%s" track="stable" machineid="%s">%s</app></request>' \
+        "$2" "$1" "$3" > omaha-req.xml
+    code=$(curl -s -o omaha.xml -w '%{http_code}' -H 'Content-Type: text/xml' --data-binary @omaha-req.xml "$S/v1/update/")
+    [ "$code" = 200 ] || { cat omaha.xml; fail "Omaha request of $1: HTTP $code"; }
+}
+omaha m-one 1.0 '<updatecheck/>'
+grep -q 'updatecheck status="ok"' omaha.xml || fail "m-one was not offered 1.1: $(cat omaha.xml)"
+omaha m-two 1.0 '<updatecheck/>'
+omaha m-three 1.1 '<updatecheck/>'
+grep -q 'updatecheck status="noupdate"' omaha.xml || fail "m-three on 1.1 was offered an update"
+omaha m-two 1.0 '<event eventtype="13" eventresult="1"/>'
+omaha m-one 1.0 '<event eventtype="3" eventresult="0" errorcode="4242"/>'
+"$KILN" rollout status os stable --json --data "$data" > ro.json || fail "rollout status"
+expect_jq ro.json .paused true
+l=$(link "$TR")
+chrome_run rollout --dump-dom "$S$l?next=/rollouts/os/stable" > rollout.html 2> rollout.err || { tail -n 20 rollout.err; fail "chromium --dump-dom the rollout"; }
+expect_in rollout.html "<h1>Rollout os stable</h1>"
+expect_in rollout.html '<tr><td>1.0</td><td class="num">2</td><td class="num">66.7 %</td></tr>'
+expect_in rollout.html '<tr><td>1.1 (target)</td><td class="num">1</td><td class="num">33.3 %</td></tr>'
+expect_in rollout.html '<td class="failed errorcode">4242</td>'
+expect_in rollout.html "<td>m-one</td><td>1.0</td><td>1.1</td><td>update complete (3)</td>"
+expect_in rollout.html '<dd class="failed">paused</dd>'
+expect_in rollout.html '<dd class="reason" id="pause-reason">1 failure events on 1.1 (the limit is 1); the last from machine m-one, error code 4242</dd>'
+expect_in rollout.html '<dt>In flight</dt><dd>1</dd>'
+expect_in rollout.html 'aria-label="rollout ramp over time"'
+expect_in rollout.html 'machines granted 1.1: 2</title>'
+expect_in rollout.html 'class="failure-mark"'
+expect_in rollout.html 'class="paused-span"'
+! grep -q '<script' rollout.html || fail "the rollout page has a script"
+l=$(link "$TR")
+chrome_run rollshot --hide-scrollbars --window-size=1280,1400 --screenshot="$shots/dashboard-rollout.png" "$S$l?next=/rollouts/os/stable" \
+    > rollshot.err 2>&1 || { tail -n 20 rollshot.err; fail "chromium --screenshot of the rollout"; }
+[ "$(head -c 8 "$shots/dashboard-rollout.png" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] || fail "the rollout screenshot is not a PNG"
+note "screenshot of the rollout page: $shots/dashboard-rollout.png"
+# the rollouts list, and who sees it: the admin; not tenant A, whose gallery G is not
+expect_http 303 "$T/r.jar" GET "$(link "$TR")"
+expect_http 200 "$T/r.jar" GET "/rollouts"
+expect_in "$T/body" '<a href="/rollouts/os/stable">os</a>'
+expect_in "$T/body" "paused: 1 failure events on 1.1"
+expect_http 404 "$T/r.jar" GET "/rollouts/os/beta"
+expect_http 404 "$T/r.jar" GET "/rollouts/os/../stable"
+expect_http 404 "$T/a.jar" GET "/rollouts/os/stable"
+expect_http 200 "$T/a.jar" GET "/rollouts"
+expect_in "$T/body" "which is not yours"
+expect_not_in "$T/body" "/rollouts/os/stable"
+
 # --- the jobs list and workers page (served HTML, read over HTTP) ---
 expect_http 200 "$T/a.jar" GET "/"
 expect_in "$T/body" "<a href=\"/jobs/$id2\">$id2</a>"
@@ -153,6 +218,7 @@ expect_in "$T/body" "No jobs yet"
 expect_http 200 "$T/a.jar" GET "/workers"
 expect_in "$T/body" "<td>w1</td>"
 expect_in "$T/body" "s ago)"
+expect_in "$T/body" " MiB, uefi"   # what w1 offers, features included
 # the session reads the console and artifacts the page links to, but changes nothing
 expect_http 200 "$T/a.jar" GET "/api/v1/jobs/$id2/artifacts/cases/verify_kernel_cmdline/log.txt"
 expect_in "$T/body" "/proc/cmdline: console=tty0"

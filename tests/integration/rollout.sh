@@ -10,41 +10,7 @@ command -v curl >/dev/null && command -v jq >/dev/null && command -v python3 >/d
 fleet="$KILN_ROOT/bench/rollout/fleet.py"
 # bench/rollout/run.sh runs this with 1,000 clients and prints the share and requests/s
 N=${KILN_ROLLOUT_FLEET:-200}
-sha() { sha256sum "$1" | cut -d' ' -f1; }
-# mkver NAME VERSION: a signed build with a raw disk and an update payload as kiln build
-# writes it (docs/updates.md): the /usr image, its hash tree, kernel, initrd and the
-# kiln-update/1 manifest naming them (the update artifact)
-mkver() {
-    p=src/$1-$2
-    mkdir -p "src/run-$1-$2"
-    head -c 30000 /dev/urandom > "$p.raw"
-    head -c 40960 /dev/urandom > "$p.usr.img"
-    head -c 20000 /dev/urandom > "$p.usr.verity"
-    head -c 9000 /dev/urandom > "$p.vmlinuz"
-    head -c 7000 /dev/urandom > "$p.initrd"
-    f() { jq -n --arg f "$1-$2.$3" --arg s "$(sha "$p.$3")" --argjson n "$(stat -c %s "$p.$3")" '{file: $f, size: $n, sha256: $s}'; }
-    jq -n --arg n "$1" --arg v "$2" --argjson u "$(f "$1" "$2" usr.img)" --argjson h "$(f "$1" "$2" usr.verity)" \
-        --argjson k "$(f "$1" "$2" vmlinuz)" --argjson i "$(f "$1" "$2" initrd)" '{format: "kiln-update/1", name: $n, version: $v,
-        arch: "x86_64", usr: ($u + {filesystem: "erofs"}), verity: ($h + {root_hash: ("ab" * 32)}), kernel: $k, initrd: $i}' > "$p.update.json"
-    # FORGE_KERNEL=1: update.json vouches for a kernel the version does not carry
-    [ -z "${FORGE_KERNEL:-}" ] || { jq '.kernel.sha256 = ("cd" * 32)' "$p.update.json" > "$p.tmp" && mv "$p.tmp" "$p.update.json"; }
-    printf '{"spdxVersion":"SPDX-2.3","packages":[{"name":"%s","versionInfo":"%s","primaryPackagePurpose":"OPERATING-SYSTEM"}]}\n' "$1" "$2" > "$p.spdx.json"
-    printf '{"bomFormat":"CycloneDX","metadata":{"component":{"type":"operating-system","name":"%s"}}}\n' "$1" > "$p.cdx.json"
-    arts=$(for k in raw:raw usr.img:usr usr.verity:usr-verity vmlinuz:kernel initrd:initrd update.json:update; do
-        jq -n --arg f "$1-$2.${k%%:*}" --arg s "$(sha "$p.${k%%:*}")" --arg k "${k#*:}" --argjson n "$(stat -c %s "$p.${k%%:*}")" \
-            '{file: $f, sha256: $s, kind: $k, size: $n}'; done | jq -s .)
-    jq -n --arg n "$1" --arg v "$2" --argjson a "$arts" --arg s "$(sha "$p.spdx.json")" --arg c "$(sha "$p.cdx.json")" \
-        '{name: $n, version: $v, artifacts: $a, sbom: [{file: "\($n)-\($v).spdx.json", sha256: $s}, {file: "\($n)-\($v).cdx.json", sha256: $c}]}' \
-        > "$p.manifest.json"
-    jq -n --argjson a "$arts" --arg n "$1" --arg v "$2" --arg s "$(sha "$p.spdx.json")" --arg c "$(sha "$p.cdx.json")" \
-        '{_type: "https://in-toto.io/Statement/v1", predicateType: "https://slsa.dev/provenance/v1",
-        subject: ([$a[] | {name: .file, digest: {sha256: .sha256}}] + [{name: "\($n)-\($v).spdx.json", digest: {sha256: $s}},
-        {name: "\($n)-\($v).cdx.json", digest: {sha256: $c}}])}' > "$p.provenance.json"
-    jq -n --arg r "$(sha "$p.raw")" --arg f "$T/$p.raw" '{schema: "kiln.results/v1", run: {id: "r", name: "fake", tested: [{role: "image",
-        path: $f, sha256: $r}]}, summary: {passed: 1, failed: 0}, cases: []}' > "src/run-$1-$2/results.json"
-    "$KILN" sign -k k.key "$p".* > /dev/null || fail "sign $p"
-    "$KILN" publish "$p" --gallery G --channel stable --run "src/run-$1-$2" -k k.key > pub.txt 2>&1 || { cat pub.txt; fail "publish $1 $2"; }
-}
+. "$KILN_ROOT/tests/lib/update_version.sh"
 "$KILN" keygen --out k --no-passphrase > /dev/null || fail keygen
 "$KILN" gallery init --gallery G --trust k.pub -k k.key --require-priority -1 > /dev/null || fail "gallery init"
 for n in os burst brake forged; do mkver $n 1.0; [ $n = forged ] && FORGE_KERNEL=1 mkver $n 1.1 || mkver $n 1.1; done
@@ -114,6 +80,70 @@ run_backend() { # LABEL DB-ARGS...
 }
 
 run_backend sqlite
+
+# rollout set refuses contradictory or doubtful knobs with the reason, before any write
+# (hostile finding 4); each refusal exits 2 and leaves the rollout as it was
+data="$T/data-sqlite"
+"$KILN" rollout status os stable --json --data "$data" > before.json || fail "status os"
+refused() { # MESSAGE ARGS...: rollout set os stable ARGS exits 2 saying MESSAGE
+    msg=$1; shift
+    "$KILN" rollout set os stable "$@" --data "$data" > out.txt 2> err.txt && fail "rollout set $* was accepted"
+    [ $? -eq 2 ] || fail "rollout set $*: exit status not 2"
+    [ "$(cat err.txt)" = "kiln rollout set: $msg" ] || fail "rollout set $*: said '$(cat err.txt)', expected '$msg'"
+}
+refused "the floor 2.0 is not below the target 1.0: a floor is a version machines pass through on the way to the target" --version 1.0 --percent 5 --floor 2.0
+refused "the floor 1.0 is not below the target 1.0: a floor is a version machines pass through on the way to the target" --version 1.0 --percent 5 --floor 1.0
+refused "the floor 0.5 is given twice" --version 1.0 --percent 5 --floor 0.5 --floor 0.5
+refused "the floors 0.5 and 0.05 are the same version" --version 1.0 --percent 5 --floor 0.5 --floor 0.05
+refused "group g is pinned twice" --version 1.0 --percent 5 --pin g=0.1 --pin g=0.2
+refused "--version given twice (1.0 and 1.1): give it once" --version 1.0 --percent 5 --version 1.1
+refused "--percent given twice (5 and 50): give it once" --version 1.0 --percent 5 --percent 50
+refused "--max-per-hour given twice (5 and 6): give it once" --version 1.0 --percent 5 --max-per-hour 5 --max-per-hour 6
+refused "--max-inflight given twice (1 and 1): give it once" --version 1.0 --percent 5 --max-inflight 1 --max-inflight 1
+refused "--pause-after-failures given twice (3 and 4): give it once" --version 1.0 --percent 5 --pause-after-failures 3 --pause-after-failures 4
+for n in 0100 ' 5' +5 5. .5 5.0 -1 1e3 0x10 99999999999999999999 ''; do
+    for o in --max-per-hour --max-inflight --pause-after-failures; do
+        refused "$o $n: want a whole number from 0 to 1000000" --version 1.0 --percent 5 $o "$n"
+    done
+done
+for n in 0100 ' 5' +5 5. .5 00.5 100.01 101 -0 ''; do
+    refused "--percent $n: want 0 to 100 with at most two decimals (10, 2.5, 0.25)" --version 1.0 --percent "$n"
+done
+long=99999999999999999999999999999999999999.1
+refused "--version $long: want a version: at most 64 of A-Z a-z 0-9 . _ + ~ -, starting with a letter or digit, no run of more than 18 digits" --version $long --percent 5
+refused "--version 1.0.1234567890123456789: want a version: at most 64 of A-Z a-z 0-9 . _ + ~ -, starting with a letter or digit, no run of more than 18 digits" --version 1.0.1234567890123456789 --percent 5
+refused "--floor $long: want a version (as --version)" --version 1.0 --percent 5 --floor $long
+"$KILN" rollout set os stable --data "$data" --version 1.0 --percent 5 --max-per-hour > out.txt 2> err.txt; st=$?
+[ $st -eq 2 ] && [ "$(cat err.txt)" = "kiln rollout set: --max-per-hour needs a value: a whole number, 0 for no limit" ] ||
+    fail "a missing value: exit $st, '$(cat err.txt)'"
+"$KILN" rollout status os stable --json --data "$data" > after.json
+cmp -s before.json after.json || fail "a refused rollout set changed the rollout"
+# the accepted edges: 0 and 100, a number of 18 digits, two decimals, one floor below the target
+for args in "--percent 0 --max-per-hour 0" "--percent 100 --max-inflight 1000000" "--percent 99.99 --floor 1.0" "--percent 0.5"; do
+    "$KILN" rollout set edge stable --version 1.1 $args --data "$data" > /dev/null 2> err.txt || fail "rollout set $args refused: $(cat err.txt)"
+done
+"$KILN" rollout set edge stable --version 1.1.123456789012345678 --percent 1 --data "$data" > /dev/null || fail "an 18-digit run refused"
+# --gallery: what the gallery lacks is said (a warning: the version may be published later)
+"$KILN" rollout set nosuch stable --version 1.0 --percent 5 --gallery G --data "$data" > /dev/null 2> err.txt || fail "set nosuch"
+expect_in err.txt "kiln rollout set: warning: the gallery G has no image nosuch: no machine is offered anything until it is published"
+"$KILN" rollout set os beta --version 1.1 --percent 5 --gallery G --data "$data" > /dev/null 2> err.txt || fail "set os beta"
+expect_in err.txt "kiln rollout set: warning: the gallery G has no version of os in channel beta"
+"$KILN" rollout set os stable --version 1.2 --percent 10 --floor 1.1 --floor 0.9 --gallery G --data "$data" > /dev/null 2> err.txt || fail "set os 1.2"
+expect_in err.txt "kiln rollout set: warning: os 1.2 is not published in channel stable of G: it is not offered until it is"
+expect_in err.txt "kiln rollout set: warning: os 0.9 is not published in channel stable of G"
+expect_not_in err.txt "os 1.1 is not published"
+"$KILN" rollout set os stable --version 1.1 --percent 10 --gallery G --data "$data" > /dev/null 2> err.txt || fail "set os back"
+[ ! -s err.txt ] || fail "a rollout of a published version warned: $(cat err.txt)"
+# status of a rollout that does not exist fails (exit 1) saying so; status takes no set knobs
+"$KILN" rollout status nosuch beta --data "$data" > out.txt 2> err.txt; st=$?
+[ $st -eq 1 ] || fail "status of a missing rollout exited $st"
+expect_in err.txt "kiln rollout status: no rollout is set for nosuch in channel beta"
+"$KILN" rollout status os stable --percent 5 --data "$data" > out.txt 2> err.txt; st=$?
+[ $st -eq 2 ] && expect_in err.txt "kiln rollout status: --percent belongs to kiln rollout set"
+"$KILN" rollout pause nosuch beta --data "$data" > out.txt 2> err.txt; st=$?
+[ $st -eq 1 ] || fail "pause of a missing rollout exited $st"
+expect_in err.txt "no rollout is set for nosuch in channel beta"
+note "rollout set refused floors at or above the target, duplicates, repeated options, non-canonical numbers and absurd versions with the reason (exit 2, nothing changed); --gallery warned of what the gallery lacks; status of a missing rollout exits 1"
 
 # the response names the payload the server serves; bad requests are refused clearly
 data="$T/data-sqlite"

@@ -15,6 +15,7 @@
 command -v curl >/dev/null || { echo "curl is not installed"; exit 77; }
 
 data="$T/data"
+"$KILN" serve --init --data "$data" 2>/dev/null || fail "serve --init"
 TA=$("$KILN" tenant add acme --data "$data" 2>/dev/null) || fail "tenant add acme"
 TB=$("$KILN" tenant add beta --data "$data" 2>/dev/null) || fail "tenant add beta"
 TC=$("$KILN" tenant add gamma --data "$data" 2>/dev/null) || fail "tenant add gamma"

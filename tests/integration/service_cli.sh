@@ -6,6 +6,40 @@
 
 data="$T/data"
 "$KILN" keygen --out keys/acme --no-passphrase >/dev/null || fail "keygen"
+# Only kiln serve (or kiln serve --init) makes a database: every other verb given a --data
+# without one (a typo) fails with exit 2 naming the path and creates nothing, a read-only
+# verb included (hostile finding 3: each of these used to succeed into a new empty database)
+nodb() { # DIR VERB...: exit 2, the message, nothing created
+    d=$1; shift
+    expect_status 2 "$KILN" "$@" --data "$d"
+    expect_in "$T/err" "no kiln database in $d: create it with \`kiln serve --init --data $d\` (or start kiln serve --data $d once), or check --data"
+    [ ! -e "$d" ] || fail "$* created $d"
+}
+for v in "tenant add zed" "worker add w9" "rollout set x stable --version 1.0 --percent 50" "rollout status x stable" \
+         "rollout status x stable --json" "rollout pause x stable" "rollout resume x stable" "rollout group x g m1"; do
+    nodb "$T/typo/a/b" $v
+done
+mkdir -p "$T/empty"
+nodb "$T/empty/sub" tenant add zed
+expect_status 2 "$KILN" tenant add zed --data "$T/empty"
+[ -z "$(ls -A "$T/empty")" ] || fail "tenant add wrote into an existing directory without a database: $(ls -A "$T/empty")"
+# a file there that is not kiln's (an empty file, another program's SQLite database) is the
+# same error, and is left byte for byte as it was (not turned to WAL, no table added)
+: > "$T/empty/kiln.db"
+expect_status 2 "$KILN" rollout status x stable --data "$T/empty"
+expect_in "$T/err" "no kiln database in $T/empty"
+[ ! -s "$T/empty/kiln.db" ] || fail "rollout status wrote into an empty kiln.db"
+rm "$T/empty/kiln.db"
+sqlite3 "$T/empty/kiln.db" "CREATE TABLE notes (t TEXT); INSERT INTO notes VALUES ('mine')" || fail "sqlite3"
+sum=$(sha256sum < "$T/empty/kiln.db")
+expect_status 2 "$KILN" worker add w9 --data "$T/empty"
+expect_in "$T/err" "no kiln database in $T/empty"
+[ "$(sha256sum < "$T/empty/kiln.db")" = "$sum" ] && [ "$(ls -A "$T/empty")" = kiln.db ] || fail "another program's database was changed"
+# kiln serve --init makes it (and is idempotent); then the verbs work, status reads only
+expect_status 0 "$KILN" serve --init --data "$data"
+expect_in "$T/err" "kiln serve --init: the sqlite database in $data is ready (schema version"
+expect_status 0 "$KILN" serve --init --data "$data"
+[ "$(stat -c %a "$data")" = 700 ] || fail "the data directory is not private"
 expect_status 0 "$KILN" tenant add acme --max-jobs 4 --trust keys/acme.pub --data "$data"
 token=$(cat "$T/out")
 expect_in "$T/err" "acme, at most 4 jobs at once"
@@ -54,6 +88,15 @@ if ! uri=$(setsid sh "$KILN_ROOT/tests/lib/pg.sh" start "$pgdir" $$ 2>"$T/pgerr"
     [ "$st" -eq 2 ] && case " ${KILN_ALLOW_SKIP:-} " in *" service_cli "*) exit 77 ;; esac
     fail "cannot start a PostgreSQL server for the test"
 fi
+# a PostgreSQL database without kiln's schema is the same error; nothing is created in it
+expect_status 2 env KILN_DB="$uri" "$KILN" tenant add acme --max-jobs 3
+expect_in "$T/err" "kiln tenant add: no kiln database at the --db URL from \$KILN_DB (the database holds no kiln schema): create it with \`kiln serve --init --db URL\`, or check the URL"
+expect_status 2 "$KILN" rollout status x stable --db "$uri"
+expect_in "$T/err" "kiln rollout status: no kiln database at the --db URL (the database holds no kiln schema)"
+[ "$(psql "$uri" -Atc "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema()")" = 0 ] ||
+    fail "a refused verb created tables in PostgreSQL"
+expect_status 0 "$KILN" serve --init --db "$uri"
+expect_in "$T/err" "kiln serve --init: the postgresql database is ready (schema version"
 expect_status 0 env KILN_DB="$uri" "$KILN" tenant add acme --max-jobs 3
 pgtoken=$(cat "$T/out")
 echo "$pgtoken" | grep -qE '^kt_[0-9a-f]{64}$' || fail "tenant token on PostgreSQL: '$pgtoken'"
@@ -143,13 +186,13 @@ opt_err "kiln serve: --lease-s 2: want a whole number from 5 to 3600" "$KILN" se
 opt_err "kiln serve: --max-image-mb 0x: want a whole number from 1 to 1073741823" "$KILN" serve --max-image-mb 0x --data d
 opt_err "kiln serve: --max-queued 0: want a whole number from 1 to 1000000" "$KILN" serve --data d --max-queued 0
 opt_err "kiln serve: --lease-s needs a value: a claim's lease in seconds" "$KILN" serve --data d --lease-s
-opt_err "kiln serve: unknown option --port; the options are: --data DIR, --listen IPV4:PORT, --db URL, --gallery DIR, --max-image-mb N, --max-queued N, --lease-s N, --gallery-key SECRET.key, --gallery-require-priority N" \
+opt_err "kiln serve: unknown option --port; the options are: --init, --data DIR, --listen IPV4:PORT, --db URL, --gallery DIR, --max-image-mb N, --max-queued N, --lease-s N, --gallery-key SECRET.key, --gallery-require-priority N" \
     "$KILN" serve --data d --port 80
 opt_err "kiln serve: --data DIR is needed: the directory of images, job files and (without --db) kiln.db" "$KILN" serve
 opt_err "kiln serve: --listen 127.0.0.1:99999: want IPV4:PORT, e.g. 127.0.0.1:8470" "$KILN" serve --data "$T/sd" --listen 127.0.0.1:99999
 opt_err "kiln worker: --slots 0: want a whole number from 1 to 64" "$KILN" worker --server http://127.0.0.1:9 --slots 0
 opt_err "kiln worker: --server needs a value: the service's URL, e.g. http://127.0.0.1:8470" "$KILN" worker --server
-opt_err "kiln worker: unknown option --slot; the options are: --server URL, --token WTOKEN, --slots N, --work DIR, --key SECRET.key" \
+opt_err "kiln worker: unknown option --slot; the options are: --server URL, --token WTOKEN, --slots N, --work DIR, --key SECRET.key, --withhold FEATURES" \
     "$KILN" worker --slot 2
 opt_err "kiln worker: --server URL is needed: the service to pull jobs from" env KILN_WORKER_TOKEN=kw_x "$KILN" worker --work w
 opt_err "kiln submit: --tier 3: want a whole number from 0 to 2" "$KILN" submit --tier 3 img.raw
@@ -160,4 +203,23 @@ opt_err "kiln submit: no IMAGE given: name the disk image to validate" "$KILN" s
 opt_err "kiln tenant add: --trust needs a value: a minisign public key file (KEY.pub)" "$KILN" tenant add x --trust
 opt_err "kiln tenant add: unknown option --max-job; the options are: --data DIR, --db URL, --trust KEY.pub, --max-jobs N, --admin, and one NAME" "$KILN" tenant add x --max-job 2
 opt_err "kiln worker add: b: one worker at a time (a is the name already)" "$KILN" worker add a b --data d
+# numbers have one spelling in every verb: no leading zero, sign, space or point
+for n in 0100 +5 ' 5' 5. .5 1e3; do
+    opt_err "kiln tenant add: --max-jobs $n: want a whole number from 1 to 100000" "$KILN" tenant add x --max-jobs "$n" --data d
+    opt_err "kiln serve: --max-queued $n: want a whole number from 1 to 1000000" "$KILN" serve --data d --max-queued "$n"
+    opt_err "kiln worker: --slots $n: want a whole number from 1 to 64" "$KILN" worker --server http://127.0.0.1:9 --slots "$n"
+done
+opt_err "kiln serve: --gallery-require-priority -0: want a whole number from -1 to 5" "$KILN" serve --data d --gallery-require-priority -0
+# a single-valued option given twice is refused in every service verb (it used to be last one wins)
+opt_err "kiln tenant add: --max-jobs given twice (2 and 3): give it once" "$KILN" tenant add x --max-jobs 2 --max-jobs 3 --data d
+opt_err "kiln tenant add: --data given twice (a and b): give it once" "$KILN" tenant add x --data a --data b
+opt_err "kiln worker add: --db given twice (x and y): give it once" "$KILN" worker add w --db x --db y
+opt_err "kiln serve: --listen given twice (127.0.0.1:1 and 127.0.0.1:2): give it once" "$KILN" serve --data d --listen 127.0.0.1:1 --listen 127.0.0.1:2
+opt_err "kiln worker: --slots given twice (1 and 2): give it once" "$KILN" worker --server http://127.0.0.1:9 --slots 1 --slots 2
+opt_err "kiln submit: --tier given twice (0 and 1): give it once" "$KILN" submit --tier 0 --tier 1 img.raw
+opt_err "kiln submit: --memory-mb given twice (256 and 512): give it once" "$KILN" submit --memory-mb 256 --memory-mb 512 img.raw
+opt_err "kiln submit: --name given twice (a and b): give it once" "$KILN" submit --name a --name b img.raw
+opt_err "kiln publish: --support-days 010: want a whole number from 0 to 100000" "$KILN" publish x -k y --support-days 010
+opt_err "kiln gallery: --min-serial +2: want a whole number from 0 to 9223372036854775807" "$KILN" gallery list --gallery G --min-serial +2
+opt_err "kiln gallery: --require-priority 1.0: want a whole number from -1 to 5" "$KILN" gallery init --gallery G --require-priority 1.0
 echo "service_cli: option errors ok"

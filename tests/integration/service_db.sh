@@ -7,6 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 command -v curl >/dev/null && command -v sqlite3 >/dev/null || fail "curl and sqlite3 are needed"
 data="$T/data"
+"$KILN" serve --init --data "$data" 2>/dev/null || fail "serve --init"
 ta=$("$KILN" tenant add acme --data "$data" 2>/dev/null) || fail "tenant add"
 port=
 for try in 1 2 3 4 5; do

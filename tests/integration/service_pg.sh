@@ -35,6 +35,7 @@ trap cleanup EXIT
 sql() { psql -X -A -t -q "$url" -c "$1"; }
 
 data=$T/data
+"$KILN" serve --init --data "$data" --db "$url" 2>/dev/null || fail "serve --init"
 TA=$("$KILN" tenant add acme --max-jobs 3 --db "$url" 2>/dev/null) || fail "tenant add"
 for w in w1 w2 w3; do
     eval "W_$w=\$(\"\$KILN\" worker add $w --db \"\$url\" 2>/dev/null)" || fail "worker add $w"

@@ -18,6 +18,7 @@ BB=$KILN_BUSYBOX
 data=$T/data
 "$KILN" keygen --out tk --no-passphrase >/dev/null && "$KILN" keygen --out other --no-passphrase >/dev/null &&
     KILN_PASSPHRASE=gallery-pass-phrase "$KILN" keygen --out gk >/dev/null || fail "keygen"
+"$KILN" serve --init --data "$data" 2>/dev/null || fail "serve --init"
 TA=$("$KILN" tenant add acme --trust tk.pub --max-jobs 2 --data "$data" 2>/dev/null) || fail "tenant add acme"
 W1=$("$KILN" worker add w1 --data "$data" 2>/dev/null) || fail "worker add"
 
@@ -49,6 +50,7 @@ mkver unsigned bbos 1.0
 mkver signed bbos 1.0 tk.key
 mkver untrusted bbos 1.1 other.key
 mkver renamed bbos 1.2 tk.key
+mkver resumed bbos 1.4 tk.key
 # the 1.2 manifest (signed as bbos-1.2.manifest.json) renamed to pass for 1.3
 mv renamed/bbos-1.2.manifest.json renamed/bbos-1.3.manifest.json
 mv renamed/bbos-1.2.manifest.json.minisig renamed/bbos-1.3.manifest.json.minisig
@@ -173,12 +175,77 @@ result again
 [ $rc -eq 4 ] || { cat "$T/out" "$T/err"; fail "republish: kiln submit exited $rc, expected 4"; }
 expect_in "$T/err" "bbos 1.0 is already published in stable"
 
+# --- the server killed (-9) while publishing: the restarted server resumes the publish ---
+# The test holds the gallery's lock, so the publisher waits inside gallery_publish (state
+# "publishing") for as long as the test likes; then kill -9, let go, start the server again.
+jobs_publish() { curl -s -H "Authorization: Bearer $TA" "$S/api/v1/jobs/$1" | jq -r '.publish.state // "-"'; }
+# (the subshell becomes the sleep holding the lock: killing it lets go)
+( exec 9> "$G/.lock"; flock 9; exec sleep 900 ) &
+lock_pid=$!
+rid=$(KILN_TOKEN=$TA "$KILN" submit --server "$S" --kernel resumed/bbos-1.4.vmlinuz --append "$ok_boot" resumed/bbos-1.4.initrd.img \
+    --tier 0 --publish stable 2> resumed.err) || { cat resumed.err; fail "submit bbos 1.4"; }
+for i in $(seq 900); do [ "$(jobs_publish "$rid")" = publishing ] && break; sleep 0.5; done
+[ "$(jobs_publish "$rid")" = publishing ] || fail "job $rid never started publishing: $(jobs_publish "$rid")"
+sleep 1
+kill -9 $serve_pid
+wait $serve_pid 2>/dev/null
+kill $lock_pid
+wait $lock_pid 2>/dev/null
+[ "$(sqlite3 "$data/kiln.db" "SELECT publish_state FROM jobs WHERE id = $rid")" = publishing ] || fail "the killed publish is not left publishing"
+KILN_PASSPHRASE=gallery-pass-phrase start_serve serve2.log --gallery-key gk.key
+for i in $(seq 240); do case $(jobs_publish "$rid") in published | refused) break ;; esac; sleep 0.5; done
+curl -s -H "Authorization: Bearer $TA" "$S/api/v1/jobs/$rid" > resumed.json
+[ "$(jq -r .publish.state resumed.json)" = published ] || { jq -c .publish resumed.json; tail -n 30 serve2.log; fail "the resumed publish did not publish"; }
+expect_jq resumed.json .publish.reason "bbos 1.4 in channel stable"
+expect_in serve2.log "job $rid: the server publishing it stopped; its publish is resumed"
+expect_in serve2.log "job $rid: resuming its publish (taken 2 times)"
+expect_status 0 "$KILN" gallery pull bbos@1.4 --gallery "$G" --out pulled14
+cmp -s pulled14/bbos-1.4.initrd.img "$BB/initrd.img" || fail "the resumed publish is not the image validated"
+note "kill -9 while job $rid was publishing: the restarted server resumed it and published bbos 1.4 (pulled, verified)"
+# killed after the gallery committed but before the outcome was recorded: the resumed publish
+# finds its version in the channel with the same manifest and says published, not "already there"
+kill -TERM $serve_pid; wait $serve_pid
+sqlite3 "$data/kiln.db" "UPDATE jobs SET publish_state = 'publishing', publish_reason = NULL WHERE id = $rid" || fail "sqlite3"
+KILN_PASSPHRASE=gallery-pass-phrase start_serve serve3.log --gallery-key gk.key
+for i in $(seq 240); do case $(jobs_publish "$rid") in published | refused) break ;; esac; sleep 0.5; done
+curl -s -H "Authorization: Bearer $TA" "$S/api/v1/jobs/$rid" > resumed2.json
+expect_jq resumed2.json .publish.state published
+expect_jq resumed2.json .publish.reason "bbos 1.4 in channel stable (before the server that published it stopped)"
+note "a publish cut off after the gallery committed is recorded as published on restart"
+# cut off between moving the version into the gallery and writing the index that lists it
+# (here: that index removed): the gallery does not read until the resumed publish takes the
+# unlisted directory out and publishes the version again
+kill -TERM $serve_pid; wait $serve_pid
+newest=$(ls "$G/index" | grep -E '^[0-9]{10}\.json$' | sort | tail -n 1)
+rm "$G/index/$newest" "$G/index/$newest.minisig"
+expect_status 1 env KILN_STATE_DIR="$T/state-cut" "$KILN" gallery list --gallery "$G"
+expect_in "$T/err" "a publish was cut off before it wrote its index"
+# (taken once before, as a job cut off the first time: the two stops above count towards the bound)
+sqlite3 "$data/kiln.db" "UPDATE jobs SET publish_state = 'publishing', publish_reason = NULL, publish_takes = 1 WHERE id = $rid" || fail "sqlite3"
+KILN_PASSPHRASE=gallery-pass-phrase start_serve serve4.log --gallery-key gk.key
+for i in $(seq 240); do case $(jobs_publish "$rid") in published | refused) break ;; esac; sleep 0.5; done
+curl -s -H "Authorization: Bearer $TA" "$S/api/v1/jobs/$rid" > resumed3.json
+[ "$(jq -r .publish.state resumed3.json)" = published ] || { jq -c .publish resumed3.json; tail -n 30 serve4.log; fail "the cut-off publish did not publish"; }
+expect_jq resumed3.json .publish.reason "bbos 1.4 in channel stable"
+expect_in serve4.log "removed bbos 1.4 from $G: its publish was cut off before the gallery's index listed it"
+expect_status 0 env KILN_STATE_DIR="$T/state-cut" "$KILN" gallery pull bbos@1.4 --gallery "$G" --out pulled14b
+cmp -s pulled14b/bbos-1.4.initrd.img "$BB/initrd.img" || fail "the republished initrd is not the image validated"
+note "a publish cut off before its index was written: the unlisted version removed and published again on restart"
+# the bound: a publish whose server stopped a third time is refused, saying so
+kill -TERM $serve_pid; wait $serve_pid
+sqlite3 "$data/kiln.db" "UPDATE jobs SET publish_state = 'publishing', publish_reason = NULL, publish_takes = 3 WHERE id = $rid" || fail "sqlite3"
+KILN_PASSPHRASE=gallery-pass-phrase start_serve serve5.log --gallery-key gk.key
+for i in $(seq 240); do case $(jobs_publish "$rid") in published | refused) break ;; esac; sleep 0.5; done
+curl -s -H "Authorization: Bearer $TA" "$S/api/v1/jobs/$rid" > refused3.json
+expect_jq refused3.json .publish.state refused
+expect_jq refused3.json .publish.reason "not published: the server stopped while publishing this job 3 times; it is not tried again (see the server's log, then submit it again)"
+
 kill -TERM $serve_pid $w1_pid
 wait $serve_pid $w1_pid
 expect_no_qemu
-[ -z "$(ls -A "$G/images/bbos" | grep -v '^1\.0$')" ] || fail "a refused publish left files: $(ls -A "$G/images/bbos")"
-[ -z "$(ls -d "$data"/galleries/.work-* 2>/dev/null)" ] || fail "publishing left its work directory"
+[ -z "$(ls -A "$G/images/bbos" | grep -v '^1\.[04]$')" ] || fail "a refused publish left files: $(ls -A "$G/images/bbos")"
+[ -z "$(ls -A "$data/galleries/.publishing")" ] || fail "publishing left its work directory or lock: $(ls -A "$data/galleries/.publishing")"
 ! grep -qF gallery-pass-phrase serve.log w1.log || fail "the gallery key's passphrase is in a log"
 ! grep -rqF "$(sed -n 2p gk.key)" serve.log w1.log "$data" || fail "the gallery's secret key is in a log or under $data"
 ! grep -qF "${TA#kt_}" serve.log w1.log || fail "the tenant token is in a log"
-echo "service_publish: unsigned, failed, untrusted, renamed and repeated versions refused; the signed passed one published and pulled"
+echo "service_publish: unsigned, failed, untrusted, renamed and repeated versions refused; the signed passed one published and pulled; a publish cut off by kill -9 resumed on restart"

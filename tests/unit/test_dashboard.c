@@ -276,8 +276,121 @@ static void job_page(void)
     rm_rf(tmp);
 }
 
+/* The rollout pages from a store holding a rollout that machines checked against, one that
+ * failed with an error code and tipped the pause: the versions, the failure's code, the
+ * pause's reason and the ramp's SVG; who sees them. */
+static void rollout_page(void)
+{
+    char tmp[] = "/tmp/kiln-test-dash-XXXXXX";
+    if (!mkdtemp(tmp)) return (void)ok(false, "mkdtemp");
+    _cleanup_free_ char *url = xasprintf("sqlite:%s/kiln.db", tmp), *jobs = path_join(tmp, "jobs");
+    _cleanup_free_ char *mine = xasprintf("%s/galleries/acme", tmp), *other = xasprintf("%s/operator-gallery", tmp);
+    mkdir_p(mine, 0700);
+    mkdir_p(other, 0700);
+    struct kiln_store_opts so = {.now_ms = store_clock};
+    char *err = NULL;
+    if (kiln_store_open(url, &so, &the_store, &err) < 0) return (void)ok(false, "store: %s", err);
+    struct kiln_rollout ro = {.name = "os", .channel = "stable"};
+    ro.p = (struct rollout_policy){.enabled = true, .target = "1.1", .permyriad = 1000, .period_ms = 3600000, .pause_after_failures = 1};
+    ok(kiln_store_rollout_set(the_store, &ro, &err) == 0, "rollout set at 10 %%");
+    fake_now += 60000;
+    ro.p.permyriad = 10000;
+    ok(kiln_store_rollout_set(the_store, &ro, &err) == 0, "ramped to 100 %%");
+    struct rollout_version vs[] = {{.version = "1.0", .support_end_ms = INT64_MAX}, {.version = "1.1", .support_end_ms = INT64_MAX}};
+    struct rollout_decision dd;
+    const char *ms[] = {"m1", "m2", "m3"};
+    for (int i = 0; i < 3; i++) {
+        fake_now += 1000;
+        ok(kiln_store_update_check(the_store, "os", "stable", ms[i], i == 2 ? "1.1" : "1.0", vs, 2, &dd, &err) == 0, "check %d", i);
+    }
+    fake_now += 1000;
+    struct omaha_event ev = {.type = OMAHA_EVENT_UPDATE_COMPLETE, .result = OMAHA_RESULT_ERROR, .errorcode = 4242, .has_errorcode = true};
+    bool paused = false;
+    ok(kiln_store_update_event(the_store, "os", "stable", "m1", "1.0", &ev, &paused, &err) == 0 && paused,
+       "a failure with error code 4242 pauses the rollout");
+    struct kiln_rollout r2 = {.name = "os2", .channel = "beta"};
+    r2.p = (struct rollout_policy){.enabled = true, .target = "2.0", .permyriad = 50, .period_ms = 3600000};
+    ok(kiln_store_rollout_set(the_store, &r2, &err) == 0 && kiln_store_rollout_pause(the_store, "os2", "beta", true, "<script>x</script>", &err) == 0,
+       "a second rollout paused by hand with a hostile reason");
+    struct kiln_dash_env env = {.jobs_dir = jobs, .store_get = get, .store_put = put, .now_ms = fake_clock, .gallery = other, .data = tmp};
+    struct kiln_dash *d = kiln_dash_new(&env);
+    struct kiln_tenant admin = {.id = 99, .admin = true, .name = "root"}, acme = {.id = 1, .name = "acme"};
+    char *html = NULL;
+    size_t len = 0;
+    ok(kiln_dash_rollout_page(d, the_store, &admin, "os", "stable", &html, &len, &err) == 0, "the admin's rollout page renders");
+    has(html, "<h1>Rollout os stable</h1>", "its heading");
+    has(html, "<dd class=\"failed\">paused</dd>", "paused");
+    has(html, "<dd class=\"reason\" id=\"pause-reason\">1 failure events on 1.1 (the limit is 1); the last from machine m1, error code 4242</dd>",
+        "and why");
+    has(html, "<td>1.0</td><td class=\"num\">2</td><td class=\"num\">66.7 %</td>", "two of three machines on 1.0");
+    has(html, "<td>1.1 (target)</td><td class=\"num\">1</td>", "one on the target");
+    has(html, "<td class=\"failed errorcode\">4242</td>", "the failure's error code");
+    has(html, "update complete (3)", "and its event");
+    has(html, "aria-label=\"rollout ramp over time\"", "the ramp's SVG");
+    has(html, ": 1.1 at 10.00 %</title>", "the first step at 10 %");
+    has(html, ": 1.1 at 100.00 %, paused</title>", "the pause's step at 100 %");
+    has(html, "class=\"paused-span\"", "the paused span shaded");
+    has(html, "class=\"failure-mark\"", "the failure marked");
+    has(html, "machines granted 1.1: 2</title>", "the two grants counted");
+    free(html);
+    html = NULL;
+    is_int(kiln_dash_rollout_page(d, the_store, &admin, "os", "beta", &html, &len, &err), -ENOENT, "a rollout that is not there: -ENOENT");
+    is_int(kiln_dash_rollout_page(d, the_store, &acme, "os", "stable", &html, &len, &err), -ENOENT,
+           "a tenant does not see the operator's gallery's rollouts");
+    ok(kiln_dash_rollouts_page(d, the_store, &acme, &html, &len, &err) == 0, "the list renders for the tenant");
+    has(html, "which is not yours", "saying why it is empty");
+    ok(!strstr(html, "/rollouts/os/stable"), "naming no rollout");
+    free(html);
+    ok(kiln_dash_rollouts_page(d, the_store, &admin, &html, &len, &err) == 0, "the admin's list renders");
+    has(html, "<a href=\"/rollouts/os/stable\">os</a>", "linking the rollout");
+    has(html, "paused: 1 failure events on 1.1", "with its pause");
+    has(html, "paused: &lt;script&gt;x&lt;/script&gt;", "a hostile reason is text");
+    ok(!strstr(html, "<script"), "and made no element");
+    has(html, "href=\"/rollouts\">Rollouts</a>", "the navigation links the list");
+    free(html);
+    kiln_dash_free(d);
+    /* served from the tenant's own gallery, the tenant sees its rollouts */
+    env.gallery = mine;
+    d = kiln_dash_new(&env);
+    ok(kiln_dash_rollout_page(d, the_store, &acme, "os", "stable", &html, &len, &err) == 0,
+       "a tenant whose gallery the server offers sees its rollouts");
+    free(html);
+    kiln_dash_free(d);
+    free(err);
+    kiln_store_close(the_store);
+    rm_rf(tmp);
+}
+
+static void routes(void)
+{
+    struct kiln_dash_route r;
+    ok(kiln_dash_route("/", &r) && r.page == DASH_JOBS, "/ is the jobs page");
+    ok(kiln_dash_route("/jobs/42", &r) && r.page == DASH_JOB && r.job == 42, "/jobs/42");
+    ok(kiln_dash_route("/rollouts", &r) && r.page == DASH_ROLLOUTS, "/rollouts");
+    ok(kiln_dash_route("/rollouts/debian-immutable/stable", &r) && r.page == DASH_ROLLOUT, "/rollouts/NAME/CHANNEL");
+    is_str(r.name, "debian-immutable", "its name");
+    is_str(r.channel, "stable", "its channel");
+    const char *bad[] = {"/jobs/0", "/jobs/01", "/jobs/1x", "/jobs/", "/jobs/9999999999999999999", "/rollouts/", "/rollouts/os",
+                         "/rollouts/os/", "/rollouts//stable", "/rollouts/../stable", "/rollouts/os/../x", "/rollouts/os/st/x",
+                         "/rollouts/.os/stable", "/rollouts/os/-x", "/rollouts/o s/stable", "/workers/", "/x", ""};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) ok(!kiln_dash_route(bad[i], &r) && r.page == DASH_NONE, "'%s' is no page", bad[i]);
+    struct kiln_dash_form f = {0};
+    kiln_dash_form_field(&f, "token", "kt_ab", 0, 5);
+    kiln_dash_form_field(&f, "token", "cd", 5, 2);
+    kiln_dash_form_field(&f, "other", "zz", 0, 2);
+    is_str(f.token, "kt_abcd", "a field's pieces are joined");
+    ok(!f.too_big, "and fit");
+    kiln_dash_form_field(&f, "next", "/x", 199, 2);
+    ok(f.too_big, "a piece past the field's room is too big");
+    f.too_big = false;
+    kiln_dash_form_field(&f, "next", "/x", UINT64_MAX - 1, 4);
+    ok(f.too_big, "an offset that would wrap is too big");
+}
+
 int main(void)
 {
+    routes();
+    rollout_page();
     writer();
     next_and_names();
     sessions_bounded();

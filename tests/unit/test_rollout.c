@@ -151,10 +151,12 @@ int main(void)
     ok(rollout_parse_percent("0.01", &pm) == 0 && pm == 1, "0.01 -> 1");
     ok(rollout_parse_percent("100", &pm) == 0 && pm == 10000, "100 -> 10000");
     ok(rollout_parse_percent("0", &pm) == 0 && pm == 0, "0 -> 0");
-    const char *bad[] = {"100.5", "101", "-1", "1.", ".5", "1.234", "", "10%", "1e2", "0x10"};
+    ok(rollout_parse_percent("100.00", &pm) == 0 && pm == 10000, "100.00 -> 10000");
+    ok(rollout_parse_percent("0.5", &pm) == 0 && pm == 50, "0.5 -> 50");
+    const char *bad[] = {"100.5", "101", "-1", "1.", ".5", "1.234", "", "10%", "1e2", "0x10", "0100", "00.5", "05", " 5", "+5", "100.01"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) ok(rollout_parse_percent(bad[i], &pm) == -EINVAL, "percent '%s' refused", bad[i]);
     struct rollout_pin pin;
-    char why[128];
+    char why[256];
     ok(rollout_parse_pin("canary=1.0.5", &pin, why, sizeof(why)) == 0, "canary=1.0.5");
     is_str(pin.group, "canary", "pin group");
     is_str(pin.version, "1.0.5", "pin version");
@@ -162,5 +164,66 @@ int main(void)
     ok(rollout_parse_pin("g=../x", &pin, why, sizeof(why)) == -EINVAL, "a version with '/'");
     ok(rollout_parse_pin("g x=1", &pin, why, sizeof(why)) == -EINVAL, "a group with a space");
     ok(rollout_parse_pin("canary", &pin, why, sizeof(why)) == -EINVAL, "no '='");
+    ok(rollout_parse_pin("g=99999999999999999999.1", &pin, why, sizeof(why)) == -EINVAL, "a pin to a 20-digit run");
+
+    /* versions a rollout sends machines to: the image spec's grammar */
+    ok(rollout_version_ok("1.0.1"), "1.0.1 is a version");
+    ok(rollout_version_ok("2.0~rc1+b2_x-1"), "letters and . _ + ~ - are");
+    ok(rollout_version_ok("1.123456789012345678"), "an 18-digit run is");
+    char v64[65];
+    memset(v64, '1', 64);
+    for (int i = 1; i < 64; i += 2) v64[i] = '.';
+    v64[64] = 0;
+    ok(rollout_version_ok(v64), "64 bytes are");
+    const char *vbad[] = {"99999999999999999999999999999999999999.1", "1.1234567890123456789", "", ".1", "-1", "~1", "1.0/x",
+                          "1.0<script>", "1:0", "1 0"};
+    for (size_t i = 0; i < sizeof(vbad) / sizeof(*vbad); i++) ok(!rollout_version_ok(vbad[i]), "version '%s' refused", vbad[i]);
+    char v65[66];
+    memset(v65, 'a', 65);
+    v65[65] = 0;
+    ok(!rollout_version_ok(v65), "65 bytes refused");
+
+    /* knobs that contradict each other */
+    struct rollout_policy k;
+    memset(&k, 0, sizeof(k));
+    k.enabled = true;
+    k.period_ms = 3600000;
+    k.permyriad = 1000;
+    snprintf(k.target, sizeof(k.target), "1.0");
+    ok(rollout_policy_check(&k, why, sizeof(why)) == 0, "target 1.0 at 10 %%: fine");
+    snprintf(k.floors[0], sizeof(k.floors[0]), "2.0");
+    k.nfloors = 1;
+    ok(rollout_policy_check(&k, why, sizeof(why)) == -EINVAL, "a floor above the target refused");
+    is_str(why, "the floor 2.0 is not below the target 1.0: a floor is a version machines pass through on the way to the target", "saying why");
+    snprintf(k.floors[0], sizeof(k.floors[0]), "1.0");
+    ok(rollout_policy_check(&k, why, sizeof(why)) == -EINVAL, "a floor equal to the target refused");
+    snprintf(k.floors[0], sizeof(k.floors[0]), "1.0~rc1");
+    ok(rollout_policy_check(&k, why, sizeof(why)) == 0, "a floor just below (1.0~rc1) is fine");
+    snprintf(k.floors[1], sizeof(k.floors[1]), "0.5");
+    snprintf(k.floors[2], sizeof(k.floors[2]), "0.5");
+    k.nfloors = 3;
+    ok(rollout_policy_check(&k, why, sizeof(why)) == -EINVAL, "a duplicate floor refused");
+    is_str(why, "the floor 0.5 is given twice", "naming it");
+    snprintf(k.floors[2], sizeof(k.floors[2]), "0.05");
+    ok(rollout_policy_check(&k, why, sizeof(why)) == -EINVAL, "the same version spelt otherwise refused");
+    is_str(why, "the floors 0.5 and 0.05 are the same version", "naming both");
+    k.nfloors = 2;
+    snprintf(k.pins[0].group, sizeof(k.pins[0].group), "canary");
+    snprintf(k.pins[0].version, sizeof(k.pins[0].version), "1.1");
+    k.pins[1] = k.pins[0];
+    snprintf(k.pins[1].version, sizeof(k.pins[1].version), "0.9");
+    k.npins = 2;
+    ok(rollout_policy_check(&k, why, sizeof(why)) == -EINVAL, "a group pinned twice refused");
+    is_str(why, "group canary is pinned twice", "naming the group");
+    k.npins = 1;
+    ok(rollout_policy_check(&k, why, sizeof(why)) == 0, "one pin (above the target: pins are exact) is fine");
+    snprintf(k.target, sizeof(k.target), "99999999999999999999999999999999999999.1");
+    ok(rollout_policy_check(&k, why, sizeof(why)) == -EINVAL, "an absurd target refused");
+    snprintf(k.target, sizeof(k.target), "1.0");
+    k.permyriad = 10001;
+    ok(rollout_policy_check(&k, why, sizeof(why)) == -EINVAL, "over 100 %% refused");
+    k.permyriad = 0;
+    k.max_inflight = -1;
+    ok(rollout_policy_check(&k, why, sizeof(why)) == -EINVAL, "a negative limit refused");
     return tap_done();
 }

@@ -1003,8 +1003,37 @@ static void test_publish(void)
     is_int(kiln_store_publish_take(st, &t, &err), 1, L("the passed job is taken to publish"));
     is_int(t.id, id, L("the job that asked"));
     is_str(t.publish_state, "publishing", L("it is publishing"));
+    is_int(t.publish_takes, 1, L("taken once"));
     kiln_job_clear(&t);
     is_int(kiln_store_publish_take(st, &t, &err), 0, L("taken once: nothing more"));
+    /* the server publishing it stops: the publish is found stuck, resumed, taken again (a
+     * resume), and refused with the reason once taken KILN's bound of times */
+    int64_t *stuck = NULL;
+    size_t ns = 0;
+    is_int(kiln_store_publish_stuck(st, atomic_load(&fake_now), &stuck, &ns, &err), 0, L("stuck publishes listed"));
+    is_int((int)ns, 0, L("none taken before now"));
+    free(stuck);
+    fake_now += 20000;
+    is_int(kiln_store_publish_stuck(st, atomic_load(&fake_now) - 10000, &stuck, &ns, &err), 0, L("stuck publishes listed"));
+    ok(ns == 1 && stuck[0] == id, "%s", L("the publish taken 20 s ago is listed"));
+    free(stuck);
+    for (int take = 2; take <= 3; take++) {
+        is_int(kiln_store_publish_resume(st, id, 3, &err), 1, L("resumed: pending again"));
+        j = get(st, id);
+        is_str(j.publish_state, "pending", L("pending"));
+        kiln_job_clear(&j);
+        is_int(kiln_store_publish_take(st, &t, &err), 1, L("taken again"));
+        is_int(t.publish_takes, take, L("counted as a resume"));
+        kiln_job_clear(&t);
+    }
+    is_int(kiln_store_publish_resume(st, id, 3, &err), 2, L("the third stop: refused"));
+    j = get(st, id);
+    is_str(j.publish_state, "refused", L("refused"));
+    has(j.publish_reason, "the server stopped while publishing this job 3 times", L("saying why"));
+    kiln_job_clear(&j);
+    is_int(kiln_store_publish_resume(st, id, 3, &err), -ESTALE, L("a publish not in progress is not resumed"));
+    /* the rest as a publisher that did not stop: put it back to publishing */
+    _cleanup_free_ char *back = raw("UPDATE jobs SET publish_state = 'publishing', publish_reason = NULL WHERE publish_state = 'refused'");
     is_int(kiln_store_publish_end(st, id, false, "not published: x.raw is not signed\x1b[31m", &err), 0, L("refused"));
     j = get(st, id);
     is_str(j.publish_state, "refused", L("the refusal kept"));
@@ -1051,8 +1080,54 @@ static void test_update_names(void)
     kiln_store_close(st);
 }
 
+/* Every verb but kiln serve opens with opts.existing: nothing is created, migrated or
+ * written; a database without kiln's schema, or with an older one, is refused. */
+static void test_existing(void)
+{
+    fresh_db();
+    const struct kiln_store_opts ex = {.existing = true, .now_ms = fake_clock};
+    struct kiln_store *st = NULL;
+    _cleanup_free_ char *err = NULL;
+    is_int(kiln_store_open(url, &ex, &st, &err), -ENOENT, L("existing: a database that is not there is refused"));
+    ok(st == NULL, "%s", L("no handle for it"));
+    if (streq(backend, "sqlite")) ok(access(url + 7, F_OK) < 0, "%s", L("and no file was created"));
+    else is_int(raw_long("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema()"), 0,
+                L("and no table was created"));
+    /* a database holding another program's tables */
+    _cleanup_free_ char *mk = raw("CREATE TABLE notes (t TEXT)");
+    free(err);
+    err = NULL;
+    is_int(kiln_store_open(url, &ex, &st, &err), -ENOENT, L("existing: another program's database is refused"));
+    has(err, "holds no kiln schema", L("saying it holds no kiln schema"));
+    is_int(raw_long("SELECT COUNT(*) FROM notes"), 0, L("its table left alone"));
+    if (streq(backend, "sqlite")) {
+        _cleanup_free_ char *jm = raw("PRAGMA journal_mode");
+        is_str(jm, "delete", L("and not turned to WAL"));
+    }
+    /* made by kiln serve, then opened as the other verbs open it */
+    st = open_db(&fake_opts);
+    ok(st != NULL, "%s", L("kiln serve's open creates the schema"));
+    kiln_store_close(st);
+    st = open_db(&ex);
+    ok(st != NULL, "%s", L("existing: kiln's database opens"));
+    char tok[KILN_TOKEN_LEN + 1];
+    ok(st && kiln_store_tenant_add(st, "acme", 1, false, tok, NULL, NULL) == 0, "%s", L("and takes writes"));
+    kiln_store_close(st);
+    /* an older schema is not migrated by a verb that only wanted to read or add a row */
+    _cleanup_free_ char *del = raw("DELETE FROM schema_version WHERE version = (SELECT MAX(version) FROM schema_version)");
+    long before = raw_long("SELECT COUNT(*) FROM schema_version");
+    free(err);
+    err = NULL;
+    st = NULL;
+    is_int(kiln_store_open(url, &ex, &st, &err), -EPROTO, L("existing: an older schema is refused"));
+    has(err, "older than this kiln's", L("saying so"));
+    has(err, "kiln serve --init", L("and what upgrades it"));
+    is_int(raw_long("SELECT COUNT(*) FROM schema_version"), before, L("nothing migrated"));
+}
+
 static void run_all(void)
 {
+    test_existing();
     test_migrations();
     test_tokens();
     test_transitions();

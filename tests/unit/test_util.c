@@ -103,6 +103,16 @@ int main(void)
     ok(parse_long("42", &v) && v == 42, "parse_long accepts 42");
     ok(!parse_long("4x", &v), "parse_long rejects trailing garbage");
     ok(!parse_long("99999999999999999999999", &v), "parse_long rejects overflow");
+    /* parse_long_strict: one spelling per number, as an option takes it */
+    ok(parse_long_strict("0", &v) && v == 0, "strict: 0");
+    ok(parse_long_strict("100", &v) && v == 100, "strict: 100");
+    ok(parse_long_strict("-1", &v) && v == -1, "strict: -1");
+    ok(parse_long_strict("9223372036854775807", &v) && v == 9223372036854775807L, "strict: LONG_MAX");
+    const char *strict_bad[] = {"0100", " 5", "5 ", "+5", "5.", ".5", "5.0", "-0", "-", "", "--1", "1e3", "0x10",
+                                "9223372036854775808", "99999999999999999999"};
+    for (size_t i = 0; i < sizeof(strict_bad) / sizeof(*strict_bad); i++)
+        ok(!parse_long_strict(strict_bad[i], &v), "strict: '%s' refused", strict_bad[i]);
+    ok(!parse_long_strict(NULL, &v), "strict: NULL refused");
 
     /* UTF-8: the Unicode Standard's well-formed sequences, one U+FFFD per maximal subpart */
     uint32_t cp = 0;

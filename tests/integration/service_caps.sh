@@ -1,0 +1,95 @@
+#!/bin/sh
+# What a worker offers comes from evidence, and a job goes only to a worker offering what it
+# requires (kiln issue 14): two `kiln worker`s on this host, one started with --withhold
+# tpm,secure-boot. The other declares tpm (swtpm runs here) and secure-boot (OVMF's Secure
+# Boot build with Microsoft's keys is here) exactly when this host has them, as the qemu
+# platform would use them; a job submitted with --require tpm is skipped by the withholding
+# worker (it takes a later job without requirements instead: claims are first in, first out)
+# and runs on the other. $KILN_SWTPM empty withholds tpm the way the platform knows. Jobs are
+# cancelled once assigned: no case has to run.
+. "$(dirname "$0")/lib.sh"
+command -v curl >/dev/null && command -v jq >/dev/null || { echo "curl and jq are needed"; exit 77; }
+data="$T/data"
+"$KILN" serve --init --data "$data" 2>/dev/null || fail "serve --init"
+TA=$("$KILN" tenant add acme --max-jobs 4 --data "$data" 2>/dev/null) || fail "tenant add"
+WN=$("$KILN" worker add wno --data "$data" 2>/dev/null) || fail "worker add wno"
+WT=$("$KILN" worker add wtpm --data "$data" 2>/dev/null) || fail "worker add wtpm"
+WE=$("$KILN" worker add wenv --data "$data" 2>/dev/null) || fail "worker add wenv"
+S=
+for try in 1 2 3 4 5; do
+    p=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom) % 20000 ))
+    "$KILN" serve --listen 127.0.0.1:$p --data "$data" > serve.log 2>&1 &
+    serve_pid=$!
+    for i in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$p/api/v1/openapi.json" && { S=http://127.0.0.1:$p; break; }; sleep 0.1; done
+    [ -n "$S" ] && break
+done
+[ -n "$S" ] || { cat serve.log; fail "kiln serve did not start"; }
+pids=$serve_pid
+trap 'for p in $pids; do kill $p 2>/dev/null; done; sleep 1; rm -rf "$T"' EXIT
+
+# what this host has, as the platform would use it
+have_tpm=false
+swtpm socket --tpm2 --print-capabilities 2>/dev/null | grep -q '"tpm-2.0"' && have_tpm=true
+have_sb=false
+[ -s /usr/share/OVMF/OVMF_CODE_4M.secboot.fd ] && [ -s /usr/share/OVMF/OVMF_VARS_4M.ms.fd ] && have_sb=true
+$have_tpm || { echo "swtpm is not installed or does not run: nothing to offer"; exit 77; }
+
+caps() { # NAME FIELD: the worker's declared capability
+    curl -s -H "Authorization: Bearer $TA" "$S/api/v1/workers" | jq -r ".workers[] | select(.name == \"$1\") | .caps.$2"
+}
+wait_declared() { # NAME
+    for i in $(seq 300); do [ "$(caps "$1" arch)" != "" ] && [ "$(caps "$1" arch)" != null ] && return 0; sleep 0.2; done
+    fail "worker $1 never declared what it offers"
+}
+job() { curl -s -H "Authorization: Bearer $TA" "$S/api/v1/jobs/$1"; }
+
+expect_status 2 "$KILN" worker --server "$S" --withhold tpm,gpu
+expect_in "$T/err" "kiln worker: --withhold tpm,gpu: gpu is not a feature a worker offers (uefi, tpm, secure-boot)"
+expect_status 2 "$KILN" submit --server "$S" --require nvme x.img
+expect_in "$T/err" "kiln submit: --require nvme: want uefi, tpm or secure-boot (what a worker offers)"
+
+KILN_WORKER_TOKEN=$WN "$KILN" worker --server "$S" --work "$T/wno" --withhold tpm,secure-boot > wno.log 2>&1 &
+pids="$pids $!"
+wait_declared wno
+[ "$(caps wno tpm)" = false ] && [ "$(caps wno secure_boot)" = false ] || fail "wno offers what it withholds: $(caps wno tpm) $(caps wno secure_boot)"
+[ "$(caps wno uefi)" = true ] || fail "wno does not offer uefi (OVMF is installed)"
+expect_in wno.log "features: uefi"
+
+BB=$KILN_BUSYBOX
+submit() { KILN_TOKEN=$TA "$KILN" submit --server "$S" --kernel "$BB/vmlinuz" --cpus 1 --memory-mb 256 "$@" "$BB/initrd.img" 2> submit.err ||
+    { cat submit.err; fail "submit $*"; }; }
+ja=$(submit --require tpm --name needs-tpm)
+expect_jq_api() { job "$1" > j.json; expect_jq j.json "$2" "$3"; }
+expect_jq_api "$ja" .requirements.tpm true
+jb=$(submit --name plain)
+# wno takes the later job it can run, never the earlier one that needs a TPM
+for i in $(seq 300); do [ "$(job "$jb" | jq -r .worker)" = wno ] && break; sleep 0.2; done
+[ "$(job "$jb" | jq -r .worker)" = wno ] || fail "wno did not take job $jb: $(job "$jb" | jq -c '{state, worker}')"
+expect_jq_api "$ja" .state queued
+curl -sf -X POST -H "Authorization: Bearer $TA" "$S/api/v1/jobs/$jb/cancel" > /dev/null || fail "cancel $jb"
+note "wno (tpm withheld) took job $jb and left job $ja (requires tpm) queued"
+
+KILN_WORKER_TOKEN=$WT "$KILN" worker --server "$S" --work "$T/wtpm" > wtpm.log 2>&1 &
+pids="$pids $!"
+wait_declared wtpm
+[ "$(caps wtpm tpm)" = true ] || fail "wtpm does not offer tpm though swtpm runs here: $(cat wtpm.log)"
+[ "$(caps wtpm secure_boot)" = "$have_sb" ] || fail "wtpm offers secure_boot $(caps wtpm secure_boot), the host has it: $have_sb"
+for i in $(seq 300); do [ "$(job "$ja" | jq -r .worker)" = wtpm ] && break; sleep 0.2; done
+[ "$(job "$ja" | jq -r .worker)" = wtpm ] || fail "job $ja did not go to wtpm: $(job "$ja" | jq -c '{state, worker}')"
+curl -sf -X POST -H "Authorization: Bearer $TA" "$S/api/v1/jobs/$ja/cancel" > /dev/null || fail "cancel $ja"
+note "wtpm offers tpm (swtpm runs) and secure_boot=$have_sb; job $ja went to it"
+
+# the platform's own knob: an empty $KILN_SWTPM means no TPM for guests, so none is offered
+KILN_SWTPM= KILN_WORKER_TOKEN=$WE "$KILN" worker --server "$S" --work "$T/wenv" > wenv.log 2>&1 &
+pids="$pids $!"
+wait_declared wenv
+[ "$(caps wenv tpm)" = false ] || fail "wenv offers tpm with KILN_SWTPM empty"
+expect_in wenv.log "no tpm: no swtpm (apt-get install swtpm, or \$KILN_SWTPM is empty)"
+for id in $ja $jb; do
+    for i in $(seq 300); do [ "$(job "$id" | jq -r .state)" = cancelled ] && break; sleep 0.2; done
+done
+for p in $pids; do kill -TERM $p 2>/dev/null; done
+for p in $pids; do wait $p 2>/dev/null; done
+pids=
+expect_no_qemu
+echo "service_caps: tpm and secure-boot offered from evidence, withheld on request; a tpm job went only to the worker offering it"
