@@ -8,6 +8,7 @@
 #include "image/inspect.h"
 #include "util/fs.h"
 #include "util/proc.h"
+#include "util/utf8.h"
 #include "util/util.h"
 
 static int cmp_pkg(const void *a, const void *b)
@@ -17,15 +18,11 @@ static int cmp_pkg(const void *a, const void *b)
     return r ? r : strcmp(json_string_value(json_object_get(x, "arch")), json_string_value(json_object_get(y, "arch")));
 }
 
-/* A JSON string of bytes from an image's database, which need not be UTF-8: bytes that are not
- * become '?' rather than losing the field (json_string refuses them). */
+/* A JSON string of bytes from an image's database, which need not be UTF-8: ill-formed bytes
+ * become U+FFFD and the rest of the text is kept (json_string refuses the whole string). */
 static json_t *json_text(const char *v)
 {
-    json_t *j = json_string(v);
-    if (j) return j;
-    _cleanup_free_ char *c = xstrdup(v);
-    for (char *p = c; *p; p++)
-        if ((unsigned char)*p >= 0x80) *p = '?';
+    _cleanup_free_ char *c = utf8_sanitize(v, strlen(v), 0);
     return json_string(c);
 }
 

@@ -428,15 +428,18 @@ static void hostile_archives(void)
 static void pkgdb_lines(void)
 {
     char text[] = "ii \tzed\t1.0\tall\t\t\tT\t\t\n"
-                  "ii \tb\xff\xfe" "ad\t2\xc3\tamd64\n"
+                  "ii \tb\xff\xfe" "ad\t2\xc3\tamd64\t\t\tJos\xc3\xa9 M\xe9nez\n"
                   "ii \tshort\t1\n"
                   "rc \tremoved\t1\tamd64\t\n"
                   "\n\t\t\t\t\t\t\t\t\t\t\t\n"
                   "ii \tgpg-pubkey\t1\tnoarch\n";
     json_t *a = pkgdb_parse("deb", text);
     is_int(json_array_size(a), 2, "two installed packages of six lines");
-    is_str(json_string_value(json_object_get(json_array_get(a, 0), "name")), "b??ad", "bytes that are not UTF-8 become '?'");
-    is_str(json_string_value(json_object_get(json_array_get(a, 0), "version")), "2?", "... in every field");
+    is_str(json_string_value(json_object_get(json_array_get(a, 0), "name")), "b\xEF\xBF\xBD\xEF\xBF\xBD" "ad",
+           "bytes that are not UTF-8 become U+FFFD, the rest of the name kept");
+    is_str(json_string_value(json_object_get(json_array_get(a, 0), "version")), "2\xEF\xBF\xBD", "... in every field");
+    is_str(json_string_value(json_object_get(json_array_get(a, 0), "supplier")), "Jos\xc3\xa9 M\xEF\xBF\xBDnez",
+           "well-formed UTF-8 beside a Latin-1 byte is kept");
     is_str(json_string_value(json_object_get(json_array_get(a, 1), "name")), "zed", "sorted by name");
     json_decref(a);
 }
