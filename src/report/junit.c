@@ -243,7 +243,9 @@ static int run_finished(void *self, const struct kiln_results *r)
         for (size_t k = 0; k < c->nsubtests; k++) {
             const struct kiln_subtest *s = &c->subtests[k];
             testcase(&o, subcls, s->name, s->duration_s);
-            outcome(&o, r, s->status, s->reason, NULL);
+            /* a CI lists failures by message: one without a reason (a bare TAP "not ok") says which */
+            _cleanup_free_ char *said = s->reason && *s->reason ? NULL : xasprintf("%s failed", s->name);
+            outcome(&o, r, s->status, said ? said : s->reason, NULL);
             end(&o);
         }
     }
