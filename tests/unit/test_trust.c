@@ -113,6 +113,92 @@ static void purls_and_sboms(void)
     json_decref(pkgs), json_decref(osr), json_decref(deb), json_decref(rpm);
 }
 
+/* Debian machine-readable copyright files (DEP-5) as SPDX license expressions. */
+static void dep5(void)
+{
+    static const char hello[] = "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n"
+                                "Upstream-Name: hello\n\n"
+                                "Files: *\nCopyright: 1992 FSF\nLicense: GPL-3+\n\n"
+                                "Files: debian/*\nCopyright: 2010 A\nLicense: GPL-3+ or Expat\n\n"
+                                "Files: lib/tables.c\nCopyright: 2001 B\nLicense: Hello-Tables\n"
+                                " You may use these tables,\n .\n provided this notice is kept.\n\n"
+                                "Files: lib/ssl.c\nCopyright: 2002 C\nLicense: GPL-2+ with OpenSSL exception\n\n"
+                                "License: GPL-3+\n On Debian systems see /usr/share/common-licenses/GPL-3.\n";
+    json_t *refs = json_object();
+    _cleanup_free_ char *e1 = sbom_dep5_license(hello, sizeof hello - 1, "/usr/share/doc/hello/copyright", refs);
+    is_str(e1, "GPL-3.0-or-later AND (GPL-3.0-or-later OR MIT) AND LicenseRef-Hello-Tables AND LicenseRef-GPL-2--with-OpenSSL-exception",
+           "DEP-5: each Files paragraph's license once, joined by AND; Debian names as SPDX ids, others as LicenseRef");
+    is_str(json_string_value(json_object_get(refs, "LicenseRef-Hello-Tables")), "You may use these tables,\n\nprovided this notice is kept.",
+           "a LicenseRef's text from its paragraph (\" .\" an empty line)");
+    is_str(json_string_value(json_object_get(refs, "LicenseRef-GPL-2--with-OpenSSL-exception")),
+           "The license named \"GPL-2+ with OpenSSL exception\" in /usr/share/doc/hello/copyright",
+           "a LicenseRef without a text names where it was found");
+    is_int(json_object_size(refs), 2, "no LicenseRef for the names SPDX knows");
+    json_decref(refs);
+    static const struct {
+        const char *text, *want, *what;
+    } cases[] = {
+        {"Format: http://dep.debian.net/deps/dep5\n\nFiles: *\nLicense: LGPL-2.1\n", "LGPL-2.1-only", "the old DEP-5 URL; LGPL-2.1 is -only"},
+        {"Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\nLicense: Perl\n", "(Artistic-1.0-Perl OR GPL-1.0-or-later)",
+         "no Files paragraph: the header's License; Perl is Artistic or GPL"},
+        {"Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\nFiles: *\nLicense: bsd-3-CLAUSE and GFDL-1.3+ or\n",
+         "BSD-3-Clause AND GFDL-1.3-or-later", "names compare without case; a dangling operator is dropped"},
+        {"Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\nFiles: *\nLicense: GPL-2.0+, or AGPL-3\n",
+         "GPL-2.0-or-later OR AGPL-3.0-only", "commas between names"},
+        {"This package was debianized by someone.\nIt is GPL.\n", NULL, "a free-form copyright file: no license declared"},
+        {"Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\nFiles: *\nCopyright: x\n", NULL,
+         "machine-readable but naming no license"},
+        {"Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\nFiles: *\nLicense: Expat\xff\xfe\n", "LicenseRef-Expat------",
+         "bytes that are not UTF-8 stay out of the identifier"},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        json_t *r = json_object();
+        _cleanup_free_ char *e = sbom_dep5_license(cases[i].text, strlen(cases[i].text), "/c", r);
+        if (cases[i].want) is_str(e, cases[i].want, cases[i].what);
+        else ok(!e, "%s (%s)", cases[i].what, e ? e : "null");
+        json_decref(r);
+    }
+    /* NUL bytes inside: the text after them is still read */
+    static const char nul[] = "Format: copyright-format/1.0\n\nFiles: a\nLicense: ISC\0\n\nFiles: b\nLicense: Zlib\n";
+    json_t *r = json_object();
+    _cleanup_free_ char *en = sbom_dep5_license(nul, sizeof nul - 1, "/c", r);
+    ok(en && strstr(en, "Zlib"), "a NUL does not end the file (%s)", en ? en : "null");
+    json_decref(r);
+
+    /* in the documents: licenseDeclared and the extracted texts (SPDX), an expression (CycloneDX),
+     * the package file's digest as checksum and hash */
+    json_t *pkgs = json_pack("[{s:s, s:s, s:s}, {s:s, s:s, s:s}]", "name", "hello", "version", "2.10-3", "arch", "amd64",
+                             "name", "zed", "version", "1", "arch", "all");
+    json_t *lic = json_pack("{s:{s:s, s:{s:s}}}", "hello", "declared", "GPL-3.0-or-later AND LicenseRef-T", "refs", "LicenseRef-T", "text");
+    json_t *dig = json_pack("{s:s}", "hello:amd64", "ab12");
+    struct sbom_subject sub = {.name = "img", .version = "1", .family = "deb", .os_release = NULL, .created = 0,
+                               .licenses = lic, .digests = dig};
+    json_t *sp = sbom_make(SBOM_SPDX, &sub, pkgs), *cx = sbom_make(SBOM_CYCLONEDX, &sub, pkgs);
+    json_t *h = json_array_get(json_object_get(sp, "packages"), 1), *z = json_array_get(json_object_get(sp, "packages"), 2);
+    is_str(json_string_value(json_object_get(json_array_get(json_object_get(sp, "packages"), 0), "primaryPackagePurpose")),
+           "OPERATING_SYSTEM", "SPDX 2.3's spelling of the operating-system purpose");
+    is_str(json_string_value(json_object_get(h, "licenseDeclared")), "GPL-3.0-or-later AND LicenseRef-T", "SPDX: the declared license");
+    is_str(json_string_value(json_object_get(z, "licenseDeclared")), "NOASSERTION", "SPDX: NOASSERTION without one");
+    json_t *info = json_array_get(json_object_get(sp, "hasExtractedLicensingInfos"), 0);
+    ok(json_array_size(json_object_get(sp, "hasExtractedLicensingInfos")) == 1 &&
+           streq(json_string_value(json_object_get(info, "licenseId")), "LicenseRef-T") &&
+           streq(json_string_value(json_object_get(info, "extractedText")), "text"),
+       "SPDX: each LicenseRef with its text");
+    json_t *ck = json_array_get(json_object_get(h, "checksums"), 0);
+    ok(streq(json_string_value(json_object_get(ck, "algorithm")), "SHA256") && streq(json_string_value(json_object_get(ck, "checksumValue")), "ab12") &&
+           !json_object_get(z, "checksums"),
+       "SPDX: the package file's SHA256 where it is known, none elsewhere");
+    json_t *hc = json_array_get(json_object_get(cx, "components"), 0);
+    is_str(json_string_value(json_object_get(json_array_get(json_object_get(hc, "licenses"), 0), "expression")),
+           "GPL-3.0-or-later AND LicenseRef-T", "CycloneDX: the license as an expression");
+    is_str(json_string_value(json_object_get(json_array_get(json_object_get(hc, "hashes"), 0), "content")), "ab12", "CycloneDX: the hash");
+    ok(!json_object_get(json_array_get(json_object_get(cx, "components"), 1), "licenses"), "CycloneDX: no licenses without one");
+    unsigned set = 0;
+    ok(sbom_formats_parse("spdx, cdx", &set) && set == (1u << SBOM_SPDX | 1u << SBOM_CYCLONEDX), "a list of formats");
+    ok(!sbom_formats_parse("spdx,xml", &set) && !sbom_formats_parse(",", &set), "an unknown or empty list refused");
+    json_decref(sp), json_decref(cx), json_decref(pkgs), json_decref(lic), json_decref(dig);
+}
+
 static void archives(void)
 {
     _cleanup_free_ char *run = path_join(dir, "run-1");
@@ -512,6 +598,7 @@ int main(void)
     catalogs();
     moves();
     purls_and_sboms();
+    dep5();
     archives();
     hostile_archives();
     pkgdb_lines();
