@@ -74,7 +74,8 @@ expect_jq "$cdx" '"\(.bomFormat) \(.specVersion) \(.metadata.component.type)"' "
 expect_jq "$cdx" '.components | length' "$(wc -l < db-names.txt)"
 # each package's checksum is its .deb's; its declared license comes from its copyright file
 # where that file is machine-readable (DEP-5: a Format: line naming copyright-format), and only there
-d=$(ls "${KILN_CACHE:-$HOME/.cache/kiln}"/build/debs/openssh-server_*.deb | xargs sha256sum | cut -d' ' -f1)
+v=$(jq -r '.packages[] | select(.name=="openssh-server") | .version' "$m" | sed 's/:/%3a/g')
+d=$(sha256sum "${KILN_CACHE:-$HOME/.cache/kiln}/build/debs/openssh-server_${v}_amd64.deb" | cut -d' ' -f1)
 expect_jq "$spdx" '.packages[] | select(.name=="openssh-server") | .checksums[0] | "\(.algorithm) \(.checksumValue)"' "SHA256 $d"
 expect_jq "$cdx" '.components[] | select(.name=="openssh-server") | .hashes[0] | "\(.alg) \(.content)"' "SHA-256 $d"
 : > dep5-names.txt

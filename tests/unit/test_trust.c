@@ -14,6 +14,7 @@
 #include "gallery/catalog.h"
 #include "gallery/gallery.h"
 #include "report/archive.h"
+#include "trust/dsse.h"
 #include "trust/minisign.h"
 #include "trust/pkgdb.h"
 #include "trust/sbom.h"
@@ -197,6 +198,87 @@ static void dep5(void)
     ok(sbom_formats_parse("spdx, cdx", &set) && set == (1u << SBOM_SPDX | 1u << SBOM_CYCLONEDX), "a list of formats");
     ok(!sbom_formats_parse("spdx,xml", &set) && !sbom_formats_parse(",", &set), "an unknown or empty list refused");
     json_decref(sp), json_decref(cx), json_decref(pkgs), json_decref(lic), json_decref(dig);
+}
+
+/* Replaces the first occurrence of from in s by to. */
+static char *replace(const char *s, const char *from, const char *to)
+{
+    const char *at = strstr(s, from);
+    if (!at) return xstrdup(s);
+    return xasprintf("%.*s%s%s", (int)(at - s), s, to, at + strlen(from));
+}
+
+/* DSSE: PAE as the protocol defines it, an envelope kiln signs verifies, and any change to it
+ * (payload, payload type, signature, key) is refused naming what. */
+static void dsse(const char *key, const char *pub, const char *pub2)
+{
+    size_t n;
+    _cleanup_free_ uint8_t *pae = dsse_pae("http://example.com/HelloWorld", "hello world", 11, &n);
+    static const char want[] = "DSSEv1 29 http://example.com/HelloWorld 11 hello world";
+    ok(n == sizeof want - 1 && !memcmp(pae, want, n), "PAE is the protocol's (%.*s)", (int)n, (const char *)pae);
+    _cleanup_free_ uint8_t *empty = dsse_pae("t", "", 0, &n);
+    ok(n == 13 && !memcmp(empty, "DSSEv1 1 t 0 ", 13), "PAE of an empty payload");
+
+    char *err = NULL;
+    struct ms_seckey *k = NULL;
+    ok(ms_seckey_load(key, NULL, &k, &err) == 0, "the secret key loads");
+    static const char st[] = "{\"_type\":\"https://in-toto.io/Statement/v1\",\"subject\":[{\"name\":\"a.raw\","
+                             "\"digest\":{\"sha256\":\"00\"}}],\"predicateType\":\"https://slsa.dev/provenance/v1\"}";
+    _cleanup_free_ char *line = NULL;
+    ok(dsse_sign(k, DSSE_INTOTO_TYPE, st, sizeof st - 1, &line, &err) == 0 && !strchr(line, '\n'), "an envelope on one line");
+    char id[17];
+    ms_seckey_id(k, id);
+    ms_seckey_free(k);
+    json_t *env = json_loads(line, 0, NULL);
+    json_t *sig0 = json_array_get(json_object_get(env, "signatures"), 0);
+    is_str(json_string_value(json_object_get(env, "payloadType")), "application/vnd.in-toto+json", "in-toto's payload type");
+    is_str(json_string_value(json_object_get(sig0, "keyid")), id, "the keyid is the minisign key id");
+    _cleanup_free_ char *p64 = base64_encode(st, sizeof st - 1);
+    is_str(json_string_value(json_object_get(env, "payload")), p64, "the payload is the statement, base64");
+    char *payload = NULL;
+    size_t plen = 0;
+    ok(dsse_verify(pub, line, strlen(line), "a.intoto.jsonl", DSSE_INTOTO_TYPE, &payload, &plen, &err) == 0,
+       "the envelope verifies (%s)", err ? err : "");
+    ok(payload && plen == sizeof st - 1 && streq(payload, st), "and gives back the statement");
+    free(payload), payload = NULL;
+    /* JSON lines: a second line, and a trailing newline, verify too */
+    _cleanup_free_ char *two = xasprintf("%s\n%s\n", line, line);
+    ok(dsse_verify(pub, two, strlen(two), "a.intoto.jsonl", DSSE_INTOTO_TYPE, NULL, NULL, &err) == 0, "two lines verify");
+
+    /* a tampered statement (one subject digest changed), re-encoded as an attacker would */
+    _cleanup_free_ char *evil = replace(st, "\"00\"", "\"01\"");
+    _cleanup_free_ char *e64 = base64_encode(evil, strlen(evil));
+    _cleanup_free_ char *t1 = replace(line, p64, e64);
+    _cleanup_free_ char *t2 = replace(line, "application/vnd.in-toto+json", "application/json");
+    _cleanup_free_ char *s64 = xstrdup(json_string_value(json_object_get(sig0, "sig")));
+    _cleanup_free_ char *flipped = xstrdup(s64);
+    flipped[10] = flipped[10] == 'A' ? 'B' : 'A';
+    _cleanup_free_ char *t3 = replace(line, s64, flipped);
+    _cleanup_free_ char *t4 = replace(line, id, "0123456789abcdef");
+    _cleanup_free_ char *t5 = replace(line, "\"signatures\":[{", "\"signatures\":[],\"x\":[{");
+    _cleanup_free_ char *t6 = xasprintf("%s\n%s\n", line, t1);
+    static const char *const what_t[] = {"a changed payload", "a changed payload type", "a changed signature",
+                                         "another keyid", "no signature", "a bad second line"};
+    const char *const bad[] = {t1, t2, t3, t4, t5, t6};
+    const char *const said[] = {"a.intoto.jsonl: the signature by key", "a.intoto.jsonl: the signature by key",
+                                "a.intoto.jsonl: the signature by key", "a.intoto.jsonl is signed by 0123456789abcdef, not by key",
+                                "a.intoto.jsonl is signed by no key, not by key", "a.intoto.jsonl:2: the signature by key"};
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        int r = dsse_verify(pub, bad[i], strlen(bad[i]), "a.intoto.jsonl", DSSE_INTOTO_TYPE, &payload, NULL, &err);
+        ok(r < 0 && err && startswith(err, said[i]) && !payload, "%s refused: %s", what_t[i], err ? err : "accepted");
+        free(err), err = NULL;
+    }
+    ok(dsse_verify(pub2, line, strlen(line), "a.intoto.jsonl", DSSE_INTOTO_TYPE, NULL, NULL, &err) < 0 && err &&
+           strstr(err, "is signed by ") && strstr(err, ", not by key "),
+       "another public key refused: %s", err ? err : "accepted");
+    free(err), err = NULL;
+    static const char *const junk[] = {"", "\n\n", "{", "[]", "{\"payloadType\":\"t\",\"payload\":\"!!\",\"signatures\":[]}"};
+    for (size_t i = 0; i < ARRAY_SIZE(junk); i++) {
+        ok(dsse_verify(pub, junk[i], strlen(junk[i]), "j", DSSE_INTOTO_TYPE, NULL, NULL, &err) < 0 && err, "junk %zu refused: %s",
+           i, err ? err : "accepted");
+        free(err), err = NULL;
+    }
+    json_decref(env);
 }
 
 static void archives(void)
@@ -598,6 +680,7 @@ int main(void)
     catalogs();
     moves();
     purls_and_sboms();
+    dsse(key, pub, pub2);
     dep5();
     archives();
     hostile_archives();
