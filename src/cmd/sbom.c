@@ -19,16 +19,16 @@ static char *image_stem(const char *image)
     return xstrdup(image);
 }
 
-static int sbom_image(const char *image, enum sbom_format fmt, const char *out);
+static int sbom_image(const char *image, unsigned fmts, const char *out);
 
 int cmd_sbom(int argc, char **argv)
 {
     const char *image = NULL, *out = NULL;
-    enum sbom_format fmt = SBOM_SPDX;
+    unsigned fmts = 0; /* default: both to their names beside the image, SPDX to -o */
     for (int i = 1; i < argc; i++) {
         if ((streq(argv[i], "--format") || streq(argv[i], "-f")) && i + 1 < argc) {
-            if (!sbom_format_parse(argv[++i], &fmt)) {
-                fprintf(stderr, "kiln sbom: unknown format \"%s\"; use spdx or cyclonedx\n", argv[i]);
+            if (!sbom_formats_parse(argv[++i], &fmts)) {
+                fprintf(stderr, "kiln sbom: unknown format \"%s\"; use spdx, cyclonedx or spdx,cyclonedx\n", argv[i]);
                 return EXIT_USAGE;
             }
         } else if ((streq(argv[i], "-o") || streq(argv[i], "--out")) && i + 1 < argc) out = argv[++i];
@@ -36,23 +36,51 @@ int cmd_sbom(int argc, char **argv)
         else image = argv[i];
     }
     if (!image) goto usage;
-    return sbom_image(image, fmt, out);
+    if (!fmts) fmts = out ? 1u << SBOM_SPDX : 1u << SBOM_SPDX | 1u << SBOM_CYCLONEDX;
+    if (out && (fmts & (fmts - 1))) {
+        fprintf(stderr, "kiln sbom: -o names one file: pick one format with --format spdx or --format cyclonedx\n");
+        return EXIT_USAGE;
+    }
+    return sbom_image(image, fmts, out);
 usage:
-    fprintf(stderr, "usage: kiln sbom IMAGE [--format spdx|cyclonedx] [-o FILE|-]\n"
+    fprintf(stderr, "usage: kiln sbom IMAGE [--format spdx|cyclonedx|spdx,cyclonedx] [-o FILE|-]\n"
                     "  (IMAGE: a disk image, or a root filesystem archive .tar.zst / .tar)\n"
-                    "  (default output: the image's name with .spdx.json or .cdx.json, never replaced: kiln build\n"
-                    "  wrote and kiln sign signed the file of that name; -o names another, -o - is stdout)\n");
+                    "  (default: both formats from one read of the image, to the image's name with .spdx.json and\n"
+                    "  .cdx.json, never replaced: kiln build wrote and kiln sign signed the files of those names;\n"
+                    "  -o FILE names another file for one format, SPDX unless --format says, -o - is stdout)\n");
     return EXIT_USAGE;
 }
 
-static int sbom_image(const char *image, enum sbom_format fmt, const char *out)
+/* One document to stdout, FILE, or the default name beside the image (which the caller made
+ * sure is free: kiln build gives the SBOMs it lists and kiln sign signs that name, and
+ * replacing them unasked would break their signatures). */
+static int write_one(json_t *doc, enum sbom_format fmt, const char *stem, const char *out, size_t npkgs, const char *family)
+{
+    if (out && streq(out, "-")) {
+        json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+        putchar('\n');
+        return EXIT_OK;
+    }
+    _cleanup_free_ char *def = xasprintf("%s%s", stem, sbom_suffix(fmt));
+    const char *path = out ? out : def;
+    if (json_write_file(path, doc) < 0) {
+        fprintf(stderr, "kiln sbom: cannot write %s: %s\n", path, strerror(errno));
+        return EXIT_FAIL;
+    }
+    fprintf(stderr, "kiln sbom: %s (%s, %zu packages from the image's %s database)\n", path,
+            fmt == SBOM_SPDX ? "SPDX 2.3" : "CycloneDX 1.5", npkgs, streq(family, "deb") ? "dpkg" : "rpm");
+    return EXIT_OK;
+}
+
+static int sbom_image(const char *image, unsigned fmts, const char *out)
 {
     json_t *pkgs = NULL, *osr = NULL;
     const char *family = NULL;
     char *err = NULL;
     /* a SIGINT stops the copy of a filesystem into TMPDIR, which is then removed */
     proc_install_signal_handlers();
-    int r = pkgdb_from_image(image, &pkgs, &osr, &family, &err);
+    json_t *licenses = NULL;
+    int r = pkgdb_from_image(image, &pkgs, &osr, &family, &licenses, &err);
     if (r < 0) {
         fprintf(stderr, "kiln sbom: %s\n", err);
         free(err);
@@ -65,6 +93,7 @@ static int sbom_image(const char *image, enum sbom_format fmt, const char *out)
         fprintf(stderr, "kiln sbom: %s\n", why);
         json_decref(pkgs);
         json_decref(osr);
+        json_decref(licenses);
         return EXIT_FAIL;
     }
     /* name and version: the build manifest next to the image, else the image's os-release */
@@ -85,33 +114,28 @@ static int sbom_image(const char *image, enum sbom_format fmt, const char *out)
     /* the architecture only from a build manifest, and only one kiln knows: a stock image's is not claimed */
     const struct kiln_arch *arch = kiln_arch_find(json_string_value(json_object_get(manifest, "arch")));
     struct sbom_subject sub = {.name = name ? name : base, .version = version ? version : "unknown", .family = family,
-                               .arch = arch ? arch->name : NULL,
-                               .os_release = osr, .file = base, .sha256 = hex, .created = epoch};
-    json_t *doc = sbom_make(fmt, &sub, pkgs);
+                               .arch = arch ? arch->name : NULL, .os_release = osr, .file = base, .sha256 = hex,
+                               .created = epoch, .licenses = licenses};
     int rc = EXIT_OK;
-    if (out && streq(out, "-")) {
-        json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
-        putchar('\n');
-    } else {
-        _cleanup_free_ char *def = xasprintf("%s%s", stem, sbom_suffix(fmt));
-        const char *path = out ? out : def;
-        /* the default name is the one kiln build gives the SBOM it lists and kiln sign signs:
-         * replacing that file unasked would break its signature */
-        if (!out && access(def, F_OK) == 0) {
+    /* all or nothing: no default name in the way of any format before one is written */
+    for (enum sbom_format f = SBOM_SPDX; f <= SBOM_CYCLONEDX && !out; f++) {
+        _cleanup_free_ char *def = xasprintf("%s%s", stem, sbom_suffix(f));
+        if ((fmts & 1u << f) && access(def, F_OK) == 0) {
             fprintf(stderr, "kiln sbom: %s exists (kiln build writes it beside the image, and kiln sign signs it); "
                             "not replaced: name another file with -o FILE, or -o - for stdout\n", def);
             rc = EXIT_FAIL;
-        } else if (json_write_file(path, doc) < 0) {
-            fprintf(stderr, "kiln sbom: cannot write %s: %s\n", path, strerror(errno));
-            rc = EXIT_FAIL;
-        } else
-            fprintf(stderr, "kiln sbom: %s (%s, %zu packages from the image's %s database)\n", path,
-                   fmt == SBOM_SPDX ? "SPDX 2.3" : "CycloneDX 1.5", json_array_size(pkgs),
-                   streq(family, "deb") ? "dpkg" : "rpm");
+        }
     }
-    json_decref(doc);
+    /* every format asked for from the one read of the image */
+    for (enum sbom_format f = SBOM_SPDX; f <= SBOM_CYCLONEDX && rc == EXIT_OK; f++) {
+        if (!(fmts & 1u << f)) continue;
+        json_t *doc = sbom_make(f, &sub, pkgs);
+        rc = write_one(doc, f, stem, out, json_array_size(pkgs), family);
+        json_decref(doc);
+    }
     json_decref(manifest);
     json_decref(pkgs);
     json_decref(osr);
+    json_decref(licenses);
     return rc;
 }

@@ -1,8 +1,13 @@
-/* kiln keygen / sign / verify: minisign-format keys and signatures (src/trust/minisign.c). */
+/* kiln keygen / sign / verify: minisign-format keys and signatures (src/trust/minisign.c);
+ * provenance also as a DSSE envelope (src/trust/dsse.c). */
+#include <errno.h>
+#include <jansson.h>
 
 #include "cmd/common.h"
 #include "cmd/passphrase.h"
+#include "trust/dsse.h"
 #include "trust/minisign.h"
+#include "trust/provenance.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/util.h"
@@ -43,6 +48,72 @@ usage:
     return EXIT_USAGE;
 }
 
+#define PROVENANCE_SUFFIX ".provenance.json"
+#define INTOTO_SUFFIX ".intoto.jsonl"
+
+/* NAME.provenance.json → NAME.intoto.jsonl: the statement as a DSSE envelope signed with the
+ * same key, the form in-toto and SLSA verifiers read. */
+static int sign_dsse(const char *key, const char *pass, const char *file, char **err)
+{
+    _cleanup_free_ char *text = NULL;
+    size_t len;
+    int r = read_regular(file, false, DSSE_MAX, &text, &len);
+    if (r < 0) {
+        *err = fs_open_error(file, r, "kiln signs and verifies regular files only");
+        return r;
+    }
+    json_error_t je;
+    json_t *st = json_loadb(text, len, 0, &je);
+    bool intoto = st && streq(json_string_value(json_object_get(st, "_type")), INTOTO_STATEMENT_TYPE);
+    json_decref(st);
+    if (!intoto) {
+        *err = xasprintf("%s is not an in-toto statement (\"_type\": \"%s\"): no DSSE envelope written", file,
+                         INTOTO_STATEMENT_TYPE);
+        return -EINVAL;
+    }
+    struct ms_seckey *k = NULL;
+    if ((r = ms_seckey_load(key, pass, &k, err)) < 0) return r;
+    _cleanup_free_ char *line = NULL;
+    r = dsse_sign(k, DSSE_INTOTO_TYPE, text, len, &line, err);
+    ms_seckey_free(k);
+    if (r < 0) return r;
+    _cleanup_free_ char *out = xasprintf("%.*s" INTOTO_SUFFIX, (int)(strlen(file) - strlen(PROVENANCE_SUFFIX)), file);
+    _cleanup_free_ char *body = xasprintf("%s\n", line);
+    if ((r = write_file_atomic(out, body, strlen(body), 0644)) < 0) {
+        *err = xasprintf("cannot write %s: %s", out, strerror(-r));
+        return r;
+    }
+    printf("kiln sign: %s (DSSE envelope of %s)\n", out, file);
+    return 0;
+}
+
+/* kiln verify FILE.intoto.jsonl: every envelope signed by the key over an in-toto statement. */
+static int verify_dsse(const char *pub, const char *file)
+{
+    _cleanup_free_ char *text = NULL, *payload = NULL, *err = NULL;
+    size_t len, plen = 0;
+    int r = read_regular(file, false, DSSE_MAX, &text, &len);
+    if (r < 0) {
+        _cleanup_free_ char *why = fs_open_error(file, r, "kiln signs and verifies regular files only");
+        fprintf(stderr, "kiln verify: %s\n", why);
+        return EXIT_USAGE;
+    }
+    char id[17];
+    if (dsse_verify(pub, text, len, file, DSSE_INTOTO_TYPE, &payload, &plen, &err) < 0 || ms_key_id(pub, id, &err) < 0) {
+        fprintf(stderr, "kiln verify: %s\n", err);
+        return EXIT_FAIL;
+    }
+    json_t *st = json_loadb(payload, plen, 0, NULL);
+    const char *pt = json_string_value(json_object_get(st, "predicateType"));
+    bool ok = st && streq(json_string_value(json_object_get(st, "_type")), INTOTO_STATEMENT_TYPE) && pt;
+    if (!ok) fprintf(stderr, "kiln verify: %s: the signed payload is not an in-toto Statement v1\n", file);
+    else
+        printf("kiln verify: %s: DSSE signature by key %s verified; in-toto statement, predicate %s, %zu subject(s)\n", file,
+               id, pt, json_array_size(json_object_get(st, "subject")));
+    json_decref(st);
+    return ok ? EXIT_OK : EXIT_FAIL;
+}
+
 int cmd_sign(int argc, char **argv)
 {
     const char *key = NULL, *tc = NULL;
@@ -75,12 +146,19 @@ int cmd_sign(int argc, char **argv)
             break;
         }
         printf("kiln sign: %s.minisig\n", argv[i]);
+        if (endswith(argv[i], PROVENANCE_SUFFIX) && sign_dsse(key, pass, argv[i], &err) < 0) {
+            fprintf(stderr, "kiln sign: %s\n", err);
+            free(err);
+            rc = EXIT_FAIL;
+            break;
+        }
     }
     if (pass) explicit_bzero(pass, strlen(pass));
     free(pass);
     return rc;
 usage:
-    fprintf(stderr, "usage: kiln sign -k SECRET.key [-t TRUSTED-COMMENT] FILE...   (writes FILE.minisig)\n");
+    fprintf(stderr, "usage: kiln sign -k SECRET.key [-t TRUSTED-COMMENT] FILE...   (writes FILE.minisig;\n"
+                    "  for NAME.provenance.json also NAME.intoto.jsonl, the statement in a DSSE envelope)\n");
     return EXIT_USAGE;
 }
 
@@ -94,6 +172,7 @@ int cmd_verify(int argc, char **argv)
         else file = argv[i];
     }
     if (!pub || !file) goto usage;
+    if (endswith(file, INTOTO_SUFFIX) && !sig) return verify_dsse(pub, file);
     char *err = NULL, *tc = NULL;
     if (ms_verify(pub, file, sig, &tc, &err) < 0) {
         fprintf(stderr, "kiln verify: %s\n", err);
@@ -104,6 +183,7 @@ int cmd_verify(int argc, char **argv)
     free(tc);
     return EXIT_OK;
 usage:
-    fprintf(stderr, "usage: kiln verify -p PUBLIC.pub [-x FILE.minisig] FILE\n");
+    fprintf(stderr, "usage: kiln verify -p PUBLIC.pub [-x FILE.minisig] FILE\n"
+                    "  (FILE.intoto.jsonl: the DSSE envelope kiln sign writes for a provenance, checked as such)\n");
     return EXIT_USAGE;
 }

@@ -946,9 +946,11 @@ static int check_sboms(const char *dir, json_t *m, char **err)
         if (json_object_get(doc, "spdxVersion")) {
             size_t k;
             json_t *pk;
+            /* OPERATING_SYSTEM is SPDX 2.3's spelling, OPERATING-SYSTEM 2.3.1's (and older kiln builds') */
             json_array_foreach(json_object_get(doc, "packages"), k, pk) ok |=
-                streq(jstr(pk, "primaryPackagePurpose"), "OPERATING-SYSTEM") && streq(jstr(pk, "name"), jstr(m, "name")) &&
-                streq(jstr(pk, "versionInfo"), jstr(m, "version"));
+                (streq(jstr(pk, "primaryPackagePurpose"), "OPERATING_SYSTEM") ||
+                 streq(jstr(pk, "primaryPackagePurpose"), "OPERATING-SYSTEM")) &&
+                streq(jstr(pk, "name"), jstr(m, "name")) && streq(jstr(pk, "versionInfo"), jstr(m, "version"));
         } else if (streq(jstr(doc, "bomFormat"), "CycloneDX")) {
             json_t *c = json_object_get(json_object_get(doc, "metadata"), "component");
             ok = streq(jstr(c, "type"), "operating-system") && streq(jstr(c, "name"), jstr(m, "name"));

@@ -1240,11 +1240,14 @@ static const char *family_name(const struct image_spec *s)
 
 /* SPDX and CycloneDX documents of the tree's packages, listed in the manifest with digests.
  * Their time is SOURCE_DATE_EPOCH: a rebuild gives the same bytes. */
-static int write_sboms(struct build_ctx *c, const char *stage_dir, json_t *manifest, json_t *pkgs)
+static int write_sboms(struct build_ctx *c, const char *stage_dir, json_t *manifest, json_t *pkgs, json_t *digests)
 {
+    /* each package's license from its copyright file in the tree (DEP-5) */
+    json_t *licenses = sbom_licenses(c->root_fd, family_name(c->spec), pkgs);
     struct sbom_subject sub = {.name = c->spec->name, .version = c->spec->version, .arch = c->spec->arch->name,
                                .family = family_name(c->spec),
-                               .os_release = json_object_get(manifest, "os_release"), .created = c->epoch};
+                               .os_release = json_object_get(manifest, "os_release"), .created = c->epoch,
+                               .licenses = licenses, .digests = digests};
     json_t *list = json_array();
     json_object_set_new(manifest, "sbom", list);
     const enum sbom_format fmts[] = {SBOM_SPDX, SBOM_CYCLONEDX};
@@ -1255,15 +1258,19 @@ static int write_sboms(struct build_ctx *c, const char *stage_dir, json_t *manif
         int r = json_write_file(path, doc);
         json_decref(doc);
         char hex[65];
-        if (r < 0 || sha256_file_hex(path, hex, NULL) < 0) return build_error(c, "manifest", "cannot write %s", path);
+        if (r < 0 || sha256_file_hex(path, hex, NULL) < 0) {
+            json_decref(licenses);
+            return build_error(c, "manifest", "cannot write %s", path);
+        }
         json_array_append_new(list, json_pack("{s:s, s:s, s:s}", "file", name, "format",
                                               fmts[i] == SBOM_SPDX ? "spdx-2.3" : "cyclonedx-1.5", "sha256", hex));
     }
+    json_decref(licenses);
     return 0;
 }
 
 /* The in-toto / SLSA statement: subjects are every artifact, the SBOMs and the manifest. */
-static int write_provenance(struct build_ctx *c, const char *stage_dir, json_t *manifest, json_t *pkgs,
+static int write_provenance(struct build_ctx *c, const char *stage_dir, json_t *manifest, json_t *pkgs, json_t *digests,
                             const char *manifest_name)
 {
     json_t *subjects = json_array();
@@ -1293,10 +1300,9 @@ static int write_provenance(struct build_ctx *c, const char *stage_dir, json_t *
     json_t *params = json_pack("{s:s, s:s, s:s, s:o, s:I}", "name", c->spec->name, "version", c->spec->version, "layout",
                                c->spec->layout == LAYOUT_IMMUTABLE ? "immutable" : "standard", "outputs", outs,
                                "source_date_epoch", (json_int_t)c->epoch);
-    _cleanup_free_ char *cache = kiln_cache_path(c->spec->family == FAMILY_DEB ? "build/debs" : "build/dnf");
     struct provenance_in in = {
         .spec_path = c->spec->path, .spec_sha256 = shex, .family = family_name(c->spec),
-        .os_release = json_object_get(manifest, "os_release"), .packages = pkgs, .pkg_cache = cache,
+        .os_release = json_object_get(manifest, "os_release"), .packages = pkgs, .digests = digests,
         .subjects = subjects, .parameters = params, .started = c->started, .finished = wall_s(),
     };
     json_t *st = provenance_make(&in);
@@ -1431,9 +1437,13 @@ int image_build(const struct image_spec *s, const struct build_opts *o)
     if (r >= 0) {
         stage_begin("manifest");
         _cleanup_free_ char *mp = path_join(stage_dir, manifest_name);
-        r = write_sboms(&c, stage_dir, manifest, pkgs);
+        /* the package files hashed once, for the SBOMs and the provenance */
+        _cleanup_free_ char *cache = kiln_cache_path(s->family == FAMILY_DEB ? "build/debs" : "build/dnf");
+        json_t *digests = pkgdb_file_digests(family_name(s), pkgs, cache);
+        r = write_sboms(&c, stage_dir, manifest, pkgs, digests);
         if (r >= 0 && json_write_file(mp, manifest) < 0) r = build_error(&c, "manifest", "cannot write %s", mp);
-        if (r >= 0) r = write_provenance(&c, stage_dir, manifest, pkgs, manifest_name);
+        if (r >= 0) r = write_provenance(&c, stage_dir, manifest, pkgs, digests, manifest_name);
+        json_decref(digests);
         if (r >= 0) r = publish_outputs(&c, stage_dir, manifest_name);
         if (r >= 0) stage_end("manifest", "(+ SPDX and CycloneDX SBOMs, SLSA provenance)");
     }

@@ -1,9 +1,17 @@
-/* junit.xml for CI systems: one testsuite per run; metrics as properties; subtests as
- * their own testcases named case/subtest so a CI shows each. Written with libxml2's
+/* junit.xml for CI systems, in the shape Jenkins xunit's junit-10.xsd accepts (the schema most
+ * JUnit consumers follow; tests/data/junit-10.xsd restates it): one testsuite per run; each case
+ * a testcase whose <failure> carries the reason's first line as its message and the reason plus
+ * the tail of the case log as its body; metrics as suite <properties> (a testcase may hold no
+ * properties in that schema) and as lines of the case's <system-out>; subtests as their own
+ * testcases named case/subtest, each failure with its own message. Written with libxml2's
  * xmlTextWriter; text from guests is made well-formed XML first (utf8_sanitize with
- * UTF8_XML: ill-formed UTF-8 and characters XML 1.0 cannot hold become U+FFFD). */
+ * UTF8_XML_DROP and UTF8_STRIP_ANSI: ill-formed UTF-8 becomes U+FFFD, characters XML 1.0 cannot
+ * hold and terminal escapes are dropped). */
 #include <errno.h>
+#include <fcntl.h>
 #include <libxml/xmlwriter.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/case.h"
 #include "report/notifier.h"
@@ -12,6 +20,11 @@
 #include "util/timeutil.h"
 #include "util/utf8.h"
 #include "util/util.h"
+
+/* How much of a failed case's log its <failure> body quotes: the end, where the error is. */
+#define LOG_TAIL_MAX (8u * 1024)
+/* A message attribute is one line a CI shows in a list: the rest is in the body. */
+#define MESSAGE_MAX 512u
 
 struct out {
     xmlTextWriterPtr w;
@@ -28,13 +41,13 @@ static const xmlChar *X(const char *s)
     return (const xmlChar *)s;
 }
 
+enum { XML_TEXT = UTF8_XML_DROP | UTF8_STRIP_ANSI };
+
 /* Secrets masked, then made XML-safe. */
 static char *clean(const char *s)
 {
-    char *m = secret_mask(s ? s : "");
-    char *c = utf8_sanitize(m, strlen(m), UTF8_XML);
-    free(m);
-    return c;
+    _cleanup_free_ char *m = secret_mask(s ? s : "");
+    return utf8_sanitize(m, strlen(m), XML_TEXT);
 }
 
 static void attr(struct out *o, const char *name, const char *value)
@@ -54,12 +67,69 @@ static void end(struct out *o)
     chk(o, xmlTextWriterEndElement(o->w));
 }
 
-static void outcome(struct out *o, int status, const char *reason)
+static void text(struct out *o, const char *s)
+{
+    chk(o, xmlTextWriterWriteString(o->w, X(s)));
+}
+
+/* The first line of a reason, at most MESSAGE_MAX bytes, never cut inside a character. */
+static char *message(const char *reason)
+{
+    _cleanup_free_ char *c = clean(reason);
+    size_t n = strcspn(c, "\r\n");
+    c[n] = 0;
+    return xstrndup(c, utf8_cut(c, MESSAGE_MAX));
+}
+
+/* The last LOG_TAIL_MAX bytes of the case log, from a line start when there is one (else from
+ * the first whole character); NULL when the log cannot be read. The log is a regular file in
+ * the run directory: a link there is not followed. */
+static char *log_tail(const struct kiln_results *r, const char *rel)
+{
+    _cleanup_free_ char *path = path_join(r->dir, rel);
+    struct stat st;
+    int fd = open_regular(path, true, &st);
+    if (fd < 0) return NULL;
+    off_t from = st.st_size > (off_t)LOG_TAIL_MAX ? st.st_size - (off_t)LOG_TAIL_MAX : 0;
+    char *buf = xmalloc(LOG_TAIL_MAX + 1);
+    ssize_t n = pread(fd, buf, LOG_TAIL_MAX, from);
+    close(fd);
+    if (n < 0) {
+        free(buf);
+        return NULL;
+    }
+    size_t at = 0;
+    if (from > 0) {
+        char *nl = memchr(buf, '\n', (size_t)n);
+        if (nl && nl + 1 < buf + n) at = (size_t)(nl + 1 - buf);
+        else
+            while (at < (size_t)n && at < 3 && ((unsigned char)buf[at] & 0xC0) == 0x80) at++;
+    }
+    /* bytes first (a log may hold NULs), then the masking its writer already did, once more */
+    _cleanup_free_ char *u = utf8_sanitize(buf + at, (size_t)n - at, XML_TEXT);
+    free(buf);
+    return secret_mask(u);
+}
+
+static void outcome(struct out *o, const struct kiln_results *r, int status, const char *reason, const char *log_rel)
 {
     if (status != ST_FAILED && status != ST_ATTEMPTED && status != ST_SKIPPED) return;
     bool skip = status == ST_SKIPPED;
     start(o, skip ? "skipped" : "failure");
-    attr(o, "message", reason ? reason : skip ? "skipped" : "failed");
+    _cleanup_free_ char *msg = message(reason && *reason ? reason : skip ? "skipped" : "failed");
+    chk(o, xmlTextWriterWriteAttribute(o->w, X("message"), X(msg)));
+    if (!skip) {
+        attr(o, "type", kiln_status_names[status]);
+        _cleanup_free_ char *why = clean(reason);
+        _cleanup_free_ char *tail = log_rel ? log_tail(r, log_rel) : NULL;
+        text(o, why);
+        if (tail && *tail) {
+            _cleanup_free_ char *head = xasprintf("%s--- end of %s ---\n", *why ? "\n\n" : "", log_rel);
+            _cleanup_free_ char *h = clean(head);
+            text(o, h);
+            text(o, tail);
+        }
+    }
     end(o);
 }
 
@@ -69,6 +139,57 @@ static void testcase(struct out *o, const char *classname, const char *name, dou
     attr(o, "classname", classname);
     attr(o, "name", name);
     chk(o, xmlTextWriterWriteFormatAttribute(o->w, X("time"), "%.3f", duration_s));
+}
+
+static char *metric_value(const struct kiln_metric *m)
+{
+    return *m->unit ? xasprintf("%g %s", m->value, m->unit) : xasprintf("%g", m->value);
+}
+
+static void property(struct out *o, const char *name, const char *value)
+{
+    start(o, "property");
+    attr(o, "name", name);
+    attr(o, "value", value ? value : "");
+    end(o);
+}
+
+/* Run facts and every case's metrics ("metric.CASE.NAME"), for CI plots. */
+static void suite_properties(struct out *o, const struct kiln_results *r)
+{
+    start(o, "properties");
+    property(o, "platform", r->platform);
+    property(o, "accel", r->accel);
+    for (size_t i = 0; i < r->n; i++)
+        for (size_t k = 0; k < r->v[i].nmetrics; k++) {
+            const struct kiln_metric *m = &r->v[i].metrics[k];
+            _cleanup_free_ char *name = xasprintf("metric.%s.%s", r->v[i].id, m->name);
+            _cleanup_free_ char *value = metric_value(m);
+            property(o, name, value);
+        }
+    end(o);
+}
+
+/* The case's log path and its metrics with their verdicts, one per line. */
+static void system_out(struct out *o, const struct kiln_result *c)
+{
+    if (!c->log_rel && !c->nmetrics) return;
+    struct sbuf b = {0};
+    if (c->log_rel) sbuf_printf(&b, "log: %s\n", c->log_rel);
+    for (size_t k = 0; k < c->nmetrics; k++) {
+        const struct kiln_metric *m = &c->metrics[k];
+        _cleanup_free_ char *v = metric_value(m);
+        sbuf_printf(&b, "metric %s = %s", m->name, v);
+        if (m->has_threshold)
+            sbuf_printf(&b, " (threshold %s %g: %s)", m->higher_is_better ? ">=" : "<=", m->threshold,
+                        m->ok ? "ok" : "missed");
+        sbuf_puts(&b, "\n");
+    }
+    _cleanup_free_ char *t = clean(b.s);
+    sbuf_free(&b);
+    start(o, "system-out");
+    text(o, t);
+    end(o);
 }
 
 static int run_finished(void *self, const struct kiln_results *r)
@@ -81,7 +202,7 @@ static int run_finished(void *self, const struct kiln_results *r)
         for (size_t k = 0; k < r->v[i].nsubtests; k++) {
             int st = r->v[i].subtests[k].status;
             tests++;
-            failures += st == ST_FAILED;
+            failures += st == ST_FAILED || st == ST_ATTEMPTED;
             skipped += st == ST_SKIPPED;
         }
     char when[32];
@@ -97,6 +218,10 @@ static int run_finished(void *self, const struct kiln_results *r)
     chk(&o, xmlTextWriterStartDocument(o.w, "1.0", "UTF-8", NULL));
     start(&o, "testsuites");
     attr(&o, "name", "kiln");
+    chk(&o, xmlTextWriterWriteFormatAttribute(o.w, X("tests"), "%zu", tests));
+    chk(&o, xmlTextWriterWriteFormatAttribute(o.w, X("failures"), "%zu", failures));
+    chk(&o, xmlTextWriterWriteAttribute(o.w, X("errors"), X("0")));
+    chk(&o, xmlTextWriterWriteFormatAttribute(o.w, X("time"), "%.3f", r->duration_s));
     start(&o, "testsuite");
     attr(&o, "name", r->name);
     chk(&o, xmlTextWriterWriteFormatAttribute(o.w, X("tests"), "%zu", tests));
@@ -105,36 +230,22 @@ static int run_finished(void *self, const struct kiln_results *r)
     chk(&o, xmlTextWriterWriteFormatAttribute(o.w, X("skipped"), "%zu", skipped));
     chk(&o, xmlTextWriterWriteFormatAttribute(o.w, X("time"), "%.3f", r->duration_s));
     chk(&o, xmlTextWriterWriteAttribute(o.w, X("timestamp"), X(when)));
+    if (r->id) attr(&o, "id", r->id);
+    suite_properties(&o, r);
     for (size_t i = 0; i < r->n; i++) {
         const struct kiln_result *c = &r->v[i];
         _cleanup_free_ char *cls = xasprintf("kiln.%s", c->c->area);
         testcase(&o, cls, c->id, c->duration_s);
-        if (c->nmetrics) {
-            start(&o, "properties");
-            for (size_t k = 0; k < c->nmetrics; k++) {
-                _cleanup_free_ char *name = xasprintf("metric.%s", c->metrics[k].name);
-                _cleanup_free_ char *value = *c->metrics[k].unit
-                                                 ? xasprintf("%g %s", c->metrics[k].value, c->metrics[k].unit)
-                                                 : xasprintf("%g", c->metrics[k].value);
-                start(&o, "property");
-                attr(&o, "name", name);
-                attr(&o, "value", value);
-                end(&o);
-            }
-            end(&o);
-        }
-        outcome(&o, c->status, c->reason);
-        if (c->log_rel) {
-            _cleanup_free_ char *text = xasprintf("log: %s", c->log_rel);
-            _cleanup_free_ char *t = clean(text);
-            chk(&o, xmlTextWriterWriteElement(o.w, X("system-out"), X(t)));
-        }
+        outcome(&o, r, c->status, c->reason, c->log_rel);
+        system_out(&o, c);
         end(&o);
         _cleanup_free_ char *subcls = xasprintf("kiln.%s.%s", c->c->area, c->id);
         for (size_t k = 0; k < c->nsubtests; k++) {
             const struct kiln_subtest *s = &c->subtests[k];
             testcase(&o, subcls, s->name, s->duration_s);
-            outcome(&o, s->status, s->reason);
+            /* a CI lists failures by message: one without a reason (a bare TAP "not ok") says which */
+            _cleanup_free_ char *said = s->reason && *s->reason ? NULL : xasprintf("%s failed", s->name);
+            outcome(&o, r, s->status, said ? said : s->reason, NULL);
             end(&o);
         }
     }

@@ -569,6 +569,25 @@ int ms_verify_data_trusted(const char *const *pubkeys, size_t n, const void *dat
     return verify_msg(pub, &(struct msg){.data = data, .len = len, .name = name}, &ps, sig_name, trusted, err);
 }
 
+int ms_sign_raw(const struct ms_seckey *k, const void *msg, size_t len, uint8_t sig[64])
+{
+    return ed_sign(k, msg, len, sig);
+}
+
+int ms_verify_raw(const char *pubkey_path, const void *msg, size_t len, const uint8_t sig[64], char **err)
+{
+    uint8_t pk[PK_LEN];
+    int r = crypto_ready(err);
+    if (r < 0) return r;
+    r = read_b64_file(pubkey_path, pk, sizeof pk, err);
+    if (r < 0) return r;
+    if (memcmp(pk, "Ed", 2)) {
+        *err = xasprintf("%s: not an Ed25519 minisign public key", pubkey_path);
+        return -EINVAL;
+    }
+    return ed_verify(pk + 10, msg, len, sig) ? 0 : -EPERM;
+}
+
 int ms_key_id(const char *pubkey_path, char key_id[17], char **err)
 {
     uint8_t pk[PK_LEN];

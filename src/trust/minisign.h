@@ -37,6 +37,12 @@ int ms_sign_data(const struct ms_seckey *k, const void *data, size_t len, const 
  * the data and the signature (their file names). */
 int ms_verify_data_trusted(const char *const *pubkeys, size_t n, const void *data, size_t len, const char *name,
                            const char *sig_text, const char *sig_name, char **trusted, char key_id[17], char **err);
+/* Ed25519 over the bytes themselves, not minisign's hashed form: for formats that define what
+ * is signed (DSSE's pre-authentication encoding). sig gets the 64-byte signature. */
+int ms_sign_raw(const struct ms_seckey *k, const void *msg, size_t len, uint8_t sig[64]);
+/* Checks such a signature with a public key file: 0, -EPERM when it does not match, or -errno
+ * with *err set when the key cannot be read. */
+int ms_verify_raw(const char *pubkey_path, const void *msg, size_t len, const uint8_t sig[64], char **err);
 /* The key id FILE.minisig names (no hashing). */
 int ms_sig_key_id(const char *file, char key_id[17], char **err);
 /* Cheap check before any hashing: FILE.minisig exists, parses, and names a trusted key. */

@@ -3,11 +3,17 @@
 #include "trust/pkgdb.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <glob.h>
 #include <sys/stat.h>
 
 #include "image/inspect.h"
+#include "trust/sbom.h"
+#include "util/digest.h"
 #include "util/fs.h"
 #include "util/proc.h"
+#include "util/utf8.h"
 #include "util/util.h"
 
 static int cmp_pkg(const void *a, const void *b)
@@ -17,15 +23,11 @@ static int cmp_pkg(const void *a, const void *b)
     return r ? r : strcmp(json_string_value(json_object_get(x, "arch")), json_string_value(json_object_get(y, "arch")));
 }
 
-/* A JSON string of bytes from an image's database, which need not be UTF-8: bytes that are not
- * become '?' rather than losing the field (json_string refuses them). */
+/* A JSON string of bytes from an image's database, which need not be UTF-8: ill-formed bytes
+ * become U+FFFD and the rest of the text is kept (json_string refuses the whole string). */
 static json_t *json_text(const char *v)
 {
-    json_t *j = json_string(v);
-    if (j) return j;
-    _cleanup_free_ char *c = xstrdup(v);
-    for (char *p = c; *p; p++)
-        if ((unsigned char)*p >= 0x80) *p = '?';
+    _cleanup_free_ char *c = utf8_sanitize(v, strlen(v), 0);
     return json_string(c);
 }
 
@@ -115,7 +117,41 @@ json_t *pkgdb_parse(const char *family, char *text)
     return arr;
 }
 
-int pkgdb_from_image(const char *image, json_t **pkgs, json_t **os_release, const char **family, char **err)
+/* The copyright files of pkgs copied out of the image into dir, then read as sbom_licenses does. */
+static int image_licenses(const char *image, json_t *pkgs, const char *dir, json_t **out, char **err)
+{
+    size_t n = json_array_size(pkgs);
+    char **items = xcalloc(n ? n : 1, sizeof *items);
+    size_t k = 0;
+    const char *prev = "";
+    for (size_t i = 0; i < n; i++) {
+        const char *name = json_string_value(json_object_get(json_array_get(pkgs, i), "name"));
+        /* multiarch copies (sorted together) share one file; a name that is not a plain one is
+         * not looked for */
+        if (!name || strpbrk(name, "/\\\"\n") || name[0] == '.' || streq(prev, name)) continue;
+        items[k++] = xasprintf("/usr/share/doc/%s/copyright", name);
+        prev = name;
+    }
+    _cleanup_free_ char *docs = path_join(dir, "doc");
+    char *why = NULL;
+    int r = mkdir_p(docs, 0700);
+    if (r == 0) r = image_extract(image, (const char *const *)items, k, docs, &why);
+    for (size_t i = 0; i < k; i++) free(items[i]);
+    free(items);
+    /* licenses are extra: a copy that failed leaves them out, only an interrupt stops */
+    if (r == -EINTR) {
+        *err = why ? why : xstrdup("interrupted");
+        return r;
+    }
+    free(why);
+    int fd = open(docs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    *out = r > 0 && fd >= 0 ? sbom_licenses(fd, "deb", pkgs) : json_object();
+    if (fd >= 0) close(fd);
+    return 0;
+}
+
+int pkgdb_from_image(const char *image, json_t **pkgs, json_t **os_release, const char **family, json_t **licenses,
+                     char **err)
 {
     json_t *info;
     int r = image_inspect(image, &info, err);
@@ -168,6 +204,14 @@ int pkgdb_from_image(const char *image, json_t **pkgs, json_t **os_release, cons
                              image, streq(*family, "deb") ? "dpkg" : "rpm",
                              streq(*family, "deb") ? "/var/lib/dpkg/status" : in_sysimage ? dirs[0] : dirs[1]);
             r = -ENODATA;
+        }
+        if (r == 0 && licenses) {
+            if (streq(*family, "deb")) r = image_licenses(image, *pkgs, dir, licenses, err);
+            else *licenses = json_object();
+            if (r < 0) {
+                json_decref(*pkgs);
+                *pkgs = NULL;
+            }
         }
     }
     rm_rf(dir);
@@ -228,4 +272,54 @@ char *pkgdb_purl(const char *family, json_t *pkg, const char *distro_id, const c
         purl_enc(&b, epoch);
     }
     return sbuf_steal(&b);
+}
+
+char *pkgdb_digest_key(json_t *pkg)
+{
+    const char *name = json_string_value(json_object_get(pkg, "name"));
+    const char *arch = json_string_value(json_object_get(pkg, "arch"));
+    return xasprintf("%s:%s", name ? name : "", arch ? arch : "");
+}
+
+/* The package file a package was installed from, in kiln's package cache: apt's name
+ * (NAME_VERSION_ARCH.deb, ':' as %3a) or dnf's (NAME-VERSION-RELEASE.ARCH.rpm, no epoch). */
+static char *package_file(const char *cache, const char *family, json_t *p)
+{
+    const char *name = json_string_value(json_object_get(p, "name"));
+    const char *ver = json_string_value(json_object_get(p, "version"));
+    const char *arch = json_string_value(json_object_get(p, "arch"));
+    if (!cache || !name || !ver || !arch) return NULL;
+    if (streq(family, "deb")) {
+        struct sbuf b = {0};
+        sbuf_printf(&b, "%s/%s_", cache, name);
+        for (const char *c = ver; *c; c++)
+            if (*c == ':') sbuf_puts(&b, "%3a");
+            else sbuf_printf(&b, "%c", *c);
+        sbuf_printf(&b, "_%s.deb", arch);
+        if (file_exists(b.s)) return sbuf_steal(&b);
+        sbuf_free(&b);
+        return NULL;
+    }
+    const char *colon = strchr(ver, ':');
+    _cleanup_free_ char *pat = xasprintf("%s/*/packages/%s-%s.%s.rpm", cache, name, colon ? colon + 1 : ver, arch);
+    glob_t g = {0};
+    char *found = NULL;
+    if (glob(pat, 0, NULL, &g) == 0 && g.gl_pathc) found = xstrdup(g.gl_pathv[0]);
+    globfree(&g);
+    return found;
+}
+
+json_t *pkgdb_file_digests(const char *family, json_t *pkgs, const char *cache)
+{
+    json_t *out = json_object();
+    size_t i;
+    json_t *p;
+    json_array_foreach(pkgs, i, p) {
+        _cleanup_free_ char *file = package_file(cache, family, p);
+        char hx[65];
+        if (!file || sha256_file_hex(file, hx, NULL) < 0) continue;
+        _cleanup_free_ char *key = pkgdb_digest_key(p);
+        json_object_set_new(out, key, json_string(hx));
+    }
+    return out;
 }

@@ -1,6 +1,5 @@
 #include "trust/provenance.h"
 
-#include <glob.h>
 #include <unistd.h>
 
 #include "trust/pkgdb.h"
@@ -8,34 +7,6 @@
 #include "util/fs.h"
 #include "util/timeutil.h"
 #include "util/util.h"
-
-/* The package file a package was installed from, in kiln's package cache: apt's name
- * (NAME_VERSION_ARCH.deb, ':' as %3a) or dnf's (NAME-VERSION-RELEASE.ARCH.rpm, no epoch). */
-static char *package_file(const char *cache, const char *family, json_t *p)
-{
-    const char *name = json_string_value(json_object_get(p, "name"));
-    const char *ver = json_string_value(json_object_get(p, "version"));
-    const char *arch = json_string_value(json_object_get(p, "arch"));
-    if (!cache || !name || !ver || !arch) return NULL;
-    if (streq(family, "deb")) {
-        struct sbuf b = {0};
-        sbuf_printf(&b, "%s/%s_", cache, name);
-        for (const char *c = ver; *c; c++)
-            if (*c == ':') sbuf_puts(&b, "%3a");
-            else sbuf_printf(&b, "%c", *c);
-        sbuf_printf(&b, "_%s.deb", arch);
-        if (file_exists(b.s)) return sbuf_steal(&b);
-        sbuf_free(&b);
-        return NULL;
-    }
-    const char *colon = strchr(ver, ':');
-    _cleanup_free_ char *pat = xasprintf("%s/*/packages/%s-%s.%s.rpm", cache, name, colon ? colon + 1 : ver, arch);
-    glob_t g = {0};
-    char *found = NULL;
-    if (glob(pat, 0, NULL, &g) == 0 && g.gl_pathc) found = xstrdup(g.gl_pathv[0]);
-    globfree(&g);
-    return found;
-}
 
 json_t *provenance_make(const struct provenance_in *in)
 {
@@ -52,11 +23,9 @@ json_t *provenance_make(const struct provenance_in *in)
         json_t *d = json_object();
         json_object_set_new(d, "uri", json_string(purl));
         json_object_set_new(d, "name", json_incref(json_object_get(p, "name")));
-        _cleanup_free_ char *file = package_file(in->pkg_cache, in->family, p);
-        char hx[65];
-        if (file && sha256_file_hex(file, hx, NULL) == 0) {
-            json_object_set_new(d, "digest", json_pack("{s:s}", "sha256", hx));
-        }
+        _cleanup_free_ char *key = pkgdb_digest_key(p);
+        const char *hx = json_string_value(json_object_get(in->digests, key));
+        if (hx) json_object_set_new(d, "digest", json_pack("{s:s}", "sha256", hx));
         json_array_append_new(deps, d);
     }
     json_t *ext = json_object();

@@ -12,7 +12,7 @@ struct provenance_in {
     const char *family;      /* "deb" | "rpm" */
     json_t *os_release;
     json_t *packages;        /* pkgdb_list */
-    const char *pkg_cache;   /* where the package files were kept (build/debs, build/dnf) */
+    json_t *digests;         /* pkgdb_file_digests: the package files' sha256, or NULL */
     json_t *subjects;        /* [{name, digest: {sha256}}] */
     json_t *parameters;      /* anything else the build was asked for (outputs, layout, epoch) */
     int64_t started, finished;

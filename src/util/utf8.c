@@ -76,8 +76,9 @@ char *utf8_sanitize(const char *s, size_t len, unsigned flags)
             continue;
         }
         uint32_t cp = 0;
+        bool xml = flags & (UTF8_XML | UTF8_XML_DROP);
         size_t sub, k = decode((const unsigned char *)s + i, len - i, &cp, &sub);
-        if (k && cp && (!(flags & UTF8_XML) || utf8_xml_char(cp)) && !(cp == 0x1B && (flags & UTF8_STRIP_ANSI))) {
+        if (k && cp && (!xml || utf8_xml_char(cp)) && !(cp == 0x1B && (flags & UTF8_STRIP_ANSI))) {
             i += k, run += k;
             continue;
         }
@@ -85,6 +86,11 @@ char *utf8_sanitize(const char *s, size_t len, unsigned flags)
         run = 0;
         if (cp == 0x1B && k && (flags & UTF8_STRIP_ANSI)) {
             i += ansi_len(s + i, len - i);
+            continue;
+        }
+        /* well-formed, but a character XML cannot hold: a reader loses nothing it could show */
+        if (k && (flags & UTF8_XML_DROP)) {
+            i += k;
             continue;
         }
         sbuf_puts(&b, repl);

@@ -16,10 +16,11 @@ bool utf8_xml_char(uint32_t cp);
 enum {
     UTF8_STRIP_ANSI = 1 << 0, /* drop terminal escape sequences (ECMA-48 CSI and OSC, ESC + one byte) */
     UTF8_XML = 1 << 1,        /* also replace code points XML 1.0 cannot hold (C0 controls, U+FFFE, U+FFFF) */
+    UTF8_XML_DROP = 1 << 2,   /* as UTF8_XML, but drop those code points (and NUL) instead of replacing them */
 };
 
 /* A copy of s[0..len) that is well-formed UTF-8 and NUL-free: every maximal ill-formed
- * subsequence (and every NUL) becomes one U+FFFD, as the Unicode Standard recommends (3.9,
+ * subsequence (and every NUL, unless UTF8_XML_DROP) becomes one U+FFFD, as the Unicode Standard recommends (3.9,
  * "U+FFFD Substitution of Maximal Subparts"); flags as above. Caller frees. */
 char *utf8_sanitize(const char *s, size_t len, unsigned flags);
 

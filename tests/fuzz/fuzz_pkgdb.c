@@ -5,9 +5,11 @@
 #include <string.h>
 
 #include "trust/pkgdb.h"
+#include "trust/sbom.h"
 
 /* Any bytes as what dpkg-query / rpm print for an image's database (the image chooses every
- * field): a package list, never a crash. */
+ * field): a package list, never a crash. The same bytes as a package's copyright file (DEP-5):
+ * a license expression or none. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const char *const families[] = {"deb", "rpm"};
@@ -26,5 +28,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         json_decref(a);
         free(text);
     }
+    json_t *refs = json_object();
+    char *expr = sbom_dep5_license((const char *)data, size, "/usr/share/doc/fuzz/copyright", refs);
+    free(expr);
+    json_decref(refs);
     return 0;
 }

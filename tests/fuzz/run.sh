@@ -3,7 +3,7 @@
 # time from the seed corpus. usage: tests/fuzz/run.sh [SECONDS_PER_TARGET [TARGET...]]
 set -eu
 secs=${1:-10}
-targets="tap ltp junit runbook console disk spec archive minisign inspect pkgdb secret gallery yaml decide api manifest omaha rootfs_tar dashboard"
+targets="tap ltp junit runbook console disk spec archive minisign dsse inspect pkgdb secret gallery yaml decide api manifest omaha rootfs_tar dashboard"
 [ $# -gt 1 ] && shift && targets="$*"
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -29,7 +29,8 @@ sources() {
         disk) echo "$image" ;;
         inspect) echo "$image $root/src/image/inspect.c $root/src/image/ext4.c $root/src/image/rootfs_tar.c" ;;
         minisign) echo "$root/src/trust/minisign.c" ;;
-        pkgdb) echo "$root/src/trust/pkgdb.c $image $root/src/image/inspect.c $root/src/image/rootfs_tar.c" ;;
+        dsse) echo "$root/src/trust/dsse.c $root/src/trust/minisign.c" ;;
+        pkgdb) echo "$root/src/trust/pkgdb.c $root/src/trust/sbom.c $root/src/util/inroot.c $image $root/src/image/inspect.c $root/src/image/rootfs_tar.c" ;;
         rootfs_tar) echo "$image $root/src/image/inspect.c $root/src/image/rootfs_tar.c" ;;
         spec) echo "$root/src/image/spec.c $root/src/trust/minisign.c" ;;
         archive) echo "$root/src/report/archive.c" ;;
@@ -49,7 +50,7 @@ for t in $targets; do
     clang $flags -o "$out/fuzz_$t" "$here/fuzz_$t.c" $(sources $t) $util $model $libs
     mkdir -p "$out/corpus-$t"
     maxlen=16384
-    case $t in disk | inspect | rootfs_tar) maxlen=70000 ;; archive | minisign) maxlen=8192 ;; esac
+    case $t in disk | inspect | rootfs_tar) maxlen=70000 ;; archive | minisign | dsse) maxlen=8192 ;; esac
     if "$out/fuzz_$t" -max_total_time="$secs" -max_len=$maxlen -timeout=10 -rss_limit_mb=2048 -artifact_prefix="$out/fuzz_$t-" \
         "$out/corpus-$t" "$here/corpus/$t" > "$out/fuzz_$t.log" 2>&1; then
         # a target that ran no input (a harness or corpus that never got going) has proved nothing

@@ -32,6 +32,11 @@ printf 'ID=kiln-hostile\nVERSION_ID=1\nPRETTY_NAME="Hostile Test 1"\n' > tree/us
 ln -s ../usr/lib/os-release tree/etc/os-release
 printf 'Package: hello\nStatus: install ok installed\nArchitecture: amd64\nVersion: 2.10-3\nMaintainer: T <t@example.org>\nDescription: x\n\nPackage: zed\nStatus: install ok installed\nArchitecture: all\nVersion: 1.0\nMaintainer: T <t@example.org>\nDescription: x\n' \
     > tree/var/lib/dpkg/status
+# copyright files: hello's machine-readable (DEP-5), zed's free-form
+mkdir -p tree/usr/share/doc/hello tree/usr/share/doc/zed
+printf 'Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\nFiles: *\nCopyright: 1992 FSF\nLicense: GPL-3+\n\nFiles: lib/t.c\nCopyright: 2001 B\nLicense: Hello-Tables\n Use them,\n .\n keep this.\n' \
+    > tree/usr/share/doc/hello/copyright
+printf 'zed is in the public domain, more or less.\n' > tree/usr/share/doc/zed/copyright
 mke2fs -q -F -t ext4 -d tree fs.img $(( (40000 - 2048 + 1) / 2 ))k || fail "mke2fs"
 truncate -s 24M disk.raw
 sgdisk -n 1:2048:40000 -t 1:8300 disk.raw > /dev/null || fail "sgdisk"
@@ -56,8 +61,21 @@ contained 1 "$KILN" sbom disk.qcow2
 expect_err "kiln sbom: disk.spdx.json exists (kiln build writes it beside the image, and kiln sign signs it); not replaced: name another file with -o FILE, or -o - for stdout"
 [ "$(cat disk.spdx.json)" = signed ] || fail "kiln sbom replaced the existing disk.spdx.json"
 rm disk.spdx.json
+# one pass writes both formats, each valid against its JSON schema, with hello's license
+# from its DEP-5 copyright file and zed's (free-form) NOASSERTION
 contained 0 "$KILN" sbom disk.qcow2
 expect_jq disk.spdx.json '[.packages[1:][].name] | join(",")' hello,zed
+expect_in "$T/err" "kiln sbom: disk.cdx.json (CycloneDX 1.5, 2 packages from the image's dpkg database)"
+expect_jq disk.spdx.json '[.packages[1:][].licenseDeclared] | join(",")' "GPL-3.0-or-later AND LicenseRef-Hello-Tables,NOASSERTION"
+expect_jq disk.spdx.json '.hasExtractedLicensingInfos | map("\(.licenseId)=\(.extractedText)") | join(",")' "LicenseRef-Hello-Tables=Use them,
+
+keep this."
+expect_jq disk.cdx.json '[.components[] | .licenses[0].expression // "none"] | join(",")' "GPL-3.0-or-later AND LicenseRef-Hello-Tables,none"
+for f in spdx:disk.spdx.json cyclonedx:disk.cdx.json; do
+    NODE_PATH=${KILN_VALIDATORS:-/usr/local/lib/kiln-validators}/node_modules node "$KILN_ROOT/tests/tools/validate-sbom.js" "${f%%:*}" "${f#*:}" ||
+        fail "${f#*:} is not valid ${f%%:*} (validators: scripts/deps.sh)"
+done
+rm disk.cdx.json
 contained 0 "$KILN" sbom disk.qcow2 -o -
 [ "$(jq -r '.spdxVersion' "$T/out")" = SPDX-2.3 ] || fail "kiln sbom -o - did not print the SBOM alone on stdout"
 # a dpkg status that is a symbolic link is followed inside the image's root, never on the

@@ -63,7 +63,7 @@ spdx=out1/$base.spdx.json
 jq -r '.packages[1:][].name' "$spdx" | sort -u > spdx-names.txt
 diff db-names.txt spdx-names.txt > /dev/null || { diff db-names.txt spdx-names.txt | head; fail "SPDX packages differ from the image's dpkg database"; }
 expect_jq "$spdx" .spdxVersion SPDX-2.3
-expect_jq "$spdx" '.packages[0].primaryPackagePurpose' OPERATING-SYSTEM
+expect_jq "$spdx" '.packages[0].primaryPackagePurpose' OPERATING_SYSTEM
 expect_jq "$spdx" '[.packages[].SPDXID | test("^SPDXRef-[A-Za-z0-9.-]+$")] | all' true
 expect_jq "$spdx" '[.packages[1:][] | .externalRefs[0].referenceLocator | startswith("pkg:deb/debian/")] | all' true
 expect_jq "$spdx" '[.relationships[] | select(.relationshipType=="CONTAINS")] | length' "$(wc -l < db-names.txt)"
@@ -72,10 +72,40 @@ expect_jq "$spdx" '.packages[] | select(.name=="openssh-server") | .externalRefs
 cdx=out1/$base.cdx.json
 expect_jq "$cdx" '"\(.bomFormat) \(.specVersion) \(.metadata.component.type)"' "CycloneDX 1.5 operating-system"
 expect_jq "$cdx" '.components | length' "$(wc -l < db-names.txt)"
-# kiln sbom reads the same list back out of the qcow2
-"$KILN" sbom "out1/$base.qcow2" -o from-image.spdx.json > sbom.txt 2>&1 || { cat sbom.txt; fail "kiln sbom"; }
-jq -r '.packages[1:][].name' from-image.spdx.json | sort -u | diff -q db-names.txt - > /dev/null || fail "kiln sbom of the qcow2 differs"
-expect_jq from-image.spdx.json '.packages[0].checksums[0].checksumValue' "$(sha256sum "out1/$base.qcow2" | cut -d' ' -f1)"
+# each package's checksum is its .deb's; its declared license comes from its copyright file
+# where that file is machine-readable (DEP-5: a Format: line naming copyright-format), and only there
+v=$(jq -r '.packages[] | select(.name=="openssh-server") | .version' "$m" | sed 's/:/%3a/g')
+d=$(sha256sum "${KILN_CACHE:-$HOME/.cache/kiln}/build/debs/openssh-server_${v}_amd64.deb" | cut -d' ' -f1)
+expect_jq "$spdx" '.packages[] | select(.name=="openssh-server") | .checksums[0] | "\(.algorithm) \(.checksumValue)"' "SHA256 $d"
+expect_jq "$cdx" '.components[] | select(.name=="openssh-server") | .hashes[0] | "\(.alg) \(.content)"' "SHA-256 $d"
+: > dep5-names.txt
+while read -r p; do
+    debugfs -R "cat /usr/share/doc/$p/copyright" rootfs.img 2>/dev/null | head -n 1 | grep -q '^Format:.*copyright-format' &&
+        echo "$p" >> dep5-names.txt
+done < db-names.txt
+[ "$(wc -l < dep5-names.txt)" -gt 20 ] || fail "only $(wc -l < dep5-names.txt) machine-readable copyright files in the image"
+jq -r '.packages[1:][] | select(.licenseDeclared != "NOASSERTION") | .name' "$spdx" | sort -u |
+    diff dep5-names.txt - > /dev/null || { diff dep5-names.txt - | head; fail "packages with a declared license are not those with a DEP-5 copyright file"; }
+expect_jq "$spdx" '[.hasExtractedLicensingInfos[] | .licenseId | test("^LicenseRef-[A-Za-z0-9.-]+$")] | all' true
+expect_jq "$cdx" '[.components[] | select(.licenses) | .name] | length' "$(wc -l < dep5-names.txt)"
+# both validate against their formats' JSON schemas
+validate() { NODE_PATH=${KILN_VALIDATORS:-/usr/local/lib/kiln-validators}/node_modules node "$root/tests/tools/validate-sbom.js" "$@" ||
+    fail "$2 is not valid $1 (validators: scripts/deps.sh)"; }
+validate spdx "$spdx"
+validate cyclonedx "$cdx"
+# kiln sbom reads the same list back out of the qcow2, both formats in one pass
+mkdir img && cp "out1/$base.qcow2" img/
+"$KILN" sbom "img/$base.qcow2" > sbom.txt 2>&1 || { cat sbom.txt; fail "kiln sbom"; }
+expect_in sbom.txt "kiln sbom: img/$base.spdx.json (SPDX 2.3, $(wc -l < db-names.txt) packages from the image's dpkg database)"
+expect_in sbom.txt "kiln sbom: img/$base.cdx.json (CycloneDX 1.5, $(wc -l < db-names.txt) packages from the image's dpkg database)"
+validate spdx "img/$base.spdx.json"
+validate cyclonedx "img/$base.cdx.json"
+jq -r '.packages[1:][].name' "img/$base.spdx.json" | sort -u | diff -q db-names.txt - > /dev/null || fail "kiln sbom of the qcow2 differs"
+expect_jq "img/$base.spdx.json" '.packages[0].checksums[0].checksumValue' "$(sha256sum "img/$base.qcow2" | cut -d' ' -f1)"
+# the same licenses as the build found in its tree
+[ "$(jq -c '[.packages[1:][] | [.name, .licenseDeclared]]' "img/$base.spdx.json")" = "$(jq -c '[.packages[1:][] | [.name, .licenseDeclared]]' "$spdx")" ] ||
+    fail "kiln sbom of the image declares other licenses than kiln build"
+rm -rf img
 # provenance: in-toto statement, SLSA v1 predicate, the spec's digest, every artifact a subject
 pv=out1/$base.provenance.json
 expect_jq "$pv" '"\(._type) \(.predicateType)"' "https://in-toto.io/Statement/v1 https://slsa.dev/provenance/v1"

@@ -2,8 +2,9 @@
 # What a script test prints, end to end, without a VM: the ready platform on this machine
 # through an OpenSSH server on loopback runs one script per file of tests/data/inputs (each
 # prints the file and exits 0). Checks the verdicts and subtests in results.json, that every
-# TAP stream gets the verdict Perl's prove gives it, that junit.xml passes xmllint --noout
-# whatever bytes were printed, and that an extension directory yielding no test is refused.
+# TAP stream gets the verdict Perl's prove gives it, that junit.xml is valid against junit-10.xsd
+# (xmllint --schema) whatever bytes were printed, that no escape reaches the terminal, and that
+# an extension directory yielding no test is refused.
 . "$(dirname "$0")/lib.sh"
 command -v prove >/dev/null || { echo "prove (perl) not installed"; exit 77; }
 command -v xmllint >/dev/null || { echo "xmllint (libxml2-utils) not installed"; exit 77; }
@@ -88,12 +89,23 @@ done
 
 # bytes: junit.xml stays well-formed; results.json keeps the text, U+FFFD only for invalid bytes
 xmllint --noout runs/latest/junit.xml || fail "junit.xml is not well-formed XML"
+xmllint --noout --nonet --schema "$KILN_ROOT/tests/data/schemas/junit-10.xsd" runs/latest/junit.xml ||
+    fail "junit.xml is not valid against junit-10.xsd"
+# the guests' terminal escapes and controls reach neither junit.xml nor the terminal kiln prints to
+esc=$(printf '\033')
+grep -q "$esc" runs/latest/junit.xml && fail "an escape character in junit.xml"
+grep -q "$esc" out.txt && fail "a guest's escape sequence reached kiln run's output: $(grep -n "$esc" out.txt | cat -v)"
 [ "$(subs junit-bytes__tap-latin1)" = "r�sum� export (latin-1 locale)=failed" ] || fail "latin-1: $(subs junit-bytes__tap-latin1)"
 [ "$(subs junit-bytes__tap-uffff)" = "decoder returns ￿ for unmapped input=failed" ] || fail "U+FFFF: $(subs junit-bytes__tap-uffff)"
 long=$(jq -r --arg c "$(case_of junit-bytes__junit-cyrillic-long)" '.cases[] | select(.name==$c) | .subtests[0].reason' "$r")
 case "$long" in XОшибка:*…) ;; *) fail "the long Cyrillic reason: $long" ;; esac
 case "$long" in *�*) fail "U+FFFD in the long Cyrillic reason: $long" ;; esac
 expect_not_in "$r" "invalid UTF-8"
+# a failed subtest whose name drives a terminal: its own failure in junit.xml, the escapes dropped
+expect junit-bytes__tap-controls status failed
+xmllint --xpath 'string(//testcase[@name="title set, screen cleared, bell  rang"]/failure/@message)' \
+    runs/latest/junit.xml > msg.txt || fail "no testcase for the tap-controls subtest in junit.xml"
+[ "$(cat msg.txt)" = "title set, screen cleared, bell  rang failed" ] || fail "tap-controls failure message: $(cat -v msg.txt)"
 
 # an extension directory that yields no test is refused where the runbook names it
 mkdir -p nested/ui && cp "$ext/tap-plans__no-plan.sh" nested/ui/

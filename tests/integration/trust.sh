@@ -1,6 +1,7 @@
 #!/bin/sh
 # kiln keygen / sign / verify against stock minisign, both ways, with encrypted and unencrypted
-# keys; tampering refused with the file named; the passphrase never printed.
+# keys; tampering refused with the file named; the passphrase never printed. A provenance is
+# also signed as a DSSE envelope that OpenSSL verifies on its own (Ed25519 over DSSE's PAE).
 . "$(dirname "$0")/lib.sh"
 command -v minisign >/dev/null || { echo "skip: minisign not installed"; exit 77; }
 head -c 3000000 /dev/urandom > image.raw
@@ -18,6 +19,37 @@ expect_in v1.txt "Trusted comment: name:demo version:1.0.0"
 printf '%s\n' "$KILN_PASSPHRASE" | minisign -S -s rel.key -m image.raw -x by-minisign.minisig > ms.txt 2>&1 ||
     { cat ms.txt; fail "stock minisign cannot open kiln's encrypted key"; }
 "$KILN" verify -p rel.pub -x by-minisign.minisig image.raw > v3.txt 2>&1 || { cat v3.txt; fail "kiln rejects minisign's signature"; }
+
+# provenance: NAME.provenance.json signed also gives NAME.intoto.jsonl, a DSSE envelope of the
+# same statement that kiln verify checks and OpenSSL verifies independently
+printf '{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"image.raw","digest":{"sha256":"%s"}}],"predicateType":"https://slsa.dev/provenance/v1","predicate":{}}\n' \
+    "$(sha256sum image.raw | cut -d' ' -f1)" > img-1.0.provenance.json
+"$KILN" sign -k rel.key img-1.0.provenance.json > dsse.txt 2>&1 || { cat dsse.txt; fail "kiln sign of a provenance"; }
+expect_in dsse.txt "kiln sign: img-1.0.intoto.jsonl (DSSE envelope of img-1.0.provenance.json)"
+[ "$(wc -l < img-1.0.intoto.jsonl)" = 1 ] || fail "the envelope is not one JSON line"
+expect_jq img-1.0.intoto.jsonl .payloadType application/vnd.in-toto+json
+# the keyid is the minisign key id: the key's 8 id bytes, little-endian, as minisign prints them
+expect_jq img-1.0.intoto.jsonl '.signatures[0].keyid' "$(tail -n 1 rel.pub | base64 -d | od -An -tx1 -j2 -N8 | tr -d ' \n' |
+    sed 's/\(..\)\(..\)\(..\)\(..\)\(..\)\(..\)\(..\)\(..\)/\8\7\6\5\4\3\2\1/' | tr a-f A-F)"
+jq -r .payload img-1.0.intoto.jsonl | base64 -d | cmp - img-1.0.provenance.json || fail "the envelope's payload is not the provenance"
+"$KILN" verify -p rel.pub img-1.0.intoto.jsonl > vd.txt 2>&1 || { cat vd.txt; fail "kiln verify rejects its DSSE envelope"; }
+expect_in vd.txt "DSSE signature by key"
+expect_in vd.txt "in-toto statement, predicate https://slsa.dev/provenance/v1, 1 subject(s)"
+# OpenSSL: the Ed25519 key from rel.pub as SPKI DER, PAE(type, payload) built here, the signature
+{ printf '\060\052\060\005\006\003\053\145\160\003\041\000'; tail -n 1 rel.pub | base64 -d | tail -c 32; } > ed.der
+{ printf 'DSSEv1 28 application/vnd.in-toto+json %s ' "$(stat -c %s img-1.0.provenance.json)"; cat img-1.0.provenance.json; } > pae.bin
+jq -r '.signatures[0].sig' img-1.0.intoto.jsonl | base64 -d > dsse.sig
+openssl pkeyutl -verify -pubin -inkey ed.der -keyform DER -rawin -in pae.bin -sigfile dsse.sig > ossl.txt 2>&1 ||
+    { cat ossl.txt; fail "OpenSSL does not verify kiln's DSSE signature"; }
+# tampered: another subject digest in the payload, re-encoded; the envelope is refused
+jq -c --arg p "$(jq -r .payload img-1.0.intoto.jsonl | base64 -d | sed 's/"sha256":"./"sha256":"X/' | base64 -w0)" '.payload = $p' \
+    img-1.0.intoto.jsonl > bad.intoto.jsonl
+expect_status 1 "$KILN" verify -p rel.pub bad.intoto.jsonl
+expect_in "$T/err" "kiln verify: bad.intoto.jsonl: the signature by key"
+expect_in "$T/err" "does not match the envelope (its payload, payload type or signature was changed)"
+minisign -G -W -p other.pub -s other.key > /dev/null 2>&1 || fail "minisign -G"
+expect_status 1 "$KILN" verify -p other.pub img-1.0.intoto.jsonl
+expect_in "$T/err" "kiln verify: img-1.0.intoto.jsonl is signed by"
 
 # minisign's key (unencrypted), minisign signs, kiln verifies; kiln signs with minisign's key
 minisign -G -W -p ms.pub -s ms.key > /dev/null 2>&1 || fail "minisign -G"

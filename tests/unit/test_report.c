@@ -98,6 +98,73 @@ static void hostile_secrets(const char *dir)
     secret_clear();
 }
 
+/* xmllint --schema with the junit-10.xsd fixture; its complaint on failure. */
+static bool valid_junit(const char *path)
+{
+    char *argv[] = {"xmllint", "--noout", "--nonet", "--schema", TEST_DATA_DIR "/schemas/junit-10.xsd", (char *)path, NULL};
+    _cleanup_free_ char *out = NULL;
+    int r = proc_run(argv, 30000, &out);
+    if (r != 0) printf("# xmllint --schema: %d: %s\n", r, out ? out : "");
+    return r == 0;
+}
+
+/* A case log whose tail starts inside a multibyte character, holds controls, a terminal
+ * escape, U+FFFE, a Latin-1 byte and a NUL: what a guest may print. */
+static void write_hostile_log(const char *dir, struct kiln_result *c)
+{
+    _cleanup_free_ char *cdir = path_join(dir, "cases/x");
+    mkdir_p(cdir, 0755);
+    _cleanup_free_ char *lp = path_join(cdir, "log.txt");
+    struct sbuf b = {0};
+    /* 8 KiB and one byte before the end: the second byte of "О", with no newline after it
+     * before the tail's first line */
+    sbuf_puts(&b, "early line that is cut away\n");
+    for (int i = 0; i < 100; i++) sbuf_puts(&b, "x");
+    sbuf_puts(&b, "\xD0\x9E");
+    size_t tail_from = b.len - 1;
+    while (b.len < tail_from + 8 * 1024 - 64) sbuf_puts(&b, "y");
+    sbuf_puts(&b, "\x1b[31mred\x1b[0m \x01\x07 \xEF\xBF\xBE r\xE9sum\xE9 ");
+    sbuf_append(&b, "nul\0byte", 8);
+    while (b.len < tail_from + 8 * 1024) sbuf_puts(&b, "z");
+    write_file_atomic(lp, b.s, b.len, 0644);
+    sbuf_free(&b);
+    free(c->log_rel);
+    c->log_rel = xstrdup("cases/x/log.txt");
+}
+
+static const xmlNode *child(const xmlNode *n, const char *name, size_t nth)
+{
+    for (n = n ? n->children : NULL; n; n = n->next)
+        if (n->type == XML_ELEMENT_NODE && streq((const char *)n->name, name) && nth-- == 0) return n;
+    return NULL;
+}
+
+/* The failure's body is the reason and the log's tail with nothing XML cannot hold; each
+ * subtest's failure its own message. */
+static void check_hostile_junit(xmlDoc *doc)
+{
+    const xmlNode *suite = child(xmlDocGetRootElement(doc), "testsuite", 0);
+    const xmlNode *failure = child(child(suite, "testcase", 0), "failure", 0);
+    xmlChar *body = failure ? xmlNodeGetContent(failure) : NULL;
+    const char *t = (const char *)body;
+    ok(t && strstr(t, "--- end of cases/x/log.txt ---\n"), "the failure body quotes the log's tail");
+    ok(t && !strstr(t, "early line") && strstr(t, "yyy"), "only its tail");
+    ok(t && strstr(t, "red  ") && !strchr(t, 0x1b) && !strchr(t, 0x01) && !strchr(t, 0x07),
+       "terminal escapes and controls dropped");
+    ok(t && !strstr(t, "\xEF\xBF\xBE") && strstr(t, "  r\xEF\xBF\xBDsum\xEF\xBF\xBD nulbyte"),
+       "U+FFFE and NUL dropped, a Latin-1 byte as U+FFFD");
+    ok(t && !strstr(t, "\x9E"), "the tail does not start inside a character");
+    xmlFree(body);
+    /* testcases: verify_<x>, its 5 subtests, ok_case */
+    const xmlNode *sub = child(suite, "testcase", 4);
+    xmlChar *name = sub ? xmlGetProp(sub, (const xmlChar *)"name") : NULL;
+    xmlChar *msg = sub ? xmlGetProp(child(sub, "failure", 0), (const xmlChar *)"message") : NULL;
+    is_str((const char *)name, "esc  bell ", "a subtest's name: escape and control dropped");
+    is_str((const char *)msg, "esc  bell ", "its failure has its own message");
+    xmlFree(name);
+    xmlFree(msg);
+}
+
 int main(void)
 {
     char dir[] = "/tmp/kiln-rep-XXXXXX";
@@ -142,7 +209,13 @@ int main(void)
     read_file(hp, 1 << 20, &html, NULL);
     has(junit, "name=\"verify_&lt;x&gt;\"", "junit escapes names");
     has(junit, "tests=\"3\" failures=\"1\" errors=\"0\" skipped=\"1\"", "junit counts subtests");
-    has(junit, "<property name=\"metric.boot_time\" value=\"4.5 s\"/>", "junit carries metrics as properties");
+    has(junit, "<property name=\"metric.verify_&lt;x&gt;.boot_time\" value=\"4.5 s\"/>",
+        "junit carries metrics as suite properties");
+    has(junit, "metric boot_time = 4.5 s\n", "and as a line of the case's system-out");
+    has(junit, "<failure message=\"value &quot;7&quot; &lt; 8 with ******\" type=\"failed\">value &quot;7&quot; &lt; 8 with ******</failure>",
+        "a failure without a log: the reason as message and body");
+    has(junit, "<skipped message=\"CONF\"/>", "a skipped subtest keeps its own reason");
+    ok(valid_junit(jp), "junit.xml is valid against junit-10.xsd");
     ok(!strstr(junit, "pa55word") && !strstr(html, "pa55word"), "secret in neither junit nor html");
     has(html, "href=\"cases/x/log.txt\"", "html links the case log");
     has(html, "a &amp; b", "html escapes text");
@@ -152,6 +225,7 @@ int main(void)
     /* whatever bytes a guest printed, junit.xml stays well-formed and results.json keeps the
      * text: U+FFFD only where the bytes were not UTF-8 */
     struct kiln_result *res0 = &r.v[0];
+    write_hostile_log(dir, res0);
     const char *names[] = {"r\xE9sum\xE9 export", "returns \xEF\xBF\xBF / \xEF\xBF\xBE", "esc \x1b[1m bell \a",
                            "cut \xD0\x9E\xD0"};
     for (size_t i = 0; i < ARRAY_SIZE(names); i++)
@@ -160,6 +234,8 @@ int main(void)
     ok(notifier_junit.run_finished(NULL, &r) == 0 && notifier_json.run_finished(NULL, &r) == 0, "reports written");
     xmlDoc *doc = xmlReadFile(jp, NULL, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
     ok(doc != NULL, "junit.xml with hostile bytes is well-formed XML");
+    ok(valid_junit(jp), "junit.xml with hostile bytes is valid against junit-10.xsd");
+    check_hostile_junit(doc);
     xmlFreeDoc(doc);
     char *xargv[] = {"xmllint", "--noout", jp, NULL};
     _cleanup_free_ char *xout = NULL;

@@ -14,6 +14,7 @@
 #include "gallery/catalog.h"
 #include "gallery/gallery.h"
 #include "report/archive.h"
+#include "trust/dsse.h"
 #include "trust/minisign.h"
 #include "trust/pkgdb.h"
 #include "trust/sbom.h"
@@ -111,6 +112,173 @@ static void purls_and_sboms(void)
     json_decref(sa), json_decref(xa);
     json_decref(a), json_decref(b), json_decref(c), json_decref(x);
     json_decref(pkgs), json_decref(osr), json_decref(deb), json_decref(rpm);
+}
+
+/* Debian machine-readable copyright files (DEP-5) as SPDX license expressions. */
+static void dep5(void)
+{
+    static const char hello[] = "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n"
+                                "Upstream-Name: hello\n\n"
+                                "Files: *\nCopyright: 1992 FSF\nLicense: GPL-3+\n\n"
+                                "Files: debian/*\nCopyright: 2010 A\nLicense: GPL-3+ or Expat\n\n"
+                                "Files: lib/tables.c\nCopyright: 2001 B\nLicense: Hello-Tables\n"
+                                " You may use these tables,\n .\n provided this notice is kept.\n\n"
+                                "Files: lib/ssl.c\nCopyright: 2002 C\nLicense: GPL-2+ with OpenSSL exception\n\n"
+                                "License: GPL-3+\n On Debian systems see /usr/share/common-licenses/GPL-3.\n";
+    json_t *refs = json_object();
+    _cleanup_free_ char *e1 = sbom_dep5_license(hello, sizeof hello - 1, "/usr/share/doc/hello/copyright", refs);
+    is_str(e1, "GPL-3.0-or-later AND (GPL-3.0-or-later OR MIT) AND LicenseRef-Hello-Tables AND LicenseRef-GPL-2--with-OpenSSL-exception",
+           "DEP-5: each Files paragraph's license once, joined by AND; Debian names as SPDX ids, others as LicenseRef");
+    is_str(json_string_value(json_object_get(refs, "LicenseRef-Hello-Tables")), "You may use these tables,\n\nprovided this notice is kept.",
+           "a LicenseRef's text from its paragraph (\" .\" an empty line)");
+    is_str(json_string_value(json_object_get(refs, "LicenseRef-GPL-2--with-OpenSSL-exception")),
+           "The license named \"GPL-2+ with OpenSSL exception\" in /usr/share/doc/hello/copyright",
+           "a LicenseRef without a text names where it was found");
+    is_int(json_object_size(refs), 2, "no LicenseRef for the names SPDX knows");
+    json_decref(refs);
+    static const struct {
+        const char *text, *want, *what;
+    } cases[] = {
+        {"Format: http://dep.debian.net/deps/dep5\n\nFiles: *\nLicense: LGPL-2.1\n", "LGPL-2.1-only", "the old DEP-5 URL; LGPL-2.1 is -only"},
+        {"Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\nLicense: Perl\n", "(Artistic-1.0-Perl OR GPL-1.0-or-later)",
+         "no Files paragraph: the header's License; Perl is Artistic or GPL"},
+        {"Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\nFiles: *\nLicense: bsd-3-CLAUSE and GFDL-1.3+ or\n",
+         "BSD-3-Clause AND GFDL-1.3-or-later", "names compare without case; a dangling operator is dropped"},
+        {"Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\nFiles: *\nLicense: GPL-2.0+, or AGPL-3\n",
+         "GPL-2.0-or-later OR AGPL-3.0-only", "commas between names"},
+        {"This package was debianized by someone.\nIt is GPL.\n", NULL, "a free-form copyright file: no license declared"},
+        {"Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\nFiles: *\nCopyright: x\n", NULL,
+         "machine-readable but naming no license"},
+        {"Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\nFiles: *\nLicense: Expat\xff\xfe\n", "LicenseRef-Expat------",
+         "bytes that are not UTF-8 stay out of the identifier"},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        json_t *r = json_object();
+        _cleanup_free_ char *e = sbom_dep5_license(cases[i].text, strlen(cases[i].text), "/c", r);
+        if (cases[i].want) is_str(e, cases[i].want, cases[i].what);
+        else ok(!e, "%s (%s)", cases[i].what, e ? e : "null");
+        json_decref(r);
+    }
+    /* NUL bytes inside: the text after them is still read */
+    static const char nul[] = "Format: copyright-format/1.0\n\nFiles: a\nLicense: ISC\0\n\nFiles: b\nLicense: Zlib\n";
+    json_t *r = json_object();
+    _cleanup_free_ char *en = sbom_dep5_license(nul, sizeof nul - 1, "/c", r);
+    ok(en && strstr(en, "Zlib"), "a NUL does not end the file (%s)", en ? en : "null");
+    json_decref(r);
+
+    /* in the documents: licenseDeclared and the extracted texts (SPDX), an expression (CycloneDX),
+     * the package file's digest as checksum and hash */
+    json_t *pkgs = json_pack("[{s:s, s:s, s:s}, {s:s, s:s, s:s}]", "name", "hello", "version", "2.10-3", "arch", "amd64",
+                             "name", "zed", "version", "1", "arch", "all");
+    json_t *lic = json_pack("{s:{s:s, s:{s:s}}}", "hello", "declared", "GPL-3.0-or-later AND LicenseRef-T", "refs", "LicenseRef-T", "text");
+    json_t *dig = json_pack("{s:s}", "hello:amd64", "ab12");
+    struct sbom_subject sub = {.name = "img", .version = "1", .family = "deb", .os_release = NULL, .created = 0,
+                               .licenses = lic, .digests = dig};
+    json_t *sp = sbom_make(SBOM_SPDX, &sub, pkgs), *cx = sbom_make(SBOM_CYCLONEDX, &sub, pkgs);
+    json_t *h = json_array_get(json_object_get(sp, "packages"), 1), *z = json_array_get(json_object_get(sp, "packages"), 2);
+    is_str(json_string_value(json_object_get(json_array_get(json_object_get(sp, "packages"), 0), "primaryPackagePurpose")),
+           "OPERATING_SYSTEM", "SPDX 2.3's spelling of the operating-system purpose");
+    is_str(json_string_value(json_object_get(h, "licenseDeclared")), "GPL-3.0-or-later AND LicenseRef-T", "SPDX: the declared license");
+    is_str(json_string_value(json_object_get(z, "licenseDeclared")), "NOASSERTION", "SPDX: NOASSERTION without one");
+    json_t *info = json_array_get(json_object_get(sp, "hasExtractedLicensingInfos"), 0);
+    ok(json_array_size(json_object_get(sp, "hasExtractedLicensingInfos")) == 1 &&
+           streq(json_string_value(json_object_get(info, "licenseId")), "LicenseRef-T") &&
+           streq(json_string_value(json_object_get(info, "extractedText")), "text"),
+       "SPDX: each LicenseRef with its text");
+    json_t *ck = json_array_get(json_object_get(h, "checksums"), 0);
+    ok(streq(json_string_value(json_object_get(ck, "algorithm")), "SHA256") && streq(json_string_value(json_object_get(ck, "checksumValue")), "ab12") &&
+           !json_object_get(z, "checksums"),
+       "SPDX: the package file's SHA256 where it is known, none elsewhere");
+    json_t *hc = json_array_get(json_object_get(cx, "components"), 0);
+    is_str(json_string_value(json_object_get(json_array_get(json_object_get(hc, "licenses"), 0), "expression")),
+           "GPL-3.0-or-later AND LicenseRef-T", "CycloneDX: the license as an expression");
+    is_str(json_string_value(json_object_get(json_array_get(json_object_get(hc, "hashes"), 0), "content")), "ab12", "CycloneDX: the hash");
+    ok(!json_object_get(json_array_get(json_object_get(cx, "components"), 1), "licenses"), "CycloneDX: no licenses without one");
+    unsigned set = 0;
+    ok(sbom_formats_parse("spdx, cdx", &set) && set == (1u << SBOM_SPDX | 1u << SBOM_CYCLONEDX), "a list of formats");
+    ok(!sbom_formats_parse("spdx,xml", &set) && !sbom_formats_parse(",", &set), "an unknown or empty list refused");
+    json_decref(sp), json_decref(cx), json_decref(pkgs), json_decref(lic), json_decref(dig);
+}
+
+/* Replaces the first occurrence of from in s by to. */
+static char *replace(const char *s, const char *from, const char *to)
+{
+    const char *at = strstr(s, from);
+    if (!at) return xstrdup(s);
+    return xasprintf("%.*s%s%s", (int)(at - s), s, to, at + strlen(from));
+}
+
+/* DSSE: PAE as the protocol defines it, an envelope kiln signs verifies, and any change to it
+ * (payload, payload type, signature, key) is refused naming what. */
+static void dsse(const char *key, const char *pub, const char *pub2)
+{
+    size_t n;
+    _cleanup_free_ uint8_t *pae = dsse_pae("http://example.com/HelloWorld", "hello world", 11, &n);
+    static const char want[] = "DSSEv1 29 http://example.com/HelloWorld 11 hello world";
+    ok(n == sizeof want - 1 && !memcmp(pae, want, n), "PAE is the protocol's (%.*s)", (int)n, (const char *)pae);
+    _cleanup_free_ uint8_t *empty = dsse_pae("t", "", 0, &n);
+    ok(n == 13 && !memcmp(empty, "DSSEv1 1 t 0 ", 13), "PAE of an empty payload");
+
+    char *err = NULL;
+    struct ms_seckey *k = NULL;
+    ok(ms_seckey_load(key, NULL, &k, &err) == 0, "the secret key loads");
+    static const char st[] = "{\"_type\":\"https://in-toto.io/Statement/v1\",\"subject\":[{\"name\":\"a.raw\","
+                             "\"digest\":{\"sha256\":\"00\"}}],\"predicateType\":\"https://slsa.dev/provenance/v1\"}";
+    _cleanup_free_ char *line = NULL;
+    ok(dsse_sign(k, DSSE_INTOTO_TYPE, st, sizeof st - 1, &line, &err) == 0 && !strchr(line, '\n'), "an envelope on one line");
+    char id[17];
+    ms_seckey_id(k, id);
+    ms_seckey_free(k);
+    json_t *env = json_loads(line, 0, NULL);
+    json_t *sig0 = json_array_get(json_object_get(env, "signatures"), 0);
+    is_str(json_string_value(json_object_get(env, "payloadType")), "application/vnd.in-toto+json", "in-toto's payload type");
+    is_str(json_string_value(json_object_get(sig0, "keyid")), id, "the keyid is the minisign key id");
+    _cleanup_free_ char *p64 = base64_encode(st, sizeof st - 1);
+    is_str(json_string_value(json_object_get(env, "payload")), p64, "the payload is the statement, base64");
+    char *payload = NULL;
+    size_t plen = 0;
+    ok(dsse_verify(pub, line, strlen(line), "a.intoto.jsonl", DSSE_INTOTO_TYPE, &payload, &plen, &err) == 0,
+       "the envelope verifies (%s)", err ? err : "");
+    ok(payload && plen == sizeof st - 1 && streq(payload, st), "and gives back the statement");
+    free(payload), payload = NULL;
+    /* JSON lines: a second line, and a trailing newline, verify too */
+    _cleanup_free_ char *two = xasprintf("%s\n%s\n", line, line);
+    ok(dsse_verify(pub, two, strlen(two), "a.intoto.jsonl", DSSE_INTOTO_TYPE, NULL, NULL, &err) == 0, "two lines verify");
+
+    /* a tampered statement (one subject digest changed), re-encoded as an attacker would */
+    _cleanup_free_ char *evil = replace(st, "\"00\"", "\"01\"");
+    _cleanup_free_ char *e64 = base64_encode(evil, strlen(evil));
+    _cleanup_free_ char *t1 = replace(line, p64, e64);
+    _cleanup_free_ char *t2 = replace(line, "application/vnd.in-toto+json", "application/json");
+    _cleanup_free_ char *s64 = xstrdup(json_string_value(json_object_get(sig0, "sig")));
+    _cleanup_free_ char *flipped = xstrdup(s64);
+    flipped[10] = flipped[10] == 'A' ? 'B' : 'A';
+    _cleanup_free_ char *t3 = replace(line, s64, flipped);
+    _cleanup_free_ char *t4 = replace(line, id, "0123456789abcdef");
+    _cleanup_free_ char *t5 = replace(line, "\"signatures\":[{", "\"signatures\":[],\"x\":[{");
+    _cleanup_free_ char *t6 = xasprintf("%s\n%s\n", line, t1);
+    static const char *const what_t[] = {"a changed payload", "a changed payload type", "a changed signature",
+                                         "another keyid", "no signature", "a bad second line"};
+    const char *const bad[] = {t1, t2, t3, t4, t5, t6};
+    const char *const said[] = {"a.intoto.jsonl: the signature by key", "a.intoto.jsonl: the signature by key",
+                                "a.intoto.jsonl: the signature by key", "a.intoto.jsonl is signed by 0123456789abcdef, not by key",
+                                "a.intoto.jsonl is signed by no key, not by key", "a.intoto.jsonl:2: the signature by key"};
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        int r = dsse_verify(pub, bad[i], strlen(bad[i]), "a.intoto.jsonl", DSSE_INTOTO_TYPE, &payload, NULL, &err);
+        ok(r < 0 && err && startswith(err, said[i]) && !payload, "%s refused: %s", what_t[i], err ? err : "accepted");
+        free(err), err = NULL;
+    }
+    ok(dsse_verify(pub2, line, strlen(line), "a.intoto.jsonl", DSSE_INTOTO_TYPE, NULL, NULL, &err) < 0 && err &&
+           strstr(err, "is signed by ") && strstr(err, ", not by key "),
+       "another public key refused: %s", err ? err : "accepted");
+    free(err), err = NULL;
+    static const char *const junk[] = {"", "\n\n", "{", "[]", "{\"payloadType\":\"t\",\"payload\":\"!!\",\"signatures\":[]}"};
+    for (size_t i = 0; i < ARRAY_SIZE(junk); i++) {
+        ok(dsse_verify(pub, junk[i], strlen(junk[i]), "j", DSSE_INTOTO_TYPE, NULL, NULL, &err) < 0 && err, "junk %zu refused: %s",
+           i, err ? err : "accepted");
+        free(err), err = NULL;
+    }
+    json_decref(env);
 }
 
 static void archives(void)
@@ -434,15 +602,18 @@ static void hostile_archives(void)
 static void pkgdb_lines(void)
 {
     char text[] = "ii \tzed\t1.0\tall\t\t\tT\t\t\n"
-                  "ii \tb\xff\xfe" "ad\t2\xc3\tamd64\n"
+                  "ii \tb\xff\xfe" "ad\t2\xc3\tamd64\t\t\tJos\xc3\xa9 M\xe9nez\n"
                   "ii \tshort\t1\n"
                   "rc \tremoved\t1\tamd64\t\n"
                   "\n\t\t\t\t\t\t\t\t\t\t\t\n"
                   "ii \tgpg-pubkey\t1\tnoarch\n";
     json_t *a = pkgdb_parse("deb", text);
     is_int(json_array_size(a), 2, "two installed packages of six lines");
-    is_str(json_string_value(json_object_get(json_array_get(a, 0), "name")), "b??ad", "bytes that are not UTF-8 become '?'");
-    is_str(json_string_value(json_object_get(json_array_get(a, 0), "version")), "2?", "... in every field");
+    is_str(json_string_value(json_object_get(json_array_get(a, 0), "name")), "b\xEF\xBF\xBD\xEF\xBF\xBD" "ad",
+           "bytes that are not UTF-8 become U+FFFD, the rest of the name kept");
+    is_str(json_string_value(json_object_get(json_array_get(a, 0), "version")), "2\xEF\xBF\xBD", "... in every field");
+    is_str(json_string_value(json_object_get(json_array_get(a, 0), "supplier")), "Jos\xc3\xa9 M\xEF\xBF\xBDnez",
+           "well-formed UTF-8 beside a Latin-1 byte is kept");
     is_str(json_string_value(json_object_get(json_array_get(a, 1), "name")), "zed", "sorted by name");
     json_decref(a);
 }
@@ -515,6 +686,8 @@ int main(void)
     catalogs();
     moves();
     purls_and_sboms();
+    dsse(key, pub, pub2);
+    dep5();
     archives();
     hostile_archives();
     pkgdb_lines();

@@ -159,6 +159,32 @@ int main(void)
     is_int(utf8_cut("ab\xD0\x9E\xD0\x9E", 3), 2, "a cut never splits a character");
     is_int(utf8_cut("ab\xD0\x9E\xD0\x9E", 4), 4, "a cut on a boundary stays");
     is_int(utf8_cut("ab", 10), 2, "a short string is whole");
+    /* for XML reports: ill-formed bytes as U+FFFD, what XML cannot hold dropped */
+    _cleanup_free_ char *x1 = utf8_sanitize("a\xEF\xBF\xBE\xEF\xBF\xBF\x01\x7f\x1b[1mb\tc\r\n", 18, UTF8_XML_DROP);
+    is_str(x1, "a\x7f[1mb\tc\r\n", "UTF8_XML_DROP: U+FFFE, U+FFFF, C0 and ESC dropped; tab, CR, LF, DEL kept");
+    _cleanup_free_ char *x2 = utf8_sanitize("n\0ul", 4, UTF8_XML_DROP);
+    is_str(x2, "nul", "UTF8_XML_DROP: a NUL dropped");
+    _cleanup_free_ char *x3 = utf8_sanitize("\xC0\xAF|\xE0\x80\xAF|\xF0\x80\x80\xAF|\xC1\xBF", 14, UTF8_XML_DROP);
+    is_str(x3,
+           "\xEF\xBF\xBD\xEF\xBF\xBD|\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD|"
+           "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD|\xEF\xBF\xBD\xEF\xBF\xBD",
+           "overlong forms of '/' and U+007F: one U+FFFD per byte, never the character");
+    _cleanup_free_ char *x4 = utf8_sanitize("\xED\xA0\x80\xED\xBF\xBF\xED\x9F\xBF", 9, UTF8_XML_DROP);
+    is_str(x4, "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xED\x9F\xBF",
+           "surrogates (U+D800, U+DFFF) replaced byte by byte; U+D7FF kept");
+    _cleanup_free_ char *x5 = utf8_sanitize("\xF4\x8F\xBF\xBF\xF4\x90\x80\x80", 8, UTF8_XML_DROP);
+    is_str(x5, "\xF4\x8F\xBF\xBF\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD",
+           "U+10FFFF kept, above it replaced");
+    _cleanup_free_ char *x6 = utf8_sanitize("ok\xF0\x9F\x98", 5, UTF8_XML_DROP);
+    is_str(x6, "ok\xEF\xBF\xBD", "a 4-byte character cut short at the end: one U+FFFD");
+    _cleanup_free_ char *x7 = utf8_sanitize("\xEF\xBF\xBE", 3, 0);
+    is_str(x7, "\xEF\xBF\xBE", "U+FFFE is kept where XML is not the target (results.json)");
+    /* a cut inside each position of a 4-byte and a 3-byte character backs up to its start */
+    static const char four[] = "ab\xF0\x9F\x98\x80";
+    for (size_t at = 3; at <= 5; at++) is_int(utf8_cut(four, at), 2, "a cut inside a 4-byte character");
+    is_int(utf8_cut(four, 6), 6, "a cut after it keeps it");
+    is_int(utf8_cut("\xE2\x82\xAC\xE2\x82\xAC", 5), 3, "a cut inside a 3-byte character");
+    is_int(utf8_cut("\x80\x80\x80\x80\x80", 2), 2, "stray continuation bytes: the cut stays where it was");
 
     secret_add("s3cr3t");
     _cleanup_free_ char *m = secret_mask("token=s3cr3t and again s3cr3t.");
