@@ -8,7 +8,9 @@
 #include "util/yaml.h"
 
 enum kiln_keep_env { KEEP_NO, KEEP_ALWAYS, KEEP_FAILED };
-enum kiln_select_action { SEL_INCLUDE, SEL_EXCLUDE, SEL_FORCE_INCLUDE, SEL_FORCE_EXCLUDE };
+/* testcase[].select_action; SEL_NONE (LISA's "none") only sets times/retry/... of cases
+ * earlier rules selected. */
+enum kiln_select_action { SEL_INCLUDE, SEL_EXCLUDE, SEL_FORCE_INCLUDE, SEL_FORCE_EXCLUDE, SEL_NONE };
 enum kiln_firmware { FW_BIOS, FW_UEFI };
 enum kiln_accel { ACCEL_AUTO, ACCEL_KVM, ACCEL_TCG };
 /* platform.qemu.secure_boot: which variable store the Secure Boot firmware starts from */
