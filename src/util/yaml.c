@@ -74,6 +74,11 @@ void diag_add_at(struct diags *d, const char *file, int line, int col, const cha
 
 void diags_print(const struct diags *d, FILE *f)
 {
+    diags_print_as(d, NULL, f);
+}
+
+void diags_print_as(const struct diags *d, const char *label, FILE *f)
+{
     for (size_t i = 0; i < d->n; i++) {
         if (i == DIAGS_MAX_PRINTED) {
             fprintf(f, "%s: ... and %zu more\n", d->v[i].file, d->n - i);
@@ -82,6 +87,7 @@ void diags_print(const struct diags *d, FILE *f)
         const struct diag *g = &d->v[i];
         if (g->line > 0) fprintf(f, "%s:%d:%d: ", g->file, g->line, g->col);
         else fprintf(f, "%s: ", g->file);
+        if (label) fprintf(f, "%s: ", label);
         if (*g->path) fprintf(f, "%s: ", g->path);
         fprintf(f, "%s\n", g->msg);
     }

@@ -41,6 +41,8 @@ void diag_add_at(struct diags *d, const char *file, int line, int col, const cha
                  const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 /* Prints "file:line:col: path: message" lines, the first 100 and then how many more. */
 void diags_print(const struct diags *d, FILE *f);
+/* The same with label after the place: "file:line:col: warning: path: message". */
+void diags_print_as(const struct diags *d, const char *label, FILE *f);
 void diags_free(struct diags *d);
 
 /* Every file name a tree points at lives here until yfiles_free(). */
