@@ -1,0 +1,54 @@
+#!/bin/sh
+# kola-style selection on the command line and kiln run --rerun-failed, on the busybox image:
+# NAME-GLOBs narrow the runbook's selection; --rerun-failed runs exactly the cases that did not
+# pass, with the runbook and -v values results.json recorded, and a -v given again wins.
+. "$(dirname "$0")/lib.sh"
+mkdir -p t
+# passes when the kernel command line says kiln.mode=good, which a runbook variable sets
+printf '#!/bin/sh\ngrep -q kiln.mode=good /proc/cmdline || { echo "mode is not good" >&2; exit 1; }\n' > t/mode.sh
+printf '#!/bin/sh\ntrue\n' > t/always.sh
+printf '#!/bin/sh\ntrue\n' > t/other.sh
+chmod +x t/*.sh
+busybox_runbook rr "console=ttyS0 quiet kiln.mode=\$(mode)" <<'YAML' > rr.yml
+extension: [ ./t ]
+variable:
+  - { name: mode, value: good }
+testcase:
+  - criteria: { area: t }
+YAML
+
+# a glob that matches nothing the runbook selects: an error before any VM boots
+expect_status 2 "$KILN" run --runs-dir runs rr.yml 'ext.t.nothing*'
+expect_in "$T/err" "NAME-GLOB ext.t.nothing* matches none of the 3 case(s) rr.yml selects"
+[ ! -e runs/latest ] || fail "a refused run left runs/latest"
+expect_status 2 "$KILN" run --runs-dir runs --rerun-failed
+expect_in "$T/err" "--rerun-failed: runs/latest/results.json:"
+
+# the globs keep two of the three cases; -v mode=bad makes ext.t.mode fail
+expect_status 1 "$KILN" run --runs-dir runs -v mode=bad rr.yml 'ext.t.mode' 'ext.t.al*'
+r=runs/latest/results.json
+expect_jq "$r" '[.cases[].name] | sort | join(",")' "ext.t.always,ext.t.mode"
+expect_jq "$r" '.cases[] | select(.name=="ext.t.mode") | .status' failed
+expect_jq "$r" '.run.runbook' "$T/rr.yml"
+expect_jq "$r" '.run.variables | map(.name + "=" + .value) | join(",")' "mode=bad"
+first=$(readlink runs/latest)
+
+# again with the recorded mode=bad: only the failed case runs, and fails again
+expect_status 1 "$KILN" run --runs-dir runs --rerun-failed
+expect_in "$T/out" "running again the 1 case(s) that did not pass in runs/latest"
+r=runs/latest/results.json
+expect_jq "$r" '[.cases[].name] | join(",")' "ext.t.mode"
+expect_jq "$r" '.cases[0].status' failed
+expect_jq "$r" '.run.variables | map(.name + "=" + .value) | join(",")' "mode=bad"
+
+# a -v given now wins over the recorded one: the case passes; the first run named explicitly
+expect_status 0 "$KILN" run --runs-dir runs --rerun-failed "runs/$first" -v mode=good
+r=runs/latest/results.json
+expect_jq "$r" '[.cases[].name] | join(",")' "ext.t.mode"
+expect_jq "$r" '.cases[0].status' passed
+expect_jq "$r" '.run.variables | map(.name + "=" + .value) | join(",")' "mode=good"
+
+# nothing failed there: nothing to run, exit 0
+expect_status 0 "$KILN" run --runs-dir runs --rerun-failed
+expect_in "$T/out" "every case of runs/latest passed or was skipped; nothing to run again"
+expect_no_qemu
