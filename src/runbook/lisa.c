@@ -312,6 +312,7 @@ static void rewrite_environment(struct ynode *root, struct diags *d, struct diag
     struct ynode *envs = y_get(env, "environments");
     if (!envs || !y_expect(d, envs, "environment.environments", YN_SEQ)) goto out;
     struct ynode *e = NULL;
+    size_t ei = 0;
     for (size_t i = 0; i < envs->n; i++) {
         struct ynode *it = envs->items[i];
         _cleanup_free_ char *ep = ypath_index("environment.environments", i);
@@ -321,14 +322,16 @@ static void rewrite_environment(struct ynode *root, struct diags *d, struct diag
         _cleanup_free_ char *enp = ypath(ep, "enabled");
         if (y_get(it, "enabled") && (!y_bool(d, y_get(it, "enabled"), enp, &enabled) || !enabled)) continue;
         if (e) diag_add(d, it, ep, "kiln makes the environments of a run from its platform; give one environment");
-        else e = it;
+        else e = it, ei = i;
     }
     if (!e) goto out;
+    _cleanup_free_ char *ep = ypath_index("environment.environments", ei);
+    _cleanup_free_ char *nsp = ypath(ep, "nodes");
     if (y_get(e, "nodes_requirement"))
-        diag_add(d, y_get(e, "nodes_requirement"), "environment.environments.nodes_requirement",
-                 "not supported: write a node of type requirement under nodes");
+        diag_add(d, y_get(e, "nodes_requirement"), ep, "nodes_requirement is not supported: write a node of type "
+                                                       "requirement under nodes");
     struct ynode *nodes = y_get(e, "nodes");
-    if (!nodes || !y_expect(d, nodes, "environment.environments.nodes", YN_SEQ)) goto out;
+    if (!nodes || !y_expect(d, nodes, nsp, YN_SEQ)) goto out;
     struct ynode *plat = y_get(root, "platform");
     if (!plat) {
         /* LISA's default platform is ready */
@@ -341,7 +344,7 @@ static void rewrite_environment(struct ynode *root, struct diags *d, struct diag
     bool ready = type && type->kind == YN_SCALAR && streq(type->scalar, "ready");
     for (size_t i = 0; i < nodes->n; i++) {
         struct ynode *n = nodes->items[i];
-        _cleanup_free_ char *np = ypath_index("environment.environments.nodes", i);
+        _cleanup_free_ char *np = ypath_index(nsp, i);
         if (!y_expect(d, n, np, YN_MAP)) continue;
         bool enabled = true;
         _cleanup_free_ char *enp = ypath(np, "enabled");
