@@ -294,13 +294,12 @@ static struct ynode *ready_node(struct ynode *n, const char *path, struct diags 
     return out;
 }
 
-static void rewrite_environment(struct ynode *root, struct diags *d, struct diags *w)
+/* The environment block (schema.py EnvironmentRoot), taken out of root into env. */
+static void environment_nodes(struct ynode *root, struct ynode *env, struct diags *d, struct diags *w)
 {
     static const char *const keys[] = {"environments", "warn_as_error", "retry", NULL};
     static const char *const ekeys[] = {"name", "topology", "nodes", "nodes_requirement", "enabled", NULL};
-    struct ynode *env = take(root, "environment");
-    if (!env) return;
-    if (!y_expect(d, env, "environment", YN_MAP)) goto out;
+    if (!y_expect(d, env, "environment", YN_MAP)) return;
     y_check_keys(d, env, "environment", keys);
     drop_key(env, "warn_as_error", "environment", "false", "kiln's warnings stay warnings", d, w);
     struct ynode *retry = take(env, "retry");
@@ -310,7 +309,7 @@ static void rewrite_environment(struct ynode *root, struct diags *d, struct diag
                                                 "deployment (it replaces a node that broke during a run)");
     ynode_free(retry);
     struct ynode *envs = y_get(env, "environments");
-    if (!envs || !y_expect(d, envs, "environment.environments", YN_SEQ)) goto out;
+    if (!envs || !y_expect(d, envs, "environment.environments", YN_SEQ)) return;
     struct ynode *e = NULL;
     size_t ei = 0;
     for (size_t i = 0; i < envs->n; i++) {
@@ -324,14 +323,14 @@ static void rewrite_environment(struct ynode *root, struct diags *d, struct diag
         if (e) diag_add(d, it, ep, "kiln makes the environments of a run from its platform; give one environment");
         else e = it, ei = i;
     }
-    if (!e) goto out;
+    if (!e) return;
     _cleanup_free_ char *ep = ypath_index("environment.environments", ei);
     _cleanup_free_ char *nsp = ypath(ep, "nodes");
     if (y_get(e, "nodes_requirement"))
         diag_add(d, y_get(e, "nodes_requirement"), ep, "nodes_requirement is not supported: write a node of type "
                                                        "requirement under nodes");
     struct ynode *nodes = y_get(e, "nodes");
-    if (!nodes || !y_expect(d, nodes, nsp, YN_SEQ)) goto out;
+    if (!nodes || !y_expect(d, nodes, nsp, YN_SEQ)) return;
     struct ynode *plat = y_get(root, "platform");
     if (!plat) {
         /* LISA's default platform is ready */
@@ -339,7 +338,7 @@ static void rewrite_environment(struct ynode *root, struct diags *d, struct diag
         put(plat, "type", new_scalar(env, "ready"));
         put(root, "platform", plat);
     }
-    if (plat->kind != YN_MAP) goto out;
+    if (plat->kind != YN_MAP) return;
     const struct ynode *type = y_get(plat, "type");
     bool ready = type && type->kind == YN_SCALAR && streq(type->scalar, "ready");
     for (size_t i = 0; i < nodes->n; i++) {
@@ -386,7 +385,12 @@ static void rewrite_environment(struct ynode *root, struct diags *d, struct diag
             diag_add(d, t ? t : n, np, "a node's type is remote, local or requirement, got \"%.40s\"", ts);
         }
     }
-out:
+}
+
+static void rewrite_environment(struct ynode *root, struct diags *d, struct diags *w)
+{
+    struct ynode *env = take(root, "environment");
+    if (env) environment_nodes(root, env, d, w);
     ynode_free(env);
 }
 
