@@ -290,6 +290,11 @@ int cmd_run(int argc, char **argv)
         for (size_t k = 0; k < vars.n; k++) *APPEND(rec.v, rec.n, rec.cap) = vars.v[k];
         free(vars.v);
         vars = rec;
+        if (!rr.nnames) {
+            printf("kiln run: every case of %s passed or was skipped; nothing to run again\n", dir);
+            code = EXIT_OK;
+            goto early;
+        }
         for (size_t k = 0; k < rr.nsecrets; k++) {
             bool given = false;
             for (size_t j = 0; j < vars.n && !given; j++) given = vars.v[j].secret && streq(vars.v[j].name, rr.secrets[k]);
@@ -298,11 +303,6 @@ int cmd_run(int argc, char **argv)
                                 "secrets: give it again\n", dir, rr.secrets[k]);
                 goto early;
             }
-        }
-        if (!rr.nnames) {
-            printf("kiln run: every case of %s passed or was skipped; nothing to run again\n", dir);
-            code = EXIT_OK;
-            goto early;
         }
         path = rr.runbook;
         printf("kiln run: running again the %zu case(s) that did not pass in %s\n", rr.nnames, dir);

@@ -48,3 +48,15 @@ expect_in "$T/out" "$R/ready.yml: ok ($n case(s) selected)"
 # shellcheck disable=SC2086
 expect_status 2 "$KILN" check -r "$R/ready.yml" $V $V1
 expect_in "$T/err" "$R/ready.yml:16:27: environment.environments[0].nodes[0].public_address: unknown variable \$(public_address)"
+
+# LISA refuses a case forced both in and out; so does kiln, naming both rules
+cat > conflict.yml <<'YAML'
+platform: [ { type: qemu, qemu: { kernel: /bin/true } } ]
+testcase:
+  - criteria: { name: smoke }
+    select_action: forceInclude
+  - criteria: { area: provisioning }
+    select_action: forceExclude
+YAML
+expect_status 2 "$KILN" check conflict.yml
+expect_in "$T/err" "conflict.yml:5:5: testcase[1] (force-exclude) conflicts over case smoke with testcase[0] (force-include) at conflict.yml:3:5"
