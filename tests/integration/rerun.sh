@@ -20,6 +20,8 @@ YAML
 # a glob that matches nothing the runbook selects: an error before any VM boots
 expect_status 2 "$KILN" run --runs-dir runs rr.yml 'ext.t.nothing*'
 expect_in "$T/err" "NAME-GLOB ext.t.nothing* matches none of the 3 case(s) rr.yml selects"
+expect_status 2 "$KILN" run --runs-dir runs rr.yml --tag no-such-tag --priority 2
+expect_in "$T/err" "none of the 3 case(s) rr.yml selects passes the command line's names, --tag and --priority"
 [ ! -e runs/latest ] || fail "a refused run left runs/latest"
 expect_status 2 "$KILN" run --runs-dir runs --rerun-failed
 expect_in "$T/err" "--rerun-failed: runs/latest/results.json:"
