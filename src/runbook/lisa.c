@@ -397,7 +397,16 @@ static void rewrite_environment(struct ynode *root, struct diags *d, struct diag
 static void rewrite_extensions(struct ynode *root, struct diags *d, struct diags *w)
 {
     static const char *const keys[] = {"name", "path", NULL};
-    struct ynode *x = y_get(root, "extension");
+    size_t at = find(root, "extension");
+    struct ynode *x = at == SIZE_MAX ? NULL : root->items[at + 1];
+    if (x && x->kind == YN_MAP && find(x, "paths") != SIZE_MAX) {
+        /* LISA's earlier shape, which it still reads: extension: {paths: [...]} */
+        static const char *const mkeys[] = {"paths", NULL};
+        y_check_keys(d, x, "extension", mkeys);
+        struct ynode *paths = take(x, "paths");
+        ynode_free(x);
+        root->items[at + 1] = x = paths;
+    }
     for (size_t i = 0; x && x->kind == YN_SEQ && i < x->n; i++) {
         struct ynode *it = x->items[i];
         if (it->kind != YN_MAP) continue;
@@ -523,6 +532,13 @@ static void rewrite_top(struct ynode *root, struct diags *d, struct diags *w)
                                        "once per combination)", refused[i]);
         ynode_free(v);
     }
+}
+
+void runbook_lisa_before_merge(struct ynode *base, const struct ynode *over)
+{
+    const struct ynode *p = y_get(over, "platform");
+    if (p && p->kind == YN_SEQ) ynode_free(take(base, "platform"));
+    if (y_get(over, "environment")) ynode_free(take(base, "environment"));
 }
 
 void runbook_lisa_rewrite(struct ynode *root, struct diags *d, struct diags *w)

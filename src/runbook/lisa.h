@@ -9,6 +9,12 @@
     "environment", "exit_with_failed_count", "exit_on_first_failure", "test_project", "test_pass", "tags",         \
         "wait_resource_timeout", "import_builtin_tests", "transformer", "combinator", "dev"
 
+/* Before an included file (base) is merged under the file including it (over): LISA replaces
+ * a top-level key the including file sets, where kiln merges maps and joins lists. A platform
+ * list (LISA's shape) and an environment block are taken out of base when over has them, so
+ * the including file's stand alone, as in LISA. */
+void runbook_lisa_before_merge(struct ynode *base, const struct ynode *over);
+
 /* Rewrites root (a runbook after variable substitution) in place:
  *  - platform: a list of one entry becomes that entry (more or none: an error);
  *  - platform.requirement in LISA's capability words (node_count, core_count, memory_mb,
@@ -18,7 +24,8 @@
  *  - platform.qemu's LISA keys: hosts (only this machine), network_boot_timeout (boot_timeout_s);
  *  - environment.environments[0].nodes: remote nodes become platform.ready.nodes, a requirement
  *    node becomes platform.requirement;
- *  - extension entries {name, path} become their path; notifier entries may be a type name or
+ *  - extension entries {name, path} become their path (and {paths: [...]} the list); notifier
+ *    entries may be a type name or
  *    carry enabled (false drops it);
  *  - testcase entries: select_action forceInclude/forceExclude/none (parsed later), enabled or
  *    enable (false drops the rule), timeout (timeout_s; 0 is the case's own), type lisa;

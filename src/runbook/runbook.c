@@ -157,8 +157,19 @@ static struct ynode *load_with_includes(struct loader *L, const char *path, cons
     L->stack[L->depth++] = xstrdup(real);
     struct ynode *merged = NULL;
     struct ynode *inc = y_get(root, "include");
+    const char *inc_key = "include";
     bool ok = true;
-    if (inc) {
+    if (y_get(root, "parent")) {
+        /* LISA's earlier word for include */
+        if (inc) {
+            diag_add(L->d, y_get(root, "parent"), "parent", "both \"include\" and \"parent\" (LISA's earlier word for "
+                                                          "it) are set: keep include");
+            ok = false;
+        }
+        inc = y_get(root, "parent");
+        inc_key = "parent";
+    }
+    if (ok && inc) {
         if (inc->kind == YN_SCALAR) {
             struct ynode *seq = ynode_new(YN_SEQ, inc);
             ynode_push(seq, ynode_new(YN_SCALAR, inc));
@@ -166,7 +177,7 @@ static struct ynode *load_with_includes(struct loader *L, const char *path, cons
             inc = seq;
             /* keep the converted form in the tree so it is freed with it */
             for (size_t i = 0; i < root->n; i += 2)
-                if (streq(root->items[i]->scalar, "include")) {
+                if (streq(root->items[i]->scalar, inc_key)) {
                     ynode_free(root->items[i + 1]);
                     root->items[i + 1] = seq;
                 }
@@ -204,6 +215,7 @@ static struct ynode *load_with_includes(struct loader *L, const char *path, cons
                 ok = false;
                 break;
             }
+            if (merged) runbook_lisa_before_merge(merged, sub);
             merged = ynode_merge(merged, sub);
         }
     }
@@ -214,6 +226,7 @@ static struct ynode *load_with_includes(struct loader *L, const char *path, cons
         ynode_free(root);
         return NULL;
     }
+    if (merged) runbook_lisa_before_merge(merged, root);
     return ynode_merge(merged, root);
 }
 
@@ -1135,7 +1148,7 @@ int runbook_load_warn(const char *path, const struct kiln_var *cli, size_t ncli,
 {
     static const char *const keys[] = {"name", "include", "extension", "variable", "concurrency", "platform",
                                        "testcase", "notifier", "console", "policy", "policy_profile", "vulnerability_feed",
-                                       "kselftest", "ltp", RUNBOOK_LISA_TOP_KEYS, NULL};
+                                       "kselftest", "ltp", "parent", RUNBOOK_LISA_TOP_KEYS, NULL};
     size_t before = d->n;
     struct loader L = {.d = d, .warn = warn, .cli = cli, .ncli = ncli};
     struct ynode *root = load_with_includes(&L, path, NULL);

@@ -459,6 +459,27 @@ static void test_lisa(void)
     _cleanup_free_ char *e0 = load_err("lisa5.yml", "include: [ ./t$(nope).yml ]\n" PLATFORM);
     has(e0, "lisa5.yml:1:12: include[0]: the include path uses $(nope), which is not defined", "an undefined one: said");
 
+    /* LISA replaces a top-level key the including file sets: a platform list and an environment
+     * of an included file give way (kiln would join the lists into two platforms) */
+    _cleanup_free_ char *basep = put("lisa-base.yml",
+        "platform: [ { type: qemu, qemu: { kernel: /k } } ]\n"
+        "environment: { environments: [ { nodes: [ { type: local } ] } ] }\n"
+        "extension: { paths: [ ./one, ./two ] }\n"
+        "testcase: [ { criteria: { priority: 0 } } ]\n");
+    rb = lisa_load("lisa7.yml",
+        "parent: [ { path: ./lisa-base.yml } ]\n"
+        "platform: [ { type: ready } ]\n"
+        "environment: { environments: [ { nodes: [ { type: remote, address: h } ] } ] }\n",
+        NULL, 0, &err, &ne, &warn, &nw);
+    is_str(err, "(none)", "parent (LISA's earlier include) with both replaced keys loads");
+    ok(rb && rb->platform.type == PLATFORM_READY && rb->platform.nready == 1 && streq(rb->platform.ready_nodes[0].address, "h"),
+       "the including file's platform list and environment stand alone");
+    ok(rb && rb->nextensions == 2 && endswith(rb->extensions[1], "/two"), "extension: {paths: [...]} is the list");
+    ok(rb && rb->nrules == 1, "keys the including file does not set come from the parent");
+    runbook_free(rb);
+    free(err);
+    free(warn);
+
     /* what kiln cannot honour and refuses, each at its place */
     static const struct {
         const char *text, *want, *what;
