@@ -27,15 +27,21 @@ int cmd_check(int argc, char **argv)
         int t = cmd_take_var(argc, argv, &i, &vars);
         if (t < 0) return cmd_vars_free(&vars), EXIT_USAGE;
         if (t) continue;
-        if (argv[i][0] == '-' || path) {
-            fprintf(stderr, "usage: kiln check [-v NAME=VALUE]... RUNBOOK\n");
+        const char *p = argv[i];
+        /* LISA's lisa -r RUNBOOK */
+        if ((streq(p, "-r") || streq(p, "--runbook")) && !(p = cmd_opt_value("check", argc, argv, &i, "a runbook file")))
+            return cmd_vars_free(&vars), EXIT_USAGE;
+        if (startswith(p, "--runbook=")) p += 10;
+        else if (p == argv[i] && p[0] == '-') return cmd_vars_free(&vars), cmd_opt_unknown("check", p, "-v NAME=VALUE, -r RUNBOOK");
+        if (path) {
+            fprintf(stderr, "kiln check: one runbook at a time (%s and %s)\n", path, p);
             cmd_vars_free(&vars);
             return EXIT_USAGE;
         }
-        path = argv[i];
+        path = p;
     }
     if (!path) {
-        fprintf(stderr, "usage: kiln check [-v NAME=VALUE]... RUNBOOK\n");
+        fprintf(stderr, "usage: kiln check [-v NAME=VALUE]... RUNBOOK | -r RUNBOOK\n");
         cmd_vars_free(&vars);
         return EXIT_USAGE;
     }
@@ -78,6 +84,14 @@ int cmd_check(int argc, char **argv)
             rc = EXIT_USAGE;
         }
     cmd_warn_unmatched_rules("check", rb);
+    char **conflicts;
+    size_t nconf = select_conflicts(rb, &conflicts);
+    for (size_t i = 0; i < nconf; i++) {
+        secret_fprintf(stderr, "%s\n", conflicts[i]);
+        free(conflicts[i]);
+    }
+    free(conflicts);
+    if (nconf) rc = EXIT_USAGE;
     struct kiln_selected *sel;
     size_t n = select_cases(rb, &sel);
     free(sel);

@@ -40,15 +40,21 @@ int cmd_take_var(int argc, char **argv, int *i, struct cmd_vars *vars)
     return 1;
 }
 
-void cmd_print_diags(const struct diags *d)
+static void print_diags_as(const struct diags *d, const char *label)
 {
     FILE *err = secret_fwrap(stderr);
     if (!err) {
-        fprintf(stderr, "kiln: %zu error(s); cannot print them with secrets masked: %s\n", d->n, strerror(errno));
+        fprintf(stderr, "kiln: %zu %s(s); cannot print them with secrets masked: %s\n", d->n, label ? label : "error",
+                strerror(errno));
         return;
     }
-    diags_print(d, err);
+    diags_print_as(d, label, err);
     fclose(err);
+}
+
+void cmd_print_diags(const struct diags *d)
+{
+    print_diags_as(d, NULL);
 }
 
 void cmd_vars_free(struct cmd_vars *vars)
@@ -62,9 +68,13 @@ void cmd_vars_free(struct cmd_vars *vars)
 
 struct kiln_runbook *cmd_load_runbook(const char *path, const struct cmd_vars *vars)
 {
-    struct diags d = {0};
+    struct diags d = {0}, warn = {0};
     struct kiln_runbook *rb = NULL;
-    if (runbook_load(path, vars->v, vars->n, &rb, &d) < 0 || ext_load(rb, &d) < 0 || d.n) {
+    int r = runbook_load_warn(path, vars->v, vars->n, &rb, &d, &warn);
+    /* what kiln leaves out is said before the errors and also when the runbook loads */
+    if (warn.n) print_diags_as(&warn, "warning");
+    diags_free(&warn);
+    if (r < 0 || ext_load(rb, &d) < 0 || d.n) {
         cmd_print_diags(&d);
         fprintf(stderr, "kiln: %zu error(s) in %s; see docs/runbook.md for the keys\n", d.n, path);
         diags_free(&d);

@@ -1,5 +1,7 @@
 /* kiln run RUNBOOK: boot environments, run the selected cases, write the reports. */
 #include <errno.h>
+#include <jansson.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -33,11 +35,106 @@ static void *hash_tested(void *arg)
 
 static void usage(FILE *f)
 {
-    fputs("usage: kiln run [-v NAME=VALUE]... [--runs-dir DIR] [--debug] RUNBOOK\n"
+    fputs("usage: kiln run [-v NAME=VALUE]... [--runs-dir DIR] [--debug] [--tag T]... [--priority N]...\n"
+          "                RUNBOOK | -r RUNBOOK [NAME-GLOB]...\n"
+          "       kiln run --rerun-failed [RUN_DIR] [-v NAME=VALUE]... [--runs-dir DIR]\n"
           "Boots the runbook's environments, runs the selected cases and writes\n"
           "DIR/<name>-<time>/ (results.json, junit.xml, report.html, logs). DIR defaults to ./runs.\n"
+          "NAME-GLOB (fnmatch: 'verify_*'), --tag T (cases carrying T; !T: not carrying it) and --priority N\n"
+          "(or a list: 0,1) narrow the runbook's selection, as kola run does.\n"
+          "--rerun-failed runs the cases that failed or did not finish in RUN_DIR (default DIR/latest) again,\n"
+          "with the runbook and -v values its results.json records; -v given now override them (a secret\n"
+          "is never recorded: give it again with -v s:NAME=VALUE). Relative values resolve from here.\n"
           "Exit status: 0 all passed, 1 a case failed, 2 usage or configuration error, 130 interrupted.\n",
           f);
+}
+
+/* results.json of a run; bounded like any input (a run of many cases with subtests stays far below). */
+#define RESULTS_MAX_BYTES (64u << 20)
+
+struct rerun {
+    char *runbook;
+    char **names;       /* cases that did not pass, once each */
+    size_t nnames;
+    char **secrets;     /* secret -v names the run had: they must be given again */
+    size_t nsecrets;
+};
+
+static void rerun_free(struct rerun *r)
+{
+    free(r->runbook);
+    for (size_t i = 0; i < r->nnames; i++) free(r->names[i]);
+    free(r->names);
+    for (size_t i = 0; i < r->nsecrets; i++) free(r->secrets[i]);
+    free(r->secrets);
+}
+
+static const char *jstr(const json_t *o, const char *k)
+{
+    return json_string_value(json_object_get(o, k));
+}
+
+/* Reads what --rerun-failed needs from RUN_DIR/results.json: the runbook, the -v values (added
+ * to vars; a secret's name to r->secrets) and the cases whose status is failed, attempted, or
+ * queued/running (an interrupted run). 0, or -errno with why. */
+static int rerun_load(const char *run_dir, struct rerun *r, struct cmd_vars *vars, char *why, size_t sz)
+{
+    _cleanup_free_ char *path = path_join(run_dir, "results.json");
+    _cleanup_free_ char *text = NULL;
+    size_t len, cap = 0, scap = 0;
+    int rc = read_file(path, RESULTS_MAX_BYTES, &text, &len);
+    if (rc < 0) return snprintf(why, sz, "%s: %s", path, rc == -EFBIG ? "larger than 64 MiB" : fs_strerror(rc)), rc;
+    json_error_t je;
+    json_t *root = json_loadb(text, len, 0, &je);
+    json_t *run = json_object_get(root, "run");
+    if (!root || !streq(jstr(root, "schema"), "kiln.results/v1")) {
+        json_decref(root);
+        return snprintf(why, sz, "%s is not a kiln run's results (%s)", path, root ? "another schema" : je.text), -EINVAL;
+    }
+    if (!jstr(run, "runbook")) {
+        json_decref(root);
+        return snprintf(why, sz, "%s does not record its runbook (a run of an older kiln, or one killed before it "
+                                 "began): run the runbook again with kiln run RUNBOOK", path), -EINVAL;
+    }
+    r->runbook = xstrdup(jstr(run, "runbook"));
+    size_t i;
+    json_t *v, *c;
+    json_array_foreach(json_object_get(run, "variables"), i, v) {
+        const char *name = jstr(v, "name"), *value = jstr(v, "value");
+        if (!name) continue;
+        if (json_is_true(json_object_get(v, "secret"))) {
+            *APPEND(r->secrets, r->nsecrets, scap) = xstrdup(name);
+            continue;
+        }
+        _cleanup_free_ char *arg = xasprintf("%s=%s", name, value ? value : "");
+        struct kiln_var kv;
+        if (runbook_parse_cli_var(arg, &kv) == 0) *APPEND(vars->v, vars->n, vars->cap) = kv;
+    }
+    json_array_foreach(json_object_get(root, "cases"), i, c) {
+        const char *st = jstr(c, "status"), *name = jstr(c, "name");
+        if (!st || !name || !(streq(st, "failed") || streq(st, "attempted") || streq(st, "queued") || streq(st, "running")))
+            continue;
+        bool seen = false;
+        for (size_t k = 0; k < r->nnames && !seen; k++) seen = streq(r->names[k], name);
+        if (!seen) *APPEND(r->names, r->nnames, cap) = xstrdup(name);
+    }
+    json_decref(root);
+    return 0;
+}
+
+/* What results.json records of how the run was started, for --rerun-failed. */
+static void record_invocation(struct kiln_results *res, const char *path, const struct cmd_vars *vars)
+{
+    res->runbook = realpath(path, NULL);
+    res->vars = xcalloc(vars->n ? vars->n : 1, sizeof *res->vars);
+    for (size_t i = 0; i < vars->n; i++) {
+        /* a later -v of the same name wins: keep the last only */
+        bool later = false;
+        for (size_t k = i + 1; k < vars->n && !later; k++) later = streq(vars->v[k].name, vars->v[i].name);
+        if (later) continue;
+        res->vars[res->nvars++] = (struct kiln_run_var){.name = xstrdup(vars->v[i].name), .secret = vars->v[i].secret,
+                                                        .value = vars->v[i].secret ? NULL : xstrdup(vars->v[i].value)};
+    }
 }
 
 /* What a run writes before its first VM boots: the console and case logs, the reports. */
@@ -119,32 +216,120 @@ static char *make_run_dir(const char *runs, const char *name, char **id)
 int cmd_run(int argc, char **argv)
 {
     struct cmd_vars vars = {0};
-    const char *runs_dir = "runs", *path = NULL;
-    bool debug = false;
+    const char *runs_dir = "runs", *path = NULL, *rerun_dir = NULL;
+    bool debug = false, rerun = false;
+    const char **pos = xcalloc((size_t)argc, sizeof *pos), **tags = xcalloc((size_t)argc, sizeof *tags);
+    long *prios = NULL;
+    size_t npos = 0, ntags = 0, nprios = 0, capp = 0;
+    struct rerun rr = {0};
+    struct kiln_runbook *rb = NULL;
+    int code = EXIT_USAGE;
     for (int i = 1; i < argc; i++) {
         int t = cmd_take_var(argc, argv, &i, &vars);
-        if (t < 0) return cmd_vars_free(&vars), EXIT_USAGE;
+        if (t < 0) goto early;
         if (t) continue;
-        if (streq(argv[i], "--runs-dir") && i + 1 < argc) runs_dir = argv[++i];
-        else if (startswith(argv[i], "--runs-dir=")) runs_dir = argv[i] + 11;
-        else if (streq(argv[i], "--debug")) debug = true;
-        else if (streq(argv[i], "-h") || streq(argv[i], "--help")) return usage(stdout), cmd_vars_free(&vars), 0;
-        else if (argv[i][0] == '-' || path) {
-            fprintf(stderr, "kiln run: unexpected argument \"%s\"\n", argv[i]);
-            usage(stderr);
-            cmd_vars_free(&vars);
-            return EXIT_USAGE;
-        } else path = argv[i];
+        const char *a = argv[i], *v;
+        if (streq(a, "--runs-dir") && i + 1 < argc) runs_dir = argv[++i];
+        else if (startswith(a, "--runs-dir=")) runs_dir = a + 11;
+        else if (streq(a, "--debug")) debug = true;
+        else if (streq(a, "-h") || streq(a, "--help")) {
+            usage(stdout);
+            code = EXIT_OK;
+            goto early;
+        } else if (streq(a, "-r") || streq(a, "--runbook") || startswith(a, "--runbook=")) {
+            /* LISA's lisa -r RUNBOOK */
+            v = a[1] == 'r' || streq(a, "--runbook") ? cmd_opt_value("run", argc, argv, &i, "a runbook file") : a + 10;
+            if (!v) goto early;
+            if (path) {
+                fprintf(stderr, "kiln run: one runbook per run (%s and %s)\n", path, v);
+                goto early;
+            }
+            path = v;
+        } else if (streq(a, "--tag") || startswith(a, "--tag=")) {
+            v = streq(a, "--tag") ? cmd_opt_value("run", argc, argv, &i, "a tag, or !TAG") : a + 6;
+            if (!v) goto early;
+            tags[ntags++] = v;
+        } else if (streq(a, "--priority") || startswith(a, "--priority=")) {
+            v = streq(a, "--priority") ? cmd_opt_value("run", argc, argv, &i, "0 to 5, or a list 0,1") : a + 11;
+            if (!v) goto early;
+            _cleanup_free_ char *list = xstrdup(v);
+            char *save = NULL;
+            for (char *p = strtok_r(list, ",", &save); p; p = strtok_r(NULL, ",", &save))
+                if (!cmd_opt_long("run", "--priority", p, 0, 5, APPEND(prios, nprios, capp))) goto early;
+        } else if (streq(a, "--rerun-failed")) {
+            rerun = true;
+        } else if (startswith(a, "--rerun-failed=")) {
+            rerun = true;
+            rerun_dir = a + 15;
+        } else if (a[0] == '-' && a[1]) {
+            cmd_opt_unknown("run", a, "-v NAME=VALUE, -r RUNBOOK, --runs-dir DIR, --debug, --tag T, --priority N, "
+                                      "--rerun-failed [RUN_DIR], --help");
+            goto early;
+        } else {
+            pos[npos++] = a;
+        }
     }
-    if (!path) {
-        usage(stderr);
-        cmd_vars_free(&vars);
-        return EXIT_USAGE;
+    size_t first_glob = 0;
+    if (rerun) {
+        if (path || npos > (rerun_dir ? 0u : 1u)) {
+            fprintf(stderr, "kiln run: --rerun-failed takes a run directory only: the runbook and the cases come from "
+                            "its results.json\n");
+            goto early;
+        }
+        _cleanup_free_ char *latest_dir = path_join(runs_dir, "latest");
+        const char *dir = rerun_dir ? rerun_dir : npos ? pos[0] : latest_dir;
+        first_glob = npos;
+        char why[PATH_MAX + 256];
+        struct cmd_vars rec = {0};
+        if (rerun_load(dir, &rr, &rec, why, sizeof why) < 0) {
+            fprintf(stderr, "kiln run: --rerun-failed: %s\n", why);
+            cmd_vars_free(&rec);
+            goto early;
+        }
+        /* the recorded values first: a -v given now comes later, so it wins */
+        for (size_t k = 0; k < vars.n; k++) *APPEND(rec.v, rec.n, rec.cap) = vars.v[k];
+        free(vars.v);
+        vars = rec;
+        if (!rr.nnames) {
+            printf("kiln run: every case of %s passed or was skipped; nothing to run again\n", dir);
+            code = EXIT_OK;
+            goto early;
+        }
+        for (size_t k = 0; k < rr.nsecrets; k++) {
+            bool given = false;
+            for (size_t j = 0; j < vars.n && !given; j++) given = vars.v[j].secret && streq(vars.v[j].name, rr.secrets[k]);
+            if (!given) {
+                fprintf(stderr, "kiln run: --rerun-failed: %s was run with the secret -v s:%s=...; kiln does not keep "
+                                "secrets: give it again\n", dir, rr.secrets[k]);
+                goto early;
+            }
+        }
+        path = rr.runbook;
+        printf("kiln run: running again the %zu case(s) that did not pass in %s\n", rr.nnames, dir);
+    } else if (!path) {
+        if (!npos) {
+            usage(stderr);
+            goto early;
+        }
+        path = pos[0];
+        first_glob = 1;
     }
     if (debug) log_set_level(LOG_DEBUG);
-    struct kiln_runbook *rb = cmd_load_runbook(path, &vars);
-    cmd_vars_free(&vars);
-    if (!rb) return EXIT_USAGE;
+    rb = cmd_load_runbook(path, &vars);
+    if (!rb) goto early;
+    struct kiln_select_filter filter = {.globs = pos + first_glob, .nglobs = npos - first_glob,
+                                        .names = (const char *const *)rr.names, .nnames = rr.nnames,
+                                        .tags = tags, .ntags = ntags, .priorities = prios, .npriorities = nprios};
+    code = EXIT_OK;
+early:
+    if (code != EXIT_OK || !rb) {
+        rerun_free(&rr);
+        cmd_vars_free(&vars);
+        free(pos);
+        free(tags);
+        free(prios);
+        return code;
+    }
 
     int rc = EXIT_USAGE;
     _cleanup_free_ char *logpath = NULL, *latest = NULL, *abs_run = NULL;
@@ -163,7 +348,36 @@ int cmd_run(int argc, char **argv)
         goto out;
     }
     cmd_warn_unmatched_rules("run", rb);
+    char **conflicts;
+    size_t nconf = select_conflicts(rb, &conflicts);
+    for (size_t i = 0; i < nconf; i++) {
+        secret_fprintf(stderr, "kiln run: %s\n", conflicts[i]);
+        free(conflicts[i]);
+    }
+    free(conflicts);
+    if (nconf) goto out;
     nsel = select_cases(rb, &sel);
+    size_t nrb = nsel;
+    char **unmatched;
+    nsel = select_filter(sel, nsel, &filter, &unmatched);
+    bool bad_glob = false;
+    for (char **u = unmatched; u && *u; u++) {
+        bool glob = (size_t)(u - unmatched) < filter.nglobs && !rr.nnames;
+        bad_glob = bad_glob || glob;
+        if (glob)
+            fprintf(stderr, "kiln run: NAME-GLOB %s matches none of the %zu case(s) %s selects (see `kiln list %s`)\n", *u,
+                    nrb, path, path);
+        else
+            fprintf(stderr, "kiln run: warning: %s did not pass last time, but %s selects it no more\n", *u, path);
+        free(*u);
+    }
+    free(unmatched);
+    if (bad_glob) goto out;
+    if (!nsel && nrb) {
+        fprintf(stderr, "kiln run: none of the %zu case(s) %s selects passes the command line's names, --tag and --priority\n",
+                nrb, path);
+        goto out;
+    }
     if (!nsel) {
         fprintf(stderr, "kiln run: %s selects no case; check testcase criteria with `kiln list %s`\n", path, path);
         goto out;
@@ -230,6 +444,7 @@ int cmd_run(int argc, char **argv)
     for (size_t i = 0; i < rb->nnotifiers; i++) notifiers_add(&ns, notifier_by_name(rb->notifiers[i].type), NULL);
 
     res.name = xstrdup(rb->name);
+    record_invocation(&res, path, &vars);
     res.id = xstrdup(run_id);
     res.dir = xstrdup(run_dir);
     res.platform = xstrdup(pctx.ops->name);
@@ -284,5 +499,10 @@ out:
     patterns_free(pats);
     diags_free(&d);
     runbook_free(rb);
+    rerun_free(&rr);
+    cmd_vars_free(&vars);
+    free(pos);
+    free(tags);
+    free(prios);
     return rc;
 }

@@ -13,6 +13,12 @@ void result_set_reason(struct kiln_result *r, const char *reason)
 
 void results_free(struct kiln_results *rs)
 {
+    free(rs->runbook);
+    for (size_t i = 0; i < rs->nvars; i++) {
+        free(rs->vars[i].name);
+        free(rs->vars[i].value);
+    }
+    free(rs->vars);
     for (size_t i = 0; i < rs->ntested; i++) {
         free(rs->tested[i].role);
         free(rs->tested[i].path);

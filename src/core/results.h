@@ -48,8 +48,18 @@ struct kiln_tested {
     char sha256[65];
 };
 
+/* A -v given to the run, kept so kiln run --rerun-failed runs with the same values; a secret's
+ * value is never kept (NULL). */
+struct kiln_run_var {
+    char *name, *value;
+    bool secret;
+};
+
 struct kiln_results {
     char *name;          /* runbook name */
+    char *runbook;       /* the runbook's absolute path (NULL: not known) */
+    struct kiln_run_var *vars;
+    size_t nvars;
     char *id;            /* run directory name */
     char *dir;
     char *platform, *accel;

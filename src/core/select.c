@@ -1,5 +1,6 @@
 #include "core/select.h"
 
+#include <fnmatch.h>
 #include <regex.h>
 
 #include "util/util.h"
@@ -37,11 +38,20 @@ bool criteria_match(const struct kiln_criteria *cr, const struct kiln_case *c)
     return true;
 }
 
-size_t select_cases(const struct kiln_runbook *rb, struct kiln_selected **out)
+static const char *const action_names[] = {"include", "exclude", "force-include", "force-exclude", "none"};
+
+/* LISA's selection (lisa/testselector.py): include and force-include add every matching case;
+ * exclude and force-exclude remove matching cases that are selected at that point; none only
+ * changes the settings of selected ones. A forced rule locks the cases it changed against later
+ * unforced rules, which then pass them by; a forced rule meeting a lock of the other direction
+ * is a conflict (LISA stops there; here each is a message in *conflicts when wanted). */
+static size_t apply_rules(const struct kiln_runbook *rb, struct kiln_selected **out, char ***conflicts, size_t *nconf)
 {
-    size_t n;
+    size_t n, cap = 0;
     const struct kiln_case *const *all = registry_all(&n);
-    bool *on = xcalloc(n, sizeof *on), *locked = xcalloc(n, sizeof *locked);
+    bool *on = xcalloc(n, sizeof *on);
+    long *lock = xcalloc(n, sizeof *lock);       /* rule index + 1 that forced it; 0 none */
+    bool *lock_in = xcalloc(n, sizeof *lock_in); /* the lock keeps it in (else out) */
     struct kiln_selected *sel = xcalloc(n, sizeof *sel);
     for (size_t i = 0; i < n; i++) {
         sel[i].c = all[i];
@@ -52,14 +62,28 @@ size_t select_cases(const struct kiln_runbook *rb, struct kiln_selected **out)
     }
     for (size_t r = 0; r < rb->nrules; r++) {
         const struct kiln_tc_rule *rule = &rb->rules[r];
+        bool include = rule->action == SEL_INCLUDE || rule->action == SEL_FORCE_INCLUDE;
+        bool force = rule->action == SEL_FORCE_INCLUDE || rule->action == SEL_FORCE_EXCLUDE;
         for (size_t i = 0; i < n; i++) {
+            if (!include && !on[i]) continue;
             if (!criteria_match(&rule->criteria, all[i])) continue;
-            bool include = rule->action == SEL_INCLUDE || rule->action == SEL_FORCE_INCLUDE;
-            bool force = rule->action == SEL_FORCE_INCLUDE || rule->action == SEL_FORCE_EXCLUDE;
-            if (locked[i] && !force) continue;
-            on[i] = include;
-            locked[i] = locked[i] || force;
-            if (include) {
+            if (rule->action != SEL_NONE && lock[i] && lock_in[i] != include) {
+                if (force && conflicts) {
+                    const struct kiln_tc_rule *by = &rb->rules[lock[i] - 1];
+                    *APPEND(*conflicts, *nconf, cap) =
+                        xasprintf("%s:%d:%d: testcase[%zu] (%s) conflicts over case %s with testcase[%ld] (%s) at "
+                                  "%s:%d:%d; a case can be forced in or out, not both",
+                                  rule->at_file, rule->at_line, rule->at_col, r, action_names[rule->action], all[i]->name,
+                                  lock[i] - 1, action_names[by->action], by->at_file, by->at_line, by->at_col);
+                }
+                continue;
+            }
+            if (rule->action != SEL_NONE) on[i] = include;
+            if (force && !lock[i]) {
+                lock[i] = (long)r + 1;
+                lock_in[i] = include;
+            }
+            if (include || rule->action == SEL_NONE) {
                 if (rule->times >= 0) sel[i].times = rule->times;
                 if (rule->retry >= 0) sel[i].retry = rule->retry;
                 if (rule->timeout_s >= 0) sel[i].timeout_s = rule->timeout_s;
@@ -71,8 +95,69 @@ size_t select_cases(const struct kiln_runbook *rb, struct kiln_selected **out)
     for (size_t i = 0; i < n; i++)
         if (on[i]) sel[k++] = sel[i];
     free(on);
-    free(locked);
-    *out = sel;
+    free(lock);
+    free(lock_in);
+    if (out) *out = sel;
+    else free(sel);
+    return k;
+}
+
+size_t select_cases(const struct kiln_runbook *rb, struct kiln_selected **out)
+{
+    return apply_rules(rb, out, NULL, NULL);
+}
+
+size_t select_conflicts(const struct kiln_runbook *rb, char ***out)
+{
+    size_t n = 0;
+    *out = NULL;
+    apply_rules(rb, NULL, out, &n);
+    return n;
+}
+
+static bool glob_any(const char *const *globs, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (fnmatch(globs[i], name, 0) == 0) return true;
+    return false;
+}
+
+static bool passes(const struct kiln_select_filter *f, const struct kiln_case *c)
+{
+    if ((f->nglobs || f->nnames) && !glob_any(f->globs, f->nglobs, c->name)) {
+        bool named = false;
+        for (size_t i = 0; i < f->nnames && !named; i++) named = streq(f->names[i], c->name);
+        if (!named) return false;
+    }
+    bool want_tag = false, has_wanted = false;
+    for (size_t i = 0; i < f->ntags; i++) {
+        if (f->tags[i][0] == '!') {
+            if (has_tag(c, f->tags[i] + 1)) return false;
+        } else {
+            want_tag = true;
+            has_wanted = has_wanted || has_tag(c, f->tags[i]);
+        }
+    }
+    if (want_tag && !has_wanted) return false;
+    bool prio = !f->npriorities;
+    for (size_t i = 0; i < f->npriorities && !prio; i++) prio = f->priorities[i] == c->priority;
+    return prio;
+}
+
+size_t select_filter(struct kiln_selected *sel, size_t n, const struct kiln_select_filter *f, char ***unmatched)
+{
+    size_t k = 0, nu = 0, cap = 0;
+    *unmatched = NULL;
+    for (size_t g = 0; g < f->nglobs + f->nnames; g++) {
+        bool any = false;
+        for (size_t i = 0; i < n && !any; i++)
+            any = g < f->nglobs ? fnmatch(f->globs[g], sel[i].c->name, 0) == 0
+                                : streq(f->names[g - f->nglobs], sel[i].c->name);
+        if (!any) *APPEND(*unmatched, nu, cap) = xstrdup(g < f->nglobs ? f->globs[g] : f->names[g - f->nglobs]);
+    }
+    if (nu) *APPEND(*unmatched, nu, cap) = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (passes(f, sel[i].c)) sel[k++] = sel[i];
     return k;
 }
 

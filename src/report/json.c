@@ -43,6 +43,16 @@ char *results_to_json(const struct kiln_results *r)
         json_array_append_new(tested, json_pack("{s:o, s:o, s:o}", "role", mstr(r->tested[i].role), "path",
                                                 mstr(r->tested[i].path), "sha256", mstr(r->tested[i].sha256)));
     json_object_set_new(run, "tested", tested);
+    if (r->runbook) {
+        json_object_set_new(run, "runbook", mstr(r->runbook));
+        json_t *vars = json_array();
+        for (size_t i = 0; i < r->nvars; i++)
+            json_array_append_new(vars, r->vars[i].secret
+                                            ? json_pack("{s:o, s:b}", "name", mstr(r->vars[i].name), "secret", 1)
+                                            : json_pack("{s:o, s:o}", "name", mstr(r->vars[i].name), "value",
+                                                        mstr(r->vars[i].value)));
+        json_object_set_new(run, "variables", vars);
+    }
     json_object_set_new(root, "run", run);
     json_object_set_new(root, "summary",
                         json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "total", (json_int_t)r->n, "passed",

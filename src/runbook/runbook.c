@@ -1,4 +1,5 @@
 #include "runbook/runbook.h"
+#include "runbook/lisa.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -55,7 +56,11 @@ int runbook_parse_cli_var(const char *arg, struct kiln_var *out)
 
 struct loader {
     struct diags *d;
+    struct diags *warn; /* what kiln does not honour but can run without */
+    const struct kiln_var *cli;
+    size_t ncli;
     char *stack[MAX_INCLUDE_DEPTH];
+    const struct ynode *roots[MAX_INCLUDE_DEPTH]; /* the files being included, outermost first */
     int depth;
     size_t files, nodes;
 };
@@ -79,6 +84,48 @@ static struct ynode *load_counted(struct loader *L, const char *path, const stru
         return NULL;
     }
     return root;
+}
+
+/* A variable an include path names (LISA writes "./t$(tier).yml"): -v, else the outermost file
+ * being loaded that defines it as {name, value} (an including file wins over its includes, as
+ * for every variable). Values are taken as written: variables in them are not expanded here. */
+static const char *include_var(const struct loader *L, const char *name)
+{
+    for (size_t i = L->ncli; i-- > 0;)
+        if (streq(L->cli[i].name, name)) return L->cli[i].value;
+    for (int k = 0; k < L->depth; k++) {
+        const struct ynode *vars = y_get(L->roots[k], "variable");
+        for (size_t i = 0; vars && vars->kind == YN_SEQ && i < vars->n; i++) {
+            const struct ynode *n = y_get(vars->items[i], "name"), *v = y_get(vars->items[i], "value");
+            if (n && v && n->kind == YN_SCALAR && v->kind == YN_SCALAR && streq(n->scalar, name)) return v->scalar;
+        }
+    }
+    return NULL;
+}
+
+/* p's text with $(name) replaced (include_var); NULL after a diagnostic at p. */
+static char *include_path(const struct loader *L, const struct ynode *p, const char *ipath)
+{
+    struct sbuf b = {0};
+    const char *s = p->scalar, *q;
+    while ((q = strstr(s, "$("))) {
+        const char *e = strchr(q + 2, ')');
+        if (!e) break;
+        _cleanup_free_ char *name = xstrndup(q + 2, (size_t)(e - q - 2));
+        const char *v = include_var(L, name);
+        if (!v || strstr(v, "$(")) {
+            diag_add(L->d, p, ipath, "the include path uses $(%.80s)%s; define it with a plain value under \"variable:\" "
+                                     "in this file or one that includes it, or pass -v %.80s=VALUE",
+                     name, v ? ", whose value uses other variables" : ", which is not defined", name);
+            sbuf_free(&b);
+            return NULL;
+        }
+        sbuf_append(&b, s, (size_t)(q - s));
+        sbuf_puts(&b, v);
+        s = e + 1;
+    }
+    sbuf_puts(&b, s);
+    return b.s ? sbuf_steal(&b) : xstrdup("");
 }
 
 static struct ynode *load_with_includes(struct loader *L, const char *path, const struct ynode *from)
@@ -106,11 +153,23 @@ static struct ynode *load_with_includes(struct loader *L, const char *path, cons
         ynode_free(root);
         return NULL;
     }
+    L->roots[L->depth] = root;
     L->stack[L->depth++] = xstrdup(real);
     struct ynode *merged = NULL;
     struct ynode *inc = y_get(root, "include");
+    const char *inc_key = "include";
     bool ok = true;
-    if (inc) {
+    if (y_get(root, "parent")) {
+        /* LISA's earlier word for include */
+        if (inc) {
+            diag_add(L->d, y_get(root, "parent"), "parent", "both \"include\" and \"parent\" (LISA's earlier word for "
+                                                          "it) are set: keep include");
+            ok = false;
+        }
+        inc = y_get(root, "parent");
+        inc_key = "parent";
+    }
+    if (ok && inc) {
         if (inc->kind == YN_SCALAR) {
             struct ynode *seq = ynode_new(YN_SEQ, inc);
             ynode_push(seq, ynode_new(YN_SCALAR, inc));
@@ -118,7 +177,7 @@ static struct ynode *load_with_includes(struct loader *L, const char *path, cons
             inc = seq;
             /* keep the converted form in the tree so it is freed with it */
             for (size_t i = 0; i < root->n; i += 2)
-                if (streq(root->items[i]->scalar, "include")) {
+                if (streq(root->items[i]->scalar, inc_key)) {
                     ynode_free(root->items[i + 1]);
                     root->items[i + 1] = seq;
                 }
@@ -131,18 +190,32 @@ static struct ynode *load_with_includes(struct loader *L, const char *path, cons
             struct ynode *it = inc->items[i];
             const struct ynode *p = it->kind == YN_MAP ? y_get(it, "path") : it;
             _cleanup_free_ char *ipath = ypath_index("include", i);
+            if (it->kind == YN_MAP && y_get(it, "strategy")) {
+                /* LISA's include strategies (add, overwrite, remove per node path) */
+                diag_add(L->d, y_get(it, "strategy"), ipath,
+                         "kiln merges an include one way (the including file wins, lists are joined); "
+                         "strategy is not supported");
+                ok = false;
+                break;
+            }
             if (!p || p->kind != YN_SCALAR) {
                 diag_add(L->d, it, ipath, "expected a path or {path: ...}, got %s", ynode_kind_name(it));
                 ok = false;
                 break;
             }
+            _cleanup_free_ char *ip = include_path(L, p, ipath);
+            if (!ip) {
+                ok = false;
+                break;
+            }
             _cleanup_free_ char *dir = path_dirname(path);
-            _cleanup_free_ char *full = path_resolve(dir, p->scalar);
+            _cleanup_free_ char *full = path_resolve(dir, ip);
             struct ynode *sub = load_with_includes(L, full, p);
             if (!sub) {
                 ok = false;
                 break;
             }
+            if (merged) runbook_lisa_before_merge(merged, sub);
             merged = ynode_merge(merged, sub);
         }
     }
@@ -153,6 +226,7 @@ static struct ynode *load_with_includes(struct loader *L, const char *path, cons
         ynode_free(root);
         return NULL;
     }
+    if (merged) runbook_lisa_before_merge(merged, root);
     return ynode_merge(merged, root);
 }
 
@@ -268,12 +342,19 @@ static void parse_variables(struct kiln_runbook *rb, struct loader *L, const str
                             const struct kiln_var *cli, size_t ncli, struct diags *d)
 {
     size_t cap = 0;
-    static const char *const keys[] = {"name", "value", "is_secret", "file", NULL};
+    static const char *const keys[] = {"name", "value", "is_secret", "file", "is_case_visible", "mask", NULL};
     if (seq && y_expect(d, seq, "variable", YN_SEQ)) {
         for (size_t i = 0; i < seq->n; i++) {
             const struct ynode *it = seq->items[i];
             _cleanup_free_ char *p = ypath_index("variable", i);
             if (!y_expect(d, it, p, YN_MAP) || !y_check_keys(d, it, p, keys)) continue;
+            bool visible = false;
+            const struct ynode *cv = y_get(it, "is_case_visible");
+            _cleanup_free_ char *cvp = ypath(p, "is_case_visible");
+            if (cv && y_bool(d, cv, cvp, &visible) && visible)
+                diag_add(L->warn, cv, cvp, "not honoured: kiln's cases do not read runbook variables");
+            if (y_get(it, "mask"))
+                diag_add(L->warn, y_get(it, "mask"), p, "not honoured: kiln replaces a secret by ****** whole (mask)");
             bool secret = false;
             const struct ynode *s = y_get(it, "is_secret");
             if (s) {
@@ -834,7 +915,11 @@ static void parse_testcases(const struct ynode *n, struct kiln_runbook *rb, stru
     static const char *const keys[] = {"criteria", "select_action", "times", "retry", "timeout_s",
                                        "ignore_failure", NULL};
     static const char *const ckeys[] = {"name", "area", "category", "priority", "tags", NULL};
-    static const char *const actions[] = {"include", "exclude", "force-include", "force-exclude", NULL};
+    /* kiln's spelling, then LISA's (lisa/util/constants.py) */
+    static const char *const actions[] = {"include", "exclude", "force-include", "force-exclude", "none",
+                                          "forceInclude", "forceExclude", NULL};
+    static const int action_of[] = {SEL_INCLUDE, SEL_EXCLUDE, SEL_FORCE_INCLUDE, SEL_FORCE_EXCLUDE, SEL_NONE,
+                                    SEL_FORCE_INCLUDE, SEL_FORCE_EXCLUDE};
     rb->has_testcase = true;
     if (!y_expect(d, n, "testcase", YN_SEQ)) return;
     size_t cap = 0;
@@ -850,7 +935,11 @@ static void parse_testcases(const struct ynode *n, struct kiln_runbook *rb, stru
         r->times = r->retry = r->timeout_s = -1;
         r->ignore_failure = -1;
         const struct ynode *x;
-        if ((x = FIELD(it, "select_action"))) { SUBPATH(q, p, "select_action"); y_enum(d, x, q, actions, &r->action); }
+        int a;
+        if ((x = FIELD(it, "select_action"))) {
+            SUBPATH(q, p, "select_action");
+            if (y_enum(d, x, q, actions, &a)) r->action = action_of[a];
+        }
         if ((x = FIELD(it, "times"))) { SUBPATH(q, p, "times"); y_long(d, x, q, 1, 1000, &r->times); }
         if ((x = FIELD(it, "retry"))) { SUBPATH(q, p, "retry"); y_long(d, x, q, 0, 100, &r->retry); }
         if ((x = FIELD(it, "timeout_s"))) { SUBPATH(q, p, "timeout_s"); y_long(d, x, q, 1, 7 * 86400, &r->timeout_s); }
@@ -1049,11 +1138,20 @@ const struct kiln_where *runbook_where(const struct kiln_runbook *rb, const char
 int runbook_load(const char *path, const struct kiln_var *cli, size_t ncli, struct kiln_runbook **out,
                  struct diags *d)
 {
+    struct diags warn = {0};
+    int r = runbook_load_warn(path, cli, ncli, out, d, &warn);
+    diags_free(&warn);
+    return r;
+}
+
+int runbook_load_warn(const char *path, const struct kiln_var *cli, size_t ncli, struct kiln_runbook **out,
+                      struct diags *d, struct diags *warn)
+{
     static const char *const keys[] = {"name", "include", "extension", "variable", "concurrency", "platform",
                                        "testcase", "notifier", "console", "policy", "policy_profile", "vulnerability_feed",
-                                       "kselftest", "ltp", NULL};
+                                       "kselftest", "ltp", "parent", RUNBOOK_LISA_TOP_KEYS, NULL};
     size_t before = d->n;
-    struct loader L = {.d = d};
+    struct loader L = {.d = d, .warn = warn, .cli = cli, .ncli = ncli};
     struct ynode *root = load_with_includes(&L, path, NULL);
     if (!root) return -EINVAL;
     struct kiln_runbook *rb = xcalloc(1, sizeof *rb);
@@ -1066,14 +1164,25 @@ int runbook_load(const char *path, const struct kiln_var *cli, size_t ncli, stru
     y_check_keys(d, root, "", keys);
     parse_variables(rb, &L, y_get(root, "variable"), cli, ncli, d);
     if (d->n == before && substitute_all(rb, root, d)) {
+        runbook_lisa_rewrite(root, d, warn);
         const struct ynode *x;
         if ((x = y_get(root, "name")) && y_str(d, x, "name", &rb->name)) {
             /* the name is printed and names a directory: no mask can reach it there */
-            if (secret_contains(rb->name))
+            char *dashed = xstrdup(rb->name);
+            for (char *c = dashed; *c; c++)
+                if (*c == ' ') *c = '-';
+            if (secret_contains(rb->name)) {
                 diag_add(d, x, "name", "the run's name holds a secret variable; name the run without it");
-            else if (!run_name_ok(rb->name))
+            } else if (!run_name_ok(rb->name) && run_name_ok(dashed)) {
+                /* LISA's names have spaces ("qemu default") */
+                diag_add(warn, x, "name", "the run directory is named %s-TIME (spaces become '-')", dashed);
+                free(rb->name);
+                rb->name = dashed;
+                dashed = NULL;
+            } else if (!run_name_ok(rb->name))
                 diag_add(d, x, "name", "\"%.80s\" cannot name the run directory: use letters, digits, '.', '_' and '-', "
                                        "starting with a letter or digit, at most %d characters", rb->name, RUN_NAME_MAX);
+            free(dashed);
         }
         if ((x = y_get(root, "concurrency"))) y_long(d, x, "concurrency", 1, 64, &rb->concurrency);
         if ((x = y_get(root, "extension"))) {

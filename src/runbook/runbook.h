@@ -8,7 +8,9 @@
 #include "util/yaml.h"
 
 enum kiln_keep_env { KEEP_NO, KEEP_ALWAYS, KEEP_FAILED };
-enum kiln_select_action { SEL_INCLUDE, SEL_EXCLUDE, SEL_FORCE_INCLUDE, SEL_FORCE_EXCLUDE };
+/* testcase[].select_action; SEL_NONE (LISA's "none") only sets times/retry/... of cases
+ * earlier rules selected. */
+enum kiln_select_action { SEL_INCLUDE, SEL_EXCLUDE, SEL_FORCE_INCLUDE, SEL_FORCE_EXCLUDE, SEL_NONE };
 enum kiln_firmware { FW_BIOS, FW_UEFI };
 enum kiln_accel { ACCEL_AUTO, ACCEL_KVM, ACCEL_TCG };
 /* platform.qemu.secure_boot: which variable store the Secure Boot firmware starts from */
@@ -155,9 +157,13 @@ const struct kiln_where *runbook_where(const struct kiln_runbook *rb, const char
 int runbook_parse_cli_var(const char *arg, struct kiln_var *out);
 
 /* Loads path with includes; cli vars override runbook variables. All problems go to d.
- * Returns 0 or a negative errno-style value (with diagnostics). */
+ * Returns 0 or a negative errno-style value (with diagnostics). LISA's runbook shapes load too
+ * (runbook/lisa.h); what kiln does not honour of them is an error, or dropped with a warning. */
 int runbook_load(const char *path, const struct kiln_var *cli, size_t ncli, struct kiln_runbook **out,
                  struct diags *d);
+/* runbook_load, with those warnings (file:line:col, whatever the outcome) added to warn. */
+int runbook_load_warn(const char *path, const struct kiln_var *cli, size_t ncli, struct kiln_runbook **out,
+                      struct diags *d, struct diags *warn);
 void runbook_free(struct kiln_runbook *rb);
 /* A requirement mapping {nodes, cpus, memory_mb, nics, data_disks, features}. */
 void runbook_parse_req(const struct ynode *n, const char *path, struct kiln_req *r, struct diags *d);

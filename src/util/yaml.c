@@ -74,6 +74,11 @@ void diag_add_at(struct diags *d, const char *file, int line, int col, const cha
 
 void diags_print(const struct diags *d, FILE *f)
 {
+    diags_print_as(d, NULL, f);
+}
+
+void diags_print_as(const struct diags *d, const char *label, FILE *f)
+{
     for (size_t i = 0; i < d->n; i++) {
         if (i == DIAGS_MAX_PRINTED) {
             fprintf(f, "%s: ... and %zu more\n", d->v[i].file, d->n - i);
@@ -82,6 +87,7 @@ void diags_print(const struct diags *d, FILE *f)
         const struct diag *g = &d->v[i];
         if (g->line > 0) fprintf(f, "%s:%d:%d: ", g->file, g->line, g->col);
         else fprintf(f, "%s: ", g->file);
+        if (label) fprintf(f, "%s: ", label);
         if (*g->path) fprintf(f, "%s: ", g->path);
         fprintf(f, "%s\n", g->msg);
     }
@@ -319,10 +325,83 @@ static bool on_start(struct loader *L, const yaml_event_t *e, enum ynode_kind ki
     return true;
 }
 
+/* One key/value pair while merging; rank orders the mapping's own pairs first, then each merge
+ * source's in the order they are listed. */
+struct merge_pair {
+    struct ynode *k, *v;
+    size_t rank;
+};
+
+static int cmp_merge_pair(const void *a, const void *b)
+{
+    const struct merge_pair *x = a, *y = b;
+    int c = strcmp(x->k->scalar, y->k->scalar);
+    return c ? c : (x->rank > y->rank) - (x->rank < y->rank);
+}
+
+static int cmp_merge_rank(const void *a, const void *b)
+{
+    const struct merge_pair *x = a, *y = b;
+    return (x->rank > y->rank) - (x->rank < y->rank);
+}
+
+/* YAML 1.1's merge key (https://yaml.org/type/merge.html), which libyaml leaves to its users
+ * and PyYAML (hence LISA) resolves: a plain "<<" key whose value is a mapping or a list of
+ * mappings adds their keys the mapping does not set itself; an earlier source wins over a later
+ * one. The merged nodes are moved, not copied (an alias was charged when it was copied), so a
+ * merge adds no node; the pairs are sorted once, O(n log n). A quoted "<<" is an ordinary key. */
+static bool resolve_merge(struct loader *L, struct ynode *map)
+{
+    size_t at = SIZE_MAX;
+    for (size_t i = 0; i < map->n && at == SIZE_MAX; i += 2)
+        if (!map->items[i]->quoted && streq(map->items[i]->scalar, "<<")) at = i;
+    if (at == SIZE_MAX) return true;
+    struct ynode *key = map->items[at], *src = map->items[at + 1];
+    struct ynode **srcs = src->kind == YN_SEQ ? src->items : &src;
+    size_t nsrc = src->kind == YN_SEQ ? src->n : 1;
+    for (size_t i = 0; i < nsrc; i++)
+        if (srcs[i]->kind != YN_MAP) {
+            diag_add(L->d, srcs[i], NULL,
+                     "the merge key \"<<\" takes a mapping (<<: *anchor) or a list of mappings (<<: [*a, *b]), got %s%s",
+                     ynode_kind_name(srcs[i]), src->kind == YN_SEQ ? " in its list" : "");
+            return false;
+        }
+    size_t total = map->n / 2 - 1;
+    for (size_t i = 0; i < nsrc; i++) total += srcs[i]->n / 2;
+    struct merge_pair *p = xcalloc(total ? total : 1, sizeof *p);
+    size_t np = 0;
+    for (size_t i = 0; i < map->n; i += 2)
+        if (i != at) p[np] = (struct merge_pair){map->items[i], map->items[i + 1], np}, np++;
+    for (size_t s = 0; s < nsrc; s++) {
+        for (size_t i = 0; i < srcs[s]->n; i += 2) p[np] = (struct merge_pair){srcs[s]->items[i], srcs[s]->items[i + 1], np}, np++;
+        srcs[s]->n = 0; /* its pairs now belong to p */
+    }
+    qsort(p, np, sizeof *p, cmp_merge_pair);
+    size_t keep = 0;
+    for (size_t i = 0; i < np; i++) {
+        if (keep && streq(p[keep - 1].k->scalar, p[i].k->scalar)) {
+            ynode_free(p[i].k);
+            ynode_free(p[i].v);
+        } else {
+            p[keep++] = p[i];
+        }
+    }
+    qsort(p, keep, sizeof *p, cmp_merge_rank);
+    map->n = 0;
+    for (size_t i = 0; i < keep; i++) {
+        ynode_push(map, p[i].k);
+        ynode_push(map, p[i].v);
+    }
+    free(p);
+    ynode_free(key);
+    ynode_free(src);
+    return true;
+}
+
 static bool on_end(struct loader *L)
 {
     struct frame f = L->stack[--L->depth];
-    if (f.n->kind == YN_MAP && !check_duplicates(L, f.n)) {
+    if (f.n->kind == YN_MAP && (!check_duplicates(L, f.n) || !resolve_merge(L, f.n))) {
         free(f.anchor);
         ynode_free(f.n);
         return false;

@@ -41,6 +41,8 @@ void diag_add_at(struct diags *d, const char *file, int line, int col, const cha
                  const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 /* Prints "file:line:col: path: message" lines, the first 100 and then how many more. */
 void diags_print(const struct diags *d, FILE *f);
+/* The same with label after the place: "file:line:col: warning: path: message". */
+void diags_print_as(const struct diags *d, const char *label, FILE *f);
 void diags_free(struct diags *d);
 
 /* Every file name a tree points at lives here until yfiles_free(). */
@@ -52,8 +54,10 @@ void yfiles_free(void);
  * nested at most 64 deep, 200000 nodes and 32 MiB of scalar text once aliases are expanded
  * (an alias is a copy of its anchor's subtree). A second document ("---" after the first),
  * a key repeated in a mapping, a non-scalar key, and an alias to an unknown or enclosing
- * anchor are errors. Returns NULL and adds a diagnostic (file:line:col) on error. An empty
- * file gives an empty map. */
+ * anchor are errors. A plain "<<" key is YAML 1.1's merge key (yaml.org/type/merge.html,
+ * as PyYAML reads it): its value, a mapping or a list of mappings, adds the keys the mapping
+ * does not set itself (the earlier of two sources wins); any other value is an error at it.
+ * Returns NULL and adds a diagnostic (file:line:col) on error. An empty file gives an empty map. */
 struct ynode *yaml_load_file(const char *path, struct diags *d);
 struct ynode *yaml_load_string(const char *name, const char *text, size_t len, struct diags *d);
 void ynode_free(struct ynode *n);

@@ -24,7 +24,7 @@ sources() {
         ltp) echo "$root/src/ext/ltp.c $root/src/ext/tap.c" ;;
         junit) echo "$root/src/ext/junit.c $root/src/ext/tap.c" ;;
         output) echo "$root/src/ext/output.c $root/src/ext/junit.c $root/src/ext/tap.c $root/src/ext/ltp.c" ;;
-        runbook) echo "$root/src/runbook/runbook.c $root/src/core/req.c" ;;
+        runbook) echo "$root/src/runbook/runbook.c $root/src/runbook/lisa.c $root/src/core/req.c" ;;
         console) echo "$root/src/node/console.c" ;;
         disk) echo "$image" ;;
         inspect) echo "$image $root/src/image/inspect.c $root/src/image/ext4.c $root/src/image/rootfs_tar.c" ;;

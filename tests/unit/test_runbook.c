@@ -323,11 +323,217 @@ static void test_update_server(void)
     has(e, "unknown key \"untrusted\"; expected one of: gallery, name, channel, target, broken, untrusted_key", "a near miss is refused with the keys");
 }
 
+/* Loads text as NAME in dir with cli; *warn and *err get the first warning/error (or "(none)"),
+ * nw/ne their counts. */
+static struct kiln_runbook *lisa_load(const char *name, const char *text, const struct kiln_var *cli, size_t ncli,
+                                      char **err, size_t *ne, char **warn, size_t *nw)
+{
+    _cleanup_free_ char *p = put(name, text);
+    struct diags d = {0}, w = {0};
+    struct kiln_runbook *rb = NULL;
+    if (runbook_load_warn(p, cli, ncli, &rb, &d, &w) < 0) rb = NULL;
+    *ne = d.n;
+    *nw = w.n;
+    *err = d.n ? xasprintf("%s:%d:%d: %s: %s", strrchr(d.v[0].file, '/') + 1, d.v[0].line, d.v[0].col, d.v[0].path,
+                           d.v[0].msg)
+               : xstrdup("(none)");
+    struct sbuf all = {0};
+    for (size_t i = 0; i < w.n; i++)
+        sbuf_printf(&all, "%s:%d:%d: %s: %s\n", strrchr(w.v[i].file, '/') + 1, w.v[i].line, w.v[i].col, w.v[i].path,
+                    w.v[i].msg);
+    *warn = all.s ? sbuf_steal(&all) : xstrdup("(none)");
+    diags_free(&d);
+    diags_free(&w);
+    return rb;
+}
+
+/* LISA's runbook shapes (microsoft/lisa lisa/schema.py) load as kiln's; what kiln does not
+ * honour is a warning or an error at its place. */
+static void test_lisa(void)
+{
+    char *err, *warn;
+    size_t ne, nw;
+    struct kiln_runbook *rb = lisa_load("lisa1.yml",
+        "name: lisa shaped\n"                           /* 1 */
+        "platform:\n"                                   /* 2 */
+        "  - type: qemu\n"                              /* 3 */
+        "    keep_environment: failed\n"                /* 4 */
+        "    requirement:\n"                            /* 5 */
+        "      node_count: 1\n"                         /* 6 */
+        "      core_count: 2\n"                         /* 7 */
+        "      memory_mb: 512\n"                        /* 8 */
+        "      network_interface: { nic_count: 2 }\n"   /* 9 */
+        "      disk: { data_disk_count: 1 }\n"          /* 10 */
+        "      qemu:\n"                                 /* 11 */
+        "        qcow2: ./disk.qcow2\n"                 /* 12 */
+        "notifier:\n"                                   /* 13 */
+        "  - type: html\n"                              /* 14 */
+        "  - junit\n"                                   /* 15 */
+        "  - { type: console, enabled: false }\n"       /* 16 */
+        "extension:\n"                                  /* 17 */
+        "  - name: mine\n"                              /* 18 */
+        "    path: ./ext\n"                             /* 19 */
+        "testcase:\n"                                   /* 20 */
+        "  - &base\n"                                   /* 21 */
+        "    criteria: { area: provisioning }\n"        /* 22 */
+        "    retry: 1\n"                                /* 23 */
+        "  - <<: *base\n"                               /* 24 */
+        "    criteria: { name: smoke }\n"               /* 25 */
+        "    select_action: forceExclude\n"             /* 26 */
+        "  - criteria: { name: verify_.* }\n"           /* 27 */
+        "    select_action: none\n"                     /* 28 */
+        "    timeout: 77\n"                             /* 29 */
+        "  - { criteria: { name: smoke }, enabled: false }\n",
+        NULL, 0, &err, &ne, &warn, &nw);
+    is_str(err, "(none)", "a LISA-shaped runbook loads");
+    if (rb) {
+        ok(rb->platform.type == PLATFORM_QEMU && rb->platform.keep_environment == KEEP_FAILED, "platform: a list of one entry");
+        ok(rb->platform.qemu.image && endswith(rb->platform.qemu.image, "/disk.qcow2") && rb->platform.qemu.image[0] == '/',
+           "requirement.qemu.qcow2 is the image, relative to the runbook");
+        is_int(rb->platform.qemu.firmware, FW_UEFI, "LISA's qemu boots UEFI unless firmware_type says bios");
+        const struct kiln_req *r = &rb->platform.requirement;
+        ok(r->nodes == 1 && r->cpus == 2 && r->memory_mb == 512 && r->nics == 2 && r->data_disks == 1,
+           "node_count, core_count, memory_mb, nic_count, data_disk_count become kiln's requirement");
+        ok(rb->nnotifiers == 2 && streq(rb->notifiers[0].type, "html") && streq(rb->notifiers[1].type, "junit"),
+           "notifier: {type}, a plain name; enabled: false leaves one out");
+        ok(rb->nextensions == 1 && endswith(rb->extensions[0], "/ext") && rb->extensions_at[0].line == 19,
+           "extension {name, path}: the path, located where it is written");
+        is_int(rb->nrules, 3, "a rule with enabled: false is left out");
+        ok(rb->nrules == 3 && rb->rules[1].action == SEL_FORCE_EXCLUDE && streq(rb->rules[1].criteria.name, "smoke") &&
+               !rb->rules[1].criteria.area && rb->rules[1].retry == 1,
+           "<<: *base merges retry; the rule's own criteria win; forceExclude is force-exclude");
+        ok(rb->nrules == 3 && rb->rules[2].action == SEL_NONE && rb->rules[2].timeout_s == 77,
+           "select_action none; LISA's timeout is timeout_s");
+        is_str(rb->name, "lisa-shaped", "a name with spaces names the directory with '-'");
+    }
+    has(warn, "lisa1.yml:1:7: name: the run directory is named lisa-shaped-TIME", "the name's change is said");
+    has(warn, "lisa1.yml:18:11: extension[0]: not honoured: kiln names an extension's cases", "extension name: said where");
+    is_int(nw, 2, "two warnings, nothing else dropped");
+    runbook_free(rb);
+    free(err);
+    free(warn);
+
+    /* the environment block: a remote node of a ready platform, and a requirement node */
+    rb = lisa_load("lisa2.yml",
+        "environment:\n"
+        "  environments:\n"
+        "    - nodes:\n"
+        "        - { type: remote, public_address: 10.0.0.9, public_port: 2222, address: 192.168.0.9, username: u }\n"
+        "        - { type: remote, public_address: 10.0.0.8, address: 192.168.0.8, use_public_address: false }\n"
+        "    - { enabled: false, nodes: [ { type: local } ] }\n"
+        "platform: [ { type: ready } ]\n"
+        "test_project: p\n"
+        "exit_on_first_failure: false\n"
+        "testcase:\n"
+        "  - { criteria: { priority: 0 }, use_new_environment: true }\n"
+        "  - { type: legacy, command: x }\n",
+        NULL, 0, &err, &ne, &warn, &nw);
+    is_str(err, "(none)", "environment with remote nodes loads");
+    if (rb) {
+        ok(rb->platform.type == PLATFORM_READY && rb->platform.nready == 2, "two remote nodes: two ready nodes");
+        ok(rb->platform.nready == 2 && streq(rb->platform.ready_nodes[0].address, "10.0.0.9") &&
+               rb->platform.ready_nodes[0].port == 2222 && streq(rb->platform.ready_nodes[0].username, "u"),
+           "LISA connects to the public address and port");
+        ok(rb->platform.nready == 2 && streq(rb->platform.ready_nodes[1].address, "192.168.0.8") &&
+               rb->platform.ready_nodes[1].port == 22,
+           "use_public_address: false: the address");
+        is_int(rb->nrules, 1, "the legacy rule is left out");
+    }
+    has(warn, "lisa2.yml:8:15: test_project: not honoured", "a LISA label: said");
+    has(warn, "lisa2.yml:11:55: testcase[0].use_new_environment: not honoured", "use_new_environment: true: said");
+    has(warn, "lisa2.yml:12:5: testcase[1]: not honoured: a LISAv2 (legacy) test run", "legacy: said");
+    is_int(nw, 3, "exit_on_first_failure: false is what kiln does: nothing said");
+    runbook_free(rb);
+    free(err);
+    free(warn);
+
+    rb = lisa_load("lisa3.yml",
+        "environment: { environments: [ { nodes: [ { type: requirement, node_count: 2, core_count: 4 } ] } ] }\n"
+        "platform: [ { type: qemu, qemu: { kernel: /k } } ]\n",
+        NULL, 0, &err, &ne, &warn, &nw);
+    ok(rb && rb->platform.requirement.nodes == 2 && rb->platform.requirement.cpus == 4,
+       "a requirement node is the platform's requirement");
+    runbook_free(rb);
+    free(err);
+    free(warn);
+
+    /* $(name) in an include path, from this file's variables or -v */
+    _cleanup_free_ char *t1 = put("lisa-t1.yml", "testcase: [ { criteria: { priority: 1 } } ]\n");
+    const char *inc = "include: [ { path: ./lisa-t$(tier).yml } ]\nvariable: [ { name: tier, value: 0 } ]\n" PLATFORM;
+    rb = lisa_load("lisa4.yml", inc, NULL, 0, &err, &ne, &warn, &nw);
+    has(err, "lisa4.yml:1:20: include: cannot open included runbook", "$(tier) from the file: lisa-t0.yml, absent");
+    has(err, "lisa-t0.yml", "the path it made is named");
+    runbook_free(rb);
+    free(err);
+    free(warn);
+    struct kiln_var tier;
+    runbook_parse_cli_var("tier=1", &tier);
+    rb = lisa_load("lisa4.yml", inc, &tier, 1, &err, &ne, &warn, &nw);
+    ok(rb && rb->nrules == 1 && rb->rules[0].criteria.npriorities == 1, "-v tier=1 wins: lisa-t1.yml is included");
+    runbook_free(rb);
+    free(err);
+    free(warn);
+    free(tier.name);
+    free(tier.value);
+    _cleanup_free_ char *e0 = load_err("lisa5.yml", "include: [ ./t$(nope).yml ]\n" PLATFORM);
+    has(e0, "lisa5.yml:1:12: include[0]: the include path uses $(nope), which is not defined", "an undefined one: said");
+
+    /* LISA replaces a top-level key the including file sets: a platform list and an environment
+     * of an included file give way (kiln would join the lists into two platforms) */
+    _cleanup_free_ char *basep = put("lisa-base.yml",
+        "platform: [ { type: qemu, qemu: { kernel: /k } } ]\n"
+        "environment: { environments: [ { nodes: [ { type: local } ] } ] }\n"
+        "extension: { paths: [ ./one, ./two ] }\n"
+        "testcase: [ { criteria: { priority: 0 } } ]\n");
+    rb = lisa_load("lisa7.yml",
+        "parent: [ { path: ./lisa-base.yml } ]\n"
+        "platform: [ { type: ready } ]\n"
+        "environment: { environments: [ { nodes: [ { type: remote, address: h } ] } ] }\n",
+        NULL, 0, &err, &ne, &warn, &nw);
+    is_str(err, "(none)", "parent (LISA's earlier include) with both replaced keys loads");
+    ok(rb && rb->platform.type == PLATFORM_READY && rb->platform.nready == 1 && streq(rb->platform.ready_nodes[0].address, "h"),
+       "the including file's platform list and environment stand alone");
+    ok(rb && rb->nextensions == 2 && endswith(rb->extensions[1], "/two"), "extension: {paths: [...]} is the list");
+    ok(rb && rb->nrules == 1, "keys the including file does not set come from the parent");
+    runbook_free(rb);
+    free(err);
+    free(warn);
+
+    /* what kiln cannot honour and refuses, each at its place */
+    static const struct {
+        const char *text, *want, *what;
+    } bad[] = {
+        {"platform: [ { type: qemu, qemu: { kernel: /k } }, { type: ready } ]\n",
+         "lisa6.yml:1:51: platform[1]: kiln runs one platform per run", "a second platform"},
+        {"platform: []\n", "lisa6.yml:1:11: platform: an empty list", "no platform"},
+        {"platform: [ { type: qemu, admin_password: pw, qemu: { kernel: /k } } ]\n",
+         "lisa6.yml:1:43: platform.admin_password: kiln logs in with an SSH key only", "a password"},
+        {PLATFORM "environment: { environments: [ { nodes: [ { type: local } ] } ] }\n",
+         "lisa6.yml:2:43: environment.environments[0].nodes[0]: kiln runs cases over SSH", "a local node"},
+        {PLATFORM "environment: { environments: [ { nodes: [ { type: remote, address: a } ] } ] }\n",
+         "a remote node needs the platform type ready (the platform says qemu)", "a remote node on qemu"},
+        {PLATFORM "transformer: [ { type: x } ]\n", "lisa6.yml:2:14: transformer: kiln has no transformers", "transformers"},
+        {PLATFORM "testcase: [ { criteria: { name: smoke }, select_action: forceinclude } ]\n",
+         "forceInclude | forceExclude, got \"forceinclude\"", "a misspelt select_action lists LISA's words"},
+        {PLATFORM "testcase: [ { <<: 1, criteria: { name: smoke } } ]\n",
+         "lisa6.yml:2:19: : the merge key \"<<\" takes a mapping", "a scalar merge source"},
+        {"include: [ { path: ./x.yml, strategy: { node_path: a, operation: add } } ]\n" PLATFORM,
+         "lisa6.yml:1:39: include[0]: kiln merges an include one way", "an include strategy"},
+        {"platform: [ { type: qemu, qemu: { kernel: /k, hosts: [ { address: h } ] } } ]\n",
+         "platform.qemu.hosts[0]: kiln runs its VMs on this machine", "a remote libvirt host"},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        _cleanup_free_ char *e = load_err("lisa6.yml", bad[i].text);
+        has(e, bad[i].want, bad[i].what);
+    }
+}
+
 int main(void)
 {
     mkdtemp(dir);
     test_secure_boot();
     test_update_server();
+    test_lisa();
     _cleanup_free_ char *common = put("common.yml",
                                       "concurrency: 2\n"
                                       "variable:\n"

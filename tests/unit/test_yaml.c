@@ -115,6 +115,60 @@ static void test_hostile(void)
     diags_free(&d);
 }
 
+/* YAML 1.1 merge keys (<<), as LISA's runbooks use them through PyYAML. */
+static void test_merge_keys(void)
+{
+    struct diags d = {0};
+    const char *t1 = "base: &b {a: 1, b: 2}\nx:\n  <<: *b\n  b: 3\n";
+    struct ynode *n = yaml_load_string("m1.yml", t1, strlen(t1), &d);
+    struct ynode *x = y_get(n, "x");
+    ok(x && x->n == 4 && !y_get(x, "<<"), "<<: *b leaves two keys and no \"<<\"");
+    is_str(y_get(x, "a") ? y_get(x, "a")->scalar : "-", "1", "a key only the source sets is merged");
+    is_str(y_get(x, "b") ? y_get(x, "b")->scalar : "-", "3", "the mapping's own key wins, though written after <<");
+    ok(y_get(x, "a") && y_get(x, "a")->line == 1 && y_get(x, "a")->col == 14,
+       "a merged value keeps where it is written (in the anchor, 1:14)");
+    ynode_free(n);
+
+    const char *t2 = "p: &p {a: 1}\nq: &q {a: 2, c: 3}\nr: &r {<<: *p, j: 4}\nx: {<<: [*r, *q]}\n";
+    n = yaml_load_string("m2.yml", t2, strlen(t2), &d);
+    x = y_get(n, "x");
+    is_str(x && y_get(x, "a") ? y_get(x, "a")->scalar : "-", "1", "in a list of sources the earlier wins");
+    is_str(x && y_get(x, "c") ? y_get(x, "c")->scalar : "-", "3", "keys only the later source sets are merged");
+    is_str(x && y_get(x, "j") ? y_get(x, "j")->scalar : "-", "4", "a source that merged another brings both");
+    is_int(x ? x->n : 0, 6, "three keys, each once");
+    ynode_free(n);
+
+    const char *t3 = "x: {\"<<\": 1}\n";
+    n = yaml_load_string("m3.yml", t3, strlen(t3), &d);
+    is_str(y_get(y_get(n, "x"), "<<") ? y_get(y_get(n, "x"), "<<")->scalar : "-", "1", "a quoted \"<<\" is an ordinary key");
+    ynode_free(n);
+    is_int(d.n, 0, "no diagnostics for the valid merges");
+
+    _cleanup_free_ char *e1 = load_err("m4.yml", "x: {<<: 5}\n", 11);
+    is_str(e1, "m4.yml:1:9: : the merge key \"<<\" takes a mapping (<<: *anchor) or a list of mappings (<<: [*a, *b]), got a scalar",
+           "a scalar merge source: an error where it is written");
+    const char *t5 = "a: &a {k: 1}\nx: {<<: [*a, zz]}\n";
+    _cleanup_free_ char *e2 = load_err("m5.yml", t5, strlen(t5));
+    has(e2, "m5.yml:2:14: : the merge key", "a scalar in the list of sources: located at it");
+    has(e2, "got a scalar in its list", "a scalar in the list of sources: named");
+    const char *t6 = "a: &a [1, 2]\nx:\n  <<: *a\n";
+    _cleanup_free_ char *e3 = load_err("m6.yml", t6, strlen(t6));
+    has(e3, "m6.yml:1:8: : the merge key \"<<\" takes a mapping", "an alias of a list of scalars: located at the scalar");
+    _cleanup_free_ char *e4 = load_err("m7.yml", "x: {<<: {a: 1}, <<: {b: 2}}\n", 27);
+    has(e4, "duplicate key \"<<\"", "two merge keys in one mapping: a duplicate key, as in any mapping");
+
+    /* merging copies through aliases, each charged: 2000 merges of a 300-key mapping stop at the node limit */
+    struct sbuf big = {0};
+    sbuf_puts(&big, "a: &a {");
+    for (int i = 0; i < 300; i++) sbuf_printf(&big, "%sk%d: %d", i ? ", " : "", i, i);
+    sbuf_puts(&big, "}\nl:\n");
+    for (int i = 0; i < 2000; i++) sbuf_puts(&big, "  - <<: *a\n");
+    _cleanup_free_ char *e5 = load_err("m8.yml", big.s, big.len);
+    has(e5, "more than 200000 nodes", "merge keys stay within the node limit");
+    sbuf_free(&big);
+    diags_free(&d);
+}
+
 int main(void)
 {
     struct diags d = {0};
@@ -167,6 +221,7 @@ int main(void)
     sbuf_free(&lol);
 
     test_hostile();
+    test_merge_keys();
 
     const char *o1 = "x: { p: 1, q: 2 }\nl: [a]\n", *o2 = "x: { q: 3 }\nl: [b]\n";
     struct ynode *base = yaml_load_string("o1", o1, strlen(o1), &d);
