@@ -2,6 +2,10 @@
 #include "core/select.h"
 
 #include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -135,4 +139,210 @@ void cmd_warn_unmatched_rules(const char *verb, const struct kiln_runbook *rb)
         free(msgs[i]);
     }
     free(msgs);
+}
+
+int cmd_usage_error(const char *verb, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    _cleanup_free_ char *m = xvasprintf(fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "kiln %s: %s\ntry 'kiln %s --help'\n", verb, m, verb);
+    return EXIT_USAGE;
+}
+
+int cmd_input(const char *verb, const char *path, const char *fix)
+{
+    int fd = open_regular(path, false, NULL);
+    if (fd >= 0) {
+        close(fd);
+        return 0;
+    }
+    _cleanup_free_ char *why = fs_open_error(path, fd, fix);
+    fprintf(stderr, "kiln %s: %s\n", verb, why);
+    return EXIT_USAGE;
+}
+
+bool cmd_var_opt(const char *verb, const char *opt, const char *val, void *to)
+{
+    struct cmd_vars *vars = to;
+    struct kiln_var v;
+    if (runbook_parse_cli_var(val, &v) < 0) {
+        /* a malformed secret is not registered yet: do not echo it */
+        fprintf(stderr, "kiln %s: %s %s: the form is -v name=value, or -v s:name=value for a secret (a name is letters, "
+                        "digits, _ - .)\n",
+                verb, opt, startswith(val, "s:") ? "s:..." : val);
+        return false;
+    }
+    *APPEND(vars->v, vars->n, vars->cap) = v;
+    return true;
+}
+
+json_t *cmd_diags_json(const struct diags *d)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < d->n; i++) {
+        const struct diag *x = &d->v[i];
+        _cleanup_free_ char *msg = secret_mask(x->msg);
+        json_array_append_new(a, json_pack("{s:s?, s:i, s:i, s:s?, s:s}", "file", x->file, "line", x->line, "col", x->col,
+                                           "path", x->path, "message", msg));
+    }
+    return a;
+}
+
+/* "-k, --key FILE" or "--json": how the help and the error messages show an option. */
+static char *opt_text(const struct cmd_opt *o, bool with_short)
+{
+    struct sbuf b = {0};
+    if (with_short && o->shrt) sbuf_printf(&b, "-%c, ", o->shrt);
+    sbuf_printf(&b, "--%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+    return sbuf_steal(&b);
+}
+
+/* Prints text with each "\n" continued at column col. */
+static void print_indented(FILE *f, const char *text, int col)
+{
+    for (const char *p = text; *p; p++) {
+        fputc(*p, f);
+        if (*p == '\n' && p[1]) fprintf(f, "%*s", col, "");
+    }
+    fputc('\n', f);
+}
+
+void cmd_help(const struct cmd_verb *v, FILE *f)
+{
+    fprintf(f, "usage: kiln %s ", v->name);
+    for (const char *p = v->synopsis; *p; p++) {
+        fputc(*p, f);
+        if (*p == '\n') fprintf(f, "       kiln %s ", v->name);
+    }
+    fputc('\n', f);
+    if (v->about) print_indented(f, v->about, 0);
+    fprintf(f, "\noptions:\n");
+    enum { COL = 30 };
+    for (const struct cmd_opt *o = v->opts; o && o->name; o++) {
+        _cleanup_free_ char *t = opt_text(o, true);
+        int w = fprintf(f, "  %s%s", o->shrt ? "" : "    ", t);
+        if (w >= COL - 1) fprintf(f, "\n%*s", COL, "");
+        else fprintf(f, "%*s", COL - w, "");
+        print_indented(f, o->help ? o->help : "", COL);
+    }
+    fprintf(f, "  -h, --help%*sprint this help and exit\n", COL - 12, "");
+    if (v->exits) {
+        fprintf(f, "\nexit status: ");
+        print_indented(f, v->exits, 2);
+    }
+    if (v->json) {
+        fprintf(f, "\n--json prints on stdout: ");
+        print_indented(f, v->json, 2);
+    }
+}
+
+/* "; the options are: --a X, --b" from the table. */
+static char *opt_list(const struct cmd_verb *v)
+{
+    struct sbuf b = {0};
+    for (const struct cmd_opt *o = v->opts; o && o->name; o++) {
+        _cleanup_free_ char *t = opt_text(o, false);
+        sbuf_printf(&b, "%s%s", b.len ? ", " : "", t);
+    }
+    return b.s ? sbuf_steal(&b) : xstrdup("none but --help");
+}
+
+/* An option no entry matched (the text up to any '='): "unknown option X; did you mean --Y?"
+ * for a near miss or an abbreviation, else the list of options. */
+static int unknown_option(const struct cmd_verb *v, const char *arg)
+{
+    _cleanup_free_ char *name = xstrndup(arg, strcspn(arg, "="));
+    const char *best = NULL;
+    size_t bestd = SIZE_MAX;
+    if (startswith(name, "--"))
+        for (const struct cmd_opt *o = v->opts; o && o->name; o++) {
+            size_t dist = startswith(o->name, name + 2) ? 0 : levenshtein(o->name, name + 2);
+            if (dist < bestd) bestd = dist, best = o->name;
+        }
+    if (best && bestd <= MAX(2u, strlen(name) / 3)) return cmd_usage_error(v->name, "unknown option %s; did you mean --%s?", name, best);
+    _cleanup_free_ char *all = opt_list(v);
+    return cmd_usage_error(v->name, "unknown option %s; the options are: %s", name, all);
+}
+
+/* Stores val through o; false after printing why (the try line follows). */
+static bool take(const struct cmd_verb *v, const struct cmd_opt *o, const char *opt, const char *val)
+{
+    switch (o->kind) {
+    case CMD_FLAG: *(bool *)o->to = true; return true;
+    case CMD_STR: *(const char **)o->to = val; return true;
+    case CMD_LONG: return cmd_opt_long(v->name, opt, val, o->lo, o->hi, o->to);
+    case CMD_LIST: {
+        struct cmd_strs *l = o->to;
+        *APPEND(l->v, l->n, l->cap) = val;
+        return true;
+    }
+    case CMD_FN: return o->fn(v->name, opt, val, o->to);
+    }
+    return false;
+}
+
+int cmd_parse(const struct cmd_verb *v, int argc, char **argv, int *nargs)
+{
+    size_t n = 0;
+    while (v->opts && v->opts[n].name) n++;
+    /* getopt's val: the short letter when there is one, else 256 + the entry's index */
+    struct option *lo = xcalloc(n + 2, sizeof *lo);
+    struct sbuf so = {0};
+    sbuf_puts(&so, "-:h"); /* '-': operands come back in order as 1; ':': a missing value is ':' */
+    for (size_t i = 0; i < n; i++) {
+        const struct cmd_opt *o = &v->opts[i];
+        lo[i] = (struct option){o->name, o->arg ? required_argument : no_argument, NULL, o->shrt ? o->shrt : 256 + (int)i};
+        if (o->shrt) sbuf_printf(&so, "%c%s", o->shrt, o->arg ? ":" : "");
+    }
+    lo[n] = (struct option){"help", no_argument, NULL, 'h'};
+    const char **ops = xcalloc((size_t)argc + 1, sizeof *ops);
+    int nops = 0, rc = CMD_GO;
+    opterr = 0;
+    optind = 0; /* a full reset (glibc): a subverb parses after its verb */
+    while (rc == CMD_GO) {
+        int li = -1;
+        int c = getopt_long(argc, argv, so.s, lo, &li);
+        if (c == -1) break;
+        const struct cmd_opt *o = NULL;
+        for (size_t i = 0; i < n && !o; i++)
+            if ((v->opts[i].shrt && v->opts[i].shrt == (c == '?' || c == ':' ? optopt : c)) ||
+                (!v->opts[i].shrt && 256 + (int)i == (c == '?' || c == ':' ? optopt : c)))
+                o = &v->opts[i];
+        if (c == 1) {
+            ops[nops++] = optarg;
+        } else if (c == 'h') {
+            cmd_help(v, stdout);
+            rc = EXIT_OK;
+        } else if (c == ':') {
+            rc = cmd_usage_error(v->name, "%s needs a value: %s%s%s", argv[optind - 1], o && o->arg ? o->arg : "",
+                                 o && o->help ? ", " : "", o && o->help ? o->help : "");
+        } else if (c == '?') {
+            if (o && optopt >= 256) rc = cmd_usage_error(v->name, "--%s takes no value", o->name);
+            else if (optopt) {
+                _cleanup_free_ char *all = opt_list(v);
+                rc = cmd_usage_error(v->name, "unknown option -%c; the options are: %s", optopt, all);
+            } else rc = unknown_option(v, argv[optind - 1]);
+        } else if (o) {
+            /* the element that named it: getopt_long also takes a unique abbreviation, kiln does not */
+            const char *el = li < 0 ? NULL : o->arg && optarg == argv[optind - 1] ? argv[optind - 2] : argv[optind - 1];
+            _cleanup_free_ char *opt = el ? xstrndup(el, strcspn(el, "=")) : xasprintf("-%c", c);
+            if (el && !streq(opt + 2, o->name)) rc = unknown_option(v, el);
+            else if (!take(v, o, opt, optarg)) rc = EXIT_USAGE, fprintf(stderr, "try 'kiln %s --help'\n", v->name);
+        }
+    }
+    while (rc == CMD_GO && optind < argc) ops[nops++] = argv[optind++]; /* after "--" */
+    if (rc == CMD_GO && nops < v->min_args)
+        rc = nops ? cmd_usage_error(v->name, "want %s, got only %s", v->args, ops[0])
+                  : cmd_usage_error(v->name, "no %s given", v->args);
+    else if (rc == CMD_GO && v->max_args >= 0 && nops > v->max_args)
+        rc = cmd_usage_error(v->name, "unexpected argument %s%s", ops[v->max_args],
+                             ops[v->max_args][0] == '-' ? " (an option's value? write --opt=VALUE)" : "");
+    for (int i = 0; rc == CMD_GO && i < nops; i++) argv[1 + i] = (char *)ops[i];
+    *nargs = nops;
+    free(ops);
+    free(lo);
+    sbuf_free(&so);
+    return rc;
 }
