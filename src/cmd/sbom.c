@@ -21,28 +21,37 @@ static char *image_stem(const char *image)
 
 static int sbom_image(const char *image, enum sbom_format fmt, const char *out);
 
+static bool take_format(const char *verb, const char *opt, const char *val, void *to)
+{
+    if (sbom_format_parse(val, to)) return true;
+    fprintf(stderr, "kiln %s: %s %s: unknown format; use spdx or cyclonedx\n", verb, opt, val);
+    return false;
+}
+
 int cmd_sbom(int argc, char **argv)
 {
-    const char *image = NULL, *out = NULL;
+    const char *out = NULL;
     enum sbom_format fmt = SBOM_SPDX;
-    for (int i = 1; i < argc; i++) {
-        if ((streq(argv[i], "--format") || streq(argv[i], "-f")) && i + 1 < argc) {
-            if (!sbom_format_parse(argv[++i], &fmt)) {
-                fprintf(stderr, "kiln sbom: unknown format \"%s\"; use spdx or cyclonedx\n", argv[i]);
-                return EXIT_USAGE;
-            }
-        } else if ((streq(argv[i], "-o") || streq(argv[i], "--out")) && i + 1 < argc) out = argv[++i];
-        else if (argv[i][0] == '-' || image) goto usage;
-        else image = argv[i];
-    }
-    if (!image) goto usage;
-    return sbom_image(image, fmt, out);
-usage:
-    fprintf(stderr, "usage: kiln sbom IMAGE [--format spdx|cyclonedx] [-o FILE|-]\n"
-                    "  (IMAGE: a disk image, or a root filesystem archive .tar.zst / .tar)\n"
-                    "  (default output: the image's name with .spdx.json or .cdx.json, never replaced: kiln build\n"
-                    "  wrote and kiln sign signed the file of that name; -o names another, -o - is stdout)\n");
-    return EXIT_USAGE;
+    const struct cmd_opt opts[] = {
+        {'f', "format", "spdx|cyclonedx", CMD_FN, &fmt, .fn = take_format, .help = "SPDX 2.3 (default) or CycloneDX 1.5"},
+        {'o', "out", "FILE|-", CMD_STR, &out,
+         .help = "where the SBOM goes; - is stdout (default: the image's name with\n.spdx.json or .cdx.json, never replaced: "
+                 "kiln build wrote and kiln sign\nsigned the file of that name)"},
+        {0},
+    };
+    const struct cmd_verb v = {
+        "sbom", "IMAGE [--format spdx|cyclonedx] [-o FILE|-]",
+        "Writes an SBOM of the packages IMAGE's own dpkg or rpm database lists. IMAGE is a disk image\n"
+        "(raw, qcow2, VHD) or a root filesystem archive (.tar.zst, .tar).",
+        opts, 1, 1, "IMAGE",
+        .exits = "0 written, 1 IMAGE has no package database kiln can read (or is not an image), or the\n"
+                 "default output exists, or the SBOM could not be written, 2 usage or IMAGE missing or\n"
+                 "not a regular file, 130 interrupted",
+    };
+    int n, rc = cmd_parse(&v, argc, argv, &n);
+    if (rc != CMD_GO) return rc;
+    if ((rc = cmd_input("sbom", argv[1], "pass the disk image file itself (raw, qcow2 or VHD)"))) return rc;
+    return sbom_image(argv[1], fmt, out);
 }
 
 static int sbom_image(const char *image, enum sbom_format fmt, const char *out)
