@@ -32,16 +32,7 @@ int cmd_take_var(int argc, char **argv, int *i, struct cmd_vars *vars)
     } else {
         return 0;
     }
-    struct kiln_var v;
-    if (runbook_parse_cli_var(val, &v) < 0) {
-        /* a malformed secret is not registered yet: do not echo it */
-        fprintf(stderr, "kiln: -v %s: the form is -v name=value, or -v s:name=value for a secret (a name is letters, "
-                        "digits, _ - .)\n",
-                startswith(val, "s:") ? "s:..." : val);
-        return -1;
-    }
-    *APPEND(vars->v, vars->n, vars->cap) = v;
-    return 1;
+    return cmd_var_opt(NULL, "-v", val, vars) ? 1 : -1;
 }
 
 void cmd_print_diags(const struct diags *d)
@@ -169,9 +160,9 @@ bool cmd_var_opt(const char *verb, const char *opt, const char *val, void *to)
     struct kiln_var v;
     if (runbook_parse_cli_var(val, &v) < 0) {
         /* a malformed secret is not registered yet: do not echo it */
-        fprintf(stderr, "kiln %s: %s %s: the form is -v name=value, or -v s:name=value for a secret (a name is letters, "
+        fprintf(stderr, "kiln%s%s: %s %s: the form is -v name=value, or -v s:name=value for a secret (a name is letters, "
                         "digits, _ - .)\n",
-                verb, opt, startswith(val, "s:") ? "s:..." : val);
+                verb ? " " : "", verb ? verb : "", opt, startswith(val, "s:") ? "s:..." : val);
         return false;
     }
     *APPEND(vars->v, vars->n, vars->cap) = v;

@@ -110,7 +110,7 @@ int cmd_usage_error(const char *verb, const char *fmt, ...) __attribute__((forma
  * prints "kiln VERB: PATH ...: FIX" (fs_open_error) and returns EXIT_USAGE: a missing or wrong
  * input is a usage error (2), never the 1 of a failed check. 0 when it opens. */
 int cmd_input(const char *verb, const char *path, const char *fix);
-/* Adds "NAME=VALUE" (or "s:NAME=VALUE") to vars: a CMD_FN for -v / --variable. */
+/* Adds "NAME=VALUE" (or "s:NAME=VALUE") to vars: a CMD_FN for -v / --variable (verb NULL: "kiln: ..."). */
 bool cmd_var_opt(const char *verb, const char *opt, const char *val, void *vars);
 /* jansson: the diagnostics as [{file, line, col, path, message}] (secrets masked), for --json. */
 struct json_t *cmd_diags_json(const struct diags *d);
