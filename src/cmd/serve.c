@@ -65,8 +65,7 @@ int cmd_serve(int argc, char **argv)
         char *pass = NULL, *err = NULL, kid[17], pid[17];
         pub = endswith(gkey, ".key") ? xasprintf("%.*s.pub", (int)(strlen(gkey) - 4), gkey) : NULL;
         if (!pub || !file_exists(pub)) {
-            fprintf(stderr, "kiln serve: --gallery-key %s: want KEY.key with its KEY.pub beside it (kiln keygen --out KEY)\n", gkey);
-            return EXIT_USAGE;
+            return cmd_usage_error("serve", "--gallery-key %s: want KEY.key with its KEY.pub beside it (kiln keygen --out KEY)", gkey);
         }
         if (ms_key_encrypted(gkey) && !(pass = passphrase_read("Gallery key passphrase: ", false))) {
             fprintf(stderr, "kiln serve: --gallery-key %s is encrypted and there is no passphrase (set KILN_PASSPHRASE)\n", gkey);
@@ -101,7 +100,8 @@ int cmd_serve(int argc, char **argv)
     int r = kiln_server_run(&o, &stop, &err);
     ms_seckey_free(key);
     if (r < 0) {
-        fprintf(stderr, "kiln serve: %s\n", err ? err : strerror(-r));
+        if (r == -EINVAL) cmd_usage_error("serve", "%s", err ? err : strerror(-r));
+        else fprintf(stderr, "kiln serve: %s\n", err ? err : strerror(-r));
         free(err);
         return r == -EINVAL ? EXIT_USAGE : EXIT_FAIL;
     }

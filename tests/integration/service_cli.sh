@@ -134,15 +134,21 @@ echo "service_cli: server replies ok"
 
 # option errors name the option, the bad value and what is accepted (kiln serve printed only
 # its usage text); the same in every service verb's parser
-opt_err() { # MESSAGE CMD...: exit 2, stderr is exactly "MESSAGE"
-    msg=$1; shift
+opt_err() { # MESSAGE CMD...: exit 2, stderr is "MESSAGE", then "try 'kiln VERB --help'" from the verbs
+    msg=$1; shift  # that parse through cmd_parse (serve, submit; worker and tenant print the line alone)
     expect_status 2 "$@"
-    [ "$(cat "$T/err")" = "$msg" ] || fail "$*: stderr is '$(cat "$T/err")', expected '$msg'"
+    [ "$(head -n 1 "$T/err")" = "$msg" ] || fail "$*: stderr is '$(cat "$T/err")', expected '$msg'"
+    case $msg in
+        "kiln serve:"*|"kiln submit:"*) verb=${msg#kiln }; want="$msg
+try 'kiln ${verb%%:*} --help'" ;;
+        *) want=$msg ;;
+    esac
+    [ "$(cat "$T/err")" = "$want" ] || fail "$*: stderr is '$(cat "$T/err")', expected '$want'"
 }
 opt_err "kiln serve: --lease-s 2: want a whole number from 5 to 3600" "$KILN" serve --data d --lease-s 2
 opt_err "kiln serve: --max-image-mb 0x: want a whole number from 1 to 1073741823" "$KILN" serve --max-image-mb 0x --data d
 opt_err "kiln serve: --max-queued 0: want a whole number from 1 to 1000000" "$KILN" serve --data d --max-queued 0
-opt_err "kiln serve: --lease-s needs a value: a claim's lease in seconds" "$KILN" serve --data d --lease-s
+opt_err "kiln serve: --lease-s needs a value: N, a claim's lease in seconds (default 60)" "$KILN" serve --data d --lease-s
 opt_err "kiln serve: unknown option --port; the options are: --data DIR, --listen IPV4:PORT, --db URL, --gallery DIR, --max-image-mb N, --max-queued N, --lease-s N, --gallery-key SECRET.key, --gallery-require-priority N" \
     "$KILN" serve --data d --port 80
 opt_err "kiln serve: --data DIR is needed: the directory of images, job files and (without --db) kiln.db" "$KILN" serve
