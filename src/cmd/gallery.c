@@ -79,7 +79,10 @@ int cmd_publish(int argc, char **argv)
     if (rc != CMD_GO) return rc;
     q.prefix = argv[1];
     if (!keyfile) return cmd_usage_error("publish", "-k SECRET.key is needed: it signs the gallery's entry and index");
-    if ((rc = cmd_input("publish", keyfile, "pass the key file kiln keygen wrote"))) return rc;
+    _cleanup_free_ char *manifest = xasprintf("%s.manifest.json", q.prefix);
+    if ((rc = cmd_input("publish", manifest, "pass OUT/NAME-VERSION of a version kiln build wrote")) ||
+        (rc = cmd_input("publish", keyfile, "pass the key file kiln keygen wrote")))
+        return rc;
     struct gallery *g = open_gallery(gdir, "publish", &rc);
     if (!g) return rc;
     struct ms_seckey *key = load_key(keyfile, "publish");
@@ -353,6 +356,8 @@ int cmd_gallery(int argc, char **argv)
     const struct cmd_verb *v = NULL;
     for (size_t i = 0; i < ARRAY_SIZE(subs); i++)
         if (streq(subs[i].name + strlen("gallery "), argv[1])) v = &subs[i];
+    if (!v && argv[1][0] == '-')
+        return cmd_usage_error("gallery", "unknown option %s; the options are: each subcommand's (kiln gallery SUB --help)", argv[1]);
     if (!v) return cmd_usage_error("gallery", "unknown subcommand %s: init, trust, list, show or pull", argv[1]);
     int n, rc = cmd_parse(v, argc - 1, argv + 1, &n);
     if (rc == CMD_GO) {

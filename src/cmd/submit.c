@@ -323,9 +323,9 @@ int cmd_submit(int argc, char **argv)
         "Uploads IMAGE (skipped when the server has its digest), queues a job and prints its id on stdout.\n"
         "IMAGE is a disk image, or with --kernel the initrd of a direct kernel boot.",
         opts, 0, -1, "IMAGE",
-        .exits = "with --wait: 0 passed, 1 failed, 2 usage, a missing IMAGE or a refused request,\n"
-                 "3 incomplete (cancelled, the infrastructure failed, or the server was lost), 4 passed but the\n"
-                 "publish was refused; without --wait 0 once queued (2, 3 as above)",
+        .exits = "0 queued (with --wait: passed), 1 failed (--wait), 2 usage, a missing IMAGE or a\n"
+                 "refused request, 3 incomplete (cancelled, the infrastructure failed, or the server was\n"
+                 "lost), 4 passed but the publish was refused (--wait --publish)",
     };
     int n, rc = cmd_parse(&v, argc, argv, &n);
     if (rc != CMD_GO) return rc;
