@@ -63,7 +63,7 @@ int cmd_build(int argc, char **argv)
         json_decref(j);
     }
     if (r < 0) {
-        diags_print(&d, stderr);
+        cmd_print_diags(&d);
         diags_free(&d);
         return EXIT_USAGE;
     }

@@ -35,6 +35,22 @@ int cmd_take_var(int argc, char **argv, int *i, struct cmd_vars *vars)
     return cmd_var_opt(NULL, "-v", val, vars) ? 1 : -1;
 }
 
+/* Diagnostics sort by file (in the order files first appear), line, column, then the order they
+ * were found: the loader finds them key by key, a reader reads the file top down. */
+struct diag_pos {
+    const struct diag *d;
+    size_t file_rank, seq;
+};
+
+static int cmp_diag_pos(const void *a, const void *b)
+{
+    const struct diag_pos *x = a, *y = b;
+    if (x->file_rank != y->file_rank) return x->file_rank < y->file_rank ? -1 : 1;
+    if (x->d->line != y->d->line) return x->d->line < y->d->line ? -1 : 1;
+    if (x->d->col != y->d->col) return x->d->col < y->d->col ? -1 : 1;
+    return (x->seq > y->seq) - (x->seq < y->seq);
+}
+
 void cmd_print_diags(const struct diags *d)
 {
     FILE *err = secret_fwrap(stderr);
@@ -42,7 +58,22 @@ void cmd_print_diags(const struct diags *d)
         fprintf(stderr, "kiln: %zu error(s); cannot print them with secrets masked: %s\n", d->n, strerror(errno));
         return;
     }
-    diags_print(d, err);
+    struct diag_pos *pos = xcalloc(d->n + 1, sizeof *pos);
+    for (size_t i = 0; i < d->n; i++) {
+        size_t rank = i;
+        for (size_t k = 0; k < i; k++)
+            if (streq(d->v[k].file ? d->v[k].file : "", d->v[i].file ? d->v[i].file : "")) {
+                rank = pos[k].file_rank;
+                break;
+            }
+        pos[i] = (struct diag_pos){&d->v[i], rank, i};
+    }
+    qsort(pos, d->n, sizeof *pos, cmp_diag_pos);
+    struct diags sorted = {.v = xcalloc(d->n + 1, sizeof *sorted.v), .n = d->n};
+    for (size_t i = 0; i < d->n; i++) sorted.v[i] = *pos[i].d; /* shallow: d keeps the strings */
+    diags_print(&sorted, err);
+    free(sorted.v);
+    free(pos);
     fclose(err);
 }
 
@@ -53,6 +84,31 @@ void cmd_vars_free(struct cmd_vars *vars)
         free(vars->v[i].value);
     }
     free(vars->v);
+}
+
+/* A -v NAME the runbook neither defines nor uses ($(NAME)) changes nothing: most likely a typo,
+ * so say so, with the nearest name it does know. */
+static void warn_unknown_vars(const struct kiln_runbook *rb, const struct cmd_vars *vars)
+{
+    for (size_t i = 0; i < vars->n; i++) {
+        const char *name = vars->v[i].name, *best = NULL;
+        size_t bestd = SIZE_MAX;
+        bool known = false;
+        for (size_t k = 0; k < rb->nvars && !known; k++) {
+            const struct kiln_var *v = &rb->vars[k];
+            if (!v->in_file && !v->used) continue;
+            if (streq(v->name, name)) known = true;
+            size_t dist = levenshtein(v->name, name);
+            if (dist < bestd) bestd = dist, best = v->name;
+        }
+        if (known) continue;
+        if (best && bestd <= MAX(2u, strlen(name) / 3))
+            fprintf(stderr, "kiln: warning: -v %s: %s defines no variable %s and uses no $(%s); did you mean %s?\n", name,
+                    rb->path, name, name, best);
+        else
+            fprintf(stderr, "kiln: warning: -v %s: %s defines no variable %s and uses no $(%s): the value is not used\n",
+                    name, rb->path, name, name);
+    }
 }
 
 struct kiln_runbook *cmd_load_runbook(const char *path, const struct cmd_vars *vars)
@@ -67,6 +123,7 @@ struct kiln_runbook *cmd_load_runbook(const char *path, const struct cmd_vars *v
         return NULL;
     }
     diags_free(&d);
+    warn_unknown_vars(rb, vars);
     return rb;
 }
 

@@ -130,6 +130,24 @@ expect_status 0 "$KILN" list --json -v pat=verify_cpu_count sel.yml
 expect_jq "$T/out" '[.[].name] | join(",")' verify_cpu_count
 echo "cli: --opt=value ok"
 
+# -v NAME for a variable the runbook neither defines nor uses warns (a typo changes nothing
+# silently otherwise), with the nearest name it knows; runbook errors come in file order
+expect_status 0 "$KILN" list --json -v patt=verify_memory sel.yml
+expect_in "$T/err" "kiln: warning: -v patt: sel.yml defines no variable patt and uses no \$(patt); did you mean pat?"
+expect_jq "$T/out" '[.[].name] | join(",")' verify_cpu_count
+expect_status 0 "$KILN" list -v zzz=1 sel.yml
+expect_in "$T/err" "kiln: warning: -v zzz: sel.yml defines no variable zzz and uses no \$(zzz): the value is not used"
+expect_status 0 "$KILN" list -v pat=verify_memory sel.yml
+[ ! -s "$T/err" ] || fail "a defined variable warned: $(cat "$T/err")"
+printf 'name: x\nvariable:\n  - { name: img, value: disk.raw }\ntestcase:\n  - { criteria: { priority: high } }\nplatform: { type: qemu, qemu: { image: "$(img)", cpus: lots } }\nconcurrency: many\n' > order.yml
+expect_status 0 "$KILN" list -v img=disk.raw --json sel.yml   # used nowhere in sel.yml: warned
+expect_in "$T/err" "-v img: sel.yml defines no variable img"
+expect_status 2 "$KILN" list -v img=other.raw order.yml
+[ "$(grep -c '^order.yml:' "$T/err")" = 3 ] || fail "order.yml: $(cat "$T/err")"
+[ "$(grep '^order.yml:' "$T/err" | cut -d: -f2 | tr '\n' ' ')" = "5 6 7 " ] || fail "errors not in file order: $(cat "$T/err")"
+expect_not_in "$T/err" "warning"
+echo "cli: variables ok"
+
 # --- a missing input: exit 2, the path named (it was 1 for inspect, convert, sbom, sign,
 # verify and archive: the same code as a signature that does not verify)
 missing() { # PATH CMD...
