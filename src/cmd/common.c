@@ -281,7 +281,7 @@ void cmd_help(const struct cmd_verb *v, FILE *f)
         print_indented(f, v->exits, 2);
     }
     if (v->json) {
-        fprintf(f, "\n--json prints on stdout: ");
+        fprintf(f, "\n--json prints on stdout:\n  ");
         print_indented(f, v->json, 2);
     }
 }

@@ -170,10 +170,11 @@ int cmd_inspect(int argc, char **argv)
         opts, 1, 1, "IMAGE",
         .exits = "0 shown, 1 IMAGE is not an image kiln can read (corrupt, crafted, encrypted,\n"
                  "compressed), 2 usage or IMAGE missing or not a regular file, 130 interrupted",
-        .json = "a disk: {\"file\", \"format\", \"virtual_size\", \"file_size\", \"partition_table\", \"disk_guid\",\n"
-                "\"partitions\": [{\"number\", \"type\", \"type_guid\", \"name\", \"size\", \"offset\", \"uuid\", \"filesystem\": {\"type\", \"uuid\", \"label\"}}],\n"
-                "\"filesystem\" (no partition table), \"os_release\": {KEY: VALUE}}; an archive: {\"format\":\n"
-                "\"rootfs-tar\", \"compression\", \"entries\", \"expanded_size\", \"file_size\", \"wsl_conf\", \"os_release\"}",
+        .json = "a disk: {\"file\", \"format\", \"virtual_size\", \"file_size\", \"partition_table\",\n"
+                "\"disk_guid\", \"partitions\": [{\"number\", \"type\", \"type_guid\", \"name\", \"size\",\n"
+                "\"offset\", \"uuid\", \"filesystem\": {\"type\", \"uuid\", \"label\"}}], \"filesystem\" (no\n"
+                "partition table), \"os_release\": {KEY: VALUE}}; an archive: {\"format\": \"rootfs-tar\",\n"
+                "\"compression\", \"entries\", \"expanded_size\", \"file_size\", \"wsl_conf\", \"os_release\"}",
     };
     int n, rc = cmd_parse(&v, argc, argv, &n);
     if (rc != CMD_GO) return rc;
