@@ -353,11 +353,10 @@ int cmd_parse(const struct cmd_verb *v, int argc, char **argv, int *nargs)
         int li = -1;
         int c = getopt_long(argc, argv, so.s, lo, &li);
         if (c == -1) break;
+        int which = c == '?' || c == ':' ? optopt : c; /* the option an error is about */
         const struct cmd_opt *o = NULL;
         for (size_t i = 0; i < n && !o; i++)
-            if ((v->opts[i].shrt && v->opts[i].shrt == (c == '?' || c == ':' ? optopt : c)) ||
-                (!v->opts[i].shrt && 256 + (int)i == (c == '?' || c == ':' ? optopt : c)))
-                o = &v->opts[i];
+            if (which == (v->opts[i].shrt ? v->opts[i].shrt : 256 + (int)i)) o = &v->opts[i];
         if (c == 1) {
             ops[nops++] = optarg;
         } else if (c == 'h') {
@@ -381,12 +380,11 @@ int cmd_parse(const struct cmd_verb *v, int argc, char **argv, int *nargs)
         }
     }
     while (rc == CMD_GO && optind < argc) ops[nops++] = argv[optind++]; /* after "--" */
+    const char *what = v->args ? v->args : "argument";
     if (rc == CMD_GO && nops < v->min_args)
-        rc = nops ? cmd_usage_error(v->name, "want %s, got only %s", v->args, ops[0])
-                  : cmd_usage_error(v->name, "no %s given", v->args);
+        rc = nops ? cmd_usage_error(v->name, "want %s, got only %s", what, ops[0]) : cmd_usage_error(v->name, "no %s given", what);
     else if (rc == CMD_GO && v->max_args >= 0 && nops > v->max_args)
-        rc = cmd_usage_error(v->name, "unexpected argument %s%s", ops[v->max_args],
-                             ops[v->max_args][0] == '-' ? " (an option's value? write --opt=VALUE)" : "");
+        rc = cmd_usage_error(v->name, "unexpected argument %s", ops[v->max_args]);
     for (int i = 0; rc == CMD_GO && i < nops; i++) argv[1 + i] = (char *)ops[i];
     *nargs = nops;
     free(ops);
