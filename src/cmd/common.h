@@ -65,7 +65,12 @@ int cmd_worker_run(int argc, char **argv);
  *   int n, rc = cmd_parse(&v, argc, argv, &n);
  *   if (rc != CMD_GO) return rc;       (help printed: 0; usage error printed: 2)
  *   ... the operands are argv[1] .. argv[n] ...
- * Pointers in the table may point at locals (the table is then not static). */
+ * Pointers in the table may point at locals (the table is then not static). -h is --help's;
+ * the verb frees a CMD_LIST's v. -v NAME=VALUE is {'v', "variable", "NAME=VALUE", CMD_FN, &vars,
+ * .fn = cmd_var_opt} (list.c); subcommands parse argv + 1 with a cmd_verb each (gallery.c). Still
+ * to convert: run, check (and its --json verdict), rollout, tenant, worker (worker.c, worker_run.c);
+ * then tests/integration/cli.sh's table takes them, and cmd_take_var, cmd_opt_value and
+ * cmd_opt_unknown go. */
 enum cmd_opt_kind {
     CMD_FLAG, /* bool *to = true */
     CMD_STR,  /* const char **to = the value */
