@@ -1,4 +1,5 @@
 /* kiln: build, validate, sign and publish Linux OS images. Verb dispatch only. */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -34,29 +35,68 @@ static const struct verb {
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: kiln VERB [options]\n\nverbs:\n");
+    fprintf(f, "usage: kiln VERB [options]\n       kiln help VERB   (the same as kiln VERB --help)\n\nverbs:\n");
     for (size_t i = 0; i < ARRAY_SIZE(verbs); i++) fprintf(f, "  %-8s %s\n", verbs[i].name, verbs[i].help);
-    fprintf(f, "\n`kiln VERB --help` describes a verb. Version %s.\n", KILN_VERSION);
+    fprintf(f, "\nExit status: 0 ok, 1 what was checked failed (a case, a signature, a verification), 2 usage,\n"
+               "configuration or a missing input, 130 interrupted; each verb's --help says more.\n"
+               "Version %s.\n", KILN_VERSION);
+}
+
+static const struct verb *find_verb(const char *name)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(verbs); i++)
+        if (streq(verbs[i].name, name)) return &verbs[i];
+    return NULL;
+}
+
+/* "unknown verb X; did you mean Y?" and the try line, exit 2. */
+static int unknown_verb(const char *name)
+{
+    const char *best = NULL;
+    size_t bestd = SIZE_MAX;
+    for (size_t i = 0; i < ARRAY_SIZE(verbs); i++) {
+        size_t d = levenshtein(verbs[i].name, name);
+        if (d < bestd) bestd = d, best = verbs[i].name;
+    }
+    if (bestd <= 2) fprintf(stderr, "kiln: unknown verb \"%s\"; did you mean \"%s\"?\n", name, best);
+    else fprintf(stderr, "kiln: unknown verb \"%s\"\n", name);
+    fprintf(stderr, "try 'kiln --help'\n");
+    return EXIT_USAGE;
+}
+
+static int run_verb(const struct verb *v, int argc, char **argv)
+{
+    int rc = v->fn(argc, argv);
+    ext_free();
+    yfiles_free();
+    return rc;
 }
 
 int main(int argc, char **argv)
 {
-    if (argc < 2 || streq(argv[1], "-h") || streq(argv[1], "--help") || streq(argv[1], "help")) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? EXIT_USAGE : EXIT_OK;
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (streq(argv[1], "-h") || streq(argv[1], "--help") || (streq(argv[1], "help") && argc == 2)) {
+        usage(stdout);
+        return EXIT_OK;
     }
     if (streq(argv[1], "--version") || streq(argv[1], "version")) {
         printf("kiln %s\n", KILN_VERSION);
         return EXIT_OK;
     }
-    for (size_t i = 0; i < ARRAY_SIZE(verbs); i++)
-        if (streq(verbs[i].name, argv[1])) {
-            int rc = verbs[i].fn(argc - 1, argv + 1);
-            ext_free();
-            yfiles_free();
-            return rc;
-        }
-    fprintf(stderr, "kiln: unknown verb \"%s\"\n", argv[1]);
-    usage(stderr);
-    return EXIT_USAGE;
+    if (streq(argv[1], "help")) {
+        /* kiln help VERB [SUB]: VERB [SUB] --help */
+        const struct verb *v = find_verb(argv[2]);
+        if (!v) return unknown_verb(argv[2]);
+        char **av = xcalloc((size_t)argc, sizeof *av);
+        for (int i = 2; i < argc; i++) av[i - 2] = argv[i];
+        av[argc - 2] = (char *)"--help";
+        int rc = run_verb(v, argc - 1, av);
+        free(av);
+        return rc;
+    }
+    const struct verb *v = find_verb(argv[1]);
+    return v ? run_verb(v, argc - 1, argv + 1) : unknown_verb(argv[1]);
 }

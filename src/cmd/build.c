@@ -1,65 +1,80 @@
-/* kiln build SPEC [--out DIR] [--format F] [--no-cache] [--check]: a bootable disk image from a spec. */
+/* kiln build SPEC [--out DIR] [--format F] [--no-cache] [--check [--json]]: a bootable disk image from a spec. */
+#include <jansson.h>
+
 #include "cmd/common.h"
 #include "image/build.h"
 #include "image/spec.h"
 #include "util/proc.h"
 #include "util/util.h"
 
-static int usage(void)
+static bool take_format(const char *verb, const char *opt, const char *val, void *to)
 {
-    fprintf(stderr, "usage: kiln build SPEC [--out DIR] [--format raw|qcow2|vhd-fixed|vhd|tar] [--no-cache]\n"
-                    "                  [--source-root DIR] [--check]\n"
-                    "  --out DIR     where the artifacts go (default: out)\n"
-                    "  --format F    build only this output instead of the spec's \"output\" list\n"
-                    "  --no-cache    rebuild the package tree even when a cached one matches\n"
-                    "  --source-root DIR  files the spec copies in (os.files src, repo keys, local repos)\n"
-                    "                may come from anywhere under DIR (default: the spec's directory)\n"
-                    "  --check       validate the spec and exit\n");
-    return EXIT_USAGE;
+    int *only = to;
+    for (int k = 0; k < OUT_COUNT; k++)
+        if (streq(val, spec_output_name(k))) return *only = k, true;
+    fprintf(stderr, "kiln %s: %s %s: unknown format; the formats are raw, qcow2, vhd-fixed, vhd, tar\n", verb, opt, val);
+    return false;
 }
 
 int cmd_build(int argc, char **argv)
 {
     struct build_opts o = {.out_dir = "out", .only_output = -1};
-    const char *path = NULL, *source_root = NULL;
-    bool check = false;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (streq(a, "--out") && i + 1 < argc) o.out_dir = argv[++i];
-        else if (startswith(a, "--out=")) o.out_dir = a + 6;
-        else if (streq(a, "--source-root") && i + 1 < argc) source_root = argv[++i];
-        else if (startswith(a, "--source-root=")) source_root = a + 14;
-        else if ((streq(a, "--format") && i + 1 < argc) || startswith(a, "--format=")) {
-            const char *f = startswith(a, "--format=") ? a + 9 : argv[++i];
-            o.only_output = -1;
-            for (int k = 0; k < OUT_COUNT; k++)
-                if (streq(f, spec_output_name(k))) o.only_output = k;
-            if (o.only_output < 0) {
-                fprintf(stderr, "kiln build: unknown format \"%s\" (raw, qcow2, vhd-fixed, vhd, tar)\n", f);
-                return EXIT_USAGE;
-            }
-        } else if (streq(a, "--no-cache")) o.no_cache = true;
-        else if (streq(a, "--check")) check = true;
-        else if (streq(a, "-h") || streq(a, "--help")) return usage(), EXIT_OK;
-        else if (a[0] == '-' || path) return usage();
-        else path = a;
-    }
-    if (!path) return usage();
+    const char *source_root = NULL;
+    bool check = false, json = false;
+    const struct cmd_opt opts[] = {
+        {'o', "out", "DIR", CMD_STR, &o.out_dir, .help = "where the artifacts go (default: out)"},
+        {'f', "format", "F", CMD_FN, &o.only_output, .fn = take_format,
+         .help = "build only this output (raw, qcow2, vhd-fixed, vhd, tar) instead of\nthe spec's \"output\" list"},
+        {0, "no-cache", NULL, CMD_FLAG, &o.no_cache, .help = "rebuild the package tree even when a cached one matches"},
+        {0, "source-root", "DIR", CMD_STR, &source_root,
+         .help = "files the spec copies in (os.files src, repo keys, local repos) may\ncome from anywhere under DIR "
+                 "(default: the spec's directory)"},
+        {0, "check", NULL, CMD_FLAG, &check, .help = "validate the spec (file:line:col errors) and exit"},
+        {0, "json", NULL, CMD_FLAG, &json, .help = "with --check: the verdict as JSON on stdout"},
+        {0},
+    };
+    const struct cmd_verb v = {
+        "build", "SPEC [--out DIR] [--format F] [--no-cache] [--source-root DIR]\nSPEC --check [--json]",
+        "Builds a bootable GPT disk image (raw, qcow2, VHD) or a rootfs archive from SPEC, with its\n"
+        "manifest, SBOMs and provenance, in seven stages (docs/image.md). Runs as root.",
+        opts, 1, 1, "SPEC",
+        .exits = "0 built (or, with --check, the spec is valid), 1 the build failed (its log is kept\n"
+                 "beside the outputs), 2 usage, a missing SPEC or an invalid spec, 130 interrupted",
+        .json = "{\"spec\": PATH, \"ok\": BOOL, \"name\": S, \"version\": S, \"family\": \"deb\"|\"rpm\",\n"
+                "\"errors\": [{\"file\", \"line\", \"col\", \"path\", \"message\"}]} (name, version, family when ok)",
+    };
+    int n, rc = cmd_parse(&v, argc, argv, &n);
+    if (rc != CMD_GO) return rc;
+    const char *path = argv[1];
+    if (json && !check) return cmd_usage_error("build", "--json goes with --check (a build prints its stages)");
+    if ((rc = cmd_input("build", path, "pass the image spec (YAML) itself"))) return rc;
     struct diags d = {0};
     struct image_spec *s = NULL;
-    if (spec_load(path, source_root, &s, &d) < 0) {
-        diags_print(&d, stderr);
+    int r = spec_load(path, source_root, &s, &d);
+    if (json) {
+        json_t *j = json_pack("{s:s, s:b, s:o}", "spec", path, "ok", r == 0, "errors", cmd_diags_json(&d));
+        if (r == 0) {
+            json_object_set_new(j, "name", json_string(s->name));
+            json_object_set_new(j, "version", json_string(s->version));
+            json_object_set_new(j, "family", json_string(s->family == FAMILY_DEB ? "deb" : "rpm"));
+        }
+        json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        putchar('\n');
+        json_decref(j);
+    }
+    if (r < 0) {
+        cmd_print_diags(&d);
         diags_free(&d);
         return EXIT_USAGE;
     }
     diags_free(&d);
     if (check) {
-        printf("%s: ok (%s %s, %s)\n", path, s->name, s->version, s->family == FAMILY_DEB ? "deb" : "rpm");
+        if (!json) printf("%s: ok (%s %s, %s)\n", path, s->name, s->version, s->family == FAMILY_DEB ? "deb" : "rpm");
         spec_free(s);
         return EXIT_OK;
     }
     proc_install_signal_handlers();
-    int r = image_build(s, &o);
+    r = image_build(s, &o);
     spec_free(s);
-    return r < 0 ? EXIT_FAIL : EXIT_OK;
+    return r < 0 ? (kiln_interrupted ? EXIT_INTERRUPTED : EXIT_FAIL) : EXIT_OK;
 }

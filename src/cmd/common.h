@@ -2,6 +2,7 @@
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "runbook/runbook.h"
 
@@ -42,6 +43,86 @@ int cmd_submit(int argc, char **argv);
 /* kiln worker --server ...: src/cmd/worker_run.c */
 int cmd_worker_run(int argc, char **argv);
 
+/* The command-line convention, built once here (getopt_long under a table):
+ *   - `kiln VERB --help`, `-h` and `kiln help VERB` print the help to stdout, exit 0;
+ *   - `--opt value` and `--opt=value` both work, `-o value` and `-ovalue` too; a long option is
+ *     spelled whole (an abbreviation is an error naming the option it may mean); `--` ends options;
+ *   - a usage error prints one line "kiln VERB: WHAT" and "try 'kiln VERB --help'" to stderr,
+ *     exit 2; numbers go through cmd_opt_long (whole, in range);
+ *   - exit status: 0 ok, 1 what was checked failed (a case, a signature, a verification) or the
+ *     work failed, 2 usage, configuration or a missing input (cmd_input), 130 interrupted;
+ *   - `--json` puts a listing or verdict on stdout as JSON; messages stay on stderr.
+ * The help text is made from the same table the parser reads, so they cannot drift.
+ *
+ * How a verb adopts it (run, check, rollout, tenant and `worker` still parse by hand):
+ *   static const char *out; static bool json;    (or fields of a struct the verb fills)
+ *   static const struct cmd_opt opts[] = {
+ *       {'o', "out", "DIR", CMD_STR, &out, .help = "where the files go (default: out)"},
+ *       {0, "json", NULL, CMD_FLAG, &json, .help = "print the verdict as JSON on stdout"},
+ *       {0}};
+ *   static const struct cmd_verb v = {"build", "SPEC [options]", "What it does.", opts, 1, 1, "SPEC",
+ *                                     .exits = "0 built, 1 the build failed, 2 usage or a bad spec"};
+ *   int n, rc = cmd_parse(&v, argc, argv, &n);
+ *   if (rc != CMD_GO) return rc;       (help printed: 0; usage error printed: 2)
+ *   ... the operands are argv[1] .. argv[n] ...
+ * Pointers in the table may point at locals (the table is then not static). -h is --help's;
+ * the verb frees a CMD_LIST's v. -v NAME=VALUE is {'v', "variable", "NAME=VALUE", CMD_FN, &vars,
+ * .fn = cmd_var_opt} (list.c); subcommands parse argv + 1 with a cmd_verb each (gallery.c). Still
+ * to convert: run, check (and its --json verdict), rollout, tenant, worker (worker.c, worker_run.c);
+ * then tests/integration/cli.sh's table takes them, and cmd_take_var, cmd_opt_value and
+ * cmd_opt_unknown go. */
+enum cmd_opt_kind {
+    CMD_FLAG, /* bool *to = true */
+    CMD_STR,  /* const char **to = the value */
+    CMD_LONG, /* long *to = the value, a whole number from lo to hi (cmd_opt_long) */
+    CMD_LIST, /* struct cmd_strs *to gets each value: the option may be repeated */
+    CMD_FN,   /* fn(verb, "--opt", value, to): true, or false after printing "kiln VERB: ..." */
+};
+struct cmd_strs {
+    const char **v;
+    size_t n, cap;
+};
+struct cmd_opt {
+    char shrt;        /* 'k' for -k; 0: none */
+    const char *name; /* "key" for --key; NULL ends a table */
+    const char *arg;  /* the value's placeholder in the help ("FILE"); NULL for a flag */
+    enum cmd_opt_kind kind;
+    void *to;
+    long lo, hi; /* CMD_LONG's range */
+    bool (*fn)(const char *verb, const char *opt, const char *val, void *to);
+    const char *help; /* one line in --help; "\n" continues it on the next line */
+    bool repeat;      /* CMD_FN only: may be given more than once (a valued option is otherwise
+                       * refused the second time, as CMD_LIST's are not) */
+    bool secret;      /* the value is a secret: never echoed in an error */
+};
+struct cmd_verb {
+    const char *name;     /* "gallery list": how errors and the help name it */
+    const char *synopsis; /* what follows "usage: kiln NAME "; "\n" starts another form */
+    const char *about;    /* a paragraph under the synopsis (NULL: none) */
+    const struct cmd_opt *opts;
+    int min_args, max_args; /* operands; max -1: any number */
+    const char *args;       /* the operand as the synopsis names it ("IMAGE"), for "no IMAGE given" */
+    const char *exits;      /* "0 ..., 1 ..., 2 ...": printed as "exit status: EXITS" */
+    const char *json;       /* the --json shape (NULL: no --json) */
+};
+#define CMD_GO (-1)
+/* Parses argv[1..] against v: CMD_GO with the operands moved to argv[1..*nargs]; else the exit
+ * status to return at once: EXIT_OK after printing the help (-h, --help) to stdout, EXIT_USAGE
+ * after printing a usage error (cmd_usage_error). Reentrant for a verb's subverb (optind is reset). */
+int cmd_parse(const struct cmd_verb *v, int argc, char **argv, int *nargs);
+/* Prints v's help to f: synopsis, about, the options from the table, exit status, JSON shape. */
+void cmd_help(const struct cmd_verb *v, FILE *f);
+/* Prints "kiln VERB: MESSAGE" and "try 'kiln VERB --help'" to stderr; returns EXIT_USAGE. */
+int cmd_usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* An input file named on the command line is a regular file kiln can open (open_regular); else
+ * prints "kiln VERB: PATH ...: FIX" (fs_open_error) and returns EXIT_USAGE: a missing or wrong
+ * input is a usage error (2), never the 1 of a failed check. 0 when it opens. */
+int cmd_input(const char *verb, const char *path, const char *fix);
+/* Adds "NAME=VALUE" (or "s:NAME=VALUE") to vars: a CMD_FN for -v / --variable (verb NULL: "kiln: ..."). */
+bool cmd_var_opt(const char *verb, const char *opt, const char *val, void *vars);
+/* jansson: the diagnostics as [{file, line, col, path, message}] (secrets masked), for --json. */
+struct json_t *cmd_diags_json(const struct diags *d);
+
 /* Option errors name the option, the bad value and what is accepted, printed once as
  * "kiln VERB: ..." (never a bare usage text). */
 /* argv[*i] is an option that takes a value: the value (*i moved onto it), or NULL after
@@ -52,7 +133,8 @@ const char *cmd_opt_value(const char *verb, int argc, char **argv, int *i, const
 bool cmd_opt_long(const char *verb, const char *opt, const char *val, long lo, long hi, long *out);
 /* A single-valued option given again is refused (which value was meant cannot be known):
  * prints "OPT given twice (A and B): give it once" and returns false; else records val in
- * *seen (NULL until the option is given) and returns true. */
+ * *seen (NULL until the option is given) and returns true. A --token option's values are not
+ * echoed (they are secrets). */
 bool cmd_opt_once(const char *verb, const char *opt, const char **seen, const char *val);
 /* An argument no option matched: prints "unknown option ARG; the options are: ACCEPTED" (or
  * "unexpected argument ARG" for a non-option) and returns EXIT_USAGE. */

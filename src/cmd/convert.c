@@ -41,22 +41,30 @@ void cmd_write_opts(const char *seed, struct disk_write_opts *o)
 
 int cmd_convert(int argc, char **argv)
 {
-    const char *in = NULL, *out = NULL, *fmt = NULL;
-    for (int i = 1; i < argc; i++) {
-        if ((streq(argv[i], "--format") || streq(argv[i], "-f")) && i + 1 < argc) fmt = argv[++i];
-        else if (startswith(argv[i], "--format=")) fmt = argv[i] + 9;
-        else if (argv[i][0] == '-') goto usage;
-        else if (!in) in = argv[i];
-        else if (!out) out = argv[i];
-        else goto usage;
-    }
-    if (!in || !out) goto usage;
+    const char *fmt = NULL;
+    const struct cmd_opt opts[] = {
+        {'f', "format", "F", CMD_STR, &fmt,
+         .help = "raw, qcow2, vhd-fixed or vhd (default: from OUT's extension: .raw .img\n.qcow2 .vhd)"},
+        {0},
+    };
+    const struct cmd_verb v = {
+        "convert", "IN OUT [--format raw|qcow2|vhd-fixed|vhd]",
+        "Rewrites the disk image IN (raw, qcow2, VHD) as OUT in another format, sparse, without\n"
+        "qemu-img; OUT is written to a temporary file and renamed.",
+        opts, 2, 2, "IN and OUT",
+        .exits = "0 converted, 1 IN is not a disk image kiln can read (corrupt, crafted, an archive)\n"
+                 "or OUT could not be written, 2 usage or IN missing or not a regular file, 130 interrupted",
+    };
+    int n, rc = cmd_parse(&v, argc, argv, &n);
+    if (rc != CMD_GO) return rc;
+    const char *in = argv[1], *out = argv[2];
     int f = fmt ? disk_format_parse(fmt) : format_from_name(out);
     if (f < 0) {
         if (fmt) fprintf(stderr, "kiln convert: unknown format \"%s\" (raw, qcow2, vhd-fixed, vhd)\n", fmt);
         else fprintf(stderr, "kiln convert: cannot tell the format from \"%s\"; pass --format raw|qcow2|vhd-fixed|vhd\n", out);
         return EXIT_USAGE;
     }
+    if ((rc = cmd_input("convert", in, "pass the disk image file itself (raw, qcow2 or VHD)"))) return rc;
     proc_install_signal_handlers();
     struct disk *d;
     char *err = NULL;
@@ -84,9 +92,6 @@ int cmd_convert(int argc, char **argv)
     }
     fprintf(stderr, "kiln convert: %s → %s (%s) in %.2f s\n", in, out, disk_format_name((enum disk_format)f), now_s() - t0);
     return EXIT_OK;
-usage:
-    fprintf(stderr, "usage: kiln convert IN OUT [--format raw|qcow2|vhd-fixed|vhd]\n");
-    return EXIT_USAGE;
 }
 
 static void human(uint64_t v, char *buf, size_t n)
@@ -153,19 +158,28 @@ static void print_disk(json_t *j, const char *path)
 
 int cmd_inspect(int argc, char **argv)
 {
-    const char *path = NULL;
     bool as_json = false;
-    for (int i = 1; i < argc; i++) {
-        if (streq(argv[i], "--json")) as_json = true;
-        else if (argv[i][0] == '-' || path) {
-            fprintf(stderr, "usage: kiln inspect IMAGE [--json]\n");
-            return EXIT_USAGE;
-        } else path = argv[i];
-    }
-    if (!path) {
-        fprintf(stderr, "usage: kiln inspect IMAGE [--json]\n");
-        return EXIT_USAGE;
-    }
+    const struct cmd_opt opts[] = {
+        {0, "json", NULL, CMD_FLAG, &as_json, .help = "print the description as JSON on stdout"},
+        {0},
+    };
+    const struct cmd_verb v = {
+        "inspect", "IMAGE [--json]",
+        "Shows a disk image's format, sizes, GPT partitions, filesystems and os-release, or a root\n"
+        "filesystem archive's (.tar, .tar.zst) compression, entries and os-release.",
+        opts, 1, 1, "IMAGE",
+        .exits = "0 shown, 1 IMAGE is not an image kiln can read (corrupt, crafted, encrypted,\n"
+                 "compressed), 2 usage or IMAGE missing or not a regular file, 130 interrupted",
+        .json = "a disk: {\"file\", \"format\", \"virtual_size\", \"file_size\", \"partition_table\",\n"
+                "\"disk_guid\", \"partitions\": [{\"number\", \"type\", \"type_guid\", \"name\", \"size\",\n"
+                "\"offset\", \"uuid\", \"filesystem\": {\"type\", \"uuid\", \"label\"}}], \"filesystem\" (no\n"
+                "partition table), \"os_release\": {KEY: VALUE}}; an archive: {\"format\": \"rootfs-tar\",\n"
+                "\"compression\", \"entries\", \"expanded_size\", \"file_size\", \"wsl_conf\", \"os_release\"}",
+    };
+    int n, rc = cmd_parse(&v, argc, argv, &n);
+    if (rc != CMD_GO) return rc;
+    const char *path = argv[1];
+    if ((rc = cmd_input("inspect", path, "pass the disk image file itself (raw, qcow2 or VHD)"))) return rc;
     /* a SIGINT stops the copy of a filesystem into TMPDIR, which is then removed */
     proc_install_signal_handlers();
     json_t *j;

@@ -25,19 +25,25 @@ static void req_text(const struct kiln_req *r, char *buf, size_t sz)
 int cmd_list(int argc, char **argv)
 {
     struct cmd_vars vars = {0};
-    const char *path = NULL;
     bool json = false;
-    for (int i = 1; i < argc; i++) {
-        int t = cmd_take_var(argc, argv, &i, &vars);
-        if (t < 0) return cmd_vars_free(&vars), EXIT_USAGE;
-        if (t) continue;
-        if (streq(argv[i], "--json")) json = true;
-        else if (argv[i][0] == '-' || path) {
-            fprintf(stderr, "usage: kiln list [--json] [-v NAME=VALUE]... [RUNBOOK]\n");
-            cmd_vars_free(&vars);
-            return EXIT_USAGE;
-        } else path = argv[i];
-    }
+    const struct cmd_opt opts[] = {
+        {'v', "variable", "NAME=VALUE", CMD_FN, &vars, .fn = cmd_var_opt, .repeat = true,
+         .help = "set a runbook variable (s:NAME=VALUE: a secret); repeatable"},
+        {0, "json", NULL, CMD_FLAG, &json, .help = "the listing as JSON on stdout"},
+        {0},
+    };
+    const struct cmd_verb v = {
+        "list", "[--json] [-v NAME=VALUE]... [RUNBOOK]",
+        "Lists the cases RUNBOOK selects, with area, priority, timeout and requirements; every case\n"
+        "kiln knows without one.",
+        opts, 0, 1, "RUNBOOK",
+        .exits = "0 listed, 2 usage, a missing runbook or errors in it (file:line:col)",
+        .json = "[{\"name\", \"area\", \"category\", \"priority\", \"description\", \"tags\": [S], \"timeout_s\",\n"
+                "\"times\", \"retry\", \"requires\": {\"nodes\", \"cpus\", \"memory_mb\", \"nics\", \"data_disks\", \"features\"}}]",
+    };
+    int nargs, rc = cmd_parse(&v, argc, argv, &nargs);
+    if (rc != CMD_GO) return cmd_vars_free(&vars), rc;
+    const char *path = nargs ? argv[1] : NULL;
     struct kiln_runbook *rb = NULL, empty = {0};
     if (path) {
         rb = cmd_load_runbook(path, &vars);

@@ -21,34 +21,42 @@ static char *image_stem(const char *image)
 
 static int sbom_image(const char *image, unsigned fmts, const char *out);
 
+static bool take_formats(const char *verb, const char *opt, const char *val, void *to)
+{
+    if (sbom_formats_parse(val, to)) return true;
+    fprintf(stderr, "kiln %s: %s %s: unknown format; use spdx, cyclonedx or spdx,cyclonedx\n", verb, opt, val);
+    return false;
+}
+
 int cmd_sbom(int argc, char **argv)
 {
-    const char *image = NULL, *out = NULL;
+    const char *out = NULL;
     unsigned fmts = 0; /* default: both to their names beside the image, SPDX to -o */
-    for (int i = 1; i < argc; i++) {
-        if ((streq(argv[i], "--format") || streq(argv[i], "-f")) && i + 1 < argc) {
-            if (!sbom_formats_parse(argv[++i], &fmts)) {
-                fprintf(stderr, "kiln sbom: unknown format \"%s\"; use spdx, cyclonedx or spdx,cyclonedx\n", argv[i]);
-                return EXIT_USAGE;
-            }
-        } else if ((streq(argv[i], "-o") || streq(argv[i], "--out")) && i + 1 < argc) out = argv[++i];
-        else if (argv[i][0] == '-' || image) goto usage;
-        else image = argv[i];
-    }
-    if (!image) goto usage;
+    const struct cmd_opt opts[] = {
+        {'f', "format", "spdx|cyclonedx|spdx,cyclonedx", CMD_FN, &fmts, .fn = take_formats,
+         .help = "SPDX 2.3, CycloneDX 1.5 or both (default: both; SPDX with -o)"},
+        {'o', "out", "FILE|-", CMD_STR, &out,
+         .help = "one format to FILE; - is stdout (default: the image's name with\n.spdx.json and .cdx.json, never replaced: "
+                 "kiln build wrote and kiln sign\nsigned the files of those names)"},
+        {0},
+    };
+    const struct cmd_verb v = {
+        "sbom", "IMAGE [--format spdx|cyclonedx|spdx,cyclonedx] [-o FILE|-]",
+        "Writes SBOMs of the packages IMAGE's own dpkg or rpm database lists, both formats from one\n"
+        "read of the image. IMAGE is a disk image (raw, qcow2, VHD) or a root filesystem archive\n"
+        "(.tar.zst, .tar).",
+        opts, 1, 1, "IMAGE",
+        .exits = "0 written, 1 IMAGE has no package database kiln can read (or is not an image), or a\n"
+                 "default output exists, or an SBOM could not be written, 2 usage or IMAGE missing or\n"
+                 "not a regular file, 130 interrupted",
+    };
+    int n, rc = cmd_parse(&v, argc, argv, &n);
+    if (rc != CMD_GO) return rc;
+    if ((rc = cmd_input("sbom", argv[1], "pass the disk image file itself (raw, qcow2 or VHD)"))) return rc;
     if (!fmts) fmts = out ? 1u << SBOM_SPDX : 1u << SBOM_SPDX | 1u << SBOM_CYCLONEDX;
-    if (out && (fmts & (fmts - 1))) {
-        fprintf(stderr, "kiln sbom: -o names one file: pick one format with --format spdx or --format cyclonedx\n");
-        return EXIT_USAGE;
-    }
-    return sbom_image(image, fmts, out);
-usage:
-    fprintf(stderr, "usage: kiln sbom IMAGE [--format spdx|cyclonedx|spdx,cyclonedx] [-o FILE|-]\n"
-                    "  (IMAGE: a disk image, or a root filesystem archive .tar.zst / .tar)\n"
-                    "  (default: both formats from one read of the image, to the image's name with .spdx.json and\n"
-                    "  .cdx.json, never replaced: kiln build wrote and kiln sign signed the files of those names;\n"
-                    "  -o FILE names another file for one format, SPDX unless --format says, -o - is stdout)\n");
-    return EXIT_USAGE;
+    if (out && (fmts & (fmts - 1)))
+        return cmd_usage_error("sbom", "-o names one file: pick one format with --format spdx or --format cyclonedx");
+    return sbom_image(argv[1], fmts, out);
 }
 
 /* One document to stdout, FILE, or the default name beside the image (which the caller made

@@ -18,58 +18,48 @@ static void on_signal(int sig) { stop = sig; }
 
 int cmd_serve(int argc, char **argv)
 {
-    struct kiln_server_opts o = {.listen = "127.0.0.1:8470", .max_image = (int64_t)16 << 30, .lease_ms = 60000,
-                                 .sweep_ms = 5000, .max_queued = 1000};
-    static const char opts[] = "--init, --data DIR, --listen IPV4:PORT, --db URL, --gallery DIR, --max-image-mb N, --max-queued N, --lease-s N, "
-                               "--gallery-key SECRET.key, --gallery-require-priority N";
+    struct kiln_server_opts o = {.listen = "127.0.0.1:8470", .sweep_ms = 5000};
     const char *gkey = NULL;
-    _cleanup_free_ char *pub = NULL; /* before any goto usage */
-    long v;
+    _cleanup_free_ char *pub = NULL;
+    long max_image_mb = 16384, lease_s = 60, max_queued = 1000, prio = 0;
     bool init = false;
-    static const char *const valued[] = {"--listen", "--data", "--db", "--gallery", "--max-image-mb", "--max-queued", "--lease-s",
-                                         "--gallery-key", "--gallery-require-priority"};
-    const char *seen[ARRAY_SIZE(valued)] = {0};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *val = NULL;
-        if (streq(a, "--help")) goto usage;
-        if (streq(a, "--init")) {
-            init = true;
-            continue;
-        }
-        if (streq(a, "--listen")) val = cmd_opt_value("serve", argc, argv, &i, "IPV4:PORT, e.g. 127.0.0.1:8470");
-        else if (streq(a, "--data")) val = cmd_opt_value("serve", argc, argv, &i, "the directory of the service's state");
-        else if (streq(a, "--db")) val = cmd_opt_value("serve", argc, argv, &i, "sqlite:PATH or a postgresql:// URI");
-        else if (streq(a, "--gallery")) val = cmd_opt_value("serve", argc, argv, &i, "the gallery the update server offers");
-        else if (streq(a, "--max-image-mb")) val = cmd_opt_value("serve", argc, argv, &i, "the upload cap in MiB");
-        else if (streq(a, "--max-queued")) val = cmd_opt_value("serve", argc, argv, &i, "a tenant's queued jobs before 429");
-        else if (streq(a, "--lease-s")) val = cmd_opt_value("serve", argc, argv, &i, "a claim's lease in seconds");
-        else if (streq(a, "--gallery-key"))
-            val = cmd_opt_value("serve", argc, argv, &i, "the minisign secret key (KEY.key, KEY.pub beside it) that signs tenants' galleries");
-        else if (streq(a, "--gallery-require-priority"))
-            val = cmd_opt_value("serve", argc, argv, &i, "the highest priority of built-in cases a published run must pass (0-5, -1: none)");
-        else return cmd_opt_unknown("serve", a, opts);
-        if (!val) return EXIT_USAGE;
-        for (size_t k = 0; k < ARRAY_SIZE(valued); k++)
-            if (streq(a, valued[k]) && !cmd_opt_once("serve", a, &seen[k], val)) return EXIT_USAGE;
-        if (streq(a, "--listen")) o.listen = val;
-        else if (streq(a, "--data")) o.data = val;
-        else if (streq(a, "--db")) o.db_url = val;
-        else if (streq(a, "--gallery")) o.gallery = val;
-        else if (streq(a, "--gallery-key")) gkey = val;
-        else if (streq(a, "--gallery-require-priority")) {
-            if (!cmd_opt_long("serve", a, val, -1, 5, &v)) return EXIT_USAGE;
-            o.publish_priority = v;
-        } else if (streq(a, "--max-image-mb")) {
-            if (!cmd_opt_long("serve", a, val, 1, (1L << 30) - 1, &v)) return EXIT_USAGE;
-            o.max_image = (int64_t)v << 20;
-        } else if (streq(a, "--max-queued")) {
-            if (!cmd_opt_long("serve", a, val, 1, 1000000, &v)) return EXIT_USAGE;
-            o.max_queued = v;
-        } else {
-            if (!cmd_opt_long("serve", a, val, 5, 3600, &v)) return EXIT_USAGE;
-            o.lease_ms = v * 1000;
-        }
-    }
+    const struct cmd_opt opts[] = {
+        {0, "init", NULL, CMD_FLAG, &init,
+         .help = "create (or upgrade) the database and exit: only kiln serve makes one,\nthe other verbs refuse a --data or --db without it"},
+        {0, "data", "DIR", CMD_STR, &o.data, .help = "the service's state: images, job files, kiln.db (without --db)"},
+        {0, "listen", "IPV4:PORT", CMD_STR, &o.listen, .help = "where the API listens (default 127.0.0.1:8470)"},
+        {0, "db", "URL", CMD_STR, &o.db_url, .help = "sqlite:PATH or a postgresql:// URI (default: $KILN_DB, else\nDIR/kiln.db)"},
+        {0, "gallery", "DIR", CMD_STR, &o.gallery,
+         .help = "also the update server: Omaha v3 at POST /v1/update/, payloads under\nGET /v1/update/payload/, rollouts "
+                 "set with kiln rollout (docs/updates.md)"},
+        {0, "max-image-mb", "N", CMD_LONG, &max_image_mb, 1, (1L << 30) - 1, .help = "the upload cap in MiB (default 16384)"},
+        {0, "max-queued", "N", CMD_LONG, &max_queued, 1, 1000000,
+         .help = "a tenant's queued jobs before submissions get 429 (default 1000)"},
+        {0, "lease-s", "N", CMD_LONG, &lease_s, 5, 3600, .help = "a claim's lease in seconds (default 60)"},
+        {0, "gallery-key", "SECRET.key", CMD_STR, &gkey,
+         .help = "jobs submitted with --publish that pass are published into\nDIR/galleries/TENANT, signed with this key "
+                 "(KEY.pub beside it; its\npassphrase from $KILN_PASSPHRASE)"},
+        {0, "gallery-require-priority", "N", CMD_LONG, &prio, -1, 5,
+         .help = "a new tenant gallery requires the built-in cases up to priority N\nto pass (default 0; -1: none)"},
+        {0},
+    };
+    const struct cmd_verb v = {
+        "serve", "--data DIR [--listen IPV4:PORT] [--db URL] [--max-image-mb N] [--max-queued N] [--lease-s N]\n"
+                 "--data DIR [--gallery DIR] [--gallery-key SECRET.key [--gallery-require-priority N]]\n"
+                 "--init (--data DIR | --db URL)",
+        "Serves the validation service's API on http://IPV4:PORT/api/v1/ and its dashboard at /.\n"
+        "Add tenants and workers with kiln tenant add and kiln worker add. SIGINT or SIGTERM stops it.",
+        opts, 0, 0, NULL,
+        .exits = "0 stopped by SIGINT/SIGTERM, 1 the service failed (the database, the port), 2 usage or\n"
+                 "configuration (no --data, a bad --listen, a --gallery-key that is not a key pair);\n"
+                 "with --init: 0 the database is ready, 1 it cannot be made or upgraded",
+    };
+    int n, rc = cmd_parse(&v, argc, argv, &n);
+    if (rc != CMD_GO) return rc;
+    o.max_image = (int64_t)max_image_mb << 20;
+    o.lease_ms = lease_s * 1000;
+    o.max_queued = max_queued;
+    o.publish_priority = prio;
     if (init) {
         /* the one verb besides kiln serve itself that makes a database: every other verb
          * refuses a --data or --db without one (a typo must not start a second service) */
@@ -87,8 +77,7 @@ int cmd_serve(int argc, char **argv)
         return EXIT_OK;
     }
     if (!o.data) {
-        fprintf(stderr, "kiln serve: --data DIR is needed: the directory of images, job files and (without --db) kiln.db\n");
-        return EXIT_USAGE;
+        return cmd_usage_error("serve", "--data DIR is needed: the directory of images, job files and (without --db) kiln.db");
     }
     if (!o.db_url) o.db_url = getenv("KILN_DB") && *getenv("KILN_DB") ? getenv("KILN_DB") : NULL;
     /* the gallery key: its passphrase from $KILN_PASSPHRASE (or the terminal), scrypt once, the
@@ -98,8 +87,7 @@ int cmd_serve(int argc, char **argv)
         char *pass = NULL, *err = NULL, kid[17], pid[17];
         pub = endswith(gkey, ".key") ? xasprintf("%.*s.pub", (int)(strlen(gkey) - 4), gkey) : NULL;
         if (!pub || !file_exists(pub)) {
-            fprintf(stderr, "kiln serve: --gallery-key %s: want KEY.key with its KEY.pub beside it (kiln keygen --out KEY)\n", gkey);
-            return EXIT_USAGE;
+            return cmd_usage_error("serve", "--gallery-key %s: want KEY.key with its KEY.pub beside it (kiln keygen --out KEY)", gkey);
         }
         if (ms_key_encrypted(gkey) && !(pass = passphrase_read("Gallery key passphrase: ", false))) {
             fprintf(stderr, "kiln serve: --gallery-key %s is encrypted and there is no passphrase (set KILN_PASSPHRASE)\n", gkey);
@@ -134,26 +122,10 @@ int cmd_serve(int argc, char **argv)
     int r = kiln_server_run(&o, &stop, &err);
     ms_seckey_free(key);
     if (r < 0) {
-        fprintf(stderr, "kiln serve: %s\n", err ? err : strerror(-r));
+        if (r == -EINVAL) cmd_usage_error("serve", "%s", err ? err : strerror(-r));
+        else fprintf(stderr, "kiln serve: %s\n", err ? err : strerror(-r));
         free(err);
         return r == -EINVAL ? EXIT_USAGE : EXIT_FAIL;
     }
     return EXIT_OK;
-usage:
-    fprintf(stderr, "usage: kiln serve --init (--data DIR | --db URL)\n"
-                    "       kiln serve --data DIR [--listen IPV4:PORT] [--db URL] [--max-image-mb N] [--max-queued N] [--lease-s N]\n"
-                    "                  [--gallery DIR] [--gallery-key SECRET.key [--gallery-require-priority N]]\n"
-                    "  serves the validation API on http://IPV4:PORT/api/v1/ (default 127.0.0.1:8470); images and job files\n"
-                    "  under DIR; the database DIR/kiln.db unless --db (or $KILN_DB) names a postgresql:// URI.\n"
-                    "  --max-image-mb: the upload cap (default 16384); --max-queued: a tenant's queued jobs before\n"
-                    "  submissions get 429 (default 1000); --lease-s: a claim's lease (default 60).\n"
-                    "  --gallery: also the update server: Omaha v3 at POST /v1/update/, the versions' payloads\n"
-                    "  under GET /v1/update/payload/, rollouts set with `kiln rollout` (docs/updates.md).\n"
-                    "  --gallery-key: jobs submitted with --publish that pass are published into DIR/galleries/TENANT,\n"
-                    "  signed with this key (its passphrase from $KILN_PASSPHRASE); a new gallery requires the built-in\n"
-                    "  cases up to --gallery-require-priority (default 0) to pass.\n"
-                    "  --init: create (or upgrade) the database and exit; only kiln serve makes one, the other verbs\n"
-                    "  refuse a --data or --db without it. Add tenants and workers with `kiln tenant add` and\n"
-                    "  `kiln worker add`. SIGTERM stops it.\n");
-    return EXIT_USAGE;
 }

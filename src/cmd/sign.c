@@ -16,12 +16,21 @@ int cmd_keygen(int argc, char **argv)
 {
     const char *out = NULL;
     bool none = false;
-    for (int i = 1; i < argc; i++) {
-        if (streq(argv[i], "--out") && i + 1 < argc) out = argv[++i];
-        else if (streq(argv[i], "--no-passphrase")) none = true;
-        else goto usage;
-    }
-    if (!out) goto usage;
+    const struct cmd_opt opts[] = {
+        {'o', "out", "BASE", CMD_STR, &out, .help = "writes BASE.key (the secret key) and BASE.pub"},
+        {0, "no-passphrase", NULL, CMD_FLAG, &none, .help = "leave the secret key unencrypted (for automation)"},
+        {0},
+    };
+    const struct cmd_verb v = {
+        "keygen", "--out BASE [--no-passphrase]",
+        "Makes an Ed25519 key pair in minisign's format. The secret key is encrypted (scrypt) with a\n"
+        "passphrase read from the terminal or $KILN_PASSPHRASE, unless --no-passphrase.",
+        opts, 0, 0, NULL,
+        .exits = "0 written, 1 the keys could not be written, 2 usage or no passphrase",
+    };
+    int n, rc = cmd_parse(&v, argc, argv, &n);
+    if (rc != CMD_GO) return rc;
+    if (!out) return cmd_usage_error("keygen", "--out BASE is needed: where BASE.key and BASE.pub go");
     char *pass = NULL;
     if (!none && !(pass = passphrase_read("Passphrase for the new secret key: ", true))) {
         fprintf(stderr, "kiln keygen: no passphrase (no terminal and KILN_PASSPHRASE unset); "
@@ -43,9 +52,6 @@ int cmd_keygen(int argc, char **argv)
     }
     printf("kiln keygen: %s.key (secret%s) and %s.pub\n", out, none ? ", unencrypted" : ", encrypted", out);
     return EXIT_OK;
-usage:
-    fprintf(stderr, "usage: kiln keygen --out BASE [--no-passphrase]   (writes BASE.key and BASE.pub)\n");
-    return EXIT_USAGE;
 }
 
 #define PROVENANCE_SUFFIX ".provenance.json"
@@ -117,26 +123,35 @@ static int verify_dsse(const char *pub, const char *file)
 int cmd_sign(int argc, char **argv)
 {
     const char *key = NULL, *tc = NULL;
-    int first = 0;
-    for (int i = 1; i < argc; i++) {
-        if ((streq(argv[i], "-k") || streq(argv[i], "--key")) && i + 1 < argc) key = argv[++i];
-        else if ((streq(argv[i], "-t") || streq(argv[i], "--trusted-comment")) && i + 1 < argc) tc = argv[++i];
-        else if (argv[i][0] == '-') goto usage;
-        else if (!first) first = i;
-    }
-    if (!key || !first) goto usage;
+    const struct cmd_opt opts[] = {
+        {'k', "key", "SECRET.key", CMD_STR, &key, .help = "the secret key (kiln keygen; its passphrase from the terminal\nor $KILN_PASSPHRASE)"},
+        {'t', "trusted-comment", "TEXT", CMD_STR, &tc, .help = "the signed comment (default: the file's name and the time)"},
+        {0},
+    };
+    const struct cmd_verb v = {
+        "sign", "-k SECRET.key [-t TRUSTED-COMMENT] FILE...",
+        "Writes FILE.minisig beside each FILE in minisign's format (stock minisign verifies it).\n"
+        "A FILE ending in .minisig is skipped, so `kiln sign out/NAME-VERSION.*` can be run again.\n"
+        "For NAME.provenance.json it also writes NAME.intoto.jsonl: the statement in a DSSE envelope.",
+        opts, 1, -1, "FILE",
+        .exits = "0 every FILE signed, 1 signing failed (wrong passphrase, unreadable key, a write\n"
+                 "error; the files before it stay signed), 2 usage, a missing key or FILE, no passphrase",
+    };
+    int n, rc = cmd_parse(&v, argc, argv, &n);
+    if (rc != CMD_GO) return rc;
+    if (!key) return cmd_usage_error("sign", "-k SECRET.key is needed: the key that signs");
+    if ((rc = cmd_input("sign", key, "pass the key or signature file kiln keygen or kiln sign wrote"))) return rc;
+    /* every input is there before anything is signed */
+    for (int i = 1; i <= n; i++)
+        if ((rc = cmd_input("sign", argv[i], "kiln signs and verifies regular files only"))) return rc;
     char *pass = NULL;
     if (ms_key_encrypted(key) && !(pass = passphrase_read("Passphrase: ", false))) {
         fprintf(stderr, "kiln sign: %s is encrypted and there is no passphrase (no terminal, KILN_PASSPHRASE unset)\n", key);
         return EXIT_USAGE;
     }
     if (pass) secret_add(pass);
-    int rc = EXIT_OK;
-    for (int i = first; i < argc; i++) {
-        if (argv[i][0] == '-') {
-            i++;
-            continue;
-        }
+    rc = EXIT_OK;
+    for (int i = 1; i <= n; i++) {
         if (endswith(argv[i], ".minisig")) continue; /* `kiln sign out/x-1.0.*` on a second run */
         char *err = NULL;
         if (ms_sign(key, pass, argv[i], tc, &err) < 0) {
@@ -156,34 +171,54 @@ int cmd_sign(int argc, char **argv)
     if (pass) explicit_bzero(pass, strlen(pass));
     free(pass);
     return rc;
-usage:
-    fprintf(stderr, "usage: kiln sign -k SECRET.key [-t TRUSTED-COMMENT] FILE...   (writes FILE.minisig;\n"
-                    "  for NAME.provenance.json also NAME.intoto.jsonl, the statement in a DSSE envelope)\n");
-    return EXIT_USAGE;
 }
 
 int cmd_verify(int argc, char **argv)
 {
-    const char *pub = NULL, *sig = NULL, *file = NULL;
-    for (int i = 1; i < argc; i++) {
-        if ((streq(argv[i], "-p") || streq(argv[i], "--pubkey")) && i + 1 < argc) pub = argv[++i];
-        else if ((streq(argv[i], "-x") || streq(argv[i], "--sig")) && i + 1 < argc) sig = argv[++i];
-        else if (argv[i][0] == '-' || file) goto usage;
-        else file = argv[i];
-    }
-    if (!pub || !file) goto usage;
+    const char *pub = NULL, *sig = NULL;
+    bool json = false;
+    const struct cmd_opt opts[] = {
+        {'p', "pubkey", "PUBLIC.pub", CMD_STR, &pub, .help = "the public key (kiln keygen, or minisign's)"},
+        {'x', "sig", "FILE.minisig", CMD_STR, &sig, .help = "the signature (default: FILE.minisig)"},
+        {0, "json", NULL, CMD_FLAG, &json, .help = "print the verdict as JSON on stdout"},
+        {0},
+    };
+    const struct cmd_verb v = {
+        "verify", "-p PUBLIC.pub [-x FILE.minisig] [--json] FILE",
+        "Verifies FILE's minisign signature and its trusted comment against the public key;\n"
+        "fails closed, naming what did not match (the file, the trusted comment, the key id).\n"
+        "FILE.intoto.jsonl (the DSSE envelope kiln sign writes for a provenance) is checked as\n"
+        "such: every envelope signed by the key over an in-toto statement.",
+        opts, 1, 1, "FILE",
+        .exits = "0 verified, 1 the verification failed (no FILE.minisig, another key, a changed file\n"
+                 "or comment), 2 usage or a missing FILE, PUBLIC.pub or -x signature",
+        .json = "{\"file\": PATH, \"public_key\": PATH, \"signature\": PATH, \"verified\": BOOL,\n"
+                "\"trusted_comment\": S|null, \"error\": S|null} (also when the verification fails: exit 1)",
+    };
+    int n, rc = cmd_parse(&v, argc, argv, &n);
+    if (rc != CMD_GO) return rc;
+    const char *file = argv[1];
+    if (!pub) return cmd_usage_error("verify", "-p PUBLIC.pub is needed: the key the signature must be made with");
+    if ((rc = cmd_input("verify", file, "kiln signs and verifies regular files only")) ||
+        (rc = cmd_input("verify", pub, "pass the .pub file kiln keygen wrote")) ||
+        (sig && (rc = cmd_input("verify", sig, "a signature is the regular file kiln sign wrote"))))
+        return rc;
     if (endswith(file, INTOTO_SUFFIX) && !sig) return verify_dsse(pub, file);
     char *err = NULL, *tc = NULL;
-    if (ms_verify(pub, file, sig, &tc, &err) < 0) {
-        fprintf(stderr, "kiln verify: %s\n", err);
-        free(err);
-        return EXIT_FAIL;
+    int r = ms_verify(pub, file, sig, &tc, &err);
+    if (r < 0) fprintf(stderr, "kiln verify: %s\n", err);
+    if (json) {
+        _cleanup_free_ char *defsig = xasprintf("%s.minisig", file);
+        json_t *j = json_pack("{s:s, s:s, s:s, s:b, s:s?, s:s?}", "file", file, "public_key", pub, "signature",
+                              sig ? sig : defsig, "verified", r == 0, "trusted_comment", r == 0 ? tc : NULL, "error",
+                              r < 0 ? err : NULL);
+        json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        putchar('\n');
+        json_decref(j);
+    } else if (r == 0) {
+        printf("kiln verify: %s: signature and trusted comment verified\ntrusted comment: %s\n", file, tc);
     }
-    printf("kiln verify: %s: signature and trusted comment verified\ntrusted comment: %s\n", file, tc);
+    free(err);
     free(tc);
-    return EXIT_OK;
-usage:
-    fprintf(stderr, "usage: kiln verify -p PUBLIC.pub [-x FILE.minisig] FILE\n"
-                    "  (FILE.intoto.jsonl: the DSSE envelope kiln sign writes for a provenance, checked as such)\n");
-    return EXIT_USAGE;
+    return r < 0 ? EXIT_FAIL : EXIT_OK;
 }

@@ -290,81 +290,70 @@ static int publish_files(struct kiln_client *c, const char *image, json_t **file
     return rc;
 }
 
+static bool take_require(const char *verb, const char *opt, const char *val, void *to)
+{
+    unsigned bit = kiln_feature_parse(val);
+    if (!(bit & (FEAT_UEFI | FEAT_TPM | FEAT_SECURE_BOOT))) {
+        fprintf(stderr, "kiln %s: %s %s: want uefi, tpm or secure-boot (what a worker offers)\n", verb, opt, val);
+        return false;
+    }
+    *(unsigned *)to |= bit;
+    return true;
+}
+
 int cmd_submit(int argc, char **argv)
 {
-    const char *server = NULL, *token = getenv("KILN_TOKEN"), *image = NULL, *kernel = NULL, *append = NULL,
-               *runbook = NULL, *publish = NULL, *name = NULL;
+    const char *server = NULL, *token = getenv("KILN_TOKEN"), *kernel = NULL, *append = NULL, *runbook = NULL,
+               *publish = NULL, *name = NULL;
     long tier = -1, cpus = 0, memory_mb = 0;
     unsigned require = 0; /* FEAT_UEFI | FEAT_TPM | FEAT_SECURE_BOOT: what the worker must offer */
     bool wait = false;
-    _cleanup_free_ char *rbtext = NULL; /* before any goto usage */
-    static const char opts[] = "--server URL, --token TOKEN, --kernel VMLINUZ, --append CMDLINE, --tier 0|1|2, --runbook FILE, "
-                               "--publish CHANNEL, --name NAME, --cpus N, --memory-mb N, --require FEATURE, --wait, and one IMAGE";
-    const struct { const char *opt, *what; const char **to; } vals[] = {
-        {"--server", "the service's URL, e.g. http://127.0.0.1:8470", &server},
-        {"--token", "the tenant's token (kt_...)", &token},
-        {"--kernel", "a kernel (vmlinuz) to boot the image with as its initrd", &kernel},
-        {"--append", "the kernel command line", &append},
-        {"--runbook", "a runbook file", &runbook},
-        {"--publish", "a gallery channel", &publish},
-        {"--name", "the image's name (jobs of one name form the dashboard's trends)", &name},
+    _cleanup_free_ char *rbtext = NULL;
+    const struct cmd_opt opts[] = {
+        {0, "server", "URL", CMD_STR, &server, .help = "the service's URL, e.g. http://127.0.0.1:8470"},
+        {0, "token", "TOKEN", CMD_STR, &token, .secret = true, .help = "the tenant's token (kt_..., from kiln tenant add; default:\n$KILN_TOKEN, "
+                                                       "which keeps it off the command line)"},
+        {0, "kernel", "VMLINUZ", CMD_STR, &kernel, .help = "boot this kernel directly, IMAGE being its initrd"},
+        {0, "append", "CMDLINE", CMD_STR, &append, .help = "the kernel command line (with --kernel)"},
+        {0, "tier", "0|1|2", CMD_LONG, &tier, 0, 2, .help = "the built-in selection (default 0)"},
+        {0, "runbook", "FILE", CMD_STR, &runbook,
+         .help = "a runbook holding name, concurrency, variable and testcase instead of\n--tier"},
+        {0, "publish", "CHANNEL", CMD_STR, &publish,
+         .help = "on pass, the server publishes IMAGE's version (the manifest beside\nIMAGE that lists it, every file it "
+                 "lists, the provenance, each signed\nwith kiln sign by a key the tenant trusts) into the tenant's gallery"},
+        {0, "name", "NAME", CMD_STR, &name,
+         .help = "the image's name on the dashboard, whose trends follow the jobs of one\nname (default: the file's name "
+                 "without version and extensions)"},
+        {0, "cpus", "N", CMD_LONG, &cpus, 1, 1048576, .help = "vCPUs of the job's VM (a worker must offer them; default: the worker's)"},
+        {0, "memory-mb", "N", CMD_LONG, &memory_mb, 1, 1048576, .help = "MiB of the job's VM (default: the worker's)"},
+        {0, "require", "uefi|tpm|secure-boot", CMD_FN, &require, .fn = take_require, .repeat = true,
+         .help = "only a worker offering the feature runs the job (tpm: a swtpm per VM;\nsecure-boot: OVMF's Secure Boot "
+                 "build with Microsoft's keys, which the\njob then boots); may be repeated"},
+        {0, "wait", NULL, CMD_FLAG, &wait, .help = "follow the job to its result (and say whether it was published)"},
+        {0},
     };
-    /* each valued option once (--require may repeat): the last three are --tier, --cpus, --memory-mb */
-    const char *seen[ARRAY_SIZE(vals) + 3] = {0};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        size_t k = 0;
-        while (k < ARRAY_SIZE(vals) && !streq(a, vals[k].opt)) k++;
-        if (streq(a, "--help")) goto usage;
-        if (k < ARRAY_SIZE(vals)) {
-            const char *val = cmd_opt_value("submit", argc, argv, &i, vals[k].what);
-            if (!val || !cmd_opt_once("submit", a, &seen[k], val)) return EXIT_USAGE;
-            *vals[k].to = val;
-        } else if (streq(a, "--tier")) {
-            const char *val = cmd_opt_value("submit", argc, argv, &i, "0, 1 or 2");
-            if (!val || !cmd_opt_once("submit", a, &seen[k], val) || !cmd_opt_long("submit", a, val, 0, 2, &tier)) return EXIT_USAGE;
-        } else if (streq(a, "--cpus") || streq(a, "--memory-mb")) {
-            const char *val = cmd_opt_value("submit", argc, argv, &i, streq(a, "--cpus") ? "vCPUs per VM" : "MiB per VM");
-            if (!val || !cmd_opt_once("submit", a, &seen[k + (streq(a, "--cpus") ? 1 : 2)], val) ||
-                !cmd_opt_long("submit", a, val, 1, 1048576, streq(a, "--cpus") ? &cpus : &memory_mb))
-                return EXIT_USAGE;
-        } else if (streq(a, "--require")) {
-            const char *val = cmd_opt_value("submit", argc, argv, &i, "uefi, tpm or secure-boot");
-            unsigned bit = val ? kiln_feature_parse(val) : 0;
-            if (!val) return EXIT_USAGE;
-            if (!(bit & (FEAT_UEFI | FEAT_TPM | FEAT_SECURE_BOOT))) {
-                fprintf(stderr, "kiln submit: --require %s: want uefi, tpm or secure-boot (what a worker offers)\n", val);
-                return EXIT_USAGE;
-            }
-            require |= bit;
-        } else if (streq(a, "--wait")) {
-            wait = true;
-        } else if (a[0] == '-') {
-            return cmd_opt_unknown("submit", a, opts);
-        } else if (image) {
-            fprintf(stderr, "kiln submit: %s: one image per submission (%s is the image already)\n", a, image);
-            return EXIT_USAGE;
-        } else {
-            image = a;
-        }
-    }
-    if (!server) {
-        fprintf(stderr, "kiln submit: --server URL is needed: the service to submit to\n");
-        return EXIT_USAGE;
-    }
-    if (!image) {
-        fprintf(stderr, "kiln submit: no IMAGE given: name the disk image to validate\n");
-        return EXIT_USAGE;
-    }
-    if (tier >= 0 && runbook) {
-        fprintf(stderr, "kiln submit: --tier %ld and --runbook %s: give one of them (a runbook selects its own cases)\n", tier,
-                runbook);
-        return EXIT_USAGE;
-    }
-    if (!token || !*token) {
-        fprintf(stderr, "kiln submit: no token: give --token or set $KILN_TOKEN (the tenant's, from `kiln tenant add`)\n");
-        return EXIT_USAGE;
-    }
+    const struct cmd_verb v = {
+        "submit", "--server URL [--token TOKEN] IMAGE [--kernel VMLINUZ [--append CMDLINE]]\n"
+                  "--server URL IMAGE [--tier 0|1|2 | --runbook FILE] [--publish CHANNEL] [--name NAME]\n"
+                  "--server URL IMAGE [--cpus N] [--memory-mb N] [--require uefi|tpm|secure-boot]... [--wait]",
+        "Uploads IMAGE (skipped when the server has its digest), queues a job and prints its id on stdout.\n"
+        "IMAGE is a disk image, or with --kernel the initrd of a direct kernel boot.",
+        opts, 0, -1, "IMAGE",
+        .exits = "0 queued (with --wait: passed), 1 failed (--wait), 2 usage, a missing IMAGE or a\n"
+                 "refused request, 3 incomplete (cancelled, the infrastructure failed, or the server was\n"
+                 "lost), 4 passed but the publish was refused (--wait --publish)",
+    };
+    int n, rc = cmd_parse(&v, argc, argv, &n);
+    if (rc != CMD_GO) return rc;
+    const char *image = n ? argv[1] : NULL;
+    if (n > 1) return cmd_usage_error("submit", "%s: one image per submission (%s is the image already)", argv[2], image);
+    if (!server) return cmd_usage_error("submit", "--server URL is needed: the service to submit to");
+    if (!image) return cmd_usage_error("submit", "no IMAGE given: name the disk image to validate");
+    if (tier >= 0 && runbook)
+        return cmd_usage_error("submit", "--tier %ld and --runbook %s: give one of them (a runbook selects its own cases)",
+                               tier, runbook);
+    if (!token || !*token)
+        return cmd_usage_error("submit", "no token: give --token or set $KILN_TOKEN (the tenant's, from `kiln tenant add`)");
     secret_add(token); /* masked in every log line, should a message ever quote it */
     json_t *req = json_object();
     int rr = runbook ? read_file(runbook, 128 * 1024, &rbtext, NULL) : 0;
@@ -384,7 +373,7 @@ int cmd_submit(int argc, char **argv)
         return EXIT_USAGE;
     }
     char digest[65], kdigest[65];
-    int rc = ensure_image(c, image, digest);
+    rc = ensure_image(c, image, digest);
     if (rc == 0 && kernel) rc = ensure_image(c, kernel, kdigest);
     json_t *pfiles = NULL;
     if (rc == 0 && publish) rc = publish_files(c, image, &pfiles);
@@ -441,24 +430,4 @@ int cmd_submit(int argc, char **argv)
     json_decref(req);
     kiln_client_free(c);
     return rc;
-usage:
-    fprintf(stderr,
-            "usage: kiln submit --server URL [--token TOKEN] IMAGE [--kernel VMLINUZ [--append CMDLINE]]\n"
-            "                   [--tier 0|1|2 | --runbook FILE] [--publish CHANNEL] [--name NAME]\n"
-            "                   [--cpus N] [--memory-mb N] [--require uefi|tpm|secure-boot]... [--wait]\n"
-            "  uploads IMAGE (skipped when the server has its digest), queues a job and prints its id.\n"
-            "  IMAGE is a disk image, or with --kernel the initrd of a direct kernel boot. The default is tier 0.\n"
-            "  --name names the image on the dashboard, whose trends follow the jobs of one name (default: the\n"
-            "  file's name without version and extensions, out/debian-server-1.0.1.qcow2 -> debian-server).\n"
-            "  --cpus, --memory-mb: the job's VM size (a worker must offer at least that; default: the worker's).\n"
-            "  --require: only a worker offering the feature runs the job (tpm: a swtpm per VM; secure-boot: OVMF's\n"
-            "  Secure Boot build with Microsoft's keys, which the job then boots).\n"
-            "  The token is the tenant's (kiln tenant add); $KILN_TOKEN keeps it off the command line.\n"
-            "  --publish CHANNEL: on pass, the server publishes IMAGE's version (the manifest beside IMAGE that lists\n"
-            "  it, every file it lists, the provenance, each signed with kiln sign by a key the tenant trusts) into\n"
-            "  the tenant's gallery; all of them are uploaded. --wait then also says whether it was published.\n"
-            "  Exit status with --wait: 0 passed, 1 failed, 2 usage or a refused request, 3 incomplete\n"
-            "  (cancelled, the infrastructure failed, or the server was lost), 4 passed but the publish was refused;\n"
-            "  without --wait 0 once queued.\n");
-    return EXIT_USAGE;
 }

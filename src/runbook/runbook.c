@@ -243,7 +243,7 @@ static void add_var(struct kiln_runbook *rb, size_t *cap, const char *name, cons
 {
     struct kiln_var *v = APPEND(rb->vars, rb->nvars, *cap);
     *v = (struct kiln_var){.name = xstrdup(name), .value = xstrdup(value), .secret = secret, .file = file,
-                           .line = at ? at->line : 0, .col = at ? at->col : 0};
+                           .line = at ? at->line : 0, .col = at ? at->col : 0, .in_file = at != NULL};
 }
 
 static int cmp_var_pos(const void *a, const void *b, void *arg)
@@ -267,11 +267,12 @@ static void settle_vars(struct kiln_runbook *rb)
     for (size_t i = 0; i < rb->nvars; i++) {
         struct kiln_var *v = &rb->vars[ix[i]];
         if (n && streq(out[n - 1].name, v->name)) {
-            bool secret = out[n - 1].secret || v->secret;
+            bool secret = out[n - 1].secret || v->secret, in_file = out[n - 1].in_file || v->in_file;
             free(out[n - 1].name);
             free(out[n - 1].value);
             out[n - 1] = *v;
             out[n - 1].secret = secret;
+            out[n - 1].in_file = in_file;
         } else {
             out[n++] = *v;
         }
@@ -482,6 +483,7 @@ static char *expand(struct expander *X, const char *s, const struct ynode *at, c
             sbuf_free(&b);
             return NULL;
         }
+        v->used = true;
         const char *val = var_value(X, (size_t)(v - X->rb->vars), at, path, depth);
         if (!val) {
             sbuf_free(&b);

@@ -21,6 +21,8 @@ struct kiln_var {
     bool secret;
     const char *file; /* where it was defined; relative paths in it resolve against this file's dir */
     int line, col;    /* of its name there; 0 for -v */
+    bool in_file;     /* a runbook file defines it (a -v may override the value) */
+    bool used;        /* $(name) was expanded while the runbook loaded */
 };
 
 struct kiln_qemu_conf {

@@ -164,22 +164,23 @@ expect_err "kiln sbom: disk.raw.gz: this is a gzip-compressed file, not a disk i
 # that waits for a writer forever or a read that never ends
 mkfifo pipe.img
 ln -s /dev/zero zero.img
-# (the message names what is there: a raw errno string said "File descriptor in bad state")
+# (the message names what is there: a raw errno string said "File descriptor in bad state");
+# what is not a file is a wrong input, exit 2 as a missing one, not the 1 of a bad image
 for f in pipe.img:"a FIFO" zero.img:"a character device" /dev/zero:"a character device"; do
     what=${f#*:} f=${f%%:*}
     for cmd in "inspect $f" "sbom $f" "convert $f out.raw"; do
         # shellcheck disable=SC2086
-        contained 1 "$KILN" $cmd
+        contained 2 "$KILN" $cmd
         expect_err "kiln ${cmd%% *}: $f is $what, not a regular file: pass the disk image file itself (raw, qcow2 or VHD)"
     done
     [ -z "$(ls out.raw* 2>/dev/null)" ] || fail "kiln convert of $f wrote $(ls out.raw*)"
 done
-contained 1 "$KILN" archive --verify pipe.img
+contained 2 "$KILN" archive --verify pipe.img
 expect_err "kiln archive: pipe.img is a FIFO, not a regular file: pass the .tar.zst file kiln archive wrote"
 contained 2 env KILN_TOKEN=kt_x "$KILN" submit --server http://127.0.0.1:9 pipe.img
 expect_err "kiln submit: pipe.img is a FIFO, not a regular file: pass the disk image file itself"
 "$KILN" keygen --out k --no-passphrase > /dev/null || fail keygen
-contained 1 "$KILN" sign -k k.key pipe.img
+contained 2 "$KILN" sign -k k.key pipe.img
 expect_err "kiln sign: pipe.img is a FIFO, not a regular file: kiln signs and verifies regular files only"
 
 # 256 KiB qcow2 whose 64 GiB all map to one cluster (a GPT disk with a 64 GiB "ext4"):

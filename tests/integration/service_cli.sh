@@ -177,15 +177,23 @@ echo "service_cli: server replies ok"
 
 # option errors name the option, the bad value and what is accepted (kiln serve printed only
 # its usage text); the same in every service verb's parser
-opt_err() { # MESSAGE CMD...: exit 2, stderr is exactly "MESSAGE"
-    msg=$1; shift
+opt_err() { # MESSAGE CMD...: exit 2, stderr is "MESSAGE", then for the verbs that parse through
+    msg=$1; shift  # cmd_parse "try 'kiln VERB --help'" (worker and tenant print the line alone)
     expect_status 2 "$@"
-    [ "$(cat "$T/err")" = "$msg" ] || fail "$*: stderr is '$(cat "$T/err")', expected '$msg'"
+    [ "$(head -n 1 "$T/err")" = "$msg" ] || fail "$*: stderr is '$(cat "$T/err")', expected '$msg'"
+    rest=$(sed 1d "$T/err")
+    case $rest in
+        ""|"try 'kiln "*" --help'") ;;
+        *) fail "$*: stderr after '$msg' is '$rest', expected nothing or a try line" ;;
+    esac
+    case $msg in
+        "kiln serve:"*|"kiln submit:"*) [ -n "$rest" ] || fail "$*: no try line after '$msg'" ;;
+    esac
 }
 opt_err "kiln serve: --lease-s 2: want a whole number from 5 to 3600" "$KILN" serve --data d --lease-s 2
 opt_err "kiln serve: --max-image-mb 0x: want a whole number from 1 to 1073741823" "$KILN" serve --max-image-mb 0x --data d
 opt_err "kiln serve: --max-queued 0: want a whole number from 1 to 1000000" "$KILN" serve --data d --max-queued 0
-opt_err "kiln serve: --lease-s needs a value: a claim's lease in seconds" "$KILN" serve --data d --lease-s
+opt_err "kiln serve: --lease-s needs a value: N, a claim's lease in seconds (default 60)" "$KILN" serve --data d --lease-s
 opt_err "kiln serve: unknown option --port; the options are: --init, --data DIR, --listen IPV4:PORT, --db URL, --gallery DIR, --max-image-mb N, --max-queued N, --lease-s N, --gallery-key SECRET.key, --gallery-require-priority N" \
     "$KILN" serve --data d --port 80
 opt_err "kiln serve: --data DIR is needed: the directory of images, job files and (without --db) kiln.db" "$KILN" serve
@@ -219,7 +227,7 @@ opt_err "kiln worker: --slots given twice (1 and 2): give it once" "$KILN" worke
 opt_err "kiln submit: --tier given twice (0 and 1): give it once" "$KILN" submit --tier 0 --tier 1 img.raw
 opt_err "kiln submit: --memory-mb given twice (256 and 512): give it once" "$KILN" submit --memory-mb 256 --memory-mb 512 img.raw
 opt_err "kiln submit: --name given twice (a and b): give it once" "$KILN" submit --name a --name b img.raw
-opt_err "kiln publish: --support-days 010: want a whole number from 0 to 100000" "$KILN" publish x -k y --support-days 010
-opt_err "kiln gallery: --min-serial +2: want a whole number from 0 to 9223372036854775807" "$KILN" gallery list --gallery G --min-serial +2
-opt_err "kiln gallery: --require-priority 1.0: want a whole number from -1 to 5" "$KILN" gallery init --gallery G --require-priority 1.0
+opt_err "kiln publish: --support-days 010: want a whole number from 0 to 36500" "$KILN" publish x -k y --support-days 010
+opt_err "kiln gallery list: --min-serial +2: want a whole number from 0 to 9223372036854775807" "$KILN" gallery list --gallery G --min-serial +2
+opt_err "kiln gallery init: --require-priority 1.0: want a whole number from -1 to 5" "$KILN" gallery init --gallery G --require-priority 1.0
 echo "service_cli: option errors ok"

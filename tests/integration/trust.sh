@@ -73,13 +73,32 @@ expect_status 1 "$KILN" verify -p rel.pub -x cut.minisig other.raw
 expect_in "$T/err" "not a valid minisign signature"
 expect_status 1 env KILN_PASSPHRASE=wrong "$KILN" sign -k rel.key other.raw
 expect_in "$T/err" "wrong passphrase"
-# a FIFO (no writer) or a device to sign or verify: refused at once, not waited on
+# a FIFO (no writer) or a device to sign or verify: refused at once, not waited on, as a wrong
+# input (2), apart from a signature that does not verify (1)
 mkfifo pipe.raw
-expect_status 1 timeout 20 "$KILN" sign -k rel.key pipe.raw
+expect_status 2 timeout 20 "$KILN" sign -k rel.key pipe.raw
 expect_in "$T/err" "kiln sign: pipe.raw is a FIFO, not a regular file: kiln signs and verifies regular files only"
 cp image.raw.minisig zero.raw.minisig && ln -s /dev/zero zero.raw
-expect_status 1 timeout 20 "$KILN" verify -p rel.pub zero.raw
+expect_status 2 timeout 20 "$KILN" verify -p rel.pub zero.raw
 expect_in "$T/err" "kiln verify: zero.raw is a character device, not a regular file: kiln signs and verifies regular files only"
+# a missing file, key or -x signature is 2 naming the path; a file with no FILE.minisig is not
+# signed: the verification fails (1), with --json as a verdict on stdout
+expect_status 2 "$KILN" verify -p rel.pub nosuch.raw
+expect_in "$T/err" "kiln verify: cannot read nosuch.raw: No such file or directory"
+expect_status 2 "$KILN" verify -p nosuch.pub image.raw
+expect_in "$T/err" "kiln verify: cannot read nosuch.pub"
+expect_status 2 "$KILN" verify -p rel.pub -x nosuch.minisig image.raw
+expect_in "$T/err" "kiln verify: cannot read nosuch.minisig"
+expect_status 2 "$KILN" sign -k rel.key image.raw nosuch.raw
+expect_in "$T/err" "kiln sign: cannot read nosuch.raw"
+head -c 100 /dev/urandom > unsigned.raw
+expect_status 1 "$KILN" verify -p rel.pub unsigned.raw --json
+expect_jq "$T/out" '"\(.verified) \(.signature) \(.error | test("unsigned.raw.minisig"))"' "false unsigned.raw.minisig true"
+expect_status 1 "$KILN" verify -p rel.pub image.raw --json
+expect_jq "$T/out" '"\(.verified) \(.trusted_comment)"' "false null"
+expect_in "$T/err" "image.raw does not match its signature"
+expect_status 0 "$KILN" verify -p ms.pub other.raw --json
+expect_jq "$T/out" '"\(.verified) \(.file) \(.error)"' "true other.raw null"
 # the passphrase never reaches output
 ! grep -rqF "$KILN_PASSPHRASE" ./*.txt "$T/out" "$T/err" || fail "the passphrase was printed"
 exit 0

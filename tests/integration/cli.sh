@@ -1,0 +1,212 @@
+#!/bin/sh
+# One command-line convention for every verb that parses through cmd_parse (src/cmd/common.h):
+# help on stdout with exit 0 three ways, an unknown option named (exit 2, the try line), --opt=value
+# as good as --opt value, a missing input exit 2 naming the path, and --json verdicts and listings
+# that jq parses with the fields the help documents. No VM.
+# (run, check, rollout, tenant and worker still parse by hand: they join this table once converted.)
+. "$(dirname "$0")/lib.sh"
+for t in jq mke2fs sgdisk; do command -v $t >/dev/null || { echo "skip: $t not installed"; exit 77; }; done
+
+# --- help, unknown option: for every converted verb and subcommand
+# VERB(S)|what its usage line starts with
+help_table='build|usage: kiln build SPEC
+convert|usage: kiln convert IN OUT
+inspect|usage: kiln inspect IMAGE
+keygen|usage: kiln keygen --out BASE
+sign|usage: kiln sign -k SECRET.key
+verify|usage: kiln verify -p PUBLIC.pub
+publish|usage: kiln publish OUT/NAME-VERSION
+gallery|usage: kiln gallery init
+gallery init|usage: kiln gallery init --gallery DIR
+gallery trust|usage: kiln gallery trust KEY.pub
+gallery list|usage: kiln gallery list [NAME]
+gallery show|usage: kiln gallery show NAME[@VERSION]
+gallery pull|usage: kiln gallery pull NAME[@VERSION]
+archive|usage: kiln archive RUN-DIR
+sbom|usage: kiln sbom IMAGE
+serve|usage: kiln serve --data DIR
+submit|usage: kiln submit --server URL
+list|usage: kiln list [--json]'
+while IFS='|' read -r verb line; do
+    for form in "$verb --help" "$verb -h" "help $verb"; do
+        # shellcheck disable=SC2086
+        expect_status 0 "$KILN" $form
+        [ "$(head -n 1 "$T/out")" != "${line%% *}" ] || fail "kiln $form: empty usage"
+        case $(head -n 1 "$T/out") in "$line"*) ;; *) fail "kiln $form: stdout starts '$(head -n 1 "$T/out")', expected '$line'" ;; esac
+        expect_in "$T/out" "exit status: 0 "
+        [ ! -s "$T/err" ] || fail "kiln $form wrote to stderr: $(cat "$T/err")"
+    done
+    # shellcheck disable=SC2086
+    expect_status 2 "$KILN" $verb --frobnicate
+    [ "$(cat "$T/err")" = "kiln $verb: unknown option --frobnicate; the options are: $(sed -n 's/^kiln [a-z ]*: unknown option --frobnicate; the options are: //p' "$T/err")
+try 'kiln $verb --help'" ] || fail "kiln $verb --frobnicate: stderr '$(cat "$T/err")'"
+    [ ! -s "$T/out" ] || fail "kiln $verb --frobnicate wrote to stdout"
+done <<EOF
+$help_table
+EOF
+# the option list comes from the same table as the help, and so does every option in it
+expect_status 2 "$KILN" sign --frobnicate
+expect_in "$T/err" "the options are: --key SECRET.key, --trusted-comment TEXT"
+"$KILN" sign --help > help.txt && expect_in help.txt "  -k, --key SECRET.key" && expect_in help.txt "  -t, --trusted-comment TEXT"
+# a near miss or an abbreviation names the option it may mean (getopt_long would take "--ou")
+expect_status 2 "$KILN" build --ou x spec.yml
+expect_in "$T/err" "kiln build: unknown option --ou; did you mean --out?"
+expect_status 2 "$KILN" archive --verfy=x
+expect_in "$T/err" "kiln archive: unknown option --verfy; did you mean --verify?"
+expect_status 2 "$KILN" inspect -z x
+expect_in "$T/err" "kiln inspect: unknown option -z; the options are: --json"
+expect_status 2 "$KILN" inspect --json=yes x
+expect_in "$T/err" "kiln inspect: --json takes no value"
+expect_status 2 "$KILN" convert --format
+expect_in "$T/err" "kiln convert: --format needs a value: F, raw, qcow2, vhd-fixed or vhd"
+expect_status 2 "$KILN" convert in.raw
+expect_in "$T/err" "kiln convert: want IN and OUT, got only in.raw"
+expect_status 2 "$KILN" inspect a b
+expect_in "$T/err" "kiln inspect: unexpected argument b"
+# kiln itself
+for form in help --help -h; do
+    expect_status 0 "$KILN" $form
+    expect_in "$T/out" "usage: kiln VERB [options]"
+    expect_in "$T/out" "  gallery "
+done
+expect_status 2 "$KILN"
+expect_in "$T/err" "usage: kiln VERB"
+expect_status 2 "$KILN" buidl x
+[ "$(cat "$T/err")" = "kiln: unknown verb \"buidl\"; did you mean \"build\"?
+try 'kiln --help'" ] || fail "kiln buidl: stderr '$(cat "$T/err")'"
+expect_status 2 "$KILN" help nosuchverb
+expect_in "$T/err" 'kiln: unknown verb "nosuchverb"'
+echo "cli: help and unknown options ok"
+
+# --- inputs: a GPT disk with an ext4 holding os-release and a dpkg database (as hostile.sh)
+mkdir -p tree/usr/lib tree/etc tree/var/lib/dpkg
+printf 'ID=kiln-cli\nVERSION_ID=1\nPRETTY_NAME="CLI Test 1"\n' > tree/usr/lib/os-release
+ln -s ../usr/lib/os-release tree/etc/os-release
+printf 'Package: hello\nStatus: install ok installed\nArchitecture: amd64\nVersion: 2.10-3\nMaintainer: T <t@example.org>\nDescription: x\n' \
+    > tree/var/lib/dpkg/status
+mke2fs -q -F -t ext4 -d tree fs.img 8M || fail "mke2fs"
+truncate -s 12M disk.raw
+sgdisk -n 1:2048:18431 -t 1:8300 disk.raw > /dev/null || fail "sgdisk"
+dd if=fs.img of=disk.raw bs=512 seek=2048 conv=notrunc status=none
+mkdir -p run1/cases/smoke && echo '{"name": "r"}' > run1/results.json && echo ok > run1/cases/smoke/log.txt
+cat > sel.yml <<'EOF'
+name: sel
+variable:
+  - { name: pat, value: verify_cpu_count }
+platform: { type: qemu, qemu: { image: disk.raw } }
+testcase:
+  - { criteria: { name: "$(pat)" } }
+EOF
+
+# --- --opt=value as --opt value: one valued option per verb, its effect seen
+expect_status 0 "$KILN" keygen --out=k --no-passphrase
+[ -f k.key ] && [ -f k.pub ] || fail "keygen --out=k wrote $(ls)"
+expect_status 0 "$KILN" convert --format=qcow2 disk.raw conv.img
+expect_status 0 "$KILN" inspect --json conv.img
+expect_jq "$T/out" .format qcow2
+expect_status 0 "$KILN" sign --key=k.key --trusted-comment="cli test" disk.raw
+expect_status 0 "$KILN" verify --pubkey=k.pub --json disk.raw
+expect_jq "$T/out" .trusted_comment "cli test"
+cp disk.raw.minisig other.minisig
+expect_status 0 "$KILN" verify -p k.pub --sig=other.minisig disk.raw
+expect_status 0 "$KILN" sbom --format=cyclonedx --out=- disk.raw
+expect_jq "$T/out" '"\(.bomFormat) \([.components[].name] | join(","))"' "CycloneDX hello"
+expect_status 0 "$KILN" build --check --format=qcow2 "$KILN_ROOT/examples/images/debian-server.yml"
+expect_status 2 "$KILN" build --check --format=qcow3 "$KILN_ROOT/examples/images/debian-server.yml"
+expect_in "$T/err" "kiln build: --format qcow3: unknown format"
+expect_status 0 "$KILN" archive --out=a.tar.zst -k k.key run1
+[ -f a.tar.zst ] && [ -f a.tar.zst.minisig ] || fail "archive --out=a.tar.zst wrote $(ls)"
+expect_status 0 "$KILN" gallery init --gallery=G --trust=k.pub --key=k.key --require-priority=-1
+[ -f G/gallery.yml ] || fail "gallery init --gallery=G wrote no G/gallery.yml"
+expect_status 2 "$KILN" publish --gallery=G --support-days=x -k k.key out/x-1
+expect_in "$T/err" "kiln publish: --support-days x: want a whole number from 0 to 36500"
+expect_status 2 "$KILN" serve --data=d --lease-s=2
+expect_in "$T/err" "kiln serve: --lease-s 2: want a whole number from 5 to 3600"
+expect_status 2 "$KILN" submit --server=http://127.0.0.1:9 --tier=3 disk.raw
+expect_in "$T/err" "kiln submit: --tier 3: want a whole number from 0 to 2"
+expect_status 0 "$KILN" list --json --variable=pat=verify_memory sel.yml
+expect_jq "$T/out" '[.[].name] | join(",")' verify_memory
+expect_status 0 "$KILN" list --json -v pat=verify_cpu_count sel.yml
+expect_jq "$T/out" '[.[].name] | join(",")' verify_cpu_count
+echo "cli: --opt=value ok"
+
+# -v NAME for a variable the runbook neither defines nor uses warns (a typo changes nothing
+# silently otherwise), with the nearest name it knows; runbook errors come in file order
+expect_status 0 "$KILN" list --json -v patt=verify_memory sel.yml
+expect_in "$T/err" "kiln: warning: -v patt: sel.yml defines no variable patt and uses no \$(patt); did you mean pat?"
+expect_jq "$T/out" '[.[].name] | join(",")' verify_cpu_count
+expect_status 0 "$KILN" list -v zzz=1 sel.yml
+expect_in "$T/err" "kiln: warning: -v zzz: sel.yml defines no variable zzz and uses no \$(zzz): the value is not used"
+expect_status 0 "$KILN" list -v pat=verify_memory sel.yml
+[ ! -s "$T/err" ] || fail "a defined variable warned: $(cat "$T/err")"
+printf 'name: x\nvariable:\n  - { name: img, value: disk.raw }\ntestcase:\n  - { criteria: { priority: high } }\nplatform: { type: qemu, qemu: { image: "$(img)", cpus: lots } }\nconcurrency: many\n' > order.yml
+expect_status 0 "$KILN" list -v img=disk.raw --json sel.yml   # used nowhere in sel.yml: warned
+expect_in "$T/err" "-v img: sel.yml defines no variable img"
+expect_status 2 "$KILN" list -v img=other.raw order.yml
+[ "$(grep -c '^order.yml:' "$T/err")" = 3 ] || fail "order.yml: $(cat "$T/err")"
+[ "$(grep '^order.yml:' "$T/err" | cut -d: -f2 | tr '\n' ' ')" = "5 6 7 " ] || fail "errors not in file order: $(cat "$T/err")"
+expect_not_in "$T/err" "warning"
+echo "cli: variables ok"
+
+# --- a missing input: exit 2, the path named (it was 1 for inspect, convert, sbom, sign,
+# verify and archive: the same code as a signature that does not verify)
+missing() { # PATH CMD...
+    p=$1; shift
+    expect_status 2 "$@"
+    expect_in "$T/err" "$p"
+}
+missing nosuch.yml "$KILN" build nosuch.yml
+missing nosuch.yml "$KILN" build --check --json nosuch.yml
+missing nosuch.raw "$KILN" convert nosuch.raw out.raw
+[ ! -e out.raw ] || fail "convert of a missing input wrote out.raw"
+missing nosuch.raw "$KILN" inspect nosuch.raw
+missing nosuch.raw "$KILN" sbom nosuch.raw
+missing nosuch.raw "$KILN" sign -k k.key disk.raw nosuch.raw
+missing nosuch.key "$KILN" sign -k nosuch.key disk.raw
+missing nosuch.raw "$KILN" verify -p k.pub nosuch.raw
+missing nosuch.pub "$KILN" verify -p nosuch.pub disk.raw
+missing nosuch-run "$KILN" archive nosuch-run
+missing nosuch.tar.zst "$KILN" archive --verify nosuch.tar.zst
+missing nosuch.pub "$KILN" archive --verify a.tar.zst -p nosuch.pub
+missing out/nosuch-1.manifest.json "$KILN" publish out/nosuch-1 --gallery G -k k.key --run run1
+missing NoGallery "$KILN" gallery list --gallery NoGallery
+missing NoGallery "$KILN" gallery show x --gallery NoGallery
+missing nosuch.pub "$KILN" gallery trust nosuch.pub --gallery G
+missing nosuch.yml "$KILN" list nosuch.yml
+missing nosuch.raw env KILN_TOKEN=kt_x "$KILN" submit --server http://127.0.0.1:9 nosuch.raw
+missing nosuch.key "$KILN" serve --data d --gallery-key nosuch.key
+# and what was checked failing is 1, apart from those
+echo changed >> disk.raw
+expect_status 1 "$KILN" verify -p k.pub disk.raw
+echo "cli: missing inputs ok"
+
+# --- --json: stdout parses, with the documented fields; messages stay on stderr
+expect_status 1 "$KILN" verify -p k.pub --json disk.raw
+expect_jq "$T/out" '[keys_unsorted[]] | join(",")' "file,public_key,signature,verified,trusted_comment,error"
+expect_jq "$T/out" '"\(.verified) \(.error | test("does not match"))"' "false true"
+expect_in "$T/err" "kiln verify: disk.raw does not match its signature"
+expect_status 0 "$KILN" archive --verify a.tar.zst -p k.pub --json
+expect_jq "$T/out" '[keys_unsorted[]] | join(",")' "archive,verified,files,signature,trusted_comment,error"
+expect_jq "$T/out" '"\(.verified) \(.files) \(.signature) \(.trusted_comment)"' "true 2 good kiln run archive run1"
+expect_status 0 "$KILN" archive --verify a.tar.zst --json
+expect_jq "$T/out" .signature "not checked"
+expect_in "$T/err" "the signature was not checked"
+head -c 100 a.tar.zst > cut.tar.zst
+expect_status 1 "$KILN" archive --verify cut.tar.zst --json
+expect_jq "$T/out" '"\(.verified) \(.error != null)"' "false true"
+expect_status 0 "$KILN" build --check --json "$KILN_ROOT/examples/images/debian-server.yml"
+expect_jq "$T/out" '"\(.ok) \(.name) \(.version) \(.family) \(.errors | length)"' "true debian-server 1.0.0 deb 0"
+printf 'name: x\nversion: 1\n' > bad-spec.yml
+expect_status 2 "$KILN" build --check --json bad-spec.yml
+expect_jq "$T/out" '"\(.ok) \(.errors[0].file) \(.errors[0].line) \(.errors[0].path)"' "false bad-spec.yml 1 base"
+expect_in "$T/err" "bad-spec.yml:1:1: base:"
+expect_status 2 "$KILN" build --json bad-spec.yml
+expect_in "$T/err" "kiln build: --json goes with --check"
+expect_status 0 "$KILN" gallery list --gallery G --json
+expect_jq "$T/out" '"\(.gallery) \(.index.serial) \(.index.signed_by | length) \(.images | length)"' "G 0 16 0"
+expect_status 0 "$KILN" list --json
+expect_jq "$T/out" '[.[0] | keys_unsorted[]] | join(",")' "name,area,category,priority,description,tags,timeout_s,times,retry,requires"
+expect_status 0 "$KILN" inspect --json disk.raw
+expect_jq "$T/out" '"\(.format) \(.partitions[0].filesystem.type) \(.os_release.ID)"' "raw ext4 kiln-cli"
+echo "cli: --json ok"
+exit 0

@@ -1,0 +1,100 @@
+/* cmd_parse (src/cmd/common.c): the one command-line convention, checked on a table of its own. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd/common.h"
+#include "tap.h"
+#include "util/fs.h"
+#include "util/util.h"
+
+static const char *out, *fmt;
+static long count = 3;
+static bool flag;
+static struct cmd_strs many;
+
+static const struct cmd_opt opts[] = {
+    {'o', "out", "DIR", CMD_STR, &out, .help = "where"},
+    {0, "format", "F", CMD_STR, &fmt, .help = "which"},
+    {'n', "count", "N", CMD_LONG, &count, 1, 10, .help = "how many"},
+    {0, "flag", NULL, CMD_FLAG, &flag, .help = "a flag"},
+    {'p', "pin", "KEY", CMD_LIST, &many, .help = "repeatable"},
+    {0},
+};
+static const struct cmd_verb verb = {"t", "[options] A [B]", "About.", opts, 1, 2, "A", .exits = "0 ok, 2 usage"};
+
+/* Runs cmd_parse on the words of line (space-separated) with stderr (or stdout) caught in *text. */
+static int parse(const char *line, int *n, char ***av, char **text, bool catch_stdout)
+{
+    out = fmt = NULL, count = 3, flag = false;
+    free(many.v);
+    many = (struct cmd_strs){0};
+    static char buf[512];
+    static char *argv[32];
+    snprintf(buf, sizeof buf, "t %s", line);
+    int argc = 0;
+    for (char *tok = strtok(buf, " "); tok && argc < 31; tok = strtok(NULL, " ")) argv[argc++] = tok;
+    argv[argc] = NULL;
+    int fd = catch_stdout ? 1 : 2;
+    fflush(catch_stdout ? stdout : stderr);
+    char path[] = "/tmp/test_cmd-XXXXXX";
+    int tmp = mkstemp(path), saved = dup(fd);
+    dup2(tmp, fd);
+    int rc = cmd_parse(&verb, argc, argv, n);
+    fflush(catch_stdout ? stdout : stderr);
+    dup2(saved, fd);
+    close(saved);
+    close(tmp);
+    free(*text);
+    *text = NULL;
+    read_file(path, 1 << 16, text, NULL);
+    unlink(path);
+    *av = argv;
+    return rc;
+}
+
+int main(void)
+{
+    int n;
+    char **av, *text = NULL;
+    is_int(parse("--out=e --format f -n4 a b", &n, &av, &text, false), CMD_GO, "--opt=value, --opt value, -nV");
+    ok(out && streq(out, "e") && streq(fmt, "f") && count == 4 && n == 2 && streq(av[1], "a") && streq(av[2], "b"),
+       "values and operands in order");
+    is_int(parse("--out=d -o e a", &n, &av, &text, false), EXIT_USAGE, "a single-valued option given twice is refused");
+    has(text, "kiln t: -o given twice (d and e): give it once", "naming both values (which one was meant cannot be known)");
+    is_int(parse("a --flag -p k1 --pin=k2 -pk3", &n, &av, &text, false), CMD_GO, "options after an operand");
+    ok(flag && many.n == 3 && streq(many.v[2], "k3") && n == 1, "a repeated option collects every value");
+    is_int(parse("-- --out", &n, &av, &text, false), CMD_GO, "-- ends the options");
+    ok(n == 1 && streq(av[1], "--out") && !out, "what follows -- is an operand");
+    is_int(parse("--ou=x a", &n, &av, &text, false), EXIT_USAGE, "an abbreviation is refused");
+    is_str(text, "kiln t: unknown option --ou; did you mean --out?\ntry 'kiln t --help'\n", "and names the option");
+    is_int(parse("--frob a", &n, &av, &text, false), EXIT_USAGE, "an unknown option");
+    is_str(text, "kiln t: unknown option --frob; the options are: --out DIR, --format F, --count N, --flag, --pin KEY\n"
+                 "try 'kiln t --help'\n", "is named, with the options from the table");
+    is_int(parse("-z a", &n, &av, &text, false), EXIT_USAGE, "an unknown short option");
+    has(text, "kiln t: unknown option -z;", "is named");
+    is_int(parse("-n 11 a", &n, &av, &text, false), EXIT_USAGE, "a number out of range");
+    is_str(text, "kiln t: -n 11: want a whole number from 1 to 10\ntry 'kiln t --help'\n", "says the range");
+    is_int(parse("--count=4x a", &n, &av, &text, false), EXIT_USAGE, "a number with junk");
+    has(text, "kiln t: --count 4x: want a whole number from 1 to 10", "is refused whole");
+    is_int(parse("a --format", &n, &av, &text, false), EXIT_USAGE, "a missing value");
+    has(text, "kiln t: --format needs a value: F, which", "names the option and what it takes");
+    is_int(parse("--flag=1 a", &n, &av, &text, false), EXIT_USAGE, "a value for a flag");
+    has(text, "kiln t: --flag takes no value", "is refused");
+    is_int(parse("--flag", &n, &av, &text, false), EXIT_USAGE, "no operand");
+    has(text, "kiln t: no A given", "names the operand");
+    is_int(parse("a b c", &n, &av, &text, false), EXIT_USAGE, "too many operands");
+    has(text, "kiln t: unexpected argument c", "names the first extra one");
+    is_int(parse("--frob --help", &n, &av, &text, true), EXIT_USAGE, "an error before --help is an error");
+    is_int(parse("a --help", &n, &av, &text, true), EXIT_OK, "--help exits 0");
+    has(text, "usage: kiln t [options] A [B]\nAbout.\n", "the usage line on stdout");
+    has(text, "  -o, --out DIR", "an option with its short form");
+    has(text, "      --flag                  a flag\n", "a flag, aligned with its help");
+    has(text, "  -n, --count N               how many\n", "a valued option, aligned");
+    has(text, "exit status: 0 ok, 2 usage", "the exit status");
+    is_int(parse("-h", &n, &av, &text, true), EXIT_OK, "-h too (no operand needed)");
+    free(text);
+    free(many.v);
+    return tap_done();
+}
