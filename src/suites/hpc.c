@@ -57,9 +57,10 @@ static int rdma_up(struct kiln_case_ctx *t, int i, struct rdma_node *r)
     gcap_free(&setup);
     gcap_free(&links);
     if (rc != CASE_PASS) return rc;
-    _cleanup_free_ char *gid_cmd = xasprintf("for g in /sys/class/infiniband/%s/ports/1/gids/*; do "
+    /* the kernel fills the GID table from the NIC's addresses in the background */
+    _cleanup_free_ char *gid_cmd = xasprintf("for k in $(seq 1 40); do for g in /sys/class/infiniband/%s/ports/1/gids/*; do "
                                              "case $(cat $g 2>/dev/null) in 0000:0000:0000:0000:0000:ffff:*) "
-                                             "echo ${g##*/}; exit 0;; esac; done; exit 1", r->dev);
+                                             "echo ${g##*/}; exit 0;; esac; done; sleep 0.25; done; exit 1", r->dev);
     _cleanup_free_ char *gid = NULL;
     long idx = -1;
     if (case_sh_on(t, r->n, gid_cmd, &gid, NULL) != 0 || !gid || !parse_long(strstrip(gid), &idx) || idx < 0)

@@ -426,6 +426,12 @@ KILN_CASE(verify_kdump,
                          "(sysrq c) leaves a vmcore under /var/crash that is found after the reboot")
 {
     struct kiln_node *n = t->node;
+    /* kdump-tools loads the crash kernel while the boot goes on: judge it once the boot ended */
+    if (guest_has_systemd(t)) {
+        _cleanup_free_ char *wait = xasprintf("timeout %d systemctl is-system-running --wait >/dev/null 2>&1; exit 0",
+                                              MIN(case_time_left(t) / 3, 300));
+        if (case_sh(t, wait, NULL) < 0) return CASE_FAIL;
+    }
     struct gfiles sys;
     if (guest_read_files(t, NULL, "/sys/kernel/kexec_crash_size /sys/kernel/kexec_crash_loaded /proc/cmdline", &sys) < 0)
         return CASE_FAIL;
