@@ -8,12 +8,13 @@ enum kiln_feature {
     FEAT_UEFI = 1u << 1,
     FEAT_NVME = 1u << 2,
     FEAT_TPM = 1u << 3,
-    FEAT_GPU = 1u << 4,
+    FEAT_GPU = 1u << 4,         /* a GPU passed through from the host (VFIO) */
     FEAT_HOT_ADD_DISK = 1u << 5,
     FEAT_PRIVATE_NET = 1u << 6, /* one more NIC per node, on a segment only the environment's nodes share */
     FEAT_MULTIQUEUE = 1u << 7,  /* one more NIC per node with one queue pair per vCPU (at least 2) */
     FEAT_SECURE_BOOT = 1u << 8, /* UEFI firmware that enforces Secure Boot with keys enrolled */
     FEAT_UPDATE = 1u << 9,      /* an update server (kiln serve --gallery) the nodes are pointed at */
+    FEAT_RDMA = 1u << 10,       /* RDMA between the nodes: on qemu soft-RoCE (rdma_rxe) over the private network */
 };
 
 struct kiln_req {

@@ -4,7 +4,9 @@
  * offered both as a systemd credential (SMBIOS type 11) and a cloud-init NoCloud seed.
  * A node that needs a TPM gets its own swtpm (TPM 2.0 over CRB), one process per power-on
  * on the same state directory; Secure Boot is OVMF's SMM build with a copy of a variable
- * store that has keys enrolled. */
+ * store that has keys enrolled. A node that needs a GPU gets a host PCI device bound to
+ * vfio-pci (platform.qemu.gpu, $KILN_GPU) of its own. Feature rdma is the private network,
+ * over which the hpc cases bring up soft-RoCE (rdma_rxe) in the guests. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
@@ -22,6 +24,7 @@
 #include "platform/l2hub.h"
 #include "platform/mqtap.h"
 #include "platform/ntp.h"
+#include "platform/vfio.h"
 #include "image/disk.h"
 #include "image/manifest.h"
 #include "platform/qmp.h"
@@ -46,6 +49,10 @@ struct qemu_priv {
     char *swtpm;            /* the swtpm program; NULL: none, so feature tpm is not offered */
     const char *fw_vars;    /* the variable store each node starts from a copy of */
     pid_t update_pid;       /* kiln serve --gallery for platform.qemu.update; 0: none */
+    char **gpus;            /* host PCI devices that can be passed through */
+    size_t ngpus;
+    atomic_bool *gpu_used;  /* gpus[i] is given to a node */
+    char *gpu_why;          /* why no device can be passed through (ngpus 0) */
 };
 
 /* env->priv when the environment has a private network */
@@ -61,6 +68,7 @@ struct qemu_node {
     int hot_disks;
     struct mqtap mq;
     pid_t swtpm_pid; /* this power-on's TPM, 0 when none runs */
+    int gpu;         /* index into qemu_priv.gpus, -1 when none */
     bool kvm;        /* what this node was started with */
     int64_t powered_on_ms;
     uint64_t console_at_power_on;
@@ -249,6 +257,41 @@ static void update_server_stop(struct kiln_platform_ctx *p, struct qemu_priv *qp
     p->update = NULL;
 }
 
+/* The GPUs the runbook names (platform.qemu.gpu) and the host declares ($KILN_GPU: PCI
+ * addresses separated by commas or blanks), each once; those that cannot be passed through
+ * are left out, with the first reason kept for the cases that need one. */
+static void find_gpus(const struct kiln_qemu_conf *q, struct qemu_priv *qp)
+{
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    for (size_t i = 0; i < q->ngpu; i++) *APPEND(names, n, cap) = xstrdup(q->gpu[i]);
+    const char *env = getenv("KILN_GPU");
+    _cleanup_free_ char *list = xstrdup(env ? env : "");
+    char *save = NULL;
+    for (char *w = strtok_r(list, ", \t", &save); w; w = strtok_r(NULL, ", \t", &save)) *APPEND(names, n, cap) = xstrdup(w);
+    qp->gpus = xcalloc(n ? n : 1, sizeof *qp->gpus);
+    qp->gpu_used = xcalloc(n ? n : 1, sizeof *qp->gpu_used);
+    for (size_t i = 0; i < n; i++) {
+        bool dup = false;
+        for (size_t k = 0; k < qp->ngpus; k++) dup |= streq(qp->gpus[k], names[i]);
+        char why[512];
+        if (dup) {
+            free(names[i]);
+        } else if (vfio_device_check("/sys", "/dev", names[i], why, sizeof why) == 0) {
+            log_info("qemu: %s can be passed through (vfio-pci) to a node that needs a GPU", names[i]);
+            qp->gpus[qp->ngpus++] = names[i];
+        } else {
+            log_warn("qemu: GPU %s: %s", names[i], why);
+            if (!qp->gpu_why) qp->gpu_why = xstrdup(why);
+            free(names[i]);
+        }
+    }
+    free(names);
+    if (!qp->ngpus && !qp->gpu_why)
+        qp->gpu_why = xstrdup("no host PCI device is named for passthrough (platform.qemu.gpu, or the host's $KILN_GPU: "
+                              "a device bound to vfio-pci)");
+}
+
 static void qemu_fini(struct kiln_platform_ctx *p);
 
 static int qemu_init(struct kiln_platform_ctx *p)
@@ -282,6 +325,7 @@ static int qemu_init(struct kiln_platform_ctx *p)
     if (q->secure_boot != SB_OFF && secure_boot_firmware(q, qp) < 0) return -EINVAL;
     if (q->firmware == FW_UEFI && firmware_code(p, qp) < 0) return -EIO;
     qp->swtpm = find_swtpm();
+    find_gpus(q, qp);
     if (qp->swtpm) log_debug("qemu: TPMs from %s", qp->swtpm);
     char detail[256];
     qp->kvm_cpu = q->cpu_model ? q->cpu_model : "host";
@@ -319,8 +363,12 @@ static bool qemu_capable(struct kiln_platform_ctx *p, const struct kiln_req *nee
         return snprintf(why, sz, "needs feature uefi, platform.qemu.firmware is bios"), false;
     if ((need->features & FEAT_MULTIQUEUE) && mqtap_unavailable())
         return snprintf(why, sz, "needs feature multiqueue: %s", mqtap_unavailable()), false;
-    if (need->features & FEAT_GPU) return snprintf(why, sz, "needs feature gpu, qemu platform has none"), false;
     struct qemu_priv *qp = p->priv;
+    if ((need->features & FEAT_GPU) && !qp->ngpus) return snprintf(why, sz, "needs gpu: %s", qp->gpu_why), false;
+    if ((need->features & FEAT_GPU) && (size_t)kiln_req_nodes(need) > qp->ngpus)
+        return snprintf(why, sz, "needs gpu: %d nodes each need a GPU of their own, the host passes through %zu",
+                        kiln_req_nodes(need), qp->ngpus),
+               false;
     if ((need->features & FEAT_TPM) && !qp->swtpm)
         return snprintf(why, sz, "needs feature tpm, swtpm is not installed (apt-get install swtpm)"), false;
     if ((need->features & FEAT_SECURE_BOOT) && q->secure_boot == SB_OFF)
@@ -345,6 +393,8 @@ static void qemu_spec_for(struct kiln_platform_ctx *p, const struct kiln_req *ne
     spec->features |= FEAT_SERIAL_CONSOLE | FEAT_HOT_ADD_DISK;
     /* nodes of one environment always share a private segment: it costs one NIC */
     if (spec->nodes > 1) spec->features |= FEAT_PRIVATE_NET;
+    /* soft-RoCE runs over Ethernet: the private segment carries it */
+    if (spec->features & FEAT_RDMA) spec->features |= FEAT_PRIVATE_NET;
     if (q->firmware == FW_UEFI) spec->features |= FEAT_UEFI;
     if (q->secure_boot != SB_OFF) spec->features |= FEAT_SECURE_BOOT;
     if (p->update) spec->features |= FEAT_UPDATE;
@@ -465,6 +515,7 @@ static int qemu_prepare_node(struct kiln_platform_ctx *p, struct kiln_env *env, 
     qn->p = p;
     qn->env = env;
     qn->kvm = qp->kvm;
+    qn->gpu = -1;
     qn->work = path_join(p->work_dir, n->name);
     mkdir_p(qn->work, 0700);
     n->have = env->spec;
@@ -493,6 +544,16 @@ static int qemu_prepare_node(struct kiln_platform_ctx *p, struct kiln_env *env, 
         char *mk[] = {"qemu-img", "create", "-q", "-f", "qcow2", disk, "1G", NULL};
         if (run_tool(mk, why, sz) < 0) return -EIO;
         n->have.features |= FEAT_NVME;
+    }
+    if (env->spec.features & FEAT_GPU) {
+        /* a device goes to one VM at a time */
+        for (size_t i = 0; i < qp->ngpus && qn->gpu < 0; i++) {
+            bool free_dev = false;
+            if (atomic_compare_exchange_strong(&qp->gpu_used[i], &free_dev, true)) qn->gpu = (int)i;
+        }
+        if (qn->gpu < 0)
+            return snprintf(why, sz, "needs gpu: all %zu passed-through device(s) are given to other nodes", qp->ngpus),
+                   -EBUSY;
     }
     if (env->spec.features & FEAT_TPM) {
         /* the TPM's persistent state (seeds, NV indices) outlives each swtpm: one per power-on */
@@ -623,6 +684,7 @@ static int qemu_power_on(struct kiln_node *n, char *why, size_t sz)
         ARG("-tpmdev"), ARG("emulator,id=tpm0,chardev=chrtpm");
         ARG("-device"), ARG("tpm-crb,tpmdev=tpm0");
     }
+    if (qn->gpu >= 0) ARG("-device"), ARG(OWN(xasprintf("vfio-pci,host=%s", qp->gpus[qn->gpu])));
     if (q->firmware == FW_UEFI) {
         ARG("-drive"), ARG(OWN(xasprintf("if=pflash,format=raw,unit=0,readonly=on,file=%s", qp->fw_code)));
         ARG("-drive"), ARG(OWN(xasprintf("if=pflash,format=raw,unit=1,file=%s/efi-vars.fd", qn->work)));
@@ -989,7 +1051,7 @@ fail:
 
 static void qemu_destroy(struct kiln_platform_ctx *p, struct kiln_env *env)
 {
-    (void)p;
+    struct qemu_priv *qp = p->priv;
     struct l2hub_env *le = env ? env->priv : NULL;
     for (size_t i = 0; env && i < env->nnodes; i++) {
         struct kiln_node *n = env->nodes[i];
@@ -998,6 +1060,7 @@ static void qemu_destroy(struct kiln_platform_ctx *p, struct kiln_env *env)
         if (!qn) continue;
         qemu_power_off(qn);
         mqtap_close(&qn->mq);
+        if (qn->gpu >= 0) atomic_store(&qp->gpu_used[qn->gpu], false);
         if (qn->work) rm_rf(qn->work);
         free(qn->work);
         free(qn);
@@ -1026,6 +1089,10 @@ static void qemu_fini(struct kiln_platform_ctx *p)
     free(qp->image_format);
     free(qp->fw_code);
     free(qp->swtpm);
+    for (size_t i = 0; i < qp->ngpus; i++) free(qp->gpus[i]);
+    free(qp->gpus);
+    free(qp->gpu_used);
+    free(qp->gpu_why);
     free(qp);
     p->priv = NULL;
 }

@@ -687,10 +687,20 @@ static void parse_qemu_update(const struct ynode *n, struct kiln_qemu_update *u,
     if ((x = FIELD(n, "untrusted_key"))) get_path(d, x, "platform.qemu.update.untrusted_key", &u->untrusted_key);
 }
 
+/* "DDDD:BB:DD.F" in hex (the PCI address form of sysfs and lspci -D). */
+static bool pci_address_ok(const char *s)
+{
+    static const char shape[] = "xxxx:xx:xx.x";
+    if (strlen(s) != sizeof shape - 1) return false;
+    for (size_t i = 0; shape[i]; i++)
+        if (shape[i] == 'x' ? !isxdigit((unsigned char)s[i]) : s[i] != shape[i]) return false;
+    return true;
+}
+
 static void parse_qemu(const struct ynode *n, struct kiln_qemu_conf *q, struct diags *d)
 {
     static const char *const keys[] = {"image", "firmware", "kernel", "initrd", "append", "memory_mb",
-                                       "cpus", "accel", "cpu_model", "boot_timeout_s", "arch", "secure_boot", "update", NULL};
+                                       "cpus", "accel", "cpu_model", "boot_timeout_s", "arch", "secure_boot", "update", "gpu", NULL};
     static const char *const fw[] = {"bios", "uefi", NULL};
     static const char *const accel[] = {"auto", "kvm", "tcg", NULL};
     const char *path = "platform.qemu";
@@ -741,6 +751,14 @@ static void parse_qemu(const struct ynode *n, struct kiln_qemu_conf *q, struct d
             diag_add(d, x, p, "Secure Boot needs UEFI firmware; add \"firmware: uefi\" to platform.qemu");
     }
     if ((x = FIELD(n, "update"))) parse_qemu_update(x, &q->update, d);
+    if ((x = FIELD(n, "gpu"))) {
+        SUBPATH(p, path, "gpu");
+        if (y_str_list(d, x, p, &q->gpu, &q->ngpu))
+            for (size_t i = 0; i < q->ngpu; i++)
+                if (!pci_address_ok(q->gpu[i]))
+                    diag_add(d, x->kind == YN_SEQ && i < x->n ? x->items[i] : x, p, "\"%s\" is not a PCI address: expected DOMAIN:BUS:DEVICE.FUNCTION as lspci -D "
+                                      "prints it, e.g. 0000:01:00.0", q->gpu[i]);
+    }
     if (!q->image && !q->kernel)
         diag_add(d, n, path, "needs \"image\" (a raw, qcow2 or VHD disk) or \"kernel\" (direct kernel boot)");
     if (q->initrd && !q->kernel) diag_add(d, FIELD(n, "initrd"), path, "\"initrd\" needs \"kernel\"");
@@ -1253,6 +1271,7 @@ void runbook_free(struct kiln_runbook *rb)
     free(pc->qemu.append);
     free(pc->qemu.cpu_model);
     free(pc->qemu.secure_boot_vars);
+    strv_free(pc->qemu.gpu, pc->qemu.ngpu);
     free(pc->qemu.update.gallery);
     free(pc->qemu.update.name);
     free(pc->qemu.update.channel);

@@ -36,6 +36,10 @@ struct kiln_qemu_conf {
     long boot_timeout_s;
     int secure_boot;        /* enum kiln_secure_boot; not SB_OFF only with firmware uefi */
     char *secure_boot_vars; /* SB_FILE: absolute path of the variable store each node gets a copy of */
+    /* platform.qemu.gpu: host PCI devices ("DDDD:BB:DD.F") bound to vfio-pci that each node of
+     * an environment with feature gpu is given (with $KILN_GPU's, which the host declares) */
+    char **gpu;
+    size_t ngpu;
     /* platform.qemu.update: the update server kiln serves the guests (feature update) */
     struct kiln_qemu_update {
         char *gallery;      /* absolute path of a gallery directory; NULL: no update server */

@@ -316,3 +316,41 @@ const struct ynode *policy_get(struct ynode *policy, const char *section, const 
 {
     return y_get(y_get(policy, section), key);
 }
+
+char *guest_private_up(struct kiln_case_ctx *t, struct kiln_node *n, int i)
+{
+    _cleanup_free_ char *nic = NULL, *err = NULL;
+    case_sh_on(t, n,
+               "for n in /sys/class/net/*; do case $(cat $n/address) in " KILN_PRIVATE_MAC_PREFIX
+               ":*) echo \"${n##*/} $(cat $n/address)\";; esac; done",
+               &nic, NULL);
+    char ifname[64], mac[32];
+    if (!nic || sscanf(nic, "%63s %31s", ifname, mac) != 2) {
+        case_fail(t, "%s has no NIC with a MAC starting " KILN_PRIVATE_MAC_PREFIX " (the private network)", n->name);
+        return NULL;
+    }
+    /* Whatever manages the image's links must leave this one to kiln. systemd-networkd applies
+     * the first .network file (by name, across /etc, /run, /usr/lib) that matches a link, so a
+     * stock image's DHCP file for e* would claim the NIC: kiln's runtime file matches the MAC
+     * and sorts before any name an image uses. NetworkManager is told to leave the device
+     * alone; ifupdown touches only what /etc/network/interfaces names. */
+    _cleanup_free_ char *cmd = xasprintf(
+        "if systemctl is-active -q systemd-networkd 2>/dev/null; then "
+        "mkdir -p /run/systemd/network && printf '[Match]\\nMACAddress=%s\\n\\n[Link]\\nRequiredForOnline=no\\n\\n"
+        "[Network]\\nAddress=" PRIV_NET ".%d/24\\nDHCP=no\\nLinkLocalAddressing=no\\nIPv6AcceptRA=no\\n' "
+        "> /run/systemd/network/00-kiln-private.network && "
+        "networkctl reload && networkctl reconfigure %s; "
+        "else "
+        "if command -v nmcli >/dev/null 2>&1 && nmcli -t -f RUNNING general 2>/dev/null | grep -q running; then "
+        "nmcli device set %s managed no || exit 1; fi; "
+        "ip link set %s up && ip addr replace " PRIV_NET ".%d/24 dev %s; fi; "
+        "for k in $(seq 1 40); do ip -o -4 addr show dev %s | grep -q ' " PRIV_NET ".%d/' && exit 0; sleep 0.25; done; "
+        "echo \"no address after 10 s: $(ip -o addr show dev %s)\" >&2; exit 1",
+        mac, i + 1, ifname, ifname, ifname, i + 1, ifname, ifname, i + 1, ifname);
+    if (case_sh_on(t, n, cmd, NULL, &err) != 0) {
+        case_fail(t, "%s: cannot put " PRIV_NET ".%d/24 on %s: %s", n->name, i + 1, ifname, err ? strstrip(err) : "");
+        return NULL;
+    }
+    case_log(t, "%s: %s (%s) is " PRIV_NET ".%d/24", n->name, ifname, mac, i + 1);
+    return xstrdup(ifname);
+}

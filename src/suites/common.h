@@ -108,6 +108,14 @@ bool policy_in_list(const struct ynode *list, const char *value);
 /* A policy list as "a, b, c" (allocated). */
 char *policy_list_text(const struct ynode *list);
 
+/* ---- the private network (feature private-network) ---- */
+
+#define PRIV_NET "10.99.0" /* node i of an environment is PRIV_NET.(i+1)/24 on its private NIC */
+/* Gives n (node i of the environment) its address on the private NIC (the one whose MAC
+ * starts with KILN_PRIVATE_MAC_PREFIX), whatever manages the guest's links; returns the
+ * interface name (allocated), or NULL with the case failed. */
+char *guest_private_up(struct kiln_case_ctx *t, struct kiln_node *n, int i);
+
 /* ---- text helpers for decide functions ---- */
 
 /* Joins up to max items of a list for a reason: "a, b, c, ..." */

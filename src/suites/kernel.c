@@ -7,6 +7,7 @@
 #include "node/node.h"
 #include "platform/platform.h"
 #include "suites/decide.h"
+#include "suites/decide_hpc.h"
 #include "util/fs.h"
 #include "util/timeutil.h"
 #include "util/util.h"
@@ -392,4 +393,99 @@ KILN_CASE(boot_time,
     }
     case_metric(t, "boot_total", total, "s");
     return CASE_PASS;
+}
+
+/* ---- kdump ---- */
+
+/* Waits for the boot after a deliberate crash: the panic it prints is expected, so the
+ * console's fatal finding is cleared while it is that panic; a boot that is the crash kernel
+ * itself (/proc/vmcore present, when its dump unit lets SSH in) is waited past. */
+static int await_after_crash(struct kiln_case_ctx *t, struct kiln_node *n, const char *before, char *why, size_t sz)
+{
+    _cleanup_free_ char *prev = xstrdup(before);
+    for (;;) {
+        int r = node_await_boot(n, prev, case_time_left(t), why, sz);
+        const char *fatal = node_fatal(n);
+        if (r == -EHOSTDOWN && fatal && strstr(fatal, "sysrq triggered crash")) {
+            case_log(t, "%s: the expected panic: %s", n->name, fatal);
+            console_clear_fatal(n->console);
+            continue;
+        }
+        if (r < 0) return r;
+        if (case_sh_on(t, n, "test -e /proc/vmcore", NULL, NULL) != 0) return 0;
+        case_log(t, "%s: SSH answered from the crash kernel (boot id %s); waiting for the next boot", n->name,
+                 n->boot_id);
+        free(prev);
+        prev = xstrdup(n->boot_id);
+    }
+}
+
+KILN_CASE(verify_kdump,
+          .area = "kernel", .priority = 3, .timeout_s = 1500,
+          .description = "kdump works: memory is reserved for a crash kernel, kdump-tools has one loaded, and a crash "
+                         "(sysrq c) leaves a vmcore under /var/crash that is found after the reboot")
+{
+    struct kiln_node *n = t->node;
+    /* kdump-tools loads the crash kernel while the boot goes on: judge it once the boot ended */
+    if (guest_has_systemd(t)) {
+        _cleanup_free_ char *wait = xasprintf("timeout %d systemctl is-system-running --wait >/dev/null 2>&1; exit 0",
+                                              MIN(case_time_left(t) / 3, 300));
+        if (case_sh(t, wait, NULL) < 0) return CASE_FAIL;
+    }
+    struct gfiles sys;
+    if (guest_read_files(t, NULL, "/sys/kernel/kexec_crash_size /sys/kernel/kexec_crash_loaded /proc/cmdline", &sys) < 0)
+        return CASE_FAIL;
+    const struct gfile *size = gfiles_get(&sys, "/sys/kernel/kexec_crash_size");
+    const struct gfile *loaded = gfiles_get(&sys, "/sys/kernel/kexec_crash_loaded");
+    const struct gfile *cmdline = gfiles_get(&sys, "/proc/cmdline");
+    struct gcap iomem = {0}, status = {0};
+    bool has_kdump = guest_has_cmd(t, "kdump-config");
+    bool ok = guest_capture(t, NULL, "grep -i 'crash kernel' /proc/iomem; exit 0", &iomem) == 0 &&
+              (!has_kdump || guest_capture(t, NULL, "kdump-config status", &status) == 0);
+    struct verdict v = {0};
+    double mib = 0;
+    if (ok && decide_crashkernel(size ? size->text : NULL, iomem.out, cmdline ? cmdline->text : NULL, &v, &mib) ==
+                  VERDICT_PASS) {
+        case_log(t, "%s", v.reason);
+        case_metric(t, "crashkernel", mib, "MiB");
+        verdict_free(&v);
+        decide_kdump_armed(loaded ? loaded->text : NULL, has_kdump ? &status : NULL, &v);
+    }
+    gfiles_free(&sys);
+    gcap_free(&iomem);
+    gcap_free(&status);
+    if (!ok) return CASE_FAIL;
+    if (v.kind != VERDICT_PASS) return case_verdict(t, &v);
+    case_log(t, "%s", v.reason);
+    verdict_free(&v);
+
+    static const char list_cmd[] = "find /var/crash -type f -printf '%s %p\\n' 2>/dev/null; exit 0";
+    struct gcap before = {0}, after = {0};
+    if (guest_capture(t, NULL, list_cmd, &before) < 0) return CASE_FAIL;
+    if (!n->boot_id) node_read_boot_id(n);
+    _cleanup_free_ char *boot = xstrdup(n->boot_id ? n->boot_id : "");
+    /* detached, so the command returns before the kernel stops */
+    struct kiln_exec e;
+    node_exec(n, "echo 1 > /proc/sys/kernel/sysrq && sync && "
+                 "(sleep 2; echo c > /proc/sysrq-trigger) >/dev/null 2>&1 </dev/null &", 30, &e);
+    int trig = e.status;
+    kiln_exec_free(&e);
+    if (trig != 0) {
+        gcap_free(&before);
+        return case_fail(t, "cannot trigger a crash through /proc/sysrq-trigger (exit %d)", trig);
+    }
+    case_log(t, "%s: crash triggered (sysrq c); waiting for the crash kernel to save a vmcore and reboot", n->name);
+    double t0 = now_s();
+    char why[1024];
+    if (await_after_crash(t, n, boot, why, sizeof why) < 0) {
+        gcap_free(&before);
+        n->bad = true;
+        return case_fail(t, "after the crash: %s", why);
+    }
+    case_metric(t, "kdump_reboot", now_s() - t0, "s");
+    ok = guest_capture(t, NULL, list_cmd, &after) == 0;
+    if (ok) decide_vmcore(&before, &after, &v);
+    gcap_free(&before);
+    gcap_free(&after);
+    return ok ? case_verdict(t, &v) : CASE_FAIL;
 }

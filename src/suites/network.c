@@ -114,47 +114,7 @@ KILN_CASE(verify_mtu,
 
 /* ---- two nodes on a private segment ---- */
 
-#define PRIV_NET "10.99.0"
 #define PRIV_MB 100
-
-/* Gives node i the address 10.99.0.(i+1)/24 on its private NIC; returns the interface name. */
-static char *private_up(struct kiln_case_ctx *t, struct kiln_node *n, int i)
-{
-    _cleanup_free_ char *nic = NULL, *err = NULL;
-    case_sh_on(t, n,
-               "for n in /sys/class/net/*; do case $(cat $n/address) in " KILN_PRIVATE_MAC_PREFIX
-               ":*) echo \"${n##*/} $(cat $n/address)\";; esac; done",
-               &nic, NULL);
-    char ifname[64], mac[32];
-    if (!nic || sscanf(nic, "%63s %31s", ifname, mac) != 2) {
-        case_fail(t, "%s has no NIC with a MAC starting " KILN_PRIVATE_MAC_PREFIX " (the private network)", n->name);
-        return NULL;
-    }
-    /* Whatever manages the image's links must leave this one to kiln. systemd-networkd applies
-     * the first .network file (by name, across /etc, /run, /usr/lib) that matches a link, so a
-     * stock image's DHCP file for e* would claim the NIC: kiln's runtime file matches the MAC
-     * and sorts before any name an image uses. NetworkManager is told to leave the device
-     * alone; ifupdown touches only what /etc/network/interfaces names. */
-    _cleanup_free_ char *cmd = xasprintf(
-        "if systemctl is-active -q systemd-networkd 2>/dev/null; then "
-        "mkdir -p /run/systemd/network && printf '[Match]\\nMACAddress=%s\\n\\n[Link]\\nRequiredForOnline=no\\n\\n"
-        "[Network]\\nAddress=" PRIV_NET ".%d/24\\nDHCP=no\\nLinkLocalAddressing=no\\nIPv6AcceptRA=no\\n' "
-        "> /run/systemd/network/00-kiln-private.network && "
-        "networkctl reload && networkctl reconfigure %s; "
-        "else "
-        "if command -v nmcli >/dev/null 2>&1 && nmcli -t -f RUNNING general 2>/dev/null | grep -q running; then "
-        "nmcli device set %s managed no || exit 1; fi; "
-        "ip link set %s up && ip addr replace " PRIV_NET ".%d/24 dev %s; fi; "
-        "for k in $(seq 1 40); do ip -o -4 addr show dev %s | grep -q ' " PRIV_NET ".%d/' && exit 0; sleep 0.25; done; "
-        "echo \"no address after 10 s: $(ip -o addr show dev %s)\" >&2; exit 1",
-        mac, i + 1, ifname, ifname, ifname, i + 1, ifname, ifname, i + 1, ifname);
-    if (case_sh_on(t, n, cmd, NULL, &err) != 0) {
-        case_fail(t, "%s: cannot put " PRIV_NET ".%d/24 on %s: %s", n->name, i + 1, ifname, err ? strstrip(err) : "");
-        return NULL;
-    }
-    case_log(t, "%s: %s (%s) is " PRIV_NET ".%d/24", n->name, ifname, mac, i + 1);
-    return xstrdup(ifname);
-}
 
 /* Starts a helper server on n in the background; its output goes to file. */
 static int start_server(struct kiln_case_ctx *t, struct kiln_node *n, const char *helper, const char *args, const char *file)
@@ -187,8 +147,8 @@ KILN_CASE(verify_private_network,
     struct kiln_node *a = t->env->nodes[0], *b = t->env->nodes[1];
     const char *ha = guest_helper_on(t, a), *hb = ha ? guest_helper_on(t, b) : NULL;
     if (!ha || !hb) return CASE_FAIL;
-    _cleanup_free_ char *ia = private_up(t, a, 0);
-    _cleanup_free_ char *ib = ia ? private_up(t, b, 1) : NULL;
+    _cleanup_free_ char *ia = guest_private_up(t, a, 0);
+    _cleanup_free_ char *ib = ia ? guest_private_up(t, b, 1) : NULL;
     if (!ia || !ib) return CASE_FAIL;
     /* both directions answer ICMP echo */
     struct { struct kiln_node *from, *to; const char *helper; int to_i; } pings[] = {{a, b, ha, 2}, {b, a, hb, 1}};

@@ -8,6 +8,7 @@
 
 #include "suites/decide.h"
 #include "suites/decide_cvm.h"
+#include "suites/decide_hpc.h"
 #include "util/util.h"
 #include "util/yaml.h"
 
@@ -121,6 +122,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct gcap c = {.status = status & 4 ? 1 : 0, .out = (char *)part[2], .err = (char *)""};
     decide_measured_boot(!(status & 8), &a, &c, &v), run(&v);
     decide_secure_boot(&a, status & 2 ? &b : NULL, &c, &v), run(&v);
+
+    char dev[16];
+    double d1, d2;
+    int gpus;
+    decide_rdma_link("n", part[2], &c, &a, dev, sizeof dev, &v), run(&v);
+    decide_pingpong("t", "s", &a, "c", &b, 500, &v, &d1, &d2), run(&v);
+    perftest_value(part[0], part[1], &d1);
+    decide_perftest("t", part[2], &c, &a, &v, &d1), run(&v);
+    decide_crashkernel(status & 1 ? NULL : part[0], part[1], part[2], &v, &d1), run(&v);
+    decide_kdump_armed(status & 1 ? NULL : part[2], status & 2 ? NULL : &a, &v), run(&v);
+    decide_vmcore(&b, &a, &v), run(&v);
+    decide_gpu_visible(&a, status & 2 ? NULL : &b, &v, &gpus), run(&v);
+    decide_gpu_driver(&a, status & 2 ? NULL : &c, &v), run(&v);
 
     gfiles_free(&f);
     free(buf);

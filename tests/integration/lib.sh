@@ -95,3 +95,25 @@ loopback_sshd() {
     [ -n "$sshd_port" ] || { cat "$T/sshd.log"; fail "could not start sshd"; }
     trap 'dump_consoles $?; kill $sshd_pid 2>/dev/null; rm -rf "$T"' EXIT
 }
+
+# hpc_image: the image examples/images/debian-hpc.yml makes (the hpc and kdump cases), built
+# with kiln build once per content of the spec and its files, cached under
+# $KILN_CACHE/images; prints its directory (debian-hpc-1.0.0.qcow2, .vmlinuz, .initrd,
+# .manifest.json). Tests in parallel lanes wait for one build.
+hpc_image() {
+    cache=${KILN_CACHE:-${HOME:-/root}/.cache/kiln}/images
+    key=$(cat "$KILN_ROOT/examples/images/debian-hpc.yml" "$KILN_ROOT"/examples/images/files/* | sha256sum | cut -c1-16)
+    dir=$cache/debian-hpc-$key
+    mkdir -p "$cache"
+    (
+        flock 9
+        if [ ! -f "$dir/.done" ]; then
+            rm -rf "$dir.tmp"
+            "$KILN" build "$KILN_ROOT/examples/images/debian-hpc.yml" --out "$dir.tmp" >&2 || exit 1
+            touch "$dir.tmp/.done"
+            rm -rf "$dir" && mv "$dir.tmp" "$dir"
+        fi
+    ) 9>"$cache/.debian-hpc.lock" || return 1
+    for old in "$cache"/debian-hpc-*; do [ "$old" = "$dir" ] || [ ! -d "$old" ] || rm -rf "$old"; done
+    echo "$dir"
+}

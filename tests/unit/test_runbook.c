@@ -528,12 +528,33 @@ static void test_lisa(void)
     }
 }
 
+/* platform.qemu.gpu: PCI addresses as lspci -D prints them; a wrong one is located. */
+static void test_gpu(void)
+{
+    struct kiln_runbook *rb = NULL;
+    _cleanup_free_ char *a = load_ok("gpu.yml", "platform: { type: qemu, qemu: { kernel: /k, gpu: [\"0000:01:00.0\", "
+                                                "\"0000:c1:00.1\"] } }\n", &rb);
+    is_str(a, "(loaded)", "gpu: two addresses load");
+    if (rb) {
+        is_int(rb->platform.qemu.ngpu, 2, "gpu: both kept");
+        if (rb->platform.qemu.ngpu == 2) is_str(rb->platform.qemu.gpu[1], "0000:c1:00.1", "gpu: in order");
+    }
+    runbook_free(rb);
+    _cleanup_free_ char *e1 = load_err("gpubad.yml", "platform:\n  type: qemu\n  qemu:\n    kernel: /k\n"
+                                                     "    gpu: [\"0000:01:00.0\", \"01:00.0\"]\n");
+    has(e1, "gpubad.yml:5:27: platform.qemu.gpu: \"01:00.0\" is not a PCI address: expected DOMAIN:BUS:DEVICE.FUNCTION",
+        "gpu: a short address is located at its item");
+    _cleanup_free_ char *e2 = load_err("gpuz.yml", "platform:\n  type: qemu\n  qemu: { kernel: /k, gpu: \"0000:0g:00.0\" }\n");
+    has(e2, "platform.qemu.gpu: \"0000:0g:00.0\" is not a PCI address", "gpu: a non-hex digit");
+}
+
 int main(void)
 {
     mkdtemp(dir);
     test_secure_boot();
     test_update_server();
     test_lisa();
+    test_gpu();
     _cleanup_free_ char *common = put("common.yml",
                                       "concurrency: 2\n"
                                       "variable:\n"
