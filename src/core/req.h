@@ -14,6 +14,7 @@ enum kiln_feature {
     FEAT_MULTIQUEUE = 1u << 7,  /* one more NIC per node with one queue pair per vCPU (at least 2) */
     FEAT_SECURE_BOOT = 1u << 8, /* UEFI firmware that enforces Secure Boot with keys enrolled */
     FEAT_UPDATE = 1u << 9,      /* an update server (kiln serve --gallery) the nodes are pointed at */
+    FEAT_ISCSI = 1u << 10,      /* an iSCSI target on the host for the environment (struct kiln_iscsi) */
 };
 
 struct kiln_req {

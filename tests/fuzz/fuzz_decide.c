@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "suites/decide.h"
+#include "suites/decide_containers.h"
 #include "suites/decide_cvm.h"
 #include "util/util.h"
 #include "util/yaml.h"
@@ -121,6 +122,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct gcap c = {.status = status & 4 ? 1 : 0, .out = (char *)part[2], .err = (char *)""};
     decide_measured_boot(!(status & 8), &a, &c, &v), run(&v);
     decide_secure_boot(&a, status & 2 ? &b : NULL, &c, &v), run(&v);
+
+    enum ctr_runtime rt;
+    decide_container_runtime(&a, &rt, &v), run(&v);
+    decide_container_run(&b, &a, 3, part[2], &v), run(&v);
+    decide_container_isolation(part[2], &a, 67108864, "50000 100000", &v), run(&v);
+    decide_container_oom(&a, 64, 256, part[1], part[2], &v), run(&v);
+    decide_kubelet_prerequisites(part[0], (enum ctr_runtime)(status & 3), status & 4, &v), run(&v);
+    decide_iscsi_login(part[0], part[1], &v), run(&v);
 
     gfiles_free(&f);
     free(buf);
