@@ -40,11 +40,13 @@ check: build-asan
 
 # Long verifications (hours under TCG): tiers 1 and 2 on the four stock Debian images (no
 # false failure), an aarch64 image built and booted under emulation (tier 0), the update cases
-# (three debian-update versions built, examples/update.yml), then the reboot series on the
+# (three debian-update versions built, examples/update.yml), the container host (its image
+# built, examples/containers.yml and its defects in three VMs), then the reboot series on the
 # demo image.
 check-long: build-asan build
 	KILN_TESTS=arm64 KILN_ARM64=1 sh tests/run.sh $(ASAN_BUILD)
 	KILN_TESTS=update sh tests/run.sh $(ASAN_BUILD)
+	KILN_TESTS=containers sh tests/run.sh $(ASAN_BUILD)
 	# issue 14's scale: 300 jobs (a TCG VM each) through three workers on PostgreSQL
 	KILN_TESTS=service_pg KILN_PG_JOBS=300 sh tests/run.sh $(ASAN_BUILD)
 	KILN_TESTS=stock KILN_STOCK_VARIANTS="networkd ifupdown nm cloudinit" KILN_STOCK_TIER=1 sh tests/run.sh $(ASAN_BUILD)

@@ -4,7 +4,8 @@
  * reachable, so nothing is ever pulled), isolates them (namespaces, cgroup v2 limits, an OOM
  * kill that stays inside the container's cgroup, overlayfs), and the node meets kubelet's
  * prerequisites. Decisions in decide_containers.c. Every container and image a case makes is
- * removed on its way out, whatever the verdict. */
+ * removed on its way out, whatever the verdict. Priority 3, as area cvm: they need a container
+ * host's image, which the tier runbooks do not boot; examples/containers.yml selects the area. */
 #include <errno.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -138,7 +139,7 @@ static int ctr_finish(struct kiln_case_ctx *t, struct ctr *c, struct verdict *v)
 }
 
 KILN_CASE(verify_container_runtime,
-          .area = "containers", .priority = 1, .timeout_s = 300,
+          .area = "containers", .priority = 3, .timeout_s = 300,
           .description = "The image's container runtime (docker, podman or containerd's ctr) loads an image kiln "
                          "builds (no registry) and runs a container from it, passing on its output and exit status")
 {
@@ -166,7 +167,7 @@ KILN_CASE(verify_container_runtime,
 }
 
 KILN_CASE(verify_container_isolation,
-          .area = "containers", .priority = 1, .timeout_s = 420,
+          .area = "containers", .priority = 3, .timeout_s = 420,
           .description = "A container gets its own PID, mount, network and UTS namespaces, its cgroup v2 limits "
                          "(memory.max, cpu.max), overlayfs as its root, and a memory hog in it is OOM-killed inside "
                          "its cgroup while the host carries on")
@@ -237,7 +238,7 @@ KILN_CASE(verify_container_isolation,
 }
 
 KILN_CASE(verify_kubelet_prerequisites,
-          .area = "containers", .priority = 1, .timeout_s = 120,
+          .area = "containers", .priority = 3, .timeout_s = 120,
           .description = "The node meets what kubelet needs: swap off (or kubelet configured for it), br_netfilter "
                          "with net.bridge.bridge-nf-call-iptables=1, net.ipv4.ip_forward=1, cgroup v2 with the "
                          "systemd cgroup driver, a CRI socket")

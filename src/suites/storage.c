@@ -262,7 +262,7 @@ static const char ISCSI_SCRIPT[] =
     ">/dev/null 2>&1; rmdir $M 2>/dev/null; exit 0\n";
 
 KILN_CASE(verify_iscsi_login,
-          .area = "storage", .priority = 2, .timeout_s = 420,
+          .area = "storage", .priority = 3, .timeout_s = 420,
           .description = "The guest's iSCSI initiator (open-iscsi) discovers the platform's target, logs in, "
                          "partitions, formats, writes and reads back data with a checksum, and logs out",
           .requires = {.features = FEAT_ISCSI})
