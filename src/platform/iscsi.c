@@ -144,8 +144,11 @@ void iscsi_target_stop(struct iscsi_target *t)
     if (t->pid > 0) {
         char why[256];
         static const char *const del[] = {"--op", "delete", "--mode", "target", "--tid", "1", "--force", NULL};
+        static const char *const quit[] = {"--op", "delete", "--mode", "system", NULL};
         tgtadm(t, del, NULL, why, sizeof why);
-        proc_kill(t->pid, 2000);
+        /* tgtd ignores SIGTERM; asked this way it exits, and SIGKILL is the fallback */
+        tgtadm(t, quit, NULL, why, sizeof why);
+        if (proc_wait(t->pid, 2000, NULL) < 0) proc_kill(t->pid, 0);
         ctl_files_remove(t->ctl);
     }
     t->pid = 0;

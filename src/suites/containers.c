@@ -83,8 +83,11 @@ static int ctr_load(struct kiln_case_ctx *t, struct ctr *c, struct gcap *load)
 static char *ctr_run_cmd(const struct ctr *c, bool limits, const char *args)
 {
     _cleanup_free_ char *mem = xasprintf("%d", OOM_LIMIT_MB << 20);
+    /* ctr's default spec mounts no cgroup filesystem and makes no cgroup namespace: the
+     * guest's hierarchy, read-only, shows the container its own cgroup's files by their path */
     if (c->rt == RUNTIME_CONTAINERD)
-        return xasprintf("ctr -n kiln run --rm %s%s%s %s %s /bin/kiln-guest %s", limits ? "--memory-limit " : "",
+        return xasprintf("ctr -n kiln run --rm %s%s%s %s %s /bin/kiln-guest %s",
+                         limits ? "--mount type=bind,src=/sys/fs/cgroup,dst=/sys/fs/cgroup,options=rbind:ro --memory-limit " : "",
                          limits ? mem : "", limits ? " --cpu-quota 50000 --cpu-period 100000" : "", PROBE_REF, c->name,
                          args);
     /* swap counted in the limit too, so a hog is killed rather than swapped out */

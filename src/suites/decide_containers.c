@@ -99,10 +99,22 @@ enum verdict_kind decide_container_run(const struct gcap *load, const struct gca
     return verdict_set(v, VERDICT_PASS, "the container printed its token and exited %d", want_code);
 }
 
-/* helper_value, "-" for an absent key (allocated). */
+/* The value of the first "key=value" line in out (allocated, at most 256 bytes), or NULL. */
+static char *kv(const char *out, const char *key)
+{
+    size_t kl = strlen(key);
+    const char *p = out, *line;
+    size_t len;
+    while (next_line(&p, &line, &len))
+        if (len > kl && !strncmp(line, key, kl) && line[kl] == '=')
+            return xstrndup(line + kl + 1, MIN(len - kl - 1, (size_t)256));
+    return NULL;
+}
+
+/* kv, "-" for an absent key. */
 static char *value_or_dash(const char *out, const char *key)
 {
-    char *s = helper_value(out, key);
+    char *s = kv(out, key);
     return s ? s : xstrdup("-");
 }
 
@@ -206,7 +218,7 @@ enum verdict_kind decide_kubelet_prerequisites(const char *facts, enum ctr_runti
                                        "cgroup_driver"};
     char *val[7] = {0};
     for (size_t i = 0; i < 7; i++)
-        if (!(val[i] = helper_value(facts, keys[i]))) {
+        if (!(val[i] = kv(facts, keys[i]))) {
             for (size_t k = 0; k < i; k++) free(val[k]);
             return verdict_set(v, VERDICT_SKIP, "cannot decide: the node's facts have no %s= line", keys[i]);
         }

@@ -17,7 +17,8 @@
 . "$(dirname "$0")/lib.sh"
 tgtadm=$(command -v tgtadm || echo /usr/sbin/tgtadm)
 [ -x "$tgtadm" ] || { echo "tgt is not installed (scripts/deps.sh installs it)"; exit 77; }
-ntgtd() { pgrep -xc tgtd || true; }
+# tgtd processes that run (a zombie, reparented after kill -9 of kiln, is dead already)
+ntgtd() { ps -eo stat=,comm= | awk '$2 == "tgtd" && $1 !~ /^Z/' | wc -l; }
 before=$(ntgtd)
 expect_no_tgtd() { [ "$(ntgtd)" -le "$before" ] || { pgrep -ax tgtd >&2; fail "a tgtd kiln started is still running"; }; }
 
@@ -37,15 +38,13 @@ for c in verify_container_runtime verify_container_isolation verify_kubelet_prer
 done
 expect_jq "$r" '[.cases[].environment] | unique | length' 1
 why() { jqv "$1" ".cases[] | select(.name==\"$2\") | .reason"; }
-case $(why "$r" verify_container_runtime) in "the container printed its token and exited 3"*) ;;
-    *) fail "verify_container_runtime: $(why "$r" verify_container_runtime)" ;; esac
-case $(why "$r" verify_container_isolation) in
-    "own PID (pid 1), mount, network and UTS namespaces; memory.max 67108864, cpu.max \"50000 100000\"; root on overlay; OOM-killed inside its cgroup after "*"Memory cgroup out of memory: Killed process "*" (kiln-guest)"*) ;;
-    *) fail "verify_container_isolation: $(why "$r" verify_container_isolation)" ;; esac
-case $(why "$r" verify_kubelet_prerequisites) in *"CRI socket /run/containerd/containerd.sock"*) ;;
-    *) fail "verify_kubelet_prerequisites: $(why "$r" verify_kubelet_prerequisites)" ;; esac
-case $(why "$r" verify_iscsi_login) in "discovered iqn.2026-01.dev.kiln:env0, logged in, partitioned, formatted, wrote and read back data"*) ;;
-    *) fail "verify_iscsi_login: $(why "$r" verify_iscsi_login)" ;; esac
+# a pass's note is in the case's log
+l=runs/latest/cases
+expect_in $l/verify_container_runtime/log.txt "the container printed its token and exited 3"
+expect_in $l/verify_container_isolation/log.txt "own PID (pid 1), mount, network and UTS namespaces; memory.max 67108864, cpu.max \"50000 100000\"; root on overlay; OOM-killed inside its cgroup after "
+expect_in $l/verify_container_isolation/log.txt "Memory cgroup out of memory: Killed process "
+expect_in $l/verify_kubelet_prerequisites/log.txt "CRI socket /run/containerd/containerd.sock"
+expect_in $l/verify_iscsi_login/log.txt "discovered iqn.2026-01.dev.kiln:env0, logged in, partitioned, formatted, wrote and read back data"
 expect_in runs/latest/cases/verify_container_runtime/log.txt "ctr -n kiln images import"
 expect_in runs/latest/cases/verify_iscsi_login/log.txt "@step logout 0"
 expect_no_tgtd

@@ -7,7 +7,8 @@
 # open-iscsi, and the defect LUNs, are in containers.sh (make check-long).
 . "$(dirname "$0")/lib.sh"
 command -v tgtd >/dev/null || [ -x /usr/sbin/tgtd ] || { echo "tgt is not installed (scripts/deps.sh installs it)"; exit 77; }
-ntgtd() { pgrep -xc tgtd || true; }
+# tgtd processes that run (a zombie, reparented after kill -9 of kiln, is dead already)
+ntgtd() { ps -eo stat=,comm= | awk '$2 == "tgtd" && $1 !~ /^Z/' | wc -l; }
 before=$(ntgtd)
 expect_no_tgtd() {
     [ "$(ntgtd)" -le "$before" ] || { pgrep -ax tgtd >&2; fail "a tgtd kiln started is still running"; }
