@@ -206,22 +206,14 @@ KILN_CASE(verify_container_isolation,
         gcap_free(&m);
     }
     if (ok) {
+        /* both halves judged: a pass says both, a failure names each half that failed */
         struct verdict iso = {0}, oom = {0};
-        enum verdict_kind a = decide_container_isolation(host.out, &probe, (long long)OOM_LIMIT_MB << 20, CPU_MAX, &iso);
-        enum verdict_kind b = decide_container_oom(&hog, OOM_LIMIT_MB, OOM_HOG_MB, kmsg.out, ctl.out, &oom);
-        if (a != VERDICT_PASS || b == VERDICT_PASS) {
-            v = iso;
-            iso.reason = NULL;
-        } else {
-            v = oom;
-            oom.reason = NULL;
-        }
-        if (a == VERDICT_PASS && b == VERDICT_PASS) verdict_set(&v, VERDICT_PASS, "%s; %s", iso.reason ? iso.reason : "",
-                                                                 oom.reason ? oom.reason : "");
-        else if (a != VERDICT_PASS && b != VERDICT_PASS && oom.reason) {
-            _cleanup_free_ char *first = xstrdup(v.reason);
-            verdict_set(&v, VERDICT_FAIL, "%s; %s", first, oom.reason);
-        }
+        bool a = decide_container_isolation(host.out, &probe, (long long)OOM_LIMIT_MB << 20, CPU_MAX, &iso) == VERDICT_PASS;
+        bool b = decide_container_oom(&hog, OOM_LIMIT_MB, OOM_HOG_MB, kmsg.out, ctl.out, &oom) == VERDICT_PASS;
+        const char *ri = iso.reason ? iso.reason : "", *ro = oom.reason ? oom.reason : "";
+        if (a && b) verdict_set(&v, VERDICT_PASS, "%s; %s", ri, ro);
+        else if (!a && !b) verdict_set(&v, VERDICT_FAIL, "%s; %s", ri, ro);
+        else verdict_set(&v, VERDICT_FAIL, "%s", a ? ro : ri);
         verdict_free(&iso);
         verdict_free(&oom);
     }
