@@ -40,7 +40,11 @@ const char CTR_KUBELET_CMD[] =
 
 const char *ctr_runtime_name(enum ctr_runtime rt)
 {
-    return rt == RUNTIME_DOCKER ? "docker" : rt == RUNTIME_PODMAN ? "podman" : rt == RUNTIME_CONTAINERD ? "ctr" : "none";
+    return rt == RUNTIME_DOCKER       ? "docker"
+           : rt == RUNTIME_PODMAN     ? "podman"
+           : rt == RUNTIME_CONTAINERD ? "ctr"
+           : rt == RUNTIME_STOPPED    ? "stopped"
+                                      : "none";
 }
 
 /* Whether the whitespace-separated word "key=1" is in text. */
@@ -68,6 +72,7 @@ enum verdict_kind decide_container_runtime(const struct gcap *detect, enum ctr_r
     else if (n != 4 || strncmp(o, "none", 4))
         return verdict_set(v, VERDICT_SKIP, "cannot decide: the runtime detection printed \"%.*s\"", (int)MIN(n, 60), o);
     if (*rt != RUNTIME_NONE) return verdict_set(v, VERDICT_PASS, "runtime %s", ctr_runtime_name(*rt));
+    if (flag_on(o, "ctr") || flag_on(o, "docker")) *rt = RUNTIME_STOPPED;
     if (flag_on(o, "ctr"))
         return verdict_set(v, VERDICT_FAIL, "ctr is installed but /run/containerd/containerd.sock is not a socket: "
                                             "containerd is not running (systemctl enable containerd)");

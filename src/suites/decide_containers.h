@@ -7,7 +7,8 @@
 
 #include "suites/common.h"
 
-enum ctr_runtime { RUNTIME_NONE, RUNTIME_DOCKER, RUNTIME_PODMAN, RUNTIME_CONTAINERD };
+/* RUNTIME_STOPPED: one is installed but does not answer (its daemon is not running). */
+enum ctr_runtime { RUNTIME_NONE, RUNTIME_DOCKER, RUNTIME_PODMAN, RUNTIME_CONTAINERD, RUNTIME_STOPPED };
 
 /* The shell command that names the guest's runtime: one line "docker", "podman", "ctr", or
  * "none" followed by what was found of each ("ctr=1 sock=0 ..."). Docker (when its daemon
@@ -15,8 +16,9 @@ enum ctr_runtime { RUNTIME_NONE, RUNTIME_DOCKER, RUNTIME_PODMAN, RUNTIME_CONTAIN
  * containerd too, and the runtime people use is the one to test. */
 extern const char CTR_DETECT_CMD[];
 /* The runtime the detection's output names. RUNTIME_NONE with VERDICT_NOTHING when the guest
- * has none; VERDICT_FAIL when one is installed but does not answer (ctr without containerd's
- * socket /run/containerd/containerd.sock, docker without its daemon); VERDICT_PASS otherwise. */
+ * has none; RUNTIME_STOPPED with VERDICT_FAIL when one is installed but does not answer (ctr
+ * without containerd's socket /run/containerd/containerd.sock, docker without its daemon);
+ * VERDICT_PASS otherwise. */
 enum verdict_kind decide_container_runtime(const struct gcap *detect, enum ctr_runtime *rt, struct verdict *v);
 const char *ctr_runtime_name(enum ctr_runtime rt);
 
@@ -47,7 +49,7 @@ enum verdict_kind decide_container_oom(const struct gcap *hog, long limit_mb, lo
  * ip_forward (net.ipv4.ip_forward), cgroup_fs (stat -fc %T /sys/fs/cgroup: cgroup2fs),
  * cgroup_driver (systemd | cgroupfs | unknown: containerd's SystemdCgroup, podman's or docker's
  * cgroup manager), cri_socket (the CRI socket found, or none), runtime (as CTR_DETECT_CMD).
- * Every unmet prerequisite is named. A guest with no runtime at all is NOTHING unless
+ * Every unmet prerequisite is named (rt RUNTIME_STOPPED too). A guest with no runtime at all is NOTHING unless
  * kubelet_node (the container-host policy profile): then it fails. */
 extern const char CTR_KUBELET_CMD[];
 enum verdict_kind decide_kubelet_prerequisites(const char *facts, enum ctr_runtime rt, bool kubelet_node,

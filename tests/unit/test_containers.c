@@ -47,7 +47,7 @@ static void test_runtime(void)
     c = cap(0, "none\ndocker=0 docker_daemon=0 podman=0 ctr=1 containerd_sock=0\n", NULL);
     expect(decide_container_runtime(&c, &rt, &v), &v, VERDICT_FAIL,
            "ctr is installed but /run/containerd/containerd.sock is not a socket", "runtime: containerd not running");
-    is_int(rt, RUNTIME_NONE, "runtime: none when the socket is missing");
+    is_int(rt, RUNTIME_STOPPED, "runtime: installed but stopped when the socket is missing");
     c = cap(0, "none\ndocker=1 docker_daemon=0 podman=0 ctr=0 containerd_sock=0\n", NULL);
     expect(decide_container_runtime(&c, &rt, &v), &v, VERDICT_FAIL, "its daemon does not answer", "runtime: dockerd down");
     c = cap(0, "none\ndocker=0 docker_daemon=0 podman=0 ctr=0 containerd_sock=0\n", NULL);
@@ -182,6 +182,10 @@ static void test_kubelet(void)
     expect(decide_kubelet_prerequisites("swaps=0\nswap_ok=0\nbridge_nf=absent\nip_forward=0\ncgroup_fs=cgroup2fs\n"
                                         "cri_socket=none\ncgroup_driver=unknown\n", RUNTIME_NONE, true, &v),
            &v, VERDICT_FAIL, "the policy says it is a kubelet node", "kubelet: the container-host profile requires one");
+    expect(decide_kubelet_prerequisites("swaps=0\nswap_ok=0\nbridge_nf=1\nip_forward=0\ncgroup_fs=cgroup2fs\n"
+                                        "cri_socket=none\ncgroup_driver=systemd\n", RUNTIME_STOPPED, true, &v),
+           &v, VERDICT_FAIL, "net.ipv4.ip_forward is 0, expected 1 (pods are routed through the node), no CRI socket",
+           "kubelet: containerd installed but stopped: each prerequisite still named");
     expect(decide_kubelet_prerequisites("swaps=0\nswap_ok=0\n", RUNTIME_CONTAINERD, false, &v), &v, VERDICT_SKIP,
            "no bridge_nf= line", "kubelet: output cut short");
 }
