@@ -288,6 +288,16 @@ static bool find_sha(const char *text, char hex[65])
     return false;
 }
 
+/* The last non-empty line of text (allocated, at most 200 bytes). */
+static char *last_line(const char *text)
+{
+    const char *p = text, *line, *last = "";
+    size_t len, n = 0;
+    while (next_line(&p, &line, &len))
+        if (len && strspn(line, " \t\r") < len) last = line, n = len;
+    return xstrndup(last, MIN(n, (size_t)200));
+}
+
 enum verdict_kind decide_iscsi_login(const char *out, const char *iqn, struct verdict *v)
 {
     struct istep st[] = {{"discover"}, {"login"},   {"device"}, {"partition"}, {"mkfs"},    {"mount"},
@@ -333,8 +343,10 @@ enum verdict_kind decide_iscsi_login(const char *out, const char *iqn, struct ve
         }
         _cleanup_free_ char *first = xstrndup(s->out, MIN(strcspn(s->out, "\n"), (size_t)200));
         if (s->rc != 0) {
+            /* the error is the step's last line; what came before is its progress */
+            _cleanup_free_ char *last = last_line(s->out);
             k = verdict_set(v, VERDICT_FAIL, "iSCSI %s failed (exit %ld): %s", s->name, s->rc,
-                            *first ? first : "no output");
+                            *last ? last : "no output");
             decided = true;
         } else if (streq(s->name, "discover") && !strstr(s->out, iqn)) {
             k = verdict_set(v, VERDICT_FAIL, "discovery did not list the target %s: %s", iqn, *first ? first : "no output");

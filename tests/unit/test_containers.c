@@ -198,6 +198,7 @@ static void test_kubelet(void)
     "@step login 0\nLogging in to [iface: default, target: " IQN ", portal: 10.0.2.2,41234]\n"                        \
     "Login to [iface: default, target: " IQN ", portal: 10.0.2.2,41234] successful.\n"                                \
     "@step device 0\n/dev/sda\n@step partition 0\nsectors=524288\n/dev/sda1\n@step mkfs 0\n@step mount 0\n"
+#define HEAD_TO_PARTITION "@step discover 0\n127.0.0.1:41234,1 " IQN "\n@step login 0\n\n@step device 0\n/dev/sda\n"
 #define TAIL                                                                                                          \
     "@step logout 0\nLogging out of session [sid: 1, target: " IQN ", portal: 10.0.2.2,41234]\n"                      \
     "Logout of [sid: 1, target: " IQN ", portal: 10.0.2.2,41234] successful.\n@step sessions 0\n"
@@ -217,6 +218,11 @@ static void test_iscsi(void)
                               "@step partition 1\nmbr on /dev/disk/by-path/ip-10.0.2.2:41234-iscsi-" IQN "-lun-1: "
                               "Operation not permitted\n" TAIL, IQN, &v),
            &v, VERDICT_FAIL, "iSCSI partition failed (exit 1): mbr on /dev/disk/by-path/", "iscsi: a read-only LUN");
+    expect(decide_iscsi_login(HEAD_TO_PARTITION "@step partition 1\npartition_start=2048\npartition_sectors=522240\n"
+                              "rereadpt=ok\nno /dev/disk/by-path/ip-10.0.2.2:41234-iscsi-" IQN "-lun-1-part1 after 30 s\n"
+                              TAIL, IQN, &v),
+           &v, VERDICT_FAIL, "iSCSI partition failed (exit 1): no /dev/disk/by-path/", "iscsi: a LUN that loses the "
+           "partition table, named by the step's last line");
     expect(decide_iscsi_login("@step discover 21\niscsiadm: cannot make connection to 10.0.2.2: Connection refused\n"
                               "@step logout 0\nnever logged in\n@step sessions 0\niscsiadm: No active sessions.\n", IQN, &v),
            &v, VERDICT_FAIL, "iSCSI discover failed (exit 21): iscsiadm: cannot make connection", "iscsi: no target");
