@@ -38,8 +38,17 @@ static int tgtadm(const struct iscsi_target *t, const char *const *args, char **
     return r == 0 ? 0 : -EIO;
 }
 
+static void ctl_files_remove(int ctl)
+{
+    _cleanup_free_ char *sock = xasprintf(TGTD_RUN_DIR "/socket.%d", ctl);
+    _cleanup_free_ char *lock = xasprintf("%s.lock", sock);
+    unlink(sock);
+    unlink(lock);
+}
+
 /* Whether no process holds management port ctl's lock (tgtd takes it with lockf before it
- * binds its socket): a port another tgtd holds would send our tgtadm to that one. */
+ * binds its socket): a port another tgtd holds would send our tgtadm to that one. Files of a
+ * port nobody holds are a killed tgtd's (kill -9 of kiln leaves them): removed. */
 static bool ctl_free(int ctl)
 {
     _cleanup_free_ char *lock = xasprintf(TGTD_RUN_DIR "/socket.%d.lock", ctl);
@@ -47,15 +56,8 @@ static bool ctl_free(int ctl)
     if (fd < 0) return errno == ENOENT;
     bool free_ = lockf(fd, F_TEST, 0) == 0;
     close(fd);
+    if (free_) ctl_files_remove(ctl);
     return free_;
-}
-
-static void ctl_files_remove(int ctl)
-{
-    _cleanup_free_ char *sock = xasprintf(TGTD_RUN_DIR "/socket.%d", ctl);
-    _cleanup_free_ char *lock = xasprintf("%s.lock", sock);
-    unlink(sock);
-    unlink(lock);
 }
 
 /* Waits for tgtd to answer on its management port and reads its portal's port: 0, -EAGAIN

@@ -288,14 +288,22 @@ static bool find_sha(const char *text, char hex[65])
     return false;
 }
 
-/* The last non-empty line of text (allocated, at most 200 bytes). */
-static char *last_line(const char *text)
+/* The non-empty lines of text joined by " / ", blanks trimmed (allocated, at most 400 bytes):
+ * a step's error is not always its last line (mount ends with a hint about dmesg). */
+static char *joined_lines(const char *text)
 {
-    const char *p = text, *line, *last = "";
-    size_t len, n = 0;
-    while (next_line(&p, &line, &len))
-        if (len && strspn(line, " \t\r") < len) last = line, n = len;
-    return xstrndup(last, MIN(n, (size_t)200));
+    struct sbuf b = {0};
+    const char *p = text, *line;
+    size_t len;
+    while (next_line(&p, &line, &len) && b.len < 400) {
+        _cleanup_free_ char *l = xstrndup(line, len);
+        const char *t = strstrip(l);
+        if (!*t) continue;
+        if (b.len) sbuf_puts(&b, " / ");
+        sbuf_puts(&b, t);
+    }
+    if (b.len > 400) b.s[400] = 0;
+    return b.s ? sbuf_steal(&b) : xstrdup("");
 }
 
 enum verdict_kind decide_iscsi_login(const char *out, const char *iqn, struct verdict *v)
@@ -343,8 +351,7 @@ enum verdict_kind decide_iscsi_login(const char *out, const char *iqn, struct ve
         }
         _cleanup_free_ char *first = xstrndup(s->out, MIN(strcspn(s->out, "\n"), (size_t)200));
         if (s->rc != 0) {
-            /* the error is the step's last line; what came before is its progress */
-            _cleanup_free_ char *last = last_line(s->out);
+            _cleanup_free_ char *last = joined_lines(s->out);
             k = verdict_set(v, VERDICT_FAIL, "iSCSI %s failed (exit %ld): %s", s->name, s->rc,
                             *last ? last : "no output");
             decided = true;

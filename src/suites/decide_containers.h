@@ -58,6 +58,6 @@ enum verdict_kind decide_kubelet_prerequisites(const char *facts, enum ctr_runti
 /* verify_iscsi_login's guest script output: "@step NAME RC" lines, each followed by that step's
  * output; steps discover, login, device, partition, mkfs, mount, write, remount, read, logout,
  * sessions (in that order; the script stops at the first failure but always logs out); the
- * write and read steps print the SHA-256 of the data. A failed step is named with its last
- * line (the error). iqn: the target's name, which discovery must list. */
+ * write and read steps print the SHA-256 of the data. A failed step is named with its output
+ * (its lines joined). iqn: the target's name, which discovery must list. */
 enum verdict_kind decide_iscsi_login(const char *out, const char *iqn, struct verdict *v);

@@ -110,7 +110,7 @@ expect_reason no-runtime verify_kubelet_prerequisites "kubelet prerequisites not
 # the LUN's writes are lost: the partition table, or else the filesystem, is not there
 expect_jq runs-no-runtime/latest/results.json '.cases[] | select(.name=="verify_iscsi_login") | .status' failed
 case $(why runs-no-runtime/latest/results.json verify_iscsi_login) in
-    "iSCSI partition failed (exit 1): no /dev/disk/by-path/"*"-part1 after "*|"iSCSI mount failed (exit 32): "*"bad superblock"*) ;;
+    "iSCSI partition failed (exit 1): "*"no /dev/disk/by-path/"*"-part1 after "*|"iSCSI mount failed (exit 32): "*"bad superblock"*) ;;
     *) fail "no-runtime: verify_iscsi_login reason: $(why runs-no-runtime/latest/results.json verify_iscsi_login)" ;; esac
 note "no runtime, no forwarding, a LUN that loses writes: $(why runs-no-runtime/latest/results.json verify_iscsi_login)"
 

@@ -221,8 +221,13 @@ static void test_iscsi(void)
     expect(decide_iscsi_login(HEAD_TO_PARTITION "@step partition 1\npartition_start=2048\npartition_sectors=522240\n"
                               "rereadpt=ok\nno /dev/disk/by-path/ip-10.0.2.2:41234-iscsi-" IQN "-lun-1-part1 after 30 s\n"
                               TAIL, IQN, &v),
-           &v, VERDICT_FAIL, "iSCSI partition failed (exit 1): no /dev/disk/by-path/", "iscsi: a LUN that loses the "
-           "partition table, named by the step's last line");
+           &v, VERDICT_FAIL, "iSCSI partition failed (exit 1): partition_start=2048 / partition_sectors=522240 / "
+           "rereadpt=ok / no /dev/disk/by-path/", "iscsi: a LUN that loses the partition table, the step's output named");
+    expect(decide_iscsi_login(HEAD "@step write 0\n" SHA "  -\n@step remount 32\nmount: /run/kiln-iscsi: wrong fs type, "
+                              "bad option, bad superblock on /dev/sda1.\n       dmesg(1) may have more information after "
+                              "failed mount system call.\n" TAIL, IQN, &v),
+           &v, VERDICT_FAIL, "iSCSI remount failed (exit 32): mount: /run/kiln-iscsi: wrong fs type, bad option, bad "
+           "superblock on /dev/sda1. / dmesg(1) may have", "iscsi: mount's error, not only its closing hint");
     expect(decide_iscsi_login("@step discover 21\niscsiadm: cannot make connection to 10.0.2.2: Connection refused\n"
                               "@step logout 0\nnever logged in\n@step sessions 0\niscsiadm: No active sessions.\n", IQN, &v),
            &v, VERDICT_FAIL, "iSCSI discover failed (exit 21): iscsiadm: cannot make connection", "iscsi: no target");
