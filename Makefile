@@ -41,7 +41,8 @@ check: build-asan
 # Long verifications (hours under TCG): tiers 1 and 2 on the four stock Debian images (no
 # false failure), an aarch64 image built and booted under emulation (tier 0), the update cases
 # (three debian-update versions built, examples/update.yml), verify_kdump's crash and reboot
-# (the debian-hpc example image), then the reboot series on the
+# (the debian-hpc example image), the container host (its image built, examples/containers.yml
+# and its defects in three VMs), then the reboot series on the
 # demo image.
 check-long: build-asan build
 	KILN_TESTS=arm64 KILN_ARM64=1 sh tests/run.sh $(ASAN_BUILD)
@@ -49,6 +50,7 @@ check-long: build-asan build
 	# each update case fails on its defect image (a whole update cycle each, after update's clean run)
 	KILN_TESTS=update_defects sh tests/run.sh $(ASAN_BUILD)
 	KILN_TESTS=kdump sh tests/run.sh $(ASAN_BUILD)
+	KILN_TESTS=containers sh tests/run.sh $(ASAN_BUILD)
 	# issue 14's scale: 300 jobs (a TCG VM each) through three workers on PostgreSQL
 	KILN_TESTS=service_pg KILN_PG_JOBS=300 sh tests/run.sh $(ASAN_BUILD)
 	KILN_TESTS=stock KILN_STOCK_VARIANTS="networkd ifupdown nm cloudinit" KILN_STOCK_TIER=1 sh tests/run.sh $(ASAN_BUILD)

@@ -6,6 +6,7 @@
  *   mbr DEV              writes an MBR with one Linux partition spanning DEV, re-reads partitions
  *   io DEV MB            O_DIRECT sequential write/read and 4 KiB random read/write on DEV's first MB MiB
  *   net-recv, net-send, net-echo, net-rr, ping: see net.c
+ *   ctr-probe, ctr-exit, hog: see container.c (they run inside a container)
  */
 #define _GNU_SOURCE
 #include <elf.h>
@@ -228,7 +229,10 @@ int main(int argc, char **argv)
     if (argc == 3 && strcmp(argv[1], "net-echo") == 0) return cmd_net_echo(argv[2]);
     if (argc == 5 && strcmp(argv[1], "net-rr") == 0) return cmd_net_rr(argv[2], argv[3], strtol(argv[4], NULL, 10));
     if (argc == 4 && strcmp(argv[1], "ping") == 0) return cmd_ping(argv[2], strtol(argv[3], NULL, 10));
+    int r = cmd_container(argc, argv);
+    if (r >= 0) return r;
     fprintf(stderr, "usage: kiln-guest vdso | now | mbr DEV | io DEV MB | net-recv PORT | net-send HOST PORT MB |\n"
-                    "                  net-echo PORT | net-rr HOST PORT N | ping ADDR N\n");
+                    "                  net-echo PORT | net-rr HOST PORT N | ping ADDR N |\n"
+                    "                  ctr-probe | ctr-exit CODE TOKEN | hog MB\n");
     return 64;
 }

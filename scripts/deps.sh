@@ -10,7 +10,7 @@ pkgs="build-essential meson ninja-build pkg-config git
       zlib1g-dev libzstd-dev systemd-boot-efi gdisk erofs-utils squashfs-tools cryptsetup-bin
       rpm dnf createrepo-c gnupg mkosi minisign libarchive-dev libsodium-dev
       libsqlite3-dev sqlite3 libpq-dev postgresql-15 libmicrohttpd-dev libcurl4-openssl-dev chromium
-      swtpm sbsigntool podman nodejs"
+      swtpm sbsigntool podman nodejs tgt"
 # aarch64 images: mmdebstrap runs arm64 maintainer scripts through binfmt_misc + qemu-user-static;
 # containers often have binfmt_misc unmounted, so qemu-user-static's own registration did not land
 binfmt() {

@@ -5,7 +5,7 @@
 
 #include "util/util.h"
 
-const char *const kiln_feature_names[] = {"serial-console", "uefi", "nvme", "tpm", "gpu", "hot-add-disk", "private-network", "multiqueue", "secure-boot", "update", "rdma", NULL};
+const char *const kiln_feature_names[] = {"serial-console", "uefi", "nvme", "tpm", "gpu", "hot-add-disk", "private-network", "multiqueue", "secure-boot", "update", "rdma", "iscsi", NULL};
 
 unsigned kiln_feature_parse(const char *name)
 {

@@ -15,6 +15,7 @@ enum kiln_feature {
     FEAT_SECURE_BOOT = 1u << 8, /* UEFI firmware that enforces Secure Boot with keys enrolled */
     FEAT_UPDATE = 1u << 9,      /* an update server (kiln serve --gallery) the nodes are pointed at */
     FEAT_RDMA = 1u << 10,       /* RDMA between the nodes: on qemu soft-RoCE (rdma_rxe) over the private network */
+    FEAT_ISCSI = 1u << 11,      /* an iSCSI target on the host for the environment (struct kiln_iscsi) */
 };
 
 struct kiln_req {

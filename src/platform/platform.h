@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/req.h"
 #include "node/node.h"
@@ -19,6 +20,13 @@ struct kiln_patterns;
  * pairs, its MAC starting with this prefix. */
 #define KILN_MULTIQUEUE_MAC_PREFIX "52:54:02"
 
+/* Feature iscsi: the target the platform serves an environment, as its guests reach it. */
+struct kiln_iscsi {
+    char *portal;       /* HOST:PORT, e.g. "10.0.2.2:41234" */
+    char *iqn;          /* the target's name; its LUN 1 is the disk */
+    uint64_t lun_bytes; /* LUN 1's size */
+};
+
 struct kiln_env {
     int id;
     char *name;
@@ -26,6 +34,7 @@ struct kiln_env {
     size_t nnodes;
     struct kiln_req spec; /* what it was deployed with */
     bool bad;
+    struct kiln_iscsi *iscsi; /* with feature iscsi; NULL otherwise */
     void *priv;
 };
 

@@ -6,7 +6,8 @@
  * on the same state directory; Secure Boot is OVMF's SMM build with a copy of a variable
  * store that has keys enrolled. A node that needs a GPU gets a host PCI device bound to
  * vfio-pci (platform.qemu.gpu, $KILN_GPU) of its own. Feature rdma is the private network,
- * over which the hpc cases bring up soft-RoCE (rdma_rxe) in the guests. */
+ * over which the hpc cases bring up soft-RoCE (rdma_rxe) in the guests. An environment that
+ * needs iSCSI gets its own tgtd (iscsi.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
@@ -21,6 +22,7 @@
 #include "node/console.h"
 #include "platform/accel.h"
 #include "platform/platform.h"
+#include "platform/iscsi.h"
 #include "platform/l2hub.h"
 #include "platform/mqtap.h"
 #include "platform/ntp.h"
@@ -38,6 +40,7 @@
 #define MAX_DISKS 8
 #define DATA_DISK_MB 1024
 #define MAX_HOT_DISKS 4
+#define ISCSI_LUN_BYTES (256ull << 20) /* sparse: costs the host what the guest writes */
 
 struct qemu_priv {
     const struct kiln_arch *arch; /* the guests': qemu binary, machine, firmware, console */
@@ -47,6 +50,7 @@ struct qemu_priv {
     char *image_format;
     struct ntp_server *ntp; /* the guests' time source, when port 123 was free */
     char *swtpm;            /* the swtpm program; NULL: none, so feature tpm is not offered */
+    char *tgtd, *tgtadm;    /* tgt's programs; NULL: feature iscsi is not offered */
     const char *fw_vars;    /* the variable store each node starts from a copy of */
     pid_t update_pid;       /* kiln serve --gallery for platform.qemu.update; 0: none */
     char **gpus;            /* host PCI devices that can be passed through */
@@ -55,10 +59,11 @@ struct qemu_priv {
     char *gpu_why;          /* why no device can be passed through (ngpus 0) */
 };
 
-/* env->priv when the environment has a private network */
-struct l2hub_env {
-    struct l2hub *hub;
+/* env->priv: what an environment shares */
+struct qemu_env {
+    struct l2hub *hub; /* with a private network */
     char *hub_path;
+    struct iscsi_target iscsi; /* with feature iscsi */
 };
 
 struct qemu_node {
@@ -142,18 +147,18 @@ static int secure_boot_firmware(const struct kiln_qemu_conf *q, struct qemu_priv
     return 0;
 }
 
-/* swtpm: $KILN_SWTPM when set (a path; empty or missing: no TPM offered), else the first
- * executable swtpm in $PATH. NULL when there is none. */
-static char *find_swtpm(void)
+/* A helper program (swtpm, tgtd, tgtadm): $VAR when set (a path; empty or missing: the
+ * feature is not offered), else the first executable NAME in $PATH or /usr/sbin (where tgt
+ * installs, outside an ordinary user's PATH). NULL when there is none. */
+static char *find_program(const char *var, const char *name)
 {
-    const char *env = getenv("KILN_SWTPM");
+    const char *env = getenv(var);
     if (env) return *env && access(env, X_OK) == 0 ? xstrdup(env) : NULL;
     const char *path = getenv("PATH");
-    if (!path) return NULL;
-    _cleanup_free_ char *dirs = xstrdup(path);
+    _cleanup_free_ char *dirs = xasprintf("%s:/usr/sbin", path ? path : "");
     char *save = NULL;
     for (char *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
-        char *f = path_join(d, "swtpm");
+        char *f = path_join(d, name);
         if (access(f, X_OK) == 0) return f;
         free(f);
     }
@@ -168,7 +173,7 @@ unsigned kiln_qemu_host_features(const struct kiln_arch *arch, char *why, size_t
     if (first_existing(arch->fw_code) && first_existing(arch->fw_vars)) f |= FEAT_UEFI;
     else sbuf_printf(&b, "no uefi: no %s firmware (apt-get install %s); ", arch->name, arch->fw_package);
     /* the TPM as deploy would start it: the same swtpm, and it must run */
-    _cleanup_free_ char *sw = find_swtpm(), *out = NULL;
+    _cleanup_free_ char *sw = find_program("KILN_SWTPM", "swtpm"), *out = NULL;
     char *argv[] = {sw, "socket", "--tpm2", "--print-capabilities", NULL};
     int rc = sw ? proc_run(argv, 10000, &out) : -ENOENT;
     if (rc == 0 && out && strstr(out, "\"tpm-2.0\"")) f |= FEAT_TPM;
@@ -324,9 +329,16 @@ static int qemu_init(struct kiln_platform_ctx *p)
     qp->fw_vars = first_existing(qp->arch->fw_vars);
     if (q->secure_boot != SB_OFF && secure_boot_firmware(q, qp) < 0) return -EINVAL;
     if (q->firmware == FW_UEFI && firmware_code(p, qp) < 0) return -EIO;
-    qp->swtpm = find_swtpm();
+    qp->swtpm = find_program("KILN_SWTPM", "swtpm");
     find_gpus(q, qp);
     if (qp->swtpm) log_debug("qemu: TPMs from %s", qp->swtpm);
+    qp->tgtd = find_program("KILN_TGTD", "tgtd");
+    qp->tgtadm = find_program("KILN_TGTADM", "tgtadm");
+    if (!qp->tgtd || !qp->tgtadm) {
+        free(qp->tgtd);
+        free(qp->tgtadm);
+        qp->tgtd = qp->tgtadm = NULL;
+    }
     char detail[256];
     qp->kvm_cpu = q->cpu_model ? q->cpu_model : "host";
     if (q->accel == ACCEL_TCG) {
@@ -371,6 +383,8 @@ static bool qemu_capable(struct kiln_platform_ctx *p, const struct kiln_req *nee
                false;
     if ((need->features & FEAT_TPM) && !qp->swtpm)
         return snprintf(why, sz, "needs feature tpm, swtpm is not installed (apt-get install swtpm)"), false;
+    if ((need->features & FEAT_ISCSI) && !qp->tgtd)
+        return snprintf(why, sz, "needs feature iscsi, tgt is not installed (apt-get install tgt: tgtd, tgtadm)"), false;
     if ((need->features & FEAT_SECURE_BOOT) && q->secure_boot == SB_OFF)
         return snprintf(why, sz, "needs feature secure-boot, platform.qemu.secure_boot is not set (ms or snakeoil)"),
                false;
@@ -662,7 +676,7 @@ static int qemu_power_on(struct kiln_node *n, char *why, size_t sz)
     }
     if (env->spec.features & FEAT_PRIVATE_NET) {
         ARG("-netdev"), ARG(OWN(xasprintf("dgram,id=l2,local.type=unix,local.path=%s,remote.type=unix,remote.path=%s",
-                                          l2_sock, ((struct l2hub_env *)env->priv)->hub_path)));
+                                          l2_sock, ((struct qemu_env *)env->priv)->hub_path)));
         ARG("-device"), ARG(OWN(xasprintf("virtio-net-pci,netdev=l2,mac=" KILN_PRIVATE_MAC_PREFIX ":%02x:%02x:%02x",
                                           (id >> 16) & 0xff, (id >> 8) & 0xff, id & 0xff)));
     }
@@ -962,9 +976,23 @@ static int qemu_deploy_once(struct kiln_platform_ctx *p, struct kiln_env *env, b
         env->nodes = xcalloc((size_t)count, sizeof *env->nodes);
         for (int i = 0; i < count; i++) env->nodes[env->nnodes++] = platform_new_node(p);
     }
-    if (env->spec.features & FEAT_PRIVATE_NET) {
-        struct l2hub_env *le = xcalloc(1, sizeof *le);
-        env->priv = le;
+    if (!env->priv) env->priv = xcalloc(1, sizeof(struct qemu_env));
+    struct qemu_env *le = env->priv;
+    if ((env->spec.features & FEAT_ISCSI) && !env->iscsi) {
+        struct qemu_priv *qp = p->priv;
+        _cleanup_free_ char *backing = xasprintf("%s/%s-iscsi-lun1.img", p->work_dir, env->name);
+        _cleanup_free_ char *log = xasprintf("%s/%s-tgtd.log", p->run_dir, env->name);
+        _cleanup_free_ char *iqn = xasprintf("iqn.2026-01.dev.kiln:%s", env->name);
+        if (iscsi_target_start(&le->iscsi, qp->tgtd, qp->tgtadm, backing, ISCSI_LUN_BYTES, iqn, log, why, sz) < 0)
+            return -EIO;
+        env->iscsi = xcalloc(1, sizeof *env->iscsi);
+        env->iscsi->portal = xasprintf("10.0.2.2:%d", le->iscsi.port);
+        env->iscsi->iqn = xstrdup(iqn);
+        env->iscsi->lun_bytes = ISCSI_LUN_BYTES;
+        log_info("%s: iSCSI target %s on 127.0.0.1:%d (guests: %s), tgtd pid %d", env->name, iqn, le->iscsi.port,
+                 env->iscsi->portal, (int)le->iscsi.pid);
+    }
+    if ((env->spec.features & FEAT_PRIVATE_NET) && !le->hub) {
         le->hub_path = xasprintf("%s/%s-l2.sock", p->work_dir, env->name);
         char **ports = xcalloc((size_t)count, sizeof *ports);
         for (int i = 0; i < count; i++) ports[i] = xasprintf("%s/%s/l2.sock", p->work_dir, env->nodes[i]->name);
@@ -1052,7 +1080,7 @@ fail:
 static void qemu_destroy(struct kiln_platform_ctx *p, struct kiln_env *env)
 {
     struct qemu_priv *qp = p->priv;
-    struct l2hub_env *le = env ? env->priv : NULL;
+    struct qemu_env *le = env ? env->priv : NULL;
     for (size_t i = 0; env && i < env->nnodes; i++) {
         struct kiln_node *n = env->nodes[i];
         struct qemu_node *qn = n->priv;
@@ -1071,11 +1099,21 @@ static void qemu_destroy(struct kiln_platform_ctx *p, struct kiln_env *env)
         }
     }
     if (le) {
-        unsigned long frames = l2hub_stop(le->hub);
-        log_debug("%s: private network carried %lu frame(s)", env->name, frames);
+        if (le->hub) {
+            unsigned long frames = l2hub_stop(le->hub);
+            log_debug("%s: private network carried %lu frame(s)", env->name, frames);
+        }
+        /* after the VMs: no initiator is left to retry against a target going away */
+        iscsi_target_stop(&le->iscsi);
         free(le->hub_path);
         free(le);
         env->priv = NULL;
+    }
+    if (env && env->iscsi) {
+        free(env->iscsi->portal);
+        free(env->iscsi->iqn);
+        free(env->iscsi);
+        env->iscsi = NULL;
     }
 }
 
@@ -1093,6 +1131,8 @@ static void qemu_fini(struct kiln_platform_ctx *p)
     free(qp->gpus);
     free(qp->gpu_used);
     free(qp->gpu_why);
+    free(qp->tgtd);
+    free(qp->tgtadm);
     free(qp);
     p->priv = NULL;
 }

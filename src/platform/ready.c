@@ -20,7 +20,7 @@ static bool ready_capable(struct kiln_platform_ctx *p, const struct kiln_req *ne
     size_t have = p->rb->platform.nready;
     if ((size_t)kiln_req_nodes(need) > have)
         return snprintf(why, sz, "needs nodes>=%d, ready platform has %zu", kiln_req_nodes(need), have), false;
-    unsigned unsupported = need->features & (FEAT_SERIAL_CONSOLE | FEAT_HOT_ADD_DISK | FEAT_GPU | FEAT_PRIVATE_NET | FEAT_MULTIQUEUE | FEAT_UPDATE | FEAT_RDMA);
+    unsigned unsupported = need->features & (FEAT_SERIAL_CONSOLE | FEAT_HOT_ADD_DISK | FEAT_GPU | FEAT_PRIVATE_NET | FEAT_MULTIQUEUE | FEAT_UPDATE | FEAT_RDMA | FEAT_ISCSI);
     if (unsupported) {
         char f[128];
         kiln_features_format(unsupported, f, sizeof f);

@@ -1,10 +1,11 @@
 /* Area storage: the root filesystem, stable device names, disks added at run time,
- * NVMe, filesystem health, swap, and I/O as metrics. */
+ * NVMe, filesystem health, swap, I/O as metrics, and an iSCSI LUN the platform serves. */
 #include <errno.h>
 
 #include "node/node.h"
 #include "platform/platform.h"
 #include "suites/decide.h"
+#include "suites/decide_containers.h"
 #include "util/timeutil.h"
 #include "util/util.h"
 #include "util/yaml.h"
@@ -230,4 +231,58 @@ KILN_CASE(perf_storage_io,
         case_metric(t, m[i].key, strtod(v, NULL), m[i].unit);
     }
     return CASE_PASS;
+}
+
+/* verify_iscsi_login's guest script: $1 portal, $2 IQN, $3 kiln-guest. Each step prints
+ * "@step NAME RC" and its output (decide_iscsi_login reads them); the script stops at the
+ * first failure, then logs out when it logged in, and always forgets the target's records.
+ * Discovery lists the portal as the target sees itself (127.0.0.1 behind user-mode NAT), so
+ * the login goes to a record made for the address the guest reaches. */
+static const char ISCSI_SCRIPT[] =
+    "P=$1; T=$2; H=$3; M=/run/kiln-iscsi; D=/dev/disk/by-path/ip-$P-iscsi-$T-lun-1\n"
+    "step() { n=$1; shift; o=$(\"$@\" 2>&1); r=$?; echo \"@step $n $r\"; [ -n \"$o\" ] && printf '%s\\n' \"$o\"; return $r; }\n"
+    "wait_dev() { i=0; while [ ! -b \"$1\" ] && [ $i -lt 30 ]; do udevadm settle >/dev/null 2>&1; sleep 1; i=$((i+1)); done; "
+    "[ -b \"$1\" ] || { echo \"no $1 after ${i} s\"; return 1; }; readlink -f \"$1\"; }\n"
+    "discover() { iscsiadm -m discovery -t sendtargets -p \"$P\"; }\n"
+    "login() { iscsiadm -m node -o new -T \"$T\" -p \"$P\" >/dev/null && iscsiadm -m node -T \"$T\" -p \"$P\" --login; }\n"
+    "partition() { \"$H\" mbr \"$D\" && wait_dev \"$D-part1\"; }\n"
+    "mkfs_() { mkfs.ext4 -q -F \"$D-part1\"; }\n"
+    "mount_() { mkdir -p $M && mount \"$D-part1\" $M; }\n"
+    "write_() { head -c 8388608 /dev/urandom > $M/data && sync && sha256sum < $M/data; }\n"
+    "remount() { umount $M && echo 3 > /proc/sys/vm/drop_caches && mount \"$D-part1\" $M; }\n"
+    "read_() { sha256sum < $M/data; }\n"
+    "logout_() { umount $M 2>/dev/null; iscsiadm -m node -T \"$T\" -p \"$P\" --logout; }\n"
+    "sessions() { iscsiadm -m session 2>&1 | grep -F \"$T\"; return 0; }\n"
+    "in=0\n"
+    "step discover discover && step login login && in=1 && step device wait_dev \"$D\" && step partition partition && "
+    "step mkfs mkfs_ && step mount mount_ && step write write_ && step remount remount && step read read_\n"
+    "if [ $in = 1 ]; then step logout logout_; else echo '@step logout 0'; echo 'never logged in'; fi\n"
+    "step sessions sessions\n"
+    "iscsiadm -m node -o delete -T \"$T\" >/dev/null 2>&1; iscsiadm -m discoverydb -t sendtargets -p \"$P\" -o delete "
+    ">/dev/null 2>&1; rmdir $M 2>/dev/null; exit 0\n";
+
+KILN_CASE(verify_iscsi_login,
+          .area = "storage", .priority = 3, .timeout_s = 420,
+          .description = "The guest's iSCSI initiator (open-iscsi) discovers the platform's target, logs in, "
+                         "partitions, formats, writes and reads back data with a checksum, and logs out",
+          .requires = {.features = FEAT_ISCSI})
+{
+    const struct kiln_iscsi *is = t->env ? t->env->iscsi : NULL;
+    if (!is) return case_skip(t, "the platform gave this environment no iSCSI target");
+    struct gcap has = {0}, run = {0};
+    if (guest_capture(t, NULL, "command -v iscsiadm", &has) < 0) return CASE_FAIL;
+    int status = has.status;
+    gcap_free(&has);
+    if (status != 0) return case_skip(t, "the guest has no iSCSI initiator (iscsiadm: open-iscsi)");
+    const char *helper = guest_helper(t);
+    if (!helper) return CASE_FAIL;
+    _cleanup_free_ char *script = shell_quote(ISCSI_SCRIPT), *portal = shell_quote(is->portal),
+                       *iqn = shell_quote(is->iqn), *h = shell_quote(helper);
+    _cleanup_free_ char *cmd = xasprintf("sh -c %s kiln-iscsi %s %s %s", script, portal, iqn, h);
+    case_log(t, "target %s at %s (LUN 1: %llu MiB)", is->iqn, is->portal, (unsigned long long)(is->lun_bytes >> 20));
+    if (guest_capture(t, NULL, cmd, &run) < 0) return CASE_FAIL;
+    struct verdict v = {0};
+    decide_iscsi_login(run.out, is->iqn, &v);
+    gcap_free(&run);
+    return case_verdict(t, &v);
 }

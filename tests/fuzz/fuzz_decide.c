@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "suites/decide.h"
+#include "suites/decide_containers.h"
 #include "suites/decide_cvm.h"
 #include "suites/decide_hpc.h"
 #include "util/util.h"
@@ -135,6 +136,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     decide_vmcore(&b, &a, &v), run(&v);
     decide_gpu_visible(&a, status & 2 ? NULL : &b, &v, &gpus), run(&v);
     decide_gpu_driver(&a, status & 2 ? NULL : &c, &v), run(&v);
+    enum ctr_runtime rt;
+    decide_container_runtime(&a, &rt, &v), run(&v);
+    decide_container_run(&b, &a, 3, part[2], &v), run(&v);
+    decide_container_isolation(part[2], &a, 67108864, "50000 100000", &v), run(&v);
+    decide_container_oom(&a, 64, 256, part[1], part[2], &v), run(&v);
+    decide_kubelet_prerequisites(part[0], (enum ctr_runtime)(status & 3), status & 4, &v), run(&v);
+    decide_iscsi_login(part[0], part[1], &v), run(&v);
 
     gfiles_free(&f);
     free(buf);

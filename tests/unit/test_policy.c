@@ -38,6 +38,9 @@ int main(void)
     ok(!policy_in_list(suid, "/usr/bin/find") && !policy_in_list(suid, "/usr/bin/bash"),
        "base: a SUID find or bash is still a finding");
 
+    ok(policy_get(base, "containers", "kubelet_node") && streq(policy_get(base, "containers", "kubelet_node")->scalar, "false"),
+       "base: a guest need not be a kubelet node");
+
     rb.policy_profile = "hardened";
     struct ynode *hard = suite_policy(&t);
     ok(hard != NULL, "the hardened profile loads");
@@ -47,9 +50,21 @@ int main(void)
     ok(y_get(policy_get(hard, "security", "sshd"), "passwordauthentication") != NULL, "hardened: password authentication");
     ok(y_get(policy_get(hard, "security", "sshd"), "permitrootlogin") != NULL, "hardened keeps the base's sshd keys");
 
+    const struct ynode *fwd = sysctl_of(hard, "net.ipv4.ip_forward");
+    ok(fwd && fwd->kind == YN_SEQ && fwd->n == 1 && streq(fwd->items[0]->scalar, "0"), "hardened: ip_forward is flagged");
+
+    rb.policy_profile = "container-host";
+    struct ynode *ch = suite_policy(&t);
+    ok(ch != NULL, "the container-host profile loads");
+    fwd = sysctl_of(ch, "net.ipv4.ip_forward");
+    ok(fwd && fwd->kind == YN_SEQ && fwd->n == 1 && streq(fwd->items[0]->scalar, "1"), "container-host: ip_forward is required");
+    ok(sysctl_of(ch, "net.bridge.bridge-nf-call-iptables") != NULL, "container-host: bridged traffic through iptables");
+    ok(policy_get(ch, "containers", "kubelet_node") && streq(policy_get(ch, "containers", "kubelet_node")->scalar, "true"),
+       "container-host: every node is a kubelet node");
+
     rb.policy_profile = "paranoid";
     ok(suite_policy(&t) == NULL, "an unknown profile fails");
-    has(res.reason, "has no profile \"paranoid\" (it has: hardened)", "naming the profiles there are");
+    has(res.reason, "has no profile \"paranoid\" (it has: hardened, container-host)", "naming the profiles there are");
     free(res.reason);
     return tap_done();
 }

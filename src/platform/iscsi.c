@@ -1,0 +1,161 @@
+/* tgtd per environment (iscsi.h). tgtd -f stays in the foreground, a tracked child of kiln
+ * (proc_spawn: its own process group, ended with kiln on every path, kill -9 included); tgtadm
+ * talks to it over the management socket its -C port names. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "platform/iscsi.h"
+#include "util/fs.h"
+#include "util/proc.h"
+#include "util/timeutil.h"
+#include "util/util.h"
+
+#define TGTD_RUN_DIR "/var/run/tgtd"
+#define START_MS 10000
+
+/* tgtadm -C CTL --lld iscsi ARGS...: 0, or -EIO with its output in why. */
+static int tgtadm(const struct iscsi_target *t, const char *const *args, char **out, char *why, size_t sz)
+{
+    char ctl[16];
+    snprintf(ctl, sizeof ctl, "%d", t->ctl);
+    const char *argv[24] = {t->tgtadm, "-C", ctl, "--lld", "iscsi"};
+    size_t n = 5;
+    for (; *args && n < 23; args++) argv[n++] = *args;
+    argv[n] = NULL;
+    char *o = NULL;
+    int r = proc_run((char *const *)argv, 10000, &o);
+    if (r != 0) {
+        struct sbuf cmd = {0};
+        for (size_t i = 5; i < n; i++) sbuf_printf(&cmd, " %s", argv[i]);
+        snprintf(why, sz, "tgtadm%s failed (%d): %s", cmd.s, r, o ? strstrip(o) : "");
+        sbuf_free(&cmd);
+    }
+    if (out) *out = o;
+    else free(o);
+    return r == 0 ? 0 : -EIO;
+}
+
+static void ctl_files_remove(int ctl)
+{
+    _cleanup_free_ char *sock = xasprintf(TGTD_RUN_DIR "/socket.%d", ctl);
+    _cleanup_free_ char *lock = xasprintf("%s.lock", sock);
+    unlink(sock);
+    unlink(lock);
+}
+
+/* Whether no process holds management port ctl's lock (tgtd takes it with lockf before it
+ * binds its socket): a port another tgtd holds would send our tgtadm to that one. Files of a
+ * port nobody holds are a killed tgtd's (kill -9 of kiln leaves them): removed. */
+static bool ctl_free(int ctl)
+{
+    _cleanup_free_ char *lock = xasprintf(TGTD_RUN_DIR "/socket.%d.lock", ctl);
+    int fd = open(lock, O_RDWR | O_CLOEXEC);
+    if (fd < 0) return errno == ENOENT;
+    bool free_ = lockf(fd, F_TEST, 0) == 0;
+    close(fd);
+    if (free_) ctl_files_remove(ctl);
+    return free_;
+}
+
+/* Waits for tgtd to answer on its management port and reads its portal's port: 0, -EAGAIN
+ * when tgtd exited (another took the port first: try the next), -EIO after START_MS. */
+static int wait_portal(struct iscsi_target *t, const char *log, char *why, size_t sz)
+{
+    static const char *const show[] = {"--op", "show", "--mode", "portal", NULL};
+    for (int64_t deadline = now_ms() + START_MS;; usleep(50000)) {
+        if (proc_wait(t->pid, 0, NULL) == 0) {
+            t->pid = 0; /* reaped */
+            char *l = NULL;
+            read_file(log, 2048, &l, NULL);
+            snprintf(why, sz, "tgtd exited at start: %s", l ? strstrip(l) : "");
+            free(l);
+            return -EAGAIN;
+        }
+        char *out = NULL;
+        if (tgtadm(t, show, &out, why, sz) == 0) {
+            /* "Portal: 127.0.0.1:PORT,1" */
+            const char *p = out ? strstr(out, "127.0.0.1:") : NULL;
+            long port = 0;
+            if (p) port = strtol(p + 10, NULL, 10);
+            free(out);
+            if (port <= 0 || port > 65535) return snprintf(why, sz, "tgtd shows no portal on 127.0.0.1"), -EIO;
+            t->port = (int)port;
+            return 0;
+        }
+        free(out);
+        if (now_ms() > deadline) return -EIO;
+    }
+}
+
+int iscsi_target_start(struct iscsi_target *t, const char *tgtd, const char *tgtadm_prog, const char *backing,
+                       uint64_t lun_bytes, const char *iqn, const char *log, char *why, size_t sz)
+{
+    *t = (struct iscsi_target){0};
+    t->tgtadm = xstrdup(tgtadm_prog);
+    int fd = open(backing, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0 || ftruncate(fd, (off_t)lun_bytes) < 0) {
+        snprintf(why, sz, "cannot make the LUN's file %s: %s", backing, strerror(errno));
+        if (fd >= 0) close(fd), unlink(backing);
+        free(t->tgtadm);
+        t->tgtadm = NULL;
+        return -EIO;
+    }
+    close(fd);
+    t->backing = xstrdup(backing);
+    mkdir_p(TGTD_RUN_DIR, 0755);
+    int r = -EIO;
+    /* management ports spread by pid: concurrent runs rarely meet, and a taken one is skipped */
+    for (int attempt = 0; attempt < 32 && r != 0; attempt++) {
+        int ctl = 20000 + (int)(((unsigned)getpid() * 131u + (unsigned)attempt * 977u) % 40000u);
+        if (!ctl_free(ctl)) continue;
+        t->ctl = ctl;
+        _cleanup_free_ char *cport = xasprintf("%d", ctl);
+        char *argv[] = {(char *)tgtd, "-f", "-C", cport, "--iscsi", "portal=127.0.0.1:0", NULL};
+        FILE *lf = fopen(log, "ae");
+        r = proc_spawn(argv, -1, lf ? fileno(lf) : -1, lf ? fileno(lf) : -1, &t->pid);
+        if (lf) fclose(lf);
+        if (r < 0) {
+            t->pid = 0;
+            snprintf(why, sz, "cannot start %s: %s", tgtd, strerror(-r));
+            break;
+        }
+        r = wait_portal(t, log, why, sz);
+        if (r == -EAGAIN) continue;
+        if (r < 0) break;
+        const char *new_target[] = {"--op", "new", "--mode", "target", "--tid", "1", "-T", iqn, NULL};
+        const char *new_lun[] = {"--op", "new", "--mode", "logicalunit", "--tid", "1", "--lun", "1", "-b", backing, NULL};
+        const char *bind[] = {"--op", "bind", "--mode", "target", "--tid", "1", "-I", "ALL", NULL};
+        r = tgtadm(t, new_target, NULL, why, sz);
+        if (r == 0) r = tgtadm(t, new_lun, NULL, why, sz);
+        if (r == 0) r = tgtadm(t, bind, NULL, why, sz);
+        break;
+    }
+    if (r != 0) {
+        if (!t->ctl) snprintf(why, sz, "no free tgtd management port (all of 32 tried are held)");
+        iscsi_target_stop(t);
+        return -EIO;
+    }
+    return 0;
+}
+
+void iscsi_target_stop(struct iscsi_target *t)
+{
+    if (t->pid > 0) {
+        char why[256];
+        static const char *const del[] = {"--op", "delete", "--mode", "target", "--tid", "1", "--force", NULL};
+        static const char *const quit[] = {"--op", "delete", "--mode", "system", NULL};
+        tgtadm(t, del, NULL, why, sizeof why);
+        /* tgtd ignores SIGTERM; asked this way it exits, and SIGKILL is the fallback */
+        tgtadm(t, quit, NULL, why, sizeof why);
+        if (proc_wait(t->pid, 2000, NULL) < 0) proc_kill(t->pid, 0);
+        ctl_files_remove(t->ctl);
+    }
+    t->pid = 0;
+    if (t->backing) unlink(t->backing);
+    free(t->backing);
+    free(t->tgtadm);
+    t->backing = t->tgtadm = NULL;
+}

@@ -1,0 +1,68 @@
+#!/bin/sh
+# Feature iscsi's target lifecycle on the busybox image, which has no initiator: kiln starts a
+# tgtd for the environment on 127.0.0.1 only (a port the kernel picked), verify_iscsi_login is
+# skipped naming the missing initiator, and no tgtd, management socket or LUN file is left
+# after the run, after SIGINT or after kill -9; without tgt the case is skipped saying so and no
+# VM boots. Busybox boots only (about a minute under TCG). The full login round on an image with
+# open-iscsi, and the defect LUNs, are in containers.sh (make check-long).
+. "$(dirname "$0")/lib.sh"
+command -v tgtd >/dev/null || [ -x /usr/sbin/tgtd ] || { echo "tgt is not installed (scripts/deps.sh installs it)"; exit 77; }
+# tgtd processes that run (a zombie, reparented after kill -9 of kiln, is dead already)
+ntgtd() { ps -eo stat=,comm= | awk '$2 == "tgtd" && $1 !~ /^Z/' | wc -l; }
+before=$(ntgtd)
+expect_no_tgtd() {
+    [ "$(ntgtd)" -le "$before" ] || { pgrep -ax tgtd >&2; fail "a tgtd kiln started is still running"; }
+}
+
+busybox_runbook iscsi > run.yml <<'YAML'
+testcase:
+  - criteria: { name: verify_iscsi_login }
+YAML
+"$KILN" run --runs-dir runs run.yml > out.txt 2>&1 || { cat out.txt; fail "the run failed"; }
+cat out.txt
+r=runs/latest/results.json
+expect_jq "$r" '.cases[0].status' skipped
+expect_jq "$r" '.cases[0].reason' "the guest has no iSCSI initiator (iscsiadm: open-iscsi)"
+expect_in runs/latest/kiln.log "iSCSI target iqn.2026-01.dev.kiln:"
+# loopback only, on the port the kernel picked: the log names it, and tgtd listened there
+port=$(sed -n 's/.*iSCSI target [^ ]* on 127\.0\.0\.1:\([0-9]*\) (guests: 10\.0\.2\.2:\1).*/\1/p' runs/latest/kiln.log)
+[ -n "$port" ] || fail "kiln.log does not name the portal 127.0.0.1:PORT with the guests' 10.0.2.2:PORT"
+log=$(ls runs/latest/*-tgtd.log 2>/dev/null | head -n 1)
+[ -n "$log" ] || fail "no tgtd log in the run directory"
+expect_no_tgtd
+[ -z "$(ls "$TMPDIR"/kiln-run-*/*-iscsi-lun1.img 2>/dev/null)" ] || fail "the LUN's file was left"
+note "target on 127.0.0.1:$port, case skipped for the missing initiator, tgtd gone"
+
+# SIGINT and kill -9 while the VM boots: tgtd ends with kiln
+for sig in INT KILL; do
+    export TMPDIR=$T/tmp-$sig
+    mkdir -p "$TMPDIR"
+    "$KILN" run --runs-dir runs-$sig run.yml > out-$sig.txt 2>&1 &
+    pid=$!
+    i=0
+    until pgrep -f "qemu-system-x86_64 -name kiln-node0 .*$TMPDIR/" >/dev/null; do
+        i=$((i + 1)); [ $i -lt 600 ] || { kill -9 $pid; cat out-$sig.txt; fail "qemu never started"; }
+        sleep 0.1
+    done
+    [ "$(ntgtd)" -gt "$before" ] || fail "no tgtd runs beside the VM whose environment needs iSCSI"
+    ctl=$(pgrep -ax tgtd | sed -n 's/.* -C \([0-9]*\) .*/\1/p' | tail -n 1)
+    sleep 1
+    kill -$sig $pid
+    wait $pid
+    rc=$?
+    [ "$sig" = KILL ] || [ "$rc" -eq 130 ] || { cat out-$sig.txt; fail "kiln exited $rc after SIG$sig, expected 130"; }
+    sleep 0.5
+    expect_no_tgtd
+    expect_no_qemu
+    [ "$sig" = KILL ] || [ ! -e "/var/run/tgtd/socket.$ctl" ] || fail "tgtd's management socket $ctl was left after SIGINT"
+done
+export TMPDIR=$T/tmp
+note "no tgtd or qemu left after SIGINT and kill -9"
+
+# no tgt: the case is skipped saying why, and no VM boots
+KILN_TGTD= "$KILN" run --runs-dir runs-n run.yml > out-n.txt 2>&1 || { cat out-n.txt; fail "the run without tgt failed"; }
+r=runs-n/latest/results.json
+expect_jq "$r" '.cases[0].status' skipped
+expect_jq "$r" '.cases[0].reason' "needs feature iscsi, tgt is not installed (apt-get install tgt: tgtd, tgtadm)"
+[ ! -e runs-n/latest/nodes ] || fail "a VM was deployed though the case was skipped"
+exit 0
