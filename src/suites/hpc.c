@@ -195,6 +195,7 @@ KILN_CASE(perf_rdma,
     if (!policy) return CASE_FAIL;
     struct rdma_node r[2] = {0};
     if (rdma_pair(t, r) != CASE_PASS) return CASE_FAIL;
+    enum { PERF_ATTEMPTS = 3 };
     /* -F: a VM's CPU frequency readings differ, which perftest otherwise refuses */
     static const struct {
         const char *tool, *args, *column, *metric, *unit, *key;
@@ -212,19 +213,27 @@ KILN_CASE(perf_rdma,
         for (int k = 0; k < 2; k++)
             if (case_sh_on(t, r[k].n, has, NULL, NULL) != 0)
                 return case_fail(t, "%s lacks %s (perftest)", r[k].n->name, runs[i].tool);
-        struct gcap server = {0}, client = {0};
-        int rc = run_pair(t, r, runs[i].tool, "-d", "-x", runs[i].args, runs[i].port, &server, &client);
-        struct verdict v = {0};
-        double value = NAN;
-        if (rc == CASE_PASS) decide_perftest(runs[i].tool, runs[i].column, &server, &client, &v, &value);
-        gcap_free(&server);
-        gcap_free(&client);
-        if (rc != CASE_PASS) return rc;
-        if (v.kind != VERDICT_PASS) return case_verdict(t, &v);
-        case_log(t, "%s", v.reason);
-        verdict_free(&v);
-        double limit = hpc_threshold(policy, runs[i].key, runs[i].def);
-        if (case_metric_check(t, runs[i].metric, value, runs[i].unit, limit, runs[i].higher_is_better) != CASE_PASS)
+        double limit = hpc_threshold(policy, runs[i].key, runs[i].def), best = NAN;
+        /* Interference from the host only ever lowers a bandwidth or raises a latency (TCG
+         * vCPUs descheduled, soft-RoCE retransmitting), so a figure past the threshold is
+         * measured again, up to PERF_ATTEMPTS times, and the best one counts: one starved run
+         * must not fail a link that works. Every attempt is in the case's log. */
+        for (int attempt = 1; attempt <= PERF_ATTEMPTS; attempt++) {
+            struct gcap server = {0}, client = {0};
+            int rc = run_pair(t, r, runs[i].tool, "-d", "-x", runs[i].args, runs[i].port, &server, &client);
+            struct verdict v = {0};
+            double value = NAN;
+            if (rc == CASE_PASS) decide_perftest(runs[i].tool, runs[i].column, &server, &client, &v, &value);
+            gcap_free(&server);
+            gcap_free(&client);
+            if (rc != CASE_PASS) return rc;
+            if (v.kind != VERDICT_PASS) return case_verdict(t, &v);
+            case_log(t, "%s (attempt %d of at most %d)", v.reason, attempt, PERF_ATTEMPTS);
+            verdict_free(&v);
+            if (isnan(best) || (runs[i].higher_is_better ? value > best : value < best)) best = value;
+            if (runs[i].higher_is_better ? best >= limit : best <= limit) break;
+        }
+        if (case_metric_check(t, runs[i].metric, best, runs[i].unit, limit, runs[i].higher_is_better) != CASE_PASS)
             result = CASE_FAIL;
     }
     return result;
