@@ -89,7 +89,7 @@ vulnerability_feed: /nonexistent-feed.yml
 YAML
 expect_status 2 "$KILN" check prof.yml
 # each at the file:line:col of its value (busybox_runbook writes 11 lines before these)
-expect_in "$T/err" "prof.yml:12:17: policy_profile: $KILN_ROOT/data/policy.yml has no profile \"nonexist\" (it has: hardened)"
+expect_in "$T/err" "prof.yml:12:17: policy_profile: $KILN_ROOT/data/policy.yml has no profile \"nonexist\" (it has: hardened, container-host)"
 expect_in "$T/err" "prof.yml:13:21: vulnerability_feed: /nonexistent-feed.yml does not exist"
 # an unknown policy file, and one that is not YAML (located in the policy itself)
 busybox_runbook pol > pol.yml <<'YAML'
