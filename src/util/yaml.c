@@ -159,6 +159,10 @@ struct loader {
     size_t nodes, bytes;
     bool aliased; /* an alias was expanded: worth naming when a limit is hit */
     int docs, doc_line;
+    /* nodes a merge took out of the tree: an anchor may still point into them, so they live
+     * until the load ends */
+    struct ynode **detached;
+    size_t ndetached, capdetached;
 };
 
 static void load_error(struct loader *L, const yaml_mark_t *m, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -198,6 +202,7 @@ static struct ynode *ynode_copy(const struct ynode *n)
     struct ynode *c = xcalloc(1, sizeof *c);
     *c = *n;
     c->scalar = n->scalar ? xstrdup(n->scalar) : NULL;
+    c->anchored = false;
     c->items = NULL;
     c->n = c->cap = 0;
     for (size_t i = 0; i < n->n; i++) ynode_push(c, ynode_copy(n->items[i]));
@@ -238,6 +243,7 @@ static bool check_duplicates(struct loader *L, const struct ynode *map)
 
 static void add_anchor(struct loader *L, char *name, struct ynode *n, size_t nodes, size_t bytes)
 {
+    n->anchored = true;
     struct anchor *a = APPEND(L->anchors, L->nanchors, L->capanchors);
     a->name = name;
     a->node = n;
@@ -349,7 +355,16 @@ static int cmp_merge_rank(const void *a, const void *b)
  * and PyYAML (hence LISA) resolves: a plain "<<" key whose value is a mapping or a list of
  * mappings adds their keys the mapping does not set itself; an earlier source wins over a later
  * one. The merged nodes are moved, not copied (an alias was charged when it was copied), so a
- * merge adds no node; the pairs are sorted once, O(n log n). A quoted "<<" is an ordinary key. */
+ * merge adds no node, except from a source that is itself an anchor (<<: &a {...}), which a
+ * later *a must still find whole: its pairs are copied (at most once each, so the tree stays
+ * within twice the limits). What the merge drops (the "<<" pair, values a key of the mapping
+ * overrides) is detached, not freed, as an anchor may point into it. The pairs are sorted
+ * once, O(n log n). A quoted "<<" is an ordinary key. */
+static void detach(struct loader *L, struct ynode *n)
+{
+    *APPEND(L->detached, L->ndetached, L->capdetached) = n;
+}
+
 static bool resolve_merge(struct loader *L, struct ynode *map)
 {
     size_t at = SIZE_MAX;
@@ -373,15 +388,20 @@ static bool resolve_merge(struct loader *L, struct ynode *map)
     for (size_t i = 0; i < map->n; i += 2)
         if (i != at) p[np] = (struct merge_pair){map->items[i], map->items[i + 1], np}, np++;
     for (size_t s = 0; s < nsrc; s++) {
-        for (size_t i = 0; i < srcs[s]->n; i += 2) p[np] = (struct merge_pair){srcs[s]->items[i], srcs[s]->items[i + 1], np}, np++;
-        srcs[s]->n = 0; /* its pairs now belong to p */
+        bool copy = srcs[s]->anchored || src->anchored;
+        for (size_t i = 0; i < srcs[s]->n; i += 2) {
+            struct ynode *k = srcs[s]->items[i], *v = srcs[s]->items[i + 1];
+            p[np] = copy ? (struct merge_pair){ynode_copy(k), ynode_copy(v), np} : (struct merge_pair){k, v, np};
+            np++;
+        }
+        if (!copy) srcs[s]->n = 0; /* its pairs now belong to p */
     }
     qsort(p, np, sizeof *p, cmp_merge_pair);
     size_t keep = 0;
     for (size_t i = 0; i < np; i++) {
         if (keep && streq(p[keep - 1].k->scalar, p[i].k->scalar)) {
-            ynode_free(p[i].k);
-            ynode_free(p[i].v);
+            detach(L, p[i].k);
+            detach(L, p[i].v);
         } else {
             p[keep++] = p[i];
         }
@@ -393,8 +413,8 @@ static bool resolve_merge(struct loader *L, struct ynode *map)
         ynode_push(map, p[i].v);
     }
     free(p);
-    ynode_free(key);
-    ynode_free(src);
+    detach(L, key);
+    detach(L, src);
     return true;
 }
 
@@ -443,6 +463,8 @@ static void loader_free(struct loader *L)
     }
     for (size_t i = 0; i < L->nanchors; i++) free(L->anchors[i].name);
     free(L->anchors);
+    for (size_t i = 0; i < L->ndetached; i++) ynode_free(L->detached[i]);
+    free(L->detached);
     yaml_parser_delete(&L->p);
 }
 

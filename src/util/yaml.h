@@ -18,6 +18,7 @@ struct ynode {
     const char *base;
     char *scalar;
     bool quoted;
+    bool anchored; /* the loader registered it under an &anchor (a copy never is) */
     struct ynode **items; /* seq: items; map: key, value, key, value ... */
     size_t n;             /* seq: items; map: 2 * pairs */
     size_t cap;

@@ -16,6 +16,7 @@
 . "$(dirname "$0")/lib.sh"
 command -v curl >/dev/null && command -v python3 >/dev/null || { echo "curl and python3 are needed"; exit 77; }
 data="$T/data"
+"$KILN" serve --init --data "$data" 2>/dev/null || fail "kiln serve --init"
 TA=$("$KILN" tenant add acme --data "$data" 2>/dev/null) || fail "tenant add acme"
 TB=$("$KILN" tenant add bob --data "$data" 2>/dev/null) || fail "tenant add bob"
 TR=$("$KILN" tenant add root --admin --data "$data" 2>/dev/null) || fail "tenant add root"

@@ -157,6 +157,30 @@ static void test_merge_keys(void)
     _cleanup_free_ char *e4 = load_err("m7.yml", "x: {<<: {a: 1}, <<: {b: 2}}\n", 27);
     has(e4, "duplicate key \"<<\"", "two merge keys in one mapping: a duplicate key, as in any mapping");
 
+    /* an anchor on a merge source, or inside a value the merge drops, still names its node
+     * whole afterwards (fuzz_yaml found a use after free here) */
+    struct diags d2 = {0};
+    const char *t9 = "x: {<<: &b {a: 1, c: 5}, c: 6}\ny: *b\nz: {a: 2, <<: {a: &k 1}}\nw: *k\nv: {<<: &l [{q: 1}]}\nu: *l\n";
+    struct ynode *n9 = yaml_load_string("m9.yml", t9, strlen(t9), &d2);
+    is_int(d2.n, 0, "anchored merge sources load");
+    struct ynode *y9 = y_get(n9, "y"), *x9 = y_get(n9, "x");
+    ok(y9 && y9->kind == YN_MAP && y9->n == 4, "an anchor on the merge source (<<: &b {...}) is whole for a later *b");
+    is_str(y9 && y_get(y9, "c") ? y_get(y9, "c")->scalar : "-", "5", "with its own values, not the merging map's");
+    is_str(x9 && y_get(x9, "c") ? y_get(x9, "c")->scalar : "-", "6", "while the merging map's own key wins in it");
+    is_str(y_get(n9, "w") ? y_get(n9, "w")->scalar : "-", "1", "an anchor inside a value the merge drops still names it");
+    is_str(y_get(y_get(n9, "z"), "a") ? y_get(y_get(n9, "z"), "a")->scalar : "-", "2", "and the mapping keeps its own value");
+    struct ynode *u9 = y_get(n9, "u");
+    ok(u9 && u9->kind == YN_SEQ && u9->n == 1 && u9->items[0]->n == 2, "an anchored list of sources is whole for a later alias");
+    ynode_free(n9);
+    diags_free(&d2);
+    /* the input fuzz_yaml found */
+    const char *t10 = "base: &b {a: 1, b: [x], y}\nmore: &m {a: 3, <<: *b}\nx:\n  <<: &b {a: 1, b: [x, ye: &b {1, l: [p, ase: &bq] }\n]}\n"
+                      "more: &m {a:  <3,<: *b}\n<<\": quoted\nx:\n  <<: [*m, *b]\n  a: 2\n\"<<\": [*m, *b]\n  a: 2\n\"<<\": quoted\n";
+    struct ynode *n10 = yaml_load_string("m10.yml", t10, strlen(t10), &d2);
+    ok(d2.n > 0, "the fuzzer's input is refused with a diagnostic, nothing read after a free");
+    ynode_free(n10);
+    diags_free(&d2);
+
     /* merging copies through aliases, each charged: 2000 merges of a 300-key mapping stop at the node limit */
     struct sbuf big = {0};
     sbuf_puts(&big, "a: &a {");
