@@ -400,19 +400,27 @@ static int parse_sig(char *text, const char *sp, struct parsed_sig *ps, char **e
     return 0;
 }
 
+/* Reads the minisign public key file path into pk (algorithm "Ed", key id, key). */
+static int load_pubkey(const char *path, uint8_t pk[PK_LEN], char **err)
+{
+    int r = crypto_ready(err);
+    if (r < 0) return r;
+    r = read_b64_file(path, pk, PK_LEN, err);
+    if (r < 0) return r;
+    if (memcmp(pk, "Ed", 2)) {
+        *err = xasprintf("%s: not an Ed25519 minisign public key", path);
+        return -EINVAL;
+    }
+    return 0;
+}
+
 /* Verifies m against a parsed signature with the public key file pubkey_path. */
 static int verify_msg(const char *pubkey_path, const struct msg *m, const struct parsed_sig *ps, const char *sp,
                       char **trusted, char **err)
 {
     uint8_t pk[PK_LEN];
-    int r = crypto_ready(err);
+    int r = load_pubkey(pubkey_path, pk, err);
     if (r < 0) return r;
-    r = read_b64_file(pubkey_path, pk, sizeof pk, err);
-    if (r < 0) return r;
-    if (memcmp(pk, "Ed", 2)) {
-        *err = xasprintf("%s: not an Ed25519 minisign public key", pubkey_path);
-        return -EINVAL;
-    }
     char a[17], b[17];
     key_id_hex(ps->sig + 2, a);
     key_id_hex(pk + 2, b);
@@ -577,26 +585,16 @@ int ms_sign_raw(const struct ms_seckey *k, const void *msg, size_t len, uint8_t 
 int ms_verify_raw(const char *pubkey_path, const void *msg, size_t len, const uint8_t sig[64], char **err)
 {
     uint8_t pk[PK_LEN];
-    int r = crypto_ready(err);
+    int r = load_pubkey(pubkey_path, pk, err);
     if (r < 0) return r;
-    r = read_b64_file(pubkey_path, pk, sizeof pk, err);
-    if (r < 0) return r;
-    if (memcmp(pk, "Ed", 2)) {
-        *err = xasprintf("%s: not an Ed25519 minisign public key", pubkey_path);
-        return -EINVAL;
-    }
     return ed_verify(pk + 10, msg, len, sig) ? 0 : -EPERM;
 }
 
 int ms_key_id(const char *pubkey_path, char key_id[17], char **err)
 {
     uint8_t pk[PK_LEN];
-    int r = read_b64_file(pubkey_path, pk, sizeof pk, err);
+    int r = load_pubkey(pubkey_path, pk, err);
     if (r < 0) return r;
-    if (memcmp(pk, "Ed", 2)) {
-        *err = xasprintf("%s: not an Ed25519 minisign public key", pubkey_path);
-        return -EINVAL;
-    }
     key_id_hex(pk + 2, key_id);
     return 0;
 }

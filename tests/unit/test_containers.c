@@ -14,22 +14,9 @@
 #include "image/oci_archive.h"
 #include "suites/decide_containers.h"
 #include "tap.h"
+#include "verdicts.h"
 #include "util/fs.h"
 #include "util/util.h"
-
-static struct gcap cap(int status, const char *out, const char *err)
-{
-    return (struct gcap){.status = status, .out = (char *)out, .err = (char *)(err ? err : "")};
-}
-
-static void expect(enum verdict_kind got, struct verdict *v, enum verdict_kind kind, const char *want, const char *what)
-{
-    static const char *const names[] = {"pass", "fail", "skip", "nothing"};
-    ok(got == kind && v->kind == kind, "%s: %s (got %s: %s)", what, names[kind], names[v->kind],
-       v->reason ? v->reason : "");
-    if (want) has(v->reason ? v->reason : "", want, what);
-    verdict_free(v);
-}
 
 static void test_runtime(void)
 {

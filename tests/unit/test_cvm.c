@@ -3,21 +3,8 @@
  * cannot be decided, for each. */
 #include "suites/decide_cvm.h"
 #include "tap.h"
+#include "verdicts.h"
 #include "util/util.h"
-
-static struct gcap cap(int status, const char *out, const char *err)
-{
-    return (struct gcap){.status = status, .out = (char *)out, .err = (char *)(err ? err : "")};
-}
-
-static void expect(enum verdict_kind got, struct verdict *v, enum verdict_kind kind, const char *want, const char *what)
-{
-    static const char *const names[] = {"pass", "fail", "skip", "nothing"};
-    ok(got == kind && v->kind == kind, "%s: %s (got %s: %s)", what, names[kind], names[v->kind],
-       v->reason ? v->reason : "");
-    if (want) has(v->reason ? v->reason : "", want, what);
-    verdict_free(v);
-}
 
 #define RS "\036"
 #define Z64 "0000000000000000000000000000000000000000000000000000000000000000"
