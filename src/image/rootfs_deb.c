@@ -103,7 +103,11 @@ int rootfs_deb(struct build_ctx *c, const char *dest)
         struct sbuf l = {0};
         sbuf_puts(&l, "deb ");
         if (srcs[i].signed_by) sbuf_printf(&l, "[signed-by=%s] ", srcs[i].signed_by);
-        sbuf_printf(&l, "%s %s", srcs[i].url, srcs[i].suite);
+        /* dpkg runs chrooted in the tree, where a file: mirror's pool is not: apt's copy method
+         * puts the .debs into the tree's archives (and so into kiln's cache) first */
+        const char *u = srcs[i].url;
+        if (startswith(u, "file:")) sbuf_printf(&l, "copy:%s %s", u + 5, srcs[i].suite);
+        else sbuf_printf(&l, "%s %s", u, srcs[i].suite);
         for (size_t k = 0; k < srcs[i].ncomponents; k++) sbuf_printf(&l, " %s", srcs[i].components[k]);
         lines[i] = sbuf_steal(&l);
     }
