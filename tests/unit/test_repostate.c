@@ -2,6 +2,11 @@
  * snapshot over file:// URLs, the deb and rpm source lists a spec makes, deb base.repos. */
 #include <errno.h>
 #include <jansson.h>
+#include <openssl/evp.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -220,6 +225,93 @@ static void test_snapshot(void)
     repo_states_free(st, 1);
 }
 
+/* A mirror on loopback (libmicrohttpd): InRelease missing, a redirect, a body past the size
+ * limit, a server error, one that never finishes. */
+static const char *http_release = "Suite: s\nDate: Tue, 01 Dec 2026 00:00:00 UTC\nSHA256:\n " H1 " 9 main/binary-amd64/Packages\n";
+
+static ssize_t slow_body(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)cls;
+    (void)max;
+    if (pos >= 4) return MHD_CONTENT_READER_END_OF_STREAM;
+    sleep(1); /* one byte a second: the client's 2 s budget runs out first */
+    buf[0] = 'x';
+    return 1;
+}
+
+static enum MHD_Result serve(void *cls, struct MHD_Connection *c, const char *url, const char *method, const char *version,
+                             const char *data, size_t *data_size, void **state)
+{
+    (void)cls, (void)method, (void)version, (void)data, (void)data_size, (void)state;
+    struct MHD_Response *r = NULL;
+    unsigned status = 404;
+    if (streq(url, "/a/dists/s/Release")) {
+        r = MHD_create_response_from_buffer(strlen(http_release), (void *)http_release, MHD_RESPMEM_PERSISTENT);
+        status = 200;
+    } else if (streq(url, "/b/dists/s/InRelease")) {
+        r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+        MHD_add_response_header(r, "Location", "/a/dists/s/Release");
+        status = 302;
+    } else if (streq(url, "/big/dists/s/InRelease")) {
+        size_t n = (8u << 20) + 1;
+        char *b = xmalloc(n);
+        memset(b, 'A', n);
+        r = MHD_create_response_from_buffer(n, b, MHD_RESPMEM_MUST_FREE);
+        status = 200;
+    } else if (streq(url, "/err/dists/s/InRelease")) {
+        r = MHD_create_response_from_buffer(5, (void *)"oops\n", MHD_RESPMEM_PERSISTENT);
+        status = 500;
+    } else if (streq(url, "/slow/dists/s/InRelease")) {
+        r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 1, slow_body, NULL, NULL);
+        status = 200;
+    } else r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    enum MHD_Result ret = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static void test_http(void)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct MHD_Daemon *d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL,
+                                            serve, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_END);
+    ok(d != NULL, "a mirror on loopback");
+    if (!d) return;
+    unsigned port = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT)->port;
+    char *comps[] = {"main"};
+    char *urls[5];
+    const char *names[] = {"a", "b", "big", "err", "slow"};
+    struct repo_src src[5];
+    for (int i = 0; i < 5; i++) {
+        urls[i] = xasprintf("http://127.0.0.1:%u/%s", port, names[i]);
+        src[i] = (struct repo_src){.url = urls[i], .suite = "s", .components = comps, .ncomponents = 1};
+    }
+    struct repo_state *st = NULL;
+    int r = repo_snapshot(src, 5, "amd64", 2, &st);
+    is_int(r, -EFBIG, "the first failure is the body past 8 MiB");
+    is_str(st[0].file, "Release", "InRelease 404: Release, as apt");
+    is_str(st[0].date, "Tue, 01 Dec 2026 00:00:00 UTC", "its Date over HTTP");
+    char sha[65];
+    uint8_t md[32];
+    unsigned ml;
+    EVP_Digest(http_release, strlen(http_release), md, &ml, EVP_sha256(), NULL);
+    for (int i = 0; i < 32; i++) snprintf(sha + 2 * i, 3, "%02x", md[i]);
+    is_str(st[0].sha256, sha, "the digest of the bytes served");
+    is_str(st[1].sha256, sha, "a redirect is followed to the same file");
+    _cleanup_free_ char *big = xasprintf("%s/dists/s/InRelease: larger than 8 MiB", urls[2]);
+    is_str(st[2].error, big, "a body past 8 MiB is cut off, saying so");
+    _cleanup_free_ char *err = xasprintf("%s/dists/s/InRelease: HTTP 500", urls[3]);
+    is_str(st[3].error, err, "a server error names the status");
+    has(st[4].error, "/slow/dists/s/InRelease: ", "a body that never ends stops at the timeout");
+    repo_states_free(st, 5);
+    struct repo_src slow = src[4];
+    ok(repo_snapshot(&slow, 1, "amd64", 2, &st) == -ETIMEDOUT, "as -ETIMEDOUT");
+    repo_states_free(st, 1);
+    for (int i = 0; i < 5; i++) free(urls[i]);
+    MHD_stop_daemon(d);
+}
+
 static struct image_spec *load(const char *yaml, struct diags *d)
 {
     _cleanup_free_ char *p = path_join(dir, "spec.yml");
@@ -306,6 +398,7 @@ int main(void)
     test_release();
     test_repomd();
     test_snapshot();
+    test_http();
     test_sources();
     rm_rf(dir);
     return tap_done();
