@@ -1,5 +1,6 @@
 /* Repository state for the rootfs cache key: Release / InRelease and repomd.xml parsing, the
- * snapshot over file:// URLs, the deb and rpm source lists a spec makes, deb base.repos. */
+ * snapshot over file:// and http:// (a loopback mirror: 404, redirect, size limit, 500, a body
+ * that never ends), the deb and rpm source lists a spec makes, deb base.repos. */
 #include <errno.h>
 #include <jansson.h>
 #include <openssl/evp.h>
