@@ -197,7 +197,8 @@ static int foreign_arch_check(struct build_ctx *c)
                        a->name, a->name, entry, file_exists(entry) ? "disabled" : "missing");
 }
 
-/* The repositories' state now, or NULL (after one warning line) when some cannot be read. */
+/* The repositories' state now, as the manifest records it, and in *key the tree's cache key:
+ * with every repository's state, or (after one warning line) with none when some cannot be read. */
 static json_t *read_repo_states(struct build_ctx *c, char **key)
 {
     const struct image_spec *s = c->spec;
