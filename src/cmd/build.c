@@ -1,4 +1,4 @@
-/* kiln build SPEC [--out DIR] [--format F] [--no-cache] [--check [--json]]: a bootable disk image from a spec. */
+/* kiln build SPEC [--out DIR] [--format F] [--refresh] [--check [--json]]: a bootable disk image from a spec. */
 #include <jansson.h>
 
 #include "cmd/common.h"
@@ -25,7 +25,10 @@ int cmd_build(int argc, char **argv)
         {'o', "out", "DIR", CMD_STR, &o.out_dir, .help = "where the artifacts go (default: out)"},
         {'f', "format", "F", CMD_FN, &o.only_output, .fn = take_format,
          .help = "build only this output (raw, qcow2, vhd-fixed, vhd, tar) instead of\nthe spec's \"output\" list"},
-        {0, "no-cache", NULL, CMD_FLAG, &o.no_cache, .help = "rebuild the package tree even when a cached one matches"},
+        {0, "refresh", NULL, CMD_FLAG, &o.no_cache,
+         .help = "rebuild the package tree from the repositories as they are now, even\nwhen a cached tree matches "
+                 "(a changed repository already makes a new\ntree: the cache key holds each repository's state)"},
+        {0, "no-cache", NULL, CMD_FLAG, &o.no_cache, .help = "the same as --refresh (its older name)"},
         {0, "source-root", "DIR", CMD_STR, &source_root,
          .help = "files the spec copies in (os.files src, repo keys, local repos) may\ncome from anywhere under DIR "
                  "(default: the spec's directory)"},
@@ -34,7 +37,7 @@ int cmd_build(int argc, char **argv)
         {0},
     };
     const struct cmd_verb v = {
-        "build", "SPEC [--out DIR] [--format F] [--no-cache] [--source-root DIR]\nSPEC --check [--json]",
+        "build", "SPEC [--out DIR] [--format F] [--refresh] [--source-root DIR]\nSPEC --check [--json]",
         "Builds a bootable GPT disk image (raw, qcow2, VHD) or a rootfs archive from SPEC, with its\n"
         "manifest, SBOMs and provenance, in seven stages (docs/image.md). Runs as root.",
         opts, 1, 1, "SPEC",

@@ -20,6 +20,7 @@
 #include "image/ext4.h"
 #include "image/gpt.h"
 #include "image/inspect.h"
+#include "image/reposnap.h"
 #include "trust/minisign.h"
 #include "image/rootfs_tar.h"
 #include "trust/pkgdb.h"
@@ -32,7 +33,7 @@
 #include "util/timeutil.h"
 #include "util/util.h"
 
-enum { MiB = 1 << 20, ESP_MIN = 128 };
+enum { MiB = 1 << 20, ESP_MIN = 128, REPO_TIMEOUT_S = 30, REPO_SNAPSHOT_MAX = 1 << 20 };
 static double stage_t0;
 static int stage_no, nstages = 7;
 
@@ -144,16 +145,26 @@ static char *tree_path(struct build_ctx *c, const char *rel)
     return inroot_host_path(c->root_fd, rel);
 }
 
-/* The cache key of the package tree: everything the package manager's result depends on. The
- * epoch counts only when the user set SOURCE_DATE_EPOCH (a build-time default would make every
- * key new); mtimes are clamped to each build's epoch afterwards either way. */
-static char *tree_key(const struct image_spec *s, long epoch)
+/* The cache key of the package tree: everything the package manager's result depends on,
+ * including the repositories' state (repos; NULL when it could not be read: the key is then
+ * what it was before kiln read it). The epoch counts only when the user set SOURCE_DATE_EPOCH
+ * (a build-time default would make every key new); mtimes are clamped to each build's epoch
+ * afterwards either way. */
+static char *tree_key(const struct image_spec *s, long epoch, const struct repo_state *repos, size_t nrepos)
 {
     struct sbuf k = {0};
     sbuf_printf(&k, "kiln-rootfs-2\n%d\n%s\n%s\n%s\n%ld\n", s->family, s->suite ? s->suite : "",
                 s->mirror ? s->mirror : "", s->releasever ? s->releasever : "", epoch);
     for (size_t i = 0; i < s->ncomponents; i++) sbuf_printf(&k, "c %s\n", s->components[i]);
-    for (size_t i = 0; i < s->nrepos; i++) sbuf_printf(&k, "r %s %s %s\n", s->repos[i].name, s->repos[i].baseurl, s->repos[i].gpgkey);
+    for (size_t i = 0; i < s->nrepos; i++) {
+        const struct image_repo *r = &s->repos[i];
+        sbuf_printf(&k, "r %s %s %s\n", r->name, r->baseurl, r->gpgkey);
+        if (r->suite) sbuf_printf(&k, "rs %s\n", r->suite);
+        for (size_t j = 0; j < r->ncomponents; j++) sbuf_printf(&k, "rc %s\n", r->components[j]);
+    }
+    /* what the repositories hold now: a security update means another tree */
+    for (size_t i = 0; repos && i < nrepos; i++)
+        sbuf_printf(&k, "state %s %s %s\n", repos[i].url, repos[i].suite ? repos[i].suite : "-", repos[i].key);
     for (size_t i = 0; i < s->ninstall; i++) sbuf_printf(&k, "i %s\n", s->install[i]);
     for (size_t i = 0; i < s->nremove; i++) sbuf_printf(&k, "x %s\n", s->remove[i]);
     if (s->layout == LAYOUT_IMMUTABLE) sbuf_printf(&k, "immutable %s\n", s->usr_filesystem);
@@ -186,14 +197,40 @@ static int foreign_arch_check(struct build_ctx *c)
                        a->name, a->name, entry, file_exists(entry) ? "disabled" : "missing");
 }
 
+/* The repositories' state now, as the manifest records it, and in *key the tree's cache key:
+ * with every repository's state, or (after one warning line) with none when some cannot be read. */
+static json_t *read_repo_states(struct build_ctx *c, char **key)
+{
+    const struct image_spec *s = c->spec;
+    struct repo_src *srcs = NULL;
+    size_t n = s->family == FAMILY_DEB ? rootfs_deb_sources(s, &srcs) : rootfs_rpm_sources(s, &srcs);
+    struct repo_state *st = NULL;
+    int r = repo_snapshot(srcs, n, s->arch->debian, REPO_TIMEOUT_S, &st);
+    size_t bad = 0;
+    const char *first = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (st[i].error) bad++, first = first ? first : st[i].error;
+    if (r < 0)
+        fprintf(stderr, "kiln build: rootfs: warning: cannot read the state of %zu of %zu repositories (%s); the cache key "
+                        "leaves the repositories out, so a cached tree may predate their last update (--refresh rebuilds it)\n",
+                bad, n, first);
+    *key = tree_key(s, c->epoch_given ? c->epoch : -1, r < 0 ? NULL : st, n);
+    json_t *j = repo_states_json(st, n);
+    repo_states_free(st, n);
+    repo_srcs_free(srcs, n);
+    return j;
+}
+
 static int stage_rootfs(struct build_ctx *c)
 {
     stage_begin("rootfs");
-    _cleanup_free_ char *key = tree_key(c->spec, c->epoch_given ? c->epoch : -1);
+    _cleanup_free_ char *key = NULL;
+    json_t *now = read_repo_states(c, &key);
     _cleanup_free_ char *rel = xasprintf("build/rootfs-%s", key);
     _cleanup_free_ char *dir = kiln_cache_path(rel);
     _cleanup_free_ char *tree = path_join(dir, "tree");
     _cleanup_free_ char *done = path_join(dir, ".done");
+    _cleanup_free_ char *snap = path_join(dir, "repositories.json");
     bool cached = !c->opts->no_cache && file_exists(done);
     if (!cached) {
         _cleanup_free_ char *tmp = xasprintf("%s.tmp.%d", dir, (int)getpid());
@@ -201,22 +238,35 @@ static int stage_rootfs(struct build_ctx *c)
         mkdir_p(tmp, 0755);
         _cleanup_free_ char *ttree = path_join(tmp, "tree");
         if (foreign_arch_check(c) < 0) {
+            json_decref(now);
             rm_rf(tmp);
             return -1;
         }
         int r = c->spec->family == FAMILY_DEB ? rootfs_deb(c, ttree) : rootfs_rpm(c, ttree);
         if (r < 0) {
+            json_decref(now);
             rm_rf(tmp);
             return -1;
         }
+        /* the snapshot read just before the package manager ran: the tree's, for every build
+         * that takes it from the cache */
+        _cleanup_free_ char *tsnap = path_join(tmp, "repositories.json");
+        json_write_file(tsnap, now);
         _cleanup_free_ char *tdone = path_join(tmp, ".done");
         write_file_atomic(tdone, key, strlen(key), 0644);
         rm_rf(dir);
         if (rename(tmp, dir) < 0) {
+            json_decref(now);
             rm_rf(tmp);
             return build_error(c, "rootfs", "cannot move the tree into the cache %s: %s", dir, strerror(errno));
         }
     }
+    json_decref(now);
+    char *text = NULL;
+    size_t len;
+    /* a tree cached before kiln kept snapshots has none: the manifest then says null */
+    if (read_file(snap, REPO_SNAPSHOT_MAX, &text, &len) == 0) c->repos = json_loadb(text, len, 0, NULL);
+    free(text);
     /* the cached tree stays pristine; this build customizes a copy */
     _cleanup_free_ char *src = xasprintf("%s/.", tree);
     char *cp[] = {"cp", "-a", "--reflink=auto", src, c->root, NULL};
@@ -1423,6 +1473,7 @@ int image_build(const struct image_spec *s, const struct build_opts *o)
         json_object_set_new(manifest, "verity_root_hash", s->layout == LAYOUT_IMMUTABLE ? json_string(c.usr_hash) : json_null());
         json_object_set_new(manifest, "disk_size", json_integer((json_int_t)size));
         json_object_set_new(manifest, "partitions", json_incref(parts));
+        json_object_set_new(manifest, "repositories", c.repos ? json_incref(c.repos) : json_null());
         _cleanup_free_ char *db = inroot_host_path(c.root_fd, s->family == FAMILY_DEB ? "var/lib/dpkg" : PKGDB_RPM_DBPATH);
         char *perr = NULL;
         if (!db) {
@@ -1467,5 +1518,6 @@ int image_build(const struct image_spec *s, const struct build_opts *o)
     free(c.log_path);
     free(c.seed);
     free(c.kver);
+    json_decref(c.repos);
     return r < 0 ? -1 : 0;
 }

@@ -8,7 +8,7 @@
 
 struct build_opts {
     const char *out_dir;
-    bool no_cache;      /* rebuild the package tree even when a cached one matches */
+    bool no_cache;      /* --refresh / --no-cache: rebuild the package tree even when a cached one matches */
     int only_output;    /* -1: the spec's outputs; else one enum image_output */
 };
 
@@ -32,6 +32,7 @@ struct build_ctx {
     bool usr_moved;   /* root/usr lives in work/usr while the root filesystem is made */
     char usr_hash[65];
     uint64_t usr_bytes, verity_bytes; /* partition sizes, per slot */
+    struct json_t *repos; /* the repository snapshot the package tree was built from (manifest), or NULL */
 };
 
 /* Runs argv with output appended to the build log; on failure returns -1 and prints the
@@ -44,3 +45,10 @@ int build_chroot(struct build_ctx *c, const char *stage, char *const argv[]);
 
 int rootfs_deb(struct build_ctx *c, const char *dest);
 int rootfs_rpm(struct build_ctx *c, const char *dest);
+/* The repositories the package manager reads for spec s, in the order it is given them: for
+ * deb the mirror's suite, SUITE-updates and the host's SUITE-security (releases only), then
+ * base.repos; for rpm base.repos with dnf's variables expanded. Returns how many (*out: free
+ * with repo_srcs_free). */
+struct repo_src;
+size_t rootfs_deb_sources(const struct image_spec *s, struct repo_src **out);
+size_t rootfs_rpm_sources(const struct image_spec *s, struct repo_src **out);

@@ -5,6 +5,7 @@
 #include <jansson.h>
 
 #include "image/build.h"
+#include "image/reposnap.h"
 #include "util/fs.h"
 #include "util/proc.h"
 #include "util/util.h"
@@ -46,14 +47,70 @@ static void host_mirrors(char **main, char **security)
     if (!*main) *main = xstrdup("http://deb.debian.org/debian");
 }
 
+static char *trimmed_url(const char *u)
+{
+    char *t = xstrdup(u);
+    for (size_t n = strlen(t); n && t[n - 1] == '/';) t[--n] = 0;
+    return t;
+}
+
+static void add_source(struct repo_src **v, size_t *n, size_t *cap, const char *url, const char *suite,
+                       char *const *comps, size_t ncomps, const char *signed_by)
+{
+    struct repo_src *r = APPEND(*v, *n, *cap);
+    memset(r, 0, sizeof *r);
+    r->url = trimmed_url(url);
+    r->suite = xstrdup(suite);
+    r->components = xcalloc(ncomps ? ncomps : 1, sizeof *r->components);
+    for (size_t i = 0; i < ncomps; i++) r->components[i] = xstrdup(comps[i]);
+    if (!ncomps) r->components[0] = xstrdup("main");
+    r->ncomponents = ncomps ? ncomps : 1;
+    r->signed_by = signed_by ? xstrdup(signed_by) : NULL;
+}
+
+size_t rootfs_deb_sources(const struct image_spec *s, struct repo_src **out)
+{
+    char *main = s->mirror ? xstrdup(s->mirror) : NULL, *security = NULL;
+    if (!s->mirror) host_mirrors(&main, &security);
+    /* the updates and security suites exist for releases, not for the rolling suites */
+    bool stable_suite = !streq(s->suite, "sid") && !streq(s->suite, "unstable") && !streq(s->suite, "experimental");
+    struct repo_src *v = NULL;
+    size_t n = 0, cap = 0;
+    add_source(&v, &n, &cap, main, s->suite, s->components, s->ncomponents, NULL);
+    _cleanup_free_ char *updates = xasprintf("%s-updates", s->suite);
+    _cleanup_free_ char *sec = xasprintf("%s-security", s->suite);
+    if (stable_suite) add_source(&v, &n, &cap, main, updates, s->components, s->ncomponents, NULL);
+    if (stable_suite && security) add_source(&v, &n, &cap, security, sec, s->components, s->ncomponents, NULL);
+    for (size_t i = 0; i < s->nrepos; i++) {
+        const struct image_repo *r = &s->repos[i];
+        bool own = r->ncomponents > 0;
+        add_source(&v, &n, &cap, r->baseurl, r->suite ? r->suite : s->suite, own ? r->components : s->components,
+                   own ? r->ncomponents : s->ncomponents, r->gpgkey);
+    }
+    free(main);
+    free(security);
+    *out = v;
+    return n;
+}
+
 int rootfs_deb(struct build_ctx *c, const char *dest)
 {
     const struct image_spec *s = c->spec;
-    char *main = s->mirror ? xstrdup(s->mirror) : NULL, *security = NULL;
-    if (!s->mirror) host_mirrors(&main, &security);
-    struct sbuf comps = {0};
-    for (size_t i = 0; i < s->ncomponents; i++) sbuf_printf(&comps, "%s%s", i ? " " : "", s->components[i]);
-    if (!s->ncomponents) sbuf_puts(&comps, "main");
+    struct repo_src *srcs = NULL;
+    size_t nsrcs = rootfs_deb_sources(s, &srcs);
+    char **lines = xcalloc(nsrcs + 1, sizeof *lines);
+    for (size_t i = 0; i < nsrcs; i++) {
+        struct sbuf l = {0};
+        sbuf_puts(&l, "deb ");
+        if (srcs[i].signed_by) sbuf_printf(&l, "[signed-by=%s] ", srcs[i].signed_by);
+        /* dpkg runs chrooted in the tree, where a file: mirror's pool is not: apt's copy method
+         * puts the .debs into the tree's archives (and so into kiln's cache) first */
+        const char *u = srcs[i].url;
+        if (startswith(u, "file:")) sbuf_printf(&l, "copy:%s %s", u + 5, srcs[i].suite);
+        else sbuf_printf(&l, "%s %s", u, srcs[i].suite);
+        for (size_t k = 0; k < srcs[i].ncomponents; k++) sbuf_printf(&l, " %s", srcs[i].components[k]);
+        lines[i] = sbuf_steal(&l);
+    }
     struct sbuf inc = {0};
     sbuf_puts(&inc, "--include=");
     for (size_t i = 0; i < s->ninstall; i++) sbuf_printf(&inc, "%s%s", i ? "," : "", s->install[i]);
@@ -64,11 +121,7 @@ int rootfs_deb(struct build_ctx *c, const char *dest)
     char *sync_in = "--setup-hook=mkdir -p \"$1\"/var/cache/apt/archives/";
     _cleanup_free_ char *sync_in2 = xasprintf("--setup-hook=sync-in %s /var/cache/apt/archives/", q);
     _cleanup_free_ char *sync_out = xasprintf("--customize-hook=sync-out /var/cache/apt/archives %s", q);
-    _cleanup_free_ char *src1 = xasprintf("deb %s %s %s", main, s->suite, comps.s);
-    _cleanup_free_ char *src2 = xasprintf("deb %s %s-updates %s", main, s->suite, comps.s);
-    _cleanup_free_ char *src3 = security ? xasprintf("deb %s %s-security %s", security, s->suite, comps.s) : NULL;
-    bool stable_suite = !streq(s->suite, "sid") && !streq(s->suite, "unstable") && !streq(s->suite, "experimental");
-    char *argv[32];
+    char **argv = xcalloc(24 + nsrcs, sizeof *argv);
     size_t n = 0;
     argv[n++] = "mmdebstrap";
     argv[n++] = "--variant=apt";
@@ -95,15 +148,14 @@ int rootfs_deb(struct build_ctx *c, const char *dest)
     argv[n++] = sync_out;
     argv[n++] = s->suite;
     argv[n++] = (char *)dest;
-    argv[n++] = src1;
-    if (stable_suite) argv[n++] = src2;
-    if (src3 && stable_suite) argv[n++] = src3;
+    for (size_t i = 0; i < nsrcs; i++) argv[n++] = lines[i];
     argv[n] = NULL;
     int r = build_run(c, "rootfs", argv);
-    sbuf_free(&comps);
+    free(argv);
+    for (size_t i = 0; i < nsrcs; i++) free(lines[i]);
+    free(lines);
+    repo_srcs_free(srcs, nsrcs);
     sbuf_free(&inc);
-    free(main);
-    free(security);
     if (r < 0) return r;
     /* packages.remove: purge them in the tree, then drop what nothing needs any more */
     if (s->nremove) {

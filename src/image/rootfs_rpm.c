@@ -1,18 +1,54 @@
 /* rpm-based package trees: `dnf --installroot` against the spec's repositories only (the host's
  * repo files are never read), signatures checked against each repo's gpgkey, downloaded
  * packages kept in kiln's cache. */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 
 #include <sys/stat.h>
 
 #include "image/build.h"
+#include "image/reposnap.h"
 #include "trust/pkgdb.h"
 #include "util/fs.h"
 #include "util/inroot.h"
 #include "util/util.h"
 
 static int rpm_install(struct build_ctx *c, char *o_conf, char *o_root, char *o_rel);
+
+/* baseurl as dnf expands it: $releasever, $basearch and $arch (also in ${...} form). */
+static char *expand_url(const struct image_spec *s, const char *url)
+{
+    const struct { const char *name, *value; } vars[] = {
+        {"releasever", s->releasever ? s->releasever : "1"}, {"basearch", s->arch->rpm}, {"arch", s->arch->rpm}};
+    struct sbuf b = {0};
+    for (const char *p = url; *p;) {
+        bool done = false;
+        for (size_t i = 0; *p == '$' && i < ARRAY_SIZE(vars) && !done; i++) {
+            size_t n = strlen(vars[i].name);
+            if (strncmp(p + 1, vars[i].name, n) == 0 && !isalnum((unsigned char)p[1 + n]) && p[1 + n] != '_') {
+                sbuf_puts(&b, vars[i].value);
+                p += 1 + n;
+                done = true;
+            } else if (p[1] == '{' && strncmp(p + 2, vars[i].name, n) == 0 && p[2 + n] == '}') {
+                sbuf_puts(&b, vars[i].value);
+                p += 3 + n;
+                done = true;
+            }
+        }
+        if (!done) sbuf_append(&b, p++, 1);
+    }
+    for (; b.len && b.s[b.len - 1] == '/';) b.s[--b.len] = 0;
+    return sbuf_steal(&b);
+}
+
+size_t rootfs_rpm_sources(const struct image_spec *s, struct repo_src **out)
+{
+    struct repo_src *v = xcalloc(s->nrepos ? s->nrepos : 1, sizeof *v);
+    for (size_t i = 0; i < s->nrepos; i++) v[i].url = expand_url(s, s->repos[i].baseurl);
+    *out = v;
+    return s->nrepos;
+}
 
 int rootfs_rpm(struct build_ctx *c, const char *dest)
 {
@@ -82,6 +118,9 @@ static int rpm_install(struct build_ctx *c, char *o_conf, char *o_root, char *o_
     argv[n++] = o_rel;
     argv[n++] = "--nodocs";
     argv[n++] = forcearch;
+    /* dnf would trust its cached metadata for metadata_expire (48 h): a repository that changed
+     * since (a security update) must be read now, as the cache key says */
+    argv[n++] = "--refresh";
     argv[n++] = "install";
     for (size_t i = 0; i < s->ninstall; i++) argv[n++] = s->install[i];
     argv[n] = NULL;

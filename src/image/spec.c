@@ -325,7 +325,7 @@ static void parse_base(const struct ynode *n, struct image_spec *s, struct diags
     }
     if ((x = FIELD(n, "releasever"))) checked_str(d, x, "base.releasever", "._-", true, "release version", &s->releasever);
     if ((x = FIELD(n, "repos")) && y_expect(d, x, "base.repos", YN_SEQ)) {
-        static const char *const rkeys[] = {"name", "baseurl", "gpgkey", NULL};
+        static const char *const rkeys[] = {"name", "baseurl", "gpgkey", "suite", "components", NULL};
         size_t cap = 0;
         for (size_t i = 0; i < x->n; i++) {
             const struct ynode *it = x->items[i];
@@ -358,6 +358,21 @@ static void parse_base(const struct ynode *n, struct image_spec *s, struct diags
                 if (y_str(d, y, q, &k)) source_path(d, y, q, s, startswith(k, "file://") ? k + 7 : k, S_IFREG, &r->gpgkey, NULL);
                 free(k);
             } else diag_add(d, it, p, "needs \"gpgkey\": kiln installs RPMs with signature checks on");
+            /* deb: an apt source "deb [signed-by=GPGKEY] BASEURL SUITE COMPONENTS", one line */
+            if (fam == FAMILY_DEB && r->baseurl && strpbrk(r->baseurl, " \t[]"))
+                diag_add(d, FIELD(it, "baseurl"), p, "baseurl \"%.80s\" has a space or a bracket, which an apt source line cannot hold", r->baseurl);
+            if (fam == FAMILY_DEB && r->gpgkey && strpbrk(r->gpgkey, " \t[]"))
+                diag_add(d, FIELD(it, "gpgkey"), p, "the key's path %.80s has a space or a bracket, which apt's signed-by cannot hold", r->gpgkey);
+            if ((y = FIELD(it, "suite"))) {
+                SUBPATH(q, p, "suite");
+                if (fam != FAMILY_DEB) diag_add(d, y, q, "only a deb repository has a suite (dnf reads baseurl/repodata)");
+                else checked_str(d, y, q, "-._", true, "suite name", &r->suite);
+            }
+            if ((y = FIELD(it, "components"))) {
+                SUBPATH(q, p, "components");
+                if (fam != FAMILY_DEB) diag_add(d, y, q, "only a deb repository has components");
+                else checked_list(d, y, q, "-._", "component", &r->components, &r->ncomponents);
+            }
         }
     }
     if (s->family == FAMILY_DEB && !s->suite) diag_add(d, n, "base", "a deb base needs \"suite\" (e.g. bookworm)");
@@ -714,6 +729,9 @@ void spec_free(struct image_spec *s)
         free(s->repos[i].name);
         free(s->repos[i].baseurl);
         free(s->repos[i].gpgkey);
+        free(s->repos[i].suite);
+        for (size_t k = 0; k < s->repos[i].ncomponents; k++) free(s->repos[i].components[k]);
+        free(s->repos[i].components);
     }
     free(s->repos);
     strv_free(s->install, s->ninstall);

@@ -13,6 +13,9 @@ enum image_output { OUT_RAW, OUT_QCOW2, OUT_VHD_FIXED, OUT_VHD, OUT_TAR, OUT_COU
 
 struct image_repo {
     char *name, *baseurl, *gpgkey; /* gpgkey: a file (resolved against the spec) */
+    char *suite;                   /* deb: the suite (NULL: base.suite) */
+    char **components;             /* deb: the components (none: base.components, else main) */
+    size_t ncomponents;
 };
 
 struct image_user {

@@ -3,7 +3,7 @@
 # time from the seed corpus. usage: tests/fuzz/run.sh [SECONDS_PER_TARGET [TARGET...]]
 set -eu
 secs=${1:-10}
-targets="tap ltp junit runbook console disk spec archive minisign dsse inspect pkgdb secret gallery yaml decide api manifest omaha rootfs_tar dashboard"
+targets="tap ltp junit runbook console disk spec archive minisign dsse inspect pkgdb secret gallery yaml decide api manifest omaha rootfs_tar dashboard repostate"
 [ $# -gt 1 ] && shift && targets="$*"
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -40,6 +40,7 @@ sources() {
         decide) echo "$root/src/suites/decide_cvm.c $root/src/suites/decide_hpc.c $root/src/suites/decide_containers.c $root/src/suites/decide.c $root/src/suites/version.c" ;;
         api) echo "$root/src/service/api.c" ;;
         manifest) echo "$root/src/image/manifest.c" ;;
+        repostate) echo "$root/src/image/repostate.c" ;;
         omaha) echo "$root/src/update/omaha.c" ;;
         dashboard) echo "$root/src/service/dash_parse.c $root/src/gallery/catalog.c" ;;
     esac

@@ -112,6 +112,12 @@ expect_status 0 "$KILN" verify -p k.pub --sig=other.minisig disk.raw
 expect_status 0 "$KILN" sbom --format=cyclonedx --out=- disk.raw
 expect_jq "$T/out" '"\(.bomFormat) \([.components[].name] | join(","))"' "CycloneDX hello"
 expect_status 0 "$KILN" build --check --format=qcow2 "$KILN_ROOT/examples/images/debian-server.yml"
+# --refresh and its older name --no-cache: both taken, both in the help
+expect_status 0 "$KILN" build --check --refresh "$KILN_ROOT/examples/images/debian-server.yml"
+expect_status 0 "$KILN" build --check --no-cache "$KILN_ROOT/examples/images/debian-server.yml"
+expect_status 0 "$KILN" build --help
+expect_in "$T/out" "      --refresh               rebuild the package tree from the repositories as they are now"
+expect_in "$T/out" "      --no-cache              the same as --refresh (its older name)"
 expect_status 2 "$KILN" build --check --format=qcow3 "$KILN_ROOT/examples/images/debian-server.yml"
 expect_in "$T/err" "kiln build: --format qcow3: unknown format"
 expect_status 0 "$KILN" archive --out=a.tar.zst -k k.key run1

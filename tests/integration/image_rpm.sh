@@ -31,6 +31,14 @@ expect_jq "$m" .os_release.ID kiln-rpm
 expect_jq "$m" '.packages | map(.name) | join(",")' kiln-busybox,kiln-filesystem,kiln-kernel,kiln-libs,kiln-release
 expect_jq "$m" '.packages[] | select(.name=="kiln-busybox") | "\(.version) \(.arch) \(.source)"' "1.0-1.kiln x86_64 kiln-busybox"
 expect_jq "$m" .kernel.version "$(cat "$KILN_BUSYBOX/kernel-version")"
+# the repository snapshot the tree was built from: repomd.xml's digest, revision and newest timestamp
+md=rpm/repo/repodata/repomd.xml
+expect_jq "$m" '.repositories | length' 1
+expect_jq "$m" '.repositories[0] | "\(.url) \(.file) \(.revision)"' \
+    "file://$(cd rpm/repo && pwd -P) repodata/repomd.xml $(sed -n 's|.*<revision>\(.*\)</revision>.*|\1|p' "$md")"
+expect_jq "$m" '.repositories[0].sha256' "$(sha256sum "$md" | cut -d' ' -f1)"
+newest=$(sed -n 's|.*<timestamp>\([0-9]*\)</timestamp>.*|\1|p' "$md" | sort -n | tail -n 1)
+expect_jq "$m" '.repositories[0].date' "$(date -u -d "@$newest" +%Y-%m-%dT%H:%M:%SZ)"
 "$KILN" inspect dist/rpm-test-0.1.0.qcow2 > inspect.txt || fail "inspect failed"
 expect_in inspect.txt "os-release: kiln rpm test 1"
 qemu-img check -q dist/rpm-test-0.1.0.qcow2 || fail "qemu-img check rejects the qcow2"
@@ -47,6 +55,15 @@ for f in $(find "$KILN_CACHE" -name '*.rpm' | sort); do
     n=$(rpm -qp --qf '%{NAME}' "$f" 2>/dev/null)
     expect_jq "$p" ".predicate.buildDefinition.resolvedDependencies[] | select(.name==\"$n\") | .digest.sha256" "$(sha256sum "$f" | cut -d' ' -f1)"
 done
+
+# the repository unchanged: the cached tree; re-indexed with a new revision: a new tree
+"$KILN" build rpm.yml --out dist3 > build3.txt 2>&1 || { cat build3.txt; fail "rpm rebuild failed"; }
+expect_in build3.txt "(cached tree "
+createrepo_c --quiet --revision kiln-2 rpm/repo || fail "createrepo_c"
+"$KILN" build rpm.yml --out dist4 > build4.txt 2>&1 || { cat build4.txt; fail "rpm build after the repository changed failed"; }
+expect_in build4.txt "(new tree, cached in "
+expect_jq dist4/rpm-test-0.1.0.manifest.json '.repositories[0].revision' kiln-2
+rm -rf dist3 dist4
 
 # the same repository checked against a key that did not sign it: refused, nothing written
 gpg --no-default-keyring --keyring /usr/share/keyrings/debian-archive-keyring.gpg --export --armor > wrong.key 2>/dev/null

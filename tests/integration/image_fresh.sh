@@ -1,0 +1,137 @@
+#!/bin/sh
+# Images stay fresh: a signed apt repository in the test's directory (dpkg-deb, apt-ftparchive,
+# gpg --clearsign) serves kiln-fresh 1; a deb spec installs it (base.repos, file:// URL). Build
+# 1 has version 1. The repository then gets version 2 (a security update, as far as kiln can
+# tell) and build 2, without --refresh, must make a new tree with version 2 and record the new
+# InRelease digest; build 3 with nothing changed takes the cached tree; --refresh rebuilds it
+# anyway. A repository kiln cannot read gives one warning line and the old key.
+# The image has no real kernel (kiln-fresh-boot ships a stand-in /boot/vmlinuz and initrd): it
+# is read back with kiln sbom, never booted. The .debs come from kiln's shared cache; the trees
+# go to a cache of the test's own (removed with it).
+. "$(dirname "$0")/lib.sh"
+for t in dpkg-deb apt-ftparchive gpg mmdebstrap; do
+    command -v $t > /dev/null || fail "$t is not installed (scripts/deps.sh installs it)"
+done
+export SOURCE_DATE_EPOCH=1750000000
+shared=${KILN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kiln}
+export KILN_CACHE=$T/cache
+mkdir -p "$KILN_CACHE/build" "$shared/build/debs"
+ln -s "$shared/build/debs" "$KILN_CACHE/build/debs"
+
+export GNUPGHOME=$T/gnupg
+mkdir -m 700 "$GNUPGHOME"
+trap 'gpgconf --homedir "$GNUPGHOME" --kill all 2>/dev/null; dump_consoles $?; rm -rf "$T"' EXIT
+gpg --batch --quiet --passphrase '' --quick-gen-key "kiln fresh test <fresh@kiln.invalid>" rsa2048 sign never 2>/dev/null ||
+    fail "gpg cannot make a key"
+gpg --batch --armor --export > repo-key.asc
+
+# deb NAME VERSION [FILE CONTENT]...: a tiny Architecture: all package into repo/pool
+deb() {
+    name=$1 ver=$2; shift 2
+    d=pkg-$name-$ver
+    mkdir -p "$d/DEBIAN"
+    printf 'Package: %s\nVersion: %s\nArchitecture: all\nMaintainer: kiln <fresh@kiln.invalid>\nDescription: kiln freshness test\n' \
+        "$name" "$ver" > "$d/DEBIAN/control"
+    while [ $# -gt 1 ]; do mkdir -p "$d/$(dirname "$1")"; printf '%s\n' "$2" > "$d/$1"; shift 2; done
+    mkdir -p repo/pool
+    dpkg-deb --root-owner-group -Zgzip -b "$d" "repo/pool/${name}_${ver}_all.deb" > /dev/null || fail "dpkg-deb $name $ver"
+}
+# index: Packages, Release and the clearsigned InRelease for suite "kiln", as a mirror has them
+index() {
+    mkdir -p repo/dists/kiln/main/binary-amd64
+    (cd repo && apt-ftparchive packages pool > dists/kiln/main/binary-amd64/Packages) || fail "apt-ftparchive packages"
+    gzip -9nkf repo/dists/kiln/main/binary-amd64/Packages
+    rm -f repo/dists/kiln/Release repo/dists/kiln/InRelease
+    apt-ftparchive -o APT::FTPArchive::Release::Suite=kiln -o APT::FTPArchive::Release::Codename=kiln \
+        -o APT::FTPArchive::Release::Architectures=amd64 -o APT::FTPArchive::Release::Components=main \
+        release repo/dists/kiln > Release.new || fail "apt-ftparchive release"
+    mv Release.new repo/dists/kiln/Release
+    gpg --batch --yes --clearsign -o repo/dists/kiln/InRelease repo/dists/kiln/Release || fail "gpg --clearsign"
+}
+deb kiln-fresh-boot 1 boot/vmlinuz-0.0.0-kiln "stand-in kernel" boot/initrd.img-0.0.0-kiln "stand-in initrd"
+deb kiln-fresh 1 usr/share/kiln-fresh/version 1
+index
+
+cat > fresh.yml <<'YAML'
+name: fresh
+version: 1.0.0
+base:
+  family: deb
+  suite: bookworm
+  repos:
+    - { name: fresh, baseurl: repo, gpgkey: repo-key.asc, suite: kiln, components: [main] }
+packages:
+  install: [kiln-fresh, kiln-fresh-boot]
+os:
+  first_boot: { regenerate_ssh_host_keys: false }
+storage: { layout: standard, size: 1G, filesystem: ext4 }
+boot: uefi
+output: [raw]
+YAML
+expect_status 0 "$KILN" build --check fresh.yml
+
+m=fresh-1.0.0.manifest.json
+# build N [OPTION]: builds into outN, fails with its log
+build() {
+    n=$1; shift
+    "$KILN" build fresh.yml --out "out$n" "$@" > "build$n.txt" 2>&1 || { cat "build$n.txt"; fail "build $n failed"; }
+    sed -n '/\] rootfs  /p' "build$n.txt"
+}
+# has N VERSION: the image of build N holds kiln-fresh VERSION, read back by kiln sbom
+has() {
+    "$KILN" sbom "out$1/fresh-1.0.0.raw" -o "sbom$1.spdx.json" > /dev/null 2>&1 || fail "kiln sbom out$1"
+    expect_jq "sbom$1.spdx.json" '.packages[] | select(.name=="kiln-fresh") | .versionInfo' "$2"
+}
+# snap N: the manifest of build N records the test repository as it is now
+snap() {
+    f=out$1/$m
+    expect_jq "$f" '.repositories | length' 4
+    expect_jq "$f" '[.repositories[] | select(.error)] | length' 0
+    expect_jq "$f" '.repositories[3] | "\(.url) \(.suite) \(.file)"' "file://$T/repo kiln InRelease"
+    expect_jq "$f" '.repositories[3].sha256' "$(sha256sum repo/dists/kiln/InRelease | cut -d' ' -f1)"
+    expect_jq "$f" '.repositories[3].date' "$(sed -n 's/^Date: //p' repo/dists/kiln/Release)"
+    expect_jq "$f" '.repositories[0:3] | map(.suite) | join(",")' "bookworm,bookworm-updates,bookworm-security"
+    expect_jq "$f" '[.repositories[0:3][] | .sha256 | test("^[0-9a-f]{64}$")] | all' true
+}
+
+build 1
+expect_in build1.txt "(new tree, cached in $KILN_CACHE/build/rootfs-"
+expect_not_in build1.txt "warning"
+has 1 1
+snap 1
+d1=$(jq -r '.repositories[3].sha256' "out1/$m")
+
+# the update: version 2 replaces version 1, the repository is re-indexed and re-signed
+sleep 1 # Release's Date has whole seconds: the new one differs
+rm repo/pool/kiln-fresh_1_all.deb
+deb kiln-fresh 2 usr/share/kiln-fresh/version 2
+index
+build 2
+expect_in build2.txt "(new tree, cached in $KILN_CACHE/build/rootfs-"
+has 2 2
+snap 2
+[ "$(jq -r '.repositories[3].sha256' "out2/$m")" != "$d1" ] || fail "the manifest records the old InRelease digest"
+note "repository changed: a new tree with kiln-fresh 2"
+
+# nothing changed: the cached tree, and the manifest still records the snapshot it was built from
+build 3
+key2=$(sed -n 's|.*cached in .*/build/rootfs-\([0-9a-f]*\)).*|\1|p' build2.txt)
+[ -n "$key2" ] || fail "build 2 names no cache key"
+expect_in build3.txt "(cached tree $key2)"
+has 3 2
+cmp "out2/$m" "out3/$m" || fail "the rebuild from the cached tree wrote another manifest"
+note "repository unchanged: the cached tree $key2"
+
+# --refresh rebuilds from the repositories although the key matches
+build 4 --refresh
+expect_in build4.txt "(new tree, cached in $KILN_CACHE/build/rootfs-$key2)"
+has 4 2
+
+# a repository kiln cannot read (nothing listens on port 9): one warning naming it, the
+# repository state left out of the key, and the build goes on (apt then fails on it)
+sed 's|baseurl: repo,|baseurl: "http://127.0.0.1:9/repo",|' fresh.yml > offline.yml
+"$KILN" build offline.yml --out out5 > build5.txt 2>&1 && fail "a build from an unreachable repository succeeded"
+expect_in build5.txt "kiln build: rootfs: warning: cannot read the state of 1 of 4 repositories (http://127.0.0.1:9/repo/dists/kiln/InRelease: "
+[ "$(grep -c warning build5.txt)" -eq 1 ] || fail "more than one warning line: $(grep warning build5.txt)"
+expect_in build5.txt "kiln build: rootfs: \`mmdebstrap"
+note "an unreadable repository: one warning, the build went on to the package manager"
