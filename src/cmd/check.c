@@ -23,32 +23,29 @@ int cmd_check(int argc, char **argv)
 {
     struct cmd_vars vars = {0};
     const char *path = NULL;
-    for (int i = 1; i < argc; i++) {
-        int t = cmd_take_var(argc, argv, &i, &vars);
-        if (t < 0) return cmd_vars_free(&vars), EXIT_USAGE;
-        if (t) continue;
-        const char *p = argv[i];
-        /* LISA's lisa -r RUNBOOK */
-        if ((streq(p, "-r") || streq(p, "--runbook")) && !(p = cmd_opt_value("check", argc, argv, &i, "a runbook file")))
-            return cmd_vars_free(&vars), EXIT_USAGE;
-        if (startswith(p, "--runbook=")) p += 10;
-        else if (p == argv[i] && p[0] == '-') return cmd_vars_free(&vars), cmd_opt_unknown("check", p, "-v NAME=VALUE, -r RUNBOOK");
-        if (path) {
-            fprintf(stderr, "kiln check: one runbook at a time (%s and %s)\n", path, p);
-            cmd_vars_free(&vars);
-            return EXIT_USAGE;
-        }
-        path = p;
-    }
-    if (!path) {
-        fprintf(stderr, "usage: kiln check [-v NAME=VALUE]... RUNBOOK | -r RUNBOOK\n");
-        cmd_vars_free(&vars);
-        return EXIT_USAGE;
-    }
+    const struct cmd_opt opts[] = {
+        {'v', "variable", "NAME=VALUE", CMD_FN, &vars, .fn = cmd_var_opt, .repeat = true,
+         .help = "set a runbook variable (s:NAME=VALUE: a secret); repeatable"},
+        {'r', "runbook", "RUNBOOK", CMD_STR, &path, .help = "the runbook, as LISA's lisa -r"},
+        {0},
+    };
+    const struct cmd_verb v = {
+        "check", "[-v NAME=VALUE]... RUNBOOK | -r RUNBOOK",
+        "Validates RUNBOOK and what it points at (policy, console patterns, image, kernel, keys, the\n"
+        "cases its criteria select) without booting anything; errors name file:line:col.",
+        opts, 0, 1, "RUNBOOK",
+        .exits = "0 valid, 2 usage, a missing runbook or errors in it",
+    };
+    int nargs, rc = cmd_parse(&v, argc, argv, &nargs);
+    if (rc != CMD_GO) return cmd_vars_free(&vars), rc;
+    if (path && nargs) rc = cmd_usage_error("check", "one runbook at a time (%s and %s)", path, argv[1]);
+    else if (!path && !nargs) rc = cmd_usage_error("check", "no RUNBOOK given");
+    if (rc != CMD_GO) return cmd_vars_free(&vars), rc;
+    if (!path) path = argv[1];
     struct kiln_runbook *rb = cmd_load_runbook(path, &vars);
     cmd_vars_free(&vars);
     if (!rb) return EXIT_USAGE;
-    int rc = EXIT_OK;
+    rc = EXIT_OK;
     struct diags d = {0};
     _cleanup_free_ char *pat = patterns_path(rb->console_patterns);
     struct kiln_patterns *p = patterns_load(pat, rb->console_ignore, rb->nconsole_ignore, &d);
