@@ -64,6 +64,11 @@ void cmd_print_diags(const struct diags *d)
     print_diags_as(d, NULL);
 }
 
+void cmd_print_warnings(const struct diags *d)
+{
+    print_diags_as(d, "warning");
+}
+
 void cmd_vars_free(struct cmd_vars *vars)
 {
     for (size_t i = 0; i < vars->n; i++) {
@@ -98,23 +103,31 @@ static void warn_unknown_vars(const struct kiln_runbook *rb, const struct cmd_va
     }
 }
 
-struct kiln_runbook *cmd_load_runbook(const char *path, const struct cmd_vars *vars)
+struct kiln_runbook *cmd_load_runbook_into(const char *path, const struct cmd_vars *vars, struct diags *errs,
+                                           struct diags *warns)
 {
-    struct diags d = {0}, warn = {0};
     struct kiln_runbook *rb = NULL;
-    int r = runbook_load_warn(path, vars->v, vars->n, &rb, &d, &warn);
-    /* what kiln leaves out is said before the errors and also when the runbook loads */
-    if (warn.n) print_diags_as(&warn, "warning");
-    diags_free(&warn);
-    if (r < 0 || ext_load(rb, &d) < 0 || d.n) {
-        cmd_print_diags(&d);
-        fprintf(stderr, "kiln: %zu error(s) in %s; see docs/runbook.md for the keys\n", d.n, path);
-        diags_free(&d);
+    int r = runbook_load_warn(path, vars->v, vars->n, &rb, errs, warns);
+    if (r < 0 || ext_load(rb, errs) < 0 || errs->n) {
         runbook_free(rb);
         return NULL;
     }
-    diags_free(&d);
     warn_unknown_vars(rb, vars);
+    return rb;
+}
+
+struct kiln_runbook *cmd_load_runbook(const char *path, const struct cmd_vars *vars)
+{
+    struct diags d = {0}, warn = {0};
+    struct kiln_runbook *rb = cmd_load_runbook_into(path, vars, &d, &warn);
+    /* what kiln leaves out is said before the errors and also when the runbook loads */
+    cmd_print_warnings(&warn);
+    diags_free(&warn);
+    if (!rb) {
+        cmd_print_diags(&d);
+        fprintf(stderr, "kiln: %zu error(s) in %s; see docs/runbook.md for the keys\n", d.n, path);
+    }
+    diags_free(&d);
     return rb;
 }
 

@@ -16,8 +16,14 @@ struct cmd_vars {
 void cmd_vars_free(struct cmd_vars *vars);
 /* Prints diagnostics to stderr with secrets masked (a value that failed validation may hold one). */
 void cmd_print_diags(const struct diags *d);
+/* The same, each as "FILE:LINE:COL: warning: ...". */
+void cmd_print_warnings(const struct diags *d);
 /* Loads and validates; prints diagnostics to stderr. NULL on error. */
 struct kiln_runbook *cmd_load_runbook(const char *path, const struct cmd_vars *vars);
+/* The same with the errors added to *errs and what kiln does not honour to *warns, printing
+ * nothing but the -v warnings (kiln check --json). NULL on error. */
+struct kiln_runbook *cmd_load_runbook_into(const char *path, const struct cmd_vars *vars, struct diags *errs,
+                                           struct diags *warns);
 
 int cmd_run(int argc, char **argv);
 int cmd_list(int argc, char **argv);

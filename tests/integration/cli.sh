@@ -27,7 +27,7 @@ serve|usage: kiln serve --data DIR
 submit|usage: kiln submit --server URL
 list|usage: kiln list [--json]
 run|usage: kiln run RUNBOOK [NAME-GLOB]...
-check|usage: kiln check [-v NAME=VALUE]... RUNBOOK
+check|usage: kiln check [-v NAME=VALUE]... [--json] RUNBOOK
 rollout|usage: kiln rollout set NAME CHANNEL
 rollout set|usage: kiln rollout set NAME CHANNEL --version V
 rollout status|usage: kiln rollout status NAME CHANNEL
@@ -246,6 +246,27 @@ expect_jq "$T/out" '"\(.ok) \(.errors[0].file) \(.errors[0].line) \(.errors[0].p
 expect_in "$T/err" "bad-spec.yml:1:1: base:"
 expect_status 2 "$KILN" build --json bad-spec.yml
 expect_in "$T/err" "kiln build: --json goes with --check"
+# kiln check --json: the verdict, the same errors as the text (with their places), warnings apart
+expect_status 0 "$KILN" check --json -v pat=verify_memory sel.yml
+expect_jq "$T/out" '[keys_unsorted[]] | join(",")' "runbook,ok,cases,errors,warnings"
+expect_jq "$T/out" '"\(.runbook) \(.ok) \(.cases) \(.errors | length) \(.warnings | length)"' "sel.yml true 1 0 0"
+[ ! -s "$T/err" ] || fail "check --json of a valid runbook wrote to stderr: $(cat "$T/err")"
+expect_status 2 "$KILN" check --json -v img=other.raw order.yml
+expect_jq "$T/out" '"\(.ok) \(.cases) \([.errors[].line] | sort | join(","))"' "false null 5,6,7"
+[ "$(grep -c '^order.yml:' "$T/err")" = 3 ] || fail "check --json order.yml: the errors are not on stderr too: $(cat "$T/err")"
+printf 'name: y\nplatform: { type: qemu, qemu: { image: nosuch.raw } }\ntestcase:\n  - { criteria: { name: no_such_case } }\n' > unsel.yml
+expect_status 2 "$KILN" check --json unsel.yml
+expect_jq "$T/out" '[.errors[] | "\(.file):\(.line):\(.col) \(.path)"] | join(",")' "unsel.yml:2:40 platform.qemu.image,unsel.yml:0:0 testcase"
+expect_jq "$T/out" '.errors[0].message' "$T/nosuch.raw does not exist"
+expect_jq "$T/out" '[.warnings[] | "\(.file):\(.line):\(.col) \(.message)"] | join(",")' "unsel.yml:4:5 testcase[0] matches no case (see \`kiln list\`)"
+expect_jq "$T/out" .cases 0
+expect_in "$T/err" "unsel.yml:2:40: platform.qemu.image: $T/nosuch.raw does not exist"
+# the text verdict says the same on stderr, and "ok" only on stdout when it is
+expect_status 2 "$KILN" check unsel.yml
+expect_in "$T/err" "unsel.yml:2:40: platform.qemu.image: $T/nosuch.raw does not exist"
+expect_in "$T/err" "kiln check: warning: unsel.yml:4:5: testcase[0] matches no case"
+expect_in "$T/err" "unsel.yml: testcase: the criteria select no case"
+[ ! -s "$T/out" ] || fail "check of an invalid runbook wrote to stdout: $(cat "$T/out")"
 expect_status 0 "$KILN" gallery list --gallery G --json
 expect_jq "$T/out" '"\(.gallery) \(.index.serial) \(.index.signed_by | length) \(.images | length)"' "G 0 16 0"
 expect_status 0 "$KILN" list --json
