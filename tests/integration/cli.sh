@@ -37,7 +37,8 @@ rollout group|usage: kiln rollout group NAME GROUP MACHINE-ID
 tenant|usage: kiln tenant add NAME
 tenant add|usage: kiln tenant add NAME
 worker|usage: kiln worker --server URL
-worker add|usage: kiln worker add NAME'
+worker add|usage: kiln worker add NAME
+clean|usage: kiln clean [--dry-run]'
 while IFS='|' read -r verb line; do
     for form in "$verb --help" "$verb -h" "help $verb"; do
         # shellcheck disable=SC2086
