@@ -255,7 +255,10 @@ int cmd_run(int argc, char **argv)
         "--priority narrow the runbook's selection, as kola run does. --rerun-failed runs again the\n"
         "cases that failed or did not finish, with the runbook and -v values its results.json\n"
         "records; -v given now override them (a secret is never recorded: give it again with\n"
-        "-v s:NAME=VALUE). Relative values resolve from here.",
+        "-v s:NAME=VALUE). Relative values resolve from here.\n"
+        "Each case's start (with the time into the run) and end (with its duration) are printed as\n"
+        "they happen, and a RUNNING line a minute while it runs (on a TTY running one case at a\n"
+        "time: one line, its time ticking).",
         opts, 0, -1, "RUNBOOK",
         .exits = "0 all passed, 1 a case failed (or the reports could not be written), 2 usage, a\n"
                  "missing runbook or a configuration error, 130 interrupted",
