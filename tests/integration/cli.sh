@@ -218,6 +218,10 @@ missing NoGallery "$KILN" gallery list --gallery NoGallery
 missing NoGallery "$KILN" gallery show x --gallery NoGallery
 missing nosuch.pub "$KILN" gallery trust nosuch.pub --gallery G
 missing nosuch.yml "$KILN" list nosuch.yml
+missing nosuch.yml "$KILN" check nosuch.yml
+missing nosuch.yml "$KILN" check --json nosuch.yml
+expect_jq "$T/out" '"\(.ok) \(.cases) \(.errors[0].file)"' "false null nosuch.yml"
+missing nosuch.yml "$KILN" run --runs-dir r nosuch.yml
 missing nosuch.raw env KILN_TOKEN=kt_x "$KILN" submit --server http://127.0.0.1:9 nosuch.raw
 missing nosuch.key "$KILN" serve --data d --gallery-key nosuch.key
 # and what was checked failing is 1, apart from those

@@ -227,6 +227,8 @@ opt_err "kiln tenant add: --data given twice (a and b): give it once" "$KILN" te
 opt_err "kiln worker add: --db given twice (x and y): give it once" "$KILN" worker add w --db x --db y
 opt_err "kiln serve: --listen given twice (127.0.0.1:1 and 127.0.0.1:2): give it once" "$KILN" serve --data d --listen 127.0.0.1:1 --listen 127.0.0.1:2
 opt_err "kiln worker: --slots given twice (1 and 2): give it once" "$KILN" worker --server http://127.0.0.1:9 --slots 1 --slots 2
+opt_err "kiln worker: --token given twice: give it once" "$KILN" worker --server http://127.0.0.1:9 --token kw_Zq9a --token kw_Zq9b
+expect_not_in "$T/err" "Zq9"   # a token's values are never echoed
 opt_err "kiln submit: --tier given twice (0 and 1): give it once" "$KILN" submit --tier 0 --tier 1 img.raw
 opt_err "kiln submit: --memory-mb given twice (256 and 512): give it once" "$KILN" submit --memory-mb 256 --memory-mb 512 img.raw
 opt_err "kiln submit: --name given twice (a and b): give it once" "$KILN" submit --name a --name b img.raw
