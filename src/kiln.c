@@ -30,6 +30,7 @@ static const struct verb {
     {"rollout", cmd_rollout, "set, pause, resume and show an update rollout (kiln serve --gallery answers Omaha)"},
     {"worker", cmd_worker, "run jobs of the validation service on this host; `worker add` registers a host"},
     {"serve", cmd_serve, "serve the validation service's HTTP API (jobs, images, workers, consoles, artifacts)"},
+    {"clean", cmd_clean, "empty kiln's caches (package trees, downloads, probes); --dry-run lists them"},
     {"submit", cmd_submit, "submit an image to the validation service (uploads it, queues a job, --wait follows it)"},
 };
 

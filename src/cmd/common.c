@@ -16,25 +16,6 @@
 #include "util/util.h"
 #include "util/yaml.h"
 
-int cmd_take_var(int argc, char **argv, int *i, struct cmd_vars *vars)
-{
-    const char *a = argv[*i], *val = NULL;
-    if (streq(a, "-v") || streq(a, "--variable")) {
-        if (*i + 1 >= argc) {
-            fprintf(stderr, "kiln: %s needs NAME=VALUE\n", a);
-            return -1;
-        }
-        val = argv[++*i];
-    } else if (startswith(a, "--variable=")) {
-        val = a + strlen("--variable=");
-    } else if (startswith(a, "-v") && a[2]) {
-        val = a + 2;
-    } else {
-        return 0;
-    }
-    return cmd_var_opt(NULL, "-v", val, vars) ? 1 : -1;
-}
-
 /* Diagnostics sort by file (in the order files first appear), line, column, then the order they
  * were found: the loader finds them key by key, a reader reads the file top down. */
 struct diag_pos {
@@ -83,6 +64,11 @@ void cmd_print_diags(const struct diags *d)
     print_diags_as(d, NULL);
 }
 
+void cmd_print_warnings(const struct diags *d)
+{
+    print_diags_as(d, "warning");
+}
+
 void cmd_vars_free(struct cmd_vars *vars)
 {
     for (size_t i = 0; i < vars->n; i++) {
@@ -117,23 +103,31 @@ static void warn_unknown_vars(const struct kiln_runbook *rb, const struct cmd_va
     }
 }
 
-struct kiln_runbook *cmd_load_runbook(const char *path, const struct cmd_vars *vars)
+struct kiln_runbook *cmd_load_runbook_into(const char *path, const struct cmd_vars *vars, struct diags *errs,
+                                           struct diags *warns)
 {
-    struct diags d = {0}, warn = {0};
     struct kiln_runbook *rb = NULL;
-    int r = runbook_load_warn(path, vars->v, vars->n, &rb, &d, &warn);
-    /* what kiln leaves out is said before the errors and also when the runbook loads */
-    if (warn.n) print_diags_as(&warn, "warning");
-    diags_free(&warn);
-    if (r < 0 || ext_load(rb, &d) < 0 || d.n) {
-        cmd_print_diags(&d);
-        fprintf(stderr, "kiln: %zu error(s) in %s; see docs/runbook.md for the keys\n", d.n, path);
-        diags_free(&d);
+    int r = runbook_load_warn(path, vars->v, vars->n, &rb, errs, warns);
+    if (r < 0 || ext_load(rb, errs) < 0 || errs->n) {
         runbook_free(rb);
         return NULL;
     }
-    diags_free(&d);
     warn_unknown_vars(rb, vars);
+    return rb;
+}
+
+struct kiln_runbook *cmd_load_runbook(const char *path, const struct cmd_vars *vars)
+{
+    struct diags d = {0}, warn = {0};
+    struct kiln_runbook *rb = cmd_load_runbook_into(path, vars, &d, &warn);
+    /* what kiln leaves out is said before the errors and also when the runbook loads */
+    cmd_print_warnings(&warn);
+    diags_free(&warn);
+    if (!rb) {
+        cmd_print_diags(&d);
+        fprintf(stderr, "kiln: %zu error(s) in %s; see docs/runbook.md for the keys\n", d.n, path);
+    }
+    diags_free(&d);
     return rb;
 }
 
@@ -173,15 +167,6 @@ int cmd_store_open(const char *verb, const char *data, const char *db, bool crea
     return r;
 }
 
-const char *cmd_opt_value(const char *verb, int argc, char **argv, int *i, const char *what)
-{
-    if (*i + 1 >= argc) {
-        fprintf(stderr, "kiln %s: %s needs a value: %s\n", verb, argv[*i], what);
-        return NULL;
-    }
-    return argv[++*i];
-}
-
 bool cmd_opt_long(const char *verb, const char *opt, const char *val, long lo, long hi, long *out)
 {
     long v;
@@ -191,27 +176,6 @@ bool cmd_opt_long(const char *verb, const char *opt, const char *val, long lo, l
     }
     *out = v;
     return true;
-}
-
-bool cmd_opt_once(const char *verb, const char *opt, const char **seen, const char *val)
-{
-    if (*seen && strstr(opt, "token")) { /* a token's values are never echoed */
-        fprintf(stderr, "kiln %s: %s given twice: give it once\n", verb, opt);
-        return false;
-    }
-    if (*seen) {
-        fprintf(stderr, "kiln %s: %s given twice (%s and %s): give it once\n", verb, opt, *seen, val);
-        return false;
-    }
-    *seen = val;
-    return true;
-}
-
-int cmd_opt_unknown(const char *verb, const char *arg, const char *accepted)
-{
-    if (arg[0] == '-') fprintf(stderr, "kiln %s: unknown option %s; the options are: %s\n", verb, arg, accepted);
-    else fprintf(stderr, "kiln %s: unexpected argument %s; the options are: %s\n", verb, arg, accepted);
-    return EXIT_USAGE;
 }
 
 void cmd_warn_unmatched_rules(const char *verb, const struct kiln_runbook *rb)
@@ -279,7 +243,8 @@ static char *opt_text(const struct cmd_opt *o, bool with_short)
 {
     struct sbuf b = {0};
     if (with_short && o->shrt) sbuf_printf(&b, "-%c, ", o->shrt);
-    sbuf_printf(&b, "--%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+    if (o->optional) sbuf_printf(&b, "--%s[=%s]", o->name, o->arg);
+    else sbuf_printf(&b, "--%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
     return sbuf_steal(&b);
 }
 
@@ -305,6 +270,7 @@ void cmd_help(const struct cmd_verb *v, FILE *f)
     fprintf(f, "\noptions:\n");
     enum { COL = 30 };
     for (const struct cmd_opt *o = v->opts; o && o->name; o++) {
+        if (o->elsewhere) continue;
         _cleanup_free_ char *t = opt_text(o, true);
         int w = fprintf(f, "  %s%s", o->shrt ? "" : "    ", t);
         if (w >= COL - 1) fprintf(f, "\n%*s", COL, "");
@@ -327,6 +293,7 @@ static char *opt_list(const struct cmd_verb *v)
 {
     struct sbuf b = {0};
     for (const struct cmd_opt *o = v->opts; o && o->name; o++) {
+        if (o->elsewhere) continue;
         _cleanup_free_ char *t = opt_text(o, false);
         sbuf_printf(&b, "%s%s", b.len ? ", " : "", t);
     }
@@ -342,6 +309,7 @@ static int unknown_option(const struct cmd_verb *v, const char *arg)
     size_t bestd = SIZE_MAX;
     if (startswith(name, "--"))
         for (const struct cmd_opt *o = v->opts; o && o->name; o++) {
+            if (o->elsewhere) continue;
             size_t dist = startswith(o->name, name + 2) ? 0 : levenshtein(o->name, name + 2);
             if (dist < bestd) bestd = dist, best = o->name;
         }
@@ -377,8 +345,11 @@ int cmd_parse(const struct cmd_verb *v, int argc, char **argv, int *nargs)
     sbuf_puts(&so, "-:h"); /* '-': operands come back in order as 1; ':': a missing value is ':' */
     for (size_t i = 0; i < n; i++) {
         const struct cmd_opt *o = &v->opts[i];
-        lo[i] = (struct option){o->name, o->arg ? required_argument : no_argument, NULL, o->shrt ? o->shrt : 256 + (int)i};
-        if (o->shrt) sbuf_printf(&so, "%c%s", o->shrt, o->arg ? ":" : "");
+        /* a sibling's option takes any spelling, so that it is named as the sibling's, never
+         * as a missing value or an unexpected one */
+        int has = o->optional || o->elsewhere ? optional_argument : o->arg ? required_argument : no_argument;
+        lo[i] = (struct option){o->name, has, NULL, o->shrt ? o->shrt : 256 + (int)i};
+        if (o->shrt) sbuf_printf(&so, "%c%s", o->shrt, has == optional_argument ? "::" : has == required_argument ? ":" : "");
     }
     lo[n] = (struct option){"help", no_argument, NULL, 'h'};
     const char **ops = xcalloc((size_t)argc + 1, sizeof *ops);
@@ -400,8 +371,10 @@ int cmd_parse(const struct cmd_verb *v, int argc, char **argv, int *nargs)
             cmd_help(v, stdout);
             rc = EXIT_OK;
         } else if (c == ':') {
+            _cleanup_free_ char *help = xstrdup(o && o->help ? o->help : "");
+            for (char *p = help; (p = strchr(p, '\n'));) *p = ' '; /* the help's lines, as one */
             rc = cmd_usage_error(v->name, "%s needs a value: %s%s%s", argv[optind - 1], o && o->arg ? o->arg : "",
-                                 o && o->help ? ", " : "", o && o->help ? o->help : "");
+                                 *help ? ", " : "", help);
         } else if (c == '?') {
             if (o && optopt >= 256) rc = cmd_usage_error(v->name, "--%s takes no value", o->name);
             else if (optopt) {
@@ -415,7 +388,8 @@ int cmd_parse(const struct cmd_verb *v, int argc, char **argv, int *nargs)
             size_t idx = (size_t)(o - v->opts);
             bool once = o->arg && o->kind != CMD_LIST && !(o->kind == CMD_FN && o->repeat);
             if (el && !streq(opt + 2, o->name)) rc = unknown_option(v, el);
-            else if (once && seen[idx] && o->secret) /* a token's values are not echoed */
+            else if (o->elsewhere) rc = cmd_usage_error(v->name, "%s belongs to %s", opt, o->elsewhere);
+            else if (once && seen[idx] && (o->secret || o->optional)) /* a token's values are not echoed */
                 rc = cmd_usage_error(v->name, "%s given twice: give it once", opt);
             else if (once && seen[idx]) rc = cmd_usage_error(v->name, "%s given twice (%s and %s): give it once", opt, seen[idx], optarg);
             else if (!take(v, o, opt, optarg)) rc = EXIT_USAGE, fprintf(stderr, "try 'kiln %s --help'\n", v->name);

@@ -13,14 +13,17 @@ struct cmd_vars {
     size_t n, cap;
 };
 
-/* Handles "-v NAME=VALUE" / "--variable NAME=VALUE"; returns 1 when it consumed argv[*i] (and its
- * value), 0 when the option is not a variable, -1 on a malformed one (message printed). */
-int cmd_take_var(int argc, char **argv, int *i, struct cmd_vars *vars);
 void cmd_vars_free(struct cmd_vars *vars);
 /* Prints diagnostics to stderr with secrets masked (a value that failed validation may hold one). */
 void cmd_print_diags(const struct diags *d);
+/* The same, each as "FILE:LINE:COL: warning: ...". */
+void cmd_print_warnings(const struct diags *d);
 /* Loads and validates; prints diagnostics to stderr. NULL on error. */
 struct kiln_runbook *cmd_load_runbook(const char *path, const struct cmd_vars *vars);
+/* The same with the errors added to *errs and what kiln does not honour to *warns, printing
+ * nothing but the -v warnings (kiln check --json). NULL on error. */
+struct kiln_runbook *cmd_load_runbook_into(const char *path, const struct cmd_vars *vars, struct diags *errs,
+                                           struct diags *warns);
 
 int cmd_run(int argc, char **argv);
 int cmd_list(int argc, char **argv);
@@ -40,6 +43,7 @@ int cmd_rollout(int argc, char **argv);
 int cmd_worker(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_submit(int argc, char **argv);
+int cmd_clean(int argc, char **argv);
 /* kiln worker --server ...: src/cmd/worker_run.c */
 int cmd_worker_run(int argc, char **argv);
 
@@ -54,7 +58,7 @@ int cmd_worker_run(int argc, char **argv);
  *   - `--json` puts a listing or verdict on stdout as JSON; messages stay on stderr.
  * The help text is made from the same table the parser reads, so they cannot drift.
  *
- * How a verb adopts it (run, check, rollout, tenant and `worker` still parse by hand):
+ * How a verb adopts it (every verb does):
  *   static const char *out; static bool json;    (or fields of a struct the verb fills)
  *   static const struct cmd_opt opts[] = {
  *       {'o', "out", "DIR", CMD_STR, &out, .help = "where the files go (default: out)"},
@@ -67,10 +71,8 @@ int cmd_worker_run(int argc, char **argv);
  *   ... the operands are argv[1] .. argv[n] ...
  * Pointers in the table may point at locals (the table is then not static). -h is --help's;
  * the verb frees a CMD_LIST's v. -v NAME=VALUE is {'v', "variable", "NAME=VALUE", CMD_FN, &vars,
- * .fn = cmd_var_opt} (list.c); subcommands parse argv + 1 with a cmd_verb each (gallery.c). Still
- * to convert: run, check (and its --json verdict), rollout, tenant, worker (worker.c, worker_run.c);
- * then tests/integration/cli.sh's table takes them, and cmd_take_var, cmd_opt_value and
- * cmd_opt_unknown go. */
+ * .fn = cmd_var_opt, .repeat = true} (list.c); subcommands parse argv + 1 with a cmd_verb each
+ * (gallery.c, rollout.c). */
 enum cmd_opt_kind {
     CMD_FLAG, /* bool *to = true */
     CMD_STR,  /* const char **to = the value */
@@ -94,6 +96,10 @@ struct cmd_opt {
     bool repeat;      /* CMD_FN only: may be given more than once (a valued option is otherwise
                        * refused the second time, as CMD_LIST's are not) */
     bool secret;      /* the value is a secret: never echoed in an error */
+    bool optional;    /* CMD_FN only: the value is optional and comes only as --opt=VALUE (fn gets NULL
+                       * without one), as `kiln run --rerun-failed[=RUN_DIR]` */
+    const char *elsewhere; /* "kiln rollout set": a sibling's option, refused here with "OPT belongs
+                            * to ELSEWHERE" rather than "unknown"; not shown in the help */
 };
 struct cmd_verb {
     const char *name;     /* "gallery list": how errors and the help name it */
@@ -123,22 +129,9 @@ bool cmd_var_opt(const char *verb, const char *opt, const char *val, void *vars)
 /* jansson: the diagnostics as [{file, line, col, path, message}] (secrets masked), for --json. */
 struct json_t *cmd_diags_json(const struct diags *d);
 
-/* Option errors name the option, the bad value and what is accepted, printed once as
- * "kiln VERB: ..." (never a bare usage text). */
-/* argv[*i] is an option that takes a value: the value (*i moved onto it), or NULL after
- * printing "OPT needs a value: WHAT". */
-const char *cmd_opt_value(const char *verb, int argc, char **argv, int *i, const char *what);
 /* val as a whole number from lo to hi into *out; false after printing "OPT VAL: want a whole
  * number from LO to HI". */
 bool cmd_opt_long(const char *verb, const char *opt, const char *val, long lo, long hi, long *out);
-/* A single-valued option given again is refused (which value was meant cannot be known):
- * prints "OPT given twice (A and B): give it once" and returns false; else records val in
- * *seen (NULL until the option is given) and returns true. A --token option's values are not
- * echoed (they are secrets). */
-bool cmd_opt_once(const char *verb, const char *opt, const char **seen, const char *val);
-/* An argument no option matched: prints "unknown option ARG; the options are: ACCEPTED" (or
- * "unexpected argument ARG" for a non-option) and returns EXIT_USAGE. */
-int cmd_opt_unknown(const char *verb, const char *arg, const char *accepted);
 
 struct kiln_store;
 /* The service's database: db (else $KILN_DB) when set, else DIR/kiln.db under data. create

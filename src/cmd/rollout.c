@@ -137,128 +137,153 @@ static void gallery_warn(const char *dir, const struct kiln_rollout *ro)
     free(err);
 }
 
-/* What an option's value is, for "needs a value: ..." */
-static const char *opt_what(const char *opt)
+/* rollout set's valued options: each checks its value as it is given. */
+static bool take_version(const char *verb, const char *opt, const char *val, void *to)
 {
-    static const struct { const char *opt, *what; } t[] = {
-        {"--data", "the directory of the service's state"}, {"--db", "sqlite:PATH or a postgresql:// URI"},
-        {"--gallery", "the gallery kiln serve offers"}, {"--reason", "why, in a few words"},
-        {"--version", "the target version"}, {"--percent", "0 to 100"}, {"--floor", "a version below the target"},
-        {"--pin", "GROUP=VERSION"},
-    };
-    for (size_t i = 0; i < sizeof(t) / sizeof(*t); i++)
-        if (streq(opt, t[i].opt)) return t[i].what;
-    return "a whole number, 0 for no limit";
+    struct rollout_policy *p = to;
+    if (!rollout_version_ok(val)) {
+        fprintf(stderr, "kiln %s: %s %.80s%s: want a version: at most %d of A-Z a-z 0-9 . _ + ~ -, starting with a letter or "
+                        "digit, no run of more than %d digits\n",
+                verb, opt, val, strlen(val) > 80 ? "..." : "", ROLLOUT_TARGET_MAX, ROLLOUT_DIGITS_MAX);
+        return false;
+    }
+    snprintf(p->target, sizeof(p->target), "%s", val);
+    return true;
+}
+
+static bool take_percent(const char *verb, const char *opt, const char *val, void *to)
+{
+    struct rollout_policy *p = to;
+    if (rollout_parse_percent(val, &p->permyriad) < 0) {
+        fprintf(stderr, "kiln %s: %s %s: want 0 to 100 with at most two decimals (10, 2.5, 0.25)\n", verb, opt, val);
+        return false;
+    }
+    return true;
+}
+
+static bool take_floor(const char *verb, const char *opt, const char *val, void *to)
+{
+    struct rollout_policy *p = to;
+    if (p->nfloors == ROLLOUT_FLOORS_MAX) {
+        fprintf(stderr, "kiln %s: %s %s: at most %d floors\n", verb, opt, val, ROLLOUT_FLOORS_MAX);
+        return false;
+    }
+    if (!rollout_version_ok(val)) {
+        fprintf(stderr, "kiln %s: %s %.80s: want a version (as --version)\n", verb, opt, val);
+        return false;
+    }
+    snprintf(p->floors[p->nfloors++], sizeof(p->floors[0]), "%s", val);
+    return true;
+}
+
+static bool take_pin(const char *verb, const char *opt, const char *val, void *to)
+{
+    struct rollout_policy *p = to;
+    char why[ROLLOUT_REASON_MAX];
+    if (p->npins == ROLLOUT_PINS_MAX) {
+        fprintf(stderr, "kiln %s: %s %s: at most %d pins\n", verb, opt, val, ROLLOUT_PINS_MAX);
+        return false;
+    }
+    if (rollout_parse_pin(val, &p->pins[p->npins], why, sizeof(why)) < 0) {
+        fprintf(stderr, "kiln %s: %s %s: %s\n", verb, opt, val, why);
+        return false;
+    }
+    p->npins++;
+    return true;
 }
 
 int cmd_rollout(int argc, char **argv)
 {
-    const char *data = NULL, *db = NULL, *name = NULL, *channel = NULL, *reason = NULL, *machine = NULL, *gallery = NULL;
-    const char *verb = argc > 1 ? argv[1] : "";
-    const char *seen_version = NULL, *seen_percent = NULL, *seen_max = NULL, *seen_inflight = NULL, *seen_pause = NULL;
-    bool json = false;
-    /* declared before the first goto usage: the cleanup runs on that path too */
-    _cleanup_free_ char *cmdname = NULL;
+    const char *data = NULL, *db = NULL, *reason = NULL, *gallery = NULL;
+    bool json = false, disable = false;
+    long max_per_hour = 0, max_inflight = 0, pause_after = 0;
     struct kiln_rollout ro;
     memset(&ro, 0, sizeof(ro));
     struct rollout_policy *p = &ro.p;
-    p->enabled = true;
     p->permyriad = -1;
     p->period_ms = 3600 * 1000;
-    long v;
     char why[ROLLOUT_REASON_MAX];
+    struct cmd_opt opts[] = {
+        {0, "data", "DIR", CMD_STR, &data, .help = "the service's state directory (its kiln.db, which must exist)"},
+        {0, "db", "URL", CMD_STR, &db, .help = "sqlite:PATH or a postgresql:// URI instead of DIR/kiln.db (or $KILN_DB)"},
+        {0, "json", NULL, CMD_FLAG, &json, .help = "the rollout's status as JSON on stdout"},
+        {0, "version", "V", CMD_FN, p, .fn = take_version, .help = "the target version (needed)"},
+        {0, "percent", "P", CMD_FN, p, .fn = take_percent,
+         .help = "the share of machines offered V (needed): 0-100, at most two\ndecimals; each machine's place is "
+                 "stable (SHA-256 of machine id and V)"},
+        {0, "max-per-hour", "N", CMD_LONG, &max_per_hour, 0, 1000000, .help = "updates started per hour at most (0: no limit)"},
+        {0, "max-inflight", "N", CMD_LONG, &max_inflight, 0, 1000000, .help = "updates under way at once at most (0: no limit)"},
+        {0, "pause-after-failures", "N", CMD_LONG, &pause_after, 0, 1000000,
+         .help = "pause after N failure reports on V (0: never)"},
+        {0, "floor", "V", CMD_FN, p, .fn = take_floor, .repeat = true,
+         .help = "a version below the target that machines pass through on the way;\nrepeatable, each once"},
+        {0, "pin", "GROUP=V", CMD_FN, p, .fn = take_pin, .repeat = true, .help = "machines of GROUP get V; repeatable, a group once"},
+        {0, "disable", NULL, CMD_FLAG, &disable, .help = "offer no update in this channel"},
+        {0, "gallery", "DIR", CMD_STR, &gallery,
+         .help = "the gallery kiln serve offers: warn when it lacks the name, the\nchannel or a version"},
+        {0, "reason", "TEXT", CMD_STR, &reason, .help = "why, in a few words (shown by status)"},
+        {0},
+    };
+    /* the subcommands that take each option (NULL: every one), and the one named when another is given it */
+    static const struct {
+        const char *in, *home;
+    } belongs[] = {{NULL, NULL}, {NULL, NULL}, {" set status pause resume ", "kiln rollout status"},
+                   {" set ", "kiln rollout set"}, {" set ", "kiln rollout set"}, {" set ", "kiln rollout set"},
+                   {" set ", "kiln rollout set"}, {" set ", "kiln rollout set"}, {" set ", "kiln rollout set"},
+                   {" set ", "kiln rollout set"}, {" set ", "kiln rollout set"}, {" set ", "kiln rollout set"},
+                   {" pause ", "kiln rollout pause"}};
+    _Static_assert(ARRAY_SIZE(belongs) == ARRAY_SIZE(opts) - 1, "a line per option");
+    static const char exits[] = "0 done, 1 no rollout is set for NAME CHANNEL or the database failed, 2 usage or\n"
+                                "no kiln database there";
+    static const char json_shape[] = "{\"name\", \"channel\", \"policy\": {\"enabled\", \"target\", \"percent\", \"max_per_period\", \"period_s\",\n"
+                                     "\"max_inflight\", \"pause_after_failures\", \"floors\", \"pins\"} | null, \"paused\", \"pause_reason\",\n"
+                                     "\"machines\", \"inflight\", \"versions\": {V: N}, \"failures\": [...], \"history\": [...]}";
+    const struct cmd_verb subs[] = {
+        {"rollout set", "NAME CHANNEL --version V --percent P [--max-per-hour N] [--max-inflight N]\n"
+                        "NAME CHANNEL ... [--pause-after-failures N] [--floor V]... [--pin GROUP=V]... [--disable] [--gallery DIR]",
+         "Sets the rollout of image NAME in CHANNEL (contradictions are refused before the database is\n"
+         "touched) and prints its status.", opts, 2, 2, "NAME and CHANNEL", exits, json_shape},
+        {"rollout status", "NAME CHANNEL [--json]", "Prints the rollout's policy, machines per version, failures and history.",
+         opts, 2, 2, "NAME and CHANNEL", exits, json_shape},
+        {"rollout pause", "NAME CHANNEL [--reason TEXT]", "Stops offering the target until resumed.", opts, 2, 2,
+         "NAME and CHANNEL", exits, json_shape},
+        {"rollout resume", "NAME CHANNEL", "Offers the target again.", opts, 2, 2, "NAME and CHANNEL", exits, json_shape},
+        {"rollout group", "NAME GROUP MACHINE-ID", "Puts a machine in GROUP, for --pin.", opts, 3, 3,
+         "NAME, GROUP and MACHINE-ID", "0 done, 1 the database failed, 2 usage or no kiln database there"},
+    };
+    const struct cmd_verb top = {
+        "rollout", "set NAME CHANNEL --version V --percent P [...]\nstatus NAME CHANNEL [--json]\n"
+                   "pause NAME CHANNEL [--reason TEXT]\nresume NAME CHANNEL\ngroup NAME GROUP MACHINE-ID",
+        "The update server's rollout policy per image and channel, in the database kiln serve uses\n"
+        "(--data DIR or --db URL). `kiln rollout SUB --help` describes each subcommand.", NULL, 0, 0, NULL, exits};
+    if (argc >= 2 && (streq(argv[1], "-h") || streq(argv[1], "--help"))) return cmd_help(&top, stdout), EXIT_OK;
+    const struct cmd_verb *v = NULL;
+    for (size_t i = 0; argc >= 2 && i < ARRAY_SIZE(subs); i++)
+        if (streq(subs[i].name + strlen("rollout "), argv[1])) v = &subs[i];
+    if (!v && argc >= 2 && argv[1][0] == '-')
+        return cmd_usage_error("rollout", "unknown option %s; the options are: each subcommand's (kiln rollout SUB --help)", argv[1]);
+    if (!v)
+        return cmd_usage_error("rollout", argc < 2 ? "which subcommand? %sset, status, pause, resume or group"
+                                                   : "unknown subcommand %s: set, status, pause, resume or group",
+                               argc < 2 ? "" : argv[1]);
+    const char *verb = argv[1];
     bool set = streq(verb, "set");
-    if (!set && !streq(verb, "status") && !streq(verb, "pause") && !streq(verb, "resume") && !streq(verb, "group")) goto usage;
-    cmdname = xasprintf("rollout %s", verb);
-    static const char *const set_only[] = {"--version", "--percent", "--max-per-hour", "--max-inflight", "--pause-after-failures",
-                                           "--floor", "--pin", "--disable", "--gallery", NULL};
-    for (int i = 2; i < argc; i++) {
-        const char *a = argv[i], *val = NULL;
-        bool valued = !streq(a, "--json") && !streq(a, "--disable") && a[0] == '-';
-        for (const char *const *o = set_only; *o && !set; o++)
-            if (streq(a, *o)) {
-                fprintf(stderr, "kiln rollout %s: %s belongs to kiln rollout set\n", verb, a);
-                return EXIT_USAGE;
-            }
-        if (streq(a, "--reason") && !streq(verb, "pause")) {
-            fprintf(stderr, "kiln rollout %s: --reason belongs to kiln rollout pause\n", verb);
-            return EXIT_USAGE;
-        }
-        if (valued && !(streq(a, "--data") || streq(a, "--db") || streq(a, "--reason") || streq(a, "--version") ||
-                         streq(a, "--percent") || streq(a, "--max-per-hour") || streq(a, "--max-inflight") ||
-                         streq(a, "--pause-after-failures") || streq(a, "--floor") || streq(a, "--pin") || streq(a, "--gallery")))
-            return cmd_opt_unknown(cmdname, a,
-                                   "--data DIR, --db URL, --json; for set: --version V, --percent P, --max-per-hour N, --max-inflight N, "
-                                   "--pause-after-failures N, --floor V, --pin GROUP=V, --disable, --gallery DIR; for pause: --reason TEXT");
-        if (valued && !(val = cmd_opt_value(cmdname, argc, argv, &i, opt_what(a)))) return EXIT_USAGE;
-        if (streq(a, "--data")) {
-            if (!cmd_opt_once(cmdname, a, &data, val)) return EXIT_USAGE;
-        } else if (streq(a, "--db")) {
-            if (!cmd_opt_once(cmdname, a, &db, val)) return EXIT_USAGE;
-        } else if (streq(a, "--gallery")) {
-            if (!cmd_opt_once(cmdname, a, &gallery, val)) return EXIT_USAGE;
-        } else if (streq(a, "--reason")) {
-            if (!cmd_opt_once(cmdname, a, &reason, val)) return EXIT_USAGE;
-        } else if (streq(a, "--json")) json = true;
-        else if (streq(a, "--disable")) p->enabled = false;
-        else if (streq(a, "--version")) {
-            if (!cmd_opt_once(cmdname, a, &seen_version, val)) return EXIT_USAGE;
-            if (!rollout_version_ok(val)) {
-                fprintf(stderr, "kiln rollout set: --version %.80s%s: want a version: at most %d of A-Z a-z 0-9 . _ + ~ -, starting with a "
-                                "letter or digit, no run of more than %d digits\n",
-                        val, strlen(val) > 80 ? "..." : "", ROLLOUT_TARGET_MAX, ROLLOUT_DIGITS_MAX);
-                return EXIT_USAGE;
-            }
-            snprintf(p->target, sizeof(p->target), "%s", val);
-        } else if (streq(a, "--percent")) {
-            if (!cmd_opt_once(cmdname, a, &seen_percent, val)) return EXIT_USAGE;
-            if (rollout_parse_percent(val, &p->permyriad) < 0) {
-                fprintf(stderr, "kiln rollout set: --percent %s: want 0 to 100 with at most two decimals (10, 2.5, 0.25)\n", val);
-                return EXIT_USAGE;
-            }
-        } else if (streq(a, "--max-per-hour") || streq(a, "--max-inflight") || streq(a, "--pause-after-failures")) {
-            const char **seen = streq(a, "--max-per-hour") ? &seen_max : streq(a, "--max-inflight") ? &seen_inflight : &seen_pause;
-            if (!cmd_opt_once(cmdname, a, seen, val) || !cmd_opt_long(cmdname, a, val, 0, 1000000, &v)) return EXIT_USAGE;
-            *(streq(a, "--max-per-hour") ? &p->max_per_period : streq(a, "--max-inflight") ? &p->max_inflight : &p->pause_after_failures) = (int)v;
-        } else if (streq(a, "--floor")) {
-            if (p->nfloors == ROLLOUT_FLOORS_MAX) {
-                fprintf(stderr, "kiln rollout set: --floor %s: at most %d floors\n", val, ROLLOUT_FLOORS_MAX);
-                return EXIT_USAGE;
-            }
-            if (!rollout_version_ok(val)) {
-                fprintf(stderr, "kiln rollout set: --floor %.80s: want a version (as --version)\n", val);
-                return EXIT_USAGE;
-            }
-            snprintf(p->floors[p->nfloors++], sizeof(p->floors[0]), "%s", val);
-        } else if (streq(a, "--pin")) {
-            if (p->npins == ROLLOUT_PINS_MAX) {
-                fprintf(stderr, "kiln rollout set: --pin %s: at most %d pins\n", val, ROLLOUT_PINS_MAX);
-                return EXIT_USAGE;
-            }
-            if (rollout_parse_pin(val, &p->pins[p->npins], why, sizeof(why)) < 0) {
-                fprintf(stderr, "kiln rollout set: --pin %s: %s\n", val, why);
-                return EXIT_USAGE;
-            }
-            p->npins++;
-        } else if (!name) name = a;
-        else if (!channel) channel = a;
-        else if (streq(verb, "group") && !machine) machine = a;
-        else {
-            fprintf(stderr, "kiln rollout %s: unexpected argument %s (the arguments are NAME CHANNEL%s)\n", verb, a,
-                    streq(verb, "group") ? " MACHINE-ID" : "");
-            return EXIT_USAGE;
-        }
-    }
-    if (!name || !channel) goto usage;
+    _cleanup_free_ char *word = xasprintf(" %s ", verb);
+    for (size_t i = 0; i < ARRAY_SIZE(belongs); i++)
+        if (belongs[i].in && !strstr(belongs[i].in, word)) opts[i].elsewhere = belongs[i].home;
+    int n, r = cmd_parse(v, argc - 1, argv + 1, &n);
+    if (r != CMD_GO) return r;
+    const char *name = argv[2], *channel = argv[3], *machine = n > 2 ? argv[4] : NULL;
+    p->enabled = !disable;
+    p->max_per_period = (int)max_per_hour;
+    p->max_inflight = (int)max_inflight;
+    p->pause_after_failures = (int)pause_after;
     if (!catalog_safe_name(name)) {
         fprintf(stderr, "kiln rollout %s: %s is not an image name (letters, digits, '.', '_', '+', '~', '-')\n", verb, name);
         return EXIT_USAGE;
     }
-    if (set && (!seen_version || !seen_percent)) {
-        fprintf(stderr, "kiln rollout set: --version V and --percent P are needed\n");
-        return EXIT_USAGE;
-    }
-    if (streq(verb, "group") && !machine) goto usage;
+    if (set && (!p->target[0] || p->permyriad < 0))
+        return cmd_usage_error("rollout set", "--version V and --percent P are needed");
     snprintf(ro.name, sizeof(ro.name), "%s", name);
     snprintf(ro.channel, sizeof(ro.channel), "%s", channel);
     /* contradictions are refused before the database is touched */
@@ -267,7 +292,7 @@ int cmd_rollout(int argc, char **argv)
         return EXIT_USAGE;
     }
     struct kiln_store *st = NULL;
-    int r = cmd_store_open(cmdname, data, db, false, &st);
+    r = cmd_store_open(v->name, data, db, false, &st);
     if (r < 0) return r == -EINVAL ? EXIT_USAGE : EXIT_FAIL;
     if (set && gallery) gallery_warn(gallery, &ro);
     char *err = NULL;
@@ -306,16 +331,4 @@ int cmd_rollout(int argc, char **argv)
     free(err);
     kiln_store_close(st);
     return rc;
-usage:
-    fprintf(stderr,
-            "usage: kiln rollout set NAME CHANNEL --version V --percent P [--max-per-hour N] [--max-inflight N]\n"
-            "                        [--pause-after-failures N] [--floor V]... [--pin GROUP=V]... [--disable] [--gallery DIR]\n"
-            "       kiln rollout status NAME CHANNEL [--json]      (exit 1 when no rollout is set)\n"
-            "       kiln rollout pause NAME CHANNEL [--reason TEXT] | kiln rollout resume NAME CHANNEL\n"
-            "       kiln rollout group NAME GROUP MACHINE-ID      (pins apply per group)\n"
-            "  each with --data DIR or --db URL (or $KILN_DB), the database kiln serve uses (it must exist).\n"
-            "  P: 0-100 with at most two decimals, each machine's place stable (SHA-256 of machine id and version);\n"
-            "  N: a whole number, 0 for no limit. A floor is below V and given once; a group is pinned once.\n"
-            "  --gallery: the gallery kiln serve offers, to warn when it lacks the name, channel or versions.\n");
-    return EXIT_USAGE;
 }

@@ -33,20 +33,32 @@ static void *hash_tested(void *arg)
     return NULL;
 }
 
-static void usage(FILE *f)
+/* What the command line asks beyond the runbook's own selection. */
+struct run_args {
+    bool rerun;
+    const char *rerun_dir; /* --rerun-failed=DIR */
+    long *prios;
+    size_t nprios, cap;
+};
+
+/* --priority N or a list N,M,...: each 0 to 5, all kept. */
+static bool take_priority(const char *verb, const char *opt, const char *val, void *to)
 {
-    fputs("usage: kiln run [-v NAME=VALUE]... [--runs-dir DIR] [--debug] [--tag T]... [--priority N]...\n"
-          "                RUNBOOK | -r RUNBOOK [NAME-GLOB]...\n"
-          "       kiln run --rerun-failed [RUN_DIR] [-v NAME=VALUE]... [--runs-dir DIR]\n"
-          "Boots the runbook's environments, runs the selected cases and writes\n"
-          "DIR/<name>-<time>/ (results.json, junit.xml, report.html, logs). DIR defaults to ./runs.\n"
-          "NAME-GLOB (fnmatch: 'verify_*'), --tag T (cases carrying T; !T: not carrying it) and --priority N\n"
-          "(or a list: 0,1) narrow the runbook's selection, as kola run does.\n"
-          "--rerun-failed runs the cases that failed or did not finish in RUN_DIR (default DIR/latest) again,\n"
-          "with the runbook and -v values its results.json records; -v given now override them (a secret\n"
-          "is never recorded: give it again with -v s:NAME=VALUE). Relative values resolve from here.\n"
-          "Exit status: 0 all passed, 1 a case failed, 2 usage or configuration error, 130 interrupted.\n",
-          f);
+    struct run_args *a = to;
+    _cleanup_free_ char *list = xstrdup(val);
+    char *save = NULL;
+    for (char *p = strtok_r(list, ",", &save); p; p = strtok_r(NULL, ",", &save))
+        if (!cmd_opt_long(verb, opt, p, 0, 5, APPEND(a->prios, a->nprios, a->cap))) return false;
+    return true;
+}
+
+static bool take_rerun(const char *verb, const char *opt, const char *val, void *to)
+{
+    (void)verb, (void)opt;
+    struct run_args *a = to;
+    a->rerun = true;
+    a->rerun_dir = val;
+    return true;
 }
 
 /* results.json of a run; bounded like any input (a run of many cases with subtests stays far below). */
@@ -216,69 +228,61 @@ static char *make_run_dir(const char *runs, const char *name, char **id)
 int cmd_run(int argc, char **argv)
 {
     struct cmd_vars vars = {0};
-    const char *runs_dir = "runs", *path = NULL, *rerun_dir = NULL;
-    bool debug = false, rerun = false;
-    const char **pos = xcalloc((size_t)argc, sizeof *pos), **tags = xcalloc((size_t)argc, sizeof *tags);
-    long *prios = NULL;
-    size_t npos = 0, ntags = 0, nprios = 0, capp = 0;
+    const char *runs_dir = "runs", *path = NULL;
+    bool debug = false;
+    struct cmd_strs tagl = {0};
+    struct run_args ra = {0};
+    const struct cmd_opt opts[] = {
+        {'v', "variable", "NAME=VALUE", CMD_FN, &vars, .fn = cmd_var_opt, .repeat = true,
+         .help = "set a runbook variable (s:NAME=VALUE: a secret, never written);\nrepeatable"},
+        {'r', "runbook", "RUNBOOK", CMD_STR, &path, .help = "the runbook, as LISA's lisa -r (the operands are then\nall NAME-GLOBs)"},
+        {0, "tag", "T", CMD_LIST, &tagl, .help = "only the cases carrying tag T (!T: not carrying it); repeatable"},
+        {0, "priority", "N", CMD_FN, &ra, .fn = take_priority, .repeat = true,
+         .help = "only the cases of priority N (0 to 5, or a list 0,1); repeatable"},
+        {0, "rerun-failed", "RUN_DIR", CMD_FN, &ra, .fn = take_rerun, .optional = true,
+         .help = "run again the cases that failed or did not finish in\nRUN_DIR (the first operand, or DIR/latest), with its\nrunbook and -v values"},
+        {0, "runs-dir", "DIR", CMD_STR, &runs_dir, .help = "where run directories go (default: runs)"},
+        {0, "debug", NULL, CMD_FLAG, &debug, .help = "log at debug level into the run's kiln.log"},
+        {0},
+    };
+    const struct cmd_verb v = {
+        "run",
+        "RUNBOOK [NAME-GLOB]... [-v NAME=VALUE]... [--tag T]... [--priority N]... [--runs-dir DIR]\n"
+        "-r RUNBOOK [NAME-GLOB]... [options]\n"
+        "--rerun-failed [RUN_DIR] [-v NAME=VALUE]... [--runs-dir DIR]",
+        "Boots the runbook's environments, runs the selected cases and writes DIR/<name>-<time>/\n"
+        "(results.json, junit.xml, report.html, logs). NAME-GLOB (fnmatch: 'verify_*'), --tag and\n"
+        "--priority narrow the runbook's selection, as kola run does. --rerun-failed runs again the\n"
+        "cases that failed or did not finish, with the runbook and -v values its results.json\n"
+        "records; -v given now override them (a secret is never recorded: give it again with\n"
+        "-v s:NAME=VALUE). Relative values resolve from here.\n"
+        "Each case's start (with the time into the run) and end (with its duration) are printed as\n"
+        "they happen, and a RUNNING line a minute while it runs (on a TTY running one case at a\n"
+        "time: one line, its time ticking).",
+        opts, 0, -1, "RUNBOOK",
+        .exits = "0 all passed, 1 a case failed (or the reports could not be written), 2 usage, a\n"
+                 "missing runbook or a configuration error, 130 interrupted",
+    };
+    int npos = 0;
     struct rerun rr = {0};
     struct kiln_runbook *rb = NULL;
-    int code = EXIT_USAGE;
-    for (int i = 1; i < argc; i++) {
-        int t = cmd_take_var(argc, argv, &i, &vars);
-        if (t < 0) goto early;
-        if (t) continue;
-        const char *a = argv[i], *v;
-        if (streq(a, "--runs-dir") && i + 1 < argc) runs_dir = argv[++i];
-        else if (startswith(a, "--runs-dir=")) runs_dir = a + 11;
-        else if (streq(a, "--debug")) debug = true;
-        else if (streq(a, "-h") || streq(a, "--help")) {
-            usage(stdout);
-            code = EXIT_OK;
-            goto early;
-        } else if (streq(a, "-r") || streq(a, "--runbook") || startswith(a, "--runbook=")) {
-            /* LISA's lisa -r RUNBOOK */
-            v = a[1] == 'r' || streq(a, "--runbook") ? cmd_opt_value("run", argc, argv, &i, "a runbook file") : a + 10;
-            if (!v) goto early;
-            if (path) {
-                fprintf(stderr, "kiln run: one runbook per run (%s and %s)\n", path, v);
-                goto early;
-            }
-            path = v;
-        } else if (streq(a, "--tag") || startswith(a, "--tag=")) {
-            v = streq(a, "--tag") ? cmd_opt_value("run", argc, argv, &i, "a tag, or !TAG") : a + 6;
-            if (!v) goto early;
-            tags[ntags++] = v;
-        } else if (streq(a, "--priority") || startswith(a, "--priority=")) {
-            v = streq(a, "--priority") ? cmd_opt_value("run", argc, argv, &i, "0 to 5, or a list 0,1") : a + 11;
-            if (!v) goto early;
-            _cleanup_free_ char *list = xstrdup(v);
-            char *save = NULL;
-            for (char *p = strtok_r(list, ",", &save); p; p = strtok_r(NULL, ",", &save))
-                if (!cmd_opt_long("run", "--priority", p, 0, 5, APPEND(prios, nprios, capp))) goto early;
-        } else if (streq(a, "--rerun-failed")) {
-            rerun = true;
-        } else if (startswith(a, "--rerun-failed=")) {
-            rerun = true;
-            rerun_dir = a + 15;
-        } else if (a[0] == '-' && a[1]) {
-            cmd_opt_unknown("run", a, "-v NAME=VALUE, -r RUNBOOK, --runs-dir DIR, --debug, --tag T, --priority N, "
-                                      "--rerun-failed [RUN_DIR], --help");
-            goto early;
-        } else {
-            pos[npos++] = a;
-        }
-    }
+    int code = cmd_parse(&v, argc, argv, &npos);
+    const char **pos = (const char **)argv + 1, **tags = tagl.v;
+    size_t ntags = tagl.n, nprios = ra.nprios;
+    long *prios = ra.prios;
+    const char *rerun_dir = ra.rerun_dir;
+    if (code != CMD_GO) goto early;
+    code = EXIT_USAGE;
     size_t first_glob = 0;
-    if (rerun) {
-        if (path || npos > (rerun_dir ? 0u : 1u)) {
+    if (ra.rerun) {
+        if (path || npos > (rerun_dir ? 0 : 1)) {
             fprintf(stderr, "kiln run: --rerun-failed takes a run directory only: the runbook and the cases come from "
                             "its results.json\n");
             goto early;
         }
         _cleanup_free_ char *latest_dir = path_join(runs_dir, "latest");
         const char *dir = rerun_dir ? rerun_dir : npos ? pos[0] : latest_dir;
-        first_glob = npos;
+        first_glob = (size_t)npos;
         char why[PATH_MAX + 256];
         struct cmd_vars rec = {0};
         if (rerun_load(dir, &rr, &rec, why, sizeof why) < 0) {
@@ -308,7 +312,7 @@ int cmd_run(int argc, char **argv)
         printf("kiln run: running again the %zu case(s) that did not pass in %s\n", rr.nnames, dir);
     } else if (!path) {
         if (!npos) {
-            usage(stderr);
+            cmd_usage_error("run", "no RUNBOOK given");
             goto early;
         }
         path = pos[0];
@@ -317,7 +321,7 @@ int cmd_run(int argc, char **argv)
     if (debug) log_set_level(LOG_DEBUG);
     rb = cmd_load_runbook(path, &vars);
     if (!rb) goto early;
-    struct kiln_select_filter filter = {.globs = pos + first_glob, .nglobs = npos - first_glob,
+    struct kiln_select_filter filter = {.globs = pos + first_glob, .nglobs = (size_t)npos - first_glob,
                                         .names = (const char *const *)rr.names, .nnames = rr.nnames,
                                         .tags = tags, .ntags = ntags, .priorities = prios, .npriorities = nprios};
     code = EXIT_OK;
@@ -325,7 +329,6 @@ early:
     if (code != EXIT_OK || !rb) {
         rerun_free(&rr);
         cmd_vars_free(&vars);
-        free(pos);
         free(tags);
         free(prios);
         return code;
@@ -501,7 +504,6 @@ out:
     runbook_free(rb);
     rerun_free(&rr);
     cmd_vars_free(&vars);
-    free(pos);
     free(tags);
     free(prios);
     return rc;

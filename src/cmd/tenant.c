@@ -10,51 +10,49 @@
 
 int cmd_tenant(int argc, char **argv)
 {
-    const char *name = NULL, *data = NULL, *db = NULL;
-    const char **keys = NULL;
-    size_t nkeys = 0, cap = 0;
+    const char *data = NULL, *db = NULL;
+    struct cmd_strs trust = {0};
     long max_jobs = 2;
     bool admin = false;
-    const char *seen_max = NULL;
-    if (argc < 2 || !streq(argv[1], "add")) goto usage;
-    static const char opts[] = "--data DIR, --db URL, --trust KEY.pub, --max-jobs N, --admin, and one NAME";
-    for (int i = 2; i < argc; i++) {
-        const char *a = argv[i], *val = NULL;
-        bool valued = streq(a, "--data") || streq(a, "--db") || streq(a, "--trust") || streq(a, "--max-jobs");
-        if (valued && !(val = cmd_opt_value("tenant add", argc, argv, &i,
-                                            streq(a, "--data")    ? "the directory of the service's state"
-                                            : streq(a, "--db")    ? "sqlite:PATH or a postgresql:// URI"
-                                            : streq(a, "--trust") ? "a minisign public key file (KEY.pub)"
-                                                                  : "a whole number from 1 to 100000"))) {
-            free(keys);
-            return EXIT_USAGE;
-        }
-        if ((streq(a, "--data") || streq(a, "--db") || streq(a, "--max-jobs")) &&
-            !cmd_opt_once("tenant add", a, streq(a, "--data") ? &data : streq(a, "--db") ? &db : &seen_max, val)) {
-            free(keys);
-            return EXIT_USAGE;
-        }
-        if (streq(a, "--data") || streq(a, "--db")) continue; /* kept by cmd_opt_once */
-        if (streq(a, "--trust")) *APPEND(keys, nkeys, cap) = val;
-        else if (streq(a, "--admin")) admin = true;
-        else if (streq(a, "--max-jobs")) {
-            if (!cmd_opt_long("tenant add", a, val, 1, 100000, &max_jobs)) {
-                free(keys);
-                return EXIT_USAGE;
-            }
-        } else if (a[0] == '-' || name) {
-            free(keys);
-            if (a[0] == '-') return cmd_opt_unknown("tenant add", a, opts);
-            fprintf(stderr, "kiln tenant add: %s: one tenant at a time (%s is the name already)\n", a, name);
-            return EXIT_USAGE;
-        } else name = a;
+    const struct cmd_opt opts[] = {
+        {0, "data", "DIR", CMD_STR, &data, .help = "the service's state directory (its kiln.db)"},
+        {0, "db", "URL", CMD_STR, &db, .help = "sqlite:PATH or a postgresql:// URI instead of DIR/kiln.db (or $KILN_DB)"},
+        {0, "trust", "KEY.pub", CMD_LIST, &trust,
+         .help = "a minisign public key whose signatures self-service publishing\naccepts; repeatable"},
+        {0, "max-jobs", "N", CMD_LONG, &max_jobs, 1, 100000, .help = "jobs of this tenant running at once (default 2)"},
+        {0, "admin", NULL, CMD_FLAG, &admin, .help = "its token manages tenants and sees every tenant's jobs and images"},
+        {0},
+    };
+    const struct cmd_verb add = {
+        "tenant add", "NAME (--data DIR | --db URL) [--max-jobs N] [--trust KEY.pub]... [--admin]",
+        "Adds a publisher to the validation service and prints its API token once, on stdout (only\n"
+        "its hash is kept).",
+        opts, 1, -1, "NAME",
+        .exits = "0 added, 1 it could not be stored (the name exists, the database failed), 2 usage,\n"
+                 "no kiln database there, or a --trust key that cannot be read",
+    };
+    const struct cmd_verb top = {"tenant", "add NAME (--data DIR | --db URL) [options]",
+                                 "Manages the validation service's publishers. `kiln tenant add --help` says more.", NULL, 0, 0,
+                                 NULL, .exits = add.exits};
+    if (argc >= 2 && (streq(argv[1], "-h") || streq(argv[1], "--help"))) return cmd_help(&top, stdout), EXIT_OK;
+    if (argc >= 2 && argv[1][0] == '-')
+        return cmd_usage_error("tenant", "unknown option %s; the options are: add's (kiln tenant add --help)", argv[1]);
+    if (argc < 2 || !streq(argv[1], "add"))
+        return cmd_usage_error("tenant", "%s%s; usage: kiln tenant add %s", argc < 2 ? "which subcommand? add" : "unknown subcommand ",
+                               argc < 2 ? "" : argv[1], add.synopsis);
+    int n, rc = cmd_parse(&add, argc - 1, argv + 1, &n);
+    if (rc != CMD_GO) return free(trust.v), rc;
+    if (n > 1) {
+        fprintf(stderr, "kiln tenant add: %s: one tenant at a time (%s is the name already)\n", argv[3], argv[2]);
+        return free(trust.v), EXIT_USAGE;
     }
-    if (!name) goto usage;
+    const char *name = argv[2], **keys = trust.v;
+    size_t nkeys = trust.n;
     /* every key is read before anything is stored: a bad key file adds no tenant */
     char (*ids)[17] = xcalloc(nkeys + 1, sizeof(*ids));
     char **texts = xcalloc(nkeys + 1, sizeof(*texts));
     char *err = NULL;
-    int rc = EXIT_OK;
+    rc = EXIT_OK;
     for (size_t k = 0; k < nkeys && rc == EXIT_OK; k++) {
         if (ms_key_id(keys[k], ids[k], &err) < 0 || read_file(keys[k], KILN_STORE_KEY_MAX, &texts[k], NULL) < 0) {
             fprintf(stderr, "kiln tenant add: --trust %s: %s\n", keys[k], err ? err : "cannot read the public key file (at most 1 KiB)");
@@ -93,11 +91,4 @@ int cmd_tenant(int argc, char **argv)
     free(keys);
     free(err);
     return rc;
-usage:
-    free(keys);
-    fprintf(stderr, "usage: kiln tenant add NAME [--max-jobs N] [--trust KEY.pub]... [--admin] (--data DIR | --db URL)\n"
-                    "  adds a publisher and prints its API token once (default --max-jobs 2: jobs running at once);\n"
-                    "  --trust: a minisign public key whose signatures self-service publishing accepts;\n"
-                    "  --db (or $KILN_DB): a postgresql:// URI instead of DIR/kiln.db\n");
-    return EXIT_USAGE;
 }

@@ -7,29 +7,33 @@
 
 int cmd_worker(int argc, char **argv)
 {
-    const char *name = NULL, *data = NULL, *db = NULL;
-    if (argc >= 2 && !streq(argv[1], "add")) return cmd_worker_run(argc, argv);
-    if (argc < 2) goto usage;
-    for (int i = 2; i < argc; i++) {
-        const char *a = argv[i];
-        if (streq(a, "--data") || streq(a, "--db")) {
-            const char *val = cmd_opt_value("worker add", argc, argv, &i,
-                                            streq(a, "--data") ? "the directory of the service's state"
-                                                               : "sqlite:PATH or a postgresql:// URI");
-            if (!val || !cmd_opt_once("worker add", a, streq(a, "--data") ? &data : &db, val)) return EXIT_USAGE;
-        } else if (a[0] == '-') {
-            return cmd_opt_unknown("worker add", a, "--data DIR, --db URL, and one NAME");
-        } else if (name) {
-            fprintf(stderr, "kiln worker add: %s: one worker at a time (%s is the name already)\n", a, name);
-            return EXIT_USAGE;
-        } else name = a;
+    if (argc < 2 || !streq(argv[1], "add")) return cmd_worker_run(argc, argv);
+    const char *data = NULL, *db = NULL;
+    const struct cmd_opt opts[] = {
+        {0, "data", "DIR", CMD_STR, &data, .help = "the service's state directory (its kiln.db)"},
+        {0, "db", "URL", CMD_STR, &db, .help = "sqlite:PATH or a postgresql:// URI instead of DIR/kiln.db (or $KILN_DB)"},
+        {0},
+    };
+    const struct cmd_verb v = {
+        "worker add", "NAME (--data DIR | --db URL)",
+        "Registers a host allowed to pull the validation service's jobs and prints its token once, on\n"
+        "stdout (only its hash is kept); `kiln worker --token` or $KILN_WORKER_TOKEN takes it.",
+        opts, 1, -1, "NAME",
+        .exits = "0 added, 1 it could not be stored (the name exists, the database failed), 2 usage or\n"
+                 "no kiln database there",
+    };
+    int n, rc = cmd_parse(&v, argc - 1, argv + 1, &n);
+    if (rc != CMD_GO) return rc;
+    if (n > 1) {
+        fprintf(stderr, "kiln worker add: %s: one worker at a time (%s is the name already)\n", argv[3], argv[2]);
+        return EXIT_USAGE;
     }
-    if (!name) goto usage;
+    const char *name = argv[2];
     struct kiln_store *st = NULL;
     int r = cmd_store_open("worker add", data, db, false, &st);
     if (r < 0) return r == -EINVAL ? EXIT_USAGE : EXIT_FAIL;
     char token[KILN_TOKEN_LEN + 1], *err = NULL;
-    int rc = EXIT_OK;
+    rc = EXIT_OK;
     if (kiln_store_worker_add(st, name, token, NULL, &err) < 0) {
         fprintf(stderr, "kiln worker add: %s\n", err);
         rc = EXIT_FAIL;
@@ -41,9 +45,4 @@ int cmd_worker(int argc, char **argv)
     kiln_store_close(st);
     free(err);
     return rc;
-usage:
-    fprintf(stderr, "usage: kiln worker add NAME (--data DIR | --db URL)\n"
-                    "       kiln worker --server URL [--token WTOKEN] [--slots N] [--work DIR] [--key SECRET.key]\n"
-                    "  adds a worker host and prints its token once; --db (or $KILN_DB): a postgresql:// URI\n");
-    return EXIT_USAGE;
 }

@@ -399,46 +399,53 @@ static void probe_caps(const char *work, unsigned withhold, struct kiln_caps *c)
     if (*why) log_info("kiln worker: %s", why);
 }
 
+/* --withhold uefi,tpm,secure-boot: FEAT_* bits into *(unsigned *)to. */
+static bool take_withhold(const char *verb, const char *opt, const char *val, void *to)
+{
+    unsigned *withhold = to;
+    _cleanup_free_ char *list = xstrdup(val);
+    char *save = NULL;
+    for (char *f = strtok_r(list, ",", &save); f; f = strtok_r(NULL, ",", &save)) {
+        unsigned bit = kiln_feature_parse(f);
+        if (!(bit & (FEAT_UEFI | FEAT_TPM | FEAT_SECURE_BOOT))) {
+            fprintf(stderr, "kiln %s: %s %s: %s is not a feature a worker offers (uefi, tpm, secure-boot)\n", verb, opt, val, f);
+            return false;
+        }
+        *withhold |= bit;
+    }
+    return true;
+}
+
 int cmd_worker_run(int argc, char **argv)
 {
     struct wopts o = {.token = getenv("KILN_WORKER_TOKEN"), .slots = 1};
-    _cleanup_free_ char *defwork = NULL, *body = NULL; /* before any goto usage */
-    static const char opts[] = "--server URL, --token WTOKEN, --slots N, --work DIR, --key SECRET.key, --withhold FEATURES";
-    long v;
-    static const char *const valued[] = {"--server", "--token", "--work", "--key", "--slots", "--withhold"};
-    const char *seen[ARRAY_SIZE(valued)] = {0};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *val = NULL;
-        if (streq(a, "--help")) goto usage;
-        if (streq(a, "--server")) val = cmd_opt_value("worker", argc, argv, &i, "the service's URL, e.g. http://127.0.0.1:8470");
-        else if (streq(a, "--token")) val = cmd_opt_value("worker", argc, argv, &i, "the worker's token (kw_...)");
-        else if (streq(a, "--work")) val = cmd_opt_value("worker", argc, argv, &i, "a directory for the jobs' files");
-        else if (streq(a, "--key")) val = cmd_opt_value("worker", argc, argv, &i, "the minisign secret key that signs telemetry");
-        else if (streq(a, "--slots")) val = cmd_opt_value("worker", argc, argv, &i, "how many jobs run at once");
-        else if (streq(a, "--withhold"))
-            val = cmd_opt_value("worker", argc, argv, &i, "features not to offer, of uefi, tpm, secure-boot (comma-separated)");
-        else return cmd_opt_unknown("worker", a, opts);
-        if (!val) return EXIT_USAGE;
-        for (size_t k = 0; k < ARRAY_SIZE(valued); k++)
-            if (streq(a, valued[k]) && !cmd_opt_once("worker", a, &seen[k], val)) return EXIT_USAGE;
-        if (streq(a, "--server")) o.server = val;
-        else if (streq(a, "--token")) o.token = val;
-        else if (streq(a, "--work")) o.work = val;
-        else if (streq(a, "--key")) o.key = val;
-        else if (streq(a, "--withhold")) {
-            _cleanup_free_ char *list = xstrdup(val);
-            char *save = NULL;
-            for (char *f = strtok_r(list, ",", &save); f; f = strtok_r(NULL, ",", &save)) {
-                unsigned bit = kiln_feature_parse(f);
-                if (!(bit & (FEAT_UEFI | FEAT_TPM | FEAT_SECURE_BOOT))) {
-                    fprintf(stderr, "kiln worker: --withhold %s: %s is not a feature a worker offers (uefi, tpm, secure-boot)\n", val, f);
-                    return EXIT_USAGE;
-                }
-                o.withhold |= bit;
-            }
-        } else if (!cmd_opt_long("worker", a, val, 1, MAX_SLOTS, &v)) return EXIT_USAGE;
-        else o.slots = (int)v;
-    }
+    _cleanup_free_ char *defwork = NULL, *body = NULL;
+    long nslots = 1;
+    const struct cmd_opt opts[] = {
+        {0, "server", "URL", CMD_STR, &o.server, .help = "the service's URL, e.g. http://127.0.0.1:8470"},
+        {0, "token", "WTOKEN", CMD_STR, &o.token, .secret = true,
+         .help = "the worker's token (kw_..., from kiln worker add; default\n$KILN_WORKER_TOKEN, which keeps it off the command line)"},
+        {0, "slots", "N", CMD_LONG, &nslots, 1, MAX_SLOTS, .help = "how many jobs run at once (default 1)"},
+        {0, "work", "DIR", CMD_STR, &o.work, .help = "a directory for the jobs' files (default $TMPDIR/kiln-worker-PID)"},
+        {0, "key", "SECRET.key", CMD_STR, &o.key, .help = "the minisign secret key that signs each job's telemetry archive"},
+        {0, "withhold", "FEATURES", CMD_FN, &o.withhold, .fn = take_withhold,
+         .help = "features not to offer, of uefi, tpm, secure-boot (comma-separated)"},
+        {0},
+    };
+    const struct cmd_verb v = {
+        "worker", "--server URL [--token WTOKEN] [--slots N] [--work DIR] [--key SECRET.key] [--withhold FEATURES]\n"
+                  "add NAME (--data DIR | --db URL)",
+        "Pulls jobs from the validation service and runs each like `kiln run`, N at once. It offers\n"
+        "uefi, tpm and secure-boot when this host has what they take (OVMF, a swtpm that runs, OVMF's\n"
+        "Secure Boot build). SIGTERM stops the running jobs, hands them back to the queue and exits.\n"
+        "`kiln worker add --help` describes registering a worker.",
+        opts, 0, 0, NULL,
+        .exits = "0 stopped by SIGINT or SIGTERM, 1 the service's replies cannot be used or the work\n"
+                 "directory cannot be made, 2 usage, no token, or the server refused the token",
+    };
+    int nargs, rc = cmd_parse(&v, argc, argv, &nargs);
+    if (rc != CMD_GO) return rc;
+    o.slots = (int)nslots;
     if (!o.server) {
         fprintf(stderr, "kiln worker: --server URL is needed: the service to pull jobs from\n");
         return EXIT_USAGE;
@@ -643,14 +650,4 @@ int cmd_worker_run(int argc, char **argv)
     if (defwork) rm_rf(defwork);
     log_info("kiln worker: stopped");
     return EXIT_OK;
-usage:
-    fprintf(stderr, "usage: kiln worker --server URL [--token WTOKEN] [--slots N] [--work DIR] [--key SECRET.key] [--withhold FEATURES]\n"
-                    "       kiln worker add NAME (--data DIR | --db URL)\n"
-                    "  pulls jobs from the service and runs each like `kiln run` (N at once, default 1) under DIR\n"
-                    "  (default $TMPDIR/kiln-worker-PID); --key signs each job's telemetry archive.\n"
-                    "  It offers uefi, tpm and secure-boot when this host has what they take (OVMF, a swtpm that runs, OVMF's\n"
-                    "  Secure Boot build); --withhold tpm,secure-boot offers them not (jobs that need them go elsewhere).\n"
-                    "  The token (from `kiln worker add`) may come from $KILN_WORKER_TOKEN instead of the command line.\n"
-                    "  SIGTERM: running jobs are stopped and handed back to the queue, then the worker exits.\n");
-    return EXIT_USAGE;
 }

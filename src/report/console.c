@@ -1,11 +1,15 @@
-/* Live console lines: one per case, and a summary at the end. Each line is masked whole
- * (secret_fprintf): case names and paths may hold a secret as well as the reasons. */
+/* Live console lines: a case's start and end, a RUNNING line while it runs, and a summary at
+ * the end. Each line is masked whole (secret_fprintf): case names and paths may hold a secret as
+ * well as the reasons. */
+#include <errno.h>
 #include <stdio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/case.h"
 #include "report/notifier.h"
 #include "util/log.h"
+#include "util/timeutil.h"
 #include "util/utf8.h"
 #include "util/util.h"
 
@@ -25,25 +29,88 @@ static const char *color(int st)
     }
 }
 
+/* "42s", "3m07s", "1h02m": how long, to the second. */
+static void elapsed(double s, char buf[24])
+{
+    long t = s < 0 ? 0 : (long)s;
+    if (t < 60) snprintf(buf, 24, "%lds", t);
+    else if (t < 3600) snprintf(buf, 24, "%ldm%02lds", t / 60, t % 60);
+    else snprintf(buf, 24, "%ldh%02ldm", t / 3600, t % 3600 / 60);
+}
+
+void console_notifier_tick(struct console_notifier *cn, double now)
+{
+    pthread_mutex_lock(&cn->lock);
+    char e[24];
+    for (size_t i = 0; i < cn->nrunning; i++) {
+        struct console_running *c = &cn->running[i];
+        elapsed(now - c->t0, e);
+        if (cn->live) {
+            secret_fprintf(stdout, "\r\033[K  %-9s %s ... %s", "RUNNING", c->id, e);
+            fflush(stdout);
+        } else if (now >= c->next) {
+            secret_fprintf(stdout, "  %-9s %s for %s\n", "RUNNING", c->id, e);
+            fflush(stdout);
+            while (c->next <= now) c->next += cn->every_s;
+        }
+    }
+    pthread_mutex_unlock(&cn->lock);
+}
+
+static void *ticker_main(void *arg)
+{
+    struct console_notifier *cn = arg;
+    pthread_mutex_lock(&cn->lock);
+    while (!cn->stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1;
+        if (pthread_cond_timedwait(&cn->wake, &cn->lock, &ts) != ETIMEDOUT || cn->stop) continue;
+        pthread_mutex_unlock(&cn->lock);
+        console_notifier_tick(cn, now_s());
+        pthread_mutex_lock(&cn->lock);
+    }
+    pthread_mutex_unlock(&cn->lock);
+    return NULL;
+}
+
 static void run_started(void *self, const struct kiln_results *r)
 {
     struct console_notifier *cn = self;
     cn->total = r->n;
+    if (cn->every_s <= 0) cn->every_s = 60;
+    pthread_mutex_init(&cn->lock, NULL);
+    pthread_cond_init(&cn->wake, NULL);
+    cn->ticking = pthread_create(&cn->ticker, NULL, ticker_main, cn) == 0;
     secret_fprintf(stdout, "kiln run %s: %zu case(s), results in %s\n", r->name, r->n, r->dir);
+    fflush(stdout);
 }
 
 static void case_started(void *self, const struct kiln_results *r, const struct kiln_result *c)
 {
     struct console_notifier *cn = self;
-    (void)r;
-    if (!cn->live) return;
-    secret_fprintf(stdout, "  %-9s %s ...", "RUNNING", c->id);
+    double t0 = now_s();
+    pthread_mutex_lock(&cn->lock);
+    *APPEND(cn->running, cn->nrunning, cn->cap) = (struct console_running){xstrdup(c->id), t0, t0 + cn->every_s};
+    char e[24];
+    elapsed((double)(c->started - r->started), e);
+    if (cn->live) secret_fprintf(stdout, "  %-9s %s ...", "RUNNING", c->id);
+    else secret_fprintf(stdout, "  %-9s %s (%s into the run)\n", "STARTED", c->id, e);
+    fflush(stdout);
+    pthread_mutex_unlock(&cn->lock);
 }
 
 static void case_finished(void *self, const struct kiln_results *r, const struct kiln_result *c, size_t done)
 {
     struct console_notifier *cn = self;
     (void)r;
+    pthread_mutex_lock(&cn->lock);
+    for (size_t i = 0; i < cn->nrunning; i++)
+        if (streq(cn->running[i].id, c->id)) {
+            free(cn->running[i].id);
+            cn->running[i] = cn->running[--cn->nrunning];
+            break;
+        }
     if (cn->live) fputs("\r\033[K", stdout);
     char *reason = c->reason ? secret_mask(c->reason) : NULL; /* masked before the cut at a newline */
     if (reason) {
@@ -58,12 +125,26 @@ static void case_finished(void *self, const struct kiln_results *r, const struct
     secret_fprintf(stdout, "[%*zu/%zu] %s%-9s%s %-32s %7.1fs%s%s\n", width, done, cn->total, cn->tty ? color(c->status) : "",
            status_word(c->status), cn->tty ? "\033[0m" : "", c->id, c->duration_s, reason ? "  " : "",
            reason ? reason : "");
+    fflush(stdout);
+    pthread_mutex_unlock(&cn->lock);
     free(reason);
 }
 
 static int run_finished(void *self, const struct kiln_results *r)
 {
-    (void)self;
+    struct console_notifier *cn = self;
+    pthread_mutex_lock(&cn->lock);
+    cn->stop = true;
+    pthread_cond_signal(&cn->wake);
+    pthread_mutex_unlock(&cn->lock);
+    if (cn->ticking) pthread_join(cn->ticker, NULL);
+    cn->ticking = false;
+    for (size_t i = 0; i < cn->nrunning; i++) free(cn->running[i].id); /* an interrupted run's */
+    free(cn->running);
+    cn->running = NULL;
+    cn->nrunning = cn->cap = 0;
+    pthread_cond_destroy(&cn->wake);
+    pthread_mutex_destroy(&cn->lock);
     size_t n[ST_FLAKY + 1];
     results_count(r, n);
     secret_fprintf(stdout, "\n%s: %zu passed, %zu failed, %zu skipped", r->interrupted ? "INTERRUPTED" : "summary", n[ST_PASSED],

@@ -1,5 +1,6 @@
 /* Reporters ("notifiers", as LISA calls them) read only the results model. */
 #pragma once
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -34,11 +35,28 @@ void notifiers_case_finished(struct kiln_notifiers *ns, const struct kiln_result
                              size_t done);
 int notifiers_run_finished(struct kiln_notifiers *ns, const struct kiln_results *r);
 
-/* Console notifier state: live lines go to out. */
+/* Console notifier state. Each case's start is a line, and so is its end (with its duration);
+ * while cases run, a ticker thread (started by run_started, joined by run_finished) either
+ * rewrites the one RUNNING line every second (live: a TTY running one case at a time) or prints
+ * "RUNNING ID for 2m00s" every every_s seconds, so a long case is never silent. */
+struct console_running {
+    char *id;
+    double t0, next; /* now_s() at its start, and when its next "for ..." line is due */
+};
 struct console_notifier {
     bool tty, live;
     size_t total;
+    double every_s; /* 0: 60 */
+    /* the notifier's own */
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    pthread_t ticker;
+    bool ticking, stop;
+    struct console_running *running;
+    size_t nrunning, cap;
 };
+/* What the ticker does each second, at now (now_s()): exported for tests. */
+void console_notifier_tick(struct console_notifier *cn, double now);
 
 /* Writes b into r->dir/name atomically and frees b; logs and returns -errno on failure. */
 struct sbuf;

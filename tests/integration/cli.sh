@@ -3,7 +3,6 @@
 # help on stdout with exit 0 three ways, an unknown option named (exit 2, the try line), --opt=value
 # as good as --opt value, a missing input exit 2 naming the path, and --json verdicts and listings
 # that jq parses with the fields the help documents. No VM.
-# (run, check, rollout, tenant and worker still parse by hand: they join this table once converted.)
 . "$(dirname "$0")/lib.sh"
 for t in jq mke2fs sgdisk; do command -v $t >/dev/null || { echo "skip: $t not installed"; exit 77; }; done
 
@@ -26,7 +25,20 @@ archive|usage: kiln archive RUN-DIR
 sbom|usage: kiln sbom IMAGE
 serve|usage: kiln serve --data DIR
 submit|usage: kiln submit --server URL
-list|usage: kiln list [--json]'
+list|usage: kiln list [--json]
+run|usage: kiln run RUNBOOK [NAME-GLOB]...
+check|usage: kiln check [-v NAME=VALUE]... [--json] RUNBOOK
+rollout|usage: kiln rollout set NAME CHANNEL
+rollout set|usage: kiln rollout set NAME CHANNEL --version V
+rollout status|usage: kiln rollout status NAME CHANNEL
+rollout pause|usage: kiln rollout pause NAME CHANNEL
+rollout resume|usage: kiln rollout resume NAME CHANNEL
+rollout group|usage: kiln rollout group NAME GROUP MACHINE-ID
+tenant|usage: kiln tenant add NAME
+tenant add|usage: kiln tenant add NAME
+worker|usage: kiln worker --server URL
+worker add|usage: kiln worker add NAME
+clean|usage: kiln clean [--dry-run]'
 while IFS='|' read -r verb line; do
     for form in "$verb --help" "$verb -h" "help $verb"; do
         # shellcheck disable=SC2086
@@ -134,6 +146,39 @@ expect_status 0 "$KILN" list --json --variable=pat=verify_memory sel.yml
 expect_jq "$T/out" '[.[].name] | join(",")' verify_memory
 expect_status 0 "$KILN" list --json -v pat=verify_cpu_count sel.yml
 expect_jq "$T/out" '[.[].name] | join(",")' verify_cpu_count
+expect_status 0 "$KILN" check --runbook=sel.yml --variable=pat=verify_memory
+[ "$(cat "$T/out")" = "sel.yml: ok (1 case(s) selected)" ] || fail "check --runbook=sel.yml: '$(cat "$T/out")'"
+expect_status 2 "$KILN" check -r sel.yml other.yml
+expect_in "$T/err" "kiln check: one runbook at a time (sel.yml and other.yml)"
+# kiln run refuses these before it boots anything or makes a run directory
+expect_status 2 "$KILN" run --runs-dir=r --runbook=sel.yml --tag=nosuchtag
+expect_in "$T/err" "kiln run: none of the 1 case(s) sel.yml selects passes the command line's names, --tag and --priority"
+expect_status 2 "$KILN" run --runs-dir=r sel.yml --priority=1,9
+expect_in "$T/err" "kiln run: --priority 9: want a whole number from 0 to 5"
+expect_status 2 "$KILN" run --runs-dir=r -r sel.yml 'nomatch*'
+expect_in "$T/err" "kiln run: NAME-GLOB nomatch* matches none of the 1 case(s) sel.yml selects"
+expect_status 2 "$KILN" run --runs-dir=r -r sel.yml -r other.yml
+expect_in "$T/err" "kiln run: -r given twice (sel.yml and other.yml): give it once"
+expect_status 2 "$KILN" run --rerun-failed=nosuch
+expect_in "$T/err" "kiln run: --rerun-failed: nosuch/results.json: "
+expect_status 2 "$KILN" run --rerun-failed=nosuch sel.yml
+expect_in "$T/err" "kiln run: --rerun-failed takes a run directory only"
+expect_status 2 "$KILN" run --rerun-failed --rerun-failed=x
+expect_in "$T/err" "kiln run: --rerun-failed given twice: give it once"
+[ ! -e r ] || fail "a refused kiln run made $(ls r)"
+expect_status 2 "$KILN" rollout status --data=nodb os stable
+expect_in "$T/err" "kiln rollout status: no kiln database in nodb"
+expect_status 2 "$KILN" rollout set os stable --version=1.0 --percent=101 --data=nodb
+expect_in "$T/err" "kiln rollout set: --percent 101: want 0 to 100"
+expect_status 2 "$KILN" rollout status os stable --reason=x --data=nodb
+expect_in "$T/err" "kiln rollout status: --reason belongs to kiln rollout pause"
+expect_status 2 "$KILN" tenant add t --max-jobs=0 --data=nodb
+expect_in "$T/err" "kiln tenant add: --max-jobs 0: want a whole number from 1 to 100000"
+expect_status 2 "$KILN" worker add w --data=nodb
+expect_in "$T/err" "kiln worker add: no kiln database in nodb"
+expect_status 2 "$KILN" worker --server=http://127.0.0.1:9 --withhold=tpm,gpu
+expect_in "$T/err" "kiln worker: --withhold tpm,gpu: gpu is not a feature a worker offers"
+[ ! -e nodb ] || fail "a refused service verb made nodb"
 echo "cli: --opt=value ok"
 
 # -v NAME for a variable the runbook neither defines nor uses warns (a typo changes nothing
@@ -179,6 +224,10 @@ missing NoGallery "$KILN" gallery list --gallery NoGallery
 missing NoGallery "$KILN" gallery show x --gallery NoGallery
 missing nosuch.pub "$KILN" gallery trust nosuch.pub --gallery G
 missing nosuch.yml "$KILN" list nosuch.yml
+missing nosuch.yml "$KILN" check nosuch.yml
+missing nosuch.yml "$KILN" check --json nosuch.yml
+expect_jq "$T/out" '"\(.ok) \(.cases) \(.errors[0].file)"' "false null nosuch.yml"
+missing nosuch.yml "$KILN" run --runs-dir r nosuch.yml
 missing nosuch.raw env KILN_TOKEN=kt_x "$KILN" submit --server http://127.0.0.1:9 nosuch.raw
 missing nosuch.key "$KILN" serve --data d --gallery-key nosuch.key
 # and what was checked failing is 1, apart from those
@@ -208,6 +257,27 @@ expect_jq "$T/out" '"\(.ok) \(.errors[0].file) \(.errors[0].line) \(.errors[0].p
 expect_in "$T/err" "bad-spec.yml:1:1: base:"
 expect_status 2 "$KILN" build --json bad-spec.yml
 expect_in "$T/err" "kiln build: --json goes with --check"
+# kiln check --json: the verdict, the same errors as the text (with their places), warnings apart
+expect_status 0 "$KILN" check --json -v pat=verify_memory sel.yml
+expect_jq "$T/out" '[keys_unsorted[]] | join(",")' "runbook,ok,cases,errors,warnings"
+expect_jq "$T/out" '"\(.runbook) \(.ok) \(.cases) \(.errors | length) \(.warnings | length)"' "sel.yml true 1 0 0"
+[ ! -s "$T/err" ] || fail "check --json of a valid runbook wrote to stderr: $(cat "$T/err")"
+expect_status 2 "$KILN" check --json -v img=other.raw order.yml
+expect_jq "$T/out" '"\(.ok) \(.cases) \([.errors[].line] | sort | join(","))"' "false null 5,6,7"
+[ "$(grep -c '^order.yml:' "$T/err")" = 3 ] || fail "check --json order.yml: the errors are not on stderr too: $(cat "$T/err")"
+printf 'name: y\nplatform: { type: qemu, qemu: { image: nosuch.raw } }\ntestcase:\n  - { criteria: { name: no_such_case } }\n' > unsel.yml
+expect_status 2 "$KILN" check --json unsel.yml
+expect_jq "$T/out" '[.errors[] | "\(.file):\(.line):\(.col) \(.path)"] | join(",")' "unsel.yml:2:40 platform.qemu.image,unsel.yml:0:0 testcase"
+expect_jq "$T/out" '.errors[0].message' "$T/nosuch.raw does not exist"
+expect_jq "$T/out" '[.warnings[] | "\(.file):\(.line):\(.col) \(.message)"] | join(",")' "unsel.yml:4:5 testcase[0] matches no case (see \`kiln list\`)"
+expect_jq "$T/out" .cases 0
+expect_in "$T/err" "unsel.yml:2:40: platform.qemu.image: $T/nosuch.raw does not exist"
+# the text verdict says the same on stderr, and "ok" only on stdout when it is
+expect_status 2 "$KILN" check unsel.yml
+expect_in "$T/err" "unsel.yml:2:40: platform.qemu.image: $T/nosuch.raw does not exist"
+expect_in "$T/err" "kiln check: warning: unsel.yml:4:5: testcase[0] matches no case"
+expect_in "$T/err" "unsel.yml: testcase: the criteria select no case"
+[ ! -s "$T/out" ] || fail "check of an invalid runbook wrote to stdout: $(cat "$T/out")"
 expect_status 0 "$KILN" gallery list --gallery G --json
 expect_jq "$T/out" '"\(.gallery) \(.index.serial) \(.index.signed_by | length) \(.images | length)"' "G 0 16 0"
 expect_status 0 "$KILN" list --json

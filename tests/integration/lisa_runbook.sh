@@ -60,3 +60,7 @@ testcase:
 YAML
 expect_status 2 "$KILN" check conflict.yml
 expect_in "$T/err" "conflict.yml:5:5: testcase[1] (force-exclude) conflicts over case smoke with testcase[0] (force-include) at conflict.yml:3:5"
+# and --json places the conflict at the later rule
+expect_status 2 "$KILN" check --json conflict.yml
+expect_jq "$T/out" '.errors[0] | "\(.file):\(.line):\(.col) \(.message)"' \
+    "conflict.yml:5:5 testcase[1] (force-exclude) conflicts over case smoke with testcase[0] (force-include) at conflict.yml:3:5; a case can be forced in or out, not both"

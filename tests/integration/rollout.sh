@@ -89,7 +89,9 @@ refused() { # MESSAGE ARGS...: rollout set os stable ARGS exits 2 saying MESSAGE
     msg=$1; shift
     "$KILN" rollout set os stable "$@" --data "$data" > out.txt 2> err.txt && fail "rollout set $* was accepted"
     [ $? -eq 2 ] || fail "rollout set $*: exit status not 2"
-    [ "$(cat err.txt)" = "kiln rollout set: $msg" ] || fail "rollout set $*: said '$(cat err.txt)', expected '$msg'"
+    # a value cmd_parse refuses is followed by the try line; a contradiction found after it is not
+    [ "$(head -n 1 err.txt)" = "kiln rollout set: $msg" ] || fail "rollout set $*: said '$(cat err.txt)', expected '$msg'"
+    case $(sed 1d err.txt) in ""|"try 'kiln rollout set --help'") ;; *) fail "rollout set $*: more than one message: $(cat err.txt)" ;; esac
 }
 refused "the floor 2.0 is not below the target 1.0: a floor is a version machines pass through on the way to the target" --version 1.0 --percent 5 --floor 2.0
 refused "the floor 1.0 is not below the target 1.0: a floor is a version machines pass through on the way to the target" --version 1.0 --percent 5 --floor 1.0
@@ -114,7 +116,8 @@ refused "--version $long: want a version: at most 64 of A-Z a-z 0-9 . _ + ~ -, s
 refused "--version 1.0.1234567890123456789: want a version: at most 64 of A-Z a-z 0-9 . _ + ~ -, starting with a letter or digit, no run of more than 18 digits" --version 1.0.1234567890123456789 --percent 5
 refused "--floor $long: want a version (as --version)" --version 1.0 --percent 5 --floor $long
 "$KILN" rollout set os stable --data "$data" --version 1.0 --percent 5 --max-per-hour > out.txt 2> err.txt; st=$?
-[ $st -eq 2 ] && [ "$(cat err.txt)" = "kiln rollout set: --max-per-hour needs a value: a whole number, 0 for no limit" ] ||
+[ $st -eq 2 ] && [ "$(cat err.txt)" = "kiln rollout set: --max-per-hour needs a value: N, updates started per hour at most (0: no limit)
+try 'kiln rollout set --help'" ] ||
     fail "a missing value: exit $st, '$(cat err.txt)'"
 "$KILN" rollout status os stable --json --data "$data" > after.json
 cmp -s before.json after.json || fail "a refused rollout set changed the rollout"

@@ -28,6 +28,14 @@ expect_jq "$r" '.cases[] | select(.name=="verify_no_failed_units") | .status' sk
 reason=$(jqv "$r" '.cases[] | select(.name=="verify_no_failed_units") | .reason')
 case "$reason" in "no systemd on node"[01]" (/run/systemd/system missing)") ;; *) fail "skip reason: $reason" ;; esac
 expect_jq "$r" '.run.exit_code' 0
+# progress on stdout (not a TTY: plain lines): each case's start, with the time into the run,
+# comes before its end line, which has its duration
+for name in $(jq -r '.cases[].name' "$r"); do
+    s=$(grep -nE "^  STARTED   $name \(([0-9]+s|[0-9]+m[0-9]{2}s|[0-9]+h[0-9]{2}m) into the run\)\$" out.txt | cut -d: -f1)
+    e=$(grep -nE "^\[[ 0-9]+/4\] [A-Z]+ +$name +[0-9]+\.[0-9]s" out.txt | cut -d: -f1)
+    [ -n "$s" ] && [ -n "$e" ] && [ "$s" -lt "$e" ] || fail "case $name: start line ${s:-missing}, end line ${e:-missing}"
+done
+[ "$(grep -c '^  STARTED   ' out.txt)" -eq 4 ] || fail "not one start line per case"
 expect_jq "$r" '.run.accel' tcg
 expect_in "$d/cases/smoke/log.txt" "rebooted: boot id"
 expect_in "$d/cases/smoke/log.txt" "[cmd "

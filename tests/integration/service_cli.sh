@@ -177,8 +177,8 @@ echo "service_cli: server replies ok"
 
 # option errors name the option, the bad value and what is accepted (kiln serve printed only
 # its usage text); the same in every service verb's parser
-opt_err() { # MESSAGE CMD...: exit 2, stderr is "MESSAGE", then for the verbs that parse through
-    msg=$1; shift  # cmd_parse "try 'kiln VERB --help'" (worker and tenant print the line alone)
+opt_err() { # MESSAGE CMD...: exit 2, stderr is "MESSAGE", then for an error cmd_parse finds "try
+    msg=$1; shift  # 'kiln VERB --help'" (a check made after parsing prints the line alone)
     expect_status 2 "$@"
     [ "$(head -n 1 "$T/err")" = "$msg" ] || fail "$*: stderr is '$(cat "$T/err")', expected '$msg'"
     rest=$(sed 1d "$T/err")
@@ -187,7 +187,8 @@ opt_err() { # MESSAGE CMD...: exit 2, stderr is "MESSAGE", then for the verbs th
         *) fail "$*: stderr after '$msg' is '$rest', expected nothing or a try line" ;;
     esac
     case $msg in
-        "kiln serve:"*|"kiln submit:"*) [ -n "$rest" ] || fail "$*: no try line after '$msg'" ;;
+        "kiln serve:"*|"kiln submit:"*|*"needs a value"*|*"unknown option"*|*"given twice"*|*"want a whole number"*)
+            [ -n "$rest" ] || fail "$*: no try line after '$msg'" ;;
     esac
 }
 opt_err "kiln serve: --lease-s 2: want a whole number from 5 to 3600" "$KILN" serve --data d --lease-s 2
@@ -199,17 +200,19 @@ opt_err "kiln serve: unknown option --port; the options are: --init, --data DIR,
 opt_err "kiln serve: --data DIR is needed: the directory of images, job files and (without --db) kiln.db" "$KILN" serve
 opt_err "kiln serve: --listen 127.0.0.1:99999: want IPV4:PORT, e.g. 127.0.0.1:8470" "$KILN" serve --data "$T/sd" --listen 127.0.0.1:99999
 opt_err "kiln worker: --slots 0: want a whole number from 1 to 64" "$KILN" worker --server http://127.0.0.1:9 --slots 0
-opt_err "kiln worker: --server needs a value: the service's URL, e.g. http://127.0.0.1:8470" "$KILN" worker --server
-opt_err "kiln worker: unknown option --slot; the options are: --server URL, --token WTOKEN, --slots N, --work DIR, --key SECRET.key, --withhold FEATURES" \
-    "$KILN" worker --slot 2
+opt_err "kiln worker: --server needs a value: URL, the service's URL, e.g. http://127.0.0.1:8470" "$KILN" worker --server
+opt_err "kiln worker: unknown option --slot; did you mean --slots?" "$KILN" worker --slot 2
+opt_err "kiln worker: unknown option --listen; the options are: --server URL, --token WTOKEN, --slots N, --work DIR, --key SECRET.key, --withhold FEATURES" \
+    "$KILN" worker --listen 2
 opt_err "kiln worker: --server URL is needed: the service to pull jobs from" env KILN_WORKER_TOKEN=kw_x "$KILN" worker --work w
 opt_err "kiln submit: --tier 3: want a whole number from 0 to 2" "$KILN" submit --tier 3 img.raw
 opt_err "kiln submit: --tier 0 and --runbook rb.yml: give one of them (a runbook selects its own cases)" \
     "$KILN" submit --server http://127.0.0.1:9 --tier 0 --runbook rb.yml img.raw
 opt_err "kiln submit: other.raw: one image per submission (img.raw is the image already)" "$KILN" submit img.raw other.raw
 opt_err "kiln submit: no IMAGE given: name the disk image to validate" "$KILN" submit --server http://127.0.0.1:9
-opt_err "kiln tenant add: --trust needs a value: a minisign public key file (KEY.pub)" "$KILN" tenant add x --trust
-opt_err "kiln tenant add: unknown option --max-job; the options are: --data DIR, --db URL, --trust KEY.pub, --max-jobs N, --admin, and one NAME" "$KILN" tenant add x --max-job 2
+opt_err "kiln tenant add: --trust needs a value: KEY.pub, a minisign public key whose signatures self-service publishing accepts; repeatable" "$KILN" tenant add x --trust
+opt_err "kiln tenant add: unknown option --max-job; did you mean --max-jobs?" "$KILN" tenant add x --max-job 2
+opt_err "kiln tenant add: unknown option --key; the options are: --data DIR, --db URL, --trust KEY.pub, --max-jobs N, --admin" "$KILN" tenant add x --key k
 opt_err "kiln worker add: b: one worker at a time (a is the name already)" "$KILN" worker add a b --data d
 # numbers have one spelling in every verb: no leading zero, sign, space or point
 for n in 0100 +5 ' 5' 5. .5 1e3; do
@@ -224,6 +227,8 @@ opt_err "kiln tenant add: --data given twice (a and b): give it once" "$KILN" te
 opt_err "kiln worker add: --db given twice (x and y): give it once" "$KILN" worker add w --db x --db y
 opt_err "kiln serve: --listen given twice (127.0.0.1:1 and 127.0.0.1:2): give it once" "$KILN" serve --data d --listen 127.0.0.1:1 --listen 127.0.0.1:2
 opt_err "kiln worker: --slots given twice (1 and 2): give it once" "$KILN" worker --server http://127.0.0.1:9 --slots 1 --slots 2
+opt_err "kiln worker: --token given twice: give it once" "$KILN" worker --server http://127.0.0.1:9 --token kw_Zq9a --token kw_Zq9b
+expect_not_in "$T/err" "Zq9"   # a token's values are never echoed
 opt_err "kiln submit: --tier given twice (0 and 1): give it once" "$KILN" submit --tier 0 --tier 1 img.raw
 opt_err "kiln submit: --memory-mb given twice (256 and 512): give it once" "$KILN" submit --memory-mb 256 --memory-mb 512 img.raw
 opt_err "kiln submit: --name given twice (a and b): give it once" "$KILN" submit --name a --name b img.raw

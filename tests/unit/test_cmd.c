@@ -13,6 +13,16 @@ static const char *out, *fmt;
 static long count = 3;
 static bool flag;
 static struct cmd_strs many;
+static const char *again_val;
+static int again_n;
+
+static bool take_again(const char *verb, const char *opt, const char *val, void *to)
+{
+    (void)verb, (void)opt, (void)to;
+    again_val = val;
+    again_n++;
+    return true;
+}
 
 static const struct cmd_opt opts[] = {
     {'o', "out", "DIR", CMD_STR, &out, .help = "where"},
@@ -20,6 +30,8 @@ static const struct cmd_opt opts[] = {
     {'n', "count", "N", CMD_LONG, &count, 1, 10, .help = "how many"},
     {0, "flag", NULL, CMD_FLAG, &flag, .help = "a flag"},
     {'p', "pin", "KEY", CMD_LIST, &many, .help = "repeatable"},
+    {0, "again", "DIR", CMD_FN, NULL, .fn = take_again, .optional = true, .help = "optional value"},
+    {0, "far", "X", CMD_STR, NULL, .elsewhere = "kiln t other", .help = "not ours"},
     {0},
 };
 static const struct cmd_verb verb = {"t", "[options] A [B]", "About.", opts, 1, 2, "A", .exits = "0 ok, 2 usage"};
@@ -27,7 +39,7 @@ static const struct cmd_verb verb = {"t", "[options] A [B]", "About.", opts, 1, 
 /* Runs cmd_parse on the words of line (space-separated) with stderr (or stdout) caught in *text. */
 static int parse(const char *line, int *n, char ***av, char **text, bool catch_stdout)
 {
-    out = fmt = NULL, count = 3, flag = false;
+    out = fmt = again_val = NULL, count = 3, flag = false, again_n = 0;
     free(many.v);
     many = (struct cmd_strs){0};
     static char buf[512];
@@ -70,7 +82,7 @@ int main(void)
     is_int(parse("--ou=x a", &n, &av, &text, false), EXIT_USAGE, "an abbreviation is refused");
     is_str(text, "kiln t: unknown option --ou; did you mean --out?\ntry 'kiln t --help'\n", "and names the option");
     is_int(parse("--frob a", &n, &av, &text, false), EXIT_USAGE, "an unknown option");
-    is_str(text, "kiln t: unknown option --frob; the options are: --out DIR, --format F, --count N, --flag, --pin KEY\n"
+    is_str(text, "kiln t: unknown option --frob; the options are: --out DIR, --format F, --count N, --flag, --pin KEY, --again[=DIR]\n"
                  "try 'kiln t --help'\n", "is named, with the options from the table");
     is_int(parse("-z a", &n, &av, &text, false), EXIT_USAGE, "an unknown short option");
     has(text, "kiln t: unknown option -z;", "is named");
@@ -86,6 +98,18 @@ int main(void)
     has(text, "kiln t: no A given", "names the operand");
     is_int(parse("a b c", &n, &av, &text, false), EXIT_USAGE, "too many operands");
     has(text, "kiln t: unexpected argument c", "names the first extra one");
+    is_int(parse("--again a", &n, &av, &text, false), CMD_GO, "an optional value left out");
+    ok(again_n == 1 && !again_val && n == 1 && streq(av[1], "a"), "is NULL, and the next word stays an operand");
+    is_int(parse("--again=d a", &n, &av, &text, false), CMD_GO, "an optional value given with =");
+    ok(again_n == 1 && again_val && streq(again_val, "d") && n == 1, "is taken");
+    is_int(parse("--again --again=d a", &n, &av, &text, false), EXIT_USAGE, "an optional value's option given twice");
+    has(text, "kiln t: --again given twice: give it once", "is refused");
+    is_int(parse("a --far=1", &n, &av, &text, false), EXIT_USAGE, "a sibling's option");
+    is_str(text, "kiln t: --far belongs to kiln t other\ntry 'kiln t --help'\n", "is named as the sibling's");
+    is_int(parse("a --far", &n, &av, &text, false), EXIT_USAGE, "a sibling's option without its value");
+    has(text, "kiln t: --far belongs to kiln t other", "is named as the sibling's too");
+    is_int(parse("a --fa", &n, &av, &text, false), EXIT_USAGE, "a near miss of a sibling's option");
+    has(text, "kiln t: unknown option --fa; did you mean --flag?", "is never pointed at it");
     is_int(parse("--frob --help", &n, &av, &text, true), EXIT_USAGE, "an error before --help is an error");
     is_int(parse("a --help", &n, &av, &text, true), EXIT_OK, "--help exits 0");
     has(text, "usage: kiln t [options] A [B]\nAbout.\n", "the usage line on stdout");
@@ -93,6 +117,8 @@ int main(void)
     has(text, "      --flag                  a flag\n", "a flag, aligned with its help");
     has(text, "  -n, --count N               how many\n", "a valued option, aligned");
     has(text, "exit status: 0 ok, 2 usage", "the exit status");
+    has(text, "      --again[=DIR]", "an optional value, with its =");
+    ok(!strstr(text, "--far"), "a sibling's option is not in the help");
     is_int(parse("-h", &n, &av, &text, true), EXIT_OK, "-h too (no operand needed)");
     free(text);
     free(many.v);
