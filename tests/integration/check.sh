@@ -34,7 +34,7 @@ expect_status 0 "$KILN" check ok.yml
 expect_in "$T/out" 'ok.yml: ok ('
 
 expect_status 2 "$KILN" check -v broken ok.yml
-expect_in "$T/err" 'kiln: -v broken: the form is -v name=value, or -v s:name=value for a secret'
+expect_in "$T/err" 'kiln check: -v broken: the form is -v name=value, or -v s:name=value for a secret'
 expect_status 2 "$KILN" check missing-file.yml
 expect_in "$T/err" 'cannot open runbook'
 expect_status 2 "$KILN" frobnicate

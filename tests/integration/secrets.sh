@@ -46,12 +46,12 @@ sed -e '/memory_mb/d' -e '/cpus/d' bad.yml > badpath.yml
 expect_in bad-path.txt "/nonexistent/******/vmlinuz"
 # a malformed secret variable (no name before =) is not echoed either
 "$KILN" check -v "s:=$S" bad.yml > bad-var.txt 2>&1
-expect_in bad-var.txt "kiln: -v s:...: the form is -v name=value, or -v s:name=value for a secret"
+expect_in bad-var.txt "kiln check: -v s:...: the form is -v name=value, or -v s:name=value for a secret"
 # -v s:VALUE (no name) is that error too, never a plain variable named "s" holding the secret
 "$KILN" check -v "s:$S" badpath.yml > bad-noname.txt 2>&1
 rc=$?
 [ "$rc" -eq 2 ] || { cat bad-noname.txt; fail "kiln check -v s:VALUE exited $rc, expected 2"; }
-expect_in bad-noname.txt "kiln: -v s:...: the form is -v name=value, or -v s:name=value for a secret"
+expect_in bad-noname.txt "kiln check: -v s:...: the form is -v name=value, or -v s:name=value for a secret"
 no_leak "kiln check/list/run output" bad-check.txt bad-list.txt bad-run.txt bad-path.txt bad-var.txt bad-noname.txt
 
 busybox_runbook sec "console=ttyS0 quiet kiln.tok=\$(tok)" <<YAML > sec.yml
