@@ -622,8 +622,8 @@ static void check_signing_pair(struct diags *d, const struct ynode *at, const ch
     if (f) fclose(f);
     if (!k)
         diag_add(d, at, path, "%s is %s", key,
-                 asked ? "an encrypted private key: kiln build runs unattended, give it an unencrypted one (kept "
-                         "outside the image's sources)"
+                 asked ? "an encrypted private key: kiln build runs unattended and sbsign would ask for its "
+                         "passphrase; give an unencrypted copy, mode 0600 (openssl pkey -in KEY -out COPY)"
                        : "not a PEM private key (-----BEGIN PRIVATE KEY-----)");
     else if (X509_check_private_key(x, k) != 1)
         diag_add(d, at, path, "the key %s does not belong to the certificate %s", key, cert);
