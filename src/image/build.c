@@ -749,6 +749,23 @@ static uint64_t esp_size(struct build_ctx *c)
     return MAX((uint64_t)ESP_MIN, (need * 3 / 2) / MiB + 16) * MiB;
 }
 
+/* Signs the EFI binary in for Secure Boot with the spec's pair into work/NAME (sbsign adds its
+ * signature beside any the binary already carries, as Debian's own on its kernel), then checks
+ * it against the certificate (sbverify), so a pair the firmware would refuse fails the build
+ * rather than the first boot. The key is passed to sbsign by path: it is never copied. */
+static char *sb_sign(struct build_ctx *c, const char *in, const char *name)
+{
+    char *out = path_join(c->work, name);
+    char *sign[] = {"sbsign", "--key", c->spec->sb_key, "--cert", c->spec->sb_cert, "--output", out, (char *)in, NULL};
+    char *verify[] = {"sbverify", "--cert", c->spec->sb_cert, out, NULL};
+    if (build_run(c, "esp", sign) < 0 || build_run(c, "esp", verify) < 0) {
+        free(out);
+        return NULL;
+    }
+    clamp_tree(out, c->epoch);
+    return out;
+}
+
 static int stage_esp(struct build_ctx *c, uint64_t esp_bytes)
 {
     stage_begin("esp");
@@ -796,6 +813,13 @@ static int stage_esp(struct build_ctx *c, uint64_t esp_bytes)
     _cleanup_free_ char *d_initrd = xasprintf("%s/initrd", kdir);
     _cleanup_free_ char *d_removable = xasprintf("::/EFI/BOOT/%s", c->spec->arch->efi_boot);
     _cleanup_free_ char *d_sdboot = xasprintf("::/EFI/systemd/%s", c->spec->arch->systemd_boot);
+    if (s->sb_key) {
+        char *signed_boot = sb_sign(c, boot, "boot.signed.efi");
+        char *signed_kernel = signed_boot ? sb_sign(c, kernel, "linux.signed.efi") : NULL;
+        free(boot), free(kernel);
+        boot = signed_boot, kernel = signed_kernel;
+        if (!kernel) return -1;
+    }
     struct { const char *src, *dst; } copies[] = {
         {boot, d_removable}, {boot, d_sdboot}, {loader, "::/loader/loader.conf"},
         {entry, d_entry}, {kernel, d_linux}, {initrd, d_initrd}};
@@ -803,7 +827,8 @@ static int stage_esp(struct build_ctx *c, uint64_t esp_bytes)
         char *cp[] = {"mcopy", "-m", "-o", "-i", img, (char *)copies[i].src, (char *)copies[i].dst, NULL};
         if (build_run(c, "esp", cp) < 0) return -1;
     }
-    _cleanup_free_ char *note = xasprintf("(%llu MiB, systemd-boot, kernel %s)", (unsigned long long)mib, c->kver);
+    _cleanup_free_ char *note = xasprintf("(%llu MiB, systemd-boot, kernel %s%s)", (unsigned long long)mib, c->kver,
+                                          s->sb_key ? ", both signed for Secure Boot" : "");
     stage_end("esp", note);
     return 0;
 }
@@ -1216,7 +1241,9 @@ static int stage_outputs(struct build_ctx *c, const char *stage_dir, json_t *man
     _cleanup_free_ char *krel = xasprintf("boot/vmlinuz-%s", c->kver);
     kfiles[0].src_rel = krel;
     for (size_t i = 0; i < ARRAY_SIZE(kfiles); i++) {
-        _cleanup_free_ char *src = kfiles[i].src_rel ? tree_path(c, kfiles[i].src_rel) : NULL;
+        /* the direct-boot kernel is the one the ESP holds: signed when the spec signs */
+        _cleanup_free_ char *src = i == 0 && s->sb_key ? path_join(c->work, "linux.signed.efi")
+                                   : kfiles[i].src_rel ? tree_path(c, kfiles[i].src_rel) : NULL;
         if (!src) return build_error(c, "outputs", "the kernel or initrd for %s is gone from /boot", c->kver);
         _cleanup_free_ char *dst = xasprintf("%s/%s%s", stage_dir, base, kfiles[i].suffix);
         char *cp[] = {"cp", "--preserve=timestamps", src, dst, NULL};

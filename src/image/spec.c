@@ -12,6 +12,9 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include "util/fs.h"
 #include "util/util.h"
 
@@ -607,6 +610,73 @@ static void check_wsl(struct diags *d, const struct ynode *x, const struct ynode
     }
 }
 
+/* Never prompts: an encrypted key cannot be used by an unattended build. */
+static int no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+    (void)buf, (void)size, (void)rwflag;
+    *(bool *)u = true;
+    return -1;
+}
+
+/* The signing pair must be usable before any stage runs: a PEM certificate, an unencrypted PEM
+ * private key, and the two must belong together (X509_check_private_key). Messages name the
+ * files, never their content. */
+static void check_signing_pair(struct diags *d, const struct ynode *at, const char *path, const char *key,
+                               const char *cert)
+{
+    FILE *f = fopen(cert, "re");
+    X509 *x = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+    if (f) fclose(f);
+    if (!x) {
+        diag_add(d, at, path, "%s is not a PEM X.509 certificate (-----BEGIN CERTIFICATE-----); sbsign needs one", cert);
+        return;
+    }
+    bool asked = false;
+    f = fopen(key, "re");
+    EVP_PKEY *k = f ? PEM_read_PrivateKey(f, NULL, no_passphrase, &asked) : NULL;
+    if (f) fclose(f);
+    if (!k)
+        diag_add(d, at, path, "%s is %s", key,
+                 asked ? "an encrypted private key: kiln build runs unattended and sbsign would ask for its "
+                         "passphrase; give an unencrypted copy, mode 0600 (openssl pkey -in KEY -out COPY)"
+                       : "not a PEM private key (-----BEGIN PRIVATE KEY-----)");
+    else if (X509_check_private_key(x, k) != 1)
+        diag_add(d, at, path, "the key %s does not belong to the certificate %s", key, cert);
+    EVP_PKEY_free(k);
+    X509_free(x);
+}
+
+/* boot: uefi, or boot: { secure_boot: { key: K, cert: C } } (UEFI, signed for Secure Boot) */
+static void parse_boot(const struct ynode *n, struct image_spec *s, struct diags *d)
+{
+    if (n->kind != YN_MAP) {
+        static const char *const boots[] = {"uefi", NULL};
+        int v;
+        y_enum(d, n, "boot", boots, &v);
+        return;
+    }
+    static const char *const keys[] = {"secure_boot", NULL};
+    y_check_keys(d, n, "boot", keys);
+    const struct ynode *sb = FIELD(n, "secure_boot");
+    if (!sb || !y_expect(d, sb, "boot.secure_boot", YN_MAP)) return;
+    static const char *const sbkeys[] = {"key", "cert", NULL};
+    y_check_keys(d, sb, "boot.secure_boot", sbkeys);
+    struct { const char *name, *path; char **out; } fields[] = {
+        {"key", "boot.secure_boot.key", &s->sb_key}, {"cert", "boot.secure_boot.cert", &s->sb_cert}};
+    bool ok = true;
+    for (size_t i = 0; i < ARRAY_SIZE(fields); i++) {
+        const struct ynode *y = FIELD(sb, fields[i].name);
+        _cleanup_free_ char *v = NULL;
+        if (!y) {
+            diag_add(d, sb, "boot.secure_boot", "needs \"%s\": the PEM %s sbsign signs the boot loader and kernel with",
+                     fields[i].name, i ? "certificate" : "private key");
+            ok = false;
+        } else if (!y_str(d, y, fields[i].path, &v) || !source_path(d, y, fields[i].path, s, v, S_IFREG, fields[i].out, NULL))
+            ok = false;
+    }
+    if (ok) check_signing_pair(d, sb, "boot.secure_boot", s->sb_key, s->sb_cert);
+}
+
 int spec_load(const char *path, const char *source_root, struct image_spec **out, struct diags *d)
 {
     static const char *const keys[] = {"name", "version", "arch", "base", "packages", "os", "storage", "boot", "output", "updates", "wsl", NULL};
@@ -657,11 +727,7 @@ int spec_load(const char *path, const char *source_root, struct image_spec **out
         if ((x = FIELD(root, "os"))) parse_os(x, s, d);
         if ((x = FIELD(root, "storage"))) parse_storage(x, s, d);
         if ((x = FIELD(root, "updates"))) parse_updates(x, s, d);
-        if ((x = FIELD(root, "boot"))) {
-            static const char *const boots[] = {"uefi", NULL};
-            int v;
-            y_enum(d, x, "boot", boots, &v);
-        }
+        if ((x = FIELD(root, "boot"))) parse_boot(x, s, d);
         if ((x = FIELD(root, "output"))) {
             char **o = NULL;
             size_t no = 0;
@@ -681,6 +747,13 @@ int spec_load(const char *path, const char *source_root, struct image_spec **out
         } else s->outputs[OUT_RAW] = true;
         if ((x = FIELD(root, "wsl")) && y_bool(d, x, "wsl", &s->wsl) && s->wsl) check_wsl(d, x, root, s);
     }
+    for (size_t i = 0; s->sb_key && i < s->nfiles; i++)
+        if (s->files[i].src && streq(s->files[i].src, s->sb_key)) {
+            _cleanup_free_ char *p = ypath_index("os.files", i);
+            const struct ynode *files = y_get(y_get(root, "os"), "files");
+            diag_add(d, files && files->kind == YN_SEQ && i < files->n ? files->items[i] : files, p,
+                     "is the Secure Boot signing key (boot.secure_boot.key): the private key never goes into an image");
+        }
     if (s->layout == LAYOUT_IMMUTABLE && d->n == before) {
         bool dracut = false;
         for (size_t i = 0; i < s->ninstall; i++) dracut |= startswith(s->install[i], "dracut");
@@ -719,6 +792,8 @@ void spec_free(struct image_spec *s)
     if (!s) return;
     free(s->path);
     free(s->source_root);
+    free(s->sb_key);
+    free(s->sb_cert);
     free(s->name);
     free(s->version);
     free(s->suite);

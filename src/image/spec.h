@@ -78,6 +78,11 @@ struct image_spec {
     bool outputs[OUT_COUNT];
     struct image_updates updates;
     bool wsl; /* "wsl: true": the tar output carries /etc/wsl.conf (WSL's per-distribution settings) */
+    /* boot.secure_boot: the PEM private key and X.509 certificate (a db entry of the target
+     * firmware) kiln build signs the boot loader and the kernel with (sbsign); real paths under
+     * source_root, both NULL when nothing is signed. The key is only ever read by sbsign: never
+     * copied into the image, the outputs or the build log. */
+    char *sb_key, *sb_cert;
 };
 
 /* Parses and validates the spec at path: every value the image's OS reads later is checked

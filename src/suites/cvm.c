@@ -3,7 +3,15 @@
  * enforced by the firmware and seen by the kernel. Decisions in decide_cvm.c. Priority 3:
  * each needs an environment of its own (a TPM, Secure Boot firmware), so the tier runbooks
  * do not boot one; examples/cvm.yml selects the area. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "node/console.h"
+#include "node/node.h"
 #include "suites/decide_cvm.h"
+#include "util/fs.h"
 #include "util/util.h"
 
 /* tpm2-tools talk to the kernel's resource manager directly: no tabrmd, no noise about it */
@@ -67,10 +75,139 @@ KILN_CASE(verify_measured_boot,
     return ok ? case_verdict(t, &v) : CASE_FAIL;
 }
 
+/* Whether text has a line that is exactly word. */
+static bool has_line(const char *text, const char *word)
+{
+    size_t n = strlen(word);
+    for (const char *p = text; p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+        if (strncmp(p, word, n) == 0 && (p[n] == '\n' || !p[n])) return true;
+    return false;
+}
+
+/* Finds the ESP holding the systemd-boot entry the guest booted (LoaderEntrySelected, the Boot
+ * Loader Interface's variables under this vendor GUID) and prints "esp=DIR" and "entry=ID";
+ * prints "no-sdboot" when the guest did not boot through systemd-boot from a disk (a kernel
+ * given to the firmware directly, another boot loader). */
+#define SDBOOT_ESP_SH                                                                                               \
+    "g=4a67b082-0a4c-41cf-b6c7-440b29bb8c4f; v=/sys/firmware/efi/efivars; "                                      \
+    "[ -r $v/LoaderEntrySelected-$g ] || { echo no-sdboot; exit 0; }; "                                           \
+    "cur=$(cat $v/LoaderEntrySelected-$g | tail -c +5 | tr -d '\\000'); esp=; "                                          \
+    "for d in /boot/efi /efi /boot; do [ -f \"$d/loader/entries/$cur\" ] && { esp=$d; break; }; done; "           \
+    "[ -n \"$esp\" ] || { echo no-sdboot; exit 0; }; echo \"esp=$esp\"; echo \"entry=$cur\"; "
+
+/* The entry systemd-boot is asked to start once, holding a copy of the booted kernel whose PE
+ * Certificate Table directory entry is zeroed: a kernel with no signature at all. */
+#define PROBE_ENTRY "kiln-unsigned.conf"
+
+/* The probe: the unsigned copy beside the booted kernel, its entry, LoaderEntryOneShot set (an
+ * efivarfs file: 4 attribute bytes, NV+BS+RT, then the UTF-16LE name with its NUL). The PE
+ * offsets are PE/COFF's: e_lfanew at 0x3c; optional header after the 24-byte signature and
+ * COFF header, magic 0x10b (267, PE32) or 0x20b (523, PE32+); data directory 4 (Certificate
+ * Table) at 128 (PE32) or 144 (PE32+) into it. */
+static const char probe_sh[] =
+    SDBOOT_ESP_SH
+    "set -e; ent=$esp/loader/entries/$cur; "
+    "lin=$(sed -n 's/^linux[[:space:]]\\{1,\\}//p' \"$ent\" | head -n1); [ -f \"$esp$lin\" ]; "
+    "dst=${lin%/*}/linux-kiln-unsigned; cp \"$esp$lin\" \"$esp$dst\"; f=$esp$dst; "
+    "pe=$(od -An -tu4 -j60 -N4 \"$f\" | tr -d ' '); m=$(od -An -tu2 -j$((pe + 24)) -N2 \"$f\" | tr -d ' '); "
+    "case $m in 523) o=$((pe + 24 + 144)) ;; 267) o=$((pe + 24 + 128)) ;; *) echo \"the kernel is not a PE image (optional header magic $m)\" >&2; exit 1 ;; esac; "
+    "dd if=/dev/zero of=\"$f\" bs=1 seek=$o count=8 conv=notrunc 2>/dev/null; "
+    "sed -e \"s|^linux[[:space:]].*|linux $dst|\" -e 's/^title .*/title kiln: a kernel without a signature/' \"$ent\" "
+    "> $esp/loader/entries/" PROBE_ENTRY "; sync; "
+    "printf '\\007\\000\\000\\000k\\000i\\000l\\000n\\000-\\000u\\000n\\000s\\000i\\000g\\000n\\000e\\000d\\000"
+    ".\\000c\\000o\\000n\\000f\\000\\000\\000' > $v/LoaderEntryOneShot-$g; echo \"kernel=$dst\"";
+
+/* Removes the probe's entry and kernel (and a one-shot systemd-boot did not consume). */
+static const char probe_cleanup_sh[] =
+    SDBOOT_ESP_SH
+    "rm -f \"$esp/loader/entries/" PROBE_ENTRY "\"; find \"$esp\" -name linux-kiln-unsigned -delete; "
+    "f=$v/LoaderEntryOneShot-$g; [ ! -e $f ] || { chattr -i $f 2>/dev/null; rm -f $f; }; exit 0";
+
+/* What the guest wrote to its console (run directory copy, secrets masked) from byte offset
+ * from on, at most the last 4 MiB, escape sequences removed; "" when there is none. */
+static char *console_since(struct kiln_node *n, off_t from)
+{
+    _cleanup_free_ char *path = path_join(n->dir, "console.log");
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0 || st.st_size <= from) {
+        if (fd >= 0) close(fd);
+        return xstrdup("");
+    }
+    off_t start = MAX(from, st.st_size - (off_t)(4 << 20));
+    size_t len = (size_t)(st.st_size - start);
+    char *buf = xmalloc(len + 1);
+    ssize_t got = pread(fd, buf, len, start);
+    close(fd);
+    buf[got > 0 ? got : 0] = 0;
+    for (ssize_t i = 0; i < got; i++)
+        if (!buf[i]) buf[i] = ' ';
+    /* the firmware colours its errors: escape sequences out, line by line */
+    struct sbuf clean = {0};
+    for (char *line = buf, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next) *next++ = 0;
+        console_clean_line(line);
+        sbuf_printf(&clean, "%s\n", line);
+    }
+    free(buf);
+    return clean.s ? sbuf_steal(&clean) : xstrdup("");
+}
+
+static off_t console_size(struct kiln_node *n)
+{
+    _cleanup_free_ char *path = path_join(n->dir, "console.log");
+    struct stat st;
+    return stat(path, &st) == 0 ? st.st_size : 0;
+}
+
+/* Offers a kernel without a signature for one boot and reboots: PASS when it is refused and the
+ * guest comes back on its own entry. CASE_SKIP when the guest did not boot through systemd-boot. */
+static int unsigned_kernel_probe(struct kiln_case_ctx *t, struct verdict *v)
+{
+    struct kiln_node *n = t->node;
+    _cleanup_free_ char *out = NULL;
+    if (case_sh(t, SDBOOT_ESP_SH, &out) != 0) return case_fail(t, "cannot read the boot loader's variables");
+    if (!out || has_line(out, "no-sdboot")) {
+        verdict_set(v, VERDICT_SKIP, "the guest was not booted by systemd-boot from its disk (a kernel handed to "
+                                     "the firmware directly?), so no unsigned kernel was offered");
+        return CASE_SKIP;
+    }
+    free(out);
+    out = NULL;
+    if (guest_sh_ok(t, "offering a kernel without a signature for one boot", probe_sh, &out) != 0) return CASE_FAIL;
+    off_t mark = console_size(n);
+    char why[1024];
+    _cleanup_free_ char *before = xstrdup(n->boot_id ? n->boot_id : "");
+    int r = node_reboot(n, MIN(case_time_left(t), 900), why, sizeof why);
+    /* the firmware's refusal is on the console as EDK II's "BdsDxe: failed to start ...: Access
+     * Denied" (a fatal pattern: an image that cannot boot); here it is the one asked for, and the
+     * firmware goes on to the next boot option, which boots the default entry */
+    for (const char *fatal; r == -EHOSTDOWN && (fatal = node_fatal(n)) && strstr(fatal, "BdsDxe: failed to") &&
+                            case_time_left(t) > 0;) {
+        case_log(t, "%s: the refusal asked for: %s", n->name, fatal);
+        console_clear_fatal(n->console);
+        r = node_await_boot(n, before, MIN(case_time_left(t), 900), why, sizeof why);
+    }
+    _cleanup_free_ char *console = console_since(n, mark);
+    if (r < 0) {
+        n->bad = true;
+        return case_fail(t, "after offering a kernel without a signature the guest did not come back on its own "
+                            "entry: %s", why);
+    }
+    _cleanup_free_ char *after = NULL;
+    if (case_sh(t, SDBOOT_ESP_SH, &after) != 0) return case_fail(t, "cannot read the boot loader's variables");
+    _cleanup_free_ char *entry = after ? helper_value(after, "entry") : NULL;
+    decide_unsigned_kernel_refused(PROBE_ENTRY, entry, console, v);
+    if (case_sh(t, probe_cleanup_sh, NULL) != 0) case_log(t, "could not remove the probe entry " PROBE_ENTRY);
+    return CASE_PASS;
+}
+
 KILN_CASE(verify_secure_boot_enforced,
-          .area = "cvm", .priority = 3, .timeout_s = 120,
+          .area = "cvm", .priority = 3, .timeout_s = 1200,
           .description = "Secure Boot is on and enforced: SecureBoot=1 and SetupMode=0 in the firmware's variables, "
-                         "and the kernel reports Secure boot enabled",
+                         "the kernel reports Secure boot enabled, and (booted by systemd-boot) a kernel without a "
+                         "signature offered for one boot is refused",
           .requires = {.features = FEAT_SECURE_BOOT})
 {
     struct gcap vars = {0}, klog = {0}, mok = {0};
@@ -89,5 +226,85 @@ KILN_CASE(verify_secure_boot_enforced,
     gcap_free(&vars);
     gcap_free(&klog);
     gcap_free(&mok);
-    return ok ? case_verdict(t, &v) : CASE_FAIL;
+    if (!ok) return CASE_FAIL;
+    if (v.kind != VERDICT_PASS) return case_verdict(t, &v);
+    _cleanup_free_ char *enforced = v.reason ? xstrdup(v.reason) : xstrdup("Secure Boot enforced");
+    struct verdict probe = {0};
+    int r = unsigned_kernel_probe(t, &probe);
+    if (r == CASE_FAIL) {
+        verdict_free(&v);
+        verdict_free(&probe);
+        return CASE_FAIL;
+    }
+    if (r == CASE_SKIP)
+        verdict_set(&v, VERDICT_PASS, "%s (%s)", enforced, probe.reason);
+    else
+        verdict_set(&v, probe.kind, "%s; %s", enforced, probe.reason);
+    verdict_free(&probe);
+    return case_verdict(t, &v);
+}
+
+/* The boot loader upgrade, as bootctl(1) update does it: the OS's systemd-boot (its .signed
+ * build when there is one) over the ESP's copies that differ from it, and only over copies that
+ * are systemd-boot (its ".sdmagic" LoaderInfo string): a GRUB or shim at the removable path
+ * stays. Under enforcing Secure
+ * Boot only a signed build is installed: an unsigned one would not boot. Prints "upgraded=PATH"
+ * per copy replaced, "source=FILE", or one of no-esp, no-source, unsigned-source, same. */
+static const char upgrade_sh[] =
+    "set -e; v=/sys/firmware/efi/efivars; "
+    "case $(uname -m) in x86_64) e=x64; b=BOOTX64.EFI ;; aarch64) e=aa64; b=BOOTAA64.EFI ;; "
+    "*) echo \"no systemd-boot build for $(uname -m)\" >&2; exit 1 ;; esac; esp=; "
+    "for d in /boot/efi /efi /boot; do [ -f \"$d/EFI/BOOT/$b\" ] && { esp=$d; break; }; done; "
+    "[ -n \"$esp\" ] || { echo no-esp; exit 0; }; "
+    "u=/usr/lib/systemd/boot/efi/systemd-boot$e.efi; src=; "
+    "if [ -f $u.signed ]; then src=$u.signed; elif [ -f $u ]; then src=$u; fi; "
+    "[ -n \"$src\" ] || { echo no-source; exit 0; }; echo \"source=$src\"; "
+    "sb=$(od -An -tu1 $v/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c 2>/dev/null | awk '{print $5}'); "
+    "[ \"$sb\" != 1 ] || [ \"$src\" = $u.signed ] || { echo unsigned-source; exit 0; }; n=0; "
+    "for t in \"$esp/EFI/BOOT/$b\" \"$esp/EFI/systemd/systemd-boot$e.efi\"; do [ -f \"$t\" ] || continue; "
+    "grep -qa 'LoaderInfo: systemd-boot' \"$t\" || continue; cmp -s \"$src\" \"$t\" && continue; cp \"$src\" \"$t.kiln-new\"; mv \"$t.kiln-new\" \"$t\"; "
+    "echo \"upgraded=${t#$esp/}\"; n=$((n + 1)); done; sync; [ $n -gt 0 ] || echo same";
+
+KILN_CASE(verify_pcr_change_on_boot_component_upgrade,
+          .area = "cvm", .priority = 1, .timeout_s = 1200,
+          .description = "After the boot loader is upgraded (the OS's systemd-boot installed on the ESP, as bootctl "
+                         "update does) and the VM rebooted, PCR 4 (sha256) differs and the VM still boots",
+          .requires = {.features = FEAT_TPM})
+{
+    int has = guest_has(t, "tpm2_pcrread");
+    if (has < 0) return CASE_FAIL;
+    if (!has) return case_skip(t, "the guest lacks tpm2_pcrread (tpm2-tools), which reads PCR 4");
+    static const char read_pcr4[] = TPM2_ENV "tpm2_pcrread sha256:4";
+    struct gcap before = {0}, after = {0};
+    if (guest_capture(t, NULL, read_pcr4, &before) < 0) return CASE_FAIL;
+    _cleanup_free_ char *out = NULL;
+    if (guest_sh_ok(t, "upgrading the boot loader", upgrade_sh, &out) != 0) {
+        gcap_free(&before);
+        return CASE_FAIL;
+    }
+    static const struct { const char *word, *why; } nothing[] = {
+        {"no-esp", "the guest has no ESP with EFI/BOOT/BOOTX64.EFI under /boot/efi, /efi or /boot"},
+        {"no-source", "the OS has no systemd-boot build to upgrade to (/usr/lib/systemd/boot/efi)"},
+        {"unsigned-source", "Secure Boot is enforced and the OS's systemd-boot has no signed build (.efi.signed)"},
+        {"same", "the ESP holds no systemd-boot other than the OS's (already upgraded, or another boot loader)"},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(nothing); i++)
+        if (out && has_line(out, nothing[i].word)) {
+            gcap_free(&before);
+            return case_skip(t, "nothing to upgrade: %s", nothing[i].why);
+        }
+    _cleanup_free_ char *src = helper_value(out, "source"), *dst = helper_value(out, "upgraded");
+    _cleanup_free_ char *what = xasprintf("%s from %s", dst ? dst : "the ESP's boot loader", src ? src : "the OS");
+    char why[1024];
+    if (node_reboot(t->node, MIN(case_time_left(t), 900), why, sizeof why) < 0) {
+        t->node->bad = true;
+        gcap_free(&before);
+        return case_fail(t, "the VM did not boot again after upgrading %s: %s", what, why);
+    }
+    int r = guest_capture(t, NULL, read_pcr4, &after);
+    struct verdict v = {0};
+    if (r == 0) decide_pcr4_change(&before, &after, what, &v);
+    gcap_free(&before);
+    gcap_free(&after);
+    return r == 0 ? case_verdict(t, &v) : CASE_FAIL;
 }

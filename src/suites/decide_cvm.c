@@ -261,3 +261,51 @@ enum verdict_kind decide_secure_boot(const struct gcap *efivars, const struct gc
     return verdict_set(v, VERDICT_SKIP, "cannot decide: SecureBoot=1%s (%s), but the kernel log has no \"Secure boot\" "
                                         "line saying whether the kernel saw it", setup_s, from);
 }
+
+enum verdict_kind decide_unsigned_kernel_refused(const char *probe_entry, const char *entry_after, const char *console,
+                                                 struct verdict *v)
+{
+    if (entry_after && streq(entry_after, probe_entry))
+        return verdict_set(v, VERDICT_FAIL, "a kernel without a signature booted under Secure Boot: LoaderEntrySelected "
+                                            "is %s, the entry kiln offered it in", probe_entry);
+    static const char *const refusals[] = {"Security Violation", "Access Denied"};
+    for (size_t i = 0; i < ARRAY_SIZE(refusals); i++) {
+        _cleanup_free_ char *line = line_with(console, refusals[i]);
+        if (line)
+            return verdict_set(v, VERDICT_PASS, "a kernel without a signature is refused (entry %s): the console says "
+                                                "\"%s\"", probe_entry, line);
+    }
+    _cleanup_free_ char *other = line_with(console, "Error loading");
+    if (other)
+        return verdict_set(v, VERDICT_SKIP, "cannot decide: the kernel without a signature (entry %s) was not started, "
+                                            "but not for its signature: \"%s\"", probe_entry, other);
+    return verdict_set(v, VERDICT_SKIP, "cannot decide: after offering a kernel without a signature once (entry %s) the "
+                                        "guest booted %s and the console shows no refusal (did systemd-boot read "
+                                        "LoaderEntryOneShot?)", probe_entry, entry_after && *entry_after ? entry_after : "an unknown entry");
+}
+
+enum verdict_kind decide_pcr4_change(const struct gcap *before, const struct gcap *after, const char *what,
+                                     struct verdict *v)
+{
+    const struct gcap *caps[] = {before, after};
+    char hex[2][CVM_PCRS][129];
+    for (int i = 0; i < 2; i++) {
+        static const char *const when[] = {"before the upgrade", "after the upgrade and reboot"};
+        if (caps[i]->status != 0) {
+            _cleanup_free_ char *why = gcap_why(caps[i]);
+            return verdict_set(v, VERDICT_FAIL, "the TPM does not answer %s: tpm2_pcrread sha256:4 %s", when[i], why);
+        }
+        if (!(cvm_parse_pcr_bank(caps[i]->out, "sha256", hex[i]) & (1u << 4)))
+            return verdict_set(v, VERDICT_SKIP, "cannot decide: tpm2_pcrread printed no sha256 value for PCR 4 %s",
+                               when[i]);
+    }
+    if (strspn(hex[0][4], "0") == strlen(hex[0][4]))
+        return verdict_set(v, VERDICT_FAIL, "PCR 4 is all zeros before the upgrade: the firmware measured no boot "
+                                            "application, so an upgrade cannot show in it");
+    if (streq(hex[0][4], hex[1][4]))
+        return verdict_set(v, VERDICT_FAIL, "PCR 4 (sha256) is 0x%s both before and after upgrading %s and rebooting: "
+                                            "the firmware did not start the upgraded binary (the VM boots another "
+                                            "path, e.g. a kernel given directly to the firmware)", hex[0][4], what);
+    return verdict_set(v, VERDICT_PASS, "PCR 4 (sha256) changed from 0x%s to 0x%s after upgrading %s; the VM booted "
+                                        "again", hex[0][4], hex[1][4], what);
+}

@@ -35,3 +35,21 @@ unsigned cvm_parse_pcr_bank(const char *text, const char *bank, char hex[CVM_PCR
  * gives no SecureBoot); klog: the kernel log's lines that mention Secure boot (dmesg). */
 enum verdict_kind decide_secure_boot(const struct gcap *efivars, const struct gcap *mokutil, const struct gcap *klog,
                                      struct verdict *v);
+
+/* The second half of Secure Boot enforcement: a kernel without a signature, offered once by
+ * systemd-boot (LoaderEntryOneShot = probe_entry), is refused. entry_after: the entry the
+ * guest booted after the attempt (LoaderEntrySelected, systemd's Boot Loader Interface);
+ * console: the serial console's lines from the attempt's reboot on. Firmware refuses with
+ * EFI_SECURITY_VIOLATION or EFI_ACCESS_DENIED, which systemd-boot prints as "Error loading
+ * PATH: Security Violation" (or "Access Denied"). */
+enum verdict_kind decide_unsigned_kernel_refused(const char *probe_entry, const char *entry_after, const char *console,
+                                                 struct verdict *v);
+
+/* PCR 4 (sha256) changes when a boot component is upgraded: before and after are `tpm2_pcrread
+ * sha256:4` before the upgrade and after the reboot that follows it; what names the upgrade
+ * ("EFI/BOOT/BOOTX64.EFI from /usr/lib/systemd/boot/efi/systemd-bootx64.efi.signed"). PCR 4
+ * holds the firmware's measurements of the EFI applications it starts (TCG PC Client PFP:
+ * EV_EFI_BOOT_SERVICES_APPLICATION, the PE image's Authenticode digest), so an upgrade that
+ * reached the boot path changes it; an equal value means the firmware started something else. */
+enum verdict_kind decide_pcr4_change(const struct gcap *before, const struct gcap *after, const char *what,
+                                     struct verdict *v);

@@ -123,6 +123,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct gcap c = {.status = status & 4 ? 1 : 0, .out = (char *)part[2], .err = (char *)""};
     decide_measured_boot(!(status & 8), &a, &c, &v), run(&v);
     decide_secure_boot(&a, status & 2 ? &b : NULL, &c, &v), run(&v);
+    decide_unsigned_kernel_refused("kiln-unsigned.conf", status & 1 ? NULL : part[1], part[2], &v), run(&v);
+    decide_pcr4_change(&a, &c, "x", &v), run(&v);
 
     char dev[16];
     double d1, d2;

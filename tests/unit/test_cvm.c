@@ -140,10 +140,70 @@ static void test_secure_boot(void)
     expect(decide_secure_boot(&trunc, NULL, &klog, &v), &v, VERDICT_SKIP, NULL, "sb: a short variable cannot decide");
 }
 
+/* systemd-boot 252's refusal as it reaches the serial console through OVMF */
+static const char console_refused[] =
+    "BdsDxe: loading Boot0001 \"UEFI QEMU HARDDISK QM00001 \" from PciRoot(0x0)/Pci(0x1F,0x2)\n"
+    "Error loading \\debian-sb\\6.1.0-57-amd64\\linux-kiln-unsigned: Security Violation\n"
+    "[    0.000000] Linux version 6.1.0-57-amd64\n";
+
+static void test_unsigned_kernel(void)
+{
+    struct verdict v = {0};
+    expect(decide_unsigned_kernel_refused("kiln-unsigned.conf", "debian-sb-1.0.0.conf", console_refused, &v), &v,
+           VERDICT_PASS, "Error loading \\debian-sb\\6.1.0-57-amd64\\linux-kiln-unsigned: Security Violation",
+           "unsigned: refused, the console line is the evidence");
+    expect(decide_unsigned_kernel_refused("kiln-unsigned.conf", "debian-sb-1.0.0.conf",
+                                          "Error loading \\x\\linux: Access Denied\n", &v),
+           &v, VERDICT_PASS, "Access Denied", "unsigned: refused as EFI_ACCESS_DENIED");
+    expect(decide_unsigned_kernel_refused("kiln-unsigned.conf", "kiln-unsigned.conf", "", &v), &v, VERDICT_FAIL,
+           "a kernel without a signature booted under Secure Boot: LoaderEntrySelected is kiln-unsigned.conf",
+           "unsigned: it booted");
+    expect(decide_unsigned_kernel_refused("kiln-unsigned.conf", "kiln-unsigned.conf", console_refused, &v), &v,
+           VERDICT_FAIL, "booted under Secure Boot", "unsigned: booted wins over a refusal line (a later attempt)");
+    expect(decide_unsigned_kernel_refused("kiln-unsigned.conf", "debian-sb-1.0.0.conf",
+                                          "Error loading \\x\\linux-kiln-unsigned: Not Found\n", &v),
+           &v, VERDICT_SKIP, "not for its signature: \"Error loading", "unsigned: missing file is not a refusal");
+    expect(decide_unsigned_kernel_refused("kiln-unsigned.conf", "debian-sb-1.0.0.conf", "boot boot\n", &v), &v,
+           VERDICT_SKIP, "guest booted debian-sb-1.0.0.conf and the console shows no refusal",
+           "unsigned: no evidence either way");
+    expect(decide_unsigned_kernel_refused("kiln-unsigned.conf", NULL, "", &v), &v, VERDICT_SKIP, "an unknown entry",
+           "unsigned: the entry after is unknown");
+}
+
+#define P4B "bb4b1a0ff7ab4e3a4e7de5e1ab5b1c1b3b4e4f6f7ae8dd3b3f7d6c2b1a0f9e8d"
+
+static void test_pcr4_change(void)
+{
+    struct verdict v = {0};
+    struct gcap a = cap(0, "  sha256:\n    4 : 0x" P4 "\n", NULL), b = cap(0, "  sha256:\n    4 : 0x" P4B "\n", NULL);
+    struct gcap upper = cap(0, "  sha256:\n    4 : 0xBB4B1A0FF7AB4E3A4E7DE5E1AB5B1C1B3B4E4F6F7AE8DD3B3F7D6C2B1A0F9E8D\n", NULL);
+    const char *what = "EFI/BOOT/BOOTX64.EFI from /usr/lib/systemd/boot/efi/systemd-bootx64.efi.signed";
+    expect(decide_pcr4_change(&a, &b, what, &v), &v, VERDICT_PASS,
+           "PCR 4 (sha256) changed from 0x" P4 " to 0x" P4B " after upgrading EFI/BOOT/BOOTX64.EFI", "pcr4: changed");
+    expect(decide_pcr4_change(&a, &a, what, &v), &v, VERDICT_FAIL,
+           "PCR 4 (sha256) is 0x" P4 " both before and after upgrading EFI/BOOT/BOOTX64.EFI from", "pcr4: unchanged");
+    expect(decide_pcr4_change(&b, &upper, what, &v), &v, VERDICT_FAIL, "is 0x" P4B " both",
+           "pcr4: the same value in upper case is the same value");
+    struct gcap zero = cap(0, "  sha256:\n    4 : 0x" Z64 "\n", NULL);
+    expect(decide_pcr4_change(&zero, &b, what, &v), &v, VERDICT_FAIL, "PCR 4 is all zeros before the upgrade",
+           "pcr4: nothing measured to begin with");
+    struct gcap sha1 = cap(0, "  sha1:\n    4 : 0x1111111111111111111111111111111111111111\n", NULL);
+    expect(decide_pcr4_change(&a, &sha1, what, &v), &v, VERDICT_SKIP, "no sha256 value for PCR 4 after the upgrade",
+           "pcr4: no sha256 bank after");
+    struct gcap dead = cap(1, "", "ERROR:tcti:src/tss2-tcti/tcti-device.c:452:Tss2_Tcti_Device_Init() Failed to open device file /dev/tpmrm0");
+    expect(decide_pcr4_change(&dead, &b, what, &v), &v, VERDICT_FAIL, "the TPM does not answer before the upgrade",
+           "pcr4: no TPM");
+    struct gcap pcr5 = cap(0, "  sha256:\n    5 : 0x" P4B "\n", NULL);
+    expect(decide_pcr4_change(&a, &pcr5, what, &v), &v, VERDICT_SKIP, "no sha256 value for PCR 4",
+           "pcr4: another PCR is not PCR 4");
+}
+
 int main(void)
 {
     test_tpm_present();
     test_measured_boot();
     test_secure_boot();
+    test_unsigned_kernel();
+    test_pcr4_change();
     return tap_done();
 }

@@ -8,6 +8,10 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include "image/disk.h"
 #include "image/ext4.h"
 #include "image/gpt.h"
@@ -921,6 +925,87 @@ static void test_ext4(void)
     free(err);
 }
 
+/* A fresh P-256 key in dir/NAME.key and, when cert_name, a self-signed certificate for it in
+ * dir/CERT_NAME; with pass the key is written encrypted (AES-256-CBC). */
+static void write_pair(const char *name, const char *cert_name, const char *pass)
+{
+    EVP_PKEY *k = EVP_EC_gen("P-256");
+    _cleanup_free_ char *kp = tmp(name);
+    FILE *f = fopen(kp, "we");
+    if (!k || !f) abort();
+    PEM_write_PrivateKey(f, k, pass ? EVP_aes_256_cbc() : NULL, NULL, 0, NULL, (void *)pass);
+    fclose(f);
+    if (cert_name) {
+        X509 *x = X509_new();
+        ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+        X509_gmtime_adj(X509_getm_notBefore(x), 0);
+        X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+        X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC, (const unsigned char *)"kiln test db", -1, -1, 0);
+        X509_set_issuer_name(x, X509_get_subject_name(x));
+        X509_set_pubkey(x, k);
+        X509_sign(x, k, EVP_sha256());
+        _cleanup_free_ char *cp = tmp(cert_name);
+        f = fopen(cp, "we");
+        if (!f) abort();
+        PEM_write_X509(f, x);
+        fclose(f);
+        X509_free(x);
+    }
+    EVP_PKEY_free(k);
+}
+
+/* boot.secure_boot: the signing pair is checked before any stage runs, with file:line:col */
+static void test_spec_secure_boot(void)
+{
+    write_pair("db.key", "db.pem", NULL);
+    write_pair("other.key", NULL, NULL);
+    write_pair("locked.key", "locked.pem", "pw");
+    _cleanup_free_ char *junk = tmp("junk.pem");
+    write_bytes(junk, "not a certificate\n", 18);
+    _cleanup_free_ char *p = tmp("spec.yml");
+    const char *good = SPEC_HEAD "boot: { secure_boot: { key: db.key, cert: db.pem } }\n";
+    write_bytes(p, good, strlen(good));
+    struct diags d = {0};
+    struct image_spec *s = NULL;
+    ok(spec_load(p, NULL, &s, &d) == 0 && s && s->sb_key && endswith(s->sb_key, "/db.key") && endswith(s->sb_cert, "/db.pem"),
+       "a key and its certificate load, as real paths");
+    spec_free(s);
+    diags_free(&d);
+    s = NULL;
+    const char *plain = SPEC_HEAD "boot: uefi\n";
+    write_bytes(p, plain, strlen(plain));
+    ok(spec_load(p, NULL, &s, &d) == 0 && s && !s->sb_key && !s->sb_cert, "boot: uefi signs nothing");
+    spec_free(s);
+    diags_free(&d);
+    static const struct { const char *boot, *want, *what; } bad[] = {
+        {"{ secure_boot: { key: db.key } }", "spec.yml:4:22: boot.secure_boot: needs \"cert\"", "no certificate"},
+        {"{ secure_boot: { key: other.key, cert: db.pem } }", "spec.yml:4:22: boot.secure_boot: the key ", "a key of another pair"},
+        {"{ secure_boot: { key: locked.key, cert: locked.pem } }", "is an encrypted private key: kiln build runs unattended",
+         "an encrypted key (sbsign would prompt)"},
+        {"{ secure_boot: { key: db.key, cert: junk.pem } }", "junk.pem is not a PEM X.509 certificate", "a certificate that is not one"},
+        {"{ secure_boot: { key: db.pem, cert: db.pem } }", "db.pem is not a PEM private key", "the certificate as the key"},
+        {"{ secure_boot: { key: /etc/hostname, cert: db.pem } }", "spec.yml:4:29: boot.secure_boot.key: \"/etc/hostname\" resolves to /etc/hostname, outside",
+         "a key outside the spec's sources"},
+        {"{ secure_boot: { key: db.key, cert: db.pem, pass: x } }", "boot.secure_boot", "an unknown key"},
+        {"bios", "spec.yml:4:7: boot", "boot: bios"},
+        {"{ secureboot: {} }", "spec.yml:4:9: boot", "a misspelt secure_boot"},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        _cleanup_free_ char *text = xasprintf(SPEC_HEAD "boot: %s\n", bad[i].boot);
+        _cleanup_free_ char *e = spec_errors(text);
+        has(e, bad[i].want, bad[i].what);
+    }
+    /* the private key cannot be put into the image through os.files either */
+    char *e = spec_errors(SPEC_HEAD "os: { files: [ { src: db.key, dst: /etc/db.key } ] }\n"
+                                                   "boot: { secure_boot: { key: db.key, cert: db.pem } }\n");
+    has(e, "spec.yml:4:16: os.files[0]: is the Secure Boot signing key", "the key as an os.files source");
+    free(e);
+    e = spec_errors(SPEC_HEAD "os: { files: [ { src: db.pem, dst: /etc/db.pem } ] }\n"
+                              "boot: { secure_boot: { key: db.key, cert: db.pem } }\n");
+    ok(e == NULL, "the certificate may go into the image (it is public)");
+    free(e);
+}
+
 int main(void)
 {
     if (!mkdtemp(dir)) return 1;
@@ -937,6 +1022,7 @@ int main(void)
     test_os_release();
     test_spec();
     test_spec_fields();
+    test_spec_secure_boot();
     test_ext4();
     rm_rf(dir);
     return tap_done();
