@@ -55,7 +55,7 @@ case "$reason" in *"no SSH after 400 s"*) fail "no network: waited for the boot 
 # the deployment is not tried twice: the image would boot the same way
 expect_not_in nonet.txt "deploying once more"
 # for the log: how long the failed deployment took (the boot timeout was 400 s)
-note "no network: the smoke case failed after $(jqv "$r" '.cases[] | select(.name=="smoke") | .duration_s') s (boot_timeout_s 400)"
+note "no network: the smoke case failed after $(jqv "$r" '.cases[] | select(.name=="smoke") | .duration_s | floor') s (boot_timeout_s 400)"
 expect_no_qemu
 
 "$KILN" build dhcp.yml --out out-dhcp > build-dhcp.txt 2>&1 || { cat build-dhcp.txt; fail "kiln build (os.network: dhcp) failed"; }
