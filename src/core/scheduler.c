@@ -149,9 +149,10 @@ static int get_env(struct worker *w, const struct kiln_req *need, char *why, siz
              kiln_req_nodes(&spec), spec.cpus, spec.memory_mb, spec.nics, spec.data_disks, f[0] ? f : "-");
     double t0 = now_s();
     int r = p->ops->deploy(p, env, why, sz);
-    /* another try cannot help after -ENOTSUP (the runbook asks for what the host lacks) or
-     * -EPERM (the image refuses kiln's key) */
-    if (r < 0 && r != -EINTR && r != -ENOTSUP && r != -EPERM && !kiln_interrupted) {
+    /* another try cannot help after -ENOTSUP (the runbook asks for what the host lacks),
+     * -EPERM (the image refuses kiln's key) or -EHOSTUNREACH (the image booted and configured
+     * no network: it would again) */
+    if (r < 0 && r != -EINTR && r != -ENOTSUP && r != -EPERM && r != -EHOSTUNREACH && !kiln_interrupted) {
         /* A first boot can fail for the host's sake (a starved emulator: under TCG a guest
          * kernel then panics with "IO-APIC + timer doesn't work"); one more deployment tells
          * that from an image that never boots, and the case says it happened. */

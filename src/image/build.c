@@ -21,6 +21,7 @@
 #include "image/gpt.h"
 #include "image/inspect.h"
 #include "image/reposnap.h"
+#include "image/network.h"
 #include "trust/minisign.h"
 #include "image/rootfs_tar.h"
 #include "trust/pkgdb.h"
@@ -397,6 +398,48 @@ static int customize_files(struct build_ctx *c)
     return r < 0 ? -1 : 0;
 }
 
+/* os.network, then whether anything brings a NIC up at boot: an image without network boots
+ * to a login prompt and never answers SSH, which `kiln run` would otherwise learn only by
+ * waiting out its boot timeout. Runs after os.files and os.services, which may configure it. */
+static int customize_network(struct build_ctx *c)
+{
+    const struct image_spec *s = c->spec;
+    /* WSL gives its distributions their network itself */
+    if (s->network == IMAGE_NET_NONE || (s->wsl && s->network == IMAGE_NET_UNSET)) return 0;
+    struct image_net n;
+    char what[1024], why[512];
+    int r = image_net_probe(c->root_fd, &n);
+    if (r < 0) return build_error(c, "customize", "cannot read the tree's network configuration: %s", strerror(-r));
+    if (s->network == IMAGE_NET_DHCP) {
+        enum image_net_plan plan;
+        r = image_net_plan(&n, &plan, why, sizeof why);
+        if (r == 0) r = image_net_write_dhcp(c->root_fd, plan, why, sizeof why);
+        bool enable = r == 0 && ((plan == NET_PLAN_NETWORKD && !n.networkd_enabled) || (plan == NET_PLAN_NM && !n.nm_enabled));
+        image_net_free(&n);
+        if (r < 0) return build_error(c, "customize", "os.network: dhcp: %s", why);
+        if (enable) {
+            char *av[] = {"systemctl", "--no-reload", "enable",
+                          plan == NET_PLAN_NM ? "NetworkManager.service" : "systemd-networkd.service", NULL};
+            if (build_chroot(c, "customize", av) < 0) return -1;
+        }
+        r = image_net_probe(c->root_fd, &n);
+        if (r < 0) return build_error(c, "customize", "cannot read the tree's network configuration: %s", strerror(-r));
+        bool ok = image_net_configured(&n, what, sizeof what);
+        image_net_free(&n);
+        /* the configuration kiln just wrote must be what the probe finds */
+        if (!ok) return build_error(c, "customize", "os.network: dhcp: written, yet %s", what);
+        fprintf(stderr, "kiln build: customize: os.network: dhcp through %s\n", what);
+        return 0;
+    }
+    if (!image_net_configured(&n, what, sizeof what))
+        fprintf(stderr, "kiln build: warning: %s A VM of this image boots but cannot be reached over SSH. Set os.network: "
+                        "dhcp (kiln writes DHCP configuration for the image's network manager), configure one with "
+                        "os.files and os.services, or set os.network: none if the image has no network on purpose.\n",
+                what);
+    image_net_free(&n);
+    return 0;
+}
+
 static const char *keygen_unit =
     "[Unit]\n"
     "Description=Generate SSH host keys on first boot (kiln)\n"
@@ -704,7 +747,7 @@ static int stage_customize(struct build_ctx *c)
         char *av[] = {"systemctl", "--no-reload", "enable", "kiln-ssh-keygen.service", NULL};
         if (build_chroot(c, "customize", av) < 0) return -1;
     }
-    if (customize_services(c) < 0) return -1;
+    if (customize_services(c) < 0 || customize_network(c) < 0) return -1;
     generalize(c);
     clamp_tree(c->root, c->epoch);
     stage_end("customize", NULL);

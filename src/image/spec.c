@@ -384,7 +384,7 @@ static void parse_base(const struct ynode *n, struct image_spec *s, struct diags
 
 static void parse_os(const struct ynode *n, struct image_spec *s, struct diags *d)
 {
-    static const char *const keys[] = {"hostname", "users", "files", "services", "sysctl", "kernel_cmdline", "first_boot", NULL};
+    static const char *const keys[] = {"hostname", "users", "files", "services", "sysctl", "kernel_cmdline", "first_boot", "network", NULL};
     if (!y_expect(d, n, "os", YN_MAP)) return;
     y_check_keys(d, n, "os", keys);
     const struct ynode *x;
@@ -501,6 +501,11 @@ static void parse_os(const struct ynode *n, struct image_spec *s, struct diags *
         else if (strlen(s->kernel_cmdline) > KERNEL_CMDLINE_MAX)
             diag_add(d, x, "os.kernel_cmdline", "is %zu bytes; at most %d: the kernel reads 2048 (x86 COMMAND_LINE_SIZE) "
                      "and kiln adds up to 512 (root=, usrhash=, ...)", strlen(s->kernel_cmdline), KERNEL_CMDLINE_MAX);
+    }
+    if ((x = FIELD(n, "network"))) {
+        static const char *const nets[] = {"dhcp", "none", NULL};
+        int v;
+        if (y_enum(d, x, "os.network", nets, &v)) s->network = v == 0 ? IMAGE_NET_DHCP : IMAGE_NET_NONE;
     }
     if ((x = FIELD(n, "first_boot")) && y_expect(d, x, "os.first_boot", YN_MAP)) {
         static const char *const bkeys[] = {"regenerate_ssh_host_keys", "reset_machine_id", "grow_root", NULL};

@@ -9,6 +9,9 @@
 
 enum image_family { FAMILY_DEB, FAMILY_RPM };
 enum image_layout { LAYOUT_STANDARD, LAYOUT_IMMUTABLE };
+/* os.network: unset (kiln build warns when nothing configures a NIC), dhcp (written for the
+ * image's network manager, see image/network.h), none (no network on purpose: no warning). */
+enum image_network { IMAGE_NET_UNSET, IMAGE_NET_DHCP, IMAGE_NET_NONE };
 enum image_output { OUT_RAW, OUT_QCOW2, OUT_VHD_FIXED, OUT_VHD, OUT_TAR, OUT_COUNT };
 
 struct image_repo {
@@ -70,6 +73,7 @@ struct image_spec {
     struct image_kv *sysctl;
     size_t nsysctl;
     char *kernel_cmdline;
+    enum image_network network;
     bool regenerate_ssh_host_keys, reset_machine_id, grow_root;
     enum image_layout layout;
     uint64_t size;

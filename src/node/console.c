@@ -6,6 +6,7 @@
 #include <regex.h>
 #include <stdatomic.h>
 
+#include "node/bootwatch.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/timeutil.h"
@@ -176,6 +177,7 @@ struct kiln_console {
     size_t tailpos;
     double t0;
     atomic_uint_fast64_t bytes;
+    struct boot_watch boot; /* since the last console_boot_reset */
 };
 
 /* raw is one console line, or its first bytes when the guest wrote more than MAX_LINE. */
@@ -196,6 +198,7 @@ static void on_line(struct kiln_console *c, const struct sbuf *raw)
     bool fatal = false;
     const char *name = patterns_match(c->pats, line, &fatal);
     pthread_mutex_lock(&c->lock);
+    boot_watch_line(&c->boot, line, now_s());
     free(c->tail[c->tailpos % TAIL_LINES]);
     c->tail[c->tailpos++ % TAIL_LINES] = xstrdup(line);
     if (name && c->nev < MAX_EVENTS) {
@@ -209,12 +212,25 @@ static void on_line(struct kiln_console *c, const struct sbuf *raw)
     pthread_mutex_unlock(&c->lock);
 }
 
+/* A getty's prompt ends without a newline: the line in progress, once the guest pauses, is
+ * shown to the boot watch (only; it is logged when its newline comes). */
+static void on_pause(struct kiln_console *c, const struct sbuf *partial)
+{
+    _cleanup_free_ char *line = xstrndup(partial->s, MIN(partial->len, (size_t)MAX_LINE));
+    console_clean_line(line);
+    if (!*line) return;
+    pthread_mutex_lock(&c->lock);
+    boot_watch_line(&c->boot, line, now_s());
+    pthread_mutex_unlock(&c->lock);
+}
+
 static void *scan(void *arg)
 {
     struct kiln_console *c = arg;
     int fd = -1;
     struct sbuf line = {0};
     char buf[8192];
+    size_t paused_len = 0; /* the line in progress was shown to the boot watch at this length */
     for (;;) {
         bool stopping = c->stop;
         if (fd < 0) fd = open(c->path, O_RDONLY | O_CLOEXEC);
@@ -236,6 +252,8 @@ static void *scan(void *arg)
             continue;
         }
         if (stopping) break;
+        if (line.len && line.len != paused_len) on_pause(c, &line);
+        paused_len = line.len;
         sleep_ms(50);
     }
     if (line.len) on_line(c, &line);
@@ -251,6 +269,7 @@ struct kiln_console *console_start(const char *raw, const char *out, const struc
     c->out = out ? secret_fopen(out, false, 0644) : NULL;
     c->pats = p;
     c->t0 = now_s();
+    boot_watch_init(&c->boot);
     pthread_mutex_init(&c->lock, NULL);
     if (pthread_create(&c->thread, NULL, scan, c) != 0) {
         free(c->path);
@@ -266,6 +285,7 @@ void console_stop(struct kiln_console *c)
     c->stop = true;
     pthread_join(c->thread, NULL);
     console_events_free(c->ev, c->nev);
+    boot_watch_free(&c->boot);
     for (size_t i = 0; i < TAIL_LINES; i++) free(c->tail[i]);
     free(c->fatal);
     free(c->path);
@@ -348,4 +368,19 @@ char *console_tail(struct kiln_console *c, int n)
     }
     pthread_mutex_unlock(&c->lock);
     return sbuf_steal(&b);
+}
+
+void console_boot_reset(struct kiln_console *c)
+{
+    pthread_mutex_lock(&c->lock);
+    boot_watch_free(&c->boot);
+    pthread_mutex_unlock(&c->lock);
+}
+
+bool console_booted_unreachable(struct kiln_console *c, double grace_s, int nic_up, char *why, size_t sz)
+{
+    pthread_mutex_lock(&c->lock);
+    bool r = boot_watch_unreachable(&c->boot, now_s(), grace_s, nic_up, why, sz);
+    pthread_mutex_unlock(&c->lock);
+    return r;
 }

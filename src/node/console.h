@@ -49,3 +49,7 @@ uint64_t console_bytes(struct kiln_console *c);
 uint64_t console_lines(struct kiln_console *c);
 /* Strips ANSI escapes and control characters in place. */
 void console_clean_line(char *s);
+/* Forgets what the boot watch saw (node/bootwatch.h): the guest is about to boot again. */
+void console_boot_reset(struct kiln_console *c);
+/* boot_watch_unreachable over the lines since the last reset, now being now_s(). */
+bool console_booted_unreachable(struct kiln_console *c, double grace_s, int nic_up, char *why, size_t sz);

@@ -753,6 +753,7 @@ static int qemu_power_on(struct kiln_node *n, char *why, size_t sz)
     _cleanup_free_ char *qlog = path_join(n->dir, "qemu.log");
     FILE *ql = fopen(qlog, qn->power_ons ? "ae" : "we");
     uint64_t console_before = n->console ? console_bytes(n->console) : 0;
+    if (n->console) console_boot_reset(n->console);
     int r = proc_spawn(a.v, -1, ql ? fileno(ql) : -1, ql ? fileno(ql) : -1, &qn->pid);
     mqtap_release_queues(&qn->mq); /* qemu holds its own copies of the queues now */
     if (ql) fclose(ql);
@@ -901,6 +902,30 @@ static double qemu_cpu_s(pid_t pid)
     return got == 2 ? (double)(ut + st) / (double)sysconf(_SC_CLK_TCK) : -1;
 }
 
+/* Whether the guest brought a NIC up: 1 when a virtio-net NIC's receive filter (QMP
+ * query-rx-filter) holds a multicast address, which the guest's driver programs once an
+ * interface is up (IPv6 joins all-nodes, IPv4 all-hosts); 0 when none does; -1 unknown. */
+static int qemu_nic_up(struct qemu_node *qn)
+{
+    if (!qn->qmp) return -1;
+    char *err = NULL;
+    json_t *r = qmp_call(qn->qmp, "query-rx-filter", NULL, &err);
+    free(err);
+    if (!json_is_array(r)) {
+        json_decref(r);
+        return -1;
+    }
+    int up = 0;
+    size_t i;
+    json_t *nic;
+    json_array_foreach(r, i, nic) {
+        json_t *mc = json_object_get(nic, "multicast-table");
+        if (json_array_size(mc) > 0) up = 1;
+    }
+    json_decref(r);
+    return up;
+}
+
 /* Waits for SSH on a freshly deployed node. Under KVM, a guest that shows no sign of life
  * within KILN_KVM_LIFE_WINDOW_S, or whose qemu exits, sets *kvm_dead (with the evidence in
  * why) instead of waiting out the boot timeout. */
@@ -951,6 +976,14 @@ static int qemu_wait_ssh(struct kiln_platform_ctx *p, struct kiln_node *n, bool 
                 return -EIO;
             }
             if (now_ms() < deadline) continue;
+        }
+        /* booted with nothing on the network: the boot timeout would only wait on */
+        if (r == -ETIMEDOUT && n->console && q->booted_grace_s > 0 &&
+            console_booted_unreachable(n->console, (double)q->booted_grace_s, -1, why, sz) &&
+            console_booted_unreachable(n->console, (double)q->booted_grace_s, qemu_nic_up(qn), why, sz)) {
+            _cleanup_free_ char *msg = xstrdup(why);
+            snprintf(why, sz, "%s: %s (%s; platform.qemu.booted_grace_s: %ld)", n->name, msg, err, q->booted_grace_s);
+            return -EHOSTUNREACH;
         }
         if (r == -ETIMEDOUT && now_ms() < deadline) continue;
         _cleanup_free_ char *tail = n->console ? console_tail(n->console, 8) : xstrdup("");

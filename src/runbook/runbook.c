@@ -700,7 +700,7 @@ static bool pci_address_ok(const char *s)
 static void parse_qemu(const struct ynode *n, struct kiln_qemu_conf *q, struct diags *d)
 {
     static const char *const keys[] = {"image", "firmware", "kernel", "initrd", "append", "memory_mb",
-                                       "cpus", "accel", "cpu_model", "boot_timeout_s", "arch", "secure_boot", "update", "gpu", NULL};
+                                       "cpus", "accel", "cpu_model", "boot_timeout_s", "booted_grace_s", "arch", "secure_boot", "update", "gpu", NULL};
     static const char *const fw[] = {"bios", "uefi", NULL};
     static const char *const accel[] = {"auto", "kvm", "tcg", NULL};
     const char *path = "platform.qemu";
@@ -732,6 +732,10 @@ static void parse_qemu(const struct ynode *n, struct kiln_qemu_conf *q, struct d
     if ((x = FIELD(n, "boot_timeout_s"))) {
         SUBPATH(p, path, "boot_timeout_s");
         y_long(d, x, p, 1, 86400, &q->boot_timeout_s);
+    }
+    if ((x = FIELD(n, "booted_grace_s"))) {
+        SUBPATH(p, path, "booted_grace_s");
+        y_long(d, x, p, 0, 86400, &q->booted_grace_s);
     }
     if ((x = FIELD(n, "secure_boot"))) {
         SUBPATH(p, path, "secure_boot");
@@ -1181,6 +1185,7 @@ int runbook_load_warn(const char *path, const struct kiln_var *cli, size_t ncli,
     rb->platform.qemu.memory_mb = 1024;
     rb->platform.qemu.cpus = 2;
     rb->platform.qemu.boot_timeout_s = 300;
+    rb->platform.qemu.booted_grace_s = 60;
     y_check_keys(d, root, "", keys);
     parse_variables(rb, &L, y_get(root, "variable"), cli, ncli, d);
     if (d->n == before && substitute_all(rb, root, d)) {

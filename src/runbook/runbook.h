@@ -34,6 +34,9 @@ struct kiln_qemu_conf {
     char *cpu_model;        /* qemu -cpu; NULL: "host" under KVM, the architecture's default under TCG */
     const struct kiln_arch *arch; /* the guest's; NULL: from the image's manifest, else x86_64 */
     long boot_timeout_s;
+    /* a guest whose console showed it booted (login prompt, multi-user) and nothing of its
+     * network fails this long after that line instead of at boot_timeout_s; 0: never early */
+    long booted_grace_s;
     int secure_boot;        /* enum kiln_secure_boot; not SB_OFF only with firmware uefi */
     char *secure_boot_vars; /* SB_FILE: absolute path of the variable store each node gets a copy of */
     /* platform.qemu.gpu: host PCI devices ("DDDD:BB:DD.F") bound to vfio-pci that each node of

@@ -716,7 +716,16 @@ bool y_enum(struct diags *d, const struct ynode *n, const char *path, const char
     for (int i = 0; names[i]; i++) sbuf_printf(&b, "%s%s", i ? " | " : "", names[i]);
     char got[80] = "nothing";
     if (n) describe(n, got, sizeof got);
-    diag_add(d, n, path, "expected one of %s, got %s", b.s, got);
+    /* a near miss of one name (as y_check_keys does for keys) */
+    const char *best = NULL;
+    size_t bestd = SIZE_MAX;
+    for (int i = 0; n && n->kind == YN_SCALAR && names[i]; i++) {
+        size_t dist = levenshtein(names[i], n->scalar);
+        if (dist < bestd) bestd = dist, best = names[i];
+    }
+    if (best && bestd <= MAX(2u, strlen(n->scalar) / 3))
+        diag_add(d, n, path, "expected one of %s, got %s; did you mean \"%s\"?", b.s, got, best);
+    else diag_add(d, n, path, "expected one of %s, got %s", b.s, got);
     sbuf_free(&b);
     return false;
 }

@@ -3,7 +3,7 @@
 # time from the seed corpus. usage: tests/fuzz/run.sh [SECONDS_PER_TARGET [TARGET...]]
 set -eu
 secs=${1:-10}
-targets="tap ltp junit runbook console disk spec archive minisign dsse inspect pkgdb secret gallery yaml decide api manifest omaha rootfs_tar dashboard repostate"
+targets="tap ltp junit runbook console disk spec archive minisign dsse inspect pkgdb secret gallery yaml decide api manifest omaha rootfs_tar dashboard repostate network"
 [ $# -gt 1 ] && shift && targets="$*"
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -25,7 +25,8 @@ sources() {
         junit) echo "$root/src/ext/junit.c $root/src/ext/tap.c" ;;
         output) echo "$root/src/ext/output.c $root/src/ext/junit.c $root/src/ext/tap.c $root/src/ext/ltp.c" ;;
         runbook) echo "$root/src/runbook/runbook.c $root/src/runbook/lisa.c $root/src/core/req.c" ;;
-        console) echo "$root/src/node/console.c" ;;
+        console) echo "$root/src/node/console.c $root/src/node/bootwatch.c" ;;
+        network) echo "$root/src/image/network.c $root/src/node/bootwatch.c $root/src/util/inroot.c" ;;
         disk) echo "$image" ;;
         inspect) echo "$image $root/src/image/inspect.c $root/src/image/ext4.c $root/src/image/rootfs_tar.c" ;;
         minisign) echo "$root/src/trust/minisign.c" ;;
