@@ -8,6 +8,7 @@
 
 #include "cmd/common.h"
 #include "core/req.h"
+#include "image/inspect.h"
 #include "service/api.h"
 #include "service/client.h"
 #include "util/digest.h"
@@ -156,11 +157,12 @@ static int follow(struct kiln_client *c, long long id)
             fails = 0;
             const char *result = json_string_value(res), *reason = json_string_value(rsn);
             char now[64];
-            snprintf(now, sizeof now, "%s %s", state, result ? result : "");
+            snprintf(now, sizeof now, "%s%s%s", state, result ? " " : "", result ? result : "");
             if (strcmp(now, last)) {
                 /* a reason quotes the guest: printed with its control characters escaped */
                 _cleanup_free_ char *r_esc = reason ? utf8_escape_controls(reason, strlen(reason), false) : NULL;
-                fprintf(stderr, "kiln submit: job %lld: %s%s%s\n", id, now, r_esc ? ": " : "", r_esc ? r_esc : "");
+                bool why = r_esc && *r_esc; /* a job that passed has an empty reason */
+                fprintf(stderr, "kiln submit: job %lld: %s%s%s\n", id, now, why ? ": " : "", why ? r_esc : "");
                 snprintf(last, sizeof last, "%s", now);
             }
             const char *pstate = json_string_value(json_object_get(pub, "state"));
@@ -290,6 +292,29 @@ static int publish_files(struct kiln_client *c, const char *image, json_t **file
     return rc;
 }
 
+/* Whether the disk image boots only through UEFI: its GPT has an EFI system partition and no
+ * BIOS boot partition (what kiln build writes for boot: uefi). Such an image booted by SeaBIOS
+ * shows a blank console until the SSH wait gives up, so the job must require uefi. An image
+ * kiln cannot read is left to the server, which says what is wrong with it. */
+static bool uefi_only(const char *image)
+{
+    json_t *j = NULL;
+    char *err = NULL;
+    bool esp = false, bios = false;
+    if (image_inspect(image, &j, &err) == 0) {
+        size_t i;
+        json_t *p;
+        json_array_foreach(json_object_get(j, "partitions"), i, p) {
+            const char *t = json_string_value(json_object_get(p, "type"));
+            esp |= t && streq(t, "esp");
+            bios |= t && streq(t, "bios-boot");
+        }
+    }
+    free(err);
+    json_decref(j);
+    return esp && !bios;
+}
+
 static bool take_require(const char *verb, const char *opt, const char *val, void *to)
 {
     unsigned bit = kiln_feature_parse(val);
@@ -355,6 +380,11 @@ int cmd_submit(int argc, char **argv)
     if (!token || !*token)
         return cmd_usage_error("submit", "no token: give --token or set $KILN_TOKEN (the tenant's, from `kiln tenant add`)");
     secret_add(token); /* masked in every log line, should a message ever quote it */
+    if (!kernel && !(require & FEAT_UEFI) && uefi_only(image)) {
+        require |= FEAT_UEFI;
+        fprintf(stderr, "kiln submit: %s boots only through UEFI (an EFI system partition, no BIOS boot partition): "
+                        "the job requires uefi\n", image);
+    }
     json_t *req = json_object();
     int rr = runbook ? read_file(runbook, 128 * 1024, &rbtext, NULL) : 0;
     if (rr < 0) {

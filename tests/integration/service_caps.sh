@@ -48,6 +48,23 @@ expect_in "$T/err" "kiln worker: --withhold tpm,gpu: gpu is not a feature a work
 expect_status 2 "$KILN" submit --server "$S" --require nvme x.img
 expect_in "$T/err" "kiln submit: --require nvme: want uefi, tpm or secure-boot (what a worker offers)"
 
+# an image that boots only through UEFI (an ESP, no BIOS boot partition, as kiln build writes
+# for boot: uefi) requires uefi without --require: booted by SeaBIOS it would show a blank
+# console until the SSH wait gave up; one with a BIOS boot partition requires nothing. Checked
+# (and cancelled) before any worker runs.
+truncate -s 40M esp.raw && sgdisk -n1:2048:+16M -t1:ef00 esp.raw > /dev/null 2>&1 || fail "sgdisk"
+cp esp.raw hybrid.raw && sgdisk -n2:0:+1M -t2:ef02 hybrid.raw > /dev/null 2>&1 || fail "sgdisk"
+for img in esp hybrid; do
+    id=$(KILN_TOKEN=$TA "$KILN" submit --server "$S" --name "$img" "$img.raw" 2> "submit-$img.err") || { cat "submit-$img.err"; fail "submit $img.raw"; }
+    job "$id" > "j-$img.json"
+    curl -sf -X POST -H "Authorization: Bearer $TA" "$S/api/v1/jobs/$id/cancel" > /dev/null || fail "cancel $id"
+done
+expect_in submit-esp.err "esp.raw boots only through UEFI (an EFI system partition, no BIOS boot partition): the job requires uefi"
+expect_jq j-esp.json .requirements.uefi true
+grep -q "boots only through UEFI" submit-hybrid.err && fail "an image with a BIOS boot partition was taken for UEFI-only"
+expect_jq j-hybrid.json '.requirements.uefi // false' false
+note "a UEFI-only image requires uefi by itself; one with a BIOS boot partition does not"
+
 KILN_WORKER_TOKEN=$WN "$KILN" worker --server "$S" --work "$T/wno" --withhold tpm,secure-boot > wno.log 2>&1 &
 pids="$pids $!"
 wait_declared wno
