@@ -192,11 +192,54 @@ static bool take_pin(const char *verb, const char *opt, const char *val, void *t
     return true;
 }
 
+/* kiln rollout set on an existing rollout changes what it is given and keeps the rest: a
+ * --percent 100 alone must not drop the limits set before. Floors and pins are kept only while
+ * the target stays the same (they are versions relative to it). A new rollout needs --version
+ * and --percent. Negative limits are the ones not given. -EINVAL with *err naming what is
+ * missing; -EIO when the database cannot say. */
+static int merge_old(struct kiln_store *st, struct kiln_rollout *ro, long max_per_hour, long max_inflight, long pause_after,
+                     char **err)
+{
+    struct rollout_policy *p = &ro->p;
+    struct kiln_rollout old;
+    char *e2 = NULL;
+    int r = kiln_store_rollout_get(st, ro->name, ro->channel, &old, &e2);
+    if (r < 0 && r != -ENOENT) {
+        *err = xasprintf("cannot read the rollout: %s", e2 ? e2 : strerror(-r));
+        free(e2);
+        return -EIO;
+    }
+    free(e2);
+    if (r == -ENOENT) {
+        if (!p->target[0] || p->permyriad < 0) {
+            *err = xasprintf("%s has no rollout in channel %s yet: --version V and --percent P are needed", ro->name, ro->channel);
+            return -EINVAL;
+        }
+        return 0;
+    }
+    bool same = !p->target[0] || streq(p->target, old.p.target);
+    if (!p->target[0]) snprintf(p->target, sizeof p->target, "%s", old.p.target);
+    if (p->permyriad < 0) p->permyriad = old.p.permyriad;
+    if (max_per_hour < 0) p->max_per_period = old.p.max_per_period;
+    if (max_inflight < 0) p->max_inflight = old.p.max_inflight;
+    if (pause_after < 0) p->pause_after_failures = old.p.pause_after_failures;
+    p->period_ms = old.p.period_ms;
+    if (same && !p->nfloors) {
+        memcpy(p->floors, old.p.floors, sizeof p->floors);
+        p->nfloors = old.p.nfloors;
+    }
+    if (same && !p->npins) {
+        memcpy(p->pins, old.p.pins, sizeof p->pins);
+        p->npins = old.p.npins;
+    }
+    return 0;
+}
+
 int cmd_rollout(int argc, char **argv)
 {
     const char *data = NULL, *db = NULL, *reason = NULL, *gallery = NULL;
     bool json = false, disable = false;
-    long max_per_hour = 0, max_inflight = 0, pause_after = 0;
+    long max_per_hour = -1, max_inflight = -1, pause_after = -1; /* -1: not given */
     struct kiln_rollout ro;
     memset(&ro, 0, sizeof(ro));
     struct rollout_policy *p = &ro.p;
@@ -207,9 +250,9 @@ int cmd_rollout(int argc, char **argv)
         {0, "data", "DIR", CMD_STR, &data, .help = "the service's state directory (its kiln.db, which must exist)"},
         {0, "db", "URL", CMD_STR, &db, .help = "sqlite:PATH or a postgresql:// URI instead of DIR/kiln.db (or $KILN_DB)"},
         {0, "json", NULL, CMD_FLAG, &json, .help = "the rollout's status as JSON on stdout"},
-        {0, "version", "V", CMD_FN, p, .fn = take_version, .help = "the target version (needed)"},
+        {0, "version", "V", CMD_FN, p, .fn = take_version, .help = "the target version (needed for a new rollout)"},
         {0, "percent", "P", CMD_FN, p, .fn = take_percent,
-         .help = "the share of machines offered V (needed): 0-100, at most two\ndecimals; each machine's place is "
+         .help = "the share of machines offered V (needed for a new rollout): 0-100, at\nmost two decimals; each machine's place is "
                  "stable (SHA-256 of machine id and V)"},
         {0, "max-per-hour", "N", CMD_LONG, &max_per_hour, 0, 1000000, .help = "updates started per hour at most (0: no limit)"},
         {0, "max-inflight", "N", CMD_LONG, &max_inflight, 0, 1000000, .help = "updates under way at once at most (0: no limit)"},
@@ -241,8 +284,9 @@ int cmd_rollout(int argc, char **argv)
     const struct cmd_verb subs[] = {
         {"rollout set", "NAME CHANNEL --version V --percent P [--max-per-hour N] [--max-inflight N]\n"
                         "NAME CHANNEL ... [--pause-after-failures N] [--floor V]... [--pin GROUP=V]... [--disable] [--gallery DIR]",
-         "Sets the rollout of image NAME in CHANNEL (contradictions are refused before the database is\n"
-         "touched) and prints its status.", opts, 2, 2, "NAME and CHANNEL", exits, json_shape},
+         "Sets the rollout of image NAME in CHANNEL (contradictions are refused before anything is\n"
+         "written) and prints its status. On an existing rollout, what is not given keeps its value\n"
+         "(floors and pins only while the target stays the same); --disable is given each time.", opts, 2, 2, "NAME and CHANNEL", exits, json_shape},
         {"rollout status", "NAME CHANNEL [--json]", "Prints the rollout's policy, machines per version, failures and history.",
          opts, 2, 2, "NAME and CHANNEL", exits, json_shape},
         {"rollout pause", "NAME CHANNEL [--reason TEXT]", "Stops offering the target until resumed.", opts, 2, 2,
@@ -275,28 +319,38 @@ int cmd_rollout(int argc, char **argv)
     if (r != CMD_GO) return r;
     const char *name = argv[2], *channel = argv[3], *machine = n > 2 ? argv[4] : NULL;
     p->enabled = !disable;
-    p->max_per_period = (int)max_per_hour;
-    p->max_inflight = (int)max_inflight;
-    p->pause_after_failures = (int)pause_after;
+    p->max_per_period = (int)MAX(max_per_hour, 0);
+    p->max_inflight = (int)MAX(max_inflight, 0);
+    p->pause_after_failures = (int)MAX(pause_after, 0);
     if (!catalog_safe_name(name)) {
         fprintf(stderr, "kiln rollout %s: %s is not an image name (letters, digits, '.', '_', '+', '~', '-')\n", verb, name);
         return EXIT_USAGE;
     }
-    if (set && (!p->target[0] || p->permyriad < 0))
-        return cmd_usage_error("rollout set", "--version V and --percent P are needed");
+    bool whole = p->target[0] && p->permyriad >= 0; /* a set that needs nothing of the old one */
     snprintf(ro.name, sizeof(ro.name), "%s", name);
     snprintf(ro.channel, sizeof(ro.channel), "%s", channel);
     /* contradictions are refused before the database is touched */
-    if (set && rollout_policy_check(p, why, sizeof(why)) < 0) {
+    if (set && whole && rollout_policy_check(p, why, sizeof(why)) < 0) {
         fprintf(stderr, "kiln rollout set: %s\n", why);
         return EXIT_USAGE;
     }
     struct kiln_store *st = NULL;
     r = cmd_store_open(v->name, data, db, false, &st);
     if (r < 0) return r == -EINVAL ? EXIT_USAGE : EXIT_FAIL;
-    if (set && gallery) gallery_warn(gallery, &ro);
     char *err = NULL;
     int rc = EXIT_OK;
+    if (set && merge_old(st, &ro, max_per_hour, max_inflight, pause_after, &err) < 0) {
+        fprintf(stderr, "kiln rollout set: %s\n", err);
+        free(err);
+        kiln_store_close(st);
+        return EXIT_USAGE;
+    }
+    if (set && !whole && rollout_policy_check(p, why, sizeof(why)) < 0) {
+        fprintf(stderr, "kiln rollout set: %s\n", why);
+        kiln_store_close(st);
+        return EXIT_USAGE;
+    }
+    if (set && gallery) gallery_warn(gallery, &ro);
     if (set) r = kiln_store_rollout_set(st, &ro, &err);
     else if (streq(verb, "pause")) r = kiln_store_rollout_pause(st, name, channel, true, reason, &err);
     else if (streq(verb, "resume")) r = kiln_store_rollout_pause(st, name, channel, false, NULL, &err);

@@ -137,6 +137,20 @@ expect_in err.txt "kiln rollout set: warning: os 0.9 is not published in channel
 expect_not_in err.txt "os 1.1 is not published"
 "$KILN" rollout set os stable --version 1.1 --percent 10 --gallery G --data "$data" > /dev/null 2> err.txt || fail "set os back"
 [ ! -s err.txt ] || fail "a rollout of a published version warned: $(cat err.txt)"
+# set on an existing rollout changes what it is given and keeps the rest (a --percent alone
+# dropped the limits once: fresh-user finding); floors and pins only while the target stays
+"$KILN" rollout set keep stable --version 1.0 --percent 10 --max-per-hour 50 --pause-after-failures 3 --floor 0.9 --pin canary=0.95 \
+    --data "$data" > /dev/null || fail "set keep"
+"$KILN" rollout set keep stable --percent 20 --data "$data" > /dev/null 2> err.txt || fail "set keep --percent 20: $(cat err.txt)"
+"$KILN" rollout status keep stable --json --data "$data" > keep.json
+expect_jq keep.json '[.policy.target, .policy.percent, .policy.max_per_period, .policy.pause_after_failures, (.policy.floors | length), (.policy.pins | length)] | map(tostring) | join(" ")' "1.0 20 50 3 1 1"
+"$KILN" rollout set keep stable --version 1.1 --data "$data" > /dev/null 2> err.txt || fail "set keep --version 1.1: $(cat err.txt)"
+"$KILN" rollout status keep stable --json --data "$data" > keep.json
+expect_jq keep.json '[.policy.target, .policy.percent, .policy.max_per_period, (.policy.floors | length), (.policy.pins | length)] | map(tostring) | join(" ")' "1.1 20 50 0 0"
+"$KILN" rollout set fresh stable --percent 5 --data "$data" > /dev/null 2> err.txt; st=$?
+[ $st -eq 2 ] || fail "a new rollout without --version exited $st"
+expect_in err.txt "kiln rollout set: fresh has no rollout in channel stable yet: --version V and --percent P are needed"
+note "rollout set on an existing rollout kept what it was not given"
 # status of a rollout that does not exist fails (exit 1) saying so; status takes no set knobs
 "$KILN" rollout status nosuch beta --data "$data" > out.txt 2> err.txt; st=$?
 [ $st -eq 1 ] || fail "status of a missing rollout exited $st"
