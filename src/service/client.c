@@ -202,8 +202,16 @@ char *kiln_client_error_text(long status, const char *resp)
 {
     json_t *j = resp ? json_loads(resp, 0, NULL) : NULL;
     const char *e = json_string_value(json_object_get(j, "error")), *f = json_string_value(json_object_get(j, "field"));
+    /* a reply with no body (a HEAD, or a proxy's) still says what the status means */
+    const char *plain = status == 401 ? "the server refused the token: check --token (or $KILN_TOKEN, $KILN_WORKER_TOKEN)"
+                        : status == 403 ? "forbidden"
+                        : status == 404 ? "not found on the server"
+                        : status == 413 ? "too large for the server"
+                        : status == 429 ? "too many requests; try again later"
+                        : status >= 500 ? "the server failed; try again later" : "the server refused the request";
     char *out = e ? (f ? xasprintf("HTTP %ld: %s: %s", status, f, e) : xasprintf("HTTP %ld: %s", status, e))
-                  : xasprintf("HTTP %ld: %.200s", status, resp ? resp : "");
+                  : resp && *resp ? xasprintf("HTTP %ld: %.200s", status, resp)
+                                  : xasprintf("HTTP %ld: %s", status, plain);
     json_decref(j);
     return out;
 }

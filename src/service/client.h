@@ -24,7 +24,8 @@ struct kiln_http {
  * 4 MiB, NUL-terminated. Returns 0 whenever an HTTP answer came (any status); -ECONNREFUSED,
  * -ETIMEDOUT, -EIO with *err when none did. */
 int kiln_client_do(struct kiln_client *c, const struct kiln_http *h, long *status, char **resp, char **err);
-/* The "error" (and "field") of a JSON error body as one line, or the body's start. */
+/* The "error" (and "field") of a JSON error body as one line, or the body's start, or for an
+ * empty body what the status means ("HTTP 401: the server refused the token: ..."). */
 char *kiln_client_error_text(long status, const char *resp);
 /* A successful reply must hold what the client acts on: resp parsed as a JSON object and
  * unpacked with fmt (jansson's json_unpack format, e.g. "{s:I, s:s}", JSON_STRICT off, so

@@ -7,6 +7,7 @@
 
 #include "core/req.h"
 #include "service/api.h"
+#include "service/client.h"
 #include "tap.h"
 #include "util/util.h"
 
@@ -34,8 +35,28 @@ static void route(const char *url, enum kiln_route want, long long id, const cha
     kiln_route_clear(&m);
 }
 
+/* What a client prints for an error reply: the body's error, else what the status means. */
+static void error_texts(void)
+{
+    static const struct {
+        long st;
+        const char *body, *want;
+    } t[] = {
+        {401, "", "HTTP 401: the server refused the token: check --token (or $KILN_TOKEN, $KILN_WORKER_TOKEN)"},
+        {401, NULL, "HTTP 401: the server refused the token: check --token (or $KILN_TOKEN, $KILN_WORKER_TOKEN)"},
+        {503, "", "HTTP 503: the server failed; try again later"},
+        {400, "{\"error\": \"no such tier\", \"field\": \"tier\"}", "HTTP 400: tier: no such tier"},
+        {502, "<html>bad gateway</html>", "HTTP 502: <html>bad gateway</html>"},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+        _cleanup_free_ char *got = kiln_client_error_text(t[i].st, t[i].body);
+        is_str(got, t[i].want, "an error reply as a client prints it");
+    }
+}
+
 int main(void)
 {
+    error_texts();
     route("/api/v1/jobs", R_JOBS, 0, "");
     route("/api/v1/jobs/42", R_JOB, 42, "");
     route("/api/v1/jobs/42/console", R_JOB_CONSOLE, 42, "");
