@@ -1122,7 +1122,13 @@ static struct rollout_version *channel_versions(json_t *cat, const char *name, c
     json_array_foreach(json_object_get(cat, "images"), i, e) {
         if (!streq(json_string_value(json_object_get(e, "name")), name)) continue;
         *known = true;
-        if (in_channel(e, channel))
+        /* only a version with an update payload can be offered: the store records a grant (in
+         * flight, counted against max_inflight) for whatever it offers */
+        bool payload = false;
+        size_t k;
+        json_t *f;
+        json_array_foreach(json_object_get(e, "files"), k, f) payload |= endswith(json_string_value(json_object_get(f, "file")) ?: "", ".update.json");
+        if (in_channel(e, channel) && payload)
             *APPEND(v, *n, cap) = (struct rollout_version){.version = json_string_value(json_object_get(e, "version")),
                                                            .support_end_ms = utc_ms(json_string_value(json_object_get(e, "support_end")))};
     }

@@ -14,6 +14,7 @@ N=${KILN_ROLLOUT_FLEET:-200}
 "$KILN" keygen --out k --no-passphrase > /dev/null || fail keygen
 "$KILN" gallery init --gallery G --trust k.pub -k k.key --require-priority -1 > /dev/null || fail "gallery init"
 for n in os burst brake forged; do mkver $n 1.0; [ $n = forged ] && FORGE_KERNEL=1 mkver $n 1.1 || mkver $n 1.1; done
+mkver plain 1.0 && NO_PAYLOAD=1 mkver plain 1.1
 
 # expected NAME TARGET PERMYRIAD IDS-JSON: how many of the ids fall inside the ramp
 expected() {
@@ -203,6 +204,15 @@ grep -q 'updatecheck status="noupdate"' fresp.xml || fail "forged 1.1 was offere
 grep -q "forged-1.1.update.json names kernel forged-1.1.vmlinuz, which is not a signed file of the version with that sha256" serve2.log ||
     fail "the log does not say why forged 1.1 is not offered: $(tail -5 serve2.log)"
 note "an update.json naming a kernel whose sha256 the gallery did not sign is not offered (noupdate, the reason logged)"
+# a version published without an update payload is never offered, and no grant is left in
+# flight for it (one was, counted against --max-inflight: fresh-user finding)
+"$KILN" rollout set plain stable --version 1.1 --percent 100 --data "$data" > /dev/null || fail "set plain"
+sed 's/appid="forged"/appid="plain"/' f.xml > p.xml
+curl -s -H 'Content-Type: text/xml' --data-binary @p.xml "$u" > presp.xml
+grep -q 'updatecheck status="noupdate"' presp.xml || fail "plain 1.1 (no payload) was offered: $(cat presp.xml)"
+"$KILN" rollout status plain stable --json --data "$data" > plain.json
+expect_jq plain.json .inflight 0
+note "a version without an update payload is not offered and leaves nothing in flight"
 note "the offered package is update.json (hash_sha256, action sha256, kiln_roothash, kiln_signature its own); it, its signature and the 4 files it names are served byte for byte"
 code() { curl -s -o "$T/body" -w '%{http_code}' "$@"; }
 [ "$(code -H 'Content-Type: text/xml' --data-binary '<request protocol="3.0"><app' "$u")" = 400 ] || fail "malformed XML not 400"

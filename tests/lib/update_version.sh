@@ -23,7 +23,10 @@ mkver() {
     [ -z "${FORGE_KERNEL:-}" ] || { jq '.kernel.sha256 = ("cd" * 32)' "$p.update.json" > "$p.tmp" && mv "$p.tmp" "$p.update.json"; }
     printf '{"spdxVersion":"SPDX-2.3","packages":[{"name":"%s","versionInfo":"%s","primaryPackagePurpose":"OPERATING-SYSTEM"}]}\n' "$1" "$2" > "$p.spdx.json"
     printf '{"bomFormat":"CycloneDX","metadata":{"component":{"type":"operating-system","name":"%s"}}}\n' "$1" > "$p.cdx.json"
-    arts=$(for k in raw:raw usr.img:usr usr.verity:usr-verity vmlinuz:kernel initrd:initrd update.json:update; do
+    # NO_PAYLOAD=1: a version published without an update payload (a non-immutable image)
+    kinds="raw:raw usr.img:usr usr.verity:usr-verity vmlinuz:kernel initrd:initrd update.json:update"
+    [ -z "${NO_PAYLOAD:-}" ] || { rm -f "$p.update.json"; kinds=${kinds% update.json:update}; }
+    arts=$(for k in $kinds; do
         jq -n --arg f "$1-$2.${k%%:*}" --arg s "$(sha "$p.${k%%:*}")" --arg k "${k#*:}" --argjson n "$(stat -c %s "$p.${k%%:*}")" \
             '{file: $f, sha256: $s, kind: $k, size: $n}'; done | jq -s .)
     jq -n --arg n "$1" --arg v "$2" --argjson a "$arts" --arg s "$(sha "$p.spdx.json")" --arg c "$(sha "$p.cdx.json")" \
