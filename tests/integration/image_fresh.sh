@@ -64,6 +64,7 @@ packages:
   install: [kiln-fresh, kiln-fresh-boot]
 os:
   first_boot: { regenerate_ssh_host_keys: false }
+  network: none   # never booted: read back with kiln sbom only
 storage: { layout: standard, size: 1G, filesystem: ext4 }
 boot: uefi
 output: [raw]
