@@ -1127,7 +1127,10 @@ static struct rollout_version *channel_versions(json_t *cat, const char *name, c
         bool payload = false;
         size_t k;
         json_t *f;
-        json_array_foreach(json_object_get(e, "files"), k, f) payload |= endswith(json_string_value(json_object_get(f, "file")) ?: "", ".update.json");
+        json_array_foreach(json_object_get(e, "files"), k, f) {
+            const char *file = json_string_value(json_object_get(f, "file"));
+            payload |= file && endswith(file, ".update.json");
+        }
         if (in_channel(e, channel) && payload)
             *APPEND(v, *n, cap) = (struct rollout_version){.version = json_string_value(json_object_get(e, "version")),
                                                            .support_end_ms = utc_ms(json_string_value(json_object_get(e, "support_end")))};
