@@ -2,7 +2,7 @@
 #include <jansson.h>
 
 #include "cmd/common.h"
-#include "core/select.h"
+#include "run/select.h"
 #include "node/console.h"
 #include "suites/common.h"
 #include "util/fs.h"

@@ -1,5 +1,5 @@
 #include "cmd/common.h"
-#include "core/select.h"
+#include "run/select.h"
 
 #include <errno.h>
 #include <getopt.h>

@@ -2,8 +2,8 @@
 #include <jansson.h>
 
 #include "cmd/common.h"
-#include "core/case.h"
-#include "core/select.h"
+#include "model/case.h"
+#include "run/select.h"
 #include "util/secret.h"
 #include "util/util.h"
 

@@ -9,9 +9,9 @@
 #include <unistd.h>
 
 #include "cmd/common.h"
-#include "core/scheduler.h"
-#include "core/select.h"
-#include "core/workdir.h"
+#include "run/scheduler.h"
+#include "run/select.h"
+#include "run/workdir.h"
 #include "node/console.h"
 #include "node/keys.h"
 #include "platform/platform.h"

@@ -2,7 +2,7 @@
 #include <errno.h>
 
 #include "cmd/common.h"
-#include "core/arch.h"
+#include "model/arch.h"
 #include "trust/pkgdb.h"
 #include "trust/sbom.h"
 #include "util/digest.h"

@@ -7,7 +7,7 @@
 #include <time.h>
 
 #include "cmd/common.h"
-#include "core/req.h"
+#include "model/req.h"
 #include "image/inspect.h"
 #include "service/api.h"
 #include "service/client.h"

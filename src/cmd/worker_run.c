@@ -23,8 +23,8 @@
 #include <unistd.h>
 
 #include "cmd/common.h"
-#include "core/req.h"
-#include "core/arch.h"
+#include "model/req.h"
+#include "model/arch.h"
 #include "platform/accel.h"
 #include "platform/platform.h"
 #include "report/archive.h"

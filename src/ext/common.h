@@ -3,8 +3,8 @@
 #pragma once
 #include <stddef.h>
 
-#include "core/case.h"
-#include "core/results.h"
+#include "run/case.h"
+#include "model/results.h"
 #include "util/yaml.h"
 
 /* Packs local_dir with tar and unpacks it at remote on the case's first node (replacing what

@@ -18,7 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "core/results.h"
+#include "model/results.h"
 
 /* Where a report lies in the text: bytes [start, end). */
 struct junit_span {

@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/case.h"
+#include "run/case.h"
 #include "ext/common.h"
 #include "ext/tap.h"
 #include "node/node.h"

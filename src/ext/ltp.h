@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "core/results.h"
+#include "model/results.h"
 
 /* Returns true when any LTP result line (or a failed "LTP" subtest) was found. */
 bool ltp_parse(const char *text, size_t len, struct kiln_subtest **out, size_t *n);

@@ -18,7 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "core/case.h"
+#include "run/case.h"
 #include "ext/common.h"
 #include "ext/ltp.h"
 #include "ext/tap.h"

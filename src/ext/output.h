@@ -9,7 +9,7 @@
 #pragma once
 #include <stddef.h>
 
-#include "core/results.h"
+#include "model/results.h"
 
 struct ext_output {
     struct kiln_subtest *subtests;

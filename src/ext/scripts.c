@@ -6,7 +6,7 @@
 #include <regex.h>
 #include <sys/stat.h>
 
-#include "core/case.h"
+#include "run/case.h"
 #include "ext/common.h"
 #include "ext/output.h"
 #include "node/node.h"

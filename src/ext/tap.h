@@ -18,7 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "core/results.h"
+#include "model/results.h"
 
 struct tap_parser;
 

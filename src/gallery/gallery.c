@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/case.h"
+#include "model/case.h"
 #include "gallery/catalog.h"
 #include "suites/version.h"
 #include "trust/minisign.h"

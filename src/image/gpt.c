@@ -6,7 +6,7 @@
 #include <strings.h>
 #include <zlib.h>
 
-#include "core/arch.h"
+#include "model/arch.h"
 #include "image/disk_int.h"
 #include "image/gpt.h"
 #include "util/util.h"

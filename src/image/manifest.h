@@ -3,7 +3,7 @@
 #pragma once
 #include <stddef.h>
 
-#include "core/arch.h"
+#include "model/arch.h"
 
 /* The architecture of artifact (a file `kiln build` made): read from the *.manifest.json in
  * the artifact's directory whose "artifacts" list its file name. Returns 0 with *arch set;

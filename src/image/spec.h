@@ -4,7 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/arch.h"
+#include "model/arch.h"
 #include "util/yaml.h"
 
 enum image_family { FAMILY_DEB, FAMILY_RPM };

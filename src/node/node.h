@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "core/req.h"
+#include "model/req.h"
 
 struct kiln_console;
 struct ssh_session_struct;

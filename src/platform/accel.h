@@ -3,7 +3,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "core/arch.h"
+#include "model/arch.h"
 
 /* Seconds a KVM guest gets to show a sign of life (a byte on its serial console, a read of
  * its disk, an SSH answer) before kiln concludes that /dev/kvm does not run real guests.

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/req.h"
+#include "model/req.h"
 #include "node/node.h"
 #include "runbook/runbook.h"
 

@@ -6,7 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/case.h"
+#include "model/case.h"
 #include "report/notifier.h"
 #include "util/log.h"
 #include "util/timeutil.h"

@@ -1,6 +1,6 @@
 /* report.html: one self-contained page (inline CSS, no scripts, no network), with a
  * summary, every case with status, reason, metrics and subtests, and links to the logs. */
-#include "core/case.h"
+#include "model/case.h"
 #include "report/notifier.h"
 #include "util/fs.h"
 #include "util/log.h"

@@ -1,7 +1,7 @@
 /* results.json: the source every other report is a view of. Schema: docs/results.md. */
 #include <jansson.h>
 
-#include "core/case.h"
+#include "model/case.h"
 #include "report/notifier.h"
 #include "util/fs.h"
 #include "util/log.h"

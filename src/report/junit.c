@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/case.h"
+#include "model/case.h"
 #include "report/notifier.h"
 #include "util/fs.h"
 #include "util/log.h"

@@ -4,7 +4,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "core/results.h"
+#include "model/results.h"
 
 struct kiln_notifier {
     const char *name;

@@ -3,8 +3,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "core/arch.h"
-#include "core/req.h"
+#include "model/arch.h"
+#include "model/req.h"
 #include "util/yaml.h"
 
 enum kiln_keep_env { KEEP_NO, KEEP_ALWAYS, KEEP_FAILED };

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "core/req.h"
+#include "model/req.h"
 #include "util/util.h"
 #include "util/yaml.h"
 

@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/req.h"
+#include "model/req.h"
 #include "service/api.h"
 #include "service/html.h"
 #include "util/fs.h"

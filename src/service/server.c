@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/req.h"
+#include "model/req.h"
 #include "gallery/gallery.h"
 #include "service/api.h"
 #include "service/dashboard.h"

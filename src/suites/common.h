@@ -4,7 +4,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "core/case.h"
+#include "run/case.h"
 
 enum guest_family { FAMILY_OTHER, FAMILY_DEB, FAMILY_RPM };
 

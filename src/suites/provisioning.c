@@ -1,7 +1,7 @@
 /* Area provisioning: the node boots, answers SSH, reboots cleanly and its console is clean. */
 #include <errno.h>
 
-#include "core/case.h"
+#include "run/case.h"
 #include "node/node.h"
 #include "platform/platform.h"
 #include "suites/decide.h"

@@ -1,5 +1,5 @@
 /* Area selftest: cases that measure kiln itself. */
-#include "core/case.h"
+#include "run/case.h"
 
 KILN_CASE(kiln_noop,
           .area = "selftest", .category = "performance", .priority = 4, .timeout_s = 60,

@@ -16,7 +16,7 @@ flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefine
 libs="$(pkg-config --libs yaml-0.1 libxml-2.0 jansson zlib libzstd libcrypto libarchive libsodium) -lpthread -lm"
 util="$root/src/util/util.c $root/src/util/utf8.c $root/src/util/log.c $root/src/util/secret.c $root/src/util/fs.c $root/src/util/yaml.c $root/src/util/timeutil.c $root/src/util/proc.c $root/src/util/digest.c"
 # the architecture table: specs, runbooks and GPT type names look facts up in it
-model="$root/src/core/arch.c"
+model="$root/src/model/arch.c"
 image="$root/src/image/disk.c $root/src/image/qcow2.c $root/src/image/vhd.c $root/src/image/gpt.c"
 sources() {
     case $1 in
@@ -24,7 +24,7 @@ sources() {
         ltp) echo "$root/src/ext/ltp.c $root/src/ext/tap.c" ;;
         junit) echo "$root/src/ext/junit.c $root/src/ext/tap.c" ;;
         output) echo "$root/src/ext/output.c $root/src/ext/junit.c $root/src/ext/tap.c $root/src/ext/ltp.c" ;;
-        runbook) echo "$root/src/runbook/runbook.c $root/src/runbook/lisa.c $root/src/core/req.c" ;;
+        runbook) echo "$root/src/runbook/runbook.c $root/src/runbook/lisa.c $root/src/model/req.c" ;;
         console) echo "$root/src/node/console.c $root/src/node/bootwatch.c" ;;
         network) echo "$root/src/image/network.c $root/src/node/bootwatch.c $root/src/util/inroot.c" ;;
         disk) echo "$image" ;;

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/req.h"
+#include "model/req.h"
 #include "service/api.h"
 #include "service/client.h"
 #include "tap.h"

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/arch.h"
+#include "model/arch.h"
 #include "image/gpt.h"
 #include "image/manifest.h"
 #include "image/spec.h"

@@ -2,7 +2,7 @@
  * tests/data/inputs, and the reports kiln writes from what it read. */
 #include <jansson.h>
 
-#include "core/case.h"
+#include "model/case.h"
 #include "ext/common.h"
 #include "ext/output.h"
 #include "report/notifier.h"

@@ -1,8 +1,8 @@
 /* The suites' policy: data/policy.yml's base accepts distributions' defaults; a runbook's
  * policy_profile merges a profile over it; an unknown profile fails the case naming the
  * profiles there are. */
-#include "core/case.h"
-#include "core/results.h"
+#include "run/case.h"
+#include "model/results.h"
 #include "platform/platform.h"
 #include "suites/common.h"
 #include "tap.h"

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/case.h"
+#include "model/case.h"
 #include "report/notifier.h"
 #include "tap.h"
 #include "util/fs.h"

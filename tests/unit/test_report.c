@@ -1,7 +1,7 @@
 #include <jansson.h>
 #include <libxml/parser.h>
 
-#include "core/case.h"
+#include "model/case.h"
 #include "report/notifier.h"
 #include "tap.h"
 #include "util/fs.h"

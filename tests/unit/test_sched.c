@@ -2,8 +2,8 @@
 #include <errno.h>
 #include <pthread.h>
 
-#include "core/case.h"
-#include "core/scheduler.h"
+#include "run/case.h"
+#include "run/scheduler.h"
 #include "tap.h"
 #include "util/fs.h"
 #include "util/timeutil.h"

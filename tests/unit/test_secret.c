@@ -6,7 +6,7 @@
 #include <time.h>
 #include <utime.h>
 
-#include "core/workdir.h"
+#include "run/workdir.h"
 #include "node/console.h"
 #include "runbook/runbook.h"
 #include "tap.h"

@@ -1,5 +1,5 @@
-#include "core/case.h"
-#include "core/select.h"
+#include "model/case.h"
+#include "run/select.h"
 #include "tap.h"
 #include "util/util.h"
 

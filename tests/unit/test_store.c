@@ -17,7 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/req.h"
+#include "model/req.h"
 #include "service/store.h"
 #include "tap.h"
 #include "util/fs.h"

@@ -2,7 +2,7 @@
  * naming the evidence, and what cannot be decided (skip or nothing to examine). */
 #include <math.h>
 
-#include "core/case.h"
+#include "run/case.h"
 #include "platform/platform.h"
 #include "runbook/runbook.h"
 #include "suites/common.h"

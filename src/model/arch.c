@@ -1,7 +1,7 @@
 /* The architecture table. Firmware paths are Debian's (ovmf, qemu-efi-aarch64); GPT type
  * GUIDs from the UAPI Group's Discoverable Partitions Specification (`systemd-id128 show
  * root-arm64` prints them too). */
-#include "core/arch.h"
+#include "model/arch.h"
 
 #include "util/util.h"
 

@@ -2,7 +2,7 @@
  * cases, deploys what a case needs, admits environments against host memory, and
  * replaces nodes that broke. Reports go through the notifiers. */
 #pragma once
-#include "core/select.h"
+#include "run/select.h"
 #include "platform/platform.h"
 #include "report/notifier.h"
 

@@ -1,4 +1,4 @@
-#include "core/req.h"
+#include "model/req.h"
 
 #include <stdio.h>
 #include <string.h>

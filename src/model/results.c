@@ -1,4 +1,4 @@
-#include "core/results.h"
+#include "model/results.h"
 
 #include "util/util.h"
 

@@ -1,6 +1,6 @@
 #include <pthread.h>
 
-#include "core/case.h"
+#include "model/case.h"
 #include "util/util.h"
 
 /* Bounds of the linker section that KILN_CASE fills. */

@@ -1,9 +1,9 @@
-#include "core/scheduler.h"
+#include "run/scheduler.h"
 
 #include <errno.h>
 #include <pthread.h>
 
-#include "core/perf.h"
+#include "run/perf.h"
 #include "node/console.h"
 #include "util/fs.h"
 #include "util/log.h"

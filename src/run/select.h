@@ -4,7 +4,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "core/case.h"
+#include "run/case.h"
 #include "runbook/runbook.h"
 
 struct kiln_selected {

@@ -1,4 +1,4 @@
-#include "core/workdir.h"
+#include "run/workdir.h"
 
 #include <dirent.h>
 #include <errno.h>

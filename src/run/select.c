@@ -1,4 +1,4 @@
-#include "core/select.h"
+#include "run/select.h"
 
 #include <fnmatch.h>
 #include <regex.h>

@@ -1,4 +1,4 @@
-#include "core/perf.h"
+#include "run/perf.h"
 
 #include <jansson.h>
 #include <pthread.h>

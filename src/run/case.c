@@ -1,4 +1,4 @@
-#include "core/case.h"
+#include "run/case.h"
 
 #include <errno.h>
 #include <stdarg.h>
