@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 
@@ -17,9 +18,6 @@
 
 #include "util/fs.h"
 #include "util/util.h"
-
-#define FIELD(map, key) y_get((map), (key))
-#define SUBPATH(var, parent, key) _cleanup_free_ char *var = ypath((parent), (key))
 
 static const char *const out_names[] = {"raw", "qcow2", "vhd-fixed", "vhd", "tar"};
 
@@ -69,6 +67,7 @@ static void checked_str(struct diags *d, const struct ynode *x, const char *path
         free(v);
         return;
     }
+    free(*out);
     *out = v;
 }
 
@@ -300,299 +299,456 @@ static bool source_path(struct diags *d, const struct ynode *at, const char *pat
     return true;
 }
 
-static void parse_base(const struct ynode *n, struct image_spec *s, struct diags *d)
+/* ---- the spec as tables (util/yaml.h): one row per key, the checks as callbacks ---- */
+
+/* What the callbacks share: the spec being loaded and the file's root (for places). */
+struct spec_ctx {
+    struct image_spec *s;
+    const struct ynode *root;
+};
+
+#define SPEC(p) (((struct spec_ctx *)(p)->user)->s)
+
+/* A row's arg for checked_str / checked_list. */
+struct charset_rule {
+    const char *extra;
+    bool alnum_first;
+    const char *what;
+};
+
+static void field_checked_str(const struct yparse *p, const struct yfield *f, const struct ynode *n,
+                              const char *path, void *target)
 {
-    static const char *const keys[] = {"family", "suite", "components", "mirror", "repos", "releasever", NULL};
-    static const char *const fams[] = {"deb", "rpm", NULL};
-    if (!y_expect(d, n, "base", YN_MAP)) return;
-    y_check_keys(d, n, "base", keys);
-    const struct ynode *x;
-    int fam = 0;
-    if ((x = FIELD(n, "family"))) y_enum(d, x, "base.family", fams, &fam);
-    else diag_add(d, n, "base", "needs \"family\": deb (mmdebstrap) or rpm (dnf --installroot)");
-    s->family = fam;
-    if ((x = FIELD(n, "suite"))) checked_str(d, x, "base.suite", "-._", true, "suite name", &s->suite);
-    if ((x = FIELD(n, "components"))) checked_list(d, x, "base.components", "-._", "component", &s->components, &s->ncomponents);
-    if ((x = FIELD(n, "mirror")) && y_str(d, x, "base.mirror", &s->mirror)) {
-        if (!charset(s->mirror, ":/._-~%+@", true) || strlen(s->mirror) > 1024 ||
-            !(startswith(s->mirror, "http://") || startswith(s->mirror, "https://") || startswith(s->mirror, "file:/")))
-            diag_add(d, x, "base.mirror", "\"%.80s\" is not an http(s):// or file:/ URL", s->mirror);
-        else if (startswith(s->mirror, "file:/")) {
-            char *dir = NULL;
-            if (source_path(d, x, "base.mirror", s, s->mirror + (startswith(s->mirror, "file://") ? 7 : 5), S_IFDIR, &dir, NULL)) {
-                free(s->mirror);
-                s->mirror = xasprintf("file://%s", dir);
-            }
-            free(dir);
-        }
-    }
-    if ((x = FIELD(n, "releasever"))) checked_str(d, x, "base.releasever", "._-", true, "release version", &s->releasever);
-    if ((x = FIELD(n, "repos")) && y_expect(d, x, "base.repos", YN_SEQ)) {
-        static const char *const rkeys[] = {"name", "baseurl", "gpgkey", "suite", "components", NULL};
-        size_t cap = 0;
-        for (size_t i = 0; i < x->n; i++) {
-            const struct ynode *it = x->items[i];
-            _cleanup_free_ char *p = ypath_index("base.repos", i);
-            if (!y_expect(d, it, p, YN_MAP)) continue;
-            y_check_keys(d, it, p, rkeys);
-            struct image_repo *r = APPEND(s->repos, s->nrepos, cap);
-            memset(r, 0, sizeof *r);
-            const struct ynode *y;
-            if ((y = FIELD(it, "name"))) { SUBPATH(q, p, "name"); checked_str(d, y, q, "-._", true, "repository id", &r->name); }
-            else diag_add(d, it, p, "needs \"name\"");
-            if ((y = FIELD(it, "baseurl"))) {
-                SUBPATH(q, p, "baseurl");
-                if (y_str(d, y, q, &r->baseurl) && !no_control(r->baseurl)) {
-                    diag_add(d, y, q, "contains control characters");
-                } else if (r->baseurl && !startswith(r->baseurl, "http://") && !startswith(r->baseurl, "https://")) {
-                    /* a local directory (a path relative to the spec, or a file: URL) */
-                    const char *local = r->baseurl + (startswith(r->baseurl, "file://") ? 7 : startswith(r->baseurl, "file:") ? 5 : 0);
-                    char *abs = NULL;
-                    if (source_path(d, y, q, s, local, S_IFDIR, &abs, NULL)) {
-                        free(r->baseurl);
-                        r->baseurl = xasprintf("file://%s", abs);
-                    }
-                    free(abs);
-                }
-            } else diag_add(d, it, p, "needs \"baseurl\"");
-            if ((y = FIELD(it, "gpgkey"))) {
-                SUBPATH(q, p, "gpgkey");
-                char *k = NULL;
-                if (y_str(d, y, q, &k)) source_path(d, y, q, s, startswith(k, "file://") ? k + 7 : k, S_IFREG, &r->gpgkey, NULL);
-                free(k);
-            } else diag_add(d, it, p, "needs \"gpgkey\": kiln installs RPMs with signature checks on");
-            /* deb: an apt source "deb [signed-by=GPGKEY] BASEURL SUITE COMPONENTS", one line */
-            if (fam == FAMILY_DEB && r->baseurl && strpbrk(r->baseurl, " \t[]"))
-                diag_add(d, FIELD(it, "baseurl"), p, "baseurl \"%.80s\" has a space or a bracket, which an apt source line cannot hold", r->baseurl);
-            if (fam == FAMILY_DEB && r->gpgkey && strpbrk(r->gpgkey, " \t[]"))
-                diag_add(d, FIELD(it, "gpgkey"), p, "the key's path %.80s has a space or a bracket, which apt's signed-by cannot hold", r->gpgkey);
-            if ((y = FIELD(it, "suite"))) {
-                SUBPATH(q, p, "suite");
-                if (fam != FAMILY_DEB) diag_add(d, y, q, "only a deb repository has a suite (dnf reads baseurl/repodata)");
-                else checked_str(d, y, q, "-._", true, "suite name", &r->suite);
-            }
-            if ((y = FIELD(it, "components"))) {
-                SUBPATH(q, p, "components");
-                if (fam != FAMILY_DEB) diag_add(d, y, q, "only a deb repository has components");
-                else checked_list(d, y, q, "-._", "component", &r->components, &r->ncomponents);
-            }
-        }
-    }
-    if (s->family == FAMILY_DEB && !s->suite) diag_add(d, n, "base", "a deb base needs \"suite\" (e.g. bookworm)");
-    if (s->family == FAMILY_RPM && !s->nrepos) diag_add(d, n, "base", "an rpm base needs \"repos\" (baseurl + gpgkey each)");
+    const struct charset_rule *r = f->arg;
+    checked_str(p->d, n, path, r->extra, r->alnum_first, r->what, yf_value(f, target));
 }
 
-static void parse_os(const struct ynode *n, struct image_spec *s, struct diags *d)
+static void field_checked_list(const struct yparse *p, const struct yfield *f, const struct ynode *n,
+                               const char *path, void *target)
 {
-    static const char *const keys[] = {"hostname", "users", "files", "services", "sysctl", "kernel_cmdline", "first_boot", "network", NULL};
-    if (!y_expect(d, n, "os", YN_MAP)) return;
-    y_check_keys(d, n, "os", keys);
-    const struct ynode *x;
+    const struct charset_rule *r = f->arg;
+    checked_list(p->d, n, path, r->extra, r->what, yf_value(f, target), (size_t *)((char *)target + f->count_offset));
+}
+
+/* a row of the spec read by checked_str; more designators may follow (.missing) */
+#define CHECKED(k, field, ex, first, what_, ...)                                    \
+    {k, YF_CUSTOM, offsetof(struct image_spec, field), .parse = field_checked_str, \
+     .arg = &(const struct charset_rule){ex, first, what_}, __VA_ARGS__}
+
+static void field_mirror(const struct yparse *p, const struct yfield *f, const struct ynode *x, const char *path,
+                         void *target)
+{
+    (void)f;
+    struct image_spec *s = target;
+    if (!y_str(p->d, x, path, &s->mirror)) return;
+    if (!charset(s->mirror, ":/._-~%+@", true) || strlen(s->mirror) > 1024 ||
+        !(startswith(s->mirror, "http://") || startswith(s->mirror, "https://") || startswith(s->mirror, "file:/"))) {
+        diag_add(p->d, x, path, "\"%.80s\" is not an http(s):// or file:/ URL", s->mirror);
+        return;
+    }
+    if (!startswith(s->mirror, "file:/")) return;
+    char *dir = NULL;
+    if (source_path(p->d, x, path, s, s->mirror + (startswith(s->mirror, "file://") ? 7 : 5), S_IFDIR, &dir, NULL)) {
+        free(s->mirror);
+        s->mirror = xasprintf("file://%s", dir);
+    }
+    free(dir);
+}
+
+static void field_repo_baseurl(const struct yparse *p, const struct yfield *f, const struct ynode *y, const char *q,
+                               void *target)
+{
+    (void)f;
+    struct image_repo *r = target;
+    if (y_str(p->d, y, q, &r->baseurl) && !no_control(r->baseurl)) {
+        diag_add(p->d, y, q, "contains control characters");
+    } else if (r->baseurl && !startswith(r->baseurl, "http://") && !startswith(r->baseurl, "https://")) {
+        /* a local directory (a path relative to the spec, or a file: URL) */
+        const char *local = r->baseurl + (startswith(r->baseurl, "file://") ? 7 : startswith(r->baseurl, "file:") ? 5 : 0);
+        char *abs = NULL;
+        if (source_path(p->d, y, q, SPEC(p), local, S_IFDIR, &abs, NULL)) {
+            free(r->baseurl);
+            r->baseurl = xasprintf("file://%s", abs);
+        }
+        free(abs);
+    }
+}
+
+/* A file on the build host under source_root; arg: S_IFREG or S_IFDIR. "file://" is allowed. */
+static void field_source_file(const struct yparse *p, const struct yfield *f, const struct ynode *y, const char *q,
+                              void *target)
+{
+    char *k = NULL;
+    if (y_str(p->d, y, q, &k))
+        source_path(p->d, y, q, SPEC(p), startswith(k, "file://") ? k + 7 : k, S_IFREG, yf_value(f, target), NULL);
+    free(k);
+}
+
+/* suite and components of a repository: apt's only */
+static void field_repo_deb(const struct yparse *p, const struct yfield *f, const struct ynode *y, const char *q,
+                           void *target)
+{
+    struct image_repo *r = target;
+    if (SPEC(p)->family != FAMILY_DEB)
+        diag_add(p->d, y, q, "only a deb repository has %s", f->arg ? "components" : "a suite (dnf reads baseurl/repodata)");
+    else if (f->arg) checked_list(p->d, y, q, "-._", "component", &r->components, &r->ncomponents);
+    else checked_str(p->d, y, q, "-._", true, "suite name", &r->suite);
+}
+
+/* deb: an apt source "deb [signed-by=GPGKEY] BASEURL SUITE COMPONENTS", one line */
+static void repo_post(const struct yparse *p, const struct ynode *it, const char *path, void *target)
+{
+    const struct image_repo *r = target;
+    if (SPEC(p)->family != FAMILY_DEB) return;
+    if (r->baseurl && strpbrk(r->baseurl, " \t[]"))
+        diag_add(p->d, y_get(it, "baseurl"), path, "baseurl \"%.80s\" has a space or a bracket, which an apt source line cannot hold",
+                 r->baseurl);
+    if (r->gpgkey && strpbrk(r->gpgkey, " \t[]"))
+        diag_add(p->d, y_get(it, "gpgkey"), path, "the key's path %.80s has a space or a bracket, which apt's signed-by cannot hold",
+                 r->gpgkey);
+}
+
+static const struct yschema repo_schema = {
+    .fields = (const struct yfield[]){
+        {"name", YF_CUSTOM, offsetof(struct image_repo, name), .parse = field_checked_str,
+         .arg = &(const struct charset_rule){"-._", true, "repository id"}, .missing = "needs \"name\""},
+        {"baseurl", YF_CUSTOM, 0, .parse = field_repo_baseurl, .missing = "needs \"baseurl\""},
+        {"gpgkey", YF_CUSTOM, offsetof(struct image_repo, gpgkey), .parse = field_source_file,
+         .missing = "needs \"gpgkey\": kiln installs RPMs with signature checks on"},
+        {"suite", YF_CUSTOM, 0, .parse = field_repo_deb},
+        {"components", YF_CUSTOM, 0, .parse = field_repo_deb, .arg = "components"},
+        {0}},
+    .post = repo_post,
+};
+
+static void base_post(const struct yparse *p, const struct ynode *n, const char *path, void *target)
+{
+    const struct image_spec *s = target;
+    if (s->family == FAMILY_DEB && !s->suite) diag_add(p->d, n, path, "a deb base needs \"suite\" (e.g. bookworm)");
+    if (s->family == FAMILY_RPM && !s->nrepos) diag_add(p->d, n, path, "an rpm base needs \"repos\" (baseurl + gpgkey each)");
+}
+
+static const struct yschema base_schema = {
+    .fields = (const struct yfield[]){
+        {"family", YF_ENUM, offsetof(struct image_spec, family), .names = (const char *const[]){"deb", "rpm", NULL},
+         .missing = "needs \"family\": deb (mmdebstrap) or rpm (dnf --installroot)"},
+        CHECKED("suite", suite, "-._", true, "suite name"),
+        {"components", YF_CUSTOM, offsetof(struct image_spec, components), offsetof(struct image_spec, ncomponents),
+         .parse = field_checked_list, .arg = &(const struct charset_rule){"-._", true, "component"}},
+        {"mirror", YF_CUSTOM, 0, .parse = field_mirror},
+        {"repos", YF_SEQ, offsetof(struct image_spec, repos), offsetof(struct image_spec, nrepos), .sub = &repo_schema,
+         .elem_size = sizeof(struct image_repo)},
+        CHECKED("releasever", releasever, "._-", true, "release version"),
+        {0}},
+    .post = base_post,
+};
+
+/* A string (or each string of a list) checked by one of the *_problem rules above. */
+struct problem_rule {
+    const char *(*problem)(const char *, char *, size_t);
+    const char *what; /* "\"VALUE\" is not a valid WHAT: why" */
+};
+
+static void field_problem(const struct yparse *p, const struct yfield *f, const struct ynode *n, const char *path,
+                          void *target)
+{
+    const struct problem_rule *r = f->arg;
+    const char *v = *(char **)yf_value(f, target);
     char buf[256];
-    const char *why;
-    if ((x = FIELD(n, "hostname")) && y_str(d, x, "os.hostname", &s->hostname) &&
-        (why = hostname_problem(s->hostname, buf, sizeof buf)))
-        diag_add(d, x, "os.hostname", "\"%.255s\" is not a valid host name (RFC 1123, at most %d characters): %s",
-                 s->hostname, HOST_NAME_MAX_LEN, why);
-    if ((x = FIELD(n, "users")) && y_expect(d, x, "os.users", YN_SEQ)) {
-        static const char *const ukeys[] = {"name", "groups", "ssh_keys", NULL};
-        size_t cap = 0;
-        for (size_t i = 0; i < x->n; i++) {
-            const struct ynode *it = x->items[i];
-            _cleanup_free_ char *p = ypath_index("os.users", i);
-            if (!y_expect(d, it, p, YN_MAP)) continue;
-            y_check_keys(d, it, p, ukeys);
-            struct image_user *u = APPEND(s->users, s->nusers, cap);
-            memset(u, 0, sizeof *u);
-            const struct ynode *y;
-            if ((y = FIELD(it, "name"))) {
-                SUBPATH(q, p, "name");
-                if (y_str(d, y, q, &u->name) && (why = account_problem(u->name, buf, sizeof buf)))
-                    diag_add(d, y, q, "\"%.80s\" is not a valid user name (useradd): %s", u->name, why);
-            } else diag_add(d, it, p, "needs \"name\"");
-            if ((y = FIELD(it, "groups"))) {
-                SUBPATH(q, p, "groups");
-                if (y_str_list(d, y, q, &u->groups, &u->ngroups))
-                    check_list(d, y, q, u->groups, u->ngroups, "group name (groupadd)", account_problem);
-            }
-            if ((y = FIELD(it, "ssh_keys"))) {
-                SUBPATH(q, p, "ssh_keys");
-                if (y_str_list(d, y, q, &u->ssh_keys, &u->nssh_keys))
-                    for (size_t k = 0; k < u->nssh_keys; k++)
-                        if (!no_control(u->ssh_keys[k]) || strlen(u->ssh_keys[k]) > 16384 ||
-                            !(startswith(u->ssh_keys[k], "ssh-") || startswith(u->ssh_keys[k], "ecdsa-") || startswith(u->ssh_keys[k], "sk-")))
-                            diag_add(d, y, q, "entry %zu is not an OpenSSH public key line (ssh-ed25519 AAAA…)", k);
-            }
+    const char *why = r->problem(v, buf, sizeof buf);
+    if (why) diag_add(p->d, n, path, "\"%.80s\" is not a valid %s: %s", v, r->what, why);
+}
+
+/* The same rule for each entry of a list; arg: the words naming what an entry is. */
+static void field_problem_list(const struct yparse *p, const struct yfield *f, const struct ynode *n, const char *path,
+                               void *target)
+{
+    const struct problem_rule *r = f->arg;
+    check_list(p->d, n, path, *(char ***)yf_value(f, target), *(size_t *)((char *)target + f->count_offset), r->what,
+               r->problem);
+}
+
+static void field_hostname(const struct yparse *p, const struct yfield *f, const struct ynode *x, const char *path,
+                           void *target)
+{
+    (void)f;
+    const char *h = ((struct image_spec *)target)->hostname;
+    char buf[256];
+    const char *why = hostname_problem(h, buf, sizeof buf);
+    if (why)
+        diag_add(p->d, x, path, "\"%.255s\" is not a valid host name (RFC 1123, at most %d characters): %s", h,
+                 HOST_NAME_MAX_LEN, why);
+}
+
+static void field_dst(const struct yparse *p, const struct yfield *f, const struct ynode *y, const char *q, void *target)
+{
+    (void)f;
+    const char *dst = ((struct image_file *)target)->dst;
+    char buf[256];
+    const char *why = dest_problem(dst, buf, sizeof buf);
+    if (why) diag_add(p->d, y, q, "\"%.80s\" is not a file path inside the image: %s", dst, why);
+}
+
+static void field_ssh_keys(const struct yparse *p, const struct yfield *f, const struct ynode *y, const char *q,
+                           void *target)
+{
+    (void)f;
+    const struct image_user *u = target;
+    for (size_t k = 0; k < u->nssh_keys; k++)
+        if (!no_control(u->ssh_keys[k]) || strlen(u->ssh_keys[k]) > 16384 ||
+            !(startswith(u->ssh_keys[k], "ssh-") || startswith(u->ssh_keys[k], "ecdsa-") || startswith(u->ssh_keys[k], "sk-")))
+            diag_add(p->d, y, q, "entry %zu is not an OpenSSH public key line (ssh-ed25519 AAAA…)", k);
+}
+
+static const struct yschema user_schema = {
+    .fields = (const struct yfield[]){
+        {"name", YF_STR, offsetof(struct image_user, name), .parse = field_problem, .missing = "needs \"name\"",
+         .arg = &(const struct problem_rule){account_problem, "user name (useradd)"}},
+        {"groups", YF_STR_LIST, offsetof(struct image_user, groups), offsetof(struct image_user, ngroups),
+         .parse = field_problem_list, .arg = &(const struct problem_rule){account_problem, "group name (groupadd)"}},
+        {"ssh_keys", YF_STR_LIST, offsetof(struct image_user, ssh_keys), offsetof(struct image_user, nssh_keys),
+         .parse = field_ssh_keys},
+        {0}},
+};
+
+static void field_file_src(const struct yparse *p, const struct yfield *f, const struct ynode *y, const char *q,
+                           void *target)
+{
+    (void)f;
+    struct image_file *file = target;
+    char *v = NULL;
+    if (y_str(p->d, y, q, &v)) source_path(p->d, y, q, SPEC(p), v, S_IFREG, &file->src, &file->src_rel);
+    free(v);
+}
+
+static void field_file_mode(const struct yparse *p, const struct yfield *f, const struct ynode *y, const char *q,
+                            void *target)
+{
+    (void)f;
+    char *v = NULL;
+    if (y_str(p->d, y, q, &v)) {
+        char *end;
+        unsigned long m = strtoul(v, &end, 8);
+        if (*end || !*v || m > 07777) diag_add(p->d, y, q, "\"%s\" is not an octal mode such as \"0644\"", v);
+        else ((struct image_file *)target)->mode = (unsigned)m;
+    }
+    free(v);
+}
+
+static void file_init(void *target) { ((struct image_file *)target)->mode = 0644; }
+
+static const struct yschema file_schema = {
+    .fields = (const struct yfield[]){
+        {"src", YF_CUSTOM, 0, .parse = field_file_src, .missing = "needs \"src\""},
+        {"dst", YF_STR, offsetof(struct image_file, dst), .parse = field_dst, .missing = "needs \"dst\""},
+        {"mode", YF_CUSTOM, 0, .parse = field_file_mode},
+        {0}},
+    .init = file_init,
+};
+
+#define UNIT_LIST(k, v)                                                                                         \
+    {k, YF_STR_LIST, offsetof(struct image_spec, v), offsetof(struct image_spec, n##v), .parse = field_problem_list, \
+     .arg = &(const struct problem_rule){unit_problem, "systemd unit name"}}
+
+static const struct yschema services_schema = {
+    .fields = (const struct yfield[]){UNIT_LIST("enable", enable), UNIT_LIST("disable", disable), UNIT_LIST("mask", mask), {0}},
+};
+
+static void field_sysctl(const struct yparse *p, const struct yfield *f, const struct ynode *x, const char *path,
+                         void *target)
+{
+    (void)f;
+    struct image_spec *s = target;
+    if (!y_expect(p->d, x, path, YN_MAP)) return;
+    size_t cap = 0;
+    for (size_t i = 0; i + 1 < x->n; i += 2) {
+        const struct ynode *k = x->items[i], *v = x->items[i + 1];
+        _cleanup_free_ char *kp = ypath(path, k->scalar ? k->scalar : "?");
+        char buf[256];
+        const char *why = sysctl_problem(k->scalar, buf, sizeof buf);
+        if (why) {
+            diag_add(p->d, k, kp, "\"%.80s\" is not a sysctl name (sysctl.d): %s", k->scalar, why);
+            continue;
         }
-    }
-    if ((x = FIELD(n, "files")) && y_expect(d, x, "os.files", YN_SEQ)) {
-        static const char *const fkeys[] = {"src", "dst", "mode", NULL};
-        size_t cap = 0;
-        for (size_t i = 0; i < x->n; i++) {
-            const struct ynode *it = x->items[i];
-            _cleanup_free_ char *p = ypath_index("os.files", i);
-            if (!y_expect(d, it, p, YN_MAP)) continue;
-            y_check_keys(d, it, p, fkeys);
-            struct image_file *f = APPEND(s->files, s->nfiles, cap);
-            memset(f, 0, sizeof *f);
-            f->mode = 0644;
-            const struct ynode *y;
-            if ((y = FIELD(it, "src"))) {
-                SUBPATH(q, p, "src");
-                char *v = NULL;
-                if (y_str(d, y, q, &v)) source_path(d, y, q, s, v, S_IFREG, &f->src, &f->src_rel);
-                free(v);
-            } else diag_add(d, it, p, "needs \"src\"");
-            if ((y = FIELD(it, "dst"))) {
-                SUBPATH(q, p, "dst");
-                if (y_str(d, y, q, &f->dst) && (why = dest_problem(f->dst, buf, sizeof buf)))
-                    diag_add(d, y, q, "\"%.80s\" is not a file path inside the image: %s", f->dst, why);
-            } else diag_add(d, it, p, "needs \"dst\"");
-            if ((y = FIELD(it, "mode"))) {
-                SUBPATH(q, p, "mode");
-                char *v = NULL;
-                if (y_str(d, y, q, &v)) {
-                    char *end;
-                    unsigned long m = strtoul(v, &end, 8);
-                    if (*end || !*v || m > 07777) diag_add(d, y, q, "\"%s\" is not an octal mode such as \"0644\"", v);
-                    else f->mode = (unsigned)m;
-                }
-                free(v);
-            }
+        char *val = NULL;
+        if (!y_str(p->d, v, kp, &val)) continue;
+        if (!no_control(val) || strlen(val) > 4096) {
+            diag_add(p->d, v, kp, "the value must be one line of at most 4096 bytes");
+            free(val);
+            continue;
         }
-    }
-    if ((x = FIELD(n, "services")) && y_expect(d, x, "os.services", YN_MAP)) {
-        static const char *const skeys[] = {"enable", "disable", "mask", NULL};
-        y_check_keys(d, x, "os.services", skeys);
-        struct { const char *key, *path; char ***v; size_t *n; } lists[] = {
-            {"enable", "os.services.enable", &s->enable, &s->nenable},
-            {"disable", "os.services.disable", &s->disable, &s->ndisable},
-            {"mask", "os.services.mask", &s->mask, &s->nmask}};
-        for (size_t i = 0; i < ARRAY_SIZE(lists); i++) {
-            const struct ynode *y = FIELD(x, lists[i].key);
-            if (y && y_str_list(d, y, lists[i].path, lists[i].v, lists[i].n))
-                check_list(d, y, lists[i].path, *lists[i].v, *lists[i].n, "systemd unit name", unit_problem);
-        }
-    }
-    if ((x = FIELD(n, "sysctl")) && y_expect(d, x, "os.sysctl", YN_MAP)) {
-        size_t cap = 0;
-        for (size_t i = 0; i + 1 < x->n; i += 2) {
-            const struct ynode *k = x->items[i], *v = x->items[i + 1];
-            _cleanup_free_ char *p = ypath("os.sysctl", k->scalar ? k->scalar : "?");
-            if ((why = sysctl_problem(k->scalar, buf, sizeof buf))) {
-                diag_add(d, k, p, "\"%.80s\" is not a sysctl name (sysctl.d): %s", k->scalar, why);
-                continue;
-            }
-            char *val = NULL;
-            if (!y_str(d, v, p, &val)) continue;
-            if (!no_control(val) || strlen(val) > 4096) {
-                diag_add(d, v, p, "the value must be one line of at most 4096 bytes");
-                free(val);
-                continue;
-            }
-            struct image_kv *kv = APPEND(s->sysctl, s->nsysctl, cap);
-            kv->key = xstrdup(k->scalar);
-            kv->value = val;
-        }
-    }
-    if ((x = FIELD(n, "kernel_cmdline")) && y_str(d, x, "os.kernel_cmdline", &s->kernel_cmdline)) {
-        if (!no_control(s->kernel_cmdline))
-            diag_add(d, x, "os.kernel_cmdline", "contains control characters (a newline ends the boot entry's options line)");
-        else if (strlen(s->kernel_cmdline) > KERNEL_CMDLINE_MAX)
-            diag_add(d, x, "os.kernel_cmdline", "is %zu bytes; at most %d: the kernel reads 2048 (x86 COMMAND_LINE_SIZE) "
-                     "and kiln adds up to 512 (root=, usrhash=, ...)", strlen(s->kernel_cmdline), KERNEL_CMDLINE_MAX);
-    }
-    if ((x = FIELD(n, "network"))) {
-        static const char *const nets[] = {"dhcp", "none", NULL};
-        int v;
-        if (y_enum(d, x, "os.network", nets, &v)) s->network = v == 0 ? IMAGE_NET_DHCP : IMAGE_NET_NONE;
-    }
-    if ((x = FIELD(n, "first_boot")) && y_expect(d, x, "os.first_boot", YN_MAP)) {
-        static const char *const bkeys[] = {"regenerate_ssh_host_keys", "reset_machine_id", "grow_root", NULL};
-        y_check_keys(d, x, "os.first_boot", bkeys);
-        const struct ynode *y;
-        if ((y = FIELD(x, "regenerate_ssh_host_keys"))) y_bool(d, y, "os.first_boot.regenerate_ssh_host_keys", &s->regenerate_ssh_host_keys);
-        if ((y = FIELD(x, "reset_machine_id"))) y_bool(d, y, "os.first_boot.reset_machine_id", &s->reset_machine_id);
-        if ((y = FIELD(x, "grow_root"))) y_bool(d, y, "os.first_boot.grow_root", &s->grow_root);
+        struct image_kv *kv = APPEND(s->sysctl, s->nsysctl, cap);
+        kv->key = xstrdup(k->scalar);
+        kv->value = val;
     }
 }
 
-static void parse_storage(const struct ynode *n, struct image_spec *s, struct diags *d)
+static void field_cmdline(const struct yparse *p, const struct yfield *f, const struct ynode *x, const char *path,
+                          void *target)
 {
-    static const char *const keys[] = {"layout", "size", "filesystem", "usr_filesystem", NULL};
-    static const char *const layouts[] = {"standard", "immutable", NULL};
-    static const char *const rootfs[] = {"ext4", NULL};
-    static const char *const usrfs[] = {"erofs", "squashfs", NULL};
-    if (!y_expect(d, n, "storage", YN_MAP)) return;
-    y_check_keys(d, n, "storage", keys);
-    const struct ynode *x;
-    int v = 0;
-    if ((x = FIELD(n, "layout")) && y_enum(d, x, "storage.layout", layouts, &v)) s->layout = v;
-    if ((x = FIELD(n, "size"))) {
-        char *t = NULL;
-        if (y_str(d, x, "storage.size", &t) && (!spec_parse_size(t, &s->size) || s->size < (64u << 20)))
-            diag_add(d, x, "storage.size", "\"%s\" is not a disk size of at least 64M (e.g. 2G, 1536M)", t);
-        free(t);
-    }
-    v = 0;
-    if ((x = FIELD(n, "filesystem")) && y_enum(d, x, "storage.filesystem", rootfs, &v)) {
-        free(s->filesystem);
-        s->filesystem = xstrdup(rootfs[v]);
-    }
-    v = 0;
-    if ((x = FIELD(n, "usr_filesystem")) && y_enum(d, x, "storage.usr_filesystem", usrfs, &v)) {
-        free(s->usr_filesystem);
-        s->usr_filesystem = xstrdup(usrfs[v]);
+    (void)f;
+    const char *c = ((struct image_spec *)target)->kernel_cmdline;
+    if (!no_control(c))
+        diag_add(p->d, x, path, "contains control characters (a newline ends the boot entry's options line)");
+    else if (strlen(c) > KERNEL_CMDLINE_MAX)
+        diag_add(p->d, x, path, "is %zu bytes; at most %d: the kernel reads 2048 (x86 COMMAND_LINE_SIZE) "
+                 "and kiln adds up to 512 (root=, usrhash=, ...)", strlen(c), KERNEL_CMDLINE_MAX);
+}
+
+static const struct yschema first_boot_schema = {
+    .fields = (const struct yfield[]){
+        {"regenerate_ssh_host_keys", YF_BOOL, offsetof(struct image_spec, regenerate_ssh_host_keys)},
+        {"reset_machine_id", YF_BOOL, offsetof(struct image_spec, reset_machine_id)},
+        {"grow_root", YF_BOOL, offsetof(struct image_spec, grow_root)},
+        {0}},
+};
+
+static const struct yschema os_schema = {
+    .fields = (const struct yfield[]){
+        {"hostname", YF_STR, offsetof(struct image_spec, hostname), .parse = field_hostname},
+        {"users", YF_SEQ, offsetof(struct image_spec, users), offsetof(struct image_spec, nusers), .sub = &user_schema,
+         .elem_size = sizeof(struct image_user)},
+        {"files", YF_SEQ, offsetof(struct image_spec, files), offsetof(struct image_spec, nfiles), .sub = &file_schema,
+         .elem_size = sizeof(struct image_file)},
+        {"services", YF_MAP, 0, .sub = &services_schema},
+        {"sysctl", YF_CUSTOM, 0, .parse = field_sysctl},
+        {"kernel_cmdline", YF_STR, offsetof(struct image_spec, kernel_cmdline), .parse = field_cmdline},
+        {"first_boot", YF_MAP, 0, .sub = &first_boot_schema},
+        {"network", YF_ENUM, offsetof(struct image_spec, network), .names = (const char *const[]){"dhcp", "none", NULL},
+         .values = (const int[]){IMAGE_NET_DHCP, IMAGE_NET_NONE}},
+        {0}},
+};
+
+static void field_size(const struct yparse *p, const struct yfield *f, const struct ynode *x, const char *path,
+                       void *target)
+{
+    (void)f;
+    struct image_spec *s = target;
+    char *t = NULL;
+    if (y_str(p->d, x, path, &t) && (!spec_parse_size(t, &s->size) || s->size < (64u << 20)))
+        diag_add(p->d, x, path, "\"%s\" is not a disk size of at least 64M (e.g. 2G, 1536M)", t);
+    free(t);
+}
+
+static const struct yschema storage_schema = {
+    .fields = (const struct yfield[]){
+        {"layout", YF_ENUM, offsetof(struct image_spec, layout), .names = (const char *const[]){"standard", "immutable", NULL}},
+        {"size", YF_CUSTOM, 0, .parse = field_size},
+        {"filesystem", YF_ENUM_STR, offsetof(struct image_spec, filesystem), .names = (const char *const[]){"ext4", NULL}},
+        {"usr_filesystem", YF_ENUM_STR, offsetof(struct image_spec, usr_filesystem),
+         .names = (const char *const[]){"erofs", "squashfs", NULL}},
+        {0}},
+};
+
+static void field_update_server(const struct yparse *p, const struct yfield *f, const struct ynode *x, const char *path,
+                                void *target)
+{
+    (void)f;
+    const char *s = ((struct image_updates *)target)->server;
+    bool ok = startswith(s, "http://") && s[7] && s[7] != '/' && strlen(s) < 1000;
+    for (const char *c = s; ok && *c; c++) ok = (unsigned char)*c > ' ' && *c != 0x7f && *c != '"' && *c != '\\';
+    if (!ok)
+        diag_add(p->d, x, path, "\"%.80s\" is not an http:// URL (the updater speaks plain HTTP: update.json "
+                                "is signed and vouches for every file, see docs/updates.md)", s);
+}
+
+static void field_update_check(const struct yparse *p, const struct yfield *f, const struct ynode *x, const char *path,
+                               void *target)
+{
+    (void)f;
+    const char *c = ((struct image_updates *)target)->check;
+    if (!*c || strchr(c, '\n')) diag_add(p->d, x, path, "the health check is one non-empty shell command line");
+}
+
+static void field_update_interval(const struct yparse *p, const struct yfield *f, const struct ynode *x,
+                                  const char *path, void *target)
+{
+    (void)f;
+    struct image_updates *u = target;
+    char *t = NULL;
+    if (y_str(p->d, x, path, &t) && (!parse_long(t, &u->interval_s) || u->interval_s < 60 || u->interval_s > 7 * 86400))
+        diag_add(p->d, x, path, "\"%.40s\" is not a number of seconds between 60 and 604800", t);
+    free(t);
+}
+
+/* each key a minisign public key file under the source root, kept as its real path */
+static void field_update_keys(const struct yparse *p, const struct yfield *f, const struct ynode *x, const char *path,
+                              void *target)
+{
+    (void)f;
+    struct image_updates *u = target;
+    for (size_t i = 0; i < u->nkeys; i++) {
+        const struct ynode *at = x->kind == YN_SEQ && i < x->n ? x->items[i] : x;
+        _cleanup_free_ char *ip = ypath_index(path, i);
+        char *abs = NULL, *err = NULL;
+        char id[17];
+        if (!source_path(p->d, at, ip, SPEC(p), u->keys[i], S_IFREG, &abs, NULL)) continue;
+        if (ms_key_id(abs, id, &err) < 0) diag_add(p->d, at, ip, "%s is not a minisign public key: %s", abs, err);
+        free(err);
+        free(u->keys[i]);
+        u->keys[i] = abs;
     }
 }
 
-/* updates: {server, channel, auto, reboot, check, interval, keys} */
-static void parse_updates(const struct ynode *n, struct image_spec *s, struct diags *d)
+static void updates_init(void *target)
 {
-    static const char *const keys[] = {"server", "channel", "auto", "reboot", "check", "interval", "keys", NULL};
-    struct image_updates *u = &s->updates;
-    if (!y_expect(d, n, "updates", YN_MAP)) return;
-    y_check_keys(d, n, "updates", keys);
-    u->set = true;
-    u->auto_apply = u->reboot = true;
+    struct image_updates *u = target;
+    u->set = u->auto_apply = u->reboot = true;
     u->interval_s = 3600;
-    const struct ynode *x;
-    if ((x = FIELD(n, "server")) && y_str(d, x, "updates.server", &u->server)) {
-        bool ok = startswith(u->server, "http://") && u->server[7] && u->server[7] != '/' && strlen(u->server) < 1000;
-        for (const char *p = u->server; ok && *p; p++) ok = (unsigned char)*p > ' ' && *p != 0x7f && *p != '"' && *p != '\\';
-        if (!ok)
-            diag_add(d, x, "updates.server", "\"%.80s\" is not an http:// URL (the updater speaks plain HTTP: update.json "
-                                             "is signed and vouches for every file, see docs/updates.md)", u->server);
-    } else if (!x) diag_add(d, n, "updates.server", "missing \"server:\" (the update server's Omaha URL, e.g. "
-                                                     "http://updates.example:8470/v1/update/)");
-    if ((x = FIELD(n, "channel"))) checked_str(d, x, "updates.channel", "._-", true, "channel name", &u->channel);
-    else u->channel = xstrdup("stable");
-    if ((x = FIELD(n, "auto"))) y_bool(d, x, "updates.auto", &u->auto_apply);
-    if ((x = FIELD(n, "reboot"))) y_bool(d, x, "updates.reboot", &u->reboot);
-    if ((x = FIELD(n, "check")) && y_str(d, x, "updates.check", &u->check) && (!*u->check || strchr(u->check, '\n')))
-        diag_add(d, x, "updates.check", "the health check is one non-empty shell command line");
-    if ((x = FIELD(n, "interval"))) {
-        char *t = NULL;
-        if (y_str(d, x, "updates.interval", &t) && (!parse_long(t, &u->interval_s) || u->interval_s < 60 || u->interval_s > 7 * 86400))
-            diag_add(d, x, "updates.interval", "\"%.40s\" is not a number of seconds between 60 and 604800", t);
-        free(t);
-    }
-    if ((x = FIELD(n, "keys")) && y_str_list(d, x, "updates.keys", &u->keys, &u->nkeys)) {
-        for (size_t i = 0; i < u->nkeys; i++) {
-            const struct ynode *at = x->kind == YN_SEQ && i < x->n ? x->items[i] : x;
-            _cleanup_free_ char *p = ypath_index("updates.keys", i);
-            char *abs = NULL, *err = NULL;
-            char id[17];
-            if (!source_path(d, at, p, s, u->keys[i], S_IFREG, &abs, NULL)) continue;
-            if (ms_key_id(abs, id, &err) < 0) diag_add(d, at, p, "%s is not a minisign public key: %s", abs, err);
-            free(err);
-            free(u->keys[i]);
-            u->keys[i] = abs;
-        }
-    }
-    if (!u->nkeys) diag_add(d, x ? x : n, "updates.keys", "the updater needs the gallery's trusted public keys: "
-                                                         "keys: [keys/release.pub] (kiln keygen makes one)");
+    u->channel = xstrdup("stable");
 }
+
+static void updates_post(const struct yparse *p, const struct ynode *n, const char *path, void *target)
+{
+    const struct image_updates *u = target;
+    const struct ynode *x = y_get(n, "keys");
+    _cleanup_free_ char *kp = ypath(path, "keys");
+    if (!u->nkeys) diag_add(p->d, x ? x : n, kp, "the updater needs the gallery's trusted public keys: "
+                                                "keys: [keys/release.pub] (kiln keygen makes one)");
+}
+
+static const struct yschema updates_schema = {
+    .fields = (const struct yfield[]){
+        {"server", YF_STR, offsetof(struct image_updates, server), .parse = field_update_server,
+         .missing = "missing \"server:\" (the update server's Omaha URL, e.g. http://updates.example:8470/v1/update/)",
+         .flags = YF_MISSING_KEY_PATH},
+        {"channel", YF_CUSTOM, offsetof(struct image_updates, channel), .parse = field_checked_str,
+         .arg = &(const struct charset_rule){"._-", true, "channel name"}},
+        {"auto", YF_BOOL, offsetof(struct image_updates, auto_apply)},
+        {"reboot", YF_BOOL, offsetof(struct image_updates, reboot)},
+        {"check", YF_STR, offsetof(struct image_updates, check), .parse = field_update_check},
+        {"interval", YF_CUSTOM, 0, .parse = field_update_interval},
+        {"keys", YF_STR_LIST, offsetof(struct image_updates, keys), offsetof(struct image_updates, nkeys),
+         .parse = field_update_keys},
+        {0}},
+    .init = updates_init,
+    .post = updates_post,
+};
+
+/* arg: non-NULL for packages.install (NAME=VERSION and NAME/RELEASE allowed) */
+static void field_packages(const struct yparse *p, const struct yfield *f, const struct ynode *y, const char *path,
+                           void *target)
+{
+    char **v = *(char ***)yf_value(f, target);
+    size_t n = *(size_t *)((char *)target + f->count_offset);
+    for (size_t i = 0; i < n; i++) {
+        char buf[128];
+        const char *why = package_problem(v[i], SPEC(p)->family, f->arg != NULL, buf, sizeof buf);
+        if (!why) continue;
+        const struct ynode *at = y->kind == YN_SEQ && i < y->n ? y->items[i] : y;
+        _cleanup_free_ char *ip = ypath_index(path, i);
+        diag_add(p->d, at, ip, "\"%.80s\" is not a valid package name: %s", v[i], why);
+    }
+}
+
+static const struct yschema packages_schema = {
+    .fields = (const struct yfield[]){
+        {"install", YF_STR_LIST, offsetof(struct image_spec, install), offsetof(struct image_spec, ninstall),
+         .parse = field_packages, .arg = "install"},
+        {"remove", YF_STR_LIST, offsetof(struct image_spec, remove), offsetof(struct image_spec, nremove),
+         .parse = field_packages},
+        {0}},
+};
 
 /* wsl: true shapes the rootfs archive only (a WSL distribution is imported from a tar), and
  * kiln writes /etc/wsl.conf and /etc/fstab into it: a disk-only spec, or a file the spec copies
@@ -651,107 +807,105 @@ static void check_signing_pair(struct diags *d, const struct ynode *at, const ch
     X509_free(x);
 }
 
-/* boot: uefi, or boot: { secure_boot: { key: K, cert: C } } (UEFI, signed for Secure Boot) */
-static void parse_boot(const struct ynode *n, struct image_spec *s, struct diags *d)
+static void secure_boot_post(const struct yparse *p, const struct ynode *sb, const char *path, void *target)
 {
-    if (n->kind != YN_MAP) {
-        static const char *const boots[] = {"uefi", NULL};
-        int v;
-        y_enum(d, n, "boot", boots, &v);
-        return;
-    }
-    static const char *const keys[] = {"secure_boot", NULL};
-    y_check_keys(d, n, "boot", keys);
-    const struct ynode *sb = FIELD(n, "secure_boot");
-    if (!sb || !y_expect(d, sb, "boot.secure_boot", YN_MAP)) return;
-    static const char *const sbkeys[] = {"key", "cert", NULL};
-    y_check_keys(d, sb, "boot.secure_boot", sbkeys);
-    struct { const char *name, *path; char **out; } fields[] = {
-        {"key", "boot.secure_boot.key", &s->sb_key}, {"cert", "boot.secure_boot.cert", &s->sb_cert}};
-    bool ok = true;
-    for (size_t i = 0; i < ARRAY_SIZE(fields); i++) {
-        const struct ynode *y = FIELD(sb, fields[i].name);
-        _cleanup_free_ char *v = NULL;
-        if (!y) {
-            diag_add(d, sb, "boot.secure_boot", "needs \"%s\": the PEM %s sbsign signs the boot loader and kernel with",
-                     fields[i].name, i ? "certificate" : "private key");
-            ok = false;
-        } else if (!y_str(d, y, fields[i].path, &v) || !source_path(d, y, fields[i].path, s, v, S_IFREG, fields[i].out, NULL))
-            ok = false;
-    }
-    if (ok) check_signing_pair(d, sb, "boot.secure_boot", s->sb_key, s->sb_cert);
+    const struct image_spec *s = target;
+    if (s->sb_key && s->sb_cert) check_signing_pair(p->d, sb, path, s->sb_key, s->sb_cert);
 }
 
-int spec_load(const char *path, const char *source_root, struct image_spec **out, struct diags *d)
+static const struct yschema secure_boot_schema = {
+    .fields = (const struct yfield[]){
+        {"key", YF_CUSTOM, offsetof(struct image_spec, sb_key), .parse = field_source_file,
+         .missing = "needs \"key\": the PEM private key sbsign signs the boot loader and kernel with"},
+        {"cert", YF_CUSTOM, offsetof(struct image_spec, sb_cert), .parse = field_source_file,
+         .missing = "needs \"cert\": the PEM certificate sbsign signs the boot loader and kernel with"},
+        {0}},
+    .post = secure_boot_post,
+};
+
+static const struct yschema boot_schema = {
+    .fields = (const struct yfield[]){{"secure_boot", YF_MAP, 0, .sub = &secure_boot_schema}, {0}},
+};
+
+/* boot: uefi, or boot: { secure_boot: { key: K, cert: C } } (UEFI, signed for Secure Boot) */
+static void field_boot(const struct yparse *p, const struct yfield *f, const struct ynode *n, const char *path,
+                       void *target)
 {
-    static const char *const keys[] = {"name", "version", "arch", "base", "packages", "os", "storage", "boot", "output", "updates", "wsl", NULL};
-    size_t before = d->n;
-    struct ynode *root = yaml_load_file(path, d);
-    if (!root) return -EINVAL;
-    struct image_spec *s = xcalloc(1, sizeof *s);
-    s->path = xstrdup(path);
-    s->arch = kiln_arch_default();
-    s->size = 2ull << 30;
-    s->filesystem = xstrdup("ext4");
-    s->usr_filesystem = xstrdup("erofs");
-    s->regenerate_ssh_host_keys = s->reset_machine_id = true;
-    _cleanup_free_ char *spec_dir = path_dirname(path);
-    char real[PATH_MAX];
-    if (realpath(source_root ? source_root : spec_dir, real)) s->source_root = xstrdup(real);
-    else diag_add_at(d, path, 0, 0, NULL, "the source directory %s: %s", source_root ? source_root : spec_dir, strerror(errno));
-    if (d->n == before && y_expect(d, root, "", YN_MAP)) {
-        y_check_keys(d, root, "", keys);
-        const struct ynode *x;
-        if ((x = FIELD(root, "name"))) checked_str(d, x, "name", "._-", true, "image name (letters, digits, . _ -, at most 64)", &s->name);
-        else diag_add_at(d, path, 1, 1, "name", "missing \"name:\" (the image name, e.g. debian-server)");
-        if ((x = FIELD(root, "version"))) checked_str(d, x, "version", "._+~-", true, "version (e.g. 1.2.0, at most 64)", &s->version);
-        else diag_add_at(d, path, 1, 1, "version", "missing \"version:\" (e.g. 1.0.0)");
-        int a;
-        if ((x = FIELD(root, "arch")) && y_enum(d, x, "arch", kiln_arch_names(), &a)) s->arch = kiln_arch_find(kiln_arch_names()[a]);
-        if ((x = FIELD(root, "base"))) parse_base(x, s, d);
-        else diag_add_at(d, path, 1, 1, "base", "missing \"base:\" (family deb with a suite, or rpm with repos)");
-        if ((x = FIELD(root, "packages")) && y_expect(d, x, "packages", YN_MAP)) {
-            static const char *const pkeys[] = {"install", "remove", NULL};
-            y_check_keys(d, x, "packages", pkeys);
-            struct { const char *key, *path; char ***v; size_t *n; } lists[] = {
-                {"install", "packages.install", &s->install, &s->ninstall},
-                {"remove", "packages.remove", &s->remove, &s->nremove}};
-            for (size_t l = 0; l < ARRAY_SIZE(lists); l++) {
-                const struct ynode *y = FIELD(x, lists[l].key);
-                if (!y || !y_str_list(d, y, lists[l].path, lists[l].v, lists[l].n)) continue;
-                for (size_t i = 0; i < *lists[l].n; i++) {
-                    char buf[128];
-                    const char *pkg = (*lists[l].v)[i], *why = package_problem(pkg, s->family, l == 0, buf, sizeof buf);
-                    if (!why) continue;
-                    const struct ynode *at = y->kind == YN_SEQ && i < y->n ? y->items[i] : y;
-                    _cleanup_free_ char *p = ypath_index(lists[l].path, i);
-                    diag_add(d, at, p, "\"%.80s\" is not a valid package name: %s", pkg, why);
-                }
+    (void)f;
+    static const char *const boots[] = {"uefi", NULL};
+    int v;
+    if (n->kind != YN_MAP) y_enum(p->d, n, path, boots, &v);
+    else yschema_apply(p, n, path, &boot_schema, target);
+}
+
+static void field_output(const struct yparse *p, const struct yfield *f, const struct ynode *x, const char *path,
+                         void *target)
+{
+    (void)f;
+    struct image_spec *s = target;
+    char **o = NULL;
+    size_t no = 0;
+    if (y_str_list(p->d, x, path, &o, &no))
+        for (size_t i = 0; i < no; i++) {
+            size_t k = 0;
+            while (k < OUT_COUNT && !streq(o[i], out_names[k])) k++;
+            if (k < OUT_COUNT) s->outputs[k] = true;
+            else {
+                const struct ynode *at = x->kind == YN_SEQ && i < x->n ? x->items[i] : x;
+                _cleanup_free_ char *ip = ypath_index(path, i);
+                diag_add(p->d, at, ip, "unknown output \"%s\" (raw, qcow2, vhd-fixed, vhd, tar)", o[i]);
             }
         }
-        if ((x = FIELD(root, "os"))) parse_os(x, s, d);
-        if ((x = FIELD(root, "storage"))) parse_storage(x, s, d);
-        if ((x = FIELD(root, "updates"))) parse_updates(x, s, d);
-        if ((x = FIELD(root, "boot"))) parse_boot(x, s, d);
-        if ((x = FIELD(root, "output"))) {
-            char **o = NULL;
-            size_t no = 0;
-            if (y_str_list(d, x, "output", &o, &no))
-                for (size_t i = 0; i < no; i++) {
-                    size_t k = 0;
-                    while (k < OUT_COUNT && !streq(o[i], out_names[k])) k++;
-                    if (k < OUT_COUNT) s->outputs[k] = true;
-                    else {
-                        const struct ynode *at = x->kind == YN_SEQ && i < x->n ? x->items[i] : x;
-                        _cleanup_free_ char *p = ypath_index("output", i);
-                        diag_add(d, at, p, "unknown output \"%s\" (raw, qcow2, vhd-fixed, vhd, tar)", o[i]);
-                    }
-                }
-            for (size_t i = 0; i < no; i++) free(o[i]);
-            free(o);
-        } else s->outputs[OUT_RAW] = true;
-        if ((x = FIELD(root, "wsl")) && y_bool(d, x, "wsl", &s->wsl) && s->wsl) check_wsl(d, x, root, s);
-    }
+    for (size_t i = 0; i < no; i++) free(o[i]);
+    free(o);
+}
+
+static void field_arch(const struct yparse *p, const struct yfield *f, const struct ynode *x, const char *path,
+                       void *target)
+{
+    (void)f;
+    int a;
+    if (y_enum(p->d, x, path, kiln_arch_names(), &a)) ((struct image_spec *)target)->arch = kiln_arch_find(kiln_arch_names()[a]);
+}
+
+static void field_wsl(const struct yparse *p, const struct yfield *f, const struct ynode *x, const char *path,
+                      void *target)
+{
+    (void)f, (void)path;
+    const struct image_spec *s = target;
+    if (s->wsl) check_wsl(p->d, x, ((struct spec_ctx *)p->user)->root, s);
+}
+
+static void spec_post(const struct yparse *p, const struct ynode *root, const char *path, void *target)
+{
+    (void)p, (void)path;
+    if (!y_get(root, "output")) ((struct image_spec *)target)->outputs[OUT_RAW] = true;
+}
+
+/* Processed in this order: output before wsl, whose check reads the outputs. */
+static const struct yschema spec_schema = {
+    .fields = (const struct yfield[]){
+        CHECKED("name", name, "._-", true, "image name (letters, digits, . _ -, at most 64)",
+                .missing = "missing \"name:\" (the image name, e.g. debian-server)", .flags = YF_MISSING_KEY_PATH),
+        CHECKED("version", version, "._+~-", true, "version (e.g. 1.2.0, at most 64)",
+                .missing = "missing \"version:\" (e.g. 1.0.0)", .flags = YF_MISSING_KEY_PATH),
+        {"arch", YF_CUSTOM, 0, .parse = field_arch},
+        {"base", YF_MAP, 0, .sub = &base_schema, .flags = YF_MISSING_KEY_PATH,
+         .missing = "missing \"base:\" (family deb with a suite, or rpm with repos)"},
+        {"packages", YF_MAP, 0, .sub = &packages_schema},
+        {"os", YF_MAP, 0, .sub = &os_schema},
+        {"storage", YF_MAP, 0, .sub = &storage_schema},
+        {"boot", YF_CUSTOM, 0, .parse = field_boot},
+        {"output", YF_CUSTOM, 0, .parse = field_output},
+        {"updates", YF_MAP, offsetof(struct image_spec, updates), .sub = &updates_schema},
+        {"wsl", YF_BOOL, offsetof(struct image_spec, wsl), .parse = field_wsl},
+        {0}},
+    .post = spec_post,
+};
+
+/* Rules across sections, once each section read cleanly. */
+static void check_across(const struct ynode *root, const struct image_spec *s, struct diags *d, size_t before)
+{
     for (size_t i = 0; s->sb_key && i < s->nfiles; i++)
         if (s->files[i].src && streq(s->files[i].src, s->sb_key)) {
             _cleanup_free_ char *p = ypath_index("os.files", i);
@@ -777,6 +931,27 @@ int spec_load(const char *path, const char *source_root, struct image_spec **out
             diag_add(d, y_get(root, "updates"), "updates", "updates need boot counting and blessing "
                                                           "(systemd-bless-boot): add systemd-boot to packages.install");
     }
+}
+
+int spec_load(const char *path, const char *source_root, struct image_spec **out, struct diags *d)
+{
+    size_t before = d->n;
+    struct ynode *root = yaml_load_file(path, d);
+    if (!root) return -EINVAL;
+    struct image_spec *s = xcalloc(1, sizeof *s);
+    s->path = xstrdup(path);
+    s->arch = kiln_arch_default();
+    s->size = 2ull << 30;
+    s->filesystem = xstrdup("ext4");
+    s->usr_filesystem = xstrdup("erofs");
+    s->regenerate_ssh_host_keys = s->reset_machine_id = true;
+    _cleanup_free_ char *spec_dir = path_dirname(path);
+    char real[PATH_MAX];
+    if (realpath(source_root ? source_root : spec_dir, real)) s->source_root = xstrdup(real);
+    else diag_add_at(d, path, 0, 0, NULL, "the source directory %s: %s", source_root ? source_root : spec_dir, strerror(errno));
+    struct spec_ctx ctx = {s, root};
+    if (d->n == before) yschema_apply(&(struct yparse){d, &ctx}, root, "", &spec_schema, s);
+    check_across(root, s, d, before);
     ynode_free(root);
     if (d->n > before) {
         spec_free(s);

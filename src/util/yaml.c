@@ -786,3 +786,104 @@ bad:
     diag_add(d, n, path, "expected an integer or a list of integers, got %s", got);
     return false;
 }
+
+/* ---- schema tables ---- */
+
+bool yschema_check_keys(const struct yparse *p, const struct ynode *map, const char *path,
+                        const struct yschema *schema)
+{
+    size_t n = 0;
+    while (schema->fields[n].key) n++;
+    const char **keys = xcalloc(n + 1, sizeof *keys);
+    for (size_t i = 0; i < n; i++) keys[i] = schema->fields[i].key;
+    bool ok = y_check_keys(p->d, map, path, keys);
+    free(keys);
+    return ok;
+}
+
+/* One element more in an array of elem bytes per element, zeroed; capacity doubles. */
+static void *seq_grow(void **arr, size_t *count, size_t elem)
+{
+    size_t n = *count;
+    if (n == 0 || (n >= 4 && !(n & (n - 1)))) *arr = xrealloc(*arr, (n ? 2 * n : 4) * elem);
+    void *e = (char *)*arr + n * elem;
+    memset(e, 0, elem);
+    *count = n + 1;
+    return e;
+}
+
+static void read_seq(const struct yparse *p, const struct ynode *n, const char *path, const struct yfield *f,
+                     void *target)
+{
+    if (!y_expect(p->d, n, path, YN_SEQ)) return;
+    void **arr = (void **)((char *)target + f->offset);
+    size_t *count = (size_t *)((char *)target + f->count_offset);
+    for (size_t i = 0; i < n->n; i++) {
+        _cleanup_free_ char *ip = ypath_index(path, i);
+        if (!y_expect(p->d, n->items[i], ip, YN_MAP)) continue;
+        yschema_apply(p, n->items[i], ip, f->sub, seq_grow(arr, count, f->elem_size));
+    }
+}
+
+/* Reads one present key by its row; false when the value was refused. */
+static bool read_field(const struct yparse *p, const struct ynode *n, const char *path, const struct yfield *f,
+                       void *target)
+{
+    void *out = (char *)target + f->offset;
+    size_t *count = (size_t *)((char *)target + f->count_offset);
+    long v;
+    int e;
+    switch (f->kind) {
+    case YF_STR: return y_str(p->d, n, path, out);
+    case YF_BOOL: return y_bool(p->d, n, path, out);
+    case YF_LONG: return y_long(p->d, n, path, f->min, f->max, out);
+    case YF_INT:
+        if (!y_long(p->d, n, path, f->min, f->max, &v)) return false;
+        *(int *)out = (int)v;
+        return true;
+    case YF_ENUM:
+        if (!y_enum(p->d, n, path, f->names, &e)) return false;
+        *(int *)out = f->values ? f->values[e] : e;
+        return true;
+    case YF_ENUM_STR:
+        if (!y_enum(p->d, n, path, f->names, &e)) return false;
+        free(*(char **)out);
+        *(char **)out = xstrdup(f->names[e]);
+        return true;
+    case YF_STR_LIST: return y_str_list(p->d, n, path, out, count);
+    case YF_LONG_LIST: return y_long_list(p->d, n, path, f->min, f->max, out, count);
+    case YF_MAP: return yschema_apply(p, n, path, f->sub, out);
+    case YF_SEQ: read_seq(p, n, path, f, target); return true;
+    case YF_CUSTOM: f->parse(p, f, n, path, target); return true;
+    case YF_SKIP: return true;
+    }
+    return false;
+}
+
+void yschema_read(const struct yparse *p, const struct ynode *map, const char *path,
+                  const struct yschema *schema, void *target)
+{
+    if (schema->init) schema->init(target);
+    for (const struct yfield *f = schema->fields; f->key; f++) {
+        const struct ynode *n = y_get(map, f->key);
+        _cleanup_free_ char *fp = ypath(path, f->key);
+        if (!n) {
+            if (!f->missing) continue;
+            const char *where = f->flags & YF_MISSING_KEY_PATH ? fp : path;
+            if (path && *path) diag_add(p->d, map, where, "%s", f->missing);
+            else diag_add_at(p->d, map->file, 1, 1, where, "%s", f->missing);
+            continue;
+        }
+        if (read_field(p, n, fp, f, target) && f->parse && f->kind != YF_CUSTOM) f->parse(p, f, n, fp, target);
+    }
+    if (schema->post) schema->post(p, map, path, target);
+}
+
+bool yschema_apply(const struct yparse *p, const struct ynode *map, const char *path,
+                   const struct yschema *schema, void *target)
+{
+    if (!y_expect(p->d, map, path, YN_MAP)) return false;
+    yschema_check_keys(p, map, path, schema);
+    yschema_read(p, map, path, schema, target);
+    return true;
+}

@@ -87,3 +87,86 @@ bool y_long_list(struct diags *d, const struct ynode *n, const char *path, long 
                  long **out, size_t *count);
 char *ypath(const char *parent, const char *key);
 char *ypath_index(const char *parent, size_t i);
+
+/* Field-by-field reading of a mapping, as a table (systemd's ConfigTableItem is the model):
+ * one row per key says what it holds and where it goes, so the rules every config file
+ * shares (unknown keys named at file:line:col with a did-you-mean, type and range errors,
+ * required keys) are written once here. Duplicate keys, a second document and merge keys are
+ * the loader's (yaml_load_file). The files read this way: the image spec (image/spec.c), the
+ * runbook outside platform.<type> (runbook/runbook.c), the suites' policy (suites/common.c)
+ * and gallery.yml (gallery/gallery.c). */
+enum yfield_kind {
+    YF_STR,       /* char *; replaces what is there */
+    YF_BOOL,      /* bool; true/false, yes/no, on/off */
+    YF_LONG,      /* long in [min, max] */
+    YF_INT,       /* int in [min, max] */
+    YF_ENUM,      /* int: the index in names, or values[index] when values is set */
+    YF_ENUM_STR,  /* char *: a copy of the name in names that matched */
+    YF_STR_LIST,  /* char ** at offset, size_t count at count_offset; a scalar is a list of one */
+    YF_LONG_LIST, /* long * at offset, size_t count at count_offset; each in [min, max] */
+    YF_MAP,       /* a mapping read with sub into the struct at offset */
+    YF_SEQ,       /* a list of mappings: an array of elem_size at offset, count at count_offset,
+                     each element zeroed, then read with sub */
+    YF_CUSTOM,    /* parse() reads the node itself */
+    YF_SKIP,      /* a known key another part of the program reads */
+};
+
+struct yparse {
+    struct diags *d;
+    void *user; /* the caller's context (the spec or runbook being loaded) for its callbacks */
+};
+
+struct yfield;
+/* A row's callback: target is the struct the row's offset is into (yf_value gives the value).
+ * It reports what it refuses to p->d at n under path. */
+typedef void (*yfield_fn)(const struct yparse *p, const struct yfield *f, const struct ynode *n, const char *path,
+                          void *target);
+
+struct yschema {
+    const struct yfield *fields; /* ends with a row whose key is NULL */
+    void (*init)(void *target);  /* defaults, before the fields are read (NULL: none) */
+    /* rules across fields, after they are read (NULL: none); map is the mapping read */
+    void (*post)(const struct yparse *p, const struct ynode *map, const char *path, void *target);
+};
+
+struct yfield {
+    const char *key;
+    enum yfield_kind kind;
+    size_t offset;       /* of the value in the target struct */
+    size_t count_offset; /* YF_*_LIST, YF_SEQ: of its size_t count */
+    long min, max;       /* YF_LONG, YF_INT, YF_LONG_LIST: inclusive bounds */
+    const char *const *names;   /* YF_ENUM, YF_ENUM_STR: allowed names, NULL-terminated */
+    const int *values;          /* YF_ENUM: the value of each name (NULL: its index) */
+    const struct yschema *sub;  /* YF_MAP, YF_SEQ */
+    size_t elem_size;           /* YF_SEQ */
+    /* YF_CUSTOM: reads the node; other kinds: checks the value once it was read */
+    yfield_fn parse;
+    const void *arg; /* for parse: what the row tells its callback (a charset, a word) */
+    /* when set, the key is required: the message names what to give, e.g. "needs \"name\"".
+     * It is reported at the mapping under the mapping's path (the key's with
+     * YF_MISSING_KEY_PATH); at the top of a file at file:1:1. */
+    const char *missing;
+    unsigned flags;
+};
+
+#define YF_MISSING_KEY_PATH 1u
+
+static inline void *yf_value(const struct yfield *f, void *target) { return (char *)target + f->offset; }
+
+/* Reads map into target by the table: the node must be a mapping (else "expected a mapping"),
+ * every key must be a row's (else an unknown key diagnostic with the nearest row's key, see
+ * y_check_keys), then init, the rows in table order, and post. Diagnostics go to p->d with
+ * "path.key" as their path. Returns false when map is not a mapping. */
+bool yschema_apply(const struct yparse *p, const struct ynode *map, const char *path,
+                   const struct yschema *schema, void *target);
+/* The two halves of yschema_apply, for a file whose keys are checked before its values can be
+ * read (a runbook's variables are expanded in between). check_keys returns false on any
+ * unknown key; read expects a mapping. */
+bool yschema_check_keys(const struct yparse *p, const struct ynode *map, const char *path,
+                        const struct yschema *schema);
+void yschema_read(const struct yparse *p, const struct ynode *map, const char *path,
+                  const struct yschema *schema, void *target);
+
+/* For the platform sections still read key by key (runbook.c): a key's node, and its path. */
+#define FIELD(map, key) y_get((map), (key))
+#define SUBPATH(var, parent, key) _cleanup_free_ char *var = ypath((parent), (key))
