@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <glob.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -191,6 +192,68 @@ void gallery_free(struct gallery *g)
     free(g);
 }
 
+/* ---- gallery.yml, read by the tables below (util/yaml.h) ---- */
+
+static void policy_init(void *target)
+{
+    struct gallery *g = target;
+    g->require_run = g->allow_skipped = true;
+    g->max_priority = 1;
+}
+
+static void field_cases(const struct yparse *p, const struct yfield *f, const struct ynode *n, const char *path,
+                        void *target)
+{
+    (void)f;
+    const struct gallery *g = target;
+    for (size_t i = 0; i < g->ncases; i++)
+        if (!registry_find(g->cases[i])) diag_add(p->d, n, path, "no built-in case is named %s", g->cases[i]);
+}
+
+static const struct yschema policy_schema = {
+    .fields = (const struct yfield[]){
+        {"require_run", YF_BOOL, offsetof(struct gallery, require_run)},
+        {"max_priority", YF_LONG, offsetof(struct gallery, max_priority), .min = -1, .max = 5},
+        {"areas", YF_STR_LIST, offsetof(struct gallery, areas), offsetof(struct gallery, nareas)},
+        {"cases", YF_STR_LIST, offsetof(struct gallery, cases), offsetof(struct gallery, ncases), .parse = field_cases},
+        {"allow_skipped", YF_BOOL, offsetof(struct gallery, allow_skipped)},
+        {"max_failures", YF_LONG, offsetof(struct gallery, max_failures), .min = 0, .max = 100000},
+        {0}},
+};
+
+static const struct yschema channel_schema = {
+    .fields = (const struct yfield[]){
+        {"support_days", YF_LONG, offsetof(struct gallery_channel, support_days), .min = 0, .max = 100 * 365}, {0}},
+};
+
+/* channels: NAME: {support_days: N} per channel; a channel with nothing under it (dev:) keeps
+ * the defaults */
+static void field_channels(const struct yparse *p, const struct yfield *f, const struct ynode *ch, const char *path,
+                           void *target)
+{
+    (void)f;
+    struct gallery *g = target;
+    if (!y_expect(p->d, ch, path, YN_MAP)) return;
+    for (size_t i = 0; i + 1 < ch->n; i += 2) {
+        const char *name = ch->items[i]->scalar;
+        const struct ynode *v = ch->items[i + 1];
+        _cleanup_free_ char *cp = ypath(path, name);
+        struct gallery_channel c = {.name = xstrdup(name), .support_days = 365};
+        if (!catalog_safe_name(name)) diag_add(p->d, ch->items[i], cp, "channel names use letters, digits, '.', '_', '-'");
+        if (!y_null(v)) yschema_apply(p, v, cp, &channel_schema, &c);
+        size_t cap = g->nchannels;
+        *APPEND(g->channels, g->nchannels, cap) = c;
+    }
+}
+
+static const struct yschema gallery_schema = {
+    .fields = (const struct yfield[]){
+        {"policy", YF_MAP, 0, .sub = &policy_schema},
+        {"channels", YF_CUSTOM, 0, .parse = field_channels},
+        {0}},
+    .init = policy_init,
+};
+
 int gallery_open(const char *dir, struct gallery **out, struct diags *d, char **err)
 {
     _cleanup_free_ char *conf = path_join(dir, "gallery.yml");
@@ -205,40 +268,7 @@ int gallery_open(const char *dir, struct gallery **out, struct diags *d, char **
     if (!root) return fail(err, -EINVAL, "%s is not valid", conf);
     struct gallery *g = xcalloc(1, sizeof *g);
     g->dir = xstrdup(dir);
-    g->require_run = true;
-    g->max_priority = 1;
-    g->allow_skipped = true;
-    static const char *const top[] = {"policy", "channels", NULL};
-    static const char *const pk[] = {"require_run", "max_priority", "areas", "cases", "allow_skipped", "max_failures", NULL};
-    y_check_keys(d, root, "", top);
-    struct ynode *pol = y_get(root, "policy"), *n;
-    if (pol && y_expect(d, pol, "policy", YN_MAP)) {
-        y_check_keys(d, pol, "policy", pk);
-        if ((n = y_get(pol, "require_run"))) y_bool(d, n, "policy.require_run", &g->require_run);
-        if ((n = y_get(pol, "max_priority"))) y_long(d, n, "policy.max_priority", -1, 5, &g->max_priority);
-        if ((n = y_get(pol, "areas"))) y_str_list(d, n, "policy.areas", &g->areas, &g->nareas);
-        if ((n = y_get(pol, "cases"))) y_str_list(d, n, "policy.cases", &g->cases, &g->ncases);
-        if ((n = y_get(pol, "allow_skipped"))) y_bool(d, n, "policy.allow_skipped", &g->allow_skipped);
-        if ((n = y_get(pol, "max_failures"))) y_long(d, n, "policy.max_failures", 0, 100000, &g->max_failures);
-    }
-    for (size_t i = 0; i < g->ncases; i++)
-        if (!registry_find(g->cases[i])) diag_add(d, y_get(pol, "cases"), "policy.cases", "no built-in case is named %s", g->cases[i]);
-    struct ynode *ch = y_get(root, "channels");
-    if (ch && y_expect(d, ch, "channels", YN_MAP)) {
-        for (size_t i = 0; i + 1 < ch->n; i += 2) {
-            const char *name = ch->items[i]->scalar;
-            _cleanup_free_ char *path = ypath("channels", name);
-            struct gallery_channel c = {.name = xstrdup(name), .support_days = 365};
-            if (!catalog_safe_name(name)) diag_add(d, ch->items[i], path, "channel names use letters, digits, '.', '_', '-'");
-            struct ynode *v = ch->items[i + 1], *sd;
-            if (v->kind == YN_MAP && (sd = y_get(v, "support_days"))) {
-                _cleanup_free_ char *sp = ypath(path, "support_days");
-                y_long(d, sd, sp, 0, 100 * 365, &c.support_days);
-            }
-            size_t cap = g->nchannels;
-            *APPEND(g->channels, g->nchannels, cap) = c;
-        }
-    }
+    yschema_apply(&(struct yparse){d, NULL}, root, "", &gallery_schema, g);
     ynode_free(root);
     if (!g->nchannels) diag_add_at(d, conf, 1, 1, "channels", "the gallery defines no channel");
     _cleanup_free_ char *pat = path_join(dir, "keys/*.pub");

@@ -4,10 +4,10 @@
 #include "util/yaml.h"
 
 /* Top-level keys of LISA's runbook that runbook_lisa_rewrite() takes out of the tree (it warns
- * about or refuses each as below). */
-#define RUNBOOK_LISA_TOP_KEYS                                                                                       \
-    "environment", "exit_with_failed_count", "exit_on_first_failure", "test_project", "test_pass", "tags",         \
-        "wait_resource_timeout", "import_builtin_tests", "transformer", "combinator", "dev"
+ * about or refuses each as below), as X(key) for each. */
+#define RUNBOOK_LISA_TOP_KEYS(X)                                                                                  \
+    X("environment") X("exit_with_failed_count") X("exit_on_first_failure") X("test_project") X("test_pass")     \
+    X("tags") X("wait_resource_timeout") X("import_builtin_tests") X("transformer") X("combinator") X("dev")
 
 /* Before an included file (base) is merged under the file including it (over): LISA replaces
  * a top-level key the including file sets, where kiln merges maps and joins lists. A platform

@@ -620,9 +620,6 @@ static bool get_path(struct diags *d, const struct ynode *n, const char *path, c
     return true;
 }
 
-#define FIELD(map, key) y_get((map), (key))
-#define SUBPATH(var, parent, key) _cleanup_free_ char *var = ypath((parent), (key))
-
 void runbook_parse_req(const struct ynode *n, const char *path, struct kiln_req *r, struct diags *d)
 {
     static const char *const keys[] = {"nodes", "cpus", "memory_mb", "nics", "data_disks", "features", NULL};
@@ -934,94 +931,112 @@ static void check_regex(const struct ynode *at, const char *path, const char *re
     }
 }
 
-static void parse_testcases(const struct ynode *n, struct kiln_runbook *rb, struct diags *d)
+/* ---- the runbook's sections as tables (util/yaml.h); platform: is read by parse_platform ---- */
+
+/* What the callbacks share. */
+struct rb_ctx {
+    struct kiln_runbook *rb;
+    struct diags *warn;
+};
+
+#define RB(p) (((struct rb_ctx *)(p)->user)->rb)
+
+/* A path relative to the file that names it (or to the variable's file). */
+static void field_path(const struct yparse *p, const struct yfield *f, const struct ynode *n, const char *path,
+                       void *target)
 {
-    static const char *const keys[] = {"criteria", "select_action", "times", "retry", "timeout_s",
-                                       "ignore_failure", NULL};
-    static const char *const ckeys[] = {"name", "area", "category", "priority", "tags", NULL};
-    /* kiln's spelling, then LISA's (lisa/util/constants.py) */
-    static const char *const actions[] = {"include", "exclude", "force-include", "force-exclude", "none",
-                                          "forceInclude", "forceExclude", NULL};
-    static const int action_of[] = {SEL_INCLUDE, SEL_EXCLUDE, SEL_FORCE_INCLUDE, SEL_FORCE_EXCLUDE, SEL_NONE,
-                                    SEL_FORCE_INCLUDE, SEL_FORCE_EXCLUDE};
-    rb->has_testcase = true;
-    if (!y_expect(d, n, "testcase", YN_SEQ)) return;
-    size_t cap = 0;
-    for (size_t i = 0; i < n->n; i++) {
-        const struct ynode *it = n->items[i];
-        _cleanup_free_ char *p = ypath_index("testcase", i);
-        if (!y_expect(d, it, p, YN_MAP)) continue;
-        y_check_keys(d, it, p, keys);
-        struct kiln_tc_rule *r = APPEND(rb->rules, rb->nrules, cap);
-        r->at_file = xstrdup(it->file ? it->file : rb->path);
-        r->at_line = it->line;
-        r->at_col = it->col;
-        r->times = r->retry = r->timeout_s = -1;
-        r->ignore_failure = -1;
-        const struct ynode *x;
-        int a;
-        if ((x = FIELD(it, "select_action"))) {
-            SUBPATH(q, p, "select_action");
-            if (y_enum(d, x, q, actions, &a)) r->action = action_of[a];
-        }
-        if ((x = FIELD(it, "times"))) { SUBPATH(q, p, "times"); y_long(d, x, q, 1, 1000, &r->times); }
-        if ((x = FIELD(it, "retry"))) { SUBPATH(q, p, "retry"); y_long(d, x, q, 0, 100, &r->retry); }
-        if ((x = FIELD(it, "timeout_s"))) { SUBPATH(q, p, "timeout_s"); y_long(d, x, q, 1, 7 * 86400, &r->timeout_s); }
-        if ((x = FIELD(it, "ignore_failure"))) {
-            SUBPATH(q, p, "ignore_failure");
-            bool b;
-            if (y_bool(d, x, q, &b)) r->ignore_failure = b;
-        }
-        const struct ynode *c = FIELD(it, "criteria");
-        if (!c) continue;
-        SUBPATH(cp, p, "criteria");
-        if (!y_expect(d, c, cp, YN_MAP)) continue;
-        y_check_keys(d, c, cp, ckeys);
-        struct kiln_criteria *cr = &r->criteria;
-        const struct { const char *k; char **dst; } res[] = {
-            {"name", &cr->name}, {"area", &cr->area}, {"category", &cr->category}};
-        for (size_t k = 0; k < ARRAY_SIZE(res); k++)
-            if ((x = FIELD(c, res[k].k))) {
-                SUBPATH(q, cp, res[k].k);
-                if (y_str(d, x, q, res[k].dst)) check_regex(x, q, *res[k].dst, d);
-            }
-        if ((x = FIELD(c, "priority"))) {
-            SUBPATH(q, cp, "priority");
-            y_long_list(d, x, q, 0, 5, &cr->priorities, &cr->npriorities);
-        }
-        if ((x = FIELD(c, "tags"))) { SUBPATH(q, cp, "tags"); y_str_list(d, x, q, &cr->tags, &cr->ntags); }
-    }
+    get_path(p->d, n, path, yf_value(f, target));
 }
 
-static void parse_notifiers(const struct ynode *n, struct kiln_runbook *rb, struct diags *d)
+/* The same, for a file kiln reads before the run: it must be readable now. */
+static void field_readable(const struct yparse *p, const struct yfield *f, const struct ynode *n, const char *path,
+                           void *target)
 {
-    static const char *const keys[] = {"type", NULL};
-    static const char *const types[] = {"console", "json", "junit", "html", NULL};
-    if (!y_expect(d, n, "notifier", YN_SEQ)) return;
-    size_t cap = 0;
-    for (size_t i = 0; i < n->n; i++) {
-        const struct ynode *it = n->items[i];
-        _cleanup_free_ char *p = ypath_index("notifier", i);
-        if (!y_expect(d, it, p, YN_MAP)) continue;
-        y_check_keys(d, it, p, keys);
-        const struct ynode *t = FIELD(it, "type");
-        SUBPATH(tp, p, "type");
-        int ti;
-        if (!t) diag_add(d, it, p, "needs \"type\" (console, json, junit or html)");
-        else if (y_enum(d, t, tp, types, &ti)) APPEND(rb->notifiers, rb->nnotifiers, cap)->type = xstrdup(types[ti]);
-    }
+    char **out = yf_value(f, target);
+    if (get_path(p->d, n, path, out) && access(*out, R_OK) != 0) diag_add(p->d, n, path, "%s: %s", *out, strerror(errno));
 }
 
-static void parse_console(const struct ynode *n, struct kiln_runbook *rb, struct diags *d)
+/* A string or each string of a list compiles as an extended regular expression. */
+static void field_regex(const struct yparse *p, const struct yfield *f, const struct ynode *n, const char *path,
+                        void *target)
 {
-    static const char *const keys[] = {"patterns", "ignore", NULL};
-    if (!y_expect(d, n, "console", YN_MAP)) return;
-    y_check_keys(d, n, "console", keys);
-    const struct ynode *x;
-    if ((x = FIELD(n, "patterns"))) get_path(d, x, "console.patterns", &rb->console_patterns);
-    if ((x = FIELD(n, "ignore")) && y_str_list(d, x, "console.ignore", &rb->console_ignore, &rb->nconsole_ignore))
-        for (size_t i = 0; i < rb->nconsole_ignore; i++) check_regex(x, "console.ignore", rb->console_ignore[i], d);
+    if (f->kind == YF_STR) {
+        check_regex(n, path, *(char **)yf_value(f, target), p->d);
+        return;
+    }
+    char **v = *(char ***)yf_value(f, target);
+    size_t count = *(size_t *)((char *)target + f->count_offset);
+    for (size_t i = 0; i < count; i++) check_regex(n, path, v[i], p->d);
 }
+
+/* ignore_failure: true or false, -1 when not given */
+static void field_tristate(const struct yparse *p, const struct yfield *f, const struct ynode *n, const char *path,
+                           void *target)
+{
+    bool b;
+    if (y_bool(p->d, n, path, &b)) *(int *)yf_value(f, target) = b;
+}
+
+static const struct yschema criteria_schema = {
+    .fields = (const struct yfield[]){
+        {"name", YF_STR, offsetof(struct kiln_criteria, name), .parse = field_regex},
+        {"area", YF_STR, offsetof(struct kiln_criteria, area), .parse = field_regex},
+        {"category", YF_STR, offsetof(struct kiln_criteria, category), .parse = field_regex},
+        {"priority", YF_LONG_LIST, offsetof(struct kiln_criteria, priorities), offsetof(struct kiln_criteria, npriorities),
+         .min = 0, .max = 5},
+        {"tags", YF_STR_LIST, offsetof(struct kiln_criteria, tags), offsetof(struct kiln_criteria, ntags)},
+        {0}},
+};
+
+static void rule_init(void *target)
+{
+    struct kiln_tc_rule *r = target;
+    r->times = r->retry = r->timeout_s = -1;
+    r->ignore_failure = -1;
+}
+
+static void rule_post(const struct yparse *p, const struct ynode *it, const char *path, void *target)
+{
+    (void)path;
+    struct kiln_tc_rule *r = target;
+    r->at_file = xstrdup(it->file ? it->file : RB(p)->path);
+    r->at_line = it->line;
+    r->at_col = it->col;
+}
+
+static const struct yschema rule_schema = {
+    .fields = (const struct yfield[]){
+        {"criteria", YF_MAP, offsetof(struct kiln_tc_rule, criteria), .sub = &criteria_schema},
+        /* kiln's spelling, then LISA's (lisa/util/constants.py) */
+        {"select_action", YF_ENUM, offsetof(struct kiln_tc_rule, action),
+         .names = (const char *const[]){"include", "exclude", "force-include", "force-exclude", "none", "forceInclude",
+                                        "forceExclude", NULL},
+         .values = (const int[]){SEL_INCLUDE, SEL_EXCLUDE, SEL_FORCE_INCLUDE, SEL_FORCE_EXCLUDE, SEL_NONE,
+                                 SEL_FORCE_INCLUDE, SEL_FORCE_EXCLUDE}},
+        {"times", YF_LONG, offsetof(struct kiln_tc_rule, times), .min = 1, .max = 1000},
+        {"retry", YF_LONG, offsetof(struct kiln_tc_rule, retry), .min = 0, .max = 100},
+        {"timeout_s", YF_LONG, offsetof(struct kiln_tc_rule, timeout_s), .min = 1, .max = 7 * 86400},
+        {"ignore_failure", YF_CUSTOM, offsetof(struct kiln_tc_rule, ignore_failure), .parse = field_tristate},
+        {0}},
+    .init = rule_init,
+    .post = rule_post,
+};
+
+static const struct yschema notifier_schema = {
+    .fields = (const struct yfield[]){
+        {"type", YF_ENUM_STR, offsetof(struct kiln_notifier_conf, type),
+         .names = (const char *const[]){"console", "json", "junit", "html", NULL},
+         .missing = "needs \"type\" (console, json, junit or html)"},
+        {0}},
+};
+
+static const struct yschema console_schema = {
+    .fields = (const struct yfield[]){
+        {"patterns", YF_CUSTOM, offsetof(struct kiln_runbook, console_patterns), .parse = field_path},
+        {"ignore", YF_STR_LIST, offsetof(struct kiln_runbook, console_ignore), offsetof(struct kiln_runbook, nconsole_ignore),
+         .parse = field_regex},
+        {0}},
+};
 
 /* How a listed name is used: in a remote command only, or also as a path (a case directory
  * under the run, a file on the guest), where it must stay one component or a relative path. */
@@ -1044,70 +1059,88 @@ static const char *name_problem(const char *s, enum name_use use)
     return NULL;
 }
 
-static bool name_list(struct diags *d, const struct ynode *x, const char *path, enum name_use use, char ***out,
-                      size_t *n)
+/* Each name of a list passes name_problem; arg: the enum name_use, as a pointer. With this row
+ * flag, each is also COLLECTION:TEST (kselftest.skip). */
+#define NAME_COLLECTION_TEST YF_CALLER_FLAG(0)
+
+static void field_names(const struct yparse *p, const struct yfield *f, const struct ynode *x, const char *path,
+                        void *target)
 {
-    if (!y_str_list(d, x, path, out, n)) return false;
-    for (size_t i = 0; i < *n; i++) {
-        const char *why = name_problem((*out)[i], use);
+    const enum name_use *use = f->arg;
+    char **v = *(char ***)yf_value(f, target);
+    size_t n = *(size_t *)((char *)target + f->count_offset);
+    for (size_t i = 0; i < n; i++) {
+        const char *why = name_problem(v[i], *use);
         if (why) {
-            diag_add(d, x->kind == YN_SEQ ? x->items[i] : x, path, "\"%.80s\" %s", (*out)[i], why);
-            return false;
+            diag_add(p->d, x->kind == YN_SEQ ? x->items[i] : x, path, "\"%.80s\" %s", v[i], why);
+            return;
         }
     }
-    return true;
+    for (size_t i = 0; f->flags & NAME_COLLECTION_TEST && i < n; i++) {
+        const char *colon = strchr(v[i], ':');
+        if (!colon || colon == v[i] || !colon[1])
+            diag_add(p->d, x->kind == YN_SEQ ? x->items[i] : x, path, "\"%s\" should be COLLECTION:TEST, e.g. timers:raw_skew",
+                     v[i]);
+    }
 }
 
-static void parse_kselftest(const struct ynode *n, struct kiln_runbook *rb, struct diags *d)
+#define NAMES(k, type, field, use_, ...)                                                                          \
+    {k, YF_STR_LIST, offsetof(type, field), offsetof(type, n##field), .parse = field_names,                      \
+     .arg = &(const enum name_use){use_}, __VA_ARGS__}
+
+static void kselftest_init(void *target) { ((struct kiln_kselftest_conf *)target)->priority = 2; }
+
+static const struct yschema kselftest_schema = {
+    .fields = (const struct yfield[]){
+        {"source", YF_CUSTOM, offsetof(struct kiln_kselftest_conf, source), .parse = field_readable,
+         .missing = "needs \"source\": a kernel source tree, Debian's linux-source tarball "
+                    "(/usr/src/linux-source-*.tar.xz) or a kselftest tarball from `make gen_tar`"},
+        NAMES("collections", struct kiln_kselftest_conf, collections, NAME_RELPATH,
+              .missing = "needs \"collections\", e.g. [timers, size]"),
+        NAMES("skip", struct kiln_kselftest_conf, skip, NAME_WORD, .flags = NAME_COLLECTION_TEST),
+        {"timeout_s", YF_LONG, offsetof(struct kiln_kselftest_conf, timeout_s), .min = 0, .max = 86400},
+        {"priority", YF_LONG, offsetof(struct kiln_kselftest_conf, priority), .min = 0, .max = 5},
+        {0}},
+    .init = kselftest_init,
+};
+
+static void field_ltp_root(const struct yparse *p, const struct yfield *f, const struct ynode *x, const char *path,
+                           void *target)
 {
-    static const char *const keys[] = {"source", "collections", "skip", "timeout_s", "priority", NULL};
-    if (!y_expect(d, n, "kselftest", YN_MAP)) return;
-    y_check_keys(d, n, "kselftest", keys);
-    struct kiln_kselftest_conf *k = rb->kselftest = xcalloc(1, sizeof *k);
-    k->priority = 2;
-    const struct ynode *x;
-    if (!(x = FIELD(n, "source")))
-        diag_add(d, n, "kselftest", "needs \"source\": a kernel source tree, Debian's linux-source tarball "
-                                    "(/usr/src/linux-source-*.tar.xz) or a kselftest tarball from `make gen_tar`");
-    else if (get_path(d, x, "kselftest.source", &k->source) && access(k->source, R_OK) != 0)
-        diag_add(d, x, "kselftest.source", "%s: %s", k->source, strerror(errno));
-    if (!(x = FIELD(n, "collections")))
-        diag_add(d, n, "kselftest", "needs \"collections\", e.g. [timers, size]");
-    else name_list(d, x, "kselftest.collections", NAME_RELPATH, &k->collections, &k->ncollections);
-    if ((x = FIELD(n, "skip")) && name_list(d, x, "kselftest.skip", NAME_WORD, &k->skip, &k->nskip))
-        for (size_t i = 0; i < k->nskip; i++) {
-            const char *colon = strchr(k->skip[i], ':');
-            const struct ynode *at = x->kind == YN_SEQ ? x->items[i] : x;
-            if (!colon || colon == k->skip[i] || !colon[1])
-                diag_add(d, at, "kselftest.skip", "\"%s\" should be COLLECTION:TEST, e.g. timers:raw_skew", k->skip[i]);
-        }
-    if ((x = FIELD(n, "timeout_s"))) y_long(d, x, "kselftest.timeout_s", 0, 86400, &k->timeout_s);
-    if ((x = FIELD(n, "priority"))) y_long(d, x, "kselftest.priority", 0, 5, &k->priority);
+    (void)f;
+    const char *root = ((struct kiln_ltp_conf *)target)->root;
+    if (root[0] != '/' || strpbrk(root, " '\"$`;|&"))
+        diag_add(p->d, x, path, "\"%s\" should be an absolute path on the guest without shell characters", root);
 }
 
-static void parse_ltp(const struct ynode *n, struct kiln_runbook *rb, struct diags *d)
+static void ltp_init(void *target)
 {
-    static const char *const keys[] = {"root", "source", "runner", "groups", "skip", "timeout_s", "priority", NULL};
-    static const char *const runners[] = {"kiln", "runltp", "kirk", NULL};
-    if (!y_expect(d, n, "ltp", YN_MAP)) return;
-    y_check_keys(d, n, "ltp", keys);
-    struct kiln_ltp_conf *l = rb->ltp = xcalloc(1, sizeof *l);
+    struct kiln_ltp_conf *l = target;
     l->priority = 2;
     l->timeout_s = 300;
-    const struct ynode *x;
-    if ((x = FIELD(n, "root")) && y_str(d, x, "ltp.root", &l->root) && (l->root[0] != '/' || strpbrk(l->root, " '\"$`;|&")))
-        diag_add(d, x, "ltp.root", "\"%s\" should be an absolute path on the guest without shell characters", l->root);
-    if (!l->root) l->root = xstrdup("/opt/ltp");
-    if ((x = FIELD(n, "source")) && get_path(d, x, "ltp.source", &l->source) && access(l->source, R_OK) != 0)
-        diag_add(d, x, "ltp.source", "%s: %s", l->source, strerror(errno));
-    if ((x = FIELD(n, "runner"))) y_enum(d, x, "ltp.runner", runners, &l->runner);
-    if (!(x = FIELD(n, "groups")))
-        diag_add(d, n, "ltp", "needs \"groups\": runtest files to run, e.g. [syscalls, math]");
-    else name_list(d, x, "ltp.groups", NAME_FILE, &l->groups, &l->ngroups);
-    if ((x = FIELD(n, "skip"))) name_list(d, x, "ltp.skip", NAME_WORD, &l->skip, &l->nskip);
-    if ((x = FIELD(n, "timeout_s"))) y_long(d, x, "ltp.timeout_s", 1, 86400, &l->timeout_s);
-    if ((x = FIELD(n, "priority"))) y_long(d, x, "ltp.priority", 0, 5, &l->priority);
 }
+
+static void ltp_post(const struct yparse *p, const struct ynode *n, const char *path, void *target)
+{
+    (void)p, (void)n, (void)path;
+    struct kiln_ltp_conf *l = target;
+    if (!l->root) l->root = xstrdup("/opt/ltp");
+}
+
+static const struct yschema ltp_schema = {
+    .fields = (const struct yfield[]){
+        {"root", YF_STR, offsetof(struct kiln_ltp_conf, root), .parse = field_ltp_root},
+        {"source", YF_CUSTOM, offsetof(struct kiln_ltp_conf, source), .parse = field_readable},
+        {"runner", YF_ENUM, offsetof(struct kiln_ltp_conf, runner), .names = (const char *const[]){"kiln", "runltp", "kirk", NULL}},
+        NAMES("groups", struct kiln_ltp_conf, groups, NAME_FILE,
+              .missing = "needs \"groups\": runtest files to run, e.g. [syscalls, math]"),
+        NAMES("skip", struct kiln_ltp_conf, skip, NAME_WORD),
+        {"timeout_s", YF_LONG, offsetof(struct kiln_ltp_conf, timeout_s), .min = 1, .max = 86400},
+        {"priority", YF_LONG, offsetof(struct kiln_ltp_conf, priority), .min = 0, .max = 5},
+        {0}},
+    .init = ltp_init,
+    .post = ltp_post,
+};
 
 /* The run's name becomes a directory under --runs-dir (NAME-TIME): one plain path component. */
 #define RUN_NAME_MAX 64
@@ -1132,6 +1165,87 @@ static char *default_run_name(const char *path)
     }
     return n;
 }
+
+/* ---- the top of a runbook ---- */
+
+static void field_run_name(const struct yparse *p, const struct yfield *f, const struct ynode *x, const char *path,
+                           void *target)
+{
+    (void)f;
+    struct kiln_runbook *rb = target;
+    /* the name is printed and names a directory: no mask can reach it there */
+    char *dashed = xstrdup(rb->name);
+    for (char *c = dashed; *c; c++)
+        if (*c == ' ') *c = '-';
+    if (secret_contains(rb->name)) {
+        diag_add(p->d, x, path, "the run's name holds a secret variable; name the run without it");
+    } else if (!run_name_ok(rb->name) && run_name_ok(dashed)) {
+        /* LISA's names have spaces ("qemu default") */
+        diag_add(((struct rb_ctx *)p->user)->warn, x, path, "the run directory is named %s-TIME (spaces become '-')", dashed);
+        free(rb->name);
+        rb->name = dashed;
+        dashed = NULL;
+    } else if (!run_name_ok(rb->name))
+        diag_add(p->d, x, path, "\"%.80s\" cannot name the run directory: use letters, digits, '.', '_' and '-', "
+                                "starting with a letter or digit, at most %d characters", rb->name, RUN_NAME_MAX);
+    free(dashed);
+}
+
+/* extension: directories (or files) of scripts, relative to the file naming each */
+static void field_extension(const struct yparse *p, const struct yfield *f, const struct ynode *x, const char *path,
+                            void *target)
+{
+    (void)f;
+    struct kiln_runbook *rb = target;
+    char **ext = NULL;
+    size_t next = 0;
+    if (y_str_list(p->d, x, path, &ext, &next)) {
+        rb->extensions_at = xcalloc(next ? next : 1, sizeof *rb->extensions_at);
+        for (size_t i = 0; i < next; i++) {
+            size_t cap = rb->nextensions;
+            const struct ynode *at = x->kind == YN_SEQ ? x->items[i] : x;
+            const char *base = at->base ? at->base : at->file;
+            _cleanup_free_ char *dir = streq(base, CLI_FILE) ? NULL : path_dirname(base);
+            rb->extensions_at[i] = (struct kiln_where){xstrdup(at->file ? at->file : rb->path), at->line, at->col};
+            *APPEND(rb->extensions, rb->nextensions, cap) = path_resolve(dir, ext[i]);
+        }
+    }
+    for (size_t i = 0; i < next; i++) free(ext[i]);
+    free(ext);
+}
+
+static void runbook_post(const struct yparse *p, const struct ynode *root, const char *path, void *target)
+{
+    (void)p, (void)path;
+    ((struct kiln_runbook *)target)->has_testcase = y_get(root, "testcase") != NULL;
+}
+
+#define RB_KEY(k, kind_, field, ...) {k, kind_, offsetof(struct kiln_runbook, field), __VA_ARGS__}
+#define RB_SKIP(k) {k, YF_SKIP, 0},
+
+static const struct yschema runbook_schema = {
+    .fields = (const struct yfield[]){
+        RB_KEY("name", YF_STR, name, .parse = field_run_name),
+        RB_SKIP("include")
+        {"extension", YF_CUSTOM, 0, .parse = field_extension},
+        RB_SKIP("variable")
+        RB_KEY("concurrency", YF_LONG, concurrency, .min = 1, .max = 64),
+        RB_SKIP("platform")
+        RB_KEY("testcase", YF_SEQ, rules, offsetof(struct kiln_runbook, nrules), .sub = &rule_schema,
+               .elem_size = sizeof(struct kiln_tc_rule)),
+        RB_KEY("notifier", YF_SEQ, notifiers, offsetof(struct kiln_runbook, nnotifiers), .sub = &notifier_schema,
+               .elem_size = sizeof(struct kiln_notifier_conf)),
+        {"console", YF_MAP, 0, .sub = &console_schema},
+        RB_KEY("policy", YF_CUSTOM, policy, .parse = field_path),
+        RB_KEY("policy_profile", YF_STR, policy_profile),
+        RB_KEY("vulnerability_feed", YF_CUSTOM, vulnerability_feed, .parse = field_path),
+        RB_KEY("kselftest", YF_MAP, kselftest, .sub = &kselftest_schema, .elem_size = sizeof(struct kiln_kselftest_conf)),
+        RB_KEY("ltp", YF_MAP, ltp, .sub = &ltp_schema, .elem_size = sizeof(struct kiln_ltp_conf)),
+        RB_SKIP("parent")
+        RUNBOOK_LISA_TOP_KEYS(RB_SKIP)
+        {0}},
+    .post = runbook_post,
+};
 
 /* What kiln check verifies once the runbook is loaded (files exist, the policy has the profile):
  * their locations are kept so its errors name file:line:col too. */
@@ -1171,9 +1285,6 @@ int runbook_load(const char *path, const struct kiln_var *cli, size_t ncli, stru
 int runbook_load_warn(const char *path, const struct kiln_var *cli, size_t ncli, struct kiln_runbook **out,
                       struct diags *d, struct diags *warn)
 {
-    static const char *const keys[] = {"name", "include", "extension", "variable", "concurrency", "platform",
-                                       "testcase", "notifier", "console", "policy", "policy_profile", "vulnerability_feed",
-                                       "kselftest", "ltp", "parent", RUNBOOK_LISA_TOP_KEYS, NULL};
     size_t before = d->n;
     struct loader L = {.d = d, .warn = warn, .cli = cli, .ncli = ncli};
     struct ynode *root = load_with_includes(&L, path, NULL);
@@ -1186,56 +1297,15 @@ int runbook_load_warn(const char *path, const struct kiln_var *cli, size_t ncli,
     rb->platform.qemu.cpus = 2;
     rb->platform.qemu.boot_timeout_s = 300;
     rb->platform.qemu.booted_grace_s = 60;
-    y_check_keys(d, root, "", keys);
+    struct rb_ctx ctx = {rb, warn};
+    const struct yparse yp = {d, &ctx};
+    /* keys first: a misspelt key is named even when a variable is wrong too */
+    yschema_check_keys(&yp, root, "", &runbook_schema);
     parse_variables(rb, &L, y_get(root, "variable"), cli, ncli, d);
     if (d->n == before && substitute_all(rb, root, d)) {
         runbook_lisa_rewrite(root, d, warn);
-        const struct ynode *x;
-        if ((x = y_get(root, "name")) && y_str(d, x, "name", &rb->name)) {
-            /* the name is printed and names a directory: no mask can reach it there */
-            char *dashed = xstrdup(rb->name);
-            for (char *c = dashed; *c; c++)
-                if (*c == ' ') *c = '-';
-            if (secret_contains(rb->name)) {
-                diag_add(d, x, "name", "the run's name holds a secret variable; name the run without it");
-            } else if (!run_name_ok(rb->name) && run_name_ok(dashed)) {
-                /* LISA's names have spaces ("qemu default") */
-                diag_add(warn, x, "name", "the run directory is named %s-TIME (spaces become '-')", dashed);
-                free(rb->name);
-                rb->name = dashed;
-                dashed = NULL;
-            } else if (!run_name_ok(rb->name))
-                diag_add(d, x, "name", "\"%.80s\" cannot name the run directory: use letters, digits, '.', '_' and '-', "
-                                       "starting with a letter or digit, at most %d characters", rb->name, RUN_NAME_MAX);
-            free(dashed);
-        }
-        if ((x = y_get(root, "concurrency"))) y_long(d, x, "concurrency", 1, 64, &rb->concurrency);
-        if ((x = y_get(root, "extension"))) {
-            char **ext = NULL;
-            size_t next = 0;
-            if (y_str_list(d, x, "extension", &ext, &next)) {
-                rb->extensions_at = xcalloc(next ? next : 1, sizeof *rb->extensions_at);
-                for (size_t i = 0; i < next; i++) {
-                    size_t cap = rb->nextensions;
-                    const struct ynode *at = x->kind == YN_SEQ ? x->items[i] : x;
-                    const char *base = at->base ? at->base : at->file;
-                    _cleanup_free_ char *dir = streq(base, CLI_FILE) ? NULL : path_dirname(base);
-                    rb->extensions_at[i] = (struct kiln_where){xstrdup(at->file ? at->file : rb->path), at->line, at->col};
-                    *APPEND(rb->extensions, rb->nextensions, cap) = path_resolve(dir, ext[i]);
-                }
-            }
-            for (size_t i = 0; i < next; i++) free(ext[i]);
-            free(ext);
-        }
         parse_platform(y_get(root, "platform"), rb, d);
-        if ((x = y_get(root, "testcase"))) parse_testcases(x, rb, d);
-        if ((x = y_get(root, "notifier"))) parse_notifiers(x, rb, d);
-        if ((x = y_get(root, "console"))) parse_console(x, rb, d);
-        if ((x = y_get(root, "policy"))) get_path(d, x, "policy", &rb->policy);
-        if ((x = y_get(root, "policy_profile"))) y_str(d, x, "policy_profile", &rb->policy_profile);
-        if ((x = y_get(root, "kselftest"))) parse_kselftest(x, rb, d);
-        if ((x = y_get(root, "ltp"))) parse_ltp(x, rb, d);
-        if ((x = y_get(root, "vulnerability_feed"))) get_path(d, x, "vulnerability_feed", &rb->vulnerability_feed);
+        yschema_read(&yp, root, "", &runbook_schema, rb);
     }
     if (!rb->name) rb->name = default_run_name(path);
     if (d->n == before) note_keys_at(rb, root);

@@ -640,6 +640,13 @@ bool y_check_keys(struct diags *d, const struct ynode *map, const char *path, co
     return ok;
 }
 
+bool y_null(const struct ynode *n)
+{
+    return n && n->kind == YN_SCALAR && !n->quoted &&
+           (!*n->scalar || streq(n->scalar, "~") || streq(n->scalar, "null") || streq(n->scalar, "Null") ||
+            streq(n->scalar, "NULL"));
+}
+
 static const char *kind_word(enum ynode_kind k)
 {
     return k == YN_MAP ? "a mapping" : k == YN_SEQ ? "a list" : "a scalar";
@@ -852,7 +859,12 @@ static bool read_field(const struct yparse *p, const struct ynode *n, const char
         return true;
     case YF_STR_LIST: return y_str_list(p->d, n, path, out, count);
     case YF_LONG_LIST: return y_long_list(p->d, n, path, f->min, f->max, out, count);
-    case YF_MAP: return yschema_apply(p, n, path, f->sub, out);
+    case YF_MAP:
+        if (f->elem_size) { /* the field points at the struct, made when the key is there */
+            if (!y_expect(p->d, n, path, YN_MAP)) return false;
+            out = *(void **)out = xcalloc(1, f->elem_size);
+        }
+        return yschema_apply(p, n, path, f->sub, out);
     case YF_SEQ: read_seq(p, n, path, f, target); return true;
     case YF_CUSTOM: f->parse(p, f, n, path, target); return true;
     case YF_SKIP: return true;

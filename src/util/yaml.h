@@ -75,6 +75,8 @@ const char *ynode_kind_name(const struct ynode *n);
 struct ynode *y_get(const struct ynode *map, const char *key);
 /* Reports keys not in allowed (NULL-terminated) with a did-you-mean. Returns false on any. */
 bool y_check_keys(struct diags *d, const struct ynode *map, const char *path, const char *const *allowed);
+/* A YAML 1.1 null: an empty plain value, ~ or null (yaml.org/type/null.html). */
+bool y_null(const struct ynode *n);
 bool y_expect(struct diags *d, const struct ynode *n, const char *path, enum ynode_kind kind);
 /* Typed scalar readers: on mismatch add a diagnostic and return false. */
 bool y_str(struct diags *d, const struct ynode *n, const char *path, char **out);
@@ -104,7 +106,8 @@ enum yfield_kind {
     YF_ENUM_STR,  /* char *: a copy of the name in names that matched */
     YF_STR_LIST,  /* char ** at offset, size_t count at count_offset; a scalar is a list of one */
     YF_LONG_LIST, /* long * at offset, size_t count at count_offset; each in [min, max] */
-    YF_MAP,       /* a mapping read with sub into the struct at offset */
+    YF_MAP,       /* a mapping read with sub into the struct at offset (with elem_size set: into
+                     a zeroed struct of that size it allocates, its pointer at offset) */
     YF_SEQ,       /* a list of mappings: an array of elem_size at offset, count at count_offset,
                      each element zeroed, then read with sub */
     YF_CUSTOM,    /* parse() reads the node itself */
@@ -138,7 +141,7 @@ struct yfield {
     const char *const *names;   /* YF_ENUM, YF_ENUM_STR: allowed names, NULL-terminated */
     const int *values;          /* YF_ENUM: the value of each name (NULL: its index) */
     const struct yschema *sub;  /* YF_MAP, YF_SEQ */
-    size_t elem_size;           /* YF_SEQ */
+    size_t elem_size;           /* YF_SEQ, YF_MAP */
     /* YF_CUSTOM: reads the node; other kinds: checks the value once it was read */
     yfield_fn parse;
     const void *arg; /* for parse: what the row tells its callback (a charset, a word) */
@@ -150,6 +153,8 @@ struct yfield {
 };
 
 #define YF_MISSING_KEY_PATH 1u
+/* flags from bit 16 on are the row's callback's to define */
+#define YF_CALLER_FLAG(i) (1u << (16 + (i)))
 
 static inline void *yf_value(const struct yfield *f, void *target) { return (char *)target + f->offset; }
 
