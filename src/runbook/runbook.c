@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <regex.h>
+#include <stddef.h>
 #include <stdlib.h>
 
 #include "util/fs.h"
@@ -620,40 +621,39 @@ static bool get_path(struct diags *d, const struct ynode *n, const char *path, c
     return true;
 }
 
+static void field_features(const struct yparse *p, const struct yfield *f, const struct ynode *n, const char *path,
+                           void *target)
+{
+    (void)f;
+    struct kiln_req *r = target;
+    char **names = NULL;
+    size_t nn = 0;
+    if (y_str_list(p->d, n, path, &names, &nn))
+        for (size_t i = 0; i < nn; i++) {
+            unsigned bit = kiln_feature_parse(names[i]);
+            if (!bit) {
+                char all[256];
+                kiln_features_format(~0u, all, sizeof all);
+                diag_add(p->d, n->kind == YN_SEQ ? n->items[i] : n, path, "unknown feature \"%s\" (known: %s)", names[i], all);
+            }
+            r->features |= bit;
+        }
+    for (size_t i = 0; i < nn; i++) free(names[i]);
+    free(names);
+}
+
+#define REQ_INT(k, max_) {#k, YF_INT, offsetof(struct kiln_req, k), .min = 0, .max = max_}
+
+static const struct yschema req_schema = {
+    .fields = (const struct yfield[]){
+        REQ_INT(nodes, 16), REQ_INT(cpus, 256), REQ_INT(memory_mb, 1 << 20), REQ_INT(nics, 8), REQ_INT(data_disks, 16),
+        {"features", YF_CUSTOM, 0, .parse = field_features},
+        {0}},
+};
+
 void runbook_parse_req(const struct ynode *n, const char *path, struct kiln_req *r, struct diags *d)
 {
-    static const char *const keys[] = {"nodes", "cpus", "memory_mb", "nics", "data_disks", "features", NULL};
-    if (!y_expect(d, n, path, YN_MAP)) return;
-    y_check_keys(d, n, path, keys);
-    long v;
-    const struct { const char *k; int *dst; long max; } ints[] = {
-        {"nodes", &r->nodes, 16}, {"cpus", &r->cpus, 256}, {"memory_mb", &r->memory_mb, 1 << 20},
-        {"nics", &r->nics, 8}, {"data_disks", &r->data_disks, 16},
-    };
-    for (size_t i = 0; i < ARRAY_SIZE(ints); i++) {
-        const struct ynode *x = FIELD(n, ints[i].k);
-        SUBPATH(p, path, ints[i].k);
-        if (x && y_long(d, x, p, 0, ints[i].max, &v)) *ints[i].dst = (int)v;
-    }
-    const struct ynode *f = FIELD(n, "features");
-    if (f) {
-        SUBPATH(p, path, "features");
-        char **names = NULL;
-        size_t nn = 0;
-        if (y_str_list(d, f, p, &names, &nn))
-            for (size_t i = 0; i < nn; i++) {
-                unsigned bit = kiln_feature_parse(names[i]);
-                if (!bit) {
-                    char all[256];
-                    kiln_features_format(~0u, all, sizeof all);
-                    diag_add(d, f->kind == YN_SEQ ? f->items[i] : f, p, "unknown feature \"%s\" (known: %s)",
-                             names[i], all);
-                }
-                r->features |= bit;
-            }
-        for (size_t i = 0; i < nn; i++) free(names[i]);
-        free(names);
-    }
+    yschema_apply(&(struct yparse){d, NULL}, n, path, &req_schema, r);
 }
 
 /* A name or channel as the gallery writes them: letters, digits, . _ - (at most 64). */

@@ -1,6 +1,8 @@
 #include "suites/common.h"
 
 #include <errno.h>
+#include <math.h>
+#include <stddef.h>
 #include <pthread.h>
 
 #include "node/console.h"
@@ -264,17 +266,118 @@ static int policy_apply_profile(struct ynode *p, const char *name, const char *p
     return -ENOENT;
 }
 
+/* ---- the policy's shape ----
+ * The suites look values up in the tree (policy_get); the table below checks on load that each
+ * section and key is one they read and holds the kind they read, so a misspelt key or a list
+ * where a word belongs fails kiln check with file:line:col instead of being ignored by a case.
+ * Values are read into this scratch, which is thrown away. */
+struct policy_scratch {
+    char *s;
+    char **list;
+    size_t nlist;
+    bool b;
+    int e;
+    long l;
+};
+
+#define P_STR(k) {k, YF_STR, offsetof(struct policy_scratch, s)}
+#define P_LIST(k) {k, YF_STR_LIST, offsetof(struct policy_scratch, list), offsetof(struct policy_scratch, nlist)}
+#define P_BOOL(k) {k, YF_BOOL, offsetof(struct policy_scratch, b)}
+
+/* the cases' own rule, in their words: skip or fail */
+static void field_nothing(const struct yparse *p, const struct yfield *f, const struct ynode *n, const char *path,
+                          void *target)
+{
+    (void)f, (void)target;
+    if (n->kind != YN_SCALAR || !(streq(n->scalar, "skip") || streq(n->scalar, "fail")))
+        diag_add(p->d, n, NULL, "%s is \"%.80s\", expected skip or fail", path, n->kind == YN_SCALAR ? n->scalar : "?");
+}
+
+/* a number (seconds, MB/s, microseconds) above zero; arg non-NULL: zero allowed */
+static void field_number(const struct yparse *p, const struct yfield *f, const struct ynode *n, const char *path,
+                         void *target)
+{
+    (void)target;
+    char *end = NULL;
+    double v = n->kind == YN_SCALAR ? strtod(n->scalar, &end) : 0;
+    if (n->kind != YN_SCALAR || end == n->scalar || *end || !isfinite(v) || v < 0 || (!f->arg && v == 0))
+        diag_add(p->d, n, path, "expected a number %s, got %s", f->arg ? "of at least 0" : "above 0",
+                 n->kind == YN_SCALAR ? n->scalar : ynode_kind_name(n));
+}
+
+/* NAME: [allowed values] for each name (sshd -T keys, sysctls) */
+static void field_allowed(const struct yparse *p, const struct yfield *f, const struct ynode *n, const char *path,
+                          void *target)
+{
+    struct policy_scratch *sc = target;
+    if (!y_expect(p->d, n, path, YN_MAP)) return;
+    (void)f;
+    for (size_t i = 0; i + 1 < n->n; i += 2) {
+        _cleanup_free_ char *kp = ypath(path, n->items[i]->scalar);
+        y_str_list(p->d, n->items[i + 1], kp, &sc->list, &sc->nlist);
+    }
+}
+
+#define P_SECTION(k, ...) {k, YF_MAP, 0, .sub = &(const struct yschema){.fields = (const struct yfield[]){__VA_ARGS__, {0}}}}
+
+static const struct yschema policy_base_schema = {
+    .fields = (const struct yfield[]){
+        P_SECTION("cases", {"nothing_to_examine", YF_CUSTOM, 0, .parse = field_nothing}),
+        P_SECTION("kernel", P_LIST("dmesg_ignore")),
+        P_SECTION("time", P_BOOL("require_synchronized"), {"max_drift_s", YF_CUSTOM, 0, .parse = field_number},
+                  {"max_drift_unsynchronized_tcg_s", YF_CUSTOM, 0, .parse = field_number}),
+        P_SECTION("security", {"sshd", YF_CUSTOM, 0, .parse = field_allowed}, {"sysctl", YF_CUSTOM, 0, .parse = field_allowed},
+                  P_LIST("world_writable_allow"), P_LIST("suid_allow"), P_LIST("login_users"), P_LIST("password_allow"),
+                  {"mac", YF_MAP, 0, .sub = &(const struct yschema){.fields = (const struct yfield[]){P_STR("deb"), P_STR("rpm"), {0}}}}),
+        P_SECTION("storage", {"swap", YF_ENUM, offsetof(struct policy_scratch, e),
+                              .names = (const char *const[]){"any", "required", "forbidden", NULL}}),
+        P_SECTION("hpc", {"rdma_write_bw_min_mb_s", YF_CUSTOM, 0, .parse = field_number, .arg = "0"},
+                  {"rdma_read_lat_max_us", YF_CUSTOM, 0, .parse = field_number}),
+        P_SECTION("network", P_LIST("resolve"), {"mtu", YF_LONG, offsetof(struct policy_scratch, l), .min = 68, .max = 65535}),
+        P_SECTION("containers", P_BOOL("kubelet_node")),
+        {"profiles", YF_SKIP, 0},
+        {0}},
+};
+
+/* profiles: NAME: a policy of the same shape (without profiles of its own) */
+static void check_profiles(const struct yparse *p, const struct ynode *profiles, void *scratch)
+{
+    if (!y_expect(p->d, profiles, "profiles", YN_MAP)) return;
+    for (size_t i = 0; i + 1 < profiles->n; i += 2) {
+        const struct ynode *prof = profiles->items[i + 1];
+        _cleanup_free_ char *pp = ypath("profiles", profiles->items[i]->scalar);
+        if (!yschema_apply(p, prof, pp, &policy_base_schema, scratch)) continue;
+        if (y_get(prof, "profiles")) diag_add(p->d, y_get(prof, "profiles"), pp, "a profile holds no profiles of its own");
+    }
+}
+
+/* The policy's shape, diagnostics in d. */
+static void policy_check(const struct ynode *root, struct diags *d)
+{
+    struct policy_scratch sc = {0};
+    const struct yparse p = {d, NULL};
+    if (yschema_apply(&p, root, "", &policy_base_schema, &sc) && y_get(root, "profiles"))
+        check_profiles(&p, y_get(root, "profiles"), &sc);
+    free(sc.s);
+    for (size_t i = 0; i < sc.nlist; i++) free(sc.list[i]);
+    free(sc.list);
+}
+
 struct ynode *policy_load(const char *custom, const char *profile, char *why, size_t sz)
 {
     _cleanup_free_ char *path = custom ? xstrdup(custom) : kiln_data_path("policy.yml");
     struct diags d = {0};
     struct ynode *p = yaml_load_file(path, &d);
-    if (!p) {
+    if (p && p->kind == YN_MAP) policy_check(p, &d);
+    if (d.n) {
         /* the policy's own error keeps its place in the policy file */
-        if (d.n && d.v[0].line)
-            snprintf(why, sz, "cannot load the policy: %s:%d:%d: %s", d.v[0].file, d.v[0].line, d.v[0].col, d.v[0].msg);
-        else snprintf(why, sz, "cannot load the policy %s: %s", path, d.n ? d.v[0].msg : "?");
+        const struct diag *g = &d.v[0];
+        if (g->line)
+            snprintf(why, sz, "cannot load the policy: %s:%d:%d: %s%s%s", g->file, g->line, g->col, g->path,
+                     *g->path ? ": " : "", g->msg);
+        else snprintf(why, sz, "cannot load the policy %s: %s", path, g->msg);
         diags_free(&d);
+        ynode_free(p);
         return NULL;
     }
     diags_free(&d);

@@ -739,7 +739,7 @@ bool y_enum(struct diags *d, const struct ynode *n, const char *path, const char
 
 bool y_str_list(struct diags *d, const struct ynode *n, const char *path, char ***out, size_t *count)
 {
-    size_t cap = 0;
+    size_t cap = *count; /* appends: grow_array must keep (not zero) what is there */
     if (n && n->kind == YN_SCALAR) {
         *APPEND(*out, *count, cap) = xstrdup(n->scalar);
         return true;
@@ -762,7 +762,7 @@ bool y_str_list(struct diags *d, const struct ynode *n, const char *path, char *
 bool y_long_list(struct diags *d, const struct ynode *n, const char *path, long min, long max,
                  long **out, size_t *count)
 {
-    size_t cap = 0;
+    size_t cap = *count;
     long v;
     char got[80] = "nothing";
     if (n && n->kind == YN_SCALAR) {

@@ -83,7 +83,7 @@ bool y_str(struct diags *d, const struct ynode *n, const char *path, char **out)
 bool y_long(struct diags *d, const struct ynode *n, const char *path, long min, long max, long *out);
 bool y_bool(struct diags *d, const struct ynode *n, const char *path, bool *out);
 bool y_enum(struct diags *d, const struct ynode *n, const char *path, const char *const *names, int *out);
-/* A scalar or a list of scalars. */
+/* A scalar or a list of scalars, appended to *out (*count entries already there). */
 bool y_str_list(struct diags *d, const struct ynode *n, const char *path, char ***out, size_t *count);
 bool y_long_list(struct diags *d, const struct ynode *n, const char *path, long min, long max,
                  long **out, size_t *count);
