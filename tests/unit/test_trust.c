@@ -618,6 +618,48 @@ static void pkgdb_lines(void)
     json_decref(a);
 }
 
+/* gallery.yml through its table: defaults, the values given, and each kind of mistake named at
+ * file:line:col (a channel's settings were not checked at all before). */
+static void gallery_config(void)
+{
+    _cleanup_free_ char *g = path_join(dir, "gal");
+    _cleanup_free_ char *keys = path_join(g, "keys");
+    ok(mkdir(g, 0755) == 0 && mkdir(keys, 0755) == 0, "a gallery directory");
+    put("gal/keys/k.pub", "untrusted comment: k\nRWQ\n");
+    const struct { const char *yaml, *diag; } cases[] = {
+        {"channels: { stable: {} }\npolicy: { max_priority: 7 }\n", "2:25 policy.max_priority: 7 is out of range (-1 to 5)"},
+        {"channels: { stable: { support_day: 9 } }\n", "1:23 channels.stable.support_day: unknown key \"support_day\"; did you mean \"support_days\"?"},
+        {"channels: { stable: 90 }\n", "1:21 channels.stable: expected a mapping, got a scalar"},
+        {"channels: { stable: {} }\npolicy: { cases: [no_such_case] }\n", "2:18 policy.cases: no built-in case is named no_such_case"},
+        {"chanels: { stable: {} }\n", "1:1 chanels: unknown key \"chanels\"; did you mean \"channels\"?"},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        put("gal/gallery.yml", cases[i].yaml);
+        struct diags d = {0};
+        struct gallery *gy = NULL;
+        char *err = NULL;
+        ok(gallery_open(g, &gy, &d, &err) < 0 && gy == NULL, "a gallery.yml with a mistake is refused");
+        _cleanup_free_ char *m = d.n ? xasprintf("%d:%d %s: %s", d.v[0].line, d.v[0].col, d.v[0].path, d.v[0].msg) : NULL;
+        is_str(m, cases[i].diag, "the mistake at file:line:col");
+        diags_free(&d);
+        free(err);
+    }
+    put("gal/gallery.yml", "policy: { max_failures: 2, areas: [boot] }\nchannels:\n  stable: { support_days: 30 }\n  dev:\n");
+    struct diags d = {0};
+    struct gallery *gy = NULL;
+    char *err = NULL;
+    ok(gallery_open(g, &gy, &d, &err) == 0 && gy, "a valid gallery.yml opens");
+    if (gy) {
+        ok(gy->require_run && gy->allow_skipped && gy->max_priority == 1, "defaults where nothing is given");
+        ok(gy->max_failures == 2 && gy->nareas == 1 && streq(gy->areas[0], "boot"), "the policy's values");
+        ok(gy->nchannels == 2 && gy->channels[0].support_days == 30 && gy->channels[1].support_days == 365,
+           "channels: given days, and the default for one with nothing under it");
+    }
+    gallery_free(gy);
+    diags_free(&d);
+    free(err);
+}
+
 int main(void)
 {
     if (!mkdtemp(dir)) return 1;
@@ -691,6 +733,7 @@ int main(void)
     archives();
     hostile_archives();
     pkgdb_lines();
+    gallery_config();
     rm_rf(dir);
     return tap_done();
 }

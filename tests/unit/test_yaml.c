@@ -1,3 +1,5 @@
+#include <stddef.h>
+
 #include "tap.h"
 #include "util/util.h"
 #include "util/yaml.h"
@@ -193,6 +195,178 @@ static void test_merge_keys(void)
     diags_free(&d);
 }
 
+/* ---- schema tables ---- */
+
+struct item {
+    char *label;
+    long weight;
+};
+
+struct conf {
+    char *name, *color, *tag;
+    bool on;
+    long count;
+    int small, level;
+    char **words;
+    size_t nwords;
+    long *ports;
+    size_t nports;
+    struct item *items;
+    size_t nitems;
+    struct {
+        bool deep;
+    } sub;
+    int custom_seen, post_seen;
+};
+
+static void item_init(void *t) { ((struct item *)t)->weight = 7; }
+
+/* the custom row: counts its calls and checks it is handed the target struct */
+static void field_odd(const struct yparse *p, const struct yfield *f, const struct ynode *n, const char *path,
+                      void *target)
+{
+    (void)f;
+    struct conf *c = target;
+    c->custom_seen++;
+    if (n->kind != YN_SCALAR || strlen(n->scalar) % 2 == 0) diag_add(p->d, n, path, "wants an odd length");
+}
+
+/* a check after a typed read: runs only when the read succeeded */
+static void check_name(const struct yparse *p, const struct yfield *f, const struct ynode *n, const char *path,
+                       void *target)
+{
+    if (streq(*(char **)yf_value(f, target), "bad")) diag_add(p->d, n, path, "name is bad");
+}
+
+static void conf_post(const struct yparse *p, const struct ynode *map, const char *path, void *target)
+{
+    (void)p, (void)map, (void)path;
+    ((struct conf *)target)->post_seen = ((struct conf *)target)->custom_seen + 1;
+}
+
+static const struct yschema item_schema = {
+    .fields = (const struct yfield[]){
+        {"label", YF_STR, offsetof(struct item, label), .missing = "needs \"label\""},
+        {"weight", YF_LONG, offsetof(struct item, weight), .min = 1, .max = 9},
+        {0}},
+    .init = item_init,
+};
+
+static const struct yschema conf_schema = {
+    .fields = (const struct yfield[]){
+        {"name", YF_STR, offsetof(struct conf, name), .parse = check_name, .missing = "missing \"name:\"",
+         .flags = YF_MISSING_KEY_PATH},
+        {"on", YF_BOOL, offsetof(struct conf, on)},
+        {"count", YF_LONG, offsetof(struct conf, count), .min = 0, .max = 10},
+        {"small", YF_INT, offsetof(struct conf, small), .min = -3, .max = 3},
+        {"level", YF_ENUM, offsetof(struct conf, level), .names = (const char *const[]){"low", "high", NULL},
+         .values = (const int[]){10, 20}},
+        {"color", YF_ENUM_STR, offsetof(struct conf, color), .names = (const char *const[]){"red", "green", NULL}},
+        {"words", YF_STR_LIST, offsetof(struct conf, words), offsetof(struct conf, nwords)},
+        {"ports", YF_LONG_LIST, offsetof(struct conf, ports), offsetof(struct conf, nports), .min = 1, .max = 65535},
+        {"items", YF_SEQ, offsetof(struct conf, items), offsetof(struct conf, nitems), .sub = &item_schema,
+         .elem_size = sizeof(struct item)},
+        {"sub", YF_MAP, offsetof(struct conf, sub),
+         .sub = &(const struct yschema){.fields = (const struct yfield[]){{"deep", YF_BOOL, 0}, {0}}}},
+        {"odd", YF_CUSTOM, 0, .parse = field_odd},
+        {"later", YF_SKIP, 0},
+        {0}},
+    .post = conf_post,
+};
+
+static void conf_free(struct conf *c)
+{
+    free(c->name);
+    free(c->color);
+    for (size_t i = 0; i < c->nwords; i++) free(c->words[i]);
+    free(c->words);
+    free(c->ports);
+    for (size_t i = 0; i < c->nitems; i++) free(c->items[i].label);
+    free(c->items);
+}
+
+/* Loads text and reads it by conf_schema; the diagnostics as "L:C path: msg" lines. */
+static char *schema_read(const char *text, struct conf *c)
+{
+    struct diags d = {0};
+    struct ynode *n = yaml_load_string("c.yml", text, strlen(text), &d);
+    if (n) yschema_apply(&(struct yparse){&d, NULL}, n, "", &conf_schema, c);
+    struct sbuf b = {0};
+    for (size_t i = 0; i < d.n; i++) sbuf_printf(&b, "%d:%d %s: %s\n", d.v[i].line, d.v[i].col, d.v[i].path, d.v[i].msg);
+    ynode_free(n);
+    diags_free(&d);
+    return b.s ? sbuf_steal(&b) : xstrdup("");
+}
+
+static void test_schema(void)
+{
+    struct conf c = {0};
+    _cleanup_free_ char *e = schema_read("# a comment first\n"
+                                         "name: n\non: yes\ncount: 10\nsmall: -3\nlevel: high\ncolor: green\n"
+                                         "words: [a, b]\nports: 22\nitems:\n  - {label: x}\n  - {label: y, weight: 2}\n"
+                                         "sub: {deep: true}\nodd: abc\nlater: [anything]\n", &c);
+    is_str(e, "", "a valid file reads without a diagnostic");
+    ok(streq(c.name, "n") && c.on && c.count == 10 && c.small == -3, "string, bool, long and int land at their offsets");
+    is_int(c.level, 20, "an enum stores values[index] when the row gives values");
+    is_str(c.color, "green", "an enum string stores a copy of the name");
+    ok(c.nwords == 2 && streq(c.words[1], "b") && c.nports == 1 && c.ports[0] == 22, "lists: a scalar is a list of one");
+    ok(c.nitems == 2 && streq(c.items[0].label, "x") && c.items[0].weight == 7 && c.items[1].weight == 2,
+       "a list of mappings: each element initialised, then read");
+    ok(c.sub.deep, "a nested mapping reads into the struct at its offset");
+    is_int(c.custom_seen, 1, "the custom row is called once");
+    is_int(c.post_seen, 2, "post runs after every row");
+    conf_free(&c);
+
+    struct conf c2 = {0};
+    _cleanup_free_ char *e2 = schema_read("nmae: x\ncount: 11\nsmall: 4\nlevel: hihg\ncolor: [red]\nports: [1, 0]\n"
+                                          "items: [{weight: 3}, 5]\nodd: ab\non: maybe\n", &c2);
+    is_str(e2, "1:1 nmae: unknown key \"nmae\"; did you mean \"name\"?\n"
+               "1:1 name: missing \"name:\"\n"
+               "9:5 on: expected true or false, got \"maybe\"\n"
+               "2:8 count: 11 is out of range (0 to 10)\n"
+               "3:8 small: 4 is out of range (-3 to 3)\n"
+               "4:8 level: expected one of low | high, got \"hihg\"; did you mean \"high\"?\n"
+               "5:8 color: expected one of red | green, got a list\n"
+               "6:12 ports[1]: 0 is out of range (1 to 65535)\n"
+               "7:9 items[0]: needs \"label\"\n"
+               "7:22 items[1]: expected a mapping, got a scalar\n"
+               "8:6 odd: wants an odd length\n",
+           "each rule reports once, at file:line:col, in table order after the unknown keys");
+    ok(c2.nitems == 1 && c2.items[0].weight == 3, "a list item that is not a mapping is left out");
+    conf_free(&c2);
+
+    struct conf c3 = {0};
+    _cleanup_free_ char *e3 = schema_read("name: bad\nwords: {a: 1}\n", &c3);
+    is_str(e3, "1:7 name: name is bad\n2:8 words: expected a string or a list of strings, got a mapping\n",
+           "a row's check runs after its read succeeded");
+    conf_free(&c3);
+    struct conf c4 = {0};
+    _cleanup_free_ char *e4 = schema_read("[1, 2]\n", &c4);
+    is_str(e4, "1:1 : expected a mapping, got a list\n", "the top must be a mapping");
+    conf_free(&c4);
+    struct conf c5 = {0};
+    _cleanup_free_ char *e5 = schema_read("# the name is missing\n\non: true\n", &c5);
+    is_str(e5, "1:1 name: missing \"name:\"\n", "a key missing at the top is named at 1:1, not where the first key is");
+    conf_free(&c5);
+
+    /* y_str_list appends: what the list held stays (it used to be zeroed and leaked) */
+    struct diags d = {0};
+    const char *lists = "a: [x, y, z, w]\nb: [v]\n", *nulls = "a:\nb: ~\nc: null\nd: ''\ne: x\n";
+    struct ynode *n = yaml_load_string("l.yml", lists, strlen(lists), &d);
+    char **v = NULL;
+    size_t nv = 0;
+    ok(y_str_list(&d, y_get(n, "a"), "a", &v, &nv) && y_str_list(&d, y_get(n, "b"), "b", &v, &nv), "two lists read");
+    ok(nv == 5 && streq(v[0], "x") && streq(v[3], "w") && streq(v[4], "v"), "the second list is appended to the first");
+    for (size_t i = 0; i < nv; i++) free(v[i]);
+    free(v);
+    ynode_free(n);
+    n = yaml_load_string("n.yml", nulls, strlen(nulls), &d);
+    ok(y_null(y_get(n, "a")) && y_null(y_get(n, "b")) && y_null(y_get(n, "c")), "empty, ~ and null are null");
+    ok(!y_null(y_get(n, "d")) && !y_null(y_get(n, "e")) && !y_null(NULL), "a quoted empty string and a word are not");
+    ynode_free(n);
+    diags_free(&d);
+}
+
 int main(void)
 {
     struct diags d = {0};
@@ -246,6 +420,7 @@ int main(void)
 
     test_hostile();
     test_merge_keys();
+    test_schema();
 
     const char *o1 = "x: { p: 1, q: 2 }\nl: [a]\n", *o2 = "x: { q: 3 }\nl: [b]\n";
     struct ynode *base = yaml_load_string("o1", o1, strlen(o1), &d);
