@@ -129,6 +129,69 @@ static char *include_path(const struct loader *L, const struct ynode *p, const c
     return b.s ? sbuf_steal(&b) : xstrdup("");
 }
 
+static struct ynode *load_with_includes(struct loader *L, const char *path, const struct ynode *from);
+
+/* include: (or LISA's parent:) of root, a path or a list of paths or {path: ...}, loaded and
+ * merged in order into *merged. An include given as one path is made a list of one in root.
+ * Returns false after a diagnostic. */
+static bool load_includes(struct loader *L, const char *path, struct ynode *root, struct ynode **merged)
+{
+    struct ynode *inc = y_get(root, "include");
+    const char *inc_key = "include";
+    if (y_get(root, "parent")) {
+        /* LISA's earlier word for include */
+        if (inc) {
+            diag_add(L->d, y_get(root, "parent"), "parent", "both \"include\" and \"parent\" (LISA's earlier word for "
+                                                          "it) are set: keep include");
+            return false;
+        }
+        inc = y_get(root, "parent");
+        inc_key = "parent";
+    }
+    if (!inc) return true;
+    if (inc->kind == YN_SCALAR) {
+        struct ynode *seq = ynode_new(YN_SEQ, inc);
+        ynode_push(seq, ynode_new(YN_SCALAR, inc));
+        seq->items[0]->scalar = xstrdup(inc->scalar);
+        inc = seq;
+        /* keep the converted form in the tree so it is freed with it */
+        for (size_t i = 0; i < root->n; i += 2)
+            if (streq(root->items[i]->scalar, inc_key)) {
+                ynode_free(root->items[i + 1]);
+                root->items[i + 1] = seq;
+            }
+    }
+    if (inc->kind != YN_SEQ) {
+        diag_add(L->d, inc, "include", "expected a path or a list of paths, got %s", ynode_kind_name(inc));
+        return false;
+    }
+    for (size_t i = 0; i < inc->n; i++) {
+        struct ynode *it = inc->items[i];
+        const struct ynode *p = it->kind == YN_MAP ? y_get(it, "path") : it;
+        _cleanup_free_ char *ipath = ypath_index("include", i);
+        if (it->kind == YN_MAP && y_get(it, "strategy")) {
+            /* LISA's include strategies (add, overwrite, remove per node path) */
+            diag_add(L->d, y_get(it, "strategy"), ipath,
+                     "kiln merges an include one way (the including file wins, lists are joined); "
+                     "strategy is not supported");
+            return false;
+        }
+        if (!p || p->kind != YN_SCALAR) {
+            diag_add(L->d, it, ipath, "expected a path or {path: ...}, got %s", ynode_kind_name(it));
+            return false;
+        }
+        _cleanup_free_ char *ip = include_path(L, p, ipath);
+        if (!ip) return false;
+        _cleanup_free_ char *dir = path_dirname(path);
+        _cleanup_free_ char *full = path_resolve(dir, ip);
+        struct ynode *sub = load_with_includes(L, full, p);
+        if (!sub) return false;
+        if (*merged) runbook_lisa_before_merge(*merged, sub);
+        *merged = ynode_merge(*merged, sub);
+    }
+    return true;
+}
+
 static struct ynode *load_with_includes(struct loader *L, const char *path, const struct ynode *from)
 {
     char real[PATH_MAX];
@@ -157,69 +220,7 @@ static struct ynode *load_with_includes(struct loader *L, const char *path, cons
     L->roots[L->depth] = root;
     L->stack[L->depth++] = xstrdup(real);
     struct ynode *merged = NULL;
-    struct ynode *inc = y_get(root, "include");
-    const char *inc_key = "include";
-    bool ok = true;
-    if (y_get(root, "parent")) {
-        /* LISA's earlier word for include */
-        if (inc) {
-            diag_add(L->d, y_get(root, "parent"), "parent", "both \"include\" and \"parent\" (LISA's earlier word for "
-                                                          "it) are set: keep include");
-            ok = false;
-        }
-        inc = y_get(root, "parent");
-        inc_key = "parent";
-    }
-    if (ok && inc) {
-        if (inc->kind == YN_SCALAR) {
-            struct ynode *seq = ynode_new(YN_SEQ, inc);
-            ynode_push(seq, ynode_new(YN_SCALAR, inc));
-            seq->items[0]->scalar = xstrdup(inc->scalar);
-            inc = seq;
-            /* keep the converted form in the tree so it is freed with it */
-            for (size_t i = 0; i < root->n; i += 2)
-                if (streq(root->items[i]->scalar, inc_key)) {
-                    ynode_free(root->items[i + 1]);
-                    root->items[i + 1] = seq;
-                }
-        }
-        if (inc->kind != YN_SEQ) {
-            diag_add(L->d, inc, "include", "expected a path or a list of paths, got %s", ynode_kind_name(inc));
-            ok = false;
-        }
-        for (size_t i = 0; ok && i < inc->n; i++) {
-            struct ynode *it = inc->items[i];
-            const struct ynode *p = it->kind == YN_MAP ? y_get(it, "path") : it;
-            _cleanup_free_ char *ipath = ypath_index("include", i);
-            if (it->kind == YN_MAP && y_get(it, "strategy")) {
-                /* LISA's include strategies (add, overwrite, remove per node path) */
-                diag_add(L->d, y_get(it, "strategy"), ipath,
-                         "kiln merges an include one way (the including file wins, lists are joined); "
-                         "strategy is not supported");
-                ok = false;
-                break;
-            }
-            if (!p || p->kind != YN_SCALAR) {
-                diag_add(L->d, it, ipath, "expected a path or {path: ...}, got %s", ynode_kind_name(it));
-                ok = false;
-                break;
-            }
-            _cleanup_free_ char *ip = include_path(L, p, ipath);
-            if (!ip) {
-                ok = false;
-                break;
-            }
-            _cleanup_free_ char *dir = path_dirname(path);
-            _cleanup_free_ char *full = path_resolve(dir, ip);
-            struct ynode *sub = load_with_includes(L, full, p);
-            if (!sub) {
-                ok = false;
-                break;
-            }
-            if (merged) runbook_lisa_before_merge(merged, sub);
-            merged = ynode_merge(merged, sub);
-        }
-    }
+    bool ok = load_includes(L, path, root, &merged);
     L->depth--;
     free(L->stack[L->depth]);
     if (!ok) {
