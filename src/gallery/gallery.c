@@ -1275,6 +1275,92 @@ static int write_entry(const char *dir, const struct ms_seckey *key, json_t *e, 
     return 0;
 }
 
+/* Each file the manifest lists is there and signed by a trusted key, then copied with its
+ * signature into staged. */
+static int stage_files(const struct gallery *g, const struct publish_req *q, const char *src_dir,
+                       const char *manifest_name, const char *staged, struct vfile *v, size_t n, char **err)
+{
+    int r = 0;
+    for (size_t i = 0; i < n && r == 0; i++) {
+        _cleanup_free_ char *f = path_join(src_dir, v[i].name);
+        _cleanup_free_ char *s = xasprintf("%s.minisig", f);
+        if (!file_exists(f)) r = fail(err, -ENOENT, "%s is missing (listed by %s)", f, manifest_name);
+        else if (!file_exists(s)) r = fail(err, -EPERM, "%s is not signed (no %s); sign the version with kiln sign -k KEY %s.*", f, s, q->prefix);
+        else r = ms_check_signer((const char *const *)g->keys, g->nkeys, f, v[i].key, err);
+    }
+    for (size_t i = 0; i < n && r == 0; i++) {
+        _cleanup_free_ char *f = path_join(src_dir, v[i].name);
+        _cleanup_free_ char *s = xasprintf("%s.minisig", f);
+        if ((r = copy_file(f, staged, v[i].max, false, err)) == 0) r = copy_file(s, staged, MS_SIG_MAX, false, err);
+    }
+    return r;
+}
+
+/* Under the lock, with the catalog verified: the version's entry written and staged moved to
+ * final (or, for a version already there, one more channel), then the index re-signed. */
+static int record_version(struct gallery *g, const struct publish_req *q, const struct ms_seckey *key, json_t *cat,
+                          json_t *m, struct vfile *v, size_t n, json_t *run, const char *staged,
+                          const char *final, char **err)
+{
+    const char *name = jstr(m, "name"), *version = jstr(m, "version");
+    const struct gallery_channel *ch = channel(g, q->channel);
+    struct vfile *mf = &v[n - 1];
+    bool moved = false;
+    int r = 0;
+    json_t *prev = latest(cat, name, q->channel);
+    char *absent = NULL;
+    json_t *same = gallery_find(cat, name, version, NULL, &absent);
+    free(absent);
+    json_t *items = index_items(cat);
+    if (same) {
+        /* promotion: the same bytes (the entry stays as signed), one more channel in the index */
+        size_t i;
+        json_t *it;
+        json_array_foreach(items, i, it) if (streq(jstr(it, "name"), name) && streq(jstr(it, "version"), version))
+            json_array_append_new(json_object_get(it, "channels"), json_string(q->channel));
+    } else {
+        int64_t now = wall_s();
+        long days = q->support_days >= 0 ? q->support_days : ch->support_days;
+        char pub[32], end[32], esha[65];
+        format_utc(pub, now);
+        format_utc(end, now + (int64_t)days * DAY);
+        json_t *e = json_object();
+        json_object_set_new(e, "schema", json_string(CATALOG_ENTRY_SCHEMA));
+        json_object_set_new(e, "name", json_string(name));
+        json_object_set_new(e, "version", json_string(version));
+        json_object_set_new(e, "channel", json_string(q->channel));
+        json_object_set_new(e, "published", json_string(pub));
+        json_object_set_new(e, "support_end", json_string(end));
+        json_object_set_new(e, "supersedes", prev ? json_string(jstr(prev, "version")) : json_null());
+        json_object_set_new(e, "manifest_sha256", json_string(mf->sha256));
+        json_object_set_new(e, "run", run ? json_incref(run) : json_null());
+        json_object_set_new(e, "files", files_json(v, n));
+        r = write_entry(staged, key, e, esha, err);
+        json_decref(e);
+        if (r == 0 && rename(staged, final) < 0)
+            r = fail(err, -errno, "cannot move %s to %s: %s", staged, final, strerror(errno));
+        moved = r == 0;
+        if (r == 0)
+            json_array_append_new(items, json_pack("{s:s, s:s, s:[s], s:s}", "name", name, "version", version,
+                                                   "channels", q->channel, "entry_sha256", esha));
+    }
+    uint64_t serial = (uint64_t)json_integer_value(json_object_get(cat, "serial")) + 1;
+    char sha[65];
+    if (r == 0) r = write_index(g->dir, key, jstr(cat, "gallery"), serial, jstr(cat, "sha256"), items, sha, err);
+    else json_decref(items);
+    /* a version directory the index does not list would make the gallery unreadable and
+     * block a retry: take it back out (readers are held off by the lock meanwhile) */
+    if (r < 0 && moved && rename(final, staged) < 0) {
+        char *msg = xasprintf("%s; and %s could not be taken back out (%s): remove it by hand", *err, final,
+                              strerror(errno));
+        free(*err);
+        *err = msg;
+    }
+    /* published: a state file that cannot be updated leaves a warning in *err, not a refusal */
+    if (r == 0 && g->state) (void)state_record(g->state, g->dir, jstr(cat, "gallery"), serial, sha, err);
+    return r;
+}
+
 int gallery_publish(struct gallery *g, const struct publish_req *q, const struct ms_seckey *key, char **err)
 {
     const struct gallery_channel *ch = channel(g, q->channel);
@@ -1296,7 +1382,7 @@ int gallery_publish(struct gallery *g, const struct publish_req *q, const struct
     _cleanup_free_ char *run_sub = path_join(staged, "run");
     json_t *run = NULL, *cat = NULL;
     int lock = -1;
-    bool moved = false, had_name_dir = file_exists(name_dir);
+    bool had_name_dir = file_exists(name_dir);
     /* the catalog verified and the version order first (again under the lock): refusing takes no copying */
     if ((r = load_catalog(g, false, &cat, err)) == 0) r = check_order(cat, name, version, q->channel, NULL, err);
     json_decref(cat);
@@ -1316,18 +1402,7 @@ int gallery_publish(struct gallery *g, const struct publish_req *q, const struct
         else r = copy_file(rj, run_sub, GALLERY_JSON_MAX, false, err);
     }
     if (r == 0) r = check_run(g, q->run_dir, staged, NULL, 0, NULL, err);
-    for (size_t i = 0; i < n && r == 0; i++) {
-        _cleanup_free_ char *f = path_join(src_dir, v[i].name);
-        _cleanup_free_ char *s = xasprintf("%s.minisig", f);
-        if (!file_exists(f)) r = fail(err, -ENOENT, "%s is missing (listed by %s)", f, manifest_name);
-        else if (!file_exists(s)) r = fail(err, -EPERM, "%s is not signed (no %s); sign the version with kiln sign -k KEY %s.*", f, s, q->prefix);
-        else r = ms_check_signer((const char *const *)g->keys, g->nkeys, f, v[i].key, err);
-    }
-    for (size_t i = 0; i < n && r == 0; i++) {
-        _cleanup_free_ char *f = path_join(src_dir, v[i].name);
-        _cleanup_free_ char *s = xasprintf("%s.minisig", f);
-        if ((r = copy_file(f, staged, v[i].max, false, err)) == 0) r = copy_file(s, staged, MS_SIG_MAX, false, err);
-    }
+    if (r == 0) r = stage_files(g, q, src_dir, manifest_name, staged, v, n, err);
     if (r == 0) r = check_parallel(staged, v, n, NULL, (const char *const *)g->keys, g->nkeys, "the manifest", err);
     if (r == 0) r = check_sboms(staged, m, err);
     if (r == 0) r = check_provenance(staged, v, n, manifest_name, err);
@@ -1336,59 +1411,7 @@ int gallery_publish(struct gallery *g, const struct publish_req *q, const struct
     if (r == 0) r = load_catalog(g, true, &cat, err);
     struct vfile *mf = &v[n - 1];
     if (r == 0) r = check_order(cat, name, version, q->channel, mf->sha256, err);
-    if (r == 0) {
-        json_t *prev = latest(cat, name, q->channel);
-        char *absent = NULL;
-        json_t *same = gallery_find(cat, name, version, NULL, &absent);
-        free(absent);
-        json_t *items = index_items(cat);
-        if (same) {
-            /* promotion: the same bytes (the entry stays as signed), one more channel in the index */
-            size_t i;
-            json_t *it;
-            json_array_foreach(items, i, it) if (streq(jstr(it, "name"), name) && streq(jstr(it, "version"), version))
-                json_array_append_new(json_object_get(it, "channels"), json_string(q->channel));
-        } else {
-            int64_t now = wall_s();
-            long days = q->support_days >= 0 ? q->support_days : ch->support_days;
-            char pub[32], end[32], esha[65];
-            format_utc(pub, now);
-            format_utc(end, now + (int64_t)days * DAY);
-            json_t *e = json_object();
-            json_object_set_new(e, "schema", json_string(CATALOG_ENTRY_SCHEMA));
-            json_object_set_new(e, "name", json_string(name));
-            json_object_set_new(e, "version", json_string(version));
-            json_object_set_new(e, "channel", json_string(q->channel));
-            json_object_set_new(e, "published", json_string(pub));
-            json_object_set_new(e, "support_end", json_string(end));
-            json_object_set_new(e, "supersedes", prev ? json_string(jstr(prev, "version")) : json_null());
-            json_object_set_new(e, "manifest_sha256", json_string(mf->sha256));
-            json_object_set_new(e, "run", run ? json_incref(run) : json_null());
-            json_object_set_new(e, "files", files_json(v, n));
-            r = write_entry(staged, key, e, esha, err);
-            json_decref(e);
-            if (r == 0 && rename(staged, final) < 0)
-                r = fail(err, -errno, "cannot move %s to %s: %s", staged, final, strerror(errno));
-            moved = r == 0;
-            if (r == 0)
-                json_array_append_new(items, json_pack("{s:s, s:s, s:[s], s:s}", "name", name, "version", version,
-                                                       "channels", q->channel, "entry_sha256", esha));
-        }
-        uint64_t serial = (uint64_t)json_integer_value(json_object_get(cat, "serial")) + 1;
-        char sha[65];
-        if (r == 0) r = write_index(g->dir, key, jstr(cat, "gallery"), serial, jstr(cat, "sha256"), items, sha, err);
-        else json_decref(items);
-        /* a version directory the index does not list would make the gallery unreadable and
-         * block a retry: take it back out (readers are held off by the lock meanwhile) */
-        if (r < 0 && moved && rename(final, staged) < 0) {
-            char *msg = xasprintf("%s; and %s could not be taken back out (%s): remove it by hand", *err, final,
-                                  strerror(errno));
-            free(*err);
-            *err = msg;
-        }
-        /* published: a state file that cannot be updated leaves a warning in *err, not a refusal */
-        if (r == 0 && g->state) (void)state_record(g->state, g->dir, jstr(cat, "gallery"), serial, sha, err);
-    }
+    if (r == 0) r = record_version(g, q, key, cat, m, v, n, run, staged, final, err);
     if (lock >= 0) close(lock);
     rm_rf(staged);
     if (!had_name_dir) rmdir(name_dir); /* only when empty: a refused first version of a name leaves nothing */
