@@ -1,6 +1,6 @@
-/* A YAML document as a small tree that keeps file:line:col on every node,
- * plus typed accessors that report errors as "file:line:col: key.path: message".
- * Used by the runbook and the image spec. */
+/* A YAML document as a small tree that keeps file:line:col on every node, typed accessors
+ * that report errors as "file:line:col: key.path: message", and schema tables that read a
+ * mapping into a struct by those accessors (below). */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
