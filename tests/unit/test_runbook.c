@@ -548,6 +548,46 @@ static void test_gpu(void)
     has(e2, "platform.qemu.gpu: \"0000:0g:00.0\" is not a PCI address", "gpu: a non-hex digit");
 }
 
+/* The sections read by tables (util/yaml.h): every mistake of a file reported, each once, at
+ * file:line:col, in table order; defaults filled where nothing is given. */
+static void test_tables(void)
+{
+    _cleanup_free_ char *p = put("tables.yml", PLATFORM
+                                 "testcase:\n  - {criteria: {priority: 9}, times: 0, retyr: 1}\n  - 3\n"
+                                 "notifier: [{}]\n"
+                                 "kselftest: {collections: [timers]}\n"
+                                 "ltp: {groups: [math], timeout_s: 0}\n");
+    struct diags d = {0};
+    struct kiln_runbook *rb = NULL;
+    ok(runbook_load(p, NULL, 0, &rb, &d) < 0, "a runbook with mistakes in its sections is refused");
+    struct sbuf b = {0};
+    for (size_t i = 0; i < d.n; i++) sbuf_printf(&b, "%d:%d %s: %s\n", d.v[i].line, d.v[i].col, d.v[i].path, d.v[i].msg);
+    is_str(b.s, "3:41 testcase[0].retyr: unknown key \"retyr\"; did you mean \"retry\"?\n"
+                "3:27 testcase[0].criteria.priority: 9 is out of range (0 to 5)\n"
+                "3:38 testcase[0].times: 0 is out of range (1 to 1000)\n"
+                "4:5 testcase[1]: expected a mapping, got a scalar\n"
+                "5:12 notifier[0]: needs \"type\" (console, json, junit or html)\n"
+                "6:12 kselftest: needs \"source\": a kernel source tree, Debian's linux-source tarball "
+                "(/usr/src/linux-source-*.tar.xz) or a kselftest tarball from `make gen_tar`\n"
+                "7:34 ltp.timeout_s: 0 is out of range (1 to 86400)\n",
+           "each mistake once, in order");
+    sbuf_free(&b);
+    diags_free(&d);
+
+    struct kiln_runbook *ok_rb = NULL;
+    _cleanup_free_ char *e = load_ok("defaults.yml", PLATFORM "testcase: [{criteria: {name: smoke}}]\nltp: {groups: [math]}\n", &ok_rb);
+    is_str(e, "(loaded)", "a runbook of the right shape loads");
+    if (ok_rb) {
+        ok(ok_rb->has_testcase && ok_rb->nrules == 1 && ok_rb->rules[0].times == -1 && ok_rb->rules[0].ignore_failure == -1,
+           "a rule's unset values stay -1");
+        ok(ok_rb->rules[0].at_line == 2 && ok_rb->rules[0].at_col == 12, "a rule knows where it is written");
+        ok(ok_rb->ltp && streq(ok_rb->ltp->root, "/opt/ltp") && ok_rb->ltp->timeout_s == 300 && ok_rb->ltp->priority == 2,
+           "ltp's defaults");
+        ok(ok_rb->concurrency == 1 && !ok_rb->kselftest, "no kselftest section, no kselftest conf");
+    }
+    runbook_free(ok_rb);
+}
+
 int main(void)
 {
     mkdtemp(dir);
@@ -555,6 +595,7 @@ int main(void)
     test_update_server();
     test_lisa();
     test_gpu();
+    test_tables();
     _cleanup_free_ char *common = put("common.yml",
                                       "concurrency: 2\n"
                                       "variable:\n"
