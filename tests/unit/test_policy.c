@@ -15,6 +15,44 @@ static const struct ynode *sysctl_of(struct ynode *p, const char *key)
     return m ? y_get(m, key) : NULL;
 }
 
+/* A custom policy's shape is checked on load: what a case would ignore is named there. */
+static void test_shapes(void)
+{
+    char dir[] = "/tmp/kiln-test-policy-XXXXXX";
+    if (!ok(mkdtemp(dir) != NULL, "temp dir")) return;
+    const struct { const char *yaml, *why; } bad[] = {
+        {"cases: { nothing_to_examin: fail }\n",
+         "p.yml:1:10: cases.nothing_to_examin: unknown key \"nothing_to_examin\"; did you mean \"nothing_to_examine\"?"},
+        {"security:\n  suid_allow: { /usr/bin/su: yes }\n",
+         "p.yml:2:15: security.suid_allow: expected a string or a list of strings, got a mapping"},
+        {"security: { sysctl: { kernel.x: { a: 1 } } }\n",
+         "p.yml:1:33: security.sysctl.kernel.x: expected a string or a list of strings, got a mapping"},
+        {"time: { max_drift_s: soon }\n", "p.yml:1:22: time.max_drift_s: expected a number above 0, got soon"},
+        {"hpc: { rdma_write_bw_min_mb_s: -1 }\n", "p.yml:1:32: hpc.rdma_write_bw_min_mb_s: expected a number of at least 0, got -1"},
+        {"network: { mtu: 9 }\n", "p.yml:1:17: network.mtu: 9 is out of range (68 to 65535)"},
+        {"storage: { swap: sometimes }\n", "p.yml:1:18: storage.swap: expected one of any | required | forbidden"},
+        {"profiles:\n  strict:\n    secutiry: {}\n", "p.yml:3:5: profiles.strict.secutiry: unknown key \"secutiry\"; did you mean \"security\"?"},
+        {"profiles:\n  strict: [a]\n", "p.yml:2:11: profiles.strict: expected a mapping, got a list"},
+    };
+    _cleanup_free_ char *pf = path_join(dir, "p.yml");
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        write_file_atomic(pf, bad[i].yaml, strlen(bad[i].yaml), 0644);
+        char why[512] = "";
+        struct ynode *p = policy_load(pf, NULL, why, sizeof why);
+        ok(p == NULL, "a policy of the wrong shape is refused on load");
+        has(why, bad[i].why, "the reason names the key at file:line:col");
+        ynode_free(p);
+    }
+    const char *fine = "cases: { nothing_to_examine: fail }\nnetwork: { mtu: 9000 }\nprofiles: { loose: { storage: { swap: any } } }\n";
+    write_file_atomic(pf, fine, strlen(fine), 0644);
+    char why[512] = "";
+    struct ynode *p = policy_load(pf, "loose", why, sizeof why);
+    ok(p && !*why, "a policy of the right shape loads with its profile");
+    ynode_free(p);
+    unlink(pf);
+    rmdir(dir);
+}
+
 int main(void)
 {
     struct kiln_runbook rb = {0};
@@ -68,39 +106,6 @@ int main(void)
     has(res.reason, "has no profile \"paranoid\" (it has: hardened, container-host)", "naming the profiles there are");
     free(res.reason);
 
-    /* a custom policy's shape is checked on load: what a case would ignore is named there */
-    char dir[] = "/tmp/kiln-test-policy-XXXXXX";
-    if (!ok(mkdtemp(dir) != NULL, "temp dir")) return tap_done();
-    const struct { const char *yaml, *why; } bad[] = {
-        {"cases: { nothing_to_examin: fail }\n",
-         "p.yml:1:10: cases.nothing_to_examin: unknown key \"nothing_to_examin\"; did you mean \"nothing_to_examine\"?"},
-        {"security:\n  suid_allow: { /usr/bin/su: yes }\n",
-         "p.yml:2:15: security.suid_allow: expected a string or a list of strings, got a mapping"},
-        {"security: { sysctl: { kernel.x: { a: 1 } } }\n",
-         "p.yml:1:33: security.sysctl.kernel.x: expected a string or a list of strings, got a mapping"},
-        {"time: { max_drift_s: soon }\n", "p.yml:1:22: time.max_drift_s: expected a number above 0, got soon"},
-        {"hpc: { rdma_write_bw_min_mb_s: -1 }\n", "p.yml:1:32: hpc.rdma_write_bw_min_mb_s: expected a number of at least 0, got -1"},
-        {"network: { mtu: 9 }\n", "p.yml:1:17: network.mtu: 9 is out of range (68 to 65535)"},
-        {"storage: { swap: sometimes }\n", "p.yml:1:18: storage.swap: expected one of any | required | forbidden"},
-        {"profiles:\n  strict:\n    secutiry: {}\n", "p.yml:3:5: profiles.strict.secutiry: unknown key \"secutiry\"; did you mean \"security\"?"},
-        {"profiles:\n  strict: [a]\n", "p.yml:2:11: profiles.strict: expected a mapping, got a list"},
-    };
-    _cleanup_free_ char *pf = path_join(dir, "p.yml");
-    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
-        write_file_atomic(pf, bad[i].yaml, strlen(bad[i].yaml), 0644);
-        char why[512] = "";
-        struct ynode *p = policy_load(pf, NULL, why, sizeof why);
-        ok(p == NULL, "a policy of the wrong shape is refused on load");
-        has(why, bad[i].why, "the reason names the key at file:line:col");
-        ynode_free(p);
-    }
-    const char *fine = "cases: { nothing_to_examine: fail }\nnetwork: { mtu: 9000 }\nprofiles: { loose: { storage: { swap: any } } }\n";
-    write_file_atomic(pf, fine, strlen(fine), 0644);
-    char why[512] = "";
-    struct ynode *p = policy_load(pf, "loose", why, sizeof why);
-    ok(p && !*why, "a policy of the right shape loads with its profile");
-    ynode_free(p);
-    unlink(pf);
-    rmdir(dir);
+    test_shapes();
     return tap_done();
 }
