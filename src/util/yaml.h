@@ -109,7 +109,7 @@ enum yfield_kind {
     YF_MAP,       /* a mapping read with sub into the struct at offset (with elem_size set: into
                      a zeroed struct of that size it allocates, its pointer at offset) */
     YF_SEQ,       /* a list of mappings: an array of elem_size at offset, count at count_offset,
-                     each element zeroed, then read with sub */
+                     each element zeroed, then read with sub; the array starts empty (NULL, 0) */
     YF_CUSTOM,    /* parse() reads the node itself */
     YF_SKIP,      /* a known key another part of the program reads */
 };
