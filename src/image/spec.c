@@ -374,7 +374,7 @@ static void field_repo_baseurl(const struct yparse *p, const struct yfield *f, c
     }
 }
 
-/* A file on the build host under source_root; arg: S_IFREG or S_IFDIR. "file://" is allowed. */
+/* A regular file on the build host under source_root, kept as its real path ("file://" allowed). */
 static void field_source_file(const struct yparse *p, const struct yfield *f, const struct ynode *y, const char *q,
                               void *target)
 {
