@@ -418,6 +418,22 @@ const struct ynode *policy_get(struct ynode *policy, const char *section, const 
     return y_get(y_get(policy, section), key);
 }
 
+bool policy_bool(struct ynode *policy, const char *section, const char *key, bool def)
+{
+    struct diags d = {0};
+    bool v = def;
+    const struct ynode *n = policy_get(policy, section, key);
+    if (n) y_bool(&d, n, key, &v);
+    diags_free(&d);
+    return v;
+}
+
+double policy_number(struct ynode *policy, const char *section, const char *key, double def)
+{
+    const struct ynode *n = policy_get(policy, section, key);
+    return n && n->kind == YN_SCALAR ? strtod(n->scalar, NULL) : def;
+}
+
 char *guest_private_up(struct kiln_case_ctx *t, struct kiln_node *n, int i)
 {
     _cleanup_free_ char *nic = NULL, *err = NULL;

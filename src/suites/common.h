@@ -103,6 +103,10 @@ struct ynode *policy_load(const char *custom, const char *profile, char *why, si
 double parse_systemd_duration(const char *s);
 /* Policy lookups with defaults. */
 const struct ynode *policy_get(struct ynode *policy, const char *section, const char *key);
+/* A boolean or a number of the policy, def when it is not given. policy_load checked the kinds
+ * (its table in common.c), so these read the value as it stands. */
+bool policy_bool(struct ynode *policy, const char *section, const char *key, bool def);
+double policy_number(struct ynode *policy, const char *section, const char *key, double def);
 /* Is value one of the scalars of list (a scalar or a sequence)? */
 bool policy_in_list(const struct ynode *list, const char *value);
 /* A policy list as "a, b, c" (allocated). */

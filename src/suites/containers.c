@@ -240,15 +240,7 @@ KILN_CASE(verify_kubelet_prerequisites,
 {
     struct ynode *policy = suite_policy(t);
     if (!policy) return CASE_FAIL;
-    const struct ynode *node = policy_get(policy, "containers", "kubelet_node");
-    bool kubelet_node = false;
-    struct diags d = {0};
-    if (node && !y_bool(&d, node, "containers.kubelet_node", &kubelet_node)) {
-        int r = case_fail(t, "policy: %s", d.n ? d.v[0].msg : "containers.kubelet_node must be true or false");
-        diags_free(&d);
-        return r;
-    }
-    diags_free(&d);
+    bool kubelet_node = policy_bool(policy, "containers", "kubelet_node", false);
     struct gcap det = {0}, facts = {0};
     if (guest_capture(t, NULL, CTR_DETECT_CMD, &det) < 0) return CASE_FAIL;
     enum ctr_runtime rt;

@@ -173,17 +173,6 @@ KILN_CASE(verify_rdma_pingpong,
     return CASE_PASS;
 }
 
-/* A policy threshold (hpc.KEY) or def. */
-static double hpc_threshold(struct ynode *policy, const char *key, double def)
-{
-    const struct ynode *n = policy_get(policy, "hpc", key);
-    double d;
-    char *end = NULL;
-    if (!n || n->kind != YN_SCALAR || !n->scalar) return def;
-    d = strtod(n->scalar, &end);
-    return end != n->scalar && !*end && isfinite(d) ? d : def;
-}
-
 KILN_CASE(perf_rdma,
           .area = "hpc", .priority = 3, .timeout_s = 900, .category = "performance",
           .description = "RDMA write bandwidth (ib_write_bw) and read latency (ib_read_lat) between two nodes, as "
@@ -213,7 +202,7 @@ KILN_CASE(perf_rdma,
         for (int k = 0; k < 2; k++)
             if (case_sh_on(t, r[k].n, has, NULL, NULL) != 0)
                 return case_fail(t, "%s lacks %s (perftest)", r[k].n->name, runs[i].tool);
-        double limit = hpc_threshold(policy, runs[i].key, runs[i].def), best = NAN;
+        double limit = policy_number(policy, "hpc", runs[i].key, runs[i].def), best = NAN;
         /* Interference from the host only ever lowers a bandwidth or raises a latency (TCG
          * vCPUs descheduled, soft-RoCE retransmitting), so a figure past the threshold is
          * measured again, up to PERF_ATTEMPTS times, and the best one counts: one starved run

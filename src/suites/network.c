@@ -98,10 +98,7 @@ KILN_CASE(verify_mtu,
 {
     struct ynode *policy = suite_policy(t);
     if (!policy) return CASE_FAIL;
-    const struct ynode *m = policy_get(policy, "network", "mtu");
-    long want = 1500;
-    if (m && (m->kind != YN_SCALAR || !parse_long(m->scalar, &want)))
-        return case_fail(t, "policy: network.mtu must be a number");
+    long want = (long)policy_number(policy, "network", "mtu", 1500);
     struct gcap c;
     if (guest_capture(t, NULL, "for n in /sys/class/net/*; do [ -e $n/device ] || continue; "
                                "m=$(cat $n/mtu) || exit 1; echo \"${n##*/} $m\"; done", &c) < 0)
