@@ -414,7 +414,7 @@ early:
     log_set_file(logf);
     abs_run = realpath(run_dir, NULL);
     struct workdir_owner me = {.run_dir = abs_run, .name = rb->name,
-                               .platform = (char *)platform_by_type(rb->platform.type)->name, .started = wall_s()};
+                               .platform = rb->platform.type, .started = wall_s()};
     int wd = workdir_create(tmp, &me, &work);
     if (wd < 0) {
         fprintf(stderr, "kiln run: cannot create a work directory under %s: %s\n", tmp, strerror(-wd));
@@ -426,7 +426,7 @@ early:
         goto out;
     }
     proc_install_signal_handlers();
-    pctx.ops = platform_by_type(rb->platform.type);
+    pctx.ops = platform_find(rb->platform.type);
     pctx.run_dir = run_dir;
     pctx.work_dir = work;
     pctx.patterns = pats;
@@ -453,15 +453,12 @@ early:
     res.platform = xstrdup(pctx.ops->name);
     res.accel = xstrdup(pctx.accel ? pctx.accel : "-");
     res.started = wall_s();
-    const struct {
-        const char *role, *path;
-    } files[] = {{"image", rb->platform.qemu.image}, {"kernel", rb->platform.qemu.kernel}, {"initrd", rb->platform.qemu.initrd}};
-    if (rb->platform.type == PLATFORM_QEMU)
-        for (size_t i = 0; i < ARRAY_SIZE(files); i++)
-            if (files[i].path) {
-                res.tested[res.ntested].role = xstrdup(files[i].role);
-                res.tested[res.ntested++].path = xstrdup(files[i].path);
-            }
+    struct kiln_platform_file files[ARRAY_SIZE(res.tested)];
+    size_t nfiles = pctx.ops->tested_files ? pctx.ops->tested_files(rb->platform.conf, files, ARRAY_SIZE(files)) : 0;
+    for (size_t i = 0; i < nfiles; i++) {
+        res.tested[res.ntested].role = xstrdup(files[i].role);
+        res.tested[res.ntested++].path = xstrdup(files[i].path);
+    }
     double t0 = now_s();
     struct kiln_sched_opts so = {.pctx = &pctx, .sel = sel, .nsel = nsel, .concurrency = rb->concurrency,
                                  .notifiers = &ns};

@@ -22,6 +22,7 @@
 #include "node/console.h"
 #include "platform/accel.h"
 #include "platform/platform.h"
+#include "platform/qemu.h"
 #include "platform/iscsi.h"
 #include "platform/l2hub.h"
 #include "platform/mqtap.h"
@@ -41,6 +42,11 @@
 #define DATA_DISK_MB 1024
 #define MAX_HOT_DISKS 4
 #define ISCSI_LUN_BYTES (256ull << 20) /* sparse: costs the host what the guest writes */
+
+static const struct kiln_qemu_conf *qemu_conf(const struct kiln_platform_ctx *p)
+{
+    return p->rb->platform.conf;
+}
 
 struct qemu_priv {
     const struct kiln_arch *arch; /* the guests': qemu binary, machine, firmware, console */
@@ -112,7 +118,7 @@ static int guest_arch(const struct kiln_qemu_conf *q, const struct kiln_arch **o
  * (virt: 64 MiB) gets a padded copy of smaller code in the run's work dir. */
 static int firmware_code(struct kiln_platform_ctx *p, struct qemu_priv *qp)
 {
-    const char *code = p->rb->platform.qemu.secure_boot != SB_OFF ? qp->arch->fw_code_secure
+    const char *code = qemu_conf(p)->secure_boot != SB_OFF ? qp->arch->fw_code_secure
                                                                    : first_existing(qp->arch->fw_code);
     struct stat st;
     if (!qp->arch->pflash_bytes || (stat(code, &st) == 0 && (uint64_t)st.st_size == qp->arch->pflash_bytes)) {
@@ -200,7 +206,7 @@ unsigned kiln_qemu_host_features(const struct kiln_arch *arch, char *why, size_t
  * kiln-updater.conf (docs/updates.md). A tracked child: it ends on every exit path. */
 static int update_server_start(struct kiln_platform_ctx *p, struct qemu_priv *qp)
 {
-    const struct kiln_qemu_update *u = &p->rb->platform.qemu.update;
+    const struct kiln_qemu_update *u = &qemu_conf(p)->update;
     if (!u->gallery) return 0;
     _cleanup_free_ char *gyml = path_join(u->gallery, "gallery.yml");
     if (!file_exists(gyml))
@@ -301,7 +307,7 @@ static void qemu_fini(struct kiln_platform_ctx *p);
 
 static int qemu_init(struct kiln_platform_ctx *p)
 {
-    const struct kiln_qemu_conf *q = &p->rb->platform.qemu;
+    const struct kiln_qemu_conf *q = qemu_conf(p);
     struct qemu_priv *qp = xcalloc(1, sizeof *qp);
     p->priv = qp;
     if (q->image) {
@@ -367,7 +373,7 @@ static int qemu_init(struct kiln_platform_ctx *p)
 
 static bool qemu_capable(struct kiln_platform_ctx *p, const struct kiln_req *need, char *why, size_t sz)
 {
-    const struct kiln_qemu_conf *q = &p->rb->platform.qemu;
+    const struct kiln_qemu_conf *q = qemu_conf(p);
     if (need->nics > MAX_NICS) return snprintf(why, sz, "needs nics>=%d, qemu platform gives at most %d", need->nics, MAX_NICS), false;
     if (need->data_disks > MAX_DISKS)
         return snprintf(why, sz, "needs data_disks>=%d, qemu platform gives at most %d", need->data_disks, MAX_DISKS), false;
@@ -398,7 +404,7 @@ static bool qemu_capable(struct kiln_platform_ctx *p, const struct kiln_req *nee
 
 static void qemu_spec_for(struct kiln_platform_ctx *p, const struct kiln_req *need, struct kiln_req *spec)
 {
-    const struct kiln_qemu_conf *q = &p->rb->platform.qemu;
+    const struct kiln_qemu_conf *q = qemu_conf(p);
     *spec = *need;
     spec->nodes = kiln_req_nodes(need);
     spec->cpus = MAX(need->cpus, (int)q->cpus);
@@ -519,7 +525,7 @@ static double qemu_since_power_on(struct kiln_node *n, int64_t *console_bytes);
 static int qemu_prepare_node(struct kiln_platform_ctx *p, struct kiln_env *env, struct kiln_node *n, char *why,
                              size_t sz)
 {
-    const struct kiln_qemu_conf *q = &p->rb->platform.qemu;
+    const struct kiln_qemu_conf *q = qemu_conf(p);
     struct qemu_priv *qp = p->priv;
     struct qemu_node *qn = xcalloc(1, sizeof *qn);
     n->priv = qn;
@@ -628,7 +634,7 @@ static int qemu_power_on(struct kiln_node *n, char *why, size_t sz)
     struct qemu_node *qn = n->priv;
     struct kiln_platform_ctx *p = qn->p;
     struct kiln_env *env = qn->env;
-    const struct kiln_qemu_conf *q = &p->rb->platform.qemu;
+    const struct kiln_qemu_conf *q = qemu_conf(p);
     struct qemu_priv *qp = p->priv;
     _cleanup_free_ char *console_raw = path_join(qn->work, "console.raw");
     _cleanup_free_ char *qmp_sock = path_join(qn->work, "qmp.sock");
@@ -931,7 +937,7 @@ static int qemu_nic_up(struct qemu_node *qn)
  * why) instead of waiting out the boot timeout. */
 static int qemu_wait_ssh(struct kiln_platform_ctx *p, struct kiln_node *n, bool *kvm_dead, char *why, size_t sz)
 {
-    const struct kiln_qemu_conf *q = &p->rb->platform.qemu;
+    const struct kiln_qemu_conf *q = qemu_conf(p);
     struct qemu_node *qn = n->priv;
     int64_t deadline = now_ms() + q->boot_timeout_s * 1000;
     bool alive = !qn->kvm;
@@ -1052,7 +1058,7 @@ static int qemu_deploy_once(struct kiln_platform_ctx *p, struct kiln_env *env, b
 
 static int qemu_deploy(struct kiln_platform_ctx *p, struct kiln_env *env, char *why, size_t sz)
 {
-    const struct kiln_qemu_conf *q = &p->rb->platform.qemu;
+    const struct kiln_qemu_conf *q = qemu_conf(p);
     struct qemu_priv *qp = p->priv;
     bool kvm_dead = false;
     int r = qemu_deploy_once(p, env, &kvm_dead, why, sz);
@@ -1179,6 +1185,12 @@ static pid_t qemu_node_pid(struct kiln_platform_ctx *p, struct kiln_node *n)
 
 const struct kiln_platform platform_qemu = {
     .name = "qemu",
+    .conf_needs = "an image or kernel",
+    .caps = PLATFORM_CAP_PROVISIONS_SHAPE,
+    .parse_conf = qemu_conf_parse,
+    .free_conf = qemu_conf_free,
+    .tested_files = qemu_conf_tested_files,
+    .kernel_args = qemu_conf_kernel_args,
     .uses_host_memory = true,
     .init = qemu_init,
     .capable = qemu_capable,
