@@ -129,9 +129,13 @@ static char *include_path(const struct loader *L, const struct ynode *p, const c
     return b.s ? sbuf_steal(&b) : xstrdup("");
 }
 
-static struct ynode *load_with_includes(struct loader *L, const char *path, const struct ynode *from)
+static struct ynode *load_with_includes(struct loader *L, const char *path, const struct ynode *from);
+
+/* The runbook file at path (from: the include naming it; NULL for the top one), a mapping,
+ * neither an include cycle nor nested too deep; real gets its real path. NULL after a
+ * diagnostic. */
+static struct ynode *load_root(struct loader *L, const char *path, const struct ynode *from, char real[PATH_MAX])
 {
-    char real[PATH_MAX];
     if (!realpath(path, real)) {
         if (from) diag_add(L->d, from, "include", "cannot open included runbook %s: %s", path, strerror(errno));
         else diag_add_at(L->d, path, 0, 0, NULL, "cannot open runbook: %s", strerror(errno));
@@ -147,79 +151,95 @@ static struct ynode *load_with_includes(struct loader *L, const char *path, cons
         return NULL;
     }
     struct ynode *root = load_counted(L, path, from, "include");
-    if (!root) return NULL;
-    if (root->kind != YN_MAP) {
+    if (root && root->kind != YN_MAP) {
         diag_add(L->d, root, NULL, "a runbook must be a mapping of keys (name, platform, testcase, ...), got %s",
                  ynode_kind_name(root));
         ynode_free(root);
         return NULL;
     }
-    L->roots[L->depth] = root;
-    L->stack[L->depth++] = xstrdup(real);
-    struct ynode *merged = NULL;
+    return root;
+}
+
+/* What root includes: include (or LISA's earlier word, parent) as a sequence, a single path
+ * turned into one in the tree. NULL when it includes nothing, or with *ok false after a
+ * diagnostic. */
+static const struct ynode *include_list(struct loader *L, struct ynode *root, bool *ok)
+{
     struct ynode *inc = y_get(root, "include");
     const char *inc_key = "include";
-    bool ok = true;
     if (y_get(root, "parent")) {
-        /* LISA's earlier word for include */
         if (inc) {
             diag_add(L->d, y_get(root, "parent"), "parent", "both \"include\" and \"parent\" (LISA's earlier word for "
                                                           "it) are set: keep include");
-            ok = false;
+            *ok = false;
+            return NULL;
         }
         inc = y_get(root, "parent");
         inc_key = "parent";
     }
-    if (ok && inc) {
-        if (inc->kind == YN_SCALAR) {
-            struct ynode *seq = ynode_new(YN_SEQ, inc);
-            ynode_push(seq, ynode_new(YN_SCALAR, inc));
-            seq->items[0]->scalar = xstrdup(inc->scalar);
-            inc = seq;
-            /* keep the converted form in the tree so it is freed with it */
-            for (size_t i = 0; i < root->n; i += 2)
-                if (streq(root->items[i]->scalar, inc_key)) {
-                    ynode_free(root->items[i + 1]);
-                    root->items[i + 1] = seq;
-                }
-        }
-        if (inc->kind != YN_SEQ) {
-            diag_add(L->d, inc, "include", "expected a path or a list of paths, got %s", ynode_kind_name(inc));
-            ok = false;
-        }
-        for (size_t i = 0; ok && i < inc->n; i++) {
-            struct ynode *it = inc->items[i];
-            const struct ynode *p = it->kind == YN_MAP ? y_get(it, "path") : it;
-            _cleanup_free_ char *ipath = ypath_index("include", i);
-            if (it->kind == YN_MAP && y_get(it, "strategy")) {
-                /* LISA's include strategies (add, overwrite, remove per node path) */
-                diag_add(L->d, y_get(it, "strategy"), ipath,
-                         "kiln merges an include one way (the including file wins, lists are joined); "
-                         "strategy is not supported");
-                ok = false;
-                break;
+    if (inc && inc->kind == YN_SCALAR) {
+        struct ynode *seq = ynode_new(YN_SEQ, inc);
+        ynode_push(seq, ynode_new(YN_SCALAR, inc));
+        seq->items[0]->scalar = xstrdup(inc->scalar);
+        inc = seq;
+        /* keep the converted form in the tree so it is freed with it */
+        for (size_t i = 0; i < root->n; i += 2)
+            if (streq(root->items[i]->scalar, inc_key)) {
+                ynode_free(root->items[i + 1]);
+                root->items[i + 1] = seq;
             }
-            if (!p || p->kind != YN_SCALAR) {
-                diag_add(L->d, it, ipath, "expected a path or {path: ...}, got %s", ynode_kind_name(it));
-                ok = false;
-                break;
-            }
-            _cleanup_free_ char *ip = include_path(L, p, ipath);
-            if (!ip) {
-                ok = false;
-                break;
-            }
-            _cleanup_free_ char *dir = path_dirname(path);
-            _cleanup_free_ char *full = path_resolve(dir, ip);
-            struct ynode *sub = load_with_includes(L, full, p);
-            if (!sub) {
-                ok = false;
-                break;
-            }
-            if (merged) runbook_lisa_before_merge(merged, sub);
-            merged = ynode_merge(merged, sub);
-        }
     }
+    if (inc && inc->kind != YN_SEQ) {
+        diag_add(L->d, inc, "include", "expected a path or a list of paths, got %s", ynode_kind_name(inc));
+        *ok = false;
+        return NULL;
+    }
+    return inc;
+}
+
+/* The files inc names (relative to the directory of path, the including file), each with its
+ * own includes, merged in order into *merged. false after a diagnostic. */
+static bool load_included(struct loader *L, const struct ynode *inc, const char *path, struct ynode **merged)
+{
+    for (size_t i = 0; i < inc->n; i++) {
+        const struct ynode *it = inc->items[i];
+        const struct ynode *p = it->kind == YN_MAP ? y_get(it, "path") : it;
+        _cleanup_free_ char *ipath = ypath_index("include", i);
+        if (it->kind == YN_MAP && y_get(it, "strategy")) {
+            /* LISA's include strategies (add, overwrite, remove per node path) */
+            diag_add(L->d, y_get(it, "strategy"), ipath,
+                     "kiln merges an include one way (the including file wins, lists are joined); "
+                     "strategy is not supported");
+            return false;
+        }
+        if (!p || p->kind != YN_SCALAR) {
+            diag_add(L->d, it, ipath, "expected a path or {path: ...}, got %s", ynode_kind_name(it));
+            return false;
+        }
+        _cleanup_free_ char *ip = include_path(L, p, ipath);
+        if (!ip) return false;
+        _cleanup_free_ char *dir = path_dirname(path);
+        _cleanup_free_ char *full = path_resolve(dir, ip);
+        struct ynode *sub = load_with_includes(L, full, p);
+        if (!sub) return false;
+        if (*merged) runbook_lisa_before_merge(*merged, sub);
+        *merged = ynode_merge(*merged, sub);
+    }
+    return true;
+}
+
+/* The runbook at path with what it includes merged under it (the including file wins). */
+static struct ynode *load_with_includes(struct loader *L, const char *path, const struct ynode *from)
+{
+    char real[PATH_MAX];
+    struct ynode *root = load_root(L, path, from, real);
+    if (!root) return NULL;
+    L->roots[L->depth] = root;
+    L->stack[L->depth++] = xstrdup(real);
+    struct ynode *merged = NULL;
+    bool ok = true;
+    const struct ynode *inc = include_list(L, root, &ok);
+    if (inc) ok = load_included(L, inc, path, &merged);
     L->depth--;
     free(L->stack[L->depth]);
     if (!ok) {
@@ -980,6 +1000,47 @@ static char *default_run_name(const char *path)
     return n;
 }
 
+/* name: it names the run directory and is printed, where no mask can reach: no secret in it. */
+static void parse_name(const struct ynode *x, struct kiln_runbook *rb, struct diags *d, struct diags *warn)
+{
+    if (!y_str(d, x, "name", &rb->name)) return;
+    char *dashed = xstrdup(rb->name);
+    for (char *c = dashed; *c; c++)
+        if (*c == ' ') *c = '-';
+    if (secret_contains(rb->name)) {
+        diag_add(d, x, "name", "the run's name holds a secret variable; name the run without it");
+    } else if (!run_name_ok(rb->name) && run_name_ok(dashed)) {
+        /* LISA's names have spaces ("qemu default") */
+        diag_add(warn, x, "name", "the run directory is named %s-TIME (spaces become '-')", dashed);
+        free(rb->name);
+        rb->name = dashed;
+        dashed = NULL;
+    } else if (!run_name_ok(rb->name))
+        diag_add(d, x, "name", "\"%.80s\" cannot name the run directory: use letters, digits, '.', '_' and '-', "
+                               "starting with a letter or digit, at most %d characters", rb->name, RUN_NAME_MAX);
+    free(dashed);
+}
+
+/* extension: paths resolved against the file naming each, whose place is kept for errors. */
+static void parse_extensions(const struct ynode *x, struct kiln_runbook *rb, struct diags *d)
+{
+    char **ext = NULL;
+    size_t next = 0;
+    if (y_str_list(d, x, "extension", &ext, &next)) {
+        rb->extensions_at = xcalloc(next ? next : 1, sizeof *rb->extensions_at);
+        for (size_t i = 0; i < next; i++) {
+            size_t cap = rb->nextensions;
+            const struct ynode *at = x->kind == YN_SEQ ? x->items[i] : x;
+            const char *base = at->base ? at->base : at->file;
+            _cleanup_free_ char *dir = streq(base, CLI_FILE) ? NULL : path_dirname(base);
+            rb->extensions_at[i] = (struct kiln_where){xstrdup(at->file ? at->file : rb->path), at->line, at->col};
+            *APPEND(rb->extensions, rb->nextensions, cap) = path_resolve(dir, ext[i]);
+        }
+    }
+    for (size_t i = 0; i < next; i++) free(ext[i]);
+    free(ext);
+}
+
 /* What kiln check verifies once the runbook is loaded (files exist, the policy has the profile):
  * their locations are kept so its errors name file:line:col too. */
 static void note_key_at(struct kiln_runbook *rb, const struct ynode *root, const char *key)
@@ -1039,42 +1100,9 @@ int runbook_load_warn(const char *path, const struct kiln_var *cli, size_t ncli,
     if (d->n == before && substitute_all(rb, root, d)) {
         runbook_lisa_rewrite(root, d, warn);
         const struct ynode *x;
-        if ((x = y_get(root, "name")) && y_str(d, x, "name", &rb->name)) {
-            /* the name is printed and names a directory: no mask can reach it there */
-            char *dashed = xstrdup(rb->name);
-            for (char *c = dashed; *c; c++)
-                if (*c == ' ') *c = '-';
-            if (secret_contains(rb->name)) {
-                diag_add(d, x, "name", "the run's name holds a secret variable; name the run without it");
-            } else if (!run_name_ok(rb->name) && run_name_ok(dashed)) {
-                /* LISA's names have spaces ("qemu default") */
-                diag_add(warn, x, "name", "the run directory is named %s-TIME (spaces become '-')", dashed);
-                free(rb->name);
-                rb->name = dashed;
-                dashed = NULL;
-            } else if (!run_name_ok(rb->name))
-                diag_add(d, x, "name", "\"%.80s\" cannot name the run directory: use letters, digits, '.', '_' and '-', "
-                                       "starting with a letter or digit, at most %d characters", rb->name, RUN_NAME_MAX);
-            free(dashed);
-        }
+        if ((x = y_get(root, "name"))) parse_name(x, rb, d, warn);
         if ((x = y_get(root, "concurrency"))) y_long(d, x, "concurrency", 1, 64, &rb->concurrency);
-        if ((x = y_get(root, "extension"))) {
-            char **ext = NULL;
-            size_t next = 0;
-            if (y_str_list(d, x, "extension", &ext, &next)) {
-                rb->extensions_at = xcalloc(next ? next : 1, sizeof *rb->extensions_at);
-                for (size_t i = 0; i < next; i++) {
-                    size_t cap = rb->nextensions;
-                    const struct ynode *at = x->kind == YN_SEQ ? x->items[i] : x;
-                    const char *base = at->base ? at->base : at->file;
-                    _cleanup_free_ char *dir = streq(base, CLI_FILE) ? NULL : path_dirname(base);
-                    rb->extensions_at[i] = (struct kiln_where){xstrdup(at->file ? at->file : rb->path), at->line, at->col};
-                    *APPEND(rb->extensions, rb->nextensions, cap) = path_resolve(dir, ext[i]);
-                }
-            }
-            for (size_t i = 0; i < next; i++) free(ext[i]);
-            free(ext);
-        }
+        if ((x = y_get(root, "extension"))) parse_extensions(x, rb, d);
         parse_platform(y_get(root, "platform"), rb, d);
         if ((x = y_get(root, "testcase"))) parse_testcases(x, rb, d);
         if ((x = y_get(root, "notifier"))) parse_notifiers(x, rb, d);
