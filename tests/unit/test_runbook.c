@@ -571,12 +571,14 @@ static void test_platform_drivers(void)
 {
     const char *const *names = platform_names();
     is_str(names[0], "qemu", "qemu is platform.type's default");
-    size_t n = 0;
-    for (; names[n]; n++) {
-        const struct kiln_platform *ops = platform_find(names[n]);
-        ok(ops && streq(ops->name, names[n]) && ops->parse_conf && ops->free_conf, "%s: found, with parse_conf and free_conf", names[n]);
+    bool qemu = false, ready = false;
+    for (size_t i = 0; names[i]; i++) {
+        const struct kiln_platform *ops = platform_find(names[i]);
+        ok(ops && streq(ops->name, names[i]) && ops->parse_conf && ops->free_conf, "%s: found, with parse_conf and free_conf", names[i]);
+        qemu = qemu || streq(names[i], "qemu");
+        ready = ready || streq(names[i], "ready");
     }
-    is_int(n, 2, "two drivers: qemu and ready");
+    ok(qemu && ready, "qemu and ready are in the table");
     ok(!platform_find("libvirt") && !platform_find(NULL), "an unknown type finds no driver");
     ok(platform_find("qemu")->caps & PLATFORM_CAP_PROVISIONS_SHAPE, "qemu provisions the requested shape");
     ok(!(platform_find("ready")->caps & PLATFORM_CAP_PROVISIONS_SHAPE), "ready reports it as met: the cases measure");
