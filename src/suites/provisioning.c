@@ -94,7 +94,8 @@ KILN_CASE(verify_kernel_cmdline,
     case_log(t, "/proc/cmdline: %s", line);
     _cleanup_free_ char *padded = xasprintf(" %s ", line);
     const struct kiln_platform *ops = t->plat->ops;
-    const char *key = NULL, *args = ops->kernel_args ? ops->kernel_args(t->plat->rb->platform.conf, &key) : NULL;
+    const char *key = NULL;
+    const char *args = ops->kernel_args && t->plat->rb ? ops->kernel_args(t->plat->rb->platform.conf, &key) : NULL;
     if (args) {
         _cleanup_free_ char *want = xstrdup(args);
         for (char *save = NULL, *tok = strtok_r(want, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
