@@ -4,6 +4,7 @@
 #include "cmd/common.h"
 #include "run/select.h"
 #include "node/console.h"
+#include "platform/platform.h"
 #include "suites/common.h"
 #include "util/fs.h"
 #include "util/secret.h"
@@ -53,6 +54,24 @@ static void add_located(struct diags *d, const char *msg)
     }
 }
 
+/* The files the runbook names must exist: the vulnerability feed, the platform's tested files
+ * (its driver says which), the admin key. */
+static void check_files(const struct kiln_runbook *rb, struct check_verdict *vd)
+{
+    const struct kiln_platform *ops = platform_find(rb->platform.type);
+    struct kiln_platform_file files[PLATFORM_FILES_MAX + 2];
+    size_t n = 0;
+    if (rb->vulnerability_feed) files[n++] = (struct kiln_platform_file){"", "vulnerability_feed", rb->vulnerability_feed};
+    if (ops->tested_files) n += ops->tested_files(rb->platform.conf, files + n, PLATFORM_FILES_MAX);
+    if (rb->platform.admin_private_key_file)
+        files[n++] = (struct kiln_platform_file){"", "platform.admin_private_key_file", rb->platform.admin_private_key_file};
+    for (size_t i = 0; i < n; i++)
+        if (!file_exists(files[i].path)) {
+            _cleanup_free_ char *m = xasprintf("%s does not exist", files[i].path);
+            found_at(vd, rb, files[i].key, files[i].key, m);
+        }
+}
+
 /* The checks beyond loading: console patterns, policy, the files named, the selection. Returns
  * how many cases the runbook selects. */
 static size_t check_loaded(const struct kiln_runbook *rb, const char *path, struct check_verdict *vd)
@@ -77,15 +96,7 @@ static size_t check_loaded(const struct kiln_runbook *rb, const char *path, stru
         if (!(pol = policy_load(rb->policy, rb->policy_profile, why, sizeof why))) found_at(vd, rb, "policy_profile", "", why);
     }
     ynode_free(pol);
-    const struct kiln_qemu_conf *q = &rb->platform.qemu;
-    const char *files[] = {rb->vulnerability_feed, q->image, q->kernel, q->initrd, rb->platform.admin_private_key_file};
-    const char *keys[] = {"vulnerability_feed", "platform.qemu.image", "platform.qemu.kernel", "platform.qemu.initrd",
-                          "platform.admin_private_key_file"};
-    for (size_t i = 0; i < ARRAY_SIZE(files); i++)
-        if (files[i] && !file_exists(files[i])) {
-            _cleanup_free_ char *m = xasprintf("%s does not exist", files[i]);
-            found_at(vd, rb, keys[i], keys[i], m);
-        }
+    check_files(rb, vd);
     char **msgs;
     size_t nmsg;
     if (vd->json) {

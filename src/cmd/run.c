@@ -225,24 +225,74 @@ static char *make_run_dir(const char *runs, const char *name, char **id)
     return NULL;
 }
 
-int cmd_run(int argc, char **argv)
+/* --rerun-failed DIR: the runbook, -v values (the recorded ones first, so one given now wins)
+ * and the cases that did not pass, from DIR's results.json. CMD_GO to run them, else the exit
+ * code (EXIT_OK: every case passed, nothing to run). */
+static int rerun_prepare(const char *dir, struct rerun *rr, struct cmd_vars *vars)
 {
-    struct cmd_vars vars = {0};
-    const char *runs_dir = "runs", *path = NULL;
-    bool debug = false;
-    struct cmd_strs tagl = {0};
-    struct run_args ra = {0};
+    char why[PATH_MAX + 256];
+    struct cmd_vars rec = {0};
+    if (rerun_load(dir, rr, &rec, why, sizeof why) < 0) {
+        fprintf(stderr, "kiln run: --rerun-failed: %s\n", why);
+        cmd_vars_free(&rec);
+        return EXIT_USAGE;
+    }
+    for (size_t k = 0; k < vars->n; k++) *APPEND(rec.v, rec.n, rec.cap) = vars->v[k];
+    free(vars->v);
+    *vars = rec;
+    if (!rr->nnames) {
+        printf("kiln run: every case of %s passed or was skipped; nothing to run again\n", dir);
+        return EXIT_OK;
+    }
+    for (size_t k = 0; k < rr->nsecrets; k++) {
+        bool given = false;
+        for (size_t j = 0; j < vars->n && !given; j++) given = vars->v[j].secret && streq(vars->v[j].name, rr->secrets[k]);
+        if (!given) {
+            fprintf(stderr, "kiln run: --rerun-failed: %s was run with the secret -v s:%s=...; kiln does not keep "
+                            "secrets: give it again\n", dir, rr->secrets[k]);
+            return EXIT_USAGE;
+        }
+    }
+    printf("kiln run: running again the %zu case(s) that did not pass in %s\n", rr->nnames, dir);
+    return CMD_GO;
+}
+
+/* kiln run's command line, parsed. */
+struct run_cmd {
+    struct cmd_vars vars;
+    const char *runs_dir, *path; /* path: the runbook (given, or --rerun-failed's) */
+    bool debug;
+    struct cmd_strs tags;
+    struct run_args ra;
+    struct rerun rr;
+    int npos;
+    const char **pos;            /* the operands */
+    size_t first_glob;           /* pos[first_glob..npos) are NAME-GLOBs */
+};
+
+static void run_cmd_free(struct run_cmd *c)
+{
+    rerun_free(&c->rr);
+    cmd_vars_free(&c->vars);
+    free(c->tags.v);
+    free(c->ra.prios);
+}
+
+/* Parses argv into c: which runbook, which -v values, what narrows the selection. CMD_GO to
+ * run, else the exit code (usage errors printed). */
+static int run_parse(int argc, char **argv, struct run_cmd *c)
+{
     const struct cmd_opt opts[] = {
-        {'v', "variable", "NAME=VALUE", CMD_FN, &vars, .fn = cmd_var_opt, .repeat = true,
+        {'v', "variable", "NAME=VALUE", CMD_FN, &c->vars, .fn = cmd_var_opt, .repeat = true,
          .help = "set a runbook variable (s:NAME=VALUE: a secret, never written);\nrepeatable"},
-        {'r', "runbook", "RUNBOOK", CMD_STR, &path, .help = "the runbook, as LISA's lisa -r (the operands are then\nall NAME-GLOBs)"},
-        {0, "tag", "T", CMD_LIST, &tagl, .help = "only the cases carrying tag T (!T: not carrying it); repeatable"},
-        {0, "priority", "N", CMD_FN, &ra, .fn = take_priority, .repeat = true,
+        {'r', "runbook", "RUNBOOK", CMD_STR, &c->path, .help = "the runbook, as LISA's lisa -r (the operands are then\nall NAME-GLOBs)"},
+        {0, "tag", "T", CMD_LIST, &c->tags, .help = "only the cases carrying tag T (!T: not carrying it); repeatable"},
+        {0, "priority", "N", CMD_FN, &c->ra, .fn = take_priority, .repeat = true,
          .help = "only the cases of priority N (0 to 5, or a list 0,1); repeatable"},
-        {0, "rerun-failed", "RUN_DIR", CMD_FN, &ra, .fn = take_rerun, .optional = true,
+        {0, "rerun-failed", "RUN_DIR", CMD_FN, &c->ra, .fn = take_rerun, .optional = true,
          .help = "run again the cases that failed or did not finish in\nRUN_DIR (the first operand, or DIR/latest), with its\nrunbook and -v values"},
-        {0, "runs-dir", "DIR", CMD_STR, &runs_dir, .help = "where run directories go (default: runs)"},
-        {0, "debug", NULL, CMD_FLAG, &debug, .help = "log at debug level into the run's kiln.log"},
+        {0, "runs-dir", "DIR", CMD_STR, &c->runs_dir, .help = "where run directories go (default: runs)"},
+        {0, "debug", NULL, CMD_FLAG, &c->debug, .help = "log at debug level into the run's kiln.log"},
         {0},
     };
     const struct cmd_verb v = {
@@ -263,93 +313,36 @@ int cmd_run(int argc, char **argv)
         .exits = "0 all passed, 1 a case failed (or the reports could not be written), 2 usage, a\n"
                  "missing runbook or a configuration error, 130 interrupted",
     };
-    int npos = 0;
-    struct rerun rr = {0};
-    struct kiln_runbook *rb = NULL;
-    int code = cmd_parse(&v, argc, argv, &npos);
-    const char **pos = (const char **)argv + 1, **tags = tagl.v;
-    size_t ntags = tagl.n, nprios = ra.nprios;
-    long *prios = ra.prios;
-    const char *rerun_dir = ra.rerun_dir;
-    if (code != CMD_GO) goto early;
-    code = EXIT_USAGE;
-    size_t first_glob = 0;
-    if (ra.rerun) {
-        if (path || npos > (rerun_dir ? 0 : 1)) {
+    c->runs_dir = "runs";
+    int code = cmd_parse(&v, argc, argv, &c->npos);
+    c->pos = (const char **)argv + 1;
+    if (code != CMD_GO) return code;
+    const char *rerun_dir = c->ra.rerun_dir;
+    if (c->ra.rerun) {
+        if (c->path || c->npos > (rerun_dir ? 0 : 1)) {
             fprintf(stderr, "kiln run: --rerun-failed takes a run directory only: the runbook and the cases come from "
                             "its results.json\n");
-            goto early;
+            return EXIT_USAGE;
         }
-        _cleanup_free_ char *latest_dir = path_join(runs_dir, "latest");
-        const char *dir = rerun_dir ? rerun_dir : npos ? pos[0] : latest_dir;
-        first_glob = (size_t)npos;
-        char why[PATH_MAX + 256];
-        struct cmd_vars rec = {0};
-        if (rerun_load(dir, &rr, &rec, why, sizeof why) < 0) {
-            fprintf(stderr, "kiln run: --rerun-failed: %s\n", why);
-            cmd_vars_free(&rec);
-            goto early;
-        }
-        /* the recorded values first: a -v given now comes later, so it wins */
-        for (size_t k = 0; k < vars.n; k++) *APPEND(rec.v, rec.n, rec.cap) = vars.v[k];
-        free(vars.v);
-        vars = rec;
-        if (!rr.nnames) {
-            printf("kiln run: every case of %s passed or was skipped; nothing to run again\n", dir);
-            code = EXIT_OK;
-            goto early;
-        }
-        for (size_t k = 0; k < rr.nsecrets; k++) {
-            bool given = false;
-            for (size_t j = 0; j < vars.n && !given; j++) given = vars.v[j].secret && streq(vars.v[j].name, rr.secrets[k]);
-            if (!given) {
-                fprintf(stderr, "kiln run: --rerun-failed: %s was run with the secret -v s:%s=...; kiln does not keep "
-                                "secrets: give it again\n", dir, rr.secrets[k]);
-                goto early;
-            }
-        }
-        path = rr.runbook;
-        printf("kiln run: running again the %zu case(s) that did not pass in %s\n", rr.nnames, dir);
-    } else if (!path) {
-        if (!npos) {
-            cmd_usage_error("run", "no RUNBOOK given");
-            goto early;
-        }
-        path = pos[0];
-        first_glob = 1;
-    }
-    if (debug) log_set_level(LOG_DEBUG);
-    rb = cmd_load_runbook(path, &vars);
-    if (!rb) goto early;
-    struct kiln_select_filter filter = {.globs = pos + first_glob, .nglobs = (size_t)npos - first_glob,
-                                        .names = (const char *const *)rr.names, .nnames = rr.nnames,
-                                        .tags = tags, .ntags = ntags, .priorities = prios, .npriorities = nprios};
-    code = EXIT_OK;
-early:
-    if (code != EXIT_OK || !rb) {
-        rerun_free(&rr);
-        cmd_vars_free(&vars);
-        free(tags);
-        free(prios);
+        _cleanup_free_ char *latest_dir = path_join(c->runs_dir, "latest");
+        const char *dir = rerun_dir ? rerun_dir : c->npos ? c->pos[0] : latest_dir;
+        c->first_glob = (size_t)c->npos;
+        code = rerun_prepare(dir, &c->rr, &c->vars);
+        c->path = c->rr.runbook;
         return code;
     }
-
-    int rc = EXIT_USAGE;
-    _cleanup_free_ char *logpath = NULL, *latest = NULL, *abs_run = NULL;
-    struct diags d = {0};
-    _cleanup_free_ char *pat_path = patterns_path(rb->console_patterns);
-    struct kiln_patterns *pats = patterns_load(pat_path, rb->console_ignore, rb->nconsole_ignore, &d);
-    struct kiln_selected *sel = NULL;
-    size_t nsel = 0;
-    char *work = NULL, *run_dir = NULL, *run_id = NULL;
-    FILE *logf = NULL;
-    struct kiln_platform_ctx pctx = {.rb = rb};
-    bool plat_ready = false;
-    struct kiln_results res = {0};
-    if (!pats) {
-        cmd_print_diags(&d);
-        goto out;
+    if (!c->path) {
+        if (!c->npos) return cmd_usage_error("run", "no RUNBOOK given"), EXIT_USAGE;
+        c->path = c->pos[0];
+        c->first_glob = 1;
     }
+    return CMD_GO;
+}
+
+/* The cases to run: the runbook's selection narrowed by the command line. 0 (and the reason
+ * printed) when there is none or the command line names what the runbook does not select. */
+static size_t run_select(const struct kiln_runbook *rb, const struct run_cmd *c, struct kiln_selected **sel)
+{
     cmd_warn_unmatched_rules("run", rb);
     char **conflicts;
     size_t nconf = select_conflicts(rb, &conflicts);
@@ -358,33 +351,49 @@ early:
         free(conflicts[i]);
     }
     free(conflicts);
-    if (nconf) goto out;
-    nsel = select_cases(rb, &sel);
-    size_t nrb = nsel;
+    if (nconf) return 0;
+    const struct kiln_select_filter filter = {
+        .globs = c->pos + c->first_glob, .nglobs = (size_t)c->npos - c->first_glob,
+        .names = (const char *const *)c->rr.names, .nnames = c->rr.nnames, .tags = c->tags.v, .ntags = c->tags.n,
+        .priorities = c->ra.prios, .npriorities = c->ra.nprios};
+    size_t nrb = select_cases(rb, sel);
     char **unmatched;
-    nsel = select_filter(sel, nsel, &filter, &unmatched);
+    size_t nsel = select_filter(*sel, nrb, &filter, &unmatched);
     bool bad_glob = false;
     for (char **u = unmatched; u && *u; u++) {
-        bool glob = (size_t)(u - unmatched) < filter.nglobs && !rr.nnames;
+        bool glob = (size_t)(u - unmatched) < filter.nglobs && !c->rr.nnames;
         bad_glob = bad_glob || glob;
         if (glob)
             fprintf(stderr, "kiln run: NAME-GLOB %s matches none of the %zu case(s) %s selects (see `kiln list %s`)\n", *u,
-                    nrb, path, path);
+                    nrb, c->path, c->path);
         else
-            fprintf(stderr, "kiln run: warning: %s did not pass last time, but %s selects it no more\n", *u, path);
+            fprintf(stderr, "kiln run: warning: %s did not pass last time, but %s selects it no more\n", *u, c->path);
         free(*u);
     }
     free(unmatched);
-    if (bad_glob) goto out;
-    if (!nsel && nrb) {
+    if (bad_glob) return 0;
+    if (!nsel && nrb)
         fprintf(stderr, "kiln run: none of the %zu case(s) %s selects passes the command line's names, --tag and --priority\n",
-                nrb, path);
-        goto out;
-    }
-    if (!nsel) {
-        fprintf(stderr, "kiln run: %s selects no case; check testcase criteria with `kiln list %s`\n", path, path);
-        goto out;
-    }
+                nrb, c->path);
+    else if (!nsel)
+        fprintf(stderr, "kiln run: %s selects no case; check testcase criteria with `kiln list %s`\n", c->path, c->path);
+    return nsel;
+}
+
+/* One run, from its selected cases to its reports. */
+struct run {
+    const struct kiln_runbook *rb;
+    const struct kiln_platform *ops;
+    char *run_dir, *run_id, *abs_run; /* runs/<name>-<time>/, its name, its absolute path */
+    char *work;                       /* $TMPDIR/kiln-run-*: removed at the end */
+    FILE *logf;                       /* run_dir/kiln.log */
+};
+
+/* Makes the run directory (with kiln.log, where the log goes from now on) and the work
+ * directory, both checked writable, after marking the runs of kiln processes that died.
+ * 0, or -1 with the reason printed. */
+static int run_dirs(struct run *r, const char *runs_dir)
+{
     const char *tmpenv = getenv("TMPDIR");
     const char *tmp = tmpenv && *tmpenv ? tmpenv : "/tmp";
     struct workdir_owner *stale = NULL;
@@ -393,77 +402,86 @@ early:
     if (nstale) log_info("removed %zu work director%s of kiln processes that no longer run", nstale, nstale == 1 ? "y" : "ies");
     workdir_owners_free(stale, nstale);
 
-    run_dir = make_run_dir(runs_dir, rb->name, &run_id);
-    if (!run_dir) {
+    r->run_dir = make_run_dir(runs_dir, r->rb->name, &r->run_id);
+    if (!r->run_dir) {
         fprintf(stderr, "kiln run: cannot create a run directory under %s: %s\n", runs_dir, strerror(errno));
-        goto out;
+        return -1;
     }
     char why[256];
-    if (check_writable(run_dir, why, sizeof why) < 0) {
+    if (check_writable(r->run_dir, why, sizeof why) < 0) {
         fprintf(stderr, "kiln run: runs dir %s: %s; free space or use --runs-dir\n", runs_dir, why);
-        rm_rf(run_dir);
-        goto out;
+        rm_rf(r->run_dir);
+        return -1;
     }
-    logpath = path_join(run_dir, "kiln.log");
-    logf = secret_fopen(logpath, false, 0644);
-    if (!logf) {
+    _cleanup_free_ char *logpath = path_join(r->run_dir, "kiln.log");
+    r->logf = secret_fopen(logpath, false, 0644);
+    if (!r->logf) {
         fprintf(stderr, "kiln run: cannot create %s: %s\n", logpath, strerror(errno));
-        rm_rf(run_dir);
-        goto out;
+        rm_rf(r->run_dir);
+        return -1;
     }
-    log_set_file(logf);
-    abs_run = realpath(run_dir, NULL);
-    struct workdir_owner me = {.run_dir = abs_run, .name = rb->name,
-                               .platform = (char *)platform_by_type(rb->platform.type)->name, .started = wall_s()};
-    int wd = workdir_create(tmp, &me, &work);
+    log_set_file(r->logf);
+    r->abs_run = realpath(r->run_dir, NULL);
+    struct workdir_owner me = {.run_dir = r->abs_run, .name = r->rb->name, .platform = r->rb->platform.type,
+                               .started = wall_s()};
+    int wd = workdir_create(tmp, &me, &r->work);
     if (wd < 0) {
         fprintf(stderr, "kiln run: cannot create a work directory under %s: %s\n", tmp, strerror(-wd));
-        goto out;
+        return -1;
     }
     /* overlays and consoles grow there while the VMs run */
-    if (check_writable(work, why, sizeof why) < 0) {
-        fprintf(stderr, "kiln run: work dir %s: %s; free space or set TMPDIR\n", work, why);
-        goto out;
+    if (check_writable(r->work, why, sizeof why) < 0) {
+        fprintf(stderr, "kiln run: work dir %s: %s; free space or set TMPDIR\n", r->work, why);
+        return -1;
     }
-    proc_install_signal_handlers();
-    pctx.ops = platform_by_type(rb->platform.type);
-    pctx.run_dir = run_dir;
-    pctx.work_dir = work;
-    pctx.patterns = pats;
-    log_info("kiln run %s: %zu case(s) selected, platform %s, run dir %s", rb->name, nsel, pctx.ops->name, run_dir);
-    if (node_keys_prepare(rb->platform.admin_private_key_file, work, &pctx.key_path, &pctx.pubkey) < 0) goto out;
-    if (pctx.ops->init(&pctx) < 0) goto out;
-    plat_ready = true;
+    return 0;
+}
 
-    struct console_notifier cn = {.tty = isatty(1) != 0};
-    cn.live = cn.tty && rb->concurrency == 1;
-    struct kiln_notifiers ns = {0};
-    notifiers_add(&ns, &notifier_console, &cn);
-    notifiers_add(&ns, &notifier_json, NULL);
+/* The notifiers the runbook asks for: console and JSON always, JUnit and HTML by default. */
+static void run_notifiers(const struct kiln_runbook *rb, struct kiln_notifiers *ns, struct console_notifier *cn)
+{
+    cn->tty = isatty(1) != 0;
+    cn->live = cn->tty && rb->concurrency == 1;
+    notifiers_add(ns, &notifier_console, cn);
+    notifiers_add(ns, &notifier_json, NULL);
     if (!rb->nnotifiers) {
-        notifiers_add(&ns, &notifier_junit, NULL);
-        notifiers_add(&ns, &notifier_html, NULL);
+        notifiers_add(ns, &notifier_junit, NULL);
+        notifiers_add(ns, &notifier_html, NULL);
     }
-    for (size_t i = 0; i < rb->nnotifiers; i++) notifiers_add(&ns, notifier_by_name(rb->notifiers[i].type), NULL);
+    for (size_t i = 0; i < rb->nnotifiers; i++) notifiers_add(ns, notifier_by_name(rb->notifiers[i].type), NULL);
+}
 
-    res.name = xstrdup(rb->name);
-    record_invocation(&res, path, &vars);
-    res.id = xstrdup(run_id);
-    res.dir = xstrdup(run_dir);
-    res.platform = xstrdup(pctx.ops->name);
-    res.accel = xstrdup(pctx.accel ? pctx.accel : "-");
-    res.started = wall_s();
-    const struct {
-        const char *role, *path;
-    } files[] = {{"image", rb->platform.qemu.image}, {"kernel", rb->platform.qemu.kernel}, {"initrd", rb->platform.qemu.initrd}};
-    if (rb->platform.type == PLATFORM_QEMU)
-        for (size_t i = 0; i < ARRAY_SIZE(files); i++)
-            if (files[i].path) {
-                res.tested[res.ntested].role = xstrdup(files[i].role);
-                res.tested[res.ntested++].path = xstrdup(files[i].path);
-            }
+/* results.json's run before the cases: names, how it was started, the platform and the files
+ * its nodes boot from (their digests are taken while the first environment boots). */
+static void run_results_start(const struct run *r, const struct run_cmd *c, const struct kiln_platform_ctx *pctx,
+                              struct kiln_results *res)
+{
+    res->name = xstrdup(r->rb->name);
+    record_invocation(res, c->path, &c->vars);
+    res->id = xstrdup(r->run_id);
+    res->dir = xstrdup(r->run_dir);
+    res->platform = xstrdup(r->ops->name);
+    res->accel = xstrdup(pctx->accel ? pctx->accel : "-");
+    res->started = wall_s();
+    struct kiln_platform_file files[ARRAY_SIZE(res->tested)];
+    size_t nfiles = r->ops->tested_files ? r->ops->tested_files(r->rb->platform.conf, files, ARRAY_SIZE(files)) : 0;
+    for (size_t i = 0; i < nfiles; i++) {
+        res->tested[res->ntested].role = xstrdup(files[i].role);
+        res->tested[res->ntested++].path = xstrdup(files[i].path);
+    }
+}
+
+/* Runs sel on the platform pctx was initialised for and writes the reports; the exit code. */
+static int run_cases(struct run *r, const struct run_cmd *c, struct kiln_platform_ctx *pctx, struct kiln_selected *sel,
+                     size_t nsel)
+{
+    struct console_notifier cn = {0};
+    struct kiln_notifiers ns = {0};
+    run_notifiers(r->rb, &ns, &cn);
+    struct kiln_results res = {0};
+    run_results_start(r, c, pctx, &res);
     double t0 = now_s();
-    struct kiln_sched_opts so = {.pctx = &pctx, .sel = sel, .nsel = nsel, .concurrency = rb->concurrency,
+    struct kiln_sched_opts so = {.pctx = pctx, .sel = sel, .nsel = nsel, .concurrency = r->rb->concurrency,
                                  .notifiers = &ns};
     pthread_t hasher;
     bool hashing = pthread_create(&hasher, NULL, hash_tested, &res) == 0;
@@ -472,39 +490,77 @@ early:
     res.duration_s = now_s() - t0;
     /* the platform may have fallen back from KVM to TCG during the run */
     free(res.accel);
-    res.accel = xstrdup(pctx.accel ? pctx.accel : "-");
+    res.accel = xstrdup(pctx->accel ? pctx->accel : "-");
     int wr = notifiers_run_finished(&ns, &res);
-    latest = path_join(runs_dir, "latest");
+    _cleanup_free_ char *latest = path_join(c->runs_dir, "latest");
     /* latest names a run whose reports exist */
-    if (wr == 0) symlink_replace(run_id, latest);
-    else fprintf(stderr, "kiln run: the reports of %s could not be written; %s was not moved to it\n", run_dir, latest);
+    if (wr == 0) symlink_replace(r->run_id, latest);
+    else fprintf(stderr, "kiln run: the reports of %s could not be written; %s was not moved to it\n", r->run_dir, latest);
     int first = 0;
     unsigned long lost = secret_write_failures(&first);
     if (lost)
         log_error("%lu write(s) into the run directory or its logs failed (first: %s): the logs of %s are incomplete",
-                  lost, strerror(first), run_dir);
-    rc = res.interrupted ? 130 : results_exit_code(&res);
+                  lost, strerror(first), r->run_dir);
+    int rc = res.interrupted ? 130 : results_exit_code(&res);
     if ((wr < 0 || lost) && rc == 0) rc = EXIT_FAIL;
-out:
-    if (plat_ready && pctx.ops->fini) pctx.ops->fini(&pctx);
-    proc_kill_all();
-    if (work) rm_rf(work);
-    log_set_file(NULL);
-    if (logf) fclose(logf);
     results_free(&res);
+    return rc;
+}
+
+/* The run of sel: its directories, the platform, the cases, the reports; then everything
+ * the run started ends and its work directory goes. The exit code. */
+static int run_execute(const struct kiln_runbook *rb, const struct run_cmd *c, struct kiln_patterns *pats,
+                       struct kiln_selected *sel, size_t nsel)
+{
+    struct run r = {.rb = rb, .ops = platform_find(rb->platform.type)};
+    struct kiln_platform_ctx pctx = {.rb = rb, .ops = r.ops, .patterns = pats};
+    bool plat_ready = false;
+    int rc = EXIT_USAGE;
+    if (run_dirs(&r, c->runs_dir) < 0) goto out;
+    proc_install_signal_handlers();
+    pctx.run_dir = r.run_dir;
+    pctx.work_dir = r.work;
+    log_info("kiln run %s: %zu case(s) selected, platform %s, run dir %s", rb->name, nsel, r.ops->name, r.run_dir);
+    if (node_keys_prepare(rb->platform.admin_private_key_file, r.work, &pctx.key_path, &pctx.pubkey) < 0) goto out;
+    if (r.ops->init(&pctx) < 0) goto out;
+    plat_ready = true;
+    rc = run_cases(&r, c, &pctx, sel, nsel);
+out:
+    if (plat_ready && r.ops->fini) r.ops->fini(&pctx);
+    proc_kill_all();
+    if (r.work) rm_rf(r.work);
+    log_set_file(NULL);
+    if (r.logf) fclose(r.logf);
     free(pctx.key_path);
     free(pctx.pubkey);
     free(pctx.accel);
-    free(work);
-    free(run_dir);
-    free(run_id);
+    free(r.work);
+    free(r.run_dir);
+    free(r.run_id);
+    free(r.abs_run);
+    return rc;
+}
+
+int cmd_run(int argc, char **argv)
+{
+    struct run_cmd c = {0};
+    int rc = run_parse(argc, argv, &c);
+    if (rc != CMD_GO) return run_cmd_free(&c), rc;
+    if (c.debug) log_set_level(LOG_DEBUG);
+    struct kiln_runbook *rb = cmd_load_runbook(c.path, &c.vars);
+    if (!rb) return run_cmd_free(&c), EXIT_USAGE;
+    rc = EXIT_USAGE;
+    struct diags d = {0};
+    _cleanup_free_ char *pat_path = patterns_path(rb->console_patterns);
+    struct kiln_patterns *pats = patterns_load(pat_path, rb->console_ignore, rb->nconsole_ignore, &d);
+    struct kiln_selected *sel = NULL;
+    size_t nsel;
+    if (!pats) cmd_print_diags(&d);
+    else if ((nsel = run_select(rb, &c, &sel))) rc = run_execute(rb, &c, pats, sel, nsel);
     free(sel);
     patterns_free(pats);
     diags_free(&d);
     runbook_free(rb);
-    rerun_free(&rr);
-    cmd_vars_free(&vars);
-    free(tags);
-    free(prios);
+    run_cmd_free(&c);
     return rc;
 }

@@ -26,7 +26,7 @@
 #include "model/req.h"
 #include "model/arch.h"
 #include "platform/accel.h"
-#include "platform/platform.h"
+#include "platform/qemu.h"
 #include "report/archive.h"
 #include "service/client.h"
 #include "service/store.h"

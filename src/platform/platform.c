@@ -3,13 +3,27 @@
 #include "util/fs.h"
 #include "util/util.h"
 
-const struct kiln_platform *platform_by_type(int type)
+/* The drivers, one entry each (each defines platform_<name>); the first is platform.type's
+ * default. */
+#define KILN_PLATFORMS(X) X(qemu) X(ready)
+
+#define DECLARE(name) extern const struct kiln_platform platform_##name;
+KILN_PLATFORMS(DECLARE)
+#define ENTRY(name) &platform_##name,
+static const struct kiln_platform *const platforms[] = {KILN_PLATFORMS(ENTRY)};
+#define NAME(name) #name,
+static const char *const names[] = {KILN_PLATFORMS(NAME) NULL};
+
+const struct kiln_platform *platform_find(const char *type)
 {
-    switch (type) {
-    case PLATFORM_QEMU: return &platform_qemu;
-    case PLATFORM_READY: return &platform_ready;
-    }
+    for (size_t i = 0; type && i < ARRAY_SIZE(platforms); i++)
+        if (streq(platforms[i]->name, type)) return platforms[i];
     return NULL;
+}
+
+const char *const *platform_names(void)
+{
+    return names;
 }
 
 long platform_env_cost_mb(const struct kiln_platform *ops, const struct kiln_req *spec)

@@ -1,5 +1,7 @@
-/* The platform vtable: how environments (sets of nodes) are made and ended.
- * The scheduler knows only this struct. Adding a platform = one file + one table entry. */
+/* The platform vtable: how environments (sets of nodes) are made and ended, and what the
+ * runbook's platform.<name> section says about it. The scheduler, the runbook loader, the
+ * commands and the cases know only this struct: a driver owns its configuration, its tested
+ * files and its capabilities. Adding a platform = one file + one entry in platform.c's table. */
 #pragma once
 #include <sys/types.h>
 #include <stdatomic.h>
@@ -65,8 +67,38 @@ struct kiln_platform_ctx {
     void *priv;
 };
 
+/* A file a platform's nodes boot from: results.json records its SHA-256 as tested, kiln
+ * check requires it to exist and names key's place in the runbook when it does not. */
+#define PLATFORM_FILES_MAX 3 /* results.json's tested[] holds as many */
+struct kiln_platform_file {
+    const char *role; /* "image", "kernel", "initrd" (results.md's tested[].role) */
+    const char *key;  /* its runbook key path, e.g. "platform.qemu.image" */
+    const char *path; /* absolute */
+};
+
+/* What a platform's nodes are, for cases that compare what the guest sees with what was asked. */
+enum {
+    /* The nodes have the cpus and memory spec_for gave them. A platform without it takes
+     * machines as they are and reports the requested shape as met: cases measure instead. */
+    PLATFORM_CAP_PROVISIONS_SHAPE = 1u << 0,
+};
+
 struct kiln_platform {
-    const char *name;
+    const char *name;       /* platform.type, and the key of its section platform.<name> */
+    /* what the section must give when the runbook has none, for the error ("nodes"); NULL:
+     * the section is optional and parse_conf gets NULL */
+    const char *conf_needs;
+    unsigned caps;          /* PLATFORM_CAP_* */
+    /* Parses the runbook's platform.<name> mapping n into the driver's own configuration
+     * (*conf, set even when d got errors: free_conf frees what it holds). Errors go to d at
+     * file:line:col, under key paths "platform.<name>...". Paths resolve with runbook_get_path. */
+    void (*parse_conf)(const struct ynode *n, struct diags *d, void **conf);
+    void (*free_conf)(void *conf); /* NULL-safe */
+    /* Optional: the files in conf the nodes boot from, at most max into out; how many. */
+    size_t (*tested_files)(const void *conf, struct kiln_platform_file *out, size_t max);
+    /* Optional: the kernel arguments the platform boots nodes with (NULL when the image's boot
+     * loader chooses them), and in *key the runbook key they come from. */
+    const char *(*kernel_args)(const void *conf, const char **key);
     bool uses_host_memory; /* environments count against host memory admission */
     int max_envs;          /* 0 = no limit */
     int (*init)(struct kiln_platform_ctx *p);
@@ -86,18 +118,10 @@ struct kiln_platform {
     void (*fini)(struct kiln_platform_ctx *p);
 };
 
-struct kiln_arch;
-/* What the qemu platform can give guests of arch (NULL: the host's) on this host, from
- * evidence, as FEAT_* bits: uefi when the firmware code and variable template exist; tpm when
- * the swtpm deploy would use ($KILN_SWTPM, else $PATH; empty $KILN_SWTPM: none) runs and
- * answers --print-capabilities within 10 s; secure-boot when OVMF's SMM build and its
- * variable store with Microsoft's keys exist (platform.qemu.secure_boot: ms). why (may be
- * NULL) gets what is missing and why. kiln worker declares these. */
-unsigned kiln_qemu_host_features(const struct kiln_arch *arch, char *why, size_t sz);
-
-extern const struct kiln_platform platform_qemu;
-extern const struct kiln_platform platform_ready;
-const struct kiln_platform *platform_by_type(int type);
+/* The driver whose name is type ("qemu", "ready"), or NULL. */
+const struct kiln_platform *platform_find(const char *type);
+/* Every driver's name, NULL-terminated; the first is platform.type's default. */
+const char *const *platform_names(void);
 /* Memory one environment needs on the host, MiB (0 for platforms that use none). */
 long platform_env_cost_mb(const struct kiln_platform *ops, const struct kiln_req *spec);
 void env_free(struct kiln_env *env);

@@ -22,6 +22,7 @@
 #include "node/console.h"
 #include "platform/accel.h"
 #include "platform/platform.h"
+#include "platform/qemu.h"
 #include "platform/iscsi.h"
 #include "platform/l2hub.h"
 #include "platform/mqtap.h"
@@ -41,6 +42,11 @@
 #define DATA_DISK_MB 1024
 #define MAX_HOT_DISKS 4
 #define ISCSI_LUN_BYTES (256ull << 20) /* sparse: costs the host what the guest writes */
+
+static const struct kiln_qemu_conf *qemu_conf(const struct kiln_platform_ctx *p)
+{
+    return p->rb->platform.conf;
+}
 
 struct qemu_priv {
     const struct kiln_arch *arch; /* the guests': qemu binary, machine, firmware, console */
@@ -112,7 +118,7 @@ static int guest_arch(const struct kiln_qemu_conf *q, const struct kiln_arch **o
  * (virt: 64 MiB) gets a padded copy of smaller code in the run's work dir. */
 static int firmware_code(struct kiln_platform_ctx *p, struct qemu_priv *qp)
 {
-    const char *code = p->rb->platform.qemu.secure_boot != SB_OFF ? qp->arch->fw_code_secure
+    const char *code = qemu_conf(p)->secure_boot != SB_OFF ? qp->arch->fw_code_secure
                                                                    : first_existing(qp->arch->fw_code);
     struct stat st;
     if (!qp->arch->pflash_bytes || (stat(code, &st) == 0 && (uint64_t)st.st_size == qp->arch->pflash_bytes)) {
@@ -200,7 +206,7 @@ unsigned kiln_qemu_host_features(const struct kiln_arch *arch, char *why, size_t
  * kiln-updater.conf (docs/updates.md). A tracked child: it ends on every exit path. */
 static int update_server_start(struct kiln_platform_ctx *p, struct qemu_priv *qp)
 {
-    const struct kiln_qemu_update *u = &p->rb->platform.qemu.update;
+    const struct kiln_qemu_update *u = &qemu_conf(p)->update;
     if (!u->gallery) return 0;
     _cleanup_free_ char *gyml = path_join(u->gallery, "gallery.yml");
     if (!file_exists(gyml))
@@ -301,7 +307,7 @@ static void qemu_fini(struct kiln_platform_ctx *p);
 
 static int qemu_init(struct kiln_platform_ctx *p)
 {
-    const struct kiln_qemu_conf *q = &p->rb->platform.qemu;
+    const struct kiln_qemu_conf *q = qemu_conf(p);
     struct qemu_priv *qp = xcalloc(1, sizeof *qp);
     p->priv = qp;
     if (q->image) {
@@ -367,7 +373,7 @@ static int qemu_init(struct kiln_platform_ctx *p)
 
 static bool qemu_capable(struct kiln_platform_ctx *p, const struct kiln_req *need, char *why, size_t sz)
 {
-    const struct kiln_qemu_conf *q = &p->rb->platform.qemu;
+    const struct kiln_qemu_conf *q = qemu_conf(p);
     if (need->nics > MAX_NICS) return snprintf(why, sz, "needs nics>=%d, qemu platform gives at most %d", need->nics, MAX_NICS), false;
     if (need->data_disks > MAX_DISKS)
         return snprintf(why, sz, "needs data_disks>=%d, qemu platform gives at most %d", need->data_disks, MAX_DISKS), false;
@@ -398,7 +404,7 @@ static bool qemu_capable(struct kiln_platform_ctx *p, const struct kiln_req *nee
 
 static void qemu_spec_for(struct kiln_platform_ctx *p, const struct kiln_req *need, struct kiln_req *spec)
 {
-    const struct kiln_qemu_conf *q = &p->rb->platform.qemu;
+    const struct kiln_qemu_conf *q = qemu_conf(p);
     *spec = *need;
     spec->nodes = kiln_req_nodes(need);
     spec->cpus = MAX(need->cpus, (int)q->cpus);
@@ -519,7 +525,7 @@ static double qemu_since_power_on(struct kiln_node *n, int64_t *console_bytes);
 static int qemu_prepare_node(struct kiln_platform_ctx *p, struct kiln_env *env, struct kiln_node *n, char *why,
                              size_t sz)
 {
-    const struct kiln_qemu_conf *q = &p->rb->platform.qemu;
+    const struct kiln_qemu_conf *q = qemu_conf(p);
     struct qemu_priv *qp = p->priv;
     struct qemu_node *qn = xcalloc(1, sizeof *qn);
     n->priv = qn;
@@ -621,26 +627,16 @@ static int swtpm_start(struct kiln_node *n, struct qemu_node *qn, const char *so
     return 0;
 }
 
-/* Starts the node's qemu (first boot or after a power-off): same disks and firmware
- * variables, the console appended to the same file, QMP and the SSH port found again. */
-static int qemu_power_on(struct kiln_node *n, char *why, size_t sz)
+#define ARG(s) (a->v[a->n++] = (char *)(s))
+#define OWN(s) (a->owned[a->no++] = (s))
+
+/* The machine: firmware mode, CPUs, memory, the serial console into console_raw, QMP on
+ * qmp_sock, and the empty root ports disks are hot-plugged into. */
+static void args_machine(struct qargv *a, struct kiln_node *n, const char *console_raw, const char *qmp_sock)
 {
     struct qemu_node *qn = n->priv;
-    struct kiln_platform_ctx *p = qn->p;
-    struct kiln_env *env = qn->env;
-    const struct kiln_qemu_conf *q = &p->rb->platform.qemu;
-    struct qemu_priv *qp = p->priv;
-    _cleanup_free_ char *console_raw = path_join(qn->work, "console.raw");
-    _cleanup_free_ char *qmp_sock = path_join(qn->work, "qmp.sock");
-    _cleanup_free_ char *l2_sock = path_join(qn->work, "l2.sock");
-    unlink(qmp_sock);
-    unlink(l2_sock);
-    qmp_close(qn->qmp);
-    qn->qmp = NULL;
-
-    __attribute__((cleanup(qargv_free))) struct qargv a = {0};
-#define ARG(s) (a.v[a.n++] = (char *)(s))
-#define OWN(s) (a.owned[a.no++] = (s))
+    const struct kiln_qemu_conf *q = qemu_conf(qn->p);
+    struct qemu_priv *qp = qn->p->priv;
     ARG(qp->arch->qemu);
     ARG("-name"), ARG(OWN(xasprintf("kiln-%s", n->name)));
     /* the Secure Boot firmware keeps its variables safe from the OS only in SMM */
@@ -649,8 +645,8 @@ static int qemu_power_on(struct kiln_node *n, char *why, size_t sz)
                                        secure ? ",smm=on" : "")));
     if (secure) ARG("-global"), ARG("driver=cfi.pflash01,property=secure,value=on");
     ARG("-cpu"), ARG(qn->kvm ? qp->kvm_cpu : q->cpu_model ? q->cpu_model : qp->arch->tcg_cpu);
-    ARG("-smp"), ARG(OWN(xasprintf("%d", env->spec.cpus)));
-    ARG("-m"), ARG(OWN(xasprintf("%d", env->spec.memory_mb)));
+    ARG("-smp"), ARG(OWN(xasprintf("%d", qn->env->spec.cpus)));
+    ARG("-m"), ARG(OWN(xasprintf("%d", qn->env->spec.memory_mb)));
     ARG("-nodefaults"), ARG("-no-user-config"), ARG("-display"), ARG("none");
     /* the guest's reset ends qemu: kiln powers it on again (see the top of this file) */
     ARG("-no-reboot");
@@ -665,6 +661,14 @@ static int qemu_power_on(struct kiln_node *n, char *why, size_t sz)
     /* q35's root bus cannot hot-plug: empty root ports take the disks added at run time */
     for (int i = 0; i < MAX_HOT_DISKS; i++)
         ARG("-device"), ARG(OWN(xasprintf("pcie-root-port,id=hp%d,bus=pcie.0,chassis=%d,slot=0", i, 10 + i)));
+}
+
+/* The NICs: user-mode ones (the first forwards SSH), the private segment through l2_sock, the
+ * multiqueue tap (a new one per power-on). */
+static int args_nics(struct qargv *a, struct kiln_node *n, const char *l2_sock, char *why, size_t sz)
+{
+    struct qemu_node *qn = n->priv;
+    const struct kiln_env *env = qn->env;
     int id = atoi(n->name + 4);
     /* the management NIC first: it gets the first PCI slot and so the first name (eth0, the
      * lowest enpXsY) that images configure for DHCP */
@@ -691,7 +695,15 @@ static int qemu_power_on(struct kiln_node *n, char *why, size_t sz)
         ARG("-device"), ARG(OWN(xasprintf("virtio-net-pci,netdev=mq,mq=on,vectors=%d,mac=" KILN_MULTIQUEUE_MAC_PREFIX
                                           ":%02x:%02x:%02x", 2 * queues + 2, (id >> 16) & 0xff, (id >> 8) & 0xff, id & 0xff)));
     }
-    if (env->spec.features & FEAT_TPM) {
+    return 0;
+}
+
+/* The host devices: this power-on's TPM (its swtpm started now), the passed-through GPU. */
+static int args_devices(struct qargv *a, struct kiln_node *n, char *why, size_t sz)
+{
+    struct qemu_node *qn = n->priv;
+    struct qemu_priv *qp = qn->p->priv;
+    if (qn->env->spec.features & FEAT_TPM) {
         _cleanup_free_ char *tpm_sock = path_join(qn->work, "swtpm.sock");
         if (swtpm_start(n, qn, tpm_sock, why, sz) < 0) return -EIO;
         ARG("-chardev"), ARG(OWN(xasprintf("socket,id=chrtpm,path=%s", tpm_sock)));
@@ -699,6 +711,15 @@ static int qemu_power_on(struct kiln_node *n, char *why, size_t sz)
         ARG("-device"), ARG("tpm-crb,tpmdev=tpm0");
     }
     if (qn->gpu >= 0) ARG("-device"), ARG(OWN(xasprintf("vfio-pci,host=%s", qp->gpus[qn->gpu])));
+    return 0;
+}
+
+/* The storage qemu_prepare_node made: UEFI code and variables, the image's overlay, the data
+ * disks, the NVMe disk. */
+static void args_disks(struct qargv *a, struct qemu_node *qn)
+{
+    const struct kiln_qemu_conf *q = qemu_conf(qn->p);
+    struct qemu_priv *qp = qn->p->priv;
     if (q->firmware == FW_UEFI) {
         ARG("-drive"), ARG(OWN(xasprintf("if=pflash,format=raw,unit=0,readonly=on,file=%s", qp->fw_code)));
         ARG("-drive"), ARG(OWN(xasprintf("if=pflash,format=raw,unit=1,file=%s/efi-vars.fd", qn->work)));
@@ -709,15 +730,25 @@ static int qemu_power_on(struct kiln_node *n, char *why, size_t sz)
         /* with -kernel the firmware boots the kernel; bootindex 0 would clash with it */
         ARG("-device"), ARG(q->kernel ? "virtio-blk-pci,drive=root" : "virtio-blk-pci,drive=root,bootindex=0");
     }
-    for (int i = 0; i < env->spec.data_disks; i++) {
+    for (int i = 0; i < qn->env->spec.data_disks; i++) {
         ARG("-drive"), ARG(OWN(xasprintf("if=none,id=data%d,file=%s/data%d.qcow2,format=qcow2,cache=unsafe", i,
                                          qn->work, i)));
         ARG("-device"), ARG(OWN(xasprintf("virtio-blk-pci,drive=data%d,serial=kiln-data%d", i, i)));
     }
-    if (env->spec.features & FEAT_NVME) {
+    if (qn->env->spec.features & FEAT_NVME) {
         ARG("-drive"), ARG(OWN(xasprintf("if=none,id=nvme0,file=%s/nvme0.qcow2,format=qcow2,cache=unsafe", qn->work)));
         ARG("-device"), ARG("nvme,drive=nvme0,serial=kilnnvme0");
     }
+}
+
+/* What the guest is told: the direct-boot kernel and its command line (one holding a secret
+ * in a 0600 file), root's SSH key and the updater's server as systemd credentials, the
+ * cloud-init seed. */
+static int args_provision(struct qargv *a, struct qemu_node *qn, char *why, size_t sz)
+{
+    struct kiln_platform_ctx *p = qn->p;
+    const struct kiln_qemu_conf *q = qemu_conf(p);
+    struct qemu_priv *qp = p->priv;
     if (q->kernel) {
         ARG("-kernel"), ARG(q->kernel);
         if (q->initrd) ARG("-initrd"), ARG(q->initrd);
@@ -740,36 +771,29 @@ static int qemu_power_on(struct kiln_node *n, char *why, size_t sz)
     }
     ARG("-drive"), ARG(OWN(xasprintf("if=none,id=seed,file=%s/seed.img,format=raw,readonly=on", qn->work)));
     ARG("-device"), ARG("virtio-blk-pci,drive=seed");
-    a.v[a.n] = NULL;
+    return 0;
+}
 
+#undef ARG
+#undef OWN
+
+/* nodes/<name>/qemu-cmdline.txt (and the debug log): the command line, secrets masked. */
+static void write_cmdline(const struct kiln_node *n, const struct qargv *a)
+{
     struct sbuf cmdline = {0};
-    for (size_t i = 0; i < a.n; i++) sbuf_printf(&cmdline, "%s%s", i ? " " : "", a.v[i]);
+    for (size_t i = 0; i < a->n; i++) sbuf_printf(&cmdline, "%s%s", i ? " " : "", a->v[i]);
     _cleanup_free_ char *cmdfile = path_join(n->dir, "qemu-cmdline.txt");
     _cleanup_free_ char *masked = secret_mask(cmdline.s);
     write_file_atomic(cmdfile, masked, strlen(masked), 0644);
     log_debug("%s: %s", n->name, masked);
     sbuf_free(&cmdline);
+}
 
-    _cleanup_free_ char *qlog = path_join(n->dir, "qemu.log");
-    FILE *ql = fopen(qlog, qn->power_ons ? "ae" : "we");
-    uint64_t console_before = n->console ? console_bytes(n->console) : 0;
-    if (n->console) console_boot_reset(n->console);
-    int r = proc_spawn(a.v, -1, ql ? fileno(ql) : -1, ql ? fileno(ql) : -1, &qn->pid);
-    mqtap_release_queues(&qn->mq); /* qemu holds its own copies of the queues now */
-    if (ql) fclose(ql);
-    if (r < 0) {
-        qn->pid = 0;
-        swtpm_stop(qn);
-        return snprintf(why, sz, "cannot start %s: %s", qp->arch->qemu, strerror(-r)), r;
-    }
-    qn->power_ons++;
-    qn->powered_on_ms = now_ms();
-    qn->console_at_power_on = console_before;
-    if (!n->console) {
-        _cleanup_free_ char *console = path_join(n->dir, "console.log");
-        n->console = console_start(console_raw, console, p->patterns);
-    }
-
+/* Connects to the started qemu's QMP and reads the host port it forwards to the guest's SSH
+ * (the kernel picked it: no race) into n->port. why gets qemu's log when QMP never came up. */
+static int connect_qmp(struct kiln_node *n, const char *qmp_sock, const char *qlog, char *why, size_t sz)
+{
+    struct qemu_node *qn = n->priv;
     qn->qmp = qmp_open(qmp_sock, 10000);
     if (!qn->qmp) {
         char *err = NULL;
@@ -790,12 +814,56 @@ static int qemu_power_on(struct kiln_node *n, char *why, size_t sz)
     n->port = atoi(usernet + m[1].rm_so);
     free(n->host);
     n->host = xstrdup("127.0.0.1");
+    return 0;
+}
+
+/* Starts the node's qemu (first boot or after a power-off): same disks and firmware
+ * variables, the console appended to the same file, QMP and the SSH port found again. */
+static int qemu_power_on(struct kiln_node *n, char *why, size_t sz)
+{
+    struct qemu_node *qn = n->priv;
+    struct qemu_priv *qp = qn->p->priv;
+    _cleanup_free_ char *console_raw = path_join(qn->work, "console.raw");
+    _cleanup_free_ char *qmp_sock = path_join(qn->work, "qmp.sock");
+    _cleanup_free_ char *l2_sock = path_join(qn->work, "l2.sock");
+    unlink(qmp_sock);
+    unlink(l2_sock);
+    qmp_close(qn->qmp);
+    qn->qmp = NULL;
+
+    /* the order is the guest's PCI order: NICs before disks, the management NIC first */
+    __attribute__((cleanup(qargv_free))) struct qargv a = {0};
+    args_machine(&a, n, console_raw, qmp_sock);
+    if (args_nics(&a, n, l2_sock, why, sz) < 0 || args_devices(&a, n, why, sz) < 0) return -EIO;
+    args_disks(&a, qn);
+    if (args_provision(&a, qn, why, sz) < 0) return -EINVAL;
+    a.v[a.n] = NULL;
+    write_cmdline(n, &a);
+
+    _cleanup_free_ char *qlog = path_join(n->dir, "qemu.log");
+    FILE *ql = fopen(qlog, qn->power_ons ? "ae" : "we");
+    uint64_t console_before = n->console ? console_bytes(n->console) : 0;
+    if (n->console) console_boot_reset(n->console);
+    int r = proc_spawn(a.v, -1, ql ? fileno(ql) : -1, ql ? fileno(ql) : -1, &qn->pid);
+    mqtap_release_queues(&qn->mq); /* qemu holds its own copies of the queues now */
+    if (ql) fclose(ql);
+    if (r < 0) {
+        qn->pid = 0;
+        swtpm_stop(qn);
+        return snprintf(why, sz, "cannot start %s: %s", qp->arch->qemu, strerror(-r)), r;
+    }
+    qn->power_ons++;
+    qn->powered_on_ms = now_ms();
+    qn->console_at_power_on = console_before;
+    if (!n->console) {
+        _cleanup_free_ char *console = path_join(n->dir, "console.log");
+        n->console = console_start(console_raw, console, qn->p->patterns);
+    }
+    if (connect_qmp(n, qmp_sock, qlog, why, sz) < 0) return -EIO;
     /* later power-ons are part of a reboot: the case log tells them */
     log_full(qn->power_ons > 1 ? LOG_DEBUG : LOG_INFO, 0, "%s: qemu pid %d (%s), ssh on 127.0.0.1:%d, console %s/console.log",
              n->name, (int)qn->pid, qn->kvm ? "kvm" : "tcg", n->port, n->dir);
     return 0;
-#undef ARG
-#undef OWN
 }
 
 /* Ends the node's qemu: asks through QMP, then signals. */
@@ -931,7 +999,7 @@ static int qemu_nic_up(struct qemu_node *qn)
  * why) instead of waiting out the boot timeout. */
 static int qemu_wait_ssh(struct kiln_platform_ctx *p, struct kiln_node *n, bool *kvm_dead, char *why, size_t sz)
 {
-    const struct kiln_qemu_conf *q = &p->rb->platform.qemu;
+    const struct kiln_qemu_conf *q = qemu_conf(p);
     struct qemu_node *qn = n->priv;
     int64_t deadline = now_ms() + q->boot_timeout_s * 1000;
     bool alive = !qn->kvm;
@@ -1052,7 +1120,7 @@ static int qemu_deploy_once(struct kiln_platform_ctx *p, struct kiln_env *env, b
 
 static int qemu_deploy(struct kiln_platform_ctx *p, struct kiln_env *env, char *why, size_t sz)
 {
-    const struct kiln_qemu_conf *q = &p->rb->platform.qemu;
+    const struct kiln_qemu_conf *q = qemu_conf(p);
     struct qemu_priv *qp = p->priv;
     bool kvm_dead = false;
     int r = qemu_deploy_once(p, env, &kvm_dead, why, sz);
@@ -1179,6 +1247,12 @@ static pid_t qemu_node_pid(struct kiln_platform_ctx *p, struct kiln_node *n)
 
 const struct kiln_platform platform_qemu = {
     .name = "qemu",
+    .conf_needs = "an image or kernel",
+    .caps = PLATFORM_CAP_PROVISIONS_SHAPE,
+    .parse_conf = qemu_conf_parse,
+    .free_conf = qemu_conf_free,
+    .tested_files = qemu_conf_tested_files,
+    .kernel_args = qemu_conf_kernel_args,
     .uses_host_memory = true,
     .init = qemu_init,
     .capable = qemu_capable,

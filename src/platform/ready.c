@@ -1,15 +1,103 @@
 /* Ready platform: machines that already run, reached over SSH. kiln neither boots nor
  * destroys them; there is exactly one environment and no serial console. */
 #include <errno.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "platform/platform.h"
+#include "platform/ready.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 #include "util/util.h"
 
+#define FIELD(map, key) y_get((map), (key))
+#define SUBPATH(var, parent, key) _cleanup_free_ char *var = ypath((parent), (key))
+
+/* "SHA256:" and the 43 unpadded base64 characters of a SHA-256, as ssh-keygen -l prints it. */
+static bool sha256_fingerprint_ok(const char *s)
+{
+    if (!startswith(s, "SHA256:") || strlen(s) != 7 + 43) return false;
+    return strspn(s + 7, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/") == 43;
+}
+
+/* platform.ready.nodes[i] (at path p): {address, port, username, private_key_file, host_key_fingerprints} */
+static void parse_node(const struct ynode *it, const char *p, struct kiln_ready_node *rn, struct diags *d)
+{
+    static const char *const nkeys[] = {"address", "port", "username", "private_key_file", "host_key_fingerprints",
+                                        NULL};
+    y_check_keys(d, it, p, nkeys);
+    rn->port = 22;
+    const struct ynode *x;
+    if ((x = FIELD(it, "address"))) { SUBPATH(q, p, "address"); y_str(d, x, q, &rn->address); }
+    else diag_add(d, it, p, "needs \"address\"");
+    if ((x = FIELD(it, "port"))) { SUBPATH(q, p, "port"); y_long(d, x, q, 1, 65535, &rn->port); }
+    if ((x = FIELD(it, "username"))) { SUBPATH(q, p, "username"); y_str(d, x, q, &rn->username); }
+    if ((x = FIELD(it, "private_key_file"))) {
+        SUBPATH(q, p, "private_key_file");
+        runbook_get_path(d, x, q, &rn->private_key_file);
+    }
+    if ((x = FIELD(it, "host_key_fingerprints"))) {
+        SUBPATH(q, p, "host_key_fingerprints");
+        if (y_str_list(d, x, q, &rn->host_key_fingerprints, &rn->nhost_key_fingerprints))
+            for (size_t k = 0; k < rn->nhost_key_fingerprints; k++)
+                if (!sha256_fingerprint_ok(rn->host_key_fingerprints[k]))
+                    diag_add(d, x->kind == YN_SEQ ? x->items[k] : x, q,
+                             "\"%s\" is not a SHA256 fingerprint (SHA256: and 43 base64 characters, as "
+                             "`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` prints it)",
+                             rn->host_key_fingerprints[k]);
+    }
+}
+
+static void ready_parse_conf(const struct ynode *n, struct diags *d, void **conf)
+{
+    static const char *const keys[] = {"nodes", "known_hosts", NULL};
+    const char *path = "platform.ready";
+    struct kiln_ready_conf *rc = xcalloc(1, sizeof *rc);
+    *conf = rc;
+    if (!y_expect(d, n, path, YN_MAP)) return;
+    y_check_keys(d, n, path, keys);
+    const struct ynode *kh = FIELD(n, "known_hosts");
+    if (kh && runbook_get_path(d, kh, "platform.ready.known_hosts", &rc->known_hosts) &&
+        access(rc->known_hosts, R_OK) != 0)
+        diag_add(d, kh, "platform.ready.known_hosts", "%s: %s", rc->known_hosts, strerror(errno));
+    const struct ynode *nodes = FIELD(n, "nodes");
+    if (!nodes) {
+        diag_add(d, n, path, "needs \"nodes\": a list of {address, port, username}");
+        return;
+    }
+    if (!y_expect(d, nodes, "platform.ready.nodes", YN_SEQ)) return;
+    size_t cap = 0;
+    for (size_t i = 0; i < nodes->n; i++) {
+        _cleanup_free_ char *p = ypath_index("platform.ready.nodes", i);
+        if (y_expect(d, nodes->items[i], p, YN_MAP)) parse_node(nodes->items[i], p, APPEND(rc->nodes, rc->n, cap), d);
+    }
+}
+
+static void ready_free_conf(void *conf)
+{
+    struct kiln_ready_conf *rc = conf;
+    if (!rc) return;
+    for (size_t i = 0; i < rc->n; i++) {
+        struct kiln_ready_node *rn = &rc->nodes[i];
+        free(rn->address);
+        free(rn->username);
+        free(rn->private_key_file);
+        for (size_t k = 0; k < rn->nhost_key_fingerprints; k++) free(rn->host_key_fingerprints[k]);
+        free(rn->host_key_fingerprints);
+    }
+    free(rc->nodes);
+    free(rc->known_hosts);
+    free(rc);
+}
+
+static const struct kiln_ready_conf *conf_of(const struct kiln_platform_ctx *p)
+{
+    return p->rb->platform.conf;
+}
+
 static int ready_init(struct kiln_platform_ctx *p)
 {
-    if (!p->rb->platform.nready) return log_error("platform.ready.nodes is empty");
+    if (!conf_of(p)->n) return log_error("platform.ready.nodes is empty");
     free(p->accel);
     p->accel = xstrdup("none");
     return 0;
@@ -17,7 +105,7 @@ static int ready_init(struct kiln_platform_ctx *p)
 
 static bool ready_capable(struct kiln_platform_ctx *p, const struct kiln_req *need, char *why, size_t sz)
 {
-    size_t have = p->rb->platform.nready;
+    size_t have = conf_of(p)->n;
     if ((size_t)kiln_req_nodes(need) > have)
         return snprintf(why, sz, "needs nodes>=%d, ready platform has %zu", kiln_req_nodes(need), have), false;
     unsigned unsupported = need->features & (FEAT_SERIAL_CONSOLE | FEAT_HOT_ADD_DISK | FEAT_GPU | FEAT_PRIVATE_NET | FEAT_MULTIQUEUE | FEAT_UPDATE | FEAT_RDMA | FEAT_ISCSI);
@@ -33,7 +121,7 @@ static bool ready_capable(struct kiln_platform_ctx *p, const struct kiln_req *ne
 static void ready_spec_for(struct kiln_platform_ctx *p, const struct kiln_req *need, struct kiln_req *spec)
 {
     *spec = *need;
-    spec->nodes = (int)p->rb->platform.nready;
+    spec->nodes = (int)conf_of(p)->n;
     /* Unknown dimensions are taken as met; the cases measure the real values. */
     spec->cpus = MAX(need->cpus, 1);
     spec->memory_mb = MAX(need->memory_mb, 1);
@@ -42,10 +130,10 @@ static void ready_spec_for(struct kiln_platform_ctx *p, const struct kiln_req *n
 
 static int ready_deploy(struct kiln_platform_ctx *p, struct kiln_env *env, char *why, size_t sz)
 {
-    const struct kiln_platform_conf *pc = &p->rb->platform;
-    env->nodes = xcalloc(pc->nready, sizeof *env->nodes);
-    for (size_t i = 0; i < pc->nready; i++) {
-        const struct kiln_ready_node *rn = &pc->ready_nodes[i];
+    const struct kiln_ready_conf *rc = conf_of(p);
+    env->nodes = xcalloc(rc->n, sizeof *env->nodes);
+    for (size_t i = 0; i < rc->n; i++) {
+        const struct kiln_ready_node *rn = &rc->nodes[i];
         struct kiln_node *n = platform_new_node(p);
         env->nodes[env->nnodes++] = n;
         n->host = xstrdup(rn->address);
@@ -58,7 +146,7 @@ static int ready_deploy(struct kiln_platform_ctx *p, struct kiln_env *env, char 
             free(n->key_path);
             n->key_path = xstrdup(rn->private_key_file);
         }
-        n->known_hosts = xstrdup(pc->ready_known_hosts);
+        n->known_hosts = xstrdup(rc->known_hosts);
         n->nhost_key_fps = rn->nhost_key_fingerprints;
         n->host_key_fps = xcalloc(n->nhost_key_fps ? n->nhost_key_fps : 1, sizeof *n->host_key_fps);
         for (size_t k = 0; k < rn->nhost_key_fingerprints; k++) n->host_key_fps[k] = xstrdup(rn->host_key_fingerprints[k]);
@@ -93,7 +181,10 @@ static void ready_fini(struct kiln_platform_ctx *p)
 
 const struct kiln_platform platform_ready = {
     .name = "ready",
+    .conf_needs = "nodes",
     .max_envs = 1,
+    .parse_conf = ready_parse_conf,
+    .free_conf = ready_free_conf,
     .init = ready_init,
     .capable = ready_capable,
     .spec_for = ready_spec_for,

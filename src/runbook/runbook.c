@@ -1,5 +1,6 @@
 #include "runbook/runbook.h"
 #include "runbook/lisa.h"
+#include "platform/platform.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -131,25 +132,53 @@ static char *include_path(const struct loader *L, const struct ynode *p, const c
 
 static struct ynode *load_with_includes(struct loader *L, const char *path, const struct ynode *from);
 
-/* include: (or LISA's parent:) of root, a path or a list of paths or {path: ...}, loaded and
- * merged in order into *merged. An include given as one path is made a list of one in root.
- * Returns false after a diagnostic. */
-static bool load_includes(struct loader *L, const char *path, struct ynode *root, struct ynode **merged)
+/* The runbook file at path (from: the include naming it; NULL for the top one), a mapping,
+ * neither an include cycle nor nested too deep; real gets its real path. NULL after a
+ * diagnostic. */
+static struct ynode *load_root(struct loader *L, const char *path, const struct ynode *from, char real[PATH_MAX])
+{
+    if (!realpath(path, real)) {
+        if (from) diag_add(L->d, from, "include", "cannot open included runbook %s: %s", path, strerror(errno));
+        else diag_add_at(L->d, path, 0, 0, NULL, "cannot open runbook: %s", strerror(errno));
+        return NULL;
+    }
+    for (int i = 0; i < L->depth; i++)
+        if (streq(L->stack[i], real)) {
+            diag_add(L->d, from, "include", "include cycle: %s is already being included", path);
+            return NULL;
+        }
+    if (L->depth == MAX_INCLUDE_DEPTH) {
+        diag_add(L->d, from, "include", "includes nested deeper than %d", MAX_INCLUDE_DEPTH);
+        return NULL;
+    }
+    struct ynode *root = load_counted(L, path, from, "include");
+    if (root && root->kind != YN_MAP) {
+        diag_add(L->d, root, NULL, "a runbook must be a mapping of keys (name, platform, testcase, ...), got %s",
+                 ynode_kind_name(root));
+        ynode_free(root);
+        return NULL;
+    }
+    return root;
+}
+
+/* What root includes: include (or LISA's earlier word, parent) as a sequence, a single path
+ * turned into one in the tree. NULL when it includes nothing, or with *ok false after a
+ * diagnostic. */
+static const struct ynode *include_list(struct loader *L, struct ynode *root, bool *ok)
 {
     struct ynode *inc = y_get(root, "include");
     const char *inc_key = "include";
     if (y_get(root, "parent")) {
-        /* LISA's earlier word for include */
         if (inc) {
             diag_add(L->d, y_get(root, "parent"), "parent", "both \"include\" and \"parent\" (LISA's earlier word for "
                                                           "it) are set: keep include");
-            return false;
+            *ok = false;
+            return NULL;
         }
         inc = y_get(root, "parent");
         inc_key = "parent";
     }
-    if (!inc) return true;
-    if (inc->kind == YN_SCALAR) {
+    if (inc && inc->kind == YN_SCALAR) {
         struct ynode *seq = ynode_new(YN_SEQ, inc);
         ynode_push(seq, ynode_new(YN_SCALAR, inc));
         seq->items[0]->scalar = xstrdup(inc->scalar);
@@ -161,12 +190,20 @@ static bool load_includes(struct loader *L, const char *path, struct ynode *root
                 root->items[i + 1] = seq;
             }
     }
-    if (inc->kind != YN_SEQ) {
+    if (inc && inc->kind != YN_SEQ) {
         diag_add(L->d, inc, "include", "expected a path or a list of paths, got %s", ynode_kind_name(inc));
-        return false;
+        *ok = false;
+        return NULL;
     }
+    return inc;
+}
+
+/* The files inc names (relative to the directory of path, the including file), each with its
+ * own includes, merged in order into *merged. false after a diagnostic. */
+static bool load_included(struct loader *L, const struct ynode *inc, const char *path, struct ynode **merged)
+{
     for (size_t i = 0; i < inc->n; i++) {
-        struct ynode *it = inc->items[i];
+        const struct ynode *it = inc->items[i];
         const struct ynode *p = it->kind == YN_MAP ? y_get(it, "path") : it;
         _cleanup_free_ char *ipath = ypath_index("include", i);
         if (it->kind == YN_MAP && y_get(it, "strategy")) {
@@ -192,35 +229,18 @@ static bool load_includes(struct loader *L, const char *path, struct ynode *root
     return true;
 }
 
+/* The runbook at path with what it includes merged under it (the including file wins). */
 static struct ynode *load_with_includes(struct loader *L, const char *path, const struct ynode *from)
 {
     char real[PATH_MAX];
-    if (!realpath(path, real)) {
-        if (from) diag_add(L->d, from, "include", "cannot open included runbook %s: %s", path, strerror(errno));
-        else diag_add_at(L->d, path, 0, 0, NULL, "cannot open runbook: %s", strerror(errno));
-        return NULL;
-    }
-    for (int i = 0; i < L->depth; i++)
-        if (streq(L->stack[i], real)) {
-            diag_add(L->d, from, "include", "include cycle: %s is already being included", path);
-            return NULL;
-        }
-    if (L->depth == MAX_INCLUDE_DEPTH) {
-        diag_add(L->d, from, "include", "includes nested deeper than %d", MAX_INCLUDE_DEPTH);
-        return NULL;
-    }
-    struct ynode *root = load_counted(L, path, from, "include");
+    struct ynode *root = load_root(L, path, from, real);
     if (!root) return NULL;
-    if (root->kind != YN_MAP) {
-        diag_add(L->d, root, NULL, "a runbook must be a mapping of keys (name, platform, testcase, ...), got %s",
-                 ynode_kind_name(root));
-        ynode_free(root);
-        return NULL;
-    }
     L->roots[L->depth] = root;
     L->stack[L->depth++] = xstrdup(real);
     struct ynode *merged = NULL;
-    bool ok = load_includes(L, path, root, &merged);
+    bool ok = true;
+    const struct ynode *inc = include_list(L, root, &ok);
+    if (inc) ok = load_included(L, inc, path, &merged);
     L->depth--;
     free(L->stack[L->depth]);
     if (!ok) {
@@ -602,7 +622,7 @@ static bool substitute_all(struct kiln_runbook *rb, struct ynode *root, struct d
 
 /* ---- typed sections ---- */
 
-static bool get_path(struct diags *d, const struct ynode *n, const char *path, char **out)
+bool runbook_get_path(struct diags *d, const struct ynode *n, const char *path, char **out)
 {
     char *s = NULL;
     if (!y_str(d, n, path, &s)) return false;
@@ -657,204 +677,50 @@ void runbook_parse_req(const struct ynode *n, const char *path, struct kiln_req 
     yschema_apply(&(struct yparse){d, NULL}, n, path, &req_schema, r);
 }
 
-/* A name or channel as the gallery writes them: letters, digits, . _ - (at most 64). */
-static void gallery_word(const struct ynode *x, const char *p, struct diags *d, char **out)
+/* keep_environment: no | always | failed; YAML turns a bare no into a boolean-looking scalar,
+ * so both spellings are taken. */
+static void parse_keep(const struct ynode *x, int *keep, struct diags *d)
 {
-    if (!y_str(d, x, p, out)) return;
-    size_t n = strlen(*out);
-    if (!n || n > 64 || (*out)[strspn(*out, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")] || (*out)[0] == '.')
-        diag_add(d, x, p, "\"%.64s\" is not an image name, channel or version (letters, digits, . _ -)", *out);
+    static const char *const names[] = {"no", "always", "failed", NULL};
+    if (x->kind == YN_SCALAR && (streq(x->scalar, "false") || streq(x->scalar, "no"))) *keep = KEEP_NO;
+    else if (x->kind == YN_SCALAR && (streq(x->scalar, "true") || streq(x->scalar, "yes"))) *keep = KEEP_ALWAYS;
+    else y_enum(d, x, "platform.keep_environment", names, keep);
 }
 
-/* platform.qemu.update: {gallery, name, channel} (docs/updates.md) */
-static void parse_qemu_update(const struct ynode *n, struct kiln_qemu_update *u, struct diags *d)
-{
-    static const char *const keys[] = {"gallery", "name", "channel", "target", "broken", "untrusted_key", NULL};
-    const char *path = "platform.qemu.update";
-    if (!y_expect(d, n, path, YN_MAP)) return;
-    y_check_keys(d, n, path, keys);
-    const struct ynode *x;
-    if ((x = FIELD(n, "gallery"))) get_path(d, x, "platform.qemu.update.gallery", &u->gallery);
-    else diag_add(d, n, path, "needs \"gallery\" (the gallery directory kiln serve --gallery answers from)");
-    if ((x = FIELD(n, "name"))) gallery_word(x, "platform.qemu.update.name", d, &u->name);
-    else diag_add(d, n, path, "needs \"name\" (the image name the update cases roll out)");
-    if ((x = FIELD(n, "channel"))) gallery_word(x, "platform.qemu.update.channel", d, &u->channel);
-    else u->channel = xstrdup("stable");
-    if ((x = FIELD(n, "target"))) gallery_word(x, "platform.qemu.update.target", d, &u->target);
-    if ((x = FIELD(n, "broken"))) gallery_word(x, "platform.qemu.update.broken", d, &u->broken);
-    if ((x = FIELD(n, "untrusted_key"))) get_path(d, x, "platform.qemu.update.untrusted_key", &u->untrusted_key);
-}
-
-/* "DDDD:BB:DD.F" in hex (the PCI address form of sysfs and lspci -D). */
-static bool pci_address_ok(const char *s)
-{
-    static const char shape[] = "xxxx:xx:xx.x";
-    if (strlen(s) != sizeof shape - 1) return false;
-    for (size_t i = 0; shape[i]; i++)
-        if (shape[i] == 'x' ? !isxdigit((unsigned char)s[i]) : s[i] != shape[i]) return false;
-    return true;
-}
-
-static void parse_qemu(const struct ynode *n, struct kiln_qemu_conf *q, struct diags *d)
-{
-    static const char *const keys[] = {"image", "firmware", "kernel", "initrd", "append", "memory_mb",
-                                       "cpus", "accel", "cpu_model", "boot_timeout_s", "booted_grace_s", "arch", "secure_boot", "update", "gpu", NULL};
-    static const char *const fw[] = {"bios", "uefi", NULL};
-    static const char *const accel[] = {"auto", "kvm", "tcg", NULL};
-    const char *path = "platform.qemu";
-    if (!y_expect(d, n, path, YN_MAP)) return;
-    y_check_keys(d, n, path, keys);
-    const struct ynode *x;
-    if ((x = FIELD(n, "image"))) { SUBPATH(p, path, "image"); get_path(d, x, p, &q->image); }
-    if ((x = FIELD(n, "kernel"))) { SUBPATH(p, path, "kernel"); get_path(d, x, p, &q->kernel); }
-    if ((x = FIELD(n, "initrd"))) { SUBPATH(p, path, "initrd"); get_path(d, x, p, &q->initrd); }
-    if ((x = FIELD(n, "append"))) { SUBPATH(p, path, "append"); y_str(d, x, p, &q->append); }
-    if ((x = FIELD(n, "firmware"))) { SUBPATH(p, path, "firmware"); y_enum(d, x, p, fw, &q->firmware); }
-    if ((x = FIELD(n, "accel"))) { SUBPATH(p, path, "accel"); y_enum(d, x, p, accel, &q->accel); }
-    int a;
-    if ((x = FIELD(n, "arch"))) {
-        SUBPATH(p, path, "arch");
-        if (y_enum(d, x, p, kiln_arch_names(), &a)) q->arch = kiln_arch_find(kiln_arch_names()[a]);
-    }
-    if ((x = FIELD(n, "cpu_model"))) {
-        SUBPATH(p, path, "cpu_model");
-        y_str(d, x, p, &q->cpu_model);
-        /* a qemu -cpu model: a name with optional ,+feature/-feature flags */
-        if (q->cpu_model && (!*q->cpu_model || q->cpu_model[strspn(q->cpu_model, "abcdefghijklmnopqrstuvwxyz"
-                                                                        "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.,+=")]))
-            diag_add(d, x, p, "expected a qemu CPU model such as host, max, qemu64 or Skylake-Server,-hle "
-                              "(see qemu-system-x86_64 -cpu help, or qemu-system-aarch64 for arch aarch64)");
-    }
-    if ((x = FIELD(n, "memory_mb"))) { SUBPATH(p, path, "memory_mb"); y_long(d, x, p, 64, 1 << 20, &q->memory_mb); }
-    if ((x = FIELD(n, "cpus"))) { SUBPATH(p, path, "cpus"); y_long(d, x, p, 1, 64, &q->cpus); }
-    if ((x = FIELD(n, "boot_timeout_s"))) {
-        SUBPATH(p, path, "boot_timeout_s");
-        y_long(d, x, p, 1, 86400, &q->boot_timeout_s);
-    }
-    if ((x = FIELD(n, "booted_grace_s"))) {
-        SUBPATH(p, path, "booted_grace_s");
-        y_long(d, x, p, 0, 86400, &q->booted_grace_s);
-    }
-    if ((x = FIELD(n, "secure_boot"))) {
-        SUBPATH(p, path, "secure_boot");
-        static const char *const sb[] = {"off", "ms", "snakeoil", NULL};
-        const char *v = x->kind == YN_SCALAR ? x->scalar : NULL;
-        int i = 0;
-        while (v && sb[i] && !streq(sb[i], v)) i++;
-        if (v && sb[i]) q->secure_boot = i;
-        else if (get_path(d, x, p, &q->secure_boot_vars)) {
-            /* anything else names a variable store of the user's (their own keys enrolled) */
-            q->secure_boot = SB_FILE;
-            if (access(q->secure_boot_vars, R_OK) != 0)
-                diag_add(d, x, p, "expected ms, snakeoil, off or an OVMF variable store file; %s: %s",
-                         q->secure_boot_vars, strerror(errno));
-        }
-        if (q->secure_boot != SB_OFF && q->firmware != FW_UEFI)
-            diag_add(d, x, p, "Secure Boot needs UEFI firmware; add \"firmware: uefi\" to platform.qemu");
-    }
-    if ((x = FIELD(n, "update"))) parse_qemu_update(x, &q->update, d);
-    if ((x = FIELD(n, "gpu"))) {
-        SUBPATH(p, path, "gpu");
-        if (y_str_list(d, x, p, &q->gpu, &q->ngpu))
-            for (size_t i = 0; i < q->ngpu; i++)
-                if (!pci_address_ok(q->gpu[i]))
-                    diag_add(d, x->kind == YN_SEQ && i < x->n ? x->items[i] : x, p, "\"%s\" is not a PCI address: expected DOMAIN:BUS:DEVICE.FUNCTION as lspci -D "
-                                      "prints it, e.g. 0000:01:00.0", q->gpu[i]);
-    }
-    if (!q->image && !q->kernel)
-        diag_add(d, n, path, "needs \"image\" (a raw, qcow2 or VHD disk) or \"kernel\" (direct kernel boot)");
-    if (q->initrd && !q->kernel) diag_add(d, FIELD(n, "initrd"), path, "\"initrd\" needs \"kernel\"");
-}
-
-/* "SHA256:" and the 43 unpadded base64 characters of a SHA-256, as ssh-keygen -l prints it. */
-static bool sha256_fingerprint_ok(const char *s)
-{
-    if (!startswith(s, "SHA256:") || strlen(s) != 7 + 43) return false;
-    return strspn(s + 7, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/") == 43;
-}
-
-static void parse_ready(const struct ynode *n, struct kiln_platform_conf *pc, struct diags *d)
-{
-    static const char *const keys[] = {"nodes", "known_hosts", NULL};
-    static const char *const nkeys[] = {"address", "port", "username", "private_key_file", "host_key_fingerprints",
-                                        NULL};
-    const char *path = "platform.ready";
-    if (!y_expect(d, n, path, YN_MAP)) return;
-    y_check_keys(d, n, path, keys);
-    const struct ynode *kh = FIELD(n, "known_hosts");
-    if (kh && get_path(d, kh, "platform.ready.known_hosts", &pc->ready_known_hosts) &&
-        access(pc->ready_known_hosts, R_OK) != 0)
-        diag_add(d, kh, "platform.ready.known_hosts", "%s: %s", pc->ready_known_hosts, strerror(errno));
-    const struct ynode *nodes = FIELD(n, "nodes");
-    if (!nodes) {
-        diag_add(d, n, path, "needs \"nodes\": a list of {address, port, username}");
-        return;
-    }
-    if (!y_expect(d, nodes, "platform.ready.nodes", YN_SEQ)) return;
-    size_t cap = 0;
-    for (size_t i = 0; i < nodes->n; i++) {
-        const struct ynode *it = nodes->items[i];
-        _cleanup_free_ char *p = ypath_index("platform.ready.nodes", i);
-        if (!y_expect(d, it, p, YN_MAP)) continue;
-        y_check_keys(d, it, p, nkeys);
-        struct kiln_ready_node *rn = APPEND(pc->ready_nodes, pc->nready, cap);
-        rn->port = 22;
-        const struct ynode *x;
-        if ((x = FIELD(it, "address"))) { SUBPATH(q, p, "address"); y_str(d, x, q, &rn->address); }
-        else diag_add(d, it, p, "needs \"address\"");
-        if ((x = FIELD(it, "port"))) { SUBPATH(q, p, "port"); y_long(d, x, q, 1, 65535, &rn->port); }
-        if ((x = FIELD(it, "username"))) { SUBPATH(q, p, "username"); y_str(d, x, q, &rn->username); }
-        if ((x = FIELD(it, "private_key_file"))) {
-            SUBPATH(q, p, "private_key_file");
-            get_path(d, x, q, &rn->private_key_file);
-        }
-        if ((x = FIELD(it, "host_key_fingerprints"))) {
-            SUBPATH(q, p, "host_key_fingerprints");
-            if (y_str_list(d, x, q, &rn->host_key_fingerprints, &rn->nhost_key_fingerprints))
-                for (size_t k = 0; k < rn->nhost_key_fingerprints; k++)
-                    if (!sha256_fingerprint_ok(rn->host_key_fingerprints[k]))
-                        diag_add(d, x->kind == YN_SEQ ? x->items[k] : x, q,
-                                 "\"%s\" is not a SHA256 fingerprint (SHA256: and 43 base64 characters, as "
-                                 "`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` prints it)",
-                                 rn->host_key_fingerprints[k]);
-        }
-    }
-}
-
+/* platform: what every platform takes (type, the admin account, keep_environment, a
+ * requirement), then platform.<type> handed to that driver's parse_conf. */
 static void parse_platform(const struct ynode *n, struct kiln_runbook *rb, struct diags *d)
 {
-    static const char *const keys[] = {"type", "admin_username", "admin_private_key_file", "keep_environment",
-                                       "requirement", "qemu", "ready", NULL};
-    static const char *const types[] = {"qemu", "ready", NULL};
-    static const char *const keep[] = {"no", "always", "failed", NULL};
+    static const char *const common[] = {"type", "admin_username", "admin_private_key_file", "keep_environment",
+                                         "requirement"};
+    const char *const *types = platform_names();
     struct kiln_platform_conf *pc = &rb->platform;
     if (!n) {
         diag_add_at(d, rb->path, 0, 0, "platform", "missing \"platform:\" (type: qemu with an image, or ready)");
         return;
     }
     if (!y_expect(d, n, "platform", YN_MAP)) return;
+    /* platform.<type> of every driver is a key, though only the chosen type's is read */
+    size_t ntypes = 0;
+    while (types[ntypes]) ntypes++;
+    _cleanup_free_ const char **keys = xcalloc(ARRAY_SIZE(common) + ntypes + 1, sizeof *keys);
+    memcpy(keys, common, sizeof common);
+    memcpy(keys + ARRAY_SIZE(common), types, ntypes * sizeof *types);
     y_check_keys(d, n, "platform", keys);
     const struct ynode *x;
-    if ((x = FIELD(n, "type"))) y_enum(d, x, "platform.type", types, &pc->type);
+    int type = 0;
+    if ((x = FIELD(n, "type"))) y_enum(d, x, "platform.type", types, &type);
+    pc->type = xstrdup(types[type]);
     if ((x = FIELD(n, "admin_username"))) y_str(d, x, "platform.admin_username", &pc->admin_username);
     if ((x = FIELD(n, "admin_private_key_file")))
-        get_path(d, x, "platform.admin_private_key_file", &pc->admin_private_key_file);
-    if ((x = FIELD(n, "keep_environment"))) {
-        /* YAML turns a bare no into a boolean-looking scalar; accept both spellings. */
-        if (x->kind == YN_SCALAR && (streq(x->scalar, "false") || streq(x->scalar, "no"))) pc->keep_environment = KEEP_NO;
-        else if (x->kind == YN_SCALAR && (streq(x->scalar, "true") || streq(x->scalar, "yes")))
-            pc->keep_environment = KEEP_ALWAYS;
-        else y_enum(d, x, "platform.keep_environment", keep, &pc->keep_environment);
-    }
+        runbook_get_path(d, x, "platform.admin_private_key_file", &pc->admin_private_key_file);
+    if ((x = FIELD(n, "keep_environment"))) parse_keep(x, &pc->keep_environment, d);
     if ((x = FIELD(n, "requirement"))) runbook_parse_req(x, "platform.requirement", &pc->requirement, d);
-    const struct ynode *q = FIELD(n, "qemu"), *r = FIELD(n, "ready");
-    if (pc->type == PLATFORM_QEMU) {
-        if (!q) diag_add(d, n, "platform", "type qemu needs a \"qemu:\" section with an image or kernel");
-        else parse_qemu(q, &pc->qemu, d);
-    } else {
-        if (!r) diag_add(d, n, "platform", "type ready needs a \"ready:\" section with nodes");
-        else parse_ready(r, pc, d);
-    }
+    const struct kiln_platform *ops = platform_find(pc->type);
+    const struct ynode *section = FIELD(n, pc->type);
+    if (!section && ops->conf_needs)
+        diag_add(d, n, "platform", "type %s needs a \"%s:\" section with %s", pc->type, pc->type, ops->conf_needs);
+    else ops->parse_conf(section, d, &pc->conf);
 }
 
 /* glibc's regcomp copies an atom once per count of the {m,n} after it, and kiln compiles each
@@ -946,7 +812,7 @@ struct rb_ctx {
 static void field_path(const struct yparse *p, const struct yfield *f, const struct ynode *n, const char *path,
                        void *target)
 {
-    get_path(p->d, n, path, yf_value(f, target));
+    runbook_get_path(p->d, n, path, yf_value(f, target));
 }
 
 /* The same, for a file kiln reads before the run: it must be readable now. */
@@ -954,7 +820,7 @@ static void field_readable(const struct yparse *p, const struct yfield *f, const
                            void *target)
 {
     char **out = yf_value(f, target);
-    if (get_path(p->d, n, path, out) && access(*out, R_OK) != 0) diag_add(p->d, n, path, "%s: %s", *out, strerror(errno));
+    if (runbook_get_path(p->d, n, path, out) && access(*out, R_OK) != 0) diag_add(p->d, n, path, "%s: %s", *out, strerror(errno));
 }
 
 /* A string or each string of a list compiles as an extended regular expression. */
@@ -1250,21 +1116,26 @@ static const struct yschema runbook_schema = {
 
 /* What kiln check verifies once the runbook is loaded (files exist, the policy has the profile):
  * their locations are kept so its errors name file:line:col too. */
+static void note_key_at(struct kiln_runbook *rb, const struct ynode *root, const char *key)
+{
+    const struct ynode *n = root;
+    _cleanup_free_ char *copy = xstrdup(key);
+    char *save = NULL;
+    for (char *k = strtok_r(copy, ".", &save); k && n; k = strtok_r(NULL, ".", &save)) n = y_get(n, k);
+    if (n) rb->keys_at[rb->nkeys_at++] = (struct kiln_key_where){key, {xstrdup(n->file ? n->file : rb->path), n->line, n->col}};
+}
+
 static void note_keys_at(struct kiln_runbook *rb, const struct ynode *root)
 {
-    static const char *const keys[] = {"policy", "policy_profile", "vulnerability_feed", "platform.qemu.image",
-                                       "platform.qemu.kernel", "platform.qemu.initrd",
+    static const char *const keys[] = {"policy", "policy_profile", "vulnerability_feed",
                                        "platform.admin_private_key_file"};
-    rb->keys_at = xcalloc(ARRAY_SIZE(keys), sizeof *rb->keys_at);
-    for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
-        const struct ynode *n = root;
-        _cleanup_free_ char *copy = xstrdup(keys[i]);
-        char *save = NULL;
-        for (char *k = strtok_r(copy, ".", &save); k && n; k = strtok_r(NULL, ".", &save)) n = y_get(n, k);
-        if (n)
-            rb->keys_at[rb->nkeys_at++] =
-                (struct kiln_key_where){keys[i], {xstrdup(n->file ? n->file : rb->path), n->line, n->col}};
-    }
+    const struct kiln_platform *ops = platform_find(rb->platform.type);
+    struct kiln_platform_file files[PLATFORM_FILES_MAX];
+    size_t nfiles = ops->tested_files ? ops->tested_files(rb->platform.conf, files, ARRAY_SIZE(files)) : 0;
+    rb->keys_at = xcalloc(ARRAY_SIZE(keys) + nfiles, sizeof *rb->keys_at);
+    for (size_t i = 0; i < ARRAY_SIZE(keys); i++) note_key_at(rb, root, keys[i]);
+    /* the driver's files: kiln check names where a missing one is set */
+    for (size_t i = 0; i < nfiles; i++) note_key_at(rb, root, files[i].key);
 }
 
 const struct kiln_where *runbook_where(const struct kiln_runbook *rb, const char *key)
@@ -1294,10 +1165,6 @@ int runbook_load_warn(const char *path, const struct kiln_var *cli, size_t ncli,
     rb->path = xstrdup(path);
     rb->concurrency = 1;
     rb->platform.admin_username = xstrdup("root");
-    rb->platform.qemu.memory_mb = 1024;
-    rb->platform.qemu.cpus = 2;
-    rb->platform.qemu.boot_timeout_s = 300;
-    rb->platform.qemu.booted_grace_s = 60;
     struct rb_ctx ctx = {rb, warn};
     const struct yparse yp = {d, &ctx};
     /* keys first: a misspelt key is named even when a variable is wrong too */
@@ -1341,27 +1208,9 @@ void runbook_free(struct kiln_runbook *rb)
     struct kiln_platform_conf *pc = &rb->platform;
     free(pc->admin_username);
     free(pc->admin_private_key_file);
-    free(pc->qemu.image);
-    free(pc->qemu.kernel);
-    free(pc->qemu.initrd);
-    free(pc->qemu.append);
-    free(pc->qemu.cpu_model);
-    free(pc->qemu.secure_boot_vars);
-    strv_free(pc->qemu.gpu, pc->qemu.ngpu);
-    free(pc->qemu.update.gallery);
-    free(pc->qemu.update.name);
-    free(pc->qemu.update.channel);
-    free(pc->qemu.update.target);
-    free(pc->qemu.update.broken);
-    free(pc->qemu.update.untrusted_key);
-    for (size_t i = 0; i < pc->nready; i++) {
-        free(pc->ready_nodes[i].address);
-        free(pc->ready_nodes[i].username);
-        free(pc->ready_nodes[i].private_key_file);
-        strv_free(pc->ready_nodes[i].host_key_fingerprints, pc->ready_nodes[i].nhost_key_fingerprints);
-    }
-    free(pc->ready_nodes);
-    free(pc->ready_known_hosts);
+    const struct kiln_platform *ops = platform_find(pc->type);
+    if (ops) ops->free_conf(pc->conf);
+    free(pc->type);
     for (size_t i = 0; i < rb->nrules; i++) {
         struct kiln_criteria *c = &rb->rules[i].criteria;
         free(c->name);

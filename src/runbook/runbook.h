@@ -3,7 +3,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "model/arch.h"
 #include "model/req.h"
 #include "util/yaml.h"
 
@@ -11,11 +10,6 @@ enum kiln_keep_env { KEEP_NO, KEEP_ALWAYS, KEEP_FAILED };
 /* testcase[].select_action; SEL_NONE (LISA's "none") only sets times/retry/... of cases
  * earlier rules selected. */
 enum kiln_select_action { SEL_INCLUDE, SEL_EXCLUDE, SEL_FORCE_INCLUDE, SEL_FORCE_EXCLUDE, SEL_NONE };
-enum kiln_firmware { FW_BIOS, FW_UEFI };
-enum kiln_accel { ACCEL_AUTO, ACCEL_KVM, ACCEL_TCG };
-/* platform.qemu.secure_boot: which variable store the Secure Boot firmware starts from */
-enum kiln_secure_boot { SB_OFF, SB_MS, SB_SNAKEOIL, SB_FILE };
-
 struct kiln_var {
     char *name, *value;
     bool secret;
@@ -25,57 +19,15 @@ struct kiln_var {
     bool used;        /* $(name) was expanded while the runbook loaded */
 };
 
-struct kiln_qemu_conf {
-    char *image;            /* absolute path, or NULL with kernel set */
-    int firmware;           /* enum kiln_firmware */
-    char *kernel, *initrd, *append;
-    long memory_mb, cpus;
-    int accel;              /* enum kiln_accel */
-    char *cpu_model;        /* qemu -cpu; NULL: "host" under KVM, the architecture's default under TCG */
-    const struct kiln_arch *arch; /* the guest's; NULL: from the image's manifest, else x86_64 */
-    long boot_timeout_s;
-    /* a guest whose console showed it booted (login prompt, multi-user) and nothing of its
-     * network fails this long after that line instead of at boot_timeout_s; 0: never early */
-    long booted_grace_s;
-    int secure_boot;        /* enum kiln_secure_boot; not SB_OFF only with firmware uefi */
-    char *secure_boot_vars; /* SB_FILE: absolute path of the variable store each node gets a copy of */
-    /* platform.qemu.gpu: host PCI devices ("DDDD:BB:DD.F") bound to vfio-pci that each node of
-     * an environment with feature gpu is given (with $KILN_GPU's, which the host declares) */
-    char **gpu;
-    size_t ngpu;
-    /* platform.qemu.update: the update server kiln serves the guests (feature update) */
-    struct kiln_qemu_update {
-        char *gallery;      /* absolute path of a gallery directory; NULL: no update server */
-        char *name;         /* the image name the cases roll out (the Omaha appid) */
-        char *channel;      /* the channel (default "stable") */
-        char *target;       /* the version the update cases move machines to (NULL: not named) */
-        char *broken;       /* a newer one whose health check fails (the rollback case) */
-        char *untrusted_key; /* absolute path of a minisign secret key (no passphrase) the images
-                              * must not trust, for the tampered case; NULL: the case makes one */
-    } update;
-};
-
-struct kiln_ready_node {
-    char *address;
-    long port;
-    char *username;
-    char *private_key_file;
-    char **host_key_fingerprints; /* "SHA256:<base64>": the node must present one of them */
-    size_t nhost_key_fingerprints;
-};
-
 struct kiln_platform_conf {
-    int type; /* enum kiln_platform_type */
+    char *type; /* platform.type: the name of a driver in platform/ ("qemu", "ready") */
     char *admin_username;
     char *admin_private_key_file;
     int keep_environment;
     struct kiln_req requirement; /* merged into every case's requirement */
-    struct kiln_qemu_conf qemu;
-    struct kiln_ready_node *ready_nodes;
-    size_t nready;
-    char *ready_known_hosts; /* OpenSSH known_hosts checked for nodes without pinned fingerprints */
+    /* platform.<type>, as that driver's parse_conf made it (platform/<type>.h says its shape) */
+    void *conf;
 };
-enum kiln_platform_type { PLATFORM_QEMU, PLATFORM_READY };
 
 struct kiln_criteria {
     char *name, *area, *category; /* regular expressions (extended), whole-string match */
@@ -174,5 +126,9 @@ int runbook_load(const char *path, const struct kiln_var *cli, size_t ncli, stru
 int runbook_load_warn(const char *path, const struct kiln_var *cli, size_t ncli, struct kiln_runbook **out,
                       struct diags *d, struct diags *warn);
 void runbook_free(struct kiln_runbook *rb);
+/* Reads the string n (at key path path) as a file path into *out (freed first): absolute, a
+ * relative one resolved against the directory of the file that set it (of the working
+ * directory for a -v value). false, with the error in d, when n is not a string. */
+bool runbook_get_path(struct diags *d, const struct ynode *n, const char *path, char **out);
 /* A requirement mapping {nodes, cpus, memory_mb, nics, data_disks, features}. */
 void runbook_parse_req(const struct ynode *n, const char *path, struct kiln_req *r, struct diags *d);

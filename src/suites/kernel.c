@@ -39,7 +39,7 @@ double parse_systemd_duration(const char *s)
 
 static bool provisioned_known(struct kiln_case_ctx *t)
 {
-    return t->plat->ops == &platform_qemu;
+    return t->plat->ops->caps & PLATFORM_CAP_PROVISIONS_SHAPE;
 }
 
 /* Reads a small file for the reason of a failure ("" when it cannot). */

@@ -93,13 +93,15 @@ KILN_CASE(verify_kernel_cmdline,
     char *line = strstrip(cmdline);
     case_log(t, "/proc/cmdline: %s", line);
     _cleanup_free_ char *padded = xasprintf(" %s ", line);
-    const struct kiln_qemu_conf *q = &t->plat->rb->platform.qemu;
-    if (t->plat->ops == &platform_qemu && q->kernel && q->append) {
-        _cleanup_free_ char *want = xstrdup(q->append);
+    const struct kiln_platform *ops = t->plat->ops;
+    const char *key = NULL;
+    const char *args = ops->kernel_args && t->plat->rb ? ops->kernel_args(t->plat->rb->platform.conf, &key) : NULL;
+    if (args) {
+        _cleanup_free_ char *want = xstrdup(args);
         for (char *save = NULL, *tok = strtok_r(want, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
             _cleanup_free_ char *needle = xasprintf(" %s ", tok);
             if (!strstr(padded, needle))
-                return case_fail(t, "/proc/cmdline lacks \"%s\" from platform.qemu.append; it is: %s", tok, line);
+                return case_fail(t, "/proc/cmdline lacks \"%s\" from %s; it is: %s", tok, key, line);
         }
     }
     /* ttyS: 8250/16550 UARTs (x86 and most boards), ttyAMA: ARM's PL011 (arm64 virt), hvc: hypervisor consoles */

@@ -13,7 +13,7 @@ command -v clang >/dev/null || { echo "fuzz: clang is not installed" >&2; exit 7
 flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -std=gnu17 -D_GNU_SOURCE
        -DKILN_VERSION=\"fuzz\" -DKILN_SOURCE_DATA_DIR=\"$root/data\" -DKILN_GUEST_BUILD_PATH=\"/nonexistent\"
        -I$root/src $(pkg-config --cflags yaml-0.1 libxml-2.0 jansson)"
-libs="$(pkg-config --libs yaml-0.1 libxml-2.0 jansson zlib libzstd libcrypto libarchive libsodium) -lpthread -lm"
+libs="$(pkg-config --libs yaml-0.1 libxml-2.0 jansson zlib libzstd libcrypto libarchive libsodium libssh) -lpthread -lm"
 util="$root/src/util/util.c $root/src/util/utf8.c $root/src/util/log.c $root/src/util/secret.c $root/src/util/fs.c $root/src/util/yaml.c $root/src/util/timeutil.c $root/src/util/proc.c $root/src/util/digest.c"
 # the architecture table: specs, runbooks and GPT type names look facts up in it
 model="$root/src/model/arch.c"
@@ -24,7 +24,9 @@ sources() {
         ltp) echo "$root/src/ext/ltp.c $root/src/ext/tap.c" ;;
         junit) echo "$root/src/ext/junit.c $root/src/ext/tap.c" ;;
         output) echo "$root/src/ext/output.c $root/src/ext/junit.c $root/src/ext/tap.c $root/src/ext/ltp.c" ;;
-        runbook) echo "$root/src/runbook/runbook.c $root/src/runbook/lisa.c $root/src/model/req.c" ;;
+        # the platform drivers parse their own platform.<type> sections; they link with what they use
+        runbook) echo "$root/src/runbook/runbook.c $root/src/runbook/lisa.c $root/src/model/req.c $root/src/platform/*.c
+                       $root/src/platform/kvm_probe.S $root/src/node/*.c $image $root/src/image/manifest.c" ;;
         console) echo "$root/src/node/console.c $root/src/node/bootwatch.c" ;;
         network) echo "$root/src/image/network.c $root/src/node/bootwatch.c $root/src/util/inroot.c" ;;
         disk) echo "$image" ;;

@@ -91,6 +91,35 @@ expect_status 2 "$KILN" check prof.yml
 # each at the file:line:col of its value (busybox_runbook writes 11 lines before these)
 expect_in "$T/err" "prof.yml:12:17: policy_profile: $KILN_ROOT/data/policy.yml has no profile \"nonexist\" (it has: hardened, container-host)"
 expect_in "$T/err" "prof.yml:13:21: vulnerability_feed: /nonexistent-feed.yml does not exist"
+# the files the platform's nodes boot from (its driver's tested_files) and the admin key, each
+# at its value
+cat > files.yml <<'YAML'
+name: files
+platform:
+  type: qemu
+  admin_private_key_file: /nonexistent-key
+  qemu:
+    image: /nonexistent.qcow2
+    kernel: /nonexistent-vmlinuz
+    initrd: /nonexistent-initrd
+YAML
+expect_status 2 "$KILN" check files.yml
+expect_in "$T/err" "files.yml:6:12: platform.qemu.image: /nonexistent.qcow2 does not exist"
+expect_in "$T/err" "files.yml:7:13: platform.qemu.kernel: /nonexistent-vmlinuz does not exist"
+expect_in "$T/err" "files.yml:8:13: platform.qemu.initrd: /nonexistent-initrd does not exist"
+expect_in "$T/err" "files.yml:4:27: platform.admin_private_key_file: /nonexistent-key does not exist"
+[ "$(grep -c 'does not exist' "$T/err")" -eq 4 ] || fail "four missing files, each said once"
+# ready tests machines, not files: only the key is checked
+cat > rfiles.yml <<'YAML'
+name: rfiles
+platform:
+  type: ready
+  admin_private_key_file: /nonexistent-key
+  ready: { nodes: [ { address: 127.0.0.1 } ] }
+YAML
+expect_status 2 "$KILN" check rfiles.yml
+expect_in "$T/err" "rfiles.yml:4:27: platform.admin_private_key_file: /nonexistent-key does not exist"
+[ "$(grep -c 'does not exist' "$T/err")" -eq 1 ] || fail "ready: only the key is a file to check"
 # an unknown policy file, and one that is not YAML (located in the policy itself)
 busybox_runbook pol > pol.yml <<'YAML'
 policy: nonexistent-policy.yml

@@ -12,13 +12,17 @@ platform:
   ready:
     nodes: [ { address: 127.0.0.1, port: $sshd_port, username: $(id -un) } ]
 testcase:
-  - criteria: { name: "verify_kernel_cmdline|verify_console_clean|verify_no_failed_units" }
+  - criteria: { name: "verify_kernel_cmdline|verify_console_clean|verify_no_failed_units|verify_cpu_count|verify_memory" }
 YAML
 "$KILN" run --runs-dir runs ready.yml > out.txt 2>&1
 rc=$?
 cat out.txt
 r=runs/latest/results.json
 [ -f "$r" ] || fail "no results.json"
+# ready reports the requested shape as met (it lacks PLATFORM_CAP_PROVISIONS_SHAPE): the cases
+# comparing the guest with the request skip, saying why
+expect_jq "$r" '.cases[] | select(.name=="verify_cpu_count") | .reason' 'the ready platform does not say how many vCPUs it gave'
+expect_jq "$r" '.cases[] | select(.name=="verify_memory") | .reason' 'the ready platform does not say how much memory it gave'
 expect_jq "$r" '.cases[] | select(.name=="verify_console_clean") | .reason' \
     'needs feature serial-console, not available on ready nodes'
 if grep -Eq '(^| )console=(ttyS|hvc)' /proc/cmdline; then want=passed; else want=failed; fi

@@ -10,12 +10,20 @@
 #include "image/manifest.h"
 #include "image/spec.h"
 #include "platform/accel.h"
+#include "platform/qemu.h"
 #include "runbook/runbook.h"
 #include "tap.h"
 #include "util/fs.h"
 #include "util/util.h"
 
 static char dir[] = "/tmp/kiln-arch-XXXXXX";
+
+/* The driver's configuration of a loaded runbook, or an empty one when it is another type. */
+static const struct kiln_qemu_conf *qemu_of(const struct kiln_runbook *rb)
+{
+    static const struct kiln_qemu_conf none;
+    return rb && streq(rb->platform.type, "qemu") ? rb->platform.conf : &none;
+}
 
 static char *put(const char *name, const char *text)
 {
@@ -128,10 +136,10 @@ static void test_runbook(void)
 {
     struct kiln_runbook *rb;
     _cleanup_free_ char *r1 = runbook_with("r1.yml", "", &rb);
-    ok(streq(r1, "(loaded)") && rb && !rb->platform.qemu.arch, "no arch: decided at run time (manifest, else x86_64)");
+    ok(streq(r1, "(loaded)") && rb && !qemu_of(rb)->arch, "no arch: decided at run time (manifest, else x86_64)");
     runbook_free(rb);
     _cleanup_free_ char *r2 = runbook_with("r2.yml", "    arch: aarch64\n", &rb);
-    ok(streq(r2, "(loaded)") && rb && rb->platform.qemu.arch == kiln_arch_find("aarch64"), "platform.qemu.arch: aarch64");
+    ok(streq(r2, "(loaded)") && rb && qemu_of(rb)->arch == kiln_arch_find("aarch64"), "platform.qemu.arch: aarch64");
     runbook_free(rb);
     _cleanup_free_ char *r3 = runbook_with("r3.yml", "    arch: riscv64\n", &rb);
     is_str(r3, "r3.yml:5:11: platform.qemu.arch: expected one of x86_64 | aarch64, got \"riscv64\"",

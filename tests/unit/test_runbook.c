@@ -1,6 +1,9 @@
 #include <stdio.h>
 
 #include "ext/ext.h"
+#include "platform/platform.h"
+#include "platform/qemu.h"
+#include "platform/ready.h"
 #include "runbook/runbook.h"
 #include "tap.h"
 #include "util/fs.h"
@@ -9,6 +12,19 @@
 #include "util/util.h"
 
 static char dir[] = "/tmp/kiln-rb-XXXXXX";
+
+/* The driver's configuration of a loaded runbook, or an empty one when it is another type. */
+static const struct kiln_qemu_conf *qemu_of(const struct kiln_runbook *rb)
+{
+    static const struct kiln_qemu_conf none;
+    return rb && streq(rb->platform.type, "qemu") ? rb->platform.conf : &none;
+}
+
+static const struct kiln_ready_conf *ready_of(const struct kiln_runbook *rb)
+{
+    static const struct kiln_ready_conf none;
+    return rb && streq(rb->platform.type, "ready") ? rb->platform.conf : &none;
+}
 
 static char *put(const char *name, const char *text)
 {
@@ -227,7 +243,7 @@ static void test_hostile(void)
     _cleanup_free_ char *sx = load_ok("sec.yml", "variable:\n  - { name: x, value: abc }\n"
                                                  "  - { name: token, value: \"pre-$(x)\", is_secret: true }\n"
                                                  "platform: { type: qemu, qemu: { kernel: /k, append: \"k=$(token)\" } }\n", &rb);
-    _cleanup_free_ char *masked = rb ? secret_mask(rb->platform.qemu.append) : NULL;
+    _cleanup_free_ char *masked = rb ? secret_mask(qemu_of(rb)->append) : NULL;
     is_str(masked, "k=******", "a secret whose value uses another variable is masked as expanded");
     runbook_free(rb);
     /* includes multiply: 100 includes of a file that includes another 100 times would load
@@ -288,14 +304,14 @@ static void test_secure_boot(void)
     struct kiln_runbook *rb = NULL;
     _cleanup_free_ char *a = load_ok("sb.yml", "platform: { type: qemu, qemu: { kernel: /k, firmware: uefi, secure_boot: snakeoil } }\n", &rb);
     is_str(a, "(loaded)", "secure_boot: snakeoil loads");
-    if (rb) is_int(rb->platform.qemu.secure_boot, SB_SNAKEOIL, "secure_boot snakeoil");
+    if (rb) is_int(qemu_of(rb)->secure_boot, SB_SNAKEOIL, "secure_boot snakeoil");
     runbook_free(rb);
     _cleanup_free_ char *vars = put("my-vars.fd", "x");
     _cleanup_free_ char *b = load_ok("sbf.yml", "platform: { type: qemu, qemu: { kernel: /k, firmware: uefi, secure_boot: ./my-vars.fd } }\n", &rb);
     is_str(b, "(loaded)", "secure_boot: a variable store file loads");
     if (rb) {
-        is_int(rb->platform.qemu.secure_boot, SB_FILE, "secure_boot file");
-        is_str(rb->platform.qemu.secure_boot_vars, vars, "the file resolves against the runbook's directory");
+        is_int(qemu_of(rb)->secure_boot, SB_FILE, "secure_boot file");
+        is_str(qemu_of(rb)->secure_boot_vars, vars, "the file resolves against the runbook's directory");
     }
     runbook_free(rb);
     _cleanup_free_ char *e1 = load_err("sbbios.yml", "platform:\n  type: qemu\n  qemu: { kernel: /k, secure_boot: ms }\n");
@@ -314,8 +330,8 @@ static void test_update_server(void)
                                                 "target: 1.0.1, untrusted_key: ./stray.key } } }\n", &rb);
     is_str(a, "(loaded)", "update with untrusted_key loads");
     if (rb) {
-        is_str(rb->platform.qemu.update.untrusted_key, key, "untrusted_key resolves against the runbook's directory");
-        is_str(rb->platform.qemu.update.channel, "stable", "the channel defaults to stable");
+        is_str(qemu_of(rb)->update.untrusted_key, key, "untrusted_key resolves against the runbook's directory");
+        is_str(qemu_of(rb)->update.channel, "stable", "the channel defaults to stable");
     }
     runbook_free(rb);
     _cleanup_free_ char *e = load_err("upd2.yml", "platform: { type: qemu, qemu: { kernel: /k, update: { gallery: ./gal, name: img, "
@@ -387,10 +403,10 @@ static void test_lisa(void)
         NULL, 0, &err, &ne, &warn, &nw);
     is_str(err, "(none)", "a LISA-shaped runbook loads");
     if (rb) {
-        ok(rb->platform.type == PLATFORM_QEMU && rb->platform.keep_environment == KEEP_FAILED, "platform: a list of one entry");
-        ok(rb->platform.qemu.image && endswith(rb->platform.qemu.image, "/disk.qcow2") && rb->platform.qemu.image[0] == '/',
+        ok(streq(rb->platform.type, "qemu") && rb->platform.keep_environment == KEEP_FAILED, "platform: a list of one entry");
+        ok(qemu_of(rb)->image && endswith(qemu_of(rb)->image, "/disk.qcow2") && qemu_of(rb)->image[0] == '/',
            "requirement.qemu.qcow2 is the image, relative to the runbook");
-        is_int(rb->platform.qemu.firmware, FW_UEFI, "LISA's qemu boots UEFI unless firmware_type says bios");
+        is_int(qemu_of(rb)->firmware, FW_UEFI, "LISA's qemu boots UEFI unless firmware_type says bios");
         const struct kiln_req *r = &rb->platform.requirement;
         ok(r->nodes == 1 && r->cpus == 2 && r->memory_mb == 512 && r->nics == 2 && r->data_disks == 1,
            "node_count, core_count, memory_mb, nic_count, data_disk_count become kiln's requirement");
@@ -430,12 +446,12 @@ static void test_lisa(void)
         NULL, 0, &err, &ne, &warn, &nw);
     is_str(err, "(none)", "environment with remote nodes loads");
     if (rb) {
-        ok(rb->platform.type == PLATFORM_READY && rb->platform.nready == 2, "two remote nodes: two ready nodes");
-        ok(rb->platform.nready == 2 && streq(rb->platform.ready_nodes[0].address, "10.0.0.9") &&
-               rb->platform.ready_nodes[0].port == 2222 && streq(rb->platform.ready_nodes[0].username, "u"),
+        ok(streq(rb->platform.type, "ready") && ready_of(rb)->n == 2, "two remote nodes: two ready nodes");
+        ok(ready_of(rb)->n == 2 && streq(ready_of(rb)->nodes[0].address, "10.0.0.9") &&
+               ready_of(rb)->nodes[0].port == 2222 && streq(ready_of(rb)->nodes[0].username, "u"),
            "LISA connects to the public address and port");
-        ok(rb->platform.nready == 2 && streq(rb->platform.ready_nodes[1].address, "192.168.0.8") &&
-               rb->platform.ready_nodes[1].port == 22,
+        ok(ready_of(rb)->n == 2 && streq(ready_of(rb)->nodes[1].address, "192.168.0.8") &&
+               ready_of(rb)->nodes[1].port == 22,
            "use_public_address: false: the address");
         is_int(rb->nrules, 1, "the legacy rule is left out");
     }
@@ -491,7 +507,7 @@ static void test_lisa(void)
         "environment: { environments: [ { nodes: [ { type: remote, address: h } ] } ] }\n",
         NULL, 0, &err, &ne, &warn, &nw);
     is_str(err, "(none)", "parent (LISA's earlier include) with both replaced keys loads");
-    ok(rb && rb->platform.type == PLATFORM_READY && rb->platform.nready == 1 && streq(rb->platform.ready_nodes[0].address, "h"),
+    ok(rb && streq(rb->platform.type, "ready") && ready_of(rb)->n == 1 && streq(ready_of(rb)->nodes[0].address, "h"),
        "the including file's platform list and environment stand alone");
     ok(rb && rb->nextensions == 2 && endswith(rb->extensions[1], "/two"), "extension: {paths: [...]} is the list");
     ok(rb && rb->nrules == 1, "keys the including file does not set come from the parent");
@@ -536,8 +552,8 @@ static void test_gpu(void)
                                                 "\"0000:c1:00.1\"] } }\n", &rb);
     is_str(a, "(loaded)", "gpu: two addresses load");
     if (rb) {
-        is_int(rb->platform.qemu.ngpu, 2, "gpu: both kept");
-        if (rb->platform.qemu.ngpu == 2) is_str(rb->platform.qemu.gpu[1], "0000:c1:00.1", "gpu: in order");
+        is_int(qemu_of(rb)->ngpu, 2, "gpu: both kept");
+        if (qemu_of(rb)->ngpu == 2) is_str(qemu_of(rb)->gpu[1], "0000:c1:00.1", "gpu: in order");
     }
     runbook_free(rb);
     _cleanup_free_ char *e1 = load_err("gpubad.yml", "platform:\n  type: qemu\n  qemu:\n    kernel: /k\n"
@@ -588,9 +604,73 @@ static void test_tables(void)
     runbook_free(ok_rb);
 }
 
+/* The platform table: each name finds its driver, and the runbook hands platform.<type> to
+ * it; what the driver says of its configuration (tested files, kernel arguments, whether it
+ * provisions the requested shape) is what kiln run, kiln check and the cases read. */
+static void test_platform_drivers(void)
+{
+    const char *const *names = platform_names();
+    is_str(names[0], "qemu", "qemu is platform.type's default");
+    bool qemu = false, ready = false;
+    for (size_t i = 0; names[i]; i++) {
+        const struct kiln_platform *ops = platform_find(names[i]);
+        ok(ops && streq(ops->name, names[i]) && ops->parse_conf && ops->free_conf, "%s: found, with parse_conf and free_conf", names[i]);
+        qemu = qemu || streq(names[i], "qemu");
+        ready = ready || streq(names[i], "ready");
+    }
+    ok(qemu && ready, "qemu and ready are in the table");
+    ok(!platform_find("libvirt") && !platform_find(NULL), "an unknown type finds no driver");
+    ok(platform_find("qemu")->caps & PLATFORM_CAP_PROVISIONS_SHAPE, "qemu provisions the requested shape");
+    ok(!(platform_find("ready")->caps & PLATFORM_CAP_PROVISIONS_SHAPE), "ready reports it as met: the cases measure");
+
+    _cleanup_free_ char *e1 = load_err("pnoq.yml", "platform: { type: qemu }\n");
+    is_str(e1, "pnoq.yml:1:11: platform: type qemu needs a \"qemu:\" section with an image or kernel", "qemu without its section");
+    _cleanup_free_ char *e2 = load_err("pnor.yml", "platform: { type: ready, qemu: { kernel: /k } }\n");
+    is_str(e2, "pnor.yml:1:11: platform: type ready needs a \"ready:\" section with nodes", "ready without its section");
+    _cleanup_free_ char *e3 = load_err("ptype.yml", "platform: { type: libvirt, qemu: { kernel: /k } }\n");
+    ok(strstr(e3, "ptype.yml:1:19: platform.type: ") && strstr(e3, "qemu") && strstr(e3, "ready"),
+       "an unknown type names the known ones: %s", e3);
+    _cleanup_free_ char *e4 = load_err("pkey.yml", "platform: { type: qemu, qemu: { kernel: /k }, qemux: {} }\n");
+    ok(strstr(e4, "pkey.yml:1:") && strstr(e4, "qemux"), "an unknown key under platform is named: %s", e4);
+    _cleanup_free_ char *p1 = put("pready.yml", "platform: { type: qemu, ready: { nodes: 3 }, qemu: { kernel: /k } }\n");
+    struct kiln_runbook *rb = NULL;
+    struct diags d = {0};
+    ok(runbook_load(p1, NULL, 0, &rb, &d) == 0, "another driver's section is accepted and not read");
+    runbook_free(rb);
+    diags_free(&d);
+
+    struct kiln_platform_file f[PLATFORM_FILES_MAX];
+    const char *key = NULL;
+    _cleanup_free_ char *r1 = load_ok("pfiles.yml", "platform:\n  type: qemu\n  qemu:\n    kernel: /boot/k\n"
+                                                    "    initrd: /boot/i\n    append: \"quiet x=1\"\n", &rb);
+    is_str(r1, "(loaded)", "qemu with a kernel loads");
+    const struct kiln_platform *q = platform_find("qemu");
+    if (rb) {
+        is_int(q->tested_files(rb->platform.conf, f, PLATFORM_FILES_MAX), 2, "kernel boot: two tested files");
+        ok(streq(f[0].role, "kernel") && streq(f[0].path, "/boot/k") && streq(f[0].key, "platform.qemu.kernel") &&
+               streq(f[1].role, "initrd") && streq(f[1].path, "/boot/i"), "kernel, then initrd");
+        is_int(q->tested_files(rb->platform.conf, f, 1), 1, "no more than max");
+        is_str(q->kernel_args(rb->platform.conf, &key), "quiet x=1", "kernel boot: the arguments are append");
+        is_str(key, "platform.qemu.append", "and come from platform.qemu.append");
+        const struct kiln_where *w = runbook_where(rb, "platform.qemu.kernel");
+        ok(w && w->line == 4 && w->col == 13, "the kernel's place is kept for kiln check (%d:%d)", w ? w->line : 0, w ? w->col : 0);
+    }
+    runbook_free(rb);
+    _cleanup_free_ char *r2 = load_ok("pimage.yml", "platform: { qemu: { image: /i.qcow2, append: x } }\n", &rb);
+    is_str(r2, "(loaded)", "qemu with an image loads (type defaults to qemu)");
+    if (rb) {
+        is_int(q->tested_files(rb->platform.conf, f, PLATFORM_FILES_MAX), 1, "image boot: one tested file");
+        ok(streq(f[0].role, "image") && streq(f[0].path, "/i.qcow2"), "the image");
+        ok(!q->kernel_args(rb->platform.conf, &key), "image boot: the boot loader chooses the arguments");
+    }
+    runbook_free(rb);
+    ok(!platform_find("ready")->tested_files && !platform_find("ready")->kernel_args, "ready tests machines, not files");
+}
+
 int main(void)
 {
     mkdtemp(dir);
+    test_platform_drivers();
     test_secure_boot();
     test_update_server();
     test_lisa();
@@ -628,10 +708,10 @@ int main(void)
     if (rb) {
         is_str(rb->name, "tier0", "name");
         is_int(rb->concurrency, 2, "concurrency from the include");
-        is_int(rb->platform.qemu.memory_mb, 768, "the including file's variable wins");
+        is_int(qemu_of(rb)->memory_mb, 768, "the including file's variable wins");
         _cleanup_free_ char *img = path_join(dir, "disk.qcow2");
-        is_str(rb->platform.qemu.image, img, "relative path resolved against the file that defined it");
-        is_int(rb->platform.qemu.firmware, FW_UEFI, "firmware uefi");
+        is_str(qemu_of(rb)->image, img, "relative path resolved against the file that defined it");
+        is_int(qemu_of(rb)->firmware, FW_UEFI, "firmware uefi");
         is_int(rb->platform.requirement.nics, 2, "platform requirement nics");
         ok(rb->platform.requirement.features & FEAT_NVME, "platform requirement feature nvme");
         is_int(rb->nrules, 2, "two testcase rules");
@@ -639,7 +719,7 @@ int main(void)
         is_int(rb->rules[0].criteria.npriorities, 2, "priority list");
         is_int(rb->rules[1].action, SEL_FORCE_EXCLUDE, "force-exclude");
         is_int(rb->nnotifiers, 2, "notifiers");
-        _cleanup_free_ char *masked = secret_mask(rb->platform.qemu.append);
+        _cleanup_free_ char *masked = secret_mask(qemu_of(rb)->append);
         is_str(masked, "console=ttyS0 key=******", "secret variable is masked when printed");
         runbook_free(rb);
     }
@@ -647,7 +727,7 @@ int main(void)
 
     struct kiln_var cli;
     ok(runbook_parse_cli_var("mem=2048", &cli) == 0, "cli var parses");
-    ok(runbook_load(main_rb, &cli, 1, &rb, &d) == 0 && rb->platform.qemu.memory_mb == 2048, "-v overrides the runbook");
+    ok(runbook_load(main_rb, &cli, 1, &rb, &d) == 0 && qemu_of(rb)->memory_mb == 2048, "-v overrides the runbook");
     runbook_free(rb);
     free(cli.name);
     free(cli.value);
