@@ -54,6 +54,9 @@ int stage_esp(struct build_ctx *c);
 int stage_disk(struct build_ctx *c);
 int stage_outputs(struct build_ctx *c);   /* build_outputs.c */
 int stage_manifest(struct build_ctx *c);  /* build_manifest.c */
+/* The tree's packages from its own database (trust/pkgdb), into c->pkgs and the manifest
+ * (build_manifest.c). */
+int manifest_packages(struct build_ctx *c);
 
 enum { BUILD_MAX_PARTS = 8 };
 

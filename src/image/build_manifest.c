@@ -151,8 +151,7 @@ static void manifest_image(struct build_ctx *c)
     json_object_set_new(m, "repositories", c->repos ? json_incref(c->repos) : json_null());
 }
 
-/* The tree's packages from its own database (trust/pkgdb), into c->pkgs and the manifest. */
-static int manifest_packages(struct build_ctx *c)
+int manifest_packages(struct build_ctx *c)
 {
     _cleanup_free_ char *db = inroot_host_path(c->root_fd, c->family->db_path);
     if (!db) return build_error(c, "manifest", "the image has no package database (/%s)", c->family->db_path);
@@ -169,13 +168,11 @@ static int manifest_packages(struct build_ctx *c)
 int stage_manifest(struct build_ctx *c)
 {
     manifest_image(c);
-    int r = manifest_packages(c);
-    if (r < 0) return r;
     _cleanup_free_ char *mp = path_join(c->stage_dir, c->manifest_name);
     /* the package files hashed once, for the SBOMs and the provenance */
     _cleanup_free_ char *cache = kiln_cache_path(c->family->pkg_cache);
     json_t *digests = pkgdb_file_digests(c->family->name, c->pkgs, cache);
-    r = write_sboms(c, digests);
+    int r = write_sboms(c, digests);
     if (r == 0 && json_write_file(mp, c->manifest) < 0) r = build_error(c, "manifest", "cannot write %s", mp);
     if (r == 0) r = write_provenance(c, digests);
     json_decref(digests);

@@ -210,8 +210,12 @@ int stage_outputs(struct build_ctx *c)
     bool immutable = c->spec->layout == LAYOUT_IMMUTABLE;
     json_t *arts = json_array();
     json_object_set_new(c->manifest, "artifacts", arts);
+    /* the packages are listed first, as kiln always has: rpm -qa rewrites the database's
+     * rpmdb.sqlite-shm in the tree, which the rootfs archive holds */
+    int r = manifest_packages(c);
+    if (r < 0) return r;
     struct sbuf made = {0};
-    int r = output_disks(c, &made);
+    r = output_disks(c, &made);
     if (r == 0 && wanted(c, OUT_TAR) && (r = output_rootfs_tar(c)) == 0) sbuf_puts(&made, " tar");
     if (r == 0) r = output_boot_files(c);
     if (r == 0) r = list_artifacts(c, arts);
