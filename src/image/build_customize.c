@@ -183,7 +183,7 @@ static int customize_network(struct build_ctx *c)
     return 0;
 }
 
-static const char *keygen_unit =
+static const char keygen_unit[] =
     "[Unit]\n"
     "Description=Generate SSH host keys on first boot (kiln)\n"
     "Before=ssh.service sshd.service\n"
@@ -277,7 +277,7 @@ static char *updater_path(void)
  * examples/update.yml would run 1.0.0's passing check and never roll back). Only the machine's
  * settings (/etc/kiln/updater.conf, which the owner edits to opt out) and the trusted keys are
  * in /etc. */
-static const char *updater_units[][2] = {
+static const char *const updater_units[][2] = {
     {"usr/lib/systemd/system/kiln-updater.service",
      "[Unit]\nDescription=kiln updater: check, download, verify and install the next image version\n"
      "Wants=network-online.target\n"
@@ -314,7 +314,7 @@ static const char *updater_units[][2] = {
 
 /* Enabled in every image with updates: (the enablement link in /etc outlives the version); a
  * version without a check has no /usr/lib/kiln/health-check and the unit is skipped. */
-static const char *health_unit =
+static const char health_unit[] =
     "[Unit]\nDescription=kiln update health check (the spec's updates.check)\n"
     "After=multi-user.target\nBefore=boot-complete.target\n"
     "ConditionPathExists=/sys/firmware/efi/efivars/LoaderBootCountPath-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f\n"
