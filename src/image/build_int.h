@@ -28,8 +28,8 @@ struct pkg_family_ops {
      * base.repos; for rpm base.repos with dnf's variables expanded. Returns how many (*out: free
      * with repo_srcs_free). */
     size_t (*sources)(const struct image_spec *s, struct repo_src **out);
-    /* The package tree at dest (a new directory): packages.install, then packages.remove. 0 or
-     * -EIO after a BUILD_ERROR. */
+    /* The package tree at dest (a new directory): packages.install, then packages.remove. 0, or
+     * a negative errno after a BUILD_ERROR (-EINTR when interrupted). */
     int (*create)(struct build_ctx *c, const char *dest);
 };
 extern const struct pkg_family_ops family_deb, family_rpm;
