@@ -16,6 +16,41 @@ static bool take_format(const char *verb, const char *opt, const char *val, void
     return false;
 }
 
+void build_event_fprint(FILE *f, const struct build_event *e, const struct image_spec *s)
+{
+    switch (e->kind) {
+    case BUILD_STAGE_BEGIN:
+        fprintf(f, "kiln build: [%d/%d] %s ...\n", e->index, e->count, e->stage);
+        break;
+    case BUILD_STAGE_END:
+        fprintf(f, "kiln build: [%d/%d] %-10s %7.1f s%s%s\n", e->index, e->count, e->stage, e->seconds,
+                e->text ? "  " : "", e->text ? e->text : "");
+        break;
+    case BUILD_INFO:
+    case BUILD_ERROR:
+        fprintf(f, "kiln build: %s: %s\n", e->stage, e->text);
+        if (e->output) fputs(e->output, f);
+        if (e->path) fprintf(f, "kiln build: the whole log is in %s\n", e->path);
+        break;
+    case BUILD_NOTE:
+    case BUILD_WARNING:
+        fprintf(f, "kiln build: %s%s%s: %s\n", e->stage ? e->stage : "", e->stage ? ": " : "",
+                e->kind == BUILD_NOTE ? "note" : "warning", e->text);
+        break;
+    case BUILD_DONE:
+        fprintf(f, "kiln build: %s %s built in %.1f s → %s.*\n", s->name, s->version, e->seconds, e->path);
+        break;
+    case BUILD_LOG_KEPT:
+        fprintf(f, "kiln build: failed; the build log is kept at %s\n", e->path);
+        break;
+    }
+}
+
+static void print_event(const struct build_event *e, void *userdata)
+{
+    build_event_fprint(stderr, e, userdata);
+}
+
 int cmd_build(int argc, char **argv)
 {
     struct build_opts o = {.out_dir = "out", .only_output = -1};
@@ -59,7 +94,7 @@ int cmd_build(int argc, char **argv)
         if (r == 0) {
             json_object_set_new(j, "name", json_string(s->name));
             json_object_set_new(j, "version", json_string(s->version));
-            json_object_set_new(j, "family", json_string(s->family == FAMILY_DEB ? "deb" : "rpm"));
+            json_object_set_new(j, "family", json_string(pkg_family_name(s->family)));
         }
         json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         putchar('\n');
@@ -72,10 +107,16 @@ int cmd_build(int argc, char **argv)
     }
     diags_free(&d);
     if (check) {
-        if (!json) printf("%s: ok (%s %s, %s)\n", path, s->name, s->version, s->family == FAMILY_DEB ? "deb" : "rpm");
+        if (!json) printf("%s: ok (%s %s, %s)\n", path, s->name, s->version, pkg_family_name(s->family));
         spec_free(s);
         return EXIT_OK;
     }
+    /* with SOURCE_DATE_EPOCH every id, time and hash seed comes from the spec (docs/image.md) */
+    const char *sde = getenv("SOURCE_DATE_EPOCH");
+    long epoch;
+    o.source_date_epoch = sde && parse_long(sde, &epoch) && epoch >= 0 ? epoch : -1;
+    o.on_event = print_event;
+    o.userdata = s;
     proc_install_signal_handlers();
     r = image_build(s, &o);
     spec_free(s);

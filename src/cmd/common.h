@@ -31,6 +31,10 @@ int cmd_check(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_build(int argc, char **argv);
+/* kiln build's line(s) for one event of a build of s (image/build.h), to f. */
+struct build_event;
+struct image_spec;
+void build_event_fprint(FILE *f, const struct build_event *e, const struct image_spec *s);
 int cmd_keygen(int argc, char **argv);
 int cmd_sign(int argc, char **argv);
 int cmd_verify(int argc, char **argv);

@@ -4,7 +4,7 @@
 #include <glob.h>
 #include <jansson.h>
 
-#include "image/build.h"
+#include "image/build_int.h"
 #include "image/reposnap.h"
 #include "util/fs.h"
 #include "util/proc.h"
@@ -68,7 +68,7 @@ static void add_source(struct repo_src **v, size_t *n, size_t *cap, const char *
     r->signed_by = signed_by ? xstrdup(signed_by) : NULL;
 }
 
-size_t rootfs_deb_sources(const struct image_spec *s, struct repo_src **out)
+static size_t rootfs_deb_sources(const struct image_spec *s, struct repo_src **out)
 {
     char *main = s->mirror ? xstrdup(s->mirror) : NULL, *security = NULL;
     if (!s->mirror) host_mirrors(&main, &security);
@@ -93,7 +93,7 @@ size_t rootfs_deb_sources(const struct image_spec *s, struct repo_src **out)
     return n;
 }
 
-int rootfs_deb(struct build_ctx *c, const char *dest)
+static int rootfs_deb(struct build_ctx *c, const char *dest)
 {
     const struct image_spec *s = c->spec;
     struct repo_src *srcs = NULL;
@@ -114,7 +114,7 @@ int rootfs_deb(struct build_ctx *c, const char *dest)
     struct sbuf inc = {0};
     sbuf_puts(&inc, "--include=");
     for (size_t i = 0; i < s->ninstall; i++) sbuf_printf(&inc, "%s%s", i ? "," : "", s->install[i]);
-    _cleanup_free_ char *debs = kiln_cache_path("build/debs");
+    _cleanup_free_ char *debs = kiln_cache_path(family_deb.pkg_cache);
     mkdir_p(debs, 0755);
     /* mmdebstrap runs hook strings through sh: the cache path is quoted */
     _cleanup_free_ char *q = shell_quote(debs);
@@ -167,10 +167,24 @@ int rootfs_deb(struct build_ctx *c, const char *dest)
         av[k++] = "purge";
         for (size_t i = 0; i < s->nremove; i++) av[k++] = s->remove[i];
         av[k] = NULL;
-        struct build_ctx sub = *c;
-        sub.root = (char *)dest;
-        r = build_chroot(&sub, "rootfs", av);
+        r = build_chroot_at(c, "rootfs", dest, av);
         free(av);
     }
     return r;
 }
+
+static char *deb_kernel_packages(const struct kiln_arch *a)
+{
+    return xasprintf("linux-image-%s (and initramfs-tools)", a->debian);
+}
+
+const struct pkg_family_ops family_deb = {
+    .family = FAMILY_DEB,
+    .name = "deb",
+    .db_path = "var/lib/dpkg",
+    .pkg_cache = "build/debs",
+    .initrd_tool = "initramfs-tools",
+    .kernel_packages = deb_kernel_packages,
+    .sources = rootfs_deb_sources,
+    .create = rootfs_deb,
+};

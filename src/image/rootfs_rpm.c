@@ -7,14 +7,15 @@
 
 #include <sys/stat.h>
 
-#include "image/build.h"
+#include "image/build_int.h"
 #include "image/reposnap.h"
 #include "trust/pkgdb.h"
 #include "util/fs.h"
 #include "util/inroot.h"
+#include "util/proc.h"
 #include "util/util.h"
 
-static int rpm_install(struct build_ctx *c, char *o_conf, char *o_root, char *o_rel);
+static int rpm_install(struct build_ctx *c, char *const env[], char *o_conf, char *o_root, char *o_rel);
 
 /* baseurl as dnf expands it: $releasever, $basearch and $arch (also in ${...} form). */
 static char *expand_url(const struct image_spec *s, const char *url)
@@ -42,7 +43,7 @@ static char *expand_url(const struct image_spec *s, const char *url)
     return sbuf_steal(&b);
 }
 
-size_t rootfs_rpm_sources(const struct image_spec *s, struct repo_src **out)
+static size_t rootfs_rpm_sources(const struct image_spec *s, struct repo_src **out)
 {
     struct repo_src *v = xcalloc(s->nrepos ? s->nrepos : 1, sizeof *v);
     for (size_t i = 0; i < s->nrepos; i++) v[i].url = expand_url(s, s->repos[i].baseurl);
@@ -50,7 +51,7 @@ size_t rootfs_rpm_sources(const struct image_spec *s, struct repo_src **out)
     return s->nrepos;
 }
 
-int rootfs_rpm(struct build_ctx *c, const char *dest)
+static int rootfs_rpm(struct build_ctx *c, const char *dest)
 {
     const struct image_spec *s = c->spec;
     _cleanup_free_ char *reposd = path_join(c->work, "yum.repos.d");
@@ -63,7 +64,7 @@ int rootfs_rpm(struct build_ctx *c, const char *dest)
     int r = write_file_atomic(repo_file, conf.s, conf.len, 0644);
     sbuf_free(&conf);
     if (r < 0) return build_error(c, "rootfs", "cannot write %s", repo_file);
-    _cleanup_free_ char *cache = kiln_cache_path("build/dnf");
+    _cleanup_free_ char *cache = kiln_cache_path(family_rpm.pkg_cache);
     mkdir_p(cache, 0755);
     /* dnf's own configuration: nothing from the host's /etc/dnf */
     _cleanup_free_ char *conf_path = path_join(c->work, "dnf.conf");
@@ -82,12 +83,9 @@ int rootfs_rpm(struct build_ctx *c, const char *dest)
     mkdir_p(home, 0700);
     if (write_file_atomic(macros, dbmacro, strlen(dbmacro), 0644) < 0)
         return build_error(c, "rootfs", "cannot write %s", macros);
-    const char *old_home = getenv("HOME");
-    _cleanup_free_ char *saved_home = old_home ? xstrdup(old_home) : NULL;
-    setenv("HOME", home, 1);
-    r = rpm_install(c, o_conf, o_root, o_rel);
-    if (saved_home) setenv("HOME", saved_home, 1);
-    else unsetenv("HOME");
+    char **env = proc_env_set(c->env, "HOME", home);
+    r = rpm_install(c, env, o_conf, o_root, o_rel);
+    proc_env_free(env);
     if (r < 0) return r;
     /* the tree is another system's root: var/lib is resolved in it (util/inroot) */
     int root = open(dest, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -104,7 +102,7 @@ int rootfs_rpm(struct build_ctx *c, const char *dest)
     return r;
 }
 
-static int rpm_install(struct build_ctx *c, char *o_conf, char *o_root, char *o_rel)
+static int rpm_install(struct build_ctx *c, char *const env[], char *o_conf, char *o_root, char *o_rel)
 {
     const struct image_spec *s = c->spec;
     int r;
@@ -124,7 +122,7 @@ static int rpm_install(struct build_ctx *c, char *o_conf, char *o_root, char *o_
     argv[n++] = "install";
     for (size_t i = 0; i < s->ninstall; i++) argv[n++] = s->install[i];
     argv[n] = NULL;
-    r = build_run(c, "rootfs", argv);
+    r = build_run_env(c, "rootfs", argv, env);
     free(argv);
     if (r < 0 || !s->nremove) return r;
     argv = xcalloc(s->nremove + 12, sizeof *argv);
@@ -137,7 +135,24 @@ static int rpm_install(struct build_ctx *c, char *o_conf, char *o_root, char *o_
     argv[n++] = "remove";
     for (size_t i = 0; i < s->nremove; i++) argv[n++] = s->remove[i];
     argv[n] = NULL;
-    r = build_run(c, "rootfs", argv);
+    r = build_run_env(c, "rootfs", argv, env);
     free(argv);
     return r;
 }
+
+static char *rpm_kernel_packages(const struct kiln_arch *a)
+{
+    (void)a;
+    return xstrdup("kernel-core");
+}
+
+const struct pkg_family_ops family_rpm = {
+    .family = FAMILY_RPM,
+    .name = "rpm",
+    .db_path = PKGDB_RPM_DBPATH,
+    .pkg_cache = "build/dnf",
+    .initrd_tool = "dracut",
+    .kernel_packages = rpm_kernel_packages,
+    .sources = rootfs_rpm_sources,
+    .create = rootfs_rpm,
+};

@@ -213,7 +213,7 @@ static const char *dest_problem(const char *p, char *buf, size_t sz)
 /* Debian policy 5.6.1 package names ([a-z0-9][a-z0-9+.-]+), with apt's ":arch" and, to
  * install, "=version" or "/release"; rpm names ([A-Za-z0-9_+][A-Za-z0-9._+-]*), which dnf also
  * accepts with version, release, epoch (':') and arch, as in NEVRA. */
-static const char *package_problem(const char *p, enum image_family fam, bool install, char *buf, size_t sz)
+static const char *package_problem(const char *p, enum pkg_family fam, bool install, char *buf, size_t sz)
 {
     size_t len = strlen(p);
     if (len > 256) {

@@ -5,9 +5,9 @@
 #include <stdint.h>
 
 #include "model/arch.h"
+#include "model/family.h"
 #include "util/yaml.h"
 
-enum image_family { FAMILY_DEB, FAMILY_RPM };
 enum image_layout { LAYOUT_STANDARD, LAYOUT_IMMUTABLE };
 /* os.network: unset (kiln build warns when nothing configures a NIC), dhcp (written for the
  * image's network manager, see image/network.h), none (no network on purpose: no warning). */
@@ -55,7 +55,7 @@ struct image_spec {
     char *path, *name, *version;
     char *source_root; /* real path; every file the spec reads from the host lies under it */
     const struct kiln_arch *arch; /* "arch:", default x86_64: packages, boot loader, GPT types */
-    enum image_family family;
+    enum pkg_family family; /* FAMILY_DEB or FAMILY_RPM */
     char *suite, *mirror, *releasever;
     char **components;
     size_t ncomponents;

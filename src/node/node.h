@@ -13,7 +13,7 @@ struct ssh_session_struct;
 /* Facts the suites learned about a node, valid for one boot (boot_id). */
 struct node_facts {
     char *boot_id;
-    int family;      /* enum guest_family, -1 unknown */
+    int family;      /* enum pkg_family, -1 unknown */
     char os_id[64];
     int systemd;     /* -1 unknown */
     bool helper;     /* kiln-guest uploaded */

@@ -125,7 +125,7 @@ static int probe_family(struct kiln_case_ctx *t)
     char *dbs = strstr(c.out, "\n\036databases\n");
     if (dbs) *dbs = 0;
     _cleanup_free_ char *id = os_release_value(c.out, "ID"), *like = os_release_value(c.out, "ID_LIKE");
-    enum guest_family fam = family_from_os_release(id, like);
+    enum pkg_family fam = family_from_os_release(id, like);
     if (fam == FAMILY_OTHER && dbs) {
         if (strstr(dbs + 1, "has-dpkg")) fam = FAMILY_DEB;
         else if (strstr(dbs + 1, "has-rpm")) fam = FAMILY_RPM;
@@ -138,18 +138,18 @@ static int probe_family(struct kiln_case_ctx *t)
     return fam;
 }
 
-enum guest_family guest_family(struct kiln_case_ctx *t, char *id, size_t idsz)
+enum pkg_family guest_family(struct kiln_case_ctx *t, char *id, size_t idsz)
 {
     int fam = probe_family(t);
     if (id) snprintf(id, idsz, "%s", facts(t)->os_id[0] ? facts(t)->os_id : "unknown");
-    return fam < 0 ? FAMILY_OTHER : (enum guest_family)fam;
+    return fam < 0 ? FAMILY_OTHER : (enum pkg_family)fam;
 }
 
-int guest_need_family(struct kiln_case_ctx *t, enum guest_family *fam)
+int guest_need_family(struct kiln_case_ctx *t, enum pkg_family *fam)
 {
     int f = probe_family(t);
     if (f < 0) return CASE_FAIL;
-    *fam = (enum guest_family)f;
+    *fam = (enum pkg_family)f;
     const char *id = facts(t)->os_id;
     if (*fam == FAMILY_OTHER)
         return case_skip(t, "%s is neither deb- nor rpm-based (os-release ID, ID_LIKE) and has no dpkg or rpm database", id);

@@ -4,9 +4,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "model/family.h"
 #include "run/case.h"
-
-enum guest_family { FAMILY_OTHER, FAMILY_DEB, FAMILY_RPM };
 
 /* ---- verdicts: what a decide_*() function returns ---- */
 
@@ -68,18 +67,18 @@ void gfiles_free(struct gfiles *files);
 char *os_release_value(const char *text, const char *key);
 /* The package family an os-release ID and ID_LIKE name (either may be NULL); FAMILY_OTHER
  * when neither names a deb- or rpm-based distribution. */
-enum guest_family family_from_os_release(const char *id, const char *id_like);
+enum pkg_family family_from_os_release(const char *id, const char *id_like);
 /* Whether the family's database answered: status/output of the listing command
  * guest_need_family runs ("dpkg-query -W" / "rpm -qa"; exit 3 = database missing). */
-enum verdict_kind decide_package_database(enum guest_family fam, const char *id, const struct gcap *list,
+enum verdict_kind decide_package_database(enum pkg_family fam, const char *id, const struct gcap *list,
                                           struct verdict *v);
 
 /* /etc/os-release ID and the package family: from ID and ID_LIKE, or for a distribution
  * os-release does not place, from a package database present on the guest. */
-enum guest_family guest_family(struct kiln_case_ctx *t, char *id, size_t idsz);
+enum pkg_family guest_family(struct kiln_case_ctx *t, char *id, size_t idsz);
 /* The family, with its database readable: CASE_PASS; CASE_SKIP when the guest is neither
  * deb- nor rpm-based; CASE_FAIL when its family's database is missing or unreadable. */
-int guest_need_family(struct kiln_case_ctx *t, enum guest_family *fam);
+int guest_need_family(struct kiln_case_ctx *t, enum pkg_family *fam);
 bool guest_has_systemd(struct kiln_case_ctx *t);
 bool guest_has_cmd(struct kiln_case_ctx *t, const char *cmd);
 /* Uploads kiln-guest (once per node and boot); returns its remote path or NULL (case failed). */

@@ -139,7 +139,7 @@ char *os_release_value(const char *text, const char *key)
     return NULL;
 }
 
-static enum guest_family family_of_word(const char *w, size_t n)
+static enum pkg_family family_of_word(const char *w, size_t n)
 {
     static const char *const deb[] = {"debian", "ubuntu", "raspbian", "devuan", "kali", "linuxmint", "pop", "pureos"};
     static const char *const rpm[] = {"fedora", "rhel", "centos", "rocky", "almalinux", "ol", "amzn", "suse", "sles",
@@ -152,7 +152,7 @@ static enum guest_family family_of_word(const char *w, size_t n)
     return FAMILY_OTHER;
 }
 
-enum guest_family family_from_os_release(const char *id, const char *id_like)
+enum pkg_family family_from_os_release(const char *id, const char *id_like)
 {
     /* ID first: a derivative's own family beats what it is like */
     const char *lists[] = {id, id_like};
@@ -160,14 +160,14 @@ enum guest_family family_from_os_release(const char *id, const char *id_like)
         for (const char *p = lists[k]; p && *p;) {
             p += strspn(p, " \t");
             size_t n = strcspn(p, " \t");
-            enum guest_family f = n ? family_of_word(p, n) : FAMILY_OTHER;
+            enum pkg_family f = n ? family_of_word(p, n) : FAMILY_OTHER;
             if (f != FAMILY_OTHER) return f;
             p += n;
         }
     return FAMILY_OTHER;
 }
 
-enum verdict_kind decide_package_database(enum guest_family fam, const char *id, const struct gcap *list,
+enum verdict_kind decide_package_database(enum pkg_family fam, const char *id, const struct gcap *list,
                                           struct verdict *v)
 {
     const char *tool = fam == FAMILY_DEB ? "dpkg" : "rpm", *kind = fam == FAMILY_DEB ? "deb" : "rpm";
@@ -1631,7 +1631,7 @@ enum verdict_kind decide_disk_unused(const char *dev, const char *what, const st
 
 /* ---- packages ---- */
 
-enum verdict_kind decide_package_db(enum guest_family fam, const struct gcap *check, const struct gcap *deps,
+enum verdict_kind decide_package_db(enum pkg_family fam, const struct gcap *check, const struct gcap *deps,
                                     struct verdict *v)
 {
     _cleanup_free_ char *out = xstrdup(check->out);
@@ -1678,7 +1678,7 @@ static const char *verify_flag(char c)
     }
 }
 
-enum verdict_kind decide_package_files(enum guest_family fam, const struct gcap *verify, const char *mountpoints,
+enum verdict_kind decide_package_files(enum pkg_family fam, const struct gcap *verify, const char *mountpoints,
                                        struct verdict *v)
 {
     const char *tool = fam == FAMILY_DEB ? "dpkg --verify" : "rpm -Va";
@@ -1726,7 +1726,7 @@ enum verdict_kind decide_package_files(enum guest_family fam, const struct gcap 
     return v->kind;
 }
 
-enum verdict_kind decide_vulnerable_packages(enum guest_family fam, const struct gcap *installed, const struct ynode *adv,
+enum verdict_kind decide_vulnerable_packages(enum pkg_family fam, const struct gcap *installed, const struct ynode *adv,
                                              struct verdict *v, size_t *matched)
 {
     *matched = 0;

@@ -122,15 +122,15 @@ enum verdict_kind decide_disk_unused(const char *dev, const char *what, const st
 /* ---- packages ---- */
 
 /* deb: dpkg --audit (deps unused); rpm: rpmdb --verifydb and rpm -Va --nofiles (dependencies). */
-enum verdict_kind decide_package_db(enum guest_family fam, const struct gcap *check, const struct gcap *deps,
+enum verdict_kind decide_package_db(enum pkg_family fam, const struct gcap *check, const struct gcap *deps,
                                     struct verdict *v);
 /* dpkg --verify / rpm -Va output, and the mount points (one a line) whose mode reflects
  * the mounted filesystem rather than the packaged directory. */
-enum verdict_kind decide_package_files(enum guest_family fam, const struct gcap *verify, const char *mountpoints,
+enum verdict_kind decide_package_files(enum pkg_family fam, const struct gcap *verify, const char *mountpoints,
                                        struct verdict *v);
 /* The installed list (deb: "STATUS NAME VERSION", rpm: "NAME VERSION") against the feed's
  * advisories ({id, package, family, fixed}); matched gets the advisories that applied. */
-enum verdict_kind decide_vulnerable_packages(enum guest_family fam, const struct gcap *installed, const struct ynode *adv,
+enum verdict_kind decide_vulnerable_packages(enum pkg_family fam, const struct gcap *installed, const struct ynode *adv,
                                              struct verdict *v, size_t *matched);
 
 /* ---- provisioning and lifecycle ---- */

@@ -13,7 +13,7 @@ KILN_CASE(verify_package_db,
                          "every dependency installed)",
           .tags = KILN_TAGS("fast"))
 {
-    enum guest_family fam;
+    enum pkg_family fam;
     int r = guest_need_family(t, &fam);
     if (r != CASE_PASS) return r;
     struct gcap check, deps = {0};
@@ -47,7 +47,7 @@ KILN_CASE(verify_package_files,
           .description = "Files installed by packages are unmodified, configuration files aside: missing files, content, "
                          "and (rpm; dpkg records only digests) mode, owner, size and link target (dpkg --verify, rpm -Va)")
 {
-    enum guest_family fam;
+    enum pkg_family fam;
     int r = guest_need_family(t, &fam);
     if (r != CASE_PASS) return r;
     struct gcap verify, mounts;
@@ -75,7 +75,7 @@ KILN_CASE(verify_running_kernel_packaged,
           .description = "The running kernel belongs to an installed package",
           .tags = KILN_TAGS("fast"))
 {
-    enum guest_family fam;
+    enum pkg_family fam;
     int need = guest_need_family(t, &fam);
     if (need != CASE_PASS) return need;
     _cleanup_free_ char *rel = NULL, *owner = NULL;
@@ -96,7 +96,7 @@ KILN_CASE(verify_vulnerable_packages,
 {
     const char *feed = t->plat->rb->vulnerability_feed;
     if (!feed) return case_skip(t, "the runbook names no vulnerability_feed");
-    enum guest_family fam;
+    enum pkg_family fam;
     int r = guest_need_family(t, &fam);
     if (r != CASE_PASS) return r;
     struct diags d = {0};

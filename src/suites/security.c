@@ -315,7 +315,7 @@ KILN_CASE(verify_repos_signed,
           .tags = KILN_TAGS("fast"))
 {
     char id[64];
-    enum guest_family fam = guest_family(t, id, sizeof id);
+    enum pkg_family fam = guest_family(t, id, sizeof id);
     if (fam == FAMILY_OTHER) return case_skip(t, "%s is neither deb- nor rpm-based: no apt or dnf repositories", id);
     struct verdict v = {0};
     if (fam == FAMILY_DEB) {
@@ -394,8 +394,8 @@ KILN_CASE(verify_mac_policy,
     struct ynode *policy = suite_policy(t);
     if (!policy) return CASE_FAIL;
     char id[64];
-    enum guest_family fam = guest_family(t, id, sizeof id);
-    const char *key = fam == FAMILY_DEB ? "deb" : fam == FAMILY_RPM ? "rpm" : NULL;
+    enum pkg_family fam = guest_family(t, id, sizeof id);
+    const char *key = pkg_family_name(fam);
     if (!key) return case_skip(t, "%s is neither deb- nor rpm-based: no MAC policy applies", id);
     const struct ynode *want = policy_get(policy, "security", "mac");
     want = y_get(want, key);

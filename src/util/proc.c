@@ -81,6 +81,30 @@ void proc_install_signal_handlers(void)
 
 int proc_spawn(char *const argv[], int in_fd, int out_fd, int err_fd, pid_t *pidp)
 {
+    return proc_spawn_env(argv, NULL, in_fd, out_fd, err_fd, pidp);
+}
+
+char **proc_env_set(char *const env[], const char *name, const char *value)
+{
+    if (!env) env = environ;
+    size_t n = 0, len = strlen(name);
+    while (env[n]) n++;
+    char **out = xcalloc(n + 2, sizeof *out);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(env[i], name, len) || env[i][len] != '=') out[k++] = xstrdup(env[i]);
+    out[k] = xasprintf("%s=%s", name, value);
+    return out;
+}
+
+void proc_env_free(char **env)
+{
+    for (size_t i = 0; env && env[i]; i++) free(env[i]);
+    free(env);
+}
+
+int proc_spawn_env(char *const argv[], char *const envp[], int in_fd, int out_fd, int err_fd, pid_t *pidp)
+{
     /* every local user reads a process's arguments (ps, /proc/PID/cmdline) */
     for (size_t i = 1; argv[i]; i++)
         if (secret_contains(argv[i]))
@@ -116,7 +140,7 @@ int proc_spawn(char *const argv[], int in_fd, int out_fd, int err_fd, pid_t *pid
         dup2(in_fd >= 0 ? in_fd : nullfd, 0);
         dup2(out_fd >= 0 ? out_fd : nullfd, 1);
         dup2(err_fd >= 0 ? err_fd : nullfd, 2);
-        execvp(argv[0], argv);
+        execvpe(argv[0], argv, envp ? envp : environ);
         int e = errno;
         if (write(errpipe[1], &e, sizeof e) < 0) _exit(127);
         _exit(127);

@@ -15,6 +15,13 @@ void proc_install_signal_handlers(void);
  * (-1 means /dev/null). The child dies with kiln (PDEATHSIG). Returns 0 or -errno; -EPERM
  * (logged) when an argument holds a registered secret: any local user can read argv. */
 int proc_spawn(char *const argv[], int in_fd, int out_fd, int err_fd, pid_t *pid);
+/* proc_spawn with the child's environment envp ("NAME=value" strings, NULL-terminated; NULL:
+ * kiln's own), so a caller gives a child its variables without changing kiln's environment. */
+int proc_spawn_env(char *const argv[], char *const envp[], int in_fd, int out_fd, int err_fd, pid_t *pid);
+/* A copy of env (NULL: kiln's own environment) with NAME=value in place of any NAME there,
+ * for proc_spawn_env. Free with proc_env_free. */
+char **proc_env_set(char *const env[], const char *name, const char *value);
+void proc_env_free(char **env);
 /* Waits up to timeout_ms (-1 forever). 0 and *status on exit, -ETIMEDOUT otherwise. */
 int proc_wait(pid_t pid, int timeout_ms, int *status);
 /* SIGTERM, then SIGKILL after grace_ms; reaps the child. */

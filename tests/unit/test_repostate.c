@@ -13,7 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "image/build.h"
+#include "image/build_int.h"
 #include "image/reposnap.h"
 #include "image/repostate.h"
 #include "image/spec.h"
@@ -337,7 +337,7 @@ static void test_sources(void)
     diags_free(&d);
     if (s) {
         struct repo_src *v = NULL;
-        size_t n = rootfs_deb_sources(s, &v);
+        size_t n = pkg_family_ops(s->family)->sources(s, &v);
         is_int(n, 4, "mirror, -updates (no host security for a set mirror), two repos");
         struct sbuf b = {0};
         for (size_t i = 0; i < n; i++) {
@@ -356,7 +356,7 @@ static void test_sources(void)
     s = load("name: t\nversion: '1'\nbase:\n  family: deb\n  suite: sid\n  mirror: http://m.example/debian\n", &d);
     if (s) {
         struct repo_src *v = NULL;
-        size_t n = rootfs_deb_sources(s, &v);
+        size_t n = pkg_family_ops(s->family)->sources(s, &v);
         ok(n == 1 && streq(v[0].components[0], "main"), "sid: no -updates, components default to main");
         repo_srcs_free(v, n);
         spec_free(s);
@@ -370,7 +370,7 @@ static void test_sources(void)
     diags_free(&d);
     if (s) {
         struct repo_src *v = NULL;
-        size_t n = rootfs_rpm_sources(s, &v);
+        size_t n = pkg_family_ops(s->family)->sources(s, &v);
         ok(n == 2 && !v[0].suite, "one source per repo, no suite");
         is_str(v[0].url, "https://r.example/9/BaseOS/x86_64/os", "$releasever and $basearch expanded as dnf does");
         is_str(v[1].url, "https://r.example/9/x/x86_64/$basearchy", "${...} too; a longer name is not a variable");

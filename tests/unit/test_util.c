@@ -1,11 +1,13 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "tap.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/parallel.h"
 #include "util/proc.h"
 #include "util/utf8.h"
 #include "util/util.h"
@@ -87,9 +89,77 @@ static void test_open_regular(void)
     rm_rf(dir);
 }
 
+struct pfor_probe {
+    int calls[1000];
+    long square[1000];
+    int running, most;
+};
+
+static void pfor_count(size_t i, void *arg)
+{
+    struct pfor_probe *p = arg;
+    int now = __atomic_add_fetch(&p->running, 1, __ATOMIC_SEQ_CST), seen = __atomic_load_n(&p->most, __ATOMIC_SEQ_CST);
+    while (now > seen && !__atomic_compare_exchange_n(&p->most, &seen, now, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {}
+    __atomic_add_fetch(&p->calls[i], 1, __ATOMIC_SEQ_CST);
+    p->square[i] = (long)i * (long)i;
+    usleep(i % 7 == 0 ? 200 : 0); /* uneven items, so the workers interleave */
+    __atomic_sub_fetch(&p->running, 1, __ATOMIC_SEQ_CST);
+}
+
+/* parallel_for: every index exactly once with its own result, never more calls at a time than
+ * the bound, nothing for n = 0. */
+static void test_parallel_for(void)
+{
+    const unsigned bounds[] = {0, 1, 2, 8};
+    for (size_t b = 0; b < sizeof bounds / sizeof *bounds; b++) {
+        struct pfor_probe *p = xcalloc(1, sizeof *p);
+        parallel_for(1000, bounds[b], pfor_count, p);
+        int once = 0;
+        long sum = 0;
+        for (int i = 0; i < 1000; i++) once += p->calls[i] == 1, sum += p->square[i];
+        is_int(once, 1000, "parallel_for: each of 1000 indices called exactly once");
+        is_int(sum, 332833500, "parallel_for: each result in its own slot (sum of i^2 for i < 1000)");
+        ok(p->most >= 1 && p->most <= (int)(bounds[b] ? bounds[b] : 1), "parallel_for with bound %u: at most %u calls "
+           "at a time (saw %d)", bounds[b], bounds[b] ? bounds[b] : 1, p->most);
+        free(p);
+    }
+    struct pfor_probe *p = xcalloc(1, sizeof *p);
+    parallel_for(0, 2, pfor_count, p);
+    is_int(p->most, 0, "parallel_for over nothing calls nothing");
+    free(p);
+}
+
+/* proc_env_set / proc_spawn_env: a child gets the variables it is given, kiln's own
+ * environment stays as it was. */
+static void test_proc_env(void)
+{
+    unsetenv("KILN_TEST_ENV");
+    char **e1 = proc_env_set(NULL, "KILN_TEST_ENV", "one");
+    char **e2 = proc_env_set(e1, "KILN_TEST_ENV", "two");
+    int n = 0, path = 0;
+    for (size_t i = 0; e2[i]; i++) n += startswith(e2[i], "KILN_TEST_ENV="), path += startswith(e2[i], "PATH=");
+    ok(n == 1 && path == (getenv("PATH") ? 1 : 0), "proc_env_set replaces the variable and keeps the others");
+    int fds[2];
+    ok(pipe(fds) == 0, "pipe");
+    char *argv[] = {"sh", "-c", "echo \"$KILN_TEST_ENV\"", NULL};
+    pid_t pid;
+    is_int(proc_spawn_env(argv, e2, -1, fds[1], fds[1], &pid), 0, "proc_spawn_env starts the child");
+    close(fds[1]);
+    char buf[64] = {0};
+    ssize_t got = read(fds[0], buf, sizeof buf - 1);
+    close(fds[0]);
+    proc_wait(pid, 5000, NULL);
+    is_str(got > 0 ? buf : "", "two\n", "the child sees the variable it was given");
+    ok(getenv("KILN_TEST_ENV") == NULL, "kiln's own environment is unchanged");
+    proc_env_free(e1);
+    proc_env_free(e2);
+}
+
 int main(void)
 {
     test_open_beside();
+    test_parallel_for();
+    test_proc_env();
     test_open_regular();
     is_int(levenshtein("platfrom", "platform"), 2, "levenshtein transposition costs 2");
     is_int(levenshtein("", "abc"), 3, "levenshtein from empty");

@@ -1,0 +1,145 @@
+/* What the build stages share (image/build*.c, rootfs_*.c): the build context, which holds
+ * every piece of a build's state, the stage table's row, the package-family vtable and the
+ * helpers that run commands and report. Not for cmd/: it sees image/build.h only. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "image/build.h"
+#include "image/gpt.h"
+
+struct json_t;
+struct repo_src;
+struct build_ctx;
+
+/* A package family's way of making a package tree and of naming its parts (rootfs_deb.c,
+ * rootfs_rpm.c): the build asks the vtable, never which family it is. */
+struct pkg_family_ops {
+    enum pkg_family family;
+    const char *name;        /* "deb" | "rpm": the manifest, SBOMs, provenance, trust/pkgdb */
+    const char *db_path;     /* the package database in the tree: "var/lib/dpkg" | PKGDB_RPM_DBPATH */
+    const char *pkg_cache;   /* downloaded packages, under kiln's cache: "build/debs" | "build/dnf" */
+    const char *initrd_tool; /* the package that makes the initrd: "initramfs-tools" | "dracut" */
+    /* what packages.install needs for a kernel, for the message when the tree has none */
+    char *(*kernel_packages)(const struct kiln_arch *a);
+    /* The repositories the package manager reads for spec s, in the order it is given them: for
+     * deb the mirror's suite, SUITE-updates and the host's SUITE-security (releases only), then
+     * base.repos; for rpm base.repos with dnf's variables expanded. Returns how many (*out: free
+     * with repo_srcs_free). */
+    size_t (*sources)(const struct image_spec *s, struct repo_src **out);
+    /* The package tree at dest (a new directory): packages.install, then packages.remove. 0, or
+     * a negative errno after a BUILD_ERROR (-EINTR when interrupted). */
+    int (*create)(struct build_ctx *c, const char *dest);
+};
+extern const struct pkg_family_ops family_deb, family_rpm;
+/* The vtable of the spec's family (FAMILY_DEB or FAMILY_RPM). */
+const struct pkg_family_ops *pkg_family_ops(enum pkg_family f);
+
+/* One row of the build: run it when enabled(spec) (NULL: every build). run returns 0 or a
+ * negative errno after a BUILD_ERROR; it may leave a note for its closing line (build_note). */
+struct build_stage {
+    const char *name;
+    int (*run)(struct build_ctx *c);
+    bool (*enabled)(const struct image_spec *s);
+};
+/* The stages in the order they run (build.c); *n gets how many. */
+const struct build_stage *build_stages(size_t *n);
+
+int stage_rootfs(struct build_ctx *c);    /* build_tree.c */
+int stage_customize(struct build_ctx *c); /* build_customize.c */
+int stage_usr(struct build_ctx *c);       /* build_disk.c */
+int stage_root_fs(struct build_ctx *c);
+int stage_esp(struct build_ctx *c);
+int stage_disk(struct build_ctx *c);
+int stage_outputs(struct build_ctx *c);   /* build_outputs.c */
+int stage_manifest(struct build_ctx *c);  /* build_manifest.c */
+/* The tree's packages from its own database (trust/pkgdb), into c->pkgs and the manifest
+ * (build_manifest.c). */
+int manifest_packages(struct build_ctx *c);
+
+enum { BUILD_MAX_PARTS = 8 };
+
+/* A partition of the disk being made, in disk order. */
+struct part_plan {
+    const char *type_guid, *name;
+    char *img;           /* file to copy in, or NULL for an empty partition */
+    struct guid uuid;
+    uint64_t bytes;      /* 0 for the last: the rest of the disk */
+    struct json_t *fs;   /* the manifest's "filesystem", or NULL */
+    bool keep;           /* img stays after the disk is made (the update payload) */
+};
+
+struct build_ctx {
+    const struct image_spec *spec;
+    const struct build_opts *opts;
+    const struct pkg_family_ops *family;
+    char **env;       /* every command's environment: kiln's, with SOURCE_DATE_EPOCH and
+                       * E2FSPROGS_FAKE_TIME set to the build's epoch */
+    char *work;       /* temp dir for this build */
+    char *root;       /* work/root: the tree that becomes the root filesystem */
+    int root_fd;      /* root, opened once the tree is there: every access goes through util/inroot */
+    char *log_path;   /* work/build.log, copied next to the outputs on failure */
+    int log_fd;
+    long epoch;       /* SOURCE_DATE_EPOCH */
+    int64_t started;  /* wall clock at the start, for the provenance */
+    bool epoch_given; /* set by the user rather than defaulted to the build time */
+    char *seed;       /* name, version, epoch: every derived id starts here */
+    char *base;       /* NAME-VERSION: every artifact's name starts here */
+    char *kver;       /* kernel version found in the tree */
+    /* the stage running, for its lines */
+    const char *stage;
+    int stage_no, nstages;
+    double stage_t0;
+    char *note;       /* what the stage's closing line adds, or NULL */
+    /* immutable layout */
+    bool usr_moved;   /* root/usr lives in work/usr while the root filesystem is made */
+    char usr_hash[65];
+    uint64_t usr_bytes, verity_bytes; /* partition sizes, per slot */
+    /* the disk */
+    uint64_t disk_bytes, esp_bytes, root_bytes;
+    struct part_plan plan[BUILD_MAX_PARTS];
+    size_t nplan;
+    /* outputs: staged in stage_dir (OUT/.kiln-build-PID), moved into OUT by the manifest stage */
+    char *stage_dir;
+    char *manifest_name;     /* NAME-VERSION.manifest.json */
+    struct json_t *manifest; /* filled by the stages, written last */
+    struct json_t *repos;    /* the repository snapshot the package tree was built from, or NULL */
+    struct json_t *pkgs;     /* the tree's packages (trust/pkgdb) */
+};
+
+/* Runs argv with output appended to the build log, in env (build_run: c->env); on failure
+ * reports the command and the last lines of its output under stage and returns -EIO (-EINTR
+ * when kiln was interrupted). */
+int build_run_env(struct build_ctx *c, const char *stage, char *const argv[], char *const env[]);
+int build_run(struct build_ctx *c, const char *stage, char *const argv[]);
+/* Like build_run, in a tree: chroot ROOT argv... (build_chroot: the build's tree). */
+int build_chroot_at(struct build_ctx *c, const char *stage, const char *root, char *const argv[]);
+int build_chroot(struct build_ctx *c, const char *stage, char *const argv[]);
+/* Reports a BUILD_ERROR under stage and returns -EIO. */
+int build_error(struct build_ctx *c, const char *stage, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Reports a BUILD_INFO, BUILD_NOTE or BUILD_WARNING event (stage may be NULL). */
+void build_say(struct build_ctx *c, enum build_event_kind kind, const char *stage, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Sets what the running stage's closing line adds. */
+void build_note(struct build_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The tree, through util/inroot: paths resolve as they would in the image (var/run -> /run is
+ * the tree's run/), so no spec value or symlink in the package tree can make kiln write, read
+ * or delete on the build host (build_tree.c). */
+bool tree_has(struct build_ctx *c, const char *rel);
+/* The build-host path of a file in the tree, for the tools that read it (mcopy, cp), or NULL. */
+char *tree_path(struct build_ctx *c, const char *rel);
+/* The tree's initrd for c->kver (Debian's initrd.img-KVER or dracut's initramfs-KVER.img),
+ * relative to the tree, or NULL. */
+char *tree_initrd(struct build_ctx *c);
+/* Every mtime (and atime) under path (or of path, a file) no later than epoch, whole seconds. */
+void clamp_tree(const char *path, long epoch);
+
+/* Identity and boot (build_disk.c). A GUID derived from the build's seed and a label, as
+ * lower-case text (fstab, UUIDs). */
+char *partuuid_str(struct build_ctx *c, const char *label);
+/* root=PARTUUID=... rw, the immutable layout's usr verity arguments, the spec's own. */
+char *kernel_cmdline(struct build_ctx *c);
+/* The ESP's size in bytes: room for the boot loader twice, the kernel and the initrd. */
+uint64_t esp_size(struct build_ctx *c);

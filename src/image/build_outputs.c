@@ -1,0 +1,227 @@
+/* The outputs stage: the disk in each format the spec asks for, the rootfs archive, the
+ * direct-boot kernel and initrd, the immutable layout's update payload, all staged in
+ * OUT/.kiln-build-PID and listed in the manifest's "artifacts" with size and sha256. */
+#include <dirent.h>
+#include <errno.h>
+#include <jansson.h>
+#include <stdlib.h>
+
+#include "image/build_int.h"
+#include "image/disk.h"
+#include "image/rootfs_tar.h"
+#include "util/digest.h"
+#include "util/fs.h"
+#include "util/parallel.h"
+#include "util/util.h"
+
+static bool wanted(struct build_ctx *c, enum image_output o)
+{
+    return c->opts->only_output < 0 ? c->spec->outputs[o] : c->opts->only_output == (int)o;
+}
+
+/* The disk in the other formats (kiln's writers, image/disk.h), each with its own id derived
+ * from the seed; the raw disk itself last, moved rather than copied. made gets " NAME" each. */
+static int output_disks(struct build_ctx *c, struct sbuf *made)
+{
+    static const struct { enum image_output o; enum disk_format f; const char *suffix; } disks[] = {
+        {OUT_QCOW2, DISK_QCOW2, ".qcow2"}, {OUT_VHD_FIXED, DISK_VHD_FIXED, ".vhd"}, {OUT_VHD, DISK_VHD_DYNAMIC, "-dynamic.vhd"}};
+    _cleanup_free_ char *raw = path_join(c->work, "disk.raw");
+    struct disk *d = NULL;
+    char *err = NULL;
+    int r = disk_open(raw, &d, &err);
+    for (size_t i = 0; i < ARRAY_SIZE(disks) && r == 0; i++) {
+        if (!wanted(c, disks[i].o)) continue;
+        _cleanup_free_ char *name = xasprintf("%s%s", c->base, disks[i].suffix);
+        _cleanup_free_ char *dst = path_join(c->stage_dir, name);
+        struct disk_write_opts wo = {.unix_time = (uint32_t)c->epoch};
+        struct guid g;
+        guid_derive(c->seed, name, &g);
+        memcpy(wo.id, g.b, 16);
+        r = disk_convert(d, dst, disks[i].f, &wo, &err);
+        if (r == 0) sbuf_printf(made, " %s", spec_output_name(disks[i].o));
+    }
+    if (d) disk_close(d);
+    if (r < 0) {
+        r = build_error(c, "outputs", "%s", err);
+        free(err);
+        return r;
+    }
+    if (!wanted(c, OUT_RAW)) return 0;
+    _cleanup_free_ char *dst = xasprintf("%s/%s.raw", c->stage_dir, c->base);
+    if (rename(raw, dst) < 0) return build_error(c, "outputs", "cannot move %s: %s", raw, strerror(errno));
+    sbuf_puts(made, " raw");
+    return 0;
+}
+
+/* The tree as NAME-VERSION.tar.zst (image/rootfs_tar.h: sorted, numeric owners, xattrs and ACLs,
+ * mtimes clamped to the epoch). With wsl: true it carries /etc/wsl.conf (WSL's per-distribution
+ * settings: systemd as init, the first os.users entry as the default user) and an /etc/fstab
+ * without the disk's PARTUUID mounts, which do not exist in a WSL distribution. */
+static int output_rootfs_tar(struct build_ctx *c)
+{
+    const struct image_spec *s = c->spec;
+    _cleanup_free_ char *dst = xasprintf("%s/%s.tar.zst", c->stage_dir, c->base);
+    struct sbuf conf = {0};
+    sbuf_puts(&conf, "# made by kiln build (wsl: true)\n[boot]\nsystemd=true\n");
+    if (s->nusers) sbuf_printf(&conf, "\n[user]\ndefault=%s\n", s->users[0].name);
+    static const char fstab[] = "# made by kiln build (wsl: true): WSL mounts the root; the disk image's partitions do not exist here\n";
+    const struct rootfs_tar_file wsl[] = {{"etc/fstab", fstab, strlen(fstab), 0644}, {"etc/wsl.conf", conf.s, conf.len, 0644}};
+    char *err = NULL;
+    int r = rootfs_tar_write(c->root, dst, c->epoch, wsl, s->wsl ? ARRAY_SIZE(wsl) : 0, &err);
+    sbuf_free(&conf);
+    if (r < 0) {
+        r = build_error(c, "outputs", "the rootfs archive: %s", err);
+        free(err);
+    }
+    return r;
+}
+
+/* The kernel and initrd for direct boot, always (the kernel the ESP holds: signed when the spec
+ * signs); for the immutable layout also slot A's /usr image and its hash tree, which with them
+ * make the update payload (update.json ties them together). */
+static int output_boot_files(struct build_ctx *c)
+{
+    _cleanup_free_ char *irel = tree_initrd(c);
+    _cleanup_free_ char *krel = xasprintf("boot/vmlinuz-%s", c->kver);
+    const struct { const char *src_rel, *suffix; } kfiles[] = {{krel, ".vmlinuz"}, {irel, ".initrd"}};
+    int r;
+    for (size_t i = 0; i < ARRAY_SIZE(kfiles); i++) {
+        _cleanup_free_ char *src = i == 0 && c->spec->sb_key ? path_join(c->work, "linux.signed.efi")
+                                   : kfiles[i].src_rel ? tree_path(c, kfiles[i].src_rel) : NULL;
+        if (!src) return build_error(c, "outputs", "the kernel or initrd for %s is gone from /boot", c->kver);
+        _cleanup_free_ char *dst = xasprintf("%s/%s%s", c->stage_dir, c->base, kfiles[i].suffix);
+        char *cp[] = {"cp", "--preserve=timestamps", src, dst, NULL};
+        if ((r = build_run(c, "outputs", cp)) < 0) return r;
+    }
+    if (c->spec->layout != LAYOUT_IMMUTABLE) return 0;
+    const char *parts[][2] = {{"usr.img", ".usr.img"}, {"usr.verity", ".usr.verity"}};
+    for (size_t i = 0; i < ARRAY_SIZE(parts); i++) {
+        _cleanup_free_ char *src = path_join(c->work, parts[i][0]);
+        _cleanup_free_ char *dst = xasprintf("%s/%s%s", c->stage_dir, c->base, parts[i][1]);
+        char *mv[] = {"mv", src, dst, NULL};
+        if ((r = build_run(c, "outputs", mv)) < 0) return r;
+    }
+    return 0;
+}
+
+/* The manifest's kind of an artifact, from its name's ending. */
+static const char *artifact_kind(const char *name)
+{
+    static const char *const kinds[][2] = {
+        {".qcow2", "qcow2"}, {"-dynamic.vhd", "vhd"}, {".vhd", "vhd-fixed"}, {".raw", "raw"}, {".tar.zst", "tar"},
+        {".vmlinuz", "kernel"}, {".usr.img", "usr"}, {".usr.verity", "usr-verity"}};
+    for (size_t i = 0; i < ARRAY_SIZE(kinds); i++)
+        if (endswith(name, kinds[i][0])) return kinds[i][1];
+    return "initrd";
+}
+
+struct hash_job {
+    const char *dir;
+    char **names;
+    char (*hex)[65];
+    uint64_t *size;
+    int *rc;
+};
+
+static void hash_one(size_t i, void *arg)
+{
+    struct hash_job *j = arg;
+    _cleanup_free_ char *p = path_join(j->dir, j->names[i]);
+    j->rc[i] = sha256_file_hex(p, j->hex[i], &j->size[i]);
+}
+
+static int cmp_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* Size and sha256 of everything staged, by name, into arts. Two at a time: the build host has
+ * more than one core and the images are gigabytes of mostly zeros. */
+static int list_artifacts(struct build_ctx *c, json_t *arts)
+{
+    DIR *dir = opendir(c->stage_dir);
+    struct dirent *de;
+    char **names = NULL;
+    size_t nn = 0, cap = 0;
+    while (dir && (de = readdir(dir)))
+        if (de->d_name[0] != '.') *APPEND(names, nn, cap) = xstrdup(de->d_name);
+    if (dir) closedir(dir);
+    qsort(names, nn, sizeof *names, cmp_names);
+    struct hash_job job = {.dir = c->stage_dir, .names = names};
+    job.hex = xcalloc(nn ? nn : 1, sizeof *job.hex);
+    job.size = xcalloc(nn ? nn : 1, sizeof *job.size);
+    job.rc = xcalloc(nn ? nn : 1, sizeof *job.rc);
+    parallel_for(nn, 2, hash_one, &job);
+    int r = 0;
+    for (size_t i = 0; i < nn; i++) {
+        if (job.rc[i] < 0 && r == 0) r = build_error(c, "outputs", "cannot read %s/%s", c->stage_dir, names[i]);
+        json_array_append_new(arts, json_pack("{s:s, s:s, s:I, s:s}", "file", names[i], "kind", artifact_kind(names[i]),
+                                              "size", (json_int_t)job.size[i], "sha256", job.hex[i]));
+        free(names[i]);
+    }
+    free(names);
+    free(job.hex);
+    free(job.size);
+    free(job.rc);
+    return r;
+}
+
+/* The artifact of this kind in the manifest's list, as {file, size, sha256}. */
+static json_t *artifact_ref(json_t *arts, const char *kind)
+{
+    size_t i;
+    json_t *a;
+    json_array_foreach(arts, i, a) if (streq(json_string_value(json_object_get(a, "kind")), kind))
+        return json_pack("{s:O, s:O, s:O}", "file", json_object_get(a, "file"), "size", json_object_get(a, "size"),
+                         "sha256", json_object_get(a, "sha256"));
+    return NULL;
+}
+
+/* NAME-VERSION.update.json: what an updater needs to move a machine to this version (format in
+ * docs/updates.md). Signed like every artifact, it vouches for the others through their sha256. */
+static int write_update_manifest(struct build_ctx *c, json_t *arts)
+{
+    json_t *usr = artifact_ref(arts, "usr"), *ver = artifact_ref(arts, "usr-verity");
+    json_t *kernel = artifact_ref(arts, "kernel"), *initrd = artifact_ref(arts, "initrd");
+    if (!usr || !ver || !kernel || !initrd) {
+        json_decref(usr), json_decref(ver), json_decref(kernel), json_decref(initrd);
+        return build_error(c, "outputs", "the update payload is incomplete (/usr image, hash tree, kernel, initrd)");
+    }
+    json_object_set_new(usr, "filesystem", json_string(c->spec->usr_filesystem));
+    json_object_set_new(ver, "root_hash", json_string(c->usr_hash));
+    json_object_set_new(ver, "hash_algorithm", json_string("sha256"));
+    json_object_set_new(ver, "data_block_size", json_integer(4096));
+    json_object_set_new(ver, "hash_block_size", json_integer(4096));
+    json_object_set_new(kernel, "version", json_string(c->kver));
+    json_t *u = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o}", "format", "kiln-update/1", "name", c->spec->name,
+                          "version", c->spec->version, "arch", c->spec->arch->name, "usr", usr, "verity", ver,
+                          "kernel", kernel, "initrd", initrd);
+    _cleanup_free_ char *name = xasprintf("%s.update.json", c->base);
+    _cleanup_free_ char *path = path_join(c->stage_dir, name);
+    int r = json_write_file(path, u);
+    json_decref(u);
+    char hex[65];
+    uint64_t size = 0;
+    if (r < 0 || sha256_file_hex(path, hex, &size) < 0) return build_error(c, "outputs", "cannot write %s", path);
+    json_array_append_new(arts, json_pack("{s:s, s:s, s:I, s:s}", "file", name, "kind", "update", "size", (json_int_t)size,
+                                          "sha256", hex));
+    return 0;
+}
+
+int stage_outputs(struct build_ctx *c)
+{
+    bool immutable = c->spec->layout == LAYOUT_IMMUTABLE;
+    json_t *arts = json_array();
+    json_object_set_new(c->manifest, "artifacts", arts);
+    /* the packages are listed first, as kiln always has: rpm -qa rewrites the database's
+     * rpmdb.sqlite-shm in the tree, which the rootfs archive holds */
+    int r = manifest_packages(c);
+    if (r < 0) return r;
+    struct sbuf made = {0};
+    r = output_disks(c, &made);
+    if (r == 0 && wanted(c, OUT_TAR) && (r = output_rootfs_tar(c)) == 0) sbuf_puts(&made, " tar");
+    if (r == 0) r = output_boot_files(c);
+    if (r == 0) r = list_artifacts(c, arts);
+    if (r == 0 && immutable) r = write_update_manifest(c, arts);
+    if (r == 0)
+        build_note(c, "(%s + kernel, initrd%s)", made.s ? made.s + 1 : "no disk", immutable ? ", update payload" : "");
+    sbuf_free(&made);
+    return r;
+}

@@ -1,0 +1,187 @@
+/* The rootfs stage: the package tree, made by the spec's package family into kiln's cache
+ * under a key of everything its contents depend on, then copied for this build to customize;
+ * and the helpers every stage reads the tree with. */
+#include <errno.h>
+#include <fcntl.h>
+#include <fts.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <sys/stat.h>
+
+#include "image/build_int.h"
+#include "image/reposnap.h"
+#include "util/fs.h"
+#include "util/inroot.h"
+#include "util/util.h"
+
+enum { REPO_TIMEOUT_S = 30, REPO_SNAPSHOT_MAX = 1 << 20 };
+
+bool tree_has(struct build_ctx *c, const char *rel)
+{
+    return inroot_exists(c->root_fd, rel);
+}
+
+char *tree_path(struct build_ctx *c, const char *rel)
+{
+    return inroot_host_path(c->root_fd, rel);
+}
+
+char *tree_initrd(struct build_ctx *c)
+{
+    char *a = xasprintf("boot/initrd.img-%s", c->kver);
+    if (tree_has(c, a)) return a;
+    free(a);
+    a = xasprintf("boot/initramfs-%s.img", c->kver);
+    if (tree_has(c, a)) return a;
+    free(a);
+    return NULL;
+}
+
+void clamp_tree(const char *path, long epoch)
+{
+    char *paths[] = {(char *)path, NULL};
+    FTS *fts = fts_open(paths, FTS_PHYSICAL | FTS_NOCHDIR, NULL);
+    FTSENT *e;
+    while (fts && (e = fts_read(fts))) {
+        /* a directory after its contents (FTS_DP), so nothing below changes its times again */
+        if (e->fts_info == FTS_D || e->fts_info == FTS_NS || e->fts_info == FTS_ERR) continue;
+        struct timespec ts[2];
+        ts[1].tv_sec = e->fts_statp->st_mtime > epoch ? epoch : e->fts_statp->st_mtime;
+        ts[1].tv_nsec = 0;
+        ts[0] = ts[1];
+        utimensat(AT_FDCWD, e->fts_accpath, ts, AT_SYMLINK_NOFOLLOW);
+    }
+    if (fts) fts_close(fts);
+}
+
+/* The cache key of the package tree: everything the package manager's result depends on,
+ * including the repositories' state (repos; NULL when it could not be read: the key is then
+ * what it was before kiln read it). The epoch counts only when the user set SOURCE_DATE_EPOCH
+ * (a build-time default would make every key new); mtimes are clamped to each build's epoch
+ * afterwards either way. */
+static char *tree_key(const struct image_spec *s, long epoch, const struct repo_state *repos, size_t nrepos)
+{
+    struct sbuf k = {0};
+    sbuf_printf(&k, "kiln-rootfs-2\n%d\n%s\n%s\n%s\n%ld\n", (int)s->family, s->suite ? s->suite : "",
+                s->mirror ? s->mirror : "", s->releasever ? s->releasever : "", epoch);
+    for (size_t i = 0; i < s->ncomponents; i++) sbuf_printf(&k, "c %s\n", s->components[i]);
+    for (size_t i = 0; i < s->nrepos; i++) {
+        const struct image_repo *r = &s->repos[i];
+        sbuf_printf(&k, "r %s %s %s\n", r->name, r->baseurl, r->gpgkey);
+        if (r->suite) sbuf_printf(&k, "rs %s\n", r->suite);
+        for (size_t j = 0; j < r->ncomponents; j++) sbuf_printf(&k, "rc %s\n", r->components[j]);
+    }
+    /* what the repositories hold now: a security update means another tree */
+    for (size_t i = 0; repos && i < nrepos; i++)
+        sbuf_printf(&k, "state %s %s %s\n", repos[i].url, repos[i].suite ? repos[i].suite : "-", repos[i].key);
+    for (size_t i = 0; i < s->ninstall; i++) sbuf_printf(&k, "i %s\n", s->install[i]);
+    for (size_t i = 0; i < s->nremove; i++) sbuf_printf(&k, "x %s\n", s->remove[i]);
+    if (s->layout == LAYOUT_IMMUTABLE) sbuf_printf(&k, "immutable %s\n", s->usr_filesystem);
+    /* only other architectures add a line: trees cached for x86_64 keep their keys */
+    if (s->arch != kiln_arch_default()) sbuf_printf(&k, "arch %s\n", s->arch->name);
+    uint8_t md[32];
+    unsigned mdlen;
+    EVP_Digest(k.s, k.len, md, &mdlen, EVP_sha256(), NULL);
+    sbuf_free(&k);
+    char *hex = xmalloc(33);
+    for (int i = 0; i < 16; i++) snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    return hex;
+}
+
+/* Packages of another architecture run their maintainer scripts through binfmt_misc: without
+ * an entry the package manager fails deep in its log, so say it first. */
+static int foreign_arch_check(struct build_ctx *c)
+{
+    const struct kiln_arch *a = c->spec->arch;
+    if (a == kiln_arch_host()) return 0;
+    _cleanup_free_ char *entry = xasprintf("/proc/sys/fs/binfmt_misc/%s", a->binfmt);
+    char *text = NULL;
+    size_t len;
+    bool enabled = read_file(entry, 4096, &text, &len) == 0 && startswith(text, "enabled");
+    free(text);
+    if (enabled) return 0;
+    return build_error(c, "rootfs", "arch %s: this host cannot run %s programs, which the package tree's maintainer "
+                                    "scripts are: %s is %s; install qemu-user-static and register it "
+                                    "(scripts/deps.sh mounts binfmt_misc and does both)",
+                       a->name, a->name, entry, file_exists(entry) ? "disabled" : "missing");
+}
+
+/* The repositories' state now, as the manifest records it, and in *key the tree's cache key:
+ * with every repository's state, or (after one warning) with none when some cannot be read. */
+static json_t *read_repo_states(struct build_ctx *c, char **key)
+{
+    const struct image_spec *s = c->spec;
+    struct repo_src *srcs = NULL;
+    size_t n = c->family->sources(s, &srcs);
+    struct repo_state *st = NULL;
+    int r = repo_snapshot(srcs, n, s->arch->debian, REPO_TIMEOUT_S, &st);
+    size_t bad = 0;
+    const char *first = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (st[i].error) bad++, first = first ? first : st[i].error;
+    if (r < 0)
+        build_say(c, BUILD_WARNING, "rootfs", "cannot read the state of %zu of %zu repositories (%s); the cache key "
+                                              "leaves the repositories out, so a cached tree may predate their last "
+                                              "update (--refresh rebuilds it)", bad, n, first);
+    *key = tree_key(s, c->epoch_given ? c->epoch : -1, r < 0 ? NULL : st, n);
+    json_t *j = repo_states_json(st, n);
+    repo_states_free(st, n);
+    repo_srcs_free(srcs, n);
+    return j;
+}
+
+/* Makes the package tree in dir.tmp.PID and renames it to dir, with the repository snapshot
+ * read just before the package manager ran (every build that takes the tree from the cache
+ * records that one) and .done holding the key. */
+static int make_tree(struct build_ctx *c, const char *dir, const char *key, json_t *now)
+{
+    _cleanup_free_ char *tmp = xasprintf("%s.tmp.%d", dir, (int)getpid());
+    rm_rf(tmp);
+    mkdir_p(tmp, 0755);
+    _cleanup_free_ char *ttree = path_join(tmp, "tree");
+    int r = foreign_arch_check(c);
+    if (r == 0) r = c->family->create(c, ttree);
+    if (r < 0) {
+        rm_rf(tmp);
+        return r;
+    }
+    _cleanup_free_ char *tsnap = path_join(tmp, "repositories.json");
+    json_write_file(tsnap, now);
+    _cleanup_free_ char *tdone = path_join(tmp, ".done");
+    write_file_atomic(tdone, key, strlen(key), 0644);
+    rm_rf(dir);
+    if (rename(tmp, dir) < 0) {
+        r = build_error(c, "rootfs", "cannot move the tree into the cache %s: %s", dir, strerror(errno));
+        rm_rf(tmp);
+    }
+    return r;
+}
+
+int stage_rootfs(struct build_ctx *c)
+{
+    _cleanup_free_ char *key = NULL;
+    json_t *now = read_repo_states(c, &key);
+    _cleanup_free_ char *rel = xasprintf("build/rootfs-%s", key);
+    _cleanup_free_ char *dir = kiln_cache_path(rel);
+    _cleanup_free_ char *tree = path_join(dir, "tree");
+    _cleanup_free_ char *done = path_join(dir, ".done");
+    _cleanup_free_ char *snap = path_join(dir, "repositories.json");
+    bool cached = !c->opts->no_cache && file_exists(done);
+    int r = cached ? 0 : make_tree(c, dir, key, now);
+    json_decref(now);
+    if (r < 0) return r;
+    char *text = NULL;
+    size_t len;
+    /* a tree cached before kiln kept snapshots has none: the manifest then says null */
+    if (read_file(snap, REPO_SNAPSHOT_MAX, &text, &len) == 0) c->repos = json_loadb(text, len, 0, NULL);
+    free(text);
+    /* the cached tree stays pristine; this build customizes a copy */
+    _cleanup_free_ char *src = xasprintf("%s/.", tree);
+    char *cp[] = {"cp", "-a", "--reflink=auto", src, c->root, NULL};
+    mkdir_p(c->root, 0755);
+    if ((r = build_run(c, "rootfs", cp)) < 0) return r;
+    c->root_fd = open(c->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (c->root_fd < 0) return build_error(c, "rootfs", "cannot open %s: %s", c->root, strerror(errno));
+    build_note(c, "(%s %s)", cached ? "cached tree" : "new tree, cached in", cached ? key : dir);
+    return 0;
+}

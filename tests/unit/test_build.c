@@ -1,0 +1,207 @@
+/* The image build's shape: the stage table, the package-family vtable, the events a build
+ * reports (the library prints nothing) and kiln build's lines for them. The stages themselves
+ * run in tests/integration/image*.sh (they need root, mmdebstrap and a package mirror). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd/common.h"
+#include "image/build_int.h"
+#include "image/spec.h"
+#include "tap.h"
+#include "util/fs.h"
+#include "util/util.h"
+
+static char dir[] = "/tmp/kiln-test-build-XXXXXX";
+
+static struct image_spec *load(const char *text)
+{
+    _cleanup_free_ char *p = path_join(dir, "spec.yml");
+    write_file_atomic(p, text, strlen(text), 0644);
+    struct diags d = {0};
+    struct image_spec *s = NULL;
+    if (spec_load(p, NULL, &s, &d) < 0) ok(false, "spec loads: %s", d.n ? d.v[0].msg : "?");
+    diags_free(&d);
+    return s;
+}
+
+#define SPEC_HEAD "name: t\nversion: 1.0.0\n"
+
+/* The stages a spec runs, space-separated, in order. */
+static char *stage_names(const struct image_spec *s)
+{
+    size_t n;
+    const struct build_stage *st = build_stages(&n);
+    struct sbuf b = {0};
+    for (size_t i = 0; i < n; i++)
+        if (!st[i].enabled || st[i].enabled(s)) sbuf_printf(&b, "%s%s", b.len ? " " : "", st[i].name);
+    return sbuf_steal(&b);
+}
+
+static void test_stages(void)
+{
+    struct image_spec *std = load(SPEC_HEAD "base: { family: deb, suite: bookworm }\n");
+    struct image_spec *imm = load(SPEC_HEAD "base: { family: deb, suite: bookworm }\n"
+                                  "packages: { install: [linux-image-amd64, dracut, libcryptsetup12] }\n"
+                                  "storage: { layout: immutable, size: 2G }\n");
+    if (std && imm) {
+        _cleanup_free_ char *a = stage_names(std), *b = stage_names(imm);
+        /* the names tests/integration/image.sh and image_immutable.sh look for, in README.md's order */
+        is_str(a, "rootfs customize root-fs esp disk outputs manifest", "standard layout: seven stages");
+        is_str(b, "rootfs customize usr root-fs esp disk outputs manifest", "immutable layout: usr after customize");
+    }
+    spec_free(std);
+    spec_free(imm);
+}
+
+static void test_families(void)
+{
+    const struct pkg_family_ops *deb = pkg_family_ops(FAMILY_DEB), *rpm = pkg_family_ops(FAMILY_RPM);
+    ok(deb->family == FAMILY_DEB && rpm->family == FAMILY_RPM, "each family's vtable is its own");
+    is_str(deb->name, "deb", "deb: name (manifest, SBOMs, pkgdb)");
+    is_str(rpm->name, "rpm", "rpm: name");
+    is_str(deb->db_path, "var/lib/dpkg", "deb: dpkg's database");
+    is_str(rpm->db_path, "usr/lib/sysimage/rpm", "rpm: the database where Fedora keeps it");
+    is_str(deb->pkg_cache, "build/debs", "deb: .debs cached in build/debs (image.sh hashes them there)");
+    is_str(rpm->pkg_cache, "build/dnf", "rpm: dnf's cache");
+    is_str(deb->initrd_tool, "initramfs-tools", "deb: initrd tool");
+    is_str(rpm->initrd_tool, "dracut", "rpm: initrd tool");
+    _cleanup_free_ char *k1 = deb->kernel_packages(kiln_arch_find("x86_64"));
+    _cleanup_free_ char *k2 = deb->kernel_packages(kiln_arch_find("aarch64"));
+    _cleanup_free_ char *k3 = rpm->kernel_packages(kiln_arch_find("aarch64"));
+    is_str(k1, "linux-image-amd64 (and initramfs-tools)", "deb kernel, x86_64");
+    is_str(k2, "linux-image-arm64 (and initramfs-tools)", "deb kernel, aarch64: Debian's arch name");
+    is_str(k3, "kernel-core", "rpm kernel");
+    is_str(pkg_family_name(FAMILY_DEB), "deb", "pkg_family_name deb");
+    ok(pkg_family_name(FAMILY_OTHER) == NULL, "pkg_family_name: no name for another family");
+}
+
+/* kiln build's lines, byte for byte what the build printed itself before it reported events
+ * (the integration tests grep them). */
+static char *line(const struct build_event *e, const struct image_spec *s)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    build_event_fprint(f, e, s);
+    fclose(f);
+    return buf;
+}
+
+static void test_lines(void)
+{
+    struct image_spec *s = load(SPEC_HEAD "base: { family: deb, suite: bookworm }\n");
+    if (!s) return;
+    struct { struct build_event e; const char *want, *what; } cases[] = {
+        {{.kind = BUILD_STAGE_BEGIN, .stage = "rootfs", .index = 1, .count = 7}, "kiln build: [1/7] rootfs ...\n", "begin"},
+        {{.kind = BUILD_STAGE_END, .stage = "root-fs", .index = 3, .count = 7, .seconds = 4.31, .text = "(ext4 1.9G)"},
+         "kiln build: [3/7] root-fs" "   " " " "    4.3" " s  (ext4 1.9G)\n", "end: name in 10 columns, seconds in 7, the note"},
+        {{.kind = BUILD_STAGE_END, .stage = "customize", .index = 2, .count = 8, .seconds = 0.3},
+         "kiln build: [2/8] customize      0.3 s\n", "end without a note"},
+        {{.kind = BUILD_INFO, .stage = "customize", .text = "os.network: dhcp through x"},
+         "kiln build: customize: os.network: dhcp through x\n", "info"},
+        {{.kind = BUILD_NOTE, .stage = "customize", .text = "first_boot.grow_root: y"},
+         "kiln build: customize: note: first_boot.grow_root: y\n", "note"},
+        {{.kind = BUILD_WARNING, .stage = "rootfs", .text = "cannot read the state"},
+         "kiln build: rootfs: warning: cannot read the state\n", "a stage's warning"},
+        {{.kind = BUILD_WARNING, .text = "nothing configures a network interface"},
+         "kiln build: warning: nothing configures a network interface\n", "the image's warning"},
+        {{.kind = BUILD_ERROR, .stage = "esp", .text = "the kernel is gone"}, "kiln build: esp: the kernel is gone\n", "error"},
+        {{.kind = BUILD_ERROR, .stage = "rootfs", .text = "`false` failed (exit 1); its last output:", .output = "  ...\nE: x\n",
+          .path = "/w/build.log"},
+         "kiln build: rootfs: `false` failed (exit 1); its last output:\n  ...\nE: x\nkiln build: the whole log is in /w/build.log\n",
+         "a failed command: its output, then where the log is"},
+        {{.kind = BUILD_DONE, .seconds = 43.04, .path = "out/t-1.0.0"}, "kiln build: t 1.0.0 built in 43.0 s → out/t-1.0.0.*\n", "done"},
+        {{.kind = BUILD_LOG_KEPT, .path = "out/t-1.0.0.build.log"}, "kiln build: failed; the build log is kept at out/t-1.0.0.build.log\n",
+         "log kept"},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        _cleanup_free_ char *got = line(&cases[i].e, s);
+        is_str(got, cases[i].want, cases[i].what);
+    }
+    spec_free(s);
+}
+
+struct seen {
+    struct sbuf kinds, texts;
+};
+
+static void record(const struct build_event *e, void *userdata)
+{
+    struct seen *v = userdata;
+    sbuf_printf(&v->kinds, "%d ", (int)e->kind);
+    sbuf_printf(&v->texts, "%s: %s|", e->stage ? e->stage : "-", e->text ? e->text : "-");
+}
+
+/* A build that cannot start reports it as an event, through the options' callback, and leaves
+ * no work directory behind. */
+static void test_events(void)
+{
+    struct image_spec *s = load(SPEC_HEAD "base: { family: deb, suite: bookworm }\n");
+    if (!s) return;
+    _cleanup_free_ char *tmp = path_join(dir, "tmp"), *blocker = path_join(dir, "file");
+    _cleanup_free_ char *out = path_join(blocker, "out");
+    mkdir_p(tmp, 0755);
+    write_file_atomic(blocker, "x", 1, 0644);
+    const char *old = getenv("TMPDIR");
+    _cleanup_free_ char *saved = old ? xstrdup(old) : NULL;
+    setenv("TMPDIR", tmp, 1);
+    struct seen v = {0};
+    struct build_opts o = {.out_dir = out, .only_output = -1, .source_date_epoch = 1750000000, .on_event = record,
+                           .userdata = &v};
+    int r = image_build(s, &o);
+    if (saved) setenv("TMPDIR", saved, 1);
+    else unsetenv("TMPDIR");
+    if (geteuid() == 0) {
+        is_int(r, -EIO, "an output directory that cannot be made fails the build");
+        _cleanup_free_ char *want = xasprintf("setup: cannot create the output directory %s|", out);
+        is_str(v.texts.s, want, "one error event, under setup, naming the directory");
+        is_str(v.kinds.s, "5 ", "it is a BUILD_ERROR, and the only event");
+    } else {
+        is_int(r, -EPERM, "not root: refused");
+        has(v.texts.s, "spec: building the package tree needs root", "the refusal says what to do");
+    }
+    /* without a callback the same build says nothing at all: the library never prints */
+    _cleanup_free_ char *errf = path_join(dir, "stderr");
+    fflush(stderr);
+    int saved_err = dup(2), fd = open(errf, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, 2);
+    close(fd);
+    setenv("TMPDIR", tmp, 1);
+    o.on_event = NULL;
+    r = image_build(s, &o);
+    if (saved) setenv("TMPDIR", saved, 1);
+    else unsetenv("TMPDIR");
+    fflush(stderr);
+    dup2(saved_err, 2);
+    close(saved_err);
+    char *said = NULL;
+    size_t said_len = 0;
+    read_file(errf, 1 << 20, &said, &said_len);
+    ok(r < 0 && said && said_len == 0, "no callback: the failed build wrote nothing to stderr (%zu bytes)", said_len);
+    free(said);
+    DIR *d = opendir(tmp);
+    int left = 0;
+    struct dirent *de;
+    while (d && (de = readdir(d))) left += startswith(de->d_name, "kiln-build-");
+    if (d) closedir(d);
+    is_int(left, 0, "no work directory left in TMPDIR");
+    sbuf_free(&v.kinds);
+    sbuf_free(&v.texts);
+    spec_free(s);
+}
+
+int main(void)
+{
+    if (!mkdtemp(dir)) return 1;
+    test_stages();
+    test_families();
+    test_lines();
+    test_events();
+    rm_rf(dir);
+    return tap_done();
+}
