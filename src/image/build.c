@@ -22,6 +22,7 @@
 #include "image/inspect.h"
 #include "image/reposnap.h"
 #include "image/network.h"
+#include "image/pkgmgr.h"
 #include "trust/minisign.h"
 #include "image/rootfs_tar.h"
 #include "trust/pkgdb.h"
@@ -701,6 +702,35 @@ static int install_updater(struct build_ctx *c)
     return build_chroot(c, "customize", en);
 }
 
+/* packages.package_manager: remove, after everything is installed and configured (systemctl
+ * and useradd have run): the front ends go, the database stays (manifest, SBOMs, kiln sbom),
+ * and the units that would run them on a schedule are masked so none fails at boot. */
+static int remove_package_manager(struct build_ctx *c)
+{
+    char why[512];
+    char **removed = NULL;
+    size_t n = 0;
+    if (pkgmgr_remove(c->root_fd, c->spec->family == FAMILY_DEB, &removed, &n, why, sizeof why) < 0)
+        return build_error(c, "customize", "packages.package_manager: remove: %s", why);
+    c->pm_removed = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(c->pm_removed, json_string(removed[i]));
+        free(removed[i]);
+    }
+    free(removed);
+    char *av[16] = {"systemctl", "--no-reload", "mask"};
+    size_t k = 3;
+    for (size_t i = 0; pkgmgr_units[i] && k + 1 < ARRAY_SIZE(av); i++) {
+        _cleanup_free_ char *a = xasprintf("usr/lib/systemd/system/%s", pkgmgr_units[i]);
+        _cleanup_free_ char *b = xasprintf("lib/systemd/system/%s", pkgmgr_units[i]);
+        if (tree_has(c, a) || tree_has(c, b)) av[k++] = (char *)pkgmgr_units[i];
+    }
+    if (k > 3 && build_chroot(c, "customize", av) < 0) return -1;
+    fprintf(stderr, "kiln build: customize: packages.package_manager: removed %zu command(s), masked %zu unit(s); "
+                    "the package database stays\n", n, k - 3);
+    return 0;
+}
+
 static int stage_customize(struct build_ctx *c)
 {
     stage_begin("customize");
@@ -748,6 +778,7 @@ static int stage_customize(struct build_ctx *c)
         if (build_chroot(c, "customize", av) < 0) return -1;
     }
     if (customize_services(c) < 0 || customize_network(c) < 0) return -1;
+    if (s->remove_package_manager && remove_package_manager(c) < 0) return -1;
     generalize(c);
     clamp_tree(c->root, c->epoch);
     stage_end("customize", NULL);
@@ -1544,6 +1575,10 @@ int image_build(const struct image_spec *s, const struct build_opts *o)
         json_object_set_new(manifest, "disk_size", json_integer((json_int_t)size));
         json_object_set_new(manifest, "partitions", json_incref(parts));
         json_object_set_new(manifest, "repositories", c.repos ? json_incref(c.repos) : json_null());
+        json_t *pm = json_object();
+        json_object_set_new(pm, "removed", json_boolean(c.pm_removed != NULL));
+        if (c.pm_removed) json_object_set_new(pm, "files", json_incref(c.pm_removed));
+        json_object_set_new(manifest, "package_manager", pm);
         _cleanup_free_ char *db = inroot_host_path(c.root_fd, s->family == FAMILY_DEB ? "var/lib/dpkg" : PKGDB_RPM_DBPATH);
         char *perr = NULL;
         if (!db) {
@@ -1589,5 +1624,6 @@ int image_build(const struct image_spec *s, const struct build_opts *o)
     free(c.seed);
     free(c.kver);
     json_decref(c.repos);
+    json_decref(c.pm_removed);
     return r < 0 ? -1 : 0;
 }

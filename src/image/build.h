@@ -32,6 +32,7 @@ struct build_ctx {
     bool usr_moved;   /* root/usr lives in work/usr while the root filesystem is made */
     char usr_hash[65];
     uint64_t usr_bytes, verity_bytes; /* partition sizes, per slot */
+    struct json_t *pm_removed; /* packages.package_manager: remove: the removed paths (manifest), else NULL */
     struct json_t *repos; /* the repository snapshot the package tree was built from (manifest), or NULL */
 };
 

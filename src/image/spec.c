@@ -711,8 +711,13 @@ int spec_load(const char *path, const char *source_root, struct image_spec **out
         if ((x = FIELD(root, "base"))) parse_base(x, s, d);
         else diag_add_at(d, path, 1, 1, "base", "missing \"base:\" (family deb with a suite, or rpm with repos)");
         if ((x = FIELD(root, "packages")) && y_expect(d, x, "packages", YN_MAP)) {
-            static const char *const pkeys[] = {"install", "remove", NULL};
+            static const char *const pkeys[] = {"install", "remove", "package_manager", NULL};
             y_check_keys(d, x, "packages", pkeys);
+            static const char *const pm[] = {"keep", "remove", NULL};
+            const struct ynode *pmn;
+            int v;
+            if ((pmn = FIELD(x, "package_manager")) && y_enum(d, pmn, "packages.package_manager", pm, &v))
+                s->remove_package_manager = v == 1;
             struct { const char *key, *path; char ***v; size_t *n; } lists[] = {
                 {"install", "packages.install", &s->install, &s->ninstall},
                 {"remove", "packages.remove", &s->remove, &s->nremove}};
