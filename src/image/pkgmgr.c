@@ -20,6 +20,17 @@ static const char *const path_dirs[] = {"usr/local/sbin", "usr/local/bin", "usr/
  * drive them. */
 static const char *const deb_pkgs[] = {"dpkg", "apt", "apt-utils", "aptitude", "unattended-upgrades"};
 
+/* What those packages ship that is no package manager: init scripts run start-stop-daemon. */
+static const char *const deb_keep[] = {"start-stop-daemon"};
+
+static bool deb_kept(const char *p)
+{
+    const char *base = strrchr(p, '/');
+    for (size_t i = 0; i < ARRAY_SIZE(deb_keep); i++)
+        if (streq(base ? base + 1 : p, deb_keep[i])) return true;
+    return false;
+}
+
 static const char *const rpm_cmds[] = {"rpm", "rpmdb", "rpmkeys", "rpmquery", "rpmverify", "rpmsign", "rpm2cpio",
                                        "rpm2archive", "dnf", "dnf-3", "dnf4", "dnf5", "dnf-automatic", "yum",
                                        "microdnf", "tdnf"};
@@ -101,7 +112,7 @@ int pkgmgr_remove(int rootfd, bool deb, char ***removed, size_t *n, char *why, s
             any = true;
             char *save = NULL;
             for (char *line = strtok_r(text, "\n", &save); line && r == 0; line = strtok_r(NULL, "\n", &save))
-                if (in_path_dir(line)) r = remove_one(rootfd, line, &out, why, sz);
+                if (in_path_dir(line) && !deb_kept(line)) r = remove_one(rootfd, line, &out, why, sz);
             free(text);
         }
         if (r == 0 && !any) {

@@ -11,7 +11,8 @@
 /* Removes from the tree at rootfd (deb: a dpkg tree, else an rpm one) (see util/inroot.h) every package-manager front end in a PATH
  * directory (/usr/local/sbin, /usr/local/bin, /usr/sbin, /usr/bin, /sbin, /bin):
  * deb: the files in those directories that the installed apt, dpkg, apt-utils, aptitude and
- * unattended-upgrades packages list (var/lib/dpkg/info/PKG[:ARCH].list);
+ * unattended-upgrades packages list (var/lib/dpkg/info/PKG[:ARCH].list), but dpkg's
+ * start-stop-daemon, which init scripts run;
  * rpm: rpm, rpmdb, rpmkeys, rpmquery, rpmverify, rpmsign, rpm2cpio, rpm2archive, dnf, dnf-3,
  * dnf4, dnf5, dnf-automatic, yum, microdnf, tdnf.
  * The package database stays. Then writes PKGMGR_REMOVED_MARKER. *removed gets the removed paths

@@ -1040,12 +1040,12 @@ static void test_package_manager(void)
     ok(system(mk) == 0, "fake tree");
     int fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
     const char *files[] = {"usr/bin/apt", "usr/bin/apt-get", "usr/bin/dpkg", "usr/bin/dpkg-query", "usr/sbin/dpkg-preconfigure",
-                           "usr/bin/update-alternatives", "usr/bin/ctr", "usr/lib/apt/apt-helper", "var/lib/dpkg/status"};
+                           "usr/bin/update-alternatives", "usr/sbin/start-stop-daemon", "usr/bin/ctr", "usr/lib/apt/apt-helper", "var/lib/dpkg/status"};
     for (size_t i = 0; i < ARRAY_SIZE(files); i++) inroot_write(fd, files[i], "x", 1, 0755, (uid_t)-1, 0);
     inroot_write(fd, "var/lib/dpkg/info/apt.list",
                  "/.\n/usr\n/usr/bin\n/usr/bin/apt\n/usr/bin/apt-get\n/usr/lib/apt/apt-helper\n/usr/bin/apt-cdrom\n", 85, 0644,
                  (uid_t)-1, 0);
-    const char *dl = "/.\n/usr/bin/dpkg\n/bin/dpkg-query\n/usr/bin/update-alternatives\n/usr/share/doc/dpkg\n";
+    const char *dl = "/.\n/usr/sbin/start-stop-daemon\n/usr/bin/dpkg\n/bin/dpkg-query\n/usr/bin/update-alternatives\n/usr/share/doc/dpkg\n";
     inroot_write(fd, "var/lib/dpkg/info/dpkg:amd64.list", dl, strlen(dl), 0644, (uid_t)-1, 0);
     /* debconf is not a package manager: its command stays even though it lives in sbin */
     inroot_write(fd, "var/lib/dpkg/info/debconf.list", "/usr/sbin/dpkg-preconfigure\n", 28, 0644, (uid_t)-1, 0);
@@ -1062,9 +1062,10 @@ static void test_package_manager(void)
            "deb: removed what the file lists put in PATH");
     sbuf_free(&b);
     ok(!inroot_exists(fd, "usr/bin/dpkg-query") && inroot_exists(fd, "usr/bin/ctr") && inroot_exists(fd, "usr/lib/apt/apt-helper") &&
-       inroot_exists(fd, "usr/sbin/dpkg-preconfigure") && inroot_exists(fd, "var/lib/dpkg/status") &&
+       inroot_exists(fd, "usr/sbin/dpkg-preconfigure") && inroot_exists(fd, "usr/sbin/start-stop-daemon") &&
+       inroot_exists(fd, "var/lib/dpkg/status") &&
        inroot_exists(fd, "var/lib/dpkg/info/apt.list"),
-       "deb: the database, libraries and other packages' commands stay");
+       "deb: the database, libraries, start-stop-daemon and other packages' commands stay");
     char *marker = NULL;
     size_t len;
     ok(inroot_read(fd, PKGMGR_REMOVED_MARKER, 4096, &marker, &len) == 0 && strstr(marker, "\n/usr/bin/apt-get\n") &&
