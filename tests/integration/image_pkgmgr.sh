@@ -1,0 +1,43 @@
+#!/bin/sh
+# packages.package_manager: remove. The example Debian spec with the key, built as a rootfs
+# archive (no VM): the archive has none of apt's or dpkg's commands in a PATH directory (but
+# dpkg's start-stop-daemon), still has the package database, the marker listing what went and
+# apt's timers masked; the manifest records the removal; kiln sbom of the archive still lists
+# apt and dpkg. The package tree comes from the rootfs cache image.sh fills (same packages, same
+# SOURCE_DATE_EPOCH), so no debootstrap runs when that cache is warm.
+. "$(dirname "$0")/lib.sh"
+root=${KILN_ROOT:?}
+export SOURCE_DATE_EPOCH=1750000000
+base=debian-server-1.0.0
+cp -r "$root/examples/images/files" files
+sed -e 's/^output: .*/output: [tar]/' -e 's/^packages:$/packages:\n  package_manager: remove/' \
+    "$root/examples/images/debian-server.yml" > pm.yml
+grep -q '^  package_manager: remove' pm.yml || fail "could not derive the spec"
+expect_status 0 "$KILN" build --check pm.yml
+
+"$KILN" build pm.yml --out out > build.txt 2>&1 || { cat build.txt; fail "kiln build failed"; }
+cat build.txt
+expect_in build.txt "packages.package_manager: removed "
+a=out/$base.tar.zst
+tar --zstd -tf "$a" > list.txt || fail "tar cannot list $a"
+for c in apt apt-get apt-cache apt-mark apt-config apt-key dpkg dpkg-query dpkg-deb dpkg-divert dpkg-trigger \
+         dpkg-split dpkg-statoverride update-alternatives; do
+    if grep -Eq "^\./(usr/)?(s)?bin/$c\$" list.txt; then fail "$c is still in the image"; fi
+done
+grep -q '^\./usr/sbin/start-stop-daemon$' list.txt || fail "start-stop-daemon was removed"
+grep -q '^\./var/lib/dpkg/status$' list.txt || fail "the dpkg database is gone"
+grep -q '^\./usr/lib/apt/methods/http$' list.txt || fail "apt's library files were removed (only PATH commands go)"
+mkdir x && tar --zstd -xf "$a" -C x ./usr/lib/kiln/package-manager-removed ./etc/systemd/system/apt-daily.timer \
+    ./etc/systemd/system/apt-daily-upgrade.timer ./etc/systemd/system/dpkg-db-backup.timer || fail "marker or masks missing"
+expect_in x/usr/lib/kiln/package-manager-removed "/usr/bin/apt-get"
+for u in apt-daily apt-daily-upgrade dpkg-db-backup; do
+    [ "$(readlink "x/etc/systemd/system/$u.timer")" = /dev/null ] || fail "$u.timer is not masked"
+done
+m=out/$base.manifest.json
+expect_jq "$m" .package_manager.removed true
+expect_jq "$m" '[.package_manager.files[] | select(. == "/usr/bin/apt-get" or . == "/usr/bin/dpkg-query")] | length' 2
+expect_jq "$m" '[.packages[] | select(.name == "apt" or .name == "dpkg")] | length' 2
+"$KILN" sbom "$a" --format cyclonedx -o sbom.json || fail "kiln sbom of the archive failed"
+expect_jq sbom.json '[.components[] | select(.name == "apt" or .name == "dpkg")] | length' 2
+note "$(jqv "$m" '.package_manager.files | length') commands removed; the SBOM lists $(jqv sbom.json '.components | length') components"
+exit 0
