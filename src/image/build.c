@@ -1516,14 +1516,21 @@ int image_build(const struct image_spec *s, const struct build_opts *o)
     c.root = path_join(c.work, "root");
     c.log_path = path_join(c.work, "build.log");
     c.log_fd = open(c.log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (mkdir_p(o->out_dir, 0755) < 0) {
-        build_error(&c, "setup", "cannot create the output directory %s", o->out_dir);
+    /* before any stage runs: a bad --out found only at the outputs stage costs the whole build */
+    _cleanup_free_ char *stage_dir = xasprintf("%s/.kiln-build-%d", o->out_dir, (int)getpid());
+    int mr = mkdir_p(o->out_dir, 0755);
+    if (mr == 0) {
+        rm_rf(stage_dir);
+        mr = mkdir_p(stage_dir, 0755);
+    }
+    if (mr < 0) {
+        build_error(&c, "setup", "cannot create the output directory %s: %s%s", o->out_dir, strerror(-mr),
+                    mr == -ENOTDIR ? " (a file stands at that path or one of its parents: give another --out)" : "");
         rm_rf(c.work);
+        free(c.work), free(c.root), free(c.log_path), free(c.seed);
+        if (c.log_fd >= 0) close(c.log_fd);
         return -1;
     }
-    _cleanup_free_ char *stage_dir = xasprintf("%s/.kiln-build-%d", o->out_dir, (int)getpid());
-    rm_rf(stage_dir);
-    mkdir_p(stage_dir, 0755);
     double t0 = now_s();
     uint64_t size = (s->size + MiB - 1) / MiB * MiB, esp_bytes = 0;
     json_t *manifest = json_object(), *parts = json_array(), *pkgs = NULL;

@@ -15,10 +15,24 @@ sed -e 's/^output: .*/output: [tar]/' -e 's/^packages:$/packages:\n  package_man
 grep -q '^  package_manager: remove' pm.yml || fail "could not derive the spec"
 expect_status 0 "$KILN" build --check pm.yml
 
-"$KILN" build pm.yml --out out > build.txt 2>&1 || { cat build.txt; fail "kiln build failed"; }
+# An --out that a file stands in (or under) fails before any stage runs, naming it, and the
+# file is kept. (This test's own build once went to "out", which expect_status had just made a
+# file of: every stage ran, then the archive failed "cannot create a file beside
+# out/.kiln-build-N/...: Not a directory".)
+printf 'keep\n' > notadir
+for o in notadir notadir/sub; do
+    expect_status 1 "$KILN" build pm.yml --out "$o"
+    expect_in "$T/err" "kiln build: setup: cannot create the output directory $o: Not a directory (a file stands at that path"
+    expect_not_in "$T/err" "rootfs"
+done
+[ "$(cat notadir)" = keep ] || fail "the file at --out was changed"
+
+# output: [tar] alone: no disk format is written
+"$KILN" build pm.yml --out dist > build.txt 2>&1 || { cat build.txt; fail "kiln build failed"; }
 cat build.txt
 expect_in build.txt "packages.package_manager: removed "
-a=out/$base.tar.zst
+expect_in build.txt "(tar + kernel, initrd)"
+a=dist/$base.tar.zst
 tar --zstd -tf "$a" > list.txt || fail "tar cannot list $a"
 for c in apt apt-get apt-cache apt-mark apt-config apt-key dpkg dpkg-query dpkg-deb dpkg-divert dpkg-trigger \
          dpkg-split dpkg-statoverride update-alternatives; do
@@ -33,7 +47,8 @@ expect_in x/usr/lib/kiln/package-manager-removed "/usr/bin/apt-get"
 for u in apt-daily apt-daily-upgrade dpkg-db-backup; do
     [ "$(readlink "x/etc/systemd/system/$u.timer")" = /dev/null ] || fail "$u.timer is not masked"
 done
-m=out/$base.manifest.json
+m=dist/$base.manifest.json
+expect_jq "$m" '[.artifacts[].kind] | sort | join(",")' "initrd,kernel,tar"
 expect_jq "$m" .package_manager.removed true
 expect_jq "$m" '[.package_manager.files[] | select(. == "/usr/bin/apt-get" or . == "/usr/bin/dpkg-query")] | length' 2
 expect_jq "$m" '[.packages[] | select(.name == "apt" or .name == "dpkg")] | length' 2
