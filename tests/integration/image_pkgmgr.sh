@@ -55,4 +55,19 @@ expect_jq "$m" '[.packages[] | select(.name == "apt" or .name == "dpkg")] | leng
 "$KILN" sbom "$a" --format cyclonedx -o sbom.json || fail "kiln sbom of the archive failed"
 expect_jq sbom.json '[.components[] | select(.name == "apt" or .name == "dpkg")] | length' 2
 note "$(jqv "$m" '.package_manager.files | length') commands removed; the SBOM lists $(jqv sbom.json '.components | length') components"
+
+# The container host's script case (examples/ext/containerhost/no_package_manager.sh) on this
+# tree, run in it with chroot and root's PATH: it passes, and fails naming each defect (a
+# package manager command back in PATH; the package database gone).
+rm -rf x && mkdir x && tar --zstd -xf "$a" -C x || fail "tar cannot unpack $a"
+cp "$root/examples/ext/containerhost/no_package_manager.sh" x/np.sh
+np() { env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin chroot x /bin/sh /np.sh > np.txt 2>&1; }
+np || { cat np.txt; fail "no_package_manager.sh fails on the tree built without its package manager"; }
+expect_in np.txt "no package manager in PATH (/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin); the package database /var/lib/dpkg/status is kept"
+printf '#!/bin/sh\n' > x/usr/sbin/dpkg && chmod 755 x/usr/sbin/dpkg
+np && fail "no_package_manager.sh passes with /usr/sbin/dpkg in PATH"
+expect_in np.txt "package manager commands in PATH (/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin): /usr/sbin/dpkg"
+rm x/usr/sbin/dpkg && mv x/var/lib/dpkg/status x/var/lib/dpkg/status.gone
+np && fail "no_package_manager.sh passes without the package database"
+expect_in np.txt "no package database (/var/lib/dpkg/status, the rpm db)"
 exit 0
