@@ -99,6 +99,8 @@ YAML
     rc=$?
     cat "out-$1.txt"
     [ "$rc" -eq 1 ] || fail "the $1 run exited $rc, expected 1 (a case failed)"
+    # a failed round still logs out (a session left would fail the case: decide_iscsi_login)
+    expect_in "runs-$1/latest/cases/verify_iscsi_login/log.txt" "@step logout 0"
     expect_no_tgtd
     expect_no_qemu
 }
