@@ -206,11 +206,19 @@ static int build_setup(struct build_ctx *c)
     c->root = path_join(c->work, "root");
     c->log_path = path_join(c->work, "build.log");
     c->log_fd = open(c->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (mkdir_p(c->opts->out_dir, 0755) < 0)
-        return build_error(c, "setup", "cannot create the output directory %s", c->opts->out_dir);
+    /* before any stage runs: a bad --out found only at the outputs stage costs the whole build */
     c->stage_dir = xasprintf("%s/.kiln-build-%d", c->opts->out_dir, (int)getpid());
-    rm_rf(c->stage_dir);
-    mkdir_p(c->stage_dir, 0755);
+    int mr = mkdir_p(c->opts->out_dir, 0755);
+    if (mr == 0) {
+        rm_rf(c->stage_dir);
+        mr = mkdir_p(c->stage_dir, 0755);
+    }
+    if (mr < 0) {
+        free(c->stage_dir);
+        c->stage_dir = NULL;
+        return build_error(c, "setup", "cannot create the output directory %s: %s%s", c->opts->out_dir, strerror(-mr),
+                           mr == -ENOTDIR ? " (a file stands at that path or one of its parents: give another --out)" : "");
+    }
     return 0;
 }
 
@@ -245,6 +253,7 @@ static void build_teardown(struct build_ctx *c)
     proc_env_free(c->env);
     json_decref(c->manifest);
     json_decref(c->repos);
+    json_decref(c->pm_removed);
     json_decref(c->pkgs);
 }
 

@@ -3,12 +3,14 @@
  * first-boot units), then generalized (no host identity, logs or caches) and clamped to the
  * epoch. */
 #include <dirent.h>
+#include <jansson.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <sys/stat.h>
 
 #include "image/build_int.h"
+#include "image/pkgmgr.h"
 #include "image/network.h"
 #include "trust/minisign.h"
 #include "util/fs.h"
@@ -416,6 +418,36 @@ static int first_boot_keygen(struct build_ctx *c)
     return r < 0 ? r : build_chroot(c, "customize", av);
 }
 
+/* packages.package_manager: remove, after everything is installed and configured (systemctl
+ * and useradd have run): the front ends go, the database stays (manifest, SBOMs, kiln sbom),
+ * and the units that would run them on a schedule are masked so none fails at boot. */
+static int remove_package_manager(struct build_ctx *c)
+{
+    char why[512];
+    char **removed = NULL;
+    size_t n = 0;
+    if (pkgmgr_remove(c->root_fd, c->spec->family == FAMILY_DEB, &removed, &n, why, sizeof why) < 0)
+        return build_error(c, "customize", "packages.package_manager: remove: %s", why);
+    c->pm_removed = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(c->pm_removed, json_string(removed[i]));
+        free(removed[i]);
+    }
+    free(removed);
+    char *av[16] = {"systemctl", "--no-reload", "mask"};
+    size_t k = 3;
+    for (size_t i = 0; pkgmgr_units[i] && k + 1 < ARRAY_SIZE(av); i++) {
+        _cleanup_free_ char *a = xasprintf("usr/lib/systemd/system/%s", pkgmgr_units[i]);
+        _cleanup_free_ char *b = xasprintf("lib/systemd/system/%s", pkgmgr_units[i]);
+        if (tree_has(c, a) || tree_has(c, b)) av[k++] = (char *)pkgmgr_units[i];
+    }
+    int r;
+    if (k > 3 && (r = build_chroot(c, "customize", av)) < 0) return r;
+    build_say(c, BUILD_INFO, "customize", "packages.package_manager: removed %zu command(s), masked %zu unit(s); "
+                                          "the package database stays", n, k - 3);
+    return 0;
+}
+
 int stage_customize(struct build_ctx *c)
 {
     const struct image_spec *s = c->spec;
@@ -430,6 +462,7 @@ int stage_customize(struct build_ctx *c)
     if (s->updates.set && (r = install_updater(c)) < 0) return r;
     if (s->regenerate_ssh_host_keys && (r = first_boot_keygen(c)) < 0) return r;
     if ((r = customize_services(c)) < 0 || (r = customize_network(c)) < 0) return r;
+    if (s->remove_package_manager && (r = remove_package_manager(c)) < 0) return r;
     generalize(c);
     clamp_tree(c->root, c->epoch);
     /* the tree's /boot is final: the ESP is sized for its kernel, initrd and boot loader */

@@ -105,6 +105,7 @@ struct build_ctx {
     char *manifest_name;     /* NAME-VERSION.manifest.json */
     struct json_t *manifest; /* filled by the stages, written last */
     struct json_t *repos;    /* the repository snapshot the package tree was built from, or NULL */
+    struct json_t *pm_removed; /* packages.package_manager: remove: the removed paths (manifest), else NULL */
     struct json_t *pkgs;     /* the tree's packages (trust/pkgdb) */
 };
 

@@ -149,6 +149,10 @@ static void manifest_image(struct build_ctx *c)
     json_object_set_new(m, "verity_root_hash", s->layout == LAYOUT_IMMUTABLE ? json_string(c->usr_hash) : json_null());
     json_object_set_new(m, "disk_size", json_integer((json_int_t)c->disk_bytes));
     json_object_set_new(m, "repositories", c->repos ? json_incref(c->repos) : json_null());
+    json_t *pm = json_object();
+    json_object_set_new(pm, "removed", json_boolean(c->pm_removed != NULL));
+    if (c->pm_removed) json_object_set_new(pm, "files", json_incref(c->pm_removed));
+    json_object_set_new(m, "package_manager", pm);
 }
 
 int manifest_packages(struct build_ctx *c)

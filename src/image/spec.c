@@ -747,6 +747,8 @@ static const struct yschema packages_schema = {
          .parse = field_packages, .arg = "install"},
         {"remove", YF_STR_LIST, offsetof(struct image_spec, remove), offsetof(struct image_spec, nremove),
          .parse = field_packages},
+        {"package_manager", YF_ENUM, offsetof(struct image_spec, remove_package_manager),
+         .names = (const char *const[]){"keep", "remove", NULL}},
         {0}},
 };
 

@@ -63,6 +63,7 @@ struct image_spec {
     size_t nrepos;
     char **install, **remove;
     size_t ninstall, nremove;
+    int remove_package_manager; /* packages.package_manager: 0 keep, 1 remove (image/pkgmgr.h) */
     char *hostname;
     struct image_user *users;
     size_t nusers;

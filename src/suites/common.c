@@ -6,6 +6,7 @@
 #include <pthread.h>
 
 #include "node/console.h"
+#include "image/pkgmgr.h"
 #include "node/node.h"
 #include "platform/platform.h"
 #include "util/fs.h"
@@ -154,13 +155,23 @@ int guest_need_family(struct kiln_case_ctx *t, enum pkg_family *fam)
     if (*fam == FAMILY_OTHER)
         return case_skip(t, "%s is neither deb- nor rpm-based (os-release ID, ID_LIKE) and has no dpkg or rpm database", id);
     /* the family's database must answer: a missing or damaged one is a finding, not another family */
+    /* an image built with packages.package_manager: remove says so (kiln's marker, written at
+     * build): its database stays for SBOMs, but no case can ask the tools, which is no defect */
     const char *list = *fam == FAMILY_DEB
-        ? "[ -f /var/lib/dpkg/status ] || { echo '/var/lib/dpkg/status does not exist' >&2; exit 3; }; "
+        ? "if ! command -v dpkg-query >/dev/null 2>&1 && [ -e /" PKGMGR_REMOVED_MARKER " ]; then exit 4; fi; "
+          "[ -f /var/lib/dpkg/status ] || { echo '/var/lib/dpkg/status does not exist' >&2; exit 3; }; "
           "dpkg-query -W -f '${Package}\\n'"
-        : "d=$(rpm --eval '%{_dbpath}') || exit 1; "
+        : "if ! command -v rpm >/dev/null 2>&1 && [ -e /" PKGMGR_REMOVED_MARKER " ]; then exit 4; fi; "
+          "d=$(rpm --eval '%{_dbpath}') || exit 1; "
           "[ -d \"$d\" ] || { echo \"$d does not exist\" >&2; exit 3; }; rpm -qa --qf '%{NAME}\\n'";
     struct gcap c;
     if (guest_capture(t, NULL, list, &c) < 0) return CASE_FAIL;
+    if (c.status == 4) {
+        gcap_free(&c);
+        return case_skip(t, "%s was built without its package manager (packages.package_manager: remove; /%s lists "
+                            "what went): the package database is still read by kiln sbom and kiln inspect", id,
+                         PKGMGR_REMOVED_MARKER);
+    }
     struct verdict v = {0};
     decide_package_database(*fam, id, &c, &v);
     gcap_free(&c);

@@ -9,17 +9,30 @@
 #include "util/secret.h"
 #include "util/util.h"
 
+/* mkdir that takes an existing directory (or a symlink to one) as done: EEXIST alone says
+ * only that a name is taken, and a file there would make every later path under it fail with
+ * ENOTDIR far from here (kiln build once ran all its stages before its output failed so). */
+static int mkdir_one(const char *p, unsigned mode)
+{
+    if (mkdir(p, mode) == 0) return 0;
+    if (errno != EEXIST) return -errno;
+    struct stat st;
+    if (stat(p, &st) < 0) return -errno;
+    if (!S_ISDIR(st.st_mode)) return errno = ENOTDIR, -ENOTDIR;
+    return 0;
+}
+
 int mkdir_p(const char *path, unsigned mode)
 {
     _cleanup_free_ char *p = xstrdup(path);
     for (char *s = p + 1; *s; s++) {
         if (*s != '/') continue;
         *s = 0;
-        if (mkdir(p, mode) < 0 && errno != EEXIST) return -errno;
+        int r = mkdir_one(p, mode);
+        if (r < 0) return r;
         *s = '/';
     }
-    if (mkdir(p, mode) < 0 && errno != EEXIST) return -errno;
-    return 0;
+    return mkdir_one(p, mode);
 }
 
 int rm_rf(const char *path)

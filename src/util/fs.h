@@ -2,6 +2,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* Creates path and its missing parents with mode (an existing directory, or a symlink to one,
+ * is fine). 0, or -errno with errno set: -ENOTDIR when path or a parent exists as something
+ * other than a directory. */
 int mkdir_p(const char *path, unsigned mode);
 int rm_rf(const char *path);
 /* Writes to path.tmp.<pid> then renames: readers never see half a file. */

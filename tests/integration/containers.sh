@@ -37,6 +37,11 @@ for c in verify_container_runtime verify_container_isolation verify_kubelet_prer
     expect_jq "$r" ".cases[] | select(.name==\"$c\") | .status" passed
 done
 expect_jq "$r" '[.cases[].environment] | unique | length' 1
+# packages.package_manager: remove: the script case finds no package manager in PATH and the
+# database kept; the package cases skip naming the removal
+expect_jq "$r" '.cases[] | select(.name=="ext.containerhost.no_package_manager") | .status' passed
+expect_jq "$r" '.cases[] | select(.name=="verify_package_db") | .status' skipped
+expect_jq "$r" '.cases[] | select(.name=="verify_package_db") | .reason | startswith("debian was built without its package manager (packages.package_manager: remove; /usr/lib/kiln/package-manager-removed lists what went)")' true
 why() { jqv "$1" ".cases[] | select(.name==\"$2\") | .reason"; }
 # a pass's note is in the case's log
 l=runs/latest/cases
@@ -94,6 +99,8 @@ YAML
     rc=$?
     cat "out-$1.txt"
     [ "$rc" -eq 1 ] || fail "the $1 run exited $rc, expected 1 (a case failed)"
+    # a failed round still logs out (a session left would fail the case: decide_iscsi_login)
+    expect_in "runs-$1/latest/cases/verify_iscsi_login/log.txt" "@step logout 0"
     expect_no_tgtd
     expect_no_qemu
 }

@@ -25,7 +25,8 @@ export KILN_STATE_DIR="$T/state"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 note() { echo "  $*"; }
 
-# expect_status WANT CMD...: runs CMD, fails unless its exit status is WANT.
+# expect_status WANT CMD...: runs CMD, fails unless its exit status is WANT. Its output is left
+# in $T/out and $T/err (files, in the test's working directory): name no output directory so.
 expect_status() {
     want=$1; shift
     "$@" >"$T/out" 2>"$T/err"

@@ -158,7 +158,8 @@ static void test_events(void)
     else unsetenv("TMPDIR");
     if (geteuid() == 0) {
         is_int(r, -EIO, "an output directory that cannot be made fails the build");
-        _cleanup_free_ char *want = xasprintf("setup: cannot create the output directory %s|", out);
+        _cleanup_free_ char *want = xasprintf("setup: cannot create the output directory %s: Not a directory (a file stands "
+                                              "at that path or one of its parents: give another --out)|", out);
         is_str(v.texts.s, want, "one error event, under setup, naming the directory");
         is_str(v.kinds.s, "5 ", "it is a BUILD_ERROR, and the only event");
     } else {

@@ -16,11 +16,13 @@
 #include "image/ext4.h"
 #include "image/gpt.h"
 #include "image/inspect.h"
+#include "image/pkgmgr.h"
 #include "image/spec.h"
 #include "tap.h"
 #include "util/fs.h"
 #include "util/proc.h"
 #include "util/endian.h"
+#include "util/inroot.h"
 #include "util/util.h"
 
 /* Discoverable Partitions Specification: root partition, x86-64 */
@@ -1006,6 +1008,98 @@ static void test_spec_secure_boot(void)
     free(e);
 }
 
+/* packages.package_manager: the key, and what removal takes from a tree and what it leaves. */
+static void test_package_manager(void)
+{
+    _cleanup_free_ char *p = tmp("spec.yml");
+    const char *text = SPEC_HEAD "packages: { install: [apt], package_manager: remove }\n";
+    write_bytes(p, text, strlen(text));
+    struct diags d = {0};
+    struct image_spec *s = NULL;
+    ok(spec_load(p, NULL, &s, &d) == 0 && s && s->remove_package_manager, "package_manager: remove");
+    spec_free(s);
+    diags_free(&d);
+    text = SPEC_HEAD "packages: { install: [apt] }\n";
+    write_bytes(p, text, strlen(text));
+    s = NULL;
+    ok(spec_load(p, NULL, &s, &d) == 0 && s && !s->remove_package_manager, "kept by default");
+    spec_free(s);
+    diags_free(&d);
+    char *e = spec_errors(SPEC_HEAD "packages: { package_manager: remvoe }\n");
+    has(e, "spec.yml:4:30: packages.package_manager: expected one of keep | remove, got \"remvoe\"; did you mean \"remove\"?",
+        "a misspelt value: file:line:col and did you mean");
+    free(e);
+    e = spec_errors(SPEC_HEAD "packages: { package_manger: remove }\n");
+    has(e, "did you mean \"package_manager\"", "a misspelt key");
+    free(e);
+
+    /* a Debian tree, merged /usr, as mmdebstrap leaves it: file lists name /usr/bin and /bin paths */
+    _cleanup_free_ char *root = tmp("pmroot");
+    _cleanup_free_ char *mk = xasprintf("mkdir -p %s/usr/bin %s/usr/sbin %s/usr/lib/apt %s/var/lib/dpkg/info && "
+                                        "ln -s usr/bin %s/bin && ln -s usr/sbin %s/sbin", root, root, root, root, root, root);
+    ok(system(mk) == 0, "fake tree");
+    int fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    const char *files[] = {"usr/bin/apt", "usr/bin/apt-get", "usr/bin/dpkg", "usr/bin/dpkg-query", "usr/sbin/dpkg-preconfigure",
+                           "usr/bin/update-alternatives", "usr/sbin/start-stop-daemon", "usr/bin/ctr", "usr/lib/apt/apt-helper", "var/lib/dpkg/status"};
+    for (size_t i = 0; i < ARRAY_SIZE(files); i++) inroot_write(fd, files[i], "x", 1, 0755, (uid_t)-1, 0);
+    inroot_write(fd, "var/lib/dpkg/info/apt.list",
+                 "/.\n/usr\n/usr/bin\n/usr/bin/apt\n/usr/bin/apt-get\n/usr/lib/apt/apt-helper\n/usr/bin/apt-cdrom\n", 85, 0644,
+                 (uid_t)-1, 0);
+    const char *dl = "/.\n/usr/sbin/start-stop-daemon\n/usr/bin/dpkg\n/bin/dpkg-query\n/usr/bin/update-alternatives\n/usr/share/doc/dpkg\n";
+    inroot_write(fd, "var/lib/dpkg/info/dpkg:amd64.list", dl, strlen(dl), 0644, (uid_t)-1, 0);
+    /* debconf is not a package manager: its command stays even though it lives in sbin */
+    inroot_write(fd, "var/lib/dpkg/info/debconf.list", "/usr/sbin/dpkg-preconfigure\n", 28, 0644, (uid_t)-1, 0);
+    char **rm = NULL;
+    size_t n = 0;
+    char why[256] = "";
+    ok(pkgmgr_remove(fd, true, &rm, &n, why, sizeof why) == 0, "deb removal: %s", why);
+    struct sbuf b = {0};
+    for (size_t i = 0; i < n; i++) sbuf_printf(&b, "%s%s", i ? " " : "", rm[i]), free(rm[i]);
+    free(rm);
+    /* the listed PATH commands that exist, once each, sorted: /bin/dpkg-query is /usr/bin's
+     * through the symlink; apt-cdrom is listed but absent; /usr/lib/apt is not in PATH */
+    is_str(b.s, "/bin/dpkg-query /usr/bin/apt /usr/bin/apt-get /usr/bin/dpkg /usr/bin/update-alternatives",
+           "deb: removed what the file lists put in PATH");
+    sbuf_free(&b);
+    ok(!inroot_exists(fd, "usr/bin/dpkg-query") && inroot_exists(fd, "usr/bin/ctr") && inroot_exists(fd, "usr/lib/apt/apt-helper") &&
+       inroot_exists(fd, "usr/sbin/dpkg-preconfigure") && inroot_exists(fd, "usr/sbin/start-stop-daemon") &&
+       inroot_exists(fd, "var/lib/dpkg/status") &&
+       inroot_exists(fd, "var/lib/dpkg/info/apt.list"),
+       "deb: the database, libraries, start-stop-daemon and other packages' commands stay");
+    char *marker = NULL;
+    size_t len;
+    ok(inroot_read(fd, PKGMGR_REMOVED_MARKER, 4096, &marker, &len) == 0 && strstr(marker, "\n/usr/bin/apt-get\n") &&
+       strstr(marker, "package_manager: remove"), "deb: the marker lists the removed paths");
+    free(marker);
+    close(fd);
+
+    /* rpm: the fixed command names, in any PATH directory; no file lists there */
+    _cleanup_free_ char *rroot = tmp("pmrpm");
+    _cleanup_free_ char *mk2 = xasprintf("mkdir -p %s/usr/bin %s/usr/sbin %s/var/lib/rpm", rroot, rroot, rroot);
+    ok(system(mk2) == 0, "fake rpm tree");
+    fd = open(rroot, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    const char *rf[] = {"usr/bin/rpm", "usr/bin/dnf-3", "usr/bin/tdnf", "usr/sbin/rpmdb", "usr/bin/bash", "var/lib/rpm/rpmdb.sqlite"};
+    for (size_t i = 0; i < ARRAY_SIZE(rf); i++) inroot_write(fd, rf[i], "x", 1, 0755, (uid_t)-1, 0);
+    _cleanup_free_ char *lnk = xasprintf("%s/usr/bin/dnf", rroot);
+    ok(symlink("dnf-3", lnk) == 0, "dnf -> dnf-3");
+    rm = NULL, n = 0;
+    ok(pkgmgr_remove(fd, false, &rm, &n, why, sizeof why) == 0, "rpm removal: %s", why);
+    b = (struct sbuf){0};
+    for (size_t i = 0; i < n; i++) sbuf_printf(&b, "%s%s", i ? " " : "", rm[i]), free(rm[i]);
+    free(rm);
+    is_str(b.s, "/usr/bin/dnf /usr/bin/dnf-3 /usr/bin/rpm /usr/bin/tdnf /usr/sbin/rpmdb", "rpm: the front ends, symlinks too");
+    sbuf_free(&b);
+    ok(inroot_exists(fd, "usr/bin/bash") && inroot_exists(fd, "var/lib/rpm/rpmdb.sqlite"), "rpm: the database stays");
+    close(fd);
+
+    /* a deb tree without dpkg's file lists is refused rather than left with its package manager */
+    _cleanup_free_ char *eroot = tmp("pmempty");
+    mkdir(eroot, 0755);
+    fd = open(eroot, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    ok(pkgmgr_remove(fd, true, &rm, &n, why, sizeof why) == -ENOENT && strstr(why, "no dpkg file lists"), "no dpkg lists: %s", why);
+    close(fd);
+}
+
 int main(void)
 {
     if (!mkdtemp(dir)) return 1;
@@ -1023,6 +1117,7 @@ int main(void)
     test_spec();
     test_spec_fields();
     test_spec_secure_boot();
+    test_package_manager();
     test_ext4();
     rm_rf(dir);
     return tap_done();

@@ -38,6 +38,37 @@ static void test_open_beside(void)
     rm_rf(dir);
 }
 
+/* mkdir_p: a name taken by something other than a directory is -ENOTDIR (errno too, as
+ * callers print strerror(errno)), at the end of the path or in the middle; an existing
+ * directory, or a symlink to one, is fine. kiln build --out FILE once ran every stage first. */
+static void test_mkdir_p(void)
+{
+    char dir[] = "/tmp/kiln-util-XXXXXX";
+    if (!mkdtemp(dir)) return;
+    _cleanup_free_ char *file = path_join(dir, "out"), *under = path_join(dir, "out/sub/x");
+    _cleanup_free_ char *d = path_join(dir, "d"), *ln = path_join(dir, "ln"), *viald = path_join(dir, "ln/new");
+    write_file_atomic(file, "keep\n", 5, 0644);
+    errno = 0;
+    is_int(mkdir_p(file, 0755), -ENOTDIR, "a file at the path: -ENOTDIR");
+    is_int(errno, ENOTDIR, "and errno says so");
+    is_int(mkdir_p(under, 0755), -ENOTDIR, "a file as a parent: -ENOTDIR");
+    char *got = NULL;
+    read_file(file, 64, &got, NULL);
+    is_str(got, "keep\n", "the file is left as it was");
+    free(got);
+    is_int(mkdir_p(d, 0755), 0, "a new directory");
+    is_int(mkdir_p(d, 0755), 0, "an existing directory");
+    symlink("d", ln);
+    is_int(mkdir_p(viald, 0755), 0, "through a symlink to a directory");
+    struct stat st;
+    _cleanup_free_ char *real = path_join(dir, "d/new");
+    ok(stat(real, &st) == 0 && S_ISDIR(st.st_mode), "made in the link's target");
+    _cleanup_free_ char *dangling = path_join(dir, "dangling");
+    symlink("nowhere", dangling);
+    is_int(mkdir_p(dangling, 0755), -ENOENT, "a dangling symlink: -ENOENT");
+    rm_rf(dir);
+}
+
 /* open_regular / read_file: a FIFO with no writer, a device or a directory is refused at once
  * (the open of a FIFO used to block until a writer came), a link only when nofollow says so. */
 static void test_open_regular(void)
@@ -160,6 +191,7 @@ int main(void)
     test_open_beside();
     test_parallel_for();
     test_proc_env();
+    test_mkdir_p();
     test_open_regular();
     is_int(levenshtein("platfrom", "platform"), 2, "levenshtein transposition costs 2");
     is_int(levenshtein("", "abc"), 3, "levenshtein from empty");
