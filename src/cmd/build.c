@@ -1,5 +1,7 @@
 /* kiln build SPEC [--out DIR] [--format F] [--refresh] [--check [--json]]: a bootable disk image from a spec. */
+#include <errno.h>
 #include <jansson.h>
+#include <unistd.h>
 
 #include "cmd/common.h"
 #include "image/build.h"
@@ -51,6 +53,51 @@ static void print_event(const struct build_event *e, void *userdata)
     build_event_fprint(stderr, e, userdata);
 }
 
+/* A user other than root builds in a user namespace of its own, where it is root and its
+ * subordinate ids (/etc/subuid, /etc/subgid, mapped by unshare(1) through newuidmap) are the
+ * image's other users: mmdebstrap or dnf, chroot and mke2fs then make files owned by root and the
+ * system users as a build by root does, with no privilege on the host (mount and pid namespaces
+ * too, so that mmdebstrap can mount /proc in the tree). kiln's disk writers need no loop device.
+ * mmdebstrap --mode=unshare alone is not enough: it leaves the tree owned by the subordinate ids
+ * on the host, where the later stages, run as the user, could neither chroot into it nor read it
+ * all. Runs the same kiln build there; its exit status, or EXIT_FAIL when no namespace can be
+ * made (the message says what to set up). */
+static int build_in_userns(int argc, char **argv)
+{
+    char self[4096];
+    ssize_t k = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (k <= 0) {
+        fprintf(stderr, "kiln build: cannot find kiln's own binary (/proc/self/exe): %s\n", strerror(errno));
+        return EXIT_FAIL;
+    }
+    self[k] = 0;
+    char *probe[] = {"unshare", "--map-root-user", "--map-auto", "true", NULL};
+    _cleanup_free_ char *why = NULL;
+    int st = proc_run(probe, 30000, &why);
+    if (st != 0) {
+        const char *user = getenv("USER");
+        fprintf(stderr,
+                "kiln build: not running as root, and no user namespace to build in (unshare --map-root-user "
+                "--map-auto: %s); give %s subordinate ids (usermod --add-subuids 100000-165535 --add-subgids "
+                "100000-165535 %s), install uidmap (newuidmap) and allow user namespaces, or run kiln build as root\n",
+                st < 0 ? strerror(-st) : why && *why ? strstrip(why) : "failed", user ? user : "the user", user ? user : "USER");
+        return EXIT_FAIL;
+    }
+    /* sh stays the namespace's pid 1 (which gets no signal it has no handler for, and inherits
+     * orphans): kiln runs as its child, as anywhere else */
+    static const char *const pre[] = {"unshare", "--map-root-user", "--map-auto", "--mount", "--pid", "--fork", "--kill-child",
+                                      "--", "sh", "-c", "\"$0\" \"$@\"; exit $?"};
+    char **av = xcalloc(ARRAY_SIZE(pre) + 1 + (size_t)argc + 1, sizeof *av);
+    size_t n = 0;
+    for (size_t i = 0; i < ARRAY_SIZE(pre); i++) av[n++] = (char *)pre[i];
+    av[n++] = self;
+    for (int i = 0; i < argc; i++) av[n++] = argv[i];
+    execvp(av[0], av);
+    fprintf(stderr, "kiln build: cannot run unshare: %s\n", strerror(errno));
+    free(av);
+    return EXIT_FAIL;
+}
+
 int cmd_build(int argc, char **argv)
 {
     struct build_opts o = {.out_dir = "out", .only_output = -1};
@@ -74,7 +121,8 @@ int cmd_build(int argc, char **argv)
     const struct cmd_verb v = {
         "build", "SPEC [--out DIR] [--format F] [--refresh] [--source-root DIR]\nSPEC --check [--json]",
         "Builds a bootable GPT disk image (raw, qcow2, VHD) or a rootfs archive from SPEC, with its\n"
-        "manifest, SBOMs and provenance, in seven stages (docs/image.md). Runs as root.",
+        "manifest, SBOMs and provenance, in seven stages (docs/image.md). As root, or as a user with\n"
+        "subordinate ids (/etc/subuid): then in a user namespace where that user is root.",
         opts, 1, 1, "SPEC",
         .exits = "0 built (or, with --check, the spec is valid), 1 the build failed (its log is kept\n"
                  "beside the outputs), 2 usage, a missing SPEC or an invalid spec, 130 interrupted",
@@ -110,6 +158,10 @@ int cmd_build(int argc, char **argv)
         if (!json) printf("%s: ok (%s %s, %s)\n", path, s->name, s->version, pkg_family_name(s->family));
         spec_free(s);
         return EXIT_OK;
+    }
+    if (geteuid() != 0) {
+        spec_free(s);
+        return build_in_userns(argc, argv);
     }
     /* with SOURCE_DATE_EPOCH every id, time and hash seed comes from the spec (docs/image.md) */
     const char *sde = getenv("SOURCE_DATE_EPOCH");

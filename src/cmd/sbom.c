@@ -85,7 +85,7 @@ static int sbom_image(const char *image, unsigned fmts, const char *out)
     json_t *pkgs = NULL, *osr = NULL;
     const char *family = NULL;
     char *err = NULL;
-    /* a SIGINT stops the copy of a filesystem into TMPDIR, which is then removed */
+    /* a SIGINT stops the files being copied out of the image into TMPDIR, which are then removed */
     proc_install_signal_handlers();
     json_t *licenses = NULL;
     int r = pkgdb_from_image(image, &pkgs, &osr, &family, &licenses, &err);

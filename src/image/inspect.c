@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "image/disk_int.h"
+#include "image/ext4.h"
 #include "image/gpt.h"
 #include "image/rootfs_tar.h"
 #include "util/fs.h"
@@ -74,7 +75,8 @@ static int probe_fs(struct disk *d, uint64_t off, uint64_t len, json_t **out)
     return 0;
 }
 
-/* Copies [off, off+len) of d into a sparse temp file (so e2fsprogs can read it). Only what the
+/* Copies [off, off+len) of d into a sparse temp file (so squashfs-tools and erofs-utils, which
+ * read files, not disks, can read it; ext4 is read in place). Only what the
  * disk holds as data is written, and the readers bound that by the image file's size; a
  * SIGINT stops the copy (-EINTR) so the caller can remove the file. *err on a read error. */
 static int extract(struct disk *d, uint64_t off, uint64_t len, const char *path, char **err)
@@ -168,82 +170,10 @@ static int run_capped(char *const argv[], uint64_t limit, int timeout_ms)
  * what the image file holds (a file may be compressed in it). */
 static uint64_t unpack_budget(const struct disk *d) { return (64ull << 20) + 4 * disk_file_allocated(d); }
 
-/* debugfs's "dump" of the file item (absolute, in the ext4 image img) to dest, at most limit
- * bytes. dump writes the file's bytes, never a link: a symbolic link in the image cannot make
- * kiln read a host file. 0, -ENOENT (no such file), -EFBIG (over the limit), or -errno. */
-/* The most symbolic links followed for one item (as Linux's 40, but the files kiln reads are
- * never more than a link or two away). */
-#define EXT4_MAX_LINKS 8
-
-/* item with the symbolic links of its last component followed inside the image (debugfs itself
- * follows those of the directories on the way, inside the filesystem): each target read with
- * debugfs (a fast link from stat, a slow one dumped into scratch, at most 4 KiB), taken
- * relative to the link's directory and never above the image's root. 0 with *out (caller
- * frees); -ELOOP after EXT4_MAX_LINKS links; -EINVAL for a target debugfs cannot name. */
-static int ext4_resolve(const char *img, const char *item, const char *scratch, char **out)
-{
-    char *cur = xstrdup(item);
-    int r = -ELOOP;
-    for (int hop = 0; hop <= EXT4_MAX_LINKS; hop++) {
-        /* debugfs splits its command at blanks (quotes group) */
-        if (strpbrk(cur, " \t\n\"\\")) {
-            r = -EINVAL;
-            break;
-        }
-        _cleanup_free_ char *cmd = xasprintf("stat %s", cur), *o = NULL, *target = NULL;
-        char *argv[] = {"debugfs", "-R", cmd, (char *)img, NULL};
-        int st = proc_run(argv, 60000, &o);
-        if (st < 0) {
-            r = st;
-            break;
-        }
-        if (!o || !strstr(o, "Type: symlink")) {
-            *out = cur;
-            return 0;
-        }
-        if (hop == EXT4_MAX_LINKS) break;
-        const char *fast = strstr(o, "Fast link dest: \"");
-        if (fast) {
-            fast += strlen("Fast link dest: \"");
-            const char *e = strchr(fast, '\n');
-            if (e && e > fast && e[-1] == '"') target = xstrndup(fast, (size_t)(e - 1 - fast));
-        } else {
-            _cleanup_free_ char *dump = xasprintf("dump %s \"%s\"", cur, scratch);
-            char *dargv[] = {"debugfs", "-R", dump, (char *)img, NULL};
-            if (run_capped(dargv, 4096, 60000) == 0) read_file(scratch, 4096, &target, NULL);
-            unlink(scratch);
-        }
-        if (!target || !*target || strchr(target, '\n')) {
-            r = -EINVAL;
-            break;
-        }
-        _cleanup_free_ char *dir = path_dirname(cur);
-        _cleanup_free_ char *joined = target[0] == '/' ? xstrdup(target) : xasprintf("%s/%s", dir, target);
-        free(cur);
-        cur = path_resolve(NULL, joined); /* joined is absolute: ".." stops at the image's root */
-    }
-    free(cur);
-    return r;
-}
-
-static int ext4_dump(const char *img, const char *item, const char *dest, uint64_t limit)
-{
-    if (strpbrk(dest, "\n\"\\")) return -EINVAL;
-    _cleanup_free_ char *real = NULL;
-    int r = ext4_resolve(img, item, dest, &real);
-    if (r < 0) return r;
-    _cleanup_free_ char *cmd = xasprintf("dump %s \"%s\"", real, dest);
-    char *argv[] = {"debugfs", "-R", cmd, (char *)img, NULL};
-    int st = run_capped(argv, limit, 300000);
-    if (st == 128 + SIGXFSZ) {
-        unlink(dest);
-        return -EFBIG;
-    }
-    if (st < 0) return st;
-    if (st != 0) return -EIO;
-    struct stat sb;
-    return lstat(dest, &sb) == 0 ? 0 : -ENOENT;
-}
+/* What kiln reads through one ext4 filesystem (image/ext4.h), metadata and files together: a
+ * fixed margin (the files it copies, the directories it searches) plus a few times what the image
+ * file holds, so a crafted one cannot keep it reading for long. */
+static uint64_t read_budget(const struct disk *d) { return (256ull << 20) + 4 * disk_file_allocated(d); }
 
 /* The image's bytes need not be UTF-8, which JSON strings must be: the others become '?'. */
 static void to_ascii(char *s)
@@ -347,33 +277,57 @@ static int erofs_os_release(const char *img, char **text)
     return 0;
 }
 
-/* os-release from a filesystem in the image, read without mounting: debugfs for ext4 (root or
- * /etc), dump.erofs or unsquashfs for a read-only /usr. *out stays NULL when the filesystem has
- * none; -errno (with *err) when the disk cannot be read or on SIGINT. */
+/* The os-release of the ext4 filesystem at [off, off+len) of d, read in place (/usr/lib's, else
+ * /etc's; one without ID= is not one): *text NULL when there is none or the filesystem cannot be
+ * read, -EIO with *err only when the disk cannot. */
+static int ext4_os_release(struct disk *d, uint64_t off, uint64_t len, char **text, char **err)
+{
+    static const char *const paths[] = {"/usr/lib/os-release", "/etc/os-release"};
+    struct ext4_ro *e;
+    char *why = NULL;
+    *text = NULL;
+    int r = ext4_ro_open(d, off, len, read_budget(d), &e, &why);
+    if (r < 0) {
+        if (r == -EIO) *err = why;
+        else free(why);
+        return r == -EIO ? r : 0;
+    }
+    for (size_t i = 0; i < ARRAY_SIZE(paths) && !*text && r == 0; i++) {
+        int k = ext4_ro_read(e, paths[i], OS_RELEASE_MAX, text, NULL);
+        if (k == -EIO) {
+            *err = xstrdup(ext4_ro_strerror(e));
+            r = k;
+        } else if (k == 0 && !strstr(*text, "ID=")) *text = (free(*text), NULL);
+    }
+    ext4_ro_close(e);
+    return r;
+}
+
+/* os-release from a filesystem in the image, read without mounting: ext4 in place, dump.erofs
+ * or unsquashfs for a read-only /usr (those tools read a file: the partition is copied to TMPDIR
+ * first). *out stays NULL when the filesystem has none; -errno (with *err) when the disk cannot
+ * be read or on SIGINT. */
 static int os_release(struct disk *d, uint64_t off, uint64_t len, const char *fstype, json_t **out, char **err)
 {
+    *out = NULL;
+    char *text = NULL;
+    if (streq(fstype, "ext4")) {
+        int r = ext4_os_release(d, off, len, &text, err);
+        if (r < 0) return r;
+        if (text) *out = os_release_parse(text);
+        free(text);
+        return 0;
+    }
     const char *td = getenv("TMPDIR");
     _cleanup_free_ char *tmpl = xasprintf("%s/kiln-inspect-XXXXXX", td && *td ? td : "/var/tmp");
-    *out = NULL;
     if (!mkdtemp(tmpl)) {
         int e = errno;
         *err = xasprintf("cannot create a temporary directory under %s: %s", td && *td ? td : "/var/tmp", strerror(e));
         return -e;
     }
     _cleanup_free_ char *img = path_join(tmpl, "fs.img");
-    char *text = NULL;
     int r = extract(d, off, len, img, err);
-    if (r >= 0 && streq(fstype, "ext4")) {
-        static const char *const paths[] = {"/usr/lib/os-release", "/etc/os-release"};
-        _cleanup_free_ char *dest = path_join(tmpl, "os-release");
-        for (size_t i = 0; i < ARRAY_SIZE(paths) && !text && r >= 0; i++) {
-            int k = ext4_dump(img, paths[i], dest, OS_RELEASE_MAX);
-            if (k == -EINTR) r = k;
-            else if (k == 0 && read_beneath(tmpl, "os-release", OS_RELEASE_MAX, &text) == 0 && !strstr(text, "ID="))
-                text = (free(text), NULL);
-            unlink(dest);
-        }
-    } else if (r >= 0 && streq(fstype, "squashfs")) {
+    if (r >= 0 && streq(fstype, "squashfs")) {
         _cleanup_free_ char *dir = path_join(tmpl, "x");
         char *argv[] = {"unsquashfs", "-no-progress", "-d", dir, img, "lib/os-release", NULL};
         int k = run_capped(argv, OS_RELEASE_MAX, 60000);
@@ -462,49 +416,64 @@ int image_extract(const char *path, const char *const *items, size_t nitems, con
         *err = xasprintf("%s has no ext4 filesystem to read", path);
         return -ENOENT;
     }
-    const char *td = getenv("TMPDIR");
-    _cleanup_free_ char *tmpl = xasprintf("%s/kiln-extract-XXXXXX", td && *td ? td : "/var/tmp");
-    if (!mkdtemp(tmpl)) {
-        int e = errno;
-        disk_close(d);
-        *err = xasprintf("cannot create a temporary directory under %s: %s", td && *td ? td : "/var/tmp", strerror(e));
-        return -e;
-    }
-    _cleanup_free_ char *img = path_join(tmpl, "fs.img");
     uint64_t budget = unpack_budget(d);
     int found = 0;
     for (size_t k = 0; k < nfs && r >= 0 && !found; k++) {
-        if ((r = extract(d, fs[k][0], fs[k][1], img, &why)) < 0) break;
+        struct ext4_ro *e;
+        char *oerr = NULL;
+        if ((r = ext4_ro_open(d, fs[k][0], fs[k][1], read_budget(d), &e, &oerr)) < 0) {
+            /* a filesystem libext2fs cannot open holds none of the items; a disk that cannot be read stops */
+            if (r == -EIO) why = oerr;
+            else free(oerr), r = 0;
+            continue;
+        }
         for (size_t i = 0; i < nitems && r >= 0; i++) {
+            if (kiln_interrupted) {
+                r = -EINTR;
+                break;
+            }
             _cleanup_free_ char *p = xasprintf("%s%s", dest, items[i]);
             _cleanup_free_ char *dir = path_dirname(p);
             if ((r = mkdir_p(dir, 0755)) < 0) {
                 why = xasprintf("cannot create %s: %s", dir, strerror(-r));
                 break;
             }
-            int k2 = ext4_dump(img, items[i], p, budget);
-            struct stat st;
-            if (k2 == 0 && lstat(p, &st) == 0) {
+            int fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+            if (fd < 0) {
+                r = -errno;
+                why = xasprintf("cannot create %s: %s", p, strerror(-r));
+                break;
+            }
+            uint64_t size = 0;
+            int k2 = ext4_ro_copy(e, items[i], fd, budget, &size);
+            close(fd);
+            if (k2 == 0) {
                 found++;
-                budget -= MIN(budget - 1, (uint64_t)st.st_size);
-            } else if (k2 == -EFBIG) {
-                why = xasprintf("%s in the image is larger than the %llu bytes kiln still reads from a %llu-byte image "
-                                "(64 MiB + 4 x what the file holds, in all): a crafted or damaged filesystem",
-                                items[i], (unsigned long long)budget, (unsigned long long)disk_file_size(d));
+                budget -= MIN(budget - 1, size);
+                continue;
+            }
+            unlink(p);
+            if (k2 == -EFBIG) {
+                why = xasprintf("%s: a crafted or damaged filesystem (what kiln copies out of a %llu-byte image adds up to "
+                                "64 MiB + 4 x what the file holds at most)",
+                                ext4_ro_strerror(e), (unsigned long long)disk_file_size(d));
                 r = k2;
-            } else if (k2 == -ELOOP || k2 == -EINVAL) {
-                why = xasprintf("%s in the image is a symbolic link that kiln does not follow (more than %d links, or a "
-                                "target with blanks, quotes or backslashes): a crafted or damaged filesystem",
-                                items[i], EXT4_MAX_LINKS);
+            } else if (k2 == -ELOOP) {
+                why = xasprintf("%s in the image is a symbolic link that kiln does not follow (more than 8 links on the way, "
+                                "or a loop): a crafted or damaged filesystem",
+                                items[i]);
                 r = k2;
-            } else if (k2 == -EINTR || k2 == -ENOPKG) r = k2;
+            } else if (k2 == -EIO) {
+                why = xstrdup(ext4_ro_strerror(e));
+                r = k2;
+            }
+            /* -ENOENT, not a regular file, a damaged directory on the way: not in the image */
         }
+        ext4_ro_close(e);
     }
-    rm_rf(tmpl);
     disk_close(d);
     if (r < 0) {
         if (r == -EINTR) *err = xasprintf("interrupted while reading %s", path);
-        else if (r == -ENOPKG) *err = xstrdup("prlimit (util-linux) is not installed; kiln needs it to bound what it unpacks");
         else *err = xasprintf("cannot read the filesystems of %s: %s", path, why ? why : strerror(-r));
         free(why);
         return r;

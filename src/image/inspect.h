@@ -12,10 +12,10 @@ int image_inspect(const char *path, json_t **out, char **err);
 /* os-release text (KEY=value lines, values optionally quoted) as a JSON object; text is modified. */
 json_t *os_release_parse(char *text);
 /* Copies items (absolute paths of regular files) out of the image's first ext4 filesystem that
- * has any of them into dest/<path>, without mounting (debugfs dump: links in the image are
- * resolved inside it, never on the host). What is copied adds up to at most 64 MiB plus four
- * times the image file's allocated size; a larger file is an error (-EFBIG). From a root
- * filesystem archive, rootfs_tar_extract with its default limits (links are never items).
- * Returns how many items were found, or -errno with *err set (-EINTR after SIGINT, with nothing
- * left in TMPDIR). */
+ * has any of them into dest/<path>, reading the filesystem where it lies in the disk (image/ext4.h:
+ * nothing else is written; links in the image are followed inside it, never on the host). What
+ * is copied adds up to at most 64 MiB plus four times the image file's allocated size; a larger
+ * file is an error (-EFBIG), so is a link loop (-ELOOP). From a root filesystem archive,
+ * rootfs_tar_extract with its default limits (links are never items). Returns how many items
+ * were found, or -errno with *err set (-EINTR after SIGINT). */
 int image_extract(const char *path, const char *const *items, size_t nitems, const char *dest, char **err);

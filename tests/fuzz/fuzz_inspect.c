@@ -13,9 +13,9 @@
 #include "image/inspect.h"
 
 /* Any bytes as a disk image for kiln inspect (format, partitions, filesystem signatures, the
- * copy of an ext4 to TMPDIR and debugfs on it), as an ext4 filesystem for the build's inode time
- * rewrite, and as os-release text: an answer or an error, never a crash, a hang or a file left
- * in TMPDIR. */
+ * ext4 read in place, the copy of a squashfs or erofs /usr to TMPDIR), as an ext4 filesystem
+ * for the build's inode time rewrite, and as os-release text: an answer or an error, never a
+ * crash, a hang or a file left in TMPDIR. */
 static char dir[] = "/tmp/kiln-fuzz-inspect-XXXXXX";
 
 static void cleanup(void) { rmdir(dir); }

@@ -81,16 +81,18 @@ contained 0 "$KILN" sbom disk.qcow2 -o -
 # a dpkg status that is a symbolic link is followed inside the image's root, never on the
 # host; one that cannot be followed, or a database that lists nothing, is an error, never
 # "0 packages" (it used to write an SBOM of 0 packages for every link)
-# linked IMAGE TARGET: an ext4 image of tree whose /var/lib/dpkg/status links to TARGET
+# linked IMAGE TARGET [NAME]: an ext4 image of tree whose /var/lib/dpkg/status links to TARGET,
+# the database itself moved to /usr/share/db/NAME (default status)
 linked() {
-    rm -rf lt && cp -a tree lt && mkdir -p lt/usr/share/db && mv lt/var/lib/dpkg/status lt/usr/share/db/status
+    rm -rf lt && cp -a tree lt && mkdir -p lt/usr/share/db && mv lt/var/lib/dpkg/status "lt/usr/share/db/${3:-status}"
     ln -s "$2" lt/var/lib/dpkg/status
     mke2fs -q -F -t ext4 -d lt "$1" 8M || fail "mke2fs"
 }
-long=$(printf 'd%.0s' $(seq 70))
+# slow: a target over 60 bytes, kept in a block rather than in the inode
+long=$(printf './%.0s' $(seq 35))
 for t in rel:../../../usr/share/db/status abs:/usr/share/db/status up:../../../../../../usr/share/db/status \
-         slow:/$long/../usr/share/db/status; do
-    linked "${t%%:*}.img" "${t#*:}"
+         slow:/usr/${long}share/db/status blank:"/usr/share/db/a b"; do
+    linked "${t%%:*}.img" "${t#*:}" "$(basename "${t#*:}")"
     contained 0 "$KILN" sbom "${t%%:*}.img" -o "${t%%:*}.json"
     expect_in "$T/err" "kiln sbom: ${t%%:*}.json (SPDX 2.3, 2 packages from the image's dpkg database)"
     expect_jq "${t%%:*}.json" '[.packages[1:][].name] | join(",")' hello,zed
@@ -104,14 +106,11 @@ expect_err "kiln sbom: host.img has no package database (looked for /var/lib/dpk
 linked loop.img status2
 ln -s status lt/var/lib/dpkg/status2 && rm loop.img && mke2fs -q -F -t ext4 -d lt loop.img 8M
 contained 1 "$KILN" sbom loop.img -o loop.json
-expect_err "kiln sbom: cannot read the filesystems of loop.img: /var/lib/dpkg/status in the image is a symbolic link that kiln does not follow (more than 8 links, or a target with blanks, quotes or backslashes): a crafted or damaged filesystem"
-linked blank.img "/usr/share/db/a b"
-contained 1 "$KILN" sbom blank.img -o blank.json
-expect_in "$T/err" "/var/lib/dpkg/status in the image is a symbolic link that kiln does not follow"
+expect_err "kiln sbom: cannot read the filesystems of loop.img: /var/lib/dpkg/status in the image is a symbolic link that kiln does not follow (more than 8 links on the way, or a loop): a crafted or damaged filesystem"
 rm -rf lt && cp -a tree lt && : > lt/var/lib/dpkg/status && mke2fs -q -F -t ext4 -d lt empty.img 8M
 contained 1 "$KILN" sbom empty.img -o empty.json
 expect_err "kiln sbom: empty.img: the dpkg database (/var/lib/dpkg/status) lists no installed package: it is damaged or kiln could not read it; no SBOM was written"
-[ ! -e empty.json ] && [ ! -e loop.json ] && [ ! -e blank.json ] || fail "an SBOM was written for a database kiln did not read"
+[ ! -e empty.json ] && [ ! -e loop.json ] || fail "an SBOM was written for a database kiln did not read"
 
 contained 0 "$KILN" convert zlib.qcow2 back.raw
 cmp back.raw disk.raw || fail "the compressed qcow2 converts back to other bytes"
@@ -250,13 +249,14 @@ cp -a tree tree2
 truncate -s 1T tree2/var/lib/dpkg/status
 mke2fs -q -F -t ext4 -d tree2 sparse.img 16M || fail "mke2fs"
 contained 1 "$KILN" sbom sparse.img
-expect_in "$T/err" "kiln sbom: cannot read the filesystems of sparse.img: /var/lib/dpkg/status in the image is larger than the"
+expect_in "$T/err" "kiln sbom: cannot read the filesystems of sparse.img: /var/lib/dpkg/status holds 1099511627776 bytes, more than the"
 
-# SIGINT while a filesystem is being copied to TMPDIR: exit 130, TMPDIR empty. The process is
-# stopped as soon as its temporary directory shows, so the signal surely lands mid-work.
+# SIGINT while a filesystem is being copied to TMPDIR (a squashfs /usr: unsquashfs reads a file;
+# ext4 is read in place): exit 130, TMPDIR empty. The process is stopped as soon as its
+# temporary directory shows, so the signal surely lands mid-work.
 dd if=/dev/zero of=big.raw bs=1M count=768 status=none
-sgdisk -n 1:2048:0 big.raw > /dev/null
-mke2fs -q -F -t ext4 -E offset=1048576 big.raw 700M || fail "mke2fs"
+sgdisk -n 1:2048:0 -t 1:8314 big.raw > /dev/null
+{ printf hsqs; head -c $((700 << 20)) /dev/zero | tr '\0' x; } | dd of=big.raw bs=1M seek=1 conv=notrunc iflag=fullblock status=none
 "$KILN" inspect big.raw > /dev/null 2> "$T/err" &
 pid=$!
 i=0

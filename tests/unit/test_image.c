@@ -927,6 +927,133 @@ static void test_ext4(void)
     free(err);
 }
 
+/* An ext4 read where it lies (image/ext4.h): mke2fs -d of a known tree, 1 MiB into a raw disk
+ * and the same disk as qcow2 (kiln's writer), read through the disk reader at that offset. */
+static void test_ext4_in_place(void)
+{
+    _cleanup_free_ char *tree = tmp("ip");
+    _cleanup_free_ char *usr = tmp("ip/usr/lib"), *etc = tmp("ip/etc"), *dird = tmp("ip/dir");
+    mkdir_p(usr, 0755), mkdir_p(etc, 0755), mkdir_p(dird, 0755);
+    _cleanup_free_ char *osr = tmp("ip/usr/lib/os-release");
+    write_bytes(osr, "ID=ip\n", 6);
+    /* 300 KiB of a known pattern: more than one extent block read, more than the 1 MiB piece is not needed */
+    size_t big_n = 300 << 10;
+    char *big = xmalloc(big_n);
+    for (size_t i = 0; i < big_n; i++) big[i] = (char)(i * 7 + i / 4096);
+    _cleanup_free_ char *bigp = tmp("ip/dir/a b"), *sparse = tmp("ip/sparse");
+    write_bytes(bigp, big, big_n);
+    int sfd = open(sparse, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ok(sfd >= 0 && ftruncate(sfd, 1ll << 40) == 0, "a 1 TiB sparse file in the tree");
+    if (sfd >= 0) close(sfd);
+    /* a slow link: its target (over 60 bytes) is stored in a block, not in the inode */
+    const char *long_target = "/usr/./././././././././././././././././././././././././././lib/os-release";
+    struct { const char *target, *name; } links[] = {
+        {"../usr/lib/os-release", "ip/etc/rel"}, {"/usr/lib/os-release", "ip/etc/abs"},
+        {"../../../../usr/lib/os-release", "ip/etc/up"}, {long_target, "ip/etc/slow"},
+        {"/dir/a b", "ip/etc/blank"}, {"/etc/loop2", "ip/etc/loop1"}, {"/etc/loop1", "ip/etc/loop2"},
+        {"/etc/rel", "ip/etc/chain"}, {"/nowhere", "ip/etc/dangling"}, {"/etc", "ip/etcl"},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(links); i++) {
+        _cleanup_free_ char *l = tmp(links[i].name);
+        if (symlink(links[i].target, l) < 0) abort();
+    }
+    _cleanup_free_ char *fsimg = tmp("ip.ext4");
+    char *mk[] = {"mke2fs", "-q", "-F", "-t", "ext4", "-d", tree, fsimg, "8M", NULL};
+    int r = proc_run(mk, 60000, NULL);
+    if (r == -ENOENT) {
+        ok(true, "# SKIP mke2fs not installed");
+        free(big);
+        return;
+    }
+    ok(r == 0, "mke2fs -d");
+    /* the filesystem at 1 MiB of a raw disk whose first MiB is not zero */
+    char *fsb = NULL;
+    size_t fsn = 0;
+    read_file(fsimg, 64 << 20, &fsb, &fsn);
+    size_t diskn = (1 << 20) + fsn + (1 << 20);
+    uint8_t *disk = xcalloc(1, diskn);
+    memset(disk, 0xa5, 1 << 20);
+    if (fsb) memcpy(disk + (1 << 20), fsb, fsn);
+    free(fsb);
+    _cleanup_free_ char *raw = tmp("ip.raw"), *qc = tmp("ip.qcow2");
+    write_bytes(raw, disk, diskn);
+    free(disk);
+    struct disk *d = NULL;
+    char *err = NULL;
+    if (disk_open(raw, &d, &err) == 0) {
+        struct disk_write_opts o = {0};
+        ok(disk_convert(d, qc, DISK_QCOW2, &o, &err) == 0, "the disk as qcow2");
+        disk_close(d);
+    }
+    free(err), err = NULL;
+    const char *imgs[] = {raw, qc};
+    for (size_t k = 0; k < ARRAY_SIZE(imgs); k++) {
+        const char *fmt = k ? "qcow2" : "raw";
+        if (disk_open(imgs[k], &d, &err) < 0) {
+            ok(false, "%s: open: %s", fmt, err);
+            free(err), err = NULL;
+            continue;
+        }
+        struct ext4_ro *e = NULL;
+        ok(ext4_ro_open(d, 1 << 20, fsn, 64 << 20, &e, &err) == 0, "%s: ext4 opened at 1 MiB: %s", fmt, err ? err : "");
+        free(err), err = NULL;
+        if (!e) {
+            disk_close(d);
+            continue;
+        }
+        static const char *const same[] = {"/usr/lib/os-release", "/etc/rel", "/etc/abs", "/etc/up", "/etc/slow",
+                                           "/etc/chain", "/etcl/abs", "/dir/../usr/lib/os-release"};
+        for (size_t i = 0; i < ARRAY_SIZE(same); i++) {
+            char *t = NULL;
+            size_t n = 0;
+            r = ext4_ro_read(e, same[i], 4096, &t, &n);
+            ok(r == 0 && n == 6 && !strcmp(t, "ID=ip\n"), "%s: %s reads the os-release (%d)", fmt, same[i], r);
+            free(t);
+        }
+        char *t = NULL;
+        size_t n = 0;
+        r = ext4_ro_read(e, "/etc/blank", big_n, &t, &n);
+        ok(r == 0 && n == big_n && !memcmp(t, big, big_n), "%s: a link to a name with a blank, 300 KiB read whole", fmt);
+        free(t), t = NULL;
+        _cleanup_free_ char *copy = tmp("ip.copy");
+        int fd = open(copy, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        uint64_t size = 0;
+        r = ext4_ro_copy(e, "/dir/a b", fd, big_n, &size);
+        close(fd);
+        char *back = NULL;
+        size_t bn = 0;
+        read_file(copy, big_n + 1, &back, &bn);
+        ok(r == 0 && size == big_n && bn == big_n && back && !memcmp(back, big, big_n), "%s: ext4_ro_copy writes the same bytes", fmt);
+        free(back);
+        ok(ext4_ro_read(e, "/dir/a b", big_n - 1, &t, NULL) == -EFBIG, "%s: one byte over max: -EFBIG", fmt);
+        ok(strstr(ext4_ro_strerror(e), "/dir/a b holds 307200 bytes, more than the 307199 kiln reads") != NULL,
+           "%s: and says so: %s", fmt, ext4_ro_strerror(e));
+        ok(ext4_ro_read(e, "/sparse", 64 << 20, &t, NULL) == -EFBIG, "%s: a 1 TiB sparse file is refused unread", fmt);
+        ok(ext4_ro_read(e, "/etc/loop1", 4096, &t, NULL) == -ELOOP, "%s: a link loop: -ELOOP", fmt);
+        ok(ext4_ro_read(e, "/etc/dangling", 4096, &t, NULL) == -ENOENT, "%s: a dangling link: -ENOENT", fmt);
+        ok(ext4_ro_read(e, "/no/such", 4096, &t, NULL) == -ENOENT, "%s: a missing file: -ENOENT", fmt);
+        ok(ext4_ro_read(e, "/dir", 4096, &t, NULL) == -EINVAL, "%s: a directory: -EINVAL", fmt);
+        ext4_ro_close(e);
+        /* all reads through one handle are bounded: 16 KiB does not reach the 300 KiB file's end */
+        ok(ext4_ro_open(d, 1 << 20, fsn, 16 << 10, &e, &err) == 0, "%s: opened with a 16 KiB read budget", fmt);
+        free(err), err = NULL;
+        if (e) {
+            ok(ext4_ro_read(e, "/dir/a b", big_n, &t, NULL) == -EFBIG && strstr(ext4_ro_strerror(e), "past the 16384 bytes"),
+               "%s: the budget stops the read: %s", fmt, ext4_ro_strerror(e));
+            ext4_ro_close(e);
+        }
+        /* a partition shorter than the filesystem its superblock describes */
+        ok(ext4_ro_open(d, 1 << 20, fsn / 2, 64 << 20, &e, &err) == -EUCLEAN && err && strstr(err, "8192 blocks of 1024 bytes"),
+           "%s: a superblock larger than its partition is refused: %s", fmt, err ? err : "");
+        free(err), err = NULL;
+        ok(ext4_ro_open(d, 0, fsn, 64 << 20, &e, &err) == -EUCLEAN && err && !strcmp(err, "no ext4 superblock"),
+           "%s: the wrong offset: no ext4 superblock", fmt);
+        free(err), err = NULL;
+        disk_close(d);
+    }
+    free(big);
+}
+
 /* A fresh P-256 key in dir/NAME.key and, when cert_name, a self-signed certificate for it in
  * dir/CERT_NAME; with pass the key is written encrypted (AES-256-CBC). */
 static void write_pair(const char *name, const char *cert_name, const char *pass)
@@ -1119,6 +1246,7 @@ int main(void)
     test_spec_secure_boot();
     test_package_manager();
     test_ext4();
+    test_ext4_in_place();
     rm_rf(dir);
     return tap_done();
 }
