@@ -50,9 +50,12 @@ int cmd_serve(int argc, char **argv)
         "Serves the validation service's API on http://IPV4:PORT/api/v1/ and its dashboard at /.\n"
         "Add tenants and workers with kiln tenant add and kiln worker add. SIGINT or SIGTERM stops it.",
         opts, 0, 0, NULL,
-        .exits = "0 stopped by SIGINT/SIGTERM, 1 the service failed (the database, the port), 2 usage or\n"
-                 "configuration (no --data, a bad --listen, a --gallery-key that is not a key pair);\n"
-                 "with --init: 0 the database is ready, 1 it cannot be made or upgraded",
+        .exits = "0 stopped by SIGINT/SIGTERM, 1 the database cannot be opened or upgraded (unreachable,\n"
+                 "corrupt, locked, from a newer kiln) or the server cannot start (out of memory), 2 usage or\n"
+                 "configuration: no --data or one that cannot be created, a --listen that is malformed, taken,\n"
+                 "not this host's or below 1024 without the right, a --db of an unknown kind, a --gallery-key\n"
+                 "that is not a key pair or lacks its passphrase; with --init: 0 the database is ready, 1 it\n"
+                 "cannot be made or upgraded, 2 usage",
     };
     int n, rc = cmd_parse(&v, argc, argv, &n);
     if (rc != CMD_GO) return rc;

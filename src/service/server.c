@@ -1667,10 +1667,40 @@ static int parse_listen(const char *l, struct sockaddr_in *sa, char **err)
     return 0;
 }
 
+/* The listening socket, bound here rather than by MHD so that a refusal says which of the
+ * causes it is; each is one the user fixes in --listen: -EINVAL with *err. */
+static int listen_socket(const struct sockaddr_in *sa, const char *listen_on, int *out, char **err)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+    if (fd < 0) {
+        *err = xasprintf("cannot make a socket for --listen %s: %s", listen_on, strerror(errno));
+        return -errno;
+    }
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, (const struct sockaddr *)sa, sizeof *sa) < 0 || listen(fd, 128) < 0) {
+        int e = errno;
+        close(fd);
+        unsigned port = ntohs(sa->sin_port);
+        if (e == EADDRINUSE)
+            *err = xasprintf("--listen %s: port %u is taken by another program (`ss -ltnp 'sport = :%u'` names it): stop it "
+                             "or pick another port", listen_on, port, port);
+        else if (e == EADDRNOTAVAIL)
+            *err = xasprintf("--listen %s: the address is not one of this host's (`ip -4 addr` lists them; 127.0.0.1 is "
+                             "loopback, 0.0.0.0 every address)", listen_on);
+        else if (e == EACCES)
+            *err = xasprintf("--listen %s: port %u is below 1024, which takes root or CAP_NET_BIND_SERVICE: pick a port "
+                             "above 1023", listen_on, port);
+        else *err = xasprintf("--listen %s: cannot listen there: %s", listen_on, strerror(e));
+        return -EINVAL;
+    }
+    *out = fd;
+    return 0;
+}
+
 int kiln_server_run(const struct kiln_server_opts *o, volatile sig_atomic_t *stop, char **err)
 {
     struct sockaddr_in sa;
-    int r = parse_listen(o->listen, &sa, err);
+    int r = parse_listen(o->listen, &sa, err), lfd = -1;
     if (r < 0) return r;
     struct server s = {.o = o, .stop = stop};
     pthread_mutex_init(&s.lock, NULL);
@@ -1686,11 +1716,13 @@ int kiln_server_run(const struct kiln_server_opts *o, volatile sig_atomic_t *sto
     const char *dirs[] = {o->data, s.images, s.tmp, s.jobs};
     for (size_t i = 0; i < ARRAY_SIZE(dirs) && r == 0; i++)
         if (mkdir_p(dirs[i], 0700) < 0) {
-            r = -errno;
-            *err = xasprintf("cannot create %s: %s", dirs[i], strerror(errno));
+            /* a --data the server cannot write is the user's to change, like --listen */
+            r = -EINVAL;
+            *err = xasprintf("--data %s: cannot create %s: %s", o->data, dirs[i], strerror(errno));
         }
     struct kiln_store *st = NULL;
     if (r == 0 && (r = kiln_store_open(s.url, NULL, &st, err)) == 0) store_put(&s, st);
+    if (r == 0) r = listen_socket(&sa, o->listen, &lfd, err);
     struct kiln_dash_env denv = {.jobs_dir = s.jobs, .store_get = dash_store_get, .store_put = dash_store_put, .ctx = &s,
                                  .gallery = o->gallery, .data = o->data};
     s.dash = kiln_dash_new(&denv);
@@ -1704,13 +1736,14 @@ int kiln_server_run(const struct kiln_server_opts *o, volatile sig_atomic_t *sto
         if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < CONN_MAX + 128)
             limit = rl.rlim_cur > 256 ? (unsigned)rl.rlim_cur - 128 : 128;
         d = MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL, handler, &s,
-                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)POOL_THREADS,
+                             MHD_OPTION_LISTEN_SOCKET, lfd, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)POOL_THREADS,
                              MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT, CONN_PER_IP,
                              MHD_OPTION_CONNECTION_TIMEOUT, IDLE_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED, completed, &s,
                              MHD_OPTION_NOTIFY_CONNECTION, conn_notify, &s, MHD_OPTION_END);
         if (!d) {
-            r = -EADDRINUSE;
-            *err = xasprintf("cannot listen on %s (the port is taken or the address is not this host's)", o->listen);
+            close(lfd);
+            r = -ENOMEM;
+            *err = xasprintf("cannot start the HTTP server on %s (out of memory or threads)", o->listen);
         }
     }
     if (r == 0) {
@@ -1718,11 +1751,13 @@ int kiln_server_run(const struct kiln_server_opts *o, volatile sig_atomic_t *sto
         keeping = pthread_create(&ke, NULL, keeper, &s) == 0;
         publishing = o->gallery_key && pthread_create(&pu, NULL, publisher, &s) == 0;
         /* with port 0 the kernel picked one: the line names it, for whoever started the server */
-        const union MHD_DaemonInfo *bi = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+        struct sockaddr_in bound = sa;
+        socklen_t bl = sizeof bound;
+        getsockname(lfd, (struct sockaddr *)&bound, &bl);
         char addr[INET_ADDRSTRLEN] = "?";
         inet_ntop(AF_INET, &sa.sin_addr, addr, sizeof(addr));
         log_info("kiln serve: listening on http://%s:%u/ (dashboard; API under /api/v1/; store: %s, data: %s)", addr,
-                 bi && bi->port ? (unsigned)bi->port : (unsigned)ntohs(sa.sin_port), kiln_store_backend(s.idle[0] ? s.idle[0] : NULL), o->data);
+                 (unsigned)ntohs(bound.sin_port), kiln_store_backend(s.idle[0] ? s.idle[0] : NULL), o->data);
         while (!*stop) sleep_ms(200);
         log_info("kiln serve: stopping");
     }
