@@ -336,6 +336,7 @@ static int store_status(int e)
     case -ENOENT: return 404;
     case -EINVAL: return 400;
     case -ESTALE:
+    case -ECANCELED:
     case -EEXIST: return 409;
     default: return 500;
     }
@@ -348,7 +349,9 @@ static enum MHD_Result store_error(struct MHD_Connection *c, struct req *r, int 
     if (status == 500) log_error("kiln serve: store: %s", err ? err : strerror(-e));
     fail(r, status, NULL, "%s", status == 500 ? "the server's database failed; try again later" : err ? err : strerror(-e));
     free(err);
-    return send_error(c, r);
+    if (e != -ECANCELED) return send_error(c, r);
+    /* its worker records a cancelled job as cancelled, not as an attempt to try again */
+    return send_json(c, r, status, json_pack("{s:s, s:n, s:s}", "error", r->error, "field", "state", "cancelled"));
 }
 
 /* ---- authentication ---- */

@@ -1156,7 +1156,8 @@ fail:
     return rc;
 }
 
-/* The job as its worker sees it, row locked: -ESTALE unless worker_id holds it now. */
+/* The job as its worker sees it, row locked: -ECANCELED when it was cancelled, -ESTALE
+ * when worker_id no longer holds it otherwise. */
 static int held_job(struct kiln_store *st, int64_t worker_id, int64_t id, struct sql_rows *r, enum kiln_job_state *state,
                     char **err)
 {
@@ -1168,7 +1169,7 @@ static int held_job(struct kiln_store *st, int64_t worker_id, int64_t id, struct
     if (!r->nrows) return job_not_found(err, id);
     *state = (enum kiln_job_state)kiln_job_state_parse(cell(r, 0, 0));
     const char *wname = cell(r, 0, 5) ? cell(r, 0, 5) : "?";
-    if (*state == JOB_CANCELLED) return store_fail(err, -ESTALE, "job %" PRId64 " was cancelled: stop it", id);
+    if (*state == JOB_CANCELLED) return store_fail(err, -ECANCELED, "job %" PRId64 " was cancelled: stop it", id);
     if (cell_int(r, 0, 3) != worker_id || (*state != JOB_ASSIGNED && *state != JOB_RUNNING && *state != JOB_UPLOADING))
         return store_fail(err, -ESTALE, "job %" PRId64 " is not held by worker %s (its lease lapsed and it went to another try)",
                           id, wname);

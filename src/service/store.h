@@ -253,13 +253,14 @@ int kiln_store_job_cancel(struct kiln_store *st, int64_t scope, int64_t id, char
  * Returns 1 with *out filled, 0 when there is nothing for this worker. Atomic: among any
  * number of concurrent claimers a job goes to exactly one. */
 int kiln_store_claim(struct kiln_store *st, int64_t worker_id, int64_t lease_ms, struct kiln_job *out, char **err);
-/* The holding worker moves its job on: assigned -> running -> uploading. -ESTALE: the worker
- * no longer holds the job (lease lapsed, cancelled: stop it); -EINVAL: not a legal step. */
+/* The holding worker moves its job on: assigned -> running -> uploading. -ECANCELED: its
+ * tenant (or the admin) cancelled the job: stop it, it is not run again; -ESTALE: the worker
+ * no longer holds the job (lease lapsed: another try has it); -EINVAL: not a legal step. */
 int kiln_store_job_advance(struct kiln_store *st, int64_t worker_id, int64_t id, enum kiln_job_state to, char **err);
 /* The holding worker reports its attempt's result. passed/failed: the job is done with it.
  * incomplete (the infrastructure failed: say why in reason): the job is queued again for
  * another attempt, or done with result incomplete after max_attempts. *state (may be NULL)
- * gets the job's new state. -ESTALE, -EINVAL as job_advance. */
+ * gets the job's new state. -ECANCELED, -ESTALE, -EINVAL as job_advance. */
 int kiln_store_job_finish(struct kiln_store *st, int64_t worker_id, int64_t id, enum kiln_job_result result,
                           const char *reason, enum kiln_job_state *state, char **err);
 /* Ends every attempt whose lease lapsed as incomplete and queues its job again (or ends it

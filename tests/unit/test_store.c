@@ -489,8 +489,14 @@ static void test_transitions(void)
     is_int(kiln_store_job_cancel(st, tenant, c2, &err), 0, L("running job cancelled"));
     is_int(kiln_store_worker_heartbeat(st, w, 30000, &held, &err), 0, L("heartbeat: the cancelled job is no longer held"));
     free(held);
-    is_int(kiln_store_job_advance(st, w, c2, JOB_UPLOADING, &err), -ESTALE, L("the worker cannot move a cancelled job"));
+    is_int(kiln_store_job_advance(st, w, c2, JOB_UPLOADING, &err), -ECANCELED, L("the worker cannot move a cancelled job"));
     has(err, "cancelled", L("it is told the job was cancelled"));
+    enum kiln_job_state after = JOB_QUEUED;
+    is_int(kiln_store_job_finish(st, w, c2, RESULT_INCOMPLETE, "the worker was stopped", &after, &err), -ECANCELED,
+           L("a cancelled job's late incomplete is refused as cancelled"));
+    j = get(st, c2);
+    is_str(kiln_job_state_name(j.state), "cancelled", L("and the job stays cancelled, never queued again"));
+    kiln_job_clear(&j);
     struct kiln_attempt *a = NULL;
     size_t na = 0;
     is_int(kiln_store_job_attempts(st, tenant, c2, &a, &na, &err), 0, L("attempts listed"));
