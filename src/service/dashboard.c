@@ -749,15 +749,22 @@ static void job_row(xmlNodePtr tb, const struct kiln_job *j, int64_t now)
 static enum MHD_Result page_jobs(struct kiln_dash *d, struct MHD_Connection *c, const char *method, const char *url,
                                  const struct kiln_tenant *t, int64_t scope)
 {
-    const char *q = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "state");
-    int state = q && *q ? kiln_job_state_parse(q) : -1;
-    if (q && *q && state < 0) return message(d, c, method, url, 400, t, "No such state", "state must be a job state");
+    struct kiln_api_list q;
+    char *field = NULL, *why = NULL;
+    if (kiln_api_parse_list(MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "state"), NULL,
+                            MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "before"), &q, &field, &why) < 0) {
+        _cleanup_free_ char *msg = xasprintf("%s %s", field, why);
+        free(field);
+        free(why);
+        return message(d, c, method, url, 400, t, "Bad request", msg);
+    }
+    int state = q.state;
     struct kiln_store *st = d->env.store_get(d->env.ctx);
     if (!st) return message(d, c, method, url, 500, t, "Database failure", "the server's database failed; try again later");
     struct kiln_job *v = NULL;
     size_t n = 0;
     char *err = NULL;
-    int rc = kiln_store_job_list(st, scope, state, LIST_JOBS, &v, &n, &err);
+    int rc = kiln_store_job_list(st, scope, state, q.before, LIST_JOBS, &v, &n, &err);
     d->env.store_put(d->env.ctx, st);
     if (rc < 0) {
         log_error("kiln serve: dashboard: %s", err ? err : strerror(-rc));
@@ -784,7 +791,13 @@ static enum MHD_Result page_jobs(struct kiln_dash *d, struct MHD_Connection *c, 
         xmlNodePtr tb = kh_el(tbl, "tbody", NULL);
         int64_t now = wall_ms(d);
         for (size_t i = 0; i < n; i++) job_row(tb, &v[i], now);
-        if (n == LIST_JOBS) kh_elf(m, "p", "The newest %d jobs are shown.", LIST_JOBS);
+        if (n == LIST_JOBS) {
+            /* the next page goes on below this one's last job */
+            _cleanup_free_ char *older = xasprintf("/jobs?before=%lld%s%s", (long long)v[n - 1].id, state >= 0 ? "&state=" : "",
+                                                   state >= 0 ? kiln_job_state_name(state) : "");
+            xmlNodePtr more = kh_el(m, "p", NULL);
+            kh_attr(kh_link(more, older, "Older jobs"), "id", "older");
+        }
     }
     kiln_jobs_free(v, n);
     return send_page(d, c, method, url, 200, &p, NULL, t->name);
@@ -802,7 +815,7 @@ static enum MHD_Result page_workers(struct kiln_dash *d, struct MHD_Connection *
     char *err = NULL;
     int rc = kiln_store_worker_list(st, &w, &nw, &err);
     static const enum kiln_job_state held[3] = {JOB_ASSIGNED, JOB_RUNNING, JOB_UPLOADING};
-    for (int k = 0; k < 3 && rc == 0; k++) rc = kiln_store_job_list(st, scope, (int)held[k], KILN_STORE_LIST_MAX, &jobs[k], &nj[k], &err);
+    for (int k = 0; k < 3 && rc == 0; k++) rc = kiln_store_job_list(st, scope, (int)held[k], 0, KILN_STORE_LIST_MAX, &jobs[k], &nj[k], &err);
     d->env.store_put(d->env.ctx, st);
     if (rc < 0) {
         log_error("kiln serve: dashboard: %s", err ? err : strerror(-rc));
@@ -930,7 +943,7 @@ static void section_trend(struct kiln_dash *d, struct kiln_store *st, xmlNodePtr
     size_t n = 0;
     char *err = NULL;
     /* the job's own tenant's jobs, whoever looks (the admin sees a tenant's trend, not a mix) */
-    if (kiln_store_job_list(st, j->tenant_id, JOB_DONE, KILN_STORE_LIST_MAX, &v, &n, &err) < 0) {
+    if (kiln_store_job_list(st, j->tenant_id, JOB_DONE, 0, KILN_STORE_LIST_MAX, &v, &n, &err) < 0) {
         log_error("kiln serve: dashboard: %s", err ? err : "listing jobs");
         free(err);
         kh_el(m, "p", "The earlier jobs could not be read.");
@@ -1088,6 +1101,132 @@ static void section_console(struct kiln_dash *d, xmlNodePtr m, const struct kiln
     }
 }
 
+static void section_facts(xmlNodePtr m, const struct kiln_job *j, const char *name, int64_t now)
+{
+    xmlNodePtr dl = kh_el(m, "dl", NULL);
+    kh_attr(dl, "class", "facts");
+    const char *res = kiln_job_result_name(j->result);
+    fact(dl, "State", kiln_job_state_name(j->state), NULL);
+    fact(dl, "Result", *res ? res : "-", res);
+    if (j->reason) fact(dl, "Reason", j->reason, "reason");
+    fact(dl, "Tenant", j->tenant, NULL);
+    fact(dl, "Image", name, NULL);
+    if (j->image_digest) fact(dl, "Digest", j->image_digest, "reason");
+    if (j->queue_position > 0) {
+        char qp[32];
+        snprintf(qp, sizeof qp, "%ld", j->queue_position);
+        fact(dl, "Queue position", qp, NULL);
+    }
+    fact(dl, "Worker", *j->worker ? j->worker : "-", NULL);
+    char dur[48], when[32];
+    format_dur(dur, sizeof dur, job_seconds(j, now));
+    fact(dl, "Duration", dur, NULL);
+    format_ms(when, j->created_ms);
+    fact(dl, "Submitted (UTC)", when, NULL);
+    if (j->publish_channel) {
+        /* what became of the publish, as the API's publish.state and reason say it */
+        fact(dl, "Publish to", j->publish_channel, NULL);
+        const char *ps = *j->publish_state ? j->publish_state : "pending";
+        fact(dl, "Publish", ps, streq(ps, "published") ? "passed" : streq(ps, "refused") ? "failed" : NULL);
+        if (j->publish_reason) fact(dl, "Publish reason", j->publish_reason, "reason");
+    }
+}
+
+static void section_attempts(xmlNodePtr m, const struct kiln_attempt *at, size_t na, int64_t now)
+{
+    kh_el(m, "h2", "Attempts");
+    xmlNodePtr tbl = kh_el(m, "table", NULL);
+    kh_attr(tbl, "id", "attempts");
+    static const char *const ha[] = {"Attempt", "Worker", "Started (UTC)", "Duration", "Result", "Reason", NULL};
+    head_row(tbl, ha);
+    xmlNodePtr tb = kh_el(tbl, "tbody", NULL);
+    char dur[48], when[32];
+    for (size_t i = 0; i < na; i++) {
+        xmlNodePtr tr = kh_el(tb, "tr", NULL);
+        kh_elf(tr, "td", "%d", at[i].attempt);
+        kh_el(tr, "td", at[i].worker);
+        format_ms(when, at[i].started_ms);
+        kh_el(tr, "td", when);
+        format_dur(dur, sizeof dur, (double)((at[i].ended_ms ? at[i].ended_ms : now) - at[i].started_ms) / 1000.0);
+        kh_attr(kh_el(tr, "td", dur), "class", "num");
+        const char *ar = kiln_job_result_name(at[i].result);
+        cell_class(tr, *ar ? ar : at[i].ended_ms ? "-" : "running", ar);
+        cell_class(tr, at[i].reason ? at[i].reason : "", "reason");
+    }
+    if (!na) kh_el(m, "p", "Not started yet.");
+}
+
+/* One case's row: name, status, duration, reason, links to its files, its metrics. */
+static void case_row(xmlNodePtr tb, json_t *x, const char *base)
+{
+    const char *cn = jstr(x, "name"), *cst = jstr(x, "status");
+    char dur[48];
+    xmlNodePtr tr = kh_el(tb, "tr", NULL);
+    xmlNodePtr td = kh_el(tr, "td", cn ? cn : "?");
+    if (jstr(x, "area")) kh_attr(td, "title", jstr(x, "area"));
+    cell_class(tr, cst ? cst : "?", cst);
+    format_dur(dur, sizeof dur, jnum(x, "duration_s"));
+    kh_attr(kh_el(tr, "td", dur), "class", "num");
+    cell_class(tr, jstr(x, "reason") ? jstr(x, "reason") : "", "reason");
+    xmlNodePtr files = kh_el(tr, "td", NULL);
+    const char *links[][2] = {{"log", jstr(x, "log")}, {"perf", jstr(x, "perf")}};
+    for (size_t k = 0; k < ARRAY_SIZE(links); k++) {
+        if (!links[k][1] || !kiln_api_path_ok(links[k][1])) continue;
+        _cleanup_free_ char *e = kh_url_escape(links[k][1], 1), *href = xasprintf("%s%s", base, e);
+        if (k) kh_text(files, " ");
+        kh_link(files, href, links[k][0]);
+    }
+    json_t *mm;
+    size_t mi;
+    json_array_foreach(json_object_get(x, "metrics"), mi, mm) {
+        char v[32];
+        num(v, sizeof v, jnum(mm, "value"));
+        xmlNodePtr sub = kh_el(td, "div", NULL);
+        kh_attr(sub, "class", "muted");
+        kh_textf(sub, "%s = %s %s", jstr(mm, "name") ? jstr(mm, "name") : "?", v, jstr(mm, "unit") ? jstr(mm, "unit") : "");
+    }
+}
+
+static void section_cases(xmlNodePtr m, json_t *cases, const struct kiln_job *j, const char *base)
+{
+    kh_el(m, "h2", "Cases");
+    if (!json_array_size(cases)) {
+        kh_el(m, "p", j->state == JOB_DONE ? "The job reported no cases." : "No results yet.");
+        return;
+    }
+    xmlNodePtr tbl = kh_el(m, "table", NULL);
+    kh_attr(tbl, "id", "cases");
+    static const char *const hc[] = {"Case", "Status", "Duration", "Reason", "Files", NULL};
+    head_row(tbl, hc);
+    xmlNodePtr tb = kh_el(tbl, "tbody", NULL);
+    size_t nb = MIN(json_array_size(cases), (size_t)PLOT_CASES);
+    struct casebar *bars = xcalloc(nb ? nb : 1, sizeof(*bars));
+    size_t i;
+    json_t *x;
+    json_array_foreach(cases, i, x) {
+        case_row(tb, x, base);
+        const char *cn = jstr(x, "name");
+        if (i < nb) bars[i] = (struct casebar){.name = cn ? cn : "?", .status = jstr(x, "status"), .seconds = jnum(x, "duration_s")};
+    }
+    kh_el(m, "h2", "Case durations");
+    plot_durations(m, bars, nb);
+    free(bars);
+}
+
+static void section_artifacts(struct kiln_dash *d, xmlNodePtr m, int64_t id, const char *base)
+{
+    kh_el(m, "h2", "Artifacts");
+    xmlNodePtr ul = kh_el(m, "ul", NULL);
+    static const char *const arts[] = {"results.json", "report.html", "junit.xml", "kiln.log", "console.log",
+                                       "archive.tar.zst", "archive.tar.zst.minisig"};
+    for (size_t i = 0; i < ARRAY_SIZE(arts); i++) {
+        if (!job_has(d, id, arts[i])) continue;
+        _cleanup_free_ char *href = xasprintf("%s%s", base, arts[i]);
+        kh_link(kh_el(ul, "li", NULL), href, arts[i]);
+    }
+    if (!ul->children) kh_el(ul, "li", "none yet");
+}
+
 int kiln_dash_job_page(struct kiln_dash *d, struct kiln_store *st, const struct kiln_tenant *viewer, int64_t id, char **html,
                        size_t *len, char **err)
 {
@@ -1103,111 +1242,18 @@ int kiln_dash_job_page(struct kiln_dash *d, struct kiln_store *st, const struct 
     _cleanup_free_ char *title = xasprintf("Job %lld", (long long)j.id), *name = kiln_dash_image_name(&j);
     xmlNodePtr m = frame(d, &p, title, viewer);
     kh_el(m, "h1", title);
-    xmlNodePtr dl = kh_el(m, "dl", NULL);
-    kh_attr(dl, "class", "facts");
-    const char *res = kiln_job_result_name(j.result);
-    fact(dl, "State", kiln_job_state_name(j.state), NULL);
-    fact(dl, "Result", *res ? res : "-", res);
-    if (j.reason) fact(dl, "Reason", j.reason, "reason");
-    fact(dl, "Tenant", j.tenant, NULL);
-    fact(dl, "Image", name, NULL);
-    if (j.image_digest) fact(dl, "Digest", j.image_digest, "reason");
-    if (j.queue_position > 0) {
-        char qp[32];
-        snprintf(qp, sizeof qp, "%ld", j.queue_position);
-        fact(dl, "Queue position", qp, NULL);
-    }
-    fact(dl, "Worker", *j.worker ? j.worker : "-", NULL);
-    char dur[48], when[32];
-    format_dur(dur, sizeof dur, job_seconds(&j, now));
-    fact(dl, "Duration", dur, NULL);
-    format_ms(when, j.created_ms);
-    fact(dl, "Submitted (UTC)", when, NULL);
-    if (j.publish_channel) fact(dl, "Publish to", j.publish_channel, NULL);
-
-    kh_el(m, "h2", "Attempts");
-    xmlNodePtr tbl = kh_el(m, "table", NULL);
-    kh_attr(tbl, "id", "attempts");
-    static const char *const ha[] = {"Attempt", "Worker", "Started (UTC)", "Duration", "Result", "Reason", NULL};
-    head_row(tbl, ha);
-    xmlNodePtr tb = kh_el(tbl, "tbody", NULL);
-    for (size_t i = 0; i < na; i++) {
-        xmlNodePtr tr = kh_el(tb, "tr", NULL);
-        kh_elf(tr, "td", "%d", at[i].attempt);
-        kh_el(tr, "td", at[i].worker);
-        format_ms(when, at[i].started_ms);
-        kh_el(tr, "td", when);
-        format_dur(dur, sizeof dur, (double)((at[i].ended_ms ? at[i].ended_ms : now) - at[i].started_ms) / 1000.0);
-        kh_attr(kh_el(tr, "td", dur), "class", "num");
-        const char *ar = kiln_job_result_name(at[i].result);
-        cell_class(tr, *ar ? ar : at[i].ended_ms ? "-" : "running", ar);
-        cell_class(tr, at[i].reason ? at[i].reason : "", "reason");
-    }
-    if (!na) kh_el(m, "p", "Not started yet.");
-
-    json_t *results = job_json_file(d, id, "results.json", RESULTS_MAX);
-    json_t *cases = json_object_get(results, "cases");
+    section_facts(m, &j, name, now);
+    section_attempts(m, at, na, now);
     char base[64];
     snprintf(base, sizeof base, "/api/v1/jobs/%lld/artifacts/", (long long)id);
-    kh_el(m, "h2", "Cases");
-    if (!json_array_size(cases)) kh_el(m, "p", j.state == JOB_DONE ? "The job reported no cases." : "No results yet.");
-    else {
-        tbl = kh_el(m, "table", NULL);
-        kh_attr(tbl, "id", "cases");
-        static const char *const hc[] = {"Case", "Status", "Duration", "Reason", "Files", NULL};
-        head_row(tbl, hc);
-        tb = kh_el(tbl, "tbody", NULL);
-        size_t nb = MIN(json_array_size(cases), (size_t)PLOT_CASES);
-        struct casebar *bars = xcalloc(nb ? nb : 1, sizeof(*bars));
-        size_t i;
-        json_t *x;
-        json_array_foreach(cases, i, x) {
-            const char *cn = jstr(x, "name"), *cst = jstr(x, "status");
-            xmlNodePtr tr = kh_el(tb, "tr", NULL);
-            xmlNodePtr td = kh_el(tr, "td", cn ? cn : "?");
-            if (jstr(x, "area")) kh_attr(td, "title", jstr(x, "area"));
-            cell_class(tr, cst ? cst : "?", cst);
-            format_dur(dur, sizeof dur, jnum(x, "duration_s"));
-            kh_attr(kh_el(tr, "td", dur), "class", "num");
-            cell_class(tr, jstr(x, "reason") ? jstr(x, "reason") : "", "reason");
-            xmlNodePtr files = kh_el(tr, "td", NULL);
-            const char *links[][2] = {{"log", jstr(x, "log")}, {"perf", jstr(x, "perf")}};
-            for (size_t k = 0; k < ARRAY_SIZE(links); k++) {
-                if (!links[k][1] || !kiln_api_path_ok(links[k][1])) continue;
-                _cleanup_free_ char *e = kh_url_escape(links[k][1], 1), *href = xasprintf("%s%s", base, e);
-                if (k) kh_text(files, " ");
-                kh_link(files, href, links[k][0]);
-            }
-            json_t *mm;
-            size_t mi;
-            json_array_foreach(json_object_get(x, "metrics"), mi, mm) {
-                char v[32];
-                num(v, sizeof v, jnum(mm, "value"));
-                xmlNodePtr sub = kh_el(td, "div", NULL);
-                kh_attr(sub, "class", "muted");
-                kh_textf(sub, "%s = %s %s", jstr(mm, "name") ? jstr(mm, "name") : "?", v, jstr(mm, "unit") ? jstr(mm, "unit") : "");
-            }
-            if (i < nb) bars[i] = (struct casebar){.name = cn ? cn : "?", .status = cst, .seconds = jnum(x, "duration_s")};
-        }
-        kh_el(m, "h2", "Case durations");
-        plot_durations(m, bars, nb);
-        free(bars);
-    }
+    json_t *results = job_json_file(d, id, "results.json", RESULTS_MAX);
+    json_t *cases = json_object_get(results, "cases");
+    section_cases(m, cases, &j, base);
     section_perf(d, m, id, cases);
     json_decref(results);
     section_trend(d, st, m, &j);
     section_console(d, m, &j);
-
-    kh_el(m, "h2", "Artifacts");
-    xmlNodePtr ul = kh_el(m, "ul", NULL);
-    static const char *const arts[] = {"results.json", "report.html", "junit.xml", "kiln.log", "console.log",
-                                       "archive.tar.zst", "archive.tar.zst.minisig"};
-    for (size_t i = 0; i < ARRAY_SIZE(arts); i++) {
-        if (!job_has(d, id, arts[i])) continue;
-        _cleanup_free_ char *href = xasprintf("%s%s", base, arts[i]);
-        kh_link(kh_el(ul, "li", NULL), href, arts[i]);
-    }
-    if (!ul->children) kh_el(ul, "li", "none yet");
+    section_artifacts(d, m, id, base);
     kiln_attempts_free(at, na);
     kiln_job_clear(&j);
     *html = kh_page_finish(&p, len);

@@ -1036,16 +1036,16 @@ int kiln_store_job_get(struct kiln_store *st, int64_t scope, int64_t id, struct 
     return rc;
 }
 
-int kiln_store_job_list(struct kiln_store *st, int64_t scope, int state, size_t limit, struct kiln_job **out, size_t *n,
-                        char **err)
+int kiln_store_job_list(struct kiln_store *st, int64_t scope, int state, int64_t before, size_t limit, struct kiln_job **out,
+                        size_t *n, char **err)
 {
     if (state >= JOB_STATE_COUNT) return store_fail(err, -EINVAL, "state: not a job state");
     if (limit == 0 || limit > KILN_STORE_LIST_MAX) limit = KILN_STORE_LIST_MAX;
     struct sql_rows r;
     int rc = q(st,
                "SELECT " JOB_COLS JOB_FROM " WHERE ($1 = -1 OR j.tenant_id = $1) AND ($2 = '' OR j.state = $2)"
-               " ORDER BY j.id DESC LIMIT $3",
-               PARAMS(PI(scope), PT(state < 0 ? "" : state_names[state]), PI((int64_t)limit)), &r, err);
+               " AND ($4 <= 0 OR j.id < $4) ORDER BY j.id DESC LIMIT $3",
+               PARAMS(PI(scope), PT(state < 0 ? "" : state_names[state]), PI((int64_t)limit), PI(before)), &r, err);
     if (rc < 0) return rc;
     *out = xcalloc(r.nrows + 1, sizeof(**out));
     for (size_t i = 0; i < r.nrows; i++) job_from(&r, i, &(*out)[i]);

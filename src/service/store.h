@@ -236,9 +236,10 @@ int kiln_store_job_submit(struct kiln_store *st, int64_t tenant_id, const struct
                           char **err);
 /* -ENOENT ("job N not found") when the job does not exist or is another tenant's. */
 int kiln_store_job_get(struct kiln_store *st, int64_t scope, int64_t id, struct kiln_job *out, char **err);
-/* Newest first; state < 0: any; at most limit (<= KILN_STORE_LIST_MAX) jobs. */
-int kiln_store_job_list(struct kiln_store *st, int64_t scope, int state, size_t limit, struct kiln_job **out, size_t *n,
-                        char **err);
+/* Newest first; state < 0: any; only jobs whose id is below before (0: from the newest), so
+ * a list goes on from its last id a page at a time; at most limit (<= KILN_STORE_LIST_MAX). */
+int kiln_store_job_list(struct kiln_store *st, int64_t scope, int state, int64_t before, size_t limit, struct kiln_job **out,
+                        size_t *n, char **err);
 /* Every attempt of a job, first to last (the dashboard shows each try). */
 int kiln_store_job_attempts(struct kiln_store *st, int64_t scope, int64_t id, struct kiln_attempt **out, size_t *n,
                             char **err);

@@ -565,18 +565,34 @@ static void test_isolation(void)
     is_int(kiln_store_job_attempts(st, b, ja, &at, &nat, &err), -ENOENT, L("beta cannot list its attempts"));
     struct kiln_job *list = NULL;
     size_t n = 0;
-    is_int(kiln_store_job_list(st, b, -1, 0, &list, &n, &err), 0, L("beta lists"));
+    is_int(kiln_store_job_list(st, b, -1, 0, 0, &list, &n, &err), 0, L("beta lists"));
     is_int(n, 0, L("beta sees no job"));
     kiln_jobs_free(list, n);
-    is_int(kiln_store_job_list(st, a, -1, 0, &list, &n, &err), 0, L("alpha lists"));
+    is_int(kiln_store_job_list(st, a, -1, 0, 0, &list, &n, &err), 0, L("alpha lists"));
     is_int(n, 1, L("alpha sees its one job"));
     kiln_jobs_free(list, n);
-    is_int(kiln_store_job_list(st, KILN_SCOPE_ALL, JOB_QUEUED, 0, &list, &n, &err), 0, L("admin lists queued"));
+    is_int(kiln_store_job_list(st, KILN_SCOPE_ALL, JOB_QUEUED, 0, 0, &list, &n, &err), 0, L("admin lists queued"));
     is_int(n, 1, L("the admin sees it"));
     kiln_jobs_free(list, n);
-    is_int(kiln_store_job_list(st, 0, -1, 0, &list, &n, &err), 0, L("scope 0 lists"));
+    is_int(kiln_store_job_list(st, 0, -1, 0, 0, &list, &n, &err), 0, L("scope 0 lists"));
     is_int(n, 0, L("an unset scope (0) sees nothing"));
     kiln_jobs_free(list, n);
+    /* a page at a time: the newest two, then from below the last id, then nothing more */
+    int64_t ja2 = submit(st, a, NULL), ja3 = submit(st, a, NULL);
+    is_int(kiln_store_job_list(st, a, -1, 0, 2, &list, &n, &err), 0, L("alpha lists a page of 2"));
+    is_int(n, 2, L("two jobs on the first page"));
+    int64_t last = n == 2 ? list[1].id : 0;
+    ok(n == 2 && list[0].id == ja3 && list[1].id == ja2, "%s", L("the newest first"));
+    kiln_jobs_free(list, n);
+    is_int(kiln_store_job_list(st, a, -1, last, 2, &list, &n, &err), 0, L("alpha lists the next page"));
+    is_int(n, 1, L("one job on the next page"));
+    is_int(n == 1 ? list[0].id : 0, ja, L("the oldest"));
+    kiln_jobs_free(list, n);
+    is_int(kiln_store_job_list(st, b, -1, ja3 + 1, 2, &list, &n, &err), 0, L("beta pages"));
+    is_int(n, 0, L("paging shows beta nothing of alpha's"));
+    kiln_jobs_free(list, n);
+    kiln_store_job_cancel(st, a, ja2, &err);
+    kiln_store_job_cancel(st, a, ja3, &err);
 
     /* images: beta cannot use alpha's upload by naming its digest */
     struct kiln_image img;
