@@ -994,11 +994,31 @@ static void section_trend(struct kiln_dash *d, struct kiln_store *st, xmlNodePtr
     free(t);
 }
 
+/* One node's samples of a case (perf.json's host.NODE.samples) as CPU and RSS series on the
+ * run's time line, the case starting at `at` s. CPU is the change of the process's CPU time
+ * between two samples of the same process: a guest reboot restarts the VM's process (a new
+ * pid, its CPU time from 0), which is a break in the line, not a negative rate. */
+static void perf_series(json_t *samples, double at, struct series *cpu, struct series *rss)
+{
+    json_t *smp, *prev = NULL;
+    size_t k;
+    json_array_foreach(samples, k, smp) {
+        double t = jnum(smp, "t");
+        series_add(rss, at + t, jnum(smp, "rss_kib") / 1024);
+        bool same = prev && json_integer_value(json_object_get(smp, "pid")) == json_integer_value(json_object_get(prev, "pid"));
+        if (same) {
+            double dt = t - jnum(prev, "t"), dc = jnum(smp, "cpu_s") - jnum(prev, "cpu_s");
+            if (dt > 0.05 && dc >= 0) series_add(cpu, at + t, 100 * dc / dt);
+        }
+        prev = smp;
+    }
+}
+
 static void section_perf(struct kiln_dash *d, xmlNodePtr m, int64_t id, json_t *cases)
 {
     struct series *cpu = NULL, *rss = NULL;
     size_t ns = 0;
-    double *marks = NULL, run0 = NAN, offset = 0;
+    double *marks = NULL, run0 = NAN, offset = 0, end = 0;
     char **mark_names = NULL;
     size_t nm = 0, i;
     json_t *x;
@@ -1022,17 +1042,7 @@ static void section_perf(struct kiln_dash *d, xmlNodePtr m, int64_t id, json_t *
             rss = xrealloc(rss, (ns + 1) * sizeof(*rss));
             cpu[ns] = (struct series){.label = xasprintf("%s on %s: VM CPU %%", jstr(x, "name"), node)};
             rss[ns] = (struct series){.label = xasprintf("%s on %s: VM RSS MiB", jstr(x, "name"), node)};
-            json_t *s, *prev = NULL;
-            size_t k;
-            json_array_foreach(samples, k, s) {
-                double t = jnum(s, "t");
-                series_add(&rss[ns], at + t, jnum(s, "rss_kib") / 1024);
-                if (prev) {
-                    double dt = t - jnum(prev, "t"), dc = jnum(s, "cpu_s") - jnum(prev, "cpu_s");
-                    if (dt > 0.05) series_add(&cpu[ns], at + t, 100 * dc / dt);
-                }
-                prev = s;
-            }
+            perf_series(samples, at, &cpu[ns], &rss[ns]);
             ns++;
         }
         json_decref(perf);
@@ -1041,13 +1051,15 @@ static void section_perf(struct kiln_dash *d, xmlNodePtr m, int64_t id, json_t *
             mark_names = xrealloc(mark_names, (nm + 1) * sizeof(char *));
             marks[nm] = at;
             mark_names[nm++] = xasprintf("%s starts", jstr(x, "name") ? jstr(x, "name") : "?");
+            end = MAX(end, offset);
         }
     }
     kh_el(m, "h2", "The VM over time (host side, perf.json)");
     if (!ns) kh_el(m, "p", "No performance samples (the job has not run a case, or ran on no VM).");
     else {
-        /* both plots on one time axis, to the last sample */
-        double xmax = 0;
+        /* both plots on one time axis, to the end of the last case sampled (or its last
+         * sample, should that come later) */
+        double xmax = end;
         for (size_t k = 0; k < ns; k++) {
             if (rss[k].n) xmax = MAX(xmax, rss[k].x[rss[k].n - 1]);
             if (cpu[k].n) xmax = MAX(xmax, cpu[k].x[cpu[k].n - 1]);
