@@ -21,7 +21,7 @@ int cmd_serve(int argc, char **argv)
     struct kiln_server_opts o = {.listen = "127.0.0.1:8470", .sweep_ms = 5000};
     const char *gkey = NULL;
     _cleanup_free_ char *pub = NULL;
-    long max_image_mb = 16384, lease_s = 60, max_queued = 1000, prio = 0;
+    long max_image_mb = 16384, lease_s = 60, max_queued = 1000, prio = 0, max_machines = KILN_STORE_MACHINES_MAX;
     bool init = false;
     const struct cmd_opt opts[] = {
         {0, "init", NULL, CMD_FLAG, &init,
@@ -32,6 +32,9 @@ int cmd_serve(int argc, char **argv)
         {0, "gallery", "DIR", CMD_STR, &o.gallery,
          .help = "also the update server: Omaha v3 at POST /v1/update/, payloads under\nGET /v1/update/payload/, rollouts "
                  "set with kiln rollout (docs/updates.md)"},
+        {0, "max-machines", "N", CMD_LONG, &max_machines, 1, 1000000000,
+         .help = "the update server's machines kept per image name (default 100000):\na new one past it takes the row of one "
+                 "unseen for 7 days, else\nits check gets 503 (docs/updates.md)"},
         {0, "max-image-mb", "N", CMD_LONG, &max_image_mb, 1, (1L << 30) - 1, .help = "the upload cap in MiB (default 16384)"},
         {0, "max-queued", "N", CMD_LONG, &max_queued, 1, 1000000,
          .help = "a tenant's queued jobs before submissions get 429 (default 1000)"},
@@ -63,6 +66,7 @@ int cmd_serve(int argc, char **argv)
     o.lease_ms = lease_s * 1000;
     o.max_queued = max_queued;
     o.publish_priority = prio;
+    o.max_machines = max_machines;
     if (init) {
         /* the one verb besides kiln serve itself that makes a database: every other verb
          * refuses a --data or --db without one (a typo must not start a second service) */

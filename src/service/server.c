@@ -53,6 +53,7 @@
 
 struct server {
     const struct kiln_server_opts *o;
+    struct kiln_store_opts store_opts;
     char *url, *images, *tmp, *jobs, *openapi;
     volatile sig_atomic_t *stop;
     pthread_mutex_t lock;
@@ -224,7 +225,7 @@ static struct kiln_store *store_get(struct server *s)
     pthread_mutex_unlock(&s->lock);
     if (st) return st;
     char *err = NULL;
-    if (kiln_store_open(s->url, NULL, &st, &err) < 0) {
+    if (kiln_store_open(s->url, &s->store_opts, &st, &err) < 0) {
         log_error("kiln serve: cannot open the store: %s", err);
         free(err);
         return NULL;
@@ -308,7 +309,7 @@ static enum MHD_Result send_json(struct MHD_Connection *c, struct req *r, int st
     struct MHD_Response *resp = MHD_create_response_from_buffer(n, text, MHD_RESPMEM_MUST_FREE);
     MHD_add_response_header(resp, "Content-Type", "application/json");
     if (status == 401) MHD_add_response_header(resp, "WWW-Authenticate", "Bearer");
-    if (status == 429) MHD_add_response_header(resp, "Retry-After", "30");
+    if (status == 429 || status == 503) MHD_add_response_header(resp, "Retry-After", "30");
     enum MHD_Result res = MHD_queue_response(c, (unsigned)status, resp);
     MHD_destroy_response(resp);
     log_info("%s %s -> %d%s%s", r->method, r->url, status, r->who == WHO_TENANT ? " tenant " : r->who == WHO_WORKER ? " worker " : "",
@@ -1273,6 +1274,18 @@ static enum MHD_Result send_xml(struct MHD_Connection *c, struct req *r, char *d
     return res;
 }
 
+/* A store error of an Omaha app as the HTTP status to answer, with why: 400 a bad field, 503
+ * no room for another machine (the client tries again later), 500 the database. Frees err. */
+static int update_refused(int rc, char *err, const char *what, char *why, size_t sz)
+{
+    bool told = (rc == -EINVAL || rc == -EUSERS) && err;
+    snprintf(why, sz, "%s", told ? err : "the server's database failed; try again later");
+    if (rc == -EUSERS) log_warn("kiln serve: %s refused: %s", what, err ? err : strerror(-rc));
+    else if (rc != -EINVAL) log_error("kiln serve: %s: %s", what, err ? err : strerror(-rc));
+    free(err);
+    return rc == -EINVAL ? 400 : rc == -EUSERS ? 503 : 500;
+}
+
 /* One app of an Omaha request: its events recorded, its update check decided. 0, or an HTTP
  * status with why. */
 static int omaha_app(struct server *s, struct MHD_Connection *c, struct kiln_store *st, json_t *cat,
@@ -1294,12 +1307,7 @@ static int omaha_app(struct server *s, struct MHD_Connection *c, struct kiln_sto
     for (size_t k = 0; k < a->nevents; k++) {
         bool paused = false;
         int rc = kiln_store_update_event(st, a->appid, channel, a->machineid, a->version, &a->events[k], &paused, &err);
-        if (rc < 0) {
-            snprintf(why, sz, "%s", rc == -EINVAL && err ? err : "the server's database failed; try again later");
-            if (rc != -EINVAL) log_error("kiln serve: update event: %s", err ? err : strerror(-rc));
-            free(err);
-            return rc == -EINVAL ? 400 : 500;
-        }
+        if (rc < 0) return update_refused(rc, err, "update event", why, sz);
         char tb[16], rb[16];
         log_info("kiln serve: %s %s machine %s (%s): %s %s", a->appid, channel, a->machineid, a->version,
                  omaha_event_type_name(a->events[k].type, tb), omaha_event_result_name(a->events[k].result, rb));
@@ -1310,12 +1318,7 @@ static int omaha_app(struct server *s, struct MHD_Connection *c, struct kiln_sto
     o->has_updatecheck = true;
     struct rollout_decision d;
     int rc = kiln_store_update_check(st, a->appid, channel, a->machineid, a->version, v, nv, &d, &err);
-    if (rc < 0) {
-        snprintf(why, sz, "%s", rc == -EINVAL && err ? err : "the server's database failed; try again later");
-        if (rc != -EINVAL) log_error("kiln serve: update check: %s", err ? err : strerror(-rc));
-        free(err);
-        return rc == -EINVAL ? 400 : 500;
-    }
+    if (rc < 0) return update_refused(rc, err, "update check", why, sz);
     snprintf(o->update_status, sizeof(o->update_status), "noupdate");
     if (d.verdict == ROLLOUT_OFFER) {
         char pw[256];
@@ -1631,10 +1634,14 @@ static void *sweeper(void *arg)
             struct kiln_store *st = store_get(s);
             char *err = NULL;
             int n = st ? kiln_store_sweep(st, &err) : 0;
-            store_put(s, st);
             if (n > 0) log_warn("kiln serve: %d job(s) whose worker went silent were queued again or ended incomplete", n);
             if (n < 0) log_error("kiln serve: sweeping lapsed leases: %s", err);
             free(err);
+            err = NULL;
+            /* the update server's history is bounded: old events and grants past any period */
+            if (s->o->gallery && st && kiln_store_update_prune(st, &err) < 0) log_error("kiln serve: pruning update history: %s", err);
+            free(err);
+            store_put(s, st);
         }
         sleep_ms(200);
     }
@@ -1735,7 +1742,8 @@ int kiln_server_run(const struct kiln_server_opts *o, volatile sig_atomic_t *sto
             *err = xasprintf("--data %s: cannot create %s: %s", o->data, dirs[i], strerror(errno));
         }
     struct kiln_store *st = NULL;
-    if (r == 0 && (r = kiln_store_open(s.url, NULL, &st, err)) == 0) store_put(&s, st);
+    s.store_opts = (struct kiln_store_opts){.max_machines = o->max_machines};
+    if (r == 0 && (r = kiln_store_open(s.url, &s.store_opts, &st, err)) == 0) store_put(&s, st);
     if (r == 0) r = listen_socket(&sa, o->listen, &lfd, err);
     struct kiln_dash_env denv = {.jobs_dir = s.jobs, .store_get = dash_store_get, .store_put = dash_store_put, .ctx = &s,
                                  .gallery = o->gallery, .data = o->data};

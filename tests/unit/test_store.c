@@ -1102,6 +1102,73 @@ static void test_update_names(void)
     kiln_store_close(st);
 }
 
+/* The update server's machine rows are bounded: past max_machines a new machine takes the
+ * row of a stale one (unseen for a week, no group, no grant) or is refused -EUSERS; and a
+ * grant is released when the machine reports an error or comes back running another
+ * version than the granted one (a forged payload version), not held in flight for 6 h. */
+static void test_update_bounds(void)
+{
+    fresh_db();
+    const struct kiln_store_opts o = {.now_ms = fake_clock, .max_machines = 3};
+    struct kiln_store *st = open_db(&o);
+    if (!ok(st != NULL, "%s", L("open"))) return;
+    char *err = NULL;
+    struct kiln_rollout ro = {.p = {.enabled = true, .permyriad = 10000, .period_ms = 3600000}};
+    snprintf(ro.name, sizeof ro.name, "os");
+    snprintf(ro.channel, sizeof ro.channel, "stable");
+    snprintf(ro.p.target, sizeof ro.p.target, "1.1");
+    is_int(kiln_store_rollout_set(st, &ro, &err), 0, L("rollout os stable 1.1"));
+    struct rollout_version v = {.version = "1.1", .support_end_ms = INT64_MAX};
+    struct rollout_decision d;
+    char m[16];
+    for (int i = 0; i < 3; i++) {
+        snprintf(m, sizeof m, "m%d", i);
+        is_int(kiln_store_update_check(st, "os", "stable", m, i ? "1.1" : "1.0", &v, 1, &d, &err), 0, L("a machine within the bound"));
+    }
+    is_int(kiln_store_update_check(st, "os", "stable", "invented", "1.1", &v, 1, &d, &err), -EUSERS,
+           L("a 4th machine past max_machines 3 is refused"));
+    has(err, "keeps 3 machines of os", L("saying the bound"));
+    is_int(raw_long("SELECT COUNT(*) FROM machines"), 3, L("no row was added"));
+    atomic_fetch_add(&fake_now, 1000);
+    is_int(kiln_store_update_check(st, "os", "stable", "m1", "1.1", &v, 1, &d, &err), 0, L("a known machine still checks in"));
+    /* a week on, m1 and m2 are stale (m0 holds a grant): the newcomer takes the row of the
+     * one seen longest ago, m2 */
+    atomic_fetch_add(&fake_now, KILN_STORE_MACHINE_STALE_MS + 1000);
+    is_int(kiln_store_update_check(st, "os", "stable", "m9", "1.1", &v, 1, &d, &err), 0, L("with stale machines, a new one is taken"));
+    is_int(raw_long("SELECT COUNT(*) FROM machines"), 3, L("in the row of one"));
+    is_int(raw_long("SELECT COUNT(*) FROM machines WHERE machine_id = 'm2'"), 0, L("the stale machine seen longest ago (m2)"));
+    is_int(raw_long("SELECT COUNT(*) FROM machines WHERE machine_id = 'm0'"), 1, L("not the one holding a grant"));
+    is_int(kiln_store_machine_group(st, "os", "m1", "canary", &err), 0, L("m1 put in a group"));
+    is_int(kiln_store_update_check(st, "os", "stable", "m8", "1.1", &v, 1, &d, &err), -EUSERS,
+           L("no stale machine without a group or grant left: refused"));
+    /* m0 was granted 1.1 while running 1.0; it comes back running a forged 6.6 */
+    is_int(raw_long("SELECT COUNT(*) FROM machines WHERE grant_version IS NOT NULL"), 1, L("one grant in flight (m0)"));
+    is_int(kiln_store_update_check(st, "os", "stable", "m0", "6.6", &v, 1, &d, &err), 0, L("m0 checks in running 6.6"));
+    _cleanup_free_ char *state = raw("SELECT state FROM machines WHERE machine_id = 'm0'");
+    is_str(state, "failed", L("its grant of 1.1 failed"));
+    is_int(raw_long("SELECT COUNT(*) FROM machines WHERE grant_version IS NOT NULL AND machine_id = 'm0'"), d.verdict == ROLLOUT_OFFER,
+           L("and was released (any grant now is the new offer's)"));
+    /* an error event ends a grant at once */
+    struct rollout_version v2 = {.version = "1.2", .support_end_ms = INT64_MAX};
+    snprintf(ro.p.target, sizeof ro.p.target, "1.2");
+    is_int(kiln_store_rollout_set(st, &ro, &err), 0, L("target 1.2"));
+    is_int(kiln_store_update_check(st, "os", "stable", "m9", "1.1", &v2, 1, &d, &err), 0, L("m9 checks"));
+    is_int(d.verdict, ROLLOUT_OFFER, L("and is offered 1.2"));
+    struct omaha_event ev = {.type = OMAHA_EVENT_UPDATE_COMPLETE, .result = OMAHA_RESULT_ERROR, .errorcode = 7, .has_errorcode = true};
+    is_int(kiln_store_update_event(st, "os", "stable", "m9", "1.1", &ev, NULL, &err), 0, L("m9 reports an error"));
+    is_int(raw_long("SELECT COUNT(*) FROM machines WHERE grant_version IS NOT NULL AND machine_id = 'm9'"), 0, L("its grant released"));
+    /* an event from a machine already on another version than granted releases it too */
+    is_int(kiln_store_update_check(st, "os", "stable", "m9", "1.1", &v2, 1, &d, &err), 0, L("m9 checks again"));
+    struct omaha_event dl = {.type = OMAHA_EVENT_DOWNLOAD_STARTED, .result = OMAHA_RESULT_SUCCESS};
+    is_int(kiln_store_update_event(st, "os", "stable", "m9", "7.7", &dl, NULL, &err), 0, L("m9 reports from 7.7"));
+    is_int(raw_long("SELECT COUNT(*) FROM machines WHERE grant_version IS NOT NULL AND machine_id = 'm9'"), 0, L("that grant released"));
+    _cleanup_free_ char *ev_target = raw("SELECT target FROM update_events WHERE machine_id = 'm9' ORDER BY id DESC LIMIT 1");
+    is_str(ev_target, "1.2", L("the event is still recorded against the grant it strayed from"));
+    is_int(kiln_store_update_prune(st, &err), 0, L("prune runs"));
+    free(err);
+    kiln_store_close(st);
+}
+
 /* Every verb but kiln serve opens with opts.existing: nothing is created, migrated or
  * written; a database without kiln's schema, or with an older one, is refused. */
 static void test_existing(void)
@@ -1162,6 +1229,7 @@ static void run_all(void)
     test_concurrent_quota();
     test_publish();
     test_update_names();
+    test_update_bounds();
 }
 
 static void free_sqlite_schema(void)
