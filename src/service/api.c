@@ -354,6 +354,13 @@ static int check_runbook(const char *text, size_t len, char **field, char **why)
                 r = bad(field, why, "runbook", "line %d: \"%.64s\" is set by the service (the tenant's runbook may hold name, concurrency, variable and testcase)",
                         root->items[i]->line, k);
         }
+        /* a variable file would be read on the service's hosts, the server's and the worker's */
+        const struct ynode *vars = y_get(root, "variable");
+        for (size_t i = 0; r == 0 && vars && vars->kind == YN_SEQ && i < vars->n; i++) {
+            const struct ynode *f = y_get(vars->items[i], "file");
+            if (f) r = bad(field, why, "runbook", "runbook:%d:%d: variable[%zu].file: a variable file would be read on the service's hosts; give its variables inline (name, value)",
+                           f->line, f->col, i);
+        }
     }
     ynode_free(root);
     diags_free(&d);
