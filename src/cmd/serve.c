@@ -16,6 +16,60 @@
 static volatile sig_atomic_t stop;
 static void on_signal(int sig) { stop = sig; }
 
+/* --gallery-key KEY.key with KEY.pub beside it: its passphrase from $KILN_PASSPHRASE (or the
+ * terminal), scrypt once, the secret kept in memory only (wiped at exit); logs name its public
+ * key id, nothing more. EXIT_OK with *key and *pub, else the exit code after saying why. */
+static int gallery_key(const char *gkey, struct ms_seckey **key, char **pub)
+{
+    char *pass = NULL, *err = NULL, kid[17], pid[17];
+    *pub = endswith(gkey, ".key") ? xasprintf("%.*s.pub", (int)(strlen(gkey) - 4), gkey) : NULL;
+    if (!*pub || !file_exists(*pub))
+        return cmd_usage_error("serve", "--gallery-key %s: want KEY.key with its KEY.pub beside it (kiln keygen --out KEY)", gkey);
+    if (ms_key_encrypted(gkey) && !(pass = passphrase_read("Gallery key passphrase: ", false))) {
+        fprintf(stderr, "kiln serve: --gallery-key %s is encrypted and there is no passphrase (set KILN_PASSPHRASE)\n", gkey);
+        return EXIT_USAGE;
+    }
+    if (pass) secret_add(pass);
+    int kr = ms_seckey_load(gkey, pass, key, &err);
+    if (pass) explicit_bzero(pass, strlen(pass));
+    free(pass);
+    if (kr == 0) {
+        ms_seckey_id(*key, kid);
+        if (ms_key_id(*pub, pid, &err) == 0 && !streq(kid, pid)) {
+            err = xasprintf("%s is key %s, but %s is key %s: not a pair", gkey, kid, *pub, pid);
+            kr = -EINVAL;
+        }
+    }
+    if (kr < 0) {
+        fprintf(stderr, "kiln serve: --gallery-key: %s\n", err);
+        free(err);
+        ms_seckey_free(*key);
+        *key = NULL;
+        return EXIT_USAGE;
+    }
+    log_info("kiln serve: tenants' galleries are signed with key %s (%s)", kid, *pub);
+    return EXIT_OK;
+}
+
+/* kiln serve --init: creates or upgrades the database and says which; the exit code. */
+static int serve_init(const struct kiln_server_opts *o)
+{
+    /* the one verb besides kiln serve itself that makes a database: every other verb refuses
+     * a --data or --db without one (a typo must not start a second service) */
+    struct kiln_store *st = NULL;
+    int r = cmd_store_open("serve --init", o->data, o->db_url, true, &st);
+    if (r < 0) return r == -EINVAL ? EXIT_USAGE : EXIT_FAIL;
+    int version = 0;
+    char *err = NULL;
+    kiln_store_schema_version(st, &version, &err);
+    const char *in = o->db_url || (getenv("KILN_DB") && *getenv("KILN_DB")) ? NULL : o->data;
+    fprintf(stderr, "kiln serve --init: the %s database%s%s is ready (schema version %d)\n", kiln_store_backend(st), in ? " in " : "",
+            in ? in : "", version);
+    free(err);
+    kiln_store_close(st);
+    return EXIT_OK;
+}
+
 int cmd_serve(int argc, char **argv)
 {
     struct kiln_server_opts o = {.listen = "127.0.0.1:8470", .sweep_ms = 5000};
@@ -67,60 +121,15 @@ int cmd_serve(int argc, char **argv)
     o.max_queued = max_queued;
     o.publish_priority = prio;
     o.max_machines = max_machines;
-    if (init) {
-        /* the one verb besides kiln serve itself that makes a database: every other verb
-         * refuses a --data or --db without one (a typo must not start a second service) */
-        struct kiln_store *st = NULL;
-        int r = cmd_store_open("serve --init", o.data, o.db_url, true, &st);
-        if (r < 0) return r == -EINVAL ? EXIT_USAGE : EXIT_FAIL;
-        int version = 0;
-        char *err = NULL;
-        kiln_store_schema_version(st, &version, &err);
-        const char *in = o.db_url || (getenv("KILN_DB") && *getenv("KILN_DB")) ? NULL : o.data;
-        fprintf(stderr, "kiln serve --init: the %s database%s%s is ready (schema version %d)\n", kiln_store_backend(st),
-                in ? " in " : "", in ? in : "", version);
-        free(err);
-        kiln_store_close(st);
-        return EXIT_OK;
-    }
+    if (init) return serve_init(&o);
     if (!o.data) {
         return cmd_usage_error("serve", "--data DIR is needed: the directory of images, job files and (without --db) kiln.db");
     }
     if (!o.db_url) o.db_url = getenv("KILN_DB") && *getenv("KILN_DB") ? getenv("KILN_DB") : NULL;
-    /* the gallery key: its passphrase from $KILN_PASSPHRASE (or the terminal), scrypt once, the
-     * secret kept in memory only (wiped at exit); logs name its public key id, nothing more */
     struct ms_seckey *key = NULL;
-    if (gkey) {
-        char *pass = NULL, *err = NULL, kid[17], pid[17];
-        pub = endswith(gkey, ".key") ? xasprintf("%.*s.pub", (int)(strlen(gkey) - 4), gkey) : NULL;
-        if (!pub || !file_exists(pub)) {
-            return cmd_usage_error("serve", "--gallery-key %s: want KEY.key with its KEY.pub beside it (kiln keygen --out KEY)", gkey);
-        }
-        if (ms_key_encrypted(gkey) && !(pass = passphrase_read("Gallery key passphrase: ", false))) {
-            fprintf(stderr, "kiln serve: --gallery-key %s is encrypted and there is no passphrase (set KILN_PASSPHRASE)\n", gkey);
-            return EXIT_USAGE;
-        }
-        if (pass) secret_add(pass);
-        int kr = ms_seckey_load(gkey, pass, &key, &err);
-        if (pass) explicit_bzero(pass, strlen(pass));
-        free(pass);
-        if (kr == 0) {
-            ms_seckey_id(key, kid);
-            if (ms_key_id(pub, pid, &err) == 0 && !streq(kid, pid)) {
-                err = xasprintf("%s is key %s, but %s is key %s: not a pair", gkey, kid, pub, pid);
-                kr = -EINVAL;
-            }
-        }
-        if (kr < 0) {
-            fprintf(stderr, "kiln serve: --gallery-key: %s\n", err);
-            free(err);
-            ms_seckey_free(key);
-            return EXIT_USAGE;
-        }
-        log_info("kiln serve: tenants' galleries are signed with key %s (%s)", kid, pub);
-        o.gallery_key = key;
-        o.gallery_pub = pub;
-    }
+    if (gkey && (rc = gallery_key(gkey, &key, &pub)) != EXIT_OK) return rc;
+    o.gallery_key = key;
+    o.gallery_pub = pub;
     struct sigaction sa = {.sa_handler = on_signal};
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);

@@ -481,10 +481,199 @@ static bool take_withhold(const char *verb, const char *opt, const char *val, vo
     return true;
 }
 
+/* Declares what this worker offers, retrying until the server answers (it may start after the
+ * worker); *lease_ms from the reply. 0, or the exit code. */
+static int declare(struct kiln_client *c, const struct wopts *o, long *lease_ms)
+{
+    json_t *decl = json_pack("{s:{s:s, s:s, s:i, s:i, s:b, s:b, s:b}, s:i}", "caps", "accel", o->caps.accel, "arch", o->caps.arch, "cpus",
+                             o->caps.cpus, "memory_mb", o->caps.memory_mb, "uefi", (o->caps.features & FEAT_UEFI) != 0, "tpm",
+                             (o->caps.features & FEAT_TPM) != 0, "secure_boot", (o->caps.features & FEAT_SECURE_BOOT) != 0, "slots",
+                             o->slots);
+    _cleanup_free_ char *body = json_dumps(decl, JSON_COMPACT);
+    json_decref(decl);
+    long st = 0;
+    char *resp = NULL;
+    while (!stopping && (call(c, "POST", "/api/v1/worker/declare", body, 30, &st, &resp) < 0 || st != 200)) {
+        free(resp);
+        resp = NULL;
+        if (st == 401 || st == 400) {
+            fprintf(stderr, "kiln worker: the server refused this worker (HTTP %ld); check --token\n", st);
+            return EXIT_USAGE;
+        }
+        sleep_ms(2000);
+    }
+    /* the heartbeat's pace comes from the server's lease: a reply without it is not guessed at */
+    json_t *dj = NULL;
+    json_int_t lm = 0;
+    char *derr = NULL;
+    int rc = EXIT_OK;
+    if (!stopping && (kiln_client_unpack("POST /api/v1/worker/declare", resp, &dj, &derr, "{s:I}", "lease_ms", &lm) < 0 || lm <= 0)) {
+        fprintf(stderr, "kiln worker: %s\n", derr ? derr : "the server's reply to POST /api/v1/worker/declare gives a lease_ms that is not a positive number of milliseconds");
+        rc = EXIT_FAIL;
+    }
+    if (lm > 0) *lease_ms = lm;
+    free(derr);
+    json_decref(dj);
+    free(resp);
+    return rc;
+}
+
+/* Children that ended: one that did not report its job (killed, crashed) leaves it to us. */
+static void reap(struct kiln_client *c, const struct wopts *o, struct slot *slots, int *busy)
+{
+    int status;
+    pid_t p;
+    while ((p = waitpid(-1, &status, WNOHANG)) > 0)
+        for (int k = 0; k < o->slots; k++)
+            if (slots[k].pid == p) {
+                if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+                    finish(c, slots[k].id, "incomplete", "the worker's job process ended before it reported (killed or crashed)");
+                    char n[32];
+                    snprintf(n, sizeof n, "job-%lld", (long long)slots[k].id);
+                    _cleanup_free_ char *jd = path_join(o->work, n);
+                    rm_rf(jd);
+                }
+                slots[k] = (struct slot){0};
+                (*busy)--;
+            }
+}
+
+/* Renews the lease; a job the server no longer gives us (cancelled, lease lost) is stopped. */
+static void heartbeat(struct kiln_client *c, const struct wopts *o, const struct slot *slots)
+{
+    long st = 0;
+    char *hr = NULL;
+    if (call(c, "POST", "/api/v1/worker/heartbeat", NULL, 30, &st, &hr) == 0 && st == 200) {
+        json_t *h = NULL, *held = NULL;
+        char *herr = NULL;
+        /* a reply without the list of held jobs says nothing about them: stopping every job
+         * on it would take a broken reply for "all cancelled" */
+        if (kiln_client_unpack("POST /api/v1/worker/heartbeat", hr, &h, &herr, "{s:o}", "held", &held) < 0 || !json_is_array(held)) {
+            log_error("kiln worker: %s; the running jobs are kept", herr ? herr : "the server's reply to POST "
+                      "/api/v1/worker/heartbeat lacks what kiln needs: held is not a list");
+            held = NULL;
+        }
+        free(herr);
+        for (int k = 0; k < o->slots && held; k++) {
+            if (!slots[k].pid) continue;
+            bool keep = false;
+            size_t i;
+            json_t *x;
+            json_array_foreach(held, i, x) keep |= json_integer_value(x) == slots[k].id;
+            if (!keep) {
+                log_warn("kiln worker: job %lld was cancelled or lost; stopping it", (long long)slots[k].id);
+                kill(slots[k].pid, SIGTERM);
+            }
+        }
+        json_decref(h);
+    }
+    free(hr);
+}
+
+/* Claims a job (a long poll) and starts it in a child process in a free slot. */
+static void claim_and_start(struct kiln_client *c, const struct wopts *o, struct slot *slots, int *busy, long lease_ms)
+{
+    char *jr = NULL;
+    long st = 0;
+    _cleanup_free_ char *path = xasprintf("/api/v1/worker/claim?wait=%lld", lease_ms / 4000 > 10 ? 10LL : (long long)(lease_ms / 4000));
+    int cr = call(c, "POST", path, NULL, 60, &st, &jr);
+    if (cr < 0 || st != 200) {
+        free(jr);
+        if (cr < 0 || st / 100 != 2) sleep_ms(2000);
+        return;
+    }
+    /* a claimed job is run from what the reply says: without its image, spec or requirements
+     * it cannot be, and is handed back as incomplete with the reason */
+    json_t *job = NULL, *jspec = NULL, *jreq = NULL;
+    json_int_t id = 0, attempt = 0;
+    const char *image = NULL;
+    char *jerr = NULL;
+    int ur = kiln_client_unpack("POST /api/v1/worker/claim", jr, &job, &jerr, "{s:I, s:s, s:I, s:o, s:o}", "id", &id, "image",
+                                &image, "attempt", &attempt, "spec", &jspec, "requirements", &jreq);
+    free(jr);
+    if (ur < 0 || id <= 0 || !json_is_object(jspec) || !json_is_object(jreq)) {
+        if (!jerr) jerr = xstrdup("the server's reply to POST /api/v1/worker/claim gives no positive job id, or a spec or "
+                                  "requirements that are not objects");
+        log_error("kiln worker: %s", jerr);
+        /* the id, when the reply had one, lets the server requeue the job at once */
+        if (id > 0) finish(c, id, "incomplete", jerr);
+        free(jerr);
+        json_decref(job);
+        sleep_ms(2000);
+        return;
+    }
+    if (stopping) {
+        /* the claim was answered after SIGTERM came: hand the job straight back */
+        finish(c, id, "incomplete", "the worker was stopped; the job goes back to the queue");
+        json_decref(job);
+        return;
+    }
+    fflush(NULL);
+    pid_t child = fork();
+    if (child == 0) {
+        /* the job's process ends with the worker (kill -9 included): its VMs go with it */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGINT, SIG_DFL);
+        /* the worker died before PDEATHSIG was set: the signal will never come */
+        if (getppid() != worker_pid) _exit(1);
+        kiln_client_free(c);
+        _exit(run_job(o, job));
+    }
+    if (child < 0) {
+        log_error("kiln worker: fork: %s", strerror(errno));
+        finish(c, id, "incomplete", "the worker could not start a process for the job");
+    } else {
+        for (int k = 0; k < o->slots; k++)
+            if (!slots[k].pid) {
+                slots[k] = (struct slot){child, id};
+                (*busy)++;
+                break;
+            }
+        log_info("kiln worker: job %lld started (attempt %lld)", (long long)id, (long long)attempt);
+    }
+    json_decref(job);
+}
+
+/* Serves until SIGINT or SIGTERM: declared, then claims while a slot is free, renewing the
+ * lease every quarter of it; at the stop, the running jobs are stopped and handed back. */
+static int serve_jobs(struct kiln_client *c, const struct wopts *o, long lease_ms)
+{
+    struct slot slots[MAX_SLOTS] = {0};
+    int busy = 0;
+    bool told = false;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    long long next_beat = 0;
+    for (;;) {
+        reap(c, o, slots, &busy);
+        if (stopping) {
+            if (!told) {
+                log_info("kiln worker: stopping: %d job(s) handed back", busy);
+                for (int k = 0; k < o->slots; k++)
+                    if (slots[k].pid) kill(slots[k].pid, SIGTERM);
+                told = true;
+            }
+            if (busy == 0) return EXIT_OK;
+            sleep_ms(200);
+            continue;
+        }
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long long ms = (now.tv_sec - t0.tv_sec) * 1000LL + (now.tv_nsec - t0.tv_nsec) / 1000000;
+        if (ms >= next_beat) {
+            next_beat = ms + lease_ms / 4;
+            heartbeat(c, o, slots);
+        }
+        if (busy >= o->slots) sleep_ms(500);
+        else claim_and_start(c, o, slots, &busy, lease_ms);
+    }
+}
+
 int cmd_worker_run(int argc, char **argv)
 {
     struct wopts o = {.token = getenv("KILN_WORKER_TOKEN"), .slots = 1};
-    _cleanup_free_ char *defwork = NULL, *body = NULL;
+    _cleanup_free_ char *defwork = NULL;
     long nslots = 1;
     const struct cmd_opt opts[] = {
         {0, "server", "URL", CMD_STR, &o.server, .help = "the service's URL, e.g. http://127.0.0.1:8470"},
@@ -541,178 +730,17 @@ int cmd_worker_run(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     worker_pid = getpid();
     probe_caps(o.work, o.withhold, &o.caps);
-    json_t *decl = json_pack("{s:{s:s, s:s, s:i, s:i, s:b, s:b, s:b}, s:i}", "caps", "accel", o.caps.accel, "arch", o.caps.arch, "cpus",
-                             o.caps.cpus, "memory_mb", o.caps.memory_mb, "uefi", (o.caps.features & FEAT_UEFI) != 0, "tpm",
-                             (o.caps.features & FEAT_TPM) != 0, "secure_boot", (o.caps.features & FEAT_SECURE_BOOT) != 0, "slots",
-                             o.slots);
-    body = json_dumps(decl, JSON_COMPACT);
-    json_decref(decl);
-    long st = 0, lease_ms = 60000;
-    char *resp = NULL;
-    /* the server may start after the worker: keep trying until it answers */
-    while (!stopping && (call(c, "POST", "/api/v1/worker/declare", body, 30, &st, &resp) < 0 || st != 200)) {
-        free(resp);
-        resp = NULL;
-        if (st == 401 || st == 400) {
-            fprintf(stderr, "kiln worker: the server refused this worker (HTTP %ld); check --token\n", st);
-            kiln_client_free(c);
-            return EXIT_USAGE;
-        }
-        sleep_ms(2000);
-    }
-    /* the heartbeat's pace comes from the server's lease: a reply without it is not guessed at */
-    json_t *dj = NULL;
-    json_int_t lm = 0;
-    char *derr = NULL;
-    if (!stopping && (kiln_client_unpack("POST /api/v1/worker/declare", resp, &dj, &derr, "{s:I}", "lease_ms", &lm) < 0 || lm <= 0)) {
-        fprintf(stderr, "kiln worker: %s\n", derr ? derr : "the server's reply to POST /api/v1/worker/declare gives a lease_ms that is not a positive number of milliseconds");
-        free(derr);
-        json_decref(dj);
-        free(resp);
-        kiln_client_free(c);
-        return EXIT_FAIL;
-    }
-    if (lm > 0) lease_ms = lm;
-    json_decref(dj);
-    free(resp);
-    char feats[128];
-    kiln_features_format(o.caps.features, feats, sizeof feats);
-    log_info("kiln worker: serving %s with %d slot(s): %s/%s, %d cpus, %d MiB, features: %s", o.server, o.slots, o.caps.accel,
-             o.caps.arch, o.caps.cpus, o.caps.memory_mb, *feats ? feats : "none");
-    struct slot slots[MAX_SLOTS] = {0};
-    int busy = 0;
-    bool told = false;
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    long long next_beat = 0;
-    for (;;) {
-        /* children that ended: one that did not report its job (killed, crashed) leaves it to us */
-        int status;
-        pid_t p;
-        while ((p = waitpid(-1, &status, WNOHANG)) > 0)
-            for (int k = 0; k < o.slots; k++)
-                if (slots[k].pid == p) {
-                    if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
-                        finish(c, slots[k].id, "incomplete", "the worker's job process ended before it reported (killed or crashed)");
-                        char n[32];
-                        snprintf(n, sizeof n, "job-%lld", (long long)slots[k].id);
-                        _cleanup_free_ char *jd = path_join(o.work, n);
-                        rm_rf(jd);
-                    }
-                    slots[k] = (struct slot){0};
-                    busy--;
-                }
-        if (stopping) {
-            if (!told) {
-                log_info("kiln worker: stopping: %d job(s) handed back", busy);
-                for (int k = 0; k < o.slots; k++)
-                    if (slots[k].pid) kill(slots[k].pid, SIGTERM);
-                told = true;
-            }
-            if (busy == 0) break;
-            sleep_ms(200);
-            continue;
-        }
-        struct timespec now;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        long long ms = (now.tv_sec - t0.tv_sec) * 1000LL + (now.tv_nsec - t0.tv_nsec) / 1000000;
-        if (ms >= next_beat) {
-            next_beat = ms + lease_ms / 4;
-            char *hr = NULL;
-            if (call(c, "POST", "/api/v1/worker/heartbeat", NULL, 30, &st, &hr) == 0 && st == 200) {
-                json_t *h = NULL, *held = NULL;
-                char *herr = NULL;
-                /* a reply without the list of held jobs says nothing about them: stopping every
-                 * job on it would take a broken reply for "all cancelled" */
-                if (kiln_client_unpack("POST /api/v1/worker/heartbeat", hr, &h, &herr, "{s:o}", "held", &held) < 0 ||
-                    !json_is_array(held)) {
-                    log_error("kiln worker: %s; the running jobs are kept", herr ? herr : "the server's reply to POST "
-                              "/api/v1/worker/heartbeat lacks what kiln needs: held is not a list");
-                    held = NULL;
-                }
-                free(herr);
-                /* a job the server no longer gives us (cancelled, lease lost) is stopped */
-                for (int k = 0; k < o.slots && held; k++) {
-                    if (!slots[k].pid) continue;
-                    bool keep = false;
-                    size_t i;
-                    json_t *x;
-                    json_array_foreach(held, i, x) keep |= json_integer_value(x) == slots[k].id;
-                    if (!keep) {
-                        log_warn("kiln worker: job %lld was cancelled or lost; stopping it", (long long)slots[k].id);
-                        kill(slots[k].pid, SIGTERM);
-                    }
-                }
-                json_decref(h);
-            }
-            free(hr);
-        }
-        if (busy >= o.slots) {
-            sleep_ms(500);
-            continue;
-        }
-        char *jr = NULL;
-        _cleanup_free_ char *path = xasprintf("/api/v1/worker/claim?wait=%lld", lease_ms / 4000 > 10 ? 10LL : (long long)(lease_ms / 4000));
-        int cr = call(c, "POST", path, NULL, 60, &st, &jr);
-        if (cr < 0 || st != 200) {
-            free(jr);
-            if (cr < 0 || st / 100 != 2) sleep_ms(2000);
-            continue;
-        }
-        /* a claimed job is run from what the reply says: without its image, spec or
-         * requirements it cannot be, and is handed back as incomplete with the reason */
-        json_t *job = NULL, *jspec = NULL, *jreq = NULL;
-        json_int_t id = 0, attempt = 0;
-        const char *image = NULL;
-        char *jerr = NULL;
-        int ur = kiln_client_unpack("POST /api/v1/worker/claim", jr, &job, &jerr, "{s:I, s:s, s:I, s:o, s:o}", "id", &id, "image",
-                                    &image, "attempt", &attempt, "spec", &jspec, "requirements", &jreq);
-        free(jr);
-        if (ur < 0 || id <= 0 || !json_is_object(jspec) || !json_is_object(jreq)) {
-            if (!jerr) jerr = xstrdup("the server's reply to POST /api/v1/worker/claim gives no positive job id, or a spec or "
-                                      "requirements that are not objects");
-            log_error("kiln worker: %s", jerr);
-            /* the id, when the reply had one, lets the server requeue the job at once */
-            if (id > 0) finish(c, id, "incomplete", jerr);
-            free(jerr);
-            json_decref(job);
-            sleep_ms(2000);
-            continue;
-        }
-        if (stopping) {
-            /* the claim was answered after SIGTERM came: hand the job straight back */
-            finish(c, id, "incomplete", "the worker was stopped; the job goes back to the queue");
-            json_decref(job);
-            continue;
-        }
-        fflush(NULL);
-        pid_t child = fork();
-        if (child == 0) {
-            /* the job's process ends with the worker (kill -9 included): its VMs go with it */
-            prctl(PR_SET_PDEATHSIG, SIGTERM);
-            signal(SIGTERM, SIG_DFL);
-            signal(SIGINT, SIG_DFL);
-            /* the worker died before PDEATHSIG was set: the signal will never come */
-            if (getppid() != worker_pid) _exit(1);
-            kiln_client_free(c);
-            _exit(run_job(&o, job));
-        }
-        if (child < 0) {
-            log_error("kiln worker: fork: %s", strerror(errno));
-            finish(c, id, "incomplete", "the worker could not start a process for the job");
-        } else {
-            for (int k = 0; k < o.slots; k++)
-                if (!slots[k].pid) {
-                    slots[k] = (struct slot){child, id};
-                    busy++;
-                    break;
-                }
-            log_info("kiln worker: job %lld started (attempt %lld)", (long long)id, (long long)attempt);
-        }
-        json_decref(job);
+    long lease_ms = 60000;
+    rc = declare(c, &o, &lease_ms);
+    if (rc == EXIT_OK) {
+        char feats[128];
+        kiln_features_format(o.caps.features, feats, sizeof feats);
+        log_info("kiln worker: serving %s with %d slot(s): %s/%s, %d cpus, %d MiB, features: %s", o.server, o.slots, o.caps.accel,
+                 o.caps.arch, o.caps.cpus, o.caps.memory_mb, *feats ? feats : "none");
+        rc = serve_jobs(c, &o, lease_ms);
+        log_info("kiln worker: stopped");
     }
     kiln_client_free(c);
     if (defwork) rm_rf(defwork);
-    log_info("kiln worker: stopped");
-    return EXIT_OK;
+    return rc;
 }
