@@ -1330,86 +1330,93 @@ static void format_pct(char *buf, size_t sz, int permyriad)
 /* The ramp over time: the percentage each set left (a step line, 0-100 % on the left), the
  * paused spans shaded, the machines granted the target so far (a line on its own scale, the
  * right) and each failure as a red tick on the time axis. */
-static void plot_ramp(xmlNodePtr parent, const struct kiln_rollout_status *s, int64_t now)
+/* The ramp plot's frame: the plot area (left, top, width, height) over times t0..t1. */
+struct ramp_axes {
+    double L, T, pw, ph;
+    int64_t t0, t1;
+};
+
+static double ramp_x(const struct ramp_axes *ax, int64_t t) { return ax->L + ax->pw * (double)(t - ax->t0) / (double)(ax->t1 - ax->t0); }
+static double ramp_y(const struct ramp_axes *ax, double share) { return ax->T + ax->ph - ax->ph * share; }
+
+/* Paused spans, drawn first, under the lines. */
+static void ramp_paused(xmlNodePtr svg, const struct ramp_axes *ax, const struct kiln_rollout_status *s)
 {
-    const int W = 760, H = 220, L = 56, R = 56, T = 14, B = 40;
-    double pw = W - L - R, ph = H - T - B;
-    int64_t t0 = s->nramp ? s->ramp[0].at_ms : s->rollout.set_ms, t1 = now;
-    for (size_t i = 0; i < s->nfailures; i++) t0 = MIN(t0, s->failures[i].at_ms);
-    if (s->ngranted) t0 = MIN(t0, s->granted_ms[0]);
-    if (t1 <= t0) t1 = t0 + 1000;
-    double span = (double)(t1 - t0);
-#define RX(t) (L + pw * (double)((t) - t0) / span)
-    xmlNodePtr svg = svg_new(parent, W, H, "rollout ramp over time");
-    /* paused spans first, under the lines */
     for (size_t i = 0; i < s->nramp; i++) {
         if (!s->ramp[i].paused) continue;
-        int64_t end = i + 1 < s->nramp ? s->ramp[i + 1].at_ms : t1;
+        int64_t end = i + 1 < s->nramp ? s->ramp[i + 1].at_ms : ax->t1;
         xmlNodePtr g = kh_el(svg, "g", NULL);
         char a[32], b[32];
         format_ms(a, s->ramp[i].at_ms);
         format_ms(b, end);
         kh_elf(g, "title", "paused from %s to %s", a, i + 1 < s->nramp ? b : "now");
         xmlNodePtr r = kh_el(g, "rect", NULL);
-        kh_attrf(r, "x", "%.1f", RX(s->ramp[i].at_ms));
-        kh_attrf(r, "y", "%d", T);
-        kh_attrf(r, "width", "%.1f", MAX(RX(end) - RX(s->ramp[i].at_ms), 1.0));
-        kh_attrf(r, "height", "%.1f", ph);
+        kh_attrf(r, "x", "%.1f", ramp_x(ax, s->ramp[i].at_ms));
+        kh_attrf(r, "y", "%.0f", ax->T);
+        kh_attrf(r, "width", "%.1f", MAX(ramp_x(ax, end) - ramp_x(ax, s->ramp[i].at_ms), 1.0));
+        kh_attrf(r, "height", "%.1f", ax->ph);
         kh_attr(r, "fill", "#ffcdd2");
         kh_attr(r, "class", "paused-span");
     }
-    svg_line(svg, L, T, L, T + ph, "#999");
-    svg_line(svg, L, T + ph, L + pw, T + ph, "#999");
-    svg_line(svg, L + pw, T, L + pw, T + ph, "#999");
-    /* the percentage: a step at each set */
-    if (s->nramp) {
-        struct sbuf pts = {0};
-        for (size_t i = 0; i < s->nramp; i++) {
-            double y = T + ph - ph * s->ramp[i].permyriad / 10000.0;
-            if (i) sbuf_printf(&pts, " %.1f,%.1f", RX(s->ramp[i].at_ms), T + ph - ph * s->ramp[i - 1].permyriad / 10000.0);
-            sbuf_printf(&pts, "%s%.1f,%.1f", i ? " " : "", RX(s->ramp[i].at_ms), y);
-        }
-        sbuf_printf(&pts, " %.1f,%.1f", RX(t1), T + ph - ph * s->ramp[s->nramp - 1].permyriad / 10000.0);
-        xmlNodePtr g = kh_el(svg, "g", NULL);
-        kh_el(g, "title", "ramp (% of machines)");
-        xmlNodePtr pl = kh_el(g, "polyline", NULL);
-        kh_attr(pl, "points", pts.s);
-        kh_attr(pl, "fill", "none");
-        kh_attr(pl, "stroke", palette[0]);
-        kh_attr(pl, "stroke-width", "2");
-        sbuf_free(&pts);
-        for (size_t i = 0; i < s->nramp; i++) {
-            xmlNodePtr c = kh_el(svg, "circle", NULL);
-            kh_attrf(c, "cx", "%.1f", RX(s->ramp[i].at_ms));
-            kh_attrf(c, "cy", "%.1f", T + ph - ph * s->ramp[i].permyriad / 10000.0);
-            kh_attr(c, "r", "3");
-            kh_attr(c, "fill", palette[0]);
-            char when[32], pct[24];
-            format_ms(when, s->ramp[i].at_ms);
-            format_pct(pct, sizeof pct, s->ramp[i].permyriad);
-            kh_elf(c, "title", "%s: %s at %s%s", when, s->ramp[i].target, pct, s->ramp[i].paused ? ", paused" : "");
-        }
+}
+
+/* The percentage: a step at each set, a dot (with its title) at each. */
+static void ramp_steps(xmlNodePtr svg, const struct ramp_axes *ax, const struct kiln_rollout_status *s)
+{
+    if (!s->nramp) return;
+    struct sbuf pts = {0};
+    for (size_t i = 0; i < s->nramp; i++) {
+        double x = ramp_x(ax, s->ramp[i].at_ms);
+        if (i) sbuf_printf(&pts, " %.1f,%.1f", x, ramp_y(ax, s->ramp[i - 1].permyriad / 10000.0));
+        sbuf_printf(&pts, "%s%.1f,%.1f", i ? " " : "", x, ramp_y(ax, s->ramp[i].permyriad / 10000.0));
     }
-    /* machines granted the target, cumulative */
+    sbuf_printf(&pts, " %.1f,%.1f", ramp_x(ax, ax->t1), ramp_y(ax, s->ramp[s->nramp - 1].permyriad / 10000.0));
+    xmlNodePtr g = kh_el(svg, "g", NULL);
+    kh_el(g, "title", "ramp (% of machines)");
+    xmlNodePtr pl = kh_el(g, "polyline", NULL);
+    kh_attr(pl, "points", pts.s);
+    kh_attr(pl, "fill", "none");
+    kh_attr(pl, "stroke", palette[0]);
+    kh_attr(pl, "stroke-width", "2");
+    sbuf_free(&pts);
+    for (size_t i = 0; i < s->nramp; i++) {
+        xmlNodePtr c = kh_el(svg, "circle", NULL);
+        kh_attrf(c, "cx", "%.1f", ramp_x(ax, s->ramp[i].at_ms));
+        kh_attrf(c, "cy", "%.1f", ramp_y(ax, s->ramp[i].permyriad / 10000.0));
+        kh_attr(c, "r", "3");
+        kh_attr(c, "fill", palette[0]);
+        char when[32], pct[24];
+        format_ms(when, s->ramp[i].at_ms);
+        format_pct(pct, sizeof pct, s->ramp[i].permyriad);
+        kh_elf(c, "title", "%s: %s at %s%s", when, s->ramp[i].target, pct, s->ramp[i].paused ? ", paused" : "");
+    }
+}
+
+/* Machines granted the target, cumulative. */
+static void ramp_granted(xmlNodePtr svg, const struct ramp_axes *ax, const struct kiln_rollout_status *s)
+{
     size_t ng = s->ngranted;
-    if (ng) {
-        struct sbuf pts = {0};
-        size_t step = ng > PLOT_POINTS ? (ng + PLOT_POINTS - 1) / PLOT_POINTS : 1;
-        sbuf_printf(&pts, "%.1f,%.1f", RX(s->granted_ms[0]), T + ph);
-        for (size_t i = 0; i < ng; i += step)
-            sbuf_printf(&pts, " %.1f,%.1f", RX(s->granted_ms[i]), T + ph - ph * (double)(i + 1) / (double)ng);
-        sbuf_printf(&pts, " %.1f,%.1f %.1f,%.1f", RX(s->granted_ms[ng - 1]), (double)T, RX(t1), (double)T);
-        xmlNodePtr g = kh_el(svg, "g", NULL);
-        kh_elf(g, "title", "machines granted %s: %zu", s->rollout.p.target, ng);
-        xmlNodePtr pl = kh_el(g, "polyline", NULL);
-        kh_attr(pl, "points", pts.s);
-        kh_attr(pl, "fill", "none");
-        kh_attr(pl, "stroke", palette[2]);
-        kh_attr(pl, "stroke-width", "1.5");
-        sbuf_free(&pts);
-    }
+    if (!ng) return;
+    struct sbuf pts = {0};
+    size_t step = ng > PLOT_POINTS ? (ng + PLOT_POINTS - 1) / PLOT_POINTS : 1;
+    sbuf_printf(&pts, "%.1f,%.1f", ramp_x(ax, s->granted_ms[0]), ax->T + ax->ph);
+    for (size_t i = 0; i < ng; i += step)
+        sbuf_printf(&pts, " %.1f,%.1f", ramp_x(ax, s->granted_ms[i]), ramp_y(ax, (double)(i + 1) / (double)ng));
+    sbuf_printf(&pts, " %.1f,%.1f %.1f,%.1f", ramp_x(ax, s->granted_ms[ng - 1]), ax->T, ramp_x(ax, ax->t1), ax->T);
+    xmlNodePtr g = kh_el(svg, "g", NULL);
+    kh_elf(g, "title", "machines granted %s: %zu", s->rollout.p.target, ng);
+    xmlNodePtr pl = kh_el(g, "polyline", NULL);
+    kh_attr(pl, "points", pts.s);
+    kh_attr(pl, "fill", "none");
+    kh_attr(pl, "stroke", palette[2]);
+    kh_attr(pl, "stroke-width", "1.5");
+    sbuf_free(&pts);
+}
+
+static void ramp_failures(xmlNodePtr svg, const struct ramp_axes *ax, const struct kiln_rollout_status *s)
+{
     for (size_t i = 0; i < s->nfailures; i++) {
-        double x = RX(s->failures[i].at_ms);
+        double x = ramp_x(ax, s->failures[i].at_ms);
         xmlNodePtr g = kh_el(svg, "g", NULL);
         char when[32];
         format_ms(when, s->failures[i].at_ms);
@@ -1420,45 +1427,48 @@ static void plot_ramp(xmlNodePtr parent, const struct kiln_rollout_status *s, in
         xmlNodePtr l = kh_el(g, "line", NULL);
         kh_attrf(l, "x1", "%.1f", x);
         kh_attrf(l, "x2", "%.1f", x);
-        kh_attrf(l, "y1", "%.1f", T + ph - 10);
-        kh_attrf(l, "y2", "%.1f", T + ph);
+        kh_attrf(l, "y1", "%.1f", ax->T + ax->ph - 10);
+        kh_attrf(l, "y2", "%.1f", ax->T + ax->ph);
         kh_attr(l, "stroke", "#e53935");
         kh_attr(l, "stroke-width", "2");
         kh_attr(l, "class", "failure-mark");
     }
-#undef RX
+}
+
+static void plot_ramp(xmlNodePtr parent, const struct kiln_rollout_status *s, int64_t now)
+{
+    const int W = 760, H = 220, L = 56, R = 56, T = 14, B = 40;
+    struct ramp_axes ax = {.L = L, .T = T, .pw = W - L - R, .ph = H - T - B, .t1 = now};
+    ax.t0 = s->nramp ? s->ramp[0].at_ms : s->rollout.set_ms;
+    for (size_t i = 0; i < s->nfailures; i++) ax.t0 = MIN(ax.t0, s->failures[i].at_ms);
+    if (s->ngranted) ax.t0 = MIN(ax.t0, s->granted_ms[0]);
+    if (ax.t1 <= ax.t0) ax.t1 = ax.t0 + 1000;
+    xmlNodePtr svg = svg_new(parent, W, H, "rollout ramp over time");
+    ramp_paused(svg, &ax, s);
+    svg_line(svg, L, T, L, T + ax.ph, "#999");
+    svg_line(svg, L, T + ax.ph, L + ax.pw, T + ax.ph, "#999");
+    svg_line(svg, L + ax.pw, T, L + ax.pw, T + ax.ph, "#999");
+    ramp_steps(svg, &ax, s);
+    ramp_granted(svg, &ax, s);
+    ramp_failures(svg, &ax, s);
     svg_text(svg, L - 4, T + 10, "end", "100 %");
-    svg_text(svg, L - 4, T + ph, "end", "0 %");
+    svg_text(svg, L - 4, T + ax.ph, "end", "0 %");
     char n[32];
-    snprintf(n, sizeof n, "%zu", ng);
-    svg_text(svg, L + pw + 4, T + 10, "start", n);
-    svg_text(svg, L + pw + 4, T + ph, "start", "0");
-    svg_text(svg, L + pw + 4, T + ph / 2, "start", "granted");
+    snprintf(n, sizeof n, "%zu", s->ngranted);
+    svg_text(svg, L + ax.pw + 4, T + 10, "start", n);
+    svg_text(svg, L + ax.pw + 4, T + ax.ph, "start", "0");
+    svg_text(svg, L + ax.pw + 4, T + ax.ph / 2, "start", "granted");
     char a[32], b[32];
-    format_ms(a, t0);
-    format_ms(b, t1);
+    format_ms(a, ax.t0);
+    format_ms(b, ax.t1);
     svg_text(svg, L, H - 22, "start", a);
-    svg_text(svg, L + pw, H - 22, "end", b);
+    svg_text(svg, L + ax.pw, H - 22, "end", b);
     svg_text(svg, L, H - 6, "start", "blue: ramp %, green: machines granted the target, red: failures, pink: paused");
 }
 
-int kiln_dash_rollout_page(struct kiln_dash *d, struct kiln_store *st, const struct kiln_tenant *viewer, const char *name,
-                           const char *channel, char **html, size_t *len, char **err)
+static void rollout_facts(xmlNodePtr m, const struct kiln_rollout_status *s)
 {
-    if (!rollouts_visible(d, viewer)) return -ENOENT;
-    struct kiln_rollout_status s;
-    int rc = kiln_store_rollout_status(st, name, channel, &s, err);
-    if (rc < 0) return rc;
-    if (!s.has_rollout) {
-        kiln_rollout_status_free(&s);
-        return -ENOENT;
-    }
-    const struct rollout_policy *p = &s.rollout.p;
-    int64_t now = wall_ms(d);
-    struct kh_page pg;
-    _cleanup_free_ char *title = xasprintf("Rollout %s %s", name, channel);
-    xmlNodePtr m = frame(d, &pg, title, viewer);
-    kh_el(m, "h1", title);
+    const struct rollout_policy *p = &s->rollout.p;
     xmlNodePtr dl = kh_el(m, "dl", NULL);
     kh_attr(dl, "class", "facts");
     kh_attr(dl, "id", "rollout");
@@ -1479,68 +1489,101 @@ int kiln_dash_rollout_page(struct kiln_dash *d, struct kiln_store *st, const str
         snprintf(buf, sizeof buf, "group %s -> %s", p->pins[i].group, p->pins[i].version);
         fact(dl, "Pin", buf, NULL);
     }
-    format_ms(when, s.rollout.set_ms);
+    format_ms(when, s->rollout.set_ms);
     fact(dl, "Target set (UTC)", when, NULL);
-    snprintf(buf, sizeof buf, "%d", s.machines);
+    snprintf(buf, sizeof buf, "%d", s->machines);
     fact(dl, "Machines", buf, NULL);
-    snprintf(buf, sizeof buf, "%d", s.inflight);
+    snprintf(buf, sizeof buf, "%d", s->inflight);
     fact(dl, "In flight", buf, NULL);
+}
 
+static void rollout_versions(xmlNodePtr m, const struct kiln_rollout_status *s)
+{
     kh_el(m, "h2", "Machines per version");
-    if (!s.nversions) kh_el(m, "p", "No machine has checked in yet.");
-    else {
-        xmlNodePtr tbl = kh_el(m, "table", NULL);
-        kh_attr(tbl, "id", "versions");
-        static const char *const h[] = {"Version", "Machines", "Share", NULL};
-        head_row(tbl, h);
-        xmlNodePtr tb = kh_el(tbl, "tbody", NULL);
-        for (size_t i = 0; i < s.nversions; i++) {
-            xmlNodePtr tr = kh_el(tb, "tr", NULL);
-            xmlNodePtr td = kh_el(tr, "td", s.versions[i].version[0] ? s.versions[i].version : "(not reported)");
-            if (streq(s.versions[i].version, p->target)) kh_text(td, " (target)");
-            kh_attr(kh_elf(tr, "td", "%d", s.versions[i].machines), "class", "num");
-            kh_attr(kh_elf(tr, "td", "%.1f %%", s.machines ? 100.0 * s.versions[i].machines / s.machines : 0.0), "class", "num");
-        }
+    if (!s->nversions) {
+        kh_el(m, "p", "No machine has checked in yet.");
+        return;
     }
+    xmlNodePtr tbl = kh_el(m, "table", NULL);
+    kh_attr(tbl, "id", "versions");
+    static const char *const h[] = {"Version", "Machines", "Share", NULL};
+    head_row(tbl, h);
+    xmlNodePtr tb = kh_el(tbl, "tbody", NULL);
+    for (size_t i = 0; i < s->nversions; i++) {
+        xmlNodePtr tr = kh_el(tb, "tr", NULL);
+        xmlNodePtr td = kh_el(tr, "td", s->versions[i].version[0] ? s->versions[i].version : "(not reported)");
+        if (streq(s->versions[i].version, s->rollout.p.target)) kh_text(td, " (target)");
+        kh_attr(kh_elf(tr, "td", "%d", s->versions[i].machines), "class", "num");
+        kh_attr(kh_elf(tr, "td", "%.1f %%", s->machines ? 100.0 * s->versions[i].machines / s->machines : 0.0), "class", "num");
+    }
+}
 
-    kh_el(m, "h2", "Ramp over time");
-    plot_ramp(m, &s, now);
-
+static void rollout_failures(xmlNodePtr m, const struct kiln_rollout_status *s)
+{
     kh_el(m, "h2", "Failures");
-    if (!s.nfailures) kh_el(m, "p", "No failure reported since the target was set.");
-    else {
-        kh_elf(m, "p", "%zu failure event(s) since the target was set%s.", s.nfailures, s.nfailures == 100 ? " (the newest 100 shown)" : "");
-        xmlNodePtr tbl = kh_el(m, "table", NULL);
-        kh_attr(tbl, "id", "failures");
-        static const char *const h[] = {"When (UTC)", "Machine", "Running", "Granted", "Event", "Error code", NULL};
-        head_row(tbl, h);
-        xmlNodePtr tb = kh_el(tbl, "tbody", NULL);
-        for (size_t i = 0; i < s.nfailures; i++) {
-            const struct kiln_update_failure *x = &s.failures[i];
-            xmlNodePtr tr = kh_el(tb, "tr", NULL);
-            format_ms(when, x->at_ms);
-            kh_el(tr, "td", when);
-            kh_el(tr, "td", x->machine_id);
-            kh_el(tr, "td", x->version[0] ? x->version : "-");
-            kh_el(tr, "td", x->target[0] ? x->target : "-");
-            kh_elf(tr, "td", "%s (%d)", event_name(x->type), x->type);
-            xmlNodePtr ec = x->has_errorcode ? kh_elf(tr, "td", "%lld", (long long)x->errorcode) : kh_el(tr, "td", "-");
-            kh_attr(ec, "class", "failed errorcode");
-        }
+    if (!s->nfailures) {
+        kh_el(m, "p", "No failure reported since the target was set.");
+        return;
     }
+    kh_elf(m, "p", "%zu failure event(s) since the target was set%s.", s->nfailures, s->nfailures == 100 ? " (the newest 100 shown)" : "");
+    xmlNodePtr tbl = kh_el(m, "table", NULL);
+    kh_attr(tbl, "id", "failures");
+    static const char *const h[] = {"When (UTC)", "Machine", "Running", "Granted", "Event", "Error code", NULL};
+    head_row(tbl, h);
+    xmlNodePtr tb = kh_el(tbl, "tbody", NULL);
+    char when[32];
+    for (size_t i = 0; i < s->nfailures; i++) {
+        const struct kiln_update_failure *x = &s->failures[i];
+        xmlNodePtr tr = kh_el(tb, "tr", NULL);
+        format_ms(when, x->at_ms);
+        kh_el(tr, "td", when);
+        kh_el(tr, "td", x->machine_id);
+        kh_el(tr, "td", x->version[0] ? x->version : "-");
+        kh_el(tr, "td", x->target[0] ? x->target : "-");
+        kh_elf(tr, "td", "%s (%d)", event_name(x->type), x->type);
+        xmlNodePtr ec = x->has_errorcode ? kh_elf(tr, "td", "%lld", (long long)x->errorcode) : kh_el(tr, "td", "-");
+        kh_attr(ec, "class", "failed errorcode");
+    }
+}
 
+static void rollout_history(xmlNodePtr m, const struct kiln_rollout_status *s)
+{
     kh_el(m, "h2", "History");
     xmlNodePtr tbl = kh_el(m, "table", NULL);
     kh_attr(tbl, "id", "history");
     static const char *const hh[] = {"When (UTC)", "What", NULL};
     head_row(tbl, hh);
     xmlNodePtr tb = kh_el(tbl, "tbody", NULL);
-    for (size_t i = 0; i < s.nlog; i++) {
+    char when[32];
+    for (size_t i = 0; i < s->nlog; i++) {
         xmlNodePtr tr = kh_el(tb, "tr", NULL);
-        format_ms(when, s.log[i].at_ms);
+        format_ms(when, s->log[i].at_ms);
         kh_el(tr, "td", when);
-        cell_class(tr, s.log[i].what, "reason");
+        cell_class(tr, s->log[i].what, "reason");
     }
+}
+
+int kiln_dash_rollout_page(struct kiln_dash *d, struct kiln_store *st, const struct kiln_tenant *viewer, const char *name,
+                           const char *channel, char **html, size_t *len, char **err)
+{
+    if (!rollouts_visible(d, viewer)) return -ENOENT;
+    struct kiln_rollout_status s;
+    int rc = kiln_store_rollout_status(st, name, channel, &s, err);
+    if (rc < 0) return rc;
+    if (!s.has_rollout) {
+        kiln_rollout_status_free(&s);
+        return -ENOENT;
+    }
+    struct kh_page pg;
+    _cleanup_free_ char *title = xasprintf("Rollout %s %s", name, channel);
+    xmlNodePtr m = frame(d, &pg, title, viewer);
+    kh_el(m, "h1", title);
+    rollout_facts(m, &s);
+    rollout_versions(m, &s);
+    kh_el(m, "h2", "Ramp over time");
+    plot_ramp(m, &s, wall_ms(d));
+    rollout_failures(m, &s);
+    rollout_history(m, &s);
     kiln_rollout_status_free(&s);
     *html = kh_page_finish(&pg, len);
     return *html ? 0 : -ENOMEM;

@@ -134,6 +134,31 @@ static int stage(const struct kiln_publisher *p, struct kiln_store *st, const st
     return 0;
 }
 
+/* A resumed publish (the server stopped while it ran): what the cut-off publish moved in but
+ * no index lists is taken back out, and whether the gallery committed this very manifest to
+ * the channel before the stop (then this job's publish is done). */
+static bool published_before(struct gallery *g, const struct kiln_job *j, const char *src, const char *mname, const char *name,
+                             const char *version, const char *gdir)
+{
+    bool dropped = false;
+    char *err = NULL;
+    if (gallery_drop_cut_off(g, name, version, &dropped, &err) < 0)
+        log_error("kiln serve: job %lld: clearing a cut-off publish of %s %s: %s", (long long)j->id, name, version, err);
+    else if (dropped)
+        log_warn("kiln serve: job %lld: removed %s %s from %s: its publish was cut off before the gallery's index listed it",
+                 (long long)j->id, name, version, gdir);
+    free(err);
+    json_t *cat = NULL;
+    char *absent = NULL, have[65];
+    _cleanup_free_ char *mp = path_join(src, mname);
+    json_t *e = gallery_load(g, &cat, &absent) == 0 ? gallery_find(cat, name, version, j->publish_channel, &absent) : NULL;
+    const char *listed = json_string_value(json_object_get(e, "manifest_sha256"));
+    bool done = e && listed && sha256_file_hex(mp, have, NULL) == 0 && streq(have, listed);
+    free(absent);
+    json_decref(cat);
+    return done;
+}
+
 int kiln_publish_job(const struct kiln_publisher *p, struct kiln_store *st, const struct kiln_job *j, char **msg)
 {
     *msg = NULL;
@@ -196,24 +221,7 @@ int kiln_publish_job(const struct kiln_publisher *p, struct kiln_store *st, cons
     }
     /* a resumed publish (the server stopped while it ran) may have committed before the stop:
      * the same manifest already in the channel is this job's publish, done */
-    bool done_before = false;
-    if (r == 0 && j->publish_takes > 1) {
-        bool dropped = false;
-        if (gallery_drop_cut_off(g, name, version, &dropped, &err) < 0) {
-            log_error("kiln serve: job %lld: clearing a cut-off publish of %s %s: %s", (long long)j->id, name, version, err);
-            free(err);
-            err = NULL;
-        } else if (dropped)
-            log_warn("kiln serve: job %lld: removed %s %s from %s: its publish was cut off before the gallery's index listed it",
-                     (long long)j->id, name, version, gdir);
-        json_t *cat = NULL;
-        char *absent = NULL, have[65];
-        _cleanup_free_ char *mp = path_join(src, mname);
-        json_t *e = gallery_load(g, &cat, &absent) == 0 ? gallery_find(cat, name, version, j->publish_channel, &absent) : NULL;
-        done_before = e && sha256_file_hex(mp, have, NULL) == 0 && streq(have, json_string_value(json_object_get(e, "manifest_sha256")) ?: "");
-        free(absent);
-        json_decref(cat);
-    }
+    bool done_before = r == 0 && j->publish_takes > 1 && published_before(g, j, src, mname, name, version, gdir);
     if (r == 0 && !done_before) {
         _cleanup_free_ char *prefix = xasprintf("%s/%s-%s", src, name, version);
         struct publish_req q = {.prefix = prefix, .channel = j->publish_channel, .run_dir = run, .support_days = -1};

@@ -215,7 +215,7 @@ opt_err "kiln serve: --lease-s 2: want a whole number from 5 to 3600" "$KILN" se
 opt_err "kiln serve: --max-image-mb 0x: want a whole number from 1 to 1073741823" "$KILN" serve --max-image-mb 0x --data d
 opt_err "kiln serve: --max-queued 0: want a whole number from 1 to 1000000" "$KILN" serve --data d --max-queued 0
 opt_err "kiln serve: --lease-s needs a value: N, a claim's lease in seconds (default 60)" "$KILN" serve --data d --lease-s
-opt_err "kiln serve: unknown option --port; the options are: --init, --data DIR, --listen IPV4:PORT, --db URL, --gallery DIR, --max-image-mb N, --max-queued N, --lease-s N, --gallery-key SECRET.key, --gallery-require-priority N" \
+opt_err "kiln serve: unknown option --port; the options are: --init, --data DIR, --listen IPV4:PORT, --db URL, --gallery DIR, --max-machines N, --max-image-mb N, --max-queued N, --lease-s N, --gallery-key SECRET.key, --gallery-require-priority N" \
     "$KILN" serve --data d --port 80
 opt_err "kiln serve: --data DIR is needed: the directory of images, job files and (without --db) kiln.db" "$KILN" serve
 opt_err "kiln serve: --listen 127.0.0.1:99999: want IPV4:PORT, e.g. 127.0.0.1:8470" "$KILN" serve --data "$T/sd" --listen 127.0.0.1:99999
