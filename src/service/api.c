@@ -423,6 +423,41 @@ static int publish_files(json_t *files, struct kiln_api_job *out, char **field, 
     return out->publish_files ? 0 : -ENOMEM;
 }
 
+/* What the job runs, into spec: one of tier (priorities 0..N, default 0), selections (as
+ * runbook testcase rules) and a runbook (its text, checked). */
+static int job_cases(json_t *j, json_t *spec, char **field, char **why)
+{
+    json_t *tier = json_object_get(j, "tier"), *sels = json_object_get(j, "selections"), *rb = json_object_get(j, "runbook");
+    if ((!!tier + !!sels + !!rb) > 1) return bad(field, why, tier && sels ? "selections" : "runbook", "give one of tier, selections and runbook");
+    long t = 0;
+    const char *s;
+    int r = 0;
+    if (get_int(j, "tier", "tier", 0, 2, &t, field, why) < 0) return -EINVAL;
+    if (sels) {
+        if (!json_is_array(sels) || json_array_size(sels) == 0 || json_array_size(sels) > KILN_API_SELECTIONS_MAX)
+            r = bad(field, why, "selections", "must be a list of 1 to %d selections", KILN_API_SELECTIONS_MAX);
+        json_t *rules = json_array();
+        size_t i;
+        json_t *x;
+        json_array_foreach(sels, i, x) {
+            if (r < 0) break;
+            json_t *rule = selection(x, i, field, why);
+            if (!rule) r = -EINVAL;
+            else json_array_append_new(rules, rule);
+        }
+        json_object_set_new(spec, "testcase", rules);
+    } else if (rb) {
+        if (get_str(j, "runbook", "runbook", KILN_STORE_SPEC_MAX / 2, &s, field, why) < 0) r = -EINVAL;
+        else if ((r = check_runbook(s, strlen(s), field, why)) == 0) json_object_set_new(spec, "runbook", json_string(s));
+    } else {
+        json_t *pri = json_array();
+        for (long k = 0; k <= t; k++) json_array_append_new(pri, json_integer(k));
+        json_t *rule = json_pack("{s:{s:o}}", "criteria", "priority", pri);
+        json_object_set_new(spec, "testcase", json_pack("[o]", rule));
+    }
+    return r;
+}
+
 int kiln_api_parse_job(const char *body, size_t len, struct kiln_api_job *out, char **field, char **why)
 {
     static const char *const keys[] = {"image", "name", "kernel", "append", "tier", "selections", "runbook", "publish", "requirements", NULL};
@@ -456,33 +491,7 @@ int kiln_api_parse_job(const char *body, size_t len, struct kiln_api_job *out, c
         else if (strpbrk(s, "\n\r\x1b")) r = bad(field, why, "append", "must be one line of UTF-8");
         else json_object_set_new(spec, "append", json_string(s));
     }
-    json_t *tier = json_object_get(j, "tier"), *sels = json_object_get(j, "selections"), *rb = json_object_get(j, "runbook");
-    if (r == 0 && (!!tier + !!sels + !!rb) > 1)
-        r = bad(field, why, tier && sels ? "selections" : "runbook", "give one of tier, selections and runbook");
-    long t = 0;
-    if (r == 0 && get_int(j, "tier", "tier", 0, 2, &t, field, why) < 0) r = -EINVAL;
-    if (r == 0 && sels) {
-        if (!json_is_array(sels) || json_array_size(sels) == 0 || json_array_size(sels) > KILN_API_SELECTIONS_MAX)
-            r = bad(field, why, "selections", "must be a list of 1 to %d selections", KILN_API_SELECTIONS_MAX);
-        json_t *rules = json_array();
-        size_t i;
-        json_t *x;
-        json_array_foreach(sels, i, x) {
-            if (r < 0) break;
-            json_t *rule = selection(x, i, field, why);
-            if (!rule) r = -EINVAL;
-            else json_array_append_new(rules, rule);
-        }
-        json_object_set_new(spec, "testcase", rules);
-    } else if (r == 0 && rb) {
-        if (get_str(j, "runbook", "runbook", KILN_STORE_SPEC_MAX / 2, &s, field, why) < 0) r = -EINVAL;
-        else if ((r = check_runbook(s, strlen(s), field, why)) == 0) json_object_set_new(spec, "runbook", json_string(s));
-    } else if (r == 0) {
-        json_t *pri = json_array();
-        for (long k = 0; k <= t; k++) json_array_append_new(pri, json_integer(k));
-        json_t *rule = json_pack("{s:{s:o}}", "criteria", "priority", pri);
-        json_object_set_new(spec, "testcase", json_pack("[o]", rule));
-    }
+    if (r == 0) r = job_cases(j, spec, field, why);
     json_t *pub = json_object_get(j, "publish");
     if (r == 0 && pub) {
         static const char *const pkeys[] = {"channel", "files", NULL};
