@@ -567,13 +567,10 @@ int kiln_api_parse_finish(const char *body, size_t len, enum kiln_job_result *re
     return r;
 }
 
-int kiln_api_parse_list(const char *state, const char *limit, const char *before, struct kiln_api_list *out, char **field,
-                        char **why)
+int kiln_api_parse_list(const char *limit, const char *before, struct kiln_api_list *out, char **field, char **why)
 {
     long v;
-    *out = (struct kiln_api_list){.state = -1, .limit = KILN_STORE_LIST_MAX};
-    if (state && *state && (out->state = kiln_job_state_parse(state)) < 0)
-        return bad(field, why, "state", "must be queued, assigned, running, uploading, done or cancelled");
+    *out = (struct kiln_api_list){.limit = KILN_STORE_LIST_MAX};
     if (limit) {
         if (!parse_long_strict(limit, &v) || v < 1 || v > KILN_STORE_LIST_MAX)
             return bad(field, why, "limit", "must be a whole number from 1 to %d", KILN_STORE_LIST_MAX);

@@ -749,16 +749,17 @@ static void job_row(xmlNodePtr tb, const struct kiln_job *j, int64_t now)
 static enum MHD_Result page_jobs(struct kiln_dash *d, struct MHD_Connection *c, const char *method, const char *url,
                                  const struct kiln_tenant *t, int64_t scope)
 {
+    const char *sq = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "state");
+    int state = sq && *sq ? kiln_job_state_parse(sq) : -1;
+    if (sq && *sq && state < 0) return message(d, c, method, url, 400, t, "No such state", "state must be a job state");
     struct kiln_api_list q;
     char *field = NULL, *why = NULL;
-    if (kiln_api_parse_list(MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "state"), NULL,
-                            MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "before"), &q, &field, &why) < 0) {
+    if (kiln_api_parse_list(NULL, MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "before"), &q, &field, &why) < 0) {
         _cleanup_free_ char *msg = xasprintf("%s %s", field, why);
         free(field);
         free(why);
         return message(d, c, method, url, 400, t, "Bad request", msg);
     }
-    int state = q.state;
     struct kiln_store *st = d->env.store_get(d->env.ctx);
     if (!st) return message(d, c, method, url, 500, t, "Database failure", "the server's database failed; try again later");
     struct kiln_job *v = NULL;

@@ -657,10 +657,12 @@ static enum MHD_Result h_job_submit(struct server *s, struct MHD_Connection *c, 
  * says in "next" where the following one starts. */
 static enum MHD_Result h_job_list(struct server *s, struct MHD_Connection *c, struct req *r)
 {
+    const char *sq = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "state");
+    int state = sq && *sq ? kiln_job_state_parse(sq) : -1;
+    if (sq && *sq && state < 0) return err_now(c, r, 400, "state", "must be queued, assigned, running, uploading, done or cancelled");
     struct kiln_api_list q;
     char *field = NULL, *why = NULL;
-    if (kiln_api_parse_list(MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "state"),
-                            MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit"),
+    if (kiln_api_parse_list(MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit"),
                             MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "before"), &q, &field, &why) < 0) {
         fail(r, 400, field, "%s", why);
         free(field);
@@ -672,13 +674,13 @@ static enum MHD_Result h_job_list(struct server *s, struct MHD_Connection *c, st
     struct kiln_job *v = NULL;
     size_t n = 0;
     char *err = NULL;
-    int rc = kiln_store_job_list(st, r->scope, q.state, q.before, q.limit, &v, &n, &err);
+    int rc = kiln_store_job_list(st, r->scope, state, q.before, q.limit, &v, &n, &err);
     store_put(s, st);
     if (rc < 0) return store_error(c, r, rc, err);
     json_t *a = json_array();
     for (size_t i = 0; i < n; i++) json_array_append_new(a, job_json(&v[i], SPEC_NONE));
     json_t *next = n == q.limit && n ? json_sprintf("/api/v1/jobs?before=%lld&limit=%zu%s%s", (long long)v[n - 1].id, q.limit,
-                                                    q.state >= 0 ? "&state=" : "", q.state >= 0 ? kiln_job_state_name(q.state) : "")
+                                                    state >= 0 ? "&state=" : "", state >= 0 ? kiln_job_state_name(state) : "")
                                      : json_null();
     kiln_jobs_free(v, n);
     return send_json(c, r, 200, json_pack("{s:o, s:o}", "jobs", a, "next", next));

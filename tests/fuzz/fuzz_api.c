@@ -39,8 +39,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* GET /api/v1/jobs's query values: a page within bounds or an error naming the parameter */
     struct kiln_api_list lq;
     char *lf = NULL, *lw = NULL;
-    if (kiln_api_parse_list(url, url + strlen(url) / 2, url + strlen(url) / 3, &lq, &lf, &lw) == 0) {
-        if (lq.limit < 1 || lq.limit > KILN_STORE_LIST_MAX || lq.before < 0 || lq.state >= JOB_STATE_COUNT) abort();
+    if (kiln_api_parse_list(url, url + strlen(url) / 2, &lq, &lf, &lw) == 0) {
+        if (lq.limit < 1 || lq.limit > KILN_STORE_LIST_MAX || lq.before < 0) abort();
     } else if (!lf || !lw) abort();
     free(lf);
     free(lw);
