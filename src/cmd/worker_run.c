@@ -518,7 +518,9 @@ static int declare(struct kiln_client *c, const struct wopts *o, long *lease_ms)
     return rc;
 }
 
-/* Children that ended: one that did not report its job (killed, crashed) leaves it to us. */
+/* Children that ended: one that did not report its job (killed, crashed) leaves it to us. The
+ * server's answer says whether it was cancelled (the child stopped for it, often by the
+ * SIGTERM the heartbeat sent): then it is logged cancelled, never incomplete. */
 static void reap(struct kiln_client *c, const struct wopts *o, struct slot *slots, int *busy)
 {
     int status;
@@ -527,7 +529,11 @@ static void reap(struct kiln_client *c, const struct wopts *o, struct slot *slot
         for (int k = 0; k < o->slots; k++)
             if (slots[k].pid == p) {
                 if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
-                    finish(c, slots[k].id, "incomplete", "the worker's job process ended before it reported (killed or crashed)");
+                    long long id = (long long)slots[k].id;
+                    int fr = finish(c, slots[k].id, "incomplete", "the worker's job process ended before it reported (killed or crashed)");
+                    if (fr == -ECANCELED) log_info("kiln worker: job %lld: cancelled; its run was stopped and nothing of it is reported", id);
+                    else if (fr == 0) log_warn("kiln worker: job %lld: incomplete: its process ended before it reported (%s %d)", id,
+                                               WIFSIGNALED(status) ? "signal" : "exit", WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
                     char n[32];
                     snprintf(n, sizeof n, "job-%lld", (long long)slots[k].id);
                     _cleanup_free_ char *jd = path_join(o->work, n);

@@ -134,6 +134,32 @@ static int stage(const struct kiln_publisher *p, struct kiln_store *st, const st
     return 0;
 }
 
+/* The tenant's trusted keys as files work/keys/kN.pub (*paths, nkeys of them, freed by the
+ * caller with each path): 0 or -errno. */
+static int stage_keys(const char *work, char **keys, size_t nkeys, char ***paths)
+{
+    _cleanup_free_ char *kdir = path_join(work, "keys");
+    *paths = xcalloc(nkeys + 1, sizeof **paths);
+    mkdir_p(kdir, 0700);
+    int r = 0;
+    for (size_t i = 0; i < nkeys && r == 0; i++) {
+        char n[32];
+        snprintf(n, sizeof n, "k%zu.pub", i);
+        (*paths)[i] = path_join(kdir, n);
+        r = write_file_atomic((*paths)[i], keys[i], strlen(keys[i]), 0600);
+    }
+    return r;
+}
+
+/* A refusal's reason in the tenant's words: its file names, not the server's paths. */
+static char *tenant_words(char *why, const char *src, const char *run, const char *idtxt, const char *gdir)
+{
+    _cleanup_free_ char *srcs = xasprintf("%s/", src), *runs = xasprintf("the job's run (%s)", idtxt);
+    why = replace_all(why, srcs, "");
+    why = replace_all(why, run, runs);
+    return replace_all(why, gdir, "the gallery");
+}
+
 /* A resumed publish (the server stopped while it ran): what the cut-off publish moved in but
  * no index lists is taken back out, and whether the gallery committed this very manifest to
  * the channel before the stop (then this job's publish is done). */
@@ -197,16 +223,10 @@ int kiln_publish_job(const struct kiln_publisher *p, struct kiln_store *st, cons
         *msg = xstrdup("not published: the server could not stage the files (see its log)");
         return 0;
     }
-    _cleanup_free_ char *src = path_join(work, "src"), *kdir = path_join(work, "keys");
-    char **kpaths = xcalloc(nkeys + 1, sizeof *kpaths);
+    _cleanup_free_ char *src = path_join(work, "src");
     mkdir_p(src, 0700);
-    mkdir_p(kdir, 0700);
-    for (size_t i = 0; i < nkeys && r == 0; i++) {
-        char n[32];
-        snprintf(n, sizeof n, "k%zu.pub", i);
-        kpaths[i] = path_join(kdir, n);
-        r = write_file_atomic(kpaths[i], keys[i], strlen(keys[i]), 0600);
-    }
+    char **kpaths = NULL;
+    r = stage_keys(work, keys, nkeys, &kpaths);
     kiln_strv_free(keys);
     json_t *files = json_loads(j->publish_files ? j->publish_files : "", 0, NULL);
     char *why = NULL, *mname = NULL, *name = NULL, *version = NULL;
@@ -240,11 +260,7 @@ int kiln_publish_job(const struct kiln_publisher *p, struct kiln_store *st, cons
         log_info("kiln serve: job %lld: published %s %s in %s (channel %s)", (long long)j->id, name, version, gdir,
                  j->publish_channel);
     } else {
-        /* the tenant's file names, not the server's paths */
-        _cleanup_free_ char *srcs = xasprintf("%s/", src), *runs = xasprintf("the job's run (%s)", idtxt);
-        why = replace_all(why, srcs, "");
-        why = replace_all(why, run, runs);
-        why = replace_all(why, gdir, "the gallery");
+        why = tenant_words(why, src, run, idtxt, gdir);
         *msg = xasprintf("not published: %s", why ? why : strerror(-r));
         log_info("kiln serve: job %lld: %s", (long long)j->id, *msg);
     }

@@ -49,7 +49,11 @@ int kiln_image_check(const char *path, struct kiln_image_facts *out, char *why, 
     char *err = NULL;
     int r = disk_open(path, &d, &err);
     if (r < 0) {
-        snprintf(why, sz, "it is not a disk image kiln reads: %s", err ? err : strerror(-r));
+        /* the reader names the file by its path on the server, which is not the tenant's to see */
+        const char *e = err ? err : strerror(-r);
+        size_t pl = strlen(path);
+        if (!strncmp(e, path, pl) && !strncmp(e + pl, ": ", 2)) e += pl + 2;
+        snprintf(why, sz, "it is not a disk image kiln reads: %s", e);
         free(err);
         return r == -ENOTSUP || r == -EINVAL ? -EINVAL : r;
     }

@@ -216,9 +216,15 @@ expect_api 201 "$TC" POST /api/v1/images --data-binary @"$BB/initrd.img" -H 'Con
 expect_jq "$T/body" .known false  # stored once (acme uploaded the same bytes), but that is acme's to know
 expect_api 200 "$TC" POST /api/v1/images --data-binary @"$BB/initrd.img" -H 'Content-Type: application/octet-stream'
 expect_jq "$T/body" .known true   # its own upload it may know of
-for n in 1 2; do expect_api 201 "$TC" POST /api/v1/jobs -d "{\"image\":\"$digest\",\"requirements\":{\"arch\":\"s390x\"}}"; done
+# the initrd is no disk image: as one (no kernel) it is refused, saying what it is
+expect_api 400 "$TC" POST /api/v1/jobs -d "{\"image\":\"$digest\"}"
+expect_jq "$T/body" .field image
+expect_jq "$T/body" .error "image sha256:${digest%${digest#????????????}}: it is not a disk image kiln reads: this is a gzip-compressed file, not a disk image: decompress it first (gunzip)"
+expect_api 201 "$TC" POST /api/v1/images --data-binary @"$BB/vmlinuz" -H 'Content-Type: application/octet-stream'
+kdg=$(sha256sum "$BB/vmlinuz" | cut -d' ' -f1)
+for n in 1 2; do expect_api 201 "$TC" POST /api/v1/jobs -d "{\"image\":\"$digest\",\"kernel\":\"$kdg\",\"requirements\":{\"arch\":\"s390x\"}}"; done
 qid=$(jq -r .id "$T/body")
-expect_api 429 "$TC" POST /api/v1/jobs -d "{\"image\":\"$digest\"}"
+expect_api 429 "$TC" POST /api/v1/jobs -d "{\"image\":\"$digest\",\"kernel\":\"$kdg\"}"
 expect_api 200 "$TC" GET "/api/v1/jobs?state=queued"
 expect_jq "$T/body" '.jobs | length' 2
 

@@ -123,6 +123,7 @@ static void submission_checks(void)
     put(qc, "QFI\xfb\0\0\0\3garbage", 15);
     is_int(kiln_image_check(qc, &f, why, sizeof why), -EINVAL, "a broken qcow2 header is refused");
     has(why, "it is not a disk image kiln reads: ", "by the disk reader's words");
+    ok(!strstr(why, dir), "without the server's path: %s", why);
 
     const char *typo = "name: t\ntestcase:\n  - criteria: { priorty: 0 }\n";
     is_int(kiln_runbook_check(typo, strlen(typo), dir, why, sizeof why), -EINVAL, "a criteria typo is refused");
