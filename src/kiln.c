@@ -32,6 +32,7 @@ static const struct verb {
     {"serve", cmd_serve, "serve the validation service's HTTP API (jobs, images, workers, consoles, artifacts)"},
     {"clean", cmd_clean, "empty kiln's caches (package trees, downloads, probes); --dry-run lists them"},
     {"submit", cmd_submit, "submit an image to the validation service (uploads it, queues a job, --wait follows it)"},
+    {"cancel", cmd_cancel, "cancel jobs of the validation service (a running job is stopped, never run again)"},
 };
 
 static void usage(FILE *f)

@@ -47,6 +47,7 @@ int cmd_rollout(int argc, char **argv);
 int cmd_worker(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_submit(int argc, char **argv);
+int cmd_cancel(int argc, char **argv);
 int cmd_clean(int argc, char **argv);
 /* kiln worker --server ...: src/cmd/worker_run.c */
 int cmd_worker_run(int argc, char **argv);

@@ -235,6 +235,56 @@ static int merge_old(struct kiln_store *st, struct kiln_rollout *ro, long max_pe
     return 0;
 }
 
+/* kiln rollout set on the stored rollout: what was not given taken from it, the whole policy
+ * checked, the gallery asked whether it has what the rollout names. EXIT_OK, or EXIT_USAGE
+ * after saying why. */
+static int set_prepare(struct kiln_store *st, struct kiln_rollout *ro, bool whole, long max_per_hour, long max_inflight,
+                       long pause_after, const char *gallery)
+{
+    char *err = NULL, why[ROLLOUT_REASON_MAX];
+    if (merge_old(st, ro, max_per_hour, max_inflight, pause_after, &err) < 0) {
+        fprintf(stderr, "kiln rollout set: %s\n", err);
+        free(err);
+        return EXIT_USAGE;
+    }
+    if (!whole && rollout_policy_check(&ro->p, why, sizeof(why)) < 0) {
+        fprintf(stderr, "kiln rollout set: %s\n", why);
+        return EXIT_USAGE;
+    }
+    if (gallery) gallery_warn(gallery, ro);
+    return EXIT_OK;
+}
+
+/* Prints the rollout's status (as JSON with json); the exit code: 1 when there is none (a
+ * mistyped name or channel is not a success) or the database failed. */
+static int show_status(struct kiln_store *st, const char *name, const char *channel, bool json)
+{
+    struct kiln_rollout_status s;
+    char *err = NULL;
+    int r = kiln_store_rollout_status(st, name, channel, &s, &err);
+    if (r < 0) {
+        fprintf(stderr, "kiln rollout status: %s\n", err ? err : strerror(-r));
+        free(err);
+        return EXIT_FAIL;
+    }
+    snprintf(s.rollout.name, sizeof(s.rollout.name), "%s", name);
+    snprintf(s.rollout.channel, sizeof(s.rollout.channel), "%s", channel);
+    if (json) {
+        json_t *j = status_json(&s);
+        char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+        printf("%s\n", text);
+        free(text);
+        json_decref(j);
+    } else status_print(&s);
+    int rc = EXIT_OK;
+    if (!s.has_rollout) {
+        fprintf(stderr, "kiln rollout status: no rollout is set for %s in channel %s\n", name, channel);
+        rc = EXIT_FAIL;
+    }
+    kiln_rollout_status_free(&s);
+    return rc;
+}
+
 int cmd_rollout(int argc, char **argv)
 {
     const char *data = NULL, *db = NULL, *reason = NULL, *gallery = NULL;
@@ -339,18 +389,10 @@ int cmd_rollout(int argc, char **argv)
     if (r < 0) return r == -EINVAL ? EXIT_USAGE : EXIT_FAIL;
     char *err = NULL;
     int rc = EXIT_OK;
-    if (set && merge_old(st, &ro, max_per_hour, max_inflight, pause_after, &err) < 0) {
-        fprintf(stderr, "kiln rollout set: %s\n", err);
-        free(err);
+    if (set && set_prepare(st, &ro, whole, max_per_hour, max_inflight, pause_after, gallery) != EXIT_OK) {
         kiln_store_close(st);
         return EXIT_USAGE;
     }
-    if (set && !whole && rollout_policy_check(p, why, sizeof(why)) < 0) {
-        fprintf(stderr, "kiln rollout set: %s\n", why);
-        kiln_store_close(st);
-        return EXIT_USAGE;
-    }
-    if (set && gallery) gallery_warn(gallery, &ro);
     if (set) r = kiln_store_rollout_set(st, &ro, &err);
     else if (streq(verb, "pause")) r = kiln_store_rollout_pause(st, name, channel, true, reason, &err);
     else if (streq(verb, "resume")) r = kiln_store_rollout_pause(st, name, channel, false, NULL, &err);
@@ -359,29 +401,8 @@ int cmd_rollout(int argc, char **argv)
     if (r < 0) {
         fprintf(stderr, "kiln rollout %s: %s\n", verb, err ? err : strerror(-r));
         rc = r == -EINVAL ? EXIT_USAGE : EXIT_FAIL;
-    } else if (!streq(verb, "group")) {
-        struct kiln_rollout_status s;
-        if ((r = kiln_store_rollout_status(st, name, channel, &s, &err)) < 0) {
-            fprintf(stderr, "kiln rollout status: %s\n", err ? err : strerror(-r));
-            rc = EXIT_FAIL;
-        } else {
-            snprintf(s.rollout.name, sizeof(s.rollout.name), "%s", name);
-            snprintf(s.rollout.channel, sizeof(s.rollout.channel), "%s", channel);
-            if (json) {
-                json_t *j = status_json(&s);
-                char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
-                printf("%s\n", text);
-                free(text);
-                json_decref(j);
-            } else status_print(&s);
-            /* a status of nothing (a mistyped name or channel) is not a success */
-            if (!s.has_rollout) {
-                fprintf(stderr, "kiln rollout status: no rollout is set for %s in channel %s\n", name, channel);
-                rc = EXIT_FAIL;
-            }
-            kiln_rollout_status_free(&s);
-        }
-    } else printf("%s: machine %s is in group %s\n", name, machine, channel);
+    } else if (!streq(verb, "group")) rc = show_status(st, name, channel, json);
+    else printf("%s: machine %s is in group %s\n", name, machine, channel);
     free(err);
     kiln_store_close(st);
     return rc;

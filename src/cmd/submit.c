@@ -8,13 +8,14 @@
 
 #include "cmd/common.h"
 #include "model/req.h"
-#include "image/inspect.h"
+#include "runbook/runbook.h"
 #include "service/api.h"
 #include "service/client.h"
 #include "util/digest.h"
 #include "util/fs.h"
 #include "util/secret.h"
 #include "util/utf8.h"
+#include "util/yaml.h"
 #include "util/util.h"
 
 enum { EXIT_INCOMPLETE = 3, EXIT_PUBLISH_REFUSED = 4 };
@@ -292,27 +293,192 @@ static int publish_files(struct kiln_client *c, const char *image, json_t **file
     return rc;
 }
 
-/* Whether the disk image boots only through UEFI: its GPT has an EFI system partition and no
- * BIOS boot partition (what kiln build writes for boot: uefi). Such an image booted by SeaBIOS
- * shows a blank console until the SSH wait gives up, so the job must require uefi. An image
- * kiln cannot read is left to the server, which says what is wrong with it. */
-static bool uefi_only(const char *image)
+/* ---- --runbook: what the service takes of a runbook ---- */
+
+/* The keys a runbook submitted to the service may hold: the platform is the service's. */
+static const char *const service_keys[] = {"name", "concurrency", "variable", "testcase", NULL};
+
+static bool service_key(const char *k)
 {
-    json_t *j = NULL;
-    char *err = NULL;
-    bool esp = false, bios = false;
-    if (image_inspect(image, &j, &err) == 0) {
-        size_t i;
-        json_t *p;
-        json_array_foreach(json_object_get(j, "partitions"), i, p) {
-            const char *t = json_string_value(json_object_get(p, "type"));
-            esp |= t && streq(t, "esp");
-            bios |= t && streq(t, "bios-boot");
+    for (size_t i = 0; service_keys[i]; i++)
+        if (streq(k, service_keys[i])) return true;
+    return false;
+}
+
+/* A YAML tree as JSON (YAML's flow style, which the service reads): a quoted scalar is a string, a plain
+ * one a whole number, true, false or null when it reads as one, else a string. */
+static json_t *ynode_json(const struct ynode *n)
+{
+    if (n->kind == YN_SEQ) {
+        json_t *a = json_array();
+        for (size_t i = 0; i < n->n; i++) json_array_append_new(a, ynode_json(n->items[i]));
+        return a;
+    }
+    if (n->kind == YN_MAP) {
+        json_t *o = json_object();
+        for (size_t i = 0; i + 1 < n->n; i += 2) json_object_set_new(o, n->items[i]->scalar, ynode_json(n->items[i + 1]));
+        return o;
+    }
+    long v;
+    const char *s = n->scalar ? n->scalar : "";
+    if (!n->quoted && parse_long_strict(s, &v)) return json_integer(v);
+    if (!n->quoted && (streq(s, "true") || streq(s, "false"))) return json_boolean(streq(s, "true"));
+    if (!n->quoted && (streq(s, "null") || streq(s, "~") || !*s)) return json_null();
+    return json_string(s);
+}
+
+/* path and what it includes (include, or LISA's parent), merged as kiln run merges them (the
+ * including file wins, lists joined with the included first), keeping only service_keys; the
+ * keys left out are added to *dropped. NULL after printing why. */
+static struct ynode *runbook_merged(const char *path, int depth, json_t *dropped)
+{
+    struct diags d = {0};
+    struct ynode *root = depth > 8 ? NULL : yaml_load_file(path, &d);
+    if (!root || root->kind != YN_MAP) {
+        if (depth > 8) fprintf(stderr, "kiln submit: --runbook: %s: includes nested deeper than 8\n", path);
+        else if (root) fprintf(stderr, "kiln submit: --runbook: %s: a runbook is a mapping of keys\n", path);
+        diags_print(&d, stderr);
+        diags_free(&d);
+        ynode_free(root);
+        return NULL;
+    }
+    diags_free(&d);
+    struct ynode *merged = NULL, *inc = y_get(root, "include") ? y_get(root, "include") : y_get(root, "parent");
+    bool ok = true;
+    for (size_t i = 0; inc && ok && i < (inc->kind == YN_SEQ ? inc->n : 1); i++) {
+        const struct ynode *it = inc->kind == YN_SEQ ? inc->items[i] : inc, *p = it->kind == YN_MAP ? y_get(it, "path") : it;
+        if (!p || p->kind != YN_SCALAR || strstr(p->scalar, "$(")) {
+            fprintf(stderr, "kiln submit: --runbook: %s:%d:%d: kiln submit follows an include given as a plain path; "
+                            "name the file without $(variables)\n", path, it->line, it->col);
+            ok = false;
+            break;
+        }
+        _cleanup_free_ char *dir = path_dirname(path), *full = path_resolve(dir, p->scalar);
+        struct ynode *sub = runbook_merged(full, depth + 1, dropped);
+        if (!sub) ok = false;
+        else merged = ynode_merge(merged, sub);
+    }
+    struct ynode *own = ynode_new(YN_MAP, root);
+    for (size_t i = 0; ok && i + 1 < root->n; i += 2) {
+        const char *k = root->items[i]->scalar;
+        if (service_key(k)) {
+            ynode_push(own, root->items[i]);
+            ynode_push(own, root->items[i + 1]);
+            root->items[i] = root->items[i + 1] = NULL;
+        } else if (!streq(k, "include") && !streq(k, "parent")) {
+            json_object_set_new(dropped, k, json_true());
         }
     }
-    free(err);
+    ynode_free(root);
+    if (!ok) {
+        ynode_free(own);
+        ynode_free(merged);
+        return NULL;
+    }
+    return ynode_merge(merged, own);
+}
+
+/* --runbook FILE as the service takes it (in *text): FILE itself when it holds only the
+ * service's keys (so the server's file:line:col are FILE's); else FILE with its includes
+ * merged and only those keys kept, after loading it as kiln run would (errors name the real
+ * files), saying on stderr what was left out. 0 or an exit code. */
+static int runbook_text(const char *file, char **text)
+{
+    int rr = read_file(file, 128 * 1024, text, NULL);
+    if (rr < 0) {
+        _cleanup_free_ char *why = rr == -EFBIG ? xasprintf("%s is larger than the 128 KiB a runbook may be", file)
+                                                : fs_open_error(file, rr, "pass the runbook file itself");
+        fprintf(stderr, "kiln submit: --runbook: %s\n", why);
+        return EXIT_USAGE;
+    }
+    struct diags d = {0};
+    struct ynode *top = yaml_load_string(file, *text, strlen(*text), &d);
+    bool plain = top && top->kind == YN_MAP;
+    for (size_t i = 0; plain && i + 1 < top->n; i += 2) plain = service_key(top->items[i]->scalar);
+    ynode_free(top);
+    diags_free(&d);
+    if (plain) return 0;
+    struct kiln_runbook *rb = NULL;
+    struct diags warn = {0};
+    if (runbook_load_warn(file, NULL, 0, &rb, &d, &warn) < 0 || d.n) {
+        diags_print(&d, stderr);
+        fprintf(stderr, "kiln submit: --runbook %s: %zu error(s); see docs/runbook.md for the keys\n", file, d.n);
+        runbook_free(rb);
+        diags_free(&d);
+        diags_free(&warn);
+        return EXIT_USAGE;
+    }
+    runbook_free(rb);
+    diags_free(&d);
+    diags_free(&warn);
+    json_t *dropped = json_object();
+    struct ynode *m = runbook_merged(file, 0, dropped);
+    if (!m) return json_decref(dropped), EXIT_USAGE;
+    json_t *j = ynode_json(m);
+    ynode_free(m);
+    free(*text);
+    /* one block mapping of flow values (JSON is YAML), so the platform the worker appends is
+     * one more key of it */
+    struct sbuf out = {0};
+    const char *jk;
+    json_t *jv;
+    json_object_foreach(j, jk, jv) {
+        _cleanup_free_ char *v = json_dumps(jv, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
+        sbuf_printf(&out, "%s: %s\n", jk, v);
+    }
+    *text = out.s ? sbuf_steal(&out) : xstrdup("");
     json_decref(j);
-    return esp && !bios;
+    struct sbuf names = {0};
+    const char *k;
+    json_t *v;
+    json_object_foreach(dropped, k, v) sbuf_printf(&names, "%s%s", names.len ? ", " : "", k);
+    if (names.len)
+        fprintf(stderr, "kiln submit: --runbook %s: sent with its includes merged; left out, as the service sets them: %s\n",
+                file, names.s);
+    sbuf_free(&names);
+    json_decref(dropped);
+    return 0;
+}
+
+/* POSTs the job request req, prints the job's id on stdout (and what the server noted of the
+ * image), and with wait follows it. The exit code. */
+static int queue_job(struct kiln_client *c, json_t *req, const char *image, bool wait)
+{
+    _cleanup_free_ char *body = json_dumps(req, JSON_COMPACT);
+    char *resp = NULL, *err = NULL;
+    long st = 0;
+    struct kiln_http h = {.method = "POST", .path = "/api/v1/jobs", .body = body, .body_len = body ? strlen(body) : 0,
+                          .stream_fd = -1, .timeout_s = 60};
+    int rc = 0, r = body ? kiln_client_do(c, &h, &st, &resp, &err) : -EINVAL;
+    json_t *j = NULL;
+    json_int_t id = 0, pos = 0;
+    if (r < 0) {
+        fprintf(stderr, "kiln submit: %s\n", err ? err : "a runbook or --append that is not UTF-8");
+        rc = r == -EINVAL ? EXIT_USAGE : EXIT_INCOMPLETE;
+    } else if (st != 201) {
+        _cleanup_free_ char *t = kiln_client_error_text(st, resp);
+        fprintf(stderr, "kiln submit: %s\n", t);
+        rc = st == 400 || st == 401 || st == 404 || st == 413 ? EXIT_USAGE : EXIT_INCOMPLETE;
+    } else if (kiln_client_unpack("POST /api/v1/jobs", resp, &j, &err, "{s:I, s:I}", "id", &id, "queue_position", &pos) < 0 || id <= 0) {
+        fprintf(stderr, "kiln submit: %s\n", j ? "the server's reply to POST /api/v1/jobs gives a job id that is not a positive number" : err);
+        rc = EXIT_INCOMPLETE;
+    } else {
+        printf("%lld\n", (long long)id);
+        fflush(stdout);
+        fprintf(stderr, "kiln submit: job %lld queued (position %lld)\n", (long long)id, (long long)pos);
+        /* what the server found of the submission (an image that boots only through UEFI) */
+        size_t i;
+        json_t *x;
+        json_array_foreach(json_object_get(j, "notes"), i, x) if (json_is_string(x)) {
+            _cleanup_free_ char *e = utf8_escape_controls(json_string_value(x), strlen(json_string_value(x)), false);
+            fprintf(stderr, "kiln submit: %s: %s\n", image, e);
+        }
+        if (wait) rc = follow(c, (long long)id);
+    }
+    json_decref(j);
+    free(resp);
+    free(err);
+    return rc;
 }
 
 static bool take_require(const char *verb, const char *opt, const char *val, void *to)
@@ -380,26 +546,12 @@ int cmd_submit(int argc, char **argv)
     if (!token || !*token)
         return cmd_usage_error("submit", "no token: give --token or set $KILN_TOKEN (the tenant's, from `kiln tenant add`)");
     secret_add(token); /* masked in every log line, should a message ever quote it */
-    if (!kernel && !(require & FEAT_UEFI) && uefi_only(image)) {
-        require |= FEAT_UEFI;
-        fprintf(stderr, "kiln submit: %s boots only through UEFI (an EFI system partition, no BIOS boot partition): "
-                        "the job requires uefi\n", image);
-    }
-    json_t *req = json_object();
-    int rr = runbook ? read_file(runbook, 128 * 1024, &rbtext, NULL) : 0;
-    if (rr < 0) {
-        _cleanup_free_ char *why = rr == -EFBIG ? xasprintf("%s is larger than the 128 KiB a runbook may be", runbook)
-                                                : fs_open_error(runbook, rr, "pass the runbook file itself");
-        fprintf(stderr, "kiln submit: --runbook: %s\n", why);
-        json_decref(req);
-        return EXIT_USAGE;
-    }
+    if (runbook && (rc = runbook_text(runbook, &rbtext)) != 0) return rc;
     struct kiln_client *c = NULL;
     char *err = NULL;
     if (kiln_client_new(server, token, &c, &err) < 0) {
         fprintf(stderr, "kiln submit: %s\n", err);
         free(err);
-        json_decref(req);
         return EXIT_USAGE;
     }
     char digest[65], kdigest[65];
@@ -408,56 +560,27 @@ int cmd_submit(int argc, char **argv)
     json_t *pfiles = NULL;
     if (rc == 0 && publish) rc = publish_files(c, image, &pfiles);
     if (rc == 0) {
-        json_object_set_new(req, "image", json_string(digest));
         _cleanup_free_ char *dn = name ? NULL : default_name(image);
-        json_object_set_new(req, "name", json_string(name ? name : dn));
+        json_t *req = json_pack("{s:s, s:s}", "image", digest, "name", name ? name : dn);
         if (kernel) json_object_set_new(req, "kernel", json_string(kdigest));
         if (append) json_object_set_new(req, "append", json_string(append));
         if (tier >= 0) json_object_set_new(req, "tier", json_integer(tier));
         if (rbtext) json_object_set_new(req, "runbook", json_string(rbtext));
-        if (publish) json_object_set_new(req, "publish", json_pack("{s:s}", "channel", publish));
         /* the job's VM gets what it requires, and a worker must offer at least that */
-        if (cpus || memory_mb || require) json_object_set_new(req, "requirements", json_object());
-        json_t *rq = json_object_get(req, "requirements");
+        json_t *rq = json_object();
         if (require & FEAT_UEFI) json_object_set_new(rq, "uefi", json_true());
         if (require & FEAT_TPM) json_object_set_new(rq, "tpm", json_true());
         if (require & FEAT_SECURE_BOOT) json_object_set_new(rq, "secure_boot", json_true());
-        if (cpus) json_object_set_new(json_object_get(req, "requirements"), "cpus", json_integer(cpus));
-        if (memory_mb) json_object_set_new(json_object_get(req, "requirements"), "memory_mb", json_integer(memory_mb));
+        if (cpus) json_object_set_new(rq, "cpus", json_integer(cpus));
+        if (memory_mb) json_object_set_new(rq, "memory_mb", json_integer(memory_mb));
+        if (json_object_size(rq)) json_object_set(req, "requirements", rq);
+        json_decref(rq);
         if (publish) json_object_set_new(req, "publish", json_pack("{s:s, s:o}", "channel", publish, "files", pfiles));
         pfiles = NULL;
-        _cleanup_free_ char *body = json_dumps(req, JSON_COMPACT);
-        char *resp = NULL;
-        long st = 0;
-        struct kiln_http h = {.method = "POST", .path = "/api/v1/jobs", .body = body, .body_len = body ? strlen(body) : 0,
-                              .stream_fd = -1, .timeout_s = 60};
-        int r = body ? kiln_client_do(c, &h, &st, &resp, &err) : -EINVAL;
-        json_t *j = NULL;
-        json_int_t id = 0, pos = 0;
-        if (r < 0) {
-            fprintf(stderr, "kiln submit: %s\n", err ? err : "a runbook or --append that is not UTF-8");
-            rc = r == -EINVAL ? EXIT_USAGE : EXIT_INCOMPLETE;
-        } else if (st != 201) {
-            _cleanup_free_ char *t = kiln_client_error_text(st, resp);
-            fprintf(stderr, "kiln submit: %s\n", t);
-            rc = st == 400 || st == 401 || st == 404 || st == 413 ? EXIT_USAGE : EXIT_INCOMPLETE;
-        } else if (kiln_client_unpack("POST /api/v1/jobs", resp, &j, &err, "{s:I, s:I}", "id", &id, "queue_position", &pos) < 0 ||
-                   id <= 0) {
-            fprintf(stderr, "kiln submit: %s\n",
-                    j ? "the server's reply to POST /api/v1/jobs gives a job id that is not a positive number" : err);
-            rc = EXIT_INCOMPLETE;
-        } else {
-            printf("%lld\n", (long long)id);
-            fflush(stdout);
-            fprintf(stderr, "kiln submit: job %lld queued (position %lld)\n", (long long)id, (long long)pos);
-            if (wait) rc = follow(c, (long long)id);
-        }
-        json_decref(j);
-        free(resp);
+        rc = queue_job(c, req, image, wait);
+        json_decref(req);
     }
-    free(err);
     json_decref(pfiles);
-    json_decref(req);
     kiln_client_free(c);
     return rc;
 }

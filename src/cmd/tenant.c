@@ -8,6 +8,22 @@
 #include "util/fs.h"
 #include "util/util.h"
 
+/* Each --trust key's id and text (ids[k], texts[k]): EXIT_OK, or EXIT_USAGE after naming the
+ * key that cannot be read. */
+static int read_keys(const char **keys, size_t nkeys, char (*ids)[17], char **texts)
+{
+    char *err = NULL;
+    int rc = EXIT_OK;
+    for (size_t k = 0; k < nkeys && rc == EXIT_OK; k++) {
+        if (ms_key_id(keys[k], ids[k], &err) < 0 || read_file(keys[k], KILN_STORE_KEY_MAX, &texts[k], NULL) < 0) {
+            fprintf(stderr, "kiln tenant add: --trust %s: %s\n", keys[k], err ? err : "cannot read the public key file (at most 1 KiB)");
+            rc = EXIT_USAGE;
+        }
+    }
+    free(err);
+    return rc;
+}
+
 int cmd_tenant(int argc, char **argv)
 {
     const char *data = NULL, *db = NULL;
@@ -52,13 +68,7 @@ int cmd_tenant(int argc, char **argv)
     char (*ids)[17] = xcalloc(nkeys + 1, sizeof(*ids));
     char **texts = xcalloc(nkeys + 1, sizeof(*texts));
     char *err = NULL;
-    rc = EXIT_OK;
-    for (size_t k = 0; k < nkeys && rc == EXIT_OK; k++) {
-        if (ms_key_id(keys[k], ids[k], &err) < 0 || read_file(keys[k], KILN_STORE_KEY_MAX, &texts[k], NULL) < 0) {
-            fprintf(stderr, "kiln tenant add: --trust %s: %s\n", keys[k], err ? err : "cannot read the public key file (at most 1 KiB)");
-            rc = EXIT_USAGE;
-        }
-    }
+    rc = read_keys(keys, nkeys, ids, texts);
     struct kiln_store *st = NULL;
     int r = rc == EXIT_OK ? cmd_store_open("tenant add", data, db, false, &st) : 0;
     if (r < 0) rc = r == -EINVAL ? EXIT_USAGE : EXIT_FAIL;

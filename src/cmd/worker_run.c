@@ -251,24 +251,35 @@ static char *failed_reason(const char *results)
     return out;
 }
 
+/* POST to one of the held job's worker routes: 0, -ECANCELED when the server says the job was
+ * cancelled (409 with state cancelled), -ESTALE when the job is otherwise no longer this
+ * worker's, or -errno of the request. */
+static int job_post(struct kiln_client *c, int64_t id, const char *verb, const char *body)
+{
+    _cleanup_free_ char *path = xasprintf("/api/v1/worker/jobs/%lld/%s", (long long)id, verb);
+    long st = 0;
+    char *resp = NULL;
+    int r = call(c, "POST", path, body, 60, &st, &resp);
+    json_t *j = r == 0 && st == 409 ? json_loads(resp ? resp : "", 0, NULL) : NULL;
+    bool cancelled = streq(json_string_value(json_object_get(j, "state")), "cancelled");
+    json_decref(j);
+    free(resp);
+    return r < 0 ? r : st == 200 ? 0 : cancelled ? -ECANCELED : -ESTALE;
+}
+
 static int finish(struct kiln_client *c, int64_t id, const char *result, const char *reason)
 {
     json_t *b = json_pack("{s:s}", "result", result);
     if (reason) json_object_set_new(b, "reason", json_string(reason));
-    _cleanup_free_ char *body = json_dumps(b, JSON_COMPACT), *path = xasprintf("/api/v1/worker/jobs/%lld/finish", (long long)id);
+    _cleanup_free_ char *body = json_dumps(b, JSON_COMPACT);
     json_decref(b);
-    long st = 0;
-    int r = call(c, "POST", path, body, 60, &st, NULL);
-    return r < 0 ? r : st == 200 ? 0 : -ESTALE;
+    return job_post(c, id, "finish", body);
 }
 
 static int advance(struct kiln_client *c, int64_t id, const char *state)
 {
-    _cleanup_free_ char *path = xasprintf("/api/v1/worker/jobs/%lld/advance", (long long)id),
-                        *body = xasprintf("{\"state\":\"%s\"}", state);
-    long st = 0;
-    int r = call(c, "POST", path, body, 60, &st, NULL);
-    return r < 0 ? r : st == 200 ? 0 : -ESTALE;
+    _cleanup_free_ char *body = xasprintf("{\"state\":\"%s\"}", state);
+    return job_post(c, id, "advance", body);
 }
 
 static int download(struct kiln_client *c, const char *digest, const char *to, char **why)
@@ -285,96 +296,150 @@ static int download(struct kiln_client *c, const char *digest, const char *to, c
     return r;
 }
 
-/* Runs the claimed job; the child's exit status: 0 once the server has the result. */
+/* The files of one job under the worker's --work. */
+struct job_paths {
+    char *dir, *img, *kern, *runbook, *runs, *cases, *tmp;
+};
+
+static void job_paths_init(struct job_paths *p, const struct wopts *o, int64_t id)
+{
+    char idtxt[32];
+    snprintf(idtxt, sizeof idtxt, "job-%lld", (long long)id);
+    p->dir = path_join(o->work, idtxt);
+    p->img = path_join(p->dir, "image");
+    p->kern = path_join(p->dir, "kernel");
+    p->runbook = path_join(p->dir, "runbook.yml");
+    p->runs = path_join(p->dir, "runs");
+    p->cases = path_join(p->dir, "cases.txt");
+    p->tmp = path_join(p->dir, "tmp");
+}
+
+static void job_paths_free(struct job_paths *p)
+{
+    free(p->dir), free(p->img), free(p->kern), free(p->runbook), free(p->runs), free(p->cases), free(p->tmp);
+}
+
+/* Downloads the job's image (and kernel) and writes its runbook: 0, or -errno with *why (and
+ * *result "failed" when the runbook is the job's own fault, not the infrastructure's). */
+static int job_prepare(const struct wopts *o, struct kiln_client *c, json_t *job, const struct job_paths *p, const char **result,
+                       char **why)
+{
+    const char *kd = json_string_value(json_object_get(json_object_get(job, "spec"), "kernel"));
+    int r = mkdir_p(p->tmp, 0700);
+    if (r < 0) *why = xasprintf("cannot create %s: %s", p->dir, strerror(-r));
+    if (r == 0) r = download(c, json_string_value(json_object_get(job, "image")), p->img, why);
+    if (r == 0 && kd) r = download(c, kd, p->kern, why);
+    _cleanup_free_ char *rb = r == 0 ? job_runbook(o, job, p->img, kd ? p->kern : NULL) : NULL;
+    if (r == 0 && (r = write_file_atomic(p->runbook, rb, strlen(rb), 0600)) < 0)
+        *why = xasprintf("cannot write the runbook: %s", strerror(-r));
+    if (r == 0) {
+        struct cmd_vars novars = {0};
+        struct kiln_runbook *loaded = cmd_load_runbook(p->runbook, &novars);
+        if (!loaded) {
+            *result = "failed";
+            *why = xstrdup("the job's runbook is not valid (see the worker's log)");
+            r = -EINVAL;
+        }
+        runbook_free(loaded);
+    }
+    return r;
+}
+
+/* Runs the job's runbook like `kiln run`, its case lines and consoles streamed to the server
+ * while it runs; cmd_run's exit status. */
+static int job_execute(struct kiln_client *c, int64_t id, const struct job_paths *p)
+{
+    struct streamer s = {.c = c, .jobdir = p->dir, .id = id, .paths = {xstrdup(p->cases)}, .n = 1};
+    pthread_t th;
+    bool streaming = pthread_create(&th, NULL, streamer_main, &s) == 0;
+    /* the run's case lines (its stdout) go to cases.txt, which the streamer sends */
+    int fd = open(p->cases, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int saved = dup(1);
+    if (fd >= 0) dup2(fd, 1);
+    setenv("TMPDIR", p->tmp, 1);
+    char *argv[] = {"run", "--runs-dir", p->runs, p->runbook, NULL};
+    int rc = cmd_run(4, argv);
+    fflush(stdout);
+    if (saved >= 0) dup2(saved, 1), close(saved);
+    if (fd >= 0) close(fd);
+    s.done = true;
+    if (streaming) pthread_join(th, NULL);
+    stream_once(&s, true);
+    for (int k = 0; k < s.n; k++) free(s.paths[k]);
+    log_info("kiln worker: job %lld: the run exited %d", (long long)id, rc);
+    return rc;
+}
+
+/* The attempt's result from the run's exit status rc and its results.json rj (NULL: none). */
+static const char *job_verdict(int rc, const char *rj, char **why)
+{
+    if ((kiln_interrupted || rc == EXIT_INTERRUPTED) && getppid() != worker_pid)
+        *why = xstrdup("the worker process ended under the job (killed); the job goes back to the queue");
+    else if (kiln_interrupted || rc == EXIT_INTERRUPTED)
+        *why = xstrdup(stopping || kiln_interrupted ? "the worker was stopped; the job goes back to the queue" : "the run was interrupted");
+    else if ((rc == 0 || rc == 1) && rj && file_exists(rj)) {
+        if (rc == 1) *why = failed_reason(rj);
+        return rc == 0 ? "passed" : "failed";
+    } else *why = xasprintf("the run could not start or write its reports (exit %d; see kiln.log)", rc);
+    return "incomplete";
+}
+
+/* Uploads the run directory's files and its signed telemetry archive. */
+static void job_upload(const struct wopts *o, struct kiln_client *c, int64_t id, const struct job_paths *p, const char *rundir)
+{
+    int nfiles = 0;
+    upload_tree(c, id, rundir, "", &nfiles);
+    _cleanup_free_ char *ar = path_join(p->dir, "archive.tar.zst"), *sig = xasprintf("%s.minisig", ar);
+    char *aerr = NULL;
+    if (archive_create(rundir, ar, &aerr) < 0) log_warn("kiln worker: job %lld: archive: %s", (long long)id, aerr);
+    else if (o->key && ms_sign(o->key, getenv("KILN_PASSPHRASE"), ar, "kiln run archive (kiln worker)", &aerr) < 0)
+        log_warn("kiln worker: job %lld: signing the archive: %s", (long long)id, aerr);
+    free(aerr);
+    upload(c, id, ar, "archive.tar.zst");
+    upload(c, id, sig, "archive.tar.zst.minisig");
+}
+
+/* The run's directory: the one directory under runs/ (NULL: none). */
+static char *job_rundir(const char *runs)
+{
+    char *rundir = NULL;
+    DIR *d = opendir(runs);
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        if (e->d_name[0] != '.' && e->d_type == DT_DIR) free(rundir), rundir = path_join(runs, e->d_name);
+    if (d) closedir(d);
+    return rundir;
+}
+
+/* Runs the claimed job; the child's exit status: 0 once the server has the result, or knows
+ * the job was cancelled (a cancelled job is recorded cancelled by the server and never
+ * handed back: this worker neither reports it incomplete nor calls it so in its log). */
 static int run_job(const struct wopts *o, json_t *job)
 {
     int64_t id = json_integer_value(json_object_get(job, "id"));
     struct kiln_client *c = NULL;
     char *err = NULL;
     if (kiln_client_new(o->server, o->token, &c, &err) < 0) return free(err), 1;
-    char idtxt[32];
-    snprintf(idtxt, sizeof idtxt, "job-%lld", (long long)id);
-    _cleanup_free_ char *dir = path_join(o->work, idtxt), *img = path_join(dir, "image"), *kern = path_join(dir, "kernel"),
-                        *rbp = path_join(dir, "runbook.yml"), *runs = path_join(dir, "runs"), *cases = path_join(dir, "cases.txt"),
-                        *tmp = path_join(dir, "tmp");
-    rm_rf(dir);
+    struct job_paths p;
+    job_paths_init(&p, o, id);
+    rm_rf(p.dir);
     char *why = NULL;
     const char *result = "incomplete";
-    const char *kd = json_string_value(json_object_get(json_object_get(job, "spec"), "kernel"));
-    int r = mkdir_p(tmp, 0700);
-    if (r < 0) why = xasprintf("cannot create %s: %s", dir, strerror(-r));
-    if (r == 0) r = download(c, json_string_value(json_object_get(job, "image")), img, &why);
-    if (r == 0 && kd) r = download(c, kd, kern, &why);
-    _cleanup_free_ char *rb = r == 0 ? job_runbook(o, job, img, kd ? kern : NULL) : NULL;
-    if (r == 0 && (r = write_file_atomic(rbp, rb, strlen(rb), 0600)) < 0) why = xasprintf("cannot write the runbook: %s", strerror(-r));
-    if (r == 0) {
-        /* a runbook that does not load is the job's own fault, not the infrastructure's */
-        struct cmd_vars novars = {0};
-        struct kiln_runbook *loaded = cmd_load_runbook(rbp, &novars);
-        if (!loaded) {
-            result = "failed";
-            why = xstrdup("the job's runbook is not valid (see the worker's log)");
-            r = -EINVAL;
-        }
-        runbook_free(loaded);
-    }
-    if (r == 0 && advance(c, id, "running") < 0) r = -ESTALE;
-    int rc = -1;
-    if (r == 0) {
-        struct streamer s = {.c = c, .jobdir = dir, .id = id, .paths = {xstrdup(cases)}, .n = 1};
-        pthread_t th;
-        bool streaming = pthread_create(&th, NULL, streamer_main, &s) == 0;
-        /* the run's case lines (its stdout) go to cases.txt, which the streamer sends */
-        int fd = open(cases, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        int saved = dup(1);
-        if (fd >= 0) dup2(fd, 1);
-        setenv("TMPDIR", tmp, 1);
-        char *argv[] = {"run", "--runs-dir", runs, rbp, NULL};
-        rc = cmd_run(4, argv);
-        fflush(stdout);
-        if (saved >= 0) dup2(saved, 1), close(saved);
-        if (fd >= 0) close(fd);
-        s.done = true;
-        if (streaming) pthread_join(th, NULL);
-        stream_once(&s, true);
-        for (int k = 0; k < s.n; k++) free(s.paths[k]);
-        log_info("kiln worker: job %lld: the run exited %d", (long long)id, rc);
-    }
-    /* the run's directory: the one directory under runs/ */
-    _cleanup_free_ char *rundir = NULL;
-    DIR *d = r == 0 ? opendir(runs) : NULL;
-    struct dirent *e;
-    while (d && (e = readdir(d)))
-        if (e->d_name[0] != '.' && e->d_type == DT_DIR) rundir = path_join(runs, e->d_name);
-    if (d) closedir(d);
+    int r = job_prepare(o, c, job, &p, &result, &why), rc = -1;
+    if (r == 0) r = advance(c, id, "running");
+    if (r == 0) rc = job_execute(c, id, &p);
+    _cleanup_free_ char *rundir = r == 0 ? job_rundir(p.runs) : NULL;
     _cleanup_free_ char *rj = rundir ? path_join(rundir, "results.json") : NULL;
-    if (r == 0) {
-        if ((kiln_interrupted || rc == EXIT_INTERRUPTED) && getppid() != worker_pid)
-            why = xstrdup("the worker process ended under the job (killed); the job goes back to the queue");
-        else if (kiln_interrupted || rc == EXIT_INTERRUPTED) why = xstrdup(stopping || kiln_interrupted ? "the worker was stopped; the job goes back to the queue" : "the run was interrupted");
-        else if ((rc == 0 || rc == 1) && rj && file_exists(rj)) {
-            result = rc == 0 ? "passed" : "failed";
-            if (rc == 1) why = failed_reason(rj);
-        } else why = xasprintf("the run could not start or write its reports (exit %d; see kiln.log)", rc);
-    }
-    if (rundir && advance(c, id, "uploading") == 0) {
-        int nfiles = 0;
-        upload_tree(c, id, rundir, "", &nfiles);
-        _cleanup_free_ char *ar = path_join(dir, "archive.tar.zst"), *sig = xasprintf("%s.minisig", ar);
-        char *aerr = NULL;
-        if (archive_create(rundir, ar, &aerr) < 0) log_warn("kiln worker: job %lld: archive: %s", (long long)id, aerr);
-        else if (o->key && ms_sign(o->key, getenv("KILN_PASSPHRASE"), ar, "kiln run archive (kiln worker)", &aerr) < 0)
-            log_warn("kiln worker: job %lld: signing the archive: %s", (long long)id, aerr);
-        free(aerr);
-        upload(c, id, ar, "archive.tar.zst");
-        upload(c, id, sig, "archive.tar.zst.minisig");
-    }
-    int fr = finish(c, id, result, why);
-    log_info("kiln worker: job %lld: %s%s%s", (long long)id, result, why ? ": " : "", why ? why : "");
-    rm_rf(dir);
+    if (r == 0) result = job_verdict(rc, rj, &why);
+    if (rundir && (r = advance(c, id, "uploading")) == 0) job_upload(o, c, id, &p, rundir);
+    int fr = r == -ECANCELED ? r : finish(c, id, result, why);
+    if (fr == -ECANCELED) log_info("kiln worker: job %lld: cancelled; its run was stopped and nothing of it is reported", (long long)id);
+    else log_info("kiln worker: job %lld: %s%s%s", (long long)id, result, why ? ": " : "", why ? why : "");
+    rm_rf(p.dir);
+    job_paths_free(&p);
     free(why);
     kiln_client_free(c);
-    return fr == 0 ? 0 : 1;
+    return fr == 0 || fr == -ECANCELED ? 0 : 1;
 }
 
 /* ---- the worker's loop ---- */
@@ -416,10 +481,205 @@ static bool take_withhold(const char *verb, const char *opt, const char *val, vo
     return true;
 }
 
+/* Declares what this worker offers, retrying until the server answers (it may start after the
+ * worker); *lease_ms from the reply. 0, or the exit code. */
+static int declare(struct kiln_client *c, const struct wopts *o, long *lease_ms)
+{
+    json_t *decl = json_pack("{s:{s:s, s:s, s:i, s:i, s:b, s:b, s:b}, s:i}", "caps", "accel", o->caps.accel, "arch", o->caps.arch, "cpus",
+                             o->caps.cpus, "memory_mb", o->caps.memory_mb, "uefi", (o->caps.features & FEAT_UEFI) != 0, "tpm",
+                             (o->caps.features & FEAT_TPM) != 0, "secure_boot", (o->caps.features & FEAT_SECURE_BOOT) != 0, "slots",
+                             o->slots);
+    _cleanup_free_ char *body = json_dumps(decl, JSON_COMPACT);
+    json_decref(decl);
+    long st = 0;
+    char *resp = NULL;
+    while (!stopping && (call(c, "POST", "/api/v1/worker/declare", body, 30, &st, &resp) < 0 || st != 200)) {
+        free(resp);
+        resp = NULL;
+        if (st == 401 || st == 400) {
+            fprintf(stderr, "kiln worker: the server refused this worker (HTTP %ld); check --token\n", st);
+            return EXIT_USAGE;
+        }
+        sleep_ms(2000);
+    }
+    /* the heartbeat's pace comes from the server's lease: a reply without it is not guessed at */
+    json_t *dj = NULL;
+    json_int_t lm = 0;
+    char *derr = NULL;
+    int rc = EXIT_OK;
+    if (!stopping && (kiln_client_unpack("POST /api/v1/worker/declare", resp, &dj, &derr, "{s:I}", "lease_ms", &lm) < 0 || lm <= 0)) {
+        fprintf(stderr, "kiln worker: %s\n", derr ? derr : "the server's reply to POST /api/v1/worker/declare gives a lease_ms that is not a positive number of milliseconds");
+        rc = EXIT_FAIL;
+    }
+    if (lm > 0) *lease_ms = lm;
+    free(derr);
+    json_decref(dj);
+    free(resp);
+    return rc;
+}
+
+/* Children that ended: one that did not report its job (killed, crashed) leaves it to us. The
+ * server's answer says whether it was cancelled (the child stopped for it, often by the
+ * SIGTERM the heartbeat sent): then it is logged cancelled, never incomplete. */
+static void reap(struct kiln_client *c, const struct wopts *o, struct slot *slots, int *busy)
+{
+    int status;
+    pid_t p;
+    while ((p = waitpid(-1, &status, WNOHANG)) > 0)
+        for (int k = 0; k < o->slots; k++)
+            if (slots[k].pid == p) {
+                if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+                    long long id = (long long)slots[k].id;
+                    int fr = finish(c, slots[k].id, "incomplete", "the worker's job process ended before it reported (killed or crashed)");
+                    if (fr == -ECANCELED) log_info("kiln worker: job %lld: cancelled; its run was stopped and nothing of it is reported", id);
+                    else if (fr == 0) log_warn("kiln worker: job %lld: incomplete: its process ended before it reported (%s %d)", id,
+                                               WIFSIGNALED(status) ? "signal" : "exit", WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+                    char n[32];
+                    snprintf(n, sizeof n, "job-%lld", (long long)slots[k].id);
+                    _cleanup_free_ char *jd = path_join(o->work, n);
+                    rm_rf(jd);
+                }
+                slots[k] = (struct slot){0};
+                (*busy)--;
+            }
+}
+
+/* Renews the lease; a job the server no longer gives us (cancelled, lease lost) is stopped. */
+static void heartbeat(struct kiln_client *c, const struct wopts *o, const struct slot *slots)
+{
+    long st = 0;
+    char *hr = NULL;
+    if (call(c, "POST", "/api/v1/worker/heartbeat", NULL, 30, &st, &hr) == 0 && st == 200) {
+        json_t *h = NULL, *held = NULL;
+        char *herr = NULL;
+        /* a reply without the list of held jobs says nothing about them: stopping every job
+         * on it would take a broken reply for "all cancelled" */
+        if (kiln_client_unpack("POST /api/v1/worker/heartbeat", hr, &h, &herr, "{s:o}", "held", &held) < 0 || !json_is_array(held)) {
+            log_error("kiln worker: %s; the running jobs are kept", herr ? herr : "the server's reply to POST "
+                      "/api/v1/worker/heartbeat lacks what kiln needs: held is not a list");
+            held = NULL;
+        }
+        free(herr);
+        for (int k = 0; k < o->slots && held; k++) {
+            if (!slots[k].pid) continue;
+            bool keep = false;
+            size_t i;
+            json_t *x;
+            json_array_foreach(held, i, x) keep |= json_integer_value(x) == slots[k].id;
+            if (!keep) {
+                log_warn("kiln worker: job %lld was cancelled or lost; stopping it", (long long)slots[k].id);
+                kill(slots[k].pid, SIGTERM);
+            }
+        }
+        json_decref(h);
+    }
+    free(hr);
+}
+
+/* Claims a job (a long poll) and starts it in a child process in a free slot. */
+static void claim_and_start(struct kiln_client *c, const struct wopts *o, struct slot *slots, int *busy, long lease_ms)
+{
+    char *jr = NULL;
+    long st = 0;
+    _cleanup_free_ char *path = xasprintf("/api/v1/worker/claim?wait=%lld", lease_ms / 4000 > 10 ? 10LL : (long long)(lease_ms / 4000));
+    int cr = call(c, "POST", path, NULL, 60, &st, &jr);
+    if (cr < 0 || st != 200) {
+        free(jr);
+        if (cr < 0 || st / 100 != 2) sleep_ms(2000);
+        return;
+    }
+    /* a claimed job is run from what the reply says: without its image, spec or requirements
+     * it cannot be, and is handed back as incomplete with the reason */
+    json_t *job = NULL, *jspec = NULL, *jreq = NULL;
+    json_int_t id = 0, attempt = 0;
+    const char *image = NULL;
+    char *jerr = NULL;
+    int ur = kiln_client_unpack("POST /api/v1/worker/claim", jr, &job, &jerr, "{s:I, s:s, s:I, s:o, s:o}", "id", &id, "image",
+                                &image, "attempt", &attempt, "spec", &jspec, "requirements", &jreq);
+    free(jr);
+    if (ur < 0 || id <= 0 || !json_is_object(jspec) || !json_is_object(jreq)) {
+        if (!jerr) jerr = xstrdup("the server's reply to POST /api/v1/worker/claim gives no positive job id, or a spec or "
+                                  "requirements that are not objects");
+        log_error("kiln worker: %s", jerr);
+        /* the id, when the reply had one, lets the server requeue the job at once */
+        if (id > 0) finish(c, id, "incomplete", jerr);
+        free(jerr);
+        json_decref(job);
+        sleep_ms(2000);
+        return;
+    }
+    if (stopping) {
+        /* the claim was answered after SIGTERM came: hand the job straight back */
+        finish(c, id, "incomplete", "the worker was stopped; the job goes back to the queue");
+        json_decref(job);
+        return;
+    }
+    fflush(NULL);
+    pid_t child = fork();
+    if (child == 0) {
+        /* the job's process ends with the worker (kill -9 included): its VMs go with it */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGINT, SIG_DFL);
+        /* the worker died before PDEATHSIG was set: the signal will never come */
+        if (getppid() != worker_pid) _exit(1);
+        kiln_client_free(c);
+        _exit(run_job(o, job));
+    }
+    if (child < 0) {
+        log_error("kiln worker: fork: %s", strerror(errno));
+        finish(c, id, "incomplete", "the worker could not start a process for the job");
+    } else {
+        for (int k = 0; k < o->slots; k++)
+            if (!slots[k].pid) {
+                slots[k] = (struct slot){child, id};
+                (*busy)++;
+                break;
+            }
+        log_info("kiln worker: job %lld started (attempt %lld)", (long long)id, (long long)attempt);
+    }
+    json_decref(job);
+}
+
+/* Serves until SIGINT or SIGTERM: declared, then claims while a slot is free, renewing the
+ * lease every quarter of it; at the stop, the running jobs are stopped and handed back. */
+static int serve_jobs(struct kiln_client *c, const struct wopts *o, long lease_ms)
+{
+    struct slot slots[MAX_SLOTS] = {0};
+    int busy = 0;
+    bool told = false;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    long long next_beat = 0;
+    for (;;) {
+        reap(c, o, slots, &busy);
+        if (stopping) {
+            if (!told) {
+                log_info("kiln worker: stopping: %d job(s) handed back", busy);
+                for (int k = 0; k < o->slots; k++)
+                    if (slots[k].pid) kill(slots[k].pid, SIGTERM);
+                told = true;
+            }
+            if (busy == 0) return EXIT_OK;
+            sleep_ms(200);
+            continue;
+        }
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long long ms = (now.tv_sec - t0.tv_sec) * 1000LL + (now.tv_nsec - t0.tv_nsec) / 1000000;
+        if (ms >= next_beat) {
+            next_beat = ms + lease_ms / 4;
+            heartbeat(c, o, slots);
+        }
+        if (busy >= o->slots) sleep_ms(500);
+        else claim_and_start(c, o, slots, &busy, lease_ms);
+    }
+}
+
 int cmd_worker_run(int argc, char **argv)
 {
     struct wopts o = {.token = getenv("KILN_WORKER_TOKEN"), .slots = 1};
-    _cleanup_free_ char *defwork = NULL, *body = NULL;
+    _cleanup_free_ char *defwork = NULL;
     long nslots = 1;
     const struct cmd_opt opts[] = {
         {0, "server", "URL", CMD_STR, &o.server, .help = "the service's URL, e.g. http://127.0.0.1:8470"},
@@ -476,178 +736,17 @@ int cmd_worker_run(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     worker_pid = getpid();
     probe_caps(o.work, o.withhold, &o.caps);
-    json_t *decl = json_pack("{s:{s:s, s:s, s:i, s:i, s:b, s:b, s:b}, s:i}", "caps", "accel", o.caps.accel, "arch", o.caps.arch, "cpus",
-                             o.caps.cpus, "memory_mb", o.caps.memory_mb, "uefi", (o.caps.features & FEAT_UEFI) != 0, "tpm",
-                             (o.caps.features & FEAT_TPM) != 0, "secure_boot", (o.caps.features & FEAT_SECURE_BOOT) != 0, "slots",
-                             o.slots);
-    body = json_dumps(decl, JSON_COMPACT);
-    json_decref(decl);
-    long st = 0, lease_ms = 60000;
-    char *resp = NULL;
-    /* the server may start after the worker: keep trying until it answers */
-    while (!stopping && (call(c, "POST", "/api/v1/worker/declare", body, 30, &st, &resp) < 0 || st != 200)) {
-        free(resp);
-        resp = NULL;
-        if (st == 401 || st == 400) {
-            fprintf(stderr, "kiln worker: the server refused this worker (HTTP %ld); check --token\n", st);
-            kiln_client_free(c);
-            return EXIT_USAGE;
-        }
-        sleep_ms(2000);
-    }
-    /* the heartbeat's pace comes from the server's lease: a reply without it is not guessed at */
-    json_t *dj = NULL;
-    json_int_t lm = 0;
-    char *derr = NULL;
-    if (!stopping && (kiln_client_unpack("POST /api/v1/worker/declare", resp, &dj, &derr, "{s:I}", "lease_ms", &lm) < 0 || lm <= 0)) {
-        fprintf(stderr, "kiln worker: %s\n", derr ? derr : "the server's reply to POST /api/v1/worker/declare gives a lease_ms that is not a positive number of milliseconds");
-        free(derr);
-        json_decref(dj);
-        free(resp);
-        kiln_client_free(c);
-        return EXIT_FAIL;
-    }
-    if (lm > 0) lease_ms = lm;
-    json_decref(dj);
-    free(resp);
-    char feats[128];
-    kiln_features_format(o.caps.features, feats, sizeof feats);
-    log_info("kiln worker: serving %s with %d slot(s): %s/%s, %d cpus, %d MiB, features: %s", o.server, o.slots, o.caps.accel,
-             o.caps.arch, o.caps.cpus, o.caps.memory_mb, *feats ? feats : "none");
-    struct slot slots[MAX_SLOTS] = {0};
-    int busy = 0;
-    bool told = false;
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    long long next_beat = 0;
-    for (;;) {
-        /* children that ended: one that did not report its job (killed, crashed) leaves it to us */
-        int status;
-        pid_t p;
-        while ((p = waitpid(-1, &status, WNOHANG)) > 0)
-            for (int k = 0; k < o.slots; k++)
-                if (slots[k].pid == p) {
-                    if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
-                        finish(c, slots[k].id, "incomplete", "the worker's job process ended before it reported (killed or crashed)");
-                        char n[32];
-                        snprintf(n, sizeof n, "job-%lld", (long long)slots[k].id);
-                        _cleanup_free_ char *jd = path_join(o.work, n);
-                        rm_rf(jd);
-                    }
-                    slots[k] = (struct slot){0};
-                    busy--;
-                }
-        if (stopping) {
-            if (!told) {
-                log_info("kiln worker: stopping: %d job(s) handed back", busy);
-                for (int k = 0; k < o.slots; k++)
-                    if (slots[k].pid) kill(slots[k].pid, SIGTERM);
-                told = true;
-            }
-            if (busy == 0) break;
-            sleep_ms(200);
-            continue;
-        }
-        struct timespec now;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        long long ms = (now.tv_sec - t0.tv_sec) * 1000LL + (now.tv_nsec - t0.tv_nsec) / 1000000;
-        if (ms >= next_beat) {
-            next_beat = ms + lease_ms / 4;
-            char *hr = NULL;
-            if (call(c, "POST", "/api/v1/worker/heartbeat", NULL, 30, &st, &hr) == 0 && st == 200) {
-                json_t *h = NULL, *held = NULL;
-                char *herr = NULL;
-                /* a reply without the list of held jobs says nothing about them: stopping every
-                 * job on it would take a broken reply for "all cancelled" */
-                if (kiln_client_unpack("POST /api/v1/worker/heartbeat", hr, &h, &herr, "{s:o}", "held", &held) < 0 ||
-                    !json_is_array(held)) {
-                    log_error("kiln worker: %s; the running jobs are kept", herr ? herr : "the server's reply to POST "
-                              "/api/v1/worker/heartbeat lacks what kiln needs: held is not a list");
-                    held = NULL;
-                }
-                free(herr);
-                /* a job the server no longer gives us (cancelled, lease lost) is stopped */
-                for (int k = 0; k < o.slots && held; k++) {
-                    if (!slots[k].pid) continue;
-                    bool keep = false;
-                    size_t i;
-                    json_t *x;
-                    json_array_foreach(held, i, x) keep |= json_integer_value(x) == slots[k].id;
-                    if (!keep) {
-                        log_warn("kiln worker: job %lld was cancelled or lost; stopping it", (long long)slots[k].id);
-                        kill(slots[k].pid, SIGTERM);
-                    }
-                }
-                json_decref(h);
-            }
-            free(hr);
-        }
-        if (busy >= o.slots) {
-            sleep_ms(500);
-            continue;
-        }
-        char *jr = NULL;
-        _cleanup_free_ char *path = xasprintf("/api/v1/worker/claim?wait=%lld", lease_ms / 4000 > 10 ? 10LL : (long long)(lease_ms / 4000));
-        int cr = call(c, "POST", path, NULL, 60, &st, &jr);
-        if (cr < 0 || st != 200) {
-            free(jr);
-            if (cr < 0 || st / 100 != 2) sleep_ms(2000);
-            continue;
-        }
-        /* a claimed job is run from what the reply says: without its image, spec or
-         * requirements it cannot be, and is handed back as incomplete with the reason */
-        json_t *job = NULL, *jspec = NULL, *jreq = NULL;
-        json_int_t id = 0, attempt = 0;
-        const char *image = NULL;
-        char *jerr = NULL;
-        int ur = kiln_client_unpack("POST /api/v1/worker/claim", jr, &job, &jerr, "{s:I, s:s, s:I, s:o, s:o}", "id", &id, "image",
-                                    &image, "attempt", &attempt, "spec", &jspec, "requirements", &jreq);
-        free(jr);
-        if (ur < 0 || id <= 0 || !json_is_object(jspec) || !json_is_object(jreq)) {
-            if (!jerr) jerr = xstrdup("the server's reply to POST /api/v1/worker/claim gives no positive job id, or a spec or "
-                                      "requirements that are not objects");
-            log_error("kiln worker: %s", jerr);
-            /* the id, when the reply had one, lets the server requeue the job at once */
-            if (id > 0) finish(c, id, "incomplete", jerr);
-            free(jerr);
-            json_decref(job);
-            sleep_ms(2000);
-            continue;
-        }
-        if (stopping) {
-            /* the claim was answered after SIGTERM came: hand the job straight back */
-            finish(c, id, "incomplete", "the worker was stopped; the job goes back to the queue");
-            json_decref(job);
-            continue;
-        }
-        fflush(NULL);
-        pid_t child = fork();
-        if (child == 0) {
-            /* the job's process ends with the worker (kill -9 included): its VMs go with it */
-            prctl(PR_SET_PDEATHSIG, SIGTERM);
-            signal(SIGTERM, SIG_DFL);
-            signal(SIGINT, SIG_DFL);
-            /* the worker died before PDEATHSIG was set: the signal will never come */
-            if (getppid() != worker_pid) _exit(1);
-            kiln_client_free(c);
-            _exit(run_job(&o, job));
-        }
-        if (child < 0) {
-            log_error("kiln worker: fork: %s", strerror(errno));
-            finish(c, id, "incomplete", "the worker could not start a process for the job");
-        } else {
-            for (int k = 0; k < o.slots; k++)
-                if (!slots[k].pid) {
-                    slots[k] = (struct slot){child, id};
-                    busy++;
-                    break;
-                }
-            log_info("kiln worker: job %lld started (attempt %lld)", (long long)id, (long long)attempt);
-        }
-        json_decref(job);
+    long lease_ms = 60000;
+    rc = declare(c, &o, &lease_ms);
+    if (rc == EXIT_OK) {
+        char feats[128];
+        kiln_features_format(o.caps.features, feats, sizeof feats);
+        log_info("kiln worker: serving %s with %d slot(s): %s/%s, %d cpus, %d MiB, features: %s", o.server, o.slots, o.caps.accel,
+                 o.caps.arch, o.caps.cpus, o.caps.memory_mb, *feats ? feats : "none");
+        rc = serve_jobs(c, &o, lease_ms);
+        log_info("kiln worker: stopped");
     }
     kiln_client_free(c);
     if (defwork) rm_rf(defwork);
-    log_info("kiln worker: stopped");
-    return EXIT_OK;
+    return rc;
 }

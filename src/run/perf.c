@@ -11,6 +11,7 @@
 #include "util/util.h"
 
 struct host_sample {
+    pid_t pid; /* the VM's process this sample is of: a restarted VM's CPU time starts again */
     double t, cpu_s;
     long long rss_kib, read_bytes, write_bytes;
 };
@@ -26,7 +27,6 @@ struct guest_counters {
 
 struct perf_node {
     struct kiln_node *node;
-    pid_t pid;
     struct host_sample *s;
     size_t ns, cap;
     struct guest_counters g0, g1;
@@ -35,6 +35,8 @@ struct perf_node {
 struct perf {
     struct perf_node *n;
     size_t nn;
+    perf_pid_fn pid_of;
+    void *ctx;
     double t0;
     pthread_t th;
     bool running, stop;
@@ -46,7 +48,7 @@ static bool host_sample(pid_t pid, double t, struct host_sample *out)
 {
     char path[64];
     char *text = NULL;
-    *out = (struct host_sample){.t = t, .rss_kib = -1, .read_bytes = -1, .write_bytes = -1};
+    *out = (struct host_sample){.pid = pid, .t = t, .rss_kib = -1, .read_bytes = -1, .write_bytes = -1};
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
     if (read_file(path, 1 << 16, &text, NULL) < 0) return false;
     /* after "pid (comm) ": state is field 3, utime and stime are fields 14 and 15 */
@@ -134,7 +136,8 @@ static void sample_all(struct perf *p)
     for (size_t i = 0; i < p->nn; i++) {
         struct perf_node *pn = &p->n[i];
         struct host_sample s;
-        if (pn->pid > 0 && host_sample(pn->pid, t, &s)) *APPEND(pn->s, pn->ns, pn->cap) = s;
+        pid_t pid = p->pid_of(p->ctx, pn->node);
+        if (pid > 0 && host_sample(pid, t, &s)) *APPEND(pn->s, pn->ns, pn->cap) = s;
     }
 }
 
@@ -155,22 +158,22 @@ static void *sampler(void *arg)
     return NULL;
 }
 
-struct perf *perf_start(struct kiln_node **nodes, const pid_t *pids, size_t n)
+struct perf *perf_start(struct kiln_node **nodes, size_t n, perf_pid_fn pid_of, void *ctx)
 {
     struct perf *p = xcalloc(1, sizeof *p);
     p->n = xcalloc(n ? n : 1, sizeof *p->n);
     p->nn = n;
+    p->pid_of = pid_of;
+    p->ctx = ctx;
     p->t0 = now_s();
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->cond, NULL);
-    bool any_pid = false;
     for (size_t i = 0; i < n; i++) {
         p->n[i].node = nodes[i];
-        p->n[i].pid = pids[i];
-        any_pid |= pids[i] > 0;
         guest_read(nodes[i], &p->n[i].g0);
     }
-    if (any_pid) p->running = pthread_create(&p->th, NULL, sampler, p) == 0;
+    /* sampled while the platform has processes to ask about, even a VM off at the start */
+    if (pid_of) p->running = pthread_create(&p->th, NULL, sampler, p) == 0;
     return p;
 }
 
@@ -203,22 +206,32 @@ static json_t *host_json(const struct perf_node *pn)
     if (pn->ns == 0) return json_null();
     const struct host_sample *f = &pn->s[0], *l = &pn->s[pn->ns - 1];
     json_t *o = json_object(), *arr = json_array();
-    long long rss_max = 0;
+    long long rss_max = 0, rd = 0, wr = 0;
+    double cpu = 0;
+    int restarts = 0;
+    bool io = true;
     for (size_t i = 0; i < pn->ns; i++) {
         const struct host_sample *s = &pn->s[i];
         rss_max = MAX(rss_max, s->rss_kib);
-        json_array_append_new(arr, json_pack("{s:f, s:f, s:I, s:I, s:I}", "t", s->t, "cpu_s", s->cpu_s, "rss_kib",
-                                             (json_int_t)s->rss_kib, "read_bytes", (json_int_t)s->read_bytes,
+        /* counters are per process: a restarted VM's count from its own first sample */
+        if (i && s->pid == s[-1].pid) {
+            cpu += s->cpu_s - s[-1].cpu_s;
+            io = io && s->read_bytes >= 0 && s[-1].read_bytes >= 0;
+            if (io) rd += s->read_bytes - s[-1].read_bytes, wr += s->write_bytes - s[-1].write_bytes;
+        } else if (i) restarts++;
+        json_array_append_new(arr, json_pack("{s:i, s:f, s:f, s:I, s:I, s:I}", "pid", (int)s->pid, "t", s->t, "cpu_s", s->cpu_s,
+                                             "rss_kib", (json_int_t)s->rss_kib, "read_bytes", (json_int_t)s->read_bytes,
                                              "write_bytes", (json_int_t)s->write_bytes));
     }
     double span = l->t - f->t;
-    json_object_set_new(o, "pid", json_integer(pn->pid));
-    json_object_set_new(o, "cpu_s", json_real(l->cpu_s - f->cpu_s));
-    json_object_set_new(o, "cpu_pct", json_real(span > 0 ? 100.0 * (l->cpu_s - f->cpu_s) / span : 0));
+    json_object_set_new(o, "pid", json_integer(f->pid));
+    json_object_set_new(o, "restarts", json_integer(restarts));
+    json_object_set_new(o, "cpu_s", json_real(cpu));
+    json_object_set_new(o, "cpu_pct", json_real(span > 0 ? 100.0 * cpu / span : 0));
     json_object_set_new(o, "rss_max_kib", json_integer(rss_max));
-    if (f->read_bytes >= 0 && l->read_bytes >= 0) {
-        json_object_set_new(o, "read_bytes", json_integer(l->read_bytes - f->read_bytes));
-        json_object_set_new(o, "write_bytes", json_integer(l->write_bytes - f->write_bytes));
+    if (io && f->read_bytes >= 0) {
+        json_object_set_new(o, "read_bytes", json_integer(rd));
+        json_object_set_new(o, "write_bytes", json_integer(wr));
     }
     json_object_set_new(o, "samples", arr);
     return o;

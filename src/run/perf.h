@@ -9,7 +9,11 @@
 struct kiln_node;
 struct perf;
 
-/* pids[i] is node i's process on this host (<= 0: none, e.g. the ready platform). */
-struct perf *perf_start(struct kiln_node **nodes, const pid_t *pids, size_t n);
+/* A node's process on this host now (<= 0: none, e.g. the ready platform). Asked at every
+ * sample, from the sampling thread: a guest that reboots ends its VM's process and the
+ * platform starts another, and the samples follow the new one (each sample names its pid). */
+typedef pid_t (*perf_pid_fn)(void *ctx, struct kiln_node *node);
+/* pid_of NULL: no host samples. */
+struct perf *perf_start(struct kiln_node **nodes, size_t n, perf_pid_fn pid_of, void *ctx);
 /* Stops sampling, reads the guests again and writes path. Frees p. */
 void perf_finish(struct perf *p, const char *path);

@@ -198,6 +198,14 @@ static FILE *open_case_log(struct kiln_results *res, struct kiln_result *r, char
 }
 
 /* Runs one attempt. Returns the status. */
+/* The platform's answer for perf's sampler: the node's VM process now (it changes when the
+ * guest reboots; qemu's node_pid reads one pid_t the platform sets at power on and off). */
+static pid_t perf_node_pid(void *ctx, struct kiln_node *n)
+{
+    struct kiln_platform_ctx *p = ctx;
+    return p->ops->node_pid(p, n);
+}
+
 static int attempt(struct worker *w, const struct item *it, struct kiln_result *r, FILE *log, const char *dir)
 {
     struct sched *s = w->s;
@@ -232,11 +240,7 @@ static int attempt(struct worker *w, const struct item *it, struct kiln_result *
     r->env = xstrdup(env->name);
     fprintf(log, "case %s on %s (%s), timeout %ld s\n", c->name, env->name, r->node, sel->timeout_s);
     fflush(log);
-    pid_t *pids = xcalloc(env->nnodes, sizeof *pids);
-    for (size_t i = 0; i < env->nnodes; i++)
-        pids[i] = s->o->pctx->ops->node_pid ? s->o->pctx->ops->node_pid(s->o->pctx, env->nodes[i]) : 0;
-    struct perf *perf = perf_start(env->nodes, pids, env->nnodes);
-    free(pids);
+    struct perf *perf = perf_start(env->nodes, env->nnodes, s->o->pctx->ops->node_pid ? perf_node_pid : NULL, s->o->pctx);
     int rc = c->run(&t);
     _cleanup_free_ char *perf_path = path_join(dir, "perf.json");
     perf_finish(perf, perf_path);

@@ -354,6 +354,13 @@ static int check_runbook(const char *text, size_t len, char **field, char **why)
                 r = bad(field, why, "runbook", "line %d: \"%.64s\" is set by the service (the tenant's runbook may hold name, concurrency, variable and testcase)",
                         root->items[i]->line, k);
         }
+        /* a variable file would be read on the service's hosts, the server's and the worker's */
+        const struct ynode *vars = y_get(root, "variable");
+        for (size_t i = 0; r == 0 && vars && vars->kind == YN_SEQ && i < vars->n; i++) {
+            const struct ynode *f = y_get(vars->items[i], "file");
+            if (f) r = bad(field, why, "runbook", "runbook:%d:%d: variable[%zu].file: a variable file would be read on the service's hosts; give its variables inline (name, value)",
+                           f->line, f->col, i);
+        }
     }
     ynode_free(root);
     diags_free(&d);
@@ -416,6 +423,41 @@ static int publish_files(json_t *files, struct kiln_api_job *out, char **field, 
     return out->publish_files ? 0 : -ENOMEM;
 }
 
+/* What the job runs, into spec: one of tier (priorities 0..N, default 0), selections (as
+ * runbook testcase rules) and a runbook (its text, checked). */
+static int job_cases(json_t *j, json_t *spec, char **field, char **why)
+{
+    json_t *tier = json_object_get(j, "tier"), *sels = json_object_get(j, "selections"), *rb = json_object_get(j, "runbook");
+    if ((!!tier + !!sels + !!rb) > 1) return bad(field, why, tier && sels ? "selections" : "runbook", "give one of tier, selections and runbook");
+    long t = 0;
+    const char *s;
+    int r = 0;
+    if (get_int(j, "tier", "tier", 0, 2, &t, field, why) < 0) return -EINVAL;
+    if (sels) {
+        if (!json_is_array(sels) || json_array_size(sels) == 0 || json_array_size(sels) > KILN_API_SELECTIONS_MAX)
+            r = bad(field, why, "selections", "must be a list of 1 to %d selections", KILN_API_SELECTIONS_MAX);
+        json_t *rules = json_array();
+        size_t i;
+        json_t *x;
+        json_array_foreach(sels, i, x) {
+            if (r < 0) break;
+            json_t *rule = selection(x, i, field, why);
+            if (!rule) r = -EINVAL;
+            else json_array_append_new(rules, rule);
+        }
+        json_object_set_new(spec, "testcase", rules);
+    } else if (rb) {
+        if (get_str(j, "runbook", "runbook", KILN_STORE_SPEC_MAX / 2, &s, field, why) < 0) r = -EINVAL;
+        else if ((r = check_runbook(s, strlen(s), field, why)) == 0) json_object_set_new(spec, "runbook", json_string(s));
+    } else {
+        json_t *pri = json_array();
+        for (long k = 0; k <= t; k++) json_array_append_new(pri, json_integer(k));
+        json_t *rule = json_pack("{s:{s:o}}", "criteria", "priority", pri);
+        json_object_set_new(spec, "testcase", json_pack("[o]", rule));
+    }
+    return r;
+}
+
 int kiln_api_parse_job(const char *body, size_t len, struct kiln_api_job *out, char **field, char **why)
 {
     static const char *const keys[] = {"image", "name", "kernel", "append", "tier", "selections", "runbook", "publish", "requirements", NULL};
@@ -449,33 +491,7 @@ int kiln_api_parse_job(const char *body, size_t len, struct kiln_api_job *out, c
         else if (strpbrk(s, "\n\r\x1b")) r = bad(field, why, "append", "must be one line of UTF-8");
         else json_object_set_new(spec, "append", json_string(s));
     }
-    json_t *tier = json_object_get(j, "tier"), *sels = json_object_get(j, "selections"), *rb = json_object_get(j, "runbook");
-    if (r == 0 && (!!tier + !!sels + !!rb) > 1)
-        r = bad(field, why, tier && sels ? "selections" : "runbook", "give one of tier, selections and runbook");
-    long t = 0;
-    if (r == 0 && get_int(j, "tier", "tier", 0, 2, &t, field, why) < 0) r = -EINVAL;
-    if (r == 0 && sels) {
-        if (!json_is_array(sels) || json_array_size(sels) == 0 || json_array_size(sels) > KILN_API_SELECTIONS_MAX)
-            r = bad(field, why, "selections", "must be a list of 1 to %d selections", KILN_API_SELECTIONS_MAX);
-        json_t *rules = json_array();
-        size_t i;
-        json_t *x;
-        json_array_foreach(sels, i, x) {
-            if (r < 0) break;
-            json_t *rule = selection(x, i, field, why);
-            if (!rule) r = -EINVAL;
-            else json_array_append_new(rules, rule);
-        }
-        json_object_set_new(spec, "testcase", rules);
-    } else if (r == 0 && rb) {
-        if (get_str(j, "runbook", "runbook", KILN_STORE_SPEC_MAX / 2, &s, field, why) < 0) r = -EINVAL;
-        else if ((r = check_runbook(s, strlen(s), field, why)) == 0) json_object_set_new(spec, "runbook", json_string(s));
-    } else if (r == 0) {
-        json_t *pri = json_array();
-        for (long k = 0; k <= t; k++) json_array_append_new(pri, json_integer(k));
-        json_t *rule = json_pack("{s:{s:o}}", "criteria", "priority", pri);
-        json_object_set_new(spec, "testcase", json_pack("[o]", rule));
-    }
+    if (r == 0) r = job_cases(j, spec, field, why);
     json_t *pub = json_object_get(j, "publish");
     if (r == 0 && pub) {
         static const char *const pkeys[] = {"channel", "files", NULL};
@@ -549,4 +565,21 @@ int kiln_api_parse_finish(const char *body, size_t len, enum kiln_job_result *re
     }
     json_decref(j);
     return r;
+}
+
+int kiln_api_parse_list(const char *limit, const char *before, struct kiln_api_list *out, char **field, char **why)
+{
+    long v;
+    *out = (struct kiln_api_list){.limit = KILN_STORE_LIST_MAX};
+    if (limit) {
+        if (!parse_long_strict(limit, &v) || v < 1 || v > KILN_STORE_LIST_MAX)
+            return bad(field, why, "limit", "must be a whole number from 1 to %d", KILN_STORE_LIST_MAX);
+        out->limit = (size_t)v;
+    }
+    if (before) {
+        if (!parse_long_strict(before, &v) || v < 1)
+            return bad(field, why, "before", "must be a job id (a whole number from 1): the \"next\" of the previous page");
+        out->before = v;
+    }
+    return 0;
 }

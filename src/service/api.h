@@ -99,6 +99,16 @@ struct kiln_api_job {
 int kiln_api_parse_job(const char *body, size_t len, struct kiln_api_job *out, char **field, char **why);
 void kiln_api_job_clear(struct kiln_api_job *j);
 
+/* GET /api/v1/jobs's page: limit (1 to KILN_STORE_LIST_MAX; NULL: KILN_STORE_LIST_MAX),
+ * before (a job id: the page goes on below it, as the previous reply's "next" says; NULL: from
+ * the newest). -EINVAL with *field (the parameter) and *why. (The state filter is the store's
+ * word: kiln_job_state_parse.) */
+struct kiln_api_list {
+    size_t limit;
+    int64_t before; /* 0: from the newest */
+};
+int kiln_api_parse_list(const char *limit, const char *before, struct kiln_api_list *out, char **field, char **why);
+
 /* {"caps": {"accel", "arch", "cpus", "memory_mb", "uefi", "tpm", "secure_boot"}, "slots": N} (worker declare);
  * the booleans are FEAT_UEFI, FEAT_TPM and FEAT_SECURE_BOOT. */
 int kiln_api_parse_declare(const char *body, size_t len, struct kiln_caps *caps, int *slots, char **field, char **why);

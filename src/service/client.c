@@ -85,6 +85,24 @@ static size_t on_data(char *p, size_t sz, size_t n, void *arg)
     return len;
 }
 
+/* What every request sets: method, URL, headers, where the answer goes, the timeouts. */
+static void set_common(CURL *k, const struct kiln_http *h, const char *url, struct curl_slist *hdr, struct sink *sk, char *ebuf)
+{
+    curl_easy_setopt(k, CURLOPT_CUSTOMREQUEST, h->method);
+    curl_easy_setopt(k, CURLOPT_URL, url);
+    curl_easy_setopt(k, CURLOPT_HTTPHEADER, hdr);
+    curl_easy_setopt(k, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(k, CURLOPT_WRITEDATA, sk);
+    curl_easy_setopt(k, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(k, CURLOPT_CONNECTTIMEOUT, 10L);
+    curl_easy_setopt(k, CURLOPT_PROTOCOLS_STR, "http,https");
+    if (h->timeout_s) curl_easy_setopt(k, CURLOPT_TIMEOUT, h->timeout_s);
+    /* a dead connection ends a stream or an upload: under 1 byte/s for a minute */
+    curl_easy_setopt(k, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(k, CURLOPT_LOW_SPEED_TIME, 60L);
+    curl_easy_setopt(k, CURLOPT_ERRORBUFFER, ebuf);
+}
+
 int kiln_client_do(struct kiln_client *c, const struct kiln_http *h, long *status, char **resp, char **err)
 {
     CURL *k = curl_easy_init();
@@ -126,20 +144,8 @@ int kiln_client_do(struct kiln_client *c, const struct kiln_http *h, long *statu
         curl_easy_setopt(k, CURLOPT_POSTFIELDS, h->body ? h->body : "");
         curl_easy_setopt(k, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(h->body ? h->body_len : 0));
     }
-    curl_easy_setopt(k, CURLOPT_CUSTOMREQUEST, h->method);
-    curl_easy_setopt(k, CURLOPT_URL, url);
-    curl_easy_setopt(k, CURLOPT_HTTPHEADER, hdr);
-    curl_easy_setopt(k, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(k, CURLOPT_WRITEDATA, &sk);
-    curl_easy_setopt(k, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(k, CURLOPT_CONNECTTIMEOUT, 10L);
-    curl_easy_setopt(k, CURLOPT_PROTOCOLS_STR, "http,https");
-    if (h->timeout_s) curl_easy_setopt(k, CURLOPT_TIMEOUT, h->timeout_s);
-    /* a dead connection ends a stream or an upload: under 1 byte/s for a minute */
-    curl_easy_setopt(k, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(k, CURLOPT_LOW_SPEED_TIME, 60L);
     char ebuf[CURL_ERROR_SIZE] = "";
-    curl_easy_setopt(k, CURLOPT_ERRORBUFFER, ebuf);
+    set_common(k, h, url, hdr, &sk, ebuf);
     CURLcode cr = curl_easy_perform(k);
     *status = 0;
     curl_easy_getinfo(k, CURLINFO_RESPONSE_CODE, status);

@@ -43,7 +43,7 @@ bool kiln_dash_route(const char *url, struct kiln_dash_route *r)
 {
     memset(r, 0, sizeof(*r));
     if (!url) return false;
-    if (streq(url, "/")) r->page = DASH_JOBS;
+    if (streq(url, "/") || streq(url, "/jobs")) r->page = DASH_JOBS;
     else if (streq(url, "/workers")) r->page = DASH_WORKERS;
     else if (streq(url, "/rollouts")) r->page = DASH_ROLLOUTS;
     else if (startswith(url, "/jobs/")) {

@@ -749,15 +749,23 @@ static void job_row(xmlNodePtr tb, const struct kiln_job *j, int64_t now)
 static enum MHD_Result page_jobs(struct kiln_dash *d, struct MHD_Connection *c, const char *method, const char *url,
                                  const struct kiln_tenant *t, int64_t scope)
 {
-    const char *q = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "state");
-    int state = q && *q ? kiln_job_state_parse(q) : -1;
-    if (q && *q && state < 0) return message(d, c, method, url, 400, t, "No such state", "state must be a job state");
+    const char *sq = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "state");
+    int state = sq && *sq ? kiln_job_state_parse(sq) : -1;
+    if (sq && *sq && state < 0) return message(d, c, method, url, 400, t, "No such state", "state must be a job state");
+    struct kiln_api_list q;
+    char *field = NULL, *why = NULL;
+    if (kiln_api_parse_list(NULL, MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "before"), &q, &field, &why) < 0) {
+        _cleanup_free_ char *msg = xasprintf("%s %s", field, why);
+        free(field);
+        free(why);
+        return message(d, c, method, url, 400, t, "Bad request", msg);
+    }
     struct kiln_store *st = d->env.store_get(d->env.ctx);
     if (!st) return message(d, c, method, url, 500, t, "Database failure", "the server's database failed; try again later");
     struct kiln_job *v = NULL;
     size_t n = 0;
     char *err = NULL;
-    int rc = kiln_store_job_list(st, scope, state, LIST_JOBS, &v, &n, &err);
+    int rc = kiln_store_job_list(st, scope, state, q.before, LIST_JOBS, &v, &n, &err);
     d->env.store_put(d->env.ctx, st);
     if (rc < 0) {
         log_error("kiln serve: dashboard: %s", err ? err : strerror(-rc));
@@ -784,7 +792,13 @@ static enum MHD_Result page_jobs(struct kiln_dash *d, struct MHD_Connection *c, 
         xmlNodePtr tb = kh_el(tbl, "tbody", NULL);
         int64_t now = wall_ms(d);
         for (size_t i = 0; i < n; i++) job_row(tb, &v[i], now);
-        if (n == LIST_JOBS) kh_elf(m, "p", "The newest %d jobs are shown.", LIST_JOBS);
+        if (n == LIST_JOBS) {
+            /* the next page goes on below this one's last job */
+            _cleanup_free_ char *older = xasprintf("/jobs?before=%lld%s%s", (long long)v[n - 1].id, state >= 0 ? "&state=" : "",
+                                                   state >= 0 ? kiln_job_state_name(state) : "");
+            xmlNodePtr more = kh_el(m, "p", NULL);
+            kh_attr(kh_link(more, older, "Older jobs"), "id", "older");
+        }
     }
     kiln_jobs_free(v, n);
     return send_page(d, c, method, url, 200, &p, NULL, t->name);
@@ -802,7 +816,7 @@ static enum MHD_Result page_workers(struct kiln_dash *d, struct MHD_Connection *
     char *err = NULL;
     int rc = kiln_store_worker_list(st, &w, &nw, &err);
     static const enum kiln_job_state held[3] = {JOB_ASSIGNED, JOB_RUNNING, JOB_UPLOADING};
-    for (int k = 0; k < 3 && rc == 0; k++) rc = kiln_store_job_list(st, scope, (int)held[k], KILN_STORE_LIST_MAX, &jobs[k], &nj[k], &err);
+    for (int k = 0; k < 3 && rc == 0; k++) rc = kiln_store_job_list(st, scope, (int)held[k], 0, KILN_STORE_LIST_MAX, &jobs[k], &nj[k], &err);
     d->env.store_put(d->env.ctx, st);
     if (rc < 0) {
         log_error("kiln serve: dashboard: %s", err ? err : strerror(-rc));
@@ -930,7 +944,7 @@ static void section_trend(struct kiln_dash *d, struct kiln_store *st, xmlNodePtr
     size_t n = 0;
     char *err = NULL;
     /* the job's own tenant's jobs, whoever looks (the admin sees a tenant's trend, not a mix) */
-    if (kiln_store_job_list(st, j->tenant_id, JOB_DONE, KILN_STORE_LIST_MAX, &v, &n, &err) < 0) {
+    if (kiln_store_job_list(st, j->tenant_id, JOB_DONE, 0, KILN_STORE_LIST_MAX, &v, &n, &err) < 0) {
         log_error("kiln serve: dashboard: %s", err ? err : "listing jobs");
         free(err);
         kh_el(m, "p", "The earlier jobs could not be read.");
@@ -981,11 +995,31 @@ static void section_trend(struct kiln_dash *d, struct kiln_store *st, xmlNodePtr
     free(t);
 }
 
+/* One node's samples of a case (perf.json's host.NODE.samples) as CPU and RSS series on the
+ * run's time line, the case starting at `at` s. CPU is the change of the process's CPU time
+ * between two samples of the same process: a guest reboot restarts the VM's process (a new
+ * pid, its CPU time from 0), which is a break in the line, not a negative rate. */
+static void perf_series(json_t *samples, double at, struct series *cpu, struct series *rss)
+{
+    json_t *smp, *prev = NULL;
+    size_t k;
+    json_array_foreach(samples, k, smp) {
+        double t = jnum(smp, "t");
+        series_add(rss, at + t, jnum(smp, "rss_kib") / 1024);
+        bool same = prev && json_integer_value(json_object_get(smp, "pid")) == json_integer_value(json_object_get(prev, "pid"));
+        if (same) {
+            double dt = t - jnum(prev, "t"), dc = jnum(smp, "cpu_s") - jnum(prev, "cpu_s");
+            if (dt > 0.05 && dc >= 0) series_add(cpu, at + t, 100 * dc / dt);
+        }
+        prev = smp;
+    }
+}
+
 static void section_perf(struct kiln_dash *d, xmlNodePtr m, int64_t id, json_t *cases)
 {
     struct series *cpu = NULL, *rss = NULL;
     size_t ns = 0;
-    double *marks = NULL, run0 = NAN, offset = 0;
+    double *marks = NULL, run0 = NAN, offset = 0, end = 0;
     char **mark_names = NULL;
     size_t nm = 0, i;
     json_t *x;
@@ -1009,17 +1043,7 @@ static void section_perf(struct kiln_dash *d, xmlNodePtr m, int64_t id, json_t *
             rss = xrealloc(rss, (ns + 1) * sizeof(*rss));
             cpu[ns] = (struct series){.label = xasprintf("%s on %s: VM CPU %%", jstr(x, "name"), node)};
             rss[ns] = (struct series){.label = xasprintf("%s on %s: VM RSS MiB", jstr(x, "name"), node)};
-            json_t *s, *prev = NULL;
-            size_t k;
-            json_array_foreach(samples, k, s) {
-                double t = jnum(s, "t");
-                series_add(&rss[ns], at + t, jnum(s, "rss_kib") / 1024);
-                if (prev) {
-                    double dt = t - jnum(prev, "t"), dc = jnum(s, "cpu_s") - jnum(prev, "cpu_s");
-                    if (dt > 0.05) series_add(&cpu[ns], at + t, 100 * dc / dt);
-                }
-                prev = s;
-            }
+            perf_series(samples, at, &cpu[ns], &rss[ns]);
             ns++;
         }
         json_decref(perf);
@@ -1028,13 +1052,15 @@ static void section_perf(struct kiln_dash *d, xmlNodePtr m, int64_t id, json_t *
             mark_names = xrealloc(mark_names, (nm + 1) * sizeof(char *));
             marks[nm] = at;
             mark_names[nm++] = xasprintf("%s starts", jstr(x, "name") ? jstr(x, "name") : "?");
+            end = MAX(end, offset);
         }
     }
     kh_el(m, "h2", "The VM over time (host side, perf.json)");
     if (!ns) kh_el(m, "p", "No performance samples (the job has not run a case, or ran on no VM).");
     else {
-        /* both plots on one time axis, to the last sample */
-        double xmax = 0;
+        /* both plots on one time axis, to the end of the last case sampled (or its last
+         * sample, should that come later) */
+        double xmax = end;
         for (size_t k = 0; k < ns; k++) {
             if (rss[k].n) xmax = MAX(xmax, rss[k].x[rss[k].n - 1]);
             if (cpu[k].n) xmax = MAX(xmax, cpu[k].x[cpu[k].n - 1]);
@@ -1088,6 +1114,132 @@ static void section_console(struct kiln_dash *d, xmlNodePtr m, const struct kiln
     }
 }
 
+static void section_facts(xmlNodePtr m, const struct kiln_job *j, const char *name, int64_t now)
+{
+    xmlNodePtr dl = kh_el(m, "dl", NULL);
+    kh_attr(dl, "class", "facts");
+    const char *res = kiln_job_result_name(j->result);
+    fact(dl, "State", kiln_job_state_name(j->state), NULL);
+    fact(dl, "Result", *res ? res : "-", res);
+    if (j->reason) fact(dl, "Reason", j->reason, "reason");
+    fact(dl, "Tenant", j->tenant, NULL);
+    fact(dl, "Image", name, NULL);
+    if (j->image_digest) fact(dl, "Digest", j->image_digest, "reason");
+    if (j->queue_position > 0) {
+        char qp[32];
+        snprintf(qp, sizeof qp, "%ld", j->queue_position);
+        fact(dl, "Queue position", qp, NULL);
+    }
+    fact(dl, "Worker", *j->worker ? j->worker : "-", NULL);
+    char dur[48], when[32];
+    format_dur(dur, sizeof dur, job_seconds(j, now));
+    fact(dl, "Duration", dur, NULL);
+    format_ms(when, j->created_ms);
+    fact(dl, "Submitted (UTC)", when, NULL);
+    if (j->publish_channel) {
+        /* what became of the publish, as the API's publish.state and reason say it */
+        fact(dl, "Publish to", j->publish_channel, NULL);
+        const char *ps = *j->publish_state ? j->publish_state : "pending";
+        fact(dl, "Publish", ps, streq(ps, "published") ? "passed" : streq(ps, "refused") ? "failed" : NULL);
+        if (j->publish_reason) fact(dl, "Publish reason", j->publish_reason, "reason");
+    }
+}
+
+static void section_attempts(xmlNodePtr m, const struct kiln_attempt *at, size_t na, int64_t now)
+{
+    kh_el(m, "h2", "Attempts");
+    xmlNodePtr tbl = kh_el(m, "table", NULL);
+    kh_attr(tbl, "id", "attempts");
+    static const char *const ha[] = {"Attempt", "Worker", "Started (UTC)", "Duration", "Result", "Reason", NULL};
+    head_row(tbl, ha);
+    xmlNodePtr tb = kh_el(tbl, "tbody", NULL);
+    char dur[48], when[32];
+    for (size_t i = 0; i < na; i++) {
+        xmlNodePtr tr = kh_el(tb, "tr", NULL);
+        kh_elf(tr, "td", "%d", at[i].attempt);
+        kh_el(tr, "td", at[i].worker);
+        format_ms(when, at[i].started_ms);
+        kh_el(tr, "td", when);
+        format_dur(dur, sizeof dur, (double)((at[i].ended_ms ? at[i].ended_ms : now) - at[i].started_ms) / 1000.0);
+        kh_attr(kh_el(tr, "td", dur), "class", "num");
+        const char *ar = kiln_job_result_name(at[i].result);
+        cell_class(tr, *ar ? ar : at[i].ended_ms ? "-" : "running", ar);
+        cell_class(tr, at[i].reason ? at[i].reason : "", "reason");
+    }
+    if (!na) kh_el(m, "p", "Not started yet.");
+}
+
+/* One case's row: name, status, duration, reason, links to its files, its metrics. */
+static void case_row(xmlNodePtr tb, json_t *x, const char *base)
+{
+    const char *cn = jstr(x, "name"), *cst = jstr(x, "status");
+    char dur[48];
+    xmlNodePtr tr = kh_el(tb, "tr", NULL);
+    xmlNodePtr td = kh_el(tr, "td", cn ? cn : "?");
+    if (jstr(x, "area")) kh_attr(td, "title", jstr(x, "area"));
+    cell_class(tr, cst ? cst : "?", cst);
+    format_dur(dur, sizeof dur, jnum(x, "duration_s"));
+    kh_attr(kh_el(tr, "td", dur), "class", "num");
+    cell_class(tr, jstr(x, "reason") ? jstr(x, "reason") : "", "reason");
+    xmlNodePtr files = kh_el(tr, "td", NULL);
+    const char *links[][2] = {{"log", jstr(x, "log")}, {"perf", jstr(x, "perf")}};
+    for (size_t k = 0; k < ARRAY_SIZE(links); k++) {
+        if (!links[k][1] || !kiln_api_path_ok(links[k][1])) continue;
+        _cleanup_free_ char *e = kh_url_escape(links[k][1], 1), *href = xasprintf("%s%s", base, e);
+        if (k) kh_text(files, " ");
+        kh_link(files, href, links[k][0]);
+    }
+    json_t *mm;
+    size_t mi;
+    json_array_foreach(json_object_get(x, "metrics"), mi, mm) {
+        char v[32];
+        num(v, sizeof v, jnum(mm, "value"));
+        xmlNodePtr sub = kh_el(td, "div", NULL);
+        kh_attr(sub, "class", "muted");
+        kh_textf(sub, "%s = %s %s", jstr(mm, "name") ? jstr(mm, "name") : "?", v, jstr(mm, "unit") ? jstr(mm, "unit") : "");
+    }
+}
+
+static void section_cases(xmlNodePtr m, json_t *cases, const struct kiln_job *j, const char *base)
+{
+    kh_el(m, "h2", "Cases");
+    if (!json_array_size(cases)) {
+        kh_el(m, "p", j->state == JOB_DONE ? "The job reported no cases." : "No results yet.");
+        return;
+    }
+    xmlNodePtr tbl = kh_el(m, "table", NULL);
+    kh_attr(tbl, "id", "cases");
+    static const char *const hc[] = {"Case", "Status", "Duration", "Reason", "Files", NULL};
+    head_row(tbl, hc);
+    xmlNodePtr tb = kh_el(tbl, "tbody", NULL);
+    size_t nb = MIN(json_array_size(cases), (size_t)PLOT_CASES);
+    struct casebar *bars = xcalloc(nb ? nb : 1, sizeof(*bars));
+    size_t i;
+    json_t *x;
+    json_array_foreach(cases, i, x) {
+        case_row(tb, x, base);
+        const char *cn = jstr(x, "name");
+        if (i < nb) bars[i] = (struct casebar){.name = cn ? cn : "?", .status = jstr(x, "status"), .seconds = jnum(x, "duration_s")};
+    }
+    kh_el(m, "h2", "Case durations");
+    plot_durations(m, bars, nb);
+    free(bars);
+}
+
+static void section_artifacts(struct kiln_dash *d, xmlNodePtr m, int64_t id, const char *base)
+{
+    kh_el(m, "h2", "Artifacts");
+    xmlNodePtr ul = kh_el(m, "ul", NULL);
+    static const char *const arts[] = {"results.json", "report.html", "junit.xml", "kiln.log", "console.log",
+                                       "archive.tar.zst", "archive.tar.zst.minisig"};
+    for (size_t i = 0; i < ARRAY_SIZE(arts); i++) {
+        if (!job_has(d, id, arts[i])) continue;
+        _cleanup_free_ char *href = xasprintf("%s%s", base, arts[i]);
+        kh_link(kh_el(ul, "li", NULL), href, arts[i]);
+    }
+    if (!ul->children) kh_el(ul, "li", "none yet");
+}
+
 int kiln_dash_job_page(struct kiln_dash *d, struct kiln_store *st, const struct kiln_tenant *viewer, int64_t id, char **html,
                        size_t *len, char **err)
 {
@@ -1103,111 +1255,18 @@ int kiln_dash_job_page(struct kiln_dash *d, struct kiln_store *st, const struct 
     _cleanup_free_ char *title = xasprintf("Job %lld", (long long)j.id), *name = kiln_dash_image_name(&j);
     xmlNodePtr m = frame(d, &p, title, viewer);
     kh_el(m, "h1", title);
-    xmlNodePtr dl = kh_el(m, "dl", NULL);
-    kh_attr(dl, "class", "facts");
-    const char *res = kiln_job_result_name(j.result);
-    fact(dl, "State", kiln_job_state_name(j.state), NULL);
-    fact(dl, "Result", *res ? res : "-", res);
-    if (j.reason) fact(dl, "Reason", j.reason, "reason");
-    fact(dl, "Tenant", j.tenant, NULL);
-    fact(dl, "Image", name, NULL);
-    if (j.image_digest) fact(dl, "Digest", j.image_digest, "reason");
-    if (j.queue_position > 0) {
-        char qp[32];
-        snprintf(qp, sizeof qp, "%ld", j.queue_position);
-        fact(dl, "Queue position", qp, NULL);
-    }
-    fact(dl, "Worker", *j.worker ? j.worker : "-", NULL);
-    char dur[48], when[32];
-    format_dur(dur, sizeof dur, job_seconds(&j, now));
-    fact(dl, "Duration", dur, NULL);
-    format_ms(when, j.created_ms);
-    fact(dl, "Submitted (UTC)", when, NULL);
-    if (j.publish_channel) fact(dl, "Publish to", j.publish_channel, NULL);
-
-    kh_el(m, "h2", "Attempts");
-    xmlNodePtr tbl = kh_el(m, "table", NULL);
-    kh_attr(tbl, "id", "attempts");
-    static const char *const ha[] = {"Attempt", "Worker", "Started (UTC)", "Duration", "Result", "Reason", NULL};
-    head_row(tbl, ha);
-    xmlNodePtr tb = kh_el(tbl, "tbody", NULL);
-    for (size_t i = 0; i < na; i++) {
-        xmlNodePtr tr = kh_el(tb, "tr", NULL);
-        kh_elf(tr, "td", "%d", at[i].attempt);
-        kh_el(tr, "td", at[i].worker);
-        format_ms(when, at[i].started_ms);
-        kh_el(tr, "td", when);
-        format_dur(dur, sizeof dur, (double)((at[i].ended_ms ? at[i].ended_ms : now) - at[i].started_ms) / 1000.0);
-        kh_attr(kh_el(tr, "td", dur), "class", "num");
-        const char *ar = kiln_job_result_name(at[i].result);
-        cell_class(tr, *ar ? ar : at[i].ended_ms ? "-" : "running", ar);
-        cell_class(tr, at[i].reason ? at[i].reason : "", "reason");
-    }
-    if (!na) kh_el(m, "p", "Not started yet.");
-
-    json_t *results = job_json_file(d, id, "results.json", RESULTS_MAX);
-    json_t *cases = json_object_get(results, "cases");
+    section_facts(m, &j, name, now);
+    section_attempts(m, at, na, now);
     char base[64];
     snprintf(base, sizeof base, "/api/v1/jobs/%lld/artifacts/", (long long)id);
-    kh_el(m, "h2", "Cases");
-    if (!json_array_size(cases)) kh_el(m, "p", j.state == JOB_DONE ? "The job reported no cases." : "No results yet.");
-    else {
-        tbl = kh_el(m, "table", NULL);
-        kh_attr(tbl, "id", "cases");
-        static const char *const hc[] = {"Case", "Status", "Duration", "Reason", "Files", NULL};
-        head_row(tbl, hc);
-        tb = kh_el(tbl, "tbody", NULL);
-        size_t nb = MIN(json_array_size(cases), (size_t)PLOT_CASES);
-        struct casebar *bars = xcalloc(nb ? nb : 1, sizeof(*bars));
-        size_t i;
-        json_t *x;
-        json_array_foreach(cases, i, x) {
-            const char *cn = jstr(x, "name"), *cst = jstr(x, "status");
-            xmlNodePtr tr = kh_el(tb, "tr", NULL);
-            xmlNodePtr td = kh_el(tr, "td", cn ? cn : "?");
-            if (jstr(x, "area")) kh_attr(td, "title", jstr(x, "area"));
-            cell_class(tr, cst ? cst : "?", cst);
-            format_dur(dur, sizeof dur, jnum(x, "duration_s"));
-            kh_attr(kh_el(tr, "td", dur), "class", "num");
-            cell_class(tr, jstr(x, "reason") ? jstr(x, "reason") : "", "reason");
-            xmlNodePtr files = kh_el(tr, "td", NULL);
-            const char *links[][2] = {{"log", jstr(x, "log")}, {"perf", jstr(x, "perf")}};
-            for (size_t k = 0; k < ARRAY_SIZE(links); k++) {
-                if (!links[k][1] || !kiln_api_path_ok(links[k][1])) continue;
-                _cleanup_free_ char *e = kh_url_escape(links[k][1], 1), *href = xasprintf("%s%s", base, e);
-                if (k) kh_text(files, " ");
-                kh_link(files, href, links[k][0]);
-            }
-            json_t *mm;
-            size_t mi;
-            json_array_foreach(json_object_get(x, "metrics"), mi, mm) {
-                char v[32];
-                num(v, sizeof v, jnum(mm, "value"));
-                xmlNodePtr sub = kh_el(td, "div", NULL);
-                kh_attr(sub, "class", "muted");
-                kh_textf(sub, "%s = %s %s", jstr(mm, "name") ? jstr(mm, "name") : "?", v, jstr(mm, "unit") ? jstr(mm, "unit") : "");
-            }
-            if (i < nb) bars[i] = (struct casebar){.name = cn ? cn : "?", .status = cst, .seconds = jnum(x, "duration_s")};
-        }
-        kh_el(m, "h2", "Case durations");
-        plot_durations(m, bars, nb);
-        free(bars);
-    }
+    json_t *results = job_json_file(d, id, "results.json", RESULTS_MAX);
+    json_t *cases = json_object_get(results, "cases");
+    section_cases(m, cases, &j, base);
     section_perf(d, m, id, cases);
     json_decref(results);
     section_trend(d, st, m, &j);
     section_console(d, m, &j);
-
-    kh_el(m, "h2", "Artifacts");
-    xmlNodePtr ul = kh_el(m, "ul", NULL);
-    static const char *const arts[] = {"results.json", "report.html", "junit.xml", "kiln.log", "console.log",
-                                       "archive.tar.zst", "archive.tar.zst.minisig"};
-    for (size_t i = 0; i < ARRAY_SIZE(arts); i++) {
-        if (!job_has(d, id, arts[i])) continue;
-        _cleanup_free_ char *href = xasprintf("%s%s", base, arts[i]);
-        kh_link(kh_el(ul, "li", NULL), href, arts[i]);
-    }
-    if (!ul->children) kh_el(ul, "li", "none yet");
+    section_artifacts(d, m, id, base);
     kiln_attempts_free(at, na);
     kiln_job_clear(&j);
     *html = kh_page_finish(&p, len);
@@ -1272,86 +1331,93 @@ static void format_pct(char *buf, size_t sz, int permyriad)
 /* The ramp over time: the percentage each set left (a step line, 0-100 % on the left), the
  * paused spans shaded, the machines granted the target so far (a line on its own scale, the
  * right) and each failure as a red tick on the time axis. */
-static void plot_ramp(xmlNodePtr parent, const struct kiln_rollout_status *s, int64_t now)
+/* The ramp plot's frame: the plot area (left, top, width, height) over times t0..t1. */
+struct ramp_axes {
+    double L, T, pw, ph;
+    int64_t t0, t1;
+};
+
+static double ramp_x(const struct ramp_axes *ax, int64_t t) { return ax->L + ax->pw * (double)(t - ax->t0) / (double)(ax->t1 - ax->t0); }
+static double ramp_y(const struct ramp_axes *ax, double share) { return ax->T + ax->ph - ax->ph * share; }
+
+/* Paused spans, drawn first, under the lines. */
+static void ramp_paused(xmlNodePtr svg, const struct ramp_axes *ax, const struct kiln_rollout_status *s)
 {
-    const int W = 760, H = 220, L = 56, R = 56, T = 14, B = 40;
-    double pw = W - L - R, ph = H - T - B;
-    int64_t t0 = s->nramp ? s->ramp[0].at_ms : s->rollout.set_ms, t1 = now;
-    for (size_t i = 0; i < s->nfailures; i++) t0 = MIN(t0, s->failures[i].at_ms);
-    if (s->ngranted) t0 = MIN(t0, s->granted_ms[0]);
-    if (t1 <= t0) t1 = t0 + 1000;
-    double span = (double)(t1 - t0);
-#define RX(t) (L + pw * (double)((t) - t0) / span)
-    xmlNodePtr svg = svg_new(parent, W, H, "rollout ramp over time");
-    /* paused spans first, under the lines */
     for (size_t i = 0; i < s->nramp; i++) {
         if (!s->ramp[i].paused) continue;
-        int64_t end = i + 1 < s->nramp ? s->ramp[i + 1].at_ms : t1;
+        int64_t end = i + 1 < s->nramp ? s->ramp[i + 1].at_ms : ax->t1;
         xmlNodePtr g = kh_el(svg, "g", NULL);
         char a[32], b[32];
         format_ms(a, s->ramp[i].at_ms);
         format_ms(b, end);
         kh_elf(g, "title", "paused from %s to %s", a, i + 1 < s->nramp ? b : "now");
         xmlNodePtr r = kh_el(g, "rect", NULL);
-        kh_attrf(r, "x", "%.1f", RX(s->ramp[i].at_ms));
-        kh_attrf(r, "y", "%d", T);
-        kh_attrf(r, "width", "%.1f", MAX(RX(end) - RX(s->ramp[i].at_ms), 1.0));
-        kh_attrf(r, "height", "%.1f", ph);
+        kh_attrf(r, "x", "%.1f", ramp_x(ax, s->ramp[i].at_ms));
+        kh_attrf(r, "y", "%.0f", ax->T);
+        kh_attrf(r, "width", "%.1f", MAX(ramp_x(ax, end) - ramp_x(ax, s->ramp[i].at_ms), 1.0));
+        kh_attrf(r, "height", "%.1f", ax->ph);
         kh_attr(r, "fill", "#ffcdd2");
         kh_attr(r, "class", "paused-span");
     }
-    svg_line(svg, L, T, L, T + ph, "#999");
-    svg_line(svg, L, T + ph, L + pw, T + ph, "#999");
-    svg_line(svg, L + pw, T, L + pw, T + ph, "#999");
-    /* the percentage: a step at each set */
-    if (s->nramp) {
-        struct sbuf pts = {0};
-        for (size_t i = 0; i < s->nramp; i++) {
-            double y = T + ph - ph * s->ramp[i].permyriad / 10000.0;
-            if (i) sbuf_printf(&pts, " %.1f,%.1f", RX(s->ramp[i].at_ms), T + ph - ph * s->ramp[i - 1].permyriad / 10000.0);
-            sbuf_printf(&pts, "%s%.1f,%.1f", i ? " " : "", RX(s->ramp[i].at_ms), y);
-        }
-        sbuf_printf(&pts, " %.1f,%.1f", RX(t1), T + ph - ph * s->ramp[s->nramp - 1].permyriad / 10000.0);
-        xmlNodePtr g = kh_el(svg, "g", NULL);
-        kh_el(g, "title", "ramp (% of machines)");
-        xmlNodePtr pl = kh_el(g, "polyline", NULL);
-        kh_attr(pl, "points", pts.s);
-        kh_attr(pl, "fill", "none");
-        kh_attr(pl, "stroke", palette[0]);
-        kh_attr(pl, "stroke-width", "2");
-        sbuf_free(&pts);
-        for (size_t i = 0; i < s->nramp; i++) {
-            xmlNodePtr c = kh_el(svg, "circle", NULL);
-            kh_attrf(c, "cx", "%.1f", RX(s->ramp[i].at_ms));
-            kh_attrf(c, "cy", "%.1f", T + ph - ph * s->ramp[i].permyriad / 10000.0);
-            kh_attr(c, "r", "3");
-            kh_attr(c, "fill", palette[0]);
-            char when[32], pct[24];
-            format_ms(when, s->ramp[i].at_ms);
-            format_pct(pct, sizeof pct, s->ramp[i].permyriad);
-            kh_elf(c, "title", "%s: %s at %s%s", when, s->ramp[i].target, pct, s->ramp[i].paused ? ", paused" : "");
-        }
+}
+
+/* The percentage: a step at each set, a dot (with its title) at each. */
+static void ramp_steps(xmlNodePtr svg, const struct ramp_axes *ax, const struct kiln_rollout_status *s)
+{
+    if (!s->nramp) return;
+    struct sbuf pts = {0};
+    for (size_t i = 0; i < s->nramp; i++) {
+        double x = ramp_x(ax, s->ramp[i].at_ms);
+        if (i) sbuf_printf(&pts, " %.1f,%.1f", x, ramp_y(ax, s->ramp[i - 1].permyriad / 10000.0));
+        sbuf_printf(&pts, "%s%.1f,%.1f", i ? " " : "", x, ramp_y(ax, s->ramp[i].permyriad / 10000.0));
     }
-    /* machines granted the target, cumulative */
+    sbuf_printf(&pts, " %.1f,%.1f", ramp_x(ax, ax->t1), ramp_y(ax, s->ramp[s->nramp - 1].permyriad / 10000.0));
+    xmlNodePtr g = kh_el(svg, "g", NULL);
+    kh_el(g, "title", "ramp (% of machines)");
+    xmlNodePtr pl = kh_el(g, "polyline", NULL);
+    kh_attr(pl, "points", pts.s);
+    kh_attr(pl, "fill", "none");
+    kh_attr(pl, "stroke", palette[0]);
+    kh_attr(pl, "stroke-width", "2");
+    sbuf_free(&pts);
+    for (size_t i = 0; i < s->nramp; i++) {
+        xmlNodePtr c = kh_el(svg, "circle", NULL);
+        kh_attrf(c, "cx", "%.1f", ramp_x(ax, s->ramp[i].at_ms));
+        kh_attrf(c, "cy", "%.1f", ramp_y(ax, s->ramp[i].permyriad / 10000.0));
+        kh_attr(c, "r", "3");
+        kh_attr(c, "fill", palette[0]);
+        char when[32], pct[24];
+        format_ms(when, s->ramp[i].at_ms);
+        format_pct(pct, sizeof pct, s->ramp[i].permyriad);
+        kh_elf(c, "title", "%s: %s at %s%s", when, s->ramp[i].target, pct, s->ramp[i].paused ? ", paused" : "");
+    }
+}
+
+/* Machines granted the target, cumulative. */
+static void ramp_granted(xmlNodePtr svg, const struct ramp_axes *ax, const struct kiln_rollout_status *s)
+{
     size_t ng = s->ngranted;
-    if (ng) {
-        struct sbuf pts = {0};
-        size_t step = ng > PLOT_POINTS ? (ng + PLOT_POINTS - 1) / PLOT_POINTS : 1;
-        sbuf_printf(&pts, "%.1f,%.1f", RX(s->granted_ms[0]), T + ph);
-        for (size_t i = 0; i < ng; i += step)
-            sbuf_printf(&pts, " %.1f,%.1f", RX(s->granted_ms[i]), T + ph - ph * (double)(i + 1) / (double)ng);
-        sbuf_printf(&pts, " %.1f,%.1f %.1f,%.1f", RX(s->granted_ms[ng - 1]), (double)T, RX(t1), (double)T);
-        xmlNodePtr g = kh_el(svg, "g", NULL);
-        kh_elf(g, "title", "machines granted %s: %zu", s->rollout.p.target, ng);
-        xmlNodePtr pl = kh_el(g, "polyline", NULL);
-        kh_attr(pl, "points", pts.s);
-        kh_attr(pl, "fill", "none");
-        kh_attr(pl, "stroke", palette[2]);
-        kh_attr(pl, "stroke-width", "1.5");
-        sbuf_free(&pts);
-    }
+    if (!ng) return;
+    struct sbuf pts = {0};
+    size_t step = ng > PLOT_POINTS ? (ng + PLOT_POINTS - 1) / PLOT_POINTS : 1;
+    sbuf_printf(&pts, "%.1f,%.1f", ramp_x(ax, s->granted_ms[0]), ax->T + ax->ph);
+    for (size_t i = 0; i < ng; i += step)
+        sbuf_printf(&pts, " %.1f,%.1f", ramp_x(ax, s->granted_ms[i]), ramp_y(ax, (double)(i + 1) / (double)ng));
+    sbuf_printf(&pts, " %.1f,%.1f %.1f,%.1f", ramp_x(ax, s->granted_ms[ng - 1]), ax->T, ramp_x(ax, ax->t1), ax->T);
+    xmlNodePtr g = kh_el(svg, "g", NULL);
+    kh_elf(g, "title", "machines granted %s: %zu", s->rollout.p.target, ng);
+    xmlNodePtr pl = kh_el(g, "polyline", NULL);
+    kh_attr(pl, "points", pts.s);
+    kh_attr(pl, "fill", "none");
+    kh_attr(pl, "stroke", palette[2]);
+    kh_attr(pl, "stroke-width", "1.5");
+    sbuf_free(&pts);
+}
+
+static void ramp_failures(xmlNodePtr svg, const struct ramp_axes *ax, const struct kiln_rollout_status *s)
+{
     for (size_t i = 0; i < s->nfailures; i++) {
-        double x = RX(s->failures[i].at_ms);
+        double x = ramp_x(ax, s->failures[i].at_ms);
         xmlNodePtr g = kh_el(svg, "g", NULL);
         char when[32];
         format_ms(when, s->failures[i].at_ms);
@@ -1362,45 +1428,48 @@ static void plot_ramp(xmlNodePtr parent, const struct kiln_rollout_status *s, in
         xmlNodePtr l = kh_el(g, "line", NULL);
         kh_attrf(l, "x1", "%.1f", x);
         kh_attrf(l, "x2", "%.1f", x);
-        kh_attrf(l, "y1", "%.1f", T + ph - 10);
-        kh_attrf(l, "y2", "%.1f", T + ph);
+        kh_attrf(l, "y1", "%.1f", ax->T + ax->ph - 10);
+        kh_attrf(l, "y2", "%.1f", ax->T + ax->ph);
         kh_attr(l, "stroke", "#e53935");
         kh_attr(l, "stroke-width", "2");
         kh_attr(l, "class", "failure-mark");
     }
-#undef RX
+}
+
+static void plot_ramp(xmlNodePtr parent, const struct kiln_rollout_status *s, int64_t now)
+{
+    const int W = 760, H = 220, L = 56, R = 56, T = 14, B = 40;
+    struct ramp_axes ax = {.L = L, .T = T, .pw = W - L - R, .ph = H - T - B, .t1 = now};
+    ax.t0 = s->nramp ? s->ramp[0].at_ms : s->rollout.set_ms;
+    for (size_t i = 0; i < s->nfailures; i++) ax.t0 = MIN(ax.t0, s->failures[i].at_ms);
+    if (s->ngranted) ax.t0 = MIN(ax.t0, s->granted_ms[0]);
+    if (ax.t1 <= ax.t0) ax.t1 = ax.t0 + 1000;
+    xmlNodePtr svg = svg_new(parent, W, H, "rollout ramp over time");
+    ramp_paused(svg, &ax, s);
+    svg_line(svg, L, T, L, T + ax.ph, "#999");
+    svg_line(svg, L, T + ax.ph, L + ax.pw, T + ax.ph, "#999");
+    svg_line(svg, L + ax.pw, T, L + ax.pw, T + ax.ph, "#999");
+    ramp_steps(svg, &ax, s);
+    ramp_granted(svg, &ax, s);
+    ramp_failures(svg, &ax, s);
     svg_text(svg, L - 4, T + 10, "end", "100 %");
-    svg_text(svg, L - 4, T + ph, "end", "0 %");
+    svg_text(svg, L - 4, T + ax.ph, "end", "0 %");
     char n[32];
-    snprintf(n, sizeof n, "%zu", ng);
-    svg_text(svg, L + pw + 4, T + 10, "start", n);
-    svg_text(svg, L + pw + 4, T + ph, "start", "0");
-    svg_text(svg, L + pw + 4, T + ph / 2, "start", "granted");
+    snprintf(n, sizeof n, "%zu", s->ngranted);
+    svg_text(svg, L + ax.pw + 4, T + 10, "start", n);
+    svg_text(svg, L + ax.pw + 4, T + ax.ph, "start", "0");
+    svg_text(svg, L + ax.pw + 4, T + ax.ph / 2, "start", "granted");
     char a[32], b[32];
-    format_ms(a, t0);
-    format_ms(b, t1);
+    format_ms(a, ax.t0);
+    format_ms(b, ax.t1);
     svg_text(svg, L, H - 22, "start", a);
-    svg_text(svg, L + pw, H - 22, "end", b);
+    svg_text(svg, L + ax.pw, H - 22, "end", b);
     svg_text(svg, L, H - 6, "start", "blue: ramp %, green: machines granted the target, red: failures, pink: paused");
 }
 
-int kiln_dash_rollout_page(struct kiln_dash *d, struct kiln_store *st, const struct kiln_tenant *viewer, const char *name,
-                           const char *channel, char **html, size_t *len, char **err)
+static void rollout_facts(xmlNodePtr m, const struct kiln_rollout_status *s)
 {
-    if (!rollouts_visible(d, viewer)) return -ENOENT;
-    struct kiln_rollout_status s;
-    int rc = kiln_store_rollout_status(st, name, channel, &s, err);
-    if (rc < 0) return rc;
-    if (!s.has_rollout) {
-        kiln_rollout_status_free(&s);
-        return -ENOENT;
-    }
-    const struct rollout_policy *p = &s.rollout.p;
-    int64_t now = wall_ms(d);
-    struct kh_page pg;
-    _cleanup_free_ char *title = xasprintf("Rollout %s %s", name, channel);
-    xmlNodePtr m = frame(d, &pg, title, viewer);
-    kh_el(m, "h1", title);
+    const struct rollout_policy *p = &s->rollout.p;
     xmlNodePtr dl = kh_el(m, "dl", NULL);
     kh_attr(dl, "class", "facts");
     kh_attr(dl, "id", "rollout");
@@ -1421,68 +1490,101 @@ int kiln_dash_rollout_page(struct kiln_dash *d, struct kiln_store *st, const str
         snprintf(buf, sizeof buf, "group %s -> %s", p->pins[i].group, p->pins[i].version);
         fact(dl, "Pin", buf, NULL);
     }
-    format_ms(when, s.rollout.set_ms);
+    format_ms(when, s->rollout.set_ms);
     fact(dl, "Target set (UTC)", when, NULL);
-    snprintf(buf, sizeof buf, "%d", s.machines);
+    snprintf(buf, sizeof buf, "%d", s->machines);
     fact(dl, "Machines", buf, NULL);
-    snprintf(buf, sizeof buf, "%d", s.inflight);
+    snprintf(buf, sizeof buf, "%d", s->inflight);
     fact(dl, "In flight", buf, NULL);
+}
 
+static void rollout_versions(xmlNodePtr m, const struct kiln_rollout_status *s)
+{
     kh_el(m, "h2", "Machines per version");
-    if (!s.nversions) kh_el(m, "p", "No machine has checked in yet.");
-    else {
-        xmlNodePtr tbl = kh_el(m, "table", NULL);
-        kh_attr(tbl, "id", "versions");
-        static const char *const h[] = {"Version", "Machines", "Share", NULL};
-        head_row(tbl, h);
-        xmlNodePtr tb = kh_el(tbl, "tbody", NULL);
-        for (size_t i = 0; i < s.nversions; i++) {
-            xmlNodePtr tr = kh_el(tb, "tr", NULL);
-            xmlNodePtr td = kh_el(tr, "td", s.versions[i].version[0] ? s.versions[i].version : "(not reported)");
-            if (streq(s.versions[i].version, p->target)) kh_text(td, " (target)");
-            kh_attr(kh_elf(tr, "td", "%d", s.versions[i].machines), "class", "num");
-            kh_attr(kh_elf(tr, "td", "%.1f %%", s.machines ? 100.0 * s.versions[i].machines / s.machines : 0.0), "class", "num");
-        }
+    if (!s->nversions) {
+        kh_el(m, "p", "No machine has checked in yet.");
+        return;
     }
+    xmlNodePtr tbl = kh_el(m, "table", NULL);
+    kh_attr(tbl, "id", "versions");
+    static const char *const h[] = {"Version", "Machines", "Share", NULL};
+    head_row(tbl, h);
+    xmlNodePtr tb = kh_el(tbl, "tbody", NULL);
+    for (size_t i = 0; i < s->nversions; i++) {
+        xmlNodePtr tr = kh_el(tb, "tr", NULL);
+        xmlNodePtr td = kh_el(tr, "td", s->versions[i].version[0] ? s->versions[i].version : "(not reported)");
+        if (streq(s->versions[i].version, s->rollout.p.target)) kh_text(td, " (target)");
+        kh_attr(kh_elf(tr, "td", "%d", s->versions[i].machines), "class", "num");
+        kh_attr(kh_elf(tr, "td", "%.1f %%", s->machines ? 100.0 * s->versions[i].machines / s->machines : 0.0), "class", "num");
+    }
+}
 
-    kh_el(m, "h2", "Ramp over time");
-    plot_ramp(m, &s, now);
-
+static void rollout_failures(xmlNodePtr m, const struct kiln_rollout_status *s)
+{
     kh_el(m, "h2", "Failures");
-    if (!s.nfailures) kh_el(m, "p", "No failure reported since the target was set.");
-    else {
-        kh_elf(m, "p", "%zu failure event(s) since the target was set%s.", s.nfailures, s.nfailures == 100 ? " (the newest 100 shown)" : "");
-        xmlNodePtr tbl = kh_el(m, "table", NULL);
-        kh_attr(tbl, "id", "failures");
-        static const char *const h[] = {"When (UTC)", "Machine", "Running", "Granted", "Event", "Error code", NULL};
-        head_row(tbl, h);
-        xmlNodePtr tb = kh_el(tbl, "tbody", NULL);
-        for (size_t i = 0; i < s.nfailures; i++) {
-            const struct kiln_update_failure *x = &s.failures[i];
-            xmlNodePtr tr = kh_el(tb, "tr", NULL);
-            format_ms(when, x->at_ms);
-            kh_el(tr, "td", when);
-            kh_el(tr, "td", x->machine_id);
-            kh_el(tr, "td", x->version[0] ? x->version : "-");
-            kh_el(tr, "td", x->target[0] ? x->target : "-");
-            kh_elf(tr, "td", "%s (%d)", event_name(x->type), x->type);
-            xmlNodePtr ec = x->has_errorcode ? kh_elf(tr, "td", "%lld", (long long)x->errorcode) : kh_el(tr, "td", "-");
-            kh_attr(ec, "class", "failed errorcode");
-        }
+    if (!s->nfailures) {
+        kh_el(m, "p", "No failure reported since the target was set.");
+        return;
     }
+    kh_elf(m, "p", "%zu failure event(s) since the target was set%s.", s->nfailures, s->nfailures == 100 ? " (the newest 100 shown)" : "");
+    xmlNodePtr tbl = kh_el(m, "table", NULL);
+    kh_attr(tbl, "id", "failures");
+    static const char *const h[] = {"When (UTC)", "Machine", "Running", "Granted", "Event", "Error code", NULL};
+    head_row(tbl, h);
+    xmlNodePtr tb = kh_el(tbl, "tbody", NULL);
+    char when[32];
+    for (size_t i = 0; i < s->nfailures; i++) {
+        const struct kiln_update_failure *x = &s->failures[i];
+        xmlNodePtr tr = kh_el(tb, "tr", NULL);
+        format_ms(when, x->at_ms);
+        kh_el(tr, "td", when);
+        kh_el(tr, "td", x->machine_id);
+        kh_el(tr, "td", x->version[0] ? x->version : "-");
+        kh_el(tr, "td", x->target[0] ? x->target : "-");
+        kh_elf(tr, "td", "%s (%d)", event_name(x->type), x->type);
+        xmlNodePtr ec = x->has_errorcode ? kh_elf(tr, "td", "%lld", (long long)x->errorcode) : kh_el(tr, "td", "-");
+        kh_attr(ec, "class", "failed errorcode");
+    }
+}
 
+static void rollout_history(xmlNodePtr m, const struct kiln_rollout_status *s)
+{
     kh_el(m, "h2", "History");
     xmlNodePtr tbl = kh_el(m, "table", NULL);
     kh_attr(tbl, "id", "history");
     static const char *const hh[] = {"When (UTC)", "What", NULL};
     head_row(tbl, hh);
     xmlNodePtr tb = kh_el(tbl, "tbody", NULL);
-    for (size_t i = 0; i < s.nlog; i++) {
+    char when[32];
+    for (size_t i = 0; i < s->nlog; i++) {
         xmlNodePtr tr = kh_el(tb, "tr", NULL);
-        format_ms(when, s.log[i].at_ms);
+        format_ms(when, s->log[i].at_ms);
         kh_el(tr, "td", when);
-        cell_class(tr, s.log[i].what, "reason");
+        cell_class(tr, s->log[i].what, "reason");
     }
+}
+
+int kiln_dash_rollout_page(struct kiln_dash *d, struct kiln_store *st, const struct kiln_tenant *viewer, const char *name,
+                           const char *channel, char **html, size_t *len, char **err)
+{
+    if (!rollouts_visible(d, viewer)) return -ENOENT;
+    struct kiln_rollout_status s;
+    int rc = kiln_store_rollout_status(st, name, channel, &s, err);
+    if (rc < 0) return rc;
+    if (!s.has_rollout) {
+        kiln_rollout_status_free(&s);
+        return -ENOENT;
+    }
+    struct kh_page pg;
+    _cleanup_free_ char *title = xasprintf("Rollout %s %s", name, channel);
+    xmlNodePtr m = frame(d, &pg, title, viewer);
+    kh_el(m, "h1", title);
+    rollout_facts(m, &s);
+    rollout_versions(m, &s);
+    kh_el(m, "h2", "Ramp over time");
+    plot_ramp(m, &s, wall_ms(d));
+    rollout_failures(m, &s);
+    rollout_history(m, &s);
     kiln_rollout_status_free(&s);
     *html = kh_page_finish(&pg, len);
     return *html ? 0 : -ENOMEM;

@@ -134,6 +134,57 @@ static int stage(const struct kiln_publisher *p, struct kiln_store *st, const st
     return 0;
 }
 
+/* The tenant's trusted keys as files work/keys/kN.pub (*paths, nkeys of them, freed by the
+ * caller with each path): 0 or -errno. */
+static int stage_keys(const char *work, char **keys, size_t nkeys, char ***paths)
+{
+    _cleanup_free_ char *kdir = path_join(work, "keys");
+    *paths = xcalloc(nkeys + 1, sizeof **paths);
+    mkdir_p(kdir, 0700);
+    int r = 0;
+    for (size_t i = 0; i < nkeys && r == 0; i++) {
+        char n[32];
+        snprintf(n, sizeof n, "k%zu.pub", i);
+        (*paths)[i] = path_join(kdir, n);
+        r = write_file_atomic((*paths)[i], keys[i], strlen(keys[i]), 0600);
+    }
+    return r;
+}
+
+/* A refusal's reason in the tenant's words: its file names, not the server's paths. */
+static char *tenant_words(char *why, const char *src, const char *run, const char *idtxt, const char *gdir)
+{
+    _cleanup_free_ char *srcs = xasprintf("%s/", src), *runs = xasprintf("the job's run (%s)", idtxt);
+    why = replace_all(why, srcs, "");
+    why = replace_all(why, run, runs);
+    return replace_all(why, gdir, "the gallery");
+}
+
+/* A resumed publish (the server stopped while it ran): what the cut-off publish moved in but
+ * no index lists is taken back out, and whether the gallery committed this very manifest to
+ * the channel before the stop (then this job's publish is done). */
+static bool published_before(struct gallery *g, const struct kiln_job *j, const char *src, const char *mname, const char *name,
+                             const char *version, const char *gdir)
+{
+    bool dropped = false;
+    char *err = NULL;
+    if (gallery_drop_cut_off(g, name, version, &dropped, &err) < 0)
+        log_error("kiln serve: job %lld: clearing a cut-off publish of %s %s: %s", (long long)j->id, name, version, err);
+    else if (dropped)
+        log_warn("kiln serve: job %lld: removed %s %s from %s: its publish was cut off before the gallery's index listed it",
+                 (long long)j->id, name, version, gdir);
+    free(err);
+    json_t *cat = NULL;
+    char *absent = NULL, have[65];
+    _cleanup_free_ char *mp = path_join(src, mname);
+    json_t *e = gallery_load(g, &cat, &absent) == 0 ? gallery_find(cat, name, version, j->publish_channel, &absent) : NULL;
+    const char *listed = json_string_value(json_object_get(e, "manifest_sha256"));
+    bool done = e && listed && sha256_file_hex(mp, have, NULL) == 0 && streq(have, listed);
+    free(absent);
+    json_decref(cat);
+    return done;
+}
+
 int kiln_publish_job(const struct kiln_publisher *p, struct kiln_store *st, const struct kiln_job *j, char **msg)
 {
     *msg = NULL;
@@ -172,16 +223,10 @@ int kiln_publish_job(const struct kiln_publisher *p, struct kiln_store *st, cons
         *msg = xstrdup("not published: the server could not stage the files (see its log)");
         return 0;
     }
-    _cleanup_free_ char *src = path_join(work, "src"), *kdir = path_join(work, "keys");
-    char **kpaths = xcalloc(nkeys + 1, sizeof *kpaths);
+    _cleanup_free_ char *src = path_join(work, "src");
     mkdir_p(src, 0700);
-    mkdir_p(kdir, 0700);
-    for (size_t i = 0; i < nkeys && r == 0; i++) {
-        char n[32];
-        snprintf(n, sizeof n, "k%zu.pub", i);
-        kpaths[i] = path_join(kdir, n);
-        r = write_file_atomic(kpaths[i], keys[i], strlen(keys[i]), 0600);
-    }
+    char **kpaths = NULL;
+    r = stage_keys(work, keys, nkeys, &kpaths);
     kiln_strv_free(keys);
     json_t *files = json_loads(j->publish_files ? j->publish_files : "", 0, NULL);
     char *why = NULL, *mname = NULL, *name = NULL, *version = NULL;
@@ -196,24 +241,7 @@ int kiln_publish_job(const struct kiln_publisher *p, struct kiln_store *st, cons
     }
     /* a resumed publish (the server stopped while it ran) may have committed before the stop:
      * the same manifest already in the channel is this job's publish, done */
-    bool done_before = false;
-    if (r == 0 && j->publish_takes > 1) {
-        bool dropped = false;
-        if (gallery_drop_cut_off(g, name, version, &dropped, &err) < 0) {
-            log_error("kiln serve: job %lld: clearing a cut-off publish of %s %s: %s", (long long)j->id, name, version, err);
-            free(err);
-            err = NULL;
-        } else if (dropped)
-            log_warn("kiln serve: job %lld: removed %s %s from %s: its publish was cut off before the gallery's index listed it",
-                     (long long)j->id, name, version, gdir);
-        json_t *cat = NULL;
-        char *absent = NULL, have[65];
-        _cleanup_free_ char *mp = path_join(src, mname);
-        json_t *e = gallery_load(g, &cat, &absent) == 0 ? gallery_find(cat, name, version, j->publish_channel, &absent) : NULL;
-        done_before = e && sha256_file_hex(mp, have, NULL) == 0 && streq(have, json_string_value(json_object_get(e, "manifest_sha256")) ?: "");
-        free(absent);
-        json_decref(cat);
-    }
+    bool done_before = r == 0 && j->publish_takes > 1 && published_before(g, j, src, mname, name, version, gdir);
     if (r == 0 && !done_before) {
         _cleanup_free_ char *prefix = xasprintf("%s/%s-%s", src, name, version);
         struct publish_req q = {.prefix = prefix, .channel = j->publish_channel, .run_dir = run, .support_days = -1};
@@ -232,11 +260,7 @@ int kiln_publish_job(const struct kiln_publisher *p, struct kiln_store *st, cons
         log_info("kiln serve: job %lld: published %s %s in %s (channel %s)", (long long)j->id, name, version, gdir,
                  j->publish_channel);
     } else {
-        /* the tenant's file names, not the server's paths */
-        _cleanup_free_ char *srcs = xasprintf("%s/", src), *runs = xasprintf("the job's run (%s)", idtxt);
-        why = replace_all(why, srcs, "");
-        why = replace_all(why, run, runs);
-        why = replace_all(why, gdir, "the gallery");
+        why = tenant_words(why, src, run, idtxt, gdir);
         *msg = xasprintf("not published: %s", why ? why : strerror(-r));
         log_info("kiln serve: job %lld: %s", (long long)j->id, *msg);
     }

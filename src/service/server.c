@@ -24,6 +24,7 @@
 #include "service/dashboard.h"
 #include "service/publish.h"
 #include "service/store.h"
+#include "service/submitcheck.h"
 #include "util/fs.h"
 #include "util/inroot.h"
 #include "util/log.h"
@@ -53,6 +54,7 @@
 
 struct server {
     const struct kiln_server_opts *o;
+    struct kiln_store_opts store_opts;
     char *url, *images, *tmp, *jobs, *openapi;
     volatile sig_atomic_t *stop;
     pthread_mutex_t lock;
@@ -224,7 +226,7 @@ static struct kiln_store *store_get(struct server *s)
     pthread_mutex_unlock(&s->lock);
     if (st) return st;
     char *err = NULL;
-    if (kiln_store_open(s->url, NULL, &st, &err) < 0) {
+    if (kiln_store_open(s->url, &s->store_opts, &st, &err) < 0) {
         log_error("kiln serve: cannot open the store: %s", err);
         free(err);
         return NULL;
@@ -308,7 +310,7 @@ static enum MHD_Result send_json(struct MHD_Connection *c, struct req *r, int st
     struct MHD_Response *resp = MHD_create_response_from_buffer(n, text, MHD_RESPMEM_MUST_FREE);
     MHD_add_response_header(resp, "Content-Type", "application/json");
     if (status == 401) MHD_add_response_header(resp, "WWW-Authenticate", "Bearer");
-    if (status == 429) MHD_add_response_header(resp, "Retry-After", "30");
+    if (status == 429 || status == 503) MHD_add_response_header(resp, "Retry-After", "30");
     enum MHD_Result res = MHD_queue_response(c, (unsigned)status, resp);
     MHD_destroy_response(resp);
     log_info("%s %s -> %d%s%s", r->method, r->url, status, r->who == WHO_TENANT ? " tenant " : r->who == WHO_WORKER ? " worker " : "",
@@ -336,6 +338,7 @@ static int store_status(int e)
     case -ENOENT: return 404;
     case -EINVAL: return 400;
     case -ESTALE:
+    case -ECANCELED:
     case -EEXIST: return 409;
     default: return 500;
     }
@@ -348,7 +351,9 @@ static enum MHD_Result store_error(struct MHD_Connection *c, struct req *r, int 
     if (status == 500) log_error("kiln serve: store: %s", err ? err : strerror(-e));
     fail(r, status, NULL, "%s", status == 500 ? "the server's database failed; try again later" : err ? err : strerror(-e));
     free(err);
-    return send_error(c, r);
+    if (e != -ECANCELED) return send_error(c, r);
+    /* its worker records a cancelled job as cancelled, not as an attempt to try again */
+    return send_json(c, r, status, json_pack("{s:s, s:n, s:s}", "error", r->error, "field", "state", "cancelled"));
 }
 
 /* ---- authentication ---- */
@@ -541,6 +546,71 @@ static enum MHD_Result h_image_get(struct server *s, struct MHD_Connection *c, s
     return send_json(c, r, 200, json_pack("{s:s, s:I}", "digest", im.digest, "size", (json_int_t)im.size));
 }
 
+/* The job's uploads are this tenant's (its image, kernel and publish files) and its publish
+ * possible: 0, an HTTP status with r's error set, or a store -errno with *err. */
+static int submit_uploads(struct server *s, struct req *r, struct kiln_store *st, const struct kiln_api_job *aj,
+                          struct kiln_image *img, char **err)
+{
+    struct kiln_image im;
+    int rc = kiln_store_image_get(st, r->t.id, aj->image, img, err);
+    const char *missing = rc == -ENOENT ? "image" : NULL;
+    if (rc == 0 && *aj->kernel && (rc = kiln_store_image_get(st, r->t.id, aj->kernel, &im, err)) == -ENOENT) missing = "kernel";
+    if (missing) {
+        fail(r, 404, missing, "no image with this digest was uploaded by this tenant; POST it to /api/v1/images first");
+        return 404;
+    }
+    if (rc < 0 || !*aj->channel) return rc;
+    /* every file of the version to publish is one of this tenant's uploads */
+    json_t *files = json_loads(aj->publish_files, 0, NULL);
+    const char *k;
+    json_t *v;
+    json_object_foreach(files, k, v) {
+        if ((rc = kiln_store_image_get(st, r->t.id, json_string_value(v), &im, err)) == -ENOENT) {
+            _cleanup_free_ char *f = xasprintf("publish.files.%s", k);
+            fail(r, 404, f, "no upload with this digest was made by this tenant; POST it to /api/v1/images first");
+            rc = 404;
+        }
+        if (rc) break;
+    }
+    json_decref(files);
+    if (rc == 0 && !s->o->gallery_key) {
+        fail(r, 400, "publish", "this server publishes nothing: it was started without --gallery-key");
+        rc = 400;
+    }
+    return rc;
+}
+
+/* What the job will boot and run, checked before it is queued: its runbook as `kiln check`
+ * checks one, and a disk image (not an initrd for --kernel) as a disk image with a partition
+ * table; one that boots only through UEFI makes the job require uefi, said in *note. 0, or an
+ * HTTP status with r's error set. */
+static int submit_content(struct server *s, struct req *r, struct kiln_api_job *aj, const struct kiln_image *img, char **note)
+{
+    char why[1024];
+    json_t *spec = json_loads(aj->spec, 0, NULL);
+    const char *rb = json_string_value(json_object_get(spec, "runbook"));
+    int rc = rb ? kiln_runbook_check(rb, strlen(rb), s->tmp, why, sizeof why) : 0;
+    json_decref(spec);
+    if (rc == -EINVAL) return fail(r, 400, "runbook", "%s", why), 400;
+    if (rc < 0) {
+        log_error("kiln serve: checking a runbook: %s", why);
+        return fail(r, 500, NULL, "the server could not check the runbook; try again later"), 500;
+    }
+    if (*aj->kernel) return 0;
+    struct kiln_image_facts f;
+    rc = kiln_image_check(img->path, &f, why, sizeof why);
+    if (rc == -EINVAL) return fail(r, 400, "image", "image sha256:%.12s: %s", aj->image, why), 400;
+    if (rc < 0) {
+        log_error("kiln serve: checking image %s: %s", aj->image, why);
+        return fail(r, 500, NULL, "the server could not read the image; try again later"), 500;
+    }
+    if (f.uefi_only && !(aj->req.features & FEAT_UEFI)) {
+        aj->req.features |= FEAT_UEFI;
+        *note = xstrdup("the image boots only through UEFI (an EFI system partition, no BIOS boot partition): the job requires uefi");
+    }
+    return 0;
+}
+
 static enum MHD_Result h_job_submit(struct server *s, struct MHD_Connection *c, struct req *r)
 {
     struct kiln_api_job aj;
@@ -554,49 +624,17 @@ static enum MHD_Result h_job_submit(struct server *s, struct MHD_Connection *c, 
     struct kiln_store *st = store_get(s);
     if (!st) return kiln_api_job_clear(&aj), err_now(c, r, 500, NULL, "the server's database failed; try again later");
     char *err = NULL;
-    struct kiln_image im;
-    int rc = 0;
-    const char *missing = NULL;
-    if ((rc = kiln_store_image_get(st, r->t.id, aj.image, &im, &err)) == -ENOENT) missing = "image";
-    else if (rc == 0 && *aj.kernel && (rc = kiln_store_image_get(st, r->t.id, aj.kernel, &im, &err)) == -ENOENT) missing = "kernel";
-    if (missing) {
-        store_put(s, st);
-        kiln_api_job_clear(&aj);
-        free(err);
-        return err_now(c, r, 404, missing, "no image with this digest was uploaded by this tenant; POST it to /api/v1/images first");
-    }
-    if (missing == NULL && rc == 0 && *aj.channel) {
-        /* every file of the version to publish is one of this tenant's uploads */
-        json_t *files = json_loads(aj.publish_files, 0, NULL);
-        const char *k;
-        json_t *v;
-        json_object_foreach(files, k, v) {
-            if (rc < 0) break;
-            if ((rc = kiln_store_image_get(st, r->t.id, json_string_value(v), &im, &err)) == -ENOENT) {
-                store_put(s, st);
-                _cleanup_free_ char *f = xasprintf("publish.files.%s", k);
-                json_decref(files);
-                kiln_api_job_clear(&aj);
-                free(err);
-                return err_now(c, r, 404, f, "no upload with this digest was made by this tenant; POST it to /api/v1/images first");
-            }
-        }
-        json_decref(files);
-        if (rc == 0 && !s->o->gallery_key) {
-            store_put(s, st);
-            kiln_api_job_clear(&aj);
-            return err_now(c, r, 400, "publish", "this server publishes nothing: it was started without --gallery-key");
-        }
-    }
+    _cleanup_free_ char *note = NULL;
+    struct kiln_image img;
+    int rc = submit_uploads(s, r, st, &aj, &img, &err);
+    if (rc == 0) rc = submit_content(s, r, &aj, &img, &note);
     struct kiln_job *queued = NULL;
     size_t nq = 0;
-    if (rc == 0) rc = kiln_store_job_list(st, r->t.id, JOB_QUEUED, KILN_STORE_LIST_MAX, &queued, &nq, &err);
+    if (rc == 0) rc = kiln_store_job_list(st, r->t.id, JOB_QUEUED, 0, KILN_STORE_LIST_MAX, &queued, &nq, &err);
     kiln_jobs_free(queued, nq);
     if (rc == 0 && (long)nq >= s->o->max_queued) {
-        store_put(s, st);
-        kiln_api_job_clear(&aj);
         fail(r, 429, NULL, "this tenant has %zu jobs queued (at most %ld); submit more when some have run", nq, s->o->max_queued);
-        return send_error(c, r);
+        rc = 429;
     }
     int64_t id = 0;
     struct kiln_job_submit sub = {.image_digest = aj.image, .spec = aj.spec, .publish_channel = *aj.channel ? aj.channel : NULL,
@@ -606,31 +644,46 @@ static enum MHD_Result h_job_submit(struct server *s, struct MHD_Connection *c, 
     if (rc == 0) rc = kiln_store_job_get(st, r->scope, id, &j, &err);
     store_put(s, st);
     kiln_api_job_clear(&aj);
+    if (rc > 0) return free(err), send_error(c, r);
     if (rc < 0) return store_error(c, r, rc, err);
-    log_info("kiln serve: job %lld queued for tenant %s", (long long)id, r->t.name);
+    log_info("kiln serve: job %lld queued for tenant %s%s%s", (long long)id, r->t.name, note ? ": " : "", note ? note : "");
     json_t *o = job_json(&j, SPEC_REDACTED);
     kiln_job_clear(&j);
+    json_object_set_new(o, "notes", json_pack("[s*]", note));
     return send_json(c, r, 201, o);
 }
 
+/* The tenant's jobs (the admin's: all), newest first, a page at a time: a full page's reply
+ * says in "next" where the following one starts. */
 static enum MHD_Result h_job_list(struct server *s, struct MHD_Connection *c, struct req *r)
 {
-    const char *q = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "state");
-    int state = -1;
-    if (q && (state = kiln_job_state_parse(q)) < 0)
-        return err_now(c, r, 400, "state", "must be queued, assigned, running, uploading, done or cancelled");
+    const char *sq = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "state");
+    int state = sq && *sq ? kiln_job_state_parse(sq) : -1;
+    if (sq && *sq && state < 0) return err_now(c, r, 400, "state", "must be queued, assigned, running, uploading, done or cancelled");
+    struct kiln_api_list q;
+    char *field = NULL, *why = NULL;
+    if (kiln_api_parse_list(MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit"),
+                            MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "before"), &q, &field, &why) < 0) {
+        fail(r, 400, field, "%s", why);
+        free(field);
+        free(why);
+        return send_error(c, r);
+    }
     struct kiln_store *st = store_get(s);
     if (!st) return err_now(c, r, 500, NULL, "the server's database failed; try again later");
     struct kiln_job *v = NULL;
     size_t n = 0;
     char *err = NULL;
-    int rc = kiln_store_job_list(st, r->scope, state, KILN_STORE_LIST_MAX, &v, &n, &err);
+    int rc = kiln_store_job_list(st, r->scope, state, q.before, q.limit, &v, &n, &err);
     store_put(s, st);
     if (rc < 0) return store_error(c, r, rc, err);
     json_t *a = json_array();
     for (size_t i = 0; i < n; i++) json_array_append_new(a, job_json(&v[i], SPEC_NONE));
+    json_t *next = n == q.limit && n ? json_sprintf("/api/v1/jobs?before=%lld&limit=%zu%s%s", (long long)v[n - 1].id, q.limit,
+                                                    state >= 0 ? "&state=" : "", state >= 0 ? kiln_job_state_name(state) : "")
+                                     : json_null();
     kiln_jobs_free(v, n);
-    return send_json(c, r, 200, json_pack("{s:o}", "jobs", a));
+    return send_json(c, r, 200, json_pack("{s:o, s:o}", "jobs", a, "next", next));
 }
 
 /* The cases of the job's results.json (uploaded by its worker), as name, status, reason. */
@@ -1259,6 +1312,18 @@ static enum MHD_Result send_xml(struct MHD_Connection *c, struct req *r, char *d
     return res;
 }
 
+/* A store error of an Omaha app as the HTTP status to answer, with why: 400 a bad field, 503
+ * no room for another machine (the client tries again later), 500 the database. Frees err. */
+static int update_refused(int rc, char *err, const char *what, char *why, size_t sz)
+{
+    bool told = (rc == -EINVAL || rc == -EUSERS) && err;
+    snprintf(why, sz, "%s", told ? err : "the server's database failed; try again later");
+    if (rc == -EUSERS) log_warn("kiln serve: %s refused: %s", what, err ? err : strerror(-rc));
+    else if (rc != -EINVAL) log_error("kiln serve: %s: %s", what, err ? err : strerror(-rc));
+    free(err);
+    return rc == -EINVAL ? 400 : rc == -EUSERS ? 503 : 500;
+}
+
 /* One app of an Omaha request: its events recorded, its update check decided. 0, or an HTTP
  * status with why. */
 static int omaha_app(struct server *s, struct MHD_Connection *c, struct kiln_store *st, json_t *cat,
@@ -1280,12 +1345,7 @@ static int omaha_app(struct server *s, struct MHD_Connection *c, struct kiln_sto
     for (size_t k = 0; k < a->nevents; k++) {
         bool paused = false;
         int rc = kiln_store_update_event(st, a->appid, channel, a->machineid, a->version, &a->events[k], &paused, &err);
-        if (rc < 0) {
-            snprintf(why, sz, "%s", rc == -EINVAL && err ? err : "the server's database failed; try again later");
-            if (rc != -EINVAL) log_error("kiln serve: update event: %s", err ? err : strerror(-rc));
-            free(err);
-            return rc == -EINVAL ? 400 : 500;
-        }
+        if (rc < 0) return update_refused(rc, err, "update event", why, sz);
         char tb[16], rb[16];
         log_info("kiln serve: %s %s machine %s (%s): %s %s", a->appid, channel, a->machineid, a->version,
                  omaha_event_type_name(a->events[k].type, tb), omaha_event_result_name(a->events[k].result, rb));
@@ -1296,12 +1356,7 @@ static int omaha_app(struct server *s, struct MHD_Connection *c, struct kiln_sto
     o->has_updatecheck = true;
     struct rollout_decision d;
     int rc = kiln_store_update_check(st, a->appid, channel, a->machineid, a->version, v, nv, &d, &err);
-    if (rc < 0) {
-        snprintf(why, sz, "%s", rc == -EINVAL && err ? err : "the server's database failed; try again later");
-        if (rc != -EINVAL) log_error("kiln serve: update check: %s", err ? err : strerror(-rc));
-        free(err);
-        return rc == -EINVAL ? 400 : 500;
-    }
+    if (rc < 0) return update_refused(rc, err, "update check", why, sz);
     snprintf(o->update_status, sizeof(o->update_status), "noupdate");
     if (d.verdict == ROLLOUT_OFFER) {
         char pw[256];
@@ -1510,6 +1565,30 @@ static enum MHD_Result framing_refused(struct MHD_Connection *c, struct req *r)
     return MHD_YES;
 }
 
+/* A piece of the request's body, to where its route takes it, within its bound; after an
+ * error the rest of the body is read and dropped, then the error is sent. */
+static void body_piece(struct req *r, const char *data, size_t n)
+{
+    bool method_ok;
+    const struct route_rule *rule = find_rule(r, &method_ok);
+    if (r->status || !rule) return;
+    if (rule->body == BODY_OMAHA) {
+        if (r->body.len + n > OMAHA_DOC_MAX) fail(r, 413, NULL, "an Omaha request is at most %d bytes", OMAHA_DOC_MAX);
+        else sbuf_append(&r->body, data, n);
+    } else if (rule->body == BODY_JSON) {
+        if (r->body.len + n > KILN_API_BODY_MAX) fail(r, 413, NULL, "the body is over %d bytes", KILN_API_BODY_MAX);
+        else sbuf_append(&r->body, data, n);
+    } else if (rule->body == BODY_CONSOLE) {
+        if (r->size + (int64_t)n > r->cap) fail(r, 413, NULL, "send the console in pieces of at most 1 MiB");
+        else if (write(r->fd, data, n) != (ssize_t)n) fail(r, 500, NULL, "the server could not store the console");
+        else r->size += (int64_t)n;
+    } else if (rule->body == BODY_IMAGE || rule->body == BODY_ARTIFACT) {
+        upload_data(r, data, n);
+    }
+}
+
+static enum MHD_Result answer(struct server *s, struct MHD_Connection *c, struct req *r, const char *method);
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                const char *version, const char *upload, size_t *upload_size, void **con_cls)
 {
@@ -1538,30 +1617,18 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         return MHD_YES;
     }
     if (r->dash) return kiln_dash_handle(s->dash, c, url, method, upload, upload_size, &r->dash_state);
-    bool method_ok;
-    const struct route_rule *rule = find_rule(r, &method_ok);
     if (*upload_size) {
-        /* after an error the rest of the body is read and dropped, then the error is sent */
-        if (!r->status && rule) {
-            if (rule->body == BODY_OMAHA) {
-                if (r->body.len + *upload_size > OMAHA_DOC_MAX) fail(r, 413, NULL, "an Omaha request is at most %d bytes", OMAHA_DOC_MAX);
-                else sbuf_append(&r->body, upload, *upload_size);
-            } else if (rule->body == BODY_JSON) {
-                if (r->body.len + *upload_size > KILN_API_BODY_MAX)
-                    fail(r, 413, NULL, "the body is over %d bytes", KILN_API_BODY_MAX);
-                else sbuf_append(&r->body, upload, *upload_size);
-            } else if (rule->body == BODY_CONSOLE) {
-                if (r->size + (int64_t)*upload_size > r->cap) fail(r, 413, NULL, "send the console in pieces of at most 1 MiB");
-                else if (write(r->fd, upload, *upload_size) != (ssize_t)*upload_size) fail(r, 500, NULL, "the server could not store the console");
-                else r->size += (int64_t)*upload_size;
-            } else if (rule->body == BODY_IMAGE || rule->body == BODY_ARTIFACT) {
-                upload_data(r, upload, *upload_size);
-            }
-        }
+        body_piece(r, upload, *upload_size);
         *upload_size = 0;
         return MHD_YES;
     }
     if (r->status) return send_error(c, r);
+    return answer(s, c, r, method);
+}
+
+/* The request, its body in, answered by its route's handler. */
+static enum MHD_Result answer(struct server *s, struct MHD_Connection *c, struct req *r, const char *method)
+{
     switch (r->m.route) {
     case R_IMAGES: return h_image_upload(s, c, r);
     case R_IMAGE: return h_image_get(s, c, r);
@@ -1617,10 +1684,14 @@ static void *sweeper(void *arg)
             struct kiln_store *st = store_get(s);
             char *err = NULL;
             int n = st ? kiln_store_sweep(st, &err) : 0;
-            store_put(s, st);
             if (n > 0) log_warn("kiln serve: %d job(s) whose worker went silent were queued again or ended incomplete", n);
             if (n < 0) log_error("kiln serve: sweeping lapsed leases: %s", err);
             free(err);
+            err = NULL;
+            /* the update server's history is bounded: old events and grants past any period */
+            if (s->o->gallery && st && kiln_store_update_prune(st, &err) < 0) log_error("kiln serve: pruning update history: %s", err);
+            free(err);
+            store_put(s, st);
         }
         sleep_ms(200);
     }
@@ -1667,87 +1738,142 @@ static int parse_listen(const char *l, struct sockaddr_in *sa, char **err)
     return 0;
 }
 
+/* The listening socket, bound here rather than by MHD so that a refusal says which of the
+ * causes it is; each is one the user fixes in --listen: -EINVAL with *err. */
+static int listen_socket(const struct sockaddr_in *sa, const char *listen_on, int *out, char **err)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+    if (fd < 0) {
+        *err = xasprintf("cannot make a socket for --listen %s: %s", listen_on, strerror(errno));
+        return -errno;
+    }
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, (const struct sockaddr *)sa, sizeof *sa) < 0 || listen(fd, 128) < 0) {
+        int e = errno;
+        close(fd);
+        unsigned port = ntohs(sa->sin_port);
+        if (e == EADDRINUSE)
+            *err = xasprintf("--listen %s: port %u is taken by another program (`ss -ltnp 'sport = :%u'` names it): stop it "
+                             "or pick another port", listen_on, port, port);
+        else if (e == EADDRNOTAVAIL)
+            *err = xasprintf("--listen %s: the address is not one of this host's (`ip -4 addr` lists them; 127.0.0.1 is "
+                             "loopback, 0.0.0.0 every address)", listen_on);
+        else if (e == EACCES)
+            *err = xasprintf("--listen %s: port %u is below 1024, which takes root or CAP_NET_BIND_SERVICE: pick a port "
+                             "above 1023", listen_on, port);
+        else *err = xasprintf("--listen %s: cannot listen there: %s", listen_on, strerror(e));
+        return -EINVAL;
+    }
+    *out = fd;
+    return 0;
+}
+
+/* The server's paths and locks from o; its directories made and its first store handle
+ * opened (0, or -errno with *err: -EINVAL for a --data it cannot create). */
+static int server_init(struct server *s, const struct kiln_server_opts *o, volatile sig_atomic_t *stop, char **err)
+{
+    *s = (struct server){.o = o, .stop = stop};
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_mutex_init(&s->catalog_lock, NULL);
+    pthread_mutex_init(&s->conn_lock, NULL);
+    s->url = o->db_url ? xstrdup(o->db_url) : xasprintf("sqlite:%s/kiln.db", o->data);
+    s->images = path_join(o->data, "images");
+    s->tmp = path_join(s->images, ".tmp");
+    s->jobs = path_join(o->data, "jobs");
+    s->openapi = kiln_data_path("service/openapi.json");
+    s->gallery_state = path_join(o->data, "gallery-seen.json");
+    s->unlisted_logged = json_object();
+    s->store_opts = (struct kiln_store_opts){.max_machines = o->max_machines};
+    struct kiln_dash_env denv = {.jobs_dir = s->jobs, .store_get = dash_store_get, .store_put = dash_store_put, .ctx = s,
+                                 .gallery = o->gallery, .data = o->data};
+    s->dash = kiln_dash_new(&denv);
+    const char *dirs[] = {o->data, s->images, s->tmp, s->jobs};
+    for (size_t i = 0; i < ARRAY_SIZE(dirs); i++)
+        if (mkdir_p(dirs[i], 0700) < 0) {
+            /* a --data the server cannot write is the user's to change, like --listen */
+            *err = xasprintf("--data %s: cannot create %s: %s", o->data, dirs[i], strerror(errno));
+            return -EINVAL;
+        }
+    struct kiln_store *st = NULL;
+    int r = kiln_store_open(s->url, &s->store_opts, &st, err);
+    if (r == 0) store_put(s, st);
+    return r;
+}
+
+static void server_free(struct server *s)
+{
+    for (int i = 0; i < s->nidle; i++) kiln_store_close(s->idle[i]);
+    kiln_dash_free(s->dash);
+    pthread_mutex_destroy(&s->lock);
+    pthread_mutex_destroy(&s->catalog_lock);
+    pthread_mutex_destroy(&s->conn_lock);
+    json_decref(s->catalog);
+    json_decref(s->unlisted_logged);
+    free(s->gallery_state);
+    free(s->catalog_err);
+    free(s->url);
+    free(s->images);
+    free(s->tmp);
+    free(s->jobs);
+    free(s->openapi);
+}
+
+/* MHD on the listening socket lfd (epoll, a pool of threads, bounded connections). */
+static struct MHD_Daemon *http_start(struct server *s, int lfd)
+{
+    /* connections are file descriptors: a few are left for the store, uploads and logs */
+    struct rlimit rl;
+    unsigned limit = CONN_MAX;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < CONN_MAX + 128)
+        limit = rl.rlim_cur > 256 ? (unsigned)rl.rlim_cur - 128 : 128;
+    return MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL, handler, s,
+                            MHD_OPTION_LISTEN_SOCKET, lfd, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)POOL_THREADS,
+                            MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT, CONN_PER_IP,
+                            MHD_OPTION_CONNECTION_TIMEOUT, IDLE_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED, completed, s,
+                            MHD_OPTION_NOTIFY_CONNECTION, conn_notify, s, MHD_OPTION_END);
+}
+
+/* Serves with d on lfd until the stop: the sweeper, the keeper and (with a gallery key) the
+ * publisher run beside MHD's threads; at the stop they end and MHD stops. */
+static void serve_until_stopped(struct server *s, struct MHD_Daemon *d, int lfd, const struct sockaddr_in *sa)
+{
+    pthread_t sw, pu, ke;
+    bool sweeping = pthread_create(&sw, NULL, sweeper, s) == 0, keeping = pthread_create(&ke, NULL, keeper, s) == 0;
+    bool publishing = s->o->gallery_key && pthread_create(&pu, NULL, publisher, s) == 0;
+    /* with port 0 the kernel picked one: the line names it, for whoever started the server */
+    struct sockaddr_in bound = *sa;
+    socklen_t bl = sizeof bound;
+    getsockname(lfd, (struct sockaddr *)&bound, &bl);
+    char addr[INET_ADDRSTRLEN] = "?";
+    inet_ntop(AF_INET, &sa->sin_addr, addr, sizeof(addr));
+    log_info("kiln serve: listening on http://%s:%u/ (dashboard; API under /api/v1/; store: %s, data: %s)", addr,
+             (unsigned)ntohs(bound.sin_port), kiln_store_backend(s->idle[0] ? s->idle[0] : NULL), s->o->data);
+    while (!*s->stop) sleep_ms(200);
+    log_info("kiln serve: stopping");
+    if (keeping) pthread_join(ke, NULL);
+    /* suspended requests are resumed (they see the stop and end) before MHD stops */
+    unpark_all(s, true);
+    sleep_ms(2 * POLL_MS);
+    MHD_stop_daemon(d);
+    if (sweeping) pthread_join(sw, NULL);
+    if (publishing) pthread_join(pu, NULL);
+}
+
 int kiln_server_run(const struct kiln_server_opts *o, volatile sig_atomic_t *stop, char **err)
 {
     struct sockaddr_in sa;
-    int r = parse_listen(o->listen, &sa, err);
+    int r = parse_listen(o->listen, &sa, err), lfd = -1;
     if (r < 0) return r;
-    struct server s = {.o = o, .stop = stop};
-    pthread_mutex_init(&s.lock, NULL);
-    pthread_mutex_init(&s.catalog_lock, NULL);
-    pthread_mutex_init(&s.conn_lock, NULL);
-    s.url = o->db_url ? xstrdup(o->db_url) : xasprintf("sqlite:%s/kiln.db", o->data);
-    s.images = path_join(o->data, "images");
-    s.tmp = path_join(s.images, ".tmp");
-    s.jobs = path_join(o->data, "jobs");
-    s.openapi = kiln_data_path("service/openapi.json");
-    s.gallery_state = path_join(o->data, "gallery-seen.json");
-    s.unlisted_logged = json_object();
-    const char *dirs[] = {o->data, s.images, s.tmp, s.jobs};
-    for (size_t i = 0; i < ARRAY_SIZE(dirs) && r == 0; i++)
-        if (mkdir_p(dirs[i], 0700) < 0) {
-            r = -errno;
-            *err = xasprintf("cannot create %s: %s", dirs[i], strerror(errno));
-        }
-    struct kiln_store *st = NULL;
-    if (r == 0 && (r = kiln_store_open(s.url, NULL, &st, err)) == 0) store_put(&s, st);
-    struct kiln_dash_env denv = {.jobs_dir = s.jobs, .store_get = dash_store_get, .store_put = dash_store_put, .ctx = &s,
-                                 .gallery = o->gallery, .data = o->data};
-    s.dash = kiln_dash_new(&denv);
-    struct MHD_Daemon *d = NULL;
-    pthread_t sw, pu, ke;
-    bool sweeping = false, publishing = false, keeping = false;
-    if (r == 0) {
-        /* connections are file descriptors: a few are left for the store, uploads and logs */
-        struct rlimit rl;
-        unsigned limit = CONN_MAX;
-        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < CONN_MAX + 128)
-            limit = rl.rlim_cur > 256 ? (unsigned)rl.rlim_cur - 128 : 128;
-        d = MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL, handler, &s,
-                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)POOL_THREADS,
-                             MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT, CONN_PER_IP,
-                             MHD_OPTION_CONNECTION_TIMEOUT, IDLE_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED, completed, &s,
-                             MHD_OPTION_NOTIFY_CONNECTION, conn_notify, &s, MHD_OPTION_END);
-        if (!d) {
-            r = -EADDRINUSE;
-            *err = xasprintf("cannot listen on %s (the port is taken or the address is not this host's)", o->listen);
-        }
+    struct server s;
+    r = server_init(&s, o, stop, err);
+    if (r == 0) r = listen_socket(&sa, o->listen, &lfd, err);
+    struct MHD_Daemon *d = r == 0 ? http_start(&s, lfd) : NULL;
+    if (r == 0 && !d) {
+        close(lfd);
+        r = -ENOMEM;
+        *err = xasprintf("cannot start the HTTP server on %s (out of memory or threads)", o->listen);
     }
-    if (r == 0) {
-        sweeping = pthread_create(&sw, NULL, sweeper, &s) == 0;
-        keeping = pthread_create(&ke, NULL, keeper, &s) == 0;
-        publishing = o->gallery_key && pthread_create(&pu, NULL, publisher, &s) == 0;
-        /* with port 0 the kernel picked one: the line names it, for whoever started the server */
-        const union MHD_DaemonInfo *bi = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-        char addr[INET_ADDRSTRLEN] = "?";
-        inet_ntop(AF_INET, &sa.sin_addr, addr, sizeof(addr));
-        log_info("kiln serve: listening on http://%s:%u/ (dashboard; API under /api/v1/; store: %s, data: %s)", addr,
-                 bi && bi->port ? (unsigned)bi->port : (unsigned)ntohs(sa.sin_port), kiln_store_backend(s.idle[0] ? s.idle[0] : NULL), o->data);
-        while (!*stop) sleep_ms(200);
-        log_info("kiln serve: stopping");
-    }
-    if (keeping) pthread_join(ke, NULL);
-    if (d) {
-        /* suspended requests are resumed (they see the stop and end) before MHD stops */
-        unpark_all(&s, true);
-        sleep_ms(2 * POLL_MS);
-        MHD_stop_daemon(d);
-    }
-    if (sweeping) pthread_join(sw, NULL);
-    if (publishing) pthread_join(pu, NULL);
-    for (int i = 0; i < s.nidle; i++) kiln_store_close(s.idle[i]);
-    kiln_dash_free(s.dash);
-    pthread_mutex_destroy(&s.lock);
-    pthread_mutex_destroy(&s.catalog_lock);
-    pthread_mutex_destroy(&s.conn_lock);
-    json_decref(s.catalog);
-    json_decref(s.unlisted_logged);
-    free(s.gallery_state);
-    free(s.catalog_err);
-    free(s.url);
-    free(s.images);
-    free(s.tmp);
-    free(s.jobs);
-    free(s.openapi);
+    if (d) serve_until_stopped(&s, d, lfd, &sa);
+    server_free(&s);
     return r;
 }

@@ -28,6 +28,7 @@ struct kiln_server_opts {
     const struct ms_seckey *gallery_key;
     const char *gallery_pub;
     long publish_priority; /* a new tenant gallery requires built-in cases at or below (default 0) */
+    int64_t max_machines;  /* the update server's machines kept per image name (store.h; 0: the default) */
 };
 
 /* Serves until *stop is set (a signal handler sets it), then stops taking connections, lets

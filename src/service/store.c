@@ -425,6 +425,7 @@ int kiln_store_open(const char *url, const struct kiln_store_opts *opts, struct 
     if (st->o.max_attempts <= 0) st->o.max_attempts = 3;
     if (st->o.avoid_ms <= 0) st->o.avoid_ms = 60000;
     if (st->o.busy_timeout_ms <= 0) st->o.busy_timeout_ms = 30000;
+    if (st->o.max_machines <= 0) st->o.max_machines = KILN_STORE_MACHINES_MAX;
     int rc = drv->connect(target, &st->o, &st->conn, err);
     if (rc < 0) {
         free(st);
@@ -1036,16 +1037,16 @@ int kiln_store_job_get(struct kiln_store *st, int64_t scope, int64_t id, struct 
     return rc;
 }
 
-int kiln_store_job_list(struct kiln_store *st, int64_t scope, int state, size_t limit, struct kiln_job **out, size_t *n,
-                        char **err)
+int kiln_store_job_list(struct kiln_store *st, int64_t scope, int state, int64_t before, size_t limit, struct kiln_job **out,
+                        size_t *n, char **err)
 {
     if (state >= JOB_STATE_COUNT) return store_fail(err, -EINVAL, "state: not a job state");
     if (limit == 0 || limit > KILN_STORE_LIST_MAX) limit = KILN_STORE_LIST_MAX;
     struct sql_rows r;
     int rc = q(st,
                "SELECT " JOB_COLS JOB_FROM " WHERE ($1 = -1 OR j.tenant_id = $1) AND ($2 = '' OR j.state = $2)"
-               " ORDER BY j.id DESC LIMIT $3",
-               PARAMS(PI(scope), PT(state < 0 ? "" : state_names[state]), PI((int64_t)limit)), &r, err);
+               " AND ($4 <= 0 OR j.id < $4) ORDER BY j.id DESC LIMIT $3",
+               PARAMS(PI(scope), PT(state < 0 ? "" : state_names[state]), PI((int64_t)limit), PI(before)), &r, err);
     if (rc < 0) return rc;
     *out = xcalloc(r.nrows + 1, sizeof(**out));
     for (size_t i = 0; i < r.nrows; i++) job_from(&r, i, &(*out)[i]);
@@ -1156,7 +1157,8 @@ fail:
     return rc;
 }
 
-/* The job as its worker sees it, row locked: -ESTALE unless worker_id holds it now. */
+/* The job as its worker sees it, row locked: -ECANCELED when it was cancelled, -ESTALE
+ * when worker_id no longer holds it otherwise. */
 static int held_job(struct kiln_store *st, int64_t worker_id, int64_t id, struct sql_rows *r, enum kiln_job_state *state,
                     char **err)
 {
@@ -1168,7 +1170,7 @@ static int held_job(struct kiln_store *st, int64_t worker_id, int64_t id, struct
     if (!r->nrows) return job_not_found(err, id);
     *state = (enum kiln_job_state)kiln_job_state_parse(cell(r, 0, 0));
     const char *wname = cell(r, 0, 5) ? cell(r, 0, 5) : "?";
-    if (*state == JOB_CANCELLED) return store_fail(err, -ESTALE, "job %" PRId64 " was cancelled: stop it", id);
+    if (*state == JOB_CANCELLED) return store_fail(err, -ECANCELED, "job %" PRId64 " was cancelled: stop it", id);
     if (cell_int(r, 0, 3) != worker_id || (*state != JOB_ASSIGNED && *state != JOB_RUNNING && *state != JOB_UPLOADING))
         return store_fail(err, -ESTALE, "job %" PRId64 " is not held by worker %s (its lease lapsed and it went to another try)",
                           id, wname);
@@ -1563,21 +1565,51 @@ int kiln_store_machine_group(struct kiln_store *st, const char *name, const char
     return commit(st, err);
 }
 
-/* The machine's row (created when new) with its check-in recorded; grp and grant copied out. */
-static int machine_touch(struct kiln_store *st, const char *name, const char *channel, const char *machine_id,
-                         const char *running, int64_t now, char grp[ROLLOUT_GROUP_MAX + 1],
-                         char grant[ROLLOUT_VERSION_MAX + 1], int64_t *grant_ms, char **err)
+/* Room for one more machine of name: 0 when under max_machines or a stale machine's row
+ * was given up for it, -EUSERS otherwise. */
+static int machine_room(struct kiln_store *st, const char *name, int64_t now, char **err)
 {
     struct sql_rows r = {0};
-    int rc = q(st, "SELECT grp, grant_version, grant_ms FROM machines WHERE name = $1 AND machine_id = $2 {LOCK:FOR UPDATE}",
+    int rc = q(st, "SELECT COUNT(*) FROM machines WHERE name = $1", PARAMS(PT(name)), &r, err);
+    int64_t n = rc < 0 ? 0 : cell_int(&r, 0, 0);
+    sql_rows_free(&r);
+    if (rc < 0 || n < st->o.max_machines) return rc;
+    /* the one seen longest ago, if it is stale and gives nothing up: no group, no grant */
+    if ((rc = q(st,
+                "DELETE FROM machines WHERE name = $1 AND machine_id IN (SELECT machine_id FROM machines WHERE name = $1"
+                " AND last_seen_ms < $2 AND grp = '' AND grant_version IS NULL ORDER BY last_seen_ms LIMIT 1) RETURNING machine_id",
+                PARAMS(PT(name), PI(now - KILN_STORE_MACHINE_STALE_MS)), &r, err)) < 0)
+        return rc;
+    rc = r.nrows ? 0
+                 : store_fail(err, -EUSERS,
+                              "the update server keeps %" PRId64 " machines of %s, none unseen for %lld days: a new machine "
+                              "is refused until one is (kiln serve --max-machines raises the bound)",
+                              st->o.max_machines, name, KILN_STORE_MACHINE_STALE_MS / 86400000);
+    sql_rows_free(&r);
+    return rc;
+}
+
+/* The machine's row (created when new, room permitting) with its check-in recorded; grp,
+ * grant and the version it ran before copied out. */
+static int machine_touch(struct kiln_store *st, const char *name, const char *channel, const char *machine_id,
+                         const char *running, int64_t now, char grp[ROLLOUT_GROUP_MAX + 1],
+                         char grant[ROLLOUT_VERSION_MAX + 1], int64_t *grant_ms, char before[ROLLOUT_VERSION_MAX + 1],
+                         char **err)
+{
+    struct sql_rows r = {0};
+    int rc = q(st, "SELECT grp, grant_version, grant_ms, version FROM machines WHERE name = $1 AND machine_id = $2 {LOCK:FOR UPDATE}",
                PARAMS(PT(name), PT(machine_id)), &r, err);
     if (rc < 0) return rc;
-    grp[0] = grant[0] = 0;
+    grp[0] = grant[0] = before[0] = 0;
     *grant_ms = 0;
     if (r.nrows) {
         cell_copy(grp, ROLLOUT_GROUP_MAX + 1, &r, 0, 0);
         cell_copy(grant, ROLLOUT_VERSION_MAX + 1, &r, 0, 1);
         *grant_ms = cell_int(&r, 0, 2);
+        cell_copy(before, ROLLOUT_VERSION_MAX + 1, &r, 0, 3);
+    } else if ((rc = machine_room(st, name, now, err)) < 0) {
+        sql_rows_free(&r);
+        return rc;
     }
     rc = q(st, r.nrows ? "UPDATE machines SET channel = $3, version = $4, last_seen_ms = $5 WHERE name = $1 AND machine_id = $2"
                        : "INSERT INTO machines (name, machine_id, channel, version, last_seen_ms) VALUES ($1, $2, $3, $4, $5)",
@@ -1593,6 +1625,20 @@ static int check_client(const char *name, const char *channel, const char *machi
     return 0;
 }
 
+/* A machine's grant once it runs the granted version: done (complete). Once it runs another
+ * than the granted one and the one it ran before (a payload that installed something else, a
+ * forged version): failed, and no longer a place in flight until the TTL. Either way grant[]
+ * is emptied. */
+static int grant_settle(struct kiln_store *st, const char *name, const char *machine_id, const char *running,
+                        const char *before, char grant[ROLLOUT_VERSION_MAX + 1], char **err)
+{
+    bool landed = *grant && streq(grant, running), strayed = *grant && !landed && *before && !streq(before, running);
+    if (!landed && !strayed) return 0;
+    grant[0] = 0;
+    return q(st, "UPDATE machines SET state = $3, grant_version = NULL, grant_ms = NULL WHERE name = $1 AND machine_id = $2",
+             PARAMS(PT(name), PT(machine_id), PT(landed ? "complete" : "failed")), NULL, err);
+}
+
 /* What an update check and an event both start with: the machine's fields checked, a
  * transaction begun, the rollout read under its row lock (which orders every check and event
  * of this rollout: the limits are counted and the grant recorded before the next one counts
@@ -1602,7 +1648,7 @@ static int check_client(const char *name, const char *channel, const char *machi
 static int update_begin(struct kiln_store *st, const char *name, const char *channel, const char *machine_id,
                         const char *running, int64_t *now, struct kiln_rollout *ro, int *have,
                         char grp[ROLLOUT_GROUP_MAX + 1], char grant[ROLLOUT_VERSION_MAX + 1], int64_t *grant_ms,
-                        char **err)
+                        char before[ROLLOUT_VERSION_MAX + 1], char **err)
 {
     int rc = check_client(name, channel, machine_id, running, err);
     if (rc < 0) return rc;
@@ -1612,7 +1658,7 @@ static int update_begin(struct kiln_store *st, const char *name, const char *cha
     *have = rollout_read(st, name, channel, true, ro, &e2);
     free(e2);
     if (*have < 0 && *have != -ENOENT) rc = store_fail(err, *have, "cannot read the rollout");
-    else rc = machine_touch(st, name, channel, machine_id, running, *now, grp, grant, grant_ms, err);
+    else rc = machine_touch(st, name, channel, machine_id, running, *now, grp, grant, grant_ms, before, err);
     if (rc < 0) rollback(st);
     return rc;
 }
@@ -1624,19 +1670,12 @@ int kiln_store_update_check(struct kiln_store *st, const char *name, const char 
     int64_t now;
     struct kiln_rollout ro;
     int have;
-    char grp[ROLLOUT_GROUP_MAX + 1], grant[ROLLOUT_VERSION_MAX + 1];
+    char grp[ROLLOUT_GROUP_MAX + 1], grant[ROLLOUT_VERSION_MAX + 1], before[ROLLOUT_VERSION_MAX + 1];
     int64_t grant_ms;
-    int rc = update_begin(st, name, channel, machine_id, running, &now, &ro, &have, grp, grant, &grant_ms, err);
+    int rc = update_begin(st, name, channel, machine_id, running, &now, &ro, &have, grp, grant, &grant_ms, before, err);
     if (rc < 0) return rc;
     struct sql_rows a = {0}, b = {0};
-    /* running the granted version: that update is done */
-    if (*grant && streq(grant, running)) {
-        if ((rc = q(st, "UPDATE machines SET state = 'complete', grant_version = NULL, grant_ms = NULL"
-                        " WHERE name = $1 AND machine_id = $2",
-                    PARAMS(PT(name), PT(machine_id)), NULL, err)) < 0)
-            goto fail;
-        grant[0] = 0;
-    }
+    if ((rc = grant_settle(st, name, machine_id, running, before, grant, err)) < 0) goto fail;
     if (have == -ENOENT) {
         memset(d, 0, sizeof(*d));
         d->verdict = ROLLOUT_UP_TO_DATE;
@@ -1690,9 +1729,9 @@ int kiln_store_update_event(struct kiln_store *st, const char *name, const char 
     int64_t now;
     struct kiln_rollout ro;
     int have;
-    char grp[ROLLOUT_GROUP_MAX + 1], grant[ROLLOUT_VERSION_MAX + 1];
+    char grp[ROLLOUT_GROUP_MAX + 1], grant[ROLLOUT_VERSION_MAX + 1], before[ROLLOUT_VERSION_MAX + 1];
     int64_t grant_ms;
-    int rc = update_begin(st, name, channel, machine_id, running, &now, &ro, &have, grp, grant, &grant_ms, err);
+    int rc = update_begin(st, name, channel, machine_id, running, &now, &ro, &have, grp, grant, &grant_ms, before, err);
     if (rc < 0) return rc;
     struct sql_rows n = {0};
     if ((rc = q(st,
@@ -1709,6 +1748,11 @@ int kiln_store_update_event(struct kiln_store *st, const char *name, const char 
                          : "UPDATE machines SET state = $3 WHERE name = $1 AND machine_id = $2",
                 PARAMS(PT(name), PT(machine_id), PT(state)), NULL, err)) < 0)
         goto fail;
+    /* an event from a machine that strayed from its grant ends the grant too (after the
+     * event was recorded against it, so a failure still counts for the rollout's target) */
+    char settled[ROLLOUT_VERSION_MAX + 1];
+    snprintf(settled, sizeof settled, "%s", grant);
+    if (!done && (rc = grant_settle(st, name, machine_id, running, before, settled, err)) < 0) goto fail;
     /* a failure of the rollout's target may pause it */
     if (have == 0 && e->result == OMAHA_RESULT_ERROR && *grant && streq(grant, ro.p.target) && !ro.p.paused) {
         if ((rc = q(st, "SELECT COUNT(*) FROM update_events WHERE name = $1 AND channel = $2 AND result = 0 AND target = $3 AND at_ms >= $4",
@@ -1902,4 +1946,17 @@ int kiln_store_publish_resume(struct kiln_store *st, int64_t id, int max_takes, 
     rc = !r.nrows ? store_fail(err, -ESTALE, "job %" PRId64 " is not being published", id) : streq(cell(&r, 0, 0), "pending") ? 1 : 2;
     sql_rows_free(&r);
     return rc;
+}
+
+int kiln_store_update_prune(struct kiln_store *st, char **err)
+{
+    int rc = begin(st, err);
+    if (rc < 0) return rc;
+    if ((rc = q(st, "DELETE FROM update_events WHERE id <= (SELECT id FROM update_events ORDER BY id DESC LIMIT 1 OFFSET $1)",
+                PARAMS(PI(KILN_STORE_EVENTS_MAX)), NULL, err)) < 0 ||
+        (rc = q(st, "DELETE FROM update_grants WHERE at_ms < $1 - (SELECT COALESCE(MAX(period_ms), 0) FROM rollouts)",
+                PARAMS(PI(now_ms(st))), NULL, err)) < 0 ||
+        (rc = commit(st, err)) < 0)
+        rollback(st);
+    return rc < 0 ? rc : 0;
 }

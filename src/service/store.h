@@ -40,6 +40,9 @@ struct kiln_store;
 #define KILN_STORE_KEY_MAX 1024         /* a trusted public key's text */
 #define KILN_STORE_REASON_MAX 4096      /* longer reasons are cut */
 #define KILN_STORE_LIST_MAX 1000        /* most rows one list call returns */
+#define KILN_STORE_MACHINES_MAX 100000  /* default kiln_store_opts.max_machines */
+#define KILN_STORE_MACHINE_STALE_MS (7 * 86400 * 1000LL) /* a machine unseen this long may give up its row */
+#define KILN_STORE_EVENTS_MAX 1000000   /* update events kept (the newest); older ones are pruned */
 #define KILN_TOKEN_LEN 67               /* "kt_" or "kw_" + 64 hex digits (32 random bytes) */
 
 /* The scope that sees every tenant (the admin token). Tenant ids are positive, so an
@@ -59,6 +62,12 @@ struct kiln_store_opts {
      * kiln serve): opening creates, migrates and writes nothing; -ENOENT when there is no
      * database or it has no kiln schema, -EPROTO when its schema is older or newer. */
     bool existing;
+    /* The update server's machines of one image name it keeps (default
+     * KILN_STORE_MACHINES_MAX): a new machine past it takes the row of the one seen longest
+     * ago that was unseen for KILN_STORE_MACHINE_STALE_MS, has no group and holds no grant,
+     * else its check is refused -EUSERS (kiln serve answers 503 with Retry-After): machine ids
+     * are the client's to invent, and an invented one must not grow the table without end. */
+    int64_t max_machines;
     /* The clock (default: CLOCK_REALTIME). */
     int64_t (*now_ms)(void *ctx);
     void *now_ctx;
@@ -236,9 +245,10 @@ int kiln_store_job_submit(struct kiln_store *st, int64_t tenant_id, const struct
                           char **err);
 /* -ENOENT ("job N not found") when the job does not exist or is another tenant's. */
 int kiln_store_job_get(struct kiln_store *st, int64_t scope, int64_t id, struct kiln_job *out, char **err);
-/* Newest first; state < 0: any; at most limit (<= KILN_STORE_LIST_MAX) jobs. */
-int kiln_store_job_list(struct kiln_store *st, int64_t scope, int state, size_t limit, struct kiln_job **out, size_t *n,
-                        char **err);
+/* Newest first; state < 0: any; only jobs whose id is below before (0: from the newest), so
+ * a list goes on from its last id a page at a time; at most limit (<= KILN_STORE_LIST_MAX). */
+int kiln_store_job_list(struct kiln_store *st, int64_t scope, int state, int64_t before, size_t limit, struct kiln_job **out,
+                        size_t *n, char **err);
 /* Every attempt of a job, first to last (the dashboard shows each try). */
 int kiln_store_job_attempts(struct kiln_store *st, int64_t scope, int64_t id, struct kiln_attempt **out, size_t *n,
                             char **err);
@@ -253,13 +263,14 @@ int kiln_store_job_cancel(struct kiln_store *st, int64_t scope, int64_t id, char
  * Returns 1 with *out filled, 0 when there is nothing for this worker. Atomic: among any
  * number of concurrent claimers a job goes to exactly one. */
 int kiln_store_claim(struct kiln_store *st, int64_t worker_id, int64_t lease_ms, struct kiln_job *out, char **err);
-/* The holding worker moves its job on: assigned -> running -> uploading. -ESTALE: the worker
- * no longer holds the job (lease lapsed, cancelled: stop it); -EINVAL: not a legal step. */
+/* The holding worker moves its job on: assigned -> running -> uploading. -ECANCELED: its
+ * tenant (or the admin) cancelled the job: stop it, it is not run again; -ESTALE: the worker
+ * no longer holds the job (lease lapsed: another try has it); -EINVAL: not a legal step. */
 int kiln_store_job_advance(struct kiln_store *st, int64_t worker_id, int64_t id, enum kiln_job_state to, char **err);
 /* The holding worker reports its attempt's result. passed/failed: the job is done with it.
  * incomplete (the infrastructure failed: say why in reason): the job is queued again for
  * another attempt, or done with result incomplete after max_attempts. *state (may be NULL)
- * gets the job's new state. -ESTALE, -EINVAL as job_advance. */
+ * gets the job's new state. -ECANCELED, -ESTALE, -EINVAL as job_advance. */
 int kiln_store_job_finish(struct kiln_store *st, int64_t worker_id, int64_t id, enum kiln_job_result result,
                           const char *reason, enum kiln_job_state *state, char **err);
 /* Ends every attempt whose lease lapsed as incomplete and queues its job again (or ends it
@@ -294,10 +305,17 @@ int kiln_store_machine_group(struct kiln_store *st, const char *name, const char
  * policy against the channel's published versions, and when it offers a new grant records
  * it, all in one transaction under the rollout's lock (so max per period and max in flight
  * hold with any number of servers). Without a rollout the answer is ROLLOUT_UP_TO_DATE.
- * -EINVAL: a field out of bounds (the Omaha layer checked them already). */
+ * A machine holding a grant that now runs neither the granted version nor the one it ran
+ * when granted (a payload that installed another version) has its grant released, state
+ * failed: it no longer counts in flight. -EINVAL: a field out of bounds (the Omaha layer
+ * checked them already); -EUSERS: a new machine and no room for it (max_machines). */
 int kiln_store_update_check(struct kiln_store *st, const char *name, const char *channel, const char *machine_id,
                             const char *running, const struct rollout_version *versions, size_t nversions,
                             struct rollout_decision *d, char **err);
+/* Drops the update events past the newest KILN_STORE_EVENTS_MAX and the grant records older
+ * than the longest rollout period (they only count grants within a period): 0 or -errno.
+ * kiln serve calls it with its sweep. */
+int kiln_store_update_prune(struct kiln_store *st, char **err);
 /* A machine's Omaha event: recorded with the version it was granted; moves its state
  * (downloading, downloaded, installed, complete, failed: the last two end its grant); a
  * failure of the rollout's target pauses the rollout once pause_after_failures is reached

@@ -36,6 +36,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     kiln_route_clear(&m);
     /* the header values the server judges: a Content-Type, and Content-Length fields split at NUL */
     kiln_api_media_type_is(url, "text/xml");
+    /* GET /api/v1/jobs's query values: a page within bounds or an error naming the parameter */
+    struct kiln_api_list lq;
+    char *lf = NULL, *lw = NULL;
+    if (kiln_api_parse_list(url, url + strlen(url) / 2, &lq, &lf, &lw) == 0) {
+        if (lq.limit < 1 || lq.limit > KILN_STORE_LIST_MAX || lq.before < 0) abort();
+    } else if (!lf || !lw) abort();
+    free(lf);
+    free(lw);
     const char *cl[3] = {url, url + strlen(url), url};
     char fw[160];
     if (kiln_api_framing_check(cl, 1 + size % 3, size & 1, fw, sizeof fw) == 0 &&

@@ -244,6 +244,21 @@ rm -r G/images/os/1.2 G/images/stray
 note "a stray G/images/os/1.2 and G/images/stray: os 1.1 still offered, each logged once"
 kill "$spid"; wait "$spid" 2>/dev/null
 
+# machine ids are the client's to invent: past --max-machines a new one is refused (503 with
+# Retry-After, saying why), while the machines it knows still get their answer
+"$KILN" serve --listen "127.0.0.1:$p" --data "$T/data-bound" --gallery G --max-machines 2 2> serve3.log &
+spid=$!
+for i in $(seq 50); do grep -q "listening on" serve3.log && break; sleep 0.2; done
+check() { printf '<?xml version="1.0"?><request protocol="3.0"><app appid="os" version="1.0" track="stable" machineid="%s"><updatecheck/></app></request>' "$1" |
+          curl -s -D "$T/hdr" -o "$T/body" -w '%{http_code}' -H 'Content-Type: text/xml' --data-binary @- "$u"; }
+[ "$(check inv-1)" = 200 ] && [ "$(check inv-2)" = 200 ] || fail "the first two machines were not answered"
+[ "$(check inv-3)" = 503 ] || fail "a third machine past --max-machines 2 got $(cat "$T/body")"
+grep -qi '^Retry-After: 30' "$T/hdr" || fail "the 503 has no Retry-After"
+expect_in "$T/body" "the update server keeps 2 machines of os, none unseen for 7 days"
+[ "$(check inv-1)" = 200 ] || fail "a known machine was refused"
+kill "$spid"; wait "$spid" 2>/dev/null
+note "--max-machines 2: a third invented machine id got 503 with Retry-After, known machines 200"
+
 # PostgreSQL
 pgdir="$T/pg"
 chmod 711 "$T"

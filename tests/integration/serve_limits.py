@@ -179,7 +179,11 @@ def check_waiting(ta, tw, pid, n):
     others are still answered, a job submitted meanwhile goes to exactly one poll, the streams
     follow the console live, and SIGTERM ends the server with all of them open."""
     auth, wauth = {"Authorization": "Bearer " + ta}, {"Authorization": "Bearer " + tw}
-    img = os.urandom(65536)
+    # a disk the server takes for one (an MBR with a partition), random after its first sector
+    mbr = bytearray(512)
+    mbr[446 + 4] = 0x83
+    mbr[510:512] = b"\x55\xaa"
+    img = bytes(mbr) + os.urandom(65536 - 512)
     st, _, text = request("POST", "/api/v1/images", img, dict(auth, **{"Content-Type": "application/octet-stream"}))
     expect("the image upload", st, 201)
     digest = hashlib.sha256(img).hexdigest()

@@ -143,16 +143,29 @@ expect_not_in again.err "uploading"
 id2=$(cat again.out)
 # cancelled while it runs: the worker learns it at its next heartbeat and stops the run
 for i in $(seq 600); do grep -q '^\[node' "$data/jobs/$id2/console.log" 2>/dev/null && break; sleep 0.2; done
-expect_api 200 "$TA" POST "/api/v1/jobs/$id2/cancel"
-expect_jq "$T/body" .state cancelled
+# kiln cancel is tenant-scoped: tenant B is told there is no such job, and the job runs on
+expect_status 2 env KILN_TOKEN="$TB" "$KILN" cancel --server "$S" "$id2"
+expect_in "$T/err" "job $id2 not found"
+expect_api 200 "$TA" GET "/api/v1/jobs/$id2"
+expect_jq "$T/body" .state running
+expect_status 0 env KILN_TOKEN="$TA" "$KILN" cancel --server "$S" "$id2"
+expect_in "$T/err" "kiln cancel: job $id2: cancelled"
 odir=$T/$other
 for i in $(seq 300); do [ -z "$(ls "$odir")" ] && break; sleep 0.2; done
 [ -z "$(ls "$odir")" ] || { ls -R "$odir" >&2; fail "the cancelled job's files stay on worker $other"; }
 if pgrep -f "qemu-system-x86_64 -name kiln-.*$odir/" >/dev/null; then fail "the cancelled job's qemu still runs"; fi
 expect_in "$other".log "job $id2 was cancelled or lost; stopping it"
+# the worker logs it cancelled: not an incomplete attempt handed back to the queue
+for i in $(seq 100); do grep -q "job $id2: cancelled" "$other".log && break; sleep 0.2; done
+expect_in "$other".log "kiln worker: job $id2: cancelled; its run was stopped and nothing of it is reported"
+expect_not_in "$other".log "job $id2: incomplete"
 expect_api 200 "$TA" GET "/api/v1/jobs/$id2"
 expect_jq "$T/body" .state cancelled
+expect_jq "$T/body" '.attempts | length' 1
+expect_jq "$T/body" '.attempts[0].reason' cancelled
 expect_api 409 "$TA" POST "/api/v1/jobs/$id2/cancel"
+expect_status 1 env KILN_TOKEN="$TA" "$KILN" cancel --server "$S" "$id2"
+expect_in "$T/err" "is already cancelled"
 expect_api 409 "$TA" POST "/api/v1/jobs/$id/cancel"
 
 # --- isolation: every URL of tenant A's job is 404 for tenant B ---
@@ -203,9 +216,15 @@ expect_api 201 "$TC" POST /api/v1/images --data-binary @"$BB/initrd.img" -H 'Con
 expect_jq "$T/body" .known false  # stored once (acme uploaded the same bytes), but that is acme's to know
 expect_api 200 "$TC" POST /api/v1/images --data-binary @"$BB/initrd.img" -H 'Content-Type: application/octet-stream'
 expect_jq "$T/body" .known true   # its own upload it may know of
-for n in 1 2; do expect_api 201 "$TC" POST /api/v1/jobs -d "{\"image\":\"$digest\",\"requirements\":{\"arch\":\"s390x\"}}"; done
+# the initrd is no disk image: as one (no kernel) it is refused, saying what it is
+expect_api 400 "$TC" POST /api/v1/jobs -d "{\"image\":\"$digest\"}"
+expect_jq "$T/body" .field image
+expect_jq "$T/body" .error "image sha256:${digest%${digest#????????????}}: it is not a disk image kiln reads: this is a gzip-compressed file, not a disk image: decompress it first (gunzip)"
+expect_api 201 "$TC" POST /api/v1/images --data-binary @"$BB/vmlinuz" -H 'Content-Type: application/octet-stream'
+kdg=$(sha256sum "$BB/vmlinuz" | cut -d' ' -f1)
+for n in 1 2; do expect_api 201 "$TC" POST /api/v1/jobs -d "{\"image\":\"$digest\",\"kernel\":\"$kdg\",\"requirements\":{\"arch\":\"s390x\"}}"; done
 qid=$(jq -r .id "$T/body")
-expect_api 429 "$TC" POST /api/v1/jobs -d "{\"image\":\"$digest\"}"
+expect_api 429 "$TC" POST /api/v1/jobs -d "{\"image\":\"$digest\",\"kernel\":\"$kdg\"}"
 expect_api 200 "$TC" GET "/api/v1/jobs?state=queued"
 expect_jq "$T/body" '.jobs | length' 2
 

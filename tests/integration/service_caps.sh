@@ -59,11 +59,30 @@ for img in esp hybrid; do
     job "$id" > "j-$img.json"
     curl -sf -X POST -H "Authorization: Bearer $TA" "$S/api/v1/jobs/$id/cancel" > /dev/null || fail "cancel $id"
 done
-expect_in submit-esp.err "esp.raw boots only through UEFI (an EFI system partition, no BIOS boot partition): the job requires uefi"
+# the server finds it (an API client gets it too) and kiln submit prints what the server says
+expect_in submit-esp.err "kiln submit: esp.raw: the image boots only through UEFI (an EFI system partition, no BIOS boot partition): the job requires uefi"
 expect_jq j-esp.json .requirements.uefi true
 grep -q "boots only through UEFI" submit-hybrid.err && fail "an image with a BIOS boot partition was taken for UEFI-only"
 expect_jq j-hybrid.json '.requirements.uefi // false' false
 note "a UEFI-only image requires uefi by itself; one with a BIOS boot partition does not"
+
+# what is not a disk image is refused before a job is made, saying what the server saw
+printf 'this is a text file, not a disk\n' > notes.qcow2
+expect_status 2 env KILN_TOKEN="$TA" "$KILN" submit --server "$S" notes.qcow2
+expect_in "$T/err" "HTTP 400: image: image sha256:$(sha256sum notes.qcow2 | cut -c1-12): it is not a bootable disk image: read as raw (32 bytes) it has no partition table (GPT or MBR), and its first bytes are text (\"this is a text file, not a disk \")"
+# a runbook is checked with kiln check's loader: a criteria typo is refused with its message,
+# at the line and column of the submitted file
+printf 'name: typo\ntestcase:\n  - criteria: { priorty: 0 }\n' > typo.yml
+expect_status 2 env KILN_TOKEN="$TA" "$KILN" submit --server "$S" --runbook typo.yml hybrid.raw
+expect_in "$T/err" 'runbook.yml:3:17: testcase[0].criteria.priorty: unknown key "priorty"; did you mean "priority"?'
+# examples/tier0.yml includes the platform it runs on: kiln submit merges its includes and
+# leaves out what the service sets, and the job is queued
+expect_status 0 env KILN_TOKEN="$TA" "$KILN" submit --server "$S" --runbook "$KILN_ROOT/examples/tier0.yml" hybrid.raw
+expect_in "$T/err" "sent with its includes merged; left out, as the service sets them: vulnerability_feed, platform"
+jt=$(cat "$T/out")
+curl -sf -X POST -H "Authorization: Bearer $TA" "$S/api/v1/jobs/$jt/cancel" > /dev/null || fail "cancel $jt"
+[ "$(curl -s "$S/api/v1/jobs?state=queued" -H "Authorization: Bearer $TA" | jq '.jobs | length')" = 0 ] || fail "a refused submission queued a job"
+note "a text file named .qcow2 and a runbook with a criteria typo were refused with what was wrong; tier0.yml was sent with its includes merged"
 
 KILN_WORKER_TOKEN=$WN "$KILN" worker --server "$S" --work "$T/wno" --withhold tpm,secure-boot > wno.log 2>&1 &
 pids="$pids $!"

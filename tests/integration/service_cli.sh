@@ -78,6 +78,26 @@ expect_in "$T/err" "cannot connect to PostgreSQL"
 expect_not_in "$T/err" "hunter2"
 expect_status 2 "$KILN" tenant list --data "$data"
 expect_in "$T/err" "usage: kiln tenant add"
+# kiln serve's startup failures each exit as README says, naming what to change: 2 for what
+# it was given (a port another program holds, an address not this host's, a --data it cannot
+# create, a malformed --listen), 1 for a database it cannot open
+"$KILN" serve --data "$data" --listen 127.0.0.1:0 2> first.log &
+first=$!
+for i in $(seq 100); do grep -q "listening on http://127.0.0.1:" first.log && break; sleep 0.1; done
+port=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\)/.*|\1|p' first.log)
+[ -n "$port" ] || { kill "$first"; cat first.log; fail "kiln serve --listen 127.0.0.1:0 did not say its port"; }
+expect_status 2 "$KILN" serve --data "$data" --listen "127.0.0.1:$port"
+expect_in "$T/err" "kiln serve: --listen 127.0.0.1:$port: port $port is taken by another program"
+kill "$first"; wait "$first"
+expect_status 2 "$KILN" serve --data "$data" --listen 192.0.2.1:8470
+expect_in "$T/err" "--listen 192.0.2.1:8470: the address is not one of this host's"
+expect_status 2 "$KILN" serve --data "$data" --listen 127.0.0.1
+expect_in "$T/err" "--listen 127.0.0.1: want IPV4:PORT"
+: > afile
+expect_status 2 "$KILN" serve --data afile/sub --listen 127.0.0.1:0
+expect_in "$T/err" "--data afile/sub: cannot create afile/sub"
+mkdir notdb && printf 'not a database%4096s' x > notdb/kiln.db
+expect_status 1 "$KILN" serve --data notdb --listen 127.0.0.1:0
 # PostgreSQL: the server lives in $T/pg; pg.sh's watchdog removes it if this script dies
 pgdir="$T/pg"
 trap 'sh "$KILN_ROOT/tests/lib/pg.sh" stop "$pgdir"; rm -rf "$T"' EXIT
@@ -195,7 +215,7 @@ opt_err "kiln serve: --lease-s 2: want a whole number from 5 to 3600" "$KILN" se
 opt_err "kiln serve: --max-image-mb 0x: want a whole number from 1 to 1073741823" "$KILN" serve --max-image-mb 0x --data d
 opt_err "kiln serve: --max-queued 0: want a whole number from 1 to 1000000" "$KILN" serve --data d --max-queued 0
 opt_err "kiln serve: --lease-s needs a value: N, a claim's lease in seconds (default 60)" "$KILN" serve --data d --lease-s
-opt_err "kiln serve: unknown option --port; the options are: --init, --data DIR, --listen IPV4:PORT, --db URL, --gallery DIR, --max-image-mb N, --max-queued N, --lease-s N, --gallery-key SECRET.key, --gallery-require-priority N" \
+opt_err "kiln serve: unknown option --port; the options are: --init, --data DIR, --listen IPV4:PORT, --db URL, --gallery DIR, --max-machines N, --max-image-mb N, --max-queued N, --lease-s N, --gallery-key SECRET.key, --gallery-require-priority N" \
     "$KILN" serve --data d --port 80
 opt_err "kiln serve: --data DIR is needed: the directory of images, job files and (without --db) kiln.db" "$KILN" serve
 opt_err "kiln serve: --listen 127.0.0.1:99999: want IPV4:PORT, e.g. 127.0.0.1:8470" "$KILN" serve --data "$T/sd" --listen 127.0.0.1:99999

@@ -1,13 +1,20 @@
 /* The service API's request parsing (src/service/api.c): routes, artifact paths, job bodies
  * (tiers, AITL-shaped selections, runbooks) and the worker's bodies, with the field named in
  * every refusal. */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "model/req.h"
 #include "service/api.h"
 #include "service/client.h"
+#include "service/submitcheck.h"
+#include "image/gpt.h"
+#include "util/fs.h"
 #include "tap.h"
 #include "util/util.h"
 
@@ -54,9 +61,93 @@ static void error_texts(void)
     }
 }
 
+/* What kiln serve checks of a submission: the image is a disk with a partition table (a text
+ * file named .qcow2 is refused saying what it is), an ESP-only GPT needs uefi; a runbook is
+ * checked as kiln check checks it, its messages naming runbook.yml:LINE:COL. */
+static void put(const char *path, const void *b, size_t n)
+{
+    FILE *f = fopen(path, "w");
+    if (f) fwrite(b, 1, n, f), fclose(f);
+}
+
+static void gpt_disk(const char *path, const char *const *types, size_t n)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    uint64_t size = 8 << 20;
+    if (fd < 0 || ftruncate(fd, (off_t)size) < 0) return;
+    struct gpt_part parts[2] = {0};
+    for (size_t i = 0; i < n; i++) {
+        guid_parse(types[i], &parts[i].type);
+        parts[i].uuid.b[0] = (uint8_t)(i + 1);
+        parts[i].first_lba = 2048 + 2048 * i;
+        parts[i].last_lba = parts[i].first_lba + 2047;
+    }
+    struct guid g = {.b = {1}};
+    gpt_write(fd, size, &g, parts, n);
+    close(fd);
+}
+
+static void submission_checks(void)
+{
+    char dir[] = "/tmp/kiln-submitcheck-XXXXXX";
+    if (!mkdtemp(dir)) return (void)ok(false, "mkdtemp");
+    char why[1024];
+    struct kiln_image_facts f;
+    _cleanup_free_ char *txt = path_join(dir, "notes.qcow2"), *esp = path_join(dir, "esp.raw"), *both = path_join(dir, "both.raw"),
+                        *mbr = path_join(dir, "mbr.raw"), *zero = path_join(dir, "zero.raw"), *qc = path_join(dir, "bad.qcow2");
+    const char *t = "hello, this is not a disk image\n";
+    put(txt, t, strlen(t));
+    is_int(kiln_image_check(txt, &f, why, sizeof why), -EINVAL, "a text file named .qcow2 is refused");
+    has(why, "read as raw (32 bytes) it has no partition table (GPT or MBR), and its first bytes are text (\"hello, this is not a disk image \")",
+        "saying what it is");
+    has(why, "send the disk image itself", "and what to send");
+    const char *esp_only[] = {GPT_TYPE_ESP}, *esp_bios[] = {GPT_TYPE_ESP, "21686148-6449-6E6F-744E-656564454649"};
+    gpt_disk(esp, esp_only, 1);
+    ok(kiln_image_check(esp, &f, why, sizeof why) == 0, "a GPT disk is an image: %s", why);
+    is_str(f.format, "raw", "read as raw");
+    is_str(f.table, "gpt", "with a GPT");
+    ok(f.uefi_only, "an ESP and no BIOS boot partition: it boots only through UEFI");
+    gpt_disk(both, esp_bios, 2);
+    is_int(kiln_image_check(both, &f, why, sizeof why), 0, "ESP and BIOS boot");
+    ok(!f.uefi_only, "a BIOS boot partition too: not UEFI-only");
+    unsigned char sec[1024] = {0};
+    sec[446 + 4] = 0x83;
+    sec[510] = 0x55, sec[511] = 0xAA;
+    put(mbr, sec, sizeof sec);
+    is_int(kiln_image_check(mbr, &f, why, sizeof why), 0, "an MBR disk is an image");
+    is_str(f.table, "mbr", "with an MBR table");
+    memset(sec, 0, sizeof sec);
+    put(zero, sec, sizeof sec);
+    is_int(kiln_image_check(zero, &f, why, sizeof why), -EINVAL, "zeros are refused");
+    has(why, "its first 40 bytes are zeros", "saying so");
+    put(qc, "QFI\xfb\0\0\0\3garbage", 15);
+    is_int(kiln_image_check(qc, &f, why, sizeof why), -EINVAL, "a broken qcow2 header is refused");
+    has(why, "it is not a disk image kiln reads: ", "by the disk reader's words");
+    ok(!strstr(why, dir), "without the server's path: %s", why);
+
+    const char *typo = "name: t\ntestcase:\n  - criteria: { priorty: 0 }\n";
+    is_int(kiln_runbook_check(typo, strlen(typo), dir, why, sizeof why), -EINVAL, "a criteria typo is refused");
+    is_str(why, "runbook.yml:3:17: testcase[0].criteria.priorty: unknown key \"priorty\"; did you mean \"priority\"?",
+           "with kiln check's message at the submitted text's line and column");
+    const char *none = "testcase:\n  - criteria: { name: no_such_case_anywhere }\n";
+    is_int(kiln_runbook_check(none, strlen(none), dir, why, sizeof why), -EINVAL, "criteria selecting nothing are refused");
+    is_str(why, "runbook.yml: testcase: the criteria select no case (see `kiln list`)", "as kiln check refuses them");
+    const char *good = "name: mine\ntestcase:\n  - criteria: { priority: 0 }";
+    ok(kiln_runbook_check(good, strlen(good), dir, why, sizeof why) == 0, "a good runbook (no final newline) passes: %s", why);
+    DIR *dd = opendir(dir);
+    int left = 0;
+    struct dirent *e;
+    while (dd && (e = readdir(dd)))
+        if (startswith(e->d_name, "runbook-")) left++;
+    if (dd) closedir(dd);
+    is_int(left, 0, "no checked runbook is left behind");
+    rm_rf(dir);
+}
+
 int main(void)
 {
     error_texts();
+    submission_checks();
     route("/api/v1/jobs", R_JOBS, 0, "");
     route("/api/v1/jobs/42", R_JOB, 42, "");
     route("/api/v1/jobs/42/console", R_JOB_CONSOLE, 42, "");
@@ -115,6 +206,8 @@ int main(void)
         {"{\"image\":\"" D64 "\",\"runbook\":\"name: x\\nplatform: {type: ready}\\n\"}", "runbook"},
         {"{\"image\":\"" D64 "\",\"runbook\":\"- a list\\n\"}", "runbook"},
         {"{\"image\":\"" D64 "\",\"runbook\":\"a: [\\n\"}", "runbook"},
+        /* a variable file would be read on the server and the worker: /etc/shadow's lines as values */
+        {"{\"image\":\"" D64 "\",\"runbook\":\"variable:\\n  - file: /etc/shadow\\ntestcase: []\\n\"}", "runbook"},
         {"{\"image\":\"" D64 "\",\"publish\":{\"channel\":\"../x\"}}", "publish.channel"},
         /* "." and ".." are path components: refused here, naming the field, not later by the store */
         {"{\"image\":\"" D64 "\",\"publish\":{\"channel\":\"..\"}}", "publish.channel"},
@@ -168,6 +261,18 @@ int main(void)
     const char *adv = "{\"state\":\"done\"}";
     is_int(kiln_api_parse_advance(adv, strlen(adv), &st, &field, &why), -EINVAL, "a worker cannot advance to done");
     is_str(field, "state", "advance: the field");
+    /* GET /api/v1/jobs: pages of the tenant's jobs */
+    struct kiln_api_list lq;
+    is_int(kiln_api_parse_list(NULL, NULL, &lq, &field, &why), 0, "list: no query");
+    ok(lq.limit == KILN_STORE_LIST_MAX && lq.before == 0, "list: the most, from the newest");
+    is_int(kiln_api_parse_list("50", "1234", &lq, &field, &why), 0, "list: limit, before");
+    ok(lq.limit == 50 && lq.before == 1234, "list: each taken");
+    const char *badl[][3] = {{"0", NULL, "limit"},  {"1001", NULL, "limit"}, {"5x", NULL, "limit"}, {NULL, "0", "before"},
+                             {NULL, "-3", "before"}, {NULL, "", "before"},    {"", NULL, "limit"}};
+    for (size_t i = 0; i < ARRAY_SIZE(badl); i++) {
+        ok(kiln_api_parse_list(badl[i][0], badl[i][1], &lq, &field, &why) == -EINVAL, "list: bad %s refused", badl[i][2]);
+        is_str(field, badl[i][2], "list: the parameter named");
+    }
     free(field);
     free(why);
 

@@ -271,6 +271,38 @@ static void job_page(void)
     ok(kiln_dash_job_page(d, the_store, &admin, id[1], &html, &len, &err) == 0, "the admin sees it");
     has(html, "root (admin)", "signed in as the admin");
     free(html);
+    /* a job that asked to be published: the page says what became of the publish */
+    struct kiln_job_submit ps = {.image_digest = digest, .spec = "{\"image_name\":\"pub\",\"testcase\":[]}",
+                                 .publish_channel = "stable", .publish_files = "{}"};
+    int64_t pid = 0;
+    ok(kiln_store_job_submit(the_store, a.id, &ps, &pid, &err) == 0, "a job to publish");
+    ok(kiln_store_claim(the_store, w.id, 60000, &j, &err) == 1, "claimed");
+    kiln_job_clear(&j);
+    kiln_store_job_advance(the_store, w.id, pid, JOB_RUNNING, &err);
+    ok(kiln_store_job_finish(the_store, w.id, pid, RESULT_PASSED, NULL, NULL, &err) == 0, "passed");
+    /* its one case ran 106 s; its VM's samples end at 3.5 s (the guest rebooted and nothing
+     * followed the new process): the plots still span the whole case */
+    char pn[32];
+    snprintf(pn, sizeof pn, "%lld", (long long)pid);
+    _cleanup_free_ char *pdir = path_join(jobs, pn), *prj = path_join(pdir, "results.json"), *ppj = path_join(pdir, "cases/long/perf.json");
+    put_file(prj, "{\"run\":{\"name\":\"job\"},\"cases\":[{\"name\":\"long\",\"status\":\"passed\",\"duration_s\":106,"
+                  "\"started\":\"2026-11-30T10:00:00Z\",\"perf\":\"cases/long/perf.json\"}]}");
+    put_file(ppj, "{\"host\":{\"node0\":{\"samples\":[{\"pid\":100,\"t\":0,\"cpu_s\":10,\"rss_kib\":102400},"
+                  "{\"pid\":100,\"t\":1,\"cpu_s\":10.5,\"rss_kib\":102400},{\"pid\":200,\"t\":2,\"cpu_s\":0.1,\"rss_kib\":51200},"
+                  "{\"pid\":200,\"t\":3.5,\"cpu_s\":0.4,\"rss_kib\":51200}]}}}");
+    ok(kiln_dash_job_page(d, the_store, &a, pid, &html, &len, &err) == 0, "its page renders while the publish is pending");
+    has(html, ">106 s</text>", "the VM plots' time axis ends with the 106 s case, not its last sample at 3.5 s");
+    /* CPU: 50 % from pid 100's two samples, then 20 % from pid 200's: no drop across the restart */
+    has(html, "<polyline points=\"62.5,22.5 78.8,101.4\"", "the CPU line: 50 % at 1 s, 20 % at 3.5 s, nothing across the restart");
+    has(html, "<dt>Publish to</dt><dd>stable</dd><dt>Publish</dt><dd>pending</dd>", "the publish is pending");
+    free(html);
+    ok(kiln_store_publish_take(the_store, &j, &err) == 1 && j.id == pid, "the publisher takes it");
+    kiln_job_clear(&j);
+    ok(kiln_store_publish_end(the_store, pid, false, "not published: pub-1.0.manifest.json is not signed", &err) == 0, "refused");
+    ok(kiln_dash_job_page(d, the_store, &a, pid, &html, &len, &err) == 0, "its page renders once refused");
+    has(html, "<dt>Publish</dt><dd class=\"failed\">refused</dd><dt>Publish reason</dt>"
+              "<dd class=\"reason\">not published: pub-1.0.manifest.json is not signed</dd>", "refused, and why");
+    free(html);
     kiln_dash_free(d);
     kiln_store_close(the_store);
     rm_rf(tmp);
@@ -365,6 +397,7 @@ static void routes(void)
 {
     struct kiln_dash_route r;
     ok(kiln_dash_route("/", &r) && r.page == DASH_JOBS, "/ is the jobs page");
+    ok(kiln_dash_route("/jobs", &r) && r.page == DASH_JOBS, "/jobs is the jobs page too (its pages are /jobs?before=ID)");
     ok(kiln_dash_route("/jobs/42", &r) && r.page == DASH_JOB && r.job == 42, "/jobs/42");
     ok(kiln_dash_route("/rollouts", &r) && r.page == DASH_ROLLOUTS, "/rollouts");
     ok(kiln_dash_route("/rollouts/debian-immutable/stable", &r) && r.page == DASH_ROLLOUT, "/rollouts/NAME/CHANNEL");

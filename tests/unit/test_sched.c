@@ -1,8 +1,14 @@
 /* The scheduler against a fake platform: no VMs, only the logic. */
 #include <errno.h>
+#include <jansson.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "run/case.h"
+#include "run/perf.h"
 #include "run/scheduler.h"
 #include "tap.h"
 #include "util/fs.h"
@@ -136,6 +142,56 @@ static struct kiln_results run(long concurrency, long mem, const struct kiln_sel
     return res;
 }
 
+/* perf follows a node's VM across a restart: the platform answers another pid once the guest
+ * rebooted (qemu's process ended and another began), and the samples go on with it. */
+static _Atomic pid_t vm_pid;
+static atomic_int pid_asked;
+static pid_t current_pid(void *ctx, struct kiln_node *n)
+{
+    (void)ctx, (void)n;
+    atomic_fetch_add(&pid_asked, 1);
+    return atomic_load(&vm_pid);
+}
+
+static pid_t idle_child(void)
+{
+    pid_t p = fork();
+    if (p == 0) {
+        pause();
+        _exit(0);
+    }
+    return p;
+}
+
+static void perf_follows_restart(const char *dir)
+{
+    pid_t a = idle_child(), b = idle_child();
+    struct kiln_node node = {.name = "node0"};
+    struct kiln_node *nodes[] = {&node};
+    atomic_store(&vm_pid, a);
+    struct perf *p = perf_start(nodes, 1, current_pid, NULL);
+    /* the sampler asks at once, then each second: its second question comes after its first
+     * sample was taken (of a: a is alive until then); waited for, not timed */
+    for (int i = 0; i < 3000 && atomic_load(&pid_asked) < 2; i++) usleep(10000);
+    atomic_store(&vm_pid, b);
+    kill(a, SIGKILL);
+    waitpid(a, NULL, 0);
+    _cleanup_free_ char *path = path_join(dir, "perf.json");
+    perf_finish(p, path); /* its last sample is of b */
+    kill(b, SIGKILL);
+    waitpid(b, NULL, 0);
+    json_t *j = json_load_file(path, 0, NULL), *h = json_object_get(json_object_get(j, "host"), "node0");
+    json_t *smp = json_object_get(h, "samples");
+    size_t n = json_array_size(smp);
+    ok(n >= 2, "perf sampled both processes (%zu samples)", n);
+    is_int(json_integer_value(json_object_get(json_array_get(smp, 0), "pid")), a, "the first sample is of the first VM process");
+    is_int(json_integer_value(json_object_get(json_array_get(smp, n ? n - 1 : 0), "pid")), b,
+           "the last is of the process that replaced it, not cut off where the first ended");
+    is_int(json_integer_value(json_object_get(h, "restarts")), 1, "one restart counted");
+    ok(json_real_value(json_object_get(h, "cpu_s")) >= 0, "CPU time summed per process is not negative");
+    json_decref(j);
+}
+
 int main(void)
 {
     char dir[] = "/tmp/kiln-sched-XXXXXX";
@@ -203,6 +259,7 @@ int main(void)
     ok(streq(r.v[0].env, r.v[1].env), "cases before it shared one environment");
     is_int(live, 0, "all destroyed");
     results_free(&r);
+    perf_follows_restart(dir);
     rm_rf(dir);
     return tap_done();
 }

@@ -489,8 +489,14 @@ static void test_transitions(void)
     is_int(kiln_store_job_cancel(st, tenant, c2, &err), 0, L("running job cancelled"));
     is_int(kiln_store_worker_heartbeat(st, w, 30000, &held, &err), 0, L("heartbeat: the cancelled job is no longer held"));
     free(held);
-    is_int(kiln_store_job_advance(st, w, c2, JOB_UPLOADING, &err), -ESTALE, L("the worker cannot move a cancelled job"));
+    is_int(kiln_store_job_advance(st, w, c2, JOB_UPLOADING, &err), -ECANCELED, L("the worker cannot move a cancelled job"));
     has(err, "cancelled", L("it is told the job was cancelled"));
+    enum kiln_job_state after = JOB_QUEUED;
+    is_int(kiln_store_job_finish(st, w, c2, RESULT_INCOMPLETE, "the worker was stopped", &after, &err), -ECANCELED,
+           L("a cancelled job's late incomplete is refused as cancelled"));
+    j = get(st, c2);
+    is_str(kiln_job_state_name(j.state), "cancelled", L("and the job stays cancelled, never queued again"));
+    kiln_job_clear(&j);
     struct kiln_attempt *a = NULL;
     size_t na = 0;
     is_int(kiln_store_job_attempts(st, tenant, c2, &a, &na, &err), 0, L("attempts listed"));
@@ -559,18 +565,34 @@ static void test_isolation(void)
     is_int(kiln_store_job_attempts(st, b, ja, &at, &nat, &err), -ENOENT, L("beta cannot list its attempts"));
     struct kiln_job *list = NULL;
     size_t n = 0;
-    is_int(kiln_store_job_list(st, b, -1, 0, &list, &n, &err), 0, L("beta lists"));
+    is_int(kiln_store_job_list(st, b, -1, 0, 0, &list, &n, &err), 0, L("beta lists"));
     is_int(n, 0, L("beta sees no job"));
     kiln_jobs_free(list, n);
-    is_int(kiln_store_job_list(st, a, -1, 0, &list, &n, &err), 0, L("alpha lists"));
+    is_int(kiln_store_job_list(st, a, -1, 0, 0, &list, &n, &err), 0, L("alpha lists"));
     is_int(n, 1, L("alpha sees its one job"));
     kiln_jobs_free(list, n);
-    is_int(kiln_store_job_list(st, KILN_SCOPE_ALL, JOB_QUEUED, 0, &list, &n, &err), 0, L("admin lists queued"));
+    is_int(kiln_store_job_list(st, KILN_SCOPE_ALL, JOB_QUEUED, 0, 0, &list, &n, &err), 0, L("admin lists queued"));
     is_int(n, 1, L("the admin sees it"));
     kiln_jobs_free(list, n);
-    is_int(kiln_store_job_list(st, 0, -1, 0, &list, &n, &err), 0, L("scope 0 lists"));
+    is_int(kiln_store_job_list(st, 0, -1, 0, 0, &list, &n, &err), 0, L("scope 0 lists"));
     is_int(n, 0, L("an unset scope (0) sees nothing"));
     kiln_jobs_free(list, n);
+    /* a page at a time: the newest two, then from below the last id, then nothing more */
+    int64_t ja2 = submit(st, a, NULL), ja3 = submit(st, a, NULL);
+    is_int(kiln_store_job_list(st, a, -1, 0, 2, &list, &n, &err), 0, L("alpha lists a page of 2"));
+    is_int(n, 2, L("two jobs on the first page"));
+    int64_t last = n == 2 ? list[1].id : 0;
+    ok(n == 2 && list[0].id == ja3 && list[1].id == ja2, "%s", L("the newest first"));
+    kiln_jobs_free(list, n);
+    is_int(kiln_store_job_list(st, a, -1, last, 2, &list, &n, &err), 0, L("alpha lists the next page"));
+    is_int(n, 1, L("one job on the next page"));
+    is_int(n == 1 ? list[0].id : 0, ja, L("the oldest"));
+    kiln_jobs_free(list, n);
+    is_int(kiln_store_job_list(st, b, -1, ja3 + 1, 2, &list, &n, &err), 0, L("beta pages"));
+    is_int(n, 0, L("paging shows beta nothing of alpha's"));
+    kiln_jobs_free(list, n);
+    kiln_store_job_cancel(st, a, ja2, &err);
+    kiln_store_job_cancel(st, a, ja3, &err);
 
     /* images: beta cannot use alpha's upload by naming its digest */
     struct kiln_image img;
@@ -1080,6 +1102,73 @@ static void test_update_names(void)
     kiln_store_close(st);
 }
 
+/* The update server's machine rows are bounded: past max_machines a new machine takes the
+ * row of a stale one (unseen for a week, no group, no grant) or is refused -EUSERS; and a
+ * grant is released when the machine reports an error or comes back running another
+ * version than the granted one (a forged payload version), not held in flight for 6 h. */
+static void test_update_bounds(void)
+{
+    fresh_db();
+    const struct kiln_store_opts o = {.now_ms = fake_clock, .max_machines = 3};
+    struct kiln_store *st = open_db(&o);
+    if (!ok(st != NULL, "%s", L("open"))) return;
+    char *err = NULL;
+    struct kiln_rollout ro = {.p = {.enabled = true, .permyriad = 10000, .period_ms = 3600000}};
+    snprintf(ro.name, sizeof ro.name, "os");
+    snprintf(ro.channel, sizeof ro.channel, "stable");
+    snprintf(ro.p.target, sizeof ro.p.target, "1.1");
+    is_int(kiln_store_rollout_set(st, &ro, &err), 0, L("rollout os stable 1.1"));
+    struct rollout_version v = {.version = "1.1", .support_end_ms = INT64_MAX};
+    struct rollout_decision d;
+    char m[16];
+    for (int i = 0; i < 3; i++) {
+        snprintf(m, sizeof m, "m%d", i);
+        is_int(kiln_store_update_check(st, "os", "stable", m, i ? "1.1" : "1.0", &v, 1, &d, &err), 0, L("a machine within the bound"));
+    }
+    is_int(kiln_store_update_check(st, "os", "stable", "invented", "1.1", &v, 1, &d, &err), -EUSERS,
+           L("a 4th machine past max_machines 3 is refused"));
+    has(err, "keeps 3 machines of os", L("saying the bound"));
+    is_int(raw_long("SELECT COUNT(*) FROM machines"), 3, L("no row was added"));
+    atomic_fetch_add(&fake_now, 1000);
+    is_int(kiln_store_update_check(st, "os", "stable", "m1", "1.1", &v, 1, &d, &err), 0, L("a known machine still checks in"));
+    /* a week on, m1 and m2 are stale (m0 holds a grant): the newcomer takes the row of the
+     * one seen longest ago, m2 */
+    atomic_fetch_add(&fake_now, KILN_STORE_MACHINE_STALE_MS + 1000);
+    is_int(kiln_store_update_check(st, "os", "stable", "m9", "1.1", &v, 1, &d, &err), 0, L("with stale machines, a new one is taken"));
+    is_int(raw_long("SELECT COUNT(*) FROM machines"), 3, L("in the row of one"));
+    is_int(raw_long("SELECT COUNT(*) FROM machines WHERE machine_id = 'm2'"), 0, L("the stale machine seen longest ago (m2)"));
+    is_int(raw_long("SELECT COUNT(*) FROM machines WHERE machine_id = 'm0'"), 1, L("not the one holding a grant"));
+    is_int(kiln_store_machine_group(st, "os", "m1", "canary", &err), 0, L("m1 put in a group"));
+    is_int(kiln_store_update_check(st, "os", "stable", "m8", "1.1", &v, 1, &d, &err), -EUSERS,
+           L("no stale machine without a group or grant left: refused"));
+    /* m0 was granted 1.1 while running 1.0; it comes back running a forged 6.6 */
+    is_int(raw_long("SELECT COUNT(*) FROM machines WHERE grant_version IS NOT NULL"), 1, L("one grant in flight (m0)"));
+    is_int(kiln_store_update_check(st, "os", "stable", "m0", "6.6", &v, 1, &d, &err), 0, L("m0 checks in running 6.6"));
+    _cleanup_free_ char *state = raw("SELECT state FROM machines WHERE machine_id = 'm0'");
+    is_str(state, "failed", L("its grant of 1.1 failed"));
+    is_int(raw_long("SELECT COUNT(*) FROM machines WHERE grant_version IS NOT NULL AND machine_id = 'm0'"), d.verdict == ROLLOUT_OFFER,
+           L("and was released (any grant now is the new offer's)"));
+    /* an error event ends a grant at once */
+    struct rollout_version v2 = {.version = "1.2", .support_end_ms = INT64_MAX};
+    snprintf(ro.p.target, sizeof ro.p.target, "1.2");
+    is_int(kiln_store_rollout_set(st, &ro, &err), 0, L("target 1.2"));
+    is_int(kiln_store_update_check(st, "os", "stable", "m9", "1.1", &v2, 1, &d, &err), 0, L("m9 checks"));
+    is_int(d.verdict, ROLLOUT_OFFER, L("and is offered 1.2"));
+    struct omaha_event ev = {.type = OMAHA_EVENT_UPDATE_COMPLETE, .result = OMAHA_RESULT_ERROR, .errorcode = 7, .has_errorcode = true};
+    is_int(kiln_store_update_event(st, "os", "stable", "m9", "1.1", &ev, NULL, &err), 0, L("m9 reports an error"));
+    is_int(raw_long("SELECT COUNT(*) FROM machines WHERE grant_version IS NOT NULL AND machine_id = 'm9'"), 0, L("its grant released"));
+    /* an event from a machine already on another version than granted releases it too */
+    is_int(kiln_store_update_check(st, "os", "stable", "m9", "1.1", &v2, 1, &d, &err), 0, L("m9 checks again"));
+    struct omaha_event dl = {.type = OMAHA_EVENT_DOWNLOAD_STARTED, .result = OMAHA_RESULT_SUCCESS};
+    is_int(kiln_store_update_event(st, "os", "stable", "m9", "7.7", &dl, NULL, &err), 0, L("m9 reports from 7.7"));
+    is_int(raw_long("SELECT COUNT(*) FROM machines WHERE grant_version IS NOT NULL AND machine_id = 'm9'"), 0, L("that grant released"));
+    _cleanup_free_ char *ev_target = raw("SELECT target FROM update_events WHERE machine_id = 'm9' ORDER BY id DESC LIMIT 1");
+    is_str(ev_target, "1.2", L("the event is still recorded against the grant it strayed from"));
+    is_int(kiln_store_update_prune(st, &err), 0, L("prune runs"));
+    free(err);
+    kiln_store_close(st);
+}
+
 /* Every verb but kiln serve opens with opts.existing: nothing is created, migrated or
  * written; a database without kiln's schema, or with an older one, is refused. */
 static void test_existing(void)
@@ -1140,6 +1229,7 @@ static void run_all(void)
     test_concurrent_quota();
     test_publish();
     test_update_names();
+    test_update_bounds();
 }
 
 static void free_sqlite_schema(void)
