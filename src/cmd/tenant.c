@@ -6,6 +6,7 @@
 #include "service/store.h"
 #include "trust/minisign.h"
 #include "util/fs.h"
+#include "util/strv.h"
 #include "util/util.h"
 
 int cmd_tenant(int argc, char **argv)
@@ -85,8 +86,7 @@ int cmd_tenant(int argc, char **argv)
     }
     explicit_bzero(token, sizeof(token));
     kiln_store_close(st);
-    for (size_t k = 0; k < nkeys; k++) free(texts[k]);
-    free(texts);
+    strv_free(texts, nkeys);
     free(ids);
     free(keys);
     free(err);

@@ -1,7 +1,6 @@
 #include "ext/common.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -10,28 +9,18 @@
 #include "util/fs.h"
 #include "util/proc.h"
 #include "util/secret.h"
+#include "util/strv.h"
 #include "util/utf8.h"
 #include "util/util.h"
 
 /* "node boot local remote" keys of directories already unpacked */
-static pthread_mutex_t up_lock = PTHREAD_MUTEX_INITIALIZER;
-static char **uploaded;
-static size_t nuploaded, capuploaded;
-
-static bool seen(const char *key)
-{
-    bool found = false;
-    pthread_mutex_lock(&up_lock);
-    for (size_t i = 0; i < nuploaded && !found; i++) found = streq(uploaded[i], key);
-    pthread_mutex_unlock(&up_lock);
-    return found;
-}
+static struct strset uploaded = STRSET_INIT;
 
 int ext_upload_dir(struct kiln_case_ctx *t, const char *local_dir, const char *remote)
 {
     struct kiln_node *n = t->node;
     _cleanup_free_ char *key = xasprintf("%s %s %s %s", n->name, n->boot_id ? n->boot_id : "?", local_dir, remote);
-    if (seen(key)) return 0;
+    if (strset_contains(&uploaded, key)) return 0;
     /* in the run's work dir: swept with it when kiln is killed */
     _cleanup_free_ char *tarpath = xasprintf("%s/ext-%p.tar", t->plat->work_dir, (void *)t);
     char *argv[] = {"tar", "-C", (char *)local_dir, "--owner=0", "--group=0", "-cf", tarpath, ".", NULL};
@@ -54,20 +43,13 @@ int ext_upload_dir(struct kiln_case_ctx *t, const char *local_dir, const char *r
     kiln_exec_free(&e);
     if (r < 0 || st != 0)
         return case_fail(t, "cannot upload %s to %s:%s: %s", local_dir, n->name, remote, err && *err ? strstrip(err) : strerror(r < 0 ? -r : EIO));
-    pthread_mutex_lock(&up_lock);
-    *APPEND(uploaded, nuploaded, capuploaded) = xstrdup(key);
-    pthread_mutex_unlock(&up_lock);
+    strset_intern(&uploaded, key);
     return 0;
 }
 
 void ext_upload_forget(void)
 {
-    pthread_mutex_lock(&up_lock);
-    for (size_t i = 0; i < nuploaded; i++) free(uploaded[i]);
-    free(uploaded);
-    uploaded = NULL;
-    nuploaded = capuploaded = 0;
-    pthread_mutex_unlock(&up_lock);
+    strset_clear(&uploaded);
 }
 
 char *ext_last_lines(const char *text, int count)

@@ -24,6 +24,7 @@
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/proc.h"
+#include "util/strv.h"
 #include "util/timeutil.h"
 #include "util/utf8.h"
 #include "util/util.h"
@@ -333,8 +334,7 @@ static int run_collection(struct kiln_case_ctx *t)
         int r = run_one(t, col->name, tests[i], per_test);
         if (r < 0) rc = r;
     }
-    for (size_t i = 0; i < ntests; i++) free(tests[i]);
-    free(tests);
+    strv_free(tests, ntests);
     if (rc) return rc;
     return ext_judge_subtests(t);
 }

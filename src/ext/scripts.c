@@ -13,6 +13,7 @@
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/proc.h"
+#include "util/strv.h"
 #include "util/util.h"
 
 #define REMOTE_BASE "/var/tmp/kiln-ext"
@@ -279,8 +280,7 @@ void ext_scripts_free(void)
         free(s->name);
         free(s->area);
         free(s->description);
-        for (size_t k = 0; k < s->ntags; k++) free(s->tags[k]);
-        free(s->tags);
+        strv_free(s->tags, s->ntags);
         free(s->local_dir);
         free(s->dir_name);
         free(s->file);

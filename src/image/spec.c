@@ -16,6 +16,7 @@
 #include <openssl/x509.h>
 
 #include "util/fs.h"
+#include "util/strv.h"
 #include "util/util.h"
 
 #define FIELD(map, key) y_get((map), (key))
@@ -747,8 +748,7 @@ int spec_load(const char *path, const char *source_root, struct image_spec **out
                         diag_add(d, at, p, "unknown output \"%s\" (raw, qcow2, vhd-fixed, vhd, tar)", o[i]);
                     }
                 }
-            for (size_t i = 0; i < no; i++) free(o[i]);
-            free(o);
+            strv_free(o, no);
         } else s->outputs[OUT_RAW] = true;
         if ((x = FIELD(root, "wsl")) && y_bool(d, x, "wsl", &s->wsl) && s->wsl) check_wsl(d, x, root, s);
     }
@@ -786,12 +786,6 @@ int spec_load(const char *path, const char *source_root, struct image_spec **out
     return 0;
 }
 
-static void strv_free(char **v, size_t n)
-{
-    for (size_t i = 0; i < n; i++) free(v[i]);
-    free(v);
-}
-
 void spec_free(struct image_spec *s)
 {
     if (!s) return;
@@ -810,8 +804,7 @@ void spec_free(struct image_spec *s)
         free(s->repos[i].baseurl);
         free(s->repos[i].gpgkey);
         free(s->repos[i].suite);
-        for (size_t k = 0; k < s->repos[i].ncomponents; k++) free(s->repos[i].components[k]);
-        free(s->repos[i].components);
+        strv_free(s->repos[i].components, s->repos[i].ncomponents);
     }
     free(s->repos);
     strv_free(s->install, s->ninstall);

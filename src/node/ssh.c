@@ -11,6 +11,7 @@
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/proc.h"
+#include "util/strv.h"
 #include "util/timeutil.h"
 #include "util/util.h"
 
@@ -744,13 +745,11 @@ void node_free(struct kiln_node *n)
     free(n->host);
     free(n->user);
     free(n->key_path);
-    for (size_t i = 0; i < n->nhost_key_fps; i++) free(n->host_key_fps[i]);
-    free(n->host_key_fps);
+    strv_free(n->host_key_fps, n->nhost_key_fps);
     free(n->known_hosts);
     free(n->dir);
     free(n->boot_id);
     free(n->facts.boot_id);
-    for (size_t i = 0; i < n->nnotes; i++) free(n->notes[i]);
-    free(n->notes);
+    strv_free(n->notes, n->nnotes);
     free(n);
 }

@@ -33,6 +33,7 @@
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/proc.h"
+#include "util/strv.h"
 #include "util/timeutil.h"
 #include "util/util.h"
 
@@ -1030,8 +1031,7 @@ static int qemu_deploy_once(struct kiln_platform_ctx *p, struct kiln_env *env, b
         char **ports = xcalloc((size_t)count, sizeof *ports);
         for (int i = 0; i < count; i++) ports[i] = xasprintf("%s/%s/l2.sock", p->work_dir, env->nodes[i]->name);
         le->hub = l2hub_start(le->hub_path, ports, (size_t)count, why, sz);
-        for (int i = 0; i < count; i++) free(ports[i]);
-        free(ports);
+        strv_free(ports, (size_t)count);
         if (!le->hub) return -EIO;
     }
     for (size_t i = 0; i < env->nnodes; i++) {
@@ -1160,8 +1160,7 @@ static void qemu_fini(struct kiln_platform_ctx *p)
     free(qp->image_format);
     free(qp->fw_code);
     free(qp->swtpm);
-    for (size_t i = 0; i < qp->ngpus; i++) free(qp->gpus[i]);
-    free(qp->gpus);
+    strv_free(qp->gpus, qp->ngpus);
     free(qp->gpu_used);
     free(qp->gpu_why);
     free(qp->tgtd);

@@ -9,6 +9,7 @@
 
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/strv.h"
 #include "util/util.h"
 
 #define MAX_INCLUDE_DEPTH 16
@@ -592,8 +593,7 @@ static bool substitute_all(struct kiln_runbook *rb, struct ynode *root, struct d
     struct expander X = {.rb = rb, .d = d, .value = xcalloc(rb->nvars + 1, sizeof *X.value),
                          .state = xcalloc(rb->nvars + 1, sizeof *X.state)};
     bool ok = substitute_tree(&X, root, "");
-    for (size_t i = 0; i < rb->nvars; i++) free(X.value[i]);
-    free(X.value);
+    strv_free(X.value, rb->nvars);
     free(X.state);
     return ok;
 }
@@ -654,8 +654,7 @@ void runbook_parse_req(const struct ynode *n, const char *path, struct kiln_req 
                 }
                 r->features |= bit;
             }
-        for (size_t i = 0; i < nn; i++) free(names[i]);
-        free(names);
+        strv_free(names, nn);
     }
 }
 
@@ -1224,8 +1223,7 @@ int runbook_load_warn(const char *path, const struct kiln_var *cli, size_t ncli,
                     *APPEND(rb->extensions, rb->nextensions, cap) = path_resolve(dir, ext[i]);
                 }
             }
-            for (size_t i = 0; i < next; i++) free(ext[i]);
-            free(ext);
+            strv_free(ext, next);
         }
         parse_platform(y_get(root, "platform"), rb, d);
         if ((x = y_get(root, "testcase"))) parse_testcases(x, rb, d);
@@ -1247,12 +1245,6 @@ int runbook_load_warn(const char *path, const struct kiln_var *cli, size_t ncli,
     }
     *out = rb;
     return 0;
-}
-
-static void strv_free(char **v, size_t n)
-{
-    for (size_t i = 0; i < n; i++) free(v[i]);
-    free(v);
 }
 
 void runbook_free(struct kiln_runbook *rb)

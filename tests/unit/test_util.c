@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -7,6 +8,7 @@
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/proc.h"
+#include "util/strv.h"
 #include "util/utf8.h"
 #include "util/util.h"
 
@@ -87,8 +89,63 @@ static void test_open_regular(void)
     rm_rf(dir);
 }
 
+/* strv keeps copies in order and finds by value; strset interns: one stored copy per value,
+ * the same address each time, from any thread. */
+struct intern_arg {
+    struct strset *set;
+    const char *got[100];
+};
+
+static void *intern_many(void *p)
+{
+    struct intern_arg *a = p;
+    for (int i = 0; i < 100; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "f%d", i % 10);
+        a->got[i] = strset_intern(a->set, name);
+    }
+    return NULL;
+}
+
+static void test_strv(void)
+{
+    struct strv sv = {0};
+    char word[] = "alpha";
+    strv_push(&sv, word);
+    word[0] = 'A';
+    strv_consume(&sv, xstrdup("beta"));
+    is_int(sv.n, 2, "strv: two strings");
+    is_str(sv.v[0], "alpha", "strv_push keeps a copy, not the caller's buffer");
+    is_str(strv_find(&sv, "beta"), "beta", "strv_find by value");
+    ok(strv_find(&sv, "gamma") == NULL, "strv_find: NULL when absent");
+    strv_clear(&sv);
+    ok(sv.n == 0 && sv.v == NULL && sv.cap == 0, "strv_clear leaves an empty vector");
+    strv_push(&sv, "again");
+    is_str(sv.v[0], "again", "a cleared vector is reusable");
+    strv_clear(&sv);
+    strv_free(NULL, 3);
+    char **v = xcalloc(3, sizeof *v);
+    v[0] = xstrdup("x"), v[2] = xstrdup("z");
+    strv_free(v, 3); /* a NULL entry in the middle: ASan says whether all was freed */
+    ok(true, "strv_free of NULL and of an array with a NULL entry");
+
+    struct strset set = STRSET_INIT;
+    struct intern_arg a[2] = {{.set = &set}, {.set = &set}};
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++) pthread_create(&th[i], NULL, intern_many, &a[i]);
+    for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+    is_int(set.sv.n, 10, "strset: ten values interned by two threads, each stored once");
+    bool same = true;
+    for (int i = 0; i < 100; i++) same = same && a[0].got[i] == a[1].got[i] && a[0].got[i] == strset_intern(&set, a[0].got[i]);
+    ok(same, "strset_intern: one address per value, whichever thread asks");
+    ok(strset_contains(&set, "f3") && !strset_contains(&set, "f10"), "strset_contains");
+    strset_clear(&set);
+    ok(!strset_contains(&set, "f3") && set.sv.n == 0, "strset_clear empties the set");
+}
+
 int main(void)
 {
+    test_strv();
     test_open_beside();
     test_open_regular();
     is_int(levenshtein("platfrom", "platform"), 2, "levenshtein transposition costs 2");
