@@ -472,11 +472,6 @@ int node_exec_input(struct kiln_node *n, const char *cmd, const void *in, size_t
     return exec_internal(n, cmd, in, inlen, timeout_s, r, maxout, true);
 }
 
-int node_exec_once(struct kiln_node *n, const char *cmd, int timeout_s, struct kiln_exec *r)
-{
-    return exec_internal(n, cmd, NULL, 0, timeout_s, r, MAX_CAPTURE, false);
-}
-
 int node_exec(struct kiln_node *n, const char *cmd, int timeout_s, struct kiln_exec *r)
 {
     return node_exec_input(n, cmd, NULL, 0, timeout_s, r, MAX_CAPTURE);
