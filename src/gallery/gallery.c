@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "model/artifact.h"
 #include "model/case.h"
 #include "gallery/catalog.h"
 #include "suites/version.h"
@@ -886,7 +887,7 @@ static int version_files(const char *dir, const char *manifest_name, json_t **ma
                             k == 0 ? " and a size" : "");
             }
             const char *kind = jstr(a, "kind");
-            bool disk = k == 0 && (streq(kind, "qcow2") || streq(kind, "raw") || streq(kind, "vhd-fixed") || streq(kind, "vhd"));
+            bool disk = k == 0 && artifact_is_disk(kind);
             *APPEND(*out, *n, cap) = (struct vfile){.name = xstrdup(f), .expect = xstrdup(h), .disk = disk,
                                                     .kind = k == 0 && kind ? xstrdup(kind) : NULL,
                                                     .max = k == 0 ? (uint64_t)json_integer_value(sz) : GALLERY_JSON_MAX};

@@ -20,6 +20,7 @@
 #include "image/ext4.h"
 #include "image/gpt.h"
 #include "image/inspect.h"
+#include "model/artifact.h"
 #include "image/reposnap.h"
 #include "image/network.h"
 #include "trust/minisign.h"
@@ -1214,7 +1215,7 @@ static int write_update_manifest(struct build_ctx *c, const char *stage_dir, con
 static int output_rootfs_tar(struct build_ctx *c, const char *stage_dir, const char *base)
 {
     const struct image_spec *s = c->spec;
-    _cleanup_free_ char *dst = xasprintf("%s/%s.tar.zst", stage_dir, base);
+    _cleanup_free_ char *dst = xasprintf("%s/%s%s", stage_dir, base, kiln_artifacts[ARTIFACT_TAR].suffix);
     struct sbuf conf = {0};
     sbuf_puts(&conf, "# made by kiln build (wsl: true)\n[boot]\nsystemd=true\n");
     if (s->nusers) sbuf_printf(&conf, "\n[user]\ndefault=%s\n", s->users[0].name);
@@ -1241,8 +1242,8 @@ static int stage_outputs(struct build_ctx *c, const char *stage_dir, json_t *man
     for (int i = 0; i < OUT_COUNT; i++) want[i] = c->opts->only_output < 0 ? s->outputs[i] : c->opts->only_output == i;
     json_t *arts = json_array();
     json_object_set_new(manifest, "artifacts", arts);
-    struct { enum image_output o; enum disk_format f; const char *suffix; } disks[] = {
-        {OUT_QCOW2, DISK_QCOW2, ".qcow2"}, {OUT_VHD_FIXED, DISK_VHD_FIXED, ".vhd"}, {OUT_VHD, DISK_VHD_DYNAMIC, "-dynamic.vhd"}};
+    struct { enum image_output o; enum disk_format f; } disks[] = {
+        {OUT_QCOW2, DISK_QCOW2}, {OUT_VHD_FIXED, DISK_VHD_FIXED}, {OUT_VHD, DISK_VHD_DYNAMIC}};
     struct disk *d = NULL;
     char *err = NULL;
     if (disk_open(raw, &d, &err) < 0) {
@@ -1253,7 +1254,7 @@ static int stage_outputs(struct build_ctx *c, const char *stage_dir, json_t *man
     struct sbuf made = {0};
     for (size_t i = 0; i < ARRAY_SIZE(disks); i++) {
         if (!want[disks[i].o]) continue;
-        _cleanup_free_ char *name = xasprintf("%s%s", base, disks[i].suffix);
+        _cleanup_free_ char *name = xasprintf("%s%s", base, kiln_artifacts[disks[i].o].suffix);
         _cleanup_free_ char *dst = path_join(stage_dir, name);
         struct disk_write_opts wo = {.unix_time = (uint32_t)c->epoch};
         struct guid g;
@@ -1270,7 +1271,7 @@ static int stage_outputs(struct build_ctx *c, const char *stage_dir, json_t *man
     }
     disk_close(d);
     if (want[OUT_RAW]) {
-        _cleanup_free_ char *dst = xasprintf("%s/%s.raw", stage_dir, base);
+        _cleanup_free_ char *dst = xasprintf("%s/%s%s", stage_dir, base, kiln_artifacts[ARTIFACT_RAW].suffix);
         if (rename(raw, dst) < 0) return build_error(c, "outputs", "cannot move %s: %s", raw, strerror(errno));
         sbuf_puts(&made, " raw");
     }
@@ -1280,7 +1281,8 @@ static int stage_outputs(struct build_ctx *c, const char *stage_dir, json_t *man
     }
     /* direct-kernel boot artifacts, always */
     _cleanup_free_ char *irel = initrd_rel(c);
-    struct { const char *src_rel, *suffix; } kfiles[] = {{NULL, ".vmlinuz"}, {irel, ".initrd"}};
+    struct { const char *src_rel, *suffix; } kfiles[] = {{NULL, kiln_artifacts[ARTIFACT_KERNEL].suffix},
+                                                           {irel, kiln_artifacts[ARTIFACT_INITRD].suffix}};
     _cleanup_free_ char *krel = xasprintf("boot/vmlinuz-%s", c->kver);
     kfiles[0].src_rel = krel;
     for (size_t i = 0; i < ARRAY_SIZE(kfiles); i++) {
@@ -1295,7 +1297,8 @@ static int stage_outputs(struct build_ctx *c, const char *stage_dir, json_t *man
     /* the immutable layout's update payload: slot A's /usr image and its hash tree (the kernel
      * and initrd above go with them; update.json, written below, ties them together) */
     if (s->layout == LAYOUT_IMMUTABLE) {
-        const char *parts[][2] = {{"usr.img", ".usr.img"}, {"usr.verity", ".usr.verity"}};
+        const char *parts[][2] = {{"usr.img", kiln_artifacts[ARTIFACT_USR].suffix},
+                                  {"usr.verity", kiln_artifacts[ARTIFACT_USR_VERITY].suffix}};
         for (size_t i = 0; i < ARRAY_SIZE(parts); i++) {
             _cleanup_free_ char *src = path_join(c->work, parts[i][0]);
             _cleanup_free_ char *dst = xasprintf("%s/%s%s", stage_dir, base, parts[i][1]);
@@ -1327,11 +1330,8 @@ static int stage_outputs(struct build_ctx *c, const char *stage_dir, json_t *man
         if (job.rc[i] < 0 && r == 0) r = build_error(c, "outputs", "cannot read %s/%s", stage_dir, names[i]);
         json_t *a = json_object();
         json_object_set_new(a, "file", json_string(names[i]));
-        const char *kind = endswith(names[i], ".qcow2") ? "qcow2" : endswith(names[i], "-dynamic.vhd") ? "vhd"
-                         : endswith(names[i], ".vhd") ? "vhd-fixed" : endswith(names[i], ".raw") ? "raw"
-                         : endswith(names[i], ".tar.zst") ? "tar" : endswith(names[i], ".vmlinuz") ? "kernel"
-                         : endswith(names[i], ".usr.img") ? "usr" : endswith(names[i], ".usr.verity") ? "usr-verity" : "initrd";
-        json_object_set_new(a, "kind", json_string(kind));
+        const struct kiln_artifact *kind = artifact_by_file(names[i]); /* every file staged above has a row */
+        json_object_set_new(a, "kind", json_string(kind ? kind->name : "?"));
         json_object_set_new(a, "size", json_integer((json_int_t)job.size[i]));
         json_object_set_new(a, "sha256", json_string(job.hex[i]));
         json_array_append_new(arts, a);

@@ -3,6 +3,7 @@
  * a shell. */
 #include "image/spec.h"
 
+#include "model/artifact.h"
 #include "trust/minisign.h"
 
 #include <ctype.h>
@@ -22,9 +23,9 @@
 #define FIELD(map, key) y_get((map), (key))
 #define SUBPATH(var, parent, key) _cleanup_free_ char *var = ypath((parent), (key))
 
-static const char *const out_names[] = {"raw", "qcow2", "vhd-fixed", "vhd", "tar"};
+_Static_assert((int)OUT_RAW == ARTIFACT_RAW && (int)OUT_TAR == ARTIFACT_TAR && (int)OUT_COUNT == ARTIFACT_KERNEL, "the outputs are the artifact table's first rows");
 
-const char *spec_output_name(enum image_output o) { return o < OUT_COUNT ? out_names[o] : "?"; }
+const char *spec_output_name(enum image_output o) { return o < OUT_COUNT ? kiln_artifacts[o].name : "?"; }
 
 bool spec_parse_size(const char *s, uint64_t *out)
 {
@@ -740,7 +741,7 @@ int spec_load(const char *path, const char *source_root, struct image_spec **out
             if (y_str_list(d, x, "output", &o, &no))
                 for (size_t i = 0; i < no; i++) {
                     size_t k = 0;
-                    while (k < OUT_COUNT && !streq(o[i], out_names[k])) k++;
+                    while (k < OUT_COUNT && !streq(o[i], kiln_artifacts[k].name)) k++;
                     if (k < OUT_COUNT) s->outputs[k] = true;
                     else {
                         const struct ynode *at = x->kind == YN_SEQ && i < x->n ? x->items[i] : x;

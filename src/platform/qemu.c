@@ -28,6 +28,7 @@
 #include "platform/ntp.h"
 #include "platform/vfio.h"
 #include "image/disk.h"
+#include "model/artifact.h"
 #include "image/manifest.h"
 #include "platform/qmp.h"
 #include "util/fs.h"
@@ -316,8 +317,7 @@ static int qemu_init(struct kiln_platform_ctx *p)
             free(err);
             return -EINVAL;
         }
-        static const char *const qemu_names[] = {"raw", "qcow2", "vpc", "vpc"};
-        const char *fmt = qemu_names[disk_format(d)];
+        const char *fmt = kiln_artifacts[disk_format(d)].qemu;
         disk_close(d);
         qp->image_format = xstrdup(fmt);
     }
