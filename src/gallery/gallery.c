@@ -16,7 +16,7 @@
 #include "model/artifact.h"
 #include "model/case.h"
 #include "gallery/catalog.h"
-#include "suites/version.h"
+#include "util/version.h"
 #include "trust/minisign.h"
 #include "trust/provenance.h"
 #include "util/digest.h"

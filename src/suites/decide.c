@@ -7,7 +7,7 @@
 #include <strings.h>
 
 #include "suites/decide.h"
-#include "suites/version.h"
+#include "util/version.h"
 #include "util/strv.h"
 #include "util/util.h"
 #include "util/yaml.h"

@@ -38,7 +38,7 @@ sources() {
         secret) echo "" ;;
         gallery) echo "$root/src/gallery/catalog.c" ;;
         yaml) ;;
-        decide) echo "$root/src/suites/decide_cvm.c $root/src/suites/decide_hpc.c $root/src/suites/decide_containers.c $root/src/suites/decide.c $root/src/suites/version.c" ;;
+        decide) echo "$root/src/suites/decide_cvm.c $root/src/suites/decide_hpc.c $root/src/suites/decide_containers.c $root/src/suites/decide.c $root/src/util/version.c" ;;
         api) echo "$root/src/service/api.c" ;;
         manifest) echo "$root/src/image/manifest.c" ;;
         repostate) echo "$root/src/image/repostate.c" ;;
