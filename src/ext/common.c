@@ -123,21 +123,25 @@ int ext_judge_subtests(struct kiln_case_ctx *t)
     return why ? case_fail(t, "%s", why) : CASE_PASS;
 }
 
-struct ext_case *ext_case_add(struct ext_cases *list, const char *prefix, const char *name, char *description,
-                              const struct kiln_case *tmpl, const char *rb_path, const char *key, struct diags *d)
+int ext_cases_register(struct ext_cases *list, const char *prefix, char *const *names, size_t n,
+                       char *(*describe)(const char *name), const struct kiln_case *tmpl, const char *rb_path,
+                       const char *key, struct diags *d)
 {
-    struct ext_case *e = xcalloc(1, sizeof *e);
-    e->name = xstrdup(name);
-    e->case_name = xasprintf("%s.%s", prefix, name);
-    e->description = description;
-    e->c = *tmpl;
-    e->c.name = e->case_name;
-    e->c.description = e->description;
-    e->c.data = e;
-    if (registry_find(e->case_name)) diag_add_at(d, rb_path, 0, 0, key, "%s is listed twice", name);
-    *APPEND(list->v, list->n, list->cap) = e;
-    registry_add(&e->c);
-    return e;
+    size_t before = d->n;
+    for (size_t i = 0; i < n; i++) {
+        struct ext_case *e = xcalloc(1, sizeof *e);
+        e->name = xstrdup(names[i]);
+        e->case_name = xasprintf("%s.%s", prefix, names[i]);
+        e->description = describe(names[i]);
+        e->c = *tmpl;
+        e->c.name = e->case_name;
+        e->c.description = e->description;
+        e->c.data = e;
+        if (registry_find(e->case_name)) diag_add_at(d, rb_path, 0, 0, key, "%s is listed twice", names[i]);
+        *APPEND(list->v, list->n, list->cap) = e;
+        registry_add(&e->c);
+    }
+    return d->n > before ? -EINVAL : 0;
 }
 
 void ext_cases_free(struct ext_cases *list)

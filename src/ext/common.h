@@ -35,8 +35,10 @@ struct ext_cases {
     struct ext_case **v;
     size_t n, cap;
 };
-/* Registers a copy of tmpl named <prefix>.<name> (description owned, data = the ext_case);
- * a name already registered is reported in d against key. */
-struct ext_case *ext_case_add(struct ext_cases *list, const char *prefix, const char *name, char *description,
-                              const struct kiln_case *tmpl, const char *rb_path, const char *key, struct diags *d);
+/* Registers one copy of tmpl per names[0..n), named <prefix>.<name>, described by describe(name)
+ * (a string the case then owns), with data = its ext_case. A name already registered is
+ * reported in d against rb_path's key, and then -EINVAL is returned (0 otherwise). */
+int ext_cases_register(struct ext_cases *list, const char *prefix, char *const *names, size_t n,
+                       char *(*describe)(const char *name), const struct kiln_case *tmpl, const char *rb_path,
+                       const char *key, struct diags *d);
 void ext_cases_free(struct ext_cases *list);

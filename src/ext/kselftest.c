@@ -339,19 +339,20 @@ static int run_collection(struct kiln_case_ctx *t)
     return ext_judge_subtests(t);
 }
 
+static char *describe(const char *collection)
+{
+    return xasprintf("the kernel's %s selftests, run with run_kselftest.sh", collection);
+}
+
 int ext_kselftest_load(const struct kiln_runbook *rb, struct diags *d)
 {
     static const char *const tags[] = {"kselftest", NULL};
     conf = rb->kselftest;
     if (!conf) return 0;
-    size_t before = d->n;
     const struct kiln_case tmpl = {.area = "kernel", .category = "community", .priority = (int)conf->priority,
                                    .timeout_s = 4 * 3600, .tags = tags, .run = run_collection};
-    for (size_t i = 0; i < conf->ncollections; i++)
-        ext_case_add(&colls, "kselftest", conf->collections[i],
-                     xasprintf("the kernel's %s selftests, run with run_kselftest.sh", conf->collections[i]), &tmpl,
-                     rb->path, "kselftest.collections", d);
-    return d->n > before ? -EINVAL : 0;
+    return ext_cases_register(&colls, "kselftest", conf->collections, conf->ncollections, describe, &tmpl, rb->path,
+                              "kselftest.collections", d);
 }
 
 void ext_kselftest_free(void)

@@ -252,18 +252,19 @@ static int run_group(struct kiln_case_ctx *t)
     return ext_judge_subtests(t);
 }
 
+static char *describe(const char *group)
+{
+    return xasprintf("LTP runtest group %s", group);
+}
+
 int ext_ltp_load(const struct kiln_runbook *rb, struct diags *d)
 {
     static const char *const tags[] = {"ltp", NULL};
     conf = rb->ltp;
     if (!conf) return 0;
-    size_t before = d->n;
     const struct kiln_case tmpl = {.area = "kernel", .category = "community", .priority = (int)conf->priority,
                                    .timeout_s = 6 * 3600, .tags = tags, .run = run_group};
-    for (size_t i = 0; i < conf->ngroups; i++)
-        ext_case_add(&groups, "ltp", conf->groups[i], xasprintf("LTP runtest group %s", conf->groups[i]), &tmpl,
-                     rb->path, "ltp.groups", d);
-    return d->n > before ? -EINVAL : 0;
+    return ext_cases_register(&groups, "ltp", conf->groups, conf->ngroups, describe, &tmpl, rb->path, "ltp.groups", d);
 }
 
 void ext_ltp_free(void)
