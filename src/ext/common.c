@@ -123,22 +123,21 @@ int ext_judge_subtests(struct kiln_case_ctx *t)
     return why ? case_fail(t, "%s", why) : CASE_PASS;
 }
 
-int ext_cases_register(struct ext_cases *list, const char *prefix, char *const *names, size_t n,
-                       char *(*describe)(const char *name), const struct kiln_case *tmpl, const char *rb_path,
-                       const char *key, struct diags *d)
+int ext_suite_load(struct ext_suite *s, char *const *names, size_t n, long priority, const char *rb_path,
+                   struct diags *d)
 {
     size_t before = d->n;
+    s->tags[0] = s->prefix;
     for (size_t i = 0; i < n; i++) {
         struct ext_case *e = xcalloc(1, sizeof *e);
         e->name = xstrdup(names[i]);
-        e->case_name = xasprintf("%s.%s", prefix, names[i]);
-        e->description = describe(names[i]);
-        e->c = *tmpl;
-        e->c.name = e->case_name;
-        e->c.description = e->description;
-        e->c.data = e;
-        if (registry_find(e->case_name)) diag_add_at(d, rb_path, 0, 0, key, "%s is listed twice", names[i]);
-        *APPEND(list->v, list->n, list->cap) = e;
+        e->case_name = xasprintf("%s.%s", s->prefix, names[i]);
+        e->description = s->describe(names[i]);
+        e->c = (struct kiln_case){.name = e->case_name, .description = e->description, .area = s->area,
+                                  .category = "community", .priority = (int)priority, .timeout_s = s->timeout_s,
+                                  .tags = s->tags, .run = s->run, .data = e};
+        if (registry_find(e->case_name)) diag_add_at(d, rb_path, 0, 0, s->key, "%s is listed twice", names[i]);
+        *APPEND(s->cases.v, s->cases.n, s->cases.cap) = e;
         registry_add(&e->c);
     }
     return d->n > before ? -EINVAL : 0;

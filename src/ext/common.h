@@ -35,10 +35,20 @@ struct ext_cases {
     struct ext_case **v;
     size_t n, cap;
 };
-/* Registers one copy of tmpl per names[0..n), named <prefix>.<name>, described by describe(name)
- * (a string the case then owns), with data = its ext_case. A name already registered is
- * reported in d against rb_path's key, and then -EINVAL is returned (0 otherwise). */
-int ext_cases_register(struct ext_cases *list, const char *prefix, char *const *names, size_t n,
-                       char *(*describe)(const char *name), const struct kiln_case *tmpl, const char *rb_path,
-                       const char *key, struct diags *d);
+/* A community suite whose runbook section lists names (kselftest collections, LTP groups), one
+ * case each: the suite's constants, and the cases it registered. */
+struct ext_suite {
+    const char *prefix; /* case names are <prefix>.<name>; also the cases' one tag */
+    const char *key;    /* the runbook key listing the names, for diagnostics */
+    const char *area;
+    int timeout_s;
+    int (*run)(struct kiln_case_ctx *t);
+    char *(*describe)(const char *name); /* the case's description, allocated */
+    const char *tags[2];                 /* filled by ext_suite_load */
+    struct ext_cases cases;
+};
+/* Registers one case per names[0..n) at the given priority, data = its ext_case. A name already
+ * registered is reported in d against rb_path's key, and then -EINVAL is returned (0 otherwise). */
+int ext_suite_load(struct ext_suite *s, char *const *names, size_t n, long priority, const char *rb_path,
+                   struct diags *d);
 void ext_cases_free(struct ext_cases *list);

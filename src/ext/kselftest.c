@@ -34,7 +34,6 @@
 #define RUNNER_DEFAULT_TIMEOUT_S 45 /* kselftest's runner.sh default */
 
 static const struct kiln_kselftest_conf *conf;
-static struct ext_cases colls;
 
 static pthread_mutex_t prep_lock = PTHREAD_MUTEX_INITIALIZER;
 static char *prepared_dir; /* the installed tree, once built */
@@ -344,20 +343,18 @@ static char *describe(const char *collection)
     return xasprintf("the kernel's %s selftests, run with run_kselftest.sh", collection);
 }
 
+static struct ext_suite suite = {.prefix = "kselftest", .key = "kselftest.collections", .area = "kernel",
+                                 .timeout_s = 4 * 3600, .run = run_collection, .describe = describe};
+
 int ext_kselftest_load(const struct kiln_runbook *rb, struct diags *d)
 {
-    static const char *const tags[] = {"kselftest", NULL};
     conf = rb->kselftest;
-    if (!conf) return 0;
-    const struct kiln_case tmpl = {.area = "kernel", .category = "community", .priority = (int)conf->priority,
-                                   .timeout_s = 4 * 3600, .tags = tags, .run = run_collection};
-    return ext_cases_register(&colls, "kselftest", conf->collections, conf->ncollections, describe, &tmpl, rb->path,
-                              "kselftest.collections", d);
+    return conf ? ext_suite_load(&suite, conf->collections, conf->ncollections, conf->priority, rb->path, d) : 0;
 }
 
 void ext_kselftest_free(void)
 {
-    ext_cases_free(&colls);
+    ext_cases_free(&suite.cases);
     free(prepared_dir);
     free(prep_error);
     prepared_dir = prep_error = NULL;

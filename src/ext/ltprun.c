@@ -36,7 +36,6 @@
 #define TCONF 32
 
 static const struct kiln_ltp_conf *conf;
-static struct ext_cases groups;
 
 static bool skipped(const char *tag)
 {
@@ -257,18 +256,17 @@ static char *describe(const char *group)
     return xasprintf("LTP runtest group %s", group);
 }
 
+static struct ext_suite suite = {.prefix = "ltp", .key = "ltp.groups", .area = "kernel", .timeout_s = 6 * 3600,
+                                 .run = run_group, .describe = describe};
+
 int ext_ltp_load(const struct kiln_runbook *rb, struct diags *d)
 {
-    static const char *const tags[] = {"ltp", NULL};
     conf = rb->ltp;
-    if (!conf) return 0;
-    const struct kiln_case tmpl = {.area = "kernel", .category = "community", .priority = (int)conf->priority,
-                                   .timeout_s = 6 * 3600, .tags = tags, .run = run_group};
-    return ext_cases_register(&groups, "ltp", conf->groups, conf->ngroups, describe, &tmpl, rb->path, "ltp.groups", d);
+    return conf ? ext_suite_load(&suite, conf->groups, conf->ngroups, conf->priority, rb->path, d) : 0;
 }
 
 void ext_ltp_free(void)
 {
-    ext_cases_free(&groups);
+    ext_cases_free(&suite.cases);
     conf = NULL;
 }
