@@ -78,6 +78,19 @@ void ext_save_output(struct kiln_case_ctx *t, const char *subdir, const char *na
     secret_write_file(file, text, strlen(text), 0644);
 }
 
+int ext_run_test(struct kiln_case_ctx *t, const char *cmd, int limit_s, const char *sub, const char *subdir,
+                 const char *name, struct kiln_exec *e)
+{
+    int r = node_exec(t->node, cmd, limit_s, e);
+    if (r < 0 && !e->timed_out) {
+        kiln_exec_free(e);
+        ext_add_subtest(t, sub, ST_FAILED, 0, "lost the node while running it");
+        return r;
+    }
+    ext_save_output(t, subdir, name, e->out, e->err);
+    return 0;
+}
+
 void ext_add_subtests(struct kiln_case_ctx *t, struct kiln_subtest *subs, size_t n, const char *prefix)
 {
     for (size_t i = 0; i < n; i++) {

@@ -5,6 +5,7 @@
 
 #include "run/case.h"
 #include "model/results.h"
+#include "node/node.h"
 #include "util/yaml.h"
 
 /* Packs local_dir with tar and unpacks it at remote on the case's first node (replacing what
@@ -16,6 +17,12 @@ void ext_upload_forget(void);
 char *ext_last_lines(const char *text, int count);
 /* Keeps a test's output as <case dir>/<subdir>/<name>.log ('/' in name becomes '_'). */
 void ext_save_output(struct kiln_case_ctx *t, const char *subdir, const char *name, const char *out, const char *err);
+/* Runs one test's cmd on the case's node within limit_s seconds and keeps its output with
+ * ext_save_output(subdir, name). 0 with *e filled (timed out or not; the caller frees it), or,
+ * when the node was lost before the command ended, a negative errno after recording subtest
+ * sub as failed for that reason. */
+int ext_run_test(struct kiln_case_ctx *t, const char *cmd, int limit_s, const char *sub, const char *subdir,
+                 const char *name, struct kiln_exec *e);
 /* Moves subs[0..n) into the case's result, prefixing every name with prefix (may be NULL). */
 void ext_add_subtests(struct kiln_case_ctx *t, struct kiln_subtest *subs, size_t n, const char *prefix);
 /* Adds one subtest. */

@@ -251,13 +251,8 @@ static int run_one(struct kiln_case_ctx *t, const char *coll, const char *test, 
     int limit = per_test_s > 0 ? per_test_s + 30 : case_time_left(t);
     if (limit > case_time_left(t)) limit = case_time_left(t);
     struct kiln_exec e;
-    int r = node_exec(t->node, cmd, limit, &e);
-    if (r < 0 && !e.timed_out) {
-        kiln_exec_free(&e);
-        ext_add_subtest(t, sub, ST_FAILED, 0, "lost the node while running it");
-        return r;
-    }
-    ext_save_output(t, "kselftest", id, e.out, e.err);
+    int r = ext_run_test(t, cmd, limit, sub, "kselftest", id, &e);
+    if (r < 0) return r;
     struct kiln_subtest *subs = NULL;
     size_t nsubs = 0;
     bool tap = tap_parse(e.out, strlen(e.out), &subs, &nsubs, NULL);

@@ -129,13 +129,8 @@ static int run_kiln(struct kiln_case_ctx *t, struct ext_case *g, const char *run
             "PATH=%s/testcases/bin:$PATH sh -c %s", rq, rq, rq, cq);
         int limit = MIN((int)conf->timeout_s, case_time_left(t));
         struct kiln_exec e;
-        int r = node_exec(t->node, cmd, limit, &e);
-        if (r < 0 && !e.timed_out) {
-            kiln_exec_free(&e);
-            ext_add_subtest(t, sub, ST_FAILED, 0, "lost the node while running it");
-            return r;
-        }
-        ext_save_output(t, "ltp", tag, e.out, e.err);
+        int r = ext_run_test(t, cmd, limit, sub, "ltp", tag, &e);
+        if (r < 0) return r;
         _cleanup_free_ char *tail = ext_last_lines(*e.out ? e.out : e.err, 2);
         if (e.timed_out) {
             _cleanup_free_ char *why = xasprintf("timed out after %d s (ltp.timeout_s): %s", limit, tail);
