@@ -18,7 +18,7 @@
 
 #include "model/req.h"
 #include "service/api.h"
-#include "service/html.h"
+#include "util/html.h"
 #include "util/fs.h"
 #include "util/inroot.h"
 #include "util/log.h"
