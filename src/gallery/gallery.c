@@ -6,7 +6,6 @@
 #include <glob.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -16,6 +15,7 @@
 #include "model/artifact.h"
 #include "model/case.h"
 #include "gallery/catalog.h"
+#include "util/parallel.h"
 #include "util/version.h"
 #include "trust/minisign.h"
 #include "trust/provenance.h"
@@ -798,7 +798,6 @@ struct check_job {
     const char *dir;
     struct vfile *v;
     const bool *pick;
-    size_t n, next;
     const char *const *keys;
     size_t nkeys;
     const char *who;
@@ -806,29 +805,19 @@ struct check_job {
     char **errs;
 };
 
-static void *check_worker(void *arg)
+static void check_one(size_t i, void *arg)
 {
     struct check_job *j = arg;
-    for (;;) {
-        size_t i = __atomic_fetch_add(&j->next, 1, __ATOMIC_SEQ_CST);
-        if (i >= j->n) return NULL;
-        if (j->pick && !j->pick[i]) continue;
-        j->rc[i] = check_file(j->dir, &j->v[i], j->keys, j->nkeys, j->who, &j->errs[i]);
-    }
+    if (!j->pick || j->pick[i]) j->rc[i] = check_file(j->dir, &j->v[i], j->keys, j->nkeys, j->who, &j->errs[i]);
 }
 
 static int check_parallel(const char *dir, struct vfile *v, size_t n, const bool *pick, const char *const *keys,
                           size_t nkeys, const char *who, char **err)
 {
-    struct check_job j = {.dir = dir, .v = v, .pick = pick, .n = n, .keys = keys, .nkeys = nkeys, .who = who};
+    struct check_job j = {.dir = dir, .v = v, .pick = pick, .keys = keys, .nkeys = nkeys, .who = who};
     j.rc = xcalloc(n ? n : 1, sizeof *j.rc);
     j.errs = xcalloc(n ? n : 1, sizeof *j.errs);
-    pthread_t th[2];
-    int started = 0;
-    for (int i = 0; i < 2; i++)
-        if (pthread_create(&th[i], NULL, check_worker, &j) == 0) started++;
-    if (!started) check_worker(&j);
-    for (int i = 0; i < started; i++) pthread_join(th[i], NULL);
+    parallel_for(n, 2, check_one, &j);
     int r = 0;
     for (size_t i = 0; i < n; i++) {
         if (j.rc[i] < 0 && r == 0) {

@@ -10,7 +10,6 @@
 #include <jansson.h>
 #include <limits.h>
 #include <openssl/evp.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -29,6 +28,7 @@
 #include "trust/provenance.h"
 #include "trust/sbom.h"
 #include "util/digest.h"
+#include "util/parallel.h"
 #include "util/fs.h"
 #include "util/inroot.h"
 #include "util/proc.h"
@@ -1146,22 +1146,16 @@ static json_t *os_release_json(struct build_ctx *c)
 struct hash_job {
     const char *dir;
     char **names;
-    size_t n;
-    size_t next;
     char (*hex)[65];
     uint64_t *size;
     int *rc;
 };
 
-static void *hash_worker(void *arg)
+static void hash_one(size_t i, void *arg)
 {
     struct hash_job *j = arg;
-    for (;;) {
-        size_t i = __atomic_fetch_add(&j->next, 1, __ATOMIC_SEQ_CST);
-        if (i >= j->n) return NULL;
-        _cleanup_free_ char *p = path_join(j->dir, j->names[i]);
-        j->rc[i] = sha256_file_hex(p, j->hex[i], &j->size[i]);
-    }
+    _cleanup_free_ char *p = path_join(j->dir, j->names[i]);
+    j->rc[i] = sha256_file_hex(p, j->hex[i], &j->size[i]);
 }
 
 static int cmp_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
@@ -1315,16 +1309,11 @@ static int stage_outputs(struct build_ctx *c, const char *stage_dir, json_t *man
         if (de->d_name[0] != '.') *APPEND(names, nn, cap) = xstrdup(de->d_name);
     if (dir) closedir(dir);
     qsort(names, nn, sizeof *names, cmp_names);
-    struct hash_job job = {.dir = stage_dir, .names = names, .n = nn};
+    struct hash_job job = {.dir = stage_dir, .names = names};
     job.hex = xcalloc(nn ? nn : 1, sizeof *job.hex);
     job.size = xcalloc(nn ? nn : 1, sizeof *job.size);
     job.rc = xcalloc(nn ? nn : 1, sizeof *job.rc);
-    pthread_t th[2];
-    int started = 0;
-    for (int i = 0; i < 2; i++)
-        if (pthread_create(&th[i], NULL, hash_worker, &job) == 0) started++;
-    if (!started) hash_worker(&job);
-    for (int i = 0; i < started; i++) pthread_join(th[i], NULL);
+    parallel_for(nn, 2, hash_one, &job);
     int r = 0;
     for (size_t i = 0; i < nn; i++) {
         if (job.rc[i] < 0 && r == 0) r = build_error(c, "outputs", "cannot read %s/%s", stage_dir, names[i]);

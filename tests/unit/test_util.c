@@ -7,6 +7,7 @@
 #include "tap.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/parallel.h"
 #include "util/proc.h"
 #include "util/strv.h"
 #include "util/utf8.h"
@@ -143,9 +144,46 @@ static void test_strv(void)
     ok(!strset_contains(&set, "f3") && set.sv.n == 0, "strset_clear empties the set");
 }
 
+/* parallel_for: every index exactly once, whatever the thread count (0 and more threads than
+ * items included), and the work really spread when there are threads. */
+struct pf_ctx {
+    int done[1000];
+    pthread_t who[1000];
+};
+
+static void pf_mark(size_t i, void *arg)
+{
+    struct pf_ctx *c = arg;
+    __atomic_add_fetch(&c->done[i], 1, __ATOMIC_SEQ_CST);
+    c->who[i] = pthread_self();
+    if (i < 4) usleep(20000); /* slow items: the other thread takes the rest meanwhile */
+}
+
+static void test_parallel_for(void)
+{
+    static const unsigned threads[] = {0, 1, 2, 8};
+    static const size_t counts[] = {0, 1, 3, 1000};
+    for (size_t t = 0; t < ARRAY_SIZE(threads); t++)
+        for (size_t k = 0; k < ARRAY_SIZE(counts); k++) {
+            static struct pf_ctx c;
+            memset(&c, 0, sizeof c);
+            parallel_for(counts[k], threads[t], pf_mark, &c);
+            bool once = true;
+            for (size_t i = 0; i < ARRAY_SIZE(c.done); i++) once = once && c.done[i] == (i < counts[k]);
+            ok(once, "parallel_for(%zu items, %u threads): each index once, none past the end", counts[k], threads[t]);
+        }
+    static struct pf_ctx c;
+    memset(&c, 0, sizeof c);
+    parallel_for(1000, 2, pf_mark, &c);
+    bool two = false;
+    for (size_t i = 1; i < 1000; i++) two = two || !pthread_equal(c.who[i], c.who[0]);
+    ok(two && !pthread_equal(c.who[0], pthread_self()), "two threads share 1000 items, neither the caller's");
+}
+
 int main(void)
 {
     test_strv();
+    test_parallel_for();
     test_open_beside();
     test_open_regular();
     is_int(levenshtein("platfrom", "platform"), 2, "levenshtein transposition costs 2");
