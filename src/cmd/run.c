@@ -20,6 +20,7 @@
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/proc.h"
+#include "util/strv.h"
 #include "util/timeutil.h"
 #include "util/util.h"
 
@@ -75,10 +76,8 @@ struct rerun {
 static void rerun_free(struct rerun *r)
 {
     free(r->runbook);
-    for (size_t i = 0; i < r->nnames; i++) free(r->names[i]);
-    free(r->names);
-    for (size_t i = 0; i < r->nsecrets; i++) free(r->secrets[i]);
-    free(r->secrets);
+    strv_free(r->names, r->nnames);
+    strv_free(r->secrets, r->nsecrets);
 }
 
 static const char *jstr(const json_t *o, const char *k)

@@ -6,6 +6,7 @@
 #include "service/store.h"
 #include "trust/minisign.h"
 #include "util/fs.h"
+#include "util/strv.h"
 #include "util/util.h"
 
 /* Each --trust key's id and text (ids[k], texts[k]): EXIT_OK, or EXIT_USAGE after naming the
@@ -95,8 +96,7 @@ int cmd_tenant(int argc, char **argv)
     }
     explicit_bzero(token, sizeof(token));
     kiln_store_close(st);
-    for (size_t k = 0; k < nkeys; k++) free(texts[k]);
-    free(texts);
+    strv_free(texts, nkeys);
     free(ids);
     free(keys);
     free(err);

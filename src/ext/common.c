@@ -1,7 +1,6 @@
 #include "ext/common.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -10,28 +9,18 @@
 #include "util/fs.h"
 #include "util/proc.h"
 #include "util/secret.h"
+#include "util/strv.h"
 #include "util/utf8.h"
 #include "util/util.h"
 
 /* "node boot local remote" keys of directories already unpacked */
-static pthread_mutex_t up_lock = PTHREAD_MUTEX_INITIALIZER;
-static char **uploaded;
-static size_t nuploaded, capuploaded;
-
-static bool seen(const char *key)
-{
-    bool found = false;
-    pthread_mutex_lock(&up_lock);
-    for (size_t i = 0; i < nuploaded && !found; i++) found = streq(uploaded[i], key);
-    pthread_mutex_unlock(&up_lock);
-    return found;
-}
+static struct strset uploaded = STRSET_INIT;
 
 int ext_upload_dir(struct kiln_case_ctx *t, const char *local_dir, const char *remote)
 {
     struct kiln_node *n = t->node;
     _cleanup_free_ char *key = xasprintf("%s %s %s %s", n->name, n->boot_id ? n->boot_id : "?", local_dir, remote);
-    if (seen(key)) return 0;
+    if (strset_contains(&uploaded, key)) return 0;
     /* in the run's work dir: swept with it when kiln is killed */
     _cleanup_free_ char *tarpath = xasprintf("%s/ext-%p.tar", t->plat->work_dir, (void *)t);
     char *argv[] = {"tar", "-C", (char *)local_dir, "--owner=0", "--group=0", "-cf", tarpath, ".", NULL};
@@ -54,20 +43,13 @@ int ext_upload_dir(struct kiln_case_ctx *t, const char *local_dir, const char *r
     kiln_exec_free(&e);
     if (r < 0 || st != 0)
         return case_fail(t, "cannot upload %s to %s:%s: %s", local_dir, n->name, remote, err && *err ? strstrip(err) : strerror(r < 0 ? -r : EIO));
-    pthread_mutex_lock(&up_lock);
-    *APPEND(uploaded, nuploaded, capuploaded) = xstrdup(key);
-    pthread_mutex_unlock(&up_lock);
+    strset_intern(&uploaded, key);
     return 0;
 }
 
 void ext_upload_forget(void)
 {
-    pthread_mutex_lock(&up_lock);
-    for (size_t i = 0; i < nuploaded; i++) free(uploaded[i]);
-    free(uploaded);
-    uploaded = NULL;
-    nuploaded = capuploaded = 0;
-    pthread_mutex_unlock(&up_lock);
+    strset_clear(&uploaded);
 }
 
 char *ext_last_lines(const char *text, int count)
@@ -94,6 +76,19 @@ void ext_save_output(struct kiln_case_ctx *t, const char *subdir, const char *na
     _cleanup_free_ char *file = xasprintf("%s/%s.log", dir, clean);
     _cleanup_free_ char *text = xasprintf("%s%s%s", out ? out : "", err && *err ? "\n--- stderr ---\n" : "", err ? err : "");
     secret_write_file(file, text, strlen(text), 0644);
+}
+
+int ext_run_test(struct kiln_case_ctx *t, const char *cmd, int limit_s, const char *sub, const char *subdir,
+                 const char *name, struct kiln_exec *e)
+{
+    int r = node_exec(t->node, cmd, limit_s, e);
+    if (r < 0 && !e->timed_out) {
+        kiln_exec_free(e);
+        ext_add_subtest(t, sub, ST_FAILED, 0, "lost the node while running it");
+        return r;
+    }
+    ext_save_output(t, subdir, name, e->out, e->err);
+    return 0;
 }
 
 void ext_add_subtests(struct kiln_case_ctx *t, struct kiln_subtest *subs, size_t n, const char *prefix)
@@ -141,21 +136,24 @@ int ext_judge_subtests(struct kiln_case_ctx *t)
     return why ? case_fail(t, "%s", why) : CASE_PASS;
 }
 
-struct ext_case *ext_case_add(struct ext_cases *list, const char *prefix, const char *name, char *description,
-                              const struct kiln_case *tmpl, const char *rb_path, const char *key, struct diags *d)
+int ext_suite_load(struct ext_suite *s, char *const *names, size_t n, long priority, const char *rb_path,
+                   struct diags *d)
 {
-    struct ext_case *e = xcalloc(1, sizeof *e);
-    e->name = xstrdup(name);
-    e->case_name = xasprintf("%s.%s", prefix, name);
-    e->description = description;
-    e->c = *tmpl;
-    e->c.name = e->case_name;
-    e->c.description = e->description;
-    e->c.data = e;
-    if (registry_find(e->case_name)) diag_add_at(d, rb_path, 0, 0, key, "%s is listed twice", name);
-    *APPEND(list->v, list->n, list->cap) = e;
-    registry_add(&e->c);
-    return e;
+    size_t before = d->n;
+    s->tags[0] = s->prefix;
+    for (size_t i = 0; i < n; i++) {
+        struct ext_case *e = xcalloc(1, sizeof *e);
+        e->name = xstrdup(names[i]);
+        e->case_name = xasprintf("%s.%s", s->prefix, names[i]);
+        e->description = s->describe(names[i]);
+        e->c = (struct kiln_case){.name = e->case_name, .description = e->description, .area = s->area,
+                                  .category = "community", .priority = (int)priority, .timeout_s = s->timeout_s,
+                                  .tags = s->tags, .run = s->run, .data = e};
+        if (registry_find(e->case_name)) diag_add_at(d, rb_path, 0, 0, s->key, "%s is listed twice", names[i]);
+        *APPEND(s->cases.v, s->cases.n, s->cases.cap) = e;
+        registry_add(&e->c);
+    }
+    return d->n > before ? -EINVAL : 0;
 }
 
 void ext_cases_free(struct ext_cases *list)

@@ -24,6 +24,7 @@
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/proc.h"
+#include "util/strv.h"
 #include "util/timeutil.h"
 #include "util/utf8.h"
 #include "util/util.h"
@@ -33,7 +34,6 @@
 #define RUNNER_DEFAULT_TIMEOUT_S 45 /* kselftest's runner.sh default */
 
 static const struct kiln_kselftest_conf *conf;
-static struct ext_cases colls;
 
 static pthread_mutex_t prep_lock = PTHREAD_MUTEX_INITIALIZER;
 static char *prepared_dir; /* the installed tree, once built */
@@ -251,13 +251,8 @@ static int run_one(struct kiln_case_ctx *t, const char *coll, const char *test, 
     int limit = per_test_s > 0 ? per_test_s + 30 : case_time_left(t);
     if (limit > case_time_left(t)) limit = case_time_left(t);
     struct kiln_exec e;
-    int r = node_exec(t->node, cmd, limit, &e);
-    if (r < 0 && !e.timed_out) {
-        kiln_exec_free(&e);
-        ext_add_subtest(t, sub, ST_FAILED, 0, "lost the node while running it");
-        return r;
-    }
-    ext_save_output(t, "kselftest", id, e.out, e.err);
+    int r = ext_run_test(t, cmd, limit, sub, "kselftest", id, &e);
+    if (r < 0) return r;
     struct kiln_subtest *subs = NULL;
     size_t nsubs = 0;
     bool tap = tap_parse(e.out, strlen(e.out), &subs, &nsubs, NULL);
@@ -333,30 +328,28 @@ static int run_collection(struct kiln_case_ctx *t)
         int r = run_one(t, col->name, tests[i], per_test);
         if (r < 0) rc = r;
     }
-    for (size_t i = 0; i < ntests; i++) free(tests[i]);
-    free(tests);
+    strv_free(tests, ntests);
     if (rc) return rc;
     return ext_judge_subtests(t);
 }
 
+static char *describe(const char *collection)
+{
+    return xasprintf("the kernel's %s selftests, run with run_kselftest.sh", collection);
+}
+
+static struct ext_suite suite = {.prefix = "kselftest", .key = "kselftest.collections", .area = "kernel",
+                                 .timeout_s = 4 * 3600, .run = run_collection, .describe = describe};
+
 int ext_kselftest_load(const struct kiln_runbook *rb, struct diags *d)
 {
-    static const char *const tags[] = {"kselftest", NULL};
     conf = rb->kselftest;
-    if (!conf) return 0;
-    size_t before = d->n;
-    const struct kiln_case tmpl = {.area = "kernel", .category = "community", .priority = (int)conf->priority,
-                                   .timeout_s = 4 * 3600, .tags = tags, .run = run_collection};
-    for (size_t i = 0; i < conf->ncollections; i++)
-        ext_case_add(&colls, "kselftest", conf->collections[i],
-                     xasprintf("the kernel's %s selftests, run with run_kselftest.sh", conf->collections[i]), &tmpl,
-                     rb->path, "kselftest.collections", d);
-    return d->n > before ? -EINVAL : 0;
+    return conf ? ext_suite_load(&suite, conf->collections, conf->ncollections, conf->priority, rb->path, d) : 0;
 }
 
 void ext_kselftest_free(void)
 {
-    ext_cases_free(&colls);
+    ext_cases_free(&suite.cases);
     free(prepared_dir);
     free(prep_error);
     prepared_dir = prep_error = NULL;

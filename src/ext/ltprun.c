@@ -36,7 +36,6 @@
 #define TCONF 32
 
 static const struct kiln_ltp_conf *conf;
-static struct ext_cases groups;
 
 static bool skipped(const char *tag)
 {
@@ -130,13 +129,8 @@ static int run_kiln(struct kiln_case_ctx *t, struct ext_case *g, const char *run
             "PATH=%s/testcases/bin:$PATH sh -c %s", rq, rq, rq, cq);
         int limit = MIN((int)conf->timeout_s, case_time_left(t));
         struct kiln_exec e;
-        int r = node_exec(t->node, cmd, limit, &e);
-        if (r < 0 && !e.timed_out) {
-            kiln_exec_free(&e);
-            ext_add_subtest(t, sub, ST_FAILED, 0, "lost the node while running it");
-            return r;
-        }
-        ext_save_output(t, "ltp", tag, e.out, e.err);
+        int r = ext_run_test(t, cmd, limit, sub, "ltp", tag, &e);
+        if (r < 0) return r;
         _cleanup_free_ char *tail = ext_last_lines(*e.out ? e.out : e.err, 2);
         if (e.timed_out) {
             _cleanup_free_ char *why = xasprintf("timed out after %d s (ltp.timeout_s): %s", limit, tail);
@@ -252,22 +246,22 @@ static int run_group(struct kiln_case_ctx *t)
     return ext_judge_subtests(t);
 }
 
+static char *describe(const char *group)
+{
+    return xasprintf("LTP runtest group %s", group);
+}
+
+static struct ext_suite suite = {.prefix = "ltp", .key = "ltp.groups", .area = "kernel", .timeout_s = 6 * 3600,
+                                 .run = run_group, .describe = describe};
+
 int ext_ltp_load(const struct kiln_runbook *rb, struct diags *d)
 {
-    static const char *const tags[] = {"ltp", NULL};
     conf = rb->ltp;
-    if (!conf) return 0;
-    size_t before = d->n;
-    const struct kiln_case tmpl = {.area = "kernel", .category = "community", .priority = (int)conf->priority,
-                                   .timeout_s = 6 * 3600, .tags = tags, .run = run_group};
-    for (size_t i = 0; i < conf->ngroups; i++)
-        ext_case_add(&groups, "ltp", conf->groups[i], xasprintf("LTP runtest group %s", conf->groups[i]), &tmpl,
-                     rb->path, "ltp.groups", d);
-    return d->n > before ? -EINVAL : 0;
+    return conf ? ext_suite_load(&suite, conf->groups, conf->ngroups, conf->priority, rb->path, d) : 0;
 }
 
 void ext_ltp_free(void)
 {
-    ext_cases_free(&groups);
+    ext_cases_free(&suite.cases);
     conf = NULL;
 }

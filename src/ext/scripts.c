@@ -13,6 +13,7 @@
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/proc.h"
+#include "util/strv.h"
 #include "util/util.h"
 
 #define REMOTE_BASE "/var/tmp/kiln-ext"
@@ -175,6 +176,77 @@ static int by_name(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* The executable files in dir, sorted (kiln.yml and data/ are not tests); false when dir
+ * cannot be read. None is an error in d at the runbook's entry, naming what is there instead
+ * (subdirectories are not searched; files that are not executable are not tests). */
+static bool list_tests(const char *dir, const struct kiln_where *at, const char *key, struct strv *out, struct diags *d)
+{
+    DIR *dh = opendir(dir);
+    if (!dh) return false;
+    struct sbuf subdirs = {0}, plain = {0}; /* what is there but is not a test, for saying so */
+    struct dirent *e;
+    while ((e = readdir(dh))) {
+        if (e->d_name[0] == '.' || streq(e->d_name, "kiln.yml") || streq(e->d_name, "data")) continue;
+        _cleanup_free_ char *full = path_join(dir, e->d_name);
+        struct stat st;
+        if (stat(full, &st) < 0) continue;
+        if (S_ISDIR(st.st_mode) && subdirs.len < 200) sbuf_printf(&subdirs, "%s%s/", subdirs.len ? ", " : "", e->d_name);
+        if (S_ISREG(st.st_mode) && !(st.st_mode & S_IXUSR) && plain.len < 200)
+            sbuf_printf(&plain, "%s%s", plain.len ? ", " : "", e->d_name);
+        if (!S_ISREG(st.st_mode) || !(st.st_mode & S_IXUSR)) continue;
+        strv_push(out, e->d_name);
+    }
+    closedir(dh);
+    if (out->n) qsort(out->v, out->n, sizeof *out->v, by_name);
+    if (!out->n) {
+        /* selecting nothing from it would look like a runbook without tests */
+        _cleanup_free_ char *hint = subdirs.len
+            ? xasprintf("; subdirectories are not searched (%s): list each under extension:", subdirs.s)
+            : plain.len ? xasprintf("; files that are not executable are not tests (%s): chmod +x them", plain.s)
+                        : xstrdup("");
+        diag_add_at(d, at->file, at->line, at->col, key, "%s holds no test (an executable file)%s", dir, hint);
+    }
+    sbuf_free(&subdirs);
+    sbuf_free(&plain);
+    return true;
+}
+
+/* Registers the test file (taken: the script owns it) in dir as ext.<dir_name>.<stem>, its
+ * metadata from its header line, then from kiln.yml's entry for it. */
+static void add_script(const char *dir, const char *dir_name, char *file, const struct ynode *meta, struct diags *d)
+{
+    struct script *s = xcalloc(1, sizeof *s);
+    s->local_dir = xstrdup(dir);
+    s->dir_name = xstrdup(dir_name);
+    s->file = file;
+    s->c.priority = 2;
+    s->c.timeout_s = 600;
+    _cleanup_free_ char *full = path_join(dir, file);
+    header_meta(s, full, d);
+    const struct ynode *m = y_get(meta, file);
+    if (m) apply_meta(s, m, file, d);
+    char *stem = xstrdup(file);
+    char *dot = strrchr(stem, '.');
+    if (dot && dot != stem) *dot = 0;
+    _cleanup_free_ char *clean = sanitize(stem);
+    free(stem);
+    s->name = xasprintf("ext.%s.%s", dir_name, clean);
+    if (!s->area) s->area = xstrdup(dir_name);
+    if (!s->description) s->description = xasprintf("script test %s/%s", dir, file);
+    s->tags = xrealloc(s->tags, (s->ntags + 1) * sizeof *s->tags);
+    s->tags[s->ntags] = NULL;
+    s->c.name = s->name;
+    s->c.area = s->area;
+    s->c.category = "functional";
+    s->c.description = s->description;
+    s->c.tags = (const char *const *)s->tags;
+    s->c.run = run_script;
+    s->c.data = s;
+    if (registry_find(s->name)) diag_add_at(d, full, 0, 0, NULL, "a case named %s already exists", s->name);
+    *APPEND(scripts, nscripts, capscripts) = s;
+    registry_add(&s->c);
+}
+
 static void load_dir(const struct kiln_runbook *rb, size_t idx, struct diags *d)
 {
     const char *dir = rb->extensions[idx];
@@ -194,74 +266,17 @@ static void load_dir(const struct kiln_runbook *rb, size_t idx, struct diags *d)
         ynode_free(meta);
         meta = NULL;
     }
-    DIR *dh = opendir(dir);
-    if (!dh) return;
-    char **names = NULL;
-    size_t nn = 0, cap = 0;
-    struct sbuf subdirs = {0}, plain = {0}; /* what is there but is not a test, for saying so */
-    struct dirent *e;
-    while ((e = readdir(dh))) {
-        if (e->d_name[0] == '.' || streq(e->d_name, "kiln.yml") || streq(e->d_name, "data")) continue;
-        _cleanup_free_ char *full = path_join(dir, e->d_name);
-        if (stat(full, &st) < 0) continue;
-        if (S_ISDIR(st.st_mode) && subdirs.len < 200) sbuf_printf(&subdirs, "%s%s/", subdirs.len ? ", " : "", e->d_name);
-        if (S_ISREG(st.st_mode) && !(st.st_mode & S_IXUSR) && plain.len < 200)
-            sbuf_printf(&plain, "%s%s", plain.len ? ", " : "", e->d_name);
-        if (!S_ISREG(st.st_mode) || !(st.st_mode & S_IXUSR)) continue;
-        *APPEND(names, nn, cap) = xstrdup(e->d_name);
+    struct strv tests = {0};
+    if (!list_tests(dir, at, key, &tests, d)) {
+        ynode_free(meta);
+        return;
     }
-    closedir(dh);
-    if (nn) qsort(names, nn, sizeof *names, by_name);
-    if (!nn) {
-        /* selecting nothing from it would look like a runbook without tests */
-        _cleanup_free_ char *hint = subdirs.len
-            ? xasprintf("; subdirectories are not searched (%s): list each under extension:", subdirs.s)
-            : plain.len ? xasprintf("; files that are not executable are not tests (%s): chmod +x them", plain.s)
-                        : xstrdup("");
-        diag_add_at(d, at->file, at->line, at->col, key, "%s holds no test (an executable file)%s", dir, hint);
-    }
-    sbuf_free(&subdirs);
-    sbuf_free(&plain);
-    for (size_t i = 0; meta && i < meta->n; i += 2) {
-        bool known = false;
-        for (size_t j = 0; j < nn; j++) known = known || streq(names[j], meta->items[i]->scalar);
-        if (!known)
+    for (size_t i = 0; meta && i < meta->n; i += 2)
+        if (!strv_find(&tests, meta->items[i]->scalar))
             diag_add(d, meta->items[i], meta->items[i]->scalar,
                      "kiln.yml describes \"%s\", which is not an executable file in %s", meta->items[i]->scalar, dir);
-    }
-    for (size_t i = 0; i < nn; i++) {
-        struct script *s = xcalloc(1, sizeof *s);
-        s->local_dir = xstrdup(dir);
-        s->dir_name = xstrdup(dir_name);
-        s->file = names[i];
-        s->c.priority = 2;
-        s->c.timeout_s = 600;
-        _cleanup_free_ char *full = path_join(dir, names[i]);
-        header_meta(s, full, d);
-        const struct ynode *m = y_get(meta, names[i]);
-        if (m) apply_meta(s, m, names[i], d);
-        char *stem = xstrdup(names[i]);
-        char *dot = strrchr(stem, '.');
-        if (dot && dot != stem) *dot = 0;
-        _cleanup_free_ char *clean = sanitize(stem);
-        free(stem);
-        s->name = xasprintf("ext.%s.%s", dir_name, clean);
-        if (!s->area) s->area = xstrdup(dir_name);
-        if (!s->description) s->description = xasprintf("script test %s/%s", dir, names[i]);
-        s->tags = xrealloc(s->tags, (s->ntags + 1) * sizeof *s->tags);
-        s->tags[s->ntags] = NULL;
-        s->c.name = s->name;
-        s->c.area = s->area;
-        s->c.category = "functional";
-        s->c.description = s->description;
-        s->c.tags = (const char *const *)s->tags;
-        s->c.run = run_script;
-        s->c.data = s;
-        if (registry_find(s->name)) diag_add_at(d, full, 0, 0, NULL, "a case named %s already exists", s->name);
-        *APPEND(scripts, nscripts, capscripts) = s;
-        registry_add(&s->c);
-    }
-    free(names);
+    for (size_t i = 0; i < tests.n; i++) add_script(dir, dir_name, tests.v[i], meta, d);
+    free(tests.v); /* the names went to the scripts */
     ynode_free(meta);
 }
 
@@ -279,8 +294,7 @@ void ext_scripts_free(void)
         free(s->name);
         free(s->area);
         free(s->description);
-        for (size_t k = 0; k < s->ntags; k++) free(s->tags[k]);
-        free(s->tags);
+        strv_free(s->tags, s->ntags);
         free(s->local_dir);
         free(s->dir_name);
         free(s->file);

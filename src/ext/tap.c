@@ -260,29 +260,35 @@ static void plan_line(struct tap_parser *p, long count, const char *directive)
     }
 }
 
-static void handle(struct tap_parser *p, char *s)
+/* Trailing blanks cut; kselftest's "# " prefixes (one per nesting of its runner) and the
+ * indentation skipped and counted. */
+static char *unwrap(char *s, int *hashes, int *indent)
 {
-    if (p->bailed) return;
     size_t len = strlen(s);
     while (len && (s[len - 1] == '\r' || s[len - 1] == ' ')) s[--len] = 0;
-    /* kselftest prefixes the output of each test with "# " */
-    int hashes = 0;
+    *hashes = 0;
     while (s[0] == '#' && s[1] == ' ' &&
            (startswith(s + 2, "ok ") || startswith(s + 2, "not ok ") || startswith(s + 2, "1..") ||
             startswith(s + 2, "TAP version") || startswith(s + 2, "KTAP version") || startswith(s + 2, "# ") ||
             startswith(s + 2, "  "))) {
         s += 2;
-        hashes++;
+        (*hashes)++;
     }
-    int indent = 0;
-    while (*s == ' ' || *s == '\t') indent += *s == '\t' ? 4 : 1, s++;
-    /* a YAML block: its lines are data up to "..." at its indentation; a line indented less
-     * ends it too, but a block without its marker may have swallowed results */
+    *indent = 0;
+    while (*s == ' ' || *s == '\t') *indent += *s == '\t' ? 4 : 1, s++;
+    return s;
+}
+
+/* A YAML block: its lines are data up to "..." at its indentation; a line indented less ends
+ * it too, but a block without its marker may have swallowed results. True when the line was
+ * the block's (or opened one). */
+static bool yaml_line(struct tap_parser *p, const char *s, int indent, int hashes)
+{
     if (p->in_yaml) {
-        if (!*s) return;
+        if (!*s) return true;
         if (hashes == p->yaml_hashes && indent >= p->yaml_indent) {
             if (indent == p->yaml_indent && streq(s, "...")) p->in_yaml = false;
-            return;
+            return true;
         }
         p->in_yaml = false;
         problem(&p->lv[p->depth - 1], "a YAML block (---) is not closed with ...");
@@ -291,32 +297,19 @@ static void handle(struct tap_parser *p, char *s)
         p->in_yaml = true;
         p->yaml_indent = indent;
         p->yaml_hashes = hashes;
-        return;
+        return true;
     }
-    bool okay = false;
-    const char *rest = NULL;
-    long num, count = 0;
-    const char *directive = NULL;
-    bool is_test = test_word(s, &okay, &rest);
-    bool is_plan = plan_syntax(s, &count, &directive);
-    bool is_version = startswith(s, "TAP version") || startswith(s, "KTAP version");
-    bool is_subtest = startswith(s, "# Subtest:");
-    bool is_bail = startswith(s, "Bail out!");
-    if (!is_test && !is_plan && !is_version && !is_subtest && !is_bail) return;
-    if (!is_test || test_number(rest, &num)) p->evidence = true;
+    return false;
+}
+
+/* Closes the nested blocks deeper than key: the line that closes one is its parent's result
+ * (test line rest, NULL for other lines), whose name names the children. */
+static void close_deeper(struct tap_parser *p, int key, const char *rest)
+{
     struct level *cur = &p->lv[p->depth - 1];
-    int key = hashes * 1000 + indent, curkey = cur->hashes * 1000 + cur->indent;
-    bool opened = false;
-    if (key > curkey) {
-        open_level(p, indent, hashes);
-        cur = &p->lv[p->depth - 1];
-        curkey = key;
-        opened = true;
-    }
-    while (key < curkey && p->depth > 1) {
-        /* the line that closes a nested block is its parent's result: name the children */
+    while (key < cur->hashes * 1000 + cur->indent && p->depth > 1) {
         char *pname = NULL;
-        if (is_test) {
+        if (rest) {
             const char *r = rest;
             while (*r == ' ') r++;
             while (isdigit((unsigned char)*r)) r++;
@@ -330,29 +323,50 @@ static void handle(struct tap_parser *p, char *s)
         close_level(p, pname);
         free(pname);
         cur = &p->lv[p->depth - 1];
-        curkey = cur->hashes * 1000 + cur->indent;
     }
+}
+
+/* "# Subtest: NAME" names the block it opens (or the one this line's indentation opened). */
+static void subtest_line(struct tap_parser *p, char *s, int indent, int hashes, bool opened)
+{
+    struct level *cur = &p->lv[p->depth - 1];
+    if (!opened) {
+        open_level(p, indent + 4, hashes);
+        cur = &p->lv[p->depth - 1];
+    }
+    free(cur->subtest);
+    cur->subtest = xstrdup(strstrip(s + 10));
+}
+
+static void handle(struct tap_parser *p, char *line)
+{
+    if (p->bailed) return;
+    int hashes, indent;
+    char *s = unwrap(line, &hashes, &indent);
+    if (yaml_line(p, s, indent, hashes)) return;
+    bool okay = false;
+    const char *rest = NULL;
+    long num, count = 0;
+    const char *directive = NULL;
+    bool is_test = test_word(s, &okay, &rest);
+    bool is_plan = plan_syntax(s, &count, &directive);
+    bool is_version = startswith(s, "TAP version") || startswith(s, "KTAP version");
+    bool is_subtest = startswith(s, "# Subtest:");
+    bool is_bail = startswith(s, "Bail out!");
+    if (!is_test && !is_plan && !is_version && !is_subtest && !is_bail) return;
+    if (!is_test || test_number(rest, &num)) p->evidence = true;
+    const struct level *cur = &p->lv[p->depth - 1];
+    int key = hashes * 1000 + indent;
+    bool opened = key > cur->hashes * 1000 + cur->indent;
+    if (opened) open_level(p, indent, hashes);
+    else close_deeper(p, key, is_test ? rest : NULL);
     if (is_version) return;
-    if (is_subtest) {
-        if (!opened) {
-            open_level(p, indent + 4, hashes);
-            p->lv[p->depth - 1].subtest = xstrdup(strstrip(s + 10));
-        } else {
-            free(cur->subtest);
-            cur->subtest = xstrdup(strstrip(s + 10));
-        }
-        return;
-    }
-    if (is_plan) {
-        plan_line(p, count, directive);
-        return;
-    }
-    if (is_bail) {
+    if (is_subtest) subtest_line(p, s, indent, hashes, opened);
+    else if (is_plan) plan_line(p, count, directive);
+    else if (is_bail) {
         add(p, xstrdup("bail out"), ST_FAILED, xstrdup(*strstrip(s + 9) ? strstrip(s + 9) : "bailed out"));
         p->bailed = true;
-        return;
-    }
-    test_line(p, okay, rest);
+    } else test_line(p, okay, rest);
 }
 
 void tap_feed(struct tap_parser *p, const char *data, size_t len)

@@ -13,14 +13,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "model/artifact.h"
 #include "model/case.h"
 #include "gallery/catalog.h"
-#include "suites/version.h"
+#include "util/parallel.h"
+#include "util/version.h"
 #include "trust/minisign.h"
 #include "trust/provenance.h"
 #include "util/digest.h"
 #include "util/fs.h"
 #include "util/parallel.h"
+#include "util/strv.h"
 #include "util/timeutil.h"
 #include "util/util.h"
 
@@ -180,13 +183,10 @@ int gallery_init(const char *dir, const char *const *pubkeys, size_t nkeys, cons
 void gallery_free(struct gallery *g)
 {
     if (!g) return;
-    for (size_t i = 0; i < g->nkeys; i++) free(g->keys[i]);
-    for (size_t i = 0; i < g->nareas; i++) free(g->areas[i]);
-    for (size_t i = 0; i < g->ncases; i++) free(g->cases[i]);
+    strv_free(g->keys, g->nkeys);
+    strv_free(g->areas, g->nareas);
+    strv_free(g->cases, g->ncases);
     for (size_t i = 0; i < g->nchannels; i++) free(g->channels[i].name);
-    free(g->keys);
-    free(g->areas);
-    free(g->cases);
     free(g->channels);
     free(g->dir);
     free(g);
@@ -907,7 +907,7 @@ static int version_files(const char *dir, const char *manifest_name, json_t **ma
                             k == 0 ? " and a size" : "");
             }
             const char *kind = jstr(a, "kind");
-            bool disk = k == 0 && (streq(kind, "qcow2") || streq(kind, "raw") || streq(kind, "vhd-fixed") || streq(kind, "vhd"));
+            bool disk = k == 0 && artifact_is_disk(kind);
             *APPEND(*out, *n, cap) = (struct vfile){.name = xstrdup(f), .expect = xstrdup(h), .disk = disk,
                                                     .kind = k == 0 && kind ? xstrdup(kind) : NULL,
                                                     .max = k == 0 ? (uint64_t)json_integer_value(sz) : GALLERY_JSON_MAX};
@@ -1592,8 +1592,7 @@ int gallery_pull(struct gallery *g, json_t *e, const char *artifact, const char 
     if (r == 0) r = gallery_move_all(tmp, out_dir, (const char *const *)names, nn, force, wrote, err);
     rm_rf(tmp);
     if (r < 0 && !*wrote && created) remove_created(out_dir, created);
-    for (size_t k = 0; k < nn; k++) free(names[k]);
-    free(names);
+    strv_free(names, nn);
     free(want);
     free(mf.name);
     free(mf.expect);

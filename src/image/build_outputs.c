@@ -9,6 +9,7 @@
 #include "image/build_int.h"
 #include "image/disk.h"
 #include "image/rootfs_tar.h"
+#include "model/artifact.h"
 #include "util/digest.h"
 #include "util/fs.h"
 #include "util/parallel.h"
@@ -23,15 +24,15 @@ static bool wanted(struct build_ctx *c, enum image_output o)
  * from the seed; the raw disk itself last, moved rather than copied. made gets " NAME" each. */
 static int output_disks(struct build_ctx *c, struct sbuf *made)
 {
-    static const struct { enum image_output o; enum disk_format f; const char *suffix; } disks[] = {
-        {OUT_QCOW2, DISK_QCOW2, ".qcow2"}, {OUT_VHD_FIXED, DISK_VHD_FIXED, ".vhd"}, {OUT_VHD, DISK_VHD_DYNAMIC, "-dynamic.vhd"}};
+    static const struct { enum image_output o; enum disk_format f; } disks[] = {
+        {OUT_QCOW2, DISK_QCOW2}, {OUT_VHD_FIXED, DISK_VHD_FIXED}, {OUT_VHD, DISK_VHD_DYNAMIC}};
     _cleanup_free_ char *raw = path_join(c->work, "disk.raw");
     struct disk *d = NULL;
     char *err = NULL;
     int r = disk_open(raw, &d, &err);
     for (size_t i = 0; i < ARRAY_SIZE(disks) && r == 0; i++) {
         if (!wanted(c, disks[i].o)) continue;
-        _cleanup_free_ char *name = xasprintf("%s%s", c->base, disks[i].suffix);
+        _cleanup_free_ char *name = xasprintf("%s%s", c->base, kiln_artifacts[disks[i].o].suffix);
         _cleanup_free_ char *dst = path_join(c->stage_dir, name);
         struct disk_write_opts wo = {.unix_time = (uint32_t)c->epoch};
         struct guid g;
@@ -47,7 +48,7 @@ static int output_disks(struct build_ctx *c, struct sbuf *made)
         return r;
     }
     if (!wanted(c, OUT_RAW)) return 0;
-    _cleanup_free_ char *dst = xasprintf("%s/%s.raw", c->stage_dir, c->base);
+    _cleanup_free_ char *dst = xasprintf("%s/%s%s", c->stage_dir, c->base, kiln_artifacts[ARTIFACT_RAW].suffix);
     if (rename(raw, dst) < 0) return build_error(c, "outputs", "cannot move %s: %s", raw, strerror(errno));
     sbuf_puts(made, " raw");
     return 0;
@@ -60,7 +61,7 @@ static int output_disks(struct build_ctx *c, struct sbuf *made)
 static int output_rootfs_tar(struct build_ctx *c)
 {
     const struct image_spec *s = c->spec;
-    _cleanup_free_ char *dst = xasprintf("%s/%s.tar.zst", c->stage_dir, c->base);
+    _cleanup_free_ char *dst = xasprintf("%s/%s%s", c->stage_dir, c->base, kiln_artifacts[ARTIFACT_TAR].suffix);
     struct sbuf conf = {0};
     sbuf_puts(&conf, "# made by kiln build (wsl: true)\n[boot]\nsystemd=true\n");
     if (s->nusers) sbuf_printf(&conf, "\n[user]\ndefault=%s\n", s->users[0].name);
@@ -83,7 +84,8 @@ static int output_boot_files(struct build_ctx *c)
 {
     _cleanup_free_ char *irel = tree_initrd(c);
     _cleanup_free_ char *krel = xasprintf("boot/vmlinuz-%s", c->kver);
-    const struct { const char *src_rel, *suffix; } kfiles[] = {{krel, ".vmlinuz"}, {irel, ".initrd"}};
+    const struct { const char *src_rel, *suffix; } kfiles[] = {{krel, kiln_artifacts[ARTIFACT_KERNEL].suffix},
+                                                          {irel, kiln_artifacts[ARTIFACT_INITRD].suffix}};
     int r;
     for (size_t i = 0; i < ARRAY_SIZE(kfiles); i++) {
         _cleanup_free_ char *src = i == 0 && c->spec->sb_key ? path_join(c->work, "linux.signed.efi")
@@ -94,7 +96,8 @@ static int output_boot_files(struct build_ctx *c)
         if ((r = build_run(c, "outputs", cp)) < 0) return r;
     }
     if (c->spec->layout != LAYOUT_IMMUTABLE) return 0;
-    const char *parts[][2] = {{"usr.img", ".usr.img"}, {"usr.verity", ".usr.verity"}};
+    const char *parts[][2] = {{"usr.img", kiln_artifacts[ARTIFACT_USR].suffix},
+                              {"usr.verity", kiln_artifacts[ARTIFACT_USR_VERITY].suffix}};
     for (size_t i = 0; i < ARRAY_SIZE(parts); i++) {
         _cleanup_free_ char *src = path_join(c->work, parts[i][0]);
         _cleanup_free_ char *dst = xasprintf("%s/%s%s", c->stage_dir, c->base, parts[i][1]);
@@ -104,15 +107,11 @@ static int output_boot_files(struct build_ctx *c)
     return 0;
 }
 
-/* The manifest's kind of an artifact, from its name's ending. */
+/* The manifest's kind of an artifact, from its name's ending (every file staged here has a row). */
 static const char *artifact_kind(const char *name)
 {
-    static const char *const kinds[][2] = {
-        {".qcow2", "qcow2"}, {"-dynamic.vhd", "vhd"}, {".vhd", "vhd-fixed"}, {".raw", "raw"}, {".tar.zst", "tar"},
-        {".vmlinuz", "kernel"}, {".usr.img", "usr"}, {".usr.verity", "usr-verity"}};
-    for (size_t i = 0; i < ARRAY_SIZE(kinds); i++)
-        if (endswith(name, kinds[i][0])) return kinds[i][1];
-    return "initrd";
+    const struct kiln_artifact *k = artifact_by_file(name);
+    return k ? k->name : "?";
 }
 
 struct hash_job {

@@ -5,22 +5,23 @@
 #include <sys/stat.h>
 
 #include "image/disk_int.h"
+#include "model/artifact.h"
 #include "util/fs.h"
 #include "util/proc.h"
 #include "util/util.h"
 
-static const char *const names[] = {"raw", "qcow2", "vhd-fixed", "vhd"};
-static const char *const suffixes[] = {"raw", "qcow2", "vhd", "vhd"};
+_Static_assert((int)DISK_RAW == ARTIFACT_RAW && (int)DISK_QCOW2 == ARTIFACT_QCOW2 &&
+                   (int)DISK_VHD_FIXED == ARTIFACT_VHD_FIXED && (int)DISK_VHD_DYNAMIC == ARTIFACT_VHD &&
+                   (int)DISK_FORMAT_COUNT == ARTIFACT_TAR,
+               "the disk formats are the artifact table's first rows");
 
-const char *disk_format_name(enum disk_format f) { return f < DISK_FORMAT_COUNT ? names[f] : "?"; }
-const char *disk_format_suffix(enum disk_format f) { return f < DISK_FORMAT_COUNT ? suffixes[f] : "img"; }
+const char *disk_format_name(enum disk_format f) { return f < DISK_FORMAT_COUNT ? kiln_artifacts[f].name : "?"; }
 
 int disk_format_parse(const char *name)
 {
     if (streq(name, "vhd-dynamic")) return DISK_VHD_DYNAMIC;
-    for (int i = 0; i < DISK_FORMAT_COUNT; i++)
-        if (streq(name, names[i])) return i;
-    return -1;
+    const struct kiln_artifact *a = artifact_by_name(name);
+    return a && a - kiln_artifacts < DISK_FORMAT_COUNT ? (int)(a - kiln_artifacts) : -1;
 }
 
 int disk_fail(char **err, int r, const char *msg)

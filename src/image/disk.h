@@ -20,8 +20,6 @@ enum disk_format { DISK_RAW, DISK_QCOW2, DISK_VHD_FIXED, DISK_VHD_DYNAMIC, DISK_
 const char *disk_format_name(enum disk_format f);
 /* Accepts the names above and "vhd-dynamic"; -1 when unknown. */
 int disk_format_parse(const char *name);
-/* The usual file suffix: raw, qcow2, vhd. */
-const char *disk_format_suffix(enum disk_format f);
 
 struct disk;
 

@@ -11,6 +11,7 @@
 
 #include "util/fs.h"
 #include "util/inroot.h"
+#include "util/strv.h"
 #include "util/util.h"
 
 /* Configuration files are small; a bigger one is not read (it cannot be a hand-written config). */
@@ -88,12 +89,6 @@ static size_t list_dir(int rootfd, const char *rel, char ***out)
     closedir(d);
     if (n) qsort(*out, n, sizeof **out, cmp_names);
     return n;
-}
-
-static void free_list(char **v, size_t n)
-{
-    for (size_t i = 0; i < n; i++) free(v[i]);
-    free(v);
 }
 
 /* The next line of text (cut at '\n' in place), or NULL at the end. */
@@ -190,9 +185,9 @@ static char *networkd_match(int rootfd)
             if (network_file_matches(text)) found = xasprintf("/%s", rel);
             free(text);
         }
-        free_list(names, n);
+        strv_free(names, n);
     }
-    free_list(seen, nseen);
+    strv_free(seen, nseen);
     return found;
 }
 
@@ -246,7 +241,7 @@ static void ifu_source(int rootfd, const char *arg, bool directory, struct ifu *
         _cleanup_free_ char *rel = xasprintf("%s/%s", dir, names[i]);
         ifu_read(rootfd, rel, u, ifs, nifs, capifs, depth + 1);
     }
-    free_list(names, n);
+    strv_free(names, n);
 }
 
 static void ifu_read(int rootfd, const char *rel, struct ifu *u, struct ifu_iface **ifs, size_t *nifs, size_t *capifs, int depth)
@@ -310,7 +305,7 @@ int image_net_probe(int rootfd, struct image_net *n)
         }
         for (size_t i = 0; i < nifs; i++) free(ifs[i].name), free(ifs[i].method);
         free(ifs);
-        free_list(u.up, u.nup);
+        strv_free(u.up, u.nup);
     }
     n->nm = any_exists(rootfd, nm);
     n->nm_enabled = n->nm && unit_enabled(rootfd, "NetworkManager.service", "dbus-org.freedesktop.NetworkManager.service");
@@ -321,7 +316,7 @@ int image_net_probe(int rootfd, struct image_net *n)
             char **names;
             size_t k = list_dir(rootfd, dirs[d], &names);
             for (size_t i = 0; i < k; i++) n->netplan |= endswith(names[i], ".yaml");
-            free_list(names, k);
+            strv_free(names, k);
         }
     }
     return 0;
@@ -405,7 +400,7 @@ int image_net_write_dhcp(int rootfd, enum image_net_plan plan, char *why, size_t
         for (size_t i = 0; i < nifs; i++) sourced |= streq(ifs[i].name, "kiln-dhcp");
         for (size_t i = 0; i < nifs; i++) free(ifs[i].name), free(ifs[i].method);
         free(ifs);
-        free_list(u.up, u.nup);
+        strv_free(u.up, u.nup);
         if (!sourced) {
             char *old = NULL;
             size_t len = 0;

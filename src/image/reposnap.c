@@ -11,6 +11,7 @@
 
 #include "image/repostate.h"
 #include "util/fs.h"
+#include "util/strv.h"
 #include "util/util.h"
 
 enum { REPO_FILE_MAX = 8 << 20 };
@@ -20,8 +21,7 @@ void repo_srcs_free(struct repo_src *s, size_t n)
     for (size_t i = 0; s && i < n; i++) {
         free(s[i].url);
         free(s[i].suite);
-        for (size_t k = 0; k < s[i].ncomponents; k++) free(s[i].components[k]);
-        free(s[i].components);
+        strv_free(s[i].components, s[i].ncomponents);
         free(s[i].signed_by);
     }
     free(s);

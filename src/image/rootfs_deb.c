@@ -8,6 +8,7 @@
 #include "image/reposnap.h"
 #include "util/fs.h"
 #include "util/proc.h"
+#include "util/strv.h"
 #include "util/util.h"
 
 /* The host's Debian mirrors (deb822 .sources or one-line .list files): the main archive and the
@@ -152,8 +153,7 @@ static int rootfs_deb(struct build_ctx *c, const char *dest)
     argv[n] = NULL;
     int r = build_run(c, "rootfs", argv);
     free(argv);
-    for (size_t i = 0; i < nsrcs; i++) free(lines[i]);
-    free(lines);
+    strv_free(lines, nsrcs);
     repo_srcs_free(srcs, nsrcs);
     sbuf_free(&inc);
     if (r < 0) return r;

@@ -3,6 +3,7 @@
  * a shell. */
 #include "image/spec.h"
 
+#include "model/artifact.h"
 #include "trust/minisign.h"
 
 #include <ctype.h>
@@ -17,11 +18,12 @@
 #include <openssl/x509.h>
 
 #include "util/fs.h"
+#include "util/strv.h"
 #include "util/util.h"
 
-static const char *const out_names[] = {"raw", "qcow2", "vhd-fixed", "vhd", "tar"};
+_Static_assert((int)OUT_RAW == ARTIFACT_RAW && (int)OUT_TAR == ARTIFACT_TAR && (int)OUT_COUNT == ARTIFACT_KERNEL, "the outputs are the artifact table's first rows");
 
-const char *spec_output_name(enum image_output o) { return o < OUT_COUNT ? out_names[o] : "?"; }
+const char *spec_output_name(enum image_output o) { return o < OUT_COUNT ? kiln_artifacts[o].name : "?"; }
 
 bool spec_parse_size(const char *s, uint64_t *out)
 {
@@ -850,7 +852,7 @@ static void field_output(const struct yparse *p, const struct yfield *f, const s
     if (y_str_list(p->d, x, path, &o, &no))
         for (size_t i = 0; i < no; i++) {
             size_t k = 0;
-            while (k < OUT_COUNT && !streq(o[i], out_names[k])) k++;
+            while (k < OUT_COUNT && !streq(o[i], kiln_artifacts[k].name)) k++;
             if (k < OUT_COUNT) s->outputs[k] = true;
             else {
                 const struct ynode *at = x->kind == YN_SEQ && i < x->n ? x->items[i] : x;
@@ -858,8 +860,7 @@ static void field_output(const struct yparse *p, const struct yfield *f, const s
                 diag_add(p->d, at, ip, "unknown output \"%s\" (raw, qcow2, vhd-fixed, vhd, tar)", o[i]);
             }
         }
-    for (size_t i = 0; i < no; i++) free(o[i]);
-    free(o);
+    strv_free(o, no);
 }
 
 static void field_arch(const struct yparse *p, const struct yfield *f, const struct ynode *x, const char *path,
@@ -963,12 +964,6 @@ int spec_load(const char *path, const char *source_root, struct image_spec **out
     return 0;
 }
 
-static void strv_free(char **v, size_t n)
-{
-    for (size_t i = 0; i < n; i++) free(v[i]);
-    free(v);
-}
-
 void spec_free(struct image_spec *s)
 {
     if (!s) return;
@@ -987,8 +982,7 @@ void spec_free(struct image_spec *s)
         free(s->repos[i].baseurl);
         free(s->repos[i].gpgkey);
         free(s->repos[i].suite);
-        for (size_t k = 0; k < s->repos[i].ncomponents; k++) free(s->repos[i].components[k]);
-        free(s->repos[i].components);
+        strv_free(s->repos[i].components, s->repos[i].ncomponents);
     }
     free(s->repos);
     strv_free(s->install, s->ninstall);

@@ -1,5 +1,6 @@
 #include "model/results.h"
 
+#include "util/strv.h"
 #include "util/util.h"
 
 const char *const kiln_status_names[] = {"queued", "running", "passed", "failed", "skipped", "attempted",
@@ -40,8 +41,7 @@ void results_free(struct kiln_results *rs)
             free(r->subtests[s].reason);
         }
         free(r->subtests);
-        for (size_t k = 0; k < r->nnotes; k++) free(r->notes[k]);
-        free(r->notes);
+        strv_free(r->notes, r->nnotes);
     }
     free(rs->v);
     free(rs->name);

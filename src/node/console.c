@@ -9,6 +9,7 @@
 #include "node/bootwatch.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/strv.h"
 #include "util/timeutil.h"
 #include "util/util.h"
 
@@ -97,8 +98,7 @@ struct kiln_patterns *patterns_load(const char *path, char *const *extra, size_t
                 regex_t rx;
                 if (compile(d, ign, "ignore", list[i], &rx)) *APPEND(p->ignore, p->nignore, p->capignore) = rx;
             }
-        for (size_t i = 0; i < nl; i++) free(list[i]);
-        free(list);
+        strv_free(list, nl);
     }
     for (size_t i = 0; i < nextra; i++) {
         regex_t rx;

@@ -84,9 +84,6 @@ void node_disconnect(struct kiln_node *n);
 int node_read_counters(struct kiln_node *n, int timeout_s, char **out);
 /* Runs cmd under sh. On timeout the remote process group is killed. Logged to n->log. */
 int node_exec(struct kiln_node *n, const char *cmd, int timeout_s, struct kiln_exec *r);
-/* Same, but a dead session is not reconnected: for observers that must not wait on a node a
- * case has shut down. */
-int node_exec_once(struct kiln_node *n, const char *cmd, int timeout_s, struct kiln_exec *r);
 /* Same, feeding in[inlen] to the command's stdin; captures at most maxout bytes per stream. */
 int node_exec_input(struct kiln_node *n, const char *cmd, const void *in, size_t inlen, int timeout_s,
                     struct kiln_exec *r, size_t maxout);

@@ -11,6 +11,7 @@
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/proc.h"
+#include "util/strv.h"
 #include "util/timeutil.h"
 #include "util/util.h"
 
@@ -471,11 +472,6 @@ int node_exec_input(struct kiln_node *n, const char *cmd, const void *in, size_t
     return exec_internal(n, cmd, in, inlen, timeout_s, r, maxout, true);
 }
 
-int node_exec_once(struct kiln_node *n, const char *cmd, int timeout_s, struct kiln_exec *r)
-{
-    return exec_internal(n, cmd, NULL, 0, timeout_s, r, MAX_CAPTURE, false);
-}
-
 int node_exec(struct kiln_node *n, const char *cmd, int timeout_s, struct kiln_exec *r)
 {
     return node_exec_input(n, cmd, NULL, 0, timeout_s, r, MAX_CAPTURE);
@@ -744,13 +740,11 @@ void node_free(struct kiln_node *n)
     free(n->host);
     free(n->user);
     free(n->key_path);
-    for (size_t i = 0; i < n->nhost_key_fps; i++) free(n->host_key_fps[i]);
-    free(n->host_key_fps);
+    strv_free(n->host_key_fps, n->nhost_key_fps);
     free(n->known_hosts);
     free(n->dir);
     free(n->boot_id);
     free(n->facts.boot_id);
-    for (size_t i = 0; i < n->nnotes; i++) free(n->notes[i]);
-    free(n->notes);
+    strv_free(n->notes, n->nnotes);
     free(n);
 }

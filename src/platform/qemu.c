@@ -29,11 +29,13 @@
 #include "platform/ntp.h"
 #include "platform/vfio.h"
 #include "image/disk.h"
+#include "model/artifact.h"
 #include "image/manifest.h"
 #include "platform/qmp.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/proc.h"
+#include "util/strv.h"
 #include "util/timeutil.h"
 #include "util/util.h"
 
@@ -321,8 +323,7 @@ static int qemu_init(struct kiln_platform_ctx *p)
             free(err);
             return -EINVAL;
         }
-        static const char *const qemu_names[] = {"raw", "qcow2", "vpc", "vpc"};
-        const char *fmt = qemu_names[disk_format(d)];
+        const char *fmt = kiln_artifacts[disk_format(d)].qemu;
         disk_close(d);
         qp->image_format = xstrdup(fmt);
     }
@@ -1098,8 +1099,7 @@ static int qemu_deploy_once(struct kiln_platform_ctx *p, struct kiln_env *env, b
         char **ports = xcalloc((size_t)count, sizeof *ports);
         for (int i = 0; i < count; i++) ports[i] = xasprintf("%s/%s/l2.sock", p->work_dir, env->nodes[i]->name);
         le->hub = l2hub_start(le->hub_path, ports, (size_t)count, why, sz);
-        for (int i = 0; i < count; i++) free(ports[i]);
-        free(ports);
+        strv_free(ports, (size_t)count);
         if (!le->hub) return -EIO;
     }
     for (size_t i = 0; i < env->nnodes; i++) {
@@ -1228,8 +1228,7 @@ static void qemu_fini(struct kiln_platform_ctx *p)
     free(qp->image_format);
     free(qp->fw_code);
     free(qp->swtpm);
-    for (size_t i = 0; i < qp->ngpus; i++) free(qp->gpus[i]);
-    free(qp->gpus);
+    strv_free(qp->gpus, qp->ngpus);
     free(qp->gpu_used);
     free(qp->gpu_why);
     free(qp->tgtd);

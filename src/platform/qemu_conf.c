@@ -9,8 +9,6 @@
 #include "runbook/runbook.h"
 #include "util/util.h"
 
-#define FIELD(map, key) y_get((map), (key))
-#define SUBPATH(var, parent, key) _cleanup_free_ char *var = ypath((parent), (key))
 
 /* A name or channel as the gallery writes them: letters, digits, . _ - (at most 64). */
 static void gallery_word(const struct ynode *x, const char *p, struct diags *d, char **out)

@@ -10,8 +10,6 @@
 #include "util/timeutil.h"
 #include "util/util.h"
 
-#define FIELD(map, key) y_get((map), (key))
-#define SUBPATH(var, parent, key) _cleanup_free_ char *var = ypath((parent), (key))
 
 /* "SHA256:" and the 43 unpadded base64 characters of a SHA-256, as ssh-keygen -l prints it. */
 static bool sha256_fingerprint_ok(const char *s)

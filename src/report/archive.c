@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <openssl/evp.h>
+#include <stdarg.h>
 #include <sys/stat.h>
 
 #include "util/fs.h"
@@ -24,6 +25,12 @@ struct member {
 static int cmp_member(const void *a, const void *b)
 {
     return strcmp(((const struct member *)a)->rel, ((const struct member *)b)->rel);
+}
+
+static void members_free(struct member *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) free(v[i].rel);
+    free(v);
 }
 
 static void list_files(const char *abs, const char *rel, struct member **v, size_t *n, size_t *cap)
@@ -204,8 +211,7 @@ int archive_create(const char *run_dir, const char *out, char **err)
         }
         if (r < 0) unlink(tmp);
     }
-    for (size_t i = 0; i < n; i++) free(v[i].rel);
-    free(v);
+    members_free(v, n);
     sbuf_free(&man);
     return r;
 }
@@ -290,121 +296,125 @@ static int parse_manifest(char *text, struct member **v, size_t *n, char **err)
     return 0;
 }
 
+/* What archive_verify knows while it reads the members in order. */
+struct verify {
+    const char *path;
+    struct archive *a;
+    struct member *v; /* the manifest's, sorted */
+    size_t n;
+    char *prefix;     /* "<run>/" */
+    uint8_t *buf;
+    unsigned *files; /* members read after the manifest, matching or not */
+    char **err;
+};
+
+static int verify_fail(struct verify *w, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int verify_fail(struct verify *w, int r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    _cleanup_free_ char *why = xvasprintf(fmt, ap);
+    va_end(ap);
+    *w->err = xasprintf("%s: %s", w->path, why);
+    return r;
+}
+
+/* The first member: <run>/MANIFEST.sha256, <run> one plain name ("/MANIFEST.sha256" or
+ * "../MANIFEST.sha256" would make every member absolute or outside), read and parsed. */
+static int verify_manifest(struct verify *w, struct archive_entry *e, const char *name)
+{
+    const char *slash = strchr(name, '/');
+    _cleanup_free_ char *id = slash ? xstrndup(name, (size_t)(slash - name)) : NULL;
+    if (!slash || !safe_name(id) || !name_fits(id) || !streq(slash + 1, MANIFEST_NAME) || archive_entry_size(e) < 0 ||
+        archive_entry_size(e) > (16 << 20))
+        return verify_fail(w, -EINVAL, "the first member is %s, not <run>/%s: not a kiln run archive", name, MANIFEST_NAME);
+    w->prefix = xstrndup(name, (size_t)(slash - name + 1));
+    size_t sz = (size_t)archive_entry_size(e);
+    _cleanup_free_ char *text = xmalloc(sz + 1);
+    la_ssize_t got = archive_read_data(w->a, text, sz);
+    text[got < 0 ? 0 : got] = 0;
+    if (got != (la_ssize_t)sz) return verify_fail(w, -EIO, "the manifest is truncated: %s", archive_error_string(w->a));
+    char *why = NULL;
+    int r = parse_manifest(text, &w->v, &w->n, &why);
+    if (r < 0) verify_fail(w, r, "%s", why);
+    free(why);
+    return r;
+}
+
+/* A member after the manifest: inside <run>/, listed once, its bytes the listed sha256. */
+static int verify_member(struct verify *w, const char *name)
+{
+    if (!startswith(name, w->prefix) || !safe_name(name + strlen(w->prefix)))
+        return verify_fail(w, -EINVAL, "member %s lies outside %s", name, w->prefix);
+    struct member key = {.rel = (char *)name + strlen(w->prefix)};
+    struct member *m = bsearch(&key, w->v, w->n, sizeof *w->v, cmp_member);
+    if (!m) return verify_fail(w, -EINVAL, "%s is not listed in the manifest", name);
+    if (m->seen) return verify_fail(w, -EINVAL, "%s appears twice", name);
+    m->seen = true;
+    (*w->files)++;
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(c, EVP_sha256(), NULL);
+    la_ssize_t k;
+    while ((k = archive_read_data(w->a, w->buf, 1 << 20)) > 0) EVP_DigestUpdate(c, w->buf, (size_t)k);
+    uint8_t md[32];
+    char hex[65];
+    EVP_DigestFinal_ex(c, md, NULL);
+    EVP_MD_CTX_free(c);
+    hex32(md, hex);
+    if (k < 0) return verify_fail(w, -EIO, "cannot read %s: %s", name, archive_error_string(w->a));
+    if (!streq(hex, m->hex))
+        return verify_fail(w, -EBADMSG, "%s does not match the manifest (sha256 %s, manifest says %s)", name, hex, m->hex);
+    return 0;
+}
+
+/* Every member in order; 0 when the archive ended where it should and held every listed file. */
+static int verify_members(struct verify *w)
+{
+    struct archive_entry *e;
+    int st, r = 0;
+    bool have_manifest = false;
+    while (r == 0 && (st = archive_read_next_header(w->a, &e)) == ARCHIVE_OK) {
+        const char *name = archive_entry_pathname(e);
+        if (!name || archive_entry_filetype(e) != AE_IFREG || archive_entry_hardlink(e))
+            return verify_fail(w, -EINVAL, "member %s is not a regular file", name ? name : "(unnamed)");
+        if (!have_manifest) {
+            r = verify_manifest(w, e, name);
+            have_manifest = true;
+            continue;
+        }
+        r = verify_member(w, name);
+    }
+    if (r < 0) return r;
+    if (st != ARCHIVE_EOF) return verify_fail(w, -EIO, "the archive is corrupt: %s", archive_error_string(w->a));
+    if (!have_manifest) return verify_fail(w, -EINVAL, "empty archive");
+    for (size_t i = 0; i < w->n; i++)
+        if (!w->v[i].seen)
+            return verify_fail(w, -ENOENT, "%s%s is in the manifest but not in the archive", w->prefix, w->v[i].rel);
+    return 0;
+}
+
 int archive_verify(const char *path, unsigned *files, char **err)
 {
-    struct archive *a = archive_read_new();
-    archive_read_support_filter_zstd(a);
-    archive_read_support_format_tar(a);
     *files = 0;
     int fd = open_regular(path, false, NULL);
     if (fd < 0) {
         *err = fs_open_error(path, fd, "pass the .tar.zst file kiln archive wrote");
-        archive_read_free(a);
         return fd;
     }
-    if (archive_read_open_fd(a, fd, 1 << 16) != ARCHIVE_OK) {
-        *err = xasprintf("%s: cannot read the archive: %s", path, archive_error_string(a));
-        archive_read_free(a);
-        close(fd);
-        return -EIO;
+    struct verify w = {.path = path, .a = archive_read_new(), .files = files, .err = err};
+    archive_read_support_filter_zstd(w.a);
+    archive_read_support_format_tar(w.a);
+    int r;
+    if (archive_read_open_fd(w.a, fd, 1 << 16) != ARCHIVE_OK) {
+        r = verify_fail(&w, -EIO, "cannot read the archive: %s", archive_error_string(w.a));
+    } else {
+        w.buf = xmalloc(1 << 20);
+        r = verify_members(&w);
     }
-    struct member *v = NULL;
-    size_t n = 0;
-    char *prefix = NULL;
-    bool have_manifest = false;
-    int r = 0;
-    uint8_t *buf = xmalloc(1 << 20);
-    struct archive_entry *e;
-    int st;
-    while (r == 0 && (st = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
-        const char *name = archive_entry_pathname(e);
-        if (!name || archive_entry_filetype(e) != AE_IFREG || archive_entry_hardlink(e)) {
-            *err = xasprintf("%s: member %s is not a regular file", path, name ? name : "(unnamed)");
-            r = -EINVAL;
-            break;
-        }
-        if (!have_manifest) {
-            /* <run>/MANIFEST.sha256, <run> one plain name: "/MANIFEST.sha256" or
-             * "../MANIFEST.sha256" would make every member absolute or outside */
-            const char *slash = strchr(name, '/');
-            _cleanup_free_ char *id = slash ? xstrndup(name, (size_t)(slash - name)) : NULL;
-            if (!slash || !safe_name(id) || !name_fits(id) || !streq(slash + 1, MANIFEST_NAME) || archive_entry_size(e) < 0 ||
-                archive_entry_size(e) > (16 << 20)) {
-                *err = xasprintf("%s: the first member is %s, not <run>/%s: not a kiln run archive", path, name, MANIFEST_NAME);
-                r = -EINVAL;
-                break;
-            }
-            prefix = xstrndup(name, (size_t)(slash - name + 1));
-            size_t sz = (size_t)archive_entry_size(e);
-            char *text = xmalloc(sz + 1);
-            la_ssize_t got = archive_read_data(a, text, sz);
-            text[got < 0 ? 0 : got] = 0;
-            if (got != (la_ssize_t)sz) {
-                *err = xasprintf("%s: the manifest is truncated: %s", path, archive_error_string(a));
-                r = -EIO;
-            } else if ((r = parse_manifest(text, &v, &n, err)) < 0) {
-                char *why = *err;
-                *err = xasprintf("%s: %s", path, why);
-                free(why);
-            }
-            free(text);
-            have_manifest = true;
-            continue;
-        }
-        if (!startswith(name, prefix) || !safe_name(name + strlen(prefix))) {
-            *err = xasprintf("%s: member %s lies outside %s", path, name, prefix);
-            r = -EINVAL;
-            break;
-        }
-        struct member key = {.rel = (char *)name + strlen(prefix)};
-        struct member *m = bsearch(&key, v, n, sizeof *v, cmp_member);
-        if (!m) {
-            *err = xasprintf("%s: %s is not listed in the manifest", path, name);
-            r = -EINVAL;
-            break;
-        }
-        if (m->seen) {
-            *err = xasprintf("%s: %s appears twice", path, name);
-            r = -EINVAL;
-            break;
-        }
-        EVP_MD_CTX *c = EVP_MD_CTX_new();
-        EVP_DigestInit_ex(c, EVP_sha256(), NULL);
-        la_ssize_t k;
-        while ((k = archive_read_data(a, buf, 1 << 20)) > 0) EVP_DigestUpdate(c, buf, (size_t)k);
-        uint8_t md[32];
-        char hex[65];
-        EVP_DigestFinal_ex(c, md, NULL);
-        EVP_MD_CTX_free(c);
-        hex32(md, hex);
-        if (k < 0) {
-            *err = xasprintf("%s: cannot read %s: %s", path, name, archive_error_string(a));
-            r = -EIO;
-        } else if (!streq(hex, m->hex)) {
-            *err = xasprintf("%s: %s does not match the manifest (sha256 %s, manifest says %s)", path, name, hex, m->hex);
-            r = -EBADMSG;
-        }
-        m->seen = true;
-        (*files)++;
-    }
-    if (r == 0 && st != ARCHIVE_EOF) {
-        *err = xasprintf("%s: the archive is corrupt: %s", path, archive_error_string(a));
-        r = -EIO;
-    }
-    if (r == 0 && !have_manifest) {
-        *err = xasprintf("%s: empty archive", path);
-        r = -EINVAL;
-    }
-    for (size_t i = 0; i < n && r == 0; i++)
-        if (!v[i].seen) {
-            *err = xasprintf("%s: %s%s is in the manifest but not in the archive", path, prefix, v[i].rel);
-            r = -ENOENT;
-        }
-    for (size_t i = 0; i < n; i++) free(v[i].rel);
-    free(v);
-    free(prefix);
-    free(buf);
-    archive_read_free(a);
+    members_free(w.v, w.n);
+    free(w.prefix);
+    free(w.buf);
+    archive_read_free(w.a);
     close(fd);
     return r;
 }

@@ -9,7 +9,6 @@
  * hold and terminal escapes are dropped). */
 #include <errno.h>
 #include <fcntl.h>
-#include <libxml/xmlwriter.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,27 +18,13 @@
 #include "util/log.h"
 #include "util/timeutil.h"
 #include "util/utf8.h"
+#include "util/xml.h"
 #include "util/util.h"
 
 /* How much of a failed case's log its <failure> body quotes: the end, where the error is. */
 #define LOG_TAIL_MAX (8u * 1024)
 /* A message attribute is one line a CI shows in a list: the rest is in the body. */
 #define MESSAGE_MAX 512u
-
-struct out {
-    xmlTextWriterPtr w;
-    int rc; /* < 0 once a write failed */
-};
-
-static void chk(struct out *o, int r)
-{
-    if (r < 0) o->rc = -EIO;
-}
-
-static const xmlChar *X(const char *s)
-{
-    return (const xmlChar *)s;
-}
 
 enum { XML_TEXT = UTF8_XML_DROP | UTF8_STRIP_ANSI };
 
@@ -50,26 +35,11 @@ static char *clean(const char *s)
     return utf8_sanitize(m, strlen(m), XML_TEXT);
 }
 
-static void attr(struct out *o, const char *name, const char *value)
+/* An attribute whose value is data: masked and made XML-safe. */
+static void attr(struct xml_out *o, const char *name, const char *value)
 {
-    char *c = clean(value);
-    chk(o, xmlTextWriterWriteAttribute(o->w, X(name), X(c)));
-    free(c);
-}
-
-static void start(struct out *o, const char *name)
-{
-    chk(o, xmlTextWriterStartElement(o->w, X(name)));
-}
-
-static void end(struct out *o)
-{
-    chk(o, xmlTextWriterEndElement(o->w));
-}
-
-static void text(struct out *o, const char *s)
-{
-    chk(o, xmlTextWriterWriteString(o->w, X(s)));
+    _cleanup_free_ char *c = clean(value);
+    xml_attr(o, name, c);
 }
 
 /* The first line of a reason, at most MESSAGE_MAX bytes, never cut inside a character. */
@@ -111,34 +81,34 @@ static char *log_tail(const struct kiln_results *r, const char *rel)
     return secret_mask(u);
 }
 
-static void outcome(struct out *o, const struct kiln_results *r, int status, const char *reason, const char *log_rel)
+static void outcome(struct xml_out *o, const struct kiln_results *r, int status, const char *reason, const char *log_rel)
 {
     if (status != ST_FAILED && status != ST_ATTEMPTED && status != ST_SKIPPED) return;
     bool skip = status == ST_SKIPPED;
-    start(o, skip ? "skipped" : "failure");
+    xml_open(o, skip ? "skipped" : "failure");
     _cleanup_free_ char *msg = message(reason && *reason ? reason : skip ? "skipped" : "failed");
-    chk(o, xmlTextWriterWriteAttribute(o->w, X("message"), X(msg)));
+    xml_attr(o, "message", msg);
     if (!skip) {
         attr(o, "type", kiln_status_names[status]);
         _cleanup_free_ char *why = clean(reason);
         _cleanup_free_ char *tail = log_rel ? log_tail(r, log_rel) : NULL;
-        text(o, why);
+        xml_text(o, why);
         if (tail && *tail) {
             _cleanup_free_ char *head = xasprintf("%s--- end of %s ---\n", *why ? "\n\n" : "", log_rel);
             _cleanup_free_ char *h = clean(head);
-            text(o, h);
-            text(o, tail);
+            xml_text(o, h);
+            xml_text(o, tail);
         }
     }
-    end(o);
+    xml_close(o);
 }
 
-static void testcase(struct out *o, const char *classname, const char *name, double duration_s)
+static void testcase(struct xml_out *o, const char *classname, const char *name, double duration_s)
 {
-    start(o, "testcase");
+    xml_open(o, "testcase");
     attr(o, "classname", classname);
     attr(o, "name", name);
-    chk(o, xmlTextWriterWriteFormatAttribute(o->w, X("time"), "%.3f", duration_s));
+    xml_attrf(o, "time", "%.3f", duration_s);
 }
 
 static char *metric_value(const struct kiln_metric *m)
@@ -146,18 +116,18 @@ static char *metric_value(const struct kiln_metric *m)
     return *m->unit ? xasprintf("%g %s", m->value, m->unit) : xasprintf("%g", m->value);
 }
 
-static void property(struct out *o, const char *name, const char *value)
+static void property(struct xml_out *o, const char *name, const char *value)
 {
-    start(o, "property");
+    xml_open(o, "property");
     attr(o, "name", name);
     attr(o, "value", value ? value : "");
-    end(o);
+    xml_close(o);
 }
 
 /* Run facts and every case's metrics ("metric.CASE.NAME"), for CI plots. */
-static void suite_properties(struct out *o, const struct kiln_results *r)
+static void suite_properties(struct xml_out *o, const struct kiln_results *r)
 {
-    start(o, "properties");
+    xml_open(o, "properties");
     property(o, "platform", r->platform);
     property(o, "accel", r->accel);
     for (size_t i = 0; i < r->n; i++)
@@ -167,11 +137,11 @@ static void suite_properties(struct out *o, const struct kiln_results *r)
             _cleanup_free_ char *value = metric_value(m);
             property(o, name, value);
         }
-    end(o);
+    xml_close(o);
 }
 
 /* The case's log path and its metrics with their verdicts, one per line. */
-static void system_out(struct out *o, const struct kiln_result *c)
+static void system_out(struct xml_out *o, const struct kiln_result *c)
 {
     if (!c->log_rel && !c->nmetrics) return;
     struct sbuf b = {0};
@@ -187,9 +157,9 @@ static void system_out(struct out *o, const struct kiln_result *c)
     }
     _cleanup_free_ char *t = clean(b.s);
     sbuf_free(&b);
-    start(o, "system-out");
-    text(o, t);
-    end(o);
+    xml_open(o, "system-out");
+    xml_text(o, t);
+    xml_close(o);
 }
 
 static int run_finished(void *self, const struct kiln_results *r)
@@ -207,29 +177,22 @@ static int run_finished(void *self, const struct kiln_results *r)
         }
     char when[32];
     format_utc(when, r->started);
-    xmlBufferPtr buf = xmlBufferCreate();
-    struct out o = {.w = buf ? xmlNewTextWriterMemory(buf, 0) : NULL};
-    if (!o.w) {
-        xmlBufferFree(buf);
-        return log_error("cannot write junit.xml: out of memory");
-    }
-    chk(&o, xmlTextWriterSetIndent(o.w, 1));
-    chk(&o, xmlTextWriterSetIndentString(o.w, X("  ")));
-    chk(&o, xmlTextWriterStartDocument(o.w, "1.0", "UTF-8", NULL));
-    start(&o, "testsuites");
+    struct xml_out o;
+    if (xml_out_start(&o, true) < 0) return log_error("cannot write junit.xml: out of memory");
+    xml_open(&o, "testsuites");
     attr(&o, "name", "kiln");
-    chk(&o, xmlTextWriterWriteFormatAttribute(o.w, X("tests"), "%zu", tests));
-    chk(&o, xmlTextWriterWriteFormatAttribute(o.w, X("failures"), "%zu", failures));
-    chk(&o, xmlTextWriterWriteAttribute(o.w, X("errors"), X("0")));
-    chk(&o, xmlTextWriterWriteFormatAttribute(o.w, X("time"), "%.3f", r->duration_s));
-    start(&o, "testsuite");
+    xml_attrf(&o, "tests", "%zu", tests);
+    xml_attrf(&o, "failures", "%zu", failures);
+    xml_attr(&o, "errors", "0");
+    xml_attrf(&o, "time", "%.3f", r->duration_s);
+    xml_open(&o, "testsuite");
     attr(&o, "name", r->name);
-    chk(&o, xmlTextWriterWriteFormatAttribute(o.w, X("tests"), "%zu", tests));
-    chk(&o, xmlTextWriterWriteFormatAttribute(o.w, X("failures"), "%zu", failures));
-    chk(&o, xmlTextWriterWriteAttribute(o.w, X("errors"), X("0")));
-    chk(&o, xmlTextWriterWriteFormatAttribute(o.w, X("skipped"), "%zu", skipped));
-    chk(&o, xmlTextWriterWriteFormatAttribute(o.w, X("time"), "%.3f", r->duration_s));
-    chk(&o, xmlTextWriterWriteAttribute(o.w, X("timestamp"), X(when)));
+    xml_attrf(&o, "tests", "%zu", tests);
+    xml_attrf(&o, "failures", "%zu", failures);
+    xml_attr(&o, "errors", "0");
+    xml_attrf(&o, "skipped", "%zu", skipped);
+    xml_attrf(&o, "time", "%.3f", r->duration_s);
+    xml_attr(&o, "timestamp", when);
     if (r->id) attr(&o, "id", r->id);
     suite_properties(&o, r);
     for (size_t i = 0; i < r->n; i++) {
@@ -238,7 +201,7 @@ static int run_finished(void *self, const struct kiln_results *r)
         testcase(&o, cls, c->id, c->duration_s);
         outcome(&o, r, c->status, c->reason, c->log_rel);
         system_out(&o, c);
-        end(&o);
+        xml_close(&o);
         _cleanup_free_ char *subcls = xasprintf("kiln.%s.%s", c->c->area, c->id);
         for (size_t k = 0; k < c->nsubtests; k++) {
             const struct kiln_subtest *s = &c->subtests[k];
@@ -246,15 +209,13 @@ static int run_finished(void *self, const struct kiln_results *r)
             /* a CI lists failures by message: one without a reason (a bare TAP "not ok") says which */
             _cleanup_free_ char *said = s->reason && *s->reason ? NULL : xasprintf("%s failed", s->name);
             outcome(&o, r, s->status, said ? said : s->reason, NULL);
-            end(&o);
+            xml_close(&o);
         }
     }
-    chk(&o, xmlTextWriterEndDocument(o.w));
-    xmlFreeTextWriter(o.w);
-    struct sbuf b = {0};
-    if (o.rc == 0) sbuf_append(&b, (const char *)xmlBufferContent(buf), (size_t)xmlBufferLength(buf));
-    xmlBufferFree(buf);
-    if (o.rc < 0) return log_error("cannot write junit.xml: libxml2's writer failed");
+    size_t len = 0;
+    char *text = NULL;
+    if (xml_out_finish(&o, 0, &text, &len) < 0) return log_error("cannot write junit.xml: libxml2's writer failed");
+    struct sbuf b = {.s = text, .len = len, .cap = len + 1};
     return report_write(r, "junit.xml", &b);
 }
 

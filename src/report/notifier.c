@@ -2,7 +2,6 @@
 
 #include "util/fs.h"
 #include "util/log.h"
-#include "util/utf8.h"
 #include "util/util.h"
 
 const struct kiln_notifier *notifier_by_name(const char *name)
@@ -51,25 +50,6 @@ int notifiers_run_finished(struct kiln_notifiers *ns, const struct kiln_results 
             if (k < 0 && rc == 0) rc = k;
         }
     return rc;
-}
-
-char *xml_escape(const char *s)
-{
-    /* any bytes a guest printed: well-formed UTF-8 without what XML 1.0 cannot hold */
-    _cleanup_free_ char *u = utf8_sanitize(s ? s : "", s ? strlen(s) : 0, UTF8_XML);
-    struct sbuf b = {0};
-    sbuf_puts(&b, "");
-    for (const char *p = u; *p; p++) {
-        switch (*p) {
-        case '<': sbuf_puts(&b, "&lt;"); break;
-        case '>': sbuf_puts(&b, "&gt;"); break;
-        case '&': sbuf_puts(&b, "&amp;"); break;
-        case '"': sbuf_puts(&b, "&quot;"); break;
-        case '\'': sbuf_puts(&b, "&#39;"); break;
-        default: sbuf_append(&b, p, 1);
-        }
-    }
-    return sbuf_steal(&b);
 }
 
 int report_write(const struct kiln_results *r, const char *name, struct sbuf *b)

@@ -63,6 +63,3 @@ struct sbuf;
 int report_write(const struct kiln_results *r, const char *name, struct sbuf *b);
 /* results.json text for r (also used by tests). Caller frees. */
 char *results_to_json(const struct kiln_results *r);
-/* Escapes text for XML/HTML (any bytes: ill-formed UTF-8 and characters XML cannot hold become
- * U+FFFD). Caller frees. */
-char *xml_escape(const char *s);

@@ -11,6 +11,7 @@
 
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/strv.h"
 #include "util/util.h"
 
 #define MAX_INCLUDE_DEPTH 16
@@ -614,8 +615,7 @@ static bool substitute_all(struct kiln_runbook *rb, struct ynode *root, struct d
     struct expander X = {.rb = rb, .d = d, .value = xcalloc(rb->nvars + 1, sizeof *X.value),
                          .state = xcalloc(rb->nvars + 1, sizeof *X.state)};
     bool ok = substitute_tree(&X, root, "");
-    for (size_t i = 0; i < rb->nvars; i++) free(X.value[i]);
-    free(X.value);
+    strv_free(X.value, rb->nvars);
     free(X.state);
     return ok;
 }
@@ -1185,12 +1185,6 @@ int runbook_load_warn(const char *path, const struct kiln_var *cli, size_t ncli,
     }
     *out = rb;
     return 0;
-}
-
-static void strv_free(char **v, size_t n)
-{
-    for (size_t i = 0; i < n; i++) free(v[i]);
-    free(v);
 }
 
 void runbook_free(struct kiln_runbook *rb)

@@ -18,10 +18,11 @@
 
 #include "model/req.h"
 #include "service/api.h"
-#include "service/html.h"
+#include "util/html.h"
 #include "util/fs.h"
 #include "util/inroot.h"
 #include "util/log.h"
+#include "util/strv.h"
 #include "util/timeutil.h"
 #include "util/util.h"
 
@@ -1070,8 +1071,7 @@ static void section_perf(struct kiln_dash *d, xmlNodePtr m, int64_t id, json_t *
     }
     series_free(cpu, ns);
     series_free(rss, ns);
-    for (size_t k = 0; k < nm; k++) free(mark_names[k]);
-    free(mark_names);
+    strv_free(mark_names, nm);
     free(marks);
 }
 

@@ -14,6 +14,7 @@
 #include "util/digest.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/strv.h"
 #include "util/util.h"
 
 /* msg with every occurrence of from replaced by to (a server path by what the tenant knows). */
@@ -266,8 +267,7 @@ int kiln_publish_job(const struct kiln_publisher *p, struct kiln_store *st, cons
     }
     gallery_free(g);
     json_decref(files);
-    for (size_t i = 0; i < nkeys; i++) free(kpaths[i]);
-    free(kpaths);
+    strv_free(kpaths, nkeys);
     free(why);
     free(err);
     free(mname);

@@ -14,6 +14,7 @@
 #include "gallery/catalog.h"
 #include "service/store_driver.h"
 #include "update/omaha.h"
+#include "util/strv.h"
 #include "util/utf8.h"
 #include "util/util.h"
 
@@ -39,8 +40,7 @@ int store_fail(char **err, int rc, const char *fmt, ...)
 
 void sql_rows_free(struct sql_rows *r)
 {
-    for (size_t i = 0; i < r->nrows * r->ncols; i++) free(r->cells[i]);
-    free(r->cells);
+    strv_free(r->cells, r->nrows * r->ncols);
     *r = (struct sql_rows){0};
 }
 

@@ -7,7 +7,8 @@
 #include <strings.h>
 
 #include "suites/decide.h"
-#include "suites/version.h"
+#include "util/version.h"
+#include "util/strv.h"
 #include "util/util.h"
 #include "util/yaml.h"
 
@@ -1448,12 +1449,6 @@ static size_t fstab_entries(const char *text, char ***out)
     return n;
 }
 
-static void strv_free_n(char **v, size_t n)
-{
-    for (size_t i = 0; i < n; i++) free(v[i]);
-    free(v);
-}
-
 enum verdict_kind decide_fstab(const struct gcap *fstab, struct verdict *v)
 {
     if (fstab->status == 3) return verdict_set(v, VERDICT_NOTHING, "there is no /etc/fstab");
@@ -1476,7 +1471,7 @@ enum verdict_kind decide_fstab(const struct gcap *fstab, struct verdict *v)
     else if (!n) verdict_set(v, VERDICT_NOTHING, "/etc/fstab has no entries");
     else verdict_set(v, VERDICT_PASS, "%zu fstab entr%s, none by kernel device name", n, n == 1 ? "y" : "ies");
     sbuf_free(&lines);
-    strv_free_n(e, n);
+    strv_free(e, n);
     return v->kind;
 }
 
@@ -1586,7 +1581,7 @@ enum verdict_kind decide_swap(const struct gcap *swaps, const struct gcap *fstab
         if (known && (!target || !strstr(active_names, target))) reason_item(&missing, &nmissing, 4, "%s", spec);
         free(target);
     }
-    strv_free_n(e, n);
+    strv_free(e, n);
     sbuf_free(&names);
     if (listed > active || nmissing) {
         verdict_set(v, VERDICT_FAIL, "/etc/fstab lists %zu swap device(s) but %zu are active (/proc/swaps)%s%s", listed, active,

@@ -9,6 +9,7 @@
 #include "suites/decide.h"
 #include "suites/decide_hpc.h"
 #include "util/fs.h"
+#include "util/strv.h"
 #include "util/timeutil.h"
 #include "util/util.h"
 #include "util/yaml.h"
@@ -150,8 +151,7 @@ KILN_CASE(verify_dmesg_clean,
     free(more);
     _cleanup_free_ char *path = patterns_path(rb->console_patterns);
     struct kiln_patterns *p = d.n ? NULL : patterns_load(path, ignore, nignore, &d);
-    for (size_t i = 0; i < nignore; i++) free(ignore[i]);
-    free(ignore);
+    strv_free(ignore, nignore);
     if (!p) {
         int r = case_fail(t, "cannot load %s or kernel.dmesg_ignore: %s", path, d.n ? d.v[0].msg : "?");
         diags_free(&d);

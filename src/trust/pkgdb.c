@@ -13,6 +13,7 @@
 #include "util/digest.h"
 #include "util/fs.h"
 #include "util/proc.h"
+#include "util/strv.h"
 #include "util/utf8.h"
 #include "util/util.h"
 
@@ -136,8 +137,7 @@ static int image_licenses(const char *image, json_t *pkgs, const char *dir, json
     char *why = NULL;
     int r = mkdir_p(docs, 0700);
     if (r == 0) r = image_extract(image, (const char *const *)items, k, docs, &why);
-    for (size_t i = 0; i < k; i++) free(items[i]);
-    free(items);
+    strv_free(items, k);
     /* licenses are extra: a copy that failed leaves them out, only an interrupt stops */
     if (r == -EINTR) {
         *err = why ? why : xstrdup("interrupted");

@@ -6,11 +6,12 @@
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <libxml/xmlversion.h>
-#include <libxml/xmlwriter.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "util/xml.h"
 
 __attribute__((format(printf, 4, 5))) static int fail(char *why, size_t sz, int rc, const char *fmt, ...)
 {
@@ -478,80 +479,40 @@ int omaha_response_parse(const char *doc, size_t len, struct omaha_response *out
 /* ---- writing ---- */
 
 struct writer {
-    xmlBuffer *buf;
-    xmlTextWriter *w;
-    int rc;
+    struct xml_out x;
     char *why;
     size_t sz;
 };
 
-static void open_el(struct writer *w, const char *name)
-{
-    if (w->rc == 0 && xmlTextWriterStartElement(w->w, (const xmlChar *)name) < 0) w->rc = -ENOMEM;
-}
-
-static void close_el(struct writer *w)
-{
-    if (w->rc == 0 && xmlTextWriterEndElement(w->w) < 0) w->rc = -ENOMEM;
-}
-
 /* An attribute after the same check the parser makes; an empty optional value is left out. */
 static void put(struct writer *w, const char *el, const char *name, const char *v, enum kind k, bool required)
 {
-    if (w->rc) return;
+    if (w->x.rc) return;
     if (!v || !v[0]) {
-        if (required) w->rc = fail(w->why, w->sz, -EINVAL, "<%s> needs %s", el, name);
+        if (required) w->x.rc = fail(w->why, w->sz, -EINVAL, "<%s> needs %s", el, name);
         return;
     }
     if (!value_ok(v, k)) {
-        w->rc = fail(w->why, w->sz, -EINVAL, "<%s> attribute %s: want %s", el, name, kind_says(k));
+        w->x.rc = fail(w->why, w->sz, -EINVAL, "<%s> attribute %s: want %s", el, name, kind_says(k));
         return;
     }
-    if (xmlTextWriterWriteAttribute(w->w, (const xmlChar *)name, (const xmlChar *)v) < 0) w->rc = -ENOMEM;
-}
-
-static void put_int(struct writer *w, const char *name, int64_t v)
-{
-    char s[24];
-    snprintf(s, sizeof(s), "%" PRId64, v);
-    if (w->rc == 0 && xmlTextWriterWriteAttribute(w->w, (const xmlChar *)name, (const xmlChar *)s) < 0) w->rc = -ENOMEM;
-}
-
-static void put_raw(struct writer *w, const char *name, const char *v)
-{
-    if (w->rc == 0 && xmlTextWriterWriteAttribute(w->w, (const xmlChar *)name, (const xmlChar *)v) < 0) w->rc = -ENOMEM;
+    xml_attr(&w->x, name, v);
 }
 
 static int writer_start(struct writer *w, char *why, size_t sz)
 {
     *w = (struct writer){.why = why, .sz = sz};
-    w->buf = xmlBufferCreate();
-    w->w = w->buf ? xmlNewTextWriterMemory(w->buf, 0) : NULL;
-    if (!w->w || xmlTextWriterStartDocument(w->w, "1.0", "UTF-8", NULL) < 0) {
-        if (w->w) xmlFreeTextWriter(w->w);
-        else if (w->buf) xmlBufferFree(w->buf);
-        return fail(why, sz, -ENOMEM, "out of memory");
-    }
-    return 0;
+    return xml_out_start(&w->x, false) < 0 ? fail(why, sz, -ENOMEM, "out of memory") : 0;
 }
 
 static int writer_end(struct writer *w, char **out, size_t *len)
 {
-    if (w->rc == 0 && xmlTextWriterEndDocument(w->w) < 0) w->rc = -ENOMEM;
-    xmlFreeTextWriter(w->w); /* flushes into buf */
-    if (w->rc == 0) {
-        size_t n = (size_t)xmlBufferLength(w->buf);
-        if (n > OMAHA_DOC_MAX) w->rc = fail(w->why, w->sz, -EMSGSIZE, "the document would be %zu bytes, more than %d", n, OMAHA_DOC_MAX);
-        else if (!(*out = malloc(n + 1))) w->rc = -ENOMEM;
-        else {
-            memcpy(*out, xmlBufferContent(w->buf), n);
-            (*out)[n] = 0;
-            if (len) *len = n;
-        }
-    }
-    xmlBufferFree(w->buf);
-    if (w->rc == -ENOMEM) fail(w->why, w->sz, -ENOMEM, "out of memory");
-    return w->rc;
+    size_t n = 0;
+    int rc = xml_out_finish(&w->x, OMAHA_DOC_MAX, out, &n);
+    if (rc == -EMSGSIZE) fail(w->why, w->sz, rc, "the document would be %zu bytes, more than %d", n, OMAHA_DOC_MAX);
+    if (rc == -ENOMEM) fail(w->why, w->sz, rc, "out of memory");
+    if (rc == 0 && len) *len = n;
+    return rc;
 }
 
 int omaha_request_write(const struct omaha_request *r, char **out, size_t *len, char *why, size_t sz)
@@ -562,113 +523,113 @@ int omaha_request_write(const struct omaha_request *r, char **out, size_t *len, 
     struct writer w;
     int rc = writer_start(&w, why, sz);
     if (rc < 0) return rc;
-    open_el(&w, "request");
-    put_raw(&w, "protocol", "3.0");
+    xml_open(&w.x, "request");
+    xml_attr(&w.x, "protocol", "3.0");
     put(&w, "request", "version", r->client, K_TOKEN, false);
     put(&w, "request", "updaterversion", r->client, K_TOKEN, false);
     if (r->os_platform[0] || r->os_version[0] || r->os_sp[0] || r->os_arch[0]) {
-        open_el(&w, "os");
+        xml_open(&w.x, "os");
         put(&w, "os", "platform", r->os_platform, K_TOKEN, false);
         put(&w, "os", "version", r->os_version, K_TOKEN, false);
         put(&w, "os", "sp", r->os_sp, K_TOKEN, false);
         put(&w, "os", "arch", r->os_arch, K_TOKEN, false);
-        close_el(&w);
+        xml_close(&w.x);
     }
-    for (size_t i = 0; i < r->napps && w.rc == 0; i++) {
+    for (size_t i = 0; i < r->napps && w.x.rc == 0; i++) {
         const struct omaha_app_request *a = &r->apps[i];
         if (a->nevents > OMAHA_EVENTS_MAX) {
-            w.rc = fail(why, sz, -EINVAL, "an app has at most %d events, not %zu", OMAHA_EVENTS_MAX, a->nevents);
+            w.x.rc = fail(why, sz, -EINVAL, "an app has at most %d events, not %zu", OMAHA_EVENTS_MAX, a->nevents);
             break;
         }
-        open_el(&w, "app");
+        xml_open(&w.x, "app");
         put(&w, "app", "appid", a->appid, K_NAME, true);
         put(&w, "app", "version", a->version, K_NAME, true);
         put(&w, "app", "track", a->track, K_NAME, false);
         put(&w, "app", "machineid", a->machineid, K_NAME, false);
         put(&w, "app", "bootid", a->bootid, K_NAME, false);
         if (a->ping) {
-            open_el(&w, "ping");
-            put_raw(&w, "active", "1");
-            close_el(&w);
+            xml_open(&w.x, "ping");
+            xml_attr(&w.x, "active", "1");
+            xml_close(&w.x);
         }
         if (a->updatecheck) {
-            open_el(&w, "updatecheck");
-            close_el(&w);
+            xml_open(&w.x, "updatecheck");
+            xml_close(&w.x);
         }
-        for (size_t k = 0; k < a->nevents && w.rc == 0; k++) {
+        for (size_t k = 0; k < a->nevents && w.x.rc == 0; k++) {
             const struct omaha_event *e = &a->events[k];
             if (e->type < 0 || e->type > 65535 || e->result < 0 || e->result > 65535 ||
                 (e->has_errorcode && (e->errorcode < INT32_MIN || e->errorcode > (int64_t)UINT32_MAX))) {
-                w.rc = fail(why, sz, -EINVAL, "<event>: eventtype and eventresult are 0..65535, errorcode 32 bits");
+                w.x.rc = fail(why, sz, -EINVAL, "<event>: eventtype and eventresult are 0..65535, errorcode 32 bits");
                 break;
             }
-            open_el(&w, "event");
-            put_int(&w, "eventtype", e->type);
-            put_int(&w, "eventresult", e->result);
-            if (e->has_errorcode) put_int(&w, "errorcode", e->errorcode);
+            xml_open(&w.x, "event");
+            xml_attrf(&w.x, "eventtype", "%" PRId64, (int64_t)e->type);
+            xml_attrf(&w.x, "eventresult", "%" PRId64, (int64_t)e->result);
+            if (e->has_errorcode) xml_attrf(&w.x, "errorcode", "%" PRId64, (int64_t)e->errorcode);
             put(&w, "event", "previousversion", e->previousversion, K_NAME, false);
-            close_el(&w);
+            xml_close(&w.x);
         }
-        close_el(&w);
+        xml_close(&w.x);
     }
-    close_el(&w);
+    xml_close(&w.x);
     return writer_end(&w, out, len);
 }
 
 static void write_updatecheck(struct writer *w, const struct omaha_app_response *a)
 {
-    open_el(w, "updatecheck");
+    xml_open(&w->x, "updatecheck");
     put(w, "updatecheck", "status", a->update_status, K_TOKEN, true);
-    if (w->rc || strcmp(a->update_status, "ok") != 0) {
-        close_el(w);
+    if (w->x.rc || strcmp(a->update_status, "ok") != 0) {
+        xml_close(&w->x);
         return;
     }
     if (a->nurls == 0 || a->nurls > OMAHA_URLS_MAX || a->npackages == 0 || a->npackages > OMAHA_PACKAGES_MAX) {
-        w->rc = fail(w->why, w->sz, -EINVAL, "<updatecheck status=\"ok\"> needs 1 to %d urls and 1 to %d packages",
+        w->x.rc = fail(w->why, w->sz, -EINVAL, "<updatecheck status=\"ok\"> needs 1 to %d urls and 1 to %d packages",
                      OMAHA_URLS_MAX, OMAHA_PACKAGES_MAX);
         return;
     }
-    open_el(w, "urls");
+    xml_open(&w->x, "urls");
     for (size_t i = 0; i < a->nurls; i++) {
-        open_el(w, "url");
+        xml_open(&w->x, "url");
         put(w, "url", "codebase", a->urls[i], K_URL, true);
-        close_el(w);
+        xml_close(&w->x);
     }
-    close_el(w);
-    open_el(w, "manifest");
+    xml_close(&w->x);
+    xml_open(&w->x, "manifest");
     put(w, "manifest", "version", a->version, K_NAME, true);
-    open_el(w, "packages");
-    for (size_t i = 0; i < a->npackages && w->rc == 0; i++) {
+    xml_open(&w->x, "packages");
+    for (size_t i = 0; i < a->npackages && w->x.rc == 0; i++) {
         const struct omaha_package *p = &a->packages[i];
         if (p->size <= 0) {
-            w->rc = fail(w->why, w->sz, -EINVAL, "<package> size must be positive");
+            w->x.rc = fail(w->why, w->sz, -EINVAL, "<package> size must be positive");
             return;
         }
-        open_el(w, "package");
+        xml_open(&w->x, "package");
         put(w, "package", "name", p->name, K_FILE, true);
-        put_int(w, "size", p->size);
+        xml_attrf(&w->x, "size", "%" PRId64, (int64_t)p->size);
         put(w, "package", "hash", p->hash, K_TOKEN, false);
         put(w, "package", "hash_sha256", p->hash_sha256, K_HEX64, false);
-        put_raw(w, "required", p->required ? "true" : "false");
-        close_el(w);
+        xml_attr(&w->x, "required", p->required ? "true" : "false");
+        xml_close(&w->x);
     }
-    close_el(w);
+    xml_close(&w->x);
     if (a->has_postinstall) {
         if (a->kiln_roothash[0] && strspn(a->kiln_roothash, "0123456789abcdef") != strlen(a->kiln_roothash)) {
-            w->rc = fail(w->why, w->sz, -EINVAL, "<action> attribute kiln_roothash: want lower-case hexadecimal digits");
+            w->x.rc = fail(w->why, w->sz, -EINVAL, "<action> attribute kiln_roothash: want lower-case hexadecimal digits");
             return;
         }
-        open_el(w, "actions");
-        open_el(w, "action");
-        put_raw(w, "event", "postinstall");
+        xml_open(&w->x, "actions");
+        xml_open(&w->x, "action");
+        xml_attr(&w->x, "event", "postinstall");
         put(w, "action", "sha256", a->sha256_b64, K_B64_32, false);
         put(w, "action", "kiln_roothash", a->kiln_roothash, K_TOKEN, false);
         put(w, "action", "kiln_signature", a->kiln_signature, K_FILE, false);
-        close_el(w);
-        close_el(w);
+        xml_close(&w->x);
+        xml_close(&w->x);
     }
-    close_el(w); /* manifest */
-    close_el(w); /* updatecheck */
+    xml_close(&w->x); /* manifest */
+    xml_close(&w->x); /* updatecheck */
 }
 
 int omaha_response_write(const struct omaha_response *r, char **out, size_t *len, char *why, size_t sz)
@@ -681,32 +642,32 @@ int omaha_response_write(const struct omaha_response *r, char **out, size_t *len
     struct writer w;
     int rc = writer_start(&w, why, sz);
     if (rc < 0) return rc;
-    open_el(&w, "response");
-    put_raw(&w, "protocol", "3.0");
+    xml_open(&w.x, "response");
+    xml_attr(&w.x, "protocol", "3.0");
     put(&w, "response", "server", r->server, K_TOKEN, false);
     if (r->daystart_elapsed_seconds >= 0) {
-        open_el(&w, "daystart");
-        put_int(&w, "elapsed_seconds", r->daystart_elapsed_seconds);
-        close_el(&w);
+        xml_open(&w.x, "daystart");
+        xml_attrf(&w.x, "elapsed_seconds", "%" PRId64, (int64_t)r->daystart_elapsed_seconds);
+        xml_close(&w.x);
     }
-    for (size_t i = 0; i < r->napps && w.rc == 0; i++) {
+    for (size_t i = 0; i < r->napps && w.x.rc == 0; i++) {
         const struct omaha_app_response *a = &r->apps[i];
-        open_el(&w, "app");
+        xml_open(&w.x, "app");
         put(&w, "app", "appid", a->appid, K_NAME, true);
         put(&w, "app", "status", a->status, K_TOKEN, true);
         if (a->ping) {
-            open_el(&w, "ping");
-            put_raw(&w, "status", "ok");
-            close_el(&w);
+            xml_open(&w.x, "ping");
+            xml_attr(&w.x, "status", "ok");
+            xml_close(&w.x);
         }
         for (size_t k = 0; k < a->events && k < OMAHA_EVENTS_MAX; k++) {
-            open_el(&w, "event");
-            put_raw(&w, "status", "ok");
-            close_el(&w);
+            xml_open(&w.x, "event");
+            xml_attr(&w.x, "status", "ok");
+            xml_close(&w.x);
         }
         if (a->has_updatecheck) write_updatecheck(&w, a);
-        close_el(&w);
+        xml_close(&w.x);
     }
-    close_el(&w);
+    xml_close(&w.x);
     return writer_end(&w, out, len);
 }

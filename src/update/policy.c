@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "suites/version.h"
+#include "util/version.h"
 
 int rollout_bucket(const char *machine_id, const char *target)
 {

@@ -6,7 +6,7 @@
  * after failures, required intermediate (floor) versions, support dates and per-group pins.
  *
  * Versions compare as the gallery orders them (Debian rules, version_cmp_deb of
- * suites/version.h). Times are ms since the Unix epoch. */
+ * util/version.h). Times are ms since the Unix epoch. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "util/fs.h"
+#include "util/strv.h"
 #include "util/util.h"
 
 const char *const kiln_cache_entries[] = {"accel-probe", "build", "kselftest", NULL};
@@ -193,8 +194,7 @@ void cache_report_free(struct cache_report *r)
         free(r->v[i].why);
     }
     free(r->v);
-    for (size_t i = 0; i < r->nforeign; i++) free(r->foreign[i]);
-    free(r->foreign);
+    strv_free(r->foreign, r->nforeign);
     free(r->dir);
     *r = (struct cache_report){0};
 }

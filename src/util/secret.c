@@ -7,12 +7,11 @@
 #include <unistd.h>
 
 #include "util/fs.h"
+#include "util/strv.h"
 #include "util/util.h"
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static char **secrets;
-static size_t *lens;
-static size_t nsecrets, capsecrets, caplens;
+static struct strv secrets; /* guarded by lock */
 static atomic_ulong write_failures;
 static atomic_int first_failure;
 
@@ -20,24 +19,14 @@ void secret_add(const char *value)
 {
     if (!value || !*value) return;
     pthread_mutex_lock(&lock);
-    for (size_t i = 0; i < nsecrets; i++)
-        if (streq(secrets[i], value)) goto out;
-    size_t n = nsecrets;
-    *APPEND(secrets, nsecrets, capsecrets) = xstrdup(value);
-    *APPEND(lens, n, caplens) = strlen(value);
-out:
+    if (!strv_find(&secrets, value)) strv_push(&secrets, value);
     pthread_mutex_unlock(&lock);
 }
 
 void secret_clear(void)
 {
     pthread_mutex_lock(&lock);
-    for (size_t i = 0; i < nsecrets; i++) free(secrets[i]);
-    free(secrets);
-    free(lens);
-    secrets = NULL;
-    lens = NULL;
-    nsecrets = capsecrets = caplens = 0;
+    strv_clear(&secrets);
     pthread_mutex_unlock(&lock);
 }
 
@@ -45,7 +34,7 @@ size_t secret_max_len(void)
 {
     pthread_mutex_lock(&lock);
     size_t m = 0;
-    for (size_t i = 0; i < nsecrets; i++) m = MAX(m, lens[i]);
+    for (size_t i = 0; i < secrets.n; i++) m = MAX(m, strlen(secrets.v[i]));
     pthread_mutex_unlock(&lock);
     return m;
 }
@@ -55,7 +44,7 @@ bool secret_contains(const char *s)
     if (!s) return false;
     pthread_mutex_lock(&lock);
     bool found = false;
-    for (size_t i = 0; i < nsecrets && !found; i++) found = strstr(s, secrets[i]) != NULL;
+    for (size_t i = 0; i < secrets.n && !found; i++) found = strstr(s, secrets.v[i]) != NULL;
     pthread_mutex_unlock(&lock);
     return found;
 }
@@ -65,14 +54,16 @@ static void mask_locked(const char *s, size_t len, struct sbuf *out)
 {
     struct sbuf cur = {0};
     sbuf_append(&cur, s, len);
-    for (size_t i = 0; i < nsecrets; i++) {
-        if (!memmem(cur.s, cur.len, secrets[i], lens[i])) continue;
+    for (size_t i = 0; i < secrets.n; i++) {
+        const char *sec = secrets.v[i];
+        size_t l = strlen(sec);
+        if (!memmem(cur.s, cur.len, sec, l)) continue;
         struct sbuf b = {0};
         const char *p = cur.s, *end = cur.s + cur.len, *q;
-        while ((q = memmem(p, (size_t)(end - p), secrets[i], lens[i]))) {
+        while ((q = memmem(p, (size_t)(end - p), sec, l))) {
             sbuf_append(&b, p, (size_t)(q - p));
             sbuf_puts(&b, SECRET_MASK);
-            p = q + lens[i];
+            p = q + l;
         }
         sbuf_append(&b, p, (size_t)(end - p));
         sbuf_free(&cur);
@@ -101,10 +92,10 @@ static size_t cut_locked(const char *s, size_t len, size_t max)
     size_t c = MIN(max, len);
     for (bool moved = true; moved;) {
         moved = false;
-        for (size_t i = 0; i < nsecrets; i++) {
-            size_t l = lens[i];
+        for (size_t i = 0; i < secrets.n; i++) {
+            size_t l = strlen(secrets.v[i]);
             for (size_t st = c >= l ? c - l + 1 : 0; st < c; st++)
-                if (memcmp(s + st, secrets[i], MIN(len - st, l)) == 0) {
+                if (memcmp(s + st, secrets.v[i], MIN(len - st, l)) == 0) {
                     c = st;
                     moved = true;
                     break;

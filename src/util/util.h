@@ -25,11 +25,7 @@ void *grow_array(void *arr, size_t sz, size_t n, size_t *cap);
 #define APPEND(arr, n, cap) ((arr) = grow_array((arr), sizeof(*(arr)), (n) + 1, &(cap)), &(arr)[(n)++])
 
 static inline void freep(void *p) { free(*(void **)p); }
-static inline void fclosep(FILE **f) { if (*f) fclose(*f); }
-static inline void closep(int *fd) { if (*fd >= 0) close(*fd); }
 #define _cleanup_free_ __attribute__((cleanup(freep)))
-#define _cleanup_fclose_ __attribute__((cleanup(fclosep)))
-#define _cleanup_close_ __attribute__((cleanup(closep)))
 
 bool streq(const char *a, const char *b);
 bool startswith(const char *s, const char *prefix);

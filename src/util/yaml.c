@@ -3,11 +3,11 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdint.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <yaml.h>
 
 #include "util/fs.h"
+#include "util/strv.h"
 #include "util/util.h"
 
 #define YAML_MAX_BYTES (8u << 20)
@@ -16,32 +16,17 @@
 #define YAML_MAX_NODES 200000
 #define DIAGS_MAX_PRINTED 100
 
-static pthread_mutex_t files_lock = PTHREAD_MUTEX_INITIALIZER;
-static char **files;
-static size_t nfiles, capfiles;
+/* every loaded file's name, alive as long as the nodes that point at it */
+static struct strset files = STRSET_INIT;
 
 const char *yfiles_intern(const char *path)
 {
-    pthread_mutex_lock(&files_lock);
-    for (size_t i = 0; i < nfiles; i++)
-        if (streq(files[i], path)) {
-            pthread_mutex_unlock(&files_lock);
-            return files[i];
-        }
-    char *p = xstrdup(path);
-    *APPEND(files, nfiles, capfiles) = p;
-    pthread_mutex_unlock(&files_lock);
-    return p;
+    return strset_intern(&files, path);
 }
 
 void yfiles_free(void)
 {
-    pthread_mutex_lock(&files_lock);
-    for (size_t i = 0; i < nfiles; i++) free(files[i]);
-    free(files);
-    files = NULL;
-    nfiles = capfiles = 0;
-    pthread_mutex_unlock(&files_lock);
+    strset_clear(&files);
 }
 
 static void diag_vadd(struct diags *d, const char *file, int line, int col, const char *path,

@@ -14,9 +14,10 @@ flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefine
        -DKILN_VERSION=\"fuzz\" -DKILN_SOURCE_DATA_DIR=\"$root/data\" -DKILN_GUEST_BUILD_PATH=\"/nonexistent\"
        -I$root/src $(pkg-config --cflags yaml-0.1 libxml-2.0 jansson)"
 libs="$(pkg-config --libs yaml-0.1 libxml-2.0 jansson zlib libzstd libcrypto libarchive libsodium libssh ext2fs com_err) -lpthread -lm"
-util="$root/src/util/util.c $root/src/util/utf8.c $root/src/util/log.c $root/src/util/secret.c $root/src/util/fs.c $root/src/util/yaml.c $root/src/util/timeutil.c $root/src/util/proc.c $root/src/util/digest.c"
-# the architecture table: specs, runbooks and GPT type names look facts up in it
-model="$root/src/model/arch.c"
+util="$root/src/util/util.c $root/src/util/utf8.c $root/src/util/log.c $root/src/util/secret.c $root/src/util/fs.c $root/src/util/yaml.c $root/src/util/timeutil.c $root/src/util/proc.c $root/src/util/digest.c $root/src/util/strv.c"
+# the architecture and artifact tables: specs, runbooks, GPT type names and disk formats look
+# facts up in them
+model="$root/src/model/arch.c $root/src/model/artifact.c"
 image="$root/src/image/disk.c $root/src/image/qcow2.c $root/src/image/vhd.c $root/src/image/gpt.c $root/src/image/ext4_read.c"
 sources() {
     case $1 in
@@ -40,11 +41,11 @@ sources() {
         secret) echo "" ;;
         gallery) echo "$root/src/gallery/catalog.c" ;;
         yaml) ;;
-        decide) echo "$root/src/suites/decide_cvm.c $root/src/suites/decide_hpc.c $root/src/suites/decide_containers.c $root/src/suites/decide.c $root/src/suites/version.c" ;;
+        decide) echo "$root/src/suites/decide_cvm.c $root/src/suites/decide_hpc.c $root/src/suites/decide_containers.c $root/src/suites/decide.c $root/src/util/version.c" ;;
         api) echo "$root/src/service/api.c" ;;
         manifest) echo "$root/src/image/manifest.c" ;;
         repostate) echo "$root/src/image/repostate.c" ;;
-        omaha) echo "$root/src/update/omaha.c" ;;
+        omaha) echo "$root/src/update/omaha.c $root/src/util/xml.c" ;;
         dashboard) echo "$root/src/service/dash_parse.c $root/src/gallery/catalog.c" ;;
     esac
 }

@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "model/arch.h"
+#include "model/artifact.h"
+#include "image/disk.h"
 #include "image/gpt.h"
 #include "image/manifest.h"
 #include "image/spec.h"
@@ -38,6 +40,43 @@ static char *first_diag(int r, const struct diags *d)
     if (r == 0) return xstrdup("(loaded)");
     return xasprintf("%s:%d:%d: %s: %s", strrchr(d->v[0].file, '/') + 1, d->v[0].line, d->v[0].col, d->v[0].path,
                      d->v[0].msg);
+}
+
+/* The artifact table: each file kiln build writes maps to the kind its manifest says (the
+ * chain of suffix tests build.c had), the spec's outputs and the disk formats are its rows,
+ * and qemu gets its own driver names. */
+static void test_artifacts(void)
+{
+    static const char *const files[][2] = {
+        {"debian-server-1.0.0.raw", "raw"},           {"debian-server-1.0.0.qcow2", "qcow2"},
+        {"debian-server-1.0.0.vhd", "vhd-fixed"},     {"debian-server-1.0.0-dynamic.vhd", "vhd"},
+        {"debian-server-1.0.0.tar.zst", "tar"},       {"debian-server-1.0.0.vmlinuz", "kernel"},
+        {"debian-server-1.0.0.initrd", "initrd"},     {"debian-server-1.0.0.usr.img", "usr"},
+        {"debian-server-1.0.0.usr.verity", "usr-verity"}};
+    for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+        const struct kiln_artifact *a = artifact_by_file(files[i][0]);
+        is_str(a ? a->name : NULL, files[i][1], files[i][0]);
+    }
+    ok(artifact_by_file("x-1.0.img") == NULL && artifact_by_file("x-1.0.tar") == NULL && artifact_by_file(NULL) == NULL,
+       "a file kiln build does not write has no kind");
+    ok(artifact_by_name("vhd-fixed") == &kiln_artifacts[ARTIFACT_VHD_FIXED] && artifact_by_name("vhd-dynamic") == NULL &&
+           artifact_by_name(NULL) == NULL,
+       "artifact_by_name: the manifest's spelling only");
+    ok(artifact_is_disk("raw") && artifact_is_disk("qcow2") && artifact_is_disk("vhd-fixed") && artifact_is_disk("vhd"),
+       "raw, qcow2 and both VHDs are disks");
+    ok(!artifact_is_disk("tar") && !artifact_is_disk("kernel") && !artifact_is_disk("usr") && !artifact_is_disk(NULL),
+       "the tarball, the kernel and the /usr image are not");
+    is_str(kiln_artifacts[ARTIFACT_VHD].qemu, "vpc", "qemu reads VHD with its vpc driver");
+    const char *outs[] = {"raw", "qcow2", "vhd-fixed", "vhd", "tar"};
+    for (int o = 0; o < OUT_COUNT; o++) is_str(spec_output_name(o), outs[o], "spec_output_name");
+    is_str(spec_output_name(OUT_COUNT), "?", "spec_output_name past the end");
+    for (int f = 0; f < DISK_FORMAT_COUNT; f++) {
+        is_str(disk_format_name(f), outs[f], "disk_format_name");
+        is_int(disk_format_parse(outs[f]), f, "disk_format_parse reads it back");
+    }
+    is_int(disk_format_parse("vhd-dynamic"), DISK_VHD_DYNAMIC, "disk_format_parse: vhd-dynamic is vhd");
+    is_int(disk_format_parse("tar"), -1, "disk_format_parse: tar is no disk format");
+    is_int(disk_format_parse("vmdk"), -1, "disk_format_parse: vmdk is unknown");
 }
 
 static void test_table(void)
@@ -204,6 +243,7 @@ int main(void)
     _cleanup_free_ char *cache = path_join(dir, "cache");
     setenv("KILN_CACHE", cache, 1);
     test_table();
+    test_artifacts();
     test_spec();
     test_runbook();
     test_manifest();

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "service/dashboard.h"
-#include "service/html.h"
+#include "util/html.h"
 #include "service/store.h"
 #include "tap.h"
 #include "util/fs.h"

@@ -1,4 +1,5 @@
 #include <jansson.h>
+#include <libxml/HTMLparser.h>
 #include <libxml/parser.h>
 
 #include "model/case.h"
@@ -165,6 +166,55 @@ static void check_hostile_junit(xmlDoc *doc)
     xmlFree(msg);
 }
 
+/* report.html read back by libxml2's HTML parser: a reason that is markup stays the text of
+ * its cell (no element comes out of it), the case links its log, the node its console. */
+static void check_html_markup(const char *dir)
+{
+    struct kiln_results r = {.name = xstrdup("markup"), .id = xstrdup("m-1"), .dir = xstrdup(dir),
+                             .platform = xstrdup("qemu"), .accel = xstrdup("tcg"), .started = 1700000000};
+    r.v = xcalloc(1, sizeof *r.v);
+    r.n = 1;
+    const char *evil = "</td></tr></table><script>alert(1)</script><img src=x onerror=alert(2)>";
+    r.v[0] = (struct kiln_result){.id = xstrdup("c1"), .c = &k, .status = ST_FAILED, .reason = xstrdup(evil),
+                                  .node = xstrdup("node0"), .log_rel = xstrdup("cases/c1/log.txt")};
+    ok(notifier_html.run_finished(NULL, &r) == 0, "html with a markup reason written");
+    _cleanup_free_ char *hp = path_join(dir, "report.html");
+    htmlDocPtr doc = htmlReadFile(hp, "UTF-8", HTML_PARSE_NONET | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING);
+    ok(doc != NULL, "report.html parses as HTML");
+    xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
+    size_t scripts = 0, imgs = 0, reasons = 0;
+    _cleanup_free_ char *reason = NULL, *log_href = NULL, *console_href = NULL;
+    for (xmlNode *n = root; n;) {
+        if (n->type == XML_ELEMENT_NODE) {
+            scripts += streq((const char *)n->name, "script");
+            imgs += streq((const char *)n->name, "img");
+            xmlChar *cls = xmlGetProp(n, (const xmlChar *)"class"), *href = xmlGetProp(n, (const xmlChar *)"href");
+            if (cls && streq((const char *)cls, "reason") && !reasons++) {
+                xmlChar *t = xmlNodeGetContent(n);
+                reason = xstrdup((const char *)t);
+                xmlFree(t);
+            }
+            if (href && strstr((const char *)href, "log.txt")) log_href = xstrdup((const char *)href);
+            if (href && strstr((const char *)href, "console.log")) console_href = xstrdup((const char *)href);
+            xmlFree(cls);
+            xmlFree(href);
+        }
+        /* depth first, without recursion */
+        if (n->children) n = n->children;
+        else {
+            while (n && !n->next) n = n->parent;
+            if (n) n = n->next;
+        }
+    }
+    is_int(scripts, 0, "no <script> came out of the reason");
+    is_int(imgs, 0, "no <img> either");
+    is_str(reason, evil, "the reason is its cell's text, whole");
+    is_str(log_href, "cases/c1/log.txt", "the case links its log");
+    is_str(console_href, "nodes/node0/console.log", "the node links its console");
+    xmlFreeDoc(doc);
+    results_free(&r);
+}
+
 int main(void)
 {
     char dir[] = "/tmp/kiln-rep-XXXXXX";
@@ -253,6 +303,7 @@ int main(void)
     json_decref(rj);
     results_free(&r);
     hostile_secrets(dir);
+    check_html_markup(dir);
     rm_rf(dir);
     secret_clear();
     return tap_done();

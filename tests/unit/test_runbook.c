@@ -1,9 +1,11 @@
+#include <errno.h>
 #include <stdio.h>
 
 #include "ext/ext.h"
 #include "platform/platform.h"
 #include "platform/qemu.h"
 #include "platform/ready.h"
+#include "model/case.h"
 #include "runbook/runbook.h"
 #include "tap.h"
 #include "util/fs.h"
@@ -667,6 +669,35 @@ static void test_platform_drivers(void)
     ok(!platform_find("ready")->tested_files && !platform_find("ready")->kernel_args, "ready tests machines, not files");
 }
 
+/* kselftest collections and LTP groups become cases named <suite>.<name>, each with its
+ * description, area, tags and time limit; a name listed twice is refused against its key.
+ * (One load: the registry keeps what it was given until the process ends.) */
+static void test_ext_cases(void)
+{
+    struct kiln_runbook *rb = NULL;
+    struct diags d = {0};
+    _cleanup_free_ char *p = put("ext-cases.yml", "platform: { type: qemu, qemu: { kernel: /k } }\n"
+                                                  "kselftest: { source: /, collections: [timers, net/forwarding] }\n"
+                                                  "ltp: { groups: [syscalls, mm, mm] }\n");
+    ok(runbook_load(p, NULL, 0, &rb, &d) == 0 && d.n == 0, "a runbook listing an LTP group twice parses");
+    is_int(ext_load(rb, &d), -EINVAL, "and is refused when its cases are made");
+    is_int(d.n, 1, "with one complaint");
+    is_str(d.n ? d.v[0].msg : NULL, "mm is listed twice", "naming the group");
+    is_str(d.n ? d.v[0].path : NULL, "ltp.groups", "against its key");
+    const struct kiln_case *k = registry_find("kselftest.net/forwarding"), *l = registry_find("ltp.mm");
+    is_str(k ? k->description : NULL, "the kernel's net/forwarding selftests, run with run_kselftest.sh",
+           "a kselftest collection's case and description");
+    ok(k && streq(k->area, "kernel") && streq(k->category, "community") && k->timeout_s == 4 * 3600 &&
+           streq(k->tags[0], "kselftest") && !k->tags[1],
+       "its area, category, 4 h limit and tag");
+    is_str(l ? l->description : NULL, "LTP runtest group mm", "an LTP group's case and description");
+    ok(l && streq(l->area, "kernel") && l->timeout_s == 6 * 3600 && streq(l->tags[0], "ltp"), "its area, 6 h limit and tag");
+    ok(registry_find("kselftest.timers") && registry_find("ltp.syscalls"), "every listed name is a case");
+    diags_free(&d);
+    ext_free();
+    runbook_free(rb);
+}
+
 int main(void)
 {
     mkdtemp(dir);
@@ -842,6 +873,7 @@ int main(void)
     }
     test_secret_name();
     test_secret_whole();
+    test_ext_cases();
     rm_rf(dir);
     secret_clear();
     yfiles_free();

@@ -551,6 +551,24 @@ static char *crafted_archive(const char *name, const char *const (*m)[2], size_t
     return out;
 }
 
+/* archive_verify on a crafted archive: it verifies with one member read (want NULL), or is
+ * refused with exactly "PATH: want"; with read, after that many members. */
+static void verify_crafted(const char *name, const char *const (*m)[2], size_t nm, const char *want, const unsigned *read)
+{
+    _cleanup_free_ char *file = xasprintf("%s.tar.zst", name);
+    _cleanup_free_ char *p = crafted_archive(file, m, nm);
+    unsigned n = 99;
+    char *err = NULL;
+    int r = archive_verify(p, &n, &err);
+    if (!want) ok(r == 0 && n == 1, "a well-formed crafted archive verifies (%s)", err ? err : "1 member");
+    else {
+        _cleanup_free_ char *w = xasprintf("%s: %s", p, want);
+        ok(r < 0 && err && !strcmp(err, w), "%s refused: %s", name, err ? err : "accepted");
+    }
+    if (read) is_int(n, *read, "members read before the refusal");
+    free(err);
+}
+
 /* Archives whose names would land outside the run directory when unpacked: refused. */
 static void hostile_archives(void)
 {
@@ -582,19 +600,35 @@ static void hostile_archives(void)
         "member /run/x lies outside run/",
         "member run/x is not a regular file",
     };
-    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
-        _cleanup_free_ char *file = xasprintf("%s.tar.zst", names[i]);
-        _cleanup_free_ char *p = crafted_archive(file, cases[i], 2);
-        unsigned n = 0;
-        char *err = NULL;
-        int r = archive_verify(p, &n, &err);
-        if (!want[i]) ok(r == 0 && n == 1, "a well-formed crafted archive verifies (%s)", err ? err : "1 member");
-        else {
-            _cleanup_free_ char *w = xasprintf("%s: %s", p, want[i]);
-            ok(r < 0 && err && !strcmp(err, w), "%s refused: %s", names[i], err ? err : "accepted");
-        }
-        free(err);
-    }
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) verify_crafted(names[i], cases[i], 2, want[i], NULL);
+}
+
+/* Members that do not match the manifest: each refusal names the member, and the count says
+ * how many members after the manifest were read. */
+static void mismatched_archives(void)
+{
+    const char *h = "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"; /* "hello\n" */
+    _cleanup_free_ char *man = xasprintf("%s  x\n", h);
+    _cleanup_free_ char *man2 = xasprintf("%s  x\n%s  y\n", h, h);
+    static const char *const names[] = {"unlisted", "mismatch", "missing", "twice", "manifest-only"};
+    const char *const cases[][3][2] = {
+        {{"run/MANIFEST.sha256", man}, {"run/y", "hello\n"}},
+        {{"run/MANIFEST.sha256", man}, {"run/x", "bye\n"}},
+        {{"run/MANIFEST.sha256", man2}, {"run/x", "hello\n"}},
+        {{"run/MANIFEST.sha256", man}, {"run/x", "hello\n"}, {"run/x", "hello\n"}},
+        {{"run/MANIFEST.sha256", man}},
+    };
+    const size_t members[] = {2, 2, 2, 3, 1};
+    const unsigned read[] = {0, 1, 1, 1, 0};
+    const char *want[] = {
+        "run/y is not listed in the manifest",
+        "run/x does not match the manifest (sha256 abc6fd595fc079d3114d4b71a4d84b1d1d0f79df1e70f8813212f2a65d8916df, "
+        "manifest says 5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03)",
+        "run/y is in the manifest but not in the archive",
+        "run/x appears twice",
+        "run/x is in the manifest but not in the archive",
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) verify_crafted(names[i], cases[i], members[i], want[i], &read[i]);
 }
 
 /* The query output the package tools print is parsed as bytes from the image: short lines,
@@ -732,6 +766,7 @@ int main(void)
     dep5();
     archives();
     hostile_archives();
+    mismatched_archives();
     pkgdb_lines();
     gallery_config();
     rm_rf(dir);

@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/wait.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,6 +10,7 @@
 #include "util/log.h"
 #include "util/parallel.h"
 #include "util/proc.h"
+#include "util/strv.h"
 #include "util/utf8.h"
 #include "util/util.h"
 
@@ -186,8 +188,100 @@ static void test_proc_env(void)
     proc_env_free(e2);
 }
 
+/* strv keeps copies in order and finds by value; strset interns: one stored copy per value,
+ * the same address each time, from any thread. */
+struct intern_arg {
+    struct strset *set;
+    const char *got[100];
+};
+
+static void *intern_many(void *p)
+{
+    struct intern_arg *a = p;
+    for (int i = 0; i < 100; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "f%d", i % 10);
+        a->got[i] = strset_intern(a->set, name);
+    }
+    return NULL;
+}
+
+static void test_strv(void)
+{
+    struct strv sv = {0};
+    char word[] = "alpha";
+    strv_push(&sv, word);
+    word[0] = 'A';
+    strv_consume(&sv, xstrdup("beta"));
+    is_int(sv.n, 2, "strv: two strings");
+    is_str(sv.v[0], "alpha", "strv_push keeps a copy, not the caller's buffer");
+    is_str(strv_find(&sv, "beta"), "beta", "strv_find by value");
+    ok(strv_find(&sv, "gamma") == NULL, "strv_find: NULL when absent");
+    strv_clear(&sv);
+    ok(sv.n == 0 && sv.v == NULL && sv.cap == 0, "strv_clear leaves an empty vector");
+    strv_push(&sv, "again");
+    is_str(sv.v[0], "again", "a cleared vector is reusable");
+    strv_clear(&sv);
+    strv_free(NULL, 3);
+    char **v = xcalloc(3, sizeof *v);
+    v[0] = xstrdup("x"), v[2] = xstrdup("z");
+    strv_free(v, 3); /* a NULL entry in the middle: ASan says whether all was freed */
+    ok(true, "strv_free of NULL and of an array with a NULL entry");
+
+    struct strset set = STRSET_INIT;
+    struct intern_arg a[2] = {{.set = &set}, {.set = &set}};
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++) pthread_create(&th[i], NULL, intern_many, &a[i]);
+    for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+    is_int(set.sv.n, 10, "strset: ten values interned by two threads, each stored once");
+    bool same = true;
+    for (int i = 0; i < 100; i++) same = same && a[0].got[i] == a[1].got[i] && a[0].got[i] == strset_intern(&set, a[0].got[i]);
+    ok(same, "strset_intern: one address per value, whichever thread asks");
+    ok(strset_contains(&set, "f3") && !strset_contains(&set, "f10"), "strset_contains");
+    strset_clear(&set);
+    ok(!strset_contains(&set, "f3") && set.sv.n == 0, "strset_clear empties the set");
+}
+
+/* parallel_for: every index exactly once, whatever the thread count (0 and more threads than
+ * items included), and the work really spread when there are threads. */
+struct pf_ctx {
+    int done[1000];
+    pthread_t who[1000];
+};
+
+static void pf_mark(size_t i, void *arg)
+{
+    struct pf_ctx *c = arg;
+    __atomic_add_fetch(&c->done[i], 1, __ATOMIC_SEQ_CST);
+    c->who[i] = pthread_self();
+    if (i < 4) usleep(20000); /* slow items: the other thread takes the rest meanwhile */
+}
+
+static void test_parallel_for_spread(void)
+{
+    static const unsigned threads[] = {0, 1, 2, 8};
+    static const size_t counts[] = {0, 1, 3, 1000};
+    for (size_t t = 0; t < ARRAY_SIZE(threads); t++)
+        for (size_t k = 0; k < ARRAY_SIZE(counts); k++) {
+            static struct pf_ctx c;
+            memset(&c, 0, sizeof c);
+            parallel_for(counts[k], threads[t], pf_mark, &c);
+            bool once = true;
+            for (size_t i = 0; i < ARRAY_SIZE(c.done); i++) once = once && c.done[i] == (i < counts[k]);
+            ok(once, "parallel_for(%zu items, %u threads): each index once, none past the end", counts[k], threads[t]);
+        }
+    static struct pf_ctx c;
+    memset(&c, 0, sizeof c);
+    parallel_for(1000, 2, pf_mark, &c);
+    bool two = false;
+    for (size_t i = 1; i < 1000; i++) two = two || !pthread_equal(c.who[i], c.who[0]);
+    ok(two, "two threads share 1000 items (the caller is one of them)");
+}
+
 int main(void)
 {
+    test_strv();
+    test_parallel_for_spread();
     test_open_beside();
     test_parallel_for();
     test_proc_env();

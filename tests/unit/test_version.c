@@ -1,4 +1,4 @@
-#include "suites/version.h"
+#include "util/version.h"
 #include "tap.h"
 
 #define LT_DEB(a, b) ok(version_cmp_deb(a, b) < 0 && version_cmp_deb(b, a) > 0, "deb %s < %s", a, b)

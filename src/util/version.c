@@ -1,6 +1,7 @@
-#include "suites/version.h"
+#include "util/version.h"
 
 #include <ctype.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,19 +52,26 @@ static void deb_split(const char *v, long *epoch, char **up, char **rev)
     *rev = xstrdup(dash ? dash + 1 : "");
 }
 
-int version_cmp_deb(const char *a, const char *b)
+/* [epoch:]version[-revision] of both, the epochs as numbers, the rest part by part; the
+ * revisions count only when both have one and rev_if_both is set (rpm's rule), else always. */
+static int evr_cmp(const char *a, const char *b, int (*part)(const char *, const char *), bool rev_if_both)
 {
     long ea, eb;
-    char *ua, *ra, *ub, *rb;
-    deb_split(a, &ea, &ua, &ra);
-    deb_split(b, &eb, &ub, &rb);
-    int r = ea != eb ? (ea < eb ? -1 : 1) : deb_part(ua, ub);
-    if (!r) r = deb_part(ra, rb);
-    free(ua);
+    char *va, *ra, *vb, *rb;
+    deb_split(a, &ea, &va, &ra);
+    deb_split(b, &eb, &vb, &rb);
+    int r = ea != eb ? (ea < eb ? -1 : 1) : part(va, vb);
+    if (!r && (!rev_if_both || (*ra && *rb))) r = part(ra, rb);
+    free(va);
     free(ra);
-    free(ub);
+    free(vb);
     free(rb);
     return r < 0 ? -1 : r > 0;
+}
+
+int version_cmp_deb(const char *a, const char *b)
+{
+    return evr_cmp(a, b, deb_part, false);
 }
 
 /* ---- RPM (rpmvercmp) ---- */
@@ -118,15 +126,5 @@ static int rpm_segcmp(const char *a, const char *b)
 
 int version_cmp_rpm(const char *a, const char *b)
 {
-    long ea, eb;
-    char *va, *ra, *vb, *rb;
-    deb_split(a, &ea, &va, &ra);
-    deb_split(b, &eb, &vb, &rb);
-    int r = ea != eb ? (ea < eb ? -1 : 1) : rpm_segcmp(va, vb);
-    if (!r && *ra && *rb) r = rpm_segcmp(ra, rb);
-    free(va);
-    free(ra);
-    free(vb);
-    free(rb);
-    return r;
+    return evr_cmp(a, b, rpm_segcmp, true);
 }

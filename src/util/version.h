@@ -1,4 +1,5 @@
-/* Package version ordering. Both return <0, 0, >0 like strcmp. */
+/* Debian and RPM version ordering, for the image tests, the gallery and the update policy.
+ * Both return -1, 0 or 1 as a is older than, equal to or newer than b. */
 #pragma once
 
 /* Debian: [epoch:]upstream[-revision]; '~' sorts before everything, even the end. */

@@ -1,5 +1,5 @@
-/* The dashboard's HTML writer: see html.h. */
-#include "service/html.h"
+/* kiln's HTML writer: see html.h. */
+#include "util/html.h"
 
 #include <libxml/HTMLtree.h>
 #include <stdarg.h>

@@ -1,13 +1,14 @@
-/* The dashboard's HTML writer: pages (and the SVG inside them) are built as a libxml2 tree
- * and serialised by libxml2's HTML serialiser, so every value is escaped by one well-kept
- * implementation, never by string pasting. Text and attribute values that reach the tree go
- * through utf8_sanitize() first (ill-formed UTF-8, NUL and control characters become U+FFFD,
- * terminal escapes are dropped): job, case, reason, console, tenant and worker strings are
- * untrusted.
+/* kiln's one HTML writer (the dashboard's pages and the SVG inside them, a run's report.html):
+ * pages are built as a libxml2 tree and serialised by libxml2's HTML serialiser, so every value
+ * is escaped by one well-kept implementation, never by string pasting. Text and attribute
+ * values that reach the tree go through utf8_sanitize() first (ill-formed UTF-8, NUL and
+ * control characters become U+FFFD, terminal escapes are dropped): job, case, reason, console,
+ * tenant and worker strings are untrusted. Secrets are not masked here: a caller masks data
+ * before it goes in.
  *
  * Rules the callers keep (and the unit test checks): untrusted text only ever goes in through
  * kh_el/kh_text/kh_attr (never as a tag or attribute name), and <style>/<script> (written raw
- * by HTML's rules) hold only the constants of dashboard.c. */
+ * by HTML's rules) hold only constants of the program. */
 #pragma once
 #include <libxml/tree.h>
 #include <stddef.h>
