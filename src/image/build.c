@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "image/disk_int.h"
+#include "image/encrypt.h"
 #include "image/ext4.h"
 #include "image/gpt.h"
 #include "image/inspect.h"
@@ -169,6 +170,7 @@ static char *tree_key(const struct image_spec *s, long epoch, const struct repo_
     for (size_t i = 0; i < s->ninstall; i++) sbuf_printf(&k, "i %s\n", s->install[i]);
     for (size_t i = 0; i < s->nremove; i++) sbuf_printf(&k, "x %s\n", s->remove[i]);
     if (s->layout == LAYOUT_IMMUTABLE) sbuf_printf(&k, "immutable %s\n", s->usr_filesystem);
+    if (s->encrypt) sbuf_puts(&k, "encrypt tpm2\n"); /* its dracut configuration */
     /* only other architectures add a line: trees cached for x86_64 keep their keys */
     if (s->arch != kiln_arch_default()) sbuf_printf(&k, "arch %s\n", s->arch->name);
     uint8_t md[32];
@@ -548,7 +550,9 @@ static char *kernel_cmdline(struct build_ctx *c)
 {
     _cleanup_free_ char *root = partuuid_str(c, "partition-root");
     struct sbuf b = {0};
-    sbuf_printf(&b, "root=PARTUUID=%s rw", root);
+    _cleanup_free_ char *luks = encrypt_cmdline(c);
+    if (luks) sbuf_printf(&b, "%s rw", luks);
+    else sbuf_printf(&b, "root=PARTUUID=%s rw", root);
     if (c->spec->layout == LAYOUT_IMMUTABLE) {
         struct guid a, h;
         guid_from_hash(c->usr_hash, &a);
@@ -740,6 +744,7 @@ static int stage_customize(struct build_ctx *c)
         if (r < 0) return -1;
     }
     if (customize_users(c) < 0 || customize_files(c) < 0) return -1;
+    if (s->encrypt && encrypt_customize(c) < 0) return -1;
     if (s->layout == LAYOUT_IMMUTABLE && stamp_os_release(c) < 0) return -1;
     if (s->updates.set && install_updater(c) < 0) return -1;
     if (s->regenerate_ssh_host_keys && (tree_has(c, "usr/bin/ssh-keygen"))) {
@@ -1120,7 +1125,8 @@ static size_t plan_partitions(struct build_ctx *c, uint64_t esp_bytes, struct pa
         guid_derive(c->seed, "partition-usr-b-verity", &pl[n++].uuid);
     }
     _cleanup_free_ char *fsr = partuuid_str(c, "fs-root");
-    pl[n] = (struct part_plan){a->gpt_root, a->gpt_root_name, NULL, {{0}}, 0, fs_json("ext4", fsr, "root")};
+    json_t *fs = fs_json("ext4", fsr, "root");
+    pl[n] = (struct part_plan){a->gpt_root, a->gpt_root_name, NULL, {{0}}, 0, c->spec->encrypt ? encrypt_fs_json(c, fs) : fs};
     pl[n].img = path_join(c->work, "root.img");
     guid_derive(c->seed, "partition-root", &pl[n++].uuid);
     return n;
@@ -1518,7 +1524,8 @@ int image_build(const struct image_spec *s, const struct build_opts *o)
                             (unsigned long long)((first - (uint64_t)GPT_ALIGN_LBA * 512) / MiB), a);
         } else root_bytes = last - first;
     }
-    if (r >= 0) r = stage_rootimg(&c, root_bytes, size - root_bytes);
+    if (r >= 0) r = stage_rootimg(&c, root_bytes - encrypt_reserve(s), size - root_bytes);
+    if (r >= 0 && s->encrypt) r = encrypt_root(&c, root_bytes);
     usr_restore(&c);
     if (r >= 0) r = stage_esp(&c, esp_bytes);
     if (r >= 0) r = stage_disk(&c, size, plan, nplan, parts);
@@ -1566,6 +1573,7 @@ int image_build(const struct image_spec *s, const struct build_opts *o)
         if (r >= 0) r = write_provenance(&c, stage_dir, manifest, pkgs, digests, manifest_name);
         json_decref(digests);
         if (r >= 0) r = publish_outputs(&c, stage_dir, manifest_name);
+        if (r >= 0 && s->encrypt) r = encrypt_publish(&c);
         if (r >= 0) stage_end("manifest", "(+ SPDX and CycloneDX SBOMs, SLSA provenance)");
     }
     json_decref(pkgs);

@@ -519,7 +519,8 @@ static void parse_os(const struct ynode *n, struct image_spec *s, struct diags *
 
 static void parse_storage(const struct ynode *n, struct image_spec *s, struct diags *d)
 {
-    static const char *const keys[] = {"layout", "size", "filesystem", "usr_filesystem", NULL};
+    static const char *const keys[] = {"layout", "size", "filesystem", "usr_filesystem", "encrypt", NULL};
+    static const char *const encrypts[] = {"none", "tpm2", NULL};
     static const char *const layouts[] = {"standard", "immutable", NULL};
     static const char *const rootfs[] = {"ext4", NULL};
     static const char *const usrfs[] = {"erofs", "squashfs", NULL};
@@ -544,6 +545,31 @@ static void parse_storage(const struct ynode *n, struct image_spec *s, struct di
         free(s->usr_filesystem);
         s->usr_filesystem = xstrdup(usrfs[v]);
     }
+    v = 0;
+    if ((x = FIELD(n, "encrypt")) && y_enum(d, x, "storage.encrypt", encrypts, &v)) s->encrypt = v;
+}
+
+/* storage.encrypt: tpm2 (image/encrypt.h): why spec s cannot be built so, naming the fix, or NULL. */
+static char *encrypt_spec_check(const struct image_spec *s)
+{
+    if (s->family != FAMILY_DEB)
+        return xstrdup("tpm2 is built for Debian images (base.family: deb) only: the initrd setup is dracut's as "
+                       "Debian packages it");
+    if (s->layout != LAYOUT_STANDARD) return xstrdup("tpm2 is built with storage.layout: standard only");
+    if (s->grow_root)
+        return xstrdup("tpm2 does not go with os.first_boot.grow_root: growing the root would also need its LUKS "
+                       "volume resized; set grow_root: false and size the disk with storage.size");
+    static const char *const need[][2] = {
+        {"dracut", "a systemd initrd that runs systemd-cryptsetup (initramfs-tools' cryptroot cannot use a TPM2 token)"},
+        {"libcryptsetup12", "systemd-cryptsetup and systemd-cryptenroll load it"},
+        {"tpm2-tools", "dracut's tpm2-tss module needs it to put the TPM2 libraries into the initrd"},
+    };
+    for (size_t k = 0; k < ARRAY_SIZE(need); k++) {
+        bool has = false;
+        for (size_t i = 0; i < s->ninstall; i++) has |= streq(s->install[i], need[k][0]);
+        if (!has) return xasprintf("tpm2 needs %s in packages.install: %s", need[k][0], need[k][1]);
+    }
+    return NULL;
 }
 
 /* updates: {server, channel, auto, reboot, check, interval, keys} */
@@ -766,6 +792,10 @@ int spec_load(const char *path, const char *source_root, struct image_spec **out
             diag_add(d, y_get(y_get(root, "storage"), "layout"), "storage.layout",
                      "the immutable layout needs a systemd initrd that sets up dm-verity for /usr: add dracut "
                      "(and libcryptsetup12) to packages.install instead of initramfs-tools");
+    }
+    if (s->encrypt && d->n == before) {
+        _cleanup_free_ char *why = encrypt_spec_check(s);
+        if (why) diag_add(d, y_get(y_get(root, "storage"), "encrypt"), "storage.encrypt", "%s", why);
     }
     if (s->updates.set && d->n == before) {
         bool sdboot = false;
