@@ -317,6 +317,13 @@ static const char unlock_log_sh[] =
     "n=$(basename \"$(findmnt -nvo SOURCE /)\"); "
     "journalctl -b -q -o cat -u \"systemd-cryptsetup@$(systemd-escape \"$n\").service\" | tail -n 40";
 
+/* Whether this boot's root was opened by a LUKS2 token (the TPM's, decide_encrypted_root tells). */
+static bool by_token(const struct gcap *unlock)
+{
+    enum cvm_unlock k = cvm_unlock_kind(unlock->out);
+    return unlock->status == 0 && (k == UNLOCK_TPM2 || k == UNLOCK_TOKEN);
+}
+
 /* Reboots the case's node; false (the case failed) when it does not come back. */
 static bool reboot_node(struct kiln_case_ctx *t, const char *why_now)
 {
@@ -340,8 +347,10 @@ KILN_CASE(verify_encrypted_root,
     char dev[256];
     bool luks = stack.status == 0 && cvm_luks_device(stack.out, dev, sizeof dev);
     if (!luks) {
-        _cleanup_free_ char *what = stack.status == 0 ? xstrndup(stack.out, strcspn(stack.out, "\n")) : gcap_why(&stack);
+        bool ran = stack.status == 0;
+        _cleanup_free_ char *what = ran ? xstrndup(stack.out, strcspn(stack.out, "\n")) : gcap_why(&stack);
         gcap_free(&stack);
+        if (!ran) return case_skip(t, "cannot find the block devices under /: lsblk %.200s", what);
         return case_skip(t, "the root filesystem is not encrypted: no LUKS volume under / (lsblk: %.200s)", what);
     }
     gcap_free(&stack);
@@ -362,7 +371,7 @@ KILN_CASE(verify_encrypted_root,
     struct gcap unlock = {0}, dump = {0}, empty = {0};
     if (guest_capture(t, NULL, unlock_log_sh, &unlock) < 0) return CASE_FAIL;
     /* the first boot is unlocked before anything is enrolled: judge the boot after it */
-    if (unlock.status == 0 && !cvm_unlocked_by_tpm2(unlock.out)) {
+    if (unlock.status == 0 && !by_token(&unlock)) {
         gcap_free(&unlock);
         if (!reboot_node(t, "this boot was not unlocked by the TPM; it may have been the first, before enrollment"))
             return CASE_FAIL;
@@ -405,7 +414,7 @@ KILN_CASE(verify_encrypted_root,
         verdict_free(&v);
         return CASE_FAIL;
     }
-    bool again = unlock.status == 0 && cvm_unlocked_by_tpm2(unlock.out);
+    bool again = by_token(&unlock);
     gcap_free(&unlock);
     if (v.kind == VERDICT_PASS && !again)
         verdict_set(&v, VERDICT_FAIL, "after the reboot that reset PCR 7, %s was not unlocked by the TPM", dev);

@@ -328,9 +328,14 @@ bool cvm_luks_device(const char *lsblk, char *dev, size_t sz)
     return false;
 }
 
-bool cvm_unlocked_by_tpm2(const char *journal)
+enum cvm_unlock cvm_unlock_kind(const char *journal)
 {
-    return strstr(journal, "TPM2 token unlocks volume") != NULL;
+    if (strstr(journal, "TPM2 token unlocks volume")) return UNLOCK_TPM2;
+    if (strstr(journal, "Set cipher ") || strstr(journal, "falling back to traditional unlocking")) return UNLOCK_OTHER;
+    /* the unit's own lines (systemd's "Finished UNIT - DESCRIPTION.") with nothing else said */
+    for (const char *p = journal; p; p = line_next(p))
+        if (startswith(p, "Finished systemd-cryptsetup@")) return UNLOCK_TOKEN;
+    return UNLOCK_UNKNOWN;
 }
 
 /* A printable copy of at most max bytes of s, for a reason. */
@@ -376,12 +381,14 @@ enum verdict_kind decide_encrypted_root(const char *dev, const struct gcap *dump
     json_t *tpm = NULL, *tok;
     const char *id;
     struct sbuf kinds = {0};
+    bool other_plugin = false; /* a token besides systemd-tpm2 that could have opened the volume */
     json_object_foreach(tokens, id, tok)
     {
         const char *type = json_string_value(json_object_get(tok, "type"));
         _cleanup_free_ char *t = printable(type ? type : "?", 40);
         sbuf_printf(&kinds, "%s%s", kinds.s ? ", " : "", t);
         if (type && streq(type, "systemd-tpm2") && !tpm) tpm = tok;
+        else if (!type || !streq(type, "systemd-recovery")) other_plugin = true;
     }
     _cleanup_free_ char *kinds_s = kinds.s ? sbuf_steal(&kinds) : xstrdup("none");
     enum verdict_kind k;
@@ -412,15 +419,24 @@ enum verdict_kind decide_encrypted_root(const char *dev, const struct gcap *dump
         return verdict_set(v, VERDICT_FAIL, "an empty passphrase opens %s (cryptsetup open --test-passphrase with an "
                                             "empty line): anyone with the disk reads the root, the TPM seal protects "
                                             "nothing", dev);
-    if (unlock->status != 0 || !cvm_unlocked_by_tpm2(unlock->out)) {
-        size_t len = strlen(unlock->out);
-        _cleanup_free_ char *last = printable(unlock->out + (len > 300 ? len - 300 : 0), 300);
-        return verdict_set(v, VERDICT_FAIL, "this boot did not unlock %s with the TPM: the journal of its "
-                                            "systemd-cryptsetup unit has no \"TPM2 token unlocks volume\" (a key "
-                                            "file or a passphrase opened it): \"%s\"", dev, strstrip(last));
-    }
-    return verdict_set(v, VERDICT_PASS, "%s is LUKS2, unlocked this boot by its TPM2 token (keyslot %s, PCRs [%s]); "
-                                        "no empty passphrase opens it (tokens: %s)", dev, slots, pcrs_s, kinds_s);
+    enum cvm_unlock how = unlock->status == 0 ? cvm_unlock_kind(unlock->out) : UNLOCK_UNKNOWN;
+    size_t len = strlen(unlock->out);
+    _cleanup_free_ char *last = printable(unlock->out + (len > 300 ? len - 300 : 0), 300);
+    if (how == UNLOCK_UNKNOWN)
+        return verdict_set(v, VERDICT_SKIP, "cannot decide how this boot opened %s: the journal of its "
+                                            "systemd-cryptsetup unit says neither how nor that it finished: \"%s\"",
+                           dev, strstrip(last));
+    if (how == UNLOCK_OTHER)
+        return verdict_set(v, VERDICT_FAIL, "this boot did not unlock %s with the TPM: its systemd-cryptsetup unit "
+                                            "took a passphrase or key file (\"Set cipher\" without \"TPM2 token "
+                                            "unlocks volume\"): \"%s\"", dev, strstrip(last));
+    if (how == UNLOCK_TOKEN && other_plugin)
+        return verdict_set(v, VERDICT_SKIP, "cannot decide which token opened %s this boot: its header has tokens "
+                                            "other than systemd-tpm2 (%s) and systemd 252 names the token at debug "
+                                            "level only", dev, kinds_s);
+    return verdict_set(v, VERDICT_PASS, "%s is LUKS2, unlocked this boot by its TPM2 token (keyslot %s, PCRs [%s]%s); "
+                                        "no empty passphrase opens it (tokens: %s)", dev, slots, pcrs_s,
+                       how == UNLOCK_TOKEN ? "; no passphrase or key file tried" : "", kinds_s);
 }
 
 enum verdict_kind decide_pcr7_seal(const char *dev, const struct gcap *now, const struct gcap *changed,

@@ -67,13 +67,20 @@ bool cvm_luks_device(const char *lsblk, char *dev, size_t sz);
  * empty line as the passphrase, tokens not tried; status 0: an empty passphrase opens a keyslot); unlock: the journal of this boot's systemd-cryptsetup unit for
  * the volume (`journalctl -b -o cat -u systemd-cryptsetup@NAME.service`). Fails naming the
  * evidence: no TPM2 token, a token not sealed to PCR 7, an empty passphrase that opens it, a
- * boot that was not unlocked by the TPM (a key file, a passphrase typed or tried). */
+ * boot that was not unlocked by the TPM (a key file, a passphrase typed or tried, cvm_unlock_kind);
+ * a boot unlocked by "a LUKS2 token" counts as the TPM when systemd-tpm2 is the header's only
+ * token that a plugin unlocks with (systemd-recovery is a passphrase's record, not a plugin). */
 enum verdict_kind decide_encrypted_root(const char *dev, const struct gcap *dump, const struct gcap *empty,
                                         const struct gcap *unlock, struct verdict *v);
 
-/* Whether the journal of a systemd-cryptsetup unit (systemd 252+) says the TPM2 token unlocked
- * the volume. */
-bool cvm_unlocked_by_tpm2(const char *journal);
+/* How this boot's systemd-cryptsetup unit opened the volume, from its journal (systemd 252):
+ * a LUKS2 token tried first (crypt_activate_by_token with any token: for a systemd-tpm2 token,
+ * the TPM unsealing through cryptsetup's token plugin) logs only at debug level, so the unit
+ * says "Starting" and "Finished" and nothing between; every other way (a passphrase typed or
+ * tried empty, a key file, TPM2 without the plugin) first logs "Set cipher ..." and the
+ * plugin-less TPM2 way "... TPM2 token unlocks volume". */
+enum cvm_unlock { UNLOCK_UNKNOWN, UNLOCK_TPM2, UNLOCK_TOKEN, UNLOCK_OTHER };
+enum cvm_unlock cvm_unlock_kind(const char *journal);
 
 /* The seal depends on PCR 7: now and changed are `cryptsetup open --test-passphrase
  * --token-only --token-type systemd-tpm2 DEV` (the systemd-tpm2 token plugin asks the TPM to

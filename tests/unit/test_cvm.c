@@ -243,11 +243,35 @@ static void test_encrypted_root(void)
            "luks: no tokens at all");
     expect(decide_encrypted_root(d, &good, &yes_empty, &by_tpm, &v), &v, VERDICT_FAIL,
            "an empty passphrase opens /dev/vda2", "luks: the empty passphrase left beside the TPM");
-    struct gcap by_key = cap(0, "Set cipher aes, mode xts-plain64, key size 512 bits for device /dev/vda2.\n", NULL);
+    /* systemd 252 with cryptsetup's token plugin: the token opens the volume, logged at debug level only */
+    struct gcap by_plugin = cap(0, "Starting systemd-cryptsetup@root.service - Cryptography Setup for root...\n"
+                                   "Finished systemd-cryptsetup@root.service - Cryptography Setup for root.\n", NULL);
+    expect(decide_encrypted_root(d, &good, &no_empty, &by_plugin, &v), &v, VERDICT_PASS,
+           "unlocked this boot by its TPM2 token (keyslot 0, PCRs [7]; no passphrase or key file tried)",
+           "luks: the token plugin's silent unlock");
+    struct gcap by_key = cap(0, "Starting systemd-cryptsetup@root.service - Cryptography Setup for root...\n"
+                                "Set cipher aes, mode xts-plain64, key size 512 bits for device /dev/vda2.\n"
+                                "Finished systemd-cryptsetup@root.service - Cryptography Setup for root.\n", NULL);
     expect(decide_encrypted_root(d, &good, &no_empty, &by_key, &v), &v, VERDICT_FAIL,
-           "this boot did not unlock /dev/vda2 with the TPM: the journal of its systemd-cryptsetup unit has no \"TPM2 "
-           "token unlocks volume\" (a key file or a passphrase opened it): \"Set cipher aes",
+           "this boot did not unlock /dev/vda2 with the TPM: its systemd-cryptsetup unit took a passphrase or key file "
+           "(\"Set cipher\" without \"TPM2 token unlocks volume\"): \"Starting systemd-cryptsetup@root.service",
            "luks: unlocked by something else (a key file in the initrd)");
+    struct gcap fallback = cap(0, "No TPM2 metadata matching the current system state found in LUKS2 header, falling "
+                                  "back to traditional unlocking.\nFinished systemd-cryptsetup@root.service\n", NULL);
+    expect(decide_encrypted_root(d, &good, &no_empty, &fallback, &v), &v, VERDICT_FAIL,
+           "did not unlock /dev/vda2 with the TPM", "luks: the TPM refused and a passphrase opened it");
+    struct gcap nothing = cap(0, "", NULL), nojournal = cap(1, "", "No journal files were found.\n");
+    expect(decide_encrypted_root(d, &good, &no_empty, &nothing, &v), &v, VERDICT_SKIP,
+           "cannot decide how this boot opened /dev/vda2", "luks: an empty journal cannot decide");
+    expect(decide_encrypted_root(d, &good, &no_empty, &nojournal, &v), &v, VERDICT_SKIP,
+           "cannot decide how this boot opened", "luks: no journal cannot decide");
+    struct gcap fido = cap(0, LUKS_HEAD TOK_REC ",\n" TOK_TPM("7") ",\n    \"2\":{\"type\":\"systemd-fido2\","
+                              "\"keyslots\":[\"2\"]}\n" LUKS_TAIL, NULL);
+    expect(decide_encrypted_root(d, &fido, &no_empty, &by_plugin, &v), &v, VERDICT_SKIP,
+           "cannot decide which token opened /dev/vda2 this boot: its header has tokens other than systemd-tpm2 "
+           "(systemd-recovery, systemd-tpm2, systemd-fido2)", "luks: a silent token unlock with a FIDO2 token beside");
+    expect(decide_encrypted_root(d, &fido, &no_empty, &by_tpm, &v), &v, VERDICT_PASS, "PCRs [7])",
+           "luks: the TPM2 line names the token whatever else is enrolled");
     struct gcap bad = cap(1, "", "Device /dev/vda2 is not a valid LUKS device.\n");
     expect(decide_encrypted_root(d, &bad, &no_empty, &by_tpm, &v), &v, VERDICT_FAIL,
            "cannot read the LUKS header of /dev/vda2: cryptsetup luksDump exited 1: Device /dev/vda2 is not a valid LUKS",
@@ -272,7 +296,9 @@ static void test_encrypted_root(void)
     expect(decide_pcr7_seal(d, &refused, &refused, &v), &v, VERDICT_FAIL,
            "the TPM does not unseal the key of /dev/vda2 with PCR 7 as booted: cryptsetup open --test-passphrase "
            "--token-only exited 1: No usable token", "seal: never unseals");
-    ok(cvm_unlocked_by_tpm2(UNLOCKED_TPM) && !cvm_unlocked_by_tpm2(""), "unlock: the TPM2 line");
+    ok(cvm_unlock_kind(UNLOCKED_TPM) == UNLOCK_TPM2 && cvm_unlock_kind("") == UNLOCK_UNKNOWN &&
+           cvm_unlock_kind("x Finished systemd-cryptsetup@root.service") == UNLOCK_UNKNOWN,
+       "unlock: the TPM2 line; Finished only at a line's start");
     verdict_free(&v);
 }
 
