@@ -50,6 +50,9 @@ expect_jq $base.manifest.json '.partitions[] | select(.name=="root-x86-64") | .f
 expect_jq $base.manifest.json '.partitions[] | select(.name=="root-x86-64") | .filesystem.inner.type' ext4
 luks=$(jqv $base.manifest.json '.partitions[] | select(.name=="root-x86-64") | .filesystem.uuid')
 expect_in $base.manifest.json "root=/dev/mapper/root rd.luks.name=$luks=root rd.luks.options=$luks=tpm2-device=auto,try-empty-password"
+"$KILN" inspect $base.qcow2 > inspect.txt 2>&1 || { cat inspect.txt; fail "kiln inspect failed"; }
+expect_in inspect.txt "root-x86-64   1.9 GiB"
+expect_in inspect.txt "crypto_LUKS (LUKS2) uuid=$luks"
 # the header as built, read from the qcow2 (qemu-img dd counts its blocks from the start of the input)
 off=$(jqv $base.manifest.json '.partitions[] | select(.name=="root-x86-64") | .offset')
 s=$((off / 1048576))
@@ -71,8 +74,9 @@ expect_jq runs-n/latest/results.json '.cases[] | select(.name=="verify_encrypted
 "$KILN" run -v image="$T/$base.qcow2" --runs-dir runs-i "$KILN_ROOT/examples/cvm-encrypted.yml" verify_encrypted_root > out-i.txt 2>&1 &
 pid=$!
 i=0
-until grep -qs "rebooting" runs-i/latest/cases/verify_encrypted_root/log.txt; do
-    i=$((i + 1)); [ $i -lt 1200 ] || { kill -9 $pid; cat out-i.txt; fail "the case never rebooted its VM"; }
+# (runs-i/latest is made when the run's reports are written: the run's own directory until then)
+until grep -qs "rebooting" runs-i/*/cases/verify_encrypted_root/log.txt; do
+    i=$((i + 1)); [ $i -lt 2400 ] || { kill -9 $pid; cat out-i.txt; fail "the case never rebooted its VM"; }
     kill -0 $pid 2>/dev/null || { cat out-i.txt; fail "kiln ended before the case rebooted its VM"; }
     sleep 0.5
 done
@@ -91,13 +95,16 @@ note "SIGINT during the case's reboot: exit 130, no swtpm or qemu left"
 cat run.txt
 r=runs/latest/results.json
 expect_jq "$r" '.cases[] | select(.name=="verify_encrypted_root") | .status' passed
-reason=$(jqv "$r" '.cases[] | select(.name=="verify_encrypted_root") | .reason')
+l=runs/latest/cases/verify_encrypted_root/log.txt
+# a pass's reason is the case log's last word before its result
+reason=$(grep '^/dev/vda2 is LUKS2' $l)
 case $reason in "/dev/vda2 is LUKS2, unlocked this boot by its TPM2 token (keyslot "*", PCRs [7]"*"no empty passphrase opens it (tokens: systemd-recovery, systemd-tpm2); the TPM unseals the key of /dev/vda2 with PCR 7 as booted and refuses once PCR 7 changed (cryptsetup open --token-only exited "*"); the reboot after it unlocked by the TPM again") ;;
     *) fail "verify_encrypted_root reason: $reason" ;; esac
-l=runs/latest/cases/verify_encrypted_root/log.txt
 expect_in $l "rebooting (this boot was not unlocked by the TPM"
 expect_in $l "rebooting (to reset PCR 7)"
 expect_in $l "tpm2_pcrextend 7:sha256="
+# the TPM's own refusal, through cryptsetup's systemd-tpm2 token plugin
+expect_in $l "Current policy digest does not match stored policy digest"
 # the first boot took the empty passphrase (systemd-cryptsetup's "Set cipher"), later ones the TPM
 expect_in $l "Set cipher aes, mode xts-plain64"
 ! grep -F -f $key runs -r >/dev/null || fail "the recovery key is in the run's files"
