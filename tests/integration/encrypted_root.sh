@@ -9,8 +9,9 @@
 # enrollment sealed to no PCR (a drop-in over kiln-tpm2-enroll.service with --tpm2-pcrs=), and the
 # enrollment never run (the unit masked: the empty passphrase still opens the root); each fails
 # naming its evidence. No TPM offered: skipped saying so, no VM. SIGINT while the VM boots: exit
-# 130, no swtpm or qemu left. Three builds (about 8 minutes from a cold package
-# cache, 1-2 minutes each after), four Debian VMs under TCG (about 20 minutes).
+# 130, no swtpm or qemu left. Three builds (15 minutes for the package tree on a loaded host when
+# it is not cached, then about a minute each: 13 s of it the encryption), three Debian VMs under
+# TCG with seven boots (18 minutes in all, measured at a load of 8-16 on 2 cores).
 # fails: verify_encrypted_root
 # passes: verify_encrypted_root
 . "$(dirname "$0")/lib.sh"
