@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "image/build_int.h"
+#include "image/encrypt.h"
 #include "image/pkgmgr.h"
 #include "image/network.h"
 #include "trust/minisign.h"
@@ -458,6 +459,7 @@ int stage_customize(struct build_ctx *c)
         return build_error(c, "customize", "kernel %s has no initrd in /boot; add %s to packages.install", c->kver,
                            c->family->initrd_tool);
     if ((r = customize_system(c)) < 0 || (r = customize_users(c)) < 0 || (r = customize_files(c)) < 0) return r;
+    if (s->encrypt && (r = encrypt_customize(c)) < 0) return r;
     if (s->layout == LAYOUT_IMMUTABLE && (r = stamp_os_release(c)) < 0) return r;
     if (s->updates.set && (r = install_updater(c)) < 0) return r;
     if (s->regenerate_ssh_host_keys && (r = first_boot_keygen(c)) < 0) return r;

@@ -10,6 +10,7 @@
 
 #include "image/build_int.h"
 #include "image/disk_int.h"
+#include "image/encrypt.h"
 #include "image/ext4.h"
 #include "util/fs.h"
 #include "util/inroot.h"
@@ -47,7 +48,9 @@ char *kernel_cmdline(struct build_ctx *c)
 {
     _cleanup_free_ char *root = partuuid_str(c, "partition-root");
     struct sbuf b = {0};
-    sbuf_printf(&b, "root=PARTUUID=%s rw", root);
+    _cleanup_free_ char *luks = encrypt_cmdline(c);
+    if (luks) sbuf_printf(&b, "%s rw", luks);
+    else sbuf_printf(&b, "root=PARTUUID=%s rw", root);
     if (c->spec->layout == LAYOUT_IMMUTABLE) {
         struct guid a, h;
         guid_from_hash(c->usr_hash, &a);
@@ -270,7 +273,8 @@ static size_t plan_partitions(struct build_ctx *c, struct part_plan *pl)
         guid_derive(c->seed, "partition-usr-b-verity", &pl[n++].uuid);
     }
     _cleanup_free_ char *fsr = partuuid_str(c, "fs-root");
-    pl[n] = (struct part_plan){a->gpt_root, a->gpt_root_name, NULL, {{0}}, 0, fs_json("ext4", fsr, "root")};
+    json_t *fs = fs_json("ext4", fsr, "root");
+    pl[n] = (struct part_plan){a->gpt_root, a->gpt_root_name, NULL, {{0}}, 0, c->spec->encrypt ? encrypt_fs_json(c, fs) : fs};
     pl[n].img = path_join(c->work, "root.img");
     guid_derive(c->seed, "partition-root", &pl[n++].uuid);
     return n;
@@ -303,10 +307,12 @@ static int make_root_fs(struct build_ctx *c)
     /* data + 10% + inode tables (one 256-byte inode per 16 KiB) + journal + reserve */
     uint64_t need = (uint64_t)tree_bytes + (uint64_t)tree_bytes / 10 + (uint64_t)tree_inodes * 256 + 96 * (uint64_t)MiB;
     need += need / 64;
-    if (need > c->root_bytes) {
+    /* an encrypted root's filesystem leaves room for the LUKS2 header in its partition */
+    uint64_t fs_bytes = c->root_bytes - encrypt_reserve(c->spec);
+    if (need > fs_bytes) {
         char want[32], have[32], spec[32], disk[32];
         human_size(need, want, sizeof want);
-        human_size(c->root_bytes, have, sizeof have);
+        human_size(fs_bytes, have, sizeof have);
         human_size(c->spec->size, spec, sizeof spec);
         human_size(need + c->disk_bytes - c->root_bytes, disk, sizeof disk);
         return build_error(c, "root-fs", "storage.size %s is too small: the root filesystem needs about %s (%ld files, "
@@ -317,7 +323,7 @@ static int make_root_fs(struct build_ctx *c)
     _cleanup_free_ char *uuid = partuuid_str(c, "fs-root");
     _cleanup_free_ char *hs = partuuid_str(c, "fs-root-hash-seed");
     _cleanup_free_ char *ext = xasprintf("hash_seed=%s,root_owner=0:0", hs);
-    _cleanup_free_ char *kb = xasprintf("%lluk", (unsigned long long)(c->root_bytes / 1024));
+    _cleanup_free_ char *kb = xasprintf("%lluk", (unsigned long long)(fs_bytes / 1024));
     clamp_tree(c->root, c->epoch); /* mke2fs copies atimes: reading the tree since the last clamp changed some */
     char *mk[] = {"mke2fs", "-q", "-F", "-t", "ext4", "-L", "root", "-U", uuid, "-E", ext, "-d", c->root, img, kb, NULL};
     if (build_run(c, "root-fs", mk) < 0)
@@ -347,6 +353,7 @@ int stage_root_fs(struct build_ctx *c)
 {
     int r = plan_disk(c);
     if (r == 0) r = make_root_fs(c);
+    if (r == 0 && c->spec->encrypt) r = encrypt_root(c, c->root_bytes);
     usr_restore(c);
     return r;
 }

@@ -6,6 +6,7 @@
 #include <jansson.h>
 
 #include "image/build_int.h"
+#include "image/encrypt.h"
 #include "image/inspect.h"
 #include "trust/pkgdb.h"
 #include "trust/provenance.h"
@@ -181,6 +182,7 @@ int stage_manifest(struct build_ctx *c)
     if (r == 0) r = write_provenance(c, digests);
     json_decref(digests);
     if (r == 0) r = publish_outputs(c);
+    if (r == 0 && c->spec->encrypt) r = encrypt_publish(c);
     if (r == 0) build_note(c, "(+ SPDX and CycloneDX SBOMs, SLSA provenance)");
     return r;
 }

@@ -49,6 +49,15 @@ static int probe_fs(struct disk *d, uint64_t off, uint64_t len, json_t **out)
         const uint8_t *u = b + 1024 + 48;
         uuid_text(u, uuid);
         json_object_set_new(fs, "uuid", json_string(uuid));
+    } else if (!memcmp(b, "LUKS\xba\xbe", 6) && (get_be16(b + 6) == 1 || get_be16(b + 6) == 2)) {
+        /* LUKS1 and LUKS2 on-disk formats (cryptsetup's docs): magic, big-endian version at 6,
+         * the volume's UUID as text at 168 */
+        json_object_set_new(fs, "type", json_string(get_be16(b + 6) == 2 ? "crypto_LUKS (LUKS2)" : "crypto_LUKS (LUKS1)"));
+        char u[41] = {0};
+        memcpy(u, b + 168, 40);
+        for (char *c = u; *c; c++)
+            if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e) *c = '?';
+        json_object_set_new(fs, "uuid", json_string(u));
     } else if (!memcmp(b, "hsqs", 4)) {
         json_object_set_new(fs, "type", json_string("squashfs"));
     } else if (!memcmp(b, "verity\0\0", 8)) {

@@ -5,6 +5,7 @@
 #include <jansson.h>
 
 #include "image/build_int.h"
+#include "image/encrypt.h"
 #include "image/reposnap.h"
 #include "util/fs.h"
 #include "util/proc.h"
@@ -144,6 +145,8 @@ static int rootfs_deb(struct build_ctx *c, const char *dest)
                     "> \"$1/etc/dracut.conf.d/90-kiln-verity.conf\"", s->usr_filesystem)
         : NULL;
     if (dracut) argv[n++] = dracut;
+    _cleanup_free_ char *tpm2 = encrypt_dracut_hook(s);
+    if (tpm2) argv[n++] = tpm2;
     argv[n++] = sync_in;
     argv[n++] = sync_in2;
     argv[n++] = sync_out;

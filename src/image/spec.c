@@ -639,6 +639,8 @@ static const struct yschema storage_schema = {
         {"filesystem", YF_ENUM_STR, offsetof(struct image_spec, filesystem), .names = (const char *const[]){"ext4", NULL}},
         {"usr_filesystem", YF_ENUM_STR, offsetof(struct image_spec, usr_filesystem),
          .names = (const char *const[]){"erofs", "squashfs", NULL}},
+        {"encrypt", YF_ENUM, offsetof(struct image_spec, encrypt), .names = (const char *const[]){"none", "tpm2", NULL},
+         .values = (const int[]){ENCRYPT_NONE, ENCRYPT_TPM2}},
         {0}},
 };
 
@@ -690,6 +692,29 @@ static void field_update_keys(const struct yparse *p, const struct yfield *f, co
         free(u->keys[i]);
         u->keys[i] = abs;
     }
+}
+
+/* storage.encrypt: tpm2 (image/encrypt.h): why spec s cannot be built so, naming the fix, or NULL. */
+static char *encrypt_spec_check(const struct image_spec *s)
+{
+    if (s->family != FAMILY_DEB)
+        return xstrdup("tpm2 is built for Debian images (base.family: deb) only: the initrd setup is dracut's as "
+                       "Debian packages it");
+    if (s->layout != LAYOUT_STANDARD) return xstrdup("tpm2 is built with storage.layout: standard only");
+    if (s->grow_root)
+        return xstrdup("tpm2 does not go with os.first_boot.grow_root: growing the root would also need its LUKS "
+                       "volume resized; set grow_root: false and size the disk with storage.size");
+    static const char *const need[][2] = {
+        {"dracut", "a systemd initrd that runs systemd-cryptsetup (initramfs-tools' cryptroot cannot use a TPM2 token)"},
+        {"libcryptsetup12", "systemd-cryptsetup and systemd-cryptenroll load it"},
+        {"tpm2-tools", "dracut's tpm2-tss module needs it to put the TPM2 libraries into the initrd"},
+    };
+    for (size_t k = 0; k < ARRAY_SIZE(need); k++) {
+        bool has = false;
+        for (size_t i = 0; i < s->ninstall; i++) has |= streq(s->install[i], need[k][0]);
+        if (!has) return xasprintf("tpm2 needs %s in packages.install: %s", need[k][0], need[k][1]);
+    }
+    return NULL;
 }
 
 static void updates_init(void *target)
@@ -923,6 +948,10 @@ static void check_across(const struct ynode *root, const struct image_spec *s, s
             diag_add(d, y_get(y_get(root, "storage"), "layout"), "storage.layout",
                      "the immutable layout needs a systemd initrd that sets up dm-verity for /usr: add dracut "
                      "(and libcryptsetup12) to packages.install instead of initramfs-tools");
+    }
+    if (s->encrypt && d->n == before) {
+        _cleanup_free_ char *why = encrypt_spec_check(s);
+        if (why) diag_add(d, y_get(y_get(root, "storage"), "encrypt"), "storage.encrypt", "%s", why);
     }
     if (s->updates.set && d->n == before) {
         bool sdboot = false;

@@ -12,6 +12,8 @@ enum image_layout { LAYOUT_STANDARD, LAYOUT_IMMUTABLE };
 /* os.network: unset (kiln build warns when nothing configures a NIC), dhcp (written for the
  * image's network manager, see image/network.h), none (no network on purpose: no warning). */
 enum image_network { IMAGE_NET_UNSET, IMAGE_NET_DHCP, IMAGE_NET_NONE };
+/* storage.encrypt: the root filesystem in LUKS2, its key sealed to the TPM (image/encrypt.h) */
+enum image_encrypt { ENCRYPT_NONE, ENCRYPT_TPM2 };
 enum image_output { OUT_RAW, OUT_QCOW2, OUT_VHD_FIXED, OUT_VHD, OUT_TAR, OUT_COUNT };
 
 struct image_repo {
@@ -80,6 +82,7 @@ struct image_spec {
     uint64_t size;
     char *filesystem;     /* root: ext4 | xfs */
     char *usr_filesystem; /* immutable usr: erofs | squashfs */
+    enum image_encrypt encrypt;
     bool outputs[OUT_COUNT];
     struct image_updates updates;
     bool wsl; /* "wsl: true": the tar output carries /etc/wsl.conf (WSL's per-distribution settings) */

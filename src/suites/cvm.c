@@ -308,3 +308,119 @@ KILN_CASE(verify_pcr_change_on_boot_component_upgrade,
     gcap_free(&after);
     return r == 0 ? case_verdict(t, &v) : CASE_FAIL;
 }
+
+/* The block devices under the root filesystem, the mounted one first (decide_cvm.h). */
+static const char root_stack_sh[] = "lsblk -nrspo NAME,TYPE,FSTYPE \"$(findmnt -nvo SOURCE /)\"";
+/* This boot's journal of the systemd-cryptsetup unit that opened the root's mapping, the
+ * initrd's part included (journald hands it over at the switch to the root). */
+static const char unlock_log_sh[] =
+    "n=$(basename \"$(findmnt -nvo SOURCE /)\"); "
+    "journalctl -b -q -o cat -u \"systemd-cryptsetup@$(systemd-escape \"$n\").service\" | tail -n 40";
+
+/* Whether this boot's root was opened by a LUKS2 token (the TPM's, decide_encrypted_root tells). */
+static bool by_token(const struct gcap *unlock)
+{
+    enum cvm_unlock k = cvm_unlock_kind(unlock->out);
+    return unlock->status == 0 && (k == UNLOCK_TPM2 || k == UNLOCK_TOKEN);
+}
+
+/* Reboots the case's node; false (the case failed) when it does not come back. */
+static bool reboot_node(struct kiln_case_ctx *t, const char *why_now)
+{
+    char why[1024];
+    case_log(t, "%s: rebooting (%s)", t->node->name, why_now);
+    if (node_reboot(t->node, MIN(case_time_left(t), 900), why, sizeof why) == 0) return true;
+    t->node->bad = true;
+    case_fail(t, "the VM did not boot again after a reboot (%s): %s", why_now, why);
+    return false;
+}
+
+KILN_CASE(verify_encrypted_root,
+          .area = "cvm", .priority = 3, .timeout_s = 1800,
+          .description = "The root filesystem is LUKS2 unlocked by the TPM without a passphrase: a systemd-tpm2 token "
+                         "sealed to PCR 7, no empty passphrase, this boot unlocked by the token; the TPM unseals the key "
+                         "with PCR 7 as booted and refuses once PCR 7 is extended",
+          .requires = {.features = FEAT_TPM})
+{
+    struct gcap stack = {0};
+    if (guest_capture(t, NULL, root_stack_sh, &stack) < 0) return CASE_FAIL;
+    char dev[256];
+    bool luks = stack.status == 0 && cvm_luks_device(stack.out, dev, sizeof dev);
+    if (!luks) {
+        bool ran = stack.status == 0;
+        _cleanup_free_ char *what = ran ? xstrndup(stack.out, strcspn(stack.out, "\n")) : gcap_why(&stack);
+        gcap_free(&stack);
+        if (!ran) return case_skip(t, "cannot find the block devices under /: lsblk %.200s", what);
+        return case_skip(t, "the root filesystem is not encrypted: no LUKS volume under / (lsblk: %.200s)", what);
+    }
+    gcap_free(&stack);
+    for (const char *prog = "cryptsetup"; prog; prog = streq(prog, "cryptsetup") ? "tpm2_pcrextend" : NULL) {
+        int has = guest_has(t, prog);
+        if (has < 0) return CASE_FAIL;
+        if (!has)
+            return case_skip(t, "the guest lacks %s (%s), which the case needs to read the LUKS header and to change "
+                                "PCR 7", prog, streq(prog, "cryptsetup") ? "cryptsetup-bin" : "tpm2-tools");
+    }
+    _cleanup_free_ char *q = shell_quote(dev);
+    _cleanup_free_ char *dump_sh = xasprintf("cryptsetup luksDump --dump-json-metadata %s", q);
+    _cleanup_free_ char *empty_sh = xasprintf("printf '\\n' | cryptsetup open --test-passphrase --disable-external-tokens %s", q);
+    _cleanup_free_ char *token_sh =
+        xasprintf("cryptsetup open --test-passphrase --token-only --token-type systemd-tpm2 %s", q);
+    /* kiln build's first-boot enrollment may still be running: let it finish */
+    if (case_sh(t, "systemctl start kiln-tpm2-enroll.service 2>/dev/null; exit 0", NULL) != 0) return CASE_FAIL;
+    struct gcap unlock = {0}, dump = {0}, empty = {0};
+    if (guest_capture(t, NULL, unlock_log_sh, &unlock) < 0) return CASE_FAIL;
+    /* the first boot is unlocked before anything is enrolled: judge the boot after it */
+    if (unlock.status == 0 && !by_token(&unlock)) {
+        gcap_free(&unlock);
+        if (!reboot_node(t, "this boot was not unlocked by the TPM; it may have been the first, before enrollment"))
+            return CASE_FAIL;
+        if (guest_capture(t, NULL, unlock_log_sh, &unlock) < 0) return CASE_FAIL;
+    }
+    bool ok = guest_capture(t, NULL, dump_sh, &dump) == 0 && guest_capture(t, NULL, empty_sh, &empty) == 0;
+    struct verdict v = {0};
+    if (ok) decide_encrypted_root(dev, &dump, &empty, &unlock, &v);
+    gcap_free(&unlock);
+    gcap_free(&dump);
+    gcap_free(&empty);
+    if (!ok) return CASE_FAIL;
+    if (v.kind != VERDICT_PASS) return case_verdict(t, &v);
+    _cleanup_free_ char *state = xstrdup(v.reason);
+    /* PCR 7 changed the only way software can without another firmware: extended with a value
+     * the firmware never measures; a reboot resets it */
+    struct gcap now = {0}, changed = {0}, ext = {0};
+    ok = guest_capture(t, NULL, token_sh, &now) == 0 &&
+         guest_capture(t, NULL, TPM2_ENV "tpm2_pcrextend 7:sha256=$(printf kiln-pcr7-probe | sha256sum | cut -c1-64)",
+                       &ext) == 0;
+    if (ok && ext.status != 0) {
+        _cleanup_free_ char *why = gcap_why(&ext);
+        verdict_set(&v, VERDICT_FAIL, "cannot extend PCR 7: tpm2_pcrextend %s", why);
+    } else if (ok && guest_capture(t, NULL, token_sh, &changed) == 0) {
+        decide_pcr7_seal(dev, &now, &changed, &v);
+    } else ok = false;
+    gcap_free(&now);
+    gcap_free(&changed);
+    gcap_free(&ext);
+    if (!ok) {
+        verdict_free(&v);
+        return CASE_FAIL;
+    }
+    /* PCR 7 back as the firmware measures it: the next boot must unlock by the TPM again */
+    if (!reboot_node(t, "to reset PCR 7")) {
+        verdict_free(&v);
+        return CASE_FAIL;
+    }
+    if (guest_capture(t, NULL, unlock_log_sh, &unlock) < 0) {
+        verdict_free(&v);
+        return CASE_FAIL;
+    }
+    bool again = by_token(&unlock);
+    gcap_free(&unlock);
+    if (v.kind == VERDICT_PASS && !again)
+        verdict_set(&v, VERDICT_FAIL, "after the reboot that reset PCR 7, %s was not unlocked by the TPM", dev);
+    else if (v.kind == VERDICT_PASS) {
+        _cleanup_free_ char *seal = xstrdup(v.reason);
+        verdict_set(&v, VERDICT_PASS, "%s; %s; the reboot after it unlocked by the TPM again", state, seal);
+    }
+    return case_verdict(t, &v);
+}

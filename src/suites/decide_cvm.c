@@ -3,6 +3,7 @@
  * shape. Output formats: tpm2-tools 5 (tpm2_getcap, tpm2_pcrread, tpm2_eventlog print
  * YAML-like text), od(1), mokutil's --sb-state, the kernel's "secureboot:" lines. */
 #include <ctype.h>
+#include <jansson.h>
 #include <strings.h>
 
 #include "suites/decide_cvm.h"
@@ -308,4 +309,148 @@ enum verdict_kind decide_pcr4_change(const struct gcap *before, const struct gca
                                             "path, e.g. a kernel given directly to the firmware)", hex[0][4], what);
     return verdict_set(v, VERDICT_PASS, "PCR 4 (sha256) changed from 0x%s to 0x%s after upgrading %s; the VM booted "
                                         "again", hex[0][4], hex[1][4], what);
+}
+
+bool cvm_luks_device(const char *lsblk, char *dev, size_t sz)
+{
+    bool crypt = false;
+    for (const char *p = lsblk; p && *p; p = line_next(p)) {
+        char name[256], type[32], fstype[32] = "";
+        _cleanup_free_ char *line = xstrndup(p, (size_t)(line_end(p) - p));
+        int n = sscanf(line, "%255s %31s %31s", name, type, fstype);
+        if (n < 2) continue;
+        if (streq(type, "crypt")) crypt = true;
+        else if (crypt && n == 3 && streq(fstype, "crypto_LUKS")) {
+            snprintf(dev, sz, "%s", name);
+            return true;
+        }
+    }
+    return false;
+}
+
+enum cvm_unlock cvm_unlock_kind(const char *journal)
+{
+    if (strstr(journal, "TPM2 token unlocks volume")) return UNLOCK_TPM2;
+    if (strstr(journal, "Set cipher ") || strstr(journal, "falling back to traditional unlocking")) return UNLOCK_OTHER;
+    /* the unit's own lines (systemd's "Finished UNIT - DESCRIPTION.") with nothing else said */
+    for (const char *p = journal; p; p = line_next(p))
+        if (startswith(p, "Finished systemd-cryptsetup@")) return UNLOCK_TOKEN;
+    return UNLOCK_UNKNOWN;
+}
+
+/* A printable copy of at most max bytes of s, for a reason. */
+static char *printable(const char *s, size_t max)
+{
+    size_t n = strnlen(s, max);
+    char *c = xstrndup(s, n);
+    for (char *p = c; *p; p++)
+        if (!isprint((unsigned char)*p)) *p = ' ';
+    return c;
+}
+
+/* The keyslots of a token as "1,2" (at most 8 listed). */
+static char *token_slots(json_t *tok)
+{
+    struct sbuf b = {0};
+    size_t i;
+    json_t *s;
+    json_array_foreach(json_object_get(tok, "keyslots"), i, s)
+    {
+        if (i >= 8 || !json_is_string(s)) break;
+        _cleanup_free_ char *p = printable(json_string_value(s), 8);
+        sbuf_printf(&b, "%s%s", i ? "," : "", p);
+    }
+    return b.s ? sbuf_steal(&b) : xstrdup("none");
+}
+
+enum verdict_kind decide_encrypted_root(const char *dev, const struct gcap *dump, const struct gcap *empty,
+                                        const struct gcap *unlock, struct verdict *v)
+{
+    if (dump->status != 0) {
+        _cleanup_free_ char *why = gcap_why(dump);
+        return verdict_set(v, VERDICT_FAIL, "cannot read the LUKS header of %s: cryptsetup luksDump %s", dev, why);
+    }
+    json_error_t je;
+    json_t *hdr = json_loads(dump->out, 0, &je);
+    json_t *tokens = json_object_get(hdr, "tokens");
+    if (!json_is_object(tokens) || !json_is_object(json_object_get(hdr, "keyslots"))) {
+        json_decref(hdr);
+        return verdict_set(v, VERDICT_SKIP, "cannot decide: cryptsetup luksDump --dump-json-metadata %s printed no "
+                                            "LUKS2 metadata with keyslots and tokens", dev);
+    }
+    json_t *tpm = NULL, *tok;
+    const char *id;
+    struct sbuf kinds = {0};
+    bool other_plugin = false; /* a token besides systemd-tpm2 that could have opened the volume */
+    json_object_foreach(tokens, id, tok)
+    {
+        const char *type = json_string_value(json_object_get(tok, "type"));
+        _cleanup_free_ char *t = printable(type ? type : "?", 40);
+        sbuf_printf(&kinds, "%s%s", kinds.s ? ", " : "", t);
+        if (type && streq(type, "systemd-tpm2") && !tpm) tpm = tok;
+        else if (!type || !streq(type, "systemd-recovery")) other_plugin = true;
+    }
+    _cleanup_free_ char *kinds_s = kinds.s ? sbuf_steal(&kinds) : xstrdup("none");
+    enum verdict_kind k;
+    if (!tpm) {
+        k = verdict_set(v, VERDICT_FAIL, "no keyslot of %s is sealed to the TPM: its LUKS2 header has no systemd-tpm2 "
+                                         "token (tokens: %s)%s", dev, kinds_s,
+                        empty->status == 0 ? "; an empty passphrase opens it (never enrolled?)" : "");
+        json_decref(hdr);
+        return k;
+    }
+    _cleanup_free_ char *slots = token_slots(tpm);
+    bool pcr7 = false;
+    struct sbuf pcrs = {0};
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(tpm, "tpm2-pcrs"), i, p)
+    {
+        if (!json_is_integer(p) || i >= 24) continue;
+        sbuf_printf(&pcrs, "%s%lld", pcrs.s ? "," : "", (long long)json_integer_value(p));
+        pcr7 |= json_integer_value(p) == 7;
+    }
+    _cleanup_free_ char *pcrs_s = pcrs.s ? sbuf_steal(&pcrs) : xstrdup("none");
+    json_decref(hdr);
+    if (!pcr7)
+        return verdict_set(v, VERDICT_FAIL, "the TPM2 token of %s (keyslot %s) is sealed to PCRs [%s], not to PCR 7: "
+                                            "the key unseals whatever the Secure Boot state and keys", dev, slots, pcrs_s);
+    if (empty->status == 0)
+        return verdict_set(v, VERDICT_FAIL, "an empty passphrase opens %s (cryptsetup open --test-passphrase with an "
+                                            "empty line): anyone with the disk reads the root, the TPM seal protects "
+                                            "nothing", dev);
+    enum cvm_unlock how = unlock->status == 0 ? cvm_unlock_kind(unlock->out) : UNLOCK_UNKNOWN;
+    size_t len = strlen(unlock->out);
+    _cleanup_free_ char *last = printable(unlock->out + (len > 300 ? len - 300 : 0), 300);
+    if (how == UNLOCK_UNKNOWN)
+        return verdict_set(v, VERDICT_SKIP, "cannot decide how this boot opened %s: the journal of its "
+                                            "systemd-cryptsetup unit says neither how nor that it finished: \"%s\"",
+                           dev, strstrip(last));
+    if (how == UNLOCK_OTHER)
+        return verdict_set(v, VERDICT_FAIL, "this boot did not unlock %s with the TPM: its systemd-cryptsetup unit "
+                                            "took a passphrase or key file (\"Set cipher\" without \"TPM2 token "
+                                            "unlocks volume\"): \"%s\"", dev, strstrip(last));
+    if (how == UNLOCK_TOKEN && other_plugin)
+        return verdict_set(v, VERDICT_SKIP, "cannot decide which token opened %s this boot: its header has tokens "
+                                            "other than systemd-tpm2 (%s) and systemd 252 names the token at debug "
+                                            "level only", dev, kinds_s);
+    return verdict_set(v, VERDICT_PASS, "%s is LUKS2, unlocked this boot by its TPM2 token (keyslot %s, PCRs [%s]%s); "
+                                        "no empty passphrase opens it (tokens: %s)", dev, slots, pcrs_s,
+                       how == UNLOCK_TOKEN ? "; no passphrase or key file tried" : "", kinds_s);
+}
+
+enum verdict_kind decide_pcr7_seal(const char *dev, const struct gcap *now, const struct gcap *changed,
+                                   struct verdict *v)
+{
+    if (now->status != 0) {
+        _cleanup_free_ char *why = gcap_why(now);
+        return verdict_set(v, VERDICT_FAIL, "the TPM does not unseal the key of %s with PCR 7 as booted: "
+                                            "cryptsetup open --test-passphrase --token-only %s", dev, why);
+    }
+    if (changed->status == 0)
+        return verdict_set(v, VERDICT_FAIL, "after PCR 7 was extended the TPM still unsealed the key of %s: the seal "
+                                            "does not depend on PCR 7", dev);
+    _cleanup_free_ char *why = gcap_why(changed);
+    return verdict_set(v, VERDICT_PASS, "the TPM unseals the key of %s with PCR 7 as booted and refuses once PCR 7 "
+                                        "changed (cryptsetup open --token-only %s)", dev, why);
 }

@@ -53,3 +53,38 @@ enum verdict_kind decide_unsigned_kernel_refused(const char *probe_entry, const 
  * reached the boot path changes it; an equal value means the firmware started something else. */
 enum verdict_kind decide_pcr4_change(const struct gcap *before, const struct gcap *after, const char *what,
                                      struct verdict *v);
+
+/* The LUKS device under the root filesystem, from `lsblk -nrspo NAME,TYPE,FSTYPE SOURCE` (SOURCE:
+ * findmnt's source of /; lines "NAME TYPE FSTYPE", the mounted device first, then what it
+ * sits on): copies into dev the first device whose FSTYPE is crypto_LUKS below a "crypt" one.
+ * False when there is none (the root is not on dm-crypt over LUKS). */
+bool cvm_luks_device(const char *lsblk, char *dev, size_t sz);
+
+/* The root volume is LUKS2 and set to be unlocked by the TPM: dev is cvm_luks_device's; dump:
+ * `cryptsetup luksDump --dump-json-metadata DEV` (cryptsetup 2.4+: the LUKS2 JSON area, whose
+ * "tokens" of type "systemd-tpm2" systemd-cryptenroll writes with "tpm2-pcrs" and "keyslots");
+ * empty: `printf '\n' | cryptsetup open --test-passphrase --disable-external-tokens DEV` (an
+ * empty line as the passphrase, tokens not tried; status 0: an empty passphrase opens a keyslot); unlock: the journal of this boot's systemd-cryptsetup unit for
+ * the volume (`journalctl -b -o cat -u systemd-cryptsetup@NAME.service`). Fails naming the
+ * evidence: no TPM2 token, a token not sealed to PCR 7, an empty passphrase that opens it, a
+ * boot that was not unlocked by the TPM (a key file, a passphrase typed or tried, cvm_unlock_kind);
+ * a boot unlocked by "a LUKS2 token" counts as the TPM when systemd-tpm2 is the header's only
+ * token that a plugin unlocks with (systemd-recovery is a passphrase's record, not a plugin). */
+enum verdict_kind decide_encrypted_root(const char *dev, const struct gcap *dump, const struct gcap *empty,
+                                        const struct gcap *unlock, struct verdict *v);
+
+/* How this boot's systemd-cryptsetup unit opened the volume, from its journal (systemd 252):
+ * a LUKS2 token tried first (crypt_activate_by_token with any token: for a systemd-tpm2 token,
+ * the TPM unsealing through cryptsetup's token plugin) logs only at debug level, so the unit
+ * says "Starting" and "Finished" and nothing between; every other way (a passphrase typed or
+ * tried empty, a key file, TPM2 without the plugin) first logs "Set cipher ..." and the
+ * plugin-less TPM2 way "... TPM2 token unlocks volume". */
+enum cvm_unlock { UNLOCK_UNKNOWN, UNLOCK_TPM2, UNLOCK_TOKEN, UNLOCK_OTHER };
+enum cvm_unlock cvm_unlock_kind(const char *journal);
+
+/* The seal depends on PCR 7: now and changed are `cryptsetup open --test-passphrase
+ * --token-only --token-type systemd-tpm2 DEV` (the systemd-tpm2 token plugin asks the TPM to
+ * unseal) with PCR 7 as booted, and after PCR 7 was extended (tpm2_pcrextend). The key must
+ * unseal now and must not after the change. */
+enum verdict_kind decide_pcr7_seal(const char *dev, const struct gcap *now, const struct gcap *changed,
+                                   struct verdict *v);

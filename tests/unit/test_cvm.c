@@ -198,6 +198,110 @@ static void test_pcr4_change(void)
            "pcr4: another PCR is not PCR 4");
 }
 
+/* cryptsetup 2.6 luksDump --dump-json-metadata after systemd 252's first-boot enrollment: the
+ * recovery keyslot (1, a systemd-recovery token) and the TPM2 keyslot (0, sealed to PCR 7) */
+#define LUKS_HEAD "{\n  \"keyslots\":{\n    \"0\":{\"type\":\"luks2\",\"key_size\":64},\n    \"1\":{\"type\":\"luks2\",\"key_size\":64}\n  },\n  \"tokens\":{\n"
+#define LUKS_TAIL "  },\n  \"segments\":{\"0\":{\"type\":\"crypt\",\"offset\":\"8388608\"}},\n  \"config\":{\"json_size\":\"12288\"}\n}\n"
+#define TOK_REC "    \"0\":{\"type\":\"systemd-recovery\",\"keyslots\":[\"1\"]}"
+#define TOK_TPM(pcrs) "    \"1\":{\"type\":\"systemd-tpm2\",\"keyslots\":[\"0\"],\"tpm2-blob\":\"AJ4AIAx=\",\"tpm2-pcrs\":[" pcrs "],\"tpm2-pcr-bank\":\"sha256\",\"tpm2-primary-alg\":\"ecc\",\"tpm2-pin\":false}\n"
+#define UNLOCKED_TPM "Automatically discovered security TPM2 token unlocks volume.\nSet cipher aes, mode xts-plain64, key size 512 bits for device /dev/disk/by-uuid/1b0c.\n"
+
+static void test_encrypted_root(void)
+{
+    struct verdict v = {0};
+    char dev[64];
+    ok(cvm_luks_device("/dev/mapper/root crypt ext4\n/dev/vda2 part crypto_LUKS\n/dev/vda disk \n", dev, sizeof dev) &&
+           streq(dev, "/dev/vda2"),
+       "luks: the LUKS partition under the mapping");
+    ok(!cvm_luks_device("/dev/vda2 part ext4\n/dev/vda disk \n", dev, sizeof dev), "luks: a plain root has none");
+    ok(!cvm_luks_device("/dev/vda2 part crypto_LUKS\n", dev, sizeof dev),
+       "luks: a LUKS device not under a crypt mapping is not the root's");
+    ok(!cvm_luks_device("", dev, sizeof dev) && !cvm_luks_device("crypt\n\n\n", dev, sizeof dev), "luks: garbage");
+
+    const char *d = "/dev/vda2";
+    struct gcap good = cap(0, LUKS_HEAD TOK_REC ",\n" TOK_TPM("7") LUKS_TAIL, NULL);
+    struct gcap no_empty = cap(2, "", "No key available with this passphrase.\n"), yes_empty = cap(0, "", NULL);
+    struct gcap by_tpm = cap(0, UNLOCKED_TPM, NULL);
+    expect(decide_encrypted_root(d, &good, &no_empty, &by_tpm, &v), &v, VERDICT_PASS,
+           "/dev/vda2 is LUKS2, unlocked this boot by its TPM2 token (keyslot 0, PCRs [7]); no empty passphrase opens it "
+           "(tokens: systemd-recovery, systemd-tpm2)", "luks: sealed to PCR 7, unlocked by the TPM");
+    struct gcap pcr017 = cap(0, LUKS_HEAD TOK_REC ",\n" TOK_TPM("0,1,7") LUKS_TAIL, NULL);
+    expect(decide_encrypted_root(d, &pcr017, &no_empty, &by_tpm, &v), &v, VERDICT_PASS, "PCRs [0,1,7]",
+           "luks: more PCRs than 7 is still sealed to 7");
+    struct gcap nopcr = cap(0, LUKS_HEAD TOK_REC ",\n" TOK_TPM("") LUKS_TAIL, NULL);
+    expect(decide_encrypted_root(d, &nopcr, &no_empty, &by_tpm, &v), &v, VERDICT_FAIL,
+           "the TPM2 token of /dev/vda2 (keyslot 0) is sealed to PCRs [none], not to PCR 7", "luks: sealed to no PCR");
+    struct gcap pcr0 = cap(0, LUKS_HEAD TOK_TPM("0") LUKS_TAIL, NULL);
+    expect(decide_encrypted_root(d, &pcr0, &no_empty, &by_tpm, &v), &v, VERDICT_FAIL, "sealed to PCRs [0], not to PCR 7",
+           "luks: sealed to another PCR");
+    struct gcap rec_only = cap(0, LUKS_HEAD TOK_REC "\n" LUKS_TAIL, NULL);
+    expect(decide_encrypted_root(d, &rec_only, &yes_empty, &by_tpm, &v), &v, VERDICT_FAIL,
+           "no keyslot of /dev/vda2 is sealed to the TPM: its LUKS2 header has no systemd-tpm2 token (tokens: "
+           "systemd-recovery); an empty passphrase opens it (never enrolled?)", "luks: never enrolled");
+    struct gcap none = cap(0, LUKS_HEAD LUKS_TAIL, NULL);
+    expect(decide_encrypted_root(d, &none, &no_empty, &by_tpm, &v), &v, VERDICT_FAIL, "(tokens: none)",
+           "luks: no tokens at all");
+    expect(decide_encrypted_root(d, &good, &yes_empty, &by_tpm, &v), &v, VERDICT_FAIL,
+           "an empty passphrase opens /dev/vda2", "luks: the empty passphrase left beside the TPM");
+    /* systemd 252 with cryptsetup's token plugin: the token opens the volume, logged at debug level only */
+    struct gcap by_plugin = cap(0, "Starting systemd-cryptsetup@root.service - Cryptography Setup for root...\n"
+                                   "Finished systemd-cryptsetup@root.service - Cryptography Setup for root.\n", NULL);
+    expect(decide_encrypted_root(d, &good, &no_empty, &by_plugin, &v), &v, VERDICT_PASS,
+           "unlocked this boot by its TPM2 token (keyslot 0, PCRs [7]; no passphrase or key file tried)",
+           "luks: the token plugin's silent unlock");
+    struct gcap by_key = cap(0, "Starting systemd-cryptsetup@root.service - Cryptography Setup for root...\n"
+                                "Set cipher aes, mode xts-plain64, key size 512 bits for device /dev/vda2.\n"
+                                "Finished systemd-cryptsetup@root.service - Cryptography Setup for root.\n", NULL);
+    expect(decide_encrypted_root(d, &good, &no_empty, &by_key, &v), &v, VERDICT_FAIL,
+           "this boot did not unlock /dev/vda2 with the TPM: its systemd-cryptsetup unit took a passphrase or key file "
+           "(\"Set cipher\" without \"TPM2 token unlocks volume\"): \"Starting systemd-cryptsetup@root.service",
+           "luks: unlocked by something else (a key file in the initrd)");
+    struct gcap fallback = cap(0, "No TPM2 metadata matching the current system state found in LUKS2 header, falling "
+                                  "back to traditional unlocking.\nFinished systemd-cryptsetup@root.service\n", NULL);
+    expect(decide_encrypted_root(d, &good, &no_empty, &fallback, &v), &v, VERDICT_FAIL,
+           "did not unlock /dev/vda2 with the TPM", "luks: the TPM refused and a passphrase opened it");
+    struct gcap nothing = cap(0, "", NULL), nojournal = cap(1, "", "No journal files were found.\n");
+    expect(decide_encrypted_root(d, &good, &no_empty, &nothing, &v), &v, VERDICT_SKIP,
+           "cannot decide how this boot opened /dev/vda2", "luks: an empty journal cannot decide");
+    expect(decide_encrypted_root(d, &good, &no_empty, &nojournal, &v), &v, VERDICT_SKIP,
+           "cannot decide how this boot opened", "luks: no journal cannot decide");
+    struct gcap fido = cap(0, LUKS_HEAD TOK_REC ",\n" TOK_TPM("7") ",\n    \"2\":{\"type\":\"systemd-fido2\","
+                              "\"keyslots\":[\"2\"]}\n" LUKS_TAIL, NULL);
+    expect(decide_encrypted_root(d, &fido, &no_empty, &by_plugin, &v), &v, VERDICT_SKIP,
+           "cannot decide which token opened /dev/vda2 this boot: its header has tokens other than systemd-tpm2 "
+           "(systemd-recovery, systemd-tpm2, systemd-fido2)", "luks: a silent token unlock with a FIDO2 token beside");
+    expect(decide_encrypted_root(d, &fido, &no_empty, &by_tpm, &v), &v, VERDICT_PASS, "PCRs [7])",
+           "luks: the TPM2 line names the token whatever else is enrolled");
+    struct gcap bad = cap(1, "", "Device /dev/vda2 is not a valid LUKS device.\n");
+    expect(decide_encrypted_root(d, &bad, &no_empty, &by_tpm, &v), &v, VERDICT_FAIL,
+           "cannot read the LUKS header of /dev/vda2: cryptsetup luksDump exited 1: Device /dev/vda2 is not a valid LUKS",
+           "luks: header unreadable");
+    struct gcap garbage = cap(0, "{\"keyslots\": [1, 2", NULL), luks1 = cap(0, "{\"tokens\":{}}", NULL);
+    expect(decide_encrypted_root(d, &garbage, &no_empty, &by_tpm, &v), &v, VERDICT_SKIP, "cannot decide",
+           "luks: truncated JSON cannot decide");
+    expect(decide_encrypted_root(d, &luks1, &no_empty, &by_tpm, &v), &v, VERDICT_SKIP, "no LUKS2 metadata",
+           "luks: JSON without keyslots cannot decide");
+    struct gcap odd = cap(0, "{\"keyslots\":{},\"tokens\":{\"0\":{\"type\":7},\"1\":{\"type\":\"systemd-tpm2\","
+                             "\"keyslots\":[3,\"\\u0001x\"],\"tpm2-pcrs\":[\"7\",7.5,99999999999]}}}", NULL);
+    expect(decide_encrypted_root(d, &odd, &no_empty, &by_tpm, &v), &v, VERDICT_FAIL,
+           "(keyslot none) is sealed to PCRs [99999999999], not to PCR 7", "luks: odd JSON values are not taken as 7");
+
+    struct gcap unsealed = cap(0, "", NULL), refused = cap(1, "", "No usable token is available.\n");
+    expect(decide_pcr7_seal(d, &unsealed, &refused, &v), &v, VERDICT_PASS,
+           "the TPM unseals the key of /dev/vda2 with PCR 7 as booted and refuses once PCR 7 changed (cryptsetup open "
+           "--token-only exited 1: No usable token is available.)", "seal: follows PCR 7");
+    expect(decide_pcr7_seal(d, &unsealed, &unsealed, &v), &v, VERDICT_FAIL,
+           "after PCR 7 was extended the TPM still unsealed the key of /dev/vda2: the seal does not depend on PCR 7",
+           "seal: PCR 7 does not matter");
+    expect(decide_pcr7_seal(d, &refused, &refused, &v), &v, VERDICT_FAIL,
+           "the TPM does not unseal the key of /dev/vda2 with PCR 7 as booted: cryptsetup open --test-passphrase "
+           "--token-only exited 1: No usable token", "seal: never unseals");
+    ok(cvm_unlock_kind(UNLOCKED_TPM) == UNLOCK_TPM2 && cvm_unlock_kind("") == UNLOCK_UNKNOWN &&
+           cvm_unlock_kind("x Finished systemd-cryptsetup@root.service") == UNLOCK_UNKNOWN,
+       "unlock: the TPM2 line; Finished only at a line's start");
+    verdict_free(&v);
+}
+
 int main(void)
 {
     test_tpm_present();
@@ -205,5 +309,6 @@ int main(void)
     test_secure_boot();
     test_unsigned_kernel();
     test_pcr4_change();
+    test_encrypted_root();
     return tap_done();
 }

@@ -672,6 +672,49 @@ static char *spec_errors(const char *text)
     return buf;
 }
 
+/* storage.encrypt: tpm2 needs what unlocks it at boot (dracut's systemd initrd, the TPM2
+ * libraries), on Debian and the standard layout, without grow_root. */
+static void test_spec_encrypt(void)
+{
+#define ENC_PKGS "packages: { install: [linux-image-amd64, dracut, libcryptsetup12, tpm2-tools] }\n"
+    _cleanup_free_ char *p = tmp("spec.yml");
+    static const char good[] = "name: t\nversion: 1\nbase: { family: deb, suite: bookworm }\n" ENC_PKGS
+                               "storage: { encrypt: tpm2 }\n";
+    write_bytes(p, good, strlen(good));
+    struct diags d = {0};
+    struct image_spec *s = NULL;
+    ok(spec_load(p, NULL, &s, &d) == 0 && s && s->encrypt == ENCRYPT_TPM2, "encrypt: tpm2 loads");
+    spec_free(s);
+    diags_free(&d);
+    char *e = spec_errors("name: t\nversion: 1\nbase: { family: deb, suite: bookworm }\n" ENC_PKGS
+                          "storage: { encrypt: luks }\n");
+    has(e, "spec.yml:5:21: storage.encrypt: expected one of none | tpm2, got \"luks\"", "encrypt: an unknown value, where and the choices");
+    free(e);
+    e = spec_errors("name: t\nversion: 1\nbase: { family: deb, suite: bookworm }\n"
+                    "packages: { install: [linux-image-amd64, initramfs-tools, libcryptsetup12, tpm2-tools] }\n"
+                    "storage: { encrypt: tpm2 }\n");
+    has(e, "spec.yml:5:21: storage.encrypt: tpm2 needs dracut in packages.install: a systemd initrd",
+        "encrypt: initramfs-tools cannot unlock with the TPM");
+    free(e);
+    e = spec_errors("name: t\nversion: 1\nbase: { family: deb, suite: bookworm }\n"
+                    "packages: { install: [linux-image-amd64, dracut, libcryptsetup12] }\nstorage: { encrypt: tpm2 }\n");
+    has(e, "tpm2 needs tpm2-tools in packages.install", "encrypt: no TPM2 libraries for the initrd");
+    free(e);
+    e = spec_errors("name: t\nversion: 1\nbase: { family: deb, suite: bookworm }\n" ENC_PKGS
+                    "os: { first_boot: { grow_root: true } }\nstorage: { encrypt: tpm2 }\n");
+    has(e, "does not go with os.first_boot.grow_root", "encrypt: no grow_root");
+    free(e);
+    e = spec_errors("name: t\nversion: 1\nbase: { family: deb, suite: bookworm }\n" ENC_PKGS
+                    "storage: { encrypt: tpm2, layout: immutable }\n");
+    has(e, "standard only", "encrypt: the standard layout only");
+    free(e);
+    e = spec_errors("name: t\nversion: 1\nbase: { family: deb, suite: bookworm }\n" ENC_PKGS
+                    "storage: { encrypt: none }\n");
+    ok(!e, "encrypt: none needs nothing");
+    free(e);
+#undef ENC_PKGS
+}
+
 static void test_spec(void)
 {
     uint64_t v;
@@ -712,6 +755,7 @@ static void test_spec(void)
     e = spec_errors("name: t\nversion: 1\nbase: { family: deb, suite: bookworm }\noutput: [iso]\n");
     has(e, "unknown output \"iso\"", "unknown output");
     free(e);
+    test_spec_encrypt();
 }
 
 #define SPEC_HEAD "name: t\nversion: 1\nbase: { family: deb, suite: bookworm }\n"
