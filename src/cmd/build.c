@@ -159,6 +159,11 @@ int cmd_build(int argc, char **argv)
         spec_free(s);
         return EXIT_OK;
     }
+    if (!*o.out_dir) {
+        fprintf(stderr, "kiln build: --out is empty: give the directory the artifacts go to (default: out)\n");
+        spec_free(s);
+        return EXIT_USAGE;
+    }
     if (geteuid() != 0) {
         spec_free(s);
         return build_in_userns(argc, argv);
@@ -172,5 +177,7 @@ int cmd_build(int argc, char **argv)
     proc_install_signal_handlers();
     r = image_build(s, &o);
     spec_free(s);
+    /* an output directory that cannot be made is what was given, as a missing input is */
+    if (r == -ENOTDIR) return EXIT_USAGE;
     return r < 0 ? (kiln_interrupted ? EXIT_INTERRUPTED : EXIT_FAIL) : EXIT_OK;
 }

@@ -216,8 +216,9 @@ static int build_setup(struct build_ctx *c)
     if (mr < 0) {
         free(c->stage_dir);
         c->stage_dir = NULL;
-        return build_error(c, "setup", "cannot create the output directory %s: %s%s", c->opts->out_dir, strerror(-mr),
-                           mr == -ENOTDIR ? " (a file stands at that path or one of its parents: give another --out)" : "");
+        build_error(c, "setup", "cannot create the output directory %s: %s%s", c->opts->out_dir, strerror(-mr),
+                    mr == -ENOTDIR ? " (a file stands at that path or one of its parents: give another --out)" : "");
+        return -ENOTDIR;
     }
     return 0;
 }
@@ -267,12 +268,13 @@ int image_build(const struct image_spec *s, const struct build_opts *o)
     }
     double t0 = now_s();
     int r = build_setup(&c);
+    bool bad_out = r == -ENOTDIR;
     if (r == 0) r = run_stages(&c);
     if (r == 0) {
         _cleanup_free_ char *prefix = xasprintf("%s/%s", o->out_dir, c.base);
         emit(&c, &(struct build_event){.kind = BUILD_DONE, .seconds = now_s() - t0, .path = prefix});
     }
-    else if (c.work) keep_log(&c);
+    else if (c.work && !bad_out) keep_log(&c); /* no output directory to keep it in */
     build_teardown(&c);
-    return r < 0 && kiln_interrupted ? -EINTR : r < 0 ? -EIO : 0;
+    return r < 0 && kiln_interrupted ? -EINTR : bad_out ? -ENOTDIR : r < 0 ? -EIO : 0;
 }

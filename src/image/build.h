@@ -41,6 +41,6 @@ struct build_opts {
 
 /* Builds s into o->out_dir. Every artifact is staged and renamed into place, the manifest
  * last; a failed build leaves only NAME-VERSION.build.log there. Runs the package manager as
- * root. Returns 0, -EPERM (not root), -EINTR (interrupted) or -EIO (a stage failed: its
- * BUILD_ERROR event says why). */
+ * root. Returns 0, -EPERM (not root), -EINTR (interrupted), -ENOTDIR (o->out_dir cannot be
+ * made: nothing ran, no log is kept) or -EIO (a stage failed). A BUILD_ERROR event says why. */
 int image_build(const struct image_spec *s, const struct build_opts *o);

@@ -5,15 +5,33 @@
 
 #include "util/util.h"
 
-static bool full_match(const char *re, const char *s)
+/* A criteria's expressions (name, area, category), anchored and compiled once: regcomp of a
+ * counted expression can take a second, so a rule is compiled once, not once per case. */
+struct criteria_rx {
+    regex_t rx[3];
+    bool set[3]; /* the expression is given (and compiled) */
+    bool bad;    /* one does not compile: the rule matches nothing */
+};
+
+static void criteria_compile(const struct kiln_criteria *cr, struct criteria_rx *x)
 {
-    if (!re) return true;
-    _cleanup_free_ char *anchored = xasprintf("^(%s)$", re);
-    regex_t rx;
-    if (regcomp(&rx, anchored, REG_EXTENDED | REG_NOSUB)) return false;
-    bool m = regexec(&rx, s ? s : "", 0, NULL, 0) == 0;
-    regfree(&rx);
-    return m;
+    const char *re[3] = {cr->name, cr->area, cr->category};
+    *x = (struct criteria_rx){0};
+    for (size_t i = 0; i < 3; i++) {
+        if (!re[i]) continue;
+        _cleanup_free_ char *anchored = xasprintf("^(%s)$", re[i]);
+        if (regcomp(&x->rx[i], anchored, REG_EXTENDED | REG_NOSUB)) {
+            x->bad = true;
+            continue;
+        }
+        x->set[i] = true;
+    }
+}
+
+static void criteria_rx_free(struct criteria_rx *x)
+{
+    for (size_t i = 0; i < 3; i++)
+        if (x->set[i]) regfree(&x->rx[i]);
 }
 
 static bool has_tag(const struct kiln_case *c, const char *tag)
@@ -23,11 +41,12 @@ static bool has_tag(const struct kiln_case *c, const char *tag)
     return false;
 }
 
-bool criteria_match(const struct kiln_criteria *cr, const struct kiln_case *c)
+static bool criteria_match_rx(const struct kiln_criteria *cr, const struct criteria_rx *x, const struct kiln_case *c)
 {
-    if (!full_match(cr->name, c->name) || !full_match(cr->area, c->area) ||
-        !full_match(cr->category, c->category ? c->category : "functional"))
-        return false;
+    if (x->bad) return false;
+    const char *field[3] = {c->name, c->area, c->category ? c->category : "functional"};
+    for (size_t i = 0; i < 3; i++)
+        if (x->set[i] && regexec(&x->rx[i], field[i] ? field[i] : "", 0, NULL, 0) != 0) return false;
     if (cr->npriorities) {
         bool any = false;
         for (size_t i = 0; i < cr->npriorities; i++) any = any || cr->priorities[i] == c->priority;
@@ -36,6 +55,15 @@ bool criteria_match(const struct kiln_criteria *cr, const struct kiln_case *c)
     for (size_t i = 0; i < cr->ntags; i++)
         if (!has_tag(c, cr->tags[i])) return false;
     return true;
+}
+
+bool criteria_match(const struct kiln_criteria *cr, const struct kiln_case *c)
+{
+    struct criteria_rx x;
+    criteria_compile(cr, &x);
+    bool m = criteria_match_rx(cr, &x, c);
+    criteria_rx_free(&x);
+    return m;
 }
 
 static const char *const action_names[] = {"include", "exclude", "force-include", "force-exclude", "none"};
@@ -64,9 +92,11 @@ static size_t apply_rules(const struct kiln_runbook *rb, struct kiln_selected **
         const struct kiln_tc_rule *rule = &rb->rules[r];
         bool include = rule->action == SEL_INCLUDE || rule->action == SEL_FORCE_INCLUDE;
         bool force = rule->action == SEL_FORCE_INCLUDE || rule->action == SEL_FORCE_EXCLUDE;
+        struct criteria_rx x;
+        criteria_compile(&rule->criteria, &x);
         for (size_t i = 0; i < n; i++) {
             if (!include && !on[i]) continue;
-            if (!criteria_match(&rule->criteria, all[i])) continue;
+            if (!criteria_match_rx(&rule->criteria, &x, all[i])) continue;
             if (rule->action != SEL_NONE && lock[i] && lock_in[i] != include) {
                 if (force && conflicts) {
                     const struct kiln_tc_rule *by = &rb->rules[lock[i] - 1];
@@ -90,6 +120,7 @@ static size_t apply_rules(const struct kiln_runbook *rb, struct kiln_selected **
                 if (rule->ignore_failure >= 0) sel[i].ignore_failure = rule->ignore_failure;
             }
         }
+        criteria_rx_free(&x);
     }
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
@@ -186,7 +217,10 @@ size_t select_unmatched_rules(const struct kiln_runbook *rb, char ***out)
     for (size_t r = 0; r < rb->nrules; r++) {
         const struct kiln_tc_rule *rule = &rb->rules[r];
         bool any = false;
-        for (size_t i = 0; i < n && !any; i++) any = criteria_match(&rule->criteria, all[i]);
+        struct criteria_rx x;
+        criteria_compile(&rule->criteria, &x);
+        for (size_t i = 0; i < n && !any; i++) any = criteria_match_rx(&rule->criteria, &x, all[i]);
+        criteria_rx_free(&x);
         if (any) continue;
         const char *nb = closest(rule->criteria.name, false), *ab = closest(rule->criteria.area, true);
         struct sbuf m = {0};

@@ -729,8 +729,13 @@ static void parse_platform(const struct ynode *n, struct kiln_runbook *rb, struc
  * with a counted atom weighing its count times its own size) must stay under REGEX_MAX_COST,
  * and groups nest at most 32 deep. */
 #define REGEX_MAX_COST 4096
+/* All of a runbook's expressions together: each is compiled when the runbook is checked and once
+ * per rule when cases are selected, and a counted one can take a second (.{0,1000} three times:
+ * 0.34 s), so a runbook (a service's tenant's, say) of thousands of them must not pass. */
+#define REGEX_RUNBOOK_COST (4 * REGEX_MAX_COST)
 
-static const char *regex_problem(const char *re)
+/* Why re is too costly to compile, or NULL with *total raised by its expanded size. */
+static const char *regex_problem(const char *re, unsigned long *total)
 {
     unsigned long cost[33] = {0}; /* per open group: the expanded size of its content so far */
     int depth = 0;
@@ -777,12 +782,17 @@ static const char *regex_problem(const char *re)
         last = atom;
         if (cost[depth] > REGEX_MAX_COST) return "it expands past 4096 characters";
     }
+    unsigned long all = 0;
+    for (int i = 0; i <= depth; i++) all += cost[i];
+    if (*total + all > REGEX_RUNBOOK_COST)
+        return "with the runbook's other expressions it expands past 16384 characters; use fewer or simpler ones";
+    *total += all;
     return NULL;
 }
 
-static void check_regex(const struct ynode *at, const char *path, const char *re, struct diags *d)
+static void check_regex(const struct ynode *at, const char *path, const char *re, struct diags *d, unsigned long *total)
 {
-    const char *why = regex_problem(re);
+    const char *why = regex_problem(re, total);
     if (why) {
         diag_add(d, at, path, "regular expression \"%.80s\" is too costly to compile: %s", re, why);
         return;
@@ -804,6 +814,7 @@ static void check_regex(const struct ynode *at, const char *path, const char *re
 struct rb_ctx {
     struct kiln_runbook *rb;
     struct diags *warn;
+    unsigned long regex_cost; /* the expanded size of the expressions read so far (check_regex) */
 };
 
 #define RB(p) (((struct rb_ctx *)(p)->user)->rb)
@@ -828,12 +839,12 @@ static void field_regex(const struct yparse *p, const struct yfield *f, const st
                         void *target)
 {
     if (f->kind == YF_STR) {
-        check_regex(n, path, *(char **)yf_value(f, target), p->d);
+        check_regex(n, path, *(char **)yf_value(f, target), p->d, &((struct rb_ctx *)p->user)->regex_cost);
         return;
     }
     char **v = *(char ***)yf_value(f, target);
     size_t count = *(size_t *)((char *)target + f->count_offset);
-    for (size_t i = 0; i < count; i++) check_regex(n, path, v[i], p->d);
+    for (size_t i = 0; i < count; i++) check_regex(n, path, v[i], p->d, &((struct rb_ctx *)p->user)->regex_cost);
 }
 
 /* ignore_failure: true or false, -1 when not given */

@@ -24,6 +24,7 @@ static int mkdir_one(const char *p, unsigned mode)
 
 int mkdir_p(const char *path, unsigned mode)
 {
+    if (!*path) return errno = ENOENT, -ENOENT; /* as mkdir("") says */
     _cleanup_free_ char *p = xstrdup(path);
     for (char *s = p + 1; *s; s++) {
         if (*s != '/') continue;

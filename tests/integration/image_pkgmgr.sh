@@ -21,7 +21,7 @@ expect_status 0 "$KILN" build --check pm.yml
 # out/.kiln-build-N/...: Not a directory".)
 printf 'keep\n' > notadir
 for o in notadir notadir/sub; do
-    expect_status 1 "$KILN" build pm.yml --out "$o"
+    expect_status 2 "$KILN" build pm.yml --out "$o"
     expect_in "$T/err" "kiln build: setup: cannot create the output directory $o: Not a directory (a file stands at that path"
     expect_not_in "$T/err" "rootfs"
 done

@@ -293,6 +293,16 @@ static void test_hostile(void)
     _cleanup_free_ char *x4 = load_ok("re4.yml", PLATFORM "testcase: [ { criteria: { name: \"(smoke|verify_[a-z]{2,40}){1,2}|x{0}\" } } ]\n", &rb);
     is_str(x4, "(loaded)", "ordinary counts are fine");
     runbook_free(rb);
+    /* each fits, together they do not (a tenant's runbook of thousands of rules each costing
+     * 0.3 s to compile: hostile finding); three of them are still fine */
+    struct sbuf many = {0};
+    sbuf_puts(&many, PLATFORM "testcase:\n");
+    for (int i = 0; i < 6; i++) sbuf_printf(&many, "  - criteria: { name: \".{0,1000}.{0,1000}.{0,1000}x%d\" }\n", i);
+    _cleanup_free_ char *x5 = load_err("re5.yml", many.s);
+    is_str(x5, "re5.yml:8:23: testcase[5].criteria.name: regular expression \".{0,1000}.{0,1000}.{0,1000}x5\" is too "
+               "costly to compile: with the runbook's other expressions it expands past 16384 characters; use fewer or "
+               "simpler ones", "the runbook's expressions together are bounded, the first past it named");
+    sbuf_free(&many);
     struct kiln_var cli = {.name = "x", .value = "$(x)", .file = "<command line>"};
     _cleanup_free_ char *cp = put("cli.yml", "name: \"$(x)\"\n" PLATFORM);
     ok(runbook_load(cp, &cli, 1, &rb, &d) < 0 && d.n && strstr(d.v[0].msg, "$(x) refers to itself"),

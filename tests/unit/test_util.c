@@ -54,6 +54,7 @@ static void test_mkdir_p(void)
     is_int(mkdir_p(file, 0755), -ENOTDIR, "a file at the path: -ENOTDIR");
     is_int(errno, ENOTDIR, "and errno says so");
     is_int(mkdir_p(under, 0755), -ENOTDIR, "a file as a parent: -ENOTDIR");
+    is_int(mkdir_p("", 0755), -ENOENT, "an empty path: -ENOENT, as mkdir(\"\") (it read past the string: hostile finding)");
     char *got = NULL;
     read_file(file, 64, &got, NULL);
     is_str(got, "keep\n", "the file is left as it was");
