@@ -235,22 +235,28 @@ static int merge_old(struct kiln_store *st, struct kiln_rollout *ro, long max_pe
     return 0;
 }
 
+/* Whether policy p holds together (rollout_policy_check); else says why on stderr. */
+static bool policy_ok(const struct rollout_policy *p)
+{
+    char why[ROLLOUT_REASON_MAX];
+    if (rollout_policy_check(p, why, sizeof(why)) >= 0) return true;
+    fprintf(stderr, "kiln rollout set: %s\n", why);
+    return false;
+}
+
 /* kiln rollout set on the stored rollout: what was not given taken from it, the whole policy
  * checked, the gallery asked whether it has what the rollout names. EXIT_OK, or EXIT_USAGE
  * after saying why. */
 static int set_prepare(struct kiln_store *st, struct kiln_rollout *ro, bool whole, long max_per_hour, long max_inflight,
                        long pause_after, const char *gallery)
 {
-    char *err = NULL, why[ROLLOUT_REASON_MAX];
+    char *err = NULL;
     if (merge_old(st, ro, max_per_hour, max_inflight, pause_after, &err) < 0) {
         fprintf(stderr, "kiln rollout set: %s\n", err);
         free(err);
         return EXIT_USAGE;
     }
-    if (!whole && rollout_policy_check(&ro->p, why, sizeof(why)) < 0) {
-        fprintf(stderr, "kiln rollout set: %s\n", why);
-        return EXIT_USAGE;
-    }
+    if (!whole && !policy_ok(&ro->p)) return EXIT_USAGE;
     if (gallery) gallery_warn(gallery, ro);
     return EXIT_OK;
 }
@@ -300,6 +306,15 @@ static const char json_shape[] = "{\"name\", \"channel\", \"policy\": {\"enabled
                                  "\"max_inflight\", \"pause_after_failures\", \"floors\", \"pins\"} | null, \"paused\", \"pause_reason\",\n"
                                  "\"machines\", \"inflight\", \"versions\": {V: N}, \"failures\": [...], \"history\": [...]}";
 
+/* Marks each of opts (in belongs' order) that subcommand verb does not take with the one that
+ * takes it, for cmd_parse's "OPT belongs to kiln rollout SUB". */
+static void mark_elsewhere(struct cmd_opt *opts, const char *verb)
+{
+    _cleanup_free_ char *word = xasprintf(" %s ", verb);
+    for (size_t i = 0; i < ARRAY_SIZE(belongs); i++)
+        if (belongs[i].in && !strstr(belongs[i].in, word)) opts[i].elsewhere = belongs[i].home;
+}
+
 /* The database step of every subcommand but set's preparation: writes what verb asks and
  * prints the outcome (the rollout's status, or the machine's group). The exit code. */
 static int run_verb(struct kiln_store *st, const char *verb, const struct kiln_rollout *ro, const char *name,
@@ -326,12 +341,8 @@ int cmd_rollout(int argc, char **argv)
     const char *data = NULL, *db = NULL, *reason = NULL, *gallery = NULL;
     bool json = false, disable = false;
     long max_per_hour = -1, max_inflight = -1, pause_after = -1; /* -1: not given */
-    struct kiln_rollout ro;
-    memset(&ro, 0, sizeof(ro));
+    struct kiln_rollout ro = {.p = {.permyriad = -1, .period_ms = 3600 * 1000}};
     struct rollout_policy *p = &ro.p;
-    p->permyriad = -1;
-    p->period_ms = 3600 * 1000;
-    char why[ROLLOUT_REASON_MAX];
     struct cmd_opt opts[] = {
         {0, "data", "DIR", CMD_STR, &data, .help = "the service's state directory (its kiln.db, which must exist)"},
         {0, "db", "URL", CMD_STR, &db, .help = "sqlite:PATH or a postgresql:// URI instead of DIR/kiln.db (or $KILN_DB)"},
@@ -378,9 +389,7 @@ int cmd_rollout(int argc, char **argv)
     if (!v) return rc;
     const char *verb = argv[1];
     bool set = streq(verb, "set");
-    _cleanup_free_ char *word = xasprintf(" %s ", verb);
-    for (size_t i = 0; i < ARRAY_SIZE(belongs); i++)
-        if (belongs[i].in && !strstr(belongs[i].in, word)) opts[i].elsewhere = belongs[i].home;
+    mark_elsewhere(opts, verb);
     int n, r = cmd_parse(v, argc - 1, argv + 1, &n);
     if (r != CMD_GO) return r;
     const char *name = argv[2], *channel = argv[3], *machine = n > 2 ? argv[4] : NULL;
@@ -396,10 +405,7 @@ int cmd_rollout(int argc, char **argv)
     snprintf(ro.name, sizeof(ro.name), "%s", name);
     snprintf(ro.channel, sizeof(ro.channel), "%s", channel);
     /* contradictions are refused before the database is touched */
-    if (set && whole && rollout_policy_check(p, why, sizeof(why)) < 0) {
-        fprintf(stderr, "kiln rollout set: %s\n", why);
-        return EXIT_USAGE;
-    }
+    if (set && whole && !policy_ok(p)) return EXIT_USAGE;
     struct kiln_store *st = NULL;
     r = cmd_store_open(v->name, data, db, false, &st);
     if (r < 0) return r == -EINVAL ? EXIT_USAGE : EXIT_FAIL;
