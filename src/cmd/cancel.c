@@ -7,7 +7,6 @@
 
 #include "cmd/common.h"
 #include "service/client.h"
-#include "util/secret.h"
 #include "util/util.h"
 
 enum { EXIT_UNREACHED = 3 };

@@ -13,7 +13,6 @@
 #include "service/client.h"
 #include "util/digest.h"
 #include "util/fs.h"
-#include "util/secret.h"
 #include "util/utf8.h"
 #include "util/yaml.h"
 #include "util/util.h"
