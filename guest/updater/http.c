@@ -132,6 +132,105 @@ static int body(struct conn *c, uint64_t n, bool to_eof, http_sink sink, void *c
     return 0;
 }
 
+/* Connects c->fd to the first address of ai that accepts within c's timeout; 0 or -errno
+ * (why names host and port). */
+static int connect_any(struct conn *c, struct addrinfo *ai, const char *host, const char *port, char *why, size_t whysz)
+{
+    int r = -ECONNREFUSED;
+    c->fd = -1;
+    for (struct addrinfo *a = ai; a && c->fd < 0; a = a->ai_next) {
+        int fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
+        if (fd < 0) continue;
+        c->fd = fd;
+        if (connect(fd, a->ai_addr, a->ai_addrlen) == 0 || (errno == EINPROGRESS && wait_fd(c, POLLOUT) == 0)) {
+            int err = 0;
+            socklen_t el = sizeof err;
+            getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
+            if (!err) break;
+            r = -err;
+        } else r = -errno;
+        close(fd);
+        c->fd = -1;
+    }
+    if (c->fd < 0) return fail(why, whysz, r, "cannot connect to %s port %s: %s", host, port, strerror(-r));
+    return 0;
+}
+
+/* The request head (Connection: close; Content-Type and -Length when there is a body) and
+ * the body; 0 or -errno. */
+static int send_request(struct conn *c, const char *method, const char *host, const char *port, const char *path,
+                        const char *ctype, const void *req_body, size_t blen)
+{
+    char *head = NULL;
+    int n = req_body ? asprintf(&head, "%s %s HTTP/1.1\r\nHost: %s:%s\r\nUser-Agent: kiln-updater\r\nConnection: close\r\n"
+                                       "Content-Type: %s\r\nContent-Length: %zu\r\n\r\n",
+                                method, path, host, port, ctype ? ctype : "application/octet-stream", blen)
+                     : asprintf(&head, "%s %s HTTP/1.1\r\nHost: %s:%s\r\nUser-Agent: kiln-updater\r\nConnection: close\r\n\r\n",
+                                method, path, host, port);
+    int r = n < 0 ? -ENOMEM : send_all(c, head, strlen(head));
+    if (r == 0 && req_body) r = send_all(c, req_body, blen);
+    if (n >= 0) free(head);
+    return r;
+}
+
+/* How the response body is framed, from its head. */
+struct framing {
+    uint64_t clen;
+    bool have_len, chunked;
+};
+
+/* The status line and header fields (at most HEAD_MAX bytes in all); *status is set only
+ * when the whole head is well formed. 0, -EPROTO, or -errno of the connection. */
+static int read_head(struct conn *c, int *status, struct framing *f)
+{
+    char line[HEAD_MAX];
+    size_t head_bytes = 0;
+    int r = read_line(c, line, sizeof line);
+    int maj, min, code;
+    if (r == 0 && (sscanf(line, "HTTP/%d.%d %d", &maj, &min, &code) != 3 || code < 100 || code > 999)) r = -EPROTO;
+    while (r == 0) {
+        r = read_line(c, line, sizeof line);
+        if (r < 0) break;
+        if (!*line) break;
+        if ((head_bytes += strlen(line) + 2) > HEAD_MAX) r = -EPROTO;
+        else if (!strncasecmp(line, "Content-Length:", 15)) {
+            char *e;
+            unsigned long long v = strtoull(line + 15, &e, 10);
+            while (isspace((unsigned char)*e)) e++;
+            if (*e || line[15 + strspn(line + 15, " \t")] == '-') r = -EPROTO;
+            f->clen = v;
+            f->have_len = true;
+        } else if (!strncasecmp(line, "Transfer-Encoding:", 18) && strstr(line + 18, "chunked")) f->chunked = true;
+    }
+    if (r == 0) *status = code;
+    return r;
+}
+
+/* The body as the head frames it (chunked, Content-Length, or to the end of the stream)
+ * into the sink, at most max bytes; 0, -EFBIG, -EPROTO, or the sink's or connection's -errno. */
+static int read_body(struct conn *c, const struct framing *f, http_sink sink, void *ctx, uint64_t max)
+{
+    uint64_t total = 0;
+    int r = 0;
+    if (f->chunked) {
+        char line[128];
+        for (;;) {
+            if ((r = read_line(c, line, sizeof line)) < 0) break;
+            char *e;
+            unsigned long long n = strtoull(line, &e, 16);
+            if (e == line) {
+                r = -EPROTO;
+                break;
+            }
+            if (!n) break;
+            if ((r = body(c, n, false, sink, ctx, &total, max)) < 0 || (r = read_line(c, line, sizeof line)) < 0) break;
+        }
+        return r;
+    }
+    if (f->have_len && f->clen > max) return -EFBIG;
+    return body(c, f->have_len ? f->clen : 0, !f->have_len, sink, ctx, &total, max);
+}
+
 int http_request(const char *method, const char *url, const char *ctype, const void *req_body, size_t blen, http_sink sink,
                  void *ctx, uint64_t max, int timeout_s, int *status, char *why, size_t whysz)
 {
@@ -148,80 +247,15 @@ int http_request(const char *method, const char *url, const char *ctype, const v
     else if (g) r = fail(why, whysz, -EHOSTUNREACH, "cannot resolve %s: %s", host, gai_strerror(g));
     if (r == 0) {
         c->timeout_ms = timeout_s * 1000;
-        c->fd = -1;
-        r = -ECONNREFUSED;
-        for (struct addrinfo *a = ai; a && c->fd < 0; a = a->ai_next) {
-            int fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
-            if (fd < 0) continue;
-            c->fd = fd;
-            if (connect(fd, a->ai_addr, a->ai_addrlen) == 0 || (errno == EINPROGRESS && wait_fd(c, POLLOUT) == 0)) {
-                int err = 0;
-                socklen_t el = sizeof err;
-                getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
-                if (!err) break;
-                r = -err;
-            } else r = -errno;
-            close(fd);
-            c->fd = -1;
-        }
-        if (c->fd < 0) fail(why, whysz, r, "cannot connect to %s port %s: %s", host, port, strerror(-r));
-        else r = 0;
+        r = connect_any(c, ai, host, port, why, whysz);
     }
     if (ai) freeaddrinfo(ai);
-    char *head = NULL;
-    if (r == 0) {
-        int n = req_body ? asprintf(&head, "%s %s HTTP/1.1\r\nHost: %s:%s\r\nUser-Agent: kiln-updater\r\nConnection: close\r\n"
-                                           "Content-Type: %s\r\nContent-Length: %zu\r\n\r\n",
-                                    method, path, host, port, ctype ? ctype : "application/octet-stream", blen)
-                         : asprintf(&head, "%s %s HTTP/1.1\r\nHost: %s:%s\r\nUser-Agent: kiln-updater\r\nConnection: close\r\n\r\n",
-                                    method, path, host, port);
-        r = n < 0 ? -ENOMEM : send_all(c, head, strlen(head));
-        if (r == 0 && req_body) r = send_all(c, req_body, blen);
-        if (r < 0) fail(why, whysz, r, "cannot send the request to %s: %s", url, strerror(-r));
-    }
-    free(head);
-    uint64_t clen = 0, total = 0;
-    bool have_len = false, chunked = false;
-    if (r == 0) {
-        char line[HEAD_MAX];
-        size_t head_bytes = 0;
-        r = read_line(c, line, sizeof line);
-        int maj, min, code;
-        if (r == 0 && (sscanf(line, "HTTP/%d.%d %d", &maj, &min, &code) != 3 || code < 100 || code > 999)) r = -EPROTO;
-        while (r == 0) {
-            r = read_line(c, line, sizeof line);
-            if (r < 0) break;
-            if (!*line) break;
-            if ((head_bytes += strlen(line) + 2) > HEAD_MAX) r = -EPROTO;
-            else if (!strncasecmp(line, "Content-Length:", 15)) {
-                char *e;
-                unsigned long long v = strtoull(line + 15, &e, 10);
-                while (isspace((unsigned char)*e)) e++;
-                if (*e || line[15 + strspn(line + 15, " \t")] == '-') r = -EPROTO;
-                clen = v;
-                have_len = true;
-            } else if (!strncasecmp(line, "Transfer-Encoding:", 18) && strstr(line + 18, "chunked")) chunked = true;
-        }
-        if (r == 0) *status = code;
-        if (r < 0) fail(why, whysz, r, "%s: %s", url, r == -ETIMEDOUT ? "timed out" : "malformed response head");
-    }
-    if (r == 0 && chunked) {
-        char line[128];
-        for (;;) {
-            if ((r = read_line(c, line, sizeof line)) < 0) break;
-            char *e;
-            unsigned long long n = strtoull(line, &e, 16);
-            if (e == line) {
-                r = -EPROTO;
-                break;
-            }
-            if (!n) break;
-            if ((r = body(c, n, false, sink, ctx, &total, max)) < 0 || (r = read_line(c, line, sizeof line)) < 0) break;
-        }
-    } else if (r == 0) {
-        if (have_len && clen > max) r = -EFBIG;
-        else r = body(c, have_len ? clen : 0, !have_len, sink, ctx, &total, max);
-    }
+    if (r == 0 && (r = send_request(c, method, host, port, path, ctype, req_body, blen)) < 0)
+        fail(why, whysz, r, "cannot send the request to %s: %s", url, strerror(-r));
+    struct framing f = {0};
+    if (r == 0 && (r = read_head(c, status, &f)) < 0)
+        fail(why, whysz, r, "%s: %s", url, r == -ETIMEDOUT ? "timed out" : "malformed response head");
+    if (r == 0) r = read_body(c, &f, sink, ctx, max);
     if (r < 0 && !*why)
         fail(why, whysz, r, "%s: %s", url, r == -EFBIG ? "the response is larger than expected" : r == -ETIMEDOUT ? "timed out"
                                            : r == -EPROTO ? "malformed response" : strerror(-r));

@@ -404,6 +404,179 @@ static int drop_entries_for(const char *partuuid)
     return r;
 }
 
+/* The trusted keys are every *.pub in the keys directory; 0 when the manifest m is signed
+ * by one of them (sigtext is the detached minisign signature), -ENOKEY when there is none. */
+static int verify_manifest(const struct sbuf *m, const char *pkgname, const char *sigtext, char **err)
+{
+    char *keys[16];
+    size_t nkeys = 0;
+    _cleanup_free_ char *kdir = at(C.keys_dir);
+    DIR *d = opendir(kdir);
+    struct dirent *de;
+    while (d && nkeys < 16 && (de = readdir(d)))
+        if (endswith(de->d_name, ".pub")) keys[nkeys++] = path_join(kdir, de->d_name);
+    if (d) closedir(d);
+    int r = nkeys ? ms_verify_data_trusted((const char *const *)keys, nkeys, m->s ? m->s : "", m->len, pkgname,
+                                           sigtext ? sigtext : "", "update.json.minisig", NULL, NULL, err)
+                  : -ENOKEY;
+    for (size_t i = 0; i < nkeys; i++) free(keys[i]);
+    return r;
+}
+
+/* update.json and its signature, verified before anything is parsed or written; on
+ * UPD_ERR_NONE *m holds the manifest (the caller frees it). */
+static enum upd_error fetch_manifest(const struct omaha_app_response *app, struct sbuf *m)
+{
+    const char *codebase = app->urls[0];
+    const struct omaha_package *pkg = &app->packages[0];
+    _cleanup_free_ char *murl = xasprintf("%s%s", codebase, pkg->name);
+    _cleanup_free_ char *surl = xasprintf("%s%s", codebase, app->kiln_signature[0] ? app->kiln_signature : "");
+    if (!app->kiln_signature[0]) {
+        free(surl);
+        surl = xasprintf("%s%s.minisig", codebase, pkg->name);
+    }
+    struct sbuf sig = {0};
+    char why[512];
+    int st1 = 0, st2 = 0;
+    int r = http_request("GET", murl, NULL, NULL, 0, sink_mem, m, (uint64_t)pkg->size, TIMEOUT_S, &st1, why, sizeof why);
+    if (r == 0) r = http_request("GET", surl, NULL, NULL, 0, sink_mem, &sig, MS_SIG_MAX, TIMEOUT_S, &st2, why, sizeof why);
+    if (r < 0 || st1 != 200 || st2 != 200) {
+        say("cannot download the update manifest: %s", r < 0 ? why : "HTTP error");
+        sbuf_free(m), sbuf_free(&sig);
+        return UPD_ERR_DOWNLOAD;
+    }
+    uint8_t md[32];
+    char hex[65];
+    crypto_hash_sha256((uint8_t *)md, (const uint8_t *)(m->s ? m->s : ""), m->len);
+    sodium_bin2hex(hex, sizeof hex, md, sizeof md);
+    if (pkg->hash_sha256[0] && !streq(hex, pkg->hash_sha256)) {
+        say("%s has sha256 %s, the server offered %s", pkg->name, hex, pkg->hash_sha256);
+        sbuf_free(m), sbuf_free(&sig);
+        return UPD_ERR_DIGEST;
+    }
+    char *err = NULL, *sigtext = sbuf_steal(&sig);
+    r = verify_manifest(m, pkg->name, sigtext, &err);
+    free(sigtext);
+    if (r < 0) {
+        say("the update manifest is refused: %s", err ? err : "no trusted key in the image");
+        free(err);
+        sbuf_free(m);
+        return UPD_ERR_SIGNATURE;
+    }
+    return UPD_ERR_NONE;
+}
+
+/* What a signed update.json gives: its four files (usr, verity, kernel, initrd, in that
+ * order) and the /usr root hash; the strings point into u. */
+struct manifest {
+    json_t *u;
+    const char *root;
+    const char *fname[4], *fsha[4];
+    uint64_t fsize[4];
+};
+
+/* Parses the verified manifest m (freed here) and checks that it is the update offered for
+ * this image, version and machine; the caller json_decrefs mf->u either way. */
+static enum upd_error parse_manifest(const struct omaha_app_response *app, struct sbuf *m, struct manifest *mf)
+{
+    json_error_t je;
+    json_t *u = mf->u = json_loadb(m->s, m->len, JSON_REJECT_DUPLICATES, &je);
+    sbuf_free(m);
+    struct utsname un;
+    uname(&un);
+    const char *root = mf->root = json_string_value(json_object_get(json_object_get(u, "verity"), "root_hash"));
+    const char *kinds[] = {"usr", "verity", "kernel", "initrd"};
+    bool ok = u && streq(json_string_value(json_object_get(u, "format")), "kiln-update/1") &&
+              streq(json_string_value(json_object_get(u, "name")), appid) &&
+              streq(json_string_value(json_object_get(u, "version")), app->version) &&
+              streq(json_string_value(json_object_get(u, "arch")), un.machine) && root && strlen(root) == 64 &&
+              strspn(root, "0123456789abcdef") == 64 && (!app->kiln_roothash[0] || streq(app->kiln_roothash, root));
+    for (int i = 0; ok && i < 4; i++)
+        ok = file_ok(json_object_get(u, kinds[i]), &mf->fname[i], &mf->fsize[i], &mf->fsha[i]);
+    if (!ok) {
+        say("the signed update manifest does not describe %s %s for %s (format kiln-update/1, files, root hash)", appid,
+            app->version, un.machine);
+        return UPD_ERR_MANIFEST;
+    }
+    return UPD_ERR_NONE;
+}
+
+/* Writes /usr and its hash tree into the inactive slot s (found from cmdline) and checks it
+ * against the root hash: nothing may point at the slot while it is written. */
+static enum upd_error write_slot(const char *codebase, const char *cmdline, const struct manifest *mf, struct slot *s)
+{
+    enum upd_error e = UPD_ERR_NONE;
+    int dfd = -1, hfd = -1;
+    char why[512];
+    if (inactive_slot(cmdline, s) < 0) e = UPD_ERR_WRITE;
+    if (!e && drop_entries_for(s->data_uuid) < 0) e = UPD_ERR_BOOT_ENTRY;
+    if (!e && ((dfd = open(s->data, O_RDWR | O_CLOEXEC)) < 0 || (hfd = open(s->hash, O_RDWR | O_CLOEXEC)) < 0)) {
+        say("cannot open the inactive slot %s, %s: %s", s->data, s->hash, strerror(errno));
+        e = UPD_ERR_WRITE;
+    }
+    uint64_t dsz = dfd >= 0 ? dev_size(dfd) : 0, hsz = hfd >= 0 ? dev_size(hfd) : 0;
+    if (!e && (mf->fsize[0] > dsz || mf->fsize[1] > hsz)) {
+        say("the /usr image (%llu bytes) or its hash tree (%llu) is larger than the slot (%llu, %llu)",
+            (unsigned long long)mf->fsize[0], (unsigned long long)mf->fsize[1], (unsigned long long)dsz,
+            (unsigned long long)hsz);
+        e = UPD_ERR_TOO_LARGE;
+    }
+    if (!e) e = fetch_to(codebase, mf->fname[0], mf->fsize[0], mf->fsha[0], dfd);
+    if (!e) e = fetch_to(codebase, mf->fname[1], mf->fsize[1], mf->fsha[1], hfd);
+    if (!e && verity_verify(dfd, dsz, hfd, hsz, mf->root, why, sizeof why) < 0) {
+        say("the slot does not verify against root hash %s: %s", mf->root, why);
+        e = UPD_ERR_VERITY;
+    }
+    if (dfd >= 0) close(dfd);
+    if (hfd >= 0) close(hfd);
+    return e;
+}
+
+/* kernel and initrd: ESP/NAME/VERSION/, written beside and renamed */
+static enum upd_error write_kernel(const char *codebase, const char *version, const struct manifest *mf)
+{
+    _cleanup_free_ char *kdir = xasprintf("%s%s/%s/%s", C.root, C.esp, appid, version);
+    const char *kn[] = {"linux", "initrd"};
+    enum upd_error e = UPD_ERR_NONE;
+    for (int i = 0; !e && i < 2; i++) {
+        mkdir_p(kdir, 0700);
+        _cleanup_free_ char *dst = path_join(kdir, kn[i]);
+        _cleanup_free_ char *tmp = xasprintf("%s.tmp", dst);
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd < 0) {
+            say("cannot write %s: %s", tmp, strerror(errno));
+            return UPD_ERR_WRITE;
+        }
+        e = fetch_to(codebase, mf->fname[2 + i], mf->fsize[2 + i], mf->fsha[2 + i], fd);
+        close(fd);
+        if (!e && rename(tmp, dst) < 0) e = UPD_ERR_WRITE;
+        if (e) unlink(tmp);
+    }
+    return e;
+}
+
+/* The boot entry (with its tries counter) for the written slot, and loader.conf's default
+ * pointing at it: only now does an entry point at the slot. */
+static enum upd_error write_boot_entry(const char *version, const char *cmdline, const char *root, const struct slot *s)
+{
+    _cleanup_free_ char *opts = boot_cmdline_for_slot(cmdline, root, s->data_uuid, s->hash_uuid);
+    _cleanup_free_ char *name = boot_entry_name(appid, version, TRIES);
+    _cleanup_free_ char *text = opts ? boot_entry_text(appid, version, opts) : NULL;
+    _cleanup_free_ char *path = xasprintf("%s%s/loader/entries/%s", C.root, C.esp, name);
+    _cleanup_free_ char *lpath = xasprintf("%s%s/loader/loader.conf", C.root, C.esp);
+    char *ltext = NULL;
+    size_t llen;
+    _cleanup_free_ char *lnew = read_file(lpath, 64 << 10, &ltext, &llen) == 0 ? boot_loader_conf(ltext, appid) : NULL;
+    free(ltext);
+    if (!text || !lnew || upd_write_durable(path, text, strlen(text), 0600) < 0 ||
+        upd_write_durable(lpath, lnew, strlen(lnew), 0600) < 0) {
+        say("cannot write the boot entry %s", path);
+        return UPD_ERR_BOOT_ENTRY;
+    }
+    say("installed %s %s into %s; boot entry %s", appid, version, s->data, name);
+    return UPD_ERR_NONE;
+}
+
 static enum upd_error install(const struct omaha_app_response *app, const char *cmdline)
 {
     if (!app->nurls || !app->npackages) return UPD_ERR_MANIFEST;
@@ -414,135 +587,17 @@ static enum upd_error install(const struct omaha_app_response *app, const char *
         return UPD_ERR_MANIFEST;
     }
     report_one(UPD_EV_DOWNLOAD_STARTED);
-    /* update.json and its signature, verified before anything is parsed or written */
-    _cleanup_free_ char *murl = xasprintf("%s%s", codebase, pkg->name);
-    _cleanup_free_ char *surl = xasprintf("%s%s", codebase, app->kiln_signature[0] ? app->kiln_signature : "");
-    if (!app->kiln_signature[0]) {
-        free(surl);
-        surl = xasprintf("%s%s.minisig", codebase, pkg->name);
-    }
-    struct sbuf m = {0}, sig = {0};
-    char why[512];
-    int st1 = 0, st2 = 0;
-    int r = http_request("GET", murl, NULL, NULL, 0, sink_mem, &m, (uint64_t)pkg->size, TIMEOUT_S, &st1, why, sizeof why);
-    if (r == 0) r = http_request("GET", surl, NULL, NULL, 0, sink_mem, &sig, MS_SIG_MAX, TIMEOUT_S, &st2, why, sizeof why);
-    if (r < 0 || st1 != 200 || st2 != 200) {
-        say("cannot download the update manifest: %s", r < 0 ? why : "HTTP error");
-        sbuf_free(&m), sbuf_free(&sig);
-        return UPD_ERR_DOWNLOAD;
-    }
-    uint8_t md[32];
-    char hex[65];
-    crypto_hash_sha256((uint8_t *)md, (const uint8_t *)(m.s ? m.s : ""), m.len);
-    sodium_bin2hex(hex, sizeof hex, md, sizeof md);
-    if (pkg->hash_sha256[0] && !streq(hex, pkg->hash_sha256)) {
-        say("%s has sha256 %s, the server offered %s", pkg->name, hex, pkg->hash_sha256);
-        sbuf_free(&m), sbuf_free(&sig);
-        return UPD_ERR_DIGEST;
-    }
-    /* the trusted keys: every *.pub in the keys directory */
-    char *keys[16];
-    size_t nkeys = 0;
-    _cleanup_free_ char *kdir = at(C.keys_dir);
-    DIR *d = opendir(kdir);
-    struct dirent *de;
-    while (d && nkeys < 16 && (de = readdir(d)))
-        if (endswith(de->d_name, ".pub")) keys[nkeys++] = path_join(kdir, de->d_name);
-    if (d) closedir(d);
-    char *err = NULL, *sigtext = sbuf_steal(&sig);
-    r = nkeys ? ms_verify_data_trusted((const char *const *)keys, nkeys, m.s ? m.s : "", m.len, pkg->name,
-                                       sigtext ? sigtext : "", "update.json.minisig", NULL, NULL, &err)
-              : -ENOKEY;
-    for (size_t i = 0; i < nkeys; i++) free(keys[i]);
-    free(sigtext);
-    if (r < 0) {
-        say("the update manifest is refused: %s", err ? err : "no trusted key in the image");
-        free(err);
-        sbuf_free(&m);
-        return UPD_ERR_SIGNATURE;
-    }
-    json_error_t je;
-    json_t *u = json_loadb(m.s, m.len, JSON_REJECT_DUPLICATES, &je);
-    sbuf_free(&m);
-    struct utsname un;
-    uname(&un);
-    const char *root = json_string_value(json_object_get(json_object_get(u, "verity"), "root_hash"));
-    const char *kinds[] = {"usr", "verity", "kernel", "initrd"};
-    const char *fname[4], *fsha[4];
-    uint64_t fsize[4];
-    bool ok = u && streq(json_string_value(json_object_get(u, "format")), "kiln-update/1") &&
-              streq(json_string_value(json_object_get(u, "name")), appid) &&
-              streq(json_string_value(json_object_get(u, "version")), app->version) &&
-              streq(json_string_value(json_object_get(u, "arch")), un.machine) && root && strlen(root) == 64 &&
-              strspn(root, "0123456789abcdef") == 64 && (!app->kiln_roothash[0] || streq(app->kiln_roothash, root));
-    for (int i = 0; ok && i < 4; i++) ok = file_ok(json_object_get(u, kinds[i]), &fname[i], &fsize[i], &fsha[i]);
-    if (!ok) {
-        say("the signed update manifest does not describe %s %s for %s (format kiln-update/1, files, root hash)", appid,
-            app->version, un.machine);
-        json_decref(u);
-        return UPD_ERR_MANIFEST;
-    }
-    /* the inactive slot: nothing may point at it while it is written */
+    struct sbuf m = {0};
+    enum upd_error e = fetch_manifest(app, &m);
+    if (e) return e;
+    struct manifest mf = {0};
+    e = parse_manifest(app, &m, &mf);
     struct slot s = {0};
-    enum upd_error e = UPD_ERR_NONE;
-    int dfd = -1, hfd = -1;
-    if (inactive_slot(cmdline, &s) < 0) e = UPD_ERR_WRITE;
-    if (!e && drop_entries_for(s.data_uuid) < 0) e = UPD_ERR_BOOT_ENTRY;
-    if (!e && ((dfd = open(s.data, O_RDWR | O_CLOEXEC)) < 0 || (hfd = open(s.hash, O_RDWR | O_CLOEXEC)) < 0)) {
-        say("cannot open the inactive slot %s, %s: %s", s.data, s.hash, strerror(errno));
-        e = UPD_ERR_WRITE;
-    }
-    uint64_t dsz = dfd >= 0 ? dev_size(dfd) : 0, hsz = hfd >= 0 ? dev_size(hfd) : 0;
-    if (!e && (fsize[0] > dsz || fsize[1] > hsz)) {
-        say("the /usr image (%llu bytes) or its hash tree (%llu) is larger than the slot (%llu, %llu)",
-            (unsigned long long)fsize[0], (unsigned long long)fsize[1], (unsigned long long)dsz, (unsigned long long)hsz);
-        e = UPD_ERR_TOO_LARGE;
-    }
-    if (!e) e = fetch_to(codebase, fname[0], fsize[0], fsha[0], dfd);
-    if (!e) e = fetch_to(codebase, fname[1], fsize[1], fsha[1], hfd);
-    if (!e && (r = verity_verify(dfd, dsz, hfd, hsz, root, why, sizeof why)) < 0) {
-        say("the slot does not verify against root hash %s: %s", root, why);
-        e = UPD_ERR_VERITY;
-    }
-    if (dfd >= 0) close(dfd);
-    if (hfd >= 0) close(hfd);
-    /* kernel and initrd: ESP/NAME/VERSION/, written beside and renamed */
-    _cleanup_free_ char *kdir2 = xasprintf("%s%s/%s/%s", C.root, C.esp, appid, app->version);
-    const char *kn[] = {"linux", "initrd"};
-    for (int i = 0; !e && i < 2; i++) {
-        mkdir_p(kdir2, 0700);
-        _cleanup_free_ char *dst = path_join(kdir2, kn[i]);
-        _cleanup_free_ char *tmp = xasprintf("%s.tmp", dst);
-        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        if (fd < 0) {
-            say("cannot write %s: %s", tmp, strerror(errno));
-            e = UPD_ERR_WRITE;
-            break;
-        }
-        e = fetch_to(codebase, fname[2 + i], fsize[2 + i], fsha[2 + i], fd);
-        close(fd);
-        if (!e && rename(tmp, dst) < 0) e = UPD_ERR_WRITE;
-        if (e) unlink(tmp);
-    }
+    if (!e) e = write_slot(codebase, cmdline, &mf, &s);
+    if (!e) e = write_kernel(codebase, app->version, &mf);
     if (!e) report_one(UPD_EV_DOWNLOAD_FINISHED);
-    /* only now does an entry point at the slot */
-    if (!e) {
-        _cleanup_free_ char *opts = boot_cmdline_for_slot(cmdline, root, s.data_uuid, s.hash_uuid);
-        _cleanup_free_ char *name = boot_entry_name(appid, app->version, TRIES);
-        _cleanup_free_ char *text = opts ? boot_entry_text(appid, app->version, opts) : NULL;
-        _cleanup_free_ char *path = xasprintf("%s%s/loader/entries/%s", C.root, C.esp, name);
-        _cleanup_free_ char *lpath = xasprintf("%s%s/loader/loader.conf", C.root, C.esp);
-        char *ltext = NULL;
-        size_t llen;
-        _cleanup_free_ char *lnew = read_file(lpath, 64 << 10, &ltext, &llen) == 0 ? boot_loader_conf(ltext, appid) : NULL;
-        free(ltext);
-        if (!text || !lnew || upd_write_durable(path, text, strlen(text), 0600) < 0 ||
-            upd_write_durable(lpath, lnew, strlen(lnew), 0600) < 0) {
-            say("cannot write the boot entry %s", path);
-            e = UPD_ERR_BOOT_ENTRY;
-        } else say("installed %s %s into %s; boot entry %s", appid, app->version, s.data, name);
-    }
-    json_decref(u);
+    if (!e) e = write_boot_entry(app->version, cmdline, mf.root, &s);
+    json_decref(mf.u);
     free(s.data), free(s.hash);
     return e;
 }
@@ -577,6 +632,46 @@ static int usage(void)
     return 2;
 }
 
+/* kiln-updater status: the saved state on stdout (a damaged one shows as a fresh one). */
+static int print_status(void)
+{
+    struct upd_state s = {0};
+    char *text = NULL;
+    size_t len;
+    if (read_file(C.state_path, 64 << 10, &text, &len) == 0 && upd_state_parse(text, &s) < 0) {
+        say("%s is damaged; a run starts from a fresh state", C.state_path);
+        memset(&s, 0, sizeof s);
+    }
+    free(text);
+    _cleanup_free_ char *t = upd_state_format(&s);
+    fputs(t ? t : "", stdout);
+    return 0;
+}
+
+/* Takes the run lock (held until the process ends) and reads *s, the configuration and the
+ * running image's name and version under it; -1 after saying why it cannot run.
+ * The timer's run and an asked-for one (kiln-updater-now.service) never write a slot at
+ * once; the state and the configuration are read under the lock, so a run that waited for
+ * another one sees them as that one left them (the install it recorded, an owner's
+ * auto=false written meanwhile), never its own stale copy to save over them. */
+static int begin_run(const char *config, const char *override, struct upd_state *s)
+{
+    _cleanup_free_ char *lock_path = at("/run/kiln-updater.lock");
+    bool damaged = false;
+    int lock = upd_store_open(lock_path, C.state_path, s, &damaged);
+    if (lock < 0) {
+        say("cannot lock %s: %s", lock_path, strerror(-lock));
+        return -1;
+    }
+    if (damaged) say("%s is damaged; starting from a fresh state", C.state_path);
+    if (load_config(config, override) < 0) return -1;
+    if (os_release("IMAGE_ID", appid, sizeof appid) < 0 || os_release("IMAGE_VERSION", running, sizeof running) < 0) {
+        say("/usr/lib/os-release has no valid IMAGE_ID and IMAGE_VERSION: not an image kiln built");
+        return -1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *config = "/etc/kiln/updater.conf", *override = "/run/kiln/updater.conf";
@@ -592,37 +687,10 @@ int main(int argc, char **argv)
         else if (streq(argv[i], "--root") && i + 1 < argc) C.root = argv[++i];
         else return usage();
     }
-    struct upd_state s = {0};
-    if (status) {
-        char *text = NULL;
-        size_t len;
-        if (read_file(C.state_path, 64 << 10, &text, &len) == 0 && upd_state_parse(text, &s) < 0) {
-            say("%s is damaged; a run starts from a fresh state", C.state_path);
-            memset(&s, 0, sizeof s);
-        }
-        free(text);
-        _cleanup_free_ char *t = upd_state_format(&s);
-        fputs(t ? t : "", stdout);
-        return 0;
-    }
+    if (status) return print_status();
     if (sodium_init() < 0) return 1;
-    /* the timer's run and an asked-for one (kiln-updater-now.service) never write a slot at
-     * once; the state and the configuration are read under the lock, so a run that waited for
-     * another one sees them as that one left them (the install it recorded, an owner's
-     * auto=false written meanwhile), never its own stale copy to save over them */
-    _cleanup_free_ char *lock_path = at("/run/kiln-updater.lock");
-    bool damaged = false;
-    int lock = upd_store_open(lock_path, C.state_path, &s, &damaged);
-    if (lock < 0) {
-        say("cannot lock %s: %s", lock_path, strerror(-lock));
-        return 1;
-    }
-    if (damaged) say("%s is damaged; starting from a fresh state", C.state_path);
-    if (load_config(config, override) < 0) return 1;
-    if (os_release("IMAGE_ID", appid, sizeof appid) < 0 || os_release("IMAGE_VERSION", running, sizeof running) < 0) {
-        say("/usr/lib/os-release has no valid IMAGE_ID and IMAGE_VERSION: not an image kiln built");
-        return 1;
-    }
+    struct upd_state s = {0};
+    if (begin_run(config, override, &s) < 0) return 1;
     read_line_file("/etc/machine-id", machine_id, sizeof machine_id);
     read_line_file("/proc/sys/kernel/random/boot_id", boot_id, sizeof boot_id);
     char cmdline[4096] = "";

@@ -7,7 +7,6 @@
 
 #include "cmd/common.h"
 #include "service/client.h"
-#include "util/secret.h"
 #include "util/util.h"
 
 enum { EXIT_UNREACHED = 3 };
@@ -74,17 +73,8 @@ int cmd_cancel(int argc, char **argv)
     int n, rc = cmd_parse(&v, argc, argv, &n);
     if (rc != CMD_GO) return rc;
     if (!server) return cmd_usage_error("cancel", "--server URL is needed: the service the jobs are on");
-    if (!token || !*token)
-        return cmd_usage_error("cancel", "no token: give --token or set $KILN_TOKEN (the tenant's, from `kiln tenant add`)");
-    secret_add(token);
     struct kiln_client *c = NULL;
-    char *err = NULL;
-    if (kiln_client_new(server, token, &c, &err) < 0) {
-        fprintf(stderr, "kiln cancel: %s\n", err);
-        free(err);
-        return EXIT_USAGE;
-    }
-    rc = EXIT_OK;
+    if ((rc = cmd_tenant_client("cancel", server, token, &c)) != 0) return rc;
     for (int i = 1; i <= n; i++) {
         int one = cancel_one(c, argv[i]);
         /* the worst first: unreached over usage over ended */

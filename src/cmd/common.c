@@ -7,9 +7,11 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ext/ext.h"
+#include "service/client.h"
 #include "service/store.h"
 #include "util/fs.h"
 #include "util/secret.h"
@@ -165,6 +167,35 @@ int cmd_store_open(const char *verb, const char *data, const char *db, bool crea
     } else if (r < 0) fprintf(stderr, "kiln %s: %s\n", verb, err);
     free(err);
     return r;
+}
+
+const struct cmd_verb *cmd_pick_sub(const struct cmd_verb *top, const struct cmd_verb *subs, size_t nsubs,
+                                    const char *choices, int argc, char **argv, int *rc)
+{
+    const char *verb = top->name;
+    if (argc < 2) return *rc = cmd_usage_error(verb, "which subcommand? %s", choices), NULL;
+    if (streq(argv[1], "-h") || streq(argv[1], "--help")) return cmd_help(top, stdout), *rc = EXIT_OK, NULL;
+    size_t skip = strlen(verb) + 1; /* "VERB " */
+    for (size_t i = 0; i < nsubs; i++)
+        if (streq(subs[i].name + skip, argv[1])) return &subs[i];
+    if (argv[1][0] == '-')
+        *rc = cmd_usage_error(verb, "unknown option %s; the options are: each subcommand's (kiln %s SUB --help)", argv[1], verb);
+    else *rc = cmd_usage_error(verb, "unknown subcommand %s: %s", argv[1], choices);
+    return NULL;
+}
+
+int cmd_tenant_client(const char *verb, const char *server, const char *token, struct kiln_client **c)
+{
+    if (!token || !*token)
+        return cmd_usage_error(verb, "no token: give --token or set $KILN_TOKEN (the tenant's, from `kiln tenant add`)");
+    secret_add(token); /* masked in every log line, should a message ever quote it */
+    char *err = NULL;
+    if (kiln_client_new(server, token, c, &err) < 0) {
+        fprintf(stderr, "kiln %s: %s\n", verb, err);
+        free(err);
+        return EXIT_USAGE;
+    }
+    return 0;
 }
 
 bool cmd_opt_long(const char *verb, const char *opt, const char *val, long lo, long hi, long *out)

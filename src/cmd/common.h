@@ -123,6 +123,12 @@ struct cmd_verb {
 int cmd_parse(const struct cmd_verb *v, int argc, char **argv, int *nargs);
 /* Prints v's help to f: synopsis, about, the options from the table, exit status, JSON shape. */
 void cmd_help(const struct cmd_verb *v, FILE *f);
+/* The subcommand argv[1] names among subs[0..nsubs) (each named "VERB SUB"; top is VERB's
+ * own help), or NULL with *rc set: EXIT_OK after printing top's help for -h/--help, else
+ * EXIT_USAGE after saying that none or an unknown one was given; choices lists the SUBs for
+ * that message ("a, b or c"). */
+const struct cmd_verb *cmd_pick_sub(const struct cmd_verb *top, const struct cmd_verb *subs, size_t nsubs,
+                                    const char *choices, int argc, char **argv, int *rc);
 /* Prints "kiln VERB: MESSAGE" and "try 'kiln VERB --help'" to stderr; returns EXIT_USAGE. */
 int cmd_usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* An input file named on the command line is a regular file kiln can open (open_regular); else
@@ -145,6 +151,12 @@ struct kiln_store;
  * Prints why (as "kiln VERB: ...") and returns -errno: -EINVAL for a usage error (neither
  * given, the URL names no backend, or no kiln database there: a mistyped --data). */
 int cmd_store_open(const char *verb, const char *data, const char *db, bool create, struct kiln_store **st);
+
+struct kiln_client;
+/* The client of a tenant's requests to server: token (from --token or $KILN_TOKEN) must be
+ * given, and is masked in every log line from here on. 0, or EXIT_USAGE after printing why
+ * (no token, or server is not an http(s) URL); nothing is sent yet. */
+int cmd_tenant_client(const char *verb, const char *server, const char *token, struct kiln_client **c);
 
 struct disk_write_opts;
 /* VHD timestamp and id for an output named seed: reproducible under SOURCE_DATE_EPOCH. */

@@ -351,15 +351,10 @@ int cmd_gallery(int argc, char **argv)
         "pull NAME[@VERSION] --gallery DIR [...] [--out DIR]",
         "A versioned store of signed, validated images (docs/trust.md). `kiln gallery SUB --help`\n"
         "describes each subcommand.", NULL, 1, 1, NULL, exits};
-    if (argc < 2) return cmd_usage_error("gallery", "which subcommand? init, trust, list, show or pull");
-    if (streq(argv[1], "-h") || streq(argv[1], "--help")) return cmd_help(&top, stdout), EXIT_OK;
-    const struct cmd_verb *v = NULL;
-    for (size_t i = 0; i < ARRAY_SIZE(subs); i++)
-        if (streq(subs[i].name + strlen("gallery "), argv[1])) v = &subs[i];
-    if (!v && argv[1][0] == '-')
-        return cmd_usage_error("gallery", "unknown option %s; the options are: each subcommand's (kiln gallery SUB --help)", argv[1]);
-    if (!v) return cmd_usage_error("gallery", "unknown subcommand %s: init, trust, list, show or pull", argv[1]);
-    int n, rc = cmd_parse(v, argc - 1, argv + 1, &n);
+    int n, rc;
+    const struct cmd_verb *v = cmd_pick_sub(&top, subs, ARRAY_SIZE(subs), "init, trust, list, show or pull", argc, argv, &rc);
+    if (!v) return rc;
+    rc = cmd_parse(v, argc - 1, argv + 1, &n);
     if (rc == CMD_GO) {
         a.ref = n ? argv[2] : NULL;
         rc = gallery_sub(v->name + strlen("gallery "), &a);

@@ -235,22 +235,28 @@ static int merge_old(struct kiln_store *st, struct kiln_rollout *ro, long max_pe
     return 0;
 }
 
+/* Whether policy p holds together (rollout_policy_check); else says why on stderr. */
+static bool policy_ok(const struct rollout_policy *p)
+{
+    char why[ROLLOUT_REASON_MAX];
+    if (rollout_policy_check(p, why, sizeof(why)) >= 0) return true;
+    fprintf(stderr, "kiln rollout set: %s\n", why);
+    return false;
+}
+
 /* kiln rollout set on the stored rollout: what was not given taken from it, the whole policy
  * checked, the gallery asked whether it has what the rollout names. EXIT_OK, or EXIT_USAGE
  * after saying why. */
 static int set_prepare(struct kiln_store *st, struct kiln_rollout *ro, bool whole, long max_per_hour, long max_inflight,
                        long pause_after, const char *gallery)
 {
-    char *err = NULL, why[ROLLOUT_REASON_MAX];
+    char *err = NULL;
     if (merge_old(st, ro, max_per_hour, max_inflight, pause_after, &err) < 0) {
         fprintf(stderr, "kiln rollout set: %s\n", err);
         free(err);
         return EXIT_USAGE;
     }
-    if (!whole && rollout_policy_check(&ro->p, why, sizeof(why)) < 0) {
-        fprintf(stderr, "kiln rollout set: %s\n", why);
-        return EXIT_USAGE;
-    }
+    if (!whole && !policy_ok(&ro->p)) return EXIT_USAGE;
     if (gallery) gallery_warn(gallery, ro);
     return EXIT_OK;
 }
@@ -285,17 +291,58 @@ static int show_status(struct kiln_store *st, const char *name, const char *chan
     return rc;
 }
 
+/* cmd_rollout's options in their order: the subcommands that take each (NULL: every one),
+ * and the one named when another is given it */
+static const struct {
+    const char *in, *home;
+} belongs[] = {{NULL, NULL}, {NULL, NULL}, {" set status pause resume ", "kiln rollout status"},
+               {" set ", "kiln rollout set"}, {" set ", "kiln rollout set"}, {" set ", "kiln rollout set"},
+               {" set ", "kiln rollout set"}, {" set ", "kiln rollout set"}, {" set ", "kiln rollout set"},
+               {" set ", "kiln rollout set"}, {" set ", "kiln rollout set"}, {" set ", "kiln rollout set"},
+               {" pause ", "kiln rollout pause"}};
+static const char exits[] = "0 done, 1 no rollout is set for NAME CHANNEL or the database failed, 2 usage or\n"
+                            "no kiln database there";
+static const char json_shape[] = "{\"name\", \"channel\", \"policy\": {\"enabled\", \"target\", \"percent\", \"max_per_period\", \"period_s\",\n"
+                                 "\"max_inflight\", \"pause_after_failures\", \"floors\", \"pins\"} | null, \"paused\", \"pause_reason\",\n"
+                                 "\"machines\", \"inflight\", \"versions\": {V: N}, \"failures\": [...], \"history\": [...]}";
+
+/* Marks each of opts (in belongs' order) that subcommand verb does not take with the one that
+ * takes it, for cmd_parse's "OPT belongs to kiln rollout SUB". */
+static void mark_elsewhere(struct cmd_opt *opts, const char *verb)
+{
+    _cleanup_free_ char *word = xasprintf(" %s ", verb);
+    for (size_t i = 0; i < ARRAY_SIZE(belongs); i++)
+        if (belongs[i].in && !strstr(belongs[i].in, word)) opts[i].elsewhere = belongs[i].home;
+}
+
+/* The database step of every subcommand but set's preparation: writes what verb asks and
+ * prints the outcome (the rollout's status, or the machine's group). The exit code. */
+static int run_verb(struct kiln_store *st, const char *verb, const struct kiln_rollout *ro, const char *name,
+                    const char *channel, const char *machine, const char *reason, bool json)
+{
+    char *err = NULL;
+    int r = 0, rc = EXIT_OK;
+    if (streq(verb, "set")) r = kiln_store_rollout_set(st, ro, &err);
+    else if (streq(verb, "pause")) r = kiln_store_rollout_pause(st, name, channel, true, reason, &err);
+    else if (streq(verb, "resume")) r = kiln_store_rollout_pause(st, name, channel, false, NULL, &err);
+    /* "group NAME GROUP MACHINE": the machine's group for pins */
+    else if (streq(verb, "group")) r = kiln_store_machine_group(st, name, machine, channel, &err);
+    if (r < 0) {
+        fprintf(stderr, "kiln rollout %s: %s\n", verb, err ? err : strerror(-r));
+        rc = r == -EINVAL ? EXIT_USAGE : EXIT_FAIL;
+    } else if (!streq(verb, "group")) rc = show_status(st, name, channel, json);
+    else printf("%s: machine %s is in group %s\n", name, machine, channel);
+    free(err);
+    return rc;
+}
+
 int cmd_rollout(int argc, char **argv)
 {
     const char *data = NULL, *db = NULL, *reason = NULL, *gallery = NULL;
     bool json = false, disable = false;
     long max_per_hour = -1, max_inflight = -1, pause_after = -1; /* -1: not given */
-    struct kiln_rollout ro;
-    memset(&ro, 0, sizeof(ro));
+    struct kiln_rollout ro = {.p = {.permyriad = -1, .period_ms = 3600 * 1000}};
     struct rollout_policy *p = &ro.p;
-    p->permyriad = -1;
-    p->period_ms = 3600 * 1000;
-    char why[ROLLOUT_REASON_MAX];
     struct cmd_opt opts[] = {
         {0, "data", "DIR", CMD_STR, &data, .help = "the service's state directory (its kiln.db, which must exist)"},
         {0, "db", "URL", CMD_STR, &db, .help = "sqlite:PATH or a postgresql:// URI instead of DIR/kiln.db (or $KILN_DB)"},
@@ -317,20 +364,7 @@ int cmd_rollout(int argc, char **argv)
         {0, "reason", "TEXT", CMD_STR, &reason, .help = "why, in a few words (shown by status)"},
         {0},
     };
-    /* the subcommands that take each option (NULL: every one), and the one named when another is given it */
-    static const struct {
-        const char *in, *home;
-    } belongs[] = {{NULL, NULL}, {NULL, NULL}, {" set status pause resume ", "kiln rollout status"},
-                   {" set ", "kiln rollout set"}, {" set ", "kiln rollout set"}, {" set ", "kiln rollout set"},
-                   {" set ", "kiln rollout set"}, {" set ", "kiln rollout set"}, {" set ", "kiln rollout set"},
-                   {" set ", "kiln rollout set"}, {" set ", "kiln rollout set"}, {" set ", "kiln rollout set"},
-                   {" pause ", "kiln rollout pause"}};
     _Static_assert(ARRAY_SIZE(belongs) == ARRAY_SIZE(opts) - 1, "a line per option");
-    static const char exits[] = "0 done, 1 no rollout is set for NAME CHANNEL or the database failed, 2 usage or\n"
-                                "no kiln database there";
-    static const char json_shape[] = "{\"name\", \"channel\", \"policy\": {\"enabled\", \"target\", \"percent\", \"max_per_period\", \"period_s\",\n"
-                                     "\"max_inflight\", \"pause_after_failures\", \"floors\", \"pins\"} | null, \"paused\", \"pause_reason\",\n"
-                                     "\"machines\", \"inflight\", \"versions\": {V: N}, \"failures\": [...], \"history\": [...]}";
     const struct cmd_verb subs[] = {
         {"rollout set", "NAME CHANNEL --version V --percent P [--max-per-hour N] [--max-inflight N]\n"
                         "NAME CHANNEL ... [--pause-after-failures N] [--floor V]... [--pin GROUP=V]... [--disable] [--gallery DIR]",
@@ -350,21 +384,12 @@ int cmd_rollout(int argc, char **argv)
                    "pause NAME CHANNEL [--reason TEXT]\nresume NAME CHANNEL\ngroup NAME GROUP MACHINE-ID",
         "The update server's rollout policy per image and channel, in the database kiln serve uses\n"
         "(--data DIR or --db URL). `kiln rollout SUB --help` describes each subcommand.", NULL, 0, 0, NULL, exits};
-    if (argc >= 2 && (streq(argv[1], "-h") || streq(argv[1], "--help"))) return cmd_help(&top, stdout), EXIT_OK;
-    const struct cmd_verb *v = NULL;
-    for (size_t i = 0; argc >= 2 && i < ARRAY_SIZE(subs); i++)
-        if (streq(subs[i].name + strlen("rollout "), argv[1])) v = &subs[i];
-    if (!v && argc >= 2 && argv[1][0] == '-')
-        return cmd_usage_error("rollout", "unknown option %s; the options are: each subcommand's (kiln rollout SUB --help)", argv[1]);
-    if (!v)
-        return cmd_usage_error("rollout", argc < 2 ? "which subcommand? %sset, status, pause, resume or group"
-                                                   : "unknown subcommand %s: set, status, pause, resume or group",
-                               argc < 2 ? "" : argv[1]);
+    int rc;
+    const struct cmd_verb *v = cmd_pick_sub(&top, subs, ARRAY_SIZE(subs), "set, status, pause, resume or group", argc, argv, &rc);
+    if (!v) return rc;
     const char *verb = argv[1];
     bool set = streq(verb, "set");
-    _cleanup_free_ char *word = xasprintf(" %s ", verb);
-    for (size_t i = 0; i < ARRAY_SIZE(belongs); i++)
-        if (belongs[i].in && !strstr(belongs[i].in, word)) opts[i].elsewhere = belongs[i].home;
+    mark_elsewhere(opts, verb);
     int n, r = cmd_parse(v, argc - 1, argv + 1, &n);
     if (r != CMD_GO) return r;
     const char *name = argv[2], *channel = argv[3], *machine = n > 2 ? argv[4] : NULL;
@@ -380,30 +405,12 @@ int cmd_rollout(int argc, char **argv)
     snprintf(ro.name, sizeof(ro.name), "%s", name);
     snprintf(ro.channel, sizeof(ro.channel), "%s", channel);
     /* contradictions are refused before the database is touched */
-    if (set && whole && rollout_policy_check(p, why, sizeof(why)) < 0) {
-        fprintf(stderr, "kiln rollout set: %s\n", why);
-        return EXIT_USAGE;
-    }
+    if (set && whole && !policy_ok(p)) return EXIT_USAGE;
     struct kiln_store *st = NULL;
     r = cmd_store_open(v->name, data, db, false, &st);
     if (r < 0) return r == -EINVAL ? EXIT_USAGE : EXIT_FAIL;
-    char *err = NULL;
-    int rc = EXIT_OK;
-    if (set && set_prepare(st, &ro, whole, max_per_hour, max_inflight, pause_after, gallery) != EXIT_OK) {
-        kiln_store_close(st);
-        return EXIT_USAGE;
-    }
-    if (set) r = kiln_store_rollout_set(st, &ro, &err);
-    else if (streq(verb, "pause")) r = kiln_store_rollout_pause(st, name, channel, true, reason, &err);
-    else if (streq(verb, "resume")) r = kiln_store_rollout_pause(st, name, channel, false, NULL, &err);
-    /* "group NAME GROUP MACHINE": the machine's group for pins */
-    else if (streq(verb, "group")) r = kiln_store_machine_group(st, name, machine, channel, &err);
-    if (r < 0) {
-        fprintf(stderr, "kiln rollout %s: %s\n", verb, err ? err : strerror(-r));
-        rc = r == -EINVAL ? EXIT_USAGE : EXIT_FAIL;
-    } else if (!streq(verb, "group")) rc = show_status(st, name, channel, json);
-    else printf("%s: machine %s is in group %s\n", name, machine, channel);
-    free(err);
+    if (set && set_prepare(st, &ro, whole, max_per_hour, max_inflight, pause_after, gallery) != EXIT_OK) rc = EXIT_USAGE;
+    else rc = run_verb(st, verb, &ro, name, channel, machine, reason, json);
     kiln_store_close(st);
     return rc;
 }

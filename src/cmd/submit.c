@@ -13,7 +13,6 @@
 #include "service/client.h"
 #include "util/digest.h"
 #include "util/fs.h"
-#include "util/secret.h"
 #include "util/utf8.h"
 #include "util/yaml.h"
 #include "util/util.h"
@@ -492,6 +491,20 @@ static bool take_require(const char *verb, const char *opt, const char *val, voi
     return true;
 }
 
+/* The job's "requirements": the VM gets what it requires (require: FEAT_* bits; cpus and
+ * memory_mb 0 when not given), and a worker must offer at least that. An empty object when
+ * nothing is required. */
+static json_t *requirements(unsigned require, long cpus, long memory_mb)
+{
+    json_t *rq = json_object();
+    if (require & FEAT_UEFI) json_object_set_new(rq, "uefi", json_true());
+    if (require & FEAT_TPM) json_object_set_new(rq, "tpm", json_true());
+    if (require & FEAT_SECURE_BOOT) json_object_set_new(rq, "secure_boot", json_true());
+    if (cpus) json_object_set_new(rq, "cpus", json_integer(cpus));
+    if (memory_mb) json_object_set_new(rq, "memory_mb", json_integer(memory_mb));
+    return rq;
+}
+
 int cmd_submit(int argc, char **argv)
 {
     const char *server = NULL, *token = getenv("KILN_TOKEN"), *kernel = NULL, *append = NULL, *runbook = NULL,
@@ -543,19 +556,11 @@ int cmd_submit(int argc, char **argv)
     if (tier >= 0 && runbook)
         return cmd_usage_error("submit", "--tier %ld and --runbook %s: give one of them (a runbook selects its own cases)",
                                tier, runbook);
-    if (!token || !*token)
-        return cmd_usage_error("submit", "no token: give --token or set $KILN_TOKEN (the tenant's, from `kiln tenant add`)");
-    secret_add(token); /* masked in every log line, should a message ever quote it */
-    if (runbook && (rc = runbook_text(runbook, &rbtext)) != 0) return rc;
     struct kiln_client *c = NULL;
-    char *err = NULL;
-    if (kiln_client_new(server, token, &c, &err) < 0) {
-        fprintf(stderr, "kiln submit: %s\n", err);
-        free(err);
-        return EXIT_USAGE;
-    }
+    if ((rc = cmd_tenant_client("submit", server, token, &c)) != 0) return rc;
+    if (runbook) rc = runbook_text(runbook, &rbtext);
     char digest[65], kdigest[65];
-    rc = ensure_image(c, image, digest);
+    if (rc == 0) rc = ensure_image(c, image, digest);
     if (rc == 0 && kernel) rc = ensure_image(c, kernel, kdigest);
     json_t *pfiles = NULL;
     if (rc == 0 && publish) rc = publish_files(c, image, &pfiles);
@@ -566,13 +571,7 @@ int cmd_submit(int argc, char **argv)
         if (append) json_object_set_new(req, "append", json_string(append));
         if (tier >= 0) json_object_set_new(req, "tier", json_integer(tier));
         if (rbtext) json_object_set_new(req, "runbook", json_string(rbtext));
-        /* the job's VM gets what it requires, and a worker must offer at least that */
-        json_t *rq = json_object();
-        if (require & FEAT_UEFI) json_object_set_new(rq, "uefi", json_true());
-        if (require & FEAT_TPM) json_object_set_new(rq, "tpm", json_true());
-        if (require & FEAT_SECURE_BOOT) json_object_set_new(rq, "secure_boot", json_true());
-        if (cpus) json_object_set_new(rq, "cpus", json_integer(cpus));
-        if (memory_mb) json_object_set_new(rq, "memory_mb", json_integer(memory_mb));
+        json_t *rq = requirements(require, cpus, memory_mb);
         if (json_object_size(rq)) json_object_set(req, "requirements", rq);
         json_decref(rq);
         if (publish) json_object_set_new(req, "publish", json_pack("{s:s, s:o}", "channel", publish, "files", pfiles));

@@ -401,6 +401,57 @@ static int ext4_filesystems(struct disk *d, uint64_t (*fs)[2], size_t max, size_
     return r < 0 ? r : 0;
 }
 
+/* Copies each of items found in the filesystem e (of disk d) to dest+item, new files only;
+ * *found counts them and *budget (what may still be unpacked) shrinks by their sizes. An item
+ * not in the filesystem is skipped; 0, or -errno with *why (unless interrupted: -EINTR). */
+static int extract_items(struct disk *d, struct ext4_ro *e, const char *const *items, size_t nitems, const char *dest,
+                         uint64_t *budget, int *found, char **why)
+{
+    for (size_t i = 0; i < nitems; i++) {
+        if (kiln_interrupted) return -EINTR;
+        _cleanup_free_ char *p = xasprintf("%s%s", dest, items[i]);
+        _cleanup_free_ char *dir = path_dirname(p);
+        int r = mkdir_p(dir, 0755);
+        if (r < 0) {
+            *why = xasprintf("cannot create %s: %s", dir, strerror(-r));
+            return r;
+        }
+        int fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0) {
+            r = -errno;
+            *why = xasprintf("cannot create %s: %s", p, strerror(-r));
+            return r;
+        }
+        uint64_t size = 0;
+        r = ext4_ro_copy(e, items[i], fd, *budget, &size);
+        close(fd);
+        if (r == 0) {
+            (*found)++;
+            *budget -= MIN(*budget - 1, size);
+            continue;
+        }
+        unlink(p);
+        if (r == -EFBIG) {
+            *why = xasprintf("%s: a crafted or damaged filesystem (what kiln copies out of a %llu-byte image adds up to "
+                             "64 MiB + 4 x what the file holds at most)",
+                             ext4_ro_strerror(e), (unsigned long long)disk_file_size(d));
+            return r;
+        }
+        if (r == -ELOOP) {
+            *why = xasprintf("%s in the image is a symbolic link that kiln does not follow (more than 8 links on the way, "
+                             "or a loop): a crafted or damaged filesystem",
+                             items[i]);
+            return r;
+        }
+        if (r == -EIO) {
+            *why = xstrdup(ext4_ro_strerror(e));
+            return r;
+        }
+        /* -ENOENT, not a regular file, a damaged directory on the way: not in the image */
+    }
+    return 0;
+}
+
 int image_extract(const char *path, const char *const *items, size_t nitems, const char *dest, char **err)
 {
     if (rootfs_tar_probe(path)) {
@@ -436,48 +487,7 @@ int image_extract(const char *path, const char *const *items, size_t nitems, con
             else free(oerr), r = 0;
             continue;
         }
-        for (size_t i = 0; i < nitems && r >= 0; i++) {
-            if (kiln_interrupted) {
-                r = -EINTR;
-                break;
-            }
-            _cleanup_free_ char *p = xasprintf("%s%s", dest, items[i]);
-            _cleanup_free_ char *dir = path_dirname(p);
-            if ((r = mkdir_p(dir, 0755)) < 0) {
-                why = xasprintf("cannot create %s: %s", dir, strerror(-r));
-                break;
-            }
-            int fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-            if (fd < 0) {
-                r = -errno;
-                why = xasprintf("cannot create %s: %s", p, strerror(-r));
-                break;
-            }
-            uint64_t size = 0;
-            int k2 = ext4_ro_copy(e, items[i], fd, budget, &size);
-            close(fd);
-            if (k2 == 0) {
-                found++;
-                budget -= MIN(budget - 1, size);
-                continue;
-            }
-            unlink(p);
-            if (k2 == -EFBIG) {
-                why = xasprintf("%s: a crafted or damaged filesystem (what kiln copies out of a %llu-byte image adds up to "
-                                "64 MiB + 4 x what the file holds at most)",
-                                ext4_ro_strerror(e), (unsigned long long)disk_file_size(d));
-                r = k2;
-            } else if (k2 == -ELOOP) {
-                why = xasprintf("%s in the image is a symbolic link that kiln does not follow (more than 8 links on the way, "
-                                "or a loop): a crafted or damaged filesystem",
-                                items[i]);
-                r = k2;
-            } else if (k2 == -EIO) {
-                why = xstrdup(ext4_ro_strerror(e));
-                r = k2;
-            }
-            /* -ENOENT, not a regular file, a damaged directory on the way: not in the image */
-        }
+        r = extract_items(d, e, items, nitems, dest, &budget, &found, &why);
         ext4_ro_close(e);
     }
     disk_close(d);

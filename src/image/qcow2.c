@@ -250,6 +250,64 @@ static void q_close(struct disk *d)
 
 static const struct disk_ops qcow2_ops = {q_pread, q_next_data, q_close};
 
+/* The host clusters the tables use, each to be used once: at most max, the clusters the file has. */
+struct refs {
+    uint64_t *v;
+    size_t n, cap, max;
+};
+
+static int ref_add(struct disk *d, struct refs *rs, uint64_t off, char **err)
+{
+    if (rs->n >= rs->max)
+        return disk_failf(err, -EINVAL, "qcow2: the tables use more clusters than the %llu-byte file holds: some cluster is "
+                                        "used twice (corrupt or crafted image; `qemu-img check` shows where)",
+                          (unsigned long long)d->file_size);
+    *APPEND(rs->v, rs->n, rs->cap) = off;
+    return 0;
+}
+
+/* The entries of L2 table i (loaded in q->l2_cache) up to the disk's vclusters: each data
+ * cluster cluster-aligned inside the file (into rs), each compressed cluster starting inside
+ * it (its start into q->cstarts, whose capacity is *ccap). */
+static int check_l2(struct disk *d, uint32_t i, uint64_t vclusters, struct refs *rs, size_t *ccap, char **err)
+{
+    struct qcow2 *q = d->priv;
+    for (uint64_t j = 0; j < q->l2_entries && i * q->l2_entries + j < vclusters; j++) {
+        uint64_t host, span, voff = (i * q->l2_entries + j) << q->cluster_bits;
+        int r;
+        switch (classify(q, q->l2_cache[j], &host, &span)) {
+        case UNALLOCATED:
+        case ZEROS: break;
+        case DATA:
+            if (host % q->cluster || host >= d->file_size)
+                return disk_failf(err, -EINVAL, "qcow2: the cluster at virtual offset %llu points at host offset %llu, "
+                                                "%s (corrupt image)",
+                                  (unsigned long long)voff, (unsigned long long)host,
+                                  host % q->cluster ? "not cluster-aligned" : "past the end of the file");
+            if ((r = ref_add(d, rs, host, err)) < 0) return r;
+            break;
+        case COMPRESSED_DATA:
+            if (host >= d->file_size)
+                return disk_failf(err, -EINVAL, "qcow2: the compressed cluster at virtual offset %llu points at host "
+                                                "offset %llu, past the end of the file (corrupt image)",
+                                  (unsigned long long)voff, (unsigned long long)host);
+            *APPEND(q->cstarts, q->ncstarts, *ccap) = host;
+            break;
+        }
+    }
+    return 0;
+}
+
+/* Sorts v[0..n) and returns the index of the first value that repeats the one before it,
+ * 0 when none does. */
+static size_t sort_find_repeat(uint64_t *v, size_t n)
+{
+    if (n) qsort(v, n, sizeof *v, cmp_u64);
+    for (size_t i = 1; i < n; i++)
+        if (v[i] == v[i - 1]) return i;
+    return 0;
+}
+
 /* Walks every table once: each L2 table and data cluster inside the file, cluster-aligned and
  * used once (the header and the L1 table count as used), each compressed cluster starting at
  * its own offset, and no more compressed clusters than COMPRESSED_RATIO_MAX allows. After
@@ -258,67 +316,29 @@ static const struct disk_ops qcow2_ops = {q_pread, q_next_data, q_close};
 static int q_check(struct disk *d, uint64_t l1_off, char **err)
 {
     struct qcow2 *q = d->priv;
-    uint64_t max_refs = (d->file_size + q->cluster - 1) / q->cluster; /* distinct clusters the file has */
+    struct refs rs = {.max = (d->file_size + q->cluster - 1) / q->cluster};
     uint64_t vclusters = (d->size + q->cluster - 1) / q->cluster;
-    uint64_t *refs = NULL;
-    size_t nrefs = 0, rcap = 0, ccap = 0;
-    int r = 0;
-#define REF(off)                                                                                                       \
-    do {                                                                                                               \
-        if (nrefs >= max_refs) {                                                                                       \
-            r = disk_failf(err, -EINVAL, "qcow2: the tables use more clusters than the %llu-byte file holds: some "     \
-                                         "cluster is used twice (corrupt or crafted image; `qemu-img check` shows "    \
-                                         "where)",                                                                     \
-                           (unsigned long long)d->file_size);                                                          \
-            goto out;                                                                                                  \
-        }                                                                                                              \
-        *APPEND(refs, nrefs, rcap) = (off);                                                                            \
-    } while (0)
-    REF(0);
-    for (uint64_t o = l1_off; o < l1_off + (uint64_t)q->l1_size * 8; o += q->cluster) REF(o - o % q->cluster);
-    for (uint32_t i = 0; i < q->l1_size; i++) {
+    size_t ccap = 0, dup;
+    int r = ref_add(d, &rs, 0, err);
+    for (uint64_t o = l1_off; r == 0 && o < l1_off + (uint64_t)q->l1_size * 8; o += q->cluster)
+        r = ref_add(d, &rs, o - o % q->cluster, err);
+    for (uint32_t i = 0; r == 0 && i < q->l1_size; i++) {
         uint64_t l2off = q->l1[i] & OFFSET_MASK;
         if (!l2off) continue;
-        REF(l2off);
+        if ((r = ref_add(d, &rs, l2off, err)) < 0) break;
         if ((r = load_l2(d, l2off)) < 0) {
             *err = xstrdup(d->why);
-            goto out;
+            break;
         }
-        for (uint64_t j = 0; j < q->l2_entries && i * q->l2_entries + j < vclusters; j++) {
-            uint64_t host, span, voff = (i * q->l2_entries + j) << q->cluster_bits;
-            switch (classify(q, q->l2_cache[j], &host, &span)) {
-            case UNALLOCATED:
-            case ZEROS: break;
-            case DATA:
-                if (host % q->cluster || host >= d->file_size) {
-                    r = disk_failf(err, -EINVAL, "qcow2: the cluster at virtual offset %llu points at host offset %llu, "
-                                                 "%s (corrupt image)",
-                                   (unsigned long long)voff, (unsigned long long)host,
-                                   host % q->cluster ? "not cluster-aligned" : "past the end of the file");
-                    goto out;
-                }
-                REF(host);
-                break;
-            case COMPRESSED_DATA:
-                if (host >= d->file_size) {
-                    r = disk_failf(err, -EINVAL, "qcow2: the compressed cluster at virtual offset %llu points at host "
-                                                 "offset %llu, past the end of the file (corrupt image)",
-                                   (unsigned long long)voff, (unsigned long long)host);
-                    goto out;
-                }
-                *APPEND(q->cstarts, q->ncstarts, ccap) = host;
-                break;
-            }
-        }
+        r = check_l2(d, i, vclusters, &rs, &ccap, err);
     }
-    qsort(refs, nrefs, sizeof *refs, cmp_u64);
-    for (size_t i = 1; i < nrefs; i++)
-        if (refs[i] == refs[i - 1]) {
-            r = disk_failf(err, -EINVAL, "qcow2: the host cluster at offset %llu is used twice (by two virtual clusters or "
-                                         "by a table and data): corrupt or crafted image; `qemu-img check` shows where",
-                           (unsigned long long)refs[i]);
-            goto out;
-        }
+    if (r < 0) goto out;
+    if ((dup = sort_find_repeat(rs.v, rs.n))) {
+        r = disk_failf(err, -EINVAL, "qcow2: the host cluster at offset %llu is used twice (by two virtual clusters or "
+                                     "by a table and data): corrupt or crafted image; `qemu-img check` shows where",
+                       (unsigned long long)rs.v[dup]);
+        goto out;
+    }
     if (q->ncstarts > (COMPRESSED_FIXED_MAX + COMPRESSED_RATIO_MAX * (d->file_size + 1)) / q->cluster) {
         r = disk_failf(err, -EFBIG, "qcow2: its %zu compressed clusters would expand to %llu bytes, more than the %d MiB + "
                                     "%d x the file's %llu bytes kiln expands (a crafted or corrupt image)",
@@ -326,17 +346,12 @@ static int q_check(struct disk *d, uint64_t l1_off, char **err)
                        COMPRESSED_RATIO_MAX, (unsigned long long)d->file_size);
         goto out;
     }
-    if (q->ncstarts) qsort(q->cstarts, q->ncstarts, sizeof *q->cstarts, cmp_u64);
-    for (size_t i = 1; i < q->ncstarts; i++)
-        if (q->cstarts[i] == q->cstarts[i - 1]) {
-            r = disk_failf(err, -EINVAL, "qcow2: two compressed clusters start at host offset %llu: corrupt or crafted "
-                                         "image; `qemu-img check` shows where",
-                           (unsigned long long)q->cstarts[i]);
-            goto out;
-        }
-#undef REF
+    if ((dup = sort_find_repeat(q->cstarts, q->ncstarts)))
+        r = disk_failf(err, -EINVAL, "qcow2: two compressed clusters start at host offset %llu: corrupt or crafted "
+                                     "image; `qemu-img check` shows where",
+                       (unsigned long long)q->cstarts[dup]);
 out:
-    free(refs);
+    free(rs.v);
     return r;
 }
 

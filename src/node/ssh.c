@@ -276,14 +276,15 @@ static void take_pid(struct sbuf *err, long *pid)
     err->len -= skip;
 }
 
-static int run_channel(struct kiln_node *n, const char *wrapped, const void *in, size_t inlen, int timeout_s,
-                       struct kiln_exec *r, size_t maxout)
+/* A session channel running wrapped; 0, or -ENOTCONN when no channel opened (nothing ran:
+ * the caller may reconnect and retry), -ECONNRESET when the exec was refused (n is bad). */
+static int open_exec(struct kiln_node *n, const char *wrapped, ssh_channel *out)
 {
     ssh_channel ch = ssh_channel_new(n->ssh);
     if (!ch || ssh_channel_open_session(ch) != SSH_OK) {
         logf_node(n, "cannot open an SSH channel: %s\n", ssh_get_error(n->ssh));
         if (ch) ssh_channel_free(ch);
-        return -ENOTCONN; /* nothing ran: the caller may reconnect and retry */
+        return -ENOTCONN;
     }
     if (ssh_channel_request_exec(ch, wrapped) != SSH_OK) {
         logf_node(n, "exec request refused: %s\n", ssh_get_error(n->ssh));
@@ -291,6 +292,85 @@ static int run_channel(struct kiln_node *n, const char *wrapped, const void *in,
         n->bad = true;
         return -ECONNRESET;
     }
+    *out = ch;
+    return 0;
+}
+
+/* The command's stdout and stderr as they arrive, each kept to maxout bytes, and the remote
+ * pid its wrapper announces on stderr (0 until then). */
+struct streams {
+    struct sbuf out, err;
+    bool capped[2];
+    long pid;
+    size_t maxout;
+};
+
+/* Appends k bytes read from stream is_err, cut at maxout (r->truncated then). */
+static void stream_add(struct streams *s, int is_err, const char *buf, size_t k, struct kiln_exec *r)
+{
+    struct sbuf *b = is_err ? &s->err : &s->out;
+    if (s->capped[is_err]) return;
+    sbuf_append(b, buf, k);
+    if (b->len > s->maxout) {
+        /* cut at maxout, never inside a secret: its first bytes would escape the mask */
+        b->len = secret_cut(b->s, b->len, s->maxout);
+        b->s[b->len] = 0;
+        s->capped[is_err] = r->truncated = true;
+    }
+}
+
+/* Reads both streams until the channel's EOF; 0, or -ECONNRESET (the channel failed), -EINTR
+ * (kiln was interrupted), -EHOSTDOWN (the node's fatal watch fired; n is bad) or -ETIMEDOUT
+ * (timeout_s passed; r->timed_out). */
+static int read_streams(struct kiln_node *n, ssh_channel ch, int timeout_s, struct streams *s, struct kiln_exec *r)
+{
+    int64_t deadline = now_ms() + (int64_t)timeout_s * 1000;
+    char buf[65536];
+    for (;;) {
+        bool progressed = false;
+        for (int is_err = 0; is_err < 2; is_err++) {
+            int k = ssh_channel_read_nonblocking(ch, buf, sizeof buf, is_err);
+            if (k == SSH_ERROR) return -ECONNRESET;
+            if (k > 0) {
+                stream_add(s, is_err, buf, (size_t)k, r);
+                progressed = true;
+            }
+        }
+        take_pid(&s->err, &s->pid);
+        if (!progressed && ssh_channel_is_eof(ch)) return 0;
+        if (kiln_interrupted) return -EINTR;
+        if (node_fatal(n)) {
+            n->bad = true;
+            return -EHOSTDOWN;
+        }
+        if (now_ms() >= deadline) {
+            r->timed_out = true;
+            return -ETIMEDOUT;
+        }
+        if (!progressed) {
+            int p = ssh_channel_poll_timeout(ch, 100, 0);
+            if (p == SSH_ERROR) return -ECONNRESET;
+            if (p == 0) ssh_channel_poll_timeout(ch, 1, 1);
+        }
+    }
+}
+
+/* The exit status once the channel has reported it (up to 5 s after EOF); -1 if it never does. */
+static int exit_status(ssh_channel ch)
+{
+    int64_t until = now_ms() + 5000;
+    int st = -1;
+    while ((st = ssh_channel_get_exit_status(ch)) == -1 && now_ms() < until && ssh_channel_is_open(ch))
+        ssh_channel_poll_timeout(ch, 50, 0);
+    return st;
+}
+
+static int run_channel(struct kiln_node *n, const char *wrapped, const void *in, size_t inlen, int timeout_s,
+                       struct kiln_exec *r, size_t maxout)
+{
+    ssh_channel ch;
+    int rc = open_exec(n, wrapped, &ch);
+    if (rc < 0) return rc;
     size_t off = 0;
     while (off < inlen) {
         int w = ssh_channel_write(ch, (const char *)in + off, (uint32_t)MIN(inlen - off, 65536u));
@@ -298,80 +378,17 @@ static int run_channel(struct kiln_node *n, const char *wrapped, const void *in,
         off += (size_t)w;
     }
     if (in) ssh_channel_send_eof(ch);
-    struct sbuf out = {0}, err = {0};
-    bool capped[2] = {false, false};
-    long pid = 0;
-    int64_t deadline = now_ms() + (int64_t)timeout_s * 1000;
-    int rc = 0;
-    char buf[65536];
-    for (;;) {
-        bool progressed = false;
-        for (int is_err = 0; is_err < 2; is_err++) {
-            int k = ssh_channel_read_nonblocking(ch, buf, sizeof buf, is_err);
-            if (k == SSH_ERROR) {
-                rc = -ECONNRESET;
-                goto done;
-            }
-            if (k > 0) {
-                struct sbuf *b = is_err ? &err : &out;
-                if (!capped[is_err]) {
-                    sbuf_append(b, buf, (size_t)k);
-                    if (b->len > maxout) {
-                        /* cut at maxout, never inside a secret: its first bytes would escape the mask */
-                        b->len = secret_cut(b->s, b->len, maxout);
-                        b->s[b->len] = 0;
-                        capped[is_err] = r->truncated = true;
-                    }
-                }
-                progressed = true;
-            }
-        }
-        take_pid(&err, &pid);
-        if (!progressed && ssh_channel_is_eof(ch)) break;
-        if (kiln_interrupted) {
-            rc = -EINTR;
-            break;
-        }
-        const char *fatal = node_fatal(n);
-        if (fatal) {
-            rc = -EHOSTDOWN;
-            n->bad = true;
-            break;
-        }
-        if (now_ms() >= deadline) {
-            r->timed_out = true;
-            rc = -ETIMEDOUT;
-            break;
-        }
-        if (!progressed) {
-            int p = ssh_channel_poll_timeout(ch, 100, 0);
-            if (p == SSH_ERROR) {
-                rc = -ECONNRESET;
-                break;
-            }
-            if (p == 0) ssh_channel_poll_timeout(ch, 1, 1);
-        }
-    }
-done:
-    if (rc == -ETIMEDOUT || rc == -EINTR) {
-        if (pid > 0) kill_remote(n, pid);
-    }
-    if (rc == 0) {
-        int64_t until = now_ms() + 5000;
-        int st = -1;
-        while ((st = ssh_channel_get_exit_status(ch)) == -1 && now_ms() < until && ssh_channel_is_open(ch))
-            ssh_channel_poll_timeout(ch, 50, 0);
-        r->status = st;
-    } else {
-        r->status = -1;
-    }
+    struct streams s = {.maxout = maxout};
+    rc = read_streams(n, ch, timeout_s, &s, r);
+    if ((rc == -ETIMEDOUT || rc == -EINTR) && s.pid > 0) kill_remote(n, s.pid);
+    r->status = rc == 0 ? exit_status(ch) : -1;
     if (rc == -ECONNRESET) n->bad = true;
     ssh_channel_send_eof(ch);
     ssh_channel_close(ch);
     ssh_channel_free(ch);
-    take_pid(&err, &pid);
-    r->out = sbuf_steal(&out);
-    r->err = sbuf_steal(&err);
+    take_pid(&s.err, &s.pid);
+    r->out = sbuf_steal(&s.out);
+    r->err = sbuf_steal(&s.err);
     return rc;
 }
 

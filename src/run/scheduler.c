@@ -197,7 +197,6 @@ static FILE *open_case_log(struct kiln_results *res, struct kiln_result *r, char
     return secret_fopen(path, true, 0644);
 }
 
-/* Runs one attempt. Returns the status. */
 /* The platform's answer for perf's sampler: the node's VM process now (it changes when the
  * guest reboots; qemu's node_pid reads one pid_t the platform sets at power on and off). */
 static pid_t perf_node_pid(void *ctx, struct kiln_node *n)
@@ -206,6 +205,65 @@ static pid_t perf_node_pid(void *ctx, struct kiln_node *n)
     return p->ops->node_pid(p, n);
 }
 
+/* The attempt's status from the case's answer rc, with the result's reason: a fatal console
+ * line on any node fails it (and the environment is not used again), a timeout past the
+ * deadline (timeout_s) and an interruption say so, another error says what it was. */
+static int verdict(struct kiln_env *env, struct kiln_result *r, int rc, long timeout_s, int64_t deadline_ms)
+{
+    int status;
+    const char *fatal = NULL;
+    for (size_t i = 0; i < env->nnodes && !fatal; i++) fatal = node_fatal(env->nodes[i]);
+    if (fatal) {
+        _cleanup_free_ char *msg = xasprintf("console: %s", fatal);
+        result_set_reason(r, msg);
+        status = ST_FAILED;
+        env->bad = true;
+    } else if (rc == CASE_PASS) {
+        status = ST_PASSED;
+        result_set_reason(r, NULL);
+    } else if (rc == CASE_SKIP) {
+        status = ST_SKIPPED;
+    } else if (rc == CASE_FAIL) {
+        status = ST_FAILED;
+    } else {
+        status = ST_FAILED;
+        if (rc == -ETIMEDOUT && now_ms() >= deadline_ms) {
+            _cleanup_free_ char *msg = xasprintf("timed out after %ld s", timeout_s);
+            result_set_reason(r, msg);
+        } else if (rc == -EINTR) {
+            result_set_reason(r, "run interrupted");
+        } else if (!r->reason) {
+            _cleanup_free_ char *msg = xasprintf("could not run on %s: %s", r->node, strerror(-rc));
+            result_set_reason(r, msg);
+        }
+    }
+    return status;
+}
+
+/* After the case: the nodes' notes move to the result, each node's console events since
+ * marks[i] go to the log, a bad node marks the environment bad, and the nodes stop logging. */
+static void collect_nodes(struct kiln_env *env, struct kiln_result *r, FILE *log, const uint64_t *marks)
+{
+    for (size_t i = 0; i < env->nnodes; i++) {
+        struct kiln_node *n = env->nodes[i];
+        if (n->bad) env->bad = true;
+        for (size_t k = 0; k < n->nnotes; k++) *APPEND(r->notes, r->nnotes, r->capnotes) = n->notes[k];
+        free(n->notes);
+        n->notes = NULL;
+        n->nnotes = n->capnotes = 0;
+        if (n->console) {
+            struct console_event *ev;
+            size_t nev = console_events(n->console, marks[i], &ev);
+            for (size_t k = 0; k < nev; k++)
+                fprintf(log, "console %s [%s]%s: %s\n", n->name, ev[k].pattern, ev[k].fatal ? " (fatal)" : "",
+                        ev[k].line);
+            console_events_free(ev, nev);
+        }
+        n->log = NULL;
+    }
+}
+
+/* Runs one attempt. Returns the status. */
 static int attempt(struct worker *w, const struct item *it, struct kiln_result *r, FILE *log, const char *dir)
 {
     struct sched *s = w->s;
@@ -244,50 +302,8 @@ static int attempt(struct worker *w, const struct item *it, struct kiln_result *
     int rc = c->run(&t);
     _cleanup_free_ char *perf_path = path_join(dir, "perf.json");
     perf_finish(perf, perf_path);
-    int status;
-    const char *fatal = NULL;
-    for (size_t i = 0; i < env->nnodes && !fatal; i++) fatal = node_fatal(env->nodes[i]);
-    if (fatal) {
-        _cleanup_free_ char *msg = xasprintf("console: %s", fatal);
-        result_set_reason(r, msg);
-        status = ST_FAILED;
-        env->bad = true;
-    } else if (rc == CASE_PASS) {
-        status = ST_PASSED;
-        result_set_reason(r, NULL);
-    } else if (rc == CASE_SKIP) {
-        status = ST_SKIPPED;
-    } else if (rc == CASE_FAIL) {
-        status = ST_FAILED;
-    } else {
-        status = ST_FAILED;
-        if (rc == -ETIMEDOUT && now_ms() >= t.deadline_ms) {
-            _cleanup_free_ char *msg = xasprintf("timed out after %ld s", sel->timeout_s);
-            result_set_reason(r, msg);
-        } else if (rc == -EINTR) {
-            result_set_reason(r, "run interrupted");
-        } else if (!r->reason) {
-            _cleanup_free_ char *msg = xasprintf("could not run on %s: %s", r->node, strerror(-rc));
-            result_set_reason(r, msg);
-        }
-    }
-    for (size_t i = 0; i < env->nnodes; i++) {
-        struct kiln_node *n = env->nodes[i];
-        if (n->bad) env->bad = true;
-        for (size_t k = 0; k < n->nnotes; k++) *APPEND(r->notes, r->nnotes, r->capnotes) = n->notes[k];
-        free(n->notes);
-        n->notes = NULL;
-        n->nnotes = n->capnotes = 0;
-        if (n->console) {
-            struct console_event *ev;
-            size_t nev = console_events(n->console, marks[i], &ev);
-            for (size_t k = 0; k < nev; k++)
-                fprintf(log, "console %s [%s]%s: %s\n", n->name, ev[k].pattern, ev[k].fatal ? " (fatal)" : "",
-                        ev[k].line);
-            console_events_free(ev, nev);
-        }
-        n->log = NULL;
-    }
+    int status = verdict(env, r, rc, sel->timeout_s, t.deadline_ms);
+    collect_nodes(env, r, log, marks);
     free(marks);
     fprintf(log, "attempt result: %s%s%s\n", kiln_status_names[status], r->reason ? ": " : "", r->reason ? r->reason : "");
     fflush(log);

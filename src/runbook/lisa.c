@@ -294,11 +294,76 @@ static struct ynode *ready_node(struct ynode *n, const char *path, struct diags 
     return out;
 }
 
+/* The one enabled environment of environment.environments (its index in *ei), or NULL;
+ * more than one is an error in d. */
+static struct ynode *one_environment(struct ynode *envs, struct diags *d, size_t *ei)
+{
+    static const char *const ekeys[] = {"name", "topology", "nodes", "nodes_requirement", "enabled", NULL};
+    struct ynode *e = NULL;
+    for (size_t i = 0; i < envs->n; i++) {
+        struct ynode *it = envs->items[i];
+        _cleanup_free_ char *ep = ypath_index("environment.environments", i);
+        if (!y_expect(d, it, ep, YN_MAP)) continue;
+        y_check_keys(d, it, ep, ekeys);
+        bool enabled = true;
+        _cleanup_free_ char *enp = ypath(ep, "enabled");
+        if (y_get(it, "enabled") && (!y_bool(d, y_get(it, "enabled"), enp, &enabled) || !enabled)) continue;
+        if (e) diag_add(d, it, ep, "kiln makes the environments of a run from its platform; give one environment");
+        else e = it, *ei = i;
+    }
+    return e;
+}
+
+/* Node n (at np) of the environment's nodes into the platform plat: a remote node becomes
+ * one of platform.ready.nodes (only on the ready platform), a requirement node moves to
+ * platform.requirement (a placeholder stays in nodes), a local one is refused. */
+static void place_node(struct ynode *plat, struct ynode *nodes, struct ynode *n, const char *np, struct diags *d,
+                       struct diags *w)
+{
+    const struct ynode *type = y_get(plat, "type");
+    bool ready = type && type->kind == YN_SCALAR && streq(type->scalar, "ready");
+    const struct ynode *t = y_get(n, "type");
+    const char *ts = t && t->kind == YN_SCALAR ? t->scalar : "";
+    if (streq(ts, "remote")) {
+        if (!ready) {
+            diag_add(d, n, np, "a remote node needs the platform type ready (the platform says %s)",
+                     type && type->kind == YN_SCALAR ? type->scalar : "qemu");
+            return;
+        }
+        struct ynode *rd = y_get(plat, "ready");
+        if (!rd) {
+            rd = ynode_new(YN_MAP, n);
+            put(plat, "ready", rd);
+        }
+        struct ynode *rn = rd->kind == YN_MAP ? y_get(rd, "nodes") : NULL;
+        if (rd->kind == YN_MAP && !rn) {
+            rn = ynode_new(YN_SEQ, n);
+            put(rd, "nodes", rn);
+        }
+        if (rn && rn->kind == YN_SEQ) ynode_push(rn, ready_node(n, np, d, w));
+    } else if (streq(ts, "local")) {
+        diag_add(d, n, np, "kiln runs cases over SSH: describe this machine as a remote node (public_address: "
+                           "127.0.0.1, username, private_key_file)");
+    } else if (streq(ts, "requirement")) {
+        if (y_get(plat, "requirement")) {
+            diag_add(d, n, np, "platform.requirement is set too; give the requirement once");
+            return;
+        }
+        size_t k = 0;
+        while (k < nodes->n && nodes->items[k] != n) k++;
+        nodes->items[k] = ynode_new(YN_MAP, n); /* a placeholder: n moves to the platform */
+        rewrite_capability(n, np, d, w);
+        ynode_free(take(n, "enabled"));
+        put(plat, "requirement", n);
+    } else {
+        diag_add(d, t ? t : n, np, "a node's type is remote, local or requirement, got \"%.40s\"", ts);
+    }
+}
+
 /* The environment block (schema.py EnvironmentRoot), taken out of root into env. */
 static void environment_nodes(struct ynode *root, struct ynode *env, struct diags *d, struct diags *w)
 {
     static const char *const keys[] = {"environments", "warn_as_error", "retry", NULL};
-    static const char *const ekeys[] = {"name", "topology", "nodes", "nodes_requirement", "enabled", NULL};
     if (!y_expect(d, env, "environment", YN_MAP)) return;
     y_check_keys(d, env, "environment", keys);
     drop_key(env, "warn_as_error", "environment", "false", "kiln's warnings stay warnings", d, w);
@@ -310,19 +375,8 @@ static void environment_nodes(struct ynode *root, struct ynode *env, struct diag
     ynode_free(retry);
     struct ynode *envs = y_get(env, "environments");
     if (!envs || !y_expect(d, envs, "environment.environments", YN_SEQ)) return;
-    struct ynode *e = NULL;
     size_t ei = 0;
-    for (size_t i = 0; i < envs->n; i++) {
-        struct ynode *it = envs->items[i];
-        _cleanup_free_ char *ep = ypath_index("environment.environments", i);
-        if (!y_expect(d, it, ep, YN_MAP)) continue;
-        y_check_keys(d, it, ep, ekeys);
-        bool enabled = true;
-        _cleanup_free_ char *enp = ypath(ep, "enabled");
-        if (y_get(it, "enabled") && (!y_bool(d, y_get(it, "enabled"), enp, &enabled) || !enabled)) continue;
-        if (e) diag_add(d, it, ep, "kiln makes the environments of a run from its platform; give one environment");
-        else e = it, ei = i;
-    }
+    struct ynode *e = one_environment(envs, d, &ei);
     if (!e) return;
     _cleanup_free_ char *ep = ypath_index("environment.environments", ei);
     _cleanup_free_ char *nsp = ypath(ep, "nodes");
@@ -339,8 +393,6 @@ static void environment_nodes(struct ynode *root, struct ynode *env, struct diag
         put(root, "platform", plat);
     }
     if (plat->kind != YN_MAP) return;
-    const struct ynode *type = y_get(plat, "type");
-    bool ready = type && type->kind == YN_SCALAR && streq(type->scalar, "ready");
     for (size_t i = 0; i < nodes->n; i++) {
         struct ynode *n = nodes->items[i];
         _cleanup_free_ char *np = ypath_index(nsp, i);
@@ -348,42 +400,7 @@ static void environment_nodes(struct ynode *root, struct ynode *env, struct diag
         bool enabled = true;
         _cleanup_free_ char *enp = ypath(np, "enabled");
         if (y_get(n, "enabled") && (!y_bool(d, y_get(n, "enabled"), enp, &enabled) || !enabled)) continue;
-        const struct ynode *t = y_get(n, "type");
-        const char *ts = t && t->kind == YN_SCALAR ? t->scalar : "";
-        if (streq(ts, "remote")) {
-            if (!ready) {
-                diag_add(d, n, np, "a remote node needs the platform type ready (the platform says %s)",
-                         type && type->kind == YN_SCALAR ? type->scalar : "qemu");
-                continue;
-            }
-            struct ynode *rd = y_get(plat, "ready");
-            if (!rd) {
-                rd = ynode_new(YN_MAP, n);
-                put(plat, "ready", rd);
-            }
-            struct ynode *rn = rd->kind == YN_MAP ? y_get(rd, "nodes") : NULL;
-            if (rd->kind == YN_MAP && !rn) {
-                rn = ynode_new(YN_SEQ, n);
-                put(rd, "nodes", rn);
-            }
-            if (rn && rn->kind == YN_SEQ) ynode_push(rn, ready_node(n, np, d, w));
-        } else if (streq(ts, "local")) {
-            diag_add(d, n, np, "kiln runs cases over SSH: describe this machine as a remote node (public_address: "
-                               "127.0.0.1, username, private_key_file)");
-        } else if (streq(ts, "requirement")) {
-            if (y_get(plat, "requirement")) {
-                diag_add(d, n, np, "platform.requirement is set too; give the requirement once");
-                continue;
-            }
-            size_t k = 0;
-            while (k < nodes->n && nodes->items[k] != n) k++;
-            nodes->items[k] = ynode_new(YN_MAP, n); /* a placeholder: n moves to the platform */
-            rewrite_capability(n, np, d, w);
-            ynode_free(take(n, "enabled"));
-            put(plat, "requirement", n);
-        } else {
-            diag_add(d, t ? t : n, np, "a node's type is remote, local or requirement, got \"%.40s\"", ts);
-        }
+        place_node(plat, nodes, n, np, d, w);
     }
 }
 

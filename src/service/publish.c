@@ -186,6 +186,41 @@ static bool published_before(struct gallery *g, const struct kiln_job *j, const 
     return done;
 }
 
+/* The keys the job's tenant trusts (a kiln_strv, *nkeys > 0), or NULL with *msg saying why
+ * nothing is published (the database failed, or the tenant trusts no key). */
+static char **tenant_keys(struct kiln_store *st, const struct kiln_job *j, size_t *nkeys, char **msg)
+{
+    char **keys = NULL, *err = NULL;
+    *nkeys = 0;
+    if (kiln_store_tenant_keys(st, j->tenant_id, &keys, nkeys, &err) < 0) {
+        log_error("kiln serve: publishing job %lld: %s", (long long)j->id, err);
+        free(err);
+        *msg = xstrdup("not published: the server's database failed");
+        return NULL;
+    }
+    if (!*nkeys) {
+        kiln_strv_free(keys);
+        *msg = xasprintf("not published: tenant %s trusts no signing key (kiln tenant add --trust KEY.pub)", j->tenant);
+        return NULL;
+    }
+    return keys;
+}
+
+/* A new work directory DATA/galleries/.publishing/ID.work-XXXXXX for job id (the caller
+ * frees the path), or NULL after logging why. It is named after the job: whoever holds the
+ * job's publish lock may remove what a stopped server left there (kiln_publish_recover). */
+static char *work_dir(const struct kiln_publisher *p, int64_t id)
+{
+    _cleanup_free_ char *top = path_join(p->data, "galleries"), *pubdir = path_join(top, ".publishing");
+    char *tmpl = xasprintf("%s/%lld.work-XXXXXX", pubdir, (long long)id);
+    if (mkdir_p(pubdir, 0700) < 0 || !mkdtemp(tmpl)) {
+        log_error("kiln serve: publishing job %lld: cannot create a directory in %s: %s", (long long)id, pubdir, strerror(errno));
+        free(tmpl);
+        return NULL;
+    }
+    return tmpl;
+}
+
 int kiln_publish_job(const struct kiln_publisher *p, struct kiln_store *st, const struct kiln_job *j, char **msg)
 {
     *msg = NULL;
@@ -195,39 +230,23 @@ int kiln_publish_job(const struct kiln_publisher *p, struct kiln_store *st, cons
                                                      j->result == RESULT_FAILED ? "failed" : "ended incomplete");
         return 0;
     }
-    char **keys = NULL, *err = NULL;
-    size_t nkeys = 0;
-    int r = kiln_store_tenant_keys(st, j->tenant_id, &keys, &nkeys, &err);
-    if (r < 0) {
-        log_error("kiln serve: publishing job %lld: %s", (long long)j->id, err);
-        free(err);
-        *msg = xstrdup("not published: the server's database failed");
-        return 0;
-    }
-    if (!nkeys) {
-        kiln_strv_free(keys);
-        *msg = xasprintf("not published: tenant %s trusts no signing key (kiln tenant add --trust KEY.pub)", j->tenant);
-        return 0;
-    }
-    /* the work directory is named after the job: whoever holds the job's publish lock may
-     * remove what a stopped server left there (kiln_publish_recover) */
-    _cleanup_free_ char *top = path_join(p->data, "galleries"), *pubdir = path_join(top, ".publishing"),
-                        *tmpl = xasprintf("%s/%lld.work-XXXXXX", pubdir, (long long)j->id);
-    _cleanup_free_ char *gdir = path_join(top, j->tenant);
-    char idtxt[32];
-    snprintf(idtxt, sizeof idtxt, "jobs/%lld", (long long)j->id);
-    _cleanup_free_ char *run = path_join(p->data, idtxt);
-    char *work = NULL;
-    if (mkdir_p(pubdir, 0700) < 0 || !(work = mkdtemp(tmpl))) {
-        log_error("kiln serve: publishing job %lld: cannot create a directory in %s: %s", (long long)j->id, pubdir, strerror(errno));
+    size_t nkeys;
+    char **keys = tenant_keys(st, j, &nkeys, msg), *err = NULL;
+    if (!keys) return 0;
+    _cleanup_free_ char *work = work_dir(p, j->id);
+    if (!work) {
         kiln_strv_free(keys);
         *msg = xstrdup("not published: the server could not stage the files (see its log)");
         return 0;
     }
+    _cleanup_free_ char *top = path_join(p->data, "galleries"), *gdir = path_join(top, j->tenant);
+    char idtxt[32];
+    snprintf(idtxt, sizeof idtxt, "jobs/%lld", (long long)j->id);
+    _cleanup_free_ char *run = path_join(p->data, idtxt);
     _cleanup_free_ char *src = path_join(work, "src");
     mkdir_p(src, 0700);
     char **kpaths = NULL;
-    r = stage_keys(work, keys, nkeys, &kpaths);
+    int r = stage_keys(work, keys, nkeys, &kpaths);
     kiln_strv_free(keys);
     json_t *files = json_loads(j->publish_files ? j->publish_files : "", 0, NULL);
     char *why = NULL, *mname = NULL, *name = NULL, *version = NULL;

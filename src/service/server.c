@@ -331,6 +331,16 @@ static enum MHD_Result err_now(struct MHD_Connection *c, struct req *r, int stat
     return send_error(c, r);
 }
 
+/* What a kiln_api parser refused (a body, or the query's arguments): 400 naming its field,
+ * with why; frees both. */
+static enum MHD_Result bad_request(struct MHD_Connection *c, struct req *r, char *field, char *why)
+{
+    fail(r, 400, field, "%s", why);
+    free(field);
+    free(why);
+    return send_error(c, r);
+}
+
 /* A store error as an HTTP status: not found, conflict, bad input or the server's fault. */
 static int store_status(int e)
 {
@@ -615,12 +625,8 @@ static enum MHD_Result h_job_submit(struct server *s, struct MHD_Connection *c, 
 {
     struct kiln_api_job aj;
     char *field = NULL, *why = NULL;
-    if (kiln_api_parse_job(r->body.s ? r->body.s : "", r->body.len, &aj, &field, &why) < 0) {
-        fail(r, 400, field, "%s", why);
-        free(field);
-        free(why);
-        return send_error(c, r);
-    }
+    if (kiln_api_parse_job(r->body.s ? r->body.s : "", r->body.len, &aj, &field, &why) < 0)
+        return bad_request(c, r, field, why);
     struct kiln_store *st = store_get(s);
     if (!st) return kiln_api_job_clear(&aj), err_now(c, r, 500, NULL, "the server's database failed; try again later");
     char *err = NULL;
@@ -663,12 +669,8 @@ static enum MHD_Result h_job_list(struct server *s, struct MHD_Connection *c, st
     struct kiln_api_list q;
     char *field = NULL, *why = NULL;
     if (kiln_api_parse_list(MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit"),
-                            MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "before"), &q, &field, &why) < 0) {
-        fail(r, 400, field, "%s", why);
-        free(field);
-        free(why);
-        return send_error(c, r);
-    }
+                            MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "before"), &q, &field, &why) < 0)
+        return bad_request(c, r, field, why);
     struct kiln_store *st = store_get(s);
     if (!st) return err_now(c, r, 500, NULL, "the server's database failed; try again later");
     struct kiln_job *v = NULL;
@@ -943,12 +945,8 @@ static enum MHD_Result h_w_declare(struct server *s, struct MHD_Connection *c, s
     struct kiln_caps caps;
     int slots;
     char *field = NULL, *why = NULL, *err = NULL;
-    if (kiln_api_parse_declare(r->body.s ? r->body.s : "", r->body.len, &caps, &slots, &field, &why) < 0) {
-        fail(r, 400, field, "%s", why);
-        free(field);
-        free(why);
-        return send_error(c, r);
-    }
+    if (kiln_api_parse_declare(r->body.s ? r->body.s : "", r->body.len, &caps, &slots, &field, &why) < 0)
+        return bad_request(c, r, field, why);
     struct kiln_store *st = store_get(s);
     if (!st) return err_now(c, r, 500, NULL, "the server's database failed; try again later");
     int rc = kiln_store_worker_declare(st, r->w.id, &caps, slots, &err);
@@ -1057,12 +1055,8 @@ static enum MHD_Result h_w_advance(struct server *s, struct MHD_Connection *c, s
 {
     enum kiln_job_state to;
     char *field = NULL, *why = NULL, *err = NULL;
-    if (kiln_api_parse_advance(r->body.s ? r->body.s : "", r->body.len, &to, &field, &why) < 0) {
-        fail(r, 400, field, "%s", why);
-        free(field);
-        free(why);
-        return send_error(c, r);
-    }
+    if (kiln_api_parse_advance(r->body.s ? r->body.s : "", r->body.len, &to, &field, &why) < 0)
+        return bad_request(c, r, field, why);
     struct kiln_store *st = store_get(s);
     if (!st) return err_now(c, r, 500, NULL, "the server's database failed; try again later");
     int rc = kiln_store_job_advance(st, r->w.id, r->m.id, to, &err);
@@ -1076,12 +1070,8 @@ static enum MHD_Result h_w_finish(struct server *s, struct MHD_Connection *c, st
     enum kiln_job_result res;
     enum kiln_job_state state;
     char *field = NULL, *why = NULL, *err = NULL, *reason = NULL;
-    if (kiln_api_parse_finish(r->body.s ? r->body.s : "", r->body.len, &res, &reason, &field, &why) < 0) {
-        fail(r, 400, field, "%s", why);
-        free(field);
-        free(why);
-        return send_error(c, r);
-    }
+    if (kiln_api_parse_finish(r->body.s ? r->body.s : "", r->body.len, &res, &reason, &field, &why) < 0)
+        return bad_request(c, r, field, why);
     struct kiln_store *st = store_get(s);
     if (!st) return free(reason), err_now(c, r, 500, NULL, "the server's database failed; try again later");
     int rc = kiln_store_job_finish(st, r->w.id, r->m.id, res, reason, &state, &err);

@@ -335,6 +335,57 @@ static bool reboot_node(struct kiln_case_ctx *t, const char *why_now)
     return false;
 }
 
+/* The LUKS device under / into dev, and the guest has the tools the case needs; else false
+ * with *rc the case's result (a skip saying what is missing, or CASE_FAIL). */
+static bool luks_root(struct kiln_case_ctx *t, char *dev, size_t sz, int *rc)
+{
+    struct gcap stack = {0};
+    *rc = CASE_FAIL;
+    if (guest_capture(t, NULL, root_stack_sh, &stack) < 0) return false;
+    bool luks = stack.status == 0 && cvm_luks_device(stack.out, dev, sz);
+    if (!luks) {
+        bool ran = stack.status == 0;
+        _cleanup_free_ char *what = ran ? xstrndup(stack.out, strcspn(stack.out, "\n")) : gcap_why(&stack);
+        gcap_free(&stack);
+        if (!ran) *rc = case_skip(t, "cannot find the block devices under /: lsblk %.200s", what);
+        else *rc = case_skip(t, "the root filesystem is not encrypted: no LUKS volume under / (lsblk: %.200s)", what);
+        return false;
+    }
+    gcap_free(&stack);
+    for (const char *prog = "cryptsetup"; prog; prog = streq(prog, "cryptsetup") ? "tpm2_pcrextend" : NULL) {
+        int has = guest_has(t, prog);
+        if (has < 0) return false;
+        if (!has) {
+            *rc = case_skip(t, "the guest lacks %s (%s), which the case needs to read the LUKS header and to change "
+                               "PCR 7", prog, streq(prog, "cryptsetup") ? "cryptsetup-bin" : "tpm2-tools");
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Whether the TPM refuses the key once PCR 7 changes, into v (decide_pcr7_seal; a failed
+ * extend fails v). PCR 7 is changed the only way software can without another firmware:
+ * extended with a value the firmware never measures; a reboot resets it. token_sh tests
+ * the systemd-tpm2 token on dev. false when a command could not be run at all. */
+static bool pcr7_probe(struct kiln_case_ctx *t, const char *dev, const char *token_sh, struct verdict *v)
+{
+    struct gcap now = {0}, changed = {0}, ext = {0};
+    bool ok = guest_capture(t, NULL, token_sh, &now) == 0 &&
+              guest_capture(t, NULL, TPM2_ENV "tpm2_pcrextend 7:sha256=$(printf kiln-pcr7-probe | sha256sum | cut -c1-64)",
+                            &ext) == 0;
+    if (ok && ext.status != 0) {
+        _cleanup_free_ char *why = gcap_why(&ext);
+        verdict_set(v, VERDICT_FAIL, "cannot extend PCR 7: tpm2_pcrextend %s", why);
+    } else if (ok && guest_capture(t, NULL, token_sh, &changed) == 0) {
+        decide_pcr7_seal(dev, &now, &changed, v);
+    } else ok = false;
+    gcap_free(&now);
+    gcap_free(&changed);
+    gcap_free(&ext);
+    return ok;
+}
+
 KILN_CASE(verify_encrypted_root,
           .area = "cvm", .priority = 3, .timeout_s = 1800,
           .description = "The root filesystem is LUKS2 unlocked by the TPM without a passphrase: a systemd-tpm2 token "
@@ -342,25 +393,9 @@ KILN_CASE(verify_encrypted_root,
                          "with PCR 7 as booted and refuses once PCR 7 is extended",
           .requires = {.features = FEAT_TPM})
 {
-    struct gcap stack = {0};
-    if (guest_capture(t, NULL, root_stack_sh, &stack) < 0) return CASE_FAIL;
     char dev[256];
-    bool luks = stack.status == 0 && cvm_luks_device(stack.out, dev, sizeof dev);
-    if (!luks) {
-        bool ran = stack.status == 0;
-        _cleanup_free_ char *what = ran ? xstrndup(stack.out, strcspn(stack.out, "\n")) : gcap_why(&stack);
-        gcap_free(&stack);
-        if (!ran) return case_skip(t, "cannot find the block devices under /: lsblk %.200s", what);
-        return case_skip(t, "the root filesystem is not encrypted: no LUKS volume under / (lsblk: %.200s)", what);
-    }
-    gcap_free(&stack);
-    for (const char *prog = "cryptsetup"; prog; prog = streq(prog, "cryptsetup") ? "tpm2_pcrextend" : NULL) {
-        int has = guest_has(t, prog);
-        if (has < 0) return CASE_FAIL;
-        if (!has)
-            return case_skip(t, "the guest lacks %s (%s), which the case needs to read the LUKS header and to change "
-                                "PCR 7", prog, streq(prog, "cryptsetup") ? "cryptsetup-bin" : "tpm2-tools");
-    }
+    int rc;
+    if (!luks_root(t, dev, sizeof dev, &rc)) return rc;
     _cleanup_free_ char *q = shell_quote(dev);
     _cleanup_free_ char *dump_sh = xasprintf("cryptsetup luksDump --dump-json-metadata %s", q);
     _cleanup_free_ char *empty_sh = xasprintf("printf '\\n' | cryptsetup open --test-passphrase --disable-external-tokens %s", q);
@@ -386,22 +421,7 @@ KILN_CASE(verify_encrypted_root,
     if (!ok) return CASE_FAIL;
     if (v.kind != VERDICT_PASS) return case_verdict(t, &v);
     _cleanup_free_ char *state = xstrdup(v.reason);
-    /* PCR 7 changed the only way software can without another firmware: extended with a value
-     * the firmware never measures; a reboot resets it */
-    struct gcap now = {0}, changed = {0}, ext = {0};
-    ok = guest_capture(t, NULL, token_sh, &now) == 0 &&
-         guest_capture(t, NULL, TPM2_ENV "tpm2_pcrextend 7:sha256=$(printf kiln-pcr7-probe | sha256sum | cut -c1-64)",
-                       &ext) == 0;
-    if (ok && ext.status != 0) {
-        _cleanup_free_ char *why = gcap_why(&ext);
-        verdict_set(&v, VERDICT_FAIL, "cannot extend PCR 7: tpm2_pcrextend %s", why);
-    } else if (ok && guest_capture(t, NULL, token_sh, &changed) == 0) {
-        decide_pcr7_seal(dev, &now, &changed, &v);
-    } else ok = false;
-    gcap_free(&now);
-    gcap_free(&changed);
-    gcap_free(&ext);
-    if (!ok) {
+    if (!pcr7_probe(t, dev, token_sh, &v)) {
         verdict_free(&v);
         return CASE_FAIL;
     }

@@ -654,18 +654,32 @@ static void hashes_free(struct hashed *list, size_t n)
     free(list);
 }
 
-/* Lists the entries of a whose hash b has too; returns how many. */
-static size_t shared_hashes(const struct hashed *a, size_t na, const struct hashed *b, size_t nb, struct sbuf *list)
+/* Two nodes' sha256sum listings, and the files of a whose content b has too. */
+struct hash_pair {
+    struct hashed *a, *b;
+    size_t na, nb, shared;
+    struct sbuf list; /* the shared ones as reason_item lists them (b's path when it differs) */
+};
+
+static void hash_pair_compare(const struct gcap *ga, const struct gcap *gb, struct hash_pair *h)
 {
-    size_t shared = 0;
-    for (size_t i = 0; i < na; i++)
-        for (size_t j = 0; j < nb; j++)
-            if (streq(a[i].hash, b[j].hash)) {
-                if (streq(a[i].path, b[j].path)) reason_item(list, &shared, 6, "%s", a[i].path);
-                else reason_item(list, &shared, 6, "%s (%s on the other)", a[i].path, b[j].path);
+    *h = (struct hash_pair){0};
+    h->na = parse_hashes(ga->out, &h->a);
+    h->nb = parse_hashes(gb->out, &h->b);
+    for (size_t i = 0; i < h->na; i++)
+        for (size_t j = 0; j < h->nb; j++)
+            if (streq(h->a[i].hash, h->b[j].hash)) {
+                if (streq(h->a[i].path, h->b[j].path)) reason_item(&h->list, &h->shared, 6, "%s", h->a[i].path);
+                else reason_item(&h->list, &h->shared, 6, "%s (%s on the other)", h->a[i].path, h->b[j].path);
                 break;
             }
-    return shared;
+}
+
+static void hash_pair_free(struct hash_pair *h)
+{
+    sbuf_free(&h->list);
+    hashes_free(h->a, h->na);
+    hashes_free(h->b, h->nb);
 }
 
 enum verdict_kind decide_host_keys(const char *name_a, const struct gcap *a, const char *fp_a, const char *name_b,
@@ -678,26 +692,23 @@ enum verdict_kind decide_host_keys(const char *name_a, const struct gcap *a, con
             _cleanup_free_ char *why = gcap_why(caps[i]);
             return verdict_set(v, VERDICT_FAIL, "cannot list the host key files on %s: %s", names[i], why);
         }
-    struct hashed *ha, *hb;
-    size_t na = parse_hashes(a->out, &ha), nb = parse_hashes(b->out, &hb);
-    struct sbuf list = {0};
-    size_t shared = shared_hashes(ha, na, hb, nb, &list);
-    if (shared)
+    struct hash_pair h;
+    hash_pair_compare(a, b, &h);
+    if (h.shared)
         verdict_set(v, VERDICT_FAIL, "%s and %s, booted from the same image, have the same host key file(s) %s: "
-                                     "host keys are baked into the image", name_a, name_b, list.s);
+                                     "host keys are baked into the image", name_a, name_b, h.list.s);
     else if (fp_a && fp_b && streq(fp_a, fp_b))
         verdict_set(v, VERDICT_FAIL, "%s and %s, booted from the same image, present the same host key %s: "
                                      "host keys are baked into the image", name_a, name_b, fp_a);
     else if (!fp_a || !fp_b)
         verdict_set(v, VERDICT_FAIL, "cannot read the host keys the nodes presented");
-    else if (!na || !nb)
+    else if (!h.na || !h.nb)
         verdict_set(v, VERDICT_PASS, "no host key files found on %s; the presented keys differ (%s, %s)",
-                    !na ? name_a : name_b, fp_a, fp_b);
+                    !h.na ? name_a : name_b, fp_a, fp_b);
     else
-        verdict_set(v, VERDICT_PASS, "%zu and %zu host key file(s), none shared; presented keys %s, %s", na, nb, fp_a, fp_b);
-    sbuf_free(&list);
-    hashes_free(ha, na);
-    hashes_free(hb, nb);
+        verdict_set(v, VERDICT_PASS, "%zu and %zu host key file(s), none shared; presented keys %s, %s", h.na, h.nb, fp_a,
+                    fp_b);
+    hash_pair_free(&h);
     return v->kind;
 }
 
@@ -711,17 +722,13 @@ enum verdict_kind decide_private_keys(const char *name_a, const struct gcap *a, 
             _cleanup_free_ char *why = gcap_why(caps[i]);
             return verdict_set(v, VERDICT_FAIL, "cannot search %s for private keys: %s", names[i], why);
         }
-    struct hashed *ha, *hb;
-    size_t na = parse_hashes(a->out, &ha), nb = parse_hashes(b->out, &hb);
-    struct sbuf list = {0};
-    size_t shared = shared_hashes(ha, na, hb, nb, &list);
-    if (shared)
+    struct hash_pair h;
+    hash_pair_compare(a, b, &h);
+    if (h.shared)
         verdict_set(v, VERDICT_FAIL, "%zu private key(s) are the same on %s and %s, booted from the same image, "
-                                     "so they were baked into it: %s", shared, name_a, name_b, list.s);
-    else verdict_set(v, VERDICT_PASS, "%zu and %zu private key file(s), none the same on both nodes", na, nb);
-    sbuf_free(&list);
-    hashes_free(ha, na);
-    hashes_free(hb, nb);
+                                     "so they were baked into it: %s", h.shared, name_a, name_b, h.list.s);
+    else verdict_set(v, VERDICT_PASS, "%zu and %zu private key file(s), none the same on both nodes", h.na, h.nb);
+    hash_pair_free(&h);
     return v->kind;
 }
 

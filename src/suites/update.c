@@ -132,8 +132,10 @@ static void facts_free(struct facts *x)
 }
 
 /* The node must run from (the runbook's image), have the updater and be pointed at this run's
- * server (the kiln-updater.conf credential made /run/kiln/updater.conf). */
-static int precheck(struct kiln_case_ctx *t, const char *from_want_note, char **from)
+ * server (the kiln-updater.conf credential made /run/kiln/updater.conf); platform.qemu.update
+ * must name the versions the case needs (its target, its broken one). CASE_PASS, or the
+ * case's skip or failure. */
+static int precheck(struct kiln_case_ctx *t, bool need_target, bool need_broken, char **from)
 {
     const struct kiln_update_server *u = server_of(t);
     if (!u) return case_skip(t, "the platform runs no update server (platform.qemu.update)");
@@ -155,9 +157,14 @@ static int precheck(struct kiln_case_ctx *t, const char *from_want_note, char **
     *from = os_release_value(x.os.out, "IMAGE_VERSION");
     facts_free(&x);
     if (!*from) return case_fail(t, "/etc/os-release has no IMAGE_VERSION: not an image kiln built with the immutable layout");
-    case_log(t, "the machine runs %s %s%s", u->name, *from, from_want_note);
+    case_log(t, "the machine runs %s %s", u->name, *from);
     /* whatever happens next, this machine is not the runbook's image any more */
     t->env->bad = true;
+    if ((need_target && !u->target) || (need_broken && !u->broken))
+        return case_skip(t, "platform.qemu.update names no %s",
+                         need_target && need_broken ? "target and broken versions"
+                         : need_target              ? "target version"
+                                                    : "broken version");
     return CASE_PASS;
 }
 
@@ -231,9 +238,8 @@ KILN_CASE(verify_update_apply,
 {
     const struct kiln_update_server *u = server_of(t);
     _cleanup_free_ char *from = NULL;
-    int r = precheck(t, "", &from);
+    int r = precheck(t, true, false, &from);
     if (r != CASE_PASS) return r;
-    if (!u->target) return case_skip(t, "platform.qemu.update names no target version");
     _cleanup_free_ char *root = roothash_of(u, u->target);
     if (!root) return case_fail(t, "%s %s has no readable update.json in %s", u->name, u->target, u->gallery);
     _cleanup_free_ char *before = NULL;
@@ -276,9 +282,8 @@ KILN_CASE(verify_update_rollback,
 {
     const struct kiln_update_server *u = server_of(t);
     _cleanup_free_ char *from = NULL;
-    int r = precheck(t, "", &from);
+    int r = precheck(t, false, true, &from);
     if (r != CASE_PASS) return r;
-    if (!u->broken) return case_skip(t, "platform.qemu.update names no broken version");
     _cleanup_free_ char *before = NULL;
     if ((r = install_offered(t, u->broken, 1, &before)) != CASE_PASS) return r;
     /* three counted boots of the broken version, each rebooted by its failed check, then the old one */
@@ -372,9 +377,8 @@ KILN_CASE(verify_update_tampered,
 {
     const struct kiln_update_server *u = server_of(t);
     _cleanup_free_ char *from = NULL;
-    int r = precheck(t, "", &from);
+    int r = precheck(t, true, true, &from);
     if (r != CASE_PASS) return r;
-    if (!u->target || !u->broken) return case_skip(t, "platform.qemu.update names no target and broken versions");
     /* 1: update.json signed by a key the gallery does not use: the runbook's untrusted_key
      * (so a defect image can be made that trusts it), else one this case makes */
     _cleanup_free_ char *sig = gallery_file(u, u->target, ".update.json.minisig");
@@ -423,9 +427,8 @@ KILN_CASE(verify_update_opt_out,
 {
     const struct kiln_update_server *u = server_of(t);
     _cleanup_free_ char *from = NULL;
-    int r = precheck(t, "", &from);
+    int r = precheck(t, true, false, &from);
     if (r != CASE_PASS) return r;
-    if (!u->target) return case_skip(t, "platform.qemu.update names no target version");
     /* the machine's owner opts out as the spec's auto: false does: auto=false in updater.conf;
      * then the updater's lock is taken once, so a timer run that read the old configuration
      * before the edit has ended before the rollout offers anything (such a run installed 1.0.1

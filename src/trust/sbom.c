@@ -100,19 +100,9 @@ static char *spdx_supplier(const char *s)
     return xasprintf("Organization: %s (%s)", strstrip(name), mail);
 }
 
-static json_t *spdx(const struct sbom_subject *s, json_t *pkgs, const struct doc_ids *ids)
+/* The image itself as an SPDX package (SPDXRef-OperatingSystem), the one the document describes. */
+static json_t *spdx_os(const struct sbom_subject *s)
 {
-    json_t *doc = json_object();
-    json_object_set_new(doc, "spdxVersion", json_string("SPDX-2.3"));
-    json_object_set_new(doc, "dataLicense", json_string("CC0-1.0"));
-    json_object_set_new(doc, "SPDXID", json_string("SPDXRef-DOCUMENT"));
-    _cleanup_free_ char *dname = xasprintf("%s-%s", s->name, s->version);
-    json_object_set_new(doc, "name", json_string(dname));
-    _cleanup_free_ char *ns = xasprintf("https://spdx.org/spdxdocs/kiln/%s-%s", dname, ids->uuid);
-    json_object_set_new(doc, "documentNamespace", json_string(ns));
-    json_object_set_new(doc, "creationInfo", json_pack("{s:s, s:[s]}", "created", ids->created, "creators", "Tool: kiln-" KILN_VERSION));
-
-    json_t *packages = json_array(), *rels = json_array(), *extracted = json_object();
     json_t *os = json_object();
     json_object_set_new(os, "SPDXID", json_string("SPDXRef-OperatingSystem"));
     json_object_set_new(os, "name", json_string(s->name));
@@ -133,51 +123,76 @@ static json_t *spdx(const struct sbom_subject *s, json_t *pkgs, const struct doc
         _cleanup_free_ char *d = xasprintf("OS image based on %s", pretty);
         json_object_set_new(os, "description", json_string(d));
     }
-    json_array_append_new(packages, os);
+    return os;
+}
+
+/* Package number i (counted from 1, for its SPDXID) of the image's packages as an SPDX
+ * package; the LicenseRefs it declares go into extracted (ref -> text), each once. */
+static json_t *spdx_package(const struct sbom_subject *s, json_t *p, size_t i, const struct doc_ids *ids, json_t *extracted)
+{
+    const char *name = json_string_value(json_object_get(p, "name"));
+    const char *arch = json_string_value(json_object_get(p, "arch"));
+    _cleanup_free_ char *sid = spdx_id("Package", i, name, arch);
+    _cleanup_free_ char *purl = pkgdb_purl(s->family, p, ids->id, ids->vid);
+    json_t *e = json_object();
+    json_object_set_new(e, "SPDXID", json_string(sid));
+    json_object_set_new(e, "name", json_string(name));
+    json_object_set_new(e, "versionInfo", json_incref(json_object_get(p, "version")));
+    json_object_set_new(e, "downloadLocation", json_string("NOASSERTION"));
+    json_object_set_new(e, "filesAnalyzed", json_false());
+    json_object_set_new(e, "licenseConcluded", json_string("NOASSERTION"));
+    json_t *lic_info = json_object_get(s->licenses, name);
+    const char *declared = json_string_value(json_object_get(lic_info, "declared"));
+    json_object_set_new(e, "licenseDeclared", json_string(declared ? declared : "NOASSERTION"));
+    const char *ref;
+    json_t *text;
+    json_object_foreach(json_object_get(lic_info, "refs"), ref, text) if (!json_object_get(extracted, ref))
+        json_object_set(extracted, ref, text);
+    json_object_set_new(e, "copyrightText", json_string("NOASSERTION"));
+    const char *sha = package_digest(s, p);
+    if (sha) json_object_set_new(e, "checksums", json_pack("[{s:s, s:s}]", "algorithm", "SHA256", "checksumValue", sha));
+    const char *sup = json_string_value(json_object_get(p, "supplier"));
+    if (sup) {
+        _cleanup_free_ char *ss = spdx_supplier(sup);
+        json_object_set_new(e, "supplier", json_string(ss));
+    }
+    const char *src = json_string_value(json_object_get(p, "source"));
+    if (src) {
+        const char *sv = json_string_value(json_object_get(p, "source_version"));
+        _cleanup_free_ char *si = xasprintf("built package from: %s %s", src, sv ? sv : "");
+        json_object_set_new(e, "sourceInfo", json_string(strstrip(si)));
+    }
+    const char *lic = json_string_value(json_object_get(p, "license"));
+    if (lic) json_object_set_new(e, "comment", json_pack("s+", "License field of the package: ", lic));
+    json_object_set_new(e, "externalRefs", json_pack("[{s:s, s:s, s:s}]", "referenceCategory", "PACKAGE-MANAGER",
+                                                     "referenceType", "purl", "referenceLocator", purl));
+    return e;
+}
+
+static json_t *spdx(const struct sbom_subject *s, json_t *pkgs, const struct doc_ids *ids)
+{
+    json_t *doc = json_object();
+    json_object_set_new(doc, "spdxVersion", json_string("SPDX-2.3"));
+    json_object_set_new(doc, "dataLicense", json_string("CC0-1.0"));
+    json_object_set_new(doc, "SPDXID", json_string("SPDXRef-DOCUMENT"));
+    _cleanup_free_ char *dname = xasprintf("%s-%s", s->name, s->version);
+    json_object_set_new(doc, "name", json_string(dname));
+    _cleanup_free_ char *ns = xasprintf("https://spdx.org/spdxdocs/kiln/%s-%s", dname, ids->uuid);
+    json_object_set_new(doc, "documentNamespace", json_string(ns));
+    json_object_set_new(doc, "creationInfo", json_pack("{s:s, s:[s]}", "created", ids->created, "creators", "Tool: kiln-" KILN_VERSION));
+
+    json_t *packages = json_array(), *rels = json_array(), *extracted = json_object();
+    json_array_append_new(packages, spdx_os(s));
     json_array_append_new(rels, json_pack("{s:s, s:s, s:s}", "spdxElementId", "SPDXRef-DOCUMENT", "relationshipType",
                                           "DESCRIBES", "relatedSpdxElement", "SPDXRef-OperatingSystem"));
     size_t i;
     json_t *p;
     json_array_foreach(pkgs, i, p) {
-        const char *name = json_string_value(json_object_get(p, "name"));
-        const char *arch = json_string_value(json_object_get(p, "arch"));
-        _cleanup_free_ char *sid = spdx_id("Package", i + 1, name, arch);
-        _cleanup_free_ char *purl = pkgdb_purl(s->family, p, ids->id, ids->vid);
-        json_t *e = json_object();
-        json_object_set_new(e, "SPDXID", json_string(sid));
-        json_object_set_new(e, "name", json_string(name));
-        json_object_set_new(e, "versionInfo", json_incref(json_object_get(p, "version")));
-        json_object_set_new(e, "downloadLocation", json_string("NOASSERTION"));
-        json_object_set_new(e, "filesAnalyzed", json_false());
-        json_object_set_new(e, "licenseConcluded", json_string("NOASSERTION"));
-        json_t *lic_info = json_object_get(s->licenses, name);
-        const char *declared = json_string_value(json_object_get(lic_info, "declared"));
-        json_object_set_new(e, "licenseDeclared", json_string(declared ? declared : "NOASSERTION"));
-        const char *ref;
-        json_t *text;
-        json_object_foreach(json_object_get(lic_info, "refs"), ref, text) if (!json_object_get(extracted, ref))
-            json_object_set(extracted, ref, text);
-        json_object_set_new(e, "copyrightText", json_string("NOASSERTION"));
-        const char *sha = package_digest(s, p);
-        if (sha) json_object_set_new(e, "checksums", json_pack("[{s:s, s:s}]", "algorithm", "SHA256", "checksumValue", sha));
-        const char *sup = json_string_value(json_object_get(p, "supplier"));
-        if (sup) {
-            _cleanup_free_ char *ss = spdx_supplier(sup);
-            json_object_set_new(e, "supplier", json_string(ss));
-        }
-        const char *src = json_string_value(json_object_get(p, "source"));
-        if (src) {
-            const char *sv = json_string_value(json_object_get(p, "source_version"));
-            _cleanup_free_ char *si = xasprintf("built package from: %s %s", src, sv ? sv : "");
-            json_object_set_new(e, "sourceInfo", json_string(strstrip(si)));
-        }
-        const char *lic = json_string_value(json_object_get(p, "license"));
-        if (lic) json_object_set_new(e, "comment", json_pack("s+", "License field of the package: ", lic));
-        json_object_set_new(e, "externalRefs", json_pack("[{s:s, s:s, s:s}]", "referenceCategory", "PACKAGE-MANAGER",
-                                                         "referenceType", "purl", "referenceLocator", purl));
-        json_array_append_new(packages, e);
+        json_t *e = spdx_package(s, p, i + 1, ids, extracted);
+        const char *sid = json_string_value(json_object_get(e, "SPDXID"));
         json_array_append_new(rels, json_pack("{s:s, s:s, s:s}", "spdxElementId", "SPDXRef-OperatingSystem",
                                               "relationshipType", "CONTAINS", "relatedSpdxElement", sid));
+        json_array_append_new(packages, e);
     }
     /* every LicenseRef a package declares, with its text, as SPDX requires */
     if (json_object_size(extracted)) {
