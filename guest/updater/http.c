@@ -243,6 +243,7 @@ int http_request(const char *method, const char *url, const char *ctype, const v
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
     int g = getaddrinfo(host, port, &hints, &ai);
     struct conn *c = calloc(1, sizeof *c);
+    if (c) c->fd = -1; /* a failed lookup must not close fd 0 */
     if (!c) r = -ENOMEM;
     else if (g) r = fail(why, whysz, -EHOSTUNREACH, "cannot resolve %s: %s", host, gai_strerror(g));
     if (r == 0) {

@@ -262,9 +262,10 @@ json_t *cmd_diags_json(const struct diags *d)
     json_t *a = json_array();
     for (size_t i = 0; i < d->n; i++) {
         const struct diag *x = &d->v[i];
-        _cleanup_free_ char *msg = secret_mask(x->msg);
-        json_array_append_new(a, json_pack("{s:s?, s:i, s:i, s:s?, s:s}", "file", x->file, "line", x->line, "col", x->col,
-                                           "path", x->path, "message", msg));
+        _cleanup_free_ char *msg = secret_mask(x->msg), *file = x->file ? secret_mask(x->file) : NULL,
+                            *path = x->path ? secret_mask(x->path) : NULL;
+        json_array_append_new(a, json_pack("{s:s?, s:i, s:i, s:s?, s:s}", "file", file, "line", x->line, "col", x->col,
+                                           "path", path, "message", msg));
     }
     return a;
 }

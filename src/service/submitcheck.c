@@ -2,6 +2,7 @@
 #include "service/submitcheck.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "run/select.h"
 #include "runbook/runbook.h"
 #include "util/fs.h"
+#include "util/secret.h"
 #include "util/util.h"
 
 /* The MBR's partition table: the boot signature and at least one entry with a type. */
@@ -115,7 +117,9 @@ static void diags_line(const struct diags *d, char *why, size_t sz)
         if (g->line > 0) sbuf_printf(&b, ":%d:%d", g->line, g->col);
         sbuf_printf(&b, ": %s%s%s", g->path && *g->path ? g->path : "", g->path && *g->path ? ": " : "", g->msg);
     }
-    snprintf(why, sz, "%s", b.s ? b.s : "the runbook does not load");
+    /* the tenant's own secret variables too: a key spelt like one is named in its message */
+    _cleanup_free_ char *masked = secret_mask(b.s ? b.s : "the runbook does not load");
+    snprintf(why, sz, "%s", masked);
     sbuf_free(&b);
 }
 
@@ -139,6 +143,10 @@ int kiln_runbook_check(const char *text, size_t len, const char *tmpdir, char *w
     }
     struct diags d = {0}, warn = {0};
     struct kiln_runbook *rb = NULL;
+    /* the runbook's secret variables are registered while it is checked, and only then */
+    static pthread_mutex_t one = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&one);
+    size_t mark = secret_mark();
     r = runbook_load_warn(path, NULL, 0, &rb, &d, &warn);
     if (r == 0 && !d.n) {
         struct kiln_selected *sel = NULL;
@@ -153,6 +161,8 @@ int kiln_runbook_check(const char *text, size_t len, const char *tmpdir, char *w
         snprintf(why, sz, "the runbook does not load: %s", strerror(-r));
         r = -EINVAL;
     }
+    secret_release(mark);
+    pthread_mutex_unlock(&one);
     runbook_free(rb);
     diags_free(&d);
     diags_free(&warn);

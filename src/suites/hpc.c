@@ -216,6 +216,14 @@ KILN_CASE(perf_rdma,
             gcap_free(&server);
             gcap_free(&client);
             if (rc != CASE_PASS) return rc;
+            /* perftest's own TCP exchange of connection data can fail under a starved host
+             * ("Failed to exchange data between server and clients", seen in make check at load
+             * 12): measured again too; a link that never works fails every attempt */
+            if (v.kind != VERDICT_PASS && attempt < PERF_ATTEMPTS) {
+                case_log(t, "%s (attempt %d of at most %d: measured again)", v.reason, attempt, PERF_ATTEMPTS);
+                verdict_free(&v);
+                continue;
+            }
             if (v.kind != VERDICT_PASS) return case_verdict(t, &v);
             case_log(t, "%s (attempt %d of at most %d)", v.reason, attempt, PERF_ATTEMPTS);
             verdict_free(&v);

@@ -23,6 +23,21 @@ void secret_add(const char *value)
     pthread_mutex_unlock(&lock);
 }
 
+size_t secret_mark(void)
+{
+    pthread_mutex_lock(&lock);
+    size_t n = secrets.n;
+    pthread_mutex_unlock(&lock);
+    return n;
+}
+
+void secret_release(size_t mark)
+{
+    pthread_mutex_lock(&lock);
+    while (secrets.n > mark) free(secrets.v[--secrets.n]);
+    pthread_mutex_unlock(&lock);
+}
+
 void secret_clear(void)
 {
     pthread_mutex_lock(&lock);

@@ -20,6 +20,12 @@
 
 void secret_add(const char *value);
 void secret_clear(void);
+/* How many secrets are registered, and forgetting those registered after such a mark: a
+ * long-running process that loads other people's runbooks (kiln serve checking a tenant's)
+ * masks with their secrets while it answers, then drops them, so they neither outlive the
+ * request nor pile up. Callers serialise mark and release against other registrations. */
+size_t secret_mark(void);
+void secret_release(size_t mark);
 /* True when some registered secret occurs in s. */
 bool secret_contains(const char *s);
 /* s with every secret replaced by SECRET_MASK; newly allocated, NUL-terminated. */
