@@ -1,7 +1,8 @@
 #!/bin/sh
 # kiln shell: boots the busybox image through the qemu platform, runs a command over OpenSSH's
-# ssh with its exit status and words intact, and leaves no VM and no work directory behind,
-# after the session, after a boot that fails, and after SIGINT during the boot.
+# ssh with its exit status and words intact, gives a terminal's session a remote terminal, and
+# leaves no VM, ssh or work directory behind, after a session, a boot that fails, SIGINT during
+# the boot and SIGTERM during a session.
 . "$(dirname "$0")/lib.sh"
 command -v ssh >/dev/null || { echo "no OpenSSH client (apt-get install openssh-client)"; exit 77; }
 
@@ -56,4 +57,37 @@ rc=$?
 expect_in int.err "kiln shell: interrupted while booting"
 expect_no_qemu
 no_workdir "SIGINT"
+# SIGTERM during a session: ssh and the VM end, 130
+(exec "$KILN" shell --kernel "$KILN_BUSYBOX/vmlinuz" --initrd "$KILN_BUSYBOX/initrd.img" --append "console=ttyS0 quiet" \
+    --memory 256 --cpus 1 --accel tcg --boot-timeout 120 -- sleep 600) > term.out 2> term.err &
+pid=$!
+for i in $(seq 1 1800); do
+    pgrep -f "ssh .*UserKnownHostsFile=$TMPDIR/" >/dev/null && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+done
+pgrep -f "ssh .*UserKnownHostsFile=$TMPDIR/" >/dev/null || { cat term.err; kill -INT "$pid"; fail "no ssh session started"; }
+kill -TERM "$pid"
+wait "$pid"
+rc=$?
+[ "$rc" -eq 130 ] || { cat term.out term.err; fail "kiln shell exited $rc after SIGTERM, expected 130"; }
+! pgrep -af "ssh .*UserKnownHostsFile=$TMPDIR/" >&2 || fail "the ssh client outlived kiln shell"
+expect_no_qemu
+no_workdir "SIGTERM in a session"
+
+# no COMMAND on a terminal: an interactive login shell with a terminal of its own; what is
+# typed reaches it and its exit status is kiln's (script gives kiln a pseudo-terminal)
+if command -v script >/dev/null; then
+    printf 'echo in-tty-$((6*7)); tty\nexit 5\n' | script -qefc "$(printf '%s ' "$KILN" shell --kernel "$KILN_BUSYBOX/vmlinuz" \
+        --initrd "$KILN_BUSYBOX/initrd.img" --append "'console=ttyS0 quiet'" --memory 256 --cpus 1 --accel tcg \
+        --boot-timeout 120)" /dev/null > tty.out 2>&1
+    rc=$?
+    [ "$rc" -eq 5 ] || { cat tty.out; fail "the interactive session exited $rc, expected 5"; }
+    expect_in tty.out "in-tty-42"
+    grep -q '^/dev/pts/[0-9]' tty.out || { cat tty.out; fail "the remote shell had no terminal"; }
+    expect_no_qemu
+    no_workdir "an interactive session"
+else
+    note "no script(1): the interactive session is not tested"
+fi
 echo "shell: ok"
