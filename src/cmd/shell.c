@@ -225,9 +225,9 @@ int cmd_shell(int argc, char **argv)
         "login shell, without a terminal. The VM is ended when the session ends, on SIGINT or\n"
         "SIGTERM, and on every error. As mkosi qemu followed by mkosi ssh.",
         opts, 0, 1, "IMAGE",
-        .exits = "COMMAND's (or the login shell's) exit status, 255 ssh could not connect, 1 the VM\n"
-                 "did not boot to SSH (the reason is printed), 2 usage or a missing input, 130\n"
-                 "interrupted",
+        .exits = "0 COMMAND (or the login shell) exited 0; else its exit status as ssh gives it\n"
+                 "(255: ssh could not connect), or 1 the VM did not boot to SSH (the reason is\n"
+                 "printed), 2 usage or a missing input, 130 interrupted",
     };
     /* the first -- ends kiln's options: what follows is COMMAND, options of its own included */
     int cut = argc;
