@@ -139,6 +139,8 @@ static int shell_boot(struct shell *s, const struct shell_opts *o)
     const struct kiln_platform *ops = s->pctx.ops;
     if (ops->init(&s->pctx) < 0) return fprintf(stderr, "kiln shell: the qemu platform cannot start (see above)\n"), EXIT_FAIL;
     s->plat_ready = true;
+    /* the KVM probe may take a while: a SIGINT during it boots nothing */
+    if (kiln_interrupted) return fprintf(stderr, "kiln shell: interrupted before the boot\n"), EXIT_INTERRUPTED;
     struct kiln_req need = {.nodes = 1}, spec;
     char why[4096];
     if (!ops->capable(&s->pctx, &need, why, sizeof why)) return fprintf(stderr, "kiln shell: %s\n", why), EXIT_FAIL;
