@@ -159,6 +159,21 @@ static int shell_boot(struct shell *s, const struct shell_opts *o)
     return 0;
 }
 
+/* The ssh session into the booted node; its exit status. */
+static int shell_ssh(const struct shell *s, const struct shell_opts *o)
+{
+    _cleanup_free_ char *known_hosts = path_join(s->work, "known_hosts");
+    size_t argc;
+    char **argv = ssh_cli_argv(s->env->nodes[0], known_hosts, !o->ncmd && isatty(0), o->cmd, o->ncmd, &argc);
+    if (o->verbose) {
+        _cleanup_free_ char *line = ssh_cli_line(argv, argc);
+        fprintf(stderr, "kiln shell: %s\n", line);
+    }
+    int rc = run_ssh(argv);
+    strv_free(argv, argc);
+    return rc;
+}
+
 static int shell_session(struct shell_opts *o)
 {
     struct shell s = {.rb = {.name = "shell", .concurrency = 1}};
@@ -182,16 +197,7 @@ static int shell_session(struct shell_opts *o)
     }
     proc_install_signal_handlers();
     rc = shell_boot(&s, o);
-    if (rc) goto out;
-    _cleanup_free_ char *known_hosts = path_join(s.work, "known_hosts");
-    size_t argc;
-    char **argv = ssh_cli_argv(s.env->nodes[0], known_hosts, !o->ncmd && isatty(0), o->cmd, o->ncmd, &argc);
-    if (o->verbose) {
-        _cleanup_free_ char *line = ssh_cli_line(argv, argc);
-        fprintf(stderr, "kiln shell: %s\n", line);
-    }
-    rc = run_ssh(argv);
-    strv_free(argv, argc);
+    if (!rc) rc = shell_ssh(&s, o);
 out:
     diags_free(&d);
     shell_end(&s);
