@@ -2,7 +2,6 @@
  * an SSH session into it (mkosi qemu + mkosi ssh in one verb); the VM ends with the session. */
 #include <errno.h>
 #include <jansson.h>
-#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
