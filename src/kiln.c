@@ -14,6 +14,7 @@ static const struct verb {
     const char *help;
 } verbs[] = {
     {"run", cmd_run, "boot environments and run the cases a runbook selects"},
+    {"shell", cmd_shell, "boot an image in a VM as kiln run does and open an SSH session (or run a command)"},
     {"list", cmd_list, "list the cases a runbook selects (all cases without one)"},
     {"check", cmd_check, "validate a runbook without running anything"},
     {"build", cmd_build, "build a bootable disk image from a spec (raw, qcow2, VHD)"},

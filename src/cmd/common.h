@@ -49,6 +49,7 @@ int cmd_serve(int argc, char **argv);
 int cmd_submit(int argc, char **argv);
 int cmd_cancel(int argc, char **argv);
 int cmd_clean(int argc, char **argv);
+int cmd_shell(int argc, char **argv);
 /* kiln worker --server ...: src/cmd/worker_run.c */
 int cmd_worker_run(int argc, char **argv);
 

@@ -14,6 +14,7 @@
 #include "run/workdir.h"
 #include "node/console.h"
 #include "node/keys.h"
+#include "node/ssh_cli.h"
 #include "platform/platform.h"
 #include "report/notifier.h"
 #include "util/digest.h"
@@ -470,6 +471,30 @@ static void run_results_start(const struct run *r, const struct run_cmd *c, cons
     }
 }
 
+/* platform.keep_environment: prints how to reach each node of the kept environments, then
+ * waits for SIGINT or SIGTERM (the caller then ends them as after any run). */
+static void hold_kept(const struct run *r, const struct kiln_platform_ctx *pctx, struct kiln_env *const *envs, size_t n)
+{
+    static const char *const why[] = {[KEEP_ALWAYS] = "always", [KEEP_FAILED] = "failed, and a case failed"};
+    _cleanup_free_ char *known_hosts = path_join(pctx->work_dir, "known_hosts");
+    printf("kiln run: platform.keep_environment is %s: keeping %zu environment(s) until SIGINT (Ctrl-C) or "
+           "SIGTERM to kiln (pid %d)\n", why[r->rb->platform.keep_environment], n, (int)getpid());
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < envs[i]->nnodes; k++) {
+            size_t argc;
+            char **argv = ssh_cli_argv(envs[i]->nodes[k], known_hosts, false, NULL, 0, &argc);
+            _cleanup_free_ char *line = ssh_cli_line(argv, argc);
+            strv_free(argv, argc);
+            printf("  %s %s%s: %s\n", envs[i]->name, envs[i]->nodes[k]->name,
+                   envs[i]->bad ? " (broke during a case: it may not answer)" : "", line);
+            log_info("%s %s kept: %s", envs[i]->name, envs[i]->nodes[k]->name, line);
+        }
+    fflush(stdout);
+    while (!kiln_interrupted) sleep_ms(200);
+    printf("kiln run: ending the kept environment(s)\n");
+    fflush(stdout);
+}
+
 /* Runs sel on the platform pctx was initialised for and writes the reports; the exit code. */
 static int run_cases(struct run *r, const struct run_cmd *c, struct kiln_platform_ctx *pctx, struct kiln_selected *sel,
                      size_t nsel)
@@ -480,8 +505,9 @@ static int run_cases(struct run *r, const struct run_cmd *c, struct kiln_platfor
     struct kiln_results res = {0};
     run_results_start(r, c, pctx, &res);
     double t0 = now_s();
+    struct sched_kept *kept = NULL;
     struct kiln_sched_opts so = {.pctx = pctx, .sel = sel, .nsel = nsel, .concurrency = r->rb->concurrency,
-                                 .notifiers = &ns};
+                                 .notifiers = &ns, .kept = &kept};
     pthread_t hasher;
     bool hashing = pthread_create(&hasher, NULL, hash_tested, &res) == 0;
     sched_run(&so, &res);
@@ -503,6 +529,13 @@ static int run_cases(struct run *r, const struct run_cmd *c, struct kiln_platfor
     int rc = res.interrupted ? 130 : results_exit_code(&res);
     if ((wr < 0 || lost) && rc == 0) rc = EXIT_FAIL;
     results_free(&res);
+    /* after the reports: they can be read while the environments are kept */
+    if (kept) {
+        size_t nkept;
+        _cleanup_free_ struct kiln_env **envs = sched_kept_envs(kept, &nkept);
+        hold_kept(r, pctx, envs, nkept);
+    }
+    sched_kept_end(kept);
     return rc;
 }
 

@@ -3,7 +3,6 @@
 #include <string.h>
 
 #include "node/node.h"
-#include "util/sbuf.h"
 #include "util/strv.h"
 #include "util/util.h"
 

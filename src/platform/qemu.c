@@ -753,8 +753,8 @@ static int args_provision(struct qargv *a, struct qemu_node *qn, char *why, size
     if (q->kernel) {
         ARG("-kernel"), ARG(q->kernel);
         if (q->initrd) ARG("-initrd"), ARG(q->initrd);
-        _cleanup_free_ char *console = xasprintf("console=%s", qp->arch->console);
-        const char *append = q->append ? q->append : console;
+        /* owned by a: the default outlives this block (it was freed here, then read) */
+        const char *append = q->append ? q->append : OWN(xasprintf("console=%s", qp->arch->console));
         char *cfg = NULL;
         if (!secret_contains(append)) ARG("-append"), ARG(append);
         else if (append_config(qn->work, append, &cfg, why, sz) < 0) return -EINVAL;

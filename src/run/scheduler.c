@@ -31,6 +31,11 @@ struct sched {
      * waiting out another boot timeout */
     struct kiln_req failed_spec;
     char *failed_reason;
+    /* a run that may keep its environments: workers park after the last case, holding their
+     * environment, until released */
+    bool may_keep, released;
+    long parked;
+    pthread_cond_t park;
 };
 
 long host_memory_budget_mb(void)
@@ -373,23 +378,82 @@ static void *worker_main(void *arg)
         }
         run_item(w, &it);
     }
+    struct sched *s = w->s;
+    if (s->may_keep) {
+        pthread_mutex_lock(&s->lock);
+        s->parked++;
+        pthread_cond_broadcast(&s->park);
+        while (!s->released) pthread_cond_wait(&s->park, &s->lock);
+        pthread_mutex_unlock(&s->lock);
+    }
     drop_env(w);
     free(w->deploy_note);
     w->deploy_note = NULL;
     return NULL;
 }
 
+/* A run sched_run handed over with its environments kept, its workers parked. */
+struct sched_kept {
+    struct sched *s;
+    struct worker *ws;
+    pthread_t *th;
+    long nworkers;
+};
+
+bool sched_keep_wanted(int keep, const struct kiln_results *res)
+{
+    if (keep == KEEP_ALWAYS) return true;
+    for (size_t i = 0; keep == KEEP_FAILED && i < res->n; i++)
+        if (res->v[i].status == ST_FAILED) return true;
+    return false;
+}
+
+struct kiln_env **sched_kept_envs(const struct sched_kept *k, size_t *n)
+{
+    struct kiln_env **v = xcalloc((size_t)k->nworkers, sizeof *v);
+    *n = 0;
+    for (long i = 0; i < k->nworkers; i++)
+        if (k->ws[i].env) v[(*n)++] = k->ws[i].env;
+    return v;
+}
+
+/* Releases parked workers (they destroy their environments), joins every worker, frees k. */
+void sched_kept_end(struct sched_kept *k)
+{
+    if (!k) return;
+    struct sched *s = k->s;
+    pthread_mutex_lock(&s->lock);
+    s->released = true;
+    pthread_cond_broadcast(&s->park);
+    pthread_mutex_unlock(&s->lock);
+    for (long i = 0; i < k->nworkers; i++)
+        if (k->th[i]) pthread_join(k->th[i], NULL);
+    free(k->ws);
+    free(k->th);
+    free(s->items);
+    free(s->failed_reason);
+    pthread_mutex_destroy(&s->lock);
+    pthread_cond_destroy(&s->cond);
+    pthread_cond_destroy(&s->park);
+    free(s);
+    free(k);
+}
+
 int sched_run(const struct kiln_sched_opts *o, struct kiln_results *res)
 {
-    struct sched s = {.o = o, .res = res};
-    pthread_mutex_init(&s.lock, NULL);
-    pthread_cond_init(&s.cond, NULL);
-    s.mem_budget = o->host_memory_mb > 0 ? o->host_memory_mb : host_memory_budget_mb();
+    struct sched *sp = xcalloc(1, sizeof *sp);
+    sp->o = o;
+    sp->res = res;
+    sp->may_keep = o->kept && o->pctx->rb->platform.keep_environment != KEEP_NO;
+    pthread_cond_init(&sp->park, NULL);
+    pthread_mutex_init(&sp->lock, NULL);
+    pthread_cond_init(&sp->cond, NULL);
+    sp->mem_budget = o->host_memory_mb > 0 ? o->host_memory_mb : host_memory_budget_mb();
     struct kiln_platform_ctx *p = o->pctx;
     size_t total = 0;
     for (size_t i = 0; i < o->nsel; i++) total += (size_t)o->sel[i].times;
     res->v = xcalloc(total ? total : 1, sizeof *res->v);
-    s.items = xcalloc(total ? total : 1, sizeof *s.items);
+    sp->items = xcalloc(total ? total : 1, sizeof *sp->items);
     for (size_t i = 0; i < o->nsel; i++) {
         const struct kiln_selected *sel = &o->sel[i];
         for (long k = 0; k < sel->times; k++) {
@@ -406,35 +470,45 @@ int sched_run(const struct kiln_sched_opts *o, struct kiln_results *res)
                 r->status = ST_SKIPPED;
                 result_set_reason(r, why);
             } else {
-                s.items[s.nitems++] = (struct item){.sel = i, .result = res->n, .need = need};
+                sp->items[sp->nitems++] = (struct item){.sel = i, .result = res->n, .need = need};
             }
             res->n++;
         }
     }
     notifiers_run_started(o->notifiers, res);
     for (size_t i = 0; i < res->n; i++)
-        if (res->v[i].status == ST_SKIPPED) finish(&s, &res->v[i]);
-    qsort(s.items, s.nitems, sizeof *s.items, cmp_item);
+        if (res->v[i].status == ST_SKIPPED) finish(sp, &res->v[i]);
+    qsort(sp->items, sp->nitems, sizeof *sp->items, cmp_item);
     long nworkers = MAX(1, o->concurrency);
     if (p->ops->max_envs) nworkers = MIN(nworkers, p->ops->max_envs);
-    nworkers = MIN(nworkers, (long)MAX(s.nitems, (size_t)1));
+    nworkers = MIN(nworkers, (long)MAX(sp->nitems, (size_t)1));
     struct worker *ws = xcalloc((size_t)nworkers, sizeof *ws);
     pthread_t *th = xcalloc((size_t)nworkers, sizeof *th);
     for (long i = 0; i < nworkers; i++) {
-        ws[i].s = &s;
+        ws[i].s = sp;
         if (pthread_create(&th[i], NULL, worker_main, &ws[i]) != 0) {
             log_error("cannot start a worker thread");
             th[i] = 0;
         }
     }
-    for (long i = 0; i < nworkers; i++)
-        if (th[i]) pthread_join(th[i], NULL);
+    struct sched_kept *k = xcalloc(1, sizeof *k);
+    *k = (struct sched_kept){.s = sp, .ws = ws, .th = th, .nworkers = nworkers};
+    if (o->kept) *o->kept = NULL;
+    if (sp->may_keep) {
+        long started = 0;
+        for (long i = 0; i < nworkers; i++) started += th[i] != 0;
+        pthread_mutex_lock(&sp->lock);
+        while (sp->parked < started) pthread_cond_wait(&sp->park, &sp->lock);
+        pthread_mutex_unlock(&sp->lock);
+        res->interrupted = kiln_interrupted != 0;
+        size_t nenvs;
+        free(sched_kept_envs(k, &nenvs));
+        if (!res->interrupted && nenvs && sched_keep_wanted(p->rb->platform.keep_environment, res)) {
+            *o->kept = k;
+            return 0;
+        }
+    }
+    sched_kept_end(k);
     res->interrupted = kiln_interrupted != 0;
-    free(ws);
-    free(th);
-    free(s.items);
-    free(s.failed_reason);
-    pthread_mutex_destroy(&s.lock);
-    pthread_cond_destroy(&s.cond);
     return 0;
 }

@@ -38,7 +38,8 @@ tenant|usage: kiln tenant add NAME
 tenant add|usage: kiln tenant add NAME
 worker|usage: kiln worker --server URL
 worker add|usage: kiln worker add NAME
-clean|usage: kiln clean [--dry-run]'
+clean|usage: kiln clean [--dry-run]
+shell|usage: kiln shell IMAGE [options] [-- COMMAND...]'
 while IFS='|' read -r verb line; do
     for form in "$verb --help" "$verb -h" "help $verb"; do
         # shellcheck disable=SC2086
@@ -230,6 +231,9 @@ expect_jq "$T/out" '"\(.ok) \(.cases) \(.errors[0].file)"' "false null nosuch.ym
 missing nosuch.yml "$KILN" run --runs-dir r nosuch.yml
 missing nosuch.raw env KILN_TOKEN=kt_x "$KILN" submit --server http://127.0.0.1:9 nosuch.raw
 missing nosuch.key "$KILN" serve --data d --gallery-key nosuch.key
+missing nosuch.raw "$KILN" shell nosuch.raw
+missing nosuch.vmlinuz "$KILN" shell --kernel nosuch.vmlinuz -- true
+missing nosuch.key "$KILN" shell disk.raw -i nosuch.key
 # and what was checked failing is 1, apart from those
 echo changed >> disk.raw
 expect_status 1 "$KILN" verify -p k.pub disk.raw

@@ -5,6 +5,10 @@
 #include <unistd.h>
 
 #include "cmd/common.h"
+#include "node/node.h"
+#include "node/ssh_cli.h"
+#include "util/proc.h"
+#include "util/strv.h"
 #include "tap.h"
 #include "util/fs.h"
 #include "util/util.h"
@@ -66,8 +70,46 @@ static int parse(const char *line, int *n, char ***av, char **text, bool catch_s
     return rc;
 }
 
+/* The words /bin/sh makes of line, one a line (none holds a newline here). */
+static char *sh_words(const char *line)
+{
+    _cleanup_free_ char *script = xasprintf("for w in %s; do printf '%%s\\n' \"$w\"; done", line);
+    char *const argv[] = {"sh", "-c", script, NULL};
+    char *words = NULL;
+    return proc_run(argv, 10000, &words) == 0 ? words : (free(words), NULL);
+}
+
+/* The ssh command kiln shell runs and kiln run prints for a kept environment. */
+static void ssh_command(void)
+{
+    struct kiln_node n = {.host = "127.0.0.1", .port = 40123, .user = "root", .key_path = "/tmp/kiln-run-a b/id_ed25519"};
+    char *cmd[] = {"sh", "-c", "echo hi; exit 3", "it's"};
+    size_t argc;
+    char **v = ssh_cli_argv(&n, "/w/known_hosts", false, cmd, 4, &argc);
+    is_int(argc, 17, "ssh, key, port, five -o options, the destination and one word of command");
+    ok(v[argc] == NULL, "argv is NULL-terminated for exec");
+    is_str(v[argc - 1], "'sh' '-c' 'echo hi; exit 3' 'it'\\''s'", "each word quoted for the remote shell");
+    is_str(v[argc - 2], "root@127.0.0.1", "user@host");
+    is_str(v[12], "UserKnownHostsFile=/w/known_hosts", "host keys go to the run's own known_hosts");
+    _cleanup_free_ char *line = ssh_cli_line(v, argc);
+    has(line, "ssh -i '/tmp/kiln-run-a b/id_ed25519' -p 40123 -o IdentitiesOnly=yes -o BatchMode=yes -o "
+              "StrictHostKeyChecking=no -o UserKnownHostsFile=/w/known_hosts -o LogLevel=ERROR root@127.0.0.1 '",
+        "the line quotes only the words that need it");
+    struct sbuf want = {0};
+    for (size_t i = 0; i < argc; i++) sbuf_printf(&want, "%s\n", v[i]);
+    _cleanup_free_ char *words = sh_words(line);
+    is_str(words, want.s, "a POSIX shell splits the line back into the argv");
+    sbuf_free(&want);
+    strv_free(v, argc);
+    v = ssh_cli_argv(&n, "/w/known_hosts", true, NULL, 0, &argc);
+    is_str(v[1], "-t", "an interactive session asks for a terminal");
+    is_str(v[argc - 1], "root@127.0.0.1", "and runs no command (a login shell)");
+    strv_free(v, argc);
+}
+
 int main(void)
 {
+    ssh_command();
     int n;
     char **av, *text = NULL;
     is_int(parse("--out=e --format f -n4 a b", &n, &av, &text, false), CMD_GO, "--opt=value, --opt value, -nV");

@@ -17,6 +17,10 @@
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static int deploys, live, max_live, destroys, nics4_deploys;
+/* destroyed on another thread than the one that deployed it: a VM dies with the thread that
+ * started it (PDEATHSIG), so a kept environment must outlive no thread of its own */
+static int foreign_destroys;
+static pthread_t deployer[64];
 
 static int fake_init(struct kiln_platform_ctx *p)
 {
@@ -48,6 +52,7 @@ static int fake_deploy(struct kiln_platform_ctx *p, struct kiln_env *env, char *
     live++;
     max_live = MAX(max_live, live);
     pthread_mutex_unlock(&lock);
+    if (env->id >= 0 && env->id < 64) deployer[env->id] = pthread_self();
     env->nodes = xcalloc(1, sizeof *env->nodes);
     env->nodes[env->nnodes++] = platform_new_node(p);
     if (env->spec.nics == 3) return snprintf(why, sz, "no SSH after 1 s (fake)"), -ETIMEDOUT;
@@ -59,8 +64,8 @@ static int fake_deploy(struct kiln_platform_ctx *p, struct kiln_env *env, char *
 static void fake_destroy(struct kiln_platform_ctx *p, struct kiln_env *env)
 {
     (void)p;
-    (void)env;
     pthread_mutex_lock(&lock);
+    if (env->id >= 0 && env->id < 64 && !pthread_equal(deployer[env->id], pthread_self())) foreign_destroys++;
     live--;
     destroys++;
     pthread_mutex_unlock(&lock);
@@ -140,6 +145,60 @@ static struct kiln_results run(long concurrency, long mem, const struct kiln_sel
                                 .host_memory_mb = mem};
     sched_run(&o, &res);
     return res;
+}
+
+/* platform.keep_environment: which runs keep their environments, and that every environment
+ * ends either way (kept ones when the caller ends them). */
+static void keep_environment(struct kiln_runbook *rb, const char *dir)
+{
+    struct kiln_selected passing[2] = {{.c = &cases[0], .times = 1, .timeout_s = 60},
+                                       {.c = &cases[2], .times = 1, .timeout_s = 60}};
+    struct kiln_selected failing[1] = {{.c = &cases[5], .times = 1, .timeout_s = 60}};
+    const struct {
+        int keep;
+        const struct kiln_selected *sel;
+        size_t nsel;
+        long concurrency;
+        size_t want_kept;
+        const char *what;
+    } t[] = {
+        {KEEP_NO, failing, 1, 1, 0, "keep_environment: no keeps nothing, even after a failure"},
+        {KEEP_ALWAYS, passing, 2, 1, 1, "always keeps the environment left after the last case"},
+        {KEEP_ALWAYS, passing, 2, 2, 2, "always keeps each worker's environment"},
+        {KEEP_FAILED, passing, 2, 1, 0, "failed keeps nothing when every case passed"},
+        {KEEP_FAILED, failing, 1, 1, 1, "failed keeps the environment when a case failed"},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+        rb->platform.keep_environment = t[i].keep;
+        deploys = destroys = live = 0;
+        struct sched_kept *kept = NULL;
+        struct kiln_platform_ctx p = {.rb = rb, .ops = &fake, .run_dir = (char *)dir, .key_path = "/dev/null"};
+        struct kiln_notifiers ns = {0};
+        struct kiln_results res = {.dir = xstrdup(dir), .name = xstrdup("t")};
+        struct kiln_sched_opts o = {.pctx = &p, .sel = t[i].sel, .nsel = t[i].nsel, .concurrency = t[i].concurrency,
+                                    .notifiers = &ns, .host_memory_mb = 100000, .kept = &kept};
+        sched_run(&o, &res);
+        size_t nkept = 0;
+        if (kept) free(sched_kept_envs(kept, &nkept));
+        is_int(nkept, t[i].want_kept, t[i].what);
+        ok(!kept == !t[i].want_kept, "a handle exactly when something is kept");
+        is_int(live, (int)t[i].want_kept, "the kept environments are still deployed, the others destroyed");
+        sched_kept_end(kept);
+        is_int(live, 0, "sched_kept_end ends them");
+        is_int(foreign_destroys, 0, "each on the thread that deployed it, alive until then");
+        results_free(&res);
+    }
+    rb->platform.keep_environment = KEEP_ALWAYS;
+    struct kiln_results res = run(1, 100000, passing, 2, rb, dir);
+    is_int(live, 0, "without a place to keep them (kept NULL), always destroys every environment");
+    results_free(&res);
+    rb->platform.keep_environment = KEEP_NO;
+    struct kiln_result v[2] = {{.status = ST_PASSED}, {.status = ST_FLAKY}};
+    struct kiln_results r = {.n = 2, .v = v};
+    ok(!sched_keep_wanted(KEEP_FAILED, &r), "failed: a flaky case (passed on retry) is no failure");
+    v[1].status = ST_FAILED;
+    ok(sched_keep_wanted(KEEP_FAILED, &r), "failed: a failed case is");
+    ok(!sched_keep_wanted(KEEP_NO, &r), "no never keeps");
 }
 
 /* perf follows a node's VM across a restart: the platform answers another pid once the guest
@@ -259,6 +318,7 @@ int main(void)
     ok(streq(r.v[0].env, r.v[1].env), "cases before it shared one environment");
     is_int(live, 0, "all destroyed");
     results_free(&r);
+    keep_environment(&rb, dir);
     perf_follows_restart(dir);
     rm_rf(dir);
     return tap_done();
