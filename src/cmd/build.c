@@ -98,6 +98,23 @@ static int build_in_userns(int argc, char **argv)
     return EXIT_FAIL;
 }
 
+/* Builds s (which it frees) as the options say; kiln build's exit status. */
+static int build_run_spec(struct image_spec *s, struct build_opts *o)
+{
+    /* with SOURCE_DATE_EPOCH every id, time and hash seed comes from the spec (docs/image.md) */
+    const char *sde = getenv("SOURCE_DATE_EPOCH");
+    long epoch;
+    o->source_date_epoch = sde && parse_long(sde, &epoch) && epoch >= 0 ? epoch : -1;
+    o->on_event = print_event;
+    o->userdata = s;
+    proc_install_signal_handlers();
+    int r = image_build(s, o);
+    spec_free(s);
+    /* an output directory that cannot be made is what was given, as a missing input is */
+    if (r == -ENOTDIR) return EXIT_USAGE;
+    return r < 0 ? (kiln_interrupted ? EXIT_INTERRUPTED : EXIT_FAIL) : EXIT_OK;
+}
+
 int cmd_build(int argc, char **argv)
 {
     struct build_opts o = {.out_dir = "out", .only_output = -1};
@@ -168,16 +185,5 @@ int cmd_build(int argc, char **argv)
         spec_free(s);
         return build_in_userns(argc, argv);
     }
-    /* with SOURCE_DATE_EPOCH every id, time and hash seed comes from the spec (docs/image.md) */
-    const char *sde = getenv("SOURCE_DATE_EPOCH");
-    long epoch;
-    o.source_date_epoch = sde && parse_long(sde, &epoch) && epoch >= 0 ? epoch : -1;
-    o.on_event = print_event;
-    o.userdata = s;
-    proc_install_signal_handlers();
-    r = image_build(s, &o);
-    spec_free(s);
-    /* an output directory that cannot be made is what was given, as a missing input is */
-    if (r == -ENOTDIR) return EXIT_USAGE;
-    return r < 0 ? (kiln_interrupted ? EXIT_INTERRUPTED : EXIT_FAIL) : EXIT_OK;
+    return build_run_spec(s, &o);
 }
