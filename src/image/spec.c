@@ -711,7 +711,12 @@ static char *encrypt_spec_check(const struct image_spec *s)
     };
     for (size_t k = 0; k < ARRAY_SIZE(need); k++) {
         bool has = false;
-        for (size_t i = 0; i < s->ninstall; i++) has |= streq(s->install[i], need[k][0]);
+        /* the package's name, without the =VERSION, :ARCH or /RELEASE apt takes after it */
+        for (size_t i = 0; i < s->ninstall; i++)
+            has |= strcspn(s->install[i], "=:/") == strlen(need[k][0]) && startswith(s->install[i], need[k][0]);
+        for (size_t i = 0; i < s->nremove; i++)
+            if (strcspn(s->remove[i], "=:/") == strlen(need[k][0]) && startswith(s->remove[i], need[k][0]))
+                return xasprintf("tpm2 needs %s, which packages.remove takes out: %s", need[k][0], need[k][1]);
         if (!has) return xasprintf("tpm2 needs %s in packages.install: %s", need[k][0], need[k][1]);
     }
     return NULL;

@@ -712,6 +712,22 @@ static void test_spec_encrypt(void)
                     "storage: { encrypt: none }\n");
     ok(!e, "encrypt: none needs nothing");
     free(e);
+    /* apt's spellings of a package name count (hostile finding: "dracut=059-4" was refused) */
+    e = spec_errors("name: t\nversion: 1\nbase: { family: deb, suite: bookworm }\n"
+                    "packages: { install: [linux-image-amd64, \"dracut=059-4\", \"libcryptsetup12:amd64\", tpm2-tools/bookworm] }\n"
+                    "storage: { encrypt: tpm2 }\n");
+    ok(!e, "encrypt: NAME=VERSION, NAME:ARCH and NAME/RELEASE name the package (%s)", e ? e : "no error");
+    free(e);
+    e = spec_errors("name: t\nversion: 1\nbase: { family: deb, suite: bookworm }\n"
+                    "packages: { install: [linux-image-amd64, dracut, libcryptsetup12, tpm2-tools], remove: [tpm2-tools] }\n"
+                    "storage: { encrypt: tpm2 }\n");
+    has(e, "tpm2 needs tpm2-tools, which packages.remove takes out", "encrypt: a needed package removed again");
+    free(e);
+    e = spec_errors("name: t\nversion: 1\nbase: { family: deb, suite: bookworm }\n"
+                    "packages: { install: [linux-image-amd64, dracutx, libcryptsetup12, tpm2-tools] }\n"
+                    "storage: { encrypt: tpm2 }\n");
+    has(e, "tpm2 needs dracut in packages.install", "encrypt: a longer name is another package");
+    free(e);
 #undef ENC_PKGS
 }
 
