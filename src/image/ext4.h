@@ -8,9 +8,10 @@ int ext4_clamp_times(const char *path, uint32_t t, char **err);
 
 /* An ext4 filesystem read where it lies: libext2fs over kiln's disk reader (image/disk.h), at
  * the partition [off, off+len) of a raw, qcow2 or VHD disk; nothing is copied out. The disk is
- * untrusted: every read stays inside the partition, all reads through one handle add up to at
- * most budget bytes (then -EFBIG), and a superblock whose group descriptors would not fit the
- * partition or the budget is refused before libext2fs allocates them. Read-only. */
+ * untrusted: every read stays inside the partition, all reads of every handle on one disk add
+ * up to at most budget bytes (the image's budget: then -EFBIG, also from ext4_ro_open once it is
+ * spent), and a superblock whose group descriptors would not fit the partition or what is left
+ * of the budget is refused before libext2fs allocates them. Read-only. */
 struct disk;
 struct ext4_ro;
 /* 0, or -errno with *err: -EUCLEAN not ext4 or damaged, -EIO when the disk cannot be read.
