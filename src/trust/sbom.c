@@ -177,7 +177,15 @@ static json_t *spdx(const struct sbom_subject *s, json_t *pkgs, const struct doc
     json_object_set_new(doc, "SPDXID", json_string("SPDXRef-DOCUMENT"));
     _cleanup_free_ char *dname = xasprintf("%s-%s", s->name, s->version);
     json_object_set_new(doc, "name", json_string(dname));
-    _cleanup_free_ char *ns = xasprintf("https://spdx.org/spdxdocs/kiln/%s-%s", dname, ids->uuid);
+    /* the name and version can come from an image's os-release: a URI takes them percent-encoded
+     * (RFC 3986 unreserved characters as they are), so no control character reaches it */
+    struct sbuf nsb = {0};
+    sbuf_puts(&nsb, "https://spdx.org/spdxdocs/kiln/");
+    for (const unsigned char *c = (const unsigned char *)dname; *c; c++)
+        if (isalnum(*c) || strchr("-._~", *c)) sbuf_printf(&nsb, "%c", *c);
+        else sbuf_printf(&nsb, "%%%02X", *c);
+    sbuf_printf(&nsb, "-%s", ids->uuid);
+    _cleanup_free_ char *ns = sbuf_steal(&nsb);
     json_object_set_new(doc, "documentNamespace", json_string(ns));
     json_object_set_new(doc, "creationInfo", json_pack("{s:s, s:[s]}", "created", ids->created, "creators", "Tool: kiln-" KILN_VERSION));
 

@@ -92,6 +92,14 @@ static void purls_and_sboms(void)
     json_t *c = sbom_make(SBOM_SPDX, &sub, pkgs);
     ok(!streq(json_string_value(json_object_get(a, "documentNamespace")), json_string_value(json_object_get(c, "documentNamespace"))),
        "another version, another document namespace");
+    /* a name from a crafted os-release: control characters never reach the URI (hostile finding) */
+    struct sbom_subject evil = sub;
+    evil.name = "deb\x1b[31mian\r";
+    json_t *ev = sbom_make(SBOM_SPDX, &evil, pkgs);
+    const char *evns = json_string_value(json_object_get(ev, "documentNamespace"));
+    ok(evns && startswith(evns, "https://spdx.org/spdxdocs/kiln/deb%1B%5B31mian%0D-1.1-") && !strpbrk(evns, "\x1b\r"),
+       "the namespace takes the name percent-encoded: %s", evns ? evns : "(none)");
+    json_decref(ev);
     json_t *x = sbom_make(SBOM_CYCLONEDX, &sub, pkgs);
     is_str(json_string_value(json_object_get(json_object_get(json_object_get(x, "metadata"), "component"), "type")),
            "operating-system", "CycloneDX: the image is the operating-system component");
