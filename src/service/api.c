@@ -339,7 +339,7 @@ static int check_runbook(const char *text, size_t len, char **field, char **why)
 {
     static const char *const keys[] = {"name", "concurrency", "variable", "testcase", NULL};
     struct diags d = {0};
-    struct ynode *root = yaml_load_string("runbook", text, len, &d);
+    struct ynode *root = yaml_load_string("runbook.yml", text, len, &d);
     int r = 0;
     if (!root) {
         r = bad(field, why, "runbook", "not YAML: %s:%d:%d: %s", d.v[0].file, d.v[0].line, d.v[0].col, d.v[0].msg);
@@ -358,7 +358,7 @@ static int check_runbook(const char *text, size_t len, char **field, char **why)
         const struct ynode *vars = y_get(root, "variable");
         for (size_t i = 0; r == 0 && vars && vars->kind == YN_SEQ && i < vars->n; i++) {
             const struct ynode *f = y_get(vars->items[i], "file");
-            if (f) r = bad(field, why, "runbook", "runbook:%d:%d: variable[%zu].file: a variable file would be read on the service's hosts; give its variables inline (name, value)",
+            if (f) r = bad(field, why, "runbook", "runbook.yml:%d:%d: variable[%zu].file: a variable file would be read on the service's hosts; give its variables inline (name, value)",
                            f->line, f->col, i);
         }
     }

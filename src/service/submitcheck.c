@@ -132,7 +132,10 @@ int kiln_runbook_check(const char *text, size_t len, const char *tmpdir, char *w
         return -e;
     }
     /* the platform is the service's (the worker adds its own): appended, so the tenant's lines
-     * keep their numbers */
+     * keep their numbers; after a document end marker ("...") it would start a second document */
+    size_t keep = len;
+    while (keep && (text[keep - 1] == '\n' || text[keep - 1] == ' ' || text[keep - 1] == '\r')) keep--;
+    if (keep >= 3 && !memcmp(text + keep - 3, "...", 3) && (keep == 3 || text[keep - 4] == '\n')) len = keep - 3;
     _cleanup_free_ char *path = path_join(tmpl, "runbook.yml"),
                         *full = xasprintf("%.*s\nplatform: {type: qemu, qemu: {image: disk.qcow2}}\n", (int)len, text);
     int r = write_file_atomic(path, full, strlen(full), 0600);

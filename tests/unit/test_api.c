@@ -134,6 +134,9 @@ static void submission_checks(void)
     is_str(why, "runbook.yml: testcase: the criteria select no case (see `kiln list`)", "as kiln check refuses them");
     const char *good = "name: mine\ntestcase:\n  - criteria: { priority: 0 }";
     ok(kiln_runbook_check(good, strlen(good), dir, why, sizeof why) == 0, "a good runbook (no final newline) passes: %s", why);
+    const char *ended = "name: mine\ntestcase:\n  - criteria: { priority: 0 }\n...\n";
+    ok(kiln_runbook_check(ended, strlen(ended), dir, why, sizeof why) == 0,
+       "a good runbook ending in a document end marker passes (the service's platform line is not a second document): %s", why);
     DIR *dd = opendir(dir);
     int left = 0;
     struct dirent *e;
