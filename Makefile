@@ -57,19 +57,11 @@ check-long: build-asan build
 	KILN_TESTS=service_pg KILN_PG_JOBS=300 sh tests/run.sh $(ASAN_BUILD)
 	KILN_TESTS=stock KILN_STOCK_VARIANTS="networkd ifupdown nm cloudinit" KILN_STOCK_TIER=1 sh tests/run.sh $(ASAN_BUILD)
 	KILN_TESTS=stock KILN_STOCK_VARIANTS="networkd ifupdown nm cloudinit" KILN_STOCK_TIER=2 sh tests/run.sh $(ASAN_BUILD)
-	@test -f out/debian-server-1.0.0.qcow2 || ./$(BUILD)/kiln build examples/images/debian-server.yml --out out
-	@sh bench/reboots/run.sh $(BUILD)
+	@sh bench/run-all.sh $(BUILD) reboots
 
 bench: build
-	@sh bench/overhead/run.sh $(BUILD)
-	@sh bench/convert/run.sh $(BUILD) 5
-	@sh bench/sign/run.sh $(BUILD)
-	@sh bench/build/run.sh $(BUILD)
-	@test -f out/debian-server-1.0.0.qcow2 || ./$(BUILD)/kiln build examples/images/debian-server.yml --out out
-	@sh bench/boot/run.sh $(BUILD)
-	@sh bench/concurrency/run.sh $(BUILD)
-	@sh bench/rollout/run.sh $(BUILD)
-	@sh bench/service/run.sh $(BUILD)
+	@sh bench/run-all.sh $(BUILD)
+	@sh scripts/bench-table.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
