@@ -123,6 +123,13 @@ static void escape_strings(json_t *j)
     }
 }
 
+/* The line under a filesystem that libext2fs found damaged (image_inspect's "damaged"). */
+static void print_damage(json_t *fs)
+{
+    const char *dmg = json_string_value(json_object_get(fs, "damaged"));
+    if (dmg) printf("     damaged: %s; see what e2fsck -fn says of a copy of it, or rebuild the image\n", dmg);
+}
+
 /* The text form of a disk image's description (image_inspect). */
 static void print_disk(json_t *j, const char *path)
 {
@@ -149,10 +156,12 @@ static void print_disk(json_t *j, const char *path)
                        lab && *lab ? " label=" : "", lab && *lab ? lab : "");
             }
             putchar('\n');
+            print_damage(fs);
         }
     } else {
         json_t *fs = json_object_get(j, "filesystem");
         printf("partition table: none%s%s\n", fs ? "; whole-disk " : "", fs ? json_string_value(json_object_get(fs, "type")) : "");
+        print_damage(fs);
     }
 }
 
@@ -172,9 +181,10 @@ int cmd_inspect(int argc, char **argv)
                  "compressed), 2 usage or IMAGE missing or not a regular file, 130 interrupted",
         .json = "a disk: {\"file\", \"format\", \"virtual_size\", \"file_size\", \"partition_table\",\n"
                 "\"disk_guid\", \"partitions\": [{\"number\", \"type\", \"type_guid\", \"name\", \"size\",\n"
-                "\"offset\", \"uuid\", \"filesystem\": {\"type\", \"uuid\", \"label\"}}], \"filesystem\" (no\n"
-                "partition table), \"os_release\": {KEY: VALUE}}; an archive: {\"format\": \"rootfs-tar\",\n"
-                "\"compression\", \"entries\", \"expanded_size\", \"file_size\", \"wsl_conf\", \"os_release\"}",
+                "\"offset\", \"uuid\", \"filesystem\": {\"type\", \"uuid\", \"label\", \"damaged\"}}],\n"
+                "\"filesystem\" (no partition table), \"os_release\": {KEY: VALUE}}; an archive:\n"
+                "{\"format\": \"rootfs-tar\", \"compression\", \"entries\", \"expanded_size\", \"file_size\",\n"
+                "\"wsl_conf\", \"os_release\"}",
     };
     int n, rc = cmd_parse(&v, argc, argv, &n);
     if (rc != CMD_GO) return rc;

@@ -288,8 +288,9 @@ static int erofs_os_release(const char *img, char **text)
 
 /* The os-release of the ext4 filesystem at [off, off+len) of d, read in place (/usr/lib's, else
  * /etc's; one without ID= is not one): *text NULL when there is none or the filesystem cannot be
- * read, -EIO with *err only when the disk cannot. */
-static int ext4_os_release(struct disk *d, uint64_t off, uint64_t len, char **text, char **err)
+ * read, *damage (when not NULL) libext2fs's sentence when that is because the filesystem is
+ * damaged, -EIO with *err only when the disk cannot be read. */
+static int ext4_os_release(struct disk *d, uint64_t off, uint64_t len, char **text, char **damage, char **err)
 {
     static const char *const paths[] = {"/usr/lib/os-release", "/etc/os-release"};
     struct ext4_ro *e;
@@ -298,6 +299,7 @@ static int ext4_os_release(struct disk *d, uint64_t off, uint64_t len, char **te
     int r = ext4_ro_open(d, off, len, read_budget(d), &e, &why);
     if (r < 0) {
         if (r == -EIO) *err = why;
+        else if (r == -EUCLEAN && damage) *damage = why;
         else free(why);
         return r == -EIO ? r : 0;
     }
@@ -306,6 +308,8 @@ static int ext4_os_release(struct disk *d, uint64_t off, uint64_t len, char **te
         if (k == -EIO) {
             *err = xstrdup(ext4_ro_strerror(e));
             r = k;
+        } else if (k == -EUCLEAN && damage && !*damage) {
+            *damage = xstrdup(ext4_ro_strerror(e));
         } else if (k == 0 && !strstr(*text, "ID=")) *text = (free(*text), NULL);
     }
     ext4_ro_close(e);
@@ -314,14 +318,22 @@ static int ext4_os_release(struct disk *d, uint64_t off, uint64_t len, char **te
 
 /* os-release from a filesystem in the image, read without mounting: ext4 in place, dump.erofs
  * or unsquashfs for a read-only /usr (those tools read a file: the partition is copied to TMPDIR
- * first). *out stays NULL when the filesystem has none; -errno (with *err) when the disk cannot
- * be read or on SIGINT. */
-static int os_release(struct disk *d, uint64_t off, uint64_t len, const char *fstype, json_t **out, char **err)
+ * first). *out stays NULL when the filesystem has none; a damaged ext4 filesystem is noted in
+ * fs as "damaged" (libext2fs's sentence); -errno (with *err) when the disk cannot be read or on
+ * SIGINT. */
+static int os_release(struct disk *d, uint64_t off, uint64_t len, json_t *fs, json_t **out, char **err)
 {
+    const char *fstype = json_string_value(json_object_get(fs, "type"));
     *out = NULL;
     char *text = NULL;
     if (streq(fstype, "ext4")) {
-        int r = ext4_os_release(d, off, len, &text, err);
+        char *damage = NULL;
+        int r = ext4_os_release(d, off, len, &text, &damage, err);
+        if (damage) {
+            to_ascii(damage);
+            json_object_set_new(fs, "damaged", json_string(damage));
+            free(damage);
+        }
         if (r < 0) return r;
         if (text) *out = os_release_parse(text);
         free(text);
@@ -366,9 +378,10 @@ static char *table_problem(int r, const char *gerr)
     return xstrdup(gerr);
 }
 
-/* ext4 filesystems of the image in order (GPT partitions, or the whole disk): offset, length.
- * -errno with *err when the partition table is damaged or the disk cannot be read. */
-static int ext4_filesystems(struct disk *d, uint64_t (*fs)[2], size_t max, size_t *k, char **err)
+/* ext4 filesystems of the image in order (GPT partitions, or the whole disk): offset, length,
+ * partition number (0: the whole disk). -errno with *err when the partition table is damaged or
+ * the disk cannot be read. */
+static int ext4_filesystems(struct disk *d, uint64_t (*fs)[3], size_t max, size_t *k, char **err)
 {
     struct guid dg;
     struct gpt_part *parts = NULL;
@@ -385,13 +398,13 @@ static int ext4_filesystems(struct disk *d, uint64_t (*fs)[2], size_t max, size_
                 break;
             }
             const char *t = f ? json_string_value(json_object_get(f, "type")) : NULL;
-            if (t && streq(t, "ext4")) fs[*k][0] = off, fs[*k][1] = len, (*k)++;
+            if (t && streq(t, "ext4")) fs[*k][0] = off, fs[*k][1] = len, fs[*k][2] = parts[i].number, (*k)++;
             json_decref(f);
         }
     } else if (r == -ENOENT) {
         if ((r = probe_fs(d, 0, disk_size(d), &f)) < 0) *err = xasprintf("cannot read the disk: %s", disk_strerror(d, r));
         const char *t = f ? json_string_value(json_object_get(f, "type")) : NULL;
-        if (t && streq(t, "ext4") && max) fs[*k][0] = 0, fs[*k][1] = disk_size(d), (*k)++;
+        if (t && streq(t, "ext4") && max) fs[*k][0] = 0, fs[*k][1] = disk_size(d), fs[*k][2] = 0, (*k)++;
         json_decref(f);
     } else {
         *err = table_problem(r, gerr);
@@ -403,9 +416,10 @@ static int ext4_filesystems(struct disk *d, uint64_t (*fs)[2], size_t max, size_
 
 /* Copies each of items found in the filesystem e (of disk d) to dest+item, new files only;
  * *found counts them and *budget (what may still be unpacked) shrinks by their sizes. An item
- * not in the filesystem is skipped; 0, or -errno with *why (unless interrupted: -EINTR). */
+ * not in the filesystem is skipped, and so is one behind a damaged directory (the first such
+ * sentence into *damage when it is NULL); 0, or -errno with *why (unless interrupted: -EINTR). */
 static int extract_items(struct disk *d, struct ext4_ro *e, const char *const *items, size_t nitems, const char *dest,
-                         uint64_t *budget, int *found, char **why)
+                         uint64_t *budget, int *found, char **damage, char **why)
 {
     for (size_t i = 0; i < nitems; i++) {
         if (kiln_interrupted) return -EINTR;
@@ -447,7 +461,8 @@ static int extract_items(struct disk *d, struct ext4_ro *e, const char *const *i
             *why = xstrdup(ext4_ro_strerror(e));
             return r;
         }
-        /* -ENOENT, not a regular file, a damaged directory on the way: not in the image */
+        if (r == -EUCLEAN && !*damage) *damage = xstrdup(ext4_ro_strerror(e));
+        /* -ENOENT, not a regular file: not in the image */
     }
     return 0;
 }
@@ -462,7 +477,7 @@ int image_extract(const char *path, const char *const *items, size_t nitems, con
     struct disk *d;
     int r = disk_open(path, &d, err);
     if (r < 0) return r;
-    uint64_t fs[16][2];
+    uint64_t fs[16][3];
     size_t nfs = 0;
     char *why = NULL;
     if ((r = ext4_filesystems(d, fs, ARRAY_SIZE(fs), &nfs, &why)) < 0) {
@@ -478,19 +493,39 @@ int image_extract(const char *path, const char *const *items, size_t nitems, con
     }
     uint64_t budget = unpack_budget(d);
     int found = 0;
+    /* the first damaged filesystem: where, and libext2fs's sentence */
+    char *damage = NULL;
+    uint64_t damaged_at[2] = {0};
     for (size_t k = 0; k < nfs && r >= 0 && !found; k++) {
         struct ext4_ro *e;
-        char *oerr = NULL;
+        char *oerr = NULL, *derr = NULL;
         if ((r = ext4_ro_open(d, fs[k][0], fs[k][1], read_budget(d), &e, &oerr)) < 0) {
             /* a filesystem libext2fs cannot open holds none of the items; a disk that cannot be read stops */
             if (r == -EIO) why = oerr;
+            else if (r == -EUCLEAN) derr = oerr, r = 0;
             else free(oerr), r = 0;
-            continue;
+        } else {
+            r = extract_items(d, e, items, nitems, dest, &budget, &found, &derr, &why);
+            ext4_ro_close(e);
         }
-        r = extract_items(d, e, items, nitems, dest, &budget, &found, &why);
-        ext4_ro_close(e);
+        if (derr && !damage) damage = derr, damaged_at[0] = fs[k][2], damaged_at[1] = fs[k][0];
+        else free(derr);
     }
     disk_close(d);
+    if (r >= 0 && !found && damage) {
+        /* "not found" would send the user looking for a missing package database */
+        _cleanup_free_ char *where = damaged_at[0] ? xasprintf("partition %llu (at byte %llu)", (unsigned long long)damaged_at[0],
+                                                               (unsigned long long)damaged_at[1])
+                                                   : xstrdup("the whole disk");
+        to_ascii(damage);
+        *err = xasprintf("%s: the ext4 filesystem of %s is damaged (%s), so kiln could not look for %s%s there; "
+                         "see what e2fsck -fn says of a copy of it, or rebuild the image",
+                         path, where, damage, items[0], nitems > 1 ? " and the rest" : "");
+        free(damage);
+        free(why);
+        return -EUCLEAN;
+    }
+    free(damage);
     if (r < 0) {
         if (r == -EINTR) *err = xasprintf("interrupted while reading %s", path);
         else *err = xasprintf("cannot read the filesystems of %s: %s", path, why ? why : strerror(-r));
@@ -598,7 +633,7 @@ int image_inspect(const char *path, json_t **out, char **err)
             bool usr = tn && startswith(tn, "usr-");
             if (t && (streq(t, "ext4") || (usr && (streq(t, "erofs") || streq(t, "squashfs")))) &&
                 !json_object_get(j, "os_release")) {
-                if ((r = os_release(d, off, len, t, &osr, &why)) < 0) break;
+                if ((r = os_release(d, off, len, fs, &osr, &why)) < 0) break;
                 if (osr) json_object_set_new(j, "os_release", osr);
             }
         }
@@ -609,7 +644,7 @@ int image_inspect(const char *path, json_t **out, char **err)
         else if (fs) {
             const char *t = json_string_value(json_object_get(fs, "type"));
             json_object_set_new(j, "filesystem", fs);
-            if (t && streq(t, "ext4") && (r = os_release(d, 0, disk_size(d), t, &osr, &why)) == 0 && osr)
+            if (t && streq(t, "ext4") && (r = os_release(d, 0, disk_size(d), fs, &osr, &why)) == 0 && osr)
                 json_object_set_new(j, "os_release", osr);
         }
     } else {
