@@ -39,7 +39,8 @@ tenant add|usage: kiln tenant add NAME
 worker|usage: kiln worker --server URL
 worker add|usage: kiln worker add NAME
 clean|usage: kiln clean [--dry-run]
-shell|usage: kiln shell IMAGE [options] [-- COMMAND...]'
+shell|usage: kiln shell IMAGE [options] [-- COMMAND...]
+cancel|usage: kiln cancel --server URL'
 while IFS='|' read -r verb line; do
     for form in "$verb --help" "$verb -h" "help $verb"; do
         # shellcheck disable=SC2086
@@ -177,6 +178,11 @@ expect_status 2 "$KILN" tenant add t --max-jobs=0 --data=nodb
 expect_in "$T/err" "kiln tenant add: --max-jobs 0: want a whole number from 1 to 100000"
 expect_status 2 "$KILN" worker add w --data=nodb
 expect_in "$T/err" "kiln worker add: no kiln database in nodb"
+# kiln cancel: --server=URL and --token=T taken (the port refuses: 3, the server could not be reached)
+expect_status 3 "$KILN" cancel --server=http://127.0.0.1:9 --token=kt_x 5
+expect_in "$T/err" "kiln cancel: POST http://127.0.0.1:9/api/v1/jobs/5/cancel: "
+expect_status 2 "$KILN" cancel --server=http://127.0.0.1:9 --token=kt_x abc
+expect_in "$T/err" "kiln cancel: abc: a job id is a positive number"
 expect_status 2 "$KILN" worker --server=http://127.0.0.1:9 --withhold=tpm,gpu
 expect_in "$T/err" "kiln worker: --withhold tpm,gpu: gpu is not a feature a worker offers"
 [ ! -e nodb ] || fail "a refused service verb made nodb"

@@ -252,6 +252,9 @@ expect_jq "$(idx 3)" '.images[1].channels | join(",")' "stable,beta"
 "$KILN" gallery show os@1.1 --gallery G --channel beta > show.txt || fail "show in beta"
 expect_jq show.txt '"\(.channels | join(",")) \(.supersedes) \(.entry_sha256) \(.run.results_sha256)"' \
     "stable,beta 1.0 $before $(sha G/images/os/1.1/run/results.json)"
+# --json is accepted (as on every verdict and listing) and prints the same entry, messages apart
+"$KILN" gallery show os@1.1 --gallery G --channel beta --json > show.json 2> show.err || fail "show --json"
+cmp -s show.txt show.json || fail "gallery show --json printed other JSON than gallery show: $(diff show.txt show.json | head -5)"
 
 # issue: pull --out DIR overwrote an existing file, and with a directory in the way said
 # "nothing written" after moving files in
