@@ -127,7 +127,10 @@ static void escape_strings(json_t *j)
 static void print_damage(json_t *fs)
 {
     const char *dmg = json_string_value(json_object_get(fs, "damaged"));
-    if (dmg) printf("     damaged: %s; see what e2fsck -fn says of a copy of it, or rebuild the image\n", dmg);
+    bool squash = streq(json_string_value(json_object_get(fs, "type")), "squashfs");
+    if (dmg)
+        printf("     damaged: %s; see what %s says of a copy of it, or rebuild the image\n", dmg,
+               squash ? "unsquashfs -l" : "e2fsck -fn");
 }
 
 /* The text form of a disk image's description (image_inspect). */

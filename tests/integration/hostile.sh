@@ -284,12 +284,13 @@ mke2fs -q -F -t ext4 -d tree2 sparse.img 16M || fail "mke2fs"
 contained 1 "$KILN" sbom sparse.img
 expect_in "$T/err" "kiln sbom: cannot read the filesystems of sparse.img: /var/lib/dpkg/status holds 1099511627776 bytes, more than the"
 
-# SIGINT while a filesystem is being copied to TMPDIR (a squashfs /usr: unsquashfs reads a file;
-# ext4 is read in place): exit 130, TMPDIR empty. The process is stopped as soon as its
-# temporary directory shows, so the signal surely lands mid-work.
+# SIGINT while a filesystem is being copied to TMPDIR (an erofs /usr: dump.erofs reads a file;
+# ext4 and squashfs are read in place): exit 130, TMPDIR empty. The process is stopped as soon
+# as its temporary directory shows, so the signal surely lands mid-work.
 dd if=/dev/zero of=big.raw bs=1M count=768 status=none
 sgdisk -n 1:2048:0 -t 1:8314 big.raw > /dev/null
-{ printf hsqs; head -c $((700 << 20)) /dev/zero | tr '\0' x; } | dd of=big.raw bs=1M seek=1 conv=notrunc iflag=fullblock status=none
+{ head -c 1024 /dev/zero; printf '\342\341\365\340'; head -c $((700 << 20)) /dev/zero | tr '\0' x; } |
+    dd of=big.raw bs=1M seek=1 conv=notrunc iflag=fullblock status=none
 "$KILN" inspect big.raw > /dev/null 2> "$T/err" &
 pid=$!
 i=0
