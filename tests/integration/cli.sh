@@ -116,6 +116,14 @@ EOF
 expect_status 0 "$KILN" keygen --out=k --no-passphrase
 [ -f k.key ] && [ -f k.pub ] || fail "keygen --out=k wrote $(ls)"
 expect_status 0 "$KILN" convert --format=qcow2 disk.raw conv.img
+# -p: how far the copy is, on stderr: off a terminal a line per tenth of the disk, rising, 100% last
+expect_status 0 "$KILN" convert -p disk.raw prog.qcow2
+grep '%' "$T/err" | sed -n 's/^kiln convert: \([0-9]*\)% (.*)$/\1/p' > pct.txt
+[ "$(grep -c '%' "$T/err")" = "$(wc -l < pct.txt)" ] && [ "$(tail -n 1 pct.txt)" = 100 ] &&
+    [ "$(sort -n -u pct.txt)" = "$(cat pct.txt)" ] && [ "$(awk '{print int($1 / 10)}' pct.txt | uniq -d)" = "" ] ||
+    fail "convert -p: $(cat "$T/err")"
+expect_in "$T/err" "kiln convert: 100% (12.0 MiB of 12.0 MiB)"
+[ ! -s "$T/out" ] || fail "convert -p wrote to stdout"
 expect_status 0 "$KILN" inspect --json conv.img
 expect_jq "$T/out" .format qcow2
 expect_status 0 "$KILN" sign --key=k.key --trusted-comment="cli test" disk.raw
