@@ -88,6 +88,13 @@ expect_in "$T/err" "usage: kiln VERB"
 expect_status 2 "$KILN" buidl x
 [ "$(cat "$T/err")" = "kiln: unknown verb \"buidl\"; did you mean \"build\"?
 try 'kiln --help'" ] || fail "kiln buidl: stderr '$(cat "$T/err")'"
+# mkosi's verbs for booting and logging in name the verb that does it
+for w in ssh qemu boot; do
+    expect_status 2 "$KILN" $w
+    expect_in "$T/err" "kiln: unknown verb \"$w\": kiln shell IMAGE boots the image"
+    expect_in "$T/err" "try 'kiln shell --help'"
+done
+expect_in "$T/err" "(as mkosi boot/qemu)"
 expect_status 2 "$KILN" help nosuchverb
 expect_in "$T/err" 'kiln: unknown verb "nosuchverb"'
 echo "cli: help and unknown options ok"
