@@ -133,6 +133,10 @@ expect_in "$T/err" "kiln convert: 100% (12.0 MiB of 12.0 MiB)"
 [ ! -s "$T/out" ] || fail "convert -p wrote to stdout"
 expect_status 0 "$KILN" inspect --json conv.img
 expect_jq "$T/out" .format qcow2
+# a short option's value attached (-kFILE) and -- ending the options, as the README says
+expect_status 0 "$KILN" sign -kk.key -tattached -- disk.raw
+expect_status 0 "$KILN" verify -pk.pub --json -- disk.raw
+expect_jq "$T/out" '"\(.verified) \(.trusted_comment)"' "true attached"
 expect_status 0 "$KILN" sign --key=k.key --trusted-comment="cli test" disk.raw
 expect_status 0 "$KILN" verify --pubkey=k.pub --json disk.raw
 expect_jq "$T/out" .trusted_comment "cli test"
