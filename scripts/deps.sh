@@ -9,7 +9,7 @@ pkgs="build-essential meson ninja-build pkg-config git
       openssh-client openssh-server jq bc linux-source rsync libxml2-utils perl
       zlib1g-dev libzstd-dev systemd-boot-efi gdisk erofs-utils squashfs-tools cryptsetup-bin
       rpm dnf createrepo-c gnupg apt-utils mkosi minisign libarchive-dev libsodium-dev
-      libsqlite3-dev libext2fs-dev uidmap sqlite3 libpq-dev postgresql-15 libmicrohttpd-dev libcurl4-openssl-dev chromium
+      libsqlite3-dev libext2fs-dev libsquashfs-dev uidmap sqlite3 libpq-dev postgresql-15 libmicrohttpd-dev libcurl4-openssl-dev chromium
       swtpm sbsigntool podman nodejs tgt"
 # aarch64 images: mmdebstrap runs arm64 maintainer scripts through binfmt_misc + qemu-user-static;
 # containers often have binfmt_misc unmounted, so qemu-user-static's own registration did not land

@@ -52,9 +52,24 @@ static const struct verb *find_verb(const char *name)
     return NULL;
 }
 
+/* Verbs of the tools kiln users come from (mkosi) that kiln spells otherwise. */
+static const struct {
+    const char *name, *say;
+} elsewhere[] = {
+    {"ssh", "kiln shell IMAGE boots the image and opens an SSH session into it (mkosi qemu and mkosi ssh in one); "
+            "kiln run with platform.keep_environment prints an ssh command per kept node"},
+    {"qemu", "kiln shell IMAGE boots the image in qemu and opens an SSH session into it (as mkosi qemu)"},
+    {"boot", "kiln shell IMAGE boots the image in qemu and opens an SSH session into it (as mkosi boot/qemu)"},
+};
+
 /* "unknown verb X; did you mean Y?" and the try line, exit 2. */
 static int unknown_verb(const char *name)
 {
+    for (size_t i = 0; i < ARRAY_SIZE(elsewhere); i++)
+        if (streq(elsewhere[i].name, name)) {
+            fprintf(stderr, "kiln: unknown verb \"%s\": %s\ntry 'kiln shell --help'\n", name, elsewhere[i].say);
+            return EXIT_USAGE;
+        }
     const char *best = NULL;
     size_t bestd = SIZE_MAX;
     for (size_t i = 0; i < ARRAY_SIZE(verbs); i++) {

@@ -39,16 +39,48 @@ void cmd_write_opts(const char *seed, struct disk_write_opts *o)
     }
 }
 
+static void human(uint64_t v, char *buf, size_t n);
+
+/* kiln convert -p: on a terminal one line rewritten at most five times a second, otherwise a
+ * line each time the copy passes another tenth of the disk; 100% always. */
+struct convert_progress {
+    bool tty;
+    int shown; /* the last percentage printed, -1 none */
+    double at; /* when (tty) */
+};
+
+static void convert_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    struct convert_progress *p = ctx;
+    int pct = total ? (int)(done * 100 / total) : 100;
+    if (pct <= p->shown) return;
+    if (p->tty) {
+        double t = now_s();
+        if (pct < 100 && t - p->at < 0.2) return;
+        p->at = t;
+    } else if (pct < 100 && p->shown >= 0 && pct / 10 == p->shown / 10) {
+        return;
+    }
+    p->shown = pct;
+    char a[32], b[32];
+    human(done, a, sizeof a), human(total, b, sizeof b);
+    if (p->tty) fprintf(stderr, "\r\033[Kkiln convert: %3d%% (%s of %s)%s", pct, a, b, pct == 100 ? "\n" : "");
+    else fprintf(stderr, "kiln convert: %d%% (%s of %s)\n", pct, a, b);
+}
+
 int cmd_convert(int argc, char **argv)
 {
     const char *fmt = NULL;
+    bool progress = false;
     const struct cmd_opt opts[] = {
         {'f', "format", "F", CMD_STR, &fmt,
          .help = "raw, qcow2, vhd-fixed or vhd (default: from OUT's extension: .raw .img\n.qcow2 .vhd)"},
+        {'p', "progress", NULL, CMD_FLAG, &progress,
+         .help = "show how far the copy is on stderr (a terminal: one line in place;\notherwise a line per tenth of the disk)"},
         {0},
     };
     const struct cmd_verb v = {
-        "convert", "IN OUT [--format raw|qcow2|vhd-fixed|vhd]",
+        "convert", "IN OUT [--format raw|qcow2|vhd-fixed|vhd] [-p]",
         "Rewrites the disk image IN (raw, qcow2, VHD) as OUT in another format, sparse, without\n"
         "qemu-img; OUT is written to a temporary file and renamed.",
         opts, 2, 2, "IN and OUT",
@@ -79,9 +111,11 @@ int cmd_convert(int argc, char **argv)
         free(err);
         return EXIT_FAIL;
     }
-    struct disk_write_opts o;
+    struct disk_write_opts o = {0};
     const char *base = strrchr(out, '/');
     cmd_write_opts(base ? base + 1 : out, &o);
+    struct convert_progress prog = {.tty = isatty(2) != 0, .shown = -1};
+    if (progress) o.progress = convert_progress, o.progress_ctx = &prog;
     double t0 = now_s();
     int r = disk_convert(d, out, (enum disk_format)f, &o, &err);
     disk_close(d);
@@ -123,6 +157,16 @@ static void escape_strings(json_t *j)
     }
 }
 
+/* The line under a filesystem that libext2fs found damaged (image_inspect's "damaged"). */
+static void print_damage(json_t *fs)
+{
+    const char *dmg = json_string_value(json_object_get(fs, "damaged"));
+    bool squash = streq(json_string_value(json_object_get(fs, "type")), "squashfs");
+    if (dmg)
+        printf("     damaged: %s; see what %s says of a copy of it, or rebuild the image\n", dmg,
+               squash ? "unsquashfs -l" : "e2fsck -fn");
+}
+
 /* The text form of a disk image's description (image_inspect). */
 static void print_disk(json_t *j, const char *path)
 {
@@ -149,10 +193,12 @@ static void print_disk(json_t *j, const char *path)
                        lab && *lab ? " label=" : "", lab && *lab ? lab : "");
             }
             putchar('\n');
+            print_damage(fs);
         }
     } else {
         json_t *fs = json_object_get(j, "filesystem");
         printf("partition table: none%s%s\n", fs ? "; whole-disk " : "", fs ? json_string_value(json_object_get(fs, "type")) : "");
+        print_damage(fs);
     }
 }
 
@@ -172,9 +218,10 @@ int cmd_inspect(int argc, char **argv)
                  "compressed), 2 usage or IMAGE missing or not a regular file, 130 interrupted",
         .json = "a disk: {\"file\", \"format\", \"virtual_size\", \"file_size\", \"partition_table\",\n"
                 "\"disk_guid\", \"partitions\": [{\"number\", \"type\", \"type_guid\", \"name\", \"size\",\n"
-                "\"offset\", \"uuid\", \"filesystem\": {\"type\", \"uuid\", \"label\"}}], \"filesystem\" (no\n"
-                "partition table), \"os_release\": {KEY: VALUE}}; an archive: {\"format\": \"rootfs-tar\",\n"
-                "\"compression\", \"entries\", \"expanded_size\", \"file_size\", \"wsl_conf\", \"os_release\"}",
+                "\"offset\", \"uuid\", \"filesystem\": {\"type\", \"uuid\", \"label\", \"damaged\"}}],\n"
+                "\"filesystem\" (no partition table), \"os_release\": {KEY: VALUE}}; an archive:\n"
+                "{\"format\": \"rootfs-tar\", \"compression\", \"entries\", \"expanded_size\", \"file_size\",\n"
+                "\"wsl_conf\", \"os_release\"}",
     };
     int n, rc = cmd_parse(&v, argc, argv, &n);
     if (rc != CMD_GO) return rc;

@@ -204,6 +204,19 @@ struct gallery_args {
     int64_t at;
 };
 
+/* kiln gallery pull: a line on stderr per file pulled, and the sums for the last line. */
+struct pull_count {
+    size_t files;
+    uint64_t bytes;
+};
+
+static void pull_line(void *ctx, const char *name, uint64_t bytes)
+{
+    struct pull_count *c = ctx;
+    c->files++, c->bytes += bytes;
+    fprintf(stderr, "kiln gallery pull: %s (%llu bytes)\n", name, (unsigned long long)bytes);
+}
+
 static int gallery_sub(const char *sub, const struct gallery_args *a)
 {
     const char *gdir = a->gdir ? a->gdir : getenv("KILN_GALLERY");
@@ -263,13 +276,16 @@ static int gallery_sub(const char *sub, const struct gallery_args *a)
         }
     } else {
         bool wrote = false;
+        struct pull_count pc = {0};
+        g->pulled = pull_line, g->pulled_ctx = &pc;
         if (gallery_pull(g, e, a->artifact, a->out, a->force, &wrote, &err) < 0) {
             if (wrote) fprintf(stderr, "kiln gallery pull: failed, and %s was left changed: %s\n", a->out, err);
             else fprintf(stderr, "kiln gallery pull: refused, nothing written: %s\n", err);
             rc = EXIT_FAIL;
         } else
-            printf("kiln gallery pull: %s %s verified (signatures and digests) into %s\n",
-                   json_string_value(json_object_get(e, "name")), json_string_value(json_object_get(e, "version")), a->out);
+            printf("kiln gallery pull: %s %s verified (signatures and digests) into %s: %zu files, %llu bytes\n",
+                   json_string_value(json_object_get(e, "name")), json_string_value(json_object_get(e, "version")), a->out,
+                   pc.files, (unsigned long long)pc.bytes);
     }
     free(err);
     free(state);

@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include "cmd/common.h"
+#include "image/disk.h"
+#include "image/gpt.h"
 #include "node/console.h"
 #include "node/keys.h"
 #include "node/ssh_cli.h"
@@ -203,6 +205,33 @@ out:
     return rc;
 }
 
+/* The firmware IMAGE boots with when none is named: UEFI when its GPT has an EFI system
+ * partition and no BIOS boot partition (what kiln build makes: systemd-boot on the ESP, no
+ * BIOS loader), else NULL (the qemu platform's default, BIOS). */
+static const char *image_firmware(const char *path)
+{
+    struct disk *d;
+    char *err = NULL;
+    if (disk_open(path, &d, &err) < 0) {
+        free(err);
+        return NULL;
+    }
+    struct guid dg;
+    struct gpt_part *parts = NULL;
+    size_t n = 0;
+    bool esp = false, bios = false;
+    if (gpt_read(d, &dg, &parts, &n, &err) == 0)
+        for (size_t i = 0; i < n; i++) {
+            const char *t = gpt_type_name(&parts[i].type);
+            esp |= t && streq(t, "esp");
+            bios |= t && streq(t, "bios-boot");
+        }
+    free(err);
+    free(parts);
+    disk_close(d);
+    return esp && !bios ? "uefi" : NULL;
+}
+
 int cmd_shell(int argc, char **argv)
 {
     struct shell_opts o = {0};
@@ -210,7 +239,8 @@ int cmd_shell(int argc, char **argv)
         {0, "kernel", "FILE", CMD_STR, &o.kernel, .help = "boot this kernel directly (then IMAGE is optional)"},
         {0, "initrd", "FILE", CMD_STR, &o.initrd, .help = "the initrd for --kernel"},
         {0, "append", "ARGS", CMD_STR, &o.append, .help = "the kernel command line for --kernel"},
-        {0, "firmware", "bios|uefi", CMD_STR, &o.firmware, .help = "the firmware (default: bios)"},
+        {0, "firmware", "bios|uefi", CMD_STR, &o.firmware,
+         .help = "the firmware (default: uefi for an IMAGE with an EFI system\npartition and no BIOS boot partition, as kiln build\nmakes; else bios)"},
         {0, "uefi", NULL, CMD_FLAG, &o.uefi, .help = "the same as --firmware uefi"},
         {0, "memory", "MIB", CMD_LONG, &o.memory_mb, 64, 1L << 20, .help = "the guest's memory (default: 1024)"},
         {0, "cpus", "N", CMD_LONG, &o.cpus, 1, 1024, .help = "the guest's CPUs (default: 2)"},
@@ -256,6 +286,7 @@ int cmd_shell(int argc, char **argv)
     const char *const inputs[] = {o.image, o.kernel, o.initrd, o.key};
     for (size_t i = 0; i < ARRAY_SIZE(inputs); i++)
         if (inputs[i] && (rc = cmd_input("shell", inputs[i], "give an existing file")) != 0) return rc;
+    if (o.image && !o.firmware && !o.uefi) o.firmware = image_firmware(o.image);
     if (!o.verbose) log_set_level(LOG_WARN);
     return shell_session(&o);
 }

@@ -1590,6 +1590,11 @@ int gallery_pull(struct gallery *g, json_t *e, const char *artifact, const char 
         names[nn++] = xasprintf("%s.minisig", v[k].name);
     }
     if (r == 0) r = gallery_move_all(tmp, out_dir, (const char *const *)names, nn, force, wrote, err);
+    for (size_t k = 0; k < n && r == 0 && g->pulled; k++) {
+        if (k + 1 < n && !want[k]) continue;
+        _cleanup_free_ char *p = path_join(out_dir, v[k].name);
+        if (stat(p, &st) == 0) g->pulled(g->pulled_ctx, v[k].name, (uint64_t)st.st_size);
+    }
     rm_rf(tmp);
     if (r < 0 && !*wrote && created) remove_created(out_dir, created);
     strv_free(names, nn);

@@ -57,6 +57,10 @@ struct gallery {
      * catalog's "unlisted" (paths): the update server's view, where one such entry must not
      * stop every image's updates (a rolled-back index is still caught by state). */
     bool skip_unlisted;
+    /* when set, gallery_pull tells it each file it pulled (name, size in bytes), signatures
+     * apart, once all of them are verified and moved in (set by the caller) */
+    void (*pulled)(void *ctx, const char *name, uint64_t bytes);
+    void *pulled_ctx;
 };
 
 /* Writes gallery.yml (default policy, required priority max_priority), trusts the keys and

@@ -299,10 +299,12 @@ static int pump(struct disk *in, struct disk_sink *s, char **rerr)
                 run_len = 0;
             }
             if (run_len && (r = s->put(s, pos + run, buf + run, run_len)) < 0) goto out;
+            if (s->o && s->o->progress) s->o->progress(s->o->progress_ctx, pos + n, in->size);
         }
         off = lim;
     }
     if (r < 0) *rerr = xstrdup(disk_strerror(in, r));
+    else if (s->o && s->o->progress) s->o->progress(s->o->progress_ctx, in->size, in->size);
 out:
     free(buf);
     return r;

@@ -45,6 +45,11 @@ const char *disk_strerror(const struct disk *d, int r);
 struct disk_write_opts {
     uint32_t unix_time; /* VHD footer timestamp (build time or SOURCE_DATE_EPOCH) */
     uint8_t id[16];     /* VHD unique id */
+    /* when set, called as the copy moves on: how far into the input's virtual disk it is and
+     * the disk's size, in bytes (holes are passed over, so done jumps; the last call has
+     * done == total) */
+    void (*progress)(void *ctx, uint64_t done, uint64_t total);
+    void *progress_ctx;
 };
 
 /* Writes the virtual disk in to path as fmt, through path.tmp + rename. A raw or fixed VHD

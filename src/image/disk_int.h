@@ -17,8 +17,9 @@ struct disk {
     uint64_t file_size;  /* on disk */
     uint64_t file_alloc; /* allocated on disk */
     char *why;           /* the last read error's sentence */
-    uint64_t ext4_read;  /* bytes the ext4 filesystems read in place have read (image/ext4_read.c):
-                          * their read budget is one for the whole image, not one per partition */
+    uint64_t ext4_read;  /* bytes the filesystems read in place have read (image/ext4_read.c, and
+                          * squashfs_read.c): their read budget is one for the whole image, not
+                          * one per partition */
     void *priv;
 };
 

@@ -10,6 +10,7 @@
 #include "image/ext4.h"
 #include "image/gpt.h"
 #include "image/rootfs_tar.h"
+#include "image/squashfs.h"
 #include "util/fs.h"
 #include "util/proc.h"
 #include "util/util.h"
@@ -84,8 +85,8 @@ static int probe_fs(struct disk *d, uint64_t off, uint64_t len, json_t **out)
     return 0;
 }
 
-/* Copies [off, off+len) of d into a sparse temp file (so squashfs-tools and erofs-utils, which
- * read files, not disks, can read it; ext4 is read in place). Only what the
+/* Copies [off, off+len) of d into a sparse temp file (so that erofs-utils, which reads files,
+ * not disks, can read it; ext4 and squashfs are read in place). Only what the
  * disk holds as data is written, and the readers bound that by the image file's size; a
  * SIGINT stops the copy (-EINTR) so the caller can remove the file. *err on a read error. */
 static int extract(struct disk *d, uint64_t off, uint64_t len, const char *path, char **err)
@@ -157,22 +158,6 @@ static int read_beneath(const char *dir, const char *rel, size_t max, char **tex
     b[n] = 0;
     *text = b;
     return 0;
-}
-
-/* Runs argv (a tool unpacking a filesystem image) so that no file it writes exceeds limit bytes:
- * a sparse or cross-linked file in a hostile filesystem would otherwise come out as terabytes
- * in TMPDIR. The tool's exit status, 128+SIGXFSZ when it hit the limit, or -errno (-EINTR). */
-static int run_capped(char *const argv[], uint64_t limit, int timeout_ms)
-{
-    size_t n = 0;
-    while (argv[n]) n++;
-    _cleanup_free_ char *fsize = xasprintf("--fsize=%llu", (unsigned long long)MAX(limit, 1));
-    char **v = xcalloc(n + 5, sizeof *v);
-    v[0] = "prlimit", v[1] = fsize, v[2] = "--core=0", v[3] = "--";
-    memcpy(v + 4, argv, n * sizeof *v);
-    int st = proc_run(v, timeout_ms, NULL);
-    free(v);
-    return st == -ENOENT ? -ENOPKG : st; /* no prlimit: not the same as a missing file */
 }
 
 /* What the files kiln unpacks from one image may add up to: a fixed margin plus a few times
@@ -286,42 +271,86 @@ static int erofs_os_release(const char *img, char **text)
     return 0;
 }
 
-/* The os-release of the ext4 filesystem at [off, off+len) of d, read in place (/usr/lib's, else
- * /etc's; one without ID= is not one): *text NULL when there is none or the filesystem cannot be
- * read, -EIO with *err only when the disk cannot. */
-static int ext4_os_release(struct disk *d, uint64_t off, uint64_t len, char **text, char **err)
+/* A filesystem whose files kiln reads where it lies: ext4 through libext2fs (image/ext4.h), or
+ * a squashfs /usr through libsquashfs (image/squashfs.h); same errors, same budget. */
+struct fs_ro {
+    struct ext4_ro *e;
+    struct squash_ro *s;
+};
+
+static int fs_ro_open(struct disk *d, uint64_t off, uint64_t len, bool squash_usr, struct fs_ro *f, char **err)
+{
+    *f = (struct fs_ro){0};
+    return squash_usr ? squash_ro_open(d, off, len, "/usr", read_budget(d), &f->s, err)
+                      : ext4_ro_open(d, off, len, read_budget(d), &f->e, err);
+}
+
+static int fs_ro_read(struct fs_ro *f, const char *path, size_t max, char **text)
+{
+    return f->s ? squash_ro_read(f->s, path, max, text, NULL) : ext4_ro_read(f->e, path, max, text, NULL);
+}
+
+static int fs_ro_copy(struct fs_ro *f, const char *path, int fd, uint64_t max, uint64_t *size)
+{
+    return f->s ? squash_ro_copy(f->s, path, fd, max, size) : ext4_ro_copy(f->e, path, fd, max, size);
+}
+
+static const char *fs_ro_strerror(const struct fs_ro *f) { return f->s ? squash_ro_strerror(f->s) : ext4_ro_strerror(f->e); }
+
+static void fs_ro_close(struct fs_ro *f)
+{
+    squash_ro_close(f->s);
+    ext4_ro_close(f->e);
+}
+
+/* The os-release of the ext4 filesystem (or squashfs /usr) at [off, off+len) of d, read in
+ * place (/usr/lib's, else /etc's; one without ID= is not one): *text NULL when there is none or
+ * the filesystem cannot be read, *damage (when not NULL) the reader's sentence when that is
+ * because the filesystem is damaged, -EIO with *err only when the disk cannot be read. */
+static int fs_os_release(struct disk *d, uint64_t off, uint64_t len, bool squash_usr, char **text, char **damage, char **err)
 {
     static const char *const paths[] = {"/usr/lib/os-release", "/etc/os-release"};
-    struct ext4_ro *e;
+    struct fs_ro f;
     char *why = NULL;
     *text = NULL;
-    int r = ext4_ro_open(d, off, len, read_budget(d), &e, &why);
+    int r = fs_ro_open(d, off, len, squash_usr, &f, &why);
     if (r < 0) {
         if (r == -EIO) *err = why;
+        else if (r == -EUCLEAN && damage) *damage = why;
         else free(why);
         return r == -EIO ? r : 0;
     }
     for (size_t i = 0; i < ARRAY_SIZE(paths) && !*text && r == 0; i++) {
-        int k = ext4_ro_read(e, paths[i], OS_RELEASE_MAX, text, NULL);
+        int k = fs_ro_read(&f, paths[i], OS_RELEASE_MAX, text);
         if (k == -EIO) {
-            *err = xstrdup(ext4_ro_strerror(e));
+            *err = xstrdup(fs_ro_strerror(&f));
             r = k;
+        } else if (k == -EUCLEAN && damage && !*damage) {
+            *damage = xstrdup(fs_ro_strerror(&f));
         } else if (k == 0 && !strstr(*text, "ID=")) *text = (free(*text), NULL);
     }
-    ext4_ro_close(e);
+    fs_ro_close(&f);
     return r;
 }
 
-/* os-release from a filesystem in the image, read without mounting: ext4 in place, dump.erofs
- * or unsquashfs for a read-only /usr (those tools read a file: the partition is copied to TMPDIR
- * first). *out stays NULL when the filesystem has none; -errno (with *err) when the disk cannot
- * be read or on SIGINT. */
-static int os_release(struct disk *d, uint64_t off, uint64_t len, const char *fstype, json_t **out, char **err)
+/* os-release from a filesystem in the image, read without mounting: ext4 and a squashfs /usr
+ * in place, dump.erofs for an erofs /usr (erofs-utils has no library and reads a file: the
+ * partition is copied to TMPDIR first). *out stays NULL when the filesystem has none; a damaged
+ * one is noted in fs as "damaged" (the reader's sentence); -errno (with *err) when the disk
+ * cannot be read or on SIGINT. */
+static int os_release(struct disk *d, uint64_t off, uint64_t len, json_t *fs, json_t **out, char **err)
 {
+    const char *fstype = json_string_value(json_object_get(fs, "type"));
     *out = NULL;
     char *text = NULL;
-    if (streq(fstype, "ext4")) {
-        int r = ext4_os_release(d, off, len, &text, err);
+    if (streq(fstype, "ext4") || streq(fstype, "squashfs")) {
+        char *damage = NULL;
+        int r = fs_os_release(d, off, len, streq(fstype, "squashfs"), &text, &damage, err);
+        if (damage) {
+            to_ascii(damage);
+            json_object_set_new(fs, "damaged", json_string(damage));
+            free(damage);
+        }
         if (r < 0) return r;
         if (text) *out = os_release_parse(text);
         free(text);
@@ -336,13 +365,7 @@ static int os_release(struct disk *d, uint64_t off, uint64_t len, const char *fs
     }
     _cleanup_free_ char *img = path_join(tmpl, "fs.img");
     int r = extract(d, off, len, img, err);
-    if (r >= 0 && streq(fstype, "squashfs")) {
-        _cleanup_free_ char *dir = path_join(tmpl, "x");
-        char *argv[] = {"unsquashfs", "-no-progress", "-d", dir, img, "lib/os-release", NULL};
-        int k = run_capped(argv, OS_RELEASE_MAX, 60000);
-        if (k == -EINTR) r = k;
-        else if (k == 0) read_beneath(dir, "lib/os-release", OS_RELEASE_MAX, &text);
-    } else if (r >= 0 && streq(fstype, "erofs")) {
+    if (r >= 0 && streq(fstype, "erofs")) {
         int k = erofs_os_release(img, &text);
         if (k == -EINTR) r = k;
         if (text && !strstr(text, "ID=")) text = (free(text), NULL);
@@ -366,9 +389,11 @@ static char *table_problem(int r, const char *gerr)
     return xstrdup(gerr);
 }
 
-/* ext4 filesystems of the image in order (GPT partitions, or the whole disk): offset, length.
- * -errno with *err when the partition table is damaged or the disk cannot be read. */
-static int ext4_filesystems(struct disk *d, uint64_t (*fs)[2], size_t max, size_t *k, char **err)
+/* The filesystems kiln reads files from in place, in order (GPT partitions, or the whole disk):
+ * ext4, and squashfs in a /usr partition (the immutable layout's). Each: offset, length,
+ * partition number (0: the whole disk), 1 for a squashfs /usr. -errno with *err when the
+ * partition table is damaged or the disk cannot be read. */
+static int readable_filesystems(struct disk *d, uint64_t (*fs)[4], size_t max, size_t *k, char **err)
 {
     struct guid dg;
     struct gpt_part *parts = NULL;
@@ -385,13 +410,16 @@ static int ext4_filesystems(struct disk *d, uint64_t (*fs)[2], size_t max, size_
                 break;
             }
             const char *t = f ? json_string_value(json_object_get(f, "type")) : NULL;
-            if (t && streq(t, "ext4")) fs[*k][0] = off, fs[*k][1] = len, (*k)++;
+            const char *tn = gpt_type_name(&parts[i].type);
+            bool squash_usr = t && streq(t, "squashfs") && tn && startswith(tn, "usr-");
+            if (t && (streq(t, "ext4") || squash_usr))
+                fs[*k][0] = off, fs[*k][1] = len, fs[*k][2] = parts[i].number, fs[*k][3] = squash_usr, (*k)++;
             json_decref(f);
         }
     } else if (r == -ENOENT) {
         if ((r = probe_fs(d, 0, disk_size(d), &f)) < 0) *err = xasprintf("cannot read the disk: %s", disk_strerror(d, r));
         const char *t = f ? json_string_value(json_object_get(f, "type")) : NULL;
-        if (t && streq(t, "ext4") && max) fs[*k][0] = 0, fs[*k][1] = disk_size(d), (*k)++;
+        if (t && streq(t, "ext4") && max) fs[*k][0] = 0, fs[*k][1] = disk_size(d), fs[*k][2] = 0, fs[*k][3] = 0, (*k)++;
         json_decref(f);
     } else {
         *err = table_problem(r, gerr);
@@ -403,9 +431,10 @@ static int ext4_filesystems(struct disk *d, uint64_t (*fs)[2], size_t max, size_
 
 /* Copies each of items found in the filesystem e (of disk d) to dest+item, new files only;
  * *found counts them and *budget (what may still be unpacked) shrinks by their sizes. An item
- * not in the filesystem is skipped; 0, or -errno with *why (unless interrupted: -EINTR). */
-static int extract_items(struct disk *d, struct ext4_ro *e, const char *const *items, size_t nitems, const char *dest,
-                         uint64_t *budget, int *found, char **why)
+ * not in the filesystem is skipped, and so is one behind a damaged directory (the first such
+ * sentence into *damage when it is NULL); 0, or -errno with *why (unless interrupted: -EINTR). */
+static int extract_items(struct disk *d, struct fs_ro *e, const char *const *items, size_t nitems, const char *dest,
+                         uint64_t *budget, int *found, char **damage, char **why)
 {
     for (size_t i = 0; i < nitems; i++) {
         if (kiln_interrupted) return -EINTR;
@@ -423,7 +452,7 @@ static int extract_items(struct disk *d, struct ext4_ro *e, const char *const *i
             return r;
         }
         uint64_t size = 0;
-        r = ext4_ro_copy(e, items[i], fd, *budget, &size);
+        r = fs_ro_copy(e, items[i], fd, *budget, &size);
         close(fd);
         if (r == 0) {
             (*found)++;
@@ -434,7 +463,7 @@ static int extract_items(struct disk *d, struct ext4_ro *e, const char *const *i
         if (r == -EFBIG) {
             *why = xasprintf("%s: a crafted or damaged filesystem (what kiln copies out of a %llu-byte image adds up to "
                              "64 MiB + 4 x what the file holds at most)",
-                             ext4_ro_strerror(e), (unsigned long long)disk_file_size(d));
+                             fs_ro_strerror(e), (unsigned long long)disk_file_size(d));
             return r;
         }
         if (r == -ELOOP) {
@@ -443,11 +472,12 @@ static int extract_items(struct disk *d, struct ext4_ro *e, const char *const *i
                              items[i]);
             return r;
         }
-        if (r == -EIO) {
-            *why = xstrdup(ext4_ro_strerror(e));
+        if (r == -EIO || r == -ENOMEM) {
+            *why = xstrdup(fs_ro_strerror(e));
             return r;
         }
-        /* -ENOENT, not a regular file, a damaged directory on the way: not in the image */
+        if (r == -EUCLEAN && !*damage) *damage = xstrdup(fs_ro_strerror(e));
+        /* -ENOENT, not a regular file: not in the image */
     }
     return 0;
 }
@@ -462,10 +492,10 @@ int image_extract(const char *path, const char *const *items, size_t nitems, con
     struct disk *d;
     int r = disk_open(path, &d, err);
     if (r < 0) return r;
-    uint64_t fs[16][2];
+    uint64_t fs[16][4];
     size_t nfs = 0;
     char *why = NULL;
-    if ((r = ext4_filesystems(d, fs, ARRAY_SIZE(fs), &nfs, &why)) < 0) {
+    if ((r = readable_filesystems(d, fs, ARRAY_SIZE(fs), &nfs, &why)) < 0) {
         *err = xasprintf("%s: %s", path, why);
         free(why);
         disk_close(d);
@@ -473,24 +503,45 @@ int image_extract(const char *path, const char *const *items, size_t nitems, con
     }
     if (!nfs) {
         disk_close(d);
-        *err = xasprintf("%s has no ext4 filesystem to read", path);
+        *err = xasprintf("%s has no ext4 filesystem (or squashfs /usr) to read", path);
         return -ENOENT;
     }
     uint64_t budget = unpack_budget(d);
     int found = 0;
+    /* the first damaged filesystem: where, and libext2fs's sentence */
+    char *damage = NULL;
+    uint64_t damaged_at[3] = {0};
     for (size_t k = 0; k < nfs && r >= 0 && !found; k++) {
-        struct ext4_ro *e;
-        char *oerr = NULL;
-        if ((r = ext4_ro_open(d, fs[k][0], fs[k][1], read_budget(d), &e, &oerr)) < 0) {
-            /* a filesystem libext2fs cannot open holds none of the items; a disk that cannot be read stops */
+        struct fs_ro e;
+        char *oerr = NULL, *derr = NULL;
+        if ((r = fs_ro_open(d, fs[k][0], fs[k][1], fs[k][3], &e, &oerr)) < 0) {
+            /* a filesystem that cannot be opened holds none of the items; a disk that cannot be read stops */
             if (r == -EIO) why = oerr;
+            else if (r == -EUCLEAN) derr = oerr, r = 0;
             else free(oerr), r = 0;
-            continue;
+        } else {
+            r = extract_items(d, &e, items, nitems, dest, &budget, &found, &derr, &why);
+            fs_ro_close(&e);
         }
-        r = extract_items(d, e, items, nitems, dest, &budget, &found, &why);
-        ext4_ro_close(e);
+        if (derr && !damage) damage = derr, damaged_at[0] = fs[k][2], damaged_at[1] = fs[k][0], damaged_at[2] = fs[k][3];
+        else free(derr);
     }
     disk_close(d);
+    if (r >= 0 && !found && damage) {
+        /* "not found" would send the user looking for a missing package database */
+        _cleanup_free_ char *where = damaged_at[0] ? xasprintf("partition %llu (at byte %llu)", (unsigned long long)damaged_at[0],
+                                                               (unsigned long long)damaged_at[1])
+                                                   : xstrdup("the whole disk");
+        to_ascii(damage);
+        *err = xasprintf("%s: the %s filesystem of %s is damaged (%s), so kiln could not look for %s%s there; "
+                         "see what %s says of a copy of it, or rebuild the image",
+                         path, damaged_at[2] ? "squashfs" : "ext4", where, damage, items[0], nitems > 1 ? " and the rest" : "",
+                         damaged_at[2] ? "unsquashfs -l" : "e2fsck -fn");
+        free(damage);
+        free(why);
+        return -EUCLEAN;
+    }
+    free(damage);
     if (r < 0) {
         if (r == -EINTR) *err = xasprintf("interrupted while reading %s", path);
         else *err = xasprintf("cannot read the filesystems of %s: %s", path, why ? why : strerror(-r));
@@ -598,7 +649,7 @@ int image_inspect(const char *path, json_t **out, char **err)
             bool usr = tn && startswith(tn, "usr-");
             if (t && (streq(t, "ext4") || (usr && (streq(t, "erofs") || streq(t, "squashfs")))) &&
                 !json_object_get(j, "os_release")) {
-                if ((r = os_release(d, off, len, t, &osr, &why)) < 0) break;
+                if ((r = os_release(d, off, len, fs, &osr, &why)) < 0) break;
                 if (osr) json_object_set_new(j, "os_release", osr);
             }
         }
@@ -609,7 +660,7 @@ int image_inspect(const char *path, json_t **out, char **err)
         else if (fs) {
             const char *t = json_string_value(json_object_get(fs, "type"));
             json_object_set_new(j, "filesystem", fs);
-            if (t && streq(t, "ext4") && (r = os_release(d, 0, disk_size(d), t, &osr, &why)) == 0 && osr)
+            if (t && streq(t, "ext4") && (r = os_release(d, 0, disk_size(d), fs, &osr, &why)) == 0 && osr)
                 json_object_set_new(j, "os_release", osr);
         }
     } else {

@@ -9,13 +9,16 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "image/disk.h"
 #include "image/ext4.h"
 #include "image/inspect.h"
+#include "image/squashfs.h"
 
-/* Any bytes as a disk image for kiln inspect (format, partitions, filesystem signatures, the
- * ext4 read in place, the copy of a squashfs or erofs /usr to TMPDIR), as an ext4 filesystem
- * for the build's inode time rewrite, and as os-release text: an answer or an error, never a
- * crash, a hang or a file left in TMPDIR. */
+/* Any bytes as a disk image for kiln inspect (format, partitions, filesystem signatures, ext4
+ * and a squashfs /usr read in place, the copy of an erofs /usr to TMPDIR), as a squashfs /usr
+ * read in place (its os-release and a file behind links), as an ext4 filesystem for the build's
+ * inode time rewrite, and as os-release text: an answer or an error, never a crash, a hang or a
+ * file left in TMPDIR. */
 static char dir[] = "/tmp/kiln-fuzz-inspect-XXXXXX";
 
 static void cleanup(void) { rmdir(dir); }
@@ -40,6 +43,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     json_t *j = NULL;
     char *err = NULL;
     if (image_inspect(path, &j, &err) == 0) json_decref(j);
+    free(err), err = NULL;
+    struct disk *disk;
+    if (disk_open(path, &disk, &err) == 0) {
+        struct squash_ro *s;
+        char *why = NULL, *t = NULL;
+        if (squash_ro_open(disk, 0, disk_size(disk), "/usr", 64 << 20, &s, &why) == 0) {
+            if (squash_ro_read(s, "/usr/lib/os-release", 64 << 10, &t, NULL) == 0) free(t), t = NULL;
+            if (squash_ro_read(s, "/usr/share/doc/a/copyright", 64 << 10, &t, NULL) == 0) free(t);
+            squash_ro_close(s);
+        }
+        free(why);
+        disk_close(disk);
+    }
     free(err), err = NULL;
     ext4_clamp_times(path, 1700000000, &err);
     free(err);

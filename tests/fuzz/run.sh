@@ -13,12 +13,12 @@ command -v clang >/dev/null || { echo "fuzz: clang is not installed" >&2; exit 7
 flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -std=gnu17 -D_GNU_SOURCE
        -DKILN_VERSION=\"fuzz\" -DKILN_SOURCE_DATA_DIR=\"$root/data\" -DKILN_GUEST_BUILD_PATH=\"/nonexistent\"
        -I$root/src $(pkg-config --cflags yaml-0.1 libxml-2.0 jansson)"
-libs="$(pkg-config --libs yaml-0.1 libxml-2.0 jansson zlib libzstd libcrypto libarchive libsodium libssh ext2fs com_err) -lpthread -lm"
+libs="$(pkg-config --libs yaml-0.1 libxml-2.0 jansson zlib libzstd libcrypto libarchive libsodium libssh ext2fs com_err libsquashfs1) -lpthread -lm"
 util="$root/src/util/util.c $root/src/util/utf8.c $root/src/util/log.c $root/src/util/secret.c $root/src/util/fs.c $root/src/util/yaml.c $root/src/util/timeutil.c $root/src/util/proc.c $root/src/util/digest.c $root/src/util/strv.c"
 # the architecture and artifact tables: specs, runbooks, GPT type names and disk formats look
 # facts up in them
 model="$root/src/model/arch.c $root/src/model/artifact.c"
-image="$root/src/image/disk.c $root/src/image/qcow2.c $root/src/image/vhd.c $root/src/image/gpt.c $root/src/image/ext4_read.c"
+image="$root/src/image/disk.c $root/src/image/qcow2.c $root/src/image/vhd.c $root/src/image/gpt.c $root/src/image/ext4_read.c $root/src/image/squashfs_read.c"
 sources() {
     case $1 in
         tap) echo "$root/src/ext/tap.c" ;;

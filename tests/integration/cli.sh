@@ -39,7 +39,8 @@ tenant add|usage: kiln tenant add NAME
 worker|usage: kiln worker --server URL
 worker add|usage: kiln worker add NAME
 clean|usage: kiln clean [--dry-run]
-shell|usage: kiln shell IMAGE [options] [-- COMMAND...]'
+shell|usage: kiln shell IMAGE [options] [-- COMMAND...]
+cancel|usage: kiln cancel --server URL'
 while IFS='|' read -r verb line; do
     for form in "$verb --help" "$verb -h" "help $verb"; do
         # shellcheck disable=SC2086
@@ -87,6 +88,13 @@ expect_in "$T/err" "usage: kiln VERB"
 expect_status 2 "$KILN" buidl x
 [ "$(cat "$T/err")" = "kiln: unknown verb \"buidl\"; did you mean \"build\"?
 try 'kiln --help'" ] || fail "kiln buidl: stderr '$(cat "$T/err")'"
+# mkosi's verbs for booting and logging in name the verb that does it
+for w in ssh qemu boot; do
+    expect_status 2 "$KILN" $w
+    expect_in "$T/err" "kiln: unknown verb \"$w\": kiln shell IMAGE boots the image"
+    expect_in "$T/err" "try 'kiln shell --help'"
+done
+expect_in "$T/err" "(as mkosi boot/qemu)"
 expect_status 2 "$KILN" help nosuchverb
 expect_in "$T/err" 'kiln: unknown verb "nosuchverb"'
 echo "cli: help and unknown options ok"
@@ -115,8 +123,20 @@ EOF
 expect_status 0 "$KILN" keygen --out=k --no-passphrase
 [ -f k.key ] && [ -f k.pub ] || fail "keygen --out=k wrote $(ls)"
 expect_status 0 "$KILN" convert --format=qcow2 disk.raw conv.img
+# -p: how far the copy is, on stderr: off a terminal a line per tenth of the disk, rising, 100% last
+expect_status 0 "$KILN" convert -p disk.raw prog.qcow2
+grep '%' "$T/err" | sed -n 's/^kiln convert: \([0-9]*\)% (.*)$/\1/p' > pct.txt
+[ "$(grep -c '%' "$T/err")" = "$(wc -l < pct.txt)" ] && [ "$(tail -n 1 pct.txt)" = 100 ] &&
+    [ "$(sort -n -u pct.txt)" = "$(cat pct.txt)" ] && [ "$(awk '{print int($1 / 10)}' pct.txt | uniq -d)" = "" ] ||
+    fail "convert -p: $(cat "$T/err")"
+expect_in "$T/err" "kiln convert: 100% (12.0 MiB of 12.0 MiB)"
+[ ! -s "$T/out" ] || fail "convert -p wrote to stdout"
 expect_status 0 "$KILN" inspect --json conv.img
 expect_jq "$T/out" .format qcow2
+# a short option's value attached (-kFILE) and -- ending the options, as the README says
+expect_status 0 "$KILN" sign -kk.key -tattached -- disk.raw
+expect_status 0 "$KILN" verify -pk.pub --json -- disk.raw
+expect_jq "$T/out" '"\(.verified) \(.trusted_comment)"' "true attached"
 expect_status 0 "$KILN" sign --key=k.key --trusted-comment="cli test" disk.raw
 expect_status 0 "$KILN" verify --pubkey=k.pub --json disk.raw
 expect_jq "$T/out" .trusted_comment "cli test"
@@ -177,6 +197,11 @@ expect_status 2 "$KILN" tenant add t --max-jobs=0 --data=nodb
 expect_in "$T/err" "kiln tenant add: --max-jobs 0: want a whole number from 1 to 100000"
 expect_status 2 "$KILN" worker add w --data=nodb
 expect_in "$T/err" "kiln worker add: no kiln database in nodb"
+# kiln cancel: --server=URL and --token=T taken (the port refuses: 3, the server could not be reached)
+expect_status 3 "$KILN" cancel --server=http://127.0.0.1:9 --token=kt_x 5
+expect_in "$T/err" "kiln cancel: POST http://127.0.0.1:9/api/v1/jobs/5/cancel: "
+expect_status 2 "$KILN" cancel --server=http://127.0.0.1:9 --token=kt_x abc
+expect_in "$T/err" "kiln cancel: abc: a job id is a positive number"
 expect_status 2 "$KILN" worker --server=http://127.0.0.1:9 --withhold=tpm,gpu
 expect_in "$T/err" "kiln worker: --withhold tpm,gpu: gpu is not a feature a worker offers"
 [ ! -e nodb ] || fail "a refused service verb made nodb"

@@ -252,6 +252,9 @@ expect_jq "$(idx 3)" '.images[1].channels | join(",")' "stable,beta"
 "$KILN" gallery show os@1.1 --gallery G --channel beta > show.txt || fail "show in beta"
 expect_jq show.txt '"\(.channels | join(",")) \(.supersedes) \(.entry_sha256) \(.run.results_sha256)"' \
     "stable,beta 1.0 $before $(sha G/images/os/1.1/run/results.json)"
+# --json is accepted (as on every verdict and listing) and prints the same entry, messages apart
+"$KILN" gallery show os@1.1 --gallery G --channel beta --json > show.json 2> show.err || fail "show --json"
+cmp -s show.txt show.json || fail "gallery show --json printed other JSON than gallery show: $(diff show.txt show.json | head -5)"
 
 # issue: pull --out DIR overwrote an existing file, and with a directory in the way said
 # "nothing written" after moving files in
@@ -265,7 +268,14 @@ refused "dest/os-1.1.provenance.json is a directory where a pulled file would go
 [ "$(cat dest/os-1.1.raw)" = mine ] && [ "$(ls -A dest | tr '\n' ' ')" = "os-1.1.provenance.json os-1.1.raw " ] ||
     fail "a refused pull changed dest: $(ls -A dest)"
 rmdir dest/os-1.1.provenance.json
-"$KILN" gallery pull os --gallery G --out dest --force > pull.txt || fail "pull --force"
+"$KILN" gallery pull os --gallery G --out dest --force > pull.txt 2> pull.err || fail "pull --force"
+# each file pulled with its bytes (signatures apart), and the sums
+for f in dest/*; do
+    case $f in *.minisig) continue ;; esac
+    expect_in pull.err "kiln gallery pull: ${f#dest/} ($(stat -c %s "$f") bytes)"
+done
+[ "$(grep -c '^kiln gallery pull: ' pull.err)" = 6 ] || fail "pull: $(cat pull.err)"
+expect_in pull.txt "into dest: 6 files, $(cat $(ls dest/* | grep -v minisig) | wc -c) bytes"
 cmp dest/os-1.1.raw G/images/os/1.1/os-1.1.raw || fail "--force did not replace os-1.1.raw"
 [ "$(ls -A dest | wc -l)" = 12 ] || fail "pull wrote $(ls -A dest)"
 refused "refused, nothing written: dest already holds" "$KILN" gallery pull os --gallery G --out dest

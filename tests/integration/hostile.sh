@@ -112,6 +112,39 @@ contained 1 "$KILN" sbom empty.img -o empty.json
 expect_err "kiln sbom: empty.img: the dpkg database (/var/lib/dpkg/status) lists no installed package: it is damaged or kiln could not read it; no SBOM was written"
 [ ! -e empty.json ] && [ ! -e loop.json ] || fail "an SBOM was written for a database kiln did not read"
 
+# issue 18: a damaged ext4 filesystem is named as damaged, where it lies, with what to do (it
+# read as "no package database", and inspect showed no os-release without a word).
+# sbcsum: a superblock byte changed under its checksum (libext2fs will not open it);
+# nogdt: the group descriptors zeroed (it opens, but no inode can be read). The filesystem
+# starts at byte 1048576 of the disk, its blocks are 1 KiB (mke2fs for a small filesystem).
+cp disk.raw sbcsum.raw
+printf '\377' | dd of=sbcsum.raw bs=1 seek=$((1048576 + 1024 + 12)) conv=notrunc status=none
+cp disk.raw nogdt.raw
+dd if=/dev/zero of=nogdt.raw bs=1024 seek=$((1024 + 2)) count=2 conv=notrunc status=none
+cp fs.img nogdt.img && dd if=/dev/zero of=nogdt.img bs=1024 seek=2 count=2 conv=notrunc status=none
+advice="see what e2fsck -fn says of a copy of it, or rebuild the image"
+for c in "sbcsum.raw|partition 1 (at byte 1048576)|not a readable ext4 filesystem: Superblock checksum does not match superblock|not a readable ext4 filesystem: Superblock checksum does not match superblock" \
+         "nogdt.raw|partition 1 (at byte 1048576)|/var/lib/dpkg/status: A block group is missing an inode table|/usr/lib/os-release: A block group is missing an inode table" \
+         "nogdt.img|the whole disk|/var/lib/dpkg/status: A block group is missing an inode table|/usr/lib/os-release: A block group is missing an inode table"; do
+    IFS='|' read -r img where sbom_why inspect_why <<EOF
+$c
+EOF
+    contained 1 "$KILN" sbom "$img" -o "$img.json"
+    expect_err "kiln sbom: $img: the ext4 filesystem of $where is damaged ($sbom_why), so kiln could not look for /var/lib/dpkg/status and the rest there; $advice"
+    [ ! -e "$img.json" ] || fail "an SBOM was written for the damaged $img"
+    contained 0 "$KILN" inspect "$img"
+    expect_in "$T/out" "     damaged: $inspect_why; $advice"
+    expect_not_in "$T/out" "os-release: Hostile Test 1"
+    contained 0 "$KILN" inspect --json "$img"
+    case $img in
+        *.raw) expect_jq "$T/out" '.partitions[0].filesystem | "\(.type) \(.damaged)"' "ext4 $inspect_why" ;;
+        *) expect_jq "$T/out" '.filesystem | "\(.type) \(.damaged)"' "ext4 $inspect_why" ;;
+    esac
+done
+# the undamaged disk says nothing of the kind
+contained 0 "$KILN" inspect --json disk.raw
+expect_jq "$T/out" '.partitions[0].filesystem.damaged' null
+
 contained 0 "$KILN" convert zlib.qcow2 back.raw
 cmp back.raw disk.raw || fail "the compressed qcow2 converts back to other bytes"
 
@@ -251,12 +284,13 @@ mke2fs -q -F -t ext4 -d tree2 sparse.img 16M || fail "mke2fs"
 contained 1 "$KILN" sbom sparse.img
 expect_in "$T/err" "kiln sbom: cannot read the filesystems of sparse.img: /var/lib/dpkg/status holds 1099511627776 bytes, more than the"
 
-# SIGINT while a filesystem is being copied to TMPDIR (a squashfs /usr: unsquashfs reads a file;
-# ext4 is read in place): exit 130, TMPDIR empty. The process is stopped as soon as its
-# temporary directory shows, so the signal surely lands mid-work.
+# SIGINT while a filesystem is being copied to TMPDIR (an erofs /usr: dump.erofs reads a file;
+# ext4 and squashfs are read in place): exit 130, TMPDIR empty. The process is stopped as soon
+# as its temporary directory shows, so the signal surely lands mid-work.
 dd if=/dev/zero of=big.raw bs=1M count=768 status=none
 sgdisk -n 1:2048:0 -t 1:8314 big.raw > /dev/null
-{ printf hsqs; head -c $((700 << 20)) /dev/zero | tr '\0' x; } | dd of=big.raw bs=1M seek=1 conv=notrunc iflag=fullblock status=none
+{ head -c 1024 /dev/zero; printf '\342\341\365\340'; head -c $((700 << 20)) /dev/zero | tr '\0' x; } |
+    dd of=big.raw bs=1M seek=1 conv=notrunc iflag=fullblock status=none
 "$KILN" inspect big.raw > /dev/null 2> "$T/err" &
 pid=$!
 i=0

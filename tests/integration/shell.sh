@@ -23,6 +23,34 @@ expect_status 2 bb --firmware efi -- true
 expect_in "$T/err" "platform.qemu.firmware"
 no_workdir "a usage error"
 
+# IMAGE's firmware when none is named: UEFI for a GPT with an EFI system partition and no BIOS
+# boot partition (what kiln build makes: systemd-boot only), BIOS otherwise; seen on the qemu
+# command line (a pflash drive), then SIGINT ends the boot
+if command -v sgdisk > /dev/null; then
+    truncate -s 64M esp.raw && sgdisk -n 1:2048:+32M -t 1:ef00 -n 2:0:0 -t 2:8304 esp.raw > /dev/null || fail "sgdisk"
+    cp esp.raw bios.raw && sgdisk -n 3:34:2047 -t 3:ef02 bios.raw > /dev/null || fail "sgdisk"
+    for c in esp.raw:pflash bios.raw:none; do
+        img=${c%%:*}
+        (exec "$KILN" shell "$img" --accel tcg --memory 256 --boot-timeout 60 -- true) > fw.out 2> fw.err &
+        pid=$!
+        for i in $(seq 1 300); do
+            pgrep -f "qemu-system-[a-z0-9_]* -name kiln-.*$T/" >/dev/null && break
+            sleep 0.1
+        done
+        cmdline=$(pgrep -af "qemu-system-[a-z0-9_]* -name kiln-.*$T/")
+        kill -INT "$pid"
+        wait "$pid"
+        [ -n "$cmdline" ] || { cat fw.err; fail "$img: no qemu started"; }
+        case "$cmdline:${c#*:}" in
+            *if=pflash*:pflash) ;;
+            *if=pflash*:none) fail "$img (a BIOS boot partition) was booted with UEFI: $cmdline" ;;
+            *:pflash) fail "$img (an ESP alone) was not booted with UEFI: $cmdline" ;;
+        esac
+        expect_no_qemu
+        no_workdir "$img"
+    done
+fi
+
 # the remote command's output and exit status; its words arrive as given (sh -c's $0 and $1)
 bb -- sh -c 'echo hi; printf "[%s]" "$0" "$1"; echo; exit 3' 'a b' "it's" > out.txt 2> err.txt
 rc=$?

@@ -1,4 +1,4 @@
-/* Image formats, GPT, the spec parser and the ext4 time fixup. */
+/* Image formats, GPT, the spec parser, the ext4 time fixup, ext4 and squashfs read in place. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -18,6 +18,7 @@
 #include "image/inspect.h"
 #include "image/pkgmgr.h"
 #include "image/spec.h"
+#include "image/squashfs.h"
 #include "tap.h"
 #include "util/fs.h"
 #include "util/proc.h"
@@ -1125,6 +1126,147 @@ static void test_ext4_in_place(void)
     free(big);
 }
 
+/* A squashfs /usr read where it lies (image/squashfs.h): mksquashfs of a known tree, 1 MiB into
+ * a raw disk and the same disk as qcow2, read through the disk reader at that offset, mounted at
+ * /usr as the immutable layout's /usr is. */
+static void test_squashfs_in_place(void)
+{
+    _cleanup_free_ char *lib = tmp("sq/lib"), *doc = tmp("sq/share/doc/b"), *deep = tmp("sq/d/e");
+    mkdir_p(lib, 0755), mkdir_p(doc, 0755), mkdir_p(deep, 0755);
+    _cleanup_free_ char *osr = tmp("sq/lib/os-release"), *cp = tmp("sq/share/doc/b/copyright");
+    write_bytes(osr, "ID=sq\n", 6);
+    write_bytes(cp, "License: MIT\n", 13);
+    /* 300 KiB that do not compress (a linear congruential sequence): more than two 128 KiB
+     * blocks and a fragment, stored larger than the 64 KiB budget below */
+    size_t big_n = 300 << 10;
+    char *big = xmalloc(big_n);
+    uint32_t x = 1;
+    for (size_t i = 0; i < big_n; i++) x = x * 1103515245u + 12345u, big[i] = (char)(x >> 16);
+    _cleanup_free_ char *bigp = tmp("sq/d/e/a b");
+    write_bytes(bigp, big, big_n);
+    struct { const char *target, *name; } links[] = {
+        {"b", "sq/share/doc/a"},                       /* a sibling, as Debian's /usr/share/doc links are */
+        {"/usr/lib/os-release", "sq/abs"},             /* absolute: from the image's root */
+        {"../../lib/os-release", "sq/d/e/up"},         /* relative, up */
+        {"../../../../../lib/os-release", "sq/d/e/over"}, /* ".." stops at the root */
+        {"/etc/os-release", "sq/out"},                 /* absolute, outside /usr: not here */
+        {"/usr/loop2", "sq/loop1"}, {"loop1", "sq/loop2"},
+        {"/usr/d/e/a b", "sq/blank"},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(links); i++) {
+        _cleanup_free_ char *l = tmp(links[i].name);
+        if (symlink(links[i].target, l) < 0) abort();
+    }
+    _cleanup_free_ char *tree = tmp("sq"), *fsimg = tmp("sq.img");
+    char *mk[] = {"mksquashfs", tree, fsimg, "-noappend", "-quiet", "-no-progress", NULL};
+    int r = proc_run(mk, 60000, NULL);
+    if (r == -ENOENT) {
+        ok(true, "# SKIP mksquashfs not installed");
+        free(big);
+        return;
+    }
+    ok(r == 0, "mksquashfs");
+    char *fsb = NULL;
+    size_t fsn = 0;
+    read_file(fsimg, 64 << 20, &fsb, &fsn);
+    size_t diskn = (1 << 20) + fsn + (1 << 20);
+    uint8_t *disk = xcalloc(1, diskn);
+    memset(disk, 0xa5, 1 << 20);
+    if (fsb) memcpy(disk + (1 << 20), fsb, fsn);
+    free(fsb);
+    _cleanup_free_ char *raw = tmp("sq.raw"), *qc = tmp("sq.qcow2");
+    write_bytes(raw, disk, diskn);
+    free(disk);
+    struct disk *d = NULL;
+    char *err = NULL;
+    if (disk_open(raw, &d, &err) == 0) {
+        struct disk_write_opts o = {0};
+        ok(disk_convert(d, qc, DISK_QCOW2, &o, &err) == 0, "the squashfs disk as qcow2");
+        disk_close(d);
+    }
+    free(err), err = NULL;
+    const char *imgs[] = {raw, qc};
+    for (size_t k = 0; k < ARRAY_SIZE(imgs); k++) {
+        const char *fmt = k ? "qcow2" : "raw";
+        if (disk_open(imgs[k], &d, &err) < 0) {
+            ok(false, "%s: open: %s", fmt, err);
+            free(err), err = NULL;
+            continue;
+        }
+        struct squash_ro *s = NULL;
+        ok(squash_ro_open(d, 1 << 20, fsn, "/usr", 64 << 20, &s, &err) == 0, "%s: squashfs opened at 1 MiB: %s", fmt,
+           err ? err : "");
+        free(err), err = NULL;
+        if (!s) {
+            disk_close(d);
+            continue;
+        }
+        static const char *const same[] = {"/usr/lib/os-release", "/usr/abs", "/usr/d/e/up", "/usr/d/e/over", "/usr/./d/../lib/os-release"};
+        for (size_t i = 0; i < ARRAY_SIZE(same); i++) {
+            char *t = NULL;
+            size_t n = 0;
+            r = squash_ro_read(s, same[i], 4096, &t, &n);
+            ok(r == 0 && n == 6 && !strcmp(t, "ID=sq\n"), "%s: %s reads the os-release (%d: %s)", fmt, same[i], r,
+               r ? squash_ro_strerror(s) : "");
+            free(t);
+        }
+        char *t = NULL;
+        size_t n = 0;
+        r = squash_ro_read(s, "/usr/share/doc/a/copyright", 4096, &t, &n);
+        ok(r == 0 && n == 13 && !strcmp(t, "License: MIT\n"), "%s: a doc directory linked to its sibling", fmt);
+        free(t), t = NULL;
+        r = squash_ro_read(s, "/usr/blank", big_n, &t, &n);
+        ok(r == 0 && n == big_n && !memcmp(t, big, big_n), "%s: 300 KiB (blocks and a fragment) read whole", fmt);
+        free(t), t = NULL;
+        _cleanup_free_ char *copy = tmp("sq.copy");
+        int fd = open(copy, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        uint64_t size = 0;
+        r = squash_ro_copy(s, "/usr/d/e/a b", fd, big_n, &size);
+        close(fd);
+        char *back = NULL;
+        size_t bn = 0;
+        read_file(copy, big_n + 1, &back, &bn);
+        ok(r == 0 && size == big_n && bn == big_n && back && !memcmp(back, big, big_n), "%s: squash_ro_copy writes the same bytes",
+           fmt);
+        free(back);
+        ok(squash_ro_read(s, "/usr/d/e/a b", big_n - 1, &t, NULL) == -EFBIG &&
+               strstr(squash_ro_strerror(s), "/usr/d/e/a b holds 307200 bytes, more than the 307199 kiln reads"),
+           "%s: one byte over max: -EFBIG, said: %s", fmt, squash_ro_strerror(s));
+        ok(squash_ro_read(s, "/usr/loop1", 4096, &t, NULL) == -ELOOP, "%s: a link loop: -ELOOP", fmt);
+        ok(squash_ro_read(s, "/usr/out", 4096, &t, NULL) == -ENOENT, "%s: a link out of /usr: -ENOENT", fmt);
+        ok(squash_ro_read(s, "/etc/os-release", 4096, &t, NULL) == -ENOENT, "%s: a path outside /usr: -ENOENT", fmt);
+        ok(squash_ro_read(s, "/usr/no/such", 4096, &t, NULL) == -ENOENT, "%s: a missing file: -ENOENT", fmt);
+        ok(squash_ro_read(s, "/usr/d", 4096, &t, NULL) == -EINVAL, "%s: a directory: -EINVAL", fmt);
+        squash_ro_close(s);
+        /* the image's budget, shared with ext4: what the handle above read counts */
+        ok(squash_ro_open(d, 1 << 20, fsn, "/usr", 4 << 10, &s, &err) == -EFBIG && err && strstr(err, "already"),
+           "%s: a 4 KiB image budget is spent by the reads before: %s", fmt, err ? err : "");
+        free(err), err = NULL;
+        disk_close(d);
+        if (disk_open(imgs[k], &d, &err) < 0) {
+            free(err), err = NULL;
+            continue;
+        }
+        ok(squash_ro_open(d, 1 << 20, fsn, "/usr", 64 << 10, &s, &err) == 0, "%s: opened with a 64 KiB read budget", fmt);
+        free(err), err = NULL;
+        if (s) {
+            ok(squash_ro_read(s, "/usr/d/e/a b", big_n, &t, NULL) == -EFBIG && strstr(squash_ro_strerror(s), "past the"),
+               "%s: the budget stops the read: %s", fmt, squash_ro_strerror(s));
+            free(t), t = NULL;
+            squash_ro_close(s);
+        }
+        /* a partition shorter than the filesystem, and the wrong offset */
+        ok(squash_ro_open(d, 1 << 20, fsn / 2, "/usr", 64 << 20, &s, &err) == -EUCLEAN && err,
+           "%s: a superblock larger than its partition is refused: %s", fmt, err ? err : "");
+        free(err), err = NULL;
+        ok(squash_ro_open(d, 0, fsn, "/usr", 64 << 20, &s, &err) == -EUCLEAN && err && strstr(err, "not a readable squashfs"),
+           "%s: the wrong offset: not squashfs: %s", fmt, err ? err : "");
+        free(err), err = NULL;
+        disk_close(d);
+    }
+    free(big);
+}
+
 /* A fresh P-256 key in dir/NAME.key and, when cert_name, a self-signed certificate for it in
  * dir/CERT_NAME; with pass the key is written encrypted (AES-256-CBC). */
 static void write_pair(const char *name, const char *cert_name, const char *pass)
@@ -1318,6 +1460,7 @@ int main(void)
     test_package_manager();
     test_ext4();
     test_ext4_in_place();
+    test_squashfs_in_place();
     rm_rf(dir);
     return tap_done();
 }
