@@ -25,6 +25,15 @@ _Static_assert((int)OUT_RAW == ARTIFACT_RAW && (int)OUT_TAR == ARTIFACT_TAR && (
 
 const char *spec_output_name(enum image_output o) { return o < OUT_COUNT ? kiln_artifacts[o].name : "?"; }
 
+const char *spec_output_refused(const struct image_spec *s, enum image_output o)
+{
+    if (o == OUT_TAR && s->encrypt)
+        return "the rootfs archive would carry the root filesystem that storage.encrypt: tpm2 encrypts on the disk "
+               "unencrypted, with a crypttab and a TPM enrollment unit that no container or WSL runs: build the "
+               "archive from a spec without storage.encrypt";
+    return NULL;
+}
+
 bool spec_parse_size(const char *s, uint64_t *out)
 {
     char *end;
@@ -701,6 +710,9 @@ static char *encrypt_spec_check(const struct image_spec *s)
         return xstrdup("tpm2 is built for Debian images (base.family: deb) only: the initrd setup is dracut's as "
                        "Debian packages it");
     if (s->layout != LAYOUT_STANDARD) return xstrdup("tpm2 is built with storage.layout: standard only");
+    if (s->outputs[OUT_TAR])
+        return xasprintf("tpm2 does not go with the tar output%s: %s", s->wsl ? " (wsl: true)" : "",
+                         spec_output_refused(s, OUT_TAR));
     if (s->grow_root)
         return xstrdup("tpm2 does not go with os.first_boot.grow_root: growing the root would also need its LUKS "
                        "volume resized; set grow_root: false and size the disk with storage.size");

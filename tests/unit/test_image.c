@@ -728,6 +728,26 @@ static void test_spec_encrypt(void)
                     "storage: { encrypt: tpm2 }\n");
     has(e, "tpm2 needs dracut in packages.install", "encrypt: a longer name is another package");
     free(e);
+    /* the rootfs archive would hold the encrypted root in the clear (hostile finding: accepted) */
+    e = spec_errors("name: t\nversion: 1\nbase: { family: deb, suite: bookworm }\n" ENC_PKGS
+                    "storage: { encrypt: tpm2 }\noutput: [qcow2, tar]\n");
+    has(e, "spec.yml:5:21: storage.encrypt: tpm2 does not go with the tar output: the rootfs archive would carry the "
+           "root filesystem that storage.encrypt: tpm2 encrypts on the disk unencrypted",
+        "encrypt: refused with the tar output, where and why");
+    free(e);
+    e = spec_errors("name: t\nversion: 1\nbase: { family: deb, suite: bookworm }\n" ENC_PKGS
+                    "storage: { encrypt: tpm2 }\noutput: [tar]\nwsl: true\n");
+    has(e, "spec.yml:5:21: storage.encrypt: tpm2 does not go with the tar output (wsl: true)", "encrypt: refused with wsl");
+    free(e);
+    /* kiln build --format tar asks for an output the spec does not list */
+    write_bytes(p, good, strlen(good));
+    ok(spec_load(p, NULL, &s, &d) == 0 && s, "encrypt: the spec without tar loads");
+    const char *why = s ? spec_output_refused(s, OUT_TAR) : NULL;
+    ok(why && strstr(why, "build the archive from a spec without storage.encrypt"), "encrypt: --format tar is refused: %s",
+       why ? why : "(accepted)");
+    ok(s && !spec_output_refused(s, OUT_QCOW2) && !spec_output_refused(s, OUT_RAW), "encrypt: --format qcow2 and raw are not");
+    spec_free(s);
+    diags_free(&d);
 #undef ENC_PKGS
 }
 
