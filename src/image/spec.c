@@ -798,12 +798,18 @@ static const struct yschema packages_schema = {
 
 /* wsl: true shapes the rootfs archive only (a WSL distribution is imported from a tar), and
  * kiln writes /etc/wsl.conf and /etc/fstab into it: a disk-only spec, or a file the spec copies
- * to either path, would be silently ignored or overwritten. */
+ * to either path, would be silently ignored or overwritten. WSL unpacks the archive into one
+ * writable filesystem of its own, so the immutable layout's promises (a read-only /usr under
+ * dm-verity, A/B slots the updater writes) cannot hold there. */
 static void check_wsl(struct diags *d, const struct ynode *x, const struct ynode *root, const struct image_spec *s)
 {
     if (!s->outputs[OUT_TAR])
         diag_add(d, x, "wsl", "wsl: true applies to the rootfs archive only: add tar to \"output\" (e.g. output: [tar]) "
                               "or remove wsl");
+    if (s->layout == LAYOUT_IMMUTABLE)
+        diag_add(d, x, "wsl", "wsl: true does not go with storage.layout: immutable: WSL imports the archive as one "
+                              "writable filesystem, with no read-only /usr under dm-verity and no A/B slots for "
+                              "updates; use storage.layout: standard for the WSL image");
     const struct ynode *files = y_get(y_get(root, "os"), "files");
     for (size_t i = 0; i < s->nfiles; i++) {
         const char *dst = s->files[i].dst;

@@ -419,6 +419,16 @@ static void test_spec_wsl(void)
                          "output: [tar]\nwsl: true\n");
     has(e, "7:25 os.files[1].dst: /etc/wsl.conf is written by kiln when wsl: true", "a file for /etc/wsl.conf conflicts");
     free(e);
+    /* hostile finding: accepted, and the WSL distribution had a writable /usr and no update slots */
+    e = spec_errors(HEAD "storage: { layout: immutable }\npackages: { install: [dracut, libcryptsetup12] }\n"
+                         "output: [tar]\nwsl: true\n");
+    has(e, "7:6 wsl: wsl: true does not go with storage.layout: immutable: WSL imports the archive as one writable "
+           "filesystem", "wsl with the immutable layout: where and why");
+    free(e);
+    e = spec_errors(HEAD "storage: { layout: immutable }\npackages: { install: [dracut, libcryptsetup12] }\n"
+                         "output: [qcow2, tar]\n");
+    is_str(e, "(ok)", "the immutable layout with a tar output for containers, without wsl");
+    free(e);
     e = spec_errors(HEAD "os:\n  files: [ { src: motd, dst: /etc/fstab } ]\noutput: [tar]\nwsl: true\n");
     has(e, "os.files[0].dst: /etc/fstab is written by kiln when wsl: true", "a file for /etc/fstab conflicts");
     free(e);
