@@ -273,6 +273,13 @@ bool rootfs_tar_probe(const char *path)
     return (n >= 4 && !memcmp(b, "\x28\xb5\x2f\xfd", 4)) || (n >= 262 && !memcmp(b + 257, "ustar", 5));
 }
 
+/* libarchive sets no message for some damage (an archive cut inside a pax header). */
+static const char *read_why(struct archive *a)
+{
+    const char *s = archive_error_string(a);
+    return s ? s : "the archive is cut short or damaged";
+}
+
 /* The member's path without leading "/" and "./": what it unpacks to below the root. */
 static const char *member_rel(const char *p)
 {
@@ -313,7 +320,7 @@ static int copy_member(struct archive *a, const char *path, const char *dest, co
         if (r < 0) break;
     }
     if (n < 0 && r == 0) {
-        *err = xasprintf("%s: %s: %s", path, item, archive_error_string(a));
+        *err = xasprintf("%s: %s: %s", path, item, read_why(a));
         r = -EIO;
     }
     free(buf);
@@ -336,15 +343,15 @@ int rootfs_tar_extract(const char *path, const char *const *items, size_t nitems
     bool *found = xcalloc(nitems ? nitems : 1, sizeof *found);
     uint64_t entries = 0;
     int r = archive_read_open_fd(a, fd, COPY_BUF) == ARCHIVE_OK ? 0 : -EINVAL;
-    if (r < 0) *err = xasprintf("%s: not a tar archive (%s)", path, archive_error_string(a));
+    if (r < 0) *err = xasprintf("%s: not a tar archive (%s)", path, read_why(a));
     struct archive_entry *e;
     while (r == 0) {
         int h = archive_read_next_header(a, &e);
         if (h == ARCHIVE_EOF) break;
         if (h < ARCHIVE_WARN) {
             r = entries ? -EIO : -EINVAL;
-            *err = entries ? xasprintf("%s: after %llu entries: %s", path, (unsigned long long)entries, archive_error_string(a))
-                           : xasprintf("%s: not a tar archive (%s)", path, archive_error_string(a));
+            *err = entries ? xasprintf("%s: after %llu entries: %s", path, (unsigned long long)entries, read_why(a))
+                           : xasprintf("%s: not a tar archive (%s)", path, read_why(a));
             break;
         }
         uint64_t pos = (uint64_t)archive_filter_bytes(a, 0);
@@ -369,7 +376,7 @@ int rootfs_tar_extract(const char *path, const char *const *items, size_t nitems
             else if (r == -EINTR && !*err) *err = xstrdup("interrupted");
         } else if (archive_read_data_skip(a) < ARCHIVE_WARN) {
             r = -EIO;
-            *err = xasprintf("%s: entry %llu: %s", path, (unsigned long long)entries, archive_error_string(a));
+            *err = xasprintf("%s: entry %llu: %s", path, (unsigned long long)entries, read_why(a));
         }
     }
     if (info) {
