@@ -60,18 +60,25 @@ int pkgdb_list(const char *family, const char *dbdir, json_t **out, char **err)
                         "${db:Status-Abbrev}\t${Package}\t${Version}\t${Architecture}\t${source:Package}\t"
                         "${source:Version}\t${Maintainer}\t\t\n",
                         NULL};
-        rc = proc_run(argv, 120000, &text);
+        rc = proc_run_stdout(argv, 120000, PKGDB_LIST_MAX, &text);
     } else {
         _cleanup_free_ char *dbpath = xasprintf("--dbpath=%s", dbdir);
         char *argv[] = {"rpm", dbpath, "-qa", "--qf",
                         "ii \t%{NAME}\t%|EPOCH?{%{EPOCH}:}|%{VERSION}-%{RELEASE}\t%{ARCH}\t%{SOURCERPM}\t\t%{VENDOR}\t"
                         "%|EPOCH?{%{EPOCH}}|\t%{LICENSE}\n",
                         NULL};
-        rc = proc_run(argv, 120000, &text);
+        rc = proc_run_stdout(argv, 120000, PKGDB_LIST_MAX, &text);
     }
     if (rc == -EINTR) {
         *err = xstrdup("interrupted");
         return -EINTR;
+    }
+    /* a list cut short would be an SBOM that leaves packages out */
+    if (rc == -E2BIG) {
+        *err = xasprintf("the %s database in %s lists more than kiln reads (%u MiB of %s output): a crafted or "
+                         "damaged database", deb ? "dpkg" : "rpm", dbdir, PKGDB_LIST_MAX >> 20,
+                         deb ? "dpkg-query" : "rpm -qa");
+        return -E2BIG;
     }
     if (rc != 0) {
         *err = xasprintf("cannot read the %s database in %s (%s exited %d)", deb ? "dpkg" : "rpm", dbdir,

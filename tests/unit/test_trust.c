@@ -660,6 +660,43 @@ static void pkgdb_lines(void)
     json_decref(a);
 }
 
+/* A dpkg database from an image listing more than kiln reads is refused, not read in part: the
+ * query's output was cut at 16 MiB with stderr's warnings mixed in, and an SBOM of 80,000
+ * packages listed 70,857 and said it was complete (hostile finding). */
+static void pkgdb_bounded(void)
+{
+    _cleanup_free_ char *admin = path_join(dir, "dpkg");
+    ok(mkdir(admin, 0755) == 0, "a dpkg admin directory");
+    /* each package prints about 28 bytes; 200,000 of them are more than 4 MiB. No Maintainer
+     * field: dpkg-query warns about each on stderr, which is not the list. */
+    struct sbuf b = {0};
+    for (int i = 0; i < 200000; i++)
+        sbuf_printf(&b, "Package: p%d\nStatus: install ok installed\nVersion: 1\nArchitecture: amd64\n"
+                        "Description: x\n\n", i);
+    _cleanup_free_ char *status = path_join(admin, "status");
+    ok(write_file_atomic(status, b.s, b.len, 0644) == 0, "a status file of 200,000 packages");
+    json_t *pkgs = NULL;
+    char *err = NULL;
+    int r = pkgdb_list("deb", admin, &pkgs, &err);
+    ok(r == -E2BIG && !pkgs && err && strstr(err, "lists more than kiln reads (4 MiB of dpkg-query output)"),
+       "more than the bound is refused: %d %s", r, err ? err : "");
+    free(err), err = NULL;
+    json_decref(pkgs), pkgs = NULL;
+    /* 2,000 packages, each with a warning on stderr: all listed */
+    b.len = 0;
+    for (int i = 0; i < 2000; i++)
+        sbuf_printf(&b, "Package: p%04d\nStatus: install ok installed\nVersion: 1\nArchitecture: amd64\n"
+                        "Description: x\n\n", i);
+    ok(write_file_atomic(status, b.s, b.len, 0644) == 0, "a status file of 2,000 packages");
+    r = pkgdb_list("deb", admin, &pkgs, &err);
+    ok(r == 0 && json_array_size(pkgs) == 2000, "every package is listed, warnings aside (%d, %zu)", r,
+       json_array_size(pkgs));
+    is_str(json_string_value(json_object_get(json_array_get(pkgs, 1999), "name")), "p1999", "the last one too");
+    json_decref(pkgs);
+    free(err);
+    sbuf_free(&b);
+}
+
 /* gallery.yml through its table: defaults, the values given, and each kind of mistake named at
  * file:line:col (a channel's settings were not checked at all before). */
 static void gallery_config(void)
@@ -776,6 +813,7 @@ int main(void)
     hostile_archives();
     mismatched_archives();
     pkgdb_lines();
+    pkgdb_bounded();
     gallery_config();
     rm_rf(dir);
     return tap_done();

@@ -407,6 +407,14 @@ int main(void)
     has(out, "out", "proc_run captures stdout");
     has(out, "err", "proc_run captures stderr");
     free(out);
+    is_int(proc_run_stdout(argv, 5000, 100, &out), 3, "proc_run_stdout returns the exit status");
+    is_str(out, "out\n", "proc_run_stdout captures stdout alone");
+    free(out), out = NULL;
+    char *chatty[] = {"sh", "-c", "head -c 100000 /dev/zero | tr '\\0' x", NULL};
+    is_int(proc_run_stdout(chatty, 5000, 4096, &out), -E2BIG, "proc_run_stdout refuses more than its bound");
+    ok(!out, "and gives no output cut short");
+    ok(proc_run_stdout(chatty, 5000, 100000, &out) == 0 && out && strlen(out) == 100000, "exactly the bound is taken");
+    free(out), out = NULL;
     char *sleeper[] = {"sleep", "30", NULL};
     is_int(proc_run(sleeper, 200, NULL), -ETIMEDOUT, "proc_run kills on timeout");
     char *missing[] = {"/nonexistent/kiln-tool", NULL};
