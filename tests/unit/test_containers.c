@@ -132,6 +132,16 @@ static void test_oom(void)
            &v, VERDICT_FAIL, "the guest's global OOM killer ended the container", "oom: the global OOM killer");
     expect(decide_container_oom(&hog, 64, 256, "[  301.5] kiln-oom-mark 42-7\n", "memory", &v), &v, VERDICT_FAIL,
            "shows no memory cgroup OOM kill of kiln-guest", "oom: killed by something else");
+    /* hostile counts: a negative or shrinking one passed as "after -5 of 256 MiB" or hid 300 MiB */
+    hog = cap(137, "hog=1\nhog=-5\n", NULL);
+    expect(decide_container_oom(&hog, 64, 256, kmsg_memcg, "memory", &v), &v, VERDICT_SKIP,
+           "cannot decide: the memory hog printed hog=-5 after hog=1 (its count of MiB only grows)", "oom: a negative count");
+    hog = cap(137, "hog=1\nhog=300\nhog=10\n", NULL);
+    expect(decide_container_oom(&hog, 64, 256, kmsg_memcg, "memory", &v), &v, VERDICT_SKIP,
+           "printed hog=10 after hog=300", "oom: a count that shrinks");
+    hog = cap(137, "hog=1\nhog=99999999999999999999\nhog=60\n", NULL);
+    expect(decide_container_oom(&hog, 64, 256, kmsg_memcg, "memory", &v), &v, VERDICT_PASS, "after 60 of 256 MiB",
+           "oom: a count past a long is not a count");
     hog = cap(1, "", "ctr: failed to create shim task: cannot set memory limit");
     expect(decide_container_oom(&hog, 64, 256, "", "cpu io pids", &v), &v, VERDICT_FAIL,
            "the memory hog exited 1: ctr: failed to create shim task: cannot set memory limit after 0 MiB",
