@@ -36,10 +36,13 @@ const char *spec_output_refused(const struct image_spec *s, enum image_output o)
 
 bool spec_parse_size(const char *s, uint64_t *out)
 {
+    /* digits with an optional fraction: strtod alone also took "0x10G" (16 GiB), "0x1p40" and "1e3G" */
+    size_t digits = strspn(s, "0123456789.");
+    if (!digits || !isdigit((unsigned char)*s)) return false;
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    if (end == s || errno || !(v >= 0) || isinf(v)) return false;
+    if (end != s + digits || errno || !(v >= 0) || isinf(v)) return false;
     double mul = 1;
     switch (*end) {
     case 'K': case 'k': mul = 1024.0; end++; break;

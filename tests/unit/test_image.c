@@ -758,6 +758,12 @@ static void test_spec(void)
     ok(spec_parse_size("1536M", &v) && v == 1536ull << 20, "1536M");
     ok(spec_parse_size("1.5GiB", &v) && v == 3ull << 29, "1.5GiB");
     ok(!spec_parse_size("2X", &v) && !spec_parse_size("", &v) && !spec_parse_size("-1G", &v), "garbage sizes rejected");
+    /* hostile finding: strtod's other spellings were sizes */
+    ok(!spec_parse_size("0x10G", &v) && !spec_parse_size("0x1p40", &v) && !spec_parse_size("1e3G", &v) &&
+           !spec_parse_size(" 2G", &v) && !spec_parse_size("+2G", &v) && !spec_parse_size("infG", &v) &&
+           !spec_parse_size("nan", &v) && !spec_parse_size(".5G", &v) && !spec_parse_size("1.2.3G", &v),
+       "hex, exponents, blanks, signs, inf and nan are not sizes");
+    ok(spec_parse_size("0.5G", &v) && v == 512ull << 20 && spec_parse_size("4096", &v) && v == 4096, "0.5G and bytes");
     _cleanup_free_ char *p = tmp("spec.yml");
     write_bytes(p, good_spec, strlen(good_spec));
     struct diags d = {0};
