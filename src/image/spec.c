@@ -682,7 +682,8 @@ static void field_update_interval(const struct yparse *p, const struct yfield *f
     (void)f;
     struct image_updates *u = target;
     char *t = NULL;
-    if (y_str(p->d, x, path, &t) && (!parse_long(t, &u->interval_s) || u->interval_s < 60 || u->interval_s > 7 * 86400))
+    /* one spelling per number: "0600" is octal in YAML 1.1 (384), not 600 */
+    if (y_str(p->d, x, path, &t) && (!parse_long_strict(t, &u->interval_s) || u->interval_s < 60 || u->interval_s > 7 * 86400))
         diag_add(p->d, x, path, "\"%.40s\" is not a number of seconds between 60 and 604800", t);
     free(t);
 }

@@ -661,17 +661,35 @@ bool y_str(struct diags *d, const struct ynode *n, const char *path, char **out)
     return true;
 }
 
+/* "010": YAML 1.1 reads a plain integer with a leading 0 as octal (8, as PyYAML does) */
+static bool octal_like(const char *s)
+{
+    s += *s == '-' || *s == '+';
+    return s[0] == '0' && s[1] && strspn(s, "0123456789") == strlen(s);
+}
+
 static bool scalar_long(const struct ynode *n, long *v)
 {
-    return n && n->kind == YN_SCALAR && !n->quoted && parse_long(n->scalar, v);
+    return n && n->kind == YN_SCALAR && !n->quoted && !octal_like(n->scalar) && parse_long(n->scalar, v);
+}
+
+/* describe() for a value that is not an integer, saying why when it looks like one. */
+static void describe_int(const struct ynode *n, char *buf, size_t sz)
+{
+    long v;
+    if (n->kind == YN_SCALAR && n->quoted && parse_long(n->scalar, &v))
+        snprintf(buf, sz, "\"%.40s\" in quotes, a string (write a number without quotes)", n->scalar);
+    else if (n->kind == YN_SCALAR && !n->quoted && octal_like(n->scalar))
+        snprintf(buf, sz, "%.40s, an octal number in YAML 1.1 (write it without the leading 0)", n->scalar);
+    else describe(n, buf, sz);
 }
 
 bool y_long(struct diags *d, const struct ynode *n, const char *path, long min, long max, long *out)
 {
     long v;
-    char got[80];
+    char got[160];
     if (!scalar_long(n, &v)) {
-        if (n) describe(n, got, sizeof got);
+        if (n) describe_int(n, got, sizeof got);
         diag_add(d, n, path, "expected an integer, got %s", n ? got : "nothing");
         return false;
     }
@@ -749,7 +767,7 @@ bool y_long_list(struct diags *d, const struct ynode *n, const char *path, long 
 {
     size_t cap = *count;
     long v;
-    char got[80] = "nothing";
+    char got[160] = "nothing";
     if (n && n->kind == YN_SCALAR) {
         if (!scalar_long(n, &v)) goto bad;
         if (v < min || v > max) {
@@ -774,7 +792,7 @@ bool y_long_list(struct diags *d, const struct ynode *n, const char *path, long 
     }
     return true;
 bad:
-    if (n) describe(n, got, sizeof got);
+    if (n) describe_int(n, got, sizeof got);
     diag_add(d, n, path, "expected an integer or a list of integers, got %s", got);
     return false;
 }

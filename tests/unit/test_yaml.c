@@ -384,6 +384,33 @@ int main(void)
     is_str(e1, "t.yml:1:4: a: 1 is out of range (5 to 10)", "range error names file:line:col and path");
     diags_free(&d);
 
+    /* hostile findings: "010" was read as 10 where YAML 1.1 (PyYAML, LISA) reads octal 8, and a
+     * quoted number was refused as "expected an integer, got \"1024\"", which reads as a number */
+    {
+        const char *nums = "o: 010\nm: -010\nz: 00\nq: \"1024\"\nl: [1, 08]\nok0: 0\nneg0: -0\nplus: +7\n";
+        struct ynode *y = yaml_load_string("n.yml", nums, strlen(nums), &d);
+        long w = -1, *lv = NULL;
+        size_t nl = 0;
+        ok(y && !y_long(&d, y_get(y, "o"), "o", 0, 100, &w) && w == -1, "010 is not an integer");
+        ok(!y_long(&d, y_get(y, "m"), "m", -100, 100, &w) && !y_long(&d, y_get(y, "z"), "z", 0, 100, &w), "nor -010 or 00");
+        ok(!y_long(&d, y_get(y, "q"), "q", 0, 2000, &w), "a quoted number is a string");
+        ok(!y_long_list(&d, y_get(y, "l"), "l", 0, 100, &lv, &nl), "08 in a list");
+        ok(d.n == 5, "five diagnostics (%zu)", d.n);
+        if (d.n == 5) {
+            is_str(d.v[0].msg, "expected an integer, got 010, an octal number in YAML 1.1 (write it without the leading 0)",
+                   "the octal reading is named");
+            is_str(d.v[3].msg, "expected an integer, got \"1024\" in quotes, a string (write a number without quotes)",
+                   "the quotes are named");
+            is_int(d.v[4].line, 5, "the list's item at its line");
+        }
+        ok(y_long(&d, y_get(y, "ok0"), "ok0", 0, 1, &w) && w == 0 && y_long(&d, y_get(y, "neg0"), "neg0", 0, 1, &w) &&
+               w == 0 && y_long(&d, y_get(y, "plus"), "plus", 0, 10, &w) && w == 7,
+           "0, -0 and +7 are integers");
+        free(lv);
+        diags_free(&d);
+        ynode_free(y);
+    }
+
     bool bv;
     ok(y_bool(&d, y_get(y_get(n, "c"), "d"), "c.d", &bv) && bv, "y_bool true");
     static const char *const allowed[] = {"alpha", "beta", NULL};
