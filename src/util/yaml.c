@@ -453,6 +453,32 @@ static void loader_free(struct loader *L)
     yaml_parser_delete(&L->p);
 }
 
+/* Where libyaml's failure lies, as file:line:col. Its reader (bad UTF-8, control characters)
+ * gives a byte offset and no mark: counted here, or every such file said 1:1. */
+static void parse_error(const yaml_parser_t *p, const char *file, const char *text, size_t len, struct diags *d)
+{
+    size_t line = p->problem_mark.line, col = p->problem_mark.column, off = SIZE_MAX;
+    if (p->error == YAML_READER_ERROR && p->encoding == YAML_UTF8_ENCODING && p->problem_offset <= len) {
+        off = p->problem_offset;
+        line = col = 0;
+        for (size_t i = 0; i < off; i++)
+            if (text[i] == '\n') line++, col = 0;
+            else if (((unsigned char)text[i] & 0xc0) != 0x80) col++; /* a character, not a continuation byte */
+    } else {
+        /* the mark's line and column (characters) back to a byte, to name a tab there */
+        size_t i = 0;
+        for (size_t l = 0; i < len && l < line; i++) l += text[i] == '\n';
+        for (size_t c = 0; i < len && text[i] != '\n' && c < col; i++) c += i + 1 == len || ((unsigned char)text[i + 1] & 0xc0) != 0x80;
+        if (i < len) off = i;
+    }
+    char what[48] = "";
+    if (p->error == YAML_READER_ERROR && p->problem_value >= 0) snprintf(what, sizeof what, " (0x%02x)", p->problem_value);
+    bool tab = p->error == YAML_SCANNER_ERROR && off < len && text[off] == '\t' && !strstr(p->problem ? p->problem : "", "tab");
+    diag_add_at(d, file, (int)line + 1, (int)col + 1, NULL, "invalid YAML: %s%s%s%s%s", p->problem ? p->problem : "syntax error",
+                what, p->context ? " " : "", p->context ? p->context : "",
+                tab ? " (a tab: YAML indents with spaces)" : "");
+}
+
 /* Builds the tree from libyaml's events rather than its document loader: the depth, node and
  * document limits then apply while parsing, so a hostile file stops at the first node past a
  * limit instead of after libyaml has built all of it. */
@@ -468,9 +494,7 @@ struct ynode *yaml_load_string(const char *name, const char *text, size_t len, s
     while (ok && !done) {
         yaml_event_t e;
         if (!yaml_parser_parse(&L.p, &e)) {
-            diag_add_at(d, L.file, (int)L.p.problem_mark.line + 1, (int)L.p.problem_mark.column + 1, NULL,
-                        "invalid YAML: %s%s%s", L.p.problem ? L.p.problem : "syntax error",
-                        L.p.context ? " " : "", L.p.context ? L.p.context : "");
+            parse_error(&L.p, L.file, text, len, d);
             break;
         }
         ok = on_event(&L, &e, &done);

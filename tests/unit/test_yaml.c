@@ -428,6 +428,29 @@ int main(void)
     has(d.v[0].msg, "invalid YAML", "syntax error says so");
     ok(d.v[0].line > 0, "syntax error has a line");
     diags_free(&d);
+    /* hostile findings: libyaml's reader gives a byte offset, no mark, so every bad byte was
+     * reported at 1:1; a tab got libyaml's words only. Buffers not NUL-terminated, as a fuzzer's. */
+    {
+        static const struct { const char *text; size_t len; const char *want; } cases[] = {
+            {"name: t\nx: \"caf\xc3\xa9 \xff\"\n", 0, "2:10 invalid YAML: invalid leading UTF-8 octet (0xff)"},
+            {"a: 1\nb: x\x01y\n", 0, "2:5 invalid YAML: control characters are not allowed (0x01)"},
+            {"a: 1\nb: x\0y\n", 13, /* the NUL counted */ "2:5 invalid YAML: control characters are not allowed (0x00)"},
+            {"a:\n  b: 1\n  c:\n\td: 2\n", 0, "4:1 invalid YAML: found character that cannot start any token while "
+                                              "scanning for the next token (a tab: YAML indents with spaces)"},
+            {"a: \xc3", 0, "1:4 invalid YAML: incomplete UTF-8 octet sequence"},
+        };
+        for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+            size_t blen = cases[i].len ? cases[i].len : strlen(cases[i].text);
+            char *buf = xmalloc(blen);
+            memcpy(buf, cases[i].text, blen);
+            ok(!yaml_load_string("b.yml", buf, blen, &d) && d.n == 1, "bad input %zu refused", i);
+            _cleanup_free_ char *msg = d.n ? xasprintf("%d:%d %s", d.v[0].line, d.v[0].col, d.v[0].msg) : NULL;
+            is_str(msg, cases[i].want, "at its line and column, naming the byte");
+            diags_free(&d);
+            free(buf);
+        }
+    }
+    diags_free(&d);
 
     const char *dup = "a: 1\na: 2\n";
     ok(!yaml_load_string("dup.yml", dup, strlen(dup), &d), "duplicate keys rejected");
