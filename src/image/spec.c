@@ -919,8 +919,7 @@ static void field_arch(const struct yparse *p, const struct yfield *f, const str
                        void *target)
 {
     (void)f;
-    int a;
-    if (y_enum(p->d, x, path, kiln_arch_names(), &a)) ((struct image_spec *)target)->arch = kiln_arch_find(kiln_arch_names()[a]);
+    kiln_arch_y(p->d, x, path, &((struct image_spec *)target)->arch);
 }
 
 static void field_wsl(const struct yparse *p, const struct yfield *f, const struct ynode *x, const char *path,
