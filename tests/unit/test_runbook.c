@@ -642,6 +642,18 @@ static void test_platform_drivers(void)
     _cleanup_free_ char *e3 = load_err("ptype.yml", "platform: { type: libvirt, qemu: { kernel: /k } }\n");
     ok(strstr(e3, "ptype.yml:1:19: platform.type: ") && strstr(e3, "qemu") && strstr(e3, "ready"),
        "an unknown type names the known ones: %s", e3);
+    /* hostile finding: a refused type was followed by "type qemu needs a \"qemu:\" section", the
+     * default's, reported first */
+    {
+        _cleanup_free_ char *pb = put("pbogus.yml", "platform: { type: bogus }\n");
+        struct kiln_runbook *brb = NULL;
+        struct diags bd = {0};
+        int br = runbook_load(pb, NULL, 0, &brb, &bd);
+        ok(br < 0 && bd.n == 1, "an unknown type is one error (%zu)", bd.n);
+        is_str(bd.n ? bd.v[0].path : NULL, "platform.type", "at platform.type");
+        diags_free(&bd);
+        runbook_free(brb);
+    }
     _cleanup_free_ char *e4 = load_err("pkey.yml", "platform: { type: qemu, qemu: { kernel: /k }, qemux: {} }\n");
     ok(strstr(e4, "pkey.yml:1:") && strstr(e4, "qemux"), "an unknown key under platform is named: %s", e4);
     _cleanup_free_ char *p1 = put("pready.yml", "platform: { type: qemu, ready: { nodes: 3 }, qemu: { kernel: /k } }\n");
