@@ -328,6 +328,17 @@ static int copy_member(struct archive *a, const char *path, const char *dest, co
     return r;
 }
 
+/* An item's path without its leading "/", and its index in the caller's list. */
+struct item_ix {
+    const char *rel;
+    size_t k;
+};
+
+static int cmp_item(const void *a, const void *b)
+{
+    return strcmp(((const struct item_ix *)a)->rel, ((const struct item_ix *)b)->rel);
+}
+
 int rootfs_tar_extract(const char *path, const char *const *items, size_t nitems, const char *dest,
                        const struct rootfs_tar_limits *lim, struct rootfs_tar_info *info, char **err)
 {
@@ -341,6 +352,11 @@ int rootfs_tar_extract(const char *path, const char *const *items, size_t nitems
     archive_read_support_filter_zstd(a);
     archive_read_support_format_tar(a);
     bool *found = xcalloc(nitems ? nitems : 1, sizeof *found);
+    /* sorted once, each member looked up by bisection: a scan of every item per member made an
+     * SBOM's copyright files (one item per package) cost members x packages */
+    struct item_ix *ix = xcalloc(nitems ? nitems : 1, sizeof *ix);
+    for (size_t i = 0; i < nitems; i++) ix[i] = (struct item_ix){items[i] + (items[i][0] == '/'), i};
+    qsort(ix, nitems, sizeof *ix, cmp_item);
     uint64_t entries = 0;
     int r = archive_read_open_fd(a, fd, COPY_BUF) == ARCHIVE_OK ? 0 : -EINVAL;
     if (r < 0) *err = xasprintf("%s: not a tar archive (%s)", path, read_why(a));
@@ -369,8 +385,11 @@ int rootfs_tar_extract(const char *path, const char *const *items, size_t nitems
                                          (unsigned long long)entries, strlen(name), lim->path);
         if (r < 0) break;
         size_t k = nitems;
-        if (name && archive_entry_filetype(e) == AE_IFREG && !archive_entry_hardlink(e))
-            for (k = 0; k < nitems && !streq(member_rel(name), items[k] + (items[k][0] == '/')); k++) {}
+        if (name && archive_entry_filetype(e) == AE_IFREG && !archive_entry_hardlink(e)) {
+            const struct item_ix key = {member_rel(name), 0};
+            const struct item_ix *hit = nitems ? bsearch(&key, ix, nitems, sizeof *ix, cmp_item) : NULL;
+            if (hit) k = hit->k;
+        }
         if (k < nitems) {
             if ((r = copy_member(a, path, dest, items[k], lim, err)) == 0) found[k] = true;
             else if (r == -EINTR && !*err) *err = xstrdup("interrupted");
@@ -389,5 +408,6 @@ int rootfs_tar_extract(const char *path, const char *const *items, size_t nitems
     int n = 0;
     for (size_t i = 0; i < nitems; i++) n += found[i];
     free(found);
+    free(ix);
     return r < 0 ? r : n;
 }

@@ -52,8 +52,8 @@ struct rootfs_tar_info {
     const char *compression; /* "zstd" or "none" */
 };
 
-/* Reads the archive at path once and copies the items (absolute paths of regular files in the
- * image, e.g. "/var/lib/dpkg/status") into dest/<item> (dest must exist). A member matches an
+/* Reads the archive at path once and copies the items (distinct absolute paths of regular files
+ * in the image, e.g. "/var/lib/dpkg/status", in any order) into dest/<item> (dest must exist). A member matches an
  * item when its path, with leading "/" and "./" removed, is the item without its leading "/";
  * the last such member wins, as it would when unpacking. Only regular files are copied: a
  * symbolic or hard link named like an item is not an item, so no link in the archive is ever

@@ -367,6 +367,28 @@ static void test_read(void)
        "zstd data that is no tar: %s", err ? err : "");
     free(err), err = NULL;
 
+    /* many items in no order, looked up by bisection (hostile finding: a scan of every item per
+     * member made an SBOM of 29,000 packages over 100,000 members take 131 s) */
+    {
+        enum { NI = 2000 };
+        char **many = xcalloc(NI, sizeof *many);
+        for (size_t i = 0; i < NI; i++) many[i] = xasprintf("/usr/share/doc/p%04zu/copyright", NI - 1 - i);
+        const char *const mm[] = {"usr/share/doc/p0007/copyright=seven", "./usr/share/doc/p1999/copyright=last",
+                                  "usr/share/doc/p0007x/copyright=no", "usr/share/doc/p0500/copyright->/etc/shadow"};
+        _cleanup_free_ char *mar = tmp("many.tar.zst");
+        make_archive(mar, true, mm, ARRAY_SIZE(mm));
+        _cleanup_free_ char *d4 = tmp("x4");
+        mkdir_p(d4, 0700);
+        r = rootfs_tar_extract(mar, (const char *const *)many, NI, d4, &lim, NULL, &err);
+        ok(r == 2, "two of 2000 unsorted items are regular members (%d %s)", r, err ? err : "");
+        free(err), err = NULL;
+        _cleanup_free_ char *p7 = path_join(d4, "usr/share/doc/p0007/copyright");
+        _cleanup_free_ char *t7 = slurp(p7, &len);
+        is_str(t7, "seven", "each copied to its own path");
+        for (size_t i = 0; i < NI; i++) free(many[i]);
+        free(many);
+    }
+
     /* cut inside the pax header a long path needs: libarchive gives no message of its own
      * (hostile finding: "not a tar archive ((null))") */
     char longname[160];
