@@ -403,6 +403,19 @@ int main(void)
                    "the quotes are named");
             is_int(d.v[4].line, 5, "the list's item at its line");
         }
+        diags_free(&d);
+        const char *big = "b: 99999999999999999999\nn: -99999999999999999999\nl: [1, 99999999999999999999]\n";
+        struct ynode *yb = yaml_load_string("big.yml", big, strlen(big), &d);
+        ok(yb && !y_long(&d, y_get(yb, "b"), "b", 0, 100, &w) && !y_long(&d, y_get(yb, "n"), "n", 0, 100, &w) &&
+               !y_long_list(&d, y_get(yb, "l"), "l", 0, 100, &lv, &nl),
+           "integers past a long are refused");
+        is_str(d.n == 3 ? d.v[0].msg : NULL, "99999999999999999999 is out of range (0 to 100)",
+               "as out of range (hostile finding: 'expected an integer')");
+        is_str(d.n == 3 ? d.v[1].msg : NULL, "-99999999999999999999 is out of range (0 to 100)", "below too");
+        is_str(d.n == 3 ? d.v[2].msg : NULL,
+               "expected an integer or a list of integers, got 99999999999999999999, larger than any integer kiln reads",
+               "in a list");
+        ynode_free(yb);
         ok(y_long(&d, y_get(y, "ok0"), "ok0", 0, 1, &w) && w == 0 && y_long(&d, y_get(y, "neg0"), "neg0", 0, 1, &w) &&
                w == 0 && y_long(&d, y_get(y, "plus"), "plus", 0, 10, &w) && w == 7,
            "0, -0 and +7 are integers");
