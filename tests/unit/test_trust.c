@@ -709,6 +709,8 @@ static void gallery_config(void)
         {"channels: { stable: {} }\npolicy: { max_priority: 7 }\n", "2:25 policy.max_priority: 7 is out of range (-1 to 5)"},
         {"channels: { stable: { support_day: 9 } }\n", "1:23 channels.stable.support_day: unknown key \"support_day\"; did you mean \"support_days\"?"},
         {"channels: { stable: 90 }\n", "1:21 channels.stable: expected a mapping, got a scalar"},
+        /* one error, not a second "defines no channel" (hostile finding) */
+        {"channels: [stable]\n", "1:11 channels: expected a mapping, got a list"},
         {"channels: { stable: {} }\npolicy: { cases: [no_such_case] }\n", "2:18 policy.cases: no built-in case is named no_such_case"},
         {"chanels: { stable: {} }\n", "1:1 chanels: unknown key \"chanels\"; did you mean \"channels\"?"},
     };
@@ -720,6 +722,7 @@ static void gallery_config(void)
         ok(gallery_open(g, &gy, &d, &err) < 0 && gy == NULL, "a gallery.yml with a mistake is refused");
         _cleanup_free_ char *m = d.n ? xasprintf("%d:%d %s: %s", d.v[0].line, d.v[0].col, d.v[0].path, d.v[0].msg) : NULL;
         is_str(m, cases[i].diag, "the mistake at file:line:col");
+        is_int(d.n, 1, "one diagnostic for one mistake");
         diags_free(&d);
         free(err);
     }
