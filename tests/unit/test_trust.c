@@ -1,5 +1,7 @@
 /* minisign-format signing: BLAKE2b vectors, round trips, and every kind of tampering refused;
  * the gallery's catalog parser and its all-or-nothing file moves. */
+#include <archive.h>
+#include <archive_entry.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -693,8 +695,33 @@ static void pkgdb_bounded(void)
        json_array_size(pkgs));
     is_str(json_string_value(json_object_get(json_array_get(pkgs, 1999), "name")), "p1999", "the last one too");
     json_decref(pkgs);
-    free(err);
+    free(err), err = NULL;
     sbuf_free(&b);
+
+    /* from an image: the message names the image and the path in it, not the temporary copy
+     * that is gone when it is read (hostile finding: /var/tmp/kiln-pkgdb-XXXXXX/var/lib/dpkg) */
+    _cleanup_free_ char *img = path_join(dir, "bad-status.tar");
+    struct archive *a = archive_write_new();
+    archive_write_set_format_pax(a);
+    archive_write_open_filename(a, img);
+    static const char bad[] = "\xff garbage: \n\n Package\n";
+    struct archive_entry *e = archive_entry_new();
+    archive_entry_copy_pathname(e, "var/lib/dpkg/status");
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0644);
+    archive_entry_set_size(e, sizeof bad - 1);
+    archive_write_header(a, e);
+    archive_write_data(a, bad, sizeof bad - 1);
+    archive_entry_free(e);
+    archive_write_close(a);
+    archive_write_free(a);
+    json_t *osr = NULL;
+    const char *family = NULL;
+    r = pkgdb_from_image(img, &pkgs, &osr, &family, NULL, &err);
+    _cleanup_free_ char *want = xasprintf("cannot read the dpkg database in %s's /var/lib/dpkg (dpkg-query exited 2)", img);
+    ok(r < 0, "a damaged status is refused (%d)", r);
+    is_str(err, want, "naming the image and the path in it");
+    free(err);
 }
 
 /* gallery.yml through its table: defaults, the values given, and each kind of mistake named at
