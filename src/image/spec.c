@@ -901,16 +901,21 @@ static void field_output(const struct yparse *p, const struct yfield *f, const s
     struct image_spec *s = target;
     char **o = NULL;
     size_t no = 0;
+    /* a build that writes no image (output: [] or ~) is a mistake, not a request */
+    if (y_null(x) || (x->kind == YN_SEQ && !x->n)) {
+        diag_add(p->d, x, path, "lists no output: give at least one of raw, qcow2, vhd-fixed, vhd, tar (without "
+                                "\"output\" the disk is raw)");
+        return;
+    }
     if (y_str_list(p->d, x, path, &o, &no))
         for (size_t i = 0; i < no; i++) {
             size_t k = 0;
             while (k < OUT_COUNT && !streq(o[i], kiln_artifacts[k].name)) k++;
-            if (k < OUT_COUNT) s->outputs[k] = true;
-            else {
-                const struct ynode *at = x->kind == YN_SEQ && i < x->n ? x->items[i] : x;
-                _cleanup_free_ char *ip = ypath_index(path, i);
-                diag_add(p->d, at, ip, "unknown output \"%s\" (raw, qcow2, vhd-fixed, vhd, tar)", o[i]);
-            }
+            const struct ynode *at = x->kind == YN_SEQ && i < x->n ? x->items[i] : x;
+            _cleanup_free_ char *ip = ypath_index(path, i);
+            if (k == OUT_COUNT) diag_add(p->d, at, ip, "unknown output \"%s\" (raw, qcow2, vhd-fixed, vhd, tar)", o[i]);
+            else if (s->outputs[k]) diag_add(p->d, at, ip, "%s is listed twice", o[i]);
+            else s->outputs[k] = true;
         }
     strv_free(o, no);
 }

@@ -728,6 +728,17 @@ static void test_spec_encrypt(void)
                     "storage: { encrypt: tpm2 }\n");
     has(e, "tpm2 needs dracut in packages.install", "encrypt: a longer name is another package");
     free(e);
+    /* hostile findings: an empty output list built no image at all, a format twice was silent */
+    e = spec_errors("name: t\nversion: 1\nbase: { family: deb, suite: bookworm }\noutput: []\n");
+    has(e, "spec.yml:4:9: output: lists no output: give at least one of raw, qcow2, vhd-fixed, vhd, tar",
+        "output: [] is refused");
+    free(e);
+    e = spec_errors("name: t\nversion: 1\nbase: { family: deb, suite: bookworm }\noutput: ~\n");
+    has(e, "spec.yml:4:9: output: lists no output", "output: ~ too");
+    free(e);
+    e = spec_errors("name: t\nversion: 1\nbase: { family: deb, suite: bookworm }\noutput: [tar, qcow2, tar]\n");
+    has(e, "spec.yml:4:22: output[2]: tar is listed twice", "a format twice is named at the second");
+    free(e);
     /* the rootfs archive would hold the encrypted root in the clear (hostile finding: accepted) */
     e = spec_errors("name: t\nversion: 1\nbase: { family: deb, suite: bookworm }\n" ENC_PKGS
                     "storage: { encrypt: tpm2 }\noutput: [qcow2, tar]\n");
