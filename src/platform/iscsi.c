@@ -149,10 +149,13 @@ void iscsi_target_stop(struct iscsi_target *t)
         char why[256];
         static const char *const del[] = {"--op", "delete", "--mode", "target", "--tid", "1", "--force", NULL};
         static const char *const quit[] = {"--op", "delete", "--mode", "system", NULL};
-        tgtadm(t, del, NULL, why, sizeof why);
-        /* tgtd ignores SIGTERM; asked this way it exits, and SIGKILL is the fallback */
-        tgtadm(t, quit, NULL, why, sizeof why);
-        if (proc_wait(t->pid, 2000, NULL) < 0) proc_kill(t->pid, 0);
+        /* tgtd ignores SIGTERM; asked this way it exits, and SIGKILL is the fallback. Once
+         * kiln is interrupted proc_run starts no tgtadm: straight to SIGKILL, not after 2 s. */
+        if (!kiln_interrupted) {
+            tgtadm(t, del, NULL, why, sizeof why);
+            tgtadm(t, quit, NULL, why, sizeof why);
+        }
+        if (kiln_interrupted || proc_wait(t->pid, 2000, NULL) < 0) proc_kill(t->pid, 0);
         ctl_files_remove(t->ctl);
     }
     t->pid = 0;
