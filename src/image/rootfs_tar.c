@@ -260,7 +260,7 @@ struct rootfs_tar_limits rootfs_tar_default_limits(uint64_t file_size)
 {
     uint64_t cap = UINT64_MAX / 32;
     return (struct rootfs_tar_limits){.entries = 4u << 20, .bytes = (1ull << 30) + 16 * MIN(file_size, cap),
-                                      .path = 4096, .file = 256u << 20};
+                                      .path = 4096, .file = 256u << 20, .copied = (64ull << 20) + 4 * MIN(file_size, cap)};
 }
 
 bool rootfs_tar_probe(const char *path)
@@ -290,8 +290,9 @@ static const char *member_rel(const char *p)
     }
 }
 
+/* Copies the member's data to dest/item; *copied counts what every copy wrote. */
 static int copy_member(struct archive *a, const char *path, const char *dest, const char *item,
-                       const struct rootfs_tar_limits *lim, char **err)
+                       const struct rootfs_tar_limits *lim, uint64_t *copied, char **err)
 {
     _cleanup_free_ char *p = xasprintf("%s%s", dest, item);
     _cleanup_free_ char *dir = path_dirname(p);
@@ -315,6 +316,11 @@ static int copy_member(struct archive *a, const char *path, const char *dest, co
         else if (total > lim->file) {
             *err = xasprintf("%s: %s holds more than the %llu bytes kiln reads of it", path, item,
                              (unsigned long long)lim->file);
+            r = -EFBIG;
+        } else if ((*copied += (uint64_t)n) > lim->copied) {
+            /* a small archive of zeros would otherwise fill TMPDIR with copies */
+            *err = xasprintf("%s: the files kiln copies out of it hold more than %llu bytes (64 MiB + 4 x its size): "
+                             "a crafted or damaged archive", path, (unsigned long long)lim->copied);
             r = -EFBIG;
         } else if ((r = file_pwrite_full(fd, buf, (size_t)n, total - (uint64_t)n)) < 0) *err = xasprintf("cannot write %s: %s", p, strerror(-r));
         if (r < 0) break;
@@ -357,7 +363,7 @@ int rootfs_tar_extract(const char *path, const char *const *items, size_t nitems
     struct item_ix *ix = xcalloc(nitems ? nitems : 1, sizeof *ix);
     for (size_t i = 0; i < nitems; i++) ix[i] = (struct item_ix){items[i] + (items[i][0] == '/'), i};
     qsort(ix, nitems, sizeof *ix, cmp_item);
-    uint64_t entries = 0;
+    uint64_t entries = 0, copied = 0;
     int r = archive_read_open_fd(a, fd, COPY_BUF) == ARCHIVE_OK ? 0 : -EINVAL;
     if (r < 0) *err = xasprintf("%s: not a tar archive (%s)", path, read_why(a));
     struct archive_entry *e;
@@ -391,7 +397,7 @@ int rootfs_tar_extract(const char *path, const char *const *items, size_t nitems
             if (hit) k = hit->k;
         }
         if (k < nitems) {
-            if ((r = copy_member(a, path, dest, items[k], lim, err)) == 0) found[k] = true;
+            if ((r = copy_member(a, path, dest, items[k], lim, &copied, err)) == 0) found[k] = true;
             else if (r == -EINTR && !*err) *err = xstrdup("interrupted");
         } else if (archive_read_data_skip(a) < ARCHIVE_WARN) {
             r = -EIO;

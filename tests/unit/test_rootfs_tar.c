@@ -353,6 +353,25 @@ static void test_read(void)
        "item size limit: %s", err ? err : "");
     free(err), err = NULL;
 
+    /* what is copied out, every item and every copy of one together (hostile finding: a 32 KB
+     * .tar.zst of four 250 MiB copyright files of zeros made kiln sbom write 870 MB to TMPDIR) */
+    l = lim;
+    l.copied = 20000;
+    _cleanup_free_ char *b8k = xasprintf("var/lib/dpkg/status=%s", big);
+    const char *const many_copies[] = {b8k, b8k, b8k};
+    _cleanup_free_ char *car = tmp("c.tar.zst");
+    make_archive(car, true, many_copies, 3);
+    r = rootfs_tar_extract(car, items, 1, d3, &l, NULL, &err);
+    ok(r == -EFBIG && err && strstr(err, "the files kiln copies out of it hold more than 20000 bytes"),
+       "copy budget: three copies of 8000 bytes over 20000: %s", err ? err : "");
+    free(err), err = NULL;
+    l.copied = 24000;
+    r = rootfs_tar_extract(car, items, 1, d3, &l, NULL, &err);
+    ok(r == 1, "three copies of 8000 bytes within 24000 (%d %s)", r, err ? err : "");
+    free(err), err = NULL;
+    struct rootfs_tar_limits dl = rootfs_tar_default_limits(1000);
+    ok(dl.copied == (64ull << 20) + 4000, "the default copy budget: 64 MiB + 4 x the file's size");
+
     /* zstd data that is not a tar */
     _cleanup_free_ char *nz = tmp("n.zst");
     char src[600], dst[700];
