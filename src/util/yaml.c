@@ -706,16 +706,17 @@ static bool out_of_long(const struct ynode *n)
     return *s && strspn(s, "0123456789") == strlen(s) && !parse_long(n->scalar, &v);
 }
 
-/* describe() for a value that is not an integer, saying why when it looks like one. */
+/* describe() for a value that is not an integer, saying why when it looks like one. A value
+ * quoted in part is always between quotes: runbook.c masks a secret cut there (mask_cut_values). */
 static void describe_int(const struct ynode *n, char *buf, size_t sz)
 {
     long v;
     if (n->kind == YN_SCALAR && n->quoted && parse_long(n->scalar, &v))
         snprintf(buf, sz, "\"%.40s\" in quotes, a string (write a number without quotes)", n->scalar);
     else if (out_of_long(n))
-        snprintf(buf, sz, "%.40s, larger than any integer kiln reads", n->scalar);
+        snprintf(buf, sz, "\"%.40s\", larger than any integer kiln reads", n->scalar);
     else if (n->kind == YN_SCALAR && !n->quoted && octal_like(n->scalar))
-        snprintf(buf, sz, "%.40s, an octal number in YAML 1.1 (write it without the leading 0)", n->scalar);
+        snprintf(buf, sz, "\"%.40s\", an octal number in YAML 1.1 (write it without the leading 0)", n->scalar);
     else describe(n, buf, sz);
 }
 
@@ -725,7 +726,7 @@ bool y_long(struct diags *d, const struct ynode *n, const char *path, long min, 
     char got[160];
     if (!scalar_long(n, &v)) {
         if (n && out_of_long(n)) {
-            diag_add(d, n, path, "%.40s is out of range (%ld to %ld)", n->scalar, min, max);
+            diag_add(d, n, path, "\"%.40s\" is out of range (%ld to %ld)", n->scalar, min, max);
             return false;
         }
         if (n) describe_int(n, got, sizeof got);

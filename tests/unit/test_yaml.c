@@ -397,7 +397,7 @@ int main(void)
         ok(!y_long_list(&d, y_get(y, "l"), "l", 0, 100, &lv, &nl), "08 in a list");
         ok(d.n == 5, "five diagnostics (%zu)", d.n);
         if (d.n == 5) {
-            is_str(d.v[0].msg, "expected an integer, got 010, an octal number in YAML 1.1 (write it without the leading 0)",
+            is_str(d.v[0].msg, "expected an integer, got \"010\", an octal number in YAML 1.1 (write it without the leading 0)",
                    "the octal reading is named");
             is_str(d.v[3].msg, "expected an integer, got \"1024\" in quotes, a string (write a number without quotes)",
                    "the quotes are named");
@@ -409,11 +409,11 @@ int main(void)
         ok(yb && !y_long(&d, y_get(yb, "b"), "b", 0, 100, &w) && !y_long(&d, y_get(yb, "n"), "n", 0, 100, &w) &&
                !y_long_list(&d, y_get(yb, "l"), "l", 0, 100, &lv, &nl),
            "integers past a long are refused");
-        is_str(d.n == 3 ? d.v[0].msg : NULL, "99999999999999999999 is out of range (0 to 100)",
+        is_str(d.n == 3 ? d.v[0].msg : NULL, "\"99999999999999999999\" is out of range (0 to 100)",
                "as out of range (hostile finding: 'expected an integer')");
-        is_str(d.n == 3 ? d.v[1].msg : NULL, "-99999999999999999999 is out of range (0 to 100)", "below too");
+        is_str(d.n == 3 ? d.v[1].msg : NULL, "\"-99999999999999999999\" is out of range (0 to 100)", "below too");
         is_str(d.n == 3 ? d.v[2].msg : NULL,
-               "expected an integer or a list of integers, got 99999999999999999999, larger than any integer kiln reads",
+               "expected an integer or a list of integers, got \"99999999999999999999\", larger than any integer kiln reads",
                "in a list");
         ynode_free(yb);
         ok(y_long(&d, y_get(y, "ok0"), "ok0", 0, 1, &w) && w == 0 && y_long(&d, y_get(y, "neg0"), "neg0", 0, 1, &w) &&
