@@ -229,7 +229,7 @@ KILN_CASE(perf_storage_io,
         _cleanup_free_ char *v = helper_value(out, m[i].key);
         double d;
         if (!v) return case_fail(t, "the helper did not report %s: %s", m[i].key, out);
-        if (!parse_double(v, &d)) return case_fail(t, "the helper reported %s=%.40s, not a number", m[i].key, v);
+        if (!parse_double(v, &d)) return case_fail(t, "the helper reported %s=\"%.40s\", not a number", m[i].key, v);
         case_metric(t, m[i].key, d, m[i].unit);
     }
     return CASE_PASS;
