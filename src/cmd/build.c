@@ -154,6 +154,13 @@ int cmd_build(int argc, char **argv)
     struct diags d = {0};
     struct image_spec *s = NULL;
     int r = spec_load(path, source_root, &s, &d);
+    const char *refused = r == 0 && o.only_output >= 0 ? spec_output_refused(s, o.only_output) : NULL;
+    if (refused) {
+        diag_add_at(&d, path, 0, 0, NULL, "--format %s: %s", spec_output_name(o.only_output), refused);
+        spec_free(s);
+        s = NULL;
+        r = -EINVAL;
+    }
     if (json) {
         json_t *j = json_pack("{s:s, s:b, s:o}", "spec", path, "ok", r == 0, "errors", cmd_diags_json(&d));
         if (r == 0) {

@@ -268,9 +268,11 @@ int gallery_open(const char *dir, struct gallery **out, struct diags *d, char **
     if (!root) return fail(err, -EINVAL, "%s is not valid", conf);
     struct gallery *g = xcalloc(1, sizeof *g);
     g->dir = xstrdup(dir);
+    size_t before = d->n;
     yschema_apply(&(struct yparse){d, NULL}, root, "", &gallery_schema, g);
     ynode_free(root);
-    if (!g->nchannels) diag_add_at(d, conf, 1, 1, "channels", "the gallery defines no channel");
+    /* channels: [a] was refused already: "defines no channel" would be a second error for it */
+    if (!g->nchannels && d->n == before) diag_add_at(d, conf, 1, 1, "channels", "the gallery defines no channel");
     _cleanup_free_ char *pat = path_join(dir, "keys/*.pub");
     glob_t gl = {0};
     struct stat kst;

@@ -260,7 +260,7 @@ struct rootfs_tar_limits rootfs_tar_default_limits(uint64_t file_size)
 {
     uint64_t cap = UINT64_MAX / 32;
     return (struct rootfs_tar_limits){.entries = 4u << 20, .bytes = (1ull << 30) + 16 * MIN(file_size, cap),
-                                      .path = 4096, .file = 256u << 20};
+                                      .path = 4096, .file = 256u << 20, .copied = (64ull << 20) + 4 * MIN(file_size, cap)};
 }
 
 bool rootfs_tar_probe(const char *path)
@@ -273,6 +273,13 @@ bool rootfs_tar_probe(const char *path)
     return (n >= 4 && !memcmp(b, "\x28\xb5\x2f\xfd", 4)) || (n >= 262 && !memcmp(b + 257, "ustar", 5));
 }
 
+/* libarchive sets no message for some damage (an archive cut inside a pax header). */
+static const char *read_why(struct archive *a)
+{
+    const char *s = archive_error_string(a);
+    return s ? s : "the archive is cut short or damaged";
+}
+
 /* The member's path without leading "/" and "./": what it unpacks to below the root. */
 static const char *member_rel(const char *p)
 {
@@ -283,8 +290,9 @@ static const char *member_rel(const char *p)
     }
 }
 
+/* Copies the member's data to dest/item; *copied counts what every copy wrote. */
 static int copy_member(struct archive *a, const char *path, const char *dest, const char *item,
-                       const struct rootfs_tar_limits *lim, char **err)
+                       const struct rootfs_tar_limits *lim, uint64_t *copied, char **err)
 {
     _cleanup_free_ char *p = xasprintf("%s%s", dest, item);
     _cleanup_free_ char *dir = path_dirname(p);
@@ -309,16 +317,32 @@ static int copy_member(struct archive *a, const char *path, const char *dest, co
             *err = xasprintf("%s: %s holds more than the %llu bytes kiln reads of it", path, item,
                              (unsigned long long)lim->file);
             r = -EFBIG;
+        } else if ((*copied += (uint64_t)n) > lim->copied) {
+            /* a small archive of zeros would otherwise fill TMPDIR with copies */
+            *err = xasprintf("%s: the files kiln copies out of it hold more than %llu bytes (64 MiB + 4 x its size): "
+                             "a crafted or damaged archive", path, (unsigned long long)lim->copied);
+            r = -EFBIG;
         } else if ((r = file_pwrite_full(fd, buf, (size_t)n, total - (uint64_t)n)) < 0) *err = xasprintf("cannot write %s: %s", p, strerror(-r));
         if (r < 0) break;
     }
     if (n < 0 && r == 0) {
-        *err = xasprintf("%s: %s: %s", path, item, archive_error_string(a));
+        *err = xasprintf("%s: %s: %s", path, item, read_why(a));
         r = -EIO;
     }
     free(buf);
     close(fd);
     return r;
+}
+
+/* An item's path without its leading "/", and its index in the caller's list. */
+struct item_ix {
+    const char *rel;
+    size_t k;
+};
+
+static int cmp_item(const void *a, const void *b)
+{
+    return strcmp(((const struct item_ix *)a)->rel, ((const struct item_ix *)b)->rel);
 }
 
 int rootfs_tar_extract(const char *path, const char *const *items, size_t nitems, const char *dest,
@@ -334,17 +358,22 @@ int rootfs_tar_extract(const char *path, const char *const *items, size_t nitems
     archive_read_support_filter_zstd(a);
     archive_read_support_format_tar(a);
     bool *found = xcalloc(nitems ? nitems : 1, sizeof *found);
-    uint64_t entries = 0;
+    /* sorted once, each member looked up by bisection: a scan of every item per member made an
+     * SBOM's copyright files (one item per package) cost members x packages */
+    struct item_ix *ix = xcalloc(nitems ? nitems : 1, sizeof *ix);
+    for (size_t i = 0; i < nitems; i++) ix[i] = (struct item_ix){items[i] + (items[i][0] == '/'), i};
+    qsort(ix, nitems, sizeof *ix, cmp_item);
+    uint64_t entries = 0, copied = 0;
     int r = archive_read_open_fd(a, fd, COPY_BUF) == ARCHIVE_OK ? 0 : -EINVAL;
-    if (r < 0) *err = xasprintf("%s: not a tar archive (%s)", path, archive_error_string(a));
+    if (r < 0) *err = xasprintf("%s: not a tar archive (%s)", path, read_why(a));
     struct archive_entry *e;
     while (r == 0) {
         int h = archive_read_next_header(a, &e);
         if (h == ARCHIVE_EOF) break;
         if (h < ARCHIVE_WARN) {
             r = entries ? -EIO : -EINVAL;
-            *err = entries ? xasprintf("%s: after %llu entries: %s", path, (unsigned long long)entries, archive_error_string(a))
-                           : xasprintf("%s: not a tar archive (%s)", path, archive_error_string(a));
+            *err = entries ? xasprintf("%s: after %llu entries: %s", path, (unsigned long long)entries, read_why(a))
+                           : xasprintf("%s: not a tar archive (%s)", path, read_why(a));
             break;
         }
         uint64_t pos = (uint64_t)archive_filter_bytes(a, 0);
@@ -362,14 +391,17 @@ int rootfs_tar_extract(const char *path, const char *const *items, size_t nitems
                                          (unsigned long long)entries, strlen(name), lim->path);
         if (r < 0) break;
         size_t k = nitems;
-        if (name && archive_entry_filetype(e) == AE_IFREG && !archive_entry_hardlink(e))
-            for (k = 0; k < nitems && !streq(member_rel(name), items[k] + (items[k][0] == '/')); k++) {}
+        if (name && archive_entry_filetype(e) == AE_IFREG && !archive_entry_hardlink(e)) {
+            const struct item_ix key = {member_rel(name), 0};
+            const struct item_ix *hit = nitems ? bsearch(&key, ix, nitems, sizeof *ix, cmp_item) : NULL;
+            if (hit) k = hit->k;
+        }
         if (k < nitems) {
-            if ((r = copy_member(a, path, dest, items[k], lim, err)) == 0) found[k] = true;
+            if ((r = copy_member(a, path, dest, items[k], lim, &copied, err)) == 0) found[k] = true;
             else if (r == -EINTR && !*err) *err = xstrdup("interrupted");
         } else if (archive_read_data_skip(a) < ARCHIVE_WARN) {
             r = -EIO;
-            *err = xasprintf("%s: entry %llu: %s", path, (unsigned long long)entries, archive_error_string(a));
+            *err = xasprintf("%s: entry %llu: %s", path, (unsigned long long)entries, read_why(a));
         }
     }
     if (info) {
@@ -382,5 +414,6 @@ int rootfs_tar_extract(const char *path, const char *const *items, size_t nitems
     int n = 0;
     for (size_t i = 0; i < nitems; i++) n += found[i];
     free(found);
+    free(ix);
     return r < 0 ? r : n;
 }

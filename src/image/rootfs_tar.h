@@ -35,11 +35,13 @@ struct rootfs_tar_limits {
     uint64_t bytes;    /* decompressed bytes (headers and data, read or skipped) */
     size_t path;       /* bytes of one entry's path */
     uint64_t file;     /* bytes of one extracted item */
+    uint64_t copied;   /* bytes written out, every item (and every copy of one) together */
 };
 
 /* The defaults for a file of file_size bytes: 4 Mi entries, 1 GiB + 16 x file_size expanded
  * bytes (a rootfs compresses 3-5 times; a zstd bomb is stopped long before it costs much),
- * paths of 4096 bytes (PATH_MAX), items of 256 MiB. */
+ * paths of 4096 bytes (PATH_MAX), items of 256 MiB, 64 MiB + 4 x file_size written out (what
+ * image_extract allows a disk image). */
 struct rootfs_tar_limits rootfs_tar_default_limits(uint64_t file_size);
 
 /* true when path starts like an archive this reader takes: a zstd frame (RFC 8878 magic
@@ -52,13 +54,13 @@ struct rootfs_tar_info {
     const char *compression; /* "zstd" or "none" */
 };
 
-/* Reads the archive at path once and copies the items (absolute paths of regular files in the
- * image, e.g. "/var/lib/dpkg/status") into dest/<item> (dest must exist). A member matches an
+/* Reads the archive at path once and copies the items (distinct absolute paths of regular files
+ * in the image, e.g. "/var/lib/dpkg/status", in any order) into dest/<item> (dest must exist). A member matches an
  * item when its path, with leading "/" and "./" removed, is the item without its leading "/";
  * the last such member wins, as it would when unpacking. Only regular files are copied: a
  * symbolic or hard link named like an item is not an item, so no link in the archive is ever
  * followed, and nothing but dest/<item> is written. Returns how many items were found (>= 0),
  * or -errno with *err: -E2BIG over a limit (naming it), -EINVAL not a tar archive, -EFBIG an
- * item over lim->file, -EINTR on SIGINT. info (may be NULL) gets the counts. */
+ * item over lim->file or the items over lim->copied, -EINTR on SIGINT. info (may be NULL) gets the counts. */
 int rootfs_tar_extract(const char *path, const char *const *items, size_t nitems, const char *dest,
                        const struct rootfs_tar_limits *lim, struct rootfs_tar_info *info, char **err);

@@ -25,12 +25,24 @@ _Static_assert((int)OUT_RAW == ARTIFACT_RAW && (int)OUT_TAR == ARTIFACT_TAR && (
 
 const char *spec_output_name(enum image_output o) { return o < OUT_COUNT ? kiln_artifacts[o].name : "?"; }
 
+const char *spec_output_refused(const struct image_spec *s, enum image_output o)
+{
+    if (o == OUT_TAR && s->encrypt)
+        return "the rootfs archive would carry the root filesystem that storage.encrypt: tpm2 encrypts on the disk "
+               "unencrypted, with a crypttab and a TPM enrollment unit that no container or WSL runs: build the "
+               "archive from a spec without storage.encrypt";
+    return NULL;
+}
+
 bool spec_parse_size(const char *s, uint64_t *out)
 {
+    /* digits with an optional fraction: strtod alone also took "0x10G" (16 GiB), "0x1p40" and "1e3G" */
+    size_t digits = strspn(s, "0123456789.");
+    if (!digits || !isdigit((unsigned char)*s)) return false;
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    if (end == s || errno || !(v >= 0) || isinf(v)) return false;
+    if (end != s + digits || errno || !(v >= 0) || isinf(v)) return false;
     double mul = 1;
     switch (*end) {
     case 'K': case 'k': mul = 1024.0; end++; break;
@@ -670,7 +682,8 @@ static void field_update_interval(const struct yparse *p, const struct yfield *f
     (void)f;
     struct image_updates *u = target;
     char *t = NULL;
-    if (y_str(p->d, x, path, &t) && (!parse_long(t, &u->interval_s) || u->interval_s < 60 || u->interval_s > 7 * 86400))
+    /* one spelling per number: "0600" is octal in YAML 1.1 (384), not 600 */
+    if (y_str(p->d, x, path, &t) && (!parse_long_strict(t, &u->interval_s) || u->interval_s < 60 || u->interval_s > 7 * 86400))
         diag_add(p->d, x, path, "\"%.40s\" is not a number of seconds between 60 and 604800", t);
     free(t);
 }
@@ -701,6 +714,9 @@ static char *encrypt_spec_check(const struct image_spec *s)
         return xstrdup("tpm2 is built for Debian images (base.family: deb) only: the initrd setup is dracut's as "
                        "Debian packages it");
     if (s->layout != LAYOUT_STANDARD) return xstrdup("tpm2 is built with storage.layout: standard only");
+    if (s->outputs[OUT_TAR])
+        return xasprintf("tpm2 does not go with the tar output%s: %s", s->wsl ? " (wsl: true)" : "",
+                         spec_output_refused(s, OUT_TAR));
     if (s->grow_root)
         return xstrdup("tpm2 does not go with os.first_boot.grow_root: growing the root would also need its LUKS "
                        "volume resized; set grow_root: false and size the disk with storage.size");
@@ -786,12 +802,18 @@ static const struct yschema packages_schema = {
 
 /* wsl: true shapes the rootfs archive only (a WSL distribution is imported from a tar), and
  * kiln writes /etc/wsl.conf and /etc/fstab into it: a disk-only spec, or a file the spec copies
- * to either path, would be silently ignored or overwritten. */
+ * to either path, would be silently ignored or overwritten. WSL unpacks the archive into one
+ * writable filesystem of its own, so the immutable layout's promises (a read-only /usr under
+ * dm-verity, A/B slots the updater writes) cannot hold there. */
 static void check_wsl(struct diags *d, const struct ynode *x, const struct ynode *root, const struct image_spec *s)
 {
     if (!s->outputs[OUT_TAR])
         diag_add(d, x, "wsl", "wsl: true applies to the rootfs archive only: add tar to \"output\" (e.g. output: [tar]) "
                               "or remove wsl");
+    if (s->layout == LAYOUT_IMMUTABLE)
+        diag_add(d, x, "wsl", "wsl: true does not go with storage.layout: immutable: WSL imports the archive as one "
+                              "writable filesystem, with no read-only /usr under dm-verity and no A/B slots for "
+                              "updates; use storage.layout: standard for the WSL image");
     const struct ynode *files = y_get(y_get(root, "os"), "files");
     for (size_t i = 0; i < s->nfiles; i++) {
         const char *dst = s->files[i].dst;
@@ -879,16 +901,21 @@ static void field_output(const struct yparse *p, const struct yfield *f, const s
     struct image_spec *s = target;
     char **o = NULL;
     size_t no = 0;
+    /* a build that writes no image (output: [] or ~) is a mistake, not a request */
+    if (y_null(x) || (x->kind == YN_SEQ && !x->n)) {
+        diag_add(p->d, x, path, "lists no output: give at least one of raw, qcow2, vhd-fixed, vhd, tar (without "
+                                "\"output\" the disk is raw)");
+        return;
+    }
     if (y_str_list(p->d, x, path, &o, &no))
         for (size_t i = 0; i < no; i++) {
             size_t k = 0;
             while (k < OUT_COUNT && !streq(o[i], kiln_artifacts[k].name)) k++;
-            if (k < OUT_COUNT) s->outputs[k] = true;
-            else {
-                const struct ynode *at = x->kind == YN_SEQ && i < x->n ? x->items[i] : x;
-                _cleanup_free_ char *ip = ypath_index(path, i);
-                diag_add(p->d, at, ip, "unknown output \"%s\" (raw, qcow2, vhd-fixed, vhd, tar)", o[i]);
-            }
+            const struct ynode *at = x->kind == YN_SEQ && i < x->n ? x->items[i] : x;
+            _cleanup_free_ char *ip = ypath_index(path, i);
+            if (k == OUT_COUNT) diag_add(p->d, at, ip, "unknown output \"%s\" (raw, qcow2, vhd-fixed, vhd, tar)", o[i]);
+            else if (s->outputs[k]) diag_add(p->d, at, ip, "%s is listed twice", o[i]);
+            else s->outputs[k] = true;
         }
     strv_free(o, no);
 }
@@ -897,8 +924,7 @@ static void field_arch(const struct yparse *p, const struct yfield *f, const str
                        void *target)
 {
     (void)f;
-    int a;
-    if (y_enum(p->d, x, path, kiln_arch_names(), &a)) ((struct image_spec *)target)->arch = kiln_arch_find(kiln_arch_names()[a]);
+    kiln_arch_y(p->d, x, path, &((struct image_spec *)target)->arch);
 }
 
 static void field_wsl(const struct yparse *p, const struct yfield *f, const struct ynode *x, const char *path,

@@ -104,3 +104,6 @@ void spec_free(struct image_spec *s);
 /* "2G", "512M", "1.5G", "4096" (bytes) → bytes; false on garbage. */
 bool spec_parse_size(const char *s, uint64_t *out);
 const char *spec_output_name(enum image_output o);
+/* Why spec s cannot be built into output o (kiln build --format asks for one the spec may not
+ * list), or NULL: the rule spec_load applies to the spec's own outputs. */
+const char *spec_output_refused(const struct image_spec *s, enum image_output o);

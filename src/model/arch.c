@@ -3,7 +3,10 @@
  * root-arm64` prints them too). */
 #include "model/arch.h"
 
+#include <strings.h>
+
 #include "util/util.h"
+#include "util/yaml.h"
 
 static const char *const ovmf_code[] = {"/usr/share/OVMF/OVMF_CODE_4M.fd", "/usr/share/OVMF/OVMF_CODE.fd", NULL};
 static const char *const ovmf_vars[] = {"/usr/share/OVMF/OVMF_VARS_4M.fd", "/usr/share/OVMF/OVMF_VARS.fd", NULL};
@@ -76,4 +79,27 @@ const struct kiln_arch *kiln_arch_host(void)
 const char *const *kiln_arch_names(void)
 {
     return names;
+}
+
+bool kiln_arch_y(struct diags *d, const struct ynode *n, const char *path, const struct kiln_arch **out)
+{
+    int a;
+    if (n && n->kind == YN_SCALAR)
+        for (size_t i = 0; i < ARRAY_SIZE(arches); i++) {
+            const struct kiln_arch *k = &arches[i];
+            if (streq(n->scalar, k->name)) return *out = k, true;
+            /* the other spellings people meet (dpkg's amd64/arm64, AARCH64): named, not guessed */
+            if (streq(n->scalar, k->debian)) {
+                diag_add(d, n, path, "\"%s\" is Debian's name for %s: write %s (kiln spells architectures as uname -m "
+                                     "does)", n->scalar, k->name, k->name);
+                return false;
+            }
+            if (!strcasecmp(n->scalar, k->name)) {
+                diag_add(d, n, path, "\"%.40s\": write %s (kiln spells architectures as uname -m does, in lower case)",
+                         n->scalar, k->name);
+                return false;
+            }
+        }
+    y_enum(d, n, path, names, &a);
+    return false;
 }

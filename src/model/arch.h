@@ -1,6 +1,7 @@
 /* CPU architectures kiln builds and boots images for: every per-architecture fact in one
  * table, so a build stage or the QEMU platform looks facts up instead of comparing names. */
 #pragma once
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,3 +43,9 @@ const struct kiln_arch *kiln_arch_default(void);
 const struct kiln_arch *kiln_arch_host(void);
 /* NULL-terminated list of every name, for "expected one of" diagnostics and y_enum. */
 const char *const *kiln_arch_names(void);
+struct diags;
+struct ynode;
+/* The architecture a spec's or runbook's arch: value n names (its uname -m spelling) into
+ * *out; false with a diagnostic at n otherwise, naming the spelling meant when n is another
+ * one of it (Debian's "arm64", "AARCH64"). */
+bool kiln_arch_y(struct diags *d, const struct ynode *n, const char *path, const struct kiln_arch **out);

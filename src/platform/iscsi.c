@@ -61,11 +61,13 @@ static bool ctl_free(int ctl)
 }
 
 /* Waits for tgtd to answer on its management port and reads its portal's port: 0, -EAGAIN
- * when tgtd exited (another took the port first: try the next), -EIO after START_MS. */
+ * when tgtd exited (another took the port first: try the next), -EIO after START_MS, -EINTR
+ * on SIGINT or SIGTERM (tgtadm cannot run then: waiting on would only add START_MS). */
 static int wait_portal(struct iscsi_target *t, const char *log, char *why, size_t sz)
 {
     static const char *const show[] = {"--op", "show", "--mode", "portal", NULL};
     for (int64_t deadline = now_ms() + START_MS;; usleep(50000)) {
+        if (kiln_interrupted) return snprintf(why, sz, "interrupted while tgtd started"), -EINTR;
         if (proc_wait(t->pid, 0, NULL) == 0) {
             t->pid = 0; /* reaped */
             char *l = NULL;
@@ -136,7 +138,7 @@ int iscsi_target_start(struct iscsi_target *t, const char *tgtd, const char *tgt
     if (r != 0) {
         if (!t->ctl) snprintf(why, sz, "no free tgtd management port (all of 32 tried are held)");
         iscsi_target_stop(t);
-        return -EIO;
+        return r == -EINTR ? -EINTR : -EIO;
     }
     return 0;
 }
@@ -147,10 +149,13 @@ void iscsi_target_stop(struct iscsi_target *t)
         char why[256];
         static const char *const del[] = {"--op", "delete", "--mode", "target", "--tid", "1", "--force", NULL};
         static const char *const quit[] = {"--op", "delete", "--mode", "system", NULL};
-        tgtadm(t, del, NULL, why, sizeof why);
-        /* tgtd ignores SIGTERM; asked this way it exits, and SIGKILL is the fallback */
-        tgtadm(t, quit, NULL, why, sizeof why);
-        if (proc_wait(t->pid, 2000, NULL) < 0) proc_kill(t->pid, 0);
+        /* tgtd ignores SIGTERM; asked this way it exits, and SIGKILL is the fallback. Once
+         * kiln is interrupted proc_run starts no tgtadm: straight to SIGKILL, not after 2 s. */
+        if (!kiln_interrupted) {
+            tgtadm(t, del, NULL, why, sizeof why);
+            tgtadm(t, quit, NULL, why, sizeof why);
+        }
+        if (kiln_interrupted || proc_wait(t->pid, 2000, NULL) < 0) proc_kill(t->pid, 0);
         ctl_files_remove(t->ctl);
     }
     t->pid = 0;

@@ -1085,8 +1085,8 @@ static int qemu_deploy_once(struct kiln_platform_ctx *p, struct kiln_env *env, b
         _cleanup_free_ char *backing = xasprintf("%s/%s-iscsi-lun1.img", p->work_dir, env->name);
         _cleanup_free_ char *log = xasprintf("%s/%s-tgtd.log", p->run_dir, env->name);
         _cleanup_free_ char *iqn = xasprintf("iqn.2026-01.dev.kiln:%s", env->name);
-        if (iscsi_target_start(&le->iscsi, qp->tgtd, qp->tgtadm, backing, ISCSI_LUN_BYTES, iqn, log, why, sz) < 0)
-            return -EIO;
+        int r = iscsi_target_start(&le->iscsi, qp->tgtd, qp->tgtadm, backing, ISCSI_LUN_BYTES, iqn, log, why, sz);
+        if (r < 0) return r;
         env->iscsi = xcalloc(1, sizeof *env->iscsi);
         env->iscsi->portal = xasprintf("10.0.2.2:%d", le->iscsi.port);
         env->iscsi->iqn = xstrdup(iqn);

@@ -66,10 +66,9 @@ static void parse_machine(const struct ynode *n, const char *path, struct kiln_q
     static const char *const accel[] = {"auto", "kvm", "tcg", NULL};
     const struct ynode *x;
     if ((x = FIELD(n, "accel"))) { SUBPATH(p, path, "accel"); y_enum(d, x, p, accel, &q->accel); }
-    int a;
     if ((x = FIELD(n, "arch"))) {
         SUBPATH(p, path, "arch");
-        if (y_enum(d, x, p, kiln_arch_names(), &a)) q->arch = kiln_arch_find(kiln_arch_names()[a]);
+        kiln_arch_y(d, x, p, &q->arch);
     }
     if ((x = FIELD(n, "cpu_model"))) {
         SUBPATH(p, path, "cpu_model");

@@ -308,6 +308,13 @@ struct verify {
     char **err;
 };
 
+/* libarchive sets no message for some damage (an archive cut inside a pax header) */
+static const char *read_why(struct archive *a)
+{
+    const char *s = archive_error_string(a);
+    return s ? s : "the archive is cut short or damaged";
+}
+
 static int verify_fail(struct verify *w, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int verify_fail(struct verify *w, int r, const char *fmt, ...)
 {
@@ -333,7 +340,7 @@ static int verify_manifest(struct verify *w, struct archive_entry *e, const char
     _cleanup_free_ char *text = xmalloc(sz + 1);
     la_ssize_t got = archive_read_data(w->a, text, sz);
     text[got < 0 ? 0 : got] = 0;
-    if (got != (la_ssize_t)sz) return verify_fail(w, -EIO, "the manifest is truncated: %s", archive_error_string(w->a));
+    if (got != (la_ssize_t)sz) return verify_fail(w, -EIO, "the manifest is truncated: %s", read_why(w->a));
     char *why = NULL;
     int r = parse_manifest(text, &w->v, &w->n, &why);
     if (r < 0) verify_fail(w, r, "%s", why);
@@ -361,7 +368,7 @@ static int verify_member(struct verify *w, const char *name)
     EVP_DigestFinal_ex(c, md, NULL);
     EVP_MD_CTX_free(c);
     hex32(md, hex);
-    if (k < 0) return verify_fail(w, -EIO, "cannot read %s: %s", name, archive_error_string(w->a));
+    if (k < 0) return verify_fail(w, -EIO, "cannot read %s: %s", name, read_why(w->a));
     if (!streq(hex, m->hex))
         return verify_fail(w, -EBADMSG, "%s does not match the manifest (sha256 %s, manifest says %s)", name, hex, m->hex);
     return 0;
@@ -385,7 +392,7 @@ static int verify_members(struct verify *w)
         r = verify_member(w, name);
     }
     if (r < 0) return r;
-    if (st != ARCHIVE_EOF) return verify_fail(w, -EIO, "the archive is corrupt: %s", archive_error_string(w->a));
+    if (st != ARCHIVE_EOF) return verify_fail(w, -EIO, "the archive is corrupt: %s", read_why(w->a));
     if (!have_manifest) return verify_fail(w, -EINVAL, "empty archive");
     for (size_t i = 0; i < w->n; i++)
         if (!w->v[i].seen)
@@ -406,7 +413,7 @@ int archive_verify(const char *path, unsigned *files, char **err)
     archive_read_support_format_tar(w.a);
     int r;
     if (archive_read_open_fd(w.a, fd, 1 << 16) != ARCHIVE_OK) {
-        r = verify_fail(&w, -EIO, "cannot read the archive: %s", archive_error_string(w.a));
+        r = verify_fail(&w, -EIO, "cannot read the archive: %s", read_why(w.a));
     } else {
         w.buf = xmalloc(1 << 20);
         r = verify_members(&w);

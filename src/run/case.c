@@ -1,6 +1,7 @@
 #include "run/case.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 
 #include "node/node.h"
@@ -60,6 +61,11 @@ static struct kiln_metric *add_metric(struct kiln_case_ctx *t, const char *name,
 
 void case_metric(struct kiln_case_ctx *t, const char *name, double value, const char *unit)
 {
+    /* JSON has no NaN or infinity: results.json would carry the metric without its value */
+    if (!isfinite(value)) {
+        case_log(t, "metric %s = %g %s: not a finite number, not recorded", name, value, unit ? unit : "");
+        return;
+    }
     add_metric(t, name, value, unit);
     case_log(t, "metric %s = %g %s", name, value, unit ? unit : "");
 }
@@ -67,6 +73,7 @@ void case_metric(struct kiln_case_ctx *t, const char *name, double value, const 
 int case_metric_check(struct kiln_case_ctx *t, const char *name, double value, const char *unit, double threshold,
                       bool higher_is_better)
 {
+    if (!isfinite(value)) return case_fail(t, "%s = %g %s: not a finite number", name, value, unit ? unit : "");
     struct kiln_metric *m = add_metric(t, name, value, unit);
     m->has_threshold = true;
     m->threshold = threshold;

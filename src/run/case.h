@@ -24,8 +24,10 @@ struct kiln_case_ctx {
 int case_fail(struct kiln_case_ctx *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int case_skip(struct kiln_case_ctx *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void case_log(struct kiln_case_ctx *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A measurement of the case; a value that is not finite (NaN, infinity) is logged and not kept. */
 void case_metric(struct kiln_case_ctx *t, const char *name, double value, const char *unit);
-/* A metric with a threshold: higher_is_better says which side passes. A miss fails the case. */
+/* A metric with a threshold: higher_is_better says which side passes. A miss fails the case,
+ * and so does a value that is not finite. */
 int case_metric_check(struct kiln_case_ctx *t, const char *name, double value, const char *unit,
                       double threshold, bool higher_is_better);
 /* Seconds left before the case's deadline (at least 1). */

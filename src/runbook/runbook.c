@@ -709,7 +709,8 @@ static void parse_platform(const struct ynode *n, struct kiln_runbook *rb, struc
     y_check_keys(d, n, "platform", keys);
     const struct ynode *x;
     int type = 0;
-    if ((x = FIELD(n, "type"))) y_enum(d, x, "platform.type", types, &type);
+    bool type_ok = true;
+    if ((x = FIELD(n, "type"))) type_ok = y_enum(d, x, "platform.type", types, &type);
     pc->type = xstrdup(types[type]);
     if ((x = FIELD(n, "admin_username"))) y_str(d, x, "platform.admin_username", &pc->admin_username);
     if ((x = FIELD(n, "admin_private_key_file")))
@@ -718,6 +719,8 @@ static void parse_platform(const struct ynode *n, struct kiln_runbook *rb, struc
     if ((x = FIELD(n, "requirement"))) runbook_parse_req(x, "platform.requirement", &pc->requirement, d);
     const struct kiln_platform *ops = platform_find(pc->type);
     const struct ynode *section = FIELD(n, pc->type);
+    /* a type that was refused is not the default's: asking for the default's section misleads */
+    if (!type_ok) return;
     if (!section && ops->conf_needs)
         diag_add(d, n, "platform", "type %s needs a \"%s:\" section with %s", pc->type, pc->type, ops->conf_needs);
     else ops->parse_conf(section, d, &pc->conf);

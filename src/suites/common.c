@@ -307,9 +307,8 @@ static void field_number(const struct yparse *p, const struct yfield *f, const s
                          void *target)
 {
     (void)target;
-    char *end = NULL;
-    double v = n->kind == YN_SCALAR ? strtod(n->scalar, &end) : 0;
-    if (n->kind != YN_SCALAR || end == n->scalar || *end || !isfinite(v) || v < 0 || (!f->arg && v == 0))
+    double v = 0;
+    if (n->kind != YN_SCALAR || !parse_double(n->scalar, &v) || v < 0 || (!f->arg && v == 0))
         diag_add(p->d, n, path, "expected a number %s, got %s", f->arg ? "of at least 0" : "above 0",
                  n->kind == YN_SCALAR ? n->scalar : ynode_kind_name(n));
 }
@@ -442,7 +441,8 @@ bool policy_bool(struct ynode *policy, const char *section, const char *key, boo
 double policy_number(struct ynode *policy, const char *section, const char *key, double def)
 {
     const struct ynode *n = policy_get(policy, section, key);
-    return n && n->kind == YN_SCALAR ? strtod(n->scalar, NULL) : def;
+    double v;
+    return n && n->kind == YN_SCALAR && parse_double(n->scalar, &v) ? v : def;
 }
 
 char *guest_private_up(struct kiln_case_ctx *t, struct kiln_node *n, int i)

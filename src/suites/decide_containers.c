@@ -174,16 +174,24 @@ static char *line_with(const char *text, const char *a, const char *b)
 enum verdict_kind decide_container_oom(const struct gcap *hog, long limit_mb, long hog_mb, const char *kmsg,
                                        const char *controllers, struct verdict *v)
 {
-    long last = 0;
-    bool done = false;
+    long last = 0, bad = 0;
+    bool done = false, counted = true;
     const char *p = hog->out, *line;
     size_t len;
     while (next_line(&p, &line, &len)) {
         long n;
         _cleanup_free_ char *l = xstrndup(line, len);
-        if (startswith(l, "hog=") && parse_long(strstrip(l + 4), &n)) last = n;
+        /* the count only grows: a smaller one after a larger (or a negative one) would hide
+         * how far the hog got */
+        if (startswith(l, "hog=") && parse_long(strstrip(l + 4), &n)) {
+            if (n < last || n < 0) counted = false, bad = n;
+            else last = n;
+        }
         if (startswith(l, "hog done=")) done = true;
     }
+    if (!counted)
+        return verdict_set(v, VERDICT_SKIP, "cannot decide: the memory hog printed hog=%ld after hog=%ld (its count of "
+                           "MiB only grows)", bad, last);
     _cleanup_free_ char *ctl = xstrndup(controllers ? controllers : "", 120);
     strstrip(ctl);
     bool has_memory = false;

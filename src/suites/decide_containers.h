@@ -39,7 +39,8 @@ enum verdict_kind decide_container_isolation(const char *host, const struct gcap
  * limit_mb: it must be killed (exit 137, SIGKILL) before the limit's worth plus slack, and the
  * kernel log after the case's mark (kmsg) must show the memory cgroup's OOM kill of kiln-guest
  * ("Memory cgroup out of memory: Killed process N (kiln-guest)"). controllers: the guest's
- * /sys/fs/cgroup/cgroup.controllers, named when memory is missing from it. */
+ * /sys/fs/cgroup/cgroup.controllers, named when memory is missing from it. A count that shrinks
+ * or is negative cannot be decided on (VERDICT_SKIP). */
 enum verdict_kind decide_container_oom(const struct gcap *hog, long limit_mb, long hog_mb, const char *kmsg,
                                        const char *controllers, struct verdict *v);
 

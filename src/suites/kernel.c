@@ -1,4 +1,5 @@
 /* Area kernel: what the kernel was given and how it behaves. */
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <time.h>
@@ -22,9 +23,12 @@ double parse_systemd_duration(const char *s)
     while (*s) {
         while (*s == ' ') s++;
         if (!*s) break;
+        /* digits and a point only, as systemd prints them: no sign, exponent, hex, inf or nan */
+        size_t digits = strspn(s, "0123456789.");
+        if (!digits || !isdigit((unsigned char)*s)) return -1;
         char *e;
         double v = strtod(s, &e);
-        if (e == s) return -1;
+        if (e != s + digits || !isfinite(v)) return -1;
         static const struct { const char *unit; double mul; } units[] = {
             {"min", 60}, {"ms", 1e-3}, {"us", 1e-6}, {"h", 3600}, {"s", 1}};
         size_t k;
@@ -246,7 +250,10 @@ KILN_CASE(verify_entropy,
 {
     _cleanup_free_ char *avail = NULL;
     if (guest_sh_ok(t, "read the entropy estimate", "cat /proc/sys/kernel/random/entropy_avail", &avail)) return CASE_FAIL;
-    case_metric(t, "entropy_avail", strtod(avail, NULL), "bits");
+    double bits;
+    if (!parse_double(strstrip(avail), &bits))
+        return case_fail(t, "/proc/sys/kernel/random/entropy_avail reads \"%.40s\", not a number", avail);
+    case_metric(t, "entropy_avail", bits, "bits");
     /* timeout's 124 is the finding; dd's own failure shows as a short count */
     struct gcap c;
     if (guest_capture(t, NULL, "timeout 10 sh -c 'dd if=/dev/random bs=32 count=1 2>/dev/null | wc -c'", &c) < 0)
@@ -306,7 +313,8 @@ KILN_CASE(verify_time_sync,
     if (case_sh(t, cmd, &out) != 0 || !out) return case_fail(t, "cannot read the guest clock");
     clock_gettime(CLOCK_REALTIME, &b);
     double host = ((double)a.tv_sec + (double)b.tv_sec) / 2 + ((double)a.tv_nsec + (double)b.tv_nsec) / 2e9;
-    double guest = strtod(out, NULL);
+    double guest;
+    if (!parse_double(strstrip(out), &guest)) return case_fail(t, "the guest clock reads \"%.40s\", not a number", out);
     double drift = guest - host;
     double rtt = ((double)b.tv_sec - (double)a.tv_sec) + ((double)b.tv_nsec - (double)a.tv_nsec) / 1e9;
     case_log(t, "guest %.6f host %.6f (round trip %.3f s)", guest, host, rtt);

@@ -227,8 +227,10 @@ KILN_CASE(perf_storage_io,
         {"seq_write_mbps", "MB/s"}, {"seq_read_mbps", "MB/s"}, {"rand_read_iops", "IOPS"}, {"rand_write_iops", "IOPS"}};
     for (size_t i = 0; i < ARRAY_SIZE(m); i++) {
         _cleanup_free_ char *v = helper_value(out, m[i].key);
+        double d;
         if (!v) return case_fail(t, "the helper did not report %s: %s", m[i].key, out);
-        case_metric(t, m[i].key, strtod(v, NULL), m[i].unit);
+        if (!parse_double(v, &d)) return case_fail(t, "the helper reported %s=\"%.40s\", not a number", m[i].key, v);
+        case_metric(t, m[i].key, d, m[i].unit);
     }
     return CASE_PASS;
 }

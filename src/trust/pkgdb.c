@@ -50,7 +50,8 @@ static char *srpm_name(char *src)
     return src;
 }
 
-int pkgdb_list(const char *family, const char *dbdir, json_t **out, char **err)
+/* pkgdb_list, naming the database as where in its messages. */
+static int list_db(const char *family, const char *dbdir, const char *where, json_t **out, char **err)
 {
     bool deb = streq(family, "deb");
     _cleanup_free_ char *text = NULL;
@@ -60,26 +61,39 @@ int pkgdb_list(const char *family, const char *dbdir, json_t **out, char **err)
                         "${db:Status-Abbrev}\t${Package}\t${Version}\t${Architecture}\t${source:Package}\t"
                         "${source:Version}\t${Maintainer}\t\t\n",
                         NULL};
-        rc = proc_run(argv, 120000, &text);
+        rc = proc_run_stdout(argv, 120000, PKGDB_LIST_MAX, &text);
     } else {
         _cleanup_free_ char *dbpath = xasprintf("--dbpath=%s", dbdir);
         char *argv[] = {"rpm", dbpath, "-qa", "--qf",
                         "ii \t%{NAME}\t%|EPOCH?{%{EPOCH}:}|%{VERSION}-%{RELEASE}\t%{ARCH}\t%{SOURCERPM}\t\t%{VENDOR}\t"
                         "%|EPOCH?{%{EPOCH}}|\t%{LICENSE}\n",
                         NULL};
-        rc = proc_run(argv, 120000, &text);
+        rc = proc_run_stdout(argv, 120000, PKGDB_LIST_MAX, &text);
     }
     if (rc == -EINTR) {
         *err = xstrdup("interrupted");
         return -EINTR;
     }
+    /* a list cut short would be an SBOM that leaves packages out */
+    if (rc == -E2BIG) {
+        *err = xasprintf("the %s database in %s lists more than kiln reads (%u MiB of %s output): a crafted or "
+                         "damaged database", deb ? "dpkg" : "rpm", where, PKGDB_LIST_MAX >> 20,
+                         deb ? "dpkg-query" : "rpm -qa");
+        return -E2BIG;
+    }
     if (rc != 0) {
-        *err = xasprintf("cannot read the %s database in %s (%s exited %d)", deb ? "dpkg" : "rpm", dbdir,
-                         deb ? "dpkg-query" : "rpm", rc);
+        _cleanup_free_ char *how = rc > 0 ? xasprintf("exited %d", rc) : xasprintf("failed: %s", strerror(-rc));
+        *err = xasprintf("cannot read the %s database in %s (%s %s)", deb ? "dpkg" : "rpm", where,
+                         deb ? "dpkg-query" : "rpm", how);
         return -EIO;
     }
     *out = pkgdb_parse(family, text);
     return 0;
+}
+
+int pkgdb_list(const char *family, const char *dbdir, json_t **out, char **err)
+{
+    return list_db(family, dbdir, dbdir, out, err);
 }
 
 json_t *pkgdb_parse(const char *family, char *text)
@@ -195,7 +209,10 @@ int pkgdb_from_image(const char *image, json_t **pkgs, json_t **os_release, cons
             in_sysimage = lstat(f, &st) == 0;
         }
         const char *db = streq(*family, "deb") ? admin : in_sysimage ? sysimage : varlib;
-        r = pkgdb_list(*family, db, pkgs, err);
+        /* the copy in the temporary directory is gone when the message is read: name the image's */
+        _cleanup_free_ char *where = xasprintf("%s's %s", image, streq(*family, "deb") ? "/var/lib/dpkg"
+                                                                : in_sysimage ? dirs[0] : dirs[1]);
+        r = list_db(*family, db, where, pkgs, err);
         /* an installed system lists packages: none means a database that was not read */
         if (r == 0 && json_array_size(*pkgs) == 0) {
             json_decref(*pkgs);

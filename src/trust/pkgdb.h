@@ -11,7 +11,10 @@
 /* One JSON array, sorted by name then arch, of installed packages:
  * {name, version, arch, source?, source_version?, supplier?, epoch? (rpm), license? (rpm)}.
  * family: "deb" reads ADMINDIR/status (dpkg-query --admindir), "rpm" reads the database directory
- * (rpm --dbpath). 0, or -errno with *err set. */
+ * (rpm --dbpath). 0, or -errno with *err set: -E2BIG when the query prints more than
+ * PKGDB_LIST_MAX bytes (some 30,000 packages, five times a large desktop install; an image's
+ * database is untrusted). */
+#define PKGDB_LIST_MAX (4u << 20)
 int pkgdb_list(const char *family, const char *dbdir, json_t **out, char **err);
 
 /* The lines pkgdb_list's queries print (tab-separated: status, name, version, arch, source,

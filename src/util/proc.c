@@ -193,12 +193,15 @@ void proc_kill(pid_t pid, int grace_ms)
     proc_wait(pid, -1, NULL);
 }
 
-int proc_run(char *const argv[], int timeout_ms, char **output)
+/* Runs argv, capturing its stdout (and its stderr when with_err) into *output, at most max
+ * bytes: past that the rest is dropped (overflow unset) or the child killed and -E2BIG
+ * returned (overflow set). */
+static int run_capture(char *const argv[], int timeout_ms, size_t max, bool with_err, bool *overflow, char **output)
 {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) < 0) return -errno;
     pid_t pid;
-    int r = proc_spawn(argv, -1, fds[1], fds[1], &pid);
+    int r = proc_spawn(argv, -1, fds[1], with_err ? fds[1] : -1, &pid);
     close(fds[1]);
     if (r < 0) {
         close(fds[0]);
@@ -208,11 +211,11 @@ int proc_run(char *const argv[], int timeout_ms, char **output)
     int64_t deadline = timeout_ms < 0 ? INT64_MAX : now_ms() + timeout_ms;
     for (;;) {
         int64_t left = deadline - now_ms();
-        if (left <= 0 || kiln_interrupted) {
+        if (left <= 0 || kiln_interrupted || (overflow && *overflow)) {
             close(fds[0]);
             proc_kill(pid, 1000);
             sbuf_free(&out);
-            return kiln_interrupted ? -EINTR : -ETIMEDOUT;
+            return kiln_interrupted ? -EINTR : overflow && *overflow ? -E2BIG : -ETIMEDOUT;
         }
         struct pollfd p = {.fd = fds[0], .events = POLLIN};
         int pr = poll(&p, 1, (int)MIN(left, 200));
@@ -221,7 +224,9 @@ int proc_run(char *const argv[], int timeout_ms, char **output)
         char buf[4096];
         ssize_t n = read(fds[0], buf, sizeof buf);
         if (n <= 0) break;
-        if (out.len < (16u << 20)) sbuf_append(&out, buf, (size_t)n);
+        if (out.len + (size_t)n <= max) sbuf_append(&out, buf, (size_t)n);
+        else if (overflow) *overflow = true;
+        else if (out.len < max) sbuf_append(&out, buf, max - out.len);
     }
     close(fds[0]);
     int st = 0;
@@ -235,4 +240,15 @@ int proc_run(char *const argv[], int timeout_ms, char **output)
     else sbuf_free(&out);
     if (WIFEXITED(st)) return WEXITSTATUS(st);
     return 128 + WTERMSIG(st);
+}
+
+int proc_run(char *const argv[], int timeout_ms, char **output)
+{
+    return run_capture(argv, timeout_ms, 16u << 20, true, NULL, output);
+}
+
+int proc_run_stdout(char *const argv[], int timeout_ms, size_t max, char **output)
+{
+    bool overflow = false;
+    return run_capture(argv, timeout_ms, max, false, &overflow, output);
 }

@@ -33,3 +33,7 @@ int proc_start_time(pid_t pid, unsigned long long *ticks);
 /* Runs argv to completion with a timeout; captures stdout+stderr into *output when non-NULL.
  * Returns the exit status (>= 0), or -errno / -ETIMEDOUT. */
 int proc_run(char *const argv[], int timeout_ms, char **output);
+/* proc_run capturing stdout alone (stderr goes to /dev/null), for output that is data: at most
+ * max bytes, and a child that prints more is killed and -E2BIG returned rather than its
+ * output cut short. */
+int proc_run_stdout(char *const argv[], int timeout_ms, size_t max, char **output);

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdint.h>
 
 static void oom(void)
@@ -166,6 +167,17 @@ bool parse_long_strict(const char *s, long *out)
     /* one spelling per number: no sign but '-', no space, no leading zero, no "-0" */
     if (!d || !*d || strspn(d, "0123456789") != strlen(d) || (d[0] == '0' && (d[1] || d != s))) return false;
     return parse_long(s, out);
+}
+
+bool parse_double(const char *s, double *out)
+{
+    if (!s || !*s || strspn(s, "+-0123456789.eE") != strlen(s)) return false;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end || errno || !isfinite(v)) return false;
+    *out = v;
+    return true;
 }
 
 void sbuf_append(struct sbuf *b, const char *s, size_t n)

@@ -41,6 +41,9 @@ bool parse_long(const char *s, long *out);
  * optionally after one '-' ("0100", " 5", "+5", "5.", "-0" and overflow are refused), so a
  * number has one spelling. */
 bool parse_long_strict(const char *s, long *out);
+/* A whole decimal number as programs print measurements ("12", "-0.5", "1.5e3"): digits, '.',
+ * a sign and an exponent only, finite. No hex float, inf, nan, blanks or trailing text. */
+bool parse_double(const char *s, double *out);
 
 /* Growable string buffer. */
 struct sbuf {

@@ -453,6 +453,32 @@ static void loader_free(struct loader *L)
     yaml_parser_delete(&L->p);
 }
 
+/* Where libyaml's failure lies, as file:line:col. Its reader (bad UTF-8, control characters)
+ * gives a byte offset and no mark: counted here, or every such file said 1:1. */
+static void parse_error(const yaml_parser_t *p, const char *file, const char *text, size_t len, struct diags *d)
+{
+    size_t line = p->problem_mark.line, col = p->problem_mark.column, off = SIZE_MAX;
+    if (p->error == YAML_READER_ERROR && p->encoding == YAML_UTF8_ENCODING && p->problem_offset <= len) {
+        off = p->problem_offset;
+        line = col = 0;
+        for (size_t i = 0; i < off; i++)
+            if (text[i] == '\n') line++, col = 0;
+            else if (((unsigned char)text[i] & 0xc0) != 0x80) col++; /* a character, not a continuation byte */
+    } else {
+        /* the mark's line and column (characters) back to a byte, to name a tab there */
+        size_t i = 0;
+        for (size_t l = 0; i < len && l < line; i++) l += text[i] == '\n';
+        for (size_t c = 0; i < len && text[i] != '\n' && c < col; i++) c += i + 1 == len || ((unsigned char)text[i + 1] & 0xc0) != 0x80;
+        if (i < len) off = i;
+    }
+    char what[48] = "";
+    if (p->error == YAML_READER_ERROR && p->problem_value >= 0) snprintf(what, sizeof what, " (0x%02x)", p->problem_value);
+    bool tab = p->error == YAML_SCANNER_ERROR && off < len && text[off] == '\t' && !strstr(p->problem ? p->problem : "", "tab");
+    diag_add_at(d, file, (int)line + 1, (int)col + 1, NULL, "invalid YAML: %s%s%s%s%s", p->problem ? p->problem : "syntax error",
+                what, p->context ? " " : "", p->context ? p->context : "",
+                tab ? " (a tab: YAML indents with spaces)" : "");
+}
+
 /* Builds the tree from libyaml's events rather than its document loader: the depth, node and
  * document limits then apply while parsing, so a hostile file stops at the first node past a
  * limit instead of after libyaml has built all of it. */
@@ -468,9 +494,7 @@ struct ynode *yaml_load_string(const char *name, const char *text, size_t len, s
     while (ok && !done) {
         yaml_event_t e;
         if (!yaml_parser_parse(&L.p, &e)) {
-            diag_add_at(d, L.file, (int)L.p.problem_mark.line + 1, (int)L.p.problem_mark.column + 1, NULL,
-                        "invalid YAML: %s%s%s", L.p.problem ? L.p.problem : "syntax error",
-                        L.p.context ? " " : "", L.p.context ? L.p.context : "");
+            parse_error(&L.p, L.file, text, len, d);
             break;
         }
         ok = on_event(&L, &e, &done);
@@ -661,17 +685,51 @@ bool y_str(struct diags *d, const struct ynode *n, const char *path, char **out)
     return true;
 }
 
+/* "010": YAML 1.1 reads a plain integer with a leading 0 as octal (8, as PyYAML does) */
+static bool octal_like(const char *s)
+{
+    s += *s == '-' || *s == '+';
+    return s[0] == '0' && s[1] && strspn(s, "0123456789") == strlen(s);
+}
+
 static bool scalar_long(const struct ynode *n, long *v)
 {
-    return n && n->kind == YN_SCALAR && !n->quoted && parse_long(n->scalar, v);
+    return n && n->kind == YN_SCALAR && !n->quoted && !octal_like(n->scalar) && parse_long(n->scalar, v);
+}
+
+/* A plain decimal integer past what a long holds (99999999999999999999): out of range, not "not an integer". */
+static bool out_of_long(const struct ynode *n)
+{
+    if (n->kind != YN_SCALAR || n->quoted || octal_like(n->scalar)) return false;
+    const char *s = n->scalar + (n->scalar[0] == '-' || n->scalar[0] == '+');
+    long v;
+    return *s && strspn(s, "0123456789") == strlen(s) && !parse_long(n->scalar, &v);
+}
+
+/* describe() for a value that is not an integer, saying why when it looks like one. A value
+ * quoted in part is always between quotes: runbook.c masks a secret cut there (mask_cut_values). */
+static void describe_int(const struct ynode *n, char *buf, size_t sz)
+{
+    long v;
+    if (n->kind == YN_SCALAR && n->quoted && parse_long(n->scalar, &v))
+        snprintf(buf, sz, "\"%.40s\" in quotes, a string (write a number without quotes)", n->scalar);
+    else if (out_of_long(n))
+        snprintf(buf, sz, "\"%.40s\", larger than any integer kiln reads", n->scalar);
+    else if (n->kind == YN_SCALAR && !n->quoted && octal_like(n->scalar))
+        snprintf(buf, sz, "\"%.40s\", an octal number in YAML 1.1 (write it without the leading 0)", n->scalar);
+    else describe(n, buf, sz);
 }
 
 bool y_long(struct diags *d, const struct ynode *n, const char *path, long min, long max, long *out)
 {
     long v;
-    char got[80];
+    char got[160];
     if (!scalar_long(n, &v)) {
-        if (n) describe(n, got, sizeof got);
+        if (n && out_of_long(n)) {
+            diag_add(d, n, path, "\"%.40s\" is out of range (%ld to %ld)", n->scalar, min, max);
+            return false;
+        }
+        if (n) describe_int(n, got, sizeof got);
         diag_add(d, n, path, "expected an integer, got %s", n ? got : "nothing");
         return false;
     }
@@ -749,7 +807,7 @@ bool y_long_list(struct diags *d, const struct ynode *n, const char *path, long 
 {
     size_t cap = *count;
     long v;
-    char got[80] = "nothing";
+    char got[160] = "nothing";
     if (n && n->kind == YN_SCALAR) {
         if (!scalar_long(n, &v)) goto bad;
         if (v < min || v > max) {
@@ -774,7 +832,7 @@ bool y_long_list(struct diags *d, const struct ynode *n, const char *path, long 
     }
     return true;
 bad:
-    if (n) describe(n, got, sizeof got);
+    if (n) describe_int(n, got, sizeof got);
     diag_add(d, n, path, "expected an integer or a list of integers, got %s", got);
     return false;
 }

@@ -48,7 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const char *const items[] = {"/var/lib/dpkg/status", "/usr/lib/os-release", "/etc/os-release",
                                         "/usr/lib/sysimage/rpm/rpmdb.sqlite"};
     /* small limits: each input costs little, and every limit is reachable */
-    struct rootfs_tar_limits lim = {.entries = 512, .bytes = 4 << 20, .path = 4096, .file = 64 << 10};
+    struct rootfs_tar_limits lim = {.entries = 512, .bytes = 4 << 20, .path = 4096, .file = 64 << 10, .copied = 256 << 10};
     struct rootfs_tar_info info;
     char *err = NULL;
     int r = rootfs_tar_extract(path, items, 4, dest, &lim, &info, &err);

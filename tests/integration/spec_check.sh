@@ -85,4 +85,8 @@ expect_in "$T/err" 'updates.check: the health check is one non-empty shell comma
 expect_in "$T/err" 'updates.interval: "5" is not a number of seconds between 60 and 604800'
 expect_in "$T/err" 'updates.channel: "a b" is not a valid channel name'
 expect_in "$T/err" 'u-check.yml:12:3: updates.bogus: unknown key "bogus"'
+# a leading 0 is octal in YAML 1.1 (PyYAML reads 0600 as 384): refused, not read as 600
+upd u-octal.yml immutable "$pk" '  server: "http://h/"\n  keys: [rel.pub]\n  interval: 0600'
+expect_status 2 "$KILN" build --check u-octal.yml
+expect_in "$T/err" 'updates.interval: "0600" is not a number of seconds between 60 and 604800'
 exit 0

@@ -87,6 +87,30 @@ static void test_table(void)
     ok(kiln_arch_default() == x, "the default is x86_64 (every spec and runbook before arch existed)");
     ok(!kiln_arch_find("arm64") && !kiln_arch_find("amd64") && !kiln_arch_find("") && !kiln_arch_find(NULL),
        "only uname -m spellings name an architecture");
+    /* Debian's names and other cases are named, not guessed (hostile finding: "arm64" and
+     * "AARCH64" got a bare "expected one of x86_64 | aarch64") */
+    {
+        const char *doc = "a: arm64\nb: AARCH64\nc: amd64\nd: aarch64\ne: riscv64\nf: [aarch64]\n";
+        struct diags d = {0};
+        struct ynode *y = yaml_load_string("arch.yml", doc, strlen(doc), &d);
+        const struct kiln_arch *got = NULL;
+        ok(y && !kiln_arch_y(&d, y_get(y, "a"), "a", &got) && !got, "arm64 is refused");
+        ok(!kiln_arch_y(&d, y_get(y, "b"), "b", &got) && !kiln_arch_y(&d, y_get(y, "c"), "c", &got), "AARCH64 and amd64 too");
+        ok(kiln_arch_y(&d, y_get(y, "d"), "d", &got) && got == a, "aarch64 is aarch64");
+        ok(!kiln_arch_y(&d, y_get(y, "e"), "e", &got) && !kiln_arch_y(&d, y_get(y, "f"), "f", &got) && got == a,
+           "an unknown name and a list are refused, *out untouched");
+        ok(d.n == 5, "one diagnostic each (%zu)", d.n);
+        if (d.n == 5) {
+            is_str(d.v[0].msg, "\"arm64\" is Debian's name for aarch64: write aarch64 (kiln spells architectures as uname -m "
+                               "does)", "arm64: the spelling meant");
+            is_str(d.v[1].msg, "\"AARCH64\": write aarch64 (kiln spells architectures as uname -m does, in lower case)",
+                   "AARCH64: the spelling meant");
+            is_int(d.v[1].line, 2, "at its line");
+            is_str(d.v[3].msg, "expected one of x86_64 | aarch64, got \"riscv64\"", "riscv64: the choices");
+        }
+        diags_free(&d);
+        ynode_free(y);
+    }
 #if defined(__x86_64__)
     ok(kiln_arch_host() == x, "kiln built for x86_64 runs on x86_64");
 #endif
@@ -151,8 +175,9 @@ static void test_spec(void)
     ok(streq(r2, "(loaded)") && s && s->arch == kiln_arch_find("aarch64"), "arch: aarch64");
     spec_free(s);
     _cleanup_free_ char *r3 = spec_with("s3.yml", "arch: arm64\n", &s);
-    is_str(r3, "s3.yml:3:7: arch: expected one of x86_64 | aarch64, got \"arm64\"",
-           "a Debian spelling is refused at file:line:col with the known names");
+    is_str(r3, "s3.yml:3:7: arch: \"arm64\" is Debian's name for aarch64: write aarch64 (kiln spells architectures as "
+               "uname -m does)",
+           "a Debian spelling is refused at file:line:col, naming the spelling meant");
     spec_free(s);
     _cleanup_free_ char *r4 = spec_with("s4.yml", "arch: [aarch64]\n", &s);
     has(r4, "s4.yml:3:7: arch: expected one of x86_64 | aarch64", "a list is refused");

@@ -4,6 +4,8 @@
  * its evidence and what cannot be decided; and the OCI image archive kiln loads into a
  * runtime, read back with libarchive: every digest names the bytes it points at. */
 #include <archive.h>
+#include <errno.h>
+#include <signal.h>
 #include <archive_entry.h>
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -12,10 +14,12 @@
 #include <unistd.h>
 
 #include "image/oci_archive.h"
+#include "platform/iscsi.h"
 #include "suites/decide_containers.h"
 #include "tap.h"
 #include "verdicts.h"
 #include "util/fs.h"
+#include "util/proc.h"
 #include "util/util.h"
 
 static void test_runtime(void)
@@ -132,6 +136,16 @@ static void test_oom(void)
            &v, VERDICT_FAIL, "the guest's global OOM killer ended the container", "oom: the global OOM killer");
     expect(decide_container_oom(&hog, 64, 256, "[  301.5] kiln-oom-mark 42-7\n", "memory", &v), &v, VERDICT_FAIL,
            "shows no memory cgroup OOM kill of kiln-guest", "oom: killed by something else");
+    /* hostile counts: a negative or shrinking one passed as "after -5 of 256 MiB" or hid 300 MiB */
+    hog = cap(137, "hog=1\nhog=-5\n", NULL);
+    expect(decide_container_oom(&hog, 64, 256, kmsg_memcg, "memory", &v), &v, VERDICT_SKIP,
+           "cannot decide: the memory hog printed hog=-5 after hog=1 (its count of MiB only grows)", "oom: a negative count");
+    hog = cap(137, "hog=1\nhog=300\nhog=10\n", NULL);
+    expect(decide_container_oom(&hog, 64, 256, kmsg_memcg, "memory", &v), &v, VERDICT_SKIP,
+           "printed hog=10 after hog=300", "oom: a count that shrinks");
+    hog = cap(137, "hog=1\nhog=99999999999999999999\nhog=60\n", NULL);
+    expect(decide_container_oom(&hog, 64, 256, kmsg_memcg, "memory", &v), &v, VERDICT_PASS, "after 60 of 256 MiB",
+           "oom: a count past a long is not a count");
     hog = cap(1, "", "ctr: failed to create shim task: cannot set memory limit");
     expect(decide_container_oom(&hog, 64, 256, "", "cpu io pids", &v), &v, VERDICT_FAIL,
            "the memory hog exited 1: ctr: failed to create shim task: cannot set memory limit after 0 MiB",
@@ -359,6 +373,33 @@ static void test_oci_archive(void)
     rm_rf(dir);
 }
 
+/* The target's start under a signal, with stand-ins for tgtd and tgtadm: it stops at once
+ * with -EINTR and leaves no LUN file (hostile finding: SIGINT while tgtd started kept kiln
+ * polling tgtadm, which cannot run once interrupted, for the whole 10 s and then reported
+ * -EIO); a tgtd that exits at start is refused as well, leaving nothing. */
+static void test_iscsi_start_interrupted(void)
+{
+    char dir[] = "/tmp/kiln-test-iscsi-XXXXXX";
+    if (!ok(mkdtemp(dir) != NULL, "iscsi: a temporary directory")) return;
+    _cleanup_free_ char *tgtd = path_join(dir, "tgtd"), *tgtd_exits = path_join(dir, "tgtd-exits");
+    _cleanup_free_ char *tgtadm = path_join(dir, "tgtadm"), *lun = path_join(dir, "lun.img"), *log = path_join(dir, "log");
+    write_file_atomic(tgtd, "#!/bin/sh\nexec sleep 30\n", 24, 0755);
+    write_file_atomic(tgtd_exits, "#!/bin/sh\necho no portal\nexit 1\n", 33, 0755);
+    write_file_atomic(tgtadm, "#!/bin/sh\nexit 1\n", 18, 0755);
+    struct iscsi_target t;
+    char why[256] = "";
+    kiln_interrupted = SIGINT;
+    int r = iscsi_target_start(&t, tgtd, tgtadm, lun, 1 << 20, "iqn.2026-01.dev.kiln:t", log, why, sizeof why);
+    kiln_interrupted = 0;
+    ok(r == -EINTR, "iscsi: a signal during tgtd's start is -EINTR (%d: %s)", r, why);
+    ok(!file_exists(lun) && t.pid == 0, "iscsi: ... with no LUN file and no tgtd left");
+    r = iscsi_target_start(&t, tgtd_exits, tgtadm, lun, 1 << 20, "iqn.2026-01.dev.kiln:t", log, why, sizeof why);
+    is_int(r, -EIO, "iscsi: a tgtd that exits at start is an error");
+    has(why, "tgtd exited at start: no portal", "iscsi: ... with its output");
+    ok(!file_exists(lun) && t.pid == 0, "iscsi: ... leaving nothing");
+    rm_rf(dir);
+}
+
 int main(void)
 {
     test_runtime();
@@ -367,6 +408,7 @@ int main(void)
     test_oom();
     test_kubelet();
     test_iscsi();
+    test_iscsi_start_interrupted();
     test_oci_archive();
     return tap_done();
 }

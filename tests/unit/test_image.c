@@ -729,6 +729,37 @@ static void test_spec_encrypt(void)
                     "storage: { encrypt: tpm2 }\n");
     has(e, "tpm2 needs dracut in packages.install", "encrypt: a longer name is another package");
     free(e);
+    /* hostile findings: an empty output list built no image at all, a format twice was silent */
+    e = spec_errors("name: t\nversion: 1\nbase: { family: deb, suite: bookworm }\noutput: []\n");
+    has(e, "spec.yml:4:9: output: lists no output: give at least one of raw, qcow2, vhd-fixed, vhd, tar",
+        "output: [] is refused");
+    free(e);
+    e = spec_errors("name: t\nversion: 1\nbase: { family: deb, suite: bookworm }\noutput: ~\n");
+    has(e, "spec.yml:4:9: output: lists no output", "output: ~ too");
+    free(e);
+    e = spec_errors("name: t\nversion: 1\nbase: { family: deb, suite: bookworm }\noutput: [tar, qcow2, tar]\n");
+    has(e, "spec.yml:4:22: output[2]: tar is listed twice", "a format twice is named at the second");
+    free(e);
+    /* the rootfs archive would hold the encrypted root in the clear (hostile finding: accepted) */
+    e = spec_errors("name: t\nversion: 1\nbase: { family: deb, suite: bookworm }\n" ENC_PKGS
+                    "storage: { encrypt: tpm2 }\noutput: [qcow2, tar]\n");
+    has(e, "spec.yml:5:21: storage.encrypt: tpm2 does not go with the tar output: the rootfs archive would carry the "
+           "root filesystem that storage.encrypt: tpm2 encrypts on the disk unencrypted",
+        "encrypt: refused with the tar output, where and why");
+    free(e);
+    e = spec_errors("name: t\nversion: 1\nbase: { family: deb, suite: bookworm }\n" ENC_PKGS
+                    "storage: { encrypt: tpm2 }\noutput: [tar]\nwsl: true\n");
+    has(e, "spec.yml:5:21: storage.encrypt: tpm2 does not go with the tar output (wsl: true)", "encrypt: refused with wsl");
+    free(e);
+    /* kiln build --format tar asks for an output the spec does not list */
+    write_bytes(p, good, strlen(good));
+    ok(spec_load(p, NULL, &s, &d) == 0 && s, "encrypt: the spec without tar loads");
+    const char *why = s ? spec_output_refused(s, OUT_TAR) : NULL;
+    ok(why && strstr(why, "build the archive from a spec without storage.encrypt"), "encrypt: --format tar is refused: %s",
+       why ? why : "(accepted)");
+    ok(s && !spec_output_refused(s, OUT_QCOW2) && !spec_output_refused(s, OUT_RAW), "encrypt: --format qcow2 and raw are not");
+    spec_free(s);
+    diags_free(&d);
 #undef ENC_PKGS
 }
 
@@ -739,6 +770,12 @@ static void test_spec(void)
     ok(spec_parse_size("1536M", &v) && v == 1536ull << 20, "1536M");
     ok(spec_parse_size("1.5GiB", &v) && v == 3ull << 29, "1.5GiB");
     ok(!spec_parse_size("2X", &v) && !spec_parse_size("", &v) && !spec_parse_size("-1G", &v), "garbage sizes rejected");
+    /* hostile finding: strtod's other spellings were sizes */
+    ok(!spec_parse_size("0x10G", &v) && !spec_parse_size("0x1p40", &v) && !spec_parse_size("1e3G", &v) &&
+           !spec_parse_size(" 2G", &v) && !spec_parse_size("+2G", &v) && !spec_parse_size("infG", &v) &&
+           !spec_parse_size("nan", &v) && !spec_parse_size(".5G", &v) && !spec_parse_size("1.2.3G", &v),
+       "hex, exponents, blanks, signs, inf and nan are not sizes");
+    ok(spec_parse_size("0.5G", &v) && v == 512ull << 20 && spec_parse_size("4096", &v) && v == 4096, "0.5G and bytes");
     _cleanup_free_ char *p = tmp("spec.yml");
     write_bytes(p, good_spec, strlen(good_spec));
     struct diags d = {0};

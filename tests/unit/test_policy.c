@@ -29,6 +29,9 @@ static void test_shapes(void)
          "p.yml:1:33: security.sysctl.kernel.x: expected a string or a list of strings, got a mapping"},
         {"time: { max_drift_s: soon }\n", "p.yml:1:22: time.max_drift_s: expected a number above 0, got soon"},
         {"hpc: { rdma_write_bw_min_mb_s: -1 }\n", "p.yml:1:32: hpc.rdma_write_bw_min_mb_s: expected a number of at least 0, got -1"},
+        /* hostile finding: strtod read a hex float as a bound (0x10 seconds) */
+        {"time: { max_drift_s: 0x10 }\n", "p.yml:1:22: time.max_drift_s: expected a number above 0, got 0x10"},
+        {"time: { max_drift_s: .inf }\n", "p.yml:1:22: time.max_drift_s: expected a number above 0, got .inf"},
         {"network: { mtu: 9 }\n", "p.yml:1:17: network.mtu: 9 is out of range (68 to 65535)"},
         {"storage: { swap: sometimes }\n", "p.yml:1:18: storage.swap: expected one of any | required | forbidden"},
         {"profiles:\n  strict:\n    secutiry: {}\n", "p.yml:3:5: profiles.strict.secutiry: unknown key \"secutiry\"; did you mean \"security\"?"},

@@ -66,6 +66,30 @@ static char *load_ok(const char *name, const char *text, struct kiln_runbook **r
 
 #define PLATFORM "platform: { type: qemu, qemu: { kernel: /k } }\n"
 
+/* A secret holding a long number, quoted in part by an integer's refusal: the part is between
+ * quotes, where the cut secret is masked (this branch's first spelling, unquoted, showed 40 of
+ * its 50 digits). */
+static void test_secret_number(void)
+{
+    _cleanup_free_ char *p = put("secret-num.yml", "name: t\nplatform:\n  type: qemu\n  qemu:\n    kernel: /k\n"
+                                                   "    cpus: $(num)\n    memory_mb: $(oct)\n");
+    struct kiln_var cli[] = {
+        {.name = "num", .value = "98765432109876543210987654321098765432109876543210", .secret = true, .file = "<command line>"},
+        {.name = "oct", .value = "01234567012345670123456701234567012345670123", .secret = true, .file = "<command line>"}};
+    secret_add(cli[0].value);
+    secret_add(cli[1].value);
+    struct diags d = {0};
+    struct kiln_runbook *rb = NULL;
+    int r = runbook_load(p, cli, 2, &rb, &d);
+    ok(r < 0 && d.n == 2, "two refused numbers (%zu)", d.n);
+    for (size_t i = 0; i < d.n; i++) {
+        _cleanup_free_ char *m = secret_mask(d.v[i].msg);
+        ok(!strstr(m, "9876543210") && !strstr(m, "0123456701"), "no digits of the secret: %s", m);
+    }
+    diags_free(&d);
+    runbook_free(rb);
+}
+
 /* A secret cannot become the run's name: the name is printed and names a directory. */
 static void test_secret_name(void)
 {
@@ -642,6 +666,18 @@ static void test_platform_drivers(void)
     _cleanup_free_ char *e3 = load_err("ptype.yml", "platform: { type: libvirt, qemu: { kernel: /k } }\n");
     ok(strstr(e3, "ptype.yml:1:19: platform.type: ") && strstr(e3, "qemu") && strstr(e3, "ready"),
        "an unknown type names the known ones: %s", e3);
+    /* hostile finding: a refused type was followed by "type qemu needs a \"qemu:\" section", the
+     * default's, reported first */
+    {
+        _cleanup_free_ char *pb = put("pbogus.yml", "platform: { type: bogus }\n");
+        struct kiln_runbook *brb = NULL;
+        struct diags bd = {0};
+        int br = runbook_load(pb, NULL, 0, &brb, &bd);
+        ok(br < 0 && bd.n == 1, "an unknown type is one error (%zu)", bd.n);
+        is_str(bd.n ? bd.v[0].path : NULL, "platform.type", "at platform.type");
+        diags_free(&bd);
+        runbook_free(brb);
+    }
     _cleanup_free_ char *e4 = load_err("pkey.yml", "platform: { type: qemu, qemu: { kernel: /k }, qemux: {} }\n");
     ok(strstr(e4, "pkey.yml:1:") && strstr(e4, "qemux"), "an unknown key under platform is named: %s", e4);
     _cleanup_free_ char *p1 = put("pready.yml", "platform: { type: qemu, ready: { nodes: 3 }, qemu: { kernel: /k } }\n");
@@ -882,6 +918,7 @@ int main(void)
         runbook_free(xrb);
     }
     test_secret_name();
+    test_secret_number();
     test_secret_whole();
     test_ext_cases();
     rm_rf(dir);

@@ -849,6 +849,26 @@ int main(void)
     ok(near(parse_systemd_duration("12us"), 12e-6), "microseconds");
     ok(parse_systemd_duration("") < 0, "empty is garbage");
     ok(parse_systemd_duration("5 parsecs") < 0, "unknown unit is garbage");
+    /* hostile guest output: "infs" became an infinite metric that results.json dropped the value of */
+    ok(parse_systemd_duration("infs") < 0 && parse_systemd_duration("nanms") < 0, "inf and nan are garbage");
+    ok(parse_systemd_duration("1e400s") < 0 && parse_systemd_duration("0x10s") < 0 && parse_systemd_duration("-5s") < 0,
+       "exponents, hex and signs are garbage (systemd prints none)");
+    ok(parse_systemd_duration("1.5s 1e3ms") < 0, "... in any part");
+    {
+        struct kiln_platform_ctx plat = {0};
+        struct kiln_result res = {0};
+        struct kiln_case_ctx t = {.plat = &plat, .res = &res};
+        case_metric(&t, "seq_write_mbps", NAN, "MB/s");
+        case_metric(&t, "boot_kernel", INFINITY, "s");
+        case_metric(&t, "boot_total", 3.5, "s");
+        ok(res.nmetrics == 1 && !strcmp(res.metrics[0].name, "boot_total"), "a metric that is not finite is not kept");
+        is_int(case_metric_check(&t, "clock_drift_abs", NAN, "s", 1.0, false), CASE_FAIL, "nor passes a threshold");
+        has(res.reason ? res.reason : "", "clock_drift_abs = nan s: not a finite number", "and says why");
+        ok(res.nmetrics == 1, "and is not kept either");
+        for (size_t i = 0; i < res.nmetrics; i++) free(res.metrics[i].name), free(res.metrics[i].unit);
+        free(res.metrics);
+        free(res.reason);
+    }
     const char *hv = "listening=5201\nbytes=104857600\nsha256=ab12\nxbytes=1\n";
     _cleanup_free_ char *b = helper_value(hv, "bytes"), *h = helper_value(hv, "sha256"), *none = helper_value(hv, "byte");
     is_str(b, "104857600", "helper_value reads a key=value line");

@@ -1,6 +1,9 @@
 /* minisign-format signing: BLAKE2b vectors, round trips, and every kind of tampering refused;
  * the gallery's catalog parser and its all-or-nothing file moves. */
+#include <archive.h>
+#include <archive_entry.h>
 #include <errno.h>
+#include <zstd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -309,6 +312,30 @@ static void archives(void)
     _cleanup_free_ char *out2 = path_join(dir, "leak.tar.zst");
     ok(archive_create(run, out2, &err) < 0 && strstr(err, "holds a private key") && !file_exists(out2),
        "a private key in the run: refused, nothing written: %s", err ? err : "");
+    free(err), err = NULL;
+
+    /* cut inside the pax header of a long name: libarchive gives no message of its own
+     * (hostile finding: "the archive is corrupt: (null)") */
+    _cleanup_free_ char *run3 = path_join(dir, "run-3");
+    mkdir_p(run3, 0755);
+    put("run-3/results.json", "{}\n");
+    char longname[200];
+    snprintf(longname, sizeof longname, "run-3/%0150d", 0);
+    put(longname, "x\n");
+    _cleanup_free_ char *out3 = path_join(dir, "run-3.tar.zst");
+    ok(archive_create(run3, out3, &err) == 0, "a run with a 150-byte name archived");
+    size_t zlen = 0;
+    char *z = NULL;
+    ok(read_file(out3, 1 << 20, &z, &zlen) == 0, "read back");
+    char tarbuf[16384], zbuf[16384];
+    size_t tlen = z ? ZSTD_decompress(tarbuf, sizeof tarbuf, z, zlen) : 0;
+    free(z);
+    ok(!ZSTD_isError(tlen) && tlen > 1700, "decompressed: %zu bytes", tlen);
+    size_t clen = ZSTD_compress(zbuf, sizeof zbuf, tarbuf, 1700, 3);
+    ok(write_file_atomic(out3, zbuf, clen, 0644) == 0, "cut at 1700 bytes and compressed again");
+    int vr = archive_verify(out3, &n, &err);
+    ok(vr < 0 && err && strstr(err, "the archive is cut short or damaged") && !strstr(err, "(null)"),
+       "cut inside a pax header: %s", err ? err : "(verified)");
     free(err);
 }
 
@@ -660,6 +687,68 @@ static void pkgdb_lines(void)
     json_decref(a);
 }
 
+/* A dpkg database from an image listing more than kiln reads is refused, not read in part: the
+ * query's output was cut at 16 MiB with stderr's warnings mixed in, and an SBOM of 80,000
+ * packages listed 70,857 and said it was complete (hostile finding). */
+static void pkgdb_bounded(void)
+{
+    _cleanup_free_ char *admin = path_join(dir, "dpkg");
+    ok(mkdir(admin, 0755) == 0, "a dpkg admin directory");
+    /* each package prints about 28 bytes; 200,000 of them are more than 4 MiB. No Maintainer
+     * field: dpkg-query warns about each on stderr, which is not the list. */
+    struct sbuf b = {0};
+    for (int i = 0; i < 200000; i++)
+        sbuf_printf(&b, "Package: p%d\nStatus: install ok installed\nVersion: 1\nArchitecture: amd64\n"
+                        "Description: x\n\n", i);
+    _cleanup_free_ char *status = path_join(admin, "status");
+    ok(write_file_atomic(status, b.s, b.len, 0644) == 0, "a status file of 200,000 packages");
+    json_t *pkgs = NULL;
+    char *err = NULL;
+    int r = pkgdb_list("deb", admin, &pkgs, &err);
+    ok(r == -E2BIG && !pkgs && err && strstr(err, "lists more than kiln reads (4 MiB of dpkg-query output)"),
+       "more than the bound is refused: %d %s", r, err ? err : "");
+    free(err), err = NULL;
+    json_decref(pkgs), pkgs = NULL;
+    /* 2,000 packages, each with a warning on stderr: all listed */
+    b.len = 0;
+    for (int i = 0; i < 2000; i++)
+        sbuf_printf(&b, "Package: p%04d\nStatus: install ok installed\nVersion: 1\nArchitecture: amd64\n"
+                        "Description: x\n\n", i);
+    ok(write_file_atomic(status, b.s, b.len, 0644) == 0, "a status file of 2,000 packages");
+    r = pkgdb_list("deb", admin, &pkgs, &err);
+    ok(r == 0 && json_array_size(pkgs) == 2000, "every package is listed, warnings aside (%d, %zu)", r,
+       json_array_size(pkgs));
+    is_str(json_string_value(json_object_get(json_array_get(pkgs, 1999), "name")), "p1999", "the last one too");
+    json_decref(pkgs);
+    free(err), err = NULL;
+    sbuf_free(&b);
+
+    /* from an image: the message names the image and the path in it, not the temporary copy
+     * that is gone when it is read (hostile finding: /var/tmp/kiln-pkgdb-XXXXXX/var/lib/dpkg) */
+    _cleanup_free_ char *img = path_join(dir, "bad-status.tar");
+    struct archive *a = archive_write_new();
+    archive_write_set_format_pax(a);
+    archive_write_open_filename(a, img);
+    static const char bad[] = "\xff garbage: \n\n Package\n";
+    struct archive_entry *e = archive_entry_new();
+    archive_entry_copy_pathname(e, "var/lib/dpkg/status");
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0644);
+    archive_entry_set_size(e, sizeof bad - 1);
+    archive_write_header(a, e);
+    archive_write_data(a, bad, sizeof bad - 1);
+    archive_entry_free(e);
+    archive_write_close(a);
+    archive_write_free(a);
+    json_t *osr = NULL;
+    const char *family = NULL;
+    r = pkgdb_from_image(img, &pkgs, &osr, &family, NULL, &err);
+    _cleanup_free_ char *want = xasprintf("cannot read the dpkg database in %s's /var/lib/dpkg (dpkg-query exited 2)", img);
+    ok(r < 0, "a damaged status is refused (%d)", r);
+    is_str(err, want, "naming the image and the path in it");
+    free(err);
+}
+
 /* gallery.yml through its table: defaults, the values given, and each kind of mistake named at
  * file:line:col (a channel's settings were not checked at all before). */
 static void gallery_config(void)
@@ -672,6 +761,8 @@ static void gallery_config(void)
         {"channels: { stable: {} }\npolicy: { max_priority: 7 }\n", "2:25 policy.max_priority: 7 is out of range (-1 to 5)"},
         {"channels: { stable: { support_day: 9 } }\n", "1:23 channels.stable.support_day: unknown key \"support_day\"; did you mean \"support_days\"?"},
         {"channels: { stable: 90 }\n", "1:21 channels.stable: expected a mapping, got a scalar"},
+        /* one error, not a second "defines no channel" (hostile finding) */
+        {"channels: [stable]\n", "1:11 channels: expected a mapping, got a list"},
         {"channels: { stable: {} }\npolicy: { cases: [no_such_case] }\n", "2:18 policy.cases: no built-in case is named no_such_case"},
         {"chanels: { stable: {} }\n", "1:1 chanels: unknown key \"chanels\"; did you mean \"channels\"?"},
     };
@@ -683,6 +774,7 @@ static void gallery_config(void)
         ok(gallery_open(g, &gy, &d, &err) < 0 && gy == NULL, "a gallery.yml with a mistake is refused");
         _cleanup_free_ char *m = d.n ? xasprintf("%d:%d %s: %s", d.v[0].line, d.v[0].col, d.v[0].path, d.v[0].msg) : NULL;
         is_str(m, cases[i].diag, "the mistake at file:line:col");
+        is_int(d.n, 1, "one diagnostic for one mistake");
         diags_free(&d);
         free(err);
     }
@@ -776,6 +868,7 @@ int main(void)
     hostile_archives();
     mismatched_archives();
     pkgdb_lines();
+    pkgdb_bounded();
     gallery_config();
     rm_rf(dir);
     return tap_done();

@@ -401,12 +401,29 @@ int main(void)
     ok(read_file(file, 3, &data, &len) == -EFBIG, "read_file enforces its bound");
     ok(rm_rf(tmpl) == 0 && !file_exists(tmpl), "rm_rf removes the tree");
 
+    double dv = 0;
+    ok(parse_double("12", &dv) && dv == 12 && parse_double("-0.5", &dv) && dv == -0.5 && parse_double("1.5e3", &dv) &&
+           dv == 1500,
+       "parse_double: integers, fractions, exponents");
+    ok(!parse_double("nan", &dv) && !parse_double("inf", &dv) && !parse_double("-inf", &dv) &&
+           !parse_double("1e400", &dv) && !parse_double("0x10", &dv) && !parse_double(" 5", &dv) &&
+           !parse_double("5\n", &dv) && !parse_double("", &dv) && !parse_double("12abc", &dv),
+       "parse_double: no nan, infinity, overflow, hex, blanks or trailing text");
+
     char *out = NULL;
     char *argv[] = {"sh", "-c", "echo out; echo err >&2; exit 3", NULL};
     is_int(proc_run(argv, 5000, &out), 3, "proc_run returns the exit status");
     has(out, "out", "proc_run captures stdout");
     has(out, "err", "proc_run captures stderr");
     free(out);
+    is_int(proc_run_stdout(argv, 5000, 100, &out), 3, "proc_run_stdout returns the exit status");
+    is_str(out, "out\n", "proc_run_stdout captures stdout alone");
+    free(out), out = NULL;
+    char *chatty[] = {"sh", "-c", "head -c 100000 /dev/zero | tr '\\0' x", NULL};
+    is_int(proc_run_stdout(chatty, 5000, 4096, &out), -E2BIG, "proc_run_stdout refuses more than its bound");
+    ok(!out, "and gives no output cut short");
+    ok(proc_run_stdout(chatty, 5000, 100000, &out) == 0 && out && strlen(out) == 100000, "exactly the bound is taken");
+    free(out), out = NULL;
     char *sleeper[] = {"sleep", "30", NULL};
     is_int(proc_run(sleeper, 200, NULL), -ETIMEDOUT, "proc_run kills on timeout");
     char *missing[] = {"/nonexistent/kiln-tool", NULL};

@@ -384,6 +384,46 @@ int main(void)
     is_str(e1, "t.yml:1:4: a: 1 is out of range (5 to 10)", "range error names file:line:col and path");
     diags_free(&d);
 
+    /* hostile findings: "010" was read as 10 where YAML 1.1 (PyYAML, LISA) reads octal 8, and a
+     * quoted number was refused as "expected an integer, got \"1024\"", which reads as a number */
+    {
+        const char *nums = "o: 010\nm: -010\nz: 00\nq: \"1024\"\nl: [1, 08]\nok0: 0\nneg0: -0\nplus: +7\n";
+        struct ynode *y = yaml_load_string("n.yml", nums, strlen(nums), &d);
+        long w = -1, *lv = NULL;
+        size_t nl = 0;
+        ok(y && !y_long(&d, y_get(y, "o"), "o", 0, 100, &w) && w == -1, "010 is not an integer");
+        ok(!y_long(&d, y_get(y, "m"), "m", -100, 100, &w) && !y_long(&d, y_get(y, "z"), "z", 0, 100, &w), "nor -010 or 00");
+        ok(!y_long(&d, y_get(y, "q"), "q", 0, 2000, &w), "a quoted number is a string");
+        ok(!y_long_list(&d, y_get(y, "l"), "l", 0, 100, &lv, &nl), "08 in a list");
+        ok(d.n == 5, "five diagnostics (%zu)", d.n);
+        if (d.n == 5) {
+            is_str(d.v[0].msg, "expected an integer, got \"010\", an octal number in YAML 1.1 (write it without the leading 0)",
+                   "the octal reading is named");
+            is_str(d.v[3].msg, "expected an integer, got \"1024\" in quotes, a string (write a number without quotes)",
+                   "the quotes are named");
+            is_int(d.v[4].line, 5, "the list's item at its line");
+        }
+        diags_free(&d);
+        const char *big = "b: 99999999999999999999\nn: -99999999999999999999\nl: [1, 99999999999999999999]\n";
+        struct ynode *yb = yaml_load_string("big.yml", big, strlen(big), &d);
+        ok(yb && !y_long(&d, y_get(yb, "b"), "b", 0, 100, &w) && !y_long(&d, y_get(yb, "n"), "n", 0, 100, &w) &&
+               !y_long_list(&d, y_get(yb, "l"), "l", 0, 100, &lv, &nl),
+           "integers past a long are refused");
+        is_str(d.n == 3 ? d.v[0].msg : NULL, "\"99999999999999999999\" is out of range (0 to 100)",
+               "as out of range (hostile finding: 'expected an integer')");
+        is_str(d.n == 3 ? d.v[1].msg : NULL, "\"-99999999999999999999\" is out of range (0 to 100)", "below too");
+        is_str(d.n == 3 ? d.v[2].msg : NULL,
+               "expected an integer or a list of integers, got \"99999999999999999999\", larger than any integer kiln reads",
+               "in a list");
+        ynode_free(yb);
+        ok(y_long(&d, y_get(y, "ok0"), "ok0", 0, 1, &w) && w == 0 && y_long(&d, y_get(y, "neg0"), "neg0", 0, 1, &w) &&
+               w == 0 && y_long(&d, y_get(y, "plus"), "plus", 0, 10, &w) && w == 7,
+           "0, -0 and +7 are integers");
+        free(lv);
+        diags_free(&d);
+        ynode_free(y);
+    }
+
     bool bv;
     ok(y_bool(&d, y_get(y_get(n, "c"), "d"), "c.d", &bv) && bv, "y_bool true");
     static const char *const allowed[] = {"alpha", "beta", NULL};
@@ -400,6 +440,29 @@ int main(void)
     ok(!yaml_load_string("bad.yml", bad, strlen(bad), &d) && d.n == 1, "syntax error reported");
     has(d.v[0].msg, "invalid YAML", "syntax error says so");
     ok(d.v[0].line > 0, "syntax error has a line");
+    diags_free(&d);
+    /* hostile findings: libyaml's reader gives a byte offset, no mark, so every bad byte was
+     * reported at 1:1; a tab got libyaml's words only. Buffers not NUL-terminated, as a fuzzer's. */
+    {
+        static const struct { const char *text; size_t len; const char *want; } cases[] = {
+            {"name: t\nx: \"caf\xc3\xa9 \xff\"\n", 0, "2:10 invalid YAML: invalid leading UTF-8 octet (0xff)"},
+            {"a: 1\nb: x\x01y\n", 0, "2:5 invalid YAML: control characters are not allowed (0x01)"},
+            {"a: 1\nb: x\0y\n", 13, /* the NUL counted */ "2:5 invalid YAML: control characters are not allowed (0x00)"},
+            {"a:\n  b: 1\n  c:\n\td: 2\n", 0, "4:1 invalid YAML: found character that cannot start any token while "
+                                              "scanning for the next token (a tab: YAML indents with spaces)"},
+            {"a: \xc3", 0, "1:4 invalid YAML: incomplete UTF-8 octet sequence"},
+        };
+        for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+            size_t blen = cases[i].len ? cases[i].len : strlen(cases[i].text);
+            char *buf = xmalloc(blen);
+            memcpy(buf, cases[i].text, blen);
+            ok(!yaml_load_string("b.yml", buf, blen, &d) && d.n == 1, "bad input %zu refused", i);
+            _cleanup_free_ char *msg = d.n ? xasprintf("%d:%d %s", d.v[0].line, d.v[0].col, d.v[0].msg) : NULL;
+            is_str(msg, cases[i].want, "at its line and column, naming the byte");
+            diags_free(&d);
+            free(buf);
+        }
+    }
     diags_free(&d);
 
     const char *dup = "a: 1\na: 2\n";
