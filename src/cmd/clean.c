@@ -43,8 +43,8 @@ int cmd_clean(int argc, char **argv)
     size_t len = strlen(dir);
     while (len > 1 && dir[len - 1] == '/') dir[--len] = 0;
     struct cache_report r;
-    char why[PATH_MAX + 256];
-    int e = cache_clean(dir, dry, &r, why, sizeof why);
+    _cleanup_free_ char *why = NULL;
+    int e = cache_clean(dir, dry, &r, &why);
     if (e < 0) {
         fprintf(stderr, "kiln clean: %s\n", why);
         cache_report_free(&r);

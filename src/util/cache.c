@@ -127,7 +127,7 @@ static char **sorted_names(int fd, size_t *n)
     return v;
 }
 
-int cache_clean(const char *dir, bool dry_run, struct cache_report *r, char *why, size_t sz)
+int cache_clean(const char *dir, bool dry_run, struct cache_report *r, char **reterr)
 {
     *r = (struct cache_report){.dir = xstrdup(dir)};
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -135,23 +135,21 @@ int cache_clean(const char *dir, bool dry_run, struct cache_report *r, char *why
     if (fd < 0 && (errno == ELOOP || errno == ENOTDIR)) {
         struct stat st;
         bool link = lstat(dir, &st) == 0 && S_ISLNK(st.st_mode);
-        snprintf(why, sz, "%s is %s: kiln clean follows no symlink (set KILN_CACHE to the directory itself)", dir,
+        return err_setf(reterr, link ? -EPERM : -ENOTDIR, "%s is %s: kiln clean follows no symlink (set KILN_CACHE to the directory itself)", dir,
                  link ? "a symlink" : "not a directory");
-        return link ? -EPERM : -ENOTDIR;
     }
-    if (fd < 0) return snprintf(why, sz, "%s: %s", dir, strerror(errno)), -errno;
+    if (fd < 0) return err_setf(reterr, -errno, "%s: %s", dir, strerror(errno));
     _cleanup_free_ char *real = realpath(dir, NULL);
     struct stat st;
     if (!real || fstat(fd, &st) < 0) {
         int e = errno;
         close(fd);
-        return snprintf(why, sz, "%s: %s", dir, strerror(e)), -e;
+        return err_setf(reterr, -e, "%s: %s", dir, strerror(e));
     }
     if (too_wide(real)) {
         close(fd);
-        snprintf(why, sz, "the cache directory %s is %s: set KILN_CACHE (or XDG_CACHE_HOME) to a directory of kiln's own", real,
+        return err_setf(reterr, -EPERM, "the cache directory %s is %s: set KILN_CACHE (or XDG_CACHE_HOME) to a directory of kiln's own", real,
                  streq(real, "/") ? "/" : "$HOME or a parent of it");
-        return -EPERM;
     }
     struct walk w = {.dry = dry_run, .dev = st.st_dev};
     size_t n;

@@ -30,5 +30,5 @@ struct cache_report {
  * or $HOME or one of its parents (a mistaken KILN_CACHE must not empty a home); other -errno
  * when dir cannot be opened. An item that could not be removed whole is 0 returned with its
  * err set. r is filled in either case; cache_report_free frees it. */
-int cache_clean(const char *dir, bool dry_run, struct cache_report *r, char *why, size_t sz);
+int cache_clean(const char *dir, bool dry_run, struct cache_report *r, char **reterr);
 void cache_report_free(struct cache_report *r);

@@ -67,6 +67,35 @@ char *xasprintf(const char *fmt, ...)
     return p;
 }
 
+int err_setf(char **reterr, int r, const char *fmt, ...)
+{
+    if (!reterr) return r;
+    va_list ap;
+    va_start(ap, fmt);
+    char *m = xvasprintf(fmt, ap);
+    va_end(ap);
+    free(*reterr);
+    *reterr = m;
+    return r;
+}
+
+int err_appendf(char **reterr, int r, const char *fmt, ...)
+{
+    if (!reterr) return r;
+    va_list ap;
+    va_start(ap, fmt);
+    char *m = xvasprintf(fmt, ap);
+    va_end(ap);
+    if (*reterr) {
+        char *both = xasprintf("%s%s", *reterr, m);
+        free(m);
+        m = both;
+    }
+    free(*reterr);
+    *reterr = m;
+    return r;
+}
+
 void *grow_array(void *arr, size_t sz, size_t n, size_t *cap)
 {
     if (n <= *cap) return arr;

@@ -20,6 +20,16 @@ char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char *xvasprintf(const char *fmt, va_list ap);
 
+/* kiln's one error convention (docs/architecture.md, "Conventions"): a function returns 0 or a
+ * negative errno, and the message, when there is one, goes out through `char **reterr`: a
+ * malloc'd sentence the caller frees. reterr may be NULL (the caller wants no message).
+ * err_setf replaces any earlier message with the formatted one; err_appendf adds the formatted
+ * text to the end of it (or sets it when there is none). Both return r, so
+ * `return err_setf(reterr, -EINVAL, "...")` says and fails in one line. The arguments may name
+ * *reterr itself: the new text is formatted before the old one is freed. */
+int err_setf(char **reterr, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int err_appendf(char **reterr, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* Grows *arr (element size sz) so index n fits; capacity tracked in *cap. */
 void *grow_array(void *arr, size_t sz, size_t n, size_t *cap);
 #define APPEND(arr, n, cap) ((arr) = grow_array((arr), sizeof(*(arr)), (n) + 1, &(cap)), &(arr)[(n)++])

@@ -279,8 +279,37 @@ static void test_parallel_for_spread(void)
     ok(two, "two threads share 1000 items (the caller is one of them)");
 }
 
+/* err_setf / err_appendf: the message comes through whole however long (the old char why[256]
+ * buffers cut it silently), a later message replaces an earlier one, and a NULL reterr only
+ * returns the code. */
+static void test_err(void)
+{
+    char long_path[4097];
+    memset(long_path, 'p', sizeof long_path - 1);
+    long_path[sizeof long_path - 1] = 0;
+    char *e = NULL;
+    is_int(err_setf(&e, -ENOENT, "cannot open %s: %s", long_path, strerror(ENOENT)), -ENOENT, "err_setf returns r");
+    _cleanup_free_ char *want = xasprintf("cannot open %s: No such file or directory", long_path);
+    is_str(e, want, "a 4 KiB path comes through whole");
+    is_int((int)strlen(e), (int)strlen("cannot open : No such file or directory") + 4096, "every byte of it");
+    is_int(err_setf(&e, -EINVAL, "second: %s", e), -EINVAL, "a message may quote the one it replaces");
+    _cleanup_free_ char *want2 = xasprintf("second: %s", want);
+    is_str(e, want2, "which it then replaces");
+    is_int(err_appendf(&e, -EIO, " (%d tries)", 3), -EIO, "err_appendf returns r");
+    _cleanup_free_ char *want3 = xasprintf("%s (3 tries)", want2);
+    is_str(e, want3, "and adds to the end");
+    free(e);
+    e = NULL;
+    is_int(err_appendf(&e, 0, "first %s", "words"), 0, "err_appendf with no message yet");
+    is_str(e, "first words", "sets it");
+    free(e);
+    is_int(err_setf(NULL, -EPERM, "nobody reads %s", "this"), -EPERM, "a NULL reterr: only the code");
+    is_int(err_appendf(NULL, -EPERM, "nor %s", "this"), -EPERM, "for err_appendf too");
+}
+
 int main(void)
 {
+    test_err();
     test_strv();
     test_parallel_for_spread();
     test_open_beside();
