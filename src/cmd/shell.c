@@ -143,8 +143,8 @@ static int shell_boot(struct shell *s, const struct shell_opts *o)
     /* the KVM probe may take a while: a SIGINT during it boots nothing */
     if (kiln_interrupted) return fprintf(stderr, "kiln shell: interrupted before the boot\n"), EXIT_INTERRUPTED;
     struct kiln_req need = {.nodes = 1}, spec;
-    char why[4096];
-    if (!ops->capable(&s->pctx, &need, why, sizeof why)) return fprintf(stderr, "kiln shell: %s\n", why), EXIT_FAIL;
+    _cleanup_free_ char *why = NULL;
+    if (!ops->capable(&s->pctx, &need, &why)) return fprintf(stderr, "kiln shell: %s\n", why), EXIT_FAIL;
     ops->spec_for(&s->pctx, &need, &spec);
     s->env = xcalloc(1, sizeof *s->env);
     s->env->name = xstrdup("shell");
@@ -152,7 +152,7 @@ static int shell_boot(struct shell *s, const struct shell_opts *o)
     fprintf(stderr, "kiln shell: booting %s (%s, %d MiB, %d cpu)\n", o->image ? o->image : o->kernel,
             s->pctx.accel ? s->pctx.accel : "-", spec.memory_mb, spec.cpus);
     double t0 = now_s();
-    r = ops->deploy(&s->pctx, s->env, why, sizeof why);
+    r = ops->deploy(&s->pctx, s->env, &why);
     if (kiln_interrupted) return fprintf(stderr, "kiln shell: interrupted while booting\n"), EXIT_INTERRUPTED;
     if (r < 0) return fprintf(stderr, "kiln shell: boot failed: %s\n", why), EXIT_FAIL;
     struct kiln_node *n = s->env->nodes[0];

@@ -451,17 +451,17 @@ struct slot {
 
 static void probe_caps(const char *work, unsigned withhold, struct kiln_caps *c)
 {
-    char detail[256];
+    _cleanup_free_ char *detail = NULL;
     const struct kiln_arch *host = kiln_arch_host();
     snprintf(c->accel, sizeof(c->accel), "%s",
-             host && accel_kvm_works(host, work, NULL, detail, sizeof detail) ? "kvm" : "tcg");
+             host && accel_kvm_works(host, work, NULL, &detail) ? "kvm" : "tcg");
     struct utsname u;
     snprintf(c->arch, sizeof(c->arch), "%s", host ? host->name : uname(&u) == 0 ? u.machine : "x86_64");
     c->cpus = (int)sysconf(_SC_NPROCESSORS_ONLN);
     c->memory_mb = (int)((long long)sysconf(_SC_PHYS_PAGES) * sysconf(_SC_PAGESIZE) >> 20);
-    char why[512];
-    c->features = kiln_qemu_host_features(host, why, sizeof why) & ~withhold;
-    if (*why) log_info("kiln worker: %s", why);
+    _cleanup_free_ char *why = NULL;
+    c->features = kiln_qemu_host_features(host, &why) & ~withhold;
+    if (why && *why) log_info("kiln worker: %s", why);
 }
 
 /* --withhold uefi,tpm,secure-boot: FEAT_* bits into *(unsigned *)to. */

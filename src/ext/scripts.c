@@ -79,8 +79,8 @@ static int run_script(struct kiln_case_ctx *t)
                 return case_fail(t, "asked for a reboot (autopkgtest-reboot %s) but its metadata lacks reboot: true", req_mark);
             if (reboots >= MAX_REBOOTS) return case_fail(t, "asked for more than %d reboots", MAX_REBOOTS);
             case_log(t, "test asked for a reboot with mark \"%s\"", req_mark);
-            char why[1024];
-            if (node_reboot(n, MIN(case_time_left(t), 600), why, sizeof why) < 0) {
+            _cleanup_free_ char *why = NULL;
+            if (node_reboot(n, MIN(case_time_left(t), 600), &why) < 0) {
                 n->bad = true;
                 return case_fail(t, "reboot requested by the test: %s", why);
             }

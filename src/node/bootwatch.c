@@ -82,18 +82,17 @@ void boot_watch_line(struct boot_watch *w, const char *line, double at)
     *what = xstrndup(line, 300);
 }
 
-bool boot_watch_unreachable(const struct boot_watch *w, double now, double grace_s, int nic_up, char *why, size_t sz)
+bool boot_watch_unreachable(const struct boot_watch *w, double now, double grace_s, int nic_up, char **reterr)
 {
     if (grace_s <= 0 || w->booted_at < 0 || now - w->booted_at < grace_s || w->net_at >= 0 || nic_up == 1) return false;
     char sshd[400];
     if (w->sshd_at >= 0) snprintf(sshd, sizeof sshd, "sshd started (\"%s\")", w->sshd_line);
     else snprintf(sshd, sizeof sshd, "no sshd start on the console yet (if it never comes: check that ssh.service or "
                                      "sshd.service is installed and enabled)");
-    snprintf(why, sz, "booted (console: \"%s\") but no SSH %.0f s later, and no sign of network activity: no network "
+    return err_setf(reterr, true, "booted (console: \"%s\") but no SSH %.0f s later, and no sign of network activity: no network "
              "manager, DHCP client or cloud-init on the console%s; %s. Check the image's network configuration (a "
              "systemd-networkd .network file for en* / eth* with DHCP=yes and systemd-networkd enabled, an ifupdown "
              "interface with dhcp, NetworkManager, or cloud-init; for an image made by kiln build, os.network: dhcp)",
              w->booted_line, now - w->booted_at,
              nic_up == 0 ? ", and the guest never brought a NIC up (its receive filter is still unset)" : "", sshd);
-    return true;
 }

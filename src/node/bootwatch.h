@@ -32,6 +32,6 @@ void boot_watch_line(struct boot_watch *w, const char *line, double at);
 
 /* The verdict: true when the guest reached its login prompt (or multi-user) at least grace_s
  * before now, the console showed no sign of network activity, and nic_up (what the host saw
- * of the guest's NICs: 1 one was brought up, 0 none, -1 unknown) is not 1. Then why says so,
+ * of the guest's NICs: 1 one was brought up, 0 none, -1 unknown) is not 1. Then *reterr says so,
  * quoting the console lines, and what to check. grace_s <= 0 never concludes. */
-bool boot_watch_unreachable(const struct boot_watch *w, double now, double grace_s, int nic_up, char *why, size_t sz);
+bool boot_watch_unreachable(const struct boot_watch *w, double now, double grace_s, int nic_up, char **reterr);

@@ -377,10 +377,10 @@ void console_boot_reset(struct kiln_console *c)
     pthread_mutex_unlock(&c->lock);
 }
 
-bool console_booted_unreachable(struct kiln_console *c, double grace_s, int nic_up, char *why, size_t sz)
+bool console_booted_unreachable(struct kiln_console *c, double grace_s, int nic_up, char **reterr)
 {
     pthread_mutex_lock(&c->lock);
-    bool r = boot_watch_unreachable(&c->boot, now_s(), grace_s, nic_up, why, sz);
+    bool r = boot_watch_unreachable(&c->boot, now_s(), grace_s, nic_up, reterr);
     pthread_mutex_unlock(&c->lock);
     return r;
 }

@@ -52,4 +52,4 @@ void console_clean_line(char *s);
 /* Forgets what the boot watch saw (node/bootwatch.h): the guest is about to boot again. */
 void console_boot_reset(struct kiln_console *c);
 /* boot_watch_unreachable over the lines since the last reset, now being now_s(). */
-bool console_booted_unreachable(struct kiln_console *c, double grace_s, int nic_up, char *why, size_t sz);
+bool console_booted_unreachable(struct kiln_console *c, double grace_s, int nic_up, char **reterr);

@@ -42,8 +42,8 @@ struct kiln_node {
      * while a reboot is awaited: when the machine stopped by itself (a guest's reset ends a
      * QEMU VM) it powers it on again and returns 1; 0 while it runs, <0 on error.
      * power_cycle forces it off and on again. */
-    int (*power_check)(struct kiln_node *n, char *why, size_t whysz);
-    int (*power_cycle)(struct kiln_node *n, char *why, size_t whysz);
+    int (*power_check)(struct kiln_node *n, char **reterr);
+    int (*power_cycle)(struct kiln_node *n, char **reterr);
     /* Seconds since the machine was last powered on, and console bytes it wrote since then
      * (-1 when unknown): signs of life while a reboot is awaited. */
     double (*since_power_on)(struct kiln_node *n, int64_t *console_bytes);
@@ -72,8 +72,8 @@ struct kiln_exec {
  * (nothing is sent to such a host); -EPERM when sshd refused kiln's key on every attempt for
  * KILN_AUTH_GRACE_S (default 20) seconds, the first refusal counted across calls (a key that
  * reaches authorized_keys a moment after sshd starts is still waited for). Leaves a one-line
- * reason in why. */
-int node_connect(struct kiln_node *n, int timeout_s, char *why, size_t whysz);
+ * reason in *reterr. */
+int node_connect(struct kiln_node *n, int timeout_s, char **reterr);
 void node_disconnect(struct kiln_node *n);
 /* The guest's counters for perf.json: /proc/stat, meminfo, diskstats, net/dev and the boot id
  * as "== NAME" sections (NAME the path under /proc), read through one long-lived channel whose
@@ -94,10 +94,10 @@ int node_upload_file(struct kiln_node *n, const char *local, const char *remote,
 /* Reads a remote file of at most max bytes. */
 int node_download(struct kiln_node *n, const char *remote, size_t max, char **data, size_t *len);
 /* Reboots and waits until SSH answers with a different boot id. */
-int node_reboot(struct kiln_node *n, int timeout_s, char *why, size_t whysz);
+int node_reboot(struct kiln_node *n, int timeout_s, char **reterr);
 /* Waits, as node_reboot does, until SSH answers with a boot id other than before: for a reboot
  * the machine makes itself (an updater, a failed health check). */
-int node_await_boot(struct kiln_node *n, const char *before, int timeout_s, char *why, size_t whysz);
+int node_await_boot(struct kiln_node *n, const char *before, int timeout_s, char **reterr);
 /* SHA256 fingerprint of the host key the node presented ("SHA256:..."), or NULL. */
 char *node_host_key_fingerprint(struct kiln_node *n);
 /* Reads /proc/sys/kernel/random/boot_id into n->boot_id. */

@@ -77,43 +77,42 @@ static char *known_fingerprints(struct kiln_node *n)
 
 /* Before authenticating or sending anything: whoever answers at the node's address must
  * hold its host key, or it could take the commands and fake their results. */
-static int check_host_key(struct kiln_node *n, ssh_session s, char *why, size_t whysz)
+static int check_host_key(struct kiln_node *n, ssh_session s, char **reterr)
 {
     if (!n->nhost_key_fps && !n->known_hosts) return 0;
     ssh_key key = NULL;
     _cleanup_free_ char *fp = NULL;
     if (ssh_get_server_publickey(s, &key) == SSH_OK) fp = fingerprint_of(key);
     ssh_key_free(key);
-    if (!fp) return snprintf(why, whysz, "ssh %s:%d: cannot read the host key it presented", n->host, n->port), -EACCES;
+    if (!fp) return err_setf(reterr, -EACCES, "ssh %s:%d: cannot read the host key it presented", n->host, n->port);
     if (n->nhost_key_fps) {
         for (size_t i = 0; i < n->nhost_key_fps; i++)
             if (streq(fp, n->host_key_fps[i])) return 0;
-        snprintf(why, whysz, "ssh %s:%d presented host key %s, expected %s%s: refused, another machine may be "
+        return err_setf(reterr, -EACCES, "ssh %s:%d presented host key %s, expected %s%s: refused, another machine may be "
                              "answering in its place (fix host_key_fingerprints if the node's key really changed)",
                  n->host, n->port, fp, n->host_key_fps[0], n->nhost_key_fps > 1 ? " or another pinned one" : "");
-        return -EACCES;
     }
     enum ssh_known_hosts_e k = ssh_session_is_known_server(s);
     if (k == SSH_KNOWN_HOSTS_OK) return 0;
     _cleanup_free_ char *want = k == SSH_KNOWN_HOSTS_CHANGED ? known_fingerprints(n) : NULL;
     if (k == SSH_KNOWN_HOSTS_CHANGED)
-        snprintf(why, whysz, "ssh %s:%d presented host key %s, expected %s (from %s): refused, another machine may be "
+        err_setf(reterr, 0, "ssh %s:%d presented host key %s, expected %s (from %s): refused, another machine may be "
                              "answering in its place",
                  n->host, n->port, fp, want ? want : "the key listed there", n->known_hosts);
     else if (k == SSH_KNOWN_HOSTS_OTHER)
-        snprintf(why, whysz, "ssh %s:%d presented host key %s, of a type %s lists no key of for it: refused",
+        err_setf(reterr, 0, "ssh %s:%d presented host key %s, of a type %s lists no key of for it: refused",
                  n->host, n->port, fp, n->known_hosts);
     else if (k == SSH_KNOWN_HOSTS_UNKNOWN || k == SSH_KNOWN_HOSTS_NOT_FOUND)
-        snprintf(why, whysz, "ssh %s:%d presented host key %s, which %s does not list for it: refused (add the "
+        err_setf(reterr, 0, "ssh %s:%d presented host key %s, which %s does not list for it: refused (add the "
                              "node's key there once you have checked it)",
                  n->host, n->port, fp, n->known_hosts);
     else
-        snprintf(why, whysz, "ssh %s:%d: cannot check its host key against %s: %s", n->host, n->port, n->known_hosts,
+        err_setf(reterr, 0, "ssh %s:%d: cannot check its host key against %s: %s", n->host, n->port, n->known_hosts,
                  ssh_get_error(s));
     return -EACCES;
 }
 
-static int try_connect(struct kiln_node *n, char *why, size_t whysz)
+static int try_connect(struct kiln_node *n, char **reterr)
 {
     ssh_session s = ssh_new();
     if (!s) return -ENOMEM;
@@ -136,18 +135,18 @@ static int try_connect(struct kiln_node *n, char *why, size_t whysz)
     int yes = 1;
     ssh_options_set(s, SSH_OPTIONS_NODELAY, &yes);
     if (ssh_connect(s) != SSH_OK) {
-        snprintf(why, whysz, "ssh %s@%s:%d: %s", n->user, n->host, n->port, ssh_get_error(s));
+        err_setf(reterr, 0, "ssh %s@%s:%d: %s", n->user, n->host, n->port, ssh_get_error(s));
         ssh_free(s);
         return -ECONNREFUSED;
     }
-    if (check_host_key(n, s, why, whysz) < 0) {
+    if (check_host_key(n, s, reterr) < 0) {
         ssh_disconnect(s);
         ssh_free(s);
         return -EACCES;
     }
     ssh_key key = NULL;
     if (ssh_pki_import_privkey_file(n->key_path, NULL, NULL, NULL, &key) != SSH_OK) {
-        snprintf(why, whysz, "cannot read private key %s (is it an unencrypted OpenSSH key?)", n->key_path);
+        err_setf(reterr, 0, "cannot read private key %s (is it an unencrypted OpenSSH key?)", n->key_path);
         ssh_disconnect(s);
         ssh_free(s);
         return -EACCES;
@@ -155,7 +154,7 @@ static int try_connect(struct kiln_node *n, char *why, size_t whysz)
     int rc = ssh_userauth_publickey(s, NULL, key);
     ssh_key_free(key);
     if (rc != SSH_AUTH_SUCCESS) {
-        snprintf(why, whysz, "ssh %s@%s:%d: public key authentication refused", n->user, n->host, n->port);
+        err_setf(reterr, 0, "ssh %s@%s:%d: public key authentication refused", n->user, n->host, n->port);
         ssh_disconnect(s);
         ssh_free(s);
         return -EPERM;
@@ -173,25 +172,23 @@ static int auth_grace_s(void)
     return v > 0 ? v : 20;
 }
 
-int node_connect(struct kiln_node *n, int timeout_s, char *why, size_t whysz)
+int node_connect(struct kiln_node *n, int timeout_s, char **reterr)
 {
     node_disconnect(n);
     int64_t deadline = now_ms() + (int64_t)timeout_s * 1000;
     int64_t delay = 200;
-    snprintf(why, whysz, "no attempt made");
+    err_setf(reterr, 0, "no attempt made");
     for (;;) {
         if (kiln_interrupted) return -EINTR;
         const char *fatal = node_fatal(n);
         if (fatal) {
-            snprintf(why, whysz, "console: %s", fatal);
-            return -EHOSTDOWN;
+            return err_setf(reterr, -EHOSTDOWN, "console: %s", fatal);
         }
-        int r = try_connect(n, why, whysz);
+        int r = try_connect(n, reterr);
         if (r == -EPERM) {
             if (!n->auth_refused_ms) n->auth_refused_ms = now_ms();
             if (now_ms() - n->auth_refused_ms >= (int64_t)auth_grace_s() * 1000) {
-                snprintf(why + strlen(why), whysz - strlen(why), " on every attempt for %d s", auth_grace_s());
-                return -EPERM;
+                return err_appendf(reterr, -EPERM, " on every attempt for %d s", auth_grace_s());
             }
         } else if (r != -ECONNREFUSED) {
             n->auth_refused_ms = 0;
@@ -202,7 +199,7 @@ int node_connect(struct kiln_node *n, int timeout_s, char *why, size_t whysz)
             kiln_exec_free(&e);
             if (r == 0 && e.status == 0) return 0;
             node_disconnect(n);
-            snprintf(why, whysz, "ssh session opened but a command could not run");
+            err_setf(reterr, 0, "ssh session opened but a command could not run");
         }
         if (r == -EACCES) return r;
         if (now_ms() + delay > deadline) return -ETIMEDOUT;
@@ -408,10 +405,10 @@ static int exec_internal(struct kiln_node *n, const char *cmd, const void *in, s
     int rc = run_channel(n, wrapped, in, inlen, timeout_s, r, maxout);
     if (rc == -ENOTCONN && may_reconnect && !node_fatal(n)) {
         /* The session died before the command started: reconnect once and retry. */
-        char why[512];
+        _cleanup_free_ char *why = NULL;
         logf_node(n, "[cmd %lld] reconnecting\n", (long long)id);
         kiln_exec_free(r);
-        if (node_connect(n, 30, why, sizeof why) == 0) rc = run_channel(n, wrapped, in, inlen, timeout_s, r, maxout);
+        if (node_connect(n, 30, &why) == 0) rc = run_channel(n, wrapped, in, inlen, timeout_s, r, maxout);
         else logf_node(n, "[cmd %lld] reconnect failed: %s\n", (long long)id, why);
         if (rc == -ENOTCONN) n->bad = true;
     }
@@ -615,11 +612,12 @@ static bool restart_line(const char *line)
 
 static void power_cycle(struct kiln_node *n, struct reboot_watch *w, const char *what)
 {
-    char why[256] = "";
+    _cleanup_free_ char *why = NULL;
     w->cycles++;
-    int r = n->power_cycle(n, why, sizeof why);
-    node_note(n, "%s: %s; %s", n->name, what, r < 0 ? why : "kiln power-cycled the machine");
-    log_warn("%s: %s; %s", n->name, what, r < 0 ? why : "power-cycled it");
+    int r = n->power_cycle(n, &why);
+    const char *said = why ? why : "";
+    node_note(n, "%s: %s; %s", n->name, what, r < 0 ? said : "kiln power-cycled the machine");
+    log_warn("%s: %s; %s", n->name, what, r < 0 ? said : "power-cycled it");
     free(w->restart);
     w->restart = NULL;
 }
@@ -667,7 +665,7 @@ static void watch_power(struct kiln_node *n, struct reboot_watch *w)
 }
 
 /* The wait of node_reboot and node_await_boot: SSH back with a boot id other than before. */
-static int await_boot(struct kiln_node *n, const char *before, bool sent, int timeout_s, char *why, size_t whysz)
+static int await_boot(struct kiln_node *n, const char *before, bool sent, int timeout_s, char **reterr)
 {
     uint64_t mark = n->console ? console_mark(n->console) : 0;
     const char *env = getenv("KILN_REBOOT_STALL_S");
@@ -684,21 +682,22 @@ static int await_boot(struct kiln_node *n, const char *before, bool sent, int ti
     node_disconnect(n);
     int64_t started = now_ms();
     int64_t deadline = started + (int64_t)timeout_s * 1000;
+    /* node_connect's latest message, kept for the timeout's sentence */
+    _cleanup_free_ char *cerr = NULL;
     sleep_ms(1000);
     while (now_ms() < deadline) {
         if (n->power_check) {
-            char pw[512] = "";
-            int pr = n->power_check(n, pw, sizeof pw);
+            _cleanup_free_ char *pw = NULL;
+            int pr = n->power_check(n, &pw);
             if (pr < 0) {
-                snprintf(why, whysz, "the machine stopped and could not be powered on again: %s", pw);
-                return -EIO;
+                return err_setf(reterr, -EIO, "the machine stopped and could not be powered on again: %s", pw ? pw : "");
             }
             if (pr > 0) logf_node(n, "%s: the guest reset the machine; powered on again\n", n->name);
         }
         int left = (int)((deadline - now_ms()) / 1000);
         /* short attempts, so a stopped or stuck machine is noticed in time */
-        int r = node_connect(n, MIN(MAX(left, 1), 3), why, whysz);
-        if (r == -EHOSTDOWN || r == -EINTR || r == -EACCES || r == -EPERM) return r;
+        int r = node_connect(n, MIN(MAX(left, 1), 3), &cerr);
+        if (r == -EHOSTDOWN || r == -EINTR || r == -EACCES || r == -EPERM) return err_setf(reterr, r, "%s", cerr);
         if (r == 0) {
             if (node_read_boot_id(n) == 0 && !streq(n->boot_id, before)) {
                 /* the connection lost while the machine went down says nothing about the new boot */
@@ -714,7 +713,6 @@ static int await_boot(struct kiln_node *n, const char *before, bool sent, int ti
         }
         watch_power(n, &w);
     }
-    _cleanup_free_ char *last = xstrdup(why);
     /* the console's last line tells a hung firmware or boot from a slow one; what the scanner
      * found since the reboot began (a hung task, an RCU stall, a failed unit) tells why */
     _cleanup_free_ char *tail = n->console ? console_tail(n->console, 1) : NULL;
@@ -726,26 +724,25 @@ static int await_boot(struct kiln_node *n, const char *before, bool sent, int ti
         sbuf_printf(&found, "%s%s: %s", i ? "; " : "", ev[i].pattern, ev[i].line);
     if (nev > 3) sbuf_printf(&found, "; and %zu more", nev - 3);
     console_events_free(ev, nev);
-    snprintf(why, whysz, "node did not come back with a new boot id within %d s (%s)%s%s%s%s", timeout_s, last,
+    err_setf(reterr, 0, "node did not come back with a new boot id within %d s (%s)%s%s%s%s", timeout_s, cerr ? cerr : "",
              *line ? "; the console's last line: " : "", line, found.len ? "; the console during the reboot: " : "",
              found.len ? found.s : "");
     sbuf_free(&found);
     return -ETIMEDOUT;
 }
 
-int node_reboot(struct kiln_node *n, int timeout_s, char *why, size_t whysz)
+int node_reboot(struct kiln_node *n, int timeout_s, char **reterr)
 {
     if (!n->boot_id && node_read_boot_id(n) < 0) {
-        snprintf(why, whysz, "cannot read boot id before reboot");
-        return -EIO;
+        return err_setf(reterr, -EIO, "cannot read boot id before reboot");
     }
     _cleanup_free_ char *before = xstrdup(n->boot_id);
-    return await_boot(n, before, true, timeout_s, why, whysz);
+    return await_boot(n, before, true, timeout_s, reterr);
 }
 
-int node_await_boot(struct kiln_node *n, const char *before, int timeout_s, char *why, size_t whysz)
+int node_await_boot(struct kiln_node *n, const char *before, int timeout_s, char **reterr)
 {
-    return await_boot(n, before, false, timeout_s, why, whysz);
+    return await_boot(n, before, false, timeout_s, reterr);
 }
 
 void node_free(struct kiln_node *n)

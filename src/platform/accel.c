@@ -39,25 +39,22 @@ static char *probe_key(const char *cpu_model)
     return xasprintf("%s %lld %lld cpu=%s", u.release, (long long)st.st_mtime, (long long)st.st_size, cpu_model);
 }
 
-static bool run_probe(const char *dir, const char *cpu_model, char *detail, size_t sz)
+static bool run_probe(const char *dir, const char *cpu_model, char **detail)
 {
     if (access("/dev/kvm", R_OK | W_OK) != 0) {
-        snprintf(detail, sz, "/dev/kvm not usable: %s", strerror(errno));
-        return false;
+        return err_setf(detail, false, "/dev/kvm not usable: %s", strerror(errno));
     }
     _cleanup_free_ char *img = path_join(dir, "kvm-probe.img");
     unsigned char sector[512] = {0};
     size_t len = (size_t)(kiln_kvm_probe_end - kiln_kvm_probe);
     if (len > 510) {
-        snprintf(detail, sz, "KVM probe guest is %zu bytes, more than a boot sector holds", len);
-        return false;
+        return err_setf(detail, false, "KVM probe guest is %zu bytes, more than a boot sector holds", len);
     }
     memcpy(sector, kiln_kvm_probe, len);
     sector[510] = 0x55;
     sector[511] = 0xAA;
     if (write_file_atomic(img, (const char *)sector, sizeof sector, 0644) < 0) {
-        snprintf(detail, sz, "cannot write probe image");
-        return false;
+        return err_setf(detail, false, "cannot write probe image");
     }
     _cleanup_free_ char *drive = xasprintf("file=%s,format=raw,if=floppy", img);
     char *argv[] = {"qemu-system-x86_64", "-machine", "q35,accel=kvm", "-cpu", (char *)cpu_model, "-display", "none",
@@ -66,8 +63,7 @@ static bool run_probe(const char *dir, const char *cpu_model, char *detail, size
     pid_t pid;
     int64_t t0 = now_ms();
     if (proc_spawn(argv, -1, -1, -1, &pid) < 0) {
-        snprintf(detail, sz, "cannot start qemu-system-x86_64");
-        return false;
+        return err_setf(detail, false, "cannot start qemu-system-x86_64");
     }
     int st;
     int r = proc_wait(pid, PROBE_DEADLINE_MS, &st);
@@ -75,17 +71,14 @@ static bool run_probe(const char *dir, const char *cpu_model, char *detail, size
     unlink(img);
     if (r == -ETIMEDOUT) {
         proc_kill(pid, 200);
-        snprintf(detail, sz, "KVM probe guest (long mode, paging, timer interrupts; q35, -cpu %s) did not finish within %d ms",
+        return err_setf(detail, false, "KVM probe guest (long mode, paging, timer interrupts; q35, -cpu %s) did not finish within %d ms",
                  cpu_model, PROBE_DEADLINE_MS);
-        return false;
     }
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 99) {
-        snprintf(detail, sz, "KVM probe guest (q35, -cpu %s) failed: qemu %s %d", cpu_model,
+        return err_setf(detail, false, "KVM probe guest (q35, -cpu %s) failed: qemu %s %d", cpu_model,
                  WIFEXITED(st) ? "exited with status" : "was killed by signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
-        return false;
     }
-    snprintf(detail, sz, "KVM probe guest (q35, -cpu %s) finished in %lld ms", cpu_model, (long long)took);
-    return true;
+    return err_setf(detail, true, "KVM probe guest (q35, -cpu %s) finished in %lld ms", cpu_model, (long long)took);
 }
 
 static void cache_store(const char *key, bool kvm, const char *detail)
@@ -97,17 +90,14 @@ static void cache_store(const char *key, bool kvm, const char *detail)
     if (write_file_atomic(cache, line, strlen(line), 0644) < 0) log_debug("cannot write %s", cache);
 }
 
-bool accel_kvm_works(const struct kiln_arch *guest, const char *work_dir, const char *cpu_model, char *detail,
-                     size_t sz)
+bool accel_kvm_works(const struct kiln_arch *guest, const char *work_dir, const char *cpu_model, char **detail)
 {
     const struct kiln_arch *host = kiln_arch_host();
     if (guest != host) {
-        snprintf(detail, sz, "KVM cannot run an %s guest on an %s host", guest->name, host ? host->name : "other");
-        return false;
+        return err_setf(detail, false, "KVM cannot run an %s guest on an %s host", guest->name, host ? host->name : "other");
     }
     if (guest != kiln_arch_find("x86_64")) {
-        snprintf(detail, sz, "kiln's KVM probe is an x86_64 guest; %s guests run under TCG", guest->name);
-        return false;
+        return err_setf(detail, false, "kiln's KVM probe is an x86_64 guest; %s guests run under TCG", guest->name);
     }
     _cleanup_free_ char *cache = cache_path();
     _cleanup_free_ char *key = probe_key(cpu_model);
@@ -118,15 +108,15 @@ bool accel_kvm_works(const struct kiln_arch *guest, const char *work_dir, const 
         if (sscanf(old, "%lld %7s %511[^\n]", &when, verdict, rest) == 3 && wall_s() - when < CACHE_TTL_S) {
             char *sep = strstr(rest, " | ");
             if (sep && strncmp(rest, key, (size_t)(sep - rest)) == 0 && strlen(key) == (size_t)(sep - rest)) {
-                snprintf(detail, sz, "%s (cached)", sep + 3);
+                err_setf(detail, 0, "%s (cached)", sep + 3);
                 free(old);
                 return streq(verdict, "kvm");
             }
         }
         free(old);
     }
-    bool ok = run_probe(work_dir, cpu_model, detail, sz);
-    cache_store(key, ok, detail);
+    bool ok = run_probe(work_dir, cpu_model, detail);
+    cache_store(key, ok, *detail);
     return ok;
 }
 

@@ -13,11 +13,10 @@
 /* True when KVM runs kiln's probe guest (kvm_probe.S: long mode, paging, timer interrupts)
  * on the machine type and CPU model (cpu_model, e.g. "host") the guests will get, within
  * 5 s. The verdict is cached for a day per host kernel, qemu build and CPU model
- * (~/.cache/kiln/accel-probe, or $KILN_CACHE). detail gets a one-line reason. The probe is an
+ * (~/.cache/kiln/accel-probe, or $KILN_CACHE). *detail gets a one-line reason (malloc'd). The probe is an
  * x86_64 guest: a guest of another architecture than the host's (KVM cannot run it at all),
  * or an aarch64 guest on an aarch64 host (no probe yet), gets false without a probe. */
-bool accel_kvm_works(const struct kiln_arch *guest, const char *work_dir, const char *cpu_model, char *detail,
-                     size_t sz);
+bool accel_kvm_works(const struct kiln_arch *guest, const char *work_dir, const char *cpu_model, char **detail);
 
 /* Records that a real guest made no progress under KVM although the probe passed, so runs
  * within the next day start with TCG without waiting for the watchdog again. */

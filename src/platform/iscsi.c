@@ -17,7 +17,7 @@
 #define START_MS 10000
 
 /* tgtadm -C CTL --lld iscsi ARGS...: 0, or -EIO with its output in why. */
-static int tgtadm(const struct iscsi_target *t, const char *const *args, char **out, char *why, size_t sz)
+static int tgtadm(const struct iscsi_target *t, const char *const *args, char **out, char **reterr)
 {
     char ctl[16];
     snprintf(ctl, sizeof ctl, "%d", t->ctl);
@@ -30,7 +30,7 @@ static int tgtadm(const struct iscsi_target *t, const char *const *args, char **
     if (r != 0) {
         struct sbuf cmd = {0};
         for (size_t i = 5; i < n; i++) sbuf_printf(&cmd, " %s", argv[i]);
-        snprintf(why, sz, "tgtadm%s failed (%d): %s", cmd.s, r, o ? strstrip(o) : "");
+        err_setf(reterr, 0, "tgtadm%s failed (%d): %s", cmd.s, r, o ? strstrip(o) : "");
         sbuf_free(&cmd);
     }
     if (out) *out = o;
@@ -63,27 +63,27 @@ static bool ctl_free(int ctl)
 /* Waits for tgtd to answer on its management port and reads its portal's port: 0, -EAGAIN
  * when tgtd exited (another took the port first: try the next), -EIO after START_MS, -EINTR
  * on SIGINT or SIGTERM (tgtadm cannot run then: waiting on would only add START_MS). */
-static int wait_portal(struct iscsi_target *t, const char *log, char *why, size_t sz)
+static int wait_portal(struct iscsi_target *t, const char *log, char **reterr)
 {
     static const char *const show[] = {"--op", "show", "--mode", "portal", NULL};
     for (int64_t deadline = now_ms() + START_MS;; usleep(50000)) {
-        if (kiln_interrupted) return snprintf(why, sz, "interrupted while tgtd started"), -EINTR;
+        if (kiln_interrupted) return err_setf(reterr, -EINTR, "interrupted while tgtd started");
         if (proc_wait(t->pid, 0, NULL) == 0) {
             t->pid = 0; /* reaped */
             char *l = NULL;
             read_file(log, 2048, &l, NULL);
-            snprintf(why, sz, "tgtd exited at start: %s", l ? strstrip(l) : "");
+            err_setf(reterr, 0, "tgtd exited at start: %s", l ? strstrip(l) : "");
             free(l);
             return -EAGAIN;
         }
         char *out = NULL;
-        if (tgtadm(t, show, &out, why, sz) == 0) {
+        if (tgtadm(t, show, &out, reterr) == 0) {
             /* "Portal: 127.0.0.1:PORT,1" */
             const char *p = out ? strstr(out, "127.0.0.1:") : NULL;
             long port = 0;
             if (p) port = strtol(p + 10, NULL, 10);
             free(out);
-            if (port <= 0 || port > 65535) return snprintf(why, sz, "tgtd shows no portal on 127.0.0.1"), -EIO;
+            if (port <= 0 || port > 65535) return err_setf(reterr, -EIO, "tgtd shows no portal on 127.0.0.1");
             t->port = (int)port;
             return 0;
         }
@@ -93,13 +93,13 @@ static int wait_portal(struct iscsi_target *t, const char *log, char *why, size_
 }
 
 int iscsi_target_start(struct iscsi_target *t, const char *tgtd, const char *tgtadm_prog, const char *backing,
-                       uint64_t lun_bytes, const char *iqn, const char *log, char *why, size_t sz)
+                       uint64_t lun_bytes, const char *iqn, const char *log, char **reterr)
 {
     *t = (struct iscsi_target){0};
     t->tgtadm = xstrdup(tgtadm_prog);
     int fd = open(backing, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0 || ftruncate(fd, (off_t)lun_bytes) < 0) {
-        snprintf(why, sz, "cannot make the LUN's file %s: %s", backing, strerror(errno));
+        err_setf(reterr, 0, "cannot make the LUN's file %s: %s", backing, strerror(errno));
         if (fd >= 0) close(fd), unlink(backing);
         free(t->tgtadm);
         t->tgtadm = NULL;
@@ -121,22 +121,22 @@ int iscsi_target_start(struct iscsi_target *t, const char *tgtd, const char *tgt
         if (lf) fclose(lf);
         if (r < 0) {
             t->pid = 0;
-            snprintf(why, sz, "cannot start %s: %s", tgtd, strerror(-r));
+            err_setf(reterr, 0, "cannot start %s: %s", tgtd, strerror(-r));
             break;
         }
-        r = wait_portal(t, log, why, sz);
+        r = wait_portal(t, log, reterr);
         if (r == -EAGAIN) continue;
         if (r < 0) break;
         const char *new_target[] = {"--op", "new", "--mode", "target", "--tid", "1", "-T", iqn, NULL};
         const char *new_lun[] = {"--op", "new", "--mode", "logicalunit", "--tid", "1", "--lun", "1", "-b", backing, NULL};
         const char *bind[] = {"--op", "bind", "--mode", "target", "--tid", "1", "-I", "ALL", NULL};
-        r = tgtadm(t, new_target, NULL, why, sz);
-        if (r == 0) r = tgtadm(t, new_lun, NULL, why, sz);
-        if (r == 0) r = tgtadm(t, bind, NULL, why, sz);
+        r = tgtadm(t, new_target, NULL, reterr);
+        if (r == 0) r = tgtadm(t, new_lun, NULL, reterr);
+        if (r == 0) r = tgtadm(t, bind, NULL, reterr);
         break;
     }
     if (r != 0) {
-        if (!t->ctl) snprintf(why, sz, "no free tgtd management port (all of 32 tried are held)");
+        if (!t->ctl) err_setf(reterr, 0, "no free tgtd management port (all of 32 tried are held)");
         iscsi_target_stop(t);
         return r == -EINTR ? -EINTR : -EIO;
     }
@@ -146,14 +146,14 @@ int iscsi_target_start(struct iscsi_target *t, const char *tgtd, const char *tgt
 void iscsi_target_stop(struct iscsi_target *t)
 {
     if (t->pid > 0) {
-        char why[256];
+        _cleanup_free_ char *why = NULL;
         static const char *const del[] = {"--op", "delete", "--mode", "target", "--tid", "1", "--force", NULL};
         static const char *const quit[] = {"--op", "delete", "--mode", "system", NULL};
         /* tgtd ignores SIGTERM; asked this way it exits, and SIGKILL is the fallback. Once
          * kiln is interrupted proc_run starts no tgtadm: straight to SIGKILL, not after 2 s. */
         if (!kiln_interrupted) {
-            tgtadm(t, del, NULL, why, sizeof why);
-            tgtadm(t, quit, NULL, why, sizeof why);
+            tgtadm(t, del, NULL, &why);
+            tgtadm(t, quit, NULL, &why);
         }
         if (kiln_interrupted || proc_wait(t->pid, 2000, NULL) < 0) proc_kill(t->pid, 0);
         ctl_files_remove(t->ctl);

@@ -18,10 +18,10 @@ struct iscsi_target {
  * whose LUN 1 is a new sparse file backing of lun_bytes, any initiator allowed (only the
  * host's loopback reaches it); tgtd's output goes to log. The management port is one no other
  * tgtd holds (its lock file is free); the portal's port is the kernel's pick, read back from
- * tgtd. 0, or -errno with the reason in why and nothing left running or on disk: -EINTR on
+ * tgtd. 0, or -errno with the reason in *reterr and nothing left running or on disk: -EINTR on
  * SIGINT or SIGTERM, -EIO otherwise. */
 int iscsi_target_start(struct iscsi_target *t, const char *tgtd, const char *tgtadm, const char *backing,
-                       uint64_t lun_bytes, const char *iqn, const char *log, char *why, size_t sz);
+                       uint64_t lun_bytes, const char *iqn, const char *log, char **reterr);
 /* Deletes the target (ending its sessions), ends tgtd and removes its socket and the LUN's
  * file. Safe on a target that never started and when called twice. */
 void iscsi_target_stop(struct iscsi_target *t);

@@ -86,19 +86,22 @@ static void *serve(void *arg)
     return NULL;
 }
 
-struct l2hub *l2hub_start(const char *hub_path, char *const *ports, size_t nports, char *why, size_t sz)
+struct l2hub *l2hub_start(const char *hub_path, char *const *ports, size_t nports, char **reterr)
 {
-    if (nports > MAX_PORTS) return snprintf(why, sz, "a private network holds at most %d VMs", MAX_PORTS), NULL;
+    if (nports > MAX_PORTS) {
+        err_setf(reterr, 0, "a private network holds at most %d VMs", MAX_PORTS);
+        return NULL;
+    }
     struct l2hub *h = xcalloc(1, sizeof *h);
     h->fd = h->stop[0] = h->stop[1] = -1;
     struct sockaddr_un a = {.sun_family = AF_UNIX};
     if (strlen(hub_path) >= sizeof a.sun_path) {
-        snprintf(why, sz, "socket path too long: %s", hub_path);
+        err_setf(reterr, 0, "socket path too long: %s", hub_path);
         goto fail;
     }
     for (size_t i = 0; i < nports; i++) {
         if (strlen(ports[i]) >= sizeof a.sun_path) {
-            snprintf(why, sz, "socket path too long: %s", ports[i]);
+            err_setf(reterr, 0, "socket path too long: %s", ports[i]);
             goto fail;
         }
         h->port[i] = (struct sockaddr_un){.sun_family = AF_UNIX};
@@ -109,7 +112,7 @@ struct l2hub *l2hub_start(const char *hub_path, char *const *ports, size_t nport
     unlink(hub_path);
     h->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (h->fd < 0 || bind(h->fd, (struct sockaddr *)&a, sizeof a) < 0 || pipe2(h->stop, O_CLOEXEC) < 0) {
-        snprintf(why, sz, "private network socket %s: %s", hub_path, strerror(errno));
+        err_setf(reterr, 0, "private network socket %s: %s", hub_path, strerror(errno));
         goto fail;
     }
     int buf = 4 << 20;
@@ -119,7 +122,7 @@ struct l2hub *l2hub_start(const char *hub_path, char *const *ports, size_t nport
     setsockopt(h->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     h->path = xstrdup(hub_path);
     if (pthread_create(&h->thread, NULL, serve, h) != 0) {
-        snprintf(why, sz, "cannot start the private network thread");
+        err_setf(reterr, 0, "cannot start the private network thread");
         goto fail;
     }
     return h;

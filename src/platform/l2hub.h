@@ -9,6 +9,6 @@
 struct l2hub;
 
 /* Binds hub_path and serves the given VM socket paths (the VMs bind them). NULL on error. */
-struct l2hub *l2hub_start(const char *hub_path, char *const *ports, size_t nports, char *why, size_t sz);
+struct l2hub *l2hub_start(const char *hub_path, char *const *ports, size_t nports, char **reterr);
 /* Stops the thread, closes and unlinks the socket. Frames forwarded are returned. */
 unsigned long l2hub_stop(struct l2hub *h);

@@ -11,6 +11,8 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "util/util.h"
+
 const char *mqtap_unavailable(void)
 {
     if (access("/dev/net/tun", R_OK | W_OK) != 0) return "/dev/net/tun is not usable";
@@ -21,8 +23,7 @@ const char *mqtap_unavailable(void)
 struct job {
     struct mqtap *t;
     int queues;
-    char *why;
-    size_t sz;
+    char **reterr;
     int rc;
 };
 
@@ -31,8 +32,7 @@ static void *make(void *arg)
 {
     struct job *j = arg;
     if (unshare(CLONE_NEWNET) < 0) {
-        snprintf(j->why, j->sz, "cannot make a network namespace: %s", strerror(errno));
-        j->rc = -errno;
+        j->rc = err_setf(j->reterr, -errno, "cannot make a network namespace: %s", strerror(errno));
         return NULL;
     }
     int ns = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
@@ -42,8 +42,7 @@ static void *make(void *arg)
         struct ifreq ifr = {.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_MULTI_QUEUE};
         snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "kilnmq0");
         if (fd < 0 || ioctl(fd, TUNSETIFF, &ifr) < 0) {
-            snprintf(j->why, j->sz, "cannot attach tap queue %d: %s", i, strerror(errno));
-            j->rc = -errno;
+            j->rc = err_setf(j->reterr, -errno, "cannot attach tap queue %d: %s", i, strerror(errno));
             if (fd >= 0) close(fd);
             return NULL;
         }
@@ -52,13 +51,13 @@ static void *make(void *arg)
     return NULL;
 }
 
-int mqtap_open(struct mqtap *t, int queues, char *why, size_t sz)
+int mqtap_open(struct mqtap *t, int queues, char **reterr)
 {
     *t = (struct mqtap){0};
-    if (queues < 1 || queues > MQTAP_MAX_QUEUES) return snprintf(why, sz, "queues must be 1..%d", MQTAP_MAX_QUEUES), -EINVAL;
-    struct job j = {.t = t, .queues = queues, .why = why, .sz = sz};
+    if (queues < 1 || queues > MQTAP_MAX_QUEUES) return err_setf(reterr, -EINVAL, "queues must be 1..%d", MQTAP_MAX_QUEUES);
+    struct job j = {.t = t, .queues = queues, .reterr = reterr};
     pthread_t th;
-    if (pthread_create(&th, NULL, make, &j) != 0) return snprintf(why, sz, "cannot start a thread"), -EAGAIN;
+    if (pthread_create(&th, NULL, make, &j) != 0) return err_setf(reterr, -EAGAIN, "cannot start a thread");
     pthread_join(th, NULL);
     if (j.rc < 0) mqtap_close(t);
     return j.rc;

@@ -15,7 +15,7 @@ struct mqtap {
 
 /* Why multiqueue taps cannot be made here, or NULL when they can. */
 const char *mqtap_unavailable(void);
-int mqtap_open(struct mqtap *t, int queues, char *why, size_t sz);
+int mqtap_open(struct mqtap *t, int queues, char **reterr);
 /* Closes the queue fds kiln still holds (once qemu inherited them). */
 void mqtap_release_queues(struct mqtap *t);
 /* Closes everything, the namespace too (when the VM is gone). */

@@ -75,7 +75,7 @@ static void *serve(void *arg)
     return NULL;
 }
 
-struct ntp_server *ntp_server_start(const char *addr, int port, char *why, int whysz)
+struct ntp_server *ntp_server_start(const char *addr, int port, char **reterr)
 {
     int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)(port ? port : 123))};
@@ -84,14 +84,14 @@ struct ntp_server *ntp_server_start(const char *addr, int port, char *why, int w
     int one = 1;
     if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
     if (fd < 0 || inet_pton(AF_INET, addr, &sa.sin_addr) != 1 || bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-        snprintf(why, (size_t)whysz, "cannot bind %s:%d/udp: %s", addr, port ? port : 123, strerror(errno));
+        err_setf(reterr, 0, "cannot bind %s:%d/udp: %s", addr, port ? port : 123, strerror(errno));
         if (fd >= 0) close(fd);
         return NULL;
     }
     struct ntp_server *s = xcalloc(1, sizeof *s);
     s->fd = fd;
     if (pthread_create(&s->th, NULL, serve, s) != 0) {
-        snprintf(why, (size_t)whysz, "cannot start the NTP thread");
+        err_setf(reterr, 0, "cannot start the NTP thread");
         close(fd);
         free(s);
         return NULL;

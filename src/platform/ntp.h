@@ -11,7 +11,7 @@
 struct ntp_server;
 
 /* Binds addr:port (port 0: 123) and answers in a thread. NULL when it cannot bind. */
-struct ntp_server *ntp_server_start(const char *addr, int port, char *why, int whysz);
+struct ntp_server *ntp_server_start(const char *addr, int port, char **reterr);
 /* Requests answered so far. */
 uint64_t ntp_server_served(const struct ntp_server *s);
 void ntp_server_stop(struct ntp_server *s);

@@ -102,15 +102,15 @@ struct kiln_platform {
     bool uses_host_memory; /* environments count against host memory admission */
     int max_envs;          /* 0 = no limit */
     int (*init)(struct kiln_platform_ctx *p);
-    /* Whether this platform can ever give an environment meeting need (why on no). */
-    bool (*capable)(struct kiln_platform_ctx *p, const struct kiln_req *need, char *why, size_t sz);
+    /* Whether this platform can ever give an environment meeting need (*reterr says why not). */
+    bool (*capable)(struct kiln_platform_ctx *p, const struct kiln_req *need, char **reterr);
     /* The spec a new environment for need gets (platform defaults filled in). */
     void (*spec_for)(struct kiln_platform_ctx *p, const struct kiln_req *need, struct kiln_req *spec);
-    /* Boots/attaches env->spec nodes and connects to them. Reason in why on failure; -ENOTSUP
+    /* Boots/attaches env->spec nodes and connects to them. Reason in *reterr on failure; -ENOTSUP
      * when deploying again cannot help (the scheduler retries other failures once). */
-    int (*deploy)(struct kiln_platform_ctx *p, struct kiln_env *env, char *why, size_t sz);
+    int (*deploy)(struct kiln_platform_ctx *p, struct kiln_env *env, char **reterr);
     /* Optional (NULL = unsupported). */
-    int (*hot_add_disk)(struct kiln_platform_ctx *p, struct kiln_node *n, int size_mb, char *why, size_t sz);
+    int (*hot_add_disk)(struct kiln_platform_ctx *p, struct kiln_node *n, int size_mb, char **reterr);
     /* Optional: the node's process on this host (its VM), for performance counters. */
     pid_t (*node_pid)(struct kiln_platform_ctx *p, struct kiln_node *n);
     /* Must be safe on every path, including a half-deployed env. */

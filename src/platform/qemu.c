@@ -173,7 +173,7 @@ static char *find_program(const char *var, const char *name)
     return NULL;
 }
 
-unsigned kiln_qemu_host_features(const struct kiln_arch *arch, char *why, size_t sz)
+unsigned kiln_qemu_host_features(const struct kiln_arch *arch, char **why)
 {
     unsigned f = 0;
     struct sbuf b = {0};
@@ -194,7 +194,7 @@ unsigned kiln_qemu_host_features(const struct kiln_arch *arch, char *why, size_t
         f |= FEAT_SECURE_BOOT;
     else sbuf_printf(&b, "no secure-boot: %s", arch->fw_code_secure ? "no OVMF Secure Boot build with Microsoft's keys (apt-get install ovmf)"
                                                                   : "kiln offers it for x86_64 guests only");
-    if (why && sz) snprintf(why, sz, "%s", b.s ? b.s : "");
+    err_setf(why, 0, "%s", b.s ? b.s : "");
     sbuf_free(&b);
     return f;
 }
@@ -287,10 +287,10 @@ static void find_gpus(const struct kiln_qemu_conf *q, struct qemu_priv *qp)
     for (size_t i = 0; i < n; i++) {
         bool dup = false;
         for (size_t k = 0; k < qp->ngpus; k++) dup |= streq(qp->gpus[k], names[i]);
-        char why[512];
+        _cleanup_free_ char *why = NULL;
         if (dup) {
             free(names[i]);
-        } else if (vfio_device_check("/sys", "/dev", names[i], why, sizeof why) == 0) {
+        } else if (vfio_device_check("/sys", "/dev", names[i], &why) == 0) {
             log_info("qemu: %s can be passed through (vfio-pci) to a node that needs a GPU", names[i]);
             qp->gpus[qp->ngpus++] = names[i];
         } else {
@@ -346,13 +346,13 @@ static int qemu_init(struct kiln_platform_ctx *p)
         free(qp->tgtadm);
         qp->tgtd = qp->tgtadm = NULL;
     }
-    char detail[256];
+    _cleanup_free_ char *detail = NULL;
     qp->kvm_cpu = q->cpu_model ? q->cpu_model : "host";
     if (q->accel == ACCEL_TCG) {
         qp->kvm = false;
-        snprintf(detail, sizeof detail, "accel: tcg requested");
+        detail = xstrdup("accel: tcg requested");
     } else {
-        qp->kvm = accel_kvm_works(qp->arch, p->work_dir, qp->kvm_cpu, detail, sizeof detail);
+        qp->kvm = accel_kvm_works(qp->arch, p->work_dir, qp->kvm_cpu, &detail);
         if (q->accel == ACCEL_KVM && !qp->kvm)
             return log_error("platform.qemu.accel is kvm but KVM does not work here (%s); use accel: auto or tcg",
                              detail);
@@ -360,8 +360,8 @@ static int qemu_init(struct kiln_platform_ctx *p)
     free(p->accel);
     p->accel = xstrdup(qp->kvm ? "kvm" : "tcg");
     log_info("qemu: using %s (%s)", p->accel, detail);
-    char why[256];
-    qp->ntp = ntp_server_start("127.0.0.1", 0, why, sizeof why);
+    _cleanup_free_ char *why = NULL;
+    qp->ntp = ntp_server_start("127.0.0.1", 0, &why);
     if (qp->ntp) log_info("qemu: NTP time source for the guests at 10.0.2.2:123 (host clock)");
     else log_info("qemu: no NTP time source for the guests (%s)", why);
     if (update_server_start(p, qp) < 0) {
@@ -372,34 +372,32 @@ static int qemu_init(struct kiln_platform_ctx *p)
     return 0;
 }
 
-static bool qemu_capable(struct kiln_platform_ctx *p, const struct kiln_req *need, char *why, size_t sz)
+static bool qemu_capable(struct kiln_platform_ctx *p, const struct kiln_req *need, char **reterr)
 {
     const struct kiln_qemu_conf *q = qemu_conf(p);
-    if (need->nics > MAX_NICS) return snprintf(why, sz, "needs nics>=%d, qemu platform gives at most %d", need->nics, MAX_NICS), false;
+    if (need->nics > MAX_NICS) return err_setf(reterr, false, "needs nics>=%d, qemu platform gives at most %d", need->nics, MAX_NICS);
     if (need->data_disks > MAX_DISKS)
-        return snprintf(why, sz, "needs data_disks>=%d, qemu platform gives at most %d", need->data_disks, MAX_DISKS), false;
+        return err_setf(reterr, false, "needs data_disks>=%d, qemu platform gives at most %d", need->data_disks, MAX_DISKS);
     if ((need->features & FEAT_UEFI) && q->firmware != FW_UEFI)
-        return snprintf(why, sz, "needs feature uefi, platform.qemu.firmware is bios"), false;
+        return err_setf(reterr, false, "needs feature uefi, platform.qemu.firmware is bios");
     if ((need->features & FEAT_MULTIQUEUE) && mqtap_unavailable())
-        return snprintf(why, sz, "needs feature multiqueue: %s", mqtap_unavailable()), false;
+        return err_setf(reterr, false, "needs feature multiqueue: %s", mqtap_unavailable());
     struct qemu_priv *qp = p->priv;
-    if ((need->features & FEAT_GPU) && !qp->ngpus) return snprintf(why, sz, "needs gpu: %s", qp->gpu_why), false;
+    if ((need->features & FEAT_GPU) && !qp->ngpus) return err_setf(reterr, false, "needs gpu: %s", qp->gpu_why);
     if ((need->features & FEAT_GPU) && (size_t)kiln_req_nodes(need) > qp->ngpus)
-        return snprintf(why, sz, "needs gpu: %d nodes each need a GPU of their own, the host passes through %zu",
-                        kiln_req_nodes(need), qp->ngpus),
-               false;
+        return err_setf(reterr, false, "needs gpu: %d nodes each need a GPU of their own, the host passes through %zu",
+                        kiln_req_nodes(need), qp->ngpus);
     if ((need->features & FEAT_TPM) && !qp->swtpm)
-        return snprintf(why, sz, "needs feature tpm, swtpm is not installed (apt-get install swtpm)"), false;
+        return err_setf(reterr, false, "needs feature tpm, swtpm is not installed (apt-get install swtpm)");
     if ((need->features & FEAT_ISCSI) && !qp->tgtd)
-        return snprintf(why, sz, "needs feature iscsi, tgt is not installed (apt-get install tgt: tgtd, tgtadm)"), false;
+        return err_setf(reterr, false, "needs feature iscsi, tgt is not installed (apt-get install tgt: tgtd, tgtadm)");
     if ((need->features & FEAT_SECURE_BOOT) && q->secure_boot == SB_OFF)
-        return snprintf(why, sz, "needs feature secure-boot, platform.qemu.secure_boot is not set (ms or snakeoil)"),
-               false;
+        return err_setf(reterr, false, "needs feature secure-boot, platform.qemu.secure_boot is not set (ms or snakeoil)");
     if ((need->features & FEAT_UPDATE) && !p->update)
-        return snprintf(why, sz, "needs feature update: set platform.qemu.update {gallery, name} (docs/updates.md)"), false;
+        return err_setf(reterr, false, "needs feature update: set platform.qemu.update {gallery, name} (docs/updates.md)");
     long host_cpus = sysconf(_SC_NPROCESSORS_ONLN);
     if (need->cpus > 4 * host_cpus)
-        return snprintf(why, sz, "needs cpus>=%d, host has %ld (kiln allows up to 4x overcommit)", need->cpus, host_cpus), false;
+        return err_setf(reterr, false, "needs cpus>=%d, host has %ld (kiln allows up to 4x overcommit)", need->cpus, host_cpus);
     return true;
 }
 
@@ -421,11 +419,11 @@ static void qemu_spec_for(struct kiln_platform_ctx *p, const struct kiln_req *ne
     if (p->update) spec->features |= FEAT_UPDATE;
 }
 
-static int run_tool(char *const argv[], char *why, size_t sz)
+static int run_tool(char *const argv[], char **reterr)
 {
     char *out = NULL;
     int r = proc_run(argv, 60000, &out);
-    if (r != 0) snprintf(why, sz, "%s failed (%d): %s", argv[0], r, out ? strstrip(out) : "");
+    if (r != 0) err_setf(reterr, 0, "%s failed (%d): %s", argv[0], r, out ? strstrip(out) : "");
     free(out);
     return r == 0 ? 0 : -EIO;
 }
@@ -445,8 +443,7 @@ static char *nic_mac(const struct kiln_node *n, int i)
  * convention, which only renderers that name devices themselves (ENI, sysconfig) apply. NICs
  * after the first are optional, so boot does not wait on them. The private and multiqueue NICs
  * are left to the cases that use them. */
-static int make_seed(struct kiln_platform_ctx *p, struct kiln_node *n, int nics, const char *work, char *why,
-                     size_t sz)
+static int make_seed(struct kiln_platform_ctx *p, struct kiln_node *n, int nics, const char *work, char **reterr)
 {
     const char *user = p->rb->platform.admin_username;
     _cleanup_free_ char *ud_path = path_join(work, "user-data");
@@ -475,28 +472,27 @@ static int make_seed(struct kiln_platform_ctx *p, struct kiln_node *n, int nics,
     if (r == 0) r = write_file_atomic(nc_path, nc.s, nc.len, 0644);
     sbuf_free(&nc);
     if (r < 0 || write_file_atomic(md_path, md, strlen(md), 0644) < 0)
-        return snprintf(why, sz, "cannot write cloud-init seed files in %s", work), -EIO;
+        return err_setf(reterr, -EIO, "cannot write cloud-init seed files in %s", work);
     _cleanup_free_ char *img = path_join(work, "seed.img");
     char *mk[] = {"mkfs.vfat", "-n", "CIDATA", "-C", img, "2048", NULL};
-    if (run_tool(mk, why, sz) < 0) return -EIO;
+    if (run_tool(mk, reterr) < 0) return -EIO;
     char *cp[] = {"mcopy", "-i", img, ud_path, md_path, nc_path, "::/", NULL};
-    return run_tool(cp, why, sz);
+    return run_tool(cp, reterr);
 }
 
 /* A kernel command line holding a secret goes to qemu in a 0600 file (-readconfig, section
  * [machine]), not in argv, which every local user reads. qemu's config reader takes a
  * double-quoted value without '"' on a line of at most 1023 bytes. */
-static int append_config(const char *work, const char *append, char **path, char *why, size_t sz)
+static int append_config(const char *work, const char *append, char **path, char **reterr)
 {
     if (strpbrk(append, "\"\n") || strlen(append) > 1000)
-        return snprintf(why, sz, "platform.qemu.append holds a secret, so it goes to qemu in a file, where it cannot "
-                                 "hold '\"' or a newline nor pass 1000 bytes"),
-               -EINVAL;
+        return err_setf(reterr, -EINVAL, "platform.qemu.append holds a secret, so it goes to qemu in a file, where it cannot "
+                                 "hold '\"' or a newline nor pass 1000 bytes");
     *path = path_join(work, "machine.cfg");
     _cleanup_free_ char *text = xasprintf("[machine]\n  append = \"%s\"\n", append);
     int r = write_file_atomic(*path, text, strlen(text), 0600);
     if (r < 0) {
-        snprintf(why, sz, "cannot write %s: %s", *path, strerror(-r));
+        err_setf(reterr, 0, "cannot write %s: %s", *path, strerror(-r));
         free(*path);
         *path = NULL;
     }
@@ -517,14 +513,13 @@ static void qargv_free(struct qargv *a)
     a->no = 0;
 }
 
-static int qemu_power_check(struct kiln_node *n, char *why, size_t sz);
-static int qemu_power_cycle(struct kiln_node *n, char *why, size_t sz);
+static int qemu_power_check(struct kiln_node *n, char **reterr);
+static int qemu_power_cycle(struct kiln_node *n, char **reterr);
 static double qemu_since_power_on(struct kiln_node *n, int64_t *console_bytes);
 
 /* Everything a node needs before its first power-on: work dir, firmware variables, overlay,
  * data disks, cloud-init seed. Kept across power cycles. */
-static int qemu_prepare_node(struct kiln_platform_ctx *p, struct kiln_env *env, struct kiln_node *n, char *why,
-                             size_t sz)
+static int qemu_prepare_node(struct kiln_platform_ctx *p, struct kiln_env *env, struct kiln_node *n, char **reterr)
 {
     const struct kiln_qemu_conf *q = qemu_conf(p);
     struct qemu_priv *qp = p->priv;
@@ -544,26 +539,26 @@ static int qemu_prepare_node(struct kiln_platform_ctx *p, struct kiln_env *env, 
     if (q->firmware == FW_UEFI) {
         _cleanup_free_ char *vars = path_join(qn->work, "efi-vars.fd");
         char *cp[] = {"cp", (char *)qp->fw_vars, vars, NULL};
-        if (run_tool(cp, why, sz) < 0) return -EIO;
+        if (run_tool(cp, reterr) < 0) return -EIO;
         if (qp->arch->pflash_bytes && truncate(vars, (off_t)qp->arch->pflash_bytes) < 0)
-            return snprintf(why, sz, "cannot size %s to the machine's pflash: %s", vars, strerror(errno)), -errno;
+            return err_setf(reterr, -errno, "cannot size %s to the machine's pflash: %s", vars, strerror(errno));
     }
     if (q->image) {
         _cleanup_free_ char *overlay = path_join(qn->work, "overlay.qcow2");
         char *mk[] = {"qemu-img", "create", "-q", "-f", "qcow2", "-F", qp->image_format, "-b", (char *)q->image,
                       overlay, NULL};
-        if (run_tool(mk, why, sz) < 0) return -EIO;
+        if (run_tool(mk, reterr) < 0) return -EIO;
     }
     for (int i = 0; i < env->spec.data_disks; i++) {
         _cleanup_free_ char *disk = xasprintf("%s/data%d.qcow2", qn->work, i);
         _cleanup_free_ char *size = xasprintf("%dM", DATA_DISK_MB);
         char *mk[] = {"qemu-img", "create", "-q", "-f", "qcow2", disk, size, NULL};
-        if (run_tool(mk, why, sz) < 0) return -EIO;
+        if (run_tool(mk, reterr) < 0) return -EIO;
     }
     if (env->spec.features & FEAT_NVME) {
         _cleanup_free_ char *disk = path_join(qn->work, "nvme0.qcow2");
         char *mk[] = {"qemu-img", "create", "-q", "-f", "qcow2", disk, "1G", NULL};
-        if (run_tool(mk, why, sz) < 0) return -EIO;
+        if (run_tool(mk, reterr) < 0) return -EIO;
         n->have.features |= FEAT_NVME;
     }
     if (env->spec.features & FEAT_GPU) {
@@ -573,15 +568,14 @@ static int qemu_prepare_node(struct kiln_platform_ctx *p, struct kiln_env *env, 
             if (atomic_compare_exchange_strong(&qp->gpu_used[i], &free_dev, true)) qn->gpu = (int)i;
         }
         if (qn->gpu < 0)
-            return snprintf(why, sz, "needs gpu: all %zu passed-through device(s) are given to other nodes", qp->ngpus),
-                   -EBUSY;
+            return err_setf(reterr, -EBUSY, "needs gpu: all %zu passed-through device(s) are given to other nodes", qp->ngpus);
     }
     if (env->spec.features & FEAT_TPM) {
         /* the TPM's persistent state (seeds, NV indices) outlives each swtpm: one per power-on */
         _cleanup_free_ char *state = path_join(qn->work, "tpm");
-        if (mkdir_p(state, 0700) < 0) return snprintf(why, sz, "cannot make %s: %s", state, strerror(errno)), -EIO;
+        if (mkdir_p(state, 0700) < 0) return err_setf(reterr, -EIO, "cannot make %s: %s", state, strerror(errno));
     }
-    return make_seed(p, n, env->spec.nics, qn->work, why, sz);
+    return make_seed(p, n, env->spec.nics, qn->work, reterr);
 }
 
 /* Ends this power-on's swtpm. Its persistent state is on disk already (swtpm writes it on
@@ -594,7 +588,7 @@ static void swtpm_stop(struct qemu_node *qn)
 
 /* Starts a swtpm for this power-on on the node's TPM state and waits for its control
  * socket: swtpm ends when qemu sends it CMD_SHUTDOWN on exit, so each power-on needs one. */
-static int swtpm_start(struct kiln_node *n, struct qemu_node *qn, const char *sock, char *why, size_t sz)
+static int swtpm_start(struct kiln_node *n, struct qemu_node *qn, const char *sock, char **reterr)
 {
     struct qemu_priv *qp = qn->p->priv;
     swtpm_stop(qn);
@@ -610,7 +604,7 @@ static int swtpm_start(struct kiln_node *n, struct qemu_node *qn, const char *so
     if (lf) fclose(lf);
     if (r < 0) {
         qn->swtpm_pid = 0;
-        return snprintf(why, sz, "cannot start %s: %s", qp->swtpm, strerror(-r)), r;
+        return err_setf(reterr, r, "cannot start %s: %s", qp->swtpm, strerror(-r));
     }
     for (int64_t deadline = now_ms() + 5000; !file_exists(sock); usleep(20000)) {
         bool exited = proc_wait(qn->swtpm_pid, 0, NULL) == 0;
@@ -619,7 +613,7 @@ static int swtpm_start(struct kiln_node *n, struct qemu_node *qn, const char *so
             swtpm_stop(qn);
             char *log = NULL;
             read_file(logp, 2048, &log, NULL);
-            snprintf(why, sz, "%s: swtpm %s without its control socket %s: %s", n->name,
+            err_setf(reterr, 0, "%s: swtpm %s without its control socket %s: %s", n->name,
                      exited ? "exited" : "ran 5 s", sock, log ? strstrip(log) : "");
             free(log);
             return -EIO;
@@ -666,7 +660,7 @@ static void args_machine(struct qargv *a, struct kiln_node *n, const char *conso
 
 /* The NICs: user-mode ones (the first forwards SSH), the private segment through l2_sock, the
  * multiqueue tap (a new one per power-on). */
-static int args_nics(struct qargv *a, struct kiln_node *n, const char *l2_sock, char *why, size_t sz)
+static int args_nics(struct qargv *a, struct kiln_node *n, const char *l2_sock, char **reterr)
 {
     struct qemu_node *qn = n->priv;
     const struct kiln_env *env = qn->env;
@@ -688,7 +682,7 @@ static int args_nics(struct qargv *a, struct kiln_node *n, const char *l2_sock, 
     if (env->spec.features & FEAT_MULTIQUEUE) {
         int queues = MAX(2, MIN(env->spec.cpus, MQTAP_MAX_QUEUES));
         mqtap_close(&qn->mq); /* a tap device lives as long as its queues: a new one per power-on */
-        if (mqtap_open(&qn->mq, queues, why, sz) < 0) return -EIO;
+        if (mqtap_open(&qn->mq, queues, reterr) < 0) return -EIO;
         struct sbuf fds = {0};
         for (int i = 0; i < qn->mq.nqueues; i++) sbuf_printf(&fds, "%s%d", i ? ":" : "", qn->mq.fds[i]);
         ARG("-netdev"), ARG(OWN(xasprintf("tap,id=mq,fds=%s,vhost=off", fds.s)));
@@ -700,13 +694,13 @@ static int args_nics(struct qargv *a, struct kiln_node *n, const char *l2_sock, 
 }
 
 /* The host devices: this power-on's TPM (its swtpm started now), the passed-through GPU. */
-static int args_devices(struct qargv *a, struct kiln_node *n, char *why, size_t sz)
+static int args_devices(struct qargv *a, struct kiln_node *n, char **reterr)
 {
     struct qemu_node *qn = n->priv;
     struct qemu_priv *qp = qn->p->priv;
     if (qn->env->spec.features & FEAT_TPM) {
         _cleanup_free_ char *tpm_sock = path_join(qn->work, "swtpm.sock");
-        if (swtpm_start(n, qn, tpm_sock, why, sz) < 0) return -EIO;
+        if (swtpm_start(n, qn, tpm_sock, reterr) < 0) return -EIO;
         ARG("-chardev"), ARG(OWN(xasprintf("socket,id=chrtpm,path=%s", tpm_sock)));
         ARG("-tpmdev"), ARG("emulator,id=tpm0,chardev=chrtpm");
         ARG("-device"), ARG("tpm-crb,tpmdev=tpm0");
@@ -745,7 +739,7 @@ static void args_disks(struct qargv *a, struct qemu_node *qn)
 /* What the guest is told: the direct-boot kernel and its command line (one holding a secret
  * in a 0600 file), root's SSH key and the updater's server as systemd credentials, the
  * cloud-init seed. */
-static int args_provision(struct qargv *a, struct qemu_node *qn, char *why, size_t sz)
+static int args_provision(struct qargv *a, struct qemu_node *qn, char **reterr)
 {
     struct kiln_platform_ctx *p = qn->p;
     const struct kiln_qemu_conf *q = qemu_conf(p);
@@ -757,7 +751,7 @@ static int args_provision(struct qargv *a, struct qemu_node *qn, char *why, size
         const char *append = q->append ? q->append : OWN(xasprintf("console=%s", qp->arch->console));
         char *cfg = NULL;
         if (!secret_contains(append)) ARG("-append"), ARG(append);
-        else if (append_config(qn->work, append, &cfg, why, sz) < 0) return -EINVAL;
+        else if (append_config(qn->work, append, &cfg, reterr) < 0) return -EINVAL;
         else ARG("-readconfig"), ARG(OWN(cfg));
     }
     /* systemd (and kiln's busybox test image) read root's key from this credential */
@@ -792,14 +786,14 @@ static void write_cmdline(const struct kiln_node *n, const struct qargv *a)
 
 /* Connects to the started qemu's QMP and reads the host port it forwards to the guest's SSH
  * (the kernel picked it: no race) into n->port. why gets qemu's log when QMP never came up. */
-static int connect_qmp(struct kiln_node *n, const char *qmp_sock, const char *qlog, char *why, size_t sz)
+static int connect_qmp(struct kiln_node *n, const char *qmp_sock, const char *qlog, char **reterr)
 {
     struct qemu_node *qn = n->priv;
     qn->qmp = qmp_open(qmp_sock, 10000);
     if (!qn->qmp) {
         char *err = NULL;
         read_file(qlog, 4096, &err, NULL);
-        snprintf(why, sz, "qemu did not start: %s", err ? strstrip(err) : "no QMP socket");
+        err_setf(reterr, 0, "qemu did not start: %s", err ? strstrip(err) : "no QMP socket");
         free(err);
         return -EIO;
     }
@@ -809,7 +803,7 @@ static int connect_qmp(struct kiln_node *n, const char *qmp_sock, const char *ql
     regmatch_t m[2];
     if (!usernet || regexec(&rx, usernet, 2, m, 0) != 0) {
         regfree(&rx);
-        return snprintf(why, sz, "cannot find the SSH forward port in QMP 'info usernet'"), -EIO;
+        return err_setf(reterr, -EIO, "cannot find the SSH forward port in QMP 'info usernet'");
     }
     regfree(&rx);
     n->port = atoi(usernet + m[1].rm_so);
@@ -820,7 +814,7 @@ static int connect_qmp(struct kiln_node *n, const char *qmp_sock, const char *ql
 
 /* Starts the node's qemu (first boot or after a power-off): same disks and firmware
  * variables, the console appended to the same file, QMP and the SSH port found again. */
-static int qemu_power_on(struct kiln_node *n, char *why, size_t sz)
+static int qemu_power_on(struct kiln_node *n, char **reterr)
 {
     struct qemu_node *qn = n->priv;
     struct qemu_priv *qp = qn->p->priv;
@@ -835,9 +829,9 @@ static int qemu_power_on(struct kiln_node *n, char *why, size_t sz)
     /* the order is the guest's PCI order: NICs before disks, the management NIC first */
     __attribute__((cleanup(qargv_free))) struct qargv a = {0};
     args_machine(&a, n, console_raw, qmp_sock);
-    if (args_nics(&a, n, l2_sock, why, sz) < 0 || args_devices(&a, n, why, sz) < 0) return -EIO;
+    if (args_nics(&a, n, l2_sock, reterr) < 0 || args_devices(&a, n, reterr) < 0) return -EIO;
     args_disks(&a, qn);
-    if (args_provision(&a, qn, why, sz) < 0) return -EINVAL;
+    if (args_provision(&a, qn, reterr) < 0) return -EINVAL;
     a.v[a.n] = NULL;
     write_cmdline(n, &a);
 
@@ -851,7 +845,7 @@ static int qemu_power_on(struct kiln_node *n, char *why, size_t sz)
     if (r < 0) {
         qn->pid = 0;
         swtpm_stop(qn);
-        return snprintf(why, sz, "cannot start %s: %s", qp->arch->qemu, strerror(-r)), r;
+        return err_setf(reterr, r, "cannot start %s: %s", qp->arch->qemu, strerror(-r));
     }
     qn->power_ons++;
     qn->powered_on_ms = now_ms();
@@ -860,7 +854,7 @@ static int qemu_power_on(struct kiln_node *n, char *why, size_t sz)
         _cleanup_free_ char *console = path_join(n->dir, "console.log");
         n->console = console_start(console_raw, console, qn->p->patterns);
     }
-    if (connect_qmp(n, qmp_sock, qlog, why, sz) < 0) return -EIO;
+    if (connect_qmp(n, qmp_sock, qlog, reterr) < 0) return -EIO;
     /* later power-ons are part of a reboot: the case log tells them */
     log_full(qn->power_ons > 1 ? LOG_DEBUG : LOG_INFO, 0, "%s: qemu pid %d (%s), ssh on 127.0.0.1:%d, console %s/console.log",
              n->name, (int)qn->pid, qn->kvm ? "kvm" : "tcg", n->port, n->dir);
@@ -895,10 +889,10 @@ static int qemu_exited(struct qemu_node *qn, int *status)
     return 1;
 }
 
-static int qemu_power_check(struct kiln_node *n, char *why, size_t sz)
+static int qemu_power_check(struct kiln_node *n, char **reterr)
 {
     struct qemu_node *qn = n->priv;
-    if (!qn) return snprintf(why, sz, "%s has no VM", n->name), -ENOTCONN;
+    if (!qn) return err_setf(reterr, -ENOTCONN, "%s has no VM", n->name);
     int status = 0;
     if (!qemu_exited(qn, &status)) return 0;
     /* with -no-reboot the guest's reset or power-off ends qemu with status 0; anything else
@@ -907,22 +901,22 @@ static int qemu_power_check(struct kiln_node *n, char *why, size_t sz)
         char *qlog = NULL;
         _cleanup_free_ char *qpath = path_join(n->dir, "qemu.log");
         read_file(qpath, 2048, &qlog, NULL);
-        snprintf(why, sz, "qemu ended with %s %d: %s", WIFEXITED(status) ? "status" : "signal",
+        err_setf(reterr, 0, "qemu ended with %s %d: %s", WIFEXITED(status) ? "status" : "signal",
                  WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), qlog ? strstrip(qlog) : "");
         free(qlog);
         return -EIO;
     }
-    int r = qemu_power_on(n, why, sz);
+    int r = qemu_power_on(n, reterr);
     return r < 0 ? r : 1;
 }
 
-static int qemu_power_cycle(struct kiln_node *n, char *why, size_t sz)
+static int qemu_power_cycle(struct kiln_node *n, char **reterr)
 {
     struct qemu_node *qn = n->priv;
-    if (!qn) return snprintf(why, sz, "%s has no VM", n->name), -ENOTCONN;
+    if (!qn) return err_setf(reterr, -ENOTCONN, "%s has no VM", n->name);
     /* for the guest a power cut; qemu still gets to write its qcow2 metadata out when it answers */
     qemu_power_off(qn);
-    return qemu_power_on(n, why, sz);
+    return qemu_power_on(n, reterr);
 }
 
 static double qemu_since_power_on(struct kiln_node *n, int64_t *console_bytes_since)
@@ -998,21 +992,21 @@ static int qemu_nic_up(struct qemu_node *qn)
 /* Waits for SSH on a freshly deployed node. Under KVM, a guest that shows no sign of life
  * within KILN_KVM_LIFE_WINDOW_S, or whose qemu exits, sets *kvm_dead (with the evidence in
  * why) instead of waiting out the boot timeout. */
-static int qemu_wait_ssh(struct kiln_platform_ctx *p, struct kiln_node *n, bool *kvm_dead, char *why, size_t sz)
+static int qemu_wait_ssh(struct kiln_platform_ctx *p, struct kiln_node *n, bool *kvm_dead, char **reterr)
 {
     const struct kiln_qemu_conf *q = qemu_conf(p);
     struct qemu_node *qn = n->priv;
     int64_t deadline = now_ms() + q->boot_timeout_s * 1000;
     bool alive = !qn->kvm;
-    char err[512] = "";
+    _cleanup_free_ char *err = NULL, *unreachable = NULL;
     for (;;) {
         int left = (int)((deadline - now_ms()) / 1000);
         /* short attempts: a qemu that died, or a KVM guest without progress, is seen in time */
-        int r = node_connect(n, MAX(MIN(left, alive ? 5 : 2), 1), err, sizeof err);
+        int r = node_connect(n, MAX(MIN(left, alive ? 5 : 2), 1), &err);
         if (r == 0) return 0;
         if (r == -EPERM) {
             /* the boot timeout would only wait on: say why at once */
-            snprintf(why, sz, "%s: %s. The image did not take the key kiln provisioned (cloud-init user-data on "
+            err_setf(reterr, 0, "%s: %s. The image did not take the key kiln provisioned (cloud-init user-data on "
                      "the NoCloud seed, and the SMBIOS credential ssh.authorized_keys.root for systemd >= 252): it "
                      "may run neither, ship its own authorized_keys, or refuse this user (PermitRootLogin, "
                      "AllowUsers). Give the image one of those, or set platform.admin_username and "
@@ -1025,7 +1019,7 @@ static int qemu_wait_ssh(struct kiln_platform_ctx *p, struct kiln_node *n, bool 
             char *qlog = NULL;
             _cleanup_free_ char *qpath = path_join(n->dir, "qemu.log");
             read_file(qpath, 2048, &qlog, NULL);
-            snprintf(why, sz, "%s: qemu (%s) exited with %s %d before SSH answered: %s", n->name,
+            err_setf(reterr, 0, "%s: qemu (%s) exited with %s %d before SSH answered: %s", n->name,
                      qn->kvm ? "kvm" : "tcg", WIFEXITED(status) ? "status" : "signal",
                      WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), qlog ? strstrip(qlog) : "");
             free(qlog);
@@ -1038,7 +1032,7 @@ static int qemu_wait_ssh(struct kiln_platform_ctx *p, struct kiln_node *n, bool 
             long long reads = root_disk_reads(qn);
             alive = bytes > 0 || reads > 0;
             if (!alive && up >= KILN_KVM_LIFE_WINDOW_S) {
-                snprintf(why, sz, "%s: no sign of life under KVM after %.0f s (no console output, %s, no SSH; qemu "
+                err_setf(reterr, 0, "%s: no sign of life under KVM after %.0f s (no console output, %s, no SSH; qemu "
                          "used %.1f s of CPU)", n->name, up, reads < 0 ? "no boot disk" : "no read of the boot disk",
                          qemu_cpu_s(qn->pid));
                 *kvm_dead = true;
@@ -1048,21 +1042,20 @@ static int qemu_wait_ssh(struct kiln_platform_ctx *p, struct kiln_node *n, bool 
         }
         /* booted with nothing on the network: the boot timeout would only wait on */
         if (r == -ETIMEDOUT && n->console && q->booted_grace_s > 0 &&
-            console_booted_unreachable(n->console, (double)q->booted_grace_s, -1, why, sz) &&
-            console_booted_unreachable(n->console, (double)q->booted_grace_s, qemu_nic_up(qn), why, sz)) {
-            _cleanup_free_ char *msg = xstrdup(why);
-            snprintf(why, sz, "%s: %s (%s; platform.qemu.booted_grace_s: %ld)", n->name, msg, err, q->booted_grace_s);
-            return -EHOSTUNREACH;
+            console_booted_unreachable(n->console, (double)q->booted_grace_s, -1, NULL) &&
+            console_booted_unreachable(n->console, (double)q->booted_grace_s, qemu_nic_up(qn), &unreachable)) {
+            return err_setf(reterr, -EHOSTUNREACH, "%s: %s (%s; platform.qemu.booted_grace_s: %ld)", n->name, unreachable,
+                            err, q->booted_grace_s);
         }
         if (r == -ETIMEDOUT && now_ms() < deadline) continue;
         _cleanup_free_ char *tail = n->console ? console_tail(n->console, 8) : xstrdup("");
         const char *fatal = node_fatal(n);
         if (r == -EHOSTDOWN && fatal)
-            snprintf(why, sz, "%s: %s", n->name, fatal);
+            err_setf(reterr, 0, "%s: %s", n->name, fatal);
         else if (r == -EINTR)
-            snprintf(why, sz, "interrupted");
+            err_setf(reterr, 0, "interrupted");
         else
-            snprintf(why, sz, "%s: no SSH after %ld s (%s); last console lines:\n%s", n->name, q->boot_timeout_s, err,
+            err_setf(reterr, 0, "%s: no SSH after %ld s (%s); last console lines:\n%s", n->name, q->boot_timeout_s, err,
                      tail);
         return r;
     }
@@ -1071,7 +1064,7 @@ static int qemu_wait_ssh(struct kiln_platform_ctx *p, struct kiln_node *n, bool 
 static void qemu_destroy(struct kiln_platform_ctx *p, struct kiln_env *env);
 
 /* Deploys env's nodes (made here, or kept from an attempt under KVM that was given up). */
-static int qemu_deploy_once(struct kiln_platform_ctx *p, struct kiln_env *env, bool *kvm_dead, char *why, size_t sz)
+static int qemu_deploy_once(struct kiln_platform_ctx *p, struct kiln_env *env, bool *kvm_dead, char **reterr)
 {
     int count = kiln_req_nodes(&env->spec);
     if (!env->nodes) {
@@ -1085,7 +1078,7 @@ static int qemu_deploy_once(struct kiln_platform_ctx *p, struct kiln_env *env, b
         _cleanup_free_ char *backing = xasprintf("%s/%s-iscsi-lun1.img", p->work_dir, env->name);
         _cleanup_free_ char *log = xasprintf("%s/%s-tgtd.log", p->run_dir, env->name);
         _cleanup_free_ char *iqn = xasprintf("iqn.2026-01.dev.kiln:%s", env->name);
-        int r = iscsi_target_start(&le->iscsi, qp->tgtd, qp->tgtadm, backing, ISCSI_LUN_BYTES, iqn, log, why, sz);
+        int r = iscsi_target_start(&le->iscsi, qp->tgtd, qp->tgtadm, backing, ISCSI_LUN_BYTES, iqn, log, reterr);
         if (r < 0) return r;
         env->iscsi = xcalloc(1, sizeof *env->iscsi);
         env->iscsi->portal = xasprintf("10.0.2.2:%d", le->iscsi.port);
@@ -1098,19 +1091,19 @@ static int qemu_deploy_once(struct kiln_platform_ctx *p, struct kiln_env *env, b
         le->hub_path = xasprintf("%s/%s-l2.sock", p->work_dir, env->name);
         char **ports = xcalloc((size_t)count, sizeof *ports);
         for (int i = 0; i < count; i++) ports[i] = xasprintf("%s/%s/l2.sock", p->work_dir, env->nodes[i]->name);
-        le->hub = l2hub_start(le->hub_path, ports, (size_t)count, why, sz);
+        le->hub = l2hub_start(le->hub_path, ports, (size_t)count, reterr);
         strv_free(ports, (size_t)count);
         if (!le->hub) return -EIO;
     }
     for (size_t i = 0; i < env->nnodes; i++) {
-        int r = qemu_prepare_node(p, env, env->nodes[i], why, sz);
-        if (r == 0) r = qemu_power_on(env->nodes[i], why, sz);
+        int r = qemu_prepare_node(p, env, env->nodes[i], reterr);
+        if (r == 0) r = qemu_power_on(env->nodes[i], reterr);
         if (r < 0) return r;
     }
     for (size_t i = 0; i < env->nnodes; i++) {
         struct kiln_node *n = env->nodes[i];
         double t0 = now_s();
-        int r = qemu_wait_ssh(p, n, kvm_dead, why, sz);
+        int r = qemu_wait_ssh(p, n, kvm_dead, reterr);
         if (r < 0) return r;
         node_read_boot_id(n);
         log_info("%s: SSH ready after %.1f s", n->name, now_s() - t0);
@@ -1118,20 +1111,21 @@ static int qemu_deploy_once(struct kiln_platform_ctx *p, struct kiln_env *env, b
     return 0;
 }
 
-static int qemu_deploy(struct kiln_platform_ctx *p, struct kiln_env *env, char *why, size_t sz)
+static int qemu_deploy(struct kiln_platform_ctx *p, struct kiln_env *env, char **reterr)
 {
     const struct kiln_qemu_conf *q = qemu_conf(p);
     struct qemu_priv *qp = p->priv;
     bool kvm_dead = false;
-    int r = qemu_deploy_once(p, env, &kvm_dead, why, sz);
-    if (r == 0 || !kvm_dead) return r;
+    _cleanup_free_ char *evidence = NULL;
+    int r = qemu_deploy_once(p, env, &kvm_dead, &evidence);
+    if (r == 0) return r;
+    if (!kvm_dead) return err_setf(reterr, r, "%s", evidence ? evidence : "");
     if (q->accel == ACCEL_KVM) {
-        _cleanup_free_ char *msg = xstrdup(why);
-        snprintf(why, sz, "platform.qemu.accel is kvm but KVM does not run this guest: %s; use accel: auto or tcg", msg);
+        err_setf(reterr, 0, "platform.qemu.accel is kvm but KVM does not run this guest: %s; use accel: auto or tcg",
+                 evidence);
         return -ENOTSUP; /* the runbook's choice: deploying again would not help */
     }
     /* auto: KVM passed the probe (or a cached verdict said so) but does not run real guests */
-    _cleanup_free_ char *evidence = xstrdup(why);
     if (atomic_exchange(&qp->kvm, false)) {
         accel_kvm_failed(qp->kvm_cpu, evidence);
         free(p->accel);
@@ -1141,19 +1135,19 @@ static int qemu_deploy(struct kiln_platform_ctx *p, struct kiln_env *env, char *
              "this for a day", evidence, env->name);
     qemu_destroy(p, env);
     kvm_dead = false;
-    return qemu_deploy_once(p, env, &kvm_dead, why, sz);
+    return qemu_deploy_once(p, env, &kvm_dead, reterr);
 }
 
-static int qemu_hot_add_disk(struct kiln_platform_ctx *p, struct kiln_node *n, int size_mb, char *why, size_t sz)
+static int qemu_hot_add_disk(struct kiln_platform_ctx *p, struct kiln_node *n, int size_mb, char **reterr)
 {
     (void)p;
     struct qemu_node *qn = n->priv;
-    if (qn->hot_disks >= MAX_HOT_DISKS) return snprintf(why, sz, "at most %d disks can be added to a VM", MAX_HOT_DISKS), -ENOSPC;
+    if (qn->hot_disks >= MAX_HOT_DISKS) return err_setf(reterr, -ENOSPC, "at most %d disks can be added to a VM", MAX_HOT_DISKS);
     int idx = qn->hot_disks++;
     _cleanup_free_ char *disk = xasprintf("%s/hot%d.qcow2", qn->work, idx);
     _cleanup_free_ char *size = xasprintf("%dM", size_mb);
     char *mk[] = {"qemu-img", "create", "-q", "-f", "qcow2", disk, size, NULL};
-    if (run_tool(mk, why, sz) < 0) return -EIO;
+    if (run_tool(mk, reterr) < 0) return -EIO;
     char *err = NULL;
     _cleanup_free_ char *node_name = xasprintf("hot%d", idx);
     _cleanup_free_ char *dev_id = xasprintf("hotdev%d", idx);
@@ -1173,7 +1167,7 @@ static int qemu_hot_add_disk(struct kiln_platform_ctx *p, struct kiln_node *n, i
     json_decref(r);
     return idx;
 fail:
-    snprintf(why, sz, "QMP hot-add failed: %s", err ? err : "?");
+    err_setf(reterr, 0, "QMP hot-add failed: %s", err ? err : "?");
     free(err);
     return -EIO;
 }

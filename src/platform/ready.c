@@ -101,16 +101,16 @@ static int ready_init(struct kiln_platform_ctx *p)
     return 0;
 }
 
-static bool ready_capable(struct kiln_platform_ctx *p, const struct kiln_req *need, char *why, size_t sz)
+static bool ready_capable(struct kiln_platform_ctx *p, const struct kiln_req *need, char **reterr)
 {
     size_t have = conf_of(p)->n;
     if ((size_t)kiln_req_nodes(need) > have)
-        return snprintf(why, sz, "needs nodes>=%d, ready platform has %zu", kiln_req_nodes(need), have), false;
+        return err_setf(reterr, false, "needs nodes>=%d, ready platform has %zu", kiln_req_nodes(need), have);
     unsigned unsupported = need->features & (FEAT_SERIAL_CONSOLE | FEAT_HOT_ADD_DISK | FEAT_GPU | FEAT_PRIVATE_NET | FEAT_MULTIQUEUE | FEAT_UPDATE | FEAT_RDMA | FEAT_ISCSI);
     if (unsupported) {
         char f[128];
         kiln_features_format(unsupported, f, sizeof f);
-        return snprintf(why, sz, "needs feature %s, not available on ready nodes", f), false;
+        return err_setf(reterr, false, "needs feature %s, not available on ready nodes", f);
     }
     /* cpus, memory, NICs and disks of ready nodes are what they are: cases measure them. */
     return true;
@@ -126,7 +126,7 @@ static void ready_spec_for(struct kiln_platform_ctx *p, const struct kiln_req *n
     spec->nics = MAX(need->nics, 1);
 }
 
-static int ready_deploy(struct kiln_platform_ctx *p, struct kiln_env *env, char *why, size_t sz)
+static int ready_deploy(struct kiln_platform_ctx *p, struct kiln_env *env, char **reterr)
 {
     const struct kiln_ready_conf *rc = conf_of(p);
     env->nodes = xcalloc(rc->n, sizeof *env->nodes);
@@ -150,10 +150,10 @@ static int ready_deploy(struct kiln_platform_ctx *p, struct kiln_env *env, char 
         for (size_t k = 0; k < rn->nhost_key_fingerprints; k++) n->host_key_fps[k] = xstrdup(rn->host_key_fingerprints[k]);
         n->have = env->spec;
         n->have.nodes = 0;
-        char err[512];
+        _cleanup_free_ char *err = NULL;
         double t0 = now_s();
-        int r = node_connect(n, 60, err, sizeof err);
-        if (r < 0) return snprintf(why, sz, "%s (%s:%d): %s", n->name, n->host, n->port, err), r;
+        int r = node_connect(n, 60, &err);
+        if (r < 0) return err_setf(reterr, r, "%s (%s:%d): %s", n->name, n->host, n->port, err);
         node_read_boot_id(n);
         log_info("%s: connected to %s:%d in %.1f s", n->name, n->host, n->port, now_s() - t0);
         if (!n->nhost_key_fps && !n->known_hosts) {

@@ -24,32 +24,27 @@ static int link_name(const char *path, char *name, size_t sz)
     return 0;
 }
 
-int vfio_device_check(const char *sysfs, const char *dev, const char *addr, char *why, size_t sz)
+int vfio_device_check(const char *sysfs, const char *dev, const char *addr, char **reterr)
 {
     _cleanup_free_ char *dir = xasprintf("%s/bus/pci/devices/%s", sysfs, addr);
     if (access(dir, F_OK) != 0)
-        return snprintf(why, sz, "no PCI device %s on this host (%s); lspci -D lists the host's devices", addr, dir),
-               -ENODEV;
+        return err_setf(reterr, -ENODEV, "no PCI device %s on this host (%s); lspci -D lists the host's devices", addr, dir);
     _cleanup_free_ char *drv_link = path_join(dir, "driver");
     char driver[256];
     if (link_name(drv_link, driver, sizeof driver) < 0)
-        return snprintf(why, sz, "%s is bound to no driver, not vfio-pci (bind it: driverctl set-override %s vfio-pci)",
-                        addr, addr),
-               -EBUSY;
+        return err_setf(reterr, -EBUSY, "%s is bound to no driver, not vfio-pci (bind it: driverctl set-override %s vfio-pci)",
+                        addr, addr);
     if (!streq(driver, "vfio-pci"))
-        return snprintf(why, sz, "%s is bound to %s, not vfio-pci (bind it: driverctl set-override %s vfio-pci)", addr,
-                        driver, addr),
-               -EBUSY;
+        return err_setf(reterr, -EBUSY, "%s is bound to %s, not vfio-pci (bind it: driverctl set-override %s vfio-pci)", addr,
+                        driver, addr);
     _cleanup_free_ char *group_link = path_join(dir, "iommu_group");
     char group[64];
     if (link_name(group_link, group, sizeof group) < 0)
-        return snprintf(why, sz, "%s has no IOMMU group (%s): the host runs without an IOMMU (intel_iommu=on or "
-                                 "amd_iommu=on)", addr, group_link),
-               -ENODEV;
+        return err_setf(reterr, -ENODEV, "%s has no IOMMU group (%s): the host runs without an IOMMU (intel_iommu=on or "
+                                 "amd_iommu=on)", addr, group_link);
     _cleanup_free_ char *node = xasprintf("%s/vfio/%s", dev, group);
     if (access(node, F_OK) != 0)
-        return snprintf(why, sz, "%s is in IOMMU group %s but %s does not exist (is vfio-pci loaded?)", addr, group,
-                        node),
-               -ENODEV;
+        return err_setf(reterr, -ENODEV, "%s is in IOMMU group %s but %s does not exist (is vfio-pci loaded?)", addr, group,
+                        node);
     return 0;
 }

@@ -8,5 +8,5 @@
  * mount point of sysfs ("/sys"; tests point it at a tree of their own) and dev that of the
  * device nodes ("/dev"). 0 when it can; otherwise -ENODEV (no such device, no IOMMU group,
  * no /dev/vfio node) or -EBUSY (bound to another driver or none), with a one-line reason in
- * why that names the device, what was found and what to do. */
-int vfio_device_check(const char *sysfs, const char *dev, const char *addr, char *why, size_t sz);
+ * *reterr that names the device, what was found and what to do. */
+int vfio_device_check(const char *sysfs, const char *dev, const char *addr, char **reterr);

@@ -75,14 +75,13 @@ static void finish(struct sched *s, struct kiln_result *r)
     pthread_mutex_unlock(&s->lock);
 }
 
-static bool admit(struct sched *s, long cost, char *why, size_t sz)
+static bool admit(struct sched *s, long cost, char **reterr)
 {
     pthread_mutex_lock(&s->lock);
     if (cost > s->mem_budget) {
         pthread_mutex_unlock(&s->lock);
-        snprintf(why, sz, "needs %ld MiB of host memory for its environment, only %ld MiB available", cost,
+        return err_setf(reterr, false, "needs %ld MiB of host memory for its environment, only %ld MiB available", cost,
                  s->mem_budget);
-        return false;
     }
     while (s->mem_used + cost > s->mem_budget && !kiln_interrupted) {
         struct timespec ts;
@@ -123,7 +122,7 @@ static void drop_env(struct worker *w)
     w->env_cost = 0;
 }
 
-static int get_env(struct worker *w, const struct kiln_req *need, char *why, size_t sz)
+static int get_env(struct worker *w, const struct kiln_req *need, char **reterr)
 {
     struct sched *s = w->s;
     struct kiln_platform_ctx *p = s->o->pctx;
@@ -134,14 +133,14 @@ static int get_env(struct worker *w, const struct kiln_req *need, char *why, siz
     p->ops->spec_for(p, need, &spec);
     pthread_mutex_lock(&s->lock);
     if (s->failed_reason && cmp_req(&s->failed_spec, &spec) == 0) {
-        snprintf(why, sz, "environment deployment failed earlier: %s", s->failed_reason);
+        err_setf(reterr, 0, "environment deployment failed earlier: %s", s->failed_reason);
         pthread_mutex_unlock(&s->lock);
         return -EHOSTDOWN;
     }
     int id = s->env_seq++;
     pthread_mutex_unlock(&s->lock);
     long cost = platform_env_cost_mb(p->ops, &spec);
-    if (!admit(s, cost, why, sz)) return -ENOMEM;
+    if (!admit(s, cost, reterr)) return -ENOMEM;
     struct kiln_env *env = xcalloc(1, sizeof *env);
     env->id = id;
     env->name = xasprintf("env%d", id);
@@ -153,7 +152,8 @@ static int get_env(struct worker *w, const struct kiln_req *need, char *why, siz
     log_info("%s: deploying %d node(s), %d cpu, %d MiB, %d nic, %d data disk(s), features %s", env->name,
              kiln_req_nodes(&spec), spec.cpus, spec.memory_mb, spec.nics, spec.data_disks, f[0] ? f : "-");
     double t0 = now_s();
-    int r = p->ops->deploy(p, env, why, sz);
+    _cleanup_free_ char *why = NULL;
+    int r = p->ops->deploy(p, env, &why);
     /* another try cannot help after -ENOTSUP (the runbook asks for what the host lacks),
      * -EPERM (the image refuses kiln's key) or -EHOSTUNREACH (the image booted and configured
      * no network: it would again) */
@@ -161,7 +161,7 @@ static int get_env(struct worker *w, const struct kiln_req *need, char *why, siz
         /* A first boot can fail for the host's sake (a starved emulator: under TCG a guest
          * kernel then panics with "IO-APIC + timer doesn't work"); one more deployment tells
          * that from an image that never boots, and the case says it happened. */
-        _cleanup_free_ char *first = xstrdup(why);
+        _cleanup_free_ char *first = xstrdup(why ? why : "");
         log_warn("%s: deployment failed (%s); deploying once more", env->name, first);
         p->ops->destroy(p, env);
         for (size_t i = 0; i < env->nnodes; i++) node_free(env->nodes[i]);
@@ -169,7 +169,7 @@ static int get_env(struct worker *w, const struct kiln_req *need, char *why, siz
         env->nodes = NULL;
         env->nnodes = 0;
         env->bad = false;
-        r = p->ops->deploy(p, env, why, sz);
+        r = p->ops->deploy(p, env, &why);
         if (r == 0) {
             free(w->deploy_note);
             w->deploy_note = xasprintf("%s: the first deployment failed and the second succeeded; the first: %s",
@@ -177,6 +177,7 @@ static int get_env(struct worker *w, const struct kiln_req *need, char *why, siz
         }
     }
     if (r < 0) {
+        if (!why) why = xstrdup("");
         log_error("%s: deployment failed: %s", env->name, why);
         pthread_mutex_lock(&s->lock);
         if (!s->failed_reason && r != -EINTR) {
@@ -185,7 +186,7 @@ static int get_env(struct worker *w, const struct kiln_req *need, char *why, siz
         }
         pthread_mutex_unlock(&s->lock);
         drop_env(w);
-        return r;
+        return err_setf(reterr, r, "%s", why);
     }
     log_info("%s: ready in %.1f s", env->name, now_s() - t0);
     return 0;
@@ -274,8 +275,8 @@ static int attempt(struct worker *w, const struct item *it, struct kiln_result *
     struct sched *s = w->s;
     const struct kiln_selected *sel = &s->o->sel[it->sel];
     const struct kiln_case *c = sel->c;
-    char why[2048] = "";
-    int r_env = get_env(w, &it->need, why, sizeof why);
+    _cleanup_free_ char *why = NULL;
+    int r_env = get_env(w, &it->need, &why);
     if (r_env < 0) {
         result_set_reason(r, r_env == -EINTR ? "run interrupted" : why);
         fprintf(log, "environment: %s\n", why);
@@ -465,8 +466,8 @@ int sched_run(const struct kiln_sched_opts *o, struct kiln_results *res)
             r->ignore_failure = sel->ignore_failure;
             struct kiln_req need = sel->c->requires;
             kiln_req_merge(&need, &p->rb->platform.requirement);
-            char why[256];
-            if (!p->ops->capable(p, &need, why, sizeof why)) {
+            _cleanup_free_ char *why = NULL;
+            if (!p->ops->capable(p, &need, &why)) {
                 r->status = ST_SKIPPED;
                 result_set_reason(r, why);
             } else {

@@ -177,9 +177,9 @@ static int unsigned_kernel_probe(struct kiln_case_ctx *t, struct verdict *v)
     out = NULL;
     if (guest_sh_ok(t, "offering a kernel without a signature for one boot", probe_sh, &out) != 0) return CASE_FAIL;
     off_t mark = console_size(n);
-    char why[1024];
+    _cleanup_free_ char *why = NULL;
     _cleanup_free_ char *before = xstrdup(n->boot_id ? n->boot_id : "");
-    int r = node_reboot(n, MIN(case_time_left(t), 900), why, sizeof why);
+    int r = node_reboot(n, MIN(case_time_left(t), 900), &why);
     /* the firmware's refusal is on the console as EDK II's "BdsDxe: failed to start ...: Access
      * Denied" (a fatal pattern: an image that cannot boot); here it is the one asked for, and the
      * firmware goes on to the next boot option, which boots the default entry */
@@ -187,7 +187,7 @@ static int unsigned_kernel_probe(struct kiln_case_ctx *t, struct verdict *v)
                             case_time_left(t) > 0;) {
         case_log(t, "%s: the refusal asked for: %s", n->name, fatal);
         console_clear_fatal(n->console);
-        r = node_await_boot(n, before, MIN(case_time_left(t), 900), why, sizeof why);
+        r = node_await_boot(n, before, MIN(case_time_left(t), 900), &why);
     }
     _cleanup_free_ char *console = console_since(n, mark);
     if (r < 0) {
@@ -295,8 +295,8 @@ KILN_CASE(verify_pcr_change_on_boot_component_upgrade,
         }
     _cleanup_free_ char *src = helper_value(out, "source"), *dst = helper_value(out, "upgraded");
     _cleanup_free_ char *what = xasprintf("%s from %s", dst ? dst : "the ESP's boot loader", src ? src : "the OS");
-    char why[1024];
-    if (node_reboot(t->node, MIN(case_time_left(t), 900), why, sizeof why) < 0) {
+    _cleanup_free_ char *why = NULL;
+    if (node_reboot(t->node, MIN(case_time_left(t), 900), &why) < 0) {
         t->node->bad = true;
         gcap_free(&before);
         return case_fail(t, "the VM did not boot again after upgrading %s: %s", what, why);
@@ -327,9 +327,9 @@ static bool by_token(const struct gcap *unlock)
 /* Reboots the case's node; false (the case failed) when it does not come back. */
 static bool reboot_node(struct kiln_case_ctx *t, const char *why_now)
 {
-    char why[1024];
+    _cleanup_free_ char *why = NULL;
     case_log(t, "%s: rebooting (%s)", t->node->name, why_now);
-    if (node_reboot(t->node, MIN(case_time_left(t), 900), why, sizeof why) == 0) return true;
+    if (node_reboot(t->node, MIN(case_time_left(t), 900), &why) == 0) return true;
     t->node->bad = true;
     case_fail(t, "the VM did not boot again after a reboot (%s): %s", why_now, why);
     return false;

@@ -384,11 +384,11 @@ KILN_CASE(boot_time,
 /* Waits for the boot after a deliberate crash: the panic it prints is expected, so the
  * console's fatal finding is cleared while it is that panic; a boot that is the crash kernel
  * itself (/proc/vmcore present, when its dump unit lets SSH in) is waited past. */
-static int await_after_crash(struct kiln_case_ctx *t, struct kiln_node *n, const char *before, char *why, size_t sz)
+static int await_after_crash(struct kiln_case_ctx *t, struct kiln_node *n, const char *before, char **reterr)
 {
     _cleanup_free_ char *prev = xstrdup(before);
     for (;;) {
-        int r = node_await_boot(n, prev, case_time_left(t), why, sz);
+        int r = node_await_boot(n, prev, case_time_left(t), reterr);
         const char *fatal = node_fatal(n);
         if (r == -EHOSTDOWN && fatal && strstr(fatal, "sysrq triggered crash")) {
             case_log(t, "%s: the expected panic: %s", n->name, fatal);
@@ -460,8 +460,8 @@ KILN_CASE(verify_kdump,
     }
     case_log(t, "%s: crash triggered (sysrq c); waiting for the crash kernel to save a vmcore and reboot", n->name);
     double t0 = now_s();
-    char why[1024];
-    if (await_after_crash(t, n, boot, why, sizeof why) < 0) {
+    _cleanup_free_ char *why = NULL;
+    if (await_after_crash(t, n, boot, &why) < 0) {
         gcap_free(&before);
         n->bad = true;
         return case_fail(t, "after the crash: %s", why);

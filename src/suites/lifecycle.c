@@ -28,8 +28,8 @@ KILN_CASE(verify_reboot_cycles,
     struct kiln_node *n = t->node;
     for (int i = 1; i <= 3; i++) {
         uint64_t mark = n->console ? console_mark(n->console) : 0;
-        char why[1024];
-        if (node_reboot(n, MIN(case_time_left(t), 600), why, sizeof why) < 0) {
+        _cleanup_free_ char *why = NULL;
+        if (node_reboot(n, MIN(case_time_left(t), 600), &why) < 0) {
             n->bad = true;
             return case_fail(t, "reboot %d of 3: %s", i, why);
         }
@@ -50,8 +50,8 @@ KILN_CASE(verify_clean_shutdown,
 {
     struct kiln_node *n = t->node;
     uint64_t mark = console_mark(n->console);
-    char why[1024];
-    if (node_reboot(n, MIN(case_time_left(t), 600), why, sizeof why) < 0) {
+    _cleanup_free_ char *why = NULL;
+    if (node_reboot(n, MIN(case_time_left(t), 600), &why) < 0) {
         n->bad = true;
         return case_fail(t, "reboot: %s", why);
     }

@@ -27,8 +27,8 @@ KILN_CASE(smoke,
     if (check_console(t, n, "before reboot") != CASE_PASS) return CASE_FAIL;
     if (!n->boot_id && node_read_boot_id(n) < 0) return case_fail(t, "cannot read /proc/sys/kernel/random/boot_id");
     _cleanup_free_ char *before = xstrdup(n->boot_id);
-    char why[1024];
-    int rr = node_reboot(n, MIN(case_time_left(t), 600), why, sizeof why);
+    _cleanup_free_ char *why = NULL;
+    int rr = node_reboot(n, MIN(case_time_left(t), 600), &why);
     if (rr < 0) {
         n->bad = true;
         return case_fail(t, "reboot: %s", why);

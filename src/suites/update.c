@@ -197,8 +197,8 @@ static int run_updater(struct kiln_case_ctx *t, char **log, bool *rebooting)
 /* Waits for the machine's next boot after before (it reboots by itself). */
 static int await_boot(struct kiln_case_ctx *t, const char *before)
 {
-    char why[1024];
-    if (node_await_boot(t->node, before, MIN(case_time_left(t), BOOT_S), why, sizeof why) < 0)
+    _cleanup_free_ char *why = NULL;
+    if (node_await_boot(t->node, before, MIN(case_time_left(t), BOOT_S), &why) < 0)
         return case_fail(t, "the machine did not come back: %s", why);
     case_log(t, "back with boot id %s", t->node->boot_id);
     return 0;

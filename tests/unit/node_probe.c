@@ -16,8 +16,8 @@ int main(int argc, char **argv)
     }
     struct kiln_node n = {.name = "probe", .host = argv[1], .port = atoi(argv[2]), .user = argv[3], .key_path = argv[4]};
     n.log = stdout;
-    char why[512];
-    int c = node_connect(&n, 20, why, sizeof why);
+    _cleanup_free_ char *why = NULL;
+    int c = node_connect(&n, 20, &why);
     ok(c == 0, "connects%s%s", c ? ": " : "", c ? why : "");
 
     struct kiln_exec e;
@@ -69,7 +69,7 @@ int main(int argc, char **argv)
     bad.key_path = "/nonexistent/key";
     bad.ssh = NULL;
     bad.boot_id = NULL;
-    is_int(node_connect(&bad, 5, why, sizeof why), -EACCES, "an unreadable key fails at once");
+    is_int(node_connect(&bad, 5, &why), -EACCES, "an unreadable key fails at once");
     has(why, "cannot read private key", "with a reason");
     return tap_done();
 }

@@ -252,10 +252,10 @@ static void test_manifest(void)
 
 static void test_accel(void)
 {
-    char detail[256] = "";
+    _cleanup_free_ char *detail = NULL;
 #if defined(__x86_64__)
     /* no probe runs: a probe would need /dev/kvm and qemu and leave a cache file */
-    ok(!accel_kvm_works(kiln_arch_find("aarch64"), dir, "host", detail, sizeof detail), "no KVM for an aarch64 guest here");
+    ok(!accel_kvm_works(kiln_arch_find("aarch64"), dir, "host", &detail), "no KVM for an aarch64 guest here");
     is_str(detail, "KVM cannot run an aarch64 guest on an x86_64 host", "and why, without probing");
     _cleanup_free_ char *cache = path_join(dir, "cache/accel-probe");
     ok(!file_exists(cache), "no verdict cached for it");

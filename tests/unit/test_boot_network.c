@@ -73,7 +73,7 @@ static void test_signs(void)
 
 static void test_watch(void)
 {
-    char why[2048];
+    _cleanup_free_ char *why = NULL;
     /* kiln's Debian test image (systemd-networkd): booted, and its network is on the console */
     struct boot_watch w;
     boot_watch_init(&w);
@@ -82,7 +82,7 @@ static void test_watch(void)
     is_str(w.booted_line, "[  OK  ] Reached target multi-user.target - Multi-User System.",
            "the first boot-complete line, colours removed");
     has(w.net_line, "Network Configuration", "networkd's start is the network sign");
-    ok(!boot_watch_unreachable(&w, end + 3600, 60, -1, why, sizeof why), "a networked guest is never concluded unreachable");
+    ok(!boot_watch_unreachable(&w, end + 3600, 60, -1, &why), "a networked guest is never concluded unreachable");
     boot_watch_free(&w);
 
     /* tests/data/images/minimal.yml booted under TCG (kiln run, 2026-12-01): the serial getty's
@@ -91,8 +91,8 @@ static void test_watch(void)
     end = feed_file(&w, TEST_DATA_DIR "/console/debian-nonet.log");
     ok(end > 0 && w.booted_at >= 0 && w.net_at < 0 && w.sshd_at < 0, "debian-nonet.log: booted, no network, no sshd yet");
     is_str(w.booted_line, "vm login: ", "the prompt (the log's last line, without a newline)");
-    ok(!boot_watch_unreachable(&w, w.booted_at + 59, 60, -1, why, sizeof why), "debian-nonet.log: not within the grace");
-    ok(boot_watch_unreachable(&w, w.booted_at + 60, 60, 0, why, sizeof why), "debian-nonet.log: unreachable after it");
+    ok(!boot_watch_unreachable(&w, w.booted_at + 59, 60, -1, &why), "debian-nonet.log: not within the grace");
+    ok(boot_watch_unreachable(&w, w.booted_at + 60, 60, 0, &why), "debian-nonet.log: unreachable after it");
     has(why, "booted (console: \"vm login: \") but no SSH 60 s later", "quotes the prompt");
     boot_watch_free(&w);
 
@@ -106,27 +106,27 @@ static void test_watch(void)
     boot_watch_init(&w);
     feed(&w, nonet, 100);
     ok(w.booted_at == 103, "booted at the first boot-complete line (multi-user, at 103)");
-    ok(!boot_watch_unreachable(&w, 162.9, 60, -1, why, sizeof why), "not before the grace has passed");
-    ok(boot_watch_unreachable(&w, 163, 60, -1, why, sizeof why), "unreachable once the grace has passed");
+    ok(!boot_watch_unreachable(&w, 162.9, 60, -1, &why), "not before the grace has passed");
+    ok(boot_watch_unreachable(&w, 163, 60, -1, &why), "unreachable once the grace has passed");
     has(why, "booted (console: \"[  OK  ] Reached target multi-user.target - Multi-User System.\") but no SSH 60 s later",
         "quotes the line and the time since");
     has(why, "sshd started (\"[  OK  ] Started ssh.service - OpenBSD Secure Shell server.\")", "says sshd started");
     has(why, "Check the image's network configuration", "says what to check");
     has(why, "os.network: dhcp", "names the spec key");
-    ok(boot_watch_unreachable(&w, 163, 60, 0, why, sizeof why), "also when the host saw no NIC come up");
+    ok(boot_watch_unreachable(&w, 163, 60, 0, &why), "also when the host saw no NIC come up");
     has(why, "the guest never brought a NIC up", "the host's evidence is named");
-    ok(!boot_watch_unreachable(&w, 1000, 60, 1, why, sizeof why), "a NIC brought up vetoes (the network may be slow)");
-    ok(!boot_watch_unreachable(&w, 100000, 0, -1, why, sizeof why), "grace 0 never concludes");
+    ok(!boot_watch_unreachable(&w, 1000, 60, 1, &why), "a NIC brought up vetoes (the network may be slow)");
+    ok(!boot_watch_unreachable(&w, 100000, 0, -1, &why), "grace 0 never concludes");
     /* a network sign after the prompt (a stock cloud image under TCG: the prompt comes first) */
     boot_watch_line(&w, "ci-info: | eth0 | True | 10.0.2.15 | 255.255.255.0 | global |", 150);
-    ok(!boot_watch_unreachable(&w, 1000, 60, -1, why, sizeof why), "network activity after the prompt vetoes");
+    ok(!boot_watch_unreachable(&w, 1000, 60, -1, &why), "network activity after the prompt vetoes");
     boot_watch_free(&w);
 
     /* neither network nor sshd */
     static const char *const bare[] = {"debian login: ", NULL};
     boot_watch_init(&w);
     feed(&w, bare, 0);
-    ok(boot_watch_unreachable(&w, 61, 60, -1, why, sizeof why), "prompt only: unreachable after the grace");
+    ok(boot_watch_unreachable(&w, 61, 60, -1, &why), "prompt only: unreachable after the grace");
     has(why, "no sshd start on the console yet (if it never comes: check that ssh.service or sshd.service is installed "
              "and enabled)", "says to check sshd");
     boot_watch_free(&w);
@@ -135,7 +135,7 @@ static void test_watch(void)
     static const char *const booting[] = {"[    1.0] Run /init as init process", "Welcome to Debian GNU/Linux 12 (bookworm)!", NULL};
     boot_watch_init(&w);
     feed(&w, booting, 0);
-    ok(!boot_watch_unreachable(&w, 100000, 60, 0, why, sizeof why), "no boot-complete line: no verdict");
+    ok(!boot_watch_unreachable(&w, 100000, 60, 0, &why), "no boot-complete line: no verdict");
     boot_watch_free(&w);
 }
 

@@ -387,13 +387,13 @@ static void test_iscsi_start_interrupted(void)
     write_file_atomic(tgtd_exits, "#!/bin/sh\necho no portal\nexit 1\n", 33, 0755);
     write_file_atomic(tgtadm, "#!/bin/sh\nexit 1\n", 18, 0755);
     struct iscsi_target t;
-    char why[256] = "";
+    _cleanup_free_ char *why = NULL;
     kiln_interrupted = SIGINT;
-    int r = iscsi_target_start(&t, tgtd, tgtadm, lun, 1 << 20, "iqn.2026-01.dev.kiln:t", log, why, sizeof why);
+    int r = iscsi_target_start(&t, tgtd, tgtadm, lun, 1 << 20, "iqn.2026-01.dev.kiln:t", log, &why);
     kiln_interrupted = 0;
     ok(r == -EINTR, "iscsi: a signal during tgtd's start is -EINTR (%d: %s)", r, why);
     ok(!file_exists(lun) && t.pid == 0, "iscsi: ... with no LUN file and no tgtd left");
-    r = iscsi_target_start(&t, tgtd_exits, tgtadm, lun, 1 << 20, "iqn.2026-01.dev.kiln:t", log, why, sizeof why);
+    r = iscsi_target_start(&t, tgtd_exits, tgtadm, lun, 1 << 20, "iqn.2026-01.dev.kiln:t", log, &why);
     is_int(r, -EIO, "iscsi: a tgtd that exits at start is an error");
     has(why, "tgtd exited at start: no portal", "iscsi: ... with its output");
     ok(!file_exists(lun) && t.pid == 0, "iscsi: ... leaving nothing");

@@ -59,8 +59,8 @@ int main(void)
         fd[i] = bound(ports[i]);
     }
     snprintf(hub, sizeof hub, "%s/hub", dir);
-    char why[256];
-    struct l2hub *h = l2hub_start(hub, ports, 3, why, sizeof why);
+    _cleanup_free_ char *why = NULL;
+    struct l2hub *h = l2hub_start(hub, ports, 3, &why);
     ok(h != NULL, "hub starts");
     const unsigned char bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
     const unsigned char A[6] = {0x52, 0x54, 1, 0, 0, 1}, B[6] = {0x52, 0x54, 1, 0, 0, 2};
@@ -85,7 +85,7 @@ int main(void)
     for (int i = 0; i < 3; i++) close(fd[i]), free(ports[i]);
     close(sfd);
     rm_rf(dir);
-    ok(l2hub_start("/nonexistent/dir/hub", ports, 0, why, sizeof why) == NULL, "bad path refused");
+    ok(l2hub_start("/nonexistent/dir/hub", ports, 0, &why) == NULL, "bad path refused");
     has(why, "/nonexistent/dir/hub", "the error names the path");
     return tap_done();
 }

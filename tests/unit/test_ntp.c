@@ -9,6 +9,7 @@
 #include "platform/ntp.h"
 #include "tap.h"
 #include "util/endian.h"
+#include "util/util.h"
 
 static double ts(const uint8_t *p)
 {
@@ -17,11 +18,11 @@ static double ts(const uint8_t *p)
 
 int main(void)
 {
-    char why[256] = "";
+    _cleanup_free_ char *why = NULL;
     struct ntp_server *s = NULL;
     int port = 0;
-    for (int p = 41230; p < 41260 && !s; p++) s = ntp_server_start("127.0.0.1", port = p, why, sizeof why);
-    if (!ok(s != NULL, "server bound 127.0.0.1:%d %s", port, why)) return tap_done();
+    for (int p = 41230; p < 41260 && !s; p++) s = ntp_server_start("127.0.0.1", port = p, &why);
+    if (!ok(s != NULL, "server bound 127.0.0.1:%d %s", port, why ? why : "")) return tap_done();
     int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);

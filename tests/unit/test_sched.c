@@ -28,10 +28,10 @@ static int fake_init(struct kiln_platform_ctx *p)
     return 0;
 }
 
-static bool fake_capable(struct kiln_platform_ctx *p, const struct kiln_req *need, char *why, size_t sz)
+static bool fake_capable(struct kiln_platform_ctx *p, const struct kiln_req *need, char **reterr)
 {
     (void)p;
-    if (need->features & FEAT_GPU) return snprintf(why, sz, "needs feature gpu, fake has none"), false;
+    if (need->features & FEAT_GPU) return err_setf(reterr, false, "needs feature gpu, fake has none");
     return true;
 }
 
@@ -45,7 +45,7 @@ static void fake_spec_for(struct kiln_platform_ctx *p, const struct kiln_req *ne
     spec->nics = MAX(need->nics, 1);
 }
 
-static int fake_deploy(struct kiln_platform_ctx *p, struct kiln_env *env, char *why, size_t sz)
+static int fake_deploy(struct kiln_platform_ctx *p, struct kiln_env *env, char **reterr)
 {
     pthread_mutex_lock(&lock);
     deploys++;
@@ -55,9 +55,9 @@ static int fake_deploy(struct kiln_platform_ctx *p, struct kiln_env *env, char *
     if (env->id >= 0 && env->id < 64) deployer[env->id] = pthread_self();
     env->nodes = xcalloc(1, sizeof *env->nodes);
     env->nodes[env->nnodes++] = platform_new_node(p);
-    if (env->spec.nics == 3) return snprintf(why, sz, "no SSH after 1 s (fake)"), -ETIMEDOUT;
+    if (env->spec.nics == 3) return err_setf(reterr, -ETIMEDOUT, "no SSH after 1 s (fake)");
     /* the host's fault, once: the retried deployment works */
-    if (env->spec.nics == 4 && nics4_deploys++ == 0) return snprintf(why, sz, "IO-APIC + timer doesn't work (fake)"), -EHOSTDOWN;
+    if (env->spec.nics == 4 && nics4_deploys++ == 0) return err_setf(reterr, -EHOSTDOWN, "IO-APIC + timer doesn't work (fake)");
     return 0;
 }
 
