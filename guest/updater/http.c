@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <netdb.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,16 +12,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-enum { HEAD_MAX = 16 << 10 };
+#include "util/util.h"
 
-static int fail(char *why, size_t n, int r, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, n, fmt, ap);
-    va_end(ap);
-    return r;
-}
+enum { HEAD_MAX = 16 << 10 };
 
 int http_parse_url(const char *url, char **host, char **port, char **path)
 {
@@ -134,7 +126,7 @@ static int body(struct conn *c, uint64_t n, bool to_eof, http_sink sink, void *c
 
 /* Connects c->fd to the first address of ai that accepts within c's timeout; 0 or -errno
  * (why names host and port). */
-static int connect_any(struct conn *c, struct addrinfo *ai, const char *host, const char *port, char *why, size_t whysz)
+static int connect_any(struct conn *c, struct addrinfo *ai, const char *host, const char *port, char **reterr)
 {
     int r = -ECONNREFUSED;
     c->fd = -1;
@@ -152,7 +144,7 @@ static int connect_any(struct conn *c, struct addrinfo *ai, const char *host, co
         close(fd);
         c->fd = -1;
     }
-    if (c->fd < 0) return fail(why, whysz, r, "cannot connect to %s port %s: %s", host, port, strerror(-r));
+    if (c->fd < 0) return err_setf(reterr, r, "cannot connect to %s port %s: %s", host, port, strerror(-r));
     return 0;
 }
 
@@ -232,36 +224,38 @@ static int read_body(struct conn *c, const struct framing *f, http_sink sink, vo
 }
 
 int http_request(const char *method, const char *url, const char *ctype, const void *req_body, size_t blen, http_sink sink,
-                 void *ctx, uint64_t max, int timeout_s, int *status, char *why, size_t whysz)
+                 void *ctx, uint64_t max, int timeout_s, int *status, char **reterr)
 {
     char *host, *port, *path;
     *status = 0;
-    if (whysz) *why = 0;
     int r = http_parse_url(url, &host, &port, &path);
-    if (r == -EPROTONOSUPPORT) return fail(why, whysz, r, "%s: only http:// URLs are supported", url);
-    if (r < 0) return fail(why, whysz, r, "%s: not a valid http:// URL", url);
+    if (r == -EPROTONOSUPPORT) return err_setf(reterr, r, "%s: only http:// URLs are supported", url);
+    if (r < 0) return err_setf(reterr, r, "%s: not a valid http:// URL", url);
+    char *why = NULL; /* this request's message: a stage that failed names itself, else the fallback below */
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
     int g = getaddrinfo(host, port, &hints, &ai);
     struct conn *c = calloc(1, sizeof *c);
     if (c) c->fd = -1; /* a failed lookup must not close fd 0 */
     if (!c) r = -ENOMEM;
-    else if (g) r = fail(why, whysz, -EHOSTUNREACH, "cannot resolve %s: %s", host, gai_strerror(g));
+    else if (g) r = err_setf(&why, -EHOSTUNREACH, "cannot resolve %s: %s", host, gai_strerror(g));
     if (r == 0) {
         c->timeout_ms = timeout_s * 1000;
-        r = connect_any(c, ai, host, port, why, whysz);
+        r = connect_any(c, ai, host, port, &why);
     }
     if (ai) freeaddrinfo(ai);
     if (r == 0 && (r = send_request(c, method, host, port, path, ctype, req_body, blen)) < 0)
-        fail(why, whysz, r, "cannot send the request to %s: %s", url, strerror(-r));
+        err_setf(&why, r, "cannot send the request to %s: %s", url, strerror(-r));
     struct framing f = {0};
     if (r == 0 && (r = read_head(c, status, &f)) < 0)
-        fail(why, whysz, r, "%s: %s", url, r == -ETIMEDOUT ? "timed out" : "malformed response head");
+        err_setf(&why, r, "%s: %s", url, r == -ETIMEDOUT ? "timed out" : "malformed response head");
     if (r == 0) r = read_body(c, &f, sink, ctx, max);
-    if (r < 0 && !*why)
-        fail(why, whysz, r, "%s: %s", url, r == -EFBIG ? "the response is larger than expected" : r == -ETIMEDOUT ? "timed out"
+    if (r < 0 && !why)
+        err_setf(&why, r, "%s: %s", url, r == -EFBIG ? "the response is larger than expected" : r == -ETIMEDOUT ? "timed out"
                                            : r == -EPROTO ? "malformed response" : strerror(-r));
     if (c && c->fd >= 0) close(c->fd);
     free(c);
     free(host), free(port), free(path);
+    if (r < 0) err_setf(reterr, r, "%s", why);
+    free(why);
     return r;
 }

@@ -14,8 +14,8 @@ typedef int (*http_sink)(void *ctx, const void *data, size_t n);
 /* METHOD url (http://host[:port]/path) with body (NULL: none) of type ctype. The response
  * body goes to sink; *status gets the HTTP status. Returns 0 (whatever the status), -EFBIG
  * when the body exceeds max, -ETIMEDOUT, -EPROTO for a malformed response,
- * -EPROTONOSUPPORT for another scheme, -errno; why says what. */
+ * -EPROTONOSUPPORT for another scheme, -errno; *reterr says what. */
 int http_request(const char *method, const char *url, const char *ctype, const void *body, size_t blen, http_sink sink,
-                 void *ctx, uint64_t max, int timeout_s, int *status, char *why, size_t whysz);
+                 void *ctx, uint64_t max, int timeout_s, int *status, char **reterr);
 /* Splits an http:// URL; host, port and path are malloc'd. */
 int http_parse_url(const char *url, char **host, char **port, char **path);

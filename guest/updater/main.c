@@ -173,24 +173,24 @@ static int omaha(const struct upd_event *ev, size_t nev, bool check, struct omah
                                                       .errorcode = ev[i].code, .has_errorcode = ev[i].code != 0};
         snprintf(a->events[i].previousversion, sizeof a->events[i].previousversion, "%s", ev[i].previous);
     }
-    char why[256];
+    _cleanup_free_ char *why = NULL;
     char *doc = NULL;
     size_t len = 0;
-    int r = omaha_request_write(&q, &doc, &len, why, sizeof why);
+    int r = omaha_request_write(&q, &doc, &len, &why);
     if (r < 0) {
         say("cannot write the Omaha request: %s", why);
         return r;
     }
     struct sbuf body = {0};
     int status = 0;
-    r = http_request("POST", C.server, "text/xml", doc, len, sink_mem, &body, OMAHA_DOC_MAX, TIMEOUT_S, &status, why, sizeof why);
+    r = http_request("POST", C.server, "text/xml", doc, len, sink_mem, &body, OMAHA_DOC_MAX, TIMEOUT_S, &status, &why);
     free(doc);
     if (r == 0 && status != 200) {
         say("%s answered HTTP %d", C.server, status);
         r = -EPROTO;
     } else if (r < 0) say("%s", why);
     struct omaha_response resp;
-    if (r == 0 && (r = omaha_response_parse(body.s ? body.s : "", body.len, &resp, why, sizeof why)) < 0)
+    if (r == 0 && (r = omaha_response_parse(body.s ? body.s : "", body.len, &resp, &why)) < 0)
         say("the server's Omaha response is malformed: %s", why);
     sbuf_free(&body);
     if (r < 0) return r;
@@ -329,9 +329,9 @@ static enum upd_error fetch_to(const char *codebase, const char *name, uint64_t 
     _cleanup_free_ char *url = xasprintf("%s%s", codebase, name);
     struct fsink f = {.fd = fd};
     crypto_hash_sha256_init(&f.sha);
-    char why[256];
+    _cleanup_free_ char *why = NULL;
     int status = 0;
-    int r = http_request("GET", url, NULL, NULL, 0, sink_file, &f, size, TIMEOUT_S, &status, why, sizeof why);
+    int r = http_request("GET", url, NULL, NULL, 0, sink_file, &f, size, TIMEOUT_S, &status, &why);
     if (r == -EFBIG) {
         say("%s is larger than the %llu bytes update.json gives", url, (unsigned long long)size);
         return UPD_ERR_TOO_LARGE;
@@ -436,10 +436,10 @@ static enum upd_error fetch_manifest(const struct omaha_app_response *app, struc
         surl = xasprintf("%s%s.minisig", codebase, pkg->name);
     }
     struct sbuf sig = {0};
-    char why[512];
+    _cleanup_free_ char *why = NULL;
     int st1 = 0, st2 = 0;
-    int r = http_request("GET", murl, NULL, NULL, 0, sink_mem, m, (uint64_t)pkg->size, TIMEOUT_S, &st1, why, sizeof why);
-    if (r == 0) r = http_request("GET", surl, NULL, NULL, 0, sink_mem, &sig, MS_SIG_MAX, TIMEOUT_S, &st2, why, sizeof why);
+    int r = http_request("GET", murl, NULL, NULL, 0, sink_mem, m, (uint64_t)pkg->size, TIMEOUT_S, &st1, &why);
+    if (r == 0) r = http_request("GET", surl, NULL, NULL, 0, sink_mem, &sig, MS_SIG_MAX, TIMEOUT_S, &st2, &why);
     if (r < 0 || st1 != 200 || st2 != 200) {
         say("cannot download the update manifest: %s", r < 0 ? why : "HTTP error");
         sbuf_free(m), sbuf_free(&sig);
@@ -507,7 +507,7 @@ static enum upd_error write_slot(const char *codebase, const char *cmdline, cons
 {
     enum upd_error e = UPD_ERR_NONE;
     int dfd = -1, hfd = -1;
-    char why[512];
+    _cleanup_free_ char *why = NULL;
     if (inactive_slot(cmdline, s) < 0) e = UPD_ERR_WRITE;
     if (!e && drop_entries_for(s->data_uuid) < 0) e = UPD_ERR_BOOT_ENTRY;
     if (!e && ((dfd = open(s->data, O_RDWR | O_CLOEXEC)) < 0 || (hfd = open(s->hash, O_RDWR | O_CLOEXEC)) < 0)) {
@@ -523,7 +523,7 @@ static enum upd_error write_slot(const char *codebase, const char *cmdline, cons
     }
     if (!e) e = fetch_to(codebase, mf->fname[0], mf->fsize[0], mf->fsha[0], dfd);
     if (!e) e = fetch_to(codebase, mf->fname[1], mf->fsize[1], mf->fsha[1], hfd);
-    if (!e && verity_verify(dfd, dsz, hfd, hsz, mf->root, why, sizeof why) < 0) {
+    if (!e && verity_verify(dfd, dsz, hfd, hsz, mf->root, &why) < 0) {
         say("the slot does not verify against root hash %s: %s", mf->root, why);
         e = UPD_ERR_VERITY;
     }

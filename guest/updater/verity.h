@@ -12,6 +12,5 @@
  * root_hex (64 hex digits), and that the stored tree is the one the data gives. data_size and
  * hash_size bound what the superblock may claim (a partition's size). Reads in 4 KiB blocks;
  * memory is 32 bytes per data block. Returns 0; -EBADMSG when something does not match,
- * -EINVAL for a malformed superblock, -errno on a read error; why says which. */
-int verity_verify(int data_fd, uint64_t data_size, int hash_fd, uint64_t hash_size, const char *root_hex, char *why,
-                  size_t whysz);
+ * -EINVAL for a malformed superblock, -errno on a read error; *reterr says which. */
+int verity_verify(int data_fd, uint64_t data_size, int hash_fd, uint64_t hash_size, const char *root_hex, char **reterr);

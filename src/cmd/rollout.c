@@ -179,12 +179,12 @@ static bool take_floor(const char *verb, const char *opt, const char *val, void 
 static bool take_pin(const char *verb, const char *opt, const char *val, void *to)
 {
     struct rollout_policy *p = to;
-    char why[ROLLOUT_REASON_MAX];
+    _cleanup_free_ char *why = NULL;
     if (p->npins == ROLLOUT_PINS_MAX) {
         fprintf(stderr, "kiln %s: %s %s: at most %d pins\n", verb, opt, val, ROLLOUT_PINS_MAX);
         return false;
     }
-    if (rollout_parse_pin(val, &p->pins[p->npins], why, sizeof(why)) < 0) {
+    if (rollout_parse_pin(val, &p->pins[p->npins], &why) < 0) {
         fprintf(stderr, "kiln %s: %s %s: %s\n", verb, opt, val, why);
         return false;
     }
@@ -238,8 +238,8 @@ static int merge_old(struct kiln_store *st, struct kiln_rollout *ro, long max_pe
 /* Whether policy p holds together (rollout_policy_check); else says why on stderr. */
 static bool policy_ok(const struct rollout_policy *p)
 {
-    char why[ROLLOUT_REASON_MAX];
-    if (rollout_policy_check(p, why, sizeof(why)) >= 0) return true;
+    _cleanup_free_ char *why = NULL;
+    if (rollout_policy_check(p, &why) >= 0) return true;
     fprintf(stderr, "kiln rollout set: %s\n", why);
     return false;
 }

@@ -1209,15 +1209,15 @@ static void sha256_hex(const void *p, size_t n, char hex[65])
 
 /* A gallery file of the version, read whole (at most max bytes) and checked against the sha256
  * its signed entry lists, so what the server parses is what the gallery signed. */
-static int read_signed(struct server *s, json_t *entry, const char *file, size_t max, char **text, size_t *len, char *why, size_t sz)
+static int read_signed(struct server *s, json_t *entry, const char *file, size_t max, char **text, size_t *len, char **reterr)
 {
     _cleanup_free_ char *p = xasprintf("%s/%s/%s", s->o->gallery, json_string_value(json_object_get(entry, "path")), file);
     const char *want = listed_sha256(entry, file);
     char hex[65];
-    if (!want) return snprintf(why, sz, "%s is not a signed file of the version", file), -EINVAL;
-    if (read_file(p, max, text, len) < 0) return snprintf(why, sz, "cannot read %s (at most %zu bytes)", p, max), -ENOENT;
+    if (!want) return err_setf(reterr, -EINVAL, "%s is not a signed file of the version", file);
+    if (read_file(p, max, text, len) < 0) return err_setf(reterr, -ENOENT, "cannot read %s (at most %zu bytes)", p, max);
     sha256_hex(*text, *len, hex);
-    if (!streq(hex, want)) return free(*text), *text = NULL, snprintf(why, sz, "%s is not the file the gallery signed", p), -EINVAL;
+    if (!streq(hex, want)) return free(*text), *text = NULL, err_setf(reterr, -EINVAL, "%s is not the file the gallery signed", p);
     return 0;
 }
 
@@ -1227,7 +1227,7 @@ static int read_signed(struct server *s, json_t *entry, const char *file, size_t
  * kiln_roothash its verity root hash. Offered only when the manifest is the one the gallery
  * signed, describes this name and version, and every file it names is a signed file of the
  * version with the same sha256 (so the payload route serves each of them). */
-static int payload_of(struct server *s, json_t *entry, struct omaha_app_response *o, char *why, size_t sz)
+static int payload_of(struct server *s, json_t *entry, struct omaha_app_response *o, char **reterr)
 {
     const char *name = json_string_value(json_object_get(entry, "name")), *version = json_string_value(json_object_get(entry, "version"));
     _cleanup_free_ char *mname = xasprintf("%s-%s.manifest.json", name, version);
@@ -1235,10 +1235,10 @@ static int payload_of(struct server *s, json_t *entry, struct omaha_app_response
     _cleanup_free_ char *text = NULL, *utext = NULL;
     size_t len, ulen;
     char hex[65];
-    if (read_file(mp, 1 << 20, &text, &len) < 0) return snprintf(why, sz, "cannot read %s", mp), -ENOENT;
+    if (read_file(mp, 1 << 20, &text, &len) < 0) return err_setf(reterr, -ENOENT, "cannot read %s", mp);
     sha256_hex(text, len, hex);
     if (!streq(hex, json_string_value(json_object_get(entry, "manifest_sha256"))))
-        return snprintf(why, sz, "%s is not the manifest the gallery signed", mp), -EINVAL;
+        return err_setf(reterr, -EINVAL, "%s is not the manifest the gallery signed", mp);
     json_t *m = json_loadb(text, len, 0, NULL), *u = NULL;
     json_t *a, *art = NULL;
     size_t i;
@@ -1246,23 +1246,23 @@ static int payload_of(struct server *s, json_t *entry, struct omaha_app_response
     const char *file = json_string_value(json_object_get(art, "file"));
     int rc = 0;
     if (!art || !file || !omaha_token_ok(file) || strchr(file, '/'))
-        rc = -ENOENT, snprintf(why, sz, "%s %s has no update payload (no artifact of kind \"update\")", name, version);
-    else if ((rc = read_signed(s, entry, file, UPDATE_MANIFEST_MAX, &utext, &ulen, why, sz)) == 0 &&
+        rc = err_setf(reterr, -ENOENT, "%s %s has no update payload (no artifact of kind \"update\")", name, version);
+    else if ((rc = read_signed(s, entry, file, UPDATE_MANIFEST_MAX, &utext, &ulen, reterr)) == 0 &&
              !(u = json_loadb(utext, ulen, JSON_REJECT_DUPLICATES, NULL)))
-        rc = -EINVAL, snprintf(why, sz, "%s is not JSON", file);
+        rc = err_setf(reterr, -EINVAL, "%s is not JSON", file);
     const char *root = json_string_value(json_object_get(json_object_get(u, "verity"), "root_hash"));
     if (rc == 0 && (!streq(json_string_value(json_object_get(u, "format")), "kiln-update/1") ||
                     !streq(json_string_value(json_object_get(u, "name")), name) ||
                     !streq(json_string_value(json_object_get(u, "version")), version) || !root || strlen(root) != 64 ||
                     strspn(root, "0123456789abcdef") != 64))
-        rc = -EINVAL, snprintf(why, sz, "%s is not a kiln-update/1 manifest of %s %s with a root hash", file, name, version);
+        rc = err_setf(reterr, -EINVAL, "%s is not a kiln-update/1 manifest of %s %s with a root hash", file, name, version);
     static const char *const kinds[] = {"usr", "verity", "kernel", "initrd"};
     for (size_t k = 0; rc == 0 && k < ARRAY_SIZE(kinds); k++) {
         json_t *f = json_object_get(u, kinds[k]);
         const char *fn = json_string_value(json_object_get(f, "file"));
         const char *listed = fn ? listed_sha256(entry, fn) : NULL;
         if (!listed || !streq(listed, json_string_value(json_object_get(f, "sha256"))))
-            rc = -EINVAL, snprintf(why, sz, "%s names %s %s, which is not a signed file of the version with that sha256", file,
+            rc = err_setf(reterr, -EINVAL, "%s names %s %s, which is not a signed file of the version with that sha256", file,
                                    kinds[k], fn ? fn : "(none)");
     }
     if (rc == 0) {
@@ -1272,7 +1272,7 @@ static int payload_of(struct server *s, json_t *entry, struct omaha_app_response
         o->packages[0].required = true;
         sha256_hex(utext, ulen, o->packages[0].hash_sha256);
         o->has_postinstall = true;
-        if (omaha_sha256_hex_to_b64(o->packages[0].hash_sha256, o->sha256_b64) < 0) rc = -EINVAL, snprintf(why, sz, "%s: bad sha256", file);
+        if (omaha_sha256_hex_to_b64(o->packages[0].hash_sha256, o->sha256_b64) < 0) rc = err_setf(reterr, -EINVAL, "%s: bad sha256", file);
         snprintf(o->kiln_roothash, sizeof(o->kiln_roothash), "%s", root);
         _cleanup_free_ char *sig = xasprintf("%s.minisig", file);
         if (strlen(sig) <= OMAHA_TOKEN_MAX) snprintf(o->kiln_signature, sizeof(o->kiln_signature), "%s", sig);
@@ -1304,10 +1304,10 @@ static enum MHD_Result send_xml(struct MHD_Connection *c, struct req *r, char *d
 
 /* A store error of an Omaha app as the HTTP status to answer, with why: 400 a bad field, 503
  * no room for another machine (the client tries again later), 500 the database. Frees err. */
-static int update_refused(int rc, char *err, const char *what, char *why, size_t sz)
+static int update_refused(int rc, char *err, const char *what, char **reterr)
 {
     bool told = (rc == -EINVAL || rc == -EUSERS) && err;
-    snprintf(why, sz, "%s", told ? err : "the server's database failed; try again later");
+    err_setf(reterr, 0, "%s", told ? err : "the server's database failed; try again later");
     if (rc == -EUSERS) log_warn("kiln serve: %s refused: %s", what, err ? err : strerror(-rc));
     else if (rc != -EINVAL) log_error("kiln serve: %s: %s", what, err ? err : strerror(-rc));
     free(err);
@@ -1317,7 +1317,7 @@ static int update_refused(int rc, char *err, const char *what, char *why, size_t
 /* One app of an Omaha request: its events recorded, its update check decided. 0, or an HTTP
  * status with why. */
 static int omaha_app(struct server *s, struct MHD_Connection *c, struct kiln_store *st, json_t *cat,
-                     const struct omaha_app_request *a, struct omaha_app_response *o, char *why, size_t sz)
+                     const struct omaha_app_request *a, struct omaha_app_response *o, char **reterr)
 {
     snprintf(o->appid, sizeof(o->appid), "%s", a->appid);
     const char *channel = a->track[0] ? a->track : "stable";
@@ -1328,14 +1328,14 @@ static int omaha_app(struct server *s, struct MHD_Connection *c, struct kiln_sto
         snprintf(o->status, sizeof(o->status), "error-unknownApplication");
         return 0;
     }
-    if (!a->machineid[0]) return snprintf(why, sz, "<app> needs a machineid: the rollout places each machine by it"), 400;
+    if (!a->machineid[0]) return err_setf(reterr, 400, "<app> needs a machineid: the rollout places each machine by it");
     snprintf(o->status, sizeof(o->status), "ok");
     o->ping = a->ping;
     char *err = NULL;
     for (size_t k = 0; k < a->nevents; k++) {
         bool paused = false;
         int rc = kiln_store_update_event(st, a->appid, channel, a->machineid, a->version, &a->events[k], &paused, &err);
-        if (rc < 0) return update_refused(rc, err, "update event", why, sz);
+        if (rc < 0) return update_refused(rc, err, "update event", reterr);
         char tb[16], rb[16];
         log_info("kiln serve: %s %s machine %s (%s): %s %s", a->appid, channel, a->machineid, a->version,
                  omaha_event_type_name(a->events[k].type, tb), omaha_event_result_name(a->events[k].result, rb));
@@ -1346,12 +1346,12 @@ static int omaha_app(struct server *s, struct MHD_Connection *c, struct kiln_sto
     o->has_updatecheck = true;
     struct rollout_decision d;
     int rc = kiln_store_update_check(st, a->appid, channel, a->machineid, a->version, v, nv, &d, &err);
-    if (rc < 0) return update_refused(rc, err, "update check", why, sz);
+    if (rc < 0) return update_refused(rc, err, "update check", reterr);
     snprintf(o->update_status, sizeof(o->update_status), "noupdate");
     if (d.verdict == ROLLOUT_OFFER) {
-        char pw[256];
+        _cleanup_free_ char *pw = NULL;
         json_t *e = find_entry(cat, a->appid, d.version);
-        if (e && payload_of(s, e, o, pw, sizeof(pw)) == 0) {
+        if (e && payload_of(s, e, o, &pw) == 0) {
             snprintf(o->update_status, sizeof(o->update_status), "ok");
             snprintf(o->version, sizeof(o->version), "%s", d.version);
             o->nurls = 1;
@@ -1370,28 +1370,28 @@ static enum MHD_Result h_omaha(struct server *s, struct MHD_Connection *c, struc
 {
     struct omaha_request *q = xcalloc(1, sizeof(*q));
     struct omaha_response *out = xcalloc(1, sizeof(*out));
-    char why[512];
+    _cleanup_free_ char *why = NULL;
     int status = 0;
-    int rc = omaha_request_parse(r->body.s ? r->body.s : "", r->body.len, q, why, sizeof(why));
+    int rc = omaha_request_parse(r->body.s ? r->body.s : "", r->body.len, q, &why);
     json_t *cat = NULL;
     struct kiln_store *st = NULL;
     /* only the document's size is 413 (its bytes); too many apps or events is a bad request */
     if (rc < 0) status = rc == -EMSGSIZE ? 413 : 400;
-    else if (!(cat = catalog_get(s))) status = 500, snprintf(why, sizeof(why), "the server's gallery cannot be read; try again later");
-    else if (!(st = store_get(s))) status = 500, snprintf(why, sizeof(why), "the server's database failed; try again later");
+    else if (!(cat = catalog_get(s))) status = err_setf(&why, 500, "the server's gallery cannot be read; try again later");
+    else if (!(st = store_get(s))) status = err_setf(&why, 500, "the server's database failed; try again later");
     snprintf(out->server, sizeof(out->server), "kiln");
     out->daystart_elapsed_seconds = (int64_t)(time(NULL) % 86400);
     for (size_t i = 0; !status && i < q->napps; i++) {
-        status = omaha_app(s, c, st, cat, &q->apps[i], &out->apps[i], why, sizeof(why));
+        status = omaha_app(s, c, st, cat, &q->apps[i], &out->apps[i], &why);
         out->napps++;
     }
     store_put(s, st);
     json_decref(cat);
     char *doc = NULL;
     size_t len = 0;
-    if (!status && omaha_response_write(out, &doc, &len, why, sizeof(why)) < 0) {
+    if (!status && omaha_response_write(out, &doc, &len, &why) < 0) {
         log_error("kiln serve: writing an Omaha response: %s", why);
-        status = 500, snprintf(why, sizeof(why), "the server could not write its answer");
+        status = err_setf(&why, 500, "the server could not write its answer");
     }
     free(q);
     free(out);

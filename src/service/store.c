@@ -1477,8 +1477,8 @@ int kiln_store_rollout_set(struct kiln_store *st, const struct kiln_rollout *ro,
     const struct rollout_policy *p = &ro->p;
     if (!valid_version(ro->name) || !valid_name(ro->channel, false))
         return store_fail(err, -EINVAL, "an image name and a channel name are needed");
-    char why[ROLLOUT_REASON_MAX];
-    if (rollout_policy_check(p, why, sizeof why) < 0) return store_fail(err, -EINVAL, "%s", why);
+    _cleanup_free_ char *why = NULL;
+    if (rollout_policy_check(p, &why) < 0) return store_fail(err, -EINVAL, "%s", why);
     _cleanup_free_ char *floors = floors_json(p), *pins = pins_json(p);
     int64_t now = now_ms(st);
     int rc = begin(st, err);

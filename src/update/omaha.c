@@ -6,23 +6,12 @@
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <libxml/xmlversion.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/util.h"
 #include "util/xml.h"
-
-__attribute__((format(printf, 4, 5))) static int fail(char *why, size_t sz, int rc, const char *fmt, ...)
-{
-    if (why && sz) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(why, sz, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
 
 /* ---- what a value may be ---- */
 
@@ -166,14 +155,13 @@ static bool is(const xmlNode *n, const char *name)
 
 /* The attribute into dst (dstsz bytes) after checking it is of kind k. A missing or empty
  * attribute is "" (or an error when required). */
-static int attr(const xmlNode *n, const char *name, enum kind k, bool required, char *dst, size_t dstsz, char *why,
-                size_t sz)
+static int attr(const xmlNode *n, const char *name, enum kind k, bool required, char *dst, size_t dstsz, char **reterr)
 {
     /* all of it: a repeated element (a second <os>) must not leave the first one's bytes behind
      * the terminator, so that equal requests are equal structures (fuzz_omaha's round trip) */
     memset(dst, 0, dstsz);
     xmlChar *v = xmlGetNoNsProp(n, (const xmlChar *)name);
-    if (!v) return required ? fail(why, sz, -EINVAL, "<%s> has no %s attribute", (const char *)n->name, name) : 0;
+    if (!v) return required ? err_setf(reterr, -EINVAL, "<%s> has no %s attribute", (const char *)n->name, name) : 0;
     const char *s = (const char *)v;
     if (!s[0] && !required) { /* update_engine sends previousversion="" for none */
         xmlFree(v);
@@ -187,16 +175,16 @@ static int attr(const xmlNode *n, const char *name, enum kind k, bool required, 
     }
     xmlFree(v);
     /* the value itself is never repeated: it may be anything */
-    return ok ? 0 : fail(why, sz, -EINVAL, "<%s> attribute %s: want %s", (const char *)n->name, name, kind_says(k));
+    return ok ? 0 : err_setf(reterr, -EINVAL, "<%s> attribute %s: want %s", (const char *)n->name, name, kind_says(k));
 }
 
 /* A decimal integer attribute in [lo, hi]; *present says whether it was there. */
 static int attr_int(const xmlNode *n, const char *name, int64_t lo, int64_t hi, bool required, int64_t *out,
-                    bool *present, char *why, size_t sz)
+                    bool *present, char **reterr)
 {
     if (present) *present = false;
     xmlChar *v = xmlGetNoNsProp(n, (const xmlChar *)name);
-    if (!v) return required ? fail(why, sz, -EINVAL, "<%s> has no %s attribute", (const char *)n->name, name) : 0;
+    if (!v) return required ? err_setf(reterr, -EINVAL, "<%s> has no %s attribute", (const char *)n->name, name) : 0;
     const char *s = (const char *)v;
     size_t len = strlen(s);
     bool ok = len > 0 && len <= 20 && strspn(s + (s[0] == '-'), "0123456789") == len - (s[0] == '-') && len > (s[0] == '-');
@@ -208,7 +196,7 @@ static int attr_int(const xmlNode *n, const char *name, int64_t lo, int64_t hi, 
     }
     xmlFree(v);
     if (!ok)
-        return fail(why, sz, -EINVAL, "<%s> attribute %s: want a whole number from %" PRId64 " to %" PRId64,
+        return err_setf(reterr, -EINVAL, "<%s> attribute %s: want a whole number from %" PRId64 " to %" PRId64,
                     (const char *)n->name, name, lo, hi);
     *out = x;
     if (present) *present = true;
@@ -250,17 +238,17 @@ static void on_doctype(void *ctx, const xmlChar *name, const xmlChar *ext, const
 }
 
 /* The document, or NULL with why said. */
-static xmlDoc *read_doc(const char *doc, size_t len, const char *root, int *rc, char *why, size_t sz)
+static xmlDoc *read_doc(const char *doc, size_t len, const char *root, int *rc, char **reterr)
 {
     *rc = -EINVAL;
     if (len > OMAHA_DOC_MAX) {
-        *rc = fail(why, sz, -EMSGSIZE, "the document is %zu bytes, more than the %d an Omaha %s may have", len,
+        *rc = err_setf(reterr, -EMSGSIZE, "the document is %zu bytes, more than the %d an Omaha %s may have", len,
                    OMAHA_DOC_MAX, root);
         return NULL;
     }
     xmlParserCtxt *c = xmlNewParserCtxt();
     if (!c) {
-        *rc = fail(why, sz, -ENOMEM, "out of memory");
+        *rc = err_setf(reterr, -ENOMEM, "out of memory");
         return NULL;
     }
     struct errbox box = {0};
@@ -273,19 +261,19 @@ static xmlDoc *read_doc(const char *doc, size_t len, const char *root, int *rc, 
     xmlFreeParserCtxt(c);
     if (box.doctype) {
         xmlFreeDoc(d);
-        fail(why, sz, -EINVAL, "the document has a DOCTYPE, which Omaha never sends: refused");
+        err_setf(reterr, -EINVAL, "the document has a DOCTYPE, which Omaha never sends: refused");
         return NULL;
     }
     if (!d || !wellformed) {
         xmlFreeDoc(d);
-        fail(why, sz, -EINVAL, "malformed XML at line %d column %d: %s", box.line, box.col,
+        err_setf(reterr, -EINVAL, "malformed XML at line %d column %d: %s", box.line, box.col,
              box.msg[0] ? box.msg : "not well-formed");
         return NULL;
     }
     xmlNode *r = xmlDocGetRootElement(d);
     if (!r || !is(r, root)) {
         xmlFreeDoc(d);
-        fail(why, sz, -EINVAL, "the root element is not <%s>", root);
+        err_setf(reterr, -EINVAL, "the root element is not <%s>", root);
         return NULL;
     }
     xmlChar *proto = xmlGetNoNsProp(r, (const xmlChar *)"protocol");
@@ -293,96 +281,96 @@ static xmlDoc *read_doc(const char *doc, size_t len, const char *root, int *rc, 
     xmlFree(proto);
     if (!v3) {
         xmlFreeDoc(d);
-        fail(why, sz, -EINVAL, "<%s> has no protocol=\"3.0\": only Omaha v3 is spoken here", root);
+        err_setf(reterr, -EINVAL, "<%s> has no protocol=\"3.0\": only Omaha v3 is spoken here", root);
         return NULL;
     }
     *rc = 0;
     return d;
 }
 
-static int parse_event(const xmlNode *n, struct omaha_event *e, char *why, size_t sz)
+static int parse_event(const xmlNode *n, struct omaha_event *e, char **reterr)
 {
     int64_t t = 0, r = 0;
     int rc;
-    if ((rc = attr_int(n, "eventtype", 0, 65535, true, &t, NULL, why, sz)) < 0 ||
-        (rc = attr_int(n, "eventresult", 0, 65535, true, &r, NULL, why, sz)) < 0 ||
-        (rc = attr_int(n, "errorcode", INT32_MIN, UINT32_MAX, false, &e->errorcode, &e->has_errorcode, why, sz)) < 0 ||
-        (rc = attr(n, "previousversion", K_NAME, false, e->previousversion, sizeof(e->previousversion), why, sz)) < 0)
+    if ((rc = attr_int(n, "eventtype", 0, 65535, true, &t, NULL, reterr)) < 0 ||
+        (rc = attr_int(n, "eventresult", 0, 65535, true, &r, NULL, reterr)) < 0 ||
+        (rc = attr_int(n, "errorcode", INT32_MIN, UINT32_MAX, false, &e->errorcode, &e->has_errorcode, reterr)) < 0 ||
+        (rc = attr(n, "previousversion", K_NAME, false, e->previousversion, sizeof(e->previousversion), reterr)) < 0)
         return rc;
     e->type = (int)t;
     e->result = (int)r;
     return 0;
 }
 
-static int parse_app_request(const xmlNode *n, struct omaha_app_request *a, char *why, size_t sz)
+static int parse_app_request(const xmlNode *n, struct omaha_app_request *a, char **reterr)
 {
     int rc;
-    if ((rc = attr(n, "appid", K_NAME, true, a->appid, sizeof(a->appid), why, sz)) < 0 ||
-        (rc = attr(n, "version", K_NAME, true, a->version, sizeof(a->version), why, sz)) < 0 ||
-        (rc = attr(n, "track", K_NAME, false, a->track, sizeof(a->track), why, sz)) < 0 ||
-        (rc = attr(n, "machineid", K_NAME, false, a->machineid, sizeof(a->machineid), why, sz)) < 0 ||
-        (rc = attr(n, "bootid", K_NAME, false, a->bootid, sizeof(a->bootid), why, sz)) < 0)
+    if ((rc = attr(n, "appid", K_NAME, true, a->appid, sizeof(a->appid), reterr)) < 0 ||
+        (rc = attr(n, "version", K_NAME, true, a->version, sizeof(a->version), reterr)) < 0 ||
+        (rc = attr(n, "track", K_NAME, false, a->track, sizeof(a->track), reterr)) < 0 ||
+        (rc = attr(n, "machineid", K_NAME, false, a->machineid, sizeof(a->machineid), reterr)) < 0 ||
+        (rc = attr(n, "bootid", K_NAME, false, a->bootid, sizeof(a->bootid), reterr)) < 0)
         return rc;
     for (const xmlNode *c = n->children; c; c = c->next) {
         if (is(c, "ping")) a->ping = true;
         else if (is(c, "updatecheck")) a->updatecheck = true;
         else if (is(c, "event")) {
             if (a->nevents == OMAHA_EVENTS_MAX)
-                return fail(why, sz, -E2BIG, "<app> has more than %d events", OMAHA_EVENTS_MAX);
-            if ((rc = parse_event(c, &a->events[a->nevents], why, sz)) < 0) return rc;
+                return err_setf(reterr, -E2BIG, "<app> has more than %d events", OMAHA_EVENTS_MAX);
+            if ((rc = parse_event(c, &a->events[a->nevents], reterr)) < 0) return rc;
             a->nevents++;
         }
     }
     return 0;
 }
 
-int omaha_request_parse(const char *doc, size_t len, struct omaha_request *out, char *why, size_t sz)
+int omaha_request_parse(const char *doc, size_t len, struct omaha_request *out, char **reterr)
 {
     memset(out, 0, sizeof(*out));
     int rc;
-    xmlDoc *d = read_doc(doc, len, "request", &rc, why, sz);
+    xmlDoc *d = read_doc(doc, len, "request", &rc, reterr);
     if (!d) return rc;
     struct omaha_request *r = calloc(1, sizeof(*r));
     if (!r) {
         xmlFreeDoc(d);
-        return fail(why, sz, -ENOMEM, "out of memory");
+        return err_setf(reterr, -ENOMEM, "out of memory");
     }
     xmlNode *root = xmlDocGetRootElement(d);
-    rc = attr(root, "version", K_TOKEN, false, r->client, sizeof(r->client), why, sz);
+    rc = attr(root, "version", K_TOKEN, false, r->client, sizeof(r->client), reterr);
     for (xmlNode *c = root->children; c && rc == 0; c = c->next) {
         if (is(c, "os")) {
-            if ((rc = attr(c, "platform", K_TOKEN, false, r->os_platform, sizeof(r->os_platform), why, sz)) < 0 ||
-                (rc = attr(c, "version", K_TOKEN, false, r->os_version, sizeof(r->os_version), why, sz)) < 0 ||
-                (rc = attr(c, "sp", K_TOKEN, false, r->os_sp, sizeof(r->os_sp), why, sz)) < 0)
+            if ((rc = attr(c, "platform", K_TOKEN, false, r->os_platform, sizeof(r->os_platform), reterr)) < 0 ||
+                (rc = attr(c, "version", K_TOKEN, false, r->os_version, sizeof(r->os_version), reterr)) < 0 ||
+                (rc = attr(c, "sp", K_TOKEN, false, r->os_sp, sizeof(r->os_sp), reterr)) < 0)
                 break;
-            rc = attr(c, "arch", K_TOKEN, false, r->os_arch, sizeof(r->os_arch), why, sz);
+            rc = attr(c, "arch", K_TOKEN, false, r->os_arch, sizeof(r->os_arch), reterr);
         } else if (is(c, "app")) {
-            if (r->napps == OMAHA_APPS_MAX) rc = fail(why, sz, -E2BIG, "<request> has more than %d apps", OMAHA_APPS_MAX);
-            else if ((rc = parse_app_request(c, &r->apps[r->napps], why, sz)) == 0) r->napps++;
+            if (r->napps == OMAHA_APPS_MAX) rc = err_setf(reterr, -E2BIG, "<request> has more than %d apps", OMAHA_APPS_MAX);
+            else if ((rc = parse_app_request(c, &r->apps[r->napps], reterr)) == 0) r->napps++;
         }
     }
-    if (rc == 0 && r->napps == 0) rc = fail(why, sz, -EINVAL, "<request> has no <app>");
+    if (rc == 0 && r->napps == 0) rc = err_setf(reterr, -EINVAL, "<request> has no <app>");
     if (rc == 0) memcpy(out, r, sizeof(*r));
     free(r);
     xmlFreeDoc(d);
     return rc;
 }
 
-static int parse_manifest(const xmlNode *m, struct omaha_app_response *a, char *why, size_t sz)
+static int parse_manifest(const xmlNode *m, struct omaha_app_response *a, char **reterr)
 {
-    int rc = attr(m, "version", K_NAME, true, a->version, sizeof(a->version), why, sz);
+    int rc = attr(m, "version", K_NAME, true, a->version, sizeof(a->version), reterr);
     for (const xmlNode *c = m->children; c && rc == 0; c = c->next) {
         if (is(c, "packages")) {
             for (const xmlNode *p = c->children; p && rc == 0; p = p->next) {
                 if (!is(p, "package")) continue;
                 if (a->npackages == OMAHA_PACKAGES_MAX)
-                    return fail(why, sz, -E2BIG, "<packages> has more than %d packages", OMAHA_PACKAGES_MAX);
+                    return err_setf(reterr, -E2BIG, "<packages> has more than %d packages", OMAHA_PACKAGES_MAX);
                 struct omaha_package *k = &a->packages[a->npackages];
                 char req[8];
-                if ((rc = attr(p, "name", K_FILE, true, k->name, sizeof(k->name), why, sz)) < 0 ||
-                    (rc = attr_int(p, "size", 1, INT64_MAX, true, &k->size, NULL, why, sz)) < 0 ||
-                    (rc = attr(p, "hash", K_TOKEN, false, k->hash, sizeof(k->hash), why, sz)) < 0 ||
-                    (rc = attr(p, "hash_sha256", K_HEX64, false, k->hash_sha256, sizeof(k->hash_sha256), why, sz)) < 0)
+                if ((rc = attr(p, "name", K_FILE, true, k->name, sizeof(k->name), reterr)) < 0 ||
+                    (rc = attr_int(p, "size", 1, INT64_MAX, true, &k->size, NULL, reterr)) < 0 ||
+                    (rc = attr(p, "hash", K_TOKEN, false, k->hash, sizeof(k->hash), reterr)) < 0 ||
+                    (rc = attr(p, "hash_sha256", K_HEX64, false, k->hash_sha256, sizeof(k->hash_sha256), reterr)) < 0)
                     break;
                 xmlChar *v = xmlGetNoNsProp(p, (const xmlChar *)"required");
                 snprintf(req, sizeof(req), "%s", v ? (const char *)v : "");
@@ -397,12 +385,12 @@ static int parse_manifest(const xmlNode *m, struct omaha_app_response *a, char *
                 bool post = ev && xmlStrEqual(ev, (const xmlChar *)"postinstall");
                 xmlFree(ev);
                 if (!post || a->has_postinstall) continue;
-                if ((rc = attr(x, "sha256", K_B64_32, false, a->sha256_b64, sizeof(a->sha256_b64), why, sz)) < 0 ||
-                    (rc = attr(x, "kiln_roothash", K_TOKEN, false, a->kiln_roothash, sizeof(a->kiln_roothash), why, sz)) < 0 ||
-                    (rc = attr(x, "kiln_signature", K_FILE, false, a->kiln_signature, sizeof(a->kiln_signature), why, sz)) < 0)
+                if ((rc = attr(x, "sha256", K_B64_32, false, a->sha256_b64, sizeof(a->sha256_b64), reterr)) < 0 ||
+                    (rc = attr(x, "kiln_roothash", K_TOKEN, false, a->kiln_roothash, sizeof(a->kiln_roothash), reterr)) < 0 ||
+                    (rc = attr(x, "kiln_signature", K_FILE, false, a->kiln_signature, sizeof(a->kiln_signature), reterr)) < 0)
                     break;
                 if (a->kiln_roothash[0] && strspn(a->kiln_roothash, "0123456789abcdef") != strlen(a->kiln_roothash))
-                    rc = fail(why, sz, -EINVAL, "<action> attribute kiln_roothash: want lower-case hexadecimal digits");
+                    rc = err_setf(reterr, -EINVAL, "<action> attribute kiln_roothash: want lower-case hexadecimal digits");
                 a->has_postinstall = true;
             }
         }
@@ -410,9 +398,9 @@ static int parse_manifest(const xmlNode *m, struct omaha_app_response *a, char *
     return rc;
 }
 
-static int parse_updatecheck(const xmlNode *u, struct omaha_app_response *a, char *why, size_t sz)
+static int parse_updatecheck(const xmlNode *u, struct omaha_app_response *a, char **reterr)
 {
-    int rc = attr(u, "status", K_TOKEN, true, a->update_status, sizeof(a->update_status), why, sz);
+    int rc = attr(u, "status", K_TOKEN, true, a->update_status, sizeof(a->update_status), reterr);
     a->has_updatecheck = true;
     if (rc < 0 || strcmp(a->update_status, "ok") != 0) return rc;
     bool manifest = false;
@@ -420,58 +408,58 @@ static int parse_updatecheck(const xmlNode *u, struct omaha_app_response *a, cha
         if (is(c, "urls")) {
             for (const xmlNode *l = c->children; l && rc == 0; l = l->next) {
                 if (!is(l, "url")) continue;
-                if (a->nurls == OMAHA_URLS_MAX) return fail(why, sz, -E2BIG, "<urls> has more than %d urls", OMAHA_URLS_MAX);
-                if ((rc = attr(l, "codebase", K_URL, true, a->urls[a->nurls], sizeof(a->urls[0]), why, sz)) == 0) a->nurls++;
+                if (a->nurls == OMAHA_URLS_MAX) return err_setf(reterr, -E2BIG, "<urls> has more than %d urls", OMAHA_URLS_MAX);
+                if ((rc = attr(l, "codebase", K_URL, true, a->urls[a->nurls], sizeof(a->urls[0]), reterr)) == 0) a->nurls++;
             }
         } else if (is(c, "manifest") && !manifest) {
             manifest = true;
-            rc = parse_manifest(c, a, why, sz);
+            rc = parse_manifest(c, a, reterr);
         }
     }
     if (rc < 0) return rc;
-    if (!a->nurls) return fail(why, sz, -EINVAL, "<updatecheck status=\"ok\"> has no <urls><url codebase>");
-    if (!manifest) return fail(why, sz, -EINVAL, "<updatecheck status=\"ok\"> has no <manifest>");
-    if (!a->npackages) return fail(why, sz, -EINVAL, "<manifest> has no <packages><package>");
+    if (!a->nurls) return err_setf(reterr, -EINVAL, "<updatecheck status=\"ok\"> has no <urls><url codebase>");
+    if (!manifest) return err_setf(reterr, -EINVAL, "<updatecheck status=\"ok\"> has no <manifest>");
+    if (!a->npackages) return err_setf(reterr, -EINVAL, "<manifest> has no <packages><package>");
     return 0;
 }
 
-static int parse_app_response(const xmlNode *n, struct omaha_app_response *a, char *why, size_t sz)
+static int parse_app_response(const xmlNode *n, struct omaha_app_response *a, char **reterr)
 {
     int rc;
-    if ((rc = attr(n, "appid", K_NAME, true, a->appid, sizeof(a->appid), why, sz)) < 0 ||
-        (rc = attr(n, "status", K_TOKEN, true, a->status, sizeof(a->status), why, sz)) < 0)
+    if ((rc = attr(n, "appid", K_NAME, true, a->appid, sizeof(a->appid), reterr)) < 0 ||
+        (rc = attr(n, "status", K_TOKEN, true, a->status, sizeof(a->status), reterr)) < 0)
         return rc;
     for (const xmlNode *c = n->children; c && rc == 0; c = c->next) {
         if (is(c, "ping")) a->ping = true;
         else if (is(c, "event")) a->events++;
-        else if (is(c, "updatecheck") && !a->has_updatecheck) rc = parse_updatecheck(c, a, why, sz);
+        else if (is(c, "updatecheck") && !a->has_updatecheck) rc = parse_updatecheck(c, a, reterr);
     }
     return rc;
 }
 
-int omaha_response_parse(const char *doc, size_t len, struct omaha_response *out, char *why, size_t sz)
+int omaha_response_parse(const char *doc, size_t len, struct omaha_response *out, char **reterr)
 {
     memset(out, 0, sizeof(*out));
     int rc;
-    xmlDoc *d = read_doc(doc, len, "response", &rc, why, sz);
+    xmlDoc *d = read_doc(doc, len, "response", &rc, reterr);
     if (!d) return rc;
     struct omaha_response *r = calloc(1, sizeof(*r));
     if (!r) {
         xmlFreeDoc(d);
-        return fail(why, sz, -ENOMEM, "out of memory");
+        return err_setf(reterr, -ENOMEM, "out of memory");
     }
     r->daystart_elapsed_seconds = -1;
     xmlNode *root = xmlDocGetRootElement(d);
-    rc = attr(root, "server", K_TOKEN, false, r->server, sizeof(r->server), why, sz);
+    rc = attr(root, "server", K_TOKEN, false, r->server, sizeof(r->server), reterr);
     for (xmlNode *c = root->children; c && rc == 0; c = c->next) {
         if (is(c, "daystart")) {
-            rc = attr_int(c, "elapsed_seconds", 0, 86400, false, &r->daystart_elapsed_seconds, NULL, why, sz);
+            rc = attr_int(c, "elapsed_seconds", 0, 86400, false, &r->daystart_elapsed_seconds, NULL, reterr);
         } else if (is(c, "app")) {
-            if (r->napps == OMAHA_APPS_MAX) rc = fail(why, sz, -E2BIG, "<response> has more than %d apps", OMAHA_APPS_MAX);
-            else if ((rc = parse_app_response(c, &r->apps[r->napps], why, sz)) == 0) r->napps++;
+            if (r->napps == OMAHA_APPS_MAX) rc = err_setf(reterr, -E2BIG, "<response> has more than %d apps", OMAHA_APPS_MAX);
+            else if ((rc = parse_app_response(c, &r->apps[r->napps], reterr)) == 0) r->napps++;
         }
     }
-    if (rc == 0 && r->napps == 0) rc = fail(why, sz, -EINVAL, "<response> has no <app>");
+    if (rc == 0 && r->napps == 0) rc = err_setf(reterr, -EINVAL, "<response> has no <app>");
     if (rc == 0) memcpy(out, r, sizeof(*r));
     free(r);
     xmlFreeDoc(d);
@@ -482,8 +470,7 @@ int omaha_response_parse(const char *doc, size_t len, struct omaha_response *out
 
 struct writer {
     struct xml_out x;
-    char *why;
-    size_t sz;
+    char **reterr;
 };
 
 /* An attribute after the same check the parser makes; an empty optional value is left out. */
@@ -491,39 +478,39 @@ static void put(struct writer *w, const char *el, const char *name, const char *
 {
     if (w->x.rc) return;
     if (!v || !v[0]) {
-        if (required) w->x.rc = fail(w->why, w->sz, -EINVAL, "<%s> needs %s", el, name);
+        if (required) w->x.rc = err_setf(w->reterr, -EINVAL, "<%s> needs %s", el, name);
         return;
     }
     if (!value_ok(v, k)) {
-        w->x.rc = fail(w->why, w->sz, -EINVAL, "<%s> attribute %s: want %s", el, name, kind_says(k));
+        w->x.rc = err_setf(w->reterr, -EINVAL, "<%s> attribute %s: want %s", el, name, kind_says(k));
         return;
     }
     xml_attr(&w->x, name, v);
 }
 
-static int writer_start(struct writer *w, char *why, size_t sz)
+static int writer_start(struct writer *w, char **reterr)
 {
-    *w = (struct writer){.why = why, .sz = sz};
-    return xml_out_start(&w->x, false) < 0 ? fail(why, sz, -ENOMEM, "out of memory") : 0;
+    *w = (struct writer){.reterr = reterr};
+    return xml_out_start(&w->x, false) < 0 ? err_setf(reterr, -ENOMEM, "out of memory") : 0;
 }
 
 static int writer_end(struct writer *w, char **out, size_t *len)
 {
     size_t n = 0;
     int rc = xml_out_finish(&w->x, OMAHA_DOC_MAX, out, &n);
-    if (rc == -EMSGSIZE) fail(w->why, w->sz, rc, "the document would be %zu bytes, more than %d", n, OMAHA_DOC_MAX);
-    if (rc == -ENOMEM) fail(w->why, w->sz, rc, "out of memory");
+    if (rc == -EMSGSIZE) err_setf(w->reterr, rc, "the document would be %zu bytes, more than %d", n, OMAHA_DOC_MAX);
+    if (rc == -ENOMEM) err_setf(w->reterr, rc, "out of memory");
     if (rc == 0 && len) *len = n;
     return rc;
 }
 
-int omaha_request_write(const struct omaha_request *r, char **out, size_t *len, char *why, size_t sz)
+int omaha_request_write(const struct omaha_request *r, char **out, size_t *len, char **reterr)
 {
     *out = NULL;
     if (r->napps == 0 || r->napps > OMAHA_APPS_MAX)
-        return fail(why, sz, -EINVAL, "a request has 1 to %d apps, not %zu", OMAHA_APPS_MAX, r->napps);
+        return err_setf(reterr, -EINVAL, "a request has 1 to %d apps, not %zu", OMAHA_APPS_MAX, r->napps);
     struct writer w;
-    int rc = writer_start(&w, why, sz);
+    int rc = writer_start(&w, reterr);
     if (rc < 0) return rc;
     xml_open(&w.x, "request");
     xml_attr(&w.x, "protocol", "3.0");
@@ -540,7 +527,7 @@ int omaha_request_write(const struct omaha_request *r, char **out, size_t *len, 
     for (size_t i = 0; i < r->napps && w.x.rc == 0; i++) {
         const struct omaha_app_request *a = &r->apps[i];
         if (a->nevents > OMAHA_EVENTS_MAX) {
-            w.x.rc = fail(why, sz, -EINVAL, "an app has at most %d events, not %zu", OMAHA_EVENTS_MAX, a->nevents);
+            w.x.rc = err_setf(reterr, -EINVAL, "an app has at most %d events, not %zu", OMAHA_EVENTS_MAX, a->nevents);
             break;
         }
         xml_open(&w.x, "app");
@@ -562,7 +549,7 @@ int omaha_request_write(const struct omaha_request *r, char **out, size_t *len, 
             const struct omaha_event *e = &a->events[k];
             if (e->type < 0 || e->type > 65535 || e->result < 0 || e->result > 65535 ||
                 (e->has_errorcode && (e->errorcode < INT32_MIN || e->errorcode > (int64_t)UINT32_MAX))) {
-                w.x.rc = fail(why, sz, -EINVAL, "<event>: eventtype and eventresult are 0..65535, errorcode 32 bits");
+                w.x.rc = err_setf(reterr, -EINVAL, "<event>: eventtype and eventresult are 0..65535, errorcode 32 bits");
                 break;
             }
             xml_open(&w.x, "event");
@@ -587,7 +574,7 @@ static void write_updatecheck(struct writer *w, const struct omaha_app_response 
         return;
     }
     if (a->nurls == 0 || a->nurls > OMAHA_URLS_MAX || a->npackages == 0 || a->npackages > OMAHA_PACKAGES_MAX) {
-        w->x.rc = fail(w->why, w->sz, -EINVAL, "<updatecheck status=\"ok\"> needs 1 to %d urls and 1 to %d packages",
+        w->x.rc = err_setf(w->reterr, -EINVAL, "<updatecheck status=\"ok\"> needs 1 to %d urls and 1 to %d packages",
                      OMAHA_URLS_MAX, OMAHA_PACKAGES_MAX);
         return;
     }
@@ -604,7 +591,7 @@ static void write_updatecheck(struct writer *w, const struct omaha_app_response 
     for (size_t i = 0; i < a->npackages && w->x.rc == 0; i++) {
         const struct omaha_package *p = &a->packages[i];
         if (p->size <= 0) {
-            w->x.rc = fail(w->why, w->sz, -EINVAL, "<package> size must be positive");
+            w->x.rc = err_setf(w->reterr, -EINVAL, "<package> size must be positive");
             return;
         }
         xml_open(&w->x, "package");
@@ -618,7 +605,7 @@ static void write_updatecheck(struct writer *w, const struct omaha_app_response 
     xml_close(&w->x);
     if (a->has_postinstall) {
         if (a->kiln_roothash[0] && strspn(a->kiln_roothash, "0123456789abcdef") != strlen(a->kiln_roothash)) {
-            w->x.rc = fail(w->why, w->sz, -EINVAL, "<action> attribute kiln_roothash: want lower-case hexadecimal digits");
+            w->x.rc = err_setf(w->reterr, -EINVAL, "<action> attribute kiln_roothash: want lower-case hexadecimal digits");
             return;
         }
         xml_open(&w->x, "actions");
@@ -634,15 +621,15 @@ static void write_updatecheck(struct writer *w, const struct omaha_app_response 
     xml_close(&w->x); /* updatecheck */
 }
 
-int omaha_response_write(const struct omaha_response *r, char **out, size_t *len, char *why, size_t sz)
+int omaha_response_write(const struct omaha_response *r, char **out, size_t *len, char **reterr)
 {
     *out = NULL;
     if (r->napps == 0 || r->napps > OMAHA_APPS_MAX)
-        return fail(why, sz, -EINVAL, "a response has 1 to %d apps, not %zu", OMAHA_APPS_MAX, r->napps);
+        return err_setf(reterr, -EINVAL, "a response has 1 to %d apps, not %zu", OMAHA_APPS_MAX, r->napps);
     if (r->daystart_elapsed_seconds > 86400)
-        return fail(why, sz, -EINVAL, "daystart elapsed_seconds is at most 86400");
+        return err_setf(reterr, -EINVAL, "daystart elapsed_seconds is at most 86400");
     struct writer w;
-    int rc = writer_start(&w, why, sz);
+    int rc = writer_start(&w, reterr);
     if (rc < 0) return rc;
     xml_open(&w.x, "response");
     xml_attr(&w.x, "protocol", "3.0");

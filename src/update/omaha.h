@@ -48,7 +48,7 @@
  *
  * Errors: 0 on success; -EMSGSIZE: the document is too large (more bytes than OMAHA_DOC_MAX);
  * -E2BIG: it has more apps, events, URLs or packages than the bounds; -EINVAL: not well-formed XML, a DOCTYPE, a wrong root element
- * or protocol, a missing or bad attribute; -ENOMEM. why (sz bytes) gets one line saying what
+ * or protocol, a missing or bad attribute; -ENOMEM. *reterr gets one line saying what
  * and where (line:column for XML errors, the element and attribute otherwise); no text of
  * the document other than names checked against the charset is ever copied into it. */
 #pragma once
@@ -149,14 +149,14 @@ struct omaha_response {
 
 /* Parse a request or response of len bytes (need not be NUL-terminated). The output is
  * zeroed first and filled only on success. */
-int omaha_request_parse(const char *doc, size_t len, struct omaha_request *out, char *why, size_t sz);
-int omaha_response_parse(const char *doc, size_t len, struct omaha_response *out, char *why, size_t sz);
+int omaha_request_parse(const char *doc, size_t len, struct omaha_request *out, char **reterr);
+int omaha_response_parse(const char *doc, size_t len, struct omaha_response *out, char **reterr);
 
 /* Write a request or response as a UTF-8 XML document (malloc'ed, NUL-terminated; *len its
  * length when len is non-NULL). The structures are checked as the parser checks them, so
- * what a writer produces its parser accepts: -EINVAL with why naming the bad field. */
-int omaha_request_write(const struct omaha_request *r, char **out, size_t *len, char *why, size_t sz);
-int omaha_response_write(const struct omaha_response *r, char **out, size_t *len, char *why, size_t sz);
+ * what a writer produces its parser accepts: -EINVAL with *reterr naming the bad field. */
+int omaha_request_write(const struct omaha_request *r, char **out, size_t *len, char **reterr);
+int omaha_response_write(const struct omaha_response *r, char **out, size_t *len, char **reterr);
 
 /* A name for an event type ("update-complete", "download-started", …; "type-N" otherwise,
  * into buf of at least 16 bytes) and result ("error", "success", "success-reboot", …). */

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/util.h"
 #include "util/version.h"
 
 int rollout_bucket(const char *machine_id, const char *target)
@@ -141,46 +142,37 @@ bool rollout_version_ok(const char *s)
     return true;
 }
 
-__attribute__((format(printf, 3, 4))) static int refuse(char *why, size_t sz, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, sz, fmt, ap);
-    va_end(ap);
-    return -EINVAL;
-}
-
-int rollout_policy_check(const struct rollout_policy *p, char *why, size_t sz)
+int rollout_policy_check(const struct rollout_policy *p, char **reterr)
 {
     char grammar[160];
     snprintf(grammar, sizeof grammar, "at most %d of A-Z a-z 0-9 . _ + ~ -, starting with a letter or digit, no \"..\", no run of more than %d digits",
              ROLLOUT_TARGET_MAX, ROLLOUT_DIGITS_MAX);
-    if (!rollout_version_ok(p->target)) return refuse(why, sz, "the target version %.80s is not a version (%s)", p->target, grammar);
-    if (p->permyriad < 0 || p->permyriad > ROLLOUT_BUCKETS) return refuse(why, sz, "the percentage is not within 0 to 100");
+    if (!rollout_version_ok(p->target)) return err_setf(reterr, -EINVAL, "the target version %.80s is not a version (%s)", p->target, grammar);
+    if (p->permyriad < 0 || p->permyriad > ROLLOUT_BUCKETS) return err_setf(reterr, -EINVAL, "the percentage is not within 0 to 100");
     if (p->max_per_period < 0 || p->max_inflight < 0 || p->pause_after_failures < 0 || p->period_ms <= 0)
-        return refuse(why, sz, "a limit is negative");
+        return err_setf(reterr, -EINVAL, "a limit is negative");
     if (p->nfloors > ROLLOUT_FLOORS_MAX || p->npins > ROLLOUT_PINS_MAX)
-        return refuse(why, sz, "at most %d floors and %d pins", ROLLOUT_FLOORS_MAX, ROLLOUT_PINS_MAX);
+        return err_setf(reterr, -EINVAL, "at most %d floors and %d pins", ROLLOUT_FLOORS_MAX, ROLLOUT_PINS_MAX);
     for (size_t i = 0; i < p->nfloors; i++) {
         const char *f = p->floors[i];
-        if (!rollout_version_ok(f)) return refuse(why, sz, "the floor %.80s is not a version (%s)", f, grammar);
+        if (!rollout_version_ok(f)) return err_setf(reterr, -EINVAL, "the floor %.80s is not a version (%s)", f, grammar);
         /* a machine below a floor gets the floor first: one at or past the target would send
          * machines beyond the version the rollout is for */
         if (version_cmp_deb(f, p->target) >= 0)
-            return refuse(why, sz, "the floor %s is not below the target %s: a floor is a version machines pass through on the way to the target", f, p->target);
+            return err_setf(reterr, -EINVAL, "the floor %s is not below the target %s: a floor is a version machines pass through on the way to the target", f, p->target);
         for (size_t k = 0; k < i; k++)
             if (version_cmp_deb(f, p->floors[k]) == 0)
-                return strcmp(f, p->floors[k]) == 0 ? refuse(why, sz, "the floor %s is given twice", f)
-                                                    : refuse(why, sz, "the floors %s and %s are the same version", p->floors[k], f);
+                return strcmp(f, p->floors[k]) == 0 ? err_setf(reterr, -EINVAL, "the floor %s is given twice", f)
+                                                    : err_setf(reterr, -EINVAL, "the floors %s and %s are the same version", p->floors[k], f);
     }
     for (size_t i = 0; i < p->npins; i++) {
         if (!rollout_group_ok(p->pins[i].group))
-            return refuse(why, sz, "the pinned group %.80s is not 1 to %d of A-Z a-z 0-9 . _ -", p->pins[i].group, ROLLOUT_GROUP_MAX);
+            return err_setf(reterr, -EINVAL, "the pinned group %.80s is not 1 to %d of A-Z a-z 0-9 . _ -", p->pins[i].group, ROLLOUT_GROUP_MAX);
         if (!rollout_version_ok(p->pins[i].version))
-            return refuse(why, sz, "the version pinned for group %s is not a version (%s)", p->pins[i].group, grammar);
+            return err_setf(reterr, -EINVAL, "the version pinned for group %s is not a version (%s)", p->pins[i].group, grammar);
         for (size_t k = 0; k < i; k++)
             if (strcmp(p->pins[i].group, p->pins[k].group) == 0)
-                return refuse(why, sz, "group %s is pinned twice", p->pins[i].group);
+                return err_setf(reterr, -EINVAL, "group %s is pinned twice", p->pins[i].group);
     }
     return 0;
 }
@@ -192,24 +184,21 @@ bool rollout_group_ok(const char *s)
            strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
 }
 
-int rollout_parse_pin(const char *s, struct rollout_pin *pin, char *why, size_t sz)
+int rollout_parse_pin(const char *s, struct rollout_pin *pin, char **reterr)
 {
     const char *eq = s ? strchr(s, '=') : NULL;
     size_t gl = eq ? (size_t)(eq - s) : 0;
     if (!eq || gl == 0 || gl > ROLLOUT_GROUP_MAX) {
-        snprintf(why, sz, "a pin is GROUP=VERSION");
-        return -EINVAL;
+        return err_setf(reterr, -EINVAL, "a pin is GROUP=VERSION");
     }
     memcpy(pin->group, s, gl);
     pin->group[gl] = 0;
     if (!rollout_group_ok(pin->group)) {
-        snprintf(why, sz, "a group is 1 to %d of A-Z a-z 0-9 . _ -", ROLLOUT_GROUP_MAX);
-        return -EINVAL;
+        return err_setf(reterr, -EINVAL, "a group is 1 to %d of A-Z a-z 0-9 . _ -", ROLLOUT_GROUP_MAX);
     }
     if (!rollout_version_ok(eq + 1)) {
-        snprintf(why, sz, "the pinned version must be a version (at most %d of A-Z a-z 0-9 . _ + ~ -, starting with a letter or digit, no run of more than %d digits)",
+        return err_setf(reterr, -EINVAL, "the pinned version must be a version (at most %d of A-Z a-z 0-9 . _ + ~ -, starting with a letter or digit, no run of more than %d digits)",
                  ROLLOUT_TARGET_MAX, ROLLOUT_DIGITS_MAX);
-        return -EINVAL;
     }
     snprintf(pin->version, sizeof(pin->version), "%s", eq + 1);
     return 0;

@@ -101,14 +101,14 @@ bool rollout_should_pause(const struct rollout_policy *p, int failures, const ch
 /* "10", "2.5", "100" -> permyriad (1000, 250, 10000): 0..100 with at most two decimals.
  * -EINVAL otherwise. */
 int rollout_parse_percent(const char *s, int *permyriad);
-/* "GROUP=VERSION" -> pin. -EINVAL naming what is wrong in why. */
-int rollout_parse_pin(const char *s, struct rollout_pin *pin, char *why, size_t sz);
+/* "GROUP=VERSION" -> pin. -EINVAL naming what is wrong in *reterr. */
+int rollout_parse_pin(const char *s, struct rollout_pin *pin, char **reterr);
 /* A version a rollout may send machines to: 1..ROLLOUT_TARGET_MAX of [A-Za-z0-9._+~-],
  * starting with a letter or digit, no "..", no digit run longer than ROLLOUT_DIGITS_MAX. */
 bool rollout_version_ok(const char *s);
 /* Whether the knobs make sense together: target, floors and pins are versions; each floor is
  * below the target (Debian order) and given once; each group is pinned once; the
- * percentage within 0..100 and no limit negative. 0, or -EINVAL naming the knob in why. */
-int rollout_policy_check(const struct rollout_policy *p, char *why, size_t sz);
+ * percentage within 0..100 and no limit negative. 0, or -EINVAL naming the knob in *reterr. */
+int rollout_policy_check(const struct rollout_policy *p, char **reterr);
 /* A group name: 1..ROLLOUT_GROUP_MAX of [A-Za-z0-9._-], not starting with '.' or '-'. */
 bool rollout_group_ok(const char *s);

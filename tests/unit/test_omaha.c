@@ -19,9 +19,9 @@ static char *fixture(const char *name, size_t *len)
     return data;
 }
 
-static int req_str(const char *doc, struct omaha_request *r, char *why, size_t sz)
+static int req_str(const char *doc, struct omaha_request *r, char **why)
 {
-    return omaha_request_parse(doc, strlen(doc), r, why, sz);
+    return omaha_request_parse(doc, strlen(doc), r, why);
 }
 
 static void flatcar_request(void)
@@ -29,8 +29,8 @@ static void flatcar_request(void)
     size_t len;
     char *doc = fixture("request-flatcar-updatecheck.xml", &len);
     struct omaha_request *r = xcalloc(1, sizeof(*r));
-    char why[256] = "";
-    ok(doc && omaha_request_parse(doc, len, r, why, sizeof(why)) == 0, "Flatcar's request parses (%s)", why);
+    _cleanup_free_ char *why = NULL;
+    ok(doc && omaha_request_parse(doc, len, r, &why) == 0, "Flatcar's request parses (%s)", why);
     is_str(r->client, "update_engine-0.4.10", "client version");
     is_str(r->os_platform, "CoreOS", "os platform");
     is_str(r->os_sp, "3510.2.1_x86_64", "os sp");
@@ -50,7 +50,7 @@ static void flatcar_request(void)
     free(doc);
 
     doc = fixture("request-kiln-error-event.xml", &len);
-    ok(doc && omaha_request_parse(doc, len, r, why, sizeof(why)) == 0, "kiln's error event parses (%s)", why);
+    ok(doc && omaha_request_parse(doc, len, r, &why) == 0, "kiln's error event parses (%s)", why);
     ok(!r->apps[0].updatecheck && !r->apps[0].ping, "no updatecheck, no ping");
     ok(r->apps[0].events[0].has_errorcode && r->apps[0].events[0].errorcode == 268435466,
        "errorcode above INT32_MAX (update_engine's flag bits) is kept whole");
@@ -65,8 +65,8 @@ static void nebraska_response(void)
     size_t len;
     char *doc = fixture("response-update.xml", &len);
     struct omaha_response *r = xcalloc(1, sizeof(*r));
-    char why[256] = "";
-    ok(doc && omaha_response_parse(doc, len, r, why, sizeof(why)) == 0, "Nebraska's response parses (%s)", why);
+    _cleanup_free_ char *why = NULL;
+    ok(doc && omaha_response_parse(doc, len, r, &why) == 0, "Nebraska's response parses (%s)", why);
     is_str(r->server, "nebraska", "server");
     is_int(r->daystart_elapsed_seconds, 0, "daystart");
     struct omaha_app_response *a = &r->apps[0];
@@ -90,7 +90,7 @@ static void nebraska_response(void)
     free(doc);
 
     doc = fixture("response-noupdate.xml", &len);
-    ok(doc && omaha_response_parse(doc, len, r, why, sizeof(why)) == 0, "noupdate parses (%s)", why);
+    ok(doc && omaha_response_parse(doc, len, r, &why) == 0, "noupdate parses (%s)", why);
     is_str(r->apps[0].update_status, "noupdate", "noupdate");
     is_int(r->daystart_elapsed_seconds, 3600, "daystart 3600");
     is_int(r->apps[0].npackages, 0, "no packages");
@@ -116,7 +116,8 @@ static void digests(void)
 static void roundtrip(void)
 {
     struct omaha_request *q = xcalloc(1, sizeof(*q)), *q2 = xcalloc(1, sizeof(*q2));
-    char why[256] = "", *doc = NULL;
+    _cleanup_free_ char *why = NULL;
+    char *doc = NULL;
     size_t len = 0;
     snprintf(q->client, sizeof(q->client), "kiln-updater-0.1.0");
     snprintf(q->os_platform, sizeof(q->os_platform), "Linux");
@@ -136,19 +137,19 @@ static void roundtrip(void)
     a->events[1].errorcode = -7;
     a->events[1].has_errorcode = true;
     snprintf(a->events[1].previousversion, sizeof(a->events[1].previousversion), "0.9.0");
-    ok(omaha_request_write(q, &doc, &len, why, sizeof(why)) == 0, "request written (%s)", why);
+    ok(omaha_request_write(q, &doc, &len, &why) == 0, "request written (%s)", why);
     ok(doc && len == strlen(doc), "length is the document's");
     has(doc, "<request protocol=\"3.0\"", "protocol 3.0");
-    ok(omaha_request_parse(doc, len, q2, why, sizeof(why)) == 0, "written request parses (%s)", why);
+    ok(omaha_request_parse(doc, len, q2, &why) == 0, "written request parses (%s)", why);
     ok(memcmp(q, q2, sizeof(*q)) == 0, "request: parse(write(x)) == x");
     free(doc);
 
     strcpy(a->machineid, "evil\"><inject/>");
-    ok(omaha_request_write(q, &doc, &len, why, sizeof(why)) == -EINVAL && !doc, "writer refuses a machineid with quotes");
+    ok(omaha_request_write(q, &doc, &len, &why) == -EINVAL && !doc, "writer refuses a machineid with quotes");
     has(why, "machineid", "the reason names the attribute");
     strcpy(a->machineid, "m1");
     a->appid[0] = 0;
-    ok(omaha_request_write(q, &doc, &len, why, sizeof(why)) == -EINVAL, "writer needs an appid");
+    ok(omaha_request_write(q, &doc, &len, &why) == -EINVAL, "writer needs an appid");
 
     struct omaha_response *r = xcalloc(1, sizeof(*r)), *r2 = xcalloc(1, sizeof(*r2));
     snprintf(r->server, sizeof(r->server), "kiln");
@@ -176,18 +177,18 @@ static void roundtrip(void)
     struct omaha_app_response *y = &r->apps[1];
     snprintf(y->appid, sizeof(y->appid), "{e96281a6-d1af-4bde-9a0a-97b76e56dc57}");
     snprintf(y->status, sizeof(y->status), "error-unknownApplication");
-    ok(omaha_response_write(r, &doc, &len, why, sizeof(why)) == 0, "response written (%s)", why);
+    ok(omaha_response_write(r, &doc, &len, &why) == 0, "response written (%s)", why);
     has(doc, "kiln_roothash=\"ba7816bf", "kiln extension written");
     has(doc, "sha256=\"ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=\"", "postinstall sha256 in base64");
-    ok(omaha_response_parse(doc, len, r2, why, sizeof(why)) == 0, "written response parses (%s)", why);
+    ok(omaha_response_parse(doc, len, r2, &why) == 0, "written response parses (%s)", why);
     ok(memcmp(r, r2, sizeof(*r)) == 0, "response: parse(write(x)) == x");
     free(doc);
 
     x->npackages = 0;
-    ok(omaha_response_write(r, &doc, &len, why, sizeof(why)) == -EINVAL && !doc, "an update without packages is refused");
+    ok(omaha_response_write(r, &doc, &len, &why) == -EINVAL && !doc, "an update without packages is refused");
     x->npackages = 1;
     strcpy(x->packages[0].name, "../../etc/passwd");
-    ok(omaha_response_write(r, &doc, &len, why, sizeof(why)) == -EINVAL, "a package name with '/' is refused");
+    ok(omaha_response_write(r, &doc, &len, &why) == -EINVAL, "a package name with '/' is refused");
     free(q);
     free(q2);
     free(r);
@@ -198,66 +199,64 @@ static void hostile(void)
 {
     struct omaha_request *r = xcalloc(1, sizeof(*r));
     struct omaha_response *s = xcalloc(1, sizeof(*s));
-    char why[256];
+    _cleanup_free_ char *why = NULL;
     size_t len;
     char *doc = fixture("request-doctype.xml", &len);
-    ok(doc && omaha_request_parse(doc, len, r, why, sizeof(why)) == -EINVAL, "internal DTD with entities refused");
+    ok(doc && omaha_request_parse(doc, len, r, &why) == -EINVAL, "internal DTD with entities refused");
     has(why, "DOCTYPE", "the reason says DOCTYPE");
     free(doc);
     doc = fixture("request-external-entity.xml", &len);
-    ok(doc && omaha_request_parse(doc, len, r, why, sizeof(why)) == -EINVAL, "external DTD refused (nothing fetched)");
+    ok(doc && omaha_request_parse(doc, len, r, &why) == -EINVAL, "external DTD refused (nothing fetched)");
     has(why, "DOCTYPE", "the reason says DOCTYPE");
     free(doc);
 
-    ok(req_str("<request protocol=\"3.0\"><app appid=\"a\" version=\"1\"", r, why, sizeof(why)) == -EINVAL, "truncated");
+    ok(req_str("<request protocol=\"3.0\"><app appid=\"a\" version=\"1\"", r, &why) == -EINVAL, "truncated");
     has(why, "malformed XML at line 1", "truncated: says malformed and where");
-    ok(req_str("", r, why, sizeof(why)) == -EINVAL, "empty body refused");
-    ok(req_str("<request protocol=\"2.0\"><app appid=\"a\" version=\"1\"/></request>", r, why, sizeof(why)) == -EINVAL,
+    ok(req_str("", r, &why) == -EINVAL, "empty body refused");
+    ok(req_str("<request protocol=\"2.0\"><app appid=\"a\" version=\"1\"/></request>", r, &why) == -EINVAL,
        "protocol 2.0 refused");
     has(why, "protocol=\"3.0\"", "says which protocol");
-    ok(req_str("<response protocol=\"3.0\"/>", r, why, sizeof(why)) == -EINVAL, "a response is not a request");
+    ok(req_str("<response protocol=\"3.0\"/>", r, &why) == -EINVAL, "a response is not a request");
     has(why, "<request>", "names the root wanted");
-    ok(req_str("<request protocol=\"3.0\"/>", r, why, sizeof(why)) == -EINVAL, "no app refused");
-    ok(req_str("<request protocol=\"3.0\"><app version=\"1\"/></request>", r, why, sizeof(why)) == -EINVAL, "no appid");
+    ok(req_str("<request protocol=\"3.0\"/>", r, &why) == -EINVAL, "no app refused");
+    ok(req_str("<request protocol=\"3.0\"><app version=\"1\"/></request>", r, &why) == -EINVAL, "no appid");
     has(why, "appid", "names appid");
-    ok(req_str("<request protocol=\"3.0\"><app appid=\"a\" version=\"1\" machineid=\"m&#10;x\"/></request>", r, why,
-               sizeof(why)) == -EINVAL,
+    ok(req_str("<request protocol=\"3.0\"><app appid=\"a\" version=\"1\" machineid=\"m&#10;x\"/></request>", r, &why) == -EINVAL,
        "a newline (character reference) in machineid refused");
     has(why, "machineid", "names machineid");
     ok(!strstr(why, "m\nx"), "the value is not echoed");
-    ok(req_str("<request protocol=\"3.0\"><app appid=\"a\" version=\"1 .0\"/></request>", r, why, sizeof(why)) == -EINVAL,
+    ok(req_str("<request protocol=\"3.0\"><app appid=\"a\" version=\"1 .0\"/></request>", r, &why) == -EINVAL,
        "a space in version refused");
     char big[300];
     memset(big, 'a', 129);
     big[129] = 0;
     char *q = xasprintf("<request protocol=\"3.0\"><app appid=\"a\" version=\"1\" track=\"%s\"/></request>", big);
-    ok(req_str(q, r, why, sizeof(why)) == -EINVAL, "a 129-byte track refused");
+    ok(req_str(q, r, &why) == -EINVAL, "a 129-byte track refused");
     free(q);
     big[128] = 0;
     q = xasprintf("<request protocol=\"3.0\"><app appid=\"a\" version=\"1\" track=\"%s\"/></request>", big);
-    ok(req_str(q, r, why, sizeof(why)) == 0 && strlen(r->apps[0].track) == 128, "a 128-byte track kept");
+    ok(req_str(q, r, &why) == 0 && strlen(r->apps[0].track) == 128, "a 128-byte track kept");
     free(q);
     ok(req_str("<request protocol=\"3.0\"><app appid=\"a\" version=\"1\"><event eventtype=\"x\" eventresult=\"1\"/></app></request>",
-               r, why, sizeof(why)) == -EINVAL, "non-numeric eventtype");
+               r, &why) == -EINVAL, "non-numeric eventtype");
     has(why, "eventtype", "names eventtype");
     ok(req_str("<request protocol=\"3.0\"><app appid=\"a\" version=\"1\"><event eventtype=\"3\" eventresult=\"1\" errorcode=\"4294967296\"/></app></request>",
-               r, why, sizeof(why)) == -EINVAL, "errorcode past 32 bits");
+               r, &why) == -EINVAL, "errorcode past 32 bits");
     ok(req_str("<request protocol=\"3.0\"><app appid=\"a\" version=\"1\"><event eventtype=\"3\" eventresult=\"1\" errorcode=\"-2147483648\"/></app></request>",
-               r, why, sizeof(why)) == 0 && r->apps[0].events[0].errorcode == -2147483648LL, "INT32_MIN errorcode kept");
-    ok(req_str("<request protocol=\"3.0\"><app appid=\"a\" version=\"1\"><event eventtype=\"3\"/></app></request>", r, why,
-               sizeof(why)) == -EINVAL, "event without eventresult");
+               r, &why) == 0 && r->apps[0].events[0].errorcode == -2147483648LL, "INT32_MIN errorcode kept");
+    ok(req_str("<request protocol=\"3.0\"><app appid=\"a\" version=\"1\"><event eventtype=\"3\"/></app></request>", r, &why) == -EINVAL, "event without eventresult");
 
     struct sbuf b = {0};
     sbuf_puts(&b, "<request protocol=\"3.0\"><app appid=\"a\" version=\"1\">");
     for (int i = 0; i <= OMAHA_EVENTS_MAX; i++) sbuf_puts(&b, "<event eventtype=\"13\" eventresult=\"1\"/>");
     sbuf_puts(&b, "</app></request>");
     sbuf_append(&b, "", 0);
-    ok(req_str(b.s, r, why, sizeof(why)) == -E2BIG, "more than %d events refused as too many (400), not too large", OMAHA_EVENTS_MAX);
+    ok(req_str(b.s, r, &why) == -E2BIG, "more than %d events refused as too many (400), not too large", OMAHA_EVENTS_MAX);
     sbuf_free(&b);
     for (int i = 0; i <= OMAHA_APPS_MAX; i++) sbuf_puts(&b, i ? "<app appid=\"a\" version=\"1\"/>" : "<request protocol=\"3.0\">");
     sbuf_puts(&b, "<app appid=\"a\" version=\"1\"/></request>");
     sbuf_append(&b, "", 0);
-    ok(req_str(b.s, r, why, sizeof(why)) == -E2BIG, "more than %d apps refused as too many", OMAHA_APPS_MAX);
+    ok(req_str(b.s, r, &why) == -E2BIG, "more than %d apps refused as too many", OMAHA_APPS_MAX);
     sbuf_free(&b);
 
     /* what names an app, a machine or a version never acts as a path */
@@ -270,12 +269,12 @@ static void hostile(void)
     };
     for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
         char *pdoc = xasprintf("<request protocol=\"3.0\">%s</request>", paths[i]);
-        ok(req_str(pdoc, r, why, sizeof(why)) == -EINVAL, "refused: %s", paths[i]);
+        ok(req_str(pdoc, r, &why) == -EINVAL, "refused: %s", paths[i]);
         has(why, "without \"..\"", "says what is wanted");
         free(pdoc);
     }
     ok(req_str("<request protocol=\"3.0\"><app appid=\"{e96281a6-d1af-4bde-9a0a-97b76e56dc57}\" version=\"3510.2.0+b~1\" "
-               "track=\"stable\" machineid=\"0123abcd\"/></request>", r, why, sizeof(why)) == 0,
+               "track=\"stable\" machineid=\"0123abcd\"/></request>", r, &why) == 0,
        "Flatcar's GUID appid, a version with + and ~ still pass");
     ok(omaha_name_ok("1.0.1") && !omaha_name_ok("..") && !omaha_name_ok("a/b") && omaha_token_ok("a/b"),
        "omaha_name_ok is omaha_token_ok without paths");
@@ -283,28 +282,28 @@ static void hostile(void)
     char *huge = xmalloc(OMAHA_DOC_MAX + 2);
     memset(huge, ' ', OMAHA_DOC_MAX + 1);
     memcpy(huge, "<request", 8);
-    ok(omaha_request_parse(huge, OMAHA_DOC_MAX + 1, r, why, sizeof(why)) == -EMSGSIZE, "one byte over the bound refused");
+    ok(omaha_request_parse(huge, OMAHA_DOC_MAX + 1, r, &why) == -EMSGSIZE, "one byte over the bound refused");
     free(huge);
-    ok(req_str("<request protocol=\"3.0\"><app appid=\"a\" version=\"1\"></app><bogus/></request>", r, why, sizeof(why)) == 0,
+    ok(req_str("<request protocol=\"3.0\"><app appid=\"a\" version=\"1\"></app><bogus/></request>", r, &why) == 0,
        "unknown elements are ignored");
     ok(r->napps == 1 && !r->apps[0].updatecheck, "…and the app is as sent");
 
     const char *noupd = "<response protocol=\"3.0\"><app appid=\"a\" status=\"ok\"><updatecheck status=\"ok\"><manifest version=\"2\"/></updatecheck></app></response>";
-    ok(omaha_response_parse(noupd, strlen(noupd), s, why, sizeof(why)) == -EINVAL, "update without urls refused");
+    ok(omaha_response_parse(noupd, strlen(noupd), s, &why) == -EINVAL, "update without urls refused");
     has(why, "urls", "names urls");
     const char *trav = "<response protocol=\"3.0\"><app appid=\"a\" status=\"ok\"><updatecheck status=\"ok\"><urls><url codebase=\"http://h/\"/></urls>"
                        "<manifest version=\"2\"><packages><package name=\"../x\" size=\"1\"/></packages></manifest></updatecheck></app></response>";
-    ok(omaha_response_parse(trav, strlen(trav), s, why, sizeof(why)) == -EINVAL, "package name ../x refused");
+    ok(omaha_response_parse(trav, strlen(trav), s, &why) == -EINVAL, "package name ../x refused");
     has(why, "name", "names the attribute");
     const char *mv = "<response protocol=\"3.0\"><app appid=\"a\" status=\"ok\"><updatecheck status=\"ok\"><urls><url codebase=\"http://h/\"/></urls>"
                      "<manifest version=\"../2\"><packages><package name=\"x\" size=\"1\"/></packages></manifest></updatecheck></app></response>";
-    ok(omaha_response_parse(mv, strlen(mv), s, why, sizeof(why)) == -EINVAL, "an offered version ../2 refused by the client");
+    ok(omaha_response_parse(mv, strlen(mv), s, &why) == -EINVAL, "an offered version ../2 refused by the client");
     const char *fileurl = "<response protocol=\"3.0\"><app appid=\"a\" status=\"ok\"><updatecheck status=\"ok\"><urls><url codebase=\"file:///etc/\"/></urls>"
                           "<manifest version=\"2\"><packages><package name=\"x\" size=\"1\"/></packages></manifest></updatecheck></app></response>";
-    ok(omaha_response_parse(fileurl, strlen(fileurl), s, why, sizeof(why)) == -EINVAL, "a file:// codebase refused");
+    ok(omaha_response_parse(fileurl, strlen(fileurl), s, &why) == -EINVAL, "a file:// codebase refused");
     const char *zero = "<response protocol=\"3.0\"><app appid=\"a\" status=\"ok\"><updatecheck status=\"ok\"><urls><url codebase=\"http://h/\"/></urls>"
                        "<manifest version=\"2\"><packages><package name=\"x\" size=\"0\"/></packages></manifest></updatecheck></app></response>";
-    ok(omaha_response_parse(zero, strlen(zero), s, why, sizeof(why)) == -EINVAL, "a package of size 0 refused");
+    ok(omaha_response_parse(zero, strlen(zero), s, &why) == -EINVAL, "a package of size 0 refused");
     free(r);
     free(s);
 }

@@ -6,6 +6,7 @@
 
 #include "tap.h"
 #include "update/policy.h"
+#include "util/util.h"
 
 #define DAY (86400 * 1000LL)
 static const int64_t NOW = 1767225600000LL; /* 2026-01-01 */
@@ -156,15 +157,15 @@ int main(void)
     const char *bad[] = {"100.5", "101", "-1", "1.", ".5", "1.234", "", "10%", "1e2", "0x10", "0100", "00.5", "05", " 5", "+5", "100.01"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) ok(rollout_parse_percent(bad[i], &pm) == -EINVAL, "percent '%s' refused", bad[i]);
     struct rollout_pin pin;
-    char why[256];
-    ok(rollout_parse_pin("canary=1.0.5", &pin, why, sizeof(why)) == 0, "canary=1.0.5");
+    _cleanup_free_ char *why = NULL;
+    ok(rollout_parse_pin("canary=1.0.5", &pin, &why) == 0, "canary=1.0.5");
     is_str(pin.group, "canary", "pin group");
     is_str(pin.version, "1.0.5", "pin version");
-    ok(rollout_parse_pin("=1.0", &pin, why, sizeof(why)) == -EINVAL, "no group");
-    ok(rollout_parse_pin("g=../x", &pin, why, sizeof(why)) == -EINVAL, "a version with '/'");
-    ok(rollout_parse_pin("g x=1", &pin, why, sizeof(why)) == -EINVAL, "a group with a space");
-    ok(rollout_parse_pin("canary", &pin, why, sizeof(why)) == -EINVAL, "no '='");
-    ok(rollout_parse_pin("g=99999999999999999999.1", &pin, why, sizeof(why)) == -EINVAL, "a pin to a 20-digit run");
+    ok(rollout_parse_pin("=1.0", &pin, &why) == -EINVAL, "no group");
+    ok(rollout_parse_pin("g=../x", &pin, &why) == -EINVAL, "a version with '/'");
+    ok(rollout_parse_pin("g x=1", &pin, &why) == -EINVAL, "a group with a space");
+    ok(rollout_parse_pin("canary", &pin, &why) == -EINVAL, "no '='");
+    ok(rollout_parse_pin("g=99999999999999999999.1", &pin, &why) == -EINVAL, "a pin to a 20-digit run");
 
     /* versions a rollout sends machines to: the image spec's grammar */
     ok(rollout_version_ok("1.0.1"), "1.0.1 is a version");
@@ -190,22 +191,22 @@ int main(void)
     k.period_ms = 3600000;
     k.permyriad = 1000;
     snprintf(k.target, sizeof(k.target), "1.0");
-    ok(rollout_policy_check(&k, why, sizeof(why)) == 0, "target 1.0 at 10 %%: fine");
+    ok(rollout_policy_check(&k, &why) == 0, "target 1.0 at 10 %%: fine");
     snprintf(k.floors[0], sizeof(k.floors[0]), "2.0");
     k.nfloors = 1;
-    ok(rollout_policy_check(&k, why, sizeof(why)) == -EINVAL, "a floor above the target refused");
+    ok(rollout_policy_check(&k, &why) == -EINVAL, "a floor above the target refused");
     is_str(why, "the floor 2.0 is not below the target 1.0: a floor is a version machines pass through on the way to the target", "saying why");
     snprintf(k.floors[0], sizeof(k.floors[0]), "1.0");
-    ok(rollout_policy_check(&k, why, sizeof(why)) == -EINVAL, "a floor equal to the target refused");
+    ok(rollout_policy_check(&k, &why) == -EINVAL, "a floor equal to the target refused");
     snprintf(k.floors[0], sizeof(k.floors[0]), "1.0~rc1");
-    ok(rollout_policy_check(&k, why, sizeof(why)) == 0, "a floor just below (1.0~rc1) is fine");
+    ok(rollout_policy_check(&k, &why) == 0, "a floor just below (1.0~rc1) is fine");
     snprintf(k.floors[1], sizeof(k.floors[1]), "0.5");
     snprintf(k.floors[2], sizeof(k.floors[2]), "0.5");
     k.nfloors = 3;
-    ok(rollout_policy_check(&k, why, sizeof(why)) == -EINVAL, "a duplicate floor refused");
+    ok(rollout_policy_check(&k, &why) == -EINVAL, "a duplicate floor refused");
     is_str(why, "the floor 0.5 is given twice", "naming it");
     snprintf(k.floors[2], sizeof(k.floors[2]), "0.05");
-    ok(rollout_policy_check(&k, why, sizeof(why)) == -EINVAL, "the same version spelt otherwise refused");
+    ok(rollout_policy_check(&k, &why) == -EINVAL, "the same version spelt otherwise refused");
     is_str(why, "the floors 0.5 and 0.05 are the same version", "naming both");
     k.nfloors = 2;
     snprintf(k.pins[0].group, sizeof(k.pins[0].group), "canary");
@@ -213,17 +214,17 @@ int main(void)
     k.pins[1] = k.pins[0];
     snprintf(k.pins[1].version, sizeof(k.pins[1].version), "0.9");
     k.npins = 2;
-    ok(rollout_policy_check(&k, why, sizeof(why)) == -EINVAL, "a group pinned twice refused");
+    ok(rollout_policy_check(&k, &why) == -EINVAL, "a group pinned twice refused");
     is_str(why, "group canary is pinned twice", "naming the group");
     k.npins = 1;
-    ok(rollout_policy_check(&k, why, sizeof(why)) == 0, "one pin (above the target: pins are exact) is fine");
+    ok(rollout_policy_check(&k, &why) == 0, "one pin (above the target: pins are exact) is fine");
     snprintf(k.target, sizeof(k.target), "99999999999999999999999999999999999999.1");
-    ok(rollout_policy_check(&k, why, sizeof(why)) == -EINVAL, "an absurd target refused");
+    ok(rollout_policy_check(&k, &why) == -EINVAL, "an absurd target refused");
     snprintf(k.target, sizeof(k.target), "1.0");
     k.permyriad = 10001;
-    ok(rollout_policy_check(&k, why, sizeof(why)) == -EINVAL, "over 100 %% refused");
+    ok(rollout_policy_check(&k, &why) == -EINVAL, "over 100 %% refused");
     k.permyriad = 0;
     k.max_inflight = -1;
-    ok(rollout_policy_check(&k, why, sizeof(why)) == -EINVAL, "a negative limit refused");
+    ok(rollout_policy_check(&k, &why) == -EINVAL, "a negative limit refused");
     return tap_done();
 }

@@ -17,6 +17,7 @@
 #include "state.h"
 #include "store.h"
 #include "tap.h"
+#include "util/util.h"
 #include "verity.h"
 
 static const struct upd_config cfg = {.auto_apply = true, .reboot = true, .interval_s = 3600, .jitter_s = 600,
@@ -290,14 +291,14 @@ static int sh(const char *cmd) { return system(cmd); }
 
 static int verify_files(const char *dir, const char *root)
 {
-    char d[512], h[512], why[256];
+    char d[512], h[512];
     snprintf(d, sizeof d, "%s/data", dir);
     snprintf(h, sizeof h, "%s/hash", dir);
     int df = open(d, O_RDONLY), hf = open(h, O_RDONLY);
     struct stat a = {0}, b = {0};
     fstat(df, &a);
     fstat(hf, &b);
-    int r = verity_verify(df, (uint64_t)a.st_size, hf, (uint64_t)b.st_size, root, why, sizeof why);
+    int r = verity_verify(df, (uint64_t)a.st_size, hf, (uint64_t)b.st_size, root, NULL);
     close(df);
     close(hf);
     return r;
@@ -416,10 +417,10 @@ static int fetch(const char *reply, uint64_t max, struct acc *a, int *status)
 {
     pid_t pid;
     int port = serve_once(reply, &pid);
-    char url[64], why[256];
+    char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/x", port);
     memset(a, 0, sizeof *a);
-    int r = http_request("POST", url, "text/xml", "<r/>", 4, acc_sink, a, max, 10, status, why, sizeof why);
+    int r = http_request("POST", url, "text/xml", "<r/>", 4, acc_sink, a, max, 10, status, NULL);
     waitpid(pid, NULL, 0);
     return r;
 }
@@ -440,8 +441,8 @@ static void test_http(void)
     is_int(fetch("HTTP/1.1 200 OK\r\n\r\n0123456789", 5, &a, &st), -EFBIG, "and while streaming");
     is_int(fetch("HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\nshort", 100, &a, &st), -EPROTO, "a body cut short is an error");
     is_int(fetch("garbage\r\n\r\n", 100, &a, &st), -EPROTO, "a malformed status line is an error");
-    char why[128];
-    ok(http_request("GET", "https://example.org/", NULL, NULL, 0, NULL, NULL, 1, 1, &st, why, sizeof why) == -EPROTONOSUPPORT,
+    _cleanup_free_ char *why = NULL;
+    ok(http_request("GET", "https://example.org/", NULL, NULL, 0, NULL, NULL, 1, 1, &st, &why) == -EPROTONOSUPPORT,
        "https is refused: %s", why);
     char *h, *p, *pa;
     ok(http_parse_url("http://10.0.2.2:8470/v1/update/", &h, &p, &pa) == 0, "a URL with a port");
