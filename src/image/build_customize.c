@@ -153,13 +153,14 @@ static int customize_network(struct build_ctx *c)
     /* WSL gives its distributions their network itself */
     if (s->network == IMAGE_NET_NONE || (s->wsl && s->network == IMAGE_NET_UNSET)) return 0;
     struct image_net n;
-    char what[1024], why[512];
+    char what[1024];
+    _cleanup_free_ char *why = NULL;
     int r = image_net_probe(c->root_fd, &n);
     if (r < 0) return build_error(c, "customize", "cannot read the tree's network configuration: %s", strerror(-r));
     if (s->network == IMAGE_NET_DHCP) {
         enum image_net_plan plan;
-        r = image_net_plan(&n, &plan, why, sizeof why);
-        if (r == 0) r = image_net_write_dhcp(c->root_fd, plan, why, sizeof why);
+        r = image_net_plan(&n, &plan, &why);
+        if (r == 0) r = image_net_write_dhcp(c->root_fd, plan, &why);
         bool enable = r == 0 && ((plan == NET_PLAN_NETWORKD && !n.networkd_enabled) || (plan == NET_PLAN_NM && !n.nm_enabled));
         image_net_free(&n);
         if (r < 0) return build_error(c, "customize", "os.network: dhcp: %s", why);
@@ -424,10 +425,10 @@ static int first_boot_keygen(struct build_ctx *c)
  * and the units that would run them on a schedule are masked so none fails at boot. */
 static int remove_package_manager(struct build_ctx *c)
 {
-    char why[512];
+    _cleanup_free_ char *why = NULL;
     char **removed = NULL;
     size_t n = 0;
-    if (pkgmgr_remove(c->root_fd, c->spec->family == FAMILY_DEB, &removed, &n, why, sizeof why) < 0)
+    if (pkgmgr_remove(c->root_fd, c->spec->family == FAMILY_DEB, &removed, &n, &why) < 0)
         return build_error(c, "customize", "packages.package_manager: remove: %s", why);
     c->pm_removed = json_array();
     for (size_t i = 0; i < n; i++) {

@@ -143,17 +143,17 @@ static int cmp_first_lba(const void *a, const void *b)
 }
 
 /* Partitions a table may describe: inside [first, last] usable, not backwards, not overlapping. */
-static int check_parts(const struct gpt_part *v, size_t n, uint64_t first, uint64_t last, char *why, size_t sz)
+static int check_parts(const struct gpt_part *v, size_t n, uint64_t first, uint64_t last, char **reterr)
 {
     for (size_t i = 0; i < n; i++) {
         const struct gpt_part *p = &v[i];
         if (p->last_lba < p->first_lba)
-            return snprintf(why, sz, "GPT partition %u ends before it starts (LBA %llu-%llu)", p->number,
-                            (unsigned long long)p->first_lba, (unsigned long long)p->last_lba), -EINVAL;
+            return err_setf(reterr, -EINVAL, "GPT partition %u ends before it starts (LBA %llu-%llu)", p->number,
+                            (unsigned long long)p->first_lba, (unsigned long long)p->last_lba);
         if (p->first_lba < first || p->last_lba > last)
-            return snprintf(why, sz, "GPT partition %u (LBA %llu-%llu) lies outside the disk's usable area (LBA %llu-%llu)",
+            return err_setf(reterr, -EINVAL, "GPT partition %u (LBA %llu-%llu) lies outside the disk's usable area (LBA %llu-%llu)",
                             p->number, (unsigned long long)p->first_lba, (unsigned long long)p->last_lba,
-                            (unsigned long long)first, (unsigned long long)last), -EINVAL;
+                            (unsigned long long)first, (unsigned long long)last);
     }
     if (n == 0) return 0; /* a GPT with no partitions is valid */
     struct gpt_part *s = xmalloc(n * sizeof *s);
@@ -163,7 +163,7 @@ static int check_parts(const struct gpt_part *v, size_t n, uint64_t first, uint6
     for (size_t i = 1; i < n && !r; i++)
         if (s[i].first_lba <= s[i - 1].last_lba) {
             const struct gpt_part *a = s[i - 1].number < s[i].number ? &s[i - 1] : &s[i], *b = a == &s[i] ? &s[i - 1] : &s[i];
-            snprintf(why, sz, "GPT partitions %u and %u overlap (LBA %llu-%llu and %llu-%llu)", a->number, b->number,
+            err_setf(reterr, 0, "GPT partitions %u and %u overlap (LBA %llu-%llu and %llu-%llu)", a->number, b->number,
                      (unsigned long long)a->first_lba, (unsigned long long)a->last_lba, (unsigned long long)b->first_lba,
                      (unsigned long long)b->last_lba);
             r = -EINVAL;
@@ -173,38 +173,36 @@ static int check_parts(const struct gpt_part *v, size_t n, uint64_t first, uint6
 }
 
 /* Reads and checks the header at lba; on success fills the entries. */
-static int read_table(struct disk *d, uint64_t lba, struct guid *dg, struct gpt_part **parts, size_t *n, char *why,
-                      size_t sz)
+static int read_table(struct disk *d, uint64_t lba, struct guid *dg, struct gpt_part **parts, size_t *n, char **reterr)
 {
     uint8_t h[SECTOR];
     int r = disk_pread(d, h, SECTOR, lba * SECTOR);
-    if (r < 0) return snprintf(why, sz, "cannot read the GPT header: %s", disk_strerror(d, r)), r;
-    if (memcmp(h, "EFI PART", 8)) return snprintf(why, sz, "no GPT header (not a GPT disk)"), -ENOENT;
+    if (r < 0) return err_setf(reterr, r, "cannot read the GPT header: %s", disk_strerror(d, r));
+    if (memcmp(h, "EFI PART", 8)) return err_setf(reterr, -ENOENT, "no GPT header (not a GPT disk)");
     uint32_t hs = get_le32(h + 12);
-    if (hs < HDR || hs > SECTOR) return snprintf(why, sz, "GPT header size is invalid"), -EBADMSG;
+    if (hs < HDR || hs > SECTOR) return err_setf(reterr, -EBADMSG, "GPT header size is invalid");
     uint32_t want = get_le32(h + 16);
     put_le32(h + 16, 0);
-    if ((uint32_t)crc32(0, h, hs) != want) return snprintf(why, sz, "GPT header CRC does not match"), -EBADMSG;
+    if ((uint32_t)crc32(0, h, hs) != want) return err_setf(reterr, -EBADMSG, "GPT header CRC does not match");
     uint64_t elba = get_le64(h + 72), nsec = disk_size(d) / SECTOR;
     uint64_t first = get_le64(h + 40), last = get_le64(h + 48);
     uint32_t count = get_le32(h + 80), esize = get_le32(h + 84);
     if (esize < ENTRY || esize > 4096 || esize % 8 || count > 1024)
-        return snprintf(why, sz, "GPT entry array size is out of range"), -EBADMSG;
+        return err_setf(reterr, -EBADMSG, "GPT entry array size is out of range");
     uint64_t bytes = (uint64_t)count * esize;
     if (elba > nsec || bytes > disk_size(d) - elba * SECTOR)
-        return snprintf(why, sz, "GPT entry array lies outside the disk"), -EBADMSG;
+        return err_setf(reterr, -EBADMSG, "GPT entry array lies outside the disk");
     if (first > last || last >= nsec)
-        return snprintf(why, sz, "GPT header: the usable area (LBA %llu-%llu) does not fit the disk's %llu sectors",
-                        (unsigned long long)first, (unsigned long long)last, (unsigned long long)nsec),
-               -EBADMSG;
+        return err_setf(reterr, -EBADMSG, "GPT header: the usable area (LBA %llu-%llu) does not fit the disk's %llu sectors",
+                        (unsigned long long)first, (unsigned long long)last, (unsigned long long)nsec);
     uint8_t *arr = xmalloc(bytes + 1);
     if ((r = disk_pread(d, arr, bytes, elba * SECTOR)) < 0) {
         free(arr);
-        return snprintf(why, sz, "cannot read the GPT entries: %s", disk_strerror(d, r)), r;
+        return err_setf(reterr, r, "cannot read the GPT entries: %s", disk_strerror(d, r));
     }
     if ((uint32_t)crc32(0, arr, (uInt)bytes) != get_le32(h + 88)) {
         free(arr);
-        return snprintf(why, sz, "GPT entry array CRC does not match"), -EBADMSG;
+        return err_setf(reterr, -EBADMSG, "GPT entry array CRC does not match");
     }
     memcpy(dg->b, h + 56, 16);
     struct gpt_part *v = NULL;
@@ -228,7 +226,7 @@ static int read_table(struct disk *d, uint64_t lba, struct guid *dg, struct gpt_
         }
     }
     free(arr);
-    if ((r = check_parts(v, nv, first, last, why, sz)) < 0) {
+    if ((r = check_parts(v, nv, first, last, reterr)) < 0) {
         free(v);
         return r;
     }
@@ -239,30 +237,17 @@ static int read_table(struct disk *d, uint64_t lba, struct guid *dg, struct gpt_
 
 int gpt_read(struct disk *d, struct guid *disk_guid, struct gpt_part **parts, size_t *n, char **err)
 {
-    char why[256], why2[256];
-    if (disk_size(d) < 4 * SECTOR) {
-        *err = xstrdup("disk is too small to hold a partition table");
-        return -ENOENT;
-    }
-    int r = read_table(d, 1, disk_guid, parts, n, why, sizeof why);
+    _cleanup_free_ char *why = NULL, *why2 = NULL;
+    if (disk_size(d) < 4 * SECTOR) return err_setf(err, -ENOENT, "disk is too small to hold a partition table");
+    int r = read_table(d, 1, disk_guid, parts, n, &why);
     /* a table that reads fine but describes impossible partitions is wrong in both copies */
     if (r == 0) return 0;
-    if (r != -ENOENT && r != -EBADMSG) {
-        *err = xstrdup(why);
-        return r;
-    }
-    int r2 = read_table(d, disk_size(d) / SECTOR - 1, disk_guid, parts, n, why2, sizeof why2);
+    if (r != -ENOENT && r != -EBADMSG) return err_setf(err, r, "%s", why);
+    int r2 = read_table(d, disk_size(d) / SECTOR - 1, disk_guid, parts, n, &why2);
     if (r2 == 0) return 0;
-    if (r2 != -ENOENT && r2 != -EBADMSG) {
-        *err = xasprintf("backup table: %s", why2);
-        return r2;
-    }
-    if (r == -ENOENT && r2 == -ENOENT) {
-        *err = xstrdup("no GPT header (not a GPT disk)");
-        return -ENOENT;
-    }
-    *err = xasprintf("%s (backup: %s)", why, why2);
-    return -EBADMSG;
+    if (r2 != -ENOENT && r2 != -EBADMSG) return err_setf(err, r2, "backup table: %s", why2);
+    if (r == -ENOENT && r2 == -ENOENT) return err_setf(err, -ENOENT, "no GPT header (not a GPT disk)");
+    return err_setf(err, -EBADMSG, "%s (backup: %s)", why, why2);
 }
 
 const char *gpt_type_name(const struct guid *type)

@@ -9,14 +9,13 @@
 
 enum { MANIFEST_MAX = 16 << 20, MANIFESTS_MAX = 256 };
 
-int manifest_arch_parse(const char *text, size_t len, const char *base, const struct kiln_arch **arch, char *why,
-                        size_t sz)
+int manifest_arch_parse(const char *text, size_t len, const char *base, const struct kiln_arch **arch, char **reterr)
 {
     json_error_t e;
     json_t *m = json_loadb(text, len, JSON_REJECT_DUPLICATES, &e);
     if (!json_is_object(m)) {
         json_decref(m);
-        return snprintf(why, sz, "not a kiln manifest: %s", m ? "not a JSON object" : e.text), -EBADMSG;
+        return err_setf(reterr, -EBADMSG, "not a kiln manifest: %s", m ? "not a JSON object" : e.text);
     }
     bool listed = false;
     size_t i;
@@ -24,7 +23,7 @@ int manifest_arch_parse(const char *text, size_t len, const char *base, const st
     json_array_foreach(json_object_get(m, "artifacts"), i, a)
         listed |= streq(json_string_value(json_object_get(a, "file")), base);
     int r = -ENOENT;
-    if (!listed) snprintf(why, sz, "does not list %s", base);
+    if (!listed) err_setf(reterr, r, "does not list %s", base);
     else {
         json_t *ja = json_object_get(m, "arch");
         const char *name = json_string_value(ja);
@@ -35,7 +34,7 @@ int manifest_arch_parse(const char *text, size_t len, const char *base, const st
             struct sbuf b = {0};
             for (const char *const *n = kiln_arch_names(); *n; n++) sbuf_printf(&b, "%s%s", b.len ? ", " : "", *n);
             known = sbuf_steal(&b);
-            snprintf(why, sz, "\"arch\" is %s%.40s%s, which kiln does not know (known: %s)", name ? "\"" : "",
+            err_setf(reterr, 0, "\"arch\" is %s%.40s%s, which kiln does not know (known: %s)", name ? "\"" : "",
                      name ? name : "not a string", name ? "\"" : "", known);
         }
     }
@@ -43,26 +42,26 @@ int manifest_arch_parse(const char *text, size_t len, const char *base, const st
     return r;
 }
 
-int manifest_arch_for(const char *artifact, const struct kiln_arch **arch, char *why, size_t sz)
+int manifest_arch_for(const char *artifact, const struct kiln_arch **arch, char **reterr)
 {
     _cleanup_free_ char *dir = path_dirname(artifact);
     const char *base = strrchr(artifact, '/') ? strrchr(artifact, '/') + 1 : artifact;
     _cleanup_free_ char *pattern = path_join(dir, "*.manifest.json");
     glob_t g = {0};
     int r = -ENOENT;
-    snprintf(why, sz, "no *.manifest.json in %s lists %s", dir, base);
+    err_setf(reterr, 0, "no *.manifest.json in %s lists %s", dir, base);
     if (glob(pattern, GLOB_NOESCAPE, NULL, &g) == 0)
         for (size_t i = 0; i < g.gl_pathc && i < MANIFESTS_MAX && r == -ENOENT; i++) {
             char *text = NULL;
             size_t len;
-            char w[256];
+            _cleanup_free_ char *w = NULL;
             int rr = read_file(g.gl_pathv[i], MANIFEST_MAX, &text, &len);
-            if (rr == 0) rr = manifest_arch_parse(text, len, base, arch, w, sizeof w);
+            if (rr == 0) rr = manifest_arch_parse(text, len, base, arch, &w);
             free(text);
             /* another image's manifest, or a file that is none, says nothing about this artifact */
             if (rr != 0 && rr != -EINVAL) continue;
             r = rr;
-            if (r < 0) snprintf(why, sz, "%s: %s", g.gl_pathv[i], w);
+            if (r < 0) err_setf(reterr, 0, "%s: %s", g.gl_pathv[i], w);
         }
     globfree(&g);
     return r;

@@ -357,7 +357,7 @@ bool image_net_configured(const struct image_net *n, char *what, size_t sz)
     return false;
 }
 
-int image_net_plan(const struct image_net *n, enum image_net_plan *plan, char *why, size_t sz)
+int image_net_plan(const struct image_net *n, enum image_net_plan *plan, char **reterr)
 {
     if (n->nm_enabled) *plan = NET_PLAN_NM;
     else if (n->networkd_enabled) *plan = NET_PLAN_NETWORKD;
@@ -365,10 +365,9 @@ int image_net_plan(const struct image_net *n, enum image_net_plan *plan, char *w
     else if (n->networkd) *plan = NET_PLAN_NETWORKD;
     else if (n->nm) *plan = NET_PLAN_NM;
     else {
-        snprintf(why, sz, "the image has no network manager kiln can configure: add systemd (systemd-networkd), "
+        return err_setf(reterr, -ENOENT, "the image has no network manager kiln can configure: add systemd (systemd-networkd), "
                           "ifupdown with isc-dhcp-client, or network-manager to packages.install%s",
                  n->ifupdown ? " (ifupdown is there, but no DHCP client)" : "");
-        return -ENOENT;
     }
     return 0;
 }
@@ -376,7 +375,7 @@ int image_net_plan(const struct image_net *n, enum image_net_plan *plan, char *w
 #define NETWORKD_FILE "etc/systemd/network/80-kiln-dhcp.network"
 #define IFUPDOWN_FILE "etc/network/interfaces.d/kiln-dhcp"
 
-int image_net_write_dhcp(int rootfd, enum image_net_plan plan, char *why, size_t sz)
+int image_net_write_dhcp(int rootfd, enum image_net_plan plan, char **reterr)
 {
     static const char networkd[] = "# written by kiln build (os.network: dhcp)\n"
                                    "[Match]\nName=en* eth*\n\n[Network]\nDHCP=yes\n";
@@ -387,10 +386,10 @@ int image_net_write_dhcp(int rootfd, enum image_net_plan plan, char *why, size_t
     int r = 0;
     if (plan == NET_PLAN_NETWORKD) {
         r = inroot_write(rootfd, NETWORKD_FILE, networkd, sizeof networkd - 1, 0644, 0, 0);
-        if (r < 0) return snprintf(why, sz, "cannot write /%s: %s", NETWORKD_FILE, strerror(-r)), r;
+        if (r < 0) return err_setf(reterr, r, "cannot write /%s: %s", NETWORKD_FILE, strerror(-r));
     } else if (plan == NET_PLAN_IFUPDOWN) {
         r = inroot_write(rootfd, IFUPDOWN_FILE, ifupdown, sizeof ifupdown - 1, 0644, 0, 0);
-        if (r < 0) return snprintf(why, sz, "cannot write /%s: %s", IFUPDOWN_FILE, strerror(-r)), r;
+        if (r < 0) return err_setf(reterr, r, "cannot write /%s: %s", IFUPDOWN_FILE, strerror(-r));
         /* the file counts only when /etc/network/interfaces reads the directory (Debian's does) */
         struct ifu u = {0};
         struct ifu_iface *ifs = NULL;
@@ -405,13 +404,13 @@ int image_net_write_dhcp(int rootfd, enum image_net_plan plan, char *why, size_t
             char *old = NULL;
             size_t len = 0;
             int e = inroot_read(rootfd, "etc/network/interfaces", CONF_MAX, &old, &len);
-            if (e < 0 && e != -ENOENT) return snprintf(why, sz, "cannot read /etc/network/interfaces: %s", strerror(-e)), e;
+            if (e < 0 && e != -ENOENT) return err_setf(reterr, e, "cannot read /etc/network/interfaces: %s", strerror(-e));
             _cleanup_free_ char *text = xasprintf("%s%s%ssource /etc/network/interfaces.d/*\n",
                                                   old ? old : "auto lo\niface lo inet loopback\n",
                                                   len && old[len - 1] != '\n' ? "\n" : "", "\n");
             free(old);
             r = inroot_write(rootfd, "etc/network/interfaces", text, strlen(text), 0644, 0, 0);
-            if (r < 0) return snprintf(why, sz, "cannot write /etc/network/interfaces: %s", strerror(-r)), r;
+            if (r < 0) return err_setf(reterr, r, "cannot write /etc/network/interfaces: %s", strerror(-r));
         }
     }
     return 0;

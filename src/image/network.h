@@ -44,9 +44,9 @@ enum image_net_plan {
 /* Chooses the manager os.network: dhcp configures: NetworkManager when it is enabled,
  * systemd-networkd when it is enabled, ifupdown when installed (with a DHCP client),
  * systemd-networkd when installed, NetworkManager when installed. -ENOENT with the reason in
- * why when the tree has none of them. */
-int image_net_plan(const struct image_net *n, enum image_net_plan *plan, char *why, size_t sz);
+ * *reterr when the tree has none of them. */
+int image_net_plan(const struct image_net *n, enum image_net_plan *plan, char **reterr);
 
 /* Writes the plan's files into the tree (not the unit enablement: the build runs systemctl).
- * Returns 0 or a negative errno with why. */
-int image_net_write_dhcp(int rootfd, enum image_net_plan plan, char *why, size_t sz);
+ * Returns 0 or a negative errno with *reterr. */
+int image_net_write_dhcp(int rootfd, enum image_net_plan plan, char **reterr);

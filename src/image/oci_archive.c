@@ -55,7 +55,7 @@ static int tar_entry(struct archive *a, const char *path, const void *data, size
 
 /* The layer: the directories a container's runtime mounts over (dev, proc, sys, tmp, etc)
  * and each file's parent directories, then the files. */
-static int layer_tar(const struct oci_file *files, size_t n, struct sbuf *out, char *why, size_t sz)
+static int layer_tar(const struct oci_file *files, size_t n, struct sbuf *out, char **reterr)
 {
     struct archive *a = archive_write_new();
     archive_write_set_format_ustar(a);
@@ -73,7 +73,7 @@ static int layer_tar(const struct oci_file *files, size_t n, struct sbuf *out, c
         if (r == 0) r = tar_entry(a, files[i].path, files[i].data ? files[i].data : "", files[i].len, files[i].mode);
     }
     if (r == 0 && archive_write_close(a) != ARCHIVE_OK) r = -EIO;
-    if (r < 0) snprintf(why, sz, "cannot write the image's layer: %s", archive_error_string(a) ? archive_error_string(a) : "?");
+    if (r < 0) err_setf(reterr, 0, "cannot write the image's layer: %s", archive_error_string(a) ? archive_error_string(a) : "?");
     archive_write_free(a);
     return r;
 }
@@ -89,10 +89,10 @@ static char *dumps(json_t *j)
 static char *blob_path(const char *digest) { return xasprintf("blobs/sha256/%s", digest + 7); }
 
 int oci_archive_write(const char *dst, const char *ref, const char *arch, const struct oci_file *files, size_t n,
-                      char config_digest[72], char *why, size_t sz)
+                      char config_digest[72], char **reterr)
 {
     struct sbuf layer = {0};
-    if (layer_tar(files, n, &layer, why, sz) < 0) return sbuf_free(&layer), -EIO;
+    if (layer_tar(files, n, &layer, reterr) < 0) return sbuf_free(&layer), -EIO;
     char ld[72], cd[72], md[72];
     sha256_digest(layer.s, layer.len, ld);
     _cleanup_free_ char *config =
@@ -127,11 +127,11 @@ int oci_archive_write(const char *dst, const char *ref, const char *arch, const 
     for (size_t i = 0; r == 0 && i < sizeof members / sizeof *members; i++)
         r = tar_entry(a, members[i].path, members[i].data, members[i].len, members[i].data ? 0644 : 0755);
     if (r == 0 && archive_write_close(a) != ARCHIVE_OK) r = -EIO;
-    if (r < 0) snprintf(why, sz, "cannot write the image archive: %s", archive_error_string(a) ? archive_error_string(a) : "?");
+    if (r < 0) err_setf(reterr, 0, "cannot write the image archive: %s", archive_error_string(a) ? archive_error_string(a) : "?");
     archive_write_free(a);
     sbuf_free(&layer);
     if (r == 0 && (r = write_file_atomic(dst, out.s, out.len, 0644)) < 0)
-        snprintf(why, sz, "cannot write %s: %s", dst, strerror(-r));
+        err_setf(reterr, 0, "cannot write %s: %s", dst, strerror(-r));
     sbuf_free(&out);
     if (r == 0) snprintf(config_digest, 72, "%s", cd);
     return r;

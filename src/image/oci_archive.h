@@ -18,9 +18,9 @@ struct oci_file {
  * ref the image's name ("docker.io/kiln/probe:1", in both the containerd and OCI ref
  * annotations and as docker's RepoTag), arch the GOARCH the config declares ("amd64",
  * "arm64"). config_digest receives "sha256:HEX" of the image config: the image ID podman and
- * docker give it, whatever name they show. 0, or -errno with the reason in why. */
+ * docker give it, whatever name they show. 0, or -errno with the reason in *reterr. */
 int oci_archive_write(const char *dst, const char *ref, const char *arch, const struct oci_file *files, size_t n,
-                      char config_digest[72], char *why, size_t sz);
+                      char config_digest[72], char **reterr);
 
 /* The GOARCH name of a machine (uname -m, kiln's arch names): "amd64" for x86_64, "arm64" for
  * aarch64; the name itself otherwise. */

@@ -58,7 +58,7 @@ struct list {
 };
 
 /* Removes rel (a file or a symlink, never followed) when the tree has it, and records it. */
-static int remove_one(int rootfd, const char *rel, struct list *out, char *why, size_t sz)
+static int remove_one(int rootfd, const char *rel, struct list *out, char **reterr)
 {
     while (*rel == '/') rel++;
     if (!inroot_exists(rootfd, rel)) return 0;
@@ -66,13 +66,11 @@ static int remove_one(int rootfd, const char *rel, struct list *out, char *why, 
         if (streq(out->v[i] + 1, rel)) return 0;
     /* a glob of the name itself: fnmatch special characters never occur in these names */
     if (strpbrk(rel, "*?[\\")) {
-        snprintf(why, sz, "/%s: unexpected characters in a package's file name", rel);
-        return -EINVAL;
+        return err_setf(reterr, -EINVAL, "/%s: unexpected characters in a package's file name", rel);
     }
     int r = inroot_rm_glob(rootfd, rel);
     if (r < 0) {
-        snprintf(why, sz, "cannot remove /%s: %s", rel, strerror(-r));
-        return r;
+        return err_setf(reterr, r, "cannot remove /%s: %s", rel, strerror(-r));
     }
     *APPEND(out->v, out->n, out->cap) = xasprintf("/%s", rel);
     return 0;
@@ -100,7 +98,7 @@ static char *deb_list(int rootfd, const char *pkg)
     return text;
 }
 
-int pkgmgr_remove(int rootfd, bool deb, char ***removed, size_t *n, char *why, size_t sz)
+int pkgmgr_remove(int rootfd, bool deb, char ***removed, size_t *n, char **reterr)
 {
     struct list out = {0};
     int r = 0;
@@ -112,18 +110,18 @@ int pkgmgr_remove(int rootfd, bool deb, char ***removed, size_t *n, char *why, s
             any = true;
             char *save = NULL;
             for (char *line = strtok_r(text, "\n", &save); line && r == 0; line = strtok_r(NULL, "\n", &save))
-                if (in_path_dir(line) && !deb_kept(line)) r = remove_one(rootfd, line, &out, why, sz);
+                if (in_path_dir(line) && !deb_kept(line)) r = remove_one(rootfd, line, &out, reterr);
             free(text);
         }
         if (r == 0 && !any) {
-            snprintf(why, sz, "the tree has no dpkg file lists (var/lib/dpkg/info/dpkg.list): is it a Debian tree?");
+            err_setf(reterr, 0, "the tree has no dpkg file lists (var/lib/dpkg/info/dpkg.list): is it a Debian tree?");
             r = -ENOENT;
         }
     } else {
         for (size_t d = 0; d < ARRAY_SIZE(path_dirs) && r == 0; d++)
             for (size_t i = 0; i < ARRAY_SIZE(rpm_cmds) && r == 0; i++) {
                 _cleanup_free_ char *rel = xasprintf("%s/%s", path_dirs[d], rpm_cmds[i]);
-                r = remove_one(rootfd, rel, &out, why, sz);
+                r = remove_one(rootfd, rel, &out, reterr);
             }
     }
     if (r == 0) {
@@ -133,7 +131,7 @@ int pkgmgr_remove(int rootfd, bool deb, char ***removed, size_t *n, char *why, s
         for (size_t i = 0; i < out.n; i++) sbuf_printf(&b, "%s\n", out.v[i]);
         r = inroot_write(rootfd, PKGMGR_REMOVED_MARKER, b.s, b.len, 0644, 0, 0);
         sbuf_free(&b);
-        if (r < 0) snprintf(why, sz, "cannot write /%s: %s", PKGMGR_REMOVED_MARKER, strerror(-r));
+        if (r < 0) err_setf(reterr, 0, "cannot write /%s: %s", PKGMGR_REMOVED_MARKER, strerror(-r));
     }
     if (r < 0) {
         for (size_t i = 0; i < out.n; i++) free(out.v[i]);

@@ -17,8 +17,8 @@
  * dnf4, dnf5, dnf-automatic, yum, microdnf, tdnf.
  * The package database stays. Then writes PKGMGR_REMOVED_MARKER. *removed gets the removed paths
  * ("/usr/bin/apt", sorted, each once; the caller frees them and the array). Returns 0, or a
- * negative errno with why (sz bytes) saying what could not be done. */
-int pkgmgr_remove(int rootfd, bool deb, char ***removed, size_t *n, char *why, size_t sz);
+ * negative errno with *reterr saying what could not be done. */
+int pkgmgr_remove(int rootfd, bool deb, char ***removed, size_t *n, char **reterr);
 
 /* The systemd units that run the package manager on a schedule (apt-daily, dpkg-db-backup,
  * dnf-makecache, ...): the build masks those the tree has, so none fails on a host without it.

@@ -44,19 +44,19 @@ static size_t on_data(char *p, size_t size, size_t n, void *arg)
 }
 
 /* One file by URL: 0 with *data (NUL-terminated); -ENOENT when the server or the directory
- * has no such file; -EFBIG, -ETIMEDOUT or -EIO otherwise, with why. */
-static int fetch(const char *url, long timeout_s, char **data, size_t *len, char *why, size_t sz)
+ * has no such file; -EFBIG, -ETIMEDOUT or -EIO otherwise, with *reterr. */
+static int fetch(const char *url, long timeout_s, char **data, size_t *len, char **reterr)
 {
     if (startswith(url, "file:")) {
         /* file:///path and file:/path, as apt takes both */
         const char *path = url + 5;
         if (startswith(path, "//")) path += 2;
         int r = read_file(path, REPO_FILE_MAX, data, len);
-        if (r < 0) snprintf(why, sz, "%s: %s", url, r == -EFBIG ? "larger than 8 MiB" : fs_strerror(r));
+        if (r < 0) err_setf(reterr, 0, "%s: %s", url, r == -EFBIG ? "larger than 8 MiB" : fs_strerror(r));
         return r == -ENOENT || r == -EFBIG ? r : r < 0 ? -EIO : 0;
     }
     CURL *k = curl_easy_init();
-    if (!k) return snprintf(why, sz, "%s: cannot start libcurl", url), -EIO;
+    if (!k) return err_setf(reterr, -EIO, "%s: cannot start libcurl", url);
     struct sink sk = {0};
     char ebuf[CURL_ERROR_SIZE] = "";
     curl_easy_setopt(k, CURLOPT_URL, url);
@@ -76,12 +76,12 @@ static int fetch(const char *url, long timeout_s, char **data, size_t *len, char
     curl_easy_getinfo(k, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_cleanup(k);
     int r = 0;
-    if (sk.too_big) r = -EFBIG, snprintf(why, sz, "%s: larger than 8 MiB", url);
+    if (sk.too_big) r = err_setf(reterr, -EFBIG, "%s: larger than 8 MiB", url);
     else if (cr != CURLE_OK)
         r = cr == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -EIO,
-        snprintf(why, sz, "%s: %s", url, *ebuf ? ebuf : curl_easy_strerror(cr));
-    else if (status == 404 || status == 410) r = -ENOENT, snprintf(why, sz, "%s: HTTP %ld", url, status);
-    else if (status < 200 || status > 299) r = -EIO, snprintf(why, sz, "%s: HTTP %ld", url, status);
+        err_setf(reterr, 0, "%s: %s", url, *ebuf ? ebuf : curl_easy_strerror(cr));
+    else if (status == 404 || status == 410) r = err_setf(reterr, -ENOENT, "%s: HTTP %ld", url, status);
+    else if (status < 200 || status > 299) r = err_setf(reterr, -EIO, "%s: HTTP %ld", url, status);
     if (r < 0) {
         sbuf_free(&sk.b);
         return r;
@@ -99,7 +99,7 @@ static void sha256_hex(const char *data, size_t len, char out[65])
     for (int i = 0; i < 32; i++) snprintf(out + 2 * i, 3, "%02x", d[i]);
 }
 
-static int read_apt(const struct repo_src *src, const char *arch, long timeout_s, struct repo_state *st, char *why, size_t sz)
+static int read_apt(const struct repo_src *src, const char *arch, long timeout_s, struct repo_state *st, char **reterr)
 {
     static const char *const files[] = {"InRelease", "Release"};
     char *data = NULL;
@@ -107,14 +107,14 @@ static int read_apt(const struct repo_src *src, const char *arch, long timeout_s
     int r = -ENOENT;
     for (size_t i = 0; i < ARRAY_SIZE(files) && r == -ENOENT; i++) {
         _cleanup_free_ char *url = xasprintf("%s/dists/%s/%s", src->url, src->suite, files[i]);
-        r = fetch(url, timeout_s, &data, &len, why, sz);
+        r = fetch(url, timeout_s, &data, &len, reterr);
         st->file = files[i];
     }
     if (r < 0) return r;
     struct repo_release rel;
-    char w[200];
-    r = repo_release_parse(data, len, (const char *const *)src->components, src->ncomponents, arch, &rel, w, sizeof w);
-    if (r < 0) snprintf(why, sz, "%s/dists/%s/%s: %s", src->url, src->suite, st->file, w);
+    _cleanup_free_ char *w = NULL;
+    r = repo_release_parse(data, len, (const char *const *)src->components, src->ncomponents, arch, &rel, &w);
+    if (r < 0) err_setf(reterr, 0, "%s/dists/%s/%s: %s", src->url, src->suite, st->file, w);
     else {
         sha256_hex(data, len, st->sha256);
         snprintf(st->key, sizeof st->key, "%s", rel.nindexes ? rel.indexes : st->sha256);
@@ -124,18 +124,18 @@ static int read_apt(const struct repo_src *src, const char *arch, long timeout_s
     return r;
 }
 
-static int read_rpm(const struct repo_src *src, long timeout_s, struct repo_state *st, char *why, size_t sz)
+static int read_rpm(const struct repo_src *src, long timeout_s, struct repo_state *st, char **reterr)
 {
     st->file = "repodata/repomd.xml";
     _cleanup_free_ char *url = xasprintf("%s/repodata/repomd.xml", src->url);
     char *data = NULL;
     size_t len = 0;
-    int r = fetch(url, timeout_s, &data, &len, why, sz);
+    int r = fetch(url, timeout_s, &data, &len, reterr);
     if (r < 0) return r;
     struct repo_repomd md;
-    char w[200];
-    r = repo_repomd_parse(data, len, &md, w, sizeof w);
-    if (r < 0) snprintf(why, sz, "%s: %s", url, w);
+    _cleanup_free_ char *w = NULL;
+    r = repo_repomd_parse(data, len, &md, &w);
+    if (r < 0) err_setf(reterr, 0, "%s: %s", url, w);
     else {
         sha256_hex(data, len, st->sha256);
         memcpy(st->key, st->sha256, sizeof st->key);
@@ -158,10 +158,10 @@ int repo_snapshot(const struct repo_src *src, size_t n, const char *deb_arch, lo
     for (size_t i = 0; i < n; i++) {
         s[i].url = src[i].url;
         s[i].suite = src[i].suite;
-        char why[512] = "";
+        _cleanup_free_ char *why = NULL;
         /* URLs end without '/': the spec and the host's sources are trimmed the same way */
-        int r = src[i].suite ? read_apt(&src[i], deb_arch, timeout_s, &s[i], why, sizeof why)
-                             : read_rpm(&src[i], timeout_s, &s[i], why, sizeof why);
+        int r = src[i].suite ? read_apt(&src[i], deb_arch, timeout_s, &s[i], &why)
+                             : read_rpm(&src[i], timeout_s, &s[i], &why);
         if (r < 0) {
             s[i].error = xstrdup(why);
             s[i].file = NULL;

@@ -69,7 +69,7 @@ static bool is_hex64(const char *s, size_t n)
 }
 
 int repo_release_parse(const char *text, size_t len, const char *const *components, size_t ncomponents,
-                       const char *arch, struct repo_release *out, char *why, size_t sz)
+                       const char *arch, struct repo_release *out, char **reterr)
 {
     memset(out, 0, sizeof *out);
     const char *p = text, *end = text + len, *s, *e;
@@ -86,7 +86,7 @@ int repo_release_parse(const char *text, size_t len, const char *const *componen
                 break;
             }
         if (!body_end)
-            return snprintf(why, sz, "a clearsigned message without its signature block (cut short?)"), -EBADMSG;
+            return err_setf(reterr, -EBADMSG, "a clearsigned message without its signature block (cut short?)");
         end = body_end;
     }
     EVP_MD_CTX *md = EVP_MD_CTX_new();
@@ -140,7 +140,7 @@ int repo_release_parse(const char *text, size_t len, const char *const *componen
     EVP_MD_CTX_free(md);
     if (!identity) {
         repo_release_free(out);
-        return snprintf(why, sz, "not a Release file: none of the fields Suite, Codename, SHA256"), -EBADMSG;
+        return err_setf(reterr, -EBADMSG, "not a Release file: none of the fields Suite, Codename, SHA256");
     }
     if (out->nindexes)
         for (int i = 0; i < 32; i++) snprintf(out->indexes + 2 * i, 3, "%02x", d[i]);
@@ -160,17 +160,16 @@ static const xmlNode *child(const xmlNode *n, const char *name)
     return NULL;
 }
 
-int repo_repomd_parse(const char *text, size_t len, struct repo_repomd *out, char *why, size_t sz)
+int repo_repomd_parse(const char *text, size_t len, struct repo_repomd *out, char **reterr)
 {
     memset(out, 0, sizeof *out);
     out->timestamp = -1;
-    if (len > INT32_MAX) return snprintf(why, sz, "repomd.xml is larger than 2 GiB"), -EBADMSG;
+    if (len > INT32_MAX) return err_setf(reterr, -EBADMSG, "repomd.xml is larger than 2 GiB");
     xmlDoc *doc = xmlReadMemory(text, (int)len, "repomd.xml", NULL, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
     const xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
     if (!root || !streq((const char *)root->name, "repomd")) {
         xmlFreeDoc(doc);
-        return snprintf(why, sz, "not a repomd.xml: %s", root ? "its root element is not <repomd>" : "not well-formed XML"),
-               -EBADMSG;
+        return err_setf(reterr, -EBADMSG, "not a repomd.xml: %s", root ? "its root element is not <repomd>" : "not well-formed XML");
     }
     const xmlNode *rev = child(root, "revision");
     if (rev) {

@@ -20,11 +20,11 @@ struct repo_release {
 
 /* Parses text[0..len) (NUL bytes allowed; only the first paragraph counts, as apt reads it).
  * arch is Debian's name (amd64, arm64). Returns 0 with *out filled (free with
- * repo_release_free); -EBADMSG with why when the text is not a Release file: a clearsigned
+ * repo_release_free); -EBADMSG with *reterr when the text is not a Release file: a clearsigned
  * message without its signature block, or a paragraph with none of Suite, Codename and
  * SHA256 (an HTML error page served as 200, say). */
 int repo_release_parse(const char *text, size_t len, const char *const *components, size_t ncomponents,
-                       const char *arch, struct repo_release *out, char *why, size_t sz);
+                       const char *arch, struct repo_release *out, char **reterr);
 void repo_release_free(struct repo_release *r);
 
 /* repomd.xml (createrepo's format: a <repomd> root with <revision> and one <data> per
@@ -35,7 +35,7 @@ struct repo_repomd {
 };
 
 /* Parses with libxml2 (no network, no entity expansion, no DTD loading). Returns 0 with *out
- * filled (free with repo_repomd_free); -EBADMSG with why when the text is not XML or its root
+ * filled (free with repo_repomd_free); -EBADMSG with *reterr when the text is not XML or its root
  * is not <repomd>. */
-int repo_repomd_parse(const char *text, size_t len, struct repo_repomd *out, char *why, size_t sz);
+int repo_repomd_parse(const char *text, size_t len, struct repo_repomd *out, char **reterr);
 void repo_repomd_free(struct repo_repomd *r);

@@ -104,8 +104,8 @@ static int guest_arch(const struct kiln_qemu_conf *q, const struct kiln_arch **o
 {
     const char *artifact = q->image ? q->image : q->kernel;
     const struct kiln_arch *built = NULL;
-    char why[512];
-    int r = manifest_arch_for(artifact, &built, why, sizeof why);
+    _cleanup_free_ char *why = NULL;
+    int r = manifest_arch_for(artifact, &built, &why);
     if (r == -EINVAL) return log_error("platform.qemu: %s; set platform.qemu.arch", why);
     if (q->arch && built && q->arch != built)
         return log_error("platform.qemu.arch is %s but %s was built for %s (its manifest says so); fix the arch or "

@@ -62,8 +62,8 @@ static int ctr_load(struct kiln_case_ctx *t, struct ctr *c, struct gcap *load)
     uname(&u);
     struct oci_file f = {"bin/kiln-guest", bin, len, 0755};
     _cleanup_free_ char *local = xasprintf("%s/%s.oci.tar", t->plat->work_dir, c->name);
-    char why[512];
-    if (oci_archive_write(local, PROBE_REF, oci_goarch(u.machine), &f, 1, c->cfg, why, sizeof why) < 0)
+    _cleanup_free_ char *why = NULL;
+    if (oci_archive_write(local, PROBE_REF, oci_goarch(u.machine), &f, 1, c->cfg, &why) < 0)
         return case_fail(t, "%s", why), -1;
     r = node_upload_file(t->node, local, PROBE_REMOTE, 0644);
     unlink(local);

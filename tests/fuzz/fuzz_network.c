@@ -42,7 +42,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *save = NULL;
     double t = 0;
     for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) boot_watch_line(&w, l, t++);
-    boot_watch_unreachable(&w, t + 100, 60, 0, what, sizeof what);
+    _cleanup_free_ char *why = NULL;
+    boot_watch_unreachable(&w, t + 100, 60, 0, &why);
     boot_watch_free(&w);
     free(text);
     return 0;

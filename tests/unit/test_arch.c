@@ -214,25 +214,25 @@ static void test_runbook(void)
 static void test_manifest(void)
 {
     const struct kiln_arch *a = NULL;
-    char why[512];
+    _cleanup_free_ char *why = NULL;
     const char *m = "{\"name\":\"d\",\"arch\":\"aarch64\",\"artifacts\":[{\"file\":\"d-1.qcow2\"},{\"file\":\"d-1.vmlinuz\"}]}";
-    ok(manifest_arch_parse(m, strlen(m), "d-1.qcow2", &a, why, sizeof why) == 0 && a == kiln_arch_find("aarch64"),
+    ok(manifest_arch_parse(m, strlen(m), "d-1.qcow2", &a, &why) == 0 && a == kiln_arch_find("aarch64"),
        "a manifest listing the image gives its arch");
     a = NULL;
-    ok(manifest_arch_parse(m, strlen(m), "d-1.vmlinuz", &a, why, sizeof why) == 0 && a == kiln_arch_find("aarch64"),
+    ok(manifest_arch_parse(m, strlen(m), "d-1.vmlinuz", &a, &why) == 0 && a == kiln_arch_find("aarch64"),
        "the kernel artifact too (direct kernel boot)");
-    is_int(manifest_arch_parse(m, strlen(m), "other.qcow2", &a, why, sizeof why), -ENOENT, "another image: not this one's");
+    is_int(manifest_arch_parse(m, strlen(m), "other.qcow2", &a, &why), -ENOENT, "another image: not this one's");
     const char *old = "{\"artifacts\":[{\"file\":\"d-1.raw\"}]}";
     a = NULL;
-    ok(manifest_arch_parse(old, strlen(old), "d-1.raw", &a, why, sizeof why) == 0 && a == kiln_arch_find("x86_64"),
+    ok(manifest_arch_parse(old, strlen(old), "d-1.raw", &a, &why) == 0 && a == kiln_arch_find("x86_64"),
        "a manifest without arch predates it: x86_64");
     const char *bad = "{\"arch\":\"sparc\",\"artifacts\":[{\"file\":\"d-1.raw\"}]}";
-    is_int(manifest_arch_parse(bad, strlen(bad), "d-1.raw", &a, why, sizeof why), -EINVAL, "unknown arch is an error");
+    is_int(manifest_arch_parse(bad, strlen(bad), "d-1.raw", &a, &why), -EINVAL, "unknown arch is an error");
     is_str(why, "\"arch\" is \"sparc\", which kiln does not know (known: x86_64, aarch64)", "and says which");
     const char *num = "{\"arch\":7,\"artifacts\":[{\"file\":\"d-1.raw\"}]}";
-    is_int(manifest_arch_parse(num, strlen(num), "d-1.raw", &a, why, sizeof why), -EINVAL, "a non-string arch too");
-    is_int(manifest_arch_parse("[1]", 3, "d-1.raw", &a, why, sizeof why), -EBADMSG, "not an object");
-    is_int(manifest_arch_parse("{\"a\":1,\"a\":2}", 13, "x", &a, why, sizeof why), -EBADMSG, "duplicate keys refused");
+    is_int(manifest_arch_parse(num, strlen(num), "d-1.raw", &a, &why), -EINVAL, "a non-string arch too");
+    is_int(manifest_arch_parse("[1]", 3, "d-1.raw", &a, &why), -EBADMSG, "not an object");
+    is_int(manifest_arch_parse("{\"a\":1,\"a\":2}", 13, "x", &a, &why), -EBADMSG, "duplicate keys refused");
 
     /* on disk: the manifest beside the image that lists it, whatever else lies there */
     _cleanup_free_ char *img = put("d-1.qcow2", "not a disk");
@@ -240,13 +240,13 @@ static void test_manifest(void)
     _cleanup_free_ char *m2 = put("a-junk.manifest.json", "{ not json");
     _cleanup_free_ char *m3 = put("b-other.manifest.json", "{\"arch\":\"sparc\",\"artifacts\":[{\"file\":\"b.raw\"}]}");
     a = NULL;
-    ok(manifest_arch_for(img, &a, why, sizeof why) == 0 && a == kiln_arch_find("aarch64"),
+    ok(manifest_arch_for(img, &a, &why) == 0 && a == kiln_arch_find("aarch64"),
        "found beside the image among unrelated and broken manifests");
     _cleanup_free_ char *lone = put("lone.raw", "x");
-    is_int(manifest_arch_for(lone, &a, why, sizeof why), -ENOENT, "an image no manifest lists");
+    is_int(manifest_arch_for(lone, &a, &why), -ENOENT, "an image no manifest lists");
     has(why, "lists lone.raw", "says which image had none");
     _cleanup_free_ char *braw = put("b.raw", "x");
-    is_int(manifest_arch_for(braw, &a, why, sizeof why), -EINVAL, "its manifest's unknown arch is an error");
+    is_int(manifest_arch_for(braw, &a, &why), -EINVAL, "its manifest's unknown arch is an error");
     has(why, "b-other.manifest.json: \"arch\" is \"sparc\"", "naming the manifest");
 }
 

@@ -177,7 +177,8 @@ static bool probe(int fd, char *what, size_t sz)
 static void test_probe(void)
 {
     int fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    char what[1024], why[512];
+    char what[1024];
+    _cleanup_free_ char *why = NULL;
     ok(!probe(fd, what, sizeof what), "an empty tree configures nothing");
     has(what, "The image has no network manager (systemd-networkd, ifupdown, NetworkManager), cloud-init or netplan",
         "says nothing is there");
@@ -252,9 +253,9 @@ static void test_probe(void)
     struct image_net n;
     enum image_net_plan plan;
     image_net_probe(fd, &n);
-    ok(image_net_plan(&n, &plan, why, sizeof why) == 0 && plan == NET_PLAN_IFUPDOWN, "dhcp plan: ifupdown");
+    ok(image_net_plan(&n, &plan, &why) == 0 && plan == NET_PLAN_IFUPDOWN, "dhcp plan: ifupdown");
     image_net_free(&n);
-    ok(image_net_write_dhcp(fd, plan, why, sizeof why) == 0, "ifupdown configuration written");
+    ok(image_net_write_dhcp(fd, plan, &why) == 0, "ifupdown configuration written");
     ok(probe(fd, what, sizeof what), "the written ifupdown configuration is what the probe finds");
     is_str(what, "ifupdown (interface kiln-dhcp)", "through kiln's stanza");
     char *text = NULL;
@@ -268,9 +269,9 @@ static void test_probe(void)
 
     /* without a DHCP client, ifupdown is passed over for networkd, which gets enabled by the build */
     image_net_probe(fd, &n);
-    ok(image_net_plan(&n, &plan, why, sizeof why) == 0 && plan == NET_PLAN_NETWORKD, "dhcp plan: networkd");
+    ok(image_net_plan(&n, &plan, &why) == 0 && plan == NET_PLAN_NETWORKD, "dhcp plan: networkd");
     image_net_free(&n);
-    ok(image_net_write_dhcp(fd, plan, why, sizeof why) == 0, "networkd configuration written");
+    ok(image_net_write_dhcp(fd, plan, &why) == 0, "networkd configuration written");
     link_to("etc/systemd/system/sockets.target.wants/systemd-networkd.socket", "/usr/lib/systemd/system/systemd-networkd.socket");
     ok(probe(fd, what, sizeof what), "written and enabled (by its socket): configured");
     is_str(what, "systemd-networkd (/etc/systemd/network/80-kiln-dhcp.network)", "through kiln's file");
@@ -283,7 +284,7 @@ static void test_probe(void)
     ok(!probe(fd, what, sizeof what), "NetworkManager installed, not enabled");
     has(what, "NetworkManager is installed but not enabled", "says so");
     image_net_probe(fd, &n);
-    ok(image_net_plan(&n, &plan, why, sizeof why) == 0 && plan == NET_PLAN_NM, "dhcp plan: NetworkManager");
+    ok(image_net_plan(&n, &plan, &why) == 0 && plan == NET_PLAN_NM, "dhcp plan: NetworkManager");
     image_net_free(&n);
     link_to("etc/systemd/system/multi-user.target.wants/NetworkManager.service", "/usr/lib/systemd/system/NetworkManager.service");
     ok(probe(fd, what, sizeof what), "NetworkManager enabled");
@@ -302,7 +303,7 @@ static void test_probe(void)
     drop("etc/netplan");
 
     image_net_probe(fd, &n);
-    ok(image_net_plan(&n, &plan, why, sizeof why) == -ENOENT, "dhcp without any manager is refused");
+    ok(image_net_plan(&n, &plan, &why) == -ENOENT, "dhcp without any manager is refused");
     has(why, "the image has no network manager kiln can configure: add systemd (systemd-networkd), ifupdown with "
              "isc-dhcp-client, or network-manager to packages.install", "says what to add");
     image_net_free(&n);

@@ -310,9 +310,10 @@ static void test_oci_archive(void)
     static const char bin[] = "\177ELF not really, but bytes";
     struct oci_file f = {"bin/kiln-guest", bin, sizeof bin - 1, 0755};
     _cleanup_free_ char *one = path_join(dir, "one.tar"), *two = path_join(dir, "two.tar");
-    char cfg[72], cfg2[72], why[256];
-    is_int(oci_archive_write(one, "docker.io/kiln/probe:1", "amd64", &f, 1, cfg, why, sizeof why), 0, "oci: written");
-    is_int(oci_archive_write(two, "docker.io/kiln/probe:1", "amd64", &f, 1, cfg2, why, sizeof why), 0, "oci: again");
+    char cfg[72], cfg2[72];
+    _cleanup_free_ char *why = NULL;
+    is_int(oci_archive_write(one, "docker.io/kiln/probe:1", "amd64", &f, 1, cfg, &why), 0, "oci: written");
+    is_int(oci_archive_write(two, "docker.io/kiln/probe:1", "amd64", &f, 1, cfg2, &why), 0, "oci: again");
     _cleanup_free_ char *a = NULL, *b = NULL;
     size_t al = 0, bl = 0;
     read_file(one, 1 << 20, &a, &al);

@@ -51,9 +51,9 @@ static char *release(const char *date, const char *amd64_hash, const char *arm64
 static void test_release(void)
 {
     struct repo_release r, r2;
-    char why[256] = "";
+    _cleanup_free_ char *why = NULL;
     _cleanup_free_ char *a = release("Sat, 10 Jun 2023 08:52:38 UTC", H1, H1);
-    ok(repo_release_parse(a, strlen(a), MAIN, 1, "amd64", &r, why, sizeof why) == 0, "a Release parses (%s)", why);
+    ok(repo_release_parse(a, strlen(a), MAIN, 1, "amd64", &r, &why) == 0, "a Release parses (%s)", why);
     is_str(r.date, "Sat, 10 Jun 2023 08:52:38 UTC", "its Date field");
     /* Packages and Packages.xz for amd64, Packages.gz for all; not arm64, contrib, i18n or diffs */
     is_int(r.nindexes, 3, "the indexes of main for amd64 and all");
@@ -63,18 +63,18 @@ static void test_release(void)
     repo_release_free(&r);
 
     _cleanup_free_ char *b = release("Sun, 11 Jun 2023 08:52:38 UTC", H1, H4);
-    repo_release_parse(b, strlen(b), MAIN, 1, "amd64", &r, why, sizeof why);
+    repo_release_parse(b, strlen(b), MAIN, 1, "amd64", &r, &why);
     is_str(r.indexes, first, "a new Date and another architecture's index keep the digest");
     repo_release_free(&r);
     _cleanup_free_ char *c = release("Sat, 10 Jun 2023 08:52:38 UTC", H4, H1);
-    repo_release_parse(c, strlen(c), MAIN, 1, "amd64", &r, why, sizeof why);
+    repo_release_parse(c, strlen(c), MAIN, 1, "amd64", &r, &why);
     ok(strcmp(r.indexes, first) != 0, "a changed amd64 Packages changes it");
     repo_release_free(&r);
-    repo_release_parse(a, strlen(a), MAIN, 1, "arm64", &r, why, sizeof why);
+    repo_release_parse(a, strlen(a), MAIN, 1, "arm64", &r, &why);
     ok(strcmp(r.indexes, first) != 0 && r.nindexes == 2, "arm64 reads other indexes (%zu)", r.nindexes);
     repo_release_free(&r);
     const char *const contrib[] = {"main", "contrib"};
-    repo_release_parse(a, strlen(a), contrib, 2, "amd64", &r, why, sizeof why);
+    repo_release_parse(a, strlen(a), contrib, 2, "amd64", &r, &why);
     is_int(r.nindexes, 4, "a second component adds its index");
     repo_release_free(&r);
 
@@ -82,44 +82,44 @@ static void test_release(void)
     _cleanup_free_ char *s = xasprintf("-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA512\n\n%s- -dash escaped line\n"
                                        "-----BEGIN PGP SIGNATURE-----\n\niQIzBAEBCgAdFiEE\n-----END PGP SIGNATURE-----\n",
                                        a);
-    ok(repo_release_parse(s, strlen(s), MAIN, 1, "amd64", &r2, why, sizeof why) == 0, "an InRelease parses (%s)", why);
+    ok(repo_release_parse(s, strlen(s), MAIN, 1, "amd64", &r2, &why) == 0, "an InRelease parses (%s)", why);
     is_str(r2.indexes, first, "to the same indexes digest as its Release");
     is_str(r2.date, "Sat, 10 Jun 2023 08:52:38 UTC", "and Date");
     repo_release_free(&r2);
 
     /* CRLF line ends, lower-case field names (deb822 names are case-insensitive) */
     const char *crlf = "suite: x\r\ndate: Mon, 01 Jan 2024 00:00:00 UTC\r\nsha256:\r\n " H1 " 5 main/binary-amd64/Packages\r\n";
-    ok(repo_release_parse(crlf, strlen(crlf), MAIN, 1, "amd64", &r, why, sizeof why) == 0 && r.nindexes == 1,
+    ok(repo_release_parse(crlf, strlen(crlf), MAIN, 1, "amd64", &r, &why) == 0 && r.nindexes == 1,
        "CRLF and lower-case names");
     is_str(r.date, "Mon, 01 Jan 2024 00:00:00 UTC", "the date without its CR");
     repo_release_free(&r);
     /* only the first paragraph is the Release file */
     const char *two = "Suite: x\n\nSHA256:\n " H1 " 5 main/binary-amd64/Packages\n";
-    ok(repo_release_parse(two, strlen(two), MAIN, 1, "amd64", &r, why, sizeof why) == 0 && r.nindexes == 0 && !r.indexes[0],
+    ok(repo_release_parse(two, strlen(two), MAIN, 1, "amd64", &r, &why) == 0 && r.nindexes == 0 && !r.indexes[0],
        "a second paragraph is not read; no index: indexes is empty");
     repo_release_free(&r);
     /* a hash that is not 64 hex digits is not an entry */
     const char *shorth = "Suite: x\nSHA256:\n abc 5 main/binary-amd64/Packages\n " H1 "\n";
-    ok(repo_release_parse(shorth, strlen(shorth), MAIN, 1, "amd64", &r, why, sizeof why) == 0 && r.nindexes == 0,
+    ok(repo_release_parse(shorth, strlen(shorth), MAIN, 1, "amd64", &r, &why) == 0 && r.nindexes == 0,
        "malformed entries are skipped");
     repo_release_free(&r);
 
     const char *html = "<html><body>Mirror maintenance</body></html>\n";
-    ok(repo_release_parse(html, strlen(html), MAIN, 1, "amd64", &r, why, sizeof why) == -EBADMSG, "an HTML page is refused");
+    ok(repo_release_parse(html, strlen(html), MAIN, 1, "amd64", &r, &why) == -EBADMSG, "an HTML page is refused");
     has(why, "not a Release file", "saying so");
     _cleanup_free_ char *cut = xasprintf("-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA512\n\n%s", a);
-    ok(repo_release_parse(cut, strlen(cut), MAIN, 1, "amd64", &r, why, sizeof why) == -EBADMSG, "a cut InRelease is refused");
+    ok(repo_release_parse(cut, strlen(cut), MAIN, 1, "amd64", &r, &why) == -EBADMSG, "a cut InRelease is refused");
     has(why, "without its signature block", "saying so");
     const char nul[] = "Suite: x\0Date: y\nSHA256:\n";
-    ok(repo_release_parse(nul, sizeof nul - 1, MAIN, 1, "amd64", &r, why, sizeof why) == 0, "NUL bytes are bytes");
+    ok(repo_release_parse(nul, sizeof nul - 1, MAIN, 1, "amd64", &r, &why) == 0, "NUL bytes are bytes");
     repo_release_free(&r);
-    ok(repo_release_parse("", 0, MAIN, 1, "amd64", &r, why, sizeof why) == -EBADMSG, "empty input is refused");
+    ok(repo_release_parse("", 0, MAIN, 1, "amd64", &r, &why) == -EBADMSG, "empty input is refused");
 }
 
 static void test_repomd(void)
 {
     struct repo_repomd m;
-    char why[256] = "";
+    _cleanup_free_ char *why = NULL;
     const char *x = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
                     "<repomd xmlns=\"http://linux.duke.edu/metadata/repo\" xmlns:rpm=\"http://linux.duke.edu/metadata/rpm\">\n"
                     "  <revision>1718000000</revision>\n"
@@ -128,24 +128,24 @@ static void test_repomd(void)
                     "  <data type=\"filelists\"><timestamp>1718000200.0</timestamp></data>\n"
                     "  <data type=\"other\"><timestamp>later</timestamp></data>\n"
                     "</repomd>\n";
-    ok(repo_repomd_parse(x, strlen(x), &m, why, sizeof why) == 0, "a repomd.xml parses (%s)", why);
+    ok(repo_repomd_parse(x, strlen(x), &m, &why) == 0, "a repomd.xml parses (%s)", why);
     is_str(m.revision, "1718000000", "its revision");
     is_int(m.timestamp, 1718000200, "the newest data timestamp (\"N.0\" as older createrepo wrote it)");
     repo_repomd_free(&m);
     const char *none = "<repomd/>";
-    ok(repo_repomd_parse(none, strlen(none), &m, why, sizeof why) == 0 && !m.revision && m.timestamp == -1,
+    ok(repo_repomd_parse(none, strlen(none), &m, &why) == 0 && !m.revision && m.timestamp == -1,
        "no revision, no timestamps: NULL and -1");
     repo_repomd_free(&m);
     const char *other = "<html><body/></html>";
-    ok(repo_repomd_parse(other, strlen(other), &m, why, sizeof why) == -EBADMSG, "another root is refused");
+    ok(repo_repomd_parse(other, strlen(other), &m, &why) == -EBADMSG, "another root is refused");
     has(why, "not <repomd>", "saying so");
     const char *bad = "<repomd><revision>1</rev";
-    ok(repo_repomd_parse(bad, strlen(bad), &m, why, sizeof why) == -EBADMSG, "broken XML is refused");
+    ok(repo_repomd_parse(bad, strlen(bad), &m, &why) == -EBADMSG, "broken XML is refused");
     has(why, "not well-formed XML", "saying so");
     /* an external entity is not fetched nor expanded (XML_PARSE_NONET, no NOENT) */
     const char *xxe = "<?xml version=\"1.0\"?><!DOCTYPE r [<!ENTITY e SYSTEM \"file:///etc/passwd\">]>"
                       "<repomd><revision>&e;</revision></repomd>";
-    ok(repo_repomd_parse(xxe, strlen(xxe), &m, why, sizeof why) == 0 && (!m.revision || !strstr(m.revision, "root:")),
+    ok(repo_repomd_parse(xxe, strlen(xxe), &m, &why) == 0 && (!m.revision || !strstr(m.revision, "root:")),
        "an external entity is not read (revision %s)", m.revision ? m.revision : "(none)");
     repo_repomd_free(&m);
 }
@@ -180,8 +180,8 @@ static void test_snapshot(void)
     ok(repo_snapshot(src, 3, "amd64", 5, &st) == 0, "three readable repositories: 0");
     is_str(st[0].file, "InRelease", "InRelease first, as apt");
     struct repo_release r;
-    char why[256];
-    repo_release_parse(rel, strlen(rel), MAIN, 1, "amd64", &r, why, sizeof why);
+    _cleanup_free_ char *why = NULL;
+    repo_release_parse(rel, strlen(rel), MAIN, 1, "amd64", &r, &why);
     is_str(st[0].key, r.indexes, "the key part is the indexes digest");
     repo_release_free(&r);
     _cleanup_free_ char *ip = xasprintf("%s/deb/dists/bookworm/InRelease", dir);
