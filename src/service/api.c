@@ -387,15 +387,15 @@ bool kiln_api_media_type_is(const char *ct, const char *want)
     return *ct == 0 || *ct == ';';
 }
 
-int kiln_api_framing_check(const char *const *cl, size_t ncl, bool transfer_encoding, char *why, size_t sz)
+int kiln_api_framing_check(const char *const *cl, size_t ncl, bool transfer_encoding, char **reterr)
 {
-    if (ncl > 1) return snprintf(why, sz, "the request has %zu Content-Length fields; send one", ncl), -EINVAL;
+    if (ncl > 1) return err_setf(reterr, -EINVAL, "the request has %zu Content-Length fields; send one", ncl);
     if (ncl == 1 && transfer_encoding)
-        return snprintf(why, sz, "the request has both Content-Length and Transfer-Encoding; send one of them"), -EINVAL;
+        return err_setf(reterr, -EINVAL, "the request has both Content-Length and Transfer-Encoding; send one of them");
     if (ncl == 1) {
         size_t n = strlen(cl[0]);
         if (n == 0 || n > 18 || strspn(cl[0], "0123456789") != n)
-            return snprintf(why, sz, "Content-Length must be 1 to 18 decimal digits"), -EINVAL;
+            return err_setf(reterr, -EINVAL, "Content-Length must be 1 to 18 decimal digits");
     }
     return 0;
 }

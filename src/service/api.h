@@ -71,10 +71,10 @@ bool kiln_api_digest_ok(const char *s);
 bool kiln_api_media_type_is(const char *content_type, const char *want);
 /* A request's framing from its header fields (RFC 9112 section 6.3): ncl Content-Length
  * fields with the values cl[0..ncl), and whether Transfer-Encoding came. 0 when the body's
- * length is unambiguous, else -EINVAL with why: more than one Content-Length (equal or not),
+ * length is unambiguous, else -EINVAL with *reterr: more than one Content-Length (equal or not),
  * one that is not 1 to 18 decimal digits, or both Content-Length and Transfer-Encoding (what
  * a proxy in front may read otherwise: request smuggling). */
-int kiln_api_framing_check(const char *const *cl, size_t ncl, bool transfer_encoding, char *why, size_t sz);
+int kiln_api_framing_check(const char *const *cl, size_t ncl, bool transfer_encoding, char **reterr);
 
 /* A parsed POST /api/v1/jobs body:
  *   {"image": DIGEST, "name": STR?, "kernel": DIGEST?, "append": STR?,

@@ -596,10 +596,10 @@ static int submit_uploads(struct server *s, struct req *r, struct kiln_store *st
  * HTTP status with r's error set. */
 static int submit_content(struct server *s, struct req *r, struct kiln_api_job *aj, const struct kiln_image *img, char **note)
 {
-    char why[1024];
+    _cleanup_free_ char *why = NULL;
     json_t *spec = json_loads(aj->spec, 0, NULL);
     const char *rb = json_string_value(json_object_get(spec, "runbook"));
-    int rc = rb ? kiln_runbook_check(rb, strlen(rb), s->tmp, why, sizeof why) : 0;
+    int rc = rb ? kiln_runbook_check(rb, strlen(rb), s->tmp, &why) : 0;
     json_decref(spec);
     if (rc == -EINVAL) return fail(r, 400, "runbook", "%s", why), 400;
     if (rc < 0) {
@@ -608,7 +608,7 @@ static int submit_content(struct server *s, struct req *r, struct kiln_api_job *
     }
     if (*aj->kernel) return 0;
     struct kiln_image_facts f;
-    rc = kiln_image_check(img->path, &f, why, sizeof why);
+    rc = kiln_image_check(img->path, &f, &why);
     if (rc == -EINVAL) return fail(r, 400, "image", "image sha256:%.12s: %s", aj->image, why), 400;
     if (rc < 0) {
         log_error("kiln serve: checking image %s: %s", aj->image, why);
@@ -1538,9 +1538,9 @@ static enum MHD_Result framing_field(void *cls, enum MHD_ValueKind kind, const c
 static enum MHD_Result framing_refused(struct MHD_Connection *c, struct req *r)
 {
     struct framing f = {0};
-    char why[160];
+    _cleanup_free_ char *why = NULL;
     MHD_get_connection_values(c, MHD_HEADER_KIND, framing_field, &f);
-    if (kiln_api_framing_check(f.cl, f.ncl < ARRAY_SIZE(f.cl) ? f.ncl : ARRAY_SIZE(f.cl) + 1, f.te, why, sizeof why) == 0)
+    if (kiln_api_framing_check(f.cl, f.ncl < ARRAY_SIZE(f.cl) ? f.ncl : ARRAY_SIZE(f.cl) + 1, f.te, &why) == 0)
         return MHD_NO;
     r->framing_bad = true;
     json_t *j = json_pack("{s:s, s:n}", "error", why, "field");

@@ -864,8 +864,7 @@ static const unsigned legal_next[JOB_STATE_COUNT] = {
     [JOB_UPLOADING] = B(JOB_QUEUED) | B(JOB_DONE) | B(JOB_CANCELLED),
 };
 
-int kiln_job_transition_check(enum kiln_job_state from, enum kiln_job_state to, enum kiln_job_result result, char *why,
-                              size_t sz)
+int kiln_job_transition_check(enum kiln_job_state from, enum kiln_job_state to, enum kiln_job_result result, char **reterr)
 {
     const char *bad = NULL;
     if ((unsigned)from >= JOB_STATE_COUNT || (unsigned)to >= JOB_STATE_COUNT || (unsigned)result >= RESULT_COUNT)
@@ -879,10 +878,9 @@ int kiln_job_transition_check(enum kiln_job_state from, enum kiln_job_state to, 
     else if (to == JOB_DONE && from == JOB_ASSIGNED && result != RESULT_INCOMPLETE)
         bad = "a job that never ran can neither pass nor fail";
     if (!bad) return 0;
-    if (why)
-        snprintf(why, sz, "job state cannot go from %s to %s%s%s (%s)", kiln_job_state_name(from), kiln_job_state_name(to),
-                 result != RESULT_NONE ? " " : "", result != RESULT_NONE ? kiln_job_result_name(result) : "", bad);
-    return -EINVAL;
+    return err_setf(reterr, -EINVAL, "job state cannot go from %s to %s%s%s (%s)", kiln_job_state_name(from),
+                    kiln_job_state_name(to), result != RESULT_NONE ? " " : "",
+                    result != RESULT_NONE ? kiln_job_result_name(result) : "", bad);
 }
 
 /* --- jobs ------------------------------------------------------------------------------------ */
@@ -1123,6 +1121,7 @@ static int end_attempt(struct kiln_store *st, int64_t id, int attempt, int max_a
 int kiln_store_job_cancel(struct kiln_store *st, int64_t scope, int64_t id, char **err)
 {
     struct sql_rows r = {0};
+    _cleanup_free_ char *why = NULL;
     int rc = begin(st, err);
     if (rc < 0) return rc;
     if ((rc = q(st,
@@ -1135,8 +1134,7 @@ int kiln_store_job_cancel(struct kiln_store *st, int64_t scope, int64_t id, char
         goto fail;
     }
     enum kiln_job_state from = (enum kiln_job_state)kiln_job_state_parse(cell(&r, 0, 0)), to;
-    char why[160];
-    if (kiln_job_transition_check(from, JOB_CANCELLED, RESULT_NONE, why, sizeof(why)) < 0) {
+    if (kiln_job_transition_check(from, JOB_CANCELLED, RESULT_NONE, &why) < 0) {
         rc = store_fail(err, -EINVAL, "job %" PRId64 ": %s", id, why);
         goto fail;
     }
@@ -1183,13 +1181,13 @@ int kiln_store_job_advance(struct kiln_store *st, int64_t worker_id, int64_t id,
 {
     struct sql_rows r = {0};
     enum kiln_job_state from;
-    char why[160];
+    _cleanup_free_ char *why = NULL;
     int rc = begin(st, err);
     if (rc < 0) return rc;
     if ((rc = held_job(st, worker_id, id, &r, &from, err)) < 0) goto fail;
-    if ((to != JOB_RUNNING && to != JOB_UPLOADING) || kiln_job_transition_check(from, to, RESULT_NONE, why, sizeof(why)) < 0) {
+    if ((to != JOB_RUNNING && to != JOB_UPLOADING) || kiln_job_transition_check(from, to, RESULT_NONE, &why) < 0) {
         if (to != JOB_RUNNING && to != JOB_UPLOADING)
-            snprintf(why, sizeof(why), "a worker moves a job only to running or uploading, not %s", kiln_job_state_name(to));
+            err_setf(&why, 0, "a worker moves a job only to running or uploading, not %s", kiln_job_state_name(to));
         rc = store_fail(err, -EINVAL, "job %" PRId64 ": %s", id, why);
         goto fail;
     }
@@ -1215,13 +1213,13 @@ int kiln_store_job_finish(struct kiln_store *st, int64_t worker_id, int64_t id, 
         return store_fail(err, -EINVAL, "job %" PRId64 ": a result is passed, failed or incomplete", id);
     struct sql_rows r = {0};
     enum kiln_job_state from, to = JOB_DONE;
-    char why[160];
+    _cleanup_free_ char *why = NULL;
     int rc = begin(st, err);
     if (rc < 0) return rc;
     if ((rc = held_job(st, worker_id, id, &r, &from, err)) < 0) goto fail;
     int attempt = (int)cell_int(&r, 0, 1), max_attempts = (int)cell_int(&r, 0, 2);
     bool retry = result == RESULT_INCOMPLETE && attempt < max_attempts;
-    if (kiln_job_transition_check(from, retry ? JOB_QUEUED : JOB_DONE, retry ? RESULT_NONE : result, why, sizeof(why)) < 0) {
+    if (kiln_job_transition_check(from, retry ? JOB_QUEUED : JOB_DONE, retry ? RESULT_NONE : result, &why) < 0) {
         rc = store_fail(err, -EINVAL, "job %" PRId64 ": %s", id, why);
         goto fail;
     }

@@ -190,9 +190,8 @@ const char *kiln_job_state_name(enum kiln_job_state s);
 const char *kiln_job_result_name(enum kiln_job_result r); /* RESULT_NONE: "" */
 /* -1 when name is none of them. */
 int kiln_job_state_parse(const char *name);
-/* 0, or -EINVAL with "job state cannot go from X to Y" in why (sz bytes). */
-int kiln_job_transition_check(enum kiln_job_state from, enum kiln_job_state to, enum kiln_job_result result, char *why,
-                              size_t sz);
+/* 0, or -EINVAL with "job state cannot go from X to Y" in *reterr. */
+int kiln_job_transition_check(enum kiln_job_state from, enum kiln_job_state to, enum kiln_job_result result, char **reterr);
 
 struct kiln_job_submit {
     const char *image_digest; /* one of the tenant's images, or NULL */

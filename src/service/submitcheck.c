@@ -44,7 +44,7 @@ static void describe_start(const unsigned char *b, size_t n, char *out, size_t s
                   n > 1 ? b[1] : 0, n > 2 ? b[2] : 0, n > 3 ? b[3] : 0);
 }
 
-int kiln_image_check(const char *path, struct kiln_image_facts *out, char *why, size_t sz)
+int kiln_image_check(const char *path, struct kiln_image_facts *out, char **reterr)
 {
     memset(out, 0, sizeof *out);
     struct disk *d = NULL;
@@ -55,7 +55,7 @@ int kiln_image_check(const char *path, struct kiln_image_facts *out, char *why, 
         const char *e = err ? err : strerror(-r);
         size_t pl = strlen(path);
         if (!strncmp(e, path, pl) && !strncmp(e + pl, ": ", 2)) e += pl + 2;
-        snprintf(why, sz, "it is not a disk image kiln reads: %s", e);
+        err_setf(reterr, 0, "it is not a disk image kiln reads: %s", e);
         free(err);
         return r == -ENOTSUP || r == -EINVAL ? -EINVAL : r;
     }
@@ -77,24 +77,23 @@ int kiln_image_check(const char *path, struct kiln_image_facts *out, char *why, 
         unsigned char s[512] = {0};
         size_t len = disk_size(d) < sizeof s ? (size_t)disk_size(d) : sizeof s;
         r = disk_pread(d, s, len, 0);
-        if (r < 0) snprintf(why, sz, "it cannot be read: %s", disk_strerror(d, r));
+        if (r < 0) err_setf(reterr, 0, "it cannot be read: %s", disk_strerror(d, r));
         else if (len == sizeof s && mbr_table(s)) {
             snprintf(out->table, sizeof out->table, "mbr");
         } else {
             char seen[96];
             describe_start(s, MIN(len, (size_t)40), seen, sizeof seen);
-            snprintf(why, sz,
-                     "it is not a bootable disk image: read as %s (%llu bytes) it has no partition table (GPT or MBR), and %s; "
-                     "send the disk image itself (raw, qcow2 or VHD with a partition table, as kiln build writes), or an "
-                     "initrd with --kernel",
-                     out->format, (unsigned long long)disk_size(d), seen);
-            r = -EINVAL;
+            r = err_setf(reterr, -EINVAL,
+                         "it is not a bootable disk image: read as %s (%llu bytes) it has no partition table (GPT or MBR), and %s; "
+                         "send the disk image itself (raw, qcow2 or VHD with a partition table, as kiln build writes), or an "
+                         "initrd with --kernel",
+                         out->format, (unsigned long long)disk_size(d), seen);
         }
     } else if (r == -EBADMSG || r == -EINVAL) {
-        snprintf(why, sz, "its partition table is damaged: %s", err ? err : strerror(-r));
+        err_setf(reterr, 0, "its partition table is damaged: %s", err ? err : strerror(-r));
         r = -EINVAL;
     } else {
-        snprintf(why, sz, "it cannot be read: %s", err ? err : strerror(-r));
+        err_setf(reterr, 0, "it cannot be read: %s", err ? err : strerror(-r));
     }
     free(err);
     free(parts);
@@ -103,7 +102,7 @@ int kiln_image_check(const char *path, struct kiln_image_facts *out, char *why, 
 }
 
 /* The diagnostics as kiln check prints them, each file named by its base name. */
-static void diags_line(const struct diags *d, char *why, size_t sz)
+static void diags_line(const struct diags *d, char **reterr)
 {
     struct sbuf b = {0};
     for (size_t i = 0; i < d->n; i++) {
@@ -119,17 +118,16 @@ static void diags_line(const struct diags *d, char *why, size_t sz)
     }
     /* the tenant's own secret variables too: a key spelt like one is named in its message */
     _cleanup_free_ char *masked = secret_mask(b.s ? b.s : "the runbook does not load");
-    snprintf(why, sz, "%s", masked);
+    err_setf(reterr, 0, "%s", masked);
     sbuf_free(&b);
 }
 
-int kiln_runbook_check(const char *text, size_t len, const char *tmpdir, char *why, size_t sz)
+int kiln_runbook_check(const char *text, size_t len, const char *tmpdir, char **reterr)
 {
     _cleanup_free_ char *tmpl = path_join(tmpdir, "runbook-XXXXXX");
     if (!mkdtemp(tmpl)) {
         int e = errno;
-        snprintf(why, sz, "cannot make a directory in %s: %s", tmpdir, strerror(e));
-        return -e;
+        return err_setf(reterr, -e, "cannot make a directory in %s: %s", tmpdir, strerror(e));
     }
     /* the platform is the service's (the worker adds its own): appended, so the tenant's lines
      * keep their numbers; after a document end marker ("...") it would start a second document */
@@ -140,7 +138,7 @@ int kiln_runbook_check(const char *text, size_t len, const char *tmpdir, char *w
                         *full = xasprintf("%.*s\nplatform: {type: qemu, qemu: {image: disk.qcow2}}\n", (int)len, text);
     int r = write_file_atomic(path, full, strlen(full), 0600);
     if (r < 0) {
-        snprintf(why, sz, "cannot write %s: %s", path, strerror(-r));
+        err_setf(reterr, 0, "cannot write %s: %s", path, strerror(-r));
         rm_rf(tmpl);
         return r;
     }
@@ -158,10 +156,10 @@ int kiln_runbook_check(const char *text, size_t len, const char *tmpdir, char *w
         if (!n) diag_add_at(&d, path, 0, 0, "testcase", "the criteria select no case (see `kiln list`)");
     }
     if (d.n) {
-        diags_line(&d, why, sz);
+        diags_line(&d, reterr);
         r = -EINVAL;
     } else if (r < 0) {
-        snprintf(why, sz, "the runbook does not load: %s", strerror(-r));
+        err_setf(reterr, 0, "the runbook does not load: %s", strerror(-r));
         r = -EINVAL;
     }
     secret_release(mark);

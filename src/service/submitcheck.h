@@ -16,17 +16,17 @@ struct kiln_image_facts {
     bool uefi_only;  /* a GPT with an EFI system partition and no BIOS boot partition */
 };
 
-/* 0 with *out when path is a disk image with a partition table. -EINVAL with why (what the
+/* 0 with *out when path is a disk image with a partition table. -EINVAL with *reterr (what the
  * file was seen to be, and what to send instead) when it is not: a format kiln does not read,
  * a damaged image, or a disk with no partition table (for a raw one, whether its first bytes
- * are text, quoted, or binary). Another -errno (why says it) when the file cannot be read. */
-int kiln_image_check(const char *path, struct kiln_image_facts *out, char *why, size_t sz);
+ * are text, quoted, or binary). Another -errno (*reterr says it) when the file cannot be read. */
+int kiln_image_check(const char *path, struct kiln_image_facts *out, char **reterr);
 
 /* A tenant's runbook text (its keys limited to name, concurrency, variable and testcase by
  * kiln_api_parse_job, so it includes and reads no file) and a qemu platform appended (as the
  * worker appends its own) loaded as `kiln check` loads one, from tmpdir/<new dir>/runbook.yml,
  * removed after: 0 when it loads and its criteria select a
- * case; -EINVAL with why holding kiln check's messages, each "runbook.yml:LINE:COL: ...",
+ * case; -EINVAL with *reterr holding kiln check's messages, each "runbook.yml:LINE:COL: ...",
  * joined with "; " (at most 5, then how many more); another -errno when tmpdir cannot be
  * written. */
-int kiln_runbook_check(const char *text, size_t len, const char *tmpdir, char *why, size_t sz);
+int kiln_runbook_check(const char *text, size_t len, const char *tmpdir, char **reterr);

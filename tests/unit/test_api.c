@@ -91,51 +91,51 @@ static void submission_checks(void)
 {
     char dir[] = "/tmp/kiln-submitcheck-XXXXXX";
     if (!mkdtemp(dir)) return (void)ok(false, "mkdtemp");
-    char why[1024];
+    _cleanup_free_ char *why = NULL;
     struct kiln_image_facts f;
     _cleanup_free_ char *txt = path_join(dir, "notes.qcow2"), *esp = path_join(dir, "esp.raw"), *both = path_join(dir, "both.raw"),
                         *mbr = path_join(dir, "mbr.raw"), *zero = path_join(dir, "zero.raw"), *qc = path_join(dir, "bad.qcow2");
     const char *t = "hello, this is not a disk image\n";
     put(txt, t, strlen(t));
-    is_int(kiln_image_check(txt, &f, why, sizeof why), -EINVAL, "a text file named .qcow2 is refused");
+    is_int(kiln_image_check(txt, &f, &why), -EINVAL, "a text file named .qcow2 is refused");
     has(why, "read as raw (32 bytes) it has no partition table (GPT or MBR), and its first bytes are text (\"hello, this is not a disk image \")",
         "saying what it is");
     has(why, "send the disk image itself", "and what to send");
     const char *esp_only[] = {GPT_TYPE_ESP}, *esp_bios[] = {GPT_TYPE_ESP, "21686148-6449-6E6F-744E-656564454649"};
     gpt_disk(esp, esp_only, 1);
-    ok(kiln_image_check(esp, &f, why, sizeof why) == 0, "a GPT disk is an image: %s", why);
+    ok(kiln_image_check(esp, &f, &why) == 0, "a GPT disk is an image: %s", why);
     is_str(f.format, "raw", "read as raw");
     is_str(f.table, "gpt", "with a GPT");
     ok(f.uefi_only, "an ESP and no BIOS boot partition: it boots only through UEFI");
     gpt_disk(both, esp_bios, 2);
-    is_int(kiln_image_check(both, &f, why, sizeof why), 0, "ESP and BIOS boot");
+    is_int(kiln_image_check(both, &f, &why), 0, "ESP and BIOS boot");
     ok(!f.uefi_only, "a BIOS boot partition too: not UEFI-only");
     unsigned char sec[1024] = {0};
     sec[446 + 4] = 0x83;
     sec[510] = 0x55, sec[511] = 0xAA;
     put(mbr, sec, sizeof sec);
-    is_int(kiln_image_check(mbr, &f, why, sizeof why), 0, "an MBR disk is an image");
+    is_int(kiln_image_check(mbr, &f, &why), 0, "an MBR disk is an image");
     is_str(f.table, "mbr", "with an MBR table");
     memset(sec, 0, sizeof sec);
     put(zero, sec, sizeof sec);
-    is_int(kiln_image_check(zero, &f, why, sizeof why), -EINVAL, "zeros are refused");
+    is_int(kiln_image_check(zero, &f, &why), -EINVAL, "zeros are refused");
     has(why, "its first 40 bytes are zeros", "saying so");
     put(qc, "QFI\xfb\0\0\0\3garbage", 15);
-    is_int(kiln_image_check(qc, &f, why, sizeof why), -EINVAL, "a broken qcow2 header is refused");
+    is_int(kiln_image_check(qc, &f, &why), -EINVAL, "a broken qcow2 header is refused");
     has(why, "it is not a disk image kiln reads: ", "by the disk reader's words");
     ok(!strstr(why, dir), "without the server's path: %s", why);
 
     const char *typo = "name: t\ntestcase:\n  - criteria: { priorty: 0 }\n";
-    is_int(kiln_runbook_check(typo, strlen(typo), dir, why, sizeof why), -EINVAL, "a criteria typo is refused");
+    is_int(kiln_runbook_check(typo, strlen(typo), dir, &why), -EINVAL, "a criteria typo is refused");
     is_str(why, "runbook.yml:3:17: testcase[0].criteria.priorty: unknown key \"priorty\"; did you mean \"priority\"?",
            "with kiln check's message at the submitted text's line and column");
     const char *none = "testcase:\n  - criteria: { name: no_such_case_anywhere }\n";
-    is_int(kiln_runbook_check(none, strlen(none), dir, why, sizeof why), -EINVAL, "criteria selecting nothing are refused");
+    is_int(kiln_runbook_check(none, strlen(none), dir, &why), -EINVAL, "criteria selecting nothing are refused");
     is_str(why, "runbook.yml: testcase: the criteria select no case (see `kiln list`)", "as kiln check refuses them");
     const char *good = "name: mine\ntestcase:\n  - criteria: { priority: 0 }";
-    ok(kiln_runbook_check(good, strlen(good), dir, why, sizeof why) == 0, "a good runbook (no final newline) passes: %s", why);
+    ok(kiln_runbook_check(good, strlen(good), dir, &why) == 0, "a good runbook (no final newline) passes: %s", why);
     const char *ended = "name: mine\ntestcase:\n  - criteria: { priority: 0 }\n...\n";
-    ok(kiln_runbook_check(ended, strlen(ended), dir, why, sizeof why) == 0,
+    ok(kiln_runbook_check(ended, strlen(ended), dir, &why) == 0,
        "a good runbook ending in a document end marker passes (the service's platform line is not a second document): %s", why);
     DIR *dd = opendir(dir);
     int left = 0;
@@ -288,19 +288,19 @@ int main(void)
     ok(!kiln_api_media_type_is("application/json", "text/xml"), "nor JSON");
     ok(!kiln_api_media_type_is(NULL, "text/xml"), "nor no header");
     /* framing (RFC 9112 6.3) */
-    char fw[160];
+    _cleanup_free_ char *fw = NULL;
     const char *one[] = {"10"}, *two[] = {"10", "20"}, *same[] = {"10", "10"}, *neg[] = {"-1"}, *huge[] = {"99999999999999999999999"},
                *sp[] = {"1 0"}, *empty[] = {""};
-    is_int(kiln_api_framing_check(one, 1, false, fw, sizeof fw), 0, "one Content-Length");
-    is_int(kiln_api_framing_check(NULL, 0, true, fw, sizeof fw), 0, "chunked alone");
-    is_int(kiln_api_framing_check(NULL, 0, false, fw, sizeof fw), 0, "no body");
-    is_int(kiln_api_framing_check(two, 2, false, fw, sizeof fw), -EINVAL, "Content-Length 10 and 20: 400");
+    is_int(kiln_api_framing_check(one, 1, false, &fw), 0, "one Content-Length");
+    is_int(kiln_api_framing_check(NULL, 0, true, &fw), 0, "chunked alone");
+    is_int(kiln_api_framing_check(NULL, 0, false, &fw), 0, "no body");
+    is_int(kiln_api_framing_check(two, 2, false, &fw), -EINVAL, "Content-Length 10 and 20: 400");
     is_str(fw, "the request has 2 Content-Length fields; send one", "says why");
-    is_int(kiln_api_framing_check(same, 2, false, fw, sizeof fw), -EINVAL, "the same value twice too");
-    is_int(kiln_api_framing_check(one, 1, true, fw, sizeof fw), -EINVAL, "Content-Length with Transfer-Encoding");
-    is_int(kiln_api_framing_check(neg, 1, false, fw, sizeof fw), -EINVAL, "-1");
-    is_int(kiln_api_framing_check(huge, 1, false, fw, sizeof fw), -EINVAL, "23 digits");
-    is_int(kiln_api_framing_check(sp, 1, false, fw, sizeof fw), -EINVAL, "a space inside");
-    is_int(kiln_api_framing_check(empty, 1, false, fw, sizeof fw), -EINVAL, "empty");
+    is_int(kiln_api_framing_check(same, 2, false, &fw), -EINVAL, "the same value twice too");
+    is_int(kiln_api_framing_check(one, 1, true, &fw), -EINVAL, "Content-Length with Transfer-Encoding");
+    is_int(kiln_api_framing_check(neg, 1, false, &fw), -EINVAL, "-1");
+    is_int(kiln_api_framing_check(huge, 1, false, &fw), -EINVAL, "23 digits");
+    is_int(kiln_api_framing_check(sp, 1, false, &fw), -EINVAL, "a space inside");
+    is_int(kiln_api_framing_check(empty, 1, false, &fw), -EINVAL, "empty");
     return tap_done();
 }

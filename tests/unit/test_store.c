@@ -389,16 +389,16 @@ static void test_tokens(void)
 
 static void test_transitions(void)
 {
-    char why[200];
-    is_int(kiln_job_transition_check(JOB_QUEUED, JOB_ASSIGNED, RESULT_NONE, why, sizeof(why)), 0, L("queued -> assigned"));
-    is_int(kiln_job_transition_check(JOB_QUEUED, JOB_RUNNING, RESULT_NONE, why, sizeof(why)), -EINVAL, L("queued -> running refused"));
+    _cleanup_free_ char *why = NULL;
+    is_int(kiln_job_transition_check(JOB_QUEUED, JOB_ASSIGNED, RESULT_NONE, &why), 0, L("queued -> assigned"));
+    is_int(kiln_job_transition_check(JOB_QUEUED, JOB_RUNNING, RESULT_NONE, &why), -EINVAL, L("queued -> running refused"));
     is_str(why, "job state cannot go from queued to running (not a step of the job's life)", L("the refusal names both states"));
-    is_int(kiln_job_transition_check(JOB_DONE, JOB_QUEUED, RESULT_NONE, why, sizeof(why)), -EINVAL, L("done is final"));
-    is_int(kiln_job_transition_check(JOB_CANCELLED, JOB_QUEUED, RESULT_NONE, why, sizeof(why)), -EINVAL, L("cancelled is final"));
-    is_int(kiln_job_transition_check(JOB_RUNNING, JOB_DONE, RESULT_NONE, why, sizeof(why)), -EINVAL, L("done needs a result"));
-    is_int(kiln_job_transition_check(JOB_ASSIGNED, JOB_DONE, RESULT_PASSED, why, sizeof(why)), -EINVAL, L("never ran: cannot pass"));
-    is_int(kiln_job_transition_check(JOB_ASSIGNED, JOB_DONE, RESULT_INCOMPLETE, why, sizeof(why)), 0, L("never ran: may be incomplete"));
-    is_int(kiln_job_transition_check(JOB_UPLOADING, JOB_RUNNING, RESULT_NONE, why, sizeof(why)), -EINVAL, L("no way back to running"));
+    is_int(kiln_job_transition_check(JOB_DONE, JOB_QUEUED, RESULT_NONE, &why), -EINVAL, L("done is final"));
+    is_int(kiln_job_transition_check(JOB_CANCELLED, JOB_QUEUED, RESULT_NONE, &why), -EINVAL, L("cancelled is final"));
+    is_int(kiln_job_transition_check(JOB_RUNNING, JOB_DONE, RESULT_NONE, &why), -EINVAL, L("done needs a result"));
+    is_int(kiln_job_transition_check(JOB_ASSIGNED, JOB_DONE, RESULT_PASSED, &why), -EINVAL, L("never ran: cannot pass"));
+    is_int(kiln_job_transition_check(JOB_ASSIGNED, JOB_DONE, RESULT_INCOMPLETE, &why), 0, L("never ran: may be incomplete"));
+    is_int(kiln_job_transition_check(JOB_UPLOADING, JOB_RUNNING, RESULT_NONE, &why), -EINVAL, L("no way back to running"));
 
     fresh_db();
     struct kiln_store *st = open_db(&fake_opts);
