@@ -86,14 +86,14 @@ static size_t check_loaded(const struct kiln_runbook *rb, const char *path, stru
     patterns_free(p);
     /* the policy and its profile are read by the cases: a mistake there shows now, not after
      * boot. The policy alone first, so an error names the key that is wrong. */
-    char why[512];
-    struct ynode *pol = policy_load(rb->policy, NULL, why, sizeof why);
+    _cleanup_free_ char *why = NULL;
+    struct ynode *pol = policy_load(rb->policy, NULL, &why);
     if (!pol) {
         found_at(vd, rb, "policy", "policy", why);
     } else if (rb->policy_profile) {
         ynode_free(pol);
         /* why names the key: "policy_profile: POLICY has no profile ..." */
-        if (!(pol = policy_load(rb->policy, rb->policy_profile, why, sizeof why))) found_at(vd, rb, "policy_profile", "", why);
+        if (!(pol = policy_load(rb->policy, rb->policy_profile, &why))) found_at(vd, rb, "policy_profile", "", why);
     }
     ynode_free(pol);
     check_files(rb, vd);

@@ -89,24 +89,24 @@ static const char *jstr(const json_t *o, const char *k)
 /* Reads what --rerun-failed needs from RUN_DIR/results.json: the runbook, the -v values (added
  * to vars; a secret's name to r->secrets) and the cases whose status is failed, attempted, or
  * queued/running (an interrupted run). 0, or -errno with why. */
-static int rerun_load(const char *run_dir, struct rerun *r, struct cmd_vars *vars, char *why, size_t sz)
+static int rerun_load(const char *run_dir, struct rerun *r, struct cmd_vars *vars, char **reterr)
 {
     _cleanup_free_ char *path = path_join(run_dir, "results.json");
     _cleanup_free_ char *text = NULL;
     size_t len, cap = 0, scap = 0;
     int rc = read_file(path, RESULTS_MAX_BYTES, &text, &len);
-    if (rc < 0) return snprintf(why, sz, "%s: %s", path, rc == -EFBIG ? "larger than 64 MiB" : fs_strerror(rc)), rc;
+    if (rc < 0) return err_setf(reterr, rc, "%s: %s", path, rc == -EFBIG ? "larger than 64 MiB" : fs_strerror(rc));
     json_error_t je;
     json_t *root = json_loadb(text, len, 0, &je);
     json_t *run = json_object_get(root, "run");
     if (!root || !streq(jstr(root, "schema"), "kiln.results/v1")) {
         json_decref(root);
-        return snprintf(why, sz, "%s is not a kiln run's results (%s)", path, root ? "another schema" : je.text), -EINVAL;
+        return err_setf(reterr, -EINVAL, "%s is not a kiln run's results (%s)", path, root ? "another schema" : je.text);
     }
     if (!jstr(run, "runbook")) {
         json_decref(root);
-        return snprintf(why, sz, "%s does not record its runbook (a run of an older kiln, or one killed before it "
-                                 "began): run the runbook again with kiln run RUNBOOK", path), -EINVAL;
+        return err_setf(reterr, -EINVAL, "%s does not record its runbook (a run of an older kiln, or one killed before it "
+                                 "began): run the runbook again with kiln run RUNBOOK", path);
     }
     r->runbook = xstrdup(jstr(run, "runbook"));
     size_t i;
@@ -155,24 +155,22 @@ static void record_invocation(struct kiln_results *res, const char *path, const 
 
 /* Whether dir takes files: MIN_FREE_MB free and a probe written, so a full or read-only disk
  * stops the run before any VM boots, not after it with empty logs. */
-static int check_writable(const char *dir, char *why, size_t sz)
+static int check_writable(const char *dir, char **reterr)
 {
     struct statvfs sv;
     if (statvfs(dir, &sv) < 0) {
         int e = errno;
-        snprintf(why, sz, "%s", strerror(e));
-        return -e;
+        return err_setf(reterr, -e, "%s", strerror(e));
     }
     unsigned long long avail = (unsigned long long)sv.f_bavail * sv.f_frsize;
     if (avail < (unsigned long long)MIN_FREE_MB << 20)
-        return snprintf(why, sz, "%s (%llu KiB free, a run needs at least %d MiB)", strerror(ENOSPC), avail >> 10,
-                        MIN_FREE_MB),
-               -ENOSPC;
+        return err_setf(reterr, -ENOSPC, "%s (%llu KiB free, a run needs at least %d MiB)", strerror(ENOSPC), avail >> 10,
+                        MIN_FREE_MB);
     _cleanup_free_ char *probe = path_join(dir, ".kiln-probe");
     _cleanup_free_ char *zeros = xcalloc(1, PROBE_BYTES);
     int r = write_file_atomic(probe, zeros, PROBE_BYTES, 0600);
     unlink(probe);
-    if (r < 0) return snprintf(why, sz, "%s", strerror(-r)), r;
+    if (r < 0) return err_setf(reterr, r, "%s", strerror(-r));
     return 0;
 }
 
@@ -230,9 +228,9 @@ static char *make_run_dir(const char *runs, const char *name, char **id)
  * code (EXIT_OK: every case passed, nothing to run). */
 static int rerun_prepare(const char *dir, struct rerun *rr, struct cmd_vars *vars)
 {
-    char why[PATH_MAX + 256];
+    _cleanup_free_ char *why = NULL;
     struct cmd_vars rec = {0};
-    if (rerun_load(dir, rr, &rec, why, sizeof why) < 0) {
+    if (rerun_load(dir, rr, &rec, &why) < 0) {
         fprintf(stderr, "kiln run: --rerun-failed: %s\n", why);
         cmd_vars_free(&rec);
         return EXIT_USAGE;
@@ -407,8 +405,8 @@ static int run_dirs(struct run *r, const char *runs_dir)
         fprintf(stderr, "kiln run: cannot create a run directory under %s: %s\n", runs_dir, strerror(errno));
         return -1;
     }
-    char why[256];
-    if (check_writable(r->run_dir, why, sizeof why) < 0) {
+    _cleanup_free_ char *why = NULL;
+    if (check_writable(r->run_dir, &why) < 0) {
         fprintf(stderr, "kiln run: runs dir %s: %s; free space or use --runs-dir\n", runs_dir, why);
         rm_rf(r->run_dir);
         return -1;
@@ -430,7 +428,7 @@ static int run_dirs(struct run *r, const char *runs_dir)
         return -1;
     }
     /* overlays and consoles grow there while the VMs run */
-    if (check_writable(r->work, why, sizeof why) < 0) {
+    if (check_writable(r->work, &why) < 0) {
         fprintf(stderr, "kiln run: work dir %s: %s; free space or set TMPDIR\n", r->work, why);
         return -1;
     }

@@ -36,34 +36,28 @@ void kiln_req_merge(struct kiln_req *into, const struct kiln_req *o)
     into->features |= o->features;
 }
 
-bool kiln_req_satisfied(const struct kiln_req *have, const struct kiln_req *need, char *why, size_t sz)
+bool kiln_req_satisfied(const struct kiln_req *have, const struct kiln_req *need, char **reterr)
 {
     if (kiln_req_nodes(need) > kiln_req_nodes(have)) {
-        snprintf(why, sz, "needs nodes>=%d, environment has %d", kiln_req_nodes(need), kiln_req_nodes(have));
-        return false;
+        return err_setf(reterr, false, "needs nodes>=%d, environment has %d", kiln_req_nodes(need), kiln_req_nodes(have));
     }
     if (need->cpus > have->cpus) {
-        snprintf(why, sz, "needs cpus>=%d, node has %d", need->cpus, have->cpus);
-        return false;
+        return err_setf(reterr, false, "needs cpus>=%d, node has %d", need->cpus, have->cpus);
     }
     if (need->memory_mb > have->memory_mb) {
-        snprintf(why, sz, "needs memory>=%d MiB, node has %d MiB", need->memory_mb, have->memory_mb);
-        return false;
+        return err_setf(reterr, false, "needs memory>=%d MiB, node has %d MiB", need->memory_mb, have->memory_mb);
     }
     if (need->nics > have->nics) {
-        snprintf(why, sz, "needs nics>=%d, node has %d", need->nics, have->nics);
-        return false;
+        return err_setf(reterr, false, "needs nics>=%d, node has %d", need->nics, have->nics);
     }
     if (need->data_disks > have->data_disks) {
-        snprintf(why, sz, "needs data_disks>=%d, node has %d", need->data_disks, have->data_disks);
-        return false;
+        return err_setf(reterr, false, "needs data_disks>=%d, node has %d", need->data_disks, have->data_disks);
     }
     unsigned missing = need->features & ~have->features;
     if (missing) {
         char f[128];
         kiln_features_format(missing, f, sizeof f);
-        snprintf(why, sz, "needs feature %s, not available", f);
-        return false;
+        return err_setf(reterr, false, "needs feature %s, not available", f);
     }
     return true;
 }

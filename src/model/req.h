@@ -34,6 +34,6 @@ unsigned kiln_feature_parse(const char *name);
 void kiln_features_format(unsigned features, char *buf, size_t sz);
 /* Component-wise maximum (features: union). */
 void kiln_req_merge(struct kiln_req *into, const struct kiln_req *other);
-/* True when have meets need; otherwise a one-line reason naming the dimension. */
-bool kiln_req_satisfied(const struct kiln_req *have, const struct kiln_req *need, char *why, size_t sz);
+/* True when have meets need; otherwise false with a one-line reason naming the dimension in *reterr. */
+bool kiln_req_satisfied(const struct kiln_req *have, const struct kiln_req *need, char **reterr);
 static inline int kiln_req_nodes(const struct kiln_req *r) { return r->nodes > 0 ? r->nodes : 1; }

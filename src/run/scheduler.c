@@ -126,8 +126,7 @@ static int get_env(struct worker *w, const struct kiln_req *need, char **reterr)
 {
     struct sched *s = w->s;
     struct kiln_platform_ctx *p = s->o->pctx;
-    char tmp[256];
-    if (w->env && (w->env->bad || !kiln_req_satisfied(&w->env->spec, need, tmp, sizeof tmp))) drop_env(w);
+    if (w->env && (w->env->bad || !kiln_req_satisfied(&w->env->spec, need, NULL))) drop_env(w);
     if (w->env) return 0;
     struct kiln_req spec;
     p->ops->spec_for(p, need, &spec);

@@ -253,7 +253,7 @@ static struct ynode *policy_cache;
 static char *policy_cache_path;
 
 /* Merges profiles.<name> of the policy over its base (maps key by key, lists appended). */
-static int policy_apply_profile(struct ynode *p, const char *name, const char *path, char *why, size_t sz)
+static int policy_apply_profile(struct ynode *p, const char *name, const char *path, char **reterr)
 {
     struct ynode *profiles = y_get(p, "profiles");
     for (size_t i = 0; profiles && profiles->kind == YN_MAP && i < profiles->n; i += 2) {
@@ -262,7 +262,7 @@ static int policy_apply_profile(struct ynode *p, const char *name, const char *p
         profiles->items[i + 1] = NULL;
         if (!prof || prof->kind != YN_MAP) {
             ynode_free(prof);
-            return snprintf(why, sz, "%s: profiles.%s is not a mapping", path, name), -EINVAL;
+            return err_setf(reterr, -EINVAL, "%s: profiles.%s is not a mapping", path, name);
         }
         ynode_merge(p, prof); /* p is a map: merged in place */
         return 0;
@@ -270,7 +270,7 @@ static int policy_apply_profile(struct ynode *p, const char *name, const char *p
     struct sbuf names = {0};
     for (size_t i = 0; profiles && profiles->kind == YN_MAP && i < profiles->n; i += 2)
         sbuf_printf(&names, "%s%s", i ? ", " : "", profiles->items[i]->scalar);
-    snprintf(why, sz, "policy_profile: %s has no profile \"%s\" (it has: %s)", path, name, names.s ? names.s : "none");
+    err_setf(reterr, 0, "policy_profile: %s has no profile \"%s\" (it has: %s)", path, name, names.s ? names.s : "none");
     sbuf_free(&names);
     return -ENOENT;
 }
@@ -371,7 +371,7 @@ static void policy_check(const struct ynode *root, struct diags *d)
     free(sc.list);
 }
 
-struct ynode *policy_load(const char *custom, const char *profile, char *why, size_t sz)
+struct ynode *policy_load(const char *custom, const char *profile, char **reterr)
 {
     _cleanup_free_ char *path = custom ? xstrdup(custom) : kiln_data_path("policy.yml");
     struct diags d = {0};
@@ -381,18 +381,18 @@ struct ynode *policy_load(const char *custom, const char *profile, char *why, si
         /* the policy's own error keeps its place in the policy file */
         const struct diag *g = &d.v[0];
         if (g->line)
-            snprintf(why, sz, "cannot load the policy: %s:%d:%d: %s%s%s", g->file, g->line, g->col, g->path,
+            err_setf(reterr, 0, "cannot load the policy: %s:%d:%d: %s%s%s", g->file, g->line, g->col, g->path,
                      *g->path ? ": " : "", g->msg);
-        else snprintf(why, sz, "cannot load the policy %s: %s", path, g->msg);
+        else err_setf(reterr, 0, "cannot load the policy %s: %s", path, g->msg);
         diags_free(&d);
         ynode_free(p);
         return NULL;
     }
     diags_free(&d);
-    *why = 0;
-    if (p->kind != YN_MAP) snprintf(why, sz, "the policy %s is not a mapping", path);
-    else if (profile) policy_apply_profile(p, profile, path, why, sz);
-    if (*why) {
+    int r = 0;
+    if (p->kind != YN_MAP) r = err_setf(reterr, -EINVAL, "the policy %s is not a mapping", path);
+    else if (profile) r = policy_apply_profile(p, profile, path, reterr);
+    if (r < 0) {
         ynode_free(p);
         return NULL;
     }
@@ -406,8 +406,8 @@ struct ynode *suite_policy(struct kiln_case_ctx *t)
     _cleanup_free_ char *key = xasprintf("%s#%s", custom ? custom : "", profile ? profile : "");
     pthread_mutex_lock(&policy_lock);
     if (!policy_cache || !streq(policy_cache_path, key)) {
-        char why[512];
-        struct ynode *p = policy_load(custom, profile, why, sizeof why);
+        _cleanup_free_ char *why = NULL;
+        struct ynode *p = policy_load(custom, profile, &why);
         if (!p) {
             pthread_mutex_unlock(&policy_lock);
             case_fail(t, "%s", why);

@@ -96,8 +96,8 @@ int guest_sh_ok(struct kiln_case_ctx *t, const char *what, const char *cmd, char
 struct ynode;
 struct ynode *suite_policy(struct kiln_case_ctx *t);
 /* Loads a policy file (custom, or data/policy.yml when NULL) with profile merged over its base;
- * NULL with the reason in why (unreadable, not a mapping, no such profile). Caller frees. */
-struct ynode *policy_load(const char *custom, const char *profile, char *why, size_t sz);
+ * NULL with the reason in *reterr (unreadable, not a mapping, no such profile). Caller frees. */
+struct ynode *policy_load(const char *custom, const char *profile, char **reterr);
 /* "1min 2.345s", "345ms" (systemd's format) in seconds; -1 on garbage. */
 double parse_systemd_duration(const char *s);
 /* Policy lookups with defaults. */
