@@ -153,8 +153,7 @@ static int customize_network(struct build_ctx *c)
     /* WSL gives its distributions their network itself */
     if (s->network == IMAGE_NET_NONE || (s->wsl && s->network == IMAGE_NET_UNSET)) return 0;
     struct image_net n;
-    char what[1024];
-    _cleanup_free_ char *why = NULL;
+    _cleanup_free_ char *what = NULL, *why = NULL;
     int r = image_net_probe(c->root_fd, &n);
     if (r < 0) return build_error(c, "customize", "cannot read the tree's network configuration: %s", strerror(-r));
     if (s->network == IMAGE_NET_DHCP) {
@@ -171,14 +170,14 @@ static int customize_network(struct build_ctx *c)
         }
         r = image_net_probe(c->root_fd, &n);
         if (r < 0) return build_error(c, "customize", "cannot read the tree's network configuration: %s", strerror(-r));
-        bool ok = image_net_configured(&n, what, sizeof what);
+        bool ok = image_net_configured(&n, &what);
         image_net_free(&n);
         /* the configuration kiln just wrote must be what the probe finds */
         if (!ok) return build_error(c, "customize", "os.network: dhcp: written, yet %s", what);
         build_say(c, BUILD_INFO, "customize", "os.network: dhcp through %s", what);
         return 0;
     }
-    if (!image_net_configured(&n, what, sizeof what))
+    if (!image_net_configured(&n, &what))
         build_say(c, BUILD_WARNING, NULL, "%s A VM of this image boots but cannot be reached over SSH. Set os.network: "
                                           "dhcp (kiln writes DHCP configuration for the image's network manager), configure "
                                           "one with os.files and os.services, or set os.network: none if the image has no "

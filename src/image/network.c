@@ -329,15 +329,15 @@ void image_net_free(struct image_net *n)
     memset(n, 0, sizeof *n);
 }
 
-bool image_net_configured(const struct image_net *n, char *what, size_t sz)
+bool image_net_configured(const struct image_net *n, char **what)
 {
     if (n->networkd_enabled && n->networkd_file)
-        return snprintf(what, sz, "systemd-networkd (%s)", n->networkd_file), true;
-    if (n->nm_enabled) return snprintf(what, sz, "NetworkManager (DHCP on every Ethernet NIC by default)"), true;
+        return err_setf(what, true, "systemd-networkd (%s)", n->networkd_file);
+    if (n->nm_enabled) return err_setf(what, true, "NetworkManager (DHCP on every Ethernet NIC by default)");
     if (n->ifupdown_iface && (n->dhcp_client || !n->ifupdown_dhcp_only))
-        return snprintf(what, sz, "ifupdown (interface %s)", n->ifupdown_iface), true;
-    if (n->cloudinit) return snprintf(what, sz, "cloud-init"), true;
-    if (n->netplan) return snprintf(what, sz, "netplan"), true;
+        return err_setf(what, true, "ifupdown (interface %s)", n->ifupdown_iface);
+    if (n->cloudinit) return err_setf(what, true, "cloud-init");
+    if (n->netplan) return err_setf(what, true, "netplan");
     struct sbuf b = {0};
     if (n->networkd && n->networkd_file)
         sbuf_printf(&b, " systemd-networkd is not enabled, so %s is not applied.", n->networkd_file);
@@ -352,7 +352,7 @@ bool image_net_configured(const struct image_net *n, char *what, size_t sz)
     if (n->nm) sbuf_puts(&b, " NetworkManager is installed but not enabled.");
     if (!n->networkd && !n->ifupdown && !n->nm)
         sbuf_puts(&b, " The image has no network manager (systemd-networkd, ifupdown, NetworkManager), cloud-init or netplan.");
-    snprintf(what, sz, "nothing configures a network interface at boot:%s", b.s ? b.s : "");
+    err_setf(what, 0, "nothing configures a network interface at boot:%s", b.s ? b.s : "");
     sbuf_free(&b);
     return false;
 }

@@ -30,10 +30,10 @@ struct image_net {
 int image_net_probe(int rootfd, struct image_net *n);
 void image_net_free(struct image_net *n);
 
-/* True when something brings up an Ethernet NIC at boot (the manager named in what, e.g.
+/* True when something brings up an Ethernet NIC at boot (the manager named in *what, e.g.
  * "systemd-networkd (/etc/systemd/network/80-dhcp.network)"); else false with what is missing
- * and why, one sentence per manager present, in what. */
-bool image_net_configured(const struct image_net *n, char *what, size_t sz);
+ * and why, one sentence per manager present, in *what (malloc'd; what may be NULL). */
+bool image_net_configured(const struct image_net *n, char **what);
 
 enum image_net_plan {
     NET_PLAN_NETWORKD,  /* write a DHCP .network, enable systemd-networkd */

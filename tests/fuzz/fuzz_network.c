@@ -31,9 +31,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const uint8_t *rest = nul ? nul + 1 : data + size;
     if (inroot_write(fd, "etc/network/interfaces", rest, (size_t)(data + size - rest), 0644, 0, 0) < 0) abort();
     struct image_net n;
-    char what[1024];
+    _cleanup_free_ char *what = NULL;
     if (image_net_probe(fd, &n) == 0) {
-        image_net_configured(&n, what, sizeof what);
+        image_net_configured(&n, &what);
         image_net_free(&n);
     }
     char *text = xstrndup((const char *)data, size);

@@ -165,11 +165,11 @@ static void drop(const char *rel)
 }
 
 /* Probes the tree: whether it is configured, and the sentence in what. */
-static bool probe(int fd, char *what, size_t sz)
+static bool probe(int fd, char **what)
 {
     struct image_net n;
-    if (image_net_probe(fd, &n) < 0) return snprintf(what, sz, "probe failed"), false;
-    bool r = image_net_configured(&n, what, sz);
+    if (image_net_probe(fd, &n) < 0) return err_setf(what, false, "probe failed");
+    bool r = image_net_configured(&n, what);
     image_net_free(&n);
     return r;
 }
@@ -177,9 +177,8 @@ static bool probe(int fd, char *what, size_t sz)
 static void test_probe(void)
 {
     int fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    char what[1024];
-    _cleanup_free_ char *why = NULL;
-    ok(!probe(fd, what, sizeof what), "an empty tree configures nothing");
+    _cleanup_free_ char *what = NULL, *why = NULL;
+    ok(!probe(fd, &what), "an empty tree configures nothing");
     has(what, "The image has no network manager (systemd-networkd, ifupdown, NetworkManager), cloud-init or netplan",
         "says nothing is there");
 
@@ -188,15 +187,15 @@ static void test_probe(void)
     put("usr/lib/systemd/network/80-container-host0.network",
         "[Match]\nVirtualization=container\nName=host0\n\n[Network]\nDHCP=yes\n");
     put("usr/lib/systemd/network/80-container-ve.network", "[Match]\nName=ve-*\nDriver=veth\n\n[Network]\nAddress=0.0.0.0/28\n");
-    ok(!probe(fd, what, sizeof what), "Debian's stock systemd configures no NIC of a VM");
+    ok(!probe(fd, &what), "Debian's stock systemd configures no NIC of a VM");
     has(what, "No systemd-networkd .network file matches an Ethernet NIC (Name=en* eth* or Type=ether, with DHCP= or "
               "Address=) and systemd-networkd is not enabled", "says no file matches and networkd is off");
 
     put("etc/systemd/network/80-dhcp.network", "[Match]\nName=en* eth*\n\n[Network]\nDHCP=yes\n");
-    ok(!probe(fd, what, sizeof what), "a matching file with networkd disabled configures nothing");
+    ok(!probe(fd, &what), "a matching file with networkd disabled configures nothing");
     has(what, "systemd-networkd is not enabled, so /etc/systemd/network/80-dhcp.network is not applied", "names the file");
     link_to("etc/systemd/system/multi-user.target.wants/systemd-networkd.service", "/usr/lib/systemd/system/systemd-networkd.service");
-    ok(probe(fd, what, sizeof what), "enabled networkd with a matching file");
+    ok(probe(fd, &what), "enabled networkd with a matching file");
     is_str(what, "systemd-networkd (/etc/systemd/network/80-dhcp.network)", "names networkd and the file");
 
     /* the match and address rules, one file at a time */
@@ -213,39 +212,39 @@ static void test_probe(void)
     };
     for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
         put("etc/systemd/network/80-dhcp.network", files[i].text);
-        ok(probe(fd, what, sizeof what) == files[i].match, "%s: %s", files[i].what, files[i].match ? "matches" : "does not match");
+        ok(probe(fd, &what) == files[i].match, "%s: %s", files[i].what, files[i].match ? "matches" : "does not match");
     }
     /* a file in /etc hides (or masks) the one of the same name in /usr/lib */
     drop("etc/systemd/network/80-dhcp.network");
     put("usr/lib/systemd/network/90-all.network", "[Match]\nName=*\n[Network]\nDHCP=yes\n");
-    ok(probe(fd, what, sizeof what), "a vendor file in /usr/lib counts");
+    ok(probe(fd, &what), "a vendor file in /usr/lib counts");
     link_to("etc/systemd/network/90-all.network", "/dev/null");
-    ok(!probe(fd, what, sizeof what), "masked by a /dev/null link in /etc");
+    ok(!probe(fd, &what), "masked by a /dev/null link in /etc");
     put("etc/systemd/network/90-all.network", "[Match]\nName=wg*\n[Network]\nDHCP=yes\n");
-    ok(!probe(fd, what, sizeof what), "replaced by /etc's file of the same name");
+    ok(!probe(fd, &what), "replaced by /etc's file of the same name");
     drop("etc/systemd/network/90-all.network");
     drop("usr/lib/systemd/network/90-all.network");
     link_to("etc/systemd/system/systemd-networkd.service", "/dev/null");
     put("etc/systemd/network/80-dhcp.network", "[Match]\nName=en* eth*\n\n[Network]\nDHCP=yes\n");
-    ok(!probe(fd, what, sizeof what), "a masked systemd-networkd is not enabled");
+    ok(!probe(fd, &what), "a masked systemd-networkd is not enabled");
     drop("etc/systemd/system");
     drop("etc/systemd/network");
 
     /* ifupdown: an interface brought up with dhcp needs a DHCP client */
     put("usr/sbin/ifup", "#!");
     put("etc/network/interfaces", "auto lo\niface lo inet loopback\n\nsource /etc/network/interfaces.d/*\n");
-    ok(!probe(fd, what, sizeof what), "ifupdown with only lo configures nothing");
+    ok(!probe(fd, &what), "ifupdown with only lo configures nothing");
     has(what, "ifupdown brings no interface up with dhcp or static", "says ifupdown has no interface");
     put("etc/network/interfaces.d/eth0", "allow-hotplug eth0\niface eth0 inet dhcp\n");
-    ok(!probe(fd, what, sizeof what), "dhcp without a DHCP client configures nothing");
+    ok(!probe(fd, &what), "dhcp without a DHCP client configures nothing");
     has(what, "ifupdown configures eth0 by DHCP but the image has no DHCP client", "names the missing client");
     put("sbin/dhclient", "#!");
-    ok(probe(fd, what, sizeof what), "allow-hotplug eth0 with dhcp and dhclient");
+    ok(probe(fd, &what), "allow-hotplug eth0 with dhcp and dhclient");
     is_str(what, "ifupdown (interface eth0)", "names the interface");
     put("etc/network/interfaces.d/eth0", "iface eth0 inet dhcp\n");
-    ok(!probe(fd, what, sizeof what), "an iface stanza that no auto/allow- line brings up");
+    ok(!probe(fd, &what), "an iface stanza that no auto/allow- line brings up");
     put("etc/network/interfaces.d/eth0", "auto /en*=uplink\niface uplink inet static\n  address 192.0.2.2/24\n");
-    ok(probe(fd, what, sizeof what), "a pattern mapped to a logical interface");
+    ok(probe(fd, &what), "a pattern mapped to a logical interface");
 
     /* os.network: dhcp on this tree: ifupdown (installed, with a client) over disabled networkd */
     drop("etc/network/interfaces.d/eth0");
@@ -256,7 +255,7 @@ static void test_probe(void)
     ok(image_net_plan(&n, &plan, &why) == 0 && plan == NET_PLAN_IFUPDOWN, "dhcp plan: ifupdown");
     image_net_free(&n);
     ok(image_net_write_dhcp(fd, plan, &why) == 0, "ifupdown configuration written");
-    ok(probe(fd, what, sizeof what), "the written ifupdown configuration is what the probe finds");
+    ok(probe(fd, &what), "the written ifupdown configuration is what the probe finds");
     is_str(what, "ifupdown (interface kiln-dhcp)", "through kiln's stanza");
     char *text = NULL;
     _cleanup_free_ char *ifaces = path_join(dir, "etc/network/interfaces");
@@ -273,7 +272,7 @@ static void test_probe(void)
     image_net_free(&n);
     ok(image_net_write_dhcp(fd, plan, &why) == 0, "networkd configuration written");
     link_to("etc/systemd/system/sockets.target.wants/systemd-networkd.socket", "/usr/lib/systemd/system/systemd-networkd.socket");
-    ok(probe(fd, what, sizeof what), "written and enabled (by its socket): configured");
+    ok(probe(fd, &what), "written and enabled (by its socket): configured");
     is_str(what, "systemd-networkd (/etc/systemd/network/80-kiln-dhcp.network)", "through kiln's file");
     drop("etc/systemd");
     drop("usr/lib/systemd/systemd-networkd");
@@ -281,24 +280,24 @@ static void test_probe(void)
 
     /* NetworkManager needs only to run; cloud-init and netplan configure on their own */
     put("usr/sbin/NetworkManager", "#!");
-    ok(!probe(fd, what, sizeof what), "NetworkManager installed, not enabled");
+    ok(!probe(fd, &what), "NetworkManager installed, not enabled");
     has(what, "NetworkManager is installed but not enabled", "says so");
     image_net_probe(fd, &n);
     ok(image_net_plan(&n, &plan, &why) == 0 && plan == NET_PLAN_NM, "dhcp plan: NetworkManager");
     image_net_free(&n);
     link_to("etc/systemd/system/multi-user.target.wants/NetworkManager.service", "/usr/lib/systemd/system/NetworkManager.service");
-    ok(probe(fd, what, sizeof what), "NetworkManager enabled");
+    ok(probe(fd, &what), "NetworkManager enabled");
     drop("etc/systemd");
     drop("usr/sbin/NetworkManager");
     put("usr/bin/cloud-init", "#!");
-    ok(probe(fd, what, sizeof what) && streq(what, "cloud-init"), "cloud-init");
+    ok(probe(fd, &what) && streq(what, "cloud-init"), "cloud-init");
     put("etc/cloud/cloud-init.disabled", "");
-    ok(!probe(fd, what, sizeof what), "cloud-init disabled");
+    ok(!probe(fd, &what), "cloud-init disabled");
     drop("usr/bin/cloud-init");
     drop("etc/cloud");
     put("usr/sbin/netplan", "#!");
     put("etc/netplan/50-cloud-init.yaml", "network: {version: 2, ethernets: {e: {match: {name: \"e*\"}, dhcp4: true}}}\n");
-    ok(probe(fd, what, sizeof what) && streq(what, "netplan"), "netplan with a configuration");
+    ok(probe(fd, &what) && streq(what, "netplan"), "netplan with a configuration");
     drop("usr/sbin/netplan");
     drop("etc/netplan");
 
