@@ -438,6 +438,7 @@ static int run_dirs(struct run *r, const char *runs_dir)
 /* The notifiers the runbook asks for: console and JSON always, JUnit and HTML by default. */
 static void run_notifiers(const struct kiln_runbook *rb, struct kiln_notifiers *ns, struct console_notifier *cn)
 {
+    cn->out = stdout;
     cn->tty = isatty(1) != 0;
     cn->live = cn->tty && rb->concurrency == 1;
     notifiers_add(ns, &notifier_console, cn);

@@ -46,11 +46,11 @@ void console_notifier_tick(struct console_notifier *cn, double now)
         struct console_running *c = &cn->running[i];
         elapsed(now - c->t0, e);
         if (cn->live) {
-            secret_fprintf(stdout, "\r\033[K  %-9s %s ... %s", "RUNNING", c->id, e);
-            fflush(stdout);
+            secret_fprintf(cn->out, "\r\033[K  %-9s %s ... %s", "RUNNING", c->id, e);
+            fflush(cn->out);
         } else if (now >= c->next) {
-            secret_fprintf(stdout, "  %-9s %s for %s\n", "RUNNING", c->id, e);
-            fflush(stdout);
+            secret_fprintf(cn->out, "  %-9s %s for %s\n", "RUNNING", c->id, e);
+            fflush(cn->out);
             while (c->next <= now) c->next += cn->every_s;
         }
     }
@@ -82,8 +82,8 @@ static void run_started(void *self, const struct kiln_results *r)
     pthread_mutex_init(&cn->lock, NULL);
     pthread_cond_init(&cn->wake, NULL);
     cn->ticking = pthread_create(&cn->ticker, NULL, ticker_main, cn) == 0;
-    secret_fprintf(stdout, "kiln run %s: %zu case(s), results in %s\n", r->name, r->n, r->dir);
-    fflush(stdout);
+    secret_fprintf(cn->out, "kiln run %s: %zu case(s), results in %s\n", r->name, r->n, r->dir);
+    fflush(cn->out);
 }
 
 static void case_started(void *self, const struct kiln_results *r, const struct kiln_result *c)
@@ -94,9 +94,9 @@ static void case_started(void *self, const struct kiln_results *r, const struct 
     *APPEND(cn->running, cn->nrunning, cn->cap) = (struct console_running){xstrdup(c->id), t0, t0 + cn->every_s};
     char e[24];
     elapsed((double)(c->started - r->started), e);
-    if (cn->live) secret_fprintf(stdout, "  %-9s %s ...", "RUNNING", c->id);
-    else secret_fprintf(stdout, "  %-9s %s (%s into the run)\n", "STARTED", c->id, e);
-    fflush(stdout);
+    if (cn->live) secret_fprintf(cn->out, "  %-9s %s ...", "RUNNING", c->id);
+    else secret_fprintf(cn->out, "  %-9s %s (%s into the run)\n", "STARTED", c->id, e);
+    fflush(cn->out);
     pthread_mutex_unlock(&cn->lock);
 }
 
@@ -111,7 +111,7 @@ static void case_finished(void *self, const struct kiln_results *r, const struct
             cn->running[i] = cn->running[--cn->nrunning];
             break;
         }
-    if (cn->live) fputs("\r\033[K", stdout);
+    if (cn->live) fputs("\r\033[K", cn->out);
     char *reason = c->reason ? secret_mask(c->reason) : NULL; /* masked before the cut at a newline */
     if (reason) {
         char *nl = strchr(reason, '\n');
@@ -122,10 +122,10 @@ static void case_finished(void *self, const struct kiln_results *r, const struct
         reason = e;
     }
     int width = cn->total >= 100 ? 3 : cn->total >= 10 ? 2 : 1;
-    secret_fprintf(stdout, "[%*zu/%zu] %s%-9s%s %-32s %7.1fs%s%s\n", width, done, cn->total, cn->tty ? color(c->status) : "",
+    secret_fprintf(cn->out, "[%*zu/%zu] %s%-9s%s %-32s %7.1fs%s%s\n", width, done, cn->total, cn->tty ? color(c->status) : "",
            status_word(c->status), cn->tty ? "\033[0m" : "", c->id, c->duration_s, reason ? "  " : "",
            reason ? reason : "");
-    fflush(stdout);
+    fflush(cn->out);
     pthread_mutex_unlock(&cn->lock);
     free(reason);
 }
@@ -147,19 +147,19 @@ static int run_finished(void *self, const struct kiln_results *r)
     pthread_mutex_destroy(&cn->lock);
     size_t n[ST_FLAKY + 1];
     results_count(r, n);
-    secret_fprintf(stdout, "\n%s: %zu passed, %zu failed, %zu skipped", r->interrupted ? "INTERRUPTED" : "summary", n[ST_PASSED],
+    secret_fprintf(cn->out, "\n%s: %zu passed, %zu failed, %zu skipped", r->interrupted ? "INTERRUPTED" : "summary", n[ST_PASSED],
            n[ST_FAILED] + n[ST_ATTEMPTED], n[ST_SKIPPED]);
-    if (n[ST_FLAKY]) secret_fprintf(stdout, ", %zu flaky", n[ST_FLAKY]);
-    secret_fprintf(stdout, " in %.1f s (platform %s, accel %s)\n", r->duration_s, r->platform ? r->platform : "-",
+    if (n[ST_FLAKY]) secret_fprintf(cn->out, ", %zu flaky", n[ST_FLAKY]);
+    secret_fprintf(cn->out, " in %.1f s (platform %s, accel %s)\n", r->duration_s, r->platform ? r->platform : "-",
            r->accel ? r->accel : "-");
     for (size_t i = 0; i < r->n; i++) {
         const struct kiln_result *c = &r->v[i];
         if (c->status != ST_FAILED && c->status != ST_ATTEMPTED) continue;
         _cleanup_free_ char *reason = c->reason ? utf8_escape_controls(c->reason, strlen(c->reason), true) : NULL;
-        secret_fprintf(stdout, "  FAILED %s: %s\n    log: %s/%s\n", c->id, reason ? reason : "no reason recorded", r->dir,
+        secret_fprintf(cn->out, "  FAILED %s: %s\n    log: %s/%s\n", c->id, reason ? reason : "no reason recorded", r->dir,
                        c->log_rel ? c->log_rel : "");
     }
-    secret_fprintf(stdout, "report: %s/report.html\n", r->dir);
+    secret_fprintf(cn->out, "report: %s/report.html\n", r->dir);
     return 0;
 }
 

@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "model/results.h"
 
@@ -44,6 +45,7 @@ struct console_running {
     double t0, next; /* now_s() at its start, and when its next "for ..." line is due */
 };
 struct console_notifier {
+    FILE *out; /* where the lines go: the command that runs (cmd/run.c) gives its stdout */
     bool tty, live;
     size_t total;
     double every_s; /* 0: 60 */

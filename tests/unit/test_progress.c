@@ -46,7 +46,7 @@ int main(void)
 
     /* plain lines (a pipe or file, or several cases at once): a start line with the time into
      * the run, a RUNNING line every every_s while it runs, the end line with its duration */
-    struct console_notifier cn = {.total = 2, .every_s = 60};
+    struct console_notifier cn = {.out = stdout, .total = 2, .every_s = 60};
     pthread_mutex_init(&cn.lock, NULL);
     catch_stdout();
     double t0 = now_s();
@@ -78,7 +78,7 @@ int main(void)
 
     /* live (a TTY, one case at a time): the RUNNING line is rewritten in place every tick, and the
      * end line replaces it */
-    struct console_notifier live = {.tty = true, .live = true, .total = 1, .every_s = 60};
+    struct console_notifier live = {.out = stdout, .tty = true, .live = true, .total = 1, .every_s = 60};
     pthread_mutex_init(&live.lock, NULL);
     cases[0].status = ST_RUNNING;
     catch_stdout();
