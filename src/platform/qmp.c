@@ -94,7 +94,7 @@ json_t *qmp_call(struct qmp *q, const char *cmd, json_t *args, char **err)
         if (w < 0 && errno == EINTR) continue;
         if (w <= 0) {
             sbuf_free(&line);
-            if (err) *err = xstrdup("QMP connection lost");
+            err_setf(err, 0, "QMP connection lost");
             return NULL;
         }
         off += (size_t)w;
@@ -103,7 +103,7 @@ json_t *qmp_call(struct qmp *q, const char *cmd, json_t *args, char **err)
     for (;;) {
         json_t *m = read_msg(q);
         if (!m) {
-            if (err) *err = xstrdup("no answer from QMP");
+            err_setf(err, 0, "no answer from QMP");
             return NULL;
         }
         json_t *ret = json_object_get(m, "return");
@@ -115,7 +115,7 @@ json_t *qmp_call(struct qmp *q, const char *cmd, json_t *args, char **err)
         json_t *e = json_object_get(m, "error");
         if (e) {
             const char *desc = json_string_value(json_object_get(e, "desc"));
-            if (err) *err = xstrdup(desc ? desc : "QMP error");
+            err_setf(err, 0, "%s", desc ? desc : "QMP error");
             json_decref(m);
             return NULL;
         }

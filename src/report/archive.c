@@ -119,8 +119,7 @@ static int write_members(struct archive *a, const char *abs, const char *id, str
 {
     _cleanup_free_ char *mname = xasprintf("%s/%s", id, MANIFEST_NAME);
     if (add_entry(a, mname, mlen, time(NULL)) < 0 || archive_write_data(a, manifest, mlen) != (la_ssize_t)mlen) {
-        *err = xasprintf("cannot write the archive: %s", archive_error_string(a));
-        return -EIO;
+        return err_setf(err, -EIO, "cannot write the archive: %s", archive_error_string(a));
     }
     char *buf = xmalloc(1 << 20);
     int r = 0;
@@ -130,20 +129,20 @@ static int write_members(struct archive *a, const char *abs, const char *id, str
         struct stat st;
         int fd = open_regular(p, true, &st);
         if (fd < 0 || (uint64_t)st.st_size != v[i].size) {
-            *err = xasprintf("%s changed while it was being archived; archive a finished run", p);
+            err_setf(err, 0, "%s changed while it was being archived; archive a finished run", p);
             r = -EAGAIN;
         } else if (add_entry(a, name, v[i].size, st.st_mtime) < 0) {
-            *err = xasprintf("cannot write the archive: %s", archive_error_string(a));
+            err_setf(err, 0, "cannot write the archive: %s", archive_error_string(a));
             r = -EIO;
         }
         uint64_t left = v[i].size;
         while (r == 0 && left > 0) {
             ssize_t k = read(fd, buf, (size_t)MIN(left, (uint64_t)(1 << 20)));
             if (k <= 0) {
-                *err = xasprintf("%s changed while it was being archived", p);
+                err_setf(err, 0, "%s changed while it was being archived", p);
                 r = -EIO;
             } else if (archive_write_data(a, buf, (size_t)k) != k) {
-                *err = xasprintf("cannot write the archive: %s", archive_error_string(a));
+                err_setf(err, 0, "cannot write the archive: %s", archive_error_string(a));
                 r = -EIO;
             } else left -= (uint64_t)k;
         }
@@ -157,13 +156,11 @@ int archive_create(const char *run_dir, const char *out, char **err)
 {
     char abs[PATH_MAX];
     if (!realpath(run_dir, abs)) {
-        *err = xasprintf("cannot open the run directory %s: %s", run_dir, strerror(errno));
-        return -errno;
+        return err_setf(err, -errno, "cannot open the run directory %s: %s", run_dir, strerror(errno));
     }
     _cleanup_free_ char *rj = path_join(abs, "results.json");
     if (!file_exists(rj)) {
-        *err = xasprintf("%s is not a kiln run directory (no results.json)", run_dir);
-        return -ENOENT;
+        return err_setf(err, -ENOENT, "%s is not a kiln run directory (no results.json)", run_dir);
     }
     const char *id = strrchr(abs, '/') ? strrchr(abs, '/') + 1 : abs;
     struct member *v = NULL;
@@ -178,7 +175,7 @@ int archive_create(const char *run_dir, const char *out, char **err)
         if ((r = hash_scan(p, &v[i], &secret)) < 0)
             *err = fs_open_error(p, r, "a run directory holds the regular files kiln run wrote; remove it from the run directory");
         else if (secret) {
-            *err = xasprintf("%s holds a private key; it must not go into an archive (remove it from the run "
+            err_setf(err, 0, "%s holds a private key; it must not go into an archive (remove it from the run "
                              "directory)", p);
             r = -EPERM;
         } else sbuf_printf(&man, "%s  %s\n", v[i].hex, v[i].rel);
@@ -187,7 +184,7 @@ int archive_create(const char *run_dir, const char *out, char **err)
     int fd = r == 0 ? mkostemp(tmp, O_CLOEXEC) : -1;
     if (r == 0 && fd < 0) {
         r = -errno;
-        *err = xasprintf("cannot create %s: %s", tmp, strerror(errno));
+        err_setf(err, 0, "cannot create %s: %s", tmp, strerror(errno));
     }
     if (fd >= 0) fchmod(fd, 0644);
     if (r == 0) {
@@ -195,11 +192,11 @@ int archive_create(const char *run_dir, const char *out, char **err)
         archive_write_add_filter_zstd(a);
         archive_write_set_format_pax_restricted(a);
         if (archive_write_open_fd(a, fd) != ARCHIVE_OK) {
-            *err = xasprintf("cannot write %s: %s", out, archive_error_string(a));
+            err_setf(err, 0, "cannot write %s: %s", out, archive_error_string(a));
             r = -EIO;
         } else r = write_members(a, abs, id, v, n, man.s ? man.s : "", man.len, err);
         if (archive_write_close(a) != ARCHIVE_OK && r == 0) {
-            *err = xasprintf("cannot finish %s: %s", out, archive_error_string(a));
+            err_setf(err, 0, "cannot finish %s: %s", out, archive_error_string(a));
             r = -EIO;
         }
         archive_write_free(a);
@@ -207,7 +204,7 @@ int archive_create(const char *run_dir, const char *out, char **err)
         close(fd);
         if (r == 0 && rename(tmp, out) < 0) {
             r = -errno;
-            *err = xasprintf("cannot rename %s to %s: %s", tmp, out, strerror(errno));
+            err_setf(err, 0, "cannot rename %s to %s: %s", tmp, out, strerror(errno));
         }
         if (r < 0) unlink(tmp);
     }
@@ -256,17 +253,14 @@ static int parse_manifest(char *text, struct member **v, size_t *n, char **err)
         bool ok = len > 66 && l[64] == ' ' && l[65] == ' ';
         for (int i = 0; ok && i < 64; i++) ok = strchr("0123456789abcdef", l[i]) && l[i];
         if (!ok) {
-            *err = xasprintf("%s line %u is not \"<sha256>  <path>\"", MANIFEST_NAME, line);
-            return -EINVAL;
+            return err_setf(err, -EINVAL, "%s line %u is not \"<sha256>  <path>\"", MANIFEST_NAME, line);
         }
         if (!safe_name(l + 66)) {
-            *err = xasprintf("%s line %u names %s, which leaves the run directory", MANIFEST_NAME, line, l + 66);
-            return -EINVAL;
+            return err_setf(err, -EINVAL, "%s line %u names %s, which leaves the run directory", MANIFEST_NAME, line, l + 66);
         }
         if (!name_fits(l + 66)) {
-            *err = xasprintf("%s line %u names a path of %zu bytes (%.40s...): the most is %d, %d per component",
+            return err_setf(err, -ENAMETOOLONG, "%s line %u names a path of %zu bytes (%.40s...): the most is %d, %d per component",
                              MANIFEST_NAME, line, strlen(l + 66), l + 66, NAME_PATH_MAX, NAME_COMPONENT_MAX);
-            return -ENAMETOOLONG;
         }
         struct member *m = APPEND(*v, *n, cap);
         *m = (struct member){.rel = xstrdup(l + 66)};
@@ -276,8 +270,7 @@ static int parse_manifest(char *text, struct member **v, size_t *n, char **err)
     if (*n) qsort(*v, *n, sizeof **v, cmp_member); /* an empty manifest has no array to sort */
     for (size_t i = 1; i < *n; i++)
         if (streq((*v)[i].rel, (*v)[i - 1].rel)) {
-            *err = xasprintf("%s lists %s twice", MANIFEST_NAME, (*v)[i].rel);
-            return -EINVAL;
+            return err_setf(err, -EINVAL, "%s lists %s twice", MANIFEST_NAME, (*v)[i].rel);
         }
     /* a file x and a file x/y cannot both be unpacked: x would have to be a directory too.
      * Each name's directories are looked up: O(length x log n). */
@@ -287,9 +280,8 @@ static int parse_manifest(char *text, struct member **v, size_t *n, char **err)
             _cleanup_free_ char *dir = xstrndup(rel, (size_t)(s - rel));
             struct member key = {.rel = dir};
             if (bsearch(&key, *v, *n, sizeof **v, cmp_member)) {
-                *err = xasprintf("%s lists %s as a file and %s inside it: a name cannot be both a file and a directory",
+                return err_setf(err, -EINVAL, "%s lists %s as a file and %s inside it: a name cannot be both a file and a directory",
                                  MANIFEST_NAME, dir, rel);
-                return -EINVAL;
             }
         }
     }
@@ -322,8 +314,7 @@ static int verify_fail(struct verify *w, int r, const char *fmt, ...)
     va_start(ap, fmt);
     _cleanup_free_ char *why = xvasprintf(fmt, ap);
     va_end(ap);
-    *w->err = xasprintf("%s: %s", w->path, why);
-    return r;
+    return err_setf(w->err, r, "%s: %s", w->path, why);
 }
 
 /* The first member: <run>/MANIFEST.sha256, <run> one plain name ("/MANIFEST.sha256" or
