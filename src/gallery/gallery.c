@@ -29,17 +29,6 @@
 
 #define DAY (24 * 3600)
 
-static int fail(char **err, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char **err, int r, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    free(*err);
-    *err = xvasprintf(fmt, ap);
-    va_end(ap);
-    return r;
-}
-
 /* What to do about a link, a FIFO or a device in a gallery (fs_open_error's fix). */
 #define GALLERY_FIX "a gallery holds only the regular files kiln wrote; replace it with the file itself (from a backup of the gallery)"
 
@@ -48,7 +37,7 @@ static int fail(char **err, int r, const char *fmt, ...)
 static int read_gallery_file(const char *path, size_t max, char **data, size_t *len, char **err)
 {
     int r = read_regular(path, true, max, data, len);
-    if (r == -EFBIG) return fail(err, r, "%s is larger than the %zu bytes kiln reads: not a file kiln wrote", path, max);
+    if (r == -EFBIG) return err_setf(err, r, "%s is larger than the %zu bytes kiln reads: not a file kiln wrote", path, max);
     if (r < 0 && r != -ENOENT) {
         free(*err);
         *err = fs_open_error(path, r, GALLERY_FIX);
@@ -70,8 +59,8 @@ static int dir_fail(char **err, int e, const char *path)
 {
     struct stat st;
     if ((e == ELOOP || e == ENOTDIR) && lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
-        return fail(err, -ELOOP, "%s is a symbolic link, not a directory: %s", path, GALLERY_FIX);
-    return fail(err, -e, "cannot read %s: %s", path, strerror(e));
+        return err_setf(err, -ELOOP, "%s is a symbolic link, not a directory: %s", path, GALLERY_FIX);
+    return err_setf(err, -e, "cannot read %s: %s", path, strerror(e));
 }
 
 static void sha256_hex(const void *data, size_t len, char out[65])
@@ -101,7 +90,7 @@ int gallery_trust(const char *dir, const char *pubkey, char *key_id_out, char **
     mkdir_p(keys, 0755);
     r = write_file_atomic(dst, text, len, 0644);
     free(text);
-    if (r < 0) return fail(err, r, "cannot write %s: %s", dst, strerror(-r));
+    if (r < 0) return err_setf(err, r, "cannot write %s: %s", dst, strerror(-r));
     if (key_id_out) memcpy(key_id_out, id, 17);
     return 0;
 }
@@ -121,7 +110,7 @@ static int check_signing_key(const char *const *keys, size_t nkeys, const struct
     if (r == 0) r = ms_verify_data_trusted(keys, nkeys, probe, sizeof probe - 1, "probe", sig, "probe.minisig", NULL, NULL, &kerr);
     free(kerr);
     if (r < 0)
-        return fail(err, -EPERM,
+        return err_setf(err, -EPERM,
                     "the signing key %s is not one of %s: readers would refuse what it signs "
                     "(trust its public key with kiln gallery trust, or sign with a trusted key)",
                     id, where);
@@ -135,22 +124,22 @@ int gallery_init(const char *dir, const char *const *pubkeys, size_t nkeys, cons
                  const char *const *areas, size_t nareas, char **err)
 {
     _cleanup_free_ char *conf = path_join(dir, "gallery.yml");
-    if (file_exists(conf)) return fail(err, -EEXIST, "%s exists: the gallery is already set up", conf);
-    if (!nkeys) return fail(err, -EINVAL, "a gallery needs at least one trusted key (--trust KEY.pub)");
+    if (file_exists(conf)) return err_setf(err, -EEXIST, "%s exists: the gallery is already set up", conf);
+    if (!nkeys) return err_setf(err, -EINVAL, "a gallery needs at least one trusted key (--trust KEY.pub)");
     int r = check_signing_key(pubkeys, nkeys, key, "the keys the gallery is to trust", err);
     if (r < 0) return r;
     _cleanup_free_ char *images = path_join(dir, "images");
-    if (mkdir_p(images, 0755) < 0) return fail(err, -errno, "cannot create %s: %s", images, strerror(errno));
+    if (mkdir_p(images, 0755) < 0) return err_setf(err, -errno, "cannot create %s: %s", images, strerror(errno));
     for (size_t i = 0; i < nkeys; i++)
         if ((r = gallery_trust(dir, pubkeys[i], NULL, err)) < 0) return r;
     _cleanup_free_ char *lock = path_join(dir, ".lock");
     int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) return fail(err, -errno, "cannot create %s: %s", lock, strerror(errno));
+    if (fd < 0) return err_setf(err, -errno, "cannot create %s: %s", lock, strerror(errno));
     close(fd);
     /* serial 0, signed: from now on a missing index is damage, never an empty gallery */
     uint8_t raw[16];
     char id[33], sha[65];
-    if (RAND_bytes(raw, sizeof raw) != 1) return fail(err, -EIO, "no randomness from OpenSSL for the gallery id");
+    if (RAND_bytes(raw, sizeof raw) != 1) return err_setf(err, -EIO, "no randomness from OpenSSL for the gallery id");
     for (size_t i = 0; i < sizeof raw; i++) snprintf(id + 2 * i, 3, "%02x", raw[i]);
     if ((r = write_index(dir, key, id, 0, NULL, json_array(), sha, err)) < 0) return r;
     struct sbuf b = {0};
@@ -177,7 +166,7 @@ int gallery_init(const char *dir, const char *const *pubkeys, size_t nkeys, cons
                   "  dev: { support_days: 30 }\n");
     r = write_file_atomic(conf, b.s, b.len, 0644);
     sbuf_free(&b);
-    return r < 0 ? fail(err, r, "cannot write %s: %s", conf, strerror(-r)) : 0;
+    return r < 0 ? err_setf(err, r, "cannot write %s: %s", conf, strerror(-r)) : 0;
 }
 
 void gallery_free(struct gallery *g)
@@ -258,14 +247,14 @@ int gallery_open(const char *dir, struct gallery **out, struct diags *d, char **
 {
     _cleanup_free_ char *conf = path_join(dir, "gallery.yml");
     if (!file_exists(conf))
-        return fail(err, -ENOENT, "%s is not a gallery (no gallery.yml); create one with kiln gallery init --gallery %s --trust KEY.pub",
+        return err_setf(err, -ENOENT, "%s is not a gallery (no gallery.yml); create one with kiln gallery init --gallery %s --trust KEY.pub",
                     dir, dir);
     _cleanup_free_ char *text = NULL;
     size_t tlen;
     int r = read_gallery_file(conf, 1u << 20, &text, &tlen, err);
-    if (r < 0) return r == -ENOENT ? fail(err, r, "cannot read %s: %s", conf, strerror(-r)) : r;
+    if (r < 0) return r == -ENOENT ? err_setf(err, r, "cannot read %s: %s", conf, strerror(-r)) : r;
     struct ynode *root = yaml_load_string(conf, text, tlen, d);
-    if (!root) return fail(err, -EINVAL, "%s is not valid", conf);
+    if (!root) return err_setf(err, -EINVAL, "%s is not valid", conf);
     struct gallery *g = xcalloc(1, sizeof *g);
     g->dir = xstrdup(dir);
     size_t before = d->n;
@@ -294,11 +283,11 @@ int gallery_open(const char *dir, struct gallery **out, struct diags *d, char **
     }
     if (d->n) {
         gallery_free(g);
-        return fail(err, -EINVAL, "%s has errors", conf);
+        return err_setf(err, -EINVAL, "%s has errors", conf);
     }
     if (!g->nkeys) {
         gallery_free(g);
-        return fail(err, -ENOKEY, "%s trusts no key (keys/*.pub is empty); add one with kiln gallery trust", dir);
+        return err_setf(err, -ENOKEY, "%s trusts no key (keys/*.pub is empty); add one with kiln gallery trust", dir);
     }
     *out = g;
     return 0;
@@ -345,19 +334,19 @@ json_t *gallery_find(json_t *index, const char *name, const char *version, const
     size_t i;
     if (!version) {
         json_t *l = latest(index, name, ch);
-        if (!l) fail(err, -ENOENT, "no version of %s is published%s%s", name, ch ? " in channel " : "", ch ? ch : "");
+        if (!l) err_setf(err, -ENOENT, "no version of %s is published%s%s", name, ch ? " in channel " : "", ch ? ch : "");
         return l;
     }
     json_array_foreach(json_object_get(index, "images"), i, e) {
         if (streq(jstr(e, "name"), name) && streq(jstr(e, "version"), version)) {
             if (ch && !has_channel(e, ch)) {
-                fail(err, -ENOENT, "%s %s is not in channel %s", name, version, ch);
+                err_setf(err, -ENOENT, "%s %s is not in channel %s", name, version, ch);
                 return NULL;
             }
             return e;
         }
     }
-    fail(err, -ENOENT, "%s %s is not published", name, version);
+    err_setf(err, -ENOENT, "%s %s is not published", name, version);
     return NULL;
 }
 
@@ -379,12 +368,12 @@ static int read_signed(const struct gallery *g, const char *rel, size_t max, cha
     _cleanup_free_ char *sig = NULL;
     size_t sl;
     int r = read_gallery_file(p, max, data, len, err);
-    if (r == -ENOENT) return fail(err, r, "cannot read %s: %s", p, strerror(-r));
+    if (r == -ENOENT) return err_setf(err, r, "cannot read %s: %s", p, strerror(-r));
     if (r < 0) return r;
     if ((r = read_gallery_file(sp, MS_SIG_MAX, &sig, &sl, err)) < 0) {
         free(*data);
         *data = NULL;
-        return r == -ENOENT ? fail(err, -EPERM, "%s is not signed (no %s)", p, sp) : r;
+        return r == -ENOENT ? err_setf(err, -EPERM, "%s is not signed (no %s)", p, sp) : r;
     }
     size_t nk;
     const char *const *keys = reader_keys(g, &nk);
@@ -428,7 +417,7 @@ static int load_index(const struct gallery *g, uint64_t serial, json_t **idx, ch
     r = catalog_parse_index(data, len, idx, &perr);
     free(data);
     if (r < 0) {
-        r = fail(err, r, "%s: %s", p, perr);
+        r = err_setf(err, r, "%s: %s", p, perr);
         free(perr);
         return r;
     }
@@ -436,7 +425,7 @@ static int load_index(const struct gallery *g, uint64_t serial, json_t **idx, ch
     if ((uint64_t)got != serial) {
         json_decref(*idx);
         *idx = NULL;
-        return fail(err, -EINVAL, "%s holds index serial %lld: an older index was copied over a newer one", p, (long long)got);
+        return err_setf(err, -EINVAL, "%s holds index serial %lld: an older index was copied over a newer one", p, (long long)got);
     }
     return 0;
 }
@@ -470,7 +459,7 @@ static int state_read(const char *path, json_t **st, char **err)
     free(text);
     if (!json_is_object(json_object_get(*st, "galleries"))) {
         json_decref(*st);
-        return fail(err, -EINVAL,
+        return err_setf(err, -EINVAL,
                     "%s (the serials this client saw of each gallery) is damaged; remove it to start over, which "
                     "drops the protection against galleries rolled back to older indexes",
                     path);
@@ -483,12 +472,12 @@ static int state_record(const char *path, const char *dir, const char *id, uint6
 {
     _cleanup_free_ char *sdir = path_dirname(path);
     _cleanup_free_ char *lp = xasprintf("%s.lock", path);
-    if (mkdir_p(sdir, 0700) < 0) return fail(err, -errno, "cannot create %s: %s", sdir, strerror(errno));
+    if (mkdir_p(sdir, 0700) < 0) return err_setf(err, -errno, "cannot create %s: %s", sdir, strerror(errno));
     int fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) return fail(err, -errno, "cannot open %s: %s", lp, strerror(errno));
+    if (fd < 0) return err_setf(err, -errno, "cannot open %s: %s", lp, strerror(errno));
     if (flock(fd, LOCK_EX) < 0) {
         close(fd);
-        return fail(err, -errno, "cannot lock %s: %s", lp, strerror(errno));
+        return err_setf(err, -errno, "cannot lock %s: %s", lp, strerror(errno));
     }
     json_t *st = NULL;
     int r = state_read(path, &st, err);
@@ -501,7 +490,7 @@ static int state_record(const char *path, const char *dir, const char *id, uint6
                             json_pack("{s:I, s:s, s:s, s:s}", "serial", (json_int_t)serial, "sha256", sha, "dir",
                                       real ? real : dir, "seen", now));
         r = json_write_file(path, st);
-        if (r < 0) r = fail(err, r, "cannot write %s: %s", path, strerror(-r));
+        if (r < 0) r = err_setf(err, r, "cannot write %s: %s", path, strerror(-r));
     }
     json_decref(st);
     close(fd);
@@ -523,7 +512,7 @@ static int check_descent(const struct gallery *g, json_t *idx, uint64_t serial, 
         char *rerr = NULL;
         int r = read_gallery_file(p, CATALOG_INDEX_MAX, &data, &len, &rerr);
         if (r < 0) {
-            r = fail(err, r, "cannot show that index serial %llu follows serial %llu, which this client saw: %s",
+            r = err_setf(err, r, "cannot show that index serial %llu follows serial %llu, which this client saw: %s",
                      (unsigned long long)serial, (unsigned long long)seen,
                      rerr ? rerr : strerror(-r));
             free(rerr);
@@ -531,10 +520,10 @@ static int check_descent(const struct gallery *g, json_t *idx, uint64_t serial, 
         }
         sha256_hex(data, len, sha);
         json_t *old = NULL;
-        if (!streq(sha, want)) r = fail(err, -EPERM, "%s has sha256 %s, but index serial %llu names %s as its predecessor: "
+        if (!streq(sha, want)) r = err_setf(err, -EPERM, "%s has sha256 %s, but index serial %llu names %s as its predecessor: "
                                                       "the gallery's history was rewritten",
                                         p, sha, (unsigned long long)k + 1, want);
-        else if ((r = catalog_parse_index(data, len, &old, &perr)) < 0) r = fail(err, r, "%s: %s", p, perr);
+        else if ((r = catalog_parse_index(data, len, &old, &perr)) < 0) r = err_setf(err, r, "%s: %s", p, perr);
         free(data);
         free(perr);
         if (r < 0) return r;
@@ -544,7 +533,7 @@ static int check_descent(const struct gallery *g, json_t *idx, uint64_t serial, 
         json_decref(old);
     }
     if (!streq(want, seen_sha))
-        return fail(err, -EPERM,
+        return err_setf(err, -EPERM,
                     "index serial %llu does not follow serial %llu, which this client saw (%s): the gallery's "
                     "history was rewritten",
                     (unsigned long long)serial, (unsigned long long)seen, g->state);
@@ -556,7 +545,7 @@ static int check_descent(const struct gallery *g, json_t *idx, uint64_t serial, 
 static int check_fresh(const struct gallery *g, json_t *idx, uint64_t serial, const char *sha, const char *file, char **err)
 {
     if (serial < g->min_serial)
-        return fail(err, -EPERM, "%s is index serial %llu, older than the minimum serial %llu asked for", file,
+        return err_setf(err, -EPERM, "%s is index serial %llu, older than the minimum serial %llu asked for", file,
                     (unsigned long long)serial, (unsigned long long)g->min_serial);
     if (!g->state) return 0;
     json_t *st = NULL;
@@ -567,14 +556,14 @@ static int check_fresh(const struct gallery *g, json_t *idx, uint64_t serial, co
     const char *ssha = json_string_value(json_object_get(seen, "sha256"));
     if (!seen || !ssha) r = 0;
     else if (serial < s)
-        r = fail(err, -EPERM,
+        r = err_setf(err, -EPERM,
                  "%s is index serial %llu, but this client saw serial %llu of this gallery: the gallery was rolled "
                  "back, and what was published since may be hidden. If it was restored from a backup on purpose, "
                  "remove gallery %s from %s",
                  file, (unsigned long long)serial, (unsigned long long)s, json_string_value(json_object_get(idx, "gallery")),
                  g->state);
     else if (serial == s && !streq(sha, ssha))
-        r = fail(err, -EPERM, "%s is index serial %llu, but not the serial %llu this client saw (sha256 %s, now %s): two "
+        r = err_setf(err, -EPERM, "%s is index serial %llu, but not the serial %llu this client saw (sha256 %s, now %s): two "
                               "different histories were signed",
                  file, (unsigned long long)serial, (unsigned long long)s, ssha, sha);
     else if (serial > s) r = check_descent(g, idx, serial, s, ssha, err);
@@ -602,7 +591,7 @@ static int check_listed(const struct gallery *g, json_t *images, const char *ind
             continue;
         }
         if (!vd) {
-            r = errno == ENOTDIR ? fail(err, -EINVAL, "%s is not a directory of versions: %s", nd, strerror(errno))
+            r = errno == ENOTDIR ? err_setf(err, -EINVAL, "%s is not a directory of versions: %s", nd, strerror(errno))
                                  : dir_fail(err, errno, nd);
             break;
         }
@@ -617,9 +606,9 @@ static int check_listed(const struct gallery *g, json_t *images, const char *ind
             struct stat st;
             bool link = fstatat(dirfd(vd), v->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode);
             if (!listed && g->skip_unlisted) json_array_append_new(unlisted, json_sprintf("%s/%s", nd, v->d_name));
-            else if (link) r = fail(err, -ELOOP, "%s/%s is a symbolic link, not a directory: %s", nd, v->d_name, GALLERY_FIX);
+            else if (link) r = err_setf(err, -ELOOP, "%s/%s is a symbolic link, not a directory: %s", nd, v->d_name, GALLERY_FIX);
             else if (!listed)
-                r = fail(err, -EPERM,
+                r = err_setf(err, -EPERM,
                          "%s/%s is not listed by %s, the newest index: a newer index was removed (the gallery rolled "
                          "back) or a publish was cut off before it wrote its index",
                          nd, v->d_name, index_file);
@@ -643,7 +632,7 @@ static int reader_lock(const char *dir, int *fd, char **err)
     }
     close(*fd);
     *fd = -1;
-    return fail(err, -EBUSY, "a publish holds %s for over a minute", p);
+    return err_setf(err, -EBUSY, "a publish holds %s for over a minute", p);
 }
 
 /* gallery_load; a publisher already holding the lock passes locked. */
@@ -651,7 +640,7 @@ static int load_catalog(struct gallery *g, bool locked, json_t **out, char **err
 {
     _cleanup_free_ char *v1 = path_join(g->dir, "index.json");
     if (file_exists(v1))
-        return fail(err, -EINVAL,
+        return err_setf(err, -EINVAL,
                     "%s is an unsigned index from an older kiln; this kiln reads only signed indexes (index/*.json): "
                     "set up a new gallery and publish the versions into it",
                     v1);
@@ -662,7 +651,7 @@ static int load_catalog(struct gallery *g, bool locked, json_t **out, char **err
     json_t *idx = NULL, *cat = NULL;
     r = newest_serial(g->dir, &serial, err);
     if (r == -ENOENT)
-        r = fail(err, -ENOENT,
+        r = err_setf(err, -ENOENT,
                  "%s/index holds no index (NNNNNNNNNN.json): every gallery has one from kiln gallery init on, so "
                  "it was deleted; restore it from a backup",
                  g->dir);
@@ -687,17 +676,17 @@ static int load_catalog(struct gallery *g, bool locked, json_t **out, char **err
         size_t len;
         json_t *e = NULL;
         if (!file_exists(ep)) {
-            r = fail(err, -ENOENT, "%s lists %s %s, but %s is missing: the version was deleted", ifile, name, version, ep);
+            r = err_setf(err, -ENOENT, "%s lists %s %s, but %s is missing: the version was deleted", ifile, name, version, ep);
             break;
         }
         if ((r = read_signed(g, erel, CATALOG_ENTRY_MAX, &data, &len, ekid, err)) < 0) break;
         sha256_hex(data, len, esha);
         if (!streq(esha, want))
-            r = fail(err, -EPERM, "%s has sha256 %s, but %s says %s: it was replaced", ep, esha, ifile, want);
-        else if ((r = catalog_parse_entry(data, len, &e, &perr)) < 0) r = fail(err, r, "%s: %s", ep, perr);
+            r = err_setf(err, -EPERM, "%s has sha256 %s, but %s says %s: it was replaced", ep, esha, ifile, want);
+        else if ((r = catalog_parse_entry(data, len, &e, &perr)) < 0) r = err_setf(err, r, "%s: %s", ep, perr);
         else if (!streq(json_string_value(json_object_get(e, "name")), name) ||
                  !streq(json_string_value(json_object_get(e, "version")), version))
-            r = fail(err, -EINVAL, "%s describes %s %s, not %s %s", ep, json_string_value(json_object_get(e, "name")),
+            r = err_setf(err, -EINVAL, "%s describes %s %s, not %s %s", ep, json_string_value(json_object_get(e, "name")),
                      json_string_value(json_object_get(e, "version")), name, version);
         free(data);
         free(perr);
@@ -742,7 +731,7 @@ int gallery_check_run(const struct gallery *g, json_t *entry, char **err)
         return r;
     }
     if (!streq(got, want))
-        return fail(err, -EPERM, "%s has sha256 %s, but the signed entry says %s: the run's results were changed", p, got, want);
+        return err_setf(err, -EPERM, "%s has sha256 %s, but the signed entry says %s: the run's results were changed", p, got, want);
     return 0;
 }
 
@@ -771,11 +760,11 @@ static int write_index(const char *dir, const struct ms_seckey *key, const char 
     _cleanup_free_ char *idir = path_join(dir, "index");
     _cleanup_free_ char *p = path_join(idir, name);
     _cleanup_free_ char *sp = xasprintf("%s.minisig", p);
-    if (mkdir_p(idir, 0755) < 0) return fail(err, -errno, "cannot create %s: %s", idir, strerror(errno));
-    if ((r = write_file_atomic(sp, sig, strlen(sig), 0644)) < 0) return fail(err, r, "cannot write %s: %s", sp, strerror(-r));
+    if (mkdir_p(idir, 0755) < 0) return err_setf(err, -errno, "cannot create %s: %s", idir, strerror(errno));
+    if ((r = write_file_atomic(sp, sig, strlen(sig), 0644)) < 0) return err_setf(err, r, "cannot write %s: %s", sp, strerror(-r));
     if ((r = write_file_atomic(p, text, strlen(text), 0644)) < 0) {
         unlink(sp);
-        return fail(err, r, "cannot write %s: %s", p, strerror(-r));
+        return err_setf(err, r, "cannot write %s: %s", p, strerror(-r));
     }
     sha256_hex(text, strlen(text), sha_out);
     return 0;
@@ -820,7 +809,7 @@ static int check_file(const char *dir, struct vfile *f, const char *const *keys,
         return r;
     }
     if (f->expect && !streq(f->expect, f->sha256))
-        return fail(err, -EBADMSG, "%s: sha256 %s, but %s says %s (the file was changed)", f->name, f->sha256, who,
+        return err_setf(err, -EBADMSG, "%s: sha256 %s, but %s says %s (the file was changed)", f->name, f->sha256, who,
                     f->expect);
     return 0;
 }
@@ -874,7 +863,7 @@ static int version_files(const char *dir, const char *manifest_name, json_t **ma
     _cleanup_free_ char *text = NULL;
     size_t tl;
     int r = read_file(mp, GALLERY_JSON_MAX, &text, &tl);
-    if (r == -EFBIG) return fail(err, r, "%s is larger than %u MiB: not a kiln build manifest", mp, GALLERY_JSON_MAX >> 20);
+    if (r == -EFBIG) return err_setf(err, r, "%s is larger than %u MiB: not a kiln build manifest", mp, GALLERY_JSON_MAX >> 20);
     if (r < 0) {
         free(*err);
         *err = fs_open_error(mp, r, "pass the manifest kiln build wrote");
@@ -882,12 +871,12 @@ static int version_files(const char *dir, const char *manifest_name, json_t **ma
     }
     json_error_t je;
     json_t *m = json_loadb(text, tl, 0, &je);
-    if (!m) return fail(err, -EINVAL, "%s: not a kiln build manifest: %s (line %d)", mp, je.text, je.line);
+    if (!m) return err_setf(err, -EINVAL, "%s: not a kiln build manifest: %s (line %d)", mp, je.text, je.line);
     const char *name = json_string_value(json_object_get(m, "name"));
     const char *version = json_string_value(json_object_get(m, "version"));
     if (!catalog_safe_name(name) || !catalog_safe_name(version)) {
         json_decref(m);
-        return fail(err, -EINVAL, "%s: name and version must be set and use letters, digits, '.', '_', '+', '~', '-'", mp);
+        return err_setf(err, -EINVAL, "%s: name and version must be set and use letters, digits, '.', '_', '+', '~', '-'", mp);
     }
     size_t cap = 0;
     *n = 0;
@@ -905,7 +894,7 @@ static int version_files(const char *dir, const char *manifest_name, json_t **ma
             if (!catalog_safe_name(f) || !h || strlen(h) != 64 || (k == 0 && (!json_is_integer(sz) || json_integer_value(sz) < 0))) {
                 vfiles_free(*out, *n);
                 json_decref(m);
-                return fail(err, -EINVAL, "%s: %s[%zu] needs a plain file name, a sha256%s", mp, lists[k], i,
+                return err_setf(err, -EINVAL, "%s: %s[%zu] needs a plain file name, a sha256%s", mp, lists[k], i,
                             k == 0 ? " and a size" : "");
             }
             const char *kind = jstr(a, "kind");
@@ -918,7 +907,7 @@ static int version_files(const char *dir, const char *manifest_name, json_t **ma
     if (!json_array_size(json_object_get(m, "artifacts"))) {
         vfiles_free(*out, *n);
         json_decref(m);
-        return fail(err, -EINVAL, "%s lists no artifacts", mp);
+        return err_setf(err, -EINVAL, "%s lists no artifacts", mp);
     }
     *APPEND(*out, *n, cap) = (struct vfile){.name = xasprintf("%s-%s.provenance.json", name, version), .max = GALLERY_JSON_MAX};
     *APPEND(*out, *n, cap) = (struct vfile){.name = xstrdup(manifest_name), .max = GALLERY_JSON_MAX};
@@ -934,7 +923,7 @@ static int check_provenance(const char *dir, struct vfile *v, size_t n, const ch
     json_t *st = json_load_file(p, 0, NULL);
     int r = 0;
     if (!st || !streq(jstr(st, "_type"), INTOTO_STATEMENT_TYPE) || !streq(jstr(st, "predicateType"), SLSA_PROVENANCE_TYPE))
-        r = fail(err, -EINVAL, "%s is not an in-toto statement with a SLSA v1 provenance predicate", pf->name);
+        r = err_setf(err, -EINVAL, "%s is not an in-toto statement with a SLSA v1 provenance predicate", pf->name);
     for (size_t i = 0; r == 0 && i < n; i++) {
         if (&v[i] == pf) continue;
         bool found = false;
@@ -945,11 +934,11 @@ static int check_provenance(const char *dir, struct vfile *v, size_t n, const ch
             found = true;
             const char *d = json_string_value(json_object_get(json_object_get(s, "digest"), "sha256"));
             if (!d || !streq(d, v[i].sha256))
-                r = fail(err, -EBADMSG, "%s: the provenance gives %s sha256 %s, the file has %s", pf->name, v[i].name,
+                r = err_setf(err, -EBADMSG, "%s: the provenance gives %s sha256 %s, the file has %s", pf->name, v[i].name,
                          d ? d : "none", v[i].sha256);
         }
         if (!found && r == 0 && !streq(v[i].name, manifest_name))
-            r = fail(err, -EINVAL, "%s does not name %s as a subject", pf->name, v[i].name);
+            r = err_setf(err, -EINVAL, "%s does not name %s as a subject", pf->name, v[i].name);
     }
     json_decref(st);
     return r;
@@ -977,7 +966,7 @@ static int check_sboms(const char *dir, json_t *m, char **err)
             ok = streq(jstr(c, "type"), "operating-system") && streq(jstr(c, "name"), jstr(m, "name"));
         }
         json_decref(doc);
-        if (!ok) return fail(err, -EINVAL, "%s is not an SBOM of %s %s", jstr(a, "file"), jstr(m, "name"), jstr(m, "version"));
+        if (!ok) return err_setf(err, -EINVAL, "%s is not an SBOM of %s %s", jstr(a, "file"), jstr(m, "name"), jstr(m, "version"));
     }
     return 0;
 }
@@ -986,12 +975,12 @@ static int check_sboms(const char *dir, json_t *m, char **err)
 static int check_run(const struct gallery *g, const char *run_dir, const char *staged, struct vfile *v, size_t n,
                      json_t **summary, char **err)
 {
-    if (!run_dir) return g->require_run ? fail(err, -EINVAL, "the gallery requires a validation run: pass --run RUN-DIR") : 0;
+    if (!run_dir) return g->require_run ? err_setf(err, -EINVAL, "the gallery requires a validation run: pass --run RUN-DIR") : 0;
     _cleanup_free_ char *rp = path_join(staged, "run/results.json");
     json_error_t je;
     json_t *res = json_load_file(rp, 0, &je);
     if (!res || !streq(jstr(res, "schema"), "kiln.results/v1"))
-        return fail(err, -EINVAL, "%s/results.json is not a kiln run's results", run_dir);
+        return err_setf(err, -EINVAL, "%s/results.json is not a kiln run's results", run_dir);
     json_t *run = json_object_get(res, "run");
     int r = 0;
     const char *tested = NULL;
@@ -1009,19 +998,19 @@ static int check_run(const struct gallery *g, const char *run_dir, const char *s
         for (size_t k = 0; k < n && !match; k++)
             if ((disk ? v[k].disk : v[k].kind && streq(v[k].kind, role)) && streq(v[k].sha256, jstr(t, "sha256"))) match = v[k].name;
         if (!match && r == 0)
-            r = fail(err, -EINVAL, "the run %s tested %s (sha256 %s), which is none of this version's %s", run_dir,
+            r = err_setf(err, -EINVAL, "the run %s tested %s (sha256 %s), which is none of this version's %s", run_dir,
                      jstr(t, "path"), jstr(t, "sha256"), disk ? "disk images" : streq(role, "initrd") ? "initrd artifacts" : "kernel artifacts");
         if (match && !streq(role, "kernel")) tested = match;
     }
-    if (r == 0 && v && !tested) r = fail(err, -EINVAL, "the run %s booted no disk image (or initrd) of this version", run_dir);
-    if (r == 0 && json_is_true(json_object_get(run, "interrupted"))) r = fail(err, -EINVAL, "the run %s was interrupted", run_dir);
+    if (r == 0 && v && !tested) r = err_setf(err, -EINVAL, "the run %s booted no disk image (or initrd) of this version", run_dir);
+    if (r == 0 && json_is_true(json_object_get(run, "interrupted"))) r = err_setf(err, -EINVAL, "the run %s was interrupted", run_dir);
     json_int_t failed = json_integer_value(json_object_get(json_object_get(res, "summary"), "failed"));
     if (r == 0 && failed > g->max_failures) {
         struct sbuf names = {0};
         json_t *c;
         json_array_foreach(json_object_get(res, "cases"), i, c) if (streq(jstr(c, "status"), "failed"))
             sbuf_printf(&names, "%s%s (%s)", names.len ? ", " : "", jstr(c, "id"), jstr(c, "reason"));
-        r = fail(err, -EINVAL, "the run %s failed %lld case(s), the policy allows %ld: %s", run_dir, (long long)failed,
+        r = err_setf(err, -EINVAL, "the run %s failed %lld case(s), the policy allows %ld: %s", run_dir, (long long)failed,
                  g->max_failures, names.s ? names.s : "");
         sbuf_free(&names);
     }
@@ -1046,11 +1035,11 @@ static int check_run(const struct gallery *g, const char *run_dir, const char *s
             seen = true;
             const char *st = jstr(rc, "status");
             if (!(streq(st, "passed") || (g->allow_skipped && streq(st, "skipped"))))
-                r = fail(err, -EINVAL, "required case %s is %s in the run %s%s%s", c->name, st, run_dir,
+                r = err_setf(err, -EINVAL, "required case %s is %s in the run %s%s%s", c->name, st, run_dir,
                          *jstr(rc, "reason") ? ": " : "", jstr(rc, "reason"));
         }
         if (!seen && r == 0)
-            r = fail(err, -EINVAL, "the run %s did not include %s, which the gallery's policy requires (priority <= %ld%s)",
+            r = err_setf(err, -EINVAL, "the run %s did not include %s, which the gallery's policy requires (priority <= %ld%s)",
                      run_dir, c->name, g->max_priority, g->nareas ? " in its areas" : "");
     }
     char rsha[65];
@@ -1092,12 +1081,12 @@ static int check_order(json_t *index, const char *name, const char *version, con
     char *absent = NULL;
     json_t *same = gallery_find(index, name, version, NULL, &absent);
     free(absent);
-    if (same && has_channel(same, ch)) return fail(err, -EEXIST, "%s %s is already published in %s", name, version, ch);
+    if (same && has_channel(same, ch)) return err_setf(err, -EEXIST, "%s %s is already published in %s", name, version, ch);
     if (prev && version_cmp_deb(version, jstr(prev, "version")) <= 0)
-        return fail(err, -EINVAL, "%s %s is not newer than %s, the latest in %s: versions only go up in a channel", name,
+        return err_setf(err, -EINVAL, "%s %s is not newer than %s, the latest in %s: versions only go up in a channel", name,
                     version, jstr(prev, "version"), ch);
     if (same && manifest_sha256 && !streq(jstr(same, "manifest_sha256"), manifest_sha256))
-        return fail(err, -EEXIST, "%s %s is already published with other content; publish a new version", name, version);
+        return err_setf(err, -EEXIST, "%s %s is already published with other content; publish a new version", name, version);
     return 0;
 }
 
@@ -1128,7 +1117,7 @@ static int copy_file(const char *src, const char *dst_dir, uint64_t max, bool no
     }
     if ((uint64_t)st.st_size > max) {
         close(in);
-        return fail(err, -EFBIG, "%s holds %llu bytes, more than the %llu its manifest allows", src,
+        return err_setf(err, -EFBIG, "%s holds %llu bytes, more than the %llu its manifest allows", src,
                     (unsigned long long)st.st_size, (unsigned long long)max);
     }
     const char *base = strrchr(src, '/') ? strrchr(src, '/') + 1 : src;
@@ -1137,7 +1126,7 @@ static int copy_file(const char *src, const char *dst_dir, uint64_t max, bool no
     if (out < 0) {
         int e = errno;
         close(in);
-        return fail(err, -e, "cannot create %s: %s", dst, strerror(e));
+        return err_setf(err, -e, "cannot create %s: %s", dst, strerror(e));
     }
     enum { BUF = 1 << 20, BLOCK = 4096 };
     uint8_t *buf = xmalloc(BUF);
@@ -1147,12 +1136,12 @@ static int copy_file(const char *src, const char *dst_dir, uint64_t max, bool no
         ssize_t n = read(in, buf, BUF);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) {
-            r = fail(err, -errno, "cannot read %s: %s", src, strerror(errno));
+            r = err_setf(err, -errno, "cannot read %s: %s", src, strerror(errno));
             break;
         }
         if (n == 0) break;
         if ((total += (uint64_t)n) > max) { /* it grew while being copied */
-            r = fail(err, -EFBIG, "%s grew past the %llu bytes its manifest allows while it was copied", src,
+            r = err_setf(err, -EFBIG, "%s grew past the %llu bytes its manifest allows while it was copied", src,
                      (unsigned long long)max);
             break;
         }
@@ -1160,9 +1149,9 @@ static int copy_file(const char *src, const char *dst_dir, uint64_t max, bool no
             size_t len = (size_t)MIN((ssize_t)BLOCK, n - off);
             const uint8_t *b = buf + off;
             if (b[0] == 0 && !memcmp(b, b + 1, len - 1)) {
-                if (lseek(out, (off_t)len, SEEK_CUR) < 0) r = fail(err, -errno, "cannot write %s: %s", dst, strerror(errno));
+                if (lseek(out, (off_t)len, SEEK_CUR) < 0) r = err_setf(err, -errno, "cannot write %s: %s", dst, strerror(errno));
             } else if (write_all(out, b, len) < 0) {
-                r = fail(err, -errno, "cannot write %s: %s", dst, strerror(errno));
+                r = err_setf(err, -errno, "cannot write %s: %s", dst, strerror(errno));
             }
         }
         if (r < 0) break;
@@ -1170,8 +1159,8 @@ static int copy_file(const char *src, const char *dst_dir, uint64_t max, bool no
     free(buf);
     struct timespec times[2] = {st.st_atim, st.st_mtim};
     if (r == 0 && (ftruncate(out, (off_t)total) < 0 || futimens(out, times) < 0))
-        r = fail(err, -errno, "cannot write %s: %s", dst, strerror(errno));
-    if (close(out) < 0 && r == 0) r = fail(err, -errno, "cannot write %s: %s", dst, strerror(errno));
+        r = err_setf(err, -errno, "cannot write %s: %s", dst, strerror(errno));
+    if (close(out) < 0 && r == 0) r = err_setf(err, -errno, "cannot write %s: %s", dst, strerror(errno));
     close(in);
     if (r < 0) unlink(dst);
     return r;
@@ -1181,19 +1170,19 @@ static int lock_gallery(const char *dir, char **err)
 {
     _cleanup_free_ char *p = path_join(dir, ".lock");
     int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) return fail(err, -errno, "cannot open %s: %s", p, strerror(errno));
+    if (fd < 0) return err_setf(err, -errno, "cannot open %s: %s", p, strerror(errno));
     for (int i = 0; i < 600; i++) {
         if (flock(fd, LOCK_EX | LOCK_NB) == 0) return fd;
         sleep_ms(100);
     }
     close(fd);
-    return fail(err, -EBUSY, "another publish holds %s for over a minute", p);
+    return err_setf(err, -EBUSY, "another publish holds %s for over a minute", p);
 }
 
 int gallery_drop_cut_off(struct gallery *g, const char *name, const char *version, bool *dropped, char **err)
 {
     *dropped = false;
-    if (!catalog_safe_name(name) || !catalog_safe_name(version)) return fail(err, -EINVAL, "not a name and version: %s %s", name, version);
+    if (!catalog_safe_name(name) || !catalog_safe_name(version)) return err_setf(err, -EINVAL, "not a name and version: %s %s", name, version);
     _cleanup_free_ char *name_dir = xasprintf("%s/images/%s", g->dir, name), *final = path_join(name_dir, version);
     struct stat st;
     if (lstat(final, &st) < 0 || !S_ISDIR(st.st_mode)) return 0;
@@ -1213,7 +1202,7 @@ int gallery_drop_cut_off(struct gallery *g, const char *name, const char *versio
     if (r == 0 && !listed) {
         _cleanup_free_ char *aside = xasprintf("%s/.cut-off-%s-%d", name_dir, version, (int)getpid());
         rm_rf(aside);
-        if (rename(final, aside) < 0) r = fail(err, -errno, "cannot move %s out of the gallery: %s", final, strerror(errno));
+        if (rename(final, aside) < 0) r = err_setf(err, -errno, "cannot move %s out of the gallery: %s", final, strerror(errno));
         else {
             rm_rf(aside);
             *dropped = true;
@@ -1261,7 +1250,7 @@ static int write_entry(const char *dir, const struct ms_seckey *key, json_t *e, 
     _cleanup_free_ char *p = path_join(dir, "entry.json");
     _cleanup_free_ char *sp = path_join(dir, "entry.json.minisig");
     if ((r = write_file_atomic(p, text, strlen(text), 0644)) < 0 || (r = write_file_atomic(sp, sig, strlen(sig), 0644)) < 0)
-        return fail(err, r, "cannot write %s: %s", r < 0 && file_exists(p) ? sp : p, strerror(-r));
+        return err_setf(err, r, "cannot write %s: %s", r < 0 && file_exists(p) ? sp : p, strerror(-r));
     sha256_hex(text, strlen(text), sha);
     return 0;
 }
@@ -1275,8 +1264,8 @@ static int stage_files(const struct gallery *g, const struct publish_req *q, con
     for (size_t i = 0; i < n && r == 0; i++) {
         _cleanup_free_ char *f = path_join(src_dir, v[i].name);
         _cleanup_free_ char *s = xasprintf("%s.minisig", f);
-        if (!file_exists(f)) r = fail(err, -ENOENT, "%s is missing (listed by %s)", f, manifest_name);
-        else if (!file_exists(s)) r = fail(err, -EPERM, "%s is not signed (no %s); sign the version with kiln sign -k KEY %s.*", f, s, q->prefix);
+        if (!file_exists(f)) r = err_setf(err, -ENOENT, "%s is missing (listed by %s)", f, manifest_name);
+        else if (!file_exists(s)) r = err_setf(err, -EPERM, "%s is not signed (no %s); sign the version with kiln sign -k KEY %s.*", f, s, q->prefix);
         else r = ms_check_signer((const char *const *)g->keys, g->nkeys, f, v[i].key, err);
     }
     for (size_t i = 0; i < n && r == 0; i++) {
@@ -1329,7 +1318,7 @@ static int record_version(struct gallery *g, const struct publish_req *q, const 
         r = write_entry(staged, key, e, esha, err);
         json_decref(e);
         if (r == 0 && rename(staged, final) < 0)
-            r = fail(err, -errno, "cannot move %s to %s: %s", staged, final, strerror(errno));
+            r = err_setf(err, -errno, "cannot move %s to %s: %s", staged, final, strerror(errno));
         moved = r == 0;
         if (r == 0)
             json_array_append_new(items, json_pack("{s:s, s:s, s:[s], s:s}", "name", name, "version", version,
@@ -1355,7 +1344,7 @@ static int record_version(struct gallery *g, const struct publish_req *q, const 
 int gallery_publish(struct gallery *g, const struct publish_req *q, const struct ms_seckey *key, char **err)
 {
     const struct gallery_channel *ch = channel(g, q->channel);
-    if (!ch) return fail(err, -EINVAL, "the gallery has no channel \"%s\" (gallery.yml channels)", q->channel);
+    if (!ch) return err_setf(err, -EINVAL, "the gallery has no channel \"%s\" (gallery.yml channels)", q->channel);
     _cleanup_free_ char *where = xasprintf("the keys %s trusts (%s/keys)", g->dir, g->dir);
     int r = check_signing_key((const char *const *)g->keys, g->nkeys, key, where, err);
     if (r < 0) return r;
@@ -1384,12 +1373,12 @@ int gallery_publish(struct gallery *g, const struct publish_req *q, const struct
         return r;
     }
     rm_rf(staged);
-    if (mkdir_p(run_sub, 0755) < 0) r = fail(err, -errno, "cannot create %s: %s", staged, strerror(errno));
+    if (mkdir_p(run_sub, 0755) < 0) r = err_setf(err, -errno, "cannot create %s: %s", staged, strerror(errno));
     /* the run's verdict first (cheap), then each file copied and the copy checked: what is
      * checked is what gets published */
     if (r == 0 && q->run_dir) {
         _cleanup_free_ char *rj = path_join(q->run_dir, "results.json");
-        if (!file_exists(rj)) r = fail(err, -ENOENT, "%s is not a kiln run directory (no results.json)", q->run_dir);
+        if (!file_exists(rj)) r = err_setf(err, -ENOENT, "%s is not a kiln run directory (no results.json)", q->run_dir);
         else r = copy_file(rj, run_sub, GALLERY_JSON_MAX, false, err);
     }
     if (r == 0) r = check_run(g, q->run_dir, staged, NULL, 0, NULL, err);
@@ -1446,11 +1435,11 @@ int gallery_move_all(const char *dir, const char *out_dir, const char *const *na
         _cleanup_free_ char *t = path_join(out_dir, names[i]);
         struct stat st;
         if (lstat(t, &st) < 0) {
-            if (errno != ENOENT) r = fail(err, -errno, "cannot check %s: %s", t, strerror(errno));
+            if (errno != ENOENT) r = err_setf(err, -errno, "cannot check %s: %s", t, strerror(errno));
         } else if (S_ISDIR(st.st_mode)) {
-            r = fail(err, -EISDIR, "%s is a directory where a pulled file would go; kiln never replaces a directory", t);
+            r = err_setf(err, -EISDIR, "%s is a directory where a pulled file would go; kiln never replaces a directory", t);
         } else if (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) {
-            r = fail(err, -EEXIST, "%s exists and is not a regular file; kiln does not replace it", t);
+            r = err_setf(err, -EEXIST, "%s exists and is not a regular file; kiln does not replace it", t);
         } else if (force) {
             replace[i] = true;
         } else {
@@ -1458,7 +1447,7 @@ int gallery_move_all(const char *dir, const char *out_dir, const char *const *na
         }
     }
     if (r == 0 && exist.len)
-        r = fail(err, -EEXIST, "%s already holds %s: pass --force to replace what is there, or pull into another directory",
+        r = err_setf(err, -EEXIST, "%s already holds %s: pass --force to replace what is there, or pull into another directory",
                  out_dir, exist.s);
     sbuf_free(&exist);
     _cleanup_free_ char *old = path_join(dir, ".replaced");
@@ -1469,9 +1458,9 @@ int gallery_move_all(const char *dir, const char *out_dir, const char *const *na
         _cleanup_free_ char *keep = path_join(old, names[done]);
         /* a replaced file is kept (hard link) until all moves succeeded, to put it back otherwise */
         if (replace[done] && ((mkdir(old, 0700) < 0 && errno != EEXIST) || link(t, keep) < 0))
-            r = fail(err, -errno, "cannot keep a copy of %s while replacing it: %s", t, strerror(errno));
-        else if (replace[done] && rename(a, t) < 0) r = fail(err, -errno, "cannot move %s to %s: %s", a, t, strerror(errno));
-        else if (!replace[done] && (r = move_noreplace(a, t)) < 0) r = fail(err, r, "cannot move %s to %s: %s", a, t, strerror(-r));
+            r = err_setf(err, -errno, "cannot keep a copy of %s while replacing it: %s", t, strerror(errno));
+        else if (replace[done] && rename(a, t) < 0) r = err_setf(err, -errno, "cannot move %s to %s: %s", a, t, strerror(errno));
+        else if (!replace[done] && (r = move_noreplace(a, t)) < 0) r = err_setf(err, r, "cannot move %s to %s: %s", a, t, strerror(-r));
         if (r < 0) break;
     }
     if (r == 0) {
@@ -1535,21 +1524,21 @@ int gallery_pull(struct gallery *g, json_t *e, const char *artifact, const char 
     *wrote = false;
     const char *name = jstr(e, "name"), *version = jstr(e, "version");
     if (!catalog_safe_name(name) || !catalog_safe_name(version))
-        return fail(err, -EINVAL, "the catalog entry %s %s has an unsafe name", name, version);
+        return err_setf(err, -EINVAL, "the catalog entry %s %s has an unsafe name", name, version);
     _cleanup_free_ char *src = xasprintf("%s/images/%s/%s", g->dir, name, version);
     size_t nkeys;
     const char *const *keys = reader_keys(g, &nkeys);
     struct stat st;
-    if (stat(out_dir, &st) == 0 && !S_ISDIR(st.st_mode)) return fail(err, -ENOTDIR, "%s is not a directory", out_dir);
+    if (stat(out_dir, &st) == 0 && !S_ISDIR(st.st_mode)) return err_setf(err, -ENOTDIR, "%s is not a directory", out_dir);
     _cleanup_free_ char *created = first_missing(out_dir);
     if (mkdir_p(out_dir, 0755) < 0) {
-        int r = fail(err, -errno, "cannot create %s: %s", out_dir, strerror(errno));
+        int r = err_setf(err, -errno, "cannot create %s: %s", out_dir, strerror(errno));
         if (created) remove_created(out_dir, created);
         return r;
     }
     _cleanup_free_ char *tmp = xasprintf("%s/.kiln-pull-XXXXXX", out_dir);
     if (!mkdtemp(tmp)) {
-        int r = fail(err, -errno, "cannot create a directory in %s: %s", out_dir, strerror(errno));
+        int r = err_setf(err, -errno, "cannot create a directory in %s: %s", out_dir, strerror(errno));
         if (created) remove_created(out_dir, created);
         return r;
     }
@@ -1561,10 +1550,10 @@ int gallery_pull(struct gallery *g, json_t *e, const char *artifact, const char 
     size_t n = 0;
     if (r == 0) r = version_files(tmp, mf.name, &m, &v, &n, err);
     if (r == 0 && (!streq(jstr(m, "name"), name) || !streq(jstr(m, "version"), version)))
-        r = fail(err, -EINVAL, "%s/%s describes %s %s, not %s %s", src, mf.name, jstr(m, "name"), jstr(m, "version"), name,
+        r = err_setf(err, -EINVAL, "%s/%s describes %s %s, not %s %s", src, mf.name, jstr(m, "name"), jstr(m, "version"), name,
                  version);
     if (r == 0 && !streq(mf.sha256, jstr(e, "manifest_sha256")))
-        r = fail(err, -EPERM, "%s/%s has sha256 %s, but the signed entry says %s: it was replaced", src, mf.name, mf.sha256,
+        r = err_setf(err, -EPERM, "%s/%s has sha256 %s, but the signed entry says %s: it was replaced", src, mf.name, mf.sha256,
                  jstr(e, "manifest_sha256"));
     /* the SBOMs, the provenance and the artifacts asked for */
     bool *want = xcalloc(n ? n : 1, sizeof *want);
@@ -1574,7 +1563,7 @@ int gallery_pull(struct gallery *g, json_t *e, const char *artifact, const char 
         want[k] = !a || !artifact || streq(jstr(a, "kind"), artifact);
         nwant += a && want[k];
     }
-    if (r == 0 && artifact && !nwant) r = fail(err, -ENOENT, "%s %s has no %s artifact", name, version, artifact);
+    if (r == 0 && artifact && !nwant) r = err_setf(err, -ENOENT, "%s %s has no %s artifact", name, version, artifact);
     for (size_t k = 0; k + 1 < n && r == 0; k++) {
         if (!want[k]) continue;
         _cleanup_free_ char *p = path_join(src, v[k].name);

@@ -24,21 +24,6 @@ int disk_format_parse(const char *name)
     return a && a - kiln_artifacts < DISK_FORMAT_COUNT ? (int)(a - kiln_artifacts) : -1;
 }
 
-int disk_fail(char **err, int r, const char *msg)
-{
-    *err = xstrdup(msg);
-    return r;
-}
-
-int disk_failf(char **err, int r, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    *err = xvasprintf(fmt, ap);
-    va_end(ap);
-    return r;
-}
-
 int disk_read_error(struct disk *d, int r, const char *fmt, ...)
 {
     va_list ap;
@@ -61,7 +46,7 @@ int disk_refuse(struct disk *d, char **err, const char *what)
     _cleanup_free_ char *stem = dot && dot != base ? xstrndup(d->path, (size_t)(dot - d->path)) : xstrdup(d->path);
     /* a QCOW v1 file may already be called x.qcow2: never suggest writing over the input */
     bool same = endswith(d->path, ".qcow2") && strlen(d->path) == strlen(stem) + 6;
-    return disk_failf(err, -ENOTSUP,
+    return err_setf(err, -ENOTSUP,
                       "this is %s, which kiln does not read (it reads raw, qcow2 and VHD); convert it first: "
                       "qemu-img convert -O qcow2 %s %s%s.qcow2",
                       what, d->path, stem, same ? "-converted" : "");
@@ -101,7 +86,7 @@ static int foreign_open(struct disk *d, char **err)
     for (size_t i = 0; i < ARRAY_SIZE(sigs); i++) {
         if (sigs[i].off + sigs[i].len > have || memcmp(head + sigs[i].off, sigs[i].magic, sigs[i].len)) continue;
         if (!sigs[i].hint) return disk_refuse(d, err, sigs[i].what);
-        return disk_failf(err, -ENOTSUP, "this is %s, not a disk image: %s", sigs[i].what, sigs[i].hint);
+        return err_setf(err, -ENOTSUP, "this is %s, not a disk image: %s", sigs[i].what, sigs[i].hint);
     }
     /* Apple's UDIF (.dmg) ends with a "koly" trailer */
     uint8_t tail[4];
@@ -195,7 +180,7 @@ int disk_open(const char *path, struct disk **out, char **err)
             return 0;
         }
         if (r != -EMEDIUMTYPE) {
-            *err = xasprintf("%s: %s", path, e ? e : strerror(-r));
+            err_setf(err, 0, "%s: %s", path, e ? e : strerror(-r));
             free(e);
             close(fd);
             free(d->why);
@@ -317,8 +302,7 @@ int disk_convert(struct disk *in, const char *path, enum disk_format fmt, const 
     if (fmt == DISK_VHD_FIXED) s.size = (in->size + (1 << 20) - 1) & ~(uint64_t)((1 << 20) - 1);
     else if (fmt == DISK_VHD_DYNAMIC) s.size = (in->size + 511) & ~(uint64_t)511;
     if (fmt != DISK_RAW && s.size > (uint64_t)2040 << 30 && fmt != DISK_QCOW2) {
-        *err = xasprintf("%s is %llu bytes; VHD holds at most 2040 GiB", path, (unsigned long long)in->size);
-        return -EFBIG;
+        return err_setf(err, -EFBIG, "%s is %llu bytes; VHD holds at most 2040 GiB", path, (unsigned long long)in->size);
     }
     _cleanup_free_ char *tmp = NULL;
     s.fd = open_beside(path, 0644, &tmp);
@@ -348,9 +332,9 @@ int disk_convert(struct disk *in, const char *path, enum disk_format fmt, const 
     if (r >= 0 && rename(tmp, path) < 0) r = -errno;
     if (r < 0) {
         unlink(tmp);
-        if (r == -EINTR) *err = xasprintf("interrupted while writing %s", path);
-        else if (rerr) *err = xasprintf("cannot read the input image: %s", rerr);
-        else *err = xasprintf("writing %s failed: %s", path, strerror(-r));
+        if (r == -EINTR) err_setf(err, 0, "interrupted while writing %s", path);
+        else if (rerr) err_setf(err, 0, "cannot read the input image: %s", rerr);
+        else err_setf(err, 0, "writing %s failed: %s", path, strerror(-r));
     }
     return r < 0 ? r : 0;
 }

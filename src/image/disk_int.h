@@ -28,10 +28,7 @@ struct disk {
 int qcow2_open(struct disk *d, char **err);
 int vhd_open(struct disk *d, char **err);
 
-/* Sets *err to msg (a copy) and returns r: the readers' one way to report a bad header. */
-int disk_fail(char **err, int r, const char *msg);
-/* disk_fail with a format string. */
-int disk_failf(char **err, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The readers report a bad header with err_setf (util/util.h). */
 /* Refuses a format kiln does not read: *err names it (what, e.g. "a VMDK image") and says how
  * to convert it with qemu-img. Returns -ENOTSUP. */
 int disk_refuse(struct disk *d, char **err, const char *what);

@@ -133,9 +133,8 @@ int ext4_ro_open(struct disk *d, uint64_t off, uint64_t len, uint64_t budget, st
     /* budget is the image's: what earlier filesystems of d read counts (128 crafted partitions
      * of 1.4 s and 325 MB each kept kiln inspect busy for 28 s: hostile finding) */
     if (d->ext4_read >= budget) {
-        *err = xasprintf("kiln has read %llu bytes of this image's filesystems already, all it reads of one image",
+        return err_setf(err, -EFBIG, "kiln has read %llu bytes of this image's filesystems already, all it reads of one image",
                          (unsigned long long)d->ext4_read);
-        return -EFBIG;
     }
     budget -= d->ext4_read;
     /* libext2fs sizes the group descriptor table from the superblock before reading it: a
@@ -143,25 +142,21 @@ int ext4_ro_open(struct disk *d, uint64_t off, uint64_t len, uint64_t budget, st
      * refused here so that it cannot ask for gigabytes */
     uint8_t sb[1024];
     if (len < 2048) {
-        *err = xstrdup("too small for an ext4 filesystem");
-        return -EUCLEAN;
+        return err_setf(err, -EUCLEAN, "too small for an ext4 filesystem");
     }
     int r = disk_pread(d, sb, sizeof sb, off + 1024);
     if (r < 0) {
-        *err = xasprintf("cannot read the disk: %s", disk_strerror(d, r));
-        return -EIO;
+        return err_setf(err, -EIO, "cannot read the disk: %s", disk_strerror(d, r));
     }
     uint32_t log_bs = get_le32(sb + 24), bpg = get_le32(sb + 32), incompat = get_le32(sb + 96);
     uint64_t blocks = get_le32(sb + 4) | (incompat & 0x80 ? (uint64_t)get_le32(sb + 0x150) << 32 : 0);
     uint64_t dsz = incompat & 0x80 ? get_le16(sb + 254) : 32;
     if (get_le16(sb + 56) != 0xef53) {
-        *err = xstrdup("no ext4 superblock");
-        return -EUCLEAN;
+        return err_setf(err, -EUCLEAN, "no ext4 superblock");
     }
     if (log_bs > 6 || !bpg || blocks > len >> (10 + log_bs) || blocks / bpg + 1 > budget / MAX(dsz, 32)) {
-        *err = xasprintf("the superblock claims %llu blocks of %u bytes (%u a group) in a %llu-byte partition",
+        return err_setf(err, -EUCLEAN, "the superblock claims %llu blocks of %u bytes (%u a group) in a %llu-byte partition",
                          (unsigned long long)blocks, 1024u << MIN(log_bs, 20u), bpg, (unsigned long long)len);
-        return -EUCLEAN;
     }
     struct ext4_ro *e = xcalloc(1, sizeof *e);
     e->c = xcalloc(1, sizeof *e->c);

@@ -94,8 +94,7 @@ static int extract(struct disk *d, uint64_t off, uint64_t len, const char *path,
     int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) {
         int e = errno;
-        *err = xasprintf("cannot create %s: %s", path, strerror(e));
-        return -e;
+        return err_setf(err, -e, "cannot create %s: %s", path, strerror(e));
     }
     enum { BUF = 1 << 20 };
     uint8_t *buf = xmalloc(BUF);
@@ -111,14 +110,14 @@ static int extract(struct disk *d, uint64_t off, uint64_t len, const char *path,
             }
             size_t n = (size_t)MIN((uint64_t)BUF, e - p);
             if ((r = disk_pread(d, buf, n, p)) < 0) break;
-            if ((r = file_pwrite_full(fd, buf, n, p - off)) < 0) *err = xasprintf("cannot write %s: %s", path, strerror(-r));
+            if ((r = file_pwrite_full(fd, buf, n, p - off)) < 0) err_setf(err, 0, "cannot write %s: %s", path, strerror(-r));
         }
         pos = e;
     }
-    if (r < 0 && r != -EINTR && !*err) *err = xasprintf("cannot read the disk at %llu: %s", (unsigned long long)pos, disk_strerror(d, r));
+    if (r < 0 && r != -EINTR && !*err) err_setf(err, 0, "cannot read the disk at %llu: %s", (unsigned long long)pos, disk_strerror(d, r));
     if (r >= 0 && ftruncate(fd, (off_t)len) < 0) {
         r = -errno;
-        *err = xasprintf("cannot size %s: %s", path, strerror(-r));
+        err_setf(err, 0, "cannot size %s: %s", path, strerror(-r));
     }
     free(buf);
     close(fd);
@@ -360,8 +359,7 @@ static int os_release(struct disk *d, uint64_t off, uint64_t len, json_t *fs, js
     _cleanup_free_ char *tmpl = xasprintf("%s/kiln-inspect-XXXXXX", td && *td ? td : "/var/tmp");
     if (!mkdtemp(tmpl)) {
         int e = errno;
-        *err = xasprintf("cannot create a temporary directory under %s: %s", td && *td ? td : "/var/tmp", strerror(e));
-        return -e;
+        return err_setf(err, -e, "cannot create a temporary directory under %s: %s", td && *td ? td : "/var/tmp", strerror(e));
     }
     _cleanup_free_ char *img = path_join(tmpl, "fs.img");
     int r = extract(d, off, len, img, err);
@@ -371,7 +369,7 @@ static int os_release(struct disk *d, uint64_t off, uint64_t len, json_t *fs, js
         if (text && !strstr(text, "ID=")) text = (free(text), NULL);
     }
     rm_rf(tmpl);
-    if (r == -EINTR && !*err) *err = xstrdup("interrupted");
+    if (r == -EINTR && !*err) err_setf(err, 0, "interrupted");
     if (r < 0) {
         free(text);
         return r;
@@ -406,7 +404,7 @@ static int readable_filesystems(struct disk *d, uint64_t (*fs)[4], size_t max, s
         for (size_t i = 0; i < n && *k < max && r >= 0; i++) {
             uint64_t off = parts[i].first_lba * 512, len = (parts[i].last_lba - parts[i].first_lba + 1) * 512;
             if ((r = probe_fs(d, off, len, &f)) < 0) {
-                *err = xasprintf("cannot read partition %u: %s", parts[i].number, disk_strerror(d, r));
+                err_setf(err, 0, "cannot read partition %u: %s", parts[i].number, disk_strerror(d, r));
                 break;
             }
             const char *t = f ? json_string_value(json_object_get(f, "type")) : NULL;
@@ -417,7 +415,7 @@ static int readable_filesystems(struct disk *d, uint64_t (*fs)[4], size_t max, s
             json_decref(f);
         }
     } else if (r == -ENOENT) {
-        if ((r = probe_fs(d, 0, disk_size(d), &f)) < 0) *err = xasprintf("cannot read the disk: %s", disk_strerror(d, r));
+        if ((r = probe_fs(d, 0, disk_size(d), &f)) < 0) err_setf(err, 0, "cannot read the disk: %s", disk_strerror(d, r));
         const char *t = f ? json_string_value(json_object_get(f, "type")) : NULL;
         if (t && streq(t, "ext4") && max) fs[*k][0] = 0, fs[*k][1] = disk_size(d), fs[*k][2] = 0, fs[*k][3] = 0, (*k)++;
         json_decref(f);
@@ -496,15 +494,14 @@ int image_extract(const char *path, const char *const *items, size_t nitems, con
     size_t nfs = 0;
     char *why = NULL;
     if ((r = readable_filesystems(d, fs, ARRAY_SIZE(fs), &nfs, &why)) < 0) {
-        *err = xasprintf("%s: %s", path, why);
+        err_setf(err, 0, "%s: %s", path, why);
         free(why);
         disk_close(d);
         return r;
     }
     if (!nfs) {
         disk_close(d);
-        *err = xasprintf("%s has no ext4 filesystem (or squashfs /usr) to read", path);
-        return -ENOENT;
+        return err_setf(err, -ENOENT, "%s has no ext4 filesystem (or squashfs /usr) to read", path);
     }
     uint64_t budget = unpack_budget(d);
     int found = 0;
@@ -533,7 +530,7 @@ int image_extract(const char *path, const char *const *items, size_t nitems, con
                                                                (unsigned long long)damaged_at[1])
                                                    : xstrdup("the whole disk");
         to_ascii(damage);
-        *err = xasprintf("%s: the %s filesystem of %s is damaged (%s), so kiln could not look for %s%s there; "
+        err_setf(err, 0, "%s: the %s filesystem of %s is damaged (%s), so kiln could not look for %s%s there; "
                          "see what %s says of a copy of it, or rebuild the image",
                          path, damaged_at[2] ? "squashfs" : "ext4", where, damage, items[0], nitems > 1 ? " and the rest" : "",
                          damaged_at[2] ? "unsquashfs -l" : "e2fsck -fn");
@@ -543,8 +540,8 @@ int image_extract(const char *path, const char *const *items, size_t nitems, con
     }
     free(damage);
     if (r < 0) {
-        if (r == -EINTR) *err = xasprintf("interrupted while reading %s", path);
-        else *err = xasprintf("cannot read the filesystems of %s: %s", path, why ? why : strerror(-r));
+        if (r == -EINTR) err_setf(err, 0, "interrupted while reading %s", path);
+        else err_setf(err, 0, "cannot read the filesystems of %s: %s", path, why ? why : strerror(-r));
         free(why);
         return r;
     }
@@ -560,15 +557,13 @@ static int inspect_rootfs_tar(const char *path, json_t **out, char **err)
     struct stat st;
     if (stat(path, &st) < 0) {
         int e = errno;
-        *err = xasprintf("%s: %s", path, strerror(e));
-        return -e;
+        return err_setf(err, -e, "%s: %s", path, strerror(e));
     }
     const char *td = getenv("TMPDIR");
     _cleanup_free_ char *tmpl = xasprintf("%s/kiln-inspect-XXXXXX", td && *td ? td : "/var/tmp");
     if (!mkdtemp(tmpl)) {
         int e = errno;
-        *err = xasprintf("cannot create a temporary directory under %s: %s", td && *td ? td : "/var/tmp", strerror(e));
-        return -e;
+        return err_setf(err, -e, "cannot create a temporary directory under %s: %s", td && *td ? td : "/var/tmp", strerror(e));
     }
     static const char *const items[] = {"/usr/lib/os-release", "/etc/os-release", "/etc/wsl.conf"};
     struct rootfs_tar_limits lim = rootfs_tar_default_limits((uint64_t)st.st_size);

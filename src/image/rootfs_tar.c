@@ -189,22 +189,19 @@ int rootfs_tar_write(const char *root, const char *dst, int64_t epoch, const str
         _cleanup_free_ char *p = path_join(root, streq(dir, ".") ? "" : dir);
         struct stat st;
         if (extra[i].path[0] == '/' || lstat(p, &st) < 0 || !S_ISDIR(st.st_mode)) {
-            *err = xasprintf("the tree %s has no directory for %s", root, extra[i].path);
-            return -ENOENT;
+            return err_setf(err, -ENOENT, "the tree %s has no directory for %s", root, extra[i].path);
         }
     }
     int rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (rootfd < 0) {
         int e = errno;
-        *err = xasprintf("%s: %s", root, strerror(e));
-        return -e;
+        return err_setf(err, -e, "%s: %s", root, strerror(e));
     }
     char *tmp = NULL;
     int fd = open_beside(dst, 0644, &tmp);
     if (fd < 0) {
         close(rootfd);
-        *err = xasprintf("cannot create a file beside %s: %s", dst, strerror(-fd));
-        return fd;
+        return err_setf(err, fd, "cannot create a file beside %s: %s", dst, strerror(-fd));
     }
     /* libarchive reads names in the calling thread's locale: in C.UTF-8 (built into glibc since
      * 2.35) a UTF-8 name goes into a plain pax "path=" record, which every tar reads; in kiln's
@@ -298,14 +295,12 @@ static int copy_member(struct archive *a, const char *path, const char *dest, co
     _cleanup_free_ char *dir = path_dirname(p);
     int r = mkdir_p(dir, 0700);
     if (r < 0) {
-        *err = xasprintf("cannot create %s: %s", dir, strerror(-r));
-        return r;
+        return err_setf(err, r, "cannot create %s: %s", dir, strerror(-r));
     }
     int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
         r = -errno;
-        *err = xasprintf("cannot create %s: %s", p, strerror(-r));
-        return r;
+        return err_setf(err, r, "cannot create %s: %s", p, strerror(-r));
     }
     char *buf = xmalloc(COPY_BUF);
     uint64_t total = 0;
@@ -314,19 +309,19 @@ static int copy_member(struct archive *a, const char *path, const char *dest, co
         total += (uint64_t)n;
         if (kiln_interrupted) r = -EINTR;
         else if (total > lim->file) {
-            *err = xasprintf("%s: %s holds more than the %llu bytes kiln reads of it", path, item,
+            err_setf(err, 0, "%s: %s holds more than the %llu bytes kiln reads of it", path, item,
                              (unsigned long long)lim->file);
             r = -EFBIG;
         } else if ((*copied += (uint64_t)n) > lim->copied) {
             /* a small archive of zeros would otherwise fill TMPDIR with copies */
-            *err = xasprintf("%s: the files kiln copies out of it hold more than %llu bytes (64 MiB + 4 x its size): "
+            err_setf(err, 0, "%s: the files kiln copies out of it hold more than %llu bytes (64 MiB + 4 x its size): "
                              "a crafted or damaged archive", path, (unsigned long long)lim->copied);
             r = -EFBIG;
-        } else if ((r = file_pwrite_full(fd, buf, (size_t)n, total - (uint64_t)n)) < 0) *err = xasprintf("cannot write %s: %s", p, strerror(-r));
+        } else if ((r = file_pwrite_full(fd, buf, (size_t)n, total - (uint64_t)n)) < 0) err_setf(err, 0, "cannot write %s: %s", p, strerror(-r));
         if (r < 0) break;
     }
     if (n < 0 && r == 0) {
-        *err = xasprintf("%s: %s: %s", path, item, read_why(a));
+        err_setf(err, 0, "%s: %s: %s", path, item, read_why(a));
         r = -EIO;
     }
     free(buf);
@@ -351,8 +346,7 @@ int rootfs_tar_extract(const char *path, const char *const *items, size_t nitems
     *err = NULL;
     int fd = open_regular(path, false, NULL);
     if (fd < 0) {
-        *err = xasprintf("cannot open %s: %s", path, fs_strerror(fd));
-        return fd;
+        return err_setf(err, fd, "cannot open %s: %s", path, fs_strerror(fd));
     }
     struct archive *a = archive_read_new();
     archive_read_support_filter_zstd(a);
@@ -365,7 +359,7 @@ int rootfs_tar_extract(const char *path, const char *const *items, size_t nitems
     qsort(ix, nitems, sizeof *ix, cmp_item);
     uint64_t entries = 0, copied = 0;
     int r = archive_read_open_fd(a, fd, COPY_BUF) == ARCHIVE_OK ? 0 : -EINVAL;
-    if (r < 0) *err = xasprintf("%s: not a tar archive (%s)", path, read_why(a));
+    if (r < 0) err_setf(err, 0, "%s: not a tar archive (%s)", path, read_why(a));
     struct archive_entry *e;
     while (r == 0) {
         int h = archive_read_next_header(a, &e);
@@ -379,15 +373,15 @@ int rootfs_tar_extract(const char *path, const char *const *items, size_t nitems
         uint64_t pos = (uint64_t)archive_filter_bytes(a, 0);
         int64_t size = archive_entry_size_is_set(e) ? archive_entry_size(e) : 0;
         const char *name = archive_entry_pathname(e);
-        if (kiln_interrupted) r = -EINTR, *err = xstrdup("interrupted");
+        if (kiln_interrupted) r = err_setf(err, -EINTR, "interrupted");
         else if (++entries > lim->entries)
-            r = -E2BIG, *err = xasprintf("%s has more than %llu entries: not a root filesystem archive kiln reads", path,
+            r = err_setf(err, -E2BIG, "%s has more than %llu entries: not a root filesystem archive kiln reads", path,
                                          (unsigned long long)lim->entries);
         else if (size < 0 || pos > lim->bytes || (uint64_t)size > lim->bytes - pos)
-            r = -E2BIG, *err = xasprintf("%s expands to more than %llu bytes (1 GiB + 16 x its size): a crafted or "
+            r = err_setf(err, -E2BIG, "%s expands to more than %llu bytes (1 GiB + 16 x its size): a crafted or "
                                          "damaged archive", path, (unsigned long long)lim->bytes);
         else if (name && strlen(name) > lim->path)
-            r = -E2BIG, *err = xasprintf("%s: entry %llu has a path of %zu bytes, more than %zu", path,
+            r = err_setf(err, -E2BIG, "%s: entry %llu has a path of %zu bytes, more than %zu", path,
                                          (unsigned long long)entries, strlen(name), lim->path);
         if (r < 0) break;
         size_t k = nitems;
@@ -398,10 +392,10 @@ int rootfs_tar_extract(const char *path, const char *const *items, size_t nitems
         }
         if (k < nitems) {
             if ((r = copy_member(a, path, dest, items[k], lim, &copied, err)) == 0) found[k] = true;
-            else if (r == -EINTR && !*err) *err = xstrdup("interrupted");
+            else if (r == -EINTR && !*err) err_setf(err, 0, "interrupted");
         } else if (archive_read_data_skip(a) < ARCHIVE_WARN) {
             r = -EIO;
-            *err = xasprintf("%s: entry %llu: %s", path, (unsigned long long)entries, read_why(a));
+            err_setf(err, 0, "%s: entry %llu: %s", path, (unsigned long long)entries, read_why(a));
         }
     }
     if (info) {

@@ -31,8 +31,7 @@ int dsse_sign(const struct ms_seckey *k, const char *type, const void *payload, 
     int r = ms_sign_raw(k, pae, pl, sig);
     free(pae);
     if (r < 0) {
-        *err = xstrdup("cannot sign the envelope (Ed25519 failed)");
-        return r;
+        return err_setf(err, r, "cannot sign the envelope (Ed25519 failed)");
     }
     char id[17];
     ms_seckey_id(k, id);
@@ -78,7 +77,7 @@ static int verify_one(const char *pubkey_path, const char *key_id, const char *l
     size_t plen = 0;
     uint8_t *pl = b64_decode(p64, &plen);
     if (!pl) {
-        *err = xasprintf("%s: the payload is not base64", where);
+        err_setf(err, 0, "%s: the payload is not base64", where);
         json_decref(env);
         return -EINVAL;
     }
@@ -118,7 +117,7 @@ static int verify_one(const char *pubkey_path, const char *key_id, const char *l
                      : xasprintf("%s is signed by %s, not by key %s (%s)", where, ids.len ? ids.s : "no key", key_id,
                                  pubkey_path);
     if (r == 0 && !streq(pt, type)) {
-        *err = xasprintf("%s: payload type \"%s\", expected \"%s\"", where, pt, type);
+        err_setf(err, 0, "%s: payload type \"%s\", expected \"%s\"", where, pt, type);
         r = -EINVAL;
     }
     sbuf_free(&ids);
@@ -163,7 +162,7 @@ int dsse_verify(const char *pubkey_path, const char *text, size_t len, const cha
         at = end + 1;
     }
     if (r == 0 && !lines) {
-        *err = xasprintf("%s holds no envelope", name);
+        err_setf(err, 0, "%s holds no envelope", name);
         r = -EINVAL;
     }
     if (r < 0 && payload) {

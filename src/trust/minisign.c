@@ -59,8 +59,7 @@ static int read_b64_file(const char *path, uint8_t *out, size_t want, char **err
     char *nl = strchr(text, '\n');
     if (!startswith(text, "untrusted comment:") || !nl) {
         free(text);
-        *err = xasprintf("%s is not a minisign key file (no \"untrusted comment:\" line)", path);
-        return -EINVAL;
+        return err_setf(err, -EINVAL, "%s is not a minisign key file (no \"untrusted comment:\" line)", path);
     }
     char *line = nl + 1;
     line[strcspn(line, "\r\n")] = 0;
@@ -68,8 +67,7 @@ static int read_b64_file(const char *path, uint8_t *out, size_t want, char **err
     r = b64_decode(line, out, want, &got);
     free(text);
     if (r < 0 || got != want) {
-        *err = xasprintf("%s: the key line is not %zu bytes of base64 (truncated or damaged key)", path, want);
-        return -EINVAL;
+        return err_setf(err, -EINVAL, "%s: the key line is not %zu bytes of base64 (truncated or damaged key)", path, want);
     }
     return 0;
 }
@@ -126,8 +124,7 @@ static void sk_checksum(const uint8_t *keynum, uint8_t chk[32])
 static int crypto_ready(char **err)
 {
     if (sodium_init() < 0) {
-        *err = xstrdup("libsodium could not be initialised");
-        return -EIO;
+        return err_setf(err, -EIO, "libsodium could not be initialised");
     }
     return 0;
 }
@@ -137,7 +134,7 @@ static char *b64(const uint8_t *p, size_t n) { return base64_encode(p, n); }
 static int write_text(const char *path, const char *text, unsigned mode, char **err)
 {
     int r = write_file_atomic(path, text, strlen(text), mode);
-    if (r < 0) *err = xasprintf("cannot write %s: %s", path, strerror(-r));
+    if (r < 0) err_setf(err, 0, "cannot write %s: %s", path, strerror(-r));
     return r;
 }
 
@@ -166,8 +163,7 @@ int ms_keygen(const char *base, const char *passphrase, char **err)
         put_le64(sk + 46, mem);
         uint8_t stream[KEYNUM_SK];
         if (scrypt_stream(passphrase, sk + 6, ops, mem, stream, sizeof stream) < 0) {
-            *err = xstrdup("scrypt failed (not enough memory?)");
-            return -ENOMEM;
+            return err_setf(err, -ENOMEM, "scrypt failed (not enough memory?)");
         }
         for (size_t i = 0; i < KEYNUM_SK; i++) keynum[i] ^= stream[i];
         sodium_memzero(stream, sizeof stream);
@@ -215,20 +211,17 @@ int ms_seckey_load(const char *path, const char *passphrase, struct ms_seckey **
     r = read_b64_file(path, sk, sizeof sk, err);
     if (r < 0) return r;
     if (memcmp(sk, "Ed", 2) || memcmp(sk + 4, "B2", 2)) {
-        *err = xasprintf("%s: not an Ed25519 minisign secret key", path);
-        return -EINVAL;
+        return err_setf(err, -EINVAL, "%s: not an Ed25519 minisign secret key", path);
     }
     uint8_t *keynum = sk + 54;
     bool enc = !memcmp(sk + 2, "Sc", 2);
     if (enc) {
         if (!passphrase) {
-            *err = xasprintf("%s is encrypted: give its passphrase (prompt, or KILN_PASSPHRASE)", path);
-            return -EACCES;
+            return err_setf(err, -EACCES, "%s is encrypted: give its passphrase (prompt, or KILN_PASSPHRASE)", path);
         }
         uint8_t stream[KEYNUM_SK];
         if (scrypt_stream(passphrase, sk + 6, get_le64(sk + 38), get_le64(sk + 46), stream, sizeof stream) < 0) {
-            *err = xasprintf("%s: its scrypt parameters are out of range", path);
-            return -EINVAL;
+            return err_setf(err, -EINVAL, "%s: its scrypt parameters are out of range", path);
         }
         for (size_t i = 0; i < KEYNUM_SK; i++) keynum[i] ^= stream[i];
         sodium_memzero(stream, sizeof stream);
@@ -236,12 +229,10 @@ int ms_seckey_load(const char *path, const char *passphrase, struct ms_seckey **
         sk_checksum(keynum, chk);
         if (memcmp(chk, keynum + 72, 32)) {
             sodium_memzero(sk, sizeof sk);
-            *err = xasprintf("%s: wrong passphrase (the key's checksum does not match)", path);
-            return -EACCES;
+            return err_setf(err, -EACCES, "%s: wrong passphrase (the key's checksum does not match)", path);
         }
     } else if (sk[2] || sk[3]) {
-        *err = xasprintf("%s: unknown key derivation \"%c%c\"", path, sk[2], sk[3]);
-        return -EINVAL;
+        return err_setf(err, -EINVAL, "%s: unknown key derivation \"%c%c\"", path, sk[2], sk[3]);
     }
     struct ms_seckey *k = xcalloc(1, sizeof *k);
     memcpy(k->id, keynum, 8);
@@ -252,8 +243,7 @@ int ms_seckey_load(const char *path, const char *passphrase, struct ms_seckey **
     sodium_memzero(sk, sizeof sk);
     if (!ok) {
         ms_seckey_free(k);
-        *err = xasprintf("%s: the secret key is damaged (its public half does not match)", path);
-        return -EINVAL;
+        return err_setf(err, -EINVAL, "%s: the secret key is damaged (its public half does not match)", path);
     }
     *out = k;
     return 0;
@@ -307,7 +297,7 @@ static int msg_hash(const struct msg *m, uint8_t out[64], char **err)
     crypto_generichash_final(&st, out, 64);
     free(buf);
     close(fd);
-    if (e) *err = xasprintf("cannot read %s: %s", m->file, strerror(e));
+    if (e) err_setf(err, 0, "cannot read %s: %s", m->file, strerror(e));
     return -e;
 }
 
@@ -323,8 +313,7 @@ static int sign_msg(const struct ms_seckey *k, const struct msg *m, const char *
     _cleanup_free_ char *tc = trusted_comment ? xstrdup(trusted_comment)
                                               : xasprintf("timestamp:%lld\tfile:%s\thashed", (long long)time(NULL), base);
     if (strchr(tc, '\n') || strchr(tc, '\r')) {
-        *err = xstrdup("the trusted comment must be one line");
-        return -EINVAL;
+        return err_setf(err, -EINVAL, "the trusted comment must be one line");
     }
     uint8_t sig[SIG_LEN];
     memcpy(sig, "ED", 2);
@@ -338,8 +327,7 @@ static int sign_msg(const struct ms_seckey *k, const struct msg *m, const char *
     if (r == 0) r = ed_sign(k, g, 64 + tcl, gsig);
     free(g);
     if (r < 0) {
-        *err = xstrdup("libsodium could not sign");
-        return r;
+        return err_setf(err, r, "libsodium could not sign");
     }
     char hex[17];
     key_id_hex(k->id, hex);
@@ -367,8 +355,7 @@ int ms_sign_data(const struct ms_seckey *k, const void *data, size_t len, const 
                  char **err)
 {
     if (!trusted_comment) {
-        *err = xstrdup("signing bytes in memory needs a trusted comment");
-        return -EINVAL;
+        return err_setf(err, -EINVAL, "signing bytes in memory needs a trusted comment");
     }
     return sign_msg(k, &(struct msg){.data = data, .len = len, .name = "data"}, trusted_comment, sig_text, err);
 }
@@ -393,8 +380,7 @@ static int parse_sig(char *text, const char *sp, struct parsed_sig *ps, char **e
     if (nl < 4 || !startswith(lines[0], "untrusted comment:") || !startswith(lines[2], "trusted comment: ") ||
         b64_decode(lines[1], ps->sig, sizeof ps->sig, &got) < 0 || got != SIG_LEN ||
         b64_decode(lines[3], ps->gsig, 64, &got2) < 0 || got2 != 64) {
-        *err = xasprintf("%s is not a valid minisign signature (truncated or damaged)", sp);
-        return -EINVAL;
+        return err_setf(err, -EINVAL, "%s is not a valid minisign signature (truncated or damaged)", sp);
     }
     ps->tc = lines[2] + strlen("trusted comment: ");
     return 0;
@@ -408,8 +394,7 @@ static int load_pubkey(const char *path, uint8_t pk[PK_LEN], char **err)
     r = read_b64_file(path, pk, PK_LEN, err);
     if (r < 0) return r;
     if (memcmp(pk, "Ed", 2)) {
-        *err = xasprintf("%s: not an Ed25519 minisign public key", path);
-        return -EINVAL;
+        return err_setf(err, -EINVAL, "%s: not an Ed25519 minisign public key", path);
     }
     return 0;
 }
@@ -425,14 +410,12 @@ static int verify_msg(const char *pubkey_path, const struct msg *m, const struct
     key_id_hex(ps->sig + 2, a);
     key_id_hex(pk + 2, b);
     if (memcmp(ps->sig + 2, pk + 2, 8)) {
-        *err = xasprintf("%s was made with key %s, but %s is key %s", sp, a, pubkey_path, b);
-        return -EPERM;
+        return err_setf(err, -EPERM, "%s was made with key %s, but %s is key %s", sp, a, pubkey_path, b);
     }
     const uint8_t *k = pk + 10;
     bool hashed = !memcmp(ps->sig, "ED", 2);
     if (!hashed && memcmp(ps->sig, "Ed", 2)) {
-        *err = xasprintf("%s: unknown signature algorithm", sp);
-        return -EINVAL;
+        return err_setf(err, -EINVAL, "%s: unknown signature algorithm", sp);
     }
     bool ok;
     if (hashed) {
@@ -446,15 +429,13 @@ static int verify_msg(const char *pubkey_path, const struct msg *m, const struct
         char *data = NULL;
         size_t dl;
         if ((r = read_file(m->file, 256u << 20, &data, &dl)) < 0) {
-            *err = xasprintf("%s: legacy (unhashed) signature over a file kiln cannot read whole: %s", sp, strerror(-r));
-            return r;
+            return err_setf(err, r, "%s: legacy (unhashed) signature over a file kiln cannot read whole: %s", sp, strerror(-r));
         }
         ok = ed_verify(k, (uint8_t *)data, dl, ps->sig + 10);
         free(data);
     }
     if (!ok) {
-        *err = xasprintf("%s does not match its signature %s (the file or the signature was changed)", m->name, sp);
-        return -EPERM;
+        return err_setf(err, -EPERM, "%s does not match its signature %s (the file or the signature was changed)", m->name, sp);
     }
     size_t tcl = strlen(ps->tc);
     uint8_t *g = xmalloc(64 + tcl);
@@ -463,8 +444,7 @@ static int verify_msg(const char *pubkey_path, const struct msg *m, const struct
     ok = ed_verify(k, g, 64 + tcl, ps->gsig);
     free(g);
     if (!ok) {
-        *err = xasprintf("%s: the trusted comment does not match the global signature (it was changed)", sp);
-        return -EPERM;
+        return err_setf(err, -EPERM, "%s: the trusted comment does not match the global signature (it was changed)", sp);
     }
     if (trusted) *trusted = xstrdup(ps->tc);
     return 0;
@@ -506,8 +486,7 @@ int ms_sig_key_id(const char *file, char key_id[17], char **err)
     }
     free(text);
     if (!nl || r < 0 || got != SIG_LEN) {
-        *err = xasprintf("%s is not a valid minisign signature (truncated or damaged)", sp);
-        return -EINVAL;
+        return err_setf(err, -EINVAL, "%s is not a valid minisign signature (truncated or damaged)", sp);
     }
     key_id_hex(sig + 2, key_id);
     return 0;
@@ -537,7 +516,7 @@ int ms_check_signer(const char *const *pubkeys, size_t n, const char *file, char
         sbuf_free(&known);
         return 0;
     }
-    *err = xasprintf("%s was signed with key %s, which is not a trusted key (trusted: %s)", file, key_id,
+    err_setf(err, 0, "%s was signed with key %s, which is not a trusted key (trusted: %s)", file, key_id,
                      known.len ? known.s : "none");
     sbuf_free(&known);
     return -EPERM;
@@ -567,7 +546,7 @@ int ms_verify_data_trusted(const char *const *pubkeys, size_t n, const void *dat
     struct sbuf known = {0};
     const char *pub = trusted_key(pubkeys, n, id, &known);
     if (!pub) {
-        *err = xasprintf("%s was signed with key %s, which is not a trusted key (trusted: %s)", name, id,
+        err_setf(err, 0, "%s was signed with key %s, which is not a trusted key (trusted: %s)", name, id,
                          known.len ? known.s : "none");
         sbuf_free(&known);
         return -EPERM;

@@ -71,21 +71,18 @@ static int list_db(const char *family, const char *dbdir, const char *where, jso
         rc = proc_run_stdout(argv, 120000, PKGDB_LIST_MAX, &text);
     }
     if (rc == -EINTR) {
-        *err = xstrdup("interrupted");
-        return -EINTR;
+        return err_setf(err, -EINTR, "interrupted");
     }
     /* a list cut short would be an SBOM that leaves packages out */
     if (rc == -E2BIG) {
-        *err = xasprintf("the %s database in %s lists more than kiln reads (%u MiB of %s output): a crafted or "
+        return err_setf(err, -E2BIG, "the %s database in %s lists more than kiln reads (%u MiB of %s output): a crafted or "
                          "damaged database", deb ? "dpkg" : "rpm", where, PKGDB_LIST_MAX >> 20,
                          deb ? "dpkg-query" : "rpm -qa");
-        return -E2BIG;
     }
     if (rc != 0) {
         _cleanup_free_ char *how = rc > 0 ? xasprintf("exited %d", rc) : xasprintf("failed: %s", strerror(-rc));
-        *err = xasprintf("cannot read the %s database in %s (%s %s)", deb ? "dpkg" : "rpm", where,
+        return err_setf(err, -EIO, "cannot read the %s database in %s (%s %s)", deb ? "dpkg" : "rpm", where,
                          deb ? "dpkg-query" : "rpm", how);
-        return -EIO;
     }
     *out = pkgdb_parse(family, text);
     return 0;
@@ -175,8 +172,7 @@ int pkgdb_from_image(const char *image, json_t **pkgs, json_t **os_release, cons
     _cleanup_free_ char *dir = xasprintf("%s/kiln-pkgdb-XXXXXX", td && *td ? td : "/var/tmp");
     if (!mkdtemp(dir)) {
         json_decref(info);
-        *err = xasprintf("cannot create a temporary directory: %s", strerror(errno));
-        return -errno;
+        return err_setf(err, -errno, "cannot create a temporary directory: %s", strerror(errno));
     }
     /* dpkg's status file; the rpm database's files (sqlite, Berkeley DB, ndb) where Fedora keeps
      * them and where older layouts did: named files only, so a crafted image cannot make kiln
@@ -192,7 +188,7 @@ int pkgdb_from_image(const char *image, json_t **pkgs, json_t **os_release, cons
     r = image_extract(image, items, n, dir, err);
     for (size_t i = 0; i < n; i++) free(owned[i]);
     if (r == 0) {
-        *err = xasprintf("%s has no package database (looked for /var/lib/dpkg/status and the rpm database in %s and %s)",
+        err_setf(err, 0, "%s has no package database (looked for /var/lib/dpkg/status and the rpm database in %s and %s)",
                          image, dirs[0], dirs[1]);
         r = -ENOENT;
     }
@@ -217,7 +213,7 @@ int pkgdb_from_image(const char *image, json_t **pkgs, json_t **os_release, cons
         if (r == 0 && json_array_size(*pkgs) == 0) {
             json_decref(*pkgs);
             *pkgs = NULL;
-            *err = xasprintf("%s: the %s database (%s) lists no installed package: it is damaged or kiln could not read "
+            err_setf(err, 0, "%s: the %s database (%s) lists no installed package: it is damaged or kiln could not read "
                              "it; no SBOM was written",
                              image, streq(*family, "deb") ? "dpkg" : "rpm",
                              streq(*family, "deb") ? "/var/lib/dpkg/status" : in_sysimage ? dirs[0] : dirs[1]);
