@@ -310,16 +310,78 @@ static enum MHD_Result send_json(struct MHD_Connection *c, struct req *r, int st
     struct MHD_Response *resp = MHD_create_response_from_buffer(n, text, MHD_RESPMEM_MUST_FREE);
     MHD_add_response_header(resp, "Content-Type", "application/json");
     if (status == 401) MHD_add_response_header(resp, "WWW-Authenticate", "Bearer");
+    if (r->framing_bad) MHD_add_response_header(resp, "Connection", "close");
     if (status == 429 || status == 503) MHD_add_response_header(resp, "Retry-After", "30");
     enum MHD_Result res = MHD_queue_response(c, (unsigned)status, resp);
     MHD_destroy_response(resp);
-    log_info("%s %s -> %d%s%s", r->method, r->url, status, r->who == WHO_TENANT ? " tenant " : r->who == WHO_WORKER ? " worker " : "",
+    /* a dashboard path may hold a sign-in link's nonce (framing_refused answers those here) */
+    log_info("%s %s -> %d%s%s", r->method, r->dash ? "(dashboard)" : r->url, status, r->who == WHO_TENANT ? " tenant " : r->who == WHO_WORKER ? " worker " : "",
              r->who == WHO_TENANT ? r->t.name : r->who == WHO_WORKER ? r->w.name : "");
     return res;
 }
 
+/* An Omaha response document (malloc'ed, freed here) with an HTTP status: update clients
+ * read XML, whatever the status (a Retry-After on 503 as for the API). */
+static enum MHD_Result send_xml(struct MHD_Connection *c, struct req *r, int status, char *doc, size_t len)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, doc, MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(resp, "Content-Type", "text/xml; charset=utf-8");
+    if (status == 503) MHD_add_response_header(resp, "Retry-After", "30");
+    if (r->framing_bad) MHD_add_response_header(resp, "Connection", "close");
+    enum MHD_Result res = MHD_queue_response(c, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    log_info("%s %s -> %d", r->method, r->url, status);
+    return res;
+}
+
+/* why as a kiln_error: printable ASCII (anything else a '?'), at most OMAHA_ERROR_MAX bytes. */
+static void omaha_reason(char dst[OMAHA_ERROR_MAX + 1], const char *why)
+{
+    size_t n = 0;
+    for (const char *p = why && *why ? why : "error"; *p && n < OMAHA_ERROR_MAX; p++)
+        dst[n++] = *p >= ' ' && *p < 0x7f ? *p : '?';
+    dst[n] = 0;
+}
+
+/* A request the update server could not take at all, answered in its protocol: a <response>
+ * with no <app> whose kiln_error says why (omaha.h). */
+static enum MHD_Result send_omaha_refusal(struct MHD_Connection *c, struct req *r, int status, const char *why)
+{
+    struct omaha_response *out = xcalloc(1, sizeof(*out));
+    snprintf(out->server, sizeof(out->server), "kiln");
+    out->daystart_elapsed_seconds = (int64_t)(time(NULL) % 86400);
+    omaha_reason(out->error, why);
+    char *doc = NULL, w[256];
+    size_t len = 0;
+    int rc = omaha_response_write(out, &doc, &len, w, sizeof(w));
+    free(out);
+    if (rc < 0) { /* a sanitized sentence always writes: this is out of memory */
+        log_error("kiln serve: writing an Omaha refusal: %s", w);
+        return MHD_NO;
+    }
+    return send_xml(c, r, status, doc, len);
+}
+
+/* An error where the route's client reads no JSON: a payload download gets the reason as
+ * plain text. */
+static enum MHD_Result send_text(struct MHD_Connection *c, struct req *r, int status, const char *why)
+{
+    char *text = xasprintf("%s\n", why ? why : "error");
+    struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(resp, "Content-Type", "text/plain; charset=utf-8");
+    if (r->framing_bad) MHD_add_response_header(resp, "Connection", "close");
+    enum MHD_Result res = MHD_queue_response(c, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    log_info("%s %s -> %d", r->method, r->url, status);
+    return res;
+}
+
+/* The request's error, in the language of its route's clients: Omaha XML for update checks,
+ * plain text for payload downloads, the API's JSON {error, field} everywhere else. */
 static enum MHD_Result send_error(struct MHD_Connection *c, struct req *r)
 {
+    if (r->m.route == R_OMAHA) return send_omaha_refusal(c, r, r->status, r->error);
+    if (r->m.route == R_UPDATE_PAYLOAD) return send_text(c, r, r->status, r->error);
     json_t *j = json_pack("{s:s}", "error", r->error ? r->error : "error");
     json_object_set_new(j, "field", r->field ? json_string(r->field) : json_null());
     return send_json(c, r, r->status, j);
@@ -1292,16 +1354,6 @@ static const char *public_host(struct server *s, struct MHD_Connection *c)
     return s->o->listen;
 }
 
-static enum MHD_Result send_xml(struct MHD_Connection *c, struct req *r, char *doc, size_t len)
-{
-    struct MHD_Response *resp = MHD_create_response_from_buffer(len, doc, MHD_RESPMEM_MUST_FREE);
-    MHD_add_response_header(resp, "Content-Type", "text/xml; charset=utf-8");
-    enum MHD_Result res = MHD_queue_response(c, 200, resp);
-    MHD_destroy_response(resp);
-    log_info("%s %s -> 200", r->method, r->url);
-    return res;
-}
-
 /* A store error of an Omaha app as the HTTP status to answer, with why: 400 a bad field, 503
  * no room for another machine (the client tries again later), 500 the database. Frees err. */
 static int update_refused(int rc, char *err, const char *what, char *why, size_t sz)
@@ -1396,7 +1448,7 @@ static enum MHD_Result h_omaha(struct server *s, struct MHD_Connection *c, struc
     free(q);
     free(out);
     if (status) return err_now(c, r, status, NULL, why);
-    return send_xml(c, r, doc, len);
+    return send_xml(c, r, 200, doc, len);
 }
 
 /* GET /v1/update/payload/NAME/VERSION/FILE: a file the version's signed entry lists, or its
@@ -1543,15 +1595,8 @@ static enum MHD_Result framing_refused(struct MHD_Connection *c, struct req *r)
     if (kiln_api_framing_check(f.cl, f.ncl < ARRAY_SIZE(f.cl) ? f.ncl : ARRAY_SIZE(f.cl) + 1, f.te, why, sizeof why) == 0)
         return MHD_NO;
     r->framing_bad = true;
-    json_t *j = json_pack("{s:s, s:n}", "error", why, "field");
-    char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(j);
-    struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
-    MHD_add_response_header(resp, "Content-Type", "application/json");
-    MHD_add_response_header(resp, "Connection", "close");
-    MHD_queue_response(c, 400, resp);
-    MHD_destroy_response(resp);
-    log_info("%s %s -> 400 (%s)", r->method, r->dash ? "(dashboard)" : r->url, why);
+    fail(r, 400, NULL, "%s", why);
+    send_error(c, r);
     return MHD_YES;
 }
 

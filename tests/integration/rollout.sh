@@ -214,20 +214,52 @@ grep -q 'updatecheck status="noupdate"' presp.xml || fail "plain 1.1 (no payload
 expect_jq plain.json .inflight 0
 note "a version without an update payload is not offered and leaves nothing in flight"
 note "the offered package is update.json (hash_sha256, action sha256, kiln_roothash, kiln_signature its own); it, its signature and the 4 files it names are served byte for byte"
-code() { curl -s -o "$T/body" -w '%{http_code}' "$@"; }
+code() { curl -s -D "$T/hdr" -o "$T/body" -w '%{http_code}' "$@"; }
+# refused_xml TEXT: the last answer is in the protocol its client spoke (a 503 of the update
+# server came as the API's JSON once: hostile finding): text/xml, an Omaha <response> whose
+# kiln_error says TEXT
+refused_xml() {
+    grep -qi '^Content-Type: text/xml' "$T/hdr" || fail "an update server refusal is not text/xml: $(cat "$T/hdr" "$T/body")"
+    python3 -c 'import sys, xml.etree.ElementTree as ET
+r = ET.parse(sys.argv[1]).getroot()
+assert r.tag == "response" and r.get("protocol") == "3.0", r.tag
+print(r.get("kiln_error"))' "$T/body" > "$T/reason" || fail "the refusal is not an Omaha response: $(cat "$T/body")"
+    expect_in "$T/reason" "$1"
+}
 [ "$(code -H 'Content-Type: text/xml' --data-binary '<request protocol="3.0"><app' "$u")" = 400 ] || fail "malformed XML not 400"
-grep -q "malformed XML at line 1" body || fail "the 400 does not say where: $(cat body)"
+refused_xml "malformed XML at line 1"
 [ "$(code -H 'Content-Type: application/json' -d '{}' "$u")" = 415 ] || fail "JSON not 415"
+refused_xml "an Omaha request is XML: send it as Content-Type: text/xml"
 head -c 70000 /dev/zero | tr '\0' ' ' > big
 [ "$(code -H 'Content-Type: text/xml' --data-binary @big "$u")" = 413 ] || fail "70 kB not 413"
+refused_xml "an Omaha request is at most 65536 bytes"
 [ "$(code "$u")" = 405 ] || fail "GET /v1/update/ not 405"
+refused_xml "method not allowed here"
+# a body whose length is ambiguous: refused in XML too, and the connection closed
+python3 - "$p" > "$T/framing" <<'PY' || fail "two Content-Length fields: $(cat "$T/framing")"
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"POST /v1/update/ HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello")
+s.settimeout(10)
+a = b""
+while True:
+    b = s.recv(4096)
+    if not b: break
+    a += b
+head, body = a.split(b"\r\n\r\n", 1)
+print(head.decode())
+assert head.startswith(b"HTTP/1.1 400") and b"text/xml" in head and b"Connection: close" in head
+assert b'kiln_error="the request has 2 Content-Length fields; send one"' in body, body
+PY
 [ "$(code "http://127.0.0.1:$p/v1/update/payload/os/1.1/os-1.1.manifest.json.x")" = 404 ] || fail "an unlisted file was served"
+grep -qi '^Content-Type: text/plain' "$T/hdr" && [ "$(cat "$T/body")" = "no such file of a published version" ] ||
+    fail "a payload download's 404 is not the reason as plain text: $(cat "$T/hdr" "$T/body")"
 [ "$(code "http://127.0.0.1:$p/v1/update/payload/os/1.1/..%2f..%2fgallery.yml")" = 404 ] || fail "a traversal was served"
 printf '<request protocol="3.0"><app appid="os" version="1.0" track="stable" machineid="m&#10;x"><updatecheck/></app></request>' > ctl.xml
 [ "$(code -H 'Content-Type: text/xml' --data-binary @ctl.xml "$u")" = 400 ] || fail "a newline in machineid not 400"
-grep -q "machineid" body || fail "the 400 does not name machineid"
+refused_xml "machineid"
 ! grep -q "m$" serve2.log || fail "the machine id with a newline reached the log"
-note "malformed 400 (with line), JSON 415, 70 kB 413, GET 405, unlisted and traversing payload paths 404, control characters 400"
+note "malformed 400 (with line), JSON 415, 70 kB 413, GET 405, two Content-Length 400, control characters 400, each an Omaha response (text/xml, kiln_error saying why); unlisted and traversing payload paths 404 as plain text"
 # what a publish cut off before its index leaves (a version directory), and a stray file,
 # leave every published version's updates as they were; each is logged once
 mkdir -p G/images/os/1.2 && echo x > G/images/os/1.2/os-1.2.update.json && echo junk > G/images/stray
@@ -254,7 +286,7 @@ check() { printf '<?xml version="1.0"?><request protocol="3.0"><app appid="os" v
 [ "$(check inv-1)" = 200 ] && [ "$(check inv-2)" = 200 ] || fail "the first two machines were not answered"
 [ "$(check inv-3)" = 503 ] || fail "a third machine past --max-machines 2 got $(cat "$T/body")"
 grep -qi '^Retry-After: 30' "$T/hdr" || fail "the 503 has no Retry-After"
-expect_in "$T/body" "the update server keeps 2 machines of os, none unseen for 7 days"
+refused_xml "the update server keeps 2 machines of os, none unseen for 7 days"
 [ "$(check inv-1)" = 200 ] || fail "a known machine was refused"
 kill "$spid"; wait "$spid" 2>/dev/null
 note "--max-machines 2: a third invented machine id got 503 with Retry-After, known machines 200"
