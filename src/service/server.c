@@ -1366,8 +1366,25 @@ static int update_refused(int rc, char *err, const char *what, char *why, size_t
     return rc == -EINVAL ? 400 : rc == -EUSERS ? 503 : 500;
 }
 
+/* Whether an app of the gallery's can be served at all: 0, or 400 with why. Every app is
+ * checked before any is served, so a request with a bad one has nothing of it written. */
+static int omaha_app_check(json_t *cat, const struct omaha_app_request *a, char *why, size_t sz)
+{
+    size_t nv;
+    bool known;
+    free(channel_versions(cat, a->appid, a->track[0] ? a->track : "stable", &nv, &known));
+    if (!known) return 0;
+    if (!a->machineid[0]) return snprintf(why, sz, "<app> needs a machineid: the rollout places each machine by it"), 400;
+    char *err = NULL;
+    int rc = kiln_store_update_client_check(a->appid, a->track[0] ? a->track : "stable", a->machineid, a->version, &err);
+    if (rc < 0) snprintf(why, sz, "<app appid=\"%s\">: %s", a->appid, err ? err : strerror(-rc));
+    free(err);
+    return rc < 0 ? 400 : 0;
+}
+
 /* One app of an Omaha request: its events recorded, its update check decided. 0, or an HTTP
- * status with why. */
+ * status with why: 503 a new machine past the bound (nothing of it written), 500 the
+ * database. */
 static int omaha_app(struct server *s, struct MHD_Connection *c, struct kiln_store *st, json_t *cat,
                      const struct omaha_app_request *a, struct omaha_app_response *o, char *why, size_t sz)
 {
@@ -1380,7 +1397,6 @@ static int omaha_app(struct server *s, struct MHD_Connection *c, struct kiln_sto
         snprintf(o->status, sizeof(o->status), "error-unknownApplication");
         return 0;
     }
-    if (!a->machineid[0]) return snprintf(why, sz, "<app> needs a machineid: the rollout places each machine by it"), 400;
     snprintf(o->status, sizeof(o->status), "ok");
     o->ping = a->ping;
     char *err = NULL;
@@ -1431,12 +1447,28 @@ static enum MHD_Result h_omaha(struct server *s, struct MHD_Connection *c, struc
     if (rc < 0) status = rc == -EMSGSIZE ? 413 : 400;
     else if (!(cat = catalog_get(s))) status = 500, snprintf(why, sizeof(why), "the server's gallery cannot be read; try again later");
     else if (!(st = store_get(s))) status = 500, snprintf(why, sizeof(why), "the server's database failed; try again later");
+    for (size_t i = 0; !status && i < q->napps; i++) status = omaha_app_check(cat, &q->apps[i], why, sizeof(why));
     snprintf(out->server, sizeof(out->server), "kiln");
     out->daystart_elapsed_seconds = (int64_t)(time(NULL) % 86400);
+    /* each app is answered on its own (as Nebraska does): one machine refused leaves the
+     * others served, and what was recorded for them acknowledged, so none is sent again */
+    int refused = 0;
+    size_t served = 0;
     for (size_t i = 0; !status && i < q->napps; i++) {
-        status = omaha_app(s, c, st, cat, &q->apps[i], &out->apps[i], why, sizeof(why));
-        out->napps++;
+        struct omaha_app_response *o = &out->apps[out->napps++];
+        int st_i = omaha_app(s, c, st, cat, &q->apps[i], o, why, sizeof(why));
+        if (!st_i) {
+            served++;
+            continue;
+        }
+        memset(o, 0, sizeof(*o));
+        snprintf(o->appid, sizeof(o->appid), "%s", q->apps[i].appid);
+        snprintf(o->status, sizeof(o->status), "%s", st_i == 503 ? "error-instanceRegistrationFailed" : "error-internal");
+        omaha_reason(o->error, why);
+        if (st_i > refused) refused = st_i;
     }
+    /* no app served: the HTTP status says why too (503: try again later) */
+    int http = served || !refused ? 200 : refused;
     store_put(s, st);
     json_decref(cat);
     char *doc = NULL;
@@ -1448,7 +1480,7 @@ static enum MHD_Result h_omaha(struct server *s, struct MHD_Connection *c, struc
     free(q);
     free(out);
     if (status) return err_now(c, r, status, NULL, why);
-    return send_xml(c, r, 200, doc, len);
+    return send_xml(c, r, http, doc, len);
 }
 
 /* GET /v1/update/payload/NAME/VERSION/FILE: a file the version's signed entry lists, or its

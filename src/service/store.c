@@ -1618,10 +1618,15 @@ static int machine_touch(struct kiln_store *st, const char *name, const char *ch
     return rc;
 }
 
-static int check_client(const char *name, const char *channel, const char *machine_id, const char *running, char **err)
+int kiln_store_update_client_check(const char *name, const char *channel, const char *machine_id, const char *running,
+                                   char **err)
 {
-    if (!valid_version(name) || !valid_name(channel, false) || !omaha_name_ok(machine_id) || !omaha_name_ok(running))
-        return store_fail(err, -EINVAL, "a machine needs an image name, a channel, a machine id and its version");
+    /* the field is named, its value never repeated */
+    if (!valid_version(name)) return store_fail(err, -EINVAL, "appid: want an image name of the gallery");
+    if (!valid_name(channel, false))
+        return store_fail(err, -EINVAL, "track: want a channel, 1 to %d of A-Z a-z 0-9 . _ -", KILN_STORE_NAME_MAX);
+    if (!omaha_name_ok(machine_id) || !omaha_name_ok(running))
+        return store_fail(err, -EINVAL, "a machine needs a machineid and the version it runs");
     return 0;
 }
 
@@ -1650,7 +1655,7 @@ static int update_begin(struct kiln_store *st, const char *name, const char *cha
                         char grp[ROLLOUT_GROUP_MAX + 1], char grant[ROLLOUT_VERSION_MAX + 1], int64_t *grant_ms,
                         char before[ROLLOUT_VERSION_MAX + 1], char **err)
 {
-    int rc = check_client(name, channel, machine_id, running, err);
+    int rc = kiln_store_update_client_check(name, channel, machine_id, running, err);
     if (rc < 0) return rc;
     *now = now_ms(st);
     if ((rc = begin(st, err)) < 0) return rc;
