@@ -208,8 +208,8 @@ int cmd_shell(int argc, char **argv)
     struct shell_opts o = {0};
     const struct cmd_opt opts[] = {
         {0, "kernel", "FILE", CMD_STR, &o.kernel, .help = "boot this kernel directly (then IMAGE is optional)"},
-        {0, "initrd", "FILE", CMD_STR, &o.initrd, .help = "the initrd for --kernel"},
-        {0, "append", "ARGS", CMD_STR, &o.append, .help = "the kernel command line for --kernel"},
+        {0, "initrd", "FILE", CMD_STR, &o.initrd, .needs = "kernel", .help = "the initrd for --kernel"},
+        {0, "append", "ARGS", CMD_STR, &o.append, .needs = "kernel", .help = "the kernel command line for --kernel"},
         {0, "firmware", "bios|uefi", CMD_STR, &o.firmware, .help = "the firmware (default: bios)"},
         {0, "uefi", NULL, CMD_FLAG, &o.uefi, .help = "the same as --firmware uefi"},
         {0, "memory", "MIB", CMD_LONG, &o.memory_mb, 64, 1L << 20, .help = "the guest's memory (default: 1024)"},
@@ -250,7 +250,6 @@ int cmd_shell(int argc, char **argv)
     if (nargs) o.image = argv[1];
     if (!o.image && !o.kernel) return cmd_usage_error("shell", "no IMAGE given (or --kernel FILE)");
     if (o.image && o.kernel) return cmd_usage_error("shell", "IMAGE and --kernel exclude each other: boot one");
-    if ((o.initrd || o.append) && !o.kernel) return cmd_usage_error("shell", "--initrd and --append need --kernel");
     if (o.uefi && o.firmware && !streq(o.firmware, "uefi"))
         return cmd_usage_error("shell", "--uefi and --firmware %s contradict each other", o.firmware);
     const char *const inputs[] = {o.image, o.kernel, o.initrd, o.key};

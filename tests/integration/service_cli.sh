@@ -255,4 +255,19 @@ opt_err "kiln submit: --name given twice (a and b): give it once" "$KILN" submit
 opt_err "kiln publish: --support-days 010: want a whole number from 0 to 36500" "$KILN" publish x -k y --support-days 010
 opt_err "kiln gallery list: --min-serial +2: want a whole number from 0 to 9223372036854775807" "$KILN" gallery list --gallery G --min-serial +2
 opt_err "kiln gallery init: --require-priority 1.0: want a whole number from -1 to 5" "$KILN" gallery init --gallery G --require-priority 1.0
+# an option that would have no effect is refused, not silently ignored (--max-machines without
+# --gallery was accepted: hostile finding); the rule is the option table's, one for every verb
+opt_err "kiln serve: --max-machines goes with --gallery DIR: without it, it has no effect; give both, or leave --max-machines out" \
+    "$KILN" serve --data d --max-machines 5
+opt_err "kiln serve: --gallery-require-priority goes with --gallery-key SECRET.key: without it, it has no effect; give both, or leave --gallery-require-priority out" \
+    "$KILN" serve --data d --gallery-require-priority 1
+for o in "--listen 127.0.0.1:1" "--gallery G" "--max-image-mb 5" "--max-queued 5" "--lease-s 5" "--gallery-key k.key"; do
+    opt_err "kiln serve: ${o%% *} has no effect with --init: leave one of them out" "$KILN" serve --init --data "$T/never" $o
+done
+[ ! -e "$T/never" ] || fail "a refused kiln serve --init made its --data"
+opt_err "kiln submit: --append goes with --kernel VMLINUZ: without it, it has no effect; give both, or leave --append out" \
+    "$KILN" submit --server http://127.0.0.1:9 --append console=ttyS0 img.raw
+opt_err "kiln shell: --initrd goes with --kernel FILE: without it, it has no effect; give both, or leave --initrd out" "$KILN" shell --initrd i img.raw
+opt_err "kiln archive: --pubkey goes with --verify FILE: without it, it has no effect; give both, or leave --pubkey out" "$KILN" archive run -p k.pub
+opt_err "kiln archive: --out has no effect with --verify: leave one of them out" "$KILN" archive --verify a.tar.zst -o x
 echo "service_cli: option errors ok"
