@@ -567,6 +567,32 @@ int kiln_api_parse_finish(const char *body, size_t len, enum kiln_job_result *re
     return r;
 }
 
+int kiln_api_query_check(const char *const *names, size_t n, const char *const *known, char **field, char **why)
+{
+    if (n > KILN_API_QUERY_MAX) {
+        free(*why);
+        *why = xasprintf("the query has more than %d parameters", KILN_API_QUERY_MAX);
+        return -EINVAL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        _cleanup_free_ char *name = xstrndup(names[i], 64);
+        for (size_t k = 0; k < i; k++)
+            if (streq(names[k], names[i])) return bad(field, why, name, "%s is given twice: give it once", name);
+        if (!known) continue;
+        bool ok = false;
+        struct sbuf all = {0};
+        for (size_t k = 0; known[k]; k++) {
+            ok |= streq(known[k], names[i]);
+            sbuf_printf(&all, "%s%s", k ? ", " : "", known[k]);
+        }
+        _cleanup_free_ char *list = all.s ? sbuf_steal(&all) : NULL;
+        if (!ok)
+            return list ? bad(field, why, name, "%s is not a parameter of this endpoint; it reads %s", name, list)
+                        : bad(field, why, name, "%s is not a parameter of this endpoint; it reads none", name);
+    }
+    return 0;
+}
+
 int kiln_api_parse_list(const char *limit, const char *before, struct kiln_api_list *out, char **field, char **why)
 {
     long v;

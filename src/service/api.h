@@ -109,6 +109,15 @@ struct kiln_api_list {
 };
 int kiln_api_parse_list(const char *limit, const char *before, struct kiln_api_list *out, char **field, char **why);
 
+/* A request's query parameters (their names as sent, decoded, in order; n of them) against
+ * the names its endpoint reads (known, NULL-terminated; NULL: any name): 0, or -EINVAL with
+ * *field (the parameter; NULL for too many) and *why: more than KILN_API_QUERY_MAX parameters,
+ * one given twice (?limit=1&limit=1000: which one counts would be a guess), or one the
+ * endpoint does not read (a misspelt filter must not list everything). A name is quoted in
+ * *why cut to 64 bytes. */
+#define KILN_API_QUERY_MAX 32
+int kiln_api_query_check(const char *const *names, size_t n, const char *const *known, char **field, char **why);
+
 /* {"caps": {"accel", "arch", "cpus", "memory_mb", "uefi", "tpm", "secure_boot"}, "slots": N} (worker declare);
  * the booleans are FEAT_UEFI, FEAT_TPM and FEAT_SECURE_BOOT. */
 int kiln_api_parse_declare(const char *body, size_t len, struct kiln_caps *caps, int *slots, char **field, char **why);

@@ -1513,14 +1513,18 @@ struct route_rule {
     const char *method;
     enum who who;
     enum { BODY_NONE, BODY_JSON, BODY_IMAGE, BODY_ARTIFACT, BODY_CONSOLE, BODY_OMAHA } body;
+    const char *const *params; /* the query parameters it reads (NULL: none) */
 };
+static const char *const list_params[] = {"state", "limit", "before", NULL};
+static const char *const claim_params[] = {"wait", NULL};
+static const char *const no_params[] = {NULL};
 static const struct route_rule rules[] = {
     {R_IMAGES, "POST", WHO_TENANT, BODY_IMAGE},     {R_IMAGE, "GET", WHO_TENANT, BODY_NONE},     {R_JOBS, "POST", WHO_TENANT, BODY_JSON},
-    {R_JOBS, "GET", WHO_TENANT, BODY_NONE},         {R_JOB, "GET", WHO_TENANT, BODY_NONE},
+    {R_JOBS, "GET", WHO_TENANT, BODY_NONE, list_params}, {R_JOB, "GET", WHO_TENANT, BODY_NONE},
     {R_JOB_CONSOLE, "GET", WHO_TENANT, BODY_NONE},  {R_JOB_CANCEL, "POST", WHO_TENANT, BODY_NONE},
     {R_JOB_ARTIFACT, "GET", WHO_TENANT, BODY_NONE}, {R_WORKERS, "GET", WHO_TENANT, BODY_NONE},
     {R_OPENAPI, "GET", WHO_NONE, BODY_NONE},        {R_LOGIN_LINKS, "POST", WHO_TENANT, BODY_NONE},        {R_W_DECLARE, "POST", WHO_WORKER, BODY_JSON},
-    {R_W_CLAIM, "POST", WHO_WORKER, BODY_NONE},     {R_W_HEARTBEAT, "POST", WHO_WORKER, BODY_NONE},
+    {R_W_CLAIM, "POST", WHO_WORKER, BODY_NONE, claim_params},     {R_W_HEARTBEAT, "POST", WHO_WORKER, BODY_NONE},
     {R_W_IMAGE, "GET", WHO_WORKER, BODY_NONE},      {R_W_ADVANCE, "POST", WHO_WORKER, BODY_JSON},
     {R_W_CONSOLE, "POST", WHO_WORKER, BODY_CONSOLE}, {R_W_ARTIFACT, "PUT", WHO_WORKER, BODY_ARTIFACT},
     {R_W_FINISH, "POST", WHO_WORKER, BODY_JSON},
@@ -1549,6 +1553,16 @@ static void begin(struct server *s, struct MHD_Connection *c, struct req *r)
     if (rule->who != WHO_NONE && r->who != rule->who)
         return fail(r, 401, NULL, rule->who == WHO_TENANT ? "this needs a tenant's API token: Authorization: Bearer kt_..."
                                                           : "this needs a worker's token: Authorization: Bearer kw_...");
+    /* the API's query parameters: each once, and only those the endpoint reads (the update
+     * protocol's routes read none and take what Omaha clients add) */
+    char *field = NULL, *why = NULL;
+    if (r->m.route != R_OMAHA && r->m.route != R_UPDATE_PAYLOAD &&
+        kiln_dash_query_check(c, rule->params ? rule->params : no_params, &field, &why) < 0) {
+        fail(r, 400, field, "%s", why);
+        free(field);
+        free(why);
+        return;
+    }
     const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
     long long len = cl ? strtoll(cl, NULL, 10) : -1;
     if (rule->body == BODY_NONE && len > 0) return fail(r, 413, NULL, "this request takes no body");

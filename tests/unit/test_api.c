@@ -276,6 +276,23 @@ int main(void)
         ok(kiln_api_parse_list(badl[i][0], badl[i][1], &lq, &field, &why) == -EINVAL, "list: bad %s refused", badl[i][2]);
         is_str(field, badl[i][2], "list: the parameter named");
     }
+    /* the query's parameters: each once, only those the endpoint reads (?limit=1&limit=1000
+     * was taken as 1 and ?limt=5 ignored: hostile finding) */
+    const char *const lknown[] = {"state", "limit", "before", NULL}, *const none[] = {NULL};
+    const char *twice[] = {"limit", "state", "limit"}, *typo[] = {"limt"}, *good[] = {"state", "limit", "before"};
+    is_int(kiln_api_query_check(good, 3, lknown, &field, &why), 0, "query: state, limit, before read once each");
+    is_int(kiln_api_query_check(twice, 3, lknown, &field, &why), -EINVAL, "query: limit twice refused");
+    is_str(field, "limit", "query: the parameter named");
+    is_str(why, "limit is given twice: give it once", "query: why");
+    is_int(kiln_api_query_check(twice, 3, NULL, &field, &why), -EINVAL, "query: twice refused where any name is read");
+    is_int(kiln_api_query_check(typo, 1, lknown, &field, &why), -EINVAL, "query: an unknown parameter refused");
+    is_str(why, "limt is not a parameter of this endpoint; it reads state, limit, before", "query: says what it reads");
+    is_int(kiln_api_query_check(typo, 1, none, &field, &why), -EINVAL, "query: a parameter where none is read");
+    is_str(why, "limt is not a parameter of this endpoint; it reads none", "query: says it reads none");
+    is_int(kiln_api_query_check(typo, 1, NULL, &field, &why), 0, "query: any name where NULL");
+    const char *many[KILN_API_QUERY_MAX + 1];
+    for (size_t i = 0; i < ARRAY_SIZE(many); i++) many[i] = "x";
+    is_int(kiln_api_query_check(many, ARRAY_SIZE(many), NULL, &field, &why), -EINVAL, "query: more than KILN_API_QUERY_MAX refused");
     free(field);
     free(why);
 
