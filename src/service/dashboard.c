@@ -1819,6 +1819,11 @@ enum MHD_Result kiln_dash_handle(struct kiln_dash *d, struct MHD_Connection *c, 
         if (!same_origin(c)) return message(d, c, method, url, 403, NULL, "Refused", "The form was sent from another site.");
         if (!q->pp || q->f.too_big)
             return page_login(d, c, method, url, 400, NULL, "Send the form as application/x-www-form-urlencoded, under 4 KiB.");
+        if (q->f.twice) {
+            OPENSSL_cleanse(q->f.token, sizeof q->f.token);
+            _cleanup_free_ char *text = xasprintf("The form holds %s twice: give it once.", q->f.twice);
+            return page_login(d, c, method, url, 400, NULL, text);
+        }
         struct kiln_tenant t;
         struct kiln_store *st = d->env.store_get(d->env.ctx);
         char *err = NULL;

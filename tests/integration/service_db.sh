@@ -89,6 +89,9 @@ q400 x "x is not a parameter of this endpoint; it reads none" "$ta" GET "/worker
 [ "$(curl -s -H "Authorization: Bearer $ta" "$u/jobs?limit=2&state=queued" | jq '.jobs | length')" = 2 ] || fail "limit=2&state=queued"
 code=$(curl -s -o dash.html -w '%{http_code}' "http://127.0.0.1:$port/login?next=/a&next=/b")
 [ "$code" = 400 ] && grep -q "next is given twice: give it once" dash.html || fail "the dashboard took next twice: $code"
+# the sign-in form likewise: a token given twice is refused, not the last one taken
+code=$(curl -s -o dash.html -w '%{http_code}' --data-urlencode "token=kt_wrong" --data-urlencode "token=$ta" "http://127.0.0.1:$port/login")
+[ "$code" = 400 ] && grep -q "The form holds token twice: give it once." dash.html || fail "the sign-in form took token twice: $code"
 kill "$spid"; wait "$spid" 2>/dev/null
 [ "$(sqlite3 "$data/kiln.db" 'pragma integrity_check')" = ok ] || fail "integrity_check: $(sqlite3 "$data/kiln.db" 'pragma integrity_check')"
 ondisk=$(sqlite3 "$data/kiln.db" 'select count(*) from jobs')
