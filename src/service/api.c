@@ -106,6 +106,7 @@ void kiln_route_parse(const char *url, struct kiln_route_match *m)
     else if (streq(p, "workers")) m->route = R_WORKERS;
     else if (streq(p, "openapi.json")) m->route = R_OPENAPI;
     else if (streq(p, "login-links")) m->route = R_LOGIN_LINKS;
+    else if (streq(p, "limits")) m->route = R_LIMITS;
     else if (startswith(p, "images/") && kiln_api_digest_ok(p + 7)) {
         m->route = R_IMAGE;
         m->rest = xstrdup(p + 7);

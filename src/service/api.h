@@ -30,6 +30,7 @@ enum kiln_route {
     R_WORKERS,         /* GET    /api/v1/workers */
     R_OPENAPI,         /* GET    /api/v1/openapi.json */
     R_LOGIN_LINKS,     /* POST   /api/v1/login-links: a one-time dashboard sign-in link */
+    R_LIMITS,          /* GET    /api/v1/limits: what the server takes (an image's bytes) */
     /* the worker protocol (worker tokens) */
     R_W_DECLARE,       /* POST   /api/v1/worker/declare */
     R_W_CLAIM,         /* POST   /api/v1/worker/claim?wait=S */

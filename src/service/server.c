@@ -1523,7 +1523,7 @@ static const struct route_rule rules[] = {
     {R_JOBS, "GET", WHO_TENANT, BODY_NONE, list_params}, {R_JOB, "GET", WHO_TENANT, BODY_NONE},
     {R_JOB_CONSOLE, "GET", WHO_TENANT, BODY_NONE},  {R_JOB_CANCEL, "POST", WHO_TENANT, BODY_NONE},
     {R_JOB_ARTIFACT, "GET", WHO_TENANT, BODY_NONE}, {R_WORKERS, "GET", WHO_TENANT, BODY_NONE},
-    {R_OPENAPI, "GET", WHO_NONE, BODY_NONE},        {R_LOGIN_LINKS, "POST", WHO_TENANT, BODY_NONE},        {R_W_DECLARE, "POST", WHO_WORKER, BODY_JSON},
+    {R_OPENAPI, "GET", WHO_NONE, BODY_NONE},        {R_LIMITS, "GET", WHO_TENANT, BODY_NONE},        {R_LOGIN_LINKS, "POST", WHO_TENANT, BODY_NONE},        {R_W_DECLARE, "POST", WHO_WORKER, BODY_JSON},
     {R_W_CLAIM, "POST", WHO_WORKER, BODY_NONE, claim_params},     {R_W_HEARTBEAT, "POST", WHO_WORKER, BODY_NONE},
     {R_W_IMAGE, "GET", WHO_WORKER, BODY_NONE},      {R_W_ADVANCE, "POST", WHO_WORKER, BODY_JSON},
     {R_W_CONSOLE, "POST", WHO_WORKER, BODY_CONSOLE}, {R_W_ARTIFACT, "PUT", WHO_WORKER, BODY_ARTIFACT},
@@ -1724,6 +1724,8 @@ static enum MHD_Result answer(struct server *s, struct MHD_Connection *c, struct
         return send_file(c, r, fd, "openapi.json");
     }
     case R_LOGIN_LINKS: return h_login_link(s, c, r);
+    case R_LIMITS: /* kiln submit checks an image's size against it before hashing it */
+        return send_json(c, r, 200, json_pack("{s:I}", "max_image_bytes", (json_int_t)s->o->max_image));
     case R_W_DECLARE: return h_w_declare(s, c, r);
     case R_W_CLAIM: return h_w_claim(s, c, r);
     case R_W_HEARTBEAT: return h_w_heartbeat(s, c, r);
