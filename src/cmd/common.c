@@ -353,6 +353,10 @@ static int unknown_option(const struct cmd_verb *v, const char *arg)
 /* Stores val through o; false after printing why (the try line follows). */
 static bool take(const struct cmd_verb *v, const struct cmd_opt *o, const char *opt, const char *val)
 {
+    if ((o->kind == CMD_STR || o->kind == CMD_LIST) && val && !*val && !o->empty_ok) {
+        fprintf(stderr, "kiln %s: %s is empty: give %s\n", v->name, opt, o->arg);
+        return false;
+    }
     switch (o->kind) {
     case CMD_FLAG: *(bool *)o->to = true; return true;
     case CMD_STR: *(const char **)o->to = val; return true;
@@ -398,6 +402,8 @@ int cmd_parse(const struct cmd_verb *v, int argc, char **argv, int *nargs)
         for (size_t i = 0; i < n && !o; i++)
             if (which == (v->opts[i].shrt ? v->opts[i].shrt : 256 + (int)i)) o = &v->opts[i];
         if (c == 1) {
+            /* an empty path would be the current directory (after "--", a command's words may be empty) */
+            if (!*optarg) rc = cmd_usage_error(v->name, "an empty argument: give %s", v->args ? v->args : "a non-empty one");
             ops[nops++] = optarg;
         } else if (c == 'h') {
             cmd_help(v, stdout);

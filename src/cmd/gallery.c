@@ -30,11 +30,18 @@ static struct ms_seckey *load_key(const char *path, const char *verb)
     return k;
 }
 
+/* $KILN_GALLERY, NULL when unset or empty (an empty path would be the current directory). */
+static const char *env_gallery(void)
+{
+    const char *g = getenv("KILN_GALLERY");
+    return g && *g ? g : NULL;
+}
+
 /* The gallery, or NULL after saying why with the exit status in *rc: 2 when none is named or
  * dir holds no gallery (a missing input), 1 when it is there but damaged. */
 static struct gallery *open_gallery(const char *dir, const char *verb, int *rc)
 {
-    if (!dir) dir = getenv("KILN_GALLERY");
+    if (!dir) dir = env_gallery();
     if (!dir) {
         *rc = cmd_usage_error(verb, "which gallery? pass --gallery DIR (or set KILN_GALLERY)");
         return NULL;
@@ -206,7 +213,7 @@ struct gallery_args {
 
 static int gallery_sub(const char *sub, const struct gallery_args *a)
 {
-    const char *gdir = a->gdir ? a->gdir : getenv("KILN_GALLERY");
+    const char *gdir = a->gdir ? a->gdir : env_gallery();
     char *err = NULL;
     int rc = EXIT_OK;
     if (streq(sub, "init")) {

@@ -209,7 +209,7 @@ int cmd_shell(int argc, char **argv)
     const struct cmd_opt opts[] = {
         {0, "kernel", "FILE", CMD_STR, &o.kernel, .help = "boot this kernel directly (then IMAGE is optional)"},
         {0, "initrd", "FILE", CMD_STR, &o.initrd, .needs = "kernel", .help = "the initrd for --kernel"},
-        {0, "append", "ARGS", CMD_STR, &o.append, .needs = "kernel", .help = "the kernel command line for --kernel"},
+        {0, "append", "ARGS", CMD_STR, &o.append, .needs = "kernel", .empty_ok = true, .help = "the kernel command line for --kernel"},
         {0, "firmware", "bios|uefi", CMD_STR, &o.firmware, .help = "the firmware (default: bios)"},
         {0, "uefi", NULL, CMD_FLAG, &o.uefi, .help = "the same as --firmware uefi"},
         {0, "memory", "MIB", CMD_LONG, &o.memory_mb, 64, 1L << 20, .help = "the guest's memory (default: 1024)"},

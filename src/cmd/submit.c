@@ -587,7 +587,7 @@ int cmd_submit(int argc, char **argv)
         {0, "token", "TOKEN", CMD_STR, &token, .secret = true, .help = "the tenant's token (kt_..., from kiln tenant add; default:\n$KILN_TOKEN, "
                                                        "which keeps it off the command line)"},
         {0, "kernel", "VMLINUZ", CMD_STR, &kernel, .help = "boot this kernel directly, IMAGE being its initrd"},
-        {0, "append", "CMDLINE", CMD_STR, &append, .needs = "kernel", .help = "the kernel command line (with --kernel)"},
+        {0, "append", "CMDLINE", CMD_STR, &append, .needs = "kernel", .empty_ok = true, .help = "the kernel command line (with --kernel)"},
         {0, "tier", "0|1|2", CMD_LONG, &tier, 0, 2, .help = "the built-in selection (default 0)"},
         {0, "runbook", "FILE", CMD_STR, &runbook,
          .help = "a runbook holding name, concurrency, variable and testcase instead of\n--tier"},

@@ -239,6 +239,31 @@ echo changed >> disk.raw
 expect_status 1 "$KILN" verify -p k.pub disk.raw
 echo "cli: missing inputs ok"
 
+# an empty path is refused (exit 2, naming the option), never taken as the current directory:
+# `keygen --out ''` wrote .key and .pub here, `gallery init --gallery ''` made a gallery here
+# (hostile finding); the rule is cmd_parse's, for every option and operand
+mkdir empty-cwd
+empty() { # MESSAGE CMD...: run in empty-cwd, exit 2 saying MESSAGE, nothing written there
+    msg=$1; shift
+    (cd empty-cwd && "$@") > "$T/out" 2> "$T/err"; st=$?
+    [ $st -eq 2 ] || fail "$*: exit $st, $(cat "$T/err")"
+    [ "$(head -n 1 "$T/err")" = "$msg" ] || fail "$*: said '$(cat "$T/err")', expected '$msg'"
+    [ -z "$(ls -A empty-cwd)" ] || fail "$*: wrote $(ls -A empty-cwd) into the current directory"
+}
+empty "kiln keygen: --out is empty: give BASE" "$KILN" keygen --out '' --no-passphrase
+empty "kiln gallery init: --gallery is empty: give DIR" "$KILN" gallery init --gallery= --trust "$T/k.pub" -k "$T/k.key"
+empty "kiln gallery init: --gallery DIR is needed: where the gallery goes" env KILN_GALLERY= "$KILN" gallery init --trust "$T/k.pub" -k "$T/k.key"
+empty "kiln gallery pull: --out is empty: give DIR" "$KILN" gallery pull x@1 --gallery "$T/G" --out ''
+empty "kiln run: --runs-dir is empty: give DIR" "$KILN" run --runs-dir '' x.yml
+empty "kiln tenant add: --data is empty: give DIR" "$KILN" tenant add x --data ''
+empty "kiln serve: --data is empty: give DIR" "$KILN" serve --init --data ''
+empty "kiln sbom: --out is empty: give FILE|-" "$KILN" sbom "$T/disk.raw" --out ''
+empty "kiln convert: an empty argument: give IN and OUT" "$KILN" convert "$T/disk.raw" '' --format qcow2
+empty "kiln publish: an empty argument: give OUT/NAME-VERSION" "$KILN" publish '' --gallery "$T/G" -k "$T/k.key"
+empty "kiln archive: an empty argument: give RUN-DIR" "$KILN" archive ''
+empty "kiln sign: -k is empty: give SECRET.key" "$KILN" sign -k '' "$T/disk.raw"
+echo "cli: empty paths ok"
+
 # --- --json: stdout parses, with the documented fields; messages stay on stderr
 expect_status 1 "$KILN" verify -p k.pub --json disk.raw
 expect_jq "$T/out" '[keys_unsorted[]] | join(",")' "file,public_key,signature,verified,trusted_comment,error"
