@@ -6,6 +6,7 @@
 
 #include "cmd/common.h"
 #include "cmd/passphrase.h"
+#include "gallery/catalog.h"
 #include "gallery/gallery.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -245,6 +246,14 @@ static int gallery_sub(const char *sub, const struct gallery_args *a)
         return EXIT_OK;
     }
     _cleanup_free_ char *verb = xasprintf("gallery %s", sub);
+    /* a name no gallery can hold is a usage error with the rule, not "not published" */
+    static const char rule[] = "want 1 to 128 of A-Z a-z 0-9 . _ + ~ -, not starting with '.' or '-', without \"..\"";
+    _cleanup_free_ char *rname = a->ref ? xstrdup(a->ref) : NULL;
+    char *rver = rname ? strchr(rname, '@') : NULL;
+    if (rver) *rver++ = 0;
+    if (rname && !catalog_safe_name(rname)) return cmd_usage_error(verb, "image name \"%.128s\": %s", rname, rule);
+    if (rver && !catalog_safe_name(rver)) return cmd_usage_error(verb, "version \"%.128s\": %s", rver, rule);
+    if (a->ch && !catalog_safe_name(a->ch)) return cmd_usage_error(verb, "channel \"%.128s\": %s", a->ch, rule);
     struct gallery *g = open_gallery(gdir, verb, &rc);
     if (!g) return rc;
     char *state = gallery_state_path();

@@ -143,6 +143,11 @@ static bool valid_name(const char *s, bool empty_ok)
     return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
 }
 
+bool kiln_store_name_ok(const char *s)
+{
+    return valid_name(s, false);
+}
+
 static bool is_hex(const char *s, size_t n)
 {
     return s && strlen(s) == n && strspn(s, "0123456789abcdef") == n;
@@ -522,8 +527,7 @@ int kiln_store_tenant_add(struct kiln_store *st, const char *name, int max_jobs,
                           struct kiln_tenant *out, char **err)
 {
     if (!valid_name(name, false))
-        return store_fail(err, -EINVAL, "tenant name \"%.64s\": use 1-%d letters, digits, '.', '_' or '-'", name ? name : "",
-                          KILN_STORE_NAME_MAX);
+        return store_fail(err, -EINVAL, "tenant name \"%.64s\": want " KILN_STORE_NAME_RULE, name ? name : "");
     if (max_jobs < 1) return store_fail(err, -EINVAL, "tenant %s: max_jobs must be at least 1", name);
     char hash[65];
     int rc = token_new("kt_", token, hash, err);
@@ -644,8 +648,7 @@ int kiln_store_worker_add(struct kiln_store *st, const char *name, char token[KI
                           char **err)
 {
     if (!valid_name(name, false))
-        return store_fail(err, -EINVAL, "worker name \"%.64s\": use 1-%d letters, digits, '.', '_' or '-'", name ? name : "",
-                          KILN_STORE_NAME_MAX);
+        return store_fail(err, -EINVAL, "worker name \"%.64s\": want " KILN_STORE_NAME_RULE, name ? name : "");
     char hash[65];
     int rc = token_new("kw_", token, hash, err);
     if (rc < 0) return rc;

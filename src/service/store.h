@@ -35,6 +35,11 @@ struct kiln_store;
 
 /* Bounds on what the store accepts (all in bytes unless said). */
 #define KILN_STORE_NAME_MAX 64          /* tenant, worker, channel, arch and accel names: [A-Za-z0-9._-] */
+/* The rule of those names, as a refusal states it. */
+#define KILN_STORE_NAME_RULE "1 to 64 of A-Z a-z 0-9 . _ -, not starting with '.' or '-', without \"..\""
+/* Whether s is such a name (what tenant, worker and channel names are checked against before
+ * the database is touched). */
+bool kiln_store_name_ok(const char *s);
 #define KILN_STORE_SPEC_MAX (256 * 1024) /* a job's selection/runbook JSON */
 #define KILN_STORE_REF_MAX 512          /* a gallery reference, an image path */
 #define KILN_STORE_KEY_MAX 1024         /* a trusted public key's text */

@@ -63,8 +63,8 @@ expect_status 1 "$KILN" tenant add acme --data "$data"
 expect_in "$T/err" "tenant acme exists already"
 expect_status 1 "$KILN" worker add host7 --data "$data"
 expect_in "$T/err" "worker host7 exists already"
-expect_status 1 "$KILN" tenant add "../x" --data "$data"
-expect_in "$T/err" 'tenant name "../x"'
+expect_status 2 "$KILN" tenant add "../x" --data "$data"   # a name's rule is usage, not a failed store
+expect_in "$T/err" 'tenant name "../x": want 1 to 64 of A-Z a-z 0-9 . _ -'
 expect_status 2 "$KILN" tenant add beta --max-jobs 0 --data "$data"
 expect_in "$T/err" "--max-jobs 0: want a whole number from 1 to 100000"
 printf 'not a key\n' > bad.pub
@@ -270,4 +270,23 @@ opt_err "kiln submit: --append goes with --kernel VMLINUZ: without it, it has no
 opt_err "kiln shell: --initrd goes with --kernel FILE: without it, it has no effect; give both, or leave --initrd out" "$KILN" shell --initrd i img.raw
 opt_err "kiln archive: --pubkey goes with --verify FILE: without it, it has no effect; give both, or leave --pubkey out" "$KILN" archive run -p k.pub
 opt_err "kiln archive: --out has no effect with --verify: leave one of them out" "$KILN" archive --verify a.tar.zst -o x
+# a name the service cannot hold is a usage error (2) with the rule, said before any database
+# is opened (kiln tenant add 'a b' exited 1 from the store: hostile finding)
+rule="want 1 to 64 of A-Z a-z 0-9 . _ -, not starting with '.' or '-', without \"..\""
+opt_err "kiln tenant add: tenant name \"a b\": $rule" "$KILN" tenant add 'a b' --data "$T/nodb"
+opt_err "kiln tenant add: tenant name \"-x\": $rule" "$KILN" tenant add --data "$T/nodb" -- -x
+opt_err "kiln worker add: worker name \".w\": $rule" "$KILN" worker add .w --data "$T/nodb"
+opt_err "kiln worker add: worker name \"a..b\": $rule" "$KILN" worker add a..b --data "$T/nodb"
+opt_err "kiln rollout set: channel \"st able\": $rule" "$KILN" rollout set os 'st able' --version 1 --percent 5 --data "$T/nodb"
+opt_err "kiln rollout status: channel \"x/y\": $rule" "$KILN" rollout status os x/y --data "$T/nodb"
+opt_err "kiln rollout set: image name \"a b\": want 1 to 128 of A-Z a-z 0-9 . _ + ~ -, not starting with '.' or '-', without \"..\"" \
+    "$KILN" rollout set 'a b' stable --version 1 --percent 5 --data "$T/nodb"
+opt_err "kiln rollout group: group \"g g\": want 1 to 64 of A-Z a-z 0-9 . _ -" "$KILN" rollout group os 'g g' m1 --data "$T/nodb"
+opt_err "kiln rollout group: machine id \"m/1\": want 1 to 128 of A-Z a-z 0-9 . _ + ~ : { } @ = -, not starting with '.', without '/' or \"..\"" \
+    "$KILN" rollout group os g m/1 --data "$T/nodb"
+opt_err "kiln gallery pull: image name \"a b\": want 1 to 128 of A-Z a-z 0-9 . _ + ~ -, not starting with '.' or '-', without \"..\"" \
+    "$KILN" gallery pull 'a b@1' --gallery "$T/nogallery"
+opt_err "kiln gallery list: channel \"a b\": want 1 to 128 of A-Z a-z 0-9 . _ + ~ -, not starting with '.' or '-', without \"..\"" \
+    "$KILN" gallery list --channel 'a b' --gallery "$T/nogallery"
+[ ! -e "$T/nodb" ] || fail "a refused name made a database"
 echo "service_cli: option errors ok"
