@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cmd/common.h"
+#include "image/imagecheck.h"
 #include "node/console.h"
 #include "node/keys.h"
 #include "node/ssh_cli.h"
@@ -136,8 +137,8 @@ static int shell_boot(struct shell *s, const struct shell_opts *o)
                           &s->pctx.pubkey) < 0)
         return fprintf(stderr, "kiln shell: no key for the node (see above)\n"), EXIT_FAIL;
     const struct kiln_platform *ops = s->pctx.ops;
+    s->plat_ready = true; /* fini undoes a failed init too */
     if (ops->init(&s->pctx) < 0) return fprintf(stderr, "kiln shell: the qemu platform cannot start (see above)\n"), EXIT_FAIL;
-    s->plat_ready = true;
     /* the KVM probe may take a while: a SIGINT during it boots nothing */
     if (kiln_interrupted) return fprintf(stderr, "kiln shell: interrupted before the boot\n"), EXIT_INTERRUPTED;
     struct kiln_req need = {.nodes = 1}, spec;
@@ -255,6 +256,24 @@ int cmd_shell(int argc, char **argv)
     const char *const inputs[] = {o.image, o.kernel, o.initrd, o.key};
     for (size_t i = 0; i < ARRAY_SIZE(inputs); i++)
         if (inputs[i] && (rc = cmd_input("shell", inputs[i], "give an existing file")) != 0) return rc;
+    /* an IMAGE that cannot boot is refused before a VM starts (a text file waited out the
+     * whole boot timeout), and one that boots only through UEFI gets UEFI */
+    struct kiln_image_facts f;
+    char why[512];
+    int ir = o.image ? kiln_image_check(o.image, &f, why, sizeof why) : 0;
+    if (ir < 0) {
+        fprintf(stderr, "kiln shell: %s: %s; give a disk image with a partition table (raw, qcow2 or VHD, as kiln build "
+                        "writes), or --kernel FILE\n", o.image, why);
+        return EXIT_USAGE;
+    }
+    if (o.image && f.uefi_only && !o.uefi && o.firmware && !streq(o.firmware, "uefi"))
+        return cmd_usage_error("shell", "%s boots only through UEFI (an EFI system partition, no BIOS boot partition): "
+                                        "--firmware %s cannot boot it", o.image, o.firmware);
+    if (o.image && f.uefi_only && !o.uefi && !o.firmware) {
+        fprintf(stderr, "kiln shell: %s boots only through UEFI (an EFI system partition, no BIOS boot partition): booting "
+                        "it with UEFI\n", o.image);
+        o.uefi = true;
+    }
     if (!o.verbose) log_set_level(LOG_WARN);
     return shell_session(&o);
 }

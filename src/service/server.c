@@ -20,6 +20,7 @@
 
 #include "model/req.h"
 #include "gallery/gallery.h"
+#include "image/imagecheck.h"
 #include "service/api.h"
 #include "service/dashboard.h"
 #include "service/publish.h"
@@ -671,7 +672,12 @@ static int submit_content(struct server *s, struct req *r, struct kiln_api_job *
     if (*aj->kernel) return 0;
     struct kiln_image_facts f;
     rc = kiln_image_check(img->path, &f, why, sizeof why);
-    if (rc == -EINVAL) return fail(r, 400, "image", "image sha256:%.12s: %s", aj->image, why), 400;
+    if (rc == -EINVAL)
+        return fail(r, 400, "image",
+                    "image sha256:%.12s: %s; send the disk image itself (raw, qcow2 or VHD with a partition table, as kiln "
+                    "build writes), or an initrd with --kernel",
+                    aj->image, why),
+               400;
     if (rc < 0) {
         log_error("kiln serve: checking image %s: %s", aj->image, why);
         return fail(r, 500, NULL, "the server could not read the image; try again later"), 500;

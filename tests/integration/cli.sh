@@ -264,6 +264,21 @@ empty "kiln archive: an empty argument: give RUN-DIR" "$KILN" archive ''
 empty "kiln sign: -k is empty: give SECRET.key" "$KILN" sign -k '' "$T/disk.raw"
 echo "cli: empty paths ok"
 
+# a file that cannot boot is refused before a VM starts: kiln shell of a text file waited out
+# the whole boot timeout (hostile finding); kiln run's qemu platform likewise
+echo "this is a text file, not a disk" > notes.qcow2
+expect_status 2 "$KILN" shell notes.qcow2 -- true
+[ "$(cat "$T/err")" = "kiln shell: notes.qcow2: it is not a bootable disk image: read as raw (32 bytes) it has no partition table (GPT or MBR), and its first bytes are text (\"this is a text file, not a disk \"); give a disk image with a partition table (raw, qcow2 or VHD, as kiln build writes), or --kernel FILE" ] ||
+    fail "kiln shell of a text file said: $(cat "$T/err")"
+truncate -s 4M esp.raw && sgdisk -n1:2048:+1M -t1:ef00 esp.raw > /dev/null || fail "sgdisk esp"
+expect_status 2 "$KILN" shell --firmware bios esp.raw -- true
+expect_in "$T/err" "kiln shell: esp.raw boots only through UEFI (an EFI system partition, no BIOS boot partition): --firmware bios cannot boot it"
+printf 'name: notes\nplatform: { type: qemu, qemu: { image: notes.qcow2, accel: tcg } }\ntestcase:\n  - { criteria: { name: smoke } }\n' > notes.yml
+expect_status 2 "$KILN" run --runs-dir runs-notes notes.yml
+expect_in "$T/err" "platform.qemu.image: $T/notes.qcow2: it is not a bootable disk image: read as raw (32 bytes) it has no partition table"
+expect_no_qemu
+echo "cli: unbootable images refused before a boot ok"
+
 # --- --json: stdout parses, with the documented fields; messages stay on stderr
 expect_status 1 "$KILN" verify -p k.pub --json disk.raw
 expect_jq "$T/out" '[keys_unsorted[]] | join(",")' "file,public_key,signature,verified,trusted_comment,error"
