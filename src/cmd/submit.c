@@ -476,9 +476,16 @@ static int runbook_text(const char *file, char **text)
         diags_free(&warn);
         return EXIT_USAGE;
     }
+    int keep = rb->platform.keep_environment;
     runbook_free(rb);
     diags_free(&d);
     diags_free(&warn);
+    /* of what is left out, the one thing a user may count on happening is said on its own */
+    if (keep != KEEP_NO)
+        fprintf(stderr, "kiln submit: --runbook %s: platform.keep_environment: %s is not honoured by the service: a worker "
+                        "ends the job's VMs with the job (no one could reach them there); to keep them, run the runbook "
+                        "with kiln run\n",
+                file, keep == KEEP_ALWAYS ? "always" : "failed");
     json_t *dropped = json_object();
     struct ynode *m = runbook_merged(file, 0, dropped);
     if (!m) return json_decref(dropped), EXIT_USAGE;
