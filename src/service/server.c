@@ -316,7 +316,8 @@ static enum MHD_Result send_json(struct MHD_Connection *c, struct req *r, int st
     enum MHD_Result res = MHD_queue_response(c, (unsigned)status, resp);
     MHD_destroy_response(resp);
     /* a dashboard path may hold a sign-in link's nonce (framing_refused answers those here) */
-    log_info("%s %s -> %d%s%s", r->method, r->dash ? "(dashboard)" : r->url, status, r->who == WHO_TENANT ? " tenant " : r->who == WHO_WORKER ? " worker " : "",
+    log_info("%s %s -> %d%s%s", r->method, r->dash ? "(dashboard)" : r->url, status,
+             r->who == WHO_TENANT ? " tenant " : r->who == WHO_WORKER ? " worker " : "",
              r->who == WHO_TENANT ? r->t.name : r->who == WHO_WORKER ? r->w.name : "");
     return res;
 }
