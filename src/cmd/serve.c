@@ -88,7 +88,7 @@ int cmd_serve(int argc, char **argv)
                  "set with kiln rollout (docs/updates.md)"},
         {0, "max-machines", "N", CMD_LONG, &max_machines, 1, 1000000000, .needs = "gallery",
          .help = "the update server's machines kept per image name (default 100000):\na new one past it takes the row of one "
-                 "unseen for 7 days, else\nits check gets 503 (docs/updates.md)"},
+                 "unseen for 7 days, else\nis refused, error-instanceRegistrationFailed (docs/updates.md);\nwith --gallery"},
         {0, "max-image-mb", "N", CMD_LONG, &max_image_mb, 1, (1L << 30) - 1, .not_with = "init", .help = "the upload cap in MiB (default 16384)"},
         {0, "max-queued", "N", CMD_LONG, &max_queued, 1, 1000000, .not_with = "init",
          .help = "a tenant's queued jobs before submissions get 429 (default 1000)"},
