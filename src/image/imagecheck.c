@@ -78,6 +78,7 @@ int kiln_image_check(const char *path, struct kiln_image_facts *out, char *why, 
         } else {
             char seen[96];
             describe_start(s, MIN(len, (size_t)40), seen, sizeof seen);
+            out->no_table = true;
             snprintf(why, sz,
                      "it is not a bootable disk image: read as %s (%llu bytes) it has no partition table (GPT or MBR), and %s",
                      out->format, (unsigned long long)disk_size(d), seen);

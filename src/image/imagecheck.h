@@ -12,6 +12,8 @@ struct kiln_image_facts {
     char format[16]; /* "raw", "qcow2", "vhd-fixed", "vhd" */
     char table[8];   /* "gpt" or "mbr" */
     bool uefi_only;  /* a GPT with an EFI system partition and no BIOS boot partition */
+    bool no_table;   /* refused because, read as a disk, it has no partition table (not for a
+                      * format kiln does not read, which why names with its own advice) */
 };
 
 /* 0 with *out when path is a disk image with a partition table. -EINVAL with why (what the

@@ -674,10 +674,10 @@ static int submit_content(struct server *s, struct req *r, struct kiln_api_job *
     struct kiln_image_facts f;
     rc = kiln_image_check(img->path, &f, why, sizeof why);
     if (rc == -EINVAL)
-        return fail(r, 400, "image",
-                    "image sha256:%.12s: %s; send the disk image itself (raw, qcow2 or VHD with a partition table, as kiln "
-                    "build writes), or an initrd with --kernel",
-                    aj->image, why),
+        return fail(r, 400, "image", "image sha256:%.12s: %s%s", aj->image, why,
+                    f.no_table ? "; send the disk image itself (raw, qcow2 or VHD with a partition table, as kiln build writes), "
+                                 "or an initrd with --kernel"
+                               : ""),
                400;
     if (rc < 0) {
         log_error("kiln serve: checking image %s: %s", aj->image, why);

@@ -99,6 +99,7 @@ static void submission_checks(void)
     const char *t = "hello, this is not a disk image\n";
     put(txt, t, strlen(t));
     is_int(kiln_image_check(txt, &f, why, sizeof why), -EINVAL, "a text file named .qcow2 is refused");
+    ok(f.no_table, "for having no partition table");
     has(why, "read as raw (32 bytes) it has no partition table (GPT or MBR), and its first bytes are text (\"hello, this is not a disk image \")",
         "saying what it is");
     const char *esp_only[] = {GPT_TYPE_ESP}, *esp_bios[] = {GPT_TYPE_ESP, "21686148-6449-6E6F-744E-656564454649"};
