@@ -132,7 +132,7 @@ int cmd_build(int argc, char **argv)
          .help = "files the spec copies in (os.files src, repo keys, local repos) may\ncome from anywhere under DIR "
                  "(default: the spec's directory)"},
         {0, "check", NULL, CMD_FLAG, &check, .help = "validate the spec (file:line:col errors) and exit"},
-        {0, "json", NULL, CMD_FLAG, &json, .help = "with --check: the verdict as JSON on stdout"},
+        {0, "json", NULL, CMD_FLAG, &json, .needs = "check", .help = "with --check: the verdict as JSON on stdout"},
         {0},
     };
     const struct cmd_verb v = {
@@ -149,7 +149,6 @@ int cmd_build(int argc, char **argv)
     int n, rc = cmd_parse(&v, argc, argv, &n);
     if (rc != CMD_GO) return rc;
     const char *path = argv[1];
-    if (json && !check) return cmd_usage_error("build", "--json goes with --check (a build prints its stages)");
     if ((rc = cmd_input("build", path, "pass the image spec (YAML) itself"))) return rc;
     struct diags d = {0};
     struct image_spec *s = NULL;

@@ -6,6 +6,7 @@
 
 #include "cmd/common.h"
 #include "cmd/passphrase.h"
+#include "gallery/catalog.h"
 #include "gallery/gallery.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -30,11 +31,18 @@ static struct ms_seckey *load_key(const char *path, const char *verb)
     return k;
 }
 
+/* $KILN_GALLERY, NULL when unset or empty (an empty path would be the current directory). */
+static const char *env_gallery(void)
+{
+    const char *g = getenv("KILN_GALLERY");
+    return g && *g ? g : NULL;
+}
+
 /* The gallery, or NULL after saying why with the exit status in *rc: 2 when none is named or
  * dir holds no gallery (a missing input), 1 when it is there but damaged. */
 static struct gallery *open_gallery(const char *dir, const char *verb, int *rc)
 {
-    if (!dir) dir = getenv("KILN_GALLERY");
+    if (!dir) dir = env_gallery();
     if (!dir) {
         *rc = cmd_usage_error(verb, "which gallery? pass --gallery DIR (or set KILN_GALLERY)");
         return NULL;
@@ -219,7 +227,7 @@ static void pull_line(void *ctx, const char *name, uint64_t bytes)
 
 static int gallery_sub(const char *sub, const struct gallery_args *a)
 {
-    const char *gdir = a->gdir ? a->gdir : getenv("KILN_GALLERY");
+    const char *gdir = a->gdir ? a->gdir : env_gallery();
     char *err = NULL;
     int rc = EXIT_OK;
     if (streq(sub, "init")) {
@@ -251,6 +259,14 @@ static int gallery_sub(const char *sub, const struct gallery_args *a)
         return EXIT_OK;
     }
     _cleanup_free_ char *verb = xasprintf("gallery %s", sub);
+    /* a name no gallery can hold is a usage error with the rule, not "not published" */
+    static const char rule[] = "want 1 to 128 of A-Z a-z 0-9 . _ + ~ -, not starting with '.' or '-', without \"..\"";
+    _cleanup_free_ char *rname = a->ref ? xstrdup(a->ref) : NULL;
+    char *rver = rname ? strchr(rname, '@') : NULL;
+    if (rver) *rver++ = 0;
+    if (rname && !catalog_safe_name(rname)) return cmd_usage_error(verb, "image name \"%.128s\": %s", rname, rule);
+    if (rver && !catalog_safe_name(rver)) return cmd_usage_error(verb, "version \"%.128s\": %s", rver, rule);
+    if (a->ch && !catalog_safe_name(a->ch)) return cmd_usage_error(verb, "channel \"%.128s\": %s", a->ch, rule);
     struct gallery *g = open_gallery(gdir, verb, &rc);
     if (!g) return rc;
     char *state = gallery_state_path();

@@ -29,6 +29,7 @@
 #include "platform/ntp.h"
 #include "platform/vfio.h"
 #include "image/disk.h"
+#include "image/imagecheck.h"
 #include "model/artifact.h"
 #include "image/manifest.h"
 #include "platform/qmp.h"
@@ -326,6 +327,19 @@ static int qemu_init(struct kiln_platform_ctx *p)
         const char *fmt = kiln_artifacts[disk_format(d)].qemu;
         disk_close(d);
         qp->image_format = xstrdup(fmt);
+        /* booted from (no kernel given), a file without a partition table never boots: said
+         * now, not after boot_timeout_s of a blank console */
+        struct kiln_image_facts f;
+        char why[512];
+        int r = q->kernel ? 0 : kiln_image_check(q->image, &f, why, sizeof why);
+        if (r < 0)
+            return log_error("platform.qemu.image: %s: %s; give a disk image with a partition table (raw, qcow2 or VHD, as "
+                             "kiln build writes), or a kernel to boot with platform.qemu.kernel",
+                             q->image, why);
+        if (!q->kernel && f.uefi_only && q->firmware != FW_UEFI)
+            log_warn("platform.qemu.image: %s boots only through UEFI (an EFI system partition, no BIOS boot partition), and "
+                     "platform.qemu.firmware is bios: set firmware: uefi",
+                     q->image);
     }
     for (const char *f = q->kernel; f; f = f == q->kernel ? q->initrd : NULL)
         if (!file_exists(f)) return log_error("platform.qemu: %s does not exist", f);
