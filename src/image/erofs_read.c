@@ -254,7 +254,7 @@ static int resolve(struct erofs_ro *e, const char *path, struct inode *out)
             r = failf(e, -ENOENT, "%s: a component is not a directory", path);
             break;
         }
-        uint64_t nid;
+        uint64_t nid = 0;
         struct inode child;
         if ((r = dir_find(e, &stack[depth], name, path, &nid)) < 0 || (r = load_inode(e, nid, path, &child)) < 0) break;
         if (S_ISLNK(child.mode)) {
