@@ -11,7 +11,7 @@
  * layouts (plain: whole blocks from raw_blkaddr; inline: the last block's bytes right after the
  * inode and its xattrs) and directory blocks of 12-byte dirents followed by their names. That is
  * what mkfs.erofs writes without -z, as kiln build runs it. Compressed files (-z lz4/lz4hc) and
- * chunk-based ones (--chunksize) are not read: -EUCLEAN saying so.
+ * chunk-based ones (--chunksize) are not read: -EOPNOTSUPP saying so.
  *
  * The filesystem is mounted at mount in the image ("/usr"): paths are the image's
  * ("/usr/lib/os-release"), and an absolute symbolic link inside it resolves from the image's
@@ -22,8 +22,8 @@
  * -EFBIG, also from erofs_ro_open once it is spent). Read-only. */
 struct disk;
 struct erofs_ro;
-/* 0, or -errno with *err: -EUCLEAN not erofs, damaged or a feature kiln does not read, -EIO when
- * the disk cannot be read, -EFBIG when the image's budget is spent. d must outlive the handle. */
+/* 0, or -errno with *err: -EUCLEAN not erofs or damaged, -EOPNOTSUPP a feature kiln does not
+ * read, -EIO when the disk cannot be read, -EFBIG when the image's budget is spent. d must outlive the handle. */
 int erofs_ro_open(struct disk *d, uint64_t off, uint64_t len, const char *mount, uint64_t budget, struct erofs_ro **out,
                   char **err);
 void erofs_ro_close(struct erofs_ro *e);
@@ -31,7 +31,8 @@ void erofs_ro_close(struct erofs_ro *e);
  * (at most 8, ".." stopping at its root), whole into *text (NUL-terminated, caller frees; *len
  * its size when len is not NULL); or -ENOENT (no such file, or not under mount), -ELOOP (too
  * many links, or more than 64 directories deep), -EINVAL (not a regular file), -EFBIG (larger
- * than max, or the budget ran out), -EUCLEAN (damaged, or compressed/chunked), -EIO (the disk
+ * than max, or the budget ran out), -EUCLEAN (damaged), -EOPNOTSUPP (stored compressed or in
+ * chunks, or an inode format kiln does not read), -EIO (the disk
  * cannot be read; erofs_ro_copy: fd cannot be written). erofs_ro_strerror then says what and
  * where. */
 int erofs_ro_read(struct erofs_ro *e, const char *path, size_t max, char **text, size_t *len);

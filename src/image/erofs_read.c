@@ -94,13 +94,13 @@ static int load_inode(struct erofs_ro *e, uint64_t nid, const char *path, struct
     bool ext = fmt & 1;
     if (ext && (r = rd(e, b + 32, 32, at + 32, path)) < 0) return r;
     unsigned layout = (fmt >> 1) & 7;
-    if (fmt >> 4) return failf(e, -EUCLEAN, "%s: an erofs inode format kiln does not read (0x%x)", path, fmt);
+    if (fmt >> 4) return failf(e, -EOPNOTSUPP, "%s: an erofs inode format kiln does not read (0x%x)", path, fmt);
     uint16_t xcount = get_le16(b + 2);
     uint64_t isize = ext ? 64 : 32, xsize = xcount ? 12 + ((uint64_t)xcount - 1) * 4 : 0;
     *in = (struct inode){.nid = nid, .mode = get_le16(b + 4), .size = ext ? get_le64(b + 8) : get_le32(b + 8)};
     if (!S_ISREG(in->mode) && !S_ISDIR(in->mode) && !S_ISLNK(in->mode)) return 0;
     if (layout != LAYOUT_FLAT_PLAIN && layout != LAYOUT_FLAT_INLINE)
-        return failf(e, -EUCLEAN, "%s is stored %s in the erofs image, which kiln does not read (it reads what mkfs.erofs writes without -z or --chunksize)",
+        return failf(e, -EOPNOTSUPP, "%s is stored %s in the erofs image, which kiln does not read (it reads what mkfs.erofs writes without -z or --chunksize)",
                      path, layout == 1 || layout == 3 ? "compressed" : layout == 4 ? "in chunks" : "in an unknown layout");
     if (in->size > e->len)
         return failf(e, -EUCLEAN, "%s: damaged erofs (%llu bytes in a %llu-byte partition)", path, (unsigned long long)in->size,
@@ -155,7 +155,7 @@ int erofs_ro_open(struct disk *d, uint64_t off, uint64_t len, const char *mount,
     if (r == 0 && get_le32(sb) != MAGIC) r = failf(e, -EUCLEAN, "no erofs superblock at byte 1024");
     if (r == 0 && (sb[12] < 9 || sb[12] > 16)) r = failf(e, -EUCLEAN, "a block size of 2^%u bytes (erofs uses 2^9 to 2^16)", sb[12]);
     if (r == 0 && (get_le32(sb + 80) & ~(uint32_t)KNOWN_INCOMPAT))
-        r = failf(e, -EUCLEAN, "incompatible features 0x%x that kiln does not read", get_le32(sb + 80) & ~(uint32_t)KNOWN_INCOMPAT);
+        r = failf(e, -EOPNOTSUPP, "incompatible features 0x%x that kiln does not read", get_le32(sb + 80) & ~(uint32_t)KNOWN_INCOMPAT);
     if (r == 0) {
         e->blkbits = sb[12];
         e->blksz = 1ull << e->blkbits;

@@ -236,9 +236,11 @@ static void fs_ro_close(struct fs_ro *f)
 
 /* The os-release of the ext4 filesystem (or squashfs or erofs /usr) at [off, off+len) of d,
  * read in place (/usr/lib's, else /etc's; one without ID= is not one): *text NULL when there is
- * none or the filesystem cannot be read, *damage (when not NULL) the reader's sentence when that
- * is because the filesystem is damaged, -EIO with *err only when the disk cannot be read. */
-static int fs_os_release(struct disk *d, uint64_t off, uint64_t len, enum fs_kind kind, char **text, char **damage, char **err)
+ * none or the filesystem cannot be read; then *damage the reader's sentence when that is because
+ * the filesystem is damaged, *unread when it is stored in a way kiln does not read (a compressed
+ * erofs file); -EIO with *err only when the disk cannot be read. */
+static int fs_os_release(struct disk *d, uint64_t off, uint64_t len, enum fs_kind kind, char **text, char **damage,
+                         char **unread, char **err)
 {
     static const char *const paths[] = {"/usr/lib/os-release", "/etc/os-release"};
     struct fs_ro f;
@@ -247,7 +249,8 @@ static int fs_os_release(struct disk *d, uint64_t off, uint64_t len, enum fs_kin
     int r = fs_ro_open(d, off, len, kind, &f, &why);
     if (r < 0) {
         if (r == -EIO) *err = why;
-        else if (r == -EUCLEAN && damage) *damage = why;
+        else if (r == -EUCLEAN) *damage = why;
+        else if (r == -EOPNOTSUPP) *unread = why;
         else free(why);
         return r == -EIO ? r : 0;
     }
@@ -256,30 +259,38 @@ static int fs_os_release(struct disk *d, uint64_t off, uint64_t len, enum fs_kin
         if (k == -EIO) {
             *err = xstrdup(fs_ro_strerror(&f));
             r = k;
-        } else if (k == -EUCLEAN && damage && !*damage) {
+        } else if (k == -EUCLEAN && !*damage) {
             *damage = xstrdup(fs_ro_strerror(&f));
+        } else if (k == -EOPNOTSUPP && !*unread) {
+            *unread = xstrdup(fs_ro_strerror(&f));
         } else if (k == 0 && !strstr(*text, "ID=")) *text = (free(*text), NULL);
     }
     fs_ro_close(&f);
     return r;
 }
 
+/* Sets fs's key to the reader's sentence s (made ASCII), which it frees. */
+static void set_sentence(json_t *fs, const char *key, char *s)
+{
+    if (!s) return;
+    to_ascii(s);
+    json_object_set_new(fs, key, json_string(s));
+    free(s);
+}
+
 /* os-release from a filesystem in the image (ext4, or the /usr partition's squashfs or erofs),
  * read in place without mounting. *out stays NULL when the filesystem has none; a damaged one
- * is noted in fs as "damaged" (the reader's sentence); -errno (with *err) when the disk cannot
- * be read. */
+ * is noted in fs as "damaged", one kiln does not read as "unread" (the reader's sentence);
+ * -errno (with *err) when the disk cannot be read. */
 static int os_release(struct disk *d, uint64_t off, uint64_t len, json_t *fs, json_t **out, char **err)
 {
     const char *fstype = json_string_value(json_object_get(fs, "type"));
     enum fs_kind kind = streq(fstype, "squashfs") ? FS_SQUASH_USR : streq(fstype, "erofs") ? FS_EROFS_USR : FS_EXT4;
     *out = NULL;
-    char *text = NULL, *damage = NULL;
-    int r = fs_os_release(d, off, len, kind, &text, &damage, err);
-    if (damage) {
-        to_ascii(damage);
-        json_object_set_new(fs, "damaged", json_string(damage));
-        free(damage);
-    }
+    char *text = NULL, *damage = NULL, *unread = NULL;
+    int r = fs_os_release(d, off, len, kind, &text, &damage, &unread, err);
+    set_sentence(fs, "damaged", damage);
+    set_sentence(fs, "unread", text ? (free(unread), NULL) : unread);
     if (r < 0) return r;
     if (text) *out = os_release_parse(text);
     free(text);
@@ -384,7 +395,8 @@ static int extract_items(struct disk *d, struct fs_ro *e, const char *const *ite
             return r;
         }
         if (r == -EUCLEAN && !*damage) *damage = xstrdup(fs_ro_strerror(e));
-        /* -ENOENT, not a regular file: not in the image */
+        /* -ENOENT, not a regular file: not in the image; -EOPNOTSUPP (a compressed erofs
+         * file): not read, as if it were not there */
     }
     return 0;
 }
