@@ -85,7 +85,8 @@ static int rd(struct erofs_ro *e, void *buf, size_t n, uint64_t at, const char *
  * checked for the types whose data kiln reads (regular files, directories, links). */
 static int load_inode(struct erofs_ro *e, uint64_t nid, const char *path, struct inode *in)
 {
-    if (nid > (e->len - e->meta) / SLOT) return failf(e, -EUCLEAN, "%s: damaged erofs (inode %llu lies past the partition)", path, (unsigned long long)nid);
+    if (nid > (e->len - e->meta) / SLOT)
+        return failf(e, -EUCLEAN, "%s: damaged erofs (inode %llu lies past the partition)", path, (unsigned long long)nid);
     uint64_t at = e->meta + nid * SLOT;
     uint8_t b[64];
     int r = rd(e, b, 32, at, path);
@@ -100,7 +101,9 @@ static int load_inode(struct erofs_ro *e, uint64_t nid, const char *path, struct
     *in = (struct inode){.nid = nid, .mode = get_le16(b + 4), .size = ext ? get_le64(b + 8) : get_le32(b + 8)};
     if (!S_ISREG(in->mode) && !S_ISDIR(in->mode) && !S_ISLNK(in->mode)) return 0;
     if (layout != LAYOUT_FLAT_PLAIN && layout != LAYOUT_FLAT_INLINE)
-        return failf(e, -EOPNOTSUPP, "%s is stored %s in the erofs image, which kiln does not read (it reads what mkfs.erofs writes without -z or --chunksize)",
+        return failf(e, -EOPNOTSUPP,
+                     "%s is stored %s in the erofs image, which kiln does not read (it reads what mkfs.erofs writes "
+                     "without -z or --chunksize)",
                      path, layout == 1 || layout == 3 ? "compressed" : layout == 4 ? "in chunks" : "in an unknown layout");
     if (in->size > e->len)
         return failf(e, -EUCLEAN, "%s: damaged erofs (%llu bytes in a %llu-byte partition)", path, (unsigned long long)in->size,
