@@ -19,7 +19,7 @@ grep -q "^$user:" /etc/subuid || usermod --add-subuids 200000-265535 --add-subgi
 uid=$(id -u "$user")
 chmod 755 "$T"
 mkdir -p "$T/home/tmp" "$T/home/cache" "$T/home/rootcache"
-cd "$T/home"
+cd "$T/home" || fail "cd $T/home"
 sh "$KILN_ROOT/tests/images/rpmrepo.sh" rpm "$KILN_BUSYBOX" > repo.txt 2>&1 || { tail repo.txt; fail "cannot build the test RPM repository"; }
 cat > rpm.yml <<'YAML'
 name: rpm-test
