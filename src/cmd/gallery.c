@@ -61,6 +61,24 @@ static struct gallery *open_gallery(const char *dir, const char *verb, int *rc)
     return g;
 }
 
+/* kiln publish: each file as it is copied in, on stderr: on a terminal one line rewritten
+ * (the count, the sum, the file), otherwise a line per file; the sums for the last line. */
+struct publish_count {
+    bool tty;
+    size_t files;
+    uint64_t bytes;
+};
+
+static void publish_line(void *ctx, const char *name, uint64_t bytes)
+{
+    struct publish_count *c = ctx;
+    c->files++, c->bytes += bytes;
+    if (c->tty)
+        fprintf(stderr, "\r\033[Kkiln publish: %zu files, %llu bytes: %s", c->files, (unsigned long long)c->bytes, name);
+    else
+        fprintf(stderr, "kiln publish: %s (%llu bytes)\n", name, (unsigned long long)bytes);
+}
+
 int cmd_publish(int argc, char **argv)
 {
     struct publish_req q = {.channel = "stable", .support_days = -1};
@@ -101,7 +119,11 @@ int cmd_publish(int argc, char **argv)
     char *state = gallery_state_path();
     g->state = state;
     char *err = NULL;
+    struct publish_count pc = {.tty = isatty(2) != 0};
+    g->staged = publish_line, g->staged_ctx = &pc;
     int r = gallery_publish(g, &q, key, &err);
+    if (pc.tty && pc.files) fputc('\n', stderr);
+    if (pc.files) fprintf(stderr, "kiln publish: %zu files, %llu bytes copied\n", pc.files, (unsigned long long)pc.bytes);
     if (r < 0) fprintf(stderr, "kiln publish: refused: %s\n", err);
     else {
         printf("kiln publish: %s published in %s (channel %s)\n", q.prefix, g->dir, q.channel);
