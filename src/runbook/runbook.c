@@ -703,19 +703,23 @@ static void parse_platform(const struct ynode *n, struct kiln_runbook *rb, struc
     /* platform.<type> of every driver is a key, though only the chosen type's is read */
     size_t ntypes = 0;
     while (types[ntypes]) ntypes++;
-    _cleanup_free_ const char **keys = xcalloc(ARRAY_SIZE(common) + ntypes + 1, sizeof *keys);
+    _cleanup_free_ const char **keys = xcalloc(ARRAY_SIZE(common) + ntypes + 2, sizeof *keys);
     memcpy(keys, common, sizeof common);
     memcpy(keys + ARRAY_SIZE(common), types, ntypes * sizeof *types);
-    y_check_keys(d, n, "platform", keys);
-    const struct ynode *x;
+    const struct ynode *x = FIELD(n, "type");
     int type = 0;
-    if ((x = FIELD(n, "type"))) y_enum(d, x, "platform.type", types, &type);
+    /* a misspelt type is the one error: its section (type: qem, qem:) is not unknown too, and
+     * no driver's section is asked for or read */
+    bool typed = !x || y_enum(d, x, "platform.type", types, &type);
+    if (!typed && x->kind == YN_SCALAR) keys[ARRAY_SIZE(common) + ntypes] = x->scalar;
+    y_check_keys(d, n, "platform", keys);
     pc->type = xstrdup(types[type]);
     if ((x = FIELD(n, "admin_username"))) y_str(d, x, "platform.admin_username", &pc->admin_username);
     if ((x = FIELD(n, "admin_private_key_file")))
         runbook_get_path(d, x, "platform.admin_private_key_file", &pc->admin_private_key_file);
     if ((x = FIELD(n, "keep_environment"))) parse_keep(x, &pc->keep_environment, d);
     if ((x = FIELD(n, "requirement"))) runbook_parse_req(x, "platform.requirement", &pc->requirement, d);
+    if (!typed) return;
     const struct kiln_platform *ops = platform_find(pc->type);
     const struct ynode *section = FIELD(n, pc->type);
     if (!section && ops->conf_needs)

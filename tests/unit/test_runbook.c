@@ -642,6 +642,20 @@ static void test_platform_drivers(void)
     _cleanup_free_ char *e3 = load_err("ptype.yml", "platform: { type: libvirt, qemu: { kernel: /k } }\n");
     ok(strstr(e3, "ptype.yml:1:19: platform.type: ") && strstr(e3, "qemu") && strstr(e3, "ready"),
        "an unknown type names the known ones: %s", e3);
+    /* a misspelt type with its section spelt the same or right: that error alone (it came after
+     * "type qemu needs a qemu: section" and "unknown key qem") */
+    static const char *const misspelt[] = {"platform:\n  type: qem\n  qem: { kernel: /k }\n",
+                                           "platform:\n  type: qem\n  qemu: { kernel: /k }\n"};
+    for (size_t i = 0; i < ARRAY_SIZE(misspelt); i++) {
+        _cleanup_free_ char *pq = put("pqem.yml", misspelt[i]);
+        struct kiln_runbook *rq = NULL;
+        struct diags dq = {0};
+        int rq_r = runbook_load(pq, NULL, 0, &rq, &dq);
+        ok(rq_r < 0 && dq.n == 1 && dq.v[0].line == 2 && dq.v[0].col == 9 &&
+               streq(dq.v[0].msg, "expected one of qemu | ready, got \"qem\"; did you mean \"qemu\"?"),
+           "type: qem (section %zu): one error, the did-you-mean (%zu: %s)", i, dq.n, dq.n ? dq.v[0].msg : "");
+        diags_free(&dq);
+    }
     _cleanup_free_ char *e4 = load_err("pkey.yml", "platform: { type: qemu, qemu: { kernel: /k }, qemux: {} }\n");
     ok(strstr(e4, "pkey.yml:1:") && strstr(e4, "qemux"), "an unknown key under platform is named: %s", e4);
     _cleanup_free_ char *p1 = put("pready.yml", "platform: { type: qemu, ready: { nodes: 3 }, qemu: { kernel: /k } }\n");
