@@ -99,6 +99,11 @@ struct kiln_platform {
     /* Optional: the kernel arguments the platform boots nodes with (NULL when the image's boot
      * loader chooses them), and in *key the runbook key they come from. */
     const char *(*kernel_args)(const void *conf, const char **key);
+    /* Optional: what init would refuse in conf and the files it names, found without booting
+     * or the host's state (kiln check): -EINVAL with the message (as init logs it) in *reterr
+     * and the runbook key it is about in *key; 0 when nothing is wrong. */
+    int (*check_conf)(const void *conf, const char **key, char **reterr);
+    const char *const *check_keys; /* the keys check_conf may name (NULL-terminated): kept where they stand */
     bool uses_host_memory; /* environments count against host memory admission */
     int max_envs;          /* 0 = no limit */
     int (*init)(struct kiln_platform_ctx *p);

@@ -1147,10 +1147,14 @@ static void note_keys_at(struct kiln_runbook *rb, const struct ynode *root)
     const struct kiln_platform *ops = platform_find(rb->platform.type);
     struct kiln_platform_file files[PLATFORM_FILES_MAX];
     size_t nfiles = ops->tested_files ? ops->tested_files(rb->platform.conf, files, ARRAY_SIZE(files)) : 0;
-    rb->keys_at = xcalloc(ARRAY_SIZE(keys) + nfiles, sizeof *rb->keys_at);
+    size_t nchecked = 0;
+    while (ops->check_keys && ops->check_keys[nchecked]) nchecked++;
+    rb->keys_at = xcalloc(ARRAY_SIZE(keys) + nfiles + nchecked, sizeof *rb->keys_at);
     for (size_t i = 0; i < ARRAY_SIZE(keys); i++) note_key_at(rb, root, keys[i]);
-    /* the driver's files: kiln check names where a missing one is set */
+    /* the driver's files: kiln check names where a missing one is set, or what its check_conf finds */
     for (size_t i = 0; i < nfiles; i++) note_key_at(rb, root, files[i].key);
+    for (size_t i = 0; i < nchecked; i++)
+        if (!runbook_where(rb, ops->check_keys[i])) note_key_at(rb, root, ops->check_keys[i]);
 }
 
 const struct kiln_where *runbook_where(const struct kiln_runbook *rb, const char *key)
