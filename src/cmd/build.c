@@ -32,7 +32,6 @@ void build_event_fprint(FILE *f, const struct build_event *e, const struct image
     case BUILD_ERROR:
         fprintf(f, "kiln build: %s: %s\n", e->stage, e->text);
         if (e->output) fputs(e->output, f);
-        if (e->path) fprintf(f, "kiln build: the whole log is in %s\n", e->path);
         break;
     case BUILD_NOTE:
     case BUILD_WARNING:

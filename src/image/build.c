@@ -101,7 +101,9 @@ static int command_failed(struct build_ctx *c, const char *stage, const char *cm
     _cleanup_free_ char *tail = log_tail(c, start);
     _cleanup_free_ char *m = xasprintf("`%.300s` failed (%s %d); its last output:", cmd, exited ? "exit" : "signal",
                                        exited ? WEXITSTATUS(st) : WTERMSIG(st));
-    emit(c, &(struct build_event){.kind = BUILD_ERROR, .stage = stage, .text = m, .output = tail, .path = c->log_path});
+    /* the log is named once the build has failed: the copy kept beside the outputs (BUILD_LOG_KEPT),
+     * not this one, which goes with the work directory */
+    emit(c, &(struct build_event){.kind = BUILD_ERROR, .stage = stage, .text = m, .output = tail});
     return -EIO;
 }
 
@@ -270,11 +272,11 @@ int image_build(const struct image_spec *s, const struct build_opts *o)
     int r = build_setup(&c);
     bool bad_out = r == -ENOTDIR;
     if (r == 0) r = run_stages(&c);
-    if (r == 0) {
-        _cleanup_free_ char *prefix = xasprintf("%s/%s", o->out_dir, c.base);
-        emit(&c, &(struct build_event){.kind = BUILD_DONE, .seconds = now_s() - t0, .path = prefix});
-    }
-    else if (c.work && !bad_out) keep_log(&c); /* no output directory to keep it in */
+    if (r < 0 && c.work && !bad_out) keep_log(&c); /* no output directory to keep it in */
+    _cleanup_free_ char *prefix = c.base ? xasprintf("%s/%s", o->out_dir, c.base) : NULL;
+    /* removing the work directory (a whole root tree and disk, tens of seconds on a loaded
+     * host) is part of the time "built in" says, and done when it is said */
     build_teardown(&c);
+    if (r == 0) emit(&c, &(struct build_event){.kind = BUILD_DONE, .seconds = now_s() - t0, .path = prefix});
     return r < 0 && kiln_interrupted ? -EINTR : bad_out ? -ENOTDIR : r < 0 ? -EIO : 0;
 }

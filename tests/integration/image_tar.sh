@@ -29,7 +29,15 @@ expect_jq "out1/$base.provenance.json" ".subject[] | select(.name==\"$base.tar.z
     "$(sha256sum "$a" | cut -d' ' -f1)"
 
 # a second build of the same spec (the archive alone): the same bytes
-"$KILN" build tar.yml --out out2 --format tar > build2.txt 2>&1 || { cat build2.txt; fail "second build failed"; }
+# When it says "built in", its work directory in $TMPDIR is gone (kiln used to exit tens of
+# seconds after that line, removing it).
+{ "$KILN" build tar.yml --out out2 --format tar 2>&1; echo "exit $?"; } | while IFS= read -r l; do
+    printf '%s\n' "$l"
+    case $l in *" built in "*) ls "$TMPDIR" | grep '^kiln-build-' > at-done.txt;; esac
+done > build2.txt
+grep -qx 'exit 0' build2.txt || { cat build2.txt; fail "second build failed"; }
+expect_in build2.txt " built in "
+[ ! -s at-done.txt ] || fail "the work directory $(cat at-done.txt) was still there when the build said it was built"
 cmp "$a" "out2/$base.tar.zst" || fail "the rebuilt rootfs archive differs"
 note "rebuild: identical $base.tar.zst ($(stat -c %s "$a") bytes)"
 rm -rf out2
