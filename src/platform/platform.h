@@ -1,7 +1,8 @@
 /* The platform vtable: how environments (sets of nodes) are made and ended, and what the
  * runbook's platform.<name> section says about it. The scheduler, the runbook loader, the
  * commands and the cases know only this struct: a driver owns its configuration, its tested
- * files and its capabilities. Adding a platform = one file + one entry in platform.c's table. */
+ * files and its capabilities. Adding a platform = one file, one entry in platform.c's table and
+ * the file in meson.build's sources (docs/architecture.md lists the docs that name drivers). */
 #pragma once
 #include <sys/types.h>
 #include <stdatomic.h>
@@ -81,6 +82,9 @@ enum {
     /* The nodes have the cpus and memory spec_for gave them. A platform without it takes
      * machines as they are and reports the requested shape as met: cases measure instead. */
     PLATFORM_CAP_PROVISIONS_SHAPE = 1u << 0,
+    /* It boots a local image file: its section takes image, kernel, initrd, append, firmware,
+     * accel, memory_mb, cpus and boot_timeout_s (kiln shell hands it its options so). */
+    PLATFORM_CAP_BOOTS_IMAGE = 1u << 1,
 };
 
 struct kiln_platform {
@@ -125,6 +129,8 @@ struct kiln_platform {
 
 /* The driver whose name is type ("qemu", "ready"), or NULL. */
 const struct kiln_platform *platform_find(const char *type);
+/* The first driver in the table with every capability in caps, or NULL. */
+const struct kiln_platform *platform_find_caps(unsigned caps);
 /* Every driver's name, NULL-terminated; the first is platform.type's default. */
 const char *const *platform_names(void);
 /* Memory one environment needs on the host, MiB (0 for platforms that use none). */

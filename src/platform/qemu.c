@@ -1298,7 +1298,7 @@ static pid_t qemu_node_pid(struct kiln_platform_ctx *p, struct kiln_node *n)
 const struct kiln_platform platform_qemu = {
     .name = "qemu",
     .conf_needs = "an image or kernel",
-    .caps = PLATFORM_CAP_PROVISIONS_SHAPE,
+    .caps = PLATFORM_CAP_PROVISIONS_SHAPE | PLATFORM_CAP_BOOTS_IMAGE,
     .parse_conf = qemu_conf_parse,
     .free_conf = qemu_conf_free,
     .tested_files = qemu_conf_tested_files,

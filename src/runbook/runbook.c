@@ -696,7 +696,15 @@ static void parse_platform(const struct ynode *n, struct kiln_runbook *rb, struc
     const char *const *types = platform_names();
     struct kiln_platform_conf *pc = &rb->platform;
     if (!n) {
-        diag_add_at(d, rb->path, 0, 0, "platform", "missing \"platform:\" (type: qemu with an image, or ready)");
+        /* the drivers from the table, each with what its section needs: no name spelt here */
+        struct sbuf b = {0};
+        for (size_t i = 0; types[i]; i++) {
+            const struct kiln_platform *o = platform_find(types[i]);
+            sbuf_printf(&b, "%s%s%s%s%s", i ? " | " : "", types[i], o->conf_needs ? " (" : "",
+                        o->conf_needs ? o->conf_needs : "", o->conf_needs ? ")" : "");
+        }
+        diag_add_at(d, rb->path, 0, 0, "platform", "missing \"platform:\" (type: %s)", b.s);
+        sbuf_free(&b);
         return;
     }
     if (!y_expect(d, n, "platform", YN_MAP)) return;

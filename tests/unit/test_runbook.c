@@ -634,7 +634,14 @@ static void test_platform_drivers(void)
     ok(!platform_find("libvirt") && !platform_find(NULL), "an unknown type finds no driver");
     ok(platform_find("qemu")->caps & PLATFORM_CAP_PROVISIONS_SHAPE, "qemu provisions the requested shape");
     ok(!(platform_find("ready")->caps & PLATFORM_CAP_PROVISIONS_SHAPE), "ready reports it as met: the cases measure");
+    /* kiln shell boots an image on the first platform that can, without naming it */
+    ok(platform_find_caps(PLATFORM_CAP_BOOTS_IMAGE) == platform_find("qemu"), "qemu is the first platform booting images");
+    ok(!(platform_find("ready")->caps & PLATFORM_CAP_BOOTS_IMAGE), "ready boots no image");
+    ok(platform_find_caps(1u << 30) == NULL, "a capability no platform has: none");
 
+    _cleanup_free_ char *e0 = load_err("pnone.yml", "name: x\n");
+    is_str(e0, "pnone.yml:0:0: platform: missing \"platform:\" (type: qemu (an image or kernel) | ready (nodes))",
+           "no platform: the table's drivers and what each needs");
     _cleanup_free_ char *e1 = load_err("pnoq.yml", "platform: { type: qemu }\n");
     is_str(e1, "pnoq.yml:1:11: platform: type qemu needs a \"qemu:\" section with an image or kernel", "qemu without its section");
     _cleanup_free_ char *e2 = load_err("pnor.yml", "platform: { type: ready, qemu: { kernel: /k } }\n");
