@@ -31,10 +31,11 @@ struct shell_opts {
     size_t ncmd;
 };
 
-/* The options as the runbook's platform.qemu mapping, written as JSON (a YAML flow mapping
- * libyaml reads, with every string quoted by jansson), for the qemu driver's own parser. Paths
- * are made absolute here: the driver resolves relative ones against the runbook's directory. */
-static char *qemu_section(const struct shell_opts *o)
+/* The options as the runbook's platform.<type> mapping of a driver that boots images
+ * (PLATFORM_CAP_BOOTS_IMAGE), written as JSON (a YAML flow mapping libyaml reads, with every
+ * string quoted by jansson), for the driver's own parser. Paths are made absolute here: the
+ * driver resolves relative ones against the runbook's directory. */
+static char *boot_section(const struct shell_opts *o)
 {
     json_t *q = json_object();
     const struct {
@@ -116,7 +117,7 @@ static void shell_end(struct shell *s)
     free(s->pctx.pubkey);
     free(s->pctx.accel);
     patterns_free(s->pats);
-    if (s->rb.platform.conf) platform_find("qemu")->free_conf(s->rb.platform.conf);
+    if (s->rb.platform.conf) s->pctx.ops->free_conf(s->rb.platform.conf);
     free(s->rb.platform.admin_private_key_file);
 }
 
@@ -125,7 +126,7 @@ static void shell_end(struct shell *s)
 static int shell_boot(struct shell *s, const struct shell_opts *o)
 {
     const char *tmpenv = getenv("TMPDIR");
-    struct workdir_owner me = {.name = "shell", .platform = "qemu", .started = wall_s()};
+    struct workdir_owner me = {.name = "shell", .platform = (char *)s->pctx.ops->name, .started = wall_s()};
     int r = workdir_create(tmpenv && *tmpenv ? tmpenv : "/tmp", &me, &s->work);
     if (r < 0) return fprintf(stderr, "kiln shell: cannot create a work directory: %s; set TMPDIR\n", strerror(-r)), EXIT_FAIL;
     /* the node's console and qemu logs: they go with the work directory */
@@ -138,7 +139,8 @@ static int shell_boot(struct shell *s, const struct shell_opts *o)
         return fprintf(stderr, "kiln shell: no key for the node (see above)\n"), EXIT_FAIL;
     const struct kiln_platform *ops = s->pctx.ops;
     s->plat_ready = true; /* fini undoes a failed init too */
-    if (ops->init(&s->pctx) < 0) return fprintf(stderr, "kiln shell: the qemu platform cannot start (see above)\n"), EXIT_FAIL;
+    if (ops->init(&s->pctx) < 0)
+        return fprintf(stderr, "kiln shell: the %s platform cannot start (see above)\n", ops->name), EXIT_FAIL;
     /* the KVM probe may take a while: a SIGINT during it boots nothing */
     if (kiln_interrupted) return fprintf(stderr, "kiln shell: interrupted before the boot\n"), EXIT_INTERRUPTED;
     struct kiln_req need = {.nodes = 1}, spec;
@@ -177,13 +179,14 @@ static int shell_ssh(const struct shell *s, const struct shell_opts *o)
 static int shell_session(struct shell_opts *o)
 {
     struct shell s = {.rb = {.name = "shell", .concurrency = 1}};
-    s.rb.platform.type = "qemu";
+    /* the first platform in the table that boots an image file */
+    s.pctx.ops = platform_find_caps(PLATFORM_CAP_BOOTS_IMAGE);
+    s.rb.platform.type = (char *)s.pctx.ops->name;
     s.rb.platform.admin_username = (char *)(o->user ? o->user : "root");
     s.pctx.rb = &s.rb;
-    s.pctx.ops = platform_find("qemu");
     int rc = EXIT_USAGE;
     struct diags d = {0};
-    _cleanup_free_ char *text = qemu_section(o);
+    _cleanup_free_ char *text = boot_section(o);
     struct ynode *conf = yaml_load_string("kiln shell's options", text, strlen(text), &d);
     if (conf) s.pctx.ops->parse_conf(conf, &d, &s.rb.platform.conf);
     ynode_free(conf);

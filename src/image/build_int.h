@@ -36,12 +36,13 @@ extern const struct pkg_family_ops family_deb, family_rpm;
 /* The vtable of the spec's family (FAMILY_DEB or FAMILY_RPM). */
 const struct pkg_family_ops *pkg_family_ops(enum pkg_family f);
 
-/* One row of the build: run it when enabled(spec) (NULL: every build). run returns 0 or a
- * negative errno after a BUILD_ERROR; it may leave a note for its closing line (build_note). */
+/* One row of the build: run it when enabled(spec, opts) (NULL: every build; opts say the
+ * outputs asked for). run returns 0 or a negative errno after a BUILD_ERROR; it may leave a
+ * note for its closing line (build_note). */
 struct build_stage {
     const char *name;
     int (*run)(struct build_ctx *c);
-    bool (*enabled)(const struct image_spec *s);
+    bool (*enabled)(const struct image_spec *s, const struct build_opts *o);
 };
 /* The stages in the order they run (build.c); *n gets how many. */
 const struct build_stage *build_stages(size_t *n);

@@ -962,8 +962,86 @@ static const struct yschema spec_schema = {
     .post = spec_post,
 };
 
+/* The kernel and boot chain come per architecture, named in the package (Debian's
+ * linux-image-amd64, grub-efi-arm64-signed; rpm's shim-x64, grub2-efi-aa64, kernel.aarch64). */
+static const char *const per_arch_prefixes[] = {"linux-image-", "linux-headers-", "linux-signed-", "grub-efi-",
+                                                "grub2-efi-", "shim-", "kernel", NULL};
+
+/* arch's spelling of kind k in package names: 0 Debian's (arm64), 1 rpm's (aarch64), 2 the
+ * UEFI one (aa64, from BOOTAA64.EFI). */
+static void arch_token(const struct kiln_arch *a, int k, char buf[16])
+{
+    const char *t = k == 0 ? a->debian : k == 1 ? a->rpm : a->efi_boot + strlen("BOOT");
+    size_t i = 0;
+    for (; t[i] && t[i] != '.' && i < 15; i++) buf[i] = (char)tolower((unsigned char)t[i]);
+    buf[i] = 0;
+}
+
+/* A kernel or boot-chain package of another architecture than the spec's: the package to
+ * install instead (its name with this architecture's spelling), and in *other the one named. */
+static char *other_arch_package(const struct image_spec *s, const char *name, const struct kiln_arch **other)
+{
+    bool boot_chain = false;
+    for (size_t i = 0; per_arch_prefixes[i]; i++) boot_chain |= startswith(name, per_arch_prefixes[i]);
+    size_t na;
+    const struct kiln_arch *all = kiln_arch_all(&na);
+    for (size_t a = 0; boot_chain && a < na; a++)
+        for (int k = 0; k < 3 && &all[a] != s->arch; k++) {
+            char tok[16], mine[16];
+            arch_token(&all[a], k, tok);
+            size_t tl = strlen(tok);
+            /* a whole token: after - or ., before the end, - or . */
+            for (const char *at = strstr(name, tok); at; at = strstr(at + 1, tok))
+                if (at > name && strchr("-.", at[-1]) && strchr("-.", at[tl])) {
+                    arch_token(s->arch, k, mine);
+                    *other = &all[a];
+                    return xasprintf("%.*s%s%s", (int)(at - name), name, mine, at + tl);
+                }
+        }
+    return NULL;
+}
+
+/* An image for its architecture: kernel and boot loader packages of that architecture; a
+ * disk's systemd-boot from the image when the build host's is for another (build_disk.c); a
+ * serial console the architecture's QEMU machine has (a warning: the console may be meant). */
+static void check_arch(const struct ynode *root, struct image_spec *s, struct diags *d)
+{
+    const struct ynode *install = y_get(y_get(root, "packages"), "install");
+    bool sdboot = false;
+    for (size_t i = 0; i < s->ninstall; i++) {
+        sdboot |= streq(s->install[i], "systemd-boot-efi") || streq(s->install[i], "systemd-boot");
+        const struct kiln_arch *other = NULL;
+        _cleanup_free_ char *want = other_arch_package(s, s->install[i], &other);
+        if (!want) continue;
+        _cleanup_free_ char *p = ypath_index("packages.install", i);
+        diag_add(d, install && install->kind == YN_SEQ && i < install->n ? install->items[i] : install, p,
+                 "%s is a package for %s, this image is %s (arch): install %s", s->install[i], other->name,
+                 s->arch->name, want);
+    }
+    bool disk = false;
+    for (int o = 0; o < OUT_COUNT; o++) disk |= o != OUT_TAR && s->outputs[o];
+    const struct kiln_arch *host = kiln_arch_host();
+    if (disk && !sdboot && s->family == FAMILY_DEB && s->arch != host)
+        diag_add(d, install ? install : y_get(root, "packages") ? y_get(root, "packages") : y_get(root, "arch"),
+                 "packages.install", "an %s disk image built on this %s host needs the image's own systemd-boot (%s): "
+                 "add systemd-boot-efi to packages.install", s->arch->name, host ? host->name : "other",
+                 s->arch->systemd_boot);
+    const struct ynode *cmdline = y_get(y_get(root, "os"), "kernel_cmdline");
+    size_t na;
+    const struct kiln_arch *all = kiln_arch_all(&na);
+    for (size_t a = 0; s->kernel_cmdline && a < na; a++) {
+        _cleanup_free_ char *arg = xasprintf("console=%s", all[a].console);
+        const char *at = strstr(s->kernel_cmdline, arg);
+        size_t l = strlen(arg);
+        if (&all[a] != s->arch && at && (at == s->kernel_cmdline || at[-1] == ' ') && strchr(" ,", at[l]))
+            diag_add(&s->warnings, cmdline, "os.kernel_cmdline", "%s is %s's serial console; an %s guest's (QEMU %s) "
+                     "is %s: console=%s", arg, all[a].name, s->arch->name, s->arch->machine, s->arch->console,
+                     s->arch->console);
+    }
+}
+
 /* Rules across sections, once each section read cleanly. */
-static void check_across(const struct ynode *root, const struct image_spec *s, struct diags *d, size_t before)
+static void check_across(const struct ynode *root, struct image_spec *s, struct diags *d, size_t before)
 {
     for (size_t i = 0; s->sb_key && i < s->nfiles; i++)
         if (s->files[i].src && streq(s->files[i].src, s->sb_key)) {
@@ -972,6 +1050,7 @@ static void check_across(const struct ynode *root, const struct image_spec *s, s
             diag_add(d, files && files->kind == YN_SEQ && i < files->n ? files->items[i] : files, p,
                      "is the Secure Boot signing key (boot.secure_boot.key): the private key never goes into an image");
         }
+    if (d->n == before) check_arch(root, s, d);
     if (s->layout == LAYOUT_IMMUTABLE && d->n == before) {
         bool dracut = false;
         for (size_t i = 0; i < s->ninstall; i++) dracut |= startswith(s->install[i], "dracut");
@@ -1027,6 +1106,7 @@ int spec_load(const char *path, const char *source_root, struct image_spec **out
 void spec_free(struct image_spec *s)
 {
     if (!s) return;
+    diags_free(&s->warnings);
     free(s->path);
     free(s->source_root);
     free(s->sb_key);

@@ -91,6 +91,7 @@ struct image_spec {
      * source_root, both NULL when nothing is signed. The key is only ever read by sbsign: never
      * copied into the image, the outputs or the build log. */
     char *sb_key, *sb_cert;
+    struct diags warnings; /* what the spec probably got wrong but a build can go on with (file:line:col) */
 };
 
 /* Parses and validates the spec at path: every value the image's OS reads later is checked

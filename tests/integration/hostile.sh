@@ -103,6 +103,12 @@ linked host.img "../../../../../..$T/host/status"
 contained 1 "$KILN" sbom host.img -o host.json
 expect_err "kiln sbom: host.img has no package database (looked for /var/lib/dpkg/status and the rpm database in /usr/lib/sysimage/rpm and /var/lib/rpm)"
 [ ! -e host.json ] || fail "an SBOM was written from the host's database"
+# the default outputs are checked before the image is read (seconds for a large one): the
+# refusal comes first, not the image's own error after the read
+echo signed > host.cdx.json
+contained 1 "$KILN" sbom host.img
+expect_err "kiln sbom: host.cdx.json exists (kiln build writes it beside the image, and kiln sign signs it); not replaced: name another file with -o FILE, or -o - for stdout"
+rm host.cdx.json
 linked loop.img status2
 ln -s status lt/var/lib/dpkg/status2 && rm loop.img && mke2fs -q -F -t ext4 -d lt loop.img 8M
 contained 1 "$KILN" sbom loop.img -o loop.json

@@ -674,6 +674,61 @@ static char *spec_errors(const char *text)
     return buf;
 }
 
+/* arch: the kernel and boot chain packages of the spec's architecture, the image's own
+ * systemd-boot when the host's is for another, the architecture's serial console (a warning). */
+static void test_spec_arch(void)
+{
+#define ARM_HEAD "name: t\nversion: 1\narch: aarch64\nbase: { family: deb, suite: bookworm }\n"
+    char *e = spec_errors(ARM_HEAD "packages: { install: [systemd-boot-efi, linux-image-amd64, grub-efi-amd64-signed] }\n");
+    has(e, "spec.yml:5:41: packages.install[1]: linux-image-amd64 is a package for x86_64, this image is aarch64 (arch): "
+           "install linux-image-arm64", "an amd64 kernel in an aarch64 spec: the arm64 one named, at the item");
+    has(e, "packages.install[2]: grub-efi-amd64-signed is a package for x86_64, this image is aarch64 (arch): install "
+           "grub-efi-arm64-signed", "and its boot loader, the suffix kept");
+    free(e);
+    e = spec_errors("name: t\nversion: 1\nbase: { family: deb, suite: bookworm }\npackages: { install: [linux-image-arm64, shim-aa64, "
+                              "kernel.aarch64, crossbuild-essential-arm64, gcc-aarch64-linux-gnu] }\n");
+    e = e ? e : xstrdup("");
+    has(e, "packages.install[0]: linux-image-arm64 is a package for aarch64, this image is x86_64 (arch): install linux-image-amd64",
+        "the other way: arm64's kernel in an x86_64 spec");
+    has(e, "packages.install[1]: shim-aa64 is a package for aarch64, this image is x86_64 (arch): install shim-x64",
+        "rpm's UEFI spelling");
+    has(e, "packages.install[2]: kernel.aarch64 is a package for aarch64, this image is x86_64 (arch): install kernel.x86_64",
+        "rpm's arch suffix");
+    ok(!strstr(e, "crossbuild") && !strstr(e, "gcc-aarch64"), "cross toolchains for another arch are not refused: %s", e);
+    free(e);
+    e = spec_errors(ARM_HEAD "packages: { install: [linux-image-arm64] }\n");
+    if (kiln_arch_host() != kiln_arch_find("aarch64"))
+        has(e ? e : "", "spec.yml:5:22: packages.install: an aarch64 disk image built on this x86_64 host needs the image's own "
+                        "systemd-boot (systemd-bootaa64.efi): add systemd-boot-efi to packages.install",
+            "an arm64 disk without systemd-boot-efi on another host");
+    else ok(!e, "an arm64 disk on an arm64 host may take the host's systemd-boot");
+    free(e);
+    ok(!spec_errors(ARM_HEAD "packages: { install: [linux-image-arm64] }\noutput: [tar]\n"),
+       "a rootfs archive alone needs no boot loader");
+    ok(!spec_errors(ARM_HEAD "packages: { install: [linux-image-arm64, systemd-boot] }\n"),
+       "systemd-boot (which pulls systemd-boot-efi) will do");
+    _cleanup_free_ char *p = tmp("spec.yml");
+    const char *text = ARM_HEAD "packages: { install: [linux-image-arm64, systemd-boot-efi] }\n"
+                                "os: { kernel_cmdline: \"quiet console=ttyS0,115200\" }\n";
+    write_bytes(p, text, strlen(text));
+    struct diags d = {0};
+    struct image_spec *sp = NULL;
+    ok(spec_load(p, NULL, &sp, &d) == 0 && sp, "console=ttyS0 on aarch64 loads (a warning, not an error)");
+    ok(sp && sp->warnings.n == 1 && sp->warnings.v[0].line == 6 &&
+           streq(sp->warnings.v[0].msg, "console=ttyS0 is x86_64's serial console; an aarch64 guest's (QEMU virt) is "
+                                        "ttyAMA0: console=ttyAMA0"),
+       "and the warning names ttyAMA0 at os.kernel_cmdline: %s", sp && sp->warnings.n ? sp->warnings.v[0].msg : "none");
+    spec_free(sp);
+    diags_free(&d);
+    text = ARM_HEAD "packages: { install: [linux-image-arm64, systemd-boot-efi] }\nos: { kernel_cmdline: \"console=ttyAMA0\" }\n";
+    write_bytes(p, text, strlen(text));
+    sp = NULL;
+    ok(spec_load(p, NULL, &sp, &d) == 0 && sp && sp->warnings.n == 0, "console=ttyAMA0 on aarch64: no warning");
+    spec_free(sp);
+    diags_free(&d);
+#undef ARM_HEAD
+}
+
 /* storage.encrypt: tpm2 needs what unlocks it at boot (dracut's systemd initrd, the TPM2
  * libraries), on Debian and the standard layout, without grow_root. */
 static void test_spec_encrypt(void)
@@ -1705,6 +1760,7 @@ int main(void)
     test_spec_fields();
     test_spec_secure_boot();
     test_package_manager();
+    test_spec_arch();
     test_ext4();
     test_ext4_in_place();
     test_squashfs_in_place();
