@@ -157,7 +157,7 @@ expect_in "$T/err" "kiln list: warning: typo.yml:13:5: testcase[0] matches no ca
 
 # what kiln run refuses before booting, from the files the runbook names, kiln check reports
 # with the same message at the key (it said "ok" to an aarch64 runbook for an x86_64 image)
-head -c 1048576 /dev/zero > img.raw
+head -c 2097152 /dev/zero > img.raw && sgdisk -o -n 1:2048:0 img.raw > /dev/null  # a GPT disk: kiln run refuses one without a partition table first
 printf '{"name": "img", "arch": "x86_64", "artifacts": [{"file": "img.raw"}]}\n' > img.manifest.json
 printf 'name: arch\nplatform:\n  type: qemu\n  qemu:\n    image: img.raw\n    arch: aarch64\n' > arch.yml
 archmsg="platform.qemu.arch is aarch64 but $PWD/img.raw was built for x86_64 (its manifest says so); fix the arch or the image"
