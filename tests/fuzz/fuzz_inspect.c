@@ -41,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *err = NULL;
     if (image_inspect(path, &j, &err) == 0) json_decref(j);
     free(err), err = NULL;
-    ext4_clamp_times(path, 1700000000, &err);
+    ext4_clamp_times(path, 0, 1700000000, &err);
     free(err);
     close(fd);
     /* what inspect unpacked is gone, whatever happened */
