@@ -319,17 +319,32 @@ static int make_root_fs(struct build_ctx *c)
                                          "%ld MiB of data) but its partition gets %s; set storage.size to at least %s",
                            spec, want, tree_inodes, tree_bytes / MiB, have, disk);
     }
-    _cleanup_free_ char *img = path_join(c->work, "root.img");
+    /* An unencrypted root is made where it lies in the disk (mke2fs -E offset=): no copy of its
+     * hundreds of MiB into the disk afterwards. cryptsetup encrypts root.img in place first. */
+    c->root_in_disk = !c->spec->encrypt;
+    _cleanup_free_ char *img = path_join(c->work, c->root_in_disk ? "disk.raw" : "root.img");
+    uint64_t off = 0;
+    if (c->root_in_disk) {
+        struct part_plan *root = &c->plan[c->nplan - 1];
+        free(root->img);
+        root->img = NULL;
+        off = (uint64_t)GPT_ALIGN_LBA * 512;
+        for (size_t i = 0; i + 1 < c->nplan; i++) off += c->plan[i].bytes;
+        int fd = open(img, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        int r = fd < 0 || ftruncate(fd, (off_t)c->disk_bytes) < 0 ? -errno : 0;
+        if (fd >= 0) close(fd);
+        if (r < 0) return build_error(c, "root-fs", "cannot create %s: %s", img, strerror(-r));
+    }
     _cleanup_free_ char *uuid = partuuid_str(c, "fs-root");
     _cleanup_free_ char *hs = partuuid_str(c, "fs-root-hash-seed");
-    _cleanup_free_ char *ext = xasprintf("hash_seed=%s,root_owner=0:0", hs);
+    _cleanup_free_ char *ext = xasprintf("hash_seed=%s,root_owner=0:0,offset=%llu,nodiscard", hs, (unsigned long long)off);
     _cleanup_free_ char *kb = xasprintf("%lluk", (unsigned long long)(fs_bytes / 1024));
     clamp_tree(c->root, c->epoch); /* mke2fs copies atimes: reading the tree since the last clamp changed some */
     char *mk[] = {"mke2fs", "-q", "-F", "-t", "ext4", "-L", "root", "-U", uuid, "-E", ext, "-d", c->root, img, kb, NULL};
     if (build_run(c, "root-fs", mk) < 0)
         return build_error(c, "root-fs", "mke2fs could not populate the root filesystem; if it ran out of space, raise storage.size");
     char *err = NULL;
-    if (ext4_clamp_times(img, (uint32_t)c->epoch, &err) < 0) {
+    if (ext4_clamp_times(img, off, (uint32_t)c->epoch, &err) < 0) {
         int r = build_error(c, "root-fs", "%s", err);
         free(err);
         return r;
@@ -466,7 +481,8 @@ int stage_disk(struct build_ctx *c)
     size_t n = c->nplan;
     uint64_t size = c->disk_bytes;
     _cleanup_free_ char *raw = path_join(c->work, "disk.raw");
-    int fd = open(raw, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    /* the root filesystem may be in it already (make_root_fs) */
+    int fd = open(raw, O_RDWR | O_CREAT | (c->root_in_disk ? 0 : O_TRUNC) | O_CLOEXEC, 0644);
     if (fd < 0 || ftruncate(fd, (off_t)size) < 0) {
         if (fd >= 0) close(fd);
         return build_error(c, "disk", "cannot create %s: %s", raw, strerror(errno));

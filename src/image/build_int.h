@@ -99,6 +99,7 @@ struct build_ctx {
     uint64_t usr_bytes, verity_bytes; /* partition sizes, per slot */
     /* the disk */
     uint64_t disk_bytes, esp_bytes, root_bytes;
+    bool root_in_disk; /* the root filesystem was made in work/disk.raw at its partition's offset */
     struct part_plan plan[BUILD_MAX_PARTS];
     size_t nplan;
     /* outputs: staged in stage_dir (OUT/.kiln-build-PID), moved into OUT by the manifest stage */

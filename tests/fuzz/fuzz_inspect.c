@@ -65,7 +65,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         disk_close(disk);
     }
     free(err), err = NULL;
-    ext4_clamp_times(path, 1700000000, &err);
+    ext4_clamp_times(path, 0, 1700000000, &err);
     free(err);
     close(fd);
     /* what inspect unpacked is gone, whatever happened */

@@ -1048,7 +1048,7 @@ static void test_ext4(void)
             return;
         }
         char *err = NULL;
-        ok(r == 0 && ext4_clamp_times(img, 1700000000, &err) == 0, "mke2fs -d + clamp %d", i);
+        ok(r == 0 && ext4_clamp_times(img, 0, 1700000000, &err) == 0, "mke2fs -d + clamp %d", i);
         free(err);
         char *fsck[] = {"e2fsck", "-fn", img, NULL};
         char *out = NULL;
@@ -1061,6 +1061,39 @@ static void test_ext4(void)
     ok(sums[0] && sums[1] && !strncmp(sums[0], sums[1], 64), "two builds a second apart are identical");
     free(sums[0]);
     free(sums[1]);
+    /* the same filesystem made 1 MiB into a larger file (mke2fs -E offset=, as kiln build makes
+     * the root in the disk) and clamped there: the same bytes at the offset, nothing before it touched */
+    {
+        enum { OFF = 1 << 20, FS = 16 << 20 };
+        _cleanup_free_ char *raw = tmp("c.raw");
+        _cleanup_free_ char *alone = tmp("a.ext4");
+        uint8_t *pre = xmalloc(OFF);
+        memset(pre, 0xab, OFF);
+        write_bytes(raw, pre, OFF);
+        if (truncate(raw, OFF + FS + OFF) < 0) abort();
+        struct timespec ts[2] = {{1700000000, 0}, {1700000000, 0}};
+        utimensat(AT_FDCWD, f, ts, 0);
+        utimensat(AT_FDCWD, sub, ts, 0);
+        utimensat(AT_FDCWD, tree, ts, 0);
+        char *mk[] = {"mke2fs", "-q", "-F", "-t", "ext4", "-U", "6b696c6e-0000-4000-8000-00000000000a", "-E",
+                      "hash_seed=6b696c6e-0000-4000-8000-00000000000b,root_owner=0:0,offset=1048576,nodiscard", "-d", tree,
+                      raw, "16M", NULL};
+        char *err = NULL;
+        ok(proc_run(mk, 60000, NULL) == 0 && ext4_clamp_times(raw, OFF, 1700000000, &err) == 0, "mke2fs -E offset= + clamp at the offset");
+        free(err);
+        char *a = NULL, *b = NULL;
+        size_t alen = 0, blen = 0;
+        bool same = read_file(alone, FS + 1, &a, &alen) == 0 && read_file(raw, OFF + FS + OFF + 1, &b, &blen) == 0 &&
+                    alen == FS && blen == (size_t)OFF + FS + OFF && !memcmp(b + OFF, a, FS);
+        ok(same, "the filesystem at the offset is the image made on its own, byte for byte");
+        ok(b && !memcmp(b, pre, OFF), "the bytes before the offset are untouched");
+        free(a);
+        free(b);
+        free(pre);
+        err = NULL;
+        ok(ext4_clamp_times(raw, OFF + 4096, 1700000000, &err) == -EINVAL && err, "no ext4 at another offset: refused");
+        free(err);
+    }
     /* a superblock claiming 2^40 blocks in a 64 KiB file: refused, not 2^25 descriptors read */
     _cleanup_free_ char *bad = tmp("bad.ext4");
     uint8_t img[65536] = {0};
@@ -1077,7 +1110,7 @@ static void test_ext4(void)
     write_bytes(bad, img, sizeof img);
     char *err = NULL;
     _cleanup_free_ char *want = xasprintf("%s: unexpected ext4 superblock values (33554432 groups of 8192 inodes do not fit the file)", bad);
-    ok(ext4_clamp_times(bad, 1700000000, &err) == -EINVAL && err && !strcmp(err, want), "hostile superblock refused: %s", err ? err : "");
+    ok(ext4_clamp_times(bad, 0, 1700000000, &err) == -EINVAL && err && !strcmp(err, want), "hostile superblock refused: %s", err ? err : "");
     free(err);
 }
 
