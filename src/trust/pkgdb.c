@@ -12,6 +12,7 @@
 #include "trust/sbom.h"
 #include "util/digest.h"
 #include "util/fs.h"
+#include "util/html.h"
 #include "util/proc.h"
 #include "util/strv.h"
 #include "util/utf8.h"
@@ -226,11 +227,8 @@ int pkgdb_from_image(const char *image, json_t **pkgs, json_t **os_release, cons
 /* purl components are percent-encoded outside the unreserved set (RFC 3986). */
 static void purl_enc(struct sbuf *b, const char *s)
 {
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr(".-_~", *p))
-            sbuf_printf(b, "%c", *p);
-        else sbuf_printf(b, "%%%02X", *p);
-    }
+    _cleanup_free_ char *e = kh_url_escape(s, 0);
+    sbuf_puts(b, e);
 }
 
 char *pkgdb_purl(const char *family, json_t *pkg, const char *distro_id, const char *distro_version)

@@ -8,6 +8,7 @@
 
 #include "trust/pkgdb.h"
 #include "util/fs.h"
+#include "util/html.h"
 #include "util/inroot.h"
 #include "util/timeutil.h"
 #include "util/utf8.h"
@@ -179,13 +180,8 @@ static json_t *spdx(const struct sbom_subject *s, json_t *pkgs, const struct doc
     json_object_set_new(doc, "name", json_string(dname));
     /* the name and version can come from an image's os-release: a URI takes them percent-encoded
      * (RFC 3986 unreserved characters as they are), so no control character reaches it */
-    struct sbuf nsb = {0};
-    sbuf_puts(&nsb, "https://spdx.org/spdxdocs/kiln/");
-    for (const unsigned char *c = (const unsigned char *)dname; *c; c++)
-        if (isalnum(*c) || strchr("-._~", *c)) sbuf_printf(&nsb, "%c", *c);
-        else sbuf_printf(&nsb, "%%%02X", *c);
-    sbuf_printf(&nsb, "-%s", ids->uuid);
-    _cleanup_free_ char *ns = sbuf_steal(&nsb);
+    _cleanup_free_ char *enc = kh_url_escape(dname, 0);
+    _cleanup_free_ char *ns = xasprintf("https://spdx.org/spdxdocs/kiln/%s-%s", enc, ids->uuid);
     json_object_set_new(doc, "documentNamespace", json_string(ns));
     json_object_set_new(doc, "creationInfo", json_pack("{s:s, s:[s]}", "created", ids->created, "creators", "Tool: kiln-" KILN_VERSION));
 

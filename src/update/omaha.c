@@ -169,7 +169,9 @@ static bool is(const xmlNode *n, const char *name)
 static int attr(const xmlNode *n, const char *name, enum kind k, bool required, char *dst, size_t dstsz, char *why,
                 size_t sz)
 {
-    dst[0] = 0;
+    /* all of it: a repeated element (a second <os>) must not leave the first one's bytes behind
+     * the terminator, so that equal requests are equal structures (fuzz_omaha's round trip) */
+    memset(dst, 0, dstsz);
     xmlChar *v = xmlGetNoNsProp(n, (const xmlChar *)name);
     if (!v) return required ? fail(why, sz, -EINVAL, "<%s> has no %s attribute", (const char *)n->name, name) : 0;
     const char *s = (const char *)v;

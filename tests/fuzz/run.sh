@@ -34,7 +34,7 @@ sources() {
         inspect) echo "$image $root/src/image/inspect.c $root/src/image/ext4.c $root/src/image/rootfs_tar.c" ;;
         minisign) echo "$root/src/trust/minisign.c" ;;
         dsse) echo "$root/src/trust/dsse.c $root/src/trust/minisign.c" ;;
-        pkgdb) echo "$root/src/trust/pkgdb.c $root/src/trust/sbom.c $root/src/util/inroot.c $image $root/src/image/inspect.c $root/src/image/rootfs_tar.c" ;;
+        pkgdb) echo "$root/src/trust/pkgdb.c $root/src/trust/sbom.c $root/src/util/html.c $root/src/util/inroot.c $image $root/src/image/inspect.c $root/src/image/rootfs_tar.c" ;;
         rootfs_tar) echo "$image $root/src/image/inspect.c $root/src/image/rootfs_tar.c" ;;
         spec) echo "$root/src/image/spec.c $root/src/trust/minisign.c" ;;
         archive) echo "$root/src/report/archive.c" ;;
