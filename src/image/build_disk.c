@@ -227,6 +227,21 @@ static int esp_copy(struct build_ctx *c, const char *img, const char *const (*co
     return 0;
 }
 
+/* Single quotes: GRUB's script expands nothing inside them. */
+char *grub_cfg_text(const char *kernel, const char *initrd, const char *cmdline)
+{
+    struct sbuf b = {0};
+    sbuf_printf(&b, "set timeout=0\nlinux '%s'", kernel);
+    for (const char *p = cmdline; *p;) {
+        size_t n = strcspn(p, " \t");
+        if (n) sbuf_printf(&b, " '%.*s'", (int)n, p);
+        p += n;
+        p += strspn(p, " \t");
+    }
+    sbuf_printf(&b, "\ninitrd '%s'\nboot\n", initrd);
+    return sbuf_steal(&b);
+}
+
 /* boot.secure_boot: distro. The firmware starts shim as the removable-media loader; shim (its
  * default second stage, grubARCH.efi beside itself) starts the signed GRUB, whose built-in
  * prefix is /EFI/debian on the same device: its embedded memdisk config sources
@@ -259,10 +274,9 @@ static int stage_esp_distro(struct build_ctx *c)
     _cleanup_free_ char *kdir = xasprintf("::/%s/%s", s->name, c->kver);
     _cleanup_free_ char *cfg = path_join(c->work, "grub.cfg");
     _cleanup_free_ char *cmdline = kernel_cmdline(c);
-    /* single quotes: GRUB's script expands nothing inside them; spec_load refuses a quote or
-     * backslash in the command line */
-    _cleanup_free_ char *cfg_txt = xasprintf("set timeout=0\nlinux '/%s/%s/linux' '%s'\ninitrd '/%s/%s/initrd'\nboot\n",
-                                             s->name, c->kver, cmdline, s->name, c->kver);
+    _cleanup_free_ char *k_esp = xasprintf("/%s/%s/linux", s->name, c->kver);
+    _cleanup_free_ char *i_esp = xasprintf("/%s/%s/initrd", s->name, c->kver);
+    _cleanup_free_ char *cfg_txt = grub_cfg_text(k_esp, i_esp, cmdline);
     if (write_file_atomic(cfg, cfg_txt, strlen(cfg_txt), 0644) < 0) {
         chain_free(chain);
         return build_error(c, "esp", "cannot write %s", cfg);
