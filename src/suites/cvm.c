@@ -75,15 +75,6 @@ KILN_CASE(verify_measured_boot,
     return ok ? case_verdict(t, &v) : CASE_FAIL;
 }
 
-/* Whether text has a line that is exactly word. */
-static bool has_line(const char *text, const char *word)
-{
-    size_t n = strlen(word);
-    for (const char *p = text; p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
-        if (strncmp(p, word, n) == 0 && (p[n] == '\n' || !p[n])) return true;
-    return false;
-}
-
 /* Finds the ESP holding the systemd-boot entry the guest booted (LoaderEntrySelected, the Boot
  * Loader Interface's variables under this vendor GUID) and prints "esp=DIR" and "entry=ID";
  * prints "no-sdboot" when the guest did not boot through systemd-boot from a disk (a kernel
@@ -94,6 +85,12 @@ static bool has_line(const char *text, const char *word)
     "cur=$(cat $v/LoaderEntrySelected-$g | tail -c +5 | tr -d '\\000'); esp=; "                                          \
     "for d in /boot/efi /efi /boot; do [ -f \"$d/loader/entries/$cur\" ] && { esp=$d; break; }; done; "           \
     "[ -n \"$esp\" ] || { echo no-sdboot; exit 0; }; echo \"esp=$esp\"; echo \"entry=$cur\"; "
+
+/* What started the guest when systemd-boot did not (decide_unsigned_probe_skip): shim leaves
+ * its MokListRT variable for the OS, GRUB puts BOOT_IMAGE= first on the kernel command line. */
+#define LOADER_SH                                                                                                   \
+    "[ ! -e /sys/firmware/efi/efivars/MokListRT-605dab50-e046-4300-abb6-3dd810dd8b23 ] || echo shim; "            \
+    "case $(cat /proc/cmdline) in BOOT_IMAGE=*) echo grub ;; esac; exit 0"
 
 /* The entry systemd-boot is asked to start once, holding a copy of the booted kernel whose PE
  * Certificate Table directory entry is zeroed: a kernel with no signature at all. */
@@ -168,9 +165,10 @@ static int unsigned_kernel_probe(struct kiln_case_ctx *t, struct verdict *v)
     struct kiln_node *n = t->node;
     _cleanup_free_ char *out = NULL;
     if (case_sh(t, SDBOOT_ESP_SH, &out) != 0) return case_fail(t, "cannot read the boot loader's variables");
-    if (!out || has_line(out, "no-sdboot")) {
-        verdict_set(v, VERDICT_SKIP, "the guest was not booted by systemd-boot from its disk (a kernel handed to "
-                                     "the firmware directly?), so no unsigned kernel was offered");
+    if (!out || cvm_has_line(out, "no-sdboot")) {
+        _cleanup_free_ char *loader = NULL;
+        if (case_sh(t, LOADER_SH, &loader) != 0) case_log(t, "cannot tell which boot loader started the guest");
+        decide_unsigned_probe_skip(loader, v);
         return CASE_SKIP;
     }
     free(out);
@@ -289,7 +287,7 @@ KILN_CASE(verify_pcr_change_on_boot_component_upgrade,
         {"same", "the ESP holds no systemd-boot other than the OS's (already upgraded, or another boot loader)"},
     };
     for (size_t i = 0; i < ARRAY_SIZE(nothing); i++)
-        if (out && has_line(out, nothing[i].word)) {
+        if (out && cvm_has_line(out, nothing[i].word)) {
             gcap_free(&before);
             return case_skip(t, "nothing to upgrade: %s", nothing[i].why);
         }

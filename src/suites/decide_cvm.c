@@ -285,6 +285,28 @@ enum verdict_kind decide_unsigned_kernel_refused(const char *probe_entry, const 
                                         "LoaderEntryOneShot?)", probe_entry, entry_after && *entry_after ? entry_after : "an unknown entry");
 }
 
+bool cvm_has_line(const char *text, const char *word)
+{
+    size_t n = strlen(word);
+    for (const char *p = text; p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+        if (strncmp(p, word, n) == 0 && (p[n] == '\n' || !p[n])) return true;
+    return false;
+}
+
+enum verdict_kind decide_unsigned_probe_skip(const char *loader, struct verdict *v)
+{
+    bool shim = loader && cvm_has_line(loader, "shim"), grub = loader && cvm_has_line(loader, "grub");
+    if (shim || grub)
+        return verdict_set(v, VERDICT_SKIP, "the guest was booted by %s (%s), not by systemd-boot, whose one-shot "
+                                            "entry is the only way kiln offers a kernel without a signature: none "
+                                            "was offered", shim && grub ? "shim and GRUB" : shim ? "shim" : "GRUB",
+                           shim && grub ? "shim's MokListRT variable, GRUB's BOOT_IMAGE= on the kernel command line"
+                           : shim       ? "shim's MokListRT variable"
+                                        : "GRUB's BOOT_IMAGE= on the kernel command line");
+    return verdict_set(v, VERDICT_SKIP, "the guest was not booted by systemd-boot from its disk (a kernel handed to the "
+                                        "firmware directly?), so no unsigned kernel was offered");
+}
+
 enum verdict_kind decide_pcr4_change(const struct gcap *before, const struct gcap *after, const char *what,
                                      struct verdict *v)
 {

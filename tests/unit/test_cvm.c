@@ -170,6 +170,27 @@ static void test_unsigned_kernel(void)
            "unsigned: the entry after is unknown");
 }
 
+/* No systemd-boot: the skip names the boot path the guest shows (boot.secure_boot: distro's
+ * images boot through shim and GRUB), else a kernel handed to the firmware directly. */
+static void test_unsigned_probe_skip(void)
+{
+    struct verdict v = {0};
+    expect(decide_unsigned_probe_skip("shim\ngrub\n", &v), &v, VERDICT_SKIP,
+           "the guest was booted by shim and GRUB (shim's MokListRT variable, GRUB's BOOT_IMAGE= on the kernel command "
+           "line), not by systemd-boot, whose one-shot entry is the only way kiln offers a kernel without a signature: "
+           "none was offered", "probe skip: shim and GRUB");
+    expect(decide_unsigned_probe_skip("grub\n", &v), &v, VERDICT_SKIP, "booted by GRUB (GRUB's BOOT_IMAGE=",
+           "probe skip: GRUB without shim");
+    expect(decide_unsigned_probe_skip("shim", &v), &v, VERDICT_SKIP, "booted by shim (shim's MokListRT variable)",
+           "probe skip: shim, last line without a newline");
+    expect(decide_unsigned_probe_skip("", &v), &v, VERDICT_SKIP,
+           "not booted by systemd-boot from its disk (a kernel handed to the firmware directly?)", "probe skip: nothing seen");
+    expect(decide_unsigned_probe_skip(NULL, &v), &v, VERDICT_SKIP, "a kernel handed to the firmware directly?",
+           "probe skip: unknown");
+    expect(decide_unsigned_probe_skip("grubby\nshimmer\n", &v), &v, VERDICT_SKIP, "a kernel handed to the firmware",
+           "probe skip: whole lines only");
+}
+
 #define P4B "bb4b1a0ff7ab4e3a4e7de5e1ab5b1c1b3b4e4f6f7ae8dd3b3f7d6c2b1a0f9e8d"
 
 static void test_pcr4_change(void)
@@ -308,6 +329,7 @@ int main(void)
     test_measured_boot();
     test_secure_boot();
     test_unsigned_kernel();
+    test_unsigned_probe_skip();
     test_pcr4_change();
     test_encrypted_root();
     return tap_done();
