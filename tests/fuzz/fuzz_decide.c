@@ -116,6 +116,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     decide_vulnerable_packages(status & 1 ? FAMILY_DEB : FAMILY_RPM, &a, adv, &v, &n), run(&v);
 
     decide_failed_units(&a, &b, 1, &v), run(&v);
+    decide_kernel_cmdline(part[1], status & 1 ? NULL : part[2], "qemu.append", &v), run(&v);
     decide_clean_shutdown(status & 2 ? part[2] : NULL, true, &a, status & 1, &v), run(&v);
     decide_generalized(&b, &a, &b, &v), run(&v);
 
