@@ -126,6 +126,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     decide_secure_boot(&a, status & 2 ? &b : NULL, &c, &v), run(&v);
     decide_unsigned_kernel_refused("kiln-unsigned.conf", status & 1 ? NULL : part[1], part[2], &v), run(&v);
     decide_unsigned_probe_skip(status & 1 ? NULL : part[1], &v), run(&v);
+    decide_grub_unsigned_refused("/k/linux-kiln-unsigned", status & 1 ? NULL : part[1], part[2], &v), run(&v);
     decide_pcr4_change(&a, &c, "x", &v), run(&v);
     char luks[64];
     if (cvm_luks_device(part[2], luks, sizeof luks) && !memchr(luks, 0, sizeof luks)) abort();
