@@ -144,5 +144,11 @@ void clamp_tree(const char *path, long epoch);
 char *partuuid_str(struct build_ctx *c, const char *label);
 /* root=PARTUUID=... rw, the immutable layout's usr verity arguments, the spec's own. */
 char *kernel_cmdline(struct build_ctx *c);
+/* boot.secure_boot: distro's EFI/debian/grub.cfg: no menu, the kernel at kernel and the initrd
+ * at initrd (ESP paths, no quote in them) with cmdline (no quote, backslash or control
+ * character: spec_load refuses them). Each word of cmdline is its own single-quoted argument of
+ * GRUB's linux command, which joins its arguments with spaces but wraps one that holds a space
+ * in double quotes: the kernel would read that one as a single parameter. */
+char *grub_cfg_text(const char *kernel, const char *initrd, const char *cmdline);
 /* The ESP's size in bytes: room for the boot loader twice, the kernel and the initrd. */
 uint64_t esp_size(struct build_ctx *c);

@@ -879,11 +879,26 @@ static const struct yschema secure_boot_schema = {
     .post = secure_boot_post,
 };
 
+/* secure_boot: { key: K, cert: C } (kiln signs systemd-boot and the kernel), or
+ * secure_boot: distro (the distribution's signed shim, GRUB and kernel) */
+static void field_secure_boot(const struct yparse *p, const struct yfield *f, const struct ynode *n, const char *path,
+                              void *target)
+{
+    (void)f;
+    static const char *const forms[] = {"distro", NULL};
+    int v;
+    if (n->kind == YN_MAP) yschema_apply(p, n, path, &secure_boot_schema, target);
+    else if (n->kind != YN_SCALAR)
+        diag_add(p->d, n, path, "expected distro or { key: KEY, cert: CERT }");
+    else if (y_enum(p->d, n, path, forms, &v))
+        ((struct image_spec *)target)->sb_distro = true;
+}
+
 static const struct yschema boot_schema = {
-    .fields = (const struct yfield[]){{"secure_boot", YF_MAP, 0, .sub = &secure_boot_schema}, {0}},
+    .fields = (const struct yfield[]){{"secure_boot", YF_CUSTOM, 0, .parse = field_secure_boot}, {0}},
 };
 
-/* boot: uefi, or boot: { secure_boot: { key: K, cert: C } } (UEFI, signed for Secure Boot) */
+/* boot: uefi, or boot: { secure_boot: { key: K, cert: C } | distro } (UEFI, for Secure Boot) */
 static void field_boot(const struct yparse *p, const struct yfield *f, const struct ynode *n, const char *path,
                        void *target)
 {
@@ -1041,8 +1056,43 @@ static void check_arch(const struct ynode *root, struct image_spec *s, struct di
 }
 
 /* Rules across sections, once each section read cleanly. */
+/* Whether packages.install names the package (apt's =VERSION, :ARCH or /RELEASE after it aside). */
+static bool installs(const struct image_spec *s, const char *name)
+{
+    for (size_t i = 0; i < s->ninstall; i++)
+        if (strcspn(s->install[i], "=:/") == strlen(name) && startswith(s->install[i], name)) return true;
+    return false;
+}
+
+/* boot.secure_boot: distro takes its shim and GRUB from the image's packages (Debian's paths),
+ * and GRUB's grub.cfg carries the command line: its script quoting and the escaping of quotes
+ * and backslashes its linux command adds would change what the kernel gets. */
+static void check_distro_boot(const struct ynode *root, const struct image_spec *s, struct diags *d)
+{
+    const struct ynode *at = y_get(y_get(root, "boot"), "secure_boot");
+    if (s->family != FAMILY_DEB) {
+        diag_add(d, at, "boot.secure_boot", "distro is Debian's signed shim and GRUB: base.family must be deb; "
+                                            "sign with { key, cert } instead");
+        return;
+    }
+    const char *need[] = {"shim-signed", s->arch->grub_package};
+    for (size_t k = 0; k < ARRAY_SIZE(need); k++)
+        if (!installs(s, need[k]))
+            diag_add(d, at, "boot.secure_boot", "distro needs %s in packages.install (the ESP gets its signed %s)",
+                     need[k], k == 0 ? "shim and MokManager" : "GRUB");
+    const char *c = s->kernel_cmdline;
+    if (c && c[strcspn(c, "'\\\"")])
+        diag_add(d, y_get(y_get(root, "os"), "kernel_cmdline"), "os.kernel_cmdline",
+                 "contains a quote or backslash, which GRUB (boot.secure_boot: distro) would pass escaped; "
+                 "remove it");
+    if (s->updates.set)
+        diag_add(d, y_get(root, "updates"), "updates", "updates need systemd-boot's boot counting, which "
+                                                      "boot.secure_boot: distro (GRUB) does not have; use { key, cert }");
+}
+
 static void check_across(const struct ynode *root, struct image_spec *s, struct diags *d, size_t before)
 {
+    if (s->sb_distro && d->n == before) check_distro_boot(root, s, d);
     for (size_t i = 0; s->sb_key && i < s->nfiles; i++)
         if (s->files[i].src && streq(s->files[i].src, s->sb_key)) {
             _cleanup_free_ char *p = ypath_index("os.files", i);

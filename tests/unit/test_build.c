@@ -228,6 +228,23 @@ static void test_events(void)
     spec_free(s);
 }
 
+/* boot.secure_boot: distro's grub.cfg: each word of the command line its own argument of
+ * GRUB's linux, so the kernel gets root=, rw and console= as three parameters (one quoted
+ * argument, which GRUB passes on in double quotes, left the kernel with no root= and its
+ * console on tty0: the image booted to nothing on the serial console). */
+static void test_grub_cfg(void)
+{
+    _cleanup_free_ char *a = grub_cfg_text("/img/6.1.0-57-amd64/linux", "/img/6.1.0-57-amd64/initrd",
+                                           "root=PARTUUID=2f33ad9e-8fb1-4548-99f4-40244754c15c rw console=ttyS0");
+    is_str(a, "set timeout=0\nlinux '/img/6.1.0-57-amd64/linux' 'root=PARTUUID=2f33ad9e-8fb1-4548-99f4-40244754c15c' "
+              "'rw' 'console=ttyS0'\ninitrd '/img/6.1.0-57-amd64/initrd'\nboot\n",
+           "grub.cfg: one single-quoted argument per word");
+    /* the spec's own spacing (runs of spaces, a tab) makes no empty argument; $ and ; stay literal */
+    _cleanup_free_ char *b = grub_cfg_text("/k", "/i", "root=PARTUUID=x rw  \tfoo=$bar;baz ");
+    is_str(b, "set timeout=0\nlinux '/k' 'root=PARTUUID=x' 'rw' 'foo=$bar;baz'\ninitrd '/i'\nboot\n",
+           "grub.cfg: runs of blanks separate words, no empty argument, GRUB specials quoted");
+}
+
 int main(void)
 {
     if (!mkdtemp(dir)) return 1;
@@ -236,6 +253,7 @@ int main(void)
     test_families();
     test_lines();
     test_events();
+    test_grub_cfg();
     rm_rf(dir);
     return tap_done();
 }

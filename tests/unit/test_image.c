@@ -1683,6 +1683,66 @@ static void test_spec_secure_boot(void)
     free(e);
 }
 
+/* boot.secure_boot: distro: Debian's signed shim and GRUB from the image's packages; the spec
+ * check asks for the packages and refuses what GRUB cannot carry (file:line:col). */
+static void test_spec_secure_boot_distro(void)
+{
+#define DISTRO_HEAD "name: t\nversion: 1\nbase: { family: deb, suite: bookworm }\n"
+    _cleanup_free_ char *p = tmp("spec.yml");
+    const char *good = DISTRO_HEAD "packages: { install: [linux-image-amd64, shim-signed, grub-efi-amd64-signed=2.06] }\n"
+                                   "os: { kernel_cmdline: \"console=ttyS0 quiet\" }\nboot: { secure_boot: distro }\n";
+    write_bytes(p, good, strlen(good));
+    struct diags d = {0};
+    struct image_spec *s = NULL;
+    ok(spec_load(p, NULL, &s, &d) == 0 && s && s->sb_distro && !s->sb_key && !s->sb_cert,
+       "secure_boot: distro loads, with nothing for kiln to sign");
+    spec_free(s), s = NULL;
+    diags_free(&d);
+    const char *keys = DISTRO_HEAD "boot: { secure_boot: { key: db.key, cert: db.pem } }\n";
+    write_bytes(p, keys, strlen(keys));
+    ok(spec_load(p, NULL, &s, &d) == 0 && s && !s->sb_distro && s->sb_key, "secure_boot: { key, cert } is not distro");
+    spec_free(s), s = NULL;
+    diags_free(&d);
+    const char *arm = DISTRO_HEAD "arch: aarch64\npackages: { install: [shim-signed, grub-efi-amd64-signed] }\n"
+                                  "boot: { secure_boot: distro }\n";
+    char *e = spec_errors(arm);
+    has(e, "spec.yml:6:22: boot.secure_boot: distro needs grub-efi-arm64-signed in packages.install",
+        "aarch64 asks for the arm64 GRUB package");
+    static const struct { const char *rest, *want, *what; } bad[] = {
+        {"boot: { secure_boot: distro }\n",
+         "spec.yml:4:22: boot.secure_boot: distro needs shim-signed in packages.install (the ESP gets its signed shim and MokManager)",
+         "no shim-signed"},
+        {"packages: { install: [shim-signed] }\nboot: { secure_boot: distro }\n",
+         "spec.yml:5:22: boot.secure_boot: distro needs grub-efi-amd64-signed in packages.install (the ESP gets its signed GRUB)",
+         "no signed GRUB"},
+        {"packages: { install: [shim-signed-common, grub-efi-amd64-signed] }\nboot: { secure_boot: distro }\n",
+         "distro needs shim-signed in packages.install", "a package whose name starts with shim-signed is not it"},
+        {"packages: { install: [shim-signed, grub-efi-amd64-signed] }\nos: { kernel_cmdline: \"a='b c'\" }\nboot: { secure_boot: distro }\n",
+         "spec.yml:5:23: os.kernel_cmdline: contains a quote or backslash, which GRUB", "a single quote in the command line"},
+        {"packages: { install: [shim-signed, grub-efi-amd64-signed] }\nos: { kernel_cmdline: 'a=\"b\"' }\nboot: { secure_boot: distro }\n",
+         "os.kernel_cmdline: contains a quote or backslash", "a double quote in the command line"},
+        {"packages: { install: [shim-signed, grub-efi-amd64-signed] }\nos: { kernel_cmdline: 'a=b\\c' }\nboot: { secure_boot: distro }\n",
+         "os.kernel_cmdline: contains a quote or backslash", "a backslash in the command line"},
+        {"boot: { secure_boot: microsoft }\n", "spec.yml:4:22: boot.secure_boot: ", "another word than distro"},
+        {"boot: { secure_boot: [distro] }\n", "spec.yml:4:22: boot.secure_boot: expected distro or { key: KEY, cert: CERT }",
+         "a list"},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        _cleanup_free_ char *text = xasprintf(DISTRO_HEAD "%s", bad[i].rest);
+        _cleanup_free_ char *m = spec_errors(text);
+        has(m, bad[i].want, bad[i].what);
+    }
+    free(e);
+    _cleanup_free_ char *key = tmp("key.asc"), *repo = tmp("repo");
+    write_bytes(key, "k", 1);
+    mkdir(repo, 0755);
+    e = spec_errors("name: t\nversion: 1\nbase: { family: rpm, repos: [ { name: r, baseurl: repo, gpgkey: key.asc } ] }\n"
+                    "boot: { secure_boot: distro }\n");
+    has(e, "spec.yml:4:22: boot.secure_boot: distro is Debian's signed shim and GRUB: base.family must be deb", "an rpm family");
+    free(e);
+#undef DISTRO_HEAD
+}
+
 /* packages.package_manager: the key, and what removal takes from a tree and what it leaves. */
 static void test_package_manager(void)
 {
@@ -1792,6 +1852,7 @@ int main(void)
     test_spec();
     test_spec_fields();
     test_spec_secure_boot();
+    test_spec_secure_boot_distro();
     test_package_manager();
     test_spec_arch();
     test_ext4();
