@@ -53,6 +53,8 @@ check-long: build-asan build
 	KILN_TESTS=containers sh tests/run.sh $(ASAN_BUILD)
 	# storage.encrypt: tpm2: the example built, verify_encrypted_root passing, its two defects caught
 	KILN_TESTS=encrypted_root sh tests/run.sh $(ASAN_BUILD)
+	# boot.secure_boot: distro: the example built, booted by shim and GRUB under Microsoft's keys, refused under others
+	KILN_TESTS=secure_boot_distro sh tests/run.sh $(ASAN_BUILD)
 	# issue 14's scale: 300 jobs (a TCG VM each) through three workers on PostgreSQL
 	KILN_TESTS=service_pg KILN_PG_JOBS=300 sh tests/run.sh $(ASAN_BUILD)
 	KILN_TESTS=stock KILN_STOCK_VARIANTS="networkd ifupdown nm cloudinit" KILN_STOCK_TIER=1 sh tests/run.sh $(ASAN_BUILD)

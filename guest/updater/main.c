@@ -185,11 +185,13 @@ static int omaha(const struct upd_event *ev, size_t nev, bool check, struct omah
     int status = 0;
     r = http_request("POST", C.server, "text/xml", doc, len, sink_mem, &body, OMAHA_DOC_MAX, TIMEOUT_S, &status, &why);
     free(doc);
+    struct omaha_response resp;
     if (r == 0 && status != 200) {
-        say("%s answered HTTP %d", C.server, status);
+        /* a refusal is an Omaha response too: its kiln_error says why */
+        bool told = omaha_response_parse(body.s ? body.s : "", body.len, &resp, &why) == 0 && resp.error[0];
+        say("%s answered HTTP %d%s%s", C.server, status, told ? ": " : "", told ? resp.error : "");
         r = -EPROTO;
     } else if (r < 0) say("%s", why);
-    struct omaha_response resp;
     if (r == 0 && (r = omaha_response_parse(body.s ? body.s : "", body.len, &resp, &why)) < 0)
         say("the server's Omaha response is malformed: %s", why);
     sbuf_free(&body);
@@ -198,7 +200,8 @@ static int omaha(const struct upd_event *ev, size_t nev, bool check, struct omah
         if (streq(resp.apps[i].appid, appid)) {
             if (out) *out = resp.apps[i];
             if (!streq(resp.apps[i].status, "ok")) {
-                say("the server answers %s for %s", resp.apps[i].status, appid);
+                say("the server answers %s for %s%s%s", resp.apps[i].status, appid, resp.apps[i].error[0] ? ": " : "",
+                    resp.apps[i].error);
                 return -ENOENT;
             }
             return 0;

@@ -101,11 +101,11 @@ int cmd_archive(int argc, char **argv)
     const char *key = NULL, *out = NULL, *pub = NULL, *check = NULL;
     bool json = false;
     const struct cmd_opt opts[] = {
-        {'k', "key", "SECRET.key", CMD_STR, &key, .help = "sign the archive (FILE.minisig beside it)"},
-        {'o', "out", "FILE", CMD_STR, &out, .help = "the archive (default: RUN-DIR.tar.zst)"},
+        {'k', "key", "SECRET.key", CMD_STR, &key, .not_with = "verify", .help = "sign the archive (FILE.minisig beside it)"},
+        {'o', "out", "FILE", CMD_STR, &out, .not_with = "verify", .help = "the archive (default: RUN-DIR.tar.zst)"},
         {0, "verify", "FILE", CMD_STR, &check, .help = "check FILE against its manifest (and with -p its signature)"},
-        {'p', "pubkey", "PUBLIC.pub", CMD_STR, &pub, .help = "with --verify: the key FILE.minisig must be made with"},
-        {0, "json", NULL, CMD_FLAG, &json, .help = "with --verify: the verdict as JSON on stdout"},
+        {'p', "pubkey", "PUBLIC.pub", CMD_STR, &pub, .needs = "verify", .help = "with --verify: the key FILE.minisig must be made with"},
+        {0, "json", NULL, CMD_FLAG, &json, .needs = "verify", .help = "with --verify: the verdict as JSON on stdout"},
         {0},
     };
     const struct cmd_verb v = {
@@ -122,10 +122,9 @@ int cmd_archive(int argc, char **argv)
     int n, rc = cmd_parse(&v, argc, argv, &n);
     if (rc != CMD_GO) return rc;
     if (check) {
-        if (n || key || out) return cmd_usage_error("archive", "--verify takes only -p and --json");
+        if (n) return cmd_usage_error("archive", "--verify takes no RUN-DIR (%s): it checks FILE", argv[1]);
         return verify(check, pub, json);
     }
     if (!n) return cmd_usage_error("archive", "no RUN-DIR given");
-    if (pub || json) return cmd_usage_error("archive", "-p and --json go with --verify");
     return pack(argv[1], key, out);
 }

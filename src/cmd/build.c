@@ -32,7 +32,6 @@ void build_event_fprint(FILE *f, const struct build_event *e, const struct image
     case BUILD_ERROR:
         fprintf(f, "kiln build: %s: %s\n", e->stage, e->text);
         if (e->output) fputs(e->output, f);
-        if (e->path) fprintf(f, "kiln build: the whole log is in %s\n", e->path);
         break;
     case BUILD_NOTE:
     case BUILD_WARNING:
@@ -132,7 +131,7 @@ int cmd_build(int argc, char **argv)
          .help = "files the spec copies in (os.files src, repo keys, local repos) may\ncome from anywhere under DIR "
                  "(default: the spec's directory)"},
         {0, "check", NULL, CMD_FLAG, &check, .help = "validate the spec (file:line:col errors) and exit"},
-        {0, "json", NULL, CMD_FLAG, &json, .help = "with --check: the verdict as JSON on stdout"},
+        {0, "json", NULL, CMD_FLAG, &json, .needs = "check", .help = "with --check: the verdict as JSON on stdout"},
         {0},
     };
     const struct cmd_verb v = {
@@ -143,13 +142,12 @@ int cmd_build(int argc, char **argv)
         opts, 1, 1, "SPEC",
         .exits = "0 built (or, with --check, the spec is valid), 1 the build failed (its log is kept\n"
                  "beside the outputs), 2 usage, a missing SPEC or an invalid spec, 130 interrupted",
-        .json = "{\"spec\": PATH, \"ok\": BOOL, \"name\": S, \"version\": S, \"family\": \"deb\"|\"rpm\",\n"
-                "\"errors\": [{\"file\", \"line\", \"col\", \"path\", \"message\"}]} (name, version, family when ok)",
+        .json = "{\"spec\": PATH, \"ok\": BOOL, \"name\": S, \"version\": S, \"family\": \"deb\"|\"rpm\", \"warnings\": [...],\n"
+                "\"errors\": [{\"file\", \"line\", \"col\", \"path\", \"message\"}]} (name, version, family, warnings when ok)",
     };
     int n, rc = cmd_parse(&v, argc, argv, &n);
     if (rc != CMD_GO) return rc;
     const char *path = argv[1];
-    if (json && !check) return cmd_usage_error("build", "--json goes with --check (a build prints its stages)");
     if ((rc = cmd_input("build", path, "pass the image spec (YAML) itself"))) return rc;
     struct diags d = {0};
     struct image_spec *s = NULL;
@@ -167,6 +165,7 @@ int cmd_build(int argc, char **argv)
             json_object_set_new(j, "name", json_string(s->name));
             json_object_set_new(j, "version", json_string(s->version));
             json_object_set_new(j, "family", json_string(pkg_family_name(s->family)));
+            json_object_set_new(j, "warnings", cmd_diags_json(&s->warnings));
         }
         json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         putchar('\n');
@@ -178,6 +177,7 @@ int cmd_build(int argc, char **argv)
         return EXIT_USAGE;
     }
     diags_free(&d);
+    cmd_print_warnings(&s->warnings);
     if (check) {
         if (!json) printf("%s: ok (%s %s, %s)\n", path, s->name, s->version, pkg_family_name(s->family));
         spec_free(s);

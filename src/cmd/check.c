@@ -55,7 +55,7 @@ static void add_located(struct diags *d, const char *msg)
 }
 
 /* The files the runbook names must exist: the vulnerability feed, the platform's tested files
- * (its driver says which), the admin key. */
+ * (its driver says which), the admin key; and the platform's driver must take them. */
 static void check_files(const struct kiln_runbook *rb, struct check_verdict *vd)
 {
     const struct kiln_platform *ops = platform_find(rb->platform.type);
@@ -70,6 +70,10 @@ static void check_files(const struct kiln_runbook *rb, struct check_verdict *vd)
             _cleanup_free_ char *m = xasprintf("%s does not exist", files[i].path);
             found_at(vd, rb, files[i].key, files[i].key, m);
         }
+    /* what kiln run would refuse before booting, from the files that are there */
+    const char *key = NULL;
+    _cleanup_free_ char *err = NULL;
+    if (ops->check_conf && ops->check_conf(rb->platform.conf, &key, &err) < 0) found_at(vd, rb, key, "", err);
 }
 
 /* The checks beyond loading: console patterns, policy, the files named, the selection. Returns

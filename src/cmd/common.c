@@ -353,6 +353,10 @@ static int unknown_option(const struct cmd_verb *v, const char *arg)
 /* Stores val through o; false after printing why (the try line follows). */
 static bool take(const struct cmd_verb *v, const struct cmd_opt *o, const char *opt, const char *val)
 {
+    if ((o->kind == CMD_STR || o->kind == CMD_LIST) && val && !*val && !o->empty_ok) {
+        fprintf(stderr, "kiln %s: %s is empty: give %s\n", v->name, opt, o->arg);
+        return false;
+    }
     switch (o->kind) {
     case CMD_FLAG: *(bool *)o->to = true; return true;
     case CMD_STR: *(const char **)o->to = val; return true;
@@ -398,6 +402,8 @@ int cmd_parse(const struct cmd_verb *v, int argc, char **argv, int *nargs)
         for (size_t i = 0; i < n && !o; i++)
             if (which == (v->opts[i].shrt ? v->opts[i].shrt : 256 + (int)i)) o = &v->opts[i];
         if (c == 1) {
+            /* an empty path would be the current directory (after "--", a command's words may be empty) */
+            if (!*optarg) rc = cmd_usage_error(v->name, "an empty argument: give %s", v->args ? v->args : "a non-empty one");
             ops[nops++] = optarg;
         } else if (c == 'h') {
             cmd_help(v, stdout);
@@ -429,6 +435,20 @@ int cmd_parse(const struct cmd_verb *v, int argc, char **argv, int *nargs)
         }
     }
     while (rc == CMD_GO && optind < argc) ops[nops++] = argv[optind++]; /* after "--" */
+    /* an option that would have no effect is refused, never silently ignored */
+    for (size_t i = 0; rc == CMD_GO && i < n; i++) {
+        const struct cmd_opt *o = &v->opts[i];
+        if (!seen[i] || (!o->needs && !o->not_with)) continue;
+        for (size_t k = 0; k < n && rc == CMD_GO; k++) {
+            const struct cmd_opt *w = &v->opts[k];
+            if (o->needs && streq(w->name, o->needs) && !seen[k]) {
+                _cleanup_free_ char *t = opt_text(w, false);
+                rc = cmd_usage_error(v->name, "--%s goes with %s: without it, it has no effect; give both, or leave --%s out",
+                                     o->name, t, o->name);
+            } else if (o->not_with && streq(w->name, o->not_with) && seen[k])
+                rc = cmd_usage_error(v->name, "--%s has no effect with --%s: leave one of them out", o->name, w->name);
+        }
+    }
     const char *what = v->args ? v->args : "argument";
     if (rc == CMD_GO && nops < v->min_args)
         rc = nops ? cmd_usage_error(v->name, "want %s, got only %s", what, ops[0]) : cmd_usage_error(v->name, "no %s given", what);

@@ -106,6 +106,11 @@ struct cmd_opt {
                        * without one), as `kiln run --rerun-failed[=RUN_DIR]` */
     const char *elsewhere; /* "kiln rollout set": a sibling's option, refused here with "OPT belongs
                             * to ELSEWHERE" rather than "unknown"; not shown in the help */
+    const char *needs;     /* "gallery": the option has an effect only with --gallery, and is refused
+                            * without it rather than ignored */
+    const char *not_with;  /* "init": the option has no effect with --init, and is refused with it */
+    bool empty_ok;         /* CMD_STR, CMD_LIST: "" is a value (a kernel command line); otherwise an
+                            * empty value is refused (an empty path is the current directory) */
 };
 struct cmd_verb {
     const char *name;     /* "gallery list": how errors and the help name it */

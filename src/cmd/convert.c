@@ -157,14 +157,17 @@ static void escape_strings(json_t *j)
     }
 }
 
-/* The line under a filesystem that libext2fs found damaged (image_inspect's "damaged"). */
+/* The line under a filesystem its reader found damaged, or stored in a way it does not read
+ * (image_inspect's "damaged", "unread"). */
 static void print_damage(json_t *fs)
 {
     const char *dmg = json_string_value(json_object_get(fs, "damaged"));
-    bool squash = streq(json_string_value(json_object_get(fs, "type")), "squashfs");
+    const char *t = json_string_value(json_object_get(fs, "type"));
     if (dmg)
         printf("     damaged: %s; see what %s says of a copy of it, or rebuild the image\n", dmg,
-               squash ? "unsquashfs -l" : "e2fsck -fn");
+               streq(t, "squashfs") ? "unsquashfs -l" : streq(t, "erofs") ? "fsck.erofs" : "e2fsck -fn");
+    const char *unread = json_string_value(json_object_get(fs, "unread"));
+    if (unread) printf("     not read: %s\n", unread);
 }
 
 /* The text form of a disk image's description (image_inspect). */

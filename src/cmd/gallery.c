@@ -6,6 +6,7 @@
 
 #include "cmd/common.h"
 #include "cmd/passphrase.h"
+#include "gallery/catalog.h"
 #include "gallery/gallery.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -30,11 +31,18 @@ static struct ms_seckey *load_key(const char *path, const char *verb)
     return k;
 }
 
+/* $KILN_GALLERY, NULL when unset or empty (an empty path would be the current directory). */
+static const char *env_gallery(void)
+{
+    const char *g = getenv("KILN_GALLERY");
+    return g && *g ? g : NULL;
+}
+
 /* The gallery, or NULL after saying why with the exit status in *rc: 2 when none is named or
  * dir holds no gallery (a missing input), 1 when it is there but damaged. */
 static struct gallery *open_gallery(const char *dir, const char *verb, int *rc)
 {
-    if (!dir) dir = getenv("KILN_GALLERY");
+    if (!dir) dir = env_gallery();
     if (!dir) {
         *rc = cmd_usage_error(verb, "which gallery? pass --gallery DIR (or set KILN_GALLERY)");
         return NULL;
@@ -51,6 +59,24 @@ static struct gallery *open_gallery(const char *dir, const char *verb, int *rc)
     diags_free(&d);
     free(err);
     return g;
+}
+
+/* kiln publish: each file as it is copied in, on stderr: on a terminal one line rewritten
+ * (the count, the sum, the file), otherwise a line per file; the sums for the last line. */
+struct publish_count {
+    bool tty;
+    size_t files;
+    uint64_t bytes;
+};
+
+static void publish_line(void *ctx, const char *name, uint64_t bytes)
+{
+    struct publish_count *c = ctx;
+    c->files++, c->bytes += bytes;
+    if (c->tty)
+        fprintf(stderr, "\r\033[Kkiln publish: %zu files, %llu bytes: %s", c->files, (unsigned long long)c->bytes, name);
+    else
+        fprintf(stderr, "kiln publish: %s (%llu bytes)\n", name, (unsigned long long)bytes);
 }
 
 int cmd_publish(int argc, char **argv)
@@ -93,7 +119,11 @@ int cmd_publish(int argc, char **argv)
     char *state = gallery_state_path();
     g->state = state;
     char *err = NULL;
+    struct publish_count pc = {.tty = isatty(2) != 0};
+    g->staged = publish_line, g->staged_ctx = &pc;
     int r = gallery_publish(g, &q, key, &err);
+    if (pc.tty && pc.files) fputc('\n', stderr);
+    if (pc.files) fprintf(stderr, "kiln publish: %zu files, %llu bytes copied\n", pc.files, (unsigned long long)pc.bytes);
     if (r < 0) fprintf(stderr, "kiln publish: refused: %s\n", err);
     else {
         printf("kiln publish: %s published in %s (channel %s)\n", q.prefix, g->dir, q.channel);
@@ -219,7 +249,7 @@ static void pull_line(void *ctx, const char *name, uint64_t bytes)
 
 static int gallery_sub(const char *sub, const struct gallery_args *a)
 {
-    const char *gdir = a->gdir ? a->gdir : getenv("KILN_GALLERY");
+    const char *gdir = a->gdir ? a->gdir : env_gallery();
     char *err = NULL;
     int rc = EXIT_OK;
     if (streq(sub, "init")) {
@@ -251,6 +281,14 @@ static int gallery_sub(const char *sub, const struct gallery_args *a)
         return EXIT_OK;
     }
     _cleanup_free_ char *verb = xasprintf("gallery %s", sub);
+    /* a name no gallery can hold is a usage error with the rule, not "not published" */
+    static const char rule[] = "want 1 to 128 of A-Z a-z 0-9 . _ + ~ -, not starting with '.' or '-', without \"..\"";
+    _cleanup_free_ char *rname = a->ref ? xstrdup(a->ref) : NULL;
+    char *rver = rname ? strchr(rname, '@') : NULL;
+    if (rver) *rver++ = 0;
+    if (rname && !catalog_safe_name(rname)) return cmd_usage_error(verb, "image name \"%.128s\": %s", rname, rule);
+    if (rver && !catalog_safe_name(rver)) return cmd_usage_error(verb, "version \"%.128s\": %s", rver, rule);
+    if (a->ch && !catalog_safe_name(a->ch)) return cmd_usage_error(verb, "channel \"%.128s\": %s", a->ch, rule);
     struct gallery *g = open_gallery(gdir, verb, &rc);
     if (!g) return rc;
     char *state = gallery_state_path();

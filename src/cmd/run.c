@@ -553,8 +553,9 @@ static int run_execute(const struct kiln_runbook *rb, const struct run_cmd *c, s
     pctx.work_dir = r.work;
     log_info("kiln run %s: %zu case(s) selected, platform %s, run dir %s", rb->name, nsel, r.ops->name, r.run_dir);
     if (node_keys_prepare(rb->platform.admin_private_key_file, r.work, &pctx.key_path, &pctx.pubkey) < 0) goto out;
-    if (r.ops->init(&pctx) < 0) goto out;
+    /* fini undoes what a failed init did too (a platform's fini is safe on every path) */
     plat_ready = true;
+    if (r.ops->init(&pctx) < 0) goto out;
     rc = run_cases(&r, c, &pctx, sel, nsel);
 out:
     if (plat_ready && r.ops->fini) r.ops->fini(&pctx);

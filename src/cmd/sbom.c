@@ -80,8 +80,26 @@ static int write_one(json_t *doc, enum sbom_format fmt, const char *stem, const 
     return EXIT_OK;
 }
 
+/* All or nothing, and before the image is read (seconds for a large one): no default name in
+ * the way of any format asked for. */
+static bool defaults_free(const char *image, unsigned fmts)
+{
+    _cleanup_free_ char *stem = image_stem(image);
+    bool free_ = true;
+    for (enum sbom_format f = SBOM_SPDX; f <= SBOM_CYCLONEDX; f++) {
+        _cleanup_free_ char *def = xasprintf("%s%s", stem, sbom_suffix(f));
+        if ((fmts & 1u << f) && access(def, F_OK) == 0) {
+            fprintf(stderr, "kiln sbom: %s exists (kiln build writes it beside the image, and kiln sign signs it); "
+                            "not replaced: name another file with -o FILE, or -o - for stdout\n", def);
+            free_ = false;
+        }
+    }
+    return free_;
+}
+
 static int sbom_image(const char *image, unsigned fmts, const char *out)
 {
+    if (!out && !defaults_free(image, fmts)) return EXIT_FAIL;
     json_t *pkgs = NULL, *osr = NULL;
     const char *family = NULL;
     char *err = NULL;
@@ -125,15 +143,6 @@ static int sbom_image(const char *image, unsigned fmts, const char *out)
                                .arch = arch ? arch->name : NULL, .os_release = osr, .file = base, .sha256 = hex,
                                .created = epoch, .licenses = licenses};
     int rc = EXIT_OK;
-    /* all or nothing: no default name in the way of any format before one is written */
-    for (enum sbom_format f = SBOM_SPDX; f <= SBOM_CYCLONEDX && !out; f++) {
-        _cleanup_free_ char *def = xasprintf("%s%s", stem, sbom_suffix(f));
-        if ((fmts & 1u << f) && access(def, F_OK) == 0) {
-            fprintf(stderr, "kiln sbom: %s exists (kiln build writes it beside the image, and kiln sign signs it); "
-                            "not replaced: name another file with -o FILE, or -o - for stdout\n", def);
-            rc = EXIT_FAIL;
-        }
-    }
     /* every format asked for from the one read of the image */
     for (enum sbom_format f = SBOM_SPDX; f <= SBOM_CYCLONEDX && rc == EXIT_OK; f++) {
         if (!(fmts & 1u << f)) continue;

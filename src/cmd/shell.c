@@ -10,8 +10,7 @@
 #include <unistd.h>
 
 #include "cmd/common.h"
-#include "image/disk.h"
-#include "image/gpt.h"
+#include "image/imagecheck.h"
 #include "node/console.h"
 #include "node/keys.h"
 #include "node/ssh_cli.h"
@@ -32,10 +31,11 @@ struct shell_opts {
     size_t ncmd;
 };
 
-/* The options as the runbook's platform.qemu mapping, written as JSON (a YAML flow mapping
- * libyaml reads, with every string quoted by jansson), for the qemu driver's own parser. Paths
- * are made absolute here: the driver resolves relative ones against the runbook's directory. */
-static char *qemu_section(const struct shell_opts *o)
+/* The options as the runbook's platform.<type> mapping of a driver that boots images
+ * (PLATFORM_CAP_BOOTS_IMAGE), written as JSON (a YAML flow mapping libyaml reads, with every
+ * string quoted by jansson), for the driver's own parser. Paths are made absolute here: the
+ * driver resolves relative ones against the runbook's directory. */
+static char *boot_section(const struct shell_opts *o)
 {
     json_t *q = json_object();
     const struct {
@@ -117,7 +117,7 @@ static void shell_end(struct shell *s)
     free(s->pctx.pubkey);
     free(s->pctx.accel);
     patterns_free(s->pats);
-    if (s->rb.platform.conf) platform_find("qemu")->free_conf(s->rb.platform.conf);
+    if (s->rb.platform.conf) s->pctx.ops->free_conf(s->rb.platform.conf);
     free(s->rb.platform.admin_private_key_file);
 }
 
@@ -126,7 +126,7 @@ static void shell_end(struct shell *s)
 static int shell_boot(struct shell *s, const struct shell_opts *o)
 {
     const char *tmpenv = getenv("TMPDIR");
-    struct workdir_owner me = {.name = "shell", .platform = "qemu", .started = wall_s()};
+    struct workdir_owner me = {.name = "shell", .platform = (char *)s->pctx.ops->name, .started = wall_s()};
     int r = workdir_create(tmpenv && *tmpenv ? tmpenv : "/tmp", &me, &s->work);
     if (r < 0) return fprintf(stderr, "kiln shell: cannot create a work directory: %s; set TMPDIR\n", strerror(-r)), EXIT_FAIL;
     /* the node's console and qemu logs: they go with the work directory */
@@ -138,8 +138,9 @@ static int shell_boot(struct shell *s, const struct shell_opts *o)
                           &s->pctx.pubkey) < 0)
         return fprintf(stderr, "kiln shell: no key for the node (see above)\n"), EXIT_FAIL;
     const struct kiln_platform *ops = s->pctx.ops;
-    if (ops->init(&s->pctx) < 0) return fprintf(stderr, "kiln shell: the qemu platform cannot start (see above)\n"), EXIT_FAIL;
-    s->plat_ready = true;
+    s->plat_ready = true; /* fini undoes a failed init too */
+    if (ops->init(&s->pctx) < 0)
+        return fprintf(stderr, "kiln shell: the %s platform cannot start (see above)\n", ops->name), EXIT_FAIL;
     /* the KVM probe may take a while: a SIGINT during it boots nothing */
     if (kiln_interrupted) return fprintf(stderr, "kiln shell: interrupted before the boot\n"), EXIT_INTERRUPTED;
     struct kiln_req need = {.nodes = 1}, spec;
@@ -178,13 +179,14 @@ static int shell_ssh(const struct shell *s, const struct shell_opts *o)
 static int shell_session(struct shell_opts *o)
 {
     struct shell s = {.rb = {.name = "shell", .concurrency = 1}};
-    s.rb.platform.type = "qemu";
+    /* the first platform in the table that boots an image file */
+    s.pctx.ops = platform_find_caps(PLATFORM_CAP_BOOTS_IMAGE);
+    s.rb.platform.type = (char *)s.pctx.ops->name;
     s.rb.platform.admin_username = (char *)(o->user ? o->user : "root");
     s.pctx.rb = &s.rb;
-    s.pctx.ops = platform_find("qemu");
     int rc = EXIT_USAGE;
     struct diags d = {0};
-    _cleanup_free_ char *text = qemu_section(o);
+    _cleanup_free_ char *text = boot_section(o);
     struct ynode *conf = yaml_load_string("kiln shell's options", text, strlen(text), &d);
     if (conf) s.pctx.ops->parse_conf(conf, &d, &s.rb.platform.conf);
     ynode_free(conf);
@@ -205,40 +207,13 @@ out:
     return rc;
 }
 
-/* The firmware IMAGE boots with when none is named: UEFI when its GPT has an EFI system
- * partition and no BIOS boot partition (what kiln build makes: systemd-boot on the ESP, no
- * BIOS loader), else NULL (the qemu platform's default, BIOS). */
-static const char *image_firmware(const char *path)
-{
-    struct disk *d;
-    char *err = NULL;
-    if (disk_open(path, &d, &err) < 0) {
-        free(err);
-        return NULL;
-    }
-    struct guid dg;
-    struct gpt_part *parts = NULL;
-    size_t n = 0;
-    bool esp = false, bios = false;
-    if (gpt_read(d, &dg, &parts, &n, &err) == 0)
-        for (size_t i = 0; i < n; i++) {
-            const char *t = gpt_type_name(&parts[i].type);
-            esp |= t && streq(t, "esp");
-            bios |= t && streq(t, "bios-boot");
-        }
-    free(err);
-    free(parts);
-    disk_close(d);
-    return esp && !bios ? "uefi" : NULL;
-}
-
 int cmd_shell(int argc, char **argv)
 {
     struct shell_opts o = {0};
     const struct cmd_opt opts[] = {
         {0, "kernel", "FILE", CMD_STR, &o.kernel, .help = "boot this kernel directly (then IMAGE is optional)"},
-        {0, "initrd", "FILE", CMD_STR, &o.initrd, .help = "the initrd for --kernel"},
-        {0, "append", "ARGS", CMD_STR, &o.append, .help = "the kernel command line for --kernel"},
+        {0, "initrd", "FILE", CMD_STR, &o.initrd, .needs = "kernel", .help = "the initrd for --kernel"},
+        {0, "append", "ARGS", CMD_STR, &o.append, .needs = "kernel", .empty_ok = true, .help = "the kernel command line for --kernel"},
         {0, "firmware", "bios|uefi", CMD_STR, &o.firmware,
          .help = "the firmware (default: uefi for an IMAGE with an EFI system\npartition and no BIOS boot partition, as kiln build\nmakes; else bios)"},
         {0, "uefi", NULL, CMD_FLAG, &o.uefi, .help = "the same as --firmware uefi"},
@@ -280,13 +255,29 @@ int cmd_shell(int argc, char **argv)
     if (nargs) o.image = argv[1];
     if (!o.image && !o.kernel) return cmd_usage_error("shell", "no IMAGE given (or --kernel FILE)");
     if (o.image && o.kernel) return cmd_usage_error("shell", "IMAGE and --kernel exclude each other: boot one");
-    if ((o.initrd || o.append) && !o.kernel) return cmd_usage_error("shell", "--initrd and --append need --kernel");
     if (o.uefi && o.firmware && !streq(o.firmware, "uefi"))
         return cmd_usage_error("shell", "--uefi and --firmware %s contradict each other", o.firmware);
     const char *const inputs[] = {o.image, o.kernel, o.initrd, o.key};
     for (size_t i = 0; i < ARRAY_SIZE(inputs); i++)
         if (inputs[i] && (rc = cmd_input("shell", inputs[i], "give an existing file")) != 0) return rc;
-    if (o.image && !o.firmware && !o.uefi) o.firmware = image_firmware(o.image);
+    /* an IMAGE that cannot boot is refused before a VM starts (a text file waited out the
+     * whole boot timeout), and one that boots only through UEFI gets UEFI */
+    struct kiln_image_facts f;
+    _cleanup_free_ char *why = NULL;
+    int ir = o.image ? kiln_image_check(o.image, &f, &why) : 0;
+    if (ir < 0) {
+        fprintf(stderr, "kiln shell: %s: %s; give a disk image with a partition table (raw, qcow2 or VHD, as kiln build "
+                        "writes), or --kernel FILE\n", o.image, why);
+        return EXIT_USAGE;
+    }
+    if (o.image && f.uefi_only && !o.uefi && o.firmware && !streq(o.firmware, "uefi"))
+        return cmd_usage_error("shell", "%s boots only through UEFI (an EFI system partition, no BIOS boot partition): "
+                                        "--firmware %s cannot boot it", o.image, o.firmware);
+    if (o.image && f.uefi_only && !o.uefi && !o.firmware) {
+        fprintf(stderr, "kiln shell: %s boots only through UEFI (an EFI system partition, no BIOS boot partition): booting "
+                        "it with UEFI\n", o.image);
+        o.uefi = true;
+    }
     if (!o.verbose) log_set_level(LOG_WARN);
     return shell_session(&o);
 }

@@ -125,7 +125,7 @@ int cmd_sign(int argc, char **argv)
     const char *key = NULL, *tc = NULL;
     const struct cmd_opt opts[] = {
         {'k', "key", "SECRET.key", CMD_STR, &key, .help = "the secret key (kiln keygen; its passphrase from the terminal\nor $KILN_PASSPHRASE)"},
-        {'t', "trusted-comment", "TEXT", CMD_STR, &tc, .help = "the signed comment (default: the file's name and the time)"},
+        {'t', "trusted-comment", "TEXT", CMD_STR, &tc, .empty_ok = true, .help = "the signed comment (default: the file's name and the time)"},
         {0},
     };
     const struct cmd_verb v = {

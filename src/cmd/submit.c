@@ -4,6 +4,7 @@
 #include <glob.h>
 #include <jansson.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "cmd/common.h"
@@ -13,17 +14,85 @@
 #include "service/client.h"
 #include "util/digest.h"
 #include "util/fs.h"
+#include "util/timeutil.h"
 #include "util/utf8.h"
 #include "util/yaml.h"
 #include "util/util.h"
 
 enum { EXIT_INCOMPLETE = 3, EXIT_PUBLISH_REFUSED = 4 };
 
-/* The image with this digest is on the server (HEAD-like GET), else uploaded. 0 or an exit code. */
+#define HASH_PROGRESS_MS 5000 /* a hash still running says how far it is this often */
+
+/* n bytes for a reader: "1.5 GiB", "64.0 MiB" */
+static char *human_size(uint64_t n)
+{
+    return n >= (1u << 30) ? xasprintf("%.1f GiB", (double)n / (1 << 30)) : xasprintf("%.1f MiB", (double)n / (1 << 20));
+}
+
+/* The server's bound on an image, from GET /api/v1/limits: 0 and *max, 1 when the server does
+ * not say (one from before the route: the upload's 413 still refuses), or an exit code. */
+static int server_max_image(struct kiln_client *c, int64_t *max)
+{
+    char *resp = NULL, *err = NULL;
+    long st = 0;
+    struct kiln_http h = {.method = "GET", .path = "/api/v1/limits", .stream_fd = -1, .timeout_s = 60};
+    int r = kiln_client_do(c, &h, &st, &resp, &err), rc = 1;
+    json_t *j = NULL;
+    json_int_t m = 0;
+    if (r < 0) {
+        fprintf(stderr, "kiln submit: %s\n", err);
+        rc = EXIT_INCOMPLETE;
+    } else if (st == 401) {
+        _cleanup_free_ char *t = kiln_client_error_text(st, resp);
+        fprintf(stderr, "kiln submit: %s\n", t);
+        rc = EXIT_USAGE;
+    } else if (st == 200 && kiln_client_unpack("GET /api/v1/limits", resp, &j, &err, "{s:I}", "max_image_bytes", &m) == 0 && m > 0) {
+        *max = m;
+        rc = 0;
+    }
+    json_decref(j);
+    free(resp);
+    free(err);
+    return rc;
+}
+
+struct hash_progress {
+    const char *file;
+    uint64_t size;
+    int64_t next_ms;
+};
+
+static void hash_progress(uint64_t done, void *ctx)
+{
+    struct hash_progress *p = ctx;
+    if (now_ms() < p->next_ms || done >= p->size) return;
+    p->next_ms = now_ms() + HASH_PROGRESS_MS;
+    _cleanup_free_ char *d = human_size(done), *t = human_size(p->size);
+    fprintf(stderr, "kiln submit: hashing %s: %s of %s (%d %%)\n", p->file, d, t, (int)(done * 100 / p->size));
+}
+
+/* The image with this digest is on the server (HEAD-like GET), else uploaded. An image past
+ * the server's bound is refused before it is read (a 1 TB sparse file was hashed for many
+ * minutes in silence, then refused by the upload); a long hash says how far it is. 0 or an
+ * exit code. */
 static int ensure_image(struct kiln_client *c, const char *file, char digest[65])
 {
     uint64_t size = 0;
-    int rr = sha256_file_hex(file, digest, &size);
+    struct stat sb;
+    int fd = open_regular(file, false, &sb);
+    if (fd >= 0) close(fd);
+    int64_t max = 0;
+    int lr = fd < 0 ? 0 : server_max_image(c, &max);
+    if (lr > 1) return lr;
+    if (fd >= 0 && lr == 0 && sb.st_size > max) {
+        _cleanup_free_ char *have = human_size((uint64_t)sb.st_size), *cap = human_size((uint64_t)max);
+        fprintf(stderr, "kiln submit: %s is %lld bytes (%s); the server takes images of at most %lld bytes (%s, kiln serve "
+                        "--max-image-mb): nothing was read or sent; convert it to qcow2 (kiln convert) or shrink it\n",
+                file, (long long)sb.st_size, have, (long long)max, cap);
+        return EXIT_USAGE;
+    }
+    struct hash_progress hp = {.file = file, .size = fd >= 0 ? (uint64_t)sb.st_size : 0, .next_ms = now_ms() + HASH_PROGRESS_MS};
+    int rr = fd < 0 ? fd : sha256_file_hex_progress(file, digest, &size, hash_progress, &hp);
     if (rr < 0) {
         _cleanup_free_ char *why = fs_open_error(file, rr, "pass the disk image file itself");
         fprintf(stderr, "kiln submit: %s\n", why);
@@ -407,9 +476,16 @@ static int runbook_text(const char *file, char **text)
         diags_free(&warn);
         return EXIT_USAGE;
     }
+    int keep = rb->platform.keep_environment;
     runbook_free(rb);
     diags_free(&d);
     diags_free(&warn);
+    /* of what is left out, the one thing a user may count on happening is said on its own */
+    if (keep != KEEP_NO)
+        fprintf(stderr, "kiln submit: --runbook %s: platform.keep_environment: %s is not honoured by the service: a worker "
+                        "ends the job's VMs with the job (no one could reach them there); to keep them, run the runbook "
+                        "with kiln run\n",
+                file, keep == KEEP_ALWAYS ? "always" : "failed");
     json_t *dropped = json_object();
     struct ynode *m = runbook_merged(file, 0, dropped);
     if (!m) return json_decref(dropped), EXIT_USAGE;
@@ -518,7 +594,7 @@ int cmd_submit(int argc, char **argv)
         {0, "token", "TOKEN", CMD_STR, &token, .secret = true, .help = "the tenant's token (kt_..., from kiln tenant add; default:\n$KILN_TOKEN, "
                                                        "which keeps it off the command line)"},
         {0, "kernel", "VMLINUZ", CMD_STR, &kernel, .help = "boot this kernel directly, IMAGE being its initrd"},
-        {0, "append", "CMDLINE", CMD_STR, &append, .help = "the kernel command line (with --kernel)"},
+        {0, "append", "CMDLINE", CMD_STR, &append, .needs = "kernel", .empty_ok = true, .help = "the kernel command line (with --kernel)"},
         {0, "tier", "0|1|2", CMD_LONG, &tier, 0, 2, .help = "the built-in selection (default 0)"},
         {0, "runbook", "FILE", CMD_STR, &runbook,
          .help = "a runbook holding name, concurrency, variable and testcase instead of\n--tier"},

@@ -65,6 +65,11 @@ int cmd_tenant(int argc, char **argv)
     }
     const char *name = argv[2], **keys = trust.v;
     size_t nkeys = trust.n;
+    /* a name the store would refuse is a usage error, said before the database is opened */
+    if (!kiln_store_name_ok(name)) {
+        free(trust.v);
+        return cmd_usage_error("tenant add", "tenant name \"%.64s\": want " KILN_STORE_NAME_RULE, name);
+    }
     /* every key is read before anything is stored: a bad key file adds no tenant */
     char (*ids)[17] = xcalloc(nkeys + 1, sizeof(*ids));
     char **texts = xcalloc(nkeys + 1, sizeof(*texts));

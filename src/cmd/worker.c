@@ -29,6 +29,8 @@ int cmd_worker(int argc, char **argv)
         return EXIT_USAGE;
     }
     const char *name = argv[2];
+    if (!kiln_store_name_ok(name))
+        return cmd_usage_error("worker add", "worker name \"%.64s\": want " KILN_STORE_NAME_RULE, name);
     struct kiln_store *st = NULL;
     int r = cmd_store_open("worker add", data, db, false, &st);
     if (r < 0) return r == -EINVAL ? EXIT_USAGE : EXIT_FAIL;

@@ -1272,6 +1272,9 @@ static int stage_files(const struct gallery *g, const struct publish_req *q, con
         _cleanup_free_ char *f = path_join(src_dir, v[i].name);
         _cleanup_free_ char *s = xasprintf("%s.minisig", f);
         if ((r = copy_file(f, staged, v[i].max, false, err)) == 0) r = copy_file(s, staged, MS_SIG_MAX, false, err);
+        struct stat st;
+        _cleanup_free_ char *copy = path_join(staged, v[i].name);
+        if (r == 0 && g->staged && stat(copy, &st) == 0) g->staged(g->staged_ctx, v[i].name, (uint64_t)st.st_size);
     }
     return r;
 }

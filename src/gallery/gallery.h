@@ -61,6 +61,11 @@ struct gallery {
      * apart, once all of them are verified and moved in (set by the caller) */
     void (*pulled)(void *ctx, const char *name, uint64_t bytes);
     void *pulled_ctx;
+    /* when set, gallery_publish tells it each file of the version (name, size in bytes),
+     * signatures apart, as soon as it is copied into the gallery's staging directory (the long
+     * part of a publish); checks follow, so a file told may still be refused */
+    void (*staged)(void *ctx, const char *name, uint64_t bytes);
+    void *staged_ctx;
 };
 
 /* Writes gallery.yml (default policy, required priority max_priority), trusts the keys and

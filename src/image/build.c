@@ -16,15 +16,32 @@
 #include "util/timeutil.h"
 #include "util/util.h"
 
-static bool immutable(const struct image_spec *s) { return s->layout == LAYOUT_IMMUTABLE; }
+static bool immutable(const struct image_spec *s, const struct build_opts *o)
+{
+    (void)o;
+    return s->layout == LAYOUT_IMMUTABLE;
+}
+
+/* The disk's stages run when a disk (raw, qcow2, VHD) is among the outputs asked for, or for
+ * the immutable layout, whose /usr image and update payload they make (and whose /usr the
+ * root-fs stage puts back into the tree). A rootfs archive alone is made from the tree. */
+static bool disk_made(const struct image_spec *s, const struct build_opts *o)
+{
+    for (int i = 0; i < OUT_COUNT; i++)
+        if (i != OUT_TAR && (o->only_output < 0 ? s->outputs[i] : o->only_output == i)) return true;
+    return immutable(s, o);
+}
+
+/* ... and the ESP's also when the spec signs: the signed kernel is the direct-boot output too */
+static bool esp_made(const struct image_spec *s, const struct build_opts *o) { return disk_made(s, o) || s->sb_key; }
 
 static const struct build_stage stages[] = {
     {"rootfs", stage_rootfs, NULL},       /* the package tree, cached */
     {"customize", stage_customize, NULL}, /* a copy of it made into this image, generalized */
     {"usr", stage_usr, immutable},        /* /usr as a read-only image with a verity hash tree */
-    {"root-fs", stage_root_fs, NULL},     /* the partitions planned, the root filesystem made */
-    {"esp", stage_esp, NULL},             /* boot loader, kernel, initrd */
-    {"disk", stage_disk, NULL},           /* GPT and the partitions' contents */
+    {"root-fs", stage_root_fs, disk_made}, /* the partitions planned, the root filesystem made */
+    {"esp", stage_esp, esp_made},         /* boot loader, kernel, initrd */
+    {"disk", stage_disk, disk_made},      /* GPT and the partitions' contents */
     {"outputs", stage_outputs, NULL},     /* raw, qcow2, VHD, tar, direct-boot and update files */
     {"manifest", stage_manifest, NULL},   /* manifest, SBOMs, provenance; everything renamed into place */
 };
@@ -101,7 +118,9 @@ static int command_failed(struct build_ctx *c, const char *stage, const char *cm
     _cleanup_free_ char *tail = log_tail(c, start);
     _cleanup_free_ char *m = xasprintf("`%.300s` failed (%s %d); its last output:", cmd, exited ? "exit" : "signal",
                                        exited ? WEXITSTATUS(st) : WTERMSIG(st));
-    emit(c, &(struct build_event){.kind = BUILD_ERROR, .stage = stage, .text = m, .output = tail, .path = c->log_path});
+    /* the log is named once the build has failed: the copy kept beside the outputs (BUILD_LOG_KEPT),
+     * not this one, which goes with the work directory */
+    emit(c, &(struct build_event){.kind = BUILD_ERROR, .stage = stage, .text = m, .output = tail});
     return -EIO;
 }
 
@@ -152,17 +171,17 @@ int build_chroot(struct build_ctx *c, const char *stage, char *const argv[])
     return build_chroot_at(c, stage, c->root, argv);
 }
 
-static bool stage_enabled(const struct build_stage *st, const struct image_spec *s)
+static bool stage_enabled(const struct build_stage *st, const struct build_ctx *c)
 {
-    return !st->enabled || st->enabled(s);
+    return !st->enabled || st->enabled(c->spec, c->opts);
 }
 
 static int run_stages(struct build_ctx *c)
 {
-    for (size_t i = 0; i < ARRAY_SIZE(stages); i++) c->nstages += stage_enabled(&stages[i], c->spec);
+    for (size_t i = 0; i < ARRAY_SIZE(stages); i++) c->nstages += stage_enabled(&stages[i], c);
     for (size_t i = 0; i < ARRAY_SIZE(stages); i++) {
         const struct build_stage *st = &stages[i];
-        if (!stage_enabled(st, c->spec)) continue;
+        if (!stage_enabled(st, c)) continue;
         c->stage = st->name;
         c->stage_no++;
         c->stage_t0 = now_s();
@@ -270,11 +289,11 @@ int image_build(const struct image_spec *s, const struct build_opts *o)
     int r = build_setup(&c);
     bool bad_out = r == -ENOTDIR;
     if (r == 0) r = run_stages(&c);
-    if (r == 0) {
-        _cleanup_free_ char *prefix = xasprintf("%s/%s", o->out_dir, c.base);
-        emit(&c, &(struct build_event){.kind = BUILD_DONE, .seconds = now_s() - t0, .path = prefix});
-    }
-    else if (c.work && !bad_out) keep_log(&c); /* no output directory to keep it in */
+    if (r < 0 && c.work && !bad_out) keep_log(&c); /* no output directory to keep it in */
+    _cleanup_free_ char *prefix = c.base ? xasprintf("%s/%s", o->out_dir, c.base) : NULL;
+    /* removing the work directory (a whole root tree and disk, tens of seconds on a loaded
+     * host) is part of the time "built in" says, and done when it is said */
     build_teardown(&c);
+    if (r == 0) emit(&c, &(struct build_event){.kind = BUILD_DONE, .seconds = now_s() - t0, .path = prefix});
     return r < 0 && kiln_interrupted ? -EINTR : bad_out ? -ENOTDIR : r < 0 ? -EIO : 0;
 }

@@ -27,7 +27,7 @@ struct build_event {
     double seconds;
     const char *text;
     const char *output; /* several lines, each ending in '\n' */
-    const char *path;
+    const char *path;   /* BUILD_DONE: the outputs' OUT/NAME-VERSION; BUILD_LOG_KEPT: the kept log */
 };
 
 struct build_opts {

@@ -71,35 +71,69 @@ static uint64_t file_size_of(const char *p)
     return stat(p, &st) == 0 ? (uint64_t)st.st_size : 0;
 }
 
+/* The file rel under the image's /usr (also when /usr is set aside in work/usr), or NULL. */
+static char *usr_file(struct build_ctx *c, const char *rel)
+{
+    _cleanup_free_ char *in_usr = xasprintf("usr/%s", rel);
+    char *f = tree_path(c, in_usr);
+    if (f || !c->usr_moved) return f;
+    /* /usr is set aside in work/usr: resolved there as if it were the image's /usr */
+    _cleanup_free_ char *usr = path_join(c->work, "usr");
+    int ufd = open(usr, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    f = ufd >= 0 ? inroot_host_path(ufd, rel) : NULL;
+    if (ufd >= 0) close(ufd);
+    return f;
+}
+
 /* systemd-boot for the image's architecture: the image's own, else the build host's (which has
  * only its own architecture's file, so another architecture's image must ship it). */
 static char *bootloader_path(struct build_ctx *c)
 {
     _cleanup_free_ char *rel = xasprintf("lib/systemd/boot/efi/%s", c->spec->arch->systemd_boot);
-    _cleanup_free_ char *in_usr = xasprintf("usr/%s", rel);
-    char *boot = tree_path(c, in_usr);
+    char *boot = usr_file(c, rel);
     if (boot) return boot;
-    if (c->usr_moved) {
-        /* /usr is set aside in work/usr: resolved there as if it were the image's /usr */
-        _cleanup_free_ char *usr = path_join(c->work, "usr");
-        int ufd = open(usr, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        boot = ufd >= 0 ? inroot_host_path(ufd, rel) : NULL;
-        if (ufd >= 0) close(ufd);
-        if (boot) return boot;
-    }
-    _cleanup_free_ char *host = xasprintf("/%s", in_usr);
+    _cleanup_free_ char *host = xasprintf("/usr/%s", rel);
     return file_exists(host) ? xstrdup(host) : NULL;
 }
 
-/* The ESP holds the boot loader twice, the kernel and the initrd, with room to spare. */
+/* boot.secure_boot: distro: the image's Microsoft-signed shim, its MokManager and the
+ * distribution's signed GRUB (Debian's shim-signed and grub-efi-ARCH-signed), never the build
+ * host's: they must match the image's kernel and its signing key. */
+enum { CHAIN_SHIM, CHAIN_MM, CHAIN_GRUB, CHAIN_N };
+static void chain_paths(struct build_ctx *c, char *out[CHAIN_N])
+{
+    const struct kiln_arch *a = c->spec->arch;
+    _cleanup_free_ char *shim = xasprintf("lib/shim/shim%s.efi.signed", a->efi_short);
+    _cleanup_free_ char *mm = xasprintf("lib/shim/mm%s.efi.signed", a->efi_short);
+    _cleanup_free_ char *grub = xasprintf("lib/grub/%s", a->grub_signed);
+    out[CHAIN_SHIM] = usr_file(c, shim);
+    out[CHAIN_MM] = usr_file(c, mm);
+    out[CHAIN_GRUB] = usr_file(c, grub);
+}
+
+static void chain_free(char *p[CHAIN_N])
+{
+    for (size_t i = 0; i < CHAIN_N; i++) free(p[i]), p[i] = NULL;
+}
+
+/* The ESP holds the boot loader (systemd-boot twice, or shim, MokManager and GRUB), the kernel
+ * and the initrd, with room to spare. */
 uint64_t esp_size(struct build_ctx *c)
 {
     _cleanup_free_ char *krel = xasprintf("boot/vmlinuz-%s", c->kver);
     _cleanup_free_ char *kernel = tree_path(c, krel);
     _cleanup_free_ char *irel = tree_initrd(c);
     _cleanup_free_ char *initrd = irel ? tree_path(c, irel) : NULL;
-    _cleanup_free_ char *boot = bootloader_path(c);
-    uint64_t need = (kernel ? file_size_of(kernel) : 0) + (initrd ? file_size_of(initrd) : 0) + (boot ? file_size_of(boot) * 2 : 0);
+    uint64_t need = (kernel ? file_size_of(kernel) : 0) + (initrd ? file_size_of(initrd) : 0);
+    if (c->spec->sb_distro) {
+        char *chain[CHAIN_N];
+        chain_paths(c, chain);
+        for (size_t i = 0; i < CHAIN_N; i++) need += chain[i] ? file_size_of(chain[i]) : 0;
+        chain_free(chain);
+    } else {
+        _cleanup_free_ char *boot = bootloader_path(c);
+        need += boot ? file_size_of(boot) * 2 : 0;
+    }
     return MAX((uint64_t)ESP_MIN, (need * 3 / 2) / MiB + 16) * MiB;
 }
 
@@ -140,9 +174,8 @@ static int esp_sources(struct build_ctx *c, char **boot, char **kernel, char **i
     return 0;
 }
 
-/* The empty FAT32 file system at img with the loader's directories, its volume id derived from
- * the seed. */
-static int esp_format(struct build_ctx *c, const char *img, const char *kdir)
+/* The empty FAT32 file system at img, its volume id derived from the seed. */
+static int esp_mkfs(struct build_ctx *c, const char *img)
 {
     _cleanup_free_ char *kb = xasprintf("%llu", (unsigned long long)(c->esp_bytes / MiB * 1024));
     struct guid g;
@@ -150,7 +183,13 @@ static int esp_format(struct build_ctx *c, const char *img, const char *kdir)
     _cleanup_free_ char *volid = xasprintf("%02X%02X%02X%02X", g.b[0], g.b[1], g.b[2], g.b[3]);
     /* --invariant pins the label timestamp (it also sets a fixed volume id, which the -i after it replaces) */
     char *mk[] = {"mkfs.vfat", "-C", "-F", "32", "-n", "ESP", "--invariant", "-i", volid, (char *)img, kb, NULL};
-    int r = build_run(c, "esp", mk);
+    return build_run(c, "esp", mk);
+}
+
+/* The empty ESP with systemd-boot's directories. */
+static int esp_format(struct build_ctx *c, const char *img, const char *kdir)
+{
+    int r = esp_mkfs(c, img);
     if (r < 0) return r;
     _cleanup_free_ char *ent_dir = xasprintf("::/%s", c->spec->name);
     char *mmd[] = {"mmd", "-i", (char *)img, "::/EFI", "::/EFI/BOOT", "::/EFI/systemd", "::/loader", "::/loader/entries",
@@ -177,9 +216,93 @@ static int esp_loader_files(struct build_ctx *c, const char *entry_name)
     return 0;
 }
 
+/* Copies each (host file, ESP path) pair into the FAT image img (mcopy keeps the epoch mtimes). */
+static int esp_copy(struct build_ctx *c, const char *img, const char *const (*copies)[2], size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char *cp[] = {"mcopy", "-m", "-o", "-i", (char *)img, (char *)copies[i][0], (char *)copies[i][1], NULL};
+        int r = build_run(c, "esp", cp);
+        if (r < 0) return r;
+    }
+    return 0;
+}
+
+/* Single quotes: GRUB's script expands nothing inside them. */
+char *grub_cfg_text(const char *kernel, const char *initrd, const char *cmdline)
+{
+    struct sbuf b = {0};
+    sbuf_printf(&b, "set timeout=0\nlinux '%s'", kernel);
+    for (const char *p = cmdline; *p;) {
+        size_t n = strcspn(p, " \t");
+        if (n) sbuf_printf(&b, " '%.*s'", (int)n, p);
+        p += n;
+        p += strspn(p, " \t");
+    }
+    sbuf_printf(&b, "\ninitrd '%s'\nboot\n", initrd);
+    return sbuf_steal(&b);
+}
+
+/* boot.secure_boot: distro. The firmware starts shim as the removable-media loader; shim (its
+ * default second stage, grubARCH.efi beside itself) starts the signed GRUB, whose built-in
+ * prefix is /EFI/debian on the same device: its embedded memdisk config sources
+ * $prefix/grub.cfg, the file written here, which loads the kernel (verified by shim against
+ * Debian's key in shim) and the initrd with the spec's command line. No fallback (fbARCH.efi) is
+ * installed, so shim never looks for BOOT.CSV entries. Every byte comes from the image's packages. */
+static int stage_esp_distro(struct build_ctx *c)
+{
+    const struct image_spec *s = c->spec;
+    const struct kiln_arch *a = s->arch;
+    char *chain[CHAIN_N];
+    chain_paths(c, chain);
+    _cleanup_free_ char *krel = xasprintf("boot/vmlinuz-%s", c->kver);
+    _cleanup_free_ char *irel = tree_initrd(c);
+    _cleanup_free_ char *kernel = tree_path(c, krel);
+    _cleanup_free_ char *initrd = irel ? tree_path(c, irel) : NULL;
+    int r = 0;
+    if (!kernel || !initrd) r = build_error(c, "esp", "the kernel or initrd for %s is gone from /boot", c->kver);
+    else if (!chain[CHAIN_SHIM] || !chain[CHAIN_MM])
+        r = build_error(c, "esp", "the image has no /usr/lib/shim/shim%s.efi.signed or mm%s.efi.signed: "
+                                  "boot.secure_boot: distro needs shim-signed in packages.install", a->efi_short, a->efi_short);
+    else if (!chain[CHAIN_GRUB])
+        r = build_error(c, "esp", "the image has no /usr/lib/grub/%s: boot.secure_boot: distro needs %s in "
+                                  "packages.install", a->grub_signed, a->grub_package);
+    if (r < 0) {
+        chain_free(chain);
+        return r;
+    }
+    _cleanup_free_ char *img = path_join(c->work, "esp.img");
+    _cleanup_free_ char *kdir = xasprintf("::/%s/%s", s->name, c->kver);
+    _cleanup_free_ char *cfg = path_join(c->work, "grub.cfg");
+    _cleanup_free_ char *cmdline = kernel_cmdline(c);
+    _cleanup_free_ char *k_esp = xasprintf("/%s/%s/linux", s->name, c->kver);
+    _cleanup_free_ char *i_esp = xasprintf("/%s/%s/initrd", s->name, c->kver);
+    _cleanup_free_ char *cfg_txt = grub_cfg_text(k_esp, i_esp, cmdline);
+    if (write_file_atomic(cfg, cfg_txt, strlen(cfg_txt), 0644) < 0) {
+        chain_free(chain);
+        return build_error(c, "esp", "cannot write %s", cfg);
+    }
+    clamp_tree(cfg, c->epoch);
+    _cleanup_free_ char *ndir = xasprintf("::/%s", s->name);
+    char *mmd[] = {"mmd", "-i", img, "::/EFI", "::/EFI/BOOT", "::/EFI/debian", ndir, kdir, NULL};
+    _cleanup_free_ char *d_shim = xasprintf("::/EFI/BOOT/%s", a->efi_boot);
+    _cleanup_free_ char *d_mm = xasprintf("::/EFI/BOOT/mm%s.efi", a->efi_short);
+    _cleanup_free_ char *d_grub = xasprintf("::/EFI/BOOT/grub%s.efi", a->efi_short);
+    _cleanup_free_ char *d_linux = xasprintf("%s/linux", kdir);
+    _cleanup_free_ char *d_initrd = xasprintf("%s/initrd", kdir);
+    const char *const copies[][2] = {{chain[CHAIN_SHIM], d_shim}, {chain[CHAIN_MM], d_mm}, {chain[CHAIN_GRUB], d_grub},
+                                     {cfg, "::/EFI/debian/grub.cfg"}, {kernel, d_linux}, {initrd, d_initrd}};
+    if ((r = esp_mkfs(c, img)) >= 0 && (r = build_run(c, "esp", mmd)) >= 0)
+        r = esp_copy(c, img, copies, ARRAY_SIZE(copies));
+    chain_free(chain);
+    if (r < 0) return r;
+    build_note(c, "(%llu MiB, the distribution's signed shim and GRUB, kernel %s)", (unsigned long long)(c->esp_bytes / MiB), c->kver);
+    return 0;
+}
+
 int stage_esp(struct build_ctx *c)
 {
     const struct image_spec *s = c->spec;
+    if (s->sb_distro) return stage_esp_distro(c);
     _cleanup_free_ char *boot = NULL, *kernel = NULL, *initrd = NULL;
     int r = esp_sources(c, &boot, &kernel, &initrd);
     if (r < 0) return r;
@@ -319,17 +442,32 @@ static int make_root_fs(struct build_ctx *c)
                                          "%ld MiB of data) but its partition gets %s; set storage.size to at least %s",
                            spec, want, tree_inodes, tree_bytes / MiB, have, disk);
     }
-    _cleanup_free_ char *img = path_join(c->work, "root.img");
+    /* An unencrypted root is made where it lies in the disk (mke2fs -E offset=): no copy of its
+     * hundreds of MiB into the disk afterwards. cryptsetup encrypts root.img in place first. */
+    c->root_in_disk = !c->spec->encrypt;
+    _cleanup_free_ char *img = path_join(c->work, c->root_in_disk ? "disk.raw" : "root.img");
+    uint64_t off = 0;
+    if (c->root_in_disk) {
+        struct part_plan *root = &c->plan[c->nplan - 1];
+        free(root->img);
+        root->img = NULL;
+        off = (uint64_t)GPT_ALIGN_LBA * 512;
+        for (size_t i = 0; i + 1 < c->nplan; i++) off += c->plan[i].bytes;
+        int fd = open(img, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        int r = fd < 0 || ftruncate(fd, (off_t)c->disk_bytes) < 0 ? -errno : 0;
+        if (fd >= 0) close(fd);
+        if (r < 0) return build_error(c, "root-fs", "cannot create %s: %s", img, strerror(-r));
+    }
     _cleanup_free_ char *uuid = partuuid_str(c, "fs-root");
     _cleanup_free_ char *hs = partuuid_str(c, "fs-root-hash-seed");
-    _cleanup_free_ char *ext = xasprintf("hash_seed=%s,root_owner=0:0", hs);
+    _cleanup_free_ char *ext = xasprintf("hash_seed=%s,root_owner=0:0,offset=%llu,nodiscard", hs, (unsigned long long)off);
     _cleanup_free_ char *kb = xasprintf("%lluk", (unsigned long long)(fs_bytes / 1024));
     clamp_tree(c->root, c->epoch); /* mke2fs copies atimes: reading the tree since the last clamp changed some */
     char *mk[] = {"mke2fs", "-q", "-F", "-t", "ext4", "-L", "root", "-U", uuid, "-E", ext, "-d", c->root, img, kb, NULL};
     if (build_run(c, "root-fs", mk) < 0)
         return build_error(c, "root-fs", "mke2fs could not populate the root filesystem; if it ran out of space, raise storage.size");
     char *err = NULL;
-    if (ext4_clamp_times(img, (uint32_t)c->epoch, &err) < 0) {
+    if (ext4_clamp_times(img, off, (uint32_t)c->epoch, &err) < 0) {
         int r = build_error(c, "root-fs", "%s", err);
         free(err);
         return r;
@@ -466,7 +604,8 @@ int stage_disk(struct build_ctx *c)
     size_t n = c->nplan;
     uint64_t size = c->disk_bytes;
     _cleanup_free_ char *raw = path_join(c->work, "disk.raw");
-    int fd = open(raw, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    /* the root filesystem may be in it already (make_root_fs) */
+    int fd = open(raw, O_RDWR | O_CREAT | (c->root_in_disk ? 0 : O_TRUNC) | O_CLOEXEC, 0644);
     if (fd < 0 || ftruncate(fd, (off_t)size) < 0) {
         if (fd >= 0) close(fd);
         return build_error(c, "disk", "cannot create %s: %s", raw, strerror(errno));

@@ -36,12 +36,13 @@ extern const struct pkg_family_ops family_deb, family_rpm;
 /* The vtable of the spec's family (FAMILY_DEB or FAMILY_RPM). */
 const struct pkg_family_ops *pkg_family_ops(enum pkg_family f);
 
-/* One row of the build: run it when enabled(spec) (NULL: every build). run returns 0 or a
- * negative errno after a BUILD_ERROR; it may leave a note for its closing line (build_note). */
+/* One row of the build: run it when enabled(spec, opts) (NULL: every build; opts say the
+ * outputs asked for). run returns 0 or a negative errno after a BUILD_ERROR; it may leave a
+ * note for its closing line (build_note). */
 struct build_stage {
     const char *name;
     int (*run)(struct build_ctx *c);
-    bool (*enabled)(const struct image_spec *s);
+    bool (*enabled)(const struct image_spec *s, const struct build_opts *o);
 };
 /* The stages in the order they run (build.c); *n gets how many. */
 const struct build_stage *build_stages(size_t *n);
@@ -98,6 +99,7 @@ struct build_ctx {
     uint64_t usr_bytes, verity_bytes; /* partition sizes, per slot */
     /* the disk */
     uint64_t disk_bytes, esp_bytes, root_bytes;
+    bool root_in_disk; /* the root filesystem was made in work/disk.raw at its partition's offset */
     struct part_plan plan[BUILD_MAX_PARTS];
     size_t nplan;
     /* outputs: staged in stage_dir (OUT/.kiln-build-PID), moved into OUT by the manifest stage */
@@ -142,5 +144,11 @@ void clamp_tree(const char *path, long epoch);
 char *partuuid_str(struct build_ctx *c, const char *label);
 /* root=PARTUUID=... rw, the immutable layout's usr verity arguments, the spec's own. */
 char *kernel_cmdline(struct build_ctx *c);
+/* boot.secure_boot: distro's EFI/debian/grub.cfg: no menu, the kernel at kernel and the initrd
+ * at initrd (ESP paths, no quote in them) with cmdline (no quote, backslash or control
+ * character: spec_load refuses them). Each word of cmdline is its own single-quoted argument of
+ * GRUB's linux command, which joins its arguments with spaces but wraps one that holds a space
+ * in double quotes: the kernel would read that one as a single parameter. */
+char *grub_cfg_text(const char *kernel, const char *initrd, const char *cmdline);
 /* The ESP's size in bytes: room for the boot loader twice, the kernel and the initrd. */
 uint64_t esp_size(struct build_ctx *c);

@@ -148,7 +148,7 @@ static void manifest_image(struct build_ctx *c)
     json_object_set_new(m, "kernel", json_pack("{s:s, s:s}", "version", c->kver, "cmdline", cmdline));
     json_object_set_new(m, "layout", json_string(s->layout == LAYOUT_IMMUTABLE ? "immutable" : "standard"));
     json_object_set_new(m, "verity_root_hash", s->layout == LAYOUT_IMMUTABLE ? json_string(c->usr_hash) : json_null());
-    json_object_set_new(m, "disk_size", json_integer((json_int_t)c->disk_bytes));
+    json_object_set_new(m, "disk_size", c->disk_bytes ? json_integer((json_int_t)c->disk_bytes) : json_null()); /* null: no disk made */
     json_object_set_new(m, "repositories", c->repos ? json_incref(c->repos) : json_null());
     json_t *pm = json_object();
     json_object_set_new(pm, "removed", json_boolean(c->pm_removed != NULL));

@@ -27,6 +27,9 @@ static int output_disks(struct build_ctx *c, struct sbuf *made)
     static const struct { enum image_output o; enum disk_format f; } disks[] = {
         {OUT_QCOW2, DISK_QCOW2}, {OUT_VHD_FIXED, DISK_VHD_FIXED}, {OUT_VHD, DISK_VHD_DYNAMIC}};
     _cleanup_free_ char *raw = path_join(c->work, "disk.raw");
+    bool any = false;
+    for (int o = 0; o < OUT_COUNT; o++) any |= o != OUT_TAR && wanted(c, o);
+    if (!any) return 0; /* a rootfs archive alone: no disk was made */
     struct disk *d = NULL;
     char *err = NULL;
     int r = disk_open(raw, &d, &err);

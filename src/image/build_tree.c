@@ -12,6 +12,7 @@
 #include "image/reposnap.h"
 #include "util/fs.h"
 #include "util/inroot.h"
+#include "util/timeutil.h"
 #include "util/util.h"
 
 enum { REPO_TIMEOUT_S = 30, REPO_SNAPSHOT_MAX = 1 << 20 };
@@ -161,7 +162,9 @@ static int make_tree(struct build_ctx *c, const char *dir, const char *key, json
 int stage_rootfs(struct build_ctx *c)
 {
     _cleanup_free_ char *key = NULL;
+    double t0 = now_s();
     json_t *now = read_repo_states(c, &key);
+    double t1 = now_s();
     _cleanup_free_ char *rel = xasprintf("build/rootfs-%s", key);
     _cleanup_free_ char *dir = kiln_cache_path(rel);
     _cleanup_free_ char *tree = path_join(dir, "tree");
@@ -169,6 +172,7 @@ int stage_rootfs(struct build_ctx *c)
     _cleanup_free_ char *snap = path_join(dir, "repositories.json");
     bool cached = !c->opts->no_cache && file_exists(done);
     int r = cached ? 0 : make_tree(c, dir, key, now);
+    double t2 = now_s();
     json_decref(now);
     if (r < 0) return r;
     char *text = NULL;
@@ -183,6 +187,9 @@ int stage_rootfs(struct build_ctx *c)
     if ((r = build_run(c, "rootfs", cp)) < 0) return r;
     c->root_fd = open(c->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (c->root_fd < 0) return build_error(c, "rootfs", "cannot open %s: %s", c->root, strerror(errno));
-    build_note(c, "(%s %s)", cached ? "cached tree" : "new tree, cached in", cached ? key : dir);
+    /* where the stage's time went: the repositories' state, the package manager, the copy */
+    _cleanup_free_ char *made = cached ? xstrdup("") : xasprintf(", packages %.1f s", t2 - t1);
+    build_note(c, "(%s %s; repositories %.1f s%s, copy %.1f s)", cached ? "cached tree" : "new tree, cached in",
+               cached ? key : dir, t1 - t0, made, now_s() - t2);
     return 0;
 }

@@ -33,7 +33,7 @@ static uint32_t crc32c(uint32_t crc, const void *data, size_t n)
 
 enum { INCOMPAT_64BIT = 0x80, INCOMPAT_CSUM_SEED = 0x2000, RO_METADATA_CSUM = 0x400, BG_INODE_UNINIT = 1 };
 
-int ext4_clamp_times(const char *path, uint32_t t, char **err)
+int ext4_clamp_times(const char *path, uint64_t off, uint32_t t, char **err)
 {
     crc32c_init();
     int fd = open(path, O_RDWR | O_CLOEXEC);
@@ -41,7 +41,7 @@ int ext4_clamp_times(const char *path, uint32_t t, char **err)
         return err_setf(err, -errno, "cannot open %s: %s", path, strerror(errno));
     }
     uint8_t sb[1024];
-    int r = file_pread_full(fd, sb, sizeof sb, 1024);
+    int r = file_pread_full(fd, sb, sizeof sb, off + 1024);
     if (r < 0 || get_le16(sb + 56) != 0xef53) {
         close(fd);
         return err_setf(err, -EINVAL, "%s is not an ext4 filesystem", path);
@@ -60,7 +60,7 @@ int ext4_clamp_times(const char *path, uint32_t t, char **err)
     /* the group descriptors and one group's inode table are read whole: both must fit the file
      * (a damaged superblock could otherwise ask for terabytes) */
     struct stat st;
-    uint64_t fsize = fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+    uint64_t fsize = fstat(fd, &st) == 0 && (uint64_t)st.st_size > off ? (uint64_t)st.st_size - off : 0;
     uint64_t groups = blocks > first_data_block ? (blocks - first_data_block + blocks_per_group - 1) / blocks_per_group : 0;
     if (!groups || groups > fsize / desc_size || inodes_per_group > fsize / isz) {
         close(fd);
@@ -70,13 +70,13 @@ int ext4_clamp_times(const char *path, uint32_t t, char **err)
     bool csum = ro_compat & RO_METADATA_CSUM;
     uint32_t seed = incompat & INCOMPAT_CSUM_SEED ? get_le32(sb + 0x270) : crc32c(~0u, sb + 104, 16);
     uint8_t *desc = xmalloc(groups * desc_size);
-    r = file_pread_full(fd, desc, groups * desc_size, (first_data_block + 1) * bs);
+    r = file_pread_full(fd, desc, groups * desc_size, off + (first_data_block + 1) * bs);
     uint8_t *table = xmalloc((size_t)inodes_per_group * isz);
     for (uint64_t g = 0; g < groups && r >= 0; g++) {
         const uint8_t *gd = desc + g * desc_size;
         if (get_le16(gd + 0x12) & BG_INODE_UNINIT) continue;
         uint64_t it = get_le32(gd + 8) | (desc_size >= 64 ? (uint64_t)get_le32(gd + 0x28) << 32 : 0);
-        if ((r = file_pread_full(fd, table, (size_t)inodes_per_group * isz, it * bs)) < 0) break;
+        if ((r = file_pread_full(fd, table, (size_t)inodes_per_group * isz, off + it * bs)) < 0) break;
         bool dirty = false;
         for (uint32_t i = 0; i < inodes_per_group; i++) {
             uint8_t *ino = table + (size_t)i * isz;
@@ -100,11 +100,10 @@ int ext4_clamp_times(const char *path, uint32_t t, char **err)
             }
             dirty = true;
         }
-        if (dirty) r = file_pwrite_full(fd, table, (size_t)inodes_per_group * isz, it * bs);
+        if (dirty) r = file_pwrite_full(fd, table, (size_t)inodes_per_group * isz, off + it * bs);
     }
     free(table);
     free(desc);
-    if (r >= 0 && fsync(fd) < 0) r = -errno;
     close(fd);
     if (r < 0) err_setf(err, 0, "%s: cannot rewrite inode times: %s", path, strerror(-r));
     return r < 0 ? r : 0;

@@ -2,9 +2,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Sets ctime and crtime of every in-use inode of the ext4 image at path to t and fixes the
- * inode checksums, so `mke2fs -d` output depends only on the tree's content. */
-int ext4_clamp_times(const char *path, uint32_t t, char **err);
+/* Sets ctime and crtime of every in-use inode of the ext4 filesystem at byte off of the file at
+ * path (0: an image of its own; a partition's offset in a raw disk, where `mke2fs -E offset=`
+ * made it) to t and fixes the inode checksums, so `mke2fs -d` output depends only on the
+ * tree's content. 0, or -errno with *err (-EINVAL: no ext4 there, or a superblock whose groups
+ * would not fit the file). */
+int ext4_clamp_times(const char *path, uint64_t off, uint32_t t, char **err);
 
 /* An ext4 filesystem read where it lies: libext2fs over kiln's disk reader (image/disk.h), at
  * the partition [off, off+len) of a raw, qcow2 or VHD disk; nothing is copied out. The disk is

@@ -11,6 +11,7 @@
 #include "image/gpt.h"
 #include "image/rootfs_tar.h"
 #include "image/squashfs.h"
+#include "image/erofs.h"
 #include "util/fs.h"
 #include "util/proc.h"
 #include "util/util.h"
@@ -83,45 +84,6 @@ static int probe_fs(struct disk *d, uint64_t off, uint64_t len, json_t **out)
     }
     *out = fs;
     return 0;
-}
-
-/* Copies [off, off+len) of d into a sparse temp file (so that erofs-utils, which reads files,
- * not disks, can read it; ext4 and squashfs are read in place). Only what the
- * disk holds as data is written, and the readers bound that by the image file's size; a
- * SIGINT stops the copy (-EINTR) so the caller can remove the file. *err on a read error. */
-static int extract(struct disk *d, uint64_t off, uint64_t len, const char *path, char **err)
-{
-    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        int e = errno;
-        return err_setf(err, -e, "cannot create %s: %s", path, strerror(e));
-    }
-    enum { BUF = 1 << 20 };
-    uint8_t *buf = xmalloc(BUF);
-    uint64_t pos = off, lim = off + len, s, e;
-    int r = 0;
-    /* disk_next_data always moves forward (s >= pos, e > s), so this ends */
-    while (r >= 0 && pos < lim && (r = disk_next_data(d, pos, &s, &e)) == 1 && s < lim) {
-        e = MIN(e, lim);
-        for (uint64_t p = s; p < e && r >= 0; p += BUF) {
-            if (kiln_interrupted) {
-                r = -EINTR;
-                break;
-            }
-            size_t n = (size_t)MIN((uint64_t)BUF, e - p);
-            if ((r = disk_pread(d, buf, n, p)) < 0) break;
-            if ((r = file_pwrite_full(fd, buf, n, p - off)) < 0) err_setf(err, 0, "cannot write %s: %s", path, strerror(-r));
-        }
-        pos = e;
-    }
-    if (r < 0 && r != -EINTR && !*err) err_setf(err, 0, "cannot read the disk at %llu: %s", (unsigned long long)pos, disk_strerror(d, r));
-    if (r >= 0 && ftruncate(fd, (off_t)len) < 0) {
-        r = -errno;
-        err_setf(err, 0, "cannot size %s: %s", path, strerror(-r));
-    }
-    free(buf);
-    close(fd);
-    return r < 0 ? r : 0;
 }
 
 /* Reads dir/rel (rel relative, '/'-separated) without following a symbolic link at any step:
@@ -225,97 +187,70 @@ json_t *os_release_parse(char *text)
 /* The most an os-release file may hold. */
 enum { OS_RELEASE_MAX = 64 << 10 };
 
-/* /lib/os-release of the erofs image img without unpacking it: dump.erofs finds the file and
- * lists where its bytes lie in img, and those are read from img (at most OS_RELEASE_MAX). The
- * work is one path lookup and one small read; fsck.erofs --extract, used before, wrote the
- * whole tree out, bounded per file but not in all. A compressed file, or anything but a regular
- * file, is left unread. 0 (*text NULL when not read), -EINTR, or another -errno. */
-static int erofs_os_release(const char *img, char **text)
-{
-    *text = NULL;
-    char *argv[] = {"dump.erofs", "--path=/lib/os-release", "-e", (char *)img, NULL};
-    _cleanup_free_ char *out = NULL;
-    int st = proc_run(argv, 60000, &out);
-    if (st == -EINTR) return st;
-    if (st != 0 || !out) return 0;
-    unsigned long long size = 0, layout = 99;
-    const char *p = strstr(out, "\nSize: "), *l = strstr(out, "Layout: ");
-    if (!p || sscanf(p, "\nSize: %llu", &size) != 1 || !strstr(p, "regular file") || !l ||
-        sscanf(l, "Layout: %llu", &layout) != 1)
-        return 0;
-    /* 0 flat, 2 flat with its tail inline: bytes stored as they are; 1 and 3 are compressed */
-    if ((layout != 0 && layout != 2) || size > OS_RELEASE_MAX) return 0;
-    int fd = open_regular(img, true, NULL);
-    if (fd < 0) return fd;
-    struct stat sb;
-    fstat(fd, &sb);
-    char *b = xcalloc(1, size + 1);
-    unsigned long long covered = 0;
-    int r = 0;
-    for (const char *e = strstr(out, "\n Ext:"); e && r == 0 && (e = strchr(e + 1, '\n'));) {
-        unsigned long long lo, hi, len, plo, phi, plen;
-        if (sscanf(e + 1, " %*u: %llu..%llu | %llu : %llu..%llu | %llu", &lo, &hi, &len, &plo, &phi, &plen) != 6) break;
-        if (hi < lo || hi > size || hi - lo != len || plen != len || phi - plo != plen || plo > (unsigned long long)sb.st_size ||
-            plen > (unsigned long long)sb.st_size - plo)
-            r = -EINVAL;
-        else if (file_pread_full(fd, b + lo, (size_t)len, plo) < 0) r = -EIO;
-        else covered += len;
-    }
-    close(fd);
-    if (r < 0 || covered != size) {
-        free(b);
-        return r == -EIO ? r : 0;
-    }
-    *text = b;
-    return 0;
-}
+/* A filesystem whose files kiln reads where it lies: ext4 through libext2fs (image/ext4.h), a
+ * squashfs /usr through libsquashfs (image/squashfs.h), an erofs /usr through kiln's own reader
+ * (image/erofs.h); same errors, same budget. */
+enum fs_kind { FS_EXT4, FS_SQUASH_USR, FS_EROFS_USR };
 
-/* A filesystem whose files kiln reads where it lies: ext4 through libext2fs (image/ext4.h), or
- * a squashfs /usr through libsquashfs (image/squashfs.h); same errors, same budget. */
 struct fs_ro {
     struct ext4_ro *e;
     struct squash_ro *s;
+    struct erofs_ro *r;
 };
 
-static int fs_ro_open(struct disk *d, uint64_t off, uint64_t len, bool squash_usr, struct fs_ro *f, char **err)
+static int fs_ro_open(struct disk *d, uint64_t off, uint64_t len, enum fs_kind kind, struct fs_ro *f, char **err)
 {
     *f = (struct fs_ro){0};
-    return squash_usr ? squash_ro_open(d, off, len, "/usr", read_budget(d), &f->s, err)
-                      : ext4_ro_open(d, off, len, read_budget(d), &f->e, err);
+    switch (kind) {
+    case FS_SQUASH_USR: return squash_ro_open(d, off, len, "/usr", read_budget(d), &f->s, err);
+    case FS_EROFS_USR: return erofs_ro_open(d, off, len, "/usr", read_budget(d), &f->r, err);
+    default: return ext4_ro_open(d, off, len, read_budget(d), &f->e, err);
+    }
 }
 
 static int fs_ro_read(struct fs_ro *f, const char *path, size_t max, char **text)
 {
-    return f->s ? squash_ro_read(f->s, path, max, text, NULL) : ext4_ro_read(f->e, path, max, text, NULL);
+    return f->s ? squash_ro_read(f->s, path, max, text, NULL)
+           : f->r ? erofs_ro_read(f->r, path, max, text, NULL)
+                  : ext4_ro_read(f->e, path, max, text, NULL);
 }
 
 static int fs_ro_copy(struct fs_ro *f, const char *path, int fd, uint64_t max, uint64_t *size)
 {
-    return f->s ? squash_ro_copy(f->s, path, fd, max, size) : ext4_ro_copy(f->e, path, fd, max, size);
+    return f->s ? squash_ro_copy(f->s, path, fd, max, size)
+           : f->r ? erofs_ro_copy(f->r, path, fd, max, size)
+                  : ext4_ro_copy(f->e, path, fd, max, size);
 }
 
-static const char *fs_ro_strerror(const struct fs_ro *f) { return f->s ? squash_ro_strerror(f->s) : ext4_ro_strerror(f->e); }
+static const char *fs_ro_strerror(const struct fs_ro *f)
+{
+    return f->s ? squash_ro_strerror(f->s) : f->r ? erofs_ro_strerror(f->r) : ext4_ro_strerror(f->e);
+}
 
 static void fs_ro_close(struct fs_ro *f)
 {
     squash_ro_close(f->s);
+    erofs_ro_close(f->r);
     ext4_ro_close(f->e);
 }
 
-/* The os-release of the ext4 filesystem (or squashfs /usr) at [off, off+len) of d, read in
- * place (/usr/lib's, else /etc's; one without ID= is not one): *text NULL when there is none or
- * the filesystem cannot be read, *damage (when not NULL) the reader's sentence when that is
- * because the filesystem is damaged, -EIO with *err only when the disk cannot be read. */
-static int fs_os_release(struct disk *d, uint64_t off, uint64_t len, bool squash_usr, char **text, char **damage, char **err)
+/* The os-release of the ext4 filesystem (or squashfs or erofs /usr) at [off, off+len) of d,
+ * read in place (/usr/lib's, else /etc's; one without ID= is not one): *text NULL when there is
+ * none or the filesystem cannot be read; then *damage the reader's sentence when that is because
+ * the filesystem is damaged, *unread when it is stored in a way kiln does not read (a compressed
+ * erofs file); -EIO with *err only when the disk cannot be read. */
+static int fs_os_release(struct disk *d, uint64_t off, uint64_t len, enum fs_kind kind, char **text, char **damage,
+                         char **unread, char **err)
 {
     static const char *const paths[] = {"/usr/lib/os-release", "/etc/os-release"};
     struct fs_ro f;
     char *why = NULL;
     *text = NULL;
-    int r = fs_ro_open(d, off, len, squash_usr, &f, &why);
+    int r = fs_ro_open(d, off, len, kind, &f, &why);
     if (r < 0) {
         if (r == -EIO) *err = why;
-        else if (r == -EUCLEAN && damage) *damage = why;
+        else if (r == -EUCLEAN) *damage = why;
+        else if (r == -EOPNOTSUPP) *unread = why;
         else free(why);
         return r == -EIO ? r : 0;
     }
@@ -324,56 +259,39 @@ static int fs_os_release(struct disk *d, uint64_t off, uint64_t len, bool squash
         if (k == -EIO) {
             *err = xstrdup(fs_ro_strerror(&f));
             r = k;
-        } else if (k == -EUCLEAN && damage && !*damage) {
+        } else if (k == -EUCLEAN && !*damage) {
             *damage = xstrdup(fs_ro_strerror(&f));
+        } else if (k == -EOPNOTSUPP && !*unread) {
+            *unread = xstrdup(fs_ro_strerror(&f));
         } else if (k == 0 && !strstr(*text, "ID=")) *text = (free(*text), NULL);
     }
     fs_ro_close(&f);
     return r;
 }
 
-/* os-release from a filesystem in the image, read without mounting: ext4 and a squashfs /usr
- * in place, dump.erofs for an erofs /usr (erofs-utils has no library and reads a file: the
- * partition is copied to TMPDIR first). *out stays NULL when the filesystem has none; a damaged
- * one is noted in fs as "damaged" (the reader's sentence); -errno (with *err) when the disk
- * cannot be read or on SIGINT. */
+/* Sets fs's key to the reader's sentence s (made ASCII), which it frees. */
+static void set_sentence(json_t *fs, const char *key, char *s)
+{
+    if (!s) return;
+    to_ascii(s);
+    json_object_set_new(fs, key, json_string(s));
+    free(s);
+}
+
+/* os-release from a filesystem in the image (ext4, or the /usr partition's squashfs or erofs),
+ * read in place without mounting. *out stays NULL when the filesystem has none; a damaged one
+ * is noted in fs as "damaged", one kiln does not read as "unread" (the reader's sentence);
+ * -errno (with *err) when the disk cannot be read. */
 static int os_release(struct disk *d, uint64_t off, uint64_t len, json_t *fs, json_t **out, char **err)
 {
     const char *fstype = json_string_value(json_object_get(fs, "type"));
+    enum fs_kind kind = streq(fstype, "squashfs") ? FS_SQUASH_USR : streq(fstype, "erofs") ? FS_EROFS_USR : FS_EXT4;
     *out = NULL;
-    char *text = NULL;
-    if (streq(fstype, "ext4") || streq(fstype, "squashfs")) {
-        char *damage = NULL;
-        int r = fs_os_release(d, off, len, streq(fstype, "squashfs"), &text, &damage, err);
-        if (damage) {
-            to_ascii(damage);
-            json_object_set_new(fs, "damaged", json_string(damage));
-            free(damage);
-        }
-        if (r < 0) return r;
-        if (text) *out = os_release_parse(text);
-        free(text);
-        return 0;
-    }
-    const char *td = getenv("TMPDIR");
-    _cleanup_free_ char *tmpl = xasprintf("%s/kiln-inspect-XXXXXX", td && *td ? td : "/var/tmp");
-    if (!mkdtemp(tmpl)) {
-        int e = errno;
-        return err_setf(err, -e, "cannot create a temporary directory under %s: %s", td && *td ? td : "/var/tmp", strerror(e));
-    }
-    _cleanup_free_ char *img = path_join(tmpl, "fs.img");
-    int r = extract(d, off, len, img, err);
-    if (r >= 0 && streq(fstype, "erofs")) {
-        int k = erofs_os_release(img, &text);
-        if (k == -EINTR) r = k;
-        if (text && !strstr(text, "ID=")) text = (free(text), NULL);
-    }
-    rm_rf(tmpl);
-    if (r == -EINTR && !*err) err_setf(err, 0, "interrupted");
-    if (r < 0) {
-        free(text);
-        return r;
-    }
+    char *text = NULL, *damage = NULL, *unread = NULL;
+    int r = fs_os_release(d, off, len, kind, &text, &damage, &unread, err);
+    set_sentence(fs, "damaged", damage);
+    set_sentence(fs, "unread", text ? (free(unread), NULL) : unread);
+    if (r < 0) return r;
     if (text) *out = os_release_parse(text);
     free(text);
     return 0;
@@ -388,8 +306,8 @@ static char *table_problem(int r, const char *gerr)
 }
 
 /* The filesystems kiln reads files from in place, in order (GPT partitions, or the whole disk):
- * ext4, and squashfs in a /usr partition (the immutable layout's). Each: offset, length,
- * partition number (0: the whole disk), 1 for a squashfs /usr. -errno with *err when the
+ * ext4, and squashfs or erofs in a /usr partition (the immutable layout's). Each: offset,
+ * length, partition number (0: the whole disk), its enum fs_kind. -errno with *err when the
  * partition table is damaged or the disk cannot be read. */
 static int readable_filesystems(struct disk *d, uint64_t (*fs)[4], size_t max, size_t *k, char **err)
 {
@@ -409,9 +327,11 @@ static int readable_filesystems(struct disk *d, uint64_t (*fs)[4], size_t max, s
             }
             const char *t = f ? json_string_value(json_object_get(f, "type")) : NULL;
             const char *tn = gpt_type_name(&parts[i].type);
-            bool squash_usr = t && streq(t, "squashfs") && tn && startswith(tn, "usr-");
-            if (t && (streq(t, "ext4") || squash_usr))
-                fs[*k][0] = off, fs[*k][1] = len, fs[*k][2] = parts[i].number, fs[*k][3] = squash_usr, (*k)++;
+            bool usr = tn && startswith(tn, "usr-");
+            int kind = !t ? -1 : streq(t, "ext4") ? FS_EXT4 : usr && streq(t, "squashfs") ? FS_SQUASH_USR
+                                                     : usr && streq(t, "erofs")    ? FS_EROFS_USR
+                                                                                   : -1;
+            if (kind >= 0) fs[*k][0] = off, fs[*k][1] = len, fs[*k][2] = parts[i].number, fs[*k][3] = (uint64_t)kind, (*k)++;
             json_decref(f);
         }
     } else if (r == -ENOENT) {
@@ -475,7 +395,8 @@ static int extract_items(struct disk *d, struct fs_ro *e, const char *const *ite
             return r;
         }
         if (r == -EUCLEAN && !*damage) *damage = xstrdup(fs_ro_strerror(e));
-        /* -ENOENT, not a regular file: not in the image */
+        /* -ENOENT, not a regular file: not in the image; -EOPNOTSUPP (a compressed erofs
+         * file): not read, as if it were not there */
     }
     return 0;
 }
@@ -501,7 +422,7 @@ int image_extract(const char *path, const char *const *items, size_t nitems, con
     }
     if (!nfs) {
         disk_close(d);
-        return err_setf(err, -ENOENT, "%s has no ext4 filesystem (or squashfs /usr) to read", path);
+        return err_setf(err, -ENOENT, "%s has no ext4 filesystem (or squashfs or erofs /usr) to read", path);
     }
     uint64_t budget = unpack_budget(d);
     int found = 0;
@@ -511,7 +432,7 @@ int image_extract(const char *path, const char *const *items, size_t nitems, con
     for (size_t k = 0; k < nfs && r >= 0 && !found; k++) {
         struct fs_ro e;
         char *oerr = NULL, *derr = NULL;
-        if ((r = fs_ro_open(d, fs[k][0], fs[k][1], fs[k][3], &e, &oerr)) < 0) {
+        if ((r = fs_ro_open(d, fs[k][0], fs[k][1], (enum fs_kind)fs[k][3], &e, &oerr)) < 0) {
             /* a filesystem that cannot be opened holds none of the items; a disk that cannot be read stops */
             if (r == -EIO) why = oerr;
             else if (r == -EUCLEAN) derr = oerr, r = 0;
@@ -532,8 +453,9 @@ int image_extract(const char *path, const char *const *items, size_t nitems, con
         to_ascii(damage);
         err_setf(err, 0, "%s: the %s filesystem of %s is damaged (%s), so kiln could not look for %s%s there; "
                          "see what %s says of a copy of it, or rebuild the image",
-                         path, damaged_at[2] ? "squashfs" : "ext4", where, damage, items[0], nitems > 1 ? " and the rest" : "",
-                         damaged_at[2] ? "unsquashfs -l" : "e2fsck -fn");
+                         path, damaged_at[2] == FS_SQUASH_USR ? "squashfs" : damaged_at[2] == FS_EROFS_USR ? "erofs" : "ext4", where,
+                         damage, items[0], nitems > 1 ? " and the rest" : "",
+                         damaged_at[2] == FS_SQUASH_USR ? "unsquashfs -l" : damaged_at[2] == FS_EROFS_USR ? "fsck.erofs" : "e2fsck -fn");
         free(damage);
         free(why);
         return -EUCLEAN;

@@ -879,11 +879,26 @@ static const struct yschema secure_boot_schema = {
     .post = secure_boot_post,
 };
 
+/* secure_boot: { key: K, cert: C } (kiln signs systemd-boot and the kernel), or
+ * secure_boot: distro (the distribution's signed shim, GRUB and kernel) */
+static void field_secure_boot(const struct yparse *p, const struct yfield *f, const struct ynode *n, const char *path,
+                              void *target)
+{
+    (void)f;
+    static const char *const forms[] = {"distro", NULL};
+    int v;
+    if (n->kind == YN_MAP) yschema_apply(p, n, path, &secure_boot_schema, target);
+    else if (n->kind != YN_SCALAR)
+        diag_add(p->d, n, path, "expected distro or { key: KEY, cert: CERT }");
+    else if (y_enum(p->d, n, path, forms, &v))
+        ((struct image_spec *)target)->sb_distro = true;
+}
+
 static const struct yschema boot_schema = {
-    .fields = (const struct yfield[]){{"secure_boot", YF_MAP, 0, .sub = &secure_boot_schema}, {0}},
+    .fields = (const struct yfield[]){{"secure_boot", YF_CUSTOM, 0, .parse = field_secure_boot}, {0}},
 };
 
-/* boot: uefi, or boot: { secure_boot: { key: K, cert: C } } (UEFI, signed for Secure Boot) */
+/* boot: uefi, or boot: { secure_boot: { key: K, cert: C } | distro } (UEFI, for Secure Boot) */
 static void field_boot(const struct yparse *p, const struct yfield *f, const struct ynode *n, const char *path,
                        void *target)
 {
@@ -962,9 +977,122 @@ static const struct yschema spec_schema = {
     .post = spec_post,
 };
 
-/* Rules across sections, once each section read cleanly. */
-static void check_across(const struct ynode *root, const struct image_spec *s, struct diags *d, size_t before)
+/* The kernel and boot chain come per architecture, named in the package (Debian's
+ * linux-image-amd64, grub-efi-arm64-signed; rpm's shim-x64, grub2-efi-aa64, kernel.aarch64). */
+static const char *const per_arch_prefixes[] = {"linux-image-", "linux-headers-", "linux-signed-", "grub-efi-",
+                                                "grub2-efi-", "shim-", "kernel", NULL};
+
+/* arch's spelling of kind k in package names: 0 Debian's (arm64), 1 rpm's (aarch64), 2 the
+ * UEFI one (aa64, from BOOTAA64.EFI). */
+static void arch_token(const struct kiln_arch *a, int k, char buf[16])
 {
+    const char *t = k == 0 ? a->debian : k == 1 ? a->rpm : a->efi_boot + strlen("BOOT");
+    size_t i = 0;
+    for (; t[i] && t[i] != '.' && i < 15; i++) buf[i] = (char)tolower((unsigned char)t[i]);
+    buf[i] = 0;
+}
+
+/* A kernel or boot-chain package of another architecture than the spec's: the package to
+ * install instead (its name with this architecture's spelling), and in *other the one named. */
+static char *other_arch_package(const struct image_spec *s, const char *name, const struct kiln_arch **other)
+{
+    bool boot_chain = false;
+    for (size_t i = 0; per_arch_prefixes[i]; i++) boot_chain |= startswith(name, per_arch_prefixes[i]);
+    size_t na;
+    const struct kiln_arch *all = kiln_arch_all(&na);
+    for (size_t a = 0; boot_chain && a < na; a++)
+        for (int k = 0; k < 3 && &all[a] != s->arch; k++) {
+            char tok[16], mine[16];
+            arch_token(&all[a], k, tok);
+            size_t tl = strlen(tok);
+            /* a whole token: after - or ., before the end, - or . */
+            for (const char *at = strstr(name, tok); at; at = strstr(at + 1, tok))
+                if (at > name && strchr("-.", at[-1]) && strchr("-.", at[tl])) {
+                    arch_token(s->arch, k, mine);
+                    *other = &all[a];
+                    return xasprintf("%.*s%s%s", (int)(at - name), name, mine, at + tl);
+                }
+        }
+    return NULL;
+}
+
+/* An image for its architecture: kernel and boot loader packages of that architecture; a
+ * disk's systemd-boot from the image when the build host's is for another (build_disk.c); a
+ * serial console the architecture's QEMU machine has (a warning: the console may be meant). */
+static void check_arch(const struct ynode *root, struct image_spec *s, struct diags *d)
+{
+    const struct ynode *install = y_get(y_get(root, "packages"), "install");
+    bool sdboot = false;
+    for (size_t i = 0; i < s->ninstall; i++) {
+        sdboot |= streq(s->install[i], "systemd-boot-efi") || streq(s->install[i], "systemd-boot");
+        const struct kiln_arch *other = NULL;
+        _cleanup_free_ char *want = other_arch_package(s, s->install[i], &other);
+        if (!want) continue;
+        _cleanup_free_ char *p = ypath_index("packages.install", i);
+        diag_add(d, install && install->kind == YN_SEQ && i < install->n ? install->items[i] : install, p,
+                 "%s is a package for %s, this image is %s (arch): install %s", s->install[i], other->name,
+                 s->arch->name, want);
+    }
+    bool disk = false;
+    for (int o = 0; o < OUT_COUNT; o++) disk |= o != OUT_TAR && s->outputs[o];
+    const struct kiln_arch *host = kiln_arch_host();
+    if (disk && !sdboot && s->family == FAMILY_DEB && s->arch != host)
+        diag_add(d, install ? install : y_get(root, "packages") ? y_get(root, "packages") : y_get(root, "arch"),
+                 "packages.install", "an %s disk image built on this %s host needs the image's own systemd-boot (%s): "
+                 "add systemd-boot-efi to packages.install", s->arch->name, host ? host->name : "other",
+                 s->arch->systemd_boot);
+    const struct ynode *cmdline = y_get(y_get(root, "os"), "kernel_cmdline");
+    size_t na;
+    const struct kiln_arch *all = kiln_arch_all(&na);
+    for (size_t a = 0; s->kernel_cmdline && a < na; a++) {
+        _cleanup_free_ char *arg = xasprintf("console=%s", all[a].console);
+        const char *at = strstr(s->kernel_cmdline, arg);
+        size_t l = strlen(arg);
+        if (&all[a] != s->arch && at && (at == s->kernel_cmdline || at[-1] == ' ') && strchr(" ,", at[l]))
+            diag_add(&s->warnings, cmdline, "os.kernel_cmdline", "%s is %s's serial console; an %s guest's (QEMU %s) "
+                     "is %s: console=%s", arg, all[a].name, s->arch->name, s->arch->machine, s->arch->console,
+                     s->arch->console);
+    }
+}
+
+/* Rules across sections, once each section read cleanly. */
+/* Whether packages.install names the package (apt's =VERSION, :ARCH or /RELEASE after it aside). */
+static bool installs(const struct image_spec *s, const char *name)
+{
+    for (size_t i = 0; i < s->ninstall; i++)
+        if (strcspn(s->install[i], "=:/") == strlen(name) && startswith(s->install[i], name)) return true;
+    return false;
+}
+
+/* boot.secure_boot: distro takes its shim and GRUB from the image's packages (Debian's paths),
+ * and GRUB's grub.cfg carries the command line: its script quoting and the escaping of quotes
+ * and backslashes its linux command adds would change what the kernel gets. */
+static void check_distro_boot(const struct ynode *root, const struct image_spec *s, struct diags *d)
+{
+    const struct ynode *at = y_get(y_get(root, "boot"), "secure_boot");
+    if (s->family != FAMILY_DEB) {
+        diag_add(d, at, "boot.secure_boot", "distro is Debian's signed shim and GRUB: base.family must be deb; "
+                                            "sign with { key, cert } instead");
+        return;
+    }
+    const char *need[] = {"shim-signed", s->arch->grub_package};
+    for (size_t k = 0; k < ARRAY_SIZE(need); k++)
+        if (!installs(s, need[k]))
+            diag_add(d, at, "boot.secure_boot", "distro needs %s in packages.install (the ESP gets its signed %s)",
+                     need[k], k == 0 ? "shim and MokManager" : "GRUB");
+    const char *c = s->kernel_cmdline;
+    if (c && c[strcspn(c, "'\\\"")])
+        diag_add(d, y_get(y_get(root, "os"), "kernel_cmdline"), "os.kernel_cmdline",
+                 "contains a quote or backslash, which GRUB (boot.secure_boot: distro) would pass escaped; "
+                 "remove it");
+    if (s->updates.set)
+        diag_add(d, y_get(root, "updates"), "updates", "updates need systemd-boot's boot counting, which "
+                                                      "boot.secure_boot: distro (GRUB) does not have; use { key, cert }");
+}
+
+static void check_across(const struct ynode *root, struct image_spec *s, struct diags *d, size_t before)
+{
+    if (s->sb_distro && d->n == before) check_distro_boot(root, s, d);
     for (size_t i = 0; s->sb_key && i < s->nfiles; i++)
         if (s->files[i].src && streq(s->files[i].src, s->sb_key)) {
             _cleanup_free_ char *p = ypath_index("os.files", i);
@@ -972,6 +1100,7 @@ static void check_across(const struct ynode *root, const struct image_spec *s, s
             diag_add(d, files && files->kind == YN_SEQ && i < files->n ? files->items[i] : files, p,
                      "is the Secure Boot signing key (boot.secure_boot.key): the private key never goes into an image");
         }
+    if (d->n == before) check_arch(root, s, d);
     if (s->layout == LAYOUT_IMMUTABLE && d->n == before) {
         bool dracut = false;
         for (size_t i = 0; i < s->ninstall; i++) dracut |= startswith(s->install[i], "dracut");
@@ -1027,6 +1156,7 @@ int spec_load(const char *path, const char *source_root, struct image_spec **out
 void spec_free(struct image_spec *s)
 {
     if (!s) return;
+    diags_free(&s->warnings);
     free(s->path);
     free(s->source_root);
     free(s->sb_key);

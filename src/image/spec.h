@@ -91,6 +91,11 @@ struct image_spec {
      * source_root, both NULL when nothing is signed. The key is only ever read by sbsign: never
      * copied into the image, the outputs or the build log. */
     char *sb_key, *sb_cert;
+    struct diags warnings; /* what the spec probably got wrong but a build can go on with (file:line:col) */
+    /* boot.secure_boot: distro: Debian's Microsoft-signed shim, its signed GRUB and the
+     * distribution's signed kernel go on the ESP instead of systemd-boot; nothing is signed by
+     * kiln (sb_key and sb_cert stay NULL). */
+    bool sb_distro;
 };
 
 /* Parses and validates the spec at path: every value the image's OS reads later is checked

@@ -27,6 +27,12 @@ struct kiln_arch {
     /* UEFI boot (UEFI specification 2.10, 3.5.1.1: removable media boot file names) */
     const char *efi_boot;      /* \EFI\BOOT\ file name: "BOOTX64.EFI" */
     const char *systemd_boot;  /* systemd-boot's file in /usr/lib/systemd/boot/efi/ */
+    /* Debian's Microsoft-signed chain (packages shim-signed, grub-efi-ARCH-signed): the
+     * architecture's short EFI name in shimSHORT.efi.signed / mmSHORT.efi.signed, and GRUB's
+     * signed directory and file under /usr/lib/grub/ */
+    const char *efi_short;     /* "x64" */
+    const char *grub_signed;   /* "x86_64-efi-signed/grubx64.efi.signed" */
+    const char *grub_package;  /* "grub-efi-amd64-signed" */
     /* GPT partition types (UAPI Discoverable Partitions Specification) */
     const char *gpt_root, *gpt_usr, *gpt_usr_verity;
     /* their names in the same specification (kiln's inspect and manifest say these) */

@@ -21,6 +21,13 @@ const struct kiln_platform *platform_find(const char *type)
     return NULL;
 }
 
+const struct kiln_platform *platform_find_caps(unsigned caps)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(platforms); i++)
+        if ((platforms[i]->caps & caps) == caps) return platforms[i];
+    return NULL;
+}
+
 const char *const *platform_names(void)
 {
     return names;

@@ -1,7 +1,8 @@
 /* The platform vtable: how environments (sets of nodes) are made and ended, and what the
  * runbook's platform.<name> section says about it. The scheduler, the runbook loader, the
  * commands and the cases know only this struct: a driver owns its configuration, its tested
- * files and its capabilities. Adding a platform = one file + one entry in platform.c's table. */
+ * files and its capabilities. Adding a platform = one file, one entry in platform.c's table and
+ * the file in meson.build's sources (docs/architecture.md lists the docs that name drivers). */
 #pragma once
 #include <sys/types.h>
 #include <stdatomic.h>
@@ -81,6 +82,9 @@ enum {
     /* The nodes have the cpus and memory spec_for gave them. A platform without it takes
      * machines as they are and reports the requested shape as met: cases measure instead. */
     PLATFORM_CAP_PROVISIONS_SHAPE = 1u << 0,
+    /* It boots a local image file: its section takes image, kernel, initrd, append, firmware,
+     * accel, memory_mb, cpus and boot_timeout_s (kiln shell hands it its options so). */
+    PLATFORM_CAP_BOOTS_IMAGE = 1u << 1,
 };
 
 struct kiln_platform {
@@ -99,6 +103,11 @@ struct kiln_platform {
     /* Optional: the kernel arguments the platform boots nodes with (NULL when the image's boot
      * loader chooses them), and in *key the runbook key they come from. */
     const char *(*kernel_args)(const void *conf, const char **key);
+    /* Optional: what init would refuse in conf and the files it names, found without booting
+     * or the host's state (kiln check): -EINVAL with the message (as init logs it) in *reterr
+     * and the runbook key it is about in *key; 0 when nothing is wrong. */
+    int (*check_conf)(const void *conf, const char **key, char **reterr);
+    const char *const *check_keys; /* the keys check_conf may name (NULL-terminated): kept where they stand */
     bool uses_host_memory; /* environments count against host memory admission */
     int max_envs;          /* 0 = no limit */
     int (*init)(struct kiln_platform_ctx *p);
@@ -120,6 +129,8 @@ struct kiln_platform {
 
 /* The driver whose name is type ("qemu", "ready"), or NULL. */
 const struct kiln_platform *platform_find(const char *type);
+/* The first driver in the table with every capability in caps, or NULL. */
+const struct kiln_platform *platform_find_caps(unsigned caps);
 /* Every driver's name, NULL-terminated; the first is platform.type's default. */
 const char *const *platform_names(void);
 /* Memory one environment needs on the host, MiB (0 for platforms that use none). */

@@ -29,6 +29,7 @@
 #include "platform/ntp.h"
 #include "platform/vfio.h"
 #include "image/disk.h"
+#include "image/imagecheck.h"
 #include "model/artifact.h"
 #include "image/manifest.h"
 #include "platform/qmp.h"
@@ -99,20 +100,31 @@ static const char *first_existing(const char *const *paths)
 }
 
 /* The guests' architecture: the runbook's, else the one the image's manifest records (an image
- * kiln built), else x86_64. A runbook naming another than the manifest is an error. */
-static int guest_arch(const struct kiln_qemu_conf *q, const struct kiln_arch **out)
+ * kiln built), else x86_64; *from says which. A runbook naming another than the manifest is an
+ * error: -EINVAL, the message in *reterr and the runbook key it is about in *key. */
+static int guest_arch_of(const struct kiln_qemu_conf *q, const struct kiln_arch **out, const char **from,
+                         const char **key, char **reterr)
 {
     const char *artifact = q->image ? q->image : q->kernel;
     const struct kiln_arch *built = NULL;
     _cleanup_free_ char *why = NULL;
     int r = manifest_arch_for(artifact, &built, &why);
-    if (r == -EINVAL) return log_error("platform.qemu: %s; set platform.qemu.arch", why);
+    *key = q->arch ? "platform.qemu.arch" : q->image ? "platform.qemu.image" : "platform.qemu.kernel";
+    if (r == -EINVAL) return err_setf(reterr, -EINVAL, "platform.qemu: %s; set platform.qemu.arch", why);
     if (q->arch && built && q->arch != built)
-        return log_error("platform.qemu.arch is %s but %s was built for %s (its manifest says so); fix the arch or "
-                         "the image", q->arch->name, artifact, built->name);
+        return *reterr = xasprintf("platform.qemu.arch is %s but %s was built for %s (its manifest says so); fix the "
+                                   "arch or the image", q->arch->name, artifact, built->name), -EINVAL;
     *out = q->arch ? q->arch : built ? built : kiln_arch_default();
-    log_info("qemu: %s guests (%s)", (*out)->name, q->arch ? "platform.qemu.arch" : built ? "from the image's manifest"
-                                                                                     : "the default");
+    *from = q->arch ? "platform.qemu.arch" : built ? "from the image's manifest" : "the default";
+    return 0;
+}
+
+static int guest_arch(const struct kiln_qemu_conf *q, const struct kiln_arch **out)
+{
+    const char *key, *from;
+    _cleanup_free_ char *err = NULL;
+    if (guest_arch_of(q, out, &from, &key, &err) < 0) return log_error("%s", err);
+    log_info("qemu: %s guests (%s)", (*out)->name, from);
     return 0;
 }
 
@@ -137,12 +149,19 @@ static int firmware_code(struct kiln_platform_ctx *p, struct qemu_priv *qp)
     return 0;
 }
 
+/* Why guests of arch cannot boot with Secure Boot, or NULL when they can. */
+static char *secure_boot_unoffered(const struct kiln_arch *arch)
+{
+    if (arch->fw_code_secure) return NULL;
+    return xasprintf("platform.qemu.secure_boot: kiln offers Secure Boot for x86_64 guests only, these are %s; "
+                     "remove secure_boot", arch->name);
+}
+
 /* platform.qemu.secure_boot: the SMM firmware build and the chosen variable store. */
 static int secure_boot_firmware(const struct kiln_qemu_conf *q, struct qemu_priv *qp)
 {
-    if (!qp->arch->fw_code_secure)
-        return log_error("platform.qemu.secure_boot: kiln offers Secure Boot for x86_64 guests only, these are %s; "
-                         "remove secure_boot", qp->arch->name);
+    _cleanup_free_ char *no = secure_boot_unoffered(qp->arch);
+    if (no) return log_error("%s", no);
     qp->fw_vars = q->secure_boot == SB_MS         ? qp->arch->fw_vars_ms
                   : q->secure_boot == SB_SNAKEOIL ? qp->arch->fw_vars_snakeoil
                                                   : q->secure_boot_vars;
@@ -305,9 +324,34 @@ static void find_gpus(const struct kiln_qemu_conf *q, struct qemu_priv *qp)
                               "a device bound to vfio-pci)");
 }
 
+/* What qemu_init refuses in the configuration and the files it names (not the host's firmware,
+ * KVM or helper programs): an image kiln cannot read, an arch its manifest contradicts, Secure
+ * Boot for an arch without it. */
+static int qemu_check_conf(const void *conf, const char **key, char **reterr)
+{
+    const struct kiln_qemu_conf *q = conf;
+    if (q->image && file_exists(q->image)) {
+        struct disk *d;
+        char *err = NULL;
+        if (disk_open(q->image, &d, &err) < 0) {
+            *key = "platform.qemu.image";
+            *reterr = xasprintf("platform.qemu.image: %s", err);
+            free(err);
+            return -EINVAL;
+        }
+        disk_close(d);
+    }
+    const struct kiln_arch *arch;
+    const char *from;
+    int r = guest_arch_of(q, &arch, &from, key, reterr);
+    if (r < 0 || q->secure_boot == SB_OFF || !(*reterr = secure_boot_unoffered(arch))) return r;
+    *key = "platform.qemu.secure_boot";
+    return -EINVAL;
+}
+
 static void qemu_fini(struct kiln_platform_ctx *p);
 
-static int qemu_init(struct kiln_platform_ctx *p)
+static int qemu_start(struct kiln_platform_ctx *p)
 {
     const struct kiln_qemu_conf *q = qemu_conf(p);
     struct qemu_priv *qp = xcalloc(1, sizeof *qp);
@@ -326,6 +370,19 @@ static int qemu_init(struct kiln_platform_ctx *p)
         const char *fmt = kiln_artifacts[disk_format(d)].qemu;
         disk_close(d);
         qp->image_format = xstrdup(fmt);
+        /* booted from (no kernel given), a file without a partition table never boots: said
+         * now, not after boot_timeout_s of a blank console */
+        struct kiln_image_facts f;
+        _cleanup_free_ char *why = NULL;
+        int r = q->kernel ? 0 : kiln_image_check(q->image, &f, &why);
+        if (r < 0)
+            return log_error("platform.qemu.image: %s: %s; give a disk image with a partition table (raw, qcow2 or VHD, as "
+                             "kiln build writes), or a kernel to boot with platform.qemu.kernel",
+                             q->image, why);
+        if (!q->kernel && f.uefi_only && q->firmware != FW_UEFI)
+            log_warn("platform.qemu.image: %s boots only through UEFI (an EFI system partition, no BIOS boot partition), and "
+                     "platform.qemu.firmware is bios: set firmware: uefi",
+                     q->image);
     }
     for (const char *f = q->kernel; f; f = f == q->kernel ? q->initrd : NULL)
         if (!file_exists(f)) return log_error("platform.qemu: %s does not exist", f);
@@ -370,6 +427,14 @@ static int qemu_init(struct kiln_platform_ctx *p)
         return -EIO;
     }
     return 0;
+}
+
+/* The callers call fini only after an init that worked: one that failed frees what it made. */
+static int qemu_init(struct kiln_platform_ctx *p)
+{
+    int r = qemu_start(p);
+    if (r < 0) qemu_fini(p);
+    return r;
 }
 
 static bool qemu_capable(struct kiln_platform_ctx *p, const struct kiln_req *need, char **reterr)
@@ -1241,11 +1306,14 @@ static pid_t qemu_node_pid(struct kiln_platform_ctx *p, struct kiln_node *n)
 const struct kiln_platform platform_qemu = {
     .name = "qemu",
     .conf_needs = "an image or kernel",
-    .caps = PLATFORM_CAP_PROVISIONS_SHAPE,
+    .caps = PLATFORM_CAP_PROVISIONS_SHAPE | PLATFORM_CAP_BOOTS_IMAGE,
     .parse_conf = qemu_conf_parse,
     .free_conf = qemu_conf_free,
     .tested_files = qemu_conf_tested_files,
     .kernel_args = qemu_conf_kernel_args,
+    .check_conf = qemu_check_conf,
+    .check_keys = (const char *const[]){"platform.qemu.image", "platform.qemu.kernel", "platform.qemu.arch",
+                                        "platform.qemu.secure_boot", NULL},
     .uses_host_memory = true,
     .init = qemu_init,
     .capable = qemu_capable,

@@ -696,31 +696,40 @@ static void parse_platform(const struct ynode *n, struct kiln_runbook *rb, struc
     const char *const *types = platform_names();
     struct kiln_platform_conf *pc = &rb->platform;
     if (!n) {
-        diag_add_at(d, rb->path, 0, 0, "platform", "missing \"platform:\" (type: qemu with an image, or ready)");
+        /* the drivers from the table, each with what its section needs: no name spelt here */
+        struct sbuf b = {0};
+        for (size_t i = 0; types[i]; i++) {
+            const struct kiln_platform *o = platform_find(types[i]);
+            sbuf_printf(&b, "%s%s%s%s%s", i ? " | " : "", types[i], o->conf_needs ? " (" : "",
+                        o->conf_needs ? o->conf_needs : "", o->conf_needs ? ")" : "");
+        }
+        diag_add_at(d, rb->path, 0, 0, "platform", "missing \"platform:\" (type: %s)", b.s);
+        sbuf_free(&b);
         return;
     }
     if (!y_expect(d, n, "platform", YN_MAP)) return;
     /* platform.<type> of every driver is a key, though only the chosen type's is read */
     size_t ntypes = 0;
     while (types[ntypes]) ntypes++;
-    _cleanup_free_ const char **keys = xcalloc(ARRAY_SIZE(common) + ntypes + 1, sizeof *keys);
+    _cleanup_free_ const char **keys = xcalloc(ARRAY_SIZE(common) + ntypes + 2, sizeof *keys);
     memcpy(keys, common, sizeof common);
     memcpy(keys + ARRAY_SIZE(common), types, ntypes * sizeof *types);
-    y_check_keys(d, n, "platform", keys);
-    const struct ynode *x;
+    const struct ynode *x = FIELD(n, "type");
     int type = 0;
-    bool type_ok = true;
-    if ((x = FIELD(n, "type"))) type_ok = y_enum(d, x, "platform.type", types, &type);
+    /* a misspelt type is the one error: its section (type: qem, qem:) is not unknown too, and
+     * no driver's section is asked for or read */
+    bool typed = !x || y_enum(d, x, "platform.type", types, &type);
+    if (!typed && x->kind == YN_SCALAR) keys[ARRAY_SIZE(common) + ntypes] = x->scalar;
+    y_check_keys(d, n, "platform", keys);
     pc->type = xstrdup(types[type]);
     if ((x = FIELD(n, "admin_username"))) y_str(d, x, "platform.admin_username", &pc->admin_username);
     if ((x = FIELD(n, "admin_private_key_file")))
         runbook_get_path(d, x, "platform.admin_private_key_file", &pc->admin_private_key_file);
     if ((x = FIELD(n, "keep_environment"))) parse_keep(x, &pc->keep_environment, d);
     if ((x = FIELD(n, "requirement"))) runbook_parse_req(x, "platform.requirement", &pc->requirement, d);
+    if (!typed) return;
     const struct kiln_platform *ops = platform_find(pc->type);
     const struct ynode *section = FIELD(n, pc->type);
-    /* a type that was refused is not the default's: asking for the default's section misleads */
-    if (!type_ok) return;
     if (!section && ops->conf_needs)
         diag_add(d, n, "platform", "type %s needs a \"%s:\" section with %s", pc->type, pc->type, ops->conf_needs);
     else ops->parse_conf(section, d, &pc->conf);
@@ -1146,10 +1155,14 @@ static void note_keys_at(struct kiln_runbook *rb, const struct ynode *root)
     const struct kiln_platform *ops = platform_find(rb->platform.type);
     struct kiln_platform_file files[PLATFORM_FILES_MAX];
     size_t nfiles = ops->tested_files ? ops->tested_files(rb->platform.conf, files, ARRAY_SIZE(files)) : 0;
-    rb->keys_at = xcalloc(ARRAY_SIZE(keys) + nfiles, sizeof *rb->keys_at);
+    size_t nchecked = 0;
+    while (ops->check_keys && ops->check_keys[nchecked]) nchecked++;
+    rb->keys_at = xcalloc(ARRAY_SIZE(keys) + nfiles + nchecked, sizeof *rb->keys_at);
     for (size_t i = 0; i < ARRAY_SIZE(keys); i++) note_key_at(rb, root, keys[i]);
-    /* the driver's files: kiln check names where a missing one is set */
+    /* the driver's files: kiln check names where a missing one is set, or what its check_conf finds */
     for (size_t i = 0; i < nfiles; i++) note_key_at(rb, root, files[i].key);
+    for (size_t i = 0; i < nchecked; i++)
+        if (!runbook_where(rb, ops->check_keys[i])) note_key_at(rb, root, ops->check_keys[i]);
 }
 
 const struct kiln_where *runbook_where(const struct kiln_runbook *rb, const char *key)

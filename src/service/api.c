@@ -106,6 +106,7 @@ void kiln_route_parse(const char *url, struct kiln_route_match *m)
     else if (streq(p, "workers")) m->route = R_WORKERS;
     else if (streq(p, "openapi.json")) m->route = R_OPENAPI;
     else if (streq(p, "login-links")) m->route = R_LOGIN_LINKS;
+    else if (streq(p, "limits")) m->route = R_LIMITS;
     else if (startswith(p, "images/") && kiln_api_digest_ok(p + 7)) {
         m->route = R_IMAGE;
         m->rest = xstrdup(p + 7);
@@ -565,6 +566,32 @@ int kiln_api_parse_finish(const char *body, size_t len, enum kiln_job_result *re
     }
     json_decref(j);
     return r;
+}
+
+int kiln_api_query_check(const char *const *names, size_t n, const char *const *known, char **field, char **why)
+{
+    if (n > KILN_API_QUERY_MAX) {
+        free(*why);
+        *why = xasprintf("the query has more than %d parameters", KILN_API_QUERY_MAX);
+        return -EINVAL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        _cleanup_free_ char *name = xstrndup(names[i], 64);
+        for (size_t k = 0; k < i; k++)
+            if (streq(names[k], names[i])) return bad(field, why, name, "%s is given twice: give it once", name);
+        if (!known) continue;
+        bool ok = false;
+        struct sbuf all = {0};
+        for (size_t k = 0; known[k]; k++) {
+            ok |= streq(known[k], names[i]);
+            sbuf_printf(&all, "%s%s", k ? ", " : "", known[k]);
+        }
+        _cleanup_free_ char *list = all.s ? sbuf_steal(&all) : NULL;
+        if (!ok)
+            return list ? bad(field, why, name, "%s is not a parameter of this endpoint; it reads %s", name, list)
+                        : bad(field, why, name, "%s is not a parameter of this endpoint; it reads none", name);
+    }
+    return 0;
 }
 
 int kiln_api_parse_list(const char *limit, const char *before, struct kiln_api_list *out, char **field, char **why)

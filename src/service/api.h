@@ -30,6 +30,7 @@ enum kiln_route {
     R_WORKERS,         /* GET    /api/v1/workers */
     R_OPENAPI,         /* GET    /api/v1/openapi.json */
     R_LOGIN_LINKS,     /* POST   /api/v1/login-links: a one-time dashboard sign-in link */
+    R_LIMITS,          /* GET    /api/v1/limits: what the server takes (an image's bytes) */
     /* the worker protocol (worker tokens) */
     R_W_DECLARE,       /* POST   /api/v1/worker/declare */
     R_W_CLAIM,         /* POST   /api/v1/worker/claim?wait=S */
@@ -108,6 +109,15 @@ struct kiln_api_list {
     int64_t before; /* 0: from the newest */
 };
 int kiln_api_parse_list(const char *limit, const char *before, struct kiln_api_list *out, char **field, char **why);
+
+/* A request's query parameters (their names as sent, decoded, in order; n of them) against
+ * the names its endpoint reads (known, NULL-terminated; NULL: any name): 0, or -EINVAL with
+ * *field (the parameter; NULL for too many) and *why: more than KILN_API_QUERY_MAX parameters,
+ * one given twice (?limit=1&limit=1000: which one counts would be a guess), or one the
+ * endpoint does not read (a misspelt filter must not list everything). A name is quoted in
+ * *why cut to 64 bytes. */
+#define KILN_API_QUERY_MAX 32
+int kiln_api_query_check(const char *const *names, size_t n, const char *const *known, char **field, char **why);
 
 /* {"caps": {"accel", "arch", "cpus", "memory_mb", "uefi", "tpm", "secure_boot"}, "slots": N} (worker declare);
  * the booleans are FEAT_UEFI, FEAT_TPM and FEAT_SECURE_BOOT. */

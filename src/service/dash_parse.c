@@ -70,6 +70,8 @@ void kiln_dash_form_field(struct kiln_dash_form *f, const char *key, const char 
     char *dst = token ? f->token : key && streq(key, "next") ? f->next : NULL;
     size_t cap = token ? sizeof f->token : sizeof f->next;
     if (!dst) return;
+    unsigned *seen = token ? &f->ntoken : &f->nnext;
+    if (off == 0 && ++*seen > 1) f->twice = token ? "token" : "next";
     /* room for the piece and the NUL after it; written that way so no sum can wrap */
     if (off >= cap || size >= cap - off) {
         f->too_big = true;

@@ -41,8 +41,11 @@ struct kiln_dash_form {
     char next[201];
     size_t body;
     bool too_big;
+    const char *twice; /* "token" or "next" when the form holds it more than once, else NULL */
+    unsigned ntoken, nnext;
 };
 /* One piece of a field's value, size bytes at offset off of it (libmicrohttpd's
  * MHD_PostDataIterator): the pieces of token and next are kept, other keys ignored, a value
- * that does not fit sets too_big and is dropped. */
+ * that does not fit sets too_big and is dropped; a second token or next (a piece at offset 0
+ * again) sets twice, as a query parameter given twice is refused. */
 void kiln_dash_form_field(struct kiln_dash_form *f, const char *key, const char *data, uint64_t off, size_t size);

@@ -309,6 +309,26 @@ void kiln_dash_auth_failed(struct kiln_dash *d, const char *addr)
     pthread_mutex_unlock(&d->lock);
 }
 
+struct query_names {
+    const char *v[KILN_API_QUERY_MAX + 1];
+    size_t n;
+};
+
+static enum MHD_Result query_name(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    struct query_names *q = cls;
+    (void)kind, (void)value;
+    if (q->n < ARRAY_SIZE(q->v)) q->v[q->n++] = key ? key : "";
+    return q->n < ARRAY_SIZE(q->v) ? MHD_YES : MHD_NO;
+}
+
+int kiln_dash_query_check(struct MHD_Connection *c, const char *const *known, char **field, char **why)
+{
+    struct query_names q = {.n = 0};
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, query_name, &q);
+    return kiln_api_query_check(q.v, q.n, known, field, why);
+}
+
 void kiln_dash_client_addr(struct MHD_Connection *c, char out[64])
 {
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -1776,6 +1796,15 @@ enum MHD_Result kiln_dash_handle(struct kiln_dash *d, struct MHD_Connection *c, 
         return MHD_YES;
     }
     bool get = streq(method, "GET") || streq(method, "HEAD");
+    /* a parameter given twice (?state=done&state=queued) is refused as the API refuses it */
+    char *qfield = NULL, *qwhy = NULL;
+    if (kiln_dash_query_check(c, NULL, &qfield, &qwhy) < 0) {
+        OPENSSL_cleanse(q->f.token, sizeof q->f.token);
+        _cleanup_free_ char *text = xasprintf("%s.", qwhy);
+        free(qfield);
+        free(qwhy);
+        return message(d, c, method, url, 400, NULL, "Bad request", text);
+    }
     char addr[64];
     int retry_s = 0;
     bool signing_in = (post && streq(url, "/login")) || (get && startswith(url, "/login/"));
@@ -1790,6 +1819,11 @@ enum MHD_Result kiln_dash_handle(struct kiln_dash *d, struct MHD_Connection *c, 
         if (!same_origin(c)) return message(d, c, method, url, 403, NULL, "Refused", "The form was sent from another site.");
         if (!q->pp || q->f.too_big)
             return page_login(d, c, method, url, 400, NULL, "Send the form as application/x-www-form-urlencoded, under 4 KiB.");
+        if (q->f.twice) {
+            OPENSSL_cleanse(q->f.token, sizeof q->f.token);
+            _cleanup_free_ char *text = xasprintf("The form holds %s twice: give it once.", q->f.twice);
+            return page_login(d, c, method, url, 400, NULL, text);
+        }
         struct kiln_tenant t;
         struct kiln_store *st = d->env.store_get(d->env.ctx);
         char *err = NULL;

@@ -102,6 +102,9 @@ void kiln_dash_auth_failed(struct kiln_dash *d, const char *addr);
 /* The text of c's client address for the two above ("?" when MHD does not say). */
 void kiln_dash_client_addr(struct MHD_Connection *c, char out[64]);
 
+/* kiln_api_query_check of c's query parameters: 0, or -EINVAL with *field and *why. */
+int kiln_dash_query_check(struct MHD_Connection *c, const char *const *known, char **field, char **why);
+
 /* Exposed for the unit tests. */
 /* The image name a job is shown and grouped by: the name it was submitted with, else the
  * gallery reference's name, else "sha256:" and 12 digits of its digest. Caller frees. */

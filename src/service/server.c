@@ -20,6 +20,7 @@
 
 #include "model/req.h"
 #include "gallery/gallery.h"
+#include "image/imagecheck.h"
 #include "service/api.h"
 #include "service/dashboard.h"
 #include "service/publish.h"
@@ -310,16 +311,80 @@ static enum MHD_Result send_json(struct MHD_Connection *c, struct req *r, int st
     struct MHD_Response *resp = MHD_create_response_from_buffer(n, text, MHD_RESPMEM_MUST_FREE);
     MHD_add_response_header(resp, "Content-Type", "application/json");
     if (status == 401) MHD_add_response_header(resp, "WWW-Authenticate", "Bearer");
+    if (r->framing_bad) MHD_add_response_header(resp, "Connection", "close");
     if (status == 429 || status == 503) MHD_add_response_header(resp, "Retry-After", "30");
     enum MHD_Result res = MHD_queue_response(c, (unsigned)status, resp);
     MHD_destroy_response(resp);
-    log_info("%s %s -> %d%s%s", r->method, r->url, status, r->who == WHO_TENANT ? " tenant " : r->who == WHO_WORKER ? " worker " : "",
+    /* a dashboard path may hold a sign-in link's nonce (framing_refused answers those here) */
+    log_info("%s %s -> %d%s%s", r->method, r->dash ? "(dashboard)" : r->url, status,
+             r->who == WHO_TENANT ? " tenant " : r->who == WHO_WORKER ? " worker " : "",
              r->who == WHO_TENANT ? r->t.name : r->who == WHO_WORKER ? r->w.name : "");
     return res;
 }
 
+/* An Omaha response document (malloc'ed, freed here) with an HTTP status: update clients
+ * read XML, whatever the status (a Retry-After on 503 as for the API). */
+static enum MHD_Result send_xml(struct MHD_Connection *c, struct req *r, int status, char *doc, size_t len)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, doc, MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(resp, "Content-Type", "text/xml; charset=utf-8");
+    if (status == 503) MHD_add_response_header(resp, "Retry-After", "30");
+    if (r->framing_bad) MHD_add_response_header(resp, "Connection", "close");
+    enum MHD_Result res = MHD_queue_response(c, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    log_info("%s %s -> %d", r->method, r->url, status);
+    return res;
+}
+
+/* why as a kiln_error: printable ASCII (anything else a '?'), at most OMAHA_ERROR_MAX bytes. */
+static void omaha_reason(char dst[OMAHA_ERROR_MAX + 1], const char *why)
+{
+    size_t n = 0;
+    for (const char *p = why && *why ? why : "error"; *p && n < OMAHA_ERROR_MAX; p++)
+        dst[n++] = *p >= ' ' && *p < 0x7f ? *p : '?';
+    dst[n] = 0;
+}
+
+/* A request the update server could not take at all, answered in its protocol: a <response>
+ * with no <app> whose kiln_error says why (omaha.h). */
+static enum MHD_Result send_omaha_refusal(struct MHD_Connection *c, struct req *r, int status, const char *why)
+{
+    struct omaha_response *out = xcalloc(1, sizeof(*out));
+    snprintf(out->server, sizeof(out->server), "kiln");
+    out->daystart_elapsed_seconds = (int64_t)(time(NULL) % 86400);
+    omaha_reason(out->error, why);
+    char *doc = NULL;
+    _cleanup_free_ char *w = NULL;
+    size_t len = 0;
+    int rc = omaha_response_write(out, &doc, &len, &w);
+    free(out);
+    if (rc < 0) { /* a sanitized sentence always writes: this is out of memory */
+        log_error("kiln serve: writing an Omaha refusal: %s", w);
+        return MHD_NO;
+    }
+    return send_xml(c, r, status, doc, len);
+}
+
+/* An error where the route's client reads no JSON: a payload download gets the reason as
+ * plain text. */
+static enum MHD_Result send_text(struct MHD_Connection *c, struct req *r, int status, const char *why)
+{
+    char *text = xasprintf("%s\n", why ? why : "error");
+    struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(resp, "Content-Type", "text/plain; charset=utf-8");
+    if (r->framing_bad) MHD_add_response_header(resp, "Connection", "close");
+    enum MHD_Result res = MHD_queue_response(c, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    log_info("%s %s -> %d", r->method, r->url, status);
+    return res;
+}
+
+/* The request's error, in the language of its route's clients: Omaha XML for update checks,
+ * plain text for payload downloads, the API's JSON {error, field} everywhere else. */
 static enum MHD_Result send_error(struct MHD_Connection *c, struct req *r)
 {
+    if (r->m.route == R_OMAHA) return send_omaha_refusal(c, r, r->status, r->error);
+    if (r->m.route == R_UPDATE_PAYLOAD) return send_text(c, r, r->status, r->error);
     json_t *j = json_pack("{s:s}", "error", r->error ? r->error : "error");
     json_object_set_new(j, "field", r->field ? json_string(r->field) : json_null());
     return send_json(c, r, r->status, j);
@@ -609,7 +674,12 @@ static int submit_content(struct server *s, struct req *r, struct kiln_api_job *
     if (*aj->kernel) return 0;
     struct kiln_image_facts f;
     rc = kiln_image_check(img->path, &f, &why);
-    if (rc == -EINVAL) return fail(r, 400, "image", "image sha256:%.12s: %s", aj->image, why), 400;
+    if (rc == -EINVAL)
+        return fail(r, 400, "image", "image sha256:%.12s: %s%s", aj->image, why,
+                    f.no_table ? "; send the disk image itself (raw, qcow2 or VHD with a partition table, as kiln build writes), "
+                                 "or an initrd with --kernel"
+                               : ""),
+               400;
     if (rc < 0) {
         log_error("kiln serve: checking image %s: %s", aj->image, why);
         return fail(r, 500, NULL, "the server could not read the image; try again later"), 500;
@@ -1292,16 +1362,6 @@ static const char *public_host(struct server *s, struct MHD_Connection *c)
     return s->o->listen;
 }
 
-static enum MHD_Result send_xml(struct MHD_Connection *c, struct req *r, char *doc, size_t len)
-{
-    struct MHD_Response *resp = MHD_create_response_from_buffer(len, doc, MHD_RESPMEM_MUST_FREE);
-    MHD_add_response_header(resp, "Content-Type", "text/xml; charset=utf-8");
-    enum MHD_Result res = MHD_queue_response(c, 200, resp);
-    MHD_destroy_response(resp);
-    log_info("%s %s -> 200", r->method, r->url);
-    return res;
-}
-
 /* A store error of an Omaha app as the HTTP status to answer, with why: 400 a bad field, 503
  * no room for another machine (the client tries again later), 500 the database. Frees err. */
 static int update_refused(int rc, char *err, const char *what, char **reterr)
@@ -1314,8 +1374,25 @@ static int update_refused(int rc, char *err, const char *what, char **reterr)
     return rc == -EINVAL ? 400 : rc == -EUSERS ? 503 : 500;
 }
 
+/* Whether an app of the gallery's can be served at all: 0, or 400 with why. Every app is
+ * checked before any is served, so a request with a bad one has nothing of it written. */
+static int omaha_app_check(json_t *cat, const struct omaha_app_request *a, char **reterr)
+{
+    size_t nv;
+    bool known;
+    free(channel_versions(cat, a->appid, a->track[0] ? a->track : "stable", &nv, &known));
+    if (!known) return 0;
+    if (!a->machineid[0]) return err_setf(reterr, 400, "<app> needs a machineid: the rollout places each machine by it");
+    char *err = NULL;
+    int rc = kiln_store_update_client_check(a->appid, a->track[0] ? a->track : "stable", a->machineid, a->version, &err);
+    if (rc < 0) err_setf(reterr, 0, "<app appid=\"%s\">: %s", a->appid, err ? err : strerror(-rc));
+    free(err);
+    return rc < 0 ? 400 : 0;
+}
+
 /* One app of an Omaha request: its events recorded, its update check decided. 0, or an HTTP
- * status with why. */
+ * status with why: 503 a new machine past the bound (nothing of it written), 500 the
+ * database. */
 static int omaha_app(struct server *s, struct MHD_Connection *c, struct kiln_store *st, json_t *cat,
                      const struct omaha_app_request *a, struct omaha_app_response *o, char **reterr)
 {
@@ -1328,7 +1405,6 @@ static int omaha_app(struct server *s, struct MHD_Connection *c, struct kiln_sto
         snprintf(o->status, sizeof(o->status), "error-unknownApplication");
         return 0;
     }
-    if (!a->machineid[0]) return err_setf(reterr, 400, "<app> needs a machineid: the rollout places each machine by it");
     snprintf(o->status, sizeof(o->status), "ok");
     o->ping = a->ping;
     char *err = NULL;
@@ -1379,12 +1455,28 @@ static enum MHD_Result h_omaha(struct server *s, struct MHD_Connection *c, struc
     if (rc < 0) status = rc == -EMSGSIZE ? 413 : 400;
     else if (!(cat = catalog_get(s))) status = err_setf(&why, 500, "the server's gallery cannot be read; try again later");
     else if (!(st = store_get(s))) status = err_setf(&why, 500, "the server's database failed; try again later");
+    for (size_t i = 0; !status && i < q->napps; i++) status = omaha_app_check(cat, &q->apps[i], &why);
     snprintf(out->server, sizeof(out->server), "kiln");
     out->daystart_elapsed_seconds = (int64_t)(time(NULL) % 86400);
+    /* each app is answered on its own (as Nebraska does): one machine refused leaves the
+     * others served, and what was recorded for them acknowledged, so none is sent again */
+    int refused = 0;
+    size_t served = 0;
     for (size_t i = 0; !status && i < q->napps; i++) {
-        status = omaha_app(s, c, st, cat, &q->apps[i], &out->apps[i], &why);
-        out->napps++;
+        struct omaha_app_response *o = &out->apps[out->napps++];
+        int st_i = omaha_app(s, c, st, cat, &q->apps[i], o, &why);
+        if (!st_i) {
+            served++;
+            continue;
+        }
+        memset(o, 0, sizeof(*o));
+        snprintf(o->appid, sizeof(o->appid), "%s", q->apps[i].appid);
+        snprintf(o->status, sizeof(o->status), "%s", st_i == 503 ? "error-instanceRegistrationFailed" : "error-internal");
+        omaha_reason(o->error, why ? why : "");
+        if (st_i > refused) refused = st_i;
     }
+    /* no app served: the HTTP status says why too (503: try again later) */
+    int http = served || !refused ? 200 : refused;
     store_put(s, st);
     json_decref(cat);
     char *doc = NULL;
@@ -1396,7 +1488,7 @@ static enum MHD_Result h_omaha(struct server *s, struct MHD_Connection *c, struc
     free(q);
     free(out);
     if (status) return err_now(c, r, status, NULL, why);
-    return send_xml(c, r, doc, len);
+    return send_xml(c, r, http, doc, len);
 }
 
 /* GET /v1/update/payload/NAME/VERSION/FILE: a file the version's signed entry lists, or its
@@ -1429,14 +1521,18 @@ struct route_rule {
     const char *method;
     enum who who;
     enum { BODY_NONE, BODY_JSON, BODY_IMAGE, BODY_ARTIFACT, BODY_CONSOLE, BODY_OMAHA } body;
+    const char *const *params; /* the query parameters it reads (NULL: none) */
 };
+static const char *const list_params[] = {"state", "limit", "before", NULL};
+static const char *const claim_params[] = {"wait", NULL};
+static const char *const no_params[] = {NULL};
 static const struct route_rule rules[] = {
     {R_IMAGES, "POST", WHO_TENANT, BODY_IMAGE},     {R_IMAGE, "GET", WHO_TENANT, BODY_NONE},     {R_JOBS, "POST", WHO_TENANT, BODY_JSON},
-    {R_JOBS, "GET", WHO_TENANT, BODY_NONE},         {R_JOB, "GET", WHO_TENANT, BODY_NONE},
+    {R_JOBS, "GET", WHO_TENANT, BODY_NONE, list_params}, {R_JOB, "GET", WHO_TENANT, BODY_NONE},
     {R_JOB_CONSOLE, "GET", WHO_TENANT, BODY_NONE},  {R_JOB_CANCEL, "POST", WHO_TENANT, BODY_NONE},
     {R_JOB_ARTIFACT, "GET", WHO_TENANT, BODY_NONE}, {R_WORKERS, "GET", WHO_TENANT, BODY_NONE},
-    {R_OPENAPI, "GET", WHO_NONE, BODY_NONE},        {R_LOGIN_LINKS, "POST", WHO_TENANT, BODY_NONE},        {R_W_DECLARE, "POST", WHO_WORKER, BODY_JSON},
-    {R_W_CLAIM, "POST", WHO_WORKER, BODY_NONE},     {R_W_HEARTBEAT, "POST", WHO_WORKER, BODY_NONE},
+    {R_OPENAPI, "GET", WHO_NONE, BODY_NONE},        {R_LIMITS, "GET", WHO_TENANT, BODY_NONE},        {R_LOGIN_LINKS, "POST", WHO_TENANT, BODY_NONE},        {R_W_DECLARE, "POST", WHO_WORKER, BODY_JSON},
+    {R_W_CLAIM, "POST", WHO_WORKER, BODY_NONE, claim_params},     {R_W_HEARTBEAT, "POST", WHO_WORKER, BODY_NONE},
     {R_W_IMAGE, "GET", WHO_WORKER, BODY_NONE},      {R_W_ADVANCE, "POST", WHO_WORKER, BODY_JSON},
     {R_W_CONSOLE, "POST", WHO_WORKER, BODY_CONSOLE}, {R_W_ARTIFACT, "PUT", WHO_WORKER, BODY_ARTIFACT},
     {R_W_FINISH, "POST", WHO_WORKER, BODY_JSON},
@@ -1465,6 +1561,16 @@ static void begin(struct server *s, struct MHD_Connection *c, struct req *r)
     if (rule->who != WHO_NONE && r->who != rule->who)
         return fail(r, 401, NULL, rule->who == WHO_TENANT ? "this needs a tenant's API token: Authorization: Bearer kt_..."
                                                           : "this needs a worker's token: Authorization: Bearer kw_...");
+    /* the API's query parameters: each once, and only those the endpoint reads (the update
+     * protocol's routes read none and take what Omaha clients add) */
+    char *field = NULL, *why = NULL;
+    if (r->m.route != R_OMAHA && r->m.route != R_UPDATE_PAYLOAD &&
+        kiln_dash_query_check(c, rule->params ? rule->params : no_params, &field, &why) < 0) {
+        fail(r, 400, field, "%s", why);
+        free(field);
+        free(why);
+        return;
+    }
     const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
     long long len = cl ? strtoll(cl, NULL, 10) : -1;
     if (rule->body == BODY_NONE && len > 0) return fail(r, 413, NULL, "this request takes no body");
@@ -1543,15 +1649,8 @@ static enum MHD_Result framing_refused(struct MHD_Connection *c, struct req *r)
     if (kiln_api_framing_check(f.cl, f.ncl < ARRAY_SIZE(f.cl) ? f.ncl : ARRAY_SIZE(f.cl) + 1, f.te, &why) == 0)
         return MHD_NO;
     r->framing_bad = true;
-    json_t *j = json_pack("{s:s, s:n}", "error", why, "field");
-    char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(j);
-    struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
-    MHD_add_response_header(resp, "Content-Type", "application/json");
-    MHD_add_response_header(resp, "Connection", "close");
-    MHD_queue_response(c, 400, resp);
-    MHD_destroy_response(resp);
-    log_info("%s %s -> 400 (%s)", r->method, r->dash ? "(dashboard)" : r->url, why);
+    fail(r, 400, NULL, "%s", why);
+    send_error(c, r);
     return MHD_YES;
 }
 
@@ -1633,6 +1732,8 @@ static enum MHD_Result answer(struct server *s, struct MHD_Connection *c, struct
         return send_file(c, r, fd, "openapi.json");
     }
     case R_LOGIN_LINKS: return h_login_link(s, c, r);
+    case R_LIMITS: /* kiln submit checks an image's size against it before hashing it */
+        return send_json(c, r, 200, json_pack("{s:I}", "max_image_bytes", (json_int_t)s->o->max_image));
     case R_W_DECLARE: return h_w_declare(s, c, r);
     case R_W_CLAIM: return h_w_claim(s, c, r);
     case R_W_HEARTBEAT: return h_w_heartbeat(s, c, r);

@@ -143,6 +143,11 @@ static bool valid_name(const char *s, bool empty_ok)
     return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
 }
 
+bool kiln_store_name_ok(const char *s)
+{
+    return valid_name(s, false);
+}
+
 static bool is_hex(const char *s, size_t n)
 {
     return s && strlen(s) == n && strspn(s, "0123456789abcdef") == n;
@@ -522,8 +527,7 @@ int kiln_store_tenant_add(struct kiln_store *st, const char *name, int max_jobs,
                           struct kiln_tenant *out, char **err)
 {
     if (!valid_name(name, false))
-        return store_fail(err, -EINVAL, "tenant name \"%.64s\": use 1-%d letters, digits, '.', '_' or '-'", name ? name : "",
-                          KILN_STORE_NAME_MAX);
+        return store_fail(err, -EINVAL, "tenant name \"%.64s\": want " KILN_STORE_NAME_RULE, name ? name : "");
     if (max_jobs < 1) return store_fail(err, -EINVAL, "tenant %s: max_jobs must be at least 1", name);
     char hash[65];
     int rc = token_new("kt_", token, hash, err);
@@ -644,8 +648,7 @@ int kiln_store_worker_add(struct kiln_store *st, const char *name, char token[KI
                           char **err)
 {
     if (!valid_name(name, false))
-        return store_fail(err, -EINVAL, "worker name \"%.64s\": use 1-%d letters, digits, '.', '_' or '-'", name ? name : "",
-                          KILN_STORE_NAME_MAX);
+        return store_fail(err, -EINVAL, "worker name \"%.64s\": want " KILN_STORE_NAME_RULE, name ? name : "");
     char hash[65];
     int rc = token_new("kw_", token, hash, err);
     if (rc < 0) return rc;
@@ -1616,10 +1619,15 @@ static int machine_touch(struct kiln_store *st, const char *name, const char *ch
     return rc;
 }
 
-static int check_client(const char *name, const char *channel, const char *machine_id, const char *running, char **err)
+int kiln_store_update_client_check(const char *name, const char *channel, const char *machine_id, const char *running,
+                                   char **err)
 {
-    if (!valid_version(name) || !valid_name(channel, false) || !omaha_name_ok(machine_id) || !omaha_name_ok(running))
-        return store_fail(err, -EINVAL, "a machine needs an image name, a channel, a machine id and its version");
+    /* the field is named, its value never repeated */
+    if (!valid_version(name)) return store_fail(err, -EINVAL, "appid: want an image name of the gallery");
+    if (!valid_name(channel, false))
+        return store_fail(err, -EINVAL, "track: want a channel, 1 to %d of A-Z a-z 0-9 . _ -", KILN_STORE_NAME_MAX);
+    if (!omaha_name_ok(machine_id) || !omaha_name_ok(running))
+        return store_fail(err, -EINVAL, "a machine needs a machineid and the version it runs");
     return 0;
 }
 
@@ -1648,7 +1656,7 @@ static int update_begin(struct kiln_store *st, const char *name, const char *cha
                         char grp[ROLLOUT_GROUP_MAX + 1], char grant[ROLLOUT_VERSION_MAX + 1], int64_t *grant_ms,
                         char before[ROLLOUT_VERSION_MAX + 1], char **err)
 {
-    int rc = check_client(name, channel, machine_id, running, err);
+    int rc = kiln_store_update_client_check(name, channel, machine_id, running, err);
     if (rc < 0) return rc;
     *now = now_ms(st);
     if ((rc = begin(st, err)) < 0) return rc;

@@ -35,6 +35,11 @@ struct kiln_store;
 
 /* Bounds on what the store accepts (all in bytes unless said). */
 #define KILN_STORE_NAME_MAX 64          /* tenant, worker, channel, arch and accel names: [A-Za-z0-9._-] */
+/* The rule of those names, as a refusal states it. */
+#define KILN_STORE_NAME_RULE "1 to 64 of A-Z a-z 0-9 . _ -, not starting with '.' or '-', without \"..\""
+/* Whether s is such a name (what tenant, worker and channel names are checked against before
+ * the database is touched). */
+bool kiln_store_name_ok(const char *s);
 #define KILN_STORE_SPEC_MAX (256 * 1024) /* a job's selection/runbook JSON */
 #define KILN_STORE_REF_MAX 512          /* a gallery reference, an image path */
 #define KILN_STORE_KEY_MAX 1024         /* a trusted public key's text */
@@ -65,7 +70,9 @@ struct kiln_store_opts {
     /* The update server's machines of one image name it keeps (default
      * KILN_STORE_MACHINES_MAX): a new machine past it takes the row of the one seen longest
      * ago that was unseen for KILN_STORE_MACHINE_STALE_MS, has no group and holds no grant,
-     * else its check is refused -EUSERS (kiln serve answers 503 with Retry-After): machine ids
+     * else its check or event is refused -EUSERS with nothing written (kiln serve answers that
+     * app error-instanceRegistrationFailed, and 503 with Retry-After when no app of the request
+     * was served): machine ids
      * are the client's to invent, and an invented one must not grow the table without end. */
     int64_t max_machines;
     /* The clock (default: CLOCK_REALTIME). */
@@ -300,6 +307,12 @@ int kiln_store_rollout_pause(struct kiln_store *st, const char *name, const char
 /* Puts a machine of name in group ("" none); pins apply per group. */
 int kiln_store_machine_group(struct kiln_store *st, const char *name, const char *machine_id, const char *group,
                              char **err);
+/* What kiln_store_update_check and kiln_store_update_event refuse -EINVAL before touching the
+ * database: an image name, a channel ([A-Za-z0-9._-]), a machine id and a running version
+ * (omaha_name_ok). 0 or -EINVAL with *err. kiln serve checks every app of a request first, so
+ * a bad one refuses the request before anything of it is written. */
+int kiln_store_update_client_check(const char *name, const char *channel, const char *machine_id, const char *running,
+                                   char **err);
 /* A machine's update check: records it (version, last seen), decides with the rollout's
  * policy against the channel's published versions, and when it offers a new grant records
  * it, all in one transaction under the rollout's lock (so max per period and max in flight

@@ -75,15 +75,6 @@ KILN_CASE(verify_measured_boot,
     return ok ? case_verdict(t, &v) : CASE_FAIL;
 }
 
-/* Whether text has a line that is exactly word. */
-static bool has_line(const char *text, const char *word)
-{
-    size_t n = strlen(word);
-    for (const char *p = text; p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
-        if (strncmp(p, word, n) == 0 && (p[n] == '\n' || !p[n])) return true;
-    return false;
-}
-
 /* Finds the ESP holding the systemd-boot entry the guest booted (LoaderEntrySelected, the Boot
  * Loader Interface's variables under this vendor GUID) and prints "esp=DIR" and "entry=ID";
  * prints "no-sdboot" when the guest did not boot through systemd-boot from a disk (a kernel
@@ -95,6 +86,12 @@ static bool has_line(const char *text, const char *word)
     "for d in /boot/efi /efi /boot; do [ -f \"$d/loader/entries/$cur\" ] && { esp=$d; break; }; done; "           \
     "[ -n \"$esp\" ] || { echo no-sdboot; exit 0; }; echo \"esp=$esp\"; echo \"entry=$cur\"; "
 
+/* What started the guest when systemd-boot did not (decide_unsigned_probe_skip): shim leaves
+ * its MokListRT variable for the OS, GRUB puts BOOT_IMAGE= first on the kernel command line. */
+#define LOADER_SH                                                                                                   \
+    "[ ! -e /sys/firmware/efi/efivars/MokListRT-605dab50-e046-4300-abb6-3dd810dd8b23 ] || echo shim; "            \
+    "case $(cat /proc/cmdline) in BOOT_IMAGE=*) echo grub ;; esac; exit 0"
+
 /* The entry systemd-boot is asked to start once, holding a copy of the booted kernel whose PE
  * Certificate Table directory entry is zeroed: a kernel with no signature at all. */
 #define PROBE_ENTRY "kiln-unsigned.conf"
@@ -104,14 +101,17 @@ static bool has_line(const char *text, const char *word)
  * offsets are PE/COFF's: e_lfanew at 0x3c; optional header after the 24-byte signature and
  * COFF header, magic 0x10b (267, PE32) or 0x20b (523, PE32+); data directory 4 (Certificate
  * Table) at 128 (PE32) or 144 (PE32+) into it. */
+#define UNSIGNED_COPY_SH                                                                                            \
+    "dst=${lin%/*}/linux-kiln-unsigned; cp \"$esp$lin\" \"$esp$dst\"; f=$esp$dst; "                                    \
+    "pe=$(od -An -tu4 -j60 -N4 \"$f\" | tr -d ' '); m=$(od -An -tu2 -j$((pe + 24)) -N2 \"$f\" | tr -d ' '); "        \
+    "case $m in 523) o=$((pe + 24 + 144)) ;; 267) o=$((pe + 24 + 128)) ;; *) echo \"the kernel is not a PE image "   \
+    "(optional header magic $m)\" >&2; exit 1 ;; esac; dd if=/dev/zero of=\"$f\" bs=1 seek=$o count=8 conv=notrunc 2>/dev/null; "
+
 static const char probe_sh[] =
     SDBOOT_ESP_SH
     "set -e; ent=$esp/loader/entries/$cur; "
     "lin=$(sed -n 's/^linux[[:space:]]\\{1,\\}//p' \"$ent\" | head -n1); [ -f \"$esp$lin\" ]; "
-    "dst=${lin%/*}/linux-kiln-unsigned; cp \"$esp$lin\" \"$esp$dst\"; f=$esp$dst; "
-    "pe=$(od -An -tu4 -j60 -N4 \"$f\" | tr -d ' '); m=$(od -An -tu2 -j$((pe + 24)) -N2 \"$f\" | tr -d ' '); "
-    "case $m in 523) o=$((pe + 24 + 144)) ;; 267) o=$((pe + 24 + 128)) ;; *) echo \"the kernel is not a PE image (optional header magic $m)\" >&2; exit 1 ;; esac; "
-    "dd if=/dev/zero of=\"$f\" bs=1 seek=$o count=8 conv=notrunc 2>/dev/null; "
+    UNSIGNED_COPY_SH
     "sed -e \"s|^linux[[:space:]].*|linux $dst|\" -e 's/^title .*/title kiln: a kernel without a signature/' \"$ent\" "
     "> $esp/loader/entries/" PROBE_ENTRY "; sync; "
     "printf '\\007\\000\\000\\000k\\000i\\000l\\000n\\000-\\000u\\000n\\000s\\000i\\000g\\000n\\000e\\000d\\000"
@@ -122,6 +122,29 @@ static const char probe_cleanup_sh[] =
     SDBOOT_ESP_SH
     "rm -f \"$esp/loader/entries/" PROBE_ENTRY "\"; find \"$esp\" -name linux-kiln-unsigned -delete; "
     "f=$v/LoaderEntryOneShot-$g; [ ! -e $f ] || { chattr -i $f 2>/dev/null; rm -f $f; }; exit 0";
+
+/* The probe for a guest GRUB booted from kiln build's EFI/debian/grub.cfg (boot.secure_boot:
+ * distro: top-level linux 'PATH' ARGS and initrd lines, no menu): the unsigned copy beside
+ * PATH, and grub.cfg (the original kept as grub.cfg.kiln-orig) first trying it with the same
+ * arguments, then, its linux refused, the original lines. GRUB has no one-shot entry: the
+ * cleanup puts the original back. Prints "kernel=PATH", or no-grubcfg. */
+#define GRUB_CFG_SH                                                                                                 \
+    "cfg=; for d in /boot/efi /efi /boot; do [ -f \"$d/EFI/debian/grub.cfg\" ] && { esp=$d; cfg=$d/EFI/debian/grub.cfg; break; }; done; "
+static const char grub_probe_sh[] =
+    GRUB_CFG_SH
+    "[ -n \"$cfg\" ] || { echo no-grubcfg; exit 0; }; [ ! -f \"$cfg.kiln-orig\" ] || mv \"$cfg.kiln-orig\" \"$cfg\"; "
+    "l=$(grep -m1 '^linux ' \"$cfg\" || true); i=$(grep -m1 '^initrd ' \"$cfg\" || true); "
+    "lin=$(printf '%s\\n' \"$l\" | sed -n \"s/^linux '\\([^']*\\)'.*/\\1/p\"); "
+    "[ -n \"$lin\" ] && [ -n \"$i\" ] && [ -f \"$esp$lin\" ] || { echo no-grubcfg; exit 0; }; set -e; "
+    UNSIGNED_COPY_SH
+    "{ printf \"if linux '%s'%s; then\\n%s\\nboot\\nfi\\n\" \"$dst\" \"${l#\"linux '$lin'\"}\" \"$i\"; cat \"$cfg\"; } > \"$cfg.kiln-new\"; "
+    "cp \"$cfg\" \"$cfg.kiln-orig\"; mv \"$cfg.kiln-new\" \"$cfg\"; sync; echo \"kernel=$dst\"";
+
+/* Puts the original grub.cfg back and removes the unsigned copy. */
+static const char grub_probe_cleanup_sh[] =
+    GRUB_CFG_SH
+    "[ -n \"$cfg\" ] || exit 0; [ ! -f \"$cfg.kiln-orig\" ] || mv \"$cfg.kiln-orig\" \"$cfg\"; "
+    "find \"$esp\" -name linux-kiln-unsigned -delete; sync; exit 0";
 
 /* What the guest wrote to its console (run directory copy, secrets masked) from byte offset
  * from on, at most the last 4 MiB, escape sequences removed; "" when there is none. */
@@ -161,25 +184,14 @@ static off_t console_size(struct kiln_node *n)
     return stat(path, &st) == 0 ? st.st_size : 0;
 }
 
-/* Offers a kernel without a signature for one boot and reboots: PASS when it is refused and the
- * guest comes back on its own entry. CASE_SKIP when the guest did not boot through systemd-boot. */
-static int unsigned_kernel_probe(struct kiln_case_ctx *t, struct verdict *v)
+/* Reboots the guest after a probe was installed; *console gets what it printed from then on.
+ * 0 when it came back, else a negative errno with why. */
+static int probe_reboot(struct kiln_case_ctx *t, char **console, char **reterr)
 {
     struct kiln_node *n = t->node;
-    _cleanup_free_ char *out = NULL;
-    if (case_sh(t, SDBOOT_ESP_SH, &out) != 0) return case_fail(t, "cannot read the boot loader's variables");
-    if (!out || has_line(out, "no-sdboot")) {
-        verdict_set(v, VERDICT_SKIP, "the guest was not booted by systemd-boot from its disk (a kernel handed to "
-                                     "the firmware directly?), so no unsigned kernel was offered");
-        return CASE_SKIP;
-    }
-    free(out);
-    out = NULL;
-    if (guest_sh_ok(t, "offering a kernel without a signature for one boot", probe_sh, &out) != 0) return CASE_FAIL;
     off_t mark = console_size(n);
-    _cleanup_free_ char *why = NULL;
     _cleanup_free_ char *before = xstrdup(n->boot_id ? n->boot_id : "");
-    int r = node_reboot(n, MIN(case_time_left(t), 900), &why);
+    int r = node_reboot(n, MIN(case_time_left(t), 900), reterr);
     /* the firmware's refusal is on the console as EDK II's "BdsDxe: failed to start ...: Access
      * Denied" (a fatal pattern: an image that cannot boot); here it is the one asked for, and the
      * firmware goes on to the next boot option, which boots the default entry */
@@ -187,14 +199,58 @@ static int unsigned_kernel_probe(struct kiln_case_ctx *t, struct verdict *v)
                             case_time_left(t) > 0;) {
         case_log(t, "%s: the refusal asked for: %s", n->name, fatal);
         console_clear_fatal(n->console);
-        r = node_await_boot(n, before, MIN(case_time_left(t), 900), &why);
+        r = node_await_boot(n, before, MIN(case_time_left(t), 900), reterr);
     }
-    _cleanup_free_ char *console = console_since(n, mark);
-    if (r < 0) {
-        n->bad = true;
+    *console = console_since(n, mark);
+    if (r < 0) n->bad = true;
+    return r;
+}
+
+/* The probe through GRUB (loader: LOADER_SH's output, which says grub): PASS when GRUB refuses
+ * the kernel and boots the signed one. */
+static int grub_unsigned_probe(struct kiln_case_ctx *t, const char *loader, struct verdict *v)
+{
+    _cleanup_free_ char *out = NULL;
+    if (guest_sh_ok(t, "offering GRUB a kernel without a signature for one boot", grub_probe_sh, &out) != 0)
+        return CASE_FAIL;
+    if (!out || cvm_has_line(out, "no-grubcfg")) {
+        decide_unsigned_probe_skip(loader, v);
+        return CASE_SKIP;
+    }
+    _cleanup_free_ char *offered = helper_value(out, "kernel");
+    _cleanup_free_ char *why = NULL;
+    _cleanup_free_ char *console = NULL;
+    if (probe_reboot(t, &console, &why) < 0)
+        return case_fail(t, "after offering GRUB a kernel without a signature the guest did not come back: %s", why);
+    _cleanup_free_ char *cmdline = NULL;
+    if (case_sh(t, "cat /proc/cmdline", &cmdline) != 0) return case_fail(t, "cannot read /proc/cmdline");
+    decide_grub_unsigned_refused(offered ? offered : "linux-kiln-unsigned", cmdline, console, v);
+    if (case_sh(t, grub_probe_cleanup_sh, NULL) != 0) case_log(t, "could not put the original grub.cfg back");
+    return CASE_PASS;
+}
+
+/* Offers a kernel without a signature for one boot and reboots: PASS when it is refused and the
+ * guest comes back on its own entry. CASE_SKIP when neither systemd-boot nor GRUB from kiln's
+ * grub.cfg booted the guest. */
+static int unsigned_kernel_probe(struct kiln_case_ctx *t, struct verdict *v)
+{
+    _cleanup_free_ char *out = NULL;
+    if (case_sh(t, SDBOOT_ESP_SH, &out) != 0) return case_fail(t, "cannot read the boot loader's variables");
+    if (!out || cvm_has_line(out, "no-sdboot")) {
+        _cleanup_free_ char *loader = NULL;
+        if (case_sh(t, LOADER_SH, &loader) != 0) case_log(t, "cannot tell which boot loader started the guest");
+        if (loader && cvm_has_line(loader, "grub")) return grub_unsigned_probe(t, loader, v);
+        decide_unsigned_probe_skip(loader, v);
+        return CASE_SKIP;
+    }
+    free(out);
+    out = NULL;
+    if (guest_sh_ok(t, "offering a kernel without a signature for one boot", probe_sh, &out) != 0) return CASE_FAIL;
+    _cleanup_free_ char *why = NULL;
+    _cleanup_free_ char *console = NULL;
+    if (probe_reboot(t, &console, &why) < 0)
         return case_fail(t, "after offering a kernel without a signature the guest did not come back on its own "
                             "entry: %s", why);
-    }
     _cleanup_free_ char *after = NULL;
     if (case_sh(t, SDBOOT_ESP_SH, &after) != 0) return case_fail(t, "cannot read the boot loader's variables");
     _cleanup_free_ char *entry = after ? helper_value(after, "entry") : NULL;
@@ -206,8 +262,8 @@ static int unsigned_kernel_probe(struct kiln_case_ctx *t, struct verdict *v)
 KILN_CASE(verify_secure_boot_enforced,
           .area = "cvm", .priority = 3, .timeout_s = 1200,
           .description = "Secure Boot is on and enforced: SecureBoot=1 and SetupMode=0 in the firmware's variables, "
-                         "the kernel reports Secure boot enabled, and (booted by systemd-boot) a kernel without a "
-                         "signature offered for one boot is refused",
+                         "the kernel reports Secure boot enabled, and (booted by systemd-boot, or by GRUB from kiln's "
+                         "grub.cfg) a kernel without a signature offered for one boot is refused",
           .requires = {.features = FEAT_SECURE_BOOT})
 {
     struct gcap vars = {0}, klog = {0}, mok = {0};
@@ -289,7 +345,7 @@ KILN_CASE(verify_pcr_change_on_boot_component_upgrade,
         {"same", "the ESP holds no systemd-boot other than the OS's (already upgraded, or another boot loader)"},
     };
     for (size_t i = 0; i < ARRAY_SIZE(nothing); i++)
-        if (out && has_line(out, nothing[i].word)) {
+        if (out && cvm_has_line(out, nothing[i].word)) {
             gcap_free(&before);
             return case_skip(t, "nothing to upgrade: %s", nothing[i].why);
         }

@@ -1807,6 +1807,61 @@ enum verdict_kind decide_failed_units(const struct gcap *units, const struct gca
     return v->kind;
 }
 
+/* The length of the kernel parameter at p (p at its first character): up to whitespace
+ * outside double quotes, as the kernel's next_arg splits its command line. */
+static size_t kparam_len(const char *p)
+{
+    bool quoted = false;
+    size_t i = 0;
+    for (; p[i] && (quoted || !isspace((unsigned char)p[i])); i++)
+        if (p[i] == '"') quoted = !quoted;
+    return i;
+}
+
+/* The first parameter of cmdline that equals word (prefix: that begins with it), or NULL; its
+ * length in *len. */
+static const char *kparam_find(const char *cmdline, const char *word, size_t wlen, bool prefix, size_t *len)
+{
+    for (const char *p = cmdline;;) {
+        while (isspace((unsigned char)*p)) p++;
+        if (!*p) return NULL;
+        size_t n = kparam_len(p);
+        if (prefix ? n >= wlen && !strncmp(p, word, wlen) : n == wlen && !strncmp(p, word, n)) return *len = n, p;
+        p += n;
+    }
+}
+
+enum verdict_kind decide_kernel_cmdline(const char *cmdline, const char *want, const char *want_from, struct verdict *v)
+{
+    _cleanup_free_ char *line = xstrdup(cmdline);
+    char *c = strstrip(line);
+    size_t n;
+    for (const char *w = want ? want : ""; *w;) {
+        while (isspace((unsigned char)*w)) w++;
+        size_t wn = kparam_len(w);
+        if (wn && !kparam_find(c, w, wn, false, &n))
+            return verdict_set(v, VERDICT_FAIL, "/proc/cmdline lacks \"%.*s\" from %s; it is: %s", (int)wn, w, want_from, c);
+        w += wn;
+    }
+    /* ttyS: 8250/16550 UARTs (x86 and most boards), ttyAMA: ARM's PL011 (arm64 virt), hvc: hypervisor consoles */
+    static const char *const serial[] = {"console=ttyS", "console=ttyAMA", "console=hvc"};
+    for (size_t i = 0; i < ARRAY_SIZE(serial); i++) {
+        const char *p = kparam_find(c, serial[i], strlen(serial[i]), true, &n);
+        if (p) return verdict_set(v, VERDICT_PASS, "serial console %.*s", (int)n, p);
+    }
+    /* a console= inside a quoted parameter: a boot loader passed words as one quoted argument */
+    for (const char *p = c; *p; p += n) {
+        while (isspace((unsigned char)*p)) p++;
+        n = kparam_len(p);
+        const char *q = memchr(p, '"', n);
+        const char *con = q ? strstr(p, "console=") : NULL;
+        if (con && con < p + n)
+            return verdict_set(v, VERDICT_FAIL, "/proc/cmdline has no serial console: the kernel reads %.*s as one "
+                                                "parameter (quoted), so its console= is none; it is: %s", (int)n, p, c);
+    }
+    return verdict_set(v, VERDICT_FAIL, "/proc/cmdline has no serial console (console=ttyS0 or hvc0); it is: %s", c);
+}
+
 /* ---- lifecycle ---- */
 
 enum verdict_kind decide_clean_shutdown(const char *console, bool systemd, const struct gcap *journal, bool persistent,

@@ -142,6 +142,11 @@ enum verdict_kind decide_failed_units(const struct gcap *units, const struct gca
  * journal (journalctl -b -1) with whether the journal is kept on disk. */
 enum verdict_kind decide_clean_shutdown(const char *console, bool systemd, const struct gcap *journal, bool persistent,
                                         struct verdict *v);
+/* The kernel command line (/proc/cmdline) has a serial console (console=ttyS*, ttyAMA* or
+ * hvc*) and each word of want (NULL: none), which comes from the runbook's key want_from.
+ * Words are the kernel's parameters (kernel/params.c next_arg): whitespace inside double
+ * quotes does not end one, so "root=X console=ttyS0" is one parameter, not a console. */
+enum verdict_kind decide_kernel_cmdline(const char *cmdline, const char *want, const char *want_from, struct verdict *v);
 /* Paths (one a line) of shell histories, build-time logs and foreign cloud-init instances. */
 enum verdict_kind decide_generalized(const struct gcap *history, const struct gcap *logs, const struct gcap *cloud,
                                      struct verdict *v);

@@ -285,6 +285,57 @@ enum verdict_kind decide_unsigned_kernel_refused(const char *probe_entry, const 
                                         "LoaderEntryOneShot?)", probe_entry, entry_after && *entry_after ? entry_after : "an unknown entry");
 }
 
+bool cvm_has_line(const char *text, const char *word)
+{
+    size_t n = strlen(word);
+    for (const char *p = text; p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+        if (strncmp(p, word, n) == 0 && (p[n] == '\n' || !p[n])) return true;
+    return false;
+}
+
+enum verdict_kind decide_unsigned_probe_skip(const char *loader, struct verdict *v)
+{
+    bool shim = loader && cvm_has_line(loader, "shim"), grub = loader && cvm_has_line(loader, "grub");
+    if (shim || grub)
+        return verdict_set(v, VERDICT_SKIP, "the guest was booted by %s (%s), not by systemd-boot nor by GRUB from a "
+                                            "grub.cfg kiln can offer a kernel in (EFI/debian/grub.cfg as kiln build's "
+                                            "boot.secure_boot: distro writes it): no kernel without a signature was "
+                                            "offered", shim && grub ? "shim and GRUB" : shim ? "shim" : "GRUB",
+                           shim && grub ? "shim's MokListRT variable, GRUB's BOOT_IMAGE= on the kernel command line"
+                           : shim       ? "shim's MokListRT variable"
+                                        : "GRUB's BOOT_IMAGE= on the kernel command line");
+    return verdict_set(v, VERDICT_SKIP, "the guest was not booted by systemd-boot from its disk (a kernel handed to the "
+                                        "firmware directly?), so no unsigned kernel was offered");
+}
+
+/* The value of BOOT_IMAGE= when cmdline begins with it, else NULL. */
+static char *boot_image(const char *cmdline)
+{
+    if (!cmdline || !startswith(cmdline, "BOOT_IMAGE=")) return NULL;
+    const char *p = cmdline + strlen("BOOT_IMAGE=");
+    return xstrndup(p, strcspn(p, " \t\n"));
+}
+
+enum verdict_kind decide_grub_unsigned_refused(const char *offered, const char *cmdline, const char *console,
+                                               struct verdict *v)
+{
+    _cleanup_free_ char *booted = boot_image(cmdline);
+    if (booted && streq(booted, offered))
+        return verdict_set(v, VERDICT_FAIL, "a kernel without a signature booted under Secure Boot: GRUB started %s "
+                                            "(BOOT_IMAGE= in /proc/cmdline), the kernel kiln offered it", offered);
+    static const char *const refusals[] = {"bad shim signature", "Security Violation", "Access Denied"};
+    for (size_t i = 0; i < ARRAY_SIZE(refusals); i++) {
+        _cleanup_free_ char *line = line_with(console, refusals[i]);
+        if (line)
+            return verdict_set(v, VERDICT_PASS, "a kernel without a signature is refused (GRUB, %s): the console says "
+                                                "\"%s\"%s%s", offered, line, booted ? " and GRUB started " : "",
+                               booted ? booted : "");
+    }
+    return verdict_set(v, VERDICT_SKIP, "cannot decide: after offering GRUB a kernel without a signature (%s) the guest "
+                                        "booted %s and the console shows no refusal", offered,
+                       booted ? booted : "a kernel GRUB did not name (no BOOT_IMAGE=)");
+}
+
 enum verdict_kind decide_pcr4_change(const struct gcap *before, const struct gcap *after, const char *what,
                                      struct verdict *v)
 {

@@ -45,6 +45,25 @@ enum verdict_kind decide_secure_boot(const struct gcap *efivars, const struct gc
 enum verdict_kind decide_unsigned_kernel_refused(const char *probe_entry, const char *entry_after, const char *console,
                                                  struct verdict *v);
 
+/* Whether text has a line that is exactly word. */
+bool cvm_has_line(const char *text, const char *word);
+
+/* Why no kernel without a signature was offered: the guest was booted neither by systemd-boot
+ * from its disk (no LoaderEntrySelected) nor by GRUB from a grub.cfg the probe can change (kiln
+ * build's EFI/debian/grub.cfg). loader: the guest's lines "shim" (shim's MokListRT variable,
+ * vendor GUID 605dab50-e046-4300-abb6-3dd810dd8b23, is in efivarfs) and "grub" (/proc/cmdline
+ * begins with GRUB's BOOT_IMAGE=), or NULL when unknown. Sets a VERDICT_SKIP whose reason names
+ * the boot path seen. */
+enum verdict_kind decide_unsigned_probe_skip(const char *loader, struct verdict *v);
+
+/* The same through GRUB: grub.cfg tried offered (the ESP path of a kernel without a signature)
+ * before the signed kernel. cmdline: /proc/cmdline after the reboot (GRUB's BOOT_IMAGE= names
+ * the kernel it started); console: the console from the reboot on. Debian's signed GRUB 2.06
+ * refuses through shim's verifier with "error: bad shim signature."; a GRUB that loads kernels
+ * with the firmware's LoadImage gets EFI_SECURITY_VIOLATION or EFI_ACCESS_DENIED. */
+enum verdict_kind decide_grub_unsigned_refused(const char *offered, const char *cmdline, const char *console,
+                                               struct verdict *v);
+
 /* PCR 4 (sha256) changes when a boot component is upgraded: before and after are `tpm2_pcrread
  * sha256:4` before the upgrade and after the reboot that follows it; what names the upgrade
  * ("EFI/BOOT/BOOTX64.EFI from /usr/lib/systemd/boot/efi/systemd-bootx64.efi.signed"). PCR 4

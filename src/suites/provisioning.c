@@ -90,22 +90,11 @@ KILN_CASE(verify_kernel_cmdline,
 {
     _cleanup_free_ char *cmdline = NULL;
     if (case_sh(t, "cat /proc/cmdline", &cmdline) != 0) return case_fail(t, "cannot read /proc/cmdline");
-    char *line = strstrip(cmdline);
-    case_log(t, "/proc/cmdline: %s", line);
-    _cleanup_free_ char *padded = xasprintf(" %s ", line);
+    case_log(t, "/proc/cmdline: %s", strstrip(cmdline));
     const struct kiln_platform *ops = t->plat->ops;
     const char *key = NULL;
     const char *args = ops->kernel_args && t->plat->rb ? ops->kernel_args(t->plat->rb->platform.conf, &key) : NULL;
-    if (args) {
-        _cleanup_free_ char *want = xstrdup(args);
-        for (char *save = NULL, *tok = strtok_r(want, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
-            _cleanup_free_ char *needle = xasprintf(" %s ", tok);
-            if (!strstr(padded, needle))
-                return case_fail(t, "/proc/cmdline lacks \"%s\" from %s; it is: %s", tok, key, line);
-        }
-    }
-    /* ttyS: 8250/16550 UARTs (x86 and most boards), ttyAMA: ARM's PL011 (arm64 virt), hvc: hypervisor consoles */
-    if (!strstr(padded, " console=ttyS") && !strstr(padded, " console=ttyAMA") && !strstr(padded, " console=hvc"))
-        return case_fail(t, "/proc/cmdline has no serial console (console=ttyS0 or hvc0); it is: %s", line);
-    return CASE_PASS;
+    struct verdict v = {0};
+    decide_kernel_cmdline(cmdline, args, key, &v);
+    return case_verdict(t, &v);
 }

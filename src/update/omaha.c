@@ -22,6 +22,7 @@ enum kind {
     K_URL,    /* printable ASCII without spaces, quotes or angle brackets, 1..OMAHA_URL_MAX */
     K_HEX64,  /* 64 hex digits (stored lower-case) */
     K_B64_32, /* base64 of 32 bytes: 43 characters and one '=' */
+    K_TEXT,   /* a sentence: printable ASCII, 1..OMAHA_ERROR_MAX */
 };
 
 static const char *kind_says(enum kind k)
@@ -33,6 +34,7 @@ static const char *kind_says(enum kind k)
     case K_URL: return "an http:// or https:// URL of at most 1024 printable characters without spaces or quotes";
     case K_HEX64: return "64 hexadecimal digits (a SHA-256)";
     case K_B64_32: return "44 characters of base64 (a SHA-256)";
+    case K_TEXT: return "1 to 512 printable ASCII characters";
     }
     return "";
 }
@@ -64,6 +66,11 @@ static bool value_ok(const char *s, enum kind k)
     case K_B64_32:
         return n == 44 && s[43] == '=' &&
                strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/") == 43;
+    case K_TEXT:
+        if (n == 0 || n > OMAHA_ERROR_MAX) return false;
+        for (size_t i = 0; i < n; i++)
+            if ((unsigned char)s[i] < ' ' || (unsigned char)s[i] >= 0x7f) return false;
+        return true;
     }
     return false;
 }
@@ -427,7 +434,8 @@ static int parse_app_response(const xmlNode *n, struct omaha_app_response *a, ch
 {
     int rc;
     if ((rc = attr(n, "appid", K_NAME, true, a->appid, sizeof(a->appid), reterr)) < 0 ||
-        (rc = attr(n, "status", K_TOKEN, true, a->status, sizeof(a->status), reterr)) < 0)
+        (rc = attr(n, "status", K_TOKEN, true, a->status, sizeof(a->status), reterr)) < 0 ||
+        (rc = attr(n, "kiln_error", K_TEXT, false, a->error, sizeof(a->error), reterr)) < 0)
         return rc;
     for (const xmlNode *c = n->children; c && rc == 0; c = c->next) {
         if (is(c, "ping")) a->ping = true;
@@ -450,7 +458,8 @@ int omaha_response_parse(const char *doc, size_t len, struct omaha_response *out
     }
     r->daystart_elapsed_seconds = -1;
     xmlNode *root = xmlDocGetRootElement(d);
-    rc = attr(root, "server", K_TOKEN, false, r->server, sizeof(r->server), reterr);
+    if ((rc = attr(root, "server", K_TOKEN, false, r->server, sizeof(r->server), reterr)) == 0)
+        rc = attr(root, "kiln_error", K_TEXT, false, r->error, sizeof(r->error), reterr);
     for (xmlNode *c = root->children; c && rc == 0; c = c->next) {
         if (is(c, "daystart")) {
             rc = attr_int(c, "elapsed_seconds", 0, 86400, false, &r->daystart_elapsed_seconds, NULL, reterr);
@@ -459,7 +468,7 @@ int omaha_response_parse(const char *doc, size_t len, struct omaha_response *out
             else if ((rc = parse_app_response(c, &r->apps[r->napps], reterr)) == 0) r->napps++;
         }
     }
-    if (rc == 0 && r->napps == 0) rc = err_setf(reterr, -EINVAL, "<response> has no <app>");
+    if (rc == 0 && r->napps == 0 && !r->error[0]) rc = err_setf(reterr, -EINVAL, "<response> has no <app> and no kiln_error");
     if (rc == 0) memcpy(out, r, sizeof(*r));
     free(r);
     xmlFreeDoc(d);
@@ -624,8 +633,8 @@ static void write_updatecheck(struct writer *w, const struct omaha_app_response 
 int omaha_response_write(const struct omaha_response *r, char **out, size_t *len, char **reterr)
 {
     *out = NULL;
-    if (r->napps == 0 || r->napps > OMAHA_APPS_MAX)
-        return err_setf(reterr, -EINVAL, "a response has 1 to %d apps, not %zu", OMAHA_APPS_MAX, r->napps);
+    if ((r->napps == 0 && !r->error[0]) || r->napps > OMAHA_APPS_MAX)
+        return err_setf(reterr, -EINVAL, "a response has 1 to %d apps (or none and an error), not %zu", OMAHA_APPS_MAX, r->napps);
     if (r->daystart_elapsed_seconds > 86400)
         return err_setf(reterr, -EINVAL, "daystart elapsed_seconds is at most 86400");
     struct writer w;
@@ -634,6 +643,7 @@ int omaha_response_write(const struct omaha_response *r, char **out, size_t *len
     xml_open(&w.x, "response");
     xml_attr(&w.x, "protocol", "3.0");
     put(&w, "response", "server", r->server, K_TOKEN, false);
+    put(&w, "response", "kiln_error", r->error, K_TEXT, false);
     if (r->daystart_elapsed_seconds >= 0) {
         xml_open(&w.x, "daystart");
         xml_attrf(&w.x, "elapsed_seconds", "%" PRId64, (int64_t)r->daystart_elapsed_seconds);
@@ -644,6 +654,7 @@ int omaha_response_write(const struct omaha_response *r, char **out, size_t *len
         xml_open(&w.x, "app");
         put(&w, "app", "appid", a->appid, K_NAME, true);
         put(&w, "app", "status", a->status, K_TOKEN, true);
+        put(&w, "app", "kiln_error", a->error, K_TEXT, false);
         if (a->ping) {
             xml_open(&w.x, "ping");
             xml_attr(&w.x, "status", "ok");

@@ -30,6 +30,11 @@
  *       </updatecheck>
  *     </app>
  *   </response>
+ * A refusal keeps the protocol: a request the server could not take at all (malformed, too
+ * large, the server unable to answer) is a <response> without <app> whose kiln_error says why,
+ * sent with the HTTP status that says so (400, 413, 503 ...); an app the server could not serve
+ * has an error status ("error-instanceRegistrationFailed": a new machine past the server's
+ * bound, as Nebraska names an instance it could not register; "error-internal") and kiln_error.
  * "hash" (base64 SHA-1) is Omaha's own and optional here; "hash_sha256" (hex) is Omaha's
  * newer digest; the postinstall action's "sha256" (base64 of the same digest) is what
  * update_engine checks. kiln extensions (a Flatcar client ignores them): kiln_roothash, the
@@ -63,6 +68,7 @@
 #define OMAHA_EVENTS_MAX 8        /* per app */
 #define OMAHA_URLS_MAX 4
 #define OMAHA_PACKAGES_MAX 4
+#define OMAHA_ERROR_MAX 512       /* bytes of a kiln_error: printable ASCII */
 /* What an id, version, track, package name, hash or status may hold: Flatcar's GUIDs in
  * braces, hex machine ids, versions like 1.0.1+build~rc1, base64 digests. */
 #define OMAHA_TOKEN_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._+~:{}@=/-"
@@ -138,13 +144,15 @@ struct omaha_app_response {
     char sha256_b64[45];                      /* postinstall sha256: base64 of 32 bytes */
     char kiln_roothash[OMAHA_TOKEN_MAX + 1];  /* hex, "" when absent */
     char kiln_signature[OMAHA_TOKEN_MAX + 1]; /* a plain file name, "" when absent */
+    char error[OMAHA_ERROR_MAX + 1];          /* kiln_error: why the app was not served, "" when it was */
 };
 
 struct omaha_response {
     char server[OMAHA_TOKEN_MAX + 1];
     int64_t daystart_elapsed_seconds;         /* -1 when absent */
     struct omaha_app_response apps[OMAHA_APPS_MAX];
-    size_t napps;
+    size_t napps;                             /* >= 1, or 0 with error set */
+    char error[OMAHA_ERROR_MAX + 1];          /* kiln_error: why the request was refused, "" when it was not */
 };
 
 /* Parse a request or response of len bytes (need not be NUL-terminated). The output is

@@ -6,7 +6,8 @@
 #include "util/fs.h"
 #include "util/util.h"
 
-int digest_file(const char *path, bool nofollow, const EVP_MD *md, uint8_t *out, uint64_t *size)
+static int digest_file_with(const char *path, bool nofollow, const EVP_MD *md, uint8_t *out, uint64_t *size,
+                          void (*progress)(uint64_t done, void *ctx), void *ctx)
 {
     int fd = open_regular(path, nofollow, NULL);
     if (fd < 0) return fd;
@@ -19,6 +20,7 @@ int digest_file(const char *path, bool nofollow, const EVP_MD *md, uint8_t *out,
     while ((n = read(fd, buf, BUF)) > 0) {
         EVP_DigestUpdate(c, buf, (size_t)n);
         total += (uint64_t)n;
+        if (progress) progress(total, ctx);
     }
     int r = n < 0 ? -errno : 0;
     unsigned len;
@@ -27,6 +29,20 @@ int digest_file(const char *path, bool nofollow, const EVP_MD *md, uint8_t *out,
     free(buf);
     close(fd);
     if (size) *size = total;
+    return r;
+}
+
+int digest_file(const char *path, bool nofollow, const EVP_MD *md, uint8_t *out, uint64_t *size)
+{
+    return digest_file_with(path, nofollow, md, out, size, NULL, NULL);
+}
+
+int sha256_file_hex_progress(const char *path, char out[65], uint64_t *size, void (*progress)(uint64_t done, void *ctx),
+                             void *ctx)
+{
+    uint8_t md[32] = {0};
+    int r = digest_file_with(path, false, EVP_sha256(), md, size, progress, ctx);
+    for (int i = 0; i < 32; i++) snprintf(out + 2 * i, 3, "%02x", md[i]);
     return r;
 }
 

@@ -44,6 +44,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else if (!lf || !lw) abort();
     free(lf);
     free(lw);
+    /* a query's parameter names (the URL split at '&'): accepted only when each is known and
+     * given once, else refused naming one (a name quoted cut to 64 bytes) */
+    const char *names[KILN_API_QUERY_MAX + 2];
+    size_t nn = 0;
+    char *qs = xstrdup(url), *save = NULL;
+    for (char *t = strtok_r(qs, "&", &save); t && nn < ARRAY_SIZE(names); t = strtok_r(NULL, "&", &save)) names[nn++] = t;
+    static const char *const known[] = {"state", "limit", "before", NULL};
+    lf = lw = NULL;
+    int qr = kiln_api_query_check(names, nn, size & 2 ? NULL : known, &lf, &lw);
+    if (qr < 0 && (!lw || (lf && strlen(lf) > 64))) abort();
+    for (size_t i = 0; qr == 0 && i < nn; i++)
+        for (size_t k = 0; k < i; k++)
+            if (!strcmp(names[i], names[k])) abort();
+    free(lf);
+    free(lw);
+    free(qs);
     const char *cl[3] = {url, url + strlen(url), url};
     _cleanup_free_ char *fw = NULL;
     if (kiln_api_framing_check(cl, 1 + size % 3, size & 1, &fw) == 0 &&

@@ -116,6 +116,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     decide_vulnerable_packages(status & 1 ? FAMILY_DEB : FAMILY_RPM, &a, adv, &v, &n), run(&v);
 
     decide_failed_units(&a, &b, 1, &v), run(&v);
+    decide_kernel_cmdline(part[1], status & 1 ? NULL : part[2], "qemu.append", &v), run(&v);
     decide_clean_shutdown(status & 2 ? part[2] : NULL, true, &a, status & 1, &v), run(&v);
     decide_generalized(&b, &a, &b, &v), run(&v);
 
@@ -124,6 +125,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     decide_measured_boot(!(status & 8), &a, &c, &v), run(&v);
     decide_secure_boot(&a, status & 2 ? &b : NULL, &c, &v), run(&v);
     decide_unsigned_kernel_refused("kiln-unsigned.conf", status & 1 ? NULL : part[1], part[2], &v), run(&v);
+    decide_unsigned_probe_skip(status & 1 ? NULL : part[1], &v), run(&v);
+    decide_grub_unsigned_refused("/k/linux-kiln-unsigned", status & 1 ? NULL : part[1], part[2], &v), run(&v);
     decide_pcr4_change(&a, &c, "x", &v), run(&v);
     char luks[64];
     if (cvm_luks_device(part[2], luks, sizeof luks) && !memchr(luks, 0, sizeof luks)) abort();

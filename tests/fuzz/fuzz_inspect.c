@@ -10,13 +10,14 @@
 #include <unistd.h>
 
 #include "image/disk.h"
+#include "image/erofs.h"
 #include "image/ext4.h"
 #include "image/inspect.h"
 #include "image/squashfs.h"
 
 /* Any bytes as a disk image for kiln inspect (format, partitions, filesystem signatures, ext4
- * and a squashfs /usr read in place, the copy of an erofs /usr to TMPDIR), as a squashfs /usr
- * read in place (its os-release and a file behind links), as an ext4 filesystem for the build's
+ * and a squashfs or erofs /usr read in place), as a squashfs /usr and as an erofs /usr read in
+ * place (its os-release and a file behind links), as an ext4 filesystem for the build's
  * inode time rewrite, and as os-release text: an answer or an error, never a crash, a hang or a
  * file left in TMPDIR. */
 static char dir[] = "/tmp/kiln-fuzz-inspect-XXXXXX";
@@ -53,11 +54,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (squash_ro_read(s, "/usr/share/doc/a/copyright", 64 << 10, &t, NULL) == 0) free(t);
             squash_ro_close(s);
         }
+        free(why), why = NULL;
+        struct erofs_ro *e;
+        if (erofs_ro_open(disk, 0, disk_size(disk), "/usr", 64 << 20, &e, &why) == 0) {
+            if (erofs_ro_read(e, "/usr/lib/os-release", 64 << 10, &t, NULL) == 0) free(t), t = NULL;
+            if (erofs_ro_read(e, "/usr/share/doc/a/copyright", 64 << 10, &t, NULL) == 0) free(t), t = NULL;
+            erofs_ro_close(e);
+        }
         free(why);
         disk_close(disk);
     }
     free(err), err = NULL;
-    ext4_clamp_times(path, 1700000000, &err);
+    ext4_clamp_times(path, 0, 1700000000, &err);
     free(err);
     close(fd);
     /* what inspect unpacked is gone, whatever happened */

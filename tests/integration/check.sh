@@ -155,6 +155,31 @@ expect_in "$T/err" "kiln check: warning: typo.yml:15:5: testcase[2] matches no c
 expect_status 0 "$KILN" list typo.yml
 expect_in "$T/err" "kiln list: warning: typo.yml:13:5: testcase[0] matches no case"
 
+# what kiln run refuses before booting, from the files the runbook names, kiln check reports
+# with the same message at the key (it said "ok" to an aarch64 runbook for an x86_64 image)
+head -c 2097152 /dev/zero > img.raw && sgdisk -o -n 1:2048:0 img.raw > /dev/null  # a GPT disk: kiln run refuses one without a partition table first
+printf '{"name": "img", "arch": "x86_64", "artifacts": [{"file": "img.raw"}]}\n' > img.manifest.json
+printf 'name: arch\nplatform:\n  type: qemu\n  qemu:\n    image: img.raw\n    arch: aarch64\n' > arch.yml
+archmsg="platform.qemu.arch is aarch64 but $PWD/img.raw was built for x86_64 (its manifest says so); fix the arch or the image"
+expect_status 2 "$KILN" check arch.yml
+expect_in "$T/err" "arch.yml:6:11: $archmsg"
+expect_status 2 "$KILN" run arch.yml
+expect_in "$T/err" "kiln: error: $archmsg"
+printf '{"name": "img", "arch": "sparc", "artifacts": [{"file": "img.raw"}]}\n' > img.manifest.json
+printf 'name: sparc\nplatform:\n  type: qemu\n  qemu:\n    image: img.raw\n' > sparc.yml
+expect_status 2 "$KILN" check sparc.yml
+expect_in "$T/err" "sparc.yml:5:12: platform.qemu: $PWD/img.manifest.json: \"arch\" is \"sparc\", which kiln does not know (known: x86_64, aarch64); set platform.qemu.arch"
+# an arm64 image (from its manifest) with Secure Boot, which kiln offers for x86_64 only
+printf '{"name": "img", "arch": "aarch64", "artifacts": [{"file": "img.raw"}]}\n' > img.manifest.json
+printf 'name: sb\nplatform:\n  type: qemu\n  qemu:\n    image: img.raw\n    firmware: uefi\n    secure_boot: ms\n' > sb.yml
+expect_status 2 "$KILN" check sb.yml
+expect_in "$T/err" "sb.yml:7:18: platform.qemu.secure_boot: kiln offers Secure Boot for x86_64 guests only, these are aarch64; remove secure_boot"
+# and the matching arch is fine
+sed 's/aarch64/x86_64/' arch.yml > x86.yml
+printf '{"name": "img", "arch": "x86_64", "artifacts": [{"file": "img.raw"}]}\n' > img.manifest.json
+expect_status 0 "$KILN" check x86.yml
+expect_in "$T/out" "x86.yml: ok ("
+
 # garbage must not crash the parser
 head -c 4096 /dev/urandom > garbage.yml
 "$KILN" check garbage.yml >/dev/null 2>&1

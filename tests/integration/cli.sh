@@ -264,6 +264,46 @@ echo changed >> disk.raw
 expect_status 1 "$KILN" verify -p k.pub disk.raw
 echo "cli: missing inputs ok"
 
+# an empty path is refused (exit 2, naming the option), never taken as the current directory:
+# `keygen --out ''` wrote .key and .pub here, `gallery init --gallery ''` made a gallery here
+# (hostile finding); the rule is cmd_parse's, for every option and operand
+mkdir empty-cwd
+empty() { # MESSAGE CMD...: run in empty-cwd, exit 2 saying MESSAGE, nothing written there
+    msg=$1; shift
+    (cd empty-cwd && "$@") > "$T/out" 2> "$T/err"; st=$?
+    [ $st -eq 2 ] || fail "$*: exit $st, $(cat "$T/err")"
+    [ "$(head -n 1 "$T/err")" = "$msg" ] || fail "$*: said '$(cat "$T/err")', expected '$msg'"
+    [ -z "$(ls -A empty-cwd)" ] || fail "$*: wrote $(ls -A empty-cwd) into the current directory"
+}
+empty "kiln keygen: --out is empty: give BASE" "$KILN" keygen --out '' --no-passphrase
+empty "kiln gallery init: --gallery is empty: give DIR" "$KILN" gallery init --gallery= --trust "$T/k.pub" -k "$T/k.key"
+empty "kiln gallery init: --gallery DIR is needed: where the gallery goes" env KILN_GALLERY= "$KILN" gallery init --trust "$T/k.pub" -k "$T/k.key"
+empty "kiln gallery pull: --out is empty: give DIR" "$KILN" gallery pull x@1 --gallery "$T/G" --out ''
+empty "kiln run: --runs-dir is empty: give DIR" "$KILN" run --runs-dir '' x.yml
+empty "kiln tenant add: --data is empty: give DIR" "$KILN" tenant add x --data ''
+empty "kiln serve: --data is empty: give DIR" "$KILN" serve --init --data ''
+empty "kiln sbom: --out is empty: give FILE|-" "$KILN" sbom "$T/disk.raw" --out ''
+empty "kiln convert: an empty argument: give IN and OUT" "$KILN" convert "$T/disk.raw" '' --format qcow2
+empty "kiln publish: an empty argument: give OUT/NAME-VERSION" "$KILN" publish '' --gallery "$T/G" -k "$T/k.key"
+empty "kiln archive: an empty argument: give RUN-DIR" "$KILN" archive ''
+empty "kiln sign: -k is empty: give SECRET.key" "$KILN" sign -k '' "$T/disk.raw"
+echo "cli: empty paths ok"
+
+# a file that cannot boot is refused before a VM starts: kiln shell of a text file waited out
+# the whole boot timeout (hostile finding); kiln run's qemu platform likewise
+echo "this is a text file, not a disk" > notes.qcow2
+expect_status 2 "$KILN" shell notes.qcow2 -- true
+[ "$(cat "$T/err")" = "kiln shell: notes.qcow2: it is not a bootable disk image: read as raw (32 bytes) it has no partition table (GPT or MBR), and its first bytes are text (\"this is a text file, not a disk \"); give a disk image with a partition table (raw, qcow2 or VHD, as kiln build writes), or --kernel FILE" ] ||
+    fail "kiln shell of a text file said: $(cat "$T/err")"
+truncate -s 4M esp.raw && sgdisk -n1:2048:+1M -t1:ef00 esp.raw > /dev/null || fail "sgdisk esp"
+expect_status 2 "$KILN" shell --firmware bios esp.raw -- true
+expect_in "$T/err" "kiln shell: esp.raw boots only through UEFI (an EFI system partition, no BIOS boot partition): --firmware bios cannot boot it"
+printf 'name: notes\nplatform: { type: qemu, qemu: { image: notes.qcow2, accel: tcg } }\ntestcase:\n  - { criteria: { name: smoke } }\n' > notes.yml
+expect_status 2 "$KILN" run --runs-dir runs-notes notes.yml
+expect_in "$T/err" "platform.qemu.image: $T/notes.qcow2: it is not a bootable disk image: read as raw (32 bytes) it has no partition table"
+expect_no_qemu
+echo "cli: unbootable images refused before a boot ok"
+
 # --- --json: stdout parses, with the documented fields; messages stay on stderr
 expect_status 1 "$KILN" verify -p k.pub --json disk.raw
 expect_jq "$T/out" '[keys_unsorted[]] | join(",")' "file,public_key,signature,verified,trusted_comment,error"

@@ -63,7 +63,27 @@ refused "the signing key $(sed -n 's/.*public key //p' evil.pub) is not one of t
 expect_in list0.txt "(nothing published)"
 expect_in list0.txt "(index serial 0, G/index/0000000000.json"
 publish os 1.0
-publish os 1.1
+# each file of the version (what its manifest lists, and the manifest) as it is copied in, with
+# its bytes (signatures apart), then the sums
+n=0 sum=0
+for x in raw vmlinuz spdx.json cdx.json provenance.json manifest.json; do
+    f=src/os-1.0.$x
+    expect_in pub.txt "kiln publish: ${f#src/} ($(stat -c %s "$f") bytes)"
+    n=$((n + 1)) sum=$((sum + $(stat -c %s "$f")))
+done
+[ "$n" = 6 ] && [ "$(grep -c '^kiln publish: os-1.0.* bytes)$' pub.txt)" = 6 ] || fail "publish: $(cat pub.txt)"
+expect_in pub.txt "kiln publish: 6 files, $sum bytes copied"
+# on a terminal: one line rewritten per file (carriage return, erase line), the sums last
+if command -v script > /dev/null; then
+    script -qec "\"$KILN\" publish src/os-1.1 --gallery G --run src/run-os-1.1 -k k.key" /dev/null > tty.txt || fail "publish 1.1 on a tty"
+    sum=$(cat src/os-1.1.raw src/os-1.1.vmlinuz src/os-1.1.spdx.json src/os-1.1.cdx.json src/os-1.1.provenance.json \
+        src/os-1.1.manifest.json | wc -c)
+    grep -q "$(printf '\r\033\[K')kiln publish: 6 files, $sum bytes: os-1.1" tty.txt || fail "publish on a tty: $(od -c tty.txt | head)"
+    expect_in tty.txt "kiln publish: 6 files, $sum bytes copied"
+    expect_not_in tty.txt "os-1.1.raw (300000 bytes)"
+else
+    publish os 1.1
+fi
 expect_status 2 "$KILN" publish src/os-1.2 --gallery G --run src/run-os-1.2
 refused "is not one of the keys G trusts (G/keys)" "$KILN" publish src/os-1.2 --gallery G --run src/run-os-1.2 -k evil.key
 "$KILN" gallery list --gallery G > list.txt || fail "gallery list"

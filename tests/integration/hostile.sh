@@ -103,6 +103,12 @@ linked host.img "../../../../../..$T/host/status"
 contained 1 "$KILN" sbom host.img -o host.json
 expect_err "kiln sbom: host.img has no package database (looked for /var/lib/dpkg/status and the rpm database in /usr/lib/sysimage/rpm and /var/lib/rpm)"
 [ ! -e host.json ] || fail "an SBOM was written from the host's database"
+# the default outputs are checked before the image is read (seconds for a large one): the
+# refusal comes first, not the image's own error after the read
+echo signed > host.cdx.json
+contained 1 "$KILN" sbom host.img
+expect_err "kiln sbom: host.cdx.json exists (kiln build writes it beside the image, and kiln sign signs it); not replaced: name another file with -o FILE, or -o - for stdout"
+rm host.cdx.json
 linked loop.img status2
 ln -s status lt/var/lib/dpkg/status2 && rm loop.img && mke2fs -q -F -t ext4 -d lt loop.img 8M
 contained 1 "$KILN" sbom loop.img -o loop.json
@@ -231,10 +237,10 @@ expect_err "kiln inspect: bomb.qcow2: qcow2: its 4096 compressed clusters would 
 contained 1 "$KILN" convert bomb.qcow2 bomb.raw
 [ -z "$(ls bomb.raw* 2>/dev/null)" ] || fail "kiln convert of bomb.qcow2 wrote $(ls bomb.raw*)"
 
-# os-release of an erofs /usr whose other files hold 480 MiB (compressed to ~2 MiB): read
-# without unpacking the tree (fsck.erofs --extract wrote all 480 MiB to TMPDIR), so a 64 MiB
-# TMPDIR is enough
-if command -v mkfs.erofs >/dev/null && command -v dump.erofs >/dev/null; then
+# os-release of an erofs /usr whose other files hold 480 MiB (compressed to ~2 MiB, which kiln's
+# reader leaves unread; os-release itself is stored as it is): read in place without unpacking
+# the tree (fsck.erofs --extract wrote all 480 MiB to TMPDIR), so a 64 MiB TMPDIR is enough
+if command -v mkfs.erofs >/dev/null; then
     mkdir -p usr/lib
     printf 'ID=kiln-erofs\nPRETTY_NAME="Erofs Test 2"\n' > usr/lib/os-release
     for i in 1 2 3 4 5 6 7 8; do head -c 60M /dev/zero | tr '\0' A > usr/big$i; done
@@ -251,6 +257,16 @@ if command -v mkfs.erofs >/dev/null && command -v dump.erofs >/dev/null; then
         contained 0 "$KILN" inspect erofs.raw
     fi
     expect_in "$T/out" "os-release: Erofs Test 2"
+    # an os-release lz4 compresses: said to be not read (kiln builds without -z), not misread
+    # or called damaged
+    mkdir -p zu/lib
+    { printf 'ID=z\n'; for i in $(seq 1 400); do echo "# a comment line that compresses well"; done; } > zu/lib/os-release
+    mkfs.erofs --quiet -zlz4hc z.erofs zu || fail "mkfs.erofs -zlz4hc"
+    dd if=z.erofs of=erofs.raw bs=512 seek=2048 conv=notrunc status=none
+    contained 0 "$KILN" inspect erofs.raw
+    expect_in "$T/out" "not read: /usr/lib/os-release is stored compressed in the erofs image, which kiln does not read"
+    expect_not_in "$T/out" "damaged"
+    expect_not_in "$T/out" "os-release:"
 else
     note "no erofs-utils: the erofs os-release check is skipped"
 fi
@@ -284,26 +300,29 @@ mke2fs -q -F -t ext4 -d tree2 sparse.img 16M || fail "mke2fs"
 contained 1 "$KILN" sbom sparse.img
 expect_in "$T/err" "kiln sbom: cannot read the filesystems of sparse.img: /var/lib/dpkg/status holds 1099511627776 bytes, more than the"
 
-# SIGINT while a filesystem is being copied to TMPDIR (an erofs /usr: dump.erofs reads a file;
-# ext4 and squashfs are read in place): exit 130, TMPDIR empty. The process is stopped as soon
-# as its temporary directory shows, so the signal surely lands mid-work.
-dd if=/dev/zero of=big.raw bs=1M count=768 status=none
-sgdisk -n 1:2048:0 -t 1:8314 big.raw > /dev/null
-{ head -c 1024 /dev/zero; printf '\342\341\365\340'; head -c $((700 << 20)) /dev/zero | tr '\0' x; } |
-    dd of=big.raw bs=1M seek=1 conv=notrunc iflag=fullblock status=none
-"$KILN" inspect big.raw > /dev/null 2> "$T/err" &
+# SIGINT while kiln sbom copies files out of the image to TMPDIR (a 600 MiB package database;
+# the filesystems themselves are read in place, erofs and squashfs /usr too): exit 130, TMPDIR
+# empty. The process is stopped as soon as its temporary directory shows, so the signal surely
+# lands mid-work.
+mkdir -p big/var/lib/dpkg
+{ printf 'Package: hello\nStatus: install ok installed\nVersion: 1\nArchitecture: all\nDescription: x\n'
+  head -c $((600 << 20)) /dev/zero | tr '\0' x; printf '\n\n'; } > big/var/lib/dpkg/status
+mke2fs -q -F -t ext4 -d big big.raw 700M || fail "mke2fs"
+rm -rf big
+"$KILN" sbom big.raw -o "$T/big.json" > /dev/null 2> "$T/err" &
 pid=$!
 i=0
 while [ -z "$(ls -A "$TMPDIR")" ] && [ $i -lt 3000 ] && kill -0 $pid 2>/dev/null; do sleep 0.01; i=$((i + 1)); done
-kill -STOP $pid 2>/dev/null || fail "kiln inspect finished before its temporary directory showed"
-[ -n "$(ls -A "$TMPDIR")" ] || { kill -CONT $pid; fail "caught kiln inspect after its copy"; }
+kill -STOP $pid 2>/dev/null || fail "kiln sbom finished before its temporary directory showed"
+[ -n "$(ls -A "$TMPDIR")" ] || { kill -CONT $pid; fail "caught kiln sbom after its copy"; }
 kill -INT $pid
 kill -CONT $pid
 wait $pid
 rc=$?
-[ $rc -eq 130 ] || { cat "$T/err" >&2; fail "kiln inspect exited $rc after SIGINT, expected 130"; }
-expect_err "kiln inspect: interrupted while reading big.raw"
+[ $rc -eq 130 ] || { cat "$T/err" >&2; fail "kiln sbom exited $rc after SIGINT, expected 130"; }
+expect_err "kiln sbom: interrupted while reading big.raw"
 [ -z "$(ls -A "$TMPDIR")" ] || fail "SIGINT left $(ls -A "$TMPDIR") in TMPDIR"
+[ ! -e "$T/big.json" ] || fail "SIGINT left an SBOM"
 rm -f big.raw
 
 # run archives: a manifest at / or .. would make every member absolute or outside

@@ -116,16 +116,16 @@ note "repository changed: a new tree with kiln-fresh 2"
 
 # nothing changed: the cached tree, and the manifest still records the snapshot it was built from
 build 3
-key2=$(sed -n 's|.*cached in .*/build/rootfs-\([0-9a-f]*\)).*|\1|p' build2.txt)
+key2=$(sed -n 's|.*cached in .*/build/rootfs-\([0-9a-f]*\);.*|\1|p' build2.txt)
 [ -n "$key2" ] || fail "build 2 names no cache key"
-expect_in build3.txt "(cached tree $key2)"
+expect_in build3.txt "(cached tree $key2; repositories "
 has 3 2
 cmp "out2/$m" "out3/$m" || fail "the rebuild from the cached tree wrote another manifest"
 note "repository unchanged: the cached tree $key2"
 
 # --refresh rebuilds from the repositories although the key matches
 build 4 --refresh
-expect_in build4.txt "(new tree, cached in $KILN_CACHE/build/rootfs-$key2)"
+expect_in build4.txt "(new tree, cached in $KILN_CACHE/build/rootfs-$key2; repositories "
 has 4 2
 
 # a repository kiln cannot read (nothing listens on port 9): one warning naming it, the

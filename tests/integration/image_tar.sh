@@ -29,7 +29,15 @@ expect_jq "out1/$base.provenance.json" ".subject[] | select(.name==\"$base.tar.z
     "$(sha256sum "$a" | cut -d' ' -f1)"
 
 # a second build of the same spec (the archive alone): the same bytes
-"$KILN" build tar.yml --out out2 --format tar > build2.txt 2>&1 || { cat build2.txt; fail "second build failed"; }
+# When it says "built in", its work directory in $TMPDIR is gone (kiln used to exit tens of
+# seconds after that line, removing it).
+{ "$KILN" build tar.yml --out out2 --format tar 2>&1; echo "exit $?"; } | while IFS= read -r l; do
+    printf '%s\n' "$l"
+    case $l in *" built in "*) ls "$TMPDIR" | grep '^kiln-build-' > at-done.txt;; esac
+done > build2.txt
+grep -qx 'exit 0' build2.txt || { cat build2.txt; fail "second build failed"; }
+expect_in build2.txt " built in "
+[ ! -s at-done.txt ] || fail "the work directory $(cat at-done.txt) was still there when the build said it was built"
 cmp "$a" "out2/$base.tar.zst" || fail "the rebuilt rootfs archive differs"
 note "rebuild: identical $base.tar.zst ($(stat -c %s "$a") bytes)"
 rm -rf out2
@@ -73,6 +81,16 @@ jq -r '.packages[1:][] | "\(.name) \(.versionInfo)"' "out1/$base.spdx.json" | so
 expect_jq tar.spdx.json '.packages[0].name' debian-server
 expect_jq tar.spdx.json '.packages[0].checksums[0].checksumValue' "$(sha256sum "$a" | cut -d' ' -f1)"
 note "kiln sbom: $(wc -l < tar-pkgs.txt) packages, the same in the archive and the qcow2"
+# the README's kiln inspect and kiln sbom examples, as written, on this build's outputs (out/ is
+# out1/ here): a fresh user's `kiln sbom out/NAME.tar.zst` failed on the SBOMs the build wrote
+grep -E '^kiln (inspect|sbom) out/' "$root/README.md" | sed -e 's/ *# .*//' -e 's|out/|out1/|g' > readme.txt
+[ "$(wc -l < readme.txt)" -eq 5 ] || { cat readme.txt; fail "the README's inspect/sbom examples changed: $(wc -l < readme.txt) lines"; }
+while read -r line; do
+    eval "\"\$KILN\" ${line#kiln }" > readme-out.txt 2>&1 || { cat readme-out.txt; fail "the README's \`$line\` failed"; }
+done < readme.txt
+expect_jq image.cdx.json .bomFormat CycloneDX
+expect_jq rootfs.spdx.json '.packages[1:] | length' "$(wc -l < tar-pkgs.txt)"
+expect_jq sbom.spdx.json '.packages[1:] | length' "$(wc -l < tar-pkgs.txt)"
 expect_status 1 "$KILN" convert "$a" x.raw
 expect_in "$T/err" "is a root filesystem archive (tar), not a disk image"
 

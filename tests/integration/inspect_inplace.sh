@@ -1,6 +1,7 @@
 #!/bin/sh
 # kiln inspect and kiln sbom read ext4 filesystems where they lie in the disk image (libext2fs
-# over kiln's disk reader), and a squashfs /usr too (libsquashfs; the immutable layout's), in
+# over kiln's disk reader), and a squashfs or erofs /usr too (libsquashfs, kiln's erofs reader;
+# the immutable layout's), in
 # raw, qcow2 and VHD alike: with TMPDIR a 16 MiB tmpfs they work on
 # an image holding 300 MiB of data (they used to copy the whole partition there first: ~2 GB
 # written for the example image), and all kiln and its children write() adds up to less than
@@ -8,7 +9,7 @@
 # debugfs, another reader, finds in the same filesystems: a made image and the stock Debian one
 # (tests/images/stock.sh, built or taken from the cache).
 . "$(dirname "$0")/lib.sh"
-for t in mke2fs sgdisk debugfs qemu-img mksquashfs; do
+for t in mke2fs sgdisk debugfs qemu-img mksquashfs mkfs.erofs; do
     command -v $t >/dev/null || { echo "skip: $t not installed"; exit 77; }
 done
 [ "$(id -u)" -eq 0 ] || { echo "skip: mounting a tmpfs for TMPDIR needs root"; exit 77; }
@@ -62,9 +63,10 @@ for img in disk.qcow2 disk.vhd; do
     cmp -s a.json b.json || { diff a.json b.json | head -20; fail "$img: the SBOM's packages differ from the raw disk's"; }
 done
 
-# the immutable layout with /usr as squashfs (kiln build's usr_filesystem: squashfs): os-release
-# and the copyright files come from the /usr partition, the dpkg database from the root one; the
-# 300 MiB in /usr are not copied (the partition was copied to TMPDIR for unsquashfs before)
+# the immutable layout with /usr as squashfs (kiln build's usr_filesystem: squashfs) or erofs
+# (its default, made as kiln build runs mkfs.erofs): os-release and the copyright files come from
+# the /usr partition, the dpkg database from the root one; the 300 MiB in /usr are not copied
+# (the partition was copied to TMPDIR for unsquashfs / dump.erofs before)
 mkdir -p usr/lib usr/share/doc/hello root/var/lib/dpkg root/etc root/usr
 cp tree/usr/lib/os-release usr/lib/os-release
 cp tree/usr/share/doc/hello/copyright usr/share/doc/hello/copyright
@@ -72,23 +74,27 @@ ln -s hello usr/share/doc/zed   # a doc directory linked to its sibling, as Debi
 ln tree/srv/data usr/data
 cp tree/var/lib/dpkg/status root/var/lib/dpkg/status
 ln -s ../usr/lib/os-release root/etc/os-release
-mksquashfs usr usr.sqfs -noappend -quiet -no-progress > /dev/null || fail "mksquashfs"
+mksquashfs usr usr.squashfs -noappend -quiet -no-progress > /dev/null || fail "mksquashfs"
+mkfs.erofs --quiet -T1700000000 -U0c0ffee0-0000-4000-8000-000000000001 usr.erofs usr || fail "mkfs.erofs"
 mke2fs -q -F -t ext4 -d root root.ext4 16M || fail "mke2fs of the root"
-truncate -s 400M imm.raw
-sgdisk -n 1:2048:+330M -t 1:8484680C-9521-48C6-9C11-B0720656F69E -n 2:0:+16M -t 2:4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709 \
-    imm.raw > /dev/null || fail "sgdisk"
-dd if=usr.sqfs of=imm.raw bs=1M seek=1 conv=notrunc status=none
-dd if=root.ext4 of=imm.raw bs=512 seek="$(sgdisk -i 2 imm.raw | sed -n 's/^First sector: \([0-9]*\).*/\1/p')" conv=notrunc status=none
-rm -rf usr root usr.sqfs root.ext4
-"$KILN" convert imm.raw imm.qcow2 > /dev/null 2>&1 || fail "kiln convert to qcow2"
-for img in imm.raw imm.qcow2; do
-    written "$img.inspect" "$KILN" inspect --json "$img"
-    expect_jq "$T/$img.inspect.out" '"\(.partitions[0].filesystem.type) \(.os_release.PRETTY_NAME)"' "squashfs In Place 3"
-    written "$img.sbom" "$KILN" sbom "$img" -f spdx -o "$img.spdx.json"
-    expect_jq "$img.spdx.json" '[.packages[1:][] | "\(.name)=\(.versionInfo)=\(.licenseDeclared)"] | join(",")' \
-        "hello=2.10-3=GPL-3.0-or-later,zed=1.0=GPL-3.0-or-later"
+rm -rf usr root
+for fs in squashfs erofs; do
+    truncate -s 400M imm.raw
+    sgdisk -n 1:2048:+330M -t 1:8484680C-9521-48C6-9C11-B0720656F69E -n 2:0:+16M -t 2:4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709 \
+        imm.raw > /dev/null || fail "sgdisk"
+    dd if=usr.$fs of=imm.raw bs=1M seek=1 conv=notrunc status=none
+    dd if=root.ext4 of=imm.raw bs=512 seek="$(sgdisk -i 2 imm.raw | sed -n 's/^First sector: \([0-9]*\).*/\1/p')" conv=notrunc status=none
+    "$KILN" convert imm.raw imm.qcow2 > /dev/null 2>&1 || fail "kiln convert to qcow2"
+    for img in imm.raw imm.qcow2; do
+        written "$fs.$img.inspect" "$KILN" inspect --json "$img"
+        expect_jq "$T/$fs.$img.inspect.out" '"\(.partitions[0].filesystem.type) \(.os_release.PRETTY_NAME)"' "$fs In Place 3"
+        written "$fs.$img.sbom" "$KILN" sbom "$img" -f spdx -o "$img.spdx.json"
+        expect_jq "$img.spdx.json" '[.packages[1:][] | "\(.name)=\(.versionInfo)=\(.licenseDeclared)"] | join(",")' \
+            "hello=2.10-3=GPL-3.0-or-later,zed=1.0=GPL-3.0-or-later"
+    done
+    rm -f imm.raw imm.qcow2 usr.$fs
 done
-rm -f imm.raw imm.qcow2
+rm -f root.ext4
 
 # the stock Debian image (a whole-disk ext4 in qcow2): os-release, every installed package and
 # the licenses kiln reads in place are what debugfs reads from a raw copy of it

@@ -214,20 +214,58 @@ grep -q 'updatecheck status="noupdate"' presp.xml || fail "plain 1.1 (no payload
 expect_jq plain.json .inflight 0
 note "a version without an update payload is not offered and leaves nothing in flight"
 note "the offered package is update.json (hash_sha256, action sha256, kiln_roothash, kiln_signature its own); it, its signature and the 4 files it names are served byte for byte"
-code() { curl -s -o "$T/body" -w '%{http_code}' "$@"; }
+code() { curl -s -D "$T/hdr" -o "$T/body" -w '%{http_code}' "$@"; }
+# refused_xml TEXT [APP-STATUS]: the last answer is in the protocol its client spoke (a 503 of
+# the update server came as the API's JSON once: hostile finding): text/xml, an Omaha
+# <response> whose kiln_error says TEXT, or whose one app has APP-STATUS and says TEXT
+refused_xml() {
+    grep -qi '^Content-Type: text/xml' "$T/hdr" || fail "an update server refusal is not text/xml: $(cat "$T/hdr" "$T/body")"
+    python3 -c 'import sys, xml.etree.ElementTree as ET
+r = ET.parse(sys.argv[1]).getroot()
+assert r.tag == "response" and r.get("protocol") == "3.0", r.tag
+apps = r.findall("app")
+if sys.argv[2]:
+    assert len(apps) == 1 and apps[0].get("status") == sys.argv[2], ET.tostring(r)
+    print(apps[0].get("kiln_error"))
+else:
+    assert not apps, ET.tostring(r)
+    print(r.get("kiln_error"))' "$T/body" "${2:-}" > "$T/reason" || fail "the refusal is not an Omaha response: $(cat "$T/body")"
+    expect_in "$T/reason" "$1"
+}
 [ "$(code -H 'Content-Type: text/xml' --data-binary '<request protocol="3.0"><app' "$u")" = 400 ] || fail "malformed XML not 400"
-grep -q "malformed XML at line 1" body || fail "the 400 does not say where: $(cat body)"
+refused_xml "malformed XML at line 1"
 [ "$(code -H 'Content-Type: application/json' -d '{}' "$u")" = 415 ] || fail "JSON not 415"
+refused_xml "an Omaha request is XML: send it as Content-Type: text/xml"
 head -c 70000 /dev/zero | tr '\0' ' ' > big
 [ "$(code -H 'Content-Type: text/xml' --data-binary @big "$u")" = 413 ] || fail "70 kB not 413"
+refused_xml "an Omaha request is at most 65536 bytes"
 [ "$(code "$u")" = 405 ] || fail "GET /v1/update/ not 405"
+refused_xml "method not allowed here"
+# a body whose length is ambiguous: refused in XML too, and the connection closed
+python3 - "$p" > "$T/framing" <<'PY' || fail "two Content-Length fields: $(cat "$T/framing")"
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"POST /v1/update/ HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello")
+s.settimeout(10)
+a = b""
+while True:
+    b = s.recv(4096)
+    if not b: break
+    a += b
+head, body = a.split(b"\r\n\r\n", 1)
+print(head.decode())
+assert head.startswith(b"HTTP/1.1 400") and b"text/xml" in head and b"Connection: close" in head
+assert b'kiln_error="the request has 2 Content-Length fields; send one"' in body, body
+PY
 [ "$(code "http://127.0.0.1:$p/v1/update/payload/os/1.1/os-1.1.manifest.json.x")" = 404 ] || fail "an unlisted file was served"
+grep -qi '^Content-Type: text/plain' "$T/hdr" && [ "$(cat "$T/body")" = "no such file of a published version" ] ||
+    fail "a payload download's 404 is not the reason as plain text: $(cat "$T/hdr" "$T/body")"
 [ "$(code "http://127.0.0.1:$p/v1/update/payload/os/1.1/..%2f..%2fgallery.yml")" = 404 ] || fail "a traversal was served"
 printf '<request protocol="3.0"><app appid="os" version="1.0" track="stable" machineid="m&#10;x"><updatecheck/></app></request>' > ctl.xml
 [ "$(code -H 'Content-Type: text/xml' --data-binary @ctl.xml "$u")" = 400 ] || fail "a newline in machineid not 400"
-grep -q "machineid" body || fail "the 400 does not name machineid"
+refused_xml "machineid"
 ! grep -q "m$" serve2.log || fail "the machine id with a newline reached the log"
-note "malformed 400 (with line), JSON 415, 70 kB 413, GET 405, unlisted and traversing payload paths 404, control characters 400"
+note "malformed 400 (with line), JSON 415, 70 kB 413, GET 405, two Content-Length 400, control characters 400, each an Omaha response (text/xml, kiln_error saying why); unlisted and traversing payload paths 404 as plain text"
 # what a publish cut off before its index leaves (a version directory), and a stray file,
 # leave every published version's updates as they were; each is logged once
 mkdir -p G/images/os/1.2 && echo x > G/images/os/1.2/os-1.2.update.json && echo junk > G/images/stray
@@ -254,10 +292,42 @@ check() { printf '<?xml version="1.0"?><request protocol="3.0"><app appid="os" v
 [ "$(check inv-1)" = 200 ] && [ "$(check inv-2)" = 200 ] || fail "the first two machines were not answered"
 [ "$(check inv-3)" = 503 ] || fail "a third machine past --max-machines 2 got $(cat "$T/body")"
 grep -qi '^Retry-After: 30' "$T/hdr" || fail "the 503 has no Retry-After"
-expect_in "$T/body" "the update server keeps 2 machines of os, none unseen for 7 days"
+refused_xml "the update server keeps 2 machines of os, none unseen for 7 days" error-instanceRegistrationFailed
 [ "$(check inv-1)" = 200 ] || fail "a known machine was refused"
+# a known machine and a new one in one request: each app is answered on its own (the whole
+# request got 503 once, after the known machine's event was recorded: a retry recorded it
+# twice, and the known machine was not served: hostile finding); the new one writes nothing
+app() { printf '<app appid="os" version="1.0" track="stable" machineid="%s"><event eventtype="13" eventresult="1"/><updatecheck/></app>' "$1"; }
+rows() { python3 -c 'import sqlite3, sys
+d = sqlite3.connect(sys.argv[1])
+print(d.execute("SELECT COUNT(*) FROM machines").fetchone()[0], d.execute("SELECT COUNT(*) FROM update_events").fetchone()[0],
+      d.execute("SELECT COUNT(*) FROM update_events WHERE machine_id = ?1", ("inv-3",)).fetchone()[0])' "$T/data-bound/kiln.db"; }
+[ "$(rows)" = "2 0 0" ] || fail "before the mixed requests: machines, events, inv-3 events $(rows)"
+for order in "inv-1 inv-3" "inv-3 inv-2"; do
+    set -- $order
+    printf '<?xml version="1.0"?><request protocol="3.0">%s%s</request>' "$(app "$1")" "$(app "$2")" |
+        curl -s -D "$T/hdr" -o "$T/body" -w '%{http_code}' -H 'Content-Type: text/xml' --data-binary @- "$u" > "$T/code"
+    [ "$(cat "$T/code")" = 200 ] || fail "$order: a request serving a known machine answered $(cat "$T/code") $(cat "$T/body")"
+    python3 - "$T/body" "$1" <<'PY' || fail "$order: $(cat "$T/body")"
+import sys, xml.etree.ElementTree as ET
+apps = ET.parse(sys.argv[1]).getroot().findall("app")
+assert len(apps) == 2, len(apps)
+known, new = (apps[0], apps[1]) if sys.argv[2] != "inv-3" else (apps[1], apps[0])
+assert known.get("status") == "ok" and known.find("event").get("status") == "ok", ET.tostring(known)
+assert known.find("updatecheck").get("status") == "noupdate", ET.tostring(known)
+assert new.get("status") == "error-instanceRegistrationFailed" and new.find("event") is None, ET.tostring(new)
+assert "keeps 2 machines of os" in new.get("kiln_error"), new.get("kiln_error")
+PY
+done
+[ "$(rows)" = "2 2 0" ] || fail "after two mixed requests: machines, events, inv-3 events $(rows), expected 2 2 0"
+# an app that cannot be served at all refuses the request before anything of it is written
+printf '<?xml version="1.0"?><request protocol="3.0">%s<app appid="os" version="1.0" track="bad+track" machineid="inv-2"/></request>' "$(app inv-1)" |
+    curl -s -D "$T/hdr" -o "$T/body" -w '%{http_code}' -H 'Content-Type: text/xml' --data-binary @- "$u" > "$T/code"
+[ "$(cat "$T/code")" = 400 ] || fail "a request with a bad track answered $(cat "$T/code")"
+refused_xml "track: want a channel"
+[ "$(rows)" = "2 2 0" ] || fail "a refused request wrote rows: $(rows)"
 kill "$spid"; wait "$spid" 2>/dev/null
-note "--max-machines 2: a third invented machine id got 503 with Retry-After, known machines 200"
+note "--max-machines 2: a third invented machine id got 503 with Retry-After, known machines 200; a known and a new machine in one request: 200, the known one served, the new one error-instanceRegistrationFailed with nothing written; a bad app refuses the request before any write"
 
 # PostgreSQL
 pgdir="$T/pg"

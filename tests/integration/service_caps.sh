@@ -81,6 +81,13 @@ expect_status 0 env KILN_TOKEN="$TA" "$KILN" submit --server "$S" --runbook "$KI
 expect_in "$T/err" "sent with its includes merged; left out, as the service sets them: vulnerability_feed, platform"
 jt=$(cat "$T/out")
 curl -sf -X POST -H "Authorization: Bearer $TA" "$S/api/v1/jobs/$jt/cancel" > /dev/null || fail "cancel $jt"
+expect_not_in "$T/err" "keep_environment"
+# platform.keep_environment is what a user counts on happening: that the service does not keep
+# a worker's VMs is said on its own (it went under "left out: platform": hostile finding)
+printf 'name: keep\ninclude:\n  - path: %s\nplatform: { keep_environment: failed }\n' "$KILN_ROOT/examples/tier0.yml" > keep.yml
+expect_status 0 env KILN_TOKEN="$TA" "$KILN" submit --server "$S" --runbook keep.yml hybrid.raw
+expect_in "$T/err" "kiln submit: --runbook keep.yml: platform.keep_environment: failed is not honoured by the service: a worker ends the job's VMs with the job (no one could reach them there); to keep them, run the runbook with kiln run"
+curl -sf -X POST -H "Authorization: Bearer $TA" "$S/api/v1/jobs/$(cat "$T/out")/cancel" > /dev/null || fail "cancel the keep job"
 [ "$(curl -s "$S/api/v1/jobs?state=queued" -H "Authorization: Bearer $TA" | jq '.jobs | length')" = 0 ] || fail "a refused submission queued a job"
 note "a text file named .qcow2 and a runbook with a criteria typo were refused with what was wrong; tier0.yml was sent with its includes merged"
 

@@ -63,8 +63,8 @@ expect_status 1 "$KILN" tenant add acme --data "$data"
 expect_in "$T/err" "tenant acme exists already"
 expect_status 1 "$KILN" worker add host7 --data "$data"
 expect_in "$T/err" "worker host7 exists already"
-expect_status 1 "$KILN" tenant add "../x" --data "$data"
-expect_in "$T/err" 'tenant name "../x"'
+expect_status 2 "$KILN" tenant add "../x" --data "$data"   # a name's rule is usage, not a failed store
+expect_in "$T/err" 'tenant name "../x": want 1 to 64 of A-Z a-z 0-9 . _ -'
 expect_status 2 "$KILN" tenant add beta --max-jobs 0 --data "$data"
 expect_in "$T/err" "--max-jobs 0: want a whole number from 1 to 100000"
 printf 'not a key\n' > bad.pub
@@ -255,4 +255,38 @@ opt_err "kiln submit: --name given twice (a and b): give it once" "$KILN" submit
 opt_err "kiln publish: --support-days 010: want a whole number from 0 to 36500" "$KILN" publish x -k y --support-days 010
 opt_err "kiln gallery list: --min-serial +2: want a whole number from 0 to 9223372036854775807" "$KILN" gallery list --gallery G --min-serial +2
 opt_err "kiln gallery init: --require-priority 1.0: want a whole number from -1 to 5" "$KILN" gallery init --gallery G --require-priority 1.0
+# an option that would have no effect is refused, not silently ignored (--max-machines without
+# --gallery was accepted: hostile finding); the rule is the option table's, one for every verb
+opt_err "kiln serve: --max-machines goes with --gallery DIR: without it, it has no effect; give both, or leave --max-machines out" \
+    "$KILN" serve --data d --max-machines 5
+opt_err "kiln serve: --gallery-require-priority goes with --gallery-key SECRET.key: without it, it has no effect; give both, or leave --gallery-require-priority out" \
+    "$KILN" serve --data d --gallery-require-priority 1
+for o in "--listen 127.0.0.1:1" "--gallery G" "--max-image-mb 5" "--max-queued 5" "--lease-s 5" "--gallery-key k.key"; do
+    opt_err "kiln serve: ${o%% *} has no effect with --init: leave one of them out" "$KILN" serve --init --data "$T/never" $o
+done
+[ ! -e "$T/never" ] || fail "a refused kiln serve --init made its --data"
+opt_err "kiln submit: --append goes with --kernel VMLINUZ: without it, it has no effect; give both, or leave --append out" \
+    "$KILN" submit --server http://127.0.0.1:9 --append console=ttyS0 img.raw
+opt_err "kiln shell: --initrd goes with --kernel FILE: without it, it has no effect; give both, or leave --initrd out" "$KILN" shell --initrd i img.raw
+opt_err "kiln archive: --pubkey goes with --verify FILE: without it, it has no effect; give both, or leave --pubkey out" "$KILN" archive run -p k.pub
+opt_err "kiln archive: --out has no effect with --verify: leave one of them out" "$KILN" archive --verify a.tar.zst -o x
+# a name the service cannot hold is a usage error (2) with the rule, said before any database
+# is opened (kiln tenant add 'a b' exited 1 from the store: hostile finding)
+rule="want 1 to 64 of A-Z a-z 0-9 . _ -, not starting with '.' or '-', without \"..\""
+opt_err "kiln tenant add: tenant name \"a b\": $rule" "$KILN" tenant add 'a b' --data "$T/nodb"
+opt_err "kiln tenant add: tenant name \"-x\": $rule" "$KILN" tenant add --data "$T/nodb" -- -x
+opt_err "kiln worker add: worker name \".w\": $rule" "$KILN" worker add .w --data "$T/nodb"
+opt_err "kiln worker add: worker name \"a..b\": $rule" "$KILN" worker add a..b --data "$T/nodb"
+opt_err "kiln rollout set: channel \"st able\": $rule" "$KILN" rollout set os 'st able' --version 1 --percent 5 --data "$T/nodb"
+opt_err "kiln rollout status: channel \"x/y\": $rule" "$KILN" rollout status os x/y --data "$T/nodb"
+opt_err "kiln rollout set: image name \"a b\": want 1 to 128 of A-Z a-z 0-9 . _ + ~ -, not starting with '.' or '-', without \"..\"" \
+    "$KILN" rollout set 'a b' stable --version 1 --percent 5 --data "$T/nodb"
+opt_err "kiln rollout group: group \"g g\": want 1 to 64 of A-Z a-z 0-9 . _ -" "$KILN" rollout group os 'g g' m1 --data "$T/nodb"
+opt_err "kiln rollout group: machine id \"m/1\": want 1 to 128 of A-Z a-z 0-9 . _ + ~ : { } @ = -, not starting with '.', without '/' or \"..\"" \
+    "$KILN" rollout group os g m/1 --data "$T/nodb"
+opt_err "kiln gallery pull: image name \"a b\": want 1 to 128 of A-Z a-z 0-9 . _ + ~ -, not starting with '.' or '-', without \"..\"" \
+    "$KILN" gallery pull 'a b@1' --gallery "$T/nogallery"
+opt_err "kiln gallery list: channel \"a b\": want 1 to 128 of A-Z a-z 0-9 . _ + ~ -, not starting with '.' or '-', without \"..\"" \
+    "$KILN" gallery list --channel 'a b' --gallery "$T/nogallery"
+[ ! -e "$T/nodb" ] || fail "a refused name made a database"
 echo "service_cli: option errors ok"

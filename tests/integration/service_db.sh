@@ -73,6 +73,36 @@ job=$(curl -s -H "Authorization: Bearer $ta" "$u/jobs/$jid")
 deleted=$(ls -l "/proc/$spid/fd" 2>/dev/null | grep -c 'kiln.db.*(deleted)')
 [ "$deleted" -eq 0 ] || fail "the server holds $deleted deleted database file(s)"
 listed=$(curl -s -H "Authorization: Bearer $ta" "$u/jobs" | jq '.jobs | length')
+# query parameters: each once and only those the endpoint reads, in every endpoint that reads
+# any (?limit=1&limit=1000 answered a page of 1, ?limt=5 the whole list: hostile finding)
+q400() { # WANT-FIELD WANT-ERROR TOKEN METHOD PATH
+    code=$(curl -s -o q.json -w '%{http_code}' -H "Authorization: Bearer $3" -X "$4" "$u$5")
+    [ "$code" = 400 ] && [ "$(jq -r .field q.json)" = "$1" ] && [ "$(jq -r .error q.json)" = "$2" ] ||
+        fail "$4 $5: $code $(cat q.json), expected 400 naming $1"
+}
+q400 limit "limit is given twice: give it once" "$ta" GET "/jobs?limit=1&limit=1000"
+q400 state "state is given twice: give it once" "$ta" GET "/jobs?state=done&state=queued"
+q400 limt "limt is not a parameter of this endpoint; it reads state, limit, before" "$ta" GET "/jobs?limt=5"
+q400 wait "wait is given twice: give it once" "$tw2" POST "/worker/claim?wait=1&wait=30"
+q400 follow "follow is not a parameter of this endpoint; it reads none" "$ta" GET "/jobs/$jid?follow=1"
+q400 x "x is not a parameter of this endpoint; it reads none" "$ta" GET "/workers?x=1"
+[ "$(curl -s -H "Authorization: Bearer $ta" "$u/jobs?limit=2&state=queued" | jq '.jobs | length')" = 2 ] || fail "limit=2&state=queued"
+code=$(curl -s -o dash.html -w '%{http_code}' "http://127.0.0.1:$port/login?next=/a&next=/b")
+[ "$code" = 400 ] && grep -q "next is given twice: give it once" dash.html || fail "the dashboard took next twice: $code"
+# an image past the server's bound is refused before it is read: a 1 TB sparse file was hashed
+# for many minutes in silence (hostile finding); the bound comes from GET /api/v1/limits
+[ "$(curl -s -H "Authorization: Bearer $ta" "$u/limits" | jq .max_image_bytes)" = $((16384 << 20)) ] || fail "limits: not the 16 GiB default"
+truncate -s 1T huge.raw
+posts=$(grep -c "POST /api/v1/images" serve.log)
+KILN_TOKEN=$ta "$KILN" submit --server "http://127.0.0.1:$port" huge.raw > out.txt 2> err.txt; st=$?
+[ $st -eq 2 ] || fail "a 1 TB image: exit $st, $(cat err.txt)"
+[ "$(cat err.txt)" = "kiln submit: huge.raw is 1099511627776 bytes (1024.0 GiB); the server takes images of at most 17179869184 bytes (16.0 GiB, kiln serve --max-image-mb): nothing was read or sent; convert it to qcow2 (kiln convert) or shrink it" ] ||
+    fail "a 1 TB image: $(cat err.txt)"
+[ "$(grep -c "POST /api/v1/images" serve.log)" = "$posts" ] || fail "the 1 TB image was sent"
+rm huge.raw
+# the sign-in form likewise: a token given twice is refused, not the last one taken
+code=$(curl -s -o dash.html -w '%{http_code}' --data-urlencode "token=kt_wrong" --data-urlencode "token=$ta" "http://127.0.0.1:$port/login")
+[ "$code" = 400 ] && grep -q "The form holds token twice: give it once." dash.html || fail "the sign-in form took token twice: $code"
 kill "$spid"; wait "$spid" 2>/dev/null
 [ "$(sqlite3 "$data/kiln.db" 'pragma integrity_check')" = ok ] || fail "integrity_check: $(sqlite3 "$data/kiln.db" 'pragma integrity_check')"
 ondisk=$(sqlite3 "$data/kiln.db" 'select count(*) from jobs')

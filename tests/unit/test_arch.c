@@ -151,7 +151,9 @@ static void test_table(void)
 }
 
 static const char *spec_head = "name: t\nversion: 1.0.0\n";
-static const char *spec_tail = "base: { family: deb, suite: bookworm }\npackages: { install: [openssh-server] }\n";
+/* systemd-boot-efi: a disk of another arch than the host's needs the image's own systemd-boot */
+static const char *spec_tail =
+    "base: { family: deb, suite: bookworm }\npackages: { install: [openssh-server, systemd-boot-efi] }\n";
 
 static char *spec_with(const char *name, const char *arch_line, struct image_spec **out)
 {

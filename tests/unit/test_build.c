@@ -31,15 +31,47 @@ static struct image_spec *load(const char *text)
 
 #define SPEC_HEAD "name: t\nversion: 1.0.0\n"
 
-/* The stages a spec runs, space-separated, in order. */
-static char *stage_names(const struct image_spec *s)
+/* The stages a spec runs, space-separated, in order, with --format only_output (-1: none). */
+static char *stage_names_for(const struct image_spec *s, int only_output)
 {
     size_t n;
     const struct build_stage *st = build_stages(&n);
     struct sbuf b = {0};
+    const struct build_opts o = {.only_output = only_output};
     for (size_t i = 0; i < n; i++)
-        if (!st[i].enabled || st[i].enabled(s)) sbuf_printf(&b, "%s%s", b.len ? " " : "", st[i].name);
+        if (!st[i].enabled || st[i].enabled(s, &o)) sbuf_printf(&b, "%s%s", b.len ? " " : "", st[i].name);
     return sbuf_steal(&b);
+}
+
+/* The same with the spec's outputs. */
+static char *stage_names(const struct image_spec *s)
+{
+    return stage_names_for(s, -1);
+}
+
+/* A rootfs archive alone (the spec's output: [tar], also wsl: true, or --format tar) makes no
+ * ESP, root filesystem or disk: about 1.4 GB of /var/tmp and their time for nothing. */
+static void test_stages_tar(void)
+{
+    struct image_spec *tar = load(SPEC_HEAD "base: { family: deb, suite: bookworm }\noutput: [tar]\n");
+    struct image_spec *wsl = load(SPEC_HEAD "base: { family: deb, suite: bookworm }\noutput: [tar]\nwsl: true\n");
+    struct image_spec *both = load(SPEC_HEAD "base: { family: deb, suite: bookworm }\noutput: [qcow2, tar]\n");
+    struct image_spec *imm = load(SPEC_HEAD "base: { family: deb, suite: bookworm }\noutput: [tar]\n"
+                                  "packages: { install: [linux-image-amd64, dracut, libcryptsetup12] }\n"
+                                  "storage: { layout: immutable, size: 2G }\n");
+    if (tar && wsl && both && imm) {
+        _cleanup_free_ char *a = stage_names(tar), *b = stage_names(wsl), *c = stage_names(both),
+                            *d = stage_names_for(both, OUT_TAR), *e = stage_names_for(tar, OUT_QCOW2),
+                            *f = stage_names(imm);
+        is_str(a, "rootfs customize outputs manifest", "output: [tar]: no disk stages");
+        is_str(b, "rootfs customize outputs manifest", "wsl: true: the same");
+        is_str(c, "rootfs customize root-fs esp disk outputs manifest", "a disk and the archive: all seven");
+        is_str(d, "rootfs customize outputs manifest", "--format tar on a spec with a disk: no disk stages");
+        is_str(e, "rootfs customize root-fs esp disk outputs manifest", "--format qcow2 on a tar spec: the disk's");
+        is_str(f, "rootfs customize usr root-fs esp disk outputs manifest",
+               "the immutable layout keeps them (its /usr image and update payload)");
+    }
+    spec_free(tar), spec_free(wsl), spec_free(both), spec_free(imm);
 }
 
 static void test_stages(void)
@@ -111,10 +143,10 @@ static void test_lines(void)
         {{.kind = BUILD_WARNING, .text = "nothing configures a network interface"},
          "kiln build: warning: nothing configures a network interface\n", "the image's warning"},
         {{.kind = BUILD_ERROR, .stage = "esp", .text = "the kernel is gone"}, "kiln build: esp: the kernel is gone\n", "error"},
-        {{.kind = BUILD_ERROR, .stage = "rootfs", .text = "`false` failed (exit 1); its last output:", .output = "  ...\nE: x\n",
-          .path = "/w/build.log"},
-         "kiln build: rootfs: `false` failed (exit 1); its last output:\n  ...\nE: x\nkiln build: the whole log is in /w/build.log\n",
-         "a failed command: its output, then where the log is"},
+        /* the log is named by BUILD_LOG_KEPT alone: the work directory's copy is deleted */
+        {{.kind = BUILD_ERROR, .stage = "rootfs", .text = "`false` failed (exit 1); its last output:", .output = "  ...\nE: x\n"},
+         "kiln build: rootfs: `false` failed (exit 1); its last output:\n  ...\nE: x\n",
+         "a failed command: its output, no path into the work directory"},
         {{.kind = BUILD_DONE, .seconds = 43.04, .path = "out/t-1.0.0"}, "kiln build: t 1.0.0 built in 43.0 s → out/t-1.0.0.*\n", "done"},
         {{.kind = BUILD_LOG_KEPT, .path = "out/t-1.0.0.build.log"}, "kiln build: failed; the build log is kept at out/t-1.0.0.build.log\n",
          "log kept"},
@@ -196,13 +228,32 @@ static void test_events(void)
     spec_free(s);
 }
 
+/* boot.secure_boot: distro's grub.cfg: each word of the command line its own argument of
+ * GRUB's linux, so the kernel gets root=, rw and console= as three parameters (one quoted
+ * argument, which GRUB passes on in double quotes, left the kernel with no root= and its
+ * console on tty0: the image booted to nothing on the serial console). */
+static void test_grub_cfg(void)
+{
+    _cleanup_free_ char *a = grub_cfg_text("/img/6.1.0-57-amd64/linux", "/img/6.1.0-57-amd64/initrd",
+                                           "root=PARTUUID=2f33ad9e-8fb1-4548-99f4-40244754c15c rw console=ttyS0");
+    is_str(a, "set timeout=0\nlinux '/img/6.1.0-57-amd64/linux' 'root=PARTUUID=2f33ad9e-8fb1-4548-99f4-40244754c15c' "
+              "'rw' 'console=ttyS0'\ninitrd '/img/6.1.0-57-amd64/initrd'\nboot\n",
+           "grub.cfg: one single-quoted argument per word");
+    /* the spec's own spacing (runs of spaces, a tab) makes no empty argument; $ and ; stay literal */
+    _cleanup_free_ char *b = grub_cfg_text("/k", "/i", "root=PARTUUID=x rw  \tfoo=$bar;baz ");
+    is_str(b, "set timeout=0\nlinux '/k' 'root=PARTUUID=x' 'rw' 'foo=$bar;baz'\ninitrd '/i'\nboot\n",
+           "grub.cfg: runs of blanks separate words, no empty argument, GRUB specials quoted");
+}
+
 int main(void)
 {
     if (!mkdtemp(dir)) return 1;
     test_stages();
+    test_stages_tar();
     test_families();
     test_lines();
     test_events();
+    test_grub_cfg();
     rm_rf(dir);
     return tap_done();
 }

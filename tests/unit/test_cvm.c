@@ -170,6 +170,55 @@ static void test_unsigned_kernel(void)
            "unsigned: the entry after is unknown");
 }
 
+/* Neither systemd-boot nor kiln's grub.cfg: the skip names the boot path the guest shows, else
+ * a kernel handed to the firmware directly. */
+static void test_unsigned_probe_skip(void)
+{
+    struct verdict v = {0};
+    expect(decide_unsigned_probe_skip("shim\ngrub\n", &v), &v, VERDICT_SKIP,
+           "the guest was booted by shim and GRUB (shim's MokListRT variable, GRUB's BOOT_IMAGE= on the kernel command "
+           "line), not by systemd-boot nor by GRUB from a grub.cfg kiln can offer a kernel in (EFI/debian/grub.cfg as "
+           "kiln build's boot.secure_boot: distro writes it): no kernel without a signature was offered",
+           "probe skip: shim and GRUB");
+    expect(decide_unsigned_probe_skip("grub\n", &v), &v, VERDICT_SKIP, "booted by GRUB (GRUB's BOOT_IMAGE=",
+           "probe skip: GRUB without shim");
+    expect(decide_unsigned_probe_skip("shim", &v), &v, VERDICT_SKIP, "booted by shim (shim's MokListRT variable)",
+           "probe skip: shim, last line without a newline");
+    expect(decide_unsigned_probe_skip("", &v), &v, VERDICT_SKIP,
+           "not booted by systemd-boot from its disk (a kernel handed to the firmware directly?)", "probe skip: nothing seen");
+    expect(decide_unsigned_probe_skip(NULL, &v), &v, VERDICT_SKIP, "a kernel handed to the firmware directly?",
+           "probe skip: unknown");
+    expect(decide_unsigned_probe_skip("grubby\nshimmer\n", &v), &v, VERDICT_SKIP, "a kernel handed to the firmware",
+           "probe skip: whole lines only");
+}
+
+/* GRUB offered the unsigned copy first: its refusal (Debian's GRUB 2.06 through shim's verifier,
+ * as the console showed it under OVMF's Microsoft keys) and the signed kernel after it. */
+static void test_grub_unsigned(void)
+{
+    struct verdict v = {0};
+    const char *off = "/img/6.1.0-57-amd64/linux-kiln-unsigned";
+    const char *signed_cmdline = "BOOT_IMAGE=/img/6.1.0-57-amd64/linux root=PARTUUID=d32a6841 rw console=ttyS0\n";
+    const char *refused = "\033[0m\033[30m\033[47mWelcome to GRUB!\n\nerror: bad shim signature.\n"
+                          "EFI stub: UEFI Secure Boot is enabled.\n";
+    expect(decide_grub_unsigned_refused(off, signed_cmdline, refused, &v), &v, VERDICT_PASS,
+           "a kernel without a signature is refused (GRUB, /img/6.1.0-57-amd64/linux-kiln-unsigned): the console says "
+           "\"error: bad shim signature.\" and GRUB started /img/6.1.0-57-amd64/linux", "grub unsigned: refused");
+    const char *booted = "BOOT_IMAGE=/img/6.1.0-57-amd64/linux-kiln-unsigned root=PARTUUID=d32a6841 rw console=ttyS0\n";
+    expect(decide_grub_unsigned_refused(off, booted, "EFI stub: UEFI Secure Boot is enabled.\n", &v), &v, VERDICT_FAIL,
+           "a kernel without a signature booted under Secure Boot: GRUB started /img/6.1.0-57-amd64/linux-kiln-unsigned "
+           "(BOOT_IMAGE= in /proc/cmdline)", "grub unsigned: it booted");
+    expect(decide_grub_unsigned_refused(off, booted, refused, &v), &v, VERDICT_FAIL, "booted under Secure Boot",
+           "grub unsigned: booted wins over a refusal line");
+    expect(decide_grub_unsigned_refused(off, signed_cmdline, "error: file not found.\n", &v), &v, VERDICT_SKIP,
+           "cannot decide: after offering GRUB a kernel without a signature (/img/6.1.0-57-amd64/linux-kiln-unsigned) "
+           "the guest booted /img/6.1.0-57-amd64/linux and the console shows no refusal", "grub unsigned: another error");
+    expect(decide_grub_unsigned_refused(off, "root=/dev/vda1 console=ttyS0", "", &v), &v, VERDICT_SKIP,
+           "a kernel GRUB did not name (no BOOT_IMAGE=)", "grub unsigned: no BOOT_IMAGE=");
+    expect(decide_grub_unsigned_refused(off, "BOOT_IMAGE=/img/linux-kiln-unsigned-not", "error: Security Violation\n", &v), &v,
+           VERDICT_PASS, "Security Violation", "grub unsigned: a refusal through LoadImage; BOOT_IMAGE= compared whole");
+}
+
 #define P4B "bb4b1a0ff7ab4e3a4e7de5e1ab5b1c1b3b4e4f6f7ae8dd3b3f7d6c2b1a0f9e8d"
 
 static void test_pcr4_change(void)
@@ -308,6 +357,8 @@ int main(void)
     test_measured_boot();
     test_secure_boot();
     test_unsigned_kernel();
+    test_unsigned_probe_skip();
+    test_grub_unsigned();
     test_pcr4_change();
     test_encrypted_root();
     return tap_done();

@@ -413,6 +413,10 @@ static void routes(void)
     kiln_dash_form_field(&f, "other", "zz", 0, 2);
     is_str(f.token, "kt_abcd", "a field's pieces are joined");
     ok(!f.too_big, "and fit");
+    ok(!f.twice, "one token is not twice");
+    kiln_dash_form_field(&f, "token", "kt_x", 0, 4);
+    is_str(f.twice, "token", "a second token is said (the last one won silently)");
+    f.twice = NULL;
     kiln_dash_form_field(&f, "next", "/x", 199, 2);
     ok(f.too_big, "a piece past the field's room is too big");
     f.too_big = false;

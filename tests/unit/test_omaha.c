@@ -308,6 +308,46 @@ static void hostile(void)
     free(s);
 }
 
+/* A refusal keeps the protocol: a response with no app and a reason, or an app refused with
+ * its own status and reason; both written and read back whole. */
+static void refusals(void)
+{
+    struct omaha_response *r = xcalloc(1, sizeof(*r)), *r2 = xcalloc(1, sizeof(*r2));
+    _cleanup_free_ char *why = NULL;
+    char *doc = NULL;
+    size_t len;
+    snprintf(r->server, sizeof(r->server), "kiln");
+    r->daystart_elapsed_seconds = -1;
+    ok(omaha_response_write(r, &doc, &len, &why) == -EINVAL && !doc, "no app and no error: refused");
+    snprintf(r->error, sizeof(r->error), "malformed XML at line 1 column 9: <a> & \"b\"");
+    ok(omaha_response_write(r, &doc, &len, &why) == 0, "a refusal without app written (%s)", why);
+    has(doc, "kiln_error=\"malformed XML at line 1 column 9: &lt;a&gt; &amp; &quot;b&quot;\"", "its reason, escaped");
+    ok(omaha_response_parse(doc, len, r2, &why) == 0 && r2->napps == 0, "and read back (%s)", why);
+    is_str(r2->error, r->error, "the reason read back");
+    free(doc);
+    memset(r->error, 0, sizeof(r->error));
+    r->napps = 1;
+    snprintf(r->apps[0].appid, sizeof(r->apps[0].appid), "os");
+    snprintf(r->apps[0].status, sizeof(r->apps[0].status), "error-instanceRegistrationFailed");
+    snprintf(r->apps[0].error, sizeof(r->apps[0].error), "the update server keeps 2 machines of os");
+    ok(omaha_response_write(r, &doc, &len, &why) == 0, "an app refused written (%s)", why);
+    ok(omaha_response_parse(doc, len, r2, &why) == 0 && memcmp(r, r2, sizeof(*r)) == 0, "parse(write(x)) == x");
+    free(doc);
+    snprintf(r->apps[0].error, sizeof(r->apps[0].error), "a\nb");
+    ok(omaha_response_write(r, &doc, &len, &why) == -EINVAL, "a reason with a newline refused");
+    has(why, "kiln_error", "names kiln_error");
+    memset(r->apps[0].error, 'x', OMAHA_ERROR_MAX);
+    r->apps[0].error[OMAHA_ERROR_MAX] = 0;
+    ok(omaha_response_write(r, &doc, &len, &why) == 0, "a %d-byte reason written", OMAHA_ERROR_MAX);
+    free(doc);
+    const char *ctl = "<response protocol=\"3.0\" kiln_error=\"a&#10;b\"/>";
+    ok(omaha_response_parse(ctl, strlen(ctl), r2, &why) == -EINVAL, "a control character in kiln_error refused");
+    const char *none = "<response protocol=\"3.0\"/>";
+    ok(omaha_response_parse(none, strlen(none), r2, &why) == -EINVAL, "no app and no kiln_error refused");
+    free(r);
+    free(r2);
+}
+
 static void names(void)
 {
     char buf[16];
@@ -326,6 +366,7 @@ int main(void)
     digests();
     roundtrip();
     hostile();
+    refusals();
     names();
     return tap_done();
 }

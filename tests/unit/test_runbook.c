@@ -658,7 +658,14 @@ static void test_platform_drivers(void)
     ok(!platform_find("libvirt") && !platform_find(NULL), "an unknown type finds no driver");
     ok(platform_find("qemu")->caps & PLATFORM_CAP_PROVISIONS_SHAPE, "qemu provisions the requested shape");
     ok(!(platform_find("ready")->caps & PLATFORM_CAP_PROVISIONS_SHAPE), "ready reports it as met: the cases measure");
+    /* kiln shell boots an image on the first platform that can, without naming it */
+    ok(platform_find_caps(PLATFORM_CAP_BOOTS_IMAGE) == platform_find("qemu"), "qemu is the first platform booting images");
+    ok(!(platform_find("ready")->caps & PLATFORM_CAP_BOOTS_IMAGE), "ready boots no image");
+    ok(platform_find_caps(1u << 30) == NULL, "a capability no platform has: none");
 
+    _cleanup_free_ char *e0 = load_err("pnone.yml", "name: x\n");
+    is_str(e0, "pnone.yml:0:0: platform: missing \"platform:\" (type: qemu (an image or kernel) | ready (nodes))",
+           "no platform: the table's drivers and what each needs");
     _cleanup_free_ char *e1 = load_err("pnoq.yml", "platform: { type: qemu }\n");
     is_str(e1, "pnoq.yml:1:11: platform: type qemu needs a \"qemu:\" section with an image or kernel", "qemu without its section");
     _cleanup_free_ char *e2 = load_err("pnor.yml", "platform: { type: ready, qemu: { kernel: /k } }\n");
@@ -677,6 +684,20 @@ static void test_platform_drivers(void)
         is_str(bd.n ? bd.v[0].path : NULL, "platform.type", "at platform.type");
         diags_free(&bd);
         runbook_free(brb);
+    }
+    /* a misspelt type with its section spelt the same or right: that error alone (it came after
+     * "type qemu needs a qemu: section" and "unknown key qem") */
+    static const char *const misspelt[] = {"platform:\n  type: qem\n  qem: { kernel: /k }\n",
+                                           "platform:\n  type: qem\n  qemu: { kernel: /k }\n"};
+    for (size_t i = 0; i < ARRAY_SIZE(misspelt); i++) {
+        _cleanup_free_ char *pq = put("pqem.yml", misspelt[i]);
+        struct kiln_runbook *rq = NULL;
+        struct diags dq = {0};
+        int rq_r = runbook_load(pq, NULL, 0, &rq, &dq);
+        ok(rq_r < 0 && dq.n == 1 && dq.v[0].line == 2 && dq.v[0].col == 9 &&
+               streq(dq.v[0].msg, "expected one of qemu | ready, got \"qem\"; did you mean \"qemu\"?"),
+           "type: qem (section %zu): one error, the did-you-mean (%zu: %s)", i, dq.n, dq.n ? dq.v[0].msg : "");
+        diags_free(&dq);
     }
     _cleanup_free_ char *e4 = load_err("pkey.yml", "platform: { type: qemu, qemu: { kernel: /k }, qemux: {} }\n");
     ok(strstr(e4, "pkey.yml:1:") && strstr(e4, "qemux"), "an unknown key under platform is named: %s", e4);

@@ -1129,6 +1129,15 @@ static void test_update_bounds(void)
            L("a 4th machine past max_machines 3 is refused"));
     has(err, "keeps 3 machines of os", L("saying the bound"));
     is_int(raw_long("SELECT COUNT(*) FROM machines"), 3, L("no row was added"));
+    struct omaha_event started = {.type = OMAHA_EVENT_DOWNLOAD_STARTED, .result = OMAHA_RESULT_SUCCESS};
+    is_int(kiln_store_update_event(st, "os", "stable", "invented", "1.1", &started, NULL, &err), -EUSERS,
+           L("its event is refused too"));
+    is_int(raw_long("SELECT COUNT(*) FROM update_events") + raw_long("SELECT COUNT(*) FROM machines"), 3,
+           L("and writes neither an event nor a machine"));
+    /* what the server checks of every app before it serves any: the field named */
+    is_int(kiln_store_update_client_check("os", "bad+track", "m1", "1.0", &err), -EINVAL, L("a track with '+'"));
+    has(err, "track: want a channel", L("names track"));
+    is_int(kiln_store_update_client_check("os", "stable", "m1", "1.0", &err), 0, L("a good app passes"));
     atomic_fetch_add(&fake_now, 1000);
     is_int(kiln_store_update_check(st, "os", "stable", "m1", "1.1", &v, 1, &d, &err), 0, L("a known machine still checks in"));
     /* a week on, m1 and m2 are stale (m0 holds a grant): the newcomer takes the row of the

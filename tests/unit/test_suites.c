@@ -736,6 +736,40 @@ static void test_lifecycle(void)
     expect(decide_generalized(&none, &ffail, &none, &v), &v, VERDICT_FAIL, "cannot look for log files", "generalized: find failed");
 }
 
+/* verify_kernel_cmdline reads /proc/cmdline as the kernel splits it into parameters: a boot
+ * loader that passed the whole command line as one quoted argument (GRUB does, for an argument
+ * holding a space) left no console= parameter, whatever the text holds. */
+static void test_kernel_cmdline(void)
+{
+    struct verdict v = {0};
+    const char *grub = "BOOT_IMAGE=/img/6.1.0-57-amd64/linux root=PARTUUID=2f33ad9e rw console=ttyS0\n";
+    expect(decide_kernel_cmdline(grub, NULL, NULL, &v), &v, VERDICT_PASS, "serial console console=ttyS0",
+           "cmdline: GRUB's BOOT_IMAGE= and a serial console");
+    const char *quoted = "BOOT_IMAGE=/img/linux \"root=PARTUUID=2f33ad9e rw console=ttyS0\"\n";
+    expect(decide_kernel_cmdline(quoted, NULL, NULL, &v), &v, VERDICT_FAIL,
+           "/proc/cmdline has no serial console: the kernel reads \"root=PARTUUID=2f33ad9e rw console=ttyS0\" as one "
+           "parameter (quoted), so its console= is none; it is: BOOT_IMAGE=/img/linux \"root=PARTUUID=2f33ad9e rw "
+           "console=ttyS0\"", "cmdline: console= inside one quoted parameter is no console");
+    expect(decide_kernel_cmdline("root=/dev/vda1 console=tty0 quiet", NULL, NULL, &v), &v, VERDICT_FAIL,
+           "/proc/cmdline has no serial console (console=ttyS0 or hvc0); it is: root=/dev/vda1 console=tty0 quiet",
+           "cmdline: only a VGA console");
+    expect(decide_kernel_cmdline("console=hvc0", NULL, NULL, &v), &v, VERDICT_PASS, "console=hvc0", "cmdline: hvc");
+    expect(decide_kernel_cmdline("earlycon=pl011 console=ttyAMA0,115200", NULL, NULL, &v), &v, VERDICT_PASS,
+           "serial console console=ttyAMA0,115200", "cmdline: PL011");
+    expect(decide_kernel_cmdline("xconsole=ttyS0", NULL, NULL, &v), &v, VERDICT_FAIL, "no serial console",
+           "cmdline: a parameter that merely ends in console=ttyS0");
+    const char *got = "root=/dev/vda rw console=ttyS0 kiln.note=\"a b\" quiet";
+    expect(decide_kernel_cmdline(got, "quiet kiln.note=\"a b\"", "qemu.append", &v), &v, VERDICT_PASS, NULL,
+           "cmdline: each word asked for is a parameter, a quoted one whole");
+    expect(decide_kernel_cmdline(got, "quiet  loglevel=3", "qemu.append", &v), &v, VERDICT_FAIL,
+           "/proc/cmdline lacks \"loglevel=3\" from qemu.append; it is: root=/dev/vda rw console=ttyS0 kiln.note=\"a b\" quiet",
+           "cmdline: a word asked for is missing");
+    expect(decide_kernel_cmdline("root=/dev/vda \"quiet console=ttyS0\"", "quiet", "qemu.append", &v), &v, VERDICT_FAIL,
+           "lacks \"quiet\" from qemu.append", "cmdline: a word inside a quoted parameter is not that parameter");
+    expect(decide_kernel_cmdline("console=ttyS0 \"unterminated quote", "", "qemu.append", &v), &v, VERDICT_PASS, NULL,
+           "cmdline: an unterminated quote runs to the end, the console before it counts");
+}
+
 /* The policy decides what "nothing to examine" becomes. */
 static void test_nothing_policy(void)
 {
@@ -885,6 +919,7 @@ int main(void)
     test_storage();
     test_packages();
     test_lifecycle();
+    test_kernel_cmdline();
     test_nothing_policy();
     test_update();
     return tap_done();

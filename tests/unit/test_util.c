@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "tap.h"
+#include "util/digest.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/parallel.h"
@@ -307,9 +308,37 @@ static void test_err(void)
     is_int(err_appendf(NULL, -EPERM, "nor %s", "this"), -EPERM, "for err_appendf too");
 }
 
+/* A hash that reports how far it is: each piece, ending at the file's size, and the same
+ * digest as without (kiln submit says how far a long hash is). */
+static uint64_t seen_done[8];
+static size_t nseen;
+static void on_progress(uint64_t done, void *ctx)
+{
+    (void)ctx;
+    if (nseen < 8) seen_done[nseen] = done;
+    nseen++;
+}
+
+static void test_hash_progress(void)
+{
+    char p[] = "/tmp/kiln-test-hash-XXXXXX", a[65], b[65];
+    int fd = mkstemp(p);
+    ok(fd >= 0 && ftruncate(fd, (9 << 20) + 5) == 0, "a 9 MiB + 5 file");
+    close(fd);
+    uint64_t size = 0;
+    is_int(sha256_file_hex_progress(p, a, &size, on_progress, NULL), 0, "hashed with progress");
+    is_int(sha256_file_hex(p, b, NULL), 0, "hashed without");
+    is_str(a, b, "the same digest");
+    ok(size == (9u << 20) + 5, "every byte read");
+    ok(nseen == 3 && seen_done[0] == 4u << 20 && seen_done[1] == 8u << 20 && seen_done[2] == size,
+       "progress after each 4 MiB piece and at the end (%zu calls)", nseen);
+    unlink(p);
+}
+
 int main(void)
 {
     test_err();
+    test_hash_progress();
     test_strv();
     test_parallel_for_spread();
     test_open_beside();
