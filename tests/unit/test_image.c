@@ -1787,7 +1787,7 @@ static void test_package_manager(void)
     char **rm = NULL;
     size_t n = 0;
     _cleanup_free_ char *why = NULL;
-    ok(pkgmgr_remove(fd, true, &rm, &n, &why) == 0, "deb removal: %s", why);
+    ok(pkgmgr_remove(fd, true, &rm, &n, &why) == 0, "deb removal: %s", why ? why : "");
     struct sbuf b = {0};
     for (size_t i = 0; i < n; i++) sbuf_printf(&b, "%s%s", i ? " " : "", rm[i]), free(rm[i]);
     free(rm);

@@ -30,7 +30,7 @@ static void flatcar_request(void)
     char *doc = fixture("request-flatcar-updatecheck.xml", &len);
     struct omaha_request *r = xcalloc(1, sizeof(*r));
     _cleanup_free_ char *why = NULL;
-    ok(doc && omaha_request_parse(doc, len, r, &why) == 0, "Flatcar's request parses (%s)", why);
+    ok(doc && omaha_request_parse(doc, len, r, &why) == 0, "Flatcar's request parses (%s)", why ? why : "");
     is_str(r->client, "update_engine-0.4.10", "client version");
     is_str(r->os_platform, "CoreOS", "os platform");
     is_str(r->os_sp, "3510.2.1_x86_64", "os sp");
@@ -66,7 +66,7 @@ static void nebraska_response(void)
     char *doc = fixture("response-update.xml", &len);
     struct omaha_response *r = xcalloc(1, sizeof(*r));
     _cleanup_free_ char *why = NULL;
-    ok(doc && omaha_response_parse(doc, len, r, &why) == 0, "Nebraska's response parses (%s)", why);
+    ok(doc && omaha_response_parse(doc, len, r, &why) == 0, "Nebraska's response parses (%s)", why ? why : "");
     is_str(r->server, "nebraska", "server");
     is_int(r->daystart_elapsed_seconds, 0, "daystart");
     struct omaha_app_response *a = &r->apps[0];

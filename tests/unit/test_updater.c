@@ -443,7 +443,7 @@ static void test_http(void)
     is_int(fetch("garbage\r\n\r\n", 100, &a, &st), -EPROTO, "a malformed status line is an error");
     _cleanup_free_ char *why = NULL;
     ok(http_request("GET", "https://example.org/", NULL, NULL, 0, NULL, NULL, 1, 1, &st, &why) == -EPROTONOSUPPORT,
-       "https is refused: %s", why);
+       "https is refused: %s", why ? why : "");
     char *h, *p, *pa;
     ok(http_parse_url("http://10.0.2.2:8470/v1/update/", &h, &p, &pa) == 0, "a URL with a port");
     is_str(h, "10.0.2.2", "host");
