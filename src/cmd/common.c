@@ -371,6 +371,27 @@ static bool take(const struct cmd_verb *v, const struct cmd_opt *o, const char *
     return false;
 }
 
+/* An option that would have no effect is refused, never silently ignored: one given without
+ * the option it .needs, or with the one it is .not_with. CMD_GO, or EXIT_USAGE (said). */
+static int check_pairs(const struct cmd_verb *v, size_t n, const char *const *seen)
+{
+    int rc = CMD_GO;
+    for (size_t i = 0; rc == CMD_GO && i < n; i++) {
+        const struct cmd_opt *o = &v->opts[i];
+        if (!seen[i] || (!o->needs && !o->not_with)) continue;
+        for (size_t k = 0; k < n && rc == CMD_GO; k++) {
+            const struct cmd_opt *w = &v->opts[k];
+            if (o->needs && streq(w->name, o->needs) && !seen[k]) {
+                _cleanup_free_ char *t = opt_text(w, false);
+                rc = cmd_usage_error(v->name, "--%s goes with %s: without it, it has no effect; give both, or leave --%s out",
+                                     o->name, t, o->name);
+            } else if (o->not_with && streq(w->name, o->not_with) && seen[k])
+                rc = cmd_usage_error(v->name, "--%s has no effect with --%s: leave one of them out", o->name, w->name);
+        }
+    }
+    return rc;
+}
+
 int cmd_parse(const struct cmd_verb *v, int argc, char **argv, int *nargs)
 {
     size_t n = 0;
@@ -435,20 +456,7 @@ int cmd_parse(const struct cmd_verb *v, int argc, char **argv, int *nargs)
         }
     }
     while (rc == CMD_GO && optind < argc) ops[nops++] = argv[optind++]; /* after "--" */
-    /* an option that would have no effect is refused, never silently ignored */
-    for (size_t i = 0; rc == CMD_GO && i < n; i++) {
-        const struct cmd_opt *o = &v->opts[i];
-        if (!seen[i] || (!o->needs && !o->not_with)) continue;
-        for (size_t k = 0; k < n && rc == CMD_GO; k++) {
-            const struct cmd_opt *w = &v->opts[k];
-            if (o->needs && streq(w->name, o->needs) && !seen[k]) {
-                _cleanup_free_ char *t = opt_text(w, false);
-                rc = cmd_usage_error(v->name, "--%s goes with %s: without it, it has no effect; give both, or leave --%s out",
-                                     o->name, t, o->name);
-            } else if (o->not_with && streq(w->name, o->not_with) && seen[k])
-                rc = cmd_usage_error(v->name, "--%s has no effect with --%s: leave one of them out", o->name, w->name);
-        }
-    }
+    if (rc == CMD_GO) rc = check_pairs(v, n, seen);
     const char *what = v->args ? v->args : "argument";
     if (rc == CMD_GO && nops < v->min_args)
         rc = nops ? cmd_usage_error(v->name, "want %s, got only %s", what, ops[0]) : cmd_usage_error(v->name, "no %s given", what);

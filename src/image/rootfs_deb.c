@@ -95,9 +95,9 @@ static size_t rootfs_deb_sources(const struct image_spec *s, struct repo_src **o
     return n;
 }
 
-static int rootfs_deb(struct build_ctx *c, const char *dest)
+/* The sources.list lines mmdebstrap takes for the spec's repositories (*n of them). */
+static char **deb_source_lines(const struct image_spec *s, size_t *n)
 {
-    const struct image_spec *s = c->spec;
     struct repo_src *srcs = NULL;
     size_t nsrcs = rootfs_deb_sources(s, &srcs);
     char **lines = xcalloc(nsrcs + 1, sizeof *lines);
@@ -113,6 +113,16 @@ static int rootfs_deb(struct build_ctx *c, const char *dest)
         for (size_t k = 0; k < srcs[i].ncomponents; k++) sbuf_printf(&l, " %s", srcs[i].components[k]);
         lines[i] = sbuf_steal(&l);
     }
+    repo_srcs_free(srcs, nsrcs);
+    *n = nsrcs;
+    return lines;
+}
+
+static int rootfs_deb(struct build_ctx *c, const char *dest)
+{
+    const struct image_spec *s = c->spec;
+    size_t nsrcs;
+    char **lines = deb_source_lines(s, &nsrcs);
     struct sbuf inc = {0};
     sbuf_puts(&inc, "--include=");
     for (size_t i = 0; i < s->ninstall; i++) sbuf_printf(&inc, "%s%s", i ? "," : "", s->install[i]);
@@ -167,7 +177,6 @@ static int rootfs_deb(struct build_ctx *c, const char *dest)
     int r = build_run(c, "rootfs", argv);
     free(argv);
     strv_free(lines, nsrcs);
-    repo_srcs_free(srcs, nsrcs);
     sbuf_free(&inc);
     if (r < 0) return r;
     /* packages.remove: purge them in the tree, then drop what nothing needs any more */

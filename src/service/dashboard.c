@@ -1777,6 +1777,34 @@ static enum MHD_Result sign_in(struct kiln_dash *d, struct MHD_Connection *c, co
     return r;
 }
 
+/* POST /login: the sign-in form (same origin, urlencoded, each field once) with a tenant's
+ * token; a wrong token counts against the address. */
+static enum MHD_Result login_post(struct kiln_dash *d, struct MHD_Connection *c, const char *method, const char *url,
+                                  struct dreq *q, const char *addr)
+{
+    if (!same_origin(c)) return message(d, c, method, url, 403, NULL, "Refused", "The form was sent from another site.");
+    if (!q->pp || q->f.too_big)
+        return page_login(d, c, method, url, 400, NULL, "Send the form as application/x-www-form-urlencoded, under 4 KiB.");
+    if (q->f.twice) {
+        OPENSSL_cleanse(q->f.token, sizeof q->f.token);
+        _cleanup_free_ char *text = xasprintf("The form holds %s twice: give it once.", q->f.twice);
+        return page_login(d, c, method, url, 400, NULL, text);
+    }
+    struct kiln_tenant t;
+    struct kiln_store *st = d->env.store_get(d->env.ctx);
+    char *err = NULL;
+    int rc = !startswith(q->f.token, "kt_") ? -EACCES : st ? kiln_store_tenant_auth(st, q->f.token, &t, &err) : -EIO;
+    d->env.store_put(d->env.ctx, st);
+    free(err);
+    OPENSSL_cleanse(q->f.token, sizeof q->f.token);
+    if (rc == -EACCES) {
+        kiln_dash_auth_failed(d, addr);
+        return page_login(d, c, method, url, 401, q->f.next, "That is not a tenant's API token.");
+    }
+    if (rc < 0) return message(d, c, method, url, 500, NULL, "Database failure", "the server's database failed; try again later");
+    return sign_in(d, c, method, url, &t, q->f.next);
+}
+
 enum MHD_Result kiln_dash_handle(struct kiln_dash *d, struct MHD_Connection *c, const char *url, const char *method,
                                  const char *upload, size_t *upload_size, void **state)
 {
@@ -1815,29 +1843,7 @@ enum MHD_Result kiln_dash_handle(struct kiln_dash *d, struct MHD_Connection *c, 
                                              KILN_DASH_AUTH_FAILS, KILN_DASH_AUTH_WINDOW_MS / 1000, retry_s);
         return message(d, c, method, url, 429, NULL, "Too many failed sign-ins", why);
     }
-    if (post && streq(url, "/login")) {
-        if (!same_origin(c)) return message(d, c, method, url, 403, NULL, "Refused", "The form was sent from another site.");
-        if (!q->pp || q->f.too_big)
-            return page_login(d, c, method, url, 400, NULL, "Send the form as application/x-www-form-urlencoded, under 4 KiB.");
-        if (q->f.twice) {
-            OPENSSL_cleanse(q->f.token, sizeof q->f.token);
-            _cleanup_free_ char *text = xasprintf("The form holds %s twice: give it once.", q->f.twice);
-            return page_login(d, c, method, url, 400, NULL, text);
-        }
-        struct kiln_tenant t;
-        struct kiln_store *st = d->env.store_get(d->env.ctx);
-        char *err = NULL;
-        int rc = !startswith(q->f.token, "kt_") ? -EACCES : st ? kiln_store_tenant_auth(st, q->f.token, &t, &err) : -EIO;
-        d->env.store_put(d->env.ctx, st);
-        free(err);
-        OPENSSL_cleanse(q->f.token, sizeof q->f.token);
-        if (rc == -EACCES) {
-            kiln_dash_auth_failed(d, addr);
-            return page_login(d, c, method, url, 401, q->f.next, "That is not a tenant's API token.");
-        }
-        if (rc < 0) return message(d, c, method, url, 500, NULL, "Database failure", "the server's database failed; try again later");
-        return sign_in(d, c, method, url, &t, q->f.next);
-    }
+    if (post && streq(url, "/login")) return login_post(d, c, method, url, q, addr);
     if (get && startswith(url, "/login/")) {
         struct kiln_tenant t;
         const char *next = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "next");
