@@ -18,7 +18,7 @@ util="$root/src/util/util.c $root/src/util/utf8.c $root/src/util/log.c $root/src
 # the architecture and artifact tables: specs, runbooks, GPT type names and disk formats look
 # facts up in them
 model="$root/src/model/arch.c $root/src/model/artifact.c"
-image="$root/src/image/disk.c $root/src/image/qcow2.c $root/src/image/vhd.c $root/src/image/gpt.c $root/src/image/ext4_read.c $root/src/image/squashfs_read.c $root/src/image/erofs_read.c"
+image="$root/src/image/disk.c $root/src/image/qcow2.c $root/src/image/vhd.c $root/src/image/gpt.c $root/src/image/ext4_read.c $root/src/image/squashfs_read.c $root/src/image/erofs_read.c $root/src/image/imagecheck.c"
 sources() {
     case $1 in
         tap) echo "$root/src/ext/tap.c" ;;
