@@ -9,6 +9,7 @@
 #include <pthread.h>
 
 #include "image/disk.h"
+#include "image/fs_sink.h"
 #include "image/disk_int.h"
 #include "util/util.h"
 
@@ -254,19 +255,6 @@ static int read_all(struct ext4_ro *e, const char *path, ext2_ino_t ino, struct 
     return r;
 }
 
-struct mem {
-    char *p;
-    size_t n;
-};
-
-static int put_mem(void *ctx, const void *buf, size_t n)
-{
-    struct mem *m = ctx;
-    memcpy(m->p + m->n, buf, n);
-    m->n += n;
-    return 0;
-}
-
 int ext4_ro_read(struct ext4_ro *e, const char *path, size_t max, char **text, size_t *len)
 {
     ext2_ino_t ino;
@@ -274,8 +262,8 @@ int ext4_ro_read(struct ext4_ro *e, const char *path, size_t max, char **text, s
     uint64_t size;
     int r = lookup(e, path, max, &ino, &in, &size);
     if (r < 0) return r;
-    struct mem m = {xmalloc((size_t)size + 1), 0};
-    if ((r = read_all(e, path, ino, &in, size, put_mem, &m)) < 0) {
+    struct fs_mem m = {xmalloc((size_t)size + 1), 0};
+    if ((r = read_all(e, path, ino, &in, size, fs_sink_mem, &m)) < 0) {
         free(m.p);
         return r;
     }
@@ -285,23 +273,11 @@ int ext4_ro_read(struct ext4_ro *e, const char *path, size_t max, char **text, s
     return 0;
 }
 
-static int put_fd(void *ctx, const void *buf, size_t n)
-{
-    int fd = *(int *)ctx;
-    for (const char *p = buf; n;) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0) return -errno;
-        p += w, n -= (size_t)w;
-    }
-    return 0;
-}
-
 int ext4_ro_copy(struct ext4_ro *e, const char *path, int fd, uint64_t max, uint64_t *size)
 {
     ext2_ino_t ino;
     struct ext2_inode in;
     int r = lookup(e, path, max, &ino, &in, size);
     if (r < 0) return r;
-    return read_all(e, path, ino, &in, *size, put_fd, &fd);
+    return read_all(e, path, ino, &in, *size, fs_sink_fd, &fd);
 }

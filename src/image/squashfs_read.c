@@ -16,6 +16,7 @@
 #include <sqfs/super.h>
 
 #include "image/disk.h"
+#include "image/fs_sink.h"
 #include "image/disk_int.h"
 #include "util/util.h"
 
@@ -342,27 +343,14 @@ static int read_all(struct squash_ro *s, const char *path, sqfs_inode_generic_t 
     return r;
 }
 
-struct mem {
-    char *p;
-    size_t n;
-};
-
-static int put_mem(void *ctx, const void *buf, size_t n)
-{
-    struct mem *m = ctx;
-    memcpy(m->p + m->n, buf, n);
-    m->n += n;
-    return 0;
-}
-
 int squash_ro_read(struct squash_ro *s, const char *path, size_t max, char **text, size_t *len)
 {
     sqfs_inode_generic_t *in;
     uint64_t size;
     int r = lookup(s, path, max, &in, &size);
     if (r < 0) return r;
-    struct mem m = {xmalloc((size_t)size + 1), 0};
-    r = read_all(s, path, in, size, put_mem, &m);
+    struct fs_mem m = {xmalloc((size_t)size + 1), 0};
+    r = read_all(s, path, in, size, fs_sink_mem, &m);
     sqfs_free(in);
     if (r < 0) {
         free(m.p);
@@ -374,24 +362,12 @@ int squash_ro_read(struct squash_ro *s, const char *path, size_t max, char **tex
     return 0;
 }
 
-static int put_fd(void *ctx, const void *buf, size_t n)
-{
-    int fd = *(int *)ctx;
-    for (const char *p = buf; n;) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0) return -errno;
-        p += w, n -= (size_t)w;
-    }
-    return 0;
-}
-
 int squash_ro_copy(struct squash_ro *s, const char *path, int fd, uint64_t max, uint64_t *size)
 {
     sqfs_inode_generic_t *in;
     int r = lookup(s, path, max, &in, size);
     if (r < 0) return r;
-    r = read_all(s, path, in, *size, put_fd, &fd);
+    r = read_all(s, path, in, *size, fs_sink_fd, &fd);
     sqfs_free(in);
     return r;
 }
