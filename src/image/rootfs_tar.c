@@ -326,6 +326,7 @@ static int copy_member(struct archive *a, const char *path, const char *dest, co
     }
     free(buf);
     close(fd);
+    if (r < 0) unlink(p); /* a cut copy is not left for the caller to read */
     return r;
 }
 
@@ -392,7 +393,7 @@ int rootfs_tar_extract(const char *path, const char *const *items, size_t nitems
         }
         if (k < nitems) {
             if ((r = copy_member(a, path, dest, items[k], lim, &copied, err)) == 0) found[k] = true;
-            else if (r == -EINTR && !*err) err_setf(err, 0, "interrupted");
+            else if (r == -EINTR && err && !*err) err_setf(err, 0, "interrupted");
         } else if (archive_read_data_skip(a) < ARCHIVE_WARN) {
             r = -EIO;
             err_setf(err, 0, "%s: entry %llu: %s", path, (unsigned long long)entries, read_why(a));

@@ -335,11 +335,20 @@ static int qemu_check_conf(const void *conf, const char **key, char **reterr)
         char *err = NULL;
         if (disk_open(q->image, &d, &err) < 0) {
             *key = "platform.qemu.image";
-            *reterr = xasprintf("platform.qemu.image: %s", err);
+            err_setf(reterr, 0, "platform.qemu.image: %s", err);
             free(err);
             return -EINVAL;
         }
         disk_close(d);
+        /* what qemu_init says of an image it would boot from that has no partition table */
+        struct kiln_image_facts f;
+        _cleanup_free_ char *why = NULL;
+        if (!q->kernel && kiln_image_check(q->image, &f, &why) < 0) {
+            *key = "platform.qemu.image";
+            return err_setf(reterr, -EINVAL, "platform.qemu.image: %s: %s; give a disk image with a partition table (raw, "
+                                             "qcow2 or VHD, as kiln build writes), or a kernel to boot with platform.qemu.kernel",
+                            q->image, why);
+        }
     }
     const struct kiln_arch *arch;
     const char *from;

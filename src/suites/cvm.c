@@ -223,9 +223,12 @@ static int grub_unsigned_probe(struct kiln_case_ctx *t, const char *loader, stru
     if (probe_reboot(t, &console, &why) < 0)
         return case_fail(t, "after offering GRUB a kernel without a signature the guest did not come back: %s", why);
     _cleanup_free_ char *cmdline = NULL;
-    if (case_sh(t, "cat /proc/cmdline", &cmdline) != 0) return case_fail(t, "cannot read /proc/cmdline");
-    decide_grub_unsigned_refused(offered ? offered : "linux-kiln-unsigned", cmdline, console, v);
+    int rc = case_sh(t, "cat /proc/cmdline", &cmdline);
+    /* the probe's grub.cfg tries the unsigned kernel first on every boot: put the original back
+     * whatever the verdict (a guest that did not come back is marked bad and not reused) */
     if (case_sh(t, grub_probe_cleanup_sh, NULL) != 0) case_log(t, "could not put the original grub.cfg back");
+    if (rc != 0) return case_fail(t, "cannot read /proc/cmdline");
+    decide_grub_unsigned_refused(offered ? offered : "linux-kiln-unsigned", cmdline, console, v);
     return CASE_PASS;
 }
 
@@ -252,10 +255,11 @@ static int unsigned_kernel_probe(struct kiln_case_ctx *t, struct verdict *v)
         return case_fail(t, "after offering a kernel without a signature the guest did not come back on its own "
                             "entry: %s", why);
     _cleanup_free_ char *after = NULL;
-    if (case_sh(t, SDBOOT_ESP_SH, &after) != 0) return case_fail(t, "cannot read the boot loader's variables");
+    int rc = case_sh(t, SDBOOT_ESP_SH, &after);
+    if (case_sh(t, probe_cleanup_sh, NULL) != 0) case_log(t, "could not remove the probe entry " PROBE_ENTRY);
+    if (rc != 0) return case_fail(t, "cannot read the boot loader's variables");
     _cleanup_free_ char *entry = after ? helper_value(after, "entry") : NULL;
     decide_unsigned_kernel_refused(PROBE_ENTRY, entry, console, v);
-    if (case_sh(t, probe_cleanup_sh, NULL) != 0) case_log(t, "could not remove the probe entry " PROBE_ENTRY);
     return CASE_PASS;
 }
 

@@ -179,6 +179,14 @@ sed 's/aarch64/x86_64/' arch.yml > x86.yml
 printf '{"name": "img", "arch": "x86_64", "artifacts": [{"file": "img.raw"}]}\n' > img.manifest.json
 expect_status 0 "$KILN" check x86.yml
 expect_in "$T/out" "x86.yml: ok ("
+# a file with no partition table, which kiln run would refuse before booting it
+head -c 1048576 /dev/zero > blank.raw
+printf 'name: blank\nplatform:\n  type: qemu\n  qemu:\n    image: blank.raw\n' > blank.yml
+blankmsg="platform.qemu.image: $PWD/blank.raw: it is not a bootable disk image: read as raw (1048576 bytes) it has no partition table (GPT or MBR), and its first 40 bytes are zeros"
+expect_status 2 "$KILN" check blank.yml
+expect_in "$T/err" "blank.yml:5:12: $blankmsg"
+expect_status 2 "$KILN" run blank.yml
+expect_in "$T/err" "kiln: error: $blankmsg"
 
 # garbage must not crash the parser
 head -c 4096 /dev/urandom > garbage.yml
