@@ -28,8 +28,7 @@ int disk_read_error(struct disk *d, int r, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    free(d->why);
-    d->why = xvasprintf(fmt, ap);
+    err_vsetf(&d->why, r, fmt, ap);
     va_end(ap);
     return r;
 }

@@ -57,11 +57,8 @@ static int failf(struct erofs_ro *e, int r, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    char *s = NULL;
-    if (vasprintf(&s, fmt, ap) < 0) abort();
+    err_vsetf(&e->why, r, fmt, ap);
     va_end(ap);
-    free(e->why);
-    e->why = s;
     return r;
 }
 

@@ -28,13 +28,10 @@ struct kiln_store {
 
 int store_fail(char **err, int rc, const char *fmt, ...)
 {
-    if (err) {
-        va_list ap;
-        va_start(ap, fmt);
-        free(*err);
-        *err = xvasprintf(fmt, ap);
-        va_end(ap);
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    err_vsetf(err, rc, fmt, ap);
+    va_end(ap);
     return rc;
 }
 

@@ -67,15 +67,21 @@ char *xasprintf(const char *fmt, ...)
     return p;
 }
 
-int err_setf(char **reterr, int r, const char *fmt, ...)
+int err_vsetf(char **reterr, int r, const char *fmt, va_list ap)
 {
     if (!reterr) return r;
-    va_list ap;
-    va_start(ap, fmt);
     char *m = xvasprintf(fmt, ap);
-    va_end(ap);
     free(*reterr);
     *reterr = m;
+    return r;
+}
+
+int err_setf(char **reterr, int r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    err_vsetf(reterr, r, fmt, ap);
+    va_end(ap);
     return r;
 }
 

@@ -28,6 +28,8 @@ char *xvasprintf(const char *fmt, va_list ap);
  * `return err_setf(reterr, -EINVAL, "...")` says and fails in one line. The arguments may name
  * *reterr itself: the new text is formatted before the old one is freed. */
 int err_setf(char **reterr, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* err_setf for a wrapper that takes its own variable arguments. */
+int err_vsetf(char **reterr, int r, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
 int err_appendf(char **reterr, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Grows *arr (element size sz) so index n fits; capacity tracked in *cap. */
