@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "image/disk.h"
+#include "image/fs_sink.h"
 #include "image/disk_int.h"
 #include "util/util.h"
 
@@ -333,12 +334,8 @@ int erofs_ro_copy(struct erofs_ro *e, const char *path, int fd, uint64_t max, ui
     for (uint64_t pos = 0; pos < in.size && r == 0; pos += CHUNK) {
         size_t n = (size_t)MIN((uint64_t)CHUNK, in.size - pos);
         if ((r = read_data(e, &in, pos, buf, n, path)) < 0) break;
-        for (const char *p = buf; n && r == 0;) {
-            ssize_t w = write(fd, p, n);
-            if (w < 0 && errno == EINTR) continue;
-            if (w < 0) r = failf(e, -EIO, "cannot write the copy of %s: %s", path, strerror(errno));
-            else p += w, n -= (size_t)w;
-        }
+        int w = fs_sink_fd(&fd, buf, n);
+        if (w < 0) r = failf(e, -EIO, "cannot write the copy of %s: %s", path, strerror(-w));
     }
     free(buf);
     return r;

@@ -1,4 +1,4 @@
-/* Sinks for the in-place filesystem readers (ext4_read.c, squashfs_read.c): where the bytes of a
+/* Sinks for the in-place filesystem readers (ext4_read.c, squashfs_read.c, erofs_read.c): where the bytes of a
  * file read out of an image go, a chunk at a time. Each returns 0 or a negative errno. */
 #pragma once
 
