@@ -6,7 +6,9 @@
 cp -r "$KILN_ROOT/tests/data/lisa" lisa
 R=$T/lisa/microsoft/runbook
 : > key
-: > disk.qcow2
+# kiln check reads the disk as kiln run would: a qcow2 holding an (empty) GPT disk
+truncate -s 1M disk.raw && sgdisk -o disk.raw >/dev/null && qemu-img convert -f raw -O qcow2 disk.raw disk.qcow2 ||
+    fail "could not make the GPT qcow2 fixture"
 # the variables LISA's users pass on its command line (lisa -r ... -v name:value)
 V="-v admin_private_key_file:$T/key -v qcow2:$T/disk.qcow2"
 
@@ -28,6 +30,7 @@ expect_in "$T/err" "$R/qemu/qemu.yml:22:28: warning: platform.requirement.qemu.c
 expect_not_in "$T/err" "platform["
 expect_not_in "$T/err" "platform.qemu"
 expect_not_in "$T/err" "keep_environment"
+expect_not_in "$T/err" "disk.qcow2"
 
 # Tier 1: priority [0, 1] selects kiln's P0 and P1 cases; the LISAv2 (legacy) rule is named and
 # left out, the one its enable_lis switches off is left out quietly, as LISA does.
