@@ -184,7 +184,7 @@ int stage_rootfs(struct build_ctx *c)
     _cleanup_free_ char *src = xasprintf("%s/.", tree);
     char *cp[] = {"cp", "-a", "--reflink=auto", src, c->root, NULL};
     mkdir_p(c->root, 0755);
-    if ((r = build_run(c, "rootfs", cp)) < 0) return r;
+    if ((r = build_run_step(c, "rootfs", "copying the package tree", cp)) < 0) return r;
     c->root_fd = open(c->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (c->root_fd < 0) return build_error(c, "rootfs", "cannot open %s: %s", c->root, strerror(errno));
     /* where the stage's time went: the repositories' state, the package manager, the copy */
