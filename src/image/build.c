@@ -136,10 +136,27 @@ void build_progress(struct build_ctx *c, bool step, const char *text, uint64_t d
  * line through image/pkg_progress, its phases as steps, its items as live updates (and one a
  * second besides, so that a silent phase's time goes on). Waits for pid: 0 and *st, -ETIMEDOUT
  * when interrupted, or -errno. */
+struct pkg_watch {
+    struct build_ctx *c;
+    double t0; /* when the phase began */
+};
+
+/* A new phase is a step, even when several come in one read. */
+static void pkg_changed(struct pkg_progress *p, enum pkg_change ch, void *ctx)
+{
+    struct pkg_watch *w = ctx;
+    if (ch != PKG_PHASE || p->phase == PKG_DONE) return;
+    char text[256];
+    w->t0 = now_s();
+    pkg_progress_phase_text(p, text, sizeof text);
+    build_progress(w->c, true, text, 0, 0, 0);
+}
+
 static int watch_pkgmgr(struct build_ctx *c, const char *label, pid_t pid, int rfd, int *st)
 {
     struct pkg_progress p = {0};
-    double t0 = now_s(), shown = 0;
+    struct pkg_watch w = {.c = c, .t0 = now_s()};
+    double shown = 0;
     char buf[16384], text[256];
     bool open = true;
     int r;
@@ -150,21 +167,16 @@ static int watch_pkgmgr(struct build_ctx *c, const char *label, pid_t pid, int r
         ssize_t n = open && poll(&pfd, 1, 200) > 0 ? read(rfd, buf, sizeof buf) : -1;
         if (n > 0) {
             if (write(c->log_fd, buf, (size_t)n) < 0) {} /* a full disk fails the build's next step */
-            ch = pkg_progress_feed(&p, buf, (size_t)n);
+            ch = pkg_progress_feed(&p, buf, (size_t)n, pkg_changed, &w);
         } else if (n == 0 || (open && n < 0 && errno != EINTR && errno != EAGAIN && pfd.revents)) {
             open = false; /* end of output (or a grandchild keeps it open: the exit decides) */
         }
         double now = now_s();
-        if (ch == PKG_PHASE && p.phase != PKG_DONE) {
-            t0 = now;
-            pkg_progress_phase_text(&p, text, sizeof text);
-            build_progress(c, true, text, 0, 0, 0);
-        }
         if (ch != PKG_SAME || now - shown >= 1) {
             if (label && p.phase == PKG_STARTING) snprintf(text, sizeof text, "%s", label);
             else pkg_progress_text(&p, text, sizeof text);
             bool dl = p.phase == PKG_DOWNLOAD;
-            build_progress(c, false, text, dl ? p.dl_done : 0, dl ? p.dl_total : 0, now - t0);
+            build_progress(c, false, text, dl ? p.dl_done : 0, dl ? p.dl_total : 0, now - w.t0);
             shown = now;
         }
         if (n > 0) continue;

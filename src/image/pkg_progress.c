@@ -125,6 +125,10 @@ static enum pkg_change apt_summary_line(struct pkg_progress *p, const char *s)
         p->unpacked = p->configured = 0;
         return PKG_DETAIL;
     }
+    if (startswith(s, "Fetched ") && p->phase == PKG_DOWNLOAD) {
+        p->dl_done = p->dl_total; /* "Fetched 38.0 MB in 2s (20.2 MB/s)" */
+        return PKG_DETAIL;
+    }
     if (!startswith(s, "Need to get ")) return PKG_SAME;
     const char *end;
     uint64_t left = parse_size(s + 12, 1000, &end);
@@ -251,7 +255,7 @@ static enum pkg_change dnf_line(struct pkg_progress *p, const char *s)
     if (ch != PKG_SAME || s[0] == '(' || s[0] == ' ') return ch;
     /* "kiln-test     1.3 MB/s | 5.5 kB   00:00": a repository's metadata, while dnf starts (the
      * same line for a GPG key later is not a phase of its own) */
-    if ((p->phase == PKG_STARTING || p->phase == PKG_REPOS) && strstr(s, "/s | ")) {
+    if ((p->phase == PKG_STARTING || p->phase == PKG_REPOS) && !startswith(s, "Total ") && strstr(s, "/s | ")) {
         ch = enter(p, PKG_REPOS);
         set_item(p, "", s, strcspn(s, " "), 0);
         return ch;
@@ -277,7 +281,8 @@ enum pkg_change pkg_progress_line(struct pkg_progress *p, const char *line, size
     return ch;
 }
 
-enum pkg_change pkg_progress_feed(struct pkg_progress *p, const char *buf, size_t len)
+enum pkg_change pkg_progress_feed(struct pkg_progress *p, const char *buf, size_t len,
+                                  void (*changed)(struct pkg_progress *p, enum pkg_change c, void *ctx), void *ctx)
 {
     enum pkg_change most = PKG_SAME;
     for (size_t i = 0; i < len; i++) {
@@ -287,8 +292,10 @@ enum pkg_change pkg_progress_feed(struct pkg_progress *p, const char *buf, size_
             continue;
         }
         enum pkg_change c = pkg_progress_line(p, p->line, p->len);
-        if (c > most) most = c;
         p->len = 0;
+        if (c == PKG_SAME) continue;
+        if (changed) changed(p, c, ctx);
+        if (c > most) most = c;
     }
     return most;
 }

@@ -74,8 +74,11 @@ enum pkg_change {
 /* Reads one line (len bytes, no newline; NUL bytes end it early): what changed. */
 enum pkg_change pkg_progress_line(struct pkg_progress *p, const char *line, size_t len);
 /* Splits len bytes of output into lines for pkg_progress_line, keeping a partial line for the
- * next call; a carriage return ends a line too. The strongest change of any line. */
-enum pkg_change pkg_progress_feed(struct pkg_progress *p, const char *buf, size_t len);
+ * next call; a carriage return ends a line too. Calls changed (when not NULL) after each line
+ * that changed something, so that no phase goes unseen when several arrive together. The
+ * strongest change of any line. */
+enum pkg_change pkg_progress_feed(struct pkg_progress *p, const char *buf, size_t len,
+                                  void (*changed)(struct pkg_progress *p, enum pkg_change c, void *ctx), void *ctx);
 /* The phase as one line's words, with the counts known so far: "installing 68 packages". */
 void pkg_progress_phase_text(const struct pkg_progress *p, char *buf, size_t n);
 /* The phase and what it works on now: "installing 68 packages: setting up udev (40/68)". */
