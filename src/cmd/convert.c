@@ -11,6 +11,7 @@
 #include "image/inspect.h"
 #include "image/rootfs_tar.h"
 #include "util/proc.h"
+#include "util/progress.h"
 #include "util/timeutil.h"
 #include "util/utf8.h"
 #include "util/util.h"
@@ -39,8 +40,6 @@ void cmd_write_opts(const char *seed, struct disk_write_opts *o)
     }
 }
 
-static void human(uint64_t v, char *buf, size_t n);
-
 /* kiln convert -p: on a terminal one line rewritten at most five times a second, otherwise a
  * line each time the copy passes another tenth of the disk; 100% always. */
 struct convert_progress {
@@ -63,7 +62,7 @@ static void convert_progress(void *ctx, uint64_t done, uint64_t total)
     }
     p->shown = pct;
     char a[32], b[32];
-    human(done, a, sizeof a), human(total, b, sizeof b);
+    human_bytes(done, a, sizeof a), human_bytes(total, b, sizeof b);
     if (p->tty) fprintf(stderr, "\r\033[Kkiln convert: %3d%% (%s of %s)%s", pct, a, b, pct == 100 ? "\n" : "");
     else fprintf(stderr, "kiln convert: %d%% (%s of %s)\n", pct, a, b);
 }
@@ -128,15 +127,6 @@ int cmd_convert(int argc, char **argv)
     return EXIT_OK;
 }
 
-static void human(uint64_t v, char *buf, size_t n)
-{
-    const char *u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    double x = (double)v;
-    size_t i = 0;
-    while (x >= 1024 && i + 1 < ARRAY_SIZE(u)) x /= 1024, i++;
-    snprintf(buf, n, i ? "%.1f %s" : "%.0f %s", x, u[i]);
-}
-
 /* Every string of an image (os-release values, partition names) is the image's to choose: for
  * the terminal its control characters are escaped (JSON output escapes them itself). */
 static void escape_strings(json_t *j)
@@ -174,8 +164,8 @@ static void print_damage(json_t *fs)
 static void print_disk(json_t *j, const char *path)
 {
     char a[32], b[32];
-    human((uint64_t)json_integer_value(json_object_get(j, "virtual_size")), a, sizeof a);
-    human((uint64_t)json_integer_value(json_object_get(j, "file_size")), b, sizeof b);
+    human_bytes((uint64_t)json_integer_value(json_object_get(j, "virtual_size")), a, sizeof a);
+    human_bytes((uint64_t)json_integer_value(json_object_get(j, "file_size")), b, sizeof b);
     printf("%s: %s, virtual size %s (%lld bytes), file %s\n", path, json_string_value(json_object_get(j, "format")), a,
            (long long)json_integer_value(json_object_get(j, "virtual_size")), b);
     json_t *parts = json_object_get(j, "partitions");
@@ -184,7 +174,7 @@ static void print_disk(json_t *j, const char *path)
         size_t i;
         json_t *p;
         json_array_foreach(parts, i, p) {
-            human((uint64_t)json_integer_value(json_object_get(p, "size")), a, sizeof a);
+            human_bytes((uint64_t)json_integer_value(json_object_get(p, "size")), a, sizeof a);
             json_t *fs = json_object_get(p, "filesystem");
             printf("  %lld  %-18s %-10s %9s  at %-11lld %s", (long long)json_integer_value(json_object_get(p, "number")),
                    json_string_value(json_object_get(p, "type")), json_string_value(json_object_get(p, "name")), a,
@@ -249,8 +239,8 @@ int cmd_inspect(int argc, char **argv)
     escape_strings(j);
     char a[32], b[32];
     if (streq(json_string_value(json_object_get(j, "format")), "rootfs-tar")) {
-        human((uint64_t)json_integer_value(json_object_get(j, "expanded_size")), a, sizeof a);
-        human((uint64_t)json_integer_value(json_object_get(j, "file_size")), b, sizeof b);
+        human_bytes((uint64_t)json_integer_value(json_object_get(j, "expanded_size")), a, sizeof a);
+        human_bytes((uint64_t)json_integer_value(json_object_get(j, "file_size")), b, sizeof b);
         printf("%s: root filesystem archive (tar, compression %s), %lld entries, %s expanded, file %s\n", path,
                json_string_value(json_object_get(j, "compression")), (long long)json_integer_value(json_object_get(j, "entries")),
                a, b);

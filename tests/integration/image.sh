@@ -14,6 +14,11 @@ expect_status 0 "$KILN" build --check "$spec"
 "$KILN" build "$spec" --out out1 > build1.txt 2>&1 || { cat build1.txt; fail "kiln build failed"; }
 cat build1.txt
 for s in rootfs customize esp root-fs disk outputs manifest; do expect_in build1.txt "] $s "; done
+# through a pipe: a plain line per output file and for the hashing, with bytes and time
+for f in qcow2 vhd; do grep -qE "^kiln build: outputs: wrote $base\.$f \([0-9.]+ [KMG]iB\) in [0-9.]+ s$" build1.txt ||
+    fail "no line for the $f written"; done
+grep -qE "^kiln build: outputs: sha256 of 5 files \([0-9.]+ GiB\) in [0-9.]+ s$" build1.txt || fail "no line for the hashing"
+! grep -q "$(printf '[\r\033]')" build1.txt || fail "carriage returns or escape sequences in a build's piped output"
 for f in raw qcow2 vhd vmlinuz initrd manifest.json spdx.json cdx.json provenance.json; do [ -s "out1/$base.$f" ] || fail "missing out1/$base.$f"; done
 [ -z "$(ls -A out1 | grep -v "^$base\.")" ] || fail "stray files in out1: $(ls -A out1)"
 m=out1/$base.manifest.json

@@ -78,11 +78,11 @@ build() {
     "$KILN" build fresh.yml --out "out$n" "$@" > "build$n.txt" 2>&1 || { cat "build$n.txt"; fail "build $n failed"; }
     sed -n '/\] rootfs  /p' "build$n.txt"
 }
-# tty_build N: build N on a terminal (script(1) gives kiln a pseudo-terminal); buildN.txt gets
+# tty_build N: build N on a terminal 160 columns wide (script(1) gives kiln a pseudo-terminal); buildN.txt gets
 # its output as the terminal saw it
 tty_build() {
     command -v script > /dev/null || fail "script (util-linux) is not installed"
-    script -qec "\"$KILN\" build fresh.yml --out out$1" /dev/null > "build$1.txt" 2>&1 < /dev/null ||
+    script -qec "stty cols 160; \"$KILN\" build fresh.yml --out out$1" /dev/null > "build$1.txt" 2>&1 < /dev/null ||
         { cat "build$1.txt"; fail "build $1 (on a terminal) failed"; }
     tr '\r' '\n' < "build$1.txt" | sed -n '/\] rootfs  /p'
 }
@@ -121,7 +121,7 @@ for re in "^kiln build: \[1/7\] rootfs [0-9]+ s: reading the repositories" \
           "^kiln build: \[1/7\] rootfs +[0-9.]+ s  \(new tree"; do
     expect_re live1.txt "$re"
 done
-[ "$(grep -c "$cr$esc\[K" build1.txt)" -ge 10 ] || fail "fewer than 10 live updates on the terminal"
+[ "$(grep -o "$cr$esc\[K" build1.txt | wc -l)" -ge 10 ] || fail "fewer than 10 live updates on the terminal"
 expect_not_in build1.txt "kiln build: rootfs: " # the phases are the live line's, not lines of their own
 has 1 1
 snap 1
