@@ -1936,6 +1936,10 @@ static int server_init(struct server *s, const struct kiln_server_opts *o, volat
     struct kiln_store *st = NULL;
     int r = kiln_store_open(s->url, &s->store_opts, &st, err);
     if (r == 0) store_put(s, st);
+    /* the schema is migrated: later connections only read its version, so one opened while
+     * another process holds the write lock (kiln tenant add, a long write) serves reads at once
+     * instead of waiting on the lock to migrate nothing */
+    s->store_opts.existing = true;
     return r;
 }
 
