@@ -55,8 +55,9 @@
 
 struct kiln_dash_env {
     const char *jobs_dir; /* DATA/jobs: one directory per job (server.h) */
-    /* a store handle for this thread, given back after use (NULL: the database failed) */
-    struct kiln_store *(*store_get)(void *ctx);
+    /* a store handle for this thread, given back after use (NULL: the database failed, *rc
+     * its -errno: kiln_store_transient tells 503 from 500) */
+    struct kiln_store *(*store_get)(void *ctx, int *rc);
     void (*store_put)(void *ctx, struct kiln_store *st);
     void *ctx;
     /* the update server's gallery (kiln serve --gallery; NULL: none) and the service's data

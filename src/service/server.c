@@ -1810,7 +1810,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
     conn_phase(cls, c, PH_HEADERS); /* a kept-alive connection's next request */
 }
 
-static struct kiln_store *dash_store_get(void *ctx) { return store_get(ctx); }
+static struct kiln_store *dash_store_get(void *ctx, int *rc) { return store_get_rc(ctx, rc); }
 static void dash_store_put(void *ctx, struct kiln_store *st) { store_put(ctx, st); }
 
 static void *sweeper(void *arg)

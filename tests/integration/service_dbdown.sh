@@ -6,7 +6,8 @@
 #    503 (reads go on: WAL); once the lock is let go the same submit is 201;
 #  - PostgreSQL (started here, tests/lib/pg.sh): the server stopped under kiln serve: a
 #    tenant's and a worker's requests are 503, not 401 (the token could not be checked) nor
-#    500; started again, the next request is 200 (the lost connections were not pooled);
+#    500; the dashboard's pages and sign-in too (its HTML); started again, the next request is
+#    200 (the lost connections were not pooled);
 #  - a refusal of the request's framing on an /api/ path (two Content-Length fields) is the
 #    API's JSON too.
 . "$(dirname "$0")/lib.sh"
@@ -125,7 +126,17 @@ cp=
 for i in 1 2 3 4; do curl -s -o /dev/null -H "Authorization: Bearer $TP" "$S/api/v1/jobs" & cp="$cp $!"; done
 wait $cp
 [ "$(call "$TP" GET /api/v1/jobs)" = 200 ] || fail "GET jobs on PostgreSQL: $(cat "$T/body")"
+code=$(curl -s -o /dev/null -w '%{http_code}' -c jar --data-urlencode "token=$TP" "$S/login")
+[ "$code" = 303 ] || fail "the dashboard's sign-in: $code"
 sh "$KILN_ROOT/tests/lib/pg.sh" halt "$pgdir" || fail "pg.sh halt"
+# the dashboard's pages likewise: 503 with Retry-After, its own HTML page
+for page in /jobs /workers; do
+    code=$(curl -s -o page.html -D page.hdr -w '%{http_code}' -b jar "$S$page")
+    [ "$code" = 503 ] && grep -qi '^Retry-After: [0-9]' page.hdr && grep -qi '^Content-Type: text/html' page.hdr &&
+        grep -q "busy or unreachable" page.html || { cat page.hdr page.html; fail "the dashboard's $page with PostgreSQL stopped: $code"; }
+done
+code=$(curl -s -o page.html -w '%{http_code}' --data-urlencode "token=$TP" "$S/login")
+[ "$code" = 503 ] || { cat page.html; fail "a sign-in with PostgreSQL stopped: $code, expected 503 (not a wrong token)"; }
 for i in 1 2 3 4 5 6; do
     code=$(call "$TP" GET /api/v1/jobs)
     [ "$code" = 503 ] || { cat "$T/body"; fail "GET jobs (try $i) with PostgreSQL stopped: $code, expected 503"; }
@@ -140,6 +151,7 @@ code=$(call "$TP" GET /api/v1/jobs)
 [ "$code" = 200 ] || { cat "$T/body"; fail "GET jobs once PostgreSQL is back: $code, expected 200"; }
 code=$(call "$TW" POST /api/v1/worker/heartbeat)
 [ "$code" = 200 ] || { cat "$T/body"; fail "a heartbeat once PostgreSQL is back: $code, expected 200"; }
-note "PostgreSQL stopped: tenant and worker requests 503 with Retry-After; started again: 200"
+[ "$(curl -s -o /dev/null -w '%{http_code}' -b jar "$S/jobs")" = 200 ] || fail "the dashboard once PostgreSQL is back"
+note "PostgreSQL stopped: tenant, worker and dashboard requests 503 with Retry-After; started again: 200"
 ! grep -qF "${TP#kt_}" serve-pg.log && ! grep -qF "${TA#kt_}" serve.log || fail "a tenant token is in the server's log"
 exit 0
