@@ -366,6 +366,9 @@ void kiln_dash_state_free(void *state)
 /* The path for the log: a sign-in link's nonce is a credential until used. */
 static const char *log_path(const char *url) { return startswith(url, "/login/") ? "/login/(link)" : url; }
 
+/* The connection is closed after this answer (a request whose framing was refused). */
+static _Thread_local bool respond_close;
+
 static enum MHD_Result respond(struct kiln_dash *d, struct MHD_Connection *c, const char *method, const char *url,
                                unsigned status, char *html, size_t len, const char *location, const char *cookie,
                                const char *who)
@@ -383,6 +386,7 @@ static enum MHD_Result respond(struct kiln_dash *d, struct MHD_Connection *c, co
     if (cookie) MHD_add_response_header(resp, "Set-Cookie", cookie);
     if (status == 429) MHD_add_response_header(resp, "Retry-After", "60");
     if (status == 503) MHD_add_response_header(resp, "Retry-After", "30");
+    if (respond_close) MHD_add_response_header(resp, "Connection", "close");
     enum MHD_Result r = MHD_queue_response(c, status, resp);
     MHD_destroy_response(resp);
     log_info("%s %s -> %u%s%s", method, log_path(url), status, who ? " tenant " : "", who ? who : "");
@@ -434,6 +438,15 @@ static enum MHD_Result message(struct kiln_dash *d, struct MHD_Connection *c, co
     kh_el(m, "h1", title);
     kh_el(m, "p", text);
     return send_page(d, c, method, url, status, &p, NULL, t ? t->name : NULL);
+}
+
+enum MHD_Result kiln_dash_refuse(struct kiln_dash *d, struct MHD_Connection *c, const char *method, const char *url,
+                                 unsigned status, const char *why)
+{
+    respond_close = true;
+    enum MHD_Result r = message(d, c, method, url, status, NULL, "Bad request", why);
+    respond_close = false;
+    return r;
 }
 
 /* A page for a database failure: 503 (Retry-After) when it passes with time (busy, locked,

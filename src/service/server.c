@@ -430,6 +430,14 @@ static const char *db_words(int status)
                            : "the server's database failed; try again later";
 }
 
+/* A failed write of the server's files (uploads, console, artifacts) as an HTTP status: 507
+ * when the disk is full (or the quota spent), else 500. e: a positive or negative errno. */
+static int io_status(int e)
+{
+    e = e < 0 ? -e : e;
+    return e == ENOSPC || e == EDQUOT ? 507 : 500;
+}
+
 /* A store error as an HTTP status: not found, conflict, bad input or the database's. */
 static int store_status(int e)
 {
@@ -546,7 +554,7 @@ static void upload_data(struct req *r, const char *data, size_t n)
         if (w < 0 && errno == EINTR) continue;
         if (w < 0) {
             log_error("kiln serve: writing an upload: %s", strerror(errno));
-            fail(r, errno == ENOSPC ? 507 : 500, NULL, "the server could not store the upload");
+            fail(r, io_status(errno), NULL, "the server could not store the upload");
             return;
         }
         off += (size_t)w;
@@ -638,7 +646,7 @@ static enum MHD_Result h_image_upload(struct server *s, struct MHD_Connection *c
     int e = upload_end(r, s->images, digest);
     if (e < 0) {
         log_error("kiln serve: storing an image: %s", strerror(-e));
-        return err_now(c, r, 500, NULL, "the server could not store the image");
+        return err_now(c, r, io_status(e), NULL, "the server could not store the image");
     }
     _cleanup_free_ char *path = path_join(s->images, digest);
     struct kiln_store *st = req_store(s, r);
@@ -1634,8 +1642,9 @@ static void begin(struct server *s, struct MHD_Connection *c, struct req *r)
     }
     if (rule->body == BODY_IMAGE && len > s->o->max_image)
         return fail(r, 413, NULL, "the image is %lld bytes; this server takes at most %lld", len, (long long)s->o->max_image);
-    if (rule->body == BODY_IMAGE && upload_begin(s, r, s->tmp, NULL, s->o->max_image) < 0)
-        return fail(r, 500, NULL, "the server could not store the upload");
+    int ue;
+    if (rule->body == BODY_IMAGE && (ue = upload_begin(s, r, s->tmp, NULL, s->o->max_image)) < 0)
+        return fail(r, io_status(ue), NULL, "the server could not store the upload");
     if (rule->body == BODY_ARTIFACT || rule->body == BODY_CONSOLE) {
         int h = worker_holds(s, r, r->m.id);
         if (h == -ESTALE || h == -ENOENT) return fail(r, 409, NULL, "this worker does not hold the job (cancelled or lease lapsed)");
@@ -1658,14 +1667,14 @@ static void begin(struct server *s, struct MHD_Connection *c, struct req *r)
             if (!rparent) return fail(r, 404, NULL, "no such artifact path in this job");
             const char *base = strrchr(dest, '/');
             _cleanup_free_ char *rdest = path_join(rparent, base ? base + 1 : dest);
-            if (upload_begin(s, r, rparent, rdest, ARTIFACT_MAX) < 0)
-                return fail(r, 500, NULL, "the server could not store the upload");
+            if ((ue = upload_begin(s, r, rparent, rdest, ARTIFACT_MAX)) < 0)
+                return fail(r, io_status(ue), NULL, "the server could not store the upload");
         } else {
             if (len > CONSOLE_POST_MAX) return fail(r, 413, NULL, "send the console in pieces of at most 1 MiB");
             _cleanup_free_ char *p = path_join(dir, "console.log");
             r->fd = open(p, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
             r->cap = CONSOLE_POST_MAX;
-            if (r->fd < 0) return fail(r, 500, NULL, "the server could not store the console");
+            if (r->fd < 0) return fail(r, io_status(errno), NULL, "the server could not store the console");
         }
     }
 }
@@ -1689,7 +1698,7 @@ static enum MHD_Result framing_field(void *cls, enum MHD_ValueKind kind, const c
 
 /* A request whose body's length is ambiguous is answered 400 at once and the connection
  * closed: where its body ends, and so where a next request would start, is unknown. */
-static enum MHD_Result framing_refused(struct MHD_Connection *c, struct req *r)
+static enum MHD_Result framing_refused(struct server *s, struct MHD_Connection *c, struct req *r)
 {
     struct framing f = {0};
     _cleanup_free_ char *why = NULL;
@@ -1698,7 +1707,9 @@ static enum MHD_Result framing_refused(struct MHD_Connection *c, struct req *r)
         return MHD_NO;
     r->framing_bad = true;
     fail(r, 400, NULL, "%s", why);
-    send_error(c, r);
+    /* in the language of the path's clients: a page for the dashboard's, JSON for the API's */
+    if (r->dash) kiln_dash_refuse(s->dash, c, r->method, r->url, 400, why);
+    else send_error(c, r);
     return MHD_YES;
 }
 
@@ -1716,8 +1727,10 @@ static void body_piece(struct req *r, const char *data, size_t n)
         if (r->body.len + n > KILN_API_BODY_MAX) fail(r, 413, NULL, "the body is over %d bytes", KILN_API_BODY_MAX);
         else sbuf_append(&r->body, data, n);
     } else if (rule->body == BODY_CONSOLE) {
+        ssize_t w = r->size + (int64_t)n > r->cap ? 0 : write(r->fd, data, n);
+        /* a short write is a full disk */
         if (r->size + (int64_t)n > r->cap) fail(r, 413, NULL, "send the console in pieces of at most 1 MiB");
-        else if (write(r->fd, data, n) != (ssize_t)n) fail(r, 500, NULL, "the server could not store the console");
+        else if (w != (ssize_t)n) fail(r, io_status(w < 0 ? errno : ENOSPC), NULL, "the server could not store the console");
         else r->size += (int64_t)n;
     } else if (rule->body == BODY_IMAGE || rule->body == BODY_ARTIFACT) {
         upload_data(r, data, n);
@@ -1743,7 +1756,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         kiln_route_parse(url, &r->m);
         *con_cls = r;
         r->dash = r->m.route == R_NONE && kiln_dash_owns(url);
-        if (framing_refused(c, r) == MHD_YES) return MHD_YES;
+        if (framing_refused(s, c, r) == MHD_YES) return MHD_YES;
         if (!r->dash) {
             begin(s, c, r);
             return MHD_YES;
@@ -1791,7 +1804,7 @@ static enum MHD_Result answer(struct server *s, struct MHD_Connection *c, struct
     case R_W_ARTIFACT: {
         char digest[65];
         int e = upload_end(r, NULL, digest);
-        if (e < 0) return err_now(c, r, 500, NULL, "the server could not store the artifact");
+        if (e < 0) return err_now(c, r, io_status(e), NULL, "the server could not store the artifact");
         return send_json(c, r, 201, json_pack("{s:s, s:s, s:I}", "name", r->m.rest, "sha256", digest, "size", (json_int_t)r->size));
     }
     case R_W_FINISH: return h_w_finish(s, c, r);
