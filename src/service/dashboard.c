@@ -366,12 +366,11 @@ void kiln_dash_state_free(void *state)
 /* The path for the log: a sign-in link's nonce is a credential until used. */
 static const char *log_path(const char *url) { return startswith(url, "/login/") ? "/login/(link)" : url; }
 
-/* The connection is closed after this answer (a request whose framing was refused). */
-static _Thread_local bool respond_close;
-
-static enum MHD_Result respond(struct kiln_dash *d, struct MHD_Connection *c, const char *method, const char *url,
-                               unsigned status, char *html, size_t len, const char *location, const char *cookie,
-                               const char *who)
+/* An answer; with close the connection is closed after it (a request whose framing was
+ * refused: where its body ends is unknown). */
+static enum MHD_Result respond_ex(struct kiln_dash *d, struct MHD_Connection *c, const char *method, const char *url,
+                                  unsigned status, char *html, size_t len, const char *location, const char *cookie,
+                                  const char *who, bool close)
 {
     struct MHD_Response *resp = MHD_create_response_from_buffer(len, html ? html : (char *)"", html ? MHD_RESPMEM_MUST_FREE
                                                                                                  : MHD_RESPMEM_PERSISTENT);
@@ -386,11 +385,18 @@ static enum MHD_Result respond(struct kiln_dash *d, struct MHD_Connection *c, co
     if (cookie) MHD_add_response_header(resp, "Set-Cookie", cookie);
     if (status == 429) MHD_add_response_header(resp, "Retry-After", "60");
     if (status == 503) MHD_add_response_header(resp, "Retry-After", "30");
-    if (respond_close) MHD_add_response_header(resp, "Connection", "close");
+    if (close) MHD_add_response_header(resp, "Connection", "close");
     enum MHD_Result r = MHD_queue_response(c, status, resp);
     MHD_destroy_response(resp);
     log_info("%s %s -> %u%s%s", method, log_path(url), status, who ? " tenant " : "", who ? who : "");
     return r;
+}
+
+static enum MHD_Result respond(struct kiln_dash *d, struct MHD_Connection *c, const char *method, const char *url,
+                               unsigned status, char *html, size_t len, const char *location, const char *cookie,
+                               const char *who)
+{
+    return respond_ex(d, c, method, url, status, html, len, location, cookie, who, false);
 }
 
 static enum MHD_Result redirect(struct kiln_dash *d, struct MHD_Connection *c, const char *method, const char *url,
@@ -443,10 +449,13 @@ static enum MHD_Result message(struct kiln_dash *d, struct MHD_Connection *c, co
 enum MHD_Result kiln_dash_refuse(struct kiln_dash *d, struct MHD_Connection *c, const char *method, const char *url,
                                  unsigned status, const char *why)
 {
-    respond_close = true;
-    enum MHD_Result r = message(d, c, method, url, status, NULL, "Bad request", why);
-    respond_close = false;
-    return r;
+    struct kh_page p;
+    xmlNodePtr m = frame(d, &p, "Bad request", NULL);
+    kh_el(m, "h1", "Bad request");
+    kh_el(m, "p", why);
+    size_t len = 0;
+    char *html = kh_page_finish(&p, &len);
+    return respond_ex(d, c, method, url, html ? status : 500, html, html ? len : 0, NULL, NULL, NULL, true);
 }
 
 /* A page for a database failure: 503 (Retry-After) when it passes with time (busy, locked,
