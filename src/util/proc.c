@@ -69,6 +69,16 @@ static void on_signal(int sig)
     kiln_interrupted = sig;
 }
 
+int proc_sleep(int64_t ms)
+{
+    for (int64_t end = now_ms() + ms;;) {
+        if (kiln_interrupted) return -EINTR;
+        int64_t left = end - now_ms();
+        if (left <= 0) return 0;
+        sleep_ms(MIN(left, 50));
+    }
+}
+
 void proc_install_signal_handlers(void)
 {
     struct sigaction sa = {.sa_handler = on_signal};
@@ -196,12 +206,13 @@ void proc_kill(pid_t pid, int grace_ms)
 /* Runs argv, capturing its stdout (and its stderr when with_err) into *output, at most max
  * bytes: past that the rest is dropped (overflow unset) or the child killed and -E2BIG
  * returned (overflow set). */
-static int run_capture(char *const argv[], int timeout_ms, size_t max, bool with_err, bool *overflow, char **output)
+static int run_capture(char *const argv[], char *const envp[], int timeout_ms, size_t max, bool with_err, bool *overflow,
+                       char **output)
 {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) < 0) return -errno;
     pid_t pid;
-    int r = proc_spawn(argv, -1, fds[1], with_err ? fds[1] : -1, &pid);
+    int r = proc_spawn_env(argv, envp, -1, fds[1], with_err ? fds[1] : -1, &pid);
     close(fds[1]);
     if (r < 0) {
         close(fds[0]);
@@ -244,11 +255,16 @@ static int run_capture(char *const argv[], int timeout_ms, size_t max, bool with
 
 int proc_run(char *const argv[], int timeout_ms, char **output)
 {
-    return run_capture(argv, timeout_ms, 16u << 20, true, NULL, output);
+    return run_capture(argv, NULL, timeout_ms, 16u << 20, true, NULL, output);
+}
+
+int proc_run_env(char *const argv[], char *const envp[], int timeout_ms, char **output)
+{
+    return run_capture(argv, envp, timeout_ms, 16u << 20, true, NULL, output);
 }
 
 int proc_run_stdout(char *const argv[], int timeout_ms, size_t max, char **output)
 {
     bool overflow = false;
-    return run_capture(argv, timeout_ms, max, false, &overflow, output);
+    return run_capture(argv, NULL, timeout_ms, max, false, &overflow, output);
 }
