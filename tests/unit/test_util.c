@@ -2,9 +2,12 @@
 #include <fcntl.h>
 #include <sys/wait.h>
 #include <pthread.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include "platform/qmp.h"
 #include "tap.h"
 #include "util/digest.h"
 #include "util/fs.h"
@@ -335,8 +338,57 @@ static void test_hash_progress(void)
     unlink(p);
 }
 
+/* Runs fn in a child with kiln_interrupted set and a 10 s alarm: true when it returned (its
+ * exit status 0) rather than waiting on until the alarm killed it. */
+static bool returns_when_interrupted(bool (*fn)(const char *), const char *arg)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        alarm(10);
+        kiln_interrupted = SIGINT;
+        _exit(fn(arg) ? 0 : 1);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+static bool qmp_open_fails(const char *sock)
+{
+    struct qmp *q = qmp_open(sock, 60000);
+    if (q) qmp_close(q);
+    return q == NULL;
+}
+
+static bool sleep_interrupted(const char *unused)
+{
+    (void)unused;
+    return proc_sleep(60000) == -EINTR;
+}
+
+/* Wait loops of node/ and platform/ end once kiln is interrupted (review finding: SIGINT while
+ * a VM booted took about 8 s to act): proc_sleep, and QMP's connect and greeting waits, which
+ * otherwise wait 60 s for a socket that never appears and 30 s for a greeting that never comes. */
+static void test_waits_interrupted(void)
+{
+    char dir[] = "/tmp/kiln-test-qmp-XXXXXX";
+    if (!ok(mkdtemp(dir) != NULL, "qmp: a temporary directory")) return;
+    _cleanup_free_ char *missing = path_join(dir, "missing.sock"), *mute = path_join(dir, "mute.sock");
+    ok(returns_when_interrupted(sleep_interrupted, NULL), "proc_sleep: -EINTR at once when interrupted");
+    ok(returns_when_interrupted(qmp_open_fails, missing), "qmp: no waiting for a socket once interrupted");
+    /* a listener that never accepts nor greets: connect succeeds (the backlog), the greeting never comes */
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    snprintf(a.sun_path, sizeof a.sun_path, "%s", mute);
+    ok(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && listen(fd, 4) == 0, "qmp: a mute listener");
+    ok(returns_when_interrupted(qmp_open_fails, mute), "qmp: no waiting for a greeting once interrupted");
+    if (fd >= 0) close(fd);
+    rm_rf(dir);
+}
+
 int main(void)
 {
+    test_waits_interrupted();
     test_err();
     test_hash_progress();
     test_strv();
