@@ -49,9 +49,9 @@ for sig in INT KILL; do
     ctl=$(pgrep -ax tgtd | sed -n 's/.* -C \([0-9]*\) .*/\1/p' | tail -n 1)
     # tgtd's management socket and lock in the run's work dir (TGT_IPC_SOCKET), none in /var/run
     ls "$TMPDIR"/kiln-run-*/env0-iscsi-lun1.img.ipc/socket."$ctl" >/dev/null 2>&1 ||
-        fail "tgtd's management socket $ctl is not in the run's work dir: $(ls -d "$TMPDIR"/kiln-run-*/* 2>&1)"
+        { kill -9 $pid; fail "tgtd's management socket $ctl is not in the run's work dir: $(ls -d "$TMPDIR"/kiln-run-*/* 2>&1)"; }
     [ ! -e "/var/run/tgtd/socket.$ctl" ] && [ ! -e "/var/run/tgtd/socket.$ctl.lock" ] ||
-        fail "tgtd's management files for $ctl are in /var/run/tgtd"
+        { kill -9 $pid; fail "tgtd's management files for $ctl are in /var/run/tgtd"; }
     sleep 1
     kill -$sig $pid
     wait $pid
