@@ -7,6 +7,7 @@
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "util/log.h"
 #include "util/timeutil.h"
@@ -17,16 +18,81 @@ volatile sig_atomic_t kiln_interrupted;
 #define MAX_TRACKED 512
 static volatile pid_t tracked[MAX_TRACKED];
 
+/* The guardian: a process forked at the first spawn, in a session of its own, that outlives
+ * kiln by a moment. kiln tells it each child it starts (+pid) and reaps (-pid) through a pipe;
+ * when the pipe reaches its end (kiln exited or was killed, kill -9 included: nothing of kiln's
+ * runs then) it kills the process group of every child still listed. PDEATHSIG alone ends the
+ * child itself, not what it started in its group (mmdebstrap's apt and dpkg, a script's
+ * background jobs). Its code runs no malloc or stdio: it was forked from a threaded process. */
+static int guard_fd = -1;
+static pthread_once_t guard_once = PTHREAD_ONCE_INIT;
+
+static void __attribute__((noreturn)) guard_loop(int rfd)
+{
+    pid_t pids[MAX_TRACKED] = {0};
+    int32_t msg;
+    for (;;) {
+        ssize_t n = read(rfd, &msg, sizeof msg);
+        if (n < 0 && errno == EINTR) continue;
+        if (n != (ssize_t)sizeof msg) break;
+        pid_t want = msg > 0 ? 0 : -msg, put = msg > 0 ? msg : 0;
+        for (int i = 0; i < MAX_TRACKED; i++)
+            if (pids[i] == want) {
+                pids[i] = put;
+                break;
+            }
+    }
+    for (int i = 0; i < MAX_TRACKED; i++)
+        if (pids[i] > 0) {
+            kill(-pids[i], SIGKILL);
+            kill(pids[i], SIGKILL);
+        }
+    _exit(0);
+}
+
+static void guard_start(void)
+{
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) < 0) return;
+    pid_t pid = fork();
+    if (pid == 0) {
+        setsid();
+        for (int sig = 1; sig < NSIG; sig++)
+            if (sig != SIGKILL && sig != SIGSTOP) signal(sig, SIG_IGN);
+        int rfd = fds[0] == 3 ? 3 : dup2(fds[0], 3);
+        close_range(4, ~0u, 0);
+        close(0), close(1), close(2);
+        if (rfd != 3) _exit(1);
+        guard_loop(3);
+    }
+    close(fds[0]);
+    if (pid < 0) close(fds[1]);
+    else guard_fd = fds[1];
+}
+
+static void guard_tell(int32_t msg)
+{
+    if (guard_fd >= 0 && write(guard_fd, &msg, sizeof msg) < 0) {
+        /* the guardian is gone: PDEATHSIG still ends the children themselves */
+    }
+}
+
 static void track(pid_t pid)
 {
     for (int i = 0; i < MAX_TRACKED; i++)
-        if (__sync_bool_compare_and_swap(&tracked[i], 0, pid)) return;
+        if (__sync_bool_compare_and_swap(&tracked[i], 0, pid)) {
+            guard_tell(pid);
+            return;
+        }
 }
 
 static void untrack(pid_t pid)
 {
     for (int i = 0; i < MAX_TRACKED; i++)
-        if (__sync_bool_compare_and_swap(&tracked[i], pid, 0)) return;
+        if (__sync_bool_compare_and_swap(&tracked[i], pid, 0)) {
+            guard_tell(-pid);
+            return;
+        }
 }
 
 void proc_kill_all(void)
@@ -121,6 +187,7 @@ int proc_spawn_env(char *const argv[], char *const envp[], int in_fd, int out_fd
             return log_error_errno(EPERM, "refusing to start %s: its argument %zu holds a secret, which any local user "
                                           "could read; secrets go to other processes in files",
                                    argv[0], i);
+    pthread_once(&guard_once, guard_start);
     pid_t parent = getpid();
     int nullfd = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (nullfd < 0) return -errno;

@@ -17,7 +17,9 @@ void proc_install_signal_handlers(void);
 int proc_sleep(int64_t ms);
 
 /* Starts argv[0] (PATH lookup) in its own process group, with fds for stdin/stdout/stderr
- * (-1 means /dev/null). The child dies with kiln (PDEATHSIG). Returns 0 or -errno; -EPERM
+ * (-1 means /dev/null). The child dies with kiln (PDEATHSIG), and so does its process group,
+ * whatever kiln dies of: a guardian process, started at the first spawn, kills the group of
+ * every child kiln had not reaped once kiln is gone. Returns 0 or -errno; -EPERM
  * (logged) when an argument holds a registered secret: any local user can read argv. */
 int proc_spawn(char *const argv[], int in_fd, int out_fd, int err_fd, pid_t *pid);
 /* proc_spawn with the child's environment envp ("NAME=value" strings, NULL-terminated; NULL:

@@ -15,6 +15,7 @@
 #include "util/parallel.h"
 #include "util/proc.h"
 #include "util/strv.h"
+#include "util/timeutil.h"
 #include "util/utf8.h"
 #include "util/util.h"
 
@@ -386,9 +387,60 @@ static void test_waits_interrupted(void)
     rm_rf(dir);
 }
 
+/* Whether process pid is gone (or a zombie nobody reaped yet: dead all the same). */
+static bool process_gone(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return true;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return true;
+    buf[n] = 0;
+    const char *p = strrchr(buf, ')');
+    return p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
+}
+
+/* kill -9 of kiln ends what its children started too (review item: helpers left running after
+ * kill -9): a stand-in kiln spawns sh, which starts a background sleep in its process group;
+ * once the stand-in is killed with -9, PDEATHSIG ends sh and the guardian the sleep. */
+static void test_guardian(void)
+{
+    char dir[] = "/tmp/kiln-test-guard-XXXXXX";
+    if (!ok(mkdtemp(dir) != NULL, "guardian: a temporary directory")) return;
+    _cleanup_free_ char *pidfile = path_join(dir, "sleep.pid");
+    _cleanup_free_ char *script = xasprintf("sleep 300 & echo $! > %s; wait", pidfile);
+    pid_t k = fork();
+    if (k == 0) {
+        char *argv[] = {"sh", "-c", script, NULL};
+        pid_t p;
+        if (proc_spawn(argv, -1, -1, -1, &p) < 0) _exit(1);
+        for (;;) pause();
+    }
+    pid_t g = 0;
+    for (int i = 0; i < 200 && g <= 0; i++) {
+        _cleanup_free_ char *text = NULL;
+        if (read_file(pidfile, 64, &text, NULL) == 0 && strchr(text, '\n')) g = atoi(text);
+        else sleep_ms(50);
+    }
+    if (!ok(g > 0, "guardian: the grandchild started")) {
+        kill(k, SIGKILL), waitpid(k, NULL, 0), rm_rf(dir);
+        return;
+    }
+    kill(k, SIGKILL);
+    waitpid(k, NULL, 0);
+    bool gone = false;
+    for (int i = 0; i < 200 && !(gone = process_gone(g)); i++) sleep_ms(50);
+    ok(gone, "guardian: kill -9 of kiln ended the sleep its child started (pid %d)", (int)g);
+    if (!gone) kill(g, SIGKILL);
+    rm_rf(dir);
+}
+
 int main(void)
 {
     test_waits_interrupted();
+    test_guardian();
     test_err();
     test_hash_progress();
     test_strv();
