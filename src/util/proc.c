@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,8 +20,8 @@ volatile sig_atomic_t kiln_interrupted;
 static volatile pid_t tracked[MAX_TRACKED];
 
 /* The guardian: a process forked at the first spawn, in a session of its own, that outlives
- * kiln by a moment. kiln tells it each child it starts (+pid) and reaps (-pid) through a pipe;
- * when the pipe reaches its end (kiln exited or was killed, kill -9 included: nothing of kiln's
+ * kiln by a moment. kiln tells it each child it starts (+pid) and reaps (-pid) through a socket;
+ * when the socket reaches its end (kiln exited or was killed, kill -9 included: nothing of kiln's
  * runs then) it kills the process group of every child still listed. PDEATHSIG alone ends the
  * child itself, not what it started in its group (mmdebstrap's apt and dpkg, a script's
  * background jobs). Its code runs no malloc or stdio: it was forked from a threaded process. */
@@ -53,7 +54,9 @@ static void __attribute__((noreturn)) guard_loop(int rfd)
 static void guard_start(void)
 {
     int fds[2];
-    if (pipe2(fds, O_CLOEXEC) < 0) return;
+    /* a socket pair, not a pipe: kiln sends with MSG_NOSIGNAL, so a guardian that is gone
+     * (killed by hand) costs kiln no SIGPIPE */
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) < 0) return;
     pid_t pid = fork();
     if (pid == 0) {
         setsid();
@@ -72,7 +75,7 @@ static void guard_start(void)
 
 static void guard_tell(int32_t msg)
 {
-    if (guard_fd >= 0 && write(guard_fd, &msg, sizeof msg) < 0) {
+    if (guard_fd >= 0 && send(guard_fd, &msg, sizeof msg, MSG_NOSIGNAL) < 0) {
         /* the guardian is gone: PDEATHSIG still ends the children themselves */
     }
 }
