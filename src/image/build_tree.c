@@ -79,6 +79,8 @@ static char *tree_key(const struct image_spec *s, long epoch, const struct repo_
     for (size_t i = 0; i < s->nremove; i++) sbuf_printf(&k, "x %s\n", s->remove[i]);
     if (s->layout == LAYOUT_IMMUTABLE) sbuf_printf(&k, "immutable %s\n", s->usr_filesystem);
     if (s->encrypt) sbuf_puts(&k, "encrypt tpm2\n"); /* its dracut configuration */
+    /* boot.initrd_modules: vm (trees cached before it had the tool's wide default: most) */
+    if (s->initrd_modules == INITRD_MODULES_VM) sbuf_puts(&k, "initrd-modules vm\n");
     /* only other architectures add a line: trees cached for x86_64 keep their keys */
     if (s->arch != kiln_arch_default()) sbuf_printf(&k, "arch %s\n", s->arch->name);
     uint8_t md[32];
