@@ -86,6 +86,13 @@ static int rootfs_rpm(struct build_ctx *c, const char *dest)
     mkdir_p(home, 0700);
     if (write_file_atomic(macros, dbmacro, strlen(dbmacro), 0644) < 0)
         return build_error(c, "rootfs", "cannot write %s", macros);
+    /* boot.initrd_modules: vm: dracut's configuration is in the tree before the kernel package's
+     * scripts run dracut */
+    _cleanup_free_ char *dracut_conf = path_join(dest, KILN_VM_DRACUT_CONF_PATH);
+    _cleanup_free_ char *dracut_dir = path_dirname(dracut_conf);
+    if (s->initrd_modules == INITRD_MODULES_VM &&
+        (mkdir_p(dracut_dir, 0755) < 0 || write_file_atomic(dracut_conf, KILN_VM_DRACUT_CONF, strlen(KILN_VM_DRACUT_CONF), 0644) < 0))
+        return build_error(c, "rootfs", "cannot write %s", dracut_conf);
     char **env = proc_env_set(c->env, "HOME", home);
     r = rpm_install(c, env, o_conf, o_root, o_rel);
     proc_env_free(env);

@@ -437,12 +437,42 @@ static void test_guardian(void)
     rm_rf(dir);
 }
 
+/* A sparse file's digest is its bytes' (the holes are hashed as the zeros they read as, from a
+ * buffer of zeros rather than read()): data between holes, at a piece's edge and in the tail. */
+static void test_hash_sparse(void)
+{
+    char p[] = "/tmp/kiln-test-sparse-XXXXXX", q[] = "/tmp/kiln-test-dense-XXXXXX", a[65], b[65];
+    int fd = mkstemp(p), fd2 = mkstemp(q);
+    const uint64_t size = (13u << 20) + 77, at[] = {0, (4u << 20) - 3, 9u << 20, size - 10};
+    bool written = fd >= 0 && fd2 >= 0 && ftruncate(fd, (off_t)size) == 0;
+    for (size_t i = 0; written && i < ARRAY_SIZE(at); i++)
+        written = pwrite(fd, "kiln-data", 9, (off_t)at[i]) == 9;
+    /* the same bytes, stored densely */
+    uint8_t *all = xcalloc(1, size);
+    for (size_t i = 0; written && i < ARRAY_SIZE(at); i++) memcpy(all + at[i], "kiln-data", 9);
+    written = written && write(fd2, all, size) == (ssize_t)size;
+    free(all);
+    struct stat st;
+    ok(written && fstat(fd, &st) == 0 && (uint64_t)st.st_blocks * 512 < size, "a sparse file with data among holes");
+    if (fd >= 0) close(fd);
+    if (fd2 >= 0) close(fd2);
+    uint64_t n1 = 0, n2 = 0;
+    is_int(sha256_file_hex(p, a, &n1), 0, "the sparse file hashed");
+    is_int(sha256_file_hex(q, b, &n2), 0, "the dense one hashed");
+    is_str(a, b, "the same digest");
+    ok(n1 == size && n2 == size, "every byte counted");
+    unlink(p);
+    unlink(q);
+}
+
 int main(void)
 {
     test_waits_interrupted();
     test_guardian();
+    test_hash_sparse();
     test_err();
     test_hash_progress();
+    test_hash_sparse();
     test_strv();
     test_parallel_for_spread();
     test_open_beside();
