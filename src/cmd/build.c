@@ -7,6 +7,8 @@
 #include "image/build.h"
 #include "image/spec.h"
 #include "util/proc.h"
+#include "util/progress.h"
+#include "util/timeutil.h"
 #include "util/util.h"
 
 static bool take_format(const char *verb, const char *opt, const char *val, void *to)
@@ -44,12 +46,40 @@ void build_event_fprint(FILE *f, const struct build_event *e, const struct image
     case BUILD_LOG_KEPT:
         fprintf(f, "kiln build: failed; the build log is kept at %s\n", e->path);
         break;
+    case BUILD_PROGRESS:
+        /* a line per phase or finished piece; the live updates are for a terminal */
+        if (e->step) fprintf(f, "kiln build: %s: %s\n", e->stage, e->text);
+        break;
     }
 }
 
+void build_event_show(struct build_live *b, const struct build_event *e, const struct image_spec *s)
+{
+    struct progress_line *pl = &b->pl;
+    double now = pl->clock ? pl->clock() : now_s();
+    if (e->kind == BUILD_STAGE_BEGIN) b->stage_t0 = now, b->index = e->index, b->count = e->count;
+    if (e->kind != BUILD_PROGRESS || !pl->tty) {
+        progress_clear(pl);
+        build_event_fprint(pl->f, e, s);
+        return;
+    }
+    /* the stage's closing line in the making: its time first, where a narrow terminal keeps it */
+    char bytes[96];
+    progress_bytes_text(e->done, e->total, e->seconds, bytes, sizeof bytes);
+    _cleanup_free_ char *line = xasprintf("kiln build: [%d/%d] %s %.0f s: %s%s%s", b->index, b->count, e->stage,
+                                          now - b->stage_t0, e->text, bytes[0] ? ", " : "", bytes);
+    progress_live(pl, e->step, line);
+}
+
+struct build_show {
+    struct build_live live;
+    const struct image_spec *spec;
+};
+
 static void print_event(const struct build_event *e, void *userdata)
 {
-    build_event_fprint(stderr, e, userdata);
+    struct build_show *b = userdata;
+    build_event_show(&b->live, e, b->spec);
 }
 
 /* A user other than root builds in a user namespace of its own, where it is root and its
@@ -104,10 +134,13 @@ static int build_run_spec(struct image_spec *s, struct build_opts *o)
     const char *sde = getenv("SOURCE_DATE_EPOCH");
     long epoch;
     o->source_date_epoch = sde && parse_long(sde, &epoch) && epoch >= 0 ? epoch : -1;
+    /* on a terminal one live line says what the stage is doing; elsewhere a line per phase */
+    struct build_show show = {.live.pl = {.f = stderr, .tty = isatty(2) != 0, .cols = progress_term_cols(2)}, .spec = s};
     o->on_event = print_event;
-    o->userdata = s;
+    o->userdata = &show;
     proc_install_signal_handlers();
     int r = image_build(s, o);
+    progress_clear(&show.live.pl);
     spec_free(s);
     /* an output directory that cannot be made is what was given, as a missing input is */
     if (r == -ENOTDIR) return EXIT_USAGE;

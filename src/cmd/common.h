@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "runbook/runbook.h"
+#include "util/progress.h"
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_INTERRUPTED = 130 };
 
@@ -35,6 +36,16 @@ int cmd_build(int argc, char **argv);
 struct build_event;
 struct image_spec;
 void build_event_fprint(FILE *f, const struct build_event *e, const struct image_spec *s);
+/* The same for a terminal (b->pl.tty, util/progress.h): BUILD_PROGRESS is the live line, the
+ * stage's closing line in the making ("kiln build: [1/7] rootfs 37 s: TEXT", the bytes and
+ * their rate after TEXT), which the next line printed replaces. Off a terminal,
+ * build_event_fprint's lines. */
+struct build_live {
+    struct progress_line pl;
+    double stage_t0; /* when the running stage began, on pl's clock */
+    int index, count;
+};
+void build_event_show(struct build_live *b, const struct build_event *e, const struct image_spec *s);
 int cmd_keygen(int argc, char **argv);
 int cmd_sign(int argc, char **argv);
 int cmd_verify(int argc, char **argv);

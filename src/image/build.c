@@ -7,10 +7,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <sys/wait.h>
 #include <time.h>
 
+#include "image/pkg_progress.h"
 #include "util/fs.h"
 #include "util/proc.h"
 #include "util/timeutil.h"
@@ -124,19 +126,93 @@ static int command_failed(struct build_ctx *c, const char *stage, const char *cm
     return -EIO;
 }
 
-int build_run_env(struct build_ctx *c, const char *stage, char *const argv[], char *const env[])
+void build_progress(struct build_ctx *c, bool step, const char *text, uint64_t done, uint64_t total, double seconds)
+{
+    emit(c, &(struct build_event){.kind = BUILD_PROGRESS, .stage = c->stage, .text = text, .step = step, .done = done,
+                                  .total = total, .seconds = seconds});
+}
+
+/* What the package manager's output (pipe rfd) says it does: every byte into the build log, each
+ * line through image/pkg_progress, its phases as steps, its items as live updates (and one a
+ * second besides, so that a silent phase's time goes on). Waits for pid: 0 and *st, -ETIMEDOUT
+ * when interrupted, or -errno. */
+struct pkg_watch {
+    struct build_ctx *c;
+    double t0; /* when the phase began */
+};
+
+/* A new phase is a step, even when several come in one read. */
+static void pkg_changed(struct pkg_progress *p, enum pkg_change ch, void *ctx)
+{
+    struct pkg_watch *w = ctx;
+    if (ch != PKG_PHASE || p->phase == PKG_DONE) return;
+    char text[256];
+    w->t0 = now_s();
+    pkg_progress_phase_text(p, text, sizeof text);
+    build_progress(w->c, true, text, 0, 0, 0);
+}
+
+static int watch_pkgmgr(struct build_ctx *c, const char *label, pid_t pid, int rfd, int *st)
+{
+    struct pkg_progress p = {0};
+    struct pkg_watch w = {.c = c, .t0 = now_s()};
+    double shown = 0;
+    char buf[16384], text[256];
+    bool open = true;
+    int r;
+    for (;;) {
+        if (kiln_interrupted) return -ETIMEDOUT;
+        enum pkg_change ch = PKG_SAME;
+        struct pollfd pfd = {.fd = rfd, .events = POLLIN};
+        ssize_t n = open && poll(&pfd, 1, 200) > 0 ? read(rfd, buf, sizeof buf) : -1;
+        if (n > 0) {
+            if (write(c->log_fd, buf, (size_t)n) < 0) {} /* a full disk fails the build's next step */
+            ch = pkg_progress_feed(&p, buf, (size_t)n, pkg_changed, &w);
+        } else if (n == 0 || (open && n < 0 && errno != EINTR && errno != EAGAIN && pfd.revents)) {
+            open = false; /* end of output (or a grandchild keeps it open: the exit decides) */
+        }
+        double now = now_s();
+        if (ch != PKG_SAME || now - shown >= 1) {
+            if (label && p.phase == PKG_STARTING) snprintf(text, sizeof text, "%s", label);
+            else pkg_progress_text(&p, text, sizeof text);
+            bool dl = p.phase == PKG_DOWNLOAD;
+            build_progress(c, false, text, dl ? p.dl_done : 0, dl ? p.dl_total : 0, now - w.t0);
+            shown = now;
+        }
+        if (n > 0) continue;
+        if ((r = proc_wait(pid, open ? 0 : 200, st)) != -ETIMEDOUT) break;
+    }
+    /* what the pipe still holds once the child has gone: into the log */
+    for (ssize_t n; r == 0 && open && (n = read(rfd, buf, sizeof buf)) > 0;)
+        if (write(c->log_fd, buf, (size_t)n) < 0) break;
+    return r;
+}
+
+/* Runs argv (build_run_env's way); with watch, its output goes through watch_pkgmgr, and label
+ * (when not NULL) is a step first and the live text until the output says more. */
+static int run_command(struct build_ctx *c, const char *stage, char *const argv[], char *const env[], bool watch,
+                       const char *label)
 {
     struct sbuf cmd = {0};
     for (size_t i = 0; argv[i]; i++) sbuf_printf(&cmd, "%s%s", i ? " " : "", argv[i]);
     off_t start = lseek(c->log_fd, 0, SEEK_END);
     dprintf(c->log_fd, "$ %s\n", cmd.s);
+    int pfd[2] = {-1, -1};
+    if (watch && pipe2(pfd, O_CLOEXEC) < 0) watch = false; /* the log alone, as any command */
+    int out = watch ? pfd[1] : c->log_fd;
     pid_t pid;
-    int r = proc_spawn_env(argv, env, -1, c->log_fd, c->log_fd, &pid), st = 0;
+    int r = proc_spawn_env(argv, env, -1, out, out, &pid), st = 0;
+    if (watch) close(pfd[1]);
     if (r < 0)
         r = build_error(c, stage, "cannot run %s: %s%s", argv[0], strerror(-r),
                         r == -ENOENT ? " (is it installed? `make deps` installs what kiln needs)" : "");
     else {
-        while ((r = proc_wait(pid, 200, &st)) == -ETIMEDOUT && !kiln_interrupted) {}
+        if (watch) {
+            fcntl(pfd[0], F_SETFL, O_NONBLOCK);
+            if (label) build_progress(c, true, label, 0, 0, 0);
+            r = watch_pkgmgr(c, label, pid, pfd[0], &st);
+        } else
+            while ((r = proc_wait(pid, 200, &st)) == -ETIMEDOUT && !kiln_interrupted) {}
         if (r == -ETIMEDOUT) {
             proc_kill(pid, 3000);
             build_error(c, stage, "interrupted");
@@ -144,8 +220,24 @@ int build_run_env(struct build_ctx *c, const char *stage, char *const argv[], ch
         } else if (r < 0 || !WIFEXITED(st) || WEXITSTATUS(st))
             r = command_failed(c, stage, cmd.s, start, r, st);
     }
+    if (watch) close(pfd[0]);
     sbuf_free(&cmd);
     return r;
+}
+
+int build_run_env(struct build_ctx *c, const char *stage, char *const argv[], char *const env[])
+{
+    return run_command(c, stage, argv, env, false, NULL);
+}
+
+int build_run_pkgmgr(struct build_ctx *c, const char *stage, char *const argv[], char *const env[])
+{
+    return run_command(c, stage, argv, env, true, NULL);
+}
+
+int build_run_step(struct build_ctx *c, const char *stage, const char *label, char *const argv[])
+{
+    return run_command(c, stage, argv, c->env, true, label);
 }
 
 int build_run(struct build_ctx *c, const char *stage, char *const argv[])

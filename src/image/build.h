@@ -3,6 +3,7 @@
  * build.c; what they share is image/build_int.h. */
 #pragma once
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "image/spec.h"
 
@@ -18,6 +19,11 @@ enum build_event_kind {
                         * when the log cannot be read) and path (the whole build log) */
     BUILD_DONE,        /* seconds: the whole build; path: OUT/NAME-VERSION, what every output's name starts with */
     BUILD_LOG_KEPT,    /* the build failed; path: where its log was copied */
+    BUILD_PROGRESS,    /* stage; text: what the stage is doing now, one line. step: a new phase
+                        * or a finished piece (a line of its own where no line is rewritten);
+                        * else a live update, reported often (on every line the package manager
+                        * prints, every few MiB written or hashed). done, total: bytes (0 and 0:
+                        * none; total 0: not known); seconds: since that phase or piece began */
 };
 
 struct build_event {
@@ -28,6 +34,8 @@ struct build_event {
     const char *text;
     const char *output; /* several lines, each ending in '\n' */
     const char *path;   /* BUILD_DONE: the outputs' OUT/NAME-VERSION; BUILD_LOG_KEPT: the kept log */
+    bool step;          /* BUILD_PROGRESS */
+    uint64_t done, total;
 };
 
 struct build_opts {

@@ -136,6 +136,15 @@ struct build_ctx {
  * when kiln was interrupted). */
 int build_run_env(struct build_ctx *c, const char *stage, char *const argv[], char *const env[]);
 int build_run(struct build_ctx *c, const char *stage, char *const argv[]);
+/* build_run_env for the package manager (mmdebstrap --verbose, dnf): its output still goes
+ * whole to the build log, and what it is doing (image/pkg_progress.h) is reported as
+ * BUILD_PROGRESS events while it runs. */
+int build_run_pkgmgr(struct build_ctx *c, const char *stage, char *const argv[], char *const env[]);
+/* build_run for a long command that prints little (cp of a whole tree): label ("copying the
+ * package tree") is reported as a step, then as the live text with its seconds. */
+int build_run_step(struct build_ctx *c, const char *stage, const char *label, char *const argv[]);
+/* Reports a BUILD_PROGRESS event under the running stage (image/build.h says what each field is). */
+void build_progress(struct build_ctx *c, bool step, const char *text, uint64_t done, uint64_t total, double seconds);
 /* Like build_run, in a tree: chroot ROOT argv... (build_chroot: the build's tree). */
 int build_chroot_at(struct build_ctx *c, const char *stage, const char *root, char *const argv[]);
 int build_chroot(struct build_ctx *c, const char *stage, char *const argv[]);

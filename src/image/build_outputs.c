@@ -4,7 +4,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include "image/build_int.h"
 #include "image/disk.h"
@@ -13,11 +15,40 @@
 #include "util/digest.h"
 #include "util/fs.h"
 #include "util/parallel.h"
+#include "util/progress.h"
+#include "util/timeutil.h"
 #include "util/util.h"
 
 static bool wanted(struct build_ctx *c, enum image_output o)
 {
     return c->opts->only_output < 0 ? c->spec->outputs[o] : c->opts->only_output == (int)o;
+}
+
+/* One file of the stage as it is written: live progress with its bytes (at most ten a second),
+ * then a step line with its size and time. */
+struct piece {
+    struct build_ctx *c;
+    const char *name;
+    double t0, shown;
+};
+
+static void piece_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    struct piece *p = ctx;
+    double now = now_s();
+    if (done < total && now - p->shown < 0.1) return;
+    p->shown = now;
+    _cleanup_free_ char *t = xasprintf("writing %s", p->name);
+    build_progress(p->c, false, t, done, total, now - p->t0);
+}
+
+static void piece_done(struct piece *p, const char *path, const char *verb)
+{
+    struct stat st;
+    char size[32] = "?";
+    if (stat(path, &st) == 0) human_bytes((uint64_t)st.st_size, size, sizeof size);
+    _cleanup_free_ char *t = xasprintf("%s %s (%s) in %.1f s", verb, p->name, size, now_s() - p->t0);
+    build_progress(p->c, true, t, 0, 0, 0);
 }
 
 /* The disk in the other formats (kiln's writers, image/disk.h), each with its own id derived
@@ -37,12 +68,14 @@ static int output_disks(struct build_ctx *c, struct sbuf *made)
         if (!wanted(c, disks[i].o)) continue;
         _cleanup_free_ char *name = xasprintf("%s%s", c->base, kiln_artifacts[disks[i].o].suffix);
         _cleanup_free_ char *dst = path_join(c->stage_dir, name);
-        struct disk_write_opts wo = {.unix_time = (uint32_t)c->epoch};
+        struct piece pc = {.c = c, .name = name, .t0 = now_s()};
+        struct disk_write_opts wo = {.unix_time = (uint32_t)c->epoch, .progress = piece_progress, .progress_ctx = &pc};
         struct guid g;
         guid_derive(c->seed, name, &g);
         memcpy(wo.id, g.b, 16);
         r = disk_convert(d, dst, disks[i].f, &wo, &err);
         if (r == 0) sbuf_printf(made, " %s", spec_output_name(disks[i].o));
+        if (r == 0) piece_done(&pc, dst, "wrote");
     }
     if (d) disk_close(d);
     if (r < 0) {
@@ -52,8 +85,10 @@ static int output_disks(struct build_ctx *c, struct sbuf *made)
     }
     if (!wanted(c, OUT_RAW)) return 0;
     _cleanup_free_ char *dst = xasprintf("%s/%s%s", c->stage_dir, c->base, kiln_artifacts[ARTIFACT_RAW].suffix);
+    struct piece pc = {.c = c, .name = strrchr(dst, '/') + 1, .t0 = now_s()};
     if (rename(raw, dst) < 0) return build_error(c, "outputs", "cannot move %s: %s", raw, strerror(errno));
     sbuf_puts(made, " raw");
+    piece_done(&pc, dst, "moved");
     return 0;
 }
 
@@ -71,7 +106,10 @@ static int output_rootfs_tar(struct build_ctx *c)
     static const char fstab[] = "# made by kiln build (wsl: true): WSL mounts the root; the disk image's partitions do not exist here\n";
     const struct rootfs_tar_file wsl[] = {{"etc/fstab", fstab, strlen(fstab), 0644}, {"etc/wsl.conf", conf.s, conf.len, 0644}};
     char *err = NULL;
+    struct piece pc = {.c = c, .name = strrchr(dst, '/') + 1, .t0 = now_s()};
+    piece_progress(&pc, 0, 0);
     int r = rootfs_tar_write(c->root, dst, c->epoch, wsl, s->wsl ? ARRAY_SIZE(wsl) : 0, &err);
+    if (r == 0) piece_done(&pc, dst, "wrote");
     sbuf_free(&conf);
     if (r < 0) {
         r = build_error(c, "outputs", "the rootfs archive: %s", err);
@@ -123,13 +161,63 @@ struct hash_job {
     char (*hex)[65];
     uint64_t *size;
     int *rc;
+    /* progress: the bytes hashed of all the files together, from both threads */
+    struct build_ctx *c;
+    pthread_mutex_t lock;
+    uint64_t *seen, done, total;
+    double t0, shown;
+    char *text;
 };
+
+struct hash_file {
+    struct hash_job *j;
+    size_t i;
+};
+
+static void hash_progress(uint64_t done, void *ctx)
+{
+    struct hash_file *f = ctx;
+    struct hash_job *j = f->j;
+    pthread_mutex_lock(&j->lock);
+    j->done += done - j->seen[f->i];
+    j->seen[f->i] = done;
+    double now = now_s();
+    if (now - j->shown >= 0.1) {
+        j->shown = now;
+        build_progress(j->c, false, j->text, j->done, j->total, now - j->t0);
+    }
+    pthread_mutex_unlock(&j->lock);
+}
 
 static void hash_one(size_t i, void *arg)
 {
     struct hash_job *j = arg;
     _cleanup_free_ char *p = path_join(j->dir, j->names[i]);
-    j->rc[i] = sha256_file_hex(p, j->hex[i], &j->size[i]);
+    struct hash_file f = {j, i};
+    j->rc[i] = sha256_file_hex_progress(p, j->hex[i], &j->size[i], hash_progress, &f);
+}
+
+/* Hashes every file of job, two at a time, reporting the bytes of all together. */
+static void hash_all(struct build_ctx *c, struct hash_job *job, size_t nn)
+{
+    job->c = c;
+    job->seen = xcalloc(nn ? nn : 1, sizeof *job->seen);
+    for (size_t i = 0; i < nn; i++) {
+        struct stat st;
+        _cleanup_free_ char *p = path_join(job->dir, job->names[i]);
+        if (stat(p, &st) == 0) job->total += (uint64_t)st.st_size;
+    }
+    char size[32];
+    human_bytes(job->total, size, sizeof size);
+    job->text = xasprintf("sha256 of %zu files", nn);
+    pthread_mutex_init(&job->lock, NULL);
+    job->t0 = now_s();
+    parallel_for(nn, 2, hash_one, job);
+    pthread_mutex_destroy(&job->lock);
+    _cleanup_free_ char *t = xasprintf("%s (%s) in %.1f s", job->text, size, now_s() - job->t0);
+    build_progress(c, true, t, 0, 0, 0);
+    free(job->text);
+    free(job->seen);
 }
 
 static int cmp_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
@@ -150,7 +238,7 @@ static int list_artifacts(struct build_ctx *c, json_t *arts)
     job.hex = xcalloc(nn ? nn : 1, sizeof *job.hex);
     job.size = xcalloc(nn ? nn : 1, sizeof *job.size);
     job.rc = xcalloc(nn ? nn : 1, sizeof *job.rc);
-    parallel_for(nn, 2, hash_one, &job);
+    hash_all(c, &job, nn);
     int r = 0;
     for (size_t i = 0; i < nn; i++) {
         if (job.rc[i] < 0 && r == 0) r = build_error(c, "outputs", "cannot read %s/%s", c->stage_dir, names[i]);

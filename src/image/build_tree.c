@@ -199,11 +199,11 @@ static int tree_copy(struct build_ctx *c, const char *tree)
     size_t nsrc = n - ARRAY_SIZE(lead);
     *APPEND(argv, n, cap) = xstrdup(c->root);
     *APPEND(argv, n, cap) = NULL;
-    int r = nsrc ? build_run(c, "rootfs", argv) : 0;
+    int r = nsrc ? build_run_step(c, "rootfs", "copying the package tree", argv) : 0;
     strv_free(argv, n);
     _cleanup_free_ char *src_usr = path_join(tree, "usr");
     char *ln[] = {"cp", "-a", "--link", src_usr, c->root, NULL};
-    if (r == 0 && usr) r = build_run(c, "rootfs", ln);
+    if (r == 0 && usr) r = build_run_step(c, "rootfs", "linking /usr to the package tree", ln);
     if (r < 0) return r;
     /* the top directory itself, as cp -a TREE/. ROOT made it */
     struct timespec ts[2] = {top.st_atim, top.st_mtim};

@@ -165,9 +165,12 @@ static int rootfs_deb(struct build_ctx *c, const char *dest)
     char *sync_in = "--setup-hook=mkdir -p \"$1\"/var/cache/apt/archives/";
     _cleanup_free_ char *sync_in2 = xasprintf("--setup-hook=sync-in %s /var/cache/apt/archives/", q);
     _cleanup_free_ char *sync_out = xasprintf("--customize-hook=sync-out /var/cache/apt/archives %s", q);
-    char **argv = xcalloc(24 + nsrcs, sizeof *argv);
+    char **argv = xcalloc(25 + nsrcs, sizeof *argv);
     size_t n = 0;
     argv[n++] = "mmdebstrap";
+    /* apt's and dpkg's output as it comes, rather than only after a failure: the build log
+     * gets it all, and kiln build's progress (image/pkg_progress.h) reads it */
+    argv[n++] = "--verbose";
     argv[n++] = "--variant=apt";
     argv[n++] = "--mode=root";
     argv[n++] = "--format=directory";
@@ -209,7 +212,7 @@ static int rootfs_deb(struct build_ctx *c, const char *dest)
     for (size_t i = 0; i < nsrcs; i++) argv[n++] = lines[i];
     argv[n] = NULL;
     char **env = proc_env_set(c->env, "INITRD", "No");
-    int r = build_run_env(c, "rootfs", argv, env);
+    int r = build_run_pkgmgr(c, "rootfs", argv, env);
     proc_env_free(env);
     free(argv);
     strv_free(lines, nsrcs);

@@ -216,7 +216,7 @@ static int rpm_install(struct build_ctx *c, char *const env[], char *o_conf, cha
     argv[n++] = "install";
     for (size_t i = 0; i < s->ninstall; i++) argv[n++] = s->install[i];
     argv[n] = NULL;
-    r = build_run_env(c, "rootfs", argv, env);
+    r = build_run_pkgmgr(c, "rootfs", argv, env);
     free(argv);
     if (r < 0 || !s->nremove) return r;
     argv = xcalloc(s->nremove + 12, sizeof *argv);
@@ -229,7 +229,7 @@ static int rpm_install(struct build_ctx *c, char *const env[], char *o_conf, cha
     argv[n++] = "remove";
     for (size_t i = 0; i < s->nremove; i++) argv[n++] = s->remove[i];
     argv[n] = NULL;
-    r = build_run_env(c, "rootfs", argv, env);
+    r = build_run_pkgmgr(c, "rootfs", argv, env);
     free(argv);
     return r;
 }

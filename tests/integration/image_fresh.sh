@@ -78,6 +78,17 @@ build() {
     "$KILN" build fresh.yml --out "out$n" "$@" > "build$n.txt" 2>&1 || { cat "build$n.txt"; fail "build $n failed"; }
     sed -n '/\] rootfs  /p' "build$n.txt"
 }
+# tty_build N: build N on a terminal (script(1) gives kiln a pseudo-terminal); buildN.txt gets
+# its output as the terminal saw it
+tty_build() {
+    command -v script > /dev/null || fail "script (util-linux) is not installed"
+    script -qec "\"$KILN\" build fresh.yml --out out$1" /dev/null > "build$1.txt" 2>&1 < /dev/null ||
+        { cat "build$1.txt"; fail "build $1 (on a terminal) failed"; }
+    tr '\r' '\n' < "build$1.txt" | sed -n '/\] rootfs  /p'
+}
+cr=$(printf '\r') esc=$(printf '\033')
+# expect_re FILE ERE: a line of FILE matches
+expect_re() { grep -qE -- "$2" "$1" || { cat "$1" >&2; fail "$1: no line matches $2"; }; }
 # has N VERSION: the image of build N holds kiln-fresh VERSION, read back by kiln sbom
 has() {
     "$KILN" sbom "out$1/fresh-1.0.0.raw" -o "sbom$1.spdx.json" > /dev/null 2>&1 || fail "kiln sbom out$1"
@@ -95,9 +106,23 @@ snap() {
     expect_jq "$f" '[.repositories[0:3][] | .sha256 | test("^[0-9a-f]{64}$")] | all' true
 }
 
-build 1
+tty_build 1
 expect_in build1.txt "(new tree, cached in $KILN_CACHE/build/rootfs-"
 expect_not_in build1.txt "warning"
+# on a terminal: one live line for the rootfs stage, rewritten in place ("\r", erase to the end
+# of the line) with what mmdebstrap, apt and dpkg are doing, then the outputs' bytes; the stage's
+# closing line takes its place
+tr '\r' '\n' < build1.txt | sed "s/^$esc\[K//" > live1.txt
+for re in "^kiln build: \[1/7\] rootfs [0-9]+ s: reading the repositories" \
+          "^kiln build: \[1/7\] rootfs [0-9]+ s: installing [0-9]+ essential packages: (unpacking|setting up) [a-z0-9.+-]+ \([0-9]+/[0-9]+\)" \
+          "^kiln build: \[1/7\] rootfs [0-9]+ s: installing [0-9]+ packages" \
+          "^kiln build: \[1/7\] rootfs [0-9]+ s: copying the package tree" \
+          "^kiln build: \[6/7\] outputs [0-9]+ s: sha256 of [0-9]+ files, [0-9.]+ [KMG]?i?B of [0-9.]+ [KMG]iB" \
+          "^kiln build: \[1/7\] rootfs +[0-9.]+ s  \(new tree"; do
+    expect_re live1.txt "$re"
+done
+[ "$(grep -c "$cr$esc\[K" build1.txt)" -ge 10 ] || fail "fewer than 10 live updates on the terminal"
+expect_not_in build1.txt "kiln build: rootfs: " # the phases are the live line's, not lines of their own
 has 1 1
 snap 1
 d1=$(jq -r '.repositories[3].sha256' "out1/$m")
@@ -109,6 +134,16 @@ deb kiln-fresh 2 usr/share/kiln-fresh/version 2
 index
 build 2
 expect_in build2.txt "(new tree, cached in $KILN_CACHE/build/rootfs-"
+# through a pipe: a plain line per phase and per output file, no carriage return or escape
+! grep -q "[$cr$esc]" build2.txt || fail "carriage returns or escape sequences in a build's piped output"
+for re in "^kiln build: rootfs: reading the repositories$" "^kiln build: rootfs: resolving dependencies$" \
+          "^kiln build: rootfs: installing [0-9]+ essential packages$" "^kiln build: rootfs: installing [0-9]+ packages$" \
+          "^kiln build: rootfs: cleaning up$" "^kiln build: rootfs: copying the package tree$" \
+          "^kiln build: outputs: moved fresh-1.0.0.raw \(1.0 GiB\) in [0-9.]+ s$" \
+          "^kiln build: outputs: sha256 of [0-9]+ files \([0-9.]+ [KMG]iB\) in [0-9.]+ s$"; do
+    expect_re build2.txt "$re"
+done
+[ "$(wc -l < build2.txt)" -le 40 ] || fail "$(wc -l < build2.txt) lines from one build: the progress floods the log"
 has 2 2
 snap 2
 [ "$(jq -r '.repositories[3].sha256' "out2/$m")" != "$d1" ] || fail "the manifest records the old InRelease digest"
@@ -135,4 +170,9 @@ sed 's|baseurl: repo,|baseurl: "http://127.0.0.1:9/repo",|' fresh.yml > offline.
 expect_in build5.txt "kiln build: rootfs: warning: cannot read the state of 1 of 4 repositories (http://127.0.0.1:9/repo/dists/kiln/InRelease: "
 [ "$(grep -c warning build5.txt)" -eq 1 ] || fail "more than one warning line: $(grep warning build5.txt)"
 expect_in build5.txt "kiln build: rootfs: \`mmdebstrap"
+# the kept log has mmdebstrap's whole output, apt's own lines too
+expect_in build5.txt "kiln build: failed; the build log is kept at out5/fresh-1.0.0.build.log"
+expect_in out5/fresh-1.0.0.build.log "\$ mmdebstrap --verbose "
+expect_in out5/fresh-1.0.0.build.log "I: running apt-get update..."
+expect_re out5/fresh-1.0.0.build.log "^(Err|Ign):[0-9]+ http://127.0.0.1:9/repo"
 note "an unreadable repository: one warning, the build went on to the package manager"

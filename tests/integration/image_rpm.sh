@@ -25,6 +25,18 @@ output: [raw, qcow2]
 YAML
 "$KILN" build rpm.yml --out dist > build.txt 2>&1 || { cat build.txt; fail "rpm build failed"; }
 cat build.txt
+# through a pipe: a plain line per phase of dnf and per output file, no carriage return or escape
+cr=$(printf '\r') esc=$(printf '\033')
+expect_re() { grep -qE -- "$2" "$1" || { cat "$1" >&2; fail "$1: no line matches $2"; }; }
+! grep -q "[$cr$esc]" build.txt || fail "carriage returns or escape sequences in a build's piped output"
+for re in "^kiln build: rootfs: reading the repositories$" "^kiln build: rootfs: resolving dependencies$" \
+          "^kiln build: rootfs: checking the transaction$" "^kiln build: rootfs: installing 5 packages$" \
+          "^kiln build: rootfs: verifying 5 packages$" "^kiln build: rootfs: copying the package tree$" \
+          "^kiln build: outputs: wrote rpm-test-0.1.0.qcow2 \([0-9.]+ [KMG]?i?B\) in [0-9.]+ s$" \
+          "^kiln build: outputs: moved rpm-test-0.1.0.raw \(512.0 MiB\) in [0-9.]+ s$" \
+          "^kiln build: outputs: sha256 of 4 files \([0-9.]+ [KMG]iB\) in [0-9.]+ s$"; do
+    expect_re build.txt "$re"
+done
 m=dist/rpm-test-0.1.0.manifest.json
 expect_jq "$m" .family rpm
 expect_jq "$m" .os_release.ID kiln-rpm
@@ -84,8 +96,19 @@ note "two builds with different caches: the same raw, qcow2, manifest and SBOMs"
 "$KILN" build rpm.yml --out dist3 > build3.txt 2>&1 || { cat build3.txt; fail "rpm rebuild failed"; }
 expect_in build3.txt "(cached tree "
 createrepo_c --quiet --revision kiln-2 rpm/repo || fail "createrepo_c"
-"$KILN" build rpm.yml --out dist4 > build4.txt 2>&1 || { cat build4.txt; fail "rpm build after the repository changed failed"; }
+# on a terminal (script(1)): one live line with dnf's phase and package, rewritten in place
+command -v script > /dev/null || fail "script (util-linux) is not installed"
+script -qec "\"$KILN\" build rpm.yml --out dist4" /dev/null > build4.txt 2>&1 < /dev/null ||
+    { cat build4.txt; fail "rpm build after the repository changed failed"; }
 expect_in build4.txt "(new tree, cached in "
+tr '\r' '\n' < build4.txt | sed "s/^$esc\[K//" > live4.txt
+for re in "^kiln build: \[1/7\] rootfs [0-9]+ s: reading the repositories" "^kiln build: \[1/7\] rootfs [0-9]+ s: installing 5 packages" \
+          "^kiln build: \[1/7\] rootfs [0-9]+ s: verifying 5 packages" "^kiln build: \[6/7\] outputs [0-9]+ s: writing rpm-test-0.1.0.qcow2" \
+          "^kiln build: \[1/7\] rootfs +[0-9.]+ s  \(new tree"; do
+    expect_re live4.txt "$re"
+done
+grep -q "$cr$esc\[K" build4.txt || fail "no live line on the terminal"
+expect_not_in build4.txt "kiln build: rootfs: " # the phases are the live line's, not lines of their own
 expect_jq dist4/rpm-test-0.1.0.manifest.json '.repositories[0].revision' kiln-2
 rm -rf dist3 dist4
 

@@ -242,6 +242,10 @@ static void test_lines(void)
         {{.kind = BUILD_DONE, .seconds = 43.04, .path = "out/t-1.0.0"}, "kiln build: t 1.0.0 built in 43.0 s → out/t-1.0.0.*\n", "done"},
         {{.kind = BUILD_LOG_KEPT, .path = "out/t-1.0.0.build.log"}, "kiln build: failed; the build log is kept at out/t-1.0.0.build.log\n",
          "log kept"},
+        {{.kind = BUILD_PROGRESS, .stage = "rootfs", .step = true, .text = "installing 68 packages"},
+         "kiln build: rootfs: installing 68 packages\n", "a progress step: a line of its own"},
+        {{.kind = BUILD_PROGRESS, .stage = "outputs", .text = "writing t-1.0.0.qcow2", .done = 1, .total = 2}, "",
+         "a live update: no line (build_event_show draws it on a terminal)"},
     };
     for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
         _cleanup_free_ char *got = line(&cases[i].e, s);

@@ -1,14 +1,19 @@
 /* kiln run's progress lines (src/report/console.c): each case's start and end, and the RUNNING
  * lines the ticker prints while a case runs, live on a TTY and as plain lines otherwise. The
- * ticker's clock is passed in (console_notifier_tick), so no wall clock decides a result. */
+ * ticker's clock is passed in (console_notifier_tick), so no wall clock decides a result.
+ * kiln build's (util/progress.c, cmd/build.c's build_event_show): the live line on a terminal,
+ * a line per phase or file elsewhere, on a clock the test sets. */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "cmd/common.h"
+#include "image/build.h"
 #include "model/case.h"
 #include "report/notifier.h"
 #include "tap.h"
 #include "util/fs.h"
+#include "util/progress.h"
 #include "util/timeutil.h"
 #include "util/util.h"
 
@@ -36,8 +41,111 @@ static char *caught(void)
     return text;
 }
 
+static double fake_now;
+static double fake_clock(void) { return fake_now; }
+
+static char *mem_text(FILE *f, char **buf)
+{
+    fclose(f);
+    return *buf;
+}
+
+static void test_progress_line(void)
+{
+    char b[96];
+    const struct { uint64_t v; const char *want; } sizes[] = {
+        {0, "0 B"}, {512, "512 B"}, {1536, "1.5 KiB"}, {38000000, "36.2 MiB"}, {2147483648ull, "2.0 GiB"}};
+    for (size_t i = 0; i < ARRAY_SIZE(sizes); i++) {
+        human_bytes(sizes[i].v, b, sizeof b);
+        is_str(b, sizes[i].want, "human_bytes: binary units, one decimal");
+    }
+    progress_bytes_text(0, 0, 3, b, sizeof b);
+    is_str(b, "", "no bytes: nothing to tell");
+    progress_bytes_text(1 << 20, 2147483648ull, 0.2, b, sizeof b);
+    is_str(b, "1.0 MiB of 2.0 GiB", "no rate in the first half second");
+    progress_bytes_text(1 << 30, 2147483648ull, 4, b, sizeof b);
+    is_str(b, "1.0 GiB of 2.0 GiB, 256.0 MiB/s", "done of total, the rate over the seconds so far");
+    progress_bytes_text(5 << 20, 0, 1, b, sizeof b);
+    is_str(b, "5.0 MiB, 5.0 MiB/s", "total not known");
+
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    struct progress_line off = {.f = f, .clock = fake_clock};
+    progress_live(&off, true, "anything");
+    progress_clear(&off);
+    is_str(mem_text(f, &buf), "", "off a terminal the live line is never drawn");
+    free(buf);
+
+    f = open_memstream(&buf, &len);
+    struct progress_line pl = {.f = f, .tty = true, .cols = 20, .clock = fake_clock};
+    fake_now = 100;
+    progress_live(&pl, false, "0123456789abcdefghijklmnop");
+    fake_now = 100.1;
+    progress_live(&pl, false, "skipped: too soon");
+    progress_live(&pl, true, "forced");
+    fake_now = 100.35;
+    progress_live(&pl, false, "late enough");
+    progress_clear(&pl);
+    progress_clear(&pl);
+    is_str(mem_text(f, &buf),
+           "\r\033[K0123456789abcdefghi" "\r\033[Kforced" "\r\033[Klate enough" "\r\033[K",
+           "tty: cut to the width less one, at most five redraws a second unless forced, cleared once");
+    free(buf);
+}
+
+/* kiln build on a terminal and off it: the same events, the live line against plain lines */
+static void test_build_lines(void)
+{
+    const struct build_event ev[] = {
+        {.kind = BUILD_STAGE_BEGIN, .stage = "rootfs", .index = 1, .count = 7},
+        {.kind = BUILD_PROGRESS, .stage = "rootfs", .step = true, .text = "reading the repositories"},
+        {.kind = BUILD_PROGRESS, .stage = "rootfs", .text = "reading the repositories: bookworm InRelease"},
+        {.kind = BUILD_PROGRESS, .stage = "rootfs", .step = true, .text = "downloading 89 packages, 36.2 MiB"},
+        {.kind = BUILD_PROGRESS, .stage = "rootfs", .text = "downloading 89 packages: libc6 (2/89)", .done = 3 << 20,
+         .total = 38000000, .seconds = 2},
+        {.kind = BUILD_WARNING, .stage = "rootfs", .text = "something"},
+        {.kind = BUILD_PROGRESS, .stage = "rootfs", .text = "installing 89 essential packages: unpacking bash (8/89)"},
+        {.kind = BUILD_STAGE_END, .stage = "rootfs", .index = 1, .count = 7, .seconds = 12.5, .text = "(new tree)"},
+    };
+    const double at[] = {10, 10.5, 10.6, 11, 12.4, 12.5, 13, 22.5};
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    struct build_live tty = {.pl = {.f = f, .tty = true, .cols = 200, .clock = fake_clock}};
+    for (size_t i = 0; i < ARRAY_SIZE(ev); i++) fake_now = at[i], build_event_show(&tty, &ev[i], NULL);
+    is_str(mem_text(f, &buf),
+           "kiln build: [1/7] rootfs ...\n"
+           "\r\033[Kkiln build: [1/7] rootfs 0 s: reading the repositories"
+           /* 0.1 s later: not drawn; a step always is */
+           "\r\033[Kkiln build: [1/7] rootfs 1 s: downloading 89 packages, 36.2 MiB"
+           "\r\033[Kkiln build: [1/7] rootfs 2 s: downloading 89 packages: libc6 (2/89), 3.0 MiB of 36.2 MiB, 1.5 MiB/s"
+           "\r\033[Kkiln build: rootfs: warning: something\n"
+           "\r\033[Kkiln build: [1/7] rootfs 3 s: installing 89 essential packages: unpacking bash (8/89)"
+           "\r\033[Kkiln build: [1/7] rootfs        12.5 s  (new tree)\n",
+           "terminal: the stage's time and what it does on one line, in place; any other line clears it first");
+    free(buf);
+
+    f = open_memstream(&buf, &len);
+    struct build_live plain = {.pl = {.f = f, .clock = fake_clock}};
+    for (size_t i = 0; i < ARRAY_SIZE(ev); i++) fake_now = at[i], build_event_show(&plain, &ev[i], NULL);
+    char *text = mem_text(f, &buf);
+    is_str(text,
+           "kiln build: [1/7] rootfs ...\n"
+           "kiln build: rootfs: reading the repositories\n"
+           "kiln build: rootfs: downloading 89 packages, 36.2 MiB\n"
+           "kiln build: rootfs: warning: something\n"
+           "kiln build: [1/7] rootfs        12.5 s  (new tree)\n",
+           "elsewhere: a line per step, the live updates left out");
+    ok(!strchr(text, '\r') && !strchr(text, '\033'), "no carriage return or escape off a terminal");
+    free(buf);
+}
+
 int main(void)
 {
+    test_progress_line();
+    test_build_lines();
+
     struct kiln_result cases[2] = {
         {.id = "smoke", .started = 1000012, .status = ST_RUNNING},
         {.id = "verify_long", .started = 1000075, .status = ST_RUNNING},

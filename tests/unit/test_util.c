@@ -469,7 +469,6 @@ int main(void)
 {
     test_waits_interrupted();
     test_guardian();
-    test_hash_sparse();
     test_err();
     test_hash_progress();
     test_hash_sparse();

@@ -1,0 +1,62 @@
+/* Progress lines: a live line on a terminal, whole lines elsewhere (util/progress.h). */
+#include "util/progress.h"
+
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "util/timeutil.h"
+#include "util/utf8.h"
+#include "util/util.h"
+
+void human_bytes(uint64_t v, char *buf, size_t n)
+{
+    static const char *const u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double x = (double)v;
+    size_t i = 0;
+    while (x >= 1024 && i + 1 < ARRAY_SIZE(u)) x /= 1024, i++;
+    snprintf(buf, n, i ? "%.1f %s" : "%.0f %s", x, u[i]);
+}
+
+void progress_bytes_text(uint64_t done, uint64_t total, double seconds, char *buf, size_t n)
+{
+    char d[32], t[32], r[32];
+    if (!done && !total) {
+        snprintf(buf, n, "%s", "");
+        return;
+    }
+    human_bytes(done, d, sizeof d);
+    human_bytes(total, t, sizeof t);
+    bool rate = done > 0 && seconds >= 0.5;
+    if (rate) human_bytes((uint64_t)((double)done / seconds), r, sizeof r);
+    snprintf(buf, n, "%s%s%s%s%s%s", d, total ? " of " : "", total ? t : "", rate ? ", " : "", rate ? r : "",
+             rate ? "/s" : "");
+}
+
+int progress_term_cols(int fd)
+{
+    struct winsize ws;
+    if (ioctl(fd, TIOCGWINSZ, &ws) < 0 || ws.ws_col == 0) return 0;
+    return ws.ws_col;
+}
+
+void progress_live(struct progress_line *p, bool force, const char *text)
+{
+    if (!p->tty) return;
+    double now = p->clock ? p->clock() : now_s();
+    double gap = p->min_gap_s > 0 ? p->min_gap_s : 0.2;
+    if (!force && p->showing && now - p->drawn_at < gap) return;
+    size_t max = (size_t)(p->cols > 1 ? p->cols - 1 : 79);
+    /* a line longer than the terminal wraps, and "\r\033[K" would clear only its last row */
+    size_t len = utf8_cut(text, max);
+    fprintf(p->f, "\r\033[K%.*s", (int)len, text);
+    fflush(p->f);
+    p->drawn_at = now;
+    p->showing = true;
+}
+
+void progress_clear(struct progress_line *p)
+{
+    if (!p->tty || !p->showing) return;
+    fputs("\r\033[K", p->f);
+    p->showing = false;
+}

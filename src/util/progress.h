@@ -1,0 +1,36 @@
+/* Progress for long work, the way kiln shows it (kiln build, kiln convert -p, kiln publish,
+ * kiln run's RUNNING lines): on a terminal one status line rewritten in place ("\r" and
+ * "\033[K", cut to the terminal's width); anywhere else (CI logs, pipes) only whole lines,
+ * few of them, never a carriage return or an escape sequence. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* v bytes for people, in binary units: "512 B", "38.0 MiB", "2.0 GiB". */
+void human_bytes(uint64_t v, char *buf, size_t n);
+
+/* "1.2 GiB of 2.0 GiB, 310.5 MiB/s" (of the total when total > 0, the rate when seconds >= 0.5
+ * and done > 0), or "" when there are no bytes to tell (done and total 0). */
+void progress_bytes_text(uint64_t done, uint64_t total, double seconds, char *buf, size_t n);
+
+/* The live line: drawn only when tty; progress_clear before any other line is printed. */
+struct progress_line {
+    FILE *f;
+    bool tty;
+    int cols;              /* the terminal's width, 0: 80; a line is cut to cols - 1 characters */
+    double min_gap_s;      /* redraws at most this often unless forced (0: 0.2 s) */
+    double (*clock)(void); /* seconds, monotonic; NULL: now_s (a test passes its own) */
+    double drawn_at;       /* when the line was last drawn */
+    bool showing;          /* a live line is on the terminal now */
+};
+
+/* The terminal's width on fd (TIOCGWINSZ), or 0 when it cannot be told. */
+int progress_term_cols(int fd);
+/* Draws text (one line, no newline) as the live line when p->tty: always when force, else when
+ * min_gap_s has passed since the last draw. Does nothing off a terminal. */
+void progress_live(struct progress_line *p, bool force, const char *text);
+/* Takes the live line off the terminal (the cursor back at its start), so the next line
+ * printed takes its place. */
+void progress_clear(struct progress_line *p);
