@@ -42,8 +42,8 @@ check: build-asan
 # false failure), an aarch64 image built and booted under emulation (tier 0), the update cases
 # (three debian-update versions built, examples/update.yml), verify_kdump's crash and reboot
 # (the debian-hpc example image), the container host (its image built, examples/containers.yml
-# and its defects in three VMs), then the reboot series on the
-# demo image.
+# and its defects in three VMs), the service end to end on the debian-server image, then the
+# reboot series on the demo image.
 check-long: build-asan build
 	KILN_TESTS=arm64 KILN_ARM64=1 sh tests/run.sh $(ASAN_BUILD)
 	KILN_TESTS=update sh tests/run.sh $(ASAN_BUILD)
@@ -55,6 +55,8 @@ check-long: build-asan build
 	KILN_TESTS=encrypted_root sh tests/run.sh $(ASAN_BUILD)
 	# boot.secure_boot: distro: the example built, booted by shim and GRUB under Microsoft's keys, refused under others
 	KILN_TESTS=secure_boot_distro sh tests/run.sh $(ASAN_BUILD)
+	# issue 14 end to end on a real Debian image: kiln build's debian-server qcow2 through kiln serve, two workers, tier 0, published
+	KILN_TESTS=service_debian sh tests/run.sh $(ASAN_BUILD)
 	# issue 14's scale: 300 jobs (a TCG VM each) through three workers on PostgreSQL
 	KILN_TESTS=service_pg KILN_PG_JOBS=300 sh tests/run.sh $(ASAN_BUILD)
 	KILN_TESTS=stock KILN_STOCK_VARIANTS="networkd ifupdown nm cloudinit" KILN_STOCK_TIER=1 sh tests/run.sh $(ASAN_BUILD)

@@ -8,14 +8,16 @@
 # generalizes it and writes a manifest with every package and every artifact's sha256. mkosi 14
 # runs with Bootable=no: its bootable path mounts the ESP through a loop device, and where the
 # host kernel has no vfat (this one) it cannot build a bootable image at all; kiln needs neither
-# loop devices nor mounts. Without Bootable= mkosi also skips the initrd (Debian's initramfs
-# generation, tens of seconds of kiln's cold rootfs stage). mkosi also runs with WithDocs=yes: its doc removal goes through
+# loop devices nor mounts. Without Bootable= mkosi also skips the initrd; kiln makes one, once,
+# with the drivers a VM boots from (boot.initrd_modules: vm, its default; docs/image.md).
+# mkosi also runs with WithDocs=yes: its doc removal goes through
 # systemd-nspawn, which needs a booted systemd host. Both run dpkg with force-unsafe-io while
 # they bootstrap. mkosi 14 builds the ext4 root on a loop device it mounts; kiln writes it with
 # mke2fs -d where it lies in the disk file. mkosi 14 takes security updates from
 # security.debian.org itself, kiln from the host's security mirror. Cold: both start from an
 # empty cache of their own under $T (kiln's KILN_CACHE holds its .debs and trees, mkosi's
-# --cache its .debs), so each downloads every package. Warm: kiln reuses its cached package tree;
+# --cache its .debs), so each downloads every package. Warm: kiln reuses its cached package tree
+# (the copy it customizes has /usr as hard links to it, the rest copied);
 # mkosi 14 reuses its package cache (its incremental mode applies only to build scripts).
 # usage: bench/build/run.sh [BUILD_DIR]   (root)
 set -eu

@@ -59,6 +59,26 @@ int stage_manifest(struct build_ctx *c);  /* build_manifest.c */
  * (build_manifest.c). */
 int manifest_packages(struct build_ctx *c);
 
+/* The modules boot.initrd_modules: vm puts into the initrd: what a VM's root disk needs on
+ * QEMU/KVM, Hyper-V and Azure (virtio PCI and MMIO, virtio-blk, virtio-scsi, AHCI and the PIIX
+ * IDE of QEMU's pc machine, NVMe, SCSI disks and CD-ROMs, Hyper-V's VMBus storvsc and keyboard),
+ * the root filesystems (ext4, xfs, btrfs, erofs, squashfs), device mapper for dm-crypt and
+ * dm-verity, and the TPM for a sealed key. The initrd tools add each one's dependencies; a name
+ * the kernel does not have (ata_piix on arm64) is skipped. */
+#define KILN_VM_INITRD_DRIVERS "virtio_pci virtio_mmio virtio_blk virtio_scsi ahci ata_piix nvme sd_mod sr_mod " \
+                               "hv_vmbus hv_storvsc hyperv_keyboard ext4 xfs btrfs erofs squashfs dm_mod dm_crypt " \
+                               "dm_verity tpm_crb tpm_tis"
+/* dracut's configuration for boot.initrd_modules: vm: no host-only initrd (it is made in the
+ * build's tree, not on the machine that boots it) and KILN_VM_INITRD_DRIVERS as its exclusive
+ * driver list (its dm, crypt and tpm2-tss modules still add their own). */
+#define KILN_VM_DRACUT_CONF "# made by kiln build (boot.initrd_modules: vm)\nhostonly=\"no\"\n" \
+                            "drivers=\" " KILN_VM_INITRD_DRIVERS " \"\n"
+#define KILN_VM_DRACUT_CONF_PATH "etc/dracut.conf.d/80-kiln-initrd-modules.conf"
+/* mmdebstrap's --customize-hook=... that makes each installed kernel's initrd once, at the end of
+ * the bootstrap (rootfs_deb.c runs mmdebstrap with INITRD=No), after writing the initrd tool's
+ * configuration for boot.initrd_modules: vm. */
+char *deb_initrd_hook(const struct image_spec *s);
+
 enum { BUILD_MAX_PARTS = 8 };
 
 /* A partition of the disk being made, in disk order. */

@@ -2,6 +2,7 @@
  * under a key of everything its contents depend on, then copied for this build to customize;
  * and the helpers every stage reads the tree with. */
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <fts.h>
 #include <jansson.h>
@@ -12,6 +13,7 @@
 #include "image/reposnap.h"
 #include "util/fs.h"
 #include "util/inroot.h"
+#include "util/strv.h"
 #include "util/timeutil.h"
 #include "util/util.h"
 
@@ -63,7 +65,9 @@ void clamp_tree(const char *path, long epoch)
 static char *tree_key(const struct image_spec *s, long epoch, const struct repo_state *repos, size_t nrepos)
 {
     struct sbuf k = {0};
-    sbuf_printf(&k, "kiln-rootfs-2\n%d\n%s\n%s\n%s\n%ld\n", (int)s->family, s->suite ? s->suite : "",
+    /* 3: the tree is clamped to the epoch when it is made (make_tree), which builds that link
+     * to it rely on; trees cached before were not */
+    sbuf_printf(&k, "kiln-rootfs-3\n%d\n%s\n%s\n%s\n%ld\n", (int)s->family, s->suite ? s->suite : "",
                 s->mirror ? s->mirror : "", s->releasever ? s->releasever : "", epoch);
     for (size_t i = 0; i < s->ncomponents; i++) sbuf_printf(&k, "c %s\n", s->components[i]);
     for (size_t i = 0; i < s->nrepos; i++) {
@@ -79,6 +83,8 @@ static char *tree_key(const struct image_spec *s, long epoch, const struct repo_
     for (size_t i = 0; i < s->nremove; i++) sbuf_printf(&k, "x %s\n", s->remove[i]);
     if (s->layout == LAYOUT_IMMUTABLE) sbuf_printf(&k, "immutable %s\n", s->usr_filesystem);
     if (s->encrypt) sbuf_puts(&k, "encrypt tpm2\n"); /* its dracut configuration */
+    /* boot.initrd_modules: vm (trees cached before it had the tool's wide default: most) */
+    if (s->initrd_modules == INITRD_MODULES_VM) sbuf_puts(&k, "initrd-modules vm\n");
     /* only other architectures add a line: trees cached for x86_64 keep their keys */
     if (s->arch != kiln_arch_default()) sbuf_printf(&k, "arch %s\n", s->arch->name);
     uint8_t md[32];
@@ -147,6 +153,10 @@ static int make_tree(struct build_ctx *c, const char *dir, const char *key, json
         rm_rf(tmp);
         return r;
     }
+    /* no mtime in the cached tree is later than this build's epoch, nor so later builds' (the
+     * key holds a given epoch; a default one is the time a build starts): the clamp of a build
+     * never changes the mtime of a file it shares with the cache (tree_copy) */
+    clamp_tree(ttree, c->epoch);
     _cleanup_free_ char *tsnap = path_join(tmp, "repositories.json");
     json_write_file(tsnap, now);
     _cleanup_free_ char *tdone = path_join(tmp, ".done");
@@ -157,6 +167,61 @@ static int make_tree(struct build_ctx *c, const char *dir, const char *key, json
         rm_rf(tmp);
     }
     return r;
+}
+
+/* c->root from the cached tree, which stays as it is: /usr (nine tenths of a tree) as hard links
+ * when the work directory is on the cache's filesystem, everything else copied (cp -a, reflinks
+ * where the filesystem has them). Nothing writes a file of /usr in place while the tree is
+ * customized: kiln replaces the files it writes (util/inroot: a temp file renamed over the old
+ * one), and the tools it runs in the tree (useradd, systemctl) write /etc, /var and the homes;
+ * a package database under /usr (rpm's, which rpm -qa rewrites) is copied. The clamp (every
+ * mtime of the cached tree is at most this build's epoch: make_tree) sets a linked file's atime
+ * to its mtime, as reading it would set it; its mtime, content, owner and mode stay. */
+static int tree_copy(struct build_ctx *c, const char *tree)
+{
+    struct stat top, work;
+    if (stat(tree, &top) < 0 || stat(c->work, &work) < 0 || mkdir_p(c->root, 0755) < 0)
+        return build_error(c, "rootfs", "cannot read %s or make %s: %s", tree, c->root, strerror(errno));
+    bool link = top.st_dev == work.st_dev;
+    DIR *d = opendir(tree);
+    if (!d) return build_error(c, "rootfs", "cannot read %s: %s", tree, strerror(errno));
+    char **argv = NULL;
+    size_t n = 0, cap = 0;
+    const char *lead[] = {"cp", "-a", "--reflink=auto"};
+    for (size_t i = 0; i < ARRAY_SIZE(lead); i++) *APPEND(argv, n, cap) = xstrdup(lead[i]);
+    bool usr = false;
+    struct dirent *de;
+    while ((de = readdir(d)))
+        if (streq(de->d_name, "usr") && link) usr = true;
+        else if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
+            *APPEND(argv, n, cap) = path_join(tree, de->d_name);
+    closedir(d);
+    size_t nsrc = n - ARRAY_SIZE(lead);
+    *APPEND(argv, n, cap) = xstrdup(c->root);
+    *APPEND(argv, n, cap) = NULL;
+    int r = nsrc ? build_run_step(c, "rootfs", "copying the package tree", argv) : 0;
+    strv_free(argv, n);
+    _cleanup_free_ char *src_usr = path_join(tree, "usr");
+    char *ln[] = {"cp", "-a", "--link", src_usr, c->root, NULL};
+    if (r == 0 && usr) r = build_run_step(c, "rootfs", "linking /usr to the package tree", ln);
+    if (r < 0) return r;
+    /* the top directory itself, as cp -a TREE/. ROOT made it */
+    struct timespec ts[2] = {top.st_atim, top.st_mtim};
+    if (chown(c->root, top.st_uid, top.st_gid) < 0 || chmod(c->root, top.st_mode & 07777) < 0 ||
+        utimensat(AT_FDCWD, c->root, ts, 0) < 0)
+        return build_error(c, "rootfs", "cannot set the owner, mode and times of %s: %s", c->root, strerror(errno));
+    c->root_fd = open(c->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (c->root_fd < 0) return build_error(c, "rootfs", "cannot open %s: %s", c->root, strerror(errno));
+    if (!usr || !startswith(c->family->db_path, "usr/")) return 0;
+    /* the package database: copies in place of the links (cp unlinks each before it writes) */
+    int tfd = open(tree, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    _cleanup_free_ char *db_src = tfd >= 0 ? inroot_host_path(tfd, c->family->db_path) : NULL;
+    _cleanup_free_ char *db_dst = inroot_host_path(c->root_fd, c->family->db_path);
+    if (tfd >= 0) close(tfd);
+    if (!db_src || !db_dst) return 0; /* no database there: nothing rewrites it */
+    _cleanup_free_ char *from = xasprintf("%s/.", db_src);
+    char *db[] = {"cp", "-a", "--remove-destination", from, db_dst, NULL};
+    return build_run(c, "rootfs", db);
 }
 
 int stage_rootfs(struct build_ctx *c)
@@ -180,13 +245,7 @@ int stage_rootfs(struct build_ctx *c)
     /* a tree cached before kiln kept snapshots has none: the manifest then says null */
     if (read_file(snap, REPO_SNAPSHOT_MAX, &text, &len) == 0) c->repos = json_loadb(text, len, 0, NULL);
     free(text);
-    /* the cached tree stays pristine; this build customizes a copy */
-    _cleanup_free_ char *src = xasprintf("%s/.", tree);
-    char *cp[] = {"cp", "-a", "--reflink=auto", src, c->root, NULL};
-    mkdir_p(c->root, 0755);
-    if ((r = build_run_step(c, "rootfs", "copying the package tree", cp)) < 0) return r;
-    c->root_fd = open(c->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (c->root_fd < 0) return build_error(c, "rootfs", "cannot open %s: %s", c->root, strerror(errno));
+    if ((r = tree_copy(c, tree)) < 0) return r;
     /* where the stage's time went: the repositories' state, the package manager, the copy */
     _cleanup_free_ char *made = cached ? xstrdup("") : xasprintf(", packages %.1f s", t2 - t1);
     build_note(c, "(%s %s; repositories %.1f s%s, copy %.1f s)", cached ? "cached tree" : "new tree, cached in",

@@ -118,6 +118,38 @@ static char **deb_source_lines(const struct image_spec *s, size_t *n)
     return lines;
 }
 
+/* initramfs-tools with boot.initrd_modules: vm: MODULES=list (only what is listed or what a hook
+ * adds) and a hook adding the VM drivers without loading them at boot (udev loads what the
+ * hardware asks for, as with MODULES=most). dracut: KILN_VM_DRACUT_CONF. Shell for mmdebstrap's
+ * customize hook, the tree at "$1"; both stay in the image, so the machine's own later initrds
+ * (a kernel update) are made the same way. */
+static const char vm_initrd_conf[] =
+    "if [ -d \"$1/etc/initramfs-tools\" ]; then "
+    "mkdir -p \"$1/etc/initramfs-tools/conf.d\" \"$1/etc/initramfs-tools/hooks\" && "
+    "printf '%s\\n' '# made by kiln build (boot.initrd_modules: vm): the modules hooks/kiln-vm-drivers lists' "
+    "MODULES=list > \"$1/etc/initramfs-tools/conf.d/90-kiln-initrd-modules\" && "
+    "printf '%s\\n' '#!/bin/sh' '# made by kiln build (boot.initrd_modules: vm): the drivers a VM root disk needs' "
+    "'[ \"$1\" = prereqs ] && exit 0' '. /usr/share/initramfs-tools/hook-functions' "
+    "'manual_add_modules " KILN_VM_INITRD_DRIVERS "' > \"$1/etc/initramfs-tools/hooks/kiln-vm-drivers\" && "
+    "chmod 755 \"$1/etc/initramfs-tools/hooks/kiln-vm-drivers\"; fi; "
+    "if [ -x \"$1/usr/bin/dracut\" ]; then mkdir -p \"$1/etc/dracut.conf.d\" && "
+    "printf '%s\\n' '# made by kiln build (boot.initrd_modules: vm)' 'hostonly=\"no\"' "
+    "'drivers=\" " KILN_VM_INITRD_DRIVERS " \"' > \"$1/" KILN_VM_DRACUT_CONF_PATH "\"; fi; ";
+
+/* The initrd is made once, at the end: mmdebstrap runs with INITRD=No, which the kernel's
+ * postinst.d hooks of initramfs-tools and dracut honour (and initramfs-tools' trigger has no
+ * initrd to update), so neither the kernel's postinst nor the triggers of later packages make
+ * one; then each installed kernel's initrd is made by the same hook with INITRD unset. */
+static const char initrd_once[] =
+    "for m in \"$1\"/lib/modules/*; do v=${m##*/}; [ -e \"$1/boot/vmlinuz-$v\" ] || continue; "
+    "for h in initramfs-tools dracut; do [ ! -x \"$1/etc/kernel/postinst.d/$h\" ] || "
+    "chroot \"$1\" env -u INITRD \"/etc/kernel/postinst.d/$h\" \"$v\" \"/boot/vmlinuz-$v\" || exit 1; done; done";
+
+char *deb_initrd_hook(const struct image_spec *s)
+{
+    return xasprintf("--customize-hook=%s%s", s->initrd_modules == INITRD_MODULES_VM ? vm_initrd_conf : "", initrd_once);
+}
+
 static int rootfs_deb(struct build_ctx *c, const char *dest)
 {
     const struct image_spec *s = c->spec;
@@ -170,6 +202,8 @@ static int rootfs_deb(struct build_ctx *c, const char *dest)
     if (dracut) argv[n++] = dracut;
     _cleanup_free_ char *tpm2 = encrypt_dracut_hook(s);
     if (tpm2) argv[n++] = tpm2;
+    _cleanup_free_ char *initrd = deb_initrd_hook(s);
+    argv[n++] = initrd;
     argv[n++] = sync_in;
     argv[n++] = sync_in2;
     argv[n++] = sync_out;
@@ -177,7 +211,9 @@ static int rootfs_deb(struct build_ctx *c, const char *dest)
     argv[n++] = (char *)dest;
     for (size_t i = 0; i < nsrcs; i++) argv[n++] = lines[i];
     argv[n] = NULL;
-    int r = build_run_pkgmgr(c, "rootfs", argv, c->env);
+    char **env = proc_env_set(c->env, "INITRD", "No");
+    int r = build_run_pkgmgr(c, "rootfs", argv, env);
+    proc_env_free(env);
     free(argv);
     strv_free(lines, nsrcs);
     sbuf_free(&inc);

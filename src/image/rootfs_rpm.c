@@ -4,6 +4,8 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sqlite3.h>
+#include <unistd.h>
 
 #include <sys/stat.h>
 
@@ -16,6 +18,7 @@
 #include "util/util.h"
 
 static int rpm_install(struct build_ctx *c, char *const env[], char *o_conf, char *o_root, char *o_rel);
+static int rpm_settle_dbs(struct build_ctx *c, int root);
 
 /* baseurl as dnf expands it: $releasever, $basearch and $arch (also in ${...} form). */
 static char *expand_url(const struct image_spec *s, const char *url)
@@ -83,6 +86,13 @@ static int rootfs_rpm(struct build_ctx *c, const char *dest)
     mkdir_p(home, 0700);
     if (write_file_atomic(macros, dbmacro, strlen(dbmacro), 0644) < 0)
         return build_error(c, "rootfs", "cannot write %s", macros);
+    /* boot.initrd_modules: vm: dracut's configuration is in the tree before the kernel package's
+     * scripts run dracut */
+    _cleanup_free_ char *dracut_conf = path_join(dest, KILN_VM_DRACUT_CONF_PATH);
+    _cleanup_free_ char *dracut_dir = path_dirname(dracut_conf);
+    if (s->initrd_modules == INITRD_MODULES_VM &&
+        (mkdir_p(dracut_dir, 0755) < 0 || write_file_atomic(dracut_conf, KILN_VM_DRACUT_CONF, strlen(KILN_VM_DRACUT_CONF), 0644) < 0))
+        return build_error(c, "rootfs", "cannot write %s", dracut_conf);
     char **env = proc_env_set(c->env, "HOME", home);
     r = rpm_install(c, env, o_conf, o_root, o_rel);
     proc_env_free(env);
@@ -98,7 +108,91 @@ static int rootfs_rpm(struct build_ctx *c, const char *dest)
         if (e) r = build_error(c, "rootfs", "cannot link /var/lib/rpm to /" PKGDB_RPM_DBPATH " in %s: %s", dest, strerror(e));
         if (vl >= 0) close(vl);
     }
+    if (r == 0) r = rpm_settle_dbs(c, root);
     close(root);
+    return r;
+}
+
+/* dnf's command line as history.sqlite keeps it, without what names the build's own paths
+ * (--config=WORK/dnf.conf, --installroot=CACHE/...tmp.PID/tree). */
+static char *history_cmdline(const char *cmd)
+{
+    struct sbuf b = {0};
+    for (const char *p = cmd; *p;) {
+        size_t n = strcspn(p, " ");
+        if (n && strncmp(p, "--config=", 9) && strncmp(p, "--installroot=", 14))
+            sbuf_printf(&b, "%s%.*s", b.len ? " " : "", (int)n, p);
+        p += n;
+        p += strspn(p, " ");
+    }
+    return b.s ? sbuf_steal(&b) : xstrdup("");
+}
+
+/* history.sqlite's transactions: begun and ended at the build's epoch, the command line
+ * without the build's paths. */
+static int history_settle(sqlite3 *db, long epoch)
+{
+    sqlite3_stmt *sel = NULL, *upd = NULL;
+    int rc = sqlite3_prepare_v2(db, "SELECT id, cmdline FROM trans", -1, &sel, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(db, "UPDATE trans SET dt_begin = ?1, dt_end = ?1, cmdline = ?2 WHERE id = ?3", -1, &upd, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+    int step = SQLITE_DONE;
+    while (rc == SQLITE_OK && (step = sqlite3_step(sel)) == SQLITE_ROW) {
+        const unsigned char *cmd = sqlite3_column_text(sel, 1);
+        char *norm = history_cmdline(cmd ? (const char *)cmd : "");
+        sqlite3_bind_int64(upd, 1, epoch);
+        sqlite3_bind_text(upd, 2, norm, -1, free);
+        sqlite3_bind_int64(upd, 3, sqlite3_column_int64(sel, 0));
+        rc = sqlite3_step(upd) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
+        sqlite3_reset(upd);
+    }
+    if (rc == SQLITE_OK && step != SQLITE_DONE) rc = sqlite3_errcode(db);
+    if (rc == SQLITE_OK) rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    sqlite3_finalize(sel);
+    sqlite3_finalize(upd);
+    return rc;
+}
+
+/* One sqlite database of the tree, DIR/NAME (resolved in the tree; a NAME that is not a regular
+ * file is left alone): history made the same (history_settle), then its write-ahead log
+ * checkpointed into it and, as the last connection closes, its -wal and -shm files removed:
+ * their bytes are the writing process's memory and timing, not the database's content. */
+static int rpm_settle_db(struct build_ctx *c, int root, const char *dir, const char *name, bool history)
+{
+    int dfd = inroot_open(root, dir, O_PATH | O_DIRECTORY, 0);
+    if (dfd == -ENOENT) return 0;
+    if (dfd < 0) return build_error(c, "rootfs", "cannot open /%s in the tree: %s", dir, strerror(-dfd));
+    struct stat st;
+    int r = 0;
+    if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode)) return close(dfd), 0;
+    _cleanup_free_ char *path = xasprintf("/proc/self/fd/%d/%s", dfd, name);
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL);
+    /* VACUUM: the rows rewritten in place kept the old lengths' layout in their pages */
+    if (rc == SQLITE_OK && history) rc = history_settle(db, c->epoch);
+    if (rc == SQLITE_OK && history) rc = sqlite3_exec(db, "VACUUM", NULL, NULL, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        r = build_error(c, "rootfs", "cannot settle /%s/%s in the tree: %s", dir, name,
+                        db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+    if (sqlite3_close(db) != SQLITE_OK && r == 0)
+        r = build_error(c, "rootfs", "cannot close /%s/%s in the tree: %s", dir, name, sqlite3_errmsg(db));
+    for (size_t i = 0; r == 0 && i < 2; i++) {
+        _cleanup_free_ char *side = xasprintf("%s%s", name, i ? "-shm" : "-wal");
+        if (fstatat(dfd, side, &st, AT_SYMLINK_NOFOLLOW) == 0)
+            r = build_error(c, "rootfs", "/%s/%s is still there after the database was closed", dir, side);
+    }
+    close(dfd);
+    return r;
+}
+
+/* rpm's and dnf's databases as the same packages make them, whatever the build's paths, time
+ * and cache (two builds of one spec give the same bytes). */
+static int rpm_settle_dbs(struct build_ctx *c, int root)
+{
+    int r = rpm_settle_db(c, root, PKGDB_RPM_DBPATH, "rpmdb.sqlite", false);
+    if (r == 0) r = rpm_settle_db(c, root, "var/lib/dnf", "history.sqlite", true);
     return r;
 }
 

@@ -895,10 +895,14 @@ static void field_secure_boot(const struct yparse *p, const struct yfield *f, co
 }
 
 static const struct yschema boot_schema = {
-    .fields = (const struct yfield[]){{"secure_boot", YF_CUSTOM, 0, .parse = field_secure_boot}, {0}},
+    .fields = (const struct yfield[]){
+        {"secure_boot", YF_CUSTOM, 0, .parse = field_secure_boot},
+        {"initrd_modules", YF_ENUM, offsetof(struct image_spec, initrd_modules),
+         .names = (const char *const[]){"vm", "most", NULL}},
+        {0}},
 };
 
-/* boot: uefi, or boot: { secure_boot: { key: K, cert: C } | distro } (UEFI, for Secure Boot) */
+/* boot: uefi, or boot: { secure_boot: { key: K, cert: C } | distro, initrd_modules: vm | most } */
 static void field_boot(const struct yparse *p, const struct yfield *f, const struct ynode *n, const char *path,
                        void *target)
 {

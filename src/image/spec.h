@@ -14,6 +14,12 @@ enum image_layout { LAYOUT_STANDARD, LAYOUT_IMMUTABLE };
 enum image_network { IMAGE_NET_UNSET, IMAGE_NET_DHCP, IMAGE_NET_NONE };
 /* storage.encrypt: the root filesystem in LUKS2, its key sealed to the TPM (image/encrypt.h) */
 enum image_encrypt { ENCRYPT_NONE, ENCRYPT_TPM2 };
+/* boot.initrd_modules: which kernel modules the initrd carries (image/rootfs_deb.c writes the
+ * initrd tool's configuration). vm: the drivers a virtual machine's root disk needs (virtio,
+ * AHCI, NVMe, SCSI, Hyper-V storvsc; ext4, xfs, btrfs, erofs, squashfs; dm-crypt, dm-verity;
+ * TPM); most: the tool's own wide default (initramfs-tools MODULES=most, dracut without a driver
+ * list), for hardware kiln does not know. */
+enum image_initrd_modules { INITRD_MODULES_VM, INITRD_MODULES_MOST };
 enum image_output { OUT_RAW, OUT_QCOW2, OUT_VHD_FIXED, OUT_VHD, OUT_TAR, OUT_COUNT };
 
 struct image_repo {
@@ -96,6 +102,7 @@ struct image_spec {
      * distribution's signed kernel go on the ESP instead of systemd-boot; nothing is signed by
      * kiln (sb_key and sb_cert stay NULL). */
     bool sb_distro;
+    enum image_initrd_modules initrd_modules; /* boot.initrd_modules, default vm */
 };
 
 /* Parses and validates the spec at path: every value the image's OS reads later is checked

@@ -10,6 +10,7 @@ struct kiln_arch {
     const char *debian;        /* Debian architecture (dpkg --print-architecture): "amd64" */
     const char *rpm;           /* rpm's architecture (dnf --forcearch): "x86_64" */
     const char *binfmt;        /* binfmt_misc entry that runs its programs on another host: "qemu-x86_64" */
+    uint16_t elf_machine;      /* e_machine of its ELF programs (elf.h: EM_X86_64 62, EM_AARCH64 183) */
     /* QEMU */
     const char *qemu;          /* system emulator binary, looked up in $PATH */
     const char *machine;       /* -machine type; ",accel=kvm|tcg" is appended */

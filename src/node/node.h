@@ -17,6 +17,7 @@ struct node_facts {
     char os_id[64];
     int systemd;     /* -1 unknown */
     bool helper;     /* kiln-guest uploaded */
+    char arch[16];   /* uname -m; "" unknown */
 };
 
 struct kiln_node {

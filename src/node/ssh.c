@@ -3,6 +3,7 @@
  * remote process group, not only the channel. */
 #include <errno.h>
 #include <libssh/libssh.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 
@@ -112,6 +113,31 @@ static int check_host_key(struct kiln_node *n, ssh_session s, char **reterr)
     return -EACCES;
 }
 
+/* ssh_connect in non-blocking mode, polled in 50 ms slices so that a SIGINT acts at once: a
+ * booting guest's forwarded port accepts the TCP connection long before sshd sends its banner,
+ * and a blocking ssh_connect would sit out its whole timeout. 0 (the session blocking again),
+ * -EINTR, -ETIMEDOUT after timeout_ms, or -ECONNREFUSED (libssh's error in the session). */
+static int connect_interruptible(ssh_session s, int64_t timeout_ms)
+{
+    ssh_set_blocking(s, 0);
+    int64_t deadline = now_ms() + timeout_ms;
+    int rc;
+    while ((rc = ssh_connect(s)) == SSH_AGAIN) {
+        if (kiln_interrupted) return -EINTR;
+        if (now_ms() >= deadline) return -ETIMEDOUT;
+        socket_t fd = ssh_get_fd(s);
+        if (fd != SSH_INVALID_SOCKET) {
+            struct pollfd p = {.fd = fd, .events = POLLIN};
+            poll(&p, 1, 50);
+        } else {
+            sleep_ms(10);
+        }
+    }
+    ssh_set_blocking(s, 1);
+    if (kiln_interrupted) return -EINTR;
+    return rc == SSH_OK ? 0 : -ECONNREFUSED;
+}
+
 static int try_connect(struct kiln_node *n, char **reterr)
 {
     ssh_session s = ssh_new();
@@ -134,8 +160,15 @@ static int try_connect(struct kiln_node *n, char **reterr)
      * ACKs would add tens of milliseconds to each one. */
     int yes = 1;
     ssh_options_set(s, SSH_OPTIONS_NODELAY, &yes);
-    if (ssh_connect(s) != SSH_OK) {
-        err_setf(reterr, 0, "ssh %s@%s:%d: %s", n->user, n->host, n->port, ssh_get_error(s));
+    int cr = connect_interruptible(s, t * 1000);
+    if (cr == -EINTR) {
+        err_setf(reterr, 0, "ssh %s@%s:%d: interrupted", n->user, n->host, n->port);
+        ssh_free(s);
+        return -EINTR;
+    }
+    if (cr < 0) {
+        err_setf(reterr, 0, "ssh %s@%s:%d: %s", n->user, n->host, n->port,
+                 cr == -ETIMEDOUT ? "no SSH banner in time" : ssh_get_error(s));
         ssh_free(s);
         return -ECONNREFUSED;
     }
@@ -201,9 +234,9 @@ int node_connect(struct kiln_node *n, int timeout_s, char **reterr)
             node_disconnect(n);
             err_setf(reterr, 0, "ssh session opened but a command could not run");
         }
-        if (r == -EACCES) return r;
+        if (r == -EACCES || r == -EINTR) return r;
         if (now_ms() + delay > deadline) return -ETIMEDOUT;
-        sleep_ms(delay);
+        if (proc_sleep(delay) < 0) return err_setf(reterr, -EINTR, "interrupted");
         delay = MIN(delay * 2, 2000);
     }
 }
@@ -455,6 +488,10 @@ int node_read_counters(struct kiln_node *n, int timeout_s, char **out)
     char buf[16384];
     int rc = -ETIMEDOUT;
     while (now_ms() < deadline) {
+        if (kiln_interrupted) {
+            rc = -EINTR;
+            break;
+        }
         int k = ssh_channel_read_timeout(n->counters, buf, sizeof buf, 0, 200);
         if (k < 0 || (k == 0 && ssh_channel_is_eof(n->counters))) {
             rc = -EIO;
@@ -684,7 +721,7 @@ static int await_boot(struct kiln_node *n, const char *before, bool sent, int ti
     int64_t deadline = started + (int64_t)timeout_s * 1000;
     /* node_connect's latest message, kept for the timeout's sentence */
     _cleanup_free_ char *cerr = NULL;
-    sleep_ms(1000);
+    if (proc_sleep(1000) < 0) return err_setf(reterr, -EINTR, "interrupted");
     while (now_ms() < deadline) {
         if (n->power_check) {
             _cleanup_free_ char *pw = NULL;
@@ -707,7 +744,7 @@ static int await_boot(struct kiln_node *n, const char *before, bool sent, int ti
                 return 0;
             }
             node_disconnect(n);
-            sleep_ms(1000);
+            if (proc_sleep(1000) < 0) return err_setf(reterr, -EINTR, "interrupted");
         } else if (r != -ETIMEDOUT) {
             break;
         }

@@ -1,10 +1,15 @@
 /* tgtd per environment (iscsi.h). tgtd -f stays in the foreground, a tracked child of kiln
- * (proc_spawn: its own process group, ended with kiln on every path, kill -9 included); tgtadm
- * talks to it over the management socket its -C port names. */
+ * (proc_spawn: its own process group, ended with kiln on every path, kill -9 included by
+ * PDEATHSIG); tgtadm talks to it over the management socket its -C port names, which both
+ * place at $TGT_IPC_SOCKET.PORT (tgt's mgmt.c and tgtadm.c; default /var/run/tgtd/socket):
+ * kiln sets it to a directory beside the LUN's file in the run's work dir, so nothing of a
+ * tgtd kiln started lands in /var/run (a kill -9 of kiln leaves it in the work dir, which the
+ * next kiln run sweeps: run/workdir.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "platform/iscsi.h"
@@ -16,6 +21,12 @@
 #define TGTD_RUN_DIR "/var/run/tgtd"
 #define START_MS 10000
 
+/* TGT_IPC_SOCKET=<the target's ipc path>, for tgtd's and tgtadm's environment. */
+static char **ipc_env(const struct iscsi_target *t)
+{
+    return proc_env_set(NULL, "TGT_IPC_SOCKET", t->ipc);
+}
+
 /* tgtadm -C CTL --lld iscsi ARGS...: 0, or -EIO with its output in why. */
 static int tgtadm(const struct iscsi_target *t, const char *const *args, char **out, char **reterr)
 {
@@ -26,7 +37,9 @@ static int tgtadm(const struct iscsi_target *t, const char *const *args, char **
     for (; *args && n < 23; args++) argv[n++] = *args;
     argv[n] = NULL;
     char *o = NULL;
-    int r = proc_run((char *const *)argv, 10000, &o);
+    char **env = ipc_env(t);
+    int r = proc_run_env((char *const *)argv, env, 10000, &o);
+    proc_env_free(env);
     if (r != 0) {
         struct sbuf cmd = {0};
         for (size_t i = 5; i < n; i++) sbuf_printf(&cmd, " %s", argv[i]);
@@ -38,9 +51,9 @@ static int tgtadm(const struct iscsi_target *t, const char *const *args, char **
     return r == 0 ? 0 : -EIO;
 }
 
-static void ctl_files_remove(int ctl)
+static void ctl_files_remove(const struct iscsi_target *t, int ctl)
 {
-    _cleanup_free_ char *sock = xasprintf(TGTD_RUN_DIR "/socket.%d", ctl);
+    _cleanup_free_ char *sock = xasprintf("%s.%d", t->ipc, ctl);
     _cleanup_free_ char *lock = xasprintf("%s.lock", sock);
     unlink(sock);
     unlink(lock);
@@ -49,14 +62,14 @@ static void ctl_files_remove(int ctl)
 /* Whether no process holds management port ctl's lock (tgtd takes it with lockf before it
  * binds its socket): a port another tgtd holds would send our tgtadm to that one. Files of a
  * port nobody holds are a killed tgtd's (kill -9 of kiln leaves them): removed. */
-static bool ctl_free(int ctl)
+static bool ctl_free(const struct iscsi_target *t, int ctl)
 {
-    _cleanup_free_ char *lock = xasprintf(TGTD_RUN_DIR "/socket.%d.lock", ctl);
+    _cleanup_free_ char *lock = xasprintf("%s.%d.lock", t->ipc, ctl);
     int fd = open(lock, O_RDWR | O_CLOEXEC);
     if (fd < 0) return errno == ENOENT;
     bool free_ = lockf(fd, F_TEST, 0) == 0;
     close(fd);
-    if (free_) ctl_files_remove(ctl);
+    if (free_) ctl_files_remove(t, ctl);
     return free_;
 }
 
@@ -107,17 +120,27 @@ int iscsi_target_start(struct iscsi_target *t, const char *tgtd, const char *tgt
     }
     close(fd);
     t->backing = xstrdup(backing);
-    mkdir_p(TGTD_RUN_DIR, 0755);
+    /* sockaddr_un's path holds 107 bytes: a deep TMPDIR falls back to tgt's own directory */
+    t->ipc_dir = xasprintf("%s.ipc", backing);
+    t->ipc = path_join(t->ipc_dir, "socket");
+    if (strlen(t->ipc) + 7 > sizeof(((struct sockaddr_un *)0)->sun_path) - 1) {
+        free(t->ipc_dir), free(t->ipc);
+        t->ipc_dir = xstrdup(TGTD_RUN_DIR);
+        t->ipc = xstrdup(TGTD_RUN_DIR "/socket");
+    }
+    mkdir_p(t->ipc_dir, 0700);
     int r = -EIO;
     /* management ports spread by pid: concurrent runs rarely meet, and a taken one is skipped */
     for (int attempt = 0; attempt < 32 && r != 0; attempt++) {
         int ctl = 20000 + (int)(((unsigned)getpid() * 131u + (unsigned)attempt * 977u) % 40000u);
-        if (!ctl_free(ctl)) continue;
+        if (!ctl_free(t, ctl)) continue;
         t->ctl = ctl;
         _cleanup_free_ char *cport = xasprintf("%d", ctl);
         char *argv[] = {(char *)tgtd, "-f", "-C", cport, "--iscsi", "portal=127.0.0.1:0", NULL};
         FILE *lf = fopen(log, "ae");
-        r = proc_spawn(argv, -1, lf ? fileno(lf) : -1, lf ? fileno(lf) : -1, &t->pid);
+        char **env = ipc_env(t);
+        r = proc_spawn_env(argv, env, -1, lf ? fileno(lf) : -1, lf ? fileno(lf) : -1, &t->pid);
+        proc_env_free(env);
         if (lf) fclose(lf);
         if (r < 0) {
             t->pid = 0;
@@ -156,11 +179,14 @@ void iscsi_target_stop(struct iscsi_target *t)
             tgtadm(t, quit, NULL, &why);
         }
         if (kiln_interrupted || proc_wait(t->pid, 2000, NULL) < 0) proc_kill(t->pid, 0);
-        ctl_files_remove(t->ctl);
+        ctl_files_remove(t, t->ctl);
     }
     t->pid = 0;
     if (t->backing) unlink(t->backing);
+    if (t->ipc_dir && !streq(t->ipc_dir, TGTD_RUN_DIR)) rmdir(t->ipc_dir);
     free(t->backing);
     free(t->tgtadm);
-    t->backing = t->tgtadm = NULL;
+    free(t->ipc_dir);
+    free(t->ipc);
+    t->backing = t->tgtadm = t->ipc_dir = t->ipc = NULL;
 }

@@ -8,7 +8,9 @@
 
 struct iscsi_target {
     pid_t pid;       /* tgtd; 0 when none runs */
-    int ctl;         /* tgtd's management port: its socket is /var/run/tgtd/socket.CTL */
+    int ctl;         /* tgtd's management port: its socket is IPC.CTL */
+    char *ipc_dir;   /* BACKING.ipc (0700; /var/run/tgtd when that path is too long for a socket) */
+    char *ipc;       /* IPC_DIR/socket: TGT_IPC_SOCKET for tgtd and tgtadm */
     int port;        /* the iSCSI portal's TCP port on 127.0.0.1 */
     char *tgtadm;    /* the program that configures it */
     char *backing;   /* the LUN's sparse file */

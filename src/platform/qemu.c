@@ -682,6 +682,10 @@ static int swtpm_start(struct kiln_node *n, struct qemu_node *qn, const char *so
     }
     for (int64_t deadline = now_ms() + 5000; !file_exists(sock); usleep(20000)) {
         bool exited = proc_wait(qn->swtpm_pid, 0, NULL) == 0;
+        if (kiln_interrupted && !exited) {
+            swtpm_stop(qn);
+            return err_setf(reterr, -EINTR, "%s: interrupted while swtpm started", n->name);
+        }
         if (exited || now_ms() > deadline) {
             if (exited) qn->swtpm_pid = 0; /* reaped: its pid may be another process's now */
             swtpm_stop(qn);

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include "util/proc.h"
 #include "util/timeutil.h"
 #include "util/util.h"
 
@@ -29,11 +30,12 @@ static json_t *read_msg(struct qmp *q)
             continue;
         }
         int64_t left = deadline - now_ms();
-        if (left <= 0) return NULL;
+        if (left <= 0 || kiln_interrupted) return NULL;
         struct pollfd p = {.fd = q->fd, .events = POLLIN};
-        int r = poll(&p, 1, (int)left);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) return NULL;
+        /* in slices, so that a SIGINT is seen within one */
+        int r = poll(&p, 1, (int)MIN(left, 100));
+        if ((r < 0 && errno == EINTR) || r == 0) continue;
+        if (r < 0) return NULL;
         char tmp[4096];
         ssize_t k = read(q->fd, tmp, sizeof tmp);
         if (k <= 0) return NULL;
@@ -55,7 +57,7 @@ struct qmp *qmp_open(const char *sock, int timeout_ms)
         if (connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0) break;
         close(fd);
         fd = -1;
-        if (now_ms() >= deadline) return NULL;
+        if (now_ms() >= deadline || kiln_interrupted) return NULL;
         sleep_ms(20);
     }
     struct qmp *q = xcalloc(1, sizeof *q);

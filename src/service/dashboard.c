@@ -366,9 +366,11 @@ void kiln_dash_state_free(void *state)
 /* The path for the log: a sign-in link's nonce is a credential until used. */
 static const char *log_path(const char *url) { return startswith(url, "/login/") ? "/login/(link)" : url; }
 
-static enum MHD_Result respond(struct kiln_dash *d, struct MHD_Connection *c, const char *method, const char *url,
-                               unsigned status, char *html, size_t len, const char *location, const char *cookie,
-                               const char *who)
+/* An answer; with close the connection is closed after it (a request whose framing was
+ * refused: where its body ends is unknown). */
+static enum MHD_Result respond_ex(struct kiln_dash *d, struct MHD_Connection *c, const char *method, const char *url,
+                                  unsigned status, char *html, size_t len, const char *location, const char *cookie,
+                                  const char *who, bool close)
 {
     struct MHD_Response *resp = MHD_create_response_from_buffer(len, html ? html : (char *)"", html ? MHD_RESPMEM_MUST_FREE
                                                                                                  : MHD_RESPMEM_PERSISTENT);
@@ -382,10 +384,19 @@ static enum MHD_Result respond(struct kiln_dash *d, struct MHD_Connection *c, co
     if (location) MHD_add_response_header(resp, "Location", location);
     if (cookie) MHD_add_response_header(resp, "Set-Cookie", cookie);
     if (status == 429) MHD_add_response_header(resp, "Retry-After", "60");
+    if (status == 503) MHD_add_response_header(resp, "Retry-After", "30");
+    if (close) MHD_add_response_header(resp, "Connection", "close");
     enum MHD_Result r = MHD_queue_response(c, status, resp);
     MHD_destroy_response(resp);
     log_info("%s %s -> %u%s%s", method, log_path(url), status, who ? " tenant " : "", who ? who : "");
     return r;
+}
+
+static enum MHD_Result respond(struct kiln_dash *d, struct MHD_Connection *c, const char *method, const char *url,
+                               unsigned status, char *html, size_t len, const char *location, const char *cookie,
+                               const char *who)
+{
+    return respond_ex(d, c, method, url, status, html, len, location, cookie, who, false);
 }
 
 static enum MHD_Result redirect(struct kiln_dash *d, struct MHD_Connection *c, const char *method, const char *url,
@@ -433,6 +444,28 @@ static enum MHD_Result message(struct kiln_dash *d, struct MHD_Connection *c, co
     kh_el(m, "h1", title);
     kh_el(m, "p", text);
     return send_page(d, c, method, url, status, &p, NULL, t ? t->name : NULL);
+}
+
+enum MHD_Result kiln_dash_refuse(struct kiln_dash *d, struct MHD_Connection *c, const char *method, const char *url,
+                                 unsigned status, const char *why)
+{
+    struct kh_page p;
+    xmlNodePtr m = frame(d, &p, "Bad request", NULL);
+    kh_el(m, "h1", "Bad request");
+    kh_el(m, "p", why);
+    size_t len = 0;
+    char *html = kh_page_finish(&p, &len);
+    return respond_ex(d, c, method, url, html ? status : 500, html, html ? len : 0, NULL, NULL, NULL, true);
+}
+
+/* A page for a database failure: 503 (Retry-After) when it passes with time (busy, locked,
+ * unreachable: kiln_store_transient), else 500; the database's words stay in the log. */
+static enum MHD_Result db_failed(struct kiln_dash *d, struct MHD_Connection *c, const char *method, const char *url,
+                                 const struct kiln_tenant *t, int rc)
+{
+    if (kiln_store_transient(rc))
+        return message(d, c, method, url, 503, t, "Database busy", "The server's database is busy or unreachable; try again later.");
+    return message(d, c, method, url, 500, t, "Database failure", "The server's database failed; try again later.");
 }
 
 static void format_ms(char buf[32], int64_t ms)
@@ -781,8 +814,9 @@ static enum MHD_Result page_jobs(struct kiln_dash *d, struct MHD_Connection *c, 
         free(why);
         return message(d, c, method, url, 400, t, "Bad request", msg);
     }
-    struct kiln_store *st = d->env.store_get(d->env.ctx);
-    if (!st) return message(d, c, method, url, 500, t, "Database failure", "the server's database failed; try again later");
+    int dbrc = -EIO;
+    struct kiln_store *st = d->env.store_get(d->env.ctx, &dbrc);
+    if (!st) return db_failed(d, c, method, url, t, dbrc);
     struct kiln_job *v = NULL;
     size_t n = 0;
     char *err = NULL;
@@ -791,7 +825,7 @@ static enum MHD_Result page_jobs(struct kiln_dash *d, struct MHD_Connection *c, 
     if (rc < 0) {
         log_error("kiln serve: dashboard: %s", err ? err : strerror(-rc));
         free(err);
-        return message(d, c, method, url, 500, t, "Database failure", "the server's database failed; try again later");
+        return db_failed(d, c, method, url, t, rc);
     }
     struct kh_page p;
     xmlNodePtr m = frame(d, &p, "Jobs", t);
@@ -828,8 +862,9 @@ static enum MHD_Result page_jobs(struct kiln_dash *d, struct MHD_Connection *c, 
 static enum MHD_Result page_workers(struct kiln_dash *d, struct MHD_Connection *c, const char *method, const char *url,
                                     const struct kiln_tenant *t, int64_t scope)
 {
-    struct kiln_store *st = d->env.store_get(d->env.ctx);
-    if (!st) return message(d, c, method, url, 500, t, "Database failure", "the server's database failed; try again later");
+    int dbrc = -EIO;
+    struct kiln_store *st = d->env.store_get(d->env.ctx, &dbrc);
+    if (!st) return db_failed(d, c, method, url, t, dbrc);
     struct kiln_worker *w = NULL;
     size_t nw = 0;
     struct kiln_job *jobs[3] = {0};
@@ -844,7 +879,7 @@ static enum MHD_Result page_workers(struct kiln_dash *d, struct MHD_Connection *
         free(err);
         free(w);
         for (int k = 0; k < 3; k++) kiln_jobs_free(jobs[k], nj[k]);
-        return message(d, c, method, url, 500, t, "Database failure", "the server's database failed; try again later");
+        return db_failed(d, c, method, url, t, rc);
     }
     struct kh_page p;
     xmlNodePtr m = frame(d, &p, "Workers", t);
@@ -1296,8 +1331,9 @@ int kiln_dash_job_page(struct kiln_dash *d, struct kiln_store *st, const struct 
 static enum MHD_Result page_job(struct kiln_dash *d, struct MHD_Connection *c, const char *method, const char *url,
                                 const struct kiln_tenant *t, int64_t id)
 {
-    struct kiln_store *st = d->env.store_get(d->env.ctx);
-    if (!st) return message(d, c, method, url, 500, t, "Database failure", "the server's database failed; try again later");
+    int dbrc = -EIO;
+    struct kiln_store *st = d->env.store_get(d->env.ctx, &dbrc);
+    if (!st) return db_failed(d, c, method, url, t, dbrc);
     char *html = NULL, *err = NULL;
     size_t len = 0;
     int rc = kiln_dash_job_page(d, st, t, id, &html, &len, &err);
@@ -1310,7 +1346,7 @@ static enum MHD_Result page_job(struct kiln_dash *d, struct MHD_Connection *c, c
     if (rc < 0) {
         log_error("kiln serve: dashboard: job %lld: %s", (long long)id, err ? err : strerror(-rc));
         free(err);
-        return message(d, c, method, url, 500, t, "Database failure", "the server's database failed; try again later");
+        return db_failed(d, c, method, url, t, rc);
     }
     return respond(d, c, method, url, 200, html, len, NULL, NULL, t->name);
 }
@@ -1613,8 +1649,9 @@ int kiln_dash_rollout_page(struct kiln_dash *d, struct kiln_store *st, const str
 static enum MHD_Result page_rollout(struct kiln_dash *d, struct MHD_Connection *c, const char *method, const char *url,
                                     const struct kiln_tenant *t, const char *name, const char *channel)
 {
-    struct kiln_store *st = d->env.store_get(d->env.ctx);
-    if (!st) return message(d, c, method, url, 500, t, "Database failure", "the server's database failed; try again later");
+    int dbrc = -EIO;
+    struct kiln_store *st = d->env.store_get(d->env.ctx, &dbrc);
+    if (!st) return db_failed(d, c, method, url, t, dbrc);
     char *html = NULL, *err = NULL;
     size_t len = 0;
     int rc = kiln_dash_rollout_page(d, st, t, name, channel, &html, &len, &err);
@@ -1626,7 +1663,7 @@ static enum MHD_Result page_rollout(struct kiln_dash *d, struct MHD_Connection *
     if (rc < 0) {
         log_error("kiln serve: dashboard: rollout %s %s: %s", name, channel, err ? err : strerror(-rc));
         free(err);
-        return message(d, c, method, url, 500, t, "Database failure", "the server's database failed; try again later");
+        return db_failed(d, c, method, url, t, rc);
     }
     return respond(d, c, method, url, 200, html, len, NULL, NULL, t->name);
 }
@@ -1690,8 +1727,9 @@ int kiln_dash_rollouts_page(struct kiln_dash *d, struct kiln_store *st, const st
 static enum MHD_Result page_rollouts(struct kiln_dash *d, struct MHD_Connection *c, const char *method, const char *url,
                                      const struct kiln_tenant *t)
 {
-    struct kiln_store *st = d->env.store_get(d->env.ctx);
-    if (!st) return message(d, c, method, url, 500, t, "Database failure", "the server's database failed; try again later");
+    int dbrc = -EIO;
+    struct kiln_store *st = d->env.store_get(d->env.ctx, &dbrc);
+    if (!st) return db_failed(d, c, method, url, t, dbrc);
     char *html = NULL, *err = NULL;
     size_t len = 0;
     int rc = kiln_dash_rollouts_page(d, st, t, &html, &len, &err);
@@ -1699,7 +1737,7 @@ static enum MHD_Result page_rollouts(struct kiln_dash *d, struct MHD_Connection 
     if (rc < 0) {
         log_error("kiln serve: dashboard: rollouts: %s", err ? err : strerror(-rc));
         free(err);
-        return message(d, c, method, url, 500, t, "Database failure", "the server's database failed; try again later");
+        return db_failed(d, c, method, url, t, rc);
     }
     return respond(d, c, method, url, 200, html, len, NULL, NULL, t->name);
 }
@@ -1791,9 +1829,11 @@ static enum MHD_Result login_post(struct kiln_dash *d, struct MHD_Connection *c,
         return page_login(d, c, method, url, 400, NULL, text);
     }
     struct kiln_tenant t;
-    struct kiln_store *st = d->env.store_get(d->env.ctx);
+    int rc = -EIO;
+    struct kiln_store *st = startswith(q->f.token, "kt_") ? d->env.store_get(d->env.ctx, &rc) : NULL;
     char *err = NULL;
-    int rc = !startswith(q->f.token, "kt_") ? -EACCES : st ? kiln_store_tenant_auth(st, q->f.token, &t, &err) : -EIO;
+    if (!startswith(q->f.token, "kt_")) rc = -EACCES;
+    else if (st) rc = kiln_store_tenant_auth(st, q->f.token, &t, &err);
     d->env.store_put(d->env.ctx, st);
     free(err);
     OPENSSL_cleanse(q->f.token, sizeof q->f.token);
@@ -1801,7 +1841,7 @@ static enum MHD_Result login_post(struct kiln_dash *d, struct MHD_Connection *c,
         kiln_dash_auth_failed(d, addr);
         return page_login(d, c, method, url, 401, q->f.next, "That is not a tenant's API token.");
     }
-    if (rc < 0) return message(d, c, method, url, 500, NULL, "Database failure", "the server's database failed; try again later");
+    if (rc < 0) return db_failed(d, c, method, url, NULL, rc);
     return sign_in(d, c, method, url, &t, q->f.next);
 }
 

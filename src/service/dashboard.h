@@ -55,8 +55,9 @@
 
 struct kiln_dash_env {
     const char *jobs_dir; /* DATA/jobs: one directory per job (server.h) */
-    /* a store handle for this thread, given back after use (NULL: the database failed) */
-    struct kiln_store *(*store_get)(void *ctx);
+    /* a store handle for this thread, given back after use (NULL: the database failed, *rc
+     * its -errno: kiln_store_transient tells 503 from 500) */
+    struct kiln_store *(*store_get)(void *ctx, int *rc);
     void (*store_put)(void *ctx, struct kiln_store *st);
     void *ctx;
     /* the update server's gallery (kiln serve --gallery; NULL: none) and the service's data
@@ -77,6 +78,11 @@ bool kiln_dash_owns(const char *url);
 enum MHD_Result kiln_dash_handle(struct kiln_dash *d, struct MHD_Connection *c, const char *url, const char *method,
                                  const char *upload, size_t *upload_size, void **state);
 void kiln_dash_state_free(void *state);
+/* Answers a dashboard request the server refused before reading it (its framing: two
+ * Content-Length fields, or Content-Length with Transfer-Encoding) with the dashboard's HTML
+ * page saying why, and closes the connection after it (where the body ends is unknown). */
+enum MHD_Result kiln_dash_refuse(struct kiln_dash *d, struct MHD_Connection *c, const char *method, const char *url,
+                                 unsigned status, const char *why);
 
 /* The tenant whose session the request's cookie names: 0 and *t filled, or -EACCES. The
  * server lets it stand for a Bearer token on the API's GET routes (console, artifacts), so

@@ -219,28 +219,37 @@ static void *keeper(void *arg)
     return NULL;
 }
 
-/* One store handle per thread at a time: taken from the pool, or opened. */
-static struct kiln_store *store_get(struct server *s)
+/* One store handle per thread at a time: taken from the pool, or opened; NULL with *rc (when
+ * rc is not NULL) the open's -errno. */
+static struct kiln_store *store_get_rc(struct server *s, int *rc)
 {
     pthread_mutex_lock(&s->lock);
     struct kiln_store *st = s->nidle ? s->idle[--s->nidle] : NULL;
     pthread_mutex_unlock(&s->lock);
     if (st) return st;
     char *err = NULL;
-    if (kiln_store_open(s->url, &s->store_opts, &st, &err) < 0) {
+    int e = kiln_store_open(s->url, &s->store_opts, &st, &err);
+    if (e < 0) {
         log_error("kiln serve: cannot open the store: %s", err);
         free(err);
+        if (rc) *rc = e;
         return NULL;
     }
     return st;
 }
 
+static struct kiln_store *store_get(struct server *s) { return store_get_rc(s, NULL); }
+
+/* Back to the pool, or closed: a handle whose connection was lost (a PostgreSQL restart) is
+ * never handed out again, so the next request opens a new one. */
 static void store_put(struct server *s, struct kiln_store *st)
 {
     if (!st) return;
-    pthread_mutex_lock(&s->lock);
-    if (s->nidle < POOL_KEEP) s->idle[s->nidle++] = st, st = NULL;
-    pthread_mutex_unlock(&s->lock);
+    if (kiln_store_alive(st)) {
+        pthread_mutex_lock(&s->lock);
+        if (s->nidle < POOL_KEEP) s->idle[s->nidle++] = st, st = NULL;
+        pthread_mutex_unlock(&s->lock);
+    }
     if (st) kiln_store_close(st);
 }
 
@@ -259,6 +268,7 @@ struct req {
     bool framing_bad; /* answered 400 on its headers (framing_refused) */
     int64_t claim_until_ms, claim_next_ms; /* a worker's long poll: when it ends (0: not begun), when to ask the store again */
     void *dash_state;
+    int db_rc; /* why req_store found no store handle (-errno) */
     /* an early error (auth, size) answered once the body is drained */
     int status;
     char *error, *field;
@@ -406,7 +416,29 @@ static enum MHD_Result bad_request(struct MHD_Connection *c, struct req *r, char
     return send_error(c, r);
 }
 
-/* A store error as an HTTP status: not found, conflict, bad input or the server's fault. */
+/* A database failure as an HTTP status: 503 (with Retry-After) when it passes with time (busy,
+ * locked, unreachable, a lost connection: kiln_store_transient), 507 a full disk, else 500. */
+static int db_status(int e)
+{
+    return kiln_store_transient(e) ? 503 : e == -ENOSPC ? 507 : 500;
+}
+
+static const char *db_words(int status)
+{
+    return status == 503   ? "the server's database is busy or unreachable; try again later"
+           : status == 507 ? "the server's disk is full; try again later"
+                           : "the server's database failed; try again later";
+}
+
+/* A failed write of the server's files (uploads, console, artifacts) as an HTTP status: 507
+ * when the disk is full (or the quota spent), else 500. e: a positive or negative errno. */
+static int io_status(int e)
+{
+    e = e < 0 ? -e : e;
+    return e == ENOSPC || e == EDQUOT ? 507 : 500;
+}
+
+/* A store error as an HTTP status: not found, conflict, bad input or the database's. */
 static int store_status(int e)
 {
     switch (e) {
@@ -415,16 +447,31 @@ static int store_status(int e)
     case -ESTALE:
     case -ECANCELED:
     case -EEXIST: return 409;
-    default: return 500;
+    default: return db_status(e);
     }
+}
+
+/* A store handle for the request, or NULL with r->db_rc saying why (db_down answers it). */
+static struct kiln_store *req_store(struct server *s, struct req *r)
+{
+    r->db_rc = -EIO;
+    return store_get_rc(s, &r->db_rc);
+}
+
+static enum MHD_Result db_down(struct MHD_Connection *c, struct req *r)
+{
+    int status = db_status(r->db_rc);
+    fail(r, status, NULL, "%s", db_words(status));
+    return send_error(c, r);
 }
 
 static enum MHD_Result store_error(struct MHD_Connection *c, struct req *r, int e, char *err)
 {
     int status = store_status(e);
+    bool db = status >= 500;
     /* a database failure's words are for the server's log, not the client */
-    if (status == 500) log_error("kiln serve: store: %s", err ? err : strerror(-e));
-    fail(r, status, NULL, "%s", status == 500 ? "the server's database failed; try again later" : err ? err : strerror(-e));
+    if (db) log_error("kiln serve: store: %s", err ? err : strerror(-e));
+    fail(r, status, NULL, "%s", db ? db_words(status) : err ? err : strerror(-e));
     free(err);
     if (e != -ECANCELED) return send_error(c, r);
     /* its worker records a cancelled job as cancelled, not as an attempt to try again */
@@ -453,8 +500,9 @@ static void authenticate(struct server *s, struct MHD_Connection *c, struct req 
     if (!kiln_dash_auth_allowed(s->dash, addr, &retry_s))
         return fail(r, 429, NULL, "this address sent %d unknown tokens within %lld s; try again in %d s", KILN_DASH_AUTH_FAILS,
                     KILN_DASH_AUTH_WINDOW_MS / 1000, retry_s);
-    struct kiln_store *st = store_get(s);
-    if (!st) return;
+    /* a database that cannot say whether the token is good fails the request, not the token */
+    struct kiln_store *st = req_store(s, r);
+    if (!st) return fail(r, db_status(r->db_rc), NULL, "%s", db_words(db_status(r->db_rc)));
     char *err = NULL;
     int rc = -EACCES;
     if (startswith(tok, "kt_") && (rc = kiln_store_tenant_auth(st, tok, &r->t, &err)) == 0) {
@@ -464,6 +512,10 @@ static void authenticate(struct server *s, struct MHD_Connection *c, struct req 
         r->who = WHO_WORKER;
     }
     if (rc == -EACCES) kiln_dash_auth_failed(s->dash, addr);
+    else if (rc < 0) {
+        log_error("kiln serve: checking a token: %s", err ? err : strerror(-rc));
+        fail(r, db_status(rc), NULL, "%s", db_words(db_status(rc)));
+    }
     free(err);
     store_put(s, st);
 }
@@ -502,7 +554,7 @@ static void upload_data(struct req *r, const char *data, size_t n)
         if (w < 0 && errno == EINTR) continue;
         if (w < 0) {
             log_error("kiln serve: writing an upload: %s", strerror(errno));
-            fail(r, errno == ENOSPC ? 507 : 500, NULL, "the server could not store the upload");
+            fail(r, io_status(errno), NULL, "the server could not store the upload");
             return;
         }
         off += (size_t)w;
@@ -594,11 +646,11 @@ static enum MHD_Result h_image_upload(struct server *s, struct MHD_Connection *c
     int e = upload_end(r, s->images, digest);
     if (e < 0) {
         log_error("kiln serve: storing an image: %s", strerror(-e));
-        return err_now(c, r, 500, NULL, "the server could not store the image");
+        return err_now(c, r, io_status(e), NULL, "the server could not store the image");
     }
     _cleanup_free_ char *path = path_join(s->images, digest);
-    struct kiln_store *st = store_get(s);
-    if (!st) return err_now(c, r, 500, NULL, "the server's database failed; try again later");
+    struct kiln_store *st = req_store(s, r);
+    if (!st) return db_down(c, r);
     struct kiln_image im;
     char *err = NULL;
     int rc = kiln_store_image_record(st, r->t.id, digest, r->size, path, &im, &err);
@@ -611,8 +663,8 @@ static enum MHD_Result h_image_upload(struct server *s, struct MHD_Connection *c
 
 static enum MHD_Result h_image_get(struct server *s, struct MHD_Connection *c, struct req *r)
 {
-    struct kiln_store *st = store_get(s);
-    if (!st) return err_now(c, r, 500, NULL, "the server's database failed; try again later");
+    struct kiln_store *st = req_store(s, r);
+    if (!st) return db_down(c, r);
     struct kiln_image im;
     char *err = NULL;
     int rc = kiln_store_image_get(st, r->scope, r->m.rest, &im, &err);
@@ -697,8 +749,8 @@ static enum MHD_Result h_job_submit(struct server *s, struct MHD_Connection *c, 
     char *field = NULL, *why = NULL;
     if (kiln_api_parse_job(r->body.s ? r->body.s : "", r->body.len, &aj, &field, &why) < 0)
         return bad_request(c, r, field, why);
-    struct kiln_store *st = store_get(s);
-    if (!st) return kiln_api_job_clear(&aj), err_now(c, r, 500, NULL, "the server's database failed; try again later");
+    struct kiln_store *st = req_store(s, r);
+    if (!st) return kiln_api_job_clear(&aj), db_down(c, r);
     char *err = NULL;
     _cleanup_free_ char *note = NULL;
     struct kiln_image img;
@@ -741,8 +793,8 @@ static enum MHD_Result h_job_list(struct server *s, struct MHD_Connection *c, st
     if (kiln_api_parse_list(MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit"),
                             MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "before"), &q, &field, &why) < 0)
         return bad_request(c, r, field, why);
-    struct kiln_store *st = store_get(s);
-    if (!st) return err_now(c, r, 500, NULL, "the server's database failed; try again later");
+    struct kiln_store *st = req_store(s, r);
+    if (!st) return db_down(c, r);
     struct kiln_job *v = NULL;
     size_t n = 0;
     char *err = NULL;
@@ -793,8 +845,8 @@ static json_t *job_artifacts(struct server *s, int64_t id)
 
 static enum MHD_Result h_job_get(struct server *s, struct MHD_Connection *c, struct req *r)
 {
-    struct kiln_store *st = store_get(s);
-    if (!st) return err_now(c, r, 500, NULL, "the server's database failed; try again later");
+    struct kiln_store *st = req_store(s, r);
+    if (!st) return db_down(c, r);
     struct kiln_job j = {0};
     struct kiln_attempt *at = NULL;
     size_t na = 0;
@@ -820,8 +872,8 @@ static enum MHD_Result h_job_get(struct server *s, struct MHD_Connection *c, str
 
 static enum MHD_Result h_job_cancel(struct server *s, struct MHD_Connection *c, struct req *r)
 {
-    struct kiln_store *st = store_get(s);
-    if (!st) return err_now(c, r, 500, NULL, "the server's database failed; try again later");
+    struct kiln_store *st = req_store(s, r);
+    if (!st) return db_down(c, r);
     char *err = NULL;
     struct kiln_job j = {0};
     int rc = kiln_store_job_get(st, r->scope, r->m.id, &j, &err);
@@ -880,11 +932,11 @@ static bool under(const char *rdir, const char *path)
 }
 
 /* The job r names, seen with the caller's scope: 0 when it may see it, else -1 with the
- * answer sent in *sent (404 for another tenant's job, 500 when the database failed). */
+ * answer sent in *sent (404 for another tenant's job, 503 or 500 when the database failed). */
 static int job_visible(struct server *s, struct MHD_Connection *c, struct req *r, enum MHD_Result *sent)
 {
-    struct kiln_store *st = store_get(s);
-    if (!st) return *sent = err_now(c, r, 500, NULL, "the server's database failed; try again later"), -1;
+    struct kiln_store *st = req_store(s, r);
+    if (!st) return *sent = db_down(c, r), -1;
     struct kiln_job j = {0};
     char *err = NULL;
     int rc = kiln_store_job_get(st, r->scope, r->m.id, &j, &err);
@@ -973,8 +1025,8 @@ static enum MHD_Result h_job_console(struct server *s, struct MHD_Connection *c,
 
 static enum MHD_Result h_workers(struct server *s, struct MHD_Connection *c, struct req *r)
 {
-    struct kiln_store *st = store_get(s);
-    if (!st) return err_now(c, r, 500, NULL, "the server's database failed; try again later");
+    struct kiln_store *st = req_store(s, r);
+    if (!st) return db_down(c, r);
     struct kiln_worker *v = NULL;
     size_t n = 0;
     char *err = NULL;
@@ -1017,8 +1069,8 @@ static enum MHD_Result h_w_declare(struct server *s, struct MHD_Connection *c, s
     char *field = NULL, *why = NULL, *err = NULL;
     if (kiln_api_parse_declare(r->body.s ? r->body.s : "", r->body.len, &caps, &slots, &field, &why) < 0)
         return bad_request(c, r, field, why);
-    struct kiln_store *st = store_get(s);
-    if (!st) return err_now(c, r, 500, NULL, "the server's database failed; try again later");
+    struct kiln_store *st = req_store(s, r);
+    if (!st) return db_down(c, r);
     int rc = kiln_store_worker_declare(st, r->w.id, &caps, slots, &err);
     store_put(s, st);
     if (rc < 0) return store_error(c, r, rc, err);
@@ -1052,8 +1104,8 @@ static enum MHD_Result h_w_claim(struct server *s, struct MHD_Connection *c, str
     /* the store is asked every CLAIM_POLL_MS, though the request is resumed more often */
     if (mono_ms() < r->claim_next_ms && !*s->stop && park(s, c)) return MHD_YES;
     r->claim_next_ms = mono_ms() + CLAIM_POLL_MS;
-    struct kiln_store *st = store_get(s);
-    if (!st) return err_now(c, r, 500, NULL, "the server's database failed; try again later");
+    struct kiln_store *st = req_store(s, r);
+    if (!st) return db_down(c, r);
     struct kiln_job j = {0};
     char *err = NULL;
     int rc = kiln_store_claim(st, r->w.id, s->o->lease_ms, &j, &err);
@@ -1081,8 +1133,8 @@ static enum MHD_Result h_w_claim(struct server *s, struct MHD_Connection *c, str
 
 static enum MHD_Result h_w_heartbeat(struct server *s, struct MHD_Connection *c, struct req *r)
 {
-    struct kiln_store *st = store_get(s);
-    if (!st) return err_now(c, r, 500, NULL, "the server's database failed; try again later");
+    struct kiln_store *st = req_store(s, r);
+    if (!st) return db_down(c, r);
     int64_t *held = NULL;
     char *err = NULL;
     int n = kiln_store_worker_heartbeat(st, r->w.id, s->o->lease_ms, &held, &err);
@@ -1096,8 +1148,8 @@ static enum MHD_Result h_w_heartbeat(struct server *s, struct MHD_Connection *c,
 
 static enum MHD_Result h_w_image(struct server *s, struct MHD_Connection *c, struct req *r)
 {
-    struct kiln_store *st = store_get(s);
-    if (!st) return err_now(c, r, 500, NULL, "the server's database failed; try again later");
+    struct kiln_store *st = req_store(s, r);
+    if (!st) return db_down(c, r);
     struct kiln_image im;
     char *err = NULL;
     int rc = kiln_store_image_get(st, KILN_SCOPE_ALL, r->m.rest, &im, &err);
@@ -1109,8 +1161,8 @@ static enum MHD_Result h_w_image(struct server *s, struct MHD_Connection *c, str
 /* The worker holds job id (it is assigned to it and not over): else 409 queued. */
 static int worker_holds(struct server *s, struct req *r, int64_t id)
 {
-    struct kiln_store *st = store_get(s);
-    if (!st) return -EIO;
+    struct kiln_store *st = req_store(s, r);
+    if (!st) return r->db_rc;
     struct kiln_job j = {0};
     char *err = NULL;
     int rc = kiln_store_job_get(st, KILN_SCOPE_ALL, id, &j, &err);
@@ -1127,8 +1179,8 @@ static enum MHD_Result h_w_advance(struct server *s, struct MHD_Connection *c, s
     char *field = NULL, *why = NULL, *err = NULL;
     if (kiln_api_parse_advance(r->body.s ? r->body.s : "", r->body.len, &to, &field, &why) < 0)
         return bad_request(c, r, field, why);
-    struct kiln_store *st = store_get(s);
-    if (!st) return err_now(c, r, 500, NULL, "the server's database failed; try again later");
+    struct kiln_store *st = req_store(s, r);
+    if (!st) return db_down(c, r);
     int rc = kiln_store_job_advance(st, r->w.id, r->m.id, to, &err);
     store_put(s, st);
     if (rc < 0) return store_error(c, r, rc, err);
@@ -1142,8 +1194,8 @@ static enum MHD_Result h_w_finish(struct server *s, struct MHD_Connection *c, st
     char *field = NULL, *why = NULL, *err = NULL, *reason = NULL;
     if (kiln_api_parse_finish(r->body.s ? r->body.s : "", r->body.len, &res, &reason, &field, &why) < 0)
         return bad_request(c, r, field, why);
-    struct kiln_store *st = store_get(s);
-    if (!st) return free(reason), err_now(c, r, 500, NULL, "the server's database failed; try again later");
+    struct kiln_store *st = req_store(s, r);
+    if (!st) return free(reason), db_down(c, r);
     int rc = kiln_store_job_finish(st, r->w.id, r->m.id, res, reason, &state, &err);
     store_put(s, st);
     free(reason);
@@ -1408,16 +1460,20 @@ static int omaha_app(struct server *s, struct MHD_Connection *c, struct kiln_sto
     snprintf(o->status, sizeof(o->status), "ok");
     o->ping = a->ping;
     char *err = NULL;
+    /* the app's events in one transaction: none written when one fails, so the client's
+     * resend of them all counts each once */
+    bool paused = false;
+    int erc = a->nevents ? kiln_store_update_events(st, a->appid, channel, a->machineid, a->version, a->events, a->nevents,
+                                                    &paused, &err)
+                         : 0;
+    if (erc < 0) return update_refused(erc, err, "update event", reterr);
     for (size_t k = 0; k < a->nevents; k++) {
-        bool paused = false;
-        int rc = kiln_store_update_event(st, a->appid, channel, a->machineid, a->version, &a->events[k], &paused, &err);
-        if (rc < 0) return update_refused(rc, err, "update event", reterr);
         char tb[16], rb[16];
         log_info("kiln serve: %s %s machine %s (%s): %s %s", a->appid, channel, a->machineid, a->version,
                  omaha_event_type_name(a->events[k].type, tb), omaha_event_result_name(a->events[k].result, rb));
-        if (paused) log_warn("kiln serve: rollout %s %s paused after failures", a->appid, channel);
         o->events++;
     }
+    if (paused) log_warn("kiln serve: rollout %s %s paused after failures", a->appid, channel);
     if (!a->updatecheck) return 0;
     o->has_updatecheck = true;
     struct rollout_decision d;
@@ -1454,7 +1510,7 @@ static enum MHD_Result h_omaha(struct server *s, struct MHD_Connection *c, struc
     /* only the document's size is 413 (its bytes); too many apps or events is a bad request */
     if (rc < 0) status = rc == -EMSGSIZE ? 413 : 400;
     else if (!(cat = catalog_get(s))) status = err_setf(&why, 500, "the server's gallery cannot be read; try again later");
-    else if (!(st = store_get(s))) status = err_setf(&why, 500, "the server's database failed; try again later");
+    else if (!(st = req_store(s, r))) status = err_setf(&why, db_status(r->db_rc), "%s", db_words(db_status(r->db_rc)));
     for (size_t i = 0; !status && i < q->napps; i++) status = omaha_app_check(cat, &q->apps[i], &why);
     snprintf(out->server, sizeof(out->server), "kiln");
     out->daystart_elapsed_seconds = (int64_t)(time(NULL) % 86400);
@@ -1586,12 +1642,13 @@ static void begin(struct server *s, struct MHD_Connection *c, struct req *r)
     }
     if (rule->body == BODY_IMAGE && len > s->o->max_image)
         return fail(r, 413, NULL, "the image is %lld bytes; this server takes at most %lld", len, (long long)s->o->max_image);
-    if (rule->body == BODY_IMAGE && upload_begin(s, r, s->tmp, NULL, s->o->max_image) < 0)
-        return fail(r, 500, NULL, "the server could not store the upload");
+    int ue;
+    if (rule->body == BODY_IMAGE && (ue = upload_begin(s, r, s->tmp, NULL, s->o->max_image)) < 0)
+        return fail(r, io_status(ue), NULL, "the server could not store the upload");
     if (rule->body == BODY_ARTIFACT || rule->body == BODY_CONSOLE) {
         int h = worker_holds(s, r, r->m.id);
         if (h == -ESTALE || h == -ENOENT) return fail(r, 409, NULL, "this worker does not hold the job (cancelled or lease lapsed)");
-        if (h < 0) return fail(r, 500, NULL, "the server's database failed; try again later");
+        if (h < 0) return fail(r, db_status(h), NULL, "%s", db_words(db_status(h)));
         _cleanup_free_ char *dir = job_dir(s, r->m.id);
         mkdir(dir, 0700);
         if (rule->body == BODY_ARTIFACT) {
@@ -1610,14 +1667,14 @@ static void begin(struct server *s, struct MHD_Connection *c, struct req *r)
             if (!rparent) return fail(r, 404, NULL, "no such artifact path in this job");
             const char *base = strrchr(dest, '/');
             _cleanup_free_ char *rdest = path_join(rparent, base ? base + 1 : dest);
-            if (upload_begin(s, r, rparent, rdest, ARTIFACT_MAX) < 0)
-                return fail(r, 500, NULL, "the server could not store the upload");
+            if ((ue = upload_begin(s, r, rparent, rdest, ARTIFACT_MAX)) < 0)
+                return fail(r, io_status(ue), NULL, "the server could not store the upload");
         } else {
             if (len > CONSOLE_POST_MAX) return fail(r, 413, NULL, "send the console in pieces of at most 1 MiB");
             _cleanup_free_ char *p = path_join(dir, "console.log");
             r->fd = open(p, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
             r->cap = CONSOLE_POST_MAX;
-            if (r->fd < 0) return fail(r, 500, NULL, "the server could not store the console");
+            if (r->fd < 0) return fail(r, io_status(errno), NULL, "the server could not store the console");
         }
     }
 }
@@ -1641,7 +1698,7 @@ static enum MHD_Result framing_field(void *cls, enum MHD_ValueKind kind, const c
 
 /* A request whose body's length is ambiguous is answered 400 at once and the connection
  * closed: where its body ends, and so where a next request would start, is unknown. */
-static enum MHD_Result framing_refused(struct MHD_Connection *c, struct req *r)
+static enum MHD_Result framing_refused(struct server *s, struct MHD_Connection *c, struct req *r)
 {
     struct framing f = {0};
     _cleanup_free_ char *why = NULL;
@@ -1650,7 +1707,9 @@ static enum MHD_Result framing_refused(struct MHD_Connection *c, struct req *r)
         return MHD_NO;
     r->framing_bad = true;
     fail(r, 400, NULL, "%s", why);
-    send_error(c, r);
+    /* in the language of the path's clients: a page for the dashboard's, JSON for the API's */
+    if (r->dash) kiln_dash_refuse(s->dash, c, r->method, r->url, 400, why);
+    else send_error(c, r);
     return MHD_YES;
 }
 
@@ -1668,8 +1727,10 @@ static void body_piece(struct req *r, const char *data, size_t n)
         if (r->body.len + n > KILN_API_BODY_MAX) fail(r, 413, NULL, "the body is over %d bytes", KILN_API_BODY_MAX);
         else sbuf_append(&r->body, data, n);
     } else if (rule->body == BODY_CONSOLE) {
+        ssize_t w = r->size + (int64_t)n > r->cap ? 0 : write(r->fd, data, n);
+        /* a short write is a full disk */
         if (r->size + (int64_t)n > r->cap) fail(r, 413, NULL, "send the console in pieces of at most 1 MiB");
-        else if (write(r->fd, data, n) != (ssize_t)n) fail(r, 500, NULL, "the server could not store the console");
+        else if (w != (ssize_t)n) fail(r, io_status(w < 0 ? errno : ENOSPC), NULL, "the server could not store the console");
         else r->size += (int64_t)n;
     } else if (rule->body == BODY_IMAGE || rule->body == BODY_ARTIFACT) {
         upload_data(r, data, n);
@@ -1695,7 +1756,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         kiln_route_parse(url, &r->m);
         *con_cls = r;
         r->dash = r->m.route == R_NONE && kiln_dash_owns(url);
-        if (framing_refused(c, r) == MHD_YES) return MHD_YES;
+        if (framing_refused(s, c, r) == MHD_YES) return MHD_YES;
         if (!r->dash) {
             begin(s, c, r);
             return MHD_YES;
@@ -1743,7 +1804,7 @@ static enum MHD_Result answer(struct server *s, struct MHD_Connection *c, struct
     case R_W_ARTIFACT: {
         char digest[65];
         int e = upload_end(r, NULL, digest);
-        if (e < 0) return err_now(c, r, 500, NULL, "the server could not store the artifact");
+        if (e < 0) return err_now(c, r, io_status(e), NULL, "the server could not store the artifact");
         return send_json(c, r, 201, json_pack("{s:s, s:s, s:I}", "name", r->m.rest, "sha256", digest, "size", (json_int_t)r->size));
     }
     case R_W_FINISH: return h_w_finish(s, c, r);
@@ -1762,7 +1823,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
     conn_phase(cls, c, PH_HEADERS); /* a kept-alive connection's next request */
 }
 
-static struct kiln_store *dash_store_get(void *ctx) { return store_get(ctx); }
+static struct kiln_store *dash_store_get(void *ctx, int *rc) { return store_get_rc(ctx, rc); }
 static void dash_store_put(void *ctx, struct kiln_store *st) { store_put(ctx, st); }
 
 static void *sweeper(void *arg)
@@ -1888,6 +1949,10 @@ static int server_init(struct server *s, const struct kiln_server_opts *o, volat
     struct kiln_store *st = NULL;
     int r = kiln_store_open(s->url, &s->store_opts, &st, err);
     if (r == 0) store_put(s, st);
+    /* the schema is migrated: later connections only read its version, so one opened while
+     * another process holds the write lock (kiln tenant add, a long write) serves reads at once
+     * instead of waiting on the lock to migrate nothing */
+    s->store_opts.existing = true;
     return r;
 }
 

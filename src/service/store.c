@@ -448,6 +448,16 @@ void kiln_store_close(struct kiln_store *st)
     free(st);
 }
 
+bool kiln_store_alive(const struct kiln_store *st)
+{
+    return st && (!st->drv->alive || st->drv->alive(st->conn));
+}
+
+bool kiln_store_transient(int rc)
+{
+    return rc == -EBUSY || rc == -EAGAIN || rc == -ECONNRESET || rc == -ECONNREFUSED || rc == -ETIMEDOUT;
+}
+
 const char *kiln_store_backend(const struct kiln_store *st)
 {
     return st->drv->name;
@@ -1725,8 +1735,55 @@ static const char *event_state(const struct omaha_event *e)
     return NULL;
 }
 
-int kiln_store_update_event(struct kiln_store *st, const char *name, const char *channel, const char *machine_id,
-                            const char *running, const struct omaha_event *e, bool *paused_now, char **err)
+/* One event of a machine inside update_begin's transaction: recorded against *grant, the
+ * machine's state moved, the grant settled (grant[] emptied when it ended) and the rollout
+ * paused when this failure is one too many (ro->p.paused and *paused_now set). */
+static int event_apply(struct kiln_store *st, const char *name, const char *channel, const char *machine_id,
+                       const char *running, const struct omaha_event *e, int64_t now, struct kiln_rollout *ro, int have,
+                       char grant[ROLLOUT_VERSION_MAX + 1], const char *before, bool *paused_now, char **err)
+{
+    int rc = q(st,
+               "INSERT INTO update_events (name, channel, machine_id, at_ms, type, result, errorcode, version, previous_version, target)"
+               " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+               PARAMS(PT(name), PT(channel), PT(machine_id), PI(now), PI(e->type), PI(e->result),
+                      e->has_errorcode ? PI(e->errorcode) : PT(NULL), PT(running), PT(e->previousversion), PT(grant)),
+               NULL, err);
+    if (rc < 0) return rc;
+    const char *state = event_state(e);
+    bool done = state && (streq(state, "failed") || streq(state, "complete"));
+    if (state &&
+        (rc = q(st, done ? "UPDATE machines SET state = $3, grant_version = NULL, grant_ms = NULL WHERE name = $1 AND machine_id = $2"
+                         : "UPDATE machines SET state = $3 WHERE name = $1 AND machine_id = $2",
+                PARAMS(PT(name), PT(machine_id), PT(state)), NULL, err)) < 0)
+        return rc;
+    /* an event from a machine that strayed from its grant ends the grant too (after the
+     * event was recorded against it, so a failure still counts for the rollout's target) */
+    char held[ROLLOUT_VERSION_MAX + 1];
+    snprintf(held, sizeof held, "%s", grant);
+    if (done) grant[0] = 0;
+    else if ((rc = grant_settle(st, name, machine_id, running, before, grant, err)) < 0) return rc;
+    /* a failure of the rollout's target may pause it */
+    if (have != 0 || e->result != OMAHA_RESULT_ERROR || !*held || !streq(held, ro->p.target) || ro->p.paused) return 0;
+    struct sql_rows n = {0};
+    if ((rc = q(st, "SELECT COUNT(*) FROM update_events WHERE name = $1 AND channel = $2 AND result = 0 AND target = $3 AND at_ms >= $4",
+                PARAMS(PT(name), PT(channel), PT(ro->p.target), PI(ro->set_ms)), &n, err)) < 0)
+        return rc;
+    char reason[ROLLOUT_REASON_MAX + 1];
+    bool pause = rollout_should_pause(&ro->p, (int)cell_int(&n, 0, 0), machine_id, e->has_errorcode ? e->errorcode : 0, reason);
+    sql_rows_free(&n);
+    if (!pause) return 0;
+    if ((rc = q(st, "UPDATE rollouts SET paused = 1, pause_reason = $3, updated_ms = $4 WHERE name = $1 AND channel = $2",
+                PARAMS(PT(name), PT(channel), PT(reason), PI(now)), NULL, err)) < 0)
+        return rc;
+    _cleanup_free_ char *what = xasprintf("paused: %s", reason);
+    rollout_log(st, name, channel, now, what, ro->p.target, ro->p.permyriad, true);
+    ro->p.paused = true;
+    if (paused_now) *paused_now = true;
+    return 0;
+}
+
+int kiln_store_update_events(struct kiln_store *st, const char *name, const char *channel, const char *machine_id,
+                             const char *running, const struct omaha_event *ev, size_t nev, bool *paused_now, char **err)
 {
     if (paused_now) *paused_now = false;
     int64_t now;
@@ -1736,47 +1793,24 @@ int kiln_store_update_event(struct kiln_store *st, const char *name, const char 
     int64_t grant_ms;
     int rc = update_begin(st, name, channel, machine_id, running, &now, &ro, &have, grp, grant, &grant_ms, before, err);
     if (rc < 0) return rc;
-    struct sql_rows n = {0};
-    if ((rc = q(st,
-                "INSERT INTO update_events (name, channel, machine_id, at_ms, type, result, errorcode, version, previous_version, target)"
-                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                PARAMS(PT(name), PT(channel), PT(machine_id), PI(now), PI(e->type), PI(e->result),
-                       e->has_errorcode ? PI(e->errorcode) : PT(NULL), PT(running), PT(e->previousversion), PT(grant)),
-                NULL, err)) < 0)
-        goto fail;
-    const char *state = event_state(e);
-    bool done = state && (streq(state, "failed") || streq(state, "complete"));
-    if (state &&
-        (rc = q(st, done ? "UPDATE machines SET state = $3, grant_version = NULL, grant_ms = NULL WHERE name = $1 AND machine_id = $2"
-                         : "UPDATE machines SET state = $3 WHERE name = $1 AND machine_id = $2",
-                PARAMS(PT(name), PT(machine_id), PT(state)), NULL, err)) < 0)
-        goto fail;
-    /* an event from a machine that strayed from its grant ends the grant too (after the
-     * event was recorded against it, so a failure still counts for the rollout's target) */
-    char settled[ROLLOUT_VERSION_MAX + 1];
-    snprintf(settled, sizeof settled, "%s", grant);
-    if (!done && (rc = grant_settle(st, name, machine_id, running, before, settled, err)) < 0) goto fail;
-    /* a failure of the rollout's target may pause it */
-    if (have == 0 && e->result == OMAHA_RESULT_ERROR && *grant && streq(grant, ro.p.target) && !ro.p.paused) {
-        if ((rc = q(st, "SELECT COUNT(*) FROM update_events WHERE name = $1 AND channel = $2 AND result = 0 AND target = $3 AND at_ms >= $4",
-                    PARAMS(PT(name), PT(channel), PT(ro.p.target), PI(ro.set_ms)), &n, err)) < 0)
-            goto fail;
-        char reason[ROLLOUT_REASON_MAX + 1];
-        if (rollout_should_pause(&ro.p, (int)cell_int(&n, 0, 0), machine_id, e->has_errorcode ? e->errorcode : 0, reason)) {
-            if ((rc = q(st, "UPDATE rollouts SET paused = 1, pause_reason = $3, updated_ms = $4 WHERE name = $1 AND channel = $2",
-                        PARAMS(PT(name), PT(channel), PT(reason), PI(now)), NULL, err)) < 0)
-                goto fail;
-            _cleanup_free_ char *what = xasprintf("paused: %s", reason);
-            rollout_log(st, name, channel, now, what, ro.p.target, ro.p.permyriad, true);
-            if (paused_now) *paused_now = true;
+    bool paused = false;
+    for (size_t k = 0; k < nev; k++)
+        if ((rc = event_apply(st, name, channel, machine_id, running, &ev[k], now, &ro, have, grant, before, &paused, err)) < 0) {
+            rollback(st);
+            return rc;
         }
+    if ((rc = commit(st, err)) < 0) {
+        rollback(st); /* SQLite keeps a transaction whose COMMIT failed (busy) open */
+        return rc;
     }
-    sql_rows_free(&n);
-    return commit(st, err);
-fail:
-    sql_rows_free(&n);
-    rollback(st);
-    return rc;
+    if (paused_now) *paused_now = paused;
+    return 0;
+}
+
+int kiln_store_update_event(struct kiln_store *st, const char *name, const char *channel, const char *machine_id,
+                            const char *running, const struct omaha_event *e, bool *paused_now, char **err)
+{
+    return kiln_store_update_events(st, name, channel, machine_id, running, e, 1, paused_now, err);
 }
 
 void kiln_rollout_status_free(struct kiln_rollout_status *s)

@@ -22,7 +22,10 @@
  *    (the admin). Another tenant's job or image is -ENOENT ("not found"), never -EACCES.
  *
  * Errors common to all calls: -EIO (the database failed; the message has its words),
- * -EBUSY (SQLite stayed locked past the busy timeout), -ENOMEM. */
+ * -EBUSY (SQLite stayed locked past the busy timeout), -ECONNRESET (PostgreSQL: the
+ * connection was lost; the handle stays unusable, kiln_store_alive), -EAGAIN (PostgreSQL:
+ * a serialisation failure or deadlock, after the store's own retries), -ENOSPC (the disk is
+ * full), -ENOMEM. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -89,6 +92,14 @@ struct kiln_store_opts {
  * with opts->existing, -ENOENT: no kiln database there. */
 int kiln_store_open(const char *url, const struct kiln_store_opts *opts, struct kiln_store **out, char **err);
 void kiln_store_close(struct kiln_store *st);
+/* Whether the handle still reaches its database: false once a PostgreSQL connection was
+ * lost (the server restarted, the network cut it); such a handle is closed, not reused. */
+bool kiln_store_alive(const struct kiln_store *st);
+/* Whether rc is a failure that passes with time rather than a fault: the database busy or
+ * locked (-EBUSY), a transaction that lost a race (-EAGAIN), the database unreachable or its
+ * connection lost (-ECONNREFUSED, -ECONNRESET, -ETIMEDOUT). kiln serve answers those 503
+ * with Retry-After, other failures 500. */
+bool kiln_store_transient(int rc);
 /* "sqlite" or "postgresql". */
 const char *kiln_store_backend(const struct kiln_store *st);
 /* The schema version the database is at, and the newest this kiln knows. */
@@ -334,6 +345,11 @@ int kiln_store_update_prune(struct kiln_store *st, char **err);
  * (*paused_now set). */
 int kiln_store_update_event(struct kiln_store *st, const char *name, const char *channel, const char *machine_id,
                             const char *running, const struct omaha_event *e, bool *paused_now, char **err);
+/* The events of one <app> of a request (nev of them, in order), as kiln_store_update_event
+ * records each, in one transaction: a failure at any of them writes none (the client sends
+ * them all again), *paused_now set only once they are committed. */
+int kiln_store_update_events(struct kiln_store *st, const char *name, const char *channel, const char *machine_id,
+                             const char *running, const struct omaha_event *ev, size_t nev, bool *paused_now, char **err);
 
 struct kiln_update_failure {
     char machine_id[OMAHA_TOKEN_MAX + 1], version[OMAHA_TOKEN_MAX + 1], target[OMAHA_TOKEN_MAX + 1];

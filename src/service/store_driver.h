@@ -39,6 +39,10 @@ struct kiln_store_driver {
      * With o->existing nothing is created or written: -ENOENT when there is no database. */
     int (*connect)(const char *target, const struct kiln_store_opts *o, void **conn, char **err);
     void (*disconnect)(void *conn);
+    /* Whether the connection still reaches the database (NULL: always, as a file does). A
+     * PostgreSQL connection lost to a restart or a network cut stays lost: libpq does not
+     * reconnect on its own. */
+    bool (*alive)(void *conn);
     /* Several statements, no parameters, no result. */
     int (*exec)(void *conn, const char *sql, char **err);
     /* One statement; rows (may be NULL) gets its result. Errors: -EEXIST (a unique key),

@@ -49,6 +49,11 @@ static void pg_disconnect(void *conn)
     PQfinish(conn);
 }
 
+static bool pg_alive(void *conn)
+{
+    return PQstatus(conn) == CONNECTION_OK;
+}
+
 static int pg_result_fail(PGconn *c, PGresult *res, char **err)
 {
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
@@ -118,6 +123,7 @@ const struct kiln_store_driver kiln_store_pg = {
     .migrate_lock = "SELECT pg_advisory_xact_lock(1802071150)",
     .table_count_sql = "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = $1",
     .connect = pg_connect,
+    .alive = pg_alive,
     .disconnect = pg_disconnect,
     .exec = pg_exec,
     .query = pg_query,

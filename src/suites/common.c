@@ -1,5 +1,6 @@
 #include "suites/common.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stddef.h>
@@ -7,6 +8,7 @@
 
 #include "node/console.h"
 #include "image/pkgmgr.h"
+#include "model/arch.h"
 #include "node/node.h"
 #include "platform/platform.h"
 #include "util/fs.h"
@@ -195,23 +197,106 @@ bool guest_has_cmd(struct kiln_case_ctx *t, const char *cmd)
 
 #define HELPER_REMOTE "/var/tmp/kiln-guest"
 
-const char *guest_helper(struct kiln_case_ctx *t)
+static const struct kiln_arch *arch_of_elf(uint16_t machine)
 {
-    return guest_helper_on(t, t->node);
+    size_t n;
+    const struct kiln_arch *all = kiln_arch_all(&n);
+    for (size_t i = 0; i < n; i++)
+        if (all[i].elf_machine == machine) return &all[i];
+    return NULL;
 }
 
-const char *guest_helper_on(struct kiln_case_ctx *t, struct kiln_node *n)
+int guest_helper_pick(const struct kiln_arch *a, const char *const *cands, size_t n, char **path, char **reterr)
+{
+    struct sbuf why = {0};
+    for (size_t i = 0; i < n; i++) {
+        if (!cands[i]) continue;
+        uint16_t m = 0;
+        int r = elf_machine_of(cands[i], &m);
+        if (r == 0 && m == a->elf_machine) {
+            sbuf_free(&why);
+            *path = xstrdup(cands[i]);
+            return 0;
+        }
+        const struct kiln_arch *other = r == 0 ? arch_of_elf(m) : NULL;
+        sbuf_printf(&why, "%s%s ", why.len ? "; " : "", cands[i]);
+        if (other) sbuf_printf(&why, "is an %s program", other->name);
+        else if (r == 0) sbuf_printf(&why, "is a program for ELF machine %u", (unsigned)m);
+        else if (r == -ENOEXEC) sbuf_puts(&why, "is not an ELF program");
+        else sbuf_printf(&why, "cannot be read: %s", fs_strerror(r));
+    }
+    _cleanup_free_ char *var = guest_helper_env_name(a);
+    int r = err_setf(reterr, -ENOEXEC,
+                     "kiln has no kiln-guest for %s guests (%s): build guest/*.c statically for %s "
+                     "(meson.build's kiln-guest with a compiler for it) and name the program in %s, or install it "
+                     "as kiln-guest-%s beside kiln",
+                     a->name, why.len ? why.s : "no candidate", a->name, var, a->name);
+    sbuf_free(&why);
+    return r;
+}
+
+char *guest_helper_env_name(const struct kiln_arch *a)
+{
+    char *v = xasprintf("KILN_GUEST_HELPER_%s", a->name);
+    for (char *p = v; *p; p++) *p = (char)toupper((unsigned char)*p);
+    return v;
+}
+
+int guest_helper_for_arch(const struct kiln_arch *a, char **path, char **reterr)
+{
+    _cleanup_free_ char *var = guest_helper_env_name(a);
+    _cleanup_free_ char *name = xasprintf("kiln-guest-%s", a->name);
+    _cleanup_free_ char *named = kiln_guest_file_path(name);
+    _cleanup_free_ char *generic = kiln_guest_helper_path();
+    const char *env = getenv(var);
+    const char *cands[] = {env && *env ? env : NULL, named, generic};
+    return guest_helper_pick(a, cands, ARRAY_SIZE(cands), path, reterr);
+}
+
+int guest_arch(struct kiln_case_ctx *t, struct kiln_node *n, const struct kiln_arch **arch)
 {
     struct node_facts *f = node_facts_of(n);
-    if (f->helper) return HELPER_REMOTE;
-    _cleanup_free_ char *local = kiln_guest_helper_path();
-    int r = node_upload_file(n, local, HELPER_REMOTE, 0755);
-    if (r < 0) {
-        case_fail(t, "cannot upload the guest helper %s to %s: %s", local, n->name, strerror(-r));
-        return NULL;
+    if (!f->arch[0]) {
+        _cleanup_free_ char *out = NULL, *err = NULL;
+        int r = case_sh_on(t, n, "uname -m", &out, &err);
+        if (r != 0)
+            return case_fail(t, "cannot read %s's architecture: `uname -m` %s %d: %s", n->name,
+                             r < 0 ? "failed" : "exited", r < 0 ? -r : r, err ? strstrip(err) : "");
+        snprintf(f->arch, sizeof f->arch, "%s", strstrip(out));
     }
+    *arch = kiln_arch_find(f->arch);
+    if (!*arch) return case_skip(t, "%s is an %s machine, an architecture kiln has no kiln-guest for", n->name, f->arch);
+    return CASE_PASS;
+}
+
+int guest_helper_local(struct kiln_case_ctx *t, struct kiln_node *n, char **local, const struct kiln_arch **arch)
+{
+    int rc = guest_arch(t, n, arch);
+    if (rc != CASE_PASS) return rc;
+    _cleanup_free_ char *why = NULL;
+    if (guest_helper_for_arch(*arch, local, &why) < 0) return case_skip(t, "%s: %s", n->name, why);
+    return CASE_PASS;
+}
+
+int guest_helper(struct kiln_case_ctx *t, const char **remote)
+{
+    return guest_helper_on(t, t->node, remote);
+}
+
+int guest_helper_on(struct kiln_case_ctx *t, struct kiln_node *n, const char **remote)
+{
+    *remote = NULL;
+    struct node_facts *f = node_facts_of(n);
+    if (f->helper) return *remote = HELPER_REMOTE, CASE_PASS;
+    _cleanup_free_ char *local = NULL;
+    const struct kiln_arch *a;
+    int rc = guest_helper_local(t, n, &local, &a);
+    if (rc != CASE_PASS) return rc;
+    int r = node_upload_file(n, local, HELPER_REMOTE, 0755);
+    if (r < 0) return case_fail(t, "cannot upload the guest helper %s to %s: %s", local, n->name, strerror(-r));
     f->helper = true;
-    return HELPER_REMOTE;
+    *remote = HELPER_REMOTE;
+    return CASE_PASS;
 }
 
 char *helper_value(const char *out, const char *key)

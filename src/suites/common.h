@@ -81,9 +81,29 @@ enum pkg_family guest_family(struct kiln_case_ctx *t, char *id, size_t idsz);
 int guest_need_family(struct kiln_case_ctx *t, enum pkg_family *fam);
 bool guest_has_systemd(struct kiln_case_ctx *t);
 bool guest_has_cmd(struct kiln_case_ctx *t, const char *cmd);
-/* Uploads kiln-guest (once per node and boot); returns its remote path or NULL (case failed). */
-const char *guest_helper(struct kiln_case_ctx *t);
-const char *guest_helper_on(struct kiln_case_ctx *t, struct kiln_node *n);
+/* kiln-guest for guests of architecture a, chosen by the ELF machine in each candidate's
+ * header (a program for another architecture is never chosen): the first of cands (NULL
+ * entries left out) that is a's program into *path (caller frees). -ENOEXEC when none is, with
+ * *reterr naming each candidate, what it is, and how to provide one. */
+struct kiln_arch;
+int guest_helper_pick(const struct kiln_arch *a, const char *const *cands, size_t n, char **path, char **reterr);
+/* "KILN_GUEST_HELPER_AARCH64": the variable naming kiln-guest for a's guests. Caller frees. */
+char *guest_helper_env_name(const struct kiln_arch *a);
+/* guest_helper_pick over $KILN_GUEST_HELPER_<ARCH>, kiln-guest-<arch> (beside kiln, in libexec or
+ * the build tree: kiln_guest_file_path) and kiln_guest_helper_path() (the host's build). */
+int guest_helper_for_arch(const struct kiln_arch *a, char **path, char **reterr);
+/* The node's architecture (uname -m, once per boot): CASE_PASS with *arch; CASE_FAIL when it
+ * cannot be read; CASE_SKIP when kiln's table lacks it. */
+int guest_arch(struct kiln_case_ctx *t, struct kiln_node *n, const struct kiln_arch **arch);
+/* The local kiln-guest for n's architecture: CASE_PASS with *local (caller frees) and *arch;
+ * CASE_SKIP (no kiln-guest for that architecture: the reason says how to provide one) or
+ * CASE_FAIL, the case's reason set. */
+int guest_helper_local(struct kiln_case_ctx *t, struct kiln_node *n, char **local, const struct kiln_arch **arch);
+/* Uploads kiln-guest for the node's architecture (once per node and boot): CASE_PASS with its
+ * remote path in *remote, else guest_helper_local's CASE_SKIP / CASE_FAIL (or CASE_FAIL when
+ * the upload fails), *remote NULL. */
+int guest_helper(struct kiln_case_ctx *t, const char **remote);
+int guest_helper_on(struct kiln_case_ctx *t, struct kiln_node *n, const char **remote);
 /* The value of a "key=value" line in the helper's output (allocated), or NULL (also for out NULL). */
 char *helper_value(const char *out, const char *key);
 /* Console findings on n after mark, as "[pattern] line (+N more, see nodes/<n>/console.log)";

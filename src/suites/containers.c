@@ -7,10 +7,10 @@
  * removed on its way out, whatever the verdict. Priority 3, as area cvm: they need a container
  * host's image, which the tier runbooks do not boot; examples/containers.yml selects the area. */
 #include <errno.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "image/oci_archive.h"
+#include "model/arch.h"
 #include "platform/platform.h"
 #include "suites/decide_containers.h"
 #include "util/fs.h"
@@ -29,11 +29,14 @@ struct ctr {
     char *name;   /* this case's container: kiln-<token> */
     char *token;
     char cfg[72]; /* the image's config digest: its ID in podman and docker */
+    char *helper; /* the local kiln-guest for the node's architecture */
+    const struct kiln_arch *arch;
 };
 
 static void ctr_done(struct kiln_case_ctx *t, struct ctr *c);
 
-/* The runtime, or a case verdict (NOTHING, FAIL) returned through *ret. */
+/* The runtime and kiln-guest for the node's architecture, or a case verdict (NOTHING, FAIL;
+ * SKIP when kiln has no kiln-guest for it) returned through *ret. */
 static bool ctr_detect(struct kiln_case_ctx *t, struct ctr *c, int *ret)
 {
     struct gcap det;
@@ -45,6 +48,8 @@ static bool ctr_detect(struct kiln_case_ctx *t, struct ctr *c, int *ret)
     verdict_free(&v);
     c->token = xasprintf("%d-%lld", (int)getpid(), (long long)now_ms());
     c->name = xasprintf("kiln-%s", c->token);
+    int hrc = guest_helper_local(t, t->node, &c->helper, &c->arch);
+    if (hrc != CASE_PASS) return ctr_done(t, c), *ret = hrc, false;
     return true;
 }
 
@@ -53,17 +58,14 @@ static bool ctr_detect(struct kiln_case_ctx *t, struct ctr *c, int *ret)
  * the case failed. */
 static int ctr_load(struct kiln_case_ctx *t, struct ctr *c, struct gcap *load)
 {
-    _cleanup_free_ char *helper = kiln_guest_helper_path();
     _cleanup_free_ char *bin = NULL;
     size_t len = 0;
-    int r = read_file(helper, 64u << 20, &bin, &len);
-    if (r < 0) return case_fail(t, "cannot read the guest helper %s: %s", helper, strerror(-r)), -1;
-    struct utsname u;
-    uname(&u);
+    int r = read_file(c->helper, 64u << 20, &bin, &len);
+    if (r < 0) return case_fail(t, "cannot read the guest helper %s: %s", c->helper, strerror(-r)), -1;
     struct oci_file f = {"bin/kiln-guest", bin, len, 0755};
     _cleanup_free_ char *local = xasprintf("%s/%s.oci.tar", t->plat->work_dir, c->name);
     _cleanup_free_ char *why = NULL;
-    if (oci_archive_write(local, PROBE_REF, oci_goarch(u.machine), &f, 1, c->cfg, &why) < 0)
+    if (oci_archive_write(local, PROBE_REF, oci_goarch(c->arch->name), &f, 1, c->cfg, &why) < 0)
         return case_fail(t, "%s", why), -1;
     r = node_upload_file(t->node, local, PROBE_REMOTE, 0644);
     unlink(local);
@@ -130,6 +132,8 @@ static void ctr_done(struct kiln_case_ctx *t, struct ctr *c)
     (void)t;
     free(c->name);
     free(c->token);
+    free(c->helper);
+    *c = (struct ctr){0};
 }
 
 /* The case's verdict v, unless the cleanup found a container left behind. */
@@ -178,7 +182,9 @@ KILN_CASE(verify_container_isolation,
     struct ctr c = {0};
     int ret;
     if (!ctr_detect(t, &c, &ret)) return ret;
-    const char *helper = guest_helper(t);
+    const char *helper;
+    int hrc = guest_helper(t, &helper);
+    if (hrc != CASE_PASS) return ctr_done(t, &c), hrc;
     struct gcap host = {0}, load = {0}, probe = {0}, hog = {0}, kmsg = {0}, ctl = {0}, alive = {0};
     struct verdict v = {0};
     bool ok = helper && ctr_load(t, &c, &load) == 0;

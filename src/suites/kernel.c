@@ -114,8 +114,9 @@ KILN_CASE(verify_vdso,
     strstrip(cs);
     strstrip(cmdline);
     case_log(t, "clock source: %s", cs);
-    const char *helper = guest_helper(t);
-    if (!helper) return CASE_FAIL;
+    const char *helper;
+    int hrc = guest_helper(t, &helper);
+    if (hrc != CASE_PASS) return hrc;
     _cleanup_free_ char *cmd = xasprintf("%s vdso", helper);
     struct gcap probe, dmesg = {0};
     if (guest_capture(t, NULL, cmd, &probe) < 0) return CASE_FAIL;
@@ -305,8 +306,9 @@ KILN_CASE(verify_time_sync,
     if (v.kind != VERDICT_PASS) return case_verdict(t, &v);
     case_log(t, "%s", v.reason);
     verdict_free(&v);
-    const char *helper = guest_helper(t);
-    if (!helper) return CASE_FAIL;
+    const char *helper;
+    int hrc = guest_helper(t, &helper);
+    if (hrc != CASE_PASS) return hrc;
     _cleanup_free_ char *cmd = xasprintf("%s now", helper), *out = NULL;
     struct timespec a, b;
     clock_gettime(CLOCK_REALTIME, &a);

@@ -142,8 +142,10 @@ KILN_CASE(verify_private_network,
           .requires = {.nodes = 2, .features = FEAT_PRIVATE_NET})
 {
     struct kiln_node *a = t->env->nodes[0], *b = t->env->nodes[1];
-    const char *ha = guest_helper_on(t, a), *hb = ha ? guest_helper_on(t, b) : NULL;
-    if (!ha || !hb) return CASE_FAIL;
+    const char *ha, *hb;
+    int hrc = guest_helper_on(t, a, &ha);
+    if (hrc == CASE_PASS) hrc = guest_helper_on(t, b, &hb);
+    if (hrc != CASE_PASS) return hrc;
     _cleanup_free_ char *ia = guest_private_up(t, a, 0);
     _cleanup_free_ char *ib = ia ? guest_private_up(t, b, 1) : NULL;
     if (!ia || !ib) return CASE_FAIL;

@@ -92,8 +92,9 @@ static int disk_unused(struct kiln_case_ctx *t, const char *dev, const char *wha
 static int exercise_disk(struct kiln_case_ctx *t, const char *dev, const char *what)
 {
     if (disk_unused(t, dev, what) != CASE_PASS) return CASE_FAIL;
-    const char *helper = guest_helper(t);
-    if (!helper) return CASE_FAIL;
+    const char *helper;
+    int hrc = guest_helper(t, &helper);
+    if (hrc != CASE_PASS) return hrc;
     _cleanup_free_ char *part_cmd = xasprintf("%s mbr /dev/%s", helper, dev);
     if (guest_sh_ok(t, "write a partition table", part_cmd, NULL)) return CASE_FAIL;
     _cleanup_free_ char *part = NULL;
@@ -219,8 +220,9 @@ KILN_CASE(perf_storage_io,
     _cleanup_free_ char *dev = wait_for_disk(t, "kiln-data0", 10);
     if (!dev) return case_fail(t, "no data disk with serial kiln-data0");
     if (disk_unused(t, dev, "the data disk with serial kiln-data0") != CASE_PASS) return CASE_FAIL;
-    const char *helper = guest_helper(t);
-    if (!helper) return CASE_FAIL;
+    const char *helper;
+    int hrc = guest_helper(t, &helper);
+    if (hrc != CASE_PASS) return hrc;
     _cleanup_free_ char *cmd = xasprintf("%s io /dev/%s 64", helper, dev), *out = NULL;
     if (guest_sh_ok(t, "measure I/O", cmd, &out)) return CASE_FAIL;
     static const struct { const char *key, *unit; } m[] = {
@@ -276,8 +278,9 @@ KILN_CASE(verify_iscsi_login,
     int status = has.status;
     gcap_free(&has);
     if (status != 0) return case_skip(t, "the guest has no iSCSI initiator (iscsiadm: open-iscsi)");
-    const char *helper = guest_helper(t);
-    if (!helper) return CASE_FAIL;
+    const char *helper;
+    int hrc = guest_helper(t, &helper);
+    if (hrc != CASE_PASS) return hrc;
     _cleanup_free_ char *script = shell_quote(ISCSI_SCRIPT), *portal = shell_quote(is->portal),
                        *iqn = shell_quote(is->iqn), *h = shell_quote(helper);
     _cleanup_free_ char *cmd = xasprintf("sh -c %s kiln-iscsi %s %s %s", script, portal, iqn, h);

@@ -1,6 +1,7 @@
 #include "util/fs.h"
 
 #include <dirent.h>
+#include <elf.h>
 #include <errno.h>
 #include <jansson.h>
 #include <fcntl.h>
@@ -272,20 +273,43 @@ char *kiln_cache_path(const char *name)
     return path_join(kiln, name);
 }
 
-char *kiln_guest_helper_path(void)
+char *kiln_guest_file_path(const char *name)
 {
-    const char *env = getenv("KILN_GUEST_HELPER");
-    if (env && *env) return xstrdup(env);
     _cleanup_free_ char *dir = exe_dir();
+    _cleanup_free_ char *libexec = path_join("../libexec/kiln", name);
     if (dir) {
-        const char *rel[] = {"kiln-guest", "../libexec/kiln/kiln-guest"};
+        const char *rel[] = {name, libexec};
         for (size_t i = 0; i < ARRAY_SIZE(rel); i++) {
             char *p = path_join(dir, rel[i]);
             if (file_exists(p)) return p;
             free(p);
         }
     }
-    return xstrdup(KILN_GUEST_BUILD_PATH);
+    _cleanup_free_ char *build = path_dirname(KILN_GUEST_BUILD_PATH);
+    return path_join(build, name);
+}
+
+char *kiln_guest_helper_path(void)
+{
+    const char *env = getenv("KILN_GUEST_HELPER");
+    if (env && *env) return xstrdup(env);
+    return kiln_guest_file_path("kiln-guest");
+}
+
+int elf_machine_of(const char *path, uint16_t *machine)
+{
+    int fd = open_regular(path, false, NULL);
+    if (fd < 0) return fd;
+    unsigned char h[20];
+    ssize_t n = pread(fd, h, sizeof h, 0);
+    int e = errno;
+    close(fd);
+    if (n < 0) return -e;
+    if (n < (ssize_t)sizeof h || memcmp(h, ELFMAG, SELFMAG)) return -ENOEXEC;
+    if (h[EI_DATA] == ELFDATA2LSB) *machine = (uint16_t)(h[18] | h[19] << 8);
+    else if (h[EI_DATA] == ELFDATA2MSB) *machine = (uint16_t)(h[18] << 8 | h[19]);
+    else return -ENOEXEC;
+    return 0;
 }
 
 /* Masks every string value in place: a secret escaped by the JSON encoder (one with a quote

@@ -1,6 +1,7 @@
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Creates path and its missing parents with mode (an existing directory, or a symlink to one,
  * is fine). 0, or -errno with errno set: -ENOTDIR when path or a parent exists as something
@@ -48,6 +49,12 @@ char *kiln_data_path(const char *name);
 char *kiln_cache_path(const char *name);
 /* The static guest helper: $KILN_GUEST_HELPER, next to the kiln binary, libexec, the build tree. */
 char *kiln_guest_helper_path(void);
+/* Where a program named name that ships with kiln-guest is: next to the kiln binary, in
+ * ../libexec/kiln, else in the build tree (the returned path may not exist). Caller frees. */
+char *kiln_guest_file_path(const char *name);
+/* The ELF machine (e_machine, either byte order; elf.h's EM_*) of the file at path, read from
+ * its ELF header's first 20 bytes: 0, -ENOEXEC when it is no ELF file, or open_regular's -errno. */
+int elf_machine_of(const char *path, uint16_t *machine);
 /* Replaces (atomically) the symlink link to point at target. */
 int symlink_replace(const char *target, const char *link);
 /* Serialises j (sorted keys, 2-space indent, trailing newline, every string secret-masked) to

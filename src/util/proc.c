@@ -5,8 +5,10 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "util/log.h"
 #include "util/timeutil.h"
@@ -17,16 +19,83 @@ volatile sig_atomic_t kiln_interrupted;
 #define MAX_TRACKED 512
 static volatile pid_t tracked[MAX_TRACKED];
 
+/* The guardian: a process forked at the first spawn, in a session of its own, that outlives
+ * kiln by a moment. kiln tells it each child it starts (+pid) and reaps (-pid) through a socket;
+ * when the socket reaches its end (kiln exited or was killed, kill -9 included: nothing of kiln's
+ * runs then) it kills the process group of every child still listed. PDEATHSIG alone ends the
+ * child itself, not what it started in its group (mmdebstrap's apt and dpkg, a script's
+ * background jobs). Its code runs no malloc or stdio: it was forked from a threaded process. */
+static int guard_fd = -1;
+static pthread_once_t guard_once = PTHREAD_ONCE_INIT;
+
+static void __attribute__((noreturn)) guard_loop(int rfd)
+{
+    pid_t pids[MAX_TRACKED] = {0};
+    int32_t msg;
+    for (;;) {
+        ssize_t n = read(rfd, &msg, sizeof msg);
+        if (n < 0 && errno == EINTR) continue;
+        if (n != (ssize_t)sizeof msg) break;
+        pid_t want = msg > 0 ? 0 : -msg, put = msg > 0 ? msg : 0;
+        for (int i = 0; i < MAX_TRACKED; i++)
+            if (pids[i] == want) {
+                pids[i] = put;
+                break;
+            }
+    }
+    for (int i = 0; i < MAX_TRACKED; i++)
+        if (pids[i] > 0) {
+            kill(-pids[i], SIGKILL);
+            kill(pids[i], SIGKILL);
+        }
+    _exit(0);
+}
+
+static void guard_start(void)
+{
+    int fds[2];
+    /* a socket pair, not a pipe: kiln sends with MSG_NOSIGNAL, so a guardian that is gone
+     * (killed by hand) costs kiln no SIGPIPE */
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) < 0) return;
+    pid_t pid = fork();
+    if (pid == 0) {
+        setsid();
+        for (int sig = 1; sig < NSIG; sig++)
+            if (sig != SIGKILL && sig != SIGSTOP) signal(sig, SIG_IGN);
+        int rfd = fds[0] == 3 ? 3 : dup2(fds[0], 3);
+        close_range(4, ~0u, 0);
+        close(0), close(1), close(2);
+        if (rfd != 3) _exit(1);
+        guard_loop(3);
+    }
+    close(fds[0]);
+    if (pid < 0) close(fds[1]);
+    else guard_fd = fds[1];
+}
+
+static void guard_tell(int32_t msg)
+{
+    if (guard_fd >= 0 && send(guard_fd, &msg, sizeof msg, MSG_NOSIGNAL) < 0) {
+        /* the guardian is gone: PDEATHSIG still ends the children themselves */
+    }
+}
+
 static void track(pid_t pid)
 {
     for (int i = 0; i < MAX_TRACKED; i++)
-        if (__sync_bool_compare_and_swap(&tracked[i], 0, pid)) return;
+        if (__sync_bool_compare_and_swap(&tracked[i], 0, pid)) {
+            guard_tell(pid);
+            return;
+        }
 }
 
 static void untrack(pid_t pid)
 {
     for (int i = 0; i < MAX_TRACKED; i++)
-        if (__sync_bool_compare_and_swap(&tracked[i], pid, 0)) return;
+        if (__sync_bool_compare_and_swap(&tracked[i], pid, 0)) {
+            guard_tell(-pid);
+            return;
+        }
 }
 
 void proc_kill_all(void)
@@ -67,6 +136,16 @@ static void on_signal(int sig)
         _exit(128 + sig);
     }
     kiln_interrupted = sig;
+}
+
+int proc_sleep(int64_t ms)
+{
+    for (int64_t end = now_ms() + ms;;) {
+        if (kiln_interrupted) return -EINTR;
+        int64_t left = end - now_ms();
+        if (left <= 0) return 0;
+        sleep_ms(MIN(left, 50));
+    }
 }
 
 void proc_install_signal_handlers(void)
@@ -111,6 +190,7 @@ int proc_spawn_env(char *const argv[], char *const envp[], int in_fd, int out_fd
             return log_error_errno(EPERM, "refusing to start %s: its argument %zu holds a secret, which any local user "
                                           "could read; secrets go to other processes in files",
                                    argv[0], i);
+    pthread_once(&guard_once, guard_start);
     pid_t parent = getpid();
     int nullfd = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (nullfd < 0) return -errno;
@@ -196,12 +276,13 @@ void proc_kill(pid_t pid, int grace_ms)
 /* Runs argv, capturing its stdout (and its stderr when with_err) into *output, at most max
  * bytes: past that the rest is dropped (overflow unset) or the child killed and -E2BIG
  * returned (overflow set). */
-static int run_capture(char *const argv[], int timeout_ms, size_t max, bool with_err, bool *overflow, char **output)
+static int run_capture(char *const argv[], char *const envp[], int timeout_ms, size_t max, bool with_err, bool *overflow,
+                       char **output)
 {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) < 0) return -errno;
     pid_t pid;
-    int r = proc_spawn(argv, -1, fds[1], with_err ? fds[1] : -1, &pid);
+    int r = proc_spawn_env(argv, envp, -1, fds[1], with_err ? fds[1] : -1, &pid);
     close(fds[1]);
     if (r < 0) {
         close(fds[0]);
@@ -244,11 +325,16 @@ static int run_capture(char *const argv[], int timeout_ms, size_t max, bool with
 
 int proc_run(char *const argv[], int timeout_ms, char **output)
 {
-    return run_capture(argv, timeout_ms, 16u << 20, true, NULL, output);
+    return run_capture(argv, NULL, timeout_ms, 16u << 20, true, NULL, output);
+}
+
+int proc_run_env(char *const argv[], char *const envp[], int timeout_ms, char **output)
+{
+    return run_capture(argv, envp, timeout_ms, 16u << 20, true, NULL, output);
 }
 
 int proc_run_stdout(char *const argv[], int timeout_ms, size_t max, char **output)
 {
     bool overflow = false;
-    return run_capture(argv, timeout_ms, max, false, &overflow, output);
+    return run_capture(argv, NULL, timeout_ms, max, false, &overflow, output);
 }

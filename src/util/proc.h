@@ -3,6 +3,7 @@
 #pragma once
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 extern volatile sig_atomic_t kiln_interrupted; /* signal number once SIGINT/SIGTERM arrived */
@@ -10,9 +11,15 @@ extern volatile sig_atomic_t kiln_interrupted; /* signal number once SIGINT/SIGT
 /* Installs SIGINT/SIGTERM handlers: the first sets kiln_interrupted so work
  * unwinds cleanly; a second one kills all tracked children and exits at once. */
 void proc_install_signal_handlers(void);
+/* Sleeps ms milliseconds in slices of at most 50 ms, returning early once kiln_interrupted is
+ * set: 0 after the whole sleep, -EINTR when interrupted (also when it already was). For wait
+ * loops, so a SIGINT acts within a slice rather than after the loop's longest delay. */
+int proc_sleep(int64_t ms);
 
 /* Starts argv[0] (PATH lookup) in its own process group, with fds for stdin/stdout/stderr
- * (-1 means /dev/null). The child dies with kiln (PDEATHSIG). Returns 0 or -errno; -EPERM
+ * (-1 means /dev/null). The child dies with kiln (PDEATHSIG), and so does its process group,
+ * whatever kiln dies of: a guardian process, started at the first spawn, kills the group of
+ * every child kiln had not reaped once kiln is gone. Returns 0 or -errno; -EPERM
  * (logged) when an argument holds a registered secret: any local user can read argv. */
 int proc_spawn(char *const argv[], int in_fd, int out_fd, int err_fd, pid_t *pid);
 /* proc_spawn with the child's environment envp ("NAME=value" strings, NULL-terminated; NULL:
@@ -33,6 +40,8 @@ int proc_start_time(pid_t pid, unsigned long long *ticks);
 /* Runs argv to completion with a timeout; captures stdout+stderr into *output when non-NULL.
  * Returns the exit status (>= 0), or -errno / -ETIMEDOUT. */
 int proc_run(char *const argv[], int timeout_ms, char **output);
+/* proc_run with the child's environment envp (as proc_spawn_env; NULL: kiln's own). */
+int proc_run_env(char *const argv[], char *const envp[], int timeout_ms, char **output);
 /* proc_run capturing stdout alone (stderr goes to /dev/null), for output that is data: at most
  * max bytes, and a child that prints more is killed and -E2BIG returned rather than its
  * output cut short. */

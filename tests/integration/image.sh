@@ -51,6 +51,19 @@ debugfs -R "ls -l /etc/ssh" rootfs.img 2>/dev/null > ssh.txt
 [ "$(debugfs -R "stat /etc/machine-id" rootfs.img 2>/dev/null | sed -n 's/.*Size: \([0-9]*\).*/\1/p' | head -1)" = 0 ] || fail "machine-id not empty"
 debugfs -R "cat /etc/fstab" rootfs.img 2>/dev/null | grep -q "^PARTUUID=" || fail "fstab does not mount by PARTUUID"
 
+# the builds below customize a copy of the cached package tree whose /usr is hard links to the
+# cache's files (build_tree.c): the cache must stay as it was, each path's type, mode, owner, size,
+# mtime, link target, extended attributes and content
+tree=$(sed -n 's/.*(new tree, cached in \([^;]*\);.*/\1/p' build1.txt)
+[ -n "$tree" ] || tree=${KILN_CACHE:-$HOME/.cache/kiln}/build/rootfs-$(sed -n 's/.*(cached tree \([0-9a-f]*\);.*/\1/p' build1.txt)
+[ -d "$tree/tree/usr" ] || fail "cannot find the cached package tree in build1.txt"
+tree_state() {
+    (cd "$tree/tree" && find . -printf '%p %y %m %U:%G %s %T@ %l\n' | LC_ALL=C sort &&
+        find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum &&
+        if command -v getfattr >/dev/null; then getfattr -R -P -d -m - . 2>/dev/null; fi) > "$1"
+}
+tree_state tree-before.txt
+
 # same spec, same package tree, same SOURCE_DATE_EPOCH → the same bytes
 "$KILN" build "$spec" --out out2 > build2.txt 2>&1 || { cat build2.txt; fail "second build failed"; }
 cmp "out1/$base.manifest.json" "out2/$base.manifest.json" || {
@@ -125,7 +138,7 @@ ls "${KILN_CACHE:-$HOME/.cache/kiln}"/build/debs/openssh-server_*.deb | xargs sh
 cp -r "$root/examples/images/files" files
 canary=kiln-canary-$$
 echo "in the image" > files/canary
-sed 's/hostname: kiln-debian/hostname: kiln-other/' "$spec" |
+sed 's/hostname: kiln-debian/hostname: kiln-other\n  users: [ { name: kiln-cache-check } ]/' "$spec" |
     sed "s|^  files:|  files:\n    - { src: files/canary, dst: /var/run/$canary, mode: \"0644\" }|" > other.yml
 "$KILN" build other.yml --out out5 --format raw > build5.txt 2>&1 || { cat build5.txt; fail "os-only rebuild failed"; }
 expect_in build5.txt "(cached tree "
@@ -135,6 +148,9 @@ dd if="out5/$base.raw" of=root5.img bs=1M skip=$(($(jq '.partitions[1].offset' "
     count=$(($(jq '.partitions[1].size' "$m5") / 1048576)) status=none
 [ "$(debugfs -R "cat /run/$canary" root5.img 2>/dev/null)" = "in the image" ] || fail "/var/run/$canary is not the image's /run/$canary"
 rm -rf out5 root5.img
+tree_state tree-after.txt
+cmp -s tree-before.txt tree-after.txt || { diff tree-before.txt tree-after.txt | head -20; fail "a build changed the cached package tree"; }
+note "the cached package tree is as it was after two builds from it (one adds a user)"
 
 # bad input: where, why, and nothing left at the output path
 sed 's/size: 2G/size: 400M/' "$spec" > small.yml

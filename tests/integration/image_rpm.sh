@@ -68,6 +68,30 @@ for f in $(find "$KILN_CACHE" -name '*.rpm' | sort); do
     expect_jq "$p" ".predicate.buildDefinition.resolvedDependencies[] | select(.name==\"$n\") | .digest.sha256" "$(sha256sum "$f" | cut -d' ' -f1)"
 done
 
+# reproducible across caches: the same spec built from a cold cache elsewhere (another cache
+# path, work dir, pid and time) gives the same disk, byte for byte. dnf's history.sqlite keeps
+# its transactions' times and command line (--installroot, --config) and sqlite's -shm/-wal
+# files kept process memory: rootfs_rpm settles both. The provenance's run times differ by design.
+KILN_CACHE=$T/cache-other-place "$KILN" build rpm.yml --out dist5 > build5.txt 2>&1 || { cat build5.txt; fail "second rpm build failed"; }
+expect_in build5.txt "(new tree, cached in "
+for f in raw qcow2 manifest.json spdx.json cdx.json; do
+    cmp "dist/rpm-test-0.1.0.$f" "dist5/rpm-test-0.1.0.$f" || fail "rpm-test-0.1.0.$f differs between two builds with different KILN_CACHE"
+done
+jq -S 'del(.predicate.runDetails.metadata)' dist/rpm-test-0.1.0.provenance.json > prov1.json
+jq -S 'del(.predicate.runDetails.metadata)' dist5/rpm-test-0.1.0.provenance.json > prov5.json
+cmp prov1.json prov5.json || { diff prov1.json prov5.json; fail "the provenance differs beyond its run's times"; }
+off=$(jq -r '.partitions[1].offset' "$m")
+dd if=dist/rpm-test-0.1.0.raw of=root.img bs=1M skip=$((off / 1048576)) status=none
+debugfs -R "ls -l /var/lib/dnf" root.img > dnf-ls.txt 2>/dev/null
+expect_in dnf-ls.txt "history.sqlite"
+expect_not_in dnf-ls.txt "history.sqlite-wal"
+debugfs -R "dump /var/lib/dnf/history.sqlite history.sqlite" root.img 2>/dev/null
+[ "$(sqlite3 history.sqlite 'select dt_begin, dt_end, cmdline from trans')" = \
+  "1750000000|1750000000|-y --releasever=1 --nodocs --forcearch=x86_64 --refresh install kiln-release kiln-busybox kiln-kernel" ] ||
+    fail "history.sqlite's transaction is not at the epoch without the build's paths: $(sqlite3 history.sqlite 'select * from trans')"
+rm -rf dist5 root.img history.sqlite
+note "two builds with different caches: the same raw, qcow2, manifest and SBOMs"
+
 # the repository unchanged: the cached tree; re-indexed with a new revision: a new tree
 "$KILN" build rpm.yml --out dist3 > build3.txt 2>&1 || { cat build3.txt; fail "rpm rebuild failed"; }
 expect_in build3.txt "(cached tree "

@@ -2,7 +2,8 @@
 # Feature iscsi's target lifecycle on the busybox image, which has no initiator: kiln starts a
 # tgtd for the environment on 127.0.0.1 only (a port the kernel picked), verify_iscsi_login is
 # skipped naming the missing initiator, and no tgtd, management socket or LUN file is left
-# after the run, after SIGINT or after kill -9; without tgt the case is skipped saying so and no
+# after the run, after SIGINT or after kill -9 (tgtd dies with kiln by PDEATHSIG; its socket
+# and lock live in the run's work dir, which the next run sweeps, never in /var/run/tgtd); without tgt the case is skipped saying so and no
 # VM boots. Busybox boots only (about a minute under TCG). The full login round on an image with
 # open-iscsi, and the defect LUNs, are in containers.sh (make check-long).
 . "$(dirname "$0")/lib.sh"
@@ -46,6 +47,11 @@ for sig in INT KILL; do
     done
     [ "$(ntgtd)" -gt "$before" ] || fail "no tgtd runs beside the VM whose environment needs iSCSI"
     ctl=$(pgrep -ax tgtd | sed -n 's/.* -C \([0-9]*\) .*/\1/p' | tail -n 1)
+    # tgtd's management socket and lock in the run's work dir (TGT_IPC_SOCKET), none in /var/run
+    ls "$TMPDIR"/kiln-run-*/env0-iscsi-lun1.img.ipc/socket."$ctl" >/dev/null 2>&1 ||
+        { kill -9 $pid; fail "tgtd's management socket $ctl is not in the run's work dir: $(ls -d "$TMPDIR"/kiln-run-*/* 2>&1)"; }
+    [ ! -e "/var/run/tgtd/socket.$ctl" ] && [ ! -e "/var/run/tgtd/socket.$ctl.lock" ] ||
+        { kill -9 $pid; fail "tgtd's management files for $ctl are in /var/run/tgtd"; }
     sleep 1
     kill -$sig $pid
     wait $pid
@@ -54,7 +60,17 @@ for sig in INT KILL; do
     sleep 0.5
     expect_no_tgtd
     expect_no_qemu
-    [ "$sig" = KILL ] || [ ! -e "/var/run/tgtd/socket.$ctl" ] || fail "tgtd's management socket $ctl was left after SIGINT"
+    [ ! -e "/var/run/tgtd/socket.$ctl" ] && [ ! -e "/var/run/tgtd/socket.$ctl.lock" ] ||
+        fail "tgtd's management files for $ctl were left in /var/run/tgtd after SIG$sig"
+    if [ "$sig" = INT ]; then
+        [ -z "$(ls -A "$TMPDIR")" ] || fail "files left in TMPDIR after SIGINT: $(ls -A "$TMPDIR")"
+    else
+        # what the killed kiln left is in its work dir alone, which the next run sweeps
+        stale=$(ls -d "$TMPDIR"/kiln-run-* 2>/dev/null)
+        [ -n "$stale" ] || fail "no work dir of the killed kiln (expected one for the next run to sweep)"
+        KILN_TGTD= "$KILN" run --runs-dir runs-sweep run.yml > out-sweep.txt 2>&1 || { cat out-sweep.txt; fail "the run after kill -9 failed"; }
+        for d in $stale; do [ ! -e "$d" ] || fail "the next run did not sweep the killed kiln's work dir $d"; done
+    fi
 done
 export TMPDIR=$T/tmp
 note "no tgtd or qemu left after SIGINT and kill -9"

@@ -103,6 +103,27 @@ rc=$?
 expect_no_qemu
 no_workdir "SIGTERM in a session"
 
+# kill -9 of kiln shell during a session: its ssh client (PDEATHSIG SIGTERM) and qemu
+# (PDEATHSIG SIGKILL) end with it, within a short bound
+(exec "$KILN" shell --kernel "$KILN_BUSYBOX/vmlinuz" --initrd "$KILN_BUSYBOX/initrd.img" --append "console=ttyS0 quiet" \
+    --memory 256 --cpus 1 --accel tcg --boot-timeout 120 -- sleep 600) > kill.out 2> kill.err &
+pid=$!
+for i in $(seq 1 1800); do
+    pgrep -f "ssh .*UserKnownHostsFile=$TMPDIR/" >/dev/null && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+done
+pgrep -f "ssh .*UserKnownHostsFile=$TMPDIR/" >/dev/null || { cat kill.err; kill -INT "$pid"; fail "no ssh session started"; }
+kill -9 "$pid"
+wait "$pid"
+for i in $(seq 1 50); do
+    pgrep -f "ssh .*UserKnownHostsFile=$TMPDIR/" >/dev/null || pgrep -f "qemu-system-[a-z0-9_]* -name kiln-.*$T/" >/dev/null || break
+    sleep 0.1
+done
+! pgrep -af "ssh .*UserKnownHostsFile=$TMPDIR/" >&2 || fail "the ssh client outlived kiln shell's kill -9"
+expect_no_qemu
+rm -rf "$TMPDIR"/kiln-*  # what the killed kiln left (its work dir: the next kiln run sweeps it)
+
 # no COMMAND on a terminal: an interactive login shell with a terminal of its own; what is
 # typed reaches it and its exit status is kiln's (script gives kiln a pseudo-terminal)
 if command -v script >/dev/null; then

@@ -2,7 +2,7 @@
 # platform.qemu.update (docs/updates.md): kiln run starts kiln serve --gallery on a loopback
 # port the kernel picks, points the guests' updaters at it through the system credential
 # kiln-updater.conf (server http://10.0.2.2:PORT/v1/update/, the channel), answers Omaha there,
-# and ends the server when the run ends, after SIGINT too. A runbook without it skips the
+# and ends the server when the run ends, after SIGINT and kill -9 too. A runbook without it skips the
 # update cases with the reason.
 . "$(dirname "$0")/lib.sh"
 "$KILN" keygen --out k --no-passphrase > /dev/null || fail keygen
@@ -53,6 +53,28 @@ sleep 0.5
 no_server "after SIGINT"
 expect_no_qemu
 note "SIGINT: kiln exited 130, no kiln serve or qemu left"
+
+# kill -9 while the guest boots: nothing of kiln's can clean up; the server and qemu die with it
+# (PDEATHSIG, util/proc.c), within a short bound
+"$KILN" run --runs-dir runs-kill upd.yml > kill.txt 2>&1 &
+pid=$!
+i=0
+until pgrep -f "qemu-system-x86_64 -name kiln-node0 .*$T/" > /dev/null &&
+      grep -q "listening on" runs-kill/*/update-server.log 2>/dev/null; do
+    i=$((i + 1)); [ $i -lt 900 ] || { kill -9 $pid; fail "the run never started its VM and server"; }
+    sleep 0.1
+done
+kill -9 $pid
+wait $pid
+i=0
+while pgrep -f "kiln serve --listen 127.0.0.1:0 .*--gallery $T/G" > /dev/null ||
+      pgrep -f "qemu-system-[a-z0-9_]* -name kiln-.*$T/" > /dev/null; do
+    i=$((i + 1)); [ $i -le 50 ] || break
+    sleep 0.1
+done
+no_server "5 s after kill -9"
+expect_no_qemu
+note "kill -9: no kiln serve or qemu left"
 
 # without platform.qemu.update the update cases say what is missing
 busybox_runbook plain <<YAML > plain.yml

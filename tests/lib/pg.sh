@@ -4,6 +4,8 @@
 #
 #   pg.sh start DIR OWNER_PID   initdb into DIR/data and start the server; prints the libpq URI
 #   pg.sh stop DIR              stop it and remove DIR
+#   pg.sh halt DIR              stop it, keeping DIR (a test of the database going away)
+#   pg.sh resume DIR            start the halted server again
 #
 # A watchdog in a session of its own stops the server and removes DIR once OWNER_PID (and
 # this script) are gone, so a test that crashes, aborts under ASan or is killed leaves no
@@ -15,8 +17,8 @@ set -eu
 self=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
 bindir=${KILN_PG_BINDIR:-/usr/lib/postgresql/15/bin}
 user=kiln-test
-cmd=${1:?usage: pg.sh start DIR OWNER_PID | stop DIR}
-dir=${2:?usage: pg.sh start DIR OWNER_PID | stop DIR}
+cmd=${1:?usage: pg.sh start DIR OWNER_PID | stop DIR | halt DIR | resume DIR}
+dir=${2:?usage: pg.sh start DIR OWNER_PID | stop DIR | halt DIR | resume DIR}
 
 as_user() {
     if [ "$(id -u)" -eq 0 ]; then runuser -u "$user" -- "$@"; else "$@"; fi
@@ -27,6 +29,13 @@ stop_now() {
         as_user "$bindir/pg_ctl" -D "$dir/data" -m immediate -w -t 30 stop >/dev/null 2>&1 || true
     fi
     rm -rf "$dir"
+}
+
+# fsync off: the data is thrown away; the socket directory is DIR, the only way in.
+pg_up() {
+    as_user "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+        -o "-c listen_addresses='' -c unix_socket_directories='$dir' -c fsync=off -c full_page_writes=off -c max_connections=40 -c shared_buffers=16MB" \
+        start >/dev/null 2>&1
 }
 
 case $cmd in
@@ -58,10 +67,7 @@ start)
         echo "$log" >&2
         exit 1
     fi
-    # fsync off: the data is thrown away; the socket directory is DIR, the only way in.
-    if ! as_user "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-        -o "-c listen_addresses='' -c unix_socket_directories='$dir' -c fsync=off -c full_page_writes=off -c max_connections=40 -c shared_buffers=16MB" \
-        start >/dev/null 2>&1; then
+    if ! pg_up; then
         log=$(cat "$dir/server.log" 2>/dev/null || true)
         stop_now
         echo "$log" >&2
@@ -71,6 +77,14 @@ start)
     ;;
 stop)
     stop_now
+    ;;
+halt)
+    cd "$dir"  # kiln-test may not enter the caller's directory
+    as_user "$bindir/pg_ctl" -D "$dir/data" -m fast -w -t 30 stop >/dev/null
+    ;;
+resume)
+    cd "$dir"
+    pg_up || { cat "$dir/server.log" >&2; exit 1; }
     ;;
 *)
     echo "pg.sh: unknown command $cmd" >&2

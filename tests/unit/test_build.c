@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cmd/common.h"
@@ -110,6 +112,96 @@ static void test_families(void)
     is_str(k3, "kernel-core", "rpm kernel");
     is_str(pkg_family_name(FAMILY_DEB), "deb", "pkg_family_name deb");
     ok(pkg_family_name(FAMILY_OTHER) == NULL, "pkg_family_name: no name for another family");
+}
+
+/* Runs the --customize-hook deb_initrd_hook gives for spec text the way mmdebstrap runs a hook
+ * (sh -c HOOK exec TREE) on a tree with two kernels' modules, one of them without its vmlinuz,
+ * both initrd tools' postinst.d hooks and dracut; chroot is a stand-in on PATH that records each
+ * call with the INITRD it was given. Returns the tree (free it) or NULL. */
+static char *run_initrd_hook(const char *name, const char *spec_text, int *rc)
+{
+    struct image_spec *s = load(spec_text);
+    if (!s) return NULL;
+    char *t = xasprintf("%s/%s", dir, name);
+    const char *dirs[] = {"lib/modules/6.1.0-9-amd64", "lib/modules/6.1.0-8-amd64", "boot", "etc/kernel/postinst.d",
+                          "etc/initramfs-tools", "usr/bin", "bin"};
+    for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
+        _cleanup_free_ char *d = path_join(t, dirs[i]);
+        mkdir_p(d, 0755);
+    }
+    const char *exe[] = {"usr/bin/dracut", "etc/kernel/postinst.d/initramfs-tools", "etc/kernel/postinst.d/dracut"};
+    for (size_t i = 0; i < ARRAY_SIZE(exe); i++) {
+        _cleanup_free_ char *f = path_join(t, exe[i]);
+        write_file_atomic(f, "#!/bin/sh\n", 10, 0755);
+    }
+    _cleanup_free_ char *k = path_join(t, "boot/vmlinuz-6.1.0-9-amd64");
+    write_file_atomic(k, "", 0, 0644);
+    /* the stand-in chroot: ROOT env -u INITRD HOOK VERSION IMAGE, recorded with the INITRD it saw */
+    _cleanup_free_ char *fake = path_join(t, "bin/chroot");
+    const char *script = "#!/bin/sh\necho \"$* INITRD=${INITRD-unset}\" >> \"$1/chroot.log\"\n";
+    write_file_atomic(fake, script, strlen(script), 0755);
+    _cleanup_free_ char *hook = deb_initrd_hook(s);
+    const char *body = startswith(hook, "--customize-hook=") ? hook + strlen("--customize-hook=") : "exit 99";
+    _cleanup_free_ char *bin = path_join(t, "bin");
+    _cleanup_free_ char *path = xasprintf("%s:/usr/bin:/bin", bin);
+    pid_t pid = fork();
+    if (pid == 0) {
+        setenv("PATH", path, 1);
+        setenv("INITRD", "No", 1); /* as rootfs_deb runs mmdebstrap */
+        execl("/bin/sh", "sh", "-c", body, "exec", t, (char *)NULL);
+        _exit(127);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    *rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    spec_free(s);
+    return t;
+}
+
+static char *read_in(const char *t, const char *rel)
+{
+    _cleanup_free_ char *p = path_join(t, rel);
+    char *text = NULL;
+    size_t len;
+    return read_file(p, 1 << 20, &text, &len) == 0 ? text : NULL;
+}
+
+/* boot.initrd_modules and the initrd made once (rootfs_deb.c): vm writes MODULES=list, a hook
+ * adding the VM drivers and dracut's exclusive driver list; most writes neither; both make each
+ * kernel's initrd once, through the tool's own postinst.d hook, with INITRD unset. */
+static void test_initrd_hook(void)
+{
+    int rc = -1;
+    _cleanup_free_ char *vm = run_initrd_hook("vm", SPEC_HEAD "base: { family: deb, suite: bookworm }\n", &rc);
+    ok(rc == 0, "vm: the hook runs (exit %d)", rc);
+    _cleanup_free_ char *log = vm ? read_in(vm, "chroot.log") : NULL;
+    _cleanup_free_ char *want = xasprintf("%s/vm env -u INITRD /etc/kernel/postinst.d/initramfs-tools 6.1.0-9-amd64 "
+                                          "/boot/vmlinuz-6.1.0-9-amd64 INITRD=No\n%s/vm env -u INITRD "
+                                          "/etc/kernel/postinst.d/dracut 6.1.0-9-amd64 /boot/vmlinuz-6.1.0-9-amd64 INITRD=No\n",
+                                          dir, dir);
+    is_str(log, want, "each tool's hook once for the kernel with a vmlinuz, told to unset INITRD; none for modules alone");
+    _cleanup_free_ char *conf = vm ? read_in(vm, "etc/initramfs-tools/conf.d/90-kiln-initrd-modules") : NULL;
+    ok(conf && strstr(conf, "\nMODULES=list\n"), "vm: initramfs-tools gets MODULES=list");
+    _cleanup_free_ char *ih = vm ? read_in(vm, "etc/initramfs-tools/hooks/kiln-vm-drivers") : NULL;
+    _cleanup_free_ char *add = xasprintf("\nmanual_add_modules %s\n", KILN_VM_INITRD_DRIVERS);
+    ok(ih && startswith(ih, "#!/bin/sh\n") && strstr(ih, add), "vm: its hook adds the VM drivers");
+    ok(ih && strstr(ih, "virtio_blk") && strstr(ih, "hv_storvsc") && strstr(ih, " nvme ") && strstr(ih, "dm_verity"),
+       "vm: virtio-blk, storvsc, NVMe and dm-verity among them");
+    _cleanup_free_ char *hookp = vm ? path_join(vm, "etc/initramfs-tools/hooks/kiln-vm-drivers") : NULL;
+    struct stat st;
+    ok(hookp && stat(hookp, &st) == 0 && (st.st_mode & 0111), "vm: the hook is executable (mkinitramfs runs it)");
+    _cleanup_free_ char *dc = vm ? read_in(vm, KILN_VM_DRACUT_CONF_PATH) : NULL;
+    is_str(dc, KILN_VM_DRACUT_CONF, "vm: dracut's configuration is rpm's (one text)");
+    ok(dc && strstr(dc, "hostonly=\"no\"\n") && strstr(dc, "drivers=\" virtio_pci "), "vm: dracut: no host-only, a driver list");
+    _cleanup_free_ char *most = run_initrd_hook("most", SPEC_HEAD "base: { family: deb, suite: bookworm }\n"
+                                                          "boot: { initrd_modules: most }\n", &rc);
+    ok(rc == 0, "most: the hook runs (exit %d)", rc);
+    _cleanup_free_ char *mlog = most ? read_in(most, "chroot.log") : NULL;
+    ok(mlog && strstr(mlog, "postinst.d/initramfs-tools 6.1.0-9-amd64") && !strstr(mlog, "6.1.0-8"),
+       "most: the initrd is made once too");
+    _cleanup_free_ char *mconf = most ? path_join(most, "etc/initramfs-tools/conf.d/90-kiln-initrd-modules") : NULL;
+    _cleanup_free_ char *mdc = most ? path_join(most, KILN_VM_DRACUT_CONF_PATH) : NULL;
+    ok(mconf && !file_exists(mconf) && mdc && !file_exists(mdc), "most: the tools keep their own defaults");
 }
 
 /* kiln build's lines, byte for byte what the build printed itself before it reported events
@@ -255,6 +347,7 @@ int main(void)
     test_stages();
     test_stages_tar();
     test_families();
+    test_initrd_hook();
     test_lines();
     test_events();
     test_grub_cfg();

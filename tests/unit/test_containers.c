@@ -14,7 +14,9 @@
 #include <unistd.h>
 
 #include "image/oci_archive.h"
+#include "model/arch.h"
 #include "platform/iscsi.h"
+#include "suites/common.h"
 #include "suites/decide_containers.h"
 #include "tap.h"
 #include "verdicts.h"
@@ -401,6 +403,86 @@ static void test_iscsi_start_interrupted(void)
     rm_rf(dir);
 }
 
+/* An ELF header's first 20 bytes: class 64-bit, the byte order, e_machine at 18. */
+static char *elf_file(const char *dir, const char *name, bool big, unsigned machine)
+{
+    unsigned char h[64] = {0x7f, 'E', 'L', 'F', 2, big ? 2 : 1, 1};
+    h[16] = big ? 0 : 2, h[17] = big ? 2 : 0;
+    h[18] = (unsigned char)(big ? machine >> 8 : machine & 0xff);
+    h[19] = (unsigned char)(big ? machine & 0xff : machine >> 8);
+    char *p = path_join(dir, name);
+    write_file_atomic(p, (const char *)h, sizeof h, 0755);
+    return p;
+}
+
+/* kiln-guest for a guest's architecture, chosen by the ELF machine of each candidate (review
+ * finding: the containers cases uploaded the x86_64 build to aarch64 guests and reported its
+ * exec failure as the verdict). A program for another architecture is never chosen; with none
+ * for the guest's the reason names each candidate and how to provide one. */
+static void test_guest_helper_choice(void)
+{
+    char dir[] = "/tmp/kiln-test-helper-XXXXXX";
+    if (!ok(mkdtemp(dir) != NULL, "helper: a temporary directory")) return;
+    const struct kiln_arch *x86 = kiln_arch_find("x86_64"), *arm = kiln_arch_find("aarch64");
+    _cleanup_free_ char *amd = elf_file(dir, "amd", false, 62), *a64 = elf_file(dir, "a64", false, 183);
+    _cleanup_free_ char *a64be = elf_file(dir, "a64be", true, 183), *rv = elf_file(dir, "rv", false, 243);
+    _cleanup_free_ char *sh = path_join(dir, "sh"), *none = path_join(dir, "none");
+    write_file_atomic(sh, "#!/bin/sh\nexit 0\n-------------\n", 32, 0755);
+    uint16_t m = 0;
+    int rm = elf_machine_of(a64be, &m);
+    ok(rm == 0 && m == 183, "helper: a big-endian header's machine (%u)", m);
+    is_int(elf_machine_of(sh, &m), -ENOEXEC, "helper: a script is no ELF program");
+    char *path = NULL, *why = NULL;
+    const char *two[] = {amd, a64};
+    ok(guest_helper_pick(arm, two, 2, &path, &why) == 0 && path && streq(path, a64), "helper: aarch64 gets the aarch64 build");
+    free(path), path = NULL;
+    ok(guest_helper_pick(x86, two, 2, &path, &why) == 0 && path && streq(path, amd), "helper: x86_64 gets the x86_64 build");
+    free(path), path = NULL;
+    const char *host_only[] = {NULL, amd};
+    is_int(guest_helper_pick(arm, host_only, 2, &path, &why), -ENOEXEC, "helper: no aarch64 build is refused");
+    ok(path == NULL, "helper: ... choosing nothing");
+    has(why, "kiln has no kiln-guest for aarch64 guests", "helper: ... saying so");
+    has(why, "amd is an x86_64 program", "helper: ... naming the wrong-arch candidate");
+    has(why, "KILN_GUEST_HELPER_AARCH64", "helper: ... and how to provide one");
+    free(why), why = NULL;
+    const char *odd[] = {sh, rv, none};
+    is_int(guest_helper_pick(arm, odd, 3, &path, &why), -ENOEXEC, "helper: no ELF, another machine, missing");
+    has(why, "sh is not an ELF program", "helper: ... a script");
+    has(why, "rv is a program for ELF machine 243", "helper: ... a machine kiln has no row for");
+    has(why, "none cannot be read: No such file or directory", "helper: ... a missing file");
+    free(why), why = NULL;
+    /* the real candidates: the host's build serves x86_64 and never aarch64 */
+    unsetenv("KILN_GUEST_HELPER");
+    unsetenv("KILN_GUEST_HELPER_AARCH64");
+    int r = guest_helper_for_arch(x86, &path, &why);
+    ok(r == 0 && path && streq(path, KILN_GUEST_BUILD_PATH), "helper: x86_64 guests get the build's kiln-guest (%s)",
+       path ? path : why);
+    free(path), path = NULL;
+    _cleanup_free_ char *arm_build = kiln_guest_file_path("kiln-guest-aarch64");
+    if (!file_exists(arm_build)) {
+        is_int(guest_helper_for_arch(arm, &path, &why), -ENOEXEC, "helper: the x86_64 build is not for aarch64 guests");
+        has(why, KILN_GUEST_BUILD_PATH " is an x86_64 program", "helper: ... naming it");
+        free(why), why = NULL;
+    } else { /* meson.build's kiln-guest-aarch64, made with a cross compiler */
+        r = guest_helper_for_arch(arm, &path, &why);
+        ok(r == 0 && path && streq(path, arm_build), "helper: aarch64 guests get the build's kiln-guest-aarch64 (%s)",
+           path ? path : why);
+        rm = elf_machine_of(arm_build, &m);
+        ok(rm == 0 && m == 183, "helper: ... an aarch64 program (machine %u)", m);
+        free(path), path = NULL;
+    }
+    setenv("KILN_GUEST_HELPER_AARCH64", a64, 1);
+    ok(guest_helper_for_arch(arm, &path, &why) == 0 && path && streq(path, a64), "helper: KILN_GUEST_HELPER_AARCH64 is used");
+    free(path), path = NULL;
+    setenv("KILN_GUEST_HELPER", a64, 1); /* the generic override, but an aarch64 program */
+    is_int(guest_helper_for_arch(x86, &path, &why), -ENOEXEC, "helper: KILN_GUEST_HELPER of another arch is not run");
+    has(why, "a64 is an aarch64 program", "helper: ... saying what it is");
+    free(why), why = NULL;
+    unsetenv("KILN_GUEST_HELPER");
+    unsetenv("KILN_GUEST_HELPER_AARCH64");
+    rm_rf(dir);
+}
+
 int main(void)
 {
     test_runtime();
@@ -411,5 +493,6 @@ int main(void)
     test_iscsi();
     test_iscsi_start_interrupted();
     test_oci_archive();
+    test_guest_helper_choice();
     return tap_done();
 }

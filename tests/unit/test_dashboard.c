@@ -26,9 +26,10 @@ static int64_t store_clock(void *ctx)
 }
 
 static struct kiln_store *the_store;
-static struct kiln_store *get(void *ctx)
+static struct kiln_store *get(void *ctx, int *rc)
 {
     (void)ctx;
+    if (!the_store) *rc = -EIO;
     return the_store;
 }
 static void put(void *ctx, struct kiln_store *st)

@@ -1683,6 +1683,33 @@ static void test_spec_secure_boot(void)
     free(e);
 }
 
+/* boot.initrd_modules: vm (default) or most, with file:line:col for anything else */
+static void test_spec_initrd_modules(void)
+{
+    _cleanup_free_ char *p = tmp("spec.yml");
+    static const struct { const char *boot; enum image_initrd_modules want; const char *what; } good[] = {
+        {"", INITRD_MODULES_VM, "no boot: the VM drivers"},
+        {"boot: uefi\n", INITRD_MODULES_VM, "boot: uefi: the VM drivers"},
+        {"boot: { initrd_modules: most }\n", INITRD_MODULES_MOST, "most"},
+        {"boot: { initrd_modules: vm }\n", INITRD_MODULES_VM, "vm"},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(good); i++) {
+        _cleanup_free_ char *text = xasprintf(SPEC_HEAD "%s", good[i].boot);
+        write_bytes(p, text, strlen(text));
+        struct diags d = {0};
+        struct image_spec *s = NULL;
+        ok(spec_load(p, NULL, &s, &d) == 0 && s && s->initrd_modules == good[i].want, "initrd_modules: %s", good[i].what);
+        spec_free(s);
+        diags_free(&d);
+    }
+    char *e = spec_errors(SPEC_HEAD "boot: { initrd_modules: all }\n");
+    has(e, "spec.yml:4:25: boot.initrd_modules: expected one of vm | most, got \"all\"", "an unknown value, where it is");
+    free(e);
+    e = spec_errors(SPEC_HEAD "boot: { initrd_modules: [vm] }\n");
+    has(e, "spec.yml:4:25: boot.initrd_modules", "a list");
+    free(e);
+}
+
 /* boot.secure_boot: distro: Debian's signed shim and GRUB from the image's packages; the spec
  * check asks for the packages and refuses what GRUB cannot carry (file:line:col). */
 static void test_spec_secure_boot_distro(void)
@@ -1853,6 +1880,7 @@ int main(void)
     test_spec_fields();
     test_spec_secure_boot();
     test_spec_secure_boot_distro();
+    test_spec_initrd_modules();
     test_package_manager();
     test_spec_arch();
     test_ext4();

@@ -1178,6 +1178,97 @@ static void test_update_bounds(void)
     kiln_store_close(st);
 }
 
+/* A request's events of one machine are one transaction: the second failing (a trigger here,
+ * as a full disk or a lost connection would) leaves nothing of the first, so the client's
+ * resend of both counts each once; without the failure both are written. */
+static void test_update_events_atomic(void)
+{
+    fresh_db();
+    struct kiln_store *st = open_db(&fake_opts);
+    if (!ok(st != NULL, "%s", L("open"))) return;
+    char *err = NULL;
+    struct kiln_rollout ro = {.p = {.enabled = true, .permyriad = 10000, .period_ms = 3600000, .pause_after_failures = 1}};
+    snprintf(ro.name, sizeof ro.name, "os");
+    snprintf(ro.channel, sizeof ro.channel, "stable");
+    snprintf(ro.p.target, sizeof ro.p.target, "1.1");
+    is_int(kiln_store_rollout_set(st, &ro, &err), 0, L("rollout os stable 1.1"));
+    struct rollout_version v = {.version = "1.1", .support_end_ms = INT64_MAX};
+    struct rollout_decision d;
+    is_int(kiln_store_update_check(st, "os", "stable", "m1", "1.0", &v, 1, &d, &err), 0, L("m1 checks in on 1.0"));
+    is_int(d.verdict, ROLLOUT_OFFER, L("and is granted 1.1"));
+    const struct omaha_event ev[2] = {{.type = OMAHA_EVENT_DOWNLOAD_STARTED, .result = OMAHA_RESULT_SUCCESS},
+                                      {.type = OMAHA_EVENT_UPDATE_COMPLETE, .result = OMAHA_RESULT_ERROR}};
+    char mk[512];
+    if (streq(backend, "sqlite"))
+        snprintf(mk, sizeof mk, "CREATE TRIGGER boom BEFORE INSERT ON update_events WHEN NEW.type = %d BEGIN SELECT RAISE(ABORT, 'boom'); END",
+                 OMAHA_EVENT_UPDATE_COMPLETE);
+    else
+        snprintf(mk, sizeof mk, "CREATE FUNCTION boom() RETURNS trigger AS $$ BEGIN IF NEW.type = %d THEN RAISE EXCEPTION 'boom'; END IF;"
+                 " RETURN NEW; END $$ LANGUAGE plpgsql; CREATE TRIGGER boom BEFORE INSERT ON update_events FOR EACH ROW EXECUTE FUNCTION boom()",
+                 OMAHA_EVENT_UPDATE_COMPLETE);
+    free(raw(mk));
+    bool paused = true;
+    ok(kiln_store_update_events(st, "os", "stable", "m1", "1.0", ev, 2, &paused, &err) < 0, "%s", L("the second event fails"));
+    has(err, "boom", L("with the database's words"));
+    is_int(raw_long("SELECT COUNT(*) FROM update_events"), 0, L("and the first is not written either"));
+    _cleanup_free_ char *st1 = raw("SELECT COALESCE(state, '') || '/' || COALESCE(grant_version, '') FROM machines WHERE machine_id = 'm1'");
+    ok(st1 && !strstr(st1, "downloading") && strstr(st1, "/1.1"), "%s: the machine's state and grant as before: %s", backend, st1 ? st1 : "");
+    ok(!paused, "%s", L("nothing paused"));
+    is_int(raw_long("SELECT paused FROM rollouts"), 0, L("the rollout not paused"));
+    free(raw(streq(backend, "sqlite") ? "DROP TRIGGER boom" : "DROP TRIGGER boom ON update_events"));
+    free(err), err = NULL;
+    is_int(kiln_store_update_events(st, "os", "stable", "m1", "1.0", ev, 2, &paused, &err), 0, L("sent again, both are taken"));
+    is_int(raw_long("SELECT COUNT(*) FROM update_events"), 2, L("each once"));
+    _cleanup_free_ char *st2 = raw("SELECT state FROM machines WHERE machine_id = 'm1'");
+    is_str(st2, "failed", L("the machine ends failed"));
+    is_int(raw_long("SELECT COUNT(*) FROM machines WHERE grant_version IS NOT NULL"), 0, L("its grant released"));
+    ok(paused, "%s", L("the failure of the target paused the rollout (pause_after_failures 1)"));
+    is_int(raw_long("SELECT paused FROM rollouts"), 1, L("as the table says"));
+    free(err);
+    kiln_store_close(st);
+}
+
+/* Failures that pass with time are told apart from faults (kiln serve answers them 503 with
+ * Retry-After, the others 500): SQLite locked past the busy timeout by another writer; a
+ * PostgreSQL connection lost under the handle, which then says it is no longer alive (the
+ * server's pool closes it instead of handing it out again). */
+static void test_transient(void)
+{
+    fresh_db();
+    const struct kiln_store_opts o = {.now_ms = fake_clock, .busy_timeout_ms = 300};
+    struct kiln_store *st = open_db(&o);
+    if (!ok(st != NULL, "%s", L("open"))) return;
+    char *err = NULL;
+    char tok[KILN_TOKEN_LEN + 1];
+    is_int(kiln_store_tenant_add(st, "acme", 1, false, tok, NULL, &err), 0, L("a write"));
+    ok(kiln_store_alive(st), "%s", L("the handle is alive"));
+    int rc;
+    if (streq(backend, "sqlite")) {
+        sqlite3 *db = NULL;
+        ok(sqlite3_open(url + 7, &db) == SQLITE_OK && sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK, "%s",
+           L("another connection holds the write lock"));
+        rc = kiln_store_tenant_add(st, "beta", 1, false, tok, NULL, &err);
+        is_int(rc, -EBUSY, L("a write past the busy timeout is -EBUSY"));
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        sqlite3_close(db);
+        ok(kiln_store_alive(st), "%s", L("the handle stays alive"));
+    } else {
+        free(raw("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"));
+        rc = kiln_store_tenant_add(st, "beta", 1, false, tok, NULL, &err);
+        is_int(rc, -ECONNRESET, L("a query on a connection the server ended is -ECONNRESET"));
+        ok(!kiln_store_alive(st), "%s", L("and the handle says it is no longer alive"));
+    }
+    ok(kiln_store_transient(rc), "%s", L("a failure that passes with time"));
+    ok(!kiln_store_transient(-EIO) && !kiln_store_transient(-ENOSPC) && !kiln_store_transient(-EINVAL), "%s",
+       L("-EIO, -ENOSPC and -EINVAL are not"));
+    kiln_store_close(st);
+    free(err), err = NULL;
+    st = open_db(&o);
+    ok(st && kiln_store_tenant_add(st, "beta", 1, false, tok, NULL, &err) == 0, "%s", L("a new handle writes again"));
+    free(err);
+    kiln_store_close(st);
+}
+
 /* Every verb but kiln serve opens with opts.existing: nothing is created, migrated or
  * written; a database without kiln's schema, or with an older one, is refused. */
 static void test_existing(void)
@@ -1239,6 +1330,8 @@ static void run_all(void)
     test_publish();
     test_update_names();
     test_update_bounds();
+    test_update_events_atomic();
+    test_transient();
 }
 
 static void free_sqlite_schema(void)

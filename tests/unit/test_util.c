@@ -2,9 +2,12 @@
 #include <fcntl.h>
 #include <sys/wait.h>
 #include <pthread.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include "platform/qmp.h"
 #include "tap.h"
 #include "util/digest.h"
 #include "util/fs.h"
@@ -12,6 +15,7 @@
 #include "util/parallel.h"
 #include "util/proc.h"
 #include "util/strv.h"
+#include "util/timeutil.h"
 #include "util/utf8.h"
 #include "util/util.h"
 
@@ -335,10 +339,139 @@ static void test_hash_progress(void)
     unlink(p);
 }
 
+/* Runs fn in a child with kiln_interrupted set and a 10 s alarm: true when it returned (its
+ * exit status 0) rather than waiting on until the alarm killed it. */
+static bool returns_when_interrupted(bool (*fn)(const char *), const char *arg)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        alarm(10);
+        kiln_interrupted = SIGINT;
+        _exit(fn(arg) ? 0 : 1);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+static bool qmp_open_fails(const char *sock)
+{
+    struct qmp *q = qmp_open(sock, 60000);
+    if (q) qmp_close(q);
+    return q == NULL;
+}
+
+static bool sleep_interrupted(const char *unused)
+{
+    (void)unused;
+    return proc_sleep(60000) == -EINTR;
+}
+
+/* Wait loops of node/ and platform/ end once kiln is interrupted (review finding: SIGINT while
+ * a VM booted took about 8 s to act): proc_sleep, and QMP's connect and greeting waits, which
+ * otherwise wait 60 s for a socket that never appears and 30 s for a greeting that never comes. */
+static void test_waits_interrupted(void)
+{
+    char dir[] = "/tmp/kiln-test-qmp-XXXXXX";
+    if (!ok(mkdtemp(dir) != NULL, "qmp: a temporary directory")) return;
+    _cleanup_free_ char *missing = path_join(dir, "missing.sock"), *mute = path_join(dir, "mute.sock");
+    ok(returns_when_interrupted(sleep_interrupted, NULL), "proc_sleep: -EINTR at once when interrupted");
+    ok(returns_when_interrupted(qmp_open_fails, missing), "qmp: no waiting for a socket once interrupted");
+    /* a listener that never accepts nor greets: connect succeeds (the backlog), the greeting never comes */
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    snprintf(a.sun_path, sizeof a.sun_path, "%s", mute);
+    ok(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && listen(fd, 4) == 0, "qmp: a mute listener");
+    ok(returns_when_interrupted(qmp_open_fails, mute), "qmp: no waiting for a greeting once interrupted");
+    if (fd >= 0) close(fd);
+    rm_rf(dir);
+}
+
+/* Whether process pid is gone (or a zombie nobody reaped yet: dead all the same). */
+static bool process_gone(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return true;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return true;
+    buf[n] = 0;
+    const char *p = strrchr(buf, ')');
+    return p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
+}
+
+/* kill -9 of kiln ends what its children started too (review item: helpers left running after
+ * kill -9): a stand-in kiln spawns sh, which starts a background sleep in its process group;
+ * once the stand-in is killed with -9, PDEATHSIG ends sh and the guardian the sleep. */
+static void test_guardian(void)
+{
+    char dir[] = "/tmp/kiln-test-guard-XXXXXX";
+    if (!ok(mkdtemp(dir) != NULL, "guardian: a temporary directory")) return;
+    _cleanup_free_ char *pidfile = path_join(dir, "sleep.pid");
+    _cleanup_free_ char *script = xasprintf("sleep 300 & echo $! > %s; wait", pidfile);
+    pid_t k = fork();
+    if (k == 0) {
+        char *argv[] = {"sh", "-c", script, NULL};
+        pid_t p;
+        if (proc_spawn(argv, -1, -1, -1, &p) < 0) _exit(1);
+        for (;;) pause();
+    }
+    pid_t g = 0;
+    for (int i = 0; i < 200 && g <= 0; i++) {
+        _cleanup_free_ char *text = NULL;
+        if (read_file(pidfile, 64, &text, NULL) == 0 && strchr(text, '\n')) g = atoi(text);
+        else sleep_ms(50);
+    }
+    if (!ok(g > 0, "guardian: the grandchild started")) {
+        kill(k, SIGKILL), waitpid(k, NULL, 0), rm_rf(dir);
+        return;
+    }
+    kill(k, SIGKILL);
+    waitpid(k, NULL, 0);
+    bool gone = false;
+    for (int i = 0; i < 200 && !(gone = process_gone(g)); i++) sleep_ms(50);
+    ok(gone, "guardian: kill -9 of kiln ended the sleep its child started (pid %d)", (int)g);
+    if (!gone) kill(g, SIGKILL);
+    rm_rf(dir);
+}
+
+/* A sparse file's digest is its bytes' (the holes are hashed as the zeros they read as, from a
+ * buffer of zeros rather than read()): data between holes, at a piece's edge and in the tail. */
+static void test_hash_sparse(void)
+{
+    char p[] = "/tmp/kiln-test-sparse-XXXXXX", q[] = "/tmp/kiln-test-dense-XXXXXX", a[65], b[65];
+    int fd = mkstemp(p), fd2 = mkstemp(q);
+    const uint64_t size = (13u << 20) + 77, at[] = {0, (4u << 20) - 3, 9u << 20, size - 10};
+    bool written = fd >= 0 && fd2 >= 0 && ftruncate(fd, (off_t)size) == 0;
+    for (size_t i = 0; written && i < ARRAY_SIZE(at); i++)
+        written = pwrite(fd, "kiln-data", 9, (off_t)at[i]) == 9;
+    /* the same bytes, stored densely */
+    uint8_t *all = xcalloc(1, size);
+    for (size_t i = 0; written && i < ARRAY_SIZE(at); i++) memcpy(all + at[i], "kiln-data", 9);
+    written = written && write(fd2, all, size) == (ssize_t)size;
+    free(all);
+    struct stat st;
+    ok(written && fstat(fd, &st) == 0 && (uint64_t)st.st_blocks * 512 < size, "a sparse file with data among holes");
+    if (fd >= 0) close(fd);
+    if (fd2 >= 0) close(fd2);
+    uint64_t n1 = 0, n2 = 0;
+    is_int(sha256_file_hex(p, a, &n1), 0, "the sparse file hashed");
+    is_int(sha256_file_hex(q, b, &n2), 0, "the dense one hashed");
+    is_str(a, b, "the same digest");
+    ok(n1 == size && n2 == size, "every byte counted");
+    unlink(p);
+    unlink(q);
+}
+
 int main(void)
 {
+    test_waits_interrupted();
+    test_guardian();
     test_err();
     test_hash_progress();
+    test_hash_sparse();
     test_strv();
     test_parallel_for_spread();
     test_open_beside();
