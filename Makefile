@@ -50,6 +50,12 @@ check-long: build-asan build
 	# each update case fails on its defect image (a whole update cycle each, after update's clean run)
 	KILN_TESTS=update_defects sh tests/run.sh $(ASAN_BUILD)
 	KILN_TESTS=kdump sh tests/run.sh $(ASAN_BUILD)
+	# tier 1 on the tuned Debian test image (make check proves each of its cases both ways in defects.sh)
+	KILN_TESTS=tier1 sh tests/run.sh $(ASAN_BUILD)
+	# area hpc: two two-node Debian environments with soft-RoCE, and its defects
+	KILN_TESTS=hpc sh tests/run.sh $(ASAN_BUILD)
+	# the rpm guest through all of tier 2, the reboot series of area lifecycle included
+	KILN_TESTS=rpm_guest KILN_RPM_LIFECYCLE=1 sh tests/run.sh $(ASAN_BUILD)
 	KILN_TESTS=containers sh tests/run.sh $(ASAN_BUILD)
 	# storage.encrypt: tpm2: the example built, verify_encrypted_root passing, its two defects caught
 	KILN_TESTS=encrypted_root sh tests/run.sh $(ASAN_BUILD)

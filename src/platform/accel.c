@@ -99,6 +99,7 @@ bool accel_kvm_works(const struct kiln_arch *guest, const char *work_dir, const 
     if (guest != kiln_arch_find("x86_64")) {
         return err_setf(detail, false, "kiln's KVM probe is an x86_64 guest; %s guests run under TCG", guest->name);
     }
+    if (!cpu_model) cpu_model = "host";
     _cleanup_free_ char *cache = cache_path();
     _cleanup_free_ char *key = probe_key(cpu_model);
     char *old = NULL;
@@ -122,6 +123,7 @@ bool accel_kvm_works(const struct kiln_arch *guest, const char *work_dir, const 
 
 void accel_kvm_failed(const char *cpu_model, const char *detail)
 {
+    if (!cpu_model) cpu_model = "host";
     _cleanup_free_ char *key = probe_key(cpu_model);
     cache_store(key, false, detail);
 }

@@ -16,6 +16,8 @@
  * (~/.cache/kiln/accel-probe, or $KILN_CACHE). *detail gets a one-line reason (malloc'd). The probe is an
  * x86_64 guest: a guest of another architecture than the host's (KVM cannot run it at all),
  * or an aarch64 guest on an aarch64 host (no probe yet), gets false without a probe. */
+/* cpu_model: the -cpu the guests get under KVM; NULL means "host" (what kiln run uses unless
+ * platform.qemu.cpu_model says otherwise), so kiln worker's probe shares kiln run's verdict. */
 bool accel_kvm_works(const struct kiln_arch *guest, const char *work_dir, const char *cpu_model, char **detail);
 
 /* Records that a real guest made no progress under KVM although the probe passed, so runs

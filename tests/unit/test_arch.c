@@ -4,6 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <time.h>
 
 #include "model/arch.h"
 #include "model/artifact.h"
@@ -261,6 +264,21 @@ static void test_accel(void)
     is_str(detail, "KVM cannot run an aarch64 guest on an x86_64 host", "and why, without probing");
     _cleanup_free_ char *cache = path_join(dir, "cache/accel-probe");
     ok(!file_exists(cache), "no verdict cached for it");
+    /* kiln worker asks with no CPU model: that is "host", the model kiln run probes with, so a
+     * verdict cached by kiln run answers it (it once ran qemu with "-cpu" and no value) */
+    struct stat st = {0};
+    if (stat("/usr/bin/qemu-system-x86_64", &st) != 0) stat("/usr/local/bin/qemu-system-x86_64", &st);
+    struct utsname u;
+    uname(&u);
+    _cleanup_free_ char *line = xasprintf("%lld tcg %s %lld %lld cpu=host | planted verdict\n", (long long)time(NULL), u.release,
+                                          (long long)st.st_mtime, (long long)st.st_size);
+    _cleanup_free_ char *cdir = path_join(dir, "cache");
+    mkdir_p(cdir, 0755);
+    ok(write_file_atomic(cache, line, strlen(line), 0644) == 0, "a verdict for -cpu host planted");
+    free(detail);
+    detail = NULL;
+    ok(!accel_kvm_works(kiln_arch_find("x86_64"), dir, NULL, &detail), "no CPU model: the planted tcg verdict");
+    is_str(detail, "planted verdict (cached)", "read from the cache, no probe run");
 #endif
 }
 
