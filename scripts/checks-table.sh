@@ -7,6 +7,9 @@ kiln=${1:?usage: checks-table.sh KILN [OUT]}
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${2:-$root/docs/checks.md}
 tmp=$(mktemp)
+# the tests make check leaves to make check-long (tests/run.sh)
+long_only=$(sed -n 's/^LONG_ONLY="\(.*\)"$/\1/p' "$root/tests/run.sh")
+[ -n "$long_only" ] || { echo "checks-table.sh: no LONG_ONLY list in tests/run.sh" >&2; exit 1; }
 trap 'rm -f "$tmp" "$tmp.d" "$tmp.p"' EXIT
 for f in "$root"/tests/defects/*.sh; do
     n=$(basename "$f" .sh)
@@ -41,24 +44,26 @@ done > "$tmp.p"
     echo "pass the same case through the same runbook. Defects that leave each other's cases alone share a"
     echo "composite image and one VM (\`# image:\` in the script). A case no defect made here can fail says"
     echo "why (tests/defects/unproducible.txt), and its failing decision is unit-tested. Clean images also pass"
-    echo "every P0/P1 case in \`tier1.sh\` (the tuned test image) and \`stock.sh\` (a stock Debian image);"
-    echo "\`make check-long\` runs tiers 1 and 2 on four stock images."
+    echo "every P0/P1 case in \`stock.sh\` (a stock Debian image) and \`tier1.sh\` (the tuned test image);"
+    echo "\`make check-long\` runs tier1.sh, the tests marked (check-long) and tiers 1 and 2 on four stock images."
     echo
     echo "| case | area | P | defect (tests/defects/, or the integration test) | evidence the failure names | clean image passes it in |"
     echo "| --- | --- | --- | --- | --- | --- |"
     "$kiln" list --json | jq -r '.[] | [.name, .area, (.priority|tostring)] | @tsv' | while IFS='	' read -r name area prio; do
         case $name in ext.*) continue ;; esac
-        defects=$(awk -F'\t' -v c="$name" '$1 == c && $2 != "-" {printf "%s%s", sep, "`" $2 "`"; sep = ", "}' "$tmp.d")
+        defects=$(awk -F'\t' -v c="$name" -v long=" $long_only " '$1 == c && $2 != "-" {n = $2; sub(/^\.\.\/integration\//, "", n)
+            sub(/\.sh$/, "", n); printf "%s%s%s", sep, "`" $2 "`", index(long, " " n " ") ? " (check-long)" : ""; sep = ", "}' "$tmp.d")
         evidence=$(awk -F'\t' -v c="$name" '$1 == c && $2 != "-" {printf "%s%s", sep, $3; sep = "; "}' "$tmp.d" | sed 's/|/\\|/g')
         cannot=$(awk -F'\t' -v c="$name" '$1 == c && $2 == "-" {print $3}' "$tmp.d" | sed 's/|/\\|/g')
         [ -z "$defects" ] && [ -n "$cannot" ] && defects="none here: $cannot"
         clean=
         awk -F'\t' -v c="$name" '$1 == c && $2 !~ /^\.\.\// && $2 !~ /^update\// && $2 != "-" {f = 1} END {exit !f}' "$tmp.d" && clean="defects.sh (clean run)"
-        passes=$(awk -F'\t' -v c="$name" '$1 == c {printf "%s%s", sep, $2; sep = ", "}' "$tmp.p")
+        passes=$(awk -F'\t' -v c="$name" -v long=" $long_only " '$1 == c {n = $2; sub(/\.sh$/, "", n)
+            printf "%s%s%s", sep, $2, index(long, " " n " ") ? " (check-long)" : ""; sep = ", "}' "$tmp.p")
         # a P0/P1 case that needs what the tier VMs lack (a TPM, a disk the firmware boots) is
         # skipped there: the test that says "# passes:" for it is the proof
         if [ "$prio" -le 1 ] && [ -n "$passes" ]; then clean="${clean:+$clean, }$passes"
-        elif [ "$prio" -le 1 ]; then clean="${clean:+$clean, }tier1.sh, stock.sh"
+        elif [ "$prio" -le 1 ]; then clean="${clean:+$clean, }stock.sh, tier1.sh (check-long)"
         elif [ "$prio" -eq 2 ]; then clean="${clean:+$clean, }check-long (tier 2, stock images)"
         else clean="${clean:+$clean, }$passes"; fi
         echo "| $name | $area | $prio | ${defects:-none yet} | ${evidence:--} | $clean |"
