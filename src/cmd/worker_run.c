@@ -57,17 +57,44 @@ static void sleep_ms(long ms)
 }
 
 /* One request; 0 and *status, or -errno (logged). resp may be NULL. */
+/* How long the server asked us to wait before the next claim or declaration (its last
+ * Retry-After, on a 429 or 503), as a CLOCK_MONOTONIC time in ms; 0: no wait asked. */
+static long long retry_not_before_ms;
+
+static long long mono_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return now.tv_sec * 1000LL + now.tv_nsec / 1000000;
+}
+
+/* The wait after a failed claim or declaration: the server's Retry-After when it gave one
+ * (at most MAX_RETRY_AFTER_S: a worker keeps asking at least that often), else 2 s. */
+#define MAX_RETRY_AFTER_S 60
+static long retry_wait_ms(void)
+{
+    long long left = retry_not_before_ms - mono_ms();
+    return left > 2000 ? (long)left : 2000;
+}
+
 static int call(struct kiln_client *c, const char *method, const char *path, const char *body, long timeout_s, long *status,
                 char **resp)
 {
     char *err = NULL, *r = NULL;
+    long retry_after = 0;
     struct kiln_http h = {.method = method, .path = path, .body = body, .body_len = body ? strlen(body) : 0, .stream_fd = -1,
-                          .timeout_s = timeout_s};
+                          .timeout_s = timeout_s, .retry_after_s = &retry_after};
     int rc = kiln_client_do(c, &h, status, &r, &err);
     if (rc < 0) log_warn("kiln worker: %s", err);
     else if (*status / 100 != 2 && *status != 409) {
         _cleanup_free_ char *t = kiln_client_error_text(*status, r);
-        log_warn("kiln worker: %s %s: %s", method, path, t);
+        if ((*status == 503 || *status == 429) && retry_after > 0) {
+            long wait = MIN(retry_after, MAX_RETRY_AFTER_S);
+            retry_not_before_ms = mono_ms() + wait * 1000LL;
+            log_warn("kiln worker: %s %s: %s; asking again in %ld s, as its Retry-After says", method, path, t, wait);
+        } else {
+            log_warn("kiln worker: %s %s: %s", method, path, t);
+        }
     }
     free(err);
     if (resp) *resp = r;
@@ -500,7 +527,7 @@ static int declare(struct kiln_client *c, const struct wopts *o, long *lease_ms)
             fprintf(stderr, "kiln worker: the server refused this worker (HTTP %ld); check --token\n", st);
             return EXIT_USAGE;
         }
-        sleep_ms(2000);
+        sleep_ms(retry_wait_ms());
     }
     /* the heartbeat's pace comes from the server's lease: a reply without it is not guessed at */
     json_t *dj = NULL;
@@ -579,13 +606,20 @@ static void heartbeat(struct kiln_client *c, const struct wopts *o, const struct
 /* Claims a job (a long poll) and starts it in a child process in a free slot. */
 static void claim_and_start(struct kiln_client *c, const struct wopts *o, struct slot *slots, int *busy, long lease_ms)
 {
+    /* the server asked for a pause (Retry-After): no claim before it ends; the main loop keeps
+     * renewing the lease of the running jobs meanwhile */
+    if (mono_ms() < retry_not_before_ms) {
+        sleep_ms(MIN(500, retry_not_before_ms - mono_ms()));
+        return;
+    }
     char *jr = NULL;
     long st = 0;
     _cleanup_free_ char *path = xasprintf("/api/v1/worker/claim?wait=%lld", lease_ms / 4000 > 10 ? 10LL : (long long)(lease_ms / 4000));
     int cr = call(c, "POST", path, NULL, 60, &st, &jr);
     if (cr < 0 || st != 200) {
         free(jr);
-        if (cr < 0 || st / 100 != 2) sleep_ms(2000);
+        /* a Retry-After is waited out by the check above, a beat at a time */
+        if ((cr < 0 || st / 100 != 2) && mono_ms() >= retry_not_before_ms) sleep_ms(2000);
         return;
     }
     /* a claimed job is run from what the reply says: without its image, spec or requirements

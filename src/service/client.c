@@ -149,6 +149,10 @@ int kiln_client_do(struct kiln_client *c, const struct kiln_http *h, long *statu
     CURLcode cr = curl_easy_perform(k);
     *status = 0;
     curl_easy_getinfo(k, CURLINFO_RESPONSE_CODE, status);
+    if (h->retry_after_s) {
+        curl_off_t ra = 0;
+        *h->retry_after_s = curl_easy_getinfo(k, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0 ? (long)MIN(ra, 86400) : 0;
+    }
     int r = 0;
     if (cr != CURLE_OK && !(*status && cr == CURLE_WRITE_ERROR && sk.over)) {
         r = cr == CURLE_COULDNT_CONNECT ? -ECONNREFUSED : cr == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -EIO;

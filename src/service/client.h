@@ -19,6 +19,8 @@ struct kiln_http {
     const char *download;    /* a 2xx body is written here (temp + rename) instead of *resp */
     int stream_fd;           /* or (>= 0) a 2xx body is written to this fd as it comes */
     long timeout_s;          /* 0: none (long polls, uploads and streams pass their own) */
+    long *retry_after_s;     /* when non-NULL: the answer's Retry-After in seconds (RFC 9110
+                              * 10.2.3: seconds or an HTTP date, read by libcurl), 0 if none */
 };
 /* Sends the request. *status gets the HTTP status, *resp (when non-NULL) the body, at most
  * 4 MiB, NUL-terminated. Returns 0 whenever an HTTP answer came (any status); -ECONNREFUSED,

@@ -7,7 +7,7 @@
 #  - PostgreSQL (started here, tests/lib/pg.sh): the server stopped under kiln serve: a
 #    tenant's and a worker's requests are 503, not 401 (the token could not be checked) nor
 #    500; the dashboard's pages and sign-in too (its HTML); started again, the next request is
-#    200 (the lost connections were not pooled);
+#    200 (the lost connections were not pooled); kiln worker waits out the Retry-After;
 #  - a refusal of the request's framing on an /api/ path (two Content-Length fields) is the
 #    API's JSON too.
 . "$(dirname "$0")/lib.sh"
@@ -146,12 +146,24 @@ code=$(call "$TW" POST /api/v1/worker/heartbeat)
 [ "$code" = 503 ] || { cat "$T/body"; fail "a worker's heartbeat with PostgreSQL stopped: $code, expected 503"; }
 unavailable "PostgreSQL stopped, worker"
 kill -0 $serve_pid 2>/dev/null || fail "kiln serve ended when PostgreSQL stopped"
+# a kiln worker started now waits out the 503's Retry-After (30 s) before declaring again,
+# instead of asking every 2 s
+"$KILN" worker --server "$S" --token "$TW" --work "$T/wwork" > worker.log 2>&1 &
+wpid=$!
+pids="$pids $wpid"
+for i in $(seq 600); do grep -q "POST /api/v1/worker/declare" worker.log && break; sleep 0.1; done
+sleep 7
+kill $wpid; wait $wpid 2>/dev/null
+n=$(grep -c "POST /api/v1/worker/declare" worker.log)
+[ "$n" -eq 1 ] || { cat worker.log; fail "kiln worker declared $n times in 7 s after a 503 with Retry-After: 30, expected once"; }
+grep -q "asking again in 30 s, as its Retry-After says" worker.log || { cat worker.log; fail "kiln worker does not say it waits out Retry-After"; }
+! grep -qF "${TW#kw_}" worker.log || fail "the worker token is in the worker's log"
 sh "$KILN_ROOT/tests/lib/pg.sh" resume "$pgdir" || fail "pg.sh resume"
 code=$(call "$TP" GET /api/v1/jobs)
 [ "$code" = 200 ] || { cat "$T/body"; fail "GET jobs once PostgreSQL is back: $code, expected 200"; }
 code=$(call "$TW" POST /api/v1/worker/heartbeat)
 [ "$code" = 200 ] || { cat "$T/body"; fail "a heartbeat once PostgreSQL is back: $code, expected 200"; }
 [ "$(curl -s -o /dev/null -w '%{http_code}' -b jar "$S/jobs")" = 200 ] || fail "the dashboard once PostgreSQL is back"
-note "PostgreSQL stopped: tenant, worker and dashboard requests 503 with Retry-After; started again: 200"
+note "PostgreSQL stopped: tenant, worker and dashboard requests 503 with Retry-After (kiln worker waited it out); started again: 200"
 ! grep -qF "${TP#kt_}" serve-pg.log && ! grep -qF "${TA#kt_}" serve.log || fail "a tenant token is in the server's log"
 exit 0
