@@ -195,8 +195,8 @@ static int follow(struct kiln_client *c, long long id)
     int fails = 0;
     for (;;) {
         char *resp = NULL, *err = NULL;
-        long st = 0;
-        struct kiln_http h = {.method = "GET", .path = path, .stream_fd = -1, .timeout_s = 60};
+        long st = 0, retry_after = 0;
+        struct kiln_http h = {.method = "GET", .path = path, .stream_fd = -1, .timeout_s = 60, .retry_after_s = &retry_after};
         int r = kiln_client_do(c, &h, &st, &resp, &err);
         json_t *j = NULL;
         const char *state = NULL;
@@ -215,8 +215,22 @@ static int follow(struct kiln_client *c, long long id)
             return EXIT_INCOMPLETE;
         }
         if (!j) {
-            /* a server restart is ridden out; a server gone for long is not */
-            if (++fails > 30) {
+            /* a server restart is ridden out (30 failed polls, 2 s apart), and a busy one (503
+             * or 429 with Retry-After) is asked again when it says, each wait of 20 s or more
+             * counting as one failed poll per 20 s: a server that keeps asking for 30 s is
+             * followed for 15 minutes; a server gone for longer is not */
+            long waited = r == 0 && (st == 503 || st == 429) && retry_after > 0 ? MIN(retry_after, 60) : 0;
+            fails += waited ? (int)MAX(1, waited / 20) : 1;
+            if (waited && fails <= 30) {
+                _cleanup_free_ char *t = kiln_client_error_text(st, resp);
+                fprintf(stderr, "kiln submit: job %lld: %s; asking again in %ld s, as its Retry-After says\n", id, t, waited);
+                free(resp);
+                free(err);
+                struct timespec ts = {waited, 0};
+                nanosleep(&ts, NULL);
+                continue;
+            }
+            if (fails > 30) {
                 fprintf(stderr, "kiln submit: lost the job: %s\n", err ? err : resp);
                 free(resp);
                 free(err);

@@ -7,7 +7,8 @@
 #  - PostgreSQL (started here, tests/lib/pg.sh): the server stopped under kiln serve: a
 #    tenant's and a worker's requests are 503, not 401 (the token could not be checked) nor
 #    500; the dashboard's pages and sign-in too (its HTML); started again, the next request is
-#    200 (the lost connections were not pooled); kiln worker waits out the Retry-After;
+#    200 (the lost connections were not pooled); kiln worker and kiln submit --wait wait out
+#    the Retry-After;
 #  - a refusal of the request's framing on an /api/ path (two Content-Length fields) is the
 #    API's JSON too.
 . "$(dirname "$0")/lib.sh"
@@ -128,6 +129,12 @@ wait $cp
 [ "$(call "$TP" GET /api/v1/jobs)" = 200 ] || fail "GET jobs on PostgreSQL: $(cat "$T/body")"
 code=$(curl -s -o /dev/null -w '%{http_code}' -c jar --data-urlencode "token=$TP" "$S/login")
 [ "$code" = 303 ] || fail "the dashboard's sign-in: $code"
+# kiln submit --wait follows a queued job (no worker takes it) across the outage
+"$KILN" submit --server "$S" --token "$TP" img --tier 0 --wait > submit.out 2> submit.err &
+spid=$!
+pids="$pids $spid"
+for i in $(seq 300); do grep -q "job [0-9]*: queued" submit.err && break; sleep 0.1; done
+grep -q "job [0-9]*: queued" submit.err || { cat submit.err; fail "kiln submit --wait did not report its job queued"; }
 sh "$KILN_ROOT/tests/lib/pg.sh" halt "$pgdir" || fail "pg.sh halt"
 # the dashboard's pages likewise: 503 with Retry-After, its own HTML page
 for page in /jobs /workers; do
@@ -146,6 +153,10 @@ code=$(call "$TW" POST /api/v1/worker/heartbeat)
 [ "$code" = 503 ] || { cat "$T/body"; fail "a worker's heartbeat with PostgreSQL stopped: $code, expected 503"; }
 unavailable "PostgreSQL stopped, worker"
 kill -0 $serve_pid 2>/dev/null || fail "kiln serve ended when PostgreSQL stopped"
+for i in $(seq 100); do grep -q "Retry-After" submit.err && break; sleep 0.1; done
+grep -q "asking again in 30 s, as its Retry-After says" submit.err || { cat submit.err; fail "kiln submit --wait does not wait out the 503's Retry-After"; }
+kill -0 $spid 2>/dev/null || { cat submit.err; fail "kiln submit --wait gave up on a server that asked for time"; }
+kill $spid; wait $spid 2>/dev/null
 # a kiln worker started now waits out the 503's Retry-After (30 s) before declaring again,
 # instead of asking every 2 s
 "$KILN" worker --server "$S" --token "$TW" --work "$T/wwork" > worker.log 2>&1 &
@@ -164,6 +175,6 @@ code=$(call "$TP" GET /api/v1/jobs)
 code=$(call "$TW" POST /api/v1/worker/heartbeat)
 [ "$code" = 200 ] || { cat "$T/body"; fail "a heartbeat once PostgreSQL is back: $code, expected 200"; }
 [ "$(curl -s -o /dev/null -w '%{http_code}' -b jar "$S/jobs")" = 200 ] || fail "the dashboard once PostgreSQL is back"
-note "PostgreSQL stopped: tenant, worker and dashboard requests 503 with Retry-After (kiln worker waited it out); started again: 200"
+note "PostgreSQL stopped: tenant, worker and dashboard requests 503 with Retry-After (kiln worker and kiln submit --wait waited it out); started again: 200"
 ! grep -qF "${TP#kt_}" serve-pg.log && ! grep -qF "${TA#kt_}" serve.log || fail "a tenant token is in the server's log"
 exit 0
