@@ -50,6 +50,8 @@ check-long: build-asan build
 	# each update case fails on its defect image (a whole update cycle each, after update's clean run)
 	KILN_TESTS=update_defects sh tests/run.sh $(ASAN_BUILD)
 	KILN_TESTS=kdump sh tests/run.sh $(ASAN_BUILD)
+	# the defects whose cases reboot the guest or wait out a timeout (# long: in tests/defects), with the clean run of those cases
+	KILN_TESTS=defects KILN_DEFECTS_LONG=only sh tests/run.sh $(ASAN_BUILD)
 	# tier 1 on the tuned Debian test image (make check proves each of its cases both ways in defects.sh)
 	KILN_TESTS=tier1 sh tests/run.sh $(ASAN_BUILD)
 	# area hpc: two two-node Debian environments with soft-RoCE, and its defects

@@ -16,7 +16,9 @@ for f in "$root"/tests/defects/*.sh; do
     [ "$n" = lib ] && continue
     c=$(sed -n 's/^# case: //p' "$f")
     e=$(sed -n 's/^# expect: //p' "$f")
-    printf '%s\t%s\t%s\n' "$c" "$n" "$e"
+    # "# long:": defects.sh runs it only in make check-long
+    l=$(sed -n 's/^# long: .*/long/p' "$f")
+    printf '%s\t%s\t%s\t%s\n' "$c" "$n" "$e" "$l"
 done > "$tmp.d"
 # the update cases' defects: spec changes built into the machine's starting image and run
 # through a whole update cycle (tests/integration/update_defects.sh, make check-long)
@@ -52,12 +54,13 @@ done > "$tmp.p"
     "$kiln" list --json | jq -r '.[] | [.name, .area, (.priority|tostring)] | @tsv' | while IFS='	' read -r name area prio; do
         case $name in ext.*) continue ;; esac
         defects=$(awk -F'\t' -v c="$name" -v long=" $long_only " '$1 == c && $2 != "-" {n = $2; sub(/^\.\.\/integration\//, "", n)
-            sub(/\.sh$/, "", n); printf "%s%s%s", sep, "`" $2 "`", index(long, " " n " ") ? " (check-long)" : ""; sep = ", "}' "$tmp.d")
+            sub(/\.sh$/, "", n); printf "%s%s%s", sep, "`" $2 "`", index(long, " " n " ") || $4 == "long" ? " (check-long)" : ""; sep = ", "}' "$tmp.d")
         evidence=$(awk -F'\t' -v c="$name" '$1 == c && $2 != "-" {printf "%s%s", sep, $3; sep = "; "}' "$tmp.d" | sed 's/|/\\|/g')
         cannot=$(awk -F'\t' -v c="$name" '$1 == c && $2 == "-" {print $3}' "$tmp.d" | sed 's/|/\\|/g')
         [ -z "$defects" ] && [ -n "$cannot" ] && defects="none here: $cannot"
         clean=
         awk -F'\t' -v c="$name" '$1 == c && $2 !~ /^\.\.\// && $2 !~ /^update\// && $2 != "-" {f = 1} END {exit !f}' "$tmp.d" && clean="defects.sh (clean run)"
+        awk -F'\t' -v c="$name" '$1 == c && $4 == "long" {f = 1} END {exit !f}' "$tmp.d" && clean="defects.sh (clean run, check-long)"
         passes=$(awk -F'\t' -v c="$name" -v long=" $long_only " '$1 == c {n = $2; sub(/\.sh$/, "", n)
             printf "%s%s%s", sep, $2, index(long, " " n " ") ? " (check-long)" : ""; sep = ", "}' "$tmp.p")
         # a P0/P1 case that needs what the tier VMs lack (a TPM, a disk the firmware boots) is

@@ -2,6 +2,7 @@
 # case: boot_time
 # expect: kiln-app-init.service
 # image: system
+# long: waits out the boot timeout
 # A start job that waits for a file the deployment never provides: boot never finishes,
 # multi-user.target is never reached.
 . "$(dirname "$0")/lib.sh"

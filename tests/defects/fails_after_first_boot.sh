@@ -2,6 +2,7 @@
 # case: verify_reboot_cycles
 # expect: failed units: kiln-app-migrate.service
 # image: pair-b
+# long: reboots the guest
 # A unit that runs only once the first boot is over (ConditionFirstBoot=no) and fails: the
 # image boots clean once, and every boot after that fails.
 . "$(dirname "$0")/lib.sh"

@@ -2,6 +2,7 @@
 # case: verify_clean_shutdown
 # expect: kiln-queue-flush.service
 # image: packages
+# long: reboots the guest and waits out a stop timeout
 # A service whose stop command waits for a queue server that is gone and ignores SIGTERM:
 # every shutdown waits out its stop timeout and then kills it.
 . "$(dirname "$0")/lib.sh"

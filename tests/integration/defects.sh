@@ -18,6 +18,10 @@
 # configures only its build NIC gets wrong.
 # The images run in KILN_DEFECT_LANES (default 2) lanes side by side, the clean image's run
 # split in two among them: under TCG a guest keeps one host core busy, and CI has two.
+# A defect with "# long: WHY" (its case reboots the guest or waits out a timeout: minutes each
+# under TCG) runs, with its case in the clean image's run, only with KILN_DEFECTS_LONG=1 (all
+# defects) or =only (those alone, as make check-long runs them); make check names what it left
+# out. KILN_DEFECTS=a,b runs the named ones whatever their header.
 . "$(dirname "$0")/lib.sh"
 D=$KILN_ROOT/tests/defects
 started=$(date +%s)
@@ -74,11 +78,19 @@ cmdline() {
     echo "$words"
 }
 
-names=
+names= long_left=
 for script in "$D"/*.sh; do
     name=$(basename "$script" .sh)
     [ "$name" = lib ] && continue
-    case ",${KILN_DEFECTS:-$name}," in *",$name,"*) names="$names $name" ;; esac
+    case ",${KILN_DEFECTS:-$name}," in *",$name,"*) ;; *) continue ;; esac
+    if [ -z "${KILN_DEFECTS:-}" ]; then
+        if [ -n "$(hdr long "$name")" ]; then
+            case ${KILN_DEFECTS_LONG:-0} in 1|only) ;; *) long_left="$long_left $name ($(hdr case "$name"): $(hdr long "$name"))"; continue ;; esac
+        else
+            [ "${KILN_DEFECTS_LONG:-0}" = only ] && continue
+        fi
+    fi
+    names="$names $name"
 done
 for want in $(echo "${KILN_DEFECTS:-}" | tr ',' ' '); do
     case " $names " in *" $want "*) ;; *) fail "KILN_DEFECTS names $want, which is no defect in tests/defects" ;; esac
@@ -199,6 +211,7 @@ for job in $clean_jobs; do
 done
 for f in took-*; do note "${f#took-}: $(cat "$f") s"; done
 note "$(echo $names | wc -w) defects in $(echo $images | wc -w) images, $(echo $targets | wc -w) cases: $(( $(date +%s) - started )) s"
+[ -z "$long_left" ] || note "left to make check-long (KILN_DEFECTS_LONG=1), with their cases in the clean run:$long_left"
 [ -z "$failures" ] || fail "not proven:$failures"
 expect_no_qemu
 exit 0
