@@ -134,8 +134,9 @@ void build_progress(struct build_ctx *c, bool step, const char *text, uint64_t d
 
 /* What the package manager's output (pipe rfd) says it does: every byte into the build log, each
  * line through image/pkg_progress, its phases as steps, its items as live updates (and one a
- * second besides, so that a silent phase's time goes on). Waits for pid: 0 and *st, -ETIMEDOUT
- * when interrupted, or -errno. */
+ * second besides, so that a silent phase's time goes on). Waits for pid, whose exit ends the
+ * watch (what the pipe holds then, at most 1 MiB, goes to the log: a process it left behind may
+ * write on): 0 and *st, -ETIMEDOUT when interrupted, or -errno. */
 struct pkg_watch {
     struct build_ctx *c;
     double t0; /* when the phase began */
@@ -179,11 +180,13 @@ static int watch_pkgmgr(struct build_ctx *c, const char *label, pid_t pid, int r
             build_progress(c, false, text, dl ? p.dl_done : 0, dl ? p.dl_total : 0, now - w.t0);
             shown = now;
         }
-        if (n > 0) continue;
+        /* the child's exit ends the watch even while output keeps coming: a process it left
+         * behind (a daemon a package started) can hold the pipe and write forever */
         if ((r = proc_wait(pid, open ? 0 : 200, st)) != -ETIMEDOUT) break;
     }
-    /* what the pipe still holds once the child has gone: into the log */
-    for (ssize_t n; r == 0 && open && (n = read(rfd, buf, sizeof buf)) > 0;)
+    /* what the pipe still holds once the child has gone (at most 1 MiB more): into the log */
+    size_t left = 1 << 20;
+    for (ssize_t n; r == 0 && open && left && (n = read(rfd, buf, sizeof buf < left ? sizeof buf : left)) > 0; left -= (size_t)n)
         if (write(c->log_fd, buf, (size_t)n) < 0) break;
     return r;
 }

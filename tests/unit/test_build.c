@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -324,6 +325,55 @@ static void test_events(void)
     spec_free(s);
 }
 
+struct pm_seen {
+    struct sbuf out; /* the BUILD_ERROR's output */
+    int errors;
+};
+
+static void record_error(const struct build_event *e, void *userdata)
+{
+    struct pm_seen *v = userdata;
+    if (e->kind != BUILD_ERROR) return;
+    v->errors++;
+    if (e->output) sbuf_puts(&v->out, e->output);
+}
+
+/* A build context that runs commands alone: its log in dir/NAME, its errors to v. */
+static void pm_ctx(struct build_ctx *c, struct build_opts *o, struct pm_seen *v, char *log)
+{
+    *o = (struct build_opts){.on_event = record_error, .userdata = v};
+    *c = (struct build_ctx){.opts = o, .log_path = log, .stage = "rootfs"};
+    c->log_fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+}
+
+/* When the package manager exits, the watch ends even though a process it left behind keeps
+ * writing to the pipe. */
+static void test_pkgmgr_hostile(void)
+{
+    _cleanup_free_ char *log = path_join(dir, "pm.log");
+    struct pm_seen v = {0};
+    struct build_opts o;
+    struct build_ctx c;
+    /* a daemon a scriptlet started: writes every 10 ms until told to stop (or 30 s). Before the
+     * fix the watch read on for as long as it wrote (each pause under 200 ms) */
+    _cleanup_free_ char *pidf = path_join(dir, "spam.pid"), *stop = path_join(dir, "spam.stop");
+    _cleanup_free_ char *script = xasprintf("timeout 30 sh -c 'trap \"\" PIPE; echo $$ > %s; while [ ! -e %s ]; do "
+                                            "echo tick; sleep 0.01; done' & while [ ! -s %s ]; do sleep 0.01; done; exit 0",
+                                            pidf, stop, pidf);
+    char *daemon[] = {"sh", "-c", script, NULL};
+    pm_ctx(&c, &o, &v, log);
+    is_int(build_run_pkgmgr(&c, "rootfs", daemon, NULL), 0, "the package manager's exit status");
+    _cleanup_free_ char *pidtext = NULL;
+    long pid = 0;
+    if (read_file(pidf, 64, &pidtext, NULL) < 0 || !parse_long(strstrip(pidtext), &pid)) pid = 0;
+    ok(pid > 1 && kill((pid_t)pid, 0) == 0,
+       "the watch ended when the package manager exited, while what it left behind still wrote (pid %ld)", pid);
+    write_file_atomic(stop, "", 0, 0644);
+    for (int i = 0; i < 500 && pid > 1 && kill((pid_t)pid, 0) == 0; i++) usleep(10000);
+    close(c.log_fd);
+    sbuf_free(&v.out);
+}
+
 /* boot.secure_boot: distro's grub.cfg: each word of the command line its own argument of
  * GRUB's linux, so the kernel gets root=, rw and console= as three parameters (one quoted
  * argument, which GRUB passes on in double quotes, left the kernel with no root= and its
@@ -350,6 +400,7 @@ int main(void)
     test_initrd_hook();
     test_lines();
     test_events();
+    test_pkgmgr_hostile();
     test_grub_cfg();
     rm_rf(dir);
     return tap_done();
