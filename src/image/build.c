@@ -9,13 +9,17 @@
 #include <jansson.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "image/pkg_progress.h"
 #include "util/fs.h"
 #include "util/proc.h"
 #include "util/timeutil.h"
+#include "util/utf8.h"
 #include "util/util.h"
 
 static bool immutable(const struct image_spec *s, const struct build_opts *o)
@@ -97,21 +101,46 @@ void build_note(struct build_ctx *c, const char *fmt, ...)
     va_end(ap);
 }
 
-/* The last 16 lines of the build log from offset on ("  ...\n" first when there are more), or
- * NULL when the log cannot be read. */
+enum { TAIL_LINES = 16, TAIL_READ = 64 << 10, TAIL_LINE_MAX = 300 };
+
+/* The last 16 lines of the build log from offset from on, read from its last 64 KiB ("  ...\n"
+ * first when there is more), for a terminal: each line cut to 300 bytes (" ..." after a cut
+ * one) with its control bytes and ill-formed UTF-8 escaped (util/utf8.h: the package manager
+ * prints the repositories' text, escape sequences included), each ending in "\n". NULL when
+ * the log cannot be read. */
 static char *log_tail(struct build_ctx *c, off_t from)
 {
-    char *text = NULL;
-    size_t len;
-    if (read_file(c->log_path, 64 << 20, &text, &len) < 0) return NULL;
-    if ((size_t)from > len) from = 0;
-    const char *s = text + from, *p = text + len;
+    int fd = open(c->log_path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        if (fd >= 0) close(fd);
+        return NULL;
+    }
+    if (from < 0 || from > st.st_size) from = 0;
+    off_t at = st.st_size - from > TAIL_READ ? st.st_size - TAIL_READ : from;
+    char *text = xmalloc(TAIL_READ);
+    ssize_t len = pread(fd, text, (size_t)(st.st_size - at), at);
+    close(fd);
+    if (len < 0) {
+        free(text);
+        return NULL;
+    }
+    const char *s = text, *p = text + len, *end = text + len;
     int lines = 0;
-    while (p > s && lines < 16)
-        if (*--p == '\n' && p + 1 < text + len) lines++;
-    char *tail = xasprintf("%s%s", p == s ? "" : "  ...\n", p + (p > s));
+    while (p > s && lines < TAIL_LINES)
+        if (*--p == '\n' && p + 1 < end) lines++;
+    struct sbuf out = {0};
+    if (p > s || at > from) sbuf_puts(&out, "  ...\n");
+    for (p += p > s; p < end;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = (size_t)(end - p), eol = nl ? (size_t)(nl - p) : n;
+        _cleanup_free_ char *line = utf8_escape_controls(p, eol < TAIL_LINE_MAX ? eol : TAIL_LINE_MAX, false);
+        sbuf_printf(&out, "%s%s\n", line, eol > TAIL_LINE_MAX ? " ..." : "");
+        p += eol + (eol < n);
+    }
     free(text);
-    return tail;
+    if (!out.s) sbuf_puts(&out, "");
+    return sbuf_steal(&out);
 }
 
 static int command_failed(struct build_ctx *c, const char *stage, const char *cmd, off_t start, int r, int st)

@@ -346,14 +346,30 @@ static void pm_ctx(struct build_ctx *c, struct build_opts *o, struct pm_seen *v,
     c->log_fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
 }
 
-/* When the package manager exits, the watch ends even though a process it left behind keeps
- * writing to the pipe. */
+/* The package manager prints the repositories' text (names, versions, scriptlets' output): when
+ * it fails, the end of its output is shown on the terminal, escaped and bounded; when it exits,
+ * the watch ends even though a process it left behind keeps writing to the pipe. */
 static void test_pkgmgr_hostile(void)
 {
     _cleanup_free_ char *log = path_join(dir, "pm.log");
     struct pm_seen v = {0};
     struct build_opts o;
     struct build_ctx c;
+    pm_ctx(&c, &o, &v, log);
+    /* a 10 MB line, an OSC title, then a screen clear with no newline: it dies mid-line */
+    char *evil[] = {"sh", "-c", "head -c 10485760 /dev/zero | tr '\\0' a; printf '\\nUnpacking \\033]0;owned\\007x (1) ...\\n"
+                    "\\033[2J'; exit 1", NULL};
+    is_int(build_run_pkgmgr(&c, "rootfs", evil, NULL), -EIO, "a failing package manager fails the step");
+    is_int(v.errors, 1, "one error, with the output's tail");
+    const char *out = v.out.s ? v.out.s : "";
+    ok(!strchr(out, '\033') && !strchr(out, '\007'), "no escape sequence of the output reaches the terminal");
+    has(out, "Unpacking \\x1b]0;owned\\x07x (1) ...\n", "the line shown with its control bytes escaped");
+    ok(v.out.len < 4096, "the 10 MB line is cut: %zu bytes shown", v.out.len);
+    ok(startswith(out, "  ...\naaaa"), "the tail begins with the long line's end, after a mark for what was left out");
+    ok(v.out.len && out[v.out.len - 1] == '\n', "the last line, cut off by the exit, still ends the output's last line");
+    close(c.log_fd);
+    sbuf_free(&v.out);
+
     /* a daemon a scriptlet started: writes every 10 ms until told to stop (or 30 s). Before the
      * fix the watch read on for as long as it wrote (each pause under 200 ms) */
     _cleanup_free_ char *pidf = path_join(dir, "spam.pid"), *stop = path_join(dir, "spam.stop");
@@ -361,6 +377,7 @@ static void test_pkgmgr_hostile(void)
                                             "echo tick; sleep 0.01; done' & while [ ! -s %s ]; do sleep 0.01; done; exit 0",
                                             pidf, stop, pidf);
     char *daemon[] = {"sh", "-c", script, NULL};
+    v = (struct pm_seen){0};
     pm_ctx(&c, &o, &v, log);
     is_int(build_run_pkgmgr(&c, "rootfs", daemon, NULL), 0, "the package manager's exit status");
     _cleanup_free_ char *pidtext = NULL;
