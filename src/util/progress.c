@@ -45,10 +45,17 @@ void progress_live(struct progress_line *p, bool force, const char *text)
     double now = p->clock ? p->clock() : now_s();
     double gap = p->min_gap_s > 0 ? p->min_gap_s : 0.2;
     if (!force && p->showing && now - p->drawn_at < gap) return;
-    size_t max = (size_t)(p->cols > 1 ? p->cols - 1 : 79);
+    if (p->follow_width) {
+        int cols = progress_term_cols(fileno(p->f));
+        if (cols > 0) p->cols = cols;
+    }
+    size_t max = (size_t)(p->cols > 0 ? p->cols - 1 : 79);
+    /* one line whatever text holds: a newline or an escape sequence would leave the line's
+     * start or drive the terminal */
+    _cleanup_free_ char *safe = utf8_escape_controls(text, strlen(text), false);
     /* a line longer than the terminal wraps, and "\r\033[K" would clear only its last row */
-    size_t len = utf8_cut(text, max);
-    fprintf(p->f, "\r\033[K%.*s", (int)len, text);
+    size_t len = utf8_cut(safe, max);
+    fprintf(p->f, "\r\033[K%.*s", (int)len, safe);
     fflush(p->f);
     p->drawn_at = now;
     p->showing = true;

@@ -20,6 +20,8 @@ struct progress_line {
     FILE *f;
     bool tty;
     int cols;              /* the terminal's width, 0: 80; a line is cut to cols - 1 characters */
+    bool follow_width;     /* re-read cols from f's fd (TIOCGWINSZ) at each draw, so that a
+                            * terminal resized mid-way (SIGWINCH) gets lines that fit */
     double min_gap_s;      /* redraws at most this often unless forced (0: 0.2 s) */
     double (*clock)(void); /* seconds, monotonic; NULL: now_s (a test passes its own) */
     double drawn_at;       /* when the line was last drawn */
@@ -28,8 +30,10 @@ struct progress_line {
 
 /* The terminal's width on fd (TIOCGWINSZ), or 0 when it cannot be told. */
 int progress_term_cols(int fd);
-/* Draws text (one line, no newline) as the live line when p->tty: always when force, else when
- * min_gap_s has passed since the last draw. Does nothing off a terminal. */
+/* Draws text as the live line when p->tty: always when force, else when min_gap_s has passed
+ * since the last draw. Control bytes (a newline, ESC) and ill-formed UTF-8 in text are drawn
+ * escaped ("\x1b", util/utf8.h), so the line stays one line and cannot drive the terminal.
+ * Does nothing off a terminal. */
 void progress_live(struct progress_line *p, bool force, const char *text);
 /* Takes the live line off the terminal (the cursor back at its start), so the next line
  * printed takes its place. */

@@ -3,8 +3,13 @@
  * ticker's clock is passed in (console_notifier_tick), so no wall clock decides a result.
  * kiln build's (util/progress.c, cmd/build.c's build_event_show): the live line on a terminal,
  * a line per phase or file elsewhere, on a clock the test sets. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "cmd/common.h"
@@ -94,6 +99,80 @@ static void test_progress_line(void)
     free(buf);
 }
 
+/* The live line on a terminal narrower than anything kiln prints, and one resized mid-way: a
+ * pseudo-terminal whose width the test sets (TIOCSWINSZ, what a resize does before SIGWINCH). */
+static void set_cols(int fd, int cols)
+{
+    struct winsize ws = {.ws_row = 24, .ws_col = (unsigned short)cols};
+    ioctl(fd, TIOCSWINSZ, &ws);
+}
+
+/* What the terminal got: reads master until want bytes came or a second passed with none. */
+static char *pty_read(int master, size_t want)
+{
+    struct sbuf b = {0};
+    char buf[512];
+    struct pollfd p = {.fd = master, .events = POLLIN};
+    while (b.len < want && poll(&p, 1, 1000) > 0) {
+        ssize_t n = read(master, buf, sizeof buf);
+        if (n <= 0) break;
+        sbuf_append(&b, buf, (size_t)n);
+    }
+    if (!b.s) sbuf_puts(&b, "");
+    return sbuf_steal(&b);
+}
+
+static void test_progress_width(void)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    struct progress_line one = {.f = f, .tty = true, .cols = 1, .clock = fake_clock};
+    progress_live(&one, true, "kiln build: [1/7] rootfs 3 s: reading the repositories");
+    one.cols = 2;
+    progress_live(&one, true, "kiln build");
+    is_str(mem_text(f, &buf), "\r\033[K" "\r\033[Kk", "1 column: nothing but the clearing (a line would wrap); 2: one character");
+    free(buf);
+
+    f = open_memstream(&buf, &len);
+    struct progress_line pl = {.f = f, .tty = true, .cols = 200, .clock = fake_clock};
+    progress_live(&pl, true, "unpacking \033]0;owned\007 (1)\nnext \033[2J \xff");
+    is_str(mem_text(f, &buf), "\r\033[Kunpacking \\x1b]0;owned\\x07 (1)\\x0anext \\x1b[2J \\xff",
+           "whatever the text holds, one line with its control bytes escaped");
+    free(buf);
+
+    int master = posix_openpt(O_RDWR | O_NOCTTY);
+    if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0) {
+        ok(false, "no pseudo-terminal: %s", strerror(errno));
+        if (master >= 0) close(master);
+        return;
+    }
+    int slave = open(ptsname(master), O_RDWR | O_NOCTTY);
+    FILE *tty = slave >= 0 ? fdopen(slave, "w") : NULL;
+    if (!tty) {
+        ok(false, "cannot open the pseudo-terminal's other end: %s", strerror(errno));
+        if (slave >= 0) close(slave);
+        close(master);
+        return;
+    }
+    set_cols(slave, 30);
+    struct progress_line live = {.f = tty, .tty = true, .cols = progress_term_cols(slave), .follow_width = true,
+                                 .clock = fake_clock};
+    is_int(live.cols, 30, "the width of the terminal");
+    const char *text = "kiln build: [6/7] outputs 12 s: writing t-1.0.0.qcow2, 1.0 GiB of 2.0 GiB";
+    progress_live(&live, true, text);
+    char *got = pty_read(master, 4 + 29);
+    is_str(got, "\r\033[Kkiln build: [6/7] outputs 12 ", "cut to 29 columns");
+    free(got);
+    set_cols(slave, 12);
+    progress_live(&live, true, text);
+    got = pty_read(master, 4 + 11);
+    is_str(got, "\r\033[Kkiln build:", "the terminal made narrower mid-way: the next line fits it (11 columns)");
+    free(got);
+    fclose(tty);
+    close(master);
+}
+
 /* kiln build on a terminal and off it: the same events, the live line against plain lines */
 static void test_build_lines(void)
 {
@@ -144,6 +223,7 @@ static void test_build_lines(void)
 int main(void)
 {
     test_progress_line();
+    test_progress_width();
     test_build_lines();
 
     struct kiln_result cases[2] = {
