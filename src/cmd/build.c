@@ -9,6 +9,7 @@
 #include "util/proc.h"
 #include "util/progress.h"
 #include "util/timeutil.h"
+#include "util/utf8.h"
 #include "util/util.h"
 
 static bool take_format(const char *verb, const char *opt, const char *val, void *to)
@@ -20,35 +21,43 @@ static bool take_format(const char *verb, const char *opt, const char *val, void
     return false;
 }
 
+/* s as the terminal gets it (util/utf8.h): a spec's fields, paths (--out DIR) and a command's
+ * output are text to show, never sequences that drive the terminal; NULL stays NULL. */
+static char *shown(const char *s, bool keep_lf)
+{
+    return s ? utf8_escape_controls(s, strlen(s), keep_lf) : NULL;
+}
+
 void build_event_fprint(FILE *f, const struct build_event *e, const struct image_spec *s)
 {
+    _cleanup_free_ char *text = shown(e->text, true), *out = shown(e->output, true), *path = shown(e->path, false);
     switch (e->kind) {
     case BUILD_STAGE_BEGIN:
         fprintf(f, "kiln build: [%d/%d] %s ...\n", e->index, e->count, e->stage);
         break;
     case BUILD_STAGE_END:
         fprintf(f, "kiln build: [%d/%d] %-10s %7.1f s%s%s\n", e->index, e->count, e->stage, e->seconds,
-                e->text ? "  " : "", e->text ? e->text : "");
+                text ? "  " : "", text ? text : "");
         break;
     case BUILD_INFO:
     case BUILD_ERROR:
-        fprintf(f, "kiln build: %s: %s\n", e->stage, e->text);
-        if (e->output) fputs(e->output, f);
+        fprintf(f, "kiln build: %s: %s\n", e->stage, text);
+        if (out) fputs(out, f);
         break;
     case BUILD_NOTE:
     case BUILD_WARNING:
         fprintf(f, "kiln build: %s%s%s: %s\n", e->stage ? e->stage : "", e->stage ? ": " : "",
-                e->kind == BUILD_NOTE ? "note" : "warning", e->text);
+                e->kind == BUILD_NOTE ? "note" : "warning", text);
         break;
     case BUILD_DONE:
-        fprintf(f, "kiln build: %s %s built in %.1f s → %s.*\n", s->name, s->version, e->seconds, e->path);
+        fprintf(f, "kiln build: %s %s built in %.1f s → %s.*\n", s->name, s->version, e->seconds, path);
         break;
     case BUILD_LOG_KEPT:
-        fprintf(f, "kiln build: failed; the build log is kept at %s\n", e->path);
+        fprintf(f, "kiln build: failed; the build log is kept at %s\n", path);
         break;
     case BUILD_PROGRESS:
         /* a line per phase or finished piece; the live updates are for a terminal */
-        if (e->step) fprintf(f, "kiln build: %s: %s\n", e->stage, e->text);
+        if (e->step) fprintf(f, "kiln build: %s: %s\n", e->stage, text);
         break;
     }
 }

@@ -243,6 +243,11 @@ static void test_lines(void)
         {{.kind = BUILD_DONE, .seconds = 43.04, .path = "out/t-1.0.0"}, "kiln build: t 1.0.0 built in 43.0 s → out/t-1.0.0.*\n", "done"},
         {{.kind = BUILD_LOG_KEPT, .path = "out/t-1.0.0.build.log"}, "kiln build: failed; the build log is kept at out/t-1.0.0.build.log\n",
          "log kept"},
+        /* --out DIR and error texts are printed, not obeyed: an OSC title, a newline in a path */
+        {{.kind = BUILD_DONE, .seconds = 1, .path = "o\033]0;owned\007\nut/t-1.0.0"},
+         "kiln build: t 1.0.0 built in 1.0 s → o\\x1b]0;owned\\x07\\x0aut/t-1.0.0.*\n", "done: the path's control bytes escaped"},
+        {{.kind = BUILD_ERROR, .stage = "rootfs", .text = "cannot read /x\033[2J", .output = "E: \033[31m\xff\n"},
+         "kiln build: rootfs: cannot read /x\\x1b[2J\nE: \\x1b[31m\\xff\n", "error: its text and output escaped, lines kept"},
         {{.kind = BUILD_PROGRESS, .stage = "rootfs", .step = true, .text = "installing 68 packages"},
          "kiln build: rootfs: installing 68 packages\n", "a progress step: a line of its own"},
         {{.kind = BUILD_PROGRESS, .stage = "outputs", .text = "writing t-1.0.0.qcow2", .done = 1, .total = 2}, "",
