@@ -40,31 +40,29 @@ void cmd_write_opts(const char *seed, struct disk_write_opts *o)
     }
 }
 
-/* kiln convert -p: on a terminal one line rewritten at most five times a second, otherwise a
- * line each time the copy passes another tenth of the disk; 100% always. */
+/* kiln convert -p: on a terminal one live line (util/progress.h: cut to the terminal's width as
+ * it is now) rewritten at most five times a second, otherwise a line each time the copy passes
+ * another tenth of the disk; 100% always, a line of its own. */
 struct convert_progress {
-    bool tty;
+    struct progress_line pl;
     int shown; /* the last percentage printed, -1 none */
-    double at; /* when (tty) */
 };
 
 static void convert_progress(void *ctx, uint64_t done, uint64_t total)
 {
     struct convert_progress *p = ctx;
     int pct = total ? (int)(done * 100 / total) : 100;
-    if (pct <= p->shown) return;
-    if (p->tty) {
-        double t = now_s();
-        if (pct < 100 && t - p->at < 0.2) return;
-        p->at = t;
-    } else if (pct < 100 && p->shown >= 0 && pct / 10 == p->shown / 10) {
+    if (pct <= p->shown || (!p->pl.tty && pct < 100 && p->shown >= 0 && pct / 10 == p->shown / 10)) return;
+    p->shown = pct;
+    char a[32], b[32], line[128];
+    human_bytes(done, a, sizeof a), human_bytes(total, b, sizeof b);
+    snprintf(line, sizeof line, "kiln convert: %3d%% (%s of %s)", pct, a, b);
+    if (!p->pl.tty) {
+        fprintf(p->pl.f, "kiln convert: %d%% (%s of %s)\n", pct, a, b);
         return;
     }
-    p->shown = pct;
-    char a[32], b[32];
-    human_bytes(done, a, sizeof a), human_bytes(total, b, sizeof b);
-    if (p->tty) fprintf(stderr, "\r\033[Kkiln convert: %3d%% (%s of %s)%s", pct, a, b, pct == 100 ? "\n" : "");
-    else fprintf(stderr, "kiln convert: %d%% (%s of %s)\n", pct, a, b);
+    progress_live(&p->pl, pct == 100, line); /* at most five redraws a second */
+    if (pct == 100) fputc('\n', p->pl.f), p->pl.showing = false;
 }
 
 int cmd_convert(int argc, char **argv)
@@ -113,11 +111,13 @@ int cmd_convert(int argc, char **argv)
     struct disk_write_opts o = {0};
     const char *base = strrchr(out, '/');
     cmd_write_opts(base ? base + 1 : out, &o);
-    struct convert_progress prog = {.tty = isatty(2) != 0, .shown = -1};
+    struct convert_progress prog = {.pl = {.f = stderr, .tty = isatty(2) != 0, .cols = progress_term_cols(2), .follow_width = true},
+                                    .shown = -1};
     if (progress) o.progress = convert_progress, o.progress_ctx = &prog;
     double t0 = now_s();
     int r = disk_convert(d, out, (enum disk_format)f, &o, &err);
     disk_close(d);
+    progress_clear(&prog.pl); /* a failed or interrupted copy's live line: not the message's start */
     if (r < 0) {
         fprintf(stderr, "kiln convert: %s\n", err);
         free(err);

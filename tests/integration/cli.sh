@@ -131,6 +131,18 @@ grep '%' "$T/err" | sed -n 's/^kiln convert: \([0-9]*\)% (.*)$/\1/p' > pct.txt
     fail "convert -p: $(cat "$T/err")"
 expect_in "$T/err" "kiln convert: 100% (12.0 MiB of 12.0 MiB)"
 [ ! -s "$T/out" ] || fail "convert -p wrote to stdout"
+# -p on a terminal (script(1)): a copy that fails mid-way (past the file size limit: EFBIG) takes its live
+# line off first, so the message starts a line of its own (it used to follow "(2.0 MiB of 12.0 MiB)")
+if command -v script > /dev/null; then
+    truncate -s 12M half.raw
+    head -c 2097152 /dev/zero | tr '\0' x | dd of=half.raw conv=notrunc status=none
+    printf x | dd of=half.raw bs=1 seek=11534336 conv=notrunc status=none
+    script -qec "stty cols 200; sh -c 'trap \"\" XFSZ; ulimit -f 8000; exec \"$KILN\" convert -p --format vhd-fixed half.raw half.vhd'" \
+        /dev/null > tty.txt 2>&1 < /dev/null && fail "convert past the file size limit succeeded: $(cat -v tty.txt)"
+    grep -q '%' tty.txt || fail "convert -p on a terminal: no live line: $(cat -v tty.txt)"
+    ! grep -q ')kiln convert' tty.txt || fail "convert -p: the error follows the live line: $(cat -v tty.txt)"
+    expect_in tty.txt "kiln convert: writing half.vhd failed: File too large"
+fi
 expect_status 0 "$KILN" inspect --json conv.img
 expect_jq "$T/out" .format qcow2
 # a short option's value attached (-kFILE) and -- ending the options, as the README says
