@@ -51,8 +51,9 @@ void progress_live(struct progress_line *p, bool force, const char *text)
     }
     size_t max = (size_t)(p->cols > 0 ? p->cols - 1 : 79);
     /* one line whatever text holds: a newline or an escape sequence would leave the line's
-     * start or drive the terminal */
+     * start or drive the terminal, a tab move past its width */
     _cleanup_free_ char *safe = utf8_escape_controls(text, strlen(text), false);
+    for (char *t = safe; (t = strchr(t, '\t'));) *t = ' ';
     /* a line longer than the terminal wraps, and "\r\033[K" would clear only its last row */
     size_t len = utf8_cut(safe, max);
     fprintf(p->f, "\r\033[K%.*s", (int)len, safe);

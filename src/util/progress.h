@@ -32,7 +32,8 @@ struct progress_line {
 int progress_term_cols(int fd);
 /* Draws text as the live line when p->tty: always when force, else when min_gap_s has passed
  * since the last draw. Control bytes (a newline, ESC) and ill-formed UTF-8 in text are drawn
- * escaped ("\x1b", util/utf8.h), so the line stays one line and cannot drive the terminal.
+ * escaped ("\x1b", util/utf8.h), a tab as a space, so the line stays one line of the terminal's
+ * width and cannot drive the terminal.
  * Does nothing off a terminal. */
 void progress_live(struct progress_line *p, bool force, const char *text);
 /* Takes the live line off the terminal (the cursor back at its start), so the next line

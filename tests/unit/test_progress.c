@@ -136,9 +136,9 @@ static void test_progress_width(void)
 
     f = open_memstream(&buf, &len);
     struct progress_line pl = {.f = f, .tty = true, .cols = 200, .clock = fake_clock};
-    progress_live(&pl, true, "unpacking \033]0;owned\007 (1)\nnext \033[2J \xff");
+    progress_live(&pl, true, "unpacking \033]0;owned\007 (1)\nnext \033[2J\t\xff");
     is_str(mem_text(f, &buf), "\r\033[Kunpacking \\x1b]0;owned\\x07 (1)\\x0anext \\x1b[2J \\xff",
-           "whatever the text holds, one line with its control bytes escaped");
+           "whatever the text holds, one line with its control bytes escaped, a tab a space (it moves past the width)");
     free(buf);
 
     int master = posix_openpt(O_RDWR | O_NOCTTY);
