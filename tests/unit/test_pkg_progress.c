@@ -191,6 +191,23 @@ static void test_hostile(void)
     }
     is_int(pkg_progress_line(&q, "Unpacking x (1)\0 ...", 20), PKG_PHASE, "a NUL ends the line");
     is_int(q.phase, PKG_INSTALL, "and what came before it counts");
+
+    /* apt's own progress bar (on a terminal: "\r" and no newline), invalid UTF-8 in a name */
+    struct pkg_progress r = {0};
+    const char bar[] = "\r0% [Working]\r33% [1 libc6 1 kB/2759 kB]\rUnpacking lib\xc3\x41\xff (1) ...\r"
+                       "Setting up lib\xe2\x82 (1) ...";
+    is_int(pkg_progress_feed(&r, bar, sizeof bar - 1, NULL, NULL), PKG_PHASE, "lines ended by \\r alone are lines");
+    pkg_progress_text(&r, t, sizeof t);
+    is_str(t, "installing packages: unpacking lib?A? (1)", "ill-formed UTF-8 becomes '?'");
+    is_int(r.len, strlen("Setting up lib\xe2\x82 (1) ..."), "a line cut off by the exit waits, unread");
+
+    /* 10 MB with no newline, in the pipe's 16 KiB reads: the partial line stays bounded */
+    static char chunk[16384];
+    memset(chunk, 'x', sizeof chunk);
+    struct pkg_progress m = {0};
+    for (int i = 0; i < 640; i++) pkg_progress_feed(&m, chunk, sizeof chunk, NULL, NULL);
+    is_int(m.len, PKG_LINE_MAX - 1, "10 MB without a newline: PKG_LINE_MAX - 1 bytes kept");
+    is_int(pkg_progress_feed(&m, "\nSetting up y (1) ...\n", 22, NULL, NULL), PKG_PHASE, "the next line is read whole");
 }
 
 int main(void)
