@@ -41,23 +41,23 @@ void build_event_fprint(FILE *f, const struct build_event *e, const struct image
         break;
     case BUILD_INFO:
     case BUILD_ERROR:
-        fprintf(f, "kiln build: %s: %s\n", e->stage, text);
+        fprintf(f, "kiln build: %s: %s\n", e->stage, text ? text : "");
         if (out) fputs(out, f);
         break;
     case BUILD_NOTE:
     case BUILD_WARNING:
         fprintf(f, "kiln build: %s%s%s: %s\n", e->stage ? e->stage : "", e->stage ? ": " : "",
-                e->kind == BUILD_NOTE ? "note" : "warning", text);
+                e->kind == BUILD_NOTE ? "note" : "warning", text ? text : "");
         break;
     case BUILD_DONE:
-        fprintf(f, "kiln build: %s %s built in %.1f s → %s.*\n", s->name, s->version, e->seconds, path);
+        fprintf(f, "kiln build: %s %s built in %.1f s → %s.*\n", s->name, s->version, e->seconds, path ? path : "");
         break;
     case BUILD_LOG_KEPT:
-        fprintf(f, "kiln build: failed; the build log is kept at %s\n", path);
+        fprintf(f, "kiln build: failed; the build log is kept at %s\n", path ? path : "");
         break;
     case BUILD_PROGRESS:
         /* a line per phase or finished piece; the live updates are for a terminal */
-        if (e->step) fprintf(f, "kiln build: %s: %s\n", e->stage, text);
+        if (e->step) fprintf(f, "kiln build: %s: %s\n", e->stage, text ? text : "");
         break;
     }
 }
