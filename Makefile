@@ -61,6 +61,8 @@ check-long: build-asan build
 	KILN_TESTS=containers sh tests/run.sh $(ASAN_BUILD)
 	# storage.encrypt: tpm2: the example built, verify_encrypted_root passing, its two defects caught
 	KILN_TESTS=encrypted_root sh tests/run.sh $(ASAN_BUILD)
+	# boot.secure_boot with the snakeoil pair: the image built, booted from its disk under enforcing Secure Boot with a swtpm, PCR 4 after a boot loader upgrade
+	KILN_TESTS=secure_boot sh tests/run.sh $(ASAN_BUILD)
 	# boot.secure_boot: distro: the example built, booted by shim and GRUB under Microsoft's keys, refused under others
 	KILN_TESTS=secure_boot_distro sh tests/run.sh $(ASAN_BUILD)
 	# issue 14 end to end on a real Debian image: kiln build's debian-server qcow2 through kiln serve, two workers, tier 0, published

@@ -28,7 +28,7 @@ rm -f "$log"
 # Integration tests run in KILN_TEST_LANES lanes side by side (default 2: under TCG a guest
 # keeps one core busy, and CI has two). Each lane takes the next test from one queue, the
 # longest first; a test's output is printed whole when it ends.
-LONG_ONLY="arm64 update update_defects kdump containers encrypted_root secure_boot_distro service_debian tier1 hpc"
+LONG_ONLY="arm64 update update_defects kdump containers encrypted_root secure_boot_distro service_debian tier1 hpc secure_boot"
 LONGEST_FIRST="defects stock rpm_guest console cvm tier1 hpc image_rpm image_immutable image demo external accel scripts network uefi"
 if [ -z "${KILN_UNIT_ONLY:-}" ]; then
     KILN_BUSYBOX=$(sh tests/images/build.sh busybox) || { echo "cannot build the busybox test image"; exit 1; }
