@@ -144,7 +144,7 @@ static int build_run_spec(struct image_spec *s, struct build_opts *o)
     long epoch;
     o->source_date_epoch = sde && parse_long(sde, &epoch) && epoch >= 0 ? epoch : -1;
     /* on a terminal one live line says what the stage is doing; elsewhere a line per phase */
-    struct build_show show = {.live.pl = {.f = stderr, .tty = isatty(2) != 0, .cols = progress_term_cols(2), .follow_width = true}, .spec = s};
+    struct build_show show = {.live.pl = {.f = stderr, .tty = progress_live_ok(2), .cols = progress_term_cols(2), .follow_width = true}, .spec = s};
     o->on_event = print_event;
     o->userdata = &show;
     proc_install_signal_handlers();

@@ -111,7 +111,7 @@ int cmd_convert(int argc, char **argv)
     struct disk_write_opts o = {0};
     const char *base = strrchr(out, '/');
     cmd_write_opts(base ? base + 1 : out, &o);
-    struct convert_progress prog = {.pl = {.f = stderr, .tty = isatty(2) != 0, .cols = progress_term_cols(2), .follow_width = true},
+    struct convert_progress prog = {.pl = {.f = stderr, .tty = progress_live_ok(2), .cols = progress_term_cols(2), .follow_width = true},
                                     .shown = -1};
     if (progress) o.progress = convert_progress, o.progress_ctx = &prog;
     double t0 = now_s();

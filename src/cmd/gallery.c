@@ -8,6 +8,7 @@
 #include "cmd/passphrase.h"
 #include "gallery/catalog.h"
 #include "gallery/gallery.h"
+#include "util/progress.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/timeutil.h"
@@ -119,7 +120,7 @@ int cmd_publish(int argc, char **argv)
     char *state = gallery_state_path();
     g->state = state;
     char *err = NULL;
-    struct publish_count pc = {.tty = isatty(2) != 0};
+    struct publish_count pc = {.tty = progress_live_ok(2)};
     g->staged = publish_line, g->staged_ctx = &pc;
     int r = gallery_publish(g, &q, key, &err);
     if (pc.tty && pc.files) fputc('\n', stderr);

@@ -17,6 +17,7 @@
 #include "node/ssh_cli.h"
 #include "platform/platform.h"
 #include "report/notifier.h"
+#include "util/progress.h"
 #include "util/digest.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -439,7 +440,7 @@ static int run_dirs(struct run *r, const char *runs_dir)
 static void run_notifiers(const struct kiln_runbook *rb, struct kiln_notifiers *ns, struct console_notifier *cn)
 {
     cn->out = stdout;
-    cn->tty = isatty(1) != 0;
+    cn->tty = progress_live_ok(1);
     cn->live = cn->tty && rb->concurrency == 1;
     notifiers_add(ns, &notifier_console, cn);
     notifiers_add(ns, &notifier_json, NULL);

@@ -1,8 +1,10 @@
 /* Progress lines: a live line on a terminal, whole lines elsewhere (util/progress.h). */
 #include "util/progress.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "util/timeutil.h"
 #include "util/utf8.h"
@@ -30,6 +32,12 @@ void progress_bytes_text(uint64_t done, uint64_t total, double seconds, char *bu
     if (rate) human_bytes((uint64_t)((double)done / seconds), r, sizeof r);
     snprintf(buf, n, "%s%s%s%s%s%s", d, total ? " of " : "", total ? t : "", rate ? ", " : "", rate ? r : "",
              rate ? "/s" : "");
+}
+
+bool progress_live_ok(int fd)
+{
+    const char *term = getenv("TERM");
+    return isatty(fd) && term && *term && strcmp(term, "dumb") != 0;
 }
 
 int progress_term_cols(int fd)

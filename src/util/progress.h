@@ -28,6 +28,10 @@ struct progress_line {
     bool showing;          /* a live line is on the terminal now */
 };
 
+/* Whether fd can carry a live line: a terminal (isatty) whose TERM is set and is not "dumb"
+ * (the convention apt, dnf and systemd follow: a dumb terminal, an editor's shell, gets plain
+ * lines as a pipe does). */
+bool progress_live_ok(int fd);
 /* The terminal's width on fd (TIOCGWINSZ), or 0 when it cannot be told. */
 int progress_term_cols(int fd);
 /* Draws text as the live line when p->tty: always when force, else when min_gap_s has passed

@@ -137,7 +137,7 @@ if command -v script > /dev/null; then
     truncate -s 12M half.raw
     head -c 2097152 /dev/zero | tr '\0' x | dd of=half.raw conv=notrunc status=none
     printf x | dd of=half.raw bs=1 seek=11534336 conv=notrunc status=none
-    script -qec "stty cols 200; sh -c 'trap \"\" XFSZ; ulimit -f 8000; exec \"$KILN\" convert -p --format vhd-fixed half.raw half.vhd'" \
+    TERM=xterm script -qec "stty cols 200; sh -c 'trap \"\" XFSZ; ulimit -f 8000; exec \"$KILN\" convert -p --format vhd-fixed half.raw half.vhd'" \
         /dev/null > tty.txt 2>&1 < /dev/null && fail "convert past the file size limit succeeded: $(cat -v tty.txt)"
     grep -q '%' tty.txt || fail "convert -p on a terminal: no live line: $(cat -v tty.txt)"
     ! grep -q ')kiln convert' tty.txt || fail "convert -p: the error follows the live line: $(cat -v tty.txt)"

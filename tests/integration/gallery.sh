@@ -75,7 +75,7 @@ done
 expect_in pub.txt "kiln publish: 6 files, $sum bytes copied"
 # on a terminal: one line rewritten per file (carriage return, erase line), the sums last
 if command -v script > /dev/null; then
-    script -qec "\"$KILN\" publish src/os-1.1 --gallery G --run src/run-os-1.1 -k k.key" /dev/null > tty.txt || fail "publish 1.1 on a tty"
+    TERM=xterm script -qec "\"$KILN\" publish src/os-1.1 --gallery G --run src/run-os-1.1 -k k.key" /dev/null > tty.txt || fail "publish 1.1 on a tty"
     sum=$(cat src/os-1.1.raw src/os-1.1.vmlinuz src/os-1.1.spdx.json src/os-1.1.cdx.json src/os-1.1.provenance.json \
         src/os-1.1.manifest.json | wc -c)
     grep -q "$(printf '\r\033\[K')kiln publish: 6 files, $sum bytes: os-1.1" tty.txt || fail "publish on a tty: $(od -c tty.txt | head)"

@@ -82,7 +82,7 @@ build() {
 # its output as the terminal saw it
 tty_build() {
     command -v script > /dev/null || fail "script (util-linux) is not installed"
-    script -qec "stty cols 160; \"$KILN\" build fresh.yml --out out$1" /dev/null > "build$1.txt" 2>&1 < /dev/null ||
+    TERM=xterm script -qec "stty cols 160; \"$KILN\" build fresh.yml --out out$1" /dev/null > "build$1.txt" 2>&1 < /dev/null ||
         { cat "build$1.txt"; fail "build $1 (on a terminal) failed"; }
     tr '\r' '\n' < "build$1.txt" | sed -n '/\] rootfs  /p'
 }

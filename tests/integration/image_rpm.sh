@@ -98,7 +98,7 @@ expect_in build3.txt "(cached tree "
 createrepo_c --quiet --revision kiln-2 rpm/repo || fail "createrepo_c"
 # on a terminal (script(1)): one live line with dnf's phase and package, rewritten in place
 command -v script > /dev/null || fail "script (util-linux) is not installed"
-script -qec "stty cols 160; \"$KILN\" build rpm.yml --out dist4" /dev/null > build4.txt 2>&1 < /dev/null ||
+TERM=xterm script -qec "stty cols 160; \"$KILN\" build rpm.yml --out dist4" /dev/null > build4.txt 2>&1 < /dev/null ||
     { cat build4.txt; fail "rpm build after the repository changed failed"; }
 expect_in build4.txt "(new tree, cached in "
 tr '\r' '\n' < build4.txt | sed "s/^$esc\[K//" > live4.txt

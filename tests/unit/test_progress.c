@@ -174,6 +174,33 @@ static void test_progress_width(void)
 }
 
 /* kiln build on a terminal and off it: the same events, the live line against plain lines */
+/* a live line only on a terminal whose TERM can take it: TERM=dumb (an editor's shell) or no
+ * TERM gets plain lines, as apt and dnf do (a new user saw ESC[K drawn under TERM=dumb) */
+static void test_live_ok(void)
+{
+    int master = posix_openpt(O_RDWR | O_NOCTTY);
+    ok(master >= 0 && grantpt(master) == 0 && unlockpt(master) == 0, "a pseudo-terminal");
+    int slave = master >= 0 ? open(ptsname(master), O_RDWR | O_NOCTTY) : -1;
+    const char *term0 = getenv("TERM");
+    _cleanup_free_ char *keep = term0 ? xstrdup(term0) : NULL;
+    setenv("TERM", "xterm-256color", 1);
+    ok(slave >= 0 && progress_live_ok(slave), "a terminal with TERM=xterm-256color: live");
+    setenv("TERM", "dumb", 1);
+    ok(!progress_live_ok(slave), "TERM=dumb: plain lines");
+    setenv("TERM", "", 1);
+    ok(!progress_live_ok(slave), "TERM empty: plain lines");
+    unsetenv("TERM");
+    ok(!progress_live_ok(slave), "no TERM: plain lines");
+    int p[2];
+    setenv("TERM", "xterm", 1);
+    ok(pipe(p) == 0 && !progress_live_ok(p[1]), "a pipe: plain lines whatever TERM says");
+    close(p[0]), close(p[1]);
+    if (keep) setenv("TERM", keep, 1);
+    else unsetenv("TERM");
+    if (slave >= 0) close(slave);
+    if (master >= 0) close(master);
+}
+
 static void test_build_lines(void)
 {
     const struct build_event ev[] = {
@@ -224,6 +251,7 @@ int main(void)
 {
     test_progress_line();
     test_progress_width();
+    test_live_ok();
     test_build_lines();
 
     struct kiln_result cases[2] = {
