@@ -34,6 +34,7 @@
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/proc.h"
+#include "util/timeutil.h"
 #include "util/util.h"
 
 #define MAX_SLOTS 64
@@ -50,33 +51,28 @@ struct wopts {
     struct kiln_caps caps;
 };
 
-static void sleep_ms(long ms)
+/* Sleeps ms, returning early when a signal comes: SIGTERM must end a worker's wait at once
+ * (util/timeutil's sleep_ms sleeps on through signals). */
+static void nap_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
 }
 
-/* One request; 0 and *status, or -errno (logged). resp may be NULL. */
 /* How long the server asked us to wait before the next claim or declaration (its last
- * Retry-After, on a 429 or 503), as a CLOCK_MONOTONIC time in ms; 0: no wait asked. */
-static long long retry_not_before_ms;
-
-static long long mono_ms(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return now.tv_sec * 1000LL + now.tv_nsec / 1000000;
-}
+ * Retry-After, on a 429 or 503), as a now_ms() time; 0: no wait asked. */
+static int64_t retry_not_before_ms;
 
 /* The wait after a failed claim or declaration: the server's Retry-After when it gave one
  * (at most MAX_RETRY_AFTER_S: a worker keeps asking at least that often), else 2 s. */
 #define MAX_RETRY_AFTER_S 60
 static long retry_wait_ms(void)
 {
-    long long left = retry_not_before_ms - mono_ms();
+    int64_t left = retry_not_before_ms - now_ms();
     return left > 2000 ? (long)left : 2000;
 }
 
+/* One request; 0 and *status, or -errno (logged). resp may be NULL. */
 static int call(struct kiln_client *c, const char *method, const char *path, const char *body, long timeout_s, long *status,
                 char **resp)
 {
@@ -90,7 +86,7 @@ static int call(struct kiln_client *c, const char *method, const char *path, con
         _cleanup_free_ char *t = kiln_client_error_text(*status, r);
         if ((*status == 503 || *status == 429) && retry_after > 0) {
             long wait = MIN(retry_after, MAX_RETRY_AFTER_S);
-            retry_not_before_ms = mono_ms() + wait * 1000LL;
+            retry_not_before_ms = now_ms() + wait * 1000LL;
             log_warn("kiln worker: %s %s: %s; asking again in %ld s, as its Retry-After says", method, path, t, wait);
         } else {
             log_warn("kiln worker: %s %s: %s", method, path, t);
@@ -174,7 +170,7 @@ static void *streamer_main(void *arg)
     struct streamer *s = arg;
     while (!s->done) {
         stream_once(s, false);
-        sleep_ms(1000);
+        nap_ms(1000);
     }
     return NULL;
 }
@@ -527,7 +523,7 @@ static int declare(struct kiln_client *c, const struct wopts *o, long *lease_ms)
             fprintf(stderr, "kiln worker: the server refused this worker (HTTP %ld); check --token\n", st);
             return EXIT_USAGE;
         }
-        sleep_ms(retry_wait_ms());
+        nap_ms(retry_wait_ms());
     }
     /* the heartbeat's pace comes from the server's lease: a reply without it is not guessed at */
     json_t *dj = NULL;
@@ -608,8 +604,8 @@ static void claim_and_start(struct kiln_client *c, const struct wopts *o, struct
 {
     /* the server asked for a pause (Retry-After): no claim before it ends; the main loop keeps
      * renewing the lease of the running jobs meanwhile */
-    if (mono_ms() < retry_not_before_ms) {
-        sleep_ms(MIN(500, retry_not_before_ms - mono_ms()));
+    if (now_ms() < retry_not_before_ms) {
+        nap_ms(MIN(500, retry_not_before_ms - now_ms()));
         return;
     }
     char *jr = NULL;
@@ -619,7 +615,7 @@ static void claim_and_start(struct kiln_client *c, const struct wopts *o, struct
     if (cr < 0 || st != 200) {
         free(jr);
         /* a Retry-After is waited out by the check above, a beat at a time */
-        if ((cr < 0 || st / 100 != 2) && mono_ms() >= retry_not_before_ms) sleep_ms(2000);
+        if ((cr < 0 || st / 100 != 2) && now_ms() >= retry_not_before_ms) nap_ms(2000);
         return;
     }
     /* a claimed job is run from what the reply says: without its image, spec or requirements
@@ -639,7 +635,7 @@ static void claim_and_start(struct kiln_client *c, const struct wopts *o, struct
         if (id > 0) finish(c, id, "incomplete", jerr);
         free(jerr);
         json_decref(job);
-        sleep_ms(2000);
+        nap_ms(2000);
         return;
     }
     if (stopping) {
@@ -695,7 +691,7 @@ static int serve_jobs(struct kiln_client *c, const struct wopts *o, long lease_m
                 told = true;
             }
             if (busy == 0) return EXIT_OK;
-            sleep_ms(200);
+            nap_ms(200);
             continue;
         }
         struct timespec now;
@@ -705,7 +701,7 @@ static int serve_jobs(struct kiln_client *c, const struct wopts *o, long lease_m
             next_beat = ms + lease_ms / 4;
             heartbeat(c, o, slots);
         }
-        if (busy >= o->slots) sleep_ms(500);
+        if (busy >= o->slots) nap_ms(500);
         else claim_and_start(c, o, slots, &busy, lease_ms);
     }
 }
