@@ -1090,17 +1090,6 @@ static int check_order(json_t *index, const char *name, const char *version, con
     return 0;
 }
 
-static int write_all(int fd, const uint8_t *b, size_t len)
-{
-    while (len) {
-        ssize_t n = write(fd, b, len);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return -1;
-        b += n, len -= (size_t)n;
-    }
-    return 0;
-}
-
 /* Copies src into dst_dir (same base name), at most max bytes, keeping its modification time
  * and its holes (zero blocks are skipped, so a sparse disk image stays sparse). Only a regular
  * file is copied, and with nofollow not through a symbolic link: a FIFO, a device or a link to
@@ -1150,7 +1139,7 @@ static int copy_file(const char *src, const char *dst_dir, uint64_t max, bool no
             const uint8_t *b = buf + off;
             if (b[0] == 0 && !memcmp(b, b + 1, len - 1)) {
                 if (lseek(out, (off_t)len, SEEK_CUR) < 0) r = err_setf(err, -errno, "cannot write %s: %s", dst, strerror(errno));
-            } else if (write_all(out, b, len) < 0) {
+            } else if (fd_write_all(out, b, len) < 0) {
                 r = err_setf(err, -errno, "cannot write %s: %s", dst, strerror(errno));
             }
         }

@@ -7,12 +7,15 @@
 #include <fts.h>
 #include <jansson.h>
 #include <openssl/evp.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "image/build_int.h"
 #include "image/reposnap.h"
 #include "util/fs.h"
 #include "util/inroot.h"
+#include "util/proc.h"
 #include "util/strv.h"
 #include "util/timeutil.h"
 #include "util/util.h"
@@ -224,6 +227,36 @@ static int tree_copy(struct build_ctx *c, const char *tree)
     return build_run(c, "rootfs", db);
 }
 
+/* Takes dir.lock (beside the cache directory of one key) exclusively: builds of the same package
+ * set side by side (CI lanes, a service's workers) take turns to look for, make and copy that
+ * tree, so the second takes the first one's tree instead of making its own and removing the
+ * first's while the first copies from it (make_tree replaces a tree without .done; --refresh
+ * replaces any). Trees of other keys are not held up. Returns the lock's fd (closing it lets go)
+ * or a negative errno after a BUILD_ERROR (-EINTR when interrupted while waiting). */
+static int tree_lock(struct build_ctx *c, const char *dir)
+{
+    _cleanup_free_ char *path = xasprintf("%s.lock", dir);
+    _cleanup_free_ char *parent = path_dirname(path);
+    mkdir_p(parent, 0755);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0) return build_error(c, "rootfs", "cannot open the cache lock %s: %s", path, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0) return fd;
+    if (errno == EWOULDBLOCK) {
+        build_say(c, BUILD_INFO, "rootfs", "waiting for another kiln build that is making or copying the same package tree (%s)", path);
+        int r;
+        while ((r = flock(fd, LOCK_EX)) < 0 && errno == EINTR && !kiln_interrupted) {}
+        if (r == 0) return fd;
+        if (kiln_interrupted) {
+            close(fd);
+            build_error(c, "rootfs", "interrupted");
+            return -EINTR;
+        }
+    }
+    int e = errno;
+    close(fd);
+    return build_error(c, "rootfs", "cannot lock %s: %s", path, strerror(e));
+}
+
 int stage_rootfs(struct build_ctx *c)
 {
     _cleanup_free_ char *key = NULL;
@@ -235,17 +268,27 @@ int stage_rootfs(struct build_ctx *c)
     _cleanup_free_ char *tree = path_join(dir, "tree");
     _cleanup_free_ char *done = path_join(dir, ".done");
     _cleanup_free_ char *snap = path_join(dir, "repositories.json");
+    int lock = tree_lock(c, dir);
+    if (lock < 0) {
+        json_decref(now);
+        return lock;
+    }
     bool cached = !c->opts->no_cache && file_exists(done);
     int r = cached ? 0 : make_tree(c, dir, key, now);
     double t2 = now_s();
     json_decref(now);
-    if (r < 0) return r;
+    if (r < 0) {
+        close(lock);
+        return r;
+    }
     char *text = NULL;
     size_t len;
     /* a tree cached before kiln kept snapshots has none: the manifest then says null */
     if (read_file(snap, REPO_SNAPSHOT_MAX, &text, &len) == 0) c->repos = json_loadb(text, len, 0, NULL);
     free(text);
-    if ((r = tree_copy(c, tree)) < 0) return r;
+    r = tree_copy(c, tree);
+    close(lock);
+    if (r < 0) return r;
     /* where the stage's time went: the repositories' state, the package manager, the copy */
     _cleanup_free_ char *made = cached ? xstrdup("") : xasprintf(", packages %.1f s", t2 - t1);
     build_note(c, "(%s %s; repositories %.1f s%s, copy %.1f s)", cached ? "cached tree" : "new tree, cached in",

@@ -2,7 +2,12 @@
  * kiln's cache between builds (mmdebstrap's sync-in / sync-out hooks). */
 #include <errno.h>
 #include <glob.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "image/build_int.h"
 #include "image/encrypt.h"
@@ -150,6 +155,54 @@ char *deb_initrd_hook(const struct image_spec *s)
     return xasprintf("--customize-hook=%s%s", s->initrd_modules == INITRD_MODULES_VM ? vm_initrd_conf : "", initrd_once);
 }
 
+/* Copies from to a new file beside to, renamed onto it: a reader of to never sees half of it. */
+static int copy_whole(const char *from, const char *to)
+{
+    int in = open_regular(from, true, NULL);
+    if (in < 0) return in;
+    _cleanup_free_ char *tmp = NULL;
+    int out = open_beside(to, 0644, &tmp);
+    if (out < 0) {
+        close(in);
+        return out;
+    }
+    char buf[1 << 16];
+    ssize_t k;
+    int r = 0;
+    while ((k = read(in, buf, sizeof buf)) > 0)
+        if ((r = fd_write_all(out, buf, (size_t)k)) < 0) break;
+    if (k < 0) r = -errno;
+    close(in);
+    if (close(out) < 0 && r == 0) r = -errno;
+    if (r == 0 && rename(tmp, to) < 0) r = -errno;
+    if (r < 0) unlink(tmp);
+    return r;
+}
+
+/* Moves the .deb files apt downloaded (synced out of the tree to from) into the shared package
+ * cache: a file the cache has stays as it is (a Debian archive never holds two files of one
+ * name, package_version_arch.deb), a new one appears whole (a rename, or a copy renamed when the
+ * work directory is on another filesystem). Two builds side by side used to sync out straight
+ * into the cache, rewriting in place files that a third build was hashing for its SBOM. */
+static int deb_cache_merge(struct build_ctx *c, const char *from, const char *cache)
+{
+    DIR *d = opendir(from);
+    if (!d) return 0; /* nothing downloaded */
+    struct dirent *de;
+    int r = 0;
+    while ((de = readdir(d)) && r == 0) {
+        if (!endswith(de->d_name, ".deb") || de->d_name[0] == '.') continue;
+        _cleanup_free_ char *src = path_join(from, de->d_name);
+        _cleanup_free_ char *dst = path_join(cache, de->d_name);
+        if (file_exists(dst)) continue;
+        if (rename(src, dst) == 0) continue;
+        int e = errno == EXDEV ? copy_whole(src, dst) : -errno;
+        if (e < 0) r = build_error(c, "rootfs", "cannot add %s to the package cache %s: %s", de->d_name, cache, strerror(-e));
+    }
+    closedir(d);
+    return r;
+}
+
 static int rootfs_deb(struct build_ctx *c, const char *dest)
 {
     const struct image_spec *s = c->spec;
@@ -164,7 +217,11 @@ static int rootfs_deb(struct build_ctx *c, const char *dest)
     _cleanup_free_ char *q = shell_quote(debs);
     char *sync_in = "--setup-hook=mkdir -p \"$1\"/var/cache/apt/archives/";
     _cleanup_free_ char *sync_in2 = xasprintf("--setup-hook=sync-in %s /var/cache/apt/archives/", q);
-    _cleanup_free_ char *sync_out = xasprintf("--customize-hook=sync-out /var/cache/apt/archives %s", q);
+    /* out to the work directory, then into the cache a file at a time (deb_cache_merge) */
+    _cleanup_free_ char *debs_out = path_join(c->work, "debs-out");
+    mkdir_p(debs_out, 0755);
+    _cleanup_free_ char *q_out = shell_quote(debs_out);
+    _cleanup_free_ char *sync_out = xasprintf("--customize-hook=sync-out /var/cache/apt/archives %s", q_out);
     char **argv = xcalloc(25 + nsrcs, sizeof *argv);
     size_t n = 0;
     argv[n++] = "mmdebstrap";
@@ -217,6 +274,8 @@ static int rootfs_deb(struct build_ctx *c, const char *dest)
     free(argv);
     strv_free(lines, nsrcs);
     sbuf_free(&inc);
+    if (r == 0) r = deb_cache_merge(c, debs_out, debs);
+    rm_rf(debs_out);
     if (r < 0) return r;
     /* packages.remove: purge them in the tree, then drop what nothing needs any more */
     if (s->nremove) {

@@ -37,6 +37,22 @@ int mkdir_p(const char *path, unsigned mode)
     return mkdir_one(p, mode);
 }
 
+int fd_write_all(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+    while (len) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            if (n == 0) errno = EIO;
+            return -errno;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
 int rm_rf(const char *path)
 {
     struct stat st;

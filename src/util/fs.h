@@ -8,7 +8,9 @@
  * other than a directory. */
 int mkdir_p(const char *path, unsigned mode);
 int rm_rf(const char *path);
-/* Writes to path.tmp.<pid> then renames: readers never see half a file. */
+/* Writes all len bytes of buf to fd, again after EINTR or a short write. 0, or -errno with
+ * errno set (-EIO when write wrote nothing). */
+int fd_write_all(int fd, const void *buf, size_t len);
 /* A new file beside path to be renamed onto it: a unique name (path.tmp.XXXXXX) created
  * exclusively, so a file or symlink planted under a guessable name is never written through,
  * then given mode. -EEXIST when what stands at path is neither a regular file nor a symlink

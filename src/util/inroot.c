@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
+#include "util/fs.h"
 #include "util/util.h"
 
 /* Deeper than any real tree; bounds the recursion (and the fds it holds) in a removal. */
@@ -152,18 +153,6 @@ static int end_replace(int fd, int dfd, const char *base, char *tmp, int r, unsi
     return r;
 }
 
-static int write_all(int fd, const char *p, size_t len)
-{
-    while (len) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return -errno;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 int inroot_write(int rootfd, const char *rel, const void *data, size_t len, unsigned mode, uid_t uid, gid_t gid)
 {
     int dfd;
@@ -171,7 +160,7 @@ int inroot_write(int rootfd, const char *rel, const void *data, size_t len, unsi
     char *tmp = NULL;
     int fd = begin_replace(rootfd, rel, &dfd, &base, &tmp);
     if (fd < 0) return fd;
-    return end_replace(fd, dfd, base, tmp, write_all(fd, data, len), mode, uid, gid);
+    return end_replace(fd, dfd, base, tmp, fd_write_all(fd, data, len), mode, uid, gid);
 }
 
 int inroot_copy(int rootfd, const char *rel, int srcfd, unsigned mode, uid_t uid, gid_t gid)
@@ -190,7 +179,7 @@ int inroot_copy(int rootfd, const char *rel, int srcfd, unsigned mode, uid_t uid
             r = n < 0 ? -errno : 0;
             break;
         }
-        if ((r = write_all(fd, buf, (size_t)n)) < 0) break;
+        if ((r = fd_write_all(fd, buf, (size_t)n)) < 0) break;
     }
     return end_replace(fd, dfd, base, tmp, r, mode, uid, gid);
 }

@@ -123,9 +123,18 @@ for re in "^kiln build: \[1/7\] rootfs [0-9]+ s: reading the repositories" \
 done
 [ "$(grep -o "$cr$esc\[K" build1.txt | wc -l)" -ge 10 ] || fail "fewer than 10 live updates on the terminal"
 expect_not_in build1.txt "kiln build: rootfs: " # the phases are the live line's, not lines of their own
+# a stage leaves one line: its beginning is the live line, which its closing line replaces
+! grep -qE "\] rootfs \.\.\.$cr?\$" build1.txt || fail "the rootfs stage left two lines on the terminal"
 has 1 1
 snap 1
 d1=$(jq -r '.repositories[3].sha256' "out1/$m")
+
+# a new tree leaves the shared .debs the cache has as they were (same inode, mtime and ctime: untouched): apt's
+# downloads are synced out to the build's own directory and only new files move into the cache,
+# each whole, so a build hashing a cached .deb beside this one never reads half of one
+probe=$(ls "$shared/build/debs" | grep '^base-files_.*\.deb$' | head -n 1)
+[ -n "$probe" ] || fail "no base-files .deb in the shared package cache after a cold build"
+st0=$(stat -c '%i %Y %Z %s' "$shared/build/debs/$probe")
 
 # the update: version 2 replaces version 1, the repository is re-indexed and re-signed
 sleep 1 # Release's Date has whole seconds: the new one differs
@@ -136,11 +145,11 @@ build 2
 expect_in build2.txt "(new tree, cached in $KILN_CACHE/build/rootfs-"
 # through a pipe: a plain line per phase and per output file, no carriage return or escape
 ! grep -q "[$cr$esc]" build2.txt || fail "carriage returns or escape sequences in a build's piped output"
-for re in "^kiln build: rootfs: reading the repositories$" "^kiln build: rootfs: resolving dependencies$" \
-          "^kiln build: rootfs: installing [0-9]+ essential packages$" "^kiln build: rootfs: installing [0-9]+ packages$" \
-          "^kiln build: rootfs: cleaning up$" "^kiln build: rootfs: copying the package tree$" \
-          "^kiln build: outputs: moved fresh-1.0.0.raw \(1.0 GiB\) in [0-9.]+ s$" \
-          "^kiln build: outputs: sha256 of [0-9]+ files \([0-9.]+ [KMG]iB\) in [0-9.]+ s$"; do
+for re in "^kiln build: \\[[0-9]/[0-9]\\] rootfs [0-9]+ s: reading the repositories$" "^kiln build: \\[[0-9]/[0-9]\\] rootfs [0-9]+ s: resolving dependencies$" \
+          "^kiln build: \\[[0-9]/[0-9]\\] rootfs [0-9]+ s: installing [0-9]+ essential packages$" "^kiln build: \\[[0-9]/[0-9]\\] rootfs [0-9]+ s: installing [0-9]+ packages$" \
+          "^kiln build: \\[[0-9]/[0-9]\\] rootfs [0-9]+ s: cleaning up$" "^kiln build: \\[[0-9]/[0-9]\\] rootfs [0-9]+ s: copying the package tree$" \
+          "^kiln build: \\[[0-9]/[0-9]\\] outputs [0-9]+ s: moved fresh-1.0.0.raw \(1.0 GiB\) in [0-9.]+ s$" \
+          "^kiln build: \\[[0-9]/[0-9]\\] outputs [0-9]+ s: sha256 of [0-9]+ files \([0-9.]+ [KMG]iB\) in [0-9.]+ s$"; do
     expect_re build2.txt "$re"
 done
 [ "$(wc -l < build2.txt)" -le 40 ] || fail "$(wc -l < build2.txt) lines from one build: the progress floods the log"
@@ -148,6 +157,9 @@ has 2 2
 snap 2
 [ "$(jq -r '.repositories[3].sha256' "out2/$m")" != "$d1" ] || fail "the manifest records the old InRelease digest"
 note "repository changed: a new tree with kiln-fresh 2"
+[ "$(stat -c '%i %Y %Z %s' "$shared/build/debs/$probe")" = "$st0" ] ||
+    fail "a cold build rewrote $probe in the shared package cache (was inode, mtime, ctime, size $st0: tar rewrote it in place, truncating it first, under any build reading it)"
+! ls -a "$shared/build/debs" | grep -q '\.tmp\.' || fail "temp files left in the shared package cache"
 
 # nothing changed: the cached tree, and the manifest still records the snapshot it was built from
 build 3
@@ -157,6 +169,27 @@ expect_in build3.txt "(cached tree $key2; repositories "
 has 3 2
 cmp "out2/$m" "out3/$m" || fail "the rebuild from the cached tree wrote another manifest"
 note "repository unchanged: the cached tree $key2"
+
+# another build holding the tree's lock (a build beside this one making or copying it): kiln
+# says it waits, then takes the cached tree; interrupted while waiting it stops at once
+hold() { rm -f held; (exec 9> "$KILN_CACHE/build/rootfs-$key2.lock"; flock 9; : > held; exec sleep "$1") & holder=$!
+         i=0; while [ ! -e held ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done; [ -e held ] || fail "flock(1) took no lock"; }
+hold 3
+build 6
+wait $holder
+expect_in build6.txt "kiln build: rootfs: waiting for another kiln build that is making or copying the same package tree ($KILN_CACHE/build/rootfs-$key2.lock)"
+expect_in build6.txt "(cached tree $key2; repositories "
+hold 60
+"$KILN" build fresh.yml --out out7 > build7.txt 2>&1 & b=$!
+i=0; while ! grep -q "waiting for another kiln build" build7.txt && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+expect_in build7.txt "waiting for another kiln build"
+kill -INT $b
+st=0; wait $b || st=$?
+kill $holder 2>/dev/null; wait $holder 2>/dev/null || true
+[ "$st" -ne 0 ] || fail "a build interrupted while waiting for the cache lock exited 0"
+expect_in build7.txt "kiln build: rootfs: interrupted"
+[ -z "$(ls -A out7 2>/dev/null | grep -v '\.build\.log$')" ] || fail "an interrupted build left files: $(ls -A out7)"
+note "a held cache lock: the build waited for it, then took the cached tree; SIGINT while waiting stopped it (exit $st)"
 
 # --refresh rebuilds from the repositories although the key matches
 build 4 --refresh
