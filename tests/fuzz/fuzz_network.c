@@ -14,12 +14,14 @@
 #include "util/inroot.h"
 #include "util/util.h"
 
+static char dir[] = "/tmp/kiln-fuzz-network-XXXXXX";
+static void cleanup(void) { rm_rf(dir); }
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static char dir[] = "/tmp/kiln-fuzz-network-XXXXXX";
     static int fd = -1;
     if (fd < 0) {
-        if (!mkdtemp(dir)) abort();
+        if (!mkdtemp(dir) || atexit(cleanup)) abort();
         fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0 || inroot_write(fd, "usr/lib/systemd/systemd-networkd", "", 0, 0755, 0, 0) < 0 ||
             inroot_write(fd, "usr/sbin/ifup", "", 0, 0755, 0, 0) < 0)

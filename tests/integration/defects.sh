@@ -121,7 +121,9 @@ check_image() {
     cases=$(awk -v g="$g" '$1 == g {print $2}' plan)
     cp --sparse=always clean.raw "$img"
     for name in $defects; do
-        if ! IMG=$img sh "$D/$name.sh" > "$g.apply" 2>&1; then
+        # a defect's scratch files (mktemp) go under $T, removed with it
+        mkdir -p "$T/tmp"
+        if ! TMPDIR=$T/tmp IMG=$img sh "$D/$name.sh" > "$g.apply" 2>&1; then
             for d in $defects; do { echo "  MISSED $d: could not apply $name to ${g#*-}"; cat "$g.apply"; } > "result-$d"; done
             rm -f "$img" "$img".*
             return

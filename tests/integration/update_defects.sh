@@ -30,7 +30,8 @@ for n in $names; do
     spec=$out/src/defect-$n.yml files=$out/src/defect-$n
     rm -rf "$files" "$out/defect-$n"
     cp "$out/src/debian-update-1.0.0.yml" "$spec"
-    SPEC=$spec FILES=$files sh "$D/$n.sh" > "apply-$n" 2>&1 || { cat "apply-$n"; fail "cannot apply $n to the spec"; }
+    mkdir -p "$T/tmp"
+    TMPDIR=$T/tmp SPEC=$spec FILES=$files sh "$D/$n.sh" > "apply-$n" 2>&1 || { cat "apply-$n"; fail "cannot apply $n to the spec"; }
     t0=$(date +%s)
     "$KILN" build "$spec" --out "$out/defect-$n" > "build-$n" 2>&1 || { tail -20 "build-$n"; fail "kiln build of $n failed"; }
     img=$out/defect-$n/debian-update-1.0.0.qcow2
