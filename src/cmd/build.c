@@ -50,7 +50,7 @@ void build_event_fprint(FILE *f, const struct build_event *e, const struct image
                 e->kind == BUILD_NOTE ? "note" : "warning", text ? text : "");
         break;
     case BUILD_DONE:
-        fprintf(f, "kiln build: %s %s built in %.1f s → %s.*\n", s->name, s->version, e->seconds, path ? path : "");
+        fprintf(f, "kiln build: %s %s built in %.1f s %s %s.*\n", s->name, s->version, e->seconds, text_arrow(), path ? path : "");
         break;
     case BUILD_LOG_KEPT:
         fprintf(f, "kiln build: failed; the build log is kept at %s\n", path ? path : "");
@@ -66,18 +66,36 @@ void build_event_show(struct build_live *b, const struct build_event *e, const s
 {
     struct progress_line *pl = &b->pl;
     double now = pl->clock ? pl->clock() : now_s();
-    if (e->kind == BUILD_STAGE_BEGIN) b->stage_t0 = now, b->index = e->index, b->count = e->count;
-    if (e->kind != BUILD_PROGRESS || !pl->tty) {
+    if (e->kind == BUILD_STAGE_BEGIN) {
+        b->stage_t0 = now, b->index = e->index, b->count = e->count;
+        /* on a terminal the stage's one line, from its start: its closing line takes its place */
+        if (pl->tty) {
+            _cleanup_free_ char *line = xasprintf("kiln build: [%d/%d] %s ...", e->index, e->count, e->stage);
+            progress_live(pl, true, line);
+            pl->drawn_at = -1e9; /* the stage's first news replaces these words at once */
+            return;
+        }
+    }
+    if (e->kind != BUILD_PROGRESS) {
         progress_clear(pl);
         build_event_fprint(pl->f, e, s);
         return;
     }
-    /* the stage's closing line in the making: its time first, where a narrow terminal keeps it */
+    /* the stage's closing line in the making: its time first; then what it does, which gives
+     * way on a narrow terminal; then the bytes, which stay */
+    _cleanup_free_ char *head = b->count ? xasprintf("kiln build: [%d/%d] %s %.0f s: ", b->index, b->count, e->stage, now - b->stage_t0)
+                                         : xasprintf("kiln build: %s: ", e->stage);
+    if (!pl->tty) {
+        /* a line per step, with the stage's time as the live line has it, so a CI log tells
+         * where the minutes went */
+        _cleanup_free_ char *text = shown(e->text, false);
+        if (e->step) fprintf(pl->f, "%s%s\n", head, text ? text : "");
+        return;
+    }
     char bytes[96];
     progress_bytes_text(e->done, e->total, e->seconds, bytes, sizeof bytes);
-    _cleanup_free_ char *line = xasprintf("kiln build: [%d/%d] %s %.0f s: %s%s%s", b->index, b->count, e->stage,
-                                          now - b->stage_t0, e->text, bytes[0] ? ", " : "", bytes);
-    progress_live(pl, e->step, line);
+    _cleanup_free_ char *tail = bytes[0] ? xasprintf(", %s", bytes) : NULL;
+    progress_live_parts(pl, e->step, head, e->text, tail);
 }
 
 struct build_show {

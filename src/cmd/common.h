@@ -36,10 +36,12 @@ int cmd_build(int argc, char **argv);
 struct build_event;
 struct image_spec;
 void build_event_fprint(FILE *f, const struct build_event *e, const struct image_spec *s);
-/* The same for a terminal (b->pl.tty, util/progress.h): BUILD_PROGRESS is the live line, the
- * stage's closing line in the making ("kiln build: [1/7] rootfs 37 s: TEXT", the bytes and
- * their rate after TEXT), which the next line printed replaces. Off a terminal,
- * build_event_fprint's lines. */
+/* The same for a terminal (b->pl.tty, util/progress.h): a stage's beginning and BUILD_PROGRESS
+ * are the live line, the stage's closing line in the making ("kiln build: [1/7] rootfs 37 s:
+ * TEXT", the bytes and their rate after TEXT, which stay in sight on a narrow terminal while
+ * TEXT is shortened), which the next line printed replaces: a stage leaves one line. Off a
+ * terminal, build_event_fprint's lines, but a progress step is "kiln build: [1/7] rootfs 37 s:
+ * TEXT" (the stage's seconds so far) and live updates print nothing. */
 struct build_live {
     struct progress_line pl;
     double stage_t0; /* when the running stage began, on pl's clock */

@@ -42,7 +42,8 @@ void cmd_write_opts(const char *seed, struct disk_write_opts *o)
 
 /* kiln convert -p: on a terminal one live line (util/progress.h: cut to the terminal's width as
  * it is now) rewritten at most five times a second, otherwise a line each time the copy passes
- * another tenth of the disk; 100% always, a line of its own. */
+ * another tenth of the data (disk_write_opts.progress: the bytes of data, holes not counted);
+ * 100% always, a line of its own. */
 struct convert_progress {
     struct progress_line pl;
     int shown; /* the last percentage printed, -1 none */
@@ -123,7 +124,7 @@ int cmd_convert(int argc, char **argv)
         free(err);
         return r == -EINTR ? EXIT_INTERRUPTED : EXIT_FAIL;
     }
-    fprintf(stderr, "kiln convert: %s → %s (%s) in %.2f s\n", in, out, disk_format_name((enum disk_format)f), now_s() - t0);
+    fprintf(stderr, "kiln convert: %s %s %s (%s) in %.2f s\n", in, text_arrow(), out, disk_format_name((enum disk_format)f), now_s() - t0);
     return EXIT_OK;
 }
 

@@ -72,6 +72,23 @@ static void vsay(struct build_ctx *c, enum build_event_kind kind, const char *st
                  const char *path, const char *fmt, va_list ap)
 {
     _cleanup_free_ char *m = xvasprintf(fmt, ap);
+    /* the outputs are made in OUT/.kiln-build-PID and renamed into OUT at the end; a message
+     * names a file where the user will look for it (the staging directory is gone after a
+     * failure) */
+    if (c->stage_dir && c->opts->out_dir) {
+        struct sbuf b = {0};
+        size_t sl = strlen(c->stage_dir);
+        for (const char *p = m, *hit; *p; p = hit + sl) {
+            if (!(hit = strstr(p, c->stage_dir))) {
+                sbuf_puts(&b, p);
+                break;
+            }
+            sbuf_append(&b, p, (size_t)(hit - p));
+            sbuf_puts(&b, c->opts->out_dir);
+        }
+        free(m);
+        m = b.s ? sbuf_steal(&b) : xstrdup("");
+    }
     emit(c, &(struct build_event){.kind = kind, .stage = stage, .text = m, .output = output, .path = path});
 }
 

@@ -14,6 +14,7 @@
 #include "image/ext4.h"
 #include "util/fs.h"
 #include "util/inroot.h"
+#include "util/utf8.h"
 #include "util/util.h"
 
 enum { MiB = 1 << 20, ESP_MIN = 128 };
@@ -572,8 +573,8 @@ int stage_usr(struct build_ctx *c)
     /* slot B gets the same room; a quarter more than today's /usr leaves space for updates */
     c->usr_bytes = round_mib(file_size_of(img) + file_size_of(img) / 4);
     c->verity_bytes = round_mib(file_size_of(ver) + file_size_of(ver) / 4);
-    build_note(c, "(%s %llu MiB, verity root hash %.16s…)", s->usr_filesystem,
-               (unsigned long long)(file_size_of(img) / MiB), c->usr_hash);
+    build_note(c, "(%s %llu MiB, verity root hash %.16s%s)", s->usr_filesystem,
+               (unsigned long long)(file_size_of(img) / MiB), c->usr_hash, text_ellipsis());
     return 0;
 }
 

@@ -79,9 +79,11 @@ static int output_disks(struct build_ctx *c, struct sbuf *made)
     }
     if (d) disk_close(d);
     if (r < 0) {
-        r = build_error(c, "outputs", "%s", err);
+        /* interrupted: the partial file and the rest of the build are removed, nothing is kept */
+        if (r == -EINTR) build_error(c, "outputs", "interrupted; no output kept in %s", c->opts->out_dir);
+        else build_error(c, "outputs", "%s", err);
         free(err);
-        return r;
+        return r == -EINTR ? r : -EIO;
     }
     if (!wanted(c, OUT_RAW)) return 0;
     _cleanup_free_ char *dst = xasprintf("%s/%s%s", c->stage_dir, c->base, kiln_artifacts[ARTIFACT_RAW].suffix);

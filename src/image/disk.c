@@ -258,6 +258,24 @@ static int pump(struct disk *in, struct disk_sink *s, char **rerr)
     if (posix_memalign((void **)&buf, 4096, CHUNK)) return -ENOMEM;
     uint64_t off = 0, start, end;
     int r;
+    /* progress counts the bytes of data read (what the copy's time goes on), of all there are:
+     * the same runs the copy below reads, found first (SEEK_DATA or the format's tables) */
+    uint64_t data_total = 0, data_done = 0;
+    bool progress = s->o && s->o->progress;
+    if (progress) {
+        while ((r = disk_next_data(in, off, &start, &end)) == 1) {
+            start -= start % GRAIN;
+            uint64_t lim = MIN(in->size, end + (GRAIN - end % GRAIN) % GRAIN);
+            data_total += lim - start;
+            off = lim;
+        }
+        if (r < 0) {
+            *rerr = xstrdup(disk_strerror(in, r));
+            goto out;
+        }
+        off = 0;
+        s->o->progress(s->o->progress_ctx, 0, data_total);
+    }
     while ((r = disk_next_data(in, off, &start, &end)) == 1) {
         start -= start % GRAIN;
         uint64_t lim = MIN(in->size, end + (GRAIN - end % GRAIN) % GRAIN);
@@ -283,12 +301,13 @@ static int pump(struct disk *in, struct disk_sink *s, char **rerr)
                 run_len = 0;
             }
             if (run_len && (r = s->put(s, pos + run, buf + run, run_len)) < 0) goto out;
-            if (s->o && s->o->progress) s->o->progress(s->o->progress_ctx, pos + n, in->size);
+            data_done += n;
+            if (progress) s->o->progress(s->o->progress_ctx, MIN(data_done, data_total), data_total);
         }
         off = lim;
     }
     if (r < 0) *rerr = xstrdup(disk_strerror(in, r));
-    else if (s->o && s->o->progress) s->o->progress(s->o->progress_ctx, in->size, in->size);
+    else if (progress) s->o->progress(s->o->progress_ctx, data_total, data_total);
 out:
     free(buf);
     return r;

@@ -45,9 +45,10 @@ const char *disk_strerror(const struct disk *d, int r);
 struct disk_write_opts {
     uint32_t unix_time; /* VHD footer timestamp (build time or SOURCE_DATE_EPOCH) */
     uint8_t id[16];     /* VHD unique id */
-    /* when set, called as the copy moves on: how far into the input's virtual disk it is and
-     * the disk's size, in bytes (holes are passed over, so done jumps; the last call has
-     * done == total) */
+    /* when set, called as the copy moves on: the bytes of data read so far and all the input
+     * holds (its allocated runs in 64 KiB grains; holes are neither read nor counted, so done
+     * rises at the pace of the copy and ends near the size a sparse output takes). The first
+     * call has done 0, the last done == total. */
     void (*progress)(void *ctx, uint64_t done, uint64_t total);
     void *progress_ctx;
 };

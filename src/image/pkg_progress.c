@@ -87,9 +87,13 @@ static enum pkg_change mmdebstrap_line(struct pkg_progress *p, const char *s)
     if (startswith(s, "running --")) hook = s + 10, n = strcspn(hook, " ");
     else if (startswith(s, "running special hook: ")) hook = s + 22, n = strcspn(hook, " ");
     if (!hook) return PKG_SAME;
+    /* another kind of hook (setup, then sync-in; customize, then sync-out) is a step of its own:
+     * a log's line says which hooks ran when */
+    char was[PKG_TEXT_MAX];
+    snprintf(was, sizeof was, "%s", p->phase == PKG_HOOKS ? p->item : "");
     enum pkg_change ch = enter(p, PKG_HOOKS);
     set_item(p, "", hook, n, 0);
-    return ch;
+    return ch == PKG_DETAIL && strcmp(was, p->item) != 0 ? PKG_PHASE : ch;
 }
 
 /* apt-get's "Get:N URL DIST/COMP ARCH NAME ARCH VERSION [SIZE]" (a package) or "Get:N URL DIST
@@ -313,7 +317,12 @@ static void phase_text(const struct pkg_progress *p, bool with_size, char *buf, 
     }
     switch (p->phase) {
     case PKG_STARTING: snprintf(buf, n, "starting"); break;
-    case PKG_HOOKS: snprintf(buf, n, "running hooks"); break;
+    case PKG_HOOKS:
+        /* "setup-hook" (mmdebstrap's --setup-hook): "the setup hooks"; "sync-out": "the sync-out hook" */
+        if (!p->item[0]) snprintf(buf, n, "running hooks");
+        else if (endswith(p->item, "-hook")) snprintf(buf, n, "running the %.*s hooks", (int)(strlen(p->item) - 5), p->item);
+        else snprintf(buf, n, "running the %s hook", p->item);
+        break;
     case PKG_REPOS: snprintf(buf, n, "reading the repositories"); break;
     case PKG_RESOLVE: snprintf(buf, n, "resolving dependencies"); break;
     case PKG_DOWNLOAD: snprintf(buf, n, "downloading %s%s", pk, size); break;
@@ -338,7 +347,7 @@ void pkg_progress_text(const struct pkg_progress *p, char *buf, size_t n)
 {
     char phase[PKG_TEXT_MAX * 2], nth[32] = "";
     phase_text(p, false, phase, sizeof phase);
-    if (!p->item[0] || p->phase == PKG_INITRD) {
+    if (!p->item[0] || p->phase == PKG_INITRD || p->phase == PKG_HOOKS) { /* their item is in the phase's words */
         snprintf(buf, n, "%s", phase);
         return;
     }

@@ -19,6 +19,7 @@
 
 #include "util/fs.h"
 #include "util/strv.h"
+#include "util/utf8.h"
 #include "util/util.h"
 
 _Static_assert((int)OUT_RAW == ARTIFACT_RAW && (int)OUT_TAR == ARTIFACT_TAR && (int)OUT_COUNT == ARTIFACT_KERNEL, "the outputs are the artifact table's first rows");
@@ -511,7 +512,7 @@ static void field_ssh_keys(const struct yparse *p, const struct yfield *f, const
     for (size_t k = 0; k < u->nssh_keys; k++)
         if (!no_control(u->ssh_keys[k]) || strlen(u->ssh_keys[k]) > 16384 ||
             !(startswith(u->ssh_keys[k], "ssh-") || startswith(u->ssh_keys[k], "ecdsa-") || startswith(u->ssh_keys[k], "sk-")))
-            diag_add(p->d, y, q, "entry %zu is not an OpenSSH public key line (ssh-ed25519 AAAA…)", k);
+            diag_add(p->d, y, q, "entry %zu is not an OpenSSH public key line (ssh-ed25519 AAAA%s)", k, text_ellipsis());
 }
 
 static const struct yschema user_schema = {

@@ -12,6 +12,7 @@
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/strv.h"
+#include "util/utf8.h"
 #include "util/util.h"
 
 #define MAX_INCLUDE_DEPTH 16
@@ -443,7 +444,7 @@ static void where_defined(const struct kiln_var *v, char *buf, size_t sz)
 static char *chain_text(struct expander *X, int from, int depth, const char *last)
 {
     struct sbuf b = {0};
-    for (int i = from; i < depth; i++) sbuf_printf(&b, "$(%s) → ", X->rb->vars[X->chain[i]].name);
+    for (int i = from; i < depth; i++) sbuf_printf(&b, "$(%s) %s ", X->rb->vars[X->chain[i]].name, text_arrow());
     sbuf_printf(&b, "$(%s)", last);
     return sbuf_steal(&b);
 }

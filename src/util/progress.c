@@ -47,7 +47,22 @@ int progress_term_cols(int fd)
     return ws.ws_col;
 }
 
-void progress_live(struct progress_line *p, bool force, const char *text)
+/* text made safe for one line: control bytes escaped (a newline or an escape sequence would leave
+ * the line's start or drive the terminal), a tab a space (it would move past the width) */
+static char *one_line(const char *text)
+{
+    char *safe = utf8_escape_controls(text ? text : "", text ? strlen(text) : 0, false);
+    for (char *t = safe; (t = strchr(t, '\t'));) *t = ' ';
+    return safe;
+}
+
+static uint64_t fnv1a(const char *s, size_t n, uint64_t h)
+{
+    for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)s[i]) * 1099511628211ull;
+    return h;
+}
+
+void progress_live_parts(struct progress_line *p, bool force, const char *head, const char *mid, const char *tail)
 {
     if (!p->tty) return;
     double now = p->clock ? p->clock() : now_s();
@@ -57,17 +72,39 @@ void progress_live(struct progress_line *p, bool force, const char *text)
         int cols = progress_term_cols(fileno(p->f));
         if (cols > 0) p->cols = cols;
     }
+    /* a line longer than the terminal wraps, and "\r\033[K" would clear only its last row; bytes
+     * stand for columns (a character is at least one byte, and no wider than its bytes) */
     size_t max = (size_t)(p->cols > 0 ? p->cols - 1 : 79);
-    /* one line whatever text holds: a newline or an escape sequence would leave the line's
-     * start or drive the terminal, a tab move past its width */
-    _cleanup_free_ char *safe = utf8_escape_controls(text, strlen(text), false);
-    for (char *t = safe; (t = strchr(t, '\t'));) *t = ' ';
-    /* a line longer than the terminal wraps, and "\r\033[K" would clear only its last row */
-    size_t len = utf8_cut(safe, max);
-    fprintf(p->f, "\r\033[K%.*s", (int)len, safe);
+    _cleanup_free_ char *h = one_line(head), *m = one_line(mid), *t = one_line(tail);
+    size_t hl = strlen(h), ml = strlen(m), tl = strlen(t);
+    const char *mark = "";
+    if (hl + ml + tl > max) {
+        const char *ell = text_ellipsis();
+        size_t el = strlen(ell);
+        if (hl + tl + el + 1 <= max) {
+            ml = utf8_cut(m, max - hl - tl - el);
+            mark = ell;
+        } else {
+            ml = 0;
+            if (tl >= max) hl = 0, tl = utf8_cut(t, max);
+            else hl = utf8_cut(h, max - tl);
+        }
+    }
+    uint64_t sum = fnv1a(h, hl, 14695981039346656037ull);
+    sum = fnv1a(m, ml, fnv1a("\1", 1, sum));
+    sum = fnv1a(mark, strlen(mark), fnv1a("\1", 1, sum));
+    sum = fnv1a(t, tl, fnv1a("\1", 1, sum));
+    if (p->showing && sum == p->drawn_hash) return; /* the terminal shows it already */
+    fprintf(p->f, "\r\033[K%.*s%.*s%s%.*s", (int)hl, h, (int)ml, m, mark, (int)tl, t);
     fflush(p->f);
     p->drawn_at = now;
+    p->drawn_hash = sum;
     p->showing = true;
+}
+
+void progress_live(struct progress_line *p, bool force, const char *text)
+{
+    progress_live_parts(p, force, text, NULL, NULL); /* cut at the right, as a terminal would */
 }
 
 void progress_clear(struct progress_line *p)

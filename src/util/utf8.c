@@ -1,5 +1,9 @@
 #include "util/utf8.h"
 
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
 #include "util/util.h"
 
 /* Decodes one sequence; on failure *sub is the length of its maximal subpart (>= 1). */
@@ -140,3 +144,21 @@ size_t utf8_cut(const char *s, size_t max)
     while (k > 0 && max - k < 3 && ((unsigned char)s[k] & 0xC0) == 0x80) k--;
     return ((unsigned char)s[k] & 0xC0) == 0x80 ? max : k;
 }
+
+bool locale_utf8(void)
+{
+    const char *names[] = {"LC_ALL", "LC_CTYPE", "LANG"};
+    for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+        const char *v = getenv(names[i]);
+        if (!v || !*v) continue;
+        const char *dot = strchr(v, '.');
+        if (!dot) return false;
+        dot++;
+        size_t n = strcspn(dot, "@");
+        return (n == 5 && !strncasecmp(dot, "utf-8", 5)) || (n == 4 && !strncasecmp(dot, "utf8", 4));
+    }
+    return false;
+}
+
+const char *text_arrow(void) { return locale_utf8() ? "\u2192" : "->"; }
+const char *text_ellipsis(void) { return locale_utf8() ? "\u2026" : "..."; }

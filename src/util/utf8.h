@@ -33,3 +33,12 @@ char *utf8_escape_controls(const char *s, size_t len, bool keep_lf);
 /* The longest prefix of the NUL-terminated s that is at most max bytes and does not end
  * inside a multibyte character. */
 size_t utf8_cut(const char *s, size_t max);
+
+/* Whether the user's locale names UTF-8 as its character set: the first of LC_ALL, LC_CTYPE and
+ * LANG that is set and not empty ("C.UTF-8", "en_US.utf8"; POSIX's order of precedence). kiln
+ * never calls setlocale; this only chooses the glyphs below. */
+bool locale_utf8(void);
+/* "→" in a UTF-8 locale, else "->" (a C/POSIX locale or a Latin-1 terminal shows mojibake). */
+const char *text_arrow(void);
+/* "…" in a UTF-8 locale, else "...". */
+const char *text_ellipsis(void);

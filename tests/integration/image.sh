@@ -15,9 +15,9 @@ expect_status 0 "$KILN" build --check "$spec"
 cat build1.txt
 for s in rootfs customize esp root-fs disk outputs manifest; do expect_in build1.txt "] $s "; done
 # through a pipe: a plain line per output file and for the hashing, with bytes and time
-for f in qcow2 vhd; do grep -qE "^kiln build: outputs: wrote $base\.$f \([0-9.]+ [KMG]iB\) in [0-9.]+ s$" build1.txt ||
+for f in qcow2 vhd; do grep -qE "^kiln build: \\[[0-9]/[0-9]\\] outputs [0-9]+ s: wrote $base\.$f \([0-9.]+ [KMG]iB\) in [0-9.]+ s$" build1.txt ||
     fail "no line for the $f written"; done
-grep -qE "^kiln build: outputs: sha256 of 5 files \([0-9.]+ GiB\) in [0-9.]+ s$" build1.txt || fail "no line for the hashing"
+grep -qE "^kiln build: \\[[0-9]/[0-9]\\] outputs [0-9]+ s: sha256 of 5 files \([0-9.]+ GiB\) in [0-9.]+ s$" build1.txt || fail "no line for the hashing"
 ! grep -q "$(printf '[\r\033]')" build1.txt || fail "carriage returns or escape sequences in a build's piped output"
 for f in raw qcow2 vhd vmlinuz initrd manifest.json spdx.json cdx.json provenance.json; do [ -s "out1/$base.$f" ] || fail "missing out1/$base.$f"; done
 [ -z "$(ls -A out1 | grep -v "^$base\.")" ] || fail "stray files in out1: $(ls -A out1)"
@@ -151,6 +151,17 @@ rm -rf out5 root5.img
 tree_state tree-after.txt
 cmp -s tree-before.txt tree-after.txt || { diff tree-before.txt tree-after.txt | head -20; fail "a build changed the cached package tree"; }
 note "the cached package tree is as it was after two builds from it (one adds a user)"
+
+# interrupted while writing the outputs (made in OUT/.kiln-build-PID, renamed at the end): exit
+# 130, nothing kept, and the message names no staging path (it is gone; a new user was sent to it)
+"$KILN" build "$spec" --out out8 > build8.txt 2>&1 & b=$!
+i=0; while ! grep -q "\[6/7\] outputs \.\.\.$" build8.txt && kill -0 $b 2>/dev/null && [ $i -lt 1200 ]; do sleep 0.1; i=$((i + 1)); done
+kill -INT $b 2>/dev/null
+st=0; wait $b || st=$?
+[ "$st" = 130 ] || { cat build8.txt; fail "kiln build interrupted in its outputs stage exited $st, not 130"; }
+expect_not_in build8.txt ".kiln-build-"
+[ -z "$(ls -A out8 2>/dev/null)" ] || fail "an interrupted build left $(ls -A out8)"
+note "interrupted in the outputs stage: exit 130, nothing kept, $(grep -c interrupted build8.txt) line(s) saying so, no staging path"
 
 # bad input: where, why, and nothing left at the output path
 sed 's/size: 2G/size: 400M/' "$spec" > small.yml

@@ -257,6 +257,11 @@ static void test_lines(void)
         _cleanup_free_ char *got = line(&cases[i].e, s);
         is_str(got, cases[i].want, cases[i].what);
     }
+    /* a locale that is not UTF-8 (a new user saw "→" drawn as mojibake under LANG=C) */
+    setenv("LC_ALL", "C", 1);
+    _cleanup_free_ char *ascii = line(&(struct build_event){.kind = BUILD_DONE, .seconds = 2, .path = "out/t-1.0.0"}, s);
+    is_str(ascii, "kiln build: t 1.0.0 built in 2.0 s -> out/t-1.0.0.*\n", "the C locale: an ASCII arrow");
+    setenv("LC_ALL", "C.UTF-8", 1);
     spec_free(s);
 }
 
@@ -416,6 +421,7 @@ static void test_grub_cfg(void)
 int main(void)
 {
     if (!mkdtemp(dir)) return 1;
+    setenv("LC_ALL", "C.UTF-8", 1); /* "→" in the lines below; test_lines checks the C locale's "->" */
     test_stages();
     test_stages_tar();
     test_families();

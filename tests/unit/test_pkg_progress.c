@@ -71,10 +71,11 @@ static void test_mmdebstrap(void)
     struct run r;
     if (!run_fixture("mmdebstrap-cold.txt", 0, &r)) return;
     is_str(r.phases.s,
-           "running hooks|reading the repositories|resolving dependencies|downloading 89 packages, 36.2 MiB|"
+           "running the setup hooks|running the sync-in hook|reading the repositories|resolving dependencies|downloading 89 packages, 36.2 MiB|"
            "extracting 89 essential packages|installing 89 essential packages|resolving dependencies|"
            "downloading 68 packages, 85.0 MiB|installing 68 packages|generating the initrd initrd.img-6.1.0-57-amd64|"
-           "installing 68 packages|generating the initrd initrd.img-6.1.0-57-amd64|running hooks|cleaning up|done|",
+           "installing 68 packages|generating the initrd initrd.img-6.1.0-57-amd64|running the customize hooks|"
+           "running the sync-out hook|cleaning up|done|",
            "cold: every phase of mmdebstrap, apt and dpkg in order, with the counts and sizes apt announced");
     /* the 89 + 68 "Get:" lines: their sizes add up to what apt said it needed (38.0 MB, 89.1 MB) */
     ok(r.dl_last >= 89100000 * 0.99 && r.dl_last <= 89100000 * 1.01, "cold: the last download's Get: sizes add up to "
@@ -87,7 +88,7 @@ static void test_mmdebstrap(void)
     has(r.details.s, "installing 68 packages: unpacking openssh-server (", "the remaining packages");
     has(r.details.s, "installing 68 packages: setting up openssh-server (", "set up");
     has(r.details.s, "installing 68 packages: processing triggers for libc-bin\n", "dpkg's triggers");
-    has(r.details.s, "running hooks: sync-out\n", "kiln's hook that keeps the .debs");
+    has(r.details.s, "running the sync-out hook\n", "kiln's hook that keeps the .debs, named");
     ok(!strstr(r.details.s, "diversion"), "dpkg-divert's lines are not packages");
     uint64_t done_at_end = r.p.dl_done;
     is_int(done_at_end, r.p.dl_total, "\"Fetched ...\" completes the download's bytes");
@@ -95,10 +96,12 @@ static void test_mmdebstrap(void)
 
     if (!run_fixture("mmdebstrap-warm.txt", 0, &r)) return;
     is_str(r.phases.s,
-           "running hooks|reading the repositories|resolving dependencies|extracting 89 essential packages|"
+           "running the setup hooks|running the sync-in hook|reading the repositories|resolving dependencies|"
+           "extracting 89 essential packages|"
            "installing 89 essential packages|resolving dependencies|installing 68 packages|"
            "generating the initrd initrd.img-6.1.0-57-amd64|installing 68 packages|"
-           "generating the initrd initrd.img-6.1.0-57-amd64|running hooks|cleaning up|done|",
+           "generating the initrd initrd.img-6.1.0-57-amd64|running the customize hooks|running the sync-out hook|"
+           "cleaning up|done|",
            "warm: the .debs in the cache (\"Need to get 0 B/38.0 MB\"): no download phase");
     run_free(&r);
 }

@@ -20,6 +20,7 @@
 #include "util/fs.h"
 #include "util/progress.h"
 #include "util/timeutil.h"
+#include "util/utf8.h"
 #include "util/util.h"
 
 static int saved = -1;
@@ -201,6 +202,41 @@ static void test_live_ok(void)
     if (master >= 0) close(master);
 }
 
+/* A terminal narrower than the line: the name gives way (cut, an ellipsis), the bytes stay; the
+ * same line is not drawn twice (a new user saw identical frames redrawn ten times a second) */
+static void test_parts(void)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    struct progress_line pl = {.f = f, .tty = true, .cols = 61, .clock = fake_clock};
+    const char *head = "kiln build: [6/7] outputs 3 s: "; /* 31 bytes */
+    const char *tail = ", 1.2 GiB of 2.0 GiB";            /* 20: 60 columns leave 9 for the name and its "..." */
+    setenv("LC_ALL", "C", 1);
+    progress_live_parts(&pl, true, head, "writing debian-server-1.0.0.qcow2", tail);
+    progress_live_parts(&pl, true, head, "writing debian-server-1.0.0.qcow2", tail);
+    fake_now += 1;
+    progress_live_parts(&pl, false, head, "writing debian-server-1.0.0.qcow2", tail);
+    pl.cols = 100;
+    progress_live_parts(&pl, true, head, "writing x", tail);
+    pl.cols = 25;
+    progress_live_parts(&pl, true, head, "writing x", tail);
+    pl.cols = 10;
+    progress_live_parts(&pl, true, head, "writing x", tail);
+    setenv("LC_ALL", "C.UTF-8", 1);
+    pl.cols = 61;
+    progress_live_parts(&pl, true, head, "writing debian-server-1.0.0.qcow2", tail);
+    is_str(mem_text(f, &buf),
+           "\r\033[Kkiln build: [6/7] outputs 3 s: writin..., 1.2 GiB of 2.0 GiB"
+           "\r\033[Kkiln build: [6/7] outputs 3 s: writing x, 1.2 GiB of 2.0 GiB"
+           "\r\033[Kkiln, 1.2 GiB of 2.0 GiB"
+           "\r\033[K, 1.2 GiB"
+           "\r\033[Kkiln build: [6/7] outputs 3 s: writin\u2026, 1.2 GiB of 2.0 GiB",
+           "60 columns: the name cut with \"...\" (C locale), the bytes whole; the same line twice drawn once; 24: "
+           "no room for the name, the head cut; 9: the bytes alone; a UTF-8 locale's ellipsis");
+    free(buf);
+}
+
 static void test_build_lines(void)
 {
     const struct build_event ev[] = {
@@ -221,7 +257,7 @@ static void test_build_lines(void)
     struct build_live tty = {.pl = {.f = f, .tty = true, .cols = 200, .clock = fake_clock}};
     for (size_t i = 0; i < ARRAY_SIZE(ev); i++) fake_now = at[i], build_event_show(&tty, &ev[i], NULL);
     is_str(mem_text(f, &buf),
-           "kiln build: [1/7] rootfs ...\n"
+           "\r\033[Kkiln build: [1/7] rootfs ..."
            "\r\033[Kkiln build: [1/7] rootfs 0 s: reading the repositories"
            /* 0.1 s later: not drawn; a step always is */
            "\r\033[Kkiln build: [1/7] rootfs 1 s: downloading 89 packages, 36.2 MiB"
@@ -229,7 +265,19 @@ static void test_build_lines(void)
            "\r\033[Kkiln build: rootfs: warning: something\n"
            "\r\033[Kkiln build: [1/7] rootfs 3 s: installing 89 essential packages: unpacking bash (8/89)"
            "\r\033[Kkiln build: [1/7] rootfs        12.5 s  (new tree)\n",
-           "terminal: the stage's time and what it does on one line, in place; any other line clears it first");
+           "terminal: a stage is one line, in place, from its start to its closing line; any other line clears it first");
+    free(buf);
+
+    /* a stage's first news 50 ms after its start is drawn (a 0.2 s qcow2 write was never seen) */
+    f = open_memstream(&buf, &len);
+    struct build_live quick = {.pl = {.f = f, .tty = true, .cols = 200, .clock = fake_clock}};
+    fake_now = 50;
+    build_event_show(&quick, &(struct build_event){.kind = BUILD_STAGE_BEGIN, .stage = "outputs", .index = 6, .count = 7}, NULL);
+    fake_now = 50.05;
+    build_event_show(&quick, &(struct build_event){.kind = BUILD_PROGRESS, .stage = "outputs", .text = "writing t.qcow2",
+                                                   .total = 1 << 20}, NULL);
+    is_str(mem_text(f, &buf), "\r\033[Kkiln build: [6/7] outputs ...\r\033[Kkiln build: [6/7] outputs 0 s: writing t.qcow2, 0 B of 1.0 MiB",
+           "the stage's opening words give way to its first news at once");
     free(buf);
 
     f = open_memstream(&buf, &len);
@@ -238,19 +286,44 @@ static void test_build_lines(void)
     char *text = mem_text(f, &buf);
     is_str(text,
            "kiln build: [1/7] rootfs ...\n"
-           "kiln build: rootfs: reading the repositories\n"
-           "kiln build: rootfs: downloading 89 packages, 36.2 MiB\n"
+           "kiln build: [1/7] rootfs 0 s: reading the repositories\n"
+           "kiln build: [1/7] rootfs 1 s: downloading 89 packages, 36.2 MiB\n"
            "kiln build: rootfs: warning: something\n"
            "kiln build: [1/7] rootfs        12.5 s  (new tree)\n",
-           "elsewhere: a line per step, the live updates left out");
+           "elsewhere: a line per step with the stage's seconds so far, the live updates left out");
     ok(!strchr(text, '\r') && !strchr(text, '\033'), "no carriage return or escape off a terminal");
     free(buf);
 }
 
+/* "→" and "…" only where the locale says UTF-8: LC_ALL over LC_CTYPE over LANG, the first set */
+static void test_locale(void)
+{
+    const struct { const char *all, *ctype, *lang; bool utf8; } c[] = {
+        {NULL, NULL, NULL, false}, {NULL, NULL, "C", false}, {NULL, NULL, "C.UTF-8", true},
+        {NULL, NULL, "en_US.utf8", true}, {NULL, NULL, "de_DE.UTF-8@euro", true}, {NULL, NULL, "en_US.ISO-8859-1", false},
+        {"C", NULL, "en_US.UTF-8", false}, {"", "C.UTF-8", "C", true}, {NULL, "POSIX", "en_US.UTF-8", false},
+        {NULL, NULL, "en_US.UTF-8x", false},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(c); i++) {
+        const char *names[] = {"LC_ALL", "LC_CTYPE", "LANG"}, *v[] = {c[i].all, c[i].ctype, c[i].lang};
+        for (int k = 0; k < 3; k++)
+            if (v[k]) setenv(names[k], v[k], 1);
+            else unsetenv(names[k]);
+        ok(locale_utf8() == c[i].utf8, "LC_ALL=%s LC_CTYPE=%s LANG=%s: %s", c[i].all ? c[i].all : "-",
+           c[i].ctype ? c[i].ctype : "-", c[i].lang ? c[i].lang : "-", c[i].utf8 ? "UTF-8" : "not UTF-8");
+        is_str(text_arrow(), c[i].utf8 ? "\u2192" : "->", "the arrow for it");
+        is_str(text_ellipsis(), c[i].utf8 ? "\u2026" : "...", "the ellipsis for it");
+    }
+    unsetenv("LC_CTYPE"), unsetenv("LANG");
+    setenv("LC_ALL", "C.UTF-8", 1);
+}
+
 int main(void)
 {
+    test_locale();
     test_progress_line();
     test_progress_width();
+    test_parts();
     test_live_ok();
     test_build_lines();
 

@@ -768,6 +768,7 @@ static void test_ext_cases(void)
 int main(void)
 {
     mkdtemp(dir);
+    setenv("LC_ALL", "C.UTF-8", 1); /* chains of variables are drawn with "→" */
     test_platform_drivers();
     test_secure_boot();
     test_update_server();
