@@ -463,7 +463,8 @@ static int make_root_fs(struct build_ctx *c)
     _cleanup_free_ char *hs = partuuid_str(c, "fs-root-hash-seed");
     _cleanup_free_ char *ext = xasprintf("hash_seed=%s,root_owner=0:0,offset=%llu,nodiscard", hs, (unsigned long long)off);
     _cleanup_free_ char *kb = xasprintf("%lluk", (unsigned long long)(fs_bytes / 1024));
-    clamp_tree(c->root, c->epoch); /* mke2fs copies atimes: reading the tree since the last clamp changed some */
+    /* mke2fs copies each file's times as they are now (reading the tree moved atimes, customize
+     * wrote files): ext4_clamp_times sets them in the image afterwards, no walk of the tree */
     char *mk[] = {"mke2fs", "-q", "-F", "-t", "ext4", "-L", "root", "-U", uuid, "-E", ext, "-d", c->root, img, kb, NULL};
     if (build_run(c, "root-fs", mk) < 0)
         return build_error(c, "root-fs", "mke2fs could not populate the root filesystem; if it ran out of space, raise storage.size");

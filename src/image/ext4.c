@@ -1,11 +1,13 @@
-/* Makes an ext4 image from `mke2fs -d` reproducible: mke2fs copies each file's ctime from the
- * build tree, and a ctime can only ever be "now" on the build host. This rewrites ctime (and
- * crtime) of every in-use inode to one timestamp and recomputes the inode checksums
+/* Makes an ext4 image from `mke2fs -d` reproducible: mke2fs copies each file's times from the
+ * build tree, and a ctime can only ever be "now" on the build host (an atime whenever the tree
+ * was last read). This rewrites ctime (and crtime) of every in-use inode to one timestamp, clamps
+ * mtime to it with atime = mtime, and recomputes the inode checksums
  * (metadata_csum: crc32c seeded from the filesystem UUID, as the ext4 disk layout documents). */
 #include "image/ext4.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <sys/stat.h>
 
 #include "image/disk_int.h"
@@ -83,6 +85,18 @@ int ext4_clamp_times(const char *path, uint64_t off, uint32_t t, char **err)
             if (!get_le16(ino)) continue; /* free inode */
             put_le32(ino + 0x0c, t);
             uint16_t extra = isz > 128 ? get_le16(ino + 0x80) : 0;
+            /* mtime at most t, in whole seconds, and atime the same: what reading or writing the
+             * tree did to its times since is not the image's (a build used to walk the whole tree
+             * with utimensat before mke2fs for this) */
+            int64_t m = (int32_t)get_le32(ino + 0x10);
+            if (extra >= 12) m += (int64_t)(get_le32(ino + 0x88) & 3) << 32; /* mtime_extra's epoch bits */
+            if (m > (int64_t)t) m = t;
+            if (m >= INT32_MIN && m <= INT32_MAX) {
+                put_le32(ino + 0x10, (uint32_t)(int32_t)m);
+                put_le32(ino + 0x08, (uint32_t)(int32_t)m);
+                if (extra >= 12) put_le32(ino + 0x88, 0); /* mtime_extra */
+                if (extra >= 16) put_le32(ino + 0x8c, 0); /* atime_extra */
+            }
             if (extra >= 8) put_le32(ino + 0x84, 0);            /* ctime_extra */
             if (extra >= 0x18) put_le32(ino + 0x90, t), put_le32(ino + 0x94, 0); /* crtime */
             if (csum) {

@@ -4,8 +4,9 @@
 
 /* Sets ctime and crtime of every in-use inode of the ext4 filesystem at byte off of the file at
  * path (0: an image of its own; a partition's offset in a raw disk, where `mke2fs -E offset=`
- * made it) to t and fixes the inode checksums, so `mke2fs -d` output depends only on the
- * tree's content. 0, or -errno with *err (-EINVAL: no ext4 there, or a superblock whose groups
+ * made it) to t, mtime to at most t in whole seconds and atime to that mtime, and fixes the
+ * inode checksums (ext4 disk layout: inode fields and metadata_csum), so `mke2fs -d` output
+ * depends only on the tree's content and its mtimes up to t. 0, or -errno with *err (-EINVAL: no ext4 there, or a superblock whose groups
  * would not fit the file). */
 int ext4_clamp_times(const char *path, uint64_t off, uint32_t t, char **err);
 

@@ -1034,9 +1034,12 @@ static void test_ext4(void)
         /* a fresh ctime for every file in the tree, as on any build host */
         chmod(f, i ? 0600 : 0644);
         chmod(f, 0644);
-        /* mke2fs copies atime too, and reading the tree moves it: pin it as kiln build does */
+        /* mke2fs copies atime and mtime too: the second build's tree was read since (another
+         * atime) and written after the epoch (an mtime later, with nanoseconds); the clamp makes
+         * both what the first build's were */
         struct timespec ts[2] = {{1700000000, 0}, {1700000000, 0}};
-        utimensat(AT_FDCWD, f, ts, 0);
+        struct timespec later[2] = {{1800000000, 123}, {1800000000, 456789}};
+        utimensat(AT_FDCWD, f, i ? later : ts, 0);
         utimensat(AT_FDCWD, sub, ts, 0);
         utimensat(AT_FDCWD, tree, ts, 0);
         char *mk[] = {"mke2fs", "-q", "-F", "-t", "ext4", "-U", "6b696c6e-0000-4000-8000-00000000000a", "-E",
