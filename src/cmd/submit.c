@@ -219,7 +219,7 @@ static int follow(struct kiln_client *c, long long id)
              * or 429 with Retry-After) is asked again when it says, each wait of 20 s or more
              * counting as one failed poll per 20 s: a server that keeps asking for 30 s is
              * followed for 15 minutes; a server gone for longer is not */
-            long waited = r == 0 && (st == 503 || st == 429) && retry_after > 0 ? MIN(retry_after, 60) : 0;
+            long waited = r == 0 ? kiln_client_backoff_s(st, retry_after) : 0;
             fails += waited ? (int)MAX(1, waited / 20) : 1;
             if (waited && fails <= 30) {
                 _cleanup_free_ char *t = kiln_client_error_text(st, resp);

@@ -64,8 +64,7 @@ static void nap_ms(long ms)
 static int64_t retry_not_before_ms;
 
 /* The wait after a failed claim or declaration: the server's Retry-After when it gave one
- * (at most MAX_RETRY_AFTER_S: a worker keeps asking at least that often), else 2 s. */
-#define MAX_RETRY_AFTER_S 60
+ * (kiln_client_backoff_s: at most KILN_RETRY_AFTER_MAX_S), else 2 s. */
 static long retry_wait_ms(void)
 {
     int64_t left = retry_not_before_ms - now_ms();
@@ -84,8 +83,8 @@ static int call(struct kiln_client *c, const char *method, const char *path, con
     if (rc < 0) log_warn("kiln worker: %s", err);
     else if (*status / 100 != 2 && *status != 409) {
         _cleanup_free_ char *t = kiln_client_error_text(*status, r);
-        if ((*status == 503 || *status == 429) && retry_after > 0) {
-            long wait = MIN(retry_after, MAX_RETRY_AFTER_S);
+        long wait = kiln_client_backoff_s(*status, retry_after);
+        if (wait) {
             retry_not_before_ms = now_ms() + wait * 1000LL;
             log_warn("kiln worker: %s %s: %s; asking again in %ld s, as its Retry-After says", method, path, t, wait);
         } else {

@@ -232,13 +232,18 @@ static int tree_copy(struct build_ctx *c, const char *tree)
  * tree, so the second takes the first one's tree instead of making its own and removing the
  * first's while the first copies from it (make_tree replaces a tree without .done; --refresh
  * replaces any). Trees of other keys are not held up. Returns the lock's fd (closing it lets go)
+ * TREE_UNLOCKED when the cache cannot hold a lock file (read-only: the build goes on unlocked),
  * or a negative errno after a BUILD_ERROR (-EINTR when interrupted while waiting). */
+enum { TREE_UNLOCKED = -1 }; /* tree_lock: no lock file could be made in a read-only cache */
 static int tree_lock(struct build_ctx *c, const char *dir)
 {
     _cleanup_free_ char *path = xasprintf("%s.lock", dir);
     _cleanup_free_ char *parent = path_dirname(path);
     mkdir_p(parent, 0755);
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    /* a cache the build may only read (mounted read-only, another user's): nothing to take
+     * turns on there but reading; a tree it lacks fails later, saying where it could not write */
+    if (fd < 0 && (errno == EROFS || errno == EACCES)) return TREE_UNLOCKED;
     if (fd < 0) return build_error(c, "rootfs", "cannot open the cache lock %s: %s", path, strerror(errno));
     if (flock(fd, LOCK_EX | LOCK_NB) == 0) return fd;
     if (errno == EWOULDBLOCK) {
@@ -269,7 +274,7 @@ int stage_rootfs(struct build_ctx *c)
     _cleanup_free_ char *done = path_join(dir, ".done");
     _cleanup_free_ char *snap = path_join(dir, "repositories.json");
     int lock = tree_lock(c, dir);
-    if (lock < 0) {
+    if (lock < 0 && lock != TREE_UNLOCKED) {
         json_decref(now);
         return lock;
     }
@@ -278,7 +283,7 @@ int stage_rootfs(struct build_ctx *c)
     double t2 = now_s();
     json_decref(now);
     if (r < 0) {
-        close(lock);
+        if (lock >= 0) close(lock);
         return r;
     }
     char *text = NULL;
@@ -287,7 +292,7 @@ int stage_rootfs(struct build_ctx *c)
     if (read_file(snap, REPO_SNAPSHOT_MAX, &text, &len) == 0) c->repos = json_loadb(text, len, 0, NULL);
     free(text);
     r = tree_copy(c, tree);
-    close(lock);
+    if (lock >= 0) close(lock);
     if (r < 0) return r;
     /* where the stage's time went: the repositories' state, the package manager, the copy */
     _cleanup_free_ char *made = cached ? xstrdup("") : xasprintf(", packages %.1f s", t2 - t1);

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -194,7 +195,10 @@ static int deb_cache_merge(struct build_ctx *c, const char *from, const char *ca
         if (!endswith(de->d_name, ".deb") || de->d_name[0] == '.') continue;
         _cleanup_free_ char *src = path_join(from, de->d_name);
         _cleanup_free_ char *dst = path_join(cache, de->d_name);
-        if (file_exists(dst)) continue;
+        /* one the cache has is kept, unless its size is not the download's (a file cut short
+         * before kiln moved files in whole): that one is replaced, whole, by the rename */
+        struct stat a, b;
+        if (stat(dst, &b) == 0 && stat(src, &a) == 0 && a.st_size == b.st_size) continue;
         if (rename(src, dst) == 0) continue;
         int e = errno == EXDEV ? copy_whole(src, dst) : -errno;
         if (e < 0) r = build_error(c, "rootfs", "cannot add %s to the package cache %s: %s", de->d_name, cache, strerror(-e));

@@ -225,3 +225,9 @@ char *kiln_client_error_text(long status, const char *resp)
     json_decref(j);
     return out;
 }
+
+long kiln_client_backoff_s(long status, long retry_after_s)
+{
+    if ((status != 503 && status != 429) || retry_after_s <= 0) return 0;
+    return retry_after_s < KILN_RETRY_AFTER_MAX_S ? retry_after_s : KILN_RETRY_AFTER_MAX_S;
+}

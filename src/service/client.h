@@ -26,6 +26,12 @@ struct kiln_http {
  * 4 MiB, NUL-terminated. Returns 0 whenever an HTTP answer came (any status); -ECONNREFUSED,
  * -ETIMEDOUT, -EIO with *err when none did. */
 int kiln_client_do(struct kiln_client *c, const struct kiln_http *h, long *status, char **resp, char **err);
+/* How long a refused request asks the client to wait before asking again, in seconds: its
+ * Retry-After (kiln_http.retry_after_s) when the status is 503 (RFC 9110 15.6.4) or 429 (RFC
+ * 6585 4) and it gave one, at most KILN_RETRY_AFTER_MAX_S (a client keeps asking at least that
+ * often, whatever a server says); 0 for any other answer. */
+#define KILN_RETRY_AFTER_MAX_S 60
+long kiln_client_backoff_s(long status, long retry_after_s);
 /* The "error" (and "field") of a JSON error body as one line, or the body's start, or for an
  * empty body what the status means ("HTTP 401: the server refused the token: ..."). */
 char *kiln_client_error_text(long status, const char *resp);

@@ -148,9 +148,21 @@ static void submission_checks(void)
     rm_rf(dir);
 }
 
+/* the wait a refused request asks for: Retry-After on 503 and 429 only, capped at 60 s */
+static void backoff(void)
+{
+    const struct { long st, ra, want; } t[] = {
+        {503, 30, 30}, {429, 5, 5}, {503, 3600, 60}, {429, 86400, 60}, {503, 0, 0}, {500, 30, 0},
+        {404, 30, 0}, {200, 30, 0}, {409, 10, 0}, {503, -1, 0},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(t); i++)
+        ok(kiln_client_backoff_s(t[i].st, t[i].ra) == t[i].want, "HTTP %ld with Retry-After %ld: wait %ld s", t[i].st, t[i].ra, t[i].want);
+}
+
 int main(void)
 {
     error_texts();
+    backoff();
     submission_checks();
     route("/api/v1/jobs", R_JOBS, 0, "");
     route("/api/v1/jobs/42", R_JOB, 42, "");
