@@ -394,6 +394,7 @@ static void keep_log(struct build_ctx *c)
 
 static void build_teardown(struct build_ctx *c)
 {
+    if (c->tree_rm_running) pthread_join(c->tree_rm, NULL);
     if (c->log_fd >= 0) close(c->log_fd);
     if (c->root_fd >= 0) close(c->root_fd);
     if (c->stage_dir) rm_rf(c->stage_dir);
@@ -416,6 +417,8 @@ static void build_teardown(struct build_ctx *c)
     json_decref(c->repos);
     json_decref(c->pm_removed);
     json_decref(c->pkgs);
+    json_decref(c->os_release);
+    json_decref(c->licenses);
 }
 
 int image_build(const struct image_spec *s, const struct build_opts *o)

@@ -2,6 +2,7 @@
  * every piece of a build's state, the stage table's row, the package-family vtable and the
  * helpers that run commands and report. Not for cmd/: it sees image/build.h only. */
 #pragma once
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -58,6 +59,9 @@ int stage_manifest(struct build_ctx *c);  /* build_manifest.c */
 /* The tree's packages from its own database (trust/pkgdb), into c->pkgs and the manifest
  * (build_manifest.c). */
 int manifest_packages(struct build_ctx *c);
+/* Reads what the manifest needs of the tree (os-release, each package's license) into
+ * c->os_release and c->licenses, so the tree can go before the manifest stage. */
+void manifest_read_tree(struct build_ctx *c);
 
 /* The modules boot.initrd_modules: vm puts into the initrd: what a VM's root disk needs on
  * QEMU/KVM, Hyper-V and Azure (virtio PCI and MMIO, virtio-blk, virtio-scsi, AHCI and the PIIX
@@ -129,6 +133,12 @@ struct build_ctx {
     struct json_t *repos;    /* the repository snapshot the package tree was built from, or NULL */
     struct json_t *pm_removed; /* packages.package_manager: remove: the removed paths (manifest), else NULL */
     struct json_t *pkgs;     /* the tree's packages (trust/pkgdb) */
+    /* what the manifest reads of the tree, read before the tree is removed (manifest_read_tree) */
+    struct json_t *os_release; /* the tree's os-release as a JSON object */
+    struct json_t *licenses;   /* each package's declared license (image/sbom.h's sbom_licenses) */
+    /* the tree removed by a thread of its own while the outputs are hashed (tree_release) */
+    pthread_t tree_rm;
+    bool tree_rm_running;
 };
 
 /* Runs argv with output appended to the build log, in env (build_run: c->env); on failure

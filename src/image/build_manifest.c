@@ -36,8 +36,9 @@ static json_t *os_release_json(struct build_ctx *c)
 static int write_sboms(struct build_ctx *c, json_t *digests)
 {
     json_t *manifest = c->manifest, *pkgs = c->pkgs;
-    /* each package's license from its copyright file in the tree (DEP-5) */
-    json_t *licenses = sbom_licenses(c->root_fd, c->family->name, pkgs);
+    /* each package's license from its copyright file in the tree (DEP-5), read before the tree went */
+    manifest_read_tree(c);
+    json_t *licenses = c->licenses;
     struct sbom_subject sub = {.name = c->spec->name, .version = c->spec->version, .arch = c->spec->arch->name,
                                .family = c->family->name,
                                .os_release = json_object_get(manifest, "os_release"), .created = c->epoch,
@@ -53,13 +54,11 @@ static int write_sboms(struct build_ctx *c, json_t *digests)
         json_decref(doc);
         char hex[65];
         if (r < 0 || sha256_file_hex(path, hex, NULL) < 0) {
-            json_decref(licenses);
             return build_error(c, "manifest", "cannot write %s", path);
         }
         json_array_append_new(list, json_pack("{s:s, s:s, s:s}", "file", name, "format",
                                               fmts[i] == SBOM_SPDX ? "spdx-2.3" : "cyclonedx-1.5", "sha256", hex));
     }
-    json_decref(licenses);
     return 0;
 }
 
@@ -143,7 +142,8 @@ static void manifest_image(struct build_ctx *c)
     json_object_set_new(m, "family", json_string(c->family->name));
     json_object_set_new(m, "source_date_epoch", json_integer(c->epoch));
     json_object_set_new(m, "builder", json_string("kiln " KILN_VERSION));
-    json_object_set_new(m, "os_release", os_release_json(c));
+    manifest_read_tree(c);
+    json_object_set_new(m, "os_release", json_incref(c->os_release));
     _cleanup_free_ char *cmdline = kernel_cmdline(c);
     json_object_set_new(m, "kernel", json_pack("{s:s, s:s}", "version", c->kver, "cmdline", cmdline));
     json_object_set_new(m, "layout", json_string(s->layout == LAYOUT_IMMUTABLE ? "immutable" : "standard"));
@@ -154,6 +154,13 @@ static void manifest_image(struct build_ctx *c)
     json_object_set_new(pm, "removed", json_boolean(c->pm_removed != NULL));
     if (c->pm_removed) json_object_set_new(pm, "files", json_incref(c->pm_removed));
     json_object_set_new(m, "package_manager", pm);
+}
+
+void manifest_read_tree(struct build_ctx *c)
+{
+    if (c->os_release) return; /* read already */
+    c->os_release = os_release_json(c);
+    c->licenses = sbom_licenses(c->root_fd, c->family->name, c->pkgs);
 }
 
 int manifest_packages(struct build_ctx *c)

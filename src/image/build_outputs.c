@@ -297,6 +297,23 @@ static int write_update_manifest(struct build_ctx *c, json_t *arts)
     return 0;
 }
 
+static void *tree_rm_main(void *arg)
+{
+    rm_rf(arg);
+    return NULL;
+}
+
+/* The tree is no output's any more (the disks and the archive are written, the manifest has
+ * read what it needs of it): a thread removes it while the outputs are hashed, a second or so
+ * of a rebuild's unlinks on the other core; build_teardown joins it. */
+static void tree_release(struct build_ctx *c)
+{
+    manifest_read_tree(c);
+    if (c->root_fd >= 0) close(c->root_fd);
+    c->root_fd = -1;
+    c->tree_rm_running = pthread_create(&c->tree_rm, NULL, tree_rm_main, c->root) == 0;
+}
+
 int stage_outputs(struct build_ctx *c)
 {
     bool immutable = c->spec->layout == LAYOUT_IMMUTABLE;
@@ -310,6 +327,7 @@ int stage_outputs(struct build_ctx *c)
     r = output_disks(c, &made);
     if (r == 0 && wanted(c, OUT_TAR) && (r = output_rootfs_tar(c)) == 0) sbuf_puts(&made, " tar");
     if (r == 0) r = output_boot_files(c);
+    if (r == 0) tree_release(c);
     if (r == 0) r = list_artifacts(c, arts);
     if (r == 0 && immutable) r = write_update_manifest(c, arts);
     if (r == 0)
