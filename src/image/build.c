@@ -433,7 +433,9 @@ int image_build(const struct image_spec *s, const struct build_opts *o)
     int r = build_setup(&c);
     bool bad_out = r == -ENOTDIR;
     if (r == 0) r = run_stages(&c);
-    if (r < 0 && c.work && !bad_out) keep_log(&c); /* no output directory to keep it in */
+    /* a failed build keeps its log beside the outputs (not with no output directory to keep it
+     * in); an interrupted one keeps nothing: the user stopped it, and "no output kept" says so */
+    if (r < 0 && c.work && !bad_out && !kiln_interrupted) keep_log(&c);
     _cleanup_free_ char *prefix = c.base ? xasprintf("%s/%s", o->out_dir, c.base) : NULL;
     /* removing the work directory (a whole root tree and disk, tens of seconds on a loaded
      * host) is part of the time "built in" says, and done when it is said */
