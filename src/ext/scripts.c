@@ -41,7 +41,22 @@ static const char reboot_helper[] =
     "mkdir -p " REMOTE_BASE " && printf '%s' \"$1\" > " REBOOT_MARK "\n"
     "kill -KILL \"$PPID\"\n";
 
+static int run_script_once(struct kiln_case_ctx *t);
+
+/* The case, then the reboot helper and mark it put on the node removed (a VM is thrown away
+ * anyway; a machine of the ready platform is the user's own). The unpacked extension under
+ * REMOTE_BASE stays for the run's other cases (ext_upload_dir uploads it once per boot). */
 static int run_script(struct kiln_case_ctx *t)
+{
+    int rc = run_script_once(t);
+    if (t->node->bad) return rc;
+    struct kiln_exec e;
+    node_exec(t->node, "rm -f " REBOOT_MARK " /tmp/autopkgtest-reboot", 30, &e); /* best effort: the verdict is made */
+    kiln_exec_free(&e);
+    return rc;
+}
+
+static int run_script_once(struct kiln_case_ctx *t)
 {
     struct script *s = t->c->data;
     struct kiln_node *n = t->node;
@@ -56,9 +71,11 @@ static int run_script(struct kiln_case_ctx *t)
         _cleanup_free_ char *fq = shell_quote(s->file);
         _cleanup_free_ char *mq = mark ? shell_quote(mark) : xstrdup("''");
         _cleanup_free_ char *cq = shell_quote(t->c->name);
+        /* AUTOPKGTEST_TMP is the test's own scratch directory, removed when it ends (as
+         * autopkgtest does): on a node that outlives the run (platform ready) it used to stay */
         _cleanup_free_ char *cmd = xasprintf(
-            "rm -f " REBOOT_MARK "; cd %s && AUTOPKGTEST_TMP=$(mktemp -d) AUTOPKGTEST_REBOOT_MARK=%s "
-            "KILN_CASE=%s KILN_DATA=%s/data ./%s",
+            "rm -f " REBOOT_MARK "; cd %s && kiln_tmp=$(mktemp -d) && { AUTOPKGTEST_TMP=$kiln_tmp AUTOPKGTEST_REBOOT_MARK=%s "
+            "KILN_CASE=%s KILN_DATA=%s/data ./%s; kiln_rc=$?; rm -rf \"$kiln_tmp\"; exit $kiln_rc; }",
             rq, mq, cq, rq, fq);
         struct kiln_exec e;
         int r = node_exec(n, cmd, case_time_left(t), &e);

@@ -19,7 +19,7 @@ cp -r "$inputs"/junit-from-scripts "$inputs"/tap-plans "$inputs"/tap-yaml-block 
 for f in "$ext"/data/*/*.txt; do
     kind=$(basename "$(dirname "$f")")
     name=$(basename "$f" .txt)
-    printf '#!/bin/sh\ncat "$KILN_DATA/%s/%s.txt"\n' "$kind" "$name" > "$ext/${kind}__$name.sh"
+    printf '#!/bin/sh\necho "$AUTOPKGTEST_TMP" >> %s/tmps.txt\ncat "$KILN_DATA/%s/%s.txt"\n' "$T" "$kind" "$name" > "$ext/${kind}__$name.sh"
     chmod +x "$ext/${kind}__$name.sh"
 done
 trap 'kill $sshd_pid 2>/dev/null; rm -rf "$T" "/var/tmp/kiln-ext/$dir"' EXIT
@@ -39,6 +39,11 @@ rc=$?
 [ "$rc" -eq 1 ] || { cat out.txt; fail "kiln run exited $rc, expected 1 (some inputs fail on purpose)"; }
 r=runs/latest/results.json
 [ -f "$r" ] || { cat out.txt; fail "no results.json"; }
+# this machine is the node and outlives the run: kiln leaves no test's AUTOPKGTEST_TMP on it (27
+# empty /tmp/tmp.* per run used to stay) and no reboot helper
+[ "$(wc -l < tmps.txt)" -ge 20 ] || fail "the scripts did not record their AUTOPKGTEST_TMP ($(wc -l < tmps.txt) lines)"
+while read -r d; do [ -n "$d" ] && [ ! -e "$d" ] || fail "AUTOPKGTEST_TMP $d is left on the node"; done < tmps.txt
+[ ! -e /tmp/autopkgtest-reboot ] || fail "the reboot helper is left on the node in /tmp/autopkgtest-reboot"
 case_of() { echo "ext.$dir.$1"; }
 field() { jq -r --arg c "$(case_of "$1")" '.cases[] | select(.name==$c) | .'"$2" "$r"; }
 expect() { got=$(field "$1" "$2"); [ "$got" = "$3" ] || fail "$1 $2: '$got', expected '$3'"; }
