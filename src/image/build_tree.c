@@ -231,7 +231,7 @@ static int tree_copy(struct build_ctx *c, const char *tree)
  * set side by side (CI lanes, a service's workers) take turns to look for, make and copy that
  * tree, so the second takes the first one's tree instead of making its own and removing the
  * first's while the first copies from it (make_tree replaces a tree without .done; --refresh
- * replaces any). Trees of other keys are not held up. Returns the lock's fd (closing it lets go)
+ * replaces any). Trees of other keys are not held up. Returns the lock's fd (closing it lets go),
  * TREE_UNLOCKED when the cache cannot hold a lock file (read-only: the build goes on unlocked),
  * or a negative errno after a BUILD_ERROR (-EINTR when interrupted while waiting). */
 enum { TREE_UNLOCKED = -1 }; /* tree_lock: no lock file could be made in a read-only cache */
