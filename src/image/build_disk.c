@@ -466,7 +466,9 @@ static int make_root_fs(struct build_ctx *c)
     /* mke2fs copies each file's times as they are now (reading the tree moved atimes, customize
      * wrote files): ext4_clamp_times sets them in the image afterwards, no walk of the tree */
     char *mk[] = {"mke2fs", "-q", "-F", "-t", "ext4", "-L", "root", "-U", uuid, "-E", ext, "-d", c->root, img, kb, NULL};
-    if (build_run(c, "root-fs", mk) < 0)
+    int mr = build_run(c, "root-fs", mk);
+    if (mr == -EINTR) return mr; /* build_run said "interrupted": no cause to guess */
+    if (mr < 0)
         return build_error(c, "root-fs", "mke2fs could not populate the root filesystem; if it ran out of space, raise storage.size");
     char *err = NULL;
     if (ext4_clamp_times(img, off, (uint32_t)c->epoch, &err) < 0) {

@@ -162,6 +162,15 @@ st=0; wait $b || st=$?
 expect_not_in build8.txt ".kiln-build-"
 [ -z "$(ls -A out8 2>/dev/null)" ] || fail "an interrupted build left $(ls -A out8)"
 note "interrupted in the outputs stage: exit 130, nothing kept, $(grep -c interrupted build8.txt) line(s) saying so, no staging path"
+# interrupted while mke2fs fills the root filesystem: it says so, and guesses at no other cause
+"$KILN" build "$spec" --out out9 > build9.txt 2>&1 & b=$!
+i=0; while ! grep -q "\[3/7\] root-fs \.\.\.$" build9.txt && kill -0 $b 2>/dev/null && [ $i -lt 1200 ]; do sleep 0.1; i=$((i + 1)); done
+kill -INT $b 2>/dev/null
+st=0; wait $b || st=$?
+[ "$st" = 130 ] || { cat build9.txt; fail "kiln build interrupted in its root-fs stage exited $st, not 130"; }
+expect_in build9.txt "kiln build: root-fs: interrupted"
+expect_not_in build9.txt "ran out of space"
+[ -z "$(ls -A out9 2>/dev/null)" ] || fail "an interrupted build left $(ls -A out9)"
 
 # bad input: where, why, and nothing left at the output path
 sed 's/size: 2G/size: 400M/' "$spec" > small.yml
