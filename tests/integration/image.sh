@@ -152,25 +152,25 @@ tree_state tree-after.txt
 cmp -s tree-before.txt tree-after.txt || { diff tree-before.txt tree-after.txt | head -20; fail "a build changed the cached package tree"; }
 note "the cached package tree is as it was after two builds from it (one adds a user)"
 
-# interrupted while writing the outputs (made in OUT/.kiln-build-PID, renamed at the end): exit
-# 130, nothing kept, and the message names no staging path (it is gone; a new user was sent to it)
-"$KILN" build "$spec" --out out8 > build8.txt 2>&1 & b=$!
-i=0; while ! grep -q "\[6/7\] outputs \.\.\.$" build8.txt && kill -0 $b 2>/dev/null && [ $i -lt 1200 ]; do sleep 0.1; i=$((i + 1)); done
-kill -INT $b 2>/dev/null
-st=0; wait $b || st=$?
-[ "$st" = 130 ] || { cat build8.txt; fail "kiln build interrupted in its outputs stage exited $st, not 130"; }
+# interrupt N STAGE: kiln build into outN, SIGINT once "[k/7] STAGE ..." is printed; it must exit
+# 130 and keep nothing in outN; its output is in buildN.txt
+interrupt() {
+    "$KILN" build "$spec" --out "out$1" > "build$1.txt" 2>&1 & b=$!
+    i=0; while ! grep -q "\] $2 \.\.\.$" "build$1.txt" && kill -0 $b 2>/dev/null && [ $i -lt 1200 ]; do sleep 0.1; i=$((i + 1)); done
+    kill -INT $b 2>/dev/null
+    st=0; wait $b || st=$?
+    [ "$st" = 130 ] || { cat "build$1.txt"; fail "kiln build interrupted in its $2 stage exited $st, not 130"; }
+    [ -z "$(ls -A "out$1" 2>/dev/null)" ] || fail "an interrupted build left $(ls -A "out$1")"
+}
+# interrupted while writing the outputs (made in OUT/.kiln-build-PID, renamed at the end): the
+# message names no staging path (it is gone; a new user was sent to it)
+interrupt 8 outputs
 expect_not_in build8.txt ".kiln-build-"
-[ -z "$(ls -A out8 2>/dev/null)" ] || fail "an interrupted build left $(ls -A out8)"
 note "interrupted in the outputs stage: exit 130, nothing kept, $(grep -c interrupted build8.txt) line(s) saying so, no staging path"
 # interrupted while mke2fs fills the root filesystem: it says so, and guesses at no other cause
-"$KILN" build "$spec" --out out9 > build9.txt 2>&1 & b=$!
-i=0; while ! grep -q "\[3/7\] root-fs \.\.\.$" build9.txt && kill -0 $b 2>/dev/null && [ $i -lt 1200 ]; do sleep 0.1; i=$((i + 1)); done
-kill -INT $b 2>/dev/null
-st=0; wait $b || st=$?
-[ "$st" = 130 ] || { cat build9.txt; fail "kiln build interrupted in its root-fs stage exited $st, not 130"; }
+interrupt 9 root-fs
 expect_in build9.txt "kiln build: root-fs: interrupted"
 expect_not_in build9.txt "ran out of space"
-[ -z "$(ls -A out9 2>/dev/null)" ] || fail "an interrupted build left $(ls -A out9)"
 
 # bad input: where, why, and nothing left at the output path
 sed 's/size: 2G/size: 400M/' "$spec" > small.yml
