@@ -62,13 +62,14 @@ struct hash_progress {
     int64_t next_ms;
 };
 
-static void hash_progress(uint64_t done, void *ctx)
+static bool hash_progress(uint64_t done, void *ctx)
 {
     struct hash_progress *p = ctx;
-    if (now_ms() < p->next_ms || done >= p->size) return;
+    if (now_ms() < p->next_ms || done >= p->size) return true;
     p->next_ms = now_ms() + HASH_PROGRESS_MS;
     _cleanup_free_ char *d = human_size(done), *t = human_size(p->size);
     fprintf(stderr, "kiln submit: hashing %s: %s of %s (%d %%)\n", p->file, d, t, (int)(done * 100 / p->size));
+    return true;
 }
 
 /* The image with this digest is on the server (HEAD-like GET), else uploaded. An image past

@@ -329,6 +329,10 @@ static int run_stages(struct build_ctx *c)
         emit(c, &(struct build_event){.kind = BUILD_STAGE_BEGIN, .stage = st->name, .index = c->stage_no, .count = c->nstages});
         int r = st->run(c);
         if (r < 0) return r;
+        /* a stage whose own steps did not look (a hash, a file written) has run to its end:
+         * the interrupt still stops the build there, before anything goes into the output */
+        if (kiln_interrupted && !c->published)
+            return build_error(c, st->name, "interrupted; no output kept in %s", c->opts->out_dir);
         emit(c, &(struct build_event){.kind = BUILD_STAGE_END, .stage = st->name, .index = c->stage_no,
                                       .count = c->nstages, .seconds = now_s() - c->stage_t0, .text = c->note});
         free(c->note);

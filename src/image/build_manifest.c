@@ -15,6 +15,7 @@
 #include "util/fs.h"
 #include "util/inroot.h"
 #include "util/timeutil.h"
+#include "util/proc.h"
 #include "util/util.h"
 
 static json_t *os_release_json(struct build_ctx *c)
@@ -127,6 +128,7 @@ static int publish_outputs(struct build_ctx *c)
     _cleanup_free_ char *a = path_join(stage_dir, manifest_name);
     _cleanup_free_ char *b = path_join(c->opts->out_dir, manifest_name);
     if (rename(a, b) < 0) return build_error(c, "outputs", "cannot move %s: %s", a, strerror(errno));
+    c->published = true;
     return 0;
 }
 
@@ -188,6 +190,9 @@ int stage_manifest(struct build_ctx *c)
     if (r == 0 && json_write_file(mp, c->manifest) < 0) r = build_error(c, "manifest", "cannot write %s", mp);
     if (r == 0) r = write_provenance(c, digests);
     json_decref(digests);
+    /* the last moment a Ctrl-C can keep the outputs out of the output directory */
+    proc_test_pause("build-publish");
+    if (r == 0 && kiln_interrupted) r = build_error(c, "manifest", "interrupted; no output kept in %s", c->opts->out_dir);
     if (r == 0) r = publish_outputs(c);
     if (r == 0 && c->spec->encrypt) r = encrypt_publish(c);
     if (r == 0) build_note(c, "(+ SPDX and CycloneDX SBOMs, SLSA provenance)");

@@ -15,6 +15,7 @@
 #include "util/digest.h"
 #include "util/fs.h"
 #include "util/parallel.h"
+#include "util/proc.h"
 #include "util/progress.h"
 #include "util/timeutil.h"
 #include "util/util.h"
@@ -176,7 +177,8 @@ struct hash_file {
     size_t i;
 };
 
-static void hash_progress(uint64_t done, void *ctx)
+/* Reports the bytes hashed; false (stop hashing) once the build is interrupted. */
+static bool hash_progress(uint64_t done, void *ctx)
 {
     struct hash_file *f = ctx;
     struct hash_job *j = f->j;
@@ -189,6 +191,7 @@ static void hash_progress(uint64_t done, void *ctx)
         build_progress(j->c, false, j->text, j->done, j->total, now - j->t0);
     }
     pthread_mutex_unlock(&j->lock);
+    return !kiln_interrupted;
 }
 
 static void hash_one(size_t i, void *arg)
@@ -196,7 +199,7 @@ static void hash_one(size_t i, void *arg)
     struct hash_job *j = arg;
     _cleanup_free_ char *p = path_join(j->dir, j->names[i]);
     struct hash_file f = {j, i};
-    j->rc[i] = sha256_file_hex_progress(p, j->hex[i], &j->size[i], hash_progress, &f);
+    j->rc[i] = kiln_interrupted ? -ECANCELED : sha256_file_hex_progress(p, j->hex[i], &j->size[i], hash_progress, &f);
 }
 
 /* Hashes every file of job, two at a time, reporting the bytes of all together. */
@@ -216,6 +219,11 @@ static void hash_all(struct build_ctx *c, struct hash_job *job, size_t nn)
     job->t0 = now_s();
     parallel_for(nn, 2, hash_one, job);
     pthread_mutex_destroy(&job->lock);
+    if (kiln_interrupted) {
+        free(job->text);
+        free(job->seen);
+        return;
+    }
     _cleanup_free_ char *t = xasprintf("%s (%s) in %.1f s", job->text, size, now_s() - job->t0);
     build_progress(c, true, t, 0, 0, 0);
     free(job->text);
@@ -241,7 +249,7 @@ static int list_artifacts(struct build_ctx *c, json_t *arts)
     job.size = xcalloc(nn ? nn : 1, sizeof *job.size);
     job.rc = xcalloc(nn ? nn : 1, sizeof *job.rc);
     hash_all(c, &job, nn);
-    int r = 0;
+    int r = kiln_interrupted ? build_error(c, "outputs", "interrupted; no output kept in %s", c->opts->out_dir) : 0;
     for (size_t i = 0; i < nn; i++) {
         if (job.rc[i] < 0 && r == 0) r = build_error(c, "outputs", "cannot read %s/%s", c->stage_dir, names[i]);
         json_array_append_new(arts, json_pack("{s:s, s:s, s:I, s:s}", "file", names[i], "kind", artifact_kind(names[i]),
@@ -328,6 +336,7 @@ int stage_outputs(struct build_ctx *c)
     if (r == 0 && wanted(c, OUT_TAR) && (r = output_rootfs_tar(c)) == 0) sbuf_puts(&made, " tar");
     if (r == 0) r = output_boot_files(c);
     if (r == 0) tree_release(c);
+    proc_test_pause("build-hash");
     if (r == 0) r = list_artifacts(c, arts);
     if (r == 0 && immutable) r = write_update_manifest(c, arts);
     if (r == 0)

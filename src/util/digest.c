@@ -18,7 +18,7 @@ static bool hole_at(int fd, uint64_t off, uint64_t len)
 }
 
 static int digest_file_with(const char *path, bool nofollow, const EVP_MD *md, uint8_t *out, uint64_t *size,
-                          void (*progress)(uint64_t done, void *ctx), void *ctx)
+                          bool (*progress)(uint64_t done, void *ctx), void *ctx)
 {
     int fd = open_regular(path, nofollow, NULL);
     if (fd < 0) return fd;
@@ -32,6 +32,7 @@ static int digest_file_with(const char *path, bool nofollow, const EVP_MD *md, u
     uint8_t *buf = xmalloc(BUF);
     uint64_t total = 0;
     ssize_t n;
+    bool stopped = false;
     for (;;) {
         const uint8_t *piece = buf;
         if (sparse && total + BUF <= (uint64_t)st.st_size && hole_at(fd, total, BUF)) piece = zeros, n = BUF;
@@ -39,9 +40,12 @@ static int digest_file_with(const char *path, bool nofollow, const EVP_MD *md, u
         if (n <= 0) break;
         EVP_DigestUpdate(c, piece, (size_t)n);
         total += (uint64_t)n;
-        if (progress) progress(total, ctx);
+        if (progress && !progress(total, ctx)) {
+            stopped = true;
+            break;
+        }
     }
-    int r = n < 0 ? -errno : 0;
+    int r = stopped ? -ECANCELED : n < 0 ? -errno : 0;
     unsigned len;
     EVP_DigestFinal_ex(c, out, &len);
     EVP_MD_CTX_free(c);
@@ -56,7 +60,7 @@ int digest_file(const char *path, bool nofollow, const EVP_MD *md, uint8_t *out,
     return digest_file_with(path, nofollow, md, out, size, NULL, NULL);
 }
 
-int sha256_file_hex_progress(const char *path, char out[65], uint64_t *size, void (*progress)(uint64_t done, void *ctx),
+int sha256_file_hex_progress(const char *path, char out[65], uint64_t *size, bool (*progress)(uint64_t done, void *ctx),
                              void *ctx)
 {
     uint8_t md[32] = {0};

@@ -26,6 +26,7 @@ static volatile pid_t tracked[MAX_TRACKED];
  * child itself, not what it started in its group (mmdebstrap's apt and dpkg, a script's
  * background jobs). Its code runs no malloc or stdio: it was forked from a threaded process. */
 static int guard_fd = -1;
+static pid_t guard_pid, guard_owner; /* the guardian, and the process that started it */
 static pthread_once_t guard_once = PTHREAD_ONCE_INIT;
 
 static void __attribute__((noreturn)) guard_loop(int rfd)
@@ -51,6 +52,22 @@ static void __attribute__((noreturn)) guard_loop(int rfd)
     _exit(0);
 }
 
+/* At kiln's exit: the socket's end tells the guardian, which exits at once (every child was
+ * reaped), and kiln reaps it (waiting at most a second), so that no `[kiln] <defunct>` is left
+ * for an init that reaps late or never. A forked child running exit handlers is not its parent. */
+static void guard_stop(void)
+{
+    if (guard_fd < 0 || guard_pid <= 0 || getpid() != guard_owner) return;
+    close(guard_fd);
+    guard_fd = -1;
+    for (int i = 0; i < 100; i++) {
+        pid_t w = waitpid(guard_pid, NULL, WNOHANG);
+        if (w == guard_pid || (w < 0 && errno != EINTR)) return;
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
 static void guard_start(void)
 {
     int fds[2];
@@ -70,7 +87,12 @@ static void guard_start(void)
     }
     close(fds[0]);
     if (pid < 0) close(fds[1]);
-    else guard_fd = fds[1];
+    else {
+        guard_fd = fds[1];
+        guard_pid = pid;
+        guard_owner = getpid();
+        atexit(guard_stop);
+    }
 }
 
 static void guard_tell(int32_t msg)
@@ -107,6 +129,12 @@ void proc_kill_all(void)
             kill(p, SIGKILL);
         }
     }
+}
+
+void proc_test_pause(const char *point)
+{
+    const char *want = getenv("KILN_TEST_PAUSE");
+    if (want && streq(want, point)) raise(SIGSTOP);
 }
 
 int proc_start_time(pid_t pid, unsigned long long *ticks)

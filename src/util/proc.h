@@ -16,6 +16,12 @@ void proc_install_signal_handlers(void);
  * loops, so a SIGINT acts within a slice rather than after the loop's longest delay. */
 int proc_sleep(int64_t ms);
 
+/* For tests of what a signal does at one exact point: when $KILN_TEST_PAUSE equals point, the
+ * process stops itself there (SIGSTOP) until a test has sent its signal and SIGCONT. Points:
+ * "build-hash" (a build about to hash its outputs), "build-publish" (about to move them into
+ * the output directory). Without the variable it does nothing. */
+void proc_test_pause(const char *point);
+
 /* Starts argv[0] (PATH lookup) in its own process group, with fds for stdin/stdout/stderr
  * (-1 means /dev/null). The child dies with kiln (PDEATHSIG), and so does its process group,
  * whatever kiln dies of: a guardian process, started at the first spawn, kills the group of

@@ -172,6 +172,23 @@ interrupt 9 root-fs
 expect_in build9.txt "kiln build: root-fs: interrupted"
 expect_not_in build9.txt "ran out of space"
 
+# interrupt_at N POINT: kiln build into outN stopped at POINT (KILN_TEST_PAUSE), SIGINT, SIGCONT:
+# the build must end there with 130 and keep nothing (a Ctrl-C while the outputs were hashed or
+# the manifest made was ignored: the build went on to exit 0 with every output kept)
+interrupt_at() {
+    KILN_TEST_PAUSE=$2 "$KILN" build "$spec" --out "out$1" > "build$1.txt" 2>&1 & b=$!
+    i=0; while [ "$(sed 's/.*) //' /proc/$b/stat 2>/dev/null | cut -d' ' -f1)" != T ] && kill -0 $b 2>/dev/null && [ $i -lt 3000 ]; do sleep 0.1; i=$((i + 1)); done
+    kill -INT $b 2>/dev/null; kill -CONT $b 2>/dev/null
+    st=0; wait $b || st=$?
+    [ "$st" = 130 ] || { cat "build$1.txt"; fail "kiln build interrupted at $2 exited $st, not 130"; }
+    [ -z "$(ls -A "out$1" 2>/dev/null)" ] || fail "a build interrupted at $2 left $(ls -A "out$1")"
+    expect_in "build$1.txt" "interrupted; no output kept in out$1"
+    expect_not_in "build$1.txt" "built in"
+}
+interrupt_at 10 build-hash
+interrupt_at 11 build-publish
+note "interrupted as the outputs are hashed, and as they are about to be moved into place: exit 130, nothing kept"
+
 # bad input: where, why, and nothing left at the output path
 sed 's/size: 2G/size: 400M/' "$spec" > small.yml
 expect_status 1 "$KILN" build small.yml --out out3

@@ -316,11 +316,11 @@ static void test_err(void)
  * digest as without (kiln submit says how far a long hash is). */
 static uint64_t seen_done[8];
 static size_t nseen;
-static void on_progress(uint64_t done, void *ctx)
+static bool on_progress(uint64_t done, void *ctx)
 {
-    (void)ctx;
     if (nseen < 8) seen_done[nseen] = done;
     nseen++;
+    return !ctx || nseen < *(size_t *)ctx; /* ctx: stop after that many pieces */
 }
 
 static void test_hash_progress(void)
@@ -336,6 +336,11 @@ static void test_hash_progress(void)
     ok(size == (9u << 20) + 5, "every byte read");
     ok(nseen == 3 && seen_done[0] == 4u << 20 && seen_done[1] == 8u << 20 && seen_done[2] == size,
        "progress after each 4 MiB piece and at the end (%zu calls)", nseen);
+    /* a progress that says stop (a build interrupted while it hashes gigabytes) */
+    size_t stop_after = 1;
+    nseen = 0;
+    is_int(sha256_file_hex_progress(p, a, &size, on_progress, &stop_after), -ECANCELED, "progress saying stop: -ECANCELED");
+    ok(nseen == 1 && size == 4u << 20, "stopped after the first piece (%zu calls, %llu bytes)", nseen, (unsigned long long)size);
     unlink(p);
 }
 
