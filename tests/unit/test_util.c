@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <pthread.h>
 #include <sys/socket.h>
@@ -442,6 +443,34 @@ static void test_guardian(void)
     rm_rf(dir);
 }
 
+/* kiln reaps its guardian at exit: a stand-in kiln (K) spawns and reaps one child, so that it
+ * has a guardian, and exits. Its parent S is a subreaper, as init is to kiln: an orphaned
+ * guardian would become S's child (the fresh user's `[kiln] <defunct>`); none may. */
+static void test_guardian_reaped(void)
+{
+    pid_t s = fork();
+    if (s == 0) {
+        if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) _exit(3);
+        pid_t k = fork();
+        if (k == 0) {
+            char *argv[] = {"true", NULL};
+            pid_t p;
+            int st;
+            if (proc_spawn(argv, -1, -1, -1, &p) < 0 || proc_wait(p, 10000, &st) < 0) _exit(2);
+            exit(0); /* exit handlers: the guardian's end and reaping */
+        }
+        int st = 0;
+        if (waitpid(k, &st, 0) != k || !WIFEXITED(st) || WEXITSTATUS(st)) _exit(2);
+        pid_t left = waitpid(-1, NULL, WNOHANG); /* -1 (ECHILD): no orphan came to S */
+        while (waitpid(-1, NULL, 0) > 0) {}
+        _exit(left < 0 && errno == ECHILD ? 0 : 1);
+    }
+    int st = 0;
+    waitpid(s, &st, 0);
+    is_int(WIFEXITED(st) ? WEXITSTATUS(st) : 100 + WTERMSIG(st), 0,
+           "guardian: kiln's exit reaps it (none left for init; 1: it was orphaned)");
+}
+
 /* A sparse file's digest is its bytes' (the holes are hashed as the zeros they read as, from a
  * buffer of zeros rather than read()): data between holes, at a piece's edge and in the tail. */
 static void test_hash_sparse(void)
@@ -474,6 +503,7 @@ int main(void)
 {
     test_waits_interrupted();
     test_guardian();
+    test_guardian_reaped();
     test_err();
     test_hash_progress();
     test_hash_sparse();
