@@ -72,7 +72,7 @@ void build_event_show(struct build_live *b, const struct build_event *e, const s
         if (pl->tty) {
             _cleanup_free_ char *line = xasprintf("kiln build: [%d/%d] %s ...", e->index, e->count, e->stage);
             progress_live(pl, true, line);
-            pl->drawn_at = -1e9; /* the stage's first news replaces these words at once */
+            pl->placeholder = true; /* the stage's first news replaces these words at once */
             return;
         }
     }
@@ -81,21 +81,21 @@ void build_event_show(struct build_live *b, const struct build_event *e, const s
         build_event_fprint(pl->f, e, s);
         return;
     }
-    /* the stage's closing line in the making: its time first; then what it does, which gives
-     * way on a narrow terminal; then the bytes, which stay */
-    _cleanup_free_ char *head = b->count ? xasprintf("kiln build: [%d/%d] %s %.0f s: ", b->index, b->count, e->stage, now - b->stage_t0)
-                                         : xasprintf("kiln build: %s: ", e->stage);
+    /* the stage's closing line in the making: the stage and its time, then what it does, which
+     * gives way on a narrow terminal, then the bytes (progress_live_parts' order) */
+    /* whole seconds gone, as a clock shows them: never ahead of the closing line's "10.4 s" */
+    _cleanup_free_ char *head = b->count ? xasprintf("[%d/%d] %s %d s", b->index, b->count, e->stage, (int)(now - b->stage_t0))
+                                         : xstrdup(e->stage);
     if (!pl->tty) {
         /* a line per step, with the stage's time as the live line has it, so a CI log tells
          * where the minutes went */
         _cleanup_free_ char *text = shown(e->text, false);
-        if (e->step) fprintf(pl->f, "%s%s\n", head, text ? text : "");
+        if (e->step) fprintf(pl->f, "kiln build: %s: %s\n", head, text ? text : "");
         return;
     }
     char bytes[96];
     progress_bytes_text(e->done, e->total, e->seconds, bytes, sizeof bytes);
-    _cleanup_free_ char *tail = bytes[0] ? xasprintf(", %s", bytes) : NULL;
-    progress_live_parts(pl, e->step, head, e->text, tail);
+    progress_live_parts(pl, e->step, "kiln build: ", head, e->text, bytes);
 }
 
 struct build_show {

@@ -260,8 +260,21 @@ static int run_command(struct build_ctx *c, const char *stage, char *const argv[
             fcntl(pfd[0], F_SETFL, O_NONBLOCK);
             if (label) build_progress(c, true, label, 0, 0, 0);
             r = watch_pkgmgr(c, label, pid, pfd[0], &st);
-        } else
-            while ((r = proc_wait(pid, 200, &st)) == -ETIMEDOUT && !kiln_interrupted) {}
+        } else {
+            /* a command that takes more than a second (mke2fs filling the root filesystem)
+             * says so once a second, so that the stage's time goes on on the terminal */
+            double t0 = now_s(), shown = t0;
+            _cleanup_free_ char *what = NULL;
+            while ((r = proc_wait(pid, 200, &st)) == -ETIMEDOUT && !kiln_interrupted) {
+                double now = now_s();
+                if (now - shown < 1) continue;
+                shown = now;
+                const char *name = streq(argv[0], "chroot") && argv[1] && argv[2] ? argv[2] : argv[0];
+                const char *slash = strrchr(name, '/');
+                if (!what) what = xasprintf("running %s", slash ? slash + 1 : name);
+                build_progress(c, false, what, 0, 0, now - t0);
+            }
+        }
         if (r == -ETIMEDOUT) {
             proc_kill(pid, 3000);
             build_error(c, stage, "interrupted");

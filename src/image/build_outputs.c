@@ -31,12 +31,14 @@ struct piece {
     struct build_ctx *c;
     const char *name;
     double t0, shown;
+    uint64_t data; /* the bytes of data the live line counted to (a disk's, holes not counted) */
 };
 
 static void piece_progress(void *ctx, uint64_t done, uint64_t total)
 {
     struct piece *p = ctx;
     double now = now_s();
+    p->data = total;
     if (done < total && now - p->shown < 0.1) return;
     p->shown = now;
     _cleanup_free_ char *t = xasprintf("writing %s", p->name);
@@ -48,7 +50,12 @@ static void piece_done(struct piece *p, const char *path, const char *verb)
     struct stat st;
     char size[32] = "?";
     if (stat(path, &st) == 0) human_bytes((uint64_t)st.st_size, size, sizeof size);
-    _cleanup_free_ char *t = xasprintf("%s %s (%s) in %.1f s", verb, p->name, size, now_s() - p->t0);
+    /* the live line counted the disk's data, the file is its own size (a fixed VHD the whole
+     * disk): both are said, so the two numbers do not seem to disagree */
+    char data[32] = "";
+    if (p->data) human_bytes(p->data, data, sizeof data);
+    _cleanup_free_ char *t = xasprintf("%s %s (%s%s%s%s) in %.1f s", verb, p->name, size, p->data ? " file, " : "",
+                                       data, p->data ? " of data" : "", now_s() - p->t0);
     build_progress(p->c, true, t, 0, 0, 0);
 }
 

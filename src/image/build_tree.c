@@ -247,14 +247,24 @@ static int tree_lock(struct build_ctx *c, const char *dir)
     if (fd < 0) return build_error(c, "rootfs", "cannot open the cache lock %s: %s", path, strerror(errno));
     if (flock(fd, LOCK_EX | LOCK_NB) == 0) return fd;
     if (errno == EWOULDBLOCK) {
-        build_say(c, BUILD_INFO, "rootfs", "waiting for another kiln build that is making or copying the same package tree (%s)", path);
-        int r;
-        while ((r = flock(fd, LOCK_EX)) < 0 && errno == EINTR && !kiln_interrupted) {}
-        if (r == 0) return fd;
-        if (kiln_interrupted) {
-            close(fd);
-            build_error(c, "rootfs", "interrupted");
-            return -EINTR;
+        /* a step of the stage, with its time going on while it waits (a lock held for minutes
+         * looked like a hang) */
+        _cleanup_free_ char *text =
+            xasprintf("waiting for another kiln build that is making or copying the same package tree (%s)", path);
+        build_progress(c, true, text, 0, 0, 0);
+        double t0 = now_s(), shown = t0;
+        for (;;) {
+            if (flock(fd, LOCK_EX | LOCK_NB) == 0) return fd;
+            if (errno != EWOULDBLOCK && errno != EINTR) break;
+            if (proc_sleep(200) < 0) {
+                close(fd);
+                build_error(c, "rootfs", "interrupted");
+                return -EINTR;
+            }
+            if (now_s() - shown >= 1) {
+                shown = now_s();
+                build_progress(c, false, text, 0, 0, shown - t0);
+            }
         }
     }
     int e = errno;

@@ -27,6 +27,8 @@ struct progress_line {
     double drawn_at;       /* when the line was last drawn */
     bool showing;          /* a live line is on the terminal now */
     uint64_t drawn_hash;   /* of the line on the terminal now: the same line is not drawn again */
+    bool placeholder;      /* the line shown only holds the place (a stage's "..."): the next
+                            * draw replaces it at once, whatever min_gap_s says */
 };
 
 /* Whether fd can carry a live line: a terminal (isatty) whose TERM is set and is not "dumb"
@@ -41,14 +43,21 @@ int progress_term_cols(int fd);
  * width and cannot drive the terminal.
  * Does nothing off a terminal. */
 void progress_live(struct progress_line *p, bool force, const char *text);
-/* The live line in three parts, for a terminal too narrow for all of it: head (what is doing
- * the work: "kiln build: [6/7] outputs 12 s: "), mid (on what: a file or package name, which may
- * be long) and tail (how far: ", 1.2 GiB of 2.0 GiB, 300.0 MiB/s"; NULL or ""). mid gives way
- * first, cut and marked with an ellipsis (text_ellipsis), then head, so the numbers stay in
- * sight; tail itself is cut only when it alone is wider than the terminal. The rest as
- * progress_live, which is this with head = text and no mid or tail. A line the same as the one
- * on the terminal is not drawn again. */
-void progress_live_parts(struct progress_line *p, bool force, const char *head, const char *mid, const char *tail);
+/* The live line in parts, for a terminal too narrow for all of it:
+ *   who   the program ("kiln build: "), given up first on a narrow terminal: it is the
+ *         user's own command;
+ *   head  the work and its time ("[6/7] outputs 12 s"), kept while anything is;
+ *   mid   on what: a file or package name (may be long, NULL: none), drawn after ": ";
+ *   tail  how far, items joined by ", " from most to least telling ("1.2 GiB of 2.0 GiB,
+ *         300.0 MiB/s"; NULL or ""), drawn after ", ".
+ * On a line narrower than all of it, what gives way, in order: mid is cut with an ellipsis
+ * (text_ellipsis; at least 6 bytes of it stay), who goes, the tail's items but its first go,
+ * mid goes, the tail's first item goes; head is cut at the right only when it alone is wider
+ * than the terminal. Widths count bytes (a character is at least one byte and no
+ * wider than them). The rest as progress_live, which is this with head = text alone. A line the
+ * same as the one on the terminal is not drawn again. */
+void progress_live_parts(struct progress_line *p, bool force, const char *who, const char *head, const char *mid,
+                         const char *tail);
 /* Takes the live line off the terminal (the cursor back at its start), so the next line
  * printed takes its place. */
 void progress_clear(struct progress_line *p);

@@ -15,7 +15,7 @@ expect_status 0 "$KILN" build --check "$spec"
 cat build1.txt
 for s in rootfs customize esp root-fs disk outputs manifest; do expect_in build1.txt "] $s "; done
 # through a pipe: a plain line per output file and for the hashing, with bytes and time
-for f in qcow2 vhd; do grep -qE "^kiln build: \\[[0-9]/[0-9]\\] outputs [0-9]+ s: wrote $base\.$f \([0-9.]+ [KMG]iB\) in [0-9.]+ s$" build1.txt ||
+for f in qcow2 vhd; do grep -qE "^kiln build: \\[[0-9]/[0-9]\\] outputs [0-9]+ s: wrote $base\.$f \([0-9.]+ [KMG]iB file, [0-9.]+ [KMG]iB of data\) in [0-9.]+ s$" build1.txt ||
     fail "no line for the $f written"; done
 grep -qE "^kiln build: \\[[0-9]/[0-9]\\] outputs [0-9]+ s: sha256 of 5 files \([0-9.]+ GiB\) in [0-9.]+ s$" build1.txt || fail "no line for the hashing"
 ! grep -q "$(printf '[\r\033]')" build1.txt || fail "carriage returns or escape sequences in a build's piped output"

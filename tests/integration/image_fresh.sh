@@ -177,7 +177,8 @@ hold() { rm -f held; (exec 9> "$KILN_CACHE/build/rootfs-$key2.lock"; flock 9; : 
 hold 3
 build 6
 wait $holder
-expect_in build6.txt "kiln build: rootfs: waiting for another kiln build that is making or copying the same package tree ($KILN_CACHE/build/rootfs-$key2.lock)"
+expect_in build6.txt "s: waiting for another kiln build that is making or copying the same package tree ($KILN_CACHE/build/rootfs-$key2.lock)"
+grep -qE "^kiln build: \[1/[0-9]\] rootfs [0-9]+ s: waiting for another kiln build" build6.txt || fail "the wait is not a step line of the rootfs stage"
 expect_in build6.txt "(cached tree $key2; repositories "
 hold 60
 "$KILN" build fresh.yml --out out7 > build7.txt 2>&1 & b=$!
@@ -186,7 +187,7 @@ expect_in build7.txt "waiting for another kiln build"
 kill -INT $b
 st=0; wait $b || st=$?
 kill $holder 2>/dev/null; wait $holder 2>/dev/null || true
-[ "$st" -ne 0 ] || fail "a build interrupted while waiting for the cache lock exited 0"
+[ "$st" = 130 ] || fail "a build interrupted while waiting for the cache lock exited $st, not 130"
 expect_in build7.txt "kiln build: rootfs: interrupted"
 [ -z "$(ls -A out7 2>/dev/null | grep -v '\.build\.log$')" ] || fail "an interrupted build left files: $(ls -A out7)"
 note "a held cache lock: the build waited for it, then took the cached tree; SIGINT while waiting stopped it (exit $st)"

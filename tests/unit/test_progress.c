@@ -202,38 +202,44 @@ static void test_live_ok(void)
     if (master >= 0) close(master);
 }
 
-/* A terminal narrower than the line: the name gives way (cut, an ellipsis), the bytes stay; the
- * same line is not drawn twice (a new user saw identical frames redrawn ten times a second) */
+/* A terminal narrower than the line: the name gives way (cut, an ellipsis), then "kiln build: ",
+ * the rate, the name, the bytes; the stage and its seconds stay to the last (a new user on a
+ * 45-column terminal saw "kiln bu, 373.6 MiB ..."); the same line is not drawn twice (a new user
+ * saw identical frames redrawn ten times a second) */
 static void test_parts(void)
 {
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
-    struct progress_line pl = {.f = f, .tty = true, .cols = 61, .clock = fake_clock};
-    const char *head = "kiln build: [6/7] outputs 3 s: "; /* 31 bytes */
-    const char *tail = ", 1.2 GiB of 2.0 GiB";            /* 20: 60 columns leave 9 for the name and its "..." */
+    struct progress_line pl = {.f = f, .tty = true, .cols = 100, .clock = fake_clock};
+    const char *who = "kiln build: ", *head = "[6/7] outputs 3 s", *name = "writing debian-server-1.0.0.qcow2";
+    const char *tail = "1.2 GiB of 2.0 GiB, 300.0 MiB/s";
     setenv("LC_ALL", "C", 1);
-    progress_live_parts(&pl, true, head, "writing debian-server-1.0.0.qcow2", tail);
-    progress_live_parts(&pl, true, head, "writing debian-server-1.0.0.qcow2", tail);
+    const int cols[] = {100, 81, 61, 46, 25, 10};
+    for (size_t i = 0; i < ARRAY_SIZE(cols); i++) {
+        pl.cols = cols[i];
+        progress_live_parts(&pl, true, who, head, name, tail);
+    }
+    progress_live_parts(&pl, true, who, head, name, tail);
     fake_now += 1;
-    progress_live_parts(&pl, false, head, "writing debian-server-1.0.0.qcow2", tail);
-    pl.cols = 100;
-    progress_live_parts(&pl, true, head, "writing x", tail);
-    pl.cols = 25;
-    progress_live_parts(&pl, true, head, "writing x", tail);
-    pl.cols = 10;
-    progress_live_parts(&pl, true, head, "writing x", tail);
+    progress_live_parts(&pl, false, who, head, name, tail);
+    pl.cols = 40;
+    progress_live_parts(&pl, true, who, head, NULL, NULL);
     setenv("LC_ALL", "C.UTF-8", 1);
     pl.cols = 61;
-    progress_live_parts(&pl, true, head, "writing debian-server-1.0.0.qcow2", tail);
+    progress_live_parts(&pl, true, who, head, name, tail);
     is_str(mem_text(f, &buf),
-           "\r\033[Kkiln build: [6/7] outputs 3 s: writin..., 1.2 GiB of 2.0 GiB"
-           "\r\033[Kkiln build: [6/7] outputs 3 s: writing x, 1.2 GiB of 2.0 GiB"
-           "\r\033[Kkiln, 1.2 GiB of 2.0 GiB"
-           "\r\033[K, 1.2 GiB"
-           "\r\033[Kkiln build: [6/7] outputs 3 s: writin\u2026, 1.2 GiB of 2.0 GiB",
-           "60 columns: the name cut with \"...\" (C locale), the bytes whole; the same line twice drawn once; 24: "
-           "no room for the name, the head cut; 9: the bytes alone; a UTF-8 locale's ellipsis");
+           "\r\033[Kkiln build: [6/7] outputs 3 s: writing debian-server-1.0.0.qcow2, 1.2 GiB of 2.0 GiB, 300.0 MiB/s"
+           "\r\033[Kkiln build: [6/7] outputs 3 s: writing debia..., 1.2 GiB of 2.0 GiB, 300.0 MiB/s"
+           "\r\033[K[6/7] outputs 3 s: writing debian-ser..., 1.2 GiB of 2.0 GiB"
+           "\r\033[K[6/7] outputs 3 s, 1.2 GiB of 2.0 GiB"
+           "\r\033[K[6/7] outputs 3 s"
+           "\r\033[K[6/7] out"
+           "\r\033[Kkiln build: [6/7] outputs 3 s"
+           "\r\033[K[6/7] outputs 3 s: writing debian-ser\u2026, 1.2 GiB of 2.0 GiB",
+           "99 columns: all of it; 80: the name cut with \"...\" (C locale); 60: no \"kiln build: \", no rate; 45: no "
+           "name; 24: the stage and its seconds; 9: they cut; the same line twice drawn once; no name or bytes; a UTF-8 "
+           "locale's ellipsis");
     free(buf);
 }
 
