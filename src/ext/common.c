@@ -44,6 +44,7 @@ int ext_upload_dir(struct kiln_case_ctx *t, const char *local_dir, const char *r
     if (r < 0 || st != 0)
         return case_fail(t, "cannot upload %s to %s:%s: %s", local_dir, n->name, remote, err && *err ? strstrip(err) : strerror(r < 0 ? -r : EIO));
     strset_intern(&uploaded, key);
+    node_leave_leftover(n, remote); /* a machine that outlives the run gets it removed at the end */
     return 0;
 }
 

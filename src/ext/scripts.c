@@ -45,7 +45,8 @@ static int run_script_once(struct kiln_case_ctx *t);
 
 /* The case, then the reboot helper and mark it put on the node removed (a VM is thrown away
  * anyway; a machine of the ready platform is the user's own). The unpacked extension under
- * REMOTE_BASE stays for the run's other cases (ext_upload_dir uploads it once per boot). */
+ * REMOTE_BASE stays for the run's other cases (ext_upload_dir uploads it once per boot) and goes
+ * with the environment (node_remove_leftovers). */
 static int run_script(struct kiln_case_ctx *t)
 {
     int rc = run_script_once(t);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "model/req.h"
+#include "util/strv.h"
 
 struct kiln_console;
 struct ssh_session_struct;
@@ -57,6 +58,7 @@ struct kiln_node {
     int64_t cmd_seq;
     int64_t auth_refused_ms; /* when sshd first refused kiln's key in a row of refusals; 0 none */
     struct ssh_channel_struct *counters; /* node_read_counters' long-lived channel; NULL: none open */
+    struct strv leftovers; /* paths kiln made on the node, for node_remove_leftovers */
 };
 
 struct kiln_exec {
@@ -107,4 +109,11 @@ int node_read_boot_id(struct kiln_node *n);
 const char *node_fatal(struct kiln_node *n);
 /* Adds a note for the running case (printf-style) and writes it to the case log. */
 void node_note(struct kiln_node *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* path (absolute, made by kiln on the node: an extension unpacked, a suite's build) is removed
+ * by node_remove_leftovers; the same path twice is kept once. */
+void node_leave_leftover(struct kiln_node *n, const char *path);
+/* On a machine that outlives the run (platform ready: the user's own), removes every path
+ * node_leave_leftover named, and its parent directory when that is kiln's ("kiln-*") and
+ * empty; best effort within 60 s, skipped for a node marked bad. A VM thrown away needs none. */
+void node_remove_leftovers(struct kiln_node *n);
 void node_free(struct kiln_node *n);

@@ -782,6 +782,35 @@ int node_await_boot(struct kiln_node *n, const char *before, int timeout_s, char
     return await_boot(n, before, false, timeout_s, reterr);
 }
 
+void node_leave_leftover(struct kiln_node *n, const char *path)
+{
+    if (!strv_find(&n->leftovers, path)) strv_push(&n->leftovers, path);
+}
+
+void node_remove_leftovers(struct kiln_node *n)
+{
+    if (!n->leftovers.n || n->bad) return;
+    struct sbuf cmd = {0};
+    sbuf_puts(&cmd, "rm -rf --");
+    for (size_t i = 0; i < n->leftovers.n; i++) {
+        _cleanup_free_ char *q = shell_quote(n->leftovers.v[i]);
+        sbuf_printf(&cmd, " %s", q);
+    }
+    for (size_t i = 0; i < n->leftovers.n; i++) {
+        _cleanup_free_ char *parent = path_dirname(n->leftovers.v[i]);
+        const char *base = strrchr(parent, '/');
+        if (!base || strncmp(base + 1, "kiln-", 5)) continue;
+        _cleanup_free_ char *q = shell_quote(parent);
+        sbuf_printf(&cmd, "; rmdir %s 2>/dev/null", q);
+    }
+    sbuf_puts(&cmd, "; true");
+    struct kiln_exec e;
+    if (node_exec(n, cmd.s, 60, &e) < 0) log_warn("%s: cannot remove what kiln left there (%s)", n->name, cmd.s);
+    kiln_exec_free(&e);
+    sbuf_free(&cmd);
+    strv_clear(&n->leftovers);
+}
+
 void node_free(struct kiln_node *n)
 {
     if (!n) return;
@@ -797,5 +826,6 @@ void node_free(struct kiln_node *n)
     free(n->boot_id);
     free(n->facts.boot_id);
     strv_free(n->notes, n->nnotes);
+    strv_clear(&n->leftovers);
     free(n);
 }

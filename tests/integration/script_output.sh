@@ -38,6 +38,9 @@ YAML
 rc=$?
 [ "$rc" -eq 1 ] || { cat out.txt; fail "kiln run exited $rc, expected 1 (some inputs fail on purpose)"; }
 r=runs/latest/results.json
+# the node outlives the run (platform ready): what kiln unpacked there is gone with it
+[ ! -e "/var/tmp/kiln-ext/$dir" ] || fail "kiln left /var/tmp/kiln-ext/$dir on the ready node"
+note "the extension unpacked on the ready node was removed at the end of the run"
 [ -f "$r" ] || { cat out.txt; fail "no results.json"; }
 # this machine is the node and outlives the run: kiln leaves no test's AUTOPKGTEST_TMP on it (27
 # empty /tmp/tmp.* per run used to stay) and no reboot helper
