@@ -20,7 +20,9 @@ int ext_upload_dir(struct kiln_case_ctx *t, const char *local_dir, const char *r
 {
     struct kiln_node *n = t->node;
     _cleanup_free_ char *key = xasprintf("%s %s %s %s", n->name, n->boot_id ? n->boot_id : "?", local_dir, remote);
-    if (strset_contains(&uploaded, key)) return 0;
+    /* the node's list of leftovers too: a ready machine keeps its boot id from one environment
+     * to the next, but the last one's end removed what was unpacked (node_remove_leftovers) */
+    if (strset_contains(&uploaded, key) && strv_find(&n->leftovers, remote)) return 0;
     /* in the run's work dir: swept with it when kiln is killed */
     _cleanup_free_ char *tarpath = xasprintf("%s/ext-%p.tar", t->plat->work_dir, (void *)t);
     char *argv[] = {"tar", "-C", (char *)local_dir, "--owner=0", "--group=0", "-cf", tarpath, ".", NULL};

@@ -110,10 +110,15 @@ const char *node_fatal(struct kiln_node *n);
 /* Adds a note for the running case (printf-style) and writes it to the case log. */
 void node_note(struct kiln_node *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* path (absolute, made by kiln on the node: an extension unpacked, a suite's build) is removed
- * by node_remove_leftovers; the same path twice is kept once. */
+ * by node_remove_leftovers; the same path twice is kept once. A path that is not absolute, is
+ * "/" or has a "." or ".." component is not taken (a warning says so). */
 void node_leave_leftover(struct kiln_node *n, const char *path);
-/* On a machine that outlives the run (platform ready: the user's own), removes every path
- * node_leave_leftover named, and its parent directory when that is kiln's ("kiln-*") and
- * empty; best effort within 60 s, skipped for a node marked bad. A VM thrown away needs none. */
+/* The shell command node_remove_leftovers runs: `rm -rf --` of every path (quoted), then
+ * `rmdir` of each parent that is kiln's own directory /var/tmp/kiln-NAME (it goes only when
+ * empty), ending in `true`. NULL for no paths. Caller frees. */
+char *node_leftovers_cmd(const struct strv *paths);
+/* On a machine that outlives the run (platform ready: the user's own, called by its destroy),
+ * removes every path node_leave_leftover named (node_leftovers_cmd), and forgets them; best
+ * effort within 60 s, skipped for a node marked bad. A VM thrown away needs none. */
 void node_remove_leftovers(struct kiln_node *n);
 void node_free(struct kiln_node *n);

@@ -782,32 +782,60 @@ int node_await_boot(struct kiln_node *n, const char *before, int timeout_s, char
     return await_boot(n, before, false, timeout_s, reterr);
 }
 
+/* Whether path names one thing kiln may remove: absolute, not "/", no "." or ".." component
+ * (rm -rf of "/opt/../home" would leave /opt). */
+static bool leftover_ok(const char *path)
+{
+    if (path[0] != '/' || !path[1]) return false;
+    for (const char *c = path; (c = strchr(c, '/'));) {
+        c++;
+        size_t len = strcspn(c, "/");
+        if ((len == 1 && c[0] == '.') || (len == 2 && c[0] == '.' && c[1] == '.')) return false;
+    }
+    return true;
+}
+
 void node_leave_leftover(struct kiln_node *n, const char *path)
 {
+    if (!leftover_ok(path)) {
+        log_warn("%s: %s is not an absolute path without . or ..: kiln will not remove it", n->name, path);
+        return;
+    }
     if (!strv_find(&n->leftovers, path)) strv_push(&n->leftovers, path);
+}
+
+char *node_leftovers_cmd(const struct strv *paths)
+{
+    if (!paths->n) return NULL;
+    struct sbuf cmd = {0};
+    sbuf_puts(&cmd, "rm -rf --");
+    for (size_t i = 0; i < paths->n; i++) {
+        _cleanup_free_ char *q = shell_quote(paths->v[i]);
+        sbuf_printf(&cmd, " %s", q);
+    }
+    /* a parent only when it is one kiln makes (/var/tmp/kiln-ext, /var/tmp/kiln-ltp): not any
+     * "kiln-*" of the user's, as ltp.root's parent may be */
+    struct strv parents = {0};
+    for (size_t i = 0; i < paths->n; i++) {
+        _cleanup_free_ char *parent = path_dirname(paths->v[i]);
+        if (strncmp(parent, "/var/tmp/kiln-", 14) || !parent[14] || strchr(parent + 14, '/')) continue;
+        if (strv_find(&parents, parent)) continue;
+        strv_push(&parents, parent);
+        _cleanup_free_ char *q = shell_quote(parent);
+        sbuf_printf(&cmd, "; rmdir -- %s 2>/dev/null", q);
+    }
+    strv_clear(&parents);
+    sbuf_puts(&cmd, "; true");
+    return sbuf_steal(&cmd);
 }
 
 void node_remove_leftovers(struct kiln_node *n)
 {
     if (!n->leftovers.n || n->bad) return;
-    struct sbuf cmd = {0};
-    sbuf_puts(&cmd, "rm -rf --");
-    for (size_t i = 0; i < n->leftovers.n; i++) {
-        _cleanup_free_ char *q = shell_quote(n->leftovers.v[i]);
-        sbuf_printf(&cmd, " %s", q);
-    }
-    for (size_t i = 0; i < n->leftovers.n; i++) {
-        _cleanup_free_ char *parent = path_dirname(n->leftovers.v[i]);
-        const char *base = strrchr(parent, '/');
-        if (!base || strncmp(base + 1, "kiln-", 5)) continue;
-        _cleanup_free_ char *q = shell_quote(parent);
-        sbuf_printf(&cmd, "; rmdir %s 2>/dev/null", q);
-    }
-    sbuf_puts(&cmd, "; true");
+    _cleanup_free_ char *cmd = node_leftovers_cmd(&n->leftovers);
     struct kiln_exec e;
-    if (node_exec(n, cmd.s, 60, &e) < 0) log_warn("%s: cannot remove what kiln left there (%s)", n->name, cmd.s);
+    if (node_exec(n, cmd, 60, &e) < 0) log_warn("%s: cannot remove what kiln left there (%s)", n->name, cmd);
     kiln_exec_free(&e);
-    sbuf_free(&cmd);
     strv_clear(&n->leftovers);
 }
 

@@ -169,7 +169,11 @@ static int ready_deploy(struct kiln_platform_ctx *p, struct kiln_env *env, char 
 static void ready_destroy(struct kiln_platform_ctx *p, struct kiln_env *env)
 {
     (void)p;
-    for (size_t i = 0; env && i < env->nnodes; i++) node_disconnect(env->nodes[i]);
+    /* the machine is the user's and stays: what kiln unpacked there goes (extensions, LTP) */
+    for (size_t i = 0; env && i < env->nnodes; i++) {
+        node_remove_leftovers(env->nodes[i]);
+        node_disconnect(env->nodes[i]);
+    }
 }
 
 static void ready_fini(struct kiln_platform_ctx *p)

@@ -1,15 +1,20 @@
 #include <errno.h>
 #include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "ext/ext.h"
 #include "platform/platform.h"
 #include "platform/qemu.h"
 #include "platform/ready.h"
 #include "model/case.h"
+#include "node/node.h"
 #include "runbook/runbook.h"
 #include "tap.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/proc.h"
+#include "util/strv.h"
 #include "util/secret.h"
 #include "util/util.h"
 
@@ -765,11 +770,76 @@ static void test_ext_cases(void)
     runbook_free(rb);
 }
 
+/* Whether path names anything (a dangling symlink too). */
+static bool exists(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0;
+}
+
+/* What kiln unpacked on a ready machine (the user's own) goes at the environment's end: the
+ * command runs here under sh against names a user could give an extension directory, and a
+ * user's own empty "kiln-*" directory (ltp.root: /tmp/kiln-user/ltp) is not kiln's to rmdir.
+ * ready's destroy is what runs it (the first version defined it and nothing called it). */
+static void test_ready_leftovers(void)
+{
+    char t[] = "/var/tmp/kiln-testlo-XXXXXX", u[] = "/tmp/kiln-user-XXXXXX";
+    if (!ok(mkdtemp(t) && mkdtemp(u), "leftovers: a kiln directory in /var/tmp and a user's one")) return;
+    const char *names[] = {"a b", "it's", "new\nline", "-rf", "$(echo ran >&2)", "\"q\" `echo ran >&2`", "\xc3\xa9t\xc3\xa9"};
+    struct strv paths = {0};
+    for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+        _cleanup_free_ char *p = path_join(t, names[i]), *f = path_join(p, "file");
+        mkdir_p(p, 0755);
+        write_file_atomic(f, "x", 1, 0644);
+        strv_push(&paths, p);
+    }
+    _cleanup_free_ char *keep = path_join(t, "keep"), *ultp = path_join(u, "ltp");
+    mkdir_p(keep, 0755);
+    mkdir_p(ultp, 0755);
+    strv_push(&paths, ultp);
+    _cleanup_free_ char *cmd = node_leftovers_cmd(&paths);
+    char *argv[] = {"sh", "-c", cmd, NULL};
+    _cleanup_free_ char *out = NULL;
+    is_int(proc_run(argv, 10000, &out), 0, "leftovers: the command runs");
+    is_str(out, "", "leftovers: quiet, and nothing in a name ran");
+    bool gone = true;
+    for (size_t i = 0; i < paths.n; i++) gone = gone && !exists(paths.v[i]);
+    ok(gone, "leftovers: every path named is gone (space, quote, newline, leading '-', $(...), backquotes, UTF-8)");
+    ok(exists(keep), "leftovers: what kiln did not name stays beside them");
+    ok(exists(u), "leftovers: a user's empty kiln-* directory (the parent of ltp.root) stays");
+    strv_clear(&paths);
+    rmdir(keep);
+    _cleanup_free_ char *last = path_join(t, "ext");
+    mkdir_p(last, 0755);
+    strv_push(&paths, last);
+    _cleanup_free_ char *cmd2 = node_leftovers_cmd(&paths);
+    char *argv2[] = {"sh", "-c", cmd2, NULL};
+    is_int(proc_run(argv2, 10000, NULL), 0, "leftovers: the command runs again");
+    ok(!exists(t), "leftovers: kiln's own /var/tmp/kiln-* directory goes once empty");
+    strv_clear(&paths);
+    ok(node_leftovers_cmd(&paths) == NULL, "leftovers: none, no command");
+    rm_rf(t);
+    rm_rf(u);
+
+    struct kiln_node n = {.name = "node0"};
+    const char *refused[] = {"relative/dir", "/", "/opt/../home", "/var/tmp/kiln-ext/..", "/var/tmp/./x"};
+    for (size_t i = 0; i < ARRAY_SIZE(refused); i++) node_leave_leftover(&n, refused[i]);
+    node_leave_leftover(&n, "/var/tmp/kiln-ext/x");
+    node_leave_leftover(&n, "/var/tmp/kiln-ext/x");
+    is_int((int)n.leftovers.n, 1, "leftovers: only absolute paths without . or .. are taken, each once");
+    struct kiln_node *nodes[] = {&n};
+    struct kiln_env env = {.name = "env0", .nodes = nodes, .nnodes = 1};
+    platform_find("ready")->destroy(NULL, &env);
+    is_int((int)n.leftovers.n, 0, "leftovers: ready's destroy removes them (tried here without a connection)");
+    strv_clear(&n.leftovers);
+}
+
 int main(void)
 {
     mkdtemp(dir);
     setenv("LC_ALL", "C.UTF-8", 1); /* chains of variables are drawn with "→" */
     test_platform_drivers();
+    test_ready_leftovers();
     test_secure_boot();
     test_update_server();
     test_lisa();
