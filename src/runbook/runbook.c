@@ -1002,6 +1002,10 @@ static void field_ltp_root(const struct yparse *p, const struct yfield *f, const
     const char *root = ((struct kiln_ltp_conf *)target)->root;
     if (root[0] != '/' || strpbrk(root, " '\"$`;|&"))
         diag_add(p->d, x, path, "\"%s\" should be an absolute path on the guest without shell characters", root);
+    /* kiln replaces what is there (rm -rf before it unpacks an installed tree): "/opt/../home"
+     * would be /home, and "/" everything */
+    else if (!root[1] || strstr(root, "/./") || strstr(root, "/../") || endswith(root, "/.") || endswith(root, "/.."))
+        diag_add(p->d, x, path, "\"%s\" should name LTP's own directory (such as /opt/ltp): not /, no . or .. in it", root);
 }
 
 static void ltp_init(void *target)

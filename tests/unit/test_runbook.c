@@ -202,6 +202,14 @@ static void test_hostile(void)
     runbook_free(rb);
     _cleanup_free_ char *l1 = load_err("ltpg.yml", PLATFORM "ltp: { groups: [\"../../../etc/shadow\"] }\n");
     has(l1, "ltpg.yml:2:17: ltp.groups: \"../../../etc/shadow\" must be a name, not a path", "ltp group with '/' refused");
+    /* kiln rm -rf's ltp.root before it unpacks an installed tree there, and at the end on a
+     * ready machine: a path that is another directory in disguise is refused */
+    const char *roots[] = {"/", "/opt/../home", "/opt/ltp/..", "/./usr", "/opt/."};
+    for (size_t i = 0; i < ARRAY_SIZE(roots); i++) {
+        _cleanup_free_ char *y = xasprintf(PLATFORM "ltp: { groups: [math], root: \"%s\" }\n", roots[i]);
+        _cleanup_free_ char *e = load_err("ltproot.yml", y);
+        has(e, "should name LTP's own directory", "ltp.root: /, or a . or .. in it, refused");
+    }
     _cleanup_free_ char *k1 = load_err("ksc.yml", PLATFORM "kselftest: { source: /, collections: [net/../../../x] }\n");
     has(k1, "kselftest.collections: \"net/../../../x\" must not have empty, '.' or '..' path segments",
         "kselftest collection climbing out refused");
