@@ -134,7 +134,13 @@ void proc_kill_all(void)
 void proc_test_pause(const char *point)
 {
     const char *want = getenv("KILN_TEST_PAUSE");
-    if (want && streq(want, point)) raise(SIGSTOP);
+    if (!want || !streq(want, point)) return;
+    raise(SIGSTOP);
+    /* the test's signal came before its SIGCONT, but another thread (a build's tree removal) may
+     * take it, its handler running a moment after this thread goes on to check kiln_interrupted:
+     * 6 of 200 pauses missed it. Wait for the handler (at most 2 s; a test that sends no signal
+     * waits that long). */
+    for (int i = 0; i < 200 && !kiln_interrupted; i++) sleep_ms(10);
 }
 
 int proc_start_time(pid_t pid, unsigned long long *ticks)

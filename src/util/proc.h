@@ -19,7 +19,9 @@ int proc_sleep(int64_t ms);
 /* For tests of what a signal does at one exact point: when $KILN_TEST_PAUSE equals point, the
  * process stops itself there (SIGSTOP) until a test has sent its signal and SIGCONT. Points:
  * "build-hash" (a build about to hash its outputs), "build-publish" (about to move them into
- * the output directory). Without the variable it does nothing. */
+ * the output directory). It goes on once kiln_interrupted is set (a signal sent before SIGCONT
+ * may be handled by another thread a moment later), or after 2 s. Without the variable it does
+ * nothing. */
 void proc_test_pause(const char *point);
 
 /* Starts argv[0] (PATH lookup) in its own process group, with fds for stdin/stdout/stderr
