@@ -3,7 +3,7 @@
 # time from the seed corpus. usage: tests/fuzz/run.sh [SECONDS_PER_TARGET [TARGET...]]
 set -eu
 secs=${1:-10}
-targets="tap ltp junit runbook console disk spec archive minisign dsse inspect pkgdb secret gallery yaml decide api manifest omaha rootfs_tar dashboard repostate network pkgprogress"
+targets="tap ltp junit runbook console disk spec archive minisign dsse inspect pkgdb secret gallery yaml decide api manifest omaha rootfs_tar dashboard repostate network pkgprogress progress"
 [ $# -gt 1 ] && shift && targets="$*"
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -46,6 +46,7 @@ sources() {
         manifest) echo "$root/src/image/manifest.c" ;;
         repostate) echo "$root/src/image/repostate.c" ;;
         pkgprogress) echo "$root/src/image/pkg_progress.c $root/src/util/progress.c" ;;
+        progress) echo "$root/src/util/progress.c" ;;
         omaha) echo "$root/src/update/omaha.c $root/src/util/xml.c" ;;
         dashboard) echo "$root/src/service/dash_parse.c $root/src/gallery/catalog.c" ;;
     esac

@@ -324,12 +324,83 @@ static void test_locale(void)
     setenv("LC_ALL", "C.UTF-8", 1);
 }
 
+/* What progress_live_parts drew for one set of parts, checked: "\r\033[K", then at most cols - 1
+ * bytes (79 when the width is not known) of well-formed UTF-8 with no control character (C0,
+ * DEL, C1), and head whole whenever it fits alone. NULL when it holds, else what broke. */
+static const char *parts_broken(int cols, const char *who, const char *head, const char *mid, const char *tail)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    struct progress_line pl = {.f = f, .tty = true, .cols = cols, .clock = fake_clock};
+    progress_live_parts(&pl, true, who, head, mid, tail);
+    fclose(f);
+    const char *why = NULL;
+    size_t max = cols > 0 ? (size_t)cols - 1 : 79;
+    if (len < 4 || memcmp(buf, "\r\033[K", 4)) why = "no \\r\\033[K first";
+    const char *s = buf + 4;
+    size_t n = len >= 4 ? len - 4 : 0;
+    if (!why && n > max) why = "wider than the terminal";
+    for (size_t i = 0; !why && i < n;) {
+        uint32_t cp = 0;
+        size_t k = utf8_decode(s + i, n - i, &cp);
+        if (!k) why = "a character split (or ill-formed UTF-8)";
+        else if (cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp < 0xA0)) why = "a control character";
+        i += k ? k : 1;
+    }
+    if (!why && head) {
+        char *e = utf8_escape_controls(head, strlen(head), false);
+        for (char *t = e; (t = strchr(t, '\t'));) *t = ' ';
+        if (strlen(e) <= max && !memmem(s, n, e, strlen(e))) why = "head lost though it fits";
+        free(e);
+    }
+    free(buf);
+    return why;
+}
+
+/* Every width kiln could meet at its narrowest (0: not known, 1: nothing fits) against parts
+ * with a multi-byte character at each cut point, ill-formed UTF-8, control bytes, tails without
+ * ", " or with it at an end, "" and NULL: nothing wider than cols - 1, no character split, no
+ * control byte through, head whole when it fits. */
+static void test_parts_hostile(void)
+{
+    const char *v[] = {NULL, "", "a", "\xc3\xa9", "ab\xe2\x82\xac", "kiln build: ", "[6/7] outputs 12 s",
+                       "a\xe2\x82", "\xff\xfe\xc0\xaf", "x\ny\tz\033[2J\033]0;t\007", "\xc2\x85nel\xc2\x9b",
+                       "\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac",
+                       "\xf0\x9f\x98\x80\xf0\x9f\x98\x80\xf0\x9f\x98\x80", "debian-\xe2\x82\xac-server-1.0.0.qcow2",
+                       ", ", ", a", "a, ", "1.2 GiB of 2.0 GiB, 300.0 MiB/s", "\xe2\x82\xac, \xf0\x9f\x98\x80, \xc3\xa9",
+                       ", , , ", "\x7f\x01", "abc\xed\xa0\x80"};
+    /* who and head from a few of them (each is cut whole or kept whole), mid and tail from all */
+    const size_t whos[] = {0, 1, 4, 8}, heads[] = {0, 1, 3, 6, 7, 9, 11, 12};
+    const int cols[] = {0, 1, 2, 3, 5, 8, 13, 25, 46};
+    const char *locales[] = {"C", "C.UTF-8"};
+    size_t nv = ARRAY_SIZE(v), checked = 0, broken = 0;
+    char first[512] = "";
+    for (size_t l = 0; l < ARRAY_SIZE(locales); l++) {
+        setenv("LC_ALL", locales[l], 1);
+        for (size_t c = 0; c < ARRAY_SIZE(cols); c++)
+            for (size_t a = 0; a < ARRAY_SIZE(whos); a++)
+                for (size_t b = 0; b < ARRAY_SIZE(heads); b++)
+                    for (size_t m = 0; m < nv; m++)
+                        for (size_t t = 0; t < nv; t++) {
+                            const char *why = parts_broken(cols[c], v[whos[a]], v[heads[b]], v[m], v[t]);
+                            checked++;
+                            if (why && !broken++)
+                                snprintf(first, sizeof first, "%s: %s, %d columns, parts %zu %zu %zu %zu", why,
+                                         locales[l], cols[c], whos[a], heads[b], m, t);
+                        }
+    }
+    setenv("LC_ALL", "C", 1);
+    ok(broken == 0, "hostile parts: %zu lines drawn, %zu broken%s%s", checked, broken, broken ? "; first: " : "", first);
+}
+
 int main(void)
 {
     test_locale();
     test_progress_line();
     test_progress_width();
     test_parts();
+    test_parts_hostile();
     test_live_ok();
     test_build_lines();
 
