@@ -70,8 +70,10 @@ void build_event_show(struct build_live *b, const struct build_event *e, const s
         b->stage_t0 = now, b->index = e->index, b->count = e->count;
         /* on a terminal the stage's one line, from its start: its closing line takes its place */
         if (pl->tty) {
-            _cleanup_free_ char *line = xasprintf("kiln build: [%d/%d] %s ...", e->index, e->count, e->stage);
-            progress_live(pl, true, line);
+            /* in parts, as its news will be: on a narrow terminal "kiln build: " gives way, not
+             * the stage's name */
+            _cleanup_free_ char *line = xasprintf("[%d/%d] %s ...", e->index, e->count, e->stage);
+            progress_live_parts(pl, true, "kiln build: ", line, NULL, NULL);
             pl->placeholder = true; /* the stage's first news replaces these words at once */
             return;
         }

@@ -286,6 +286,18 @@ static void test_build_lines(void)
            "the stage's opening words give way to its first news at once");
     free(buf);
 
+    /* on 20 columns the opening words keep the stage, as its news does ("kiln build: [3/7] r") */
+    f = open_memstream(&buf, &len);
+    struct build_live narrow = {.pl = {.f = f, .tty = true, .cols = 20, .clock = fake_clock}};
+    fake_now = 60;
+    build_event_show(&narrow, &(struct build_event){.kind = BUILD_STAGE_BEGIN, .stage = "root-fs", .index = 3, .count = 7}, NULL);
+    fake_now = 61.5;
+    build_event_show(&narrow, &(struct build_event){.kind = BUILD_PROGRESS, .stage = "root-fs", .step = true,
+                                                    .text = "running mke2fs"}, NULL);
+    is_str(mem_text(f, &buf), "\r\033[K[3/7] root-fs ...\r\033[K[3/7] root-fs 1 s",
+           "narrow terminal: 'kiln build: ' gives way before the stage's name, from the stage's first words");
+    free(buf);
+
     f = open_memstream(&buf, &len);
     struct build_live plain = {.pl = {.f = f, .clock = fake_clock}};
     for (size_t i = 0; i < ARRAY_SIZE(ev); i++) fake_now = at[i], build_event_show(&plain, &ev[i], NULL);
