@@ -1117,37 +1117,14 @@ static int copy_file(const char *src, const char *dst_dir, uint64_t max, bool no
         close(in);
         return err_setf(err, -e, "cannot create %s: %s", dst, strerror(e));
     }
-    enum { BUF = 1 << 20, BLOCK = 4096 };
-    uint8_t *buf = xmalloc(BUF);
-    uint64_t total = 0;
-    int r = 0;
-    for (;;) {
-        ssize_t n = read(in, buf, BUF);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            r = err_setf(err, -errno, "cannot read %s: %s", src, strerror(errno));
-            break;
-        }
-        if (n == 0) break;
-        if ((total += (uint64_t)n) > max) { /* it grew while being copied */
-            r = err_setf(err, -EFBIG, "%s grew past the %llu bytes its manifest allows while it was copied", src,
-                     (unsigned long long)max);
-            break;
-        }
-        for (ssize_t off = 0; off < n && r == 0; off += BLOCK) {
-            size_t len = (size_t)MIN((ssize_t)BLOCK, n - off);
-            const uint8_t *b = buf + off;
-            if (b[0] == 0 && !memcmp(b, b + 1, len - 1)) {
-                if (lseek(out, (off_t)len, SEEK_CUR) < 0) r = err_setf(err, -errno, "cannot write %s: %s", dst, strerror(errno));
-            } else if (fd_write_all(out, b, len) < 0) {
-                r = err_setf(err, -errno, "cannot write %s: %s", dst, strerror(errno));
-            }
-        }
-        if (r < 0) break;
-    }
-    free(buf);
+    bool on_write = false;
+    int r = fd_copy_sparse(in, out, max, NULL, &on_write);
+    if (r == -EFBIG) /* it grew while being copied */
+        err_setf(err, r, "%s grew past the %llu bytes its manifest allows while it was copied", src, (unsigned long long)max);
+    else if (r < 0)
+        err_setf(err, r, "cannot %s %s: %s", on_write ? "write" : "read", on_write ? dst : src, strerror(-r));
     struct timespec times[2] = {st.st_atim, st.st_mtim};
-    if (r == 0 && (ftruncate(out, (off_t)total) < 0 || futimens(out, times) < 0))
+    if (r == 0 && futimens(out, times) < 0)
         r = err_setf(err, -errno, "cannot write %s: %s", dst, strerror(errno));
     if (close(out) < 0 && r == 0) r = err_setf(err, -errno, "cannot write %s: %s", dst, strerror(errno));
     close(in);

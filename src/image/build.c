@@ -263,12 +263,15 @@ static int run_command(struct build_ctx *c, const char *stage, char *const argv[
         } else {
             /* a command that takes more than a second (mke2fs filling the root filesystem)
              * says so once a second, so that the stage's time goes on on the terminal */
-            double t0 = now_s(), shown = t0;
+            double t0 = now_s();
+            int shown = (int)(t0 - c->stage_t0);
             _cleanup_free_ char *what = NULL;
             while ((r = proc_wait(pid, 200, &st)) == -ETIMEDOUT && !kiln_interrupted) {
                 double now = now_s();
-                if (now - shown < 1) continue;
-                shown = now;
+                /* once a second of the stage's clock, which the live line shows (a tick a
+                 * second of the command's own skipped a number now and then) */
+                if ((int)(now - c->stage_t0) == shown || now - t0 < 1) continue;
+                shown = (int)(now - c->stage_t0);
                 const char *name = streq(argv[0], "chroot") && argv[1] && argv[2] ? argv[2] : argv[0];
                 const char *slash = strrchr(name, '/');
                 if (!what) what = xasprintf("running %s", slash ? slash + 1 : name);
@@ -277,7 +280,7 @@ static int run_command(struct build_ctx *c, const char *stage, char *const argv[
         }
         if (r == -ETIMEDOUT) {
             proc_kill(pid, 3000);
-            build_error(c, stage, "interrupted");
+            build_error(c, stage, "interrupted; no output kept in %s", c->opts->out_dir);
             r = -EINTR;
         } else if (r < 0 || !WIFEXITED(st) || WEXITSTATUS(st))
             r = command_failed(c, stage, cmd.s, start, r, st);
@@ -385,6 +388,8 @@ static int build_setup(struct build_ctx *c)
     c->log_fd = open(c->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     /* before any stage runs: a bad --out found only at the outputs stage costs the whole build */
     c->stage_dir = xasprintf("%s/.kiln-build-%d", c->opts->out_dir, (int)getpid());
+    struct stat ost;
+    c->out_made = stat(c->opts->out_dir, &ost) < 0 && errno == ENOENT;
     int mr = mkdir_p(c->opts->out_dir, 0755);
     if (mr == 0) {
         rm_rf(c->stage_dir);
@@ -457,6 +462,8 @@ int image_build(const struct image_spec *s, const struct build_opts *o)
     /* removing the work directory (a whole root tree and disk, tens of seconds on a loaded
      * host) is part of the time "built in" says, and done when it is said */
     build_teardown(&c);
+    /* a failed build leaves no empty output directory it made (its log, when kept, keeps it) */
+    if (r < 0 && c.out_made) rmdir(o->out_dir);
     if (r == 0) emit(&c, &(struct build_event){.kind = BUILD_DONE, .seconds = now_s() - t0, .path = prefix});
     return r < 0 && kiln_interrupted ? -EINTR : bad_out ? -ENOTDIR : r < 0 ? -EIO : 0;
 }

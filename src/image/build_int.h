@@ -139,6 +139,7 @@ struct build_ctx {
     /* the tree removed by a thread of its own while the outputs are hashed (tree_release) */
     pthread_t tree_rm;
     bool tree_rm_running;
+    bool out_made;  /* build_setup made the output directory (it did not exist) */
     bool published; /* the outputs are in the output directory: an interrupt no longer undoes the build */
 };
 

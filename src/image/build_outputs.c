@@ -50,12 +50,12 @@ static void piece_done(struct piece *p, const char *path, const char *verb)
     struct stat st;
     char size[32] = "?";
     if (stat(path, &st) == 0) human_bytes((uint64_t)st.st_size, size, sizeof size);
-    /* the live line counted the disk's data, the file is its own size (a fixed VHD the whole
-     * disk): both are said, so the two numbers do not seem to disagree */
+    /* the live line counted the disk's data read, the file has its own size (zeros left out of a
+     * qcow2, a fixed VHD the whole disk): both are said, so the two do not seem to disagree */
     char data[32] = "";
     if (p->data) human_bytes(p->data, data, sizeof data);
     _cleanup_free_ char *t = xasprintf("%s %s (%s%s%s%s) in %.1f s", verb, p->name, size, p->data ? " file, " : "",
-                                       data, p->data ? " of data" : "", now_s() - p->t0);
+                                       data, p->data ? " read" : "", now_s() - p->t0);
     build_progress(p->c, true, t, 0, 0, 0);
 }
 
@@ -121,10 +121,9 @@ static int output_rootfs_tar(struct build_ctx *c)
     int r = rootfs_tar_write(c->root, dst, c->epoch, wsl, s->wsl ? ARRAY_SIZE(wsl) : 0, &err);
     if (r == 0) piece_done(&pc, dst, "wrote");
     sbuf_free(&conf);
-    if (r < 0) {
-        r = build_error(c, "outputs", "the rootfs archive: %s", err);
-        free(err);
-    }
+    if (r == -EINTR) build_error(c, "outputs", "interrupted; no output kept in %s", c->opts->out_dir);
+    else if (r < 0) r = build_error(c, "outputs", "the rootfs archive: %s", err);
+    free(err);
     return r;
 }
 

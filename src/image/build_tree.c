@@ -235,8 +235,9 @@ static int tree_copy(struct build_ctx *c, const char *tree)
  * TREE_UNLOCKED when the cache cannot hold a lock file (read-only: the build goes on unlocked),
  * or a negative errno after a BUILD_ERROR (-EINTR when interrupted while waiting). */
 enum { TREE_UNLOCKED = -1 }; /* tree_lock: no lock file could be made in a read-only cache */
-static int tree_lock(struct build_ctx *c, const char *dir)
+static int tree_lock(struct build_ctx *c, const char *dir, double *waited)
 {
+    *waited = 0;
     _cleanup_free_ char *path = xasprintf("%s.lock", dir);
     _cleanup_free_ char *parent = path_dirname(path);
     mkdir_p(parent, 0755);
@@ -248,22 +249,28 @@ static int tree_lock(struct build_ctx *c, const char *dir)
     if (flock(fd, LOCK_EX | LOCK_NB) == 0) return fd;
     if (errno == EWOULDBLOCK) {
         /* a step of the stage, with its time going on while it waits (a lock held for minutes
-         * looked like a hang) */
+         * looked like a hang), and a step again when it ends (a log through a pipe showed a
+         * minute of silence) */
         _cleanup_free_ char *text =
             xasprintf("waiting for another kiln build that is making or copying the same package tree (%s)", path);
         build_progress(c, true, text, 0, 0, 0);
-        double t0 = now_s(), shown = t0;
-        for (;;) {
-            if (flock(fd, LOCK_EX | LOCK_NB) == 0) return fd;
+        double t0 = now_s();
+        for (int shown = 0;;) {
+            if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+                *waited = now_s() - t0;
+                _cleanup_free_ char *done = xasprintf("the other build is done (waited %.1f s)", *waited);
+                build_progress(c, true, done, 0, 0, 0);
+                return fd;
+            }
             if (errno != EWOULDBLOCK && errno != EINTR) break;
             if (proc_sleep(200) < 0) {
                 close(fd);
-                build_error(c, "rootfs", "interrupted");
+                build_error(c, "rootfs", "interrupted; no output kept in %s", c->opts->out_dir);
                 return -EINTR;
             }
-            if (now_s() - shown >= 1) {
-                shown = now_s();
-                build_progress(c, false, text, 0, 0, shown - t0);
+            if ((int)(now_s() - c->stage_t0) != shown) { /* once a second of the stage's clock */
+                shown = (int)(now_s() - c->stage_t0);
+                build_progress(c, false, text, 0, 0, now_s() - t0);
             }
         }
     }
@@ -283,7 +290,8 @@ int stage_rootfs(struct build_ctx *c)
     _cleanup_free_ char *tree = path_join(dir, "tree");
     _cleanup_free_ char *done = path_join(dir, ".done");
     _cleanup_free_ char *snap = path_join(dir, "repositories.json");
-    int lock = tree_lock(c, dir);
+    double waited;
+    int lock = tree_lock(c, dir, &waited);
     if (lock < 0 && lock != TREE_UNLOCKED) {
         json_decref(now);
         return lock;
@@ -304,9 +312,11 @@ int stage_rootfs(struct build_ctx *c)
     r = tree_copy(c, tree);
     if (lock >= 0) close(lock);
     if (r < 0) return r;
-    /* where the stage's time went: the repositories' state, the package manager, the copy */
-    _cleanup_free_ char *made = cached ? xstrdup("") : xasprintf(", packages %.1f s", t2 - t1);
-    build_note(c, "(%s %s; repositories %.1f s%s, copy %.1f s)", cached ? "cached tree" : "new tree, cached in",
-               cached ? key : dir, t1 - t0, made, now_s() - t2);
+    /* where the stage's time went: the repositories' state, another build's turn, the package
+     * manager, the copy */
+    _cleanup_free_ char *wait = waited > 0 ? xasprintf(", waiting %.1f s", waited) : xstrdup("");
+    _cleanup_free_ char *made = cached ? xstrdup("") : xasprintf(", packages %.1f s", t2 - t1 - waited);
+    build_note(c, "(%s %s; repositories %.1f s%s%s, copy %.1f s)", cached ? "cached tree" : "new tree, cached in",
+               cached ? key : dir, t1 - t0, wait, made, now_s() - t2);
     return 0;
 }

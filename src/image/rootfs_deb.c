@@ -167,12 +167,7 @@ static int copy_whole(const char *from, const char *to)
         close(in);
         return out;
     }
-    char buf[1 << 16];
-    ssize_t k;
-    int r = 0;
-    while ((k = read(in, buf, sizeof buf)) > 0)
-        if ((r = fd_write_all(out, buf, (size_t)k)) < 0) break;
-    if (k < 0) r = -errno;
+    int r = fd_copy_sparse(in, out, UINT64_MAX, NULL, NULL);
     close(in);
     if (close(out) < 0 && r == 0) r = -errno;
     if (r == 0 && rename(tmp, to) < 0) r = -errno;

@@ -37,6 +37,43 @@ int mkdir_p(const char *path, unsigned mode)
     return mkdir_one(p, mode);
 }
 
+int fd_copy_sparse(int in, int out, uint64_t max, uint64_t *copied, bool *on_write)
+{
+    enum { BUF = 1 << 20, BLOCK = 4096 };
+    uint8_t *buf = xmalloc(BUF);
+    uint64_t total = 0;
+    int r = 0;
+    bool w = false;
+    for (;;) {
+        ssize_t n = read(in, buf, BUF);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            r = -errno;
+            break;
+        }
+        if (n == 0) break;
+        if ((total += (uint64_t)n) > max) {
+            r = -EFBIG;
+            break;
+        }
+        for (ssize_t off = 0; off < n && r == 0; off += BLOCK) {
+            size_t len = (size_t)MIN((ssize_t)BLOCK, n - off);
+            const uint8_t *b = buf + off;
+            if (b[0] == 0 && !memcmp(b, b + 1, len - 1)) {
+                if (lseek(out, (off_t)len, SEEK_CUR) < 0) r = -errno, w = true;
+            } else if (fd_write_all(out, b, len) < 0) {
+                r = -errno, w = true;
+            }
+        }
+        if (r < 0) break;
+    }
+    free(buf);
+    if (r == 0 && ftruncate(out, (off_t)total) < 0) r = -errno, w = true;
+    if (copied) *copied = total;
+    if (on_write) *on_write = w;
+    return r;
+}
+
 int fd_write_all(int fd, const void *buf, size_t len)
 {
     const char *p = buf;

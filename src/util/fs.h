@@ -11,6 +11,11 @@ int rm_rf(const char *path);
 /* Writes all len bytes of buf to fd, again after EINTR or a short write. 0, or -errno with
  * errno set (-EIO when write wrote nothing). */
 int fd_write_all(int fd, const void *buf, size_t len);
+/* Copies in (from its offset to its end) to out (a new, empty file: at its offset), 4 KiB
+ * blocks of zeros left as holes, out's size set to the bytes copied; more than max bytes (a
+ * file that grew past its bound while copied) stops it with -EFBIG. 0 or -errno; *copied (when
+ * not NULL) the bytes read, *on_write (when not NULL) whether the error came from out. */
+int fd_copy_sparse(int in, int out, uint64_t max, uint64_t *copied, bool *on_write);
 /* A new file beside path to be renamed onto it: a unique name (path.tmp.XXXXXX) created
  * exclusively, so a file or symlink planted under a guessable name is never written through,
  * then given mode. -EEXIST when what stands at path is neither a regular file nor a symlink

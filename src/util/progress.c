@@ -82,6 +82,46 @@ static size_t count_items(const char *list)
     return n;
 }
 
+/* mid in at most room bytes: its start, the ellipsis, and its end (a file name's extension, a
+ * package's "(24/68)"), both cut on character boundaries, into out. */
+static void cut_middle(struct sbuf *out, const char *m, size_t ml, size_t room, const char *ell)
+{
+    size_t el = strlen(ell), keep = room - el, end = MIN((size_t)10, keep / 3), start = utf8_cut(m, keep - end);
+    size_t from = ml - end;
+    while (from < ml && ((unsigned char)m[from] & 0xC0) == 0x80) from++; /* not inside a character */
+    sbuf_printf(out, "%.*s%s%s", (int)start, m, ell, m + from);
+}
+
+char *progress_fit(size_t max, const char *who, const char *head, const char *mid_sep, const char *mid, const char *tail)
+{
+    _cleanup_free_ char *w = one_line(who), *h = one_line(head), *m = one_line(mid), *t = one_line(tail);
+    const char *ell = text_ellipsis(), *ms = mid_sep ? mid_sep : ": ";
+    size_t wl = strlen(w), hl = strlen(h), ml = strlen(m), el = strlen(ell), sl = strlen(ms), nt = count_items(t);
+    /* the ladder, richest first: {who kept, mid: 2 whole / 1 cut / 0 none, tail items} */
+    const struct rung {
+        bool who;
+        int mid;
+        size_t items;
+    } ladder[] = {{true, 2, nt}, {false, 2, nt}, {false, 1, nt}, {false, 1, nt ? 1 : 0}, {false, 0, nt ? 1 : 0}, {false, 0, 0}};
+    struct sbuf out = {0};
+    for (size_t i = 0; i < ARRAY_SIZE(ladder); i++) {
+        struct rung r = ladder[i];
+        if (!ml) r.mid = 0; /* nothing to show or cut */
+        size_t tl = r.items ? items_len(t, r.items) : 0;
+        size_t fixed = (r.who ? wl : 0) + hl + (tl ? 2 + tl : 0);
+        size_t room = max >= fixed + sl ? max - fixed - sl : 0; /* for mid */
+        if (r.mid == 2 ? ml > room : r.mid == 1 ? room < MIN(ml, 6 + el) : fixed > max) continue;
+        sbuf_printf(&out, "%.*s%s", r.who ? (int)wl : 0, w, h);
+        if (r.mid) sbuf_puts(&out, ms);
+        if (r.mid && ml <= room) sbuf_puts(&out, m);
+        else if (r.mid) cut_middle(&out, m, ml, room, ell);
+        if (tl) sbuf_printf(&out, "%s%.*s", hl || r.mid || r.who ? ", " : "", (int)tl, t);
+        return sbuf_steal(&out);
+    }
+    sbuf_printf(&out, "%.*s", (int)utf8_cut(h, max), h); /* head alone is wider than the terminal */
+    return sbuf_steal(&out);
+}
+
 void progress_live_parts(struct progress_line *p, bool force, const char *who, const char *head, const char *mid,
                          const char *tail)
 {
@@ -94,50 +134,20 @@ void progress_live_parts(struct progress_line *p, bool force, const char *who, c
         if (cols > 0) p->cols = cols;
     }
     /* a line longer than the terminal wraps, and "\r\033[K" would clear only its last row */
-    size_t max = (size_t)(p->cols > 0 ? p->cols - 1 : 79);
-    _cleanup_free_ char *w = one_line(who), *h = one_line(head), *m = one_line(mid), *t = one_line(tail);
-    const char *ell = text_ellipsis();
-    size_t wl = strlen(w), hl = strlen(h), ml = strlen(m), el = strlen(ell), nt = count_items(t);
-    /* the ladder: {who kept, mid kept, tail items}, richest first; mid may be cut in a rung */
-    struct rung {
-        bool who, mid;
-        size_t items;
-    } ladder[] = {{true, true, nt}, {false, true, nt}, {false, true, nt ? 1 : 0}, {false, false, nt ? 1 : 0}, {false, false, 0}};
-    size_t use_w = 0, use_m = 0, use_t = 0;
-    const char *mark = "";
-    bool fits = false;
-    for (size_t i = 0; i < ARRAY_SIZE(ladder) && !fits; i++) {
-        struct rung r = ladder[i];
-        r.mid = r.mid && ml;
-        size_t tl = r.items ? items_len(t, r.items) : 0;
-        size_t fixed = (r.who ? wl : 0) + hl + (tl ? 2 + tl : 0);
-        if (!r.mid) {
-            fits = fixed <= max;
-            use_w = r.who ? wl : 0, use_m = 0, use_t = tl, mark = "";
-        } else if (fixed + 2 + ml <= max) {
-            fits = true;
-            use_w = r.who ? wl : 0, use_m = ml, use_t = tl, mark = "";
-        } else if (fixed + 2 + 6 + el <= max) {
-            fits = true;
-            use_w = r.who ? wl : 0, use_m = utf8_cut(m, max - fixed - 2 - el), use_t = tl, mark = ell;
-        }
-    }
-    size_t use_h = hl;
-    if (!fits) use_h = utf8_cut(h, max); /* head alone is wider than the terminal */
-    const char *msep = use_m ? ": " : "", *tsep = use_t && (use_w || use_h || use_m) ? ", " : "";
-    uint64_t sum = fnv1a(w, use_w, 14695981039346656037ull);
-    sum = fnv1a(h, use_h, fnv1a("\1", 1, sum));
-    sum = fnv1a(m, use_m, fnv1a("\1", 1, sum));
-    sum = fnv1a(mark, strlen(mark), fnv1a("\1", 1, sum));
-    sum = fnv1a(t, use_t, fnv1a("\1", 1, sum));
+    _cleanup_free_ char *line = progress_fit(progress_max(p), who, head, NULL, mid, tail);
+    uint64_t sum = fnv1a(line, strlen(line), 14695981039346656037ull);
     if (p->showing && !p->placeholder && sum == p->drawn_hash) return; /* the terminal shows it already */
-    fprintf(p->f, "\r\033[K%.*s%.*s%s%.*s%s%s%.*s", (int)use_w, w, (int)use_h, h, msep, (int)use_m, m, mark, tsep,
-            (int)use_t, t);
+    fprintf(p->f, "\r\033[K%s", line);
     fflush(p->f);
     p->drawn_at = now;
     p->drawn_hash = sum;
     p->showing = true;
     p->placeholder = false;
+}
+
+size_t progress_max(const struct progress_line *p)
+{
+    return (size_t)(p->cols > 0 ? p->cols - 1 : 79);
 }
 
 void progress_live(struct progress_line *p, bool force, const char *text)

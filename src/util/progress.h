@@ -43,19 +43,24 @@ int progress_term_cols(int fd);
  * width and cannot drive the terminal.
  * Does nothing off a terminal. */
 void progress_live(struct progress_line *p, bool force, const char *text);
-/* The live line in parts, for a terminal too narrow for all of it:
- *   who   the program ("kiln build: "), given up first on a narrow terminal: it is the
- *         user's own command;
+/* A line in parts fitted to max bytes, for a terminal too narrow for all of it:
+ *   who   the program ("kiln build: "), given up first: it is the user's own command;
  *   head  the work and its time ("[6/7] outputs 12 s"), kept while anything is;
- *   mid   on what: a file or package name (may be long, NULL: none), drawn after ": ";
+ *   mid   on what: a file or package name (may be long; NULL: none), after mid_sep (NULL: ": ");
  *   tail  how far, items joined by ", " from most to least telling ("1.2 GiB of 2.0 GiB,
- *         300.0 MiB/s"; NULL or ""), drawn after ", ".
- * On a line narrower than all of it, what gives way, in order: mid is cut with an ellipsis
- * (text_ellipsis; at least 6 bytes of it stay), who goes, the tail's items but its first go,
- * mid goes, the tail's first item goes; head is cut at the right only when it alone is wider
- * than the terminal. Widths count bytes (a character is at least one byte and no
- * wider than them). The rest as progress_live, which is this with head = text alone. A line the
- * same as the one on the terminal is not drawn again. */
+ *         300.0 MiB/s"; NULL or ""), after ", ".
+ * What gives way, in order: who; mid is cut in its middle with an ellipsis (text_ellipsis),
+ * keeping its start and its last bytes (a file's extension, a "(24/68)"), at least 6 bytes of it;
+ * the tail's items but the first; mid; the tail's first item; then head is cut at the right.
+ * Widths count bytes (a character is at least one byte and no wider than its bytes); control
+ * bytes and ill-formed UTF-8 come escaped, a tab as a space. Returns the line (caller frees). */
+char *progress_fit(size_t max, const char *who, const char *head, const char *mid_sep, const char *mid, const char *tail);
+/* The widest line that fits p's terminal: cols - 1 (a line as wide as the terminal wraps on
+ * some terminals), 79 when cols is 0. */
+size_t progress_max(const struct progress_line *p);
+/* The live line from parts (progress_fit to the terminal's width). The rest as progress_live,
+ * which is this with head = text alone. A line the same as the one on the terminal is not
+ * drawn again. */
 void progress_live_parts(struct progress_line *p, bool force, const char *who, const char *head, const char *mid,
                          const char *tail);
 /* Takes the live line off the terminal (the cursor back at its start), so the next line

@@ -15,7 +15,7 @@ expect_status 0 "$KILN" build --check "$spec"
 cat build1.txt
 for s in rootfs customize esp root-fs disk outputs manifest; do expect_in build1.txt "] $s "; done
 # through a pipe: a plain line per output file and for the hashing, with bytes and time
-for f in qcow2 vhd; do grep -qE "^kiln build: \\[[0-9]/[0-9]\\] outputs [0-9]+ s: wrote $base\.$f \([0-9.]+ [KMG]iB file, [0-9.]+ [KMG]iB of data\) in [0-9.]+ s$" build1.txt ||
+for f in qcow2 vhd; do grep -qE "^kiln build: \\[[0-9]/[0-9]\\] outputs [0-9]+ s: wrote $base\.$f \([0-9.]+ [KMG]iB file, [0-9.]+ [KMG]iB read\) in [0-9.]+ s$" build1.txt ||
     fail "no line for the $f written"; done
 grep -qE "^kiln build: \\[[0-9]/[0-9]\\] outputs [0-9]+ s: sha256 of 5 files \([0-9.]+ GiB\) in [0-9.]+ s$" build1.txt || fail "no line for the hashing"
 ! grep -q "$(printf '[\r\033]')" build1.txt || fail "carriage returns or escape sequences in a build's piped output"
@@ -161,6 +161,7 @@ interrupt() {
     st=0; wait $b || st=$?
     [ "$st" = 130 ] || { cat "build$1.txt"; fail "kiln build interrupted in its $2 stage exited $st, not 130"; }
     [ -z "$(ls -A "out$1" 2>/dev/null)" ] || fail "an interrupted build left $(ls -A "out$1")"
+    [ ! -e "out$1" ] || fail "an interrupted build left the empty output directory out$1 it made"
 }
 # interrupted while writing the outputs (made in OUT/.kiln-build-PID, renamed at the end): the
 # message names no staging path (it is gone; a new user was sent to it)
@@ -169,7 +170,7 @@ expect_not_in build8.txt ".kiln-build-"
 note "interrupted in the outputs stage: exit 130, nothing kept, $(grep -c interrupted build8.txt) line(s) saying so, no staging path"
 # interrupted while mke2fs fills the root filesystem: it says so, and guesses at no other cause
 interrupt 9 root-fs
-expect_in build9.txt "kiln build: root-fs: interrupted"
+expect_in build9.txt "kiln build: root-fs: interrupted; no output kept in out9"
 expect_not_in build9.txt "ran out of space"
 
 # interrupt_at N POINT: kiln build into outN stopped at POINT (KILN_TEST_PAUSE), SIGINT, SIGCONT:
@@ -181,7 +182,7 @@ interrupt_at() {
     kill -INT $b 2>/dev/null; kill -CONT $b 2>/dev/null
     st=0; wait $b || st=$?
     [ "$st" = 130 ] || { cat "build$1.txt"; fail "kiln build interrupted at $2 exited $st, not 130"; }
-    [ -z "$(ls -A "out$1" 2>/dev/null)" ] || fail "a build interrupted at $2 left $(ls -A "out$1")"
+    [ ! -e "out$1" ] || fail "a build interrupted at $2 left out$1: $(ls -A "out$1")"
     expect_in "build$1.txt" "interrupted; no output kept in out$1"
     expect_not_in "build$1.txt" "built in"
 }

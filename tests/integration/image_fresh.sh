@@ -179,6 +179,8 @@ build 6
 wait $holder
 expect_in build6.txt "s: waiting for another kiln build that is making or copying the same package tree ($KILN_CACHE/build/rootfs-$key2.lock)"
 grep -qE "^kiln build: \[1/[0-9]\] rootfs [0-9]+ s: waiting for another kiln build" build6.txt || fail "the wait is not a step line of the rootfs stage"
+expect_in build6.txt "s: the other build is done (waited "
+grep -qE "\(cached tree $key2; repositories [0-9.]+ s, waiting [0-9.]+ s, copy" build6.txt || fail "the rootfs line does not say how long it waited"
 expect_in build6.txt "(cached tree $key2; repositories "
 hold 60
 "$KILN" build fresh.yml --out out7 > build7.txt 2>&1 & b=$!

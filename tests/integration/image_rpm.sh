@@ -32,7 +32,7 @@ expect_re() { grep -qE -- "$2" "$1" || { cat "$1" >&2; fail "$1: no line matches
 for re in "^kiln build: \\[[0-9]/[0-9]\\] rootfs [0-9]+ s: reading the repositories$" "^kiln build: \\[[0-9]/[0-9]\\] rootfs [0-9]+ s: resolving dependencies$" \
           "^kiln build: \\[[0-9]/[0-9]\\] rootfs [0-9]+ s: checking the transaction$" "^kiln build: \\[[0-9]/[0-9]\\] rootfs [0-9]+ s: installing 5 packages$" \
           "^kiln build: \\[[0-9]/[0-9]\\] rootfs [0-9]+ s: verifying 5 packages$" "^kiln build: \\[[0-9]/[0-9]\\] rootfs [0-9]+ s: copying the package tree$" \
-          "^kiln build: \\[[0-9]/[0-9]\\] outputs [0-9]+ s: wrote rpm-test-0.1.0.qcow2 \([0-9.]+ [KMG]?i?B file, [0-9.]+ [KMG]?i?B of data\) in [0-9.]+ s$" \
+          "^kiln build: \\[[0-9]/[0-9]\\] outputs [0-9]+ s: wrote rpm-test-0.1.0.qcow2 \([0-9.]+ [KMG]?i?B file, [0-9.]+ [KMG]?i?B read\) in [0-9.]+ s$" \
           "^kiln build: \\[[0-9]/[0-9]\\] outputs [0-9]+ s: moved rpm-test-0.1.0.raw \(512.0 MiB\) in [0-9.]+ s$" \
           "^kiln build: \\[[0-9]/[0-9]\\] outputs [0-9]+ s: sha256 of 4 files \([0-9.]+ [KMG]iB\) in [0-9.]+ s$"; do
     expect_re build.txt "$re"

@@ -202,10 +202,11 @@ static void test_live_ok(void)
     if (master >= 0) close(master);
 }
 
-/* A terminal narrower than the line: the name gives way (cut, an ellipsis), then "kiln build: ",
- * the rate, the name, the bytes; the stage and its seconds stay to the last (a new user on a
- * 45-column terminal saw "kiln bu, 373.6 MiB ..."); the same line is not drawn twice (a new user
- * saw identical frames redrawn ten times a second) */
+/* A terminal narrower than the line: "kiln build: " gives way, then the name (cut in its middle,
+ * an ellipsis, its end kept), the rate, the name, the bytes; the stage and its seconds stay to
+ * the last (new users on 45 columns saw "kiln bu, 373.6 MiB ..." and "kiln build: [6/7] outputs
+ * 2 s: wrote debi..."); the same line is not drawn twice (a new user saw identical frames
+ * redrawn ten times a second) */
 static void test_parts(void)
 {
     char *buf = NULL;
@@ -230,16 +231,16 @@ static void test_parts(void)
     progress_live_parts(&pl, true, who, head, name, tail);
     is_str(mem_text(f, &buf),
            "\r\033[Kkiln build: [6/7] outputs 3 s: writing debian-server-1.0.0.qcow2, 1.2 GiB of 2.0 GiB, 300.0 MiB/s"
-           "\r\033[Kkiln build: [6/7] outputs 3 s: writing debia..., 1.2 GiB of 2.0 GiB, 300.0 MiB/s"
-           "\r\033[K[6/7] outputs 3 s: writing debian-ser..., 1.2 GiB of 2.0 GiB"
+           "\r\033[K[6/7] outputs 3 s: writing debian-se....0.qcow2, 1.2 GiB of 2.0 GiB, 300.0 MiB/s"
+           "\r\033[K[6/7] outputs 3 s: writing debi....qcow2, 1.2 GiB of 2.0 GiB"
            "\r\033[K[6/7] outputs 3 s, 1.2 GiB of 2.0 GiB"
            "\r\033[K[6/7] outputs 3 s"
            "\r\033[K[6/7] out"
            "\r\033[Kkiln build: [6/7] outputs 3 s"
-           "\r\033[K[6/7] outputs 3 s: writing debian-ser\u2026, 1.2 GiB of 2.0 GiB",
-           "99 columns: all of it; 80: the name cut with \"...\" (C locale); 60: no \"kiln build: \", no rate; 45: no "
-           "name; 24: the stage and its seconds; 9: they cut; the same line twice drawn once; no name or bytes; a UTF-8 "
-           "locale's ellipsis");
+           "\r\033[K[6/7] outputs 3 s: writing debi\u2026.qcow2, 1.2 GiB of 2.0 GiB",
+           "99 columns: all of it; 80: no \"kiln build: \", the name cut in its middle (\"...\" in the C locale, the "
+           "extension kept); 60: no rate; 45: no name; 24: the stage and its seconds; 9: they cut; the same line twice "
+           "drawn once; no name or bytes: \"kiln build: \" kept; a UTF-8 locale's ellipsis");
     free(buf);
 }
 
@@ -288,14 +289,31 @@ static void test_build_lines(void)
 
     /* on 20 columns the opening words keep the stage, as its news does ("kiln build: [3/7] r") */
     f = open_memstream(&buf, &len);
-    struct build_live narrow = {.pl = {.f = f, .tty = true, .cols = 20, .clock = fake_clock}};
+    struct build_live opening = {.pl = {.f = f, .tty = true, .cols = 20, .clock = fake_clock}};
     fake_now = 60;
-    build_event_show(&narrow, &(struct build_event){.kind = BUILD_STAGE_BEGIN, .stage = "root-fs", .index = 3, .count = 7}, NULL);
+    build_event_show(&opening, &(struct build_event){.kind = BUILD_STAGE_BEGIN, .stage = "root-fs", .index = 3, .count = 7}, NULL);
     fake_now = 61.5;
-    build_event_show(&narrow, &(struct build_event){.kind = BUILD_PROGRESS, .stage = "root-fs", .step = true,
+    build_event_show(&opening, &(struct build_event){.kind = BUILD_PROGRESS, .stage = "root-fs", .step = true,
                                                     .text = "running mke2fs"}, NULL);
     is_str(mem_text(f, &buf), "\r\033[K[3/7] root-fs ...\r\033[K[3/7] root-fs 1 s",
            "narrow terminal: 'kiln build: ' gives way before the stage's name, from the stage's first words");
+    free(buf);
+
+    /* a closing line on a narrow terminal is one line too: its note cut in the middle, then
+     * "kiln build: " gone (a new user saw a 118-column rootfs line wrap on 100 columns) */
+    f = open_memstream(&buf, &len);
+    setenv("LC_ALL", "C", 1);
+    struct build_live narrow = {.pl = {.f = f, .tty = true, .cols = 61, .clock = fake_clock}};
+    const struct build_event end = {.kind = BUILD_STAGE_END, .stage = "rootfs", .index = 1, .count = 7, .seconds = 2,
+                                    .text = "(cached tree 7c36479177e2107e0294e005f76b55e4; repositories 0.2 s, copy 1.8 s)"};
+    build_event_show(&narrow, &end, NULL);
+    narrow.pl.cols = 30;
+    build_event_show(&narrow, &end, NULL);
+    is_str(mem_text(f, &buf),
+           "[1/7] rootfs         2.0 s  (cached tree 7c36479...py 1.8 s)\n"
+           "[1/7] rootfs         2.0 s\n",
+           "closing lines fitted: 60 columns, the note cut in its middle; 29, the stage and its time");
+    setenv("LC_ALL", "C.UTF-8", 1);
     free(buf);
 
     f = open_memstream(&buf, &len);

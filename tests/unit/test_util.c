@@ -443,6 +443,36 @@ static void test_guardian(void)
     rm_rf(dir);
 }
 
+/* fd_copy_sparse (the package cache's and the gallery's copies): the bytes, a zero block left a
+ * hole, a tail of zeros kept as size, a bound that stops the copy with -EFBIG. */
+static void test_copy_sparse(void)
+{
+    char a[] = "/tmp/kiln-test-copy-a-XXXXXX", b[] = "/tmp/kiln-test-copy-b-XXXXXX";
+    int in = mkstemp(a), out = mkstemp(b);
+    uint8_t *data = xcalloc(1, 3 << 20);
+    memcpy(data, "head", 4);
+    memcpy(data + (2 << 20), "middle", 6); /* zeros around it, and 1 MiB of zeros at the end */
+    ok(in >= 0 && out >= 0 && fd_write_all(in, data, 3 << 20) == 0 && lseek(in, 0, SEEK_SET) == 0, "a 3 MiB file");
+    uint64_t copied = 0;
+    bool on_write = true;
+    is_int(fd_copy_sparse(in, out, UINT64_MAX, &copied, &on_write), 0, "copied");
+    ok(copied == 3u << 20 && !on_write, "every byte (%llu)", (unsigned long long)copied);
+    _cleanup_free_ char *got = NULL;
+    size_t len = 0;
+    struct stat st;
+    ok(read_file(b, 4 << 20, &got, &len) == 0 && len == 3u << 20 && !memcmp(got, data, len), "the same bytes, tail zeros included");
+    bool st_ok = fstat(out, &st) == 0;
+    ok(st_ok && (uint64_t)st.st_blocks * 512 < (1u << 20), "zero blocks are holes (%lld bytes stored)",
+       st_ok ? (long long)st.st_blocks * 512 : -1LL);
+    int out2 = open(b, O_WRONLY | O_TRUNC);
+    ok(lseek(in, 0, SEEK_SET) == 0 && out2 >= 0, "again, bounded");
+    is_int(fd_copy_sparse(in, out2, 1 << 20, NULL, &on_write), -EFBIG, "more than max: -EFBIG");
+    ok(!on_write, "a bound is not the output's fault");
+    close(in), close(out), close(out2);
+    unlink(a), unlink(b);
+    free(data);
+}
+
 /* kiln reaps its guardian at exit: a stand-in kiln (K) spawns and reaps one child, so that it
  * has a guardian, and exits. Its parent S is a subreaper, as init is to kiln: an orphaned
  * guardian would become S's child (the fresh user's `[kiln] <defunct>`); none may. */
@@ -554,6 +584,7 @@ int main(void)
     test_guardian();
     test_guardian_reaped();
     test_pause_sees_signal();
+    test_copy_sparse();
     test_err();
     test_hash_progress();
     test_hash_sparse();
