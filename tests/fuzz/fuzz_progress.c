@@ -25,7 +25,8 @@ static char *part(const uint8_t **data, size_t *size)
 /* Any bytes as kiln build's live line in parts (progress_live_parts: who, head, mid, tail,
  * separated by NUL bytes; the first byte picks the width, 0 to 127, and the ellipsis's locale):
  * drawn, it is "\r\033[K" and at most cols - 1 bytes (79 when the width is not known) of
- * well-formed UTF-8 without a control character (C0, DEL, C1), with head whole when it fits. */
+ * well-formed UTF-8 without a control character (C0, DEL, C1), with head whole when it fits;
+ * progress_fit with another separator before mid (a stage's closing line) as wide and clean. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!size) return 0;
@@ -56,6 +57,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         free(buf);
     }
+    /* a closing line's fit (mid after two spaces): as wide, as clean */
+    size_t max = cols > 0 ? (size_t)cols - 1 : 79;
+    char *line = progress_fit(max, who, head, "  ", mid, tail);
+    size_t n = strlen(line);
+    if (n > max) __builtin_trap();
+    for (size_t i = 0; i < n;) {
+        uint32_t cp = 0;
+        size_t k = utf8_decode(line + i, n - i, &cp);
+        if (!k || cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0)) __builtin_trap();
+        i += k;
+    }
+    free(line);
     free(who), free(head), free(mid), free(tail);
     return 0;
 }
