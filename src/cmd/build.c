@@ -80,9 +80,10 @@ void build_event_show(struct build_live *b, const struct build_event *e, const s
     }
     if (e->kind == BUILD_STAGE_END && pl->tty) {
         /* a stage's closing line stays: fitted to the terminal so it is one line there (the
-         * note gives way, in its middle; off a terminal the whole note is printed) */
+         * note gives way, in its middle, then "kiln build: "; off a terminal the whole note is
+         * printed) */
         _cleanup_free_ char *head = xasprintf("[%d/%d] %-10s %7.1f s", e->index, e->count, e->stage, e->seconds);
-        _cleanup_free_ char *line = progress_fit(progress_max(pl), "kiln build: ", head, "  ", e->text, NULL);
+        _cleanup_free_ char *line = progress_fit(progress_max(pl), "kiln build: ", true, head, "  ", e->text, NULL);
         progress_clear(pl);
         fprintf(pl->f, "%s\n", line);
         return;

@@ -92,19 +92,25 @@ static void cut_middle(struct sbuf *out, const char *m, size_t ml, size_t room, 
     sbuf_printf(out, "%.*s%s%s", (int)start, m, ell, m + from);
 }
 
-char *progress_fit(size_t max, const char *who, const char *head, const char *mid_sep, const char *mid, const char *tail)
+char *progress_fit(size_t max, const char *who, bool keep_who, const char *head, const char *mid_sep, const char *mid,
+                   const char *tail)
 {
     _cleanup_free_ char *w = one_line(who), *h = one_line(head), *m = one_line(mid), *t = one_line(tail);
     const char *ell = text_ellipsis(), *ms = mid_sep ? mid_sep : ": ";
     size_t wl = strlen(w), hl = strlen(h), ml = strlen(m), el = strlen(ell), sl = strlen(ms), nt = count_items(t);
     /* the ladder, richest first: {who kept, mid: 2 whole / 1 cut / 0 none, tail items} */
-    const struct rung {
+    struct rung {
         bool who;
         int mid;
         size_t items;
-    } ladder[] = {{true, 2, nt}, {false, 2, nt}, {false, 1, nt}, {false, 1, nt ? 1 : 0}, {false, 0, nt ? 1 : 0}, {false, 0, 0}};
+    };
+    const struct rung live[] = {{true, 2, nt}, {false, 2, nt}, {false, 1, nt}, {false, 1, nt ? 1 : 0}, {false, 0, nt ? 1 : 0},
+                                {false, 0, 0}},
+                      kept[] = {{true, 2, nt}, {true, 1, nt}, {true, 1, nt ? 1 : 0}, {true, 0, nt ? 1 : 0}, {true, 0, 0},
+                                {false, 0, 0}};
+    const struct rung *ladder = keep_who ? kept : live;
     struct sbuf out = {0};
-    for (size_t i = 0; i < ARRAY_SIZE(ladder); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(live); i++) {
         struct rung r = ladder[i];
         if (!ml) r.mid = 0; /* nothing to show or cut */
         size_t tl = r.items ? items_len(t, r.items) : 0;
@@ -134,7 +140,7 @@ void progress_live_parts(struct progress_line *p, bool force, const char *who, c
         if (cols > 0) p->cols = cols;
     }
     /* a line longer than the terminal wraps, and "\r\033[K" would clear only its last row */
-    _cleanup_free_ char *line = progress_fit(progress_max(p), who, head, NULL, mid, tail);
+    _cleanup_free_ char *line = progress_fit(progress_max(p), who, false, head, NULL, mid, tail);
     uint64_t sum = fnv1a(line, strlen(line), 14695981039346656037ull);
     if (p->showing && !p->placeholder && sum == p->drawn_hash) return; /* the terminal shows it already */
     fprintf(p->f, "\r\033[K%s", line);

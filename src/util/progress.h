@@ -52,9 +52,12 @@ void progress_live(struct progress_line *p, bool force, const char *text);
  * What gives way, in order: who; mid is cut in its middle with an ellipsis (text_ellipsis),
  * keeping its start and its last bytes (a file's extension, a "(24/68)"), at least 6 bytes of it;
  * the tail's items but the first; mid; the tail's first item; then head is cut at the right.
+ * With keep_who (a line that stays, among others that have who) who goes only after mid and
+ * tail, before head is cut.
  * Widths count bytes (a character is at least one byte and no wider than its bytes); control
  * bytes and ill-formed UTF-8 come escaped, a tab as a space. Returns the line (caller frees). */
-char *progress_fit(size_t max, const char *who, const char *head, const char *mid_sep, const char *mid, const char *tail);
+char *progress_fit(size_t max, const char *who, bool keep_who, const char *head, const char *mid_sep, const char *mid,
+                   const char *tail);
 /* The widest line that fits p's terminal: cols - 1 (a line as wide as the terminal wraps on
  * some terminals), 79 when cols is 0. */
 size_t progress_max(const struct progress_line *p);

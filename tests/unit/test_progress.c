@@ -310,9 +310,9 @@ static void test_build_lines(void)
     narrow.pl.cols = 30;
     build_event_show(&narrow, &end, NULL);
     is_str(mem_text(f, &buf),
-           "[1/7] rootfs         2.0 s  (cached tree 7c36479...py 1.8 s)\n"
+           "kiln build: [1/7] rootfs         2.0 s  (cached tree....8 s)\n"
            "[1/7] rootfs         2.0 s\n",
-           "closing lines fitted: 60 columns, the note cut in its middle; 29, the stage and its time");
+           "closing lines fitted: 60 columns, the note cut in its middle, \"kiln build: \" kept; 29, the stage and its time");
     setenv("LC_ALL", "C.UTF-8", 1);
     free(buf);
 
