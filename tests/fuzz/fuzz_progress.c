@@ -1,3 +1,4 @@
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -30,6 +31,7 @@ static char *part(const uint8_t **data, size_t *size)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!size) return 0;
+    bool keep_who = size & 1; /* the input's length picks it */
     int cols = data[0] & 0x7f;
     setenv("LC_ALL", data[0] & 0x80 ? "C.UTF-8" : "C", 1);
     data++, size--;
@@ -57,9 +59,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         free(buf);
     }
-    /* a closing line's fit (mid after two spaces): as wide, as clean */
+    /* a closing line's fit (mid after two spaces, who kept or not): as wide, as clean */
     size_t max = cols > 0 ? (size_t)cols - 1 : 79;
-    char *line = progress_fit(max, who, head, "  ", mid, tail);
+    char *line = progress_fit(max, who, keep_who, head, "  ", mid, tail);
     size_t n = strlen(line);
     if (n > max) __builtin_trap();
     for (size_t i = 0; i < n;) {
