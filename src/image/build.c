@@ -101,6 +101,20 @@ int build_error(struct build_ctx *c, const char *stage, const char *fmt, ...)
     return -EIO;
 }
 
+int build_interrupted(struct build_ctx *c, const char *stage)
+{
+    build_error(c, stage, "interrupted; no output kept in %s", c->opts->out_dir);
+    return -EINTR;
+}
+
+bool build_tick_due(const struct build_ctx *c, int *shown)
+{
+    int now = (int)(now_s() - c->stage_t0);
+    if (now == *shown) return false;
+    *shown = now;
+    return true;
+}
+
 void build_say(struct build_ctx *c, enum build_event_kind kind, const char *stage, const char *fmt, ...)
 {
     va_list ap;
@@ -270,8 +284,7 @@ static int run_command(struct build_ctx *c, const char *stage, char *const argv[
                 double now = now_s();
                 /* once a second of the stage's clock, which the live line shows (a tick a
                  * second of the command's own skipped a number now and then) */
-                if ((int)(now - c->stage_t0) == shown || now - t0 < 1) continue;
-                shown = (int)(now - c->stage_t0);
+                if (now - t0 < 1 || !build_tick_due(c, &shown)) continue;
                 const char *name = streq(argv[0], "chroot") && argv[1] && argv[2] ? argv[2] : argv[0];
                 const char *slash = strrchr(name, '/');
                 if (!what) what = xasprintf("running %s", slash ? slash + 1 : name);
@@ -280,8 +293,7 @@ static int run_command(struct build_ctx *c, const char *stage, char *const argv[
         }
         if (r == -ETIMEDOUT) {
             proc_kill(pid, 3000);
-            build_error(c, stage, "interrupted; no output kept in %s", c->opts->out_dir);
-            r = -EINTR;
+            r = build_interrupted(c, stage);
         } else if (r < 0 || !WIFEXITED(st) || WEXITSTATUS(st))
             r = command_failed(c, stage, cmd.s, start, r, st);
     }
@@ -347,8 +359,7 @@ static int run_stages(struct build_ctx *c)
         if (r < 0) return r;
         /* a stage whose own steps did not look (a hash, a file written) has run to its end:
          * the interrupt still stops the build there, before anything goes into the output */
-        if (kiln_interrupted && !c->published)
-            return build_error(c, st->name, "interrupted; no output kept in %s", c->opts->out_dir);
+        if (kiln_interrupted && !c->published) return build_interrupted(c, st->name);
         emit(c, &(struct build_event){.kind = BUILD_STAGE_END, .stage = st->name, .index = c->stage_no,
                                       .count = c->nstages, .seconds = now_s() - c->stage_t0, .text = c->note});
         free(c->note);

@@ -162,6 +162,12 @@ int build_chroot_at(struct build_ctx *c, const char *stage, const char *root, ch
 int build_chroot(struct build_ctx *c, const char *stage, char *const argv[]);
 /* Reports a BUILD_ERROR under stage and returns -EIO. */
 int build_error(struct build_ctx *c, const char *stage, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The one message of an interrupted build, "STAGE: interrupted; no output kept in OUT" (a
+ * BUILD_ERROR): returns -EINTR. */
+int build_interrupted(struct build_ctx *c, const char *stage);
+/* Whether the stage's clock (c->stage_t0) has passed another whole second since *shown, which
+ * it then updates: the live line's ticks, one per number it shows. */
+bool build_tick_due(const struct build_ctx *c, int *shown);
 /* Reports a BUILD_INFO, BUILD_NOTE or BUILD_WARNING event (stage may be NULL). */
 void build_say(struct build_ctx *c, enum build_event_kind kind, const char *stage, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -192,7 +192,7 @@ int stage_manifest(struct build_ctx *c)
     json_decref(digests);
     /* the last moment a Ctrl-C can keep the outputs out of the output directory */
     proc_test_pause("build-publish");
-    if (r == 0 && kiln_interrupted) r = build_error(c, "manifest", "interrupted; no output kept in %s", c->opts->out_dir);
+    if (r == 0 && kiln_interrupted) r = build_interrupted(c, "manifest");
     if (r == 0) r = publish_outputs(c);
     if (r == 0 && c->spec->encrypt) r = encrypt_publish(c);
     if (r == 0) build_note(c, "(+ SPDX and CycloneDX SBOMs, SLSA provenance)");

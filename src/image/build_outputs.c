@@ -88,7 +88,7 @@ static int output_disks(struct build_ctx *c, struct sbuf *made)
     if (d) disk_close(d);
     if (r < 0) {
         /* interrupted: the partial file and the rest of the build are removed, nothing is kept */
-        if (r == -EINTR) build_error(c, "outputs", "interrupted; no output kept in %s", c->opts->out_dir);
+        if (r == -EINTR) build_interrupted(c, "outputs");
         else build_error(c, "outputs", "%s", err);
         free(err);
         return r == -EINTR ? r : -EIO;
@@ -121,7 +121,7 @@ static int output_rootfs_tar(struct build_ctx *c)
     int r = rootfs_tar_write(c->root, dst, c->epoch, wsl, s->wsl ? ARRAY_SIZE(wsl) : 0, &err);
     if (r == 0) piece_done(&pc, dst, "wrote");
     sbuf_free(&conf);
-    if (r == -EINTR) build_error(c, "outputs", "interrupted; no output kept in %s", c->opts->out_dir);
+    if (r == -EINTR) build_interrupted(c, "outputs");
     else if (r < 0) r = build_error(c, "outputs", "the rootfs archive: %s", err);
     free(err);
     return r;
@@ -255,7 +255,7 @@ static int list_artifacts(struct build_ctx *c, json_t *arts)
     job.size = xcalloc(nn ? nn : 1, sizeof *job.size);
     job.rc = xcalloc(nn ? nn : 1, sizeof *job.rc);
     hash_all(c, &job, nn);
-    int r = kiln_interrupted ? build_error(c, "outputs", "interrupted; no output kept in %s", c->opts->out_dir) : 0;
+    int r = kiln_interrupted ? build_interrupted(c, "outputs") : 0;
     for (size_t i = 0; i < nn; i++) {
         if (job.rc[i] < 0 && r == 0) r = build_error(c, "outputs", "cannot read %s/%s", c->stage_dir, names[i]);
         json_array_append_new(arts, json_pack("{s:s, s:s, s:I, s:s}", "file", names[i], "kind", artifact_kind(names[i]),

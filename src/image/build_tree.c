@@ -255,7 +255,7 @@ static int tree_lock(struct build_ctx *c, const char *dir, double *waited)
             xasprintf("waiting for another kiln build that is making or copying the same package tree (%s)", path);
         build_progress(c, true, text, 0, 0, 0);
         double t0 = now_s();
-        for (int shown = 0;;) {
+        for (int shown = (int)(t0 - c->stage_t0);;) {
             if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
                 *waited = now_s() - t0;
                 _cleanup_free_ char *done = xasprintf("the other build is done (waited %.1f s)", *waited);
@@ -265,13 +265,9 @@ static int tree_lock(struct build_ctx *c, const char *dir, double *waited)
             if (errno != EWOULDBLOCK && errno != EINTR) break;
             if (proc_sleep(200) < 0) {
                 close(fd);
-                build_error(c, "rootfs", "interrupted; no output kept in %s", c->opts->out_dir);
-                return -EINTR;
+                return build_interrupted(c, "rootfs");
             }
-            if ((int)(now_s() - c->stage_t0) != shown) { /* once a second of the stage's clock */
-                shown = (int)(now_s() - c->stage_t0);
-                build_progress(c, false, text, 0, 0, now_s() - t0);
-            }
+            if (build_tick_due(c, &shown)) build_progress(c, false, text, 0, 0, now_s() - t0);
         }
     }
     int e = errno;
