@@ -6,7 +6,7 @@ pkgs="build-essential meson ninja-build pkg-config git
       libyaml-dev libssh-dev libjansson-dev libssl-dev libxml2-dev clang libclang-rt-14-dev
       qemu-system-x86 qemu-utils ovmf qemu-system-arm qemu-efi-aarch64 qemu-user-static arch-test
       gcc-aarch64-linux-gnu libc6-dev-arm64-cross
-      busybox-static dropbear-bin mmdebstrap cpio e2fsprogs dosfstools mtools zstd
+      busybox-static dropbear-bin mmdebstrap eatmydata cpio e2fsprogs dosfstools mtools zstd
       openssh-client openssh-server jq bc linux-source rsync libxml2-utils perl
       zlib1g-dev libzstd-dev systemd-boot-efi gdisk erofs-utils squashfs-tools cryptsetup-bin
       rpm dnf createrepo-c gnupg apt-utils mkosi minisign libarchive-dev libsodium-dev

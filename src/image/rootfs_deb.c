@@ -153,7 +153,34 @@ static const char initrd_once[] =
 
 char *deb_initrd_hook(const struct image_spec *s)
 {
-    return xasprintf("--customize-hook=%s%s", s->initrd_modules == INITRD_MODULES_VM ? vm_initrd_conf : "", initrd_once);
+    /* no LD_PRELOAD (deb_eatmydata) for the initrd: its tools find a program's libraries with
+     * ldd, which would list the preloaded one too and copy it into the initrd */
+    return xasprintf("--customize-hook=unset LD_PRELOAD; %s%s", s->initrd_modules == INITRD_MODULES_VM ? vm_initrd_conf : "", initrd_once);
+}
+
+/* libeatmydata (Debian's libeatmydata1, the library behind eatmydata(1)) preloaded into apt,
+ * dpkg and every maintainer script of the build: fsync, fdatasync, sync_file_range and O_SYNC
+ * return at once. dpkg's force-unsafe-io spares the unpacked files only: dpkg still syncs its
+ * status database at every state change of every package, apt its state files, and the
+ * maintainer scripts whatever they write, about 3,700 fsync and 11,000 sync_file_range calls in
+ * a cold build of the bench spec (strace -c), each waiting for the host's disk. A build that
+ * stops half way is thrown away whole, so nothing relies on those syncs (mkosi's and
+ * mmdebstrap's own eatmydata hook make the same choice). The library must be found at the
+ * same path inside the tree, where chrooted programs look for it: the extract hook copies the
+ * host's there (the tree's C library is in place from then on) and the last customize hook
+ * removes it again, unless a package of the spec owns it, and remakes ld.so.cache without it.
+ * Only for a tree of the host's own architecture; NULL when the library is not installed (the
+ * build is the same, slower), KILN_BUILD_EATMYDATA=0 or kiln runs with an LD_PRELOAD of its own.
+ * Returns the library's path. */
+static char *deb_eatmydata(const struct image_spec *s)
+{
+    const char *off = getenv("KILN_BUILD_EATMYDATA");
+    const char *pre = getenv("LD_PRELOAD"); /* a preload of the caller's own stays alone */
+    if ((off && !strcmp(off, "0")) || (pre && *pre) || s->arch != kiln_arch_host()) return NULL;
+    char *lib = xasprintf("/usr/lib/%s/libeatmydata.so.1", s->arch->multiarch);
+    if (access(lib, R_OK) == 0) return lib;
+    free(lib);
+    return NULL;
 }
 
 /* Copies from to a new file beside to, renamed onto it: a reader of to never sees half of it. */
@@ -202,94 +229,109 @@ static int deb_cache_merge(struct build_ctx *c, const char *from, const char *ca
     return r;
 }
 
-static int rootfs_deb(struct build_ctx *c, const char *dest)
+/* mmdebstrap's command line for the tree at dest: apt and dpkg verbose, the package cache synced
+ * in from debs and out to debs_out, the build's dpkg settings, the initrd made once, libeatmydata
+ * (nosync: deb_eatmydata, or NULL) put in and taken out again. NULL-terminated in a. */
+static void deb_mmdebstrap_args(const struct build_ctx *c, const char *dest, const char *debs, const char *debs_out,
+                                const char *nosync, struct strv *a)
 {
     const struct image_spec *s = c->spec;
-    size_t nsrcs;
-    char **lines = deb_source_lines(s, &nsrcs);
-    struct sbuf inc = {0};
-    sbuf_puts(&inc, "--include=");
-    for (size_t i = 0; i < s->ninstall; i++) sbuf_printf(&inc, "%s%s", i ? "," : "", s->install[i]);
-    _cleanup_free_ char *debs = kiln_cache_path(family_deb.pkg_cache);
-    mkdir_p(debs, 0755);
-    /* mmdebstrap runs hook strings through sh: the cache path is quoted */
-    _cleanup_free_ char *q = shell_quote(debs);
-    char *sync_in = "--setup-hook=mkdir -p \"$1\"/var/cache/apt/archives/";
-    _cleanup_free_ char *sync_in2 = xasprintf("--setup-hook=sync-in %s /var/cache/apt/archives/", q);
-    /* out to the work directory, then into the cache a file at a time (deb_cache_merge) */
-    _cleanup_free_ char *debs_out = path_join(c->work, "debs-out");
-    mkdir_p(debs_out, 0755);
-    _cleanup_free_ char *q_out = shell_quote(debs_out);
-    _cleanup_free_ char *sync_out = xasprintf("--customize-hook=sync-out /var/cache/apt/archives %s", q_out);
-    char **argv = xcalloc(25 + nsrcs, sizeof *argv);
-    size_t n = 0;
-    argv[n++] = "mmdebstrap";
+    strv_push(a, "mmdebstrap");
     /* apt's and dpkg's output as it comes, rather than only after a failure: the build log
      * gets it all, and kiln build's progress (image/pkg_progress.h) reads it */
-    argv[n++] = "--verbose";
-    argv[n++] = "--variant=apt";
-    argv[n++] = "--mode=root";
-    argv[n++] = "--format=directory";
+    strv_push(a, "--verbose");
+    strv_push(a, "--variant=apt");
+    strv_push(a, "--mode=root");
+    strv_push(a, "--format=directory");
     /* another architecture's maintainer scripts run through the host's binfmt_misc (qemu-user) */
-    _cleanup_free_ char *arch = xasprintf("--architectures=%s", s->arch->debian);
-    argv[n++] = arch;
-    argv[n++] = "--skip=download/empty";
-    argv[n++] = "--skip=essential/unlink";
-    argv[n++] = "--aptopt=Acquire::Languages \"none\"";
+    strv_consume(a, xasprintf("--architectures=%s", s->arch->debian));
+    strv_push(a, "--skip=download/empty");
+    strv_push(a, "--skip=essential/unlink");
+    strv_push(a, "--aptopt=Acquire::Languages \"none\"");
     /* dpkg's settings for the build, written by a setup hook rather than --dpkgopt: given a
      * path-exclude there, mmdebstrap pipes every essential package through mmtarfilter, a python
      * process each (seconds of a cold build); the extract hook drops what that filter would have.
      * force-unsafe-io (no fsync per unpacked file: a failed build is thrown away whole, as mkosi
      * does) is for the build only, removed before the tree is cached. */
-    argv[n++] = "--setup-hook=mkdir -p \"$1/etc/dpkg/dpkg.cfg.d\" && "
-                "echo 'path-exclude=/usr/share/doc/*/changelog*' > \"$1/etc/dpkg/dpkg.cfg.d/99kiln-no-changelogs\" && "
-                "echo force-unsafe-io > \"$1/etc/dpkg/dpkg.cfg.d/kiln-build-unsafe-io\"";
-    argv[n++] = "--extract-hook=[ ! -d \"$1/usr/share/doc\" ] || "
-                "(cd \"$1/usr/share/doc\" && find . -path './*/changelog*' ! -type d -delete)";
-    argv[n++] = "--customize-hook=rm -f \"$1/etc/dpkg/dpkg.cfg.d/kiln-build-unsafe-io\"";
-    if (s->ninstall) argv[n++] = inc.s;
+    strv_push(a, "--setup-hook=mkdir -p \"$1/etc/dpkg/dpkg.cfg.d\" && "
+                 "echo 'path-exclude=/usr/share/doc/*/changelog*' > \"$1/etc/dpkg/dpkg.cfg.d/99kiln-no-changelogs\" && "
+                 "echo force-unsafe-io > \"$1/etc/dpkg/dpkg.cfg.d/kiln-build-unsafe-io\"");
+    strv_push(a, "--extract-hook=[ ! -d \"$1/usr/share/doc\" ] || "
+                 "(cd \"$1/usr/share/doc\" && find . -path './*/changelog*' ! -type d -delete)");
+    strv_push(a, "--customize-hook=rm -f \"$1/etc/dpkg/dpkg.cfg.d/kiln-build-unsafe-io\"");
+    if (s->ninstall) {
+        struct sbuf inc = {0};
+        sbuf_puts(&inc, "--include=");
+        for (size_t i = 0; i < s->ninstall; i++) sbuf_printf(&inc, "%s%s", i ? "," : "", s->install[i]);
+        strv_consume(a, sbuf_steal(&inc));
+    }
+    if (nosync) strv_consume(a, xasprintf("--extract-hook=[ -e \"$1%s\" ] || cp %s \"$1%s\"", nosync, nosync, nosync));
     /* immutable layout: the initrd must set up dm-verity for /usr, which a systemd initrd made by
      * dracut does; its configuration is in place before the kernel package makes the initrd */
-    _cleanup_free_ char *dracut = s->layout == LAYOUT_IMMUTABLE
-        ? xasprintf("--setup-hook=mkdir -p \"$1/etc/dracut.conf.d\" && printf '%%s\\n' 'hostonly=\"no\"' "
-                    "'add_dracutmodules+=\" systemd-veritysetup \"' 'add_drivers+=\" %s dm-verity virtio_blk virtio_pci virtio_scsi nvme \"' "
-                    "> \"$1/etc/dracut.conf.d/90-kiln-verity.conf\"", s->usr_filesystem)
-        : NULL;
-    if (dracut) argv[n++] = dracut;
-    _cleanup_free_ char *tpm2 = encrypt_dracut_hook(s);
-    if (tpm2) argv[n++] = tpm2;
-    _cleanup_free_ char *initrd = deb_initrd_hook(s);
-    argv[n++] = initrd;
-    argv[n++] = sync_in;
-    argv[n++] = sync_in2;
-    argv[n++] = sync_out;
-    argv[n++] = s->suite;
-    argv[n++] = (char *)dest;
-    for (size_t i = 0; i < nsrcs; i++) argv[n++] = lines[i];
-    argv[n] = NULL;
+    if (s->layout == LAYOUT_IMMUTABLE)
+        strv_consume(a, xasprintf("--setup-hook=mkdir -p \"$1/etc/dracut.conf.d\" && printf '%%s\\n' 'hostonly=\"no\"' "
+                                  "'add_dracutmodules+=\" systemd-veritysetup \"' 'add_drivers+=\" %s dm-verity virtio_blk virtio_pci virtio_scsi nvme \"' "
+                                  "> \"$1/etc/dracut.conf.d/90-kiln-verity.conf\"", s->usr_filesystem));
+    char *tpm2 = encrypt_dracut_hook(s);
+    if (tpm2) strv_consume(a, tpm2);
+    strv_consume(a, deb_initrd_hook(s));
+    /* mmdebstrap runs hook strings through sh: the cache paths are quoted */
+    _cleanup_free_ char *q = shell_quote(debs), *q_out = shell_quote(debs_out);
+    strv_push(a, "--setup-hook=mkdir -p \"$1\"/var/cache/apt/archives/");
+    strv_consume(a, xasprintf("--setup-hook=sync-in %s /var/cache/apt/archives/", q));
+    strv_consume(a, xasprintf("--customize-hook=sync-out /var/cache/apt/archives %s", q_out));
+    if (nosync) /* the last customize hook */
+        strv_consume(a, xasprintf("--customize-hook=unset LD_PRELOAD; chroot \"$1\" dpkg-query -S %s >/dev/null 2>&1 || "
+                                  "{ rm -f \"$1%s\" && chroot \"$1\" ldconfig; }", nosync, nosync));
+    strv_push(a, s->suite);
+    strv_push(a, dest);
+    size_t nsrcs;
+    char **lines = deb_source_lines(s, &nsrcs);
+    for (size_t i = 0; i < nsrcs; i++) strv_consume(a, lines[i]);
+    free(lines);
+    strv_consume(a, NULL); /* execvp's terminator */
+}
+
+/* packages.remove: purge them in the tree, then drop what nothing needs any more */
+static int deb_purge(struct build_ctx *c, const char *dest)
+{
+    const struct image_spec *s = c->spec;
+    if (!s->nremove) return 0;
+    char **av = xcalloc(s->nremove + 8, sizeof *av);
+    size_t k = 0;
+    av[k++] = "apt-get";
+    av[k++] = "-y";
+    av[k++] = "-q";
+    av[k++] = "purge";
+    for (size_t i = 0; i < s->nremove; i++) av[k++] = s->remove[i];
+    av[k] = NULL;
+    int r = build_chroot_at(c, "rootfs", dest, av);
+    free(av);
+    return r;
+}
+
+static int rootfs_deb(struct build_ctx *c, const char *dest)
+{
+    _cleanup_free_ char *debs = kiln_cache_path(family_deb.pkg_cache);
+    mkdir_p(debs, 0755);
+    /* out to the work directory, then into the cache a file at a time (deb_cache_merge) */
+    _cleanup_free_ char *debs_out = path_join(c->work, "debs-out");
+    mkdir_p(debs_out, 0755);
+    _cleanup_free_ char *nosync = deb_eatmydata(c->spec);
+    struct strv a = {0};
+    deb_mmdebstrap_args(c, dest, debs, debs_out, nosync, &a);
     char **env = proc_env_set(c->env, "INITRD", "No");
-    int r = build_run_pkgmgr(c, "rootfs", argv, env);
+    if (nosync) {
+        char **e2 = proc_env_set(env, "LD_PRELOAD", nosync);
+        proc_env_free(env);
+        env = e2;
+    }
+    int r = build_run_pkgmgr(c, "rootfs", a.v, env);
     proc_env_free(env);
-    free(argv);
-    strv_free(lines, nsrcs);
-    sbuf_free(&inc);
+    strv_clear(&a);
     if (r == 0) r = deb_cache_merge(c, debs_out, debs);
     rm_rf(debs_out);
-    if (r < 0) return r;
-    /* packages.remove: purge them in the tree, then drop what nothing needs any more */
-    if (s->nremove) {
-        char **av = xcalloc(s->nremove + 8, sizeof *av);
-        size_t k = 0;
-        av[k++] = "apt-get";
-        av[k++] = "-y";
-        av[k++] = "-q";
-        av[k++] = "purge";
-        for (size_t i = 0; i < s->nremove; i++) av[k++] = s->remove[i];
-        av[k] = NULL;
-        r = build_chroot_at(c, "rootfs", dest, av);
-        free(av);
-    }
-    return r;
+    return r < 0 ? r : deb_purge(c, dest);
 }
 
 static char *deb_kernel_packages(const struct kiln_arch *a)

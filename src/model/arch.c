@@ -16,7 +16,7 @@ static const char *const aavmf_vars[] = {"/usr/share/AAVMF/AAVMF_VARS.fd", NULL}
 
 static const struct kiln_arch arches[] = {
     {
-        .name = "x86_64", .debian = "amd64", .rpm = "x86_64", .binfmt = "qemu-x86_64", .elf_machine = EM_X86_64,
+        .name = "x86_64", .debian = "amd64", .rpm = "x86_64", .multiarch = "x86_64-linux-gnu", .binfmt = "qemu-x86_64", .elf_machine = EM_X86_64,
         .qemu = "qemu-system-x86_64", .machine = "q35", .tcg_cpu = "max",
         .fw_code = ovmf_code, .fw_vars = ovmf_vars, .fw_package = "ovmf", .pflash_bytes = 0,
         .fw_code_secure = "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd",
@@ -34,7 +34,7 @@ static const struct kiln_arch arches[] = {
         /* virt is the machine made for guests (PCIe, GICv2, PL011 UART = ttyAMA0); cortex-a57
          * is cheaper to emulate than max (no pointer authentication), which the Debian
          * kernel does not need. QEMU's virt board wants both pflash devices 64 MiB. */
-        .name = "aarch64", .debian = "arm64", .rpm = "aarch64", .binfmt = "qemu-aarch64", .elf_machine = EM_AARCH64,
+        .name = "aarch64", .debian = "arm64", .rpm = "aarch64", .multiarch = "aarch64-linux-gnu", .binfmt = "qemu-aarch64", .elf_machine = EM_AARCH64,
         .qemu = "qemu-system-aarch64", .machine = "virt", .tcg_cpu = "cortex-a57",
         .fw_code = aavmf_code, .fw_vars = aavmf_vars, .fw_package = "qemu-efi-aarch64",
         .pflash_bytes = 64ull << 20,

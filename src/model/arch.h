@@ -9,6 +9,7 @@ struct kiln_arch {
     const char *name;          /* uname -m spelling, used in specs, runbooks and manifests: "x86_64" */
     const char *debian;        /* Debian architecture (dpkg --print-architecture): "amd64" */
     const char *rpm;           /* rpm's architecture (dnf --forcearch): "x86_64" */
+    const char *multiarch;     /* Debian's multiarch tuple, its libraries' directory under /usr/lib: "x86_64-linux-gnu" */
     const char *binfmt;        /* binfmt_misc entry that runs its programs on another host: "qemu-x86_64" */
     uint16_t elf_machine;      /* e_machine of its ELF programs (elf.h: EM_X86_64 62, EM_AARCH64 183) */
     /* QEMU */

@@ -50,6 +50,15 @@ debugfs -R "ls -l /etc/ssh" rootfs.img 2>/dev/null > ssh.txt
 ! grep -q ssh_host_ ssh.txt || fail "SSH host keys baked into the image"
 [ "$(debugfs -R "stat /etc/machine-id" rootfs.img 2>/dev/null | sed -n 's/.*Size: \([0-9]*\).*/\1/p' | head -1)" = 0 ] || fail "machine-id not empty"
 debugfs -R "cat /etc/fstab" rootfs.img 2>/dev/null | grep -q "^PARTUUID=" || fail "fstab does not mount by PARTUUID"
+# the libeatmydata the package installs ran with (rootfs_deb.c: deps.sh installs it) is gone
+# again: not in the image, not in its ld.so.cache, not in the initrd (its tools run ldd)
+if [ -e /usr/lib/x86_64-linux-gnu/libeatmydata.so.1 ]; then
+    ! debugfs -R "ls /usr/lib/x86_64-linux-gnu" rootfs.img 2>/dev/null | grep -q libeatmydata || fail "libeatmydata left in the image"
+    ! debugfs -R "cat /etc/ld.so.cache" rootfs.img 2>/dev/null | grep -q libeatmydata || fail "ld.so.cache names libeatmydata"
+    if [ -f "out1/$base.initrd" ] && command -v lsinitramfs >/dev/null; then
+        ! lsinitramfs "out1/$base.initrd" | grep -q eatmydata || fail "libeatmydata in the initrd"
+    fi
+fi
 
 # the builds below customize a copy of the cached package tree whose /usr is hard links to the
 # cache's files (build_tree.c): the cache must stay as it was, each path's type, mode, owner, size,
