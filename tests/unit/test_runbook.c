@@ -675,6 +675,16 @@ static void test_platform_drivers(void)
     ok(platform_find_caps(PLATFORM_CAP_BOOTS_IMAGE) == platform_find("qemu"), "qemu is the first platform booting images");
     ok(!(platform_find("ready")->caps & PLATFORM_CAP_BOOTS_IMAGE), "ready boots no image");
     ok(platform_find_caps(1u << 30) == NULL, "a capability no platform has: none");
+    /* init gives its refusal to the caller, which prints it once */
+    {
+        struct kiln_ready_conf none = {0};
+        struct kiln_runbook rb0 = {.platform = {.conf = &none}};
+        struct kiln_platform_ctx pc = {.rb = &rb0};
+        _cleanup_free_ char *why = NULL;
+        ok(platform_find("ready")->init(&pc, &why) == -EINVAL, "ready without nodes: init refuses");
+        is_str(why, "platform.ready.nodes is empty", "with its message in reterr");
+        free(pc.accel);
+    }
 
     /* the lists the errors give, from the driver table (a new platform needs no edit here) */
     struct sbuf needs = {0}, choices = {0};

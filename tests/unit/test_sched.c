@@ -22,9 +22,9 @@ static int deploys, live, max_live, destroys, nics4_deploys;
 static int foreign_destroys;
 static pthread_t deployer[64];
 
-static int fake_init(struct kiln_platform_ctx *p)
+static int fake_init(struct kiln_platform_ctx *p, char **reterr)
 {
-    (void)p;
+    (void)p, (void)reterr;
     return 0;
 }
 
