@@ -198,21 +198,21 @@ static bool take_pin(const char *verb, const char *opt, const char *val, void *t
  * and --percent. Negative limits are the ones not given. -EINVAL with *err naming what is
  * missing; -EIO when the database cannot say. */
 static int merge_old(struct kiln_store *st, struct kiln_rollout *ro, long max_per_hour, long max_inflight, long pause_after,
-                     char **err)
+                     char **reterr)
 {
     struct rollout_policy *p = &ro->p;
     struct kiln_rollout old;
     char *e2 = NULL;
     int r = kiln_store_rollout_get(st, ro->name, ro->channel, &old, &e2);
     if (r < 0 && r != -ENOENT) {
-        *err = xasprintf("cannot read the rollout: %s", e2 ? e2 : strerror(-r));
+        *reterr = xasprintf("cannot read the rollout: %s", e2 ? e2 : strerror(-r));
         free(e2);
         return -EIO;
     }
     free(e2);
     if (r == -ENOENT) {
         if (!p->target[0] || p->permyriad < 0) {
-            *err = xasprintf("%s has no rollout in channel %s yet: --version V and --percent P are needed", ro->name, ro->channel);
+            *reterr = xasprintf("%s has no rollout in channel %s yet: --version V and --percent P are needed", ro->name, ro->channel);
             return -EINVAL;
         }
         return 0;

@@ -149,42 +149,42 @@ static int ensure_image(struct kiln_client *c, const char *file, char digest[65]
 /* What a job reply must say beyond its fields' types: a known state, a result that is one of
  * the three (or null before the job ends, or when it was cancelled unrun), and a name and a
  * status for each case. false with *err. */
-static bool reply_checks(const char *request, const char *state, json_t *res, json_t *cs, char **err)
+static bool reply_checks(const char *request, const char *state, json_t *res, json_t *cs, char **reterr)
 {
     static const char *const states[] = {"queued", "assigned", "running", "uploading", "done", "cancelled"};
     const char *result = json_string_value(res);
     bool known = false;
     for (size_t i = 0; i < ARRAY_SIZE(states); i++) known |= streq(state, states[i]);
     if (!known)
-        *err = xasprintf("the server's reply to %s gives the job's state as \"%.40s\", which is none of queued, assigned, "
+        *reterr = xasprintf("the server's reply to %s gives the job's state as \"%.40s\", which is none of queued, assigned, "
                          "running, uploading, done, cancelled",
                          request, state);
     else if (!(json_is_null(res) || (result && (streq(result, "passed") || streq(result, "failed") || streq(result, "incomplete")))) ||
              (streq(state, "done") && !result))
-        *err = xasprintf("the server's reply to %s gives the %s job the result %s, not passed, failed or incomplete", request,
+        *reterr = xasprintf("the server's reply to %s gives the %s job the result %s, not passed, failed or incomplete", request,
                          state, result ? result : "null");
     else if (!json_is_array(cs))
-        *err = xasprintf("the server's reply to %s lacks what kiln needs: the job's cases are not a list", request);
+        *reterr = xasprintf("the server's reply to %s lacks what kiln needs: the job's cases are not a list", request);
     size_t i;
     json_t *x;
-    json_array_foreach(cs, i, x) if (!*err && (!json_is_string(json_object_get(x, "name")) || !json_is_string(json_object_get(x, "status"))))
-        *err = xasprintf("the server's reply to %s lacks what kiln needs: case %zu has no name or no status", request, i + 1);
-    return !*err;
+    json_array_foreach(cs, i, x) if (!*reterr && (!json_is_string(json_object_get(x, "name")) || !json_is_string(json_object_get(x, "status"))))
+        *reterr = xasprintf("the server's reply to %s lacks what kiln needs: case %zu has no name or no status", request, i + 1);
+    return !*reterr;
 }
 
 /* A job's publish, when it has one: an object whose state is one of the four and whose
  * reason is a string or null. false with *err. */
-static bool publish_checks(const char *request, json_t *pub, char **err)
+static bool publish_checks(const char *request, json_t *pub, char **reterr)
 {
     if (!pub || json_is_null(pub)) return true;
     const char *st = json_string_value(json_object_get(pub, "state"));
     json_t *rs = json_object_get(pub, "reason");
     if (!st || !(streq(st, "pending") || streq(st, "publishing") || streq(st, "published") || streq(st, "refused")) ||
         !(json_is_string(rs) || json_is_null(rs)))
-        *err = xasprintf("the server's reply to %s gives the job's publish without a state (pending, publishing, published, "
+        *reterr = xasprintf("the server's reply to %s gives the job's publish without a state (pending, publishing, published, "
                          "refused) or a reason",
                          request);
-    return !*err;
+    return !*reterr;
 }
 
 /* Follows the job until it is done or cancelled (and its publish decided); the exit code of

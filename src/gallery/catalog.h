@@ -29,9 +29,9 @@
 /* Names, versions and channels become directory names: a strict charset without '/', 1..128
  * bytes, no leading '.' or '-', no "..". */
 bool catalog_safe_name(const char *s);
-/* 0 and *out (the parsed index), or -EINVAL with *err saying what is wrong. */
-int catalog_parse_index(const char *data, size_t len, json_t **out, char **err);
-int catalog_parse_entry(const char *data, size_t len, json_t **out, char **err);
+/* 0 and *out (the parsed index), or -EINVAL with *reterr saying what is wrong. */
+int catalog_parse_index(const char *data, size_t len, json_t **out, char **reterr);
+int catalog_parse_entry(const char *data, size_t len, json_t **out, char **reterr);
 /* The bytes kiln signs: sorted keys, 2-space indent, a trailing newline. NULL on ENOMEM. */
 char *catalog_dump(const json_t *j);
 /* "index/0000000007.json"-style base names: catalog_index_name(7) → "0000000007.json";

@@ -35,18 +35,18 @@ static uint32_t crc32c(uint32_t crc, const void *data, size_t n)
 
 enum { INCOMPAT_64BIT = 0x80, INCOMPAT_CSUM_SEED = 0x2000, RO_METADATA_CSUM = 0x400, BG_INODE_UNINIT = 1 };
 
-int ext4_clamp_times(const char *path, uint64_t off, uint32_t t, char **err)
+int ext4_clamp_times(const char *path, uint64_t off, uint32_t t, char **reterr)
 {
     crc32c_init();
     int fd = open(path, O_RDWR | O_CLOEXEC);
     if (fd < 0) {
-        return err_setf(err, -errno, "cannot open %s: %s", path, strerror(errno));
+        return err_setf(reterr, -errno, "cannot open %s: %s", path, strerror(errno));
     }
     uint8_t sb[1024];
     int r = file_pread_full(fd, sb, sizeof sb, off + 1024);
     if (r < 0 || get_le16(sb + 56) != 0xef53) {
         close(fd);
-        return err_setf(err, -EINVAL, "%s is not an ext4 filesystem", path);
+        return err_setf(reterr, -EINVAL, "%s is not an ext4 filesystem", path);
     }
     uint32_t inodes_per_group = get_le32(sb + 40), first_data_block = get_le32(sb + 20);
     uint32_t log_bs = get_le32(sb + 24), incompat = get_le32(sb + 96), ro_compat = get_le32(sb + 100);
@@ -56,7 +56,7 @@ int ext4_clamp_times(const char *path, uint64_t off, uint32_t t, char **err)
     uint16_t desc_size = incompat & INCOMPAT_64BIT ? get_le16(sb + 254) : 32;
     if (log_bs > 6 || !inodes_per_group || !blocks_per_group || isz < 128 || isz > 1024 || desc_size < 32 || desc_size > 1024) {
         close(fd);
-        return err_setf(err, -EINVAL, "%s: unexpected ext4 superblock values", path);
+        return err_setf(reterr, -EINVAL, "%s: unexpected ext4 superblock values", path);
     }
     uint64_t bs = 1024ull << log_bs;
     /* the group descriptors and one group's inode table are read whole: both must fit the file
@@ -66,7 +66,7 @@ int ext4_clamp_times(const char *path, uint64_t off, uint32_t t, char **err)
     uint64_t groups = blocks > first_data_block ? (blocks - first_data_block + blocks_per_group - 1) / blocks_per_group : 0;
     if (!groups || groups > fsize / desc_size || inodes_per_group > fsize / isz) {
         close(fd);
-        return err_setf(err, -EINVAL, "%s: unexpected ext4 superblock values (%llu groups of %u inodes do not fit the file)", path,
+        return err_setf(reterr, -EINVAL, "%s: unexpected ext4 superblock values (%llu groups of %u inodes do not fit the file)", path,
                          (unsigned long long)groups, inodes_per_group);
     }
     bool csum = ro_compat & RO_METADATA_CSUM;
@@ -119,6 +119,6 @@ int ext4_clamp_times(const char *path, uint64_t off, uint32_t t, char **err)
     free(table);
     free(desc);
     close(fd);
-    if (r < 0) err_setf(err, 0, "%s: cannot rewrite inode times: %s", path, strerror(-r));
+    if (r < 0) err_setf(reterr, 0, "%s: cannot rewrite inode times: %s", path, strerror(-r));
     return r < 0 ? r : 0;
 }

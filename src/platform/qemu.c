@@ -193,7 +193,7 @@ static char *find_program(const char *var, const char *name)
     return NULL;
 }
 
-unsigned kiln_qemu_host_features(const struct kiln_arch *arch, char **why)
+unsigned kiln_qemu_host_features(const struct kiln_arch *arch, char **reterr)
 {
     unsigned f = 0;
     struct sbuf b = {0};
@@ -214,7 +214,7 @@ unsigned kiln_qemu_host_features(const struct kiln_arch *arch, char **why)
         f |= FEAT_SECURE_BOOT;
     else sbuf_printf(&b, "no secure-boot: %s", arch->fw_code_secure ? "no OVMF Secure Boot build with Microsoft's keys (apt-get install ovmf)"
                                                                   : "kiln offers it for x86_64 guests only");
-    err_setf(why, 0, "%s", b.s ? b.s : "");
+    err_setf(reterr, 0, "%s", b.s ? b.s : "");
     sbuf_free(&b);
     return f;
 }
