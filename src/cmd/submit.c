@@ -187,6 +187,31 @@ static bool publish_checks(const char *request, json_t *pub, char **reterr)
     return !*reterr;
 }
 
+/* A job that is done (or cancelled) with its publish decided: its cases on stdout, the publish
+ * on stderr (words from the server escaped); the exit code of its result. */
+static int follow_done(long long id, const char *result, json_t *cs, json_t *pub, const char *pstate)
+{
+    int rc = result && streq(result, "passed") ? EXIT_OK : result && streq(result, "failed") ? EXIT_FAIL : EXIT_INCOMPLETE;
+    size_t i;
+    json_t *x;
+    json_array_foreach(cs, i, x) {
+        const char *why = json_string_value(json_object_get(x, "reason"));
+        const char *st_ = json_string_value(json_object_get(x, "status"));
+        const char *nm = json_string_value(json_object_get(x, "name"));
+        _cleanup_free_ char *e_st = utf8_escape_controls(st_, strlen(st_), false);
+        _cleanup_free_ char *e_nm = utf8_escape_controls(nm, strlen(nm), false);
+        _cleanup_free_ char *e_why = why ? utf8_escape_controls(why, strlen(why), false) : NULL;
+        printf("%-8s %s%s%s\n", e_st, e_nm, e_why ? ": " : "", e_why ? e_why : "");
+    }
+    if (pstate) {
+        const char *pr = json_string_value(json_object_get(pub, "reason"));
+        _cleanup_free_ char *e_pr = pr ? utf8_escape_controls(pr, strlen(pr), false) : NULL;
+        fprintf(stderr, "kiln submit: job %lld: publish %s%s%s\n", id, pstate, e_pr ? ": " : "", e_pr ? e_pr : "");
+        if (streq(pstate, "refused") && rc == EXIT_OK) rc = EXIT_PUBLISH_REFUSED;
+    }
+    return rc;
+}
+
 /* Follows the job until it is done or cancelled (and its publish decided); the exit code of
  * its result (EXIT_PUBLISH_REFUSED when it passed but was not published). */
 static int follow(struct kiln_client *c, long long id)
@@ -253,24 +278,7 @@ static int follow(struct kiln_client *c, long long id)
             /* a job that asked to be published is followed until the publish is decided */
             bool deciding = pstate && (streq(pstate, "pending") || streq(pstate, "publishing"));
             if ((streq(state, "done") || streq(state, "cancelled")) && !deciding) {
-                int rc = result && streq(result, "passed") ? EXIT_OK : result && streq(result, "failed") ? EXIT_FAIL : EXIT_INCOMPLETE;
-                size_t i;
-                json_t *x;
-                json_array_foreach(cs, i, x) {
-                    const char *why = json_string_value(json_object_get(x, "reason"));
-                    const char *st_ = json_string_value(json_object_get(x, "status"));
-                    const char *nm = json_string_value(json_object_get(x, "name"));
-                    _cleanup_free_ char *e_st = utf8_escape_controls(st_, strlen(st_), false);
-                    _cleanup_free_ char *e_nm = utf8_escape_controls(nm, strlen(nm), false);
-                    _cleanup_free_ char *e_why = why ? utf8_escape_controls(why, strlen(why), false) : NULL;
-                    printf("%-8s %s%s%s\n", e_st, e_nm, e_why ? ": " : "", e_why ? e_why : "");
-                }
-                if (pstate) {
-                    const char *pr = json_string_value(json_object_get(pub, "reason"));
-                    _cleanup_free_ char *e_pr = pr ? utf8_escape_controls(pr, strlen(pr), false) : NULL;
-                    fprintf(stderr, "kiln submit: job %lld: publish %s%s%s\n", id, pstate, e_pr ? ": " : "", e_pr ? e_pr : "");
-                    if (streq(pstate, "refused") && rc == EXIT_OK) rc = EXIT_PUBLISH_REFUSED;
-                }
+                int rc = follow_done(id, result, cs, pub, pstate);
                 json_decref(j);
                 free(resp);
                 free(err);
