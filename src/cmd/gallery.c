@@ -170,11 +170,13 @@ static json_t *list_rows(json_t *index, const char *name, const char *ch, bool s
         json_array_foreach(json_object_get(e, "channels"), k, c) in |= ch && streq(json_string_value(c), ch);
         const char *end = json_string_value(json_object_get(e, "support_end"));
         bool live = parse_utc(end) > at;
+        /* arch: null for a version published before the catalog recorded it */
+        json_t *arch = json_object_get(e, "arch");
         if (in && (live || !supported))
-            json_array_append_new(rows, json_pack("{s:s, s:O, s:O, s:O, s:O, s:b}", "name", n, "version",
-                                                  json_object_get(e, "version"), "channels", json_object_get(e, "channels"),
-                                                  "published", json_object_get(e, "published"), "support_end",
-                                                  json_object_get(e, "support_end"), "supported", live));
+            json_array_append_new(rows, json_pack("{s:s, s:O, s:O, s:O, s:O, s:O, s:b}", "name", n, "version",
+                                                  json_object_get(e, "version"), "arch", arch ? arch : json_null(), "channels",
+                                                  json_object_get(e, "channels"), "published", json_object_get(e, "published"),
+                                                  "support_end", json_object_get(e, "support_end"), "supported", live));
     }
     return rows;
 }

@@ -32,8 +32,9 @@ static bool utc_time(const char *s)
     return true;
 }
 
-/* Only the keys named, each present: a file kiln signed has exactly these. */
-static int keys_exactly(json_t *o, const char *where, const char *const *keys, char **reterr)
+/* Only the keys named, each present, and the optional one (NULL: none) if there: a file kiln
+ * signed has exactly these ("arch" came later: files kiln signed before lack it). */
+static int keys_exactly(json_t *o, const char *where, const char *const *keys, const char *optional, char **reterr)
 {
     if (!json_is_object(o)) return err_setf(reterr, -EINVAL, "%s is not an object", where);
     size_t n = 0;
@@ -42,10 +43,19 @@ static int keys_exactly(json_t *o, const char *where, const char *const *keys, c
     const char *k;
     json_t *v;
     json_object_foreach(o, k, v) {
-        bool known = false;
+        bool known = optional && streq(k, optional);
         for (size_t i = 0; i < n; i++) known |= streq(k, keys[i]);
         if (!known) return err_setf(reterr, -EINVAL, "%s has an unknown key \"%s\"", where, k);
     }
+    return 0;
+}
+
+/* An "arch" in o, where there is one, is a name (the arch table's spelling: "x86_64"). */
+static int arch_ok(json_t *o, const char *where, char **reterr)
+{
+    json_t *a = json_object_get(o, "arch");
+    if (a && !catalog_safe_name(json_string_value(a)))
+        return err_setf(reterr, -EINVAL, "%s: \"arch\" is not an architecture's name", where);
     return 0;
 }
 
@@ -70,7 +80,7 @@ int catalog_parse_index(const char *data, size_t len, json_t **out, char **reter
     if (!j) return -EINVAL;
     static const char *const top[] = {"schema", "gallery", "serial", "previous_sha256", "updated", "images", NULL};
     static const char *const item[] = {"name", "version", "channels", "entry_sha256", NULL};
-    int r = keys_exactly(j, "the index", top, reterr);
+    int r = keys_exactly(j, "the index", top, NULL, reterr);
     json_t *serial = json_object_get(j, "serial"), *prev = json_object_get(j, "previous_sha256");
     json_t *images = json_object_get(j, "images");
     if (r == 0 && !streq(str(j, "schema"), CATALOG_INDEX_SCHEMA))
@@ -91,7 +101,7 @@ int catalog_parse_index(const char *data, size_t len, json_t **out, char **reter
         if (r < 0) break;
         char where[48];
         snprintf(where, sizeof where, "images[%zu]", i);
-        if ((r = keys_exactly(e, where, item, reterr)) < 0) break;
+        if ((r = keys_exactly(e, where, item, "arch", reterr)) < 0 || (r = arch_ok(e, where, reterr)) < 0) break;
         const char *name = str(e, "name"), *version = str(e, "version");
         if (!catalog_safe_name(name) || !catalog_safe_name(version)) {
             r = err_setf(reterr, -EINVAL, "%s: name and version must use letters, digits, '.', '_', '+', '~', '-'", where);
@@ -134,7 +144,8 @@ int catalog_parse_entry(const char *data, size_t len, json_t **out, char **reter
                                       "support_end", "supersedes", "manifest_sha256", "run",     "files",
                                       NULL};
     static const char *const file[] = {"file", "sha256", "signed_by", NULL};
-    int r = keys_exactly(j, "the entry", top, reterr);
+    int r = keys_exactly(j, "the entry", top, "arch", reterr);
+    if (r == 0) r = arch_ok(j, "the entry", reterr);
     json_t *sup = json_object_get(j, "supersedes"), *files = json_object_get(j, "files");
     if (r == 0 && !streq(str(j, "schema"), CATALOG_ENTRY_SCHEMA))
         r = err_setf(reterr, -EINVAL, "the entry's schema is not %s", CATALOG_ENTRY_SCHEMA);
@@ -156,7 +167,7 @@ int catalog_parse_entry(const char *data, size_t len, json_t **out, char **reter
         if (r < 0) break;
         char where[48];
         snprintf(where, sizeof where, "files[%zu]", i);
-        if ((r = keys_exactly(f, where, file, reterr)) < 0) break;
+        if ((r = keys_exactly(f, where, file, NULL, reterr)) < 0) break;
         if (!catalog_safe_name(str(f, "file")) || !hex_of(str(f, "sha256"), 64, false) || !hex_of(str(f, "signed_by"), 16, true))
             r = err_setf(reterr, -EINVAL, "%s needs a plain file name, a sha256 and a 16-digit key id", where);
     }

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "image/manifest.h"
 #include "model/artifact.h"
 #include "model/case.h"
 #include "gallery/catalog.h"
@@ -636,6 +637,48 @@ static int reader_lock(const char *dir, int *fd, char **reterr)
 }
 
 /* gallery_load; a publisher already holding the lock passes locked. */
+/* The entry index item it (of index file ifile) names, read, its signature and sha256 checked
+ * and parsed, with the index's channels, its path and its sha256 added: 0 and *out, or -errno. */
+static int load_entry(const struct gallery *g, json_t *it, const char *ifile, json_t **out, char **reterr)
+{
+    const char *name = json_string_value(json_object_get(it, "name"));
+    const char *version = json_string_value(json_object_get(it, "version"));
+    const char *want = json_string_value(json_object_get(it, "entry_sha256"));
+    _cleanup_free_ char *rel = xasprintf("images/%s/%s", name, version);
+    _cleanup_free_ char *erel = path_join(rel, "entry.json");
+    _cleanup_free_ char *ep = path_join(g->dir, erel);
+    char *data = NULL, *perr = NULL, esha[65], ekid[17];
+    size_t len;
+    json_t *e = NULL;
+    if (!file_exists(ep))
+        return err_setf(reterr, -ENOENT, "%s lists %s %s, but %s is missing: the version was deleted", ifile, name, version, ep);
+    int r = read_signed(g, erel, CATALOG_ENTRY_MAX, &data, &len, ekid, reterr);
+    if (r < 0) return r;
+    sha256_hex(data, len, esha);
+    if (!streq(esha, want))
+        r = err_setf(reterr, -EPERM, "%s has sha256 %s, but %s says %s: it was replaced", ep, esha, ifile, want);
+    else if ((r = catalog_parse_entry(data, len, &e, &perr)) < 0) r = err_setf(reterr, r, "%s: %s", ep, perr);
+    else if (!streq(json_string_value(json_object_get(e, "name")), name) ||
+             !streq(json_string_value(json_object_get(e, "version")), version))
+        r = err_setf(reterr, -EINVAL, "%s describes %s %s, not %s %s", ep, json_string_value(json_object_get(e, "name")),
+                     json_string_value(json_object_get(e, "version")), name, version);
+    else if ((json_object_get(e, "arch") || json_object_get(it, "arch")) &&
+             !json_equal(json_object_get(e, "arch"), json_object_get(it, "arch")))
+        r = err_setf(reterr, -EINVAL, "%s says %s %s is for %s, but %s says %s", ifile, name, version,
+                     jstr(it, "arch") ? jstr(it, "arch") : "no arch", ep, jstr(e, "arch") ? jstr(e, "arch") : "no arch");
+    free(data);
+    free(perr);
+    if (r < 0) {
+        json_decref(e);
+        return r;
+    }
+    json_object_set(e, "channels", json_object_get(it, "channels"));
+    json_object_set_new(e, "path", json_string(rel));
+    json_object_set_new(e, "entry_sha256", json_string(esha));
+    *out = e;
+    return 0;
+}
+
 static int load_catalog(struct gallery *g, bool locked, json_t **out, char **reterr)
 {
     _cleanup_free_ char *v1 = path_join(g->dir, "index.json");
@@ -666,37 +709,8 @@ static int load_catalog(struct gallery *g, bool locked, json_t **out, char **ret
     json_t *it;
     json_array_foreach(json_object_get(idx, "images"), i, it) {
         if (r < 0) break;
-        const char *name = json_string_value(json_object_get(it, "name"));
-        const char *version = json_string_value(json_object_get(it, "version"));
-        const char *want = json_string_value(json_object_get(it, "entry_sha256"));
-        _cleanup_free_ char *rel = xasprintf("images/%s/%s", name, version);
-        _cleanup_free_ char *erel = path_join(rel, "entry.json");
-        _cleanup_free_ char *ep = path_join(g->dir, erel);
-        char *data = NULL, *perr = NULL, esha[65], ekid[17];
-        size_t len;
         json_t *e = NULL;
-        if (!file_exists(ep)) {
-            r = err_setf(reterr, -ENOENT, "%s lists %s %s, but %s is missing: the version was deleted", ifile, name, version, ep);
-            break;
-        }
-        if ((r = read_signed(g, erel, CATALOG_ENTRY_MAX, &data, &len, ekid, reterr)) < 0) break;
-        sha256_hex(data, len, esha);
-        if (!streq(esha, want))
-            r = err_setf(reterr, -EPERM, "%s has sha256 %s, but %s says %s: it was replaced", ep, esha, ifile, want);
-        else if ((r = catalog_parse_entry(data, len, &e, &perr)) < 0) r = err_setf(reterr, r, "%s: %s", ep, perr);
-        else if (!streq(json_string_value(json_object_get(e, "name")), name) ||
-                 !streq(json_string_value(json_object_get(e, "version")), version))
-            r = err_setf(reterr, -EINVAL, "%s describes %s %s, not %s %s", ep, json_string_value(json_object_get(e, "name")),
-                     json_string_value(json_object_get(e, "version")), name, version);
-        free(data);
-        free(perr);
-        if (r == 0) {
-            json_object_set(e, "channels", json_object_get(it, "channels"));
-            json_object_set_new(e, "path", json_string(rel));
-            json_object_set_new(e, "entry_sha256", json_string(esha));
-            json_array_append(json_object_get(cat, "images"), e);
-        }
-        json_decref(e);
+        if ((r = load_entry(g, it, ifile, &e, reterr)) == 0) json_array_append_new(json_object_get(cat, "images"), e);
     }
     if (r == 0) {
         json_t *unlisted = json_array();
@@ -1187,15 +1201,19 @@ static json_t *files_json(struct vfile *v, size_t n)
     return a;
 }
 
-/* The index items (name, version, channels, entry_sha256) of a catalog, for the next index. */
+/* The index items (name, version, arch, channels, entry_sha256) of a catalog, for the next
+ * index; an item of an older index without arch stays without. */
 static json_t *index_items(json_t *cat)
 {
     json_t *items = json_array(), *e;
     size_t i;
-    json_array_foreach(json_object_get(cat, "images"), i, e)
-        json_array_append_new(items, json_pack("{s:O, s:O, s:O, s:O}", "name", json_object_get(e, "name"), "version",
-                                               json_object_get(e, "version"), "channels", json_object_get(e, "channels"),
-                                               "entry_sha256", json_object_get(e, "entry_sha256")));
+    json_array_foreach(json_object_get(cat, "images"), i, e) {
+        json_t *it = json_pack("{s:O, s:O, s:O, s:O}", "name", json_object_get(e, "name"), "version",
+                               json_object_get(e, "version"), "channels", json_object_get(e, "channels"),
+                               "entry_sha256", json_object_get(e, "entry_sha256"));
+        if (json_object_get(e, "arch")) json_object_set(it, "arch", json_object_get(e, "arch"));
+        json_array_append_new(items, it);
+    }
     return items;
 }
 
@@ -1255,7 +1273,9 @@ static int record_version(struct gallery *g, const struct publish_req *q, const 
     const struct gallery_channel *ch = channel(g, q->channel);
     struct vfile *mf = &v[n - 1];
     bool moved = false;
-    int r = 0;
+    const struct kiln_arch *arch = NULL;
+    int r = manifest_arch(m, &arch, reterr); /* known: gallery_publish checked it before copying */
+    if (r < 0) return r;
     json_t *prev = latest(cat, name, q->channel);
     char *absent = NULL;
     json_t *same = gallery_find(cat, name, version, NULL, &absent);
@@ -1277,6 +1297,7 @@ static int record_version(struct gallery *g, const struct publish_req *q, const 
         json_object_set_new(e, "schema", json_string(CATALOG_ENTRY_SCHEMA));
         json_object_set_new(e, "name", json_string(name));
         json_object_set_new(e, "version", json_string(version));
+        json_object_set_new(e, "arch", json_string(arch->name));
         json_object_set_new(e, "channel", json_string(q->channel));
         json_object_set_new(e, "published", json_string(pub));
         json_object_set_new(e, "support_end", json_string(end));
@@ -1290,8 +1311,8 @@ static int record_version(struct gallery *g, const struct publish_req *q, const 
             r = err_setf(reterr, -errno, "cannot move %s to %s: %s", staged, final, strerror(errno));
         moved = r == 0;
         if (r == 0)
-            json_array_append_new(items, json_pack("{s:s, s:s, s:[s], s:s}", "name", name, "version", version,
-                                                   "channels", q->channel, "entry_sha256", esha));
+            json_array_append_new(items, json_pack("{s:s, s:s, s:s, s:[s], s:s}", "name", name, "version", version, "arch",
+                                                   arch->name, "channels", q->channel, "entry_sha256", esha));
     }
     uint64_t serial = (uint64_t)json_integer_value(json_object_get(cat, "serial")) + 1;
     char sha[65];
@@ -1332,8 +1353,12 @@ int gallery_publish(struct gallery *g, const struct publish_req *q, const struct
     json_t *run = NULL, *cat = NULL;
     int lock = -1;
     bool had_name_dir = file_exists(name_dir);
-    /* the catalog verified and the version order first (again under the lock): refusing takes no copying */
-    if ((r = load_catalog(g, false, &cat, reterr)) == 0) r = check_order(cat, name, version, q->channel, NULL, reterr);
+    /* the manifest's arch (the catalog carries it), the catalog verified and the version order
+     * first (again under the lock): refusing takes no copying */
+    const struct kiln_arch *arch;
+    _cleanup_free_ char *why = NULL;
+    if ((r = manifest_arch(m, &arch, &why)) < 0) r = err_setf(reterr, r, "%s/%s: %s", src_dir, manifest_name, why);
+    else if ((r = load_catalog(g, false, &cat, reterr)) == 0) r = check_order(cat, name, version, q->channel, NULL, reterr);
     json_decref(cat);
     cat = NULL;
     if (r < 0) {
