@@ -17,7 +17,6 @@
 #include "model/artifact.h"
 #include "model/case.h"
 #include "gallery/catalog.h"
-#include "util/parallel.h"
 #include "util/version.h"
 #include "trust/minisign.h"
 #include "trust/provenance.h"
@@ -749,6 +748,22 @@ int gallery_check_run(const struct gallery *g, json_t *entry, char **reterr)
     return 0;
 }
 
+/* The bytes kiln signs of a catalog file j (catalog_dump) into *text and their minisign
+ * signature with trusted comment tc into *sig (the caller frees both): 0, or -errno with
+ * *reterr the signer's message (it replaces any earlier one). */
+static int sign_json(const struct ms_seckey *key, json_t *j, const char *tc, char **text, char **sig, char **reterr)
+{
+    *text = catalog_dump(j);
+    if (!*text) return err_setf(reterr, -ENOMEM, "cannot serialise the catalog: out of memory");
+    char *kerr = NULL;
+    int r = ms_sign_data(key, *text, strlen(*text), tc, sig, &kerr);
+    if (r < 0 && reterr) {
+        free(*reterr);
+        *reterr = kerr;
+    } else free(kerr);
+    return r;
+}
+
 /* Writes index/<serial>.json (items: stolen) and its signature: the signature first, the
  * index last, so the newest index file always has its signature beside it. */
 static int write_index(const char *dir, const struct ms_seckey *key, const char *gallery_id, uint64_t serial,
@@ -759,17 +774,11 @@ static int write_index(const char *dir, const struct ms_seckey *key, const char 
     json_t *idx = json_pack("{s:s, s:s, s:I, s:o, s:s, s:o}", "schema", CATALOG_INDEX_SCHEMA, "gallery", gallery_id,
                             "serial", (json_int_t)serial, "previous_sha256", prev_sha ? json_string(prev_sha) : json_null(),
                             "updated", now, "images", items);
-    _cleanup_free_ char *text = catalog_dump(idx);
-    json_decref(idx);
     _cleanup_free_ char *tc = xasprintf("kiln gallery %s index serial %llu", gallery_id, (unsigned long long)serial);
-    _cleanup_free_ char *sig = NULL;
-    char *kerr = NULL;
-    int r = ms_sign_data(key, text, strlen(text), tc, &sig, &kerr);
-    if (r < 0) {
-        free(*reterr);
-        *reterr = kerr;
-        return r;
-    }
+    _cleanup_free_ char *text = NULL, *sig = NULL;
+    int r = sign_json(key, idx, tc, &text, &sig, reterr);
+    json_decref(idx);
+    if (r < 0) return r;
     _cleanup_free_ char *name = catalog_index_name(serial);
     _cleanup_free_ char *idir = path_join(dir, "index");
     _cleanup_free_ char *p = path_join(idir, name);
@@ -1220,17 +1229,11 @@ static json_t *index_items(json_t *cat)
 /* entry.json and entry.json.minisig into dir; *sha gets the entry's sha256. */
 static int write_entry(const char *dir, const struct ms_seckey *key, json_t *e, char sha[65], char **reterr)
 {
-    _cleanup_free_ char *text = catalog_dump(e);
     _cleanup_free_ char *tc = xasprintf("kiln gallery entry %s %s", json_string_value(json_object_get(e, "name")),
                                         json_string_value(json_object_get(e, "version")));
-    _cleanup_free_ char *sig = NULL;
-    char *kerr = NULL;
-    int r = ms_sign_data(key, text, strlen(text), tc, &sig, &kerr);
-    if (r < 0) {
-        free(*reterr);
-        *reterr = kerr;
-        return r;
-    }
+    _cleanup_free_ char *text = NULL, *sig = NULL;
+    int r = sign_json(key, e, tc, &text, &sig, reterr);
+    if (r < 0) return r;
     _cleanup_free_ char *p = path_join(dir, "entry.json");
     _cleanup_free_ char *sp = path_join(dir, "entry.json.minisig");
     if ((r = write_file_atomic(p, text, strlen(text), 0644)) < 0 || (r = write_file_atomic(sp, sig, strlen(sig), 0644)) < 0)
