@@ -995,6 +995,41 @@ static int check_sboms(const char *dir, json_t *m, char **reterr)
 }
 
 /* The run must have passed what the policy requires and (with v) tested one of these artifacts. */
+/* The cases the gallery's policy requires (built-in cases by priority and area, and cases by
+ * name), each passed (or skipped, where allowed) in the run's results res: 0 with *required
+ * how many, or -EINVAL naming the case. */
+static int check_required(const struct gallery *g, json_t *res, const char *run_dir, size_t *required, char **reterr)
+{
+    size_t ncases, i;
+    const struct kiln_case *const *all = registry_all(&ncases);
+    int r = 0;
+    for (size_t k = 0; k < ncases && r == 0; k++) {
+        const struct kiln_case *c = all[k];
+        bool want = c->priority <= g->max_priority;
+        if (want && g->nareas) {
+            want = false;
+            for (size_t a = 0; a < g->nareas; a++) want |= streq(g->areas[a], c->area);
+        }
+        for (size_t a = 0; a < g->ncases; a++) want |= streq(g->cases[a], c->name);
+        if (!want) continue;
+        (*required)++;
+        bool seen = false;
+        json_t *rc;
+        json_array_foreach(json_object_get(res, "cases"), i, rc) {
+            if (!streq(jstr(rc, "name"), c->name)) continue;
+            seen = true;
+            const char *st = jstr(rc, "status");
+            if (!(streq(st, "passed") || (g->allow_skipped && streq(st, "skipped"))))
+                r = err_setf(reterr, -EINVAL, "required case %s is %s in the run %s%s%s", c->name, st, run_dir,
+                             *jstr(rc, "reason") ? ": " : "", jstr(rc, "reason"));
+        }
+        if (!seen && r == 0)
+            r = err_setf(reterr, -EINVAL, "the run %s did not include %s, which the gallery's policy requires (priority <= %ld%s)",
+                         run_dir, c->name, g->max_priority, g->nareas ? " in its areas" : "");
+    }
+    return r;
+}
+
 static int check_run(const struct gallery *g, const char *run_dir, const char *staged, struct vfile *v, size_t n,
                      json_t **summary, char **reterr)
 {
@@ -1038,33 +1073,8 @@ static int check_run(const struct gallery *g, const char *run_dir, const char *s
         sbuf_free(&names);
     }
     /* the required selection: built-in cases by priority/area, and cases by name */
-    size_t ncases;
-    const struct kiln_case *const *all = registry_all(&ncases);
     size_t required = 0;
-    for (size_t k = 0; k < ncases && r == 0; k++) {
-        const struct kiln_case *c = all[k];
-        bool want = c->priority <= g->max_priority;
-        if (want && g->nareas) {
-            want = false;
-            for (size_t a = 0; a < g->nareas; a++) want |= streq(g->areas[a], c->area);
-        }
-        for (size_t a = 0; a < g->ncases; a++) want |= streq(g->cases[a], c->name);
-        if (!want) continue;
-        required++;
-        bool seen = false;
-        json_t *rc;
-        json_array_foreach(json_object_get(res, "cases"), i, rc) {
-            if (!streq(jstr(rc, "name"), c->name)) continue;
-            seen = true;
-            const char *st = jstr(rc, "status");
-            if (!(streq(st, "passed") || (g->allow_skipped && streq(st, "skipped"))))
-                r = err_setf(reterr, -EINVAL, "required case %s is %s in the run %s%s%s", c->name, st, run_dir,
-                         *jstr(rc, "reason") ? ": " : "", jstr(rc, "reason"));
-        }
-        if (!seen && r == 0)
-            r = err_setf(reterr, -EINVAL, "the run %s did not include %s, which the gallery's policy requires (priority <= %ld%s)",
-                     run_dir, c->name, g->max_priority, g->nareas ? " in its areas" : "");
-    }
+    if (r == 0) r = check_required(g, res, run_dir, &required, reterr);
     char rsha[65];
     if (r == 0 && summary && (r = sha256_file_hex(rp, rsha, NULL)) < 0) {
         free(*reterr);

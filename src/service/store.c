@@ -1824,6 +1824,53 @@ void kiln_rollout_status_free(struct kiln_rollout_status *s)
     memset(s, 0, sizeof(*s));
 }
 
+/* The rows kiln_store_rollout_status read, into out: versions (v), failures (f), the log (l),
+ * machine counts (c), the ramp (rp) and the grants of the target (g). */
+static void rollout_status_fill(struct kiln_rollout_status *out, const struct sql_rows *v, const struct sql_rows *f,
+                                const struct sql_rows *l, const struct sql_rows *c, const struct sql_rows *rp,
+                                const struct sql_rows *g)
+{
+    /* oldest first, as a plot reads them */
+    out->ramp = xcalloc(rp->nrows + 1, sizeof(*out->ramp));
+    for (size_t i = 0; i < rp->nrows; i++) {
+        struct kiln_rollout_step *x = &out->ramp[rp->nrows - 1 - i];
+        x->at_ms = cell_int(rp, i, 0);
+        cell_copy(x->target, sizeof(x->target), rp, i, 1);
+        x->permyriad = (int)cell_int(rp, i, 2);
+        x->paused = cell_int(rp, i, 3) != 0;
+    }
+    out->nramp = rp->nrows;
+    out->granted_ms = xcalloc(g->nrows + 1, sizeof(*out->granted_ms));
+    for (size_t i = 0; i < g->nrows; i++) out->granted_ms[i] = cell_int(g, i, 0);
+    out->ngranted = g->nrows;
+    out->machines = (int)cell_int(c, 0, 0);
+    out->inflight = (int)cell_int(c, 0, 1);
+    out->versions = xcalloc(v->nrows + 1, sizeof(*out->versions));
+    for (size_t i = 0; i < v->nrows; i++) {
+        cell_copy(out->versions[i].version, sizeof(out->versions[i].version), v, i, 0);
+        out->versions[i].machines = (int)cell_int(v, i, 1);
+    }
+    out->nversions = v->nrows;
+    out->failures = xcalloc(f->nrows + 1, sizeof(*out->failures));
+    for (size_t i = 0; i < f->nrows; i++) {
+        struct kiln_update_failure *x = &out->failures[i];
+        cell_copy(x->machine_id, sizeof(x->machine_id), f, i, 0);
+        cell_copy(x->version, sizeof(x->version), f, i, 1);
+        cell_copy(x->target, sizeof(x->target), f, i, 2);
+        x->type = (int)cell_int(f, i, 3);
+        x->has_errorcode = cell(f, i, 4) != NULL;
+        x->errorcode = cell_int(f, i, 4);
+        x->at_ms = cell_int(f, i, 5);
+    }
+    out->nfailures = f->nrows;
+    out->log = xcalloc(l->nrows + 1, sizeof(*out->log));
+    for (size_t i = 0; i < l->nrows; i++) {
+        out->log[i].at_ms = cell_int(l, i, 0);
+        out->log[i].what = cell_dup(l, i, 1);
+    }
+    out->nlog = l->nrows;
+}
+
 int kiln_store_rollout_status(struct kiln_store *st, const char *name, const char *channel, struct kiln_rollout_status *out,
                               char **reterr)
 {
@@ -1858,45 +1905,7 @@ int kiln_store_rollout_status(struct kiln_store *st, const char *name, const cha
                  " ORDER BY at_ms LIMIT 10000",
                  PARAMS(PT(name), PT(channel), PT(out->rollout.p.target), PI(since)), &g, reterr)) < 0))
         goto out;
-    /* oldest first, as a plot reads them */
-    out->ramp = xcalloc(rp.nrows + 1, sizeof(*out->ramp));
-    for (size_t i = 0; i < rp.nrows; i++) {
-        struct kiln_rollout_step *x = &out->ramp[rp.nrows - 1 - i];
-        x->at_ms = cell_int(&rp, i, 0);
-        cell_copy(x->target, sizeof(x->target), &rp, i, 1);
-        x->permyriad = (int)cell_int(&rp, i, 2);
-        x->paused = cell_int(&rp, i, 3) != 0;
-    }
-    out->nramp = rp.nrows;
-    out->granted_ms = xcalloc(g.nrows + 1, sizeof(*out->granted_ms));
-    for (size_t i = 0; i < g.nrows; i++) out->granted_ms[i] = cell_int(&g, i, 0);
-    out->ngranted = g.nrows;
-    out->machines = (int)cell_int(&c, 0, 0);
-    out->inflight = (int)cell_int(&c, 0, 1);
-    out->versions = xcalloc(v.nrows + 1, sizeof(*out->versions));
-    for (size_t i = 0; i < v.nrows; i++) {
-        cell_copy(out->versions[i].version, sizeof(out->versions[i].version), &v, i, 0);
-        out->versions[i].machines = (int)cell_int(&v, i, 1);
-    }
-    out->nversions = v.nrows;
-    out->failures = xcalloc(f.nrows + 1, sizeof(*out->failures));
-    for (size_t i = 0; i < f.nrows; i++) {
-        struct kiln_update_failure *x = &out->failures[i];
-        cell_copy(x->machine_id, sizeof(x->machine_id), &f, i, 0);
-        cell_copy(x->version, sizeof(x->version), &f, i, 1);
-        cell_copy(x->target, sizeof(x->target), &f, i, 2);
-        x->type = (int)cell_int(&f, i, 3);
-        x->has_errorcode = cell(&f, i, 4) != NULL;
-        x->errorcode = cell_int(&f, i, 4);
-        x->at_ms = cell_int(&f, i, 5);
-    }
-    out->nfailures = f.nrows;
-    out->log = xcalloc(l.nrows + 1, sizeof(*out->log));
-    for (size_t i = 0; i < l.nrows; i++) {
-        out->log[i].at_ms = cell_int(&l, i, 0);
-        out->log[i].what = cell_dup(&l, i, 1);
-    }
-    out->nlog = l.nrows;
+    rollout_status_fill(out, &v, &f, &l, &c, &rp, &g);
 out:
     sql_rows_free(&v);
     sql_rows_free(&f);
