@@ -1327,8 +1327,8 @@ static int claim_once(struct kiln_store *st, int64_t worker_id, int64_t lease_ms
     *id = cell_int(&c, 0, 0);
     int64_t attempt = cell_int(&c, 0, 2) + 1;
     if ((rc = q(st,
-                "UPDATE jobs SET state = 'assigned', worker_id = $2, attempt = $3, lease_expires_ms = $4, updated_ms = $5"
-                " WHERE id = $1",
+                "UPDATE jobs SET state = 'assigned', worker_id = $2, attempt = $3, lease_expires_ms = $4, updated_ms = $5,"
+                " reason = NULL WHERE id = $1",
                 PARAMS(PI(*id), PI(worker_id), PI(attempt), PI(now + lease_ms), PI(now)), NULL, err)) < 0 ||
         (rc = q(st, "INSERT INTO job_attempts (job_id, attempt, worker_id, started_ms) VALUES ($1, $2, $3, $4)",
                 PARAMS(PI(*id), PI(attempt), PI(worker_id), PI(now)), NULL, err)) < 0 ||

@@ -79,6 +79,14 @@ wait $victim
 if pgrep -f "qemu-system-x86_64 -name kiln-.*$vdir/" >/dev/null; then fail "worker $holder left a qemu running"; fi
 [ -z "$(ls "$vdir" 2>/dev/null)" ] || { ls -R "$vdir" >&2; fail "worker $holder left files in its work directory"; }
 expect_in "$holder".log "stopping: 1 job(s) handed back"
+# the second attempt starts without the first one's reason (its attempt keeps it)
+for i in $(seq 600); do
+    api "$TA" GET "/api/v1/jobs/$id" >/dev/null
+    [ "$(jq -r '.attempt' "$T/body")" = 2 ] && [ "$(jq -r .state "$T/body")" != queued ] && break
+    sleep 0.2
+done
+[ "$(jq -r .attempt "$T/body")" = 2 ] || fail "job $id did not start its second attempt: $(cat "$T/body")"
+[ "$(jq -r .state "$T/body")" = done ] || expect_jq "$T/body" .reason null
 wait $submit_pid
 rc=$?
 [ $rc -eq 0 ] || { cat submit.out submit.err; fail "kiln submit --wait exited $rc, expected 0 (passed)"; }

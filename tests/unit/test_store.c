@@ -777,6 +777,9 @@ static void test_lapse(void)
     is_int(claim(st, w1, &got), 0, L("the lost worker is not given it back"));
     is_int(claim(st, w2, &got), 1, L("another worker claims it"));
     is_int(got, id, L("the same job"));
+    j = get(st, id);
+    ok(j.reason == NULL, "%s", L("the new attempt starts without the last one's reason (the attempts keep it)"));
+    kiln_job_clear(&j);
     kiln_store_job_advance(st, w2, id, JOB_RUNNING, &err);
     is_int(kiln_store_job_finish(st, w1, id, RESULT_PASSED, NULL, NULL, &err), -ESTALE, L("the lost worker's late result refused"));
     is_int(kiln_store_job_finish(st, w2, id, RESULT_PASSED, "ok", NULL, &err), 0, L("the second worker finishes"));
