@@ -633,6 +633,7 @@ void kiln_strv_free(char **v)
 /* --- workers ------------------------------------------------------------------------------ */
 
 #define ACTIVE_STATES "('assigned', 'running', 'uploading')"
+#define CANCELLED_REASON "cancelled on request"
 #define WORKER_COLS                                                                                               \
     "w.id, w.name, w.accel, w.arch, w.cpus, w.memory_mb, w.features, w.slots, w.last_heartbeat_ms, w.created_ms," \
     " (SELECT COUNT(*) FROM jobs j WHERE j.worker_id = w.id AND j.state IN " ACTIVE_STATES ")"
@@ -866,6 +867,13 @@ static enum kiln_job_result result_parse(const char *name)
     return RESULT_NONE;
 }
 
+/* A cancelled job (or attempt) is stored without a result (the schema ties a result to
+ * 'done'); it reads as incomplete, as README and `kiln submit`'s exit 3 say. */
+static enum kiln_job_result cancelled_as_incomplete(const char *state, enum kiln_job_result res)
+{
+    return res == RESULT_NONE && state && streq(state, "cancelled") ? RESULT_INCOMPLETE : res;
+}
+
 #define B(s) (1u << (s))
 static const unsigned legal_next[JOB_STATE_COUNT] = {
     [JOB_QUEUED] = B(JOB_ASSIGNED) | B(JOB_CANCELLED),
@@ -915,7 +923,7 @@ static void job_from(const struct sql_rows *r, size_t i, struct kiln_job *j)
         .publish_channel = cell_dup(r, i, 6),
         .req = {.cpus = (int)cell_int(r, i, 9), .memory_mb = (int)cell_int(r, i, 10), .features = (unsigned)cell_int(r, i, 11)},
         .state = (enum kiln_job_state)kiln_job_state_parse(cell(r, i, 12)),
-        .result = result_parse(cell(r, i, 13)),
+        .result = cancelled_as_incomplete(cell(r, i, 12), result_parse(cell(r, i, 13))),
         .reason = cell_dup(r, i, 14),
         .attempt = (int)cell_int(r, i, 15),
         .max_attempts = (int)cell_int(r, i, 16),
@@ -1085,7 +1093,9 @@ int kiln_store_job_attempts(struct kiln_store *st, int64_t scope, int64_t id, st
         struct kiln_attempt *a = &(*out)[i];
         *a = (struct kiln_attempt){.attempt = (int)cell_int(&r, i, 0), .worker_id = cell_int(&r, i, 1),
                                    .started_ms = cell_int(&r, i, 3), .ended_ms = cell_int(&r, i, 4),
-                                   .result = result_parse(cell(&r, i, 5)), .reason = cell_dup(&r, i, 6)};
+                                   .reason = cell_dup(&r, i, 6)};
+        /* an attempt that ended without a result was cancelled: incomplete, like its job */
+        a->result = a->ended_ms ? cancelled_as_incomplete("cancelled", result_parse(cell(&r, i, 5))) : result_parse(cell(&r, i, 5));
         cell_copy(a->worker, sizeof(a->worker), &r, i, 2);
     }
     *n = r.nrows;
@@ -1150,11 +1160,11 @@ int kiln_store_job_cancel(struct kiln_store *st, int64_t scope, int64_t id, char
     }
     if (from == JOB_QUEUED) {
         rc = q(st,
-               "UPDATE jobs SET state = 'cancelled', reason = 'cancelled', finished_ms = $2, updated_ms = $2 WHERE id = $1",
+               "UPDATE jobs SET state = 'cancelled', reason = '" CANCELLED_REASON "', finished_ms = $2, updated_ms = $2 WHERE id = $1",
                PARAMS(PI(id), PI(now_ms(st))), NULL, err);
     } else {
         rc = end_attempt(st, id, (int)cell_int(&r, 0, 1), (int)cell_int(&r, 0, 2), cell_int(&r, 0, 3), RESULT_NONE,
-                         "cancelled", &to, err);
+                         CANCELLED_REASON, &to, err);
     }
     if (rc < 0 || (rc = commit(st, err)) < 0) goto fail;
     sql_rows_free(&r);

@@ -169,8 +169,11 @@ expect_in "$other".log "kiln worker: job $id2: cancelled; its run was stopped an
 expect_not_in "$other".log "job $id2: incomplete"
 expect_api 200 "$TA" GET "/api/v1/jobs/$id2"
 expect_jq "$T/body" .state cancelled
+expect_jq "$T/body" .result incomplete  # README: a cancelled job is incomplete (submit --wait exits 3)
+expect_jq "$T/body" .reason "cancelled on request"
 expect_jq "$T/body" '.attempts | length' 1
-expect_jq "$T/body" '.attempts[0].reason' cancelled
+expect_jq "$T/body" '.attempts[0].reason' "cancelled on request"
+expect_jq "$T/body" '.attempts[0].result' incomplete
 expect_api 409 "$TA" POST "/api/v1/jobs/$id2/cancel"
 expect_status 1 env KILN_TOKEN="$TA" "$KILN" cancel --server "$S" "$id2"
 expect_in "$T/err" "is already cancelled"

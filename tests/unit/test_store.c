@@ -474,7 +474,9 @@ static void test_transitions(void)
     is_int(claim(st, w, &got), 0, L("a cancelled job is not claimed"));
     j = get(st, c1);
     is_str(kiln_job_state_name(j.state), "cancelled", L("state cancelled"));
-    is_int(j.result, RESULT_NONE, L("a cancelled job has no result"));
+    /* README, kiln submit's exit 3: a cancelled job is incomplete (stored without a result) */
+    is_str(kiln_job_result_name(j.result), "incomplete", L("a cancelled job reads incomplete"));
+    is_str(j.reason, "cancelled on request", L("and says it was cancelled"));
     kiln_job_clear(&j);
 
     /* cancelled while running: the worker hears it at its heartbeat, and cannot go on */
@@ -502,7 +504,8 @@ static void test_transitions(void)
     is_int(kiln_store_job_attempts(st, tenant, c2, &a, &na, &err), 0, L("attempts listed"));
     is_int(na, 1, L("one attempt"));
     if (na == 1) {
-        is_str(a[0].reason, "cancelled", L("the attempt ended cancelled"));
+        is_str(a[0].reason, "cancelled on request", L("the attempt ended cancelled"));
+        is_str(kiln_job_result_name(a[0].result), "incomplete", L("its attempt reads incomplete too"));
         ok(a[0].ended_ms > 0, "%s", L("and has an end time"));
     }
     kiln_attempts_free(a, na);
