@@ -1079,6 +1079,17 @@ static enum MHD_Result h_w_declare(struct server *s, struct MHD_Connection *c, s
     return send_json(c, r, 200, json_pack("{s:I}", "lease_ms", (json_int_t)s->o->lease_ms));
 }
 
+/* The line that parts an attempt's console from the last one's in the job's console.log. */
+static void console_mark_attempt(const char *dir, int64_t id, int attempt, const char *worker)
+{
+    _cleanup_free_ char *p = path_join(dir, "console.log");
+    _cleanup_free_ char *line = xasprintf("--- attempt %d on worker %s ---\n", attempt, worker);
+    int fd = open(p, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0 || write(fd, line, strlen(line)) != (ssize_t)strlen(line))
+        log_warn("kiln serve: job %lld: cannot mark attempt %d in its console: %s", (long long)id, attempt, strerror(errno));
+    if (fd >= 0) close(fd);
+}
+
 static void clear_attempt_files(const char *dir)
 {
     DIR *d = opendir(dir);
@@ -1117,7 +1128,10 @@ static enum MHD_Result h_w_claim(struct server *s, struct MHD_Connection *c, str
         mkdir(dir, 0700);
         /* a new attempt starts without the last one's artifacts (its results would show as
          * this attempt's); the console keeps every attempt's lines */
-        if (j.attempt > 1) clear_attempt_files(dir);
+        if (j.attempt > 1) {
+            clear_attempt_files(dir);
+            console_mark_attempt(dir, j.id, j.attempt, r->w.name);
+        }
         json_t *o = job_json(&j, SPEC_FULL);
         json_object_set_new(o, "lease_ms", json_integer(s->o->lease_ms));
         kiln_job_clear(&j);

@@ -120,6 +120,10 @@ cmp -s "$T/body" live.txt || fail "the live stream differs from the console read
 # both attempts: each run's opening case line, and a boot each (smoke reboots the second)
 [ "$(grep -c "^kiln run job: 1 case(s)" live.txt)" -eq 2 ] || fail "expected both attempts' runs in the console"
 [ "$(grep -c "kiln-busybox: ready" live.txt)" -ge 2 ] || fail "expected the boot of both attempts in the console"
+# a line parts the attempts; the stopped attempt's case reads interrupted, not failed
+expect_in live.txt "--- attempt 2 on worker $other ---"
+expect_not_in live.txt "FAILED"
+grep -Eq '^\[1/1\] INTERRUPTED +smoke' live.txt || { cat live.txt >&2; fail "the stopped attempt's case line does not say INTERRUPTED"; }
 # a guest that does not boot is the image's failure: failed, not incomplete, not retried.
 # The job is a tenant's runbook: the worker adds its platform to it.
 cat > tenant.yml <<'YAML'
