@@ -104,11 +104,26 @@ struct streamer {
     const char *jobdir;
     int64_t id;
     volatile bool done;
-    /* sources: the case lines, then each node's console, with what was sent of each */
+    /* sources: the case lines, then each node's console, with what was sent of each; a file
+     * is one source whatever path names it (runs/latest links the run's directory) */
     char *paths[32];
+    dev_t dev[32];
+    ino_t ino[32];
     off_t sent[32];
     int n;
 };
+
+/* Adds path as a source unless it is one already (by path, or as the same file). */
+static void streamer_add(struct streamer *s, const char *path)
+{
+    struct stat sb;
+    if (s->n >= 32 || stat(path, &sb) < 0) return;
+    for (int k = 0; k < s->n; k++)
+        if (streq(s->paths[k], path) || (s->dev[k] == sb.st_dev && s->ino[k] == sb.st_ino)) return;
+    s->paths[s->n] = xstrdup(path);
+    s->dev[s->n] = sb.st_dev;
+    s->ino[s->n++] = sb.st_ino;
+}
 
 /* Sends what the sources gained since the last call, whole lines only, each node's lines
  * prefixed with its name; final: the rest too. */
@@ -117,11 +132,7 @@ static void stream_once(struct streamer *s, bool final)
     _cleanup_free_ char *pat = xasprintf("%s/runs/*/nodes/*/console.log", s->jobdir);
     glob_t g;
     if (glob(pat, 0, NULL, &g) == 0) {
-        for (size_t i = 0; i < g.gl_pathc && s->n < 32; i++) {
-            bool known = false;
-            for (int k = 0; k < s->n && !known; k++) known = streq(s->paths[k], g.gl_pathv[i]);
-            if (!known) s->paths[s->n++] = xstrdup(g.gl_pathv[i]);
-        }
+        for (size_t i = 0; i < g.gl_pathc; i++) streamer_add(s, g.gl_pathv[i]);
         globfree(&g);
     }
     struct sbuf out = {0};

@@ -124,6 +124,14 @@ cmp -s "$T/body" live.txt || fail "the live stream differs from the console read
 expect_in live.txt "--- attempt 2 on worker $other ---"
 expect_not_in live.txt "FAILED"
 grep -Eq '^\[1/1\] INTERRUPTED +smoke' live.txt || { cat live.txt >&2; fail "the stopped attempt's case line does not say INTERRUPTED"; }
+# each console line once: the second attempt's node lines are its nodes' consoles, no more
+sed -n "/^--- attempt 2 on worker $other ---\$/,\$p" live.txt > attempt2.txt
+for n in node0 node1; do
+    [ "$(api "$TA" GET "/api/v1/jobs/$id/artifacts/nodes/$n/console.log")" = 200 ] || continue
+    want=$(awk 'END { print NR }' "$T/body")
+    got=$(grep -c "^\[$n\] " attempt2.txt)
+    [ "$got" -eq "$want" ] || fail "the job's console has $got [$n] lines for attempt 2; its nodes/$n/console.log has $want"
+done
 # a guest that does not boot is the image's failure: failed, not incomplete, not retried.
 # The job is a tenant's runbook: the worker adds its platform to it.
 cat > tenant.yml <<'YAML'
