@@ -254,7 +254,8 @@ static char *job_runbook(const struct wopts *o, json_t *job, const char *image, 
         _cleanup_free_ char *p = json_dumps(platform, JSON_COMPACT | JSON_ENSURE_ASCII);
         out = xasprintf("%s\nplatform: %s\n", rb, p);
     } else {
-        json_t *r = json_pack("{s:s, s:i, s:o, s:O}", "name", "job", "concurrency", 1, "platform", platform, "testcase",
+        _cleanup_free_ char *name = xasprintf("job-%lld", (long long)json_integer_value(json_object_get(job, "id")));
+        json_t *r = json_pack("{s:s, s:i, s:o, s:O}", "name", name, "concurrency", 1, "platform", platform, "testcase",
                               json_object_get(spec, "testcase"));
         platform = NULL;
         out = json_dumps(r, JSON_INDENT(1) | JSON_ENSURE_ASCII);
@@ -362,7 +363,8 @@ static int job_prepare(const struct wopts *o, struct kiln_client *c, json_t *job
     if (r < 0) *why = xasprintf("cannot create %s: %s", p->dir, strerror(-r));
     if (r == 0) r = download(c, json_string_value(json_object_get(job, "image")), p->img, why);
     if (r == 0 && kd) r = download(c, kd, p->kern, why);
-    _cleanup_free_ char *rb = r == 0 ? job_runbook(o, job, p->img, kd ? p->kern : NULL) : NULL;
+    /* relative to the runbook, in the job's directory (job_execute runs there) */
+    _cleanup_free_ char *rb = r == 0 ? job_runbook(o, job, "image", kd ? "kernel" : NULL) : NULL;
     if (r == 0 && (r = write_file_atomic(p->runbook, rb, strlen(rb), 0600)) < 0)
         *why = xasprintf("cannot write the runbook: %s", strerror(-r));
     if (r == 0) {
@@ -390,8 +392,15 @@ static int job_execute(struct kiln_client *c, int64_t id, const struct job_paths
     int saved = dup(1);
     if (fd >= 0) dup2(fd, 1);
     setenv("TMPDIR", p->tmp, 1);
-    char *argv[] = {"run", "--runs-dir", p->runs, p->runbook, NULL};
-    int rc = cmd_run(4, argv);
+    /* run from the job's directory, naming its files relative to it: the console lines and
+     * results.json a tenant reads show no path of this host */
+    int rc = -1; /* job_verdict: the run could not start */
+    if (chdir(p->dir) < 0) log_error("kiln worker: job %lld: cannot enter %s: %s", (long long)id, p->dir, strerror(errno));
+    else {
+        char *argv[] = {"run", "--relative-paths", "--runs-dir", "runs", "runbook.yml", NULL};
+        rc = cmd_run(5, argv);
+        if (chdir("/") < 0) log_warn("kiln worker: cannot leave %s: %s", p->dir, strerror(errno));
+    }
     fflush(stdout);
     if (saved >= 0) dup2(saved, 1), close(saved);
     if (fd >= 0) close(fd);
@@ -763,6 +772,14 @@ int cmd_worker_run(int argc, char **argv)
         fprintf(stderr, "kiln worker: cannot create --work %s: %s\n", o.work, strerror(errno));
         return EXIT_FAIL;
     }
+    /* a job's process runs in its job's directory: --work is named from /, not from here */
+    _cleanup_free_ char *abswork = realpath(o.work, NULL);
+    if (!abswork) {
+        fprintf(stderr, "kiln worker: --work %s: %s\n", o.work, strerror(errno));
+        return EXIT_FAIL;
+    }
+    if (defwork) free(defwork), defwork = xstrdup(abswork);
+    o.work = abswork;
     struct kiln_client *c = NULL;
     char *err = NULL;
     if (kiln_client_new(o.server, o.token, &c, &err) < 0) {

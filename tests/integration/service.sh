@@ -118,7 +118,7 @@ expect_in "$T/out" "signature good"
 expect_api 200 "$TA" GET "/api/v1/jobs/$id/console"
 cmp -s "$T/body" live.txt || fail "the live stream differs from the console read after the job"
 # both attempts: each run's opening case line, and a boot each (smoke reboots the second)
-[ "$(grep -c "^kiln run job: 1 case(s)" live.txt)" -eq 2 ] || fail "expected both attempts' runs in the console"
+[ "$(grep -c "^kiln run job-$id: 1 case(s), results in runs/job-$id-" live.txt)" -eq 2 ] || fail "expected both attempts' runs in the console"
 [ "$(grep -c "kiln-busybox: ready" live.txt)" -ge 2 ] || fail "expected the boot of both attempts in the console"
 # a line parts the attempts; the stopped attempt's case reads interrupted, not failed
 expect_in live.txt "--- attempt 2 on worker $other ---"
@@ -132,6 +132,13 @@ for n in node0 node1; do
     got=$(grep -c "^\[$n\] " attempt2.txt)
     [ "$got" -eq "$want" ] || fail "the job's console has $got [$n] lines for attempt 2; its nodes/$n/console.log has $want"
 done
+# a tenant sees no path of the worker's host: the run is named after the job, its files relative
+! grep -qF "$T/w" live.txt || fail "the console names a worker's path: $(grep -F "$T/w" live.txt | head -n 2)"
+expect_api 200 "$TA" GET "/api/v1/jobs/$id/artifacts/results.json"
+expect_jq "$T/body" .run.name "job-$id"
+expect_jq "$T/body" .run.runbook runbook.yml
+expect_jq "$T/body" '[.run.tested[].path] | sort | join(",")' "image,kernel"
+! grep -qF "$T/w" "$T/body" || fail "results.json names a worker's path"
 # a guest that does not boot is the image's failure: failed, not incomplete, not retried.
 # The job is a tenant's runbook: the worker adds its platform to it.
 cat > tenant.yml <<'YAML'
