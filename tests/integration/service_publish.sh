@@ -131,6 +131,11 @@ result unsigned
 expect_in "$T/out" "passed   smoke"
 expect_in "$T/err" "publish refused: not published: "
 expect_in "$T/err" "bbos-1.0.manifest.json"
+# the kernel and the initrd are the job's files and the version's: each is sent (or found) once
+for f in bbos-1.0.initrd.img bbos-1.0.vmlinuz; do
+    n=$(grep -cE "unsigned/$f (\(|is on the server already)" "$T/err")
+    [ "$n" -eq 1 ] || { cat "$T/err"; fail "unsigned: kiln submit named $f $n times"; }
+done
 id=$(head -n 1 "$T/out")
 h "$S/api/v1/jobs/$id" >/dev/null
 expect_jq "$T/body" .result passed
