@@ -71,6 +71,60 @@ static long retry_wait_ms(void)
     return left > 2000 ? (long)left : 2000;
 }
 
+/* ---- the server's reachability: one line when it stops answering, one when it is back ---- */
+
+#define BACKOFF_MIN_MS 2000L
+#define BACKOFF_MAX_MS 30000L
+
+static pthread_mutex_t reach_lock = PTHREAD_MUTEX_INITIALIZER;
+static int64_t unreachable_since_ms; /* now_ms() of the first request without an answer; 0: answering */
+static long backoff_ms = BACKOFF_MIN_MS;
+/* In a job's process: the worker's loop says when the server goes and comes back (its
+ * heartbeat asks at least every quarter lease), the job's requests back off silently. */
+static bool reach_quiet;
+
+/* Notes whether a request got an answer (rc 0) or not (rc < 0, err): the first without one
+ * logs that the server is unreachable, the first answer after logs that it is back. */
+static void reach_note(int rc, const char *err)
+{
+    pthread_mutex_lock(&reach_lock);
+    if (rc < 0 && !unreachable_since_ms) {
+        unreachable_since_ms = now_ms();
+        backoff_ms = BACKOFF_MIN_MS;
+        if (!reach_quiet) log_warn("kiln worker: the server is unreachable (%s); asking again after %ld s, the pause doubling up to %ld s, "
+                 "until it answers", err ? err : "no answer", BACKOFF_MIN_MS / 1000, BACKOFF_MAX_MS / 1000);
+    } else if (rc == 0 && unreachable_since_ms) {
+        if (!reach_quiet) log_info("kiln worker: the server is back (it did not answer for %lld s)",
+                 (long long)((now_ms() - unreachable_since_ms) / 1000));
+        unreachable_since_ms = 0;
+        backoff_ms = BACKOFF_MIN_MS;
+    }
+    pthread_mutex_unlock(&reach_lock);
+}
+
+/* The pause before asking again: 2 s while the server answers (a refusal), else the backoff,
+ * doubling from 2 s to 30 s while it stays unreachable. */
+static long reach_wait_ms(void)
+{
+    pthread_mutex_lock(&reach_lock);
+    long w = unreachable_since_ms ? backoff_ms : BACKOFF_MIN_MS;
+    if (unreachable_since_ms) backoff_ms = MIN(backoff_ms * 2, BACKOFF_MAX_MS);
+    pthread_mutex_unlock(&reach_lock);
+    return w;
+}
+
+/* kiln_client_do, its answer noted (reach_note). */
+static int request(struct kiln_client *c, const struct kiln_http *h, long *status, char **resp, char **err)
+{
+    int rc = kiln_client_do(c, h, status, resp, err);
+    reach_note(rc, *err);
+    return rc;
+}
+
+/* Set around the claim's long poll: a stop ends it at once rather than when the server answers
+ * (an idle worker stops within a second); other requests (handing a job back) are let finish. */
+static volatile sig_atomic_t *call_abort;
+
 /* One request; 0 and *status, or -errno (logged). resp may be NULL. */
 static int call(struct kiln_client *c, const char *method, const char *path, const char *body, long timeout_s, long *status,
                 char **resp)
@@ -78,9 +132,10 @@ static int call(struct kiln_client *c, const char *method, const char *path, con
     char *err = NULL, *r = NULL;
     long retry_after = 0;
     struct kiln_http h = {.method = method, .path = path, .body = body, .body_len = body ? strlen(body) : 0, .stream_fd = -1,
-                          .timeout_s = timeout_s, .retry_after_s = &retry_after};
-    int rc = kiln_client_do(c, &h, status, &r, &err);
-    if (rc < 0) log_warn("kiln worker: %s", err);
+                          .timeout_s = timeout_s, .retry_after_s = &retry_after, .abort = call_abort};
+    int rc = request(c, &h, status, &r, &err);
+    /* an unreachable server is said once (reach_note), not at every request */
+    if (rc < 0) log_debug("kiln worker: %s", err);
     else if (*status / 100 != 2 && *status != 409) {
         _cleanup_free_ char *t = kiln_client_error_text(*status, r);
         long wait = kiln_client_backoff_s(*status, retry_after);
@@ -535,14 +590,15 @@ static int declare(struct kiln_client *c, const struct wopts *o, long *lease_ms)
     json_decref(decl);
     long st = 0;
     char *resp = NULL;
-    while (!stopping && (call(c, "POST", "/api/v1/worker/declare", body, 30, &st, &resp) < 0 || st != 200)) {
+    int cr;
+    while (!stopping && ((cr = call(c, "POST", "/api/v1/worker/declare", body, 30, &st, &resp)) < 0 || st != 200)) {
         free(resp);
         resp = NULL;
         if (st == 401 || st == 400) {
             fprintf(stderr, "kiln worker: the server refused this worker (HTTP %ld); check --token\n", st);
             return EXIT_USAGE;
         }
-        nap_ms(retry_wait_ms());
+        nap_ms(cr < 0 ? reach_wait_ms() : retry_wait_ms());
     }
     /* the heartbeat's pace comes from the server's lease: a reply without it is not guessed at */
     json_t *dj = NULL;
@@ -630,11 +686,19 @@ static void claim_and_start(struct kiln_client *c, const struct wopts *o, struct
     char *jr = NULL;
     long st = 0;
     _cleanup_free_ char *path = xasprintf("/api/v1/worker/claim?wait=%lld", lease_ms / 4000 > 10 ? 10LL : (long long)(lease_ms / 4000));
+    call_abort = &stopping;
     int cr = call(c, "POST", path, NULL, 60, &st, &jr);
+    call_abort = NULL;
+    if (stopping && cr < 0) {
+        free(jr);
+        return;
+    }
     if (cr < 0 || st != 200) {
         free(jr);
-        /* a Retry-After is waited out by the check above, a beat at a time */
-        if ((cr < 0 || st / 100 != 2) && now_ms() >= retry_not_before_ms) nap_ms(2000);
+        /* a Retry-After is waited out by the check above, a beat at a time; an unreachable
+         * server is asked again after the backoff, within the lease's renewal pace */
+        if (cr < 0) nap_ms(MIN(reach_wait_ms(), lease_ms / 4));
+        else if (st / 100 != 2 && now_ms() >= retry_not_before_ms) nap_ms(2000);
         return;
     }
     /* a claimed job is run from what the reply says: without its image, spec or requirements
@@ -672,6 +736,7 @@ static void claim_and_start(struct kiln_client *c, const struct wopts *o, struct
         signal(SIGINT, SIG_DFL);
         /* the worker died before PDEATHSIG was set: the signal will never come */
         if (getppid() != worker_pid) _exit(1);
+        reach_quiet = true;
         kiln_client_free(c);
         _exit(run_job(o, job));
     }
@@ -780,6 +845,7 @@ int cmd_worker_run(int argc, char **argv)
     }
     if (defwork) free(defwork), defwork = xstrdup(abswork);
     o.work = abswork;
+    log_set_stamps(true); /* a worker's log is read later: each line says when */
     struct kiln_client *c = NULL;
     char *err = NULL;
     if (kiln_client_new(o.server, o.token, &c, &err) < 0) {

@@ -86,6 +86,8 @@ KILN_PASSPHRASE=gallery-pass-phrase start_serve serve.log --gallery-key gk.key
 trap 'kill $serve_pid $w1_pid 2>/dev/null; sleep 1; rm -rf "$T"' EXIT
 KILN_WORKER_TOKEN=$W1 "$KILN" worker --server "$S" --work "$T/w1" --slots 2 > w1.log 2>&1 &
 w1_pid=$!
+# an encrypted key takes seconds to read (scrypt): said before, not after a silence
+expect_in serve.log "reading the gallery key gk.key (scrypt"
 expect_in serve.log "tenants' galleries are signed with key $(sed -n 's/.*public key //p' gk.pub)"
 
 # --- refused before anything runs: files that are not the tenant's uploads, bad names ---
