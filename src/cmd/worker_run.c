@@ -75,6 +75,9 @@ static long retry_wait_ms(void)
 
 #define BACKOFF_MIN_MS 2000L
 #define BACKOFF_MAX_MS 30000L
+/* How long a job's process keeps trying to hand in its finished run (uploads, finish) while
+ * the server does not answer: the worker's heartbeat holds the job's lease meanwhile. */
+#define HAND_IN_PATIENCE_MS (15 * 60 * 1000L)
 
 static pthread_mutex_t reach_lock = PTHREAD_MUTEX_INITIALIZER;
 static int64_t unreachable_since_ms; /* now_ms() of the first request without an answer; 0: answering */
@@ -82,6 +85,9 @@ static long backoff_ms = BACKOFF_MIN_MS;
 /* In a job's process: the worker's loop says when the server goes and comes back (its
  * heartbeat asks at least every quarter lease), the job's requests back off silently. */
 static bool reach_quiet;
+/* In a job's process once its run ended: until this now_ms() time, requests the server did not
+ * answer (or answered 429, 502-504) are sent again; 0 (the worker's loop): never. */
+static int64_t patient_until_ms;
 
 /* Notes whether a request got an answer (rc 0) or not (rc < 0, err): the first without one
  * logs that the server is unreachable, the first answer after logs that it is back. */
@@ -113,12 +119,29 @@ static long reach_wait_ms(void)
     return w;
 }
 
-/* kiln_client_do, its answer noted (reach_note). */
-static int request(struct kiln_client *c, const struct kiln_http *h, long *status, char **resp, char **err)
+/* kiln_client_do, its answer noted (reach_note); while patient_until_ms lasts, a request
+ * without an answer, or answered 429 or 502-504, is sent again after the backoff (or the
+ * server's Retry-After). */
+static int request(struct kiln_client *c, const struct kiln_http *h0, long *status, char **resp, char **err)
 {
-    int rc = kiln_client_do(c, h, status, resp, err);
-    reach_note(rc, *err);
-    return rc;
+    for (;;) {
+        long ra = 0;
+        struct kiln_http h = *h0;
+        if (!h.retry_after_s) h.retry_after_s = &ra;
+        char *r = NULL, *e = NULL;
+        int rc = kiln_client_do(c, &h, status, resp ? &r : NULL, &e);
+        reach_note(rc, e);
+        bool again = rc < 0 || *status == 429 || (*status >= 502 && *status <= 504);
+        if (!again || now_ms() >= patient_until_ms || kiln_interrupted || stopping) {
+            if (resp) *resp = r;
+            *err = e;
+            return rc;
+        }
+        long wait = rc == 0 ? kiln_client_backoff_s(*status, *h.retry_after_s) * 1000 : 0;
+        free(r);
+        free(e);
+        nap_ms(wait ? wait : reach_wait_ms());
+    }
 }
 
 /* Set around the claim's long poll: a stop ends it at once rather than when the server answers
@@ -191,11 +214,13 @@ static void stream_once(struct streamer *s, bool final)
         globfree(&g);
     }
     struct sbuf out = {0};
+    off_t upto[32];
+    memcpy(upto, s->sent, sizeof upto);
     for (int k = 0; k < s->n && out.len < CONSOLE_CHUNK; k++) {
         int fd = open(s->paths[k], O_RDONLY | O_CLOEXEC);
         if (fd < 0) continue;
         char *buf = xmalloc(CONSOLE_CHUNK);
-        ssize_t n = pread(fd, buf, CONSOLE_CHUNK - out.len, s->sent[k]);
+        ssize_t n = pread(fd, buf, CONSOLE_CHUNK - out.len, upto[k]);
         close(fd);
         if (n > 0) {
             ssize_t end = n;
@@ -215,16 +240,18 @@ static void stream_once(struct streamer *s, bool final)
                 if (!nl) sbuf_puts(&out, "\n");
                 p = q;
             }
-            s->sent[k] += end;
+            upto[k] += end;
         }
         free(buf);
     }
     if (out.len) {
         _cleanup_free_ char *path = xasprintf("/api/v1/worker/jobs/%lld/console", (long long)s->id);
-        long st;
+        long st = 0;
         char *err = NULL;
         struct kiln_http h = {.method = "POST", .path = path, .body = out.s, .body_len = out.len, .stream_fd = -1, .timeout_s = 30};
-        if (kiln_client_do(s->c, &h, &st, NULL, &err) < 0) log_warn("kiln worker: sending the console: %s", err);
+        /* what the server did not take is sent again next time (an unreachable server is
+         * said once, by reach_note); what it refused (409: the job is no longer ours) is not */
+        if (request(s->c, &h, &st, NULL, &err) == 0 && st / 100 != 5 && st != 429) memcpy(s->sent, upto, sizeof upto);
         free(err);
     }
     sbuf_free(&out);
@@ -247,7 +274,7 @@ static int upload(struct kiln_client *c, int64_t id, const char *file, const cha
     long st = 0;
     char *err = NULL, *resp = NULL;
     struct kiln_http h = {.method = "PUT", .path = path, .upload = file, .stream_fd = -1};
-    int r = kiln_client_do(c, &h, &st, &resp, &err);
+    int r = request(c, &h, &st, &resp, &err);
     if (r < 0 || st != 201) {
         _cleanup_free_ char *t = r < 0 ? NULL : kiln_client_error_text(st, resp);
         log_warn("kiln worker: uploading %s: %s", name, r < 0 ? err : t);
@@ -461,9 +488,11 @@ static int job_execute(struct kiln_client *c, int64_t id, const struct job_paths
     if (fd >= 0) close(fd);
     s.done = true;
     if (streaming) pthread_join(th, NULL);
+    log_info("kiln worker: job %lld: the run exited %d", (long long)id, rc);
+    /* from here the run's results are handed in, the server down or not (within the patience) */
+    patient_until_ms = now_ms() + HAND_IN_PATIENCE_MS;
     stream_once(&s, true);
     for (int k = 0; k < s.n; k++) free(s.paths[k]);
-    log_info("kiln worker: job %lld: the run exited %d", (long long)id, rc);
     return rc;
 }
 
@@ -531,7 +560,13 @@ static int run_job(const struct wopts *o, json_t *job)
     if (rundir && (r = advance(c, id, "uploading")) == 0) job_upload(o, c, id, &p, rundir);
     int fr = r == -ECANCELED ? r : finish(c, id, result, why);
     if (fr == -ECANCELED) log_info("kiln worker: job %lld: cancelled; its run was stopped and nothing of it is reported", (long long)id);
-    else log_info("kiln worker: job %lld: %s%s%s", (long long)id, result, why ? ": " : "", why ? why : "");
+    else if (fr == 0) log_info("kiln worker: job %lld: %s%s%s", (long long)id, result, why ? ": " : "", why ? why : "");
+    else if (fr == -ESTALE)
+        log_error("kiln worker: job %lld: the run ended %s, but the server no longer gives this worker the job (its lease lapsed): "
+                  "the result is dropped", (long long)id, result);
+    else
+        log_error("kiln worker: job %lld: the run ended %s, but the server did not take the result within %ld min (%s): "
+                  "it is dropped and the job's lease will lapse", (long long)id, result, HAND_IN_PATIENCE_MS / 60000, strerror(-fr));
     rm_rf(p.dir);
     job_paths_free(&p);
     free(why);

@@ -1844,12 +1844,21 @@ static void *sweeper(void *arg)
 {
     struct server *s = arg;
     int64_t next = 0;
+    bool restarted = false;
     while (!*s->stop) {
         if (mono_ms() >= next) {
             next = mono_ms() + s->o->sweep_ms;
             struct kiln_store *st = store_get(s);
             char *err = NULL;
-            int n = st ? kiln_store_sweep(st, &err) : 0;
+            /* before the first sweep: the time this server was down is not the workers' silence */
+            int n = st && !restarted ? kiln_store_leases_restart(st, s->o->lease_ms, &err) : 0;
+            if (n > 0) log_info("kiln serve: %d held job(s) get a lease of %lld s from now: their workers could not renew "
+                                "while the server was down", n, (long long)(s->o->lease_ms / 1000));
+            if (n < 0) log_error("kiln serve: renewing the leases at start: %s", err);
+            restarted |= st && n >= 0;
+            free(err);
+            err = NULL;
+            n = st && restarted ? kiln_store_sweep(st, &err) : 0;
             if (n > 0) log_warn("kiln serve: %d job(s) whose worker went silent were queued again or ended incomplete", n);
             if (n < 0) log_error("kiln serve: sweeping lapsed leases: %s", err);
             free(err);

@@ -1289,6 +1289,20 @@ fail:
     return rc;
 }
 
+int kiln_store_leases_restart(struct kiln_store *st, int64_t lease_ms, char **err)
+{
+    if (lease_ms <= 0) return store_fail(err, -EINVAL, "a lease must last more than 0 ms");
+    int64_t now = now_ms(st);
+    struct sql_rows r = {0};
+    int rc = q(st,
+               "UPDATE jobs SET lease_expires_ms = $1 WHERE state IN " ACTIVE_STATES " AND lease_expires_ms < $1 RETURNING id",
+               PARAMS(PI(now + lease_ms)), &r, err);
+    if (rc < 0) return rc;
+    rc = (int)r.nrows;
+    sql_rows_free(&r);
+    return rc;
+}
+
 /* One claim transaction: 1 claimed (*id set), 0 nothing, -EAGAIN lost a race for the tenant's
  * last slot (try again), -errno. */
 static int claim_once(struct kiln_store *st, int64_t worker_id, int64_t lease_ms, int64_t *id, char **err)

@@ -832,6 +832,40 @@ static void test_lapse(void)
     kiln_store_close(st);
 }
 
+/* A server that was down longer than a lease: at its start the held jobs' leases run from now,
+ * so the sweep does not take its own downtime for the workers' silence. */
+static void test_leases_restart(void)
+{
+    fresh_db();
+    struct kiln_store *st = open_db(&fake_opts);
+    if (!ok(st != NULL, "%s", L("open"))) return;
+    int64_t t = add_tenant(st, "acme", 10, NULL);
+    int64_t w = add_worker(st, "host7", "kvm", "x86_64", 8, 8192, 0, 4);
+    int64_t id = submit(st, t, NULL), queued = submit(st, t, NULL), got = 0, *held = NULL;
+    _cleanup_free_ char *err = NULL;
+    is_int(claim(st, w, &got), 1, L("claimed"));
+    kiln_store_job_advance(st, w, id, JOB_RUNNING, &err);
+    atomic_fetch_add(&fake_now, 63000); /* the server was down 63 s; the lease was 30 s */
+    is_int(kiln_store_leases_restart(st, 30000, &err), 1, L("at start: the held job's lease runs from now"));
+    struct kiln_job j = get(st, id);
+    is_int(j.lease_expires_ms, atomic_load(&fake_now) + 30000, L("now + the lease"));
+    kiln_job_clear(&j);
+    j = get(st, queued);
+    is_int(j.lease_expires_ms, 0, L("a queued job gets no lease"));
+    kiln_job_clear(&j);
+    is_int(kiln_store_sweep(st, &err), 0, L("the first sweep takes nothing back"));
+    atomic_fetch_add(&fake_now, 10000);
+    is_int(kiln_store_worker_heartbeat(st, w, 30000, &held, &err), 1, L("the worker, heard again, renews it"));
+    free(held);
+    is_int(kiln_store_job_finish(st, w, id, RESULT_PASSED, NULL, NULL, &err), 0, L("and its result is taken"));
+    j = get(st, id);
+    is_str(kiln_job_result_name(j.result), "passed", L("passed, on its first attempt"));
+    is_int(j.attempt, 1, L("one attempt"));
+    kiln_job_clear(&j);
+    is_int(kiln_store_leases_restart(st, 0, &err), -EINVAL, L("a lease of 0 ms refused"));
+    kiln_store_close(st);
+}
+
 /* --- concurrency ------------------------------------------------------------------------------ */
 
 #define NJOBS 300
@@ -1330,6 +1364,7 @@ static void run_all(void)
     test_quota();
     test_capabilities();
     test_lapse();
+    test_leases_restart();
     test_concurrent_claims(false);
     test_concurrent_claims(true);
     test_concurrent_quota();
