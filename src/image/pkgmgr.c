@@ -98,11 +98,11 @@ static char *deb_list(int rootfd, const char *pkg)
     return text;
 }
 
-int pkgmgr_remove(int rootfd, bool deb, char ***removed, size_t *n, char **reterr)
+int pkgmgr_remove(int rootfd, enum pkg_family f, char ***removed, size_t *n, char **reterr)
 {
     struct list out = {0};
     int r = 0;
-    if (deb) {
+    if (f == FAMILY_DEB) {
         bool any = false;
         for (size_t p = 0; p < ARRAY_SIZE(deb_pkgs) && r == 0; p++) {
             char *text = deb_list(rootfd, deb_pkgs[p]);

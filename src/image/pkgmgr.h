@@ -4,11 +4,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "model/family.h"
+
 /* The marker a tree without its package manager carries (in /usr, so it travels with the
  * version): one removed path per line. Guest cases read it to skip with the reason. */
 #define PKGMGR_REMOVED_MARKER "usr/lib/kiln/package-manager-removed"
 
-/* Removes from the tree at rootfd (deb: a dpkg tree, else an rpm one) (see util/inroot.h) every package-manager front end in a PATH
+/* Removes from the tree at rootfd (see util/inroot.h) of package family f (FAMILY_DEB: a dpkg
+ * tree, else an rpm one) every package-manager front end in a PATH
  * directory (/usr/local/sbin, /usr/local/bin, /usr/sbin, /usr/bin, /sbin, /bin):
  * deb: the files in those directories that the installed apt, dpkg, apt-utils, aptitude and
  * unattended-upgrades packages list (var/lib/dpkg/info/PKG[:ARCH].list), but dpkg's
@@ -18,7 +21,7 @@
  * The package database stays. Then writes PKGMGR_REMOVED_MARKER. *removed gets the removed paths
  * ("/usr/bin/apt", sorted, each once; the caller frees them and the array). Returns 0, or a
  * negative errno with *reterr saying what could not be done. */
-int pkgmgr_remove(int rootfd, bool deb, char ***removed, size_t *n, char **reterr);
+int pkgmgr_remove(int rootfd, enum pkg_family f, char ***removed, size_t *n, char **reterr);
 
 /* The systemd units that run the package manager on a schedule (apt-daily, dpkg-db-backup,
  * dnf-makecache, ...): the build masks those the tree has, so none fails on a host without it.
