@@ -135,6 +135,17 @@ static int rerun_load(const char *run_dir, struct rerun *r, struct cmd_vars *var
     return 0;
 }
 
+/* --relative-paths: *p, when under the current directory, relative to it. */
+static void relative_to_cwd(char **p)
+{
+    char cwd[PATH_MAX];
+    size_t n;
+    if (!*p || !getcwd(cwd, sizeof cwd) || !startswith(*p, cwd) || (*p)[n = strlen(cwd)] != '/') return;
+    char *rel = xstrdup(*p + n + 1);
+    free(*p);
+    *p = rel;
+}
+
 /* What results.json records of how the run was started, for --rerun-failed. */
 static void record_invocation(struct kiln_results *res, const char *path, const struct cmd_vars *vars)
 {
@@ -260,7 +271,7 @@ static int rerun_prepare(const char *dir, struct rerun *rr, struct cmd_vars *var
 struct run_cmd {
     struct cmd_vars vars;
     const char *runs_dir, *path; /* path: the runbook (given, or --rerun-failed's) */
-    bool debug;
+    bool debug, relative;        /* relative: --relative-paths */
     struct cmd_strs tags;
     struct run_args ra;
     struct rerun rr;
@@ -292,6 +303,8 @@ static int run_parse(int argc, char **argv, struct run_cmd *c)
          .help = "run again the cases that failed or did not finish in\nRUN_DIR (the first operand, or DIR/latest), with its\nrunbook and -v values"},
         {0, "runs-dir", "DIR", CMD_STR, &c->runs_dir, .help = "where run directories go (default: runs)"},
         {0, "debug", NULL, CMD_FLAG, &c->debug, .help = "log at debug level into the run's kiln.log"},
+        {0, "relative-paths", NULL, CMD_FLAG, &c->relative,
+         .help = "results.json names the runbook and the tested files under\nthe current directory relative to it (kiln worker: a\ntenant sees no path of the worker's host)"},
         {0},
     };
     const struct cmd_verb v = {
@@ -468,6 +481,10 @@ static void run_results_start(const struct run *r, const struct run_cmd *c, cons
     for (size_t i = 0; i < nfiles; i++) {
         res->tested[res->ntested].role = xstrdup(files[i].role);
         res->tested[res->ntested++].path = xstrdup(files[i].path);
+    }
+    if (c->relative) {
+        relative_to_cwd(&res->runbook);
+        for (size_t i = 0; i < res->ntested; i++) relative_to_cwd(&res->tested[i].path);
     }
 }
 

@@ -30,6 +30,8 @@ static int gallery_key(const char *gkey, struct ms_seckey **key, char **pub)
         return EXIT_USAGE;
     }
     if (pass) secret_add(pass);
+    /* an encrypted key's scrypt takes seconds (10-12 s on a busy 2-core host): said first */
+    if (pass) fprintf(stderr, "kiln serve: reading the gallery key %s (scrypt: this takes some seconds)...\n", gkey);
     int kr = ms_seckey_load(gkey, pass, key, &err);
     if (pass) explicit_bzero(pass, strlen(pass));
     free(pass);

@@ -318,8 +318,24 @@ static char *default_name(const char *path)
 /* --publish: the version IMAGE belongs to, as kiln build and kiln sign left it beside IMAGE:
  * the manifest listing IMAGE's file name, the files it lists, the provenance, and each one's
  * .minisig where there is one (the server refuses what is unsigned, and says so on the job).
- * Each is uploaded (unless the server has it); *files gets {NAME: DIGEST}. 0 or an exit code. */
-static int publish_files(struct kiln_client *c, const char *image, json_t **files)
+ * Each is uploaded (unless the server has it); *files gets {NAME: DIGEST}. 0 or an exit code.
+ * known: files this submission sent already (the image, the kernel), {path, digest}, NULL-ended:
+ * the same file is not hashed, asked for or said again. */
+struct sent_file {
+    const char *path, *digest;
+};
+
+/* The digest of p when it is one of known's files (the same file, by device and inode). */
+static const char *sent_digest(const struct sent_file *known, const char *p)
+{
+    struct stat a, b;
+    if (stat(p, &a) < 0) return NULL;
+    for (; known && known->path; known++)
+        if (stat(known->path, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) return known->digest;
+    return NULL;
+}
+
+static int publish_files(struct kiln_client *c, const char *image, const struct sent_file *known, json_t **files)
 {
     _cleanup_free_ char *dir = path_dirname(image);
     const char *base = strrchr(image, '/') ? strrchr(image, '/') + 1 : image;
@@ -373,6 +389,8 @@ static int publish_files(struct kiln_client *c, const char *image, json_t **file
                     fprintf(stderr, "kiln submit: --publish: %s is missing (listed by %s): the version is published whole\n", p, mname);
                     rc = EXIT_USAGE;
                 }
+            } else if (sent_digest(known, p)) {
+                json_object_set_new(*files, fn, json_string(sent_digest(known, p)));
             } else {
                 char digest[65];
                 if ((rc = ensure_image(c, p, digest)) == 0) json_object_set_new(*files, fn, json_string(digest));
@@ -662,7 +680,9 @@ int cmd_submit(int argc, char **argv)
     if (rc == 0) rc = ensure_image(c, image, digest);
     if (rc == 0 && kernel) rc = ensure_image(c, kernel, kdigest);
     json_t *pfiles = NULL;
-    if (rc == 0 && publish) rc = publish_files(c, image, &pfiles);
+    /* without a kernel the list ends after the image */
+    const struct sent_file sent[] = {{image, digest}, {kernel, kdigest}, {NULL, NULL}};
+    if (rc == 0 && publish) rc = publish_files(c, image, sent, &pfiles);
     if (rc == 0) {
         _cleanup_free_ char *dn = name ? NULL : default_name(image);
         json_t *req = json_pack("{s:s, s:s}", "image", digest, "name", name ? name : dn);

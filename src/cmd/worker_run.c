@@ -71,6 +71,83 @@ static long retry_wait_ms(void)
     return left > 2000 ? (long)left : 2000;
 }
 
+/* ---- the server's reachability: one line when it stops answering, one when it is back ---- */
+
+#define BACKOFF_MIN_MS 2000L
+#define BACKOFF_MAX_MS 30000L
+/* How long a job's process keeps trying to hand in its finished run (uploads, finish) while
+ * the server does not answer: the worker's heartbeat holds the job's lease meanwhile. */
+#define HAND_IN_PATIENCE_MS (15 * 60 * 1000L)
+
+static pthread_mutex_t reach_lock = PTHREAD_MUTEX_INITIALIZER;
+static int64_t unreachable_since_ms; /* now_ms() of the first request without an answer; 0: answering */
+static long backoff_ms = BACKOFF_MIN_MS;
+/* In a job's process: the worker's loop says when the server goes and comes back (its
+ * heartbeat asks at least every quarter lease), the job's requests back off silently. */
+static bool reach_quiet;
+/* In a job's process once its run ended: until this now_ms() time, requests the server did not
+ * answer (or answered 429, 502-504) are sent again; 0 (the worker's loop): never. */
+static int64_t patient_until_ms;
+
+/* Notes whether a request got an answer (rc 0) or not (rc < 0, err): the first without one
+ * logs that the server is unreachable, the first answer after logs that it is back. */
+static void reach_note(int rc, const char *err)
+{
+    pthread_mutex_lock(&reach_lock);
+    if (rc < 0 && !unreachable_since_ms) {
+        unreachable_since_ms = now_ms();
+        backoff_ms = BACKOFF_MIN_MS;
+        if (!reach_quiet) log_warn("kiln worker: the server is unreachable (%s); asking again after %ld s, the pause doubling up to %ld s, "
+                 "until it answers", err ? err : "no answer", BACKOFF_MIN_MS / 1000, BACKOFF_MAX_MS / 1000);
+    } else if (rc == 0 && unreachable_since_ms) {
+        if (!reach_quiet) log_info("kiln worker: the server is back (it did not answer for %lld s)",
+                 (long long)((now_ms() - unreachable_since_ms) / 1000));
+        unreachable_since_ms = 0;
+        backoff_ms = BACKOFF_MIN_MS;
+    }
+    pthread_mutex_unlock(&reach_lock);
+}
+
+/* The pause before asking again: 2 s while the server answers (a refusal), else the backoff,
+ * doubling from 2 s to 30 s while it stays unreachable. */
+static long reach_wait_ms(void)
+{
+    pthread_mutex_lock(&reach_lock);
+    long w = unreachable_since_ms ? backoff_ms : BACKOFF_MIN_MS;
+    if (unreachable_since_ms) backoff_ms = MIN(backoff_ms * 2, BACKOFF_MAX_MS);
+    pthread_mutex_unlock(&reach_lock);
+    return w;
+}
+
+/* kiln_client_do, its answer noted (reach_note); while patient_until_ms lasts, a request
+ * without an answer, or answered 429 or 502-504, is sent again after the backoff (or the
+ * server's Retry-After). */
+static int request(struct kiln_client *c, const struct kiln_http *h0, long *status, char **resp, char **err)
+{
+    for (;;) {
+        long ra = 0;
+        struct kiln_http h = *h0;
+        if (!h.retry_after_s) h.retry_after_s = &ra;
+        char *r = NULL, *e = NULL;
+        int rc = kiln_client_do(c, &h, status, resp ? &r : NULL, &e);
+        reach_note(rc, e);
+        bool again = rc < 0 || *status == 429 || (*status >= 502 && *status <= 504);
+        if (!again || now_ms() >= patient_until_ms || kiln_interrupted || stopping) {
+            if (resp) *resp = r;
+            *err = e;
+            return rc;
+        }
+        long wait = rc == 0 ? kiln_client_backoff_s(*status, *h.retry_after_s) * 1000 : 0;
+        free(r);
+        free(e);
+        nap_ms(wait ? wait : reach_wait_ms());
+    }
+}
+
+/* Set around the claim's long poll: a stop ends it at once rather than when the server answers
+ * (an idle worker stops within a second); other requests (handing a job back) are let finish. */
+static volatile sig_atomic_t *call_abort;
+
 /* One request; 0 and *status, or -errno (logged). resp may be NULL. */
 static int call(struct kiln_client *c, const char *method, const char *path, const char *body, long timeout_s, long *status,
                 char **resp)
@@ -78,9 +155,10 @@ static int call(struct kiln_client *c, const char *method, const char *path, con
     char *err = NULL, *r = NULL;
     long retry_after = 0;
     struct kiln_http h = {.method = method, .path = path, .body = body, .body_len = body ? strlen(body) : 0, .stream_fd = -1,
-                          .timeout_s = timeout_s, .retry_after_s = &retry_after};
-    int rc = kiln_client_do(c, &h, status, &r, &err);
-    if (rc < 0) log_warn("kiln worker: %s", err);
+                          .timeout_s = timeout_s, .retry_after_s = &retry_after, .abort = call_abort};
+    int rc = request(c, &h, status, &r, &err);
+    /* an unreachable server is said once (reach_note), not at every request */
+    if (rc < 0) log_debug("kiln worker: %s", err);
     else if (*status / 100 != 2 && *status != 409) {
         _cleanup_free_ char *t = kiln_client_error_text(*status, r);
         long wait = kiln_client_backoff_s(*status, retry_after);
@@ -104,11 +182,26 @@ struct streamer {
     const char *jobdir;
     int64_t id;
     volatile bool done;
-    /* sources: the case lines, then each node's console, with what was sent of each */
+    /* sources: the case lines, then each node's console, with what was sent of each; a file
+     * is one source whatever path names it (runs/latest links the run's directory) */
     char *paths[32];
+    dev_t dev[32];
+    ino_t ino[32];
     off_t sent[32];
     int n;
 };
+
+/* Adds path as a source unless it is one already (by path, or as the same file). */
+static void streamer_add(struct streamer *s, const char *path)
+{
+    struct stat sb;
+    if (s->n >= 32 || stat(path, &sb) < 0) return;
+    for (int k = 0; k < s->n; k++)
+        if (streq(s->paths[k], path) || (s->dev[k] == sb.st_dev && s->ino[k] == sb.st_ino)) return;
+    s->paths[s->n] = xstrdup(path);
+    s->dev[s->n] = sb.st_dev;
+    s->ino[s->n++] = sb.st_ino;
+}
 
 /* Sends what the sources gained since the last call, whole lines only, each node's lines
  * prefixed with its name; final: the rest too. */
@@ -117,19 +210,17 @@ static void stream_once(struct streamer *s, bool final)
     _cleanup_free_ char *pat = xasprintf("%s/runs/*/nodes/*/console.log", s->jobdir);
     glob_t g;
     if (glob(pat, 0, NULL, &g) == 0) {
-        for (size_t i = 0; i < g.gl_pathc && s->n < 32; i++) {
-            bool known = false;
-            for (int k = 0; k < s->n && !known; k++) known = streq(s->paths[k], g.gl_pathv[i]);
-            if (!known) s->paths[s->n++] = xstrdup(g.gl_pathv[i]);
-        }
+        for (size_t i = 0; i < g.gl_pathc; i++) streamer_add(s, g.gl_pathv[i]);
         globfree(&g);
     }
     struct sbuf out = {0};
+    off_t upto[32];
+    memcpy(upto, s->sent, sizeof upto);
     for (int k = 0; k < s->n && out.len < CONSOLE_CHUNK; k++) {
         int fd = open(s->paths[k], O_RDONLY | O_CLOEXEC);
         if (fd < 0) continue;
         char *buf = xmalloc(CONSOLE_CHUNK);
-        ssize_t n = pread(fd, buf, CONSOLE_CHUNK - out.len, s->sent[k]);
+        ssize_t n = pread(fd, buf, CONSOLE_CHUNK - out.len, upto[k]);
         close(fd);
         if (n > 0) {
             ssize_t end = n;
@@ -149,16 +240,18 @@ static void stream_once(struct streamer *s, bool final)
                 if (!nl) sbuf_puts(&out, "\n");
                 p = q;
             }
-            s->sent[k] += end;
+            upto[k] += end;
         }
         free(buf);
     }
     if (out.len) {
         _cleanup_free_ char *path = xasprintf("/api/v1/worker/jobs/%lld/console", (long long)s->id);
-        long st;
+        long st = 0;
         char *err = NULL;
         struct kiln_http h = {.method = "POST", .path = path, .body = out.s, .body_len = out.len, .stream_fd = -1, .timeout_s = 30};
-        if (kiln_client_do(s->c, &h, &st, NULL, &err) < 0) log_warn("kiln worker: sending the console: %s", err);
+        /* what the server did not take is sent again next time (an unreachable server is
+         * said once, by reach_note); what it refused (409: the job is no longer ours) is not */
+        if (request(s->c, &h, &st, NULL, &err) == 0 && st / 100 != 5 && st != 429) memcpy(s->sent, upto, sizeof upto);
         free(err);
     }
     sbuf_free(&out);
@@ -181,7 +274,7 @@ static int upload(struct kiln_client *c, int64_t id, const char *file, const cha
     long st = 0;
     char *err = NULL, *resp = NULL;
     struct kiln_http h = {.method = "PUT", .path = path, .upload = file, .stream_fd = -1};
-    int r = kiln_client_do(c, &h, &st, &resp, &err);
+    int r = request(c, &h, &st, &resp, &err);
     if (r < 0 || st != 201) {
         _cleanup_free_ char *t = r < 0 ? NULL : kiln_client_error_text(st, resp);
         log_warn("kiln worker: uploading %s: %s", name, r < 0 ? err : t);
@@ -243,7 +336,8 @@ static char *job_runbook(const struct wopts *o, json_t *job, const char *image, 
         _cleanup_free_ char *p = json_dumps(platform, JSON_COMPACT | JSON_ENSURE_ASCII);
         out = xasprintf("%s\nplatform: %s\n", rb, p);
     } else {
-        json_t *r = json_pack("{s:s, s:i, s:o, s:O}", "name", "job", "concurrency", 1, "platform", platform, "testcase",
+        _cleanup_free_ char *name = xasprintf("job-%lld", (long long)json_integer_value(json_object_get(job, "id")));
+        json_t *r = json_pack("{s:s, s:i, s:o, s:O}", "name", name, "concurrency", 1, "platform", platform, "testcase",
                               json_object_get(spec, "testcase"));
         platform = NULL;
         out = json_dumps(r, JSON_INDENT(1) | JSON_ENSURE_ASCII);
@@ -351,7 +445,8 @@ static int job_prepare(const struct wopts *o, struct kiln_client *c, json_t *job
     if (r < 0) *why = xasprintf("cannot create %s: %s", p->dir, strerror(-r));
     if (r == 0) r = download(c, json_string_value(json_object_get(job, "image")), p->img, why);
     if (r == 0 && kd) r = download(c, kd, p->kern, why);
-    _cleanup_free_ char *rb = r == 0 ? job_runbook(o, job, p->img, kd ? p->kern : NULL) : NULL;
+    /* relative to the runbook, in the job's directory (job_execute runs there) */
+    _cleanup_free_ char *rb = r == 0 ? job_runbook(o, job, "image", kd ? "kernel" : NULL) : NULL;
     if (r == 0 && (r = write_file_atomic(p->runbook, rb, strlen(rb), 0600)) < 0)
         *why = xasprintf("cannot write the runbook: %s", strerror(-r));
     if (r == 0) {
@@ -379,16 +474,25 @@ static int job_execute(struct kiln_client *c, int64_t id, const struct job_paths
     int saved = dup(1);
     if (fd >= 0) dup2(fd, 1);
     setenv("TMPDIR", p->tmp, 1);
-    char *argv[] = {"run", "--runs-dir", p->runs, p->runbook, NULL};
-    int rc = cmd_run(4, argv);
+    /* run from the job's directory, naming its files relative to it: the console lines and
+     * results.json a tenant reads show no path of this host */
+    int rc = -1; /* job_verdict: the run could not start */
+    if (chdir(p->dir) < 0) log_error("kiln worker: job %lld: cannot enter %s: %s", (long long)id, p->dir, strerror(errno));
+    else {
+        char *argv[] = {"run", "--relative-paths", "--runs-dir", "runs", "runbook.yml", NULL};
+        rc = cmd_run(5, argv);
+        if (chdir("/") < 0) log_warn("kiln worker: cannot leave %s: %s", p->dir, strerror(errno));
+    }
     fflush(stdout);
     if (saved >= 0) dup2(saved, 1), close(saved);
     if (fd >= 0) close(fd);
     s.done = true;
     if (streaming) pthread_join(th, NULL);
+    log_info("kiln worker: job %lld: the run exited %d", (long long)id, rc);
+    /* from here the run's results are handed in, the server down or not (within the patience) */
+    patient_until_ms = now_ms() + HAND_IN_PATIENCE_MS;
     stream_once(&s, true);
     for (int k = 0; k < s.n; k++) free(s.paths[k]);
-    log_info("kiln worker: job %lld: the run exited %d", (long long)id, rc);
     return rc;
 }
 
@@ -456,7 +560,13 @@ static int run_job(const struct wopts *o, json_t *job)
     if (rundir && (r = advance(c, id, "uploading")) == 0) job_upload(o, c, id, &p, rundir);
     int fr = r == -ECANCELED ? r : finish(c, id, result, why);
     if (fr == -ECANCELED) log_info("kiln worker: job %lld: cancelled; its run was stopped and nothing of it is reported", (long long)id);
-    else log_info("kiln worker: job %lld: %s%s%s", (long long)id, result, why ? ": " : "", why ? why : "");
+    else if (fr == 0) log_info("kiln worker: job %lld: %s%s%s", (long long)id, result, why ? ": " : "", why ? why : "");
+    else if (fr == -ESTALE)
+        log_error("kiln worker: job %lld: the run ended %s, but the server no longer gives this worker the job (its lease lapsed): "
+                  "the result is dropped", (long long)id, result);
+    else
+        log_error("kiln worker: job %lld: the run ended %s, but the server did not take the result within %ld min (%s): "
+                  "it is dropped and the job's lease will lapse", (long long)id, result, HAND_IN_PATIENCE_MS / 60000, strerror(-fr));
     rm_rf(p.dir);
     job_paths_free(&p);
     free(why);
@@ -515,14 +625,15 @@ static int declare(struct kiln_client *c, const struct wopts *o, long *lease_ms)
     json_decref(decl);
     long st = 0;
     char *resp = NULL;
-    while (!stopping && (call(c, "POST", "/api/v1/worker/declare", body, 30, &st, &resp) < 0 || st != 200)) {
+    int cr;
+    while (!stopping && ((cr = call(c, "POST", "/api/v1/worker/declare", body, 30, &st, &resp)) < 0 || st != 200)) {
         free(resp);
         resp = NULL;
         if (st == 401 || st == 400) {
             fprintf(stderr, "kiln worker: the server refused this worker (HTTP %ld); check --token\n", st);
             return EXIT_USAGE;
         }
-        nap_ms(retry_wait_ms());
+        nap_ms(cr < 0 ? reach_wait_ms() : retry_wait_ms());
     }
     /* the heartbeat's pace comes from the server's lease: a reply without it is not guessed at */
     json_t *dj = NULL;
@@ -610,11 +721,19 @@ static void claim_and_start(struct kiln_client *c, const struct wopts *o, struct
     char *jr = NULL;
     long st = 0;
     _cleanup_free_ char *path = xasprintf("/api/v1/worker/claim?wait=%lld", lease_ms / 4000 > 10 ? 10LL : (long long)(lease_ms / 4000));
+    call_abort = &stopping;
     int cr = call(c, "POST", path, NULL, 60, &st, &jr);
+    call_abort = NULL;
+    if (stopping && cr < 0) {
+        free(jr);
+        return;
+    }
     if (cr < 0 || st != 200) {
         free(jr);
-        /* a Retry-After is waited out by the check above, a beat at a time */
-        if ((cr < 0 || st / 100 != 2) && now_ms() >= retry_not_before_ms) nap_ms(2000);
+        /* a Retry-After is waited out by the check above, a beat at a time; an unreachable
+         * server is asked again after the backoff, within the lease's renewal pace */
+        if (cr < 0) nap_ms(MIN(reach_wait_ms(), lease_ms / 4));
+        else if (st / 100 != 2 && now_ms() >= retry_not_before_ms) nap_ms(2000);
         return;
     }
     /* a claimed job is run from what the reply says: without its image, spec or requirements
@@ -652,6 +771,7 @@ static void claim_and_start(struct kiln_client *c, const struct wopts *o, struct
         signal(SIGINT, SIG_DFL);
         /* the worker died before PDEATHSIG was set: the signal will never come */
         if (getppid() != worker_pid) _exit(1);
+        reach_quiet = true;
         kiln_client_free(c);
         _exit(run_job(o, job));
     }
@@ -752,6 +872,15 @@ int cmd_worker_run(int argc, char **argv)
         fprintf(stderr, "kiln worker: cannot create --work %s: %s\n", o.work, strerror(errno));
         return EXIT_FAIL;
     }
+    /* a job's process runs in its job's directory: --work is named from /, not from here */
+    _cleanup_free_ char *abswork = realpath(o.work, NULL);
+    if (!abswork) {
+        fprintf(stderr, "kiln worker: --work %s: %s\n", o.work, strerror(errno));
+        return EXIT_FAIL;
+    }
+    if (defwork) free(defwork), defwork = xstrdup(abswork);
+    o.work = abswork;
+    log_set_stamps(true); /* a worker's log is read later: each line says when */
     struct kiln_client *c = NULL;
     char *err = NULL;
     if (kiln_client_new(o.server, o.token, &c, &err) < 0) {

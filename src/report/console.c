@@ -15,7 +15,8 @@
 
 static const char *status_word(int st)
 {
-    static const char *const w[] = {"QUEUED", "RUNNING", "PASSED", "FAILED", "SKIPPED", "ATTEMPTED", "FLAKY"};
+    /* attempted: the run was interrupted while the case ran (scheduler.c) */
+    static const char *const w[] = {"QUEUED", "RUNNING", "PASSED", "FAILED", "SKIPPED", "INTERRUPTED", "FLAKY"};
     return w[st];
 }
 
@@ -149,7 +150,8 @@ static int run_finished(void *self, const struct kiln_results *r, char **reterr)
     size_t n[ST_FLAKY + 1];
     results_count(r, n);
     secret_fprintf(cn->out, "\n%s: %zu passed, %zu failed, %zu skipped", r->interrupted ? "INTERRUPTED" : "summary", n[ST_PASSED],
-           n[ST_FAILED] + n[ST_ATTEMPTED], n[ST_SKIPPED]);
+           n[ST_FAILED], n[ST_SKIPPED]);
+    if (n[ST_ATTEMPTED]) secret_fprintf(cn->out, ", %zu interrupted", n[ST_ATTEMPTED]);
     if (n[ST_FLAKY]) secret_fprintf(cn->out, ", %zu flaky", n[ST_FLAKY]);
     secret_fprintf(cn->out, " in %.1f s (platform %s, accel %s)\n", r->duration_s, r->platform ? r->platform : "-",
            r->accel ? r->accel : "-");
@@ -157,7 +159,8 @@ static int run_finished(void *self, const struct kiln_results *r, char **reterr)
         const struct kiln_result *c = &r->v[i];
         if (c->status != ST_FAILED && c->status != ST_ATTEMPTED) continue;
         _cleanup_free_ char *reason = c->reason ? utf8_escape_controls(c->reason, strlen(c->reason), true) : NULL;
-        secret_fprintf(cn->out, "  FAILED %s: %s\n    log: %s/%s\n", c->id, reason ? reason : "no reason recorded", r->dir,
+        secret_fprintf(cn->out, "  %s %s: %s\n    log: %s/%s\n", c->status == ST_ATTEMPTED ? "INTERRUPTED" : "FAILED", c->id,
+                       reason ? reason : "no reason recorded", r->dir,
                        c->log_rel ? c->log_rel : "");
     }
     secret_fprintf(cn->out, "report: %s/report.html\n", r->dir);

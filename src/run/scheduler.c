@@ -349,6 +349,10 @@ static void run_item(struct worker *w, const struct item *it)
         failed_before = true;
     }
     if (status == ST_PASSED && failed_before) status = ST_FLAKY;
+    /* a case the interrupt ended (failed, or skipped when its environment's deploy was cut
+     * short) did not fail: it was tried and did not conclude. One the interrupt kept from
+     * starting (no attempt) stays skipped. */
+    if (kiln_interrupted && r->attempts > 0 && (status == ST_FAILED || status == ST_SKIPPED)) status = ST_ATTEMPTED;
     fclose(log);
     r->duration_s = now_s() - t0;
     r->status = status;

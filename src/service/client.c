@@ -85,6 +85,14 @@ static size_t on_data(char *p, size_t sz, size_t n, void *arg)
     return len;
 }
 
+/* libcurl's progress callback (called about once a second while idle): non-zero ends the
+ * request when its abort flag was set. */
+static int on_progress(void *p, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+    (void)dt, (void)dn, (void)ut, (void)un;
+    return *(volatile sig_atomic_t *)p ? 1 : 0;
+}
+
 /* What every request sets: method, URL, headers, where the answer goes, the timeouts. */
 static void set_common(CURL *k, const struct kiln_http *h, const char *url, struct curl_slist *hdr, struct sink *sk, char *ebuf)
 {
@@ -101,6 +109,11 @@ static void set_common(CURL *k, const struct kiln_http *h, const char *url, stru
     curl_easy_setopt(k, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(k, CURLOPT_LOW_SPEED_TIME, 60L);
     curl_easy_setopt(k, CURLOPT_ERRORBUFFER, ebuf);
+    if (h->abort) {
+        curl_easy_setopt(k, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(k, CURLOPT_XFERINFODATA, (void *)h->abort);
+        curl_easy_setopt(k, CURLOPT_NOPROGRESS, 0L);
+    }
 }
 
 int kiln_client_do(struct kiln_client *c, const struct kiln_http *h, long *status, char **resp, char **reterr)
@@ -155,7 +168,8 @@ int kiln_client_do(struct kiln_client *c, const struct kiln_http *h, long *statu
     }
     int r = 0;
     if (cr != CURLE_OK && !(*status && cr == CURLE_WRITE_ERROR && sk.over)) {
-        r = cr == CURLE_COULDNT_CONNECT ? -ECONNREFUSED : cr == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -EIO;
+        r = cr == CURLE_COULDNT_CONNECT ? -ECONNREFUSED : cr == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT
+            : cr == CURLE_ABORTED_BY_CALLBACK ? -EINTR : -EIO;
         *reterr = xasprintf("%s %s: %s", h->method, url, *ebuf ? ebuf : curl_easy_strerror(cr));
     }
     if (up) fclose(up);

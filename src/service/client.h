@@ -2,6 +2,7 @@
  * against BASE/api/v1/..., with a bearer token that goes only into the Authorization header
  * (never into a URL, a message or a log). */
 #pragma once
+#include <signal.h>
 #include <stddef.h>
 
 struct kiln_client;
@@ -21,10 +22,12 @@ struct kiln_http {
     long timeout_s;          /* 0: none (long polls, uploads and streams pass their own) */
     long *retry_after_s;     /* when non-NULL: the answer's Retry-After in seconds (RFC 9110
                               * 10.2.3: seconds or an HTTP date, read by libcurl), 0 if none */
+    volatile sig_atomic_t *abort; /* when non-NULL and set (a signal handler's flag): the
+                              * request ends within about a second, -EINTR */
 };
 /* Sends the request. *status gets the HTTP status, *resp (when non-NULL) the body, at most
  * 4 MiB, NUL-terminated. Returns 0 whenever an HTTP answer came (any status); -ECONNREFUSED,
- * -ETIMEDOUT, -EIO with *reterr when none did. */
+ * -ETIMEDOUT, -EINTR (h->abort), -EIO with *reterr when none did. */
 int kiln_client_do(struct kiln_client *c, const struct kiln_http *h, long *status, char **resp, char **reterr);
 /* How long a refused request asks the client to wait before asking again, in seconds: its
  * Retry-After (kiln_http.retry_after_s) when the status is 503 (RFC 9110 15.6.4) or 429 (RFC

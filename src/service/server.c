@@ -1079,6 +1079,17 @@ static enum MHD_Result h_w_declare(struct server *s, struct MHD_Connection *c, s
     return send_json(c, r, 200, json_pack("{s:I}", "lease_ms", (json_int_t)s->o->lease_ms));
 }
 
+/* The line that parts an attempt's console from the last one's in the job's console.log. */
+static void console_mark_attempt(const char *dir, int64_t id, int attempt, const char *worker)
+{
+    _cleanup_free_ char *p = path_join(dir, "console.log");
+    _cleanup_free_ char *line = xasprintf("--- attempt %d on worker %s ---\n", attempt, worker);
+    int fd = open(p, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0 || write(fd, line, strlen(line)) != (ssize_t)strlen(line))
+        log_warn("kiln serve: job %lld: cannot mark attempt %d in its console: %s", (long long)id, attempt, strerror(errno));
+    if (fd >= 0) close(fd);
+}
+
 static void clear_attempt_files(const char *dir)
 {
     DIR *d = opendir(dir);
@@ -1117,7 +1128,10 @@ static enum MHD_Result h_w_claim(struct server *s, struct MHD_Connection *c, str
         mkdir(dir, 0700);
         /* a new attempt starts without the last one's artifacts (its results would show as
          * this attempt's); the console keeps every attempt's lines */
-        if (j.attempt > 1) clear_attempt_files(dir);
+        if (j.attempt > 1) {
+            clear_attempt_files(dir);
+            console_mark_attempt(dir, j.id, j.attempt, r->w.name);
+        }
         json_t *o = job_json(&j, SPEC_FULL);
         json_object_set_new(o, "lease_ms", json_integer(s->o->lease_ms));
         kiln_job_clear(&j);
@@ -1830,12 +1844,21 @@ static void *sweeper(void *arg)
 {
     struct server *s = arg;
     int64_t next = 0;
+    bool restarted = false;
     while (!*s->stop) {
         if (mono_ms() >= next) {
             next = mono_ms() + s->o->sweep_ms;
             struct kiln_store *st = store_get(s);
             char *err = NULL;
-            int n = st ? kiln_store_sweep(st, &err) : 0;
+            /* before the first sweep: the time this server was down is not the workers' silence */
+            int n = st && !restarted ? kiln_store_leases_restart(st, s->o->lease_ms, &err) : 0;
+            if (n > 0) log_info("kiln serve: %d held job(s) get a lease of %lld s from now: their workers could not renew "
+                                "while the server was down", n, (long long)(s->o->lease_ms / 1000));
+            if (n < 0) log_error("kiln serve: renewing the leases at start: %s", err);
+            restarted |= st && n >= 0;
+            free(err);
+            err = NULL;
+            n = st && restarted ? kiln_store_sweep(st, &err) : 0;
             if (n > 0) log_warn("kiln serve: %d job(s) whose worker went silent were queued again or ended incomplete", n);
             if (n < 0) log_error("kiln serve: sweeping lapsed leases: %s", err);
             free(err);

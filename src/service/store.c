@@ -633,6 +633,7 @@ void kiln_strv_free(char **v)
 /* --- workers ------------------------------------------------------------------------------ */
 
 #define ACTIVE_STATES "('assigned', 'running', 'uploading')"
+#define CANCELLED_REASON "cancelled on request"
 #define WORKER_COLS                                                                                               \
     "w.id, w.name, w.accel, w.arch, w.cpus, w.memory_mb, w.features, w.slots, w.last_heartbeat_ms, w.created_ms," \
     " (SELECT COUNT(*) FROM jobs j WHERE j.worker_id = w.id AND j.state IN " ACTIVE_STATES ")"
@@ -866,6 +867,13 @@ static enum kiln_job_result result_parse(const char *name)
     return RESULT_NONE;
 }
 
+/* A cancelled job (or attempt) is stored without a result (the schema ties a result to
+ * 'done'); it reads as incomplete, as README and `kiln submit`'s exit 3 say. */
+static enum kiln_job_result cancelled_as_incomplete(const char *state, enum kiln_job_result res)
+{
+    return res == RESULT_NONE && state && streq(state, "cancelled") ? RESULT_INCOMPLETE : res;
+}
+
 #define B(s) (1u << (s))
 static const unsigned legal_next[JOB_STATE_COUNT] = {
     [JOB_QUEUED] = B(JOB_ASSIGNED) | B(JOB_CANCELLED),
@@ -915,7 +923,7 @@ static void job_from(const struct sql_rows *r, size_t i, struct kiln_job *j)
         .publish_channel = cell_dup(r, i, 6),
         .req = {.cpus = (int)cell_int(r, i, 9), .memory_mb = (int)cell_int(r, i, 10), .features = (unsigned)cell_int(r, i, 11)},
         .state = (enum kiln_job_state)kiln_job_state_parse(cell(r, i, 12)),
-        .result = result_parse(cell(r, i, 13)),
+        .result = cancelled_as_incomplete(cell(r, i, 12), result_parse(cell(r, i, 13))),
         .reason = cell_dup(r, i, 14),
         .attempt = (int)cell_int(r, i, 15),
         .max_attempts = (int)cell_int(r, i, 16),
@@ -1085,7 +1093,9 @@ int kiln_store_job_attempts(struct kiln_store *st, int64_t scope, int64_t id, st
         struct kiln_attempt *a = &(*out)[i];
         *a = (struct kiln_attempt){.attempt = (int)cell_int(&r, i, 0), .worker_id = cell_int(&r, i, 1),
                                    .started_ms = cell_int(&r, i, 3), .ended_ms = cell_int(&r, i, 4),
-                                   .result = result_parse(cell(&r, i, 5)), .reason = cell_dup(&r, i, 6)};
+                                   .reason = cell_dup(&r, i, 6)};
+        /* an attempt that ended without a result was cancelled: incomplete, like its job */
+        a->result = a->ended_ms ? cancelled_as_incomplete("cancelled", result_parse(cell(&r, i, 5))) : result_parse(cell(&r, i, 5));
         cell_copy(a->worker, sizeof(a->worker), &r, i, 2);
     }
     *n = r.nrows;
@@ -1150,11 +1160,11 @@ int kiln_store_job_cancel(struct kiln_store *st, int64_t scope, int64_t id, char
     }
     if (from == JOB_QUEUED) {
         rc = q(st,
-               "UPDATE jobs SET state = 'cancelled', reason = 'cancelled', finished_ms = $2, updated_ms = $2 WHERE id = $1",
+               "UPDATE jobs SET state = 'cancelled', reason = '" CANCELLED_REASON "', finished_ms = $2, updated_ms = $2 WHERE id = $1",
                PARAMS(PI(id), PI(now_ms(st))), NULL, reterr);
     } else {
         rc = end_attempt(st, id, (int)cell_int(&r, 0, 1), (int)cell_int(&r, 0, 2), cell_int(&r, 0, 3), RESULT_NONE,
-                         "cancelled", &to, reterr);
+                         CANCELLED_REASON, &to, reterr);
     }
     if (rc < 0 || (rc = commit(st, reterr)) < 0) goto fail;
     sql_rows_free(&r);
@@ -1279,6 +1289,20 @@ fail:
     return rc;
 }
 
+int kiln_store_leases_restart(struct kiln_store *st, int64_t lease_ms, char **reterr)
+{
+    if (lease_ms <= 0) return store_fail(reterr, -EINVAL, "a lease must last more than 0 ms");
+    int64_t now = now_ms(st);
+    struct sql_rows r = {0};
+    int rc = q(st,
+               "UPDATE jobs SET lease_expires_ms = $1 WHERE state IN " ACTIVE_STATES " AND lease_expires_ms < $1 RETURNING id",
+               PARAMS(PI(now + lease_ms)), &r, reterr);
+    if (rc < 0) return rc;
+    rc = (int)r.nrows;
+    sql_rows_free(&r);
+    return rc;
+}
+
 /* One claim transaction: 1 claimed (*id set), 0 nothing, -EAGAIN lost a race for the tenant's
  * last slot (try again), -errno. */
 static int claim_once(struct kiln_store *st, int64_t worker_id, int64_t lease_ms, int64_t *id, char **reterr)
@@ -1327,8 +1351,8 @@ static int claim_once(struct kiln_store *st, int64_t worker_id, int64_t lease_ms
     *id = cell_int(&c, 0, 0);
     int64_t attempt = cell_int(&c, 0, 2) + 1;
     if ((rc = q(st,
-                "UPDATE jobs SET state = 'assigned', worker_id = $2, attempt = $3, lease_expires_ms = $4, updated_ms = $5"
-                " WHERE id = $1",
+                "UPDATE jobs SET state = 'assigned', worker_id = $2, attempt = $3, lease_expires_ms = $4, updated_ms = $5,"
+                " reason = NULL WHERE id = $1",
                 PARAMS(PI(*id), PI(worker_id), PI(attempt), PI(now + lease_ms), PI(now)), NULL, reterr)) < 0 ||
         (rc = q(st, "INSERT INTO job_attempts (job_id, attempt, worker_id, started_ms) VALUES ($1, $2, $3, $4)",
                 PARAMS(PI(*id), PI(attempt), PI(worker_id), PI(now)), NULL, reterr)) < 0 ||

@@ -295,6 +295,11 @@ int kiln_store_job_finish(struct kiln_store *st, int64_t worker_id, int64_t id, 
  * handles at most 100 jobs. Returns how many it handled. */
 int kiln_store_sweep(struct kiln_store *st, char **reterr);
 
+/* At a server's start: every held job's lease runs at least lease_ms from now, so the time the
+ * server was down (its workers could not renew) is not held against them; a worker that is
+ * gone for good loses its jobs one lease later. The number of leases moved on, or -errno. */
+int kiln_store_leases_restart(struct kiln_store *st, int64_t lease_ms, char **reterr);
+
 /* --- the update server (update/omaha.h, update/policy.h; docs/updates.md) ----------------- */
 
 /* A rollout: the policy of one image name (the Omaha appid) in one channel (the track). */

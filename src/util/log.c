@@ -9,7 +9,10 @@
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static int threshold = LOG_INFO;
+static bool stamps;
 static FILE *logfile;
+
+void log_set_stamps(bool on) { stamps = on; }
 
 void log_set_level(int level)
 {
@@ -36,8 +39,15 @@ int log_full(int level, int err, const char *fmt, ...)
     free(masked);
     pthread_mutex_lock(&lock);
     if (level >= threshold) {
-        if (level >= LOG_WARN) fprintf(stderr, "kiln: %s: %s\n", names[level], msg);
-        else fprintf(stderr, "%s\n", msg);
+        char when[32] = "";
+        if (stamps) {
+            time_t t = time(NULL);
+            struct tm tm;
+            gmtime_r(&t, &tm);
+            strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ ", &tm);
+        }
+        if (level >= LOG_WARN) fprintf(stderr, "%skiln: %s: %s\n", when, names[level], msg);
+        else fprintf(stderr, "%s%s\n", when, msg);
     }
     if (logfile) {
         struct timespec ts;

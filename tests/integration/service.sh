@@ -79,6 +79,14 @@ wait $victim
 if pgrep -f "qemu-system-x86_64 -name kiln-.*$vdir/" >/dev/null; then fail "worker $holder left a qemu running"; fi
 [ -z "$(ls "$vdir" 2>/dev/null)" ] || { ls -R "$vdir" >&2; fail "worker $holder left files in its work directory"; }
 expect_in "$holder".log "stopping: 1 job(s) handed back"
+# the second attempt starts without the first one's reason (its attempt keeps it)
+for i in $(seq 600); do
+    api "$TA" GET "/api/v1/jobs/$id" >/dev/null
+    [ "$(jq -r '.attempt' "$T/body")" = 2 ] && [ "$(jq -r .state "$T/body")" != queued ] && break
+    sleep 0.2
+done
+[ "$(jq -r .attempt "$T/body")" = 2 ] || fail "job $id did not start its second attempt: $(cat "$T/body")"
+[ "$(jq -r .state "$T/body")" = done ] || expect_jq "$T/body" .reason null
 wait $submit_pid
 rc=$?
 [ $rc -eq 0 ] || { cat submit.out submit.err; fail "kiln submit --wait exited $rc, expected 0 (passed)"; }
@@ -110,8 +118,27 @@ expect_in "$T/out" "signature good"
 expect_api 200 "$TA" GET "/api/v1/jobs/$id/console"
 cmp -s "$T/body" live.txt || fail "the live stream differs from the console read after the job"
 # both attempts: each run's opening case line, and a boot each (smoke reboots the second)
-[ "$(grep -c "^kiln run job: 1 case(s)" live.txt)" -eq 2 ] || fail "expected both attempts' runs in the console"
+[ "$(grep -c "^kiln run job-$id: 1 case(s), results in runs/job-$id-" live.txt)" -eq 2 ] || fail "expected both attempts' runs in the console"
 [ "$(grep -c "kiln-busybox: ready" live.txt)" -ge 2 ] || fail "expected the boot of both attempts in the console"
+# a line parts the attempts; the stopped attempt's case reads interrupted, not failed
+expect_in live.txt "--- attempt 2 on worker $other ---"
+expect_not_in live.txt "FAILED"
+grep -Eq '^\[1/1\] INTERRUPTED +smoke' live.txt || { cat live.txt >&2; fail "the stopped attempt's case line does not say INTERRUPTED"; }
+# each console line once: the second attempt's node lines are its nodes' consoles, no more
+sed -n "/^--- attempt 2 on worker $other ---\$/,\$p" live.txt > attempt2.txt
+for n in node0 node1; do
+    [ "$(api "$TA" GET "/api/v1/jobs/$id/artifacts/nodes/$n/console.log")" = 200 ] || continue
+    want=$(awk 'END { print NR }' "$T/body")
+    got=$(grep -c "^\[$n\] " attempt2.txt)
+    [ "$got" -eq "$want" ] || fail "the job's console has $got [$n] lines for attempt 2; its nodes/$n/console.log has $want"
+done
+# a tenant sees no path of the worker's host: the run is named after the job, its files relative
+! grep -qF "$T/w" live.txt || fail "the console names a worker's path: $(grep -F "$T/w" live.txt | head -n 2)"
+expect_api 200 "$TA" GET "/api/v1/jobs/$id/artifacts/results.json"
+expect_jq "$T/body" .run.name "job-$id"
+expect_jq "$T/body" .run.runbook runbook.yml
+expect_jq "$T/body" '[.run.tested[].path] | sort | join(",")' "image,kernel"
+! grep -qF "$T/w" "$T/body" || fail "results.json names a worker's path"
 # a guest that does not boot is the image's failure: failed, not incomplete, not retried.
 # The job is a tenant's runbook: the worker adds its platform to it.
 cat > tenant.yml <<'YAML'
@@ -161,8 +188,11 @@ expect_in "$other".log "kiln worker: job $id2: cancelled; its run was stopped an
 expect_not_in "$other".log "job $id2: incomplete"
 expect_api 200 "$TA" GET "/api/v1/jobs/$id2"
 expect_jq "$T/body" .state cancelled
+expect_jq "$T/body" .result incomplete  # README: a cancelled job is incomplete (submit --wait exits 3)
+expect_jq "$T/body" .reason "cancelled on request"
 expect_jq "$T/body" '.attempts | length' 1
-expect_jq "$T/body" '.attempts[0].reason' cancelled
+expect_jq "$T/body" '.attempts[0].reason' "cancelled on request"
+expect_jq "$T/body" '.attempts[0].result' incomplete
 expect_api 409 "$TA" POST "/api/v1/jobs/$id2/cancel"
 expect_status 1 env KILN_TOKEN="$TA" "$KILN" cancel --server "$S" "$id2"
 expect_in "$T/err" "is already cancelled"

@@ -86,6 +86,8 @@ KILN_PASSPHRASE=gallery-pass-phrase start_serve serve.log --gallery-key gk.key
 trap 'kill $serve_pid $w1_pid 2>/dev/null; sleep 1; rm -rf "$T"' EXIT
 KILN_WORKER_TOKEN=$W1 "$KILN" worker --server "$S" --work "$T/w1" --slots 2 > w1.log 2>&1 &
 w1_pid=$!
+# an encrypted key takes seconds to read (scrypt): said before, not after a silence
+expect_in serve.log "reading the gallery key gk.key (scrypt"
 expect_in serve.log "tenants' galleries are signed with key $(sed -n 's/.*public key //p' gk.pub)"
 
 # --- refused before anything runs: files that are not the tenant's uploads, bad names ---
@@ -131,6 +133,11 @@ result unsigned
 expect_in "$T/out" "passed   smoke"
 expect_in "$T/err" "publish refused: not published: "
 expect_in "$T/err" "bbos-1.0.manifest.json"
+# the kernel and the initrd are the job's files and the version's: each is sent (or found) once
+for f in bbos-1.0.initrd.img bbos-1.0.vmlinuz; do
+    n=$(grep -cE "unsigned/$f (\(|is on the server already)" "$T/err")
+    [ "$n" -eq 1 ] || { cat "$T/err"; fail "unsigned: kiln submit named $f $n times"; }
+done
 id=$(head -n 1 "$T/out")
 h "$S/api/v1/jobs/$id" >/dev/null
 expect_jq "$T/body" .result passed

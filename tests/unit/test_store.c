@@ -474,7 +474,9 @@ static void test_transitions(void)
     is_int(claim(st, w, &got), 0, L("a cancelled job is not claimed"));
     j = get(st, c1);
     is_str(kiln_job_state_name(j.state), "cancelled", L("state cancelled"));
-    is_int(j.result, RESULT_NONE, L("a cancelled job has no result"));
+    /* README, kiln submit's exit 3: a cancelled job is incomplete (stored without a result) */
+    is_str(kiln_job_result_name(j.result), "incomplete", L("a cancelled job reads incomplete"));
+    is_str(j.reason, "cancelled on request", L("and says it was cancelled"));
     kiln_job_clear(&j);
 
     /* cancelled while running: the worker hears it at its heartbeat, and cannot go on */
@@ -502,7 +504,8 @@ static void test_transitions(void)
     is_int(kiln_store_job_attempts(st, tenant, c2, &a, &na, &err), 0, L("attempts listed"));
     is_int(na, 1, L("one attempt"));
     if (na == 1) {
-        is_str(a[0].reason, "cancelled", L("the attempt ended cancelled"));
+        is_str(a[0].reason, "cancelled on request", L("the attempt ended cancelled"));
+        is_str(kiln_job_result_name(a[0].result), "incomplete", L("its attempt reads incomplete too"));
         ok(a[0].ended_ms > 0, "%s", L("and has an end time"));
     }
     kiln_attempts_free(a, na);
@@ -777,6 +780,9 @@ static void test_lapse(void)
     is_int(claim(st, w1, &got), 0, L("the lost worker is not given it back"));
     is_int(claim(st, w2, &got), 1, L("another worker claims it"));
     is_int(got, id, L("the same job"));
+    j = get(st, id);
+    ok(j.reason == NULL, "%s", L("the new attempt starts without the last one's reason (the attempts keep it)"));
+    kiln_job_clear(&j);
     kiln_store_job_advance(st, w2, id, JOB_RUNNING, &err);
     is_int(kiln_store_job_finish(st, w1, id, RESULT_PASSED, NULL, NULL, &err), -ESTALE, L("the lost worker's late result refused"));
     is_int(kiln_store_job_finish(st, w2, id, RESULT_PASSED, "ok", NULL, &err), 0, L("the second worker finishes"));
@@ -823,6 +829,40 @@ static void test_lapse(void)
     is_int(claim(st, w2, &got), 0, L("not by the worker that failed it"));
     is_int(claim(st, w1, &got), 1, L("by another"));
     is_int(got, id3, L("the same job"));
+    kiln_store_close(st);
+}
+
+/* A server that was down longer than a lease: at its start the held jobs' leases run from now,
+ * so the sweep does not take its own downtime for the workers' silence. */
+static void test_leases_restart(void)
+{
+    fresh_db();
+    struct kiln_store *st = open_db(&fake_opts);
+    if (!ok(st != NULL, "%s", L("open"))) return;
+    int64_t t = add_tenant(st, "acme", 10, NULL);
+    int64_t w = add_worker(st, "host7", "kvm", "x86_64", 8, 8192, 0, 4);
+    int64_t id = submit(st, t, NULL), queued = submit(st, t, NULL), got = 0, *held = NULL;
+    _cleanup_free_ char *err = NULL;
+    is_int(claim(st, w, &got), 1, L("claimed"));
+    kiln_store_job_advance(st, w, id, JOB_RUNNING, &err);
+    atomic_fetch_add(&fake_now, 63000); /* the server was down 63 s; the lease was 30 s */
+    is_int(kiln_store_leases_restart(st, 30000, &err), 1, L("at start: the held job's lease runs from now"));
+    struct kiln_job j = get(st, id);
+    is_int(j.lease_expires_ms, atomic_load(&fake_now) + 30000, L("now + the lease"));
+    kiln_job_clear(&j);
+    j = get(st, queued);
+    is_int(j.lease_expires_ms, 0, L("a queued job gets no lease"));
+    kiln_job_clear(&j);
+    is_int(kiln_store_sweep(st, &err), 0, L("the first sweep takes nothing back"));
+    atomic_fetch_add(&fake_now, 10000);
+    is_int(kiln_store_worker_heartbeat(st, w, 30000, &held, &err), 1, L("the worker, heard again, renews it"));
+    free(held);
+    is_int(kiln_store_job_finish(st, w, id, RESULT_PASSED, NULL, NULL, &err), 0, L("and its result is taken"));
+    j = get(st, id);
+    is_str(kiln_job_result_name(j.result), "passed", L("passed, on its first attempt"));
+    is_int(j.attempt, 1, L("one attempt"));
+    kiln_job_clear(&j);
+    is_int(kiln_store_leases_restart(st, 0, &err), -EINVAL, L("a lease of 0 ms refused"));
     kiln_store_close(st);
 }
 
@@ -1324,6 +1364,7 @@ static void run_all(void)
     test_quota();
     test_capabilities();
     test_lapse();
+    test_leases_restart();
     test_concurrent_claims(false);
     test_concurrent_claims(true);
     test_concurrent_quota();
