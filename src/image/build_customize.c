@@ -449,6 +449,19 @@ static int remove_package_manager(struct build_ctx *c)
     return 0;
 }
 
+int host_copies_remove(const struct pkg_family_ops *f, int root_fd)
+{
+    int n = 0;
+    for (const char *const *p = f->host_copies; p && *p; p++) {
+        int fd = inroot_open(root_fd, *p, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
+        struct stat st;
+        bool regular = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+        if (fd >= 0) close(fd);
+        if (regular && !(f->owned && f->owned(root_fd, *p))) n += inroot_rm_glob(root_fd, *p) > 0;
+    }
+    return n;
+}
+
 int stage_customize(struct build_ctx *c)
 {
     const struct image_spec *s = c->spec;
@@ -458,6 +471,8 @@ int stage_customize(struct build_ctx *c)
     if (!initrd)
         return build_error(c, "customize", "kernel %s has no initrd in /boot; add %s to packages.install", c->kver,
                            c->family->initrd_tool);
+    /* the build host's resolver and name, copied in by the tree maker: not the image's */
+    host_copies_remove(c->family, c->root_fd);
     if ((r = customize_system(c)) < 0 || (r = customize_users(c)) < 0 || (r = customize_files(c)) < 0) return r;
     if (s->encrypt && (r = encrypt_customize(c)) < 0) return r;
     if (s->layout == LAYOUT_IMMUTABLE && (r = stamp_os_release(c)) < 0) return r;

@@ -32,6 +32,13 @@ struct pkg_family_ops {
     /* The package tree at dest (a new directory): packages.install, then packages.remove. 0, or
      * a negative errno after a BUILD_ERROR (-EINTR when interrupted). */
     int (*create)(struct build_ctx *c, const char *dest);
+    /* Files the tree maker copies from the build host into the tree and leaves there, paths in
+     * the tree, NULL-terminated (deb: mmdebstrap copies the host's /etc/resolv.conf and
+     * /etc/hostname "for debootstrap compatibility", man mmdebstrap), or NULL for none. The
+     * customize stage removes each that is a regular file no package lists (host_copies_remove). */
+    const char *const *host_copies;
+    /* Whether an installed package lists /rel (deb: var/lib/dpkg/info/ *.list); NULL: none does. */
+    bool (*owned)(int root_fd, const char *rel);
 };
 extern const struct pkg_family_ops family_deb, family_rpm;
 /* The vtable of the spec's family (FAMILY_DEB or FAMILY_RPM). */
@@ -50,6 +57,10 @@ const struct build_stage *build_stages(size_t *n);
 
 int stage_rootfs(struct build_ctx *c);    /* build_tree.c */
 int stage_customize(struct build_ctx *c); /* build_customize.c */
+/* Removes from the tree at root_fd family f's host_copies that are regular files (not symlinks)
+ * no package owns, so no image carries its builder's resolver or name; returns how many. Runs
+ * on the build's copy of the cached tree, before os.hostname and os.files write theirs. */
+int host_copies_remove(const struct pkg_family_ops *f, int root_fd);
 int stage_usr(struct build_ctx *c);       /* build_disk.c */
 int stage_root_fs(struct build_ctx *c);
 int stage_esp(struct build_ctx *c);

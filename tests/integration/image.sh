@@ -50,6 +50,12 @@ debugfs -R "ls -l /etc/ssh" rootfs.img 2>/dev/null > ssh.txt
 ! grep -q ssh_host_ ssh.txt || fail "SSH host keys baked into the image"
 [ "$(debugfs -R "stat /etc/machine-id" rootfs.img 2>/dev/null | sed -n 's/.*Size: \([0-9]*\).*/\1/p' | head -1)" = 0 ] || fail "machine-id not empty"
 debugfs -R "cat /etc/fstab" rootfs.img 2>/dev/null | grep -q "^PARTUUID=" || fail "fstab does not mount by PARTUUID"
+# not the build host's resolver and name (mmdebstrap copies its /etc/resolv.conf and /etc/hostname
+# into the tree; fresh-user finding: nameserver 10.255.255.53, mode 0755, in every image): no
+# package here makes a resolv.conf, so there is none; /etc/hostname is os.hostname's
+debugfs -R "stat /etc/resolv.conf" rootfs.img 2>&1 | grep -q "File not found" ||
+    fail "/etc/resolv.conf is in the image (the build host's?): $(debugfs -R 'cat /etc/resolv.conf' rootfs.img 2>/dev/null)"
+[ "$(debugfs -R "cat /etc/hostname" rootfs.img 2>/dev/null)" = kiln-debian ] || fail "/etc/hostname is not os.hostname's kiln-debian"
 # the libeatmydata the package installs ran with (rootfs_deb.c: deps.sh installs it) is gone
 # again: not in the image, not in its ld.so.cache, not in the initrd (its tools run ldd)
 if [ -e /usr/lib/x86_64-linux-gnu/libeatmydata.so.1 ]; then
