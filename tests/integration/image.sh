@@ -21,6 +21,8 @@ grep -qE "^kiln build: \\[[0-9]/[0-9]\\] outputs [0-9]+ s: sha256 of 5 files \([
 ! grep -q "$(printf '[\r\033]')" build1.txt || fail "carriage returns or escape sequences in a build's piped output"
 for f in raw qcow2 vhd vmlinuz initrd manifest.json spdx.json cdx.json provenance.json; do [ -s "out1/$base.$f" ] || fail "missing out1/$base.$f"; done
 [ -z "$(ls -A out1 | grep -v "^$base\.")" ] || fail "stray files in out1: $(ls -A out1)"
+# one mode for every output (fresh-user finding: the .initrd of a dracut tree was 0600)
+for f in out1/*; do [ "$(stat -c %a "$f")" = 644 ] || fail "$f is mode $(stat -c %a "$f"), the outputs are 0644"; done
 m=out1/$base.manifest.json
 expect_jq "$m" .name debian-server
 expect_jq "$m" .os_release.ID debian
