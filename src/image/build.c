@@ -42,6 +42,8 @@ static bool disk_made(const struct image_spec *s, const struct build_opts *o)
 /* ... and the ESP's also when the spec signs: the signed kernel is the direct-boot output too */
 static bool esp_made(const struct image_spec *s, const struct build_opts *o) { return disk_made(s, o) || s->sb_key; }
 
+bool build_needs_kernel(const struct image_spec *s, const struct build_opts *o) { return esp_made(s, o); }
+
 static const struct build_stage stages[] = {
     {"rootfs", stage_rootfs, NULL},       /* the package tree, cached */
     {"customize", stage_customize, NULL}, /* a copy of it made into this image, generalized */

@@ -225,6 +225,7 @@ static int find_kernel(struct build_ctx *c)
         }
     }
     if (dir) closedir(dir);
+    if (!best && !build_needs_kernel(c->spec, c->opts)) return 0; /* a rootfs archive alone: none needed */
     if (!best) {
         _cleanup_free_ char *pkgs = c->family->kernel_packages(c->spec->arch);
         return build_error(c, "customize", "the image has no kernel in /boot; add %s to packages.install", pkgs);
@@ -467,8 +468,8 @@ int stage_customize(struct build_ctx *c)
     const struct image_spec *s = c->spec;
     int r = find_kernel(c);
     if (r < 0) return r;
-    _cleanup_free_ char *initrd = tree_initrd(c);
-    if (!initrd)
+    _cleanup_free_ char *initrd = c->kver ? tree_initrd(c) : NULL;
+    if (c->kver && !initrd)
         return build_error(c, "customize", "kernel %s has no initrd in /boot; add %s to packages.install", c->kver,
                            c->family->initrd_tool);
     /* the build host's resolver and name, copied in by the tree maker: not the image's */
@@ -483,6 +484,6 @@ int stage_customize(struct build_ctx *c)
     generalize(c);
     clamp_tree(c->root, c->epoch);
     /* the tree's /boot is final: the ESP is sized for its kernel, initrd and boot loader */
-    c->esp_bytes = esp_size(c);
+    if (c->kver) c->esp_bytes = esp_size(c);
     return 0;
 }

@@ -52,6 +52,11 @@ struct build_stage {
     int (*run)(struct build_ctx *c);
     bool (*enabled)(const struct image_spec *s, const struct build_opts *o);
 };
+/* Whether the build needs the tree's kernel and initrd (build.c): for a disk (raw, qcow2, VHD
+ * among the outputs asked for), the immutable layout or a signed kernel (the ESP stage runs).
+ * A rootfs archive alone (output: [tar], or --format tar) does not: a WSL or container rootfs
+ * has no kernel of its own; one the tree has is still written for direct boot. */
+bool build_needs_kernel(const struct image_spec *s, const struct build_opts *o);
 /* The stages in the order they run (build.c); *n gets how many. */
 const struct build_stage *build_stages(size_t *n);
 

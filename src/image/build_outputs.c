@@ -142,6 +142,7 @@ static int output_mode(struct build_ctx *c, const char *path)
  * make the update payload (update.json ties them together). */
 static int output_boot_files(struct build_ctx *c)
 {
+    if (!c->kver) return 0; /* a rootfs archive alone, from a tree without a kernel */
     _cleanup_free_ char *irel = tree_initrd(c);
     _cleanup_free_ char *krel = xasprintf("boot/vmlinuz-%s", c->kver);
     const struct { const char *src_rel, *suffix; } kfiles[] = {{krel, kiln_artifacts[ARTIFACT_KERNEL].suffix},
@@ -356,7 +357,8 @@ int stage_outputs(struct build_ctx *c)
     if (r == 0) r = list_artifacts(c, arts);
     if (r == 0 && immutable) r = write_update_manifest(c, arts);
     if (r == 0)
-        build_note(c, "(%s + kernel, initrd%s)", made.s ? made.s + 1 : "no disk", immutable ? ", update payload" : "");
+        build_note(c, "(%s%s%s)", made.s ? made.s + 1 : "no disk", c->kver ? " + kernel, initrd" : ", no kernel",
+                   immutable ? ", update payload" : "");
     sbuf_free(&made);
     return r;
 }

@@ -73,6 +73,14 @@ static void test_stages_tar(void)
         is_str(e, "rootfs customize root-fs esp disk outputs manifest", "--format qcow2 on a tar spec: the disk's");
         is_str(f, "rootfs customize usr root-fs esp disk outputs manifest",
                "the immutable layout keeps them (its /usr image and update payload)");
+        /* a rootfs archive alone needs no kernel (fresh-user finding: output [tar] without
+         * linux-image-amd64 failed in customize, "the image has no kernel in /boot") */
+        struct build_opts all = {.only_output = -1}, as_tar = {.only_output = OUT_TAR}, as_qcow2 = {.only_output = OUT_QCOW2};
+        ok(!build_needs_kernel(tar, &all) && !build_needs_kernel(wsl, &all), "output: [tar]: no kernel needed");
+        ok(build_needs_kernel(both, &all), "output: [qcow2, tar]: the disk needs one");
+        ok(!build_needs_kernel(both, &as_tar), "--format tar on a spec with a disk: none needed");
+        ok(build_needs_kernel(tar, &as_qcow2), "--format qcow2 on a tar spec: needed");
+        ok(build_needs_kernel(imm, &all), "the immutable layout's archive: needed (its /usr image and update payload)");
     }
     spec_free(tar), spec_free(wsl), spec_free(both), spec_free(imm);
 }
