@@ -170,11 +170,13 @@ static json_t *list_rows(json_t *index, const char *name, const char *ch, bool s
         json_array_foreach(json_object_get(e, "channels"), k, c) in |= ch && streq(json_string_value(c), ch);
         const char *end = json_string_value(json_object_get(e, "support_end"));
         bool live = parse_utc(end) > at;
+        /* arch: null for a version published before the catalog recorded it */
+        json_t *arch = json_object_get(e, "arch");
         if (in && (live || !supported))
-            json_array_append_new(rows, json_pack("{s:s, s:O, s:O, s:O, s:O, s:b}", "name", n, "version",
-                                                  json_object_get(e, "version"), "channels", json_object_get(e, "channels"),
-                                                  "published", json_object_get(e, "published"), "support_end",
-                                                  json_object_get(e, "support_end"), "supported", live));
+            json_array_append_new(rows, json_pack("{s:s, s:O, s:O, s:O, s:O, s:O, s:b}", "name", n, "version",
+                                                  json_object_get(e, "version"), "arch", arch ? arch : json_null(), "channels",
+                                                  json_object_get(e, "channels"), "published", json_object_get(e, "published"),
+                                                  "support_end", json_object_get(e, "support_end"), "supported", live));
     }
     return rows;
 }
@@ -248,39 +250,51 @@ static void pull_line(void *ctx, const char *name, uint64_t bytes)
     fprintf(stderr, "kiln gallery pull: %s (%llu bytes)\n", name, (unsigned long long)bytes);
 }
 
+/* kiln gallery init: a new gallery at gdir trusting a->trust, its first index signed with a->keyfile. */
+static int gallery_init_sub(const char *gdir, const struct gallery_args *a)
+{
+    char *err = NULL;
+    int rc;
+    if (!gdir) return cmd_usage_error("gallery init", "--gallery DIR is needed: where the gallery goes");
+    if (!a->keyfile) return cmd_usage_error("gallery init", "-k SECRET.key is needed: it signs the first index");
+    if ((rc = cmd_input("gallery init", a->keyfile, "pass the key file kiln keygen wrote"))) return rc;
+    struct ms_seckey *key = load_key(a->keyfile, "gallery init");
+    if (!key) return EXIT_FAIL;
+    int r = gallery_init(gdir, a->trust.v, a->trust.n, key, a->prio, a->areas.v, a->areas.n, &err);
+    ms_seckey_free(key);
+    if (r < 0) {
+        fprintf(stderr, "kiln gallery init: %s\n", err);
+        free(err);
+        return EXIT_FAIL;
+    }
+    printf("kiln gallery: %s set up, trusting %zu key(s); policy in %s/gallery.yml\n", gdir, a->trust.n, gdir);
+    return EXIT_OK;
+}
+
+/* kiln gallery trust: the gallery at gdir trusts the public key file a->ref too. */
+static int gallery_trust_sub(const char *gdir, const struct gallery_args *a)
+{
+    char *err = NULL;
+    int rc;
+    if (!gdir) return cmd_usage_error("gallery trust", "--gallery DIR is needed: the gallery that trusts the key");
+    if ((rc = cmd_input("gallery trust", a->ref, "pass the .pub file kiln keygen wrote"))) return rc;
+    char id[17];
+    if (gallery_trust(gdir, a->ref, id, &err) < 0) {
+        fprintf(stderr, "kiln gallery trust: %s\n", err);
+        free(err);
+        return EXIT_FAIL;
+    }
+    printf("kiln gallery: key %s trusted (keys/%s.pub); keys trusted before stay trusted\n", id, id);
+    return EXIT_OK;
+}
+
 static int gallery_sub(const char *sub, const struct gallery_args *a)
 {
     const char *gdir = a->gdir ? a->gdir : env_gallery();
     char *err = NULL;
     int rc = EXIT_OK;
-    if (streq(sub, "init")) {
-        if (!gdir) return cmd_usage_error("gallery init", "--gallery DIR is needed: where the gallery goes");
-        if (!a->keyfile) return cmd_usage_error("gallery init", "-k SECRET.key is needed: it signs the first index");
-        if ((rc = cmd_input("gallery init", a->keyfile, "pass the key file kiln keygen wrote"))) return rc;
-        struct ms_seckey *key = load_key(a->keyfile, "gallery init");
-        if (!key) return EXIT_FAIL;
-        int r = gallery_init(gdir, a->trust.v, a->trust.n, key, a->prio, a->areas.v, a->areas.n, &err);
-        ms_seckey_free(key);
-        if (r < 0) {
-            fprintf(stderr, "kiln gallery init: %s\n", err);
-            free(err);
-            return EXIT_FAIL;
-        }
-        printf("kiln gallery: %s set up, trusting %zu key(s); policy in %s/gallery.yml\n", gdir, a->trust.n, gdir);
-        return EXIT_OK;
-    }
-    if (streq(sub, "trust")) {
-        if (!gdir) return cmd_usage_error("gallery trust", "--gallery DIR is needed: the gallery that trusts the key");
-        if ((rc = cmd_input("gallery trust", a->ref, "pass the .pub file kiln keygen wrote"))) return rc;
-        char id[17];
-        if (gallery_trust(gdir, a->ref, id, &err) < 0) {
-            fprintf(stderr, "kiln gallery trust: %s\n", err);
-            free(err);
-            return EXIT_FAIL;
-        }
-        printf("kiln gallery: key %s trusted (keys/%s.pub); keys trusted before stay trusted\n", id, id);
-        return EXIT_OK;
-    }
+    if (streq(sub, "init")) return gallery_init_sub(gdir, a);
+    if (streq(sub, "trust")) return gallery_trust_sub(gdir, a);
     _cleanup_free_ char *verb = xasprintf("gallery %s", sub);
     /* a name no gallery can hold is a usage error with the rule, not "not published" */
     static const char rule[] = "want 1 to 128 of A-Z a-z 0-9 . _ + ~ -, not starting with '.' or '-', without \"..\"";

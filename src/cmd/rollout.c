@@ -198,21 +198,21 @@ static bool take_pin(const char *verb, const char *opt, const char *val, void *t
  * and --percent. Negative limits are the ones not given. -EINVAL with *err naming what is
  * missing; -EIO when the database cannot say. */
 static int merge_old(struct kiln_store *st, struct kiln_rollout *ro, long max_per_hour, long max_inflight, long pause_after,
-                     char **err)
+                     char **reterr)
 {
     struct rollout_policy *p = &ro->p;
     struct kiln_rollout old;
     char *e2 = NULL;
     int r = kiln_store_rollout_get(st, ro->name, ro->channel, &old, &e2);
     if (r < 0 && r != -ENOENT) {
-        *err = xasprintf("cannot read the rollout: %s", e2 ? e2 : strerror(-r));
+        *reterr = xasprintf("cannot read the rollout: %s", e2 ? e2 : strerror(-r));
         free(e2);
         return -EIO;
     }
     free(e2);
     if (r == -ENOENT) {
         if (!p->target[0] || p->permyriad < 0) {
-            *err = xasprintf("%s has no rollout in channel %s yet: --version V and --percent P are needed", ro->name, ro->channel);
+            *reterr = xasprintf("%s has no rollout in channel %s yet: --version V and --percent P are needed", ro->name, ro->channel);
             return -EINVAL;
         }
         return 0;
@@ -336,6 +336,23 @@ static int run_verb(struct kiln_store *st, const char *verb, const struct kiln_r
     return rc;
 }
 
+/* The names a subcommand takes, each against its rule: EXIT_OK, or the usage error's exit code
+ * (the rule printed). */
+static int check_names(const char *cmd, const char *verb, const char *name, const char *channel, const char *machine)
+{
+    if (!catalog_safe_name(name))
+        return cmd_usage_error(cmd, "image name \"%.128s\": want 1 to 128 of A-Z a-z 0-9 . _ + ~ -, not starting with '.' or "
+                                    "'-', without \"..\"", name);
+    if (streq(verb, "group") && !rollout_group_ok(channel))
+        return cmd_usage_error(cmd, "group \"%.64s\": want 1 to %d of A-Z a-z 0-9 . _ -", channel, ROLLOUT_GROUP_MAX);
+    if (streq(verb, "group") && !omaha_name_ok(machine))
+        return cmd_usage_error(cmd, "machine id \"%.128s\": want 1 to %d of %s, not starting with '.', without '/' or \"..\"",
+                               machine, OMAHA_TOKEN_MAX, "A-Z a-z 0-9 . _ + ~ : { } @ = -");
+    if (!streq(verb, "group") && !kiln_store_name_ok(channel))
+        return cmd_usage_error(cmd, "channel \"%.64s\": want " KILN_STORE_NAME_RULE, channel);
+    return EXIT_OK;
+}
+
 int cmd_rollout(int argc, char **argv)
 {
     const char *data = NULL, *db = NULL, *reason = NULL, *gallery = NULL;
@@ -398,16 +415,7 @@ int cmd_rollout(int argc, char **argv)
     p->max_inflight = (int)MAX(max_inflight, 0);
     p->pause_after_failures = (int)MAX(pause_after, 0);
     /* every name is checked before the database is opened, the rule stated */
-    if (!catalog_safe_name(name))
-        return cmd_usage_error(v->name, "image name \"%.128s\": want 1 to 128 of A-Z a-z 0-9 . _ + ~ -, not starting with '.' or "
-                                        "'-', without \"..\"", name);
-    if (streq(verb, "group") && !rollout_group_ok(channel))
-        return cmd_usage_error(v->name, "group \"%.64s\": want 1 to %d of A-Z a-z 0-9 . _ -", channel, ROLLOUT_GROUP_MAX);
-    if (streq(verb, "group") && !omaha_name_ok(machine))
-        return cmd_usage_error(v->name, "machine id \"%.128s\": want 1 to %d of %s, not starting with '.', without '/' or \"..\"",
-                               machine, OMAHA_TOKEN_MAX, "A-Z a-z 0-9 . _ + ~ : { } @ = -");
-    if (!streq(verb, "group") && !kiln_store_name_ok(channel))
-        return cmd_usage_error(v->name, "channel \"%.64s\": want " KILN_STORE_NAME_RULE, channel);
+    if ((rc = check_names(v->name, verb, name, channel, machine)) != EXIT_OK) return rc;
     bool whole = p->target[0] && p->permyriad >= 0; /* a set that needs nothing of the old one */
     snprintf(ro.name, sizeof(ro.name), "%s", name);
     snprintf(ro.channel, sizeof(ro.channel), "%s", channel);

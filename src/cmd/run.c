@@ -516,11 +516,12 @@ static int run_cases(struct run *r, const struct run_cmd *c, struct kiln_platfor
     /* the platform may have fallen back from KVM to TCG during the run */
     free(res.accel);
     res.accel = xstrdup(pctx->accel ? pctx->accel : "-");
-    int wr = notifiers_run_finished(&ns, &res);
+    _cleanup_free_ char *werr = NULL;
+    int wr = notifiers_run_finished(&ns, &res, &werr);
     _cleanup_free_ char *latest = path_join(c->runs_dir, "latest");
     /* latest names a run whose reports exist */
     if (wr == 0) symlink_replace(r->run_id, latest);
-    else fprintf(stderr, "kiln run: the reports of %s could not be written; %s was not moved to it\n", r->run_dir, latest);
+    else log_error("%s", werr), fprintf(stderr, "kiln run: the reports of %s could not be written; %s was not moved to it\n", r->run_dir, latest);
     int first = 0;
     unsigned long lost = secret_write_failures(&first);
     if (lost)
@@ -548,15 +549,22 @@ static int run_execute(const struct kiln_runbook *rb, const struct run_cmd *c, s
     struct kiln_platform_ctx pctx = {.rb = rb, .ops = r.ops, .patterns = pats};
     bool plat_ready = false;
     int rc = EXIT_USAGE;
+    _cleanup_free_ char *err = NULL;
     if (run_dirs(&r, c->runs_dir) < 0) goto out;
     proc_install_signal_handlers();
     pctx.run_dir = r.run_dir;
     pctx.work_dir = r.work;
     log_info("kiln run %s: %zu case(s) selected, platform %s, run dir %s", rb->name, nsel, r.ops->name, r.run_dir);
-    if (node_keys_prepare(rb->platform.admin_private_key_file, r.work, &pctx.key_path, &pctx.pubkey) < 0) goto out;
+    if (node_keys_prepare(rb->platform.admin_private_key_file, r.work, &pctx.key_path, &pctx.pubkey, &err) < 0) {
+        log_error("%s", err);
+        goto out;
+    }
     /* fini undoes what a failed init did too (a platform's fini is safe on every path) */
     plat_ready = true;
-    if (r.ops->init(&pctx) < 0) goto out;
+    if (r.ops->init(&pctx, &err) < 0) {
+        log_error("%s", err);
+        goto out;
+    }
     rc = run_cases(&r, c, &pctx, sel, nsel);
 out:
     if (plat_ready && r.ops->fini) r.ops->fini(&pctx);

@@ -134,13 +134,14 @@ static int shell_boot(struct shell *s, const struct shell_opts *o)
     s->pctx.work_dir = s->work;
     if (mkdir(s->pctx.run_dir, 0700) < 0 && errno != EEXIST)
         return fprintf(stderr, "kiln shell: %s: %s\n", s->pctx.run_dir, strerror(errno)), EXIT_FAIL;
+    _cleanup_free_ char *err = NULL;
     if (node_keys_prepare(o->key ? s->rb.platform.admin_private_key_file : NULL, s->work, &s->pctx.key_path,
-                          &s->pctx.pubkey) < 0)
-        return fprintf(stderr, "kiln shell: no key for the node (see above)\n"), EXIT_FAIL;
+                          &s->pctx.pubkey, &err) < 0)
+        return fprintf(stderr, "kiln shell: no key for the node: %s\n", err), EXIT_FAIL;
     const struct kiln_platform *ops = s->pctx.ops;
     s->plat_ready = true; /* fini undoes a failed init too */
-    if (ops->init(&s->pctx) < 0)
-        return fprintf(stderr, "kiln shell: the %s platform cannot start (see above)\n", ops->name), EXIT_FAIL;
+    if (ops->init(&s->pctx, &err) < 0)
+        return fprintf(stderr, "kiln shell: the %s platform cannot start: %s\n", ops->name, err), EXIT_FAIL;
     /* the KVM probe may take a while: a SIGINT during it boots nothing */
     if (kiln_interrupted) return fprintf(stderr, "kiln shell: interrupted before the boot\n"), EXIT_INTERRUPTED;
     struct kiln_req need = {.nodes = 1}, spec;

@@ -59,13 +59,13 @@ int cmd_keygen(int argc, char **argv)
 
 /* NAME.provenance.json → NAME.intoto.jsonl: the statement as a DSSE envelope signed with the
  * same key, the form in-toto and SLSA verifiers read. */
-static int sign_dsse(const char *key, const char *pass, const char *file, char **err)
+static int sign_dsse(const char *key, const char *pass, const char *file, char **reterr)
 {
     _cleanup_free_ char *text = NULL;
     size_t len;
     int r = read_regular(file, false, DSSE_MAX, &text, &len);
     if (r < 0) {
-        *err = fs_open_error(file, r, "kiln signs and verifies regular files only");
+        *reterr = fs_open_error(file, r, "kiln signs and verifies regular files only");
         return r;
     }
     json_error_t je;
@@ -73,20 +73,20 @@ static int sign_dsse(const char *key, const char *pass, const char *file, char *
     bool intoto = st && streq(json_string_value(json_object_get(st, "_type")), INTOTO_STATEMENT_TYPE);
     json_decref(st);
     if (!intoto) {
-        *err = xasprintf("%s is not an in-toto statement (\"_type\": \"%s\"): no DSSE envelope written", file,
+        *reterr = xasprintf("%s is not an in-toto statement (\"_type\": \"%s\"): no DSSE envelope written", file,
                          INTOTO_STATEMENT_TYPE);
         return -EINVAL;
     }
     struct ms_seckey *k = NULL;
-    if ((r = ms_seckey_load(key, pass, &k, err)) < 0) return r;
+    if ((r = ms_seckey_load(key, pass, &k, reterr)) < 0) return r;
     _cleanup_free_ char *line = NULL;
-    r = dsse_sign(k, DSSE_INTOTO_TYPE, text, len, &line, err);
+    r = dsse_sign(k, DSSE_INTOTO_TYPE, text, len, &line, reterr);
     ms_seckey_free(k);
     if (r < 0) return r;
     _cleanup_free_ char *out = xasprintf("%.*s" INTOTO_SUFFIX, (int)(strlen(file) - strlen(PROVENANCE_SUFFIX)), file);
     _cleanup_free_ char *body = xasprintf("%s\n", line);
     if ((r = write_file_atomic(out, body, strlen(body), 0644)) < 0) {
-        *err = xasprintf("cannot write %s: %s", out, strerror(-r));
+        *reterr = xasprintf("cannot write %s: %s", out, strerror(-r));
         return r;
     }
     printf("kiln sign: %s (DSSE envelope of %s)\n", out, file);

@@ -149,42 +149,67 @@ static int ensure_image(struct kiln_client *c, const char *file, char digest[65]
 /* What a job reply must say beyond its fields' types: a known state, a result that is one of
  * the three (or null before the job ends, or when it was cancelled unrun), and a name and a
  * status for each case. false with *err. */
-static bool reply_checks(const char *request, const char *state, json_t *res, json_t *cs, char **err)
+static bool reply_checks(const char *request, const char *state, json_t *res, json_t *cs, char **reterr)
 {
     static const char *const states[] = {"queued", "assigned", "running", "uploading", "done", "cancelled"};
     const char *result = json_string_value(res);
     bool known = false;
     for (size_t i = 0; i < ARRAY_SIZE(states); i++) known |= streq(state, states[i]);
     if (!known)
-        *err = xasprintf("the server's reply to %s gives the job's state as \"%.40s\", which is none of queued, assigned, "
+        *reterr = xasprintf("the server's reply to %s gives the job's state as \"%.40s\", which is none of queued, assigned, "
                          "running, uploading, done, cancelled",
                          request, state);
     else if (!(json_is_null(res) || (result && (streq(result, "passed") || streq(result, "failed") || streq(result, "incomplete")))) ||
              (streq(state, "done") && !result))
-        *err = xasprintf("the server's reply to %s gives the %s job the result %s, not passed, failed or incomplete", request,
+        *reterr = xasprintf("the server's reply to %s gives the %s job the result %s, not passed, failed or incomplete", request,
                          state, result ? result : "null");
     else if (!json_is_array(cs))
-        *err = xasprintf("the server's reply to %s lacks what kiln needs: the job's cases are not a list", request);
+        *reterr = xasprintf("the server's reply to %s lacks what kiln needs: the job's cases are not a list", request);
     size_t i;
     json_t *x;
-    json_array_foreach(cs, i, x) if (!*err && (!json_is_string(json_object_get(x, "name")) || !json_is_string(json_object_get(x, "status"))))
-        *err = xasprintf("the server's reply to %s lacks what kiln needs: case %zu has no name or no status", request, i + 1);
-    return !*err;
+    json_array_foreach(cs, i, x) if (!*reterr && (!json_is_string(json_object_get(x, "name")) || !json_is_string(json_object_get(x, "status"))))
+        *reterr = xasprintf("the server's reply to %s lacks what kiln needs: case %zu has no name or no status", request, i + 1);
+    return !*reterr;
 }
 
 /* A job's publish, when it has one: an object whose state is one of the four and whose
  * reason is a string or null. false with *err. */
-static bool publish_checks(const char *request, json_t *pub, char **err)
+static bool publish_checks(const char *request, json_t *pub, char **reterr)
 {
     if (!pub || json_is_null(pub)) return true;
     const char *st = json_string_value(json_object_get(pub, "state"));
     json_t *rs = json_object_get(pub, "reason");
     if (!st || !(streq(st, "pending") || streq(st, "publishing") || streq(st, "published") || streq(st, "refused")) ||
         !(json_is_string(rs) || json_is_null(rs)))
-        *err = xasprintf("the server's reply to %s gives the job's publish without a state (pending, publishing, published, "
+        *reterr = xasprintf("the server's reply to %s gives the job's publish without a state (pending, publishing, published, "
                          "refused) or a reason",
                          request);
-    return !*err;
+    return !*reterr;
+}
+
+/* A job that is done (or cancelled) with its publish decided: its cases on stdout, the publish
+ * on stderr (words from the server escaped); the exit code of its result. */
+static int follow_done(long long id, const char *result, json_t *cs, json_t *pub, const char *pstate)
+{
+    int rc = result && streq(result, "passed") ? EXIT_OK : result && streq(result, "failed") ? EXIT_FAIL : EXIT_INCOMPLETE;
+    size_t i;
+    json_t *x;
+    json_array_foreach(cs, i, x) {
+        const char *why = json_string_value(json_object_get(x, "reason"));
+        const char *st_ = json_string_value(json_object_get(x, "status"));
+        const char *nm = json_string_value(json_object_get(x, "name"));
+        _cleanup_free_ char *e_st = utf8_escape_controls(st_, strlen(st_), false);
+        _cleanup_free_ char *e_nm = utf8_escape_controls(nm, strlen(nm), false);
+        _cleanup_free_ char *e_why = why ? utf8_escape_controls(why, strlen(why), false) : NULL;
+        printf("%-8s %s%s%s\n", e_st, e_nm, e_why ? ": " : "", e_why ? e_why : "");
+    }
+    if (pstate) {
+        const char *pr = json_string_value(json_object_get(pub, "reason"));
+        _cleanup_free_ char *e_pr = pr ? utf8_escape_controls(pr, strlen(pr), false) : NULL;
+        fprintf(stderr, "kiln submit: job %lld: publish %s%s%s\n", id, pstate, e_pr ? ": " : "", e_pr ? e_pr : "");
+        if (streq(pstate, "refused") && rc == EXIT_OK) rc = EXIT_PUBLISH_REFUSED;
+    }
+    return rc;
 }
 
 /* Follows the job until it is done or cancelled (and its publish decided); the exit code of
@@ -253,24 +278,7 @@ static int follow(struct kiln_client *c, long long id)
             /* a job that asked to be published is followed until the publish is decided */
             bool deciding = pstate && (streq(pstate, "pending") || streq(pstate, "publishing"));
             if ((streq(state, "done") || streq(state, "cancelled")) && !deciding) {
-                int rc = result && streq(result, "passed") ? EXIT_OK : result && streq(result, "failed") ? EXIT_FAIL : EXIT_INCOMPLETE;
-                size_t i;
-                json_t *x;
-                json_array_foreach(cs, i, x) {
-                    const char *why = json_string_value(json_object_get(x, "reason"));
-                    const char *st_ = json_string_value(json_object_get(x, "status"));
-                    const char *nm = json_string_value(json_object_get(x, "name"));
-                    _cleanup_free_ char *e_st = utf8_escape_controls(st_, strlen(st_), false);
-                    _cleanup_free_ char *e_nm = utf8_escape_controls(nm, strlen(nm), false);
-                    _cleanup_free_ char *e_why = why ? utf8_escape_controls(why, strlen(why), false) : NULL;
-                    printf("%-8s %s%s%s\n", e_st, e_nm, e_why ? ": " : "", e_why ? e_why : "");
-                }
-                if (pstate) {
-                    const char *pr = json_string_value(json_object_get(pub, "reason"));
-                    _cleanup_free_ char *e_pr = pr ? utf8_escape_controls(pr, strlen(pr), false) : NULL;
-                    fprintf(stderr, "kiln submit: job %lld: publish %s%s%s\n", id, pstate, e_pr ? ": " : "", e_pr ? e_pr : "");
-                    if (streq(pstate, "refused") && rc == EXIT_OK) rc = EXIT_PUBLISH_REFUSED;
-                }
+                int rc = follow_done(id, result, cs, pub, pstate);
                 json_decref(j);
                 free(resp);
                 free(err);

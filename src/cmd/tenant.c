@@ -25,6 +25,48 @@ static int read_keys(const char **keys, size_t nkeys, char (*ids)[17], char **te
     return rc;
 }
 
+/* kiln tenant add NAME: every key file read first (a bad one adds no tenant), the tenant
+ * stored, its token printed once on stdout, then each key trusted. The exit code. */
+static int tenant_add(const char *name, const char **keys, size_t nkeys, const char *data, const char *db, long max_jobs,
+                      bool admin)
+{
+    /* every key is read before anything is stored: a bad key file adds no tenant */
+    char (*ids)[17] = xcalloc(nkeys + 1, sizeof(*ids));
+    char **texts = xcalloc(nkeys + 1, sizeof(*texts));
+    char *err = NULL;
+    int rc = read_keys(keys, nkeys, ids, texts);
+    struct kiln_store *st = NULL;
+    int r = rc == EXIT_OK ? cmd_store_open("tenant add", data, db, false, &st) : 0;
+    if (r < 0) rc = r == -EINVAL ? EXIT_USAGE : EXIT_FAIL;
+    char token[KILN_TOKEN_LEN + 1];
+    struct kiln_tenant t;
+    if (rc == EXIT_OK && kiln_store_tenant_add(st, name, (int)max_jobs, admin, token, &t, &err) < 0) {
+        fprintf(stderr, "kiln tenant add: %s\n", err);
+        rc = EXIT_FAIL;
+    }
+    if (rc == EXIT_OK) {
+        /* the token is printed whatever follows: a tenant whose token was never shown is lost */
+        fprintf(stderr, "kiln tenant add: %s%s, at most %ld jobs at once. Its API token (shown this once, only its hash is kept):\n",
+                name, admin ? " (admin)" : "", max_jobs);
+        printf("%s\n", token);
+        fflush(stdout);
+    }
+    for (size_t k = 0; k < nkeys && rc == EXIT_OK; k++) {
+        if (kiln_store_tenant_trust(st, t.id, ids[k], texts[k], &err) < 0) {
+            fprintf(stderr, "kiln tenant add: trusting %s failed: %s\n", keys[k], err);
+            rc = EXIT_FAIL;
+        } else {
+            fprintf(stderr, "kiln tenant add: %s trusts key %s (%s)\n", name, ids[k], keys[k]);
+        }
+    }
+    explicit_bzero(token, sizeof(token));
+    kiln_store_close(st);
+    strv_free(texts, nkeys);
+    free(ids);
+    free(err);
+    return rc;
+}
+
 int cmd_tenant(int argc, char **argv)
 {
     const char *data = NULL, *db = NULL;
@@ -70,40 +112,7 @@ int cmd_tenant(int argc, char **argv)
         free(trust.v);
         return cmd_usage_error("tenant add", "tenant name \"%.64s\": want " KILN_STORE_NAME_RULE, name);
     }
-    /* every key is read before anything is stored: a bad key file adds no tenant */
-    char (*ids)[17] = xcalloc(nkeys + 1, sizeof(*ids));
-    char **texts = xcalloc(nkeys + 1, sizeof(*texts));
-    char *err = NULL;
-    rc = read_keys(keys, nkeys, ids, texts);
-    struct kiln_store *st = NULL;
-    int r = rc == EXIT_OK ? cmd_store_open("tenant add", data, db, false, &st) : 0;
-    if (r < 0) rc = r == -EINVAL ? EXIT_USAGE : EXIT_FAIL;
-    char token[KILN_TOKEN_LEN + 1];
-    struct kiln_tenant t;
-    if (rc == EXIT_OK && kiln_store_tenant_add(st, name, (int)max_jobs, admin, token, &t, &err) < 0) {
-        fprintf(stderr, "kiln tenant add: %s\n", err);
-        rc = EXIT_FAIL;
-    }
-    if (rc == EXIT_OK) {
-        /* the token is printed whatever follows: a tenant whose token was never shown is lost */
-        fprintf(stderr, "kiln tenant add: %s%s, at most %ld jobs at once. Its API token (shown this once, only its hash is kept):\n",
-                name, admin ? " (admin)" : "", max_jobs);
-        printf("%s\n", token);
-        fflush(stdout);
-    }
-    for (size_t k = 0; k < nkeys && rc == EXIT_OK; k++) {
-        if (kiln_store_tenant_trust(st, t.id, ids[k], texts[k], &err) < 0) {
-            fprintf(stderr, "kiln tenant add: trusting %s failed: %s\n", keys[k], err);
-            rc = EXIT_FAIL;
-        } else {
-            fprintf(stderr, "kiln tenant add: %s trusts key %s (%s)\n", name, ids[k], keys[k]);
-        }
-    }
-    explicit_bzero(token, sizeof(token));
-    kiln_store_close(st);
-    strv_free(texts, nkeys);
-    free(ids);
-    free(keys);
-    free(err);
+    rc = tenant_add(name, keys, nkeys, data, db, max_jobs, admin);
+    free(trust.v);
     return rc;
 }

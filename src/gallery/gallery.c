@@ -13,10 +13,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "image/manifest.h"
 #include "model/artifact.h"
 #include "model/case.h"
 #include "gallery/catalog.h"
-#include "util/parallel.h"
 #include "util/version.h"
 #include "trust/minisign.h"
 #include "trust/provenance.h"
@@ -34,13 +34,13 @@
 
 /* Everything read from a gallery in place is opened without following a symbolic link: the
  * directory is trusted by where it is, so a link in it would read another file as the gallery's. */
-static int read_gallery_file(const char *path, size_t max, char **data, size_t *len, char **err)
+static int read_gallery_file(const char *path, size_t max, char **data, size_t *len, char **reterr)
 {
     int r = read_regular(path, true, max, data, len);
-    if (r == -EFBIG) return err_setf(err, r, "%s is larger than the %zu bytes kiln reads: not a file kiln wrote", path, max);
+    if (r == -EFBIG) return err_setf(reterr, r, "%s is larger than the %zu bytes kiln reads: not a file kiln wrote", path, max);
     if (r < 0 && r != -ENOENT) {
-        free(*err);
-        *err = fs_open_error(path, r, GALLERY_FIX);
+        free(*reterr);
+        *reterr = fs_open_error(path, r, GALLERY_FIX);
     }
     return r;
 }
@@ -55,12 +55,12 @@ static DIR *opendir_nofollow(const char *path)
 }
 
 /* The message for opendir_nofollow's failure on path (errno e). */
-static int dir_fail(char **err, int e, const char *path)
+static int dir_fail(char **reterr, int e, const char *path)
 {
     struct stat st;
     if ((e == ELOOP || e == ENOTDIR) && lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
-        return err_setf(err, -ELOOP, "%s is a symbolic link, not a directory: %s", path, GALLERY_FIX);
-    return err_setf(err, -e, "cannot read %s: %s", path, strerror(e));
+        return err_setf(reterr, -ELOOP, "%s is a symbolic link, not a directory: %s", path, GALLERY_FIX);
+    return err_setf(reterr, -e, "cannot read %s: %s", path, strerror(e));
 }
 
 static void sha256_hex(const void *data, size_t len, char out[65])
@@ -73,16 +73,16 @@ static void sha256_hex(const void *data, size_t len, char out[65])
 
 /* ---- configuration ---- */
 
-int gallery_trust(const char *dir, const char *pubkey, char *key_id_out, char **err)
+int gallery_trust(const char *dir, const char *pubkey, char *key_id_out, char **reterr)
 {
     char id[17];
-    int r = ms_key_id(pubkey, id, err);
+    int r = ms_key_id(pubkey, id, reterr);
     if (r < 0) return r;
     char *text = NULL;
     size_t len;
     if ((r = read_file(pubkey, 64 * 1024, &text, &len)) < 0) {
-        free(*err);
-        *err = fs_open_error(pubkey, r, "pass the .pub file kiln keygen wrote");
+        free(*reterr);
+        *reterr = fs_open_error(pubkey, r, "pass the .pub file kiln keygen wrote");
         return r;
     }
     _cleanup_free_ char *keys = path_join(dir, "keys");
@@ -90,7 +90,7 @@ int gallery_trust(const char *dir, const char *pubkey, char *key_id_out, char **
     mkdir_p(keys, 0755);
     r = write_file_atomic(dst, text, len, 0644);
     free(text);
-    if (r < 0) return err_setf(err, r, "cannot write %s: %s", dst, strerror(-r));
+    if (r < 0) return err_setf(reterr, r, "cannot write %s: %s", dst, strerror(-r));
     if (key_id_out) memcpy(key_id_out, id, 17);
     return 0;
 }
@@ -99,7 +99,7 @@ int gallery_trust(const char *dir, const char *pubkey, char *key_id_out, char **
  * one of the trusted keys. Checked by signing and verifying a probe, which also catches a
  * secret key whose id matches a trusted key but whose public half does not. */
 static int check_signing_key(const char *const *keys, size_t nkeys, const struct ms_seckey *key, const char *where,
-                             char **err)
+                             char **reterr)
 {
     static const char probe[] = "kiln gallery: signing key check";
     char id[17];
@@ -110,7 +110,7 @@ static int check_signing_key(const char *const *keys, size_t nkeys, const struct
     if (r == 0) r = ms_verify_data_trusted(keys, nkeys, probe, sizeof probe - 1, "probe", sig, "probe.minisig", NULL, NULL, &kerr);
     free(kerr);
     if (r < 0)
-        return err_setf(err, -EPERM,
+        return err_setf(reterr, -EPERM,
                     "the signing key %s is not one of %s: readers would refuse what it signs "
                     "(trust its public key with kiln gallery trust, or sign with a trusted key)",
                     id, where);
@@ -118,30 +118,30 @@ static int check_signing_key(const char *const *keys, size_t nkeys, const struct
 }
 
 static int write_index(const char *dir, const struct ms_seckey *key, const char *gallery_id, uint64_t serial,
-                       const char *prev_sha, json_t *items, char sha_out[65], char **err);
+                       const char *prev_sha, json_t *items, char sha_out[65], char **reterr);
 
 int gallery_init(const char *dir, const char *const *pubkeys, size_t nkeys, const struct ms_seckey *key, long max_priority,
-                 const char *const *areas, size_t nareas, char **err)
+                 const char *const *areas, size_t nareas, char **reterr)
 {
     _cleanup_free_ char *conf = path_join(dir, "gallery.yml");
-    if (file_exists(conf)) return err_setf(err, -EEXIST, "%s exists: the gallery is already set up", conf);
-    if (!nkeys) return err_setf(err, -EINVAL, "a gallery needs at least one trusted key (--trust KEY.pub)");
-    int r = check_signing_key(pubkeys, nkeys, key, "the keys the gallery is to trust", err);
+    if (file_exists(conf)) return err_setf(reterr, -EEXIST, "%s exists: the gallery is already set up", conf);
+    if (!nkeys) return err_setf(reterr, -EINVAL, "a gallery needs at least one trusted key (--trust KEY.pub)");
+    int r = check_signing_key(pubkeys, nkeys, key, "the keys the gallery is to trust", reterr);
     if (r < 0) return r;
     _cleanup_free_ char *images = path_join(dir, "images");
-    if (mkdir_p(images, 0755) < 0) return err_setf(err, -errno, "cannot create %s: %s", images, strerror(errno));
+    if (mkdir_p(images, 0755) < 0) return err_setf(reterr, -errno, "cannot create %s: %s", images, strerror(errno));
     for (size_t i = 0; i < nkeys; i++)
-        if ((r = gallery_trust(dir, pubkeys[i], NULL, err)) < 0) return r;
+        if ((r = gallery_trust(dir, pubkeys[i], NULL, reterr)) < 0) return r;
     _cleanup_free_ char *lock = path_join(dir, ".lock");
     int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) return err_setf(err, -errno, "cannot create %s: %s", lock, strerror(errno));
+    if (fd < 0) return err_setf(reterr, -errno, "cannot create %s: %s", lock, strerror(errno));
     close(fd);
     /* serial 0, signed: from now on a missing index is damage, never an empty gallery */
     uint8_t raw[16];
     char id[33], sha[65];
-    if (RAND_bytes(raw, sizeof raw) != 1) return err_setf(err, -EIO, "no randomness from OpenSSL for the gallery id");
+    if (RAND_bytes(raw, sizeof raw) != 1) return err_setf(reterr, -EIO, "no randomness from OpenSSL for the gallery id");
     for (size_t i = 0; i < sizeof raw; i++) snprintf(id + 2 * i, 3, "%02x", raw[i]);
-    if ((r = write_index(dir, key, id, 0, NULL, json_array(), sha, err)) < 0) return r;
+    if ((r = write_index(dir, key, id, 0, NULL, json_array(), sha, reterr)) < 0) return r;
     struct sbuf b = {0};
     sbuf_printf(&b, "# kiln gallery: what `kiln publish` accepts. Trusted keys: keys/*.pub (docs/trust.md).\n"
                     "policy:\n"
@@ -166,7 +166,7 @@ int gallery_init(const char *dir, const char *const *pubkeys, size_t nkeys, cons
                   "  dev: { support_days: 30 }\n");
     r = write_file_atomic(conf, b.s, b.len, 0644);
     sbuf_free(&b);
-    return r < 0 ? err_setf(err, r, "cannot write %s: %s", conf, strerror(-r)) : 0;
+    return r < 0 ? err_setf(reterr, r, "cannot write %s: %s", conf, strerror(-r)) : 0;
 }
 
 void gallery_free(struct gallery *g)
@@ -243,18 +243,18 @@ static const struct yschema gallery_schema = {
     .init = policy_init,
 };
 
-int gallery_open(const char *dir, struct gallery **out, struct diags *d, char **err)
+int gallery_open(const char *dir, struct gallery **out, struct diags *d, char **reterr)
 {
     _cleanup_free_ char *conf = path_join(dir, "gallery.yml");
     if (!file_exists(conf))
-        return err_setf(err, -ENOENT, "%s is not a gallery (no gallery.yml); create one with kiln gallery init --gallery %s --trust KEY.pub",
+        return err_setf(reterr, -ENOENT, "%s is not a gallery (no gallery.yml); create one with kiln gallery init --gallery %s --trust KEY.pub",
                     dir, dir);
     _cleanup_free_ char *text = NULL;
     size_t tlen;
-    int r = read_gallery_file(conf, 1u << 20, &text, &tlen, err);
-    if (r < 0) return r == -ENOENT ? err_setf(err, r, "cannot read %s: %s", conf, strerror(-r)) : r;
+    int r = read_gallery_file(conf, 1u << 20, &text, &tlen, reterr);
+    if (r < 0) return r == -ENOENT ? err_setf(reterr, r, "cannot read %s: %s", conf, strerror(-r)) : r;
     struct ynode *root = yaml_load_string(conf, text, tlen, d);
-    if (!root) return err_setf(err, -EINVAL, "%s is not valid", conf);
+    if (!root) return err_setf(reterr, -EINVAL, "%s is not valid", conf);
     struct gallery *g = xcalloc(1, sizeof *g);
     g->dir = xstrdup(dir);
     size_t before = d->n;
@@ -269,8 +269,8 @@ int gallery_open(const char *dir, struct gallery **out, struct diags *d, char **
         for (size_t i = 0; i < gl.gl_pathc && r == 0; i++) {
             /* minisign reads a key by its name: a key that is a link is refused here instead */
             if (lstat(gl.gl_pathv[i], &kst) == 0 && !S_ISREG(kst.st_mode)) {
-                free(*err);
-                *err = fs_open_error(gl.gl_pathv[i], S_ISLNK(kst.st_mode) ? -ELOOP : -ENOTREG, GALLERY_FIX);
+                free(*reterr);
+                *reterr = fs_open_error(gl.gl_pathv[i], S_ISLNK(kst.st_mode) ? -ELOOP : -ENOTREG, GALLERY_FIX);
                 r = S_ISLNK(kst.st_mode) ? -ELOOP : -ENOTREG;
             }
             size_t cap = g->nkeys;
@@ -283,11 +283,11 @@ int gallery_open(const char *dir, struct gallery **out, struct diags *d, char **
     }
     if (d->n) {
         gallery_free(g);
-        return err_setf(err, -EINVAL, "%s has errors", conf);
+        return err_setf(reterr, -EINVAL, "%s has errors", conf);
     }
     if (!g->nkeys) {
         gallery_free(g);
-        return err_setf(err, -ENOKEY, "%s trusts no key (keys/*.pub is empty); add one with kiln gallery trust", dir);
+        return err_setf(reterr, -ENOKEY, "%s trusts no key (keys/*.pub is empty); add one with kiln gallery trust", dir);
     }
     *out = g;
     return 0;
@@ -328,25 +328,25 @@ static json_t *latest(json_t *index, const char *name, const char *ch)
     return best;
 }
 
-json_t *gallery_find(json_t *index, const char *name, const char *version, const char *ch, char **err)
+json_t *gallery_find(json_t *index, const char *name, const char *version, const char *ch, char **reterr)
 {
     json_t *e;
     size_t i;
     if (!version) {
         json_t *l = latest(index, name, ch);
-        if (!l) err_setf(err, -ENOENT, "no version of %s is published%s%s", name, ch ? " in channel " : "", ch ? ch : "");
+        if (!l) err_setf(reterr, -ENOENT, "no version of %s is published%s%s", name, ch ? " in channel " : "", ch ? ch : "");
         return l;
     }
     json_array_foreach(json_object_get(index, "images"), i, e) {
         if (streq(jstr(e, "name"), name) && streq(jstr(e, "version"), version)) {
             if (ch && !has_channel(e, ch)) {
-                err_setf(err, -ENOENT, "%s %s is not in channel %s", name, version, ch);
+                err_setf(reterr, -ENOENT, "%s %s is not in channel %s", name, version, ch);
                 return NULL;
             }
             return e;
         }
     }
-    err_setf(err, -ENOENT, "%s %s is not published", name, version);
+    err_setf(reterr, -ENOENT, "%s %s is not published", name, version);
     return NULL;
 }
 
@@ -361,19 +361,19 @@ static const char *const *reader_keys(const struct gallery *g, size_t *n)
 /* A signed catalog file (rel: its path in the gallery): the file and FILE.minisig read once,
  * the signature checked over exactly the bytes returned. */
 static int read_signed(const struct gallery *g, const char *rel, size_t max, char **data, size_t *len, char key_id[17],
-                       char **err)
+                       char **reterr)
 {
     _cleanup_free_ char *p = path_join(g->dir, rel);
     _cleanup_free_ char *sp = xasprintf("%s.minisig", p);
     _cleanup_free_ char *sig = NULL;
     size_t sl;
-    int r = read_gallery_file(p, max, data, len, err);
-    if (r == -ENOENT) return err_setf(err, r, "cannot read %s: %s", p, strerror(-r));
+    int r = read_gallery_file(p, max, data, len, reterr);
+    if (r == -ENOENT) return err_setf(reterr, r, "cannot read %s: %s", p, strerror(-r));
     if (r < 0) return r;
-    if ((r = read_gallery_file(sp, MS_SIG_MAX, &sig, &sl, err)) < 0) {
+    if ((r = read_gallery_file(sp, MS_SIG_MAX, &sig, &sl, reterr)) < 0) {
         free(*data);
         *data = NULL;
-        return r == -ENOENT ? err_setf(err, -EPERM, "%s is not signed (no %s)", p, sp) : r;
+        return r == -ENOENT ? err_setf(reterr, -EPERM, "%s is not signed (no %s)", p, sp) : r;
     }
     size_t nk;
     const char *const *keys = reader_keys(g, &nk);
@@ -381,18 +381,18 @@ static int read_signed(const struct gallery *g, const char *rel, size_t max, cha
     if ((r = ms_verify_data_trusted(keys, nk, *data, *len, p, sig, sp, NULL, key_id, &kerr)) < 0) {
         free(*data);
         *data = NULL;
-        free(*err);
-        *err = kerr;
+        free(*reterr);
+        *reterr = kerr;
     }
     return r;
 }
 
 /* The highest serial of index/<serial>.json, or -ENOENT when there is none. */
-static int newest_serial(const char *dir, uint64_t *serial, char **err)
+static int newest_serial(const char *dir, uint64_t *serial, char **reterr)
 {
     _cleanup_free_ char *p = path_join(dir, "index");
     DIR *d = opendir_nofollow(p);
-    if (!d) return errno == ENOENT ? -ENOENT : dir_fail(err, errno, p);
+    if (!d) return errno == ENOENT ? -ENOENT : dir_fail(reterr, errno, p);
     bool any = false;
     struct dirent *e;
     while ((e = readdir(d))) {
@@ -404,20 +404,20 @@ static int newest_serial(const char *dir, uint64_t *serial, char **err)
 }
 
 /* index/<serial>.json verified and parsed; sha gets the sha256 of its bytes. */
-static int load_index(const struct gallery *g, uint64_t serial, json_t **idx, char sha[65], char key_id[17], char **err)
+static int load_index(const struct gallery *g, uint64_t serial, json_t **idx, char sha[65], char key_id[17], char **reterr)
 {
     _cleanup_free_ char *name = catalog_index_name(serial);
     _cleanup_free_ char *rel = path_join("index", name);
     _cleanup_free_ char *p = path_join(g->dir, rel);
     char *data = NULL, *perr = NULL;
     size_t len;
-    int r = read_signed(g, rel, CATALOG_INDEX_MAX, &data, &len, key_id, err);
+    int r = read_signed(g, rel, CATALOG_INDEX_MAX, &data, &len, key_id, reterr);
     if (r < 0) return r;
     sha256_hex(data, len, sha);
     r = catalog_parse_index(data, len, idx, &perr);
     free(data);
     if (r < 0) {
-        r = err_setf(err, r, "%s: %s", p, perr);
+        r = err_setf(reterr, r, "%s: %s", p, perr);
         free(perr);
         return r;
     }
@@ -425,7 +425,7 @@ static int load_index(const struct gallery *g, uint64_t serial, json_t **idx, ch
     if ((uint64_t)got != serial) {
         json_decref(*idx);
         *idx = NULL;
-        return err_setf(err, -EINVAL, "%s holds index serial %lld: an older index was copied over a newer one", p, (long long)got);
+        return err_setf(reterr, -EINVAL, "%s holds index serial %lld: an older index was copied over a newer one", p, (long long)got);
     }
     return 0;
 }
@@ -441,7 +441,7 @@ char *gallery_state_path(void)
 }
 
 /* {schema, galleries: {ID: {serial, sha256, dir, seen}}}; an absent file is an empty one. */
-static int state_read(const char *path, json_t **st, char **err)
+static int state_read(const char *path, json_t **st, char **reterr)
 {
     char *text = NULL;
     size_t len;
@@ -451,15 +451,15 @@ static int state_read(const char *path, json_t **st, char **err)
         return 0;
     }
     if (r < 0) {
-        free(*err);
-        *err = fs_open_error(path, r, "it is kiln's record of the gallery serials this client saw: replace it with a regular file");
+        free(*reterr);
+        *reterr = fs_open_error(path, r, "it is kiln's record of the gallery serials this client saw: replace it with a regular file");
         return r;
     }
     *st = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
     free(text);
     if (!json_is_object(json_object_get(*st, "galleries"))) {
         json_decref(*st);
-        return err_setf(err, -EINVAL,
+        return err_setf(reterr, -EINVAL,
                     "%s (the serials this client saw of each gallery) is damaged; remove it to start over, which "
                     "drops the protection against galleries rolled back to older indexes",
                     path);
@@ -468,19 +468,19 @@ static int state_read(const char *path, json_t **st, char **err)
 }
 
 /* Remembers serial (and its digest) for the gallery id; never lowers what is recorded. */
-static int state_record(const char *path, const char *dir, const char *id, uint64_t serial, const char *sha, char **err)
+static int state_record(const char *path, const char *dir, const char *id, uint64_t serial, const char *sha, char **reterr)
 {
     _cleanup_free_ char *sdir = path_dirname(path);
     _cleanup_free_ char *lp = xasprintf("%s.lock", path);
-    if (mkdir_p(sdir, 0700) < 0) return err_setf(err, -errno, "cannot create %s: %s", sdir, strerror(errno));
+    if (mkdir_p(sdir, 0700) < 0) return err_setf(reterr, -errno, "cannot create %s: %s", sdir, strerror(errno));
     int fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) return err_setf(err, -errno, "cannot open %s: %s", lp, strerror(errno));
+    if (fd < 0) return err_setf(reterr, -errno, "cannot open %s: %s", lp, strerror(errno));
     if (flock(fd, LOCK_EX) < 0) {
         close(fd);
-        return err_setf(err, -errno, "cannot lock %s: %s", lp, strerror(errno));
+        return err_setf(reterr, -errno, "cannot lock %s: %s", lp, strerror(errno));
     }
     json_t *st = NULL;
-    int r = state_read(path, &st, err);
+    int r = state_read(path, &st, reterr);
     json_t *gal = r == 0 ? json_object_get(json_object_get(st, "galleries"), id) : NULL;
     if (r == 0 && (!gal || (uint64_t)json_integer_value(json_object_get(gal, "serial")) < serial)) {
         char now[32];
@@ -490,7 +490,7 @@ static int state_record(const char *path, const char *dir, const char *id, uint6
                             json_pack("{s:I, s:s, s:s, s:s}", "serial", (json_int_t)serial, "sha256", sha, "dir",
                                       real ? real : dir, "seen", now));
         r = json_write_file(path, st);
-        if (r < 0) r = err_setf(err, r, "cannot write %s: %s", path, strerror(-r));
+        if (r < 0) r = err_setf(reterr, r, "cannot write %s: %s", path, strerror(-r));
     }
     json_decref(st);
     close(fd);
@@ -501,7 +501,7 @@ static int state_record(const char *path, const char *dir, const char *id, uint6
  * down to seen+1 is read, its bytes matched against the digest its successor signed, until
  * the link reaches the digest recorded for `seen`. */
 static int check_descent(const struct gallery *g, json_t *idx, uint64_t serial, uint64_t seen, const char *seen_sha,
-                         char **err)
+                         char **reterr)
 {
     _cleanup_free_ char *want = xstrdup(json_string_value(json_object_get(idx, "previous_sha256")));
     for (uint64_t k = serial - 1; k > seen; k--) {
@@ -512,7 +512,7 @@ static int check_descent(const struct gallery *g, json_t *idx, uint64_t serial, 
         char *rerr = NULL;
         int r = read_gallery_file(p, CATALOG_INDEX_MAX, &data, &len, &rerr);
         if (r < 0) {
-            r = err_setf(err, r, "cannot show that index serial %llu follows serial %llu, which this client saw: %s",
+            r = err_setf(reterr, r, "cannot show that index serial %llu follows serial %llu, which this client saw: %s",
                      (unsigned long long)serial, (unsigned long long)seen,
                      rerr ? rerr : strerror(-r));
             free(rerr);
@@ -520,10 +520,10 @@ static int check_descent(const struct gallery *g, json_t *idx, uint64_t serial, 
         }
         sha256_hex(data, len, sha);
         json_t *old = NULL;
-        if (!streq(sha, want)) r = err_setf(err, -EPERM, "%s has sha256 %s, but index serial %llu names %s as its predecessor: "
+        if (!streq(sha, want)) r = err_setf(reterr, -EPERM, "%s has sha256 %s, but index serial %llu names %s as its predecessor: "
                                                       "the gallery's history was rewritten",
                                         p, sha, (unsigned long long)k + 1, want);
-        else if ((r = catalog_parse_index(data, len, &old, &perr)) < 0) r = err_setf(err, r, "%s: %s", p, perr);
+        else if ((r = catalog_parse_index(data, len, &old, &perr)) < 0) r = err_setf(reterr, r, "%s: %s", p, perr);
         free(data);
         free(perr);
         if (r < 0) return r;
@@ -533,7 +533,7 @@ static int check_descent(const struct gallery *g, json_t *idx, uint64_t serial, 
         json_decref(old);
     }
     if (!streq(want, seen_sha))
-        return err_setf(err, -EPERM,
+        return err_setf(reterr, -EPERM,
                     "index serial %llu does not follow serial %llu, which this client saw (%s): the gallery's "
                     "history was rewritten",
                     (unsigned long long)serial, (unsigned long long)seen, g->state);
@@ -542,31 +542,31 @@ static int check_descent(const struct gallery *g, json_t *idx, uint64_t serial, 
 
 /* Refuses an index older than what this client saw of the same gallery (a rollback, a freeze)
  * or than --min-serial, and one of the same serial with other bytes (a fork). */
-static int check_fresh(const struct gallery *g, json_t *idx, uint64_t serial, const char *sha, const char *file, char **err)
+static int check_fresh(const struct gallery *g, json_t *idx, uint64_t serial, const char *sha, const char *file, char **reterr)
 {
     if (serial < g->min_serial)
-        return err_setf(err, -EPERM, "%s is index serial %llu, older than the minimum serial %llu asked for", file,
+        return err_setf(reterr, -EPERM, "%s is index serial %llu, older than the minimum serial %llu asked for", file,
                     (unsigned long long)serial, (unsigned long long)g->min_serial);
     if (!g->state) return 0;
     json_t *st = NULL;
-    int r = state_read(g->state, &st, err);
+    int r = state_read(g->state, &st, reterr);
     if (r < 0) return r;
     json_t *seen = json_object_get(json_object_get(st, "galleries"), json_string_value(json_object_get(idx, "gallery")));
     uint64_t s = (uint64_t)json_integer_value(json_object_get(seen, "serial"));
     const char *ssha = json_string_value(json_object_get(seen, "sha256"));
     if (!seen || !ssha) r = 0;
     else if (serial < s)
-        r = err_setf(err, -EPERM,
+        r = err_setf(reterr, -EPERM,
                  "%s is index serial %llu, but this client saw serial %llu of this gallery: the gallery was rolled "
                  "back, and what was published since may be hidden. If it was restored from a backup on purpose, "
                  "remove gallery %s from %s",
                  file, (unsigned long long)serial, (unsigned long long)s, json_string_value(json_object_get(idx, "gallery")),
                  g->state);
     else if (serial == s && !streq(sha, ssha))
-        r = err_setf(err, -EPERM, "%s is index serial %llu, but not the serial %llu this client saw (sha256 %s, now %s): two "
+        r = err_setf(reterr, -EPERM, "%s is index serial %llu, but not the serial %llu this client saw (sha256 %s, now %s): two "
                               "different histories were signed",
                  file, (unsigned long long)serial, (unsigned long long)s, ssha, sha);
-    else if (serial > s) r = check_descent(g, idx, serial, s, ssha, err);
+    else if (serial > s) r = check_descent(g, idx, serial, s, ssha, reterr);
     json_decref(st);
     return r;
 }
@@ -575,11 +575,11 @@ static int check_fresh(const struct gallery *g, json_t *idx, uint64_t serial, co
  * left behind when a newer index was removed is found here. Dot names are publishes in
  * progress (.incoming-*). With g->skip_unlisted, what is not listed goes into *unlisted
  * instead (a listed version that is a symbolic link fails either way). */
-static int check_listed(const struct gallery *g, json_t *images, const char *index_file, json_t *unlisted, char **err)
+static int check_listed(const struct gallery *g, json_t *images, const char *index_file, json_t *unlisted, char **reterr)
 {
     _cleanup_free_ char *root = path_join(g->dir, "images");
     DIR *d = opendir_nofollow(root);
-    if (!d) return dir_fail(err, errno, root);
+    if (!d) return dir_fail(reterr, errno, root);
     int r = 0;
     struct dirent *e;
     while (r == 0 && (e = readdir(d))) {
@@ -591,8 +591,8 @@ static int check_listed(const struct gallery *g, json_t *images, const char *ind
             continue;
         }
         if (!vd) {
-            r = errno == ENOTDIR ? err_setf(err, -EINVAL, "%s is not a directory of versions: %s", nd, strerror(errno))
-                                 : dir_fail(err, errno, nd);
+            r = errno == ENOTDIR ? err_setf(reterr, -EINVAL, "%s is not a directory of versions: %s", nd, strerror(errno))
+                                 : dir_fail(reterr, errno, nd);
             break;
         }
         struct dirent *v;
@@ -606,9 +606,9 @@ static int check_listed(const struct gallery *g, json_t *images, const char *ind
             struct stat st;
             bool link = fstatat(dirfd(vd), v->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode);
             if (!listed && g->skip_unlisted) json_array_append_new(unlisted, json_sprintf("%s/%s", nd, v->d_name));
-            else if (link) r = err_setf(err, -ELOOP, "%s/%s is a symbolic link, not a directory: %s", nd, v->d_name, GALLERY_FIX);
+            else if (link) r = err_setf(reterr, -ELOOP, "%s/%s is a symbolic link, not a directory: %s", nd, v->d_name, GALLERY_FIX);
             else if (!listed)
-                r = err_setf(err, -EPERM,
+                r = err_setf(reterr, -EPERM,
                          "%s/%s is not listed by %s, the newest index: a newer index was removed (the gallery rolled "
                          "back) or a publish was cut off before it wrote its index",
                          nd, v->d_name, index_file);
@@ -621,7 +621,7 @@ static int check_listed(const struct gallery *g, json_t *images, const char *ind
 
 /* Readers wait while a publisher commits (a renamed version directory and its index). A
  * gallery whose .lock cannot be opened (a read-only copy) is read without it. */
-static int reader_lock(const char *dir, int *fd, char **err)
+static int reader_lock(const char *dir, int *fd, char **reterr)
 {
     _cleanup_free_ char *p = path_join(dir, ".lock");
     *fd = open(p, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW); /* a FIFO there must not block the open */
@@ -632,33 +632,75 @@ static int reader_lock(const char *dir, int *fd, char **err)
     }
     close(*fd);
     *fd = -1;
-    return err_setf(err, -EBUSY, "a publish holds %s for over a minute", p);
+    return err_setf(reterr, -EBUSY, "a publish holds %s for over a minute", p);
 }
 
 /* gallery_load; a publisher already holding the lock passes locked. */
-static int load_catalog(struct gallery *g, bool locked, json_t **out, char **err)
+/* The entry index item it (of index file ifile) names, read, its signature and sha256 checked
+ * and parsed, with the index's channels, its path and its sha256 added: 0 and *out, or -errno. */
+static int load_entry(const struct gallery *g, json_t *it, const char *ifile, json_t **out, char **reterr)
+{
+    const char *name = json_string_value(json_object_get(it, "name"));
+    const char *version = json_string_value(json_object_get(it, "version"));
+    const char *want = json_string_value(json_object_get(it, "entry_sha256"));
+    _cleanup_free_ char *rel = xasprintf("images/%s/%s", name, version);
+    _cleanup_free_ char *erel = path_join(rel, "entry.json");
+    _cleanup_free_ char *ep = path_join(g->dir, erel);
+    char *data = NULL, *perr = NULL, esha[65], ekid[17];
+    size_t len;
+    json_t *e = NULL;
+    if (!file_exists(ep))
+        return err_setf(reterr, -ENOENT, "%s lists %s %s, but %s is missing: the version was deleted", ifile, name, version, ep);
+    int r = read_signed(g, erel, CATALOG_ENTRY_MAX, &data, &len, ekid, reterr);
+    if (r < 0) return r;
+    sha256_hex(data, len, esha);
+    if (!streq(esha, want))
+        r = err_setf(reterr, -EPERM, "%s has sha256 %s, but %s says %s: it was replaced", ep, esha, ifile, want);
+    else if ((r = catalog_parse_entry(data, len, &e, &perr)) < 0) r = err_setf(reterr, r, "%s: %s", ep, perr);
+    else if (!streq(json_string_value(json_object_get(e, "name")), name) ||
+             !streq(json_string_value(json_object_get(e, "version")), version))
+        r = err_setf(reterr, -EINVAL, "%s describes %s %s, not %s %s", ep, json_string_value(json_object_get(e, "name")),
+                     json_string_value(json_object_get(e, "version")), name, version);
+    else if ((json_object_get(e, "arch") || json_object_get(it, "arch")) &&
+             !json_equal(json_object_get(e, "arch"), json_object_get(it, "arch")))
+        r = err_setf(reterr, -EINVAL, "%s says %s %s is for %s, but %s says %s", ifile, name, version,
+                     jstr(it, "arch") ? jstr(it, "arch") : "no arch", ep, jstr(e, "arch") ? jstr(e, "arch") : "no arch");
+    free(data);
+    free(perr);
+    if (r < 0) {
+        json_decref(e);
+        return r;
+    }
+    json_object_set(e, "channels", json_object_get(it, "channels"));
+    json_object_set_new(e, "path", json_string(rel));
+    json_object_set_new(e, "entry_sha256", json_string(esha));
+    *out = e;
+    return 0;
+}
+
+static int load_catalog(struct gallery *g, bool locked, json_t **out, char **reterr)
 {
     _cleanup_free_ char *v1 = path_join(g->dir, "index.json");
     if (file_exists(v1))
-        return err_setf(err, -EINVAL,
+        return err_setf(reterr, -EINVAL,
                     "%s is an unsigned index from an older kiln; this kiln reads only signed indexes (index/*.json): "
                     "set up a new gallery and publish the versions into it",
                     v1);
-    int lk = -1, r = locked ? 0 : reader_lock(g->dir, &lk, err);
+    int lk = -1, r = locked ? 0 : reader_lock(g->dir, &lk, reterr);
     if (r < 0) return r;
     uint64_t serial = 0;
     char sha[65], kid[17];
     json_t *idx = NULL, *cat = NULL;
-    r = newest_serial(g->dir, &serial, err);
+    r = newest_serial(g->dir, &serial, reterr);
     if (r == -ENOENT)
-        r = err_setf(err, -ENOENT,
+        r = err_setf(reterr, -ENOENT,
                  "%s/index holds no index (NNNNNNNNNN.json): every gallery has one from kiln gallery init on, so "
                  "it was deleted; restore it from a backup",
                  g->dir);
-    if (r == 0) r = load_index(g, serial, &idx, sha, kid, err);
+    if (r == 0) r = load_index(g, serial, &idx, sha, kid, reterr);
     _cleanup_free_ char *iname = catalog_index_name(serial);
     _cleanup_free_ char *ifile = xasprintf("%s/index/%s", g->dir, iname);
-    if (r == 0) r = check_fresh(g, idx, serial, sha, ifile, err);
+    if (r == 0) r = check_fresh(g, idx, serial, sha, ifile, reterr);
     if (r == 0)
         cat = json_pack("{s:O, s:I, s:s, s:s, s:s, s:[]}", "gallery", json_object_get(idx, "gallery"), "serial",
                         (json_int_t)serial, "sha256", sha, "file", ifile, "signed_by", kid, "images");
@@ -666,48 +708,19 @@ static int load_catalog(struct gallery *g, bool locked, json_t **out, char **err
     json_t *it;
     json_array_foreach(json_object_get(idx, "images"), i, it) {
         if (r < 0) break;
-        const char *name = json_string_value(json_object_get(it, "name"));
-        const char *version = json_string_value(json_object_get(it, "version"));
-        const char *want = json_string_value(json_object_get(it, "entry_sha256"));
-        _cleanup_free_ char *rel = xasprintf("images/%s/%s", name, version);
-        _cleanup_free_ char *erel = path_join(rel, "entry.json");
-        _cleanup_free_ char *ep = path_join(g->dir, erel);
-        char *data = NULL, *perr = NULL, esha[65], ekid[17];
-        size_t len;
         json_t *e = NULL;
-        if (!file_exists(ep)) {
-            r = err_setf(err, -ENOENT, "%s lists %s %s, but %s is missing: the version was deleted", ifile, name, version, ep);
-            break;
-        }
-        if ((r = read_signed(g, erel, CATALOG_ENTRY_MAX, &data, &len, ekid, err)) < 0) break;
-        sha256_hex(data, len, esha);
-        if (!streq(esha, want))
-            r = err_setf(err, -EPERM, "%s has sha256 %s, but %s says %s: it was replaced", ep, esha, ifile, want);
-        else if ((r = catalog_parse_entry(data, len, &e, &perr)) < 0) r = err_setf(err, r, "%s: %s", ep, perr);
-        else if (!streq(json_string_value(json_object_get(e, "name")), name) ||
-                 !streq(json_string_value(json_object_get(e, "version")), version))
-            r = err_setf(err, -EINVAL, "%s describes %s %s, not %s %s", ep, json_string_value(json_object_get(e, "name")),
-                     json_string_value(json_object_get(e, "version")), name, version);
-        free(data);
-        free(perr);
-        if (r == 0) {
-            json_object_set(e, "channels", json_object_get(it, "channels"));
-            json_object_set_new(e, "path", json_string(rel));
-            json_object_set_new(e, "entry_sha256", json_string(esha));
-            json_array_append(json_object_get(cat, "images"), e);
-        }
-        json_decref(e);
+        if ((r = load_entry(g, it, ifile, &e, reterr)) == 0) json_array_append_new(json_object_get(cat, "images"), e);
     }
     if (r == 0) {
         json_t *unlisted = json_array();
-        r = check_listed(g, json_object_get(idx, "images"), ifile, unlisted, err);
+        r = check_listed(g, json_object_get(idx, "images"), ifile, unlisted, reterr);
         if (g->skip_unlisted) json_object_set(cat, "unlisted", unlisted);
         json_decref(unlisted);
     }
     if (lk >= 0) close(lk);
     json_decref(idx);
     if (r == 0 && g->state)
-        r = state_record(g->state, g->dir, json_string_value(json_object_get(cat, "gallery")), serial, sha, err);
+        r = state_record(g->state, g->dir, json_string_value(json_object_get(cat, "gallery")), serial, sha, reterr);
     if (r < 0) {
         json_decref(cat);
         return r;
@@ -716,9 +729,9 @@ static int load_catalog(struct gallery *g, bool locked, json_t **out, char **err
     return 0;
 }
 
-int gallery_load(struct gallery *g, json_t **catalog, char **err) { return load_catalog(g, false, catalog, err); }
+int gallery_load(struct gallery *g, json_t **catalog, char **reterr) { return load_catalog(g, false, catalog, reterr); }
 
-int gallery_check_run(const struct gallery *g, json_t *entry, char **err)
+int gallery_check_run(const struct gallery *g, json_t *entry, char **reterr)
 {
     const char *want = json_string_value(json_object_get(json_object_get(entry, "run"), "results_sha256"));
     if (!want) return 0;
@@ -726,45 +739,55 @@ int gallery_check_run(const struct gallery *g, json_t *entry, char **err)
     char got[65];
     int r = sha256_regular_hex(p, true, got, NULL);
     if (r < 0) {
-        free(*err);
-        *err = fs_open_error(p, r, GALLERY_FIX);
+        free(*reterr);
+        *reterr = fs_open_error(p, r, GALLERY_FIX);
         return r;
     }
     if (!streq(got, want))
-        return err_setf(err, -EPERM, "%s has sha256 %s, but the signed entry says %s: the run's results were changed", p, got, want);
+        return err_setf(reterr, -EPERM, "%s has sha256 %s, but the signed entry says %s: the run's results were changed", p, got, want);
     return 0;
+}
+
+/* The bytes kiln signs of a catalog file j (catalog_dump) into *text and their minisign
+ * signature with trusted comment tc into *sig (the caller frees both): 0, or -errno with
+ * *reterr the signer's message (it replaces any earlier one). */
+static int sign_json(const struct ms_seckey *key, json_t *j, const char *tc, char **text, char **sig, char **reterr)
+{
+    *text = catalog_dump(j);
+    if (!*text) return err_setf(reterr, -ENOMEM, "cannot serialise the catalog: out of memory");
+    char *kerr = NULL;
+    int r = ms_sign_data(key, *text, strlen(*text), tc, sig, &kerr);
+    if (r < 0 && reterr) {
+        free(*reterr);
+        *reterr = kerr;
+    } else free(kerr);
+    return r;
 }
 
 /* Writes index/<serial>.json (items: stolen) and its signature: the signature first, the
  * index last, so the newest index file always has its signature beside it. */
 static int write_index(const char *dir, const struct ms_seckey *key, const char *gallery_id, uint64_t serial,
-                       const char *prev_sha, json_t *items, char sha_out[65], char **err)
+                       const char *prev_sha, json_t *items, char sha_out[65], char **reterr)
 {
     char now[32];
     format_utc(now, wall_s());
     json_t *idx = json_pack("{s:s, s:s, s:I, s:o, s:s, s:o}", "schema", CATALOG_INDEX_SCHEMA, "gallery", gallery_id,
                             "serial", (json_int_t)serial, "previous_sha256", prev_sha ? json_string(prev_sha) : json_null(),
                             "updated", now, "images", items);
-    _cleanup_free_ char *text = catalog_dump(idx);
-    json_decref(idx);
     _cleanup_free_ char *tc = xasprintf("kiln gallery %s index serial %llu", gallery_id, (unsigned long long)serial);
-    _cleanup_free_ char *sig = NULL;
-    char *kerr = NULL;
-    int r = ms_sign_data(key, text, strlen(text), tc, &sig, &kerr);
-    if (r < 0) {
-        free(*err);
-        *err = kerr;
-        return r;
-    }
+    _cleanup_free_ char *text = NULL, *sig = NULL;
+    int r = sign_json(key, idx, tc, &text, &sig, reterr);
+    json_decref(idx);
+    if (r < 0) return r;
     _cleanup_free_ char *name = catalog_index_name(serial);
     _cleanup_free_ char *idir = path_join(dir, "index");
     _cleanup_free_ char *p = path_join(idir, name);
     _cleanup_free_ char *sp = xasprintf("%s.minisig", p);
-    if (mkdir_p(idir, 0755) < 0) return err_setf(err, -errno, "cannot create %s: %s", idir, strerror(errno));
-    if ((r = write_file_atomic(sp, sig, strlen(sig), 0644)) < 0) return err_setf(err, r, "cannot write %s: %s", sp, strerror(-r));
+    if (mkdir_p(idir, 0755) < 0) return err_setf(reterr, -errno, "cannot create %s: %s", idir, strerror(errno));
+    if ((r = write_file_atomic(sp, sig, strlen(sig), 0644)) < 0) return err_setf(reterr, r, "cannot write %s: %s", sp, strerror(-r));
     if ((r = write_file_atomic(p, text, strlen(text), 0644)) < 0) {
         unlink(sp);
-        return err_setf(err, r, "cannot write %s: %s", p, strerror(-r));
+        return err_setf(reterr, r, "cannot write %s: %s", p, strerror(-r));
     }
     sha256_hex(text, strlen(text), sha_out);
     return 0;
@@ -793,23 +816,23 @@ static void vfiles_free(struct vfile *v, size_t n)
 }
 
 /* A file in dir: signed by a trusted key, its sha256 what `who` says it is. */
-static int check_file(const char *dir, struct vfile *f, const char *const *keys, size_t nkeys, const char *who, char **err)
+static int check_file(const char *dir, struct vfile *f, const char *const *keys, size_t nkeys, const char *who, char **reterr)
 {
     _cleanup_free_ char *p = path_join(dir, f->name);
     char *kerr = NULL;
     int r = ms_verify_trusted(keys, nkeys, p, NULL, f->key, &kerr);
     if (r < 0) {
-        free(*err);
-        *err = kerr;
+        free(*reterr);
+        *reterr = kerr;
         return r;
     }
     if ((r = sha256_file_hex(p, f->sha256, NULL)) < 0) {
-        free(*err);
-        *err = fs_open_error(p, r, NULL);
+        free(*reterr);
+        *reterr = fs_open_error(p, r, NULL);
         return r;
     }
     if (f->expect && !streq(f->expect, f->sha256))
-        return err_setf(err, -EBADMSG, "%s: sha256 %s, but %s says %s (the file was changed)", f->name, f->sha256, who,
+        return err_setf(reterr, -EBADMSG, "%s: sha256 %s, but %s says %s (the file was changed)", f->name, f->sha256, who,
                     f->expect);
     return 0;
 }
@@ -834,7 +857,7 @@ static void check_one(size_t i, void *arg)
 }
 
 static int check_parallel(const char *dir, struct vfile *v, size_t n, const bool *pick, const char *const *keys,
-                          size_t nkeys, const char *who, char **err)
+                          size_t nkeys, const char *who, char **reterr)
 {
     struct check_job j = {.dir = dir, .v = v, .pick = pick, .keys = keys, .nkeys = nkeys, .who = who};
     j.rc = xcalloc(n ? n : 1, sizeof *j.rc);
@@ -844,8 +867,8 @@ static int check_parallel(const char *dir, struct vfile *v, size_t n, const bool
     for (size_t i = 0; i < n; i++) {
         if (j.rc[i] < 0 && r == 0) {
             r = j.rc[i];
-            free(*err);
-            *err = j.errs[i];
+            free(*reterr);
+            *reterr = j.errs[i];
             j.errs[i] = NULL;
         }
         free(j.errs[i]);
@@ -857,26 +880,26 @@ static int check_parallel(const char *dir, struct vfile *v, size_t n, const bool
 
 /* The version's file list from its manifest: artifacts, SBOMs, provenance, the manifest. */
 static int version_files(const char *dir, const char *manifest_name, json_t **manifest, struct vfile **out, size_t *n,
-                         char **err)
+                         char **reterr)
 {
     _cleanup_free_ char *mp = path_join(dir, manifest_name);
     _cleanup_free_ char *text = NULL;
     size_t tl;
     int r = read_file(mp, GALLERY_JSON_MAX, &text, &tl);
-    if (r == -EFBIG) return err_setf(err, r, "%s is larger than %u MiB: not a kiln build manifest", mp, GALLERY_JSON_MAX >> 20);
+    if (r == -EFBIG) return err_setf(reterr, r, "%s is larger than %u MiB: not a kiln build manifest", mp, GALLERY_JSON_MAX >> 20);
     if (r < 0) {
-        free(*err);
-        *err = fs_open_error(mp, r, "pass the manifest kiln build wrote");
+        free(*reterr);
+        *reterr = fs_open_error(mp, r, "pass the manifest kiln build wrote");
         return r;
     }
     json_error_t je;
     json_t *m = json_loadb(text, tl, 0, &je);
-    if (!m) return err_setf(err, -EINVAL, "%s: not a kiln build manifest: %s (line %d)", mp, je.text, je.line);
+    if (!m) return err_setf(reterr, -EINVAL, "%s: not a kiln build manifest: %s (line %d)", mp, je.text, je.line);
     const char *name = json_string_value(json_object_get(m, "name"));
     const char *version = json_string_value(json_object_get(m, "version"));
     if (!catalog_safe_name(name) || !catalog_safe_name(version)) {
         json_decref(m);
-        return err_setf(err, -EINVAL, "%s: name and version must be set and use letters, digits, '.', '_', '+', '~', '-'", mp);
+        return err_setf(reterr, -EINVAL, "%s: name and version must be set and use letters, digits, '.', '_', '+', '~', '-'", mp);
     }
     size_t cap = 0;
     *n = 0;
@@ -894,7 +917,7 @@ static int version_files(const char *dir, const char *manifest_name, json_t **ma
             if (!catalog_safe_name(f) || !h || strlen(h) != 64 || (k == 0 && (!json_is_integer(sz) || json_integer_value(sz) < 0))) {
                 vfiles_free(*out, *n);
                 json_decref(m);
-                return err_setf(err, -EINVAL, "%s: %s[%zu] needs a plain file name, a sha256%s", mp, lists[k], i,
+                return err_setf(reterr, -EINVAL, "%s: %s[%zu] needs a plain file name, a sha256%s", mp, lists[k], i,
                             k == 0 ? " and a size" : "");
             }
             const char *kind = jstr(a, "kind");
@@ -907,7 +930,7 @@ static int version_files(const char *dir, const char *manifest_name, json_t **ma
     if (!json_array_size(json_object_get(m, "artifacts"))) {
         vfiles_free(*out, *n);
         json_decref(m);
-        return err_setf(err, -EINVAL, "%s lists no artifacts", mp);
+        return err_setf(reterr, -EINVAL, "%s lists no artifacts", mp);
     }
     *APPEND(*out, *n, cap) = (struct vfile){.name = xasprintf("%s-%s.provenance.json", name, version), .max = GALLERY_JSON_MAX};
     *APPEND(*out, *n, cap) = (struct vfile){.name = xstrdup(manifest_name), .max = GALLERY_JSON_MAX};
@@ -916,14 +939,14 @@ static int version_files(const char *dir, const char *manifest_name, json_t **ma
 }
 
 /* The provenance must be an in-toto SLSA statement whose subjects are these very files. */
-static int check_provenance(const char *dir, struct vfile *v, size_t n, const char *manifest_name, char **err)
+static int check_provenance(const char *dir, struct vfile *v, size_t n, const char *manifest_name, char **reterr)
 {
     struct vfile *pf = &v[n - 2];
     _cleanup_free_ char *p = path_join(dir, pf->name);
     json_t *st = json_load_file(p, 0, NULL);
     int r = 0;
     if (!st || !streq(jstr(st, "_type"), INTOTO_STATEMENT_TYPE) || !streq(jstr(st, "predicateType"), SLSA_PROVENANCE_TYPE))
-        r = err_setf(err, -EINVAL, "%s is not an in-toto statement with a SLSA v1 provenance predicate", pf->name);
+        r = err_setf(reterr, -EINVAL, "%s is not an in-toto statement with a SLSA v1 provenance predicate", pf->name);
     for (size_t i = 0; r == 0 && i < n; i++) {
         if (&v[i] == pf) continue;
         bool found = false;
@@ -934,18 +957,18 @@ static int check_provenance(const char *dir, struct vfile *v, size_t n, const ch
             found = true;
             const char *d = json_string_value(json_object_get(json_object_get(s, "digest"), "sha256"));
             if (!d || !streq(d, v[i].sha256))
-                r = err_setf(err, -EBADMSG, "%s: the provenance gives %s sha256 %s, the file has %s", pf->name, v[i].name,
+                r = err_setf(reterr, -EBADMSG, "%s: the provenance gives %s sha256 %s, the file has %s", pf->name, v[i].name,
                          d ? d : "none", v[i].sha256);
         }
         if (!found && r == 0 && !streq(v[i].name, manifest_name))
-            r = err_setf(err, -EINVAL, "%s does not name %s as a subject", pf->name, v[i].name);
+            r = err_setf(reterr, -EINVAL, "%s does not name %s as a subject", pf->name, v[i].name);
     }
     json_decref(st);
     return r;
 }
 
 /* An SBOM must say what it claims: SPDX 2.3 with the OS package, or CycloneDX with the OS component. */
-static int check_sboms(const char *dir, json_t *m, char **err)
+static int check_sboms(const char *dir, json_t *m, char **reterr)
 {
     size_t i;
     json_t *a;
@@ -966,21 +989,56 @@ static int check_sboms(const char *dir, json_t *m, char **err)
             ok = streq(jstr(c, "type"), "operating-system") && streq(jstr(c, "name"), jstr(m, "name"));
         }
         json_decref(doc);
-        if (!ok) return err_setf(err, -EINVAL, "%s is not an SBOM of %s %s", jstr(a, "file"), jstr(m, "name"), jstr(m, "version"));
+        if (!ok) return err_setf(reterr, -EINVAL, "%s is not an SBOM of %s %s", jstr(a, "file"), jstr(m, "name"), jstr(m, "version"));
     }
     return 0;
 }
 
 /* The run must have passed what the policy requires and (with v) tested one of these artifacts. */
-static int check_run(const struct gallery *g, const char *run_dir, const char *staged, struct vfile *v, size_t n,
-                     json_t **summary, char **err)
+/* The cases the gallery's policy requires (built-in cases by priority and area, and cases by
+ * name), each passed (or skipped, where allowed) in the run's results res: 0 with *required
+ * how many, or -EINVAL naming the case. */
+static int check_required(const struct gallery *g, json_t *res, const char *run_dir, size_t *required, char **reterr)
 {
-    if (!run_dir) return g->require_run ? err_setf(err, -EINVAL, "the gallery requires a validation run: pass --run RUN-DIR") : 0;
+    size_t ncases, i;
+    const struct kiln_case *const *all = registry_all(&ncases);
+    int r = 0;
+    for (size_t k = 0; k < ncases && r == 0; k++) {
+        const struct kiln_case *c = all[k];
+        bool want = c->priority <= g->max_priority;
+        if (want && g->nareas) {
+            want = false;
+            for (size_t a = 0; a < g->nareas; a++) want |= streq(g->areas[a], c->area);
+        }
+        for (size_t a = 0; a < g->ncases; a++) want |= streq(g->cases[a], c->name);
+        if (!want) continue;
+        (*required)++;
+        bool seen = false;
+        json_t *rc;
+        json_array_foreach(json_object_get(res, "cases"), i, rc) {
+            if (!streq(jstr(rc, "name"), c->name)) continue;
+            seen = true;
+            const char *st = jstr(rc, "status");
+            if (!(streq(st, "passed") || (g->allow_skipped && streq(st, "skipped"))))
+                r = err_setf(reterr, -EINVAL, "required case %s is %s in the run %s%s%s", c->name, st, run_dir,
+                             *jstr(rc, "reason") ? ": " : "", jstr(rc, "reason"));
+        }
+        if (!seen && r == 0)
+            r = err_setf(reterr, -EINVAL, "the run %s did not include %s, which the gallery's policy requires (priority <= %ld%s)",
+                         run_dir, c->name, g->max_priority, g->nareas ? " in its areas" : "");
+    }
+    return r;
+}
+
+static int check_run(const struct gallery *g, const char *run_dir, const char *staged, struct vfile *v, size_t n,
+                     json_t **summary, char **reterr)
+{
+    if (!run_dir) return g->require_run ? err_setf(reterr, -EINVAL, "the gallery requires a validation run: pass --run RUN-DIR") : 0;
     _cleanup_free_ char *rp = path_join(staged, "run/results.json");
     json_error_t je;
     json_t *res = json_load_file(rp, 0, &je);
     if (!res || !streq(jstr(res, "schema"), "kiln.results/v1"))
-        return err_setf(err, -EINVAL, "%s/results.json is not a kiln run's results", run_dir);
+        return err_setf(reterr, -EINVAL, "%s/results.json is not a kiln run's results", run_dir);
     json_t *run = json_object_get(res, "run");
     int r = 0;
     const char *tested = NULL;
@@ -998,54 +1056,29 @@ static int check_run(const struct gallery *g, const char *run_dir, const char *s
         for (size_t k = 0; k < n && !match; k++)
             if ((disk ? v[k].disk : v[k].kind && streq(v[k].kind, role)) && streq(v[k].sha256, jstr(t, "sha256"))) match = v[k].name;
         if (!match && r == 0)
-            r = err_setf(err, -EINVAL, "the run %s tested %s (sha256 %s), which is none of this version's %s", run_dir,
+            r = err_setf(reterr, -EINVAL, "the run %s tested %s (sha256 %s), which is none of this version's %s", run_dir,
                      jstr(t, "path"), jstr(t, "sha256"), disk ? "disk images" : streq(role, "initrd") ? "initrd artifacts" : "kernel artifacts");
         if (match && !streq(role, "kernel")) tested = match;
     }
-    if (r == 0 && v && !tested) r = err_setf(err, -EINVAL, "the run %s booted no disk image (or initrd) of this version", run_dir);
-    if (r == 0 && json_is_true(json_object_get(run, "interrupted"))) r = err_setf(err, -EINVAL, "the run %s was interrupted", run_dir);
+    if (r == 0 && v && !tested) r = err_setf(reterr, -EINVAL, "the run %s booted no disk image (or initrd) of this version", run_dir);
+    if (r == 0 && json_is_true(json_object_get(run, "interrupted"))) r = err_setf(reterr, -EINVAL, "the run %s was interrupted", run_dir);
     json_int_t failed = json_integer_value(json_object_get(json_object_get(res, "summary"), "failed"));
     if (r == 0 && failed > g->max_failures) {
         struct sbuf names = {0};
         json_t *c;
         json_array_foreach(json_object_get(res, "cases"), i, c) if (streq(jstr(c, "status"), "failed"))
             sbuf_printf(&names, "%s%s (%s)", names.len ? ", " : "", jstr(c, "id"), jstr(c, "reason"));
-        r = err_setf(err, -EINVAL, "the run %s failed %lld case(s), the policy allows %ld: %s", run_dir, (long long)failed,
+        r = err_setf(reterr, -EINVAL, "the run %s failed %lld case(s), the policy allows %ld: %s", run_dir, (long long)failed,
                  g->max_failures, names.s ? names.s : "");
         sbuf_free(&names);
     }
     /* the required selection: built-in cases by priority/area, and cases by name */
-    size_t ncases;
-    const struct kiln_case *const *all = registry_all(&ncases);
     size_t required = 0;
-    for (size_t k = 0; k < ncases && r == 0; k++) {
-        const struct kiln_case *c = all[k];
-        bool want = c->priority <= g->max_priority;
-        if (want && g->nareas) {
-            want = false;
-            for (size_t a = 0; a < g->nareas; a++) want |= streq(g->areas[a], c->area);
-        }
-        for (size_t a = 0; a < g->ncases; a++) want |= streq(g->cases[a], c->name);
-        if (!want) continue;
-        required++;
-        bool seen = false;
-        json_t *rc;
-        json_array_foreach(json_object_get(res, "cases"), i, rc) {
-            if (!streq(jstr(rc, "name"), c->name)) continue;
-            seen = true;
-            const char *st = jstr(rc, "status");
-            if (!(streq(st, "passed") || (g->allow_skipped && streq(st, "skipped"))))
-                r = err_setf(err, -EINVAL, "required case %s is %s in the run %s%s%s", c->name, st, run_dir,
-                         *jstr(rc, "reason") ? ": " : "", jstr(rc, "reason"));
-        }
-        if (!seen && r == 0)
-            r = err_setf(err, -EINVAL, "the run %s did not include %s, which the gallery's policy requires (priority <= %ld%s)",
-                     run_dir, c->name, g->max_priority, g->nareas ? " in its areas" : "");
-    }
+    if (r == 0) r = check_required(g, res, run_dir, &required, reterr);
     char rsha[65];
     if (r == 0 && summary && (r = sha256_file_hex(rp, rsha, NULL)) < 0) {
-        free(*err);
-        *err = fs_open_error(rp, r, NULL);
+        free(*reterr);
+        *reterr = fs_open_error(rp, r, NULL);
     }
     /* the signed entry pins the copied results.json: the evidence cannot be swapped later */
     if (r == 0 && summary)
@@ -1057,10 +1090,10 @@ static int check_run(const struct gallery *g, const char *run_dir, const char *s
 }
 
 /* Errors about a scratch copy name the file it was copied from. */
-static void name_source(char **err, const char *scratch, const char *src)
+static void name_source(char **reterr, const char *scratch, const char *src)
 {
-    if (!*err) return;
-    _cleanup_free_ char *msg = *err;
+    if (!*reterr) return;
+    _cleanup_free_ char *msg = *reterr;
     struct sbuf b = {0};
     const char *p = msg, *hit;
     while ((hit = strstr(p, scratch))) {
@@ -1069,24 +1102,24 @@ static void name_source(char **err, const char *scratch, const char *src)
         p = hit + strlen(scratch);
     }
     sbuf_puts(&b, p);
-    *err = sbuf_steal(&b);
+    *reterr = sbuf_steal(&b);
 }
 
 /* Versions only go up in a channel; a version already published may join another channel
  * (promotion) only with the same manifest (manifest_sha256 NULL: not known yet). */
 static int check_order(json_t *index, const char *name, const char *version, const char *ch, const char *manifest_sha256,
-                       char **err)
+                       char **reterr)
 {
     json_t *prev = latest(index, name, ch);
     char *absent = NULL;
     json_t *same = gallery_find(index, name, version, NULL, &absent);
     free(absent);
-    if (same && has_channel(same, ch)) return err_setf(err, -EEXIST, "%s %s is already published in %s", name, version, ch);
+    if (same && has_channel(same, ch)) return err_setf(reterr, -EEXIST, "%s %s is already published in %s", name, version, ch);
     if (prev && version_cmp_deb(version, jstr(prev, "version")) <= 0)
-        return err_setf(err, -EINVAL, "%s %s is not newer than %s, the latest in %s: versions only go up in a channel", name,
+        return err_setf(reterr, -EINVAL, "%s %s is not newer than %s, the latest in %s: versions only go up in a channel", name,
                     version, jstr(prev, "version"), ch);
     if (same && manifest_sha256 && !streq(jstr(same, "manifest_sha256"), manifest_sha256))
-        return err_setf(err, -EEXIST, "%s %s is already published with other content; publish a new version", name, version);
+        return err_setf(reterr, -EEXIST, "%s %s is already published with other content; publish a new version", name, version);
     return 0;
 }
 
@@ -1095,18 +1128,18 @@ static int check_order(json_t *index, const char *name, const char *version, con
  * file is copied, and with nofollow not through a symbolic link: a FIFO, a device or a link to
  * one put in a gallery fails at once instead of blocking or filling the disk. The partial copy
  * is removed on every failure. */
-static int copy_file(const char *src, const char *dst_dir, uint64_t max, bool nofollow, char **err)
+static int copy_file(const char *src, const char *dst_dir, uint64_t max, bool nofollow, char **reterr)
 {
     struct stat st;
     int in = open_regular(src, nofollow, &st);
     if (in < 0) {
-        free(*err);
-        *err = fs_open_error(src, in, nofollow ? GALLERY_FIX : "publish the regular files kiln build and kiln sign wrote");
+        free(*reterr);
+        *reterr = fs_open_error(src, in, nofollow ? GALLERY_FIX : "publish the regular files kiln build and kiln sign wrote");
         return in;
     }
     if ((uint64_t)st.st_size > max) {
         close(in);
-        return err_setf(err, -EFBIG, "%s holds %llu bytes, more than the %llu its manifest allows", src,
+        return err_setf(reterr, -EFBIG, "%s holds %llu bytes, more than the %llu its manifest allows", src,
                     (unsigned long long)st.st_size, (unsigned long long)max);
     }
     const char *base = strrchr(src, '/') ? strrchr(src, '/') + 1 : src;
@@ -1115,52 +1148,52 @@ static int copy_file(const char *src, const char *dst_dir, uint64_t max, bool no
     if (out < 0) {
         int e = errno;
         close(in);
-        return err_setf(err, -e, "cannot create %s: %s", dst, strerror(e));
+        return err_setf(reterr, -e, "cannot create %s: %s", dst, strerror(e));
     }
     bool on_write = false;
     int r = fd_copy_sparse(in, out, max, NULL, &on_write);
     if (r == -EFBIG) /* it grew while being copied */
-        err_setf(err, r, "%s grew past the %llu bytes its manifest allows while it was copied", src, (unsigned long long)max);
+        err_setf(reterr, r, "%s grew past the %llu bytes its manifest allows while it was copied", src, (unsigned long long)max);
     else if (r < 0)
-        err_setf(err, r, "cannot %s %s: %s", on_write ? "write" : "read", on_write ? dst : src, strerror(-r));
+        err_setf(reterr, r, "cannot %s %s: %s", on_write ? "write" : "read", on_write ? dst : src, strerror(-r));
     struct timespec times[2] = {st.st_atim, st.st_mtim};
     if (r == 0 && futimens(out, times) < 0)
-        r = err_setf(err, -errno, "cannot write %s: %s", dst, strerror(errno));
-    if (close(out) < 0 && r == 0) r = err_setf(err, -errno, "cannot write %s: %s", dst, strerror(errno));
+        r = err_setf(reterr, -errno, "cannot write %s: %s", dst, strerror(errno));
+    if (close(out) < 0 && r == 0) r = err_setf(reterr, -errno, "cannot write %s: %s", dst, strerror(errno));
     close(in);
     if (r < 0) unlink(dst);
     return r;
 }
 
-static int lock_gallery(const char *dir, char **err)
+static int lock_gallery(const char *dir, char **reterr)
 {
     _cleanup_free_ char *p = path_join(dir, ".lock");
     int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) return err_setf(err, -errno, "cannot open %s: %s", p, strerror(errno));
+    if (fd < 0) return err_setf(reterr, -errno, "cannot open %s: %s", p, strerror(errno));
     for (int i = 0; i < 600; i++) {
         if (flock(fd, LOCK_EX | LOCK_NB) == 0) return fd;
         sleep_ms(100);
     }
     close(fd);
-    return err_setf(err, -EBUSY, "another publish holds %s for over a minute", p);
+    return err_setf(reterr, -EBUSY, "another publish holds %s for over a minute", p);
 }
 
-int gallery_drop_cut_off(struct gallery *g, const char *name, const char *version, bool *dropped, char **err)
+int gallery_drop_cut_off(struct gallery *g, const char *name, const char *version, bool *dropped, char **reterr)
 {
     *dropped = false;
-    if (!catalog_safe_name(name) || !catalog_safe_name(version)) return err_setf(err, -EINVAL, "not a name and version: %s %s", name, version);
+    if (!catalog_safe_name(name) || !catalog_safe_name(version)) return err_setf(reterr, -EINVAL, "not a name and version: %s %s", name, version);
     _cleanup_free_ char *name_dir = xasprintf("%s/images/%s", g->dir, name), *final = path_join(name_dir, version);
     struct stat st;
     if (lstat(final, &st) < 0 || !S_ISDIR(st.st_mode)) return 0;
     /* under the writers' lock no publish is between its rename and its index: an unlisted
      * directory now is one whose publisher stopped there */
-    int lock = lock_gallery(g->dir, err);
+    int lock = lock_gallery(g->dir, reterr);
     if (lock < 0) return lock;
     uint64_t serial = 0;
     char sha[65], kid[17];
     json_t *idx = NULL;
-    int r = newest_serial(g->dir, &serial, err);
-    if (r == 0) r = load_index(g, serial, &idx, sha, kid, err);
+    int r = newest_serial(g->dir, &serial, reterr);
+    if (r == 0) r = load_index(g, serial, &idx, sha, kid, reterr);
     bool listed = false;
     size_t i;
     json_t *it;
@@ -1168,7 +1201,7 @@ int gallery_drop_cut_off(struct gallery *g, const char *name, const char *versio
     if (r == 0 && !listed) {
         _cleanup_free_ char *aside = xasprintf("%s/.cut-off-%s-%d", name_dir, version, (int)getpid());
         rm_rf(aside);
-        if (rename(final, aside) < 0) r = err_setf(err, -errno, "cannot move %s out of the gallery: %s", final, strerror(errno));
+        if (rename(final, aside) < 0) r = err_setf(reterr, -errno, "cannot move %s out of the gallery: %s", final, strerror(errno));
         else {
             rm_rf(aside);
             *dropped = true;
@@ -1187,36 +1220,34 @@ static json_t *files_json(struct vfile *v, size_t n)
     return a;
 }
 
-/* The index items (name, version, channels, entry_sha256) of a catalog, for the next index. */
+/* The index items (name, version, arch, channels, entry_sha256) of a catalog, for the next
+ * index; an item of an older index without arch stays without. */
 static json_t *index_items(json_t *cat)
 {
     json_t *items = json_array(), *e;
     size_t i;
-    json_array_foreach(json_object_get(cat, "images"), i, e)
-        json_array_append_new(items, json_pack("{s:O, s:O, s:O, s:O}", "name", json_object_get(e, "name"), "version",
-                                               json_object_get(e, "version"), "channels", json_object_get(e, "channels"),
-                                               "entry_sha256", json_object_get(e, "entry_sha256")));
+    json_array_foreach(json_object_get(cat, "images"), i, e) {
+        json_t *it = json_pack("{s:O, s:O, s:O, s:O}", "name", json_object_get(e, "name"), "version",
+                               json_object_get(e, "version"), "channels", json_object_get(e, "channels"),
+                               "entry_sha256", json_object_get(e, "entry_sha256"));
+        if (json_object_get(e, "arch")) json_object_set(it, "arch", json_object_get(e, "arch"));
+        json_array_append_new(items, it);
+    }
     return items;
 }
 
 /* entry.json and entry.json.minisig into dir; *sha gets the entry's sha256. */
-static int write_entry(const char *dir, const struct ms_seckey *key, json_t *e, char sha[65], char **err)
+static int write_entry(const char *dir, const struct ms_seckey *key, json_t *e, char sha[65], char **reterr)
 {
-    _cleanup_free_ char *text = catalog_dump(e);
     _cleanup_free_ char *tc = xasprintf("kiln gallery entry %s %s", json_string_value(json_object_get(e, "name")),
                                         json_string_value(json_object_get(e, "version")));
-    _cleanup_free_ char *sig = NULL;
-    char *kerr = NULL;
-    int r = ms_sign_data(key, text, strlen(text), tc, &sig, &kerr);
-    if (r < 0) {
-        free(*err);
-        *err = kerr;
-        return r;
-    }
+    _cleanup_free_ char *text = NULL, *sig = NULL;
+    int r = sign_json(key, e, tc, &text, &sig, reterr);
+    if (r < 0) return r;
     _cleanup_free_ char *p = path_join(dir, "entry.json");
     _cleanup_free_ char *sp = path_join(dir, "entry.json.minisig");
     if ((r = write_file_atomic(p, text, strlen(text), 0644)) < 0 || (r = write_file_atomic(sp, sig, strlen(sig), 0644)) < 0)
-        return err_setf(err, r, "cannot write %s: %s", r < 0 && file_exists(p) ? sp : p, strerror(-r));
+        return err_setf(reterr, r, "cannot write %s: %s", r < 0 && file_exists(p) ? sp : p, strerror(-r));
     sha256_hex(text, strlen(text), sha);
     return 0;
 }
@@ -1224,20 +1255,20 @@ static int write_entry(const char *dir, const struct ms_seckey *key, json_t *e, 
 /* Each file the manifest lists is there and signed by a trusted key, then copied with its
  * signature into staged. */
 static int stage_files(const struct gallery *g, const struct publish_req *q, const char *src_dir,
-                       const char *manifest_name, const char *staged, struct vfile *v, size_t n, char **err)
+                       const char *manifest_name, const char *staged, struct vfile *v, size_t n, char **reterr)
 {
     int r = 0;
     for (size_t i = 0; i < n && r == 0; i++) {
         _cleanup_free_ char *f = path_join(src_dir, v[i].name);
         _cleanup_free_ char *s = xasprintf("%s.minisig", f);
-        if (!file_exists(f)) r = err_setf(err, -ENOENT, "%s is missing (listed by %s)", f, manifest_name);
-        else if (!file_exists(s)) r = err_setf(err, -EPERM, "%s is not signed (no %s); sign the version with kiln sign -k KEY %s.*", f, s, q->prefix);
-        else r = ms_check_signer((const char *const *)g->keys, g->nkeys, f, v[i].key, err);
+        if (!file_exists(f)) r = err_setf(reterr, -ENOENT, "%s is missing (listed by %s)", f, manifest_name);
+        else if (!file_exists(s)) r = err_setf(reterr, -EPERM, "%s is not signed (no %s); sign the version with kiln sign -k KEY %s.*", f, s, q->prefix);
+        else r = ms_check_signer((const char *const *)g->keys, g->nkeys, f, v[i].key, reterr);
     }
     for (size_t i = 0; i < n && r == 0; i++) {
         _cleanup_free_ char *f = path_join(src_dir, v[i].name);
         _cleanup_free_ char *s = xasprintf("%s.minisig", f);
-        if ((r = copy_file(f, staged, v[i].max, false, err)) == 0) r = copy_file(s, staged, MS_SIG_MAX, false, err);
+        if ((r = copy_file(f, staged, v[i].max, false, reterr)) == 0) r = copy_file(s, staged, MS_SIG_MAX, false, reterr);
         struct stat st;
         _cleanup_free_ char *copy = path_join(staged, v[i].name);
         if (r == 0 && g->staged && stat(copy, &st) == 0) g->staged(g->staged_ctx, v[i].name, (uint64_t)st.st_size);
@@ -1249,13 +1280,15 @@ static int stage_files(const struct gallery *g, const struct publish_req *q, con
  * final (or, for a version already there, one more channel), then the index re-signed. */
 static int record_version(struct gallery *g, const struct publish_req *q, const struct ms_seckey *key, json_t *cat,
                           json_t *m, struct vfile *v, size_t n, json_t *run, const char *staged,
-                          const char *final, char **err)
+                          const char *final, char **reterr)
 {
     const char *name = jstr(m, "name"), *version = jstr(m, "version");
     const struct gallery_channel *ch = channel(g, q->channel);
     struct vfile *mf = &v[n - 1];
     bool moved = false;
-    int r = 0;
+    const struct kiln_arch *arch = NULL;
+    int r = manifest_arch(m, &arch, reterr); /* known: gallery_publish checked it before copying */
+    if (r < 0) return r;
     json_t *prev = latest(cat, name, q->channel);
     char *absent = NULL;
     json_t *same = gallery_find(cat, name, version, NULL, &absent);
@@ -1277,6 +1310,7 @@ static int record_version(struct gallery *g, const struct publish_req *q, const 
         json_object_set_new(e, "schema", json_string(CATALOG_ENTRY_SCHEMA));
         json_object_set_new(e, "name", json_string(name));
         json_object_set_new(e, "version", json_string(version));
+        json_object_set_new(e, "arch", json_string(arch->name));
         json_object_set_new(e, "channel", json_string(q->channel));
         json_object_set_new(e, "published", json_string(pub));
         json_object_set_new(e, "support_end", json_string(end));
@@ -1284,38 +1318,38 @@ static int record_version(struct gallery *g, const struct publish_req *q, const 
         json_object_set_new(e, "manifest_sha256", json_string(mf->sha256));
         json_object_set_new(e, "run", run ? json_incref(run) : json_null());
         json_object_set_new(e, "files", files_json(v, n));
-        r = write_entry(staged, key, e, esha, err);
+        r = write_entry(staged, key, e, esha, reterr);
         json_decref(e);
         if (r == 0 && rename(staged, final) < 0)
-            r = err_setf(err, -errno, "cannot move %s to %s: %s", staged, final, strerror(errno));
+            r = err_setf(reterr, -errno, "cannot move %s to %s: %s", staged, final, strerror(errno));
         moved = r == 0;
         if (r == 0)
-            json_array_append_new(items, json_pack("{s:s, s:s, s:[s], s:s}", "name", name, "version", version,
-                                                   "channels", q->channel, "entry_sha256", esha));
+            json_array_append_new(items, json_pack("{s:s, s:s, s:s, s:[s], s:s}", "name", name, "version", version, "arch",
+                                                   arch->name, "channels", q->channel, "entry_sha256", esha));
     }
     uint64_t serial = (uint64_t)json_integer_value(json_object_get(cat, "serial")) + 1;
     char sha[65];
-    if (r == 0) r = write_index(g->dir, key, jstr(cat, "gallery"), serial, jstr(cat, "sha256"), items, sha, err);
+    if (r == 0) r = write_index(g->dir, key, jstr(cat, "gallery"), serial, jstr(cat, "sha256"), items, sha, reterr);
     else json_decref(items);
     /* a version directory the index does not list would make the gallery unreadable and
      * block a retry: take it back out (readers are held off by the lock meanwhile) */
     if (r < 0 && moved && rename(final, staged) < 0) {
-        char *msg = xasprintf("%s; and %s could not be taken back out (%s): remove it by hand", *err, final,
+        char *msg = xasprintf("%s; and %s could not be taken back out (%s): remove it by hand", *reterr, final,
                               strerror(errno));
-        free(*err);
-        *err = msg;
+        free(*reterr);
+        *reterr = msg;
     }
     /* published: a state file that cannot be updated leaves a warning in *err, not a refusal */
-    if (r == 0 && g->state) (void)state_record(g->state, g->dir, jstr(cat, "gallery"), serial, sha, err);
+    if (r == 0 && g->state) (void)state_record(g->state, g->dir, jstr(cat, "gallery"), serial, sha, reterr);
     return r;
 }
 
-int gallery_publish(struct gallery *g, const struct publish_req *q, const struct ms_seckey *key, char **err)
+int gallery_publish(struct gallery *g, const struct publish_req *q, const struct ms_seckey *key, char **reterr)
 {
     const struct gallery_channel *ch = channel(g, q->channel);
-    if (!ch) return err_setf(err, -EINVAL, "the gallery has no channel \"%s\" (gallery.yml channels)", q->channel);
+    if (!ch) return err_setf(reterr, -EINVAL, "the gallery has no channel \"%s\" (gallery.yml channels)", q->channel);
     _cleanup_free_ char *where = xasprintf("the keys %s trusts (%s/keys)", g->dir, g->dir);
-    int r = check_signing_key((const char *const *)g->keys, g->nkeys, key, where, err);
+    int r = check_signing_key((const char *const *)g->keys, g->nkeys, key, where, reterr);
     if (r < 0) return r;
     _cleanup_free_ char *src_dir = path_dirname(q->prefix);
     const char *base = strrchr(q->prefix, '/') ? strrchr(q->prefix, '/') + 1 : q->prefix;
@@ -1323,7 +1357,7 @@ int gallery_publish(struct gallery *g, const struct publish_req *q, const struct
     json_t *m = NULL;
     struct vfile *v = NULL;
     size_t n = 0;
-    if ((r = version_files(src_dir, manifest_name, &m, &v, &n, err)) < 0) return r;
+    if ((r = version_files(src_dir, manifest_name, &m, &v, &n, reterr)) < 0) return r;
     const char *name = jstr(m, "name"), *version = jstr(m, "version");
     _cleanup_free_ char *name_dir = xasprintf("%s/images/%s", g->dir, name);
     _cleanup_free_ char *final = xasprintf("%s/%s", name_dir, version);
@@ -1332,8 +1366,12 @@ int gallery_publish(struct gallery *g, const struct publish_req *q, const struct
     json_t *run = NULL, *cat = NULL;
     int lock = -1;
     bool had_name_dir = file_exists(name_dir);
-    /* the catalog verified and the version order first (again under the lock): refusing takes no copying */
-    if ((r = load_catalog(g, false, &cat, err)) == 0) r = check_order(cat, name, version, q->channel, NULL, err);
+    /* the manifest's arch (the catalog carries it), the catalog verified and the version order
+     * first (again under the lock): refusing takes no copying */
+    const struct kiln_arch *arch;
+    _cleanup_free_ char *why = NULL;
+    if ((r = manifest_arch(m, &arch, &why)) < 0) r = err_setf(reterr, r, "%s/%s: %s", src_dir, manifest_name, why);
+    else if ((r = load_catalog(g, false, &cat, reterr)) == 0) r = check_order(cat, name, version, q->channel, NULL, reterr);
     json_decref(cat);
     cat = NULL;
     if (r < 0) {
@@ -1342,29 +1380,29 @@ int gallery_publish(struct gallery *g, const struct publish_req *q, const struct
         return r;
     }
     rm_rf(staged);
-    if (mkdir_p(run_sub, 0755) < 0) r = err_setf(err, -errno, "cannot create %s: %s", staged, strerror(errno));
+    if (mkdir_p(run_sub, 0755) < 0) r = err_setf(reterr, -errno, "cannot create %s: %s", staged, strerror(errno));
     /* the run's verdict first (cheap), then each file copied and the copy checked: what is
      * checked is what gets published */
     if (r == 0 && q->run_dir) {
         _cleanup_free_ char *rj = path_join(q->run_dir, "results.json");
-        if (!file_exists(rj)) r = err_setf(err, -ENOENT, "%s is not a kiln run directory (no results.json)", q->run_dir);
-        else r = copy_file(rj, run_sub, GALLERY_JSON_MAX, false, err);
+        if (!file_exists(rj)) r = err_setf(reterr, -ENOENT, "%s is not a kiln run directory (no results.json)", q->run_dir);
+        else r = copy_file(rj, run_sub, GALLERY_JSON_MAX, false, reterr);
     }
-    if (r == 0) r = check_run(g, q->run_dir, staged, NULL, 0, NULL, err);
-    if (r == 0) r = stage_files(g, q, src_dir, manifest_name, staged, v, n, err);
-    if (r == 0) r = check_parallel(staged, v, n, NULL, (const char *const *)g->keys, g->nkeys, "the manifest", err);
-    if (r == 0) r = check_sboms(staged, m, err);
-    if (r == 0) r = check_provenance(staged, v, n, manifest_name, err);
-    if (r == 0) r = check_run(g, q->run_dir, staged, v, n, &run, err);
-    if (r == 0 && (lock = lock_gallery(g->dir, err)) < 0) r = lock;
-    if (r == 0) r = load_catalog(g, true, &cat, err);
+    if (r == 0) r = check_run(g, q->run_dir, staged, NULL, 0, NULL, reterr);
+    if (r == 0) r = stage_files(g, q, src_dir, manifest_name, staged, v, n, reterr);
+    if (r == 0) r = check_parallel(staged, v, n, NULL, (const char *const *)g->keys, g->nkeys, "the manifest", reterr);
+    if (r == 0) r = check_sboms(staged, m, reterr);
+    if (r == 0) r = check_provenance(staged, v, n, manifest_name, reterr);
+    if (r == 0) r = check_run(g, q->run_dir, staged, v, n, &run, reterr);
+    if (r == 0 && (lock = lock_gallery(g->dir, reterr)) < 0) r = lock;
+    if (r == 0) r = load_catalog(g, true, &cat, reterr);
     struct vfile *mf = &v[n - 1];
-    if (r == 0) r = check_order(cat, name, version, q->channel, mf->sha256, err);
-    if (r == 0) r = record_version(g, q, key, cat, m, v, n, run, staged, final, err);
+    if (r == 0) r = check_order(cat, name, version, q->channel, mf->sha256, reterr);
+    if (r == 0) r = record_version(g, q, key, cat, m, v, n, run, staged, final, reterr);
     if (lock >= 0) close(lock);
     rm_rf(staged);
     if (!had_name_dir) rmdir(name_dir); /* only when empty: a refused first version of a name leaves nothing */
-    if (r < 0) name_source(err, staged, src_dir);
+    if (r < 0) name_source(reterr, staged, src_dir);
     json_decref(cat);
     json_decref(run);
     json_decref(m);
@@ -1373,13 +1411,13 @@ int gallery_publish(struct gallery *g, const struct publish_req *q, const struct
 }
 
 /* Copies NAME and NAME.minisig from src into tmp and checks the copy. */
-static int fetch(const char *src, const char *tmp, struct vfile *f, const char *const *keys, size_t nkeys, char **err)
+static int fetch(const char *src, const char *tmp, struct vfile *f, const char *const *keys, size_t nkeys, char **reterr)
 {
     _cleanup_free_ char *p = path_join(src, f->name);
     _cleanup_free_ char *s = xasprintf("%s.minisig", p);
-    int r = copy_file(p, tmp, f->max, true, err);
-    if (r == 0) r = copy_file(s, tmp, MS_SIG_MAX, true, err);
-    if (r == 0) r = check_file(tmp, f, keys, nkeys, "the signed manifest", err);
+    int r = copy_file(p, tmp, f->max, true, reterr);
+    if (r == 0) r = copy_file(s, tmp, MS_SIG_MAX, true, reterr);
+    if (r == 0) r = check_file(tmp, f, keys, nkeys, "the signed manifest", reterr);
     return r;
 }
 
@@ -1393,7 +1431,7 @@ static int move_noreplace(const char *a, const char *b)
 }
 
 int gallery_move_all(const char *dir, const char *out_dir, const char *const *names, size_t n, bool force, bool *wrote,
-                     char **err)
+                     char **reterr)
 {
     *wrote = false;
     bool *replace = xcalloc(n ? n : 1, sizeof *replace);
@@ -1404,11 +1442,11 @@ int gallery_move_all(const char *dir, const char *out_dir, const char *const *na
         _cleanup_free_ char *t = path_join(out_dir, names[i]);
         struct stat st;
         if (lstat(t, &st) < 0) {
-            if (errno != ENOENT) r = err_setf(err, -errno, "cannot check %s: %s", t, strerror(errno));
+            if (errno != ENOENT) r = err_setf(reterr, -errno, "cannot check %s: %s", t, strerror(errno));
         } else if (S_ISDIR(st.st_mode)) {
-            r = err_setf(err, -EISDIR, "%s is a directory where a pulled file would go; kiln never replaces a directory", t);
+            r = err_setf(reterr, -EISDIR, "%s is a directory where a pulled file would go; kiln never replaces a directory", t);
         } else if (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) {
-            r = err_setf(err, -EEXIST, "%s exists and is not a regular file; kiln does not replace it", t);
+            r = err_setf(reterr, -EEXIST, "%s exists and is not a regular file; kiln does not replace it", t);
         } else if (force) {
             replace[i] = true;
         } else {
@@ -1416,7 +1454,7 @@ int gallery_move_all(const char *dir, const char *out_dir, const char *const *na
         }
     }
     if (r == 0 && exist.len)
-        r = err_setf(err, -EEXIST, "%s already holds %s: pass --force to replace what is there, or pull into another directory",
+        r = err_setf(reterr, -EEXIST, "%s already holds %s: pass --force to replace what is there, or pull into another directory",
                  out_dir, exist.s);
     sbuf_free(&exist);
     _cleanup_free_ char *old = path_join(dir, ".replaced");
@@ -1427,9 +1465,9 @@ int gallery_move_all(const char *dir, const char *out_dir, const char *const *na
         _cleanup_free_ char *keep = path_join(old, names[done]);
         /* a replaced file is kept (hard link) until all moves succeeded, to put it back otherwise */
         if (replace[done] && ((mkdir(old, 0700) < 0 && errno != EEXIST) || link(t, keep) < 0))
-            r = err_setf(err, -errno, "cannot keep a copy of %s while replacing it: %s", t, strerror(errno));
-        else if (replace[done] && rename(a, t) < 0) r = err_setf(err, -errno, "cannot move %s to %s: %s", a, t, strerror(errno));
-        else if (!replace[done] && (r = move_noreplace(a, t)) < 0) r = err_setf(err, r, "cannot move %s to %s: %s", a, t, strerror(-r));
+            r = err_setf(reterr, -errno, "cannot keep a copy of %s while replacing it: %s", t, strerror(errno));
+        else if (replace[done] && rename(a, t) < 0) r = err_setf(reterr, -errno, "cannot move %s to %s: %s", a, t, strerror(errno));
+        else if (!replace[done] && (r = move_noreplace(a, t)) < 0) r = err_setf(reterr, r, "cannot move %s to %s: %s", a, t, strerror(-r));
         if (r < 0) break;
     }
     if (r == 0) {
@@ -1449,12 +1487,12 @@ int gallery_move_all(const char *dir, const char *out_dir, const char *const *na
     }
     _cleanup_free_ char *msg = NULL;
     if (left.len)
-        msg = xasprintf("%s; of the %zu files moved before it, %zu could not be moved back and stay as pulled: %s", *err,
+        msg = xasprintf("%s; of the %zu files moved before it, %zu could not be moved back and stay as pulled: %s", *reterr,
                         done, done - undone, left.s);
-    else if (done) msg = xasprintf("%s; the %zu files moved before it were moved back", *err, done);
+    else if (done) msg = xasprintf("%s; the %zu files moved before it were moved back", *reterr, done);
     if (msg) {
-        free(*err);
-        *err = xstrdup(msg);
+        free(*reterr);
+        *reterr = xstrdup(msg);
     }
     *wrote = left.len > 0;
     sbuf_free(&left);
@@ -1488,41 +1526,41 @@ static void remove_created(const char *path, const char *top)
 }
 
 int gallery_pull(struct gallery *g, json_t *e, const char *artifact, const char *out_dir, bool force, bool *wrote,
-                 char **err)
+                 char **reterr)
 {
     *wrote = false;
     const char *name = jstr(e, "name"), *version = jstr(e, "version");
     if (!catalog_safe_name(name) || !catalog_safe_name(version))
-        return err_setf(err, -EINVAL, "the catalog entry %s %s has an unsafe name", name, version);
+        return err_setf(reterr, -EINVAL, "the catalog entry %s %s has an unsafe name", name, version);
     _cleanup_free_ char *src = xasprintf("%s/images/%s/%s", g->dir, name, version);
     size_t nkeys;
     const char *const *keys = reader_keys(g, &nkeys);
     struct stat st;
-    if (stat(out_dir, &st) == 0 && !S_ISDIR(st.st_mode)) return err_setf(err, -ENOTDIR, "%s is not a directory", out_dir);
+    if (stat(out_dir, &st) == 0 && !S_ISDIR(st.st_mode)) return err_setf(reterr, -ENOTDIR, "%s is not a directory", out_dir);
     _cleanup_free_ char *created = first_missing(out_dir);
     if (mkdir_p(out_dir, 0755) < 0) {
-        int r = err_setf(err, -errno, "cannot create %s: %s", out_dir, strerror(errno));
+        int r = err_setf(reterr, -errno, "cannot create %s: %s", out_dir, strerror(errno));
         if (created) remove_created(out_dir, created);
         return r;
     }
     _cleanup_free_ char *tmp = xasprintf("%s/.kiln-pull-XXXXXX", out_dir);
     if (!mkdtemp(tmp)) {
-        int r = err_setf(err, -errno, "cannot create a directory in %s: %s", out_dir, strerror(errno));
+        int r = err_setf(reterr, -errno, "cannot create a directory in %s: %s", out_dir, strerror(errno));
         if (created) remove_created(out_dir, created);
         return r;
     }
     /* the signed manifest first: it says what the other files must hash to */
     struct vfile mf = {.name = xasprintf("%s-%s.manifest.json", name, version), .max = GALLERY_JSON_MAX};
-    int r = fetch(src, tmp, &mf, keys, nkeys, err);
+    int r = fetch(src, tmp, &mf, keys, nkeys, reterr);
     json_t *m = NULL;
     struct vfile *v = NULL;
     size_t n = 0;
-    if (r == 0) r = version_files(tmp, mf.name, &m, &v, &n, err);
+    if (r == 0) r = version_files(tmp, mf.name, &m, &v, &n, reterr);
     if (r == 0 && (!streq(jstr(m, "name"), name) || !streq(jstr(m, "version"), version)))
-        r = err_setf(err, -EINVAL, "%s/%s describes %s %s, not %s %s", src, mf.name, jstr(m, "name"), jstr(m, "version"), name,
+        r = err_setf(reterr, -EINVAL, "%s/%s describes %s %s, not %s %s", src, mf.name, jstr(m, "name"), jstr(m, "version"), name,
                  version);
     if (r == 0 && !streq(mf.sha256, jstr(e, "manifest_sha256")))
-        r = err_setf(err, -EPERM, "%s/%s has sha256 %s, but the signed entry says %s: it was replaced", src, mf.name, mf.sha256,
+        r = err_setf(reterr, -EPERM, "%s/%s has sha256 %s, but the signed entry says %s: it was replaced", src, mf.name, mf.sha256,
                  jstr(e, "manifest_sha256"));
     /* the SBOMs, the provenance and the artifacts asked for */
     bool *want = xcalloc(n ? n : 1, sizeof *want);
@@ -1532,15 +1570,15 @@ int gallery_pull(struct gallery *g, json_t *e, const char *artifact, const char 
         want[k] = !a || !artifact || streq(jstr(a, "kind"), artifact);
         nwant += a && want[k];
     }
-    if (r == 0 && artifact && !nwant) r = err_setf(err, -ENOENT, "%s %s has no %s artifact", name, version, artifact);
+    if (r == 0 && artifact && !nwant) r = err_setf(reterr, -ENOENT, "%s %s has no %s artifact", name, version, artifact);
     for (size_t k = 0; k + 1 < n && r == 0; k++) {
         if (!want[k]) continue;
         _cleanup_free_ char *p = path_join(src, v[k].name);
         _cleanup_free_ char *s = xasprintf("%s.minisig", p);
-        if ((r = copy_file(p, tmp, v[k].max, true, err)) == 0) r = copy_file(s, tmp, MS_SIG_MAX, true, err);
+        if ((r = copy_file(p, tmp, v[k].max, true, reterr)) == 0) r = copy_file(s, tmp, MS_SIG_MAX, true, reterr);
     }
-    if (r == 0) r = check_parallel(tmp, v, n - 1, want, keys, nkeys, "the signed manifest", err);
-    if (r < 0) name_source(err, tmp, src);
+    if (r == 0) r = check_parallel(tmp, v, n - 1, want, keys, nkeys, "the signed manifest", reterr);
+    if (r < 0) name_source(reterr, tmp, src);
     /* every file verified: now all of them move in, or none */
     char **names = xcalloc(2 * n + 1, sizeof *names);
     size_t nn = 0;
@@ -1549,7 +1587,7 @@ int gallery_pull(struct gallery *g, json_t *e, const char *artifact, const char 
         names[nn++] = xstrdup(v[k].name);
         names[nn++] = xasprintf("%s.minisig", v[k].name);
     }
-    if (r == 0) r = gallery_move_all(tmp, out_dir, (const char *const *)names, nn, force, wrote, err);
+    if (r == 0) r = gallery_move_all(tmp, out_dir, (const char *const *)names, nn, force, wrote, reterr);
     for (size_t k = 0; k < n && r == 0 && g->pulled; k++) {
         if (k + 1 < n && !want[k]) continue;
         _cleanup_free_ char *p = path_join(out_dir, v[k].name);

@@ -72,12 +72,12 @@ struct gallery {
  * writes index serial 0 (no versions, a new random gallery id) signed with key, which must be
  * one of pubkeys. */
 int gallery_init(const char *dir, const char *const *pubkeys, size_t nkeys, const struct ms_seckey *key, long max_priority,
-                 const char *const *areas, size_t nareas, char **err);
+                 const char *const *areas, size_t nareas, char **reterr);
 /* Loads gallery.yml (errors with file:line:col in d) and the trusted keys. */
-int gallery_open(const char *dir, struct gallery **out, struct diags *d, char **err);
+int gallery_open(const char *dir, struct gallery **out, struct diags *d, char **reterr);
 void gallery_free(struct gallery *g);
 /* Copies a public key into keys/<KEYID>.pub (rotation: the old keys stay trusted). */
-int gallery_trust(const char *dir, const char *pubkey, char *key_id_out, char **err);
+int gallery_trust(const char *dir, const char *pubkey, char *key_id_out, char **reterr);
 
 struct publish_req {
     const char *prefix;  /* out/NAME-VERSION: PREFIX.manifest.json and what it lists */
@@ -88,44 +88,44 @@ struct publish_req {
 /* Checks everything (signatures by trusted keys, digests, SBOMs, provenance, run vs policy,
  * version order in the channel against the verified catalog) and publishes atomically: a
  * signed entry.json, the version directory, then a new index signed with key (one of the
- * gallery's trusted keys). *err says why on refusal; a refused or failed publish leaves
- * nothing in the gallery. On success *err may hold a warning (g->state not updated). */
-int gallery_publish(struct gallery *g, const struct publish_req *r, const struct ms_seckey *key, char **err);
+ * gallery's trusted keys). *reterr says why on refusal; a refused or failed publish leaves
+ * nothing in the gallery. On success *reterr may hold a warning (g->state not updated). */
+int gallery_publish(struct gallery *g, const struct publish_req *r, const struct ms_seckey *key, char **reterr);
 
 /* A publish cut off between moving NAME/VERSION into images/ and writing the index that lists
  * it (its process killed) leaves a directory no index lists, which makes the gallery
  * unreadable. Under the writers' lock, with the newest index verified, removes
  * images/NAME/VERSION when that index does not list it (*dropped set); nothing when it is
  * listed or absent. For a publisher resuming its own cut-off publish (kiln serve). */
-int gallery_drop_cut_off(struct gallery *g, const char *name, const char *version, bool *dropped, char **err);
+int gallery_drop_cut_off(struct gallery *g, const char *name, const char *version, bool *dropped, char **reterr);
 /* The verified catalog: {gallery, serial, sha256, file, signed_by, images: [entry]}, each entry
  * being entry.json's fields plus channels, path and entry_sha256 from the index. Fails (naming
  * the file) on a missing, unsigned, damaged or rolled-back index, an entry that is missing,
  * changed or unsigned, and a version directory the index does not list (with g->skip_unlisted
  * the catalog's "unlisted": [path] names it instead). Records the serial in g->state. */
-int gallery_load(struct gallery *g, json_t **catalog, char **err);
+int gallery_load(struct gallery *g, json_t **catalog, char **reterr);
 /* The validation run's results.json kept with a version (an entry of gallery_load's catalog)
  * is the one its signed entry names (run.results_sha256); 0 when the entry has no run. */
-int gallery_check_run(const struct gallery *g, json_t *entry, char **err);
+int gallery_check_run(const struct gallery *g, json_t *entry, char **reterr);
 /* Resolves NAME[@VERSION] in a catalog (latest in channel when no version; any channel when
  * channel NULL). */
-json_t *gallery_find(json_t *catalog, const char *name, const char *version, const char *channel, char **err);
+json_t *gallery_find(json_t *catalog, const char *name, const char *version, const char *channel, char **reterr);
 /* Copies a published version (an entry of gallery_load's catalog) into a temp dir inside
  * out_dir (created, with any missing parents, when absent), checks every copy (signature by a
  * trusted key, digest against the signed manifest), checks that no target exists (force:
  * regular files and symlinks may be replaced; never a directory), then moves them in, undoing
  * the moves made if one fails. artifact (a manifest kind: qcow2, raw, vhd-fixed, vhd, tar,
  * kernel, initrd) limits the disk files to one kind; NULL takes all. On failure *wrote says
- * whether out_dir was left changed (an undo that failed too; *err names what is left). */
+ * whether out_dir was left changed (an undo that failed too; *reterr names what is left). */
 int gallery_pull(struct gallery *g, json_t *entry, const char *artifact, const char *out_dir, bool force, bool *wrote,
-                 char **err);
+                 char **reterr);
 
 /* Moves the files names[0..n) from dir into out_dir, all or nothing: every target checked
  * first (absent; with force, a regular file or symlink), renames that never replace a file
  * without force, and on any failure the moves made so far undone (replaced files restored).
  * *wrote: out_dir was left changed. Exposed for tests. */
 int gallery_move_all(const char *dir, const char *out_dir, const char *const *names, size_t n, bool force, bool *wrote,
-                     char **err);
+                     char **reterr);
 
 /* The default client state file: $KILN_STATE_DIR, else $XDG_STATE_HOME/kiln, else
  * ~/.local/state/kiln; then gallery-seen.json. */

@@ -428,7 +428,7 @@ static int remove_package_manager(struct build_ctx *c)
     _cleanup_free_ char *why = NULL;
     char **removed = NULL;
     size_t n = 0;
-    if (pkgmgr_remove(c->root_fd, c->spec->family == FAMILY_DEB, &removed, &n, &why) < 0)
+    if (pkgmgr_remove(c->root_fd, c->family->pkgmgr_front_ends, &removed, &n, &why) < 0)
         return build_error(c, "customize", "packages.package_manager: remove: %s", why);
     c->pm_removed = json_array();
     for (size_t i = 0; i < n; i++) {

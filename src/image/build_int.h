@@ -9,6 +9,7 @@
 
 #include "image/build.h"
 #include "image/gpt.h"
+#include "image/pkgmgr.h"
 
 struct json_t;
 struct repo_src;
@@ -32,6 +33,8 @@ struct pkg_family_ops {
     /* The package tree at dest (a new directory): packages.install, then packages.remove. 0, or
      * a negative errno after a BUILD_ERROR (-EINTR when interrupted). */
     int (*create)(struct build_ctx *c, const char *dest);
+    /* packages.package_manager: remove: the family's front ends (image/pkgmgr.h) */
+    pkgmgr_front_ends_fn pkgmgr_front_ends;
     /* Files the tree maker copies from the build host into the tree and leaves there, paths in
      * the tree, NULL-terminated (deb: mmdebstrap copies the host's /etc/resolv.conf and
      * /etc/hostname "for debootstrap compatibility", man mmdebstrap), or NULL for none. The

@@ -91,9 +91,9 @@ static int write_provenance(struct build_ctx *c, json_t *digests)
     for (int i = 0; i < OUT_COUNT; i++)
         if (c->opts->only_output < 0 ? c->spec->outputs[i] : c->opts->only_output == i)
             json_array_append_new(outs, json_string(spec_output_name(i)));
-    json_t *params = json_pack("{s:s, s:s, s:s, s:o, s:I}", "name", c->spec->name, "version", c->spec->version, "layout",
-                               c->spec->layout == LAYOUT_IMMUTABLE ? "immutable" : "standard", "outputs", outs,
-                               "source_date_epoch", (json_int_t)c->epoch);
+    json_t *params = json_pack("{s:s, s:s, s:s, s:s, s:o, s:I}", "name", c->spec->name, "version", c->spec->version, "arch",
+                               c->spec->arch->name, "layout", c->spec->layout == LAYOUT_IMMUTABLE ? "immutable" : "standard",
+                               "outputs", outs, "source_date_epoch", (json_int_t)c->epoch);
     struct provenance_in in = {
         .spec_path = c->spec->path, .spec_sha256 = shex, .family = c->family->name,
         .os_release = json_object_get(manifest, "os_release"), .packages = c->pkgs, .digests = digests,

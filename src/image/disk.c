@@ -38,14 +38,14 @@ const char *disk_strerror(const struct disk *d, int r)
     return d->why ? d->why : strerror(-r);
 }
 
-int disk_refuse(struct disk *d, char **err, const char *what)
+int disk_refuse(struct disk *d, char **reterr, const char *what)
 {
     const char *base = strrchr(d->path, '/') ? strrchr(d->path, '/') + 1 : d->path;
     const char *dot = strrchr(base, '.');
     _cleanup_free_ char *stem = dot && dot != base ? xstrndup(d->path, (size_t)(dot - d->path)) : xstrdup(d->path);
     /* a QCOW v1 file may already be called x.qcow2: never suggest writing over the input */
     bool same = endswith(d->path, ".qcow2") && strlen(d->path) == strlen(stem) + 6;
-    return err_setf(err, -ENOTSUP,
+    return err_setf(reterr, -ENOTSUP,
                       "this is %s, which kiln does not read (it reads raw, qcow2 and VHD); convert it first: "
                       "qemu-img convert -O qcow2 %s %s%s.qcow2",
                       what, d->path, stem, same ? "-converted" : "");
@@ -53,7 +53,7 @@ int disk_refuse(struct disk *d, char **err, const char *what)
 
 /* Formats kiln does not read, by their signature: without this they would pass for raw disks
  * and be inspected or converted as garbage. */
-static int foreign_open(struct disk *d, char **err)
+static int foreign_open(struct disk *d, char **reterr)
 {
     static const struct {
         uint64_t off;
@@ -84,13 +84,13 @@ static int foreign_open(struct disk *d, char **err)
     if (file_pread_full(d->fd, head, have, 0) < 0) return -EMEDIUMTYPE;
     for (size_t i = 0; i < ARRAY_SIZE(sigs); i++) {
         if (sigs[i].off + sigs[i].len > have || memcmp(head + sigs[i].off, sigs[i].magic, sigs[i].len)) continue;
-        if (!sigs[i].hint) return disk_refuse(d, err, sigs[i].what);
-        return err_setf(err, -ENOTSUP, "this is %s, not a disk image: %s", sigs[i].what, sigs[i].hint);
+        if (!sigs[i].hint) return disk_refuse(d, reterr, sigs[i].what);
+        return err_setf(reterr, -ENOTSUP, "this is %s, not a disk image: %s", sigs[i].what, sigs[i].hint);
     }
     /* Apple's UDIF (.dmg) ends with a "koly" trailer */
     uint8_t tail[4];
     if (d->file_size >= 512 && file_pread_full(d->fd, tail, 4, d->file_size - 512) == 0 && !memcmp(tail, "koly", 4))
-        return disk_refuse(d, err, "an Apple disk image (DMG)");
+        return disk_refuse(d, reterr, "an Apple disk image (DMG)");
     return -EMEDIUMTYPE;
 }
 
@@ -155,13 +155,13 @@ static void raw_close(struct disk *d) { (void)d; }
 
 static const struct disk_ops raw_ops = {raw_pread, raw_next_data, raw_close};
 
-int disk_open(const char *path, struct disk **out, char **err)
+int disk_open(const char *path, struct disk **out, char **reterr)
 {
     /* a FIFO or a device would block the open or never end: only regular files are images */
     struct stat st;
     int fd = open_regular(path, false, &st);
     if (fd < 0) {
-        *err = fs_open_error(path, fd, "pass the disk image file itself (raw, qcow2 or VHD)");
+        *reterr = fs_open_error(path, fd, "pass the disk image file itself (raw, qcow2 or VHD)");
         return fd;
     }
     struct disk *d = xcalloc(1, sizeof *d);
@@ -179,7 +179,7 @@ int disk_open(const char *path, struct disk **out, char **err)
             return 0;
         }
         if (r != -EMEDIUMTYPE) {
-            err_setf(err, 0, "%s: %s", path, e ? e : strerror(-r));
+            err_setf(reterr, 0, "%s: %s", path, e ? e : strerror(-r));
             free(e);
             close(fd);
             free(d->why);
@@ -314,19 +314,19 @@ out:
 }
 
 int disk_convert(struct disk *in, const char *path, enum disk_format fmt, const struct disk_write_opts *o,
-                 char **err)
+                 char **reterr)
 {
     struct disk_sink s = {.o = o, .size = in->size, .free = sink_nofree};
     if (fmt == DISK_VHD_FIXED) s.size = (in->size + (1 << 20) - 1) & ~(uint64_t)((1 << 20) - 1);
     else if (fmt == DISK_VHD_DYNAMIC) s.size = (in->size + 511) & ~(uint64_t)511;
     if (fmt != DISK_RAW && s.size > (uint64_t)2040 << 30 && fmt != DISK_QCOW2) {
-        return err_setf(err, -EFBIG, "%s is %llu bytes; VHD holds at most 2040 GiB", path, (unsigned long long)in->size);
+        return err_setf(reterr, -EFBIG, "%s is %llu bytes; VHD holds at most 2040 GiB", path, (unsigned long long)in->size);
     }
     _cleanup_free_ char *tmp = NULL;
     s.fd = open_beside(path, 0644, &tmp);
     if (s.fd < 0) {
         int e = -s.fd;
-        *err = e == EEXIST ? xasprintf("%s exists and is not a regular file: give another output path", path)
+        *reterr = e == EEXIST ? xasprintf("%s exists and is not a regular file: give another output path", path)
                            : xasprintf("cannot create a file beside %s: %s", path, strerror(e));
         return -e;
     }
@@ -350,9 +350,9 @@ int disk_convert(struct disk *in, const char *path, enum disk_format fmt, const 
     if (r >= 0 && rename(tmp, path) < 0) r = -errno;
     if (r < 0) {
         unlink(tmp);
-        if (r == -EINTR) err_setf(err, 0, "interrupted while writing %s", path);
-        else if (rerr) err_setf(err, 0, "cannot read the input image: %s", rerr);
-        else err_setf(err, 0, "writing %s failed: %s", path, strerror(-r));
+        if (r == -EINTR) err_setf(reterr, 0, "interrupted while writing %s", path);
+        else if (rerr) err_setf(reterr, 0, "cannot read the input image: %s", rerr);
+        else err_setf(reterr, 0, "writing %s failed: %s", path, strerror(-r));
     }
     return r < 0 ? r : 0;
 }

@@ -23,10 +23,10 @@ int disk_format_parse(const char *name);
 
 struct disk;
 
-/* Opens path and detects its format. On error returns -errno and sets *err to a sentence:
+/* Opens path and detects its format. On error returns -errno and sets *reterr to a sentence:
  * -ENOTSUP for a format or feature kiln does not read (the sentence says how to convert it),
  * -EINVAL for a damaged or inconsistent image. */
-int disk_open(const char *path, struct disk **out, char **err);
+int disk_open(const char *path, struct disk **out, char **reterr);
 void disk_close(struct disk *d);
 uint64_t disk_size(const struct disk *d);
 /* Bytes the file itself holds: its size, and what it has allocated on disk (holes excluded). */
@@ -55,9 +55,9 @@ struct disk_write_opts {
 
 /* Writes the virtual disk in to path as fmt, through path.tmp + rename. A raw or fixed VHD
  * disk's size must be a whole number of 512-byte sectors; fixed VHD sizes are rounded up to a
- * whole MiB (what Azure requires). Returns 0 or -errno with *err set. */
+ * whole MiB (what Azure requires). Returns 0 or -errno with *reterr set. */
 int disk_convert(struct disk *in, const char *path, enum disk_format fmt, const struct disk_write_opts *o,
-                 char **err);
+                 char **reterr);
 
 /* The VHD CHS geometry for a size, per the VHD specification's algorithm. */
 void vhd_chs(uint64_t size, uint16_t *cyl, uint8_t *heads, uint8_t *spt);

@@ -24,14 +24,14 @@ struct disk {
 };
 
 /* Each returns 0 when the file is this format (and fills d), -EMEDIUMTYPE when it is not,
- * another -errno with *err set when it is this format but damaged or unsupported. */
-int qcow2_open(struct disk *d, char **err);
-int vhd_open(struct disk *d, char **err);
+ * another -errno with *reterr set when it is this format but damaged or unsupported. */
+int qcow2_open(struct disk *d, char **reterr);
+int vhd_open(struct disk *d, char **reterr);
 
 /* The readers report a bad header with err_setf (util/util.h). */
-/* Refuses a format kiln does not read: *err names it (what, e.g. "a VMDK image") and says how
+/* Refuses a format kiln does not read: *reterr names it (what, e.g. "a VMDK image") and says how
  * to convert it with qemu-img. Returns -ENOTSUP. */
-int disk_refuse(struct disk *d, char **err, const char *what);
+int disk_refuse(struct disk *d, char **reterr, const char *what);
 /* Records why a read failed (for disk_strerror) and returns r. */
 int disk_read_error(struct disk *d, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Reads exactly len bytes of the file at off, or fails (short file = -EIO). */

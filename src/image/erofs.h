@@ -22,10 +22,10 @@
  * -EFBIG, also from erofs_ro_open once it is spent). Read-only. */
 struct disk;
 struct erofs_ro;
-/* 0, or -errno with *err: -EUCLEAN not erofs or damaged, -EOPNOTSUPP a feature kiln does not
+/* 0, or -errno with *reterr: -EUCLEAN not erofs or damaged, -EOPNOTSUPP a feature kiln does not
  * read, -EIO when the disk cannot be read, -EFBIG when the image's budget is spent. d must outlive the handle. */
 int erofs_ro_open(struct disk *d, uint64_t off, uint64_t len, const char *mount, uint64_t budget, struct erofs_ro **out,
-                  char **err);
+                  char **reterr);
 void erofs_ro_close(struct erofs_ro *e);
 /* The regular file at path with every symbolic link on the way followed inside the filesystem
  * (at most 8, ".." stopping at its root), whole into *text (NUL-terminated, caller frees; *len

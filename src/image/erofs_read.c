@@ -139,12 +139,12 @@ static int read_data(struct erofs_ro *e, const struct inode *in, uint64_t pos, v
 }
 
 int erofs_ro_open(struct disk *d, uint64_t off, uint64_t len, const char *mount, uint64_t budget, struct erofs_ro **out,
-                  char **err)
+                  char **reterr)
 {
     *out = NULL;
     /* the image's budget: what its other filesystems read counts (as for ext4) */
     if (d->ext4_read >= budget) {
-        *err = xasprintf("kiln has read %llu bytes of this image's filesystems already, all it reads of one image",
+        *reterr = xasprintf("kiln has read %llu bytes of this image's filesystems already, all it reads of one image",
                          (unsigned long long)d->ext4_read);
         return -EFBIG;
     }
@@ -167,7 +167,7 @@ int erofs_ro_open(struct disk *d, uint64_t off, uint64_t len, const char *mount,
     if (r == 0 && (r = load_inode(e, e->root, "the root directory", &root)) == 0 && !S_ISDIR(root.mode))
         r = failf(e, -EUCLEAN, "the root inode is not a directory");
     if (r < 0) {
-        *err = xasprintf("not a readable erofs filesystem: %s", e->why);
+        *reterr = xasprintf("not a readable erofs filesystem: %s", e->why);
         erofs_ro_close(e);
         return r;
     }

@@ -35,18 +35,52 @@ static uint32_t crc32c(uint32_t crc, const void *data, size_t n)
 
 enum { INCOMPAT_64BIT = 0x80, INCOMPAT_CSUM_SEED = 0x2000, RO_METADATA_CSUM = 0x400, BG_INODE_UNINIT = 1 };
 
-int ext4_clamp_times(const char *path, uint64_t off, uint32_t t, char **err)
+/* One in-use inode (isz bytes, number num): ctime and crtime t, mtime at most t in whole seconds
+ * and atime that mtime; with seed (metadata_csum's), its checksum made again. */
+static void clamp_inode(uint8_t *ino, uint16_t isz, uint32_t t, const uint32_t *seed, uint32_t num)
+{
+    put_le32(ino + 0x0c, t);
+    uint16_t extra = isz > 128 ? get_le16(ino + 0x80) : 0;
+    /* mtime at most t, in whole seconds, and atime the same: what reading or writing the
+     * tree did to its times since is not the image's (a build used to walk the whole tree
+     * with utimensat before mke2fs for this) */
+    int64_t m = (int32_t)get_le32(ino + 0x10);
+    if (extra >= 12) m += (int64_t)(get_le32(ino + 0x88) & 3) << 32; /* mtime_extra's epoch bits */
+    if (m > (int64_t)t) m = t;
+    if (m >= INT32_MIN && m <= INT32_MAX) {
+        put_le32(ino + 0x10, (uint32_t)(int32_t)m);
+        put_le32(ino + 0x08, (uint32_t)(int32_t)m);
+        if (extra >= 12) put_le32(ino + 0x88, 0); /* mtime_extra */
+        if (extra >= 16) put_le32(ino + 0x8c, 0); /* atime_extra */
+    }
+    if (extra >= 8) put_le32(ino + 0x84, 0);            /* ctime_extra */
+    if (extra >= 0x18) put_le32(ino + 0x90, t), put_le32(ino + 0x94, 0); /* crtime */
+    if (seed) {
+        uint8_t le[4];
+        put_le32(le, num);
+        uint32_t c = crc32c(*seed, le, 4);
+        c = crc32c(c, ino + 0x64, 4); /* i_generation */
+        put_le16(ino + 0x7c, 0);
+        bool hi = extra >= 4;
+        if (hi) put_le16(ino + 0x82, 0);
+        c = crc32c(c, ino, isz);
+        put_le16(ino + 0x7c, (uint16_t)c);
+        if (hi) put_le16(ino + 0x82, (uint16_t)(c >> 16));
+    }
+}
+
+int ext4_clamp_times(const char *path, uint64_t off, uint32_t t, char **reterr)
 {
     crc32c_init();
     int fd = open(path, O_RDWR | O_CLOEXEC);
     if (fd < 0) {
-        return err_setf(err, -errno, "cannot open %s: %s", path, strerror(errno));
+        return err_setf(reterr, -errno, "cannot open %s: %s", path, strerror(errno));
     }
     uint8_t sb[1024];
     int r = file_pread_full(fd, sb, sizeof sb, off + 1024);
     if (r < 0 || get_le16(sb + 56) != 0xef53) {
         close(fd);
-        return err_setf(err, -EINVAL, "%s is not an ext4 filesystem", path);
+        return err_setf(reterr, -EINVAL, "%s is not an ext4 filesystem", path);
     }
     uint32_t inodes_per_group = get_le32(sb + 40), first_data_block = get_le32(sb + 20);
     uint32_t log_bs = get_le32(sb + 24), incompat = get_le32(sb + 96), ro_compat = get_le32(sb + 100);
@@ -56,7 +90,7 @@ int ext4_clamp_times(const char *path, uint64_t off, uint32_t t, char **err)
     uint16_t desc_size = incompat & INCOMPAT_64BIT ? get_le16(sb + 254) : 32;
     if (log_bs > 6 || !inodes_per_group || !blocks_per_group || isz < 128 || isz > 1024 || desc_size < 32 || desc_size > 1024) {
         close(fd);
-        return err_setf(err, -EINVAL, "%s: unexpected ext4 superblock values", path);
+        return err_setf(reterr, -EINVAL, "%s: unexpected ext4 superblock values", path);
     }
     uint64_t bs = 1024ull << log_bs;
     /* the group descriptors and one group's inode table are read whole: both must fit the file
@@ -66,7 +100,7 @@ int ext4_clamp_times(const char *path, uint64_t off, uint32_t t, char **err)
     uint64_t groups = blocks > first_data_block ? (blocks - first_data_block + blocks_per_group - 1) / blocks_per_group : 0;
     if (!groups || groups > fsize / desc_size || inodes_per_group > fsize / isz) {
         close(fd);
-        return err_setf(err, -EINVAL, "%s: unexpected ext4 superblock values (%llu groups of %u inodes do not fit the file)", path,
+        return err_setf(reterr, -EINVAL, "%s: unexpected ext4 superblock values (%llu groups of %u inodes do not fit the file)", path,
                          (unsigned long long)groups, inodes_per_group);
     }
     bool csum = ro_compat & RO_METADATA_CSUM;
@@ -83,35 +117,7 @@ int ext4_clamp_times(const char *path, uint64_t off, uint32_t t, char **err)
         for (uint32_t i = 0; i < inodes_per_group; i++) {
             uint8_t *ino = table + (size_t)i * isz;
             if (!get_le16(ino)) continue; /* free inode */
-            put_le32(ino + 0x0c, t);
-            uint16_t extra = isz > 128 ? get_le16(ino + 0x80) : 0;
-            /* mtime at most t, in whole seconds, and atime the same: what reading or writing the
-             * tree did to its times since is not the image's (a build used to walk the whole tree
-             * with utimensat before mke2fs for this) */
-            int64_t m = (int32_t)get_le32(ino + 0x10);
-            if (extra >= 12) m += (int64_t)(get_le32(ino + 0x88) & 3) << 32; /* mtime_extra's epoch bits */
-            if (m > (int64_t)t) m = t;
-            if (m >= INT32_MIN && m <= INT32_MAX) {
-                put_le32(ino + 0x10, (uint32_t)(int32_t)m);
-                put_le32(ino + 0x08, (uint32_t)(int32_t)m);
-                if (extra >= 12) put_le32(ino + 0x88, 0); /* mtime_extra */
-                if (extra >= 16) put_le32(ino + 0x8c, 0); /* atime_extra */
-            }
-            if (extra >= 8) put_le32(ino + 0x84, 0);            /* ctime_extra */
-            if (extra >= 0x18) put_le32(ino + 0x90, t), put_le32(ino + 0x94, 0); /* crtime */
-            if (csum) {
-                uint32_t num = (uint32_t)(g * inodes_per_group + i + 1);
-                uint8_t le[4];
-                put_le32(le, num);
-                uint32_t c = crc32c(seed, le, 4);
-                c = crc32c(c, ino + 0x64, 4); /* i_generation */
-                put_le16(ino + 0x7c, 0);
-                bool hi = extra >= 4;
-                if (hi) put_le16(ino + 0x82, 0);
-                c = crc32c(c, ino, isz);
-                put_le16(ino + 0x7c, (uint16_t)c);
-                if (hi) put_le16(ino + 0x82, (uint16_t)(c >> 16));
-            }
+            clamp_inode(ino, isz, t, csum ? &seed : NULL, (uint32_t)(g * inodes_per_group + i + 1));
             dirty = true;
         }
         if (dirty) r = file_pwrite_full(fd, table, (size_t)inodes_per_group * isz, off + it * bs);
@@ -119,6 +125,6 @@ int ext4_clamp_times(const char *path, uint64_t off, uint32_t t, char **err)
     free(table);
     free(desc);
     close(fd);
-    if (r < 0) err_setf(err, 0, "%s: cannot rewrite inode times: %s", path, strerror(-r));
+    if (r < 0) err_setf(reterr, 0, "%s: cannot rewrite inode times: %s", path, strerror(-r));
     return r < 0 ? r : 0;
 }

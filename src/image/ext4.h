@@ -6,9 +6,9 @@
  * path (0: an image of its own; a partition's offset in a raw disk, where `mke2fs -E offset=`
  * made it) to t, mtime to at most t in whole seconds and atime to that mtime, and fixes the
  * inode checksums (ext4 disk layout: inode fields and metadata_csum), so `mke2fs -d` output
- * depends only on the tree's content and its mtimes up to t. 0, or -errno with *err (-EINVAL: no ext4 there, or a superblock whose groups
+ * depends only on the tree's content and its mtimes up to t. 0, or -errno with *reterr (-EINVAL: no ext4 there, or a superblock whose groups
  * would not fit the file). */
-int ext4_clamp_times(const char *path, uint64_t off, uint32_t t, char **err);
+int ext4_clamp_times(const char *path, uint64_t off, uint32_t t, char **reterr);
 
 /* An ext4 filesystem read where it lies: libext2fs over kiln's disk reader (image/disk.h), at
  * the partition [off, off+len) of a raw, qcow2 or VHD disk; nothing is copied out. The disk is
@@ -18,9 +18,9 @@ int ext4_clamp_times(const char *path, uint64_t off, uint32_t t, char **err);
  * of the budget is refused before libext2fs allocates them. Read-only. */
 struct disk;
 struct ext4_ro;
-/* 0, or -errno with *err: -EUCLEAN not ext4 or damaged, -EIO when the disk cannot be read.
+/* 0, or -errno with *reterr: -EUCLEAN not ext4 or damaged, -EIO when the disk cannot be read.
  * d must outlive the handle. */
-int ext4_ro_open(struct disk *d, uint64_t off, uint64_t len, uint64_t budget, struct ext4_ro **out, char **err);
+int ext4_ro_open(struct disk *d, uint64_t off, uint64_t len, uint64_t budget, struct ext4_ro **out, char **reterr);
 void ext4_ro_close(struct ext4_ro *e);
 /* The regular file at path (absolute), its symbolic links (those of the directories on the way
  * and of the file itself) followed inside the filesystem, at most 8 in all, ".." stopping at

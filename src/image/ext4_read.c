@@ -126,7 +126,7 @@ static errcode_t ch_open(const char *name, int flags, io_channel *out)
 
 static void error_table_init(void) { initialize_ext2_error_table(); }
 
-int ext4_ro_open(struct disk *d, uint64_t off, uint64_t len, uint64_t budget, struct ext4_ro **out, char **err)
+int ext4_ro_open(struct disk *d, uint64_t off, uint64_t len, uint64_t budget, struct ext4_ro **out, char **reterr)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, error_table_init);
@@ -134,7 +134,7 @@ int ext4_ro_open(struct disk *d, uint64_t off, uint64_t len, uint64_t budget, st
     /* budget is the image's: what earlier filesystems of d read counts (128 crafted partitions
      * of 1.4 s and 325 MB each kept kiln inspect busy for 28 s: hostile finding) */
     if (d->ext4_read >= budget) {
-        return err_setf(err, -EFBIG, "kiln has read %llu bytes of this image's filesystems already, all it reads of one image",
+        return err_setf(reterr, -EFBIG, "kiln has read %llu bytes of this image's filesystems already, all it reads of one image",
                          (unsigned long long)d->ext4_read);
     }
     budget -= d->ext4_read;
@@ -143,20 +143,20 @@ int ext4_ro_open(struct disk *d, uint64_t off, uint64_t len, uint64_t budget, st
      * refused here so that it cannot ask for gigabytes */
     uint8_t sb[1024];
     if (len < 2048) {
-        return err_setf(err, -EUCLEAN, "too small for an ext4 filesystem");
+        return err_setf(reterr, -EUCLEAN, "too small for an ext4 filesystem");
     }
     int r = disk_pread(d, sb, sizeof sb, off + 1024);
     if (r < 0) {
-        return err_setf(err, -EIO, "cannot read the disk: %s", disk_strerror(d, r));
+        return err_setf(reterr, -EIO, "cannot read the disk: %s", disk_strerror(d, r));
     }
     uint32_t log_bs = get_le32(sb + 24), bpg = get_le32(sb + 32), incompat = get_le32(sb + 96);
     uint64_t blocks = get_le32(sb + 4) | (incompat & 0x80 ? (uint64_t)get_le32(sb + 0x150) << 32 : 0);
     uint64_t dsz = incompat & 0x80 ? get_le16(sb + 254) : 32;
     if (get_le16(sb + 56) != 0xef53) {
-        return err_setf(err, -EUCLEAN, "no ext4 superblock");
+        return err_setf(reterr, -EUCLEAN, "no ext4 superblock");
     }
     if (log_bs > 6 || !bpg || blocks > len >> (10 + log_bs) || blocks / bpg + 1 > budget / MAX(dsz, 32)) {
-        return err_setf(err, -EUCLEAN, "the superblock claims %llu blocks of %u bytes (%u a group) in a %llu-byte partition",
+        return err_setf(reterr, -EUCLEAN, "the superblock claims %llu blocks of %u bytes (%u a group) in a %llu-byte partition",
                          (unsigned long long)blocks, 1024u << MIN(log_bs, 20u), bpg, (unsigned long long)len);
     }
     struct ext4_ro *e = xcalloc(1, sizeof *e);
@@ -167,7 +167,7 @@ int ext4_ro_open(struct disk *d, uint64_t off, uint64_t len, uint64_t budget, st
     errcode_t ec = ext2fs_open2(name, NULL, EXT2_FLAG_64BITS | EXT2_FLAG_SOFTSUPP_FEATURES, 0, 0, &disk_io, &e->fs);
     if (ec) {
         r = e->c->disk_err ? -EIO : -EUCLEAN;
-        *err = e->c->disk_err ? xasprintf("cannot read the disk: %s", disk_strerror(d, e->c->disk_err))
+        *reterr = e->c->disk_err ? xasprintf("cannot read the disk: %s", disk_strerror(d, e->c->disk_err))
                               : xasprintf("not a readable ext4 filesystem: %s", error_message(ec));
         free(e->c);
         free(e);

@@ -235,19 +235,19 @@ static int read_table(struct disk *d, uint64_t lba, struct guid *dg, struct gpt_
     return 0;
 }
 
-int gpt_read(struct disk *d, struct guid *disk_guid, struct gpt_part **parts, size_t *n, char **err)
+int gpt_read(struct disk *d, struct guid *disk_guid, struct gpt_part **parts, size_t *n, char **reterr)
 {
     _cleanup_free_ char *why = NULL, *why2 = NULL;
-    if (disk_size(d) < 4 * SECTOR) return err_setf(err, -ENOENT, "disk is too small to hold a partition table");
+    if (disk_size(d) < 4 * SECTOR) return err_setf(reterr, -ENOENT, "disk is too small to hold a partition table");
     int r = read_table(d, 1, disk_guid, parts, n, &why);
     /* a table that reads fine but describes impossible partitions is wrong in both copies */
     if (r == 0) return 0;
-    if (r != -ENOENT && r != -EBADMSG) return err_setf(err, r, "%s", why);
+    if (r != -ENOENT && r != -EBADMSG) return err_setf(reterr, r, "%s", why);
     int r2 = read_table(d, disk_size(d) / SECTOR - 1, disk_guid, parts, n, &why2);
     if (r2 == 0) return 0;
-    if (r2 != -ENOENT && r2 != -EBADMSG) return err_setf(err, r2, "backup table: %s", why2);
-    if (r == -ENOENT && r2 == -ENOENT) return err_setf(err, -ENOENT, "no GPT header (not a GPT disk)");
-    return err_setf(err, -EBADMSG, "%s (backup: %s)", why, why2);
+    if (r2 != -ENOENT && r2 != -EBADMSG) return err_setf(reterr, r2, "backup table: %s", why2);
+    if (r == -ENOENT && r2 == -ENOENT) return err_setf(reterr, -ENOENT, "no GPT header (not a GPT disk)");
+    return err_setf(reterr, -EBADMSG, "%s (backup: %s)", why, why2);
 }
 
 const char *gpt_type_name(const struct guid *type)

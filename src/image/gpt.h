@@ -40,7 +40,7 @@ int gpt_write(int fd, uint64_t disk_size, const struct guid *disk_guid, const st
  * the disk's usable area, ends after it starts and overlaps no other. Returns 0; -ENOENT when
  * the disk has no GPT (neither header is there); -EBADMSG when the headers are damaged (CRC,
  * sizes); -EINVAL when a readable table describes impossible partitions; another -errno when
- * the disk cannot be read. *err explains every failure. */
-int gpt_read(struct disk *d, struct guid *disk_guid, struct gpt_part **parts, size_t *n, char **err);
+ * the disk cannot be read. *reterr explains every failure. */
+int gpt_read(struct disk *d, struct guid *disk_guid, struct gpt_part **parts, size_t *n, char **reterr);
 /* A name for known type GUIDs ("esp", "root-x86-64", ...), else NULL. */
 const char *gpt_type_name(const struct guid *type);

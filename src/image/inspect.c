@@ -198,13 +198,13 @@ struct fs_ro {
     struct erofs_ro *r;
 };
 
-static int fs_ro_open(struct disk *d, uint64_t off, uint64_t len, enum fs_kind kind, struct fs_ro *f, char **err)
+static int fs_ro_open(struct disk *d, uint64_t off, uint64_t len, enum fs_kind kind, struct fs_ro *f, char **reterr)
 {
     *f = (struct fs_ro){0};
     switch (kind) {
-    case FS_SQUASH_USR: return squash_ro_open(d, off, len, "/usr", read_budget(d), &f->s, err);
-    case FS_EROFS_USR: return erofs_ro_open(d, off, len, "/usr", read_budget(d), &f->r, err);
-    default: return ext4_ro_open(d, off, len, read_budget(d), &f->e, err);
+    case FS_SQUASH_USR: return squash_ro_open(d, off, len, "/usr", read_budget(d), &f->s, reterr);
+    case FS_EROFS_USR: return erofs_ro_open(d, off, len, "/usr", read_budget(d), &f->r, reterr);
+    default: return ext4_ro_open(d, off, len, read_budget(d), &f->e, reterr);
     }
 }
 
@@ -240,7 +240,7 @@ static void fs_ro_close(struct fs_ro *f)
  * the filesystem is damaged, *unread when it is stored in a way kiln does not read (a compressed
  * erofs file); -EIO with *err only when the disk cannot be read. */
 static int fs_os_release(struct disk *d, uint64_t off, uint64_t len, enum fs_kind kind, char **text, char **damage,
-                         char **unread, char **err)
+                         char **unread, char **reterr)
 {
     static const char *const paths[] = {"/usr/lib/os-release", "/etc/os-release"};
     struct fs_ro f;
@@ -248,7 +248,7 @@ static int fs_os_release(struct disk *d, uint64_t off, uint64_t len, enum fs_kin
     *text = NULL;
     int r = fs_ro_open(d, off, len, kind, &f, &why);
     if (r < 0) {
-        if (r == -EIO) *err = why;
+        if (r == -EIO) *reterr = why;
         else if (r == -EUCLEAN) *damage = why;
         else if (r == -EOPNOTSUPP) *unread = why;
         else free(why);
@@ -257,7 +257,7 @@ static int fs_os_release(struct disk *d, uint64_t off, uint64_t len, enum fs_kin
     for (size_t i = 0; i < ARRAY_SIZE(paths) && !*text && r == 0; i++) {
         int k = fs_ro_read(&f, paths[i], OS_RELEASE_MAX, text);
         if (k == -EIO) {
-            *err = xstrdup(fs_ro_strerror(&f));
+            *reterr = xstrdup(fs_ro_strerror(&f));
             r = k;
         } else if (k == -EUCLEAN && !*damage) {
             *damage = xstrdup(fs_ro_strerror(&f));
@@ -282,13 +282,13 @@ static void set_sentence(json_t *fs, const char *key, char *s)
  * read in place without mounting. *out stays NULL when the filesystem has none; a damaged one
  * is noted in fs as "damaged", one kiln does not read as "unread" (the reader's sentence);
  * -errno (with *err) when the disk cannot be read. */
-static int os_release(struct disk *d, uint64_t off, uint64_t len, json_t *fs, json_t **out, char **err)
+static int os_release(struct disk *d, uint64_t off, uint64_t len, json_t *fs, json_t **out, char **reterr)
 {
     const char *fstype = json_string_value(json_object_get(fs, "type"));
     enum fs_kind kind = streq(fstype, "squashfs") ? FS_SQUASH_USR : streq(fstype, "erofs") ? FS_EROFS_USR : FS_EXT4;
     *out = NULL;
     char *text = NULL, *damage = NULL, *unread = NULL;
-    int r = fs_os_release(d, off, len, kind, &text, &damage, &unread, err);
+    int r = fs_os_release(d, off, len, kind, &text, &damage, &unread, reterr);
     set_sentence(fs, "damaged", damage);
     set_sentence(fs, "unread", text ? (free(unread), NULL) : unread);
     if (r < 0) return r;
@@ -309,7 +309,7 @@ static char *table_problem(int r, const char *gerr)
  * ext4, and squashfs or erofs in a /usr partition (the immutable layout's). Each: offset,
  * length, partition number (0: the whole disk), its enum fs_kind. -errno with *err when the
  * partition table is damaged or the disk cannot be read. */
-static int readable_filesystems(struct disk *d, uint64_t (*fs)[4], size_t max, size_t *k, char **err)
+static int readable_filesystems(struct disk *d, uint64_t (*fs)[4], size_t max, size_t *k, char **reterr)
 {
     struct guid dg;
     struct gpt_part *parts = NULL;
@@ -322,7 +322,7 @@ static int readable_filesystems(struct disk *d, uint64_t (*fs)[4], size_t max, s
         for (size_t i = 0; i < n && *k < max && r >= 0; i++) {
             uint64_t off = parts[i].first_lba * 512, len = (parts[i].last_lba - parts[i].first_lba + 1) * 512;
             if ((r = probe_fs(d, off, len, &f)) < 0) {
-                err_setf(err, 0, "cannot read partition %u: %s", parts[i].number, disk_strerror(d, r));
+                err_setf(reterr, 0, "cannot read partition %u: %s", parts[i].number, disk_strerror(d, r));
                 break;
             }
             const char *t = f ? json_string_value(json_object_get(f, "type")) : NULL;
@@ -335,12 +335,12 @@ static int readable_filesystems(struct disk *d, uint64_t (*fs)[4], size_t max, s
             json_decref(f);
         }
     } else if (r == -ENOENT) {
-        if ((r = probe_fs(d, 0, disk_size(d), &f)) < 0) err_setf(err, 0, "cannot read the disk: %s", disk_strerror(d, r));
+        if ((r = probe_fs(d, 0, disk_size(d), &f)) < 0) err_setf(reterr, 0, "cannot read the disk: %s", disk_strerror(d, r));
         const char *t = f ? json_string_value(json_object_get(f, "type")) : NULL;
         if (t && streq(t, "ext4") && max) fs[*k][0] = 0, fs[*k][1] = disk_size(d), fs[*k][2] = 0, fs[*k][3] = 0, (*k)++;
         json_decref(f);
     } else {
-        *err = table_problem(r, gerr);
+        *reterr = table_problem(r, gerr);
     }
     free(gerr);
     free(parts);
@@ -401,28 +401,28 @@ static int extract_items(struct disk *d, struct fs_ro *e, const char *const *ite
     return 0;
 }
 
-int image_extract(const char *path, const char *const *items, size_t nitems, const char *dest, char **err)
+int image_extract(const char *path, const char *const *items, size_t nitems, const char *dest, char **reterr)
 {
     if (rootfs_tar_probe(path)) {
         struct stat st;
         struct rootfs_tar_limits lim = rootfs_tar_default_limits(stat(path, &st) == 0 ? (uint64_t)st.st_size : 0);
-        return rootfs_tar_extract(path, items, nitems, dest, &lim, NULL, err);
+        return rootfs_tar_extract(path, items, nitems, dest, &lim, NULL, reterr);
     }
     struct disk *d;
-    int r = disk_open(path, &d, err);
+    int r = disk_open(path, &d, reterr);
     if (r < 0) return r;
     uint64_t fs[16][4];
     size_t nfs = 0;
     char *why = NULL;
     if ((r = readable_filesystems(d, fs, ARRAY_SIZE(fs), &nfs, &why)) < 0) {
-        err_setf(err, 0, "%s: %s", path, why);
+        err_setf(reterr, 0, "%s: %s", path, why);
         free(why);
         disk_close(d);
         return r;
     }
     if (!nfs) {
         disk_close(d);
-        return err_setf(err, -ENOENT, "%s has no ext4 filesystem (or squashfs or erofs /usr) to read", path);
+        return err_setf(reterr, -ENOENT, "%s has no ext4 filesystem (or squashfs or erofs /usr) to read", path);
     }
     uint64_t budget = unpack_budget(d);
     int found = 0;
@@ -451,7 +451,7 @@ int image_extract(const char *path, const char *const *items, size_t nitems, con
                                                                (unsigned long long)damaged_at[1])
                                                    : xstrdup("the whole disk");
         to_ascii(damage);
-        err_setf(err, 0, "%s: the %s filesystem of %s is damaged (%s), so kiln could not look for %s%s there; "
+        err_setf(reterr, 0, "%s: the %s filesystem of %s is damaged (%s), so kiln could not look for %s%s there; "
                          "see what %s says of a copy of it, or rebuild the image",
                          path, damaged_at[2] == FS_SQUASH_USR ? "squashfs" : damaged_at[2] == FS_EROFS_USR ? "erofs" : "ext4", where,
                          damage, items[0], nitems > 1 ? " and the rest" : "",
@@ -462,8 +462,8 @@ int image_extract(const char *path, const char *const *items, size_t nitems, con
     }
     free(damage);
     if (r < 0) {
-        if (r == -EINTR) err_setf(err, 0, "interrupted while reading %s", path);
-        else err_setf(err, 0, "cannot read the filesystems of %s: %s", path, why ? why : strerror(-r));
+        if (r == -EINTR) err_setf(reterr, 0, "interrupted while reading %s", path);
+        else err_setf(reterr, 0, "cannot read the filesystems of %s: %s", path, why ? why : strerror(-r));
         free(why);
         return r;
     }
@@ -474,24 +474,24 @@ int image_extract(const char *path, const char *const *items, size_t nitems, con
 /* A rootfs archive: its counts, os-release (usr/lib's, else etc's: a link there is not followed)
  * and whether it carries WSL's /etc/wsl.conf. Read in one pass, os-release at most
  * OS_RELEASE_MAX bytes. */
-static int inspect_rootfs_tar(const char *path, json_t **out, char **err)
+static int inspect_rootfs_tar(const char *path, json_t **out, char **reterr)
 {
     struct stat st;
     if (stat(path, &st) < 0) {
         int e = errno;
-        return err_setf(err, -e, "%s: %s", path, strerror(e));
+        return err_setf(reterr, -e, "%s: %s", path, strerror(e));
     }
     const char *td = getenv("TMPDIR");
     _cleanup_free_ char *tmpl = xasprintf("%s/kiln-inspect-XXXXXX", td && *td ? td : "/var/tmp");
     if (!mkdtemp(tmpl)) {
         int e = errno;
-        return err_setf(err, -e, "cannot create a temporary directory under %s: %s", td && *td ? td : "/var/tmp", strerror(e));
+        return err_setf(reterr, -e, "cannot create a temporary directory under %s: %s", td && *td ? td : "/var/tmp", strerror(e));
     }
     static const char *const items[] = {"/usr/lib/os-release", "/etc/os-release", "/etc/wsl.conf"};
     struct rootfs_tar_limits lim = rootfs_tar_default_limits((uint64_t)st.st_size);
     lim.file = OS_RELEASE_MAX;
     struct rootfs_tar_info info = {0};
-    int r = rootfs_tar_extract(path, items, ARRAY_SIZE(items), tmpl, &lim, &info, err);
+    int r = rootfs_tar_extract(path, items, ARRAY_SIZE(items), tmpl, &lim, &info, reterr);
     char *text = NULL;
     for (size_t i = 0; i < 2 && r >= 0 && !text; i++)
         if (read_beneath(tmpl, items[i] + 1, OS_RELEASE_MAX, &text) == 0 && !strstr(text, "ID=")) text = (free(text), NULL);
@@ -517,11 +517,11 @@ static int inspect_rootfs_tar(const char *path, json_t **out, char **err)
     return 0;
 }
 
-int image_inspect(const char *path, json_t **out, char **err)
+int image_inspect(const char *path, json_t **out, char **reterr)
 {
-    if (rootfs_tar_probe(path)) return inspect_rootfs_tar(path, out, err);
+    if (rootfs_tar_probe(path)) return inspect_rootfs_tar(path, out, reterr);
     struct disk *d;
-    int r = disk_open(path, &d, err);
+    int r = disk_open(path, &d, reterr);
     if (r < 0) return r;
     json_t *j = json_object();
     json_object_set_new(j, "file", json_string(path));
@@ -587,7 +587,7 @@ int image_inspect(const char *path, json_t **out, char **err)
     free(parts);
     disk_close(d);
     if (r < 0) {
-        *err = r == -EINTR ? xasprintf("interrupted while reading %s", path) : xasprintf("%s: %s", path, why);
+        *reterr = r == -EINTR ? xasprintf("interrupted while reading %s", path) : xasprintf("%s: %s", path, why);
         free(why);
         json_decref(j);
         return r;

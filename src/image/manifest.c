@@ -9,6 +9,19 @@
 
 enum { MANIFEST_MAX = 16 << 20, MANIFESTS_MAX = 256 };
 
+int manifest_arch(json_t *m, const struct kiln_arch **arch, char **reterr)
+{
+    json_t *ja = json_object_get(m, "arch");
+    const char *name = json_string_value(ja);
+    *arch = !ja ? kiln_arch_default() : kiln_arch_find(name);
+    if (*arch) return 0;
+    struct sbuf b = {0};
+    for (const char *const *n = kiln_arch_names(); *n; n++) sbuf_printf(&b, "%s%s", b.len ? ", " : "", *n);
+    _cleanup_free_ char *known = sbuf_steal(&b);
+    return err_setf(reterr, -EINVAL, "\"arch\" is %s%.40s%s, which kiln does not know (known: %s)", name ? "\"" : "",
+                    name ? name : "not a string", name ? "\"" : "", known);
+}
+
 int manifest_arch_parse(const char *text, size_t len, const char *base, const struct kiln_arch **arch, char **reterr)
 {
     json_error_t e;
@@ -24,20 +37,7 @@ int manifest_arch_parse(const char *text, size_t len, const char *base, const st
         listed |= streq(json_string_value(json_object_get(a, "file")), base);
     int r = -ENOENT;
     if (!listed) err_setf(reterr, r, "does not list %s", base);
-    else {
-        json_t *ja = json_object_get(m, "arch");
-        const char *name = json_string_value(ja);
-        *arch = !ja ? kiln_arch_default() : kiln_arch_find(name);
-        r = *arch ? 0 : -EINVAL;
-        if (r < 0) {
-            _cleanup_free_ char *known = NULL;
-            struct sbuf b = {0};
-            for (const char *const *n = kiln_arch_names(); *n; n++) sbuf_printf(&b, "%s%s", b.len ? ", " : "", *n);
-            known = sbuf_steal(&b);
-            err_setf(reterr, 0, "\"arch\" is %s%.40s%s, which kiln does not know (known: %s)", name ? "\"" : "",
-                     name ? name : "not a string", name ? "\"" : "", known);
-        }
-    }
+    else r = manifest_arch(m, arch, reterr);
     json_decref(m);
     return r;
 }

@@ -17,3 +17,9 @@ int manifest_arch_for(const char *artifact, const struct kiln_arch **arch, char 
  * its "arch" is unknown (*reterr says so).
  * A manifest listing base without "arch" predates the field: x86_64, all kiln built then. */
 int manifest_arch_parse(const char *text, size_t len, const char *base, const struct kiln_arch **arch, char **reterr);
+
+/* The architecture a parsed manifest m (a JSON object) records in "arch": 0 with *arch; x86_64
+ * when m has no "arch" (as above); -EINVAL when it names one kiln does not know (*reterr says
+ * which, and the known ones). The gallery puts it in the catalog. */
+struct json_t;
+int manifest_arch(struct json_t *m, const struct kiln_arch **arch, char **reterr);

@@ -52,13 +52,13 @@ static bool in_path_dir(const char *p)
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-struct list {
+struct pkgmgr_removal {
     char **v;
     size_t n, cap;
 };
 
 /* Removes rel (a file or a symlink, never followed) when the tree has it, and records it. */
-static int remove_one(int rootfd, const char *rel, struct list *out, char **reterr)
+static int remove_one(int rootfd, const char *rel, struct pkgmgr_removal *out, char **reterr)
 {
     while (*rel == '/') rel++;
     if (!inroot_exists(rootfd, rel)) return 0;
@@ -98,32 +98,39 @@ static char *deb_list(int rootfd, const char *pkg)
     return text;
 }
 
-int pkgmgr_remove(int rootfd, bool deb, char ***removed, size_t *n, char **reterr)
+int pkgmgr_front_ends_deb(int rootfd, struct pkgmgr_removal *out, char **reterr)
 {
-    struct list out = {0};
+    bool any = false;
     int r = 0;
-    if (deb) {
-        bool any = false;
-        for (size_t p = 0; p < ARRAY_SIZE(deb_pkgs) && r == 0; p++) {
-            char *text = deb_list(rootfd, deb_pkgs[p]);
-            if (!text) continue;
-            any = true;
-            char *save = NULL;
-            for (char *line = strtok_r(text, "\n", &save); line && r == 0; line = strtok_r(NULL, "\n", &save))
-                if (in_path_dir(line) && !deb_kept(line)) r = remove_one(rootfd, line, &out, reterr);
-            free(text);
-        }
-        if (r == 0 && !any) {
-            err_setf(reterr, 0, "the tree has no dpkg file lists (var/lib/dpkg/info/dpkg.list): is it a Debian tree?");
-            r = -ENOENT;
-        }
-    } else {
-        for (size_t d = 0; d < ARRAY_SIZE(path_dirs) && r == 0; d++)
-            for (size_t i = 0; i < ARRAY_SIZE(rpm_cmds) && r == 0; i++) {
-                _cleanup_free_ char *rel = xasprintf("%s/%s", path_dirs[d], rpm_cmds[i]);
-                r = remove_one(rootfd, rel, &out, reterr);
-            }
+    for (size_t p = 0; p < ARRAY_SIZE(deb_pkgs) && r == 0; p++) {
+        char *text = deb_list(rootfd, deb_pkgs[p]);
+        if (!text) continue;
+        any = true;
+        char *save = NULL;
+        for (char *line = strtok_r(text, "\n", &save); line && r == 0; line = strtok_r(NULL, "\n", &save))
+            if (in_path_dir(line) && !deb_kept(line)) r = remove_one(rootfd, line, out, reterr);
+        free(text);
     }
+    if (r == 0 && !any)
+        return err_setf(reterr, -ENOENT, "the tree has no dpkg file lists (var/lib/dpkg/info/dpkg.list): is it a Debian tree?");
+    return r;
+}
+
+int pkgmgr_front_ends_rpm(int rootfd, struct pkgmgr_removal *out, char **reterr)
+{
+    int r = 0;
+    for (size_t d = 0; d < ARRAY_SIZE(path_dirs) && r == 0; d++)
+        for (size_t i = 0; i < ARRAY_SIZE(rpm_cmds) && r == 0; i++) {
+            _cleanup_free_ char *rel = xasprintf("%s/%s", path_dirs[d], rpm_cmds[i]);
+            r = remove_one(rootfd, rel, out, reterr);
+        }
+    return r;
+}
+
+int pkgmgr_remove(int rootfd, pkgmgr_front_ends_fn front_ends, char ***removed, size_t *n, char **reterr)
+{
+    struct pkgmgr_removal out = {0};
+    int r = front_ends(rootfd, &out, reterr);
     if (r == 0) {
         qsort(out.v, out.n, sizeof *out.v, cmp_str);
         struct sbuf b = {0};

@@ -256,10 +256,10 @@ struct refs {
     size_t n, cap, max;
 };
 
-static int ref_add(struct disk *d, struct refs *rs, uint64_t off, char **err)
+static int ref_add(struct disk *d, struct refs *rs, uint64_t off, char **reterr)
 {
     if (rs->n >= rs->max)
-        return err_setf(err, -EINVAL, "qcow2: the tables use more clusters than the %llu-byte file holds: some cluster is "
+        return err_setf(reterr, -EINVAL, "qcow2: the tables use more clusters than the %llu-byte file holds: some cluster is "
                                         "used twice (corrupt or crafted image; `qemu-img check` shows where)",
                           (unsigned long long)d->file_size);
     *APPEND(rs->v, rs->n, rs->cap) = off;
@@ -269,7 +269,7 @@ static int ref_add(struct disk *d, struct refs *rs, uint64_t off, char **err)
 /* The entries of L2 table i (loaded in q->l2_cache) up to the disk's vclusters: each data
  * cluster cluster-aligned inside the file (into rs), each compressed cluster starting inside
  * it (its start into q->cstarts, whose capacity is *ccap). */
-static int check_l2(struct disk *d, uint32_t i, uint64_t vclusters, struct refs *rs, size_t *ccap, char **err)
+static int check_l2(struct disk *d, uint32_t i, uint64_t vclusters, struct refs *rs, size_t *ccap, char **reterr)
 {
     struct qcow2 *q = d->priv;
     for (uint64_t j = 0; j < q->l2_entries && i * q->l2_entries + j < vclusters; j++) {
@@ -280,15 +280,15 @@ static int check_l2(struct disk *d, uint32_t i, uint64_t vclusters, struct refs 
         case ZEROS: break;
         case DATA:
             if (host % q->cluster || host >= d->file_size)
-                return err_setf(err, -EINVAL, "qcow2: the cluster at virtual offset %llu points at host offset %llu, "
+                return err_setf(reterr, -EINVAL, "qcow2: the cluster at virtual offset %llu points at host offset %llu, "
                                                 "%s (corrupt image)",
                                   (unsigned long long)voff, (unsigned long long)host,
                                   host % q->cluster ? "not cluster-aligned" : "past the end of the file");
-            if ((r = ref_add(d, rs, host, err)) < 0) return r;
+            if ((r = ref_add(d, rs, host, reterr)) < 0) return r;
             break;
         case COMPRESSED_DATA:
             if (host >= d->file_size)
-                return err_setf(err, -EINVAL, "qcow2: the compressed cluster at virtual offset %llu points at host "
+                return err_setf(reterr, -EINVAL, "qcow2: the compressed cluster at virtual offset %llu points at host "
                                                 "offset %llu, past the end of the file (corrupt image)",
                                   (unsigned long long)voff, (unsigned long long)host);
             *APPEND(q->cstarts, q->ncstarts, *ccap) = host;
@@ -313,41 +313,41 @@ static size_t sort_find_repeat(uint64_t *v, size_t n)
  * its own offset, and no more compressed clusters than COMPRESSED_RATIO_MAX allows. After
  * this, the data a disk yields is bounded by the file's size (x 64 + 64 MiB when compressed):
  * an image whose clusters all point at one cluster cannot make a 256 KiB file read as 64 GiB. */
-static int q_check(struct disk *d, uint64_t l1_off, char **err)
+static int q_check(struct disk *d, uint64_t l1_off, char **reterr)
 {
     struct qcow2 *q = d->priv;
     struct refs rs = {.max = (d->file_size + q->cluster - 1) / q->cluster};
     uint64_t vclusters = (d->size + q->cluster - 1) / q->cluster;
     size_t ccap = 0, dup;
-    int r = ref_add(d, &rs, 0, err);
+    int r = ref_add(d, &rs, 0, reterr);
     for (uint64_t o = l1_off; r == 0 && o < l1_off + (uint64_t)q->l1_size * 8; o += q->cluster)
-        r = ref_add(d, &rs, o - o % q->cluster, err);
+        r = ref_add(d, &rs, o - o % q->cluster, reterr);
     for (uint32_t i = 0; r == 0 && i < q->l1_size; i++) {
         uint64_t l2off = q->l1[i] & OFFSET_MASK;
         if (!l2off) continue;
-        if ((r = ref_add(d, &rs, l2off, err)) < 0) break;
+        if ((r = ref_add(d, &rs, l2off, reterr)) < 0) break;
         if ((r = load_l2(d, l2off)) < 0) {
-            *err = xstrdup(d->why);
+            *reterr = xstrdup(d->why);
             break;
         }
-        r = check_l2(d, i, vclusters, &rs, &ccap, err);
+        r = check_l2(d, i, vclusters, &rs, &ccap, reterr);
     }
     if (r < 0) goto out;
     if ((dup = sort_find_repeat(rs.v, rs.n))) {
-        r = err_setf(err, -EINVAL, "qcow2: the host cluster at offset %llu is used twice (by two virtual clusters or "
+        r = err_setf(reterr, -EINVAL, "qcow2: the host cluster at offset %llu is used twice (by two virtual clusters or "
                                      "by a table and data): corrupt or crafted image; `qemu-img check` shows where",
                        (unsigned long long)rs.v[dup]);
         goto out;
     }
     if (q->ncstarts > (COMPRESSED_FIXED_MAX + COMPRESSED_RATIO_MAX * (d->file_size + 1)) / q->cluster) {
-        r = err_setf(err, -EFBIG, "qcow2: its %zu compressed clusters would expand to %llu bytes, more than the %d MiB + "
+        r = err_setf(reterr, -EFBIG, "qcow2: its %zu compressed clusters would expand to %llu bytes, more than the %d MiB + "
                                     "%d x the file's %llu bytes kiln expands (a crafted or corrupt image)",
                        q->ncstarts, (unsigned long long)(q->ncstarts * q->cluster), COMPRESSED_FIXED_MAX >> 20,
                        COMPRESSED_RATIO_MAX, (unsigned long long)d->file_size);
         goto out;
     }
     if ((dup = sort_find_repeat(q->cstarts, q->ncstarts)))
-        r = err_setf(err, -EINVAL, "qcow2: two compressed clusters start at host offset %llu: corrupt or crafted "
+        r = err_setf(reterr, -EINVAL, "qcow2: two compressed clusters start at host offset %llu: corrupt or crafted "
                                      "image; `qemu-img check` shows where",
                        (unsigned long long)q->cstarts[dup]);
 out:
@@ -355,37 +355,37 @@ out:
     return r;
 }
 
-int qcow2_open(struct disk *d, char **err)
+int qcow2_open(struct disk *d, char **reterr)
 {
     uint8_t h[112] = {0};
     if (d->file_size < 4 || file_pread_full(d->fd, h, 4, 0) < 0 || get_be32(h) != QCOW2_MAGIC) return -EMEDIUMTYPE;
     /* the magic without the rest of the header is a cut qcow2, not a raw disk */
     if (d->file_size < 72 || file_pread_full(d->fd, h, 72, 0) < 0)
-        return err_setf(err, -EINVAL, "qcow2 header is truncated: the file holds %llu bytes, the header needs 72 "
+        return err_setf(reterr, -EINVAL, "qcow2 header is truncated: the file holds %llu bytes, the header needs 72 "
                                         "(the file was cut short)", (unsigned long long)d->file_size);
     uint32_t version = get_be32(h + 4);
-    if (version == 1) return disk_refuse(d, err, "a QCOW version 1 image");
-    if (version != 2 && version != 3) return err_setf(err, -ENOTSUP, "qcow2 version %u is not one kiln reads (2 and 3 are)", version);
-    if (get_be64(h + 8)) return err_setf(err, -ENOTSUP, "qcow2 images with a backing file are not supported; flatten it with `qemu-img convert` first");
+    if (version == 1) return disk_refuse(d, reterr, "a QCOW version 1 image");
+    if (version != 2 && version != 3) return err_setf(reterr, -ENOTSUP, "qcow2 version %u is not one kiln reads (2 and 3 are)", version);
+    if (get_be64(h + 8)) return err_setf(reterr, -ENOTSUP, "qcow2 images with a backing file are not supported; flatten it with `qemu-img convert` first");
     unsigned cb = get_be32(h + 20);
-    if (cb < 9 || cb > 21) return err_setf(err, -EINVAL, "qcow2 header: cluster size out of range");
-    if (get_be32(h + 32)) return err_setf(err, -ENOTSUP, "encrypted qcow2 images are not supported");
+    if (cb < 9 || cb > 21) return err_setf(reterr, -EINVAL, "qcow2 header: cluster size out of range");
+    if (get_be32(h + 32)) return err_setf(reterr, -ENOTSUP, "encrypted qcow2 images are not supported");
     int ctype = COMPRESSION_ZLIB;
     if (version == 3) {
-        if (d->file_size < 104 || file_pread_full(d->fd, h + 72, 32, 72) < 0) return err_setf(err, -EIO, "qcow2 header is truncated");
+        if (d->file_size < 104 || file_pread_full(d->fd, h + 72, 32, 72) < 0) return err_setf(reterr, -EIO, "qcow2 header is truncated");
         uint32_t hlen = get_be32(h + 100);
-        if (hlen < 104 || hlen % 8 || hlen > (1u << cb)) return err_setf(err, -EINVAL, "qcow2 header: header length is invalid");
-        if (hlen > 104 && (d->file_size < 112 || file_pread_full(d->fd, h + 104, 8, 104) < 0)) return err_setf(err, -EIO, "qcow2 header is truncated");
+        if (hlen < 104 || hlen % 8 || hlen > (1u << cb)) return err_setf(reterr, -EINVAL, "qcow2 header: header length is invalid");
+        if (hlen > 104 && (d->file_size < 112 || file_pread_full(d->fd, h + 104, 8, 104) < 0)) return err_setf(reterr, -EIO, "qcow2 header is truncated");
         uint64_t inc = get_be64(h + 72);
         /* dirty only means the refcounts may be stale: kiln reads the L1/L2 tables, never refcounts */
-        if (inc & INCOMPAT_CORRUPT) return err_setf(err, -EINVAL, "the qcow2 image is marked corrupt; repair it with `qemu-img check -r all` first");
-        if (inc & INCOMPAT_DATA_FILE) return err_setf(err, -ENOTSUP, "the qcow2 image keeps its data in an external data file, which kiln does not read; make a self-contained copy with `qemu-img convert -O qcow2`");
-        if (inc & INCOMPAT_EXTENDED_L2) return err_setf(err, -ENOTSUP, "the qcow2 image uses extended L2 entries (subclusters), which kiln does not read; rewrite it with `qemu-img convert -O qcow2`");
+        if (inc & INCOMPAT_CORRUPT) return err_setf(reterr, -EINVAL, "the qcow2 image is marked corrupt; repair it with `qemu-img check -r all` first");
+        if (inc & INCOMPAT_DATA_FILE) return err_setf(reterr, -ENOTSUP, "the qcow2 image keeps its data in an external data file, which kiln does not read; make a self-contained copy with `qemu-img convert -O qcow2`");
+        if (inc & INCOMPAT_EXTENDED_L2) return err_setf(reterr, -ENOTSUP, "the qcow2 image uses extended L2 entries (subclusters), which kiln does not read; rewrite it with `qemu-img convert -O qcow2`");
         if (inc & ~(uint64_t)(INCOMPAT_DIRTY | INCOMPAT_COMPRESSION))
-            return err_setf(err, -ENOTSUP, "the qcow2 image uses incompatible features kiln does not know (bits 0x%llx); rewrite it with `qemu-img convert -O qcow2`", (unsigned long long)(inc & ~(uint64_t)31));
+            return err_setf(reterr, -ENOTSUP, "the qcow2 image uses incompatible features kiln does not know (bits 0x%llx); rewrite it with `qemu-img convert -O qcow2`", (unsigned long long)(inc & ~(uint64_t)31));
         if (hlen > 104) ctype = h[104];
         if ((inc & INCOMPAT_COMPRESSION) ? ctype != COMPRESSION_ZSTD : ctype != COMPRESSION_ZLIB)
-            return err_setf(err, -ENOTSUP, "the qcow2 image's compression type %d is not one kiln reads (zlib and zstd are)", ctype);
+            return err_setf(reterr, -ENOTSUP, "the qcow2 image's compression type %d is not one kiln reads (zlib and zstd are)", ctype);
     }
     struct qcow2 *q = xcalloc(1, sizeof *q);
     q->cluster_bits = cb;
@@ -403,7 +403,7 @@ int qcow2_open(struct disk *d, char **err)
     if (size > (1ull << 50) || l1_size < need || need * 8 > MAX_L1_BYTES || l1_off % q->cluster ||
         l1_off > d->file_size || need * 8 > d->file_size - l1_off) {
         free(q);
-        return err_setf(err, -EINVAL, "qcow2 header: L1 table does not fit the image (truncated or corrupt file)");
+        return err_setf(reterr, -EINVAL, "qcow2 header: L1 table does not fit the image (truncated or corrupt file)");
     }
     /* entries past the virtual size map nothing: read only those that count */
     q->l1_size = (uint32_t)need;
@@ -420,9 +420,9 @@ int qcow2_open(struct disk *d, char **err)
     d->size = size;
     if (r < 0) {
         q_close(d);
-        return err_setf(err, r, "qcow2: cannot read the L1 table");
+        return err_setf(reterr, r, "qcow2: cannot read the L1 table");
     }
-    if ((r = q_check(d, l1_off, err)) < 0) {
+    if ((r = q_check(d, l1_off, reterr)) < 0) {
         q_close(d);
         return r;
     }

@@ -372,6 +372,7 @@ const struct pkg_family_ops family_deb = {
     .kernel_packages = deb_kernel_packages,
     .sources = rootfs_deb_sources,
     .create = rootfs_deb,
+    .pkgmgr_front_ends = pkgmgr_front_ends_deb,
     .host_copies = deb_host_copies,
     .owned = deb_owned,
 };

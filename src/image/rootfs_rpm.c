@@ -249,4 +249,5 @@ const struct pkg_family_ops family_rpm = {
     .kernel_packages = rpm_kernel_packages,
     .sources = rootfs_rpm_sources,
     .create = rootfs_rpm,
+    .pkgmgr_front_ends = pkgmgr_front_ends_rpm,
 };

@@ -181,27 +181,27 @@ static int walk(struct writer *w, int dirfd, const char *rel)
 }
 
 int rootfs_tar_write(const char *root, const char *dst, int64_t epoch, const struct rootfs_tar_file *extra,
-                     size_t nextra, char **err)
+                     size_t nextra, char **reterr)
 {
-    *err = NULL;
+    *reterr = NULL;
     for (size_t i = 0; i < nextra; i++) {
         _cleanup_free_ char *dir = path_dirname(extra[i].path);
         _cleanup_free_ char *p = path_join(root, streq(dir, ".") ? "" : dir);
         struct stat st;
         if (extra[i].path[0] == '/' || lstat(p, &st) < 0 || !S_ISDIR(st.st_mode)) {
-            return err_setf(err, -ENOENT, "the tree %s has no directory for %s", root, extra[i].path);
+            return err_setf(reterr, -ENOENT, "the tree %s has no directory for %s", root, extra[i].path);
         }
     }
     int rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (rootfd < 0) {
         int e = errno;
-        return err_setf(err, -e, "%s: %s", root, strerror(e));
+        return err_setf(reterr, -e, "%s: %s", root, strerror(e));
     }
     char *tmp = NULL;
     int fd = open_beside(dst, 0644, &tmp);
     if (fd < 0) {
         close(rootfd);
-        return err_setf(err, fd, "cannot create a file beside %s: %s", dst, strerror(-fd));
+        return err_setf(reterr, fd, "cannot create a file beside %s: %s", dst, strerror(-fd));
     }
     /* libarchive reads names in the calling thread's locale: in C.UTF-8 (built into glibc since
      * 2.35) a UTF-8 name goes into a plain pax "path=" record, which every tar reads; in kiln's
@@ -211,7 +211,7 @@ int rootfs_tar_write(const char *root, const char *dst, int64_t epoch, const str
     locale_t prev = utf8 ? uselocale(utf8) : (locale_t)0;
     struct writer w = {.a = archive_write_new(), .disk = archive_read_disk_new(),
                        .links = archive_entry_linkresolver_new(), .root = root, .epoch = epoch, .extra = extra,
-                       .nextra = nextra, .buf = xmalloc(COPY_BUF), .err = err};
+                       .nextra = nextra, .buf = xmalloc(COPY_BUF), .err = reterr};
     char level[16];
     snprintf(level, sizeof level, "%d", ZSTD_LEVEL);
     int r = 0;
@@ -289,18 +289,18 @@ static const char *member_rel(const char *p)
 
 /* Copies the member's data to dest/item; *copied counts what every copy wrote. */
 static int copy_member(struct archive *a, const char *path, const char *dest, const char *item,
-                       const struct rootfs_tar_limits *lim, uint64_t *copied, char **err)
+                       const struct rootfs_tar_limits *lim, uint64_t *copied, char **reterr)
 {
     _cleanup_free_ char *p = xasprintf("%s%s", dest, item);
     _cleanup_free_ char *dir = path_dirname(p);
     int r = mkdir_p(dir, 0700);
     if (r < 0) {
-        return err_setf(err, r, "cannot create %s: %s", dir, strerror(-r));
+        return err_setf(reterr, r, "cannot create %s: %s", dir, strerror(-r));
     }
     int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
         r = -errno;
-        return err_setf(err, r, "cannot create %s: %s", p, strerror(-r));
+        return err_setf(reterr, r, "cannot create %s: %s", p, strerror(-r));
     }
     char *buf = xmalloc(COPY_BUF);
     uint64_t total = 0;
@@ -309,19 +309,19 @@ static int copy_member(struct archive *a, const char *path, const char *dest, co
         total += (uint64_t)n;
         if (kiln_interrupted) r = -EINTR;
         else if (total > lim->file) {
-            err_setf(err, 0, "%s: %s holds more than the %llu bytes kiln reads of it", path, item,
+            err_setf(reterr, 0, "%s: %s holds more than the %llu bytes kiln reads of it", path, item,
                              (unsigned long long)lim->file);
             r = -EFBIG;
         } else if ((*copied += (uint64_t)n) > lim->copied) {
             /* a small archive of zeros would otherwise fill TMPDIR with copies */
-            err_setf(err, 0, "%s: the files kiln copies out of it hold more than %llu bytes (64 MiB + 4 x its size): "
+            err_setf(reterr, 0, "%s: the files kiln copies out of it hold more than %llu bytes (64 MiB + 4 x its size): "
                              "a crafted or damaged archive", path, (unsigned long long)lim->copied);
             r = -EFBIG;
-        } else if ((r = file_pwrite_full(fd, buf, (size_t)n, total - (uint64_t)n)) < 0) err_setf(err, 0, "cannot write %s: %s", p, strerror(-r));
+        } else if ((r = file_pwrite_full(fd, buf, (size_t)n, total - (uint64_t)n)) < 0) err_setf(reterr, 0, "cannot write %s: %s", p, strerror(-r));
         if (r < 0) break;
     }
     if (n < 0 && r == 0) {
-        err_setf(err, 0, "%s: %s: %s", path, item, read_why(a));
+        err_setf(reterr, 0, "%s: %s: %s", path, item, read_why(a));
         r = -EIO;
     }
     free(buf);
@@ -342,12 +342,12 @@ static int cmp_item(const void *a, const void *b)
 }
 
 int rootfs_tar_extract(const char *path, const char *const *items, size_t nitems, const char *dest,
-                       const struct rootfs_tar_limits *lim, struct rootfs_tar_info *info, char **err)
+                       const struct rootfs_tar_limits *lim, struct rootfs_tar_info *info, char **reterr)
 {
-    *err = NULL;
+    *reterr = NULL;
     int fd = open_regular(path, false, NULL);
     if (fd < 0) {
-        return err_setf(err, fd, "cannot open %s: %s", path, fs_strerror(fd));
+        return err_setf(reterr, fd, "cannot open %s: %s", path, fs_strerror(fd));
     }
     struct archive *a = archive_read_new();
     archive_read_support_filter_zstd(a);
@@ -360,29 +360,29 @@ int rootfs_tar_extract(const char *path, const char *const *items, size_t nitems
     qsort(ix, nitems, sizeof *ix, cmp_item);
     uint64_t entries = 0, copied = 0;
     int r = archive_read_open_fd(a, fd, COPY_BUF) == ARCHIVE_OK ? 0 : -EINVAL;
-    if (r < 0) err_setf(err, 0, "%s: not a tar archive (%s)", path, read_why(a));
+    if (r < 0) err_setf(reterr, 0, "%s: not a tar archive (%s)", path, read_why(a));
     struct archive_entry *e;
     while (r == 0) {
         int h = archive_read_next_header(a, &e);
         if (h == ARCHIVE_EOF) break;
         if (h < ARCHIVE_WARN) {
             r = entries ? -EIO : -EINVAL;
-            *err = entries ? xasprintf("%s: after %llu entries: %s", path, (unsigned long long)entries, read_why(a))
+            *reterr = entries ? xasprintf("%s: after %llu entries: %s", path, (unsigned long long)entries, read_why(a))
                            : xasprintf("%s: not a tar archive (%s)", path, read_why(a));
             break;
         }
         uint64_t pos = (uint64_t)archive_filter_bytes(a, 0);
         int64_t size = archive_entry_size_is_set(e) ? archive_entry_size(e) : 0;
         const char *name = archive_entry_pathname(e);
-        if (kiln_interrupted) r = err_setf(err, -EINTR, "interrupted");
+        if (kiln_interrupted) r = err_setf(reterr, -EINTR, "interrupted");
         else if (++entries > lim->entries)
-            r = err_setf(err, -E2BIG, "%s has more than %llu entries: not a root filesystem archive kiln reads", path,
+            r = err_setf(reterr, -E2BIG, "%s has more than %llu entries: not a root filesystem archive kiln reads", path,
                                          (unsigned long long)lim->entries);
         else if (size < 0 || pos > lim->bytes || (uint64_t)size > lim->bytes - pos)
-            r = err_setf(err, -E2BIG, "%s expands to more than %llu bytes (1 GiB + 16 x its size): a crafted or "
+            r = err_setf(reterr, -E2BIG, "%s expands to more than %llu bytes (1 GiB + 16 x its size): a crafted or "
                                          "damaged archive", path, (unsigned long long)lim->bytes);
         else if (name && strlen(name) > lim->path)
-            r = err_setf(err, -E2BIG, "%s: entry %llu has a path of %zu bytes, more than %zu", path,
+            r = err_setf(reterr, -E2BIG, "%s: entry %llu has a path of %zu bytes, more than %zu", path,
                                          (unsigned long long)entries, strlen(name), lim->path);
         if (r < 0) break;
         size_t k = nitems;
@@ -392,11 +392,11 @@ int rootfs_tar_extract(const char *path, const char *const *items, size_t nitems
             if (hit) k = hit->k;
         }
         if (k < nitems) {
-            if ((r = copy_member(a, path, dest, items[k], lim, &copied, err)) == 0) found[k] = true;
-            else if (r == -EINTR && err && !*err) err_setf(err, 0, "interrupted");
+            if ((r = copy_member(a, path, dest, items[k], lim, &copied, reterr)) == 0) found[k] = true;
+            else if (r == -EINTR && reterr && !*reterr) err_setf(reterr, 0, "interrupted");
         } else if (archive_read_data_skip(a) < ARCHIVE_WARN) {
             r = -EIO;
-            err_setf(err, 0, "%s: entry %llu: %s", path, (unsigned long long)entries, read_why(a));
+            err_setf(reterr, 0, "%s: entry %llu: %s", path, (unsigned long long)entries, read_why(a));
         }
     }
     if (info) {

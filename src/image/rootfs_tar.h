@@ -24,10 +24,10 @@ struct rootfs_tar_file {
  * tree; mtime min(mtime, epoch) in whole seconds, no atime or ctime, no file flags, no sparse
  * maps; hard links stored as links to the first of their names in that order; sockets left out
  * (tar cannot hold them). Symbolic links are stored as links and never followed. The archive is
- * written to a temporary file beside dst and renamed onto it. 0, or -errno with *err set (the
+ * written to a temporary file beside dst and renamed onto it. 0, or -errno with *reterr set (the
  * path that failed and why); nothing is left at dst on failure. */
 int rootfs_tar_write(const char *root, const char *dst, int64_t epoch, const struct rootfs_tar_file *extra,
-                     size_t nextra, char **err);
+                     size_t nextra, char **reterr);
 
 /* What the reader may spend on one archive. */
 struct rootfs_tar_limits {
@@ -60,7 +60,7 @@ struct rootfs_tar_info {
  * the last such member wins, as it would when unpacking. Only regular files are copied: a
  * symbolic or hard link named like an item is not an item, so no link in the archive is ever
  * followed, and nothing but dest/<item> is written. Returns how many items were found (>= 0),
- * or -errno with *err: -E2BIG over a limit (naming it), -EINVAL not a tar archive, -EFBIG an
+ * or -errno with *reterr: -E2BIG over a limit (naming it), -EINVAL not a tar archive, -EFBIG an
  * item over lim->file or the items over lim->copied, -EINTR on SIGINT. info (may be NULL) gets the counts. */
 int rootfs_tar_extract(const char *path, const char *const *items, size_t nitems, const char *dest,
-                       const struct rootfs_tar_limits *lim, struct rootfs_tar_info *info, char **err);
+                       const struct rootfs_tar_limits *lim, struct rootfs_tar_info *info, char **reterr);

@@ -12,10 +12,10 @@
  * (then -EFBIG, also from squash_ro_open once it is spent). Read-only. */
 struct disk;
 struct squash_ro;
-/* 0, or -errno with *err: -EUCLEAN not squashfs or damaged, -EIO when the disk cannot be read,
+/* 0, or -errno with *reterr: -EUCLEAN not squashfs or damaged, -EIO when the disk cannot be read,
  * -ENOMEM. d must outlive the handle. */
 int squash_ro_open(struct disk *d, uint64_t off, uint64_t len, const char *mount, uint64_t budget, struct squash_ro **out,
-                   char **err);
+                   char **reterr);
 void squash_ro_close(struct squash_ro *s);
 /* The regular file at path with every symbolic link on the way followed inside the filesystem
  * (at most 8, ".." stopping at its root), whole into *text (NUL-terminated, caller frees; *len

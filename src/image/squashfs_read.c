@@ -101,12 +101,12 @@ static int fail(struct squash_ro *s, int code, const char *what)
 enum { MAX_FRAGMENTS = 1 << 22 };
 
 int squash_ro_open(struct disk *d, uint64_t off, uint64_t len, const char *mount, uint64_t budget, struct squash_ro **out,
-                   char **err)
+                   char **reterr)
 {
     *out = NULL;
     /* the image's budget: what its other filesystems read counts (as for ext4) */
     if (d->ext4_read >= budget) {
-        *err = xasprintf("kiln has read %llu bytes of this image's filesystems already, all it reads of one image",
+        *reterr = xasprintf("kiln has read %llu bytes of this image's filesystems already, all it reads of one image",
                          (unsigned long long)d->ext4_read);
         return -EFBIG;
     }
@@ -140,7 +140,7 @@ int squash_ro_open(struct disk *d, uint64_t off, uint64_t len, const char *mount
     if (r == 0) r = sqfs_data_reader_load_fragment_table(s->data, &s->super);
     if (r) {
         int e = fail(s, r, "the superblock and tables");
-        *err = xasprintf("not a readable squashfs filesystem: %s", s->why);
+        *reterr = xasprintf("not a readable squashfs filesystem: %s", s->why);
         squash_ro_close(s);
         return e;
     }

@@ -181,7 +181,7 @@ static int cmp_extent(const void *a, const void *b)
  * overlapping neither another block nor the metadata. So the blocks hold at most the file's
  * size of data, whatever the table says, and a table read from a hole (all zeros: every block
  * at offset 0) fails at its first entry. */
-static int read_bat(struct disk *d, struct vhd *v, uint64_t bat_off, uint64_t hoff, uint64_t need, char **err)
+static int read_bat(struct disk *d, struct vhd *v, uint64_t bat_off, uint64_t hoff, uint64_t need, char **reterr)
 {
     uint64_t span = (uint64_t)v->bitmap_bytes + v->block;
     uint64_t max_blocks = d->file_size / span;
@@ -195,7 +195,7 @@ static int read_bat(struct disk *d, struct vhd *v, uint64_t bat_off, uint64_t ho
     for (uint64_t i = 0; i < need && r >= 0; i += CHUNK_ENTRIES) {
         size_t cnt = (size_t)MIN((uint64_t)CHUNK_ENTRIES, need - i);
         if ((r = file_pread_full(d->fd, raw, cnt * 4, bat_off + i * 4)) < 0) {
-            r = err_setf(err, r, "dynamic VHD: cannot read the block table");
+            r = err_setf(reterr, r, "dynamic VHD: cannot read the block table");
             break;
         }
         for (size_t j = 0; j < cnt; j++) {
@@ -203,18 +203,18 @@ static int read_bat(struct disk *d, struct vhd *v, uint64_t bat_off, uint64_t ho
             if (e == BAT_UNUSED) continue;
             uint64_t at = (uint64_t)e * 512;
             if (at > d->file_size - FOOTER || span > d->file_size - FOOTER - at) {
-                r = err_setf(err, -EINVAL, "dynamic VHD: block %llu lies outside the file (truncated or corrupt file)",
+                r = err_setf(reterr, -EINVAL, "dynamic VHD: block %llu lies outside the file (truncated or corrupt file)",
                                (unsigned long long)(i + j));
                 break;
             }
             for (size_t m = 0; m < ARRAY_SIZE(meta) && r >= 0; m++)
                 if (at < meta[m].end && meta[m].start < at + span)
-                    r = err_setf(err, -EINVAL, "dynamic VHD: block %llu overlaps the footer, header or block table "
+                    r = err_setf(reterr, -EINVAL, "dynamic VHD: block %llu overlaps the footer, header or block table "
                                                  "(corrupt or crafted file)",
                                    (unsigned long long)(i + j));
             if (r < 0) break;
             if (v->n >= max_blocks) {
-                r = err_setf(err, -EINVAL, "dynamic VHD: the block table lists more blocks than the %llu-byte file "
+                r = err_setf(reterr, -EINVAL, "dynamic VHD: the block table lists more blocks than the %llu-byte file "
                                              "holds: blocks overlap (corrupt or crafted file)",
                                (unsigned long long)d->file_size);
                 break;
@@ -230,13 +230,13 @@ static int read_bat(struct disk *d, struct vhd *v, uint64_t bat_off, uint64_t ho
     /* same-sized blocks sorted by offset: one overlapping another overlaps its predecessor */
     for (size_t k = 1; k < ne && r >= 0; k++)
         if (ex[k].start < ex[k - 1].end)
-            r = err_setf(err, -EINVAL, "dynamic VHD: blocks %lld and %lld overlap in the file (corrupt or crafted file)",
+            r = err_setf(reterr, -EINVAL, "dynamic VHD: blocks %lld and %lld overlap in the file (corrupt or crafted file)",
                            (long long)MIN(ex[k].block, ex[k - 1].block), (long long)MAX(ex[k].block, ex[k - 1].block));
     free(ex);
     return r;
 }
 
-int vhd_open(struct disk *d, char **err)
+int vhd_open(struct disk *d, char **reterr)
 {
     uint8_t f[FOOTER];
     if (d->file_size < FOOTER || file_pread_full(d->fd, f, FOOTER, d->file_size - FOOTER) < 0 ||
@@ -244,52 +244,52 @@ int vhd_open(struct disk *d, char **err)
         /* a dynamic disk starts with a copy of its footer: without the closing one it is cut short */
         size_t head = (size_t)MIN((uint64_t)FOOTER, d->file_size);
         if (head >= 8 && file_pread_full(d->fd, f, head, 0) == 0 && !memcmp(f, "conectix", 8))
-            return err_setf(err, -EINVAL, "this VHD has lost its closing footer (truncated file)");
+            return err_setf(reterr, -EINVAL, "this VHD has lost its closing footer (truncated file)");
         /* a fixed disk's footer that starts in the last 511 bytes was cut short */
         size_t tail = (size_t)MIN((uint64_t)FOOTER - 1, d->file_size);
         if (tail >= 8 && file_pread_full(d->fd, f, tail, d->file_size - tail) == 0) {
             const uint8_t *c = memmem(f, tail, "conectix", 8);
             if (c)
-                return err_setf(err, -EINVAL, "the VHD footer is cut short: %zu of its %d bytes are there (truncated file)",
+                return err_setf(reterr, -EINVAL, "the VHD footer is cut short: %zu of its %d bytes are there (truncated file)",
                                   (size_t)(f + tail - c), FOOTER);
         }
         return -EMEDIUMTYPE;
     }
     if (get_be32(f + 64) != checksum(f, FOOTER, 64))
-        return err_setf(err, -EINVAL, "VHD footer checksum does not match (corrupt footer)");
+        return err_setf(reterr, -EINVAL, "VHD footer checksum does not match (corrupt footer)");
     uint32_t type = get_be32(f + 60);
     uint64_t size = get_be64(f + 48);
-    if (size % 512 || size > (uint64_t)2040 << 30) return err_setf(err, -EINVAL, "VHD footer: disk size is not a whole number of sectors or exceeds 2040 GiB");
+    if (size % 512 || size > (uint64_t)2040 << 30) return err_setf(reterr, -EINVAL, "VHD footer: disk size is not a whole number of sectors or exceeds 2040 GiB");
     if (type == TYPE_FIXED) {
-        if (size > d->file_size - FOOTER) return err_setf(err, -EINVAL, "fixed VHD is shorter than the size its footer states (truncated file)");
+        if (size > d->file_size - FOOTER) return err_setf(reterr, -EINVAL, "fixed VHD is shorter than the size its footer states (truncated file)");
         d->ops = &fixed_ops;
         d->fmt = DISK_VHD_FIXED;
         d->size = size;
         return 0;
     }
-    if (type == TYPE_DIFF) return err_setf(err, -ENOTSUP, "differencing VHDs are not supported; merge it into its parent first");
-    if (type != TYPE_DYNAMIC) return err_setf(err, -EINVAL, "VHD footer: unknown disk type");
+    if (type == TYPE_DIFF) return err_setf(reterr, -ENOTSUP, "differencing VHDs are not supported; merge it into its parent first");
+    if (type != TYPE_DYNAMIC) return err_setf(reterr, -EINVAL, "VHD footer: unknown disk type");
     uint64_t hoff = get_be64(f + 16);
     uint8_t h[DYNHDR];
     if (hoff > d->file_size || d->file_size - hoff < DYNHDR || file_pread_full(d->fd, h, DYNHDR, hoff) < 0 ||
         memcmp(h, "cxsparse", 8))
-        return err_setf(err, -EINVAL, "dynamic VHD: no dynamic disk header where the footer points");
-    if (get_be32(h + 36) != checksum(h, DYNHDR, 36)) return err_setf(err, -EINVAL, "dynamic VHD header checksum does not match");
+        return err_setf(reterr, -EINVAL, "dynamic VHD: no dynamic disk header where the footer points");
+    if (get_be32(h + 36) != checksum(h, DYNHDR, 36)) return err_setf(reterr, -EINVAL, "dynamic VHD header checksum does not match");
     uint64_t bat_off = get_be64(h + 16);
     uint32_t entries = get_be32(h + 28), block = get_be32(h + 32);
     if (block < 512 || block > (256u << 20) || (block & (block - 1)))
-        return err_setf(err, -EINVAL, "dynamic VHD header: block size is not a power of two between 512 B and 256 MiB");
+        return err_setf(reterr, -EINVAL, "dynamic VHD header: block size is not a power of two between 512 B and 256 MiB");
     /* the table may be longer than the disk needs; entries past the disk's end map nothing */
     uint64_t need = (size + block - 1) / block;
-    if (entries < need) return err_setf(err, -EINVAL, "dynamic VHD header: the block table does not cover the disk");
+    if (entries < need) return err_setf(reterr, -EINVAL, "dynamic VHD header: the block table does not cover the disk");
     if (bat_off > d->file_size || need * 4 > d->file_size - bat_off)
-        return err_setf(err, -EINVAL, "dynamic VHD: the block table lies outside the file (truncated file)");
+        return err_setf(reterr, -EINVAL, "dynamic VHD: the block table lies outside the file (truncated file)");
     struct vhd *v = xcalloc(1, sizeof *v);
     v->block = block;
     v->bitmap_bytes = ((block / 512 + 7) / 8 + 511) & ~511u;
     v->bitmap_of = -1;
     d->priv = v;
-    int r = read_bat(d, v, bat_off, hoff, need, err);
+    int r = read_bat(d, v, bat_off, hoff, need, reterr);
     if (r < 0) {
         v_close(d);
         d->priv = NULL;

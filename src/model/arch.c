@@ -4,6 +4,7 @@
 #include "model/arch.h"
 
 #include <elf.h>
+#include <pthread.h>
 #include <strings.h>
 
 #include "util/util.h"
@@ -48,7 +49,15 @@ static const struct kiln_arch arches[] = {
     },
 };
 
-static const char *const names[] = {"x86_64", "aarch64", NULL};
+/* the table's names in its order, NULL-terminated: made from it once, so a row is the one
+ * place an architecture is named */
+static const char *names[ARRAY_SIZE(arches) + 1];
+static pthread_once_t names_once = PTHREAD_ONCE_INIT;
+
+static void names_fill(void)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(arches); i++) names[i] = arches[i].name;
+}
 
 const struct kiln_arch *kiln_arch_find(const char *name)
 {
@@ -81,6 +90,7 @@ const struct kiln_arch *kiln_arch_host(void)
 
 const char *const *kiln_arch_names(void)
 {
+    pthread_once(&names_once, names_fill);
     return names;
 }
 
@@ -103,6 +113,6 @@ bool kiln_arch_y(struct diags *d, const struct ynode *n, const char *path, const
                 return false;
             }
         }
-    y_enum(d, n, path, names, &a);
+    y_enum(d, n, path, kiln_arch_names(), &a);
     return false;
 }

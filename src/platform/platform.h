@@ -110,7 +110,9 @@ struct kiln_platform {
     const char *const *check_keys; /* the keys check_conf may name (NULL-terminated): kept where they stand */
     bool uses_host_memory; /* environments count against host memory admission */
     int max_envs;          /* 0 = no limit */
-    int (*init)(struct kiln_platform_ctx *p);
+    /* Readies the platform for the run (finds firmware and helpers, starts what it shares
+     * between environments): 0, or -errno with the message in *reterr (cmd/ prints it). */
+    int (*init)(struct kiln_platform_ctx *p, char **reterr);
     /* Whether this platform can ever give an environment meeting need (*reterr says why not). */
     bool (*capable)(struct kiln_platform_ctx *p, const struct kiln_req *need, char **reterr);
     /* The spec a new environment for need gets (platform defaults filled in). */

@@ -113,25 +113,26 @@ static int guest_arch_of(const struct kiln_qemu_conf *q, const struct kiln_arch 
     *key = q->arch ? "platform.qemu.arch" : q->image ? "platform.qemu.image" : "platform.qemu.kernel";
     if (r == -EINVAL) return err_setf(reterr, -EINVAL, "platform.qemu: %s; set platform.qemu.arch", why);
     if (q->arch && built && q->arch != built)
-        return *reterr = xasprintf("platform.qemu.arch is %s but %s was built for %s (its manifest says so); fix the "
-                                   "arch or the image", q->arch->name, artifact, built->name), -EINVAL;
+        return err_setf(reterr, -EINVAL,
+                        "platform.qemu.arch is %s but %s was built for %s (its manifest says so); fix the arch or the image",
+                        q->arch->name, artifact, built->name);
     *out = q->arch ? q->arch : built ? built : kiln_arch_default();
     *from = q->arch ? "platform.qemu.arch" : built ? "from the image's manifest" : "the default";
     return 0;
 }
 
-static int guest_arch(const struct kiln_qemu_conf *q, const struct kiln_arch **out)
+static int guest_arch(const struct kiln_qemu_conf *q, const struct kiln_arch **out, char **reterr)
 {
     const char *key, *from;
-    _cleanup_free_ char *err = NULL;
-    if (guest_arch_of(q, out, &from, &key, &err) < 0) return log_error("%s", err);
+    int r = guest_arch_of(q, out, &from, &key, reterr);
+    if (r < 0) return r;
     log_info("qemu: %s guests (%s)", (*out)->name, from);
     return 0;
 }
 
 /* The firmware code as the machine takes it: a machine that wants pflash devices of one size
  * (virt: 64 MiB) gets a padded copy of smaller code in the run's work dir. */
-static int firmware_code(struct kiln_platform_ctx *p, struct qemu_priv *qp)
+static int firmware_code(struct kiln_platform_ctx *p, struct qemu_priv *qp, char **reterr)
 {
     const char *code = qemu_conf(p)->secure_boot != SB_OFF ? qp->arch->fw_code_secure
                                                                    : first_existing(qp->arch->fw_code);
@@ -141,12 +142,12 @@ static int firmware_code(struct kiln_platform_ctx *p, struct qemu_priv *qp)
         return 0;
     }
     if (stat(code, &st) < 0 || (uint64_t)st.st_size > qp->arch->pflash_bytes)
-        return log_error("platform.qemu.firmware: %s is larger than the %llu MiB pflash of a %s %s machine", code,
-                         (unsigned long long)(qp->arch->pflash_bytes >> 20), qp->arch->name, qp->arch->machine);
+        return err_setf(reterr, -EINVAL, "platform.qemu.firmware: %s is larger than the %llu MiB pflash of a %s %s machine",
+                        code, (unsigned long long)(qp->arch->pflash_bytes >> 20), qp->arch->name, qp->arch->machine);
     qp->fw_code = path_join(p->work_dir, "efi-code.fd");
     char *cp[] = {"cp", (char *)code, qp->fw_code, NULL};
     if (proc_run(cp, 60000, NULL) != 0 || truncate(qp->fw_code, (off_t)qp->arch->pflash_bytes) < 0)
-        return log_error("platform.qemu.firmware: cannot make a padded copy of %s in %s", code, p->work_dir);
+        return err_setf(reterr, -EIO, "platform.qemu.firmware: cannot make a padded copy of %s in %s", code, p->work_dir);
     return 0;
 }
 
@@ -159,37 +160,37 @@ static char *secure_boot_unoffered(const struct kiln_arch *arch)
 }
 
 /* platform.qemu.secure_boot: the SMM firmware build and the chosen variable store. */
-static int secure_boot_firmware(const struct kiln_qemu_conf *q, struct qemu_priv *qp)
+static int secure_boot_firmware(const struct kiln_qemu_conf *q, struct qemu_priv *qp, char **reterr)
 {
     _cleanup_free_ char *no = secure_boot_unoffered(qp->arch);
-    if (no) return log_error("%s", no);
+    if (no) return err_setf(reterr, -EINVAL, "%s", no);
     qp->fw_vars = q->secure_boot == SB_MS         ? qp->arch->fw_vars_ms
                   : q->secure_boot == SB_SNAKEOIL ? qp->arch->fw_vars_snakeoil
                                                   : q->secure_boot_vars;
     for (const char *f = qp->arch->fw_code_secure; f; f = f == qp->arch->fw_code_secure ? qp->fw_vars : NULL)
         if (!file_exists(f))
-            return log_error("platform.qemu.secure_boot: %s does not exist (%s; apt-get install %s)", f,
-                             f == qp->fw_vars && q->secure_boot == SB_FILE ? "the runbook names it"
-                                                                          : "Secure Boot firmware",
-                             qp->arch->fw_package);
+            return err_setf(reterr, -ENOENT, "platform.qemu.secure_boot: %s does not exist (%s; apt-get install %s)", f,
+                            f == qp->fw_vars && q->secure_boot == SB_FILE ? "the runbook names it"
+                                                                         : "Secure Boot firmware",
+                            qp->arch->fw_package);
     return 0;
 }
 
 /* A helper program (swtpm, tgtd, tgtadm): $VAR when set (a path; empty or missing: the
  * feature is not offered), else the first executable NAME in $PATH or /usr/sbin (where tgt
- * installs, outside an ordinary user's PATH). NULL when there is none, with *why (when why is
- * not NULL) saying which: $VAR set empty, $VAR naming no executable, or missing (the phrase
+ * installs, outside an ordinary user's PATH). NULL when there is none, with *reterr (when reterr
+ * is not NULL) saying which: $VAR set empty, $VAR naming no executable, or missing (the phrase
  * the caller gives, e.g. "tgt is not installed (apt-get install tgt: tgtd, tgtadm)"). */
-static char *find_program(const char *var, const char *name, const char *missing, char **why)
+static char *find_program(const char *var, const char *name, const char *missing, char **reterr)
 {
     const char *env = getenv(var);
     if (env && !*env) {
-        err_setf(why, 0, "$%s is set empty (unset it to use %s from $PATH)", var, name);
+        err_setf(reterr, 0, "$%s is set empty (unset it to use %s from $PATH)", var, name);
         return NULL;
     }
     if (env && access(env, X_OK) == 0) return xstrdup(env);
     if (env) {
-        err_setf(why, 0, "$%s=%s is not an executable file (%s)", var, env, strerror(errno));
+        err_setf(reterr, 0, "$%s=%s is not an executable file (%s)", var, env, strerror(errno));
         return NULL;
     }
     const char *path = getenv("PATH");
@@ -200,11 +201,11 @@ static char *find_program(const char *var, const char *name, const char *missing
         if (access(f, X_OK) == 0) return f;
         free(f);
     }
-    err_setf(why, 0, "%s", missing);
+    err_setf(reterr, 0, "%s", missing);
     return NULL;
 }
 
-unsigned kiln_qemu_host_features(const struct kiln_arch *arch, char **why)
+unsigned kiln_qemu_host_features(const struct kiln_arch *arch, char **reterr)
 {
     unsigned f = 0;
     struct sbuf b = {0};
@@ -225,7 +226,7 @@ unsigned kiln_qemu_host_features(const struct kiln_arch *arch, char **why)
         f |= FEAT_SECURE_BOOT;
     else sbuf_printf(&b, "no secure-boot: %s", arch->fw_code_secure ? "no OVMF Secure Boot build with Microsoft's keys (apt-get install ovmf)"
                                                                   : "kiln offers it for x86_64 guests only");
-    err_setf(why, 0, "%s", b.s ? b.s : "");
+    err_setf(reterr, 0, "%s", b.s ? b.s : "");
     sbuf_free(&b);
     return f;
 }
@@ -237,17 +238,19 @@ unsigned kiln_qemu_host_features(const struct kiln_arch *arch, char **why)
  * run dir. Guests reach it as 10.0.2.2:PORT (user-mode networking maps that address to the
  * host's loopback); their updaters are pointed there by the system credential
  * kiln-updater.conf (docs/updates.md). A tracked child: it ends on every exit path. */
-static int update_server_start(struct kiln_platform_ctx *p, struct qemu_priv *qp)
+static int update_server_start(struct kiln_platform_ctx *p, struct qemu_priv *qp, char **reterr)
 {
     const struct kiln_qemu_update *u = &qemu_conf(p)->update;
     if (!u->gallery) return 0;
     _cleanup_free_ char *gyml = path_join(u->gallery, "gallery.yml");
     if (!file_exists(gyml))
-        return log_error("platform.qemu.update.gallery: %s is not a gallery (no gallery.yml); make one with kiln gallery "
-                         "init and kiln publish (examples/update-images.sh)", u->gallery);
+        return err_setf(reterr, -ENOENT,
+                        "platform.qemu.update.gallery: %s is not a gallery (no gallery.yml); make one with kiln gallery "
+                        "init and kiln publish (examples/update-images.sh)",
+                        u->gallery);
     char self[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0) return log_error("platform.qemu.update: cannot find kiln's own program: %s", strerror(errno));
+    if (n <= 0) return err_setf(reterr, -EIO, "platform.qemu.update: cannot find kiln's own program: %s", strerror(errno));
     self[n] = 0;
     struct kiln_update_server *us = xcalloc(1, sizeof *us);
     us->data = path_join(p->work_dir, "update-server");
@@ -257,10 +260,10 @@ static int update_server_start(struct kiln_platform_ctx *p, struct qemu_priv *qp
     p->update = us;
     char *argv[] = {self, "serve", "--listen", "127.0.0.1:0", "--data", us->data, "--gallery", (char *)u->gallery, NULL};
     int fd = open(us->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return log_error("platform.qemu.update: cannot write %s: %s", us->log, strerror(errno));
+    if (fd < 0) return err_setf(reterr, -EIO, "platform.qemu.update: cannot write %s: %s", us->log, strerror(errno));
     int r = proc_spawn(argv, -1, fd, fd, &qp->update_pid);
     close(fd);
-    if (r < 0) return log_error("platform.qemu.update: cannot start kiln serve: %s", strerror(-r));
+    if (r < 0) return err_setf(reterr, r, "platform.qemu.update: cannot start kiln serve: %s", strerror(-r));
     int64_t deadline = now_ms() + UPDATE_SERVER_START_MS;
     while (now_ms() < deadline && !kiln_interrupted) {
         char *text = NULL;
@@ -278,16 +281,16 @@ static int update_server_start(struct kiln_platform_ctx *p, struct qemu_priv *qp
         }
         if (proc_wait(qp->update_pid, 0, &status) == 0) {
             qp->update_pid = 0;
-            log_error("platform.qemu.update: kiln serve --gallery %s exited (%d) before listening: %s", u->gallery,
-                      WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), text ? strstrip(text) : "");
+            err_setf(reterr, -EIO, "platform.qemu.update: kiln serve --gallery %s exited (%d) before listening: %s",
+                     u->gallery, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), text ? strstrip(text) : "");
             free(text);
             return -EIO;
         }
         free(text);
         sleep_ms(200);
     }
-    return log_error("platform.qemu.update: kiln serve did not start listening within %d s (see %s)",
-                     UPDATE_SERVER_START_MS / 1000, us->log);
+    return err_setf(reterr, -ETIMEDOUT, "platform.qemu.update: kiln serve did not start listening within %d s (see %s)",
+                    UPDATE_SERVER_START_MS / 1000, us->log);
 }
 
 static void update_server_stop(struct kiln_platform_ctx *p, struct qemu_priv *qp)
@@ -372,22 +375,19 @@ static int qemu_check_conf(const void *conf, const char **key, char **reterr)
 
 static void qemu_fini(struct kiln_platform_ctx *p);
 
-static int qemu_start(struct kiln_platform_ctx *p)
+static int qemu_start(struct kiln_platform_ctx *p, char **reterr)
 {
     const struct kiln_qemu_conf *q = qemu_conf(p);
     struct qemu_priv *qp = xcalloc(1, sizeof *qp);
     p->priv = qp;
     if (q->image) {
         if (!file_exists(q->image))
-            return log_error("platform.qemu.image: %s does not exist; build it first or fix the path", q->image);
+            return err_setf(reterr, -ENOENT, "platform.qemu.image: %s does not exist; build it first or fix the path",
+                            q->image);
         /* kiln's own reader tells fixed VHDs (footer only) from raw, which qemu's probe cannot */
         struct disk *d;
-        char *err = NULL;
-        if (disk_open(q->image, &d, &err) < 0) {
-            log_error("platform.qemu.image: %s", err);
-            free(err);
-            return -EINVAL;
-        }
+        _cleanup_free_ char *err = NULL;
+        if (disk_open(q->image, &d, &err) < 0) return err_setf(reterr, -EINVAL, "platform.qemu.image: %s", err);
         const char *fmt = kiln_artifacts[disk_format(d)].qemu;
         disk_close(d);
         qp->image_format = xstrdup(fmt);
@@ -397,23 +397,25 @@ static int qemu_start(struct kiln_platform_ctx *p)
         _cleanup_free_ char *why = NULL;
         int r = q->kernel ? 0 : kiln_image_check(q->image, &f, &why);
         if (r < 0)
-            return log_error("platform.qemu.image: %s: %s; give a disk image with a partition table (raw, qcow2 or VHD, as "
-                             "kiln build writes), or a kernel to boot with platform.qemu.kernel",
-                             q->image, why);
+            return err_setf(reterr, -EINVAL,
+                            "platform.qemu.image: %s: %s; give a disk image with a partition table (raw, qcow2 or VHD, as "
+                            "kiln build writes), or a kernel to boot with platform.qemu.kernel",
+                            q->image, why);
         if (!q->kernel && f.uefi_only && q->firmware != FW_UEFI)
             log_warn("platform.qemu.image: %s boots only through UEFI (an EFI system partition, no BIOS boot partition), and "
                      "platform.qemu.firmware is bios: set firmware: uefi",
                      q->image);
     }
     for (const char *f = q->kernel; f; f = f == q->kernel ? q->initrd : NULL)
-        if (!file_exists(f)) return log_error("platform.qemu: %s does not exist", f);
-    if (guest_arch(q, &qp->arch) < 0) return -EINVAL;
+        if (!file_exists(f)) return err_setf(reterr, -ENOENT, "platform.qemu: %s does not exist", f);
+    if (guest_arch(q, &qp->arch, reterr) < 0) return -EINVAL;
     if (q->firmware == FW_UEFI && (!first_existing(qp->arch->fw_code) || !first_existing(qp->arch->fw_vars)))
-        return log_error("platform.qemu.firmware is uefi but %s UEFI firmware is not installed (apt-get install %s)",
-                         qp->arch->name, qp->arch->fw_package);
+        return err_setf(reterr, -ENOENT,
+                        "platform.qemu.firmware is uefi but %s UEFI firmware is not installed (apt-get install %s)",
+                        qp->arch->name, qp->arch->fw_package);
     qp->fw_vars = first_existing(qp->arch->fw_vars);
-    if (q->secure_boot != SB_OFF && secure_boot_firmware(q, qp) < 0) return -EINVAL;
-    if (q->firmware == FW_UEFI && firmware_code(p, qp) < 0) return -EIO;
+    if (q->secure_boot != SB_OFF && secure_boot_firmware(q, qp, reterr) < 0) return -EINVAL;
+    if (q->firmware == FW_UEFI && firmware_code(p, qp, reterr) < 0) return -EIO;
     qp->swtpm = find_program("KILN_SWTPM", "swtpm", "", NULL);
     find_gpus(q, qp);
     if (qp->swtpm) log_debug("qemu: TPMs from %s", qp->swtpm);
@@ -433,8 +435,8 @@ static int qemu_start(struct kiln_platform_ctx *p)
     } else {
         qp->kvm = accel_kvm_works(qp->arch, p->work_dir, qp->kvm_cpu, &detail);
         if (q->accel == ACCEL_KVM && !qp->kvm)
-            return log_error("platform.qemu.accel is kvm but KVM does not work here (%s); use accel: auto or tcg",
-                             detail);
+            return err_setf(reterr, -ENODEV,
+                            "platform.qemu.accel is kvm but KVM does not work here (%s); use accel: auto or tcg", detail);
     }
     free(p->accel);
     p->accel = xstrdup(qp->kvm ? "kvm" : "tcg");
@@ -443,7 +445,7 @@ static int qemu_start(struct kiln_platform_ctx *p)
     qp->ntp = ntp_server_start("127.0.0.1", 0, &why);
     if (qp->ntp) log_info("qemu: NTP time source for the guests at 10.0.2.2:123 (host clock)");
     else log_info("qemu: no NTP time source for the guests (%s)", why);
-    if (update_server_start(p, qp) < 0) {
+    if (update_server_start(p, qp, reterr) < 0) {
         /* kiln run calls fini only after a successful init */
         qemu_fini(p);
         return -EIO;
@@ -452,9 +454,9 @@ static int qemu_start(struct kiln_platform_ctx *p)
 }
 
 /* The callers call fini only after an init that worked: one that failed frees what it made. */
-static int qemu_init(struct kiln_platform_ctx *p)
+static int qemu_init(struct kiln_platform_ctx *p, char **reterr)
 {
-    int r = qemu_start(p);
+    int r = qemu_start(p, reterr);
     if (r < 0) qemu_fini(p);
     return r;
 }

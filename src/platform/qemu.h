@@ -59,6 +59,6 @@ const char *qemu_conf_kernel_args(const void *conf, const char **key);
  * evidence, as FEAT_* bits: uefi when the firmware code and variable template exist; tpm when
  * the swtpm deploy would use ($KILN_SWTPM, else $PATH; empty $KILN_SWTPM: none) runs and
  * answers --print-capabilities within 10 s; secure-boot when OVMF's SMM build and its
- * variable store with Microsoft's keys exist (platform.qemu.secure_boot: ms). *why (why may
+ * variable store with Microsoft's keys exist (platform.qemu.secure_boot: ms). *reterr (why may
  * be NULL; a malloc'd string) gets what is missing and why. kiln worker declares these. */
-unsigned kiln_qemu_host_features(const struct kiln_arch *arch, char **why);
+unsigned kiln_qemu_host_features(const struct kiln_arch *arch, char **reterr);

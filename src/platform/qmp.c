@@ -80,7 +80,7 @@ struct qmp *qmp_open(const char *sock, int timeout_ms)
     return q;
 }
 
-json_t *qmp_call(struct qmp *q, const char *cmd, json_t *args, char **err)
+json_t *qmp_call(struct qmp *q, const char *cmd, json_t *args, char **reterr)
 {
     json_t *req = json_pack("{s:s}", "execute", cmd);
     if (args) json_object_set_new(req, "arguments", args);
@@ -96,7 +96,7 @@ json_t *qmp_call(struct qmp *q, const char *cmd, json_t *args, char **err)
         if (w < 0 && errno == EINTR) continue;
         if (w <= 0) {
             sbuf_free(&line);
-            err_setf(err, 0, "QMP connection lost");
+            err_setf(reterr, 0, "QMP connection lost");
             return NULL;
         }
         off += (size_t)w;
@@ -105,7 +105,7 @@ json_t *qmp_call(struct qmp *q, const char *cmd, json_t *args, char **err)
     for (;;) {
         json_t *m = read_msg(q);
         if (!m) {
-            err_setf(err, 0, "no answer from QMP");
+            err_setf(reterr, 0, "no answer from QMP");
             return NULL;
         }
         json_t *ret = json_object_get(m, "return");
@@ -117,7 +117,7 @@ json_t *qmp_call(struct qmp *q, const char *cmd, json_t *args, char **err)
         json_t *e = json_object_get(m, "error");
         if (e) {
             const char *desc = json_string_value(json_object_get(e, "desc"));
-            err_setf(err, 0, "%s", desc ? desc : "QMP error");
+            err_setf(reterr, 0, "%s", desc ? desc : "QMP error");
             json_decref(m);
             return NULL;
         }

@@ -93,9 +93,9 @@ static const struct kiln_ready_conf *conf_of(const struct kiln_platform_ctx *p)
     return p->rb->platform.conf;
 }
 
-static int ready_init(struct kiln_platform_ctx *p)
+static int ready_init(struct kiln_platform_ctx *p, char **reterr)
 {
-    if (!conf_of(p)->n) return log_error("platform.ready.nodes is empty");
+    if (!conf_of(p)->n) return err_setf(reterr, -EINVAL, "platform.ready.nodes is empty");
     free(p->accel);
     p->accel = xstrdup("none");
     return 0;

@@ -115,11 +115,11 @@ static int add_entry(struct archive *a, const char *name, uint64_t size, time_t 
 }
 
 static int write_members(struct archive *a, const char *abs, const char *id, struct member *v, size_t n,
-                         const char *manifest, size_t mlen, char **err)
+                         const char *manifest, size_t mlen, char **reterr)
 {
     _cleanup_free_ char *mname = xasprintf("%s/%s", id, MANIFEST_NAME);
     if (add_entry(a, mname, mlen, time(NULL)) < 0 || archive_write_data(a, manifest, mlen) != (la_ssize_t)mlen) {
-        return err_setf(err, -EIO, "cannot write the archive: %s", archive_error_string(a));
+        return err_setf(reterr, -EIO, "cannot write the archive: %s", archive_error_string(a));
     }
     char *buf = xmalloc(1 << 20);
     int r = 0;
@@ -129,20 +129,20 @@ static int write_members(struct archive *a, const char *abs, const char *id, str
         struct stat st;
         int fd = open_regular(p, true, &st);
         if (fd < 0 || (uint64_t)st.st_size != v[i].size) {
-            err_setf(err, 0, "%s changed while it was being archived; archive a finished run", p);
+            err_setf(reterr, 0, "%s changed while it was being archived; archive a finished run", p);
             r = -EAGAIN;
         } else if (add_entry(a, name, v[i].size, st.st_mtime) < 0) {
-            err_setf(err, 0, "cannot write the archive: %s", archive_error_string(a));
+            err_setf(reterr, 0, "cannot write the archive: %s", archive_error_string(a));
             r = -EIO;
         }
         uint64_t left = v[i].size;
         while (r == 0 && left > 0) {
             ssize_t k = read(fd, buf, (size_t)MIN(left, (uint64_t)(1 << 20)));
             if (k <= 0) {
-                err_setf(err, 0, "%s changed while it was being archived", p);
+                err_setf(reterr, 0, "%s changed while it was being archived", p);
                 r = -EIO;
             } else if (archive_write_data(a, buf, (size_t)k) != k) {
-                err_setf(err, 0, "cannot write the archive: %s", archive_error_string(a));
+                err_setf(reterr, 0, "cannot write the archive: %s", archive_error_string(a));
                 r = -EIO;
             } else left -= (uint64_t)k;
         }
@@ -152,15 +152,15 @@ static int write_members(struct archive *a, const char *abs, const char *id, str
     return r;
 }
 
-int archive_create(const char *run_dir, const char *out, char **err)
+int archive_create(const char *run_dir, const char *out, char **reterr)
 {
     char abs[PATH_MAX];
     if (!realpath(run_dir, abs)) {
-        return err_setf(err, -errno, "cannot open the run directory %s: %s", run_dir, strerror(errno));
+        return err_setf(reterr, -errno, "cannot open the run directory %s: %s", run_dir, strerror(errno));
     }
     _cleanup_free_ char *rj = path_join(abs, "results.json");
     if (!file_exists(rj)) {
-        return err_setf(err, -ENOENT, "%s is not a kiln run directory (no results.json)", run_dir);
+        return err_setf(reterr, -ENOENT, "%s is not a kiln run directory (no results.json)", run_dir);
     }
     const char *id = strrchr(abs, '/') ? strrchr(abs, '/') + 1 : abs;
     struct member *v = NULL;
@@ -173,9 +173,9 @@ int archive_create(const char *run_dir, const char *out, char **err)
         _cleanup_free_ char *p = path_join(abs, v[i].rel);
         bool secret = false;
         if ((r = hash_scan(p, &v[i], &secret)) < 0)
-            *err = fs_open_error(p, r, "a run directory holds the regular files kiln run wrote; remove it from the run directory");
+            *reterr = fs_open_error(p, r, "a run directory holds the regular files kiln run wrote; remove it from the run directory");
         else if (secret) {
-            err_setf(err, 0, "%s holds a private key; it must not go into an archive (remove it from the run "
+            err_setf(reterr, 0, "%s holds a private key; it must not go into an archive (remove it from the run "
                              "directory)", p);
             r = -EPERM;
         } else sbuf_printf(&man, "%s  %s\n", v[i].hex, v[i].rel);
@@ -184,7 +184,7 @@ int archive_create(const char *run_dir, const char *out, char **err)
     int fd = r == 0 ? mkostemp(tmp, O_CLOEXEC) : -1;
     if (r == 0 && fd < 0) {
         r = -errno;
-        err_setf(err, 0, "cannot create %s: %s", tmp, strerror(errno));
+        err_setf(reterr, 0, "cannot create %s: %s", tmp, strerror(errno));
     }
     if (fd >= 0) fchmod(fd, 0644);
     if (r == 0) {
@@ -192,11 +192,11 @@ int archive_create(const char *run_dir, const char *out, char **err)
         archive_write_add_filter_zstd(a);
         archive_write_set_format_pax_restricted(a);
         if (archive_write_open_fd(a, fd) != ARCHIVE_OK) {
-            err_setf(err, 0, "cannot write %s: %s", out, archive_error_string(a));
+            err_setf(reterr, 0, "cannot write %s: %s", out, archive_error_string(a));
             r = -EIO;
-        } else r = write_members(a, abs, id, v, n, man.s ? man.s : "", man.len, err);
+        } else r = write_members(a, abs, id, v, n, man.s ? man.s : "", man.len, reterr);
         if (archive_write_close(a) != ARCHIVE_OK && r == 0) {
-            err_setf(err, 0, "cannot finish %s: %s", out, archive_error_string(a));
+            err_setf(reterr, 0, "cannot finish %s: %s", out, archive_error_string(a));
             r = -EIO;
         }
         archive_write_free(a);
@@ -204,7 +204,7 @@ int archive_create(const char *run_dir, const char *out, char **err)
         close(fd);
         if (r == 0 && rename(tmp, out) < 0) {
             r = -errno;
-            err_setf(err, 0, "cannot rename %s to %s: %s", tmp, out, strerror(errno));
+            err_setf(reterr, 0, "cannot rename %s to %s: %s", tmp, out, strerror(errno));
         }
         if (r < 0) unlink(tmp);
     }
@@ -242,7 +242,7 @@ static bool safe_name(const char *rel)
 }
 
 /* "<64 hex>  <path>" lines → sorted members. */
-static int parse_manifest(char *text, struct member **v, size_t *n, char **err)
+static int parse_manifest(char *text, struct member **v, size_t *n, char **reterr)
 {
     size_t cap = 0;
     char *save = NULL;
@@ -253,13 +253,13 @@ static int parse_manifest(char *text, struct member **v, size_t *n, char **err)
         bool ok = len > 66 && l[64] == ' ' && l[65] == ' ';
         for (int i = 0; ok && i < 64; i++) ok = strchr("0123456789abcdef", l[i]) && l[i];
         if (!ok) {
-            return err_setf(err, -EINVAL, "%s line %u is not \"<sha256>  <path>\"", MANIFEST_NAME, line);
+            return err_setf(reterr, -EINVAL, "%s line %u is not \"<sha256>  <path>\"", MANIFEST_NAME, line);
         }
         if (!safe_name(l + 66)) {
-            return err_setf(err, -EINVAL, "%s line %u names %s, which leaves the run directory", MANIFEST_NAME, line, l + 66);
+            return err_setf(reterr, -EINVAL, "%s line %u names %s, which leaves the run directory", MANIFEST_NAME, line, l + 66);
         }
         if (!name_fits(l + 66)) {
-            return err_setf(err, -ENAMETOOLONG, "%s line %u names a path of %zu bytes (%.40s...): the most is %d, %d per component",
+            return err_setf(reterr, -ENAMETOOLONG, "%s line %u names a path of %zu bytes (%.40s...): the most is %d, %d per component",
                              MANIFEST_NAME, line, strlen(l + 66), l + 66, NAME_PATH_MAX, NAME_COMPONENT_MAX);
         }
         struct member *m = APPEND(*v, *n, cap);
@@ -270,7 +270,7 @@ static int parse_manifest(char *text, struct member **v, size_t *n, char **err)
     if (*n) qsort(*v, *n, sizeof **v, cmp_member); /* an empty manifest has no array to sort */
     for (size_t i = 1; i < *n; i++)
         if (streq((*v)[i].rel, (*v)[i - 1].rel)) {
-            return err_setf(err, -EINVAL, "%s lists %s twice", MANIFEST_NAME, (*v)[i].rel);
+            return err_setf(reterr, -EINVAL, "%s lists %s twice", MANIFEST_NAME, (*v)[i].rel);
         }
     /* a file x and a file x/y cannot both be unpacked: x would have to be a directory too.
      * Each name's directories are looked up: O(length x log n). */
@@ -280,7 +280,7 @@ static int parse_manifest(char *text, struct member **v, size_t *n, char **err)
             _cleanup_free_ char *dir = xstrndup(rel, (size_t)(s - rel));
             struct member key = {.rel = dir};
             if (bsearch(&key, *v, *n, sizeof **v, cmp_member)) {
-                return err_setf(err, -EINVAL, "%s lists %s as a file and %s inside it: a name cannot be both a file and a directory",
+                return err_setf(reterr, -EINVAL, "%s lists %s as a file and %s inside it: a name cannot be both a file and a directory",
                                  MANIFEST_NAME, dir, rel);
             }
         }
@@ -391,15 +391,15 @@ static int verify_members(struct verify *w)
     return 0;
 }
 
-int archive_verify(const char *path, unsigned *files, char **err)
+int archive_verify(const char *path, unsigned *files, char **reterr)
 {
     *files = 0;
     int fd = open_regular(path, false, NULL);
     if (fd < 0) {
-        *err = fs_open_error(path, fd, "pass the .tar.zst file kiln archive wrote");
+        *reterr = fs_open_error(path, fd, "pass the .tar.zst file kiln archive wrote");
         return fd;
     }
-    struct verify w = {.path = path, .a = archive_read_new(), .files = files, .err = err};
+    struct verify w = {.path = path, .a = archive_read_new(), .files = files, .err = reterr};
     archive_read_support_filter_zstd(w.a);
     archive_read_support_format_tar(w.a);
     int r;

@@ -130,8 +130,9 @@ static void case_finished(void *self, const struct kiln_results *r, const struct
     free(reason);
 }
 
-static int run_finished(void *self, const struct kiln_results *r)
+static int run_finished(void *self, const struct kiln_results *r, char **reterr)
 {
+    (void)reterr;
     struct console_notifier *cn = self;
     pthread_mutex_lock(&cn->lock);
     cn->stop = true;

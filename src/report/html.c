@@ -2,10 +2,11 @@
  * summary, every case with status, reason, metrics and subtests, and links to the logs.
  * Built as a libxml2 tree (util/html.h), so every value is escaped by the serialiser; each
  * value is masked before it goes in, never the serialised page. */
+#include <errno.h>
+
 #include "model/case.h"
 #include "report/notifier.h"
 #include "util/html.h"
-#include "util/log.h"
 #include "util/secret.h"
 #include "util/timeutil.h"
 #include "util/util.h"
@@ -133,7 +134,7 @@ static void case_row(xmlNodePtr table, const struct kiln_result *c)
     kh_text(table, "\n");
 }
 
-static int run_finished(void *self, const struct kiln_results *r)
+static int run_finished(void *self, const struct kiln_results *r, char **reterr)
 {
     (void)self;
     _cleanup_free_ char *name = secret_mask(r->name ? r->name : "");
@@ -151,9 +152,9 @@ static int run_finished(void *self, const struct kiln_results *r)
     kh_text(page.body, "\n");
     size_t len = 0;
     char *html = kh_page_finish(&page, &len);
-    if (!html) return log_error("cannot write report.html: out of memory");
+    if (!html) return err_setf(reterr, -ENOMEM, "cannot write report.html: out of memory");
     struct sbuf b = {.s = html, .len = len, .cap = len + 1};
-    return report_write(r, "report.html", &b);
+    return report_write(r, "report.html", &b, reterr);
 }
 
 const struct kiln_notifier notifier_html = {.name = "html", .run_finished = run_finished};

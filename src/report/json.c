@@ -1,12 +1,13 @@
 /* results.json: the source every other report is a view of. Schema: docs/results.md. */
+#include <errno.h>
 #include <jansson.h>
 
 #include "model/case.h"
 #include "report/notifier.h"
 #include "util/fs.h"
-#include "util/log.h"
 #include "util/timeutil.h"
 #include "util/utf8.h"
+#include "util/secret.h"
 #include "util/util.h"
 
 /* Any bytes a guest printed: ill-formed UTF-8 becomes U+FFFD, the rest is kept as it is. */
@@ -141,16 +142,16 @@ char *results_to_json(const struct kiln_results *r)
     return text;
 }
 
-static int run_finished(void *self, const struct kiln_results *r)
+static int run_finished(void *self, const struct kiln_results *r, char **reterr)
 {
     (void)self;
     char *text = results_to_json(r);
-    if (!text) return log_error("cannot serialise results");
+    if (!text) return err_setf(reterr, -ENOMEM, "cannot serialise results");
     struct sbuf b = {0};
     sbuf_puts(&b, text);
     sbuf_puts(&b, "\n");
     free(text);
-    return report_write(r, "results.json", &b);
+    return report_write(r, "results.json", &b, reterr);
 }
 
 const struct kiln_notifier notifier_json = {.name = "json", .run_finished = run_finished};

@@ -19,6 +19,7 @@
 #include "util/timeutil.h"
 #include "util/utf8.h"
 #include "util/xml.h"
+#include "util/secret.h"
 #include "util/util.h"
 
 /* How much of a failed case's log its <failure> body quotes: the end, where the error is. */
@@ -162,7 +163,7 @@ static void system_out(struct xml_out *o, const struct kiln_result *c)
     xml_close(o);
 }
 
-static int run_finished(void *self, const struct kiln_results *r)
+static int run_finished(void *self, const struct kiln_results *r, char **reterr)
 {
     (void)self;
     size_t n[ST_FLAKY + 1];
@@ -178,7 +179,7 @@ static int run_finished(void *self, const struct kiln_results *r)
     char when[32];
     format_utc(when, r->started);
     struct xml_out o;
-    if (xml_out_start(&o, true) < 0) return log_error("cannot write junit.xml: out of memory");
+    if (xml_out_start(&o, true) < 0) return err_setf(reterr, -ENOMEM, "cannot write junit.xml: out of memory");
     xml_open(&o, "testsuites");
     attr(&o, "name", "kiln");
     xml_attrf(&o, "tests", "%zu", tests);
@@ -214,9 +215,10 @@ static int run_finished(void *self, const struct kiln_results *r)
     }
     size_t len = 0;
     char *text = NULL;
-    if (xml_out_finish(&o, 0, &text, &len) < 0) return log_error("cannot write junit.xml: libxml2's writer failed");
+    if (xml_out_finish(&o, 0, &text, &len) < 0)
+        return err_setf(reterr, -EIO, "cannot write junit.xml: libxml2's writer failed");
     struct sbuf b = {.s = text, .len = len, .cap = len + 1};
-    return report_write(r, "junit.xml", &b);
+    return report_write(r, "junit.xml", &b, reterr);
 }
 
 const struct kiln_notifier notifier_junit = {.name = "junit", .run_finished = run_finished};

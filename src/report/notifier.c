@@ -1,7 +1,7 @@
 #include "report/notifier.h"
 
 #include "util/fs.h"
-#include "util/log.h"
+#include "util/secret.h"
 #include "util/util.h"
 
 const struct kiln_notifier *notifier_by_name(const char *name)
@@ -41,23 +41,25 @@ void notifiers_case_finished(struct kiln_notifiers *ns, const struct kiln_result
         if (ns->v[i]->case_finished) ns->v[i]->case_finished(ns->self[i], r, c, done);
 }
 
-int notifiers_run_finished(struct kiln_notifiers *ns, const struct kiln_results *r)
+int notifiers_run_finished(struct kiln_notifiers *ns, const struct kiln_results *r, char **reterr)
 {
     int rc = 0;
     for (size_t i = 0; i < ns->n; i++)
         if (ns->v[i]->run_finished) {
-            int k = ns->v[i]->run_finished(ns->self[i], r);
+            _cleanup_free_ char *why = NULL;
+            int k = ns->v[i]->run_finished(ns->self[i], r, &why);
+            if (k < 0) err_appendf(reterr, 0, "%s%s", rc < 0 ? "; " : "", why ? why : strerror(-k));
             if (k < 0 && rc == 0) rc = k;
         }
     return rc;
 }
 
-int report_write(const struct kiln_results *r, const char *name, struct sbuf *b)
+int report_write(const struct kiln_results *r, const char *name, struct sbuf *b, char **reterr)
 {
     _cleanup_free_ char *path = path_join(r->dir, name);
     /* every notifier masks each value before it serialises it */
     int rc = secret_write_structured(path, b->s ? b->s : "", b->len, 0644);
     sbuf_free(b);
-    if (rc < 0) return log_error_errno(rc, "cannot write %s: %s", path, strerror(-rc));
+    if (rc < 0) return err_setf(reterr, rc, "cannot write %s: %s", path, strerror(-rc));
     return 0;
 }

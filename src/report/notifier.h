@@ -12,8 +12,8 @@ struct kiln_notifier {
     void (*run_started)(void *self, const struct kiln_results *r);
     void (*case_started)(void *self, const struct kiln_results *r, const struct kiln_result *c);
     void (*case_finished)(void *self, const struct kiln_results *r, const struct kiln_result *c, size_t done);
-    /* Writes files into r->dir; returns 0 or -errno. */
-    int (*run_finished)(void *self, const struct kiln_results *r);
+    /* Writes files into r->dir; returns 0 or -errno with the message in *reterr. */
+    int (*run_finished)(void *self, const struct kiln_results *r, char **reterr);
 };
 
 struct kiln_notifiers {
@@ -34,7 +34,9 @@ void notifiers_run_started(struct kiln_notifiers *ns, const struct kiln_results 
 void notifiers_case_started(struct kiln_notifiers *ns, const struct kiln_results *r, const struct kiln_result *c);
 void notifiers_case_finished(struct kiln_notifiers *ns, const struct kiln_results *r, const struct kiln_result *c,
                              size_t done);
-int notifiers_run_finished(struct kiln_notifiers *ns, const struct kiln_results *r);
+/* Every notifier's run_finished, even after one failed: 0, or the first failure's -errno with
+ * each failure's message in *reterr ("; " between them). */
+int notifiers_run_finished(struct kiln_notifiers *ns, const struct kiln_results *r, char **reterr);
 
 /* Console notifier state. Each case's start is a line, and so is its end (with its duration);
  * while cases run, a ticker thread (started by run_started, joined by run_finished) either
@@ -60,8 +62,8 @@ struct console_notifier {
 /* What the ticker does each second, at now (now_s()): exported for tests. */
 void console_notifier_tick(struct console_notifier *cn, double now);
 
-/* Writes b into r->dir/name atomically and frees b; logs and returns -errno on failure. */
+/* Writes b into r->dir/name atomically and frees b: 0, or -errno with the message in *reterr. */
 struct sbuf;
-int report_write(const struct kiln_results *r, const char *name, struct sbuf *b);
+int report_write(const struct kiln_results *r, const char *name, struct sbuf *b, char **reterr);
 /* results.json text for r (also used by tests). Caller frees. */
 char *results_to_json(const struct kiln_results *r);

@@ -94,14 +94,14 @@ int case_time_left(struct kiln_case_ctx *t)
     return left < 1 ? 1 : (int)left;
 }
 
-int case_sh_on(struct kiln_case_ctx *t, struct kiln_node *n, const char *cmd, char **out, char **err)
+int case_sh_on(struct kiln_case_ctx *t, struct kiln_node *n, const char *cmd, char **out, char **reterr)
 {
     if (now_ms() >= t->deadline_ms) return -ETIMEDOUT;
     struct kiln_exec e;
     int r = node_exec(n, cmd, case_time_left(t), &e);
     if (r == 0) r = e.status;
     if (out) *out = e.out, e.out = NULL;
-    if (err) *err = e.err, e.err = NULL;
+    if (reterr) *reterr = e.err, e.err = NULL;
     kiln_exec_free(&e);
     return r;
 }

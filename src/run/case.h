@@ -34,4 +34,4 @@ int case_metric_check(struct kiln_case_ctx *t, const char *name, double value, c
 int case_time_left(struct kiln_case_ctx *t);
 /* Runs cmd on the first node; returns its exit status, or negative errno. out/err may be NULL. */
 int case_sh(struct kiln_case_ctx *t, const char *cmd, char **out);
-int case_sh_on(struct kiln_case_ctx *t, struct kiln_node *n, const char *cmd, char **out, char **err);
+int case_sh_on(struct kiln_case_ctx *t, struct kiln_node *n, const char *cmd, char **out, char **reterr);

@@ -459,57 +459,57 @@ static int job_cases(json_t *j, json_t *spec, char **field, char **why)
     return r;
 }
 
-int kiln_api_parse_job(const char *body, size_t len, struct kiln_api_job *out, char **field, char **why)
+int kiln_api_parse_job(const char *body, size_t len, struct kiln_api_job *out, char **field, char **reterr)
 {
     static const char *const keys[] = {"image", "name", "kernel", "append", "tier", "selections", "runbook", "publish", "requirements", NULL};
     memset(out, 0, sizeof(*out));
-    json_t *j = load(body, len, field, why);
+    json_t *j = load(body, len, field, reterr);
     if (!j) return -EINVAL;
     json_t *spec = json_object();
-    int r = only_keys(j, "", keys, field, why);
+    int r = only_keys(j, "", keys, field, reterr);
     const char *s;
-    if (r == 0 && (r = get_str(j, "image", "image", 64, &s, field, why)) == 0) {
-        if (!s) r = bad(field, why, "image", "missing: the sha256 digest of an image uploaded to /api/v1/images");
-        else if (!kiln_api_digest_ok(s)) r = bad(field, why, "image", "must be a sha256 digest: 64 lower-case hex digits");
+    if (r == 0 && (r = get_str(j, "image", "image", 64, &s, field, reterr)) == 0) {
+        if (!s) r = bad(field, reterr, "image", "missing: the sha256 digest of an image uploaded to /api/v1/images");
+        else if (!kiln_api_digest_ok(s)) r = bad(field, reterr, "image", "must be a sha256 digest: 64 lower-case hex digits");
         else memcpy(out->image, s, 65);
     }
     /* shown on the dashboard (escaped there) and grouping its trends: any one line of text */
-    if (r == 0 && (r = get_str(j, "name", "name", KILN_API_NAME_MAX, &s, field, why)) == 0 && s) {
+    if (r == 0 && (r = get_str(j, "name", "name", KILN_API_NAME_MAX, &s, field, reterr)) == 0 && s) {
         bool ctl = !*s;
         for (const unsigned char *c = (const unsigned char *)s; *c; c++) ctl |= *c < 0x20 || *c == 0x7f;
-        if (ctl) r = bad(field, why, "name", "must be 1 to %d bytes of text without control characters", KILN_API_NAME_MAX);
+        if (ctl) r = bad(field, reterr, "name", "must be 1 to %d bytes of text without control characters", KILN_API_NAME_MAX);
         else json_object_set_new(spec, "image_name", json_string(s));
     }
-    if (r == 0 && (r = get_str(j, "kernel", "kernel", 64, &s, field, why)) == 0 && s) {
-        if (!kiln_api_digest_ok(s)) r = bad(field, why, "kernel", "must be a sha256 digest: 64 lower-case hex digits");
+    if (r == 0 && (r = get_str(j, "kernel", "kernel", 64, &s, field, reterr)) == 0 && s) {
+        if (!kiln_api_digest_ok(s)) r = bad(field, reterr, "kernel", "must be a sha256 digest: 64 lower-case hex digits");
         else {
             memcpy(out->kernel, s, 65);
             json_object_set_new(spec, "kernel", json_string(s));
         }
     }
-    if (r == 0 && (r = get_str(j, "append", "append", 1024, &s, field, why)) == 0 && s) {
-        if (!*out->kernel) r = bad(field, why, "append", "a kernel command line needs \"kernel\" (a direct kernel boot)");
-        else if (strpbrk(s, "\n\r\x1b")) r = bad(field, why, "append", "must be one line of UTF-8");
+    if (r == 0 && (r = get_str(j, "append", "append", 1024, &s, field, reterr)) == 0 && s) {
+        if (!*out->kernel) r = bad(field, reterr, "append", "a kernel command line needs \"kernel\" (a direct kernel boot)");
+        else if (strpbrk(s, "\n\r\x1b")) r = bad(field, reterr, "append", "must be one line of UTF-8");
         else json_object_set_new(spec, "append", json_string(s));
     }
-    if (r == 0) r = job_cases(j, spec, field, why);
+    if (r == 0) r = job_cases(j, spec, field, reterr);
     json_t *pub = json_object_get(j, "publish");
     if (r == 0 && pub) {
         static const char *const pkeys[] = {"channel", "files", NULL};
-        if (!json_is_object(pub)) r = bad(field, why, "publish", "must be an object: {\"channel\": NAME, \"files\": {...}}");
-        else if ((r = only_keys(pub, "publish", pkeys, field, why)) == 0 &&
-                 (r = get_str(pub, "channel", "publish.channel", KILN_STORE_NAME_MAX, &s, field, why)) == 0) {
-            if (!s || !name_ok(s)) r = bad(field, why, "publish.channel", "must be a channel name ([A-Za-z0-9._-], at most 64, not starting with '.' or '-')");
+        if (!json_is_object(pub)) r = bad(field, reterr, "publish", "must be an object: {\"channel\": NAME, \"files\": {...}}");
+        else if ((r = only_keys(pub, "publish", pkeys, field, reterr)) == 0 &&
+                 (r = get_str(pub, "channel", "publish.channel", KILN_STORE_NAME_MAX, &s, field, reterr)) == 0) {
+            if (!s || !name_ok(s)) r = bad(field, reterr, "publish.channel", "must be a channel name ([A-Za-z0-9._-], at most 64, not starting with '.' or '-')");
             else snprintf(out->channel, sizeof(out->channel), "%s", s);
         }
-        if (r == 0) r = publish_files(json_object_get(pub, "files"), out, field, why);
+        if (r == 0) r = publish_files(json_object_get(pub, "files"), out, field, reterr);
     }
     json_t *req = json_object_get(j, "requirements");
-    if (r == 0 && req) r = parse_caps(req, "requirements", &out->req, field, why);
+    if (r == 0 && req) r = parse_caps(req, "requirements", &out->req, field, reterr);
     if (r == 0) {
         out->spec = json_dumps(spec, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
         if (!out->spec) r = -ENOMEM;
-        else if (strlen(out->spec) > KILN_STORE_SPEC_MAX) r = bad(field, why, "", "the job's specification is over %d bytes", KILN_STORE_SPEC_MAX);
+        else if (strlen(out->spec) > KILN_STORE_SPEC_MAX) r = bad(field, reterr, "", "the job's specification is over %d bytes", KILN_STORE_SPEC_MAX);
     }
     json_decref(spec);
     json_decref(j);
@@ -517,49 +517,49 @@ int kiln_api_parse_job(const char *body, size_t len, struct kiln_api_job *out, c
     return r;
 }
 
-int kiln_api_parse_declare(const char *body, size_t len, struct kiln_caps *caps, int *slots, char **field, char **why)
+int kiln_api_parse_declare(const char *body, size_t len, struct kiln_caps *caps, int *slots, char **field, char **reterr)
 {
     static const char *const keys[] = {"caps", "slots", NULL};
-    json_t *j = load(body, len, field, why);
+    json_t *j = load(body, len, field, reterr);
     if (!j) return -EINVAL;
     long n = 1;
-    int r = only_keys(j, "", keys, field, why);
+    int r = only_keys(j, "", keys, field, reterr);
     json_t *c = json_object_get(j, "caps");
-    if (r == 0 && !c) r = bad(field, why, "caps", "missing: what the worker offers");
-    if (r == 0) r = parse_caps(c, "caps", caps, field, why);
-    if (r == 0 && get_int(j, "slots", "slots", 1, 1024, &n, field, why) < 0) r = -EINVAL;
+    if (r == 0 && !c) r = bad(field, reterr, "caps", "missing: what the worker offers");
+    if (r == 0) r = parse_caps(c, "caps", caps, field, reterr);
+    if (r == 0 && get_int(j, "slots", "slots", 1, 1024, &n, field, reterr) < 0) r = -EINVAL;
     *slots = (int)n;
     json_decref(j);
     return r;
 }
 
-int kiln_api_parse_advance(const char *body, size_t len, enum kiln_job_state *to, char **field, char **why)
+int kiln_api_parse_advance(const char *body, size_t len, enum kiln_job_state *to, char **field, char **reterr)
 {
     static const char *const keys[] = {"state", NULL};
-    json_t *j = load(body, len, field, why);
+    json_t *j = load(body, len, field, reterr);
     if (!j) return -EINVAL;
     const char *s = NULL;
-    int r = only_keys(j, "", keys, field, why);
-    if (r == 0) r = get_str(j, "state", "state", 32, &s, field, why);
-    if (r == 0 && (!s || (!streq(s, "running") && !streq(s, "uploading")))) r = bad(field, why, "state", "must be \"running\" or \"uploading\"");
+    int r = only_keys(j, "", keys, field, reterr);
+    if (r == 0) r = get_str(j, "state", "state", 32, &s, field, reterr);
+    if (r == 0 && (!s || (!streq(s, "running") && !streq(s, "uploading")))) r = bad(field, reterr, "state", "must be \"running\" or \"uploading\"");
     if (r == 0) *to = streq(s, "running") ? JOB_RUNNING : JOB_UPLOADING;
     json_decref(j);
     return r;
 }
 
 int kiln_api_parse_finish(const char *body, size_t len, enum kiln_job_result *result, char **reason, char **field,
-                          char **why)
+                          char **reterr)
 {
     static const char *const keys[] = {"result", "reason", NULL};
     *reason = NULL;
-    json_t *j = load(body, len, field, why);
+    json_t *j = load(body, len, field, reterr);
     if (!j) return -EINVAL;
     const char *s = NULL, *rs = NULL;
-    int r = only_keys(j, "", keys, field, why);
-    if (r == 0) r = get_str(j, "result", "result", 32, &s, field, why);
+    int r = only_keys(j, "", keys, field, reterr);
+    if (r == 0) r = get_str(j, "result", "result", 32, &s, field, reterr);
     if (r == 0 && (!s || (!streq(s, "passed") && !streq(s, "failed") && !streq(s, "incomplete"))))
-        r = bad(field, why, "result", "must be passed, failed or incomplete");
-    if (r == 0) r = get_str(j, "reason", "reason", 64 * 1024, &rs, field, why);
+        r = bad(field, reterr, "result", "must be passed, failed or incomplete");
+    if (r == 0) r = get_str(j, "reason", "reason", 64 * 1024, &rs, field, reterr);
     if (r == 0) {
         *result = streq(s, "passed") ? RESULT_PASSED : streq(s, "failed") ? RESULT_FAILED : RESULT_INCOMPLETE;
         *reason = rs ? xstrdup(rs) : NULL;
@@ -568,17 +568,17 @@ int kiln_api_parse_finish(const char *body, size_t len, enum kiln_job_result *re
     return r;
 }
 
-int kiln_api_query_check(const char *const *names, size_t n, const char *const *known, char **field, char **why)
+int kiln_api_query_check(const char *const *names, size_t n, const char *const *known, char **field, char **reterr)
 {
     if (n > KILN_API_QUERY_MAX) {
-        free(*why);
-        *why = xasprintf("the query has more than %d parameters", KILN_API_QUERY_MAX);
+        free(*reterr);
+        *reterr = xasprintf("the query has more than %d parameters", KILN_API_QUERY_MAX);
         return -EINVAL;
     }
     for (size_t i = 0; i < n; i++) {
         _cleanup_free_ char *name = xstrndup(names[i], 64);
         for (size_t k = 0; k < i; k++)
-            if (streq(names[k], names[i])) return bad(field, why, name, "%s is given twice: give it once", name);
+            if (streq(names[k], names[i])) return bad(field, reterr, name, "%s is given twice: give it once", name);
         if (!known) continue;
         bool ok = false;
         struct sbuf all = {0};
@@ -588,24 +588,24 @@ int kiln_api_query_check(const char *const *names, size_t n, const char *const *
         }
         _cleanup_free_ char *list = all.s ? sbuf_steal(&all) : NULL;
         if (!ok)
-            return list ? bad(field, why, name, "%s is not a parameter of this endpoint; it reads %s", name, list)
-                        : bad(field, why, name, "%s is not a parameter of this endpoint; it reads none", name);
+            return list ? bad(field, reterr, name, "%s is not a parameter of this endpoint; it reads %s", name, list)
+                        : bad(field, reterr, name, "%s is not a parameter of this endpoint; it reads none", name);
     }
     return 0;
 }
 
-int kiln_api_parse_list(const char *limit, const char *before, struct kiln_api_list *out, char **field, char **why)
+int kiln_api_parse_list(const char *limit, const char *before, struct kiln_api_list *out, char **field, char **reterr)
 {
     long v;
     *out = (struct kiln_api_list){.limit = KILN_STORE_LIST_MAX};
     if (limit) {
         if (!parse_long_strict(limit, &v) || v < 1 || v > KILN_STORE_LIST_MAX)
-            return bad(field, why, "limit", "must be a whole number from 1 to %d", KILN_STORE_LIST_MAX);
+            return bad(field, reterr, "limit", "must be a whole number from 1 to %d", KILN_STORE_LIST_MAX);
         out->limit = (size_t)v;
     }
     if (before) {
         if (!parse_long_strict(before, &v) || v < 1)
-            return bad(field, why, "before", "must be a job id (a whole number from 1): the \"next\" of the previous page");
+            return bad(field, reterr, "before", "must be a job id (a whole number from 1): the \"next\" of the previous page");
         out->before = v;
     }
     return 0;

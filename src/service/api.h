@@ -3,7 +3,7 @@
  * fuzzed by tests/fuzz/fuzz_api.c. Nothing here prints or touches the store.
  *
  * Errors: -EINVAL with *field (the JSON field at fault, e.g. "selections[2].casePriority", or
- * "" for the body as a whole) and *why (what is wrong and what is wanted), both malloc'ed. */
+ * "" for the body as a whole) and *reterr (what is wrong and what is wanted), both malloc'ed. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -97,33 +97,33 @@ struct kiln_api_job {
                           * by kiln_api_file_name_ok, at most KILN_API_PUBLISH_FILES_MAX) */
     struct kiln_caps req;
 };
-int kiln_api_parse_job(const char *body, size_t len, struct kiln_api_job *out, char **field, char **why);
+int kiln_api_parse_job(const char *body, size_t len, struct kiln_api_job *out, char **field, char **reterr);
 void kiln_api_job_clear(struct kiln_api_job *j);
 
 /* GET /api/v1/jobs's page: limit (1 to KILN_STORE_LIST_MAX; NULL: KILN_STORE_LIST_MAX),
  * before (a job id: the page goes on below it, as the previous reply's "next" says; NULL: from
- * the newest). -EINVAL with *field (the parameter) and *why. (The state filter is the store's
+ * the newest). -EINVAL with *field (the parameter) and *reterr. (The state filter is the store's
  * word: kiln_job_state_parse.) */
 struct kiln_api_list {
     size_t limit;
     int64_t before; /* 0: from the newest */
 };
-int kiln_api_parse_list(const char *limit, const char *before, struct kiln_api_list *out, char **field, char **why);
+int kiln_api_parse_list(const char *limit, const char *before, struct kiln_api_list *out, char **field, char **reterr);
 
 /* A request's query parameters (their names as sent, decoded, in order; n of them) against
  * the names its endpoint reads (known, NULL-terminated; NULL: any name): 0, or -EINVAL with
- * *field (the parameter; NULL for too many) and *why: more than KILN_API_QUERY_MAX parameters,
+ * *field (the parameter; NULL for too many) and *reterr: more than KILN_API_QUERY_MAX parameters,
  * one given twice (?limit=1&limit=1000: which one counts would be a guess), or one the
  * endpoint does not read (a misspelt filter must not list everything). A name is quoted in
- * *why cut to 64 bytes. */
+ * *reterr cut to 64 bytes. */
 #define KILN_API_QUERY_MAX 32
-int kiln_api_query_check(const char *const *names, size_t n, const char *const *known, char **field, char **why);
+int kiln_api_query_check(const char *const *names, size_t n, const char *const *known, char **field, char **reterr);
 
 /* {"caps": {"accel", "arch", "cpus", "memory_mb", "uefi", "tpm", "secure_boot"}, "slots": N} (worker declare);
  * the booleans are FEAT_UEFI, FEAT_TPM and FEAT_SECURE_BOOT. */
-int kiln_api_parse_declare(const char *body, size_t len, struct kiln_caps *caps, int *slots, char **field, char **why);
+int kiln_api_parse_declare(const char *body, size_t len, struct kiln_caps *caps, int *slots, char **field, char **reterr);
 /* {"state": "running" | "uploading"} (advance). */
-int kiln_api_parse_advance(const char *body, size_t len, enum kiln_job_state *to, char **field, char **why);
+int kiln_api_parse_advance(const char *body, size_t len, enum kiln_job_state *to, char **field, char **reterr);
 /* {"result": "passed" | "failed" | "incomplete", "reason": STR?} (finish); *reason malloc'ed or NULL. */
 int kiln_api_parse_finish(const char *body, size_t len, enum kiln_job_result *result, char **reason, char **field,
-                          char **why);
+                          char **reterr);

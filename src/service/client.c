@@ -24,25 +24,25 @@ struct kiln_client {
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static void global_init(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
 
-int kiln_client_new(const char *base, const char *token, struct kiln_client **out, char **err)
+int kiln_client_new(const char *base, const char *token, struct kiln_client **out, char **reterr)
 {
     /* credentials in the URL would be printed with it in every message: refuse, unechoed */
     const char *auth = strstr(base, "://");
     size_t alen = auth ? strcspn(auth + 3, "/?#") : 0;
     if (auth && memchr(auth + 3, '@', alen)) {
-        *err = xstrdup("--server: the URL holds a user name or password (user:password@host); give the "
+        *reterr = xstrdup("--server: the URL holds a user name or password (user:password@host); give the "
                        "server's address only and the token in KILN_TOKEN or KILN_WORKER_TOKEN");
         return -EINVAL;
     }
     /* a token goes into a header: anything but its own alphabet could add headers */
     size_t tl = token ? strlen(token) : 0;
     if (tl > 256 || (token && token[strspn(token, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")])) {
-        *err = xstrdup("the token holds characters a kiln token never has (tokens are kt_ or kw_ and 64 hex "
+        *reterr = xstrdup("the token holds characters a kiln token never has (tokens are kt_ or kw_ and 64 hex "
                        "digits, as kiln tenant add and kiln worker add print them)");
         return -EINVAL;
     }
     if (!startswith(base, "http://") && !startswith(base, "https://")) {
-        *err = xasprintf("--server %s: want an http:// or https:// URL, e.g. http://127.0.0.1:8470", base);
+        *reterr = xasprintf("--server %s: want an http:// or https:// URL, e.g. http://127.0.0.1:8470", base);
         return -EINVAL;
     }
     pthread_once(&once, global_init);
@@ -103,7 +103,7 @@ static void set_common(CURL *k, const struct kiln_http *h, const char *url, stru
     curl_easy_setopt(k, CURLOPT_ERRORBUFFER, ebuf);
 }
 
-int kiln_client_do(struct kiln_client *c, const struct kiln_http *h, long *status, char **resp, char **err)
+int kiln_client_do(struct kiln_client *c, const struct kiln_http *h, long *status, char **resp, char **reterr)
 {
     CURL *k = curl_easy_init();
     if (!k) return -ENOMEM;
@@ -117,7 +117,7 @@ int kiln_client_do(struct kiln_client *c, const struct kiln_http *h, long *statu
     if (h->download && h->stream_fd < 0) {
         tfd = open_beside(h->download, 0644, &tmp);
         if (tfd < 0) {
-            *err = xasprintf("cannot write %s: %s", h->download, strerror(-tfd));
+            *reterr = xasprintf("cannot write %s: %s", h->download, strerror(-tfd));
             curl_slist_free_all(hdr);
             curl_easy_cleanup(k);
             return tfd;
@@ -130,7 +130,7 @@ int kiln_client_do(struct kiln_client *c, const struct kiln_http *h, long *statu
         struct stat sb;
         if (!up || fstat(fileno(up), &sb) < 0) {
             int e = errno;
-            *err = xasprintf("cannot read %s: %s", h->upload, strerror(e));
+            *reterr = xasprintf("cannot read %s: %s", h->upload, strerror(e));
             if (up) fclose(up);
             if (sk.f) fclose(sk.f), unlink(tmp);
             curl_slist_free_all(hdr);
@@ -156,7 +156,7 @@ int kiln_client_do(struct kiln_client *c, const struct kiln_http *h, long *statu
     int r = 0;
     if (cr != CURLE_OK && !(*status && cr == CURLE_WRITE_ERROR && sk.over)) {
         r = cr == CURLE_COULDNT_CONNECT ? -ECONNREFUSED : cr == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -EIO;
-        *err = xasprintf("%s %s: %s", h->method, url, *ebuf ? ebuf : curl_easy_strerror(cr));
+        *reterr = xasprintf("%s %s: %s", h->method, url, *ebuf ? ebuf : curl_easy_strerror(cr));
     }
     if (up) fclose(up);
     if (sk.f) {
@@ -168,7 +168,7 @@ int kiln_client_do(struct kiln_client *c, const struct kiln_http *h, long *statu
             unlink(tmp);
             if (r == 0 && *status / 100 == 2) {
                 r = -EIO;
-                *err = xasprintf("cannot write %s: %s", h->download, strerror(errno));
+                *reterr = xasprintf("cannot write %s: %s", h->download, strerror(errno));
             }
         }
     }
@@ -180,20 +180,20 @@ int kiln_client_do(struct kiln_client *c, const struct kiln_http *h, long *statu
     return r;
 }
 
-int kiln_client_unpack(const char *request, const char *resp, json_t **out, char **err, const char *fmt, ...)
+int kiln_client_unpack(const char *request, const char *resp, json_t **out, char **reterr, const char *fmt, ...)
 {
     json_error_t je;
     json_t *j = json_loads(resp ? resp : "", 0, &je);
     int r = 0;
     if (!json_is_object(j)) {
-        *err = xasprintf("the server's reply to %s is not a JSON object (%.80s): is the URL a kiln server's?", request,
+        *reterr = xasprintf("the server's reply to %s is not a JSON object (%.80s): is the URL a kiln server's?", request,
                          resp ? resp : "");
         r = -EBADMSG;
     } else {
         va_list ap;
         va_start(ap, fmt);
         if (json_vunpack_ex(j, &je, 0, fmt, ap) < 0) {
-            *err = xasprintf("the server's reply to %s lacks what kiln needs: %s (a server of another version, or not "
+            *reterr = xasprintf("the server's reply to %s lacks what kiln needs: %s (a server of another version, or not "
                              "a kiln server; check --server)",
                              request, je.text);
             r = -EBADMSG;

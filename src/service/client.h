@@ -7,7 +7,7 @@
 struct kiln_client;
 
 /* base: "http://HOST:PORT" (a trailing '/' is fine). -EINVAL: not an http(s) URL. */
-int kiln_client_new(const char *base, const char *token, struct kiln_client **out, char **err);
+int kiln_client_new(const char *base, const char *token, struct kiln_client **out, char **reterr);
 void kiln_client_free(struct kiln_client *c);
 
 struct kiln_http {
@@ -24,8 +24,8 @@ struct kiln_http {
 };
 /* Sends the request. *status gets the HTTP status, *resp (when non-NULL) the body, at most
  * 4 MiB, NUL-terminated. Returns 0 whenever an HTTP answer came (any status); -ECONNREFUSED,
- * -ETIMEDOUT, -EIO with *err when none did. */
-int kiln_client_do(struct kiln_client *c, const struct kiln_http *h, long *status, char **resp, char **err);
+ * -ETIMEDOUT, -EIO with *reterr when none did. */
+int kiln_client_do(struct kiln_client *c, const struct kiln_http *h, long *status, char **resp, char **reterr);
 /* How long a refused request asks the client to wait before asking again, in seconds: its
  * Retry-After (kiln_http.retry_after_s) when the status is 503 (RFC 9110 15.6.4) or 429 (RFC
  * 6585 4) and it gave one, at most KILN_RETRY_AFTER_MAX_S (a client keeps asking at least that
@@ -38,7 +38,7 @@ char *kiln_client_error_text(long status, const char *resp);
 /* A successful reply must hold what the client acts on: resp parsed as a JSON object and
  * unpacked with fmt (jansson's json_unpack format, e.g. "{s:I, s:s}", JSON_STRICT off, so
  * other fields are fine). 0 with *out (the parsed object, caller decrefs; the unpacked values
- * point into it); -EBADMSG with *err naming the request (e.g. "POST /api/v1/jobs") and the
+ * point into it); -EBADMSG with *reterr naming the request (e.g. "POST /api/v1/jobs") and the
  * missing or mistyped field: a reply lacking a field is an error, never a default. */
 struct json_t;
-int kiln_client_unpack(const char *request, const char *resp, struct json_t **out, char **err, const char *fmt, ...);
+int kiln_client_unpack(const char *request, const char *resp, struct json_t **out, char **reterr, const char *fmt, ...);

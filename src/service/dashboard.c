@@ -322,11 +322,11 @@ static enum MHD_Result query_name(void *cls, enum MHD_ValueKind kind, const char
     return q->n < ARRAY_SIZE(q->v) ? MHD_YES : MHD_NO;
 }
 
-int kiln_dash_query_check(struct MHD_Connection *c, const char *const *known, char **field, char **why)
+int kiln_dash_query_check(struct MHD_Connection *c, const char *const *known, char **field, char **reterr)
 {
     struct query_names q = {.n = 0};
     MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, query_name, &q);
-    return kiln_api_query_check(q.v, q.n, known, field, why);
+    return kiln_api_query_check(q.v, q.n, known, field, reterr);
 }
 
 void kiln_dash_client_addr(struct MHD_Connection *c, char out[64])
@@ -1296,14 +1296,14 @@ static void section_artifacts(struct kiln_dash *d, xmlNodePtr m, int64_t id, con
 }
 
 int kiln_dash_job_page(struct kiln_dash *d, struct kiln_store *st, const struct kiln_tenant *viewer, int64_t id, char **html,
-                       size_t *len, char **err)
+                       size_t *len, char **reterr)
 {
     int64_t scope = viewer->admin ? KILN_SCOPE_ALL : viewer->id;
     struct kiln_job j = {0};
     struct kiln_attempt *at = NULL;
     size_t na = 0;
-    int rc = kiln_store_job_get(st, scope, id, &j, err);
-    if (rc == 0) rc = kiln_store_job_attempts(st, scope, id, &at, &na, err);
+    int rc = kiln_store_job_get(st, scope, id, &j, reterr);
+    if (rc == 0) rc = kiln_store_job_attempts(st, scope, id, &at, &na, reterr);
     if (rc < 0) return kiln_job_clear(&j), rc;
     int64_t now = wall_ms(d);
     struct kh_page p;
@@ -1621,11 +1621,11 @@ static void rollout_history(xmlNodePtr m, const struct kiln_rollout_status *s)
 }
 
 int kiln_dash_rollout_page(struct kiln_dash *d, struct kiln_store *st, const struct kiln_tenant *viewer, const char *name,
-                           const char *channel, char **html, size_t *len, char **err)
+                           const char *channel, char **html, size_t *len, char **reterr)
 {
     if (!rollouts_visible(d, viewer)) return -ENOENT;
     struct kiln_rollout_status s;
-    int rc = kiln_store_rollout_status(st, name, channel, &s, err);
+    int rc = kiln_store_rollout_status(st, name, channel, &s, reterr);
     if (rc < 0) return rc;
     if (!s.has_rollout) {
         kiln_rollout_status_free(&s);
@@ -1669,12 +1669,12 @@ static enum MHD_Result page_rollout(struct kiln_dash *d, struct MHD_Connection *
 }
 
 int kiln_dash_rollouts_page(struct kiln_dash *d, struct kiln_store *st, const struct kiln_tenant *viewer, char **html, size_t *len,
-                            char **err)
+                            char **reterr)
 {
     struct kiln_rollout *ro = NULL;
     size_t n = 0;
     bool visible = rollouts_visible(d, viewer);
-    int rc = visible ? kiln_store_rollout_list(st, &ro, &n, err) : 0;
+    int rc = visible ? kiln_store_rollout_list(st, &ro, &n, reterr) : 0;
     if (rc < 0) return rc;
     struct kh_page pg;
     xmlNodePtr m = frame(d, &pg, "Rollouts", viewer);
@@ -1691,7 +1691,7 @@ int kiln_dash_rollouts_page(struct kiln_dash *d, struct kiln_store *st, const st
         xmlNodePtr tb = kh_el(tbl, "tbody", NULL);
         for (size_t i = 0; i < n && rc == 0; i++) {
             struct kiln_rollout_status s;
-            if ((rc = kiln_store_rollout_status(st, ro[i].name, ro[i].channel, &s, err)) < 0) break;
+            if ((rc = kiln_store_rollout_status(st, ro[i].name, ro[i].channel, &s, reterr)) < 0) break;
             const struct rollout_policy *p = &ro[i].p;
             xmlNodePtr tr = kh_el(tb, "tr", NULL);
             _cleanup_free_ char *en = kh_url_escape(ro[i].name, 0), *ec = kh_url_escape(ro[i].channel, 0);

@@ -108,8 +108,8 @@ void kiln_dash_auth_failed(struct kiln_dash *d, const char *addr);
 /* The text of c's client address for the two above ("?" when MHD does not say). */
 void kiln_dash_client_addr(struct MHD_Connection *c, char out[64]);
 
-/* kiln_api_query_check of c's query parameters: 0, or -EINVAL with *field and *why. */
-int kiln_dash_query_check(struct MHD_Connection *c, const char *const *known, char **field, char **why);
+/* kiln_api_query_check of c's query parameters: 0, or -EINVAL with *field and *reterr. */
+int kiln_dash_query_check(struct MHD_Connection *c, const char *const *known, char **field, char **reterr);
 
 /* Exposed for the unit tests. */
 /* The image name a job is shown and grouped by: the name it was submitted with, else the
@@ -121,11 +121,11 @@ char *kiln_dash_image_name(const struct kiln_job *j);
  * tenant's own (DATA/galleries/TENANT); -ENOENT for a rollout that is not there or not
  * theirs. */
 int kiln_dash_rollouts_page(struct kiln_dash *d, struct kiln_store *st, const struct kiln_tenant *viewer, char **html, size_t *len,
-                            char **err);
+                            char **reterr);
 int kiln_dash_rollout_page(struct kiln_dash *d, struct kiln_store *st, const struct kiln_tenant *viewer, const char *name,
-                           const char *channel, char **html, size_t *len, char **err);
+                           const char *channel, char **html, size_t *len, char **reterr);
 /* The page of job id (HTML, malloc'ed, *len bytes) as viewer sees it (a tenant its own jobs,
  * the admin every job), from the store and the files of DATA/jobs/ID; 0, or -ENOENT as
  * kiln_store_job_get. */
 int kiln_dash_job_page(struct kiln_dash *d, struct kiln_store *st, const struct kiln_tenant *viewer, int64_t id, char **html,
-                       size_t *len, char **err);
+                       size_t *len, char **reterr);

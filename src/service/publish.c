@@ -36,16 +36,16 @@ static char *replace_all(char *msg, const char *from, const char *to)
 /* The tenant's gallery, created (trusting the server's key and the tenant's) when missing;
  * keys the tenant trusts since are added (rotation: old keys stay). */
 static int tenant_gallery(const struct kiln_publisher *p, const char *dir, char **keys, size_t nkeys, struct gallery **g,
-                          char **err)
+                          char **reterr)
 {
     _cleanup_free_ char *top = path_join(p->data, "galleries"), *lockp = path_join(top, ".lock");
-    if (mkdir_p(top, 0700) < 0) return *err = xasprintf("cannot create %s: %s", top, strerror(errno)), -errno;
+    if (mkdir_p(top, 0700) < 0) return *reterr = xasprintf("cannot create %s: %s", top, strerror(errno)), -errno;
     /* servers sharing DATA create a tenant's gallery once */
     int lock = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (lock < 0 || flock(lock, LOCK_EX) < 0) {
         int e = errno;
         if (lock >= 0) close(lock);
-        return *err = xasprintf("cannot lock %s: %s", lockp, strerror(e)), -e;
+        return *reterr = xasprintf("cannot lock %s: %s", lockp, strerror(e)), -e;
     }
     _cleanup_free_ char *conf = path_join(dir, "gallery.yml");
     int r = 0;
@@ -53,16 +53,16 @@ static int tenant_gallery(const struct kiln_publisher *p, const char *dir, char 
         const char **pubs = xcalloc(nkeys + 2, sizeof *pubs);
         pubs[0] = p->key_pub;
         for (size_t i = 0; i < nkeys; i++) pubs[i + 1] = keys[i];
-        r = gallery_init(dir, pubs, nkeys + 1, p->key, p->require_priority, NULL, 0, err);
+        r = gallery_init(dir, pubs, nkeys + 1, p->key, p->require_priority, NULL, 0, reterr);
         free(pubs);
         if (r == 0) log_info("kiln serve: created the gallery %s (requires priority <= %ld)", dir, p->require_priority);
     } else {
-        for (size_t i = 0; i < nkeys && r == 0; i++) r = gallery_trust(dir, keys[i], NULL, err);
+        for (size_t i = 0; i < nkeys && r == 0; i++) r = gallery_trust(dir, keys[i], NULL, reterr);
     }
     close(lock);
     if (r < 0) return r;
     struct diags d = {0};
-    r = gallery_open(dir, g, &d, err);
+    r = gallery_open(dir, g, &d, reterr);
     diags_free(&d);
     return r;
 }
@@ -221,22 +221,22 @@ static char *work_dir(const struct kiln_publisher *p, int64_t id)
     return tmpl;
 }
 
-int kiln_publish_job(const struct kiln_publisher *p, struct kiln_store *st, const struct kiln_job *j, char **msg)
+int kiln_publish_job(const struct kiln_publisher *p, struct kiln_store *st, const struct kiln_job *j, char **reterr)
 {
-    *msg = NULL;
+    *reterr = NULL;
     if (j->state != JOB_DONE || j->result != RESULT_PASSED) {
-        *msg = j->state == JOB_CANCELLED ? xstrdup("not published: the job was cancelled")
+        *reterr = j->state == JOB_CANCELLED ? xstrdup("not published: the job was cancelled")
                                          : xasprintf("not published: the job %s; only a job that passed is published",
                                                      j->result == RESULT_FAILED ? "failed" : "ended incomplete");
         return 0;
     }
     size_t nkeys;
-    char **keys = tenant_keys(st, j, &nkeys, msg), *err = NULL;
+    char **keys = tenant_keys(st, j, &nkeys, reterr), *err = NULL;
     if (!keys) return 0;
     _cleanup_free_ char *work = work_dir(p, j->id);
     if (!work) {
         kiln_strv_free(keys);
-        *msg = xstrdup("not published: the server could not stage the files (see its log)");
+        *reterr = xstrdup("not published: the server could not stage the files (see its log)");
         return 0;
     }
     _cleanup_free_ char *top = path_join(p->data, "galleries"), *gdir = path_join(top, j->tenant);
@@ -275,14 +275,14 @@ int kiln_publish_job(const struct kiln_publisher *p, struct kiln_store *st, cons
         }
     }
     if (r == 0) {
-        *msg = xasprintf("%s %s in channel %s%s", name, version, j->publish_channel,
+        *reterr = xasprintf("%s %s in channel %s%s", name, version, j->publish_channel,
                          done_before ? " (before the server that published it stopped)" : "");
         log_info("kiln serve: job %lld: published %s %s in %s (channel %s)", (long long)j->id, name, version, gdir,
                  j->publish_channel);
     } else {
         why = tenant_words(why, src, run, idtxt, gdir);
-        *msg = xasprintf("not published: %s", why ? why : strerror(-r));
-        log_info("kiln serve: job %lld: %s", (long long)j->id, *msg);
+        *reterr = xasprintf("not published: %s", why ? why : strerror(-r));
+        log_info("kiln serve: job %lld: %s", (long long)j->id, *reterr);
     }
     gallery_free(g);
     json_decref(files);
@@ -332,10 +332,10 @@ static void rm_work(const struct kiln_publisher *p, int64_t id)
     if (d) closedir(d);
 }
 
-int kiln_publish_next(const struct kiln_publisher *p, struct kiln_store *st, char **err)
+int kiln_publish_next(const struct kiln_publisher *p, struct kiln_store *st, char **reterr)
 {
     struct kiln_job j = {0};
-    int n = kiln_store_publish_take(st, &j, err);
+    int n = kiln_store_publish_take(st, &j, reterr);
     if (n != 1) return n;
     _cleanup_free_ char *lp = NULL;
     int lock = publish_lock(p, j.id, &lp);
@@ -343,7 +343,7 @@ int kiln_publish_next(const struct kiln_publisher *p, struct kiln_store *st, cha
     if (j.publish_takes > 1) log_info("kiln serve: job %lld: resuming its publish (taken %d times)", (long long)j.id, j.publish_takes);
     char *msg = NULL;
     int pub = kiln_publish_job(p, st, &j, &msg);
-    int r = kiln_store_publish_end(st, j.id, pub == 1, msg, err);
+    int r = kiln_store_publish_end(st, j.id, pub == 1, msg, reterr);
     if (lock >= 0) {
         unlink(lp);
         close(lock);
@@ -353,11 +353,11 @@ int kiln_publish_next(const struct kiln_publisher *p, struct kiln_store *st, cha
     return r < 0 ? r : 1;
 }
 
-int kiln_publish_recover(const struct kiln_publisher *p, struct kiln_store *st, int64_t taken_before_ms, char **err)
+int kiln_publish_recover(const struct kiln_publisher *p, struct kiln_store *st, int64_t taken_before_ms, char **reterr)
 {
     int64_t *ids = NULL;
     size_t n = 0;
-    int r = kiln_store_publish_stuck(st, taken_before_ms, &ids, &n, err);
+    int r = kiln_store_publish_stuck(st, taken_before_ms, &ids, &n, reterr);
     int handled = 0;
     for (size_t i = 0; r == 0 && i < n; i++) {
         _cleanup_free_ char *lp = NULL;
@@ -369,7 +369,7 @@ int kiln_publish_recover(const struct kiln_publisher *p, struct kiln_store *st, 
             continue;
         }
         rm_work(p, ids[i]);
-        int k = kiln_store_publish_resume(st, ids[i], KILN_PUBLISH_TAKES_MAX, err);
+        int k = kiln_store_publish_resume(st, ids[i], KILN_PUBLISH_TAKES_MAX, reterr);
         if (k == 1) log_warn("kiln serve: job %lld: the server publishing it stopped; its publish is resumed", (long long)ids[i]);
         if (k == 2)
             log_error("kiln serve: job %lld: the server stopped while publishing it %d times: refused", (long long)ids[i],
@@ -377,8 +377,8 @@ int kiln_publish_recover(const struct kiln_publisher *p, struct kiln_store *st, 
         if (k > 0) handled++;
         /* -ESTALE: it ended meanwhile */
         if (k == -ESTALE) {
-            free(*err);
-            *err = NULL;
+            free(*reterr);
+            *reterr = NULL;
         } else if (k < 0) r = k;
         unlink(lp);
         close(lock);

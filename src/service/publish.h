@@ -24,11 +24,11 @@ struct kiln_publisher {
     long require_priority;       /* a new gallery's required selection: built-in cases at or below */
 };
 
-/* Publishes job j (taken with kiln_store_publish_take) for its tenant. 1: published (*msg
- * says what: "NAME VERSION in channel C"); 0: refused (*msg says why: the job did not pass,
+/* Publishes job j (taken with kiln_store_publish_take) for its tenant. 1: published (*reterr
+ * says what: "NAME VERSION in channel C"); 0: refused (*reterr says why: the job did not pass,
  * no trusted key, a file unsigned or changed, the run short of the policy, an older version).
  * Nothing is published unless every gate passed. */
-int kiln_publish_job(const struct kiln_publisher *p, struct kiln_store *st, const struct kiln_job *j, char **msg);
+int kiln_publish_job(const struct kiln_publisher *p, struct kiln_store *st, const struct kiln_job *j, char **reterr);
 
 /* Publishes a server stopped in the middle of are resumed this many times, then refused. */
 #define KILN_PUBLISH_TAKES_MAX 3
@@ -37,10 +37,10 @@ int kiln_publish_job(const struct kiln_publisher *p, struct kiln_store *st, cons
  * own under DATA/galleries/.publishing while it runs, and records the outcome. A resumed
  * publish (taken before) whose version the gallery's channel already holds with the same
  * manifest is published: the stopped server had committed it. 1: one was handled; 0: none;
- * -errno (*err) from the store. */
-int kiln_publish_next(const struct kiln_publisher *p, struct kiln_store *st, char **err);
+ * -errno (*reterr) from the store. */
+int kiln_publish_next(const struct kiln_publisher *p, struct kiln_store *st, char **reterr);
 /* Publishes left "publishing" since before taken_before_ms whose lock no live server holds (the
  * server publishing it was stopped: kill -9, a crash, power): pending again, so the next
  * kiln_publish_next resumes it, or refused after KILN_PUBLISH_TAKES_MAX takes. Returns how
  * many were handled, or -errno. */
-int kiln_publish_recover(const struct kiln_publisher *p, struct kiln_store *st, int64_t taken_before_ms, char **err);
+int kiln_publish_recover(const struct kiln_publisher *p, struct kiln_store *st, int64_t taken_before_ms, char **reterr);

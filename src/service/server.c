@@ -676,12 +676,12 @@ static enum MHD_Result h_image_get(struct server *s, struct MHD_Connection *c, s
 /* The job's uploads are this tenant's (its image, kernel and publish files) and its publish
  * possible: 0, an HTTP status with r's error set, or a store -errno with *err. */
 static int submit_uploads(struct server *s, struct req *r, struct kiln_store *st, const struct kiln_api_job *aj,
-                          struct kiln_image *img, char **err)
+                          struct kiln_image *img, char **reterr)
 {
     struct kiln_image im;
-    int rc = kiln_store_image_get(st, r->t.id, aj->image, img, err);
+    int rc = kiln_store_image_get(st, r->t.id, aj->image, img, reterr);
     const char *missing = rc == -ENOENT ? "image" : NULL;
-    if (rc == 0 && *aj->kernel && (rc = kiln_store_image_get(st, r->t.id, aj->kernel, &im, err)) == -ENOENT) missing = "kernel";
+    if (rc == 0 && *aj->kernel && (rc = kiln_store_image_get(st, r->t.id, aj->kernel, &im, reterr)) == -ENOENT) missing = "kernel";
     if (missing) {
         fail(r, 404, missing, "no image with this digest was uploaded by this tenant; POST it to /api/v1/images first");
         return 404;
@@ -692,7 +692,7 @@ static int submit_uploads(struct server *s, struct req *r, struct kiln_store *st
     const char *k;
     json_t *v;
     json_object_foreach(files, k, v) {
-        if ((rc = kiln_store_image_get(st, r->t.id, json_string_value(v), &im, err)) == -ENOENT) {
+        if ((rc = kiln_store_image_get(st, r->t.id, json_string_value(v), &im, reterr)) == -ENOENT) {
             _cleanup_free_ char *f = xasprintf("publish.files.%s", k);
             fail(r, 404, f, "no upload with this digest was made by this tenant; POST it to /api/v1/images first");
             rc = 404;
@@ -1875,7 +1875,7 @@ static void *publisher(void *arg)
     return NULL;
 }
 
-static int parse_listen(const char *l, struct sockaddr_in *sa, char **err)
+static int parse_listen(const char *l, struct sockaddr_in *sa, char **reterr)
 {
     const char *colon = strrchr(l, ':');
     long port;
@@ -1883,7 +1883,7 @@ static int parse_listen(const char *l, struct sockaddr_in *sa, char **err)
     sa->sin_family = AF_INET;
     _cleanup_free_ char *host = colon ? xstrndup(l, (size_t)(colon - l)) : NULL;
     if (!colon || !parse_long(colon + 1, &port) || port < 0 || port > 65535 || inet_pton(AF_INET, host, &sa->sin_addr) != 1) {
-        *err = xasprintf("--listen %s: want IPV4:PORT, e.g. 127.0.0.1:8470", l);
+        *reterr = xasprintf("--listen %s: want IPV4:PORT, e.g. 127.0.0.1:8470", l);
         return -EINVAL;
     }
     sa->sin_port = htons((uint16_t)port);
@@ -1892,11 +1892,11 @@ static int parse_listen(const char *l, struct sockaddr_in *sa, char **err)
 
 /* The listening socket, bound here rather than by MHD so that a refusal says which of the
  * causes it is; each is one the user fixes in --listen: -EINVAL with *err. */
-static int listen_socket(const struct sockaddr_in *sa, const char *listen_on, int *out, char **err)
+static int listen_socket(const struct sockaddr_in *sa, const char *listen_on, int *out, char **reterr)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
     if (fd < 0) {
-        *err = xasprintf("cannot make a socket for --listen %s: %s", listen_on, strerror(errno));
+        *reterr = xasprintf("cannot make a socket for --listen %s: %s", listen_on, strerror(errno));
         return -errno;
     }
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -1905,15 +1905,15 @@ static int listen_socket(const struct sockaddr_in *sa, const char *listen_on, in
         close(fd);
         unsigned port = ntohs(sa->sin_port);
         if (e == EADDRINUSE)
-            *err = xasprintf("--listen %s: port %u is taken by another program (`ss -ltnp 'sport = :%u'` names it): stop it "
+            *reterr = xasprintf("--listen %s: port %u is taken by another program (`ss -ltnp 'sport = :%u'` names it): stop it "
                              "or pick another port", listen_on, port, port);
         else if (e == EADDRNOTAVAIL)
-            *err = xasprintf("--listen %s: the address is not one of this host's (`ip -4 addr` lists them; 127.0.0.1 is "
+            *reterr = xasprintf("--listen %s: the address is not one of this host's (`ip -4 addr` lists them; 127.0.0.1 is "
                              "loopback, 0.0.0.0 every address)", listen_on);
         else if (e == EACCES)
-            *err = xasprintf("--listen %s: port %u is below 1024, which takes root or CAP_NET_BIND_SERVICE: pick a port "
+            *reterr = xasprintf("--listen %s: port %u is below 1024, which takes root or CAP_NET_BIND_SERVICE: pick a port "
                              "above 1023", listen_on, port);
-        else *err = xasprintf("--listen %s: cannot listen there: %s", listen_on, strerror(e));
+        else *reterr = xasprintf("--listen %s: cannot listen there: %s", listen_on, strerror(e));
         return -EINVAL;
     }
     *out = fd;
@@ -1922,7 +1922,7 @@ static int listen_socket(const struct sockaddr_in *sa, const char *listen_on, in
 
 /* The server's paths and locks from o; its directories made and its first store handle
  * opened (0, or -errno with *err: -EINVAL for a --data it cannot create). */
-static int server_init(struct server *s, const struct kiln_server_opts *o, volatile sig_atomic_t *stop, char **err)
+static int server_init(struct server *s, const struct kiln_server_opts *o, volatile sig_atomic_t *stop, char **reterr)
 {
     *s = (struct server){.o = o, .stop = stop};
     pthread_mutex_init(&s->lock, NULL);
@@ -1943,11 +1943,11 @@ static int server_init(struct server *s, const struct kiln_server_opts *o, volat
     for (size_t i = 0; i < ARRAY_SIZE(dirs); i++)
         if (mkdir_p(dirs[i], 0700) < 0) {
             /* a --data the server cannot write is the user's to change, like --listen */
-            *err = xasprintf("--data %s: cannot create %s: %s", o->data, dirs[i], strerror(errno));
+            *reterr = xasprintf("--data %s: cannot create %s: %s", o->data, dirs[i], strerror(errno));
             return -EINVAL;
         }
     struct kiln_store *st = NULL;
-    int r = kiln_store_open(s->url, &s->store_opts, &st, err);
+    int r = kiln_store_open(s->url, &s->store_opts, &st, reterr);
     if (r == 0) store_put(s, st);
     /* the schema is migrated: later connections only read its version, so one opened while
      * another process holds the write lock (kiln tenant add, a long write) serves reads at once
@@ -2015,19 +2015,19 @@ static void serve_until_stopped(struct server *s, struct MHD_Daemon *d, int lfd,
     if (publishing) pthread_join(pu, NULL);
 }
 
-int kiln_server_run(const struct kiln_server_opts *o, volatile sig_atomic_t *stop, char **err)
+int kiln_server_run(const struct kiln_server_opts *o, volatile sig_atomic_t *stop, char **reterr)
 {
     struct sockaddr_in sa;
-    int r = parse_listen(o->listen, &sa, err), lfd = -1;
+    int r = parse_listen(o->listen, &sa, reterr), lfd = -1;
     if (r < 0) return r;
     struct server s;
-    r = server_init(&s, o, stop, err);
-    if (r == 0) r = listen_socket(&sa, o->listen, &lfd, err);
+    r = server_init(&s, o, stop, reterr);
+    if (r == 0) r = listen_socket(&sa, o->listen, &lfd, reterr);
     struct MHD_Daemon *d = r == 0 ? http_start(&s, lfd) : NULL;
     if (r == 0 && !d) {
         close(lfd);
         r = -ENOMEM;
-        *err = xasprintf("cannot start the HTTP server on %s (out of memory or threads)", o->listen);
+        *reterr = xasprintf("cannot start the HTTP server on %s (out of memory or threads)", o->listen);
     }
     if (d) serve_until_stopped(&s, d, lfd, &sa);
     server_free(&s);

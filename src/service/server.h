@@ -33,5 +33,5 @@ struct kiln_server_opts {
 
 /* Serves until *stop is set (a signal handler sets it), then stops taking connections, lets
  * the open ones end (a console stream or long poll ends within a second) and returns 0.
- * -errno with *err on a setup failure (bad address, port taken, data dir not writable). */
-int kiln_server_run(const struct kiln_server_opts *o, volatile sig_atomic_t *stop, char **err);
+ * -errno with *reterr on a setup failure (bad address, port taken, data dir not writable). */
+int kiln_server_run(const struct kiln_server_opts *o, volatile sig_atomic_t *stop, char **reterr);

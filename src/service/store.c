@@ -26,11 +26,11 @@ struct kiln_store {
 
 /* --- small helpers ------------------------------------------------------------------------ */
 
-int store_fail(char **err, int rc, const char *fmt, ...)
+int store_fail(char **reterr, int rc, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    err_vsetf(err, rc, fmt, ap);
+    err_vsetf(reterr, rc, fmt, ap);
     va_end(ap);
     return rc;
 }
@@ -103,20 +103,20 @@ static char *dialect(const struct kiln_store_driver *drv, const char *tmpl)
 }
 
 static int q(struct kiln_store *st, const char *tmpl, const struct sql_param *p, size_t np, struct sql_rows *rows,
-             char **err)
+             char **reterr)
 {
     _cleanup_free_ char *sql = dialect(st->drv, tmpl);
-    return st->drv->query(st->conn, sql, p, np, rows, err);
+    return st->drv->query(st->conn, sql, p, np, rows, reterr);
 }
 
-static int begin(struct kiln_store *st, char **err)
+static int begin(struct kiln_store *st, char **reterr)
 {
-    return st->drv->exec(st->conn, st->drv->begin_sql, err);
+    return st->drv->exec(st->conn, st->drv->begin_sql, reterr);
 }
 
-static int commit(struct kiln_store *st, char **err)
+static int commit(struct kiln_store *st, char **reterr)
 {
-    return st->drv->exec(st->conn, "COMMIT", err);
+    return st->drv->exec(st->conn, "COMMIT", reterr);
 }
 
 static void rollback(struct kiln_store *st)
@@ -332,10 +332,10 @@ int kiln_store_schema_latest(void)
 static const char schema_version_table[] =
     "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT PRIMARY KEY, applied_ms BIGINT NOT NULL)";
 
-static int read_version(struct kiln_store *st, int *version, char **err)
+static int read_version(struct kiln_store *st, int *version, char **reterr)
 {
     struct sql_rows r;
-    int rc = q(st, "SELECT COALESCE(MAX(version), 0) FROM schema_version", NULL, 0, &r, err);
+    int rc = q(st, "SELECT COALESCE(MAX(version), 0) FROM schema_version", NULL, 0, &r, reterr);
     if (rc < 0) return rc;
     *version = (int)cell_int(&r, 0, 0);
     sql_rows_free(&r);
@@ -343,35 +343,35 @@ static int read_version(struct kiln_store *st, int *version, char **err)
 }
 
 /* Brings the schema to the newest version in one transaction: all pending migrations or none. */
-static int migrate(struct kiln_store *st, char **err)
+static int migrate(struct kiln_store *st, char **reterr)
 {
-    int rc = begin(st, err);
+    int rc = begin(st, reterr);
     if (rc < 0) return rc;
     int version = 0;
-    if ((st->drv->migrate_lock && (rc = q(st, st->drv->migrate_lock, NULL, 0, NULL, err)) < 0) ||
-        (rc = q(st, schema_version_table, NULL, 0, NULL, err)) < 0 || (rc = read_version(st, &version, err)) < 0)
+    if ((st->drv->migrate_lock && (rc = q(st, st->drv->migrate_lock, NULL, 0, NULL, reterr)) < 0) ||
+        (rc = q(st, schema_version_table, NULL, 0, NULL, reterr)) < 0 || (rc = read_version(st, &version, reterr)) < 0)
         goto fail;
     if (version > kiln_store_schema_latest()) {
-        rc = store_fail(err, -EPROTO,
+        rc = store_fail(reterr, -EPROTO,
                         "the database's schema is version %d, newer than this kiln knows (%d): upgrade kiln", version,
                         kiln_store_schema_latest());
         goto fail;
     }
     for (int v = version; v < kiln_store_schema_latest(); v++) {
         _cleanup_free_ char *sql = dialect(st->drv, migrations[v]);
-        if ((rc = st->drv->exec(st->conn, sql, err)) < 0 ||
+        if ((rc = st->drv->exec(st->conn, sql, reterr)) < 0 ||
             (rc = q(st, "INSERT INTO schema_version (version, applied_ms) VALUES ($1, $2)",
-                    PARAMS(PI(v + 1), PI(now_ms(st))), NULL, err)) < 0) {
-            if (err && *err) {
-                char *why = *err;
-                *err = NULL;
-                store_fail(err, rc, "schema migration %d failed: %s", v + 1, why);
+                    PARAMS(PI(v + 1), PI(now_ms(st))), NULL, reterr)) < 0) {
+            if (reterr && *reterr) {
+                char *why = *reterr;
+                *reterr = NULL;
+                store_fail(reterr, rc, "schema migration %d failed: %s", v + 1, why);
                 free(why);
             }
             goto fail;
         }
     }
-    return commit(st, err);
+    return commit(st, reterr);
 fail:
     rollback(st);
     return rc;
@@ -379,34 +379,34 @@ fail:
 
 /* For a store opened with opts.existing: the schema must be there at this kiln's version;
  * only read. */
-static int schema_present(struct kiln_store *st, char **err)
+static int schema_present(struct kiln_store *st, char **reterr)
 {
     struct sql_rows r;
-    int rc = q(st, st->drv->table_count_sql, PARAMS(PT("schema_version")), &r, err);
+    int rc = q(st, st->drv->table_count_sql, PARAMS(PT("schema_version")), &r, reterr);
     if (rc < 0) return rc;
     bool there = r.nrows && cell_int(&r, 0, 0) > 0;
     sql_rows_free(&r);
-    if (!there) return store_fail(err, -ENOENT, "the database holds no kiln schema");
+    if (!there) return store_fail(reterr, -ENOENT, "the database holds no kiln schema");
     int version = 0;
-    if ((rc = read_version(st, &version, err)) < 0) return rc;
-    if (version == 0) return store_fail(err, -ENOENT, "the database holds no kiln schema");
+    if ((rc = read_version(st, &version, reterr)) < 0) return rc;
+    if (version == 0) return store_fail(reterr, -ENOENT, "the database holds no kiln schema");
     if (version > kiln_store_schema_latest())
-        return store_fail(err, -EPROTO, "the database's schema is version %d, newer than this kiln knows (%d): upgrade kiln",
+        return store_fail(reterr, -EPROTO, "the database's schema is version %d, newer than this kiln knows (%d): upgrade kiln",
                           version, kiln_store_schema_latest());
     if (version < kiln_store_schema_latest())
-        return store_fail(err, -EPROTO,
+        return store_fail(reterr, -EPROTO,
                           "the database's schema is version %d, older than this kiln's (%d): run this kiln's `kiln serve --init` "
                           "(or start its kiln serve) once to upgrade it",
                           version, kiln_store_schema_latest());
     return 0;
 }
 
-int kiln_store_schema_version(struct kiln_store *st, int *version, char **err)
+int kiln_store_schema_version(struct kiln_store *st, int *version, char **reterr)
 {
-    return read_version(st, version, err);
+    return read_version(st, version, reterr);
 }
 
-int kiln_store_open(const char *url, const struct kiln_store_opts *opts, struct kiln_store **out, char **err)
+int kiln_store_open(const char *url, const struct kiln_store_opts *opts, struct kiln_store **out, char **reterr)
 {
     const struct kiln_store_driver *drv;
     const char *target;
@@ -418,7 +418,7 @@ int kiln_store_open(const char *url, const struct kiln_store_opts *opts, struct 
         target = url;
     } else {
         /* only the scheme: the rest may hold a password */
-        return store_fail(err, -EINVAL, "unknown database kind \"%.*s\": use sqlite:PATH or a postgresql:// URI",
+        return store_fail(reterr, -EINVAL, "unknown database kind \"%.*s\": use sqlite:PATH or a postgresql:// URI",
                           (int)MIN(strcspn(url, ":"), (size_t)20), url);
     }
     struct kiln_store *st = xcalloc(1, sizeof(*st));
@@ -428,12 +428,12 @@ int kiln_store_open(const char *url, const struct kiln_store_opts *opts, struct 
     if (st->o.avoid_ms <= 0) st->o.avoid_ms = 60000;
     if (st->o.busy_timeout_ms <= 0) st->o.busy_timeout_ms = 30000;
     if (st->o.max_machines <= 0) st->o.max_machines = KILN_STORE_MACHINES_MAX;
-    int rc = drv->connect(target, &st->o, &st->conn, err);
+    int rc = drv->connect(target, &st->o, &st->conn, reterr);
     if (rc < 0) {
         free(st);
         return rc;
     }
-    if ((rc = st->o.existing ? schema_present(st, err) : migrate(st, err)) < 0) {
+    if ((rc = st->o.existing ? schema_present(st, reterr) : migrate(st, reterr)) < 0) {
         kiln_store_close(st);
         return rc;
     }
@@ -471,11 +471,11 @@ bool kiln_caps_meet(const struct kiln_caps *have, const struct kiln_caps *need)
            have->cpus >= need->cpus && have->memory_mb >= need->memory_mb && (need->features & ~have->features) == 0;
 }
 
-static int check_caps(const struct kiln_caps *c, const char *what, char **err)
+static int check_caps(const struct kiln_caps *c, const char *what, char **reterr)
 {
-    if (!valid_name(c->accel, true)) return store_fail(err, -EINVAL, "%s accel: not a name", what);
-    if (!valid_name(c->arch, true)) return store_fail(err, -EINVAL, "%s arch: not a name", what);
-    if (c->cpus < 0 || c->memory_mb < 0) return store_fail(err, -EINVAL, "%s cpus and memory_mb cannot be negative", what);
+    if (!valid_name(c->accel, true)) return store_fail(reterr, -EINVAL, "%s accel: not a name", what);
+    if (!valid_name(c->arch, true)) return store_fail(reterr, -EINVAL, "%s arch: not a name", what);
+    if (c->cpus < 0 || c->memory_mb < 0) return store_fail(reterr, -EINVAL, "%s cpus and memory_mb cannot be negative", what);
     return 0;
 }
 
@@ -491,10 +491,10 @@ static void token_hash(const char *token, char hex[65])
     for (size_t i = 0; i < sizeof(md); i++) snprintf(hex + 2 * i, 3, "%02x", md[i]);
 }
 
-static int token_new(const char *prefix, char token[KILN_TOKEN_LEN + 1], char hash[65], char **err)
+static int token_new(const char *prefix, char token[KILN_TOKEN_LEN + 1], char hash[65], char **reterr)
 {
     unsigned char raw[32];
-    if (RAND_bytes(raw, sizeof(raw)) != 1) return store_fail(err, -EIO, "cannot draw random bytes for a token (OpenSSL RAND_bytes)");
+    if (RAND_bytes(raw, sizeof(raw)) != 1) return store_fail(reterr, -EIO, "cannot draw random bytes for a token (OpenSSL RAND_bytes)");
     int n = snprintf(token, KILN_TOKEN_LEN + 1, "%s", prefix);
     for (size_t i = 0; i < sizeof(raw); i++) n += snprintf(token + n, (size_t)(KILN_TOKEN_LEN + 1 - n), "%02x", raw[i]);
     OPENSSL_cleanse(raw, sizeof(raw));
@@ -531,13 +531,13 @@ static void tenant_from(const struct sql_rows *r, size_t i, struct kiln_tenant *
 }
 
 int kiln_store_tenant_add(struct kiln_store *st, const char *name, int max_jobs, bool admin, char token[KILN_TOKEN_LEN + 1],
-                          struct kiln_tenant *out, char **err)
+                          struct kiln_tenant *out, char **reterr)
 {
     if (!valid_name(name, false))
-        return store_fail(err, -EINVAL, "tenant name \"%.64s\": want " KILN_STORE_NAME_RULE, name ? name : "");
-    if (max_jobs < 1) return store_fail(err, -EINVAL, "tenant %s: max_jobs must be at least 1", name);
+        return store_fail(reterr, -EINVAL, "tenant name \"%.64s\": want " KILN_STORE_NAME_RULE, name ? name : "");
+    if (max_jobs < 1) return store_fail(reterr, -EINVAL, "tenant %s: max_jobs must be at least 1", name);
     char hash[65];
-    int rc = token_new("kt_", token, hash, err);
+    int rc = token_new("kt_", token, hash, reterr);
     if (rc < 0) return rc;
     char lookup[17];
     snprintf(lookup, sizeof(lookup), "%.16s", hash);
@@ -545,8 +545,8 @@ int kiln_store_tenant_add(struct kiln_store *st, const char *name, int max_jobs,
     rc = q(st,
            "INSERT INTO tenants (name, token_hash, token_lookup, max_jobs, admin, created_ms) VALUES ($1, $2, $3, $4, $5, $6)"
            " RETURNING " TENANT_COLS,
-           PARAMS(PT(name), PT(hash), PT(lookup), PI(max_jobs), PI(admin), PI(now_ms(st))), &r, err);
-    if (rc == -EEXIST) rc = store_fail(err, rc, "tenant %s exists already", name);
+           PARAMS(PT(name), PT(hash), PT(lookup), PI(max_jobs), PI(admin), PI(now_ms(st))), &r, reterr);
+    if (rc == -EEXIST) rc = store_fail(reterr, rc, "tenant %s exists already", name);
     if (rc < 0) {
         OPENSSL_cleanse(token, KILN_TOKEN_LEN);
         return rc;
@@ -556,65 +556,65 @@ int kiln_store_tenant_add(struct kiln_store *st, const char *name, int max_jobs,
     return 0;
 }
 
-int kiln_store_tenant_auth(struct kiln_store *st, const char *token, struct kiln_tenant *out, char **err)
+int kiln_store_tenant_auth(struct kiln_store *st, const char *token, struct kiln_tenant *out, char **reterr)
 {
-    if (!token_well_formed(token, "kt_")) return store_fail(err, -EACCES, "not a valid tenant token");
+    if (!token_well_formed(token, "kt_")) return store_fail(reterr, -EACCES, "not a valid tenant token");
     char hash[65];
     token_hash(token, hash);
     char lookup[17];
     snprintf(lookup, sizeof(lookup), "%.16s", hash);
     struct sql_rows r;
-    int rc = q(st, "SELECT " TENANT_COLS ", token_hash FROM tenants WHERE token_lookup = $1", PARAMS(PT(lookup)), &r, err);
+    int rc = q(st, "SELECT " TENANT_COLS ", token_hash FROM tenants WHERE token_lookup = $1", PARAMS(PT(lookup)), &r, reterr);
     if (rc < 0) return rc;
     int i = token_match(&r, 5, hash);
     if (i >= 0) tenant_from(&r, (size_t)i, out);
     sql_rows_free(&r);
-    return i >= 0 ? 0 : store_fail(err, -EACCES, "not a valid tenant token");
+    return i >= 0 ? 0 : store_fail(reterr, -EACCES, "not a valid tenant token");
 }
 
-int kiln_store_tenant_get(struct kiln_store *st, const char *name, struct kiln_tenant *out, char **err)
+int kiln_store_tenant_get(struct kiln_store *st, const char *name, struct kiln_tenant *out, char **reterr)
 {
     struct sql_rows r;
-    int rc = q(st, "SELECT " TENANT_COLS " FROM tenants WHERE name = $1", PARAMS(PT(name)), &r, err);
+    int rc = q(st, "SELECT " TENANT_COLS " FROM tenants WHERE name = $1", PARAMS(PT(name)), &r, reterr);
     if (rc < 0) return rc;
     if (r.nrows) tenant_from(&r, 0, out);
-    else rc = store_fail(err, -ENOENT, "tenant %.64s not found", name);
+    else rc = store_fail(reterr, -ENOENT, "tenant %.64s not found", name);
     sql_rows_free(&r);
     return rc;
 }
 
-int kiln_store_tenant_set_max_jobs(struct kiln_store *st, int64_t tenant_id, int max_jobs, char **err)
+int kiln_store_tenant_set_max_jobs(struct kiln_store *st, int64_t tenant_id, int max_jobs, char **reterr)
 {
-    if (max_jobs < 1) return store_fail(err, -EINVAL, "max_jobs must be at least 1");
+    if (max_jobs < 1) return store_fail(reterr, -EINVAL, "max_jobs must be at least 1");
     struct sql_rows r;
     int rc = q(st, "UPDATE tenants SET max_jobs = $2 WHERE id = $1 RETURNING id", PARAMS(PI(tenant_id), PI(max_jobs)), &r,
-               err);
+               reterr);
     if (rc < 0) return rc;
-    if (!r.nrows) rc = store_fail(err, -ENOENT, "tenant %" PRId64 " not found", tenant_id);
+    if (!r.nrows) rc = store_fail(reterr, -ENOENT, "tenant %" PRId64 " not found", tenant_id);
     sql_rows_free(&r);
     return rc;
 }
 
 int kiln_store_tenant_trust(struct kiln_store *st, int64_t tenant_id, const char *key_id, const char *pubkey_text,
-                            char **err)
+                            char **reterr)
 {
     if (!key_id || strlen(key_id) != 16 || strspn(key_id, "0123456789ABCDEFabcdef") != 16)
-        return store_fail(err, -EINVAL, "key id \"%.20s\": want the 16 hex digits minisign prints", key_id ? key_id : "");
+        return store_fail(reterr, -EINVAL, "key id \"%.20s\": want the 16 hex digits minisign prints", key_id ? key_id : "");
     if (!pubkey_text || !*pubkey_text || !valid_text(pubkey_text, KILN_STORE_KEY_MAX))
-        return store_fail(err, -EINVAL, "public key %s: want a minisign .pub file's text (at most %d bytes)", key_id,
+        return store_fail(reterr, -EINVAL, "public key %s: want a minisign .pub file's text (at most %d bytes)", key_id,
                           KILN_STORE_KEY_MAX);
     int rc = q(st,
                "INSERT INTO tenant_keys (tenant_id, key_id, pubkey, added_ms) VALUES ($1, $2, $3, $4)"
                " ON CONFLICT (tenant_id, key_id) DO UPDATE SET pubkey = excluded.pubkey",
-               PARAMS(PI(tenant_id), PT(key_id), PT(pubkey_text), PI(now_ms(st))), NULL, err);
+               PARAMS(PI(tenant_id), PT(key_id), PT(pubkey_text), PI(now_ms(st))), NULL, reterr);
     return rc;
 }
 
-int kiln_store_tenant_keys(struct kiln_store *st, int64_t tenant_id, char ***keys, size_t *n, char **err)
+int kiln_store_tenant_keys(struct kiln_store *st, int64_t tenant_id, char ***keys, size_t *n, char **reterr)
 {
     struct sql_rows r;
     int rc = q(st, "SELECT pubkey FROM tenant_keys WHERE tenant_id = $1 ORDER BY added_ms, key_id", PARAMS(PI(tenant_id)),
-               &r, err);
+               &r, reterr);
     if (rc < 0) return rc;
     char **v = xcalloc(r.nrows + 1, sizeof(*v));
     for (size_t i = 0; i < r.nrows; i++) v[i] = cell_dup(&r, i, 0);
@@ -652,21 +652,21 @@ static void worker_from(const struct sql_rows *r, size_t i, struct kiln_worker *
 }
 
 int kiln_store_worker_add(struct kiln_store *st, const char *name, char token[KILN_TOKEN_LEN + 1], struct kiln_worker *out,
-                          char **err)
+                          char **reterr)
 {
     if (!valid_name(name, false))
-        return store_fail(err, -EINVAL, "worker name \"%.64s\": want " KILN_STORE_NAME_RULE, name ? name : "");
+        return store_fail(reterr, -EINVAL, "worker name \"%.64s\": want " KILN_STORE_NAME_RULE, name ? name : "");
     char hash[65];
-    int rc = token_new("kw_", token, hash, err);
+    int rc = token_new("kw_", token, hash, reterr);
     if (rc < 0) return rc;
     char lookup[17];
     snprintf(lookup, sizeof(lookup), "%.16s", hash);
     struct sql_rows r = {0}, w = {0};
     rc = q(st, "INSERT INTO workers (name, token_hash, token_lookup, created_ms) VALUES ($1, $2, $3, $4) RETURNING id",
-           PARAMS(PT(name), PT(hash), PT(lookup), PI(now_ms(st))), &r, err);
-    if (rc == -EEXIST) rc = store_fail(err, rc, "worker %s exists already", name);
+           PARAMS(PT(name), PT(hash), PT(lookup), PI(now_ms(st))), &r, reterr);
+    if (rc == -EEXIST) rc = store_fail(reterr, rc, "worker %s exists already", name);
     if (rc >= 0 && out &&
-        (rc = q(st, "SELECT " WORKER_COLS " FROM workers w WHERE w.id = $1", PARAMS(PI(cell_int(&r, 0, 0))), &w, err)) >= 0)
+        (rc = q(st, "SELECT " WORKER_COLS " FROM workers w WHERE w.id = $1", PARAMS(PI(cell_int(&r, 0, 0))), &w, reterr)) >= 0)
         worker_from(&w, 0, out);
     sql_rows_free(&r);
     sql_rows_free(&w);
@@ -674,37 +674,37 @@ int kiln_store_worker_add(struct kiln_store *st, const char *name, char token[KI
     return rc < 0 ? rc : 0;
 }
 
-int kiln_store_worker_auth(struct kiln_store *st, const char *token, struct kiln_worker *out, char **err)
+int kiln_store_worker_auth(struct kiln_store *st, const char *token, struct kiln_worker *out, char **reterr)
 {
-    if (!token_well_formed(token, "kw_")) return store_fail(err, -EACCES, "not a valid worker token");
+    if (!token_well_formed(token, "kw_")) return store_fail(reterr, -EACCES, "not a valid worker token");
     char hash[65];
     token_hash(token, hash);
     char lookup[17];
     snprintf(lookup, sizeof(lookup), "%.16s", hash);
     struct sql_rows r;
     int rc = q(st, "SELECT " WORKER_COLS ", w.token_hash FROM workers w WHERE w.token_lookup = $1", PARAMS(PT(lookup)), &r,
-               err);
+               reterr);
     if (rc < 0) return rc;
     int i = token_match(&r, 11, hash);
     if (i >= 0) worker_from(&r, (size_t)i, out);
     sql_rows_free(&r);
-    return i >= 0 ? 0 : store_fail(err, -EACCES, "not a valid worker token");
+    return i >= 0 ? 0 : store_fail(reterr, -EACCES, "not a valid worker token");
 }
 
-int kiln_store_worker_declare(struct kiln_store *st, int64_t worker_id, const struct kiln_caps *caps, int slots, char **err)
+int kiln_store_worker_declare(struct kiln_store *st, int64_t worker_id, const struct kiln_caps *caps, int slots, char **reterr)
 {
-    int rc = check_caps(caps, "worker", err);
+    int rc = check_caps(caps, "worker", reterr);
     if (rc < 0) return rc;
-    if (slots < 1) return store_fail(err, -EINVAL, "worker slots must be at least 1");
+    if (slots < 1) return store_fail(reterr, -EINVAL, "worker slots must be at least 1");
     struct sql_rows r;
     rc = q(st,
            "UPDATE workers SET accel = $2, arch = $3, cpus = $4, memory_mb = $5, features = $6, slots = $7,"
            " last_heartbeat_ms = $8 WHERE id = $1 RETURNING id",
            PARAMS(PI(worker_id), PT(caps->accel), PT(caps->arch), PI(caps->cpus), PI(caps->memory_mb), PI(caps->features),
                   PI(slots), PI(now_ms(st))),
-           &r, err);
+           &r, reterr);
     if (rc < 0) return rc;
-    if (!r.nrows) rc = store_fail(err, -ENOENT, "worker %" PRId64 " not found", worker_id);
+    if (!r.nrows) rc = store_fail(reterr, -ENOENT, "worker %" PRId64 " not found", worker_id);
     sql_rows_free(&r);
     return rc;
 }
@@ -715,26 +715,26 @@ static int cmp_id(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-int kiln_store_worker_heartbeat(struct kiln_store *st, int64_t worker_id, int64_t lease_ms, int64_t **held, char **err)
+int kiln_store_worker_heartbeat(struct kiln_store *st, int64_t worker_id, int64_t lease_ms, int64_t **held, char **reterr)
 {
-    if (lease_ms <= 0) return store_fail(err, -EINVAL, "a lease must last more than 0 ms");
+    if (lease_ms <= 0) return store_fail(reterr, -EINVAL, "a lease must last more than 0 ms");
     int64_t now = now_ms(st);
     struct sql_rows w = {0}, r = {0};
-    int rc = begin(st, err);
+    int rc = begin(st, reterr);
     if (rc < 0) return rc;
     if ((rc = q(st, "UPDATE workers SET last_heartbeat_ms = $2 WHERE id = $1 RETURNING id", PARAMS(PI(worker_id), PI(now)),
-                &w, err)) < 0)
+                &w, reterr)) < 0)
         goto fail;
     if (!w.nrows) {
-        rc = store_fail(err, -ENOENT, "worker %" PRId64 " not found", worker_id);
+        rc = store_fail(reterr, -ENOENT, "worker %" PRId64 " not found", worker_id);
         goto fail;
     }
     /* A lease that lapsed stays lapsed: the sweep hands its job to another worker. */
     if ((rc = q(st,
                 "UPDATE jobs SET lease_expires_ms = $2, updated_ms = $3"
                 " WHERE worker_id = $1 AND state IN " ACTIVE_STATES " AND lease_expires_ms > $3 RETURNING id",
-                PARAMS(PI(worker_id), PI(now + lease_ms), PI(now)), &r, err)) < 0 ||
-        (rc = commit(st, err)) < 0)
+                PARAMS(PI(worker_id), PI(now + lease_ms), PI(now)), &r, reterr)) < 0 ||
+        (rc = commit(st, reterr)) < 0)
         goto fail;
     int64_t *ids = xcalloc(r.nrows + 1, sizeof(*ids));
     for (size_t i = 0; i < r.nrows; i++) ids[i] = cell_int(&r, i, 0);
@@ -752,10 +752,10 @@ fail:
     return rc;
 }
 
-int kiln_store_worker_list(struct kiln_store *st, struct kiln_worker **out, size_t *n, char **err)
+int kiln_store_worker_list(struct kiln_store *st, struct kiln_worker **out, size_t *n, char **reterr)
 {
     struct sql_rows r;
-    int rc = q(st, "SELECT " WORKER_COLS " FROM workers w ORDER BY w.name", NULL, 0, &r, err);
+    int rc = q(st, "SELECT " WORKER_COLS " FROM workers w ORDER BY w.name", NULL, 0, &r, reterr);
     if (rc < 0) return rc;
     *out = xcalloc(r.nrows + 1, sizeof(**out));
     for (size_t i = 0; i < r.nrows; i++) worker_from(&r, i, &(*out)[i]);
@@ -767,30 +767,30 @@ int kiln_store_worker_list(struct kiln_store *st, struct kiln_worker **out, size
 /* --- images ------------------------------------------------------------------------------- */
 
 int kiln_store_image_record(struct kiln_store *st, int64_t tenant_id, const char *digest, int64_t size, const char *path,
-                            struct kiln_image *out, char **err)
+                            struct kiln_image *out, char **reterr)
 {
-    if (!is_hex(digest, 64)) return store_fail(err, -EINVAL, "image digest: want 64 lower-case hex digits (sha256)");
-    if (size < 0) return store_fail(err, -EINVAL, "image sha256:%s: size cannot be negative", digest);
+    if (!is_hex(digest, 64)) return store_fail(reterr, -EINVAL, "image digest: want 64 lower-case hex digits (sha256)");
+    if (size < 0) return store_fail(reterr, -EINVAL, "image sha256:%s: size cannot be negative", digest);
     if (!path || !*path || !valid_text(path, KILN_STORE_REF_MAX) || strchr(path, '\n'))
-        return store_fail(err, -EINVAL, "image sha256:%s: path must be 1-%d bytes on one line", digest, KILN_STORE_REF_MAX);
+        return store_fail(reterr, -EINVAL, "image sha256:%s: path must be 1-%d bytes on one line", digest, KILN_STORE_REF_MAX);
     int64_t now = now_ms(st);
     struct sql_rows ins = {0}, r = {0};
-    int rc = begin(st, err);
+    int rc = begin(st, reterr);
     if (rc < 0) return rc;
     /* On PostgreSQL a concurrent insert of the same digest makes this wait for it, then do
      * nothing: the SELECT after it sees that row. */
     if ((rc = q(st,
                 "INSERT INTO images (digest, size, path, created_ms) VALUES ($1, $2, $3, $4)"
                 " ON CONFLICT (digest) DO NOTHING RETURNING digest",
-                PARAMS(PT(digest), PI(size), PT(path), PI(now)), &ins, err)) < 0 ||
-        (rc = q(st, "SELECT size, path FROM images WHERE digest = $1", PARAMS(PT(digest)), &r, err)) < 0)
+                PARAMS(PT(digest), PI(size), PT(path), PI(now)), &ins, reterr)) < 0 ||
+        (rc = q(st, "SELECT size, path FROM images WHERE digest = $1", PARAMS(PT(digest)), &r, reterr)) < 0)
         goto fail;
     if (r.nrows != 1) {
-        rc = store_fail(err, -EIO, "image sha256:%s vanished while being recorded", digest);
+        rc = store_fail(reterr, -EIO, "image sha256:%s vanished while being recorded", digest);
         goto fail;
     }
     if (cell_int(&r, 0, 0) != size) {
-        rc = store_fail(err, -EINVAL, "image sha256:%s is recorded with %" PRId64 " bytes, not %" PRId64 ": the upload is damaged",
+        rc = store_fail(reterr, -EINVAL, "image sha256:%s is recorded with %" PRId64 " bytes, not %" PRId64 ": the upload is damaged",
                         digest, cell_int(&r, 0, 0), size);
         goto fail;
     }
@@ -798,11 +798,11 @@ int kiln_store_image_record(struct kiln_store *st, int64_t tenant_id, const char
     if ((rc = q(st,
                 "INSERT INTO tenant_images (tenant_id, digest, created_ms) VALUES ($1, $2, $3)"
                 " ON CONFLICT (tenant_id, digest) DO NOTHING RETURNING digest",
-                PARAMS(PI(tenant_id), PT(digest), PI(now)), &mine, err)) < 0)
+                PARAMS(PI(tenant_id), PT(digest), PI(now)), &mine, reterr)) < 0)
         goto fail;
     bool tenant_had = mine.nrows == 0;
     sql_rows_free(&mine);
-    if ((rc = commit(st, err)) < 0) goto fail;
+    if ((rc = commit(st, reterr)) < 0) goto fail;
     if (out) {
         *out = (struct kiln_image){.size = size, .known = ins.nrows == 0, .tenant_had = tenant_had};
         snprintf(out->digest, sizeof(out->digest), "%s", digest);
@@ -818,20 +818,20 @@ fail:
     return rc;
 }
 
-int kiln_store_image_get(struct kiln_store *st, int64_t scope, const char *digest, struct kiln_image *out, char **err)
+int kiln_store_image_get(struct kiln_store *st, int64_t scope, const char *digest, struct kiln_image *out, char **reterr)
 {
     struct sql_rows r;
     int rc = q(st,
                "SELECT i.digest, i.size, i.path FROM images i WHERE i.digest = $2 AND EXISTS"
                " (SELECT 1 FROM tenant_images t WHERE t.digest = i.digest AND ($1 = -1 OR t.tenant_id = $1))",
-               PARAMS(PI(scope), PT(digest)), &r, err);
+               PARAMS(PI(scope), PT(digest)), &r, reterr);
     if (rc < 0) return rc;
     if (r.nrows) {
         *out = (struct kiln_image){.size = cell_int(&r, 0, 1), .known = true};
         cell_copy(out->digest, sizeof(out->digest), &r, 0, 0);
         cell_copy(out->path, sizeof(out->path), &r, 0, 2);
     } else {
-        rc = store_fail(err, -ENOENT, "image sha256:%.64s not found", digest ? digest : "");
+        rc = store_fail(reterr, -ENOENT, "image sha256:%.64s not found", digest ? digest : "");
     }
     sql_rows_free(&r);
     return rc;
@@ -963,45 +963,45 @@ void kiln_attempts_free(struct kiln_attempt *a, size_t n)
 }
 
 int kiln_store_job_submit(struct kiln_store *st, int64_t tenant_id, const struct kiln_job_submit *s, int64_t *id,
-                          char **err)
+                          char **reterr)
 {
     if (!s->image_digest == !s->gallery_ref)
-        return store_fail(err, -EINVAL, "image: give either an image digest or a gallery reference");
+        return store_fail(reterr, -EINVAL, "image: give either an image digest or a gallery reference");
     if (s->image_digest && !is_hex(s->image_digest, 64))
-        return store_fail(err, -EINVAL, "image: want the sha256 digest as 64 lower-case hex digits");
+        return store_fail(reterr, -EINVAL, "image: want the sha256 digest as 64 lower-case hex digits");
     if (s->gallery_ref && (!*s->gallery_ref || !valid_text(s->gallery_ref, KILN_STORE_REF_MAX) ||
                            strpbrk(s->gallery_ref, "\n\t")))
-        return store_fail(err, -EINVAL, "gallery_ref: want 1-%d bytes on one line", KILN_STORE_REF_MAX);
+        return store_fail(reterr, -EINVAL, "gallery_ref: want 1-%d bytes on one line", KILN_STORE_REF_MAX);
     if (s->publish_channel && !valid_name(s->publish_channel, false))
-        return store_fail(err, -EINVAL, "publish.channel: use 1-%d letters, digits, '.', '_' or '-'", KILN_STORE_NAME_MAX);
+        return store_fail(reterr, -EINVAL, "publish.channel: use 1-%d letters, digits, '.', '_' or '-'", KILN_STORE_NAME_MAX);
     if (s->publish_files) {
         size_t pl = strlen(s->publish_files);
         json_t *pf = pl <= KILN_STORE_SPEC_MAX ? json_loadb(s->publish_files, pl, 0, NULL) : NULL;
         bool object = json_is_object(pf);
         json_decref(pf);
-        if (!object) return store_fail(err, -EINVAL, "publish.files: want a JSON object of at most %d bytes", KILN_STORE_SPEC_MAX);
+        if (!object) return store_fail(reterr, -EINVAL, "publish.files: want a JSON object of at most %d bytes", KILN_STORE_SPEC_MAX);
     }
-    int rc = check_caps(&s->req, "requirements", err);
+    int rc = check_caps(&s->req, "requirements", reterr);
     if (rc < 0) return rc;
     size_t len = s->spec ? strlen(s->spec) : 0;
     if (len == 0 || len > KILN_STORE_SPEC_MAX)
-        return store_fail(err, -EINVAL, "selection: want JSON of 1-%d bytes, got %zu", KILN_STORE_SPEC_MAX, len);
+        return store_fail(reterr, -EINVAL, "selection: want JSON of 1-%d bytes, got %zu", KILN_STORE_SPEC_MAX, len);
     json_error_t jerr;
     json_t *j = json_loadb(s->spec, len, 0, &jerr);
-    if (!j) return store_fail(err, -EINVAL, "selection: not JSON at line %d column %d: %s", jerr.line, jerr.column, jerr.text);
+    if (!j) return store_fail(reterr, -EINVAL, "selection: not JSON at line %d column %d: %s", jerr.line, jerr.column, jerr.text);
     bool object = json_is_object(j);
     json_decref(j);
-    if (!object) return store_fail(err, -EINVAL, "selection: want a JSON object");
+    if (!object) return store_fail(reterr, -EINVAL, "selection: want a JSON object");
 
     int64_t now = now_ms(st);
     struct sql_rows img = {0}, r = {0};
-    if ((rc = begin(st, err)) < 0) return rc;
+    if ((rc = begin(st, reterr)) < 0) return rc;
     if (s->image_digest) {
         if ((rc = q(st, "SELECT 1 FROM tenant_images WHERE tenant_id = $1 AND digest = $2",
-                    PARAMS(PI(tenant_id), PT(s->image_digest)), &img, err)) < 0)
+                    PARAMS(PI(tenant_id), PT(s->image_digest)), &img, reterr)) < 0)
             goto fail;
         if (!img.nrows) {
-            rc = store_fail(err, -ENOENT, "image sha256:%s not found: upload it first", s->image_digest);
+            rc = store_fail(reterr, -ENOENT, "image sha256:%s not found: upload it first", s->image_digest);
             goto fail;
         }
     }
@@ -1014,8 +1014,8 @@ int kiln_store_job_submit(struct kiln_store *st, int64_t tenant_id, const struct
                        PT(s->req.accel), PT(s->req.arch), PI(s->req.cpus), PI(s->req.memory_mb), PI(s->req.features),
                        PI(st->o.max_attempts), PI(now), PT(s->publish_files),
                        PT(s->publish_channel ? "pending" : NULL)),
-                &r, err)) < 0 ||
-        (rc = commit(st, err)) < 0)
+                &r, reterr)) < 0 ||
+        (rc = commit(st, reterr)) < 0)
         goto fail;
     if (id) *id = cell_int(&r, 0, 0);
     sql_rows_free(&img);
@@ -1028,33 +1028,33 @@ fail:
     return rc;
 }
 
-static int job_not_found(char **err, int64_t id)
+static int job_not_found(char **reterr, int64_t id)
 {
-    return store_fail(err, -ENOENT, "job %" PRId64 " not found", id);
+    return store_fail(reterr, -ENOENT, "job %" PRId64 " not found", id);
 }
 
-int kiln_store_job_get(struct kiln_store *st, int64_t scope, int64_t id, struct kiln_job *out, char **err)
+int kiln_store_job_get(struct kiln_store *st, int64_t scope, int64_t id, struct kiln_job *out, char **reterr)
 {
     struct sql_rows r;
     int rc = q(st, "SELECT " JOB_COLS JOB_FROM " WHERE j.id = $2 AND ($1 = -1 OR j.tenant_id = $1)", PARAMS(PI(scope), PI(id)),
-               &r, err);
+               &r, reterr);
     if (rc < 0) return rc;
     if (r.nrows) job_from(&r, 0, out);
-    else rc = job_not_found(err, id);
+    else rc = job_not_found(reterr, id);
     sql_rows_free(&r);
     return rc;
 }
 
 int kiln_store_job_list(struct kiln_store *st, int64_t scope, int state, int64_t before, size_t limit, struct kiln_job **out,
-                        size_t *n, char **err)
+                        size_t *n, char **reterr)
 {
-    if (state >= JOB_STATE_COUNT) return store_fail(err, -EINVAL, "state: not a job state");
+    if (state >= JOB_STATE_COUNT) return store_fail(reterr, -EINVAL, "state: not a job state");
     if (limit == 0 || limit > KILN_STORE_LIST_MAX) limit = KILN_STORE_LIST_MAX;
     struct sql_rows r;
     int rc = q(st,
                "SELECT " JOB_COLS JOB_FROM " WHERE ($1 = -1 OR j.tenant_id = $1) AND ($2 = '' OR j.state = $2)"
                " AND ($4 <= 0 OR j.id < $4) ORDER BY j.id DESC LIMIT $3",
-               PARAMS(PI(scope), PT(state < 0 ? "" : state_names[state]), PI((int64_t)limit), PI(before)), &r, err);
+               PARAMS(PI(scope), PT(state < 0 ? "" : state_names[state]), PI((int64_t)limit), PI(before)), &r, reterr);
     if (rc < 0) return rc;
     *out = xcalloc(r.nrows + 1, sizeof(**out));
     for (size_t i = 0; i < r.nrows; i++) job_from(&r, i, &(*out)[i]);
@@ -1064,20 +1064,20 @@ int kiln_store_job_list(struct kiln_store *st, int64_t scope, int state, int64_t
 }
 
 int kiln_store_job_attempts(struct kiln_store *st, int64_t scope, int64_t id, struct kiln_attempt **out, size_t *n,
-                            char **err)
+                            char **reterr)
 {
     struct sql_rows r;
     int rc = q(st,
                "SELECT a.attempt, a.worker_id, w.name, a.started_ms, a.ended_ms, a.result, a.reason"
                " FROM jobs j JOIN job_attempts a ON a.job_id = j.id JOIN workers w ON w.id = a.worker_id"
                " WHERE j.id = $2 AND ($1 = -1 OR j.tenant_id = $1) ORDER BY a.attempt",
-               PARAMS(PI(scope), PI(id)), &r, err);
+               PARAMS(PI(scope), PI(id)), &r, reterr);
     if (rc < 0) return rc;
     if (!r.nrows) {
         /* a queued job has no attempts yet; an unknown or foreign one is not found */
         sql_rows_free(&r);
         struct kiln_job j;
-        if ((rc = kiln_store_job_get(st, scope, id, &j, err)) < 0) return rc;
+        if ((rc = kiln_store_job_get(st, scope, id, &j, reterr)) < 0) return rc;
         kiln_job_clear(&j);
     }
     *out = xcalloc(r.nrows + 1, sizeof(**out));
@@ -1106,57 +1106,57 @@ static char *reason_clean(const char *reason)
  * (the worker not preferred for avoid_ms) unless it was the last; anything else ends it.
  * Inside a write transaction, the job row locked. */
 static int end_attempt(struct kiln_store *st, int64_t id, int attempt, int max_attempts, int64_t worker_id,
-                       enum kiln_job_result result, const char *reason, enum kiln_job_state *state, char **err)
+                       enum kiln_job_result result, const char *reason, enum kiln_job_state *state, char **reterr)
 {
     int64_t now = now_ms(st);
     _cleanup_free_ char *why = reason_clean(reason ? reason : "");
     const char *res = result == RESULT_NONE ? NULL : result_names[result];
     int rc = q(st, "UPDATE job_attempts SET ended_ms = $3, result = $4, reason = $5 WHERE job_id = $1 AND attempt = $2",
-               PARAMS(PI(id), PI(attempt), PI(now), PT(res), PT(why)), NULL, err);
+               PARAMS(PI(id), PI(attempt), PI(now), PT(res), PT(why)), NULL, reterr);
     if (rc < 0) return rc;
     if (result == RESULT_INCOMPLETE && attempt < max_attempts) {
         *state = JOB_QUEUED;
         return q(st,
                  "UPDATE jobs SET state = 'queued', worker_id = NULL, lease_expires_ms = NULL, reason = $2,"
                  " avoid_worker_id = $3, avoid_until_ms = $4, updated_ms = $5 WHERE id = $1",
-                 PARAMS(PI(id), PT(why), PI(worker_id), PI(now + st->o.avoid_ms), PI(now)), NULL, err);
+                 PARAMS(PI(id), PT(why), PI(worker_id), PI(now + st->o.avoid_ms), PI(now)), NULL, reterr);
     }
     *state = result == RESULT_NONE ? JOB_CANCELLED : JOB_DONE;
     return q(st,
              "UPDATE jobs SET state = $2, result = $3, reason = $4, lease_expires_ms = NULL, finished_ms = $5,"
              " updated_ms = $5 WHERE id = $1",
-             PARAMS(PI(id), PT(state_names[*state]), PT(res), PT(why), PI(now)), NULL, err);
+             PARAMS(PI(id), PT(state_names[*state]), PT(res), PT(why), PI(now)), NULL, reterr);
 }
 
-int kiln_store_job_cancel(struct kiln_store *st, int64_t scope, int64_t id, char **err)
+int kiln_store_job_cancel(struct kiln_store *st, int64_t scope, int64_t id, char **reterr)
 {
     struct sql_rows r = {0};
     _cleanup_free_ char *why = NULL;
-    int rc = begin(st, err);
+    int rc = begin(st, reterr);
     if (rc < 0) return rc;
     if ((rc = q(st,
                 "SELECT state, attempt, max_attempts, worker_id FROM jobs WHERE id = $2 AND ($1 = -1 OR tenant_id = $1)"
                 " {LOCK:FOR UPDATE}",
-                PARAMS(PI(scope), PI(id)), &r, err)) < 0)
+                PARAMS(PI(scope), PI(id)), &r, reterr)) < 0)
         goto fail;
     if (!r.nrows) {
-        rc = job_not_found(err, id);
+        rc = job_not_found(reterr, id);
         goto fail;
     }
     enum kiln_job_state from = (enum kiln_job_state)kiln_job_state_parse(cell(&r, 0, 0)), to;
     if (kiln_job_transition_check(from, JOB_CANCELLED, RESULT_NONE, &why) < 0) {
-        rc = store_fail(err, -EINVAL, "job %" PRId64 ": %s", id, why);
+        rc = store_fail(reterr, -EINVAL, "job %" PRId64 ": %s", id, why);
         goto fail;
     }
     if (from == JOB_QUEUED) {
         rc = q(st,
                "UPDATE jobs SET state = 'cancelled', reason = 'cancelled', finished_ms = $2, updated_ms = $2 WHERE id = $1",
-               PARAMS(PI(id), PI(now_ms(st))), NULL, err);
+               PARAMS(PI(id), PI(now_ms(st))), NULL, reterr);
     } else {
         rc = end_attempt(st, id, (int)cell_int(&r, 0, 1), (int)cell_int(&r, 0, 2), cell_int(&r, 0, 3), RESULT_NONE,
-                         "cancelled", &to, err);
+                         "cancelled", &to, reterr);
     }
-    if (rc < 0 || (rc = commit(st, err)) < 0) goto fail;
+    if (rc < 0 || (rc = commit(st, reterr)) < 0) goto fail;
     sql_rows_free(&r);
     return 0;
 fail:
@@ -1168,45 +1168,45 @@ fail:
 /* The job as its worker sees it, row locked: -ECANCELED when it was cancelled, -ESTALE
  * when worker_id no longer holds it otherwise. */
 static int held_job(struct kiln_store *st, int64_t worker_id, int64_t id, struct sql_rows *r, enum kiln_job_state *state,
-                    char **err)
+                    char **reterr)
 {
     int rc = q(st,
                "SELECT j.state, j.attempt, j.max_attempts, j.worker_id, j.lease_expires_ms, w.name"
                " FROM jobs j LEFT JOIN workers w ON w.id = $2 WHERE j.id = $1 {LOCK:FOR UPDATE OF j}",
-               PARAMS(PI(id), PI(worker_id)), r, err);
+               PARAMS(PI(id), PI(worker_id)), r, reterr);
     if (rc < 0) return rc;
-    if (!r->nrows) return job_not_found(err, id);
+    if (!r->nrows) return job_not_found(reterr, id);
     *state = (enum kiln_job_state)kiln_job_state_parse(cell(r, 0, 0));
     const char *wname = cell(r, 0, 5) ? cell(r, 0, 5) : "?";
-    if (*state == JOB_CANCELLED) return store_fail(err, -ECANCELED, "job %" PRId64 " was cancelled: stop it", id);
+    if (*state == JOB_CANCELLED) return store_fail(reterr, -ECANCELED, "job %" PRId64 " was cancelled: stop it", id);
     if (cell_int(r, 0, 3) != worker_id || (*state != JOB_ASSIGNED && *state != JOB_RUNNING && *state != JOB_UPLOADING))
-        return store_fail(err, -ESTALE, "job %" PRId64 " is not held by worker %s (its lease lapsed and it went to another try)",
+        return store_fail(reterr, -ESTALE, "job %" PRId64 " is not held by worker %s (its lease lapsed and it went to another try)",
                           id, wname);
     if (cell_int(r, 0, 4) <= now_ms(st))
-        return store_fail(err, -ESTALE, "job %" PRId64 ": worker %s's lease lapsed: stop it", id, wname);
+        return store_fail(reterr, -ESTALE, "job %" PRId64 ": worker %s's lease lapsed: stop it", id, wname);
     return 0;
 }
 
-int kiln_store_job_advance(struct kiln_store *st, int64_t worker_id, int64_t id, enum kiln_job_state to, char **err)
+int kiln_store_job_advance(struct kiln_store *st, int64_t worker_id, int64_t id, enum kiln_job_state to, char **reterr)
 {
     struct sql_rows r = {0};
     enum kiln_job_state from;
     _cleanup_free_ char *why = NULL;
-    int rc = begin(st, err);
+    int rc = begin(st, reterr);
     if (rc < 0) return rc;
-    if ((rc = held_job(st, worker_id, id, &r, &from, err)) < 0) goto fail;
+    if ((rc = held_job(st, worker_id, id, &r, &from, reterr)) < 0) goto fail;
     if ((to != JOB_RUNNING && to != JOB_UPLOADING) || kiln_job_transition_check(from, to, RESULT_NONE, &why) < 0) {
         if (to != JOB_RUNNING && to != JOB_UPLOADING)
             err_setf(&why, 0, "a worker moves a job only to running or uploading, not %s", kiln_job_state_name(to));
-        rc = store_fail(err, -EINVAL, "job %" PRId64 ": %s", id, why);
+        rc = store_fail(reterr, -EINVAL, "job %" PRId64 ": %s", id, why);
         goto fail;
     }
     int64_t now = now_ms(st);
     if ((rc = q(st,
                 "UPDATE jobs SET state = $2, updated_ms = $3, started_ms = CASE WHEN $2 = 'running' THEN $3 ELSE started_ms END"
                 " WHERE id = $1",
-                PARAMS(PI(id), PT(state_names[to]), PI(now)), NULL, err)) < 0 ||
-        (rc = commit(st, err)) < 0)
+                PARAMS(PI(id), PT(state_names[to]), PI(now)), NULL, reterr)) < 0 ||
+        (rc = commit(st, reterr)) < 0)
         goto fail;
     sql_rows_free(&r);
     return 0;
@@ -1217,24 +1217,24 @@ fail:
 }
 
 int kiln_store_job_finish(struct kiln_store *st, int64_t worker_id, int64_t id, enum kiln_job_result result,
-                          const char *reason, enum kiln_job_state *state, char **err)
+                          const char *reason, enum kiln_job_state *state, char **reterr)
 {
     if (result != RESULT_PASSED && result != RESULT_FAILED && result != RESULT_INCOMPLETE)
-        return store_fail(err, -EINVAL, "job %" PRId64 ": a result is passed, failed or incomplete", id);
+        return store_fail(reterr, -EINVAL, "job %" PRId64 ": a result is passed, failed or incomplete", id);
     struct sql_rows r = {0};
     enum kiln_job_state from, to = JOB_DONE;
     _cleanup_free_ char *why = NULL;
-    int rc = begin(st, err);
+    int rc = begin(st, reterr);
     if (rc < 0) return rc;
-    if ((rc = held_job(st, worker_id, id, &r, &from, err)) < 0) goto fail;
+    if ((rc = held_job(st, worker_id, id, &r, &from, reterr)) < 0) goto fail;
     int attempt = (int)cell_int(&r, 0, 1), max_attempts = (int)cell_int(&r, 0, 2);
     bool retry = result == RESULT_INCOMPLETE && attempt < max_attempts;
     if (kiln_job_transition_check(from, retry ? JOB_QUEUED : JOB_DONE, retry ? RESULT_NONE : result, &why) < 0) {
-        rc = store_fail(err, -EINVAL, "job %" PRId64 ": %s", id, why);
+        rc = store_fail(reterr, -EINVAL, "job %" PRId64 ": %s", id, why);
         goto fail;
     }
-    if ((rc = end_attempt(st, id, attempt, max_attempts, worker_id, result, reason, &to, err)) < 0 ||
-        (rc = commit(st, err)) < 0)
+    if ((rc = end_attempt(st, id, attempt, max_attempts, worker_id, result, reason, &to, reterr)) < 0 ||
+        (rc = commit(st, reterr)) < 0)
         goto fail;
     if (state) *state = to;
     sql_rows_free(&r);
@@ -1245,18 +1245,18 @@ fail:
     return rc;
 }
 
-int kiln_store_sweep(struct kiln_store *st, char **err)
+int kiln_store_sweep(struct kiln_store *st, char **reterr)
 {
     int64_t now = now_ms(st);
     struct sql_rows r = {0};
-    int rc = begin(st, err);
+    int rc = begin(st, reterr);
     if (rc < 0) return rc;
     /* SKIP LOCKED: a job a worker is finishing right now is left to that worker. */
     if ((rc = q(st,
                 "SELECT j.id, j.attempt, j.max_attempts, j.worker_id, w.name, w.last_heartbeat_ms FROM jobs j"
                 " JOIN workers w ON w.id = j.worker_id WHERE j.state IN " ACTIVE_STATES " AND j.lease_expires_ms <= $1"
                 " ORDER BY j.id LIMIT 100 {LOCK:FOR UPDATE OF j SKIP LOCKED}",
-                PARAMS(PI(now)), &r, err)) < 0)
+                PARAMS(PI(now)), &r, reterr)) < 0)
         goto fail;
     for (size_t i = 0; i < r.nrows; i++) {
         int64_t heard = cell_int(&r, i, 5);
@@ -1266,10 +1266,10 @@ int kiln_store_sweep(struct kiln_store *st, char **err)
                   : xasprintf("incomplete: worker %s never renewed its lease", cell(&r, i, 4));
         enum kiln_job_state to;
         if ((rc = end_attempt(st, cell_int(&r, i, 0), (int)cell_int(&r, i, 1), (int)cell_int(&r, i, 2), cell_int(&r, i, 3),
-                              RESULT_INCOMPLETE, why, &to, err)) < 0)
+                              RESULT_INCOMPLETE, why, &to, reterr)) < 0)
             goto fail;
     }
-    if ((rc = commit(st, err)) < 0) goto fail;
+    if ((rc = commit(st, reterr)) < 0) goto fail;
     rc = (int)r.nrows;
     sql_rows_free(&r);
     return rc;
@@ -1281,21 +1281,21 @@ fail:
 
 /* One claim transaction: 1 claimed (*id set), 0 nothing, -EAGAIN lost a race for the tenant's
  * last slot (try again), -errno. */
-static int claim_once(struct kiln_store *st, int64_t worker_id, int64_t lease_ms, int64_t *id, char **err)
+static int claim_once(struct kiln_store *st, int64_t worker_id, int64_t lease_ms, int64_t *id, char **reterr)
 {
     int64_t now = now_ms(st);
     struct sql_rows w = {0}, c = {0}, t = {0}, n = {0};
-    int rc = begin(st, err);
+    int rc = begin(st, reterr);
     if (rc < 0) return rc;
     /* Locking the worker first serialises one worker's concurrent claims (its slots). */
     if ((rc = q(st,
                 "SELECT accel, arch, cpus, memory_mb, features, slots,"
                 " (SELECT COUNT(*) FROM jobs j WHERE j.worker_id = w.id AND j.state IN " ACTIVE_STATES ")"
                 " FROM workers w WHERE w.id = $1 {LOCK:FOR UPDATE}",
-                PARAMS(PI(worker_id)), &w, err)) < 0)
+                PARAMS(PI(worker_id)), &w, reterr)) < 0)
         goto fail;
     if (!w.nrows) {
-        rc = store_fail(err, -ENOENT, "worker %" PRId64 " not found", worker_id);
+        rc = store_fail(reterr, -ENOENT, "worker %" PRId64 " not found", worker_id);
         goto fail;
     }
     if (cell_int(&w, 0, 6) >= cell_int(&w, 0, 5)) goto none;
@@ -1310,15 +1310,15 @@ static int claim_once(struct kiln_store *st, int64_t worker_id, int64_t lease_ms
                 " ORDER BY j.id LIMIT 1 {LOCK:FOR UPDATE OF j SKIP LOCKED}",
                 PARAMS(PI(worker_id), PT(cell(&w, 0, 0)), PT(cell(&w, 0, 1)), PI(cell_int(&w, 0, 2)), PI(cell_int(&w, 0, 3)),
                        PI(cell_int(&w, 0, 4)), PI(now)),
-                &c, err)) < 0)
+                &c, reterr)) < 0)
         goto fail;
     if (!c.nrows) goto none;
     /* The quota, again under the tenant's row lock: the count above may predate a concurrent
      * claim for the same tenant (PostgreSQL); this statement's snapshot follows the lock. */
     if ((rc = q(st, "SELECT max_jobs FROM tenants WHERE id = $1 {LOCK:FOR UPDATE}", PARAMS(PI(cell_int(&c, 0, 1))), &t,
-                err)) < 0 ||
+                reterr)) < 0 ||
         (rc = q(st, "SELECT COUNT(*) FROM jobs WHERE tenant_id = $1 AND state IN " ACTIVE_STATES,
-                PARAMS(PI(cell_int(&c, 0, 1))), &n, err)) < 0)
+                PARAMS(PI(cell_int(&c, 0, 1))), &n, reterr)) < 0)
         goto fail;
     if (cell_int(&n, 0, 0) >= cell_int(&t, 0, 0)) {
         rc = -EAGAIN;
@@ -1329,10 +1329,10 @@ static int claim_once(struct kiln_store *st, int64_t worker_id, int64_t lease_ms
     if ((rc = q(st,
                 "UPDATE jobs SET state = 'assigned', worker_id = $2, attempt = $3, lease_expires_ms = $4, updated_ms = $5"
                 " WHERE id = $1",
-                PARAMS(PI(*id), PI(worker_id), PI(attempt), PI(now + lease_ms), PI(now)), NULL, err)) < 0 ||
+                PARAMS(PI(*id), PI(worker_id), PI(attempt), PI(now + lease_ms), PI(now)), NULL, reterr)) < 0 ||
         (rc = q(st, "INSERT INTO job_attempts (job_id, attempt, worker_id, started_ms) VALUES ($1, $2, $3, $4)",
-                PARAMS(PI(*id), PI(attempt), PI(worker_id), PI(now)), NULL, err)) < 0 ||
-        (rc = commit(st, err)) < 0)
+                PARAMS(PI(*id), PI(attempt), PI(worker_id), PI(now)), NULL, reterr)) < 0 ||
+        (rc = commit(st, reterr)) < 0)
         goto fail;
     rc = 1;
     goto out;
@@ -1350,17 +1350,17 @@ out:
     return rc;
 }
 
-int kiln_store_claim(struct kiln_store *st, int64_t worker_id, int64_t lease_ms, struct kiln_job *out, char **err)
+int kiln_store_claim(struct kiln_store *st, int64_t worker_id, int64_t lease_ms, struct kiln_job *out, char **reterr)
 {
-    if (lease_ms <= 0) return store_fail(err, -EINVAL, "a lease must last more than 0 ms");
+    if (lease_ms <= 0) return store_fail(reterr, -EINVAL, "a lease must last more than 0 ms");
     /* A lost race for a tenant's last slot or a deadlock is retried: the next candidate query
      * sees the committed claims and skips that tenant. */
     for (int tries = 0; tries < 32; tries++) {
         int64_t id = 0;
-        int rc = claim_once(st, worker_id, lease_ms, &id, err);
+        int rc = claim_once(st, worker_id, lease_ms, &id, reterr);
         if (rc == -EAGAIN) continue;
         if (rc <= 0) return rc;
-        if (out && (rc = kiln_store_job_get(st, KILN_SCOPE_ALL, id, out, err)) < 0) return rc;
+        if (out && (rc = kiln_store_job_get(st, KILN_SCOPE_ALL, id, out, reterr)) < 0) return rc;
         return 1;
     }
     return 0;
@@ -1438,36 +1438,36 @@ static void rollout_from_row(const struct sql_rows *r, size_t row, struct kiln_r
 }
 
 static int rollout_read(struct kiln_store *st, const char *name, const char *channel, bool lock, struct kiln_rollout *out,
-                        char **err)
+                        char **reterr)
 {
     struct sql_rows r = {0};
     int rc = q(st, lock ? "SELECT " ROLLOUT_COLS " FROM rollouts WHERE name = $1 AND channel = $2 {LOCK:FOR UPDATE}"
                         : "SELECT " ROLLOUT_COLS " FROM rollouts WHERE name = $1 AND channel = $2",
-               PARAMS(PT(name), PT(channel)), &r, err);
+               PARAMS(PT(name), PT(channel)), &r, reterr);
     if (rc < 0) return rc;
     memset(out, 0, sizeof(*out));
     snprintf(out->name, sizeof(out->name), "%s", name);
     snprintf(out->channel, sizeof(out->channel), "%s", channel);
     if (r.nrows) rollout_from_row(&r, 0, out);
-    rc = r.nrows ? 0 : store_fail(err, -ENOENT, "no rollout is set for %s in channel %s", name, channel);
+    rc = r.nrows ? 0 : store_fail(reterr, -ENOENT, "no rollout is set for %s in channel %s", name, channel);
     sql_rows_free(&r);
     return rc;
 }
 
 int kiln_store_rollout_get(struct kiln_store *st, const char *name, const char *channel, struct kiln_rollout *out,
-                           char **err)
+                           char **reterr)
 {
     if (!valid_version(name) || !valid_name(channel, false))
-        return store_fail(err, -EINVAL, "an image name and a channel name are needed");
-    return rollout_read(st, name, channel, false, out, err);
+        return store_fail(reterr, -EINVAL, "an image name and a channel name are needed");
+    return rollout_read(st, name, channel, false, out, reterr);
 }
 
-int kiln_store_rollout_list(struct kiln_store *st, struct kiln_rollout **out, size_t *n, char **err)
+int kiln_store_rollout_list(struct kiln_store *st, struct kiln_rollout **out, size_t *n, char **reterr)
 {
     struct sql_rows r = {0};
     *out = NULL;
     *n = 0;
-    int rc = q(st, "SELECT " ROLLOUT_COLS ", name, channel FROM rollouts ORDER BY name, channel LIMIT 1000", NULL, 0, &r, err);
+    int rc = q(st, "SELECT " ROLLOUT_COLS ", name, channel FROM rollouts ORDER BY name, channel LIMIT 1000", NULL, 0, &r, reterr);
     if (rc < 0) return rc;
     *out = xcalloc(r.nrows + 1, sizeof(**out));
     for (size_t i = 0; i < r.nrows; i++) {
@@ -1480,16 +1480,16 @@ int kiln_store_rollout_list(struct kiln_store *st, struct kiln_rollout **out, si
     return 0;
 }
 
-int kiln_store_rollout_set(struct kiln_store *st, const struct kiln_rollout *ro, char **err)
+int kiln_store_rollout_set(struct kiln_store *st, const struct kiln_rollout *ro, char **reterr)
 {
     const struct rollout_policy *p = &ro->p;
     if (!valid_version(ro->name) || !valid_name(ro->channel, false))
-        return store_fail(err, -EINVAL, "an image name and a channel name are needed");
+        return store_fail(reterr, -EINVAL, "an image name and a channel name are needed");
     _cleanup_free_ char *why = NULL;
-    if (rollout_policy_check(p, &why) < 0) return store_fail(err, -EINVAL, "%s", why);
+    if (rollout_policy_check(p, &why) < 0) return store_fail(reterr, -EINVAL, "%s", why);
     _cleanup_free_ char *floors = floors_json(p), *pins = pins_json(p);
     int64_t now = now_ms(st);
-    int rc = begin(st, err);
+    int rc = begin(st, reterr);
     if (rc < 0) return rc;
     struct kiln_rollout old;
     char *e2 = NULL;
@@ -1497,7 +1497,7 @@ int kiln_store_rollout_set(struct kiln_store *st, const struct kiln_rollout *ro,
     free(e2);
     if (have < 0 && have != -ENOENT) {
         rollback(st);
-        return store_fail(err, have, "cannot read the rollout");
+        return store_fail(reterr, have, "cannot read the rollout");
     }
     /* a new target is a new rollout: failures count from now, an old pause is lifted */
     bool fresh = have == -ENOENT || !streq(old.p.target, p->target);
@@ -1510,7 +1510,7 @@ int kiln_store_rollout_set(struct kiln_store *st, const struct kiln_rollout *ro,
                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, '', $12, $12)",
                PARAMS(PT(ro->name), PT(ro->channel), PI(p->enabled), PT(p->target), PI(p->permyriad), PI(p->max_per_period),
                       PI(p->period_ms), PI(p->max_inflight), PI(p->pause_after_failures), PT(floors), PT(pins), PI(now)),
-               NULL, err);
+               NULL, reterr);
     else
         rc = q(st,
                "UPDATE rollouts SET enabled = $3, target = $4, permyriad = $5, max_per_period = $6, period_ms = $7,"
@@ -1519,7 +1519,7 @@ int kiln_store_rollout_set(struct kiln_store *st, const struct kiln_rollout *ro,
                PARAMS(PT(ro->name), PT(ro->channel), PI(p->enabled), PT(p->target), PI(p->permyriad), PI(p->max_per_period),
                       PI(p->period_ms), PI(p->max_inflight), PI(p->pause_after_failures), PT(floors), PT(pins), PI(paused),
                       PT(reason), PI(fresh ? now : old.set_ms), PI(now)),
-               NULL, err);
+               NULL, reterr);
     if (rc < 0) {
         rollback(st);
         return rc;
@@ -1527,58 +1527,58 @@ int kiln_store_rollout_set(struct kiln_store *st, const struct kiln_rollout *ro,
     _cleanup_free_ char *what = xasprintf("set %s %d.%02d%%%s%s", p->target, p->permyriad / 100, p->permyriad % 100,
                                           p->enabled ? "" : " (disabled)", fresh ? ", a new target" : "");
     rollout_log(st, ro->name, ro->channel, now, what, p->target, p->permyriad, paused);
-    return commit(st, err);
+    return commit(st, reterr);
 }
 
 int kiln_store_rollout_pause(struct kiln_store *st, const char *name, const char *channel, bool pause, const char *reason,
-                             char **err)
+                             char **reterr)
 {
     if (!valid_version(name) || !valid_name(channel, false))
-        return store_fail(err, -EINVAL, "an image name and a channel name are needed");
+        return store_fail(reterr, -EINVAL, "an image name and a channel name are needed");
     const char *why = reason && *reason ? reason : "by hand";
-    if (!valid_text(why, ROLLOUT_REASON_MAX)) return store_fail(err, -EINVAL, "the reason is too long or has control characters");
+    if (!valid_text(why, ROLLOUT_REASON_MAX)) return store_fail(reterr, -EINVAL, "the reason is too long or has control characters");
     int64_t now = now_ms(st);
-    int rc = begin(st, err);
+    int rc = begin(st, reterr);
     if (rc < 0) return rc;
     struct kiln_rollout old;
-    if ((rc = rollout_read(st, name, channel, true, &old, err)) < 0 ||
+    if ((rc = rollout_read(st, name, channel, true, &old, reterr)) < 0 ||
         (rc = q(st, "UPDATE rollouts SET paused = $3, pause_reason = $4, updated_ms = $5 WHERE name = $1 AND channel = $2",
-                PARAMS(PT(name), PT(channel), PI(pause), PT(pause ? why : ""), PI(now)), NULL, err)) < 0) {
+                PARAMS(PT(name), PT(channel), PI(pause), PT(pause ? why : ""), PI(now)), NULL, reterr)) < 0) {
         rollback(st);
         return rc;
     }
     _cleanup_free_ char *what = pause ? xasprintf("paused: %s", why) : xstrdup("resumed");
     rollout_log(st, name, channel, now, what, old.p.target, old.p.permyriad, pause);
-    return commit(st, err);
+    return commit(st, reterr);
 }
 
 int kiln_store_machine_group(struct kiln_store *st, const char *name, const char *machine_id, const char *group,
-                             char **err)
+                             char **reterr)
 {
     if (!valid_version(name) || !omaha_name_ok(machine_id) || (*group && !rollout_group_ok(group)))
-        return store_fail(err, -EINVAL, "an image name, a machine id and a group name ([A-Za-z0-9._-]) are needed");
-    int rc = begin(st, err);
+        return store_fail(reterr, -EINVAL, "an image name, a machine id and a group name ([A-Za-z0-9._-]) are needed");
+    int rc = begin(st, reterr);
     if (rc < 0) return rc;
     struct sql_rows r = {0};
     if ((rc = q(st, "SELECT grp FROM machines WHERE name = $1 AND machine_id = $2 {LOCK:FOR UPDATE}",
-                PARAMS(PT(name), PT(machine_id)), &r, err)) < 0 ||
+                PARAMS(PT(name), PT(machine_id)), &r, reterr)) < 0 ||
         (rc = q(st, r.nrows ? "UPDATE machines SET grp = $3 WHERE name = $1 AND machine_id = $2"
                             : "INSERT INTO machines (name, machine_id, grp) VALUES ($1, $2, $3)",
-                PARAMS(PT(name), PT(machine_id), PT(group)), NULL, err)) < 0) {
+                PARAMS(PT(name), PT(machine_id), PT(group)), NULL, reterr)) < 0) {
         sql_rows_free(&r);
         rollback(st);
         return rc;
     }
     sql_rows_free(&r);
-    return commit(st, err);
+    return commit(st, reterr);
 }
 
 /* Room for one more machine of name: 0 when under max_machines or a stale machine's row
  * was given up for it, -EUSERS otherwise. */
-static int machine_room(struct kiln_store *st, const char *name, int64_t now, char **err)
+static int machine_room(struct kiln_store *st, const char *name, int64_t now, char **reterr)
 {
     struct sql_rows r = {0};
-    int rc = q(st, "SELECT COUNT(*) FROM machines WHERE name = $1", PARAMS(PT(name)), &r, err);
+    int rc = q(st, "SELECT COUNT(*) FROM machines WHERE name = $1", PARAMS(PT(name)), &r, reterr);
     int64_t n = rc < 0 ? 0 : cell_int(&r, 0, 0);
     sql_rows_free(&r);
     if (rc < 0 || n < st->o.max_machines) return rc;
@@ -1586,10 +1586,10 @@ static int machine_room(struct kiln_store *st, const char *name, int64_t now, ch
     if ((rc = q(st,
                 "DELETE FROM machines WHERE name = $1 AND machine_id IN (SELECT machine_id FROM machines WHERE name = $1"
                 " AND last_seen_ms < $2 AND grp = '' AND grant_version IS NULL ORDER BY last_seen_ms LIMIT 1) RETURNING machine_id",
-                PARAMS(PT(name), PI(now - KILN_STORE_MACHINE_STALE_MS)), &r, err)) < 0)
+                PARAMS(PT(name), PI(now - KILN_STORE_MACHINE_STALE_MS)), &r, reterr)) < 0)
         return rc;
     rc = r.nrows ? 0
-                 : store_fail(err, -EUSERS,
+                 : store_fail(reterr, -EUSERS,
                               "the update server keeps %" PRId64 " machines of %s, none unseen for %lld days: a new machine "
                               "is refused until one is (kiln serve --max-machines raises the bound)",
                               st->o.max_machines, name, KILN_STORE_MACHINE_STALE_MS / 86400000);
@@ -1602,11 +1602,11 @@ static int machine_room(struct kiln_store *st, const char *name, int64_t now, ch
 static int machine_touch(struct kiln_store *st, const char *name, const char *channel, const char *machine_id,
                          const char *running, int64_t now, char grp[ROLLOUT_GROUP_MAX + 1],
                          char grant[ROLLOUT_VERSION_MAX + 1], int64_t *grant_ms, char before[ROLLOUT_VERSION_MAX + 1],
-                         char **err)
+                         char **reterr)
 {
     struct sql_rows r = {0};
     int rc = q(st, "SELECT grp, grant_version, grant_ms, version FROM machines WHERE name = $1 AND machine_id = $2 {LOCK:FOR UPDATE}",
-               PARAMS(PT(name), PT(machine_id)), &r, err);
+               PARAMS(PT(name), PT(machine_id)), &r, reterr);
     if (rc < 0) return rc;
     grp[0] = grant[0] = before[0] = 0;
     *grant_ms = 0;
@@ -1615,26 +1615,26 @@ static int machine_touch(struct kiln_store *st, const char *name, const char *ch
         cell_copy(grant, ROLLOUT_VERSION_MAX + 1, &r, 0, 1);
         *grant_ms = cell_int(&r, 0, 2);
         cell_copy(before, ROLLOUT_VERSION_MAX + 1, &r, 0, 3);
-    } else if ((rc = machine_room(st, name, now, err)) < 0) {
+    } else if ((rc = machine_room(st, name, now, reterr)) < 0) {
         sql_rows_free(&r);
         return rc;
     }
     rc = q(st, r.nrows ? "UPDATE machines SET channel = $3, version = $4, last_seen_ms = $5 WHERE name = $1 AND machine_id = $2"
                        : "INSERT INTO machines (name, machine_id, channel, version, last_seen_ms) VALUES ($1, $2, $3, $4, $5)",
-           PARAMS(PT(name), PT(machine_id), PT(channel), PT(running), PI(now)), NULL, err);
+           PARAMS(PT(name), PT(machine_id), PT(channel), PT(running), PI(now)), NULL, reterr);
     sql_rows_free(&r);
     return rc;
 }
 
 int kiln_store_update_client_check(const char *name, const char *channel, const char *machine_id, const char *running,
-                                   char **err)
+                                   char **reterr)
 {
     /* the field is named, its value never repeated */
-    if (!valid_version(name)) return store_fail(err, -EINVAL, "appid: want an image name of the gallery");
+    if (!valid_version(name)) return store_fail(reterr, -EINVAL, "appid: want an image name of the gallery");
     if (!valid_name(channel, false))
-        return store_fail(err, -EINVAL, "track: want a channel, 1 to %d of A-Z a-z 0-9 . _ -", KILN_STORE_NAME_MAX);
+        return store_fail(reterr, -EINVAL, "track: want a channel, 1 to %d of A-Z a-z 0-9 . _ -", KILN_STORE_NAME_MAX);
     if (!omaha_name_ok(machine_id) || !omaha_name_ok(running))
-        return store_fail(err, -EINVAL, "a machine needs a machineid and the version it runs");
+        return store_fail(reterr, -EINVAL, "a machine needs a machineid and the version it runs");
     return 0;
 }
 
@@ -1643,13 +1643,13 @@ int kiln_store_update_client_check(const char *name, const char *channel, const 
  * forged version): failed, and no longer a place in flight until the TTL. Either way grant[]
  * is emptied. */
 static int grant_settle(struct kiln_store *st, const char *name, const char *machine_id, const char *running,
-                        const char *before, char grant[ROLLOUT_VERSION_MAX + 1], char **err)
+                        const char *before, char grant[ROLLOUT_VERSION_MAX + 1], char **reterr)
 {
     bool landed = *grant && streq(grant, running), strayed = *grant && !landed && *before && !streq(before, running);
     if (!landed && !strayed) return 0;
     grant[0] = 0;
     return q(st, "UPDATE machines SET state = $3, grant_version = NULL, grant_ms = NULL WHERE name = $1 AND machine_id = $2",
-             PARAMS(PT(name), PT(machine_id), PT(landed ? "complete" : "failed")), NULL, err);
+             PARAMS(PT(name), PT(machine_id), PT(landed ? "complete" : "failed")), NULL, reterr);
 }
 
 /* What an update check and an event both start with: the machine's fields checked, a
@@ -1661,61 +1661,61 @@ static int grant_settle(struct kiln_store *st, const char *name, const char *mac
 static int update_begin(struct kiln_store *st, const char *name, const char *channel, const char *machine_id,
                         const char *running, int64_t *now, struct kiln_rollout *ro, int *have,
                         char grp[ROLLOUT_GROUP_MAX + 1], char grant[ROLLOUT_VERSION_MAX + 1], int64_t *grant_ms,
-                        char before[ROLLOUT_VERSION_MAX + 1], char **err)
+                        char before[ROLLOUT_VERSION_MAX + 1], char **reterr)
 {
-    int rc = kiln_store_update_client_check(name, channel, machine_id, running, err);
+    int rc = kiln_store_update_client_check(name, channel, machine_id, running, reterr);
     if (rc < 0) return rc;
     *now = now_ms(st);
-    if ((rc = begin(st, err)) < 0) return rc;
+    if ((rc = begin(st, reterr)) < 0) return rc;
     char *e2 = NULL;
     *have = rollout_read(st, name, channel, true, ro, &e2);
     free(e2);
-    if (*have < 0 && *have != -ENOENT) rc = store_fail(err, *have, "cannot read the rollout");
-    else rc = machine_touch(st, name, channel, machine_id, running, *now, grp, grant, grant_ms, before, err);
+    if (*have < 0 && *have != -ENOENT) rc = store_fail(reterr, *have, "cannot read the rollout");
+    else rc = machine_touch(st, name, channel, machine_id, running, *now, grp, grant, grant_ms, before, reterr);
     if (rc < 0) rollback(st);
     return rc;
 }
 
 int kiln_store_update_check(struct kiln_store *st, const char *name, const char *channel, const char *machine_id,
                             const char *running, const struct rollout_version *versions, size_t nversions,
-                            struct rollout_decision *d, char **err)
+                            struct rollout_decision *d, char **reterr)
 {
     int64_t now;
     struct kiln_rollout ro;
     int have;
     char grp[ROLLOUT_GROUP_MAX + 1], grant[ROLLOUT_VERSION_MAX + 1], before[ROLLOUT_VERSION_MAX + 1];
     int64_t grant_ms;
-    int rc = update_begin(st, name, channel, machine_id, running, &now, &ro, &have, grp, grant, &grant_ms, before, err);
+    int rc = update_begin(st, name, channel, machine_id, running, &now, &ro, &have, grp, grant, &grant_ms, before, reterr);
     if (rc < 0) return rc;
     struct sql_rows a = {0}, b = {0};
-    if ((rc = grant_settle(st, name, machine_id, running, before, grant, err)) < 0) goto fail;
+    if ((rc = grant_settle(st, name, machine_id, running, before, grant, reterr)) < 0) goto fail;
     if (have == -ENOENT) {
         memset(d, 0, sizeof(*d));
         d->verdict = ROLLOUT_UP_TO_DATE;
         d->bucket = -1;
         snprintf(d->why, sizeof(d->why), "no rollout is set for %s in channel %s", name, channel);
-        return commit(st, err);
+        return commit(st, reterr);
     }
     if ((rc = q(st, "SELECT COUNT(*) FROM update_grants WHERE name = $1 AND channel = $2 AND at_ms > $3",
-                PARAMS(PT(name), PT(channel), PI(now - ro.p.period_ms)), &a, err)) < 0 ||
+                PARAMS(PT(name), PT(channel), PI(now - ro.p.period_ms)), &a, reterr)) < 0 ||
         (rc = q(st, "SELECT COUNT(*) FROM machines WHERE name = $1 AND channel = $2 AND grant_version IS NOT NULL AND grant_ms > $3",
-                PARAMS(PT(name), PT(channel), PI(now - ROLLOUT_INFLIGHT_TTL_MS)), &b, err)) < 0)
+                PARAMS(PT(name), PT(channel), PI(now - ROLLOUT_INFLIGHT_TTL_MS)), &b, reterr)) < 0)
         goto fail;
     struct rollout_counts c = {.granted_in_period = (int)cell_int(&a, 0, 0), .inflight = (int)cell_int(&b, 0, 0),
                                .held = *grant && grant_ms > now - ROLLOUT_INFLIGHT_TTL_MS ? grant : NULL};
     if ((rc = rollout_decide(&ro.p, versions, nversions, machine_id, grp, running, &c, now, d)) < 0) {
-        rc = store_fail(err, rc, "the rollout could not decide");
+        rc = store_fail(reterr, rc, "the rollout could not decide");
         goto fail;
     }
     if (d->verdict == ROLLOUT_OFFER && d->new_grant &&
         ((rc = q(st, "UPDATE machines SET state = 'granted', grant_version = $3, grant_ms = $4 WHERE name = $1 AND machine_id = $2",
-                 PARAMS(PT(name), PT(machine_id), PT(d->version), PI(now)), NULL, err)) < 0 ||
+                 PARAMS(PT(name), PT(machine_id), PT(d->version), PI(now)), NULL, reterr)) < 0 ||
          (rc = q(st, "INSERT INTO update_grants (name, channel, machine_id, version, at_ms) VALUES ($1, $2, $3, $4, $5)",
-                 PARAMS(PT(name), PT(channel), PT(machine_id), PT(d->version), PI(now)), NULL, err)) < 0))
+                 PARAMS(PT(name), PT(channel), PT(machine_id), PT(d->version), PI(now)), NULL, reterr)) < 0))
         goto fail;
     sql_rows_free(&a);
     sql_rows_free(&b);
-    return commit(st, err);
+    return commit(st, reterr);
 fail:
     sql_rows_free(&a);
     sql_rows_free(&b);
@@ -1740,40 +1740,40 @@ static const char *event_state(const struct omaha_event *e)
  * paused when this failure is one too many (ro->p.paused and *paused_now set). */
 static int event_apply(struct kiln_store *st, const char *name, const char *channel, const char *machine_id,
                        const char *running, const struct omaha_event *e, int64_t now, struct kiln_rollout *ro, int have,
-                       char grant[ROLLOUT_VERSION_MAX + 1], const char *before, bool *paused_now, char **err)
+                       char grant[ROLLOUT_VERSION_MAX + 1], const char *before, bool *paused_now, char **reterr)
 {
     int rc = q(st,
                "INSERT INTO update_events (name, channel, machine_id, at_ms, type, result, errorcode, version, previous_version, target)"
                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                PARAMS(PT(name), PT(channel), PT(machine_id), PI(now), PI(e->type), PI(e->result),
                       e->has_errorcode ? PI(e->errorcode) : PT(NULL), PT(running), PT(e->previousversion), PT(grant)),
-               NULL, err);
+               NULL, reterr);
     if (rc < 0) return rc;
     const char *state = event_state(e);
     bool done = state && (streq(state, "failed") || streq(state, "complete"));
     if (state &&
         (rc = q(st, done ? "UPDATE machines SET state = $3, grant_version = NULL, grant_ms = NULL WHERE name = $1 AND machine_id = $2"
                          : "UPDATE machines SET state = $3 WHERE name = $1 AND machine_id = $2",
-                PARAMS(PT(name), PT(machine_id), PT(state)), NULL, err)) < 0)
+                PARAMS(PT(name), PT(machine_id), PT(state)), NULL, reterr)) < 0)
         return rc;
     /* an event from a machine that strayed from its grant ends the grant too (after the
      * event was recorded against it, so a failure still counts for the rollout's target) */
     char held[ROLLOUT_VERSION_MAX + 1];
     snprintf(held, sizeof held, "%s", grant);
     if (done) grant[0] = 0;
-    else if ((rc = grant_settle(st, name, machine_id, running, before, grant, err)) < 0) return rc;
+    else if ((rc = grant_settle(st, name, machine_id, running, before, grant, reterr)) < 0) return rc;
     /* a failure of the rollout's target may pause it */
     if (have != 0 || e->result != OMAHA_RESULT_ERROR || !*held || !streq(held, ro->p.target) || ro->p.paused) return 0;
     struct sql_rows n = {0};
     if ((rc = q(st, "SELECT COUNT(*) FROM update_events WHERE name = $1 AND channel = $2 AND result = 0 AND target = $3 AND at_ms >= $4",
-                PARAMS(PT(name), PT(channel), PT(ro->p.target), PI(ro->set_ms)), &n, err)) < 0)
+                PARAMS(PT(name), PT(channel), PT(ro->p.target), PI(ro->set_ms)), &n, reterr)) < 0)
         return rc;
     char reason[ROLLOUT_REASON_MAX + 1];
     bool pause = rollout_should_pause(&ro->p, (int)cell_int(&n, 0, 0), machine_id, e->has_errorcode ? e->errorcode : 0, reason);
     sql_rows_free(&n);
     if (!pause) return 0;
     if ((rc = q(st, "UPDATE rollouts SET paused = 1, pause_reason = $3, updated_ms = $4 WHERE name = $1 AND channel = $2",
-                PARAMS(PT(name), PT(channel), PT(reason), PI(now)), NULL, err)) < 0)
+                PARAMS(PT(name), PT(channel), PT(reason), PI(now)), NULL, reterr)) < 0)
         return rc;
     _cleanup_free_ char *what = xasprintf("paused: %s", reason);
     rollout_log(st, name, channel, now, what, ro->p.target, ro->p.permyriad, true);
@@ -1783,7 +1783,7 @@ static int event_apply(struct kiln_store *st, const char *name, const char *chan
 }
 
 int kiln_store_update_events(struct kiln_store *st, const char *name, const char *channel, const char *machine_id,
-                             const char *running, const struct omaha_event *ev, size_t nev, bool *paused_now, char **err)
+                             const char *running, const struct omaha_event *ev, size_t nev, bool *paused_now, char **reterr)
 {
     if (paused_now) *paused_now = false;
     int64_t now;
@@ -1791,15 +1791,15 @@ int kiln_store_update_events(struct kiln_store *st, const char *name, const char
     int have;
     char grp[ROLLOUT_GROUP_MAX + 1], grant[ROLLOUT_VERSION_MAX + 1], before[ROLLOUT_VERSION_MAX + 1];
     int64_t grant_ms;
-    int rc = update_begin(st, name, channel, machine_id, running, &now, &ro, &have, grp, grant, &grant_ms, before, err);
+    int rc = update_begin(st, name, channel, machine_id, running, &now, &ro, &have, grp, grant, &grant_ms, before, reterr);
     if (rc < 0) return rc;
     bool paused = false;
     for (size_t k = 0; k < nev; k++)
-        if ((rc = event_apply(st, name, channel, machine_id, running, &ev[k], now, &ro, have, grant, before, &paused, err)) < 0) {
+        if ((rc = event_apply(st, name, channel, machine_id, running, &ev[k], now, &ro, have, grant, before, &paused, reterr)) < 0) {
             rollback(st);
             return rc;
         }
-    if ((rc = commit(st, err)) < 0) {
+    if ((rc = commit(st, reterr)) < 0) {
         rollback(st); /* SQLite keeps a transaction whose COMMIT failed (busy) open */
         return rc;
     }
@@ -1808,9 +1808,9 @@ int kiln_store_update_events(struct kiln_store *st, const char *name, const char
 }
 
 int kiln_store_update_event(struct kiln_store *st, const char *name, const char *channel, const char *machine_id,
-                            const char *running, const struct omaha_event *e, bool *paused_now, char **err)
+                            const char *running, const struct omaha_event *e, bool *paused_now, char **reterr)
 {
-    return kiln_store_update_events(st, name, channel, machine_id, running, e, 1, paused_now, err);
+    return kiln_store_update_events(st, name, channel, machine_id, running, e, 1, paused_now, reterr);
 }
 
 void kiln_rollout_status_free(struct kiln_rollout_status *s)
@@ -1824,79 +1824,88 @@ void kiln_rollout_status_free(struct kiln_rollout_status *s)
     memset(s, 0, sizeof(*s));
 }
 
+/* The rows kiln_store_rollout_status read, into out: versions (v), failures (f), the log (l),
+ * machine counts (c), the ramp (rp) and the grants of the target (g). */
+static void rollout_status_fill(struct kiln_rollout_status *out, const struct sql_rows *v, const struct sql_rows *f,
+                                const struct sql_rows *l, const struct sql_rows *c, const struct sql_rows *rp,
+                                const struct sql_rows *g)
+{
+    /* oldest first, as a plot reads them */
+    out->ramp = xcalloc(rp->nrows + 1, sizeof(*out->ramp));
+    for (size_t i = 0; i < rp->nrows; i++) {
+        struct kiln_rollout_step *x = &out->ramp[rp->nrows - 1 - i];
+        x->at_ms = cell_int(rp, i, 0);
+        cell_copy(x->target, sizeof(x->target), rp, i, 1);
+        x->permyriad = (int)cell_int(rp, i, 2);
+        x->paused = cell_int(rp, i, 3) != 0;
+    }
+    out->nramp = rp->nrows;
+    out->granted_ms = xcalloc(g->nrows + 1, sizeof(*out->granted_ms));
+    for (size_t i = 0; i < g->nrows; i++) out->granted_ms[i] = cell_int(g, i, 0);
+    out->ngranted = g->nrows;
+    out->machines = (int)cell_int(c, 0, 0);
+    out->inflight = (int)cell_int(c, 0, 1);
+    out->versions = xcalloc(v->nrows + 1, sizeof(*out->versions));
+    for (size_t i = 0; i < v->nrows; i++) {
+        cell_copy(out->versions[i].version, sizeof(out->versions[i].version), v, i, 0);
+        out->versions[i].machines = (int)cell_int(v, i, 1);
+    }
+    out->nversions = v->nrows;
+    out->failures = xcalloc(f->nrows + 1, sizeof(*out->failures));
+    for (size_t i = 0; i < f->nrows; i++) {
+        struct kiln_update_failure *x = &out->failures[i];
+        cell_copy(x->machine_id, sizeof(x->machine_id), f, i, 0);
+        cell_copy(x->version, sizeof(x->version), f, i, 1);
+        cell_copy(x->target, sizeof(x->target), f, i, 2);
+        x->type = (int)cell_int(f, i, 3);
+        x->has_errorcode = cell(f, i, 4) != NULL;
+        x->errorcode = cell_int(f, i, 4);
+        x->at_ms = cell_int(f, i, 5);
+    }
+    out->nfailures = f->nrows;
+    out->log = xcalloc(l->nrows + 1, sizeof(*out->log));
+    for (size_t i = 0; i < l->nrows; i++) {
+        out->log[i].at_ms = cell_int(l, i, 0);
+        out->log[i].what = cell_dup(l, i, 1);
+    }
+    out->nlog = l->nrows;
+}
+
 int kiln_store_rollout_status(struct kiln_store *st, const char *name, const char *channel, struct kiln_rollout_status *out,
-                              char **err)
+                              char **reterr)
 {
     memset(out, 0, sizeof(*out));
-    int rc = kiln_store_rollout_get(st, name, channel, &out->rollout, err);
+    int rc = kiln_store_rollout_get(st, name, channel, &out->rollout, reterr);
     if (rc == -ENOENT) {
-        free(*err);
-        *err = NULL;
+        free(*reterr);
+        *reterr = NULL;
     } else if (rc < 0) return rc;
     out->has_rollout = rc == 0;
     int64_t now = now_ms(st), since = out->has_rollout ? out->rollout.set_ms : 0;
     struct sql_rows v = {0}, f = {0}, l = {0}, c = {0}, rp = {0}, g = {0};
     if ((rc = q(st, "SELECT version, COUNT(*) FROM machines WHERE name = $1 AND channel = $2 GROUP BY version ORDER BY version",
-                PARAMS(PT(name), PT(channel)), &v, err)) < 0 ||
+                PARAMS(PT(name), PT(channel)), &v, reterr)) < 0 ||
         (rc = q(st,
                 "SELECT COUNT(*), COALESCE(SUM(CASE WHEN grant_version IS NOT NULL AND grant_ms > $3 THEN 1 ELSE 0 END), 0)"
                 " FROM machines WHERE name = $1 AND channel = $2",
-                PARAMS(PT(name), PT(channel), PI(now - ROLLOUT_INFLIGHT_TTL_MS)), &c, err)) < 0 ||
+                PARAMS(PT(name), PT(channel), PI(now - ROLLOUT_INFLIGHT_TTL_MS)), &c, reterr)) < 0 ||
         (rc = q(st,
                 "SELECT machine_id, version, target, type, errorcode, at_ms FROM update_events"
                 " WHERE name = $1 AND channel = $2 AND result = 0 AND at_ms >= $3 ORDER BY at_ms DESC, id DESC LIMIT 100",
-                PARAMS(PT(name), PT(channel), PI(since)), &f, err)) < 0 ||
+                PARAMS(PT(name), PT(channel), PI(since)), &f, reterr)) < 0 ||
         (rc = q(st, "SELECT at_ms, what FROM rollout_log WHERE name = $1 AND channel = $2 ORDER BY id DESC LIMIT 50",
-                PARAMS(PT(name), PT(channel)), &l, err)) < 0 ||
+                PARAMS(PT(name), PT(channel)), &l, reterr)) < 0 ||
         (rc = q(st,
                 "SELECT at_ms, target, permyriad, paused FROM rollout_log WHERE name = $1 AND channel = $2 AND permyriad IS NOT NULL"
                 " ORDER BY id DESC LIMIT 500",
-                PARAMS(PT(name), PT(channel)), &rp, err)) < 0 ||
+                PARAMS(PT(name), PT(channel)), &rp, reterr)) < 0 ||
         (out->has_rollout &&
          (rc = q(st,
                  "SELECT at_ms FROM update_grants WHERE name = $1 AND channel = $2 AND version = $3 AND at_ms >= $4"
                  " ORDER BY at_ms LIMIT 10000",
-                 PARAMS(PT(name), PT(channel), PT(out->rollout.p.target), PI(since)), &g, err)) < 0))
+                 PARAMS(PT(name), PT(channel), PT(out->rollout.p.target), PI(since)), &g, reterr)) < 0))
         goto out;
-    /* oldest first, as a plot reads them */
-    out->ramp = xcalloc(rp.nrows + 1, sizeof(*out->ramp));
-    for (size_t i = 0; i < rp.nrows; i++) {
-        struct kiln_rollout_step *x = &out->ramp[rp.nrows - 1 - i];
-        x->at_ms = cell_int(&rp, i, 0);
-        cell_copy(x->target, sizeof(x->target), &rp, i, 1);
-        x->permyriad = (int)cell_int(&rp, i, 2);
-        x->paused = cell_int(&rp, i, 3) != 0;
-    }
-    out->nramp = rp.nrows;
-    out->granted_ms = xcalloc(g.nrows + 1, sizeof(*out->granted_ms));
-    for (size_t i = 0; i < g.nrows; i++) out->granted_ms[i] = cell_int(&g, i, 0);
-    out->ngranted = g.nrows;
-    out->machines = (int)cell_int(&c, 0, 0);
-    out->inflight = (int)cell_int(&c, 0, 1);
-    out->versions = xcalloc(v.nrows + 1, sizeof(*out->versions));
-    for (size_t i = 0; i < v.nrows; i++) {
-        cell_copy(out->versions[i].version, sizeof(out->versions[i].version), &v, i, 0);
-        out->versions[i].machines = (int)cell_int(&v, i, 1);
-    }
-    out->nversions = v.nrows;
-    out->failures = xcalloc(f.nrows + 1, sizeof(*out->failures));
-    for (size_t i = 0; i < f.nrows; i++) {
-        struct kiln_update_failure *x = &out->failures[i];
-        cell_copy(x->machine_id, sizeof(x->machine_id), &f, i, 0);
-        cell_copy(x->version, sizeof(x->version), &f, i, 1);
-        cell_copy(x->target, sizeof(x->target), &f, i, 2);
-        x->type = (int)cell_int(&f, i, 3);
-        x->has_errorcode = cell(&f, i, 4) != NULL;
-        x->errorcode = cell_int(&f, i, 4);
-        x->at_ms = cell_int(&f, i, 5);
-    }
-    out->nfailures = f.nrows;
-    out->log = xcalloc(l.nrows + 1, sizeof(*out->log));
-    for (size_t i = 0; i < l.nrows; i++) {
-        out->log[i].at_ms = cell_int(&l, i, 0);
-        out->log[i].what = cell_dup(&l, i, 1);
-    }
-    out->nlog = l.nrows;
+    rollout_status_fill(out, &v, &f, &l, &c, &rp, &g);
 out:
     sql_rows_free(&v);
     sql_rows_free(&f);
@@ -1908,16 +1917,16 @@ out:
     return rc;
 }
 
-int kiln_store_publish_take(struct kiln_store *st, struct kiln_job *out, char **err)
+int kiln_store_publish_take(struct kiln_store *st, struct kiln_job *out, char **reterr)
 {
     struct sql_rows r = {0};
-    int rc = begin(st, err);
+    int rc = begin(st, reterr);
     if (rc < 0) return rc;
     /* SKIP LOCKED: servers sharing a database each take a different job */
     if ((rc = q(st,
                 "SELECT id FROM jobs WHERE publish_state = 'pending' AND state IN ('done', 'cancelled')"
                 " ORDER BY id LIMIT 1 {LOCK:FOR UPDATE SKIP LOCKED}",
-                NULL, 0, &r, err)) < 0)
+                NULL, 0, &r, reterr)) < 0)
         goto fail;
     if (!r.nrows) {
         rollback(st);
@@ -1927,11 +1936,11 @@ int kiln_store_publish_take(struct kiln_store *st, struct kiln_job *out, char **
     int64_t id = cell_int(&r, 0, 0);
     if ((rc = q(st, "UPDATE jobs SET publish_state = 'publishing', publish_takes = publish_takes + 1, updated_ms = $2 WHERE id = $1",
                 PARAMS(PI(id), PI(now_ms(st))),
-                NULL, err)) < 0 ||
-        (rc = commit(st, err)) < 0)
+                NULL, reterr)) < 0 ||
+        (rc = commit(st, reterr)) < 0)
         goto fail;
     sql_rows_free(&r);
-    if ((rc = kiln_store_job_get(st, KILN_SCOPE_ALL, id, out, err)) < 0) return rc;
+    if ((rc = kiln_store_job_get(st, KILN_SCOPE_ALL, id, out, reterr)) < 0) return rc;
     return 1;
 fail:
     rollback(st);
@@ -1939,27 +1948,27 @@ fail:
     return rc;
 }
 
-int kiln_store_publish_end(struct kiln_store *st, int64_t id, bool published, const char *reason, char **err)
+int kiln_store_publish_end(struct kiln_store *st, int64_t id, bool published, const char *reason, char **reterr)
 {
     _cleanup_free_ char *why = reason ? reason_clean(reason) : NULL;
     struct sql_rows r = {0};
     int rc = q(st,
                "UPDATE jobs SET publish_state = $2, publish_reason = $3, updated_ms = $4"
                " WHERE id = $1 AND publish_state = 'publishing' RETURNING id",
-               PARAMS(PI(id), PT(published ? "published" : "refused"), PT(why), PI(now_ms(st))), &r, err);
+               PARAMS(PI(id), PT(published ? "published" : "refused"), PT(why), PI(now_ms(st))), &r, reterr);
     if (rc < 0) return rc;
-    if (!r.nrows) rc = store_fail(err, -ESTALE, "job %" PRId64 " is not being published", id);
+    if (!r.nrows) rc = store_fail(reterr, -ESTALE, "job %" PRId64 " is not being published", id);
     sql_rows_free(&r);
     return rc;
 }
 
-int kiln_store_publish_stuck(struct kiln_store *st, int64_t taken_before_ms, int64_t **ids, size_t *n, char **err)
+int kiln_store_publish_stuck(struct kiln_store *st, int64_t taken_before_ms, int64_t **ids, size_t *n, char **reterr)
 {
     struct sql_rows r = {0};
     *ids = NULL;
     *n = 0;
     int rc = q(st, "SELECT id FROM jobs WHERE publish_state = 'publishing' AND updated_ms < $1 ORDER BY id LIMIT 100",
-               PARAMS(PI(taken_before_ms)), &r, err);
+               PARAMS(PI(taken_before_ms)), &r, reterr);
     if (rc < 0) return rc;
     *ids = xcalloc(r.nrows + 1, sizeof(**ids));
     for (size_t i = 0; i < r.nrows; i++) (*ids)[i] = cell_int(&r, i, 0);
@@ -1968,7 +1977,7 @@ int kiln_store_publish_stuck(struct kiln_store *st, int64_t taken_before_ms, int
     return 0;
 }
 
-int kiln_store_publish_resume(struct kiln_store *st, int64_t id, int max_takes, char **err)
+int kiln_store_publish_resume(struct kiln_store *st, int64_t id, int max_takes, char **reterr)
 {
     struct sql_rows r = {0};
     _cleanup_free_ char *why = xasprintf("not published: the server stopped while publishing this job %d times; it is not "
@@ -1978,22 +1987,22 @@ int kiln_store_publish_resume(struct kiln_store *st, int64_t id, int max_takes, 
                "UPDATE jobs SET publish_state = CASE WHEN publish_takes >= $2 THEN 'refused' ELSE 'pending' END,"
                " publish_reason = CASE WHEN publish_takes >= $2 THEN $3 ELSE publish_reason END, updated_ms = $4"
                " WHERE id = $1 AND publish_state = 'publishing' RETURNING publish_state",
-               PARAMS(PI(id), PI(max_takes), PT(why), PI(now_ms(st))), &r, err);
+               PARAMS(PI(id), PI(max_takes), PT(why), PI(now_ms(st))), &r, reterr);
     if (rc < 0) return rc;
-    rc = !r.nrows ? store_fail(err, -ESTALE, "job %" PRId64 " is not being published", id) : streq(cell(&r, 0, 0), "pending") ? 1 : 2;
+    rc = !r.nrows ? store_fail(reterr, -ESTALE, "job %" PRId64 " is not being published", id) : streq(cell(&r, 0, 0), "pending") ? 1 : 2;
     sql_rows_free(&r);
     return rc;
 }
 
-int kiln_store_update_prune(struct kiln_store *st, char **err)
+int kiln_store_update_prune(struct kiln_store *st, char **reterr)
 {
-    int rc = begin(st, err);
+    int rc = begin(st, reterr);
     if (rc < 0) return rc;
     if ((rc = q(st, "DELETE FROM update_events WHERE id <= (SELECT id FROM update_events ORDER BY id DESC LIMIT 1 OFFSET $1)",
-                PARAMS(PI(KILN_STORE_EVENTS_MAX)), NULL, err)) < 0 ||
+                PARAMS(PI(KILN_STORE_EVENTS_MAX)), NULL, reterr)) < 0 ||
         (rc = q(st, "DELETE FROM update_grants WHERE at_ms < $1 - (SELECT COALESCE(MAX(period_ms), 0) FROM rollouts)",
-                PARAMS(PI(now_ms(st))), NULL, err)) < 0 ||
-        (rc = commit(st, err)) < 0)
+                PARAMS(PI(now_ms(st))), NULL, reterr)) < 0 ||
+        (rc = commit(st, reterr)) < 0)
         rollback(st);
     return rc < 0 ? rc : 0;
 }

@@ -9,7 +9,7 @@
  * run against both (tests/unit/test_store.c).
  *
  * Conventions:
- *  - Functions return 0 (or a count / 1 where said) or a negative errno; on error *err (when
+ *  - Functions return 0 (or a count / 1 where said) or a negative errno; on error *reterr (when
  *    err is non-NULL) gets a malloc'ed one-line message saying what and what to do. Nothing
  *    here prints.
  *  - Times are milliseconds since the Unix epoch (int64), taken from the store's clock
@@ -90,7 +90,7 @@ struct kiln_store_opts {
  * opts may be NULL (defaults). -EINVAL: url names no backend; -EPROTO: the database's schema
  * is newer than this kiln knows (upgrade kiln); -ECONNREFUSED: PostgreSQL unreachable;
  * with opts->existing, -ENOENT: no kiln database there. */
-int kiln_store_open(const char *url, const struct kiln_store_opts *opts, struct kiln_store **out, char **err);
+int kiln_store_open(const char *url, const struct kiln_store_opts *opts, struct kiln_store **out, char **reterr);
 void kiln_store_close(struct kiln_store *st);
 /* Whether the handle still reaches its database: false once a PostgreSQL connection was
  * lost (the server restarted, the network cut it); such a handle is closed, not reused. */
@@ -103,7 +103,7 @@ bool kiln_store_transient(int rc);
 /* "sqlite" or "postgresql". */
 const char *kiln_store_backend(const struct kiln_store *st);
 /* The schema version the database is at, and the newest this kiln knows. */
-int kiln_store_schema_version(struct kiln_store *st, int *version, char **err);
+int kiln_store_schema_version(struct kiln_store *st, int *version, char **reterr);
 int kiln_store_schema_latest(void);
 
 /* What a worker offers and what a job needs, matched as: accel and arch equal unless the job
@@ -134,19 +134,19 @@ struct kiln_tenant {
  * this once; only its SHA-256 is stored. -EEXIST: the name is taken; -EINVAL: bad name or
  * max_jobs < 1. */
 int kiln_store_tenant_add(struct kiln_store *st, const char *name, int max_jobs, bool admin, char token[KILN_TOKEN_LEN + 1],
-                          struct kiln_tenant *out, char **err);
+                          struct kiln_tenant *out, char **reterr);
 /* The tenant a token belongs to (hash looked up, compared in constant time). -EACCES: no
  * tenant has it (malformed, unknown or revoked). */
-int kiln_store_tenant_auth(struct kiln_store *st, const char *token, struct kiln_tenant *out, char **err);
-int kiln_store_tenant_get(struct kiln_store *st, const char *name, struct kiln_tenant *out, char **err);
-int kiln_store_tenant_set_max_jobs(struct kiln_store *st, int64_t tenant_id, int max_jobs, char **err);
+int kiln_store_tenant_auth(struct kiln_store *st, const char *token, struct kiln_tenant *out, char **reterr);
+int kiln_store_tenant_get(struct kiln_store *st, const char *name, struct kiln_tenant *out, char **reterr);
+int kiln_store_tenant_set_max_jobs(struct kiln_store *st, int64_t tenant_id, int max_jobs, char **reterr);
 /* Trusts a minisign public key (key_id: its 16 hex digits; text: the .pub file) for the
  * tenant's self-service publishing. Trusting the same key id again replaces its text. */
 int kiln_store_tenant_trust(struct kiln_store *st, int64_t tenant_id, const char *key_id, const char *pubkey_text,
-                            char **err);
+                            char **reterr);
 /* The tenant's trusted keys' texts, oldest first; *keys is NULL-terminated, free with
  * kiln_strv_free. */
-int kiln_store_tenant_keys(struct kiln_store *st, int64_t tenant_id, char ***keys, size_t *n, char **err);
+int kiln_store_tenant_keys(struct kiln_store *st, int64_t tenant_id, char ***keys, size_t *n, char **reterr);
 void kiln_strv_free(char **v);
 
 /* --- workers ------------------------------------------------------------------------------ */
@@ -164,18 +164,18 @@ struct kiln_worker {
 /* Adds a worker with no capabilities (it declares them when it connects); token as for
  * tenants ("kw_..."). -EEXIST: the name is taken. */
 int kiln_store_worker_add(struct kiln_store *st, const char *name, char token[KILN_TOKEN_LEN + 1], struct kiln_worker *out,
-                          char **err);
+                          char **reterr);
 /* -EACCES: no worker has this token. */
-int kiln_store_worker_auth(struct kiln_store *st, const char *token, struct kiln_worker *out, char **err);
+int kiln_store_worker_auth(struct kiln_store *st, const char *token, struct kiln_worker *out, char **reterr);
 /* What the worker offers (on connect); counts as a heartbeat. -EINVAL: bad caps or slots < 1. */
-int kiln_store_worker_declare(struct kiln_store *st, int64_t worker_id, const struct kiln_caps *caps, int slots, char **err);
+int kiln_store_worker_declare(struct kiln_store *st, int64_t worker_id, const struct kiln_caps *caps, int slots, char **reterr);
 /* The worker is alive: records the heartbeat and extends to now + lease_ms the lease of
  * every job it holds whose lease has not lapsed. *held (may be NULL) gets the ids of the jobs
  * it still holds, ascending (free()); a job the worker runs that is not among them was
  * cancelled or lost, and the worker stops it. Returns how many. */
-int kiln_store_worker_heartbeat(struct kiln_store *st, int64_t worker_id, int64_t lease_ms, int64_t **held, char **err);
+int kiln_store_worker_heartbeat(struct kiln_store *st, int64_t worker_id, int64_t lease_ms, int64_t **held, char **reterr);
 /* Every worker, by name (free(*out)). */
-int kiln_store_worker_list(struct kiln_store *st, struct kiln_worker **out, size_t *n, char **err);
+int kiln_store_worker_list(struct kiln_store *st, struct kiln_worker **out, size_t *n, char **reterr);
 
 /* --- images ------------------------------------------------------------------------------- */
 
@@ -191,9 +191,9 @@ struct kiln_image {
  * once per digest: when the digest is known, out->path is where it already is and out->known
  * is set. -EINVAL: bad digest, or a size that disagrees with the one recorded for it. */
 int kiln_store_image_record(struct kiln_store *st, int64_t tenant_id, const char *digest, int64_t size, const char *path,
-                            struct kiln_image *out, char **err);
+                            struct kiln_image *out, char **reterr);
 /* -ENOENT: scope has not uploaded it. */
-int kiln_store_image_get(struct kiln_store *st, int64_t scope, const char *digest, struct kiln_image *out, char **err);
+int kiln_store_image_get(struct kiln_store *st, int64_t scope, const char *digest, struct kiln_image *out, char **reterr);
 
 /* --- jobs ------------------------------------------------------------------------------- */
 
@@ -256,22 +256,22 @@ struct kiln_attempt {
 void kiln_attempts_free(struct kiln_attempt *a, size_t n);
 
 /* Queues a job for tenant_id (quotas are not checked here: claims respect them). -ENOENT:
- * the image is not one of the tenant's; -EINVAL: a field out of bounds (named in *err), spec
+ * the image is not one of the tenant's; -EINVAL: a field out of bounds (named in *reterr), spec
  * not JSON. */
 int kiln_store_job_submit(struct kiln_store *st, int64_t tenant_id, const struct kiln_job_submit *s, int64_t *id,
-                          char **err);
+                          char **reterr);
 /* -ENOENT ("job N not found") when the job does not exist or is another tenant's. */
-int kiln_store_job_get(struct kiln_store *st, int64_t scope, int64_t id, struct kiln_job *out, char **err);
+int kiln_store_job_get(struct kiln_store *st, int64_t scope, int64_t id, struct kiln_job *out, char **reterr);
 /* Newest first; state < 0: any; only jobs whose id is below before (0: from the newest), so
  * a list goes on from its last id a page at a time; at most limit (<= KILN_STORE_LIST_MAX). */
 int kiln_store_job_list(struct kiln_store *st, int64_t scope, int state, int64_t before, size_t limit, struct kiln_job **out,
-                        size_t *n, char **err);
+                        size_t *n, char **reterr);
 /* Every attempt of a job, first to last (the dashboard shows each try). */
 int kiln_store_job_attempts(struct kiln_store *st, int64_t scope, int64_t id, struct kiln_attempt **out, size_t *n,
-                            char **err);
+                            char **reterr);
 /* Cancels a job that is not done; its worker learns it at its next heartbeat. -ENOENT as
  * job_get; -EINVAL: already done or cancelled. */
-int kiln_store_job_cancel(struct kiln_store *st, int64_t scope, int64_t id, char **err);
+int kiln_store_job_cancel(struct kiln_store *st, int64_t scope, int64_t id, char **reterr);
 
 /* Gives the worker the first queued job it can run: its capabilities meet the job's
  * requirements, it holds fewer jobs than its slots, the job's tenant has fewer than max_jobs
@@ -279,21 +279,21 @@ int kiln_store_job_cancel(struct kiln_store *st, int64_t scope, int64_t id, char
  * The job becomes assigned with a new attempt and a lease until now + lease_ms.
  * Returns 1 with *out filled, 0 when there is nothing for this worker. Atomic: among any
  * number of concurrent claimers a job goes to exactly one. */
-int kiln_store_claim(struct kiln_store *st, int64_t worker_id, int64_t lease_ms, struct kiln_job *out, char **err);
+int kiln_store_claim(struct kiln_store *st, int64_t worker_id, int64_t lease_ms, struct kiln_job *out, char **reterr);
 /* The holding worker moves its job on: assigned -> running -> uploading. -ECANCELED: its
  * tenant (or the admin) cancelled the job: stop it, it is not run again; -ESTALE: the worker
  * no longer holds the job (lease lapsed: another try has it); -EINVAL: not a legal step. */
-int kiln_store_job_advance(struct kiln_store *st, int64_t worker_id, int64_t id, enum kiln_job_state to, char **err);
+int kiln_store_job_advance(struct kiln_store *st, int64_t worker_id, int64_t id, enum kiln_job_state to, char **reterr);
 /* The holding worker reports its attempt's result. passed/failed: the job is done with it.
  * incomplete (the infrastructure failed: say why in reason): the job is queued again for
  * another attempt, or done with result incomplete after max_attempts. *state (may be NULL)
  * gets the job's new state. -ECANCELED, -ESTALE, -EINVAL as job_advance. */
 int kiln_store_job_finish(struct kiln_store *st, int64_t worker_id, int64_t id, enum kiln_job_result result,
-                          const char *reason, enum kiln_job_state *state, char **err);
+                          const char *reason, enum kiln_job_state *state, char **reterr);
 /* Ends every attempt whose lease lapsed as incomplete and queues its job again (or ends it
  * done/incomplete when out of attempts). The server calls it every few seconds; one call
  * handles at most 100 jobs. Returns how many it handled. */
-int kiln_store_sweep(struct kiln_store *st, char **err);
+int kiln_store_sweep(struct kiln_store *st, char **reterr);
 
 /* --- the update server (update/omaha.h, update/policy.h; docs/updates.md) ----------------- */
 
@@ -307,23 +307,23 @@ struct kiln_rollout {
 };
 /* -ENOENT: no rollout for name in channel. */
 int kiln_store_rollout_get(struct kiln_store *st, const char *name, const char *channel, struct kiln_rollout *out,
-                           char **err);
+                           char **reterr);
 /* Creates or replaces the rollout's knobs (p.paused and p.pause_reason are ignored: a new
  * target starts unpaused with its failure count at 0; the same target keeps its pause).
  * Logged in the rollout's history. -EINVAL: a bad name, version or knob. */
-int kiln_store_rollout_set(struct kiln_store *st, const struct kiln_rollout *r, char **err);
+int kiln_store_rollout_set(struct kiln_store *st, const struct kiln_rollout *r, char **reterr);
 /* Pauses (reason: why, "by hand" when NULL) or resumes. -ENOENT: no such rollout. */
 int kiln_store_rollout_pause(struct kiln_store *st, const char *name, const char *channel, bool pause, const char *reason,
-                             char **err);
+                             char **reterr);
 /* Puts a machine of name in group ("" none); pins apply per group. */
 int kiln_store_machine_group(struct kiln_store *st, const char *name, const char *machine_id, const char *group,
-                             char **err);
+                             char **reterr);
 /* What kiln_store_update_check and kiln_store_update_event refuse -EINVAL before touching the
  * database: an image name, a channel ([A-Za-z0-9._-]), a machine id and a running version
- * (omaha_name_ok). 0 or -EINVAL with *err. kiln serve checks every app of a request first, so
+ * (omaha_name_ok). 0 or -EINVAL with *reterr. kiln serve checks every app of a request first, so
  * a bad one refuses the request before anything of it is written. */
 int kiln_store_update_client_check(const char *name, const char *channel, const char *machine_id, const char *running,
-                                   char **err);
+                                   char **reterr);
 /* A machine's update check: records it (version, last seen), decides with the rollout's
  * policy against the channel's published versions, and when it offers a new grant records
  * it, all in one transaction under the rollout's lock (so max per period and max in flight
@@ -334,22 +334,22 @@ int kiln_store_update_client_check(const char *name, const char *channel, const 
  * checked them already); -EUSERS: a new machine and no room for it (max_machines). */
 int kiln_store_update_check(struct kiln_store *st, const char *name, const char *channel, const char *machine_id,
                             const char *running, const struct rollout_version *versions, size_t nversions,
-                            struct rollout_decision *d, char **err);
+                            struct rollout_decision *d, char **reterr);
 /* Drops the update events past the newest KILN_STORE_EVENTS_MAX and the grant records older
  * than the longest rollout period (they only count grants within a period): 0 or -errno.
  * kiln serve calls it with its sweep. */
-int kiln_store_update_prune(struct kiln_store *st, char **err);
+int kiln_store_update_prune(struct kiln_store *st, char **reterr);
 /* A machine's Omaha event: recorded with the version it was granted; moves its state
  * (downloading, downloaded, installed, complete, failed: the last two end its grant); a
  * failure of the rollout's target pauses the rollout once pause_after_failures is reached
  * (*paused_now set). */
 int kiln_store_update_event(struct kiln_store *st, const char *name, const char *channel, const char *machine_id,
-                            const char *running, const struct omaha_event *e, bool *paused_now, char **err);
+                            const char *running, const struct omaha_event *e, bool *paused_now, char **reterr);
 /* The events of one <app> of a request (nev of them, in order), as kiln_store_update_event
  * records each, in one transaction: a failure at any of them writes none (the client sends
  * them all again), *paused_now set only once they are committed. */
 int kiln_store_update_events(struct kiln_store *st, const char *name, const char *channel, const char *machine_id,
-                             const char *running, const struct omaha_event *ev, size_t nev, bool *paused_now, char **err);
+                             const char *running, const struct omaha_event *ev, size_t nev, bool *paused_now, char **reterr);
 
 struct kiln_update_failure {
     char machine_id[OMAHA_TOKEN_MAX + 1], version[OMAHA_TOKEN_MAX + 1], target[OMAHA_TOKEN_MAX + 1];
@@ -380,9 +380,9 @@ struct kiln_rollout_status {
     size_t ngranted;
 };
 /* Every rollout (name, channel, policy), by name then channel, at most 1000 (free(*out)). */
-int kiln_store_rollout_list(struct kiln_store *st, struct kiln_rollout **out, size_t *n, char **err);
+int kiln_store_rollout_list(struct kiln_store *st, struct kiln_rollout **out, size_t *n, char **reterr);
 int kiln_store_rollout_status(struct kiln_store *st, const char *name, const char *channel, struct kiln_rollout_status *out,
-                              char **err);
+                              char **reterr);
 void kiln_rollout_status_free(struct kiln_rollout_status *s);
 /* --- self-service publishing ------------------------------------------------------------- */
 
@@ -390,14 +390,14 @@ void kiln_rollout_status_free(struct kiln_rollout_status *s);
  * still pending: it becomes "publishing" (one taker among any number of servers). Returns 1
  * with *out filled, 0 when there is none. A passed job is then published or refused; a job
  * that did not pass is refused. */
-int kiln_store_publish_take(struct kiln_store *st, struct kiln_job *out, char **err);
+int kiln_store_publish_take(struct kiln_store *st, struct kiln_job *out, char **reterr);
 /* Jobs "publishing" since before taken_before_ms (their publisher may have stopped), at most
  * 100, ascending (free(*ids)). */
-int kiln_store_publish_stuck(struct kiln_store *st, int64_t taken_before_ms, int64_t **ids, size_t *n, char **err);
+int kiln_store_publish_stuck(struct kiln_store *st, int64_t taken_before_ms, int64_t **ids, size_t *n, char **reterr);
 /* A publish whose publisher stopped (the caller knows it: service/publish.c holds a lock per
  * publish): pending again, to be taken and resumed, or refused with the reason once it was
  * taken max_takes times. 1: pending again; 2: refused; -ESTALE: not "publishing". */
-int kiln_store_publish_resume(struct kiln_store *st, int64_t id, int max_takes, char **err);
+int kiln_store_publish_resume(struct kiln_store *st, int64_t id, int max_takes, char **reterr);
 /* Records the outcome of a publish taken above: published, or refused with the reason
  * (cleaned as reasons are). -ESTALE: the job is not being published. */
-int kiln_store_publish_end(struct kiln_store *st, int64_t id, bool published, const char *reason, char **err);
+int kiln_store_publish_end(struct kiln_store *st, int64_t id, bool published, const char *reason, char **reterr);

@@ -37,17 +37,17 @@ struct kiln_store_driver {
     const char *table_count_sql;
     /* target: what followed the scheme ("sqlite:PATH" -> PATH; a PostgreSQL URI whole).
      * With o->existing nothing is created or written: -ENOENT when there is no database. */
-    int (*connect)(const char *target, const struct kiln_store_opts *o, void **conn, char **err);
+    int (*connect)(const char *target, const struct kiln_store_opts *o, void **conn, char **reterr);
     void (*disconnect)(void *conn);
     /* Whether the connection still reaches the database (NULL: always, as a file does). A
      * PostgreSQL connection lost to a restart or a network cut stays lost: libpq does not
      * reconnect on its own. */
     bool (*alive)(void *conn);
     /* Several statements, no parameters, no result. */
-    int (*exec)(void *conn, const char *sql, char **err);
+    int (*exec)(void *conn, const char *sql, char **reterr);
     /* One statement; rows (may be NULL) gets its result. Errors: -EEXIST (a unique key),
      * -EAGAIN (serialisation failure or deadlock: retry the transaction), -EBUSY, -EIO. */
-    int (*query)(void *conn, const char *sql, const struct sql_param *p, size_t np, struct sql_rows *rows, char **err);
+    int (*query)(void *conn, const char *sql, const struct sql_param *p, size_t np, struct sql_rows *rows, char **reterr);
 };
 
 extern const struct kiln_store_driver kiln_store_sqlite;
@@ -56,5 +56,5 @@ extern const struct kiln_store_driver kiln_store_pg;
 void sql_rows_free(struct sql_rows *r);
 /* Appends one row of ncols cells (copied; NULL stays NULL). */
 void sql_rows_add(struct sql_rows *r, const char *const *cells);
-/* Sets *err to the formatted message (replacing one there) and returns rc. */
-int store_fail(char **err, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Sets *reterr to the formatted message (replacing one there) and returns rc. */
+int store_fail(char **reterr, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -28,16 +28,16 @@ static char *first_line(const char *msg)
     return xstrndup(msg ? msg : "", n);
 }
 
-static int pg_connect(const char *target, const struct kiln_store_opts *o, void **conn, char **err)
+static int pg_connect(const char *target, const struct kiln_store_opts *o, void **conn, char **reterr)
 {
     (void)o;
     PGconn *c = PQconnectdb(target);
-    if (!c) return store_fail(err, -ENOMEM, "PostgreSQL: out of memory");
+    if (!c) return store_fail(reterr, -ENOMEM, "PostgreSQL: out of memory");
     if (PQstatus(c) != CONNECTION_OK) {
         /* the URI may hold a password: the message names the failure, never the URI */
         _cleanup_free_ char *m = first_line(PQerrorMessage(c));
         PQfinish(c);
-        return store_fail(err, -ECONNREFUSED, "cannot connect to PostgreSQL: %s (check the --db URI and that the server runs)", m);
+        return store_fail(reterr, -ECONNREFUSED, "cannot connect to PostgreSQL: %s (check the --db URI and that the server runs)", m);
     }
     PQsetNoticeProcessor(c, pg_quiet, NULL);
     *conn = c;
@@ -54,7 +54,7 @@ static bool pg_alive(void *conn)
     return PQstatus(conn) == CONNECTION_OK;
 }
 
-static int pg_result_fail(PGconn *c, PGresult *res, char **err)
+static int pg_result_fail(PGconn *c, PGresult *res, char **reterr)
 {
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     int rc = -EIO;
@@ -63,21 +63,21 @@ static int pg_result_fail(PGconn *c, PGresult *res, char **err)
     else if (state && (streq(state, "40001") || streq(state, "40P01"))) rc = -EAGAIN; /* serialisation, deadlock */
     else if (state && startswith(state, "23")) rc = -EINVAL;             /* other integrity constraints */
     _cleanup_free_ char *m = first_line(res ? PQresultErrorMessage(res) : PQerrorMessage(c));
-    return store_fail(err, rc, "PostgreSQL: %s", m);
+    return store_fail(reterr, rc, "PostgreSQL: %s", m);
 }
 
-static int pg_exec(void *conn, const char *sql, char **err)
+static int pg_exec(void *conn, const char *sql, char **reterr)
 {
     PGresult *res = PQexec(conn, sql);
     int r = 0;
     if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
-        r = pg_result_fail(conn, res, err);
+        r = pg_result_fail(conn, res, reterr);
     PQclear(res);
     return r;
 }
 
 static int pg_query(void *conn, const char *sql, const struct sql_param *p, size_t np, struct sql_rows *rows,
-                    char **err)
+                    char **reterr)
 {
     Oid *types = xcalloc(np + 1, sizeof(*types));
     const char **values = xcalloc(np + 1, sizeof(*values));
@@ -99,7 +99,7 @@ static int pg_query(void *conn, const char *sql, const struct sql_param *p, size
     free(ints);
     ExecStatusType st = PQresultStatus(res);
     int r = 0;
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) r = pg_result_fail(conn, res, err);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) r = pg_result_fail(conn, res, reterr);
     else if (rows) {
         int nr = PQntuples(res), nc = PQnfields(res);
         *rows = (struct sql_rows){.ncols = (size_t)nc};

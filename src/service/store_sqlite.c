@@ -27,19 +27,19 @@ static int sqlite_rc(int rc)
     }
 }
 
-static int sqlite_fail(sqlite3 *db, int rc, char **err, const char *what)
+static int sqlite_fail(sqlite3 *db, int rc, char **reterr, const char *what)
 {
-    return store_fail(err, sqlite_rc(rc), "SQLite: %s: %s", what, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+    return store_fail(reterr, sqlite_rc(rc), "SQLite: %s: %s", what, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
 }
 
-static int sqlite_exec(void *conn, const char *sql, char **err)
+static int sqlite_exec(void *conn, const char *sql, char **reterr)
 {
     sqlite3 *db = conn;
     int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
-    return rc == SQLITE_OK ? 0 : sqlite_fail(db, rc, err, "statement failed");
+    return rc == SQLITE_OK ? 0 : sqlite_fail(db, rc, reterr, "statement failed");
 }
 
-static int sqlite_connect(const char *path, const struct kiln_store_opts *o, void **conn, char **err)
+static int sqlite_connect(const char *path, const struct kiln_store_opts *o, void **conn, char **reterr)
 {
     /* The database holds tenants' jobs: create it private before SQLite opens it (its -wal
      * and -shm files take the same mode). Only when it is missing: closing any descriptor of
@@ -51,7 +51,7 @@ static int sqlite_connect(const char *path, const struct kiln_store_opts *o, voi
      * takes locks in between */
     struct stat st;
     if (o->existing && stat(path, &st) < 0)
-        return store_fail(err, errno == ENOENT ? -ENOENT : -errno, "no database file %s: %s", path, strerror(errno));
+        return store_fail(reterr, errno == ENOENT ? -ENOENT : -errno, "no database file %s: %s", path, strerror(errno));
     pthread_mutex_lock(&creating);
     int fd = -1, e = 0;
     if (!o->existing && stat(path, &st) < 0) {
@@ -60,11 +60,11 @@ static int sqlite_connect(const char *path, const struct kiln_store_opts *o, voi
         if (fd >= 0) close(fd);
     }
     pthread_mutex_unlock(&creating);
-    if (e) return store_fail(err, -e, "cannot create the database %s: %s", path, strerror(e));
+    if (e) return store_fail(reterr, -e, "cannot create the database %s: %s", path, strerror(e));
     sqlite3 *db = NULL;
     int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, NULL);
     if (rc != SQLITE_OK) {
-        int r = store_fail(err, sqlite_rc(rc), "cannot open the database %s: %s", path,
+        int r = store_fail(reterr, sqlite_rc(rc), "cannot open the database %s: %s", path,
                            db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
         sqlite3_close(db);
         return r;
@@ -83,17 +83,17 @@ static int sqlite_connect(const char *path, const struct kiln_store_opts *o, voi
         int wrc = sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
         if (wrc == SQLITE_OK) break;
         if ((wrc & 0xff) != SQLITE_BUSY && (wrc & 0xff) != SQLITE_LOCKED) {
-            r = sqlite_fail(db, wrc, err, "cannot turn on WAL");
+            r = sqlite_fail(db, wrc, reterr, "cannot turn on WAL");
             break;
         }
         if (waited >= o->busy_timeout_ms) {
-            r = sqlite_fail(db, wrc, err, "cannot turn on WAL");
+            r = sqlite_fail(db, wrc, reterr, "cannot turn on WAL");
             break;
         }
         struct timespec ts = {0, 20 * 1000000L};
         nanosleep(&ts, NULL);
     }
-    if (r == 0) r = sqlite_exec(db, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", err);
+    if (r == 0) r = sqlite_exec(db, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", reterr);
     if (r < 0) {
         sqlite3_close(db);
         return r;
@@ -108,12 +108,12 @@ static void sqlite_disconnect(void *conn)
 }
 
 static int sqlite_query(void *conn, const char *sql, const struct sql_param *p, size_t np, struct sql_rows *rows,
-                        char **err)
+                        char **reterr)
 {
     sqlite3 *db = conn;
     sqlite3_stmt *stmt = NULL;
     int rc = sqlite3_prepare_v2(db, sql, -1, &stmt, NULL);
-    if (rc != SQLITE_OK) return sqlite_fail(db, rc, err, "cannot prepare a statement");
+    if (rc != SQLITE_OK) return sqlite_fail(db, rc, reterr, "cannot prepare a statement");
     for (size_t i = 0; i < np && rc == SQLITE_OK; i++) {
         char name[24];
         snprintf(name, sizeof(name), "$%zu", i + 1);
@@ -127,7 +127,7 @@ static int sqlite_query(void *conn, const char *sql, const struct sql_param *p, 
     }
     if (rc != SQLITE_OK) {
         sqlite3_finalize(stmt);
-        return sqlite_fail(db, rc, err, "cannot bind a parameter");
+        return sqlite_fail(db, rc, reterr, "cannot bind a parameter");
     }
     int ncols = sqlite3_column_count(stmt);
     if (rows) *rows = (struct sql_rows){.ncols = (size_t)ncols};
@@ -138,7 +138,7 @@ static int sqlite_query(void *conn, const char *sql, const struct sql_param *p, 
         sql_rows_add(rows, cells);
     }
     free(cells);
-    int r = rc == SQLITE_DONE ? 0 : sqlite_fail(db, rc, err, "statement failed");
+    int r = rc == SQLITE_DONE ? 0 : sqlite_fail(db, rc, reterr, "statement failed");
     sqlite3_finalize(stmt);
     if (r < 0 && rows) sql_rows_free(rows);
     return r;

@@ -24,14 +24,14 @@ uint8_t *dsse_pae(const char *type, const void *payload, size_t len, size_t *out
     return p;
 }
 
-int dsse_sign(const struct ms_seckey *k, const char *type, const void *payload, size_t len, char **line, char **err)
+int dsse_sign(const struct ms_seckey *k, const char *type, const void *payload, size_t len, char **line, char **reterr)
 {
     size_t pl;
     uint8_t *pae = dsse_pae(type, payload, len, &pl), sig[64];
     int r = ms_sign_raw(k, pae, pl, sig);
     free(pae);
     if (r < 0) {
-        return err_setf(err, r, "cannot sign the envelope (Ed25519 failed)");
+        return err_setf(reterr, r, "cannot sign the envelope (Ed25519 failed)");
     }
     char id[17];
     ms_seckey_id(k, id);
@@ -61,7 +61,7 @@ static uint8_t *b64_decode(const char *s, size_t *out_len)
 
 /* One envelope (a JSON object on one line). */
 static int verify_one(const char *pubkey_path, const char *key_id, const char *line, size_t len, const char *where,
-                      const char *type, char **payload, size_t *payload_len, char **err)
+                      const char *type, char **payload, size_t *payload_len, char **reterr)
 {
     json_error_t je;
     json_t *env = json_loadb(line, len, JSON_REJECT_DUPLICATES, &je);
@@ -69,7 +69,7 @@ static int verify_one(const char *pubkey_path, const char *key_id, const char *l
     const char *p64 = json_string_value(json_object_get(env, "payload"));
     json_t *sigs = json_object_get(env, "signatures");
     if (!env || !pt || !p64 || !json_is_array(sigs)) {
-        *err = env ? xasprintf("%s is not a DSSE envelope (it needs payloadType, payload and signatures)", where)
+        *reterr = env ? xasprintf("%s is not a DSSE envelope (it needs payloadType, payload and signatures)", where)
                    : xasprintf("%s is not a DSSE envelope: %s (column %d)", where, je.text, je.column);
         json_decref(env);
         return -EINVAL;
@@ -77,7 +77,7 @@ static int verify_one(const char *pubkey_path, const char *key_id, const char *l
     size_t plen = 0;
     uint8_t *pl = b64_decode(p64, &plen);
     if (!pl) {
-        err_setf(err, 0, "%s: the payload is not base64", where);
+        err_setf(reterr, 0, "%s: the payload is not base64", where);
         json_decref(env);
         return -EINVAL;
     }
@@ -105,19 +105,19 @@ static int verify_one(const char *pubkey_path, const char *key_id, const char *l
             break;
         }
         if (k != -EPERM) {
-            *err = kerr;
+            *reterr = kerr;
             r = k;
             break;
         }
     }
     if (r == -EPERM)
-        *err = tried ? xasprintf("%s: the signature by key %s does not match the envelope (its payload, payload type or "
+        *reterr = tried ? xasprintf("%s: the signature by key %s does not match the envelope (its payload, payload type or "
                                  "signature was changed)",
                                  where, key_id)
                      : xasprintf("%s is signed by %s, not by key %s (%s)", where, ids.len ? ids.s : "no key", key_id,
                                  pubkey_path);
     if (r == 0 && !streq(pt, type)) {
-        err_setf(err, 0, "%s: payload type \"%s\", expected \"%s\"", where, pt, type);
+        err_setf(reterr, 0, "%s: payload type \"%s\", expected \"%s\"", where, pt, type);
         r = -EINVAL;
     }
     sbuf_free(&ids);
@@ -134,10 +134,10 @@ static int verify_one(const char *pubkey_path, const char *key_id, const char *l
 }
 
 int dsse_verify(const char *pubkey_path, const char *text, size_t len, const char *name, const char *type, char **payload,
-                size_t *payload_len, char **err)
+                size_t *payload_len, char **reterr)
 {
     char key_id[17];
-    int r = ms_key_id(pubkey_path, key_id, err);
+    int r = ms_key_id(pubkey_path, key_id, reterr);
     if (r < 0) return r;
     if (payload) *payload = NULL;
     /* messages name the line only when there are several */
@@ -156,13 +156,13 @@ int dsse_verify(const char *pubkey_path, const char *text, size_t len, const cha
         if (end > at && text[at] != '\r') {
             _cleanup_free_ char *where = xasprintf("%s:%zu", name, lineno);
             r = verify_one(pubkey_path, key_id, text + at, end - at, nonempty == 1 ? name : where, type, payload,
-                           payload_len, err);
+                           payload_len, reterr);
             lines++;
         }
         at = end + 1;
     }
     if (r == 0 && !lines) {
-        err_setf(err, 0, "%s holds no envelope", name);
+        err_setf(reterr, 0, "%s holds no envelope", name);
         r = -EINVAL;
     }
     if (r < 0 && payload) {

@@ -18,8 +18,8 @@
 /* PAE(type, payload); *out_len gets its length. Caller frees. */
 uint8_t *dsse_pae(const char *type, const void *payload, size_t len, size_t *out_len);
 /* One envelope as a single JSON line (no newline): payload and signature base64 (standard
- * alphabet, padded). Caller frees *line. 0 or -errno with *err set. */
-int dsse_sign(const struct ms_seckey *k, const char *type, const void *payload, size_t len, char **line, char **err);
+ * alphabet, padded). Caller frees *line. 0 or -errno with *reterr set. */
+int dsse_sign(const struct ms_seckey *k, const char *type, const void *payload, size_t len, char **line, char **reterr);
 /* Verifies the envelope text (one JSON object, or JSON lines of them: every line must verify)
  * with the public key file: a signature whose keyid is that key's id must be over
  * PAE(payloadType, payload), and payloadType must be type. *payload (NUL-terminated, may be
@@ -27,4 +27,4 @@ int dsse_sign(const struct ms_seckey *k, const char *type, const void *payload, 
  * does not match (payload, type or signature changed), or an envelope that is not one is an
  * error naming what (name: how messages call the envelope). */
 int dsse_verify(const char *pubkey_path, const char *text, size_t len, const char *name, const char *type, char **payload,
-                size_t *payload_len, char **err);
+                size_t *payload_len, char **reterr);

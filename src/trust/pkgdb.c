@@ -51,7 +51,7 @@ static char *srpm_name(char *src)
 }
 
 /* pkgdb_list, naming the database as where in its messages. */
-static int list_db(const char *family, const char *dbdir, const char *where, json_t **out, char **err)
+static int list_db(const char *family, const char *dbdir, const char *where, json_t **out, char **reterr)
 {
     bool deb = streq(family, "deb");
     _cleanup_free_ char *text = NULL;
@@ -71,26 +71,26 @@ static int list_db(const char *family, const char *dbdir, const char *where, jso
         rc = proc_run_stdout(argv, 120000, PKGDB_LIST_MAX, &text);
     }
     if (rc == -EINTR) {
-        return err_setf(err, -EINTR, "interrupted");
+        return err_setf(reterr, -EINTR, "interrupted");
     }
     /* a list cut short would be an SBOM that leaves packages out */
     if (rc == -E2BIG) {
-        return err_setf(err, -E2BIG, "the %s database in %s lists more than kiln reads (%u MiB of %s output): a crafted or "
+        return err_setf(reterr, -E2BIG, "the %s database in %s lists more than kiln reads (%u MiB of %s output): a crafted or "
                          "damaged database", deb ? "dpkg" : "rpm", where, PKGDB_LIST_MAX >> 20,
                          deb ? "dpkg-query" : "rpm -qa");
     }
     if (rc != 0) {
         _cleanup_free_ char *how = rc > 0 ? xasprintf("exited %d", rc) : xasprintf("failed: %s", strerror(-rc));
-        return err_setf(err, -EIO, "cannot read the %s database in %s (%s %s)", deb ? "dpkg" : "rpm", where,
+        return err_setf(reterr, -EIO, "cannot read the %s database in %s (%s %s)", deb ? "dpkg" : "rpm", where,
                          deb ? "dpkg-query" : "rpm", how);
     }
     *out = pkgdb_parse(family, text);
     return 0;
 }
 
-int pkgdb_list(const char *family, const char *dbdir, json_t **out, char **err)
+int pkgdb_list(const char *family, const char *dbdir, json_t **out, char **reterr)
 {
-    return list_db(family, dbdir, dbdir, out, err);
+    return list_db(family, dbdir, dbdir, out, reterr);
 }
 
 json_t *pkgdb_parse(const char *family, char *text)
@@ -131,7 +131,7 @@ json_t *pkgdb_parse(const char *family, char *text)
 }
 
 /* The copyright files of pkgs copied out of the image into dir, then read as sbom_licenses does. */
-static int image_licenses(const char *image, json_t *pkgs, const char *dir, json_t **out, char **err)
+static int image_licenses(const char *image, json_t *pkgs, const char *dir, json_t **out, char **reterr)
 {
     size_t n = json_array_size(pkgs);
     char **items = xcalloc(n ? n : 1, sizeof *items);
@@ -152,7 +152,7 @@ static int image_licenses(const char *image, json_t *pkgs, const char *dir, json
     strv_free(items, k);
     /* licenses are extra: a copy that failed leaves them out, only an interrupt stops */
     if (r == -EINTR) {
-        *err = why ? why : xstrdup("interrupted");
+        *reterr = why ? why : xstrdup("interrupted");
         return r;
     }
     free(why);
@@ -163,16 +163,16 @@ static int image_licenses(const char *image, json_t *pkgs, const char *dir, json
 }
 
 int pkgdb_from_image(const char *image, json_t **pkgs, json_t **os_release, const char **family, json_t **licenses,
-                     char **err)
+                     char **reterr)
 {
     json_t *info;
-    int r = image_inspect(image, &info, err);
+    int r = image_inspect(image, &info, reterr);
     if (r < 0) return r;
     const char *td = getenv("TMPDIR");
     _cleanup_free_ char *dir = xasprintf("%s/kiln-pkgdb-XXXXXX", td && *td ? td : "/var/tmp");
     if (!mkdtemp(dir)) {
         json_decref(info);
-        return err_setf(err, -errno, "cannot create a temporary directory: %s", strerror(errno));
+        return err_setf(reterr, -errno, "cannot create a temporary directory: %s", strerror(errno));
     }
     /* dpkg's status file; the rpm database's files (sqlite, Berkeley DB, ndb) where Fedora keeps
      * them and where older layouts did: named files only, so a crafted image cannot make kiln
@@ -185,10 +185,10 @@ int pkgdb_from_image(const char *image, json_t **pkgs, json_t **os_release, cons
     items[n++] = "/var/lib/dpkg/status";
     for (size_t i = 0; i < ARRAY_SIZE(dirs); i++)
         for (size_t k = 0; k < ARRAY_SIZE(rpm_files); k++) items[n] = owned[n] = xasprintf("%s/%s", dirs[i], rpm_files[k]), n++;
-    r = image_extract(image, items, n, dir, err);
+    r = image_extract(image, items, n, dir, reterr);
     for (size_t i = 0; i < n; i++) free(owned[i]);
     if (r == 0) {
-        err_setf(err, 0, "%s has no package database (looked for /var/lib/dpkg/status and the rpm database in %s and %s)",
+        err_setf(reterr, 0, "%s has no package database (looked for /var/lib/dpkg/status and the rpm database in %s and %s)",
                          image, dirs[0], dirs[1]);
         r = -ENOENT;
     }
@@ -208,19 +208,19 @@ int pkgdb_from_image(const char *image, json_t **pkgs, json_t **os_release, cons
         /* the copy in the temporary directory is gone when the message is read: name the image's */
         _cleanup_free_ char *where = xasprintf("%s's %s", image, streq(*family, "deb") ? "/var/lib/dpkg"
                                                                 : in_sysimage ? dirs[0] : dirs[1]);
-        r = list_db(*family, db, where, pkgs, err);
+        r = list_db(*family, db, where, pkgs, reterr);
         /* an installed system lists packages: none means a database that was not read */
         if (r == 0 && json_array_size(*pkgs) == 0) {
             json_decref(*pkgs);
             *pkgs = NULL;
-            err_setf(err, 0, "%s: the %s database (%s) lists no installed package: it is damaged or kiln could not read "
+            err_setf(reterr, 0, "%s: the %s database (%s) lists no installed package: it is damaged or kiln could not read "
                              "it; no SBOM was written",
                              image, streq(*family, "deb") ? "dpkg" : "rpm",
                              streq(*family, "deb") ? "/var/lib/dpkg/status" : in_sysimage ? dirs[0] : dirs[1]);
             r = -ENODATA;
         }
         if (r == 0 && licenses) {
-            if (streq(*family, "deb")) r = image_licenses(image, *pkgs, dir, licenses, err);
+            if (streq(*family, "deb")) r = image_licenses(image, *pkgs, dir, licenses, reterr);
             else *licenses = json_object();
             if (r < 0) {
                 json_decref(*pkgs);

@@ -11,11 +11,11 @@
 /* One JSON array, sorted by name then arch, of installed packages:
  * {name, version, arch, source?, source_version?, supplier?, epoch? (rpm), license? (rpm)}.
  * family: "deb" reads ADMINDIR/status (dpkg-query --admindir), "rpm" reads the database directory
- * (rpm --dbpath). 0, or -errno with *err set: -E2BIG when the query prints more than
+ * (rpm --dbpath). 0, or -errno with *reterr set: -E2BIG when the query prints more than
  * PKGDB_LIST_MAX bytes (some 30,000 packages, five times a large desktop install; an image's
  * database is untrusted). */
 #define PKGDB_LIST_MAX (4u << 20)
-int pkgdb_list(const char *family, const char *dbdir, json_t **out, char **err);
+int pkgdb_list(const char *family, const char *dbdir, json_t **out, char **reterr);
 
 /* The lines pkgdb_list's queries print (tab-separated: status, name, version, arch, source,
  * source version, supplier, epoch, license) as its sorted array; text is modified. Lines that
@@ -27,7 +27,7 @@ json_t *pkgdb_parse(const char *family, char *text);
  * licenses, a deb image's /usr/share/doc/NAME/copyright files are read too (a second pass over
  * the image) and *licenses gets sbom_licenses' object (empty when none could be read). */
 int pkgdb_from_image(const char *image, json_t **pkgs, json_t **os_release, const char **family, json_t **licenses,
-                     char **err);
+                     char **reterr);
 
 /* The package URL (purl) of one entry of pkgdb_list for a distro (os-release ID, VERSION_ID). */
 char *pkgdb_purl(const char *family, json_t *pkg, const char *distro_id, const char *distro_version);

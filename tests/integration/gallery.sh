@@ -16,10 +16,11 @@ untmpfs() { # DIR: back to the files it held
 }
 
 sha() { sha256sum "$1" | cut -d' ' -f1; }
-# mkver DIR NAME VERSION: a built version as kiln build lays it out (a disk, a kernel, both
-# SBOMs, the provenance, the manifest naming them), signed, and a passing run that tested it
+# mkver DIR NAME VERSION [ARCH]: a built version as kiln build lays it out (a disk, a kernel, both
+# SBOMs, the provenance, the manifest naming them, with "arch" when ARCH is given), signed, and
+# a passing run that tested it
 mkver() {
-    p=$1/$2-$3
+    p=$1/$2-$3 arch=${4:-}
     mkdir -p "$1/run-$2-$3"
     head -c 300000 /dev/urandom > "$p.raw"
     head -c 5000 /dev/urandom > "$p.vmlinuz"
@@ -31,6 +32,7 @@ mkver() {
         artifacts: [{file: "\($n)-\($v).raw", sha256: $r, kind: "raw", size: 300000},
                     {file: "\($n)-\($v).vmlinuz", sha256: $k, kind: "kernel", size: 5000}],
         sbom: [{file: "\($n)-\($v).spdx.json", sha256: $s}, {file: "\($n)-\($v).cdx.json", sha256: $c}]}' > "$p.manifest.json"
+    [ -z "$arch" ] || { jq --arg a "$arch" '. + {arch: $a}' "$p.manifest.json" > "$p.m" && mv "$p.m" "$p.manifest.json"; }
     jq -n --arg n "$1" --arg v "$2" --arg r "$3" --arg k "$4" --arg s "$5" --arg c "$6" '{_type: "https://in-toto.io/Statement/v1",
         predicateType: "https://slsa.dev/provenance/v1", subject: [{name: "\($n)-\($v).raw", digest: {sha256: $r}},
         {name: "\($n)-\($v).vmlinuz", digest: {sha256: $k}}, {name: "\($n)-\($v).spdx.json", digest: {sha256: $s}},
@@ -91,6 +93,10 @@ expect_in list.txt "(index serial 2, G/index/0000000002.json, signed by key"
 [ "$(grep -c '^os ' list.txt)" = 2 ] || { cat list.txt; fail "list does not show both versions"; }
 expect_jq "$(idx 2)" '[.serial, (.images | length), .previous_sha256] | @tsv' "$(printf '2\t2\t%s' "$(sha "$(idx 1)")")"
 expect_jq "$(idx 2)" '.images[1].entry_sha256' "$(sha G/images/os/1.1/entry.json)"
+# the catalog carries each version's arch: its manifest's, x86_64 for a manifest without one
+# (these have none: image/manifest.h reads them so)
+expect_jq "$(idx 2)" '[.images[].arch] | join(",")' "x86_64,x86_64"
+expect_jq G/images/os/1.1/entry.json '.arch' "x86_64"
 if command -v minisign > /dev/null; then
     for f in "$(idx 2)" G/images/os/1.1/entry.json; do
         minisign -Vm "$f" -p k.pub > /dev/null 2>&1 || fail "stock minisign rejects $f"
@@ -307,6 +313,23 @@ refused "os 1.1 has no vhd artifact" "$KILN" gallery pull os --gallery G --out n
 [ "$(ls new/deep/dir | tr '\n' ' ')" = "os-1.0.cdx.json os-1.0.cdx.json.minisig os-1.0.manifest.json os-1.0.manifest.json.minisig \
 os-1.0.provenance.json os-1.0.provenance.json.minisig os-1.0.spdx.json os-1.0.spdx.json.minisig os-1.0.vmlinuz os-1.0.vmlinuz.minisig " ] ||
     fail "pull --artifact kernel wrote $(ls new/deep/dir)"
+
+# a version built for another arch: entry, index and gallery list --json say which; an arch
+# kiln does not know is refused before anything is copied
+rm -rf GA && cp -a G0 GA
+mkver src arm 1.0 aarch64
+mkver src odd 1.0 sparc64
+# (a state directory of its own: GA is G's copy, the same gallery id, with another serial 3)
+env KILN_STATE_DIR="$T/arch-state" "$KILN" publish src/arm-1.0 --gallery GA --run src/run-arm-1.0 -k k.key > /dev/null 2>&1 ||
+    fail "publish arm 1.0"
+expect_jq GA/images/arm/1.0/entry.json '.arch' aarch64
+expect_jq "$(idx 3 | sed 's#^G/#GA/#')" '[.images[] | "\(.name) \(.version) \(.arch)"] | join(",")' "os 1.0 x86_64,os 1.1 x86_64,arm 1.0 aarch64"
+env KILN_STATE_DIR="$T/arch-state" "$KILN" gallery list --gallery GA --json > la.json || fail "gallery list --json GA"
+expect_jq la.json '[.images[] | .arch] | join(",")' "x86_64,x86_64,aarch64"
+refused "src/odd-1.0.manifest.json: \"arch\" is \"sparc64\", which kiln does not know (known: x86_64, aarch64" \
+    env KILN_STATE_DIR="$T/arch-state" "$KILN" publish src/odd-1.0 --gallery GA --run src/run-odd-1.0 -k k.key
+[ ! -e GA/images/odd ] || fail "a refused arch left GA/images/odd"
+rm -rf GA
 
 have_tmpfs=true
 # a full filesystem under --out: the copy fails, nothing is left there

@@ -145,6 +145,9 @@ rm -rf img
 pv=out1/$base.provenance.json
 expect_jq "$pv" '"\(._type) \(.predicateType)"' "https://in-toto.io/Statement/v1 https://slsa.dev/provenance/v1"
 expect_jq "$pv" .predicate.buildDefinition.externalParameters.spec.digest.sha256 "$(sha256sum "$spec" | cut -d' ' -f1)"
+# the build parameters carry the arch, the manifest's
+expect_jq "$pv" .predicate.buildDefinition.externalParameters.arch "$(jq -r .arch "out1/$base.manifest.json")"
+expect_jq "$pv" .predicate.buildDefinition.externalParameters.arch x86_64 # the spec names none: the default
 (cd out1 && jq -r '.subject[] | "\(.digest.sha256)  \(.name)"' "$base.provenance.json" | sha256sum -c --quiet) || fail "provenance subjects do not match the files"
 expect_jq "$pv" '[.subject[].name] | index("'"$base"'.qcow2") != null and index("'"$base"'.manifest.json") != null' true
 expect_jq "$pv" '.predicate.buildDefinition.resolvedDependencies | length' "$(wc -l < db-names.txt)"

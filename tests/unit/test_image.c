@@ -1817,7 +1817,7 @@ static void test_package_manager(void)
     char **rm = NULL;
     size_t n = 0;
     _cleanup_free_ char *why = NULL;
-    ok(pkgmgr_remove(fd, true, &rm, &n, &why) == 0, "deb removal: %s", why ? why : "");
+    ok(pkgmgr_remove(fd, pkgmgr_front_ends_deb, &rm, &n, &why) == 0, "deb removal: %s", why ? why : "");
     struct sbuf b = {0};
     for (size_t i = 0; i < n; i++) sbuf_printf(&b, "%s%s", i ? " " : "", rm[i]), free(rm[i]);
     free(rm);
@@ -1848,7 +1848,7 @@ static void test_package_manager(void)
     _cleanup_free_ char *lnk = xasprintf("%s/usr/bin/dnf", rroot);
     ok(symlink("dnf-3", lnk) == 0, "dnf -> dnf-3");
     rm = NULL, n = 0;
-    ok(pkgmgr_remove(fd, false, &rm, &n, &why) == 0, "rpm removal: %s", why);
+    ok(pkgmgr_remove(fd, pkgmgr_front_ends_rpm, &rm, &n, &why) == 0, "rpm removal: %s", why);
     b = (struct sbuf){0};
     for (size_t i = 0; i < n; i++) sbuf_printf(&b, "%s%s", i ? " " : "", rm[i]), free(rm[i]);
     free(rm);
@@ -1861,7 +1861,7 @@ static void test_package_manager(void)
     _cleanup_free_ char *eroot = tmp("pmempty");
     mkdir(eroot, 0755);
     fd = open(eroot, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    ok(pkgmgr_remove(fd, true, &rm, &n, &why) == -ENOENT && strstr(why, "no dpkg file lists"), "no dpkg lists: %s", why);
+    ok(pkgmgr_remove(fd, pkgmgr_front_ends_deb, &rm, &n, &why) == -ENOENT && strstr(why, "no dpkg file lists"), "no dpkg lists: %s", why);
     close(fd);
 }
 

@@ -157,7 +157,7 @@ int main(void)
         all[i]->n = 0;
         ext_output_free(all[i]);
     }
-    ok(notifier_junit.run_finished(NULL, &r) == 0 && notifier_json.run_finished(NULL, &r) == 0, "reports written");
+    ok(notifier_junit.run_finished(NULL, &r, NULL) == 0 && notifier_json.run_finished(NULL, &r, NULL) == 0, "reports written");
     _cleanup_free_ char *jp = path_join(dir, "junit.xml");
     char *xargv[] = {"xmllint", "--noout", jp, NULL};
     _cleanup_free_ char *xout = NULL;

@@ -1,3 +1,5 @@
+#include <errno.h>
+#include <string.h>
 #include <jansson.h>
 #include <libxml/HTMLparser.h>
 #include <libxml/parser.h>
@@ -74,8 +76,8 @@ static void hostile_secrets(const char *dir)
         *APPEND(r.v[0].subtests, r.v[0].nsubtests, r.v[0].capsubtests) =
             (struct kiln_subtest){.name = xasprintf("sub%s", sec), .status = ST_FAILED, .reason = xstrdup(sec)};
         r.v[1] = (struct kiln_result){.id = xstrdup("ok_case"), .c = &k, .status = ST_PASSED};
-        ok(notifier_json.run_finished(NULL, &r) == 0 && notifier_junit.run_finished(NULL, &r) == 0 &&
-               notifier_html.run_finished(NULL, &r) == 0,
+        ok(notifier_json.run_finished(NULL, &r, NULL) == 0 && notifier_junit.run_finished(NULL, &r, NULL) == 0 &&
+               notifier_html.run_finished(NULL, &r, NULL) == 0,
            "secret '%s': reports written", sec);
         json_error_t err;
         json_t *j = json_load_file(rp, JSON_REJECT_DUPLICATES, &err);
@@ -177,7 +179,7 @@ static void check_html_markup(const char *dir)
     const char *evil = "</td></tr></table><script>alert(1)</script><img src=x onerror=alert(2)>";
     r.v[0] = (struct kiln_result){.id = xstrdup("c1"), .c = &k, .status = ST_FAILED, .reason = xstrdup(evil),
                                   .node = xstrdup("node0"), .log_rel = xstrdup("cases/c1/log.txt")};
-    ok(notifier_html.run_finished(NULL, &r) == 0, "html with a markup reason written");
+    ok(notifier_html.run_finished(NULL, &r, NULL) == 0, "html with a markup reason written");
     _cleanup_free_ char *hp = path_join(dir, "report.html");
     htmlDocPtr doc = htmlReadFile(hp, "UTF-8", HTML_PARSE_NONET | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING);
     ok(doc != NULL, "report.html parses as HTML");
@@ -250,8 +252,8 @@ int main(void)
     json_decref(j);
     free(text);
 
-    ok(notifier_junit.run_finished(NULL, &r) == 0, "junit written");
-    ok(notifier_html.run_finished(NULL, &r) == 0, "html written");
+    ok(notifier_junit.run_finished(NULL, &r, NULL) == 0, "junit written");
+    ok(notifier_html.run_finished(NULL, &r, NULL) == 0, "html written");
     _cleanup_free_ char *jp = path_join(dir, "junit.xml");
     _cleanup_free_ char *hp = path_join(dir, "report.html");
     char *junit, *html;
@@ -272,6 +274,25 @@ int main(void)
     free(junit);
     free(html);
 
+    /* a report that cannot be written gives its message to the caller (kiln run prints it once),
+     * each notifier's after the other's */
+    {
+        char *real = r.dir;
+        r.dir = path_join(dir, "missing");
+        _cleanup_free_ char *why = NULL, *all = NULL;
+        ok(notifier_json.run_finished(NULL, &r, &why) == -ENOENT, "results.json into a missing directory: -ENOENT");
+        _cleanup_free_ char *want = xasprintf("cannot write %s/results.json: %s", r.dir, strerror(ENOENT));
+        is_str(why, want, "the message names the file and the reason");
+        struct kiln_notifiers ns = {0};
+        notifiers_add(&ns, &notifier_json, NULL);
+        notifiers_add(&ns, &notifier_junit, NULL);
+        ok(notifiers_run_finished(&ns, &r, &all) == -ENOENT, "notifiers: the first failure's errno");
+        _cleanup_free_ char *want2 = xasprintf("%s; cannot write %s/junit.xml: %s", want, r.dir, strerror(ENOENT));
+        is_str(all, want2, "every notifier's message, in order");
+        free(r.dir);
+        r.dir = real;
+    }
+
     /* whatever bytes a guest printed, junit.xml stays well-formed and results.json keeps the
      * text: U+FFFD only where the bytes were not UTF-8 */
     struct kiln_result *res0 = &r.v[0];
@@ -281,7 +302,7 @@ int main(void)
     for (size_t i = 0; i < ARRAY_SIZE(names); i++)
         *APPEND(res0->subtests, res0->nsubtests, res0->capsubtests) =
             (struct kiln_subtest){.name = xstrdup(names[i]), .status = ST_FAILED, .reason = xstrdup(names[i])};
-    ok(notifier_junit.run_finished(NULL, &r) == 0 && notifier_json.run_finished(NULL, &r) == 0, "reports written");
+    ok(notifier_junit.run_finished(NULL, &r, NULL) == 0 && notifier_json.run_finished(NULL, &r, NULL) == 0, "reports written");
     xmlDoc *doc = xmlReadFile(jp, NULL, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
     ok(doc != NULL, "junit.xml with hostile bytes is well-formed XML");
     ok(valid_junit(jp), "junit.xml with hostile bytes is valid against junit-10.xsd");

@@ -450,6 +450,17 @@ static void catalogs(void)
         ok(r < 0 && err && strstr(err, bad_index[i].why), "index refused (%s): %s", bad_index[i].why,
            err ? err : "(accepted)");
     }
+    /* arch: optional (an index kiln signed before it recorded arch), a name when there */
+    _cleanup_free_ char *with_arch = swap(good, "\"channels\"", "\"arch\": \"aarch64\", \"channels\"");
+    r = parse_text(true, with_arch, &err);
+    ok(r == 0, "an index item with its arch parses: %s", err ? err : "");
+    _cleanup_free_ char *bad_arch = swap(good, "\"channels\"", "\"arch\": 64, \"channels\"");
+    r = parse_text(true, bad_arch, &err);
+    ok(r < 0 && strstr(err, "images[0]: \"arch\" is not an architecture's name"), "an arch that is no name: %s",
+       err ? err : "(accepted)");
+    _cleanup_free_ char *top_arch = swap(good, "\"updated\"", "\"arch\": \"x86_64\", \"updated\"");
+    r = parse_text(true, top_arch, &err);
+    ok(r < 0 && strstr(err, "unknown key \"arch\""), "arch only in the items, not the index itself: %s", err ? err : "(accepted)");
     _cleanup_free_ char *dup = xasprintf(", {\"name\": \"os\", \"version\": \"1.0\", \"channels\": [\"beta\"], \"entry_sha256\": \"%s\"}", SHA);
     r = parse_index(SHA, dup, &err);
     ok(r < 0 && strstr(err, "images[1]: os 1.0 is listed twice"), "a version listed twice: %s",err ? err : "(accepted)");
@@ -472,6 +483,13 @@ static void catalogs(void)
                         " \"files\": [{\"file\": \"os-1.1.raw\", \"sha256\": \"" SHA "\", \"signed_by\": \"E5FC6A2E9EAD8FE3\"}]}";
     r = parse_text(false, entry, &err);
     ok(r == 0, "a well-formed entry parses");
+    _cleanup_free_ char *entry_arch = swap(entry, "\"channel\"", "\"arch\": \"x86_64\", \"channel\"");
+    r = parse_text(false, entry_arch, &err);
+    ok(r == 0, "an entry with its arch parses: %s", err ? err : "");
+    _cleanup_free_ char *entry_bad_arch = swap(entry, "\"channel\"", "\"arch\": \"../x\", \"channel\"");
+    r = parse_text(false, entry_bad_arch, &err);
+    ok(r < 0 && strstr(err, "the entry: \"arch\" is not an architecture's name"), "an entry's arch that is no name: %s",
+       err ? err : "(accepted)");
     static const struct {
         const char *a, *b, *why;
     } bad_entry[] = {
