@@ -245,7 +245,8 @@ int cmd_inspect(int argc, char **argv)
         printf("%s: root filesystem archive (tar, compression %s), %lld entries, %s expanded, file %s\n", path,
                json_string_value(json_object_get(j, "compression")), (long long)json_integer_value(json_object_get(j, "entries")),
                a, b);
-        if (json_is_true(json_object_get(j, "wsl_conf"))) printf("WSL: /etc/wsl.conf present\n");
+        /* said either way: a missing line read as "not checked" (fresh-user finding) */
+        printf("WSL: %s\n", json_is_true(json_object_get(j, "wsl_conf")) ? "/etc/wsl.conf present" : "no /etc/wsl.conf");
     } else print_disk(j, path);
     json_t *osr = json_object_get(j, "os_release");
     if (osr) {

@@ -17,6 +17,7 @@
 
 #include "image/pkg_progress.h"
 #include "util/fs.h"
+#include "util/log.h"
 #include "util/proc.h"
 #include "util/timeutil.h"
 #include "util/utf8.h"
@@ -40,6 +41,8 @@ static bool disk_made(const struct image_spec *s, const struct build_opts *o)
 
 /* ... and the ESP's also when the spec signs: the signed kernel is the direct-boot output too */
 static bool esp_made(const struct image_spec *s, const struct build_opts *o) { return disk_made(s, o) || s->sb_key; }
+
+bool build_needs_kernel(const struct image_spec *s, const struct build_opts *o) { return esp_made(s, o); }
 
 static const struct build_stage stages[] = {
     {"rootfs", stage_rootfs, NULL},       /* the package tree, cached */
@@ -475,6 +478,11 @@ int image_build(const struct image_spec *s, const struct build_opts *o)
     build_teardown(&c);
     /* a failed build leaves no empty output directory it made (its log, when kept, keeps it) */
     if (r < 0 && c.out_made) rmdir(o->out_dir);
-    if (r == 0) emit(&c, &(struct build_event){.kind = BUILD_DONE, .seconds = now_s() - t0, .path = prefix});
+    /* a successful build's outputs have no log beside them: an earlier failed build's goes */
+    if (r == 0) {
+        _cleanup_free_ char *stale = xasprintf("%s.build.log", prefix);
+        if (unlink(stale) < 0 && errno != ENOENT) log_warn("cannot remove the failed build's log %s: %s", stale, strerror(errno));
+        emit(&c, &(struct build_event){.kind = BUILD_DONE, .seconds = now_s() - t0, .path = prefix});
+    }
     return r < 0 && kiln_interrupted ? -EINTR : bad_out ? -ENOTDIR : r < 0 ? -EIO : 0;
 }

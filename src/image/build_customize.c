@@ -225,6 +225,7 @@ static int find_kernel(struct build_ctx *c)
         }
     }
     if (dir) closedir(dir);
+    if (!best && !build_needs_kernel(c->spec, c->opts)) return 0; /* a rootfs archive alone: none needed */
     if (!best) {
         _cleanup_free_ char *pkgs = c->family->kernel_packages(c->spec->arch);
         return build_error(c, "customize", "the image has no kernel in /boot; add %s to packages.install", pkgs);
@@ -449,15 +450,30 @@ static int remove_package_manager(struct build_ctx *c)
     return 0;
 }
 
+int host_copies_remove(const struct pkg_family_ops *f, int root_fd)
+{
+    int n = 0;
+    for (const char *const *p = f->host_copies; p && *p; p++) {
+        int fd = inroot_open(root_fd, *p, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
+        struct stat st;
+        bool regular = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+        if (fd >= 0) close(fd);
+        if (regular && !(f->owned && f->owned(root_fd, *p))) n += inroot_rm_glob(root_fd, *p) > 0;
+    }
+    return n;
+}
+
 int stage_customize(struct build_ctx *c)
 {
     const struct image_spec *s = c->spec;
     int r = find_kernel(c);
     if (r < 0) return r;
-    _cleanup_free_ char *initrd = tree_initrd(c);
-    if (!initrd)
+    _cleanup_free_ char *initrd = c->kver ? tree_initrd(c) : NULL;
+    if (c->kver && !initrd)
         return build_error(c, "customize", "kernel %s has no initrd in /boot; add %s to packages.install", c->kver,
                            c->family->initrd_tool);
+    /* the build host's resolver and name, copied in by the tree maker: not the image's */
+    host_copies_remove(c->family, c->root_fd);
     if ((r = customize_system(c)) < 0 || (r = customize_users(c)) < 0 || (r = customize_files(c)) < 0) return r;
     if (s->encrypt && (r = encrypt_customize(c)) < 0) return r;
     if (s->layout == LAYOUT_IMMUTABLE && (r = stamp_os_release(c)) < 0) return r;
@@ -468,6 +484,6 @@ int stage_customize(struct build_ctx *c)
     generalize(c);
     clamp_tree(c->root, c->epoch);
     /* the tree's /boot is final: the ESP is sized for its kernel, initrd and boot loader */
-    c->esp_bytes = esp_size(c);
+    if (c->kver) c->esp_bytes = esp_size(c);
     return 0;
 }

@@ -35,6 +35,13 @@ struct pkg_family_ops {
     int (*create)(struct build_ctx *c, const char *dest);
     /* packages.package_manager: remove: the family's front ends (image/pkgmgr.h) */
     pkgmgr_front_ends_fn pkgmgr_front_ends;
+    /* Files the tree maker copies from the build host into the tree and leaves there, paths in
+     * the tree, NULL-terminated (deb: mmdebstrap copies the host's /etc/resolv.conf and
+     * /etc/hostname "for debootstrap compatibility", man mmdebstrap), or NULL for none. The
+     * customize stage removes each that is a regular file no package lists (host_copies_remove). */
+    const char *const *host_copies;
+    /* Whether an installed package lists /rel (deb: var/lib/dpkg/info/ *.list); NULL: none does. */
+    bool (*owned)(int root_fd, const char *rel);
 };
 extern const struct pkg_family_ops family_deb, family_rpm;
 /* The vtable of the spec's family (FAMILY_DEB or FAMILY_RPM). */
@@ -48,11 +55,20 @@ struct build_stage {
     int (*run)(struct build_ctx *c);
     bool (*enabled)(const struct image_spec *s, const struct build_opts *o);
 };
+/* Whether the build needs the tree's kernel and initrd (build.c): for a disk (raw, qcow2, VHD
+ * among the outputs asked for), the immutable layout or a signed kernel (the ESP stage runs).
+ * A rootfs archive alone (output: [tar], or --format tar) does not: a WSL or container rootfs
+ * has no kernel of its own; one the tree has is still written for direct boot. */
+bool build_needs_kernel(const struct image_spec *s, const struct build_opts *o);
 /* The stages in the order they run (build.c); *n gets how many. */
 const struct build_stage *build_stages(size_t *n);
 
 int stage_rootfs(struct build_ctx *c);    /* build_tree.c */
 int stage_customize(struct build_ctx *c); /* build_customize.c */
+/* Removes from the tree at root_fd family f's host_copies that are regular files (not symlinks)
+ * no package owns, so no image carries its builder's resolver or name; returns how many. Runs
+ * on the build's copy of the cached tree, before os.hostname and os.files write theirs. */
+int host_copies_remove(const struct pkg_family_ops *f, int root_fd);
 int stage_usr(struct build_ctx *c);       /* build_disk.c */
 int stage_root_fs(struct build_ctx *c);
 int stage_esp(struct build_ctx *c);

@@ -147,7 +147,8 @@ static void manifest_image(struct build_ctx *c)
     manifest_read_tree(c);
     json_object_set_new(m, "os_release", json_incref(c->os_release));
     _cleanup_free_ char *cmdline = kernel_cmdline(c);
-    json_object_set_new(m, "kernel", json_pack("{s:s, s:s}", "version", c->kver, "cmdline", cmdline));
+    /* null for a rootfs archive from a tree without a kernel */
+    json_object_set_new(m, "kernel", c->kver ? json_pack("{s:s, s:s}", "version", c->kver, "cmdline", cmdline) : json_null());
     json_object_set_new(m, "layout", json_string(s->layout == LAYOUT_IMMUTABLE ? "immutable" : "standard"));
     json_object_set_new(m, "verity_root_hash", s->layout == LAYOUT_IMMUTABLE ? json_string(c->usr_hash) : json_null());
     json_object_set_new(m, "disk_size", c->disk_bytes ? json_integer((json_int_t)c->disk_bytes) : json_null()); /* null: no disk made */

@@ -127,11 +127,22 @@ static int output_rootfs_tar(struct build_ctx *c)
     return r;
 }
 
+/* Every output is 0644, as the disks and the archive are: dracut makes the initrd 0600 (its
+ * umask 077, in case a host put keys in it; kiln puts none: a sealed key stays in the TPM) and
+ * the hash tree was made 0600, but both are published beside the kernel (a gallery, the update
+ * payload), so a private mode here protects nothing and only makes the outputs differ. */
+static int output_mode(struct build_ctx *c, const char *path)
+{
+    if (chmod(path, 0644) < 0) return build_error(c, "outputs", "cannot chmod 0644 %s: %s", path, strerror(errno));
+    return 0;
+}
+
 /* The kernel and initrd for direct boot, always (the kernel the ESP holds: signed when the spec
  * signs); for the immutable layout also slot A's /usr image and its hash tree, which with them
  * make the update payload (update.json ties them together). */
 static int output_boot_files(struct build_ctx *c)
 {
+    if (!c->kver) return 0; /* a rootfs archive alone, from a tree without a kernel */
     _cleanup_free_ char *irel = tree_initrd(c);
     _cleanup_free_ char *krel = xasprintf("boot/vmlinuz-%s", c->kver);
     const struct { const char *src_rel, *suffix; } kfiles[] = {{krel, kiln_artifacts[ARTIFACT_KERNEL].suffix},
@@ -143,7 +154,7 @@ static int output_boot_files(struct build_ctx *c)
         if (!src) return build_error(c, "outputs", "the kernel or initrd for %s is gone from /boot", c->kver);
         _cleanup_free_ char *dst = xasprintf("%s/%s%s", c->stage_dir, c->base, kfiles[i].suffix);
         char *cp[] = {"cp", "--preserve=timestamps", src, dst, NULL};
-        if ((r = build_run(c, "outputs", cp)) < 0) return r;
+        if ((r = build_run(c, "outputs", cp)) < 0 || (r = output_mode(c, dst)) < 0) return r;
     }
     if (c->spec->layout != LAYOUT_IMMUTABLE) return 0;
     const char *parts[][2] = {{"usr.img", kiln_artifacts[ARTIFACT_USR].suffix},
@@ -152,7 +163,7 @@ static int output_boot_files(struct build_ctx *c)
         _cleanup_free_ char *src = path_join(c->work, parts[i][0]);
         _cleanup_free_ char *dst = xasprintf("%s/%s%s", c->stage_dir, c->base, parts[i][1]);
         char *mv[] = {"mv", src, dst, NULL};
-        if ((r = build_run(c, "outputs", mv)) < 0) return r;
+        if ((r = build_run(c, "outputs", mv)) < 0 || (r = output_mode(c, dst)) < 0) return r;
     }
     return 0;
 }
@@ -346,7 +357,8 @@ int stage_outputs(struct build_ctx *c)
     if (r == 0) r = list_artifacts(c, arts);
     if (r == 0 && immutable) r = write_update_manifest(c, arts);
     if (r == 0)
-        build_note(c, "(%s + kernel, initrd%s)", made.s ? made.s + 1 : "no disk", immutable ? ", update payload" : "");
+        build_note(c, "(%s%s%s)", made.s ? made.s + 1 : "no disk", c->kver ? " + kernel, initrd" : ", no kernel",
+                   immutable ? ", update payload" : "");
     sbuf_free(&made);
     return r;
 }

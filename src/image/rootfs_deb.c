@@ -14,6 +14,7 @@
 #include "image/encrypt.h"
 #include "image/reposnap.h"
 #include "util/fs.h"
+#include "util/inroot.h"
 #include "util/proc.h"
 #include "util/strv.h"
 #include "util/util.h"
@@ -339,6 +340,29 @@ static char *deb_kernel_packages(const struct kiln_arch *a)
     return xasprintf("linux-image-%s (and initramfs-tools)", a->debian);
 }
 
+/* Whether a dpkg file list in the tree names /rel on a line of its own. */
+static bool deb_owned(int root_fd, const char *rel)
+{
+    int fd = inroot_open(root_fd, "var/lib/dpkg/info", O_RDONLY | O_DIRECTORY, 0);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d && fd >= 0) close(fd);
+    _cleanup_free_ char *line = xasprintf("/%s", rel);
+    bool owned = false;
+    struct dirent *de;
+    while (d && !owned && (de = readdir(d))) {
+        if (!endswith(de->d_name, ".list")) continue;
+        _cleanup_free_ char *lrel = xasprintf("var/lib/dpkg/info/%s", de->d_name), *text = NULL;
+        size_t len;
+        if (inroot_read(root_fd, lrel, 64 << 20, &text, &len) < 0) continue;
+        char *save = NULL;
+        for (char *l = strtok_r(text, "\n", &save); l && !owned; l = strtok_r(NULL, "\n", &save)) owned = streq(l, line);
+    }
+    if (d) closedir(d);
+    return owned;
+}
+
+static const char *const deb_host_copies[] = {"etc/resolv.conf", "etc/hostname", NULL};
+
 const struct pkg_family_ops family_deb = {
     .family = FAMILY_DEB,
     .name = "deb",
@@ -349,4 +373,6 @@ const struct pkg_family_ops family_deb = {
     .sources = rootfs_deb_sources,
     .create = rootfs_deb,
     .pkgmgr_front_ends = pkgmgr_front_ends_deb,
+    .host_copies = deb_host_copies,
+    .owned = deb_owned,
 };

@@ -59,6 +59,12 @@ static void ctl_files_remove(const struct iscsi_target *t, int ctl)
     unlink(lock);
 }
 
+int iscsi_ctl_port(unsigned seed, int attempt)
+{
+    unsigned span = ISCSI_CTL_MAX - ISCSI_CTL_MIN + 1;
+    return ISCSI_CTL_MIN + (int)((seed * 131u + (unsigned)attempt * 977u) % span);
+}
+
 /* Whether no process holds management port ctl's lock (tgtd takes it with lockf before it
  * binds its socket): a port another tgtd holds would send our tgtadm to that one. Files of a
  * port nobody holds are a killed tgtd's (kill -9 of kiln leaves them): removed. */
@@ -132,7 +138,7 @@ int iscsi_target_start(struct iscsi_target *t, const char *tgtd, const char *tgt
     int r = -EIO;
     /* management ports spread by pid: concurrent runs rarely meet, and a taken one is skipped */
     for (int attempt = 0; attempt < 32 && r != 0; attempt++) {
-        int ctl = 20000 + (int)(((unsigned)getpid() * 131u + (unsigned)attempt * 977u) % 40000u);
+        int ctl = iscsi_ctl_port((unsigned)getpid(), attempt);
         if (!ctl_free(t, ctl)) continue;
         t->ctl = ctl;
         _cleanup_free_ char *cport = xasprintf("%d", ctl);

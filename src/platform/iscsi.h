@@ -16,6 +16,12 @@ struct iscsi_target {
     char *backing;   /* the LUN's sparse file */
 };
 
+/* tgtd's management ports (its -C): tgt 1.0.85 takes 0 to 32767 only and exits on another
+ * ("-C argument value '42111' out of range"); 0 is the system tgtd's. kiln's lie in 1000 to
+ * 32767, spread by seed (the pid) and attempt, so concurrent runs rarely meet. */
+enum { ISCSI_CTL_MIN = 1000, ISCSI_CTL_MAX = 32767 };
+int iscsi_ctl_port(unsigned seed, int attempt);
+
 /* Starts tgtd (program tgtd, configured with tgtadm) on 127.0.0.1 with target iqn (tid 1)
  * whose LUN 1 is a new sparse file backing of lun_bytes, any initiator allowed (only the
  * host's loopback reaches it); tgtd's output goes to log. The management port is one no other

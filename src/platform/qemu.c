@@ -60,6 +60,7 @@ struct qemu_priv {
     struct ntp_server *ntp; /* the guests' time source, when port 123 was free */
     char *swtpm;            /* the swtpm program; NULL: none, so feature tpm is not offered */
     char *tgtd, *tgtadm;    /* tgt's programs; NULL: feature iscsi is not offered */
+    char *tgt_why;          /* why not (find_program's reason), else NULL */
     const char *fw_vars;    /* the variable store each node starts from a copy of */
     pid_t update_pid;       /* kiln serve --gallery for platform.qemu.update; 0: none */
     char **gpus;            /* host PCI devices that can be passed through */
@@ -177,11 +178,21 @@ static int secure_boot_firmware(const struct kiln_qemu_conf *q, struct qemu_priv
 
 /* A helper program (swtpm, tgtd, tgtadm): $VAR when set (a path; empty or missing: the
  * feature is not offered), else the first executable NAME in $PATH or /usr/sbin (where tgt
- * installs, outside an ordinary user's PATH). NULL when there is none. */
-static char *find_program(const char *var, const char *name)
+ * installs, outside an ordinary user's PATH). NULL when there is none, with *reterr (when reterr
+ * is not NULL) saying which: $VAR set empty, $VAR naming no executable, or missing (the phrase
+ * the caller gives, e.g. "tgt is not installed (apt-get install tgt: tgtd, tgtadm)"). */
+static char *find_program(const char *var, const char *name, const char *missing, char **reterr)
 {
     const char *env = getenv(var);
-    if (env) return *env && access(env, X_OK) == 0 ? xstrdup(env) : NULL;
+    if (env && !*env) {
+        err_setf(reterr, 0, "$%s is set empty (unset it to use %s from $PATH)", var, name);
+        return NULL;
+    }
+    if (env && access(env, X_OK) == 0) return xstrdup(env);
+    if (env) {
+        err_setf(reterr, 0, "$%s=%s is not an executable file (%s)", var, env, strerror(errno));
+        return NULL;
+    }
     const char *path = getenv("PATH");
     _cleanup_free_ char *dirs = xasprintf("%s:/usr/sbin", path ? path : "");
     char *save = NULL;
@@ -190,6 +201,7 @@ static char *find_program(const char *var, const char *name)
         if (access(f, X_OK) == 0) return f;
         free(f);
     }
+    err_setf(reterr, 0, "%s", missing);
     return NULL;
 }
 
@@ -201,7 +213,7 @@ unsigned kiln_qemu_host_features(const struct kiln_arch *arch, char **reterr)
     if (first_existing(arch->fw_code) && first_existing(arch->fw_vars)) f |= FEAT_UEFI;
     else sbuf_printf(&b, "no uefi: no %s firmware (apt-get install %s); ", arch->name, arch->fw_package);
     /* the TPM as deploy would start it: the same swtpm, and it must run */
-    _cleanup_free_ char *sw = find_program("KILN_SWTPM", "swtpm"), *out = NULL;
+    _cleanup_free_ char *sw = find_program("KILN_SWTPM", "swtpm", "", NULL), *out = NULL;
     char *argv[] = {sw, "socket", "--tpm2", "--print-capabilities", NULL};
     int rc = sw ? proc_run(argv, 10000, &out) : -ENOENT;
     if (rc == 0 && out && strstr(out, "\"tpm-2.0\"")) f |= FEAT_TPM;
@@ -404,11 +416,12 @@ static int qemu_start(struct kiln_platform_ctx *p, char **reterr)
     qp->fw_vars = first_existing(qp->arch->fw_vars);
     if (q->secure_boot != SB_OFF && secure_boot_firmware(q, qp, reterr) < 0) return -EINVAL;
     if (q->firmware == FW_UEFI && firmware_code(p, qp, reterr) < 0) return -EIO;
-    qp->swtpm = find_program("KILN_SWTPM", "swtpm");
+    qp->swtpm = find_program("KILN_SWTPM", "swtpm", "", NULL);
     find_gpus(q, qp);
     if (qp->swtpm) log_debug("qemu: TPMs from %s", qp->swtpm);
-    qp->tgtd = find_program("KILN_TGTD", "tgtd");
-    qp->tgtadm = find_program("KILN_TGTADM", "tgtadm");
+    const char *no_tgt = "tgt is not installed (apt-get install tgt: tgtd, tgtadm)";
+    qp->tgtd = find_program("KILN_TGTD", "tgtd", no_tgt, &qp->tgt_why);
+    if (qp->tgtd) qp->tgtadm = find_program("KILN_TGTADM", "tgtadm", no_tgt, &qp->tgt_why);
     if (!qp->tgtd || !qp->tgtadm) {
         free(qp->tgtd);
         free(qp->tgtadm);
@@ -466,7 +479,7 @@ static bool qemu_capable(struct kiln_platform_ctx *p, const struct kiln_req *nee
     if ((need->features & FEAT_TPM) && !qp->swtpm)
         return err_setf(reterr, false, "needs feature tpm, swtpm is not installed (apt-get install swtpm)");
     if ((need->features & FEAT_ISCSI) && !qp->tgtd)
-        return err_setf(reterr, false, "needs feature iscsi, tgt is not installed (apt-get install tgt: tgtd, tgtadm)");
+        return err_setf(reterr, false, "needs feature iscsi, %s", qp->tgt_why ? qp->tgt_why : "");
     if ((need->features & FEAT_SECURE_BOOT) && q->secure_boot == SB_OFF)
         return err_setf(reterr, false, "needs feature secure-boot, platform.qemu.secure_boot is not set (ms or snakeoil)");
     if ((need->features & FEAT_UPDATE) && !p->update)
@@ -1306,6 +1319,7 @@ static void qemu_fini(struct kiln_platform_ctx *p)
     free(qp->gpu_used);
     free(qp->gpu_why);
     free(qp->tgtd);
+    free(qp->tgt_why);
     free(qp->tgtadm);
     free(qp);
     p->priv = NULL;

@@ -149,6 +149,12 @@ if command -v script > /dev/null; then
 fi
 expect_status 0 "$KILN" inspect --json conv.img
 expect_jq "$T/out" .format qcow2
+# a rootfs archive without /etc/wsl.conf: inspect says so (fresh-user finding: no WSL line at all)
+mkdir -p rootfs/etc && printf 'ID=debian\nPRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\n' > rootfs/etc/os-release
+tar -C rootfs --zstd --numeric-owner --owner=0 --group=0 -cf rootfs.tar.zst etc
+expect_status 0 "$KILN" inspect rootfs.tar.zst
+expect_in "$T/out" "root filesystem archive (tar, compression zstd)"
+expect_in "$T/out" "WSL: no /etc/wsl.conf"
 # a short option's value attached (-kFILE) and -- ending the options, as the README says
 expect_status 0 "$KILN" sign -kk.key -tattached -- disk.raw
 expect_status 0 "$KILN" verify -pk.pub --json -- disk.raw

@@ -21,6 +21,8 @@ grep -qE "^kiln build: \\[[0-9]/[0-9]\\] outputs [0-9]+ s: sha256 of 5 files \([
 ! grep -q "$(printf '[\r\033]')" build1.txt || fail "carriage returns or escape sequences in a build's piped output"
 for f in raw qcow2 vhd vmlinuz initrd manifest.json spdx.json cdx.json provenance.json; do [ -s "out1/$base.$f" ] || fail "missing out1/$base.$f"; done
 [ -z "$(ls -A out1 | grep -v "^$base\.")" ] || fail "stray files in out1: $(ls -A out1)"
+# one mode for every output (fresh-user finding: the .initrd of a dracut tree was 0600)
+for f in out1/*; do [ "$(stat -c %a "$f")" = 644 ] || fail "$f is mode $(stat -c %a "$f"), the outputs are 0644"; done
 m=out1/$base.manifest.json
 expect_jq "$m" .name debian-server
 expect_jq "$m" .os_release.ID debian
@@ -50,6 +52,12 @@ debugfs -R "ls -l /etc/ssh" rootfs.img 2>/dev/null > ssh.txt
 ! grep -q ssh_host_ ssh.txt || fail "SSH host keys baked into the image"
 [ "$(debugfs -R "stat /etc/machine-id" rootfs.img 2>/dev/null | sed -n 's/.*Size: \([0-9]*\).*/\1/p' | head -1)" = 0 ] || fail "machine-id not empty"
 debugfs -R "cat /etc/fstab" rootfs.img 2>/dev/null | grep -q "^PARTUUID=" || fail "fstab does not mount by PARTUUID"
+# not the build host's resolver and name (mmdebstrap copies its /etc/resolv.conf and /etc/hostname
+# into the tree; fresh-user finding: nameserver 10.255.255.53, mode 0755, in every image): no
+# package here makes a resolv.conf, so there is none; /etc/hostname is os.hostname's
+debugfs -R "stat /etc/resolv.conf" rootfs.img 2>&1 | grep -q "File not found" ||
+    fail "/etc/resolv.conf is in the image (the build host's?): $(debugfs -R 'cat /etc/resolv.conf' rootfs.img 2>/dev/null)"
+[ "$(debugfs -R "cat /etc/hostname" rootfs.img 2>/dev/null)" = kiln-debian ] || fail "/etc/hostname is not os.hostname's kiln-debian"
 # the libeatmydata the package installs ran with (rootfs_deb.c: deps.sh installs it) is gone
 # again: not in the image, not in its ld.so.cache, not in the initrd (its tools run ldd)
 if [ -e /usr/lib/x86_64-linux-gnu/libeatmydata.so.1 ]; then

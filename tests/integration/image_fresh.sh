@@ -211,4 +211,9 @@ expect_in build5.txt "kiln build: failed; the build log is kept at out5/fresh-1.
 expect_in out5/fresh-1.0.0.build.log "\$ mmdebstrap --verbose "
 expect_in out5/fresh-1.0.0.build.log "I: running apt-get update..."
 expect_re out5/fresh-1.0.0.build.log "^(Err|Ign):[0-9]+ http://127.0.0.1:9/repo"
+# the next build into out5 succeeds: the failed build's log goes with it (fresh-user finding:
+# a failed first build's .build.log stayed beside the next build's outputs)
+"$KILN" build fresh.yml --out out5 > build5b.txt 2>&1 || { cat build5b.txt; fail "the build after the failed one failed"; }
+[ ! -e out5/fresh-1.0.0.build.log ] || fail "the failed build's log stayed beside a successful build's outputs"
+[ -s out5/fresh-1.0.0.manifest.json ] || fail "no manifest in out5"
 note "an unreadable repository: one warning, the build went on to the package manager"

@@ -41,6 +41,8 @@ for k in usr verity kernel initrd; do
     [ "$(sha256sum "$f" | cut -d' ' -f1)" = "$(jqv "$u" ".$k.sha256")" ] || fail "$f does not have the sha256 update.json gives"
     [ "$(stat -c %s "$f")" = "$(jqv "$u" ".$k.size")" ] || fail "$f does not have the size update.json gives"
 done
+# one mode for every output (fresh-user finding: .initrd, dracut's, and .usr.verity were 0600)
+for f in dist/*; do [ "$(stat -c %a "$f")" = 644 ] || fail "$f is mode $(stat -c %a "$f"), the outputs are 0644"; done
 expect_jq "$m" '[.artifacts[] | select(.kind == "usr" or .kind == "usr-verity" or .kind == "update") | .file] | sort | join(",")' \
     "$base.update.json,$base.usr.img,$base.usr.verity"
 veritysetup verify "dist/$base.usr.img" "dist/$base.usr.verity" "$hash" || fail "veritysetup verify rejects the payload's /usr"

@@ -107,4 +107,21 @@ $pm rmi -a > /dev/null 2>&1
 sed 's/^output: .*/output: [qcow2]/' tar.yml > notar.yml
 expect_status 2 "$KILN" build --check notar.yml
 expect_in "$T/err" "notar.yml:31:6: wsl: wsl: true applies to the rootfs archive only"
+
+# a rootfs archive alone needs no kernel (fresh-user finding: output [tar] without
+# linux-image-amd64 passed --check, then failed in customize: "the image has no kernel in
+# /boot"): built, with no .vmlinuz or .initrd, the manifest's kernel null. Its own package tree
+# (no kernel, no initramfs-tools), in a cache of the test's own with the shared .debs.
+shared=${KILN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kiln}
+mkdir -p "$T/kcache/build" "$shared/build/debs" && ln -s "$shared/build/debs" "$T/kcache/build/debs"
+sed -e 's/^output: .*/output: [tar]/' -e 's/ linux-image-amd64, initramfs-tools,//' \
+    "$root/examples/images/debian-server.yml" > nokernel.yml
+! grep -q 'linux-image' nokernel.yml || fail "could not derive the kernel-less spec"
+expect_status 0 "$KILN" build --check nokernel.yml
+KILN_CACHE=$T/kcache "$KILN" build nokernel.yml --out out-nk > build-nk.txt 2>&1 || { cat build-nk.txt; fail "the kernel-less tar build failed"; }
+expect_in build-nk.txt "(tar, no kernel)"
+[ -s "out-nk/$base.tar.zst" ] || fail "no out-nk/$base.tar.zst"
+[ ! -e "out-nk/$base.vmlinuz" ] && [ ! -e "out-nk/$base.initrd" ] || fail "a kernel or initrd output without a kernel: $(ls out-nk)"
+expect_jq "out-nk/$base.manifest.json" .kernel null
+note "output [tar] without a kernel: built ($(ls out-nk | wc -l) files)"
 exit 0

@@ -4,7 +4,7 @@
 # skipped naming the missing initiator, and no tgtd, management socket or LUN file is left
 # after the run, after SIGINT or after kill -9 (tgtd dies with kiln by PDEATHSIG; its socket
 # and lock live in the run's work dir, which the next run sweeps, never in /var/run/tgtd); without tgt the case is skipped saying so and no
-# VM boots. Busybox boots only (about a minute under TCG). The full login round on an image with
+# VM boots, with the true reason ($KILN_TGTD set empty, or naming no program). Busybox boots only (about a minute under TCG). The full login round on an image with
 # open-iscsi, and the defect LUNs, are in containers.sh (make check-long).
 . "$(dirname "$0")/lib.sh"
 command -v tgtd >/dev/null || [ -x /usr/sbin/tgtd ] || { echo "tgt is not installed (scripts/deps.sh installs it)"; exit 77; }
@@ -79,6 +79,12 @@ note "no tgtd or qemu left after SIGINT and kill -9"
 KILN_TGTD= "$KILN" run --runs-dir runs-n run.yml > out-n.txt 2>&1 || { cat out-n.txt; fail "the run without tgt failed"; }
 r=runs-n/latest/results.json
 expect_jq "$r" '.cases[0].status' skipped
-expect_jq "$r" '.cases[0].reason' "needs feature iscsi, tgt is not installed (apt-get install tgt: tgtd, tgtadm)"
+# the reason is the true one (fresh-user finding: "tgt is not installed" when it was, and
+# $KILN_TGTD was set empty)
+expect_jq "$r" '.cases[0].reason' 'needs feature iscsi, $KILN_TGTD is set empty (unset it to use tgtd from $PATH)'
 [ ! -e runs-n/latest/nodes ] || fail "a VM was deployed though the case was skipped"
+KILN_TGTD=$T/no-tgtd "$KILN" run --runs-dir runs-m run.yml > out-m.txt 2>&1 || { cat out-m.txt; fail "the run with a missing tgtd failed"; }
+expect_jq runs-m/latest/results.json '.cases[0].reason' \
+    "needs feature iscsi, \$KILN_TGTD=$T/no-tgtd is not an executable file (No such file or directory)"
+[ ! -e runs-m/latest/nodes ] || fail "a VM was deployed though the case was skipped"
 exit 0

@@ -73,6 +73,14 @@ static void test_stages_tar(void)
         is_str(e, "rootfs customize root-fs esp disk outputs manifest", "--format qcow2 on a tar spec: the disk's");
         is_str(f, "rootfs customize usr root-fs esp disk outputs manifest",
                "the immutable layout keeps them (its /usr image and update payload)");
+        /* a rootfs archive alone needs no kernel (fresh-user finding: output [tar] without
+         * linux-image-amd64 failed in customize, "the image has no kernel in /boot") */
+        struct build_opts all = {.only_output = -1}, as_tar = {.only_output = OUT_TAR}, as_qcow2 = {.only_output = OUT_QCOW2};
+        ok(!build_needs_kernel(tar, &all) && !build_needs_kernel(wsl, &all), "output: [tar]: no kernel needed");
+        ok(build_needs_kernel(both, &all), "output: [qcow2, tar]: the disk needs one");
+        ok(!build_needs_kernel(both, &as_tar), "--format tar on a spec with a disk: none needed");
+        ok(build_needs_kernel(tar, &as_qcow2), "--format qcow2 on a tar spec: needed");
+        ok(build_needs_kernel(imm, &all), "the immutable layout's archive: needed (its /usr image and update payload)");
     }
     spec_free(tar), spec_free(wsl), spec_free(both), spec_free(imm);
 }
@@ -113,6 +121,36 @@ static void test_families(void)
     is_str(k3, "kernel-core", "rpm kernel");
     is_str(pkg_family_name(FAMILY_DEB), "deb", "pkg_family_name deb");
     ok(pkg_family_name(FAMILY_OTHER) == NULL, "pkg_family_name: no name for another family");
+}
+
+/* The tree maker's copies of the build host's files (fresh-user finding: every deb image kept
+ * the builder's /etc/resolv.conf, "nameserver 10.255.255.53" mode 0755, and /etc/hostname, as
+ * mmdebstrap copies them in): deb lists both, rpm none; host_copies_remove takes a regular file
+ * no package lists, and leaves a symlink (systemd-resolved's stub) and a file a package lists. */
+static void test_host_copies(void)
+{
+    const struct pkg_family_ops *deb = pkg_family_ops(FAMILY_DEB), *rpm = pkg_family_ops(FAMILY_RPM);
+    ok(deb->host_copies && deb->host_copies[0] && streq(deb->host_copies[0], "etc/resolv.conf") && deb->host_copies[1] &&
+           streq(deb->host_copies[1], "etc/hostname") && !deb->host_copies[2],
+       "deb: mmdebstrap's copies of the host's /etc/resolv.conf and /etc/hostname");
+    ok(!rpm->host_copies || !rpm->host_copies[0], "rpm: none");
+    _cleanup_free_ char *t = path_join(dir, "hosttree"), *etc = path_join(t, "etc"), *info = path_join(t, "var/lib/dpkg/info");
+    mkdir_p(etc, 0755), mkdir_p(info, 0755);
+    _cleanup_free_ char *rc = path_join(etc, "resolv.conf"), *hn = path_join(etc, "hostname"), *lst = path_join(info, "x.list");
+    write_file_atomic(rc, "nameserver 10.255.255.53\n", 25, 0755);
+    write_file_atomic(hn, "builder\n", 8, 0644);
+    int fd = open(t, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    is_int(host_copies_remove(rpm, fd), 0, "rpm: nothing removed");
+    ok(file_exists(rc) && file_exists(hn), "rpm: ... both stay");
+    is_int(host_copies_remove(deb, fd), 2, "deb: both host copies removed");
+    ok(!file_exists(rc) && !file_exists(hn), "deb: ... neither is in the tree");
+    write_file_atomic(lst, "/.\n/etc\n/etc/hostname\n", 22, 0644);
+    write_file_atomic(hn, "owned\n", 6, 0644);
+    ok(symlink("../run/systemd/resolve/stub-resolv.conf", rc) == 0, "a resolv.conf symlink");
+    is_int(host_copies_remove(deb, fd), 0, "deb: a symlink and a file a package lists stay");
+    struct stat st;
+    ok(lstat(rc, &st) == 0 && S_ISLNK(st.st_mode) && file_exists(hn), "deb: ... both still there");
+    close(fd);
 }
 
 /* Runs the --customize-hook deb_initrd_hook gives for spec text the way mmdebstrap runs a hook
@@ -425,6 +463,7 @@ int main(void)
     test_stages();
     test_stages_tar();
     test_families();
+    test_host_copies();
     test_initrd_hook();
     test_lines();
     test_events();
