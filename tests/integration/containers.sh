@@ -54,7 +54,9 @@ expect_in $l/verify_container_runtime/log.txt "the container printed its token a
 expect_in $l/verify_container_isolation/log.txt "own PID (pid 1), mount, network and UTS namespaces; memory.max 67108864, cpu.max \"50000 100000\"; root on overlay; OOM-killed inside its cgroup after "
 expect_in $l/verify_container_isolation/log.txt "Memory cgroup out of memory: Killed process "
 expect_in $l/verify_kubelet_prerequisites/log.txt "CRI socket /run/containerd/containerd.sock"
-expect_in $l/verify_iscsi_login/log.txt "discovered iqn.2026-01.dev.kiln:env0, logged in, partitioned, formatted, wrote and read back data"
+# the target is named after the environment that asked for it (the iSCSI case's own)
+ienv=$(jqv "$r" '.cases[] | select(.name=="verify_iscsi_login") | .environment')
+expect_in $l/verify_iscsi_login/log.txt "discovered iqn.2026-01.dev.kiln:$ienv, logged in, partitioned, formatted, wrote and read back data"
 expect_in runs/latest/cases/verify_container_runtime/log.txt "ctr -n kiln images import"
 expect_in runs/latest/cases/verify_iscsi_login/log.txt "@step logout 0"
 expect_no_tgtd
