@@ -23,6 +23,9 @@ struct pkg_family_ops {
     const char *db_path;     /* the package database in the tree: "var/lib/dpkg" | PKGDB_RPM_DBPATH */
     const char *pkg_cache;   /* downloaded packages, under kiln's cache: "build/debs" | "build/dnf" */
     const char *initrd_tool; /* the package that makes the initrd: "initramfs-tools" | "dracut" */
+    /* How create makes a tree, for the cache key (build_tree.c): a new value when the same spec
+     * would give another tree, so trees cached before are not taken for it; NULL: the first way. */
+    const char *tree_recipe;
     /* what packages.install needs for a kernel, for the message when the tree has none */
     char *(*kernel_packages)(const struct kiln_arch *a);
     /* The repositories the package manager reads for spec s, in the order it is given them: for

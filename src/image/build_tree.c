@@ -90,6 +90,8 @@ static char *tree_key(const struct image_spec *s, long epoch, const struct repo_
     if (s->initrd_modules == INITRD_MODULES_VM) sbuf_puts(&k, "initrd-modules vm\n");
     /* only other architectures add a line: trees cached for x86_64 keep their keys */
     if (s->arch != kiln_arch_default()) sbuf_printf(&k, "arch %s\n", s->arch->name);
+    const char *recipe = pkg_family_ops(s->family)->tree_recipe;
+    if (recipe) sbuf_printf(&k, "recipe %s\n", recipe);
     uint8_t md[32];
     unsigned mdlen;
     EVP_Digest(k.s, k.len, md, &mdlen, EVP_sha256(), NULL);
