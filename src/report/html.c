@@ -71,7 +71,9 @@ static void summary(xmlNodePtr body, const struct kiln_results *r)
     p = kh_el(body, "p", NULL);
     kh_attr(p, "class", "sum");
     kh_attr(kh_elf(p, "span", "%zu passed", n[ST_PASSED]), "class", "passed");
-    kh_attr(kh_elf(p, "span", "%zu failed", n[ST_FAILED] + n[ST_ATTEMPTED]), "class", "failed");
+    kh_attr(kh_elf(p, "span", "%zu failed", n[ST_FAILED]), "class", "failed");
+    /* cut off by the run's interruption: neither passed nor failed (console.c says INTERRUPTED) */
+    if (n[ST_ATTEMPTED]) kh_attr(kh_elf(p, "span", "%zu interrupted", n[ST_ATTEMPTED]), "class", "failed");
     kh_attr(kh_elf(p, "span", "%zu skipped", n[ST_SKIPPED]), "class", "skipped");
     kh_attr(kh_elf(p, "span", "%zu flaky", n[ST_FLAKY]), "class", "flaky");
     if (r->interrupted) kh_attr(kh_el(p, "span", "interrupted"), "class", "failed");

@@ -1,6 +1,6 @@
 /* junit.xml for CI systems, in the shape Jenkins xunit's junit-10.xsd accepts (the schema most
- * JUnit consumers follow; tests/data/junit-10.xsd restates it): one testsuite per run; each case
- * a testcase whose <failure> carries the reason's first line as its message and the reason plus
+ * JUnit consumers follow; tests/data/schemas/junit-10.xsd restates it): one testsuite per run; each case
+ * a testcase whose <failure> (<error> for one the run's interruption cut off) carries the reason's first line as its message and the reason plus
  * the tail of the case log as its body; metrics as suite <properties> (a testcase may hold no
  * properties in that schema) and as lines of the case's <system-out>; subtests as their own
  * testcases named case/subtest, each failure with its own message. Written with libxml2's
@@ -86,7 +86,9 @@ static void outcome(struct xml_out *o, const struct kiln_results *r, int status,
 {
     if (status != ST_FAILED && status != ST_ATTEMPTED && status != ST_SKIPPED) return;
     bool skip = status == ST_SKIPPED;
-    xml_open(o, skip ? "skipped" : "failure");
+    /* a case the run's interruption cut off did not fail: JUnit's <error> (an unexpected stop,
+     * counted in errors), not <failure> (a check that failed) */
+    xml_open(o, skip ? "skipped" : status == ST_ATTEMPTED ? "error" : "failure");
     _cleanup_free_ char *msg = message(reason && *reason ? reason : skip ? "skipped" : "failed");
     xml_attr(o, "message", msg);
     if (!skip) {
@@ -168,12 +170,13 @@ static int run_finished(void *self, const struct kiln_results *r, char **reterr)
     (void)self;
     size_t n[ST_FLAKY + 1];
     results_count(r, n);
-    size_t tests = r->n, failures = n[ST_FAILED] + n[ST_ATTEMPTED], skipped = n[ST_SKIPPED];
+    size_t tests = r->n, failures = n[ST_FAILED], errors = n[ST_ATTEMPTED], skipped = n[ST_SKIPPED];
     for (size_t i = 0; i < r->n; i++)
         for (size_t k = 0; k < r->v[i].nsubtests; k++) {
             int st = r->v[i].subtests[k].status;
             tests++;
-            failures += st == ST_FAILED || st == ST_ATTEMPTED;
+            failures += st == ST_FAILED;
+            errors += st == ST_ATTEMPTED;
             skipped += st == ST_SKIPPED;
         }
     char when[32];
@@ -184,13 +187,13 @@ static int run_finished(void *self, const struct kiln_results *r, char **reterr)
     attr(&o, "name", "kiln");
     xml_attrf(&o, "tests", "%zu", tests);
     xml_attrf(&o, "failures", "%zu", failures);
-    xml_attr(&o, "errors", "0");
+    xml_attrf(&o, "errors", "%zu", errors);
     xml_attrf(&o, "time", "%.3f", r->duration_s);
     xml_open(&o, "testsuite");
     attr(&o, "name", r->name);
     xml_attrf(&o, "tests", "%zu", tests);
     xml_attrf(&o, "failures", "%zu", failures);
-    xml_attr(&o, "errors", "0");
+    xml_attrf(&o, "errors", "%zu", errors);
     xml_attrf(&o, "skipped", "%zu", skipped);
     xml_attrf(&o, "time", "%.3f", r->duration_s);
     xml_attr(&o, "timestamp", when);

@@ -274,6 +274,22 @@ int main(void)
     free(junit);
     free(html);
 
+    /* a case the run's interruption cut off is an error in junit.xml and "interrupted" in the
+     * html, never a failure: the image did nothing wrong */
+    r.v[1].status = ST_ATTEMPTED;
+    r.v[1].reason = xstrdup("interrupted while the case ran");
+    ok(notifier_junit.run_finished(NULL, &r, NULL) == 0 && notifier_html.run_finished(NULL, &r, NULL) == 0,
+       "junit and html written for an interrupted case");
+    read_file(jp, 1 << 20, &junit, NULL);
+    read_file(hp, 1 << 20, &html, NULL);
+    has(junit, "tests=\"3\" failures=\"1\" errors=\"1\" skipped=\"1\"", "junit counts the interrupted case as an error");
+    has(junit, "<error message=\"interrupted while the case ran\" type=\"attempted\">", "junit: <error> for the interrupted case");
+    ok(valid_junit(jp), "junit.xml with an <error> is valid against junit-10.xsd");
+    has(html, ">1 failed<", "html: the interrupted case is not counted as failed");
+    has(html, ">1 interrupted<", "html: it is counted as interrupted");
+    free(junit);
+    free(html);
+
     /* a report that cannot be written gives its message to the caller (kiln run prints it once),
      * each notifier's after the other's */
     {
