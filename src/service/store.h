@@ -297,7 +297,10 @@ int kiln_store_sweep(struct kiln_store *st, char **reterr);
 
 /* At a server's start: every held job's lease runs at least lease_ms from now, so the time the
  * server was down (its workers could not renew) is not held against them; a worker that is
- * gone for good loses its jobs one lease later. The number of leases moved on, or -errno. */
+ * gone for good loses its jobs one lease later. Every held job's, whichever server it came
+ * through: with several servers on one database a restart delays noticing a dead worker of
+ * another server by at most one lease (the store does not know which server a worker talks to).
+ * The number of leases moved on, or -errno. */
 int kiln_store_leases_restart(struct kiln_store *st, int64_t lease_ms, char **reterr);
 
 /* --- the update server (update/omaha.h, update/policy.h; docs/updates.md) ----------------- */
