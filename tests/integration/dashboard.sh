@@ -38,16 +38,7 @@ W1=$("$KILN" worker add w1 --data "$data" 2>/dev/null) || fail "worker add w1"
 mkver os 1.0
 mkver os 1.1
 
-port=
-for try in 1 2 3 4 5; do
-    p=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom) % 20000 ))
-    "$KILN" serve --listen 127.0.0.1:$p --data "$data" --gallery G > serve.log 2>&1 &
-    serve_pid=$!
-    for i in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$p/api/v1/openapi.json" && break; sleep 0.1; done
-    if kill -0 $serve_pid 2>/dev/null; then port=$p; break; fi
-done
-[ -n "$port" ] || { cat serve.log; fail "kiln serve did not start"; }
-S=http://127.0.0.1:$port
+serve_start serve.log --data "$data" --gallery G
 KILN_WORKER_TOKEN=$W1 "$KILN" worker --server "$S" --work "$T/w1" --key "$T/wkey.key" > w1.log 2>&1 &
 w1_pid=$!
 pids="$serve_pid $w1_pid"

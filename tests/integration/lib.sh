@@ -118,3 +118,37 @@ hpc_image() {
     for old in "$cache"/debian-hpc-*; do [ "$old" = "$dir" ] || [ ! -d "$old" ] || rm -rf "$old"; done
     echo "$dir"
 }
+
+# serve_start LOG [ARG...]: kiln serve ARG... on 127.0.0.1, its output appended to LOG, until it
+# says it listens (up to 60 s: an encrypted gallery key is seconds of scrypt under ASan). The
+# first call takes the port the kernel picks (--listen 127.0.0.1:0: no two tests collide); a
+# later call listens on the same $port again (a restart on the same address), trying again for
+# up to 10 s while the old socket lingers. Sets serve_pid, port and S (http://127.0.0.1:$port);
+# fails the test with the log when kiln serve exits first or never listens.
+serve_start() {
+    _log=$1
+    shift
+    for _try in 1 2 3 4 5 6 7 8 9 10; do
+        _from=$(($(cat "$_log" 2>/dev/null | wc -l) + 1))
+        "$KILN" serve --listen "127.0.0.1:${port:-0}" "$@" >> "$_log" 2>&1 &
+        serve_pid=$!
+        _p=
+        for _i in $(seq 600); do
+            _p=$(tail -n +"$_from" "$_log" | sed -n 's|.*kiln serve: listening on http://127\.0\.0\.1:\([0-9][0-9]*\)/.*|\1|p' | tail -n 1)
+            [ -n "$_p" ] && break
+            kill -0 $serve_pid 2>/dev/null || break
+            sleep 0.1
+        done
+        if [ -n "$_p" ]; then
+            port=$_p
+            S=http://127.0.0.1:$port
+            return 0
+        fi
+        kill $serve_pid 2>/dev/null
+        wait $serve_pid 2>/dev/null
+        [ -n "${port:-}" ] && tail -n +"$_from" "$_log" | grep -q "is taken" || break
+        sleep 1
+    done
+    cat "$_log" >&2
+    fail "kiln serve did not start (its log above)"
+}

@@ -27,14 +27,8 @@ run_backend() { # LABEL DB-ARGS...
     label=$1; shift
     data="$T/data-$label"
     port=
-    for try in 1 2 3 4 5; do
-        p=$(( 30000 + $(od -An -N2 -tu2 /dev/urandom) % 20000 ))
-        "$KILN" serve --listen "127.0.0.1:$p" --data "$data" --gallery G "$@" 2> "serve-$label.log" &
-        spid=$!
-        sleep 1
-        if kill -0 "$spid" 2>/dev/null; then port=$p; break; fi
-    done
-    [ -n "$port" ] || { cat "serve-$label.log"; fail "$label: kiln serve did not start"; }
+    serve_start "serve-$label.log" --data "$data" --gallery G "$@"
+    spid=$serve_pid
     u="http://127.0.0.1:$port/v1/update/"
     # 10 %: exactly the machines inside the ramp, the same answer on the second check
     "$KILN" rollout set os stable --version 1.1 --percent 10 "$@" --data "$data" > /dev/null || fail "$label: rollout set"
@@ -165,11 +159,11 @@ note "rollout set refused floors at or above the target, duplicates, repeated op
 
 # the response names the payload the server serves; bad requests are refused clearly
 data="$T/data-sqlite"
-p=$(( 30000 + $(od -An -N2 -tu2 /dev/urandom) % 20000 ))
-"$KILN" serve --listen "127.0.0.1:$p" --data "$data" --gallery G 2> serve2.log &
-spid=$!
+port=
+serve_start serve2.log --data "$data" --gallery G
+spid=$serve_pid
+p=$port
 trap 'kill $spid 2>/dev/null; sh "$KILN_ROOT/tests/lib/pg.sh" stop "$T/pg" 2>/dev/null; rm -rf "$T"' EXIT
-sleep 1
 u="http://127.0.0.1:$p/v1/update/"
 mid=$(jq -r '.offered_ids[0]' f1.json)
 printf '<?xml version="1.0"?><request protocol="3.0"><app appid="os" version="1.0" track="stable" machineid="%s"><updatecheck/></app></request>' "$mid" > req.xml
@@ -284,9 +278,8 @@ kill "$spid"; wait "$spid" 2>/dev/null
 
 # machine ids are the client's to invent: past --max-machines a new one is refused (503 with
 # Retry-After, saying why), while the machines it knows still get their answer
-"$KILN" serve --listen "127.0.0.1:$p" --data "$T/data-bound" --gallery G --max-machines 2 2> serve3.log &
-spid=$!
-for i in $(seq 50); do grep -q "listening on" serve3.log && break; sleep 0.2; done
+serve_start serve3.log --data "$T/data-bound" --gallery G --max-machines 2
+spid=$serve_pid
 check() { printf '<?xml version="1.0"?><request protocol="3.0"><app appid="os" version="1.0" track="stable" machineid="%s"><updatecheck/></app></request>' "$1" |
           curl -s -D "$T/hdr" -o "$T/body" -w '%{http_code}' -H 'Content-Type: text/xml' --data-binary @- "$u"; }
 [ "$(check inv-1)" = 200 ] && [ "$(check inv-2)" = 200 ] || fail "the first two machines were not answered"

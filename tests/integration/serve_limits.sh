@@ -26,15 +26,7 @@ TW=$("$KILN" worker add w1 --data "$data" 2>/dev/null) || fail "worker add w1"
 # what a cut-off publish or a hand leaves in images/: not versions the index lists
 mkdir -p G/images/stray/1.0 && echo x > G/images/stray/1.0/x.update.json && echo junk > G/images/junk
 
-port=
-for try in 1 2 3 4 5; do
-    p=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom) % 20000 ))
-    "$KILN" serve --listen 127.0.0.1:$p --data "$data" --gallery "$T/G" > serve.log 2>&1 &
-    serve_pid=$!
-    for i in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$p/api/v1/openapi.json" && break; sleep 0.1; done
-    if kill -0 $serve_pid 2>/dev/null; then port=$p; break; fi
-done
-[ -n "$port" ] || { cat serve.log; fail "kiln serve did not start"; }
+serve_start serve.log --data "$data" --gallery "$T/G"
 trap 'kill $serve_pid 2>/dev/null; wait $serve_pid 2>/dev/null; rm -rf "$T"' EXIT
 py() { python3 "$KILN_ROOT/tests/integration/serve_limits.py" "$port" "$@" || { tail -n 30 serve.log >&2; fail "serve_limits.py $1"; }; }
 

@@ -23,16 +23,7 @@ W1=$("$KILN" worker add w1 --data "$data" 2>/dev/null) || fail "worker add w1"
 W2=$("$KILN" worker add w2 --data "$data" 2>/dev/null) || fail "worker add w2"
 "$KILN" keygen --out "$T/wkey" --no-passphrase >/dev/null || fail "keygen"
 
-port=
-for try in 1 2 3 4 5; do
-    p=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom) % 20000 ))
-    "$KILN" serve --listen 127.0.0.1:$p --data "$data" --max-image-mb 16 --max-queued 2 --lease-s 20 > serve.log 2>&1 &
-    serve_pid=$!
-    for i in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$p/api/v1/openapi.json" && break; sleep 0.1; done
-    if kill -0 $serve_pid 2>/dev/null; then port=$p; break; fi
-done
-[ -n "$port" ] || { cat serve.log; fail "kiln serve did not start"; }
-S=http://127.0.0.1:$port
+serve_start serve.log --data "$data" --max-image-mb 16 --max-queued 2 --lease-s 20
 pids="$serve_pid"
 trap 'for p in $pids; do kill $p 2>/dev/null; done; sleep 1; rm -rf "$T"' EXIT
 

@@ -15,15 +15,7 @@ TA=$("$KILN" tenant add acme --max-jobs 4 --data "$data" 2>/dev/null) || fail "t
 WN=$("$KILN" worker add wno --data "$data" 2>/dev/null) || fail "worker add wno"
 WT=$("$KILN" worker add wtpm --data "$data" 2>/dev/null) || fail "worker add wtpm"
 WE=$("$KILN" worker add wenv --data "$data" 2>/dev/null) || fail "worker add wenv"
-S=
-for try in 1 2 3 4 5; do
-    p=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom) % 20000 ))
-    "$KILN" serve --listen 127.0.0.1:$p --data "$data" > serve.log 2>&1 &
-    serve_pid=$!
-    for i in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$p/api/v1/openapi.json" && { S=http://127.0.0.1:$p; break; }; sleep 0.1; done
-    [ -n "$S" ] && break
-done
-[ -n "$S" ] || { cat serve.log; fail "kiln serve did not start"; }
+serve_start serve.log --data "$data"
 pids=$serve_pid
 trap 'for p in $pids; do kill $p 2>/dev/null; done; sleep 1; rm -rf "$T"' EXIT
 

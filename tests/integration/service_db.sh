@@ -9,15 +9,8 @@ command -v curl >/dev/null && command -v sqlite3 >/dev/null || fail "curl and sq
 data="$T/data"
 "$KILN" serve --init --data "$data" 2>/dev/null || fail "serve --init"
 ta=$("$KILN" tenant add acme --data "$data" 2>/dev/null) || fail "tenant add"
-port=
-for try in 1 2 3 4 5; do
-    p=$(( 30000 + $(od -An -N2 -tu2 /dev/urandom) % 20000 ))
-    "$KILN" serve --listen "127.0.0.1:$p" --data "$data" 2> serve.log &
-    spid=$!
-    sleep 1
-    if kill -0 "$spid" 2>/dev/null; then port=$p; break; fi
-done
-[ -n "$port" ] || { cat serve.log; fail "kiln serve did not start"; }
+serve_start serve.log --data "$data"
+spid=$serve_pid
 trap 'dump_consoles $?; kill $spid 2>/dev/null; wait $spid 2>/dev/null; rm -rf "$T"' EXIT
 u=http://127.0.0.1:$port/api/v1
 # the server refuses what is not a disk image: a small GPT disk with a BIOS boot partition

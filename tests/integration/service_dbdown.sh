@@ -25,21 +25,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-start_serve() { # LOG ARGS...: kiln serve on a free port; sets S and serve_pid
+start_serve() { # LOG ARGS...: a new kiln serve on a port of its own (lib.sh's serve_start)
     log=$1; shift
-    S=
-    for try in 1 2 3 4 5; do
-        p=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom) % 20000 ))
-        "$KILN" serve --listen 127.0.0.1:$p "$@" > "$log" 2>&1 &
-        serve_pid=$!
-        for i in $(seq 100); do
-            curl -s -o /dev/null "http://127.0.0.1:$p/api/v1/openapi.json" && { S=http://127.0.0.1:$p; break; }
-            kill -0 $serve_pid 2>/dev/null || break
-            sleep 0.1
-        done
-        [ -n "$S" ] && break
-    done
-    [ -n "$S" ] || { cat "$log"; fail "kiln serve did not start"; }
+    : > "$log"
+    port=
+    serve_start "$log" "$@"
     pids="$pids $serve_pid"
 }
 # call TOKEN METHOD PATH [curl args]: prints the status; body in $T/body, headers in $T/hdr

@@ -25,19 +25,7 @@ data=$T/data
 TA=$("$KILN" tenant add acme --trust tk.pub --data "$data" 2>/dev/null) || fail "tenant add acme"
 W1=$("$KILN" worker add w1 --data "$data" 2>/dev/null) || fail "worker add w1"
 W2=$("$KILN" worker add w2 --data "$data" 2>/dev/null) || fail "worker add w2"
-S=
-for try in 1 2 3 4 5; do
-    p=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom) % 20000 ))
-    "$KILN" serve --listen 127.0.0.1:$p --data "$data" --gallery-key gk.key > serve.log 2>&1 &
-    serve_pid=$!
-    for i in $(seq 100); do
-        curl -s -o /dev/null "http://127.0.0.1:$p/api/v1/openapi.json" && { S=http://127.0.0.1:$p; break; }
-        kill -0 $serve_pid 2>/dev/null || break
-        sleep 0.1
-    done
-    [ -n "$S" ] && break
-done
-[ -n "$S" ] || { cat serve.log; fail "kiln serve did not start"; }
+serve_start serve.log --data "$data" --gallery-key gk.key
 pids=$serve_pid
 trap 'st=$?; for p in $pids; do kill $p 2>/dev/null; done; sleep 1; dump_consoles $st; rm -rf "$T"' EXIT
 KILN_WORKER_TOKEN=$W1 "$KILN" worker --server "$S" --work "$T/w1" --key wk.key > w1.log 2>&1 &

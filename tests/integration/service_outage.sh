@@ -13,21 +13,9 @@ data="$T/data"
 TA=$("$KILN" tenant add acme --data "$data" 2>/dev/null) || fail "tenant add"
 W1=$("$KILN" worker add host7 --data "$data" 2>/dev/null) || fail "worker add"
 
-# start_serve LOG: kiln serve on $port (picked on the first call), lease 20 s
+# the server on a port of its own, lease 20 s; restarted later on the same port (serve_start)
 port=
-start_serve() {
-    for try in 1 2 3 4 5; do
-        p=${port:-$(( 20000 + $(od -An -N2 -tu2 /dev/urandom) % 20000 ))}
-        "$KILN" serve --listen 127.0.0.1:$p --data "$data" --lease-s 20 >> "$1" 2>&1 &
-        serve_pid=$!
-        for i in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$p/api/v1/openapi.json" && break; sleep 0.1; done
-        if kill -0 $serve_pid 2>/dev/null; then port=$p; return 0; fi
-        [ -z "$port" ] || { sleep 1; continue; } # the same port again: it may be in TIME_WAIT
-    done
-    cat "$1"
-    fail "kiln serve did not start"
-}
-start_serve serve.log
+serve_start serve.log --data "$data" --lease-s 20
 S=http://127.0.0.1:$port
 trap 'rc=$?; kill $serve_pid $w_pid 2>/dev/null; sleep 1; dump_consoles $rc; rm -rf "$T"' EXIT
 KILN_WORKER_TOKEN=$W1 "$KILN" worker --server "$S" --work "$T/w" > worker.log 2>&1 &
@@ -47,7 +35,7 @@ for i in $(seq 3000); do grep -q "job $id: the run exited" worker.log && break; 
 expect_in worker.log "job $id: the run exited 0"
 sleep 25
 expect_not_in worker.log "job $id: passed"  # not before the server took it
-start_serve serve.log
+serve_start serve.log --data "$data" --lease-s 20
 note "server restarted"
 for i in $(seq 1500); do
     st=$(curl -s -H "Authorization: Bearer $TA" "$S/api/v1/jobs/$id" | jq -r .state)

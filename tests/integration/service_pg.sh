@@ -40,16 +40,7 @@ TA=$("$KILN" tenant add acme --max-jobs 3 --db "$url" 2>/dev/null) || fail "tena
 for w in w1 w2 w3; do
     eval "W_$w=\$(\"\$KILN\" worker add $w --db \"\$url\" 2>/dev/null)" || fail "worker add $w"
 done
-S=
-for try in 1 2 3 4 5; do
-    p=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom) % 20000 ))
-    "$KILN" serve --listen 127.0.0.1:$p --data "$data" --db "$url" --lease-s 15 > serve.log 2>&1 &
-    serve_pid=$!
-    for i in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$p/api/v1/openapi.json" && { S=http://127.0.0.1:$p; break; }; sleep 0.1; done
-    [ -n "$S" ] && break
-    kill $serve_pid 2>/dev/null
-done
-[ -n "$S" ] || { cat serve.log; fail "kiln serve did not start"; }
+serve_start serve.log --data "$data" --db "$url" --lease-s 15
 pids=$serve_pid
 expect_in serve.log "store: postgresql"
 

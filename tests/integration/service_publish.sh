@@ -55,22 +55,11 @@ mkver resumed bbos 1.4 tk.key
 mv renamed/bbos-1.2.manifest.json renamed/bbos-1.3.manifest.json
 mv renamed/bbos-1.2.manifest.json.minisig renamed/bbos-1.3.manifest.json.minisig
 
-start_serve() { # LOG ARGS...: kiln serve on a free port; sets S and serve_pid
+start_serve() { # LOG ARGS...: a new kiln serve on a port of its own (lib.sh's serve_start)
     log=$1; shift
-    S=
-    for try in 1 2 3 4 5; do
-        p=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom) % 20000 ))
-        "$KILN" serve --listen 127.0.0.1:$p --data "$data" --lease-s 20 "$@" > "$log" 2>&1 &
-        serve_pid=$!
-        # an encrypted gallery key takes seconds of scrypt (under ASan) before the port opens
-        for i in $(seq 600); do
-            curl -s -o /dev/null "http://127.0.0.1:$p/api/v1/openapi.json" && { S=http://127.0.0.1:$p; break; }
-            kill -0 $serve_pid 2>/dev/null || break
-            sleep 0.1
-        done
-        [ -n "$S" ] && break
-    done
-    [ -n "$S" ] || { cat "$log"; fail "kiln serve did not start"; }
+    : > "$log"
+    port=
+    serve_start "$log" --data "$data" --lease-s 20 "$@"
 }
 
 # --- a server without a gallery key publishes nothing: the request is refused, no job made ---
