@@ -129,12 +129,30 @@ has 1 1
 snap 1
 d1=$(jq -r '.repositories[3].sha256' "out1/$m")
 
-# a new tree leaves the shared .debs the cache has as they were (same inode, mtime and ctime: untouched): apt's
-# downloads are synced out to the build's own directory and only new files move into the cache,
-# each whole, so a build hashing a cached .deb beside this one never reads half of one
+# a new tree leaves the shared .debs the cache has as they were (same inode, mtime and size, and
+# no write or truncation of the file while the tree is made: an inotify IN_MODIFY watch on it,
+# whichever name the write comes through; the ctime moves, as the tree holds a hard link to it
+# for a while): apt's downloads are linked out beside the tree and only new files move into the
+# cache, each whole, so a build hashing a cached .deb beside this one never reads half of one
 probe=$(ls "$shared/build/debs" | grep '^base-files_.*\.deb$' | head -n 1)
 [ -n "$probe" ] || fail "no base-files .deb in the shared package cache after a cold build"
-st0=$(stat -c '%i %Y %Z %s' "$shared/build/debs/$probe")
+st0=$(stat -c '%i %Y %s' "$shared/build/debs/$probe")
+python3 - "$shared/build/debs/$probe" "$T/watch.ready" > "$T/watch.out" <<'PY' &
+import ctypes, os, signal, sys
+signal.alarm(1800)  # never outlives a test that failed before it was stopped
+libc = ctypes.CDLL(None, use_errno=True)
+fd = libc.inotify_init1(0)
+IN_MODIFY = 0x2
+if fd < 0 or libc.inotify_add_watch(fd, sys.argv[1].encode(), IN_MODIFY) < 0:
+    print("inotify failed: errno %d" % ctypes.get_errno()); sys.exit(1)
+open(sys.argv[2], "w").close()
+while True:
+    os.read(fd, 4096)
+    print("IN_MODIFY", flush=True)
+PY
+watch_pid=$!
+for i in $(seq 100); do [ -e "$T/watch.ready" ] && break; sleep 0.1; done
+[ -e "$T/watch.ready" ] || { cat "$T/watch.out"; fail "the inotify watch did not start"; }
 
 # the update: version 2 replaces version 1, the repository is re-indexed and re-signed
 sleep 1 # Release's Date has whole seconds: the new one differs
@@ -157,8 +175,9 @@ has 2 2
 snap 2
 [ "$(jq -r '.repositories[3].sha256' "out2/$m")" != "$d1" ] || fail "the manifest records the old InRelease digest"
 note "repository changed: a new tree with kiln-fresh 2"
-[ "$(stat -c '%i %Y %Z %s' "$shared/build/debs/$probe")" = "$st0" ] ||
-    fail "a cold build rewrote $probe in the shared package cache (was inode, mtime, ctime, size $st0: tar rewrote it in place, truncating it first, under any build reading it)"
+kill $watch_pid 2>/dev/null; wait $watch_pid 2>/dev/null
+[ "$(stat -c '%i %Y %s' "$shared/build/debs/$probe")" = "$st0" ] && [ ! -s "$T/watch.out" ] ||
+    fail "a cold build rewrote $probe in the shared package cache (was inode, mtime, size $st0; inotify: $(head -c 200 "$T/watch.out"): written in place under any build reading it)"
 ! ls -a "$shared/build/debs" | grep -q '\.tmp\.' || fail "temp files left in the shared package cache"
 
 # nothing changed: the cached tree, and the manifest still records the snapshot it was built from
@@ -209,7 +228,8 @@ expect_in build5.txt "kiln build: rootfs: \`mmdebstrap"
 # the kept log has mmdebstrap's whole output, apt's own lines too
 expect_in build5.txt "kiln build: failed; the build log is kept at out5/fresh-1.0.0.build.log"
 expect_in out5/fresh-1.0.0.build.log "\$ mmdebstrap --verbose "
-expect_in out5/fresh-1.0.0.build.log "I: running apt-get update..."
+# (apt-get update runs first in mmdebstrap's maybe-merged-usr setup hook, then in mmdebstrap)
+expect_in out5/fresh-1.0.0.build.log "E: Failed to fetch http://127.0.0.1:9/repo/dists/kiln/InRelease"
 expect_re out5/fresh-1.0.0.build.log "^(Err|Ign):[0-9]+ http://127.0.0.1:9/repo"
 # the next build into out5 succeeds: the failed build's log goes with it (fresh-user finding:
 # a failed first build's .build.log stayed beside the next build's outputs)
