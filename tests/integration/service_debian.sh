@@ -72,8 +72,9 @@ n=$(jq '.cases | length' job.json)
 note "tier 0: $n cases passed on worker $(jq -r .worker job.json): $(jq -r '[.cases[].name] | join(" ")' job.json)"
 # the telemetry archive over the API, verified against the worker's key
 [ "$(api "/api/v1/jobs/$id/artifacts/archive.tar.zst")" = 200 ] && mv "$T/body" archive.tar.zst || fail "the archive did not download"
-[ "$(api "/api/v1/jobs/$id/artifacts/archive.tar.zst.minisig")" = 200 ] && mv "$T/body" archive.tar.zst.minisig ||
-    fail "the archive's signature did not download"
+code=$(api "/api/v1/jobs/$id/artifacts/archive.tar.zst.minisig")
+[ "$code" = 200 ] && mv "$T/body" archive.tar.zst.minisig ||
+    fail "the archive's signature did not download: HTTP $code $(head -c 300 "$T/body"); the job's artifacts: $(jq -c .artifacts job.json)"
 expect_status 0 "$KILN" archive --verify archive.tar.zst -p wk.pub
 expect_in "$T/out" "signature good"
 # published: the pull verifies (the server's gallery key, the tenant's signatures) and is the
