@@ -15,6 +15,7 @@ struct item {
     size_t sel;
     size_t result;
     struct kiln_req need;
+    bool last; /* the case crashes a node (kiln_case.crashes_node): after the others of its need */
 };
 
 struct sched {
@@ -64,6 +65,7 @@ static int cmp_item(const void *x, const void *y)
     const struct item *a = x, *b = y;
     int c = cmp_req(&a->need, &b->need);
     if (c) return c;
+    if (a->last != b->last) return a->last ? 1 : -1;
     return a->result < b->result ? -1 : a->result > b->result;
 }
 
@@ -474,7 +476,7 @@ int sched_run(const struct kiln_sched_opts *o, struct kiln_results *res)
                 r->status = ST_SKIPPED;
                 result_set_reason(r, why);
             } else {
-                sp->items[sp->nitems++] = (struct item){.sel = i, .result = res->n, .need = need};
+                sp->items[sp->nitems++] = (struct item){.sel = i, .result = res->n, .need = need, .last = o->sel[i].c->crashes_node};
             }
             res->n++;
         }

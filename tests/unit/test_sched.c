@@ -114,6 +114,17 @@ static int breaks_node(struct kiln_case_ctx *t)
 
 static const struct kiln_case breaker = {.name = "breaker", .area = "x", .run = breaks_node};
 
+/* the order cases ran in, by name */
+static char ran[256];
+static int records_order(struct kiln_case_ctx *t)
+{
+    snprintf(ran + strlen(ran), sizeof ran - strlen(ran), "%s ", t->c->name);
+    return CASE_PASS;
+}
+static const struct kiln_case crasher = {.name = "crasher", .area = "x", .run = records_order, .crashes_node = true};
+static const struct kiln_case first = {.name = "first", .area = "x", .run = records_order};
+static const struct kiln_case second = {.name = "second", .area = "x", .run = records_order};
+
 static const struct kiln_case cases[] = {
     {.name = "a_pass1", .area = "x", .run = pass},
     {.name = "a_pass2", .area = "x", .run = pass},
@@ -328,6 +339,18 @@ int main(void)
     ok(!streq(r.v[0].env, r.v[2].env), "the case after the breaker ran on %s, not %s", r.v[2].env, r.v[0].env);
     ok(streq(r.v[0].env, r.v[1].env), "cases before it shared one environment");
     is_int(live, 0, "all destroyed");
+    results_free(&r);
+
+    /* a case that crashes its node (verify_kdump) runs after the others of its environment,
+     * though selected first (examples/hpc.yml: area hpc, then verify_kdump; here the other way) */
+    struct kiln_selected crash[3] = {
+        {.c = &crasher, .times = 1, .timeout_s = 60},
+        {.c = &first, .times = 1, .timeout_s = 60},
+        {.c = &second, .times = 1, .timeout_s = 60},
+    };
+    r = run(1, 100000, crash, 3, &rb, dir);
+    is_str(ran, "first second crasher ", "the crashing case runs last in its environment");
+    is_str(r.v[0].id, "crasher", "results keep the selection order");
     results_free(&r);
     keep_environment(&rb, dir);
     perf_follows_restart(dir);
