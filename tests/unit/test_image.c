@@ -1652,6 +1652,21 @@ static void test_spec_secure_boot(void)
     spec_free(s);
     diags_free(&d);
     s = NULL;
+    /* a key readable by others: a warning, the build goes on; 0600: nothing */
+    _cleanup_free_ char *kp = tmp("db.key");
+    chmod(kp, 0644);
+    int loaded = spec_load(p, NULL, &s, &d);
+    ok(loaded == 0 && s && s->warnings.n == 1 &&
+           strstr(s->warnings.v[0].msg, "db.key is readable by others (mode 0644): chmod 600 it"),
+       "a key of mode 0644 loads with a warning: %s", s && s->warnings.n ? s->warnings.v[0].msg : "(none)");
+    spec_free(s);
+    diags_free(&d);
+    s = NULL;
+    chmod(kp, 0600);
+    ok(spec_load(p, NULL, &s, &d) == 0 && s && s->warnings.n == 0, "a key of mode 0600: no warning");
+    spec_free(s);
+    diags_free(&d);
+    s = NULL;
     const char *plain = SPEC_HEAD "boot: uefi\n";
     write_bytes(p, plain, strlen(plain));
     ok(spec_load(p, NULL, &s, &d) == 0 && s && !s->sb_key && !s->sb_cert, "boot: uefi signs nothing");
@@ -1668,6 +1683,13 @@ static void test_spec_secure_boot(void)
          "a key outside the spec's sources"},
         {"{ secure_boot: { key: db.key, cert: db.pem, pass: x } }", "boot.secure_boot", "an unknown key"},
         {"bios", "spec.yml:4:7: boot", "boot: bios"},
+        {"{ secure_boot: { key: nokey.key, cert: db.pem } }",
+         "nokey.key: No such file or directory; make a signing pair with openssl as docs/image.md", "a missing key says how to make one"},
+        {"{ secure_boot: { key: db.key, cert: none.pem } }", "none.pem: No such file or directory; make a signing pair",
+         "a missing certificate too"},
+        {"{ secure_boot: true }", "spec.yml:4:22: boot.secure_boot: expected distro (the distribution's signed shim, GRUB "
+                                  "and kernel) or { key: KEY, cert: CERT } (kiln signs systemd-boot and the kernel with "
+                                  "your pair), got \"true\"", "secure_boot: true names both forms"},
         {"{ secureboot: {} }", "spec.yml:4:9: boot", "a misspelt secure_boot"},
     };
     for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
