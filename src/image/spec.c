@@ -721,22 +721,32 @@ static char *encrypt_spec_check(const struct image_spec *s)
     if (s->grow_root)
         return xstrdup("tpm2 does not go with os.first_boot.grow_root: growing the root would also need its LUKS "
                        "volume resized; set grow_root: false and size the disk with storage.size");
+    return NULL;
+}
+
+/* The packages storage.encrypt: tpm2 needs, each with why: every one missing (or removed again
+ * by packages.remove) is its own error, all at once. */
+static void check_encrypt_packages(const struct ynode *at, const struct image_spec *s, struct diags *d)
+{
     static const char *const need[][2] = {
         {"dracut", "a systemd initrd that runs systemd-cryptsetup (initramfs-tools' cryptroot cannot use a TPM2 token)"},
         {"libcryptsetup12", "systemd-cryptsetup and systemd-cryptenroll load it"},
         {"tpm2-tools", "dracut's tpm2-tss module needs it to put the TPM2 libraries into the initrd"},
+        {"cryptsetup-bin", "verify_encrypted_root (examples/cvm-encrypted.yml) reads the LUKS2 header and tries the "
+                           "TPM's unseal with its cryptsetup, and skips without it"},
     };
     for (size_t k = 0; k < ARRAY_SIZE(need); k++) {
-        bool has = false;
+        bool has = false, removed = false;
         /* the package's name, without the =VERSION, :ARCH or /RELEASE apt takes after it */
         for (size_t i = 0; i < s->ninstall; i++)
             has |= strcspn(s->install[i], "=:/") == strlen(need[k][0]) && startswith(s->install[i], need[k][0]);
         for (size_t i = 0; i < s->nremove; i++)
-            if (strcspn(s->remove[i], "=:/") == strlen(need[k][0]) && startswith(s->remove[i], need[k][0]))
-                return xasprintf("tpm2 needs %s, which packages.remove takes out: %s", need[k][0], need[k][1]);
-        if (!has) return xasprintf("tpm2 needs %s in packages.install: %s", need[k][0], need[k][1]);
+            removed |= strcspn(s->remove[i], "=:/") == strlen(need[k][0]) && startswith(s->remove[i], need[k][0]);
+        if (removed)
+            diag_add(d, at, "storage.encrypt", "tpm2 needs %s, which packages.remove takes out: %s", need[k][0], need[k][1]);
+        else if (!has)
+            diag_add(d, at, "storage.encrypt", "tpm2 needs %s in packages.install: %s", need[k][0], need[k][1]);
     }
-    return NULL;
 }
 
 static void updates_init(void *target)
@@ -1140,7 +1150,9 @@ static void check_across(const struct ynode *root, struct image_spec *s, struct 
     }
     if (s->encrypt && d->n == before) {
         _cleanup_free_ char *why = encrypt_spec_check(s);
-        if (why) diag_add(d, y_get(y_get(root, "storage"), "encrypt"), "storage.encrypt", "%s", why);
+        const struct ynode *at = y_get(y_get(root, "storage"), "encrypt");
+        if (why) diag_add(d, at, "storage.encrypt", "%s", why);
+        else check_encrypt_packages(at, s, d);
     }
     if (s->updates.set && d->n == before) {
         bool sdboot = false;

@@ -733,7 +733,7 @@ static void test_spec_arch(void)
  * libraries), on Debian and the standard layout, without grow_root. */
 static void test_spec_encrypt(void)
 {
-#define ENC_PKGS "packages: { install: [linux-image-amd64, dracut, libcryptsetup12, tpm2-tools] }\n"
+#define ENC_PKGS "packages: { install: [linux-image-amd64, dracut, libcryptsetup12, tpm2-tools, cryptsetup-bin] }\n"
     _cleanup_free_ char *p = tmp("spec.yml");
     static const char good[] = "name: t\nversion: 1\nbase: { family: deb, suite: bookworm }\n" ENC_PKGS
                                "storage: { encrypt: tpm2 }\n";
@@ -748,14 +748,22 @@ static void test_spec_encrypt(void)
     has(e, "spec.yml:5:21: storage.encrypt: expected one of none | tpm2, got \"luks\"", "encrypt: an unknown value, where and the choices");
     free(e);
     e = spec_errors("name: t\nversion: 1\nbase: { family: deb, suite: bookworm }\n"
-                    "packages: { install: [linux-image-amd64, initramfs-tools, libcryptsetup12, tpm2-tools] }\n"
+                    "packages: { install: [linux-image-amd64, initramfs-tools, libcryptsetup12, tpm2-tools, cryptsetup-bin] }\n"
                     "storage: { encrypt: tpm2 }\n");
     has(e, "spec.yml:5:21: storage.encrypt: tpm2 needs dracut in packages.install: a systemd initrd",
         "encrypt: initramfs-tools cannot unlock with the TPM");
     free(e);
     e = spec_errors("name: t\nversion: 1\nbase: { family: deb, suite: bookworm }\n"
-                    "packages: { install: [linux-image-amd64, dracut, libcryptsetup12] }\nstorage: { encrypt: tpm2 }\n");
+                    "packages: { install: [linux-image-amd64, dracut, libcryptsetup12, cryptsetup-bin] }\nstorage: { encrypt: tpm2 }\n");
     has(e, "tpm2 needs tpm2-tools in packages.install", "encrypt: no TPM2 libraries for the initrd");
+    free(e);
+    /* every missing package at once, as boot.secure_boot: distro reports them */
+    e = spec_errors("name: t\nversion: 1\nbase: { family: deb, suite: bookworm }\n"
+                    "packages: { install: [linux-image-amd64] }\nstorage: { encrypt: tpm2 }\n");
+    has(e, "tpm2 needs dracut in packages.install", "encrypt: all missing: dracut");
+    has(e, "tpm2 needs libcryptsetup12 in packages.install", "encrypt: all missing: libcryptsetup12");
+    has(e, "tpm2 needs tpm2-tools in packages.install", "encrypt: all missing: tpm2-tools");
+    has(e, "tpm2 needs cryptsetup-bin in packages.install: verify_encrypted_root", "encrypt: all missing: cryptsetup-bin, for the case");
     free(e);
     e = spec_errors("name: t\nversion: 1\nbase: { family: deb, suite: bookworm }\n" ENC_PKGS
                     "os: { first_boot: { grow_root: true } }\nstorage: { encrypt: tpm2 }\n");
@@ -771,17 +779,17 @@ static void test_spec_encrypt(void)
     free(e);
     /* apt's spellings of a package name count (hostile finding: "dracut=059-4" was refused) */
     e = spec_errors("name: t\nversion: 1\nbase: { family: deb, suite: bookworm }\n"
-                    "packages: { install: [linux-image-amd64, \"dracut=059-4\", \"libcryptsetup12:amd64\", tpm2-tools/bookworm] }\n"
+                    "packages: { install: [linux-image-amd64, \"dracut=059-4\", \"libcryptsetup12:amd64\", tpm2-tools/bookworm, cryptsetup-bin] }\n"
                     "storage: { encrypt: tpm2 }\n");
     ok(!e, "encrypt: NAME=VERSION, NAME:ARCH and NAME/RELEASE name the package (%s)", e ? e : "no error");
     free(e);
     e = spec_errors("name: t\nversion: 1\nbase: { family: deb, suite: bookworm }\n"
-                    "packages: { install: [linux-image-amd64, dracut, libcryptsetup12, tpm2-tools], remove: [tpm2-tools] }\n"
+                    "packages: { install: [linux-image-amd64, dracut, libcryptsetup12, tpm2-tools, cryptsetup-bin], remove: [tpm2-tools] }\n"
                     "storage: { encrypt: tpm2 }\n");
     has(e, "tpm2 needs tpm2-tools, which packages.remove takes out", "encrypt: a needed package removed again");
     free(e);
     e = spec_errors("name: t\nversion: 1\nbase: { family: deb, suite: bookworm }\n"
-                    "packages: { install: [linux-image-amd64, dracutx, libcryptsetup12, tpm2-tools] }\n"
+                    "packages: { install: [linux-image-amd64, dracutx, libcryptsetup12, tpm2-tools, cryptsetup-bin] }\n"
                     "storage: { encrypt: tpm2 }\n");
     has(e, "tpm2 needs dracut in packages.install", "encrypt: a longer name is another package");
     free(e);
