@@ -893,12 +893,35 @@ static void test_missing_file_hint(void)
     runbook_free(rb);
 }
 
+/* A TPM not offered says why: $KILN_SWTPM set empty or naming no program is not "not installed"
+ * (a fresh user's KILN_SWTPM= run was told to apt-get install swtpm). */
+static void test_swtpm_reason(void)
+{
+    const char *was = getenv("KILN_SWTPM");
+    _cleanup_free_ char *keep = was ? xstrdup(was) : NULL;
+    _cleanup_free_ char *why = NULL;
+    setenv("KILN_SWTPM", "", 1);
+    unsigned f = kiln_qemu_host_features(NULL, &why);
+    ok(!(f & FEAT_TPM), "KILN_SWTPM empty: no tpm");
+    has(why, "no tpm: $KILN_SWTPM is set empty (unset it to use swtpm from $PATH)", "and the reason says it is empty");
+    free(why);
+    why = NULL;
+    setenv("KILN_SWTPM", "/nonexistent/swtpm", 1);
+    f = kiln_qemu_host_features(NULL, &why);
+    ok(!(f & FEAT_TPM), "KILN_SWTPM naming no program: no tpm");
+    has(why, "no tpm: $KILN_SWTPM=/nonexistent/swtpm is not an executable file (No such file or directory)",
+        "and the reason says so");
+    if (keep) setenv("KILN_SWTPM", keep, 1);
+    else unsetenv("KILN_SWTPM");
+}
+
 int main(void)
 {
     mkdtemp(dir);
     setenv("LC_ALL", "C.UTF-8", 1); /* chains of variables are drawn with "→" */
     test_platform_drivers();
     test_missing_file_hint();
+    test_swtpm_reason();
     test_ready_leftovers();
     test_secure_boot();
     test_update_server();
