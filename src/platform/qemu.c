@@ -332,8 +332,10 @@ static void find_gpus(const struct kiln_qemu_conf *q, struct qemu_priv *qp)
             log_info("qemu: %s can be passed through (vfio-pci) to a node that needs a GPU", names[i]);
             qp->gpus[qp->ngpus++] = names[i];
         } else {
-            log_warn("qemu: GPU %s: %s", names[i], why);
-            if (!qp->gpu_why) qp->gpu_why = xstrdup(why);
+            /* platform.qemu.gpu's names come first and were checked as the runbook loaded */
+            const char *from = i >= q->ngpu ? "$KILN_GPU: " : "";
+            log_warn("qemu: GPU %s%s: %s", from, names[i], why);
+            if (!qp->gpu_why) qp->gpu_why = xasprintf("%s%s", from, why);
             free(names[i]);
         }
     }
