@@ -354,7 +354,12 @@ static void run_item(struct worker *w, const struct item *it)
     /* a case the interrupt ended (failed, or skipped when its environment's deploy was cut
      * short) did not fail: it was tried and did not conclude. One the interrupt kept from
      * starting (no attempt) stays skipped. */
-    if (kiln_interrupted && r->attempts > 0 && (status == ST_FAILED || status == ST_SKIPPED)) status = ST_ATTEMPTED;
+    if (kiln_interrupted && r->attempts > 0 && (status == ST_FAILED || status == ST_SKIPPED)) {
+        /* the case's own words then name what the interrupt cut ("cannot run a command on node0:
+         * Interrupted system call"); they are in its log's attempt line, the reason is plain */
+        status = ST_ATTEMPTED;
+        result_set_reason(r, "run interrupted");
+    }
     fclose(log);
     r->duration_s = now_s() - t0;
     r->status = status;
