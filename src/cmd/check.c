@@ -67,7 +67,8 @@ static void check_files(const struct kiln_runbook *rb, struct check_verdict *vd)
         files[n++] = (struct kiln_platform_file){"", "platform.admin_private_key_file", rb->platform.admin_private_key_file};
     for (size_t i = 0; i < n; i++)
         if (!file_exists(files[i].path)) {
-            _cleanup_free_ char *m = xasprintf("%s does not exist", files[i].path);
+            _cleanup_free_ char *hint = runbook_missing_file_hint(rb, files[i].role, files[i].path);
+            _cleanup_free_ char *m = xasprintf("%s does not exist%s", files[i].path, hint);
             found_at(vd, rb, files[i].key, files[i].key, m);
         }
     /* what kiln run would refuse before booting, from the files that are there */

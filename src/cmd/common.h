@@ -28,6 +28,10 @@ struct kiln_runbook *cmd_load_runbook_into(const char *path, const struct cmd_va
 
 int cmd_run(int argc, char **argv);
 int cmd_list(int argc, char **argv);
+/* kiln list's table of the n selected cases: NAME, AREA, P, TIMEOUT, REQUIRES, DESCRIPTION,
+ * each column as wide as its longest entry so the columns stay aligned. */
+struct kiln_selected;
+void cmd_list_table(FILE *out, const struct kiln_selected *sel, size_t n);
 int cmd_check(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);

@@ -22,6 +22,28 @@ static void req_text(const struct kiln_req *r, char *buf, size_t sz)
     sbuf_free(&b);
 }
 
+void cmd_list_table(FILE *out, const struct kiln_selected *sel, size_t n)
+{
+    /* each column as wide as its longest entry (at least its heading's old width) */
+    int wn = 32, wa = 14, wr = 28;
+    char (*req)[128] = xcalloc(n ? n : 1, sizeof *req);
+    for (size_t i = 0; i < n; i++) {
+        req_text(&sel[i].c->requires, req[i], sizeof req[i]);
+        wn = MAX(wn, (int)strlen(sel[i].c->name));
+        wa = MAX(wa, (int)strlen(sel[i].c->area));
+        wr = MAX(wr, (int)strlen(req[i]));
+    }
+    fprintf(out, "%-*s %-*s %-2s %-8s %-*s %s\n", wn, "NAME", wa, "AREA", "P", "TIMEOUT", wr, "REQUIRES", "DESCRIPTION");
+    for (size_t i = 0; i < n; i++) {
+        const struct kiln_case *c = sel[i].c;
+        char to[24];
+        snprintf(to, sizeof to, "%lds", sel[i].timeout_s);
+        fprintf(out, "%-*s %-*s %-2d %-8s %-*s %s\n", wn, c->name, wa, c->area, c->priority, to, wr, req[i],
+                c->description ? c->description : "");
+    }
+    free(req);
+}
+
 int cmd_list(int argc, char **argv)
 {
     struct cmd_vars vars = {0};
@@ -81,16 +103,7 @@ int cmd_list(int argc, char **argv)
         free(s);
         json_decref(arr);
     } else {
-        fprintf(out, "%-32s %-14s %-2s %-8s %-28s %s\n", "NAME", "AREA", "P", "TIMEOUT", "REQUIRES", "DESCRIPTION");
-        for (size_t i = 0; i < n; i++) {
-            const struct kiln_case *c = sel[i].c;
-            char req[128];
-            req_text(&c->requires, req, sizeof req);
-            char to[16];
-            snprintf(to, sizeof to, "%lds", sel[i].timeout_s);
-            fprintf(out, "%-32s %-14s %-2d %-8s %-28s %s\n", c->name, c->area, c->priority, to, req,
-                   c->description ? c->description : "");
-        }
+        cmd_list_table(out, sel, n);
         fprintf(out, "%zu case(s)\n", n);
     }
     fclose(out);

@@ -721,22 +721,32 @@ static char *encrypt_spec_check(const struct image_spec *s)
     if (s->grow_root)
         return xstrdup("tpm2 does not go with os.first_boot.grow_root: growing the root would also need its LUKS "
                        "volume resized; set grow_root: false and size the disk with storage.size");
+    return NULL;
+}
+
+/* The packages storage.encrypt: tpm2 needs, each with why: every one missing (or removed again
+ * by packages.remove) is its own error, all at once. */
+static void check_encrypt_packages(const struct ynode *at, const struct image_spec *s, struct diags *d)
+{
     static const char *const need[][2] = {
         {"dracut", "a systemd initrd that runs systemd-cryptsetup (initramfs-tools' cryptroot cannot use a TPM2 token)"},
         {"libcryptsetup12", "systemd-cryptsetup and systemd-cryptenroll load it"},
         {"tpm2-tools", "dracut's tpm2-tss module needs it to put the TPM2 libraries into the initrd"},
+        {"cryptsetup-bin", "verify_encrypted_root (examples/cvm-encrypted.yml) reads the LUKS2 header and tries the "
+                           "TPM's unseal with its cryptsetup, and skips without it"},
     };
     for (size_t k = 0; k < ARRAY_SIZE(need); k++) {
-        bool has = false;
+        bool has = false, removed = false;
         /* the package's name, without the =VERSION, :ARCH or /RELEASE apt takes after it */
         for (size_t i = 0; i < s->ninstall; i++)
             has |= strcspn(s->install[i], "=:/") == strlen(need[k][0]) && startswith(s->install[i], need[k][0]);
         for (size_t i = 0; i < s->nremove; i++)
-            if (strcspn(s->remove[i], "=:/") == strlen(need[k][0]) && startswith(s->remove[i], need[k][0]))
-                return xasprintf("tpm2 needs %s, which packages.remove takes out: %s", need[k][0], need[k][1]);
-        if (!has) return xasprintf("tpm2 needs %s in packages.install: %s", need[k][0], need[k][1]);
+            removed |= strcspn(s->remove[i], "=:/") == strlen(need[k][0]) && startswith(s->remove[i], need[k][0]);
+        if (removed)
+            diag_add(d, at, "storage.encrypt", "tpm2 needs %s, which packages.remove takes out: %s", need[k][0], need[k][1]);
+        else if (!has)
+            diag_add(d, at, "storage.encrypt", "tpm2 needs %s in packages.install: %s", need[k][0], need[k][1]);
     }
-    return NULL;
 }
 
 static void updates_init(void *target)
@@ -870,11 +880,35 @@ static void secure_boot_post(const struct yparse *p, const struct ynode *sb, con
     if (s->sb_key && s->sb_cert) check_signing_pair(p->d, sb, path, s->sb_key, s->sb_cert);
 }
 
+/* boot.secure_boot.key and .cert: a source file (field_source_file); one that is not there says
+ * how to make a pair. The key (f->arg set) readable by group or others is a warning. */
+static void field_signing_file(const struct yparse *p, const struct yfield *f, const struct ynode *y, const char *q,
+                               void *target)
+{
+    _cleanup_free_ char *k = NULL;
+    if (!y_str(p->d, y, q, &k)) return;
+    _cleanup_free_ char *abs = spec_path(y, startswith(k, "file://") ? k + 7 : k);
+    struct stat st;
+    if (stat(abs, &st) < 0 && errno == ENOENT) {
+        diag_add(p->d, y, q, "%s: No such file or directory; make a signing pair with openssl as docs/image.md and "
+                             "examples/images/debian-secure-boot.yml show (Debian's test pair: openssl pkey -in "
+                             "/usr/share/ovmf/PkKek-1-snakeoil.key -passin pass:snakeoil -out KEY and "
+                             "/usr/share/ovmf/PkKek-1-snakeoil.pem as CERT; your own: openssl req -x509 -newkey "
+                             "rsa:2048 -nodes -keyout KEY -out CERT -subj /CN=NAME/ -days 3650), or fix the path", abs);
+        return;
+    }
+    field_source_file(p, f, y, q, target);
+    char **got = yf_value(f, target);
+    if (f->arg && *got && stat(*got, &st) == 0 && (st.st_mode & 077))
+        diag_add(&SPEC(p)->warnings, y, q, "the key %s is readable by others (mode %04o): chmod 600 it", *got,
+                 (unsigned)(st.st_mode & 07777));
+}
+
 static const struct yschema secure_boot_schema = {
     .fields = (const struct yfield[]){
-        {"key", YF_CUSTOM, offsetof(struct image_spec, sb_key), .parse = field_source_file,
+        {"key", YF_CUSTOM, offsetof(struct image_spec, sb_key), .parse = field_signing_file, .arg = "key",
          .missing = "needs \"key\": the PEM private key sbsign signs the boot loader and kernel with"},
-        {"cert", YF_CUSTOM, offsetof(struct image_spec, sb_cert), .parse = field_source_file,
+        {"cert", YF_CUSTOM, offsetof(struct image_spec, sb_cert), .parse = field_signing_file,
          .missing = "needs \"cert\": the PEM certificate sbsign signs the boot loader and kernel with"},
         {0}},
     .post = secure_boot_post,
@@ -886,13 +920,13 @@ static void field_secure_boot(const struct yparse *p, const struct yfield *f, co
                               void *target)
 {
     (void)f;
-    static const char *const forms[] = {"distro", NULL};
-    int v;
     if (n->kind == YN_MAP) yschema_apply(p, n, path, &secure_boot_schema, target);
-    else if (n->kind != YN_SCALAR)
+    else if (n->kind == YN_SCALAR && streq(n->scalar, "distro")) ((struct image_spec *)target)->sb_distro = true;
+    else if (n->kind == YN_SCALAR)
+        diag_add(p->d, n, path, "expected distro (the distribution's signed shim, GRUB and kernel) or { key: KEY, cert: "
+                                "CERT } (kiln signs systemd-boot and the kernel with your pair), got \"%.80s\"", n->scalar);
+    else
         diag_add(p->d, n, path, "expected distro or { key: KEY, cert: CERT }");
-    else if (y_enum(p->d, n, path, forms, &v))
-        ((struct image_spec *)target)->sb_distro = true;
 }
 
 static const struct yschema boot_schema = {
@@ -1116,7 +1150,9 @@ static void check_across(const struct ynode *root, struct image_spec *s, struct 
     }
     if (s->encrypt && d->n == before) {
         _cleanup_free_ char *why = encrypt_spec_check(s);
-        if (why) diag_add(d, y_get(y_get(root, "storage"), "encrypt"), "storage.encrypt", "%s", why);
+        const struct ynode *at = y_get(y_get(root, "storage"), "encrypt");
+        if (why) diag_add(d, at, "storage.encrypt", "%s", why);
+        else check_encrypt_packages(at, s, d);
     }
     if (s->updates.set && d->n == before) {
         bool sdboot = false;

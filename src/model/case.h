@@ -24,6 +24,9 @@ struct kiln_case {
     const char *const *tags; /* NULL-terminated, may be NULL */
     struct kiln_req requires;
     bool explicit_only;   /* left out when a runbook has no testcase rules (bench helpers) */
+    /* crashes or reboots a node on purpose (verify_kdump's sysrq crash): the scheduler runs it
+     * after the other cases that share its environment, whatever the selection order */
+    bool crashes_node;
     /* Returns CASE_PASS/CASE_FAIL/CASE_SKIP; negative errno = the case could not run (failed). */
     int (*run)(struct kiln_case_ctx *t);
     void *data; /* for cases added at run time */

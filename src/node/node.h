@@ -122,3 +122,8 @@ char *node_leftovers_cmd(const struct strv *paths);
  * effort within 60 s, skipped for a node marked bad. A VM thrown away needs none. */
 void node_remove_leftovers(struct kiln_node *n);
 void node_free(struct kiln_node *n);
+
+/* Why the last libssh call on session s failed: libssh's error text, or, when libssh gave none
+ * (a channel refused on a session the guest dropped: a crash, a reboot), "the session closed"
+ * or "libssh gave no reason". Never empty; valid until the next libssh call on s. */
+const char *node_ssh_why(struct ssh_session_struct *s);

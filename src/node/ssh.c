@@ -306,18 +306,26 @@ static void take_pid(struct sbuf *err, long *pid)
     err->len -= skip;
 }
 
+const char *node_ssh_why(struct ssh_session_struct *s)
+{
+    const char *e = s ? ssh_get_error(s) : NULL;
+    if (e && *e) return e;
+    return !s || !ssh_is_connected(s) ? "the session closed (the guest dropped the connection: a crash or a reboot?)"
+                                      : "libssh gave no reason";
+}
+
 /* A session channel running wrapped; 0, or -ENOTCONN when no channel opened (nothing ran:
  * the caller may reconnect and retry), -ECONNRESET when the exec was refused (n is bad). */
 static int open_exec(struct kiln_node *n, const char *wrapped, ssh_channel *out)
 {
     ssh_channel ch = ssh_channel_new(n->ssh);
     if (!ch || ssh_channel_open_session(ch) != SSH_OK) {
-        logf_node(n, "cannot open an SSH channel: %s\n", ssh_get_error(n->ssh));
+        logf_node(n, "cannot open an SSH channel: %s\n", node_ssh_why(n->ssh));
         if (ch) ssh_channel_free(ch);
         return -ENOTCONN;
     }
     if (ssh_channel_request_exec(ch, wrapped) != SSH_OK) {
-        logf_node(n, "exec request refused: %s\n", ssh_get_error(n->ssh));
+        logf_node(n, "exec request refused: %s\n", node_ssh_why(n->ssh));
         ssh_channel_free(ch);
         n->bad = true;
         return -ECONNRESET;

@@ -59,6 +59,7 @@ struct qemu_priv {
     char *image_format;
     struct ntp_server *ntp; /* the guests' time source, when port 123 was free */
     char *swtpm;            /* the swtpm program; NULL: none, so feature tpm is not offered */
+    char *swtpm_why;        /* why not (find_program's reason), else NULL */
     char *tgtd, *tgtadm;    /* tgt's programs; NULL: feature iscsi is not offered */
     char *tgt_why;          /* why not (find_program's reason), else NULL */
     const char *fw_vars;    /* the variable store each node starts from a copy of */
@@ -181,6 +182,8 @@ static int secure_boot_firmware(const struct kiln_qemu_conf *q, struct qemu_priv
  * installs, outside an ordinary user's PATH). NULL when there is none, with *reterr (when reterr
  * is not NULL) saying which: $VAR set empty, $VAR naming no executable, or missing (the phrase
  * the caller gives, e.g. "tgt is not installed (apt-get install tgt: tgtd, tgtadm)"). */
+#define NO_SWTPM "swtpm is not installed (apt-get install swtpm)"
+
 static char *find_program(const char *var, const char *name, const char *missing, char **reterr)
 {
     const char *env = getenv(var);
@@ -213,11 +216,12 @@ unsigned kiln_qemu_host_features(const struct kiln_arch *arch, char **reterr)
     if (first_existing(arch->fw_code) && first_existing(arch->fw_vars)) f |= FEAT_UEFI;
     else sbuf_printf(&b, "no uefi: no %s firmware (apt-get install %s); ", arch->name, arch->fw_package);
     /* the TPM as deploy would start it: the same swtpm, and it must run */
-    _cleanup_free_ char *sw = find_program("KILN_SWTPM", "swtpm", "", NULL), *out = NULL;
+    _cleanup_free_ char *why = NULL;
+    _cleanup_free_ char *sw = find_program("KILN_SWTPM", "swtpm", NO_SWTPM, &why), *out = NULL;
     char *argv[] = {sw, "socket", "--tpm2", "--print-capabilities", NULL};
     int rc = sw ? proc_run(argv, 10000, &out) : -ENOENT;
     if (rc == 0 && out && strstr(out, "\"tpm-2.0\"")) f |= FEAT_TPM;
-    else if (!sw) sbuf_printf(&b, "no tpm: no swtpm (apt-get install swtpm, or $KILN_SWTPM is empty); ");
+    else if (!sw) sbuf_printf(&b, "no tpm: %s; ", why ? why : NO_SWTPM);
     else sbuf_printf(&b, "no tpm: %s socket --tpm2 --print-capabilities did not answer (exit %d); ", sw, rc);
     /* Secure Boot as platform.qemu.secure_boot: ms boots it: the SMM build and Microsoft's keys */
     struct stat st;
@@ -328,8 +332,10 @@ static void find_gpus(const struct kiln_qemu_conf *q, struct qemu_priv *qp)
             log_info("qemu: %s can be passed through (vfio-pci) to a node that needs a GPU", names[i]);
             qp->gpus[qp->ngpus++] = names[i];
         } else {
-            log_warn("qemu: GPU %s: %s", names[i], why);
-            if (!qp->gpu_why) qp->gpu_why = xstrdup(why);
+            /* platform.qemu.gpu's names come first and were checked as the runbook loaded */
+            const char *from = i >= q->ngpu ? "$KILN_GPU: " : "";
+            log_warn("qemu: GPU %s%s: %s", from, names[i], why);
+            if (!qp->gpu_why) qp->gpu_why = xasprintf("%s%s", from, why);
             free(names[i]);
         }
     }
@@ -416,7 +422,7 @@ static int qemu_start(struct kiln_platform_ctx *p, char **reterr)
     qp->fw_vars = first_existing(qp->arch->fw_vars);
     if (q->secure_boot != SB_OFF && secure_boot_firmware(q, qp, reterr) < 0) return -EINVAL;
     if (q->firmware == FW_UEFI && firmware_code(p, qp, reterr) < 0) return -EIO;
-    qp->swtpm = find_program("KILN_SWTPM", "swtpm", "", NULL);
+    qp->swtpm = find_program("KILN_SWTPM", "swtpm", NO_SWTPM, &qp->swtpm_why);
     find_gpus(q, qp);
     if (qp->swtpm) log_debug("qemu: TPMs from %s", qp->swtpm);
     const char *no_tgt = "tgt is not installed (apt-get install tgt: tgtd, tgtadm)";
@@ -477,7 +483,7 @@ static bool qemu_capable(struct kiln_platform_ctx *p, const struct kiln_req *nee
         return err_setf(reterr, false, "needs gpu: %d nodes each need a GPU of their own, the host passes through %zu",
                         kiln_req_nodes(need), qp->ngpus);
     if ((need->features & FEAT_TPM) && !qp->swtpm)
-        return err_setf(reterr, false, "needs feature tpm, swtpm is not installed (apt-get install swtpm)");
+        return err_setf(reterr, false, "needs feature tpm, %s", qp->swtpm_why ? qp->swtpm_why : NO_SWTPM);
     if ((need->features & FEAT_ISCSI) && !qp->tgtd)
         return err_setf(reterr, false, "needs feature iscsi, %s", qp->tgt_why ? qp->tgt_why : "");
     if ((need->features & FEAT_SECURE_BOOT) && q->secure_boot == SB_OFF)
@@ -1320,6 +1326,7 @@ static void qemu_fini(struct kiln_platform_ctx *p)
     free(qp->gpu_why);
     free(qp->tgtd);
     free(qp->tgt_why);
+    free(qp->swtpm_why);
     free(qp->tgtadm);
     free(qp);
     p->priv = NULL;

@@ -6,6 +6,7 @@
 
 #include "platform/platform.h"
 #include "platform/qemu.h"
+#include "platform/vfio.h"
 #include "runbook/runbook.h"
 #include "util/util.h"
 
@@ -39,15 +40,6 @@ static void parse_update(const struct ynode *n, struct kiln_qemu_update *u, stru
 }
 
 /* "DDDD:BB:DD.F" in hex (the PCI address form of sysfs and lspci -D). */
-static bool pci_address_ok(const char *s)
-{
-    static const char shape[] = "xxxx:xx:xx.x";
-    if (strlen(s) != sizeof shape - 1) return false;
-    for (size_t i = 0; shape[i]; i++)
-        if (shape[i] == 'x' ? !isxdigit((unsigned char)s[i]) : s[i] != shape[i]) return false;
-    return true;
-}
-
 /* What the guest boots: image, or kernel (with initrd and append), under firmware. */
 static void parse_boot(const struct ynode *n, const char *path, struct kiln_qemu_conf *q, struct diags *d)
 {
@@ -114,9 +106,8 @@ static void parse_gpu(const struct ynode *x, const char *p, struct kiln_qemu_con
 {
     if (!y_str_list(d, x, p, &q->gpu, &q->ngpu)) return;
     for (size_t i = 0; i < q->ngpu; i++)
-        if (!pci_address_ok(q->gpu[i]))
-            diag_add(d, x->kind == YN_SEQ && i < x->n ? x->items[i] : x, p, "\"%s\" is not a PCI address: expected DOMAIN:BUS:DEVICE.FUNCTION as lspci -D "
-                              "prints it, e.g. 0000:01:00.0", q->gpu[i]);
+        if (!vfio_pci_address_ok(q->gpu[i]))
+            diag_add(d, x->kind == YN_SEQ && i < x->n ? x->items[i] : x, p, "\"%s\" " VFIO_NOT_PCI_ADDRESS, q->gpu[i]);
 }
 
 void qemu_conf_parse(const struct ynode *n, struct diags *d, void **conf)

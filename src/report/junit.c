@@ -143,12 +143,14 @@ static void suite_properties(struct xml_out *o, const struct kiln_results *r)
     xml_close(o);
 }
 
-/* The case's log path and its metrics with their verdicts, one per line. */
+/* The case's log path, its notes (a pass's "not checked: ...") and its metrics with their
+ * verdicts, one per line. */
 static void system_out(struct xml_out *o, const struct kiln_result *c)
 {
-    if (!c->log_rel && !c->nmetrics) return;
+    if (!c->log_rel && !c->nmetrics && !c->nnotes) return;
     struct sbuf b = {0};
     if (c->log_rel) sbuf_printf(&b, "log: %s\n", c->log_rel);
+    for (size_t k = 0; k < c->nnotes; k++) sbuf_printf(&b, "note: %s\n", c->notes[k]);
     for (size_t k = 0; k < c->nmetrics; k++) {
         const struct kiln_metric *m = &c->metrics[k];
         _cleanup_free_ char *v = metric_value(m);

@@ -15,6 +15,7 @@ struct item {
     size_t sel;
     size_t result;
     struct kiln_req need;
+    bool last; /* the case crashes a node (kiln_case.crashes_node): after the others of its need */
 };
 
 struct sched {
@@ -64,6 +65,7 @@ static int cmp_item(const void *x, const void *y)
     const struct item *a = x, *b = y;
     int c = cmp_req(&a->need, &b->need);
     if (c) return c;
+    if (a->last != b->last) return a->last ? 1 : -1;
     return a->result < b->result ? -1 : a->result > b->result;
 }
 
@@ -352,7 +354,12 @@ static void run_item(struct worker *w, const struct item *it)
     /* a case the interrupt ended (failed, or skipped when its environment's deploy was cut
      * short) did not fail: it was tried and did not conclude. One the interrupt kept from
      * starting (no attempt) stays skipped. */
-    if (kiln_interrupted && r->attempts > 0 && (status == ST_FAILED || status == ST_SKIPPED)) status = ST_ATTEMPTED;
+    if (kiln_interrupted && r->attempts > 0 && (status == ST_FAILED || status == ST_SKIPPED)) {
+        /* the case's own words then name what the interrupt cut ("cannot run a command on node0:
+         * Interrupted system call"); they are in its log's attempt line, the reason is plain */
+        status = ST_ATTEMPTED;
+        result_set_reason(r, "run interrupted");
+    }
     fclose(log);
     r->duration_s = now_s() - t0;
     r->status = status;
@@ -474,7 +481,7 @@ int sched_run(const struct kiln_sched_opts *o, struct kiln_results *res)
                 r->status = ST_SKIPPED;
                 result_set_reason(r, why);
             } else {
-                sp->items[sp->nitems++] = (struct item){.sel = i, .result = res->n, .need = need};
+                sp->items[sp->nitems++] = (struct item){.sel = i, .result = res->n, .need = need, .last = o->sel[i].c->crashes_node};
             }
             res->n++;
         }

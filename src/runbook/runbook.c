@@ -8,6 +8,7 @@
 #include <regex.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "util/fs.h"
 #include "util/log.h"
@@ -1217,6 +1218,29 @@ int runbook_load_warn(const char *path, const struct kiln_var *cli, size_t ncli,
     }
     *out = rb;
     return 0;
+}
+
+/* The variable whose value, as a path, is path; NULL when none is. */
+static const char *path_variable(const struct kiln_runbook *rb, const char *path)
+{
+    for (size_t i = 0; i < rb->nvars; i++) {
+        const struct kiln_var *v = &rb->vars[i];
+        if (v->secret || !v->value || !*v->value) continue;
+        _cleanup_free_ char *dir = v->file ? path_dirname(v->file) : getcwd(NULL, 0);
+        _cleanup_free_ char *abs = path_resolve(dir ? dir : ".", v->value);
+        if (abs && streq(abs, path)) return v->name;
+    }
+    return NULL;
+}
+
+char *runbook_missing_file_hint(const struct kiln_runbook *rb, const char *role, const char *path)
+{
+    const char *var = rb ? path_variable(rb, path) : NULL;
+    if (role && streq(role, "image"))
+        return xasprintf("; build it first (kiln build SPEC --out DIR) "
+                         "or give the image with -v %s=PATH", var ? var : "NAME");
+    if (var) return xasprintf("; fix the path or give it with -v %s=PATH", var);
+    return xstrdup("; fix the path");
 }
 
 void runbook_free(struct kiln_runbook *rb)

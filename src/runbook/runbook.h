@@ -130,5 +130,12 @@ void runbook_free(struct kiln_runbook *rb);
  * relative one resolved against the directory of the file that set it (of the working
  * directory for a -v value). false, with the error in d, when n is not a string. */
 bool runbook_get_path(struct diags *d, const struct ynode *n, const char *path, char **out);
+/* What to do about a file the runbook names that does not exist (kiln check): role is the
+ * platform's (kiln_platform_file: "image", "kernel", ...), path the absolute path. For the
+ * image: build it (kiln build SPEC --out DIR) or give another with -v NAME=PATH; for others:
+ * fix the path. NAME is the variable whose value the path came from, when one did (its value
+ * resolved against its file's directory, or the working directory for a -v, is path), else
+ * "NAME". Returns an allocated "; ..." suffix for the "PATH does not exist" message. */
+char *runbook_missing_file_hint(const struct kiln_runbook *rb, const char *role, const char *path);
 /* A requirement mapping {nodes, cpus, memory_mb, nics, data_disks, features}. */
 void runbook_parse_req(const struct ynode *n, const char *path, struct kiln_req *r, struct diags *d);

@@ -308,6 +308,34 @@ enum verdict_kind decide_unsigned_probe_skip(const char *loader, struct verdict 
                                         "firmware directly?), so no unsigned kernel was offered");
 }
 
+static int verdict_status(enum verdict_kind k)
+{
+    return k == VERDICT_PASS ? ST_PASSED : k == VERDICT_FAIL ? ST_FAILED : ST_SKIPPED;
+}
+
+size_t decide_secure_boot_parts(const struct verdict *on, bool offered, const struct verdict *probe,
+                                struct kiln_subtest subs[2], struct verdict *v)
+{
+    const char *on_why = on->reason ? on->reason : "Secure Boot enforced";
+    const char *probe_why = probe->reason ? probe->reason : "";
+    subs[0] = (struct kiln_subtest){.name = xstrdup("secure_boot_on"), .status = verdict_status(on->kind),
+                                    .reason = xstrdup(on_why)};
+    if (on->kind != VERDICT_PASS) {
+        verdict_set(v, on->kind, "%s", on_why);
+        return 1;
+    }
+    /* not offered: nothing was tried, whatever the probe's kind says */
+    int st = offered ? verdict_status(probe->kind) : ST_SKIPPED;
+    subs[1] = (struct kiln_subtest){.name = xstrdup("unsigned_kernel_refused"), .status = st,
+                                    .reason = xstrdup(probe_why)};
+    if (!offered)
+        verdict_set(v, VERDICT_PASS, "%s; not checked: that a kernel without a signature is refused (%s)", on_why,
+                    probe_why);
+    else
+        verdict_set(v, probe->kind, "%s; %s", on_why, probe_why);
+    return 2;
+}
+
 /* The value of BOOT_IMAGE= when cmdline begins with it, else NULL. */
 static char *boot_image(const char *cmdline)
 {

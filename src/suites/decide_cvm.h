@@ -4,6 +4,7 @@
 #pragma once
 #include <stdbool.h>
 
+#include "model/results.h"
 #include "suites/common.h"
 
 #define CVM_PCRS 8 /* PCR 0-7: what the firmware and boot loader measure (TCG PC Client PFP) */
@@ -55,6 +56,18 @@ bool cvm_has_line(const char *text, const char *word);
  * begins with GRUB's BOOT_IMAGE=), or NULL when unknown. Sets a VERDICT_SKIP whose reason names
  * the boot path seen. */
 enum verdict_kind decide_unsigned_probe_skip(const char *loader, struct verdict *v);
+
+/* verify_secure_boot_enforced's two parts, so that a pass does not claim the half it did not
+ * check: on is decide_secure_boot's verdict (its reason: what showed Secure Boot on); offered
+ * says whether a kernel without a signature was offered (false: probe is
+ * decide_unsigned_probe_skip's verdict, why not); probe is the probe's verdict. Fills
+ * subs[0] "secure_boot_on" and subs[1] "unsigned_kernel_refused" (status ST_*, reason
+ * allocated: free both names and reasons) and returns their count: 1 when on did not pass
+ * (the probe is not tried then), else 2. v: on's verdict when it did not pass; else FAIL when
+ * the probe failed, SKIP when an offered kernel left no evidence either way, PASS otherwise,
+ * whose reason names what was checked and, when no kernel was offered, "not checked:" why. */
+size_t decide_secure_boot_parts(const struct verdict *on, bool offered, const struct verdict *probe,
+                                struct kiln_subtest subs[2], struct verdict *v);
 
 /* The same through GRUB: grub.cfg tried offered (the ESP path of a kernel without a signature)
  * before the signed kernel. cmdline: /proc/cmdline after the reboot (GRUB's BOOT_IMAGE= names

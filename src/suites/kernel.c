@@ -407,7 +407,7 @@ static int await_after_crash(struct kiln_case_ctx *t, struct kiln_node *n, const
 }
 
 KILN_CASE(verify_kdump,
-          .area = "kernel", .priority = 3, .timeout_s = 1500,
+          .area = "kernel", .priority = 3, .timeout_s = 1500, .crashes_node = true,
           .description = "kdump works: memory is reserved for a crash kernel, kdump-tools has one loaded, and a crash "
                          "(sysrq c) leaves a vmcore under /var/crash that is found after the reboot")
 {

@@ -62,6 +62,16 @@ expect_in $n/qemu-cmdline.txt "smm=on"
 expect_in $n/qemu-cmdline.txt "driver=cfi.pflash01,property=secure,value=on"
 expect_in $n/qemu-cmdline.txt "OVMF_CODE_4M.secboot.fd"
 expect_in runs/latest/cases/verify_secure_boot_enforced/log.txt "Secure boot enabled"
+# the kernel is handed to the firmware: no unsigned kernel offered, and every report says so
+sb='.cases[] | select(.name=="verify_secure_boot_enforced")'
+expect_jq "$r" "$sb | [.subtests[] | .name + \" \" + .status] | join(\",\")" "secure_boot_on passed,unsigned_kernel_refused skipped"
+expect_jq "$r" "$sb | .subtests[1].reason | test(\"not booted by systemd-boot from its disk\")" true
+expect_jq "$r" "$sb | .notes[0] | startswith(\"not checked: that a kernel without a signature is refused\")" true
+expect_in runs/latest/junit.xml "<skipped message=\"the guest was not booted by systemd-boot"
+expect_in runs/latest/report.html "note: not checked: that a kernel without a signature is refused"
+expect_in out.txt "verify_secure_boot_enforced"
+grep -q "PASSED .*verify_secure_boot_enforced .*1 of 2 subtests skipped: unsigned_kernel_refused" out.txt ||
+    fail "the console line of verify_secure_boot_enforced does not name the skipped half"
 expect_in runs/latest/cases/verify_measured_boot/log.txt "pcrs:"
 expect_in runs/latest/cases/ext.tpm.persist/log.txt "kept kilnnv01 across the power cycle"
 [ -f $n/swtpm.log ] || fail "no swtpm.log beside the node's console"
@@ -112,7 +122,7 @@ KILN_SWTPM= "$KILN" run -v images="$img" --runs-dir runs-n cvm.yml > out-n.txt 2
 r=runs-n/latest/results.json
 for c in verify_tpm_present verify_measured_boot verify_secure_boot_enforced ext.tpm.persist; do
     expect_jq "$r" ".cases[] | select(.name==\"$c\") | .status" skipped
-    expect_jq "$r" ".cases[] | select(.name==\"$c\") | .reason" "needs feature tpm, swtpm is not installed (apt-get install swtpm)"
+    expect_jq "$r" ".cases[] | select(.name==\"$c\") | .reason" 'needs feature tpm, $KILN_SWTPM is set empty (unset it to use swtpm from $PATH)'
 done
 [ ! -e runs-n/latest/nodes ] || fail "a VM was deployed though every case was skipped"
 exit 0

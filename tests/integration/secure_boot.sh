@@ -77,6 +77,8 @@ done
 l=runs/latest/cases
 expect_in $l/verify_secure_boot_enforced/log.txt "a kernel without a signature is refused (entry kiln-unsigned.conf): the console says \"Error loading"
 expect_in $l/verify_secure_boot_enforced/log.txt "linux-kiln-unsigned: "
+expect_jq "$r" '.cases[] | select(.name=="verify_secure_boot_enforced") | [.subtests[] | .name + " " + .status] | join(",")' \
+    "secure_boot_on passed,unsigned_kernel_refused passed"
 expect_in $l/verify_pcr_change_on_boot_component_upgrade/log.txt "upgraded=EFI/BOOT/BOOTX64.EFI"
 expect_in $l/verify_pcr_change_on_boot_component_upgrade/log.txt "PCR 4 (sha256) changed from 0x"
 expect_no_swtpm

@@ -119,7 +119,7 @@ KILN_SWTPM= KILN_WORKER_TOKEN=$WE "$KILN" worker --server "$S" --work "$T/wenv" 
 pids="$pids $!"
 wait_declared wenv
 [ "$(caps wenv tpm)" = false ] || fail "wenv offers tpm with KILN_SWTPM empty"
-expect_in wenv.log "no tpm: no swtpm (apt-get install swtpm, or \$KILN_SWTPM is empty)"
+expect_in wenv.log "no tpm: \$KILN_SWTPM is set empty (unset it to use swtpm from \$PATH)"
 for id in $ja $jb; do
     for i in $(seq 300); do [ "$(job "$id" | jq -r .state)" = cancelled ] && break; sleep 0.2; done
 done

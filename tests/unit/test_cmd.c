@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include "cmd/common.h"
+#include "model/case.h"
+#include "run/select.h"
 #include "node/node.h"
 #include "node/ssh_cli.h"
 #include "util/proc.h"
@@ -107,9 +109,32 @@ static void ssh_command(void)
     strv_free(v, argc);
 }
 
+/* kiln list's columns stay aligned past a name longer than the old 32-column field
+ * (verify_pcr_change_on_boot_component_upgrade is 43) */
+static void list_columns(void)
+{
+    static const struct kiln_case a = {.name = "smoke", .area = "provisioning", .priority = 0, .description = "d1"};
+    static const struct kiln_case b = {.name = "verify_pcr_change_on_boot_component_upgrade", .area = "cvm",
+                                       .priority = 3, .requires = {.features = FEAT_TPM}, .description = "d2"};
+    struct kiln_selected sel[2] = {{.c = &a, .timeout_s = 600}, {.c = &b, .timeout_s = 1200}};
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    cmd_list_table(f, sel, 2);
+    fclose(f);
+    char *l1 = buf, *l2 = strchr(l1, '\n') + 1, *l3 = strchr(l2, '\n') + 1;
+    ok(strstr(l1, "AREA") - l1 == strstr(l2, "provisioning") - l2 && strstr(l2, "provisioning") - l2 == strstr(l3, "cvm") - l3,
+       "AREA starts at one column on every line:\n%s", buf);
+    ok(strstr(l1, "DESCRIPTION") - l1 == strstr(l2, "d1") - l2 && strstr(l2, "d1") - l2 == strstr(l3, "d2") - l3,
+       "and so does DESCRIPTION");
+    ok(strstr(l3, "verify_pcr_change_on_boot_component_upgrade cvm"), "the longest name keeps one space before its area");
+    free(buf);
+}
+
 int main(void)
 {
     ssh_command();
+    list_columns();
     int n;
     char **av, *text = NULL;
     is_int(parse("--out=e --format f -n4 a b", &n, &av, &text, false), CMD_GO, "--opt=value, --opt value, -nV");

@@ -192,6 +192,62 @@ static void test_unsigned_probe_skip(void)
            "probe skip: whole lines only");
 }
 
+static void parts_free(struct kiln_subtest *subs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(subs[i].name);
+        free(subs[i].reason);
+    }
+}
+
+/* verify_secure_boot_enforced's two parts from the captures of examples/cvm.yml's boot (a
+ * kernel handed to the firmware: no probe) and cvm-disk.yml's (systemd-boot refused it): the
+ * pass says what it did not check, in a skipped subtest and in its reason. */
+static void test_secure_boot_parts(void)
+{
+    struct gcap vars = cap(0, SB_ON, NULL), klog = cap(0, "[    0.000000] secureboot: Secure boot enabled\n", NULL);
+    struct verdict on = {0}, probe = {0}, v = {0};
+    struct kiln_subtest subs[2];
+    decide_secure_boot(&vars, NULL, &klog, &on);
+    decide_unsigned_probe_skip("", &probe); /* LOADER_SH printed nothing: no shim, no GRUB */
+    size_t n = decide_secure_boot_parts(&on, false, &probe, subs, &v);
+    is_int(n, 2, "parts: both parts reported");
+    is_str(subs[0].name, "secure_boot_on", "parts: first is secure_boot_on");
+    is_int(subs[0].status, ST_PASSED, "parts: Secure Boot on passed");
+    is_str(subs[1].name, "unsigned_kernel_refused", "parts: second is unsigned_kernel_refused");
+    is_int(subs[1].status, ST_SKIPPED, "parts: no kernel offered: unsigned_kernel_refused skipped");
+    has(subs[1].reason, "not booted by systemd-boot from its disk", "parts: the skip says why");
+    parts_free(subs, n);
+    expect(v.kind, &v, VERDICT_PASS, "; not checked: that a kernel without a signature is refused (the guest was not",
+           "parts: the pass names what it did not check");
+    verdict_free(&probe);
+
+    decide_unsigned_kernel_refused("kiln-unsigned.conf", "debian-sb-1.0.0.conf", console_refused, &probe);
+    n = decide_secure_boot_parts(&on, true, &probe, subs, &v);
+    ok(n == 2 && subs[0].status == ST_PASSED && subs[1].status == ST_PASSED, "parts: both checked, both pass");
+    has(subs[1].reason, "Security Violation", "parts: the refusal is the second part's evidence");
+    parts_free(subs, n);
+    ok(v.kind == VERDICT_PASS && !strstr(v.reason, "not checked"), "parts: a full check claims nothing unchecked");
+    verdict_free(&v);
+    verdict_free(&probe);
+
+    decide_unsigned_kernel_refused("kiln-unsigned.conf", "kiln-unsigned.conf", "", &probe);
+    n = decide_secure_boot_parts(&on, true, &probe, subs, &v);
+    ok(n == 2 && subs[1].status == ST_FAILED, "parts: an unsigned kernel that booted fails its part");
+    parts_free(subs, n);
+    expect(v.kind, &v, VERDICT_FAIL, "a kernel without a signature booted", "parts: and the case");
+    verdict_free(&probe);
+    verdict_free(&on);
+
+    struct gcap off = cap(0, "SecureBoot 6 0 0 0 0\nSetupMode 6 0 0 0 1\n", NULL);
+    decide_secure_boot(&off, NULL, &klog, &on);
+    n = decide_secure_boot_parts(&on, false, &probe, subs, &v);
+    ok(n == 1 && subs[0].status == ST_FAILED, "parts: Secure Boot off: one failed part, no probe part");
+    parts_free(subs, n);
+    expect(v.kind, &v, VERDICT_FAIL, "SecureBoot=0", "parts: the case fails with the first part's reason");
+    verdict_free(&on);
+}
+
 /* GRUB offered the unsigned copy first: its refusal (Debian's GRUB 2.06 through shim's verifier,
  * as the console showed it under OVMF's Microsoft keys) and the signed kernel after it. */
 static void test_grub_unsigned(void)
@@ -358,6 +414,7 @@ int main(void)
     test_secure_boot();
     test_unsigned_kernel();
     test_unsigned_probe_skip();
+    test_secure_boot_parts();
     test_grub_unsigned();
     test_pcr4_change();
     test_encrypted_root();

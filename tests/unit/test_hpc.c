@@ -280,6 +280,21 @@ static void test_vfio(void)
     int r = vfio_device_check(sys, dev, "0000:02:00.0", &why);
     ok(r == -ENODEV, "vfio: a device the host does not have (got %d)", r);
     has(why, "no PCI device 0000:02:00.0 on this host", "vfio: says so");
+    r = vfio_device_check(sys, dev, "garbage", &why);
+    ok(r == -EINVAL, "vfio: a name that is not a PCI address (got %d)", r);
+    is_str(why, "\"garbage\" is not a PCI address: expected DOMAIN:BUS:DEVICE.FUNCTION as lspci -D prints it, e.g. "
+                "0000:01:00.0", "vfio: says so as the runbook's platform.qemu.gpu does");
+    /* a host bridge (class 0x0600): refused for its class, never told to bind it to vfio-pci */
+    _cleanup_free_ char *bridge = xasprintf("%s/0000:00:00.0", devs), *bclass = path_join(bridge, "class");
+    mkdir_p(bridge, 0755);
+    write_file_atomic(bclass, "0x060000\n", 9, 0644);
+    r = vfio_device_check(sys, dev, "0000:00:00.0", &why);
+    ok(r == -EINVAL, "vfio: a host bridge is not a GPU (got %d)", r);
+    has(why, "0000:00:00.0 is a bridge (PCI class 0x060000), not a GPU (display controller 0x03xxxx or processing "
+             "accelerator 0x12xxxx)", "vfio: names its class");
+    ok(!strstr(why, "driverctl"), "vfio: and gives no advice to bind it: %s", why);
+    _cleanup_free_ char *class = path_join(d, "class");
+    write_file_atomic(class, "0x030000\n", 9, 0644);
     r = vfio_device_check(sys, dev, "0000:01:00.0", &why);
     ok(r == -EBUSY, "vfio: no driver bound (got %d)", r);
     has(why, "0000:01:00.0 is bound to no driver, not vfio-pci (bind it: driverctl set-override 0000:01:00.0 vfio-pci)",
@@ -305,6 +320,9 @@ static void test_vfio(void)
     r = vfio_device_check(sys, dev, "0000:01:00.0", &why);
     ok(r == 0, "vfio: bound to vfio-pci in an IOMMU group with its node: can be passed through (got %d: %s)", r,
        r ? why : "");
+    write_file_atomic(class, "0x120000\n", 9, 0644);
+    r = vfio_device_check(sys, dev, "0000:01:00.0", &why);
+    ok(r == 0, "vfio: a processing accelerator (0x12) too (got %d: %s)", r, r ? why : "");
     rm_rf(root);
 }
 

@@ -733,7 +733,7 @@ static void test_spec_arch(void)
  * libraries), on Debian and the standard layout, without grow_root. */
 static void test_spec_encrypt(void)
 {
-#define ENC_PKGS "packages: { install: [linux-image-amd64, dracut, libcryptsetup12, tpm2-tools] }\n"
+#define ENC_PKGS "packages: { install: [linux-image-amd64, dracut, libcryptsetup12, tpm2-tools, cryptsetup-bin] }\n"
     _cleanup_free_ char *p = tmp("spec.yml");
     static const char good[] = "name: t\nversion: 1\nbase: { family: deb, suite: bookworm }\n" ENC_PKGS
                                "storage: { encrypt: tpm2 }\n";
@@ -748,14 +748,22 @@ static void test_spec_encrypt(void)
     has(e, "spec.yml:5:21: storage.encrypt: expected one of none | tpm2, got \"luks\"", "encrypt: an unknown value, where and the choices");
     free(e);
     e = spec_errors("name: t\nversion: 1\nbase: { family: deb, suite: bookworm }\n"
-                    "packages: { install: [linux-image-amd64, initramfs-tools, libcryptsetup12, tpm2-tools] }\n"
+                    "packages: { install: [linux-image-amd64, initramfs-tools, libcryptsetup12, tpm2-tools, cryptsetup-bin] }\n"
                     "storage: { encrypt: tpm2 }\n");
     has(e, "spec.yml:5:21: storage.encrypt: tpm2 needs dracut in packages.install: a systemd initrd",
         "encrypt: initramfs-tools cannot unlock with the TPM");
     free(e);
     e = spec_errors("name: t\nversion: 1\nbase: { family: deb, suite: bookworm }\n"
-                    "packages: { install: [linux-image-amd64, dracut, libcryptsetup12] }\nstorage: { encrypt: tpm2 }\n");
+                    "packages: { install: [linux-image-amd64, dracut, libcryptsetup12, cryptsetup-bin] }\nstorage: { encrypt: tpm2 }\n");
     has(e, "tpm2 needs tpm2-tools in packages.install", "encrypt: no TPM2 libraries for the initrd");
+    free(e);
+    /* every missing package at once, as boot.secure_boot: distro reports them */
+    e = spec_errors("name: t\nversion: 1\nbase: { family: deb, suite: bookworm }\n"
+                    "packages: { install: [linux-image-amd64] }\nstorage: { encrypt: tpm2 }\n");
+    has(e, "tpm2 needs dracut in packages.install", "encrypt: all missing: dracut");
+    has(e, "tpm2 needs libcryptsetup12 in packages.install", "encrypt: all missing: libcryptsetup12");
+    has(e, "tpm2 needs tpm2-tools in packages.install", "encrypt: all missing: tpm2-tools");
+    has(e, "tpm2 needs cryptsetup-bin in packages.install: verify_encrypted_root", "encrypt: all missing: cryptsetup-bin, for the case");
     free(e);
     e = spec_errors("name: t\nversion: 1\nbase: { family: deb, suite: bookworm }\n" ENC_PKGS
                     "os: { first_boot: { grow_root: true } }\nstorage: { encrypt: tpm2 }\n");
@@ -771,17 +779,17 @@ static void test_spec_encrypt(void)
     free(e);
     /* apt's spellings of a package name count (hostile finding: "dracut=059-4" was refused) */
     e = spec_errors("name: t\nversion: 1\nbase: { family: deb, suite: bookworm }\n"
-                    "packages: { install: [linux-image-amd64, \"dracut=059-4\", \"libcryptsetup12:amd64\", tpm2-tools/bookworm] }\n"
+                    "packages: { install: [linux-image-amd64, \"dracut=059-4\", \"libcryptsetup12:amd64\", tpm2-tools/bookworm, cryptsetup-bin] }\n"
                     "storage: { encrypt: tpm2 }\n");
     ok(!e, "encrypt: NAME=VERSION, NAME:ARCH and NAME/RELEASE name the package (%s)", e ? e : "no error");
     free(e);
     e = spec_errors("name: t\nversion: 1\nbase: { family: deb, suite: bookworm }\n"
-                    "packages: { install: [linux-image-amd64, dracut, libcryptsetup12, tpm2-tools], remove: [tpm2-tools] }\n"
+                    "packages: { install: [linux-image-amd64, dracut, libcryptsetup12, tpm2-tools, cryptsetup-bin], remove: [tpm2-tools] }\n"
                     "storage: { encrypt: tpm2 }\n");
     has(e, "tpm2 needs tpm2-tools, which packages.remove takes out", "encrypt: a needed package removed again");
     free(e);
     e = spec_errors("name: t\nversion: 1\nbase: { family: deb, suite: bookworm }\n"
-                    "packages: { install: [linux-image-amd64, dracutx, libcryptsetup12, tpm2-tools] }\n"
+                    "packages: { install: [linux-image-amd64, dracutx, libcryptsetup12, tpm2-tools, cryptsetup-bin] }\n"
                     "storage: { encrypt: tpm2 }\n");
     has(e, "tpm2 needs dracut in packages.install", "encrypt: a longer name is another package");
     free(e);
@@ -1652,6 +1660,21 @@ static void test_spec_secure_boot(void)
     spec_free(s);
     diags_free(&d);
     s = NULL;
+    /* a key readable by others: a warning, the build goes on; 0600: nothing */
+    _cleanup_free_ char *kp = tmp("db.key");
+    chmod(kp, 0644);
+    int loaded = spec_load(p, NULL, &s, &d);
+    ok(loaded == 0 && s && s->warnings.n == 1 &&
+           strstr(s->warnings.v[0].msg, "db.key is readable by others (mode 0644): chmod 600 it"),
+       "a key of mode 0644 loads with a warning: %s", s && s->warnings.n ? s->warnings.v[0].msg : "(none)");
+    spec_free(s);
+    diags_free(&d);
+    s = NULL;
+    chmod(kp, 0600);
+    ok(spec_load(p, NULL, &s, &d) == 0 && s && s->warnings.n == 0, "a key of mode 0600: no warning");
+    spec_free(s);
+    diags_free(&d);
+    s = NULL;
     const char *plain = SPEC_HEAD "boot: uefi\n";
     write_bytes(p, plain, strlen(plain));
     ok(spec_load(p, NULL, &s, &d) == 0 && s && !s->sb_key && !s->sb_cert, "boot: uefi signs nothing");
@@ -1668,6 +1691,13 @@ static void test_spec_secure_boot(void)
          "a key outside the spec's sources"},
         {"{ secure_boot: { key: db.key, cert: db.pem, pass: x } }", "boot.secure_boot", "an unknown key"},
         {"bios", "spec.yml:4:7: boot", "boot: bios"},
+        {"{ secure_boot: { key: nokey.key, cert: db.pem } }",
+         "nokey.key: No such file or directory; make a signing pair with openssl as docs/image.md", "a missing key says how to make one"},
+        {"{ secure_boot: { key: db.key, cert: none.pem } }", "none.pem: No such file or directory; make a signing pair",
+         "a missing certificate too"},
+        {"{ secure_boot: true }", "spec.yml:4:22: boot.secure_boot: expected distro (the distribution's signed shim, GRUB "
+                                  "and kernel) or { key: KEY, cert: CERT } (kiln signs systemd-boot and the kernel with "
+                                  "your pair), got \"true\"", "secure_boot: true names both forms"},
         {"{ secureboot: {} }", "spec.yml:4:9: boot", "a misspelt secure_boot"},
     };
     for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {

@@ -492,6 +492,27 @@ int main(void)
            "\r\033[K[1/1] \033[32mPASSED   \033[0m smoke                                2.8s\n",
            "live: one line, its elapsed time ticking, then the end line");
     free(text);
+    /* a pass with a skipped subtest names it: the part it did not check */
+    struct kiln_subtest parts[2] = {
+        {.name = "secure_boot_on", .status = ST_PASSED, .reason = "SecureBoot=1"},
+        {.name = "unsigned_kernel_refused", .status = ST_SKIPPED, .reason = "no unsigned kernel was offered\nmore"},
+    };
+    struct kiln_result sb = {.id = "verify_secure_boot_enforced", .status = ST_PASSED, .duration_s = 3,
+                             .subtests = parts, .nsubtests = 2};
+    catch_stdout();
+    notifier_console.case_finished(&cn, &r, &sb, 2);
+    text = caught();
+    is_str(text,
+           "[2/2] PASSED    verify_secure_boot_enforced          3.0s  1 of 2 subtests skipped: "
+           "unsigned_kernel_refused (no unsigned kernel was offered)\n",
+           "a pass with a skipped subtest says which and why on its line");
+    free(text);
+    parts[1].status = ST_PASSED;
+    catch_stdout();
+    notifier_console.case_finished(&cn, &r, &sb, 2);
+    text = caught();
+    is_str(text, "[2/2] PASSED    verify_secure_boot_enforced          3.0s\n", "a full pass says nothing more");
+    free(text);
     free(cn.running);
     free(live.running);
     return tap_done();

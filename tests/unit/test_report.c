@@ -234,6 +234,7 @@ int main(void)
     struct kiln_subtest *s = APPEND(r.v[0].subtests, r.v[0].nsubtests, r.v[0].capsubtests);
     *s = (struct kiln_subtest){.name = xstrdup("timers:posix"), .status = ST_SKIPPED, .reason = xstrdup("CONF")};
     r.v[1] = (struct kiln_result){.id = xstrdup("ok_case"), .c = &k, .status = ST_PASSED};
+    *APPEND(r.v[1].notes, r.v[1].nnotes, r.v[1].capnotes) = xstrdup("not checked: the other half (why)");
 
     char *text = results_to_json(&r);
     json_error_t err;
@@ -267,6 +268,9 @@ int main(void)
     has(junit, "<failure message=\"value &quot;7&quot; &lt; 8 with ******\" type=\"failed\">value &quot;7&quot; &lt; 8 with ******</failure>",
         "a failure without a log: the reason as message and body");
     has(junit, "<skipped message=\"CONF\"/>", "a skipped subtest keeps its own reason");
+    has(junit, "<system-out>note: not checked: the other half (why)\n</system-out>",
+        "a pass's note is a line of its system-out");
+    has(html, "note: not checked: the other half (why)", "and of its html details");
     ok(valid_junit(jp), "junit.xml is valid against junit-10.xsd");
     ok(!strstr(junit, "pa55word") && !strstr(html, "pa55word"), "secret in neither junit nor html");
     has(html, "href=\"cases/x/log.txt\"", "html links the case log");

@@ -863,11 +863,65 @@ static void test_ready_leftovers(void)
     strv_clear(&n.leftovers);
 }
 
+/* kiln check's "PATH does not exist" says what to do: build the image or point at another
+ * with -v NAME=PATH, NAME the variable that set the path (examples/hpc.yml's image). */
+static void test_missing_file_hint(void)
+{
+    _cleanup_free_ char *sub = path_join(dir, "ex");
+    mkdir(sub, 0755);
+    struct kiln_runbook *rb;
+    _cleanup_free_ char *loaded = load_ok("ex/hpc.yml", "variable:\n  - { name: image, value: ../out/debian-hpc-1.0.0.qcow2 }\n"
+                                                        "platform: { type: qemu, qemu: { image: $(image) } }\n", &rb);
+    is_str(loaded, "(loaded)", "a runbook whose image is a variable's relative path loads");
+    struct kiln_platform_file f[PLATFORM_FILES_MAX];
+    const struct kiln_platform *q = platform_find("qemu");
+    size_t n = rb ? q->tested_files(rb->platform.conf, f, PLATFORM_FILES_MAX) : 0;
+    _cleanup_free_ char *want = path_join(dir, "out/debian-hpc-1.0.0.qcow2");
+    ok(n >= 1 && streq(f[0].role, "image") && streq(f[0].path, want), "the image is a tested file at %s",
+       n ? f[0].path : "");
+    _cleanup_free_ char *hint = n ? runbook_missing_file_hint(rb, f[0].role, f[0].path) : NULL;
+    is_str(hint, "; build it first (kiln build SPEC --out DIR) or give the image with -v image=PATH",
+           "a missing image: build it, or -v with the variable that set it");
+    free(hint);
+    hint = runbook_missing_file_hint(rb, "image", "/elsewhere/x.qcow2");
+    has(hint, "-v NAME=PATH", "no variable set that path: NAME");
+    free(hint);
+    hint = runbook_missing_file_hint(rb, "kernel", "/boot/none");
+    is_str(hint, "; fix the path", "a missing kernel: fix the path");
+    free(hint);
+    hint = NULL;
+    runbook_free(rb);
+}
+
+/* A TPM not offered says why: $KILN_SWTPM set empty or naming no program is not "not installed"
+ * (a fresh user's KILN_SWTPM= run was told to apt-get install swtpm). */
+static void test_swtpm_reason(void)
+{
+    const char *was = getenv("KILN_SWTPM");
+    _cleanup_free_ char *keep = was ? xstrdup(was) : NULL;
+    _cleanup_free_ char *why = NULL;
+    setenv("KILN_SWTPM", "", 1);
+    unsigned f = kiln_qemu_host_features(NULL, &why);
+    ok(!(f & FEAT_TPM), "KILN_SWTPM empty: no tpm");
+    has(why, "no tpm: $KILN_SWTPM is set empty (unset it to use swtpm from $PATH)", "and the reason says it is empty");
+    free(why);
+    why = NULL;
+    setenv("KILN_SWTPM", "/nonexistent/swtpm", 1);
+    f = kiln_qemu_host_features(NULL, &why);
+    ok(!(f & FEAT_TPM), "KILN_SWTPM naming no program: no tpm");
+    has(why, "no tpm: $KILN_SWTPM=/nonexistent/swtpm is not an executable file (No such file or directory)",
+        "and the reason says so");
+    if (keep) setenv("KILN_SWTPM", keep, 1);
+    else unsetenv("KILN_SWTPM");
+}
+
 int main(void)
 {
     mkdtemp(dir);
     setenv("LC_ALL", "C.UTF-8", 1); /* chains of variables are drawn with "→" */
     test_platform_drivers();
+    test_missing_file_hint();
+    test_swtpm_reason();
     test_ready_leftovers();
     test_secure_boot();
     test_update_server();

@@ -1,17 +1,20 @@
 /* The scheduler against a fake platform: no VMs, only the logic. */
 #include <errno.h>
 #include <jansson.h>
+#include <libssh/libssh.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "node/node.h"
 #include "run/case.h"
 #include "run/perf.h"
 #include "run/scheduler.h"
 #include "tap.h"
 #include "util/fs.h"
+#include "util/proc.h"
 #include "util/timeutil.h"
 #include "util/util.h"
 
@@ -113,6 +116,25 @@ static int breaks_node(struct kiln_case_ctx *t)
 }
 
 static const struct kiln_case breaker = {.name = "breaker", .area = "x", .run = breaks_node};
+
+/* the order cases ran in, by name */
+static char ran[256];
+static int records_order(struct kiln_case_ctx *t)
+{
+    snprintf(ran + strlen(ran), sizeof ran - strlen(ran), "%s ", t->c->name);
+    return CASE_PASS;
+}
+/* a SIGINT arrives while the case runs a command: the command fails with EINTR, as node_exec's does */
+static int interrupted(struct kiln_case_ctx *t)
+{
+    kiln_interrupted = SIGINT;
+    return case_fail(t, "cannot run a command on node0: %s", strerror(EINTR));
+}
+static const struct kiln_case cut = {.name = "cut", .area = "x", .run = interrupted};
+
+static const struct kiln_case crasher = {.name = "crasher", .area = "x", .run = records_order, .crashes_node = true};
+static const struct kiln_case first = {.name = "first", .area = "x", .run = records_order};
+static const struct kiln_case second = {.name = "second", .area = "x", .run = records_order};
 
 static const struct kiln_case cases[] = {
     {.name = "a_pass1", .area = "x", .run = pass},
@@ -329,6 +351,39 @@ int main(void)
     ok(streq(r.v[0].env, r.v[1].env), "cases before it shared one environment");
     is_int(live, 0, "all destroyed");
     results_free(&r);
+
+    /* a case that crashes its node (verify_kdump) runs after the others of its environment,
+     * though selected first (examples/hpc.yml: area hpc, then verify_kdump; here the other way) */
+    struct kiln_selected crash[3] = {
+        {.c = &crasher, .times = 1, .timeout_s = 60},
+        {.c = &first, .times = 1, .timeout_s = 60},
+        {.c = &second, .times = 1, .timeout_s = 60},
+    };
+    r = run(1, 100000, crash, 3, &rb, dir);
+    is_str(ran, "first second crasher ", "the crashing case runs last in its environment");
+    is_str(r.v[0].id, "crasher", "results keep the selection order");
+    results_free(&r);
+
+    /* an interrupt inside a case: attempted, with the plain reason other cases get */
+    struct kiln_selected cutsel[2] = {{.c = &cut, .times = 1, .timeout_s = 60}, {.c = &first, .times = 1, .timeout_s = 60}};
+    r = run(1, 100000, cutsel, 2, &rb, dir);
+    kiln_interrupted = 0;
+    is_int(r.v[0].status, ST_ATTEMPTED, "a case the interrupt cut is attempted");
+    is_str(r.v[0].reason, "run interrupted", "with the plain reason, not the errno of the command it cut");
+    is_str(r.v[1].reason, "run interrupted", "as the case the interrupt kept from starting");
+    _cleanup_free_ char *cutlog = NULL;
+    _cleanup_free_ char *cutpath = xasprintf("%s/cases/cut/log.txt", dir);
+    read_file(cutpath, 1 << 16, &cutlog, NULL);
+    has(cutlog, "attempt result: failed: cannot run a command on node0: Interrupted system call",
+        "the case's own words stay in its log");
+    results_free(&r);
+
+    /* libssh gives no text for a channel refused on a dropped session (the kdump log's "cannot
+     * open an SSH channel: "): the reason is never empty */
+    ssh_session none = ssh_new();
+    is_str(node_ssh_why(none), "the session closed (the guest dropped the connection: a crash or a reboot?)",
+           "an SSH failure without libssh's words says the session closed");
+    ssh_free(none);
     keep_environment(&rb, dir);
     perf_follows_restart(dir);
     rm_rf(dir);
