@@ -355,6 +355,10 @@ static bool emulated_display(const struct pci_dev *d)
            streq(d->vendor, "0x1013") || (streq(d->vendor, "0x1b36") && streq(d->device, "0x0100"));
 }
 
+/* A vendor or device ID as lspci shows it: sysfs's "0x10de" without its "0x" (a guest may print
+ * any word, "0x" or a single byte among them: what is not after "0x" is shown whole). */
+static const char *pci_id(const char *s) { return startswith(s, "0x") ? s + 2 : s; }
+
 /* The GPUs in a PCI listing, at most max. */
 static size_t pci_gpus(const char *text, struct pci_dev *out, size_t max, size_t *ndevs, size_t *nemulated)
 {
@@ -419,7 +423,7 @@ enum verdict_kind decide_gpu_visible(const struct gcap *pci, const struct gcap *
     size_t shown = 0;
     for (size_t i = 0; i < n; i++) {
         _cleanup_free_ char *name = lspci_name(lspci, g[i].addr);
-        reason_item(&b, &shown, 4, "%s [%s:%s]%s%s", g[i].addr, g[i].vendor + 2, g[i].device + 2, name ? " " : "",
+        reason_item(&b, &shown, 4, "%s [%s:%s]%s%s", g[i].addr, pci_id(g[i].vendor), pci_id(g[i].device), name ? " " : "",
                     name ? name : "");
     }
     *count = (int)n;
@@ -444,11 +448,11 @@ enum verdict_kind decide_gpu_driver(const struct gcap *pci, const struct gcap *n
             sbuf_free(&bound);
             return streq(g[i].driver, "-")
                        ? verdict_set(v, VERDICT_FAIL, "GPU %s [%s:%s] has no driver bound (expected nvidia, amdgpu, "
-                                                      "i915, xe, nouveau or radeon)", g[i].addr, g[i].vendor + 2,
-                                     g[i].device + 2)
+                                                      "i915, xe, nouveau or radeon)", g[i].addr, pci_id(g[i].vendor),
+                                     pci_id(g[i].device))
                        : verdict_set(v, VERDICT_FAIL, "GPU %s [%s:%s] is bound to %s, not a GPU driver (nvidia, amdgpu, "
-                                                      "i915, xe, nouveau, radeon)", g[i].addr, g[i].vendor + 2,
-                                     g[i].device + 2, g[i].driver);
+                                                      "i915, xe, nouveau, radeon)", g[i].addr, pci_id(g[i].vendor),
+                                     pci_id(g[i].device), g[i].driver);
         }
         reason_item(&bound, &nb, 4, "%s: %s", g[i].addr, g[i].driver);
     }

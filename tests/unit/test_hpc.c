@@ -258,6 +258,12 @@ static void test_gpu(void)
            "gpu driver: two GPUs, both bound");
     expect(decide_gpu_driver(&emulated, NULL, &v), &v, VERDICT_FAIL, "no GPU on the guest's PCI bus",
            "gpu driver: no GPU at all");
+    /* a hostile guest's one-byte IDs: named whole, not read past their end (vendor + 2 was) */
+    struct gcap short_ids = cap(0, "0000:01:00.0 0x030000 a b -\n", NULL);
+    expect(decide_gpu_visible(&short_ids, NULL, &v, &count), &v, VERDICT_PASS, "0000:01:00.0 [a:b]",
+           "gpu: one-byte vendor and device IDs are shown whole");
+    expect(decide_gpu_driver(&short_ids, NULL, &v), &v, VERDICT_FAIL, "GPU 0000:01:00.0 [a:b] has no driver bound",
+           "gpu driver: one-byte IDs in the failure");
 }
 
 /* A sysfs and /dev tree with the device in each state vfio_device_check tells apart. */
