@@ -43,12 +43,14 @@ static char *line_with(const char *text, const char *needle)
     return NULL;
 }
 
-/* A number that parses whole and is finite. */
+/* A number that parses whole, is finite and not negative: every figure read here is a rate, a
+ * size or a time, and a negative one (a hostile or broken guest's) would pass a latency
+ * threshold (best <= limit) and be recorded as a metric. */
 static bool parse_num(const char *s, double *out)
 {
     char *end = NULL;
     double d = strtod(s, &end);
-    if (end == s || *end || !isfinite(d)) return false;
+    if (end == s || *end || !isfinite(d) || d < 0) return false;
     *out = d;
     return true;
 }

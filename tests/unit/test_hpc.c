@@ -93,6 +93,14 @@ static void test_pingpong(void)
     expect(decide_pingpong("ibv_ud_pingpong", "node1", &silent, "node0", &c, 500, &v, NULL, NULL), &v, VERDICT_FAIL,
            "(server) printed no \"remote address:\" line", "pingpong: exit 0 without an exchange is no pass");
 
+    struct gcap negative = cap(0, "  remote address: LID 0x0000\n4096000 bytes in 1.92 seconds = -17.07 Mbit/sec\n"
+                                  "500 iters in 1.92 seconds = -3839.50 usec/iter\n", NULL);
+    mbit = usec = 0;
+    expect(decide_pingpong("ibv_rc_pingpong", "node1", &s, "node0", &negative, 500, &v, &mbit, &usec), &v,
+           VERDICT_FAIL, "ibv_rc_pingpong on node0 (client) printed no \"N iters in S seconds\" line",
+           "pingpong: negative figures are no measurement (they would be recorded as metrics)");
+    ok(mbit == 0 && usec == 0, "pingpong: no metric from a failed side (got %g, %g)", mbit, usec);
+
     struct gcap ended = cap(-1, "", "did not end within 60 s of its client");
     expect(decide_pingpong("ibv_rc_pingpong", "node1", &ended, "node0", &c, 500, &v, NULL, NULL), &v, VERDICT_FAIL,
            "ibv_rc_pingpong on node1 (server) exited -1: did not end within 60 s of its client",
@@ -127,6 +135,10 @@ static void test_perftest(void)
     ok(!perftest_value(" #bytes #iterations t_avg[usec]\n 2 200\n", "t_avg[usec]", &d),
        "perftest: a row shorter than its header is not read");
     ok(!perftest_value(" #bytes #iterations t_avg[usec]\n 2 200 nan\n", "t_avg[usec]", &d), "perftest: nan is no value");
+    ok(!perftest_value(" #bytes #iterations t_avg[usec]\n 2 200 -3.5\n", "t_avg[usec]", &d),
+       "perftest: a negative latency is no measurement");
+    ok(!perftest_value(" #bytes #iterations BW average[MB/sec]\n 65536 1544 -19.27\n", "BW average[MB/sec]", &d),
+       "perftest: a negative bandwidth is no measurement");
 
     struct verdict v = {0};
     struct gcap srv = cap(0, write_bw, NULL), cli = cap(0, write_bw, NULL);
@@ -136,6 +148,10 @@ static void test_perftest(void)
                                      "connection Unable to init the socket connection\n");
     expect(decide_perftest("ib_read_lat", "t_typical[usec]", &srv, &refused, &v, &d), &v, VERDICT_FAIL,
            "ib_read_lat (client) exited 1: Couldn't connect to 10.99.0.2:18517", "perftest: the client's failure");
+    /* a guest that reports a negative latency must not pass the latency threshold (best <= limit) */
+    struct gcap negative = cap(0, " #bytes #iterations t_typical[usec]\n 2 200 -1534.07\n", NULL);
+    expect(decide_perftest("ib_read_lat", "t_typical[usec]", &srv, &negative, &v, &d), &v, VERDICT_FAIL,
+           "ib_read_lat printed no result table with a \"t_typical[usec]\" value", "perftest: a negative latency fails");
     struct gcap empty = cap(0, "---\n RDMA_Read Latency Test\n", NULL);
     expect(decide_perftest("ib_read_lat", "t_typical[usec]", &srv, &empty, &v, &d), &v, VERDICT_FAIL,
            "ib_read_lat printed no result table with a \"t_typical[usec]\" value", "perftest: no table");
