@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "suites/decide_hpc.h"
+#include "util/strv.h"
 #include "util/util.h"
 
 #define MAX_WORDS 24
@@ -286,16 +287,25 @@ enum verdict_kind decide_kdump_armed(const char *crash_loaded, const struct gcap
                        why, loaded_s);
 }
 
-/* Whether the "SIZE PATH" listing holds path. */
-static bool listing_has(const char *text, const char *path)
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* The paths of a "SIZE PATH" listing, sorted for path_listed: a guest may list many files,
+ * and comparing each of one listing's lines with every line of the other grew with their
+ * product (two listings of 100000 files: 10^10 comparisons). */
+static void listing_paths(const char *text, struct strv *paths)
 {
     const char *p = text ? text : "", *line;
-    size_t len, plen = strlen(path);
+    size_t len;
     while (next_line(&p, &line, &len)) {
         const char *sp = memchr(line, ' ', len);
-        if (sp && (size_t)(line + len - sp - 1) == plen && memcmp(sp + 1, path, plen) == 0) return true;
+        if (sp) strv_consume(paths, xstrndup(sp + 1, len - (size_t)(sp - line) - 1));
     }
-    return false;
+    if (paths->n) qsort(paths->v, paths->n, sizeof *paths->v, cmp_str);
+}
+
+static bool path_listed(const struct strv *paths, const char *path)
+{
+    return paths->n && bsearch(&path, paths->v, paths->n, sizeof *paths->v, cmp_str);
 }
 
 enum verdict_kind decide_vmcore(const struct gcap *before, const struct gcap *after, struct verdict *v)
@@ -306,6 +316,8 @@ enum verdict_kind decide_vmcore(const struct gcap *before, const struct gcap *af
     }
     struct sbuf seen = {0}, partial = {0};
     size_t nseen = 0, npartial = 0;
+    struct strv old = {0};
+    listing_paths(before->out, &old);
     const char *p = after->out, *line;
     size_t len;
     while (next_line(&p, &line, &len)) {
@@ -318,7 +330,7 @@ enum verdict_kind decide_vmcore(const struct gcap *before, const struct gcap *af
         const char *base = strrchr(path, '/');
         base = base ? base + 1 : path;
         bool dump = startswith(base, "dump") || startswith(base, "vmcore");
-        bool fresh = !listing_has(before->out, path);
+        bool fresh = !path_listed(&old, path);
         reason_item(&seen, &nseen, 6, "%.200s (%ld bytes)", path, size);
         if (!dump || !fresh) continue;
         if (strstr(base, "incomplete")) {
@@ -331,6 +343,7 @@ enum verdict_kind decide_vmcore(const struct gcap *before, const struct gcap *af
         }
         sbuf_free(&seen);
         sbuf_free(&partial);
+        strv_clear(&old);
         return verdict_set(v, VERDICT_PASS, "the crash left %.200s (%ld bytes)", path, size);
     }
     if (npartial)
@@ -340,6 +353,7 @@ enum verdict_kind decide_vmcore(const struct gcap *before, const struct gcap *af
                     nseen ? seen.s : "no files");
     sbuf_free(&seen);
     sbuf_free(&partial);
+    strv_clear(&old);
     return VERDICT_FAIL;
 }
 
