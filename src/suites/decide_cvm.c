@@ -111,9 +111,23 @@ static bool pcr_line(const char *p, int *idx, char hex[129])
     return true;
 }
 
+/* The hex digits of a digest of bank (TPM 2.0 Library part 2, TPM_ALG_ID: the digest sizes),
+ * or 0 for a bank not named here (any of pcr_line's lengths). */
+static size_t bank_hex_len(const char *bank)
+{
+    static const struct { const char *name; size_t len; } banks[] = {
+        {"sha1", 40}, {"sha256", 64}, {"sha384", 96}, {"sha512", 128}, {"sm3_256", 64}, {"sha3_256", 64},
+        {"sha3_384", 96}, {"sha3_512", 128},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(banks); i++)
+        if (streq(bank, banks[i].name)) return banks[i].len;
+    return 0;
+}
+
 unsigned cvm_parse_pcr_bank(const char *text, const char *bank, char hex[CVM_PCRS][129])
 {
     _cleanup_free_ char *head = xasprintf("%s:", bank);
+    size_t want = bank_hex_len(bank);
     unsigned got = 0;
     for (const char *p = text; p; p = line_next(p)) {
         if (!line_is(p, head)) continue;
@@ -123,7 +137,8 @@ unsigned cvm_parse_pcr_bank(const char *text, const char *bank, char hex[CVM_PCR
             if (line_indent(q) <= indent) break;
             int i;
             char h[129];
-            if (pcr_line(q, &i, h) && i >= 0 && i < CVM_PCRS) {
+            /* a digest of another length is not this bank's value (a sha1 one under sha256:) */
+            if (pcr_line(q, &i, h) && i >= 0 && i < CVM_PCRS && (!want || strlen(h) == want)) {
                 memcpy(hex[i], h, sizeof h);
                 got |= 1u << i;
             }

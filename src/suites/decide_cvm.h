@@ -26,7 +26,8 @@ enum verdict_kind decide_measured_boot(bool log_present, const struct gcap *even
 
 /* The PCRs of one bank (e.g. "sha256") in tpm2-tools' YAML-like output, from the first line
  * at or after text whose content is "BANK:": lines "N : 0xHEX" indented deeper. Fills
- * hex[i] (lower case, without 0x) for i < CVM_PCRS and sets bit i of the return value. */
+ * hex[i] (lower case, without 0x) for i < CVM_PCRS and sets bit i of the return value. A value
+ * whose length is not the bank's digest size (sha1 40 hex digits, sha256 64, ...) is not read.  */
 unsigned cvm_parse_pcr_bank(const char *text, const char *bank, char hex[CVM_PCRS][129]);
 
 /* Secure Boot is on and enforced. efivars: lines "NAME B0 B1 B2 B3 B4" (`od -An -tu1` of

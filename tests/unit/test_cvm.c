@@ -99,7 +99,20 @@ static void test_measured_boot(void)
     struct gcap noread = cap(1, "", "ERROR: Could not read PCRs\n");
     expect(decide_measured_boot(true, &log, &noread, &v), &v, VERDICT_FAIL, "tpm2_pcrread", "pcr: pcrread fails");
 
+    /* a hostile guest's sha1-length "sha256" digests, the same in the log and the TPM: no match
+     * of values that are no sha256 digest is a pass */
+#define H40 "7ee5ca0b2b5f5c5ab1e8a8f4b6a2a6bd1d1e2f3a"
+    struct gcap log40 = cap(0, EVENTS "pcrs:\n  sha256:\n    0  : 0x" H40 "\n", NULL);
+    struct gcap read40 = cap(0, "  sha256:\n    0 : 0x" H40 "\n    1 : 0x" Z64 "\n    2 : 0x" Z64 "\n    3 : 0x" Z64
+                                "\n    4 : 0x" Z64 "\n    5 : 0x" Z64 "\n    6 : 0x" Z64 "\n    7 : 0x" Z64 "\n", NULL);
+    expect(decide_measured_boot(true, &log40, &read40, &v), &v, VERDICT_FAIL, "measured nothing into PCR 0-7",
+           "pcr: 40-hex-digit values in the sha256 bank are not sha256 digests");
+    expect(decide_measured_boot(true, &log, &read40, &v), &v, VERDICT_SKIP, "no sha256 value for PCR 0",
+           "pcr: a pcrread value of the wrong length is not read");
+
     char hex[CVM_PCRS][129];
+    is_int(cvm_parse_pcr_bank("sha1:\n  0 : 0x" H40 "\n  1 : 0x" P0 "\n", "sha1", hex), 1u << 0,
+           "pcr parse: a sha1 bank reads 40-hex-digit digests only");
     is_int(cvm_parse_pcr_bank("  sha256:\n    9 : 0x" P0 "\n    3 : 0xzz\n    2 : 0x" P0 "ff\n", "sha256", hex), 0,
            "pcr parse: out-of-range index, non-hex and odd-length digests are ignored");
     is_int(cvm_parse_pcr_bank("sha256:\n  1 : 0x" P0 "\nsha384:\n  2 : 0x" P0 "\n", "sha256", hex), 1u << 1,
