@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
+#include <openssl/crypto.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
@@ -1129,11 +1130,32 @@ static void check_distro_boot(const struct ynode *root, const struct image_spec 
                                                       "boot.secure_boot: distro (GRUB) does not have; use { key, cert }");
 }
 
+/* Whether the regular file src holds the private key at key: the same path, the same file under
+ * another name (a hard link), or a copy with the same bytes. Both are at most 1 MiB to compare;
+ * the bytes read are wiped before they are freed. */
+static bool holds_key(const char *key, const char *src)
+{
+    struct stat a, b;
+    if (streq(key, src)) return true;
+    if (stat(key, &a) < 0 || stat(src, &b) < 0) return false;
+    if (a.st_dev == b.st_dev && a.st_ino == b.st_ino) return true;
+    if (a.st_size != b.st_size || a.st_size > (1 << 20)) return false;
+    char *x = NULL, *y = NULL;
+    size_t xl = 0, yl = 0;
+    bool same = read_file(key, 1 << 20, &x, &xl) == 0 && read_file(src, 1 << 20, &y, &yl) == 0 && xl == yl &&
+                memcmp(x, y, xl) == 0;
+    if (x) OPENSSL_cleanse(x, xl);
+    if (y) OPENSSL_cleanse(y, yl);
+    free(x);
+    free(y);
+    return same;
+}
+
 static void check_across(const struct ynode *root, struct image_spec *s, struct diags *d, size_t before)
 {
     if (s->sb_distro && d->n == before) check_distro_boot(root, s, d);
     for (size_t i = 0; s->sb_key && i < s->nfiles; i++)
-        if (s->files[i].src && streq(s->files[i].src, s->sb_key)) {
+        if (s->files[i].src && holds_key(s->sb_key, s->files[i].src)) {
             _cleanup_free_ char *p = ypath_index("os.files", i);
             const struct ynode *files = y_get(y_get(root, "os"), "files");
             diag_add(d, files && files->kind == YN_SEQ && i < files->n ? files->items[i] : files, p,

@@ -1710,6 +1710,27 @@ static void test_spec_secure_boot(void)
                                                    "boot: { secure_boot: { key: db.key, cert: db.pem } }\n");
     has(e, "spec.yml:4:16: os.files[0]: is the Secure Boot signing key", "the key as an os.files source");
     free(e);
+    /* nor under another name: a hard link to it, or a copy of its bytes */
+    _cleanup_free_ char *kl = tmp("db-link.key"), *kc = tmp("db-copy.key");
+    unlink(kl);
+    ok(link(kp, kl) == 0, "a hard link to the key");
+    char *kbytes = NULL;
+    size_t klen = 0;
+    ok(read_file(kp, 1 << 20, &kbytes, &klen) == 0, "the key's bytes");
+    write_bytes(kc, kbytes ? kbytes : "", klen);
+    free(kbytes);
+    e = spec_errors(SPEC_HEAD "os: { files: [ { src: db-link.key, dst: /etc/ssl/a } ] }\n"
+                              "boot: { secure_boot: { key: db.key, cert: db.pem } }\n");
+    has(e, "spec.yml:4:16: os.files[0]: is the Secure Boot signing key", "a hard link to the key as an os.files source");
+    free(e);
+    e = spec_errors(SPEC_HEAD "os: { files: [ { src: db-copy.key, dst: /etc/ssl/a } ] }\n"
+                              "boot: { secure_boot: { key: db.key, cert: db.pem } }\n");
+    has(e, "spec.yml:4:16: os.files[0]: is the Secure Boot signing key", "a copy of the key as an os.files source");
+    free(e);
+    e = spec_errors(SPEC_HEAD "os: { files: [ { src: other.key, dst: /etc/ssl/a } ] }\n"
+                              "boot: { secure_boot: { key: db.key, cert: db.pem } }\n");
+    ok(e == NULL, "another key may go into the image: %s", e ? e : "");
+    free(e);
     e = spec_errors(SPEC_HEAD "os: { files: [ { src: db.pem, dst: /etc/db.pem } ] }\n"
                               "boot: { secure_boot: { key: db.key, cert: db.pem } }\n");
     ok(e == NULL, "the certificate may go into the image (it is public)");
