@@ -847,30 +847,50 @@ static int no_passphrase(char *buf, int size, int rwflag, void *u)
     return -1;
 }
 
+/* A PEM file of the signing pair, at most 1 MiB (a certificate or key is a few KiB: a larger
+ * file is not one, and is not read whole); through read_file, so what became a FIFO or device
+ * since field_signing_file looked is refused rather than waited on. NULL with *why set. */
+static BIO *pem_file(const char *path, char **data, size_t *len, char **why)
+{
+    int r = read_file(path, 1 << 20, data, len);
+    if (r == -EFBIG) *why = xasprintf("%s is larger than 1 MiB: no PEM certificate or key is", path);
+    else if (r < 0) *why = fs_open_error(path, r, NULL);
+    return r < 0 ? NULL : BIO_new_mem_buf(*data, (int)*len);
+}
+
 /* The signing pair must be usable before any stage runs: a PEM certificate, an unencrypted PEM
  * private key, and the two must belong together (X509_check_private_key). Messages name the
  * files, never their content. */
 static void check_signing_pair(struct diags *d, const struct ynode *at, const char *path, const char *key,
                                const char *cert)
 {
-    FILE *f = fopen(cert, "re");
-    X509 *x = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
-    if (f) fclose(f);
+    char *cdata = NULL, *kdata = NULL, *why = NULL;
+    size_t clen = 0, klen = 0;
+    BIO *b = pem_file(cert, &cdata, &clen, &why);
+    X509 *x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+    BIO_free(b);
+    free(cdata);
     if (!x) {
-        diag_add(d, at, path, "%s is not a PEM X.509 certificate (-----BEGIN CERTIFICATE-----); sbsign needs one", cert);
+        if (why) diag_add(d, at, path, "%s", why);
+        else diag_add(d, at, path, "%s is not a PEM X.509 certificate (-----BEGIN CERTIFICATE-----); sbsign needs one", cert);
+        free(why);
         return;
     }
     bool asked = false;
-    f = fopen(key, "re");
-    EVP_PKEY *k = f ? PEM_read_PrivateKey(f, NULL, no_passphrase, &asked) : NULL;
-    if (f) fclose(f);
-    if (!k)
+    b = pem_file(key, &kdata, &klen, &why);
+    EVP_PKEY *k = b ? PEM_read_bio_PrivateKey(b, NULL, no_passphrase, &asked) : NULL;
+    BIO_free(b);
+    if (kdata) OPENSSL_cleanse(kdata, klen);
+    free(kdata);
+    if (!k && why) diag_add(d, at, path, "%s", why);
+    else if (!k)
         diag_add(d, at, path, "%s is %s", key,
                  asked ? "an encrypted private key: kiln build runs unattended and sbsign would ask for its "
                          "passphrase; give an unencrypted copy, mode 0600 (openssl pkey -in KEY -out COPY)"
                        : "not a PEM private key (-----BEGIN PRIVATE KEY-----)");
     else if (X509_check_private_key(x, k) != 1)
         diag_add(d, at, path, "the key %s does not belong to the certificate %s", key, cert);
+    free(why);
     EVP_PKEY_free(k);
     X509_free(x);
 }

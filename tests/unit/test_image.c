@@ -1650,6 +1650,16 @@ static void test_spec_secure_boot(void)
     write_pair("locked.key", "locked.pem", "pw");
     _cleanup_free_ char *junk = tmp("junk.pem");
     write_bytes(junk, "not a certificate\n", 18);
+    /* hostile paths: a FIFO (must not hang), a directory, a file larger than any PEM pair */
+    _cleanup_free_ char *fifo = tmp("fifo.pem"), *sub = tmp("dir.pem"), *big = tmp("big.pem");
+    unlink(fifo);
+    ok(mkfifo(fifo, 0600) == 0, "a FIFO as a certificate");
+    mkdir(sub, 0700);
+    size_t bigsz = (2u << 20);
+    char *bigdata = xmalloc(bigsz);
+    memset(bigdata, 'A', bigsz);
+    write_bytes(big, bigdata, bigsz);
+    free(bigdata);
     _cleanup_free_ char *p = tmp("spec.yml");
     const char *good = SPEC_HEAD "boot: { secure_boot: { key: db.key, cert: db.pem } }\n";
     write_bytes(p, good, strlen(good));
@@ -1699,6 +1709,13 @@ static void test_spec_secure_boot(void)
                                   "and kernel) or { key: KEY, cert: CERT } (kiln signs systemd-boot and the kernel with "
                                   "your pair), got \"true\"", "secure_boot: true names both forms"},
         {"{ secureboot: {} }", "spec.yml:4:9: boot", "a misspelt secure_boot"},
+        {"{ secure_boot: { key: db.key, cert: fifo.pem } }", "fifo.pem is not a regular file", "a FIFO certificate"},
+        {"{ secure_boot: { key: fifo.pem, cert: db.pem } }", "fifo.pem is not a regular file", "a FIFO key"},
+        {"{ secure_boot: { key: db.key, cert: dir.pem } }", "dir.pem is not a regular file", "a directory certificate"},
+        {"{ secure_boot: { key: db.key, cert: big.pem } }", "spec.yml:4:22: boot.secure_boot: ", "a 2 MiB certificate"},
+        {"{ secure_boot: { key: db.key, cert: big.pem } }", "big.pem is larger than 1 MiB: no PEM certificate or key is",
+         "a 2 MiB certificate is not read whole"},
+        {"{ secure_boot: { key: big.pem, cert: db.pem } }", "big.pem is larger than 1 MiB", "a 2 MiB key"},
     };
     for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
         _cleanup_free_ char *text = xasprintf(SPEC_HEAD "boot: %s\n", bad[i].boot);
