@@ -118,6 +118,7 @@ enum cvm_unlock cvm_unlock_kind(const char *journal);
 /* The seal depends on PCR 7: now and changed are `cryptsetup open --test-passphrase
  * --token-only --token-type systemd-tpm2 DEV` (the systemd-tpm2 token plugin asks the TPM to
  * unseal) with PCR 7 as booted, and after PCR 7 was extended (tpm2_pcrextend). The key must
- * unseal now and must not after the change. */
+ * unseal now and must not after the change; a second try that did not end (status -1) or was
+ * not run or was killed (126, 127, 128+N) cannot decide. */
 enum verdict_kind decide_pcr7_seal(const char *dev, const struct gcap *now, const struct gcap *changed,
                                    struct verdict *v);

@@ -414,6 +414,16 @@ static void test_encrypted_root(void)
     expect(decide_pcr7_seal(d, &refused, &refused, &v), &v, VERDICT_FAIL,
            "the TPM does not unseal the key of /dev/vda2 with PCR 7 as booted: cryptsetup open --test-passphrase "
            "--token-only exited 1: No usable token", "seal: never unseals");
+    /* a second try that hung or was not run is not the TPM refusing */
+    struct gcap hung = cap(-1, "", "did not end within 120 s");
+    expect(decide_pcr7_seal(d, &unsealed, &hung, &v), &v, VERDICT_SKIP,
+           "cannot decide whether the seal of /dev/vda2 depends on PCR 7: after PCR 7 was extended, cryptsetup open "
+           "--token-only exited -1: did not end within 120 s", "seal: a hung second try is no refusal");
+    struct gcap gone = cap(127, "", "sh: 1: cryptsetup: not found");
+    expect(decide_pcr7_seal(d, &unsealed, &gone, &v), &v, VERDICT_SKIP, "exited 127: sh: 1: cryptsetup: not found",
+           "seal: a second try that did not run is no refusal");
+    struct gcap killed = cap(137, "", "");
+    expect(decide_pcr7_seal(d, &unsealed, &killed, &v), &v, VERDICT_SKIP, "exited 137", "seal: a killed try");
     ok(cvm_unlock_kind(UNLOCKED_TPM) == UNLOCK_TPM2 && cvm_unlock_kind("") == UNLOCK_UNKNOWN &&
            cvm_unlock_kind("x Finished systemd-cryptsetup@root.service") == UNLOCK_UNKNOWN,
        "unlock: the TPM2 line; Finished only at a line's start");
