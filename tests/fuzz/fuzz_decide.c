@@ -1,6 +1,7 @@
 /* Every built-in case's decision on arbitrary guest output: the input is split at NUL bytes
  * into up to three texts (a command's stdout, its stderr or a second command's output, a
  * third text), the second byte is the exit status, and each decide function reads them. */
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -137,9 +138,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     double d1, d2;
     int gpus;
     decide_rdma_link("n", part[2], &c, &a, dev, sizeof dev, &v), run(&v);
-    decide_pingpong("t", "s", &a, "c", &b, 500, &v, &d1, &d2), run(&v);
-    perftest_value(part[0], part[1], &d1);
-    decide_perftest("t", part[2], &c, &a, &v, &d1), run(&v);
+    /* a figure read from a guest is a rate, size or time: never negative, never infinite */
+    d1 = d2 = NAN;
+    if (decide_pingpong("t", "s", &a, "c", &b, 500, &v, &d1, &d2) == VERDICT_PASS && (d1 < 0 || d2 < 0 || isinf(d1) || isinf(d2)))
+        abort();
+    run(&v);
+    if (perftest_value(part[0], part[1], &d1) && !(d1 >= 0 && isfinite(d1))) abort();
+    if (decide_perftest("t", part[2], &c, &a, &v, &d1) == VERDICT_PASS && !(d1 >= 0 && isfinite(d1))) abort();
+    run(&v);
     decide_crashkernel(status & 1 ? NULL : part[0], part[1], part[2], &v, &d1), run(&v);
     decide_kdump_armed(status & 1 ? NULL : part[2], status & 2 ? NULL : &a, &v), run(&v);
     decide_vmcore(&b, &a, &v), run(&v);
