@@ -230,6 +230,14 @@ static int deb_cache_merge(struct build_ctx *c, const char *from, const char *ca
     return r;
 }
 
+/* An mmdebstrap --KIND-hook that puts every .deb of the directory from into the directory to
+ * (both shell words, quoted) as a hard link, or a copy where they are on two filesystems. */
+static char *deb_link_hook(const char *kind, const char *from, const char *to)
+{
+    return xasprintf("--%s-hook=for f in %s/*.deb; do [ -f \"$f\" ] || continue; "
+                     "ln \"$f\" %s/ 2>/dev/null || cp \"$f\" %s/ || exit 1; done", kind, from, to, to);
+}
+
 /* mmdebstrap's hooks that make /usr merged where the suite's repository has usr-is-merged */
 #define DEB_MERGED_USR_HOOKS "/usr/share/mmdebstrap/hooks/maybe-merged-usr"
 
@@ -292,10 +300,8 @@ static void deb_mmdebstrap_args(const struct build_ctx *c, const char *dest, con
      * unlink the old. mmdebstrap runs hook strings through sh: the cache paths are quoted. */
     _cleanup_free_ char *q = shell_quote(debs), *q_out = shell_quote(debs_out);
     strv_push(a, "--setup-hook=mkdir -p \"$1\"/var/cache/apt/archives/");
-    strv_consume(a, xasprintf("--setup-hook=for f in %s/*.deb; do [ -f \"$f\" ] || continue; "
-                              "ln \"$f\" \"$1/var/cache/apt/archives/\" 2>/dev/null || cp \"$f\" \"$1/var/cache/apt/archives/\" || exit 1; done", q));
-    strv_consume(a, xasprintf("--customize-hook=for f in \"$1\"/var/cache/apt/archives/*.deb; do [ -f \"$f\" ] || continue; "
-                              "ln \"$f\" %s/ 2>/dev/null || cp \"$f\" %s/ || exit 1; done", q_out, q_out));
+    strv_consume(a, deb_link_hook("setup", q, "\"$1/var/cache/apt/archives\""));
+    strv_consume(a, deb_link_hook("customize", "\"$1/var/cache/apt/archives\"", q_out));
     if (nosync) /* the last customize hook */
         strv_consume(a, xasprintf("--customize-hook=unset LD_PRELOAD; chroot \"$1\" dpkg-query -S %s >/dev/null 2>&1 || "
                                   "{ rm -f \"$1%s\" && chroot \"$1\" ldconfig; }", nosync, nosync));

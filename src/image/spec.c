@@ -725,6 +725,21 @@ static char *encrypt_spec_check(const struct image_spec *s)
     return NULL;
 }
 
+/* Whether the n package names of list name the package (apt's =VERSION, :ARCH or /RELEASE
+ * after it aside). */
+static bool names_package(char *const *list, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcspn(list[i], "=:/") == strlen(name) && startswith(list[i], name)) return true;
+    return false;
+}
+
+/* Whether packages.install names the package. */
+static bool installs(const struct image_spec *s, const char *name)
+{
+    return names_package(s->install, s->ninstall, name);
+}
+
 /* The packages storage.encrypt: tpm2 needs, each with why: every one missing (or removed again
  * by packages.remove) is its own error, all at once. */
 static void check_encrypt_packages(const struct ynode *at, const struct image_spec *s, struct diags *d)
@@ -736,18 +751,11 @@ static void check_encrypt_packages(const struct ynode *at, const struct image_sp
         {"cryptsetup-bin", "verify_encrypted_root (examples/cvm-encrypted.yml) reads the LUKS2 header and tries the "
                            "TPM's unseal with its cryptsetup, and skips without it"},
     };
-    for (size_t k = 0; k < ARRAY_SIZE(need); k++) {
-        bool has = false, removed = false;
-        /* the package's name, without the =VERSION, :ARCH or /RELEASE apt takes after it */
-        for (size_t i = 0; i < s->ninstall; i++)
-            has |= strcspn(s->install[i], "=:/") == strlen(need[k][0]) && startswith(s->install[i], need[k][0]);
-        for (size_t i = 0; i < s->nremove; i++)
-            removed |= strcspn(s->remove[i], "=:/") == strlen(need[k][0]) && startswith(s->remove[i], need[k][0]);
-        if (removed)
+    for (size_t k = 0; k < ARRAY_SIZE(need); k++)
+        if (names_package(s->remove, s->nremove, need[k][0]))
             diag_add(d, at, "storage.encrypt", "tpm2 needs %s, which packages.remove takes out: %s", need[k][0], need[k][1]);
-        else if (!has)
+        else if (!installs(s, need[k][0]))
             diag_add(d, at, "storage.encrypt", "tpm2 needs %s in packages.install: %s", need[k][0], need[k][1]);
-    }
 }
 
 static void updates_init(void *target)
@@ -1116,14 +1124,6 @@ static void check_arch(const struct ynode *root, struct image_spec *s, struct di
 }
 
 /* Rules across sections, once each section read cleanly. */
-/* Whether packages.install names the package (apt's =VERSION, :ARCH or /RELEASE after it aside). */
-static bool installs(const struct image_spec *s, const char *name)
-{
-    for (size_t i = 0; i < s->ninstall; i++)
-        if (strcspn(s->install[i], "=:/") == strlen(name) && startswith(s->install[i], name)) return true;
-    return false;
-}
-
 /* boot.secure_boot: distro takes its shim and GRUB from the image's packages (Debian's paths),
  * and GRUB's grub.cfg carries the command line: its script quoting and the escaping of quotes
  * and backslashes its linux command adds would change what the kernel gets. */
