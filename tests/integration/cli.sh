@@ -359,7 +359,7 @@ expect_jq "$T/out" '"\(.ok) \(.cases) \([.errors[].line] | sort | join(","))"' "
 printf 'name: y\nplatform: { type: qemu, qemu: { image: nosuch.raw } }\ntestcase:\n  - { criteria: { name: no_such_case } }\n' > unsel.yml
 expect_status 2 "$KILN" check --json unsel.yml
 expect_jq "$T/out" '[.errors[] | "\(.file):\(.line):\(.col) \(.path)"] | join(",")' "unsel.yml:2:40 platform.qemu.image,unsel.yml:0:0 testcase"
-expect_jq "$T/out" '.errors[0].message' "$T/nosuch.raw does not exist"
+expect_jq "$T/out" '.errors[0].message' "$T/nosuch.raw does not exist; build it first (kiln build SPEC --out DIR) or give the image with -v NAME=PATH"
 expect_jq "$T/out" '[.warnings[] | "\(.file):\(.line):\(.col) \(.message)"] | join(",")' "unsel.yml:4:5 testcase[0] matches no case (see \`kiln list\`)"
 expect_jq "$T/out" .cases 0
 expect_in "$T/err" "unsel.yml:2:40: platform.qemu.image: $T/nosuch.raw does not exist"
