@@ -70,7 +70,7 @@ for c in verify_gpu_visible verify_gpu_driver_loaded; do
 done
 KILN_GPU=0000:ff:1f.7 "$KILN" run --runs-dir runs-g2 gpu.yml > out-g2.txt 2>&1
 expect_jq runs-g2/latest/results.json '.cases[] | select(.name=="verify_gpu_visible") | .reason' \
-    "needs gpu: no PCI device 0000:ff:1f.7 on this host (/sys/bus/pci/devices/0000:ff:1f.7); lspci -D lists the host's devices"
+    "needs gpu: \$KILN_GPU: no PCI device 0000:ff:1f.7 on this host (/sys/bus/pci/devices/0000:ff:1f.7); lspci -D lists the host's devices"
 [ ! -e runs-g/latest/nodes ] && [ ! -e runs-g2/latest/nodes ] || fail "a VM was deployed though every case was skipped"
 note "gpu cases skipped with the reason, no VM"
 
