@@ -864,6 +864,19 @@ int cmd_worker_run(int argc, char **argv)
         return EXIT_USAGE;
     }
     secret_add(o.token); /* masked in every log line, should a message ever quote it */
+    /* a job signs its archive from the job's directory, where a relative --key names nothing
+     * (each archive went unsigned, a warning in this log only): --key is named from /, and one
+     * that cannot be read is a usage error before anything is created, not a warning per job */
+    _cleanup_free_ char *abskey = NULL;
+    if (o.key) {
+        abskey = realpath(o.key, NULL);
+        if (!abskey || access(abskey, R_OK) < 0) {
+            fprintf(stderr, "kiln worker: --key %s: %s; give the minisign secret key that signs the jobs' archives (kiln keygen makes one)\n",
+                    o.key, strerror(errno));
+            return EXIT_USAGE;
+        }
+        o.key = abskey;
+    }
     if (!o.work) {
         const char *t = getenv("TMPDIR");
         o.work = defwork = xasprintf("%s/kiln-worker-%d", t && *t ? t : "/tmp", (int)getpid());
@@ -880,20 +893,6 @@ int cmd_worker_run(int argc, char **argv)
     }
     if (defwork) free(defwork), defwork = xstrdup(abswork);
     o.work = abswork;
-    /* the same for --key: a job signs its archive from the job's directory, where a relative
-     * --key names nothing (each archive went unsigned, a warning in this log only); a key that
-     * cannot be read is a usage error now, not a warning per job */
-    _cleanup_free_ char *abskey = NULL;
-    if (o.key) {
-        abskey = realpath(o.key, NULL);
-        if (!abskey || access(abskey, R_OK) < 0) {
-            fprintf(stderr, "kiln worker: --key %s: %s; give the minisign secret key that signs the jobs' archives (kiln keygen makes one)\n",
-                    o.key, strerror(errno));
-            if (defwork) rm_rf(defwork);
-            return EXIT_USAGE;
-        }
-        o.key = abskey;
-    }
     log_set_stamps(true); /* a worker's log is read later: each line says when */
     struct kiln_client *c = NULL;
     char *err = NULL;

@@ -228,7 +228,8 @@ opt_err "kiln worker: --server URL is needed: the service to pull jobs from" env
 # a --key that names no readable file stops the worker at start (a relative one was read from
 # each job's directory, where it named nothing: every archive went unsigned, a warning per job)
 opt_err "kiln worker: --key nosuch.key: No such file or directory; give the minisign secret key that signs the jobs' archives (kiln keygen makes one)" \
-    env KILN_WORKER_TOKEN=kw_x "$KILN" worker --server http://127.0.0.1:9 --work w --key nosuch.key
+    env KILN_WORKER_TOKEN=kw_x "$KILN" worker --server http://127.0.0.1:9 --work wkey --key nosuch.key
+[ ! -e wkey ] || fail "kiln worker created --work wkey though its --key was refused"
 opt_err "kiln submit: --tier 3: want a whole number from 0 to 2" "$KILN" submit --tier 3 img.raw
 opt_err "kiln submit: --tier 0 and --runbook rb.yml: give one of them (a runbook selects its own cases)" \
     "$KILN" submit --server http://127.0.0.1:9 --tier 0 --runbook rb.yml img.raw
